@@ -121,6 +121,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         SUM_FLUSH_S,
         throttle_words,
     )
+    from drac_ssl.grading.image_file import (  # stdlib only: the upload limits' defaults
+        DECODED_BYTES_PER_PIXEL,
+        DEFAULT_LIMITS,
+    )
     from drac_ssl.starting import (  # stdlib only: no training code for the app
         add_version_option,
         ascii_int,
@@ -150,15 +154,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "default: gradio's GRADIO_ROOT_PATH, checked the same way (or a "
                              "whole http(s):// URL, as gradio takes), else none (the proxy's root; "
                              "docs/deploying.md)")
-    parser.add_argument("--max-size-mb", type=_positive_number(50.0), default=50.0,
-                        help="largest accepted upload in MiB (1 MiB = 1,048,576 bytes; default 50)")
-    parser.add_argument("--max-side", type=_count(1, 8192), default=8192,
-                        help="largest accepted image side in pixels (default 8192)")
-    parser.add_argument("--max-megapixels", type=_positive_number(40.0), default=40.0,
-                        help="largest accepted image in decoded megapixels, width x height "
-                             "(default 40: a small file may hold a huge image); an image may also "
-                             "take at most 6 bytes a pixel of it decoded (240 MB at 40: 16-bit RGB; "
-                             "a float32 RGB TIFF is read up to 20 megapixels)")
+    mib, side = DEFAULT_LIMITS.max_mb, DEFAULT_LIMITS.max_side  # InputLimits' defaults: 50, 8192
+    megapixels = DEFAULT_LIMITS.max_pixels / 1_000_000  # 40
+    parser.add_argument("--max-size-mb", type=_positive_number(mib), default=mib,
+                        help=f"largest accepted upload in MiB (1 MiB = 1,048,576 bytes; default {mib:g})")
+    parser.add_argument("--max-side", type=_count(1, side), default=side,
+                        help=f"largest accepted image side in pixels (default {side})")
+    parser.add_argument("--max-megapixels", type=_positive_number(megapixels), default=megapixels,
+                        help=f"largest accepted image in decoded megapixels, width x height "
+                             f"(default {megapixels:g}: a small file may hold a huge image); an image "
+                             f"may also take at most {DECODED_BYTES_PER_PIXEL} bytes a pixel of it "
+                             f"decoded ({DECODED_BYTES_PER_PIXEL * megapixels:g} MB at {megapixels:g}: "
+                             f"16-bit RGB; a float32 RGB TIFF is read up to "
+                             f"{DECODED_BYTES_PER_PIXEL * megapixels / 12:g} megapixels)")
     parser.add_argument("--concurrency", type=_count(1, 1), default=1,
                         help="requests that run the model at the same time, each with --threads "
                              "threads (default 1)")

@@ -7,7 +7,8 @@ the full run's without a word of it). Each bundle's ``metadata.json`` (which may
 lists of SHA-256 hashes) is read once, into a :class:`RunBundle` of what the choice and its
 words need.
 
-Standard library only (and PyYAML, :mod:`drac_ssl.config`, for the hint of
+Standard library only (with :mod:`drac_ssl.io`'s JSON reader, stdlib too, and PyYAML,
+:mod:`drac_ssl.config`, for the hint of
 :func:`make_bundle_hint` when no bundle is found), so ``python -m app`` says a bundle that is
 not there before torch and gradio load (:func:`app.__main__.main`; 11-16 s of imports on the 2-core development
 machine). :mod:`app.predict` re-exports :class:`NoBundleError`, :func:`find_newest_bundle`
@@ -17,13 +18,14 @@ and :func:`make_bundle_hint`, their home before.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from drac_ssl.io import read_json_dict  # stdlib only
 
 __all__ = ["SHOWN_OTHERS", "NoBundleError", "RunBundle", "chosen_bundle_words", "find_bundles",
            "find_newest_bundle", "make_bundle_hint", "run_bundles"]
@@ -201,11 +203,7 @@ def find_newest_bundle(runs_dir: str | os.PathLike[str] = "runs") -> Path:
 
 def _metadata(bundle: Path) -> dict[str, Any]:
     """``bundle``'s ``metadata.json`` as a dict; {} when it cannot be read or is not an object."""
-    try:
-        meta = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
+    return read_json_dict(bundle / "metadata.json") or {}
 
 
 def _created(meta: dict[str, Any]) -> _dt.datetime | None:

@@ -74,7 +74,7 @@ def _build_demo_bundle(run_dir: str | Path, *, image_size: int, source_size: int
     import torch
 
     from drac_ssl.checkpoint import save_weights
-    from drac_ssl.datasets import normalization_for
+    from drac_ssl.eval_input import normalization_for
     from drac_ssl.grading.model import Calibration, InputSpec, ModelSpec
     from drac_ssl.metrics import default_thresholds
 

@@ -1,5 +1,17 @@
 """Grad-CAM heatmaps of a fold ensemble (MONAI's hooks), how they are combined, and the overlay.
 
+The method: Grad-CAM, R. R. Selvaraju, M. Cogswell, A. Das, R. Vedantam, D. Parikh and D. Batra,
+"Grad-CAM: Visual Explanations from Deep Networks via Gradient-based Localization", ICCV 2017
+(arXiv:1610.02391), its equation 1 and 2: channel weights ``w_c`` = the spatial mean of the class
+score's gradient with respect to the layer's channel ``A_c``, map = ``ReLU(sum_c w_c A_c)``. The
+code: MONAI's ``monai.visualize.GradCAM`` (``monai/visualize/class_activation_maps.py``, MONAI
+>= 1.4 as pyproject.toml pins), whose forward / backward hooks give ``A`` and the gradient; what
+this module changes of it (no ReLU before the folds are averaged, scaled by the maximum instead of
+MONAI's inverting min-max) is said below. The maps (:class:`CamMap`): the signed map ``(h, w)``
+float32 on the target layer's cells, in units of the explained score, and the heat ``(S, S)`` over
+the model input in [0, 1] (1: the map's strongest evidence for the explained grade), put back on
+the image for the overlay.
+
 What the map is, and is not. A Grad-CAM map is a coarse attribution of ONE score (the
 explained grade's logit, below) to the cells of one layer's feature map: ``sum_c w_c A_c`` with
 ``A_c`` the layer's channel c and ``w_c`` the spatial mean of ``d score / d A_c``. It is not a

@@ -10,7 +10,7 @@
 * an image above the side limit or the decoded-pixels limit (read from the header, before
   decoding: a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels, 400 MB decoded; one above
   Pillow's own limit too, its size read by :func:`data_prep.decode.declared_size`), each
-  refusal with the size to downscale to (:func:`downscale_words`),
+  refusal with the size to downscale to (:func:`drac_ssl.grading.image_file.downscale_fix`),
 * a truncated or corrupt image (a PNG whose text metadata is above Pillow's default limit is
   not: the header is read as the decoder reads it, :func:`data_prep.decode.image_header`).
 
@@ -113,7 +113,6 @@ __all__ = [
     "DEPTH_NOTE",
     "colour_model_warnings",
     "describe_kind",
-    "downscale_words",
     "few_levels_warning",
     "holds_words",
     "is_plain_note",
@@ -305,18 +304,6 @@ def check_gradable(image: LoadedImage, kind: str = "octa", channels: int = 1) ->
 
 def _resolve(kind: str | None, channels: int) -> str:
     return kind if kind is not None else image_kind(None, channels)
-
-
-def downscale_words(width: int, height: int, limits: InputLimits) -> str:
-    """``Downscale it first (to at most 6324 x 6324 px at this shape).``: the fix of every
-    refusal of an image too large in pixels (a side above ``limits.max_side``, more than
-    ``limits.max_pixels``, more than the decoder takes at all), one size at the image's shape
-    that meets both limits (:func:`drac_ssl.grading.image_file.downscale_fix`, the words of
-    :func:`drac_ssl.grading.predict.read_image` too)."""
-    scale = min(1.0, limits.max_side / max(1, width, height),
-                (limits.max_pixels / max(1, width * height)) ** 0.5)
-    to_w, to_h = (max(1, int(side * scale + 1e-9)) for side in (width, height))
-    return f"Downscale it first (to at most {to_w} x {to_h} px at this shape)."
 
 
 def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,

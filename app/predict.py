@@ -207,7 +207,10 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # the bundle's referable cut r (Predictor.referable_from): from_grade, probability
     # (P_r + ... + P_{K-1}), rule, informative (False: its out-of-fold AUC's 95% CI does not lie
     # above 0.5, Predictor.referable_informative; the page leaves the figure out) and reason (why not, the
-    # export's words too; None when informative); None when the bundle records none
+    # export's words too; None when informative); with a referral cut (finetune.referral_target:
+    # the bundle calibration's referral) also referral_cut, referral_target and referred (1 when
+    # the probability is at or above the cut, 0 below; with two grades the grade itself); None
+    # when the bundle records none
     referable: dict[str, Any] | None = None
     # the file is one of the model's training images (same SHA-256: Predictor.training_image);
     # None when not known: an array graded by predict(), or a bundle that records no hashes
@@ -443,7 +446,13 @@ class Predictor:
     def __init__(self, bundle: Any, tta: bool | None = None, gradcam: bool = True,
                  limits: InputLimits | None = None,
                  device: str | int | torch.device | None = None) -> None:
-        from drac_ssl.grading.bundle import Bundle, load_bundle, referable_cut_of, usable_device
+        from drac_ssl.grading.bundle import (
+            Bundle,
+            check_referral_cut,
+            load_bundle,
+            referable_cut_of,
+            usable_device,
+        )
         from drac_ssl.grading.image_file import LOCAL_FILE_LIMITS
 
         if isinstance(bundle, Bundle):
@@ -466,6 +475,9 @@ class Predictor:
         # referable DR (grade >= r), when the bundle's cross-validation reported it
         # (finetune.referable_from); None otherwise
         self.referable_from: int | None = referable_cut_of(self.metadata, len(self.class_names))
+        # a referral cut on other grades than those figures (a hand-edited bundle): refused, as
+        # the export refuses it, never graded with the referral silently left out
+        check_referral_cut(self.bundle)
         self.channels: int = self.bundle.spec.channels
         # what the model grades (octa | fundus | image): which upload checks and words apply
         self.kind: str = self.bundle.kind
@@ -877,6 +889,10 @@ class Predictor:
                          # why not (kept beside the probability, not dropped: the page leaves
                          # the figure out, an API client gets it with this); None when informative
                          "reason": self.referable_reason or None}
+            cut = getattr(self.bundle.calibration, "referral", None)
+            if cut is not None:  # finetune.referral_target: the bundle's cut refers (on grades >= r: checked)
+                referable.update({"referral_cut": cut.cut, "referral_target": cut.target,
+                                  "referred": int(cut.refer(np.asarray(probs[:1], dtype=np.float64))[0])})
         said = [w for w in (self.chance_warning, self.calibration_warning, self.caveat) if w] + unlike + self.image_warnings(
             gray.shape, small, list(warnings or []), [preprocessing_warning(n) for n in found])
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],

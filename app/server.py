@@ -106,6 +106,7 @@ from drac_ssl.grading.bundle import (
     data_folder_name,
     scope_words,
 )
+from drac_ssl.grading.image_file import DEFAULT_LIMITS
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
     DOUBT_KINDS,
     NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
@@ -119,6 +120,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
 )
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.grading.training_images import training_images_line
+from drac_ssl.metrics import referral_words
 from drac_ssl.name_tags import name_digest
 from drac_ssl.scale import grade_names_for_people
 from drac_ssl.starting import python_command
@@ -134,8 +136,9 @@ from drac_ssl.submission import (
 
 __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS",
            "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW",
-           "HEATMAP_PAGE_CAVEAT_ONE_VIEW", "BATCH_RESULT_ID", "HEAT_NOT_FINITE_WORDS", "LIVE_IDS",
-           "READ_BOX_WORDS", "RESULT_ID", "STATUS_ID", "AppSettings", "build_demo", "heat_key_html",
+           "HEATMAP_PAGE_CAVEAT_ONE_VIEW", "BATCH_RESULT_ID", "BATCH_STATUS_ID", "HEAT_NOT_FINITE_WORDS",
+           "LIVE_IDS", "PAGE_CSS", "PAGE_JS", "READ_BOX_WORDS", "RESULT_ID", "STATUS_ID", "AppSettings",
+           "batch_status", "build_demo", "failed_status", "grading_status", "heat_key_html",
            "heatmap_page_caveat", "image_alt_texts", "model_card_view", "outline_words", "page_doubts",
            "percent_cell_text", "percent_cells", "probability_header", "result_status", "safe_card_html",
            "serve", "submission_columns", "sweep_files", "sweeping", "table_columns", "table_datatypes",
@@ -206,6 +209,12 @@ def _theme() -> gr.themes.Base:
         input_placeholder_color_dark="*neutral_400",
         link_text_color_visited="*secondary_700",  # #3b82f6 on white was 3.68:1
         link_text_color_visited_dark="*secondary_400",
+        # a radio's or checkbox's own border against its white box: #d4d4d8 was 1.48:1 (a browser
+        # review; WCAG 1.4.11 asks 3:1 of a control's boundary): #71717a, 4.83:1
+        checkbox_border_color="*neutral_500",
+        checkbox_border_color_hover="*neutral_600",
+        checkbox_border_color_dark="*neutral_400",
+        checkbox_border_color_hover_dark="*neutral_300",
     )
     # the selected tab's text on the dark page (gradio's set() has no dark accent): orange 400
     theme.color_accent_dark = "*primary_400"  # type: ignore[attr-defined]
@@ -215,10 +224,12 @@ def _theme() -> gr.themes.Base:
 THEME = _theme()
 """gradio's default look with the system's fonts (nothing to fetch, and no glyph problems of
 the bundled web fonts, seen in headless Chromium with Source Sans Pro bold), with every text
-colour at WCAG AA's 4.5:1 or more against what it stands on, in the light and the dark mode
+colour at WCAG AA's 4.5:1 or more against what it stands on, and the radios' and checkboxes'
+borders at 3:1 or more (1.4.11), in the light and the dark mode
 (``tests/app/test_theme_contrast.py`` reads the theme's own CSS): an accessibility review found
 the default's primary buttons white on #f97316 (2.80:1), the selected tab's text #f97316 on
-white (2.80:1) and the muted info text #bbbbc2 on white (1.91:1)."""
+white (2.80:1) and the muted info text #bbbbc2 on white (1.91:1); a browser review the unchecked
+radio's border #d4d4d8 on white (1.48:1)."""
 def probability_header(grade: int, name: str) -> str:
     """The batch table's header of grade ``grade``'s probability: ``P(1 NPDR) %``."""
     return f"P({grade} {name}) %"
@@ -440,47 +451,68 @@ sentence instead."""
 
 STATUS_ID = "grade-status"
 """The ``elem_id`` of the single-image result's one-sentence status (:func:`result_status`:
-"Graded: grade 1 (NPDR); 1 warning above."), drawn off screen (:data:`STATUS_CSS`) and marked
-``role="status"`` ``aria-live="polite"`` (:data:`LIVE_RESULT_JS`): what a screen reader says
-when a result appears; the result itself is read when the user goes to it."""
+"Graded: grade 1 (NPDR); 1 warning above."), drawn off screen (:data:`STATUS_CSS`). The
+element inside it that holds the sentence and nothing else (gradio's ``[data-testid=
+"markdown"]``) is the polite live region (:data:`LIVE_IDS`, :data:`PAGE_JS`): what a screen
+reader says when a result appears; the result itself is read when the user goes to it."""
 
 BATCH_RESULT_ID = "batch-result"
-"""The ``elem_id`` of the batch tab's summary ("3 of 3 file(s) graded ..."), a polite live
-region too (:data:`LIVE_RESULT_JS`): an accessibility review found the batch's result said to
-no one."""
+"""The ``elem_id`` of the batch tab's visible summary ("3 images graded in 0.4 s ..."). Not a
+live region: a browser review heard its 1,600 characters, and gradio's progress before them
+("queue: 1/1 | 0.1s", "processing | 0.5s"); :data:`BATCH_STATUS_ID` says the batch in one
+sentence instead."""
 
-LIVE_IDS = (STATUS_ID, BATCH_RESULT_ID)
-"""The page's live regions (``role="status"``, ``aria-live="polite"``)."""
+BATCH_STATUS_ID = "batch-status"
+"""The ``elem_id`` of the batch's one-sentence status (:func:`batch_status`: "5 files: 4
+graded, 1 rejected; 1 not reliably gradable."), off screen and a polite live region as
+:data:`STATUS_ID` is."""
 
-LIVE_RESULT_JS = """() => {
-  const ids = @LIVE_IDS@;
-  const mark = () => {
-    let found = 0;
-    for (const id of ids) {
-      const region = document.getElementById(id);
-      if (!region) continue;
-      region.setAttribute("role", "status");
-      region.setAttribute("aria-live", "polite");
-      region.setAttribute("aria-atomic", "true");
-      found += 1;
-    }
-    return found === ids.length;
-  };
-  if (!mark()) {
-    let tries = 0;
-    const timer = setInterval(() => { if (mark() || ++tries > 50) clearInterval(timer); }, 200);
-  }
-}""".replace("@LIVE_IDS@", json.dumps(list(LIVE_IDS)))
-"""Run once when the page loads: marks :data:`LIVE_IDS` ``role="status"``, ``aria-live="polite"``
-and ``aria-atomic="true"`` (gradio's Markdown has no option for it); the elements are found by
-id, retried for 10 s while the page builds."""
+LIVE_IDS = (STATUS_ID, BATCH_STATUS_ID)
+"""The page's live regions: the off-screen status blocks whose sentence element (gradio's
+``[data-testid="markdown"]`` inside the block; not the block, which also holds gradio's progress
+display: "0.0s", "processing | 0.5s") :data:`PAGE_JS` marks ``role="status"``,
+``aria-live="polite"`` and ``aria-atomic="true"``."""
 
-STATUS_CSS = (f"#{STATUS_ID} {{ position: absolute !important; width: 1px !important; "
+IMAGE_UPLOAD_ID = "image-upload"
+"""The ``elem_id`` of the single-image tab's upload (:data:`UPLOAD_IDS`)."""
+
+BATCH_UPLOAD_ID = "batch-upload"
+"""The ``elem_id`` of the batch tab's upload (:data:`UPLOAD_IDS`)."""
+
+UPLOAD_IDS = (IMAGE_UPLOAD_ID, BATCH_UPLOAD_ID)
+"""The uploads :data:`PAGE_JS` looks after: the drop zone (gradio names it "Click to upload or
+drop files") is described by the block's visible label, the formats (``aria-describedby``);
+and a keyboard user's focus, which fell to the page's ``<body>`` when gradio swapped the zone
+for the file's name after an upload, and back after its × (Clear), goes to the Clear button,
+or to the zone again."""
+
+IMAGE_ID = "image-picture"
+"""The ``elem_id`` of the page's picture of the upload."""
+
+HEATMAP_IMAGE_ID = "heatmap-picture"
+"""The ``elem_id`` of the page's heatmap overlay picture."""
+
+FULLSCREEN_NAMES = {IMAGE_ID: "Fullscreen: the uploaded image", HEATMAP_IMAGE_ID: "Fullscreen: the heatmap"}
+"""The names :data:`PAGE_JS` gives each picture's Fullscreen button (both were "Fullscreen")."""
+
+HEATMAP_FOR_ID = "heatmap-for"
+"""The ``elem_id`` of the *Heatmap for* radio group (:data:`PAGE_JS`, :data:`FOCUS_CSS`)."""
+
+CAPTION_CLASS = "picture-caption"
+"""The ``elem_classes`` of the paragraph above each picture that says what it shows: the
+pictures' own labels are hidden (``show_label=False``), as gradio floats them over the
+picture's top (a browser review: 59 of the heatmap's 418 px hidden on a desktop, 127 px at 200%
+zoom, its solid-outlined hottest cell included)."""
+
+STATUS_CSS = (f"#{STATUS_ID}, #{BATCH_STATUS_ID} {{ position: absolute !important; width: 1px !important; "
               f"height: 1px !important; padding: 0 !important; margin: -1px !important; "
               f"overflow: hidden !important; clip: rect(0 0 0 0) !important; "
-              f"white-space: nowrap !important; border: 0 !important; }}")
-"""Draws the status (:data:`STATUS_ID`) off screen, read by screen readers only (the usual
-"visually hidden" rules): the page shows the whole result beside it."""
+              f"white-space: nowrap !important; border: 0 !important; }}\n"
+              f"#{STATUS_ID} [data-testid=\"status-tracker\"], #{BATCH_STATUS_ID} "
+              f"[data-testid=\"status-tracker\"] {{ display: none !important; }}")
+"""Draws the statuses (:data:`LIVE_IDS`) off screen, read by screen readers only (the usual
+"visually hidden" rules), and without gradio's progress display: the page shows the whole
+result beside them."""
 
 
 def page_doubts(warnings: Sequence[str], predictor: Predictor) -> list[str]:
@@ -548,6 +580,77 @@ def result_status(details: dict[str, Any], predictor: Predictor) -> str:
     return said + "."
 
 
+def grading_status(paths: Sequence[str], batch: bool = False) -> str:
+    """What a status (:data:`LIVE_IDS`) says as a grading starts, before its result's sentence
+    (:func:`result_status`, :func:`batch_status`): "Grading the image." (``batch``: "Grading 5
+    files."), ``""`` when there is nothing to grade (``paths`` empty). A screen reader hears that
+    the grading started (gradio's own announcement of it, "Loading", "In queue: 1 of 1" and the
+    untranslated "common.complete", is silenced by :data:`PAGE_JS`), and the result's sentence is
+    said even when it is the last one's (a live region speaks when its text changes)."""
+    if not paths:
+        return ""
+    if not batch:
+        return "Grading the image."
+    return f"Grading {len(paths)} file{'' if len(paths) == 1 else 's'}."
+
+
+def failed_status(paths: Sequence[str], batch: bool = False) -> str:
+    """What a status (:data:`LIVE_IDS`) says when a grading's step failed inside gradio, not in
+    the app's handler, which answers every fault of its own with a result: gradio refused a
+    request's input before the handler ran (an ``explain`` outside the offered choices, a file
+    path outside gradio's cache: ``InvalidPathError``) or the step raised. Gradio then shows
+    its error message (a toast) and runs only the step's ``.failure`` steps, not its ``.then``
+    ones, so without this the status kept "Grading the image." (a browser review).
+    "Not graded: an error; the message says why." (``batch``: "Nothing was graded: an error;
+    the message says why."); ``""`` when there is nothing to grade (``paths`` empty), as when
+    the upload's x cancels a grading in progress (gradio runs the cancelled step's
+    ``.failure`` steps then too) and the status says nothing, as after the x."""
+    if not paths:
+        return ""
+    return ("Nothing was graded" if batch else "Not graded") + ": an error; the message says why."
+
+
+MODEL_FAILED_START = "⛔ The model failed while grading the batch"
+"""How the batch summary opens when the model failed on the batch (:func:`_grade_batch_now`;
+:func:`batch_status` reads it)."""
+
+BUSY_START = "## ⏳ Busy"
+"""How a busy refusal's markdown opens (:func:`_busy_markdown`; :func:`batch_status` reads it)."""
+
+
+def batch_status(summary: str, rows: Sequence[Sequence[Any]], predictor: Predictor) -> str:
+    """One sentence that a screen reader says when a batch's result appears
+    (:data:`BATCH_STATUS_ID`), from what the page shows: the summary's markdown (``summary``)
+    and the table's rows (``rows``: :func:`table_columns`' columns, the ``grade`` cell third,
+    ``rejected`` for a file not graded, marked ``(not reliably gradable)`` by
+    :func:`grade_cell`): "5 files: 4 graded, 1 rejected; 1 not reliably gradable." (with
+    "; untrained demo" or "; phantom-trained demo" after it for such a bundle,
+    :func:`demo_mark`); "Busy: nothing was graded; please try again in a moment." for a batch
+    refused as busy; "The model failed on the batch; the message says more." when it did;
+    "Nothing was graded; the message says why." for no file or too many; ``""`` for no summary.
+    Rows without a file name (an empty table's) are not counted."""
+    if not summary:
+        return ""
+    if summary.startswith(BUSY_START):
+        return "Busy: nothing was graded; please try again in a moment."
+    if summary.startswith(MODEL_FAILED_START):
+        return "The model failed on the batch; the message says more."
+    files = [row for row in rows if len(row) > 2 and isinstance(row[0], str) and row[0]]
+    if not files:
+        return "Nothing was graded; the message says why."
+    rejected = sum(1 for row in files if row[2] == "rejected")
+    graded = len(files) - rejected
+    unreliable = sum(1 for row in files if row[2] != "rejected" and "not reliably gradable" in str(row[2]))
+    said = f"{len(files)} file{'' if len(files) == 1 else 's'}: {graded} graded"
+    if rejected:
+        said += f", {rejected} rejected"
+    if unreliable:
+        said += f"; {unreliable} not reliably gradable"
+    if graded and demo_mark(predictor):
+        said += f"; {demo_mark(predictor)}"
+    return said + "."
+
+
 def _outline_sample(style: str) -> str:
     """A short line drawn as the overlay draws an outline (:func:`app.gradcam.draw_outlines`):
     white on a black edge, ``solid``, ``dashed`` or ``dotted``; decorative (``aria-hidden``), the
@@ -572,6 +675,10 @@ def outline_words() -> dict[str, str]:
             "dashed": f"the parts at {half}% of the maximum or more"}
 
 
+KEY_BAR_MIN_PX = 96
+"""The heatmap key's colour bar is never narrower than this (CSS px; :func:`heat_key_html`)."""
+
+
 def heat_key_html(stops: int = 11) -> str:
     """The heatmap's key: a bar in the overlay's own colours (:func:`app.gradcam
     .heat_colours`, ``stops`` samples from cold to hot), labelled low ... high, relative to this
@@ -581,7 +688,9 @@ def heat_key_html(stops: int = 11) -> str:
     around another part within 10% of it; dashed at half of it or more) with a sample of each,
     all with an ``aria-label`` that says it in words. It says that over a bright image the
     colours do not get lighter with the heat, and that the lines, not the colour, mark the
-    strongest heat."""
+    strongest heat. The bar is at least :data:`KEY_BAR_MIN_PX` wide, the words beside it
+    wrapping onto a line of their own on a narrow screen (a browser review: at 640 px and
+    below the bar shrank to 0 px beside them)."""
     colours = heat_colours(np.linspace(0.0, 1.0, stops))
     gradient = ", ".join(f"#{int(r):02x}{int(g):02x}{int(b):02x}" for r, g, b in colours)
     said = outline_words()
@@ -594,9 +703,9 @@ def heat_key_html(stops: int = 11) -> str:
             'bright image the colours do not get lighter with the heat: the lines mark where it is '
             'strongest" '
             'style="font-size:90%;margin:4px 0">'
-            '<div aria-hidden="true" style="display:flex;align-items:center;gap:8px">'
+            '<div aria-hidden="true" style="display:flex;flex-wrap:wrap;align-items:center;gap:4px 8px">'
             '<span>low</span>'
-            f'<span style="flex:1;height:14px;border-radius:3px;'
+            f'<span style="flex:1 1 {KEY_BAR_MIN_PX}px;min-width:{KEY_BAR_MIN_PX}px;height:14px;border-radius:3px;'
             f'background:linear-gradient(to right, {gradient})"></span>'
             '<span>high: this map\'s maximum (relative, not an absolute strength)</span></div>'
             '<div aria-hidden="true" style="display:flex;flex-wrap:wrap;gap:4px 16px;margin-top:4px">'
@@ -649,9 +758,9 @@ class AppSettings:
 
     host: str = "127.0.0.1"
     port: int = 7860
-    max_mb: float = 50.0
-    max_side: int = 8192
-    max_megapixels: float = 40.0
+    max_mb: float = DEFAULT_LIMITS.max_mb  # InputLimits' defaults: 50 MiB, 8192 px, 40 megapixels
+    max_side: int = DEFAULT_LIMITS.max_side
+    max_megapixels: float = DEFAULT_LIMITS.max_pixels / 1_000_000
     concurrency: int = 1
     queue_size: int = 32
     max_batch_files: int = 200
@@ -873,8 +982,144 @@ PROBABILITY_CSS = f"#{PROBABILITY_ID} dd.confidence {{ display: none; }}"
 100)%``) hidden, since each of its labels says the result's whole percentage
 (:func:`_label_value`: ``<1%`` and ``>99%`` at the ends, where the widget wrote 0% and 100%)."""
 
-PAGE_CSS = f"{PROBABILITY_CSS}\n{STATUS_CSS}"
-"""The page's own CSS (``launch(css=...)``): :data:`PROBABILITY_CSS` and :data:`STATUS_CSS`."""
+FOCUS_CSS = (f"#{HEATMAP_FOR_ID} input[type=\"radio\"]:focus-visible {{ outline: 2px solid "
+             f"var(--color-accent) !important; outline-offset: 2px; }}")
+"""A 2 px outline round the focused *Heatmap for* radio, in the theme's accent colour (#c2410c:
+5.18:1 on white; orange 400 on the dark page): gradio drew no visible focus there (a browser
+review, WCAG 2.4.7)."""
+
+READING_CSS = (".prose code { overflow-wrap: anywhere; }\n"
+               ".prose small { font-size: max(12.5px, 0.9em); }\n"
+               + ", ".join(f'#{i} [data-testid="block-label"]' for i in UPLOAD_IDS)
+               + " { max-width: calc(100% - 48px); }")
+"""A code span (a file name, the CSV's columns) breaks anywhere rather than push the page
+sideways (the batch summary's was 919 px wide on a 390 px phone), small print is at least
+12.5 px (the *Limits* line was 11.2 px): a browser review (WCAG 1.4.10, 1.4.4). And an upload's
+label wraps clear of its × (Clear), which on a phone covered its words ("...; grey or colour")."""
+
+PAGE_JS = """() => {
+  const LIVE = @LIVE_IDS@;
+  const UPLOADS = @UPLOAD_IDS@;
+  const FULLSCREEN = @FULLSCREEN@;
+  const RADIOS = @RADIOS@;
+  const set = (el, name, value) => {
+    if (el && el.getAttribute(name) !== value) el.setAttribute(name, value);
+  };
+  let lastFocus = null;
+  let lastUpload = null;
+  const fix = () => {
+    for (const id of LIVE) {
+      const block = document.getElementById(id);
+      if (!block) continue;
+      for (const name of ["role", "aria-live", "aria-atomic"]) {
+        if (block.hasAttribute(name)) block.removeAttribute(name);
+      }
+      const sentence = block.querySelector('[data-testid="markdown"]');
+      set(sentence, "role", "status");
+      set(sentence, "aria-live", "polite");
+      set(sentence, "aria-atomic", "true");
+    }
+    for (const other of document.querySelectorAll('.sr-only[aria-live]:not([aria-live="off"])')) {
+      other.setAttribute("aria-live", "off");
+      other.removeAttribute("role");
+    }
+    for (const id of UPLOADS) {
+      const block = document.getElementById(id);
+      const label = block && block.querySelector('[data-testid="block-label"]');
+      if (!label) continue;
+      set(label, "id", id + "-label");
+      for (const zone of block.querySelectorAll("button.upload-container")) {
+        set(zone, "aria-describedby", id + "-label");
+      }
+    }
+    const inert = [...document.querySelectorAll("#@PROBABILITY_ID@ button.confidence-set")];
+    for (const [id, name] of Object.entries(FULLSCREEN)) {
+      const block = document.getElementById(id);
+      if (!block) continue;
+      for (const b of block.querySelectorAll('button[aria-label="Fullscreen"]')) {
+        set(b, "aria-label", name);
+        set(b, "title", name);
+      }
+      for (const frame of block.querySelectorAll(".image-frame")) {
+        if (frame.parentElement && frame.parentElement.tagName === "BUTTON") inert.push(frame.parentElement);
+      }
+    }
+    for (const b of inert) {
+      if (!b.disabled) b.disabled = true;
+      set(b, "role", "none");
+      set(b, "tabindex", "-1");
+    }
+    for (const id of RADIOS) {
+      const group = document.getElementById(id);
+      if (!group) continue;
+      const title = group.querySelector('[data-testid="block-info"]');
+      if (title) {
+        set(title, "id", id + "-title");
+        set(group, "aria-labelledby", id + "-title");
+      }
+      set(group, "role", "radiogroup");
+      for (const radio of group.querySelectorAll('input[type="radio"]')) set(radio, "name", id);
+    }
+    for (const button of document.querySelectorAll(".gr-accordion > button.label-wrap")) {
+      const content = button.parentElement.querySelector(':scope > [data-testid="accordion-content"]');
+      if (!content) continue;
+      set(button, "aria-expanded", content.style.display === "none" ? "false" : "true");
+      set(button.querySelector(".icon"), "aria-hidden", "true");
+    }
+    for (const a of document.querySelectorAll('a[data-testid="download-link"]')) {
+      const file = a.getAttribute("download");
+      if (!file) continue;
+      const size = a.textContent.replace(/[\\u21e3\\u2193\\s]+/g, " ").trim();
+      set(a, "aria-label", "Download " + file + (size ? " (" + size + ")" : ""));
+    }
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (lost && lastUpload && lastFocus && !lastFocus.isConnected) {
+      const block = document.getElementById(lastUpload);
+      const to = block && (block.querySelector(".icon-button-wrapper button")
+                           || block.querySelector("button.upload-container"));
+      if (to) {
+        to.focus();
+        lastFocus = to;
+      }
+    }
+  };
+  document.addEventListener("focusin", (event) => {
+    lastFocus = event.target;
+    const up = event.target.closest && event.target.closest(UPLOADS.map((id) => "#" + id).join(","));
+    lastUpload = up ? up.id : null;
+  });
+  fix();
+  new MutationObserver(fix).observe(document.body, {
+    childList: true, subtree: true, attributes: true, attributeFilter: ["style"]});
+}"""
+for _mark, _value in (("@LIVE_IDS@", list(LIVE_IDS)), ("@UPLOAD_IDS@", list(UPLOAD_IDS)),
+                      ("@FULLSCREEN@", FULLSCREEN_NAMES), ("@RADIOS@", [HEATMAP_FOR_ID])):
+    PAGE_JS = PAGE_JS.replace(_mark, json.dumps(_value))
+PAGE_JS = PAGE_JS.replace("@PROBABILITY_ID@", PROBABILITY_ID)
+"""Run when the page loads (``demo.load(js=...)``); gradio has no option for any of it. A
+``MutationObserver`` on the page that never stops (gradio builds a tab's elements when it is
+first opened, and rebuilds parts on every result) applies, to whatever is there:
+
+- the live regions (:data:`LIVE_IDS`): ``role="status"``, ``aria-live="polite"``,
+  ``aria-atomic="true"`` on the element that holds the sentence alone, taken off the block
+  (until a browser review the block was marked, holding gradio's progress too, by a script that
+  gave up after 10 s, before the batch tab existed: its region was never one); gradio's own
+  off-screen announcer of every event's progress ("Loading", "In queue: 1 of 1", and
+  "common.complete", an untranslated key) silenced (``aria-live="off"``): the statuses say when
+  a grading starts and what came of it (:func:`grading_status`);
+- the uploads (:data:`UPLOAD_IDS`): the drop zone described by the label, focus kept;
+- the buttons that do nothing (the probability rows, the pictures): disabled, ``role="none"``
+  and out of the tab order, so the meters and the pictures' alt text are read as what they are;
+- each picture's Fullscreen button named for its picture (:data:`FULLSCREEN_NAMES`);
+- the *Heatmap for* radios (:data:`HEATMAP_FOR_ID`): one ``name`` (gradio gave each its own,
+  so arrow keys did nothing), the group a ``radiogroup`` named by its title;
+- each accordion's button ``aria-expanded``, its ▼ hidden from screen readers;
+- each download link named by its file (``Download grades_with_notes.csv (1.5 KB)``; it was
+  named by its size alone)."""
+
+PAGE_CSS = f"{PROBABILITY_CSS}\n{STATUS_CSS}\n{FOCUS_CSS}\n{READING_CSS}"
+"""The page's own CSS (``launch(css=...)``): :data:`PROBABILITY_CSS`, :data:`STATUS_CSS`,
+:data:`FOCUS_CSS` and :data:`READING_CSS`."""
 
 
 def _printable(text: str, instead: str) -> str:
@@ -1144,10 +1389,21 @@ def milder_warned(probs: Any, grade: int, reasons: list[str], predictor: Predict
 
 def referral_rule(predictor: Predictor) -> bool:
     """Whether the grade is a two-grade bundle's referral rule (a classification head, one
-    threshold on P(grade 1)): :func:`drac_ssl.grading.image_notes.decision_words` then names
+    threshold on P(grade 1); or any head whose referral cut decides the grade,
+    ``finetune.referral_target``): :func:`drac_ssl.grading.image_notes.decision_words` then names
     that threshold, a sentence the milder-grade warning must not replace."""
+    if _deciding_referral(predictor) is not None:
+        return True
     return (len(predictor.class_names) == 2 and not predictor.regression
             and len(getattr(predictor.bundle.calibration, "thresholds", ())) == 1)
+
+
+def _deciding_referral(predictor: Predictor) -> Any:
+    """The bundle's referral cut when it decides the grade (two grades and a
+    ``finetune.referral_target`` cut: :attr:`drac_ssl.grading.model.Calibration.referral_decides`),
+    else None (a bundle built before the setting, or without it, has none)."""
+    cal = predictor.bundle.calibration
+    return cal.referral if getattr(cal, "referral_decides", False) else None
 
 
 MILDER_MORE = ("the Model card tab says more: how often such a rule found the most severe grade in "
@@ -1212,7 +1468,10 @@ def milder_count_words(n_milder: int, n_good: int, predictor: Predictor) -> str:
     referral rule (:func:`referral_rule`) is said as a threshold on P(grade 1)."""
     if not n_milder:
         return ""
-    if referral_rule(predictor):
+    if (cut := _deciding_referral(predictor)) is not None:
+        why = (f"the grade is P({predictor.grade_names[1]}) against the referral cut set for {cut.words()} "
+               f"on the out-of-fold outputs (finetune.referral_target)")
+    elif referral_rule(predictor):
         why = (f"the grade is P({predictor.grade_names[1]}) against the referral threshold tuned on the "
                f"out-of-fold outputs, which need not be 0.5")
     else:
@@ -1246,15 +1505,21 @@ def _decision_words(probs: Any, grade: int, predictor: Predictor,
     cal = predictor.bundle.calibration
     return decision_words(probs, int(grade), names or predictor.grade_names, cal.decision,
                           predictor.regression, getattr(cal, "thresholds", ()),
-                          calibrated=predictor.calibration_warning is None, likely_said=likely_said)
+                          calibrated=predictor.calibration_warning is None, likely_said=likely_said,
+                          referral=_deciding_referral(predictor))
 
 
 def decision_rule(predictor: Predictor) -> str:
     """How the bundle decides the grade, in technical words, for the details JSON
     (``details["decision"]``; the page's result says it in plain words, :func:`_decision_lines`):
     the expected grade Σ k·P_k cut at the kappa-tuned thresholds, the most probable grade
-    (``argmax``), or a regression head's score cut at its thresholds."""
+    (``argmax``), a regression head's score cut at its thresholds, or a two-grade bundle's
+    referral cut on P1 with the target it was set for (``finetune.referral_target``)."""
     t = (predictor.metadata.get("calibration") or {}).get("thresholds") or []
+    if (cut := _deciding_referral(predictor)) is not None:
+        return (f"Grade = 1 ({predictor.grade_names[1]}) when P1 >= {cut.cut:.6g}, the referral cut set "
+                f"for {cut.words()} on the out-of-fold outputs (finetune.referral_target={cut.target}), "
+                f"else 0; it may differ from the most probable grade.")
     if predictor.bundle.calibration.decision == "argmax":
         return ("Grade = the most probable grade (the bundle's class decision: argmax of the "
                 "calibrated probabilities).")
@@ -1278,7 +1543,13 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     their 95% CIs where the bundle records them. More grades: the sum of the referable grades'
     whole percentages as the Probabilities line shows them (0.496 / 0.168 / 0.168 / 0.168 from
     grade 1: 17% + 17% + 17% = 51%, where the probability rounded alone, 0.504, said 50%);
-    ``details["referable"]["probability"]`` keeps the exact figure."""
+    ``details["referable"]["probability"]`` keeps the exact figure.
+
+    With a referral cut (the bundle calibration's ``referral``, ``finetune.referral_target``):
+    two grades, the cut is the rule the grade follows, said with the target it was set for and
+    the sensitivity and specificity it reached at the cross-fitted cuts; more grades, the line
+    adds **Refer** / **Not referred** by the cut, with its target and cross-fitted figures, and
+    says so when the grade shown is on the other side of ``r`` (the grades keep their rule)."""
     if pred.referable is None:
         return []
     r = int(pred.referable["from_grade"])
@@ -1290,19 +1561,39 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     if not pred.referable.get("informative", True):
         why = pred.referable.get("reason") or predictor.referable_reason
         return ["", f"{what}: not shown. {md_words(why)}."]
+    referral = cv.get("referral") if isinstance(cv.get("referral"), dict) else None
+    cut = getattr(predictor.bundle.calibration, "referral", None)
     if two:
         figure, rule = _referral_rule(pred, predictor)
+        by_cut = cut is not None and referral is not None
+        where = "at the cross-fitted referral cuts" if by_cut else "at the cross-fitted thresholds"
         return ["", f"{what} **{figure}**{rule} "
                     f"(out of fold: AUC {figure_text(cv.get('auc'))}{ci_words(cv.get('auc_ci95'))} of "
-                    f"this probability; at the cross-fitted thresholds "
-                    f"{screening_figures_words(cv)}). Research software: not a referral decision. "
-                    f"{REFERABLE_SCOPE_WORDS}"]
+                    f"this probability; {where} "
+                    f"{screening_figures_words(referral if by_cut else cv)}"
+                    f"{_short_of_target(referral) if by_cut else ''}). "
+                    f"Research software: not a referral decision. {REFERABLE_SCOPE_WORDS}"]
+    refer = ""
+    if cut is not None and pred.referable.get("referred") is not None:  # finetune.referral_target
+        side = "at or above" if pred.referable["referred"] else "below"
+        p = float(pred.referable["probability"])
+        digits = _digits_apart(p, cut.cut)
+        reached = (f"; out of fold, at the cross-fitted cuts, {screening_figures_words(referral)}"
+                   + _short_of_target(referral) if referral is not None else "")
+        refer = (f" **{'Refer' if pred.referable['referred'] else 'Not referred'}**: P(referable) "
+                 f"{p:.{digits}f} is {side} the referral cut {cut.cut:.{digits}f}, set for "
+                 f"{cut.words()} on the out-of-fold outputs (finetune.referral_target{reached}).")
+        if (int(pred.grade) >= r) != bool(pred.referable["referred"]):  # the two rules disagree
+            g = int(pred.grade)
+            refer += (f" The grade shown, {g} {md_words(predictor.grade_names[g])}, follows the grades' own "
+                      f"rule, which {'calls it' if g >= r else 'does not call it'} referable; the referral "
+                      f"cut is the screening rule.")
     return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.grade_names[r])} or worse) "
                 f"**{percent_text(sum(whole_percentages(pred.probs)[r:]))}**, the sum of those "
                 f"grades' percentages "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "
-                f"{num(cv.get('specificity'))}). Research software: not a referral decision. "
+                f"{num(cv.get('specificity'))}).{refer} Research software: not a referral decision. "
                 f"{REFERABLE_SCOPE_WORDS}"]
 
 
@@ -1316,16 +1607,32 @@ def _digits_apart(p: float, t: float) -> int:
     return digits
 
 
+def _short_of_target(referral: dict[str, Any] | None) -> str:
+    """``, short of its target (sensitivity >= 0.90) there`` when the cross-fitted referral cuts
+    missed their target out of fold (metrics.json's ``referable.referral.target_met_out_of_fold``
+    false: a cut chosen on some images need not reach its level on others), else ""."""
+    if not isinstance(referral, dict) or referral.get("target_met_out_of_fold") is not False:
+        return ""
+    return f", **short of its target** ({referral_words(referral)}) there"
+
+
 def _referral_rule(pred: Prediction, predictor: Predictor) -> tuple[str, str]:
     """A two-grade bundle's P(grade 1) as printed, and the rule that gave the grade shown,
     after the figure: ``, below the referral threshold 0.512, so grade 0`` / ``, at or above
     ...`` (a classification head cut at its one threshold), ``, above 0.5 (the more probable
     grade is given)`` (``argmax``); "" for a regression head (its threshold cuts its score,
-    not this probability). The figure and the threshold (0.5 under ``argmax``) with the same
+    not this probability); a referral cut that decides the grade (``finetune.referral_target``,
+    any head): ``, below the referral cut 0.231 set for sensitivity >= 0.90 on the out-of-fold
+    outputs (finetune.referral_target), so grade 0``. The figure and the threshold (0.5 under ``argmax``) with the same
     decimals, 3, more where 3 would print them equal (P 0.51195 against 0.512: ``0.51195,
     below the referral threshold 0.51200``, never ``0.512, below ... 0.51200``)."""
     p, grade = float(pred.referable["probability"]), int(pred.grade)
     cal = predictor.bundle.calibration
+    if (cut := _deciding_referral(predictor)) is not None:  # finetune.referral_target: the cut decides
+        digits = _digits_apart(p, cut.cut)
+        side = "at or above" if grade == 1 else "below"
+        return f"{p:.{digits}f}", (f", {side} the referral cut {cut.cut:.{digits}f} set for {cut.words()} "
+                                   f"on the out-of-fold outputs (finetune.referral_target), so grade {grade}")
     if cal.decision == "argmax":
         digits = _digits_apart(p, 0.5)
         return (f"{p:.{digits}f}", f", {'above' if grade == 1 else 'at or below'} 0.5 (the more "
@@ -1636,7 +1943,7 @@ def _explain_choice(predictor: Predictor, explain: Any) -> int | None:
 
 
 def _busy_markdown(message: str) -> str:
-    return f"## ⏳ Busy: please try again\n{message}"
+    return f"{BUSY_START}: please try again\n{message}"
 
 
 def _busy_details(exc: ServerBusy, name: str) -> dict[str, Any]:
@@ -2288,7 +2595,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             except Exception as exc:
                 if exc is not failed:  # logged when it happened
                     log.error("grading a batch of %d failed:\n%s", len(paths), _traceback(list(paths)))
-                return (f"⛔ The model failed while grading the batch "
+                return (f"{MODEL_FAILED_START} "
                         f"({md_text(f'{type(exc).__name__}: {exc}')}): a "
                         f"fault of the model bundle or the app, not of the files; the server log has "
                         f"the details.", [rejected_rows[at] for at in sorted(rejected_rows)], None, None)
@@ -2438,6 +2745,29 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         after every result, as the alt texts are."""
         return result_status(details or {}, predictor)
 
+    def grading(path: str | None) -> str:
+        """The status as a grading of the single image starts (:func:`grading_status`)."""
+        return grading_status([path] if path else [])
+
+    def grading_batch(paths: list[str] | None) -> str:
+        """The batch's status as its grading starts (:func:`grading_status`)."""
+        return grading_status(paths or [], batch=True)
+
+    def failed(path: str | None) -> str:
+        """The status when a step of a single image's grading failed inside gradio
+        (:func:`failed_status`)."""
+        return failed_status([path] if path else [])
+
+    def failed_batch(paths: list[str] | None) -> str:
+        """The batch's status when a step of its grading failed inside gradio (:func:`failed_status`)."""
+        return failed_status(paths or [], batch=True)
+
+    def said_batch(summary: str | None, table: Any) -> str:
+        """The batch's one sentence for screen readers (:func:`batch_status`), run in the page
+        after every batch, from its summary and its table as the page holds them (a DataFrame)."""
+        rows = table.values.tolist() if hasattr(table, "values") else list(table or [])
+        return batch_status(summary or "", rows, predictor)
+
     def grade_batch(paths: list[str] | None) -> tuple[Any, ...]:
         """:func:`_grade_batch`, its rows as the table's value (:func:`table_value`: numbers, shown
         as the page writes percentages)."""
@@ -2477,9 +2807,9 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                         # what the file is and what to upload, as on the batch tab
                         upload = gr.File(label=f"{image_kind[0].upper()}{image_kind[1:]} ({FORMAT_WORDS}; "
                                                f"grey or colour)",
-                                         type="filepath", height=140)
+                                         type="filepath", height=140, elem_id=IMAGE_UPLOAD_ID)
                         explain = gr.Radio(
-                            choices=_heatmap_choices(predictor),
+                            choices=_heatmap_choices(predictor), elem_id=HEATMAP_FOR_ID,
                             value=-1, label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
                         _quiet_choice_refusal(explain)
                         button = gr.Button("Grade", variant="primary")
@@ -2493,23 +2823,40 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                                     elem_id=PROBABILITY_ID)
                         gr.Markdown(probabilities_note(predictor))
                 with gr.Row():
-                    original = gr.Image(label=_image_caption(predictor),
-                                        interactive=False, height=420, buttons=["fullscreen"])
+                    # each caption a paragraph above its picture: gradio's label floats over the
+                    # picture's top (show_label=False); the label stays the API's name of the output
+                    with gr.Column(min_width=160):
+                        gr.Markdown(_image_caption(predictor), elem_classes=[CAPTION_CLASS])
+                        original = gr.Image(label=_image_caption(predictor), show_label=False, elem_id=IMAGE_ID,
+                                            interactive=False, height=420, buttons=["fullscreen"])
                     with gr.Column(visible=predictor.heatmap_possible, min_width=160):
-                        overlay = gr.Image(label=HEATMAP_CAPTION, interactive=False, height=420,
-                                           buttons=["fullscreen"])
+                        gr.Markdown(HEATMAP_CAPTION, elem_classes=[CAPTION_CLASS])
+                        overlay = gr.Image(label=HEATMAP_CAPTION, show_label=False, elem_id=HEATMAP_IMAGE_ID,
+                                           interactive=False, height=420, buttons=["fullscreen"])
                         gr.HTML(heat_key_html())
                 with gr.Accordion("Details (JSON)", open=False):
                     details = gr.JSON(label="Prediction")
                 outputs = [result, label, original, overlay, details]
                 handler_limit, _ = gradio_limits(settings.concurrency, settings.queue_size)
                 model_event = {"concurrency_id": MODEL_GROUP, "concurrency_limit": handler_limit}
-                clicked = button.click(grade, inputs=[upload, explain], outputs=outputs, api_name="grade",
-                                       **model_event)
-                uploaded = upload.upload(grade, inputs=[upload, explain], outputs=outputs,
-                                         api_visibility="private", **model_event)
-                changed = explain.change(regrade, inputs=[upload, explain], outputs=outputs,
-                                         api_visibility="private", trigger_mode="always_last", **model_event)
+                # each grading's first step says "Grading the image." (grading_status), the grading
+                # itself a step after it, so that the result's sentence comes after it, always, and
+                # is said even when it is the last one's (a live region speaks when its text changes);
+                # a step that fails inside gradio (an input refused before the handler runs) runs
+                # only its .failure steps, not its .then ones: they say so (failed_status)
+                starts = {"inputs": upload, "outputs": status, "api_visibility": "private", "queue": False,
+                          "show_progress": "hidden"}
+                clicking = button.click(grading, **starts)
+                clicked = clicking.then(grade, inputs=[upload, explain], outputs=outputs, api_name="grade",
+                                        **model_event)
+                uploading = upload.upload(grading, **starts)
+                uploaded = uploading.then(grade, inputs=[upload, explain], outputs=outputs,
+                                          api_visibility="private", **model_event)
+                changing = explain.change(grading, trigger_mode="always_last", **starts)
+                changed = changing.then(regrade, inputs=[upload, explain], outputs=outputs,
+                                        api_visibility="private", trigger_mode="always_last", **model_event)
+                for step in (clicking, clicked, uploading, uploaded, changing, changed):
+                    step.failure(failed, **starts)
                 # the x: no result beside an empty upload box (a grade still running is dropped)
                 gone = upload.clear(cleared, outputs=outputs, api_visibility="private",
                                     cancels=[clicked, uploaded, changed], queue=False)
@@ -2526,9 +2873,10 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 # (naming none); the loader says which file is not an image, and grades the rest
                 files = gr.File(label=f"Images ({', '.join(t.lstrip('.').upper() for t in FILE_TYPES)}; "
                                       f"any other file is listed as not graded)",
-                                file_count="multiple", type="filepath", height=160)
+                                file_count="multiple", type="filepath", height=160, elem_id=BATCH_UPLOAD_ID)
                 batch_button = gr.Button("Grade all", variant="primary")
-                batch_summary = gr.Markdown(elem_id=BATCH_RESULT_ID)  # a polite live region
+                batch_summary = gr.Markdown(elem_id=BATCH_RESULT_ID)
+                batch_said = gr.Markdown("", elem_id=BATCH_STATUS_ID)  # off screen: for screen readers
                 gr.Markdown(f"<small>In the table: class = the grade number (as in the CSV), "
                             f"grade = its name; "
                             f"{probability_key([md_words(n) for n in predictor.grade_names])}.</small>")
@@ -2542,16 +2890,25 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                                f"upload order; {UNRELIABLE_COLUMN} and "
                                                f"{TRAINING_IMAGE_COLUMN} columns to filter on)",
                                          interactive=False)
-                batch_button.click(grade_batch, inputs=files,
-                                   outputs=[batch_summary, table, csv_file, notes_file],
-                                   api_name="grade_batch", **model_event)
+                # as on the single-image tab: "Grading 5 files.", the grading, then its sentence
+                # and as there, a step that fails inside gradio says so (failed_status)
+                batch_starts = {"inputs": files, "outputs": batch_said, "api_visibility": "private",
+                              "queue": False, "show_progress": "hidden"}
+                batch_starting = batch_button.click(grading_batch, **batch_starts)
+                batch_graded = batch_starting.then(
+                    grade_batch, inputs=files, outputs=[batch_summary, table, csv_file, notes_file],
+                    api_name="grade_batch", **model_event)
+                batch_graded.then(said_batch, inputs=[batch_summary, table], outputs=batch_said,
+                                  api_visibility="private", queue=False, show_progress="hidden")
+                for step in (batch_starting, batch_graded):
+                    step.failure(failed_batch, **batch_starts)
                 files.upload(claim_batch, inputs=files, outputs=None, api_visibility="private",
                              queue=False)
             with gr.Tab("Model card"):
                 model_card_view(card)
                 with gr.Accordion("Bundle metadata (metadata.json)", open=False):
                     gr.Code(meta_json, language="json", interactive=False, label="metadata.json")
-        demo.load(None, js=LIVE_RESULT_JS)  # the status and the batch summary are announced
+        demo.load(None, js=PAGE_JS)  # live regions, names, focus: what gradio has no option for
     demo.model_queue = queue  # type: ignore[attr-defined]  # for tests and the log
     demo.upload_claims = claims  # type: ignore[attr-defined]  # for the sweep (sweep_files)
     return demo

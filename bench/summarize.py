@@ -1587,6 +1587,64 @@ def cli_startup_rows(r: dict[str, Any]) -> list[str]:
             f"`{r.get('command')}` |"]
 
 
+def _browser_fixed(r: dict[str, Any]) -> tuple[list[str], list[str]] | None:
+    """The findings bench/app_browser_a11y.py measured fixed and not fixed (``fixed``), or None."""
+    fixed = r.get("fixed")
+    if not isinstance(fixed, dict) or not fixed:
+        return None
+    return [k for k, v in fixed.items() if v], [k for k, v in fixed.items() if not v]
+
+
+def app_browser_a11y_rows(r: dict[str, Any]) -> list[str]:
+    """The browser review's findings (bench/app_browser_a11y.py): how many it measured fixed,
+    which not, and the figures behind the main ones: what the live regions said, how much of the
+    pictures' tops was covered and the key's bar width at each window size, the radio border's
+    contrast, where focus went after an upload and after Clear, the page's width on a phone."""
+    said = _browser_fixed(r)
+    single, batch = r.get("single_image") or {}, r.get("batch") or {}
+    if said is None or not single or not batch:
+        return []
+    fixed, broken = said
+    sizes = single.get("sizes") or {}
+    covered = max((p.get("covered_px", 0) for s in sizes.values() for p in (s.get("pictures") or {}).values() if p),
+                  default=None)
+    bars = [s.get("key_bar_px") for s in sizes.values() if s.get("key_bar_px") is not None]
+    spoken = [t for k in ("F2_live_upload", "F2_live_regrade") for _, t in (single.get(k) or {}).get("texts", [])]
+    batch_said = [t for _, t in (batch.get("F2_live_batch") or {}).get("texts", [])]
+    phone = batch.get("F10_phone") or {}
+    focus = [(single.get(k) or {}).get("name") for k in ("F6_focus_after_upload", "F6_focus_after_clear")]
+    progress = sum(len((part.get(k) or {}).get("progress_read_out") or []) for part in (single, batch)
+                   for k in part if k.startswith("F2"))
+    windows = r.get("window_sizes") or {}
+    where = ", ".join("x".join(str(v) for v in windows[n]) if n in windows else n for n in sizes)
+
+    def quoted(texts: list[str]) -> str:
+        return " then ".join(f'"{t}"' for t in dict.fromkeys(texts))
+
+    cell = (f"{len(fixed)} of {len(fixed) + len(broken)} findings measured fixed"
+            + (f"; NOT fixed: {', '.join(broken)}" if broken else "")
+            + f"; the status said {quoted(spoken)}; the batch's {quoted(batch_said)}; gradio's progress "
+              f"read out {progress} times"
+            + f"; pictures' tops covered at most {covered} px in windows of {where} px"
+            + (f"; key bar {min(bars)}-{max(bars)} px wide" if bars else "")
+            + f"; unchecked radio border {single.get('F5_unchecked_border_contrast')}:1"
+            + f"; focus after an upload on {focus[0]!r}, after Clear on {focus[1]!r}"
+            + f"; page {phone.get('page_width')} px wide in a {phone.get('window_width')} px window after a batch")
+    # the what opens with a short piece: the README's summary keeps it alone ("app in a browser ...")
+    return [f"| app in a browser, by keyboard and through the accessibility tree as a browser review did (its "
+            f"findings F1-F10; {r.get('browser')}; {'a given server' if r.get('url_given') else 'untrained demo bundle'}) | "
+            f"{cell} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
+def _app_browser_a11y_headline(r: dict[str, Any]) -> str | None:
+    """How many of the browser review's findings were measured fixed, and which not (short: the
+    README is near its size limit; the browser is in the row)."""
+    said = _browser_fixed(r)
+    if said is None:
+        return None
+    fixed, broken = said
+    return f"F1-F10: {len(fixed)} of {len(fixed) + len(broken)} fixed" + (f"; NOT fixed: {', '.join(broken)}" if broken else "")
+
 def name_tags_rows(r: dict[str, Any]) -> list[str]:
     """The ``--log-names tag`` filter (bench/name_tags.py): seconds to build it and MiB it holds
     per number of listed names, microseconds per console line with a name and without (the
@@ -3153,6 +3211,7 @@ def _rows_of(name: str, record: dict[str, Any]) -> list[str] | None:
     bench's rows, a file of a new bench with the generic ones."""
     by_name = {"ingest": ingest_rows, "bootstrap_speed": bootstrap_speed_rows, "default_run": default_run_rows,
                "threads": threads_rows, "cli_startup": cli_startup_rows, "name_tags": name_tags_rows,
+               "app_browser_a11y": app_browser_a11y_rows,
                "structure_check": structure_check_rows, "retinamnist": retinamnist_rows,
                "stem_pool": stem_pool_rows, "bank_cache": bank_cache_rows}
     by_prefix = (("ingest_memory", ingest_memory_rows), ("grading_memory", grading_memory_rows),
@@ -3887,7 +3946,7 @@ HEADLINES = (("retinamnist_epochs", _epochs_headline), ("retinamnist", _job_head
              ("threads", _threads_headline), ("pretrain_throughput", _pretrain_throughput_headline),
              ("ingest", _ingest_headline), ("disk_use", _disk_headline),
              ("bootstrap_speed", _bootstrap_speed_headline), ("feed_throughput", _feed_headline),
-             ("app_load", _app_load_headline))
+             ("app_load", _app_load_headline), ("app_browser_a11y", _app_browser_a11y_headline))
 """The summary figure of a result, by the prefix of its key, where the first words of its row
 would not say it (or it has no row): the figure its table or row leads with, from its record;
 for a bench of several rows, a figure over all of them (each setting, size, head or bundle,

@@ -63,7 +63,7 @@ from data_prep.layout import (
 from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
-from data_prep.validate import (
+from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.natural_key
     EYE_NAME,
     SHARED_NAME_KIND,
     IngestError,
@@ -84,6 +84,7 @@ from data_prep.validate import (
     leave_out_ungradable,
     match_labels,
     names_in_both,
+    natural_key,
     note,
     patient_column_guess,
     read_labels,
@@ -247,12 +248,6 @@ class Plan:
         if self.modality != "auto":
             return self.modality
         return "fundus" if layout.fundus or channels == 3 else "octa"
-
-
-def natural_key(name: str) -> tuple[list[str | int], str]:
-    """``2.png`` < ``10.png`` < ``1000.png``, case-insensitive; the name breaks ties."""
-    parts = re.split(r"(\d+)", name.lower())
-    return [int(p) if i % 2 else p for i, p in enumerate(parts)], name
 
 
 def check_settings(cfg: DataConfig) -> list[int]:

@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from data_prep.decode import PHANTOM_TEXT, PHANTOM_TEXT_KEY
 from data_prep.pool import spawn_pool
+from drac_ssl.config import DataConfig  # PyYAML, no torch: data.phantom_n_train / _n_test
 from drac_ssl.console import ProgressLines  # stdlib only
 from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
 from drac_ssl.starting import ascii_int  # stdlib only
@@ -51,6 +52,8 @@ __all__ = [
     "GENERATOR_VERSION",
     "LABELS_CSV",
     "MANIFEST_NAME",
+    "N_TEST",
+    "N_TRAIN",
     "TEST_IMAGE_DIR",
     "TRAIN_GRADE_COUNTS",
     "TRAIN_IMAGE_DIR",
@@ -74,6 +77,11 @@ GENERATOR_VERSION = 1
 GRADES = (0, 1, 2)
 #: Grade counts (Normal, NPDR, PDR) of the real DRAC 2022 Task 3 training set.
 TRAIN_GRADE_COUNTS = (329, 212, 70)
+#: Training and test images of the default phantom set: the data settings' defaults,
+#: ``data.phantom_n_train`` / ``data.phantom_n_test`` (DRAC 2022 Task 3's 611 / 386), typed once
+#: in :mod:`drac_ssl.config`.
+N_TRAIN: int = DataConfig.phantom_n_train
+N_TEST: int = DataConfig.phantom_n_test
 
 TASK_DIR = "C. Diabetic Retinopathy Grading"
 TRAIN_IMAGE_DIR = Path(TASK_DIR, "1. Original Images", "a. Training Set")
@@ -743,7 +751,7 @@ class PhantomPlan:
     test: tuple[PhantomCase, ...]
 
 
-def plan_phantom(n_train: int = 611, n_test: int = 386, seed: int = 0) -> PhantomPlan:
+def plan_phantom(n_train: int = N_TRAIN, n_test: int = N_TEST, seed: int = 0) -> PhantomPlan:
     """Draw the ids and grades of a phantom data set (deterministic in its arguments).
 
     Ids are a random, non-contiguous subset of ``1 .. ~1.12 * (n_train + n_test)``; train and
@@ -841,8 +849,8 @@ def _init_worker() -> None:
 
 def generate(
     out_dir: str | os.PathLike[str],
-    n_train: int = 611,
-    n_test: int = 386,
+    n_train: int = N_TRAIN,
+    n_test: int = N_TEST,
     seed: int = 0,
     workers: int = 0,
     *,
@@ -956,8 +964,10 @@ def _progress(total: int, enabled: bool) -> tqdm:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``phantom`` sub-command's options to ``parser``."""
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--n-train", type=ascii_int("--n-train"), default=611, help="training images (default 611)")
-    parser.add_argument("--n-test", type=ascii_int("--n-test"), default=386, help="test images (default 386)")
+    parser.add_argument("--n-train", type=ascii_int("--n-train"), default=N_TRAIN,
+                        help=f"training images (default {N_TRAIN})")
+    parser.add_argument("--n-test", type=ascii_int("--n-test"), default=N_TEST,
+                        help=f"test images (default {N_TEST})")
     parser.add_argument("--seed", type=ascii_int("--seed"), default=0, help="data set seed (default 0)")
     parser.add_argument("--workers", type=ascii_int("--workers"), default=0, help="processes, 0 = all cores")
     parser.set_defaults(func=cli)

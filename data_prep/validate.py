@@ -78,6 +78,14 @@ BLANK_RANGE = 8
 """... or a 1st-99th percentile range (grey levels) below this."""
 
 
+def natural_key(name: str) -> tuple[list[str | int], str]:
+    """``2.png`` < ``10.png`` < ``1000.png``, case-insensitive; the name breaks ties (the order of
+    the ingest's files and of the export's rows; here, not in :mod:`data_prep.ingest`, so that
+    :mod:`drac_ssl.grading` sorts a folder as the export does without reaching the ingest)."""
+    parts = re.split(r"(\d+)", name.lower())
+    return [int(p) if i % 2 else p for i, p in enumerate(parts)], name
+
+
 def is_blank(image: np.ndarray) -> bool:
     """A blank or near-constant image (nothing to grade): uint8 grey ``(H, W)`` or colour
     ``(H, W, C)`` (its channel mean), with a standard deviation below :data:`BLANK_STD` or a
@@ -1152,6 +1160,26 @@ def severity_order(words: Sequence[str]) -> list[str] | None:
     return [word for _, word in ranked]
 
 
+def numbered_order(words: Sequence[str]) -> list[str] | None:
+    """``words`` sorted by their numbers when every one is one common prefix and a whole number
+    (``R0 R1 ... R10``, ``grade 2``, ``M1``; the prefix compared without letter case), numerically
+    (``R2`` before ``R10``, which a plain sort would not give); else None (no common prefix, a
+    word without a number, an empty prefix, two words of one number). The order of the numbers
+    is no proof of severity, so a fix that uses it says to check it (:func:`_own_names_fix`)."""
+    found = [re.fullmatch(r"(.*?\D)\s*(\d+)", w.strip()) for w in words]
+    if len(words) < 2 or not all(found):
+        return None
+    prefixes = {m[1].strip().casefold() for m in found if m is not None}
+    numbers = [int(m[2]) for m in found if m is not None]
+    if len(prefixes) != 1 or not next(iter(prefixes)) or len(set(numbers)) != len(numbers):
+        return None
+    return [w for _, w in sorted(zip(numbers, words, strict=True))]
+
+
+ORDER_UNKNOWN = ("MILDEST", "...", "MOST SEVERE")
+"""The template of :func:`_own_names_fix` for words whose order of severity cannot be told."""
+
+
 def _reads_all(words: Sequence[str], names: Sequence[str]) -> bool:
     """Whether every word names a grade of ``names`` (:func:`_scale_grade`: a name, a common long
     name or a near spelling)."""
@@ -1161,17 +1189,28 @@ def _reads_all(words: Sequence[str], names: Sequence[str]) -> bool:
 def _own_names_fix(own: Sequence[str], grade_names: Sequence[str]) -> str:
     """The fix for a grade column of the user's own grade names (:func:`own_grade_words`, not
     all names of one known scale): ``--grades`` built from those words, in order of severity
-    where their names say it (:func:`severity_order`), else as first written with the words
-    to put them in that order; and the setting as ``python -m drac_ssl.train`` takes it."""
+    where their names say it (:func:`severity_order`), else in the order of their numbers where
+    they are one prefix and a number (:func:`numbered_order`: ``R0 R1 R2 R3``, with the words to
+    check that this is their order of severity); else no ready-made list, since the order
+    first written (``R0, R2, R3, R1`` was once offered, ready to paste and wrong) says nothing
+    of severity: a template (:data:`ORDER_UNKNOWN`) to fill in with the words, mildest first.
+    With the setting as ``python -m drac_ssl.train`` takes it."""
     ordered = severity_order(own)
-    names = list(ordered or own)
+    by_number = numbered_order(own) if ordered is None else None
     listed = ", ".join(repr(w) for w in own)
-    order = ("grade 0 first, in order of severity as their names say" if ordered is not None else
-             "one per grade, grade 0 first; they are listed here as first written: put them in "
-             "order of severity")
+    if ordered is not None or by_number is not None:
+        names = list(ordered or by_number or own)
+        order = ("grade 0 first, in order of severity as their names say" if ordered is not None else
+                 f"grade 0 first, in the order of their numbers ({' < '.join(names)}: check that "
+                 f"this is their order of severity)")
+        how = f"{grades_option(names)} ({config_grades(names)} for python -m drac_ssl.train)"
+    else:
+        order = ("one per grade in order of severity, grade 0 (the mildest) first; their order "
+                 "cannot be told from the words, and the order first written is not necessarily it")
+        how = (f"{grades_option(ORDER_UNKNOWN)} ({config_grades(ORDER_UNKNOWN)} for python -m "
+               f"drac_ssl.train) with your {len(own)} words in that order")
     return (f"the grade column's words ({listed}) look like your own grade names: pass them with "
-            f"--grades, {order}: {grades_option(names)} ({config_grades(names)} for python -m "
-            f"drac_ssl.train), and each row is read as the grade its word names; else "
+            f"--grades, {order}: {how}, and each row is read as the grade its word names; else "
             f"write the grade as a number ({choices(grade_names)} under the scale now in force)")
 
 

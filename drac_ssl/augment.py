@@ -17,7 +17,7 @@ distribution (up to interpolation details):
   RetinaMNIST even 0.02 of a turn lowered the cross-validated AUC (``docs/retinamnist.md``). No
   greyscale, solarise, blur or noise by default: colour and fine detail (microaneurysms,
   exudates) carry the grade. Normalised with per-channel fundus statistics
-  (:data:`drac_ssl.datasets.FUNDUS_MEAN` / ``FUNDUS_STD``).
+  (:data:`drac_ssl.eval_input.FUNDUS_MEAN` / ``FUNDUS_STD``).
 - ``cifar`` (solo-learn's VICReg CIFAR recipe, methods.md section 1): random resized crop
   (bicubic, as solo-learn), colour jitter (0.4, 0.4, 0.2, 0.1) with p 0.8 (the four in a
   random order, as torchvision), greyscale p 0.2,
@@ -66,12 +66,18 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, get_worker_info
 
 from drac_ssl.config import AugmentConfig
-from drac_ssl.datasets import normalization_for
+from drac_ssl.eval_input import (  # the deterministic input path, shared with inference
+    LUMA,
+    RECIPES,  # noqa: F401 (re-exported: the recipe names)
+    check_recipe,
+    eval_transform,
+    normalization_for,
+    stats_for,  # re-exported: drac_ssl.evaluation and the benches read it here
+    to_chw,
+)
 from drac_ssl.starting import ignore_stop_signals_in_worker
 
-RECIPES = ("octa", "fundus", "cifar", "mnist")
 _DEFAULT_CHANNELS = {"octa": 1, "fundus": 3, "cifar": 3, "mnist": 1}
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as torchvision's rgb_to_grayscale
 _BORDERS = {"zeros": ("zeros", cv2.BORDER_CONSTANT), "reflect": ("reflection", cv2.BORDER_REFLECT_101),
             "replicate": ("border", cv2.BORDER_REPLICATE)}  # name -> (grid_sample, OpenCV)
 
@@ -136,10 +142,7 @@ class ViewRecipe:
 def recipe_for(cfg: AugmentConfig, dataset: str | None = None) -> ViewRecipe:
     """The :class:`ViewRecipe` of ``cfg.recipe``; ``dataset`` (e.g. ``fashion_mnist``)
     picks that dataset's normalisation statistics instead of the recipe's."""
-    if cfg.recipe not in RECIPES:
-        raise ValueError(f"unknown augmentation recipe {cfg.recipe!r}; expected {', '.join(RECIPES)}")
-    if len(cfg.crop_scale) != 2 or not 0 < cfg.crop_scale[0] <= cfg.crop_scale[1] <= 1:
-        raise ValueError(f"augment.crop_scale must be [low, high] in (0, 1], got {cfg.crop_scale}")
+    check_recipe(cfg.recipe, cfg.crop_scale)
     mean, std = normalization_for(dataset or cfg.recipe)
     base = ViewRecipe(
         name=cfg.recipe,
@@ -169,18 +172,6 @@ def recipe_for(cfg: AugmentConfig, dataset: str | None = None) -> ViewRecipe:
             interpolation="bicubic", border="replicate",
         )  # fmt: skip
     return replace(base, rotate_p=0.5, rotate_degrees=10.0)
-
-
-def stats_for(values: tuple[float, ...], channels: int) -> tuple[float, ...]:
-    """Per-channel statistics for ``channels``: as given when they match, a single value
-    repeated, or the luma-weighted (BT.601) mean of RGB statistics for grey images."""
-    if len(values) == channels:
-        return tuple(values)
-    if len(values) == 1:
-        return tuple(values) * channels
-    if len(values) == 3 and channels == 1:
-        return (sum(w * v for w, v in zip(_LUMA, values, strict=True)),)
-    raise ValueError(f"cannot use {len(values)}-channel statistics for {channels} channels")
 
 
 # --------------------------------------------------------------------------------------
@@ -264,15 +255,12 @@ def build_eval_transform(
 ) -> A.Compose:
     """Deterministic preprocessing for evaluation / k-NN: resize to ``image_size`` with
     ``cv2.INTER_AREA`` (an exact copy when the size already matches, as for CIFAR-10 at 32
-    and MNIST at 28) and normalise like the views. No random operation."""
+    and MNIST at 28) and normalise like the views: :func:`drac_ssl.eval_input.eval_transform`,
+    the pipeline inference builds from a bundle's recorded input format too. No random
+    operation."""
     r = recipe or recipe_for(cfg)
     c = channels or _DEFAULT_CHANNELS[r.name]
-    return A.Compose(
-        [
-            A.Resize(r.image_size, r.image_size, interpolation=cv2.INTER_AREA),
-            A.Normalize(mean=stats_for(r.mean, c), std=stats_for(r.std, c), max_pixel_value=255.0),
-        ]
-    )
+    return eval_transform(r.image_size, c, r.mean, r.std)
 
 
 def reseed_transform(transform: A.BaseCompose, seed: int) -> None:
@@ -283,15 +271,6 @@ def reseed_transform(transform: A.BaseCompose, seed: int) -> None:
     """
     seed = int(seed) % 2**32
     transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
-
-
-def _to_chw(image: np.ndarray) -> Tensor:
-    """float32 ``(H,W)`` or ``(H,W,C)`` -> contiguous tensor ``(C,H,W)`` (no RGB copies)."""
-    if image.ndim == 2:
-        image = image[None]
-    else:
-        image = image.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
 
 
 class _ArrayBacked(Dataset):
@@ -384,7 +363,7 @@ class TwoViewDataset(_ArrayBacked):
         image = self._image(i)
         view_a = self.transform(image=image)["image"]
         view_b = self.transform(image=image)["image"]
-        return _to_chw(view_a), _to_chw(view_b)
+        return to_chw(view_a), to_chw(view_b)
 
 
 class EvalDataset(_ArrayBacked):
@@ -418,7 +397,7 @@ class EvalDataset(_ArrayBacked):
         image = self._image(i)
         row = int(self.indices[i]) if self.indices is not None else int(i)
         label = -1 if self.labels is None else int(self.labels[row])
-        return _to_chw(self.transform(image=image)["image"]), label
+        return to_chw(self.transform(image=image)["image"]), label
 
 
 def _reseed_tree(dataset: Any, seed: int) -> None:
@@ -483,7 +462,7 @@ def prepare_images(
     the low-label protocol): divide by 255, bilinear (antialiased) resize to ``image_size``
     when needed, subtract ``mean`` and divide by ``std``: ``C`` values each (one per channel,
     in the images' channel order) or one value for every channel. A recipe's statistics
-    (:func:`drac_ssl.datasets.normalization_for`) are for its own channels: convert them
+    (:func:`drac_ssl.eval_input.normalization_for`) are for its own channels: convert them
     with :func:`stats_for` (e.g. RGB statistics for grey images).
 
     Raises:
@@ -587,7 +566,7 @@ class GpuTwoViewAugment(nn.Module):
         self.register_buffer("mean", mean.view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", std.view(1, -1, 1, 1), persistent=False)
         self.register_buffer(
-            "luma", torch.tensor(_LUMA, dtype=torch.float32).view(1, 3, 1, 1), persistent=False
+            "luma", torch.tensor(LUMA, dtype=torch.float32).view(1, 3, 1, 1), persistent=False
         )
         rgb_to_yiq = torch.tensor(
             [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],

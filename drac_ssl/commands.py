@@ -373,6 +373,8 @@ def export_parser() -> argparse.ArgumentParser:
         epilog=f"Examples:\n  {prog} runs/default --images TEST_DIR --out team.csv\n"
                f"  {prog} runs/default --variant vicreg --images TEST_DIR --out vicreg.csv\n"
                f"  {prog} --check team.csv --images TEST_DIR\n"
+               f"  {prog} runs/aptos --images test_images --out sub.csv --format kaggle   "
+               "# id_code,diagnosis\n"
                f"  {prog} --check team.csv --manifest runs/retinamnist   "
                "# test images in an .npz\n"
                f"  {prog} --score team.csv --labels \"b. IDRiD_Disease Grading_Testing "
@@ -393,6 +395,13 @@ def export_parser() -> argparse.ArgumentParser:
                                                         "to say those the model was trained or "
                                                         "pretrained on")
     parser.add_argument("--out", metavar="CSV", help="submission file to write")
+    parser.add_argument("--format", choices=("drac", "kaggle"), default="drac",
+                        help="with --images: the submission's format: drac (default: "
+                             "case,class,P0..P{K-1}, the case the file name) or kaggle (APTOS "
+                             "2019: id_code,diagnosis, the id the file name without extension, "
+                             "rows in the order of the layout's test.csv or sample_submission.csv "
+                             "when there is one). --check and --score tell a Kaggle file by its "
+                             "header")
     parser.add_argument("--check", metavar="CSV", help="validate this submission file instead")
     parser.add_argument("--manifest", metavar="RUN",
                         help="with --check: the run folder (or its data/ folder, or manifest.csv) "
@@ -668,6 +677,8 @@ def check_arguments_problem(args: argparse.Namespace) -> str | None:
         return "--variant exports a variant of a run; give no --check with it"
     if args.run or args.out or args.skip_unreadable:
         return "--check validates a file; give no RUN, --out or --skip-unreadable with it"
+    if args.format != "drac":
+        return "--format goes with --images DIR --out CSV; --check tells a Kaggle file by its header"
     if not Path(args.check).is_file():
         return f"{args.check}: no such submission file"
     if args.images:  # a usage error (exit 2), not a line-0 problem of the submission
@@ -703,7 +714,9 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
                                        ("--variant", args.variant),
                                        ("--out", args.out), ("--manifest", args.manifest),
                                        ("--skip-unreadable", args.skip_unreadable),
-                                       ("--tta", args.tta is not None)) if given]
+                                       ("--tta", args.tta is not None),
+                                       ("--format (a Kaggle file is told by its header)",
+                                        getattr(args, "format", "drac") != "drac")) if given]
     if others:
         return (f"--score compares a submission with labels; give no {', '.join(others)} with it "
                 f"(grade the images first: {python_command('drac_ssl.export')} RUN --images DIR --out CSV)")

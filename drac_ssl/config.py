@@ -476,6 +476,18 @@ class FinetuneConfig:
     # is reported changes (metrics.json, report.md, the model card, the export's _referable.csv,
     # the app), never a fold's training.
     referable_from: str = "auto"
+    # The referral cut for a screening target: sensitivity:L (refer when P(referable) >= the
+    # most specific cut that finds at least L of the referable images) or specificity:L (the
+    # most sensitive cut that clears at least L of the others); of cuts equal on that figure,
+    # the better on the target's; L in (0, 1), e.g. sensitivity:0.90; off (the default): none. P(referable) = P_r + ... +
+    # P_{K-1}, r = finetune.referable_from (needed: not off). The cut is cross-fitted as the
+    # kappa thresholds are (each fold's on the other folds' out-of-fold outputs; the deployed
+    # one on all of them); metrics.json's referable.referral gives the sensitivity and
+    # specificity it reached out of fold with 95% CIs. Stored in the calibration and the bundle:
+    # the export's _referable.csv and the app refer by it. With K = 2 it IS the grade decision
+    # (grade 1 when P1 >= the cut, instead of finetune.decision's); with K > 2 the grades are
+    # unchanged. Never a fold's training.
+    referral_target: str = "off"
 
 
 @dataclass
@@ -3375,6 +3387,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError("config: data.n_folds must be at least 2 for cross-validation.")
     validate_grades(cfg.data.grades)
     _referable_setting(cfg.finetune.referable_from)  # its range needs the data's scale: referable_cut
+    referral_target(cfg.finetune.referral_target)  # that it has a referable cut needs the scale too
     if cfg.pretrain.backbone.in_channels < 0:
         raise ConfigError(f"config: pretrain.backbone.in_channels must be 0 (the data's channels), "
                           f"1 or 3, got {cfg.pretrain.backbone.in_channels}.\n"
@@ -3490,6 +3503,57 @@ def _referable_setting(value: str) -> int | str:
             f"grades, else off), or "
             f"e.g. finetune.referable_from=2")
     return cut
+
+
+REFERRAL_METRICS = ("sensitivity", "specificity")
+"""The figures ``finetune.referral_target`` can set a referral cut for: ``sensitivity`` (the
+referable images found) or ``specificity`` (the others cleared)."""
+
+
+def referral_target(value: str) -> tuple[str, float] | None:
+    """``finetune.referral_target`` as ``(metric, level)`` (``"sensitivity:0.90"`` ->
+    ``("sensitivity", 0.9)``; :data:`REFERRAL_METRICS`, ``0 < level < 1``), or None for
+    ``off`` (also ``none``, ``no``, ``false`` and an empty value: :data:`REFERABLE_OFF`).
+
+    Raises:
+        ConfigError: any other value; the message gives the form and an example fix.
+    """
+    text = str(value).strip().lower()
+    if text in (*REFERABLE_OFF, ""):
+        return None
+    metric, _, level_text = text.partition(":")
+    metric = metric.strip()
+    try:
+        level = float(level_text)
+    except ValueError:
+        level = float("nan")
+    if metric not in REFERRAL_METRICS or not 0 < level < 1:
+        raise ConfigError(
+            f"config: finetune.referral_target={value!r} is not off nor METRIC:LEVEL with METRIC "
+            f"{' or '.join(REFERRAL_METRICS)} and LEVEL a fraction strictly between 0 and 1 (the "
+            f"referable images the referral cut must find, or the others it must clear).\n"
+            f"  fix: finetune.referral_target=sensitivity:0.90, or finetune.referral_target=off "
+            f"(the default)")
+    return metric, level
+
+
+def level_text(level: float) -> str:
+    """A screening level as the settings and the reports write it: two decimals when it has no
+    more (0.9 -> ``0.90``, 0.95 -> ``0.95``), else as many as it has (0.975 -> ``0.975``)."""
+    return f"{level:.2f}" if abs(level * 100 - round(level * 100)) < 1e-9 else f"{level:g}"
+
+
+def referral_target_text(value: Any) -> Any:
+    """``finetune.referral_target`` in its one written form, so that values meaning the same
+    compare equal (a resume with ``sensitivity:0.90`` of a run made with ``sensitivity:0.9``):
+    ``off`` for every off word (:data:`REFERABLE_OFF`, a YAML reader's ``false``), else
+    ``METRIC:LEVEL`` with :func:`level_text`'s decimals (``Sensitivity:0.9`` ->
+    ``sensitivity:0.90``); a value :func:`referral_target` refuses is returned as it is."""
+    try:
+        target = referral_target(value)
+    except ConfigError:
+        return value
+    return "off" if target is None else f"{target[0]}:{level_text(target[1])}"
 
 
 def referable_cut(value: str, names: Sequence[str]) -> int | None:

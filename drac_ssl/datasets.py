@@ -41,66 +41,23 @@ from typing import Any
 import cv2
 import numpy as np
 
+# the normalisation statistics, re-exported: they live in the layer inference shares
+# (drac_ssl/eval_input.py, with where each was computed from)
+from drac_ssl.eval_input import (  # noqa: F401
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    FUNDUS_MEAN,
+    FUNDUS_STD,
+    MNIST_MEAN,
+    MNIST_STD,
+    OCTA_MEAN,
+    OCTA_STD,
+    normalization_for,
+)
 from drac_ssl.io import atomic_path, recorded_content
 from drac_ssl.manifest import ManifestError, manifest_change, read_manifest, redo_ingest_fix
-
-# --------------------------------------------------------------------------------------
-# Normalisation constants (mean / std of pixel intensities in [0, 1] units)
-
-# UW-OCTA, 1 channel. Computed once from the three real DRAC 2022 images
-# shared/data/drac_samples/sample_{0,1,2}.png (1024 x 1024, 8-bit grey): all 3 x 1024^2
-# pixels pooled at full resolution, divided by 255, population mean and std
-# (0.35517, 0.23939). tests/drac_ssl/test_datasets.py recomputes them from the files.
-OCTA_MEAN: tuple[float, ...] = (0.3552,)
-OCTA_STD: tuple[float, ...] = (0.2394,)
-
-# Colour fundus photographs, 3 channels (RGB). Computed once from the 1,200 labelled
-# RetinaMNIST images (shared/data/retinamnist/retinamnist_public.npz, train_images +
-# val_images, 28 x 28 RGB: real DeepDRiD fundus photographs with their black surround;
-# no test image and no label used): all pixels pooled, divided by 255, population mean and
-# std per channel (0.39742, 0.24459, 0.15542) / (0.29768, 0.20010, 0.15028).
-# tests/drac_ssl/test_datasets.py recomputes them from the file. Used by the ``fundus``
-# augmentation recipe (an input normalisation only: BatchNorm follows the first conv).
-FUNDUS_MEAN: tuple[float, ...] = (0.3974, 0.2446, 0.1554)
-FUNDUS_STD: tuple[float, ...] = (0.2977, 0.2001, 0.1503)
-
-# Standard per-channel statistics of the CIFAR-10 training set (std of pixels, not the
-# often-copied (0.2023, 0.1994, 0.2010), which is a std of per-image means).
-CIFAR10_MEAN: tuple[float, ...] = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD: tuple[float, ...] = (0.2470, 0.2435, 0.2616)
-
-# Standard statistics of the MNIST / Fashion-MNIST training sets.
-MNIST_MEAN: tuple[float, ...] = (0.1307,)
-MNIST_STD: tuple[float, ...] = (0.3081,)
-FASHION_MNIST_MEAN: tuple[float, ...] = (0.2860,)
-FASHION_MNIST_STD: tuple[float, ...] = (0.3530,)
-
-_NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "octa": (OCTA_MEAN, OCTA_STD),
-    "drac": (OCTA_MEAN, OCTA_STD),
-    "fundus": (FUNDUS_MEAN, FUNDUS_STD),
-    "cifar": (CIFAR10_MEAN, CIFAR10_STD),
-    "cifar10": (CIFAR10_MEAN, CIFAR10_STD),
-    "mnist": (MNIST_MEAN, MNIST_STD),
-    "fashion_mnist": (FASHION_MNIST_MEAN, FASHION_MNIST_STD),
-}
-
-
-def normalization_for(recipe: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``(mean, std)`` in [0, 1] units for an augmentation recipe or a dataset name.
-
-    ``recipe`` is one of ``octa | fundus | cifar | mnist`` (``AugmentConfig.recipe``) or a dataset
-    name ``drac | cifar10 | mnist | fashion_mnist`` (``DataConfig.dataset``); the dataset
-    name is the more precise choice for Fashion-MNIST, whose statistics differ from MNIST.
-    """
-    try:
-        return _NORMALIZATION[recipe]
-    except KeyError:
-        raise ValueError(
-            f"no normalisation statistics for {recipe!r}; "
-            f"expected one of {', '.join(_NORMALIZATION)}"
-        ) from None
-
 
 # --------------------------------------------------------------------------------------
 # The common container

@@ -10,7 +10,9 @@ whose test images have no folder) with :func:`drac_ssl.grading.predict.predict_i
 DRAC ``case,class,P0,P1,P2``; real probabilities, never one-hot) written by
 :func:`drac_ssl.submission.write_submission`, then checked with
 :func:`drac_ssl.submission.check_submission` against the manifest's test case names and,
-when the test images are files, their folder. The file is written and checked under a
+when the test images are files, their folder. Whether a test image is blank or random noise is
+measured on its original picture, read again where the manifest says, when the cached copy was
+Graham-filtered (:func:`_originals_nothing_to_grade`), as the command measures a file. The file is written and checked under a
 hidden name (:func:`_write_checked`) and renamed onto its name, with its notes and referable
 files, only when it passes and all are written: one that fails is kept as
 ``submission.csv.failed`` (:func:`failed_submission_path`) for a look (BundleError naming it),
@@ -29,6 +31,13 @@ Command line::
     python -m drac_ssl.export --check TEAM.csv --images DIR     # validate a submission
     python -m drac_ssl.export --check TEAM.csv --manifest RUN   # ... against the ingest's test ids
     python -m drac_ssl.export --score TEAM.csv --labels LABELS.csv [--json OUT.json]  # score it
+    python -m drac_ssl.export RUN --images DIR --out sub.csv --format kaggle  # id_code,diagnosis
+
+``--format kaggle`` writes Kaggle's ``id_code,diagnosis`` (APTOS 2019; :mod:`drac_ssl.kaggle`:
+each id the file name without extension, the rows in the order of the layout's ``test.csv`` or
+``sample_submission.csv`` beside the folder, else natural), with the notes file for every batch
+(its ``score`` column: no probabilities in the file); ``--check`` and ``--score`` tell such a
+file by its header (:func:`drac_ssl.kaggle.report_kaggle_check`, :func:`drac_ssl.scoring.score`).
 
 ``RUN`` alone (no ``--images``, ``--variant`` or ``--check``) exports nothing: the training's
 export stage wrote the run's submission already, and the refusal (exit 2,
@@ -164,7 +173,7 @@ app refuses, unless ``--skip-unreadable`` skips it) keeps its row, like any othe
 submission (its format is fixed); a blank or noise image's grade must not be used, which its
 stderr line, its notes row (:data:`GRADE_NOT_USED`) and the last line say: the
 command writes ``<stem>_notes.csv`` beside it (:func:`drac_ssl.submission.write_image_notes`:
-``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name``, each graded case,
+``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name,score``, each graded case,
 the reasons joined by ``; ``, empty when clean, on every row the bundle that graded:
 :func:`drac_ssl.submission.bundle_cell` of :attr:`drac_ssl.grading.bundle.Bundle.identity`, and
 its class in the bundle's grade names, ``grade_name``: the submission keeps DRAC's numbers; a
@@ -232,8 +241,9 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
 
 import argparse
 import contextlib
+import csv
 import dataclasses
-import json
+import io
 import os
 import re
 import shlex
@@ -272,6 +282,7 @@ from drac_ssl.grading.bundle import (
     calibration_failed,
     calibration_warning,
     chance_warning,
+    check_referral_cut,
     grade_caveats,
     load_bundle,
     ood_check_caveat,
@@ -319,6 +330,7 @@ from drac_ssl.grading.training_images import (
 from drac_ssl.io import (
     NO_SPACE_WORDS,
     atomic_write_json,
+    atomic_write_text,
     fsync_folder,
     no_space,
     no_temp_folder_fix,
@@ -348,6 +360,7 @@ from drac_ssl.scale import grade_names_for_people, read_ingest_facts
 from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import interrupts_deferred, python_command, python_word, started
 from drac_ssl.submission import (
+    CASE_NAME_KIND,
     DEEPER_SEARCHED,
     DRAC_PROB_COLUMNS,
     IMAGE_NOTES_COLUMNS,
@@ -357,7 +370,6 @@ from drac_ssl.submission import (
     PRETRAINING_OUTSIDE_MARK,
     FolderFiles,
     broken_link_words,
-    case_name_problem,
     check_submission,
     class_rule_words,
     classes_off_rule,
@@ -369,11 +381,13 @@ from drac_ssl.submission import (
     read_folder,
     read_submission,
     referable_path,
-    safe_case_name,
     skipped_record_path,  # re-exported: export.skipped_record_path
     write_image_notes,
     write_referable,
     write_submission,
+)
+from drac_ssl.submission import (
+    case_name_problems as _case_name_problems,
 )
 
 __all__ = [
@@ -427,8 +441,9 @@ def _grade_notes(bundle: Bundle, probs: np.ndarray, classes: np.ndarray) -> list
     regression = (bundle.metadata.get("model") or {}).get("output") == "regression"
     thresholds = bundle.calibration.thresholds
     calibrated = not calibration_failed(bundle.metadata)  # the app's rule: no percentages then
+    referral = bundle.calibration.referral if getattr(bundle.calibration, "referral_decides", False) else None
     return [decision_words(p, int(c), names, bundle.calibration.decision, regression, thresholds,
-                           calibrated=calibrated)
+                           calibrated=calibrated, referral=referral)
             for p, c in zip(probs, classes, strict=True)]
 
 
@@ -476,6 +491,116 @@ def _grade_cached(bundle: Bundle, images: Any, indices: Sequence[int]) -> Graded
     return GradedImages.joined(parts)
 
 
+_ARRAY_ROW = re.compile(r"^(?P<file>.+\.npz):(?P<key>[^\[\]]+)\[(?P<index>\d+)\]$")
+"""A manifest path of an image stored in an array file: ``retinamnist.npz:test_images[3]``."""
+
+
+class _ChangedSinceIngest(ValueError):
+    """An original picture whose sha256 is not the one the manifest recorded at the ingest."""
+
+
+def _original_image(bundle: Bundle, root: Path, rel: str, arrays: dict[tuple[Path, str], np.ndarray],
+                    sha256: str = "") -> np.ndarray:
+    """The picture of a manifest row as the ingest read it, before its crop, filter or resize:
+    the file ``root / rel`` read by the export command's reader
+    (:func:`drac_ssl.grading.predict.read_image`, the bundle's channels, kind, grey training
+    images and bit depths), or the row of a MedMNIST ``.npz`` (``rel`` ``NAME.npz:KEY[i]``;
+    ``root`` the file or its folder; each array read once, kept in ``arrays``). ``sha256``: the
+    manifest row's digest (of the file's bytes; of an array row's pixel bytes, as the ingest
+    hashed them): when given and the picture's differs, raises :class:`_ChangedSinceIngest` (a
+    ValueError), the picture then not being the one graded. Raises OSError, ValueError,
+    KeyError (no such array in the ``.npz``), IndexError (fewer rows than the index),
+    EOFError, ``zipfile.BadZipFile`` or ``zlib.error`` (a damaged ``.npz``) when it cannot be
+    read now (moved, deleted or damaged since the ingest)."""
+    import hashlib
+
+    match = _ARRAY_ROW.match(rel)
+    if match is None:
+        path = root / rel
+        pixels, _ = read_image(path, bundle.spec.channels, kind=bundle.kind,
+                               grey_trained=bundle.grey_trained, bit_depths=bundle.bit_depths)
+        # hashed after the decode: a file that cannot be read now is said as such, not as changed
+        if sha256 and hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+            raise _ChangedSinceIngest(f"{path}: changed since the ingest (its sha256 is not the manifest's)")
+        return pixels
+    name = match["file"]
+    npz = next((c for c in (root, root / name, root.parent / name) if c.name == name and c.is_file()), None)
+    if npz is None:
+        raise FileNotFoundError(f"{root / name}: no such array file")
+    key = (npz, match["key"])
+    if key not in arrays:
+        with np.load(npz, allow_pickle=False) as archive:
+            arrays[key] = archive[match["key"]]
+    array, index = arrays[key], int(match["index"])
+    if array.ndim < 1 or index >= array.shape[0]:
+        raise IndexError(f"{npz}:{match['key']} has {array.shape[0] if array.ndim else 0} rows, not row {index}")
+    row = np.asarray(array[index])
+    pixels = np.ascontiguousarray(row[..., 0] if row.ndim == 3 and row.shape[2] == 1 else row)
+    if sha256 and hashlib.sha256(pixels.tobytes()).hexdigest() != sha256:
+        raise _ChangedSinceIngest(f"{npz}:{match['key']}[{index}]: changed since the ingest")
+    return row
+
+
+def _originals_nothing_to_grade(bundle: Bundle, data_dir: Path, test_rows: Sequence[dict[str, Any]],
+                                graded: GradedImages) -> tuple[GradedImages, str]:
+    """``graded`` (of the ingest cache's test rows, :func:`_grade_cached`) with its ``blank`` and
+    ``noise`` flags measured on each test image's original picture
+    (:func:`drac_ssl.grading.predict.nothing_to_grade`, the rule of the export command and the
+    app) when its cached copy is Graham-filtered (``data.graham``, which the bundle replays:
+    :attr:`drac_ssl.grading.model.InputSpec.graham`): the filter's local-mean subtraction leaves
+    fine texture whose neighbouring pixels are barely related, and real photographs read as
+    random noise there (a review: APTOS photos flagged "its grade must not be used" by the
+    stage, none by the command on the same folder). The originals are then read again where the
+    manifest says (``ingest_summary.json``'s ``root`` and each row's ``path``:
+    :func:`_original_image`), one at a time (a decode and a sha256 each: about 14 ms for a
+    224 px APTOS sample, 0.17-0.19 s for a full-size photograph). A crop alone
+    (``data.fundus_crop``) leaves the picture's texture as it was: its cached copy is measured,
+    as without either option, and ``graded`` is returned as it is. A picture that cannot be
+    read now (moved, deleted, damaged: a truncated or corrupt ``.npz`` too), or whose sha256 is
+    no longer the manifest's (replaced since the ingest: not the picture graded), is left
+    unflagged; the second value then says how many were not checked, and why ("" when every
+    one was). Never raises for a picture that cannot be read."""
+    import zipfile
+    import zlib
+
+    if not bundle.spec.graham:  # the cached copy is the picture, cropped or not, resized
+        return graded, ""
+    summary = read_json_dict(data_dir / "ingest_summary.json") or {}
+    root = Path(str(summary.get("root") or data_dir))
+    blank, noise = graded.blank.copy(), graded.noise.copy()
+    arrays: dict[tuple[Path, str], np.ndarray] = {}
+    unchecked: list[str] = []
+    changed: list[str] = []
+    progress = ProgressLines(sys.stderr, "export")
+    for i, row in enumerate(test_rows):
+        try:
+            blank[i], noise[i] = nothing_to_grade(_original_image(bundle, root, str(row["path"]), arrays,
+                                                                  str(row.get("sha256") or "")))
+        except _ChangedSinceIngest:
+            changed.append(str(row["id"]))
+            blank[i] = noise[i] = False  # not the picture graded: no verdict from it
+        except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error):
+            unchecked.append(str(row["id"]))
+            blank[i] = noise[i] = False  # the cached copy is not the picture: no verdict from it
+        progress.count(i + 1, len(test_rows), "test images checked for blank or noise")
+    result = dataclasses.replace(graded, blank=blank, noise=noise)
+    if not unchecked and not changed:
+        return result, ""
+
+    def shown(ids: list[str]) -> str:
+        return ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+
+    said = []
+    if unchecked:
+        said.append(f"{len(unchecked)} of the {len(test_rows)} test images could not be read again under "
+                    f"{root} (moved, deleted or damaged since the ingest?): {shown(unchecked)}")
+    if changed:
+        said.append(f"{len(changed)} of the {len(test_rows)} test images changed since the ingest (their "
+                    f"sha256 is not the manifest's: replaced, not the pictures graded): {shown(changed)}")
+    return result, ("; ".join(said) + "; not checked for blank or random noise (their cached copies are "
+                    "Graham-filtered, not the pictures)")
+
+
 def _array_row(row: dict[str, Any]) -> bool:
     """A manifest row of an image stored in an array file (``x.npz:test_images[3]``)."""
     return ".npz:" in str(row.get("path", ""))
@@ -496,9 +621,8 @@ def _test_images_dir(data_dir: Path, test_rows: Sequence[dict[str, Any]]) -> Pat
     when they are rows of an array file (MedMNIST) or the folder is not known."""
     if any(_array_row(r) for r in test_rows):
         return None
-    try:
-        summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    summary = read_json_dict(data_dir / "ingest_summary.json")  # None: missing, damaged, not an object
+    if summary is None:
         return None
     if summary.get("test_dir"):
         return Path(summary["test_dir"])
@@ -554,8 +678,10 @@ def run_class_rule(data_dir: Path) -> tuple[Path, str, tuple[float, ...]] | None
     """The class rule of the bundle ``python -m drac_ssl.export RUN`` grades with, for the run
     whose ingest folder is ``data_dir`` (``RUN/data``, :func:`manifest_test_cases`): ``(its
     metadata.json, the decision, the thresholds)`` from ``RUN/bundle/metadata.json``'s
-    calibration (``finetune.decision``; one written before the option cut at its thresholds).
-    None where there is no such bundle (an ingest folder outside a run, a run not exported),
+    calibration (``finetune.decision``; one written before the option cut at its thresholds);
+    ``referral`` and the one cut for a two-grade bundle whose referral cut decides the grade
+    (``finetune.referral_target``: grade 1 when P1 >= it, the thresholds rule at that cut, as
+    P1 is the expected grade of two written probabilities, whatever the head). None where there is no such bundle (an ingest folder outside a run, a run not exported),
     its calibration is unreadable, or its rule cannot be replayed from a file's probabilities:
     a regression head cut at thresholds (:func:`drac_ssl.submission.classes_off_rule`)."""
     path = data_dir.parent / "bundle" / "metadata.json"
@@ -564,6 +690,15 @@ def run_class_rule(data_dir: Path) -> tuple[Path, str, tuple[float, ...]] | None
     if not isinstance(calibration, dict):
         return None
     decision = str(calibration.get("decision") or "thresholds")
+    referral = calibration.get("referral")
+    if isinstance(referral, dict) and len(calibration.get("thresholds") or ()) == 1:
+        # two grades with finetune.referral_target: grade 1 when P1 >= the cut, and with two
+        # grades P1 is the expected grade of any head's written probabilities: the thresholds
+        # rule at that one cut
+        try:
+            return path, "referral", (float(referral["cut"]),)
+        except (KeyError, TypeError, ValueError):
+            return None
     try:
         thresholds = tuple(float(t) for t in calibration.get("thresholds") or ())
     except (TypeError, ValueError):
@@ -586,16 +721,18 @@ def other_classes_warning(csv_path: str | os.PathLike[str], num_grades: int, dat
     if rule is None or rows is None or len(rule[2]) != rows.num_grades - 1:
         return ""
     path, decision, thresholds = rule
-    off = classes_off_rule(rows, decision, thresholds)
+    off = classes_off_rule(rows, "thresholds" if decision == "referral" else decision, thresholds)
     if not off:
         return ""
     words = ("the most probable grade" if decision == "argmax" else
+             f"grade 1 when P1 >= {thresholds[0]:.6g}" if decision == "referral" else
              "the expected grade cut at " + ", ".join(f"{t:.6g}" for t in thresholds))
+    setting = "finetune.referral_target" if decision == "referral" else f"finetune.decision={decision}"
     named = ", ".join(f"{case} class {given} (the rule gives {rule_class})"
                       for case, given, rule_class in off[:CLASSES_SHOWN])
     more = f" and {len(off) - CLASSES_SHOWN} more" if len(off) > CLASSES_SHOWN else ""
     return (f"warning: {len(off)} of the {len(rows.cases)} rows {'has' if len(off) == 1 else 'have'} a "
-            f"class other than the one the bundle's rule gives (finetune.decision={decision}: {words}; "
+            f"class other than the one the bundle's rule gives ({setting}: {words}; "
             f"{path}): {named}{more}. DRAC accepts any class, so the file stays valid; "
             f"{python_command('drac_ssl.export')} writes the rule's class: a file edited by hand, or graded by another "
             f"bundle (--variant, whose thresholds differ)?")
@@ -623,7 +760,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     ``FLAGGED:`` line and goes on: flagged images fail neither the stage nor the run (the
     result's ``image_notes_path`` and ``n_flagged``, summary.json's ``image_notes`` and
     ``n_flagged``). With none flagged no notes file is written (grade notes alone write none
-    here), and an earlier export's beside the submission is removed with its other records.
+    here; a regression head's export writes it all the same, for its ``score`` column: the
+    regression output the thresholds cut, which the P columns do not give back), and an earlier
+    export's beside the submission is removed with its other records.
     The console's ``class =`` line counts the rows with a ``grade_note`` by why, as the command's
     does (:func:`drac_ssl.submission.grade_note_counts`): summary.json's
     ``n_class_not_most_probable`` and ``n_class_near_tie``, which report.md's Export section says.
@@ -682,6 +821,12 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     summary_name = "summary.json" if variant is None else f"summary_{variant}.json"
     if test_rows:
         graded = _grade_cached(bundle, images, [int(r["cache_index"]) for r in test_rows])
+        # blank or noise: measured on each original picture, as the command measures a file,
+        # not on its cached copy (Graham-filtered photos read as noise there)
+        graded, unread = _originals_nothing_to_grade(bundle, data_dir, test_rows, graded)
+        if unread:
+            print(f"[export] note: {unread}")
+            notes.append(unread)
         probs, grades = graded.probs, graded.classes
         cases = [r["id"] for r in test_rows]
         final = Path(submission_path)
@@ -709,11 +854,15 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # the earlier set, a kill never leaves a flagged CSV without its notes (--score: clean)
         said_referable: list[tuple[Path | None, str]] = []
         companions: list[Companion] = []
-        if n_flagged:
+        # a regression head's output, which the P columns do not give back: the notes file, with
+        # its score column, for every export (to cut the grades again at other thresholds)
+        with_notes = bool(n_flagged) or _score_not_in_file(bundle, "drac")
+        if with_notes:
             companions.append((notes_file, lambda tmp, _csv: write_image_notes(
                 tmp, cases, [int(c) for c in grades], reasons, [False] * len(cases), grade_notes,
                 bundle=bundle.identity, pretrained=pretrained,
-                outside=str((own_record or {}).get("initial_weights") or ""), grade_names=bundle.grade_names)))
+                outside=str((own_record or {}).get("initial_weights") or ""), grade_names=bundle.grade_names,
+                scores=graded.score)))
         if referable_cut_of(bundle.metadata, k) is not None:
             companions.append((referable_path(final), lambda tmp, csv: said_referable.append(
                 write_referable_beside(bundle, final, source=csv, out=tmp))))
@@ -744,10 +893,10 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
               f"({counts} per grade, {bundle.calibration.decision} decision, "
               f"{'4 flips' if bundle.tta_in_cv else 'no flips'} as in the cross-validation) -> {written} "
               f"(checked against {images_dir or 'the manifest test ids'})")
-        rule = class_rule_words(bundle.calibration.decision, n_not_largest, len(cases),
-                                f"why in the grade_note column of {notes_file}" if n_flagged else "",
-                                n_near_tie)
-        print(f"[export]   class = {rule} (finetune.decision={bundle.calibration.decision}); "
+        rule = class_rule_said(bundle, n_not_largest, len(cases),
+                               f"why in the grade_note column of {notes_file}" if with_notes else "",
+                               n_near_tie)
+        print(f"[export]   class = {rule}; "
               f"P0..P{k - 1} = {probability_columns_words(bundle.metadata)}")
         if legend := grade_legend_line(bundle.grade_names):  # as --images says it
             print(f"[export] {legend}", file=sys.stderr)
@@ -765,8 +914,14 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             if line:
                 print(f"[export] note: {line}")
                 notes.append(line)
-        if n_flagged:  # said, and the stage goes on: the submission lists every test case
+        if with_notes:
             notes_csv = notes_file
+        if with_notes and not n_flagged:  # a regression head: the score is there alone
+            line = (f"the score each class was cut from (the regression output) is in {notes_file}'s "
+                    f"score column, to cut the grades again at other thresholds")
+            print(f"[export] note: {line}")
+            notes.append(line)
+        if n_flagged:  # said, and the stage goes on: the submission lists every test case
             line = _notes_line(reasons, [False] * len(cases), written, notes_file, hint="")  # pretrained: said above
             print(f"[export] {line}; not an error: the stage goes on, {written} is complete (every "
                   f"test case has its row)")
@@ -800,6 +955,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # how many test rows have a class that is not their single most likely grade, and how
         # many are it in a near-tie (report.md's class line, as the console's)
         **({"n_class_not_most_probable": n_not_largest, "n_class_near_tie": n_near_tie} if test_rows else {}),
+        # two grades with finetune.referral_target: the class is the referral cut's (report.md's words)
+        **({"class_rule": class_rule_said(bundle)}
+           if test_rows and getattr(bundle.calibration, "referral_decides", False) else {}),
         **({"referable": str(referable_csv)} if referable_csv is not None else {}),
         **({"image_notes": str(notes_csv), "n_flagged": n_flagged} if notes_csv is not None else {})})
     print(f"[export] bundle -> {bundle_dir}")
@@ -973,6 +1131,23 @@ def _replace_set(final: Path, pending: Path, staged: Sequence[tuple[Path, Path]]
     failed_submission_path(final).unlink(missing_ok=True)  # an earlier try's, superseded
 
 
+def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
+                    n_near_tie: int = 0) -> str:
+    """The export's ``class = ...`` words of a bundle (after ``class = ``, with the setting that
+    made the rule): :func:`drac_ssl.submission.class_rule_words` and ``(finetune.decision=...)``;
+    for a two-grade bundle whose referral cut decides the grade
+    (:attr:`drac_ssl.grading.model.Calibration.referral_decides`, ``finetune.referral_target``),
+    ``1 when P1 >= 0.2315, the referral cut set for sensitivity >= 0.90 on the out-of-fold
+    outputs, else 0 (finetune.referral_target=sensitivity:0.90)``."""
+    cal = bundle.calibration
+    if getattr(cal, "referral_decides", False) and cal.referral is not None:
+        cut = cal.referral
+        return (f"1 when P1 >= {cut.cut:.6g}, the referral cut set for {cut.words()} on the out-of-fold "
+                f"outputs, else 0 (finetune.referral_target={cut.target})")
+    return (f"{class_rule_words(cal.decision, n_not_largest, n_rows, why, n_near_tie)} "
+            f"(finetune.decision={cal.decision})")
+
+
 def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None = None,
                            out: Path | None = None) -> tuple[Path | None, str]:
     """When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
@@ -992,18 +1167,32 @@ def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None
     written when not at its own path (a hidden name that :func:`_write_checked` renames onto
     it once every file of the set is written); the path returned and the line name its own
     path beside ``submission``, where it lands. The callers replace an earlier referable file
-    with the submission, so none outlives a submission it does not describe."""
+    with the submission, so none outlives a submission it does not describe.
+
+    A bundle with a referral cut (its calibration's ``referral``, ``finetune.referral_target``)
+    refers by it: ``referable`` is 1 when the row's written ``P_referable`` is at or above the
+    cut (K > 2; the grades, and so ``class``, are unchanged), and with two grades, where the cut
+    is the grade decision, the written ``class`` (its grade 1 is P1 at or above the cut); the
+    line names the cut and the target it was set for. A bundle without one refers by ``class``
+    as before."""
     k = bundle.calibration.num_grades
+    check_referral_cut(bundle)  # a hand-edited bundle, its cut on other grades: refused, as the app does
     r = referable_cut_of(bundle.metadata, k)  # the app's rule: an int in 1..K-1, not True
     if r is None:
         return None, ""
     why = referable_not_informative(bundle.metadata)  # the app's rule and words
-    write_referable(submission if source is None else source, r, out=out, not_informative=why)
+    referral = getattr(bundle.calibration, "referral", None)  # None: a bundle without one
+    cut = referral.cut if referral is not None and k > 2 else None  # two grades: class is the cut's
+    write_referable(submission if source is None else source, r, out=out, not_informative=why, cut=cut)
     path = referable_path(submission)
     rule = bundle.metadata["cv_metrics"]["referable"].get("rule") or f"referable = grade >= {r}"
+    decided = (f"class >= {r}" if referral is None else
+               f"P_referable >= {referral.cut:.6g}, the referral cut set for {referral.words()} on the "
+               f"out-of-fold outputs (finetune.referral_target={referral.target})"
+               + (", which is the class with two grades" if k == 2 else ""))
     line = (f"referable DR ({rule}): P_referable = P{r}"
             + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3 else f"+..+P{k - 1}")
-            + f" and referable = 1 when class >= {r}, per case -> {path}")
+            + f" and referable = 1 when {decided}, per case -> {path}")
     if why:
         line += (f"; NOT INFORMATIVE: {why} (the app does not show this probability; the file's "
                  f"{NOT_INFORMATIVE_COLUMN} column says so on every row)")
@@ -1238,31 +1427,8 @@ HIDDEN_FIX = ("nothing to do for the operating system's files; an image to grade
               "hidden (a name without the leading dot)")
 """Why a hidden file of ``--images`` is not graded, and the fix: its entry in the record (the
 console says nothing of such files)."""
-CASE_NAME_KIND = "case-name"
-"""The :class:`data_prep.problems.Problem` kind of an image whose file name cannot be a case
-(:func:`drac_ssl.submission.case_name_problem`: :func:`_case_name_problems`)."""
-
-
-def _case_name_problems(files: Sequence[Path], folder: Path) -> list[tuple[Path, Problem]]:
-    """The files of ``files`` whose name cannot be a case (:func:`case_name_problem`: a
-    comma, a quote or a line break, white space at either end, a spreadsheet formula's first
-    character), each with its problem: the name (non-printable characters escaped,
-    :func:`printable_text`), why, and the fix, a name that can be one and that no other entry
-    of ``folder`` has (:func:`safe_case_name`: ``Doe, John_OD.jpg`` -> ``rename it, e.g. to
-    Doe_John_OD.jpg``). Known from the names alone: the export says them before any image is
-    read. A case name is never altered instead: the CSV's case must name its file."""
-    try:
-        taken = [p.name for p in folder.iterdir()]
-    except OSError:  # the folder was listed a moment ago: its files' names serve
-        taken = [p.name for p in files]
-    found: list[tuple[Path, Problem]] = []
-    for path in files:
-        if (why := case_name_problem(path.name)) is not None:
-            safe = safe_case_name(path.name, taken)
-            taken.append(safe)
-            found.append((path, Problem(printable_text(str(path)), f"its name {why}",
-                                        f"rename it, e.g. to {safe}", kind=CASE_NAME_KIND)))
-    return found
+# CASE_NAME_KIND and _case_name_problems (drac_ssl.submission.case_name_problems) are imported
+# above: the listing rules of --images, shared with drac_ssl.grading.batch.grade_folder
 
 
 def _cannot_grade(problems: list[Problem], n_skipped: int, n_files: int, n_images: int, single: bool,
@@ -1548,7 +1714,7 @@ def _variant_words(bundle_path: Path, metadata: dict[str, Any], named: bool) -> 
 
 def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, device: str,
                     skip_unreadable: bool = False, named_variant: bool = False,
-                    lead_lines: Sequence[str] = ()) -> int:
+                    lead_lines: Sequence[str] = (), fmt: str = "drac") -> int:
     """Grade every image of the folder ``images_dir`` (or the one image file it names) into
     the submission ``out``; the exit code. Like the stage, a bundle whose out-of-fold QWK
     95% CI reaches 0 (:func:`chance_warning`) is warned about on stderr; the file and the exit
@@ -1575,8 +1741,28 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     (:class:`drac_ssl.console.ProgressLines`: ``[export] 64 of 200 images graded (...)``).
     A CSV failing its check (exit 1, each problem printed) is kept as
     :func:`failed_submission_path` of ``out``, and ``out`` (with its referable file and
-    record) is left as it was."""
+    record) is left as it was.
+
+    ``fmt``: ``drac`` (``case,class,P0..P{K-1}``) or ``kaggle`` (``--format kaggle``:
+    ``id_code,diagnosis``, :func:`drac_ssl.kaggle.write_kaggle`; each id the file name without
+    extension, the rows in the order of the layout's ``test.csv`` / ``sample_submission.csv``
+    when there is one, :func:`drac_ssl.kaggle.kaggle_sorted`, else natural; two images sharing
+    a stem, a stem ending in an image extension (``a.png.jpg``), and a folder that is not the
+    set of ids that list names (a listed id without its image, an image not listed:
+    :func:`drac_ssl.kaggle.layout_mismatch`) are refused before any is read, exit 2; checked by
+    :func:`drac_ssl.kaggle.check_kaggle`; the notes and referable files name the cases by their
+    ids). Without probabilities in the file, and for a regression head (whose output the P
+    columns do not give back), the notes file is written for every export, with its ``score``
+    column: what the thresholds cut, to cut again."""
     from data_prep.ingest import natural_key
+    from drac_ssl.kaggle import (
+        kaggle_sorted,
+        layout_mismatch,
+        layout_order,
+        mismatch_words,
+        stem_clashes,
+        suffixed_stems,
+    )
 
     bundle = load_bundle(run, resolve_device(device))
     single = images_dir.is_file()
@@ -1620,6 +1806,35 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     n_files = len(files) + len(skipped)
     if renames and not skip_unreadable:  # a rename mends it: no grading work spent first
         raise _cannot_grade(problems, len(skipped), n_files, len(files), single, skip_unreadable, early=True)
+    order_file: Path | None = None
+    if fmt == "kaggle":  # an id is the name without extension: a clash is said before any work
+        if clashes := stem_clashes(files):
+            said = "; ".join(f"{', '.join(printable_text(p.name) for p in paths)} (id_code "
+                             f"'{printable_text(stem)}')" for stem, paths in clashes[:5])
+            raise BundleError(f"{images_dir}: images that would share a Kaggle id_code (the file name "
+                              f"without extension): {said}\n  fix: rename one of each, or write DRAC's "
+                              f"format (no --format kaggle), whose case is the whole file name")
+        if suffixed := suffixed_stems(files):  # a.png.jpg: id a.png, which write_kaggle refuses
+            said = ", ".join(f"{printable_text(p.name)} (id_code '{printable_text(p.stem)}')" for p in suffixed[:5])
+            more = f" and {len(suffixed) - 5} more" if len(suffixed) > 5 else ""
+            first = suffixed[0]
+            raise BundleError(f"{images_dir}: images whose Kaggle id_code (the file name without "
+                              f"extension) would end in an image extension: {said}{more}\n  fix: rename "
+                              f"them without the inner extension ({printable_text(first.name)} -> "
+                              f"{printable_text(Path(first.stem).stem + first.suffix)}), or write DRAC's "
+                              f"format (no --format kaggle)")
+        # the layout's list of test ids is the set of rows: a listed id without its image, or an
+        # image not listed, is said before any work (the rows were written silently without
+        # the one and with the other, and the OK line claimed test.csv's order)
+        order = layout_order(images_dir) if not single else None
+        if order is not None:
+            listed_ids, listed = order
+            every = found.images if found is not None else files  # a refused name is still an image
+            missing, unlisted = layout_mismatch(every, listed_ids)
+            if missing or unlisted:
+                raise BundleError(f"{images_dir}: the images are not the test set that {listed} lists: "
+                                  + mismatch_words(missing, unlisted, len(listed_ids), listed, images_dir))
+            files, order_file = kaggle_sorted(files, images_dir)
     # a bar on a terminal; off one (a log, nohup) a line at most a minute on stderr, where the
     # notes go (stdout is the result lines, printed at the end)
     with tqdm(total=len(files), desc="export", unit="img", disable=None, leave=False) as bar:  # closed on a Ctrl-C too
@@ -1670,6 +1885,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     k = bundle.calibration.num_grades
     names = list(bundle.metadata.get("class_names") or []) or None
     cases = [p.name for p in graded_files]
+    kaggle = fmt == "kaggle"
+    rows = [p.stem for p in graded_files] if kaggle else cases  # the written files' case column
     blank, noise, unlike = graded.blank, graded.noise, graded.unlike
     # per graded image: why it is not reliably gradable (the app batch's rule, flagged_reasons;
     # blank and noise, which the app refuses, too) and whether it trained the model
@@ -1699,12 +1916,15 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # With skipped files the folder has images without a row: the rows written are checked
     said_referable: list[tuple[Path | None, str]] = []
     companions: list[Companion] = []
-    if n_flagged or n_trained or n_noted or n_pretrained or outside:
+    scores_elsewhere = _score_not_in_file(bundle, fmt)  # the notes file's score column: the one record of it
+    if n_flagged or n_trained or n_noted or n_pretrained or outside or scores_elsewhere:
         companions.append((notes_file, lambda tmp, _csv: write_image_notes(
-            tmp, cases, [int(c) for c in graded.classes], reasons, trained, grade_notes,
-            bundle=bundle.identity, pretrained=pretrained, outside=outside, grade_names=bundle.grade_names)))
+            tmp, rows, [int(c) for c in graded.classes], reasons, trained, grade_notes,
+            bundle=bundle.identity, pretrained=pretrained, outside=outside, grade_names=bundle.grade_names,
+            scores=graded.score)))
     if referable_cut_of(bundle.metadata, k) is not None:
         companions.append((referable_path(out), lambda tmp, csv: said_referable.append(
+            _referable_of(bundle, out, tmp, cases, rows, graded) if kaggle else
             write_referable_beside(bundle, out, source=csv, out=tmp))))
     if skip_unreadable:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
@@ -1725,12 +1945,21 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                        f"{'y' if len(left_out) == 1 else 'ies'}, not graded and no case (files "
                        f"holding no image, sub-folders, hidden files)" if left_out else "")}
         companions.append((record, lambda tmp, _csv: atomic_write_json(tmp, skipped_record)))
-    written, issues = _write_checked(
-        out, lambda path: write_submission(path, cases, graded.probs, graded.classes, num_grades=k),
-        lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
-                                      grade_names=names,
-                                      cases=[images_dir.name] if single else cases if skipped else None),
-        beside=(record, referable_path(out), notes_file), companions=companions)
+    if kaggle:
+        from drac_ssl.kaggle import check_kaggle, write_kaggle
+
+        written, issues = _write_checked(
+            out, lambda path: write_kaggle(path, rows, graded.classes),
+            lambda path: check_kaggle(path, images_dir=None if skipped else images_dir, num_grades=k,
+                                      ids=cases if skipped else None),
+            beside=(record, referable_path(out), notes_file), companions=companions)
+    else:
+        written, issues = _write_checked(
+            out, lambda path: write_submission(path, cases, graded.probs, graded.classes, num_grades=k),
+            lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
+                                          grade_names=names,
+                                          cases=[images_dir.name] if single else cases if skipped else None),
+            beside=(record, referable_path(out), notes_file), companions=companions)
     referable_line = said_referable[0][1] if said_referable and not issues else ""
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
@@ -1809,15 +2038,20 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # in a near-tie), so a notes file written for them alone is named (a trial's 25 near-ties
     # at P 0.20 wrote one that no line named)
     n_off, n_near_tie = grade_note_counts(grade_notes, graded.probs, graded.classes)
-    rule = class_rule_words(bundle.calibration.decision, n_off if not issues else 0, len(cases),
-                            f"why in the grade_note column of {notes_file}", n_near_tie if not issues else 0)
+    rule = class_rule_said(bundle, n_off if not issues else 0, len(cases),
+                           f"why in the grade_note column of {notes_file}", n_near_tie if not issues else 0)
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
     counted = f"{len(graded_files)} of the {n_files}" if skipped else f"{len(files)}"
     flips = bundle.tta_in_cv if tta is None else bool(tta)
     noun = "image(s)" if n_files == len(files) else "file(s)"  # some files are not images it reads
     said_variant = _variant_words(Path(bundle.path), bundle.metadata, named_variant)
+    if kaggle:  # the file's format and the order of its rows
+        converted += ("; Kaggle's id_code,diagnosis (the file name without extension, the class), rows "
+                      + (f"in the order of {order_file}" if order_file is not None else
+                         "in file-name order (no test.csv or sample_submission.csv beside the folder)")
+                      + (f"; the score each class was cut from is in {notes_file}" if not issues else ""))
     out_lines += [f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {written}{converted}",
-                  f"  class = {rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = "
+                  f"  class = {rule}; P0..P{k - 1} = "
                   f"{probability_columns_words(bundle.metadata)}; "
                   f"{'the mean over 4 flips' if flips else 'no flips'} (test-time augmentation"
                   f"{', as in the cross-validation' if flips == bundle.tta_in_cv else ', NOT as in the cross-validation'})"]
@@ -1855,6 +2089,37 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
               file=sys.stderr)
         return 2
     return 1 if issues else EXIT_SKIPPED if skipped else EXIT_FLAGGED if n_flagged else 0
+
+
+def _score_not_in_file(bundle: Bundle, fmt: str) -> bool:
+    """Whether the score the bundle's thresholds cut (:attr:`GradedImages.score`) cannot be read
+    back from the submission written in ``fmt``: a Kaggle file has no probabilities, and a
+    regression head's output is not a sum of its P columns (a classification head's is, the
+    expected grade ``sum_k k * P_k``). The notes file, with its ``score`` column, is then written
+    for every export, so that the grades can be cut again at other thresholds."""
+    return fmt == "kaggle" or bundle.calibration.output == "regression"
+
+
+def _referable_of(bundle: Bundle, out: Path, tmp: Path, cases: Sequence[str], ids: Sequence[str],
+                  graded: GradedImages) -> tuple[Path | None, str]:
+    """:func:`write_referable_beside` for a Kaggle file, which has no probabilities: from a DRAC
+    file of the same images (``cases``: their file names), written under a hidden name beside
+    ``tmp`` and removed, the referable file at ``tmp``, its cases then named by their Kaggle
+    ids (``ids``), as the submission's rows are."""
+    drac = tmp.with_name(f"{tmp.name}.drac")
+    try:
+        write_submission(drac, cases, graded.probs, graded.classes, num_grades=bundle.calibration.num_grades)
+        said = write_referable_beside(bundle, out, source=drac, out=tmp)
+    finally:
+        drac.unlink(missing_ok=True)
+    with open(tmp, newline="", encoding="utf-8") as fh:
+        table = list(csv.reader(fh))
+    as_id = dict(zip(cases, ids, strict=True))
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(
+        [table[0], *([as_id.get(row[0], row[0]), *row[1:]] for row in table[1:])])
+    atomic_write_text(tmp, buffer.getvalue())
+    return said
 
 
 def _file_prefix_or_none(path: Path) -> str | None:
@@ -2092,7 +2357,7 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
         try:
             return _predict_folder(str(bundle_dir), images_dir, Path(args.out), args.tta, args.device,
                                    skip_unreadable=args.skip_unreadable, named_variant=True,
-                                   lead_lines=lead)
+                                   lead_lines=lead, fmt=args.format)
         except BundleError:  # no summary (an unreadable file ...): which bundle, still said
             print_lines(lead)
             raise
@@ -2261,6 +2526,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         if args.check:
             if problem := check_arguments_problem(args):
                 raise BundleError(problem)
+            from drac_ssl.kaggle import is_kaggle_file, report_kaggle_check
             from drac_ssl.submission import report_check
 
             cases = names = data_dir = None
@@ -2282,6 +2548,10 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                     raise BundleError(f"{args.manifest}: the manifest lists no test images\n  fix: {fix}")
             scale_from = (f"the manifest of {args.manifest} has" if args.manifest and args.grades is None
                           else "--grades says" if args.grades is not None else "")
+            if is_kaggle_file(args.check):  # id_code,diagnosis: Kaggle's rules, its ids the images' stems
+                return report_kaggle_check(args.check, args.images,
+                                           num_grades=k if k is not None else len(names) if names else None,
+                                           cases=None if args.images else cases, scale_from=scale_from)
             code = report_check(args.check, args.images, num_grades=k, grade_names=names,
                                 cases=None if args.images else cases, scale_from=scale_from,
                                 # a run's manifest says K only when it lists test images (else
@@ -2293,6 +2563,10 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             return code
         if args.manifest or args.grades is not None:
             raise BundleError("--manifest goes with --check, --grades with --check or --score")
+        if args.format == "kaggle" and not args.images:
+            raise BundleError("--format kaggle goes with --images DIR --out CSV (a folder graded into "
+                              "Kaggle's id_code,diagnosis); the submission of the ingest's test images "
+                              "(RUN --variant NAME) is DRAC's format")
         if args.out and (problem := output_file_problem(args.out, "--out", "submission.csv")
                          or export_out_problem(args.out, args.run, args.images)):
             raise BundleError(problem)  # before any grading, not at the final rename
@@ -2302,7 +2576,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         if not args.run or not args.images or not args.out:
             raise BundleError(grade_arguments_problem(args.run, args.images, args.out))
         return _predict_folder(args.run, _images_arg(args.images), Path(args.out), args.tta, args.device,
-                               skip_unreadable=args.skip_unreadable)
+                               skip_unreadable=args.skip_unreadable, fmt=args.format)
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
         fix = no_temp_folder_fix(exc)  # ulimit -f 0: torch's import asks for a temporary folder
         print(f"error: {exc}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)

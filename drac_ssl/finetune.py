@@ -27,8 +27,9 @@ whole, the same for every variant: :func:`inner_split`), which the fold does not
 validation images are then scored once, untouched by the choice.
 
 The model itself (heads, :class:`~drac_ssl.grading.model.GradingModel`, its spec, the input
-format, the grading loss and the class decision :class:`~drac_ssl.grading.model.Calibration`)
-lives in :mod:`drac_ssl.grading.model`, which a bundle needs without this loop. The out-of-fold metrics use
+format and the class decision :class:`~drac_ssl.grading.model.Calibration`) lives in
+:mod:`drac_ssl.grading.model`, which a bundle needs without this loop; the loss and its class
+weights in :mod:`drac_ssl.losses.grading`. The out-of-fold metrics use
 *cross-fitted* calibration: fold k's rows are calibrated with a temperature and thresholds
 fitted on the other folds' out-of-fold predictions only (with ``finetune.label_fraction`` < 1
 only those of the fold's own label draw), so fold k's rows never enter its own fit; the models
@@ -110,18 +111,20 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from drac_ssl import GRADE_NAMES, __version__
-from drac_ssl.augment import EvalDataset, seed_worker
+from drac_ssl.augment import EvalDataset, ViewRecipe, build_view_transform, recipe_for, seed_worker
 from drac_ssl.bank_cache import BankCache, banked_features, view_inputs
 from drac_ssl.checkpoint import save_weights
 from drac_ssl.config import (
     DEFAULTS_BEFORE,
     FINETUNE_RANGES,
+    AugmentConfig,
     Config,
     ConfigError,
     FinetuneConfig,
     check_ranges,
     layouts_in_words,
     referable_cut,
+    referral_target,
     to_dict,
 )
 from drac_ssl.config import validate as validate_config
@@ -144,14 +147,13 @@ from drac_ssl.grading.model import (
     GradingModel,
     InputSpec,
     ModelSpec,
-    class_weights_for,
-    grading_loss,
-    monitor_score,
 )
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
+from drac_ssl.losses.grading import class_weights_for, grading_loss
 from drac_ssl.manifest import labelled_rows  # re-exported: bench/umm_ablation.py reads it here
 from drac_ssl.metrics import (
+    REFERRAL_RULE,
     BootstrapScores,
     accuracy_score,
     apply_thresholds,
@@ -161,11 +163,13 @@ from drac_ssl.metrics import (
     calibrated_one_grade_words,
     default_thresholds,
     degenerate_ci_reason,
+    expected_grade,
     figure_text,
     format_ci,
     format_difference,
     format_signed_interval,
     grading_report,
+    level_text,
     macro_ovo_auc,
     macro_ovr_auc,
     majority_grade_reference,
@@ -175,6 +179,9 @@ from drac_ssl.metrics import (
     quadratic_weighted_kappa,
     referable_report,
     referable_summary,
+    referral_report,
+    softmax,
+    threshold_band_warning,
     two_grade_summary,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
@@ -203,7 +210,7 @@ from drac_ssl.runtime import (
     use_bf16,
 )
 from drac_ssl.scale import describe_grades, read_ingest_facts
-from drac_ssl.selection import VARIANT_PREFERENCE, select_variant  # noqa: F401 - re-exported: they were here
+from drac_ssl.selection import VARIANT_PREFERENCE, deciding_referral, select_variant  # noqa: F401 - re-exported: they were here
 from drac_ssl.submission import written_probabilities
 
 __all__ = [
@@ -225,10 +232,14 @@ __all__ = [
     "folds_taken_words",
     "labelled_rows",
     "load_finetune_data",
+    "monitor_score",
     "patient_groups",
     "referable_columns",
     "run",
     "select_variant",
+    "spec_augment_config",
+    "train_view_recipe",
+    "train_view_transform",
     "view_keys",
 ]
 
@@ -248,6 +259,40 @@ class FinetuneNonFiniteError(NonFiniteError):
 
 # --------------------------------------------------------------------------------------
 # Sampling
+
+
+def spec_augment_config(spec: InputSpec) -> AugmentConfig:
+    """The :class:`~drac_ssl.config.AugmentConfig` of ``spec``'s transforms: its ``recipe``,
+    ``image_size`` and ``source_size`` (pixels, square sides) and ``crop_scale`` (area fractions
+    of the source image); every other augmentation setting is the default."""
+    return AugmentConfig(recipe=spec.recipe, image_size=spec.image_size,
+                         source_size=spec.source_size, crop_scale=list(spec.crop_scale))
+
+
+def train_view_recipe(spec: InputSpec) -> ViewRecipe:
+    """The augmentation recipe of ``spec``'s training views (:func:`drac_ssl.augment.recipe_for`
+    of :func:`spec_augment_config`) with the spec's recorded normalisation statistics. Raises
+    ValueError as ``recipe_for`` does."""
+    return replace(recipe_for(spec_augment_config(spec)), mean=spec.mean, std=spec.std)
+
+
+def train_view_transform(spec: InputSpec, seed: int | None = None) -> Any:
+    """One random training view of ``spec``'s input format: the ``recipe``'s CPU augmentation
+    (:func:`drac_ssl.augment.build_view_transform`), an albumentations pipeline from a uint8
+    ``(H, W)`` / ``(H, W, C)`` source image to a float32 ``(S, S)`` / ``(S, S, C)`` view normalised
+    as :meth:`~drac_ssl.grading.model.InputSpec.eval_transform` normalises; ``seed`` seeds it."""
+    return build_view_transform(spec_augment_config(spec), spec.channels,
+                                recipe=train_view_recipe(spec), seed=seed)
+
+
+def monitor_score(raw: np.ndarray, output: str) -> np.ndarray:
+    """Uncalibrated score ``(n,)`` float64 for early stopping and the training's monitor: the
+    expected grade ``sum_k k * P_k`` of ``softmax(logits)`` (temperature 1) for ``output ==
+    "classification"`` and logits ``raw`` ``(n, K)``, else the regression output ``raw[:, 0]``
+    of ``(n, 1)`` scores. No calibration is fitted yet when it is read (cut at
+    :func:`drac_ssl.metrics.default_thresholds`)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    return expected_grade(softmax(raw)) if output == "classification" else raw[:, 0]
 
 
 def epoch_order(grades: np.ndarray, batch_size: int, class_balance: str, seed: int,
@@ -403,6 +448,9 @@ class _Context:
     # the referable-DR figures of each variant (two grades: 1, the grading's own decision);
     # None: not reported
     referable_from: int | None = None
+    # finetune.referral_target as (metric, level) (config.referral_target): each variant's
+    # referral cut on P(referable), cross-fitted as the kappa thresholds are; None: none
+    referral: tuple[str, float] | None = None
     # the per-fold line has explained once what its "uncalibrated" validation kappa is, and
     # why it is 0 when the fold model gave every validation image one grade
     qwk_explained: bool = False
@@ -678,10 +726,15 @@ def _selection_evidence(ctx: _Context, variants: dict[str, VariantResult], selec
     on the figure that selected it (QWK for ``thresholds``, accuracy for ``argmax``), in words:
     "" when every difference's 95% CI lies above 0 (or there is nothing to compare with), else
     which variants it was not shown better than. A trial's run exported a randomly
-    initialised, frozen backbone on a QWK 0.053 against 0.000, both CIs spanning -0.4..0.4."""
+    initialised, frozen backbone on a QWK 0.053 against 0.000, both CIs spanning -0.4..0.4.
+    "" too when a referral cut's figures selected it (:func:`drac_ssl.selection.select_variant`
+    under two grades and ``finetune.referral_target``): the paired bootstrap compares QWK,
+    accuracy and AUC, not those figures, whose CIs metrics.json gives per variant."""
     metric = "qwk" if decision == "thresholds" else "accuracy"
     best = variants.get(selected)
     if best is None or best.oof_probs is None:
+        return ""
+    if deciding_referral(getattr(best, "metrics", None) or {}) is not None:  # the referral figures chose: no paired QWK says it
         return ""
     level = []
     for name, other in variants.items():
@@ -749,11 +802,11 @@ def _eval_inputs(ctx: _Context) -> Tensor:
 
 def _view_inputs(ctx: _Context, seed: int) -> list[Tensor]:
     """The input batches of training view ``seed`` (:func:`_stack_inputs` of
-    ``view_transform(seed)``), drawn once per stage while they fit the bank cache's budget
+    :func:`train_view_transform` of ``seed``), drawn once per stage while they fit the bank cache's budget
     (:func:`drac_ssl.bank_cache.view_inputs`: kept as CPU clones)."""
     positions = np.arange(len(ctx.lab))
     return view_inputs(ctx.banks, seed,
-                       lambda: _stack_inputs(ctx, ctx.spec.view_transform(seed), positions, seed))
+                       lambda: _stack_inputs(ctx, train_view_transform(ctx.spec, seed), positions, seed))
 
 
 def _features(model: GradingModel, view: tuple[Any, ...], inputs: Callable[[], list[Tensor]],
@@ -1201,7 +1254,7 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
     else:
         labels_full = np.full(len(ctx.data.images), -1, dtype=np.int64)
         labels_full[ctx.cache_idx] = ctx.grades
-        dataset = EvalDataset(ctx.data.images, ctx.spec.view_transform(), labels_full,
+        dataset = EvalDataset(ctx.data.images, train_view_transform(ctx.spec), labels_full,
                               indices=ctx.cache_idx[train_pos])
         inputs = _eval_inputs(ctx)[torch.as_tensor(val_pos)]
         pick_inputs = inputs if ft.keep != "inner" else _eval_inputs(ctx)[torch.as_tensor(pick_pos)]
@@ -1235,10 +1288,10 @@ def _file_stamp(path: Path) -> str:
     return f"{st.st_size}-{st.st_mtime_ns}"
 
 
-_UNSIGNED_SETTINGS = ("compare_scratch", "n_boot", "decision", "referable_from")
+_UNSIGNED_SETTINGS = ("compare_scratch", "n_boot", "decision", "referable_from", "referral_target")
 """``finetune`` settings that change no fold's training (which variants run; the bootstrap of
-the metrics, the class decision and the referable cut, recomputed on every run), so they never
-make finished folds stale."""
+the metrics, the class decision, the referable cut and the referral target, recomputed on every
+run), so they never make finished folds stale."""
 _ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels", "keep",
                    "head_warmup_epochs", "label_fraction", "decay_bias_and_norm")
 """``finetune`` settings that were module constants when earlier runs were made: at the old
@@ -1706,16 +1759,24 @@ class _CrossFit:
     given: np.ndarray  # sorted positions of the images some fold trained on
     calibration: Calibration  # the deployed one: fitted on the out-of-fold outputs of ``given``
     decision: str  # finetune.decision
+    # finetune.referral_target: (n_lab,) int64, each image referred (1) or not by the referral
+    # cut fitted for its fold, and fold -> that cut; None / {} without a target
+    referred: np.ndarray | None = None
+    referral_cuts: dict[int, float] = field(default_factory=dict)
 
     @property
     def pred(self) -> np.ndarray:
-        """(n_lab,) int64: the grades by ``finetune.decision``."""
+        """(n_lab,) int64: the grades by ``finetune.decision``, or with two grades and a
+        referral target by the fold's referral cut (:attr:`Calibration.referral_decides`)."""
+        if self.referred is not None and self.calibration.referral_decides:
+            return self.referred
         return self.preds[self.decision]
 
 
-def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _CrossFit:
-    """Cross-fitted calibration (temperature and kappa thresholds) for the reported
-    out-of-fold figures, for both class decisions.
+def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str,
+                           referral: tuple[str, float] | None = None) -> _CrossFit:
+    """Cross-fitted calibration (temperature and kappa thresholds, and with ``referral`` the
+    referral cut) for the reported out-of-fold figures, for both class decisions.
 
     Rule: fold k's rows are calibrated by a :class:`Calibration` fitted only on the
     out-of-fold outputs of the images fold k's model was given labels for
@@ -1725,16 +1786,22 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _Cr
     it is fitted on, those of the folds j != k, were each trained with fold k's labels: a
     second-order path by which fold k's labels still reach its calibration. The deployed
     calibration is fitted on the images any fold was given (all of them without a label draw).
+    The referral cut (``finetune.referral_target``, ``referral`` ``(metric, level)`` on
+    P(referable) of grades >= ``ctx.referable_from``) follows the same rule: fold k's images are
+    referred by the cut :meth:`Calibration.fit` chose on the same rows as its thresholds
+    (under their temperature), never on fold k's own; the deployed cut on all of them.
 
     Args:
         raw_all: ``(n_lab, R)`` out-of-fold raw outputs (:func:`_train_folds`).
         kind: the head's output (``classification`` or ``regression``).
+        referral: ``(metric, level)`` of ``finetune.referral_target``; None: no referral cut.
 
     Returns:
         probabilities ``(n_lab, K)`` as ``oof.csv`` writes them (6 decimals, rows summing to
         1: :func:`drac_ssl.submission.written_probabilities`; the grades are decided on the
         unrounded ones), scores ``(n_lab,)`` and grades ``(n_lab,)`` per decision
-        rule, each fold's thresholds, and the deployed calibration.
+        rule (each rule alone, without the referral cut), each fold's thresholds, the deployed
+        calibration and, with ``referral``, each image's out-of-fold referral and each fold's cut.
     """
     k = ctx.num_grades
     decision = ctx.ft.decision
@@ -1748,19 +1815,27 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _Cr
     # fitted on all other-fold labels, 24 where the fold trained on 6, which a low-label
     # figure must not have); the deployed calibration on the labels any fold was given
     given_to = {fold: ctx.train_positions(fold) for fold in ctx.fold_ids}  # each fold's labels
+    target = None if referral is None else (*referral, ctx.referable_from)
+    referred = None if referral is None else np.zeros(n_lab, dtype=np.int64)
+    referral_cuts: dict[int, float] = {}
     for fold in ctx.fold_ids:
         inside, known = ctx.folds == fold, given_to[fold]
-        cal_k = Calibration.fit(raw_all[known], ctx.grades[known], kind, k, decision)
+        cal_k = Calibration.fit(raw_all[known], ctx.grades[known], kind, k, decision, target)
         probs[inside], score[inside] = cal_k.probs_and_scores([raw_all[inside]])
-        for rule in DECISIONS:
-            preds[rule][inside] = cal_k.with_decision(rule).grades_of(probs[inside], score[inside])
+        for rule in DECISIONS:  # each rule's own grades (with two grades the referral cut decides)
+            preds[rule][inside] = cal_k.without_referral().with_decision(rule).grades_of(
+                probs[inside], score[inside])
         fold_cuts[fold] = list(cal_k.thresholds)
+        if referred is not None and cal_k.referral is not None:  # on the unrounded P, as the grades
+            referred[inside] = cal_k.referral.refer(probs[inside])
+            referral_cuts[fold] = cal_k.referral.cut
     given = np.unique(np.concatenate(list(given_to.values())))
-    calibration = Calibration.fit(raw_all[given], ctx.grades[given], kind, k, decision)
+    calibration = Calibration.fit(raw_all[given], ctx.grades[given], kind, k, decision, target)
     # the probabilities as oof.csv holds them (6 decimals, as a submission CSV): every figure
     # of them (the AUCs, their CIs, the paired differences) is then the one a user recomputes
     # from the file; the grades were decided above, on the unrounded ones
-    return _CrossFit(written_probabilities(probs), score, preds, fold_cuts, given, calibration, decision)
+    return _CrossFit(written_probabilities(probs), score, preds, fold_cuts, given, calibration, decision,
+                     referred, referral_cuts)
 
 
 def _per_fold_figures(ctx: _Context, fold_records: list[dict[str, Any]], fit: _CrossFit) -> list[dict[str, Any]]:
@@ -1795,6 +1870,8 @@ def _per_fold_figures(ctx: _Context, fold_records: list[dict[str, Any]], fit: _C
                          "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                          **uncalibrated,
                          "thresholds_cross_fitted": fit.fold_cuts[record["fold"]],
+                         **({"referral_cut_cross_fitted": fit.referral_cuts[record["fold"]]}
+                            if record["fold"] in fit.referral_cuts else {}),
                          "seconds": record["seconds"], "stopped": record["stopped"]})
     return per_fold
 
@@ -1830,7 +1907,25 @@ def _protocol_words(ctx: _Context, draw_words: str) -> str:
             + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
             "other folds' out-of-fold outputs"
             + (", only those of the images in its draw" if draw_words else "")
-            + f"); grades by finetune.decision={ctx.ft.decision}")
+            + f"); {_grades_by_words(ctx)}")
+
+
+def _referral_decides(ctx: _Context) -> bool:
+    """Whether the referral cut gives the grades: two grades and ``finetune.referral_target``
+    (:attr:`drac_ssl.grading.model.Calibration.referral_decides`)."""
+    return getattr(ctx, "referral", None) is not None and ctx.num_grades == 2  # a bare context: none
+
+
+def _grades_by_words(ctx: _Context) -> str:
+    """What gives the out-of-fold grades, in the protocol's words: ``grades by
+    finetune.decision=thresholds``, or with two grades and a referral target ``grades by the
+    referral cut (finetune.referral_target=sensitivity:0.90: grade 1 when P1 >= the cut
+    cross-fitted for the image's fold; finetune.decision=thresholds not used)``."""
+    if not _referral_decides(ctx):
+        return f"grades by finetune.decision={ctx.ft.decision}"
+    metric, level = ctx.referral  # type: ignore[misc]
+    return (f"grades by the referral cut (finetune.referral_target={metric}:{level_text(level)}: grade 1 when "
+            f"P1 >= the cut cross-fitted for the image's fold; finetune.decision={ctx.ft.decision} not used)")
 
 
 def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _CrossFit,
@@ -1866,12 +1961,15 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
                                              groups=ctx.patients)
     # the probabilities' ranking has its own interval: a QWK CI that reaches 0 beside an AUC
     # well above 0.5 read as a contradiction to a trial (chance_warning words both)
-    *auc_ovr_ci, auc_ovr_used = bootstrap_ci_counted(y, probs, macro_ovr_auc, n_boot=ctx.ft.n_boot,
-                                                     seed=ctx.seed, groups=ctx.patients)
     # the other figures report.md gives, on the same resamples (stats audit F3): the one-vs-one
-    # AUC (DRAC's tie-breaker) and the accuracy of the grades given
-    *auc_ovo_ci, auc_ovo_used = bootstrap_ci_counted(y, probs, macro_ovo_auc, n_boot=ctx.ft.n_boot,
-                                                     seed=ctx.seed, groups=ctx.patients)
+    # AUC (DRAC's tie-breaker) and the accuracy of the grades given. A grade of the scale without
+    # a labelled image leaves both AUCs undefined on every resample (auc_note says why): no
+    # interval, as export --score gives none (binary labels on ICDR's 5 grades crashed here)
+    no_auc = (float("nan"), float("nan"), 0)
+    *auc_ovr_ci, auc_ovr_used = no_auc if report["auc_note"] else bootstrap_ci_counted(
+        y, probs, macro_ovr_auc, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
+    *auc_ovo_ci, auc_ovo_used = no_auc if report["auc_note"] else bootstrap_ci_counted(
+        y, probs, macro_ovo_auc, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
     *accuracy_ci, accuracy_used = bootstrap_ci_counted(y, pred, accuracy_score, n_boot=ctx.ft.n_boot,
                                                        seed=ctx.seed, groups=ctx.patients)
     # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
@@ -1885,18 +1983,41 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     referable = (None if ctx.referable_from is None else
                  referable_report(y, probs, pred, ctx.referable_from, names, n_boot=ctx.ft.n_boot,
                                   seed=ctx.seed, groups=ctx.patients))
+    # finetune.referral_target: the cross-fitted referral cut's figures out of fold, on the same
+    # resamples (with two grades they are the grades' own: the cut decides them)
+    if referable is not None and fit.referred is not None and calibration.referral is not None:
+        referable["referral"] = referral_report(
+            y, fit.referred, ctx.referable_from, calibration.referral.metric, calibration.referral.level,
+            calibration.referral.cut, fit.referral_cuts, n_boot=ctx.ft.n_boot, seed=ctx.seed,
+            groups=ctx.patients)
+    # each rule's figures are its own grades' (fit.preds: the rule alone, never the referral
+    # cut); the headline's are the grades given: finetune.decision's, or with two grades and a
+    # referral target the cut's, then its own entry, REFERRAL_RULE (a review found the cut's
+    # figures filed under decision_rules.thresholds)
+    deciding = fit.referred is not None and calibration.referral_decides
     rules: dict[str, dict[str, Any]] = {}
     for rule in DECISIONS:
-        r = report if rule == decision else grading_report(y, probs, preds[rule], names)
-        *rule_ci, rule_used = (*qwk_ci, qwk_used) if rule == decision else bootstrap_ci_counted(
+        given = rule == decision and not deciding  # the headline's grades are this rule's
+        r = report if given else grading_report(y, probs, preds[rule], names)
+        *rule_ci, rule_used = (*qwk_ci, qwk_used) if given else bootstrap_ci_counted(
             y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
         rules[rule] = {"qwk": r["qwk"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                        "qwk_ci95": list(rule_ci), "qwk_ci95_resamples": rule_used,
                        "qwk_ci95_note": degenerate_ci_reason(*rule_ci, y, preds[rule], names, out_of_fold=True),
-                       "selected": rule == decision}
+                       "selected": given}
+    if deciding and calibration.referral is not None:
+        rules[REFERRAL_RULE] = {"qwk": report["qwk"], "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+                                "qwk_ci95": list(qwk_ci), "qwk_ci95_resamples": qwk_used,
+                                "qwk_ci95_note": qwk_ci_note, "selected": True,
+                                "target": calibration.referral.target}
     # the final thresholds' in-sample kappa, whichever rule decides (it held argmax's under
-    # finetune.decision=argmax, as a review found)
-    _, _, pred_in_sample = calibration.with_decision("thresholds").decide([raw_all])
+    # finetune.decision=argmax, as a review found, and the referral cut's with two grades)
+    _, _, pred_in_sample = calibration.without_referral().with_decision("thresholds").decide([raw_all])
+    # thresholds that (nearly) never give a labelled grade are said, not changed (a trial:
+    # 1.7235 and 1.7307, grade 1 given to 3 of 1080 images, without a word); measured on the
+    # deployed thresholds' in-sample grades, not the out-of-fold ones (90 of 1080 there)
+    band_warning = (threshold_band_warning(calibration.thresholds, y, pred_in_sample, names)
+                    if decision == "thresholds" else None)
     per_fold = _per_fold_figures(ctx, trained.records, fit)
     fold_qwk = np.array([f["qwk"] for f in per_fold], dtype=np.float64)
     draw_words, draw_fraction = _label_draw(ctx)
@@ -1930,6 +2051,8 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         "qwk_fold_defined": int(np.isfinite(fold_qwk).sum()), "qwk_fold_count": int(fold_qwk.size),
         "qwk_fold_std_ddof": 1,  # said beside it: older versions wrote the population SD (ddof=0)
         "qwk_in_sample_thresholds": quadratic_weighted_kappa(y, pred_in_sample, k),
+        # a labelled grade the deployed thresholds (nearly) never give in-sample, else null
+        "threshold_band_warning": band_warning,
         "report": report,
         "folds": per_fold,
         "calibration": calibration.to_dict(),
@@ -1939,12 +2062,18 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         # finetune.referable_from: grade >= r as the screening decision (two grades: r = 1, the
         # same sensitivity and specificity as above, with their CIs, the AUC's and its operating points)
         **({"referable": referable} if referable is not None else {}),
+        # two grades with finetune.referral_target: the grades given (qwk, accuracy, oof.csv's
+        # pred, sensitivity and specificity) are the referral cut's, not finetune.decision's
+        # (decision_rules: each rule's own figures, and the cut's as decision_rules.referral)
+        **({"referral_decides_grade": True} if deciding else {}),
         "label_fraction": ctx.ft.label_fraction,
         "label_fraction_in_effect": draw_fraction,
         "seed": ctx.seed,
         "protocol": protocol_words + (
-                     " (decision_rules: both rules on the same cross-fitted probabilities); "
-                     "qwk_in_sample_thresholds uses the final calibration fitted on all out-of-fold "
+                     (" (decision_rules: both rules, each alone, and the referral cut that gives the grades "
+                      "(referral), on the same cross-fitted probabilities); " if deciding else
+                      " (decision_rules: both rules on the same cross-fitted probabilities); ")
+                     + "qwk_in_sample_thresholds uses the final calibration fitted on all out-of-fold "
                      + ("(with the label draws: the drawn images') " if draw_words else "")
                      + f"outputs and is optimistic; qwk_ci95: {ci_words}; "
                      "auc_ovo_ci95 / accuracy_ci95: the same resamples' intervals of the one-vs-one AUC "
@@ -1954,7 +2083,9 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
                      "metric is undefined on them (e.g. the AUC on a resample lacking a grade); "
                      "qwk_ci95_note: why an interval of width 0 means nothing (e.g. every image given "
                      "one grade), else null; one_grade_note: (nearly) every image given one grade, "
-                     "overall or within each fold, else null"),
+                     "overall or within each fold, else null; threshold_band_warning: a labelled grade "
+                     "the deployed thresholds give no image, or under 1% of the images (and under "
+                     "half its labelled count), in-sample, with its band as information, else null"),
         # the same without the notes on metrics.json's own fields: for people (the model card)
         "protocol_words": protocol_words + f"; the QWK's 95% CI: {ci_words}",
         "tta": ctx.ft.tta,
@@ -2007,20 +2138,42 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
     return oof_path
 
 
+def _absent_grade_words(ctx: _Context, names: Sequence[str]) -> str:
+    """Why the AUCs are n/a when a grade of the scale has no labelled image (``"; no labelled
+    image of grade 2 (Moderate), grade 3 (Severe), ..."``), else "": the console said ``AUC OvO
+    nan`` for binary labels on ICDR's five grades."""
+    from data_prep.grades import grade_label
+
+    absent = sorted(set(range(ctx.num_grades)) - set(np.asarray(ctx.grades).tolist()))
+    if not absent:
+        return ""
+    return (f"; no labelled image of {', '.join(grade_label(g, names) for g in absent)}, and the AUCs "
+            f"need every grade: is data.grades the scale of these labels?")
+
+
 def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
     """Print the variant's out-of-fold figures (:func:`_score_variant`'s ``metrics``): QWK with
     its CI, AUCs and accuracy under the selected rule and the other rule's; the referable-DR
     line, the two-grade screening line and the one-grade warning where they apply."""
     decision, names = metrics["decision"], metrics["class_names"]
     referable, one_grade = metrics.get("referable"), metrics["one_grade_note"]
-    other = metrics["decision_rules"]["argmax" if decision == "thresholds" else "thresholds"]
+    rules = metrics["decision_rules"]
+    if REFERRAL_RULE in rules:  # two grades and a referral target: the cut gave the grades
+        alone = "; ".join(f"{rule} QWK {rules[rule]['qwk']:.3f}, accuracy {rules[rule]['accuracy']:.3f}"
+                          for rule in DECISIONS)
+        rule_words = (f"the referral cut, finetune.referral_target={rules[REFERRAL_RULE]['target']}; "
+                      f"finetune.decision's rules alone: {alone}")
+    else:
+        other = rules["argmax" if decision == "thresholds" else "thresholds"]
+        rule_words = (f"{decision}; the other rule: QWK {other['qwk']:.3f}, accuracy "
+                      f"{other['accuracy']:.3f}")
     print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
           f"(95% CI {format_ci(*metrics['qwk_ci95'], metrics['qwk_ci95_note'])}"
           + (f", resampling {ci_units_words(metrics['ci_resamples'], metrics['ci_units'])}"
              if ctx.patients is not None else "")
-          + f"), AUC OvO {metrics['auc']:.3f} (one-vs-rest "
-          f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
-          f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
+          + f"), AUC OvO {figure_text(metrics['auc'])} (one-vs-rest "
+          f"{figure_text(metrics['auc_ovr'])}{_absent_grade_words(ctx, names)}), accuracy "
+          f"{metrics['accuracy']:.3f} [{rule_words}]")
     if (folds := calibrated_folds_words(metrics)) is not None:  # beside the uncalibrated fold lines
         print(f"[finetune] {variant}: {folds}")
     if ctx.num_grades == 2:  # a trial: two-grade runs printed no screening figure
@@ -2032,6 +2185,8 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
     if one_grade:
         print(f"[finetune] {variant}: warning: {calibrated_one_grade_words(one_grade)}; this variant "
               f"learnt next to nothing about grading")
+    if metrics.get("threshold_band_warning"):  # report.md says it too
+        print(f"[finetune] {variant}: warning: {metrics['threshold_band_warning']}")
 
 
 def _plan_signatures(finetune_dir: Path, variant: str, accepted: set[str]) -> None:
@@ -2063,7 +2218,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     setup = _sign_and_build(ctx, variant, source, spec, out_dir)
     _plan_signatures(out_dir.parent, variant, setup.accepted)
     trained = _train_folds(ctx, variant, spec, out_dir, setup, saved_folds)
-    fit = _cross_fit_calibration(ctx, trained.raw_all, spec.output)
+    fit = _cross_fit_calibration(ctx, trained.raw_all, spec.output, ctx.referral)
     metrics = _score_variant(ctx, variant, trained, fit, t_start)
     oof_path = _write_variant_files(ctx, variant, source, spec, out_dir, trained, fit, metrics)
     _say_variant(ctx, variant, metrics)
@@ -2171,6 +2326,13 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     if len(names) < 2:
         raise ValueError(f"a grading scale needs at least 2 grades, got {names}")
     referable_from = referable_cut(ft.referable_from, names)  # before any training: a bad cut stops here
+    referral = referral_target(ft.referral_target)
+    if referral is not None and referable_from is None:  # a referral cut needs P(referable)
+        raise ConfigError(f"config: finetune.referral_target={ft.referral_target} sets a cut on "
+                          f"P(referable), but finetune.referable_from={ft.referable_from} gives no "
+                          f"referable grades on this scale ({describe_grades(names)}).\n"
+                          f"  fix: finetune.referable_from=R (referable = grade >= R, 1..{len(names) - 1}), "
+                          f"or finetune.referral_target=off")
     model_spec = _model_spec(cfg, run_dir / "pretrain" / "metadata.json", data.channels, len(names))
     if model_spec.in_channels != data.channels:
         raise ValueError(
@@ -2202,7 +2364,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         grades=np.array([int(r["grade"]) for r in lab], dtype=np.int64),
         folds=np.array([int(r["fold"]) for r in lab], dtype=np.int64), fold_ids=fold_ids,
         grade_names=names, patients=patient_groups(lab), referable_from=referable_from,
-        run_dir=run_dir)
+        referral=referral, run_dir=run_dir)
     if ctx.grades.size and int(ctx.grades.max()) >= len(names):
         raise ValueError(f"the manifest holds grade {int(ctx.grades.max())} but the ingest recorded "
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")
@@ -2284,8 +2446,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                         "; each fold's model after its last epoch (finetune.keep=last: no epoch "
                         "chosen on the fold it scores)")
                      + "; metrics on out-of-fold "
-                     f"predictions with cross-fitted calibration, grades by finetune.decision="
-                     f"{ft.decision}; AUC: macro one-vs-one (auc) and one-vs-rest (auc_ovr); 95% CI: "
+                     f"predictions with cross-fitted calibration, {_grades_by_words(ctx)}; AUC: macro one-vs-one (auc) and one-vs-rest (auc_ovr); 95% CI: "
                      f"{ci_resampling_words(resampling, ft.n_boot)}")}))
     atomic_write_text(comparison_csv, _csv_text(columns, [[_fmt(row[c]) for c in columns] for row in table]))
 
@@ -2297,7 +2458,11 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         "selection": selection,
         "selection_evidence": evidence,
         "variants": {n: {"dir": n, "qwk": v.metrics["qwk"], "auc": v.metrics["auc"],
-                         "auc_ovr": v.metrics["auc_ovr"], "accuracy": v.metrics["accuracy"]}
+                         "auc_ovr": v.metrics["auc_ovr"], "accuracy": v.metrics["accuracy"],
+                         # two grades and finetune.referral_target: the figures that ranked them
+                         **({"referral": {key: referral.get(key) for key in (
+                             "target", "sensitivity", "specificity", "target_met_out_of_fold")}}
+                            if (referral := deciding_referral(v.metrics)) is not None else {})}
                      for n, v in variants.items()},
         "class_names": list(names), "decision": ft.decision,
         "data": data.description,

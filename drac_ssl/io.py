@@ -341,14 +341,22 @@ def ends_sha256(path: str | os.PathLike[str], span: int = ENDS_SPAN) -> str:
     return digest.hexdigest()
 
 
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """The JSON value in ``path`` (UTF-8), whatever its type, or None when the file is missing or
+    unreadable (OSError), not UTF-8 or not valid JSON (ValueError): for the readers of a run's
+    records, which check the type of what they use (:func:`read_json_dict` when that is an
+    object)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def read_json_dict(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The JSON object in ``path``, or None when the file is missing or unreadable, is not
     valid JSON, or holds something other than an object (for optional records such as
     summaries and signatures, where "absent" and "damaged" both mean "recompute")."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    data = read_json(path)
     return data if isinstance(data, dict) else None
 
 

@@ -43,6 +43,7 @@ import numpy as np
 from scipy.special import log_softmax
 from scipy.special import softmax as _scipy_softmax
 
+from drac_ssl.config import level_text  # re-exported: it was here
 from drac_ssl.figures import (
     MISSING,
     ci_words,
@@ -103,6 +104,8 @@ __all__ = [
     "default_thresholds",
     "expected_grade",
     "fit_kappa_thresholds",
+    "threshold_band_warning",
+    "THRESHOLD_GRADE_SHARE_MIN",
     "fit_temperature",
     "FOLD_MIN_IMAGES",
     "fold_one_grade_words",
@@ -127,10 +130,18 @@ __all__ = [
     "referable_report",
     "referable_summary",
     "referable_words",
+    "REFERRAL_RULE",
+    "level_text",
+    "operating_cut",
+    "OPERATING_POINTS_NOTE",
+    "referral_report",
+    "referral_summary",
+    "referral_words",
     "screening_figures_words",
     "screening_sensitivity",
     "screening_specificity",
     "softmax",
+    "two_grade_decision_words",
     "two_grade_summary",
 ]
 
@@ -470,6 +481,186 @@ def _screening_interval(hits: np.ndarray, groups: np.ndarray | None, boot: list[
             n_eff)
 
 
+def operating_cut(truth: Any, score: Any, metric: str, level: float) -> tuple[float, float, float]:
+    """The cut ``c`` on ``score`` (refer when ``score >= c``) that reaches ``metric >= level``
+    on these images with the best other figure, read off the ROC curve
+    (``sklearn.metrics.roc_curve`` with every cut point, ``drop_intermediate=False``): for
+    ``metric="sensitivity"`` the most specific cut whose sensitivity is at least ``level``, and
+    of the cuts with that specificity the most sensitive (the lowest); for ``"specificity"`` the
+    most sensitive cut whose specificity is at least ``level``, and of the cuts with that
+    sensitivity the most specific (the highest). No other cut beats it on both figures (a flat
+    stretch of the ROC curve: the highest cut reaching sensitivity 0.9 can have the
+    specificity of a lower cut that finds every referable image); ``level`` is compared with a
+    tolerance of 1e-12.
+
+    Args:
+        truth: ``(n,)`` 0/1 (or bool), 1 = referable.
+        score: ``(n,)`` the referral score, e.g. P(referable) = P_r + ... + P_{K-1}.
+        metric: ``sensitivity`` or ``specificity``.
+        level: in (0, 1).
+
+    Returns:
+        ``(cut, sensitivity, specificity)``: the cut is one of ``score``'s values (so
+        ``score >= cut`` gives exactly these figures on these images), or, where no image can
+        be referred (a specificity level that only referring none reaches), the next float
+        above the largest score; ``(nan, nan, nan)`` when the images are all on one side.
+        The cut is chosen on the images it is scored on: its figures here are in-sample.
+
+    Raises:
+        ValueError: another ``metric``, ``level`` outside (0, 1), shapes that differ.
+    """
+    if metric not in ("sensitivity", "specificity"):
+        raise ValueError(f"operating_cut: metric must be sensitivity or specificity, got {metric!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"operating_cut: level must be in (0, 1), got {level}")
+    t = np.asarray(truth).astype(bool).ravel()
+    s = np.asarray(score, dtype=np.float64).ravel()
+    if t.shape != s.shape:
+        raise ValueError(f"operating_cut: truth {t.shape} and score {s.shape} differ in shape")
+    if not t.any() or t.all():
+        return float("nan"), float("nan"), float("nan")
+    fpr, tpr, cuts = roc_curve(t.astype(np.int64), s, drop_intermediate=False)
+    spec = 1.0 - fpr
+    # the points run from the highest cut down, fpr and tpr never falling; where the curve is
+    # flat (several cuts of one fpr, or of one tpr) the first point reaching the level can be
+    # beaten on both figures by a neighbour: take the best of its flat stretch (review F3)
+    if metric == "sensitivity":  # the first point reaching the level: the lowest fpr that does;
+        first = int(np.flatnonzero(tpr >= level - 1e-12)[0])
+        i = int(np.flatnonzero(fpr == fpr[first])[-1])  # at that fpr, the highest tpr
+    else:  # the last point keeping the specificity level: the highest tpr that does;
+        last = int(np.flatnonzero(spec >= level - 1e-12)[-1])
+        i = int(np.flatnonzero(tpr == tpr[last])[0])  # at that tpr, the lowest fpr
+    cut = float(cuts[i])
+    if not math.isfinite(cut):  # roc_curve's first point refers none: a cut above every score
+        cut = float(np.nextafter(float(s.max()), np.inf))
+    return cut, float(tpr[i]), float(spec[i])
+
+
+OPERATING_POINTS_NOTE = ("sensitivity_at_specificity_90_cut / specificity_at_sensitivity_90_cut: the "
+                         "P(referable) cut of each operating point (P_r + ... + P_{K-1} of oof.csv's "
+                         "probabilities at or above the cut gives its figures there), chosen on the same "
+                         "out-of-fold predictions it is scored on: in-sample, so its figures are "
+                         "optimistic for new images; on oof.csv's cross-fitted probabilities (each fold's "
+                         "temperature), not the bundle's, so not a rule for new images: to refer new "
+                         "images, set finetune.referral_target, which cross-fits a cut and stores it in "
+                         "the bundle")
+"""What :func:`referable_report`'s operating-point cuts are, stored beside them
+(``operating_points_note``)."""
+
+
+def _decided_screening(truth: np.ndarray, decided: np.ndarray, n_boot: int, alpha: float, seed: int,
+                       groups: Any) -> dict[str, Any]:
+    """Sensitivity and specificity of a referral decision ``decided`` ``(n,)`` 0/1 against
+    ``truth`` ``(n,)`` 0/1, with their counts and intervals, as :func:`referable_report` gives
+    them (the bootstrap of ``n_boot`` resamples from ``seed``, ``groups`` the patients; the
+    Wilson interval for a small count: :func:`_screening_interval`)."""
+    ids = None if groups is None else np.asarray(groups)
+    screening_ci: dict[str, Any] = {}
+    for name, metric, side in (("sensitivity", screening_sensitivity, 1),
+                               ("specificity", screening_specificity, 0)):
+        boot = ([float(v) for v in bootstrap_ci(truth, decided, metric, n_boot=n_boot, alpha=alpha,
+                                                seed=seed, groups=groups)]
+                if n_boot > 0 else [float("nan"), float("nan")])
+        on = truth == side
+        hits = (decided[on] == side).astype(np.int64)
+        interval, method, units, n_eff = _screening_interval(hits, None if ids is None else ids[on],
+                                                             boot, n_boot, alpha)
+        screening_ci.update({f"{name}_ci95": interval, f"{name}_counts": [int(hits.sum()), int(hits.size)],
+                             f"{name}_ci_method": method, f"{name}_ci_units": units,
+                             f"{name}_ci_n_eff": n_eff})
+    return {**binary_screening(truth, decided), **screening_ci}
+
+
+REFERRAL_RULE = "referral"
+"""The key of metrics.json's ``decision_rules`` that holds the figures of the grades a referral
+cut gave (two grades and ``finetune.referral_target``: the cut is the grade decision), beside
+each rule of ``finetune.decision`` alone; absent otherwise."""
+
+
+def referral_report(y_true: Any, referred: Any, from_grade: int, metric: str, level: float, cut: float,
+                    fold_cuts: dict[int, float], n_boot: int = 0, alpha: float = 0.05, seed: int = 0,
+                    groups: Any = None) -> dict[str, Any]:
+    """The cross-fitted figures of a referral cut set for a screening target
+    (``finetune.referral_target``), as a JSON-ready dict (metrics.json's
+    ``referable.referral``).
+
+    Args:
+        y_true: true grades ``(n,)``, integers ``0 .. K-1``.
+        referred: ``(n,)`` 0/1: each image referred out of fold, P(referable) at or above the
+            cut fitted for its fold on the other folds' out-of-fold outputs.
+        from_grade: ``r``, the lowest referable grade.
+        metric, level: the target (``sensitivity`` or ``specificity`` at least ``level``).
+        cut: the deployed cut (fitted on all out-of-fold outputs: what new images are referred by).
+        fold_cuts: fold -> the cut its images were referred by.
+        n_boot, alpha, seed, groups: the intervals, as :func:`referable_report`'s.
+
+    Returns:
+        ``target`` (``sensitivity:0.90``), ``metric``, ``level``, ``from_grade``, ``cut``,
+        ``fold_cuts`` (fold as text -> cut), the ``sensitivity`` / ``specificity`` reached out
+        of fold with counts and 95% CIs (the keys of :func:`referable_report`'s),
+        ``target_met_out_of_fold`` (the cross-fitted figure of ``metric`` at least ``level``;
+        None when it is undefined) and ``protocol`` in words.
+
+    Raises:
+        ValueError: malformed grades, shapes that differ, a ``referred`` value not 0/1.
+    """
+    yt = _as_grades(y_true, "y_true")
+    decided = np.asarray(referred)
+    if decided.shape != yt.shape:
+        raise ValueError(f"y_true {yt.shape} and referred {decided.shape} differ in shape")
+    if decided.size and not np.isin(decided, (0, 1)).all():
+        raise ValueError("referred must hold 0 (not referred) or 1 (referred) per image")
+    r = int(from_grade)
+    truth = (yt >= r).astype(np.int64)
+    figures = _decided_screening(truth, decided.astype(np.int64), n_boot, alpha, seed, groups)
+    reached = figures[metric]
+    target = f"{metric}:{level_text(level)}"
+    return {"target": target, "metric": metric, "level": float(level), "from_grade": r, "cut": float(cut),
+            "fold_cuts": {str(f): float(c) for f, c in sorted(fold_cuts.items())},
+            **figures,
+            "target_met_out_of_fold": None if not math.isfinite(reached) else bool(reached >= level - 1e-12),
+            "protocol": (f"finetune.referral_target={target}: refer when P(referable) >= the cut; each "
+                         f"fold's images referred by the cut fitted on the other folds' out-of-fold "
+                         f"outputs ({_cut_rule_words(metric, level)} there), as the kappa thresholds "
+                         f"are cross-fitted; sensitivity and specificity are those reached out of "
+                         f"fold, with 95% CIs on the metrics' resamples; cut: fitted the same way on "
+                         f"all out-of-fold outputs, the one new images are referred by")}
+
+
+def _cut_rule_words(metric: str, level: float) -> str:
+    """How :func:`operating_cut` chooses, in words: ``the most specific cut with sensitivity >=
+    0.90 (of those, the most sensitive)``."""
+    return (f"the most specific cut with sensitivity >= {level_text(level)} (of those, the most sensitive)"
+            if metric == "sensitivity" else
+            f"the most sensitive cut with specificity >= {level_text(level)} (of those, the most specific)")
+
+
+def referral_words(referral: dict[str, Any]) -> str:
+    """``'sensitivity >= 0.90'``: the target of a stored referral cut (:func:`referral_report`'s
+    ``metric`` and ``level``, or a bundle calibration's ``referral``)."""
+    level = referral.get("level")
+    shown = level_text(float(level)) if isinstance(level, int | float) and not isinstance(level, bool) else "?"
+    return f"{referral.get('metric', '?')} >= {shown}"
+
+
+def referral_summary(referral: dict[str, Any]) -> str:
+    """One sentence of :func:`referral_report`'s figures (as returned or read back from JSON):
+    ``'referral cut for sensitivity >= 0.90 (finetune.referral_target), cross-fitted (fold 0
+    0.312, fold 1 0.287): out of fold sensitivity 0.897 (...), specificity 0.410 (...); the
+    deployed cut, P(referable) >= 0.301, was fitted on all out-of-fold outputs'``; says when the
+    figure out of fold falls short of the target."""
+    cuts = ", ".join(f"fold {f} {figure_text(c)}" for f, c in (referral.get("fold_cuts") or {}).items())
+    short = ""
+    if referral.get("target_met_out_of_fold") is False:
+        short = (" (short of the target out of fold: a cut fitted on some images need not reach it on "
+                 "others)")
+    return (f"referral cut for {referral_words(referral)} (finetune.referral_target), cross-fitted"
+            + (f" ({cuts})" if cuts else "")
+            + f": out of fold {screening_figures_words(referral)}{short}; the deployed cut, "
+            f"P(referable) >= {figure_text(referral.get('cut'))}, was fitted on all out-of-fold outputs "
+            f"and refers new images")
+
+
 def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
                      class_names: Sequence[str] | None = None, n_boot: int = 0, alpha: float = 0.05,
                      seed: int = 0, groups: Any = None) -> dict[str, Any]:
@@ -527,6 +718,10 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
         (``sklearn.metrics.roc_curve``): the highest sensitivity among the cuts with
         specificity >= 0.90, and the highest specificity among those with sensitivity >= 0.90
         (nan with the AUC). The cut is chosen on the images it is scored on: optimistic.
+        ``sensitivity_at_specificity_90_cut`` / ``specificity_at_sensitivity_90_cut``: the
+        P(referable) cut of each (:func:`operating_cut`: refer when P(referable) >= it, which
+        gives exactly those figures on these images), in-sample as the figures are;
+        ``operating_points_note`` (:data:`OPERATING_POINTS_NOTE`) says so.
 
     Raises:
         ValueError: ``from_grade`` outside ``1 .. K-1`` (the message names the scale),
@@ -547,15 +742,16 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
     n_ref = int(truth.sum())
     n_not = int(yt.size - n_ref)
     rule = referable_words(r, class_names)
-    sens90 = spec90 = float("nan")
+    sens90 = spec90 = sens90_cut = spec90_cut = float("nan")
     if n_ref and n_not:
         auc, note = float(roc_auc_score(truth, s)), None
-        # every cut point: the default drop_intermediate=True drops collinear points, which
-        # are real operating points and can be the best one at the 90 % level
-        fpr, tpr, _ = roc_curve(truth, s, drop_intermediate=False)
-        spec = 1.0 - fpr
-        sens90 = float(tpr[spec >= OPERATING_LEVEL - 1e-12].max())
-        spec90 = float(spec[tpr >= OPERATING_LEVEL - 1e-12].max())
+        # every cut point (operating_cut: the default drop_intermediate=True drops collinear
+        # points, which are real operating points and can be the best one at the 90 % level),
+        # with the cut that gives it on these probabilities, so that the figure can be checked
+        # on oof.csv (not a cut for new images, whose probabilities are the bundle's:
+        # finetune.referral_target fits one for them)
+        sens90_cut, sens90, _ = operating_cut(truth, s, "specificity", OPERATING_LEVEL)
+        spec90_cut, _, spec90 = operating_cut(truth, s, "sensitivity", OPERATING_LEVEL)
     else:
         auc = float("nan")
         note = (f"every one of the {yt.size} images is referable (grade >= {r})" if n_ref
@@ -573,25 +769,13 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
     # seed as the AUC's (the same resamples; a resample without a referable, or without a
     # non-referable, image is left out of that figure's interval)
     # a small count, or a bootstrap interval of width 0 (15/15: [1, 1]): the Wilson interval
-    ids = None if groups is None else np.asarray(groups)
-    screening_ci: dict[str, Any] = {}
-    for name, metric, side in (("sensitivity", screening_sensitivity, 1),
-                               ("specificity", screening_specificity, 0)):
-        boot = ([float(v) for v in bootstrap_ci(truth, decided, metric, n_boot=n_boot, alpha=alpha,
-                                                seed=seed, groups=groups)]
-                if n_boot > 0 else [float("nan"), float("nan")])
-        on = truth == side
-        hits = (decided[on] == side).astype(np.int64)
-        interval, method, units, n_eff = _screening_interval(hits, None if ids is None else ids[on],
-                                                             boot, n_boot, alpha)
-        screening_ci.update({f"{name}_ci95": interval, f"{name}_counts": [int(hits.sum()), int(hits.size)],
-                             f"{name}_ci_method": method, f"{name}_ci_units": units,
-                             f"{name}_ci_n_eff": n_eff})
     return {"from_grade": r, "rule": rule, "n_referable": n_ref, "n_not": n_not,
             "auc": auc, "auc_note": note, "auc_ci95": [float(ci[0]), float(ci[1])],
             "auc_ci95_resamples": used, "n_boot": int(n_boot),
-            **binary_screening(truth, decided), **screening_ci,
-            "sensitivity_at_specificity_90": sens90, "specificity_at_sensitivity_90": spec90}
+            **_decided_screening(truth, decided, n_boot, alpha, seed, groups),
+            "sensitivity_at_specificity_90": sens90, "specificity_at_sensitivity_90": spec90,
+            "sensitivity_at_specificity_90_cut": sens90_cut, "specificity_at_sensitivity_90_cut": spec90_cut,
+            "operating_points_note": OPERATING_POINTS_NOTE}
 
 
 def referable_summary(referable: dict[str, Any]) -> str:
@@ -610,16 +794,75 @@ def referable_summary(referable: dict[str, Any]) -> str:
     else:
         shown = format_ci(*ci)
         auc_text = auc + (f" (95% CI {shown})" if shown != "n/a" else "")
-    points = ""  # runs made before the operating points were reported have none
-    if num(referable.get("sensitivity_at_specificity_90")) != "n/a":
-        points = (f"; on the ROC curve of P(referable), with the cut chosen on these same images "
-                  f"(optimistic): sensitivity {num(referable.get('sensitivity_at_specificity_90'))} "
-                  f"at specificity >= 0.90, specificity "
-                  f"{num(referable.get('specificity_at_sensitivity_90'))} at sensitivity >= 0.90")
+    points = _operating_points_words(referable, "the ROC curve of P(referable)", "P(referable)")
+    referral = referable.get("referral")
     return (f"{referable.get('rule') or referable_words(int(referable.get('from_grade', 0)))}, "
             f"{referable.get('n_referable', '?')} referable and {referable.get('n_not', '?')} not: "
             f"AUC of P(referable) {auc_text}; at the submitted grades (not an operating point tuned "
-            f"on P(referable)) {screening_figures_words(referable)}{points}")
+            f"on P(referable)) {screening_figures_words(referable)}{points}"
+            + (f"; {referral_summary(referral)}" if isinstance(referral, dict) else ""))
+
+
+def _cut_words(referable: dict[str, Any], key: str, score: str = "P(referable)") -> str:
+    """`` (P(referable) >= 0.612)``: the stored cut of an operating point, "" for a run stored
+    before the cuts were (or an undefined one)."""
+    cut = finite_number(referable.get(key))
+    return f" ({score} >= {figure_text(cut)})" if cut is not None else ""
+
+
+OPERATING_CUTS_SCALE = ("those cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to "
+                        "refer new images, set finetune.referral_target")
+"""Said after the operating points' cuts (:func:`referable_summary`, :func:`two_grade_summary`):
+each fold's rows in ``oof.csv`` are under that fold's cross-fitted temperature, a bundle's
+probabilities under the one fitted on all of them, so a cut read off the former is no rule for
+the latter; ``finetune.referral_target`` fits one for it."""
+
+
+def _operating_points_words(referable: dict[str, Any], curve: str, score: str) -> str:
+    """``; on <curve>, with the cut chosen on these same images (in-sample, optimistic):
+    sensitivity 0.356 at specificity >= 0.90 (P1 >= 0.535), specificity ...`` then
+    :data:`OPERATING_CUTS_SCALE`; "" for a run stored before the operating points were. A run
+    stored before their cuts were keeps its words exactly: ``(optimistic)``, no cuts, no note."""
+    if finite_number(referable.get("sensitivity_at_specificity_90")) is None:
+        return ""
+    keys = ("sensitivity_at_specificity_90_cut", "specificity_at_sensitivity_90_cut")
+    cuts = any(finite_number(referable.get(key)) is not None for key in keys)
+    return (f"; on {curve}, with the cut chosen on these same images "
+            f"({'in-sample, optimistic' if cuts else 'optimistic'}): "
+            f"sensitivity {figure_text(referable.get('sensitivity_at_specificity_90'))} at specificity "
+            f">= 0.90{_cut_words(referable, keys[0], score)}, specificity "
+            f"{figure_text(referable.get('specificity_at_sensitivity_90'))} at sensitivity "
+            f">= 0.90{_cut_words(referable, keys[1], score)}" + (f" ({OPERATING_CUTS_SCALE})" if cuts else ""))
+
+
+def grade_name_words(names: Sequence[str] | None, grade: int) -> str:
+    """``", NAME"``, the name of ``grade`` of a two-grade scale as the screening sentences put it
+    after the number (``referable = grade 1, referable``); "" when the names are not known
+    (None) or are the bare numbers (``["0", "1"]``: "grade 1, 1" says nothing)."""
+    if names is None or [str(n) for n in names] == ["0", "1"] or not 0 <= grade < len(names):
+        return ""
+    return f", {names[grade]}"
+
+
+def two_grade_decision_words(figures: dict[str, Any], names: Sequence[str] | None, rule: str,
+                             counts: bool = True) -> str:
+    """The sentence of a two-grade screening decision that the fine-tuning's console, report.md,
+    the model card (:func:`two_grade_summary`) and ``export --score`` share: ``Two grades, read as
+    a screening decision (referable = grade 1, referable: 25 images of grade 1 and 35 of grade
+    0), RULE: sensitivity 0.800 (20/25; 95% CI 0.640..0.960) (images of grade 1, referable,
+    found), specificity 0.743 (26/35; 95% CI ...) (grade 0, non-referable, cleared).``
+
+    ``figures``: :func:`referable_report`'s (or, ``counts`` False, a run's older
+    ``sensitivity`` / ``specificity`` alone: no counts of images said); ``names``: grades 0 and
+    1, None (or the bare numbers) when not known: the grades are then said by number only;
+    ``rule``: how the decision was made (``out of fold, at cross-fitted thresholds ...``, ``by
+    the submission's class column``)."""
+    one, zero = grade_name_words(names, 1), grade_name_words(names, 0)
+    said = (f": {figures.get('n_referable', '?')} images of grade 1 and {figures.get('n_not', '?')} "
+            f"of grade 0" if counts else "")
+    return (f"Two grades, read as a screening decision (referable = grade 1{one}{said}), {rule}: "
+            f"{screening_figure_words(figures, 'sensitivity')} (images of grade 1{one}{',' if one else ''} found), "
+            f"{screening_figure_words(figures, 'specificity')} (grade 0{zero}{',' if zero else ''} cleared).")
 
 
 def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
@@ -647,10 +890,21 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
     score = "the regression score" if regression else "P1"
     referable = cv.get("referable") if isinstance(cv.get("referable"), dict) else None
     figures = referable if referable is not None else cv
-    counts = (f": {referable.get('n_referable', '?')} images of grade 1 and {referable.get('n_not', '?')} "
-              f"of grade 0" if referable is not None else "")
-    head = f"Two grades, read as a screening decision (referable = grade 1, {names[1]}{counts})"
-    if decision == "thresholds":
+    referral = (referable or {}).get("referral")
+    if isinstance(referral, dict) and cv.get("referral_decides_grade"):  # finetune.referral_target
+        listed = ", ".join(f"fold {f} {figure_text(c)}" for f, c in (referral.get("fold_cuts") or {}).items())
+        rule = (f"out of fold, at cross-fitted referral cuts set for {referral_words(referral)} "
+                f"(finetune.referral_target={referral.get('target')}: each fold's images are grade 1 when "
+                f"P1 is at or above that fold's cut, chosen as "
+                f"{_cut_rule_words(str(referral.get('metric')), float(referral.get('level') or 0.5))}, "
+                f"on the other folds' out-of-fold outputs: " + (listed or "per fold, not recorded") + ")")
+        short = (f" Out of fold the cut fell short of its target ({referral_words(referral)})."
+                 if referral.get("target_met_out_of_fold") is False else "")
+        after = (f"{short} Each fold's cut applied to its rows' P1 in oof.csv gives these figures. The deployed "
+                 f"referral cut, grade 1 when P1 >= {figure_text(referral.get('cut'))}, was chosen the same way "
+                 f"on all out-of-fold outputs and grades new images: it is on the bundle's P1 (under the "
+                 f"temperature fitted on all of those outputs), not on oof.csv's cross-fitted P1.")
+    elif decision == "thresholds":
         cuts = [(f.get("fold"), (list(f.get("thresholds_cross_fitted") or []) + [None])[0])
                 for f in cv.get("folds") or [] if isinstance(f, dict)]
         listed = ", ".join(f"fold {fold} {figure_text(t)}" for fold, t in cuts if finite_number(t) is not None)
@@ -668,9 +922,7 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
         rule, after = "out of fold, grade 1 when P1 > P0 (the more probable grade)", ""
     else:
         rule, after = f"out of fold, by `{decision}`", ""
-    text = (f"{head}, {rule}: {screening_figure_words(figures, 'sensitivity')}"
-            + f" (images of grade 1, {names[1]}, found), {screening_figure_words(figures, 'specificity')}"
-            + f" (grade 0, {names[0]}, cleared).{after}")
+    text = two_grade_decision_words(figures, names, rule, counts=referable is not None) + after
     if referable is None:  # a run made before two grades were a referable cut
         return (text + " QWK is Cohen's kappa here, and the one-vs-one and one-vs-rest AUCs are "
                        "the same ROC AUC of P1.")
@@ -680,12 +932,7 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
         auc_text = f"n/a ({note})" if note else MISSING
     else:
         auc_text = auc + ci_words(referable.get("auc_ci95"))
-    points = ""
-    if finite_number(referable.get("sensitivity_at_specificity_90")) is not None:
-        points = (f"; on its ROC curve, with the cut chosen on these same images (optimistic): "
-                  f"sensitivity {figure_text(referable.get('sensitivity_at_specificity_90'))} at "
-                  f"specificity >= 0.90, specificity "
-                  f"{figure_text(referable.get('specificity_at_sensitivity_90'))} at sensitivity >= 0.90")
+    points = _operating_points_words(referable, "its ROC curve", "P1")
     return (f"{text} AUC of P(referable) = P1 {auc_text}: with two grades this is the one-vs-one "
             f"and the one-vs-rest AUC too, one number{points}. QWK is Cohen's kappa here.")
 
@@ -990,7 +1237,11 @@ def _counts(n: int, chunk: list[np.ndarray]) -> np.ndarray:
 
 def _sums_by_value(counts: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ``keys`` ``(m,)`` in ascending order, and for each resample the counts of
-    the images holding each, ``(b, m)``: ``counts`` ``(b, n)`` summed over runs of equal key."""
+    the images holding each, ``(b, m)``: ``counts`` ``(b, n)`` summed over runs of equal key.
+    No image (``n == 0``): no key, ``(b, 0)`` counts (``numpy.add.reduceat`` has no empty
+    form: a pair of grades without an image once crashed the bootstrap here)."""
+    if keys.size == 0:
+        return keys[:0], np.zeros((counts.shape[0], 0))
     order = np.argsort(keys, kind="stable")
     ranked = keys[order]
     starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
@@ -1059,7 +1310,9 @@ def _counted_ovo_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np
     only, the mean of the AUC of ``P_a`` for ``a`` against ``b`` and of ``P_b`` for ``b``
     against ``a`` (:func:`_counted_binary_auc`); then the mean over the ``K (K - 1) / 2``
     pairs. K = 2: the AUC of ``P1``, as :func:`macro_ovo_auc`. nan when a resample lacks a
-    grade (:func:`auc_undefined_reason`)."""
+    grade (:func:`auc_undefined_reason`), so in every resample when the data lack one; a pair
+    of grades neither of which has an image is nan without being scored (it has no image to
+    rank), as a pair with one of them missing is."""
     k = probs.shape[1]
     if k == 2:
         return _counted_binary_auc(counts, y == 1, probs[:, 1])
@@ -1067,6 +1320,9 @@ def _counted_ovo_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np
     for a in range(k):
         for b in range(a + 1, k):
             mask = (y == a) | (y == b)
+            if not mask.any():  # two grades without an image (binary labels on a 5-grade scale)
+                per_pair.append(np.full(counts.shape[0], np.nan))
+                continue
             sub = counts[:, mask]
             per_pair.append((_counted_binary_auc(sub, y[mask] == a, probs[mask, a])
                              + _counted_binary_auc(sub, y[mask] == b, probs[mask, b])) / 2)
@@ -1855,6 +2111,62 @@ def fit_kappa_thresholds(
     best = max(range(len(results)), key=lambda r: (results[r][0], -r))
     _, idx = results[best]
     return tuple(float(cand[i]) for i in idx)
+
+
+THRESHOLD_GRADE_SHARE_MIN = 0.01
+"""The share of the images below which the grade the deployed thresholds give a labelled grade
+is said by :func:`threshold_band_warning` (with fewer than half the images that grade
+labelled): a hundredth of the images."""
+
+
+def threshold_band_warning(thresholds: Sequence[float], y_true: Any, y_pred: Any,
+                           grade_names: Sequence[str] | None = None) -> str | None:
+    """The warning on kappa-tuned thresholds that (nearly) never give a grade some labelled
+    image has: ``y_pred`` ``(n,)`` the grades the deployed ``thresholds`` give the images they
+    were fitted on (the in-sample grades: ``apply_thresholds(score, thresholds)``, what the
+    bundle then gives), ``y_true`` ``(n,)`` the labels; a grade with labelled images is said
+    when no image is given it, or fewer than :data:`THRESHOLD_GRADE_SHARE_MIN` of the ``n`` images and
+    fewer than half its labelled count (a rare grade given about as often as labelled is not
+    said). Each grade said gets its band between two thresholds (grade ``g`` of ``1 .. K-2``:
+    ``t_g - t_{g-1}``, on the score's scale), as information only: a narrow band may hold many
+    images where the scores crowd (a trial's 0.0083 band held 9 of 30 images) and a wider one
+    none (bands of 0.011-0.013 holding none). None when no grade is said.
+    :func:`fit_kappa_thresholds` maximises the QWK with no constraint on the bands (none is
+    documented for it, nor for DRAC's or Kaggle's kappa-tuned thresholds: an optimum may skip a
+    grade), so such thresholds are kept and said. The out-of-fold grades (thresholds fitted
+    within each fold) are not the measure: a trial's grade 1, band 0.0072, was 90 of 1080
+    out-of-fold grades but 3 of 1080 with the deployed thresholds. ``grade_names``: the grades'
+    names (None: the numbers). Raises ValueError for thresholds that are not increasing, or
+    ``y_true`` and ``y_pred`` of different lengths."""
+    t = np.asarray(list(thresholds), dtype=np.float64)
+    if t.ndim != 1 or np.any(np.diff(t) < 0):
+        raise ValueError(f"thresholds must be increasing, got {tuple(float(v) for v in t)}")
+    k = t.size + 1
+    names = list(grade_names) if grade_names is not None else [str(g) for g in range(k)]
+    yt, yp = np.asarray(y_true, dtype=np.int64).ravel(), np.asarray(y_pred, dtype=np.int64).ravel()
+    if yt.size != yp.size:
+        raise ValueError(f"{yt.size} labels and {yp.size} grades: give one grade per labelled image")
+    n = int(yp.size)
+
+    def grade(g: int) -> str:
+        return f"{g} ({names[g]})" if g < len(names) and names[g] != str(g) else str(g)
+
+    said = []
+    for g in range(k):
+        labelled, given = int(np.sum(yt == g)), int(np.sum(yp == g))
+        if not labelled or (given and (given >= THRESHOLD_GRADE_SHARE_MIN * n or given >= labelled / 2)):
+            continue
+        band = f"; its band {t[g] - t[g - 1]:.4g} of the score" if 0 < g < k - 1 else ""
+        said.append(f"grade {grade(g)} to " + (f"{given} of the {n} images ({100 * given / n:.2g}%; "
+                                                if given else f"none of the {n} images (")
+                    + f"{labelled} labelled{band})")
+    if not said:
+        return None
+    return ("the kappa-tuned thresholds (" + ", ".join(f"{v:.6g}" for v in t) + ") give "
+            + "; ".join(said) + " in-sample: the thresholds rule (nearly) never gives "
+            + ("that grade" if len(said) == 1 else "those grades")
+            + "; the thresholds maximise the out-of-fold QWK and are kept as fitted "
+            "(finetune.decision=argmax gives the most probable grade instead)")
 
 
 # --------------------------------------------------------------------------- calibration

@@ -483,11 +483,7 @@ SHIPPED_DATA_SOURCES = {
 
 
 def _status(run_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_dict(run_dir / "stages.json") or {}
 
 
 def stages_to_run(cfg: Config, run_dir: Path) -> list[str]:
@@ -1856,7 +1852,7 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     elif "finetune" in stages and facts.fold_grades:
         _check_ingest_folds(c, facts)
     if (ingest_runs or "finetune" in stages) and facts.n_labelled:
-        _check_empty_grades(c, facts, strict=ingest_runs and d.strict)
+        _check_empty_grades(c, facts, strict=ingest_runs and d.strict, ingest_runs=ingest_runs)
     if "finetune" in stages:
         if facts.n_labelled == 0:
             why, fix = facts.no_labels
@@ -1884,13 +1880,21 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     if "finetune" in stages and facts.grade_names:
         # the referable cut needs the scale: said now, not after the pretraining
         try:
-            config_module.referable_cut(ft.referable_from, facts.grade_names)
+            cut = config_module.referable_cut(ft.referable_from, facts.grade_names)
         except ConfigError as exc:
             what, _, fix = str(exc).removeprefix("config: ").partition("\n  fix: ")
             what = what.split(" is ", 1)[-1]  # the finding names the setting and its value itself
             c.error("finetune.referable_from", f"{what} (the scale of {facts.source})", fix)
         else:
             names = tuple(str(n) for n in facts.grade_names)
+            if cut is None and config_module.referral_target(ft.referral_target) is not None:
+                # a referral cut is on P(referable): the fine-tuning would refuse it after the pretraining
+                c.error("finetune.referral_target",
+                        f"{ft.referral_target} sets a cut on P(referable), but finetune.referable_from="
+                        f"{ft.referable_from} gives no referable grades on the scale of {facts.source} "
+                        f"({', '.join(names)})",
+                        f"finetune.referable_from=R (referable = grade >= R, 1..{len(names) - 1}), or "
+                        f"finetune.referral_target=off")
             if (str(ft.referable_from).lower() == "auto" and len(names) == 5
                     and names != config_module.GRADE_SCALES["icdr"]):
                 # five grades named otherwise: auto cannot tell they are ICDR's (a reviewer's catch)
@@ -1922,16 +1926,73 @@ def _check_inner_split(c: _Findings, cfg: Config, data_dir: Path) -> None:
                 inner_split_fix(run_dir, new_run=bool(blocking_outputs(run_dir)), typed=typed))
 
 
-def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool) -> None:
+BINARY_ON_A_SCALE = 4
+"""Labels of grades 0 and 1 only on a scale of this many grades or more (two or more grades
+above them without an image) are refused before the ingest runs: :func:`_binary_on_a_scale`."""
+
+
+def _scale_shipped(sources: dict[str, str] | None) -> bool:
+    """Whether ``data.grades`` came from the defaults (the layout's scale, or ``default.yaml``'s)
+    or from a shipped config (``-c fundus``: a file of :data:`drac_ssl.config.PACKAGE_CONFIGS`,
+    or of the checkout's ``configs/``), not from the user: neither typed on the command line
+    (a preset's too) nor set in a YAML file of their own (``-c my.yaml``) or a run's saved
+    ``config.yaml`` (a resume reads the scale the run was made with)."""
+    if "data.grades" in user_typed(sources, presets=True):
+        return False
+    where = (sources or {}).get("data.grades")
+    if not where:
+        return True  # the default: the layout's scale
+    file, sep, line = where.rpartition(":")
+    if not sep or not line.isdigit():
+        return True  # not a file's line: not a place the user wrote it
+    folder = Path(file).expanduser().resolve().parent
+    return folder in {p.resolve() for p in (config_module.PACKAGE_CONFIGS, config_module.CHECKOUT_CONFIGS,
+                                            config_module.INSTALLED_CONFIGS)}
+
+
+def _binary_on_a_scale(c: _Findings, facts: DataFacts, ingest_runs: bool) -> bool:
+    """Whether the empty grades of ``facts`` are the labels of a two-grade screening set read on
+    a scale of :data:`BINARY_ON_A_SCALE` or more grades that the user did not choose
+    (:func:`_scale_shipped`: ``data.grades`` from the defaults or a shipped config, not typed on
+    the command line nor set in their own YAML file or a run's saved config): every labelled
+    image grade 0 or 1 (none left out), every grade above empty.
+    Nearly always the scale of the config file (``configs/fundus.yaml``'s ICDR) on binary labels,
+    not a choice: the model would get K outputs for 2 kinds of image, its AUCs and the
+    referable cut undefined, after hours of pretraining (a trial's binary set crashed the
+    fine-tuning there). Labels that really are the lower grades of that scale are trained on
+    all the same once ``data.grades`` is typed or set in one's own file (the error's fix; then
+    the ingest's warning)."""
+    k = len(facts.grade_names)
+    counts = {g: facts.grade_counts.get(g, 0) + (facts.left_out_grades or {}).get(g, 0) for g in range(k)}
+    return (ingest_runs and k >= BINARY_ON_A_SCALE and counts.get(0, 0) > 0 and counts.get(1, 0) > 0
+            and not any(counts[g] for g in range(2, k)) and not facts.grades_inferred
+            and _scale_shipped(c.sources))
+
+
+def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool, ingest_runs: bool = False) -> None:
     """A grade of ``data.grades`` without a labelled image: the ingest's warning
     (:func:`data_prep.grades.empty_grades`), in settings; an error with ``data.strict=true``
-    when the ingest will run, as the ingest then refuses the data."""
+    when the ingest will run, as the ingest then refuses the data, and an error too for binary
+    labels on a scale of 4 or more grades the user did not choose (from the defaults or a shipped
+    config: :func:`_binary_on_a_scale`; its fix also says how to keep the scale)."""
     from data_prep.grades import empty_grades
     from data_prep.problems import as_config_keys, warning
 
     found = empty_grades(facts.grade_counts, facts.grade_names, where=f" in {facts.source}",
                          left_out=facts.left_out_grades, zero_left_out=facts.zero_left_out)
     if found is None:
+        return
+    if not strict and _binary_on_a_scale(c, facts, ingest_runs):
+        names = list(facts.grade_names)
+        typed = shlex.quote(f"data.grades=[{', '.join(names)}]")
+        found = (f"{found[0]}: every labelled image is grade 0 or 1, most likely the labels of a "
+                 f"two-grade (e.g. screening) set read on this {len(names)}-grade scale; refused "
+                 f"before any stage runs",
+                 f"{found[1]}; if these labels are the lower grades of the {len(names)}-grade scale "
+                 f"and you mean to train on it all the same, type it on the command line, {typed}, "
+                 f"or set it in your own config file (then only a warning)")
+        c.add("error", "data.grades", as_config_keys(found[0]), as_config_keys(found[1]),
+              value=list(facts.grade_names))
         return
     problem = warning(facts.source, *found, "grades")
     problem = problem.strict() if strict else problem

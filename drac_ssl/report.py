@@ -30,7 +30,6 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
 
 import contextlib
 import datetime as _dt
-import json
 import math
 import os
 import re
@@ -60,6 +59,7 @@ from drac_ssl.config import (
     FinetuneConfig,
     layout_name,
     read_yaml,
+    referral_target_text,
     reproduce_command,
     shell_word,
     to_dict,
@@ -93,10 +93,12 @@ from drac_ssl.grading.bundle import (
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
-from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts
+from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts, read_json
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
+    REFERRAL_RULE,
+    apply_thresholds,
     calibrated_one_grade_words,
     degenerate_ci_reason,
     grading_report,
@@ -104,6 +106,7 @@ from drac_ssl.metrics import (
     referable_summary,
     stored_one_grade_note,
     temperature_at_bound,
+    threshold_band_warning,
     two_grade_summary,
 )
 from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
@@ -258,7 +261,7 @@ def run_freeze(run_dir: Path) -> str | None:
     variant's), else ``config.yaml``; None when neither says."""
     ft = run_dir / "finetune"
     for name in ("scratch", *sorted(p.name for p in ft.glob("*") if p.is_dir())) if ft.is_dir() else ():
-        model = _read_json(ft / name / "model.json")
+        model = read_json(ft / name / "model.json")
         if isinstance(model, dict) and model.get("freeze"):
             return str(model["freeze"])
     try:
@@ -273,13 +276,6 @@ def _title(run_dir: Path, name: str) -> str:
     """The variant ``name`` for a reader (:func:`drac_ssl.grading.bundle.variant_title`):
     scratch under a frozen backbone is said to be random features under a trained head."""
     return variant_title(name, run_freeze(run_dir))
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _link(run_dir: Path, path: Path, alt: str) -> str:
@@ -357,7 +353,7 @@ def _data_section(run_dir: Path) -> list[str]:
         gap = fold_gap_words(prov)
         if gap:  # the per-fold tables below show n/a AUCs for those folds
             lines.append(f"- {gap}")
-        comparison = _read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
+        comparison = read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]
     return lines
@@ -445,7 +441,7 @@ def _generic_dataset(run_dir: Path) -> str | None:
 
 def _planned_stages(run_dir: Path, cfg: dict[str, Any]) -> set[str]:
     """The stages the run asked for (``run.stages``) or recorded (``stages.json``)."""
-    stages = _read_json(run_dir / "stages.json")
+    stages = read_json(run_dir / "stages.json")
     return set((cfg.get("run") or {}).get("stages") or []) | (set(stages) if isinstance(stages, dict) else set())
 
 
@@ -457,7 +453,7 @@ def _generic_data_section(run_dir: Path, dataset: str) -> list[str]:
 
     name, shows = GENERIC_WORDS[dataset]
     cfg = _saved_config(run_dir)
-    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    meta = read_json(run_dir / "pretrain" / "metadata.json")
     meta = meta if isinstance(meta, dict) else {}
     splits = meta.get("splits") if isinstance(meta.get("splits"), dict) else {}
     if "train" not in splits and (seen := re.search(r"\((\d+) images\)", str(meta.get("training_data") or ""))):
@@ -542,7 +538,7 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"{fc.get('batch_size')}, lr {fc.get('lr')} (backbone x{fc.get('backbone_lr_ratio')}), "
                      f"class balance {fc.get('class_balance')}, {keep_words}, {fc.get('image_size')} px, "
                      f"crop scale {fc.get('crop_scale')}, TTA {'on' if fc.get('tta') else 'off'}{width}{views}, class "
-                     f"decision {fc.get('decision')}, kappa 95% CI from {fc.get('n_boot')} bootstrap "
+                     f"decision {fc.get('decision')}{_referral_setting_words(fc)}, kappa 95% CI from {fc.get('n_boot')} bootstrap "
                      f"resamples"
                      + (f", head alone for the first {fc.get('head_warmup_epochs')} epochs (LP-FT)"
                         if fc.get("head_warmup_epochs") else "")
@@ -610,7 +606,7 @@ def _killed_seconds(seconds: float | None) -> str:
 
 
 def _stages_section(run_dir: Path) -> list[str]:
-    stages = _read_json(run_dir / "stages.json")
+    stages = read_json(run_dir / "stages.json")
     lines = ["## Stage wall times", ""]
     if not isinstance(stages, dict) or not stages:
         return lines + ["No `stages.json` (the stages were not run by the orchestrator).", ""]
@@ -653,7 +649,7 @@ def _stages_section(run_dir: Path) -> list[str]:
                                 if isinstance(s, dict) and _killed_left(s))]
     ingest = stages.get("ingest") if isinstance(stages.get("ingest"), dict) else {}
     phantom = (ingest.get("outputs") or {}).get("phantom_seconds") if isinstance(ingest.get("outputs"), dict) else None
-    summary = _read_json(run_dir / "data" / "ingest_summary.json")
+    summary = read_json(run_dir / "data" / "ingest_summary.json")
     own = summary.get("seconds") if isinstance(summary, dict) else None
     if isinstance(phantom, int | float) and phantom >= 1 and not ingest.get("reused_from"):
         lines += ["", f"{phantom:.1f} s of the ingest stage went into generating the phantom data "
@@ -686,7 +682,7 @@ def _stages_section(run_dir: Path) -> list[str]:
                       + ", ".join(_removed_words(s["checkpoints_removed"]) for s in removed.values())
                       + ". Nothing the report, the bundle or a resume reads is lost; a UMM with "
                         "`umm.start_from=last|peak|past_peak` cannot start from this pretraining."]
-    comparison = _read_json(run_dir / "finetune" / "comparison.json")
+    comparison = read_json(run_dir / "finetune" / "comparison.json")
     variants = [r.get("variant") for r in (comparison or {}).get("rows", []) if isinstance(r, dict)] \
         if isinstance(comparison, dict) else []
     for mixed in (mixed_code_words(run_dir), mixed_build_words(run_dir)):
@@ -765,7 +761,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
         stages = stages[:1]  # a generic data set's run: pretraining only (see the closing line)
     for stage, title in stages:
         folder = run_dir / stage
-        meta = _read_json(folder / "metadata.json")
+        meta = read_json(folder / "metadata.json")
         pngs = sorted((folder / "plots").glob("*.png")) if (folder / "plots").is_dir() else []
         if meta is None and not pngs:
             lines += [f"### {title}", "", _not_done(run_dir, stage, f"{stage}/metadata.json"), ""]
@@ -779,7 +775,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
                       f"{' (' + cap + ')' if cap else ''}, "
                       f"{_kept_rule(stage, meta)} ({meta.get('stopped', '')}); its {metrics}.", ""]
             lines += _collapse_warning(meta, stage)
-            status = _read_json(run_dir / "stages.json")
+            status = read_json(run_dir / "stages.json")
             entry = status.get(stage) if isinstance(status, dict) else None
             other = entry.get("other_folds") if isinstance(entry, dict) else None
             if isinstance(other, dict) and other.get("fold_figures"):
@@ -1086,6 +1082,35 @@ def in_sample_thresholds_words(metrics: dict[str, Any], fitted_on: str | None = 
             f"images) would close that route too.")
 
 
+def _referral_setting_words(fc: dict[str, Any]) -> str:
+    """``, referral target sensitivity:0.90`` for report.md's settings row of the fine-tuning
+    (``finetune.referral_target``, in its one written form), "" when off or not recorded."""
+    target = referral_target_text(fc.get("referral_target", "off"))
+    return "" if target == "off" or not isinstance(target, str) else f", referral target {target}"
+
+
+def _class_decision_words(metrics: dict[str, Any], decision: str) -> str:
+    """What gave a variant's out-of-fold grades, for report.md's headline line: ``class
+    decision `thresholds``` (``finetune.decision``), or, where a two-grade run's referral cut
+    gave them (``referral_decides_grade``), ``grades by the referral cut
+    (`finetune.referral_target=sensitivity:0.90`: grade 1 when P1 is at or above the cut
+    cross-fitted for the image's fold; `finetune.decision=thresholds` not used)``."""
+    if not metrics.get("referral_decides_grade"):
+        return f"class decision `{decision}`"
+    referral = (metrics.get("referable") or {}).get("referral") or (metrics.get("calibration") or {}).get("referral")
+    target = referral.get("target") if isinstance(referral, dict) else None
+    return (f"grades by the referral cut (`finetune.referral_target={target or '?'}`: grade 1 when P1 is at or "
+            f"above the cut cross-fitted for the image's fold; `finetune.decision={decision}` not used)")
+
+
+def _rule_label(rule: str, figures: dict[str, Any]) -> str:
+    """A row of report.md's table of decision rules: the rule's name, the referral cut's
+    (:data:`drac_ssl.metrics.REFERRAL_RULE`) with its target: ``referral cut (sensitivity:0.90)``."""
+    if rule == REFERRAL_RULE:
+        return f"referral cut ({figures.get('target') or 'finetune.referral_target'})"
+    return rule
+
+
 def _drac_data(run_dir: Path) -> bool:
     """Whether the run's data are DRAC's kind (the official DRAC layout of UW-OCTA images or
     the phantom stand-ins, on DRAC's three grades: :func:`drac_ssl.challenge.drac_scale`, the
@@ -1125,7 +1150,8 @@ def resamples_used_words(metrics: dict[str, Any]) -> str | None:
                ("Referable AUC", "", referable.get("auc_ci95_resamples"))]
     decision = metrics.get("decision")
     for rule, r in (metrics.get("decision_rules") or {}).items():
-        if rule != decision and isinstance(r, dict):
+        # every rule but the one that gave the grades (the headline's QWK, counted above)
+        if isinstance(r, dict) and not r.get("selected", rule == decision):
             counted.append(("QWK", f" under the {rule} rule", r.get("qwk_ci95_resamples")))
     fewer = [(what, where, used) for what, where, used in counted
              if isinstance(used, int) and not isinstance(used, bool) and 0 < used < n_boot]
@@ -1142,6 +1168,22 @@ def resamples_used_words(metrics: dict[str, Any]) -> str | None:
             "which over-represent the rarest grades' images; with few such images read them as rough.")
 
 
+def _band_warning(thresholds: Any, grades: Any, probs: Any, names: Sequence[str]) -> str | None:
+    """:func:`drac_ssl.metrics.threshold_band_warning` of a run's recorded thresholds (a run
+    made before ``metrics.json`` stored it), on the grades they give in-sample: cut from the
+    expected grade of the out-of-fold calibrated probabilities ``probs`` ``(n, K)`` (the score
+    a classification head's thresholds were fitted on); None when the thresholds are not a
+    list of K-1 increasing numbers."""
+    try:
+        t = [float(v) for v in thresholds]
+        p = np.asarray(probs, dtype=np.float64)
+        if len(t) != p.shape[1] - 1:
+            return None
+        return threshold_band_warning(t, grades, apply_thresholds(p @ np.arange(p.shape[1]), t), names)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False) -> tuple[list[str], str | None]:
     """The variant's section of report.md, and the note that its out-of-fold grades give
     (nearly) every image one grade, overall or within each fold: the one the run stored in
@@ -1151,7 +1193,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     ``drac``: the run is on DRAC's kind of data (:func:`_drac_data`), whose challenge breaks
     ties by the one-vs-one AUC (:func:`drac_ssl.figures.auc_words`)."""
     vdir = run_dir / "finetune" / name
-    metrics = _read_json(vdir / "metrics.json")
+    metrics = read_json(vdir / "metrics.json")
     title = _title(run_dir, name)
     if not isinstance(metrics, dict) or not (vdir / OOF_FILE).is_file():
         return [f"### {title}", "", "Incomplete: no metrics or out-of-fold predictions.", ""], None
@@ -1173,15 +1215,18 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
              f"AUC {auc_words(metrics, probs.shape[1], drac)}, "
              f"accuracy {figure_with_ci(metrics, 'accuracy', 'accuracy_ci95')}, macro F1 "
              f"{figure_text(metrics.get('macro_f1'))}; final calibration: temperature {figure_text(cal.get('temperature'))}, "
-             f"thresholds {threshold_words(cal.get('thresholds') or [])}; class decision "
-             f"`{decision}`.", ""]
+             f"thresholds {threshold_words(cal.get('thresholds') or [])}; {_class_decision_words(metrics, decision)}.",
+             ""]
     fewer = resamples_used_words(metrics)
     if fewer:
         lines += [fewer, ""]
     absent = sorted(set(range(probs.shape[1])) - set(grades.tolist()))
     if absent:  # a trial: a two-grade set run on DRAC's three grades said only "AUC n/a"
-        which = ", ".join(f"{g} ({names[g]})" if g < len(names) else str(g) for g in absent)
-        lines += [f"**No labelled image has grade {which}**: the model has outputs for grades it "
+        # the numbers before the names: "Read this first" keeps the lead up to " (" (a run of
+        # binary labels on ICDR's 5 grades listed "grade 2" alone there, not 3 and 4)
+        which = (f"grade{'s' if len(absent) > 1 else ''} {', '.join(map(str, absent))} "
+                 f"({', '.join(names[g] if g < len(names) else '?' for g in absent)})")
+        lines += [f"**No labelled image has {which}**: the model has outputs for grades it "
                   f"never saw, and the AUCs are undefined. Is `data.grades` "
                   f"({', '.join(names)}) the scale of these labels?", ""]
     elif metrics.get("auc_note") and finite_number(metrics.get("auc")) is None:
@@ -1194,6 +1239,13 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
         lines += [f"> **{said[0].upper()}{said[1:]}**: this variant learnt next to nothing about "
                   f"grading, and a difference against it shows at most that the other variant learnt "
                   f"something.", ""]
+    # thresholds leaving a grade (next to) no band or no out-of-fold image: the run's own words,
+    # else (a run made before they were stored) from its out-of-fold grades
+    band = metrics.get("threshold_band_warning") if "threshold_band_warning" in metrics else (
+        _band_warning(cal.get("thresholds"), grades, probs, names)
+        if decision == "thresholds" and cal.get("output", "classification") == "classification" else None)
+    if isinstance(band, str) and band:
+        lines += [f"> **Warning:** {band[:1].upper()}{band[1:]}.", ""]
     temperature = cal.get("temperature")
     if temperature_at_bound(temperature):
         lines += [f"> The calibration's temperature ({figure_text(temperature)}) sits at the edge of its search "
@@ -1204,12 +1256,15 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
         lines += [screening, ""]
     rules = metrics.get("decision_rules") or {}
     if rules:
-        lines += ["Both class decisions on the same cross-fitted probabilities (the selected one in bold):", ""]
+        lines += [("Both class decisions, each alone, and the referral cut that gave the grades on the same "
+                   "cross-fitted probabilities (the one giving the grades in bold):" if REFERRAL_RULE in rules else
+                   "Both class decisions on the same cross-fitted probabilities (the selected one in bold):"), ""]
         lines += markdown_table(["decision", "QWK", "95% CI", "accuracy", "macro F1"],
-                                [[f"**{rule}**" if rule == decision else rule, figure_text(r.get("qwk")),
+                                [[f"**{_rule_label(rule, r)}**" if r.get("selected", rule == decision)
+                                  else _rule_label(rule, r), figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                                   figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
-    deployed = _read_json(vdir / "calibration.json")  # its fitted_on: the images the final fit saw
+    deployed = read_json(vdir / "calibration.json")  # its fitted_on: the images the final fit saw
     fitted_on = deployed.get("fitted_on") if isinstance(deployed, dict) else None
     in_sample = in_sample_thresholds_words(metrics, fitted_on if isinstance(fitted_on, str) else None)
     if in_sample:
@@ -1263,7 +1318,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names)
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):
-        record = _read_json(vdir / f"fold{f['fold']}.json")
+        record = read_json(vdir / f"fold{f['fold']}.json")
         if isinstance(record, dict) and record.get("history"):
             histories[int(f["fold"])] = record["history"]
     if histories:
@@ -1301,9 +1356,13 @@ def fold_auc_na_lines(fold_records: list[dict[str, Any]], grades: Any, folds: An
                            f"hold no {' or '.join(lacks)} image")
     if not missing:
         return []
+    nowhere = [grade_label(g, names) for g in range(len(names)) if g not in set(grades.tolist())]
+    pooled = (f"no labelled image at all has {' or '.join(nowhere)}, so the pooled out-of-fold AUC "
+              f"above is n/a too: is data.grades the scale of these labels?" if nowhere else
+              "the pooled out-of-fold AUC above includes every image; the Data section says "
+              "whether every grade can be put in every fold, and how")
     return [f"AUC n/a: {', '.join(missing)}; a fold's AUC needs an image of every grade, so it "
-            f"cannot be computed there (the pooled out-of-fold AUC above includes every image; "
-            f"the Data section says whether every grade can be put in every fold, and how).", ""]
+            f"cannot be computed there ({pooled}).", ""]
 
 
 POOLING_GAP = 0.1
@@ -1417,7 +1476,7 @@ def _fold_counts(ft: Path, row: dict[str, Any]) -> tuple[Any, Any]:
     that file's ``folds`` (runs made before they were stored); (None, None) when none is there."""
     if "qwk_fold_defined" in row and row.get("qwk_fold_defined") is not None:
         return row.get("qwk_fold_defined"), row.get("qwk_fold_count")
-    metrics = _read_json(ft / str(row.get("variant")) / "metrics.json")
+    metrics = read_json(ft / str(row.get("variant")) / "metrics.json")
     if not isinstance(metrics, dict):
         return None, None
     if metrics.get("qwk_fold_defined") is not None:
@@ -1443,7 +1502,7 @@ def _fold_sd(ft: Path, row: dict[str, Any]) -> Any:
     None when neither is there."""
     if row.get("qwk_fold_std_ddof") == 1:
         return row.get("qwk_fold_std")
-    metrics = _read_json(ft / str(row.get("variant")) / "metrics.json")
+    metrics = read_json(ft / str(row.get("variant")) / "metrics.json")
     if isinstance(metrics, dict) and metrics.get("qwk_fold_std_ddof") == 1:
         return metrics.get("qwk_fold_std")
     folds = metrics.get("folds") if isinstance(metrics, dict) else None
@@ -1477,6 +1536,61 @@ def majority_grade(run_dir: Path, comparison: dict[str, Any]) -> dict[str, Any] 
 
 MAJORITY_TITLE = "majority grade (always {name})"
 """The reference row of report.md's variant table, ``{name}``: the grade always answered."""
+
+
+def _with_referable_screening(ft: Path, rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int | None]:
+    """``comparison.json``'s ``rows`` with each variant's referable ``sensitivity`` and
+    ``specificity`` at the submitted grades, for a cut on more than two grades: the row's
+    ``referable_sensitivity`` / ``referable_specificity``, else (a comparison written before
+    them) its ``metrics.json``'s ``referable``; and the cut (``from_grade`` of the first
+    ``metrics.json`` that records one; None when none does). A variant without them keeps its
+    row as it is (its cells then n/a)."""
+    out, cut = [], None
+    for row in rows:
+        metrics = read_json(ft / str(row.get("variant")) / "metrics.json")
+        referable = metrics.get("referable") if isinstance(metrics, dict) else None
+        referable = referable if isinstance(referable, dict) else {}
+        found = referable.get("from_grade")
+        cut = found if cut is None and isinstance(found, int) and not isinstance(found, bool) else cut
+        figures = {name: row.get(f"referable_{name}", referable.get(name)) for name in ("sensitivity", "specificity")}
+        out.append({**row, **figures} if any(v is not None for v in figures.values()) else row)
+    return out, cut
+
+
+def referable_off_words(run_dir: Path, names: Any) -> str:
+    """The note of report.md on a run of more than two grades without referable-DR figures
+    because ``finetune.referable_from=auto`` gives a cut on the ICDR scale alone
+    (:func:`drac_ssl.config.referable_cut`): which setting gives them, and a new run taking this
+    one's stages that does (its fine-tuning folds are reused when their settings match, only
+    the figures are made again). A plain paragraph, not a warning (no bold lead): "Read this
+    first" does not list it, the run having done what its settings say.
+
+    "" for another run: two grades, the ICDR scale, DRAC's scale (``Normal, NPDR, PDR``, every
+    run on DRAC's kind of data (:func:`drac_ssl.challenge.drac_scale`) among them: that scale
+    has no standard cut, and auto is off on it on purpose, docs/configuration.md), a cut given,
+    or ``off`` (asked for), or a run without ``config.yaml``. Only ``python -m drac_ssl.compare``
+    said it, not the report (a screening trial's R0..R3 run was silently without them)."""
+    from drac_ssl import GRADE_NAMES
+    from drac_ssl.config import GRADE_SCALES
+
+    if not isinstance(names, list) or len(names) <= 2:
+        return ""
+    scale = tuple(str(n) for n in names)
+    if scale in (GRADE_SCALES["icdr"], GRADE_NAMES) or _drac_data(run_dir):
+        return ""
+    finetune = _saved_config(run_dir).get("finetune")
+    setting = finetune.get("referable_from", "auto") if isinstance(finetune, dict) else None
+    if str(setting).strip().lower() != "auto":  # a cut given, off, or no config.yaml
+        return ""
+    cut = min(2, len(names) - 1)
+    return (f"No referable-DR figures: `finetune.referable_from=auto` gives a referable cut on the ICDR "
+            f"scale (grade >= 2) and on two grades only, not on this scale ({', '.join(map(str, names))}). "
+            f"To have them, set the first referable grade, e.g. `finetune.referable_from={cut}` (referable = "
+            f"grade >= {cut}, {names[cut]} or worse), for the AUC of P(referable) and its sensitivity and "
+            f"specificity with their 95% CIs here, in the export and the app: in a new run that takes this "
+            f"one's stages, `run.reuse={run_dir} run.name=NEW finetune.referable_from={cut}` added to this "
+            f"run's command (its fine-tuning folds are reused, only the figures are made again), or "
+            f"`finetune.referable_from=off` to say there is none.")
 
 
 def _majority_row(majority: dict[str, Any], referable: bool, screening: bool) -> list[str]:
@@ -1582,7 +1696,7 @@ def transductive_words(run_dir: Path, rows: Sequence[dict[str, Any]], freeze: st
     pretrained = [variant_title(str(r.get("variant")), freeze) for r in rows if r.get("variant") != "scratch"]
     if not pretrained:
         return None
-    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    meta = read_json(run_dir / "pretrain" / "metadata.json")
     seen = str(meta.get("training_data") or "") if isinstance(meta, dict) else ""
     test = " and the test images" if "and test images" in seen else ""
     scratch = any(r.get("variant") == "scratch" for r in rows)
@@ -1596,7 +1710,7 @@ def transductive_words(run_dir: Path, rows: Sequence[dict[str, Any]], freeze: st
 
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
-    comparison = _read_json(ft / "comparison.json")
+    comparison = read_json(ft / "comparison.json")
     lines = ["## Cross-validated fine-tuning", ""]
     if not isinstance(comparison, dict) or not comparison.get("rows"):
         return lines + [_not_done(run_dir, "finetune", "finetune/comparison.json"), ""]
@@ -1611,7 +1725,16 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     lines += [f"### Scratch vs {PRETRAIN_METHOD} vs {PRETRAIN_METHOD} + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
+    two = len(comparison.get("class_names") or ()) == 2
     majority = majority_grade(run_dir, comparison)
+    if referable and not screening and not two:
+        # a cut on more grades: its sensitivity and specificity at the submitted grades, as two
+        # grades have them (a K = 4 run with finetune.referable_from=2 showed the AUC alone)
+        rows, cut = _with_referable_screening(ft, rows)
+        screening = any("sensitivity" in r for r in rows)
+        if majority and screening and cut is not None and isinstance(majority.get("grade"), int):
+            above = majority["grade"] >= cut  # always one grade: every image referable, or none
+            majority = {**majority, "sensitivity": 1.0 if above else 0.0, "specificity": 0.0 if above else 1.0}
     lines += markdown_table(
         ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
          "fold QWK mean ± SD", "seconds"] + (["referable AUC (95% CI)"] if referable else [])
@@ -1633,14 +1756,18 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
               "one grade) is left out of both, and the cell then says over how many folds.", ""]
     if majority:
         lines += [majority_words(majority, rows, freeze), ""]
-    two = len(comparison.get("class_names") or ()) == 2
     if referable and not two:
-        rule = next((m["referable"].get("rule") for m in (_read_json(ft / r["variant"] / "metrics.json")
+        rule = next((m["referable"].get("rule") for m in (read_json(ft / r["variant"] / "metrics.json")
                                                           for r in rows)
                      if isinstance(m, dict) and isinstance(m.get("referable"), dict)), None)
         lines += ["Referable AUC: the ROC AUC of P(referable) out of fold"
                   + (f" ({rule})" if rule else "")
-                  + "; each variant's section gives its sensitivity and specificity.", ""]
+                  + ("; sensitivity and specificity: of that referable decision, at the submitted grades "
+                     "(grade at or above the cut), out of fold; each variant's section gives them with "
+                     "their counts and 95% CIs." if screening else
+                     "; each variant's section gives its sensitivity and specificity."), ""]
+    elif not referable and not two and (off := referable_off_words(run_dir, comparison.get("class_names"))):
+        lines += [off, ""]
     if two:  # the one AUC of two grades, said once (the referable column adds its 95% CI)
         lines += ["With two grades the one-vs-one and one-vs-rest AUCs are the same number: the "
                   "ROC AUC of grade 1 against grade 0"
@@ -1693,7 +1820,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         n_cis = len(titles) * sum(isinstance(d, dict) for d in differences.values())
         by_chance = []
         for name in sorted({n for minuend, subtrahend, _, _ in pairs.values() for n in (minuend, subtrahend)}):
-            variant_metrics = _read_json(ft / name / "metrics.json")
+            variant_metrics = read_json(ft / name / "metrics.json")
             if isinstance(variant_metrics, dict) and chance_warning(variant_metrics):
                 by_chance.append(variant_title(name, freeze))
         lines += ["", f"This table holds {n_cis} CIs: a 95% CI excludes 0 one time in twenty by chance "
@@ -1719,11 +1846,11 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         note = _one_grade_differences({label: (a, b, what) for label, (a, b, what, d) in pairs.items()
                                        if isinstance(d, dict)}, one_grade, freeze)
         lines += [note, ""] if note else []
-    summary = _read_json(ft / "summary.json")
+    summary = read_json(ft / "summary.json")
     if isinstance(summary, dict):
         # a tie said as one, for a summary written before those words too (recorded_selection)
         why = recorded_selection(str(summary.get("selection") or ""), summary.get("variants"),
-                                 summary.get("decision"), str(summary.get("selected")))
+                                 summary.get("decision"), str(summary.get("selected")), drac=_drac_data(run_dir))
         lines += [f"Selected for export: **{summary.get('selected')}** ({why})"
                   + (f"; {summary['selection_evidence']}" if summary.get("selection_evidence") else "")
                   + "."
@@ -1731,7 +1858,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                   + (" Chosen as the best of these variants on the same out-of-fold images, its "
                      "figures overstate, by an amount not measured here, how it grades new images."
                      if len(rows) > 1 else ""), ""]
-        chosen = _read_json(ft / str(summary.get("selected")) / "metrics.json")
+        chosen = read_json(ft / str(summary.get("selected")) / "metrics.json")
         chance = chance_warning(chosen) if isinstance(chosen, dict) else None
         if chance:
             lines += [f"> **{chance}**", ""]
@@ -1758,12 +1885,12 @@ def _leaderboard_words(run_dir: Path) -> str:
 
 def _export_section(run_dir: Path) -> list[str]:
     lines = ["## Export", ""]
-    meta = _read_json(run_dir / "bundle" / "metadata.json")
+    meta = read_json(run_dir / "bundle" / "metadata.json")
     if not isinstance(meta, dict):
         return lines + [_not_done(run_dir, "export", "bundle/metadata.json"), ""]
     lines += [f"- bundle: `bundle/` ({meta.get('variant')} variant, {len(meta.get('folds', []))} fold models, "
               f"Grad-CAM layer `{meta.get('gradcam_target_layer')}`); model card: `bundle/MODEL_CARD.md`"]
-    summary = _read_json(run_dir / "export" / "summary.json")
+    summary = read_json(run_dir / "export" / "summary.json")
     if isinstance(summary, dict) and summary.get("submission"):
         lines.append(f"- submission: `export/submission.csv`, {summary.get('n_test')} test images, checked "
                      f"with `drac_ssl.submission.check_submission`")
@@ -1777,10 +1904,10 @@ def _export_section(run_dir: Path) -> list[str]:
             n_near_tie = n_near_tie if isinstance(n_near_tie, int) and not isinstance(n_near_tie, bool) else 0
             n_test = summary.get("n_test") if isinstance(summary.get("n_test"), int) else 0
             why = f"why in the grade_note column of `{shown.as_posix()}`" if shown is not None else ""
-            lines.append(f"- its class: {class_rule_words(decision, n_off, n_test, why, n_near_tie)} "
-                         f"(`finetune.decision={decision}`); its P columns: "
-                         f"{probability_columns_words(meta)}")
-        if notes is not None and shown is not None:  # some test image not reliably gradable
+            rule = (f"{class_rule_words(decision, n_off, n_test, why, n_near_tie)} (`finetune.decision={decision}`)"
+                    if not isinstance(summary.get("class_rule"), str) else summary["class_rule"])  # referral cut
+            lines.append(f"- its class: {rule}; its P columns: {probability_columns_words(meta)}")
+        if notes is not None and shown is not None and summary.get("n_flagged"):  # some test image not reliably gradable
             lines.append(f"- not reliably gradable: {summary.get('n_flagged')} of the {summary.get('n_test')} "
                          f"test images, their rows in the submission like any other; per case, why, in "
                          f"`{shown.as_posix()}`")
@@ -1793,8 +1920,8 @@ def _run_codes(run_dir: Path, reused: bool = False) -> tuple[dict[str, Any], dic
     """The code the run was made with (``environment.json``; {} when absent) and the code each
     stage ran on (``stages.json``'s ``code``, where recorded): of the stages run in this folder,
     or with ``reused`` of those taken from another run by ``run.reuse`` (their code there)."""
-    env = _read_json(run_dir / "environment.json")
-    stages = _read_json(run_dir / "stages.json")
+    env = read_json(run_dir / "environment.json")
+    stages = read_json(run_dir / "stages.json")
     codes = {name: s["code"] for name, s in stages.items()
              if isinstance(s, dict) and isinstance(s.get("code"), dict)
              and bool(s.get("reused_from")) == reused} if isinstance(stages, dict) else {}
@@ -1889,7 +2016,7 @@ def _generic_closing_lines(run_dir: Path, dataset: str) -> list[str]:
     umm_ran = (run_dir / "umm").is_dir()
     left_out = "Fine-tuning and export" if umm_ran else "UMM, fine-tuning and export"
     only = "pretraining only" if not umm_ran else "pretraining, then UMM"
-    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    meta = read_json(run_dir / "pretrain" / "metadata.json")
     against = knn_start_comparison_of_run(meta, pretrain_history(run_dir)) if isinstance(meta, dict) else None
     lines = [f"{left_out}: not part of this run. A generic data set's run is {only} "
              f"(data.dataset={dataset}: the fine-tuning grades an ingested folder of retinal images)"
@@ -1948,7 +2075,7 @@ def model_next_steps(run_dir: str | Path, in_file: bool = False) -> list[NextSte
 
     run_dir = Path(run_dir)
     bundle = run_dir / "bundle"
-    meta = _read_json(bundle / "metadata.json")
+    meta = read_json(bundle / "metadata.json")
     if not isinstance(meta, dict):
         return []
 
@@ -1989,7 +2116,7 @@ def _next_section(run_dir: Path) -> list[str]:
             lines += [f"Note: {step.what}.", ""]
     interpreter = python_command("app", in_file=True).split(" ", 1)[0]
     if "/" in interpreter:  # a relative path: from the folder the run was made in
-        env = _read_json(run_dir / "environment.json")
+        env = read_json(run_dir / "environment.json")
         made_in = env.get("cwd") if isinstance(env, dict) and isinstance(env.get("cwd"), str) else ""
         lines += [f"Run them from the folder the run was made in{f' (`{made_in}`)' if made_in else ''}, "
                   f"where `{interpreter}` is.", ""]
@@ -2069,7 +2196,7 @@ def knn_start_comparison_of_run(meta: dict[str, Any], history: Sequence[dict[str
 def _knn_figure(run_dir: Path) -> bool:
     """Whether the pretraining's k-NN monitor scored an epoch (a ``knn_top1`` in its
     ``metadata.json`` metrics or in ``metrics.jsonl``)."""
-    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    meta = read_json(run_dir / "pretrain" / "metadata.json")
     if isinstance(meta, dict) and "knn_top1" in (meta.get("metrics") or {}):
         return True
     return any("knn_top1" in row for row in pretrain_history(run_dir))
@@ -2167,7 +2294,7 @@ def next_step(run_dir: str | Path, in_file: bool = False) -> NextStep | None:
 
     root = Path(str((cfg.get("data") or {}).get("root") or "")).expanduser()
     if absolute and not root.is_absolute():  # relative to the folder the run was made in
-        env = _read_json(run_dir / "environment.json")
+        env = read_json(run_dir / "environment.json")
         made_in = env.get("cwd") if isinstance(env, dict) else None
         root = Path(made_in) / root if isinstance(made_in, str) and made_in else root
     backbone = run_dir / "pretrain" / "backbone.safetensors"

@@ -133,10 +133,12 @@ RUN_FILES: tuple[RunFile, ...] = (
     RunFile("export/submission.csv", "The test images graded by the bundle (case, class, P0..): the file to submit.",
             f"{KEEP}: it is the result to submit."),
     RunFile("export/submission_notes.csv", "Written when some test image is not reliably gradable (unlike "
-                                           "the training images, blank, random noise ...): per case, why "
+                                           "the training images, blank, random noise ...), and always for "
+                                           "a regression head: per case, why "
                                            "(case, class, not_reliably_gradable, training_image, grade_note, bundle: which "
                                            "bundle graded, pretraining_image, grade_name: the class in the "
-                                           "bundle's grade names).",
+                                           "bundle's grade names, score: what the thresholds cut into the "
+                                           "class).",
             f"{KEEP}: it says which rows of the submission to doubt; `python -m drac_ssl.export --score` "
             "reads it."),
     RunFile("report.md", "This report.",

@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from drac_ssl.io import (
     atomic_write_json,
     ends_sha256,
     last_invocation,
+    read_json_dict,
     running_here,
     try_lock,
     unended_invocation,
@@ -105,14 +107,14 @@ def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     finite validation outputs (``drac_ssl.finetune._train_folds``); ``"older views"`` for
     one that is all of that but for its views (no ``train_views``: an older drac_ssl's, trained
     again); ``""`` otherwise."""
-    record = _read_json(folder / f"fold{fold}.json")
+    record = read_json_dict(folder / f"fold{fold}.json")
     if not isinstance(record, dict) or not isinstance(record.get("signature"), str):
         return ""
     if isinstance(signatures, list):
         if record["signature"] not in signatures:
             return ""
     else:
-        offered = _read_json(folder / OFFERED_FOLDS)
+        offered = read_json_dict(folder / OFFERED_FOLDS)
         offer = offered.get(f"fold{fold}.json") if isinstance(offered, dict) else None
         if isinstance(offer, dict) and offer.get("trained_in") and offer.get("signature") == record["signature"]:
             return ""
@@ -141,7 +143,7 @@ def finetune_saved_on_disk(run_dir: str | os.PathLike[str]) -> tuple[str, str] |
     started, or one of a drac_ssl that wrote none). For a fine-tuning killed without a word
     (``kill -9``): its last Ctrl-C's words in ``stages.json`` miss what was saved since."""
     finetune = Path(run_dir) / "finetune"
-    plan = _read_json(finetune / FOLDS_PLAN)
+    plan = read_json_dict(finetune / FOLDS_PLAN)
     if not isinstance(plan, dict):
         return None
     variants, folds = plan.get("variants"), plan.get("folds")
@@ -284,7 +286,7 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
     * neither: no epoch saved.
     """
     folder = Path(run_dir) / stage / "checkpoints"
-    record = _read_json(folder / CHECKPOINT_RECORD)
+    record = read_json_dict(folder / CHECKPOINT_RECORD)
     keys = ("epochs_done", "epochs_planned", "step", "bytes")
     if not (isinstance(record, dict) and all(isinstance(record.get(k), int) for k in keys)):
         record = None
@@ -492,20 +494,13 @@ def held_by(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     return lock_holder(folder, unended_invocation(folder / INVOCATIONS)) or {}
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def planned_stages(run_dir: str | os.PathLike[str]) -> list[str]:
     """The stages the run asked for (``config.yaml``'s ``run.stages``, else the ones
     ``stages.json`` records), in pipeline order."""
     folder = Path(run_dir)
     stages = _setting(folder, "run", "stages")
     if not isinstance(stages, list):
-        recorded = _read_json(folder / "stages.json")
+        recorded = read_json_dict(folder / "stages.json")
         stages = list(recorded) if isinstance(recorded, dict) else []
     return [s for s in PIPELINE if s in stages]
 
@@ -568,7 +563,7 @@ def stage_states(run_dir: str | os.PathLike[str], check_lock: bool = True) -> li
     ``check_lock``: whether to look at the run's lock for a running training (:func:`held_by`);
     False from a process that holds it (the report a training writes at its end)."""
     folder = Path(run_dir)
-    recorded = _read_json(folder / "stages.json")
+    recorded = read_json_dict(folder / "stages.json")
     recorded = recorded if isinstance(recorded, dict) else {}
     holder = held_by(folder) if check_lock else None
     training = holder is not None and holder.get("tool", "drac_ssl.train") == "drac_ssl.train"
@@ -750,7 +745,7 @@ def _setting_of(word: str) -> str:
 
 
 def command_without(run_dir: str | os.PathLike[str], option: str, settings: list[str] | None = None,
-                    config: str | None = None) -> str:
+                    config: str | None = None, drop: Sequence[str] = ()) -> str:
     """The run's last training command line (``invocations.jsonl``'s ``argv``, each word quoted
     as :func:`resume_command_and_note` quotes it, with its ``cd`` to the folder it ran in when
     that is not the current one) without the word ``option`` (``--first-try``: the full run
@@ -759,8 +754,8 @@ def command_without(run_dir: str | os.PathLike[str], option: str, settings: list
     a setting typed more than once keeps its last word, the one the configuration read; words
     are matched by the setting they set, as typed with spaces or not. ``config``: the file
     that replaces the word after ``-c`` (``--config FILE``; ``--config=FILE`` and ``-cFILE``
-    too), e.g. the original file of a run's resolved ``config.yaml``. "" for a run whose
-    records have no ``argv``."""
+    too), e.g. the original file of a run's resolved ``config.yaml``. ``drop``: settings
+    (``run.reuse``) whose typed words are left out. "" for a run whose records have no ``argv``."""
     from drac_ssl.config import shell_word
 
     last = last_training(Path(run_dir)) or {}
@@ -773,8 +768,9 @@ def command_without(run_dir: str | os.PathLike[str], option: str, settings: list
             word = config
         elif config is not None and word.startswith(("--config=", "-c")) and word not in ("-c", "--config"):
             word = f"--config={config}" if word.startswith("--config=") else f"-c{config}"
-        if word != option:  # the word after -c is its file, whatever it holds
-            words.append((word, "" if after_option else _setting_of(word)))
+        key = "" if after_option else _setting_of(word)
+        if word != option and not (key and key in drop):  # the word after -c is its file, whatever it holds
+            words.append((word, key))
         after_option = word in ("-c", "--config")
     for setting in settings or []:
         key = _setting_of(setting)
@@ -821,7 +817,7 @@ def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, 
                 "configs/fundus.yaml, or a folder of your own: docs/data.md)")
     states = stage_states(folder)
     planned = [s.stage for s in states]
-    recorded = _read_json(folder / "stages.json")
+    recorded = read_json_dict(folder / "stages.json")
     if needs not in planned and isinstance(recorded, dict) and (recorded.get(needs) or {}).get("status") == "done":
         return None
     if needs in planned and any(s.stage == needs and s.status == "done" for s in states):

@@ -8,7 +8,11 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
         [--grade-column NAME] [--grades K] [--json OUT.json] [--images DIR]
 
 * The submission must pass its own check (:func:`drac_ssl.submission.read_submission`, the
-  lines ``--check`` prints); K is ``--grades`` or the header's. A label CSV given as the
+  lines ``--check`` prints); K is ``--grades`` or the header's. A Kaggle file
+  (``id_code,diagnosis``, :mod:`drac_ssl.kaggle`, told by its header) is checked by Kaggle's
+  rules (K ``--grades``, the model's, else APTOS 2019's 5) and scored on its diagnosis column:
+  QWK, accuracy, F1 and the confusion matrix, no AUC (it has no probabilities; the record's
+  ``submission_format`` is ``kaggle``); its ids name the cases, matched to the labels as any. A label CSV given as the
   submission (its header has a layout's two columns) adds ``did you swap --score and
   --labels?``, and so does a submission given as the label CSV.
 * The label CSV is read in any dialect the ingest reads (:func:`data_prep.labels.read_table`:
@@ -160,6 +164,7 @@ from drac_ssl.figures import (
     markdown_table,
 )
 from drac_ssl.io import atomic_write_json
+from drac_ssl.kaggle import KAGGLE_COLUMNS, KAGGLE_GRADES, is_kaggle_file, read_kaggle
 from drac_ssl.metrics import (
     accuracy_score,
     bootstrap_ci,
@@ -169,14 +174,17 @@ from drac_ssl.metrics import (
     macro_ovr_auc,
     one_grade_note,
     quadratic_weighted_kappa,
+    referable_report,
+    referable_summary,
+    two_grade_decision_words,
 )
 from drac_ssl.scale import default_grade_names
 from drac_ssl.starting import interpreter_word, python_command, started
 from drac_ssl.submission import SubmissionRows, read_submission
 
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
-           "model_grade_names", "read_grade_labels", "scale_names", "score", "score_command",
-           "score_lines"]
+           "model_grade_names", "model_referable_cut", "notes_grade_names", "read_grade_labels",
+           "scale_names", "score", "score_command", "score_lines"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -270,6 +278,23 @@ def _label_layout_of(path: str | Path) -> str | None:
 
 
 SWAPPED = "did you swap --score and --labels?"
+
+KAGGLE_NO_AUC = ("a Kaggle submission (id_code,diagnosis) gives each image's class, no probabilities: "
+                 "no AUC")
+"""The ``auc_note`` of a Kaggle file's score (:func:`score`)."""
+
+
+def _kaggle_rows(submission: str | Path, num_grades: int | None) -> tuple[SubmissionRows | None, list[str]]:
+    """A Kaggle submission (:func:`drac_ssl.kaggle.read_kaggle`: K ``num_grades``, else APTOS
+    2019's 5) as :class:`drac_ssl.submission.SubmissionRows`, its cases the ids and its
+    probabilities the classes one-hot (no AUC is said of them: :data:`KAGGLE_NO_AUC`); else None
+    and the check's problems."""
+    k = KAGGLE_GRADES if num_grades is None else int(num_grades)
+    read, problems = read_kaggle(submission, k)
+    if read is None:
+        return None, problems
+    ids, classes, lines = read
+    return SubmissionRows(Path(submission), ids, classes, np.eye(k)[classes], lines), problems
 
 
 def _guess(table: Table, known: Sequence[str], taken: set[str], role: str) -> str | None:
@@ -664,8 +689,12 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
             what = (no_grade_words(name, raw, eye_column) if is_ungraded(raw) else
                     f"grade {raw.strip()!r} of {name} is neither a grade number{named}" if named else
                     f"grade {raw.strip()!r} of {name} is not a grade number")
-            problems.append(error(where, what, f"write {_choices(grade_names)}, or {UNGRADABLE_LABEL_WAY}",
-                                  "grade"))
+            # a column of words the names in force do not read: the model's own names, when its
+            # run is given (a trial's R0..R3 labels, no RUN: every row said "write 0, 1, 2 or 3")
+            fix = (f"{_model_names_fix(own_words, grade_names, run_given=run_given, bundle_grades=bundle_grades)}"
+                   f", or {UNGRADABLE_LABEL_WAY}" if own_words and not names_known and not is_ungraded(raw)
+                   else f"write {_choices(grade_names)}, or {UNGRADABLE_LABEL_WAY}")
+            problems.append(error(where, what, fix, "grade"))
         elif not 0 <= grade < k:
             outside.append((line, name, grade))
             grade = None
@@ -867,9 +896,18 @@ def _json_safe(obj: Any) -> Any:
 def score(submission: str | Path, labels: str | Path, *, num_grades: int | None = None,
           image_column: str | None = None, grade_column: str | None = None,
           patient_column: str | None = None, n_boot: int = N_BOOT, seed: int = 0,
-          grade_names: Sequence[str] | None = None, run_given: bool = False) -> dict[str, Any]:
+          grade_names: Sequence[str] | None = None, run_given: bool = False,
+          referable_from: int | None = None, names_from: str | None = None) -> dict[str, Any]:
     """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
     as a JSON-ready record (nan as None).
+
+    ``referable_from``: the referable cut of the model that wrote the submission (its bundle's
+    ``cv_metrics.referable.from_grade``, :func:`model_referable_cut`), used on a K above 2 when
+    ``grade_names`` are that model's and as many as K. With two grades the cut is grade 1
+    whatever is given: the two grades are read as a screening decision. ``names_from``: where
+    ``grade_names`` were read when not from a bundle (the export's notes file beside the
+    submission, :func:`notes_grade_names`): said in ``label_notes``, and names of another K
+    than the submission's are then left out without a warning.
 
     ``grade_names``: the grade names of the model that wrote the submission, when known (its
     bundle's ``class_names``, :func:`model_grade_names`); used when they are as many as the
@@ -901,8 +939,17 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     rows without a patient, each then resampled as a patient of its own),
     ``matched`` (labels matched by ``name``, ``stem``, ``number``, ``number_lost_zeros``, with
     ``examples``), and
+    ``referable`` (two grades, or a K above 2 with ``referable_from``: :func:`drac_ssl.metrics.
+    referable_report` of the submission's class and probabilities, grade >= the cut: the AUC of
+    P(referable) with its CI, ``sensitivity`` / ``specificity`` with their counts and CIs, on
+    the same resamples as the other CIs; ``referable_from_source`` says where the cut came
+    from), ``sensitivity`` and ``specificity`` (two grades: the recall of grade 1 and of grade 0,
+    ``referable``'s, named where ``recall`` is keyed by grade),
     ``class_names_warning`` (only when ``grade_names`` count another K than the submission's:
-    they are not used, said), ``case_name_warnings`` (only when a case starts with a formula
+    they are not used, said), ``swap_warning`` / ``kaggle_pair_note`` (only when both files
+    have Kaggle's ``id_code,diagnosis`` header: the labels look like an export's submission, an
+    export's notes file beside them; else which file was read as which),
+    ``case_name_warnings`` (only when a case starts with a formula
     character, ``-1.png``: the check's ``FILE:LINE: warning:`` lines; scored all the same),
     ``package_version`` and ``date_utc``.
 
@@ -911,11 +958,22 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         ScoreError: the label CSV cannot be read or has bad rows, or the two do not name the
             same images.
     """
-    sub, problems = read_submission(
-        submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
-        scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
-                  "do not delete columns", image_names=label_image_names(labels),
-        names_from=f"the label CSV {Path(labels).name}")
+    kaggle = is_kaggle_file(submission)  # id_code,diagnosis: classes only, no probabilities
+    if kaggle:
+        sub, problems = _kaggle_rows(submission, num_grades if num_grades is not None else
+                                     len(grade_names) if grade_names is not None else None)
+    else:
+        sub, problems = read_submission(
+            submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
+            scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
+                      "do not delete columns", image_names=label_image_names(labels),
+            names_from=f"the label CSV {Path(labels).name}")
+    if sub is None and kaggle:
+        check = shlex.join([interpreter_word(), "-m", "drac_ssl.export", "--check", str(submission),
+                            *(["--grades", str(num_grades)] if num_grades is not None else [])])
+        raise SubmissionCheckFailed(
+            f"{getattr(problems, 'total', 0) or len(problems)} problem(s) in {submission} (Kaggle's "
+            f"{','.join(KAGGLE_COLUMNS)}): nothing was scored ({check} lists the same)", problems)
     if sub is None:
         check = shlex.join([interpreter_word(), "-m", "drac_ssl.export", "--check", str(submission),
                             *(["--grades", str(num_grades)] if num_grades is not None else [])])
@@ -928,6 +986,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     k = sub.num_grades
     known = grade_names is not None and len(grade_names) == k
     names = [str(n) for n in grade_names] if known and grade_names is not None else list(scale_names(k))
+    if names_from is not None and not known:  # a notes file's names of another K: not the model's
+        grade_names, names_from = None, None
     other_k = len(grade_names) if grade_names is not None and not known else None
     rows = read_grade_labels(labels, names, image_column=image_column, grade_column=grade_column,
                              patient_column=patient_column, names_known=known, run_given=run_given,
@@ -936,6 +996,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
     pred, probs = sub.classes, sub.probs
     report = grading_report(y, probs, pred, names)
+    if kaggle:  # its probabilities are the classes one-hot: no AUC is measured from them
+        report.update(auc=None, auc_ovo=None, auc_ovr=None, auc_per_grade=None, auc_note=KAGGLE_NO_AUC)
     qwk_ci = bootstrap_ci(y, pred, functools.partial(quadratic_weighted_kappa, num_grades=k),
                           n_boot=n_boot, seed=seed, groups=groups)
     # the other figures on the same resamples (the same n_boot, seed and groups draw the same
@@ -946,17 +1008,24 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     else:
         auc_ovr_ci = auc_ovo_ci = (float("nan"), float("nan"))
     accuracy_ci = bootstrap_ci(y, pred, accuracy_score, n_boot=n_boot, seed=seed, groups=groups)
+    # two grades are a screening decision (grade 1 referable), as the training reads them; on
+    # more grades, the cut of the model's own bundle (finetune.referable_from), when known
+    cut = 1 if k == 2 else (int(referable_from) if known and referable_from is not None
+                            and 1 <= int(referable_from) < k else None)
+    referable = (None if cut is None else referable_report(
+        y, probs, pred, cut, None if _numbered(names) else names, n_boot=n_boot, seed=seed, groups=groups))
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
     one_grade_labels = (f"every label of {labels} is {_grade_words(present, names)}: with one true grade "
                         f"nothing can be measured (the QWK and the AUCs compare grades; the QWK is 0, "
                         f"or n/a when the submission gives that same grade to every image)" if len(present) == 1 else None)
     absent = [g for g in range(k) if g not in present]
-    auc_note = one_grade_labels or (
+    auc_note = KAGGLE_NO_AUC if kaggle else one_grade_labels or (
         f"{_grade_words(absent, names)} {'has' if len(absent) == 1 else 'have'} no image in {labels}: "
         f"the macro AUCs are undefined" if absent and report["auc_note"] is not None else report["auc_note"])
     record: dict[str, Any] = {
         "submission": str(submission), "labels": str(labels),
+        "submission_format": "kaggle" if kaggle else "drac",
         "label_columns": {"image": rows.image_column, "grade": rows.grade_column,
                           **({"patient": rows.patient_column} if rows.patient_column else {})},
         "label_per_eye": rows.per_eye, "label_layout": rows.layout, "label_dialect": rows.dialect,
@@ -976,10 +1045,22 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         "ci_resamples": "images" if groups is None else "patients",
         "ci_units": report["n"] if groups is None else len(set(groups.tolist())), "n_boot": n_boot, "seed": seed,
     }
+    if referable is not None:
+        record["referable"] = referable
+        record["referable_from_source"] = ("two grades: grade 1 read as referable" if k == 2 else
+                                           f"{'RUN' if run_given else 'the run'}'s bundle "
+                                           f"(finetune.referable_from)")
+        if k == 2:  # named, where recall is keyed by grade
+            record["sensitivity"], record["specificity"] = referable["sensitivity"], referable["specificity"]
+    if names_from is not None:
+        record["class_names_from"] = names_from
+        record["label_notes"].append(f"grade names read from {names_from}: {describe(names)}")
     if other_k is not None and grade_names is not None:  # a bundle of another K: said, not silent
         record["class_names_warning"] = _other_scale_words(grade_names, names, run_given)
     if problems.warnings:  # cases a spreadsheet may read as formulas: scored all the same
         record["case_name_warnings"] = list(problems.warnings)
+    if kaggle and is_kaggle_file(labels):  # two id_code,diagnosis files: which is which is the order
+        record.update(_kaggle_pair_words(submission, labels))
     record = _json_safe(record)
     record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
         record, subject="this submission", qwk_words="QWK",
@@ -987,6 +1068,26 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record
+
+
+def _kaggle_pair_words(submission: str | Path, labels: str | Path) -> dict[str, str]:
+    """What :func:`score` says when the submission and the labels both have Kaggle's
+    ``id_code,diagnosis`` header (a solution file has it too): ``{"swap_warning": ...}`` when
+    the labels have an export's notes file beside them and the submission none (the labels
+    look like the export's submission: :data:`SWAPPED`), else ``{"kaggle_pair_note": ...}``
+    saying which file was read as which (swapped, the figures come out transposed)."""
+    from drac_ssl.submission import image_notes_path
+
+    beside = image_notes_path(labels)
+    if beside.is_file() and not image_notes_path(submission).is_file():
+        return {"swap_warning": f"{labels} (--labels) has an export's notes file beside it ({beside.name}): "
+                                f"it looks like the submission the export wrote, and {submission} (--score) "
+                                f"like the labels: {SWAPPED} (swapped, the confusion matrix and the "
+                                f"per-grade precision and recall come out transposed)"}
+    return {"kaggle_pair_note": f"both files have Kaggle's {','.join(KAGGLE_COLUMNS)} header: {submission} "
+                                f"(--score) is read as the grades given, {labels} (--labels) as the true "
+                                f"grades; given the other way round, the confusion matrix and the per-grade "
+                                f"precision and recall come out transposed"}
 
 
 def label_image_names(labels: str | Path) -> dict[str, str]:
@@ -1025,6 +1126,13 @@ def model_grade_names(submission: str | Path, run: str | None = None) -> tuple[s
     metadata is read here, the manifest is left to the checks that need its hashes). None when
     neither tells: no RUN and no run of its own, a RUN that is no run or bundle folder (said by
     the training-image check), or a bundle that records no names."""
+    names = _model_metadata(submission, run).get("class_names")
+    return tuple(str(n) for n in names) if isinstance(names, list) and len(names) >= 2 else None
+
+
+def _model_metadata(submission: str | Path, run: str | None) -> dict[str, Any]:
+    """The ``metadata.json`` of the bundle of the model that wrote ``submission``, found as
+    :func:`model_grade_names` says; {} when none is found or it cannot be read."""
     from drac_ssl.grading.bundle_folder import bundle_folder
     from drac_ssl.io import read_json_dict
     from drac_ssl.manifest import MANIFEST_FILE
@@ -1033,17 +1141,91 @@ def model_grade_names(submission: str | Path, run: str | None = None) -> tuple[s
         try:
             bundle = bundle_folder(run)
         except ValueError:  # BundleError: the training-image check says it
-            return None
+            return {}
     else:
         sub = Path(submission).resolve()
         own_run = sub.parent.parent
         if (sub.parent.name != "export" or not (own_run / "data" / MANIFEST_FILE).is_file()
                 or not (sub.stem == "submission" or sub.stem.startswith("submission_"))):
-            return None
+            return {}
         name = sub.stem[len("submission_"):]
         bundle = own_run / "bundles" / name if name else own_run / "bundle"
-    names = (read_json_dict(bundle / "metadata.json") or {}).get("class_names")
-    return tuple(str(n) for n in names) if isinstance(names, list) and len(names) >= 2 else None
+    return read_json_dict(bundle / "metadata.json") or {}
+
+
+def model_referable_cut(submission: str | Path, run: str | None = None) -> int | None:
+    """The referable cut of the model that wrote ``submission`` (its bundle found as
+    :func:`model_grade_names` finds it): ``cv_metrics.referable.from_grade``, the grade from
+    which the training read an image as referable (``finetune.referable_from``); None when the
+    bundle is not found, its run gave no referable figures (``referable_from=off``, or ``auto``
+    on a scale it does not know), or the value is no whole number."""
+    cv = _model_metadata(submission, run).get("cv_metrics")
+    referable = cv.get("referable") if isinstance(cv, dict) else None
+    cut = referable.get("from_grade") if isinstance(referable, dict) else None
+    return cut if isinstance(cut, int) and not isinstance(cut, bool) and cut >= 1 else None
+
+
+def noted_bundle_mismatch(submission: str | Path, run: str | None) -> str:
+    """The warning when RUN's bundle is not the one the export's notes file beside
+    ``submission`` (:func:`drac_ssl.submission.image_notes_path`) says wrote it: the notes'
+    ``bundle`` cells name a ``metadata_sha256`` (:func:`drac_ssl.submission.bundle_cell`) and
+    none is the first 12 hex digits of the SHA-256 of RUN's ``bundle/metadata.json``; RUN's
+    grade names and referable cut (:func:`model_referable_cut`) are then another model's. ""
+    without RUN, without a notes file or a hash in it (``unknown``), or when one matches."""
+    from drac_ssl.grading.bundle_folder import bundle_folder
+    from drac_ssl.io import sha256_file
+    from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
+
+    if run is None:
+        return ""
+    path = image_notes_path(submission)
+    noted = {value for entry in (read_pretraining_notes(path) or {}).values()
+             if (value := bundle_cell_fields(entry["bundle"]).get("metadata_sha256", "").lower())
+             and value != "unknown"}
+    if not noted:
+        return ""
+    try:
+        metadata = bundle_folder(run) / "metadata.json"
+        digest = sha256_file(metadata)[:12].lower()
+    except (ValueError, OSError):  # no bundle there: the training-image check says it
+        return ""
+    if digest in noted:
+        return ""
+    return (f"RUN's bundle ({metadata}, metadata_sha256={digest}) is not the one that wrote {submission}: "
+            f"{path} names metadata_sha256={', '.join(sorted(noted))}; the grade names and the referable cut "
+            f"read from RUN may be another model's; pass the run or bundle folder that wrote the submission "
+            f"as RUN")
+
+
+def notes_grade_names(submission: str | Path) -> tuple[tuple[str, ...], str] | None:
+    """The grade names of the model that wrote ``submission`` from the export's notes file beside
+    it (:func:`drac_ssl.submission.image_notes_path`, its ``grade_name`` column), with where they
+    were read: ``(("non-referable", "referable"), "grades_notes.csv (its grade_name column)")``;
+    None unless the file is clean (:func:`drac_ssl.submission.read_noted_grade_names`). For
+    ``export --score`` without RUN (:func:`score_command`): word labels are then read by the
+    model's own names."""
+    from drac_ssl.submission import (
+        GRADE_NAME_COLUMN,
+        image_notes_path,
+        read_noted_classes,
+        read_noted_grade_names,
+    )
+
+    path = image_notes_path(submission)
+    names = read_noted_grade_names(path)
+    if names is None:
+        return None
+    # the notes must be this submission's: every (case, class) of theirs in it as it is
+    noted, given = read_noted_classes(path), _submission_classes(submission)
+    if not noted or any(given.get(case) != grade for case, grade in noted.items()):
+        return None
+    return names, f"{path} (its {GRADE_NAME_COLUMN} column)"
+
+
+def _submission_classes(submission: str | Path) -> dict[str, str]:
+    """case -> class cell (stripped) of a submission that passed its check."""
+    with open(submission, newline="", encoding="utf-8-sig") as fh:
+        return {row[0]: row[1].strip() for row in list(csv.reader(fh))[1:] if len(row) >= 2}
 
 
 def score_lines(record: dict[str, Any]) -> list[str]:
@@ -1080,16 +1262,20 @@ def score_lines(record: dict[str, Any]) -> list[str]:
              + (f", the {layout} layout's" if layout else "") + f"; {record['label_dialect']}"
              + "".join(f"; {h}" for h in how),
              f"QWK {figure_text(record['qwk'])} (95% CI {format_ci(*record['qwk_ci95'], record['qwk_ci95_note'])}), "
-             f"AUC {auc_words(record, k, drac=False)}, "
-             f"accuracy {figure_with_ci(record, 'accuracy', 'accuracy_ci95')}, macro F1 {figure_text(record['macro_f1'])}.",
-             f"QWK, accuracy and macro F1 score the submission's class column, the AUCs its P0..P{k - 1} "
-             f"columns; 95% CI: {record['n_boot']} bootstrap resamples of the "
+             + ("" if record.get("submission_format") == "kaggle" else f"AUC {auc_words(record, k, drac=False)}, ")
+             + f"accuracy {figure_with_ci(record, 'accuracy', 'accuracy_ci95')}, macro F1 {figure_text(record['macro_f1'])}.",
+             ("QWK, accuracy and macro F1 score the submission's diagnosis column (a Kaggle file: "
+              "no probabilities, no AUC)" if record.get("submission_format") == "kaggle" else
+              f"QWK, accuracy and macro F1 score the submission's class column, the AUCs its P0..P{k - 1} "
+              "columns") + f"; 95% CI: {record['n_boot']} bootstrap resamples of the "
              + (f"{record['ci_units']} patients (column {columns.get('patient')!r}), each with all its "
                 f"images (seed {record['seed']}; images of one patient are not independent)."
                 if record.get("ci_resamples") == "patients" else
                 f"{record['n']} images (seed {record['seed']}; images of one patient are not independent, "
                 f"so with both eyes or repeat visits the interval is too narrow: --patient-column NAME "
                 f"resamples patients).")]
+    if isinstance(record.get("referable"), dict):  # the training's screening words, on these labels
+        lines.append(_screening_line(record))
     if record.get("one_grade_labels_note"):  # one note: no AUC line, no chance warning
         note_text = record["one_grade_labels_note"]
         lines.append(f"Note: {note_text[:1].upper()}{note_text[1:]}.")
@@ -1113,6 +1299,21 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     lines += ["", "Confusion matrix (rows: true grade, columns: the submission's class):", "",
               *markdown_table(header, rows)]
     return lines[:-1] if lines[-1] == "" else lines
+
+
+def _screening_line(record: dict[str, Any]) -> str:
+    """The screening figures of a :func:`score` record with ``referable``, in the training's
+    words: two grades, :func:`drac_ssl.metrics.two_grade_decision_words` (the submission's class
+    column as the decision) and "QWK is Cohen's kappa here"; more grades, ``Referable DR``
+    with the cut of the model's bundle and :func:`drac_ssl.metrics.referable_summary`."""
+    referable = record["referable"]
+    if record["num_grades"] == 2:
+        names = record["class_names"]
+        return (two_grade_decision_words(referable, None if _numbered(names) else names,
+                                         "by the submission's class column")
+                + " QWK is Cohen's kappa here.")
+    return (f"Referable DR (the cut of {record.get('referable_from_source') or 'the model'}): "
+            f"{referable_summary(referable)}.")
 
 
 def _submission_cases(submission: str | Path) -> list[str]:
@@ -1155,7 +1356,7 @@ def training_images_check(submission: str | Path, run: str | None = None, images
         bundle = bundle_folder(run)
         hashes = training_hashes(read_json_dict(bundle / "metadata.json") or {})
     folder = Path(images) if images is not None and hashes is not None else None
-    files = {c: folder / c for c in cases if (folder / c).is_file()} if folder is not None and folder.is_dir() else {}
+    files = _graded_files(cases, str(folder))[1] if folder is not None else {}
     if not files:
         if notes is not None:
             n = sum(1 for c in cases if notes.get(c, ("", False))[1])
@@ -1227,11 +1428,20 @@ def _file_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None =
 
 
 def _graded_files(cases: Sequence[str], images: str | None) -> tuple[Path | None, dict[str, Path]]:
-    """``images`` as a folder and the cases with a file there (case -> path)."""
+    """``images`` as a folder and the cases with a file there (case -> path): the file of that
+    name, else, for a case without extension (a Kaggle id), the one image file of that stem."""
     folder = Path(images) if images is not None else None
     if folder is None or not folder.is_dir():
         return folder, {}
-    return folder, {c: folder / c for c in cases if (folder / c).is_file()}
+    found = {c: folder / c for c in cases if (folder / c).is_file()}
+    bare = [c for c in cases if c not in found and Path(c).suffix.lower() not in IMAGE_SUFFIXES]
+    if bare:
+        by_stem: dict[str, list[Path]] = {}
+        for path in folder.iterdir():
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+                by_stem.setdefault(path.stem, []).append(path)
+        found.update({c: by_stem[c][0] for c in bare if len(by_stem.get(c, [])) == 1})
+    return folder, found
 
 
 def _run_export(submission: str | Path, noted: Mapping[str, dict[str, Any]] | None = None,
@@ -1541,10 +1751,15 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise ScoreError(problem)
         if args.grades is not None and args.grades < 2:
             raise ScoreError(f"--grades {args.grades}: a grading scale has at least 2 grades")
+        names = model_grade_names(args.score, args.run)
+        # no bundle found: the names the export wrote beside the submission, when clean
+        noted = notes_grade_names(args.score) if names is None and args.run is None else None
         record = score(args.score, args.labels, num_grades=args.grades,
                        image_column=args.image_column, grade_column=args.grade_column,
                        patient_column=args.patient_column,
-                       grade_names=model_grade_names(args.score, args.run), run_given=args.run is not None)
+                       grade_names=noted[0] if noted else names, run_given=args.run is not None,
+                       referable_from=model_referable_cut(args.score, args.run) if names else None,
+                       names_from=noted[1] if noted else None)
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)
@@ -1567,6 +1782,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         told = training_images_check(args.score)
     if told is not None:
         record["training_images"] = told
+    if not run_problem and (mismatch := noted_bundle_mismatch(args.score, args.run)):
+        record["bundle_mismatch_warning"] = mismatch
     if run_problem:
         record["training_images_problem"] = run_problem
     try:  # the scored images among those the backbone pretrained on without grades: transductive
@@ -1600,8 +1817,14 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"warning: {run_problem}", file=sys.stderr)
     if record.get("class_names_warning"):
         print(f"warning: {record['class_names_warning']}", file=sys.stderr)
+    if record.get("bundle_mismatch_warning"):
+        print(f"warning: {record['bundle_mismatch_warning']}", file=sys.stderr)
     for line in record.get("case_name_warnings") or []:  # FILE:LINE: warning: ...
         print(line, file=sys.stderr)
+    if record.get("swap_warning"):
+        print(f"warning: {record['swap_warning']}", file=sys.stderr)
+    if record.get("kaggle_pair_note"):
+        print(f"note: {record['kaggle_pair_note']}", file=sys.stderr)
     if json_error is not None:
         print(f"error: {json_error}", file=sys.stderr)
         return 2

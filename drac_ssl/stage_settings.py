@@ -27,6 +27,7 @@ from drac_ssl.config import (
     ConfigError,
     from_dict,
     read_yaml,
+    referral_target_text,
     to_dict,
     with_former_defaults,
 )
@@ -212,6 +213,7 @@ def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, An
     absolute and normalised (relative ones from ``cwd``, the folder the settings were used
     in; the current one when None; a trailing slash dropped) and ``run.device=auto`` as the
     device it picks here; ``finetune.referable_from`` off, no or false as ``off``;
+    ``finetune.referral_target`` in its one written form (:func:`~drac_ssl.config.referral_target_text`);
     ``finetune.patience`` under ``finetune.keep=last`` as :data:`UNREAD_PATIENCE`;
     ``finetune.inner_fraction`` under any rule but ``finetune.keep=inner`` as
     :data:`UNREAD_INNER_FRACTION`."""
@@ -235,6 +237,8 @@ def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, An
     finetune = out.get("finetune")
     if isinstance(finetune, dict) and str(finetune.get("referable_from")).lower() in REFERABLE_OFF:
         finetune["referable_from"] = "off"  # saved by YAML 1.1 readers as 'false'; 1.2 keeps 'off'
+    if isinstance(finetune, dict) and "referral_target" in finetune:  # sensitivity:0.9 = sensitivity:0.90
+        finetune["referral_target"] = referral_target_text(finetune["referral_target"])
     if isinstance(finetune, dict) and finetune.get("keep") == "last" and "patience" in finetune:
         finetune["patience"] = UNREAD_PATIENCE  # every epoch runs: no patience is read (s52c F6)
     if isinstance(finetune, dict) and finetune.get("keep") != "inner" and "inner_fraction" in finetune:

@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from data_prep.labels import workbook_fix, workbook_words
+from data_prep.problems import Problem
 from drac_ssl import PROB_COLUMNS
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 from drac_ssl.console import print_lines
@@ -59,12 +60,13 @@ from drac_ssl.starting import (
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
            "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
-           "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
+           "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
            "write_submission", "DRAC_PROB_COLUMNS", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "REFUSED_FORMAT_CHARACTERS",
            "ALLOWED_FORMAT_CHARACTERS", "refused_name_character", "broken_link_words", "case_name_problem", "printable_text",
+           "CASE_NAME_KIND", "case_name_problems", "SCORE_COLUMN",
            "safe_case_name", "spreadsheet_cell", "FORMULA_CELL_STARTS", "NEUTRALISED_NAME_WORDS",
            "ESCAPED_NAME_WORDS", "bundle_cell", "grade_name_cell"]
 
@@ -94,6 +96,23 @@ def _micro_units(probs: np.ndarray) -> np.ndarray:
     return units
 
 
+def written_units(probs: np.ndarray) -> np.ndarray:
+    """``probs`` ``(n, K)`` as a submission CSV (and ``oof.csv``) writes them, in millionths:
+    int64 ``(n, K)``, each row summing to exactly ``10**6`` (:func:`written_probabilities`
+    is these over ``10**6``)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+    return _micro_units(p / p.sum(axis=1, keepdims=True))
+
+
+def cut_units(cut: float) -> int:
+    """A cut on written probabilities in millionths: a written P (a whole number of
+    millionths) is at or above ``cut`` exactly when its units are at or above these
+    (``ceil(cut * 10**6)``, a float's last-bit error in ``cut * 10**6`` forgiven, so
+    ``0.306`` is 306000, not 306001). A referral cut (``finetune.referral_target``) is stored to
+    6 decimals and compared so by the app, the export and the fine-tuning alike."""
+    return int(math.ceil(float(cut) * 10**WRITE_DECIMALS - 1e-6))
+
+
 def written_probabilities(probs: np.ndarray) -> np.ndarray:
     """``probs`` ``(n, K)`` (finite, in [0, 1], rows summing to 1 within float rounding) as a
     submission CSV holds them once written, float64 ``(n, K)``: 6 decimals
@@ -104,8 +123,7 @@ def written_probabilities(probs: np.ndarray) -> np.ndarray:
     from either file (scikit-learn on the columns, ``export --score``) is the one reported: on
     a collapsed model, whose probabilities differ below the 6th decimal, the rounding makes
     ties that move the AUC."""
-    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
-    return _micro_units(p / p.sum(axis=1, keepdims=True)) / float(10**WRITE_DECIMALS)
+    return written_units(probs) / float(10**WRITE_DECIMALS)
 
 
 def _format_units(units: int) -> str:
@@ -166,14 +184,17 @@ def referable_path(submission: str | os.PathLike[str]) -> Path:
 
 
 def write_referable(submission: str | os.PathLike[str], from_grade: int,
-                    out: str | os.PathLike[str] | None = None, not_informative: str = "") -> Path:
+                    out: str | os.PathLike[str] | None = None, not_informative: str = "",
+                    cut: float | None = None) -> Path:
     """Write ``case,P_referable,referable`` beside a written submission (default
     :func:`referable_path`) and return its path.
 
     ``P_referable`` is ``P_r + ... + P_{K-1}`` of the submission's written probabilities
     (``r = from_grade``), summed exactly in their 6-decimal units, so it is the sum of what
     the file says; ``referable`` is 1 when the written ``class`` is ``>= r``, else 0 (the
-    submission's own decision, not a cut of ``P_referable``). Rows in the submission's order.
+    submission's own decision, not a cut of ``P_referable``), or, with ``cut`` (a bundle's
+    referral cut, ``finetune.referral_target``), 1 when that written ``P_referable`` is at or
+    above ``cut``. Rows in the submission's order.
     ``not_informative``: why ``P_referable`` carries no information (its referable AUC's 95% CI not above 0.5, or not recorded:
     :func:`drac_ssl.grading.bundle.referable_not_informative`), "" when it may; when given,
     a fourth column, :data:`NOT_INFORMATIVE_COLUMN`, says it on every row (the figures are
@@ -202,7 +223,8 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
     writer.writerow([*REFERABLE_COLUMNS, *([NOT_INFORMATIVE_COLUMN] if not_informative else [])])
     for row in rows:
         units = sum(int(round(float(v) * scale)) for v in row[2 + r:2 + k])
-        writer.writerow([row[0], _format_units(units), int(int(row[1]) >= r),
+        referred = int(int(row[1]) >= r) if cut is None else int(units >= cut_units(cut))
+        writer.writerow([row[0], _format_units(units), referred,
                          *([not_informative] if not_informative else [])])
     return atomic_write_text(referable_path(submission) if out is None else out, out_text.getvalue())
 
@@ -230,10 +252,21 @@ own grade names (:attr:`drac_ssl.grading.bundle.Bundle.grade_names`): the submis
 keeps DRAC's ``case,class,P0..P{K-1}``, numbers only (a trial: an OCTA researcher's own names,
 none / non-proliferative / proliferative, were found only in the free text of ``grade_note``)."""
 
+SCORE_COLUMN = "score"
+"""The column of the export's notes file that gives each row's score, the number the bundle's
+thresholds cut into its ``class`` (:attr:`drac_ssl.grading.predict.GradedImages.score`: the
+expected grade ``sum_k k * P_k`` of a classification head, the output of a regression head),
+with 6 decimals, so that the grades can be cut again at other thresholds: the submission's
+format is fixed, and a Kaggle file (``id_code,diagnosis``) has no probabilities at all."""
+
 IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, TRAINING_IMAGE_COLUMN, "grade_note", BUNDLE_COLUMN,
-                       PRETRAINING_IMAGE_COLUMN, GRADE_NAME_COLUMN)
+                       PRETRAINING_IMAGE_COLUMN, GRADE_NAME_COLUMN, SCORE_COLUMN)
 """The columns of :func:`write_image_notes`'s file (each added column goes last, so that the
 earlier versions' headers are its first columns)."""
+
+IMAGE_NOTES_COLUMNS_BEFORE_SCORE = IMAGE_NOTES_COLUMNS[:8]
+"""The columns of a notes file written before ``score`` (:func:`read_image_notes` and
+:func:`read_pretraining_notes` read it)."""
 
 IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME = IMAGE_NOTES_COLUMNS[:7]
 """The columns of a notes file written before ``grade_name`` (:func:`read_image_notes` and
@@ -248,7 +281,7 @@ IMAGE_NOTES_COLUMNS_BEFORE = IMAGE_NOTES_COLUMNS[:4]
 IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE = IMAGE_NOTES_COLUMNS[:5]
 """The columns of a notes file written before ``bundle`` (:func:`read_image_notes` reads it)."""
 
-IMAGE_NOTES_HEADERS = (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME,
+IMAGE_NOTES_HEADERS = (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SCORE, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME,
                        IMAGE_NOTES_COLUMNS_BEFORE_PRETRAINING, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE,
                        IMAGE_NOTES_COLUMNS_BEFORE)
 """Every header the export's notes file was written with, this version's first."""
@@ -362,8 +395,9 @@ def grade_name_cell(name: str) -> str:
     (:func:`printable_text`: a carriage return, which Python's CSV writer does not quote, would
     cut the row in two), then a ``'`` before a first character a spreadsheet reads as a formula
     (:func:`spreadsheet_cell`: ``-`` in ``-1 worse`` or ``=HYPERLINK(...)``), as the other
-    cells of free text are written. The names are the user's (``data.grades``), and no reader of
-    the file parses this column back (:func:`read_image_notes`, :func:`read_pretraining_notes`)."""
+    cells of free text are written. The names are the user's (``data.grades``); the one reader of
+    this column, :func:`read_noted_grade_names` (``export --score`` without RUN), takes a name
+    back only where this left it as it was."""
     return spreadsheet_cell(printable_text(str(name)))
 
 
@@ -372,8 +406,9 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
                       grade_notes: Sequence[str] | None = None,
                       bundle: Mapping[str, Any] | None = None,
                       pretrained: Sequence[Sequence[str] | None] | None = None, outside: str = "",
-                      grade_names: Sequence[str] | None = None) -> Path:
-    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name``
+                      grade_names: Sequence[str] | None = None,
+                      scores: Sequence[float] | None = None) -> Path:
+    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name,score``
     atomically, one row
     per graded case in the submission's order: ``class`` its written grade,
     ``not_reliably_gradable`` the reasons its grade is not reliably gradable joined by ``"; "``
@@ -394,17 +429,22 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     that ``--score`` of the submission says a transductive figure, or its doubt, without the run,
     and ``grade_name`` (:data:`GRADE_NAME_COLUMN`) the name of ``class`` in ``grade_names`` (the
     bundle's, grade 0 first; None: empty on every row), made safe for a spreadsheet
-    (:func:`grade_name_cell`: the names are the user's config). Every row is a graded image (the files
+    (:func:`grade_name_cell`: the names are the user's config), and ``score``
+    (:data:`SCORE_COLUMN`, ``scores``, one per case, 6 decimals; None: empty on every row) the
+    number the bundle's thresholds cut into ``class``. Every row is a graded image (the files
     not graded have none). Not a submission; the export writes it beside one
     (:func:`image_notes_path`) when some image is flagged, was a training or pretraining image or
     has a grade note. ValueError for sequences of different lengths, or a class with no name in
     ``grade_names``."""
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
     seen_before = [None] * len(cases) if pretrained is None else list(pretrained)
-    if not len(cases) == len(classes) == len(reasons) == len(trained) == len(notes) == len(seen_before):
+    cut_from = [None] * len(cases) if scores is None else [float(v) for v in scores]
+    if not len(cases) == len(classes) == len(reasons) == len(trained) == len(notes) == len(seen_before) \
+            == len(cut_from):
         raise ValueError(f"{len(cases)} cases, {len(classes)} classes, {len(reasons)} reasons, "
-                         f"{len(trained)} training marks, {len(notes)} grade notes and "
-                         f"{len(seen_before)} pretraining marks: give one of each per case")
+                         f"{len(trained)} training marks, {len(notes)} grade notes, "
+                         f"{len(seen_before)} pretraining marks and {len(cut_from)} scores: give one "
+                         f"of each per case")
     names = list(grade_names) if grade_names is not None else None
     if names is not None:
         unnamed = sorted({int(grade) for grade in classes if not 0 <= int(grade) < len(names)})
@@ -415,10 +455,12 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(IMAGE_NOTES_COLUMNS)
     which = bundle_cell(bundle)
-    for case, grade, why, seen, note, read in zip(cases, classes, reasons, trained, notes, seen_before, strict=True):
+    for case, grade, why, seen, note, read, cut in zip(cases, classes, reasons, trained, notes, seen_before,
+                                                       cut_from, strict=True):
         writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note, which,
                          pretraining_image_cell(read, outside),
-                         grade_name_cell(names[int(grade)]) if names is not None else ""])
+                         grade_name_cell(names[int(grade)]) if names is not None else "",
+                         "" if cut is None else f"{cut:.{WRITE_DECIMALS}f}"])
     return atomic_write_text(path, out.getvalue())
 
 
@@ -442,7 +484,7 @@ def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]
     """:func:`write_image_notes`'s file: case -> (reasons, a training image: a non-empty
     ``training_image`` cell other than :data:`TRAINING_IMAGE_UNKNOWN`); None when there
     is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_HEADERS`
-    (this version's and earlier versions': without ``grade_name``, without ``pretraining_image``,
+    (this version's and earlier versions': without ``score``, without ``grade_name``, without ``pretraining_image``,
     without ``bundle``, without ``grade_note``)."""
     rows = _image_notes_rows(path, IMAGE_NOTES_HEADERS)
     if rows is None:
@@ -455,10 +497,11 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
     """The ``pretraining_image`` and ``bundle`` columns of :func:`write_image_notes`'s file:
     case -> ``{"splits": pretraining_cell_splits(cell), "bundle": the bundle cell, "outside":
     pretraining_cell_outside(cell)}``; None when
-    there is no such file, it cannot be read or its header is neither :data:`IMAGE_NOTES_COLUMNS`
-    nor :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a file written before ``pretraining_image``
-    tells nothing of it)."""
-    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME))
+    there is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_COLUMNS`,
+    :data:`IMAGE_NOTES_COLUMNS_BEFORE_SCORE` and :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a
+    file written before ``pretraining_image`` tells nothing of it)."""
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SCORE,
+                                    IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME))
     if rows is None:
         return None
     at = IMAGE_NOTES_COLUMNS.index(PRETRAINING_IMAGE_COLUMN)
@@ -466,6 +509,46 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
     return {row[0]: {"splits": pretraining_cell_splits(row[at]), "bundle": row[which],
                      "outside": pretraining_cell_outside(row[at])}
             for row in rows if len(row) > at}
+
+
+def read_noted_grade_names(path: str | os.PathLike[str]) -> tuple[str, ...] | None:
+    """The bundle's grade names, grade 0 first, read back from the ``grade_name`` column of
+    :func:`write_image_notes`'s file ``path``, or None unless the file is clean: this version's
+    header (:data:`IMAGE_NOTES_COLUMNS`), every row's ``class`` a whole number with a name, one
+    name per class and one class per name, one ``bundle`` cell on every row (one model), and
+    every grade from 0 to the highest class named. A grade no image was given has no name there
+    (then None), nor does a name the writer changed (:func:`grade_name_cell`: ``'`` before a
+    formula character, escaped control characters), which cannot be read back as it was."""
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS,))
+    if not rows:
+        return None
+    at, which = IMAGE_NOTES_COLUMNS.index(GRADE_NAME_COLUMN), IMAGE_NOTES_COLUMNS.index(BUNDLE_COLUMN)
+    named: dict[int, str] = {}
+    bundles = set()
+    for row in rows:
+        if len(row) <= at or not row[1].strip().isdigit():
+            return None
+        grade, name = int(row[1]), row[at]
+        if not name.strip() or grade_name_cell(name) != name or name.startswith("'") or "\\" in name:
+            return None
+        if named.setdefault(grade, name) != name:
+            return None
+        bundles.add(row[which])
+    if (len(bundles) != 1 or len(named) < 2 or sorted(named) != list(range(max(named) + 1))
+            or len(set(named.values())) != len(named)):
+        return None
+    return tuple(named[g] for g in range(len(named)))
+
+
+def read_noted_classes(path: str | os.PathLike[str]) -> dict[str, str] | None:
+    """case -> ``class`` cell (stripped) of each row of :func:`write_image_notes`'s file
+    ``path`` (this version's header, :data:`IMAGE_NOTES_COLUMNS`); None when there is no such
+    file or it cannot be read. What :func:`drac_ssl.scoring.notes_grade_names` compares with
+    the submission before it reads its labels by the notes' names."""
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS,))
+    if rows is None:
+        return None
+    return {row[0]: row[1].strip() for row in rows if len(row) >= 2}
 
 
 def bundle_cell_fields(cell: str) -> dict[str, str]:
@@ -674,6 +757,34 @@ def safe_case_name(name: str, taken: Sequence[str] = ()) -> str:
         n += 1
         safe = f"{stem}_{n}{suffix}"
     return safe
+
+
+CASE_NAME_KIND = "case-name"
+"""The :class:`data_prep.problems.Problem` kind of an image whose file name cannot be a case
+(:func:`case_name_problem`: :func:`case_name_problems`)."""
+
+
+def case_name_problems(files: Sequence[Path], folder: Path) -> list[tuple[Path, Problem]]:
+    """The files of ``files`` whose name cannot be a case (:func:`case_name_problem`: a
+    comma, a quote or a line break, white space at either end, a spreadsheet formula's first
+    character), each with its problem: the name (non-printable characters escaped,
+    :func:`printable_text`), why, and the fix, a name that can be one and that no other entry
+    of ``folder`` has (:func:`safe_case_name`: ``Doe, John_OD.jpg`` -> ``rename it, e.g. to
+    Doe_John_OD.jpg``). Known from the names alone: ``python -m drac_ssl.export --images`` says
+    them before any image is read, and :func:`drac_ssl.grading.batch.grade_folder` grades no
+    such file. A case name is never altered instead: the CSV's case must name its file."""
+    try:
+        taken = [p.name for p in folder.iterdir()]
+    except OSError:  # the folder was listed a moment ago: its files' names serve
+        taken = [p.name for p in files]
+    found: list[tuple[Path, Problem]] = []
+    for path in files:
+        if (why := case_name_problem(path.name)) is not None:
+            safe = safe_case_name(path.name, taken)
+            taken.append(safe)
+            found.append((path, Problem(printable_text(str(path)), f"its name {why}",
+                                        f"rename it, e.g. to {safe}", kind=CASE_NAME_KIND)))
+    return found
 
 
 def broken_link_words(path: str | os.PathLike[str]) -> str | None:

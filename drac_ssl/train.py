@@ -86,7 +86,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 )
 from drac_ssl.console import print_lines
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
-from drac_ssl.figures import figure_text, format_ci
+from drac_ssl.figures import figure_text, format_ci, screening_figures_words
 from drac_ssl.grading.bundle import data_provenance, mixed_phantom_words, variant_title
 from drac_ssl.io import (
     NO_SPACE_WORDS,
@@ -124,7 +124,7 @@ from drac_ssl.runtime import (
     record_end,
     record_start,
 )
-from drac_ssl.selection import ranking_figures
+from drac_ssl.selection import deciding_referral, ranking_figures
 from drac_ssl.stage_settings import (
     FOLD_SETTINGS,
     REUSABLE_STAGES,
@@ -1630,7 +1630,15 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
         settings.append(f"run.name={name}-2")
         lines.append(f"note: the full run needs a folder of its own: run.name={name} is this first "
                      f"try's ({run_dir}), which it would be refused in; run.name={name}-2 below")
-    command = command_without(run_dir, FIRST_TRY_OPTION, settings, config)
+    drop = []
+    if cfg.run.reuse and (source := _first_try_source(cfg)) is not None:
+        # a first try's stages are built at its tiny sizes (data.cache_sizes, data.n_folds ...):
+        # the full run refuses to take them (a trial pasted run.reuse=.../first-try and was refused)
+        drop.append("run.reuse")
+        lines.append(f"note: run.reuse={cfg.run.reuse} is left out of the full run: {source} was made with "
+                     f"{FIRST_TRY_OPTION}, and its stages, made at the first try's sizes, cannot be taken "
+                     f"into a run without it (its ingest differs); the full run makes its own")
+    command = command_without(run_dir, FIRST_TRY_OPTION, settings, config, drop=drop)
     if command and settings:
         fixes = "this fix" if len(settings) == 1 else "these fixes"
         rest = (f" (and {by_hand} problem(s) above to fix by hand: the command alone would still stop)"
@@ -1642,6 +1650,17 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     return [*lines, first_try_size_line(run_dir, own_folder=config is None)]
 
 
+def _first_try_source(cfg: Config) -> Path | None:
+    """The run folder ``run.reuse`` takes from (:func:`reuse_source`) when it was made with
+    ``--first-try`` (:func:`~drac_ssl.trial_run.first_try_record`); None for any other, or one
+    that cannot be found (its own preflight says so)."""
+    try:
+        source = reuse_source(cfg)
+    except (ConfigError, OSError):
+        return None
+    return source if first_try_record(source) is not None else None
+
+
 def result_line(run_dir: Path) -> str | None:
     """The run's headline, for the line after ``[train] finished: RUN``: the variant the
     fine-tuning selected for export (``finetune/summary.json``; named as report.md names it,
@@ -1649,7 +1668,9 @@ def result_line(run_dir: Path) -> str | None:
     that ranked the variants (:func:`drac_ssl.selection.ranking_figures`: under
     ``finetune.decision=thresholds`` its out-of-fold QWK with its 95% CI and its macro
     one-vs-one AUC, DRAC's tie-breaker; under ``argmax`` its accuracy and macro one-vs-rest AUC
-    with its 95% CI) on its n images, as ``finetune/<variant>/metrics.json`` stored them
+    with its 95% CI), with two grades the sensitivity and specificity of the screening decision
+    (grade 1 referable: :func:`drac_ssl.figures.screening_figures_words`, counts and CIs), on its
+    n images, as ``finetune/<variant>/metrics.json`` stored them
     (nothing recomputed; figures in :mod:`drac_ssl.figures`' words: ``n/a``, an interval "not
     meaningful" with its reason), e.g. ``result: VICReg (selected for export): out-of-fold QWK
     0.812 (95% CI 0.700..0.900), macro AUC 0.880 (one-vs-one), 611 images (not a leaderboard
@@ -1660,6 +1681,7 @@ def result_line(run_dir: Path) -> str | None:
     words (:func:`drac_ssl.trial_run.trial_run_words`). A run without those files (no
     fine-tuning: a generic data set's, or one whose ``run.stages`` left it out) gets its
     pretraining's headline instead (:func:`pretraining_result_line`); None when it has neither."""
+    from drac_ssl.metrics import grade_name_words
     from drac_ssl.report import run_freeze  # its plotting imports: paid once the run is done
 
     summary = read_json_dict(run_dir / "finetune" / "summary.json") or {}
@@ -1673,10 +1695,25 @@ def result_line(run_dir: Path) -> str | None:
     tie_name, _, tie_how = tie_words.partition(" ")  # "AUC", "one-vs-one"
     ci, tie_ci = _ci_words(metrics, key), _ci_words(metrics, tie_key)
     n = metrics.get("n")
-    line = (f"result: {variant_title(selected, run_freeze(run_dir))} (selected for export): out-of-fold "
-            f"{key_words} {figure_text(metrics.get(key))}{f' ({ci})' if ci else ''}, macro {tie_name} "
-            f"{figure_text(metrics.get(tie_key))} ({tie_how}{f'; {tie_ci}' if tie_ci else ''})"
-            + (f", {n} images" if isinstance(n, int) and not isinstance(n, bool) and n > 0 else ""))
+    names = metrics.get("class_names") if isinstance(metrics.get("class_names"), list) else []
+    referable = metrics.get("referable")
+    screening = ""
+    if (referral := deciding_referral(metrics)) is not None:  # two grades: the referral cut ranked them
+        figures = ", ".join(f"{name} {figure_text(referral.get(name))}"
+                            + (f" ({_ci_words(referral, name)})" if _ci_words(referral, name) else "")
+                            for name in ("sensitivity", "specificity"))
+        short = "" if referral.get("target_met_out_of_fold") is not False else ", short of the target"
+        ranked = (f"out of fold at its cross-fitted referral cuts (finetune.referral_target="
+                  f"{referral.get('target')}) {figures}{short}, AUC {figure_text(metrics.get('auc'))}"
+                  + (f" ({tie_ci})" if (tie_ci := _ci_words(metrics, 'auc_ovo')) else ""))
+    else:
+        ranked = (f"out-of-fold {key_words} {figure_text(metrics.get(key))}{f' ({ci})' if ci else ''}, macro "
+                  f"{tie_name} {figure_text(metrics.get(tie_key))} ({tie_how}{f'; {tie_ci}' if tie_ci else ''})")
+        # two grades: the screening decision's figures too, as the fine-tuning's lines say them
+        screening = (f"; read as a screening decision (referable = grade 1{grade_name_words(names, 1)}): "
+                     f"{screening_figures_words(referable)}" if len(names) == 2 and isinstance(referable, dict) else "")
+    line = (f"result: {variant_title(selected, run_freeze(run_dir))} (selected for export): {ranked}"
+            + (f", {n} images" if isinstance(n, int) and not isinstance(n, bool) and n > 0 else "") + screening)
     prov = data_provenance(run_dir / "data")
     phantom = prov["kind"] == "phantom"
     if drac_scale(prov, metrics.get("class_names") or prov.get("grades") or ()) and not phantom:

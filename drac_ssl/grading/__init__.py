@@ -1,7 +1,8 @@
 """The trained grader and inference, without any training code.
 
 * :mod:`drac_ssl.grading.model`: the grading model (input format, heads, backbone + head,
-  its spec, calibration and the class decision, the grading loss);
+  its spec, calibration and the class decision; the fine-tuning's loss is
+  :mod:`drac_ssl.losses.grading`'s, the input transform :mod:`drac_ssl.eval_input`'s);
 * :mod:`drac_ssl.grading.bundle`: the model bundle (format, build, load, metadata, card);
   :mod:`drac_ssl.grading.bundle_folder`: where a bundle is, from paths alone (stdlib only);
 * :mod:`drac_ssl.grading.predict`: preprocessing, flip TTA, the fold ensemble;
@@ -31,6 +32,11 @@ or, for a list of files, the same in one call (chunks, per-file failures, progre
     result.to_records()  # one dict per graded file: pandas.DataFrame(...) takes them
     result.failed  # per file not graded: .path, .error ("PATH: what is wrong -> what to do")
 
+or a folder, listed as ``python -m drac_ssl.export --images DIR`` lists it (the same files
+graded, the same refused; each record with its ``stem``)::
+
+    result = grade_folder(bundle, "test_images")
+
 Each warning ``read_image`` returns is a :class:`~drac_ssl.grading.predict.FileWarning`: the
 string ``NAME: WORDS``, its ``name`` and ``words`` kept apart (a file named ``scan: left.png``
 keeps its name whole).
@@ -51,12 +57,14 @@ _EXPORTS = {
     "FileFailure": "batch",
     "FileWarning": "predict",
     "GradedFiles": "batch",
+    "GradedFolder": "batch",
     "load_bundle": "bundle",
     "GradedImages": "predict",
     "ImageReadError": "predict",
     "InputLimits": "image_file",
     "conform_channels": "predict",
     "grade_files": "batch",
+    "grade_folder": "batch",
     "grade_images": "predict",
     "limit_threads": "predict",
     "predict_images": "predict",

@@ -8,6 +8,9 @@ per-file errors, chunks and progress were the command's alone.
 
 * :func:`grade_files`: ``paths`` -> :class:`GradedFiles` (the graded images, with their
   paths, and the files not graded, :class:`FileFailure`);
+* :func:`grade_folder`: a folder -> :class:`GradedFolder`, its files listed by the rules of
+  ``python -m drac_ssl.export --images DIR`` (the same files graded, the same refused, each
+  record with its ``stem``, a Kaggle ``id_code``);
 * :func:`nothing_to_grade_problem`: why a blank image or random noise is not graded when
   asked (``refuse_nothing_to_grade``, the export's ``--skip-unreadable``), as the app refuses it.
 
@@ -39,8 +42,8 @@ from drac_ssl.grading.predict import (
 if TYPE_CHECKING:
     from drac_ssl.grading.bundle import Bundle
 
-__all__ = ["FILE_CHUNK", "NOT_GRADABLE_KIND", "FileFailure", "GradedFiles", "grade_files",
-           "nothing_to_grade_problem"]
+__all__ = ["FILE_CHUNK", "NOT_GRADABLE_KIND", "FileFailure", "GradedFiles", "GradedFolder", "grade_files",
+           "grade_folder", "nothing_to_grade_problem"]
 
 FILE_CHUNK = 32
 """Files read and graded at a time by :func:`grade_files` (and the export command): one
@@ -109,6 +112,48 @@ class GradedFiles:
                 row[key] = value
                 if key == "warnings":
                     row["notes"] = "\n".join(noted)
+            rows.append(row)
+        return rows
+
+
+@dataclass
+class GradedFolder(GradedFiles):
+    """:func:`grade_folder`'s result: a :class:`GradedFiles` of the folder's images (``graded``
+    in the export's order, natural: ``2.png`` before ``10.png``; ``failed``, by file name, every
+    file of the folder that ``python -m drac_ssl.export --images`` does not grade: a file holding
+    an image not named as one (``x.webp``, ``scan.dat``), a name that cannot be a case, a file
+    that cannot be read), with ``folder`` (the folder graded) and ``left_out``: the folder's
+    other entries, none a case, each ``(path, why)``: files holding no image (``notes.txt``),
+    sub-folders (not searched), hidden and system files (``.DS_Store``)."""
+
+    folder: Path = field(default_factory=Path)
+    left_out: list[tuple[Path, str]] = field(default_factory=list)
+
+    def to_records(self, grade_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """:meth:`GradedFiles.to_records` with ``stem`` after ``name``: the file name without
+        its extension (``0a1b2c.png`` -> ``0a1b2c``), a Kaggle submission's ``id_code``. Two
+        graded files of one stem (``dup.jpeg``, ``dup.tif``) cannot both be that id (the
+        export's ``--format kaggle`` refuses such a folder): their ``stem`` is None and their
+        ``notes`` say why and the fix (rename one), so a table written from the records has no
+        two rows of one id; their grades are kept (each file's whole name is still its own)."""
+        records = super().to_records(grade_names)
+        stems = [None if r.get("name") is None else Path(r["name"]).stem for r in records]
+        clashing: dict[str, list[str]] = {}
+        for record, stem in zip(records, stems, strict=True):
+            if stem is not None:
+                clashing.setdefault(stem, []).append(str(record["name"]))
+        rows: list[dict[str, Any]] = []
+        for record, stem in zip(records, stems, strict=True):
+            others = [n for n in clashing.get(stem, []) if n != record["name"]] if stem is not None else []
+            row: dict[str, Any] = {}
+            for key, value in record.items():
+                row[key] = value
+                if key == "name":
+                    row["stem"] = None if others else stem
+            if others:
+                said = (f"its stem '{stem}' is also {', '.join(others)}'s: no Kaggle id_code on its own "
+                        f"(stem None) -> rename one of them")
+                row["notes"] = "\n".join(n for n in (row.get("notes") or "", said) if n)
             rows.append(row)
         return rows
 
@@ -234,6 +279,59 @@ def grade_files(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *, chun
     """
     return _grade_files_loop(bundle, paths, chunk=chunk, progress=progress, tta=tta, limits=limits,
                              refuse_nothing_to_grade=refuse_nothing_to_grade)
+
+
+SUBFOLDER_LEFT_OUT = "a sub-folder, not searched (only the files of the folder itself are graded)"
+HIDDEN_LEFT_OUT = "a hidden or system file (e.g. .DS_Store, Thumbs.db), never graded"
+"""Why :func:`grade_folder` leaves a sub-folder, or a hidden file, out (:attr:`GradedFolder.left_out`)."""
+
+
+def grade_folder(bundle: Bundle, folder: str | os.PathLike[str], *, chunk: int = FILE_CHUNK,
+                 progress: bool | ProgressCallback | None = None, tta: bool | None = None,
+                 limits: InputLimits = LOCAL_FILE_LIMITS, refuse_nothing_to_grade: bool = False) -> GradedFolder:
+    """Grade every image of ``folder`` (not its sub-folders) as ``python -m drac_ssl.export RUN
+    --images DIR`` does: the files listed by the export's rules
+    (:func:`drac_ssl.submission.read_folder`: the files named as images, ``.png .jpg .jpeg .tif
+    .tiff .bmp`` in any case, hidden files aside, in natural order as the export's rows), a file
+    whose name cannot be a case refused with a name to rename it to
+    (:func:`drac_ssl.submission.case_name_problems`, a comma, a quote, a first ``=``...), then
+    read and graded by :func:`grade_files`' loop (the other arguments are its own).
+
+    Returns:
+        :class:`GradedFolder`: ``graded`` and ``notes`` as :func:`grade_files` gives them (the
+        paths are ``folder / NAME``); ``failed``, by file name, each file not graded with why
+        and the fix (:class:`FileFailure`; the export's exit 2 or ``--skip-unreadable``
+        cases); ``left_out``, the entries that are no case (files holding no image,
+        sub-folders, hidden files); :meth:`GradedFolder.to_records` one dict per graded file,
+        with its ``stem`` (the Kaggle ``id_code``).
+
+    Raises:
+        NotADirectoryError: ``folder`` is not a folder (one file: ``grade_files([path])``).
+        OSError: the folder cannot be listed.
+        TypeError, ValueError: as :func:`grade_files`.
+    """
+    from data_prep.validate import natural_key
+    from drac_ssl.submission import case_name_problems, read_folder  # numpy and Pillow, no torch
+
+    where = Path(folder)
+    if not where.is_dir():
+        raise NotADirectoryError(f"{where}: not a folder: grade_folder grades the images of a folder "
+                                 f"(one file: grade_files(bundle, [path]))")
+    found = read_folder(where)
+    files = sorted(found.images, key=lambda p: natural_key(p.name))
+    refused = [FileFailure(path, Problem(str(path), why, fix, kind="not-graded").line,
+                           (Problem(str(path), why, fix, kind="not-graded"),)) for path, why, fix in found.others]
+    renamed = case_name_problems(files, where)
+    refused += [FileFailure(path, problem.line, (problem,)) for path, problem in renamed]
+    names = {path for path, _ in renamed}
+    result = _grade_files_loop(bundle, [p for p in files if p not in names], chunk=chunk, progress=progress,
+                               tta=tta, limits=limits, refuse_nothing_to_grade=refuse_nothing_to_grade,
+                               listed=True)
+    failed = sorted(refused + result.failed, key=lambda f: natural_key(f.path.name))
+    left_out = ([(path, why) for path, why in found.not_images]
+                + [(path, SUBFOLDER_LEFT_OUT) for path in found.subfolders]
+                + [(path, HIDDEN_LEFT_OUT) for path in found.hidden])
+    return GradedFolder(result.graded, failed, result.notes, where, left_out)
 
 
 def _grade_files_loop(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *, chunk: int = FILE_CHUNK,

@@ -77,7 +77,13 @@ from drac_ssl.grading.model import (
     weight_name_problem,
 )
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
-from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
+from drac_ssl.grading.predict import (
+    FLIP_NAMES,
+    TTA_FLIPS,
+    input_spec_of,
+    preprocess_image,
+    training_side_words,
+)
 from drac_ssl.grading.training_images import (
     PRETRAINING_IMAGES_KEY,
     TRAINING_IMAGES_KEY,
@@ -89,10 +95,12 @@ from drac_ssl.grading.training_images import (
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 from drac_ssl.metrics import (
+    REFERRAL_RULE,
     RESAMPLING_UNITS,
     TEMPERATURE_BOUNDS,
     counted_units,
     referable_summary,
+    referral_words,
     temperature_at_bound,
     two_grade_summary,
 )
@@ -126,6 +134,7 @@ __all__ = [
     "build_bundle",
     "channels_last_on",
     "chance_warning",
+    "check_referral_cut",
     "ci_resampling_words",
     "ci_units_words",
     "data_folder_name",
@@ -590,15 +599,19 @@ def data_provenance(data_dir: str | os.PathLike[str],
     ``encoding``, ``bits_used``, ``n_train``), which grading compares each file with
     (:func:`drac_ssl.grading.image_notes.other_depth_warning`) and the model card says
     (:func:`drac_ssl.grading.image_notes.bit_depth_words`); absent for an ingest that did not
-    record them: nothing is compared then, and nothing is said.
+    record them: nothing is compared then, and nothing is said. ``train_image_sides``: the
+    labelled training images' shorter sides as read (:func:`_image_sides`: ``n``, ``min``,
+    ``p05``, ``median``, ``max``, px), which the warning of an image far smaller than the
+    model's input compares with (:func:`drac_ssl.grading.predict.small_image_warning`: 28 px
+    RetinaMNIST images trained at 64 px are not too small for their own model); absent for a
+    manifest without them.
     """
     from data_prep.folds import fold_row
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
     summary_path = Path(data_dir) / "ingest_summary.json"
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    summary = read_json_dict(summary_path)  # a file holding a list, not an object: unreadable too
+    if summary is None:
         return {"kind": "unknown", "note": f"no readable ingest summary at {summary_path}"}
     root = summary.get("root") or ""
     marked = summary.get("phantom_marked")  # absent in an ingest made before it was recorded
@@ -615,6 +628,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
     except FileNotFoundError:
         rows = []
     origins: dict[str, int] = {}  # the training rows' official splits (the ingest's origin column)
+    sides: list[int] = []  # the labelled training images' shorter sides as read (px), where recorded
     fold_rows: list[tuple[int, int, str, str]] = []  # (grade, fold, patient, id) of the training rows
     fold_groups: list[str] = []  # their fold_group (data.near_duplicate_mse > 0; '' otherwise)
     for row in rows:
@@ -632,6 +646,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
                 origins[origin] = origins.get(origin, 0) + 1
             patient = (row.get("patient") or "").strip()  # optional: older ingests lack it
             grouped = grouped or bool(patient)
+            width, height = (str(row.get(c) or "").strip() for c in ("orig_width", "orig_height"))
+            if width.isdigit() and height.isdigit() and row["grade"] is not None and row["grade"] >= 0:
+                sides.append(min(int(width), int(height)))  # the labelled images', as _image_sides says
             patients.add(f"patient:{patient}" if patient else f"image:{row['id']}")
             if row["grade"] is not None and row["grade"] >= 0:
                 per_grade[row["grade"]] = per_grade.get(row["grade"], 0) + 1
@@ -689,6 +706,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
         # the labelled training images' bit depths, how each group became 8-bit (absent: an
         # ingest that did not record them; grading then compares nothing)
         **({"train_bit_depths": depths} if (depths := _train_bit_depths(summary)) else {}),
+        # the labelled training images' own sizes (absent: a manifest without them): an image
+        # no smaller than they were is not warned as far smaller than the model's input
+        **({"train_image_sides": _image_sides(sides)} if sides else {}),
         "modality": facts.modality,
         "preprocessing": facts.preprocessing,
         "ingest_warnings": warned,
@@ -710,6 +730,32 @@ def data_provenance(data_dir: str | os.PathLike[str],
                  if mixed or pretraining else
                  "images ingested from the data root above (not recognised as the phantom set)"),
     }
+
+
+def _small_image_card_words(meta: dict[str, Any]) -> str:
+    """The model card's line on which images are warned as too small
+    (:func:`drac_ssl.grading.predict.small_image_warning`): below half the input size and, where
+    the bundle records its training images' sides, below 0.9 x the side of 95 % of them (their
+    median from fewer than 20)."""
+    size = input_spec_of(meta).image_size
+    trained = training_side_words(meta)
+    own = (f" and below 90% of the {trained[0]} px side of {trained[1]}" if trained is not None else "")
+    return (f"\n- An image whose shorter side is below half the {size} px input{own} is graded "
+            f"with a warning that its grade is unreliable (enlarged from far less detail).")
+
+
+def _image_sides(sides: Sequence[int]) -> dict[str, int]:
+    """``data.train_image_sides`` of a bundle: the shorter sides (px, as the files were read,
+    the manifest's ``orig_width`` / ``orig_height``) of its ``n`` labelled training images, their
+    ``min``, ``p05`` (the 5th percentile, the lower one: the side at place ``floor(0.05 (n - 1))``
+    of the sorted sides), ``median`` (the lower one) and ``max``.
+    :func:`drac_ssl.grading.predict.small_image_warning` reads ``p05`` (``median`` from fewer
+    than 20 images): an image at least 0.9 x that large is not warned as far smaller than the
+    images the model learnt from."""
+    ordered = sorted(int(v) for v in sides)
+    n = len(ordered)
+    return {"n": n, "min": ordered[0], "p05": ordered[int(0.05 * (n - 1))],
+            "median": ordered[(n - 1) // 2], "max": ordered[-1]}
 
 
 def _phantom_by_split(value: Any) -> dict[str, int] | None:
@@ -1222,6 +1268,28 @@ def referable_cut_of(metadata: dict[str, Any], num_grades: int) -> int | None:
     return r
 
 
+def check_referral_cut(bundle: Bundle) -> None:
+    """Refuse a bundle whose referral cut (its calibration's ``referral``,
+    ``finetune.referral_target``) is on other grades than its referable figures
+    (:func:`referable_cut_of`), or has none to go with: a hand-edited or mixed bundle, which the
+    export and the app would otherwise refer by one rule and word by the other, or silently
+    drop (a review found the app did). A fine-tuning writes both from one
+    ``finetune.referable_from``. Nothing for a bundle without a referral cut.
+
+    Raises:
+        BundleError: the two differ; the message names ``metadata.json`` and how to rebuild."""
+    referral = getattr(bundle.calibration, "referral", None)
+    if referral is None:
+        return
+    r = referable_cut_of(bundle.metadata, bundle.calibration.num_grades)
+    if r != referral.from_grade:
+        figures = f"its referable figures on grades >= {r}" if r is not None else "no referable figures"
+        raise BundleError(f"{Path(bundle.path) / 'metadata.json'}: its calibration's referral cut is on grades "
+                          f">= {referral.from_grade} but it records {figures} (cv_metrics.referable.from_grade): "
+                          f"a referral by one and figures of the other would not describe each other.\n"
+                          f"  fix: {rebuild_advice(bundle.path)}")
+
+
 def referable_not_informative(metadata: dict[str, Any]) -> str:
     """Why a bundle's P(referable) (``P_r + ... + P_{K-1}``, :func:`referable_cut_of`) carries
     no information, in one sentence without its full stop; "" when it may carry some. The one
@@ -1506,9 +1574,15 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
     flips = bool((meta.get("tta") or {}).get("used_in_cv", True))  # Bundle.tta_in_cv
     regression = (meta.get("model") or {}).get("output") == "regression"
     decision = (meta.get("calibration") or {}).get("decision", "thresholds")
+    # two grades and a referral cut (finetune.referral_target): the cut on P1 gives the grade
+    cut = (meta.get("calibration") or {}).get("referral")
+    cut_decides = isinstance(cut, dict) and len((meta.get("calibration") or {}).get("thresholds") or []) == 1
     score = ("the ensemble's mean regression output (the score its thresholds cut)" if regression
              else "the ensemble's mean raw logit of one grade")
-    chosen = (" The grade shown is chosen by another score: the expected grade cut at thresholds."
+    chosen = (" The grade shown is chosen by another score: P(grade 1), which weighs both grades' logits, "
+              f"against the referral cut (finetune.referral_target={cut.get('target')})."
+              if cut_decides and isinstance(cut, dict) and not regression else
+              " The grade shown is chosen by another score: the expected grade cut at thresholds."
               if not regression and decision == "thresholds" else
               " The grade shown is the most probable one of the calibrated probabilities, which "
               "weigh every grade's logit: one grade's logit alone does not decide it."
@@ -1550,8 +1624,12 @@ def _model_card(meta: dict[str, Any]) -> str:
     if n_compared > 1 and not str(meta.get("selection", "")).startswith("asked for by name"):
         # finetune.select_variant: QWK with the thresholds decision, accuracy with argmax
         chosen_by = "accuracy" if cal.get("decision", "thresholds") == "argmax" else "QWK"
-        comparison += (f"\n\nThis variant was exported because its out-of-fold {chosen_by} was the highest "
-                       f"(or tied highest) of these {n_compared} on the same images: the figures of a winner "
+        why = (f"its out-of-fold {chosen_by} was the highest (or tied highest) of these {n_compared}"
+               if not cv.get("referral_decides_grade") else
+               # two grades and finetune.referral_target: the screening target ranked them
+               f"its referral cut's out-of-fold figures ranked first of these {n_compared} (the target "
+               f"met first, then the other figure: the selection above says which)")
+        comparison += (f"\n\nThis variant was exported because {why} on the same images: the figures of a winner "
                        f"chosen on them overstate, by an amount not measured here, how it grades new images.")
     data_warning = (
         "\n> **The training data were phantom images** (procedural stand-ins generated by "
@@ -1614,6 +1692,17 @@ def _model_card(meta: dict[str, Any]) -> str:
         if k == 2 and cal.get("output", "classification") == "classification" and cal.get("thresholds"):
             grade_rule += (f" (with two grades the expected grade is P1: {names[1]} when P1 >= "
                            f"{cal['thresholds'][0]:.3f}, which need not be 0.5)")
+    referral = cal.get("referral") if isinstance(cal.get("referral"), dict) else None
+    if referral is not None and k == 2:  # finetune.referral_target: the cut decides the grade
+        grade_rule = (f"1 ({names[1]}) when P1 >= {figure_text(referral.get('cut'))}, else 0: the referral cut set for "
+                      f"{referral_words(referral)} on the out-of-fold outputs "
+                      f"(finetune.referral_target={referral.get('target')}; the class decision "
+                      f"`{decision}` is not used)")
+    elif referral is not None:
+        grade_rule += (f"; referral (not a grade): P(referable), grades >= {referral.get('from_grade')}, "
+                       f"at or above {figure_text(referral.get('cut'))}, the cut set for "
+                       f"{referral_words(referral)} on the out-of-fold outputs "
+                       f"(finetune.referral_target={referral.get('target')})")
     rules = cv.get("decision_rules") or {}
     screening = ""
     if k == 2 and ("sensitivity" in cv or isinstance(cv.get("referable"), dict)):
@@ -1622,7 +1711,15 @@ def _model_card(meta: dict[str, Any]) -> str:
     elif isinstance(cv.get("referable"), dict) and k > 2:  # finetune.referable_from: grade >= r
         screening = f"\nReferable DR, out of fold: {referable_summary(cv['referable'])}."
     rule_line = ""
-    if rules:
+    if isinstance(rules.get(REFERRAL_RULE), dict):  # two grades: the referral cut gave the grades
+        cut_rule = rules[REFERRAL_RULE]
+        rule_line = (f"\nGrades by the referral cut (`finetune.referral_target={cut_rule.get('target')}`), "
+                     f"cross-fitted: QWK {num(cut_rule.get('qwk'))}, accuracy {num(cut_rule.get('accuracy'))}; "
+                     f"the rules of `finetune.decision` alone (`{decision}` set, not used for the grades), "
+                     f"cross-fitted on the same probabilities: " + "; ".join(
+                         f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
+                         for name, r in rules.items() if name != REFERRAL_RULE) + ".")
+    elif rules:
         rule_line = "\nClass decision `" + decision + "` (`finetune.decision`); both rules, cross-fitted: " + "; ".join(
             f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
             for name, r in rules.items()) + "."
@@ -1669,7 +1766,7 @@ to diagnose, grade or triage patients.
   cross-validation fold models {_tta_words(meta)}.
 - Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature {cal['temperature']:.3f})
   and a grade = {grade_rule}.
-- Input: {inp['preprocessing']}.{fundus}
+- Input: {inp['preprocessing']}.{fundus}{_small_image_card_words(meta)}
 - Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}
 
 ## What it was trained on
@@ -1718,7 +1815,7 @@ conv head not its last convolution, `head.conv`).
   temperature and thresholds fitted on single models' outputs. The ensemble itself has no
   out-of-fold figure (a fold model that gives nearly one score to every image pulls the mean;
   the export stage notes a grade the ensemble gives no test image), so the per-grade figures
-  above, sensitivity included, do not describe the grades this bundle gives to new images.{_milder_card_words(cal)}
+  above, sensitivity included, do not describe the grades this bundle gives to new images.{_milder_card_words(cal, drac)}
 """
 
 
@@ -1736,18 +1833,31 @@ synthetic, not phantom: a card of a bundle trained on real images says nothing o
 ``tests/app/test_phantom_caveat_cases.py``)."""
 
 
-def _milder_card_words(cal: dict[str, Any]) -> str:
+ENSEMBLE_GRADE_ELSEWHERE = ("measured once, on a bundle of DRAC's three grades, in "
+                            "`bench/results/ensemble_grade.json`")
+"""What the card of a bundle on other data than DRAC's says of :data:`ENSEMBLE_GRADE_EVIDENCE`:
+where it was measured, not its PDR figures, which are of another scale."""
+
+
+def _milder_card_words(cal: dict[str, Any], drac: bool = True) -> str:
     """The model card's sentence on grades milder than the most likely one, for a bundle whose
     grade is a score cut at thresholds (``cal["decision"]`` ``thresholds``, the default: the
     expected grade Σ k·P_k, or a regression head's score), with the one measurement of it
-    (:data:`ENSEMBLE_GRADE_EVIDENCE`); "" for the most probable grade's rule (``argmax``),
-    which never gives one."""
+    (:data:`ENSEMBLE_GRADE_EVIDENCE`) for a bundle of DRAC's task (``drac``: the card's
+    ``task`` says DRAC 2022 Task 3, DRAC's three grades of UW-OCTA), where it was measured; for
+    another task only where
+    (:data:`ENSEMBLE_GRADE_ELSEWHERE`: a binary screening card quoted "29 of 44 PDR test
+    images"); "" for the most probable grade's rule (``argmax``), which never gives one, and for a two-grade bundle whose referral cut decides the grade
+    (``cal["referral"]``, ``finetune.referral_target``: a cut on P1 set for a screening target)."""
     if cal.get("decision", "thresholds") != "thresholds":
         return ""
+    if isinstance(cal.get("referral"), dict) and cal.get("num_grades") == 2:
+        return ""
+    evidence = f": {ENSEMBLE_GRADE_EVIDENCE}" if drac else f" ({ENSEMBLE_GRADE_ELSEWHERE})"
     return (f" Its grade, {cal['score']} cut at thresholds tuned for the best overall agreement "
             f"(kappa), can be milder than the most likely grade (the largest probability), and the "
             f"app warns under each such result; such a rule can find the severest grade less often "
-            f"than the out-of-fold figures above say: {ENSEMBLE_GRADE_EVIDENCE}.")
+            f"than the out-of-fold figures above say{evidence}.")
 
 FREEZE_WORDS = {"frozen": "backbone frozen (the head alone trained)",
                 "last": "backbone frozen except its last stage (layer4)",
@@ -2064,13 +2174,15 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                     f"of the run, or rerun that stage (a new run); or delete it, and the bundle records "
                     f"the {variant} backbone's pretraining as unknown")
 
+    task = task_description(class_names, int(model_json["input"]["channels"]), data.get("kind"),
+                            data.get("modality"))
+    drac_task = task.startswith("DRAC")  # the model card's rule for DRAC's facts (_model_card)
     meta: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "package": "drac_ssl",
         "package_version": __version__,
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "task": task_description(class_names, int(model_json["input"]["channels"]), data.get("kind"),
-                                 data.get("modality")),
+        "task": task,
         "class_names": class_names,
         "input": model_json["input"],
         "model": model_json["model"],
@@ -2078,13 +2190,14 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "finetune": model_json.get("finetune", {}),
         "variant": variant,
         # a tie said as a tie, for a summary written before those words too (recorded_selection)
+        # DRAC's tie-break said as DRAC's for a DRAC task alone (a binary screening card said it)
         "selection": (recorded_selection(str(summary.get("selection", "")), summary.get("variants"),
-                                         summary.get("decision"), variant)
+                                         summary.get("decision"), variant, drac=drac_task)
                       + (f"; {summary['selection_evidence']}"
                                                       if summary.get("selection_evidence") else "")
                       if variant == summary.get("selected") else
                       f"asked for by name; the run selected {summary.get('selected')} "
-                      f"({summary.get('selection', '')})"),
+                      f"({recorded_selection(str(summary.get('selection', '')), None, None, '', drac=drac_task)})"),
         "folds": model_json["folds"],
         "ensemble": ("mean over the fold models of the probabilities (classification head) or "
                      "of the score (regression head)"),
@@ -2101,7 +2214,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                if key in metrics},
             **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics},  # two grades
             # finetune.referable_from: grade >= r (two grades: grade 1)
-            **({"referable": metrics["referable"]} if "referable" in metrics else {})},
+            **({"referable": metrics["referable"]} if "referable" in metrics else {}),
+            # two grades with finetune.referral_target: the grades are the referral cut's
+            **({"referral_decides_grade": True} if metrics.get("referral_decides_grade") else {})},
         "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
         "comparison": comparison.get("rows", []),
         "data": data,

@@ -18,15 +18,16 @@ The marks (any one makes a demo run folder; a run folder written before
 * ``finetune/<variant>/calibration.json``: ``fitted_on`` :data:`DEMO_CALIBRATION`;
 * ``finetune/<variant>/metrics.json``: ``protocol`` :data:`DEMO_PROTOCOL`.
 
-Standard library only at import (the card's helpers are imported when it is written).
+The standard library and :mod:`drac_ssl.io` (itself standard library only) at import (the card's helpers are imported when it is written).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
+
+from drac_ssl.io import read_json_dict
 
 __all__ = ["DEMO_CALIBRATION", "DEMO_NOTE", "DEMO_PROTOCOL", "DEMO_SELECTION", "DEMO_TRAINED_ON",
            "demo_card", "demo_ood_words", "demo_run_note", "demo_run_seed"]
@@ -55,11 +56,7 @@ say ``unknown (unknown root); ? training images``)."""
 
 def _read(path: Path) -> dict[str, Any]:
     """``path``'s JSON object; {} when it is missing, unreadable or not an object."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_dict(path) or {}
 
 
 def demo_run_note(run_dir: str | os.PathLike[str], variant: str | None = None) -> str | None:

@@ -783,7 +783,7 @@ def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str |
 
 def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str], decision: str,
                    regression: bool = False, thresholds: Sequence[float] = (),
-                   calibrated: bool = True, likely_said: bool = False) -> str:
+                   calibrated: bool = True, likely_said: bool = False, referral: Any = None) -> str:
     """Why the grade shown is not the single most likely grade, in a clinician's words, or ""
     when it is: the one sentence of the app's single-image result (under the grade), of each
     such row of its batch's notes, and of the export's notes file (``grade_note``).
@@ -823,7 +823,24 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     weighs all grades, falls in its range; the percentages cannot say which grade is most
     likely, as they are not calibrated." (a review: a flat 0.33 / 0.33 / 0.33
     result said "0 Normal, 1 NPDR and 2 PDR are equally likely (P 0.33 each)" under a warning
-    to ignore those figures). A two-grade bundle's says the referral threshold without figures."""
+    to ignore those figures). A two-grade bundle's says the referral threshold without figures.
+
+    ``referral``: a two-grade bundle's referral cut that decides its grade
+    (:class:`drac_ssl.grading.model.ReferralCut`, ``finetune.referral_target``; whatever
+    ``decision``, ``regression`` and ``thresholds`` say): P(grade 1) against that cut, naming the
+    target it was set for ("... is below the referral cut 0.231, set for sensitivity >= 0.90 on
+    the out-of-fold outputs, so the grade shown is 0 ...")."""
+    if referral is not None and len(probs) == 2:
+        p1, g = float(probs[1]), int(grade)
+        pair = [float(p) for p in probs]
+        if len(tied_grades(pair)) < 2 and max(range(2), key=pair.__getitem__) == g:
+            return ""  # the grade shown is the single most likely one: nothing to explain
+        if not calibrated:
+            side = "below" if g == 0 else "at or above"
+            return (f"The grade shown is {g} {grade_names[g]}: the model's output for {grade_names[1]} is "
+                    f"{side} the referral cut set for {referral.words()} on the out-of-fold outputs; the "
+                    f"percentages cannot say which grade is most likely, as they are not calibrated.")
+        return _threshold_words(p1, float(referral.cut), g, grade_names, referral.words())
     if decision == "argmax":
         return ""
     values = [float(p) for p in probs]
@@ -858,13 +875,20 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     return f"{likely}; {where}"
 
 
-def _threshold_words(p1: float, threshold: float, grade: int, grade_names: Sequence[str]) -> str:
+def _threshold_words(p1: float, threshold: float, grade: int, grade_names: Sequence[str],
+                     target: str = "") -> str:
     """:func:`decision_words` of a two-grade bundle: P(grade 1) ``p1`` against its referral
-    ``threshold`` (grade 1 when ``p1 >= threshold``), the ``grade`` shown."""
+    ``threshold`` (grade 1 when ``p1 >= threshold``), the ``grade`` shown; ``target``: the
+    screening target a referral cut was set for (``sensitivity >= 0.90``,
+    ``finetune.referral_target``), "" for the kappa-tuned threshold."""
     digits = 3
     while digits < 6 and f"{p1:.{digits}f}" == f"{threshold:.{digits}f}":
         digits += 1  # 0.5118 against 0.512: not "0.512 is below 0.512"
     side = "is below" if grade == 0 else "is at or above"
+    if target:
+        return (f"P({grade_names[1]}) {p1:.{digits}f} {side} the referral cut {threshold:.{digits}f}, set "
+                f"for {target} on the out-of-fold outputs, so the grade shown is {grade} "
+                f"{grade_names[grade]}.")
     return (f"P({grade_names[1]}) {p1:.{digits}f} {side} the referral threshold {threshold:.{digits}f}, "
             f"so the grade shown is {grade} {grade_names[grade]} (the threshold was tuned on the "
             f"out-of-fold outputs and need not be 0.5).")

@@ -5,7 +5,8 @@ cross-validation loop (:mod:`drac_ssl.finetune`) or of the bundle files
 (:mod:`drac_ssl.grading.bundle`):
 
 * :class:`InputSpec`: the input format (channels, cached source size, model size,
-  normalisation, the evaluation transform, the training view transform);
+  normalisation, the evaluation transform; the training views it records, ``crop_scale``,
+  are drawn by :func:`drac_ssl.finetune.train_view_transform`);
 * heads (:func:`build_head`, :data:`HEADS`):
 
   - ``linear``: dropout + linear layer on the pooled features;
@@ -26,7 +27,8 @@ cross-validation loop (:mod:`drac_ssl.finetune`) or of the bundle files
   log-likelihood. The grade (``finetune.decision``) is either the score cut at K - 1
   kappa-optimal thresholds (``thresholds``, DRAC's default: kappa rewards the order of the
   grades) or the most probable calibrated grade (``argmax``, which maximises accuracy);
-* the training loss :func:`grading_loss` and its class weights :func:`class_weights_for`.
+* nothing that only training needs: the fine-tuning's loss and class weights are
+  :mod:`drac_ssl.losses.grading`'s, its early-stopping score :func:`drac_ssl.finetune.monitor_score`.
 
 The number of grades K (>= 2) is the data's (``ModelSpec.num_grades``, the length of the
 calibration's thresholds + 1); records written before K was stored are DRAC's 3 grades
@@ -35,19 +37,18 @@ calibration's thresholds + 1); records written before K was stored are DRAC's 3 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from drac_ssl import NUM_GRADES
-from drac_ssl.config import AugmentConfig, Config, FinetuneConfig, configured_channels
-from drac_ssl.datasets import normalization_for
+from drac_ssl import NUM_GRADES, eval_input
+from drac_ssl.config import REFERRAL_METRICS, Config, FinetuneConfig, configured_channels
 from drac_ssl.figures import figure_text, finite_number
 from drac_ssl.metrics import (
     DEFAULT_THRESHOLDS,
@@ -55,13 +56,13 @@ from drac_ssl.metrics import (
     expected_grade,
     fit_kappa_thresholds,
     fit_temperature,
+    level_text,
+    operating_cut,
     softmax,
 )
 from drac_ssl.models import ARCHS, Backbone
 from drac_ssl.scale import DEFAULT_PREPROCESSING
-
-if TYPE_CHECKING:  # albumentations: imported by the methods that build a transform, on first use
-    from drac_ssl.augment import ViewRecipe
+from drac_ssl.submission import WRITE_DECIMALS, cut_units, written_units
 
 __all__ = [
     "DEFAULT_CROP_SCALE",
@@ -77,12 +78,10 @@ __all__ = [
     "LinearHead",
     "MLPHead",
     "ModelSpec",
+    "ReferralCut",
     "build_head",
-    "class_weights_for",
-    "grading_loss",
     "head_normalises_over_batch",
     "load_fold_model",
-    "monitor_score",
     "regression_logits",
     "threshold_words",
     "weight_name_problem",
@@ -118,7 +117,7 @@ class InputSpec:
     made it (the optional crop to the fundus disc at full resolution, INTER_AREA resize to
     ``source_size``, the optional Graham filter: :func:`data_prep.cache.cache_rows` with
     :meth:`cache_options`), then is resized to ``image_size`` and normalised with per-channel
-    ``mean``/``std`` (:func:`build_eval_transform` of ``recipe``). Training views are random
+    ``mean``/``std`` (:meth:`eval_transform`). Training views are random
     resized crops of ``crop_scale`` (area fractions) of the source image."""
 
     channels: int
@@ -176,38 +175,22 @@ class InputSpec:
         :func:`drac_ssl.config.configured_channels` (fine-tuning replaces them, the source
         size and the fundus options with the data's)."""
         aug = cfg.pretrain.augment
-        mean, std = normalization_for(aug.recipe)
+        mean, std = eval_input.normalization_for(aug.recipe)
         return cls(channels=configured_channels(cfg), source_size=aug.source_size,
                    image_size=cfg.finetune.image_size, recipe=aug.recipe, mean=tuple(mean),
                    std=tuple(std), crop_scale=(float(cfg.finetune.crop_scale[0]),
                                                float(cfg.finetune.crop_scale[1])))
 
-    def augment_config(self) -> AugmentConfig:
-        """The :class:`~drac_ssl.config.AugmentConfig` of this spec's transforms: its
-        ``recipe``, ``image_size`` and ``source_size`` (pixels, square sides) and
-        ``crop_scale`` (area fractions of the source image); every other augmentation setting
-        is the default."""
-        return AugmentConfig(recipe=self.recipe, image_size=self.image_size,
-                             source_size=self.source_size, crop_scale=list(self.crop_scale))
-
-    def view_recipe(self) -> ViewRecipe:
-        """The augmentation recipe with this spec's (recorded) normalisation statistics."""
-        from drac_ssl.augment import recipe_for
-
-        return replace(recipe_for(self.augment_config()), mean=self.mean, std=self.std)
-
     def eval_transform(self) -> Any:
-        """Deterministic preprocessing: INTER_AREA resize to ``image_size``, normalise."""
-        from drac_ssl.augment import build_eval_transform
-
-        return build_eval_transform(self.augment_config(), self.channels, recipe=self.view_recipe())
-
-    def view_transform(self, seed: int | None = None) -> Any:
-        """One random training view (the ``recipe``'s CPU augmentation)."""
-        from drac_ssl.augment import build_view_transform
-
-        return build_view_transform(self.augment_config(), self.channels,
-                                    recipe=self.view_recipe(), seed=seed)
+        """Deterministic preprocessing, an albumentations pipeline from a uint8 ``(H, W)`` /
+        ``(H, W, C)`` image to float32 ``(S, S)`` / ``(S, S, C)``: INTER_AREA resize to
+        ``image_size``, then ``(x / 255 - mean) / std`` per channel
+        (:func:`drac_ssl.eval_input.eval_transform`, the one the fine-tuning's
+        :func:`drac_ssl.augment.build_eval_transform` builds for the same spec). Raises
+        ValueError for a ``recipe`` or ``crop_scale`` that no training records
+        (:func:`drac_ssl.eval_input.check_recipe`)."""
+        eval_input.check_recipe(self.recipe, list(self.crop_scale))
+        return eval_input.eval_transform(self.image_size, self.channels, self.mean, self.std)
 
     def to_metadata(self) -> dict[str, Any]:
         """This spec as a bundle's ``metadata.json`` ``input`` section (JSON-ready), which
@@ -282,6 +265,8 @@ class LinearHead(nn.Module):
         self.fc = nn.Linear(in_dim, out_dim)
 
     def forward(self, h: Tensor) -> Tensor:
+        """Pooled features ``h`` ``(n, in_dim)`` -> ``(n, out_dim)``: logits (one per grade) or,
+        as the regression head, the score ``(n, 1)``. Dropout acts in training mode only."""
         return self.fc(self.dropout(h))
 
 
@@ -297,6 +282,8 @@ class MLPHead(nn.Module):
                                  nn.Dropout(dropout), nn.Linear(hidden, out_dim))
 
     def forward(self, h: Tensor) -> Tensor:
+        """Pooled features ``h`` ``(n, in_dim)`` -> logits ``(n, out_dim)``. Dropout acts in
+        training mode only."""
         return self.net(h)
 
 
@@ -319,6 +306,10 @@ class ConvHead(nn.Module):
         self.fc = nn.Linear(width, out_dim)
 
     def forward(self, h: Tensor) -> Tensor:
+        """The feature map ``h`` ``(n, in_channels, h, w)`` (the backbone's
+        :data:`FEATURE_STAGE`, not pooled) -> logits ``(n, out_dim)``. BatchNorm normalises
+        over the batch and the map's cells in training mode, with its running statistics in
+        eval mode; dropout acts in training mode only."""
         h = self.pool(self.conv(self.reduce(h))).flatten(1)
         return self.fc(self.dropout(h))
 
@@ -360,7 +351,12 @@ def head_normalises_over_batch(head: str) -> bool:
 
 class GradingModel(nn.Module):
     """Backbone + head. ``forward(x (n, C, S, S)) -> raw output`` (logits ``(n, K)`` or a
-    regression score ``(n, 1)``). Grad-CAM target layer: ``backbone.layer4``."""
+    regression score ``(n, 1)``). Grad-CAM target layer: ``backbone.layer4``.
+
+    ``x`` is the normalised model input (:meth:`InputSpec.eval_transform`, float32, channels
+    ``C`` = the backbone's ``in_channels``, side ``S`` = ``InputSpec.image_size``); the raw
+    output is not calibrated: :class:`Calibration` turns it into probabilities, a score and a
+    grade."""
 
     def __init__(self, backbone: Backbone, head: nn.Module) -> None:
         super().__init__()
@@ -368,12 +364,22 @@ class GradingModel(nn.Module):
         self.head = head
 
     def features(self, x: Tensor) -> Tensor:
-        """What the head reads: the ``layer4`` map (conv head) or the pooled features."""
+        """What the head reads from the input ``x`` ``(n, C, S, S)``: the backbone's
+        :data:`FEATURE_STAGE` (``layer4``) map ``(n, F, h, w)`` for a head that reads the map
+        (the conv head, ``head.uses_map``; ``layer4``'s stride is 32 with the ImageNet stem,
+        ``8 * stem_stride`` with the CIFAR stem: :class:`drac_ssl.models.Backbone`), or the
+        backbone's globally average-pooled features ``(n, F)`` (the linear, MLP and regression
+        heads); ``F`` is the backbone's feature width (:data:`drac_ssl.models.ARCHS`: 512 for
+        ResNet-18 / 34, 2048 for ResNet-50)."""
         if getattr(self.head, "uses_map", False):
             return self.backbone.forward_until(x, FEATURE_STAGE)
         return self.backbone(x)
 
     def forward(self, x: Tensor) -> Tensor:
+        """The raw output of the input ``x`` ``(n, C, S, S)`` float32: ``head(features(x))``,
+        logits ``(n, K)`` (classification heads) or the regression score ``(n, 1)``, float32 on
+        ``x``'s device. Raises ValueError (the backbone's, naming the fix) for an input that is
+        not ``(n, in_channels, H, W)``."""
         return self.head(self.features(x))
 
     def features_from_map(self, fmap: Tensor) -> Tensor:
@@ -469,6 +475,76 @@ def threshold_words(thresholds: Sequence[float], sep: str = ", ") -> str:
 
 
 @dataclass(frozen=True)
+class ReferralCut:
+    """A referral cut set for a screening target (``finetune.referral_target``): refer an image
+    when its P(referable) = ``P_r + ... + P_{K-1}`` (``r = from_grade``, of the calibrated
+    probabilities) is at or above ``cut``. The cut was chosen on out-of-fold outputs to reach
+    ``metric >= level`` there (:func:`drac_ssl.metrics.operating_cut`). With K = 2 it is the
+    grade decision (:meth:`Calibration.grades_of`)."""
+
+    metric: str  # sensitivity | specificity: the figure the cut was set to reach
+    level: float  # ... at least this fraction, in (0, 1)
+    from_grade: int  # r: referable = grade >= r
+    cut: float  # refer when P(referable) >= cut
+
+    def __post_init__(self) -> None:
+        if self.metric not in REFERRAL_METRICS or not 0 < float(self.level) < 1:
+            raise ValueError(f"a referral cut's target must be sensitivity or specificity at a level in "
+                             f"(0, 1), got {self.metric!r} at {self.level!r}")
+        if isinstance(self.from_grade, bool) or int(self.from_grade) < 1:
+            raise ValueError(f"a referral cut's referable grade must be >= 1, got {self.from_grade!r}")
+        if not np.isfinite(float(self.cut)):
+            raise ValueError(f"a referral cut must be a finite number, got {self.cut!r}")
+
+    @property
+    def target(self) -> str:
+        """The setting's value: ``sensitivity:0.90``."""
+        return f"{self.metric}:{level_text(self.level)}"
+
+    def words(self) -> str:
+        """The target in words: ``sensitivity >= 0.90``."""
+        return f"{self.metric} >= {level_text(self.level)}"
+
+    def probability(self, probs: np.ndarray) -> np.ndarray:
+        """``(n,)`` P(referable) of probabilities ``(n, K)``."""
+        return np.asarray(probs, dtype=np.float64)[:, self.from_grade:].sum(axis=1)
+
+    def refer(self, probs: np.ndarray) -> np.ndarray:
+        """``(n,)`` int64: 1 where P(referable) of ``probs`` ``(n, K)`` as a submission CSV and
+        ``oof.csv`` write them (6 decimals: :func:`drac_ssl.submission.written_units`) is at
+        or above the cut, compared in millionths (:func:`drac_ssl.submission.cut_units`): the
+        app, the export's ``_referable.csv`` (the written ``P_referable``) and the fine-tuning
+        (``oof.csv``'s probabilities) refer every image alike. Raises ValueError for a row of
+        probabilities that is not finite (a NaN compares false and would silently clear the
+        image)."""
+        p = np.asarray(probs, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([])
+        if bad.size:
+            raise ValueError(f"referral cut: {bad.size} of {p.shape[0]} rows of probabilities are not "
+                             f"finite (first at row {int(bad[0])}: {p[bad[0]].tolist()}); a NaN or "
+                             f"infinite probability cannot be referred or cleared: the outputs it came "
+                             f"from are broken (e.g. a model whose training diverged)")
+        units = written_units(p)[:, self.from_grade:].sum(axis=1)
+        return (units >= cut_units(self.cut)).astype(np.int64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "metric": self.metric, "level": float(self.level),
+                "from_grade": int(self.from_grade), "cut": float(self.cut),
+                "rule": f"refer when P(referable), the sum of P_g over grades g >= {self.from_grade}, >= cut",
+                "fitted_on": "out-of-fold outputs, the cut chosen to reach the target there "
+                             "(finetune.referral_target)"}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ReferralCut:
+        """A cut written by :meth:`to_dict`. Raises ValueError (or TypeError) for one that does
+        not read: a key missing, a target, grade or cut that is not one."""
+        lacks = [key for key in ("metric", "level", "from_grade", "cut") if key not in d]
+        if lacks:
+            raise ValueError(f"its referral cut lacks {', '.join(lacks)}")
+        return cls(str(d["metric"]), float(d["level"]), int(d["from_grade"]), float(d["cut"]))
+
+
+@dataclass(frozen=True)
 class Calibration:
     """How raw outputs become probabilities, a score and a grade, for K grades.
 
@@ -479,12 +555,18 @@ class Calibration:
     ``argmax`` = the most probable calibrated grade ``argmax_k P_k`` (thresholds are still
     fitted and stored, so either rule can be reported). An ensemble averages probabilities
     (classification) or scores (regression) over its models. ``K = len(thresholds) + 1``.
+
+    ``referral`` (``finetune.referral_target``; None: none, as every calibration written before
+    it): a :class:`ReferralCut` on P(referable). With K = 2 it decides the grade (grade 1 when
+    P1 >= its cut, whatever ``decision`` says: :attr:`referral_decides`); with K > 2 the grades
+    are unchanged and it only refers (:meth:`refer`).
     """
 
     output: str
     temperature: float = 1.0
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
     decision: str = "thresholds"
+    referral: ReferralCut | None = None
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
@@ -492,16 +574,25 @@ class Calibration:
                              f"{' or '.join(DECISIONS)} (finetune.decision)")
         if len(self.thresholds) < 1:
             raise ValueError("a calibration needs K - 1 >= 1 thresholds")
+        if self.referral is not None and self.referral.from_grade > len(self.thresholds):
+            raise ValueError(f"a referral cut from grade {self.referral.from_grade} is outside the "
+                             f"{len(self.thresholds) + 1} grades of its calibration")
 
     @property
     def num_grades(self) -> int:
         """K: the number of grades (thresholds + 1)."""
         return len(self.thresholds) + 1
 
+    @property
+    def referral_decides(self) -> bool:
+        """Whether the referral cut is the grade decision: K = 2 with a :attr:`referral`."""
+        return self.referral is not None and self.num_grades == 2
+
     @classmethod
     def fit(cls, raw: np.ndarray, grades: np.ndarray, output: str, num_grades: int | None = None,
-            decision: str = "thresholds") -> Calibration:
-        """Temperature (NLL) and kappa-optimal thresholds fitted on out-of-fold outputs.
+            decision: str = "thresholds", referral: tuple[str, float, int] | None = None) -> Calibration:
+        """Temperature (NLL) and kappa-optimal thresholds fitted on out-of-fold outputs, and,
+        with ``referral``, a :class:`ReferralCut`.
 
         Args:
             raw: ``(n, K)`` logits (``output="classification"``) or ``(n, 1)`` regression
@@ -511,11 +602,17 @@ class Calibration:
             num_grades: K (classification: default the logits' width; regression: default
                 the largest grade + 1, at least 2: pass the data's K).
             decision: the class decision stored (:data:`DECISIONS`).
+            referral: ``(metric, level, r)`` (``finetune.referral_target`` and the referable
+                grade ``r``): the cut on P(referable) = ``P_r + ... + P_{K-1}`` (probabilities
+                under the fitted temperature) that reaches ``metric >= level`` on these images
+                (:func:`drac_ssl.metrics.operating_cut`: for sensitivity the highest such cut,
+                for specificity the lowest); None: no referral cut.
 
         Raises:
             ValueError: a row of ``raw`` holds NaN or inf (the outputs of a fold model whose
                 training diverged; the message counts the rows), logits of another width than
-                K, or grades outside the scale (from the fitting functions).
+                K, or grades outside the scale (from the fitting functions); with ``referral``,
+                grades all referable or all not (no cut can be chosen).
         """
         raw = np.asarray(raw, dtype=np.float64)
         grades = np.asarray(grades, dtype=np.int64)
@@ -536,14 +633,47 @@ class Calibration:
             temperature = fit_temperature(regression_logits(raw[:, 0], k), grades)
             score = raw[:, 0]
         thresholds = fit_kappa_thresholds(score, grades, num_grades=k)
-        return cls(output, float(temperature), tuple(float(t) for t in thresholds), decision)
+        cal = cls(output, float(temperature), tuple(float(t) for t in thresholds), decision)
+        if referral is None:
+            return cal
+        metric, level, r = referral
+        truth = grades >= int(r)
+        if truth.all() or not truth.any():
+            raise ValueError(f"a referral cut for {metric} >= {level_text(level)} needs referable "
+                             f"(grade >= {r}) and non-referable images among the {len(grades)} it is "
+                             f"fitted on; {'all are' if truth.all() else 'none is'} referable")
+        probs, _ = cal.probs_and_scores([raw])
+        # on P(referable) as oof.csv and a submission write it, in millionths: the cut is a
+        # 6-decimal number (a whole one above them all where only referring none reaches the
+        # level), and refer() gives exactly the figures operating_cut read off these images
+        units = written_units(probs)[:, int(r):].sum(axis=1).astype(np.float64)
+        cut, _, _ = operating_cut(truth, units, metric, float(level))
+        stored = math.ceil(cut) / 10**WRITE_DECIMALS
+        return replace(cal, referral=ReferralCut(metric, float(level), int(r), stored))
 
     def with_decision(self, decision: str) -> Calibration:
-        """The same temperature and thresholds with another class decision."""
+        """The same temperature, thresholds and referral cut with another class decision."""
         return replace(self, decision=decision)
 
+    def without_referral(self) -> Calibration:
+        """The same calibration without its referral cut: the grades of ``decision`` alone."""
+        return replace(self, referral=None)
+
     def probs_and_scores(self, raw_per_model: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """``(probs (n, K), score (n,))`` of the ensemble of the given raw outputs."""
+        """``(probs (n, K), score (n,))``, float64, of the ensemble of the given raw outputs.
+
+        ``raw_per_model``: one array per model (fold), each of the same ``n`` images: logits
+        ``(n, K)`` (``output="classification"``: ``P`` is the mean over the models of
+        ``softmax(logits / temperature)``, the score its expected grade ``sum_k k * P_k``) or
+        regression scores ``(n, 1)`` (the score is the mean of the models' scores, ``P`` =
+        ``softmax(-(score - k)^2 / temperature)``). Non-finite outputs are not refused here:
+        they give NaN probabilities (:meth:`grades_of` refuses those).
+
+        Raises:
+            ValueError: ``raw_per_model`` is empty, or the logits have another number of
+                columns than the calibration's K grades (``len(thresholds) + 1``; the bundle's
+                model and calibration disagree). Arrays of different ``n`` across models raise
+                numpy's ValueError."""
         if not raw_per_model:
             raise ValueError("probs_and_scores needs the raw outputs of at least one model")
         if self.output == "classification":
@@ -560,7 +690,10 @@ class Calibration:
         """The grades ``(n,)`` int64 of ``decision`` for probabilities ``(n, K)`` and scores
         ``(n,)``. Raises ValueError for a NaN or infinite score with ``decision="thresholds"``
         (:func:`drac_ssl.metrics.apply_thresholds`) and for a row of probabilities holding one
-        with ``decision="argmax"`` (``np.argmax`` would call a NaN row grade 0)."""
+        with ``decision="argmax"`` (``np.argmax`` would call a NaN row grade 0) or a referral cut
+        that decides (:attr:`referral_decides`: K = 2, grade 1 when P1 >= its cut)."""
+        if self.referral is not None and self.num_grades == 2:
+            return self.referral.refer(probs)
         if self.decision == "argmax":
             p = np.asarray(probs, dtype=np.float64)
             bad = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([])
@@ -577,9 +710,19 @@ class Calibration:
         probs, score = self.probs_and_scores(raw_per_model)
         return probs, score, self.grades_of(probs, score)
 
+    def refer(self, probs: np.ndarray) -> np.ndarray | None:
+        """``(n,)`` int64 referral decisions of probabilities ``(n, K)`` by the :attr:`referral`
+        cut (:meth:`ReferralCut.refer`), or None without one."""
+        return None if self.referral is None else self.referral.refer(probs)
+
     def to_dict(self) -> dict[str, Any]:
+        """The calibration as JSON (``calibration.json``, a bundle's ``calibration``); the
+        ``referral`` key only with a referral cut, so that one without is written as before."""
         grade = ("number of thresholds t with score >= t" if self.decision == "thresholds"
                  else "argmax_k P_k (the most probable calibrated grade)")
+        if self.referral_decides:
+            grade = ("1 when P1 >= referral.cut (the referral cut of finetune.referral_target), "
+                     "else 0; decision and thresholds not used for the grade")
         return {"output": self.output, "temperature": self.temperature,
                 "thresholds": list(self.thresholds),
                 "probabilities": ("softmax(logits / temperature)" if self.output == "classification"
@@ -587,51 +730,21 @@ class Calibration:
                                   + ", ".join(str(k) for k in range(self.num_grades))),
                 "score": ("expected grade sum_k k * P_k" if self.output == "classification"
                           else "regression output"),
-                "grade": grade, "decision": self.decision, "num_grades": self.num_grades}
+                "grade": grade, "decision": self.decision, "num_grades": self.num_grades,
+                **({"referral": self.referral.to_dict()} if self.referral is not None else {})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibration:
         """A calibration written by :meth:`to_dict`; one without ``decision`` (written before
-        the option existed) cuts at its thresholds."""
+        the option existed) cuts at its thresholds, one without ``referral`` (before
+        ``finetune.referral_target``, or without it) has no referral cut. Raises ValueError,
+        TypeError or KeyError for one that does not read."""
+        referral = d.get("referral")
+        if referral is not None and not isinstance(referral, Mapping):
+            raise ValueError(f"its referral is not a mapping: {referral!r}")
         return cls(str(d["output"]), float(d["temperature"]),
-                   tuple(float(t) for t in d["thresholds"]), str(d.get("decision") or "thresholds"))
-
-
-def monitor_score(raw: np.ndarray, output: str) -> np.ndarray:
-    """Uncalibrated score for early stopping: expected grade of ``softmax(logits)``, or the
-    regression output."""
-    raw = np.asarray(raw, dtype=np.float64)
-    return expected_grade(softmax(raw)) if output == "classification" else raw[:, 0]
-
-
-def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor | None) -> Tensor:
-    """Training loss, a 0-dim float32 tensor. ``output``: logits ``(n, K)`` (cross-entropy,
-    weighted by class when ``class_weights`` ``(K,)`` is given) or a score ``(n, 1)``
-    (SmoothL1 to the grade, each sample weighted by its class weight); ``grade``: ``(n,)``
-    int64 grades in ``0 .. K-1``.
-
-    Non-finite outputs are not refused: nothing is raised, the loss is then NaN or inf (one
-    check here would cost a device sync per step). The fine-tuning reads the loss back every
-    step anyway and stops the fold on a non-finite one (``FinetuneNonFiniteError`` of
-    :mod:`drac_ssl.finetune`)."""
-    if kind == "classification":
-        return F.cross_entropy(output.float(), grade, weight=class_weights)
-    per_sample = F.smooth_l1_loss(output[:, 0].float(), grade.float(), reduction="none")
-    if class_weights is None:
-        return per_sample.mean()
-    w = class_weights[grade]
-    return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
-
-
-def class_weights_for(grades: np.ndarray, num_grades: int | None = None) -> np.ndarray:
-    """Inverse-frequency weights ``n / (K * count_k)`` ``(K,)`` (1 for a grade absent from
-    ``grades``); ``K = num_grades`` (default: the largest grade + 1; pass the data's K)."""
-    k = int(num_grades) if num_grades is not None else int(np.max(grades)) + 1
-    if len(grades) and int(np.max(grades)) >= k:
-        raise ValueError(f"grade {int(np.max(grades))} found, but the scale has {k} grades")
-    counts = np.bincount(grades, minlength=k).astype(np.float64)
-    return np.where(counts > 0, len(grades) / (k * np.maximum(counts, 1)), 1.0)
-
+                   tuple(float(t) for t in d["thresholds"]), str(d.get("decision") or "thresholds"),
+                   None if referral is None else ReferralCut.from_dict(referral))
 
 
 def weight_name_problem(name: object) -> str | None:

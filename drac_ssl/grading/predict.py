@@ -57,6 +57,7 @@ from data_prep.cache import RowGeometry, cache_rows, resize_gray, squeezed_words
 from data_prep.decode import ONE_BIT_NOTE, sample_depth
 from data_prep.problems import Problem
 from data_prep.validate import convert_channels, few_levels, inspect_image, is_blank
+from drac_ssl.eval_input import model_input
 from drac_ssl.grading.image_file import (
     LOCAL_FILE_LIMITS,
     InputLimits,
@@ -123,6 +124,8 @@ __all__ = [
     "read_image",
     "read_image_any",
     "small_image_warning",
+    "training_image_side",
+    "training_side_words",
     "SQUEEZED",
     "squeeze_finding",
     "resolve_tta",
@@ -518,20 +521,70 @@ model (28 px) warns below 14 px, the default job's (64 px) below 32, DRAC's (224
 112; an image at the training size never warns."""
 
 
+TRAINED_SIDE_TOLERANCE = 0.9
+"""An image is compared with its model's training images' sides (:func:`training_image_side`)
+with this tolerance: warned only below ``0.9 x`` that side (a 27 px image on a model trained
+on 28 px images is not "far below" them; 25 px and less is)."""
+
+TRAINED_SIDE_MIN_IMAGES = 20
+"""From this many labelled training images the 5th percentile of their sides is read
+(:func:`training_image_side`); fewer, and it is the lowest one or two images: the median then."""
+
+
+def training_side_words(metadata: dict[str, Any]) -> tuple[int, str] | None:
+    """The training side :func:`training_image_side` gives (px) and the words for it (``"95% of
+    the images it was trained on"``, or ``"half of the 12 images it was trained on"`` for the
+    median); None where the bundle records none."""
+    data = metadata.get("data")
+    sides = data.get("train_image_sides") if isinstance(data, dict) else None
+    if not isinstance(sides, dict):
+        return None
+
+    def side(key: str) -> int | None:
+        value = sides.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+    n = sides.get("n")
+    counted = isinstance(n, int) and not isinstance(n, bool)
+    if counted and n < TRAINED_SIDE_MIN_IMAGES and (median := side("median")) is not None:
+        return median, f"half of the {n} images it was trained on"
+    p05 = side("p05")
+    return (p05, "95% of the images it was trained on") if p05 is not None else None
+
+
+def training_image_side(metadata: dict[str, Any]) -> int | None:
+    """The shorter side (px) that 95 % of the model's labelled training images had at least, as
+    its bundle records it (``metadata["data"]["train_image_sides"]["p05"]``,
+    :func:`drac_ssl.grading.bundle._image_sides`), or, from fewer than
+    :data:`TRAINED_SIDE_MIN_IMAGES` images (``n``), their median side (a 5th percentile of
+    a handful of images is their smallest); None for a bundle that does not record them
+    (built before it was, or given its ``input`` section alone)."""
+    found = training_side_words(metadata)
+    return found[0] if found else None
+
+
 def small_image_warning(shape: Sequence[int], metadata: dict[str, Any]) -> str:
     """The warning for an image of ``shape`` (``(H, W[, C])``, pixels) much smaller than the
     input of the model of ``metadata`` (a bundle's ``metadata.json`` or its ``input``
-    section): its shorter side below :data:`SMALL_IMAGE_FRACTION` of the model's input size.
-    "" otherwise. The same words in the export command (after ``NAME: ``), ``grade_images``
-    (:attr:`GradedImages.warnings`) and the app (:func:`preprocess_image` says it to all; the
-    app of a UW-OCTA model adds its own size warning's detail in one line:
-    :meth:`app.predict.Predictor.image_warnings`)."""
+    section): its shorter side below :data:`SMALL_IMAGE_FRACTION` of the model's input size
+    and, where the bundle records its training images' sizes (:func:`training_image_side`:
+    the side 95 % of them had at least, or their median from fewer than 20), below
+    :data:`TRAINED_SIDE_TOLERANCE` (0.9) of that side too: an image about as large as the
+    images the model learnt from is not warned (a first try trained at 64 px on 28 px
+    RetinaMNIST images flagged every new 28 px image, export exit 4; 27 px is not warned
+    either). "" otherwise. The same words in the export command
+    (after ``NAME: ``), ``grade_images`` (:attr:`GradedImages.warnings`) and the app
+    (:func:`preprocess_image` says it to all; the app of a UW-OCTA model adds its own size
+    warning's detail in one line: :meth:`app.predict.Predictor.image_warnings`)."""
     h, w = int(shape[0]), int(shape[1])
     size = input_spec_of(metadata).image_size
-    if min(h, w) >= SMALL_IMAGE_FRACTION * size:
+    trained = training_side_words(metadata)
+    if min(h, w) >= SMALL_IMAGE_FRACTION * size or (
+            trained is not None and min(h, w) >= TRAINED_SIDE_TOLERANCE * trained[0]):
         return ""
+    own = (f" and below 90% of the {trained[0]} px side of {trained[1]}" if trained is not None else "")
     return (f"{w}x{h} {FAR_BELOW} the {size} px the model was trained on (its input size; "
-            f"warned below half of it): upscaled {size / max(1, min(h, w)):.3g}x, the grade is "
+            f"warned below half of it{own}): upscaled {size / max(1, min(h, w)):.3g}x, the grade is "
             f"unreliable")
 
 
@@ -577,8 +630,10 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     recorded crop to the fundus disc and Graham filter, when the data had them, around the
     INTER_AREA resize to the cached source size: :func:`data_prep.cache.cache_rows`; a plain
     resize, skipped for an image already at that size, otherwise), then
-    :class:`~drac_ssl.augment.EvalDataset` with the evaluation transform (INTER_AREA resize
-    to the model size, ``(x / 255 - mean) / std`` per channel). ``ingested``: ``image`` is a
+    the evaluation transform (:meth:`~drac_ssl.grading.model.InputSpec.eval_transform`: INTER_AREA
+    resize to the model size, ``(x / 255 - mean) / std`` per channel) through
+    :func:`drac_ssl.eval_input.model_input`, as the fine-tuning's
+    :class:`~drac_ssl.augment.EvalDataset` feeds it. ``ingested``: ``image`` is a
     row of the ingest cache (already that copy; it must be at the source size).
     ``metadata``: a bundle's ``metadata.json`` (or its ``input`` section). ``notes``: a list
     that receives what the replayed ingest preprocessing found, as the ingest would have
@@ -637,10 +692,7 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
                                                                    modality)))
         if not ingested and array.shape[:2] != size:
             array = resize_gray(array, spec.source_size)
-    from drac_ssl.augment import EvalDataset  # albumentations on first use, not on import
-
-    image_tensor, _ = EvalDataset(array[None], _eval_transform(spec))[0]
-    return image_tensor
+    return model_input(array, _eval_transform(spec))  # albumentations on first use, not on import
 
 # --------------------------------------------------------------------------------------
 # One model
@@ -1017,7 +1069,13 @@ class GradedImages:
     :func:`grade_images` was given no ``paths``; ``paths``: per image its file as given to
     :func:`grade_images` (``str``; None as a whole without ``paths``); ``grade_names``: the
     bundle's names of the grades 0..K-1 (:attr:`Bundle.grade_names`; None for a result built
-    by hand).
+    by hand); ``score`` ``(n,)`` float64: the continuous score the bundle's thresholds cut into
+    ``classes`` under ``decision: thresholds`` (:attr:`Bundle.calibration`'s ``thresholds``;
+    ``grade = number of thresholds t with score >= t``, :func:`drac_ssl.metrics.apply_thresholds`):
+    for a classification head the expected grade ``sum_k k * P_k`` of the fold ensemble's
+    calibrated probabilities, for a regression head the mean regression output of the fold models
+    (``metadata.json``'s ``calibration.score`` says which), so that the grades can be cut again at
+    other thresholds; None for a result built by hand.
 
     :attr:`not_reliably_gradable` combines them into one verdict per image, the export's and
     the app batch's rule; :meth:`to_records` gives one flat dict per image (for
@@ -1035,6 +1093,7 @@ class GradedImages:
     training_image: list[bool | None] | None = None
     paths: list[str] | None = None
     grade_names: tuple[str, ...] | None = None
+    score: np.ndarray | None = None
 
     @property
     def not_reliably_gradable(self) -> list[list[str]]:
@@ -1071,6 +1130,8 @@ class GradedImages:
           ``grade_names`` or the bundle's, :attr:`grade_names`; the grade's number as a string
           when neither is known);
         * ``P0`` .. ``P{K-1}`` (``float``: the calibrated probabilities, the export's columns);
+        * ``score`` (``float``: :attr:`score`, what the thresholds cut into ``grade``; None when
+          not known);
         * ``not_reliably_gradable`` (``str``: :attr:`not_reliably_gradable`'s reasons joined by
           "; ", as the export's notes file writes them; "" for a clean image);
         * ``warnings`` (``str``: every warning said of the image, what reading its file said
@@ -1100,6 +1161,7 @@ class GradedImages:
                 "path": path, "name": None if path is None else Path(path).name,
                 "grade": grade, "grade_name": names[grade] if names is not None else str(grade)}
             record.update({f"P{j}": float(self.probs[i, j]) for j in range(k)})
+            record["score"] = None if self.score is None else float(self.score[i])
             said = [*per_image(self.file_warnings, i), *per_image(self.warnings, i),
                     *per_image(self.preprocessing_warnings, i)]
             record["not_reliably_gradable"] = "; ".join(reasons[i])
@@ -1143,7 +1205,7 @@ class GradedImages:
                    file_warnings=lists("file_warnings"),
                    training_image=None if any(f is None for f in flags) else [t for f in flags for t in f or []],
                    paths=None if any(p is None for p in paths) else [q for p in paths for q in p or []],
-                   grade_names=named[0] if named else None)
+                   grade_names=named[0] if named else None, score=cat("score"))
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
@@ -1322,9 +1384,23 @@ def nothing_to_grade(image: np.ndarray) -> tuple[bool, bool]:
 
 
 def prepare_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False) -> PreparedImage:
-    """One uint8 image in the model's channels (as for :func:`preprocess_image`, which raises
-    the same errors) -> its :class:`PreparedImage` for :func:`grade_prepared`; keeps no
-    reference to ``image``."""
+    """One image -> its :class:`PreparedImage` for :func:`grade_prepared`; keeps no reference to
+    ``image``.
+
+    ``image``: uint8, 0..255, in the model's channels: grey ``(H, W)`` (or ``(H, W, 1)``) for a
+    1-channel model, RGB ``(H, W, 3)`` for a 3-channel one (:func:`read_image` reads a file so;
+    a tensor or other dtype is refused). ``metadata``: the bundle's ``metadata.json`` (or its
+    ``input`` section); ``ingested``: ``image`` is a row of the ingest cache, at the model's
+    source size. The prepared ``input`` is the model input ``(C, S, S)`` float32, normalised
+    per channel as ``(x / 255 - mean) / std`` with the bundle's recorded statistics (so not
+    0..1: -1.48..2.69 with UW-OCTA's), ``S`` the model's input size (:func:`preprocess_image`); ``shape`` the image's ``(H, W[, 3])`` in pixels;
+    ``blank`` / ``noise`` :func:`nothing_to_grade` of the image; ``warnings`` /
+    ``preprocessing_warnings`` what :func:`preprocess_image` said.
+
+    Raises:
+        ValueError: as :func:`preprocess_image`: an image of another dtype or other channels
+            than the model's (the message says how to convert it), one with no pixels, or an
+            ingested row of another size than the source size."""
     found: list[str] = []
     said: list[str] = []
     x = preprocess_image(image, metadata, ingested, notes=found, warnings=said)  # a tensor's fix says it
@@ -1347,18 +1423,19 @@ def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool 
         checked = bundle.input_profile is not None
         return GradedImages(np.zeros((0, k)), np.zeros(0, dtype=np.int64),
                             np.zeros(0, dtype=bool) if checked else None, blank, noise,
-                            np.zeros(0) if checked else None, grade_names=names)
+                            np.zeros(0) if checked else None, grade_names=names, score=np.zeros(0))
     warnings = [list(p.warnings) for p in prepared]
     preprocessing = [list(p.preprocessing_warnings) for p in prepared]
     inputs = torch.stack([p.input for p in prepared])
     profile = bundle.input_profile
     out = ensemble_outputs(bundle, inputs, tta, keep_features=profile is not None)
-    probs, _, classes = bundle.calibration.decide(out.raw)
+    probs, score, classes = bundle.calibration.decide(out.raw)
+    score = np.asarray(score, dtype=np.float64)
     if profile is None:
         return GradedImages(probs, classes, None, blank, noise, warnings=warnings,
-                            preprocessing_warnings=preprocessing, grade_names=names)
+                            preprocessing_warnings=preprocessing, grade_names=names, score=score)
     assert out.features is not None
     distance, unlike = profile.unlike_training(inputs, out.features)
     return GradedImages(probs, classes, unlike, blank, noise, distance, warnings, preprocessing,
-                        grade_names=names)
+                        grade_names=names, score=score)
 

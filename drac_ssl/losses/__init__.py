@@ -9,12 +9,16 @@
 - :mod:`drac_ssl.losses.alignment`: UMM's distribution-alignment term, the JS divergence of
   the density the later layers induce to the uniform one (:func:`alignment_js`,
   :func:`js_to_uniform`; methods.md section 2).
+- :mod:`drac_ssl.losses.grading`: the fine-tuning's supervised grading loss (cross-entropy of
+  the logits, or SmoothL1 of the regression head's score) and its inverse-frequency class
+  weights (:func:`grading_loss`, :func:`class_weights_for`).
 - :mod:`drac_ssl.losses.view_pairs`: the checks of the two views' embeddings and the float32
   precision a two-view loss shares (:func:`~drac_ssl.losses.view_pairs.check_view_pair`, named
   after the loss in its messages; :func:`~drac_ssl.losses.view_pairs.at_least_float32`).
 """
 
 from drac_ssl.losses.alignment import alignment_js, js_divergence, js_to_uniform
+from drac_ssl.losses.grading import class_weights_for, grading_loss
 from drac_ssl.losses.mcr2 import (
     RateReduction,
     anchor_membership,
@@ -40,9 +44,11 @@ __all__ = [
     "VICRegTerms",
     "alignment_js",
     "anchor_membership",
+    "class_weights_for",
     "coding_rate",
     "compress_rate",
     "covariance_loss",
+    "grading_loss",
     "invariance_loss",
     "js_divergence",
     "js_to_uniform",

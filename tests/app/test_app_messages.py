@@ -87,8 +87,9 @@ def test_a_decompression_bomb_is_refused_with_a_size_to_downscale_to() -> None:
     """A review: a file above Pillow's own pixel limit (its DecompressionBombError, raised
     before the header's size is handed out) was refused with "Upload an image of at most 8192
     px per side" and no size, unlike the 8192 px refusal; it now gets that refusal's words and
-    size (one helper, :func:`app.inputs.downscale_words`)."""
-    from app.inputs import downscale_words
+    size (one helper, :func:`drac_ssl.grading.image_file.downscale_fix`, which the refusals of
+    the app, the export and the ingest all say)."""
+    from drac_ssl.grading.image_file import downscale_fix
 
     data = _png_header(20000, 10000, bit_depth=8, colour_type=0)
     with pytest.raises(Image.DecompressionBombError):  # Pillow refuses to give its size
@@ -96,9 +97,10 @@ def test_a_decompression_bomb_is_refused_with_a_size_to_downscale_to() -> None:
     with pytest.raises(InputRejected) as caught:
         load_bytes(data, "bomb.png", InputLimits())
     said = str(caught.value)
+    fix = downscale_fix(20000, 10000, InputLimits())
+    assert fix == "downscale it first (to at most 8192 x 4096 px at this shape)"
     assert said == (f"`bomb.png` is 20000 x 10000 px, above the limit of 8192 px per side. "
-                    f"{downscale_words(20000, 10000, InputLimits())}"), said
-    assert said.endswith("(to at most 8192 x 4096 px at this shape).")
+                    f"D{fix[1:]}."), said
     bmp = io.BytesIO()  # another format: its header read by Pillow's own plugin too
     Image.new("L", (8, 8)).save(bmp, format="BMP")
     header = bytearray(bmp.getvalue())

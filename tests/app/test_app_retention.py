@@ -279,5 +279,7 @@ def test_the_batch_tabs_upload_claims_its_files_before_grade_all(predictor: Any,
     waiting = [_file(tmp_path / "a.png"), _file(tmp_path / "b.png")]
     events[0].fn(waiting)
     assert all(p in demo.upload_claims for p in waiting)
-    single = [f for f in demo.fns.values() if f.name == "grade" and f.targets[0][1] == "upload"]
-    assert len(single) == 1  # the single-image tab: graded, so claimed, on upload
+    # the single-image tab: graded, so claimed, on upload (the step after its "Grading the image.")
+    uploaded = [i for i, f in demo.fns.items() if f.targets and f.targets[0][1] == "upload" and f.name == "grading"]
+    single = [f for f in demo.fns.values() if f.name == "grade" and f.trigger_after in uploaded]
+    assert len(uploaded) == 1 and len(single) == 1

@@ -855,3 +855,17 @@ def test_a_batch_says_its_caveat_of_its_grades_and_the_export_says_the_phantom_c
     (tmp_path / "plain" / "bundle" / "metadata.json").write_text(json.dumps(trial))
     assert export.main([str(plain.path), "--images", str(folder), "--out", str(tmp_path / "q.csv")]) == 0
     assert "warning: From a trial run (its training was cut short)" in capsys.readouterr().err
+
+
+def test_the_commands_limits_are_input_limits_defaults() -> None:
+    """drac-ssl-app's --max-size-mb / --max-side / --max-megapixels defaults and AppSettings'
+    are InputLimits' (50 MiB, 8192 px, 40 megapixels), typed once in
+    drac_ssl/grading/image_file.py: the served limits are the library's."""
+    from app.__main__ import parse_args
+    from app.server import AppSettings
+    from drac_ssl.grading.image_file import DEFAULT_LIMITS
+
+    args = parse_args([])
+    served = AppSettings(max_mb=args.max_size_mb, max_side=args.max_side,
+                         max_megapixels=args.max_megapixels).limits
+    assert served == AppSettings().limits == DEFAULT_LIMITS

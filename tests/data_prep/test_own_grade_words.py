@@ -111,11 +111,35 @@ def test_the_words_are_put_in_order_of_severity_or_said_to_be(tmp_path: Path) ->
     assert "in order of severity as their names say" in fix
 
     path = octa_folder(tmp_path / "b", ["stable", "none", "worse", "stable"]) / "octa_grades.csv"
-    # the 'none' row's fix goes on with the ungradable reading; the other words' stops there
+    # the 'none' row's fix goes on with the ungradable reading; the other words' stops there.
+    # No ready-made list in the order first written (a screening trial's R0, R2, R3, R1 was
+    # offered ready to paste, and wrong): a template to fill in, mildest first
     (fix,) = {p.fix.split("; or, if 'none'")[0] for p in read(path)[1] if p.severity == "error"}
-    assert ('--grades "stable,none,worse" (data.grades=[stable, none, worse] for python -m '
+    assert '--grades "stable,none,worse"' not in fix and "data.grades=[stable, none, worse]" not in fix, fix
+    assert ("one per grade in order of severity, grade 0 (the mildest) first; their order cannot be "
+            "told from the words, and the order first written is not necessarily it: --grades "
+            '"MILDEST,...,MOST SEVERE" (data.grades=[MILDEST, ..., MOST SEVERE] for python -m '
+            "drac_ssl.train) with your 3 words in that order") in fix, fix
+    assert "('stable', 'none', 'worse')" in fix  # the words themselves, to put in that order
+
+
+def test_words_of_one_prefix_and_a_number_are_put_in_the_order_of_their_numbers(tmp_path: Path) -> None:
+    """A screening programme's R0..R3 (first written R0, R2, R3, R1): the fix offered
+    data.grades=[R0, R2, R3, R1], ready to paste and wrong. Words of one prefix and a number are
+    sorted by their numbers, naturally (R10 after R2), with the words to check the order."""
+    from data_prep.validate import numbered_order
+
+    path = octa_folder(tmp_path / "r", ["R0", "R2", "R3", "R1"]) / "octa_grades.csv"
+    (fix,) = {p.fix for p in read(path)[1] if p.severity == "error"}
+    assert ('in the order of their numbers (R0 < R1 < R2 < R3: check that this is their order of '
+            'severity): --grades "R0,R1,R2,R3" (data.grades=[R0, R1, R2, R3] for python -m '
             "drac_ssl.train)") in fix, fix
-    assert "they are listed here as first written: put them in order of severity" in fix
+    assert "R0, R2, R3, R1]" not in fix and "R0,R2,R3,R1" not in fix
+    assert numbered_order(["R2", "R10", "R1"]) == ["R1", "R2", "R10"]
+    assert numbered_order(["Grade 2", "grade 1"]) == ["grade 1", "Grade 2"]  # one prefix, any case
+    # not one prefix and a number each: no order offered
+    assert numbered_order(["R0", "M1"]) is None and numbered_order(["R1", "R01"]) is None
+    assert numbered_order(["R1", "mild"]) is None and numbered_order(["1", "2"]) is None
 
 
 def test_none_among_numbers_or_beside_another_grade_0_word_is_still_an_ungradable_cell(

@@ -285,3 +285,21 @@ def test_phantom_generation_prints_a_progress_line_a_minute_off_a_terminal(
     assert "[phantom]" not in capsys.readouterr().err
     for path in sorted(logged.rglob("*.png")):
         assert path.read_bytes() == (quiet / path.relative_to(logged)).read_bytes(), path
+
+
+def test_default_sizes_are_the_data_settings_defaults() -> None:
+    """The phantom set's 611 / 386 are typed once, as data.phantom_n_train / _n_test
+    (drac_ssl/config.py): the generator's, the planner's and the command's defaults follow them."""
+    import inspect
+
+    from drac_ssl.config import DataConfig
+
+    want = {"n_train": DataConfig().phantom_n_train, "n_test": DataConfig().phantom_n_test}
+    for function in (phantom.plan_phantom, phantom.generate):
+        defaults = inspect.signature(function).parameters
+        assert {k: defaults[k].default for k in want} == want, function.__name__
+    parser = argparse.ArgumentParser()
+    phantom.add_arguments(parser)
+    args = parser.parse_args(["--out", "x"])
+    assert {"n_train": args.n_train, "n_test": args.n_test} == want
+    assert f"(default {want['n_train']})" in parser.format_help()

@@ -74,9 +74,14 @@ def test_an_argmax_bundle_gets_no_milder_grade_sentence(tmp_path: Path) -> None:
     assert "do not describe the grades this bundle gives to new images." in card
 
 
-def test_a_five_grade_thresholds_bundle_names_the_evidence_as_another_bundles(tmp_path: Path) -> None:
-    card = _card_of(tmp_path, ("No DR", "Mild", "Moderate", "Severe", "Proliferative"))
-    assert "Grades: " in card and "Proliferative" in card
-    assert "can be milder than the most likely grade" in card
-    assert ("another bundle, README command (1)'s (the default job, trained and tested on synthetic "
-            "images), found 29 of 44 PDR test images") in card
+def test_a_bundle_of_other_data_says_where_the_evidence_was_measured_not_its_pdr_figures(tmp_path: Path) -> None:
+    """A screening trial's binary card quoted "29 of 44 PDR test images", DRAC figures beside a
+    scale without PDR: on other data than DRAC's (drac_scale) the card says only where the one
+    measurement was made, and its tie-break is not said to be DRAC's."""
+    for names in (("No DR", "Mild", "Moderate", "Severe", "Proliferative"), ("non-referable", "referable")):
+        card = _card_of(tmp_path / names[-1], names)
+        assert "can be milder than the most likely grade" in card
+        assert ("than the out-of-fold figures above say (measured once, on a bundle of DRAC's three grades, "
+                "in `bench/results/ensemble_grade.json`).") in card, card
+        assert "29 of 44" not in card and "PDR test images" not in card
+        assert "as DRAC breaks ties" not in card

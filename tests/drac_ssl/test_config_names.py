@@ -9,6 +9,7 @@ does); an unknown name lists the names.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -225,19 +226,27 @@ def test_a_shipped_relative_data_root_missing_here_says_what_to_add(
         elsewhere: Path, monkeypatch: pytest.MonkeyPatch, checkout: bool, name: str) -> None:
     """The shipped configs' relative data paths (``../shared/data/mnist``) are read from the
     current folder, as ever: run elsewhere (or from an install), the missing root's fix says
-    where they were written for and the data.root to add."""
-    if not checkout:
-        monkeypatch.setattr(config, "CHECKOUT", None)
+    where they were written for and the data.root to add.
+
+    The checkout is a made-up one with the data beside it (a stand-in: only its existence is
+    read), so that the test holds in a clone without ../shared/data (a trial failed there)."""
+    relative = load_config(CONFIGS / f"{name}.yaml").data.root
+    repo = beside = None
+    if checkout:
+        repo = elsewhere / "made" / "checkout"
+        beside = Path(os.path.normpath(repo / relative))
+        assert elsewhere / "made" in beside.parents and not (elsewhere / relative).exists()
+        beside.parent.mkdir(parents=True)
+        beside.touch()
+    monkeypatch.setattr(config, "CHECKOUT", repo)
     cfg, sources, _ = preflight.read_config(name, ["run.device=cpu"])
     (found,) = [f for f in preflight.check(cfg, elsewhere / "runs" / "x", sources, stages=["ingest"])
                 if f.setting == "data.root"]
     said = f"{found.what} {found.fix}"
     assert "does not exist" in said, said
     assert f"the shipped {name}.yaml sets this relative path, read from the current folder" in said
-    relative = load_config(CONFIGS / f"{name}.yaml").data.root
-    if checkout:
-        repo = CONFIGS.parent
-        assert f"run the command from {repo}, or add data.root={(repo / relative).resolve()}" in said, said
+    if repo is not None:
+        assert f"run the command from {repo}, or add data.root={beside}" in said, said
     else:
         assert f"add data.root=/path/to/{Path(relative).name} (where your copy is" in said, said
     # typed on the command line: the user's own path, no word on the shipped file

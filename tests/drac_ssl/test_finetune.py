@@ -23,6 +23,7 @@ from drac_ssl import finetune, pretrain
 from drac_ssl.config import Config, ConfigError, FinetuneConfig, load_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading import model as grading
+from drac_ssl.losses import class_weights_for, grading_loss  # the package exports them
 from drac_ssl.metrics import fold_one_grade_words, one_grade_words
 from drac_ssl.models import Backbone
 from drac_ssl.submission import written_probabilities
@@ -96,8 +97,8 @@ def test_every_head_builds_runs_and_backpropagates(head: str, backbone: Backbone
     assert out.shape == (4, 3 if head != "regression" else 1)
     assert getattr(model.head, "uses_map", False) == (head == "conv")
     grade = torch.tensor([0, 1, 2, 1])
-    weights = torch.as_tensor(grading.class_weights_for(np.array([0, 0, 1, 2])), dtype=torch.float32)
-    loss = grading.grading_loss(out, grade, spec.output, weights)
+    weights = torch.as_tensor(class_weights_for(np.array([0, 0, 1, 2])), dtype=torch.float32)
+    loss = grading_loss(out, grade, spec.output, weights)
     loss.backward()
     assert torch.isfinite(loss)
     assert all(p.grad is not None for p in model.head.parameters())
@@ -519,13 +520,13 @@ def test_head_widths_come_from_the_config_and_survive_model_json(tmp_path: Path)
 
 def test_crop_scale_reaches_the_training_views_and_the_input_spec() -> None:
     spec = grading.InputSpec.from_config(tiny_config(**{"finetune.crop_scale": "[0.8, 0.9]"}))
-    assert spec.crop_scale == (0.8, 0.9) and spec.view_recipe().crop_scale == (0.8, 0.9)
+    assert spec.crop_scale == (0.8, 0.9) and finetune.train_view_recipe(spec).crop_scale == (0.8, 0.9)
     meta = json.loads(json.dumps(spec.to_metadata()))
     assert meta["train_crop_scale"] == [0.8, 0.9]
     assert grading.InputSpec.from_metadata(meta) == spec
     old = {k: v for k, v in meta.items() if k != "train_crop_scale"}  # written before the key existed
     assert grading.InputSpec.from_metadata(old).crop_scale == (0.6, 1.0)
-    assert grading.InputSpec.from_config(tiny_config()).view_recipe().crop_scale == (0.6, 1.0)
+    assert finetune.train_view_recipe(grading.InputSpec.from_config(tiny_config())).crop_scale == (0.6, 1.0)
 
 
 def _legacy_signatures(monkeypatch: pytest.MonkeyPatch, cfg: Config, run: Path) -> list[str]:
@@ -1363,10 +1364,13 @@ def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(
     report = write_report(run).read_text()
     assert f"Referable DR: {referable_summary(ref)}." in report
     header = next(line for line in report.splitlines() if line.startswith("| variant | QWK |"))
-    assert header.rstrip(" |").endswith("referable AUC (95% CI)")
+    # the referable decision's sensitivity and specificity beside its AUC, as two grades have
+    # them (a screening trial's R0..R3 table gave the AUC alone)
+    assert header.rstrip(" |").endswith("referable AUC (95% CI) | sensitivity | specificity")
     vicreg_row = next(line for line in report.splitlines() if line.startswith("| VICReg |"))
     lo, hi = ref["auc_ci95"]
-    assert vicreg_row.rstrip(" |").endswith(f"{ref['auc']:.3f} ({lo:.3f}..{hi:.3f})")
+    assert vicreg_row.rstrip(" |").endswith(
+        f"{ref['auc']:.3f} ({lo:.3f}..{hi:.3f}) | {ref['sensitivity']:.3f} | {ref['specificity']:.3f}")
     # the export writes P(referable) beside the submission (whose format stays as it is)
     exported = export.run(tiny_config(**cfg), run)
     said = capsys.readouterr().out

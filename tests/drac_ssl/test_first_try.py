@@ -5,8 +5,10 @@ and recorded in the run folder so that a resume or a ``run.reuse`` keeps them.""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from drac_ssl import preflight, run_state, runtime, train
@@ -78,11 +80,31 @@ def test_on_every_shipped_config_it_never_enlarges_an_image_and_leaves_no_monito
                 or "cache" in f.line], config
 
 
-def test_a_28_px_config_keeps_its_sizes_and_the_record_says_so() -> None:
+def _stand_in_retinamnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs the test from a folder of tmp_path where retinamnist.yaml's relative data.root
+    (``../shared/data/retinamnist/retinamnist_public.npz``) names a tiny MedMNIST-shaped
+    ``.npz`` (28 px RGB, grades 0..4): the preflight reads the file, and the test must not
+    depend on the real data beside the clone (a trial in a clone without it failed)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    npz = Path(os.path.normpath(work / load_config("retinamnist").data.root))
+    assert tmp_path in npz.parents, npz
+    npz.parent.mkdir(parents=True)
+    counts = {"train": 40, "val": 10, "test": 10}
+    arrays = {f"{split}_images": np.zeros((n, 28, 28, 3), np.uint8) for split, n in counts.items()}
+    arrays |= {f"{split}_labels": (np.arange(counts[split]) % 5).astype(np.uint8)[:, None]
+               for split in ("train", "val")}
+    np.savez(npz, **arrays)
+    monkeypatch.chdir(work)
+
+
+def test_a_28_px_config_keeps_its_sizes_and_the_record_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """RetinaMNIST (28 px, cached as it is) keeps its cache, views and fine-tuning images at
     28 px (the ingest's own note had suggested data.cache_sizes=[28], which then met the
     preset's source_size=128); mnist keeps its 28 px views; the run's record names what
     was kept."""
+    _stand_in_retinamnist(tmp_path, monkeypatch)
     rm, sources, findings = _read("-c", "retinamnist", FIRST_TRY_OPTION)
     assert findings == []
     assert (rm["data"]["cache_sizes"], rm["pretrain"]["augment"]["source_size"],

@@ -102,7 +102,7 @@ def test_records_have_fixed_keys_in_order_and_plain_python_values(bundle: Bundle
     graded = grade_files(bundle, _files(folder)).graded
     records = graded.to_records()
     k = bundle.calibration.num_grades
-    keys = ["path", "name", "grade", "grade_name", *(f"P{j}" for j in range(k)), "not_reliably_gradable",
+    keys = ["path", "name", "grade", "grade_name", *(f"P{j}" for j in range(k)), "score", "not_reliably_gradable",
             "warnings", "training_image"]
     assert len(records) == len(graded.classes) == 7
     for i, record in enumerate(records):

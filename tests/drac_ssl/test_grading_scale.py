@@ -13,6 +13,7 @@ import torch
 
 from drac_ssl import metrics, stage_settings
 from drac_ssl.grading import model as grading
+from drac_ssl.losses.grading import class_weights_for
 from drac_ssl.plots import plot_confusion, plot_roc
 from drac_ssl.scale import (
     DEFAULT_PREPROCESSING,
@@ -156,10 +157,10 @@ def test_heads_have_k_outputs_and_specs_keep_k(head: str, k: int) -> None:
     assert grading.ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))).num_grades == k
     legacy = {key: v for key, v in spec.to_dict().items() if key != "num_grades"}
     assert grading.ModelSpec.from_dict(legacy).num_grades == 3  # written before K was stored
-    weights = grading.class_weights_for(np.array([0, 0, 1, k - 1]), k)
+    weights = class_weights_for(np.array([0, 0, 1, k - 1]), k)
     assert weights.shape == (k,) and weights[0] == pytest.approx(4 / (k * 2))
     with pytest.raises(ValueError, match=f"scale has {k} grades"):
-        grading.class_weights_for(np.array([0, k]), k)
+        class_weights_for(np.array([0, k]), k)
 
 
 @pytest.mark.parametrize("head", sorted(h for h, kind in grading.HEADS.items() if kind == "classification"))

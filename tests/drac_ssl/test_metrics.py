@@ -1119,13 +1119,23 @@ def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is
         "referable = grade >= 2 (Moderate or worse), 4 referable and 4 not: AUC of P(referable) 0.781 "
         "(95% CI 0.500..0.900); at the submitted grades (not an operating point tuned on P(referable)) "
         "sensitivity 0.750 (3/4), specificity 0.500 (2/4); on the ROC curve of P(referable), with the cut chosen "
+        "on these same images (in-sample, optimistic): sensitivity 0.500 at specificity >= 0.90 "
+        "(P(referable) >= 0.750), specificity 0.500 at sensitivity >= 0.90 (P(referable) >= 0.375) (those "
+        "cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to refer new images, set "
+        "finetune.referral_target)")
+    # a run stored before the cuts were keeps its words exactly (review F8)
+    no_cuts = {k: v for k, v in got.items() if not k.endswith("_90_cut")}
+    assert referable_summary(no_cuts).endswith(
+        "sensitivity 0.750 (3/4), specificity 0.500 (2/4); on the ROC curve of P(referable), with the cut chosen "
         "on these same images (optimistic): sensitivity 0.500 at specificity >= 0.90, specificity "
         "0.500 at sensitivity >= 0.90")
     # by hand: referable P .75 .5 .875 .375, the others .125 .25 .5 .625: specificity >= 0.9 of
-    # 4 needs a cut above .625 (2 of 4 referable found); sensitivity >= 0.9 a cut at .375 (2 of
-    # the 4 others above it)
+    # 4 needs a cut above .625 (2 of 4 referable found): the next score, .75; sensitivity >= 0.9
+    # a cut at .375 (2 of the 4 others above it)
     assert (got["sensitivity_at_specificity_90"], got["specificity_at_sensitivity_90"]) == (0.5, 0.5)
-    old_run = {k: v for k, v in got.items() if not k.endswith("_90")}  # metrics.json of an older run
+    assert (got["sensitivity_at_specificity_90_cut"], got["specificity_at_sensitivity_90_cut"]) == (0.75, 0.375)
+    # metrics.json of an older run: no operating points, nor their cuts
+    old_run = {k: v for k, v in got.items() if not k.endswith(("_90", "_90_cut"))}
     assert referable_summary(old_run).endswith("sensitivity 0.750 (3/4), specificity 0.500 (2/4)")
     older = {k: v for k, v in old_run.items() if not k.endswith("_counts")}  # before the counts
     assert referable_summary(older).endswith("sensitivity 0.750, specificity 0.500")

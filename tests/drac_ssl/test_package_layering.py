@@ -16,6 +16,38 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 TRAINING_MODULES = ("drac_ssl.finetune", "drac_ssl.bank_cache", "drac_ssl.pretrain", "drac_ssl.umm",
                     "drac_ssl.engine", "drac_ssl.export", "drac_ssl.train", "drac_ssl.optim", "drac_ssl.losses")
+TRAINING_DATA = ("drac_ssl.datasets", "drac_ssl.augment", "drac_ssl.evaluation")
+"""The training data layers: the data sets and their loaders, the augmentation, the probes.
+Inference takes its input path from drac_ssl/eval_input.py, the layer both sides share."""
+TRAINING_ONLY_USERS = ("drac_ssl/finetune.py", "drac_ssl/bank_cache.py", "drac_ssl/pretrain.py",
+                       "drac_ssl/umm/", "drac_ssl/engine.py", "drac_ssl/train.py", "drac_ssl/optim.py",
+                       "drac_ssl/losses/", "drac_ssl/preflight.py", "drac_ssl/evaluation.py",
+                       "drac_ssl/augment.py", "drac_ssl/datasets.py",
+                       "bench/pretraining.py", "bench/pretrain_throughput.py", "bench/bank_cache.py",
+                       "bench/umm_ablation.py", "bench/cifar10_vicreg.py")
+"""The sources whose use of a name does not make it inference's (the training stages, their
+layers, the orchestrator's checks and the benches of pretraining and fine-tuning alone; the
+export stage is inference's: it builds and grades)."""
+USED_IN_TRAINING_ONLY_BY_DESIGN = {
+    "drac_ssl/grading/bundle.py: ci_resampling_words":
+        "words, not training: the model card's CI wording (CI_HELD_FIXED, TWIN_GROUP_WORDS) beside "
+        "it; the fine-tuning says them",
+    "drac_ssl/grading/model.py: head_normalises_over_batch":
+        "a fact of the heads, read off build_head; the preflight asks it before training",
+}
+"""Names of grading/ that only training code uses, kept there on purpose (each with why)."""
+
+
+def _tracked(*folders: str) -> list[Path]:
+    """The ``.py`` files under ``folders`` that git tracks (and the working tree still has), so
+    that an untracked scratch file neither hides nor makes a finding; every ``.py`` file there
+    when the repository is not a git checkout (an unpacked source archive has no scratch)."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "--", *folders], cwd=REPO, check=True,
+                                capture_output=True, text=True, timeout=60).stdout.split("\0")
+    except (OSError, subprocess.SubprocessError):
+        return sorted(p for folder in folders for p in (REPO / folder).rglob("*.py"))
+    return sorted(REPO / f for f in listed if f.endswith(".py") and (REPO / f).is_file())
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
@@ -25,17 +57,36 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=180)
 
 
-def test_grading_and_the_app_import_no_training_code() -> None:
+def test_grading_and_the_app_import_no_training_code(tmp_path: Path) -> None:
+    """Imported, then grading a bundle (a demo bundle built, an image read from a file and
+    graded, its Grad-CAM drawn): no training module, data set loader or augmentation is loaded
+    (the review found drac_ssl.datasets loaded by grading.model's import, drac_ssl.augment by
+    every preprocessed image)."""
+    image = tmp_path / "scan.png"
     proc = _python(
-        "import sys\n"
+        "import json, sys\n"
         "import drac_ssl.grading.model, drac_ssl.grading.bundle, drac_ssl.grading.predict\n"
-        "import app.predict, app.demo_bundle\n"
-        "print(sorted(m for m in sys.modules if m.startswith('drac_ssl')))\n")
+        "import drac_ssl.grading.batch, app.predict, app.demo_bundle, app.gradcam, app.inputs\n"
+        "said = {'import': sorted(m for m in sys.modules if m.startswith('drac_ssl'))}\n"
+        "import cv2, numpy as np\n"
+        "from app.demo_bundle import build_demo_bundle\n"
+        "from app.predict import Predictor\n"
+        "from drac_ssl.grading import grade_files, load_bundle\n"
+        f"folder = build_demo_bundle({str(tmp_path / 'run')!r}, image_size=32, source_size=48, n_folds=2)\n"
+        "smooth = cv2.GaussianBlur(np.random.default_rng(0).integers(0, 256, (60, 50), dtype=np.uint8), (0, 0), 3)\n"
+        f"cv2.imwrite({str(image)!r}, cv2.normalize(smooth, None, 0, 255, cv2.NORM_MINMAX))\n"
+        f"graded = grade_files(load_bundle(folder), [{str(image)!r}], progress=False)\n"
+        "assert not graded.failed, graded.failed\n"
+        f"Predictor(folder).predict_file({str(image)!r})\n"
+        "said['grading'] = sorted(m for m in sys.modules if m.startswith('drac_ssl'))\n"
+        "print(json.dumps(said))\n")
     assert proc.returncode == 0, proc.stderr
-    loaded = proc.stdout
-    assert "drac_ssl.grading.predict" in loaded
-    for name in TRAINING_MODULES:
-        assert f"'{name}'" not in loaded and f"'{name}." not in loaded, name
+    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "drac_ssl.grading.predict" in loaded["import"]
+    for when, modules in loaded.items():
+        wrong = [m for m in modules if _is(m, TRAINING_MODULES + TRAINING_DATA)]
+        assert not wrong, (f"after the {when}, grading/app loaded training code {wrong}: "
+                           f"move what inference needs into a layer (drac_ssl/eval_input.py)")
     # the package re-exports the inference API, resolved on use: importing it alone loads no
     # torch, models or matplotlib (data_prep.layout imports drac_ssl.grading.image_notes)
     proc = _python(
@@ -122,7 +173,7 @@ def test_the_import_statements_keep_the_layering() -> None:
     assert "drac_ssl.grading.predict" in starts and "app.server" in starts
     reached = _reached(starts)
     assert "drac_ssl.metrics" in reached and "drac_ssl.models" in reached  # the walk follows imports
-    training = sorted(m for m in reached if _is(m, TRAINING_MODULES + ("data_prep.ingest",)))
+    training = sorted(m for m in reached if _is(m, TRAINING_MODULES + TRAINING_DATA + ("data_prep.ingest",)))
     chains = []
     for module in training:
         chain = [module]
@@ -130,6 +181,83 @@ def test_the_import_statements_keep_the_layering() -> None:
             chain.append(via)
         chains.append(" <- ".join(chain))
     assert not chains, "grading/app reach training code: " + "; ".join(chains)
+
+
+def _defined_names(path: Path) -> list[str]:
+    """The public names ``path`` defines: its top-level functions, classes and assignments, and
+    its classes' public methods (``Class.method``)."""
+    names: list[str] = []
+    for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.append(node.name)
+        if isinstance(node, ast.ClassDef):
+            names += [f"{node.name}.{m.name}" for m in node.body
+                      if isinstance(m, ast.FunctionDef) and not m.name.startswith("_")]
+        elif isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+    return [n for n in names if not n.rpartition(".")[2].startswith("_")]
+
+
+def _identifiers(path: Path) -> set[str]:
+    """The names ``path``'s code uses (a name, an attribute, an imported name): not its
+    definitions, strings, ``__all__`` entries or docstrings."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.ImportFrom):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def _public_api(path: Path) -> set[str]:
+    """The names a package's ``__init__.py`` offers by name alone: every identifier-like string
+    constant in it (``drac_ssl/grading/__init__.py``'s lazy re-exports, ``_EXPORTS`` and
+    ``__all__``, resolved on first use by ``__getattr__``, so no code names them)."""
+    return {node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier()}
+
+
+def test_no_training_only_code_lives_in_grading_or_the_app() -> None:
+    """docs/design.md: grading/ is the graded model, no training code. Every public name that
+    grading/ and app/ define (functions, classes, constants, methods) must be used by something
+    other than the training code (its own module, the app, the export, the reports, data_prep,
+    bench/ or scripts/): a name that only the fine-tuning or another training module uses belongs
+    there or in a layer under it (the review found grading_loss, class_weights_for, monitor_score
+    and InputSpec.view_transform so). By name, as the code uses names (:func:`_identifiers`;
+    tests not counted): a name another module's code happens to spell alike is taken as used.
+    A name of the package's public API (``drac_ssl/grading/__init__.py``'s re-exports) is
+    inference's, whoever calls it in the repository. Only the files git tracks count. Each
+    entry of :data:`USED_IN_TRAINING_ONLY_BY_DESIGN` must still be defined and still be used by
+    training code alone (a stale entry fails: delete it)."""
+    used = {p.relative_to(REPO).as_posix(): _identifiers(p)
+            for p in _tracked("drac_ssl", "app", "data_prep", "bench", "scripts")}
+    api = REPO / "drac_ssl" / "grading" / "__init__.py"
+    used[api.relative_to(REPO).as_posix()] |= _public_api(api)
+    assert "grade_files" in used["drac_ssl/grading/__init__.py"]  # the lazy re-exports are read
+    training_only, by_design = [], {}
+    for path in _tracked("drac_ssl/grading", "app"):
+        if path.parent not in (REPO / "drac_ssl" / "grading", REPO / "app"):
+            continue  # the folders' own modules, as the import test above reads them
+        own = path.relative_to(REPO).as_posix()
+        for name in _defined_names(path):
+            users = {where for where, names in used.items() if name.rpartition(".")[2] in names}
+            only_training = bool(users) and all(u.startswith(TRAINING_ONLY_USERS) for u in users)
+            if f"{own}: {name}" in USED_IN_TRAINING_ONLY_BY_DESIGN:
+                by_design[f"{own}: {name}"] = only_training
+            elif only_training:
+                training_only.append(f"{own}: {name} (used only by {', '.join(sorted(users))})")
+    assert not training_only, ("training-only code in grading/ or app/: " + "; ".join(training_only)
+                               + "; fix: move it to its training module or a layer under it "
+                               "(a loss: drac_ssl/losses/)")
+    stale = [f"{entry} ({'no longer defined' if entry not in by_design else 'now used beyond training'})"
+             for entry in USED_IN_TRAINING_ONLY_BY_DESIGN if not by_design.get(entry)]
+    assert not stale, ("stale USED_IN_TRAINING_ONLY_BY_DESIGN entries: " + "; ".join(stale)
+                       + "; fix: delete them from tests/drac_ssl/test_package_layering.py")
 
 
 def test_the_losses_import_no_stage() -> None:
