@@ -77,7 +77,14 @@ def _submission_header(fields: Sequence[str]) -> bool:
     return k >= 2 and list(fields) == ["case", "class", *(f"P{i}" for i in range(k))]
 
 
-EXPORT_HEADERS: list[Callable[[Sequence[str]], bool]] = [_submission_header]
+def _kaggle_header(fields: Sequence[str]) -> bool:
+    """Kaggle's ``id_code,diagnosis`` (``export --format kaggle``, :func:`drac_ssl.kaggle.write_kaggle`)."""
+    from drac_ssl.kaggle import is_kaggle_header  # noqa: PLC0415 - numpy, only when a file exists
+
+    return is_kaggle_header(fields)
+
+
+EXPORT_HEADERS: list[Callable[[Sequence[str]], bool]] = [_submission_header, _kaggle_header]
 """Whether a first line is the header of a CSV ``python -m drac_ssl.export --out`` writes, one
 rule per format it writes (a format added to the export adds its rule here): an existing
 ``--out`` passing one is an earlier export's and may be replaced."""
