@@ -43,7 +43,8 @@ from data_prep.layout import (
 from data_prep.problems import IngestError
 from drac_ssl.io import read_json_dict, sha256_file
 
-__all__ = ["HASH_BUDGET_BYTES", "SOURCE_ROLES", "changed_grades", "data_changed_words", "labels_edited",
+__all__ = ["HASH_BUDGET_BYTES", "SOURCE_ROLES", "changed_grades", "data_changed_words", "grade_differences",
+           "labels_edited",
            "source_changes", "stamp_sources"]
 
 SOURCE_ROLES = {"labels_csv": "label CSV", "test_list_csv": "test-list CSV", "npz": "MedMNIST .npz"}
@@ -223,6 +224,14 @@ def changed_grades(data_dir: str | Path) -> list[str]:
     the columns and grade scale the ingest recorded; [] when none does or the CSV cannot be
     read so (the caller then says only that it was edited). Best effort: a row is matched by
     its file name, or its name without the extension."""
+    return grade_differences(data_dir) or []
+
+
+def grade_differences(data_dir: str | Path) -> list[str] | None:
+    """:func:`changed_grades`, but None when the edited label CSV cannot be compared with the
+    ingest's grades (not edited, unreadable with the recorded columns and scale, no recorded
+    columns, or no row matching an ingested image): [] then means it was compared and no
+    grade differs (line endings, a byte-order mark, the row order or blank lines changed)."""
     from data_prep.validate import read_labels
 
     data_dir = Path(data_dir)
@@ -231,7 +240,7 @@ def changed_grades(data_dir: str | Path) -> list[str]:
     names = (summary.get("grades") or {}).get("names") or []
     labels = labels_edited(data_dir)
     if labels is None or not isinstance(columns, dict) or not columns.get("image") or len(names) < 2:
-        return []
+        return None
     try:
         table, _ = read_labels(labels, str(columns["image"]), str(columns.get("grade") or ""),
                                grade_names=[str(n) for n in names], scale_given=True)
@@ -242,15 +251,16 @@ def changed_grades(data_dir: str | Path) -> list[str]:
                     name = Path(str(row.get("path") or row.get("id") or "")).name
                     ingested[name] = ingested[Path(name).stem] = row["grade"]
     except (OSError, csv.Error, ValueError, KeyError, TypeError):
-        return []
+        return None
     if table is None:
-        return []
-    changed = []
+        return None
+    changed, matched = [], False
     for row in table.rows:
         before = ingested.get(row.name, ingested.get(Path(row.name).stem))
+        matched = matched or before is not None
         if before is not None and row.grade is not None and str(row.grade) != before:
             changed.append(f"{row.name} (line {row.line}): {before} -> {row.grade}")
-    return changed
+    return changed if matched else None
 
 
 def data_changed_words(data_dir: str | Path) -> str:

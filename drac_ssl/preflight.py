@@ -1637,7 +1637,7 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
             if not (isinstance(ingest, dict) and ingest.get("status") == "done"):  # else said once:
                 c.error("", changed, redo_ingest_fix(data_dir))  # _check_finished_outputs
             return None
-        _check_source_unchanged(c, run_dir, finetune_ahead="finetune" in stages)
+        _check_source_unchanged(c, run_dir, finetune_ahead="finetune" in stages, reuse=cfg.run.reuse)
         if "pretrain" in stages or "finetune" in stages:  # said after the ingest: again, each rerun
             _recipe_after_ingest(c, cfg, data_dir, ingest_ran=False)
         return _facts_from_ingest(c, cfg, data_dir)
@@ -1650,7 +1650,7 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
 
 
 def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
-                            finetune_ahead: bool = False) -> None:
+                            finetune_ahead: bool = False, reuse: str = "") -> None:
     """Warn when the images or labels under ``data.root`` changed since the run's finished
     ingest (:func:`data_prep.source_check.source_changes`): a resumed run goes on with the
     data as it was ingested, which is right for a resume, but not what a user who has just
@@ -1664,28 +1664,43 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
     has not started (no ``finetune`` entry in ``stages.json``, no ``finetune/`` folder): a
     finished ingest is never redone in place (its stages were made from it), so the fix is a
     new run folder for the corrected grades, or the label CSV put back to finish this one;
-    the grades that changed are named (:func:`data_prep.source_check.changed_grades`)."""
-    from data_prep.source_check import changed_grades, labels_edited, source_changes
+    the grades that changed are named (:func:`data_prep.source_check.grade_differences`). Only
+    when a grade differs, or the CSV cannot be compared with the ingest's grades: an edit that
+    changed no grade (line endings, a byte-order mark, the row order, blank lines) is the
+    warning, saying so. When the run's ingest was taken by ``run.reuse`` or ``reuse`` (the
+    config's ``run.reuse``) is set, the new run's fix says to leave ``run.reuse`` out (with it
+    the new run would take the old ingest again and stop here again)."""
+    from data_prep.source_check import grade_differences, labels_edited, source_changes
 
     changes = source_changes(run_dir / "data")
     if not changes:
         return
     labels = labels_edited(run_dir / "data")
-    if (labels is not None and finetune_ahead and "finetune" not in _status(run_dir)
+    grades = grade_differences(run_dir / "data") if labels is not None else None
+    ingest = _status(run_dir).get("ingest")
+    taken = ingest.get("reused_from", "") if isinstance(ingest, dict) else ""
+    if (labels is not None and grades != [] and finetune_ahead and "finetune" not in _status(run_dir)
             and not (run_dir / "finetune").exists()):
-        grades = changed_grades(run_dir / "data")
+        grades = grades or []
         shown = "; ".join(grades[:5]) + (f" and {len(grades) - 5} more" if len(grades) > 5 else "")
         recorded = ((read_json_dict(run_dir / "data" / "ingest_summary.json") or {}).get("source_files")
                     or {}).get("labels_csv") or {}
         digest = str(recorded.get("sha256") or "")[:12]
+        source = taken or reuse
+        new_run = ("run the same command with run.name=<a new name> run.reuse='' (a new run "
+                   f"without run.reuse: every stage runs again, its ingest made from the labels as "
+                   f"they are now; with run.reuse it would take the ingest of {source}, made from "
+                   f"the old grades, and stop here again)" if source else
+                   "run the same command with run.name=<a new name> (a new run folder: every "
+                   "stage runs, on the labels as they are now)")
         c.error("data.root",
                 f"the label CSV {labels} was edited since this run ingested it"
-                + (f" ({len(grades)} grade(s) differ from the ingest's: {shown})" if grades else "")
+                + (f" ({len(grades)} grade(s) differ from the ingest's: {shown})" if grades
+                   else " (its grades could not be compared with the ingest's)")
                 + f", and the fine-tuning has not started: resumed, this run would fine-tune and be "
                   f"scored on the grades as they were ingested, not on the corrected ones (a finished "
                   f"ingest is never redone in {run_dir}: its stages were made from it)",
-                f"to fine-tune on the corrected grades, run the same command with run.name=<a new "
-                f"name> (a new run folder: every stage runs, on the labels as they are now); to "
+                f"to fine-tune on the corrected grades, {new_run}; to "
                 f"finish this run on the grades as ingested, put {labels} back as it was"
                 + (f" (SHA-256 {digest}...)" if digest else "") + " and rerun the same command")
         return
@@ -1697,8 +1712,10 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
                   "nothing, to finish this run; to ingest the data in its new place, run the same "
                   "command with data.root=<its new place> and run.name=<a new name>")
         return
-    ingest = _status(run_dir).get("ingest")
-    taken = ingest.get("reused_from", "") if isinstance(ingest, dict) else ""
+    if labels is not None and grades == []:  # compared: only its bytes changed
+        changes = [f"{ch} (no grade differs from the ingest's: only its bytes changed, such as line "
+                   f"endings, a byte-order mark, the row order or blank lines)" if ch.startswith(f"the label CSV {labels}") else ch
+                   for ch in changes]
     redo = (f"or delete {run_dir} and rerun without run.reuse (its ingest was taken from {taken}, "
             f"made from the old data)" if taken else f"or delete {run_dir} to redo this one")
     c.warning("data.root", f"the data changed since this run ingested it: {'; '.join(changes)}. "

@@ -98,3 +98,48 @@ def test_a_finished_run_says_the_change_again_in_its_last_lines(
     finished = next(i for i, line in enumerate(out) if line.startswith("[train] finished:"))
     assert f"[train] warning: {said}" in out[finished:], out[finished:]
     assert [p.resolve() for p in seen] == [(run_dir / "data").resolve()]
+
+
+@pytest.mark.parametrize("edit", ["crlf", "bom", "reorder", "blank line"])
+def test_a_label_csv_saved_again_with_no_grade_changed_is_warned_not_refused(edit: str, tmp_path: Path) -> None:
+    """A review: any byte change (a spreadsheet saving CRLF, a BOM, the rows sorted, a blank
+    line) stopped the resume as 'edited' though no grade changed; it is the warning, saying
+    that no grade differs."""
+    root, run_dir = _ingested_run(tmp_path)
+    labels = root / "labels.csv"
+    header, *rows = labels.read_text().splitlines()
+    text = {"crlf": "\r\n".join([header, *rows]) + "\r\n",
+            "bom": "\ufeff" + "\n".join([header, *rows]) + "\n",
+            "reorder": "\n".join([header, *reversed(rows)]) + "\n",
+            "blank line": "\n".join([header, *rows[:5], "", *rows[5:]]) + "\n"}[edit]
+    labels.write_bytes(text.encode("utf-8"))
+    assert labels_edited(run_dir / "data") == labels and changed_grades(run_dir / "data") == []
+    (warned,) = _data_findings(root, run_dir, ["pretrain", "umm", "finetune", "export"])
+    assert warned.severity == "warning", warned.line
+    assert f"the label CSV {labels} was edited (no grade differs from the ingest's" in warned.what, warned.what
+
+
+def test_a_grade_corrected_in_a_run_that_reused_an_ingest_is_told_a_new_run_without_reuse(tmp_path: Path) -> None:
+    """A review: with run.reuse the fix 'the same command with run.name=<a new name>' took the
+    old ingest again and stopped again; it says to leave run.reuse out."""
+    root, run_dir = _ingested_run(tmp_path)
+    stages = ["pretrain", "umm", "finetune", "export"]
+    labels = root / "labels.csv"
+    labels.write_text(labels.read_text().replace("002.png,2", "002.png,0"))
+    (plain,) = _data_findings(root, run_dir, stages)
+    assert "run.reuse" not in plain.fix, plain.fix
+    status = json.loads((run_dir / "stages.json").read_text())
+    status["ingest"]["reused_from"] = str(tmp_path / "runs" / "base")
+    (run_dir / "stages.json").write_text(json.dumps(status))
+    (taken,) = _data_findings(root, run_dir, stages)
+    assert taken.severity == "error"
+    assert taken.fix.startswith("to fine-tune on the corrected grades, run the same command with "
+                                "run.name=<a new name> run.reuse='' (a new run without run.reuse"), taken.fix
+    assert f"it would take the ingest of {tmp_path / 'runs' / 'base'}, made from the old grades" in taken.fix
+    # run.reuse set in the command (the ingest not recorded as taken): the same advice
+    del status["ingest"]["reused_from"]
+    (run_dir / "stages.json").write_text(json.dumps(status))
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [f"data.root={root}", *SETTINGS,
+                                                                    f"run.reuse={tmp_path / 'runs' / 'base'}"])
+    (told,) = [f for f in preflight.check(cfg, run_dir, sources, stages=stages) if f.setting == "data.root"]
+    assert "run.reuse='' (a new run without run.reuse" in told.fix, told.fix
