@@ -414,8 +414,9 @@ def seed_worker(worker_id: int) -> None:
 
     Seeds numpy, ``random`` and the dataset's albumentations pipeline from
     ``torch.initial_seed()`` (which the DataLoader set to base seed + ``worker_id``), and
-    ignores Ctrl-C and SIGTERM (:func:`drac_ssl.starting.ignore_stop_signals_in_worker`: the
-    main process stops on them and ends its workers).
+    ignores Ctrl-C and exits quietly (status 0) on SIGTERM
+    (:func:`drac_ssl.starting.ignore_stop_signals_in_worker`: the main process stops on them
+    and ends its workers).
 
     It deliberately does not call ``cv2.setNumThreads`` here: in a forked worker whose
     parent already ran a multi-threaded OpenCV operation that call deadlocks (measured

@@ -181,15 +181,25 @@ def exit_on_signal(code: int) -> None:
 
 
 def ignore_stop_signals_in_worker(worker_id: int | None = None) -> None:
-    """In a data-loading worker process: ignore Ctrl-C and SIGTERM, which a terminal or
-    ``kill -TERM -PGID`` sends to the whole process group. The main process stops on them
-    (:func:`sigterm_as_ctrl_c`) and ends its workers itself; a worker killed by the signal
-    first made torch raise ``RuntimeError: DataLoader worker (pid N) is killed by signal:
-    Terminated`` (20 lines before the clean "interrupted" line, a review). A worker left
-    behind still ends when the main process is gone (torch's watchdog)."""
+    """In a data-loading worker process: ignore Ctrl-C, and leave quietly on SIGTERM. A
+    terminal's Ctrl-C or ``kill -TERM -PGID`` reaches the whole process group; the main process
+    stops on them (:func:`sigterm_as_ctrl_c`) and ends its workers itself. A worker killed by
+    the signal made torch raise ``RuntimeError: DataLoader worker (pid N) is killed by signal:
+    Terminated`` (20 lines before the clean "interrupted" line, a review), so on SIGTERM the
+    worker exits with status 0 at once (``os._exit(0)``: no traceback, no atexit handlers, no
+    "killed by signal" in the main process). SIGTERM is not ignored: torch's and
+    multiprocessing's ``terminate()`` send it to end a worker, and a worker ignoring it (stuck
+    in a decode) left the main process waiting in ``join()`` forever, deaf to Ctrl-C and
+    SIGTERM (a review). A worker left behind still ends when the main process is gone (torch's
+    watchdog)."""
     del worker_id
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _leave_quietly)
+
+
+def _leave_quietly(signum: int, frame: object) -> None:
+    """A worker's SIGTERM handler: exit with status 0 now (:func:`ignore_stop_signals_in_worker`)."""
+    os._exit(0)
 
 
 def command_name(installed: str, module: str) -> str:

@@ -2,7 +2,7 @@
 review, F6): SIGTERM to the process group printed torch's 20-line ``RuntimeError: DataLoader
 worker (pid N) is killed by signal: Terminated`` before the "interrupted" line (the workers
 died of it first); three quick Ctrl-C ended in a torch ``atexit`` traceback and exit -2, not
-130. Now the data-loading workers ignore both signals (the main process ends them), a SIGTERM
+130. Now the data-loading workers ignore Ctrl-C and exit quietly (status 0) on SIGTERM, a SIGTERM
 exits 143 and a Ctrl-C 130, and a signal in the interpreter's teardown leaves at once with the
 exit code already decided."""
 
@@ -24,20 +24,69 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class _Handlers(torch.utils.data.Dataset):
-    """Each item: whether this (worker) process ignores SIGINT and SIGTERM."""
+    """Each item: whether this (worker) process ignores SIGINT, and whether it ignores SIGTERM
+    or dies of it (the default action)."""
 
     def __len__(self) -> int:
         return 2
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return torch.tensor([signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
-                             signal.getsignal(signal.SIGTERM) is signal.SIG_IGN])
+                             signal.getsignal(signal.SIGTERM) in (signal.SIG_IGN, signal.SIG_DFL)])
 
 
-def test_the_data_loading_workers_ignore_ctrl_c_and_sigterm() -> None:
+def test_the_data_loading_workers_ignore_ctrl_c_and_leave_quietly_on_sigterm() -> None:
     loader = torch.utils.data.DataLoader(_Handlers(), batch_size=2, num_workers=1, worker_init_fn=seed_worker)
-    assert next(iter(loader)).all()  # in the worker; the main process keeps its own handlers
-    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+    ignores_int, ignores_or_dies_of_term = next(iter(loader))[0].tolist()
+    assert ignores_int and not ignores_or_dies_of_term  # in the worker
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN  # the main process keeps its own
+
+
+_STUCK = """import sys, time, torch
+from drac_ssl.augment import seed_worker
+from drac_ssl.starting import interrupt_exit_code, sigterm_as_ctrl_c
+from drac_ssl.train import exit_with
+class Stuck(torch.utils.data.Dataset):
+    def __len__(self): return 100
+    def __getitem__(self, i):
+        if i >= 2: time.sleep(3600)  # a worker stuck (a deadlocked decode)
+        return torch.zeros(1)
+def main():
+    try:
+        with sigterm_as_ctrl_c():
+            for _ in torch.utils.data.DataLoader(Stuck(), batch_size=1, num_workers=1, worker_init_fn=seed_worker):
+                print("batch", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        return interrupt_exit_code()
+    return 0
+exit_with(main())
+"""
+
+
+@pytest.mark.parametrize("to", ["group", "parent"])
+def test_sigterm_ends_a_run_whose_worker_is_stuck_with_a_clean_exit(to: str) -> None:
+    """A review: workers ignoring SIGTERM made a stuck worker (busy in its item when the run was
+    stopped) unkillable by torch's ``terminate()``; the main process then waited in
+    multiprocessing's ``join()`` forever, deaf to more signals. Now SIGTERM to the process group
+    (``kill -TERM -PGID``) or to the main process alone ends it with 143, the interrupted line,
+    no 'killed by signal' error and no worker left."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_ALBUMENTATIONS_UPDATE": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", _STUCK], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env, cwd=REPO, start_new_session=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]  # two batches; the worker is stuck now
+        assert lines == ["batch\n", "batch\n"], lines
+        (os.killpg if to == "group" else os.kill)(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)  # a hang (the old code) fails here
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 143, (proc.returncode, out)
+    assert "interrupted" in out and "killed by signal" not in out and "Traceback" not in out, out
+    left = subprocess.run(["ps", "-o", "pid=", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert left == [], left
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
