@@ -3131,10 +3131,13 @@ def test_a_failed_submission_is_not_left_under_its_name(
     manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln]
                                 + [ln for ln in lines[1:] if ",test," in ln][1:]))
     capsys.readouterr()
-    assert export.main([str(link), "--variant", "vicreg", "--out", str(own)]) == 1
+    kept = own.read_bytes()
+    # the run's export/ folder is refused as --out before any grading now (out_paths), through
+    # the link too: the stage's own file is neither replaced nor said to be 'as it was'
+    assert export.main([str(link), "--variant", "vicreg", "--out", str(own)]) == 2
     err = capsys.readouterr().err
-    assert "is as it was" not in err and not own.exists(), err  # the stage's own file: it goes
-    assert export.failed_submission_path(own).is_file()
+    assert "--out lies in" in err and "a folder of the run's own files" in err and "is as it was" not in err, err
+    assert own.read_bytes() == kept and not export.failed_submission_path(own).exists()
 
 
 
