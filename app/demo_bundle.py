@@ -142,7 +142,9 @@ def run_dir_problem(run_dir: str | Path) -> str | None:
     trained run's folder: its ``finetune/summary.json``, ``comparison.json`` and ``bundle/``
     would be replaced by an untrained demo's)."""
     folder = Path(run_dir)
-    new = folder.with_name(f"{folder.name or 'demo'}-demo")
+    # '.' (or '..') has no name of its own: Path('.').with_name raised; its full path has one
+    named = folder if folder.name not in ("", "..") else folder.resolve()
+    new = named.with_name(f"{named.name}-demo") if named.name else named / "demo"
     if folder.is_file():
         return (f"{folder}: a file, not a run folder; the demo bundle is written into a folder it "
                 f"makes.\n  fix: give a new folder, e.g. {new}")

@@ -2391,8 +2391,12 @@ def out_among_inputs(cfg: DataConfig, out: Path) -> str:
 
     named = Path(os.path.abspath(Path(cfg.root).expanduser())) if cfg.root else None
     # the documented place: a run folder's data/ (then python -m drac_ssl.train run.name=NAME)
-    example = shlex.quote(f"runs/{(named.stem if named.is_file() else named.name) or 'mydata'}/data"
-                          if named is not None else "runs/mydata/data")
+    name = ((named.stem if named.is_file() else named.name) or "mydata") if named is not None else "mydata"
+    suggested = Path("runs") / name / "data"
+    if named is not None and named.is_dir() and Path(os.path.abspath(suggested)).is_relative_to(named):
+        # run from inside --root (--root .): runs/NAME/data would lie in it too (a review)
+        suggested = Path(os.path.relpath(named.parent / "runs" / name / "data"))
+    example = shlex.quote(str(suggested))
     if cfg.root and (problem := folder_out_problem(
             out, "--out", Path(cfg.root).expanduser(), "--root", "the images and labels the ingest reads",
             example)):

@@ -100,7 +100,10 @@ def test_an_earlier_export_and_an_empty_file_may_be_replaced(tmp_path: Path) -> 
     (tmp_path / "empty.csv").touch()
     assert export_out_problem(tmp_path / "empty.csv", None, None) is None
     (tmp_path / "kaggle.csv").write_text("id_code,diagnosis\n", encoding="utf-8")
-    assert not written_by_export(tmp_path / "kaggle.csv")  # no such format on this version
+    assert written_by_export(tmp_path / "kaggle.csv")  # export --format kaggle's: rerun to the same --out
+    assert export_out_problem(tmp_path / "kaggle.csv", None, None) is None
+    (tmp_path / "other.csv").write_text("id,grade\n", encoding="utf-8")
+    assert not written_by_export(tmp_path / "other.csv")
 
 
 def test_the_stage_folders_are_the_run_files_tables() -> None:
@@ -130,7 +133,8 @@ def test_a_real_export_writes_again_over_its_own_submission(
     assert "--out lies in" in capsys.readouterr().err  # the bundle folder (inside the run's bundle/)
 
 
-def test_ingest_refuses_an_out_in_its_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_refuses_an_out_in_its_root(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from data_prep.__main__ import main as data_prep_main
 
     root = tmp_path / "copy"
@@ -146,6 +150,12 @@ def test_ingest_refuses_an_out_in_its_root(tmp_path: Path, capsys: pytest.Captur
         assert f"error: {out}: --out {'is' if out == root else 'lies inside'} the --root folder {root}" in err, err
         assert "fix: choose a folder outside it, e.g. --out runs/copy/data" in err, err
         assert {p: p.read_bytes() for p in root.rglob("*")} == before
+    # a review: run from inside --root (--root .), the suggested runs/copy/data lay inside it too
+    monkeypatch.chdir(root)
+    assert data_prep_main(["ingest", "--root", ".", "--out", "runs/base/data", "--folds", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "fix: choose a folder outside it, e.g. --out ../runs/copy/data" in err, err
+    assert {p: p.read_bytes() for p in root.rglob("*")} == before
 
 
 def test_compare_and_score_refuse_a_file_they_did_not_write(
@@ -178,6 +188,11 @@ def test_the_demo_bundle_and_build_bundle_never_replace_a_folder_of_the_users(
     assert "runs/first-try: a run folder (a training's: the demo would replace its finetune/summary.json" in err
     assert "fix: give a new folder, e.g. runs/first-try-demo" in err
     assert demo_main(["data/new3"]) == 2 and "a folder holding files of its own" in capsys.readouterr().err
+    # a review: 'python -m app.demo_bundle .' crashed (Path('.').with_name); its full path is named
+    for here in (".", "runs/first-try/.."):
+        assert demo_main([here]) == 2
+        named = Path(here).resolve()
+        assert f"fix: give a new folder, e.g. {named.with_name(named.name + '-demo')}" in capsys.readouterr().err
     assert Path("runs/first-try/stages.json").read_bytes() == stages and not Path("runs/first-try/finetune").exists()
     run = Path("runs/first-try")
     # build_bundle(RUN, out=...) replaces its folder whole: an image folder would have been deleted
