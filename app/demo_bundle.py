@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -133,6 +134,36 @@ def _build_demo_bundle(run_dir: str | Path, *, image_size: int, source_size: int
     return bundle
 
 
+def run_dir_problem(run_dir: str | Path) -> str | None:
+    """Why ``python -m app.demo_bundle RUN_DIR`` must not write into ``run_dir``, with the fix;
+    None when it may: a folder not there yet, an empty one, or an earlier demo's (its
+    ``finetune/summary.json`` holds the ``demo`` mark). Refused (a careless-user review: an
+    output path written over with no check): a file, and a folder holding anything else (a
+    trained run's folder: its ``finetune/summary.json``, ``comparison.json`` and ``bundle/``
+    would be replaced by an untrained demo's)."""
+    folder = Path(run_dir)
+    # '.' (or '..') has no name of its own: Path('.').with_name raised; its full path has one
+    named = folder if folder.name not in ("", "..") else folder.resolve()
+    new = named.with_name(f"{named.name}-demo") if named.name else named / "demo"
+    if folder.is_file():
+        return (f"{folder}: a file, not a run folder; the demo bundle is written into a folder it "
+                f"makes.\n  fix: give a new folder, e.g. {new}")
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return None
+    try:
+        summary = json.loads((folder / "finetune" / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = None
+    if isinstance(summary, dict) and summary.get("demo"):
+        return None  # an earlier demo bundle's folder: written again alike
+    trained = (folder / "stages.json").exists() or (folder / "finetune").exists()
+    what = ("a run folder (a training's: the demo would replace its finetune/summary.json, "
+            "finetune/comparison.json and bundle/)" if trained else
+            "a folder holding files of its own (the demo writes finetune/ and bundle/ into it)")
+    return (f"{folder}: {what}; the demo bundle is written only into a new or empty folder, or "
+            f"an earlier demo's.\n  fix: give a new folder, e.g. {new}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m app.demo_bundle RUN_DIR [--image-size 128] [--folds 2]`` (the installed
     ``drac-ssl-demo-bundle``); returns the exit code."""
@@ -155,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="1: grey UW-OCTA model, 3: colour fundus model")
     add_version_option(parser)
     args = parser.parse_args(argv)
+    if problem := run_dir_problem(args.run_dir):  # before torch loads: nothing of the user's replaced
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     from drac_ssl.torch_pair import exit_on_bad_torch_pair  # stdlib only
 
     exit_on_bad_torch_pair()  # before torch and torchvision load: a mismatched pair, said once

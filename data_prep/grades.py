@@ -107,8 +107,12 @@ def _images(rows: Sequence[tuple[str, int]], n_images: int | None) -> str:
 def merge_fix(grade: int, grade_names: Sequence[str], rows: Sequence[tuple[str, int]] = (),
               labels: str = "", n_images: int | None = None) -> str:
     """How to merge ``grade`` into a neighbouring grade so that the ingest accepts the result:
-    relabel its images in the label CSV, renumber the grades above it so that they run
-    0..K-2 again, and name the K-1 grades left with ``--grades``.
+    a coarser scale for the run, made in a copy of the label CSV (``--labels-csv``): its images
+    given the neighbour's grade there, the grades above it renumbered so that they run 0..K-2
+    again, and the K-1 grades left named with ``--grades``. Said as a change of scale, never as
+    a correction of an image's clinical grade (a careless-user review: "relabel its image from
+    4 to 3" read as advice to change a grade to satisfy the folds): the label CSV itself is
+    left as it is.
 
     Args:
         rows: (image name, line) of the grade's rows in the label CSV, named when there are
@@ -121,18 +125,25 @@ def merge_fix(grade: int, grade_names: Sequence[str], rows: Sequence[tuple[str, 
     label = grade_label(grade, grade_names)
     where = labels or "the label CSV"
     images = _images(rows, n_images)
+    scale = (f"a coarser scale for this run, not a correction: the images keep their clinical "
+             f"grades in {where}")
     if grade >= k:  # the names are not known: said without numbers
-        return (f"merge {label} into a neighbouring grade (relabel {images} in {where}, lower "
-                f"every grade above {grade} by one so that the grades run 0..K-2, and name the "
-                f"grades left with --grades)")
+        return (f"merge {label} into a neighbouring grade ({scale}: in a copy of {where}, passed "
+                f"with --labels-csv, give {images} that grade instead, lower every grade above "
+                f"{grade} by one so that the grades run 0..K-2, and name the grades left with --grades)")
     if k <= 2:
         return ""
     neighbours = [g for g in (grade - 1, grade + 1) if 0 <= g < k]
     to = " or ".join(f"{g} ({grade_names[g]})" for g in neighbours)
     kept = [g for g in range(k) if g != grade]
-    return (f"merge {label} into a neighbouring grade: in {where} relabel {images} from "
-            f"{grade} to {to}, then "
-            + _renumber_and_name(kept, grade_names, "renumber the grades, the relabelled ones too,"))
+    names = list(grade_names)
+    if len(neighbours) == 1:  # the merged grade named for both (PDR into Severe: 'Severe or PDR')
+        (n,) = neighbours
+        names[n] = (f"{grade_names[n]} or {grade_names[grade]}" if n < grade
+                    else f"{grade_names[grade]} or {grade_names[n]}")
+    return (f"merge {label} into a neighbouring grade ({scale}): in a copy of {where}, passed with "
+            f"--labels-csv, give {images} grade {to} instead of {grade}, then "
+            + _renumber_and_name(kept, names, "renumber the copy's grades, the merged ones too,"))
 
 
 def empty_grades(counts: Mapping[int, int], grade_names: Sequence[str], *,

@@ -35,6 +35,8 @@ import re
 import shlex
 import sys
 import time
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import TWIN_UNIT, assign_folds, patient_spellings, patient_unit
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import (
+    IMAGE_SUFFIXES,
     Layout,
     data_root,
     discover,
@@ -729,13 +732,31 @@ def _npz_labels(npz: Path, split: str, labels: np.ndarray, n: int,
     return [int(v) for v in values], []
 
 
-def _collect_npz(npz: Path, grade_names: Sequence[str]) -> tuple[list[ImageEntry], list[Problem]]:
-    """The rows of a MedMNIST ``.npz``: ``{split}_images`` (+ ``{split}_labels``) per split."""
+def read_npz_arrays(npz: Path) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file ``npz``, by name. IngestError naming the file when it
+    is no readable ``.npz``: a truncated download (``zipfile.BadZipFile``, a member cut short:
+    ``zlib.error``, ``EOFError``), a ``.npy`` saved under an ``.npz`` name (``np.load`` gives an
+    array, not an archive), a pickled or otherwise damaged member (``ValueError``, ``OSError``)."""
+    fix = "re-download it (MedMNIST's file, e.g. retinamnist.npz)"
     try:
-        with np.load(npz, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise IngestError(f"{npz}: not a readable .npz file ({exc}) -> re-download it") from None
+        loaded = np.load(npz, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded as archive:
+                return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
+        raise IngestError(f"{npz}: not a readable .npz (incomplete download?): "
+                          f"{type(exc).__name__}: {exc} -> {fix}") from None
+    # one array: a .npy saved under a .npz name
+    kind = (f"one {loaded.dtype} array of shape {loaded.shape}" if isinstance(loaded, np.ndarray)
+            else type(loaded).__name__)
+    raise IngestError(f"{npz}: not a readable .npz (incomplete download?): it holds {kind}, not "
+                      f"an archive of named arrays (a .npy file renamed .npz?) -> {fix}")
+
+
+def _collect_npz(npz: Path, grade_names: Sequence[str]) -> tuple[list[ImageEntry], list[Problem]]:
+    """The rows of a MedMNIST ``.npz``: ``{split}_images`` (+ ``{split}_labels``) per split.
+    IngestError for a file that is no readable ``.npz`` (:func:`read_npz_arrays`)."""
+    arrays = read_npz_arrays(npz)
     problems: list[Problem] = []
     entries: list[ImageEntry] = []
     found = [s for s in MEDMNIST_SPLITS if f"{s}_images" in arrays]
@@ -772,6 +793,16 @@ def _collect_npz(npz: Path, grade_names: Sequence[str]) -> tuple[list[ImageEntry
                                       "train" if labelled else "test", label, name=name,
                                       origin=split))
     return entries, problems
+
+
+def _grade_words(entry: ImageEntry, table: LabelTable | None) -> str:
+    """``'3 (labels.csv line 2)'``: the entry's grade and its label row, for a message naming
+    copies with conflicting grades; '' for an image without one."""
+    label = entry.label
+    if label is None or label.grade is None:
+        return ""
+    where = f"{table.path.name} line {label.line}" if table is not None and label.line else ""
+    return f"{label.grade}" + (f" ({where})" if where else "")
 
 
 def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
@@ -1785,7 +1816,8 @@ def _check_output(out: Path) -> None:
 def refuse_early(cfg: DataConfig, out_dir: str | os.PathLike[str]) -> None:
     """What :func:`run` refuses before it reads any file, in its order and words: ``out_dir``
     below a file, settings that cannot work (:func:`check_settings`), a data root not given
-    or not there, an unknown layout (:func:`data_prep.layout.data_root`). Raises
+    or not there, an unknown layout (:func:`data_prep.layout.data_root`), and ``out_dir`` equal
+    to or inside the root (:func:`out_among_inputs`; the command's rule, not :func:`run`'s). Raises
     :class:`IngestError`. ``python -m data_prep ingest`` calls it first, before its thread
     policy (:func:`drac_ssl.cpu_threads.apply_opencv_threads`, which loads no torch) and any
     file read, so a mistyped ``--root`` is said at once; :func:`run` makes the same checks
@@ -1793,6 +1825,8 @@ def refuse_early(cfg: DataConfig, out_dir: str | os.PathLike[str]) -> None:
     _check_output(readable_absolute(out_dir))
     check_settings(cfg)
     data_root(cfg)
+    if problem := out_among_inputs(cfg, Path(out_dir)):  # --out D with --root D: the command's alone
+        raise IngestError(problem)
 
 
 def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = True,
@@ -1946,7 +1980,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                   allowed=layout.shared_test_names,
                                   digests={e.path: e.record.sha256 for e in entries},
                                   row_names=label_row_names(table), eye_pairs=eye_pairs(cfg, layout))
-    problems += identical_content([(e.display, e.split, e.record.sha256)
+    problems += identical_content([(e.display, e.split, e.record.sha256, _grade_words(e, table))
                                    for e in entries if e.record.sha256 and e.split != UNLABELLED])
     found, pool_copies = _pool_copies(entries)
     problems += found
@@ -2345,6 +2379,42 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
         missing=args.missing)
 
 
+def out_among_inputs(cfg: DataConfig, out: Path) -> str:
+    """Why the ingest command must not write into ``out`` (its ``--out``), with the fix; ''
+    when it may. Refused (a review: ``--out D`` with ``--root D`` wrote manifest.csv, cache/
+    and ingest_summary.json among the images, and the next ingest of D stopped on "2 CSV files";
+    a label file named manifest.csv was overwritten): ``out`` equal to the ``--root`` folder or
+    inside it, or equal to the folder of ``--labels-csv`` when that folder holds images (an
+    image folder of its own), or equal to the label CSV itself. A ``--root`` that is a file
+    (a MedMNIST ``.npz``) refuses only itself; a root that does not exist is :func:`run`'s to say."""
+    from drac_ssl.out_paths import folder_out_problem
+
+    named = Path(os.path.abspath(Path(cfg.root).expanduser())) if cfg.root else None
+    # the documented place: a run folder's data/ (then python -m drac_ssl.train run.name=NAME)
+    name = ((named.stem if named.is_file() else named.name) or "mydata") if named is not None else "mydata"
+    suggested = Path("runs") / name / "data"
+    if named is not None and named.is_dir() and Path(os.path.abspath(suggested)).is_relative_to(named):
+        # run from inside --root (--root .): runs/NAME/data would lie in it too (a review)
+        suggested = Path(os.path.relpath(named.parent / "runs" / name / "data"))
+    example = shlex.quote(str(suggested))
+    if cfg.root and (problem := folder_out_problem(
+            out, "--out", Path(cfg.root).expanduser(), "--root", "the images and labels the ingest reads",
+            example)):
+        return problem
+    if cfg.labels_csv:
+        labels = Path(cfg.labels_csv).expanduser()
+        if labels.is_file() and os.path.abspath(out) == os.path.abspath(labels):
+            return (f"{out}: --out is the label CSV given with --labels-csv; the ingest writes a "
+                    f"folder there.\n  fix: choose another folder, e.g. --out {example}")
+        folder = labels.parent
+        if labels.is_file() and folder.is_dir() and any(
+                p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir() if p.is_file()) and (
+                problem := folder_out_problem(out, "--out", folder, "--labels-csv", "the label CSV and "
+                                              "images beside it", example)):
+            return problem
+    return ""
+
+
 def cli(args: argparse.Namespace) -> int:
     """Run the ingest from parsed arguments; problems are printed, never a traceback.
 
@@ -2359,6 +2429,7 @@ def cli(args: argparse.Namespace) -> int:
     run.name=NAME``): its folder, when missing, is made 0700 as well. Both are removed again
     when the ingest fails or is interrupted and they are still empty."""
     out = Path(args.out).expanduser()
+    cfg = config_from_args(args)
     try:
         made_parent = (out.name == "data" and not out.parent.exists()
                        and make_run_folder(out.parent, private=True))
@@ -2368,7 +2439,7 @@ def cli(args: argparse.Namespace) -> int:
               f"the permissions of --out", file=sys.stderr)
         return 2
     try:
-        run(config_from_args(args), args.out)
+        run(cfg, args.out)
     except (IngestError, ConfigError) as exc:
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)

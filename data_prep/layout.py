@@ -624,6 +624,16 @@ def _explicit_csv(labels_csv: str, root: Path) -> tuple[Path | None, list[Proble
     for candidate in (given, root / given):
         if candidate.is_file():
             return readable_absolute(candidate), []
+    for candidate in (given, root / given):
+        if candidate.is_dir():  # a folder named: said so, with the CSV files it holds (a review)
+            csvs = sorted(p.name for p in candidate.glob("*") if p.suffix.lower() == ".csv" and not is_hidden(p))
+            folder = readable_absolute(candidate)
+            fix = (f"pass the label CSV file itself: --labels-csv {shlex.quote(str(folder / csvs[0]))}"
+                   if len(csvs) == 1 else
+                   f"pass the label CSV file itself, one of {', '.join(csvs[:NEARBY_SHOWN])}: --labels-csv "
+                   f"{shlex.quote(str(folder))}/NAME.csv" if csvs else
+                   "pass the label CSV file itself (--labels-csv FILE), not a folder; it holds no .csv")
+            return None, [error(given, "--labels-csv is a folder, not a label CSV file", fix)]
     return None, [error(given, "label CSV not found", "check the --labels-csv path")]
 
 

@@ -43,7 +43,9 @@ from data_prep.layout import (
 from data_prep.problems import IngestError
 from drac_ssl.io import read_json_dict, sha256_file
 
-__all__ = ["HASH_BUDGET_BYTES", "SOURCE_ROLES", "source_changes", "stamp_sources"]
+__all__ = ["HASH_BUDGET_BYTES", "SOURCE_ROLES", "changed_grades", "data_changed_words", "grade_differences",
+           "labels_edited",
+           "source_changes", "stamp_sources"]
 
 SOURCE_ROLES = {"labels_csv": "label CSV", "test_list_csv": "test-list CSV", "npz": "MedMNIST .npz"}
 """The non-image files an ingest depends on, and their names in messages."""
@@ -195,3 +197,84 @@ def _changes(data_dir: Path) -> list[str]:
                        f"the same size, not compared byte by byte ({_examples(unknown)}; a copy that "
                        "did not keep file times looks like this)")
     return changes
+
+
+def labels_edited(data_dir: str | Path) -> Path | None:
+    """The label CSV the ingest in ``data_dir`` read, when it was edited since (its size and
+    time, then its sha256, differ from the ingest's record); None when it is unchanged, gone,
+    or not recorded."""
+    summary = read_json_dict(Path(data_dir) / "ingest_summary.json") or {}
+    recorded = (summary.get("source_files") or {}).get("labels_csv")
+    if not isinstance(recorded, dict):
+        return None
+    path = Path(str(recorded.get("path", "")))
+    try:
+        return path if path.is_file() and _changed(path, recorded) else None
+    except OSError:
+        return None
+
+
+GRADES_SHOWN = 5
+"""How many changed grades :func:`changed_grades` names (then a count)."""
+
+
+def changed_grades(data_dir: str | Path) -> list[str]:
+    """The images whose grade in the label CSV now differs from the grade the ingest in
+    ``data_dir`` wrote into its manifest (``'eye_001.jpg: 3 -> 0'``, file order), read with
+    the columns and grade scale the ingest recorded; [] when none does or the CSV cannot be
+    read so (the caller then says only that it was edited). Best effort: a row is matched by
+    its file name, or its name without the extension."""
+    return grade_differences(data_dir) or []
+
+
+def grade_differences(data_dir: str | Path) -> list[str] | None:
+    """:func:`changed_grades`, but None when the edited label CSV cannot be compared with the
+    ingest's grades (not edited, unreadable with the recorded columns and scale, no recorded
+    columns, or no row matching an ingested image): [] then means it was compared and no
+    grade differs (line endings, a byte-order mark, the row order or blank lines changed)."""
+    from data_prep.validate import read_labels
+
+    data_dir = Path(data_dir)
+    summary = read_json_dict(data_dir / "ingest_summary.json") or {}
+    columns = summary.get("label_columns") or {}
+    names = (summary.get("grades") or {}).get("names") or []
+    labels = labels_edited(data_dir)
+    if labels is None or not isinstance(columns, dict) or not columns.get("image") or len(names) < 2:
+        return None
+    try:
+        table, _ = read_labels(labels, str(columns["image"]), str(columns.get("grade") or ""),
+                               grade_names=[str(n) for n in names], scale_given=True)
+        with open(data_dir / "manifest.csv", newline="", encoding="utf-8") as fh:
+            ingested = {}
+            for row in csv.DictReader(fh):
+                if row.get("split") == "train" and row.get("grade") not in (None, ""):
+                    name = Path(str(row.get("path") or row.get("id") or "")).name
+                    ingested[name] = ingested[Path(name).stem] = row["grade"]
+    except (OSError, csv.Error, ValueError, KeyError, TypeError):
+        return None
+    if table is None:
+        return None
+    changed, matched = [], False
+    for row in table.rows:
+        before = ingested.get(row.name, ingested.get(Path(row.name).stem))
+        matched = matched or before is not None
+        if before is not None and row.grade is not None and str(row.grade) != before:
+            changed.append(f"{row.name} (line {row.line}): {before} -> {row.grade}")
+    return changed if matched else None
+
+
+def data_changed_words(data_dir: str | Path) -> str:
+    """One sentence on the data changed since the ingest in ``data_dir`` (a run's ``data/``,
+    :func:`source_changes`), for a run's last lines and report.md; '' when nothing changed,
+    or when the data root is gone (the run's stages read the ingest's cache: nothing of the
+    run is wrong then)."""
+    changes = source_changes(data_dir)
+    if not changes or changes[0].startswith("the data root "):
+        return ""
+    grades = changed_grades(data_dir)
+    shown = "; ".join(grades[:GRADES_SHOWN]) + (f" and {len(grades) - GRADES_SHOWN} more"
+                                                 if len(grades) > GRADES_SHOWN else "")
+    return (f"the data changed since this run ingested it: {'; '.join(changes)}"
+            + (f" ({len(grades)} grade(s) differ from the ingest's: {shown})" if grades else "")
+            + "; every stage of this run was made from the data as it was ingested, not from the "
+              "changes (to use them: the same command with run.name=<a new name>, a new run folder)")

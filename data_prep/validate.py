@@ -2963,17 +2963,21 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = F
     return problems
 
 
-def identical_content(files: Sequence[tuple[str, str, str]]) -> list[Problem]:
-    """Byte-identical images (same sha256). ``files`` holds (display path, split, sha256)."""
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for path, split, digest in files:
-        groups.setdefault(digest, []).append((path, split))
+def identical_content(files: Sequence[tuple[str, str, str] | tuple[str, str, str, str]]) -> list[Problem]:
+    """Byte-identical images (same sha256). ``files`` holds (display path, split, sha256) and,
+    optionally, the image's grade in words (``'3 (line 2 of labels.csv)'``, '' for none): two
+    training copies with different grades are named with their grades (a careless-user review:
+    "delete the duplicate copies" said nothing of which grade was right)."""
+    groups: dict[str, list[tuple[str, str, str]]] = {}
+    for path, split, digest, *grade in files:
+        groups.setdefault(digest, []).append((path, split, grade[0] if grade else ""))
     problems = []
     for digest, members in groups.items():
         if len(members) < 2:
             continue
-        paths = [p for p, _ in members]
-        splits = {s for _, s in members}
+        paths = [p for p, _, _ in members]
+        splits = {s for _, s, _ in members}
+        grades = {g.split(" ", 1)[0] for _, _, g in members if g}
         if len(splits) > 1:
             what = (f"the same image is in both the training and the test set "
                     f"(byte-identical to {', '.join(paths[1:])}; sha256 {digest[:12]})")
@@ -2986,6 +2990,12 @@ def identical_content(files: Sequence[tuple[str, str, str]]) -> list[Problem]:
                 "nothing to do for a challenge's test set (every test image needs its row); "
                 "otherwise check that the copies are meant", "identical"))
             continue
+        elif len(grades) > 1:  # one image, two grades: which is right is the user's to say
+            said = "; ".join(f"{Path(p).name} grade {g}" for p, _, g in members if g)
+            what = (f"byte-identical to {', '.join(paths[1:])} (sha256 {digest[:12]}), and the copies "
+                    f"have conflicting grades: {said}")
+            fix = ("one image cannot have two grades: check which grade is right, then keep one copy "
+                   "with that grade and delete the others (and their label rows)")
         else:
             what = f"byte-identical to {', '.join(paths[1:])} (sha256 {digest[:12]})"
             fix = "delete the duplicate copies so each image is counted once"

@@ -75,6 +75,7 @@ from drac_ssl.eval_input import (  # the deterministic input path, shared with i
     stats_for,  # re-exported: drac_ssl.evaluation and the benches read it here
     to_chw,
 )
+from drac_ssl.starting import ignore_stop_signals_in_worker
 
 _DEFAULT_CHANNELS = {"octa": 1, "fundus": 3, "cifar": 3, "mnist": 1}
 _BORDERS = {"zeros": ("zeros", cv2.BORDER_CONSTANT), "reflect": ("reflection", cv2.BORDER_REFLECT_101),
@@ -412,15 +413,18 @@ def seed_worker(worker_id: int) -> None:
     """``worker_init_fn`` for DataLoaders over :class:`TwoViewDataset`.
 
     Seeds numpy, ``random`` and the dataset's albumentations pipeline from
-    ``torch.initial_seed()`` (which the DataLoader set to base seed + ``worker_id``).
+    ``torch.initial_seed()`` (which the DataLoader set to base seed + ``worker_id``), and
+    ignores Ctrl-C and exits quietly (status 0) on SIGTERM
+    (:func:`drac_ssl.starting.ignore_stop_signals_in_worker`: the main process stops on them
+    and ends its workers).
 
     It deliberately does not call ``cv2.setNumThreads`` here: in a forked worker whose
     parent already ran a multi-threaded OpenCV operation that call deadlocks (measured
     with opencv-python-headless 4.x). To keep OpenCV from oversubscribing the cores, call
     ``cv2.setNumThreads(1)`` in the main process before the DataLoader starts.
     """
-    del worker_id  # already folded into torch.initial_seed()
-    seed = torch.initial_seed() % 2**32
+    ignore_stop_signals_in_worker(worker_id)  # the main process stops on Ctrl-C / SIGTERM and ends us
+    seed = torch.initial_seed() % 2**32  # worker_id: already folded into torch.initial_seed()
     np.random.seed(seed)
     random.seed(seed)
     info = get_worker_info()

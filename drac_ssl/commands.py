@@ -734,8 +734,11 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
             " (a folder: give the label CSV)" if Path(args.labels).is_dir() else "")
     if args.json is not None:
         from drac_ssl.io import output_file_problem  # standard library only
+        from drac_ssl.out_paths import replace_problem  # standard library only
 
-        return _json_input_problem(args) or output_file_problem(args.json, "--json", "score.json")
+        # an existing file --score did not write (a review F1: output paths replaced inputs)
+        return (_json_input_problem(args) or output_file_problem(args.json, "--json", "score.json")
+                or replace_problem(args.json, "--json", _score_record, "export --score", "score.json"))
     return None
 
 
@@ -748,6 +751,18 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+def _score_record(path: Path) -> bool:
+    """Whether ``path`` is a JSON record ``export --score --json`` wrote (its ``submission``,
+    ``labels`` and ``qwk`` keys): one it may write again."""
+    import json  # noqa: PLC0415 - only when a --json file exists
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and {"submission", "labels", "qwk"} <= record.keys()
 
 
 def _json_input_problem(args: argparse.Namespace) -> str | None:

@@ -123,6 +123,7 @@ from drac_ssl.oof import (
     referable_columns,
     resampling_kind,
 )
+from drac_ssl.out_paths import first_fields, replace_problem
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.report import screening_line
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
@@ -1332,6 +1333,22 @@ def _csv_cell(value: Any) -> Any:
 # --------------------------------------------------------------------------- command line
 
 
+def _compare_csv(path: Path) -> bool:
+    """Whether ``path`` is a table :meth:`Comparison.table_csv` wrote (its first columns)."""
+    fields = first_fields(path) or []
+    return fields[:2] == ["run", "path"] and "variant" in fields
+
+
+def _compare_md(path: Path) -> bool:
+    """Whether ``path`` is a text :meth:`Comparison.markdown` wrote (its first line)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return first.startswith("# drac_ssl: ") and "compared" in first
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.compare RUN [RUN ...] [--csv FILE] [--md FILE] [--n-boot N]``:
     print the comparison as Markdown; 0 on success, 2 on a bad input (said on stderr)."""
@@ -1343,8 +1360,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n_boot is not None and args.n_boot < 1:
         print(f"error: --n-boot must be at least 1, got {args.n_boot}", file=sys.stderr)
         return 2
-    for flag, path, example in (("--csv", args.csv, "comparison.csv"), ("--md", args.md, "comparison.md")):
-        if path and (problem := output_file_problem(path, flag, example)):
+    for flag, path, example, ours in (("--csv", args.csv, "comparison.csv", _compare_csv),
+                                      ("--md", args.md, "comparison.md", _compare_md)):
+        # a folder, a path under a file, or an existing file compare did not write (a label
+        # CSV, a report: replaced with no check before, a careless-user review F1)
+        if path and (problem := output_file_problem(path, flag, example)
+                     or replace_problem(path, flag, ours, "compare", example)):
             print(f"error: {problem}", file=sys.stderr)  # before the runs are compared
             return 2
     try:

@@ -1062,6 +1062,45 @@ def _unknown_setting_fix(where: str, setting: str, meant: Sequence[str], value: 
     return f"write it as{others}\n{_yaml_block(parent, name, value)}"
 
 
+def _dotted_setting(section: Any, key: str) -> str:
+    """The setting of dataclass ``section`` that the dotted ``key`` names (``finetune.epochs``),
+    or, its last name misspelt, the closest (``finetune.epoch`` -> ``finetune.epochs``); ""
+    when its sections are none of ``section``'s."""
+    if _has_setting(section, key):
+        return key
+    head, _, leaf = key.rpartition(".")
+    if not _has_setting(section, head) or not dataclasses.is_dataclass(inner := _setting(section, head)):
+        return ""
+    close = close_match(leaf, [f.name for f in dataclasses.fields(inner)])
+    return f"{head}.{close}" if close else ""
+
+
+def _setting(section: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        section = getattr(section, part)
+    return section
+
+
+def _dotted_key_words(full: str, key: str, value: Any, names: Sequence[str], typed: str = "") -> str:
+    """The error of the setting ``full`` written in a file as one dotted key ``key``
+    (``finetune.epochs: 3``, a setting that exists; ``typed``: the key with its sections,
+    when its last name is misspelt: ``finetune.epoch``): YAML reads the dots as part of one
+    name, so the fix is the nested form of that same setting, its value as written."""
+    parent, _, name = full.rpartition(".")
+    meant = f" Did you mean {full!r}?" if typed and typed != full else ""
+    if isinstance(value, dict):  # a section written dotted (pretrain.augment: {recipe: x})
+        how = (f"write it nested, its settings one indent further under the last line\n"
+               f"{_yaml_block(parent, name, '').rstrip()}")
+    elif isinstance(value, WrittenValue):
+        how = f"write it nested\n{_yaml_block(parent, name, value)}"
+    else:  # a value over several lines: kept as written, under the nested key
+        how = f"write it nested ({' > '.join(full.split('.'))}), its value as written"
+    return (f"unknown setting '{key}': a key written with dots is one name in a YAML file, not the "
+            f"setting {full} (dotted names are the command line's: {full}=...).{meant}\n"
+            f"  valid keys here: {', '.join(names)}\n"
+            f"  fix: {how}")
+
+
 def _yaml_block(section: str, key: str, value: str) -> str:
     """``key: value`` under the dotted ``section`` as a config file writes it, each level one
     indent under the one above, indented 4 for a fix (``    data:\n      image_column: x``)."""
@@ -1121,6 +1160,13 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
     changes: dict[str, Any] = {}
     for key, value in updates.items():
         full = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names and "." in str(key) and not where.startswith("command line '") \
+                and (meant_dotted := _dotted_setting(base, str(key))):
+            # finetune.epochs: 3 at the top of a file: the command line's dotted name written as
+            # one YAML key (a review: told to write it under pretrain:, "Did you mean" itself)
+            nested = f"{prefix}.{meant_dotted}" if prefix else meant_dotted
+            raise UnknownSettingError(f"{where}: " + _escaped(_dotted_key_words(
+                nested, str(key), value, names, full)), full, [nested])
         if key not in names:
             close = close_match(key, names)
             meant = [f"{prefix + '.' if prefix else ''}{close}"] if close else []
@@ -2434,6 +2480,28 @@ def _written_values(node: yaml.Node | None, data: Any, tp: Any = Config, item: b
     return data
 
 
+def _table_words(path: Path, text: str) -> str | None:
+    """The error of ``-c`` naming a table, not a config (a review: ``-c labels.csv`` was told
+    "the top level is the str 'image name,DR grade eye_001.jpg,3 ...'"): a ``.csv`` / ``.tsv``
+    file, or text whose first line has commas, semicolons or tabs and no ``key:``, and a second
+    line alike; None for anything else (YAML reads it)."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        return None
+    first = lines[0]
+
+    def tabular(line: str) -> bool:
+        return any(sep in line for sep in ",;\t") and not re.match(r"^\s*[\w.-]+\s*:(\s|$)", line)
+
+    if path.suffix.lower() not in (".csv", ".tsv") and not (len(lines) >= 2 and tabular(first) and tabular(lines[1])):
+        return None
+    shown = first.strip()[:60] + ("..." if len(first.strip()) > 60 else "")
+    return (f"{path}: this looks like a label CSV (its first line: {shown!r}), not a config file (a "
+            f"YAML file of sections: data:, pretrain:, umm:, finetune:, run:).\n  fix: give a label "
+            f"CSV as a setting, data.labels_csv={shell_word(str(path))} (with data.root=<the image "
+            f"folder>), and -c a config file, e.g. {_example_config()}")
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -2459,6 +2527,8 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     misread = _misread_character_error(path, text)
     if misread is not None:  # before YAML reads it: what YAML makes of it is a misleading error
         raise ConfigError(misread)
+    if (table := _table_words(path, text)) is not None:  # -c labels.csv: not "the top level is the str"
+        raise ConfigError(table)
     loader = None
     try:
         loader = _LineLoader(text)  # a SafeLoader subclass; refuses a NUL or form feed anywhere
@@ -2506,7 +2576,15 @@ def _key_line(path: Path, dotted: str) -> str:
     except (OSError, UnicodeDecodeError):
         return str(path)
     found, start, indent = None, 0, -1
-    for part in (p.split("[")[0] for p in dotted.split(".")):
+    parts = [p.split("[")[0] for p in dotted.split(".")]
+    for cut in range(len(parts) - 1):  # a dotted key written as one (finetune.epochs: 3)
+        literal = ".".join(parts[cut:])
+        for i, line in enumerate(lines):
+            text = line.lstrip()
+            if text.startswith((f"{literal}:", f"'{literal}':", f'"{literal}":')) and (
+                    cut == 0 or _key_line(path, ".".join(parts[:cut])) != str(path)):
+                return f"{path}:{i + 1}"
+    for part in parts:
         for i in range(start, len(lines)):
             text = lines[i].lstrip()
             depth = len(lines[i]) - len(text)

@@ -44,6 +44,11 @@ export stage wrote the run's submission already, and the refusal (exit 2,
 :func:`grade_arguments_problem`) says where (``RUN/export/submission.csv``, the variant whose
 bundle graded it) and the commands that do more.
 
+``--out`` never replaces a file of the user's (:func:`drac_ssl.out_paths.export_out_problem`,
+before any grading, exit 2 with the fix): it must end in ``.csv`` and lie outside the
+``--images`` folder, the run's stage folders, its label CSV and image folders; an existing file
+(and each file written beside it) is replaced only when an earlier export wrote it.
+
 ``--variant NAME`` exports a fine-tuned variant of the run other than the selected one
 (:func:`drac_ssl.grading.bundle.build_or_reuse_bundle`: ``RUN/bundles/NAME``, reused while
 the fine-tuning outputs it was built from are unchanged): with ``--images DIR --out CSV`` it
@@ -337,6 +342,7 @@ from drac_ssl.io import (
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.name_tags import tagged_console
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
+from drac_ssl.out_paths import export_out_problem
 from drac_ssl.run_state import unfinished_words
 from drac_ssl.runtime import (
     EXIT_FLAGGED,
@@ -2565,7 +2571,8 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             raise BundleError("--format kaggle goes with --images DIR --out CSV (a folder graded into "
                               "Kaggle's id_code,diagnosis); the submission of the ingest's test images "
                               "(RUN --variant NAME) is DRAC's format")
-        if args.out and (problem := output_file_problem(args.out, "--out", "submission.csv")):
+        if args.out and (problem := output_file_problem(args.out, "--out", "submission.csv")
+                         or export_out_problem(args.out, args.run, args.images)):
             raise BundleError(problem)  # before any grading, not at the final rename
         resolve_device(args.device, setting="--device")  # the flag typed, before any work
         if args.variant is not None:

@@ -434,14 +434,26 @@ def _shipped_relative_root(cfg: Config, sources: dict[str, str] | None) -> str:
     """For a ``data.root`` that is missing: when a shipped config (``-c retinamnist``,
     :data:`drac_ssl.config.PACKAGE_CONFIGS`) set it to a relative path, which is read from the
     current folder and was written for the checkout's (``../shared/data/...``), the words that
-    say so and what to add; "" otherwise."""
+    say so and what to add; when the user's own config file set a relative path, that it is
+    read from the current folder, not the file's, and the path it names from the file's folder
+    when that exists (a careless-user review); "" otherwise."""
     root = cfg.data.root
     where = _where("data.root", sources, cfg)
     if not root or os.path.isabs(os.path.expanduser(root)) or typed_override(where) is not None:
         return ""
     file = Path(where.rpartition(":")[0])
     if file.parent.resolve() != config_module.PACKAGE_CONFIGS.resolve():
-        return ""
+        if not file.is_file():
+            return ""
+        # the user's own config file (a review: ../data/base in cfg/x.yaml, meant from cfg/)
+        beside = (file.parent / Path(root).expanduser()).resolve()
+        said = (f"; {file} sets this relative path, which is read from the current folder "
+                f"({Path.cwd()}), not from the config file's folder")
+        if beside.exists():
+            return (f"{said}: from {file.parent} it names {beside}, which exists; write that "
+                    f"absolute path in {file.name} (data.root: {beside}), or run the command from "
+                    f"{file.parent.resolve()}")
+        return f"{said}; an absolute path in {file.name} is read the same from any folder"
     said = f"; the shipped {file.name} sets this relative path, read from the current folder"
     checkout = config_module.CHECKOUT
     there = os.path.normpath(checkout / root) if checkout is not None else ""
@@ -1625,7 +1637,7 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
             if not (isinstance(ingest, dict) and ingest.get("status") == "done"):  # else said once:
                 c.error("", changed, redo_ingest_fix(data_dir))  # _check_finished_outputs
             return None
-        _check_source_unchanged(c, run_dir)
+        _check_source_unchanged(c, run_dir, finetune_ahead="finetune" in stages, reuse=cfg.run.reuse)
         if "pretrain" in stages or "finetune" in stages:  # said after the ingest: again, each rerun
             _recipe_after_ingest(c, cfg, data_dir, ingest_ran=False)
         return _facts_from_ingest(c, cfg, data_dir)
@@ -1637,17 +1649,60 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
     return None
 
 
-def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False) -> None:
+def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
+                            finetune_ahead: bool = False, reuse: str = "") -> None:
     """Warn when the images or labels under ``data.root`` changed since the run's finished
     ingest (:func:`data_prep.source_check.source_changes`): a resumed run goes on with the
     data as it was ingested, which is right for a resume, but not what a user who has just
     fixed a label expects; a ``finished`` run (every stage done) is rerun as nothing, which
     the user must hear too. A data root that is gone is said apart: the run's stages read the
-    ingest's cache, not the images, so it needs nothing (and a finished run nothing at all)."""
-    from data_prep.source_check import source_changes
+    ingest's cache, not the images, so it needs nothing (and a finished run nothing at all).
+
+    An error instead (a careless-user review, F4: a grade corrected during the pretraining was
+    one warning among ~60 lines, and the fine-tuning used the old one) when the label CSV was
+    edited and the fine-tuning is still ahead (``finetune_ahead``: in the stages to run) and
+    has not started (no ``finetune`` entry in ``stages.json``, no ``finetune/`` folder): a
+    finished ingest is never redone in place (its stages were made from it), so the fix is a
+    new run folder for the corrected grades, or the label CSV put back to finish this one;
+    the grades that changed are named (:func:`data_prep.source_check.grade_differences`). Only
+    when a grade differs, or the CSV cannot be compared with the ingest's grades: an edit that
+    changed no grade (line endings, a byte-order mark, the row order, blank lines) is the
+    warning, saying so. When the run's ingest was taken by ``run.reuse`` or ``reuse`` (the
+    config's ``run.reuse``) is set, the new run's fix says to leave ``run.reuse`` out (with it
+    the new run would take the old ingest again and stop here again)."""
+    from data_prep.source_check import grade_differences, labels_edited, source_changes
 
     changes = source_changes(run_dir / "data")
     if not changes:
+        return
+    labels = labels_edited(run_dir / "data")
+    grades = grade_differences(run_dir / "data") if labels is not None else None
+    ingest = _status(run_dir).get("ingest")
+    taken = ingest.get("reused_from", "") if isinstance(ingest, dict) else ""
+    if (labels is not None and grades != [] and finetune_ahead and "finetune" not in _status(run_dir)
+            and not (run_dir / "finetune").exists()):
+        grades = grades or []
+        shown = "; ".join(grades[:5]) + (f" and {len(grades) - 5} more" if len(grades) > 5 else "")
+        recorded = ((read_json_dict(run_dir / "data" / "ingest_summary.json") or {}).get("source_files")
+                    or {}).get("labels_csv") or {}
+        digest = str(recorded.get("sha256") or "")[:12]
+        source = taken or reuse
+        new_run = ("run the same command with run.name=<a new name> run.reuse='' (a new run "
+                   f"without run.reuse: every stage runs again, its ingest made from the labels as "
+                   f"they are now; with run.reuse it would take the ingest of {source}, made from "
+                   f"the old grades, and stop here again)" if source else
+                   "run the same command with run.name=<a new name> (a new run folder: every "
+                   "stage runs, on the labels as they are now)")
+        c.error("data.root",
+                f"the label CSV {labels} was edited since this run ingested it"
+                + (f" ({len(grades)} grade(s) differ from the ingest's: {shown})" if grades
+                   else " (its grades could not be compared with the ingest's)")
+                + f", and the fine-tuning has not started: resumed, this run would fine-tune and be "
+                  f"scored on the grades as they were ingested, not on the corrected ones (a finished "
+                  f"ingest is never redone in {run_dir}: its stages were made from it)",
+                f"to fine-tune on the corrected grades, {new_run}; to "
+                f"finish this run on the grades as ingested, put {labels} back as it was"
+                + (f" (SHA-256 {digest}...)" if digest else "") + " and rerun the same command")
         return
     if changes[0].startswith("the data root "):
         if finished:
@@ -1657,8 +1712,10 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False)
                   "nothing, to finish this run; to ingest the data in its new place, run the same "
                   "command with data.root=<its new place> and run.name=<a new name>")
         return
-    ingest = _status(run_dir).get("ingest")
-    taken = ingest.get("reused_from", "") if isinstance(ingest, dict) else ""
+    if labels is not None and grades == []:  # compared: only its bytes changed
+        changes = [f"{ch} (no grade differs from the ingest's: only its bytes changed, such as line "
+                   f"endings, a byte-order mark, the row order or blank lines)" if ch.startswith(f"the label CSV {labels}") else ch
+                   for ch in changes]
     redo = (f"or delete {run_dir} and rerun without run.reuse (its ingest was taken from {taken}, "
             f"made from the old data)" if taken else f"or delete {run_dir} to redo this one")
     c.warning("data.root", f"the data changed since this run ingested it: {'; '.join(changes)}. "
@@ -1833,7 +1890,7 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
             if 0 <= smallest_train < 2 and facts.n_labelled >= 2:
                 c.error("data.n_folds", f"a fold would train on {smallest_train} labelled image(s) "
                                         f"({facts.n_labelled} in {facts.source}); fine-tuning needs 2 "
-                                        f"or more", "data.n_folds=2, or add labelled images")
+                                        f"or more", _too_few_to_fold_fix(facts.n_labelled, d.n_folds))
     if ("finetune" in stages and ft.keep == "inner" and facts.ingest_dir is not None
             and not c.has_error("data.n_folds")):
         _check_inner_split(c, cfg, facts.ingest_dir)
@@ -1998,6 +2055,24 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
     if short:
         what, fix = _rare_grades_words(facts, short, unit, k)
         c.error("data.n_folds", what, fix)
+
+
+def _too_few_to_fold_fix(n: int, n_folds: int) -> str:
+    """The fix of ``n`` labelled images too few for ``n_folds`` folds (a fold would train on
+    fewer than 2). More folds, not fewer, give each fold more images to train on (k folds of n
+    images: each trains on n - ceil(n / k)); a review's 3 images in 2 folds were told
+    ``data.n_folds=2``, the value in use. The fewest folds that would do (at most one per
+    image), or, when none would, how many images cross-validation needs."""
+    def trains(images: int, folds: int) -> int:
+        return images - math.ceil(images / folds)
+
+    more = [k for k in range(n_folds + 1, n + 1) if trains(n, k) >= 2]
+    if more:
+        k = more[0]
+        return (f"data.n_folds={k} (more folds, not fewer, give each fold more to train on: {k} folds "
+                f"of {n} images train on {trains(n, k)} each), or add labelled images")
+    return ("add labelled images: cross-validation needs at least 3 (data.n_folds=3: each fold "
+            "trains on the other folds' images, 2 or more)")
 
 
 def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: int) -> tuple[str, str]:

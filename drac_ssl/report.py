@@ -339,6 +339,7 @@ def _data_section(run_dir: Path) -> list[str]:
                          f"{prov['n_unlabelled']}")
         lines.append(f"- ingested: {prov.get('ingested_utc')}")
         lines += _ingest_warning_lines(run_dir, prov)
+        lines += _data_changed_lines(run_dir)
         recipe = _pretrain_recipe(run_dir)
         if facts.modality == "fundus" and recipe == "octa":  # the preflight warned; the report keeps it
             lines.append("- **the pretraining used the octa augmentation recipe, made for grey UW-OCTA "
@@ -356,6 +357,19 @@ def _data_section(run_dir: Path) -> list[str]:
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]
     return lines
+
+
+def _data_changed_lines(run_dir: Path) -> list[str]:
+    """The data section's bullet, a warning of "Read this first", when the label CSV or the
+    images changed since the run's ingest (:func:`data_prep.source_check.data_changed_words`:
+    a grade corrected after the ingest is not in any figure of this run); [] otherwise."""
+    from data_prep.source_check import data_changed_words
+
+    words = data_changed_words(run_dir / "data")
+    if not words:
+        return []
+    lead, _, rest = words.partition(": ")
+    return [f"- **{lead[:1].upper()}{lead[1:]}**: {rest}"]
 
 
 def _ingest_warning_lines(run_dir: Path, prov: dict[str, Any]) -> list[str]:

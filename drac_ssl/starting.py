@@ -75,6 +75,7 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _TERMINATED.clear()  # this command's own SIGTERM decides its exit code (interrupt_exit_code)
     before = signal.signal(signal.SIGTERM, _sigterm_interrupts)
     try:
         yield
@@ -98,8 +99,13 @@ def interrupts_deferred() -> Iterator[None]:
     held = [(signum, handler) for signum, handler in ((signal.SIGINT, signal.default_int_handler),
                                                      (signal.SIGTERM, _sigterm_interrupts))
             if signal.getsignal(signum) is handler]
+    def hold(number: int, frame: object) -> None:
+        caught.append(number)
+        if number == signal.SIGTERM:
+            _TERMINATED[:] = [True]
+
     for signum, _ in held:
-        signal.signal(signum, lambda number, frame: caught.append(number))
+        signal.signal(signum, hold)
     try:
         yield
     except BaseException as exc:
@@ -114,8 +120,86 @@ def interrupts_deferred() -> Iterator[None]:
 
 
 def _sigterm_interrupts(signum: int, frame: object) -> None:
-    """SIGTERM handler of :func:`sigterm_as_ctrl_c`."""
+    """SIGTERM handler of :func:`sigterm_as_ctrl_c`: KeyboardInterrupt, the SIGTERM remembered
+    for :func:`interrupt_exit_code`."""
+    _TERMINATED[:] = [True]
     raise KeyboardInterrupt
+
+
+_TERMINATED: list[bool] = []  # a SIGTERM turned into KeyboardInterrupt (its exit code: 143)
+
+EXIT_SIGINT = 130
+"""The exit code of a command stopped by Ctrl-C (128 + SIGINT), as a shell gives one."""
+EXIT_SIGTERM = 143
+"""The exit code of a command stopped by SIGTERM (128 + SIGTERM: ``kill``, a scheduler's limit),
+after the same clean stop as Ctrl-C (:func:`sigterm_as_ctrl_c`)."""
+
+
+def interrupt_exit_code() -> int:
+    """:data:`EXIT_SIGTERM` (143) when the KeyboardInterrupt being handled came from a SIGTERM
+    (:func:`sigterm_as_ctrl_c`; one held by :func:`interrupts_deferred` too), else
+    :data:`EXIT_SIGINT` (130), Ctrl-C's: a script or scheduler tells the two apart as it
+    does for any process a signal ended."""
+    return EXIT_SIGTERM if _TERMINATED else EXIT_SIGINT
+
+
+def hold_signals_for_exit() -> None:
+    """Ignore further Ctrl-C and SIGTERM (main thread only): called once a command has caught
+    its interrupt and is on its way out, so that a second or third Ctrl-C (a review: three
+    quick presses) cannot cut the line that says what was saved, nor raise in an ``atexit``
+    handler (a torch traceback, exit -2 instead of 130). :func:`exit_on_signal` takes over
+    for the interpreter's teardown."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def exit_on_signal(code: int) -> None:
+    """From now on (the interpreter's teardown after ``main()`` returned ``code``), a Ctrl-C or
+    SIGTERM cannot change the exit code nor print a traceback of an ``atexit`` handler (torch's
+    among them: a review's three quick Ctrl-C gave one, and exit -2 instead of 130). After an
+    interrupt (``code`` 130 or 143: the user has stopped the command, its state is saved) both
+    are ignored to the end: Python's own teardown puts a Python handler back to the default
+    action, under which a late Ctrl-C killed the process (-2), but leaves an ignored signal
+    ignored. After any other code a Ctrl-C or SIGTERM leaves at once with ``code``, the output
+    flushed (a slow teardown can still be cut short). Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if code in (EXIT_SIGINT, EXIT_SIGTERM):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        return
+
+    def leave(signum: int, frame: object) -> None:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+    signal.signal(signal.SIGINT, leave)
+    signal.signal(signal.SIGTERM, leave)
+
+
+def ignore_stop_signals_in_worker(worker_id: int | None = None) -> None:
+    """In a data-loading worker process: ignore Ctrl-C, and leave quietly on SIGTERM. A
+    terminal's Ctrl-C or ``kill -TERM -PGID`` reaches the whole process group; the main process
+    stops on them (:func:`sigterm_as_ctrl_c`) and ends its workers itself. A worker killed by
+    the signal made torch raise ``RuntimeError: DataLoader worker (pid N) is killed by signal:
+    Terminated`` (20 lines before the clean "interrupted" line, a review), so on SIGTERM the
+    worker exits with status 0 at once (``os._exit(0)``: no traceback, no atexit handlers, no
+    "killed by signal" in the main process). SIGTERM is not ignored: torch's and
+    multiprocessing's ``terminate()`` send it to end a worker, and a worker ignoring it (stuck
+    in a decode) left the main process waiting in ``join()`` forever, deaf to Ctrl-C and
+    SIGTERM (a review). A worker left behind still ends when the main process is gone (torch's
+    watchdog)."""
+    del worker_id
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _leave_quietly)
+
+
+def _leave_quietly(signum: int, frame: object) -> None:
+    """A worker's SIGTERM handler: exit with status 0 now (:func:`ignore_stop_signals_in_worker`)."""
+    os._exit(0)
 
 
 def command_name(installed: str, module: str) -> str:

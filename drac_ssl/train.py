@@ -142,7 +142,13 @@ from drac_ssl.stage_settings import (
     stage_ran_with,
     taken_fold_settings,
 )
-from drac_ssl.starting import python_command, started
+from drac_ssl.starting import (
+    exit_on_signal,
+    hold_signals_for_exit,
+    interrupt_exit_code,
+    python_command,
+    started,
+)
 from drac_ssl.trial_run import (
     EPOCH_SETTINGS,
     FIRST_TRY,
@@ -1504,6 +1510,12 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     result = [f"[train] {said}"] if said else []
     # (with collapse.expected_collapse_clause: a trial's few steps said, not the rule changed)
     result += [f"[train] warning: {words}" for words in run_collapse_warnings(run_dir)]
+    # the data edited since the ingest (a corrected grade): said again here, not only among the
+    # preflight's first lines (a careless-user review, F4); report.md's data section says it too
+    from data_prep.source_check import data_changed_words
+
+    if changed := data_changed_words(run_dir / "data"):
+        result.append(f"[train] warning: {changed}")
     if result and (failure := print_lines(result)) is not None:
         print(f"[train] cannot print the result line on stdout ({failure}); report.md has it", file=sys.stderr)
     for line in next_step_lines(run_dir):  # what to do with it (a trial: the user stopped here)
@@ -2208,7 +2220,8 @@ def main(argv: list[str] | None = None) -> int:
         0 failed; 2 a configuration or data problem, said on stderr before any stage ran or
         where it stopped, or a file of the run folder that could not be written (a full or
         read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`);
-        130 interrupted (Ctrl-C, SIGTERM). ``--help``, ``--version``,
+        130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
+        :func:`drac_ssl.starting.interrupt_exit_code`). ``--help``, ``--version``,
         ``--list-configs`` and a usage error raise ``SystemExit`` (argparse).
 
     Called from Python with an ``argv`` (a script, a notebook), the run records and prints
@@ -2275,13 +2288,17 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         print(exc, file=sys.stderr)
         return 1
     except InterruptedBeforeStart:
+        if inter_op:  # the command's own process: a second Ctrl-C cannot cut the line (not a caller's)
+            hold_signals_for_exit()
         print("\n[train] interrupted before any stage started (while the settings were checked): "
               "nothing was run or written; rerun the same command to run it", file=sys.stderr)
-        return 130
+        return interrupt_exit_code()
     except KeyboardInterrupt as exc:
+        if inter_op:  # as above: further Ctrl-C / SIGTERM ignored until exit_with takes over
+            hold_signals_for_exit()
         sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
-        return 130
+        return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM
     return 0
 
 
@@ -2325,7 +2342,10 @@ def exit_with(code: int) -> None:
     same step, process 0's records written and its error said): process 0 leaves at once, the
     same way, and the others wait up to :data:`ORDERED_EXIT_WAIT_S` first, so that torchrun
     sees process 0's failure first, names it the root cause and stops the others (it stopped
-    process 0 in its teardown when another left first)."""
+    process 0 in its teardown when another left first).
+
+    In the teardown a Ctrl-C or SIGTERM leaves at once with ``code``
+    (:func:`drac_ssl.starting.exit_on_signal`), never a traceback of an ``atexit`` handler."""
     if (code == 2 and _REFUSED and os.environ.get("WORLD_SIZE", "1") in ("", "1")) or _ORDERED_EXIT == "first":
         sys.stdout.flush()
         sys.stderr.flush()
@@ -2334,6 +2354,9 @@ def exit_with(code: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         time.sleep(ORDERED_EXIT_WAIT_S)  # outside main's SIGTERM handler: torchrun's stop is quiet
+    # the exit code is decided: a Ctrl-C or SIGTERM in the teardown (torch's atexit handlers;
+    # a review's third quick Ctrl-C: a traceback and exit -2) leaves at once with it
+    exit_on_signal(code)
     sys.exit(code)
 
 

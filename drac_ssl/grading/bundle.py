@@ -2076,6 +2076,47 @@ def ood_check_caveat(meta: dict[str, Any]) -> str:
             "it does not flag may still be of another kind.")
 
 
+def bundle_out_problem(out: Path, run_dir: Path) -> str | None:
+    """Why :func:`build_bundle` must not write the bundle folder ``out`` (it replaces the folder
+    whole), with the fix; None when it may: the run's own ``bundle/`` or ``bundles/NAME/``, a
+    folder not there yet, an empty one, or an earlier bundle (its ``metadata.json`` says
+    :data:`BUNDLE_FORMAT`). Refused (a careless-user review:
+    output paths replaced the user's inputs with no check): a file, the run folder itself or
+    a folder above it, one of its stage folders (``finetune/``, ``data/`` ...) or a folder
+    inside one, and any other folder holding files (``out=`` naming an image folder would
+    have deleted the images)."""
+    from drac_ssl.out_paths import STAGE_FOLDERS
+
+    def resolved(p: Path) -> Path:
+        return Path(os.path.abspath(p))
+
+    fix = f"pass out= a new folder, e.g. out='{run_dir / 'bundles' / 'NAME'}'"
+    if out.is_file():
+        return f"{out}: a file; the bundle is a folder.\n  fix: {fix}"
+    here, run = resolved(out), resolved(run_dir)
+    if here == run / "bundle" or here.parent == run / "bundles":
+        return None  # the run's own bundle places: a damaged bundle there is rebuilt, as its errors say
+    if run.is_relative_to(here):
+        return f"{out}: the run folder {run_dir} or a folder above it; the bundle would replace it.\n  fix: {fix}"
+    for stage in STAGE_FOLDERS:
+        if stage in ("bundle", "bundles"):
+            continue
+        if here.is_relative_to(run / stage):
+            return (f"{out}: inside {run_dir / stage}, a folder of the run's own files; the bundle "
+                    f"would replace them.\n  fix: {fix}")
+    if not out.is_dir() or not any(out.iterdir()):
+        return None
+    try:
+        meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = None
+    if isinstance(meta, dict) and meta.get("format") == BUNDLE_FORMAT:
+        return None
+    return (f"{out}: a folder holding files of its own, not a model bundle (no metadata.json of "
+            f"{BUNDLE_FORMAT!r}); the bundle replaces its folder whole, so they would be lost.\n  "
+            f"fix: {fix}")
+
+
 def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                  out: str | os.PathLike[str] | None = None,
                  device: str | torch.device = "cpu", built_from: dict[str, str] | None = None,
@@ -2211,6 +2252,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
            if built_from is not None else {}),
     }
     out = Path(out) if out is not None else run_dir / "bundle"
+    if problem := bundle_out_problem(out, run_dir):  # the folder is replaced whole: never a user's
+        raise BundleError(problem)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

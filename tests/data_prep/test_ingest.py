@@ -1107,10 +1107,10 @@ def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Pa
         f"{root / 'labels.csv'}: grade 1 (NPDR) has only 1 labelled image; stratified 5-fold "
         "cross-validation needs at least 5 of every grade (4 of the 5 folds will validate without "
         "any grade 1 (NPDR) image) -> add labelled grade 1 (NPDR) images (at least 5 for 5 folds, "
-        "2 for --folds 2), or merge grade 1 (NPDR) into a neighbouring grade: in labels.csv "
-        "relabel its image 006.png (line 7) from 1 to 0 (Normal) or 2 (PDR), then renumber the "
-        "grades, the relabelled ones too, so that they run 0..1 (2 -> 1), and pass --grades "
-        '"Normal,PDR"')
+        "2 for --folds 2), or merge grade 1 (NPDR) into a neighbouring grade (a coarser scale for this run, not a correction: the images keep their clinical grades in labels.csv): in a copy of "
+        "labels.csv, passed with --labels-csv, give its image 006.png (line 7) grade 0 (Normal) or "
+        "2 (PDR) instead of 1, then renumber the copy's grades, the merged ones too, so that they "
+        'run 0..1 (2 -> 1), and pass --grades "Normal,PDR"')
     assert not any("least populated class" in n for n in result.notes)
     assert [p.kind for p in result.findings if "stratified" in p.what] == ["folds"]
     # the count line and the findings by kind agree (the JSON's 'other' kind is printed too)
@@ -1190,10 +1190,10 @@ def test_merging_a_grade_of_one_image_as_the_note_says_works(
     (line,) = [n for n in capsys.readouterr().out.splitlines() if "stratified" in n]
     fix = line.split(" -> ", 1)[1]
     assert fix.endswith(
-        "or merge grade 1 (Mild) into a neighbouring grade: in labels.csv relabel its image "
-        "005.png (line 6) from 1 to 0 (No DR) or 2 (Moderate), then renumber the grades, the "
-        "relabelled ones too, so that they run 0..3 (2 -> 1, 3 -> 2, 4 -> 3, in this order), and "
-        'pass --grades "No DR,Moderate,Severe,PDR"')
+        "or merge grade 1 (Mild) into a neighbouring grade (a coarser scale for this run, not a correction: the images keep their clinical grades in labels.csv): in a copy of labels.csv, passed "
+        "with --labels-csv, give its image 005.png (line 6) grade 0 (No DR) or 2 (Moderate) instead "
+        "of 1, then renumber the copy's grades, the merged ones too, so that they run 0..3 (2 -> 1, "
+        '3 -> 2, 4 -> 3, in this order), and pass --grades "No DR,Moderate,Severe,PDR"')
     options = grades_options(fix, root / "labels.csv", neighbour)
     assert ingest_cli(root, tmp_path / "after", *options, "--folds", "3") == 0
     printed = capsys.readouterr().out
@@ -1213,8 +1213,8 @@ def test_a_grade_of_one_patient_names_its_images_when_they_are_few(n_images: int
     rows = [(f"{i:03d}.png", i + 2) for i in range(len(grades))]  # line 2 holds 000.png
     _, caveats = assign_folds(grades, 3, 0, patients, "/data/labels.csv", ("A", "B", "C"), rows)
     (fix,) = [p.fix for p in caveats if "grade 1 (B) has only 1 patient" in p.what]
-    assert f"merge grade 1 (B) into a neighbouring grade: in labels.csv relabel {named} from 1 to " \
-           "0 (A) or 2 (C), then" in fix
+    assert f"merge grade 1 (B) into a neighbouring grade (a coarser scale for this run, not a correction: the images keep their clinical grades in labels.csv): in a copy of labels.csv, passed " \
+           f"with --labels-csv, give {named} grade 0 (A) or 2 (C) instead of 1, then" in fix
 
 
 def test_too_few_images_for_two_folds_says_one_image_and_a_fix_that_works() -> None:

@@ -515,7 +515,8 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     # only a .csv suffix is replaced: two CSVs named sub.v1 and sub.v2 keep records of their own
     assert export.skipped_record_path(tmp_path / "sub.v1") == tmp_path / "sub.v1.skipped.json"
     assert export.skipped_record_path(tmp_path / "sub.v2") != export.skipped_record_path(tmp_path / "sub.v1")
-    record.write_text("{}")  # a record left by an earlier run: a strict success removes it
+    # a record left by an earlier run (as the export writes one): a strict success removes it
+    record.write_text(json.dumps({"submission": str(out), "complete": False, "graded": 0, "skipped": []}))
     capsys.readouterr()
     # the default: a submission missing a case is invalid, so nothing is written
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(out)]) == 2
@@ -2191,14 +2192,15 @@ def test_the_command_line_exports_a_variant_the_run_did_not_select(
     manifest.write_text(kept)
     assert export.main([str(run), "--variant", "vicreg"]) == 0  # the stage's own files again
     mine = tmp_path / "mine.csv"
-    mine.write_text("an earlier file of mine")
-    export.referable_path(mine).write_text("mine too")
+    mine.write_text("case,class,P0,P1,P2\nan earlier file of mine\n")  # an earlier export's, replaceable
+    export.referable_path(mine).write_text("case,P_referable,referable\nmine too\n")
     manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln]
                                 + [ln for ln in lines[1:] if ",test," in ln][1:]))
     capsys.readouterr()
     assert export.main([str(run), "--variant", "vicreg", "--out", str(mine)]) == 1
     err = capsys.readouterr().err
-    assert mine.read_text() == "an earlier file of mine" and export.referable_path(mine).read_text() == "mine too"
+    assert mine.read_text().endswith("an earlier file of mine\n")
+    assert export.referable_path(mine).read_text().endswith("mine too\n")
     assert export.failed_submission_path(mine).is_file() and "Traceback" not in err
     assert f"{mine} is as it was" in err and "removed, as an earlier export wrote them" in err, err
     assert str(mine) not in err.split("removed, as an earlier export wrote them")[1], err
@@ -3001,11 +3003,16 @@ def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
     capsys.readouterr()
     with hold_run(run):
         assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
+                            "--out", str(run / "inside.csv")]) == 2
+        # the run's own submission is refused as --out before any lock (drac_ssl/out_paths.py)
+        assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
                             "--out", str(run / "export" / "submission_vicreg.csv")]) == 2
         # outside RUN it only reads: no lock needed, graded while the training holds RUN
         assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
                             "--out", str(tmp_path / "w.csv")]) == 0
-    assert "in use: python -m drac_ssl.train, process" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "in use: python -m drac_ssl.train, process" in err
+    assert f"--out lies in {run / 'export'}, a folder of the run's own files" in err, err
     assert (run / "export" / "submission_vicreg.csv").read_bytes() == mine
 
 
@@ -3098,7 +3105,8 @@ def test_a_failed_submission_is_not_left_under_its_name(
     assert check_submission(submission, run / "images" / "test") == [] and not failed.exists()
     # the command line grading a folder: a file failing the check is not left at --out
     out = tmp_path / "grades.csv"
-    out.write_text("an earlier file")
+    earlier = "case,class,P0,P1,P2\nan earlier file,0,1.0,0.0,0.0\n"  # an earlier export's, to be replaced
+    out.write_text(earlier)
     real = export.check_submission
     try:
         export.check_submission = lambda path, *a, **k: [f"{path}:0: a problem (a test) -> mend it"]
@@ -3108,7 +3116,7 @@ def test_a_failed_submission_is_not_left_under_its_name(
         export.check_submission = real
     printed = capsys.readouterr().out
     failed = export.failed_submission_path(out)
-    assert out.read_text() == "an earlier file" and failed.is_file()
+    assert out.read_text() == earlier and failed.is_file()
     assert printed.startswith(f"{failed}:0: a problem (a test) -> mend it\nPROBLEMS: 6 image(s) graded"), printed
     assert f"-> {failed}" in printed and f"{out} is as it was" in printed, printed
     assert not export.referable_path(out).exists() and not export.referable_path(failed).exists()
@@ -3123,10 +3131,13 @@ def test_a_failed_submission_is_not_left_under_its_name(
     manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln]
                                 + [ln for ln in lines[1:] if ",test," in ln][1:]))
     capsys.readouterr()
-    assert export.main([str(link), "--variant", "vicreg", "--out", str(own)]) == 1
+    kept = own.read_bytes()
+    # the run's export/ folder is refused as --out before any grading now (out_paths), through
+    # the link too: the stage's own file is neither replaced nor said to be 'as it was'
+    assert export.main([str(link), "--variant", "vicreg", "--out", str(own)]) == 2
     err = capsys.readouterr().err
-    assert "is as it was" not in err and not own.exists(), err  # the stage's own file: it goes
-    assert export.failed_submission_path(own).is_file()
+    assert "--out lies in" in err and "a folder of the run's own files" in err and "is as it was" not in err, err
+    assert own.read_bytes() == kept and not export.failed_submission_path(own).exists()
 
 
 
@@ -3914,8 +3925,10 @@ def test_export_of_an_interrupted_run_says_its_state_and_the_command_that_finish
         "ingest": DONE, "pretrain": DONE, "umm": DONE,
         "finetune": {"status": "interrupted", "seconds": 33.0, "attempts": 1, "saved": FOLDS_SAVED}}, argv)
     out = tmp_path / "team.csv"
+    images = tmp_path / "graded"  # a folder of its own: --out outside it
+    images.mkdir()
     capsys.readouterr()
-    assert export.main([str(run), "--images", str(tmp_path), "--out", str(out)]) == 2
+    assert export.main([str(run), "--images", str(images), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert not out.exists()
     command = ("cd /data/work && python -m drac_ssl.train -c configs/drac.yaml 'data.root=/data/DRAC 2022' "
@@ -3931,7 +3944,7 @@ def test_export_of_an_interrupted_run_says_its_state_and_the_command_that_finish
                    f"stopped; finished stages are skipped): {command}; then rerun this command "
                    f"(meanwhile, {report})\n"), err
     assert "..." not in err
-    assert export.main([str(run), "--variant", "scratch", "--images", str(tmp_path), "--out", str(out)]) == 2
+    assert export.main([str(run), "--variant", "scratch", "--images", str(images), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {run}: a run folder whose fine-tuning has not finished (no "
                           f"finetune/summary.json): its training has not finished: finetune "
@@ -3955,11 +3968,13 @@ def test_export_of_a_run_still_training_names_the_stage_and_the_process(
     holder = {"tool": "drac_ssl.train", "pid": os.getpid(), "host": platform.node(),
               "date_utc": "2026-12-03T10:00:00+00:00"}
     (run / RUN_LOCK).write_text(json.dumps(holder) + "\n")
+    images = tmp_path / "graded"  # a folder of its own: --out outside it
+    images.mkdir()
     fd = os.open(run / RUN_LOCK, os.O_RDWR)
     try:
         assert try_lock(fd)
         capsys.readouterr()
-        assert export.main([str(run), "--images", str(tmp_path), "--out", str(tmp_path / "early.csv")]) == 2
+        assert export.main([str(run), "--images", str(images), "--out", str(tmp_path / "early.csv")]) == 2
         err = capsys.readouterr().err
     finally:
         os.close(fd)
@@ -3969,7 +3984,7 @@ def test_export_of_a_run_still_training_names_the_stage_and_the_process(
                    f"run; export not run; done: ingest.\n  fix: wait for it to finish (its export stage "
                    f"writes what this command reads), then rerun this command\n"), err
     # the lock released: the interrupted run of a drac_ssl that recorded no argv
-    assert export.main([str(run), "--images", str(tmp_path), "--out", str(tmp_path / "early.csv")]) == 2
+    assert export.main([str(run), "--images", str(images), "--out", str(tmp_path / "early.csv")]) == 2
     err = capsys.readouterr().err
     full = run.resolve()
     assert "its training has not finished: pretrain not run; umm not run" in err, err
@@ -3984,8 +3999,10 @@ def test_a_pretraining_run_of_a_generic_data_set_is_not_told_to_run_a_fine_tunin
     run = _unfinished_run(tmp_path / "cifar", {"pretrain": DONE},
                           ["python", "-m", "drac_ssl.train", "-c", "configs/cifar10.yaml"], cwd=str(Path.cwd()))
     (run / "config.yaml").write_text("data:\n  dataset: cifar10\nrun:\n  stages: [pretrain]\n")
+    images = tmp_path / "graded"  # a folder of its own: --out outside it
+    images.mkdir()
     capsys.readouterr()
-    assert export.main([str(run), "--images", str(tmp_path), "--out", str(tmp_path / "x.csv")]) == 2
+    assert export.main([str(run), "--images", str(images), "--out", str(tmp_path / "x.csv")]) == 2
     err = capsys.readouterr().err
     assert "a pretraining run of data.dataset=cifar10" in err and "run.stages" not in err, err
     assert "fix: evaluate its backbone with k-NN / linear probes" in err, err
@@ -4027,8 +4044,10 @@ def test_a_run_that_did_not_ask_for_export_gets_its_command_with_the_stages_up_t
                           ["python", "-m", "drac_ssl.train", "run.stages=[ingest,pretrain]", "run.name=pre"],
                           cwd=str(Path.cwd()))
     (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain]\n")
+    images = tmp_path / "graded"  # a folder of its own: --out outside it
+    images.mkdir()
     capsys.readouterr()
-    assert export.main([str(run), "--images", str(tmp_path), "--out", str(tmp_path / "x.csv")]) == 2
+    assert export.main([str(run), "--images", str(images), "--out", str(tmp_path / "x.csv")]) == 2
     err = capsys.readouterr().err
     assert err == (f"error: {run}: a run folder with no model bundle (bundle/) yet: its run.stages "
                    f"(ingest,pretrain) do not include export; done: ingest, pretrain.\n  fix: finish the "

@@ -266,7 +266,7 @@ def test_threshold_bands_that_leave_a_grade_no_room_are_said() -> None:
     metrics = {"decision": "thresholds", "class_names": names, "qwk": 0.5, "qwk_ci95": [0.1, 0.9],
                "qwk_ci95_note": None, "auc": 0.6, "auc_ovr": 0.6, "accuracy": 0.5, "one_grade_note": None,
                "decision_rules": {"argmax": {"qwk": 0.4, "accuracy": 0.4}}, "threshold_band_warning": said}
-    ctx = SimpleNamespace(patients=None, num_grades=3, grades=np.array([0, 1, 2]))
+    ctx = SimpleNamespace(patients=None, num_grades=3, grades=np.array([0, 1, 2]))  # every grade labelled
     import contextlib
     import io
 

@@ -299,10 +299,10 @@ def test_a_grade_of_one_image_gets_a_fix_that_works_in_the_ingests_words(tmp_pat
     assert f"grade 1 (NPDR) has only 1 labelled image in {root / 'labels.csv'};" in line
     assert "(4 folds would validate without any grade 1 (NPDR) image)" in line
     fix = ("add labelled grade 1 (NPDR) images (at least 5 for 5 folds, 2 for data.n_folds=2), or "
-           "merge grade 1 (NPDR) into a neighbouring grade: in labels.csv relabel its image "
-           "005.png (line 7) from 1 to 0 (Normal) or 2 (PDR), then renumber the grades, the "
-           "relabelled ones too, so that they run 0..1 (2 -> 1), and pass "
-           "data.grades=[Normal, PDR]")
+           "merge grade 1 (NPDR) into a neighbouring grade (a coarser scale for this run, not a correction: the images keep their clinical grades in labels.csv): in a copy of labels.csv, "
+           "passed with data.labels_csv, give its image 005.png (line 7) grade 0 (Normal) or 2 (PDR) "
+           "instead of 1, then renumber the copy's grades, the merged ones too, so that they run "
+           "0..1 (2 -> 1), and pass data.grades=[Normal, PDR]")
     assert line.endswith(f"fix: {fix}") and "cannot go below" not in line
     # the ingest says the same of the folds it makes (their images need to decode here)
     for i in range(12):
@@ -337,10 +337,11 @@ def test_two_grades_of_one_image_get_one_fix_and_the_fold_count_first(tmp_path: 
                           "folds, 2 of each for data.n_folds=2), or merge each into a neighbouring grade, one at "
                           "a time"), fix
     assert fix.count("data.grades=") == 1 and fix.count("merge grade") == 1, fix
-    assert fix.endswith("the first: merge grade 1 (Mild) into a neighbouring grade: in labels.csv relabel its image "
-                        "006.png (line 8) from 1 to 0 (No DR) or 2 (Moderate), then renumber the grades, the "
-                        "relabelled ones too, so that they run 0..3 (2 -> 1, 3 -> 2, 4 -> 3, in this "
-                        "order), and pass data.grades=[No DR, Moderate, Severe, PDR]"), fix
+    assert fix.endswith("the first: merge grade 1 (Mild) into a neighbouring grade (a coarser scale for this run, not a correction: the images keep their clinical grades in labels.csv): in a copy "
+                        "of labels.csv, passed with data.labels_csv, give its image 006.png (line 8) grade "
+                        "0 (No DR) or 2 (Moderate) instead of 1, then renumber the copy's grades, the merged "
+                        "ones too, so that they run 0..3 (2 -> 1, 3 -> 2, 4 -> 3, in this order), and pass "
+                        "data.grades=[No DR, Moderate, Severe, PDR]"), fix
     assert "; and" not in fix.split("; and ", 1)[1]  # two parts: the fold count's, then the one-image grades'
 
 

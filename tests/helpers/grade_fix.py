@@ -8,12 +8,12 @@ from pathlib import Path
 
 
 def follow_grade_fix(fix: str, csv_path: Path, option: str, neighbour: int = 0) -> str:
-    """Do what a grade fix says in a two-column label CSV: relabel the lines it names to the
-    first (``neighbour=0``) or second grade it offers, then replace the grades one by one in
+    """Do what a grade fix says in a two-column label CSV (the copy it says to make: the
+    CSV given, in a test): give the lines it names the first (``neighbour=0``) or second grade it offers, then replace the grades one by one in
     the order it gives. Returns the text of the fix that matches the regular expression
     ``option`` (what it says to pass: ``--grades "..."`` or ``data.grades=[...]``)."""
     lines = csv_path.read_text().splitlines()
-    relabel = re.search(r"relabel its images? ([^(]+) \(lines? ([\d, ]+)\) from \d+ to (.+?), then", fix)
+    relabel = re.search(r"give its images? ([^(]+) \(lines? ([\d, ]+)\) grade (.+?) instead of \d+, then", fix)
     if relabel:
         to = re.findall(r"(\d+) \(", relabel[3])[neighbour]
         for number in relabel[2].split(", "):

@@ -1,0 +1,203 @@
+"""Output paths named on the command line never replace the user's inputs (a careless-user
+review, F1: ``export --out data/new3/eye_001.jpg`` turned a JPEG into CSV text with exit 0,
+``--out data/base/labels.csv`` replaced the label CSV, ``--out RUN/data/manifest.csv`` the
+run's manifest; ``data_prep ingest --root D --out D`` wrote its manifest and cache among the
+images). Each is refused before any work, exit 2, with the file, what is wrong and the fix,
+and the file is left byte for byte as it was (drac_ssl/out_paths.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from drac_ssl import export
+from drac_ssl.out_paths import STAGE_FOLDERS, export_out_problem, written_by_export
+
+JPEG = cv2.imencode(".jpg", np.full((32, 32, 3), 120, np.uint8))[1].tobytes()
+LABELS = "image name,DR grade\neye_001.jpg,3\neye_002.jpg,0\n"
+
+
+@pytest.fixture()
+def user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The review's tree, in the current folder: data/base (images + labels.csv, the run's
+    data root), data/new3 (images to grade), runs/first-try (a run folder whose ingest read
+    data/base)."""
+    monkeypatch.chdir(tmp_path)
+    for folder in ("data/base", "data/new3"):
+        Path(folder).mkdir(parents=True)
+        for name in ("eye_001.jpg", "eye_002.jpg"):
+            (Path(folder) / name).write_bytes(JPEG)
+    Path("data/base/labels.csv").write_text(LABELS, encoding="utf-8")
+    run = Path("runs/first-try")
+    (run / "data").mkdir(parents=True)
+    (run / "data" / "manifest.csv").write_text("id,path,grade,split,fold\n", encoding="utf-8")
+    (run / "data" / "ingest_summary.json").write_text(json.dumps({
+        "root": str(tmp_path / "data/base"), "train_dir": str(tmp_path / "data/base"),
+        "test_dir": None, "labels_csv": str(tmp_path / "data/base/labels.csv"),
+        "unlabelled_dirs": []}), encoding="utf-8")
+    (run / "stages.json").write_text("{}", encoding="utf-8")
+    return tmp_path
+
+
+def _refused(out: str, capsys: pytest.CaptureFixture[str], images: str = "data/new3") -> str:
+    before = {p: p.read_bytes() for p in Path(".").rglob("*") if p.is_file()}
+    assert export.main(["runs/first-try", "--images", images, "--out", out]) == 2
+    after = {p: p.read_bytes() for p in Path(".").rglob("*") if p.is_file()}
+    assert after == before  # nothing written, nothing replaced
+    return capsys.readouterr().err
+
+
+def test_an_image_of_the_graded_folder_is_refused_as_out(user: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _refused("data/new3/eye_001.jpg", capsys)
+    assert "error: data/new3/eye_001.jpg: --out lies inside the --images folder data/new3" in err, err
+    assert "fix: write it outside the image folder, e.g. --out data/submission.csv" in err, err
+    err = _refused("data/new3/grades.csv", capsys)  # a new CSV among the images: the same
+    assert "--out lies inside the --images folder" in err, err
+
+
+def test_the_runs_label_csv_and_its_data_root_are_refused(user: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _refused("data/base/labels.csv", capsys)
+    assert "data/base/labels.csv: --out is the run's label CSV" in err and "fix: choose another path" in err, err
+    err = _refused("data/base/sub.csv", capsys)
+    assert "--out lies in the run's data root" in err and "second label file" in err, err
+
+
+@pytest.mark.parametrize("out", ["runs/first-try/data/manifest.csv", "runs/first-try/export/submission.csv",
+                                 "runs/first-try/finetune/x.csv"])
+def test_the_runs_stage_folders_are_refused(user: Path, capsys: pytest.CaptureFixture[str], out: str) -> None:
+    err = _refused(out, capsys)
+    assert f"{out}: --out lies in runs/first-try/" in err and "a folder of the run's own files" in err, err
+    assert "fix: choose a path outside the run's stage folders, e.g. --out runs/first-try_submission.csv" in err
+
+
+def test_a_name_without_csv_and_an_existing_file_of_another_kind_are_refused(
+        user: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _refused("results", capsys)
+    assert "results: --out names the submission CSV to write, and this name does not end in .csv (no suffix)" in err
+    assert "fix: give a new file name ending in .csv, e.g. --out results.csv" in err
+    Path("mine.csv").write_text(LABELS, encoding="utf-8")  # the user's own CSV, outside every folder
+    err = _refused("mine.csv", capsys)
+    assert "mine.csv: --out names an existing file that the export did not write (a file whose first " \
+           "line is 'image name,DR grade')" in err, err
+    assert "its contents would be lost" in err and "fix: choose another path, e.g. --out submission.csv" in err
+    Path("other_notes.csv").write_text("my,notes\n", encoding="utf-8")  # written beside --out
+    err = _refused("other.csv", capsys)
+    assert "the export writes the per-image notes file beside --out as other_notes.csv, an existing file " \
+           "it did not write" in err, err
+
+
+def test_an_earlier_export_and_an_empty_file_may_be_replaced(tmp_path: Path) -> None:
+    earlier = tmp_path / "sub.csv"
+    earlier.write_text("case,class,P0,P1,P2\n001.png,0,1.0,0.0,0.0\n", encoding="utf-8")
+    assert written_by_export(earlier)
+    assert export_out_problem(earlier, None, None) is None
+    (tmp_path / "sub_referable.csv").write_text("case,P_referable,referable\n001.png,0,0\n", encoding="utf-8")
+    assert export_out_problem(earlier, None, None) is None
+    (tmp_path / "empty.csv").touch()
+    assert export_out_problem(tmp_path / "empty.csv", None, None) is None
+    (tmp_path / "kaggle.csv").write_text("id_code,diagnosis\n", encoding="utf-8")
+    assert written_by_export(tmp_path / "kaggle.csv")  # export --format kaggle's: rerun to the same --out
+    assert export_out_problem(tmp_path / "kaggle.csv", None, None) is None
+    (tmp_path / "other.csv").write_text("id,grade\n", encoding="utf-8")
+    assert not written_by_export(tmp_path / "other.csv")
+
+
+def test_the_stage_folders_are_the_run_files_tables() -> None:
+    from drac_ssl.run_files import RUN_FILES
+
+    assert set(STAGE_FOLDERS) == {f.name.split("/")[0] for f in RUN_FILES if "/" in f.name}
+
+
+def test_a_real_export_writes_again_over_its_own_submission(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.demo_bundle import build_demo_bundle
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1,
+                               grade_names=["No DR", "Mild", "Moderate", "Severe", "PDR"], channels=3)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    yy, xx = np.mgrid[0:96, 0:96].astype(np.float32)
+    disc = (np.hypot(xx - 48, yy - 48) < 44).astype(np.float32)[..., None]
+    base = np.stack([60 + 0.8 * xx, 80 + 0.6 * yy, 140 + 0.2 * (xx + yy)], -1)
+    cv2.imwrite(str(photos / "eye_0.png"), np.clip(base * disc, 0, 255).astype(np.uint8))
+    out = tmp_path / "graded.csv"
+    for _ in range(2):  # the second run replaces the first's files, as before
+        assert export.main([str(bundle), "--images", str(photos), "--out", str(out)]) in (0, export.EXIT_FLAGGED)
+        assert out.read_text(encoding="utf-8").startswith("case,class,P0,P1,P2,P3,P4\n")
+    capsys.readouterr()
+    assert export.main([str(bundle), "--images", str(photos), "--out", str(bundle / "x.csv")]) == 2
+    assert "--out lies in" in capsys.readouterr().err  # the bundle folder (inside the run's bundle/)
+
+
+def test_ingest_refuses_an_out_in_its_root(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from data_prep.__main__ import main as data_prep_main
+
+    root = tmp_path / "copy"
+    root.mkdir()
+    for i in range(4):
+        (root / f"eye_{i}.jpg").write_bytes(JPEG)
+    (root / "manifest.csv").write_text("image name,DR grade\n" + "".join(
+        f"eye_{i}.jpg,{i % 2}\n" for i in range(4)), encoding="utf-8")  # a label file named manifest.csv
+    before = {p: p.read_bytes() for p in root.rglob("*")}
+    for out in (root, root / "ingested"):
+        assert data_prep_main(["ingest", "--root", str(root), "--out", str(out), "--folds", "2"]) == 2
+        err = capsys.readouterr().err
+        assert f"error: {out}: --out {'is' if out == root else 'lies inside'} the --root folder {root}" in err, err
+        assert "fix: choose a folder outside it, e.g. --out runs/copy/data" in err, err
+        assert {p: p.read_bytes() for p in root.rglob("*")} == before
+    # a review: run from inside --root (--root .), the suggested runs/copy/data lay inside it too
+    monkeypatch.chdir(root)
+    assert data_prep_main(["ingest", "--root", ".", "--out", "runs/base/data", "--folds", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "fix: choose a folder outside it, e.g. --out ../runs/copy/data" in err, err
+    assert {p: p.read_bytes() for p in root.rglob("*")} == before
+
+
+def test_compare_and_score_refuse_a_file_they_did_not_write(
+        user: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl import compare
+    from drac_ssl.commands import export_parser, score_arguments_problem
+
+    assert compare.main(["runs/first-try", "--csv", "data/base/labels.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "data/base/labels.csv: --csv names an existing file that compare did not write" in err, err
+    assert Path("data/base/labels.csv").read_text(encoding="utf-8") == LABELS
+    Path("sub.csv").write_text("case,class,P0,P1\neye_001.jpg,0,1,0\n", encoding="utf-8")
+    args = export_parser().parse_args(["--score", "sub.csv", "--labels", "data/base/labels.csv",
+                                       "--json", "runs/first-try/stages.json"])
+    problem = score_arguments_problem(args) or ""
+    assert "runs/first-try/stages.json: --json names an existing file that export --score did not write" in problem
+    Path("score.json").write_text(json.dumps({"submission": "s", "labels": "l", "qwk": 0.1}), encoding="utf-8")
+    args = export_parser().parse_args(["--score", "sub.csv", "--labels", "data/base/labels.csv", "--json", "score.json"])
+    assert score_arguments_problem(args) is None  # its own earlier record: written again
+
+
+def test_the_demo_bundle_and_build_bundle_never_replace_a_folder_of_the_users(
+        user: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.demo_bundle import main as demo_main
+    from drac_ssl.grading.bundle import bundle_out_problem
+
+    stages = Path("runs/first-try/stages.json").read_bytes()
+    assert demo_main(["runs/first-try"]) == 2
+    err = capsys.readouterr().err
+    assert "runs/first-try: a run folder (a training's: the demo would replace its finetune/summary.json" in err
+    assert "fix: give a new folder, e.g. runs/first-try-demo" in err
+    assert demo_main(["data/new3"]) == 2 and "a folder holding files of its own" in capsys.readouterr().err
+    # a review: 'python -m app.demo_bundle .' crashed (Path('.').with_name); its full path is named
+    for here in (".", "runs/first-try/.."):
+        assert demo_main([here]) == 2
+        named = Path(here).resolve()
+        assert f"fix: give a new folder, e.g. {named.with_name(named.name + '-demo')}" in capsys.readouterr().err
+    assert Path("runs/first-try/stages.json").read_bytes() == stages and not Path("runs/first-try/finetune").exists()
+    run = Path("runs/first-try")
+    # build_bundle(RUN, out=...) replaces its folder whole: an image folder would have been deleted
+    assert "a folder holding files of its own, not a model bundle" in (bundle_out_problem(Path("data/new3"), run) or "")
+    assert "inside runs/first-try/data" in (bundle_out_problem(run / "data" / "b", run) or "")
+    assert "the run folder runs/first-try or a folder above it" in (bundle_out_problem(Path("runs"), run) or "")
+    assert bundle_out_problem(run / "bundles" / "vicreg", run) is None
+    assert bundle_out_problem(Path("new_bundle"), run) is None
