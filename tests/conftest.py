@@ -19,6 +19,7 @@ tests skipped because the real data was absent (tests/helpers/shared_data.py).
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -137,3 +138,16 @@ def _no_figure_layout_engine() -> Iterator[None]:
         yield
     finally:
         plots._new_figure = real
+
+
+@pytest.fixture(autouse=True)
+def _stop_signal_handlers_given_back() -> Iterator[None]:
+    """Each test leaves SIGINT's and SIGTERM's handlers as it found them: the commands' exit
+    paths install their own for the interpreter's teardown (drac_ssl.starting.exit_on_signal,
+    hold_signals_for_exit), and one left behind by a test that ran a command in-process made a
+    later test's own Ctrl-C end the pytest worker (a CI run hung on it)."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in saved.items():
+        if handler is not None and signal.getsignal(number) is not handler:
+            signal.signal(number, handler)
