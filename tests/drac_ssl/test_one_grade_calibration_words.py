@@ -40,7 +40,7 @@ def test_the_fold_line_says_its_one_grade_is_uncalibrated_once(keep: str) -> Non
 
 def test_the_variant_warning_says_its_one_grade_is_after_the_cross_fitted_calibration(
         capsys: pytest.CaptureFixture[str]) -> None:
-    ctx = SimpleNamespace(patients=None, num_grades=5)
+    ctx = SimpleNamespace(patients=None, num_grades=5, grades=list(range(5)))  # every grade labelled
     metrics = {"decision": "thresholds", "class_names": ["No DR", "Mild", "Moderate", "Severe", "PDR"],
                "referable": None, "one_grade_note": VARIANT_WORDS, "qwk": 0.0, "qwk_ci95": [0.0, 0.0],
                "qwk_ci95_note": None, "auc": 0.5, "auc_ovr": 0.5, "accuracy": 0.2, "folds": [],
