@@ -517,13 +517,7 @@ class ReferralCut:
         (``oof.csv``'s probabilities) refer every image alike. Raises ValueError for a row of
         probabilities that is not finite (a NaN compares false and would silently clear the
         image)."""
-        p = np.asarray(probs, dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([])
-        if bad.size:
-            raise ValueError(f"referral cut: {bad.size} of {p.shape[0]} rows of probabilities are not "
-                             f"finite (first at row {int(bad[0])}: {p[bad[0]].tolist()}); a NaN or "
-                             f"infinite probability cannot be referred or cleared: the outputs it came "
-                             f"from are broken (e.g. a model whose training diverged)")
+        p = _finite_probs(probs, "referral cut", "cannot be referred or cleared")
         units = written_units(p)[:, self.from_grade:].sum(axis=1)
         return (units >= cut_units(self.cut)).astype(np.int64)
 
@@ -695,13 +689,7 @@ class Calibration:
         if self.referral is not None and self.num_grades == 2:
             return self.referral.refer(probs)
         if self.decision == "argmax":
-            p = np.asarray(probs, dtype=np.float64)
-            bad = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([])
-            if bad.size:
-                raise ValueError(f"argmax decision: {bad.size} of {p.shape[0]} rows of probabilities "
-                                 f"are not finite (first at row {int(bad[0])}: {p[bad[0]].tolist()}); "
-                                 f"a NaN or infinite probability has no grade: the outputs it came "
-                                 f"from are broken (e.g. a model whose training diverged)")
+            p = _finite_probs(probs, "argmax decision", "has no grade")
             return p.argmax(axis=1).astype(np.int64)
         return apply_thresholds(score, self.thresholds)
 
@@ -745,6 +733,19 @@ class Calibration:
         return cls(str(d["output"]), float(d["temperature"]),
                    tuple(float(t) for t in d["thresholds"]), str(d.get("decision") or "thresholds"),
                    None if referral is None else ReferralCut.from_dict(referral))
+
+
+def _finite_probs(probs: Any, rule: str, consequence: str) -> np.ndarray:
+    """``probs`` ``(n, K)`` as float64, or ValueError naming ``rule`` and the first row that is
+    not finite (a NaN compares false: a decision would silently give a grade or clear it)."""
+    p = np.asarray(probs, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([])
+    if bad.size:
+        raise ValueError(f"{rule}: {bad.size} of {p.shape[0]} rows of probabilities are not finite "
+                         f"(first at row {int(bad[0])}: {p[bad[0]].tolist()}); a NaN or infinite "
+                         f"probability {consequence}: the outputs it came from are broken (e.g. a "
+                         f"model whose training diverged)")
+    return p
 
 
 def weight_name_problem(name: object) -> str | None:
