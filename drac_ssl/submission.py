@@ -59,7 +59,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_setting_words", "class_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
@@ -2059,6 +2059,18 @@ def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why
     if counts:
         words += " (" + ", and ".join(counts) + (f": {why}" if why else "") + ")"
     return words
+
+
+def class_rule_setting_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
+                             n_near_tie: int = 0, *, markdown: bool = False) -> str:
+    """:func:`class_rule_words` (same arguments) followed by the setting that made the rule,
+    ``(finetune.decision=thresholds)``, the setting in backticks when ``markdown``: the one
+    builder of the export's ``class = ...`` words (:func:`drac_ssl.export.class_rule_said`,
+    the command's and the stage's console line) and of report.md's Export section's ``its
+    class:`` line, so the two cannot drift apart."""
+    setting = f"finetune.decision={decision}"
+    return (f"{class_rule_words(decision, n_not_largest, n_rows, why, n_near_tie)} "
+            f"({f'`{setting}`' if markdown else setting})")
 
 
 def classes_off_rule(rows: SubmissionRows, decision: str,
