@@ -154,6 +154,26 @@ def hold_signals_for_exit() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+@contextlib.contextmanager
+def stop_signal_handlers_given_back() -> Iterator[None]:
+    """SIGINT's and SIGTERM's handlers as they were before the block, given back after it
+    however it ends (a return, an exception, ``SystemExit``, a KeyboardInterrupt): for a
+    command's ``main()`` called from Python (a notebook, a script), whose interrupt handling
+    ignores further signals (:func:`hold_signals_for_exit`) or installs its own, so that the
+    caller keeps its Ctrl-C afterwards. A handler not installed from Python (``getsignal``
+    None) is left as the block left it. Main thread only (elsewhere no handler can change)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            if handler is not None and signal.getsignal(number) is not handler:
+                signal.signal(number, handler)
+
+
 def exit_on_signal(code: int) -> None:
     """From now on (the interpreter's teardown after ``main()`` returned ``code``), a Ctrl-C or
     SIGTERM cannot change the exit code nor print a traceback of an ``atexit`` handler (torch's
