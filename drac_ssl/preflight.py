@@ -285,9 +285,11 @@ def read_config_file(path: str | os.PathLike[str] | None = None) -> ConfigFile:
     for parts, value in _leaves(data):
         line = config_module._key_line(p, ".".join(parts))
         try:
-            cfg = config_module._merge(cfg, config_module._nest(parts, value), line)
+            cfg = config_module._merge(cfg, config_module._nest(parts, value), line, source=p)
         except ConfigError as exc:
-            findings.append(_reading_finding(exc))
+            finding = _reading_finding(exc)
+            if finding not in findings:  # each setting of a dotted section's block: its one error
+                findings.append(finding)
         else:
             where[".".join(parts)] = line
     resolved_file = False
