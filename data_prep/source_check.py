@@ -43,12 +43,16 @@ from data_prep.layout import (
 from data_prep.problems import IngestError
 from drac_ssl.io import read_json_dict, sha256_file
 
-__all__ = ["HASH_BUDGET_BYTES", "SOURCE_ROLES", "changed_grades", "data_changed_words", "grade_differences",
-           "labels_edited",
-           "source_changes", "stamp_sources"]
+__all__ = ["BYTES_ONLY_WORDS", "HASH_BUDGET_BYTES", "SOURCE_ROLES", "changed_grades", "data_changed_words",
+           "grade_differences", "labels_edited", "source_changes", "stamp_sources"]
 
 SOURCE_ROLES = {"labels_csv": "label CSV", "test_list_csv": "test-list CSV", "npz": "MedMNIST .npz"}
 """The non-image files an ingest depends on, and their names in messages."""
+BYTES_ONLY_WORDS = ("no grade differs from the ingest's: only its bytes changed, such as line endings, a "
+                    "byte-order mark, the row order or blank lines")
+"""What a label CSV saved again with the same grades is (:func:`grade_differences` compared it
+and found none), in the words of the preflight's warning and of a run's last lines
+(:func:`data_changed_words`)."""
 HASH_BUDGET_BYTES = 256 * 2**20
 """Bytes of images whose stat changed that :func:`source_changes` hashes per call (the label
 CSV and ``.npz`` are always hashed)."""
@@ -267,11 +271,23 @@ def data_changed_words(data_dir: str | Path) -> str:
     """One sentence on the data changed since the ingest in ``data_dir`` (a run's ``data/``,
     :func:`source_changes`), for a run's last lines and report.md; '' when nothing changed,
     or when the data root is gone (the run's stages read the ingest's cache: nothing of the
-    run is wrong then)."""
+    run is wrong then). A label CSV saved again with the same grades (compared by
+    :func:`grade_differences`: none differs) is said so (:data:`BYTES_ONLY_WORDS`), and when
+    nothing else changed the sentence says plainly that the run's grades are the CSV's and
+    nothing is to be redone."""
     changes = source_changes(data_dir)
     if not changes or changes[0].startswith("the data root "):
         return ""
-    grades = changed_grades(data_dir)
+    labels = labels_edited(data_dir)
+    compared = grade_differences(data_dir) if labels is not None else None
+    if compared == []:  # the label CSV compared: no grade differs, only its bytes changed
+        said = f"the label CSV {labels}"
+        if all(ch.startswith(said) for ch in changes):
+            return (f"the data changed since this run ingested it: {'; '.join(changes)}, but "
+                    f"{BYTES_ONLY_WORDS}; the grades this run was made from are the CSV's, so there "
+                    f"is nothing to redo")
+        changes = [f"{ch} ({BYTES_ONLY_WORDS})" if ch.startswith(said) else ch for ch in changes]
+    grades = compared or []
     shown = "; ".join(grades[:GRADES_SHOWN]) + (f" and {len(grades) - GRADES_SHOWN} more"
                                                  if len(grades) > GRADES_SHOWN else "")
     return (f"the data changed since this run ingested it: {'; '.join(changes)}"

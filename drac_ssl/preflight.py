@@ -1672,7 +1672,12 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
     warning, saying so. When the run's ingest was taken by ``run.reuse`` or ``reuse`` (the
     config's ``run.reuse``) is set, the new run's fix says to leave ``run.reuse`` out (with it
     the new run would take the old ingest again and stop here again)."""
-    from data_prep.source_check import grade_differences, labels_edited, source_changes
+    from data_prep.source_check import (
+        BYTES_ONLY_WORDS,
+        grade_differences,
+        labels_edited,
+        source_changes,
+    )
 
     changes = source_changes(run_dir / "data")
     if not changes:
@@ -1715,8 +1720,7 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
                   "command with data.root=<its new place> and run.name=<a new name>")
         return
     if labels is not None and grades == []:  # compared: only its bytes changed
-        changes = [f"{ch} (no grade differs from the ingest's: only its bytes changed, such as line "
-                   f"endings, a byte-order mark, the row order or blank lines)" if ch.startswith(f"the label CSV {labels}") else ch
+        changes = [f"{ch} ({BYTES_ONLY_WORDS})" if ch.startswith(f"the label CSV {labels}") else ch
                    for ch in changes]
     redo = (f"or delete {run_dir} and rerun without run.reuse (its ingest was taken from {taken}, "
             f"made from the old data)" if taken else f"or delete {run_dir} to redo this one")

@@ -143,3 +143,30 @@ def test_a_grade_corrected_in_a_run_that_reused_an_ingest_is_told_a_new_run_with
                                                                     f"run.reuse={tmp_path / 'runs' / 'base'}"])
     (told,) = [f for f in preflight.check(cfg, run_dir, sources, stages=stages) if f.setting == "data.root"]
     assert "run.reuse='' (a new run without run.reuse" in told.fix, told.fix
+
+
+@pytest.mark.parametrize("also_added", [False, True], ids=["only-resaved", "and-an-image-added"])
+def test_the_last_lines_say_plainly_that_no_grade_differs_after_a_resave(also_added: bool, tmp_path: Path) -> None:
+    """The run's last lines (train's ``[train] warning:``, data_changed_words) and report.md's
+    bullet said only "the label CSV ... was edited; every stage of this run was made from the
+    data as it was ingested, not from the changes (to use them: ... a new run folder)" for a
+    CSV saved again with the same grades, which the preflight had only warned of: a user took it
+    for a corrected grade the run had missed. They say that no grade differs."""
+    root, run_dir = _ingested_run(tmp_path)
+    labels = root / "labels.csv"
+    labels.write_bytes(labels.read_bytes().replace(b"\n", b"\r\n"))  # a spreadsheet's re-save
+    if also_added:
+        cv2.imwrite(str(root / "new.png"), np.full((16, 16), 7, np.uint8))
+    assert changed_grades(run_dir / "data") == []
+    words = data_changed_words(run_dir / "data")
+    assert (f"the label CSV {labels} was edited, but no grade differs from the ingest's: only its bytes "
+            f"changed" if not also_added else
+            f"the label CSV {labels} was edited (no grade differs from the ingest's: only its bytes changed") in words, words
+    if also_added:  # the image added is a change the run did not read: its advice stays
+        assert "to use them: the same command with run.name=<a new name>" in words, words
+    else:
+        assert words.endswith("the grades this run was made from are the CSV's, so there is nothing to "
+                              "redo"), words
+        assert "to use them" not in words and "not from the changes" not in words, words
+    (bullet,) = _data_changed_lines(run_dir)
+    assert "no grade differs from the ingest's" in bullet, bullet
