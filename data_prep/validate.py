@@ -20,6 +20,7 @@ import functools
 import hashlib
 import os
 import re
+import shlex
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1305,23 +1306,54 @@ def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names:
 
 def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                       values: Collection[int], n_top: int,
-                      scale: str = "the scale (--grades)") -> Problem | None:
+                      scale: str = "the scale (--grades)", *, delimiter: str = ",",
+                      encoding: str = "utf-8") -> Problem | None:
     """The one error for a label set written 1..K on a K-grade scale (``values`` exactly within
     1..K, K among them, no 0): its rows of grade K are not K errors of their own, and its fix
-    is to subtract 1 (a pandas one-liner on ``csv_path``'s ``column``), never another scale.
-    ``scale``: where the K grades come from, in words (``export --score``: the submission's).
-    None when the values do not look 1-based."""
+    is to subtract 1 from ``csv_path``'s ``column`` (:func:`shift_grades_command`), never
+    another scale. ``scale``: where the K grades come from, in words (``export --score``: the
+    submission's). ``delimiter``, ``encoding``: the CSV's, as :func:`data_prep.labels.read_table`
+    read it. None when the values do not look 1-based."""
     k = len(grade_names)
     if not values or min(values) != 1 or max(values) != k:
         return None
-    code = (f"import pandas as pd; t = pd.read_csv({str(csv_path)!r}, sep=None, engine='python'); "
-            f"t[{column!r}] -= 1; t.to_csv({str(csv_path)!r}, index=False)")
     return error(csv_path,
                  f"the grades run 1..{k}, but {scale} has {k} grades, 0..{k - 1}: the "
                  f"labels look 1-based ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
                  f"{k}, outside 0..{k - 1}; grades start at 0 here: {describe(grade_names)})",
-                 f"subtract 1 from the {column} column, e.g. {python_word()} -c \"{code}\" (it rewrites the "
-                 f"file as comma-separated: keep a copy), or in a spreadsheet", "grade")
+                 f"subtract 1 from the {column} column, e.g. "
+                 f"{shift_grades_command(csv_path, column, delimiter, encoding)} (it rewrites the "
+                 f"file in place, every other cell's text as it was: keep a copy), or in a "
+                 f"spreadsheet", "grade")
+
+
+# The standard library's csv, no pandas (no dependency of the package, and its read_csv turns
+# patient ids 007 / 0012 / 1e3 into 7.0 / 12.0 / 1000.0): every cell is kept as text but the
+# grade column's whole numbers (' 2 ', '2.0', '2,0'), and blank or worded cells are left alone.
+# No '"', '$', '`' or backslash in the code but the delimiter's repr ('\t'), which a shell's
+# double quotes pass on as written; the path and the column come as shell-quoted arguments.
+_SHIFT_CODE = (
+    "import csv,re,sys; p,c=sys.argv[1:]; "
+    "t=list(csv.reader(open(p,newline='',encoding={encoding!r}),delimiter={delimiter!r})); "
+    "h=[[x.strip() for x in r] for r in t]; i=next(n for n,r in enumerate(h) if c in r); "
+    "k=h[i].index(c); "
+    "[r.__setitem__(k,str(int(g[1])-1)) for r in t[i+1:] "
+    "if k<len(r) and (g:=re.fullmatch(' *([0-9]+)(?:[.,]0*)? *',r[k]))]; "
+    "o=open(p,'w',newline='',encoding={encoding!r}); "
+    "csv.writer(o,delimiter={delimiter!r},lineterminator=chr(10)).writerows(t); o.close()")
+
+
+def shift_grades_command(csv_path: str | Path, column: str, delimiter: str = ",",
+                         encoding: str = "utf-8") -> str:
+    """The shell command (``PYTHON -c "..." PATH COLUMN``, PYTHON :func:`python_word`) that
+    subtracts 1 from every whole-number cell of ``column`` in the label CSV ``csv_path``,
+    rewriting the file in place with the standard library's :mod:`csv`: every other cell keeps
+    its text (ids ``007``, ``1e3``; quotes only where a cell needs them), rows end in a line feed.
+    ``column``: the header cell as read (stripped); ``delimiter``, ``encoding``: the CSV's as
+    :func:`data_prep.labels.read_table` read it (``utf-8-sig`` keeps a BOM). The fix of
+    :func:`one_based_problem`."""
+    code = _SHIFT_CODE.format(encoding=encoding, delimiter=delimiter)
+    return f'{python_word()} -c "{code}" {shlex.quote(str(csv_path))} {shlex.quote(column)}'
 
 
 def looks_like_patient_column(name: str) -> bool:
@@ -1918,7 +1950,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         said = (None if by_name or per_eye else  # words and numbers mixed: not a 1-based column
                 # of numbers; per eye, a fix rewriting one column would be wrong
                 one_based_problem(csv_path, table.columns[index["grade"]], grade_names, numbers,
-                                  len(outside)))
+                                  len(outside), delimiter=table.delimiter, encoding=table.encoding))
         if said is None:
             graded = sum(row.grade is not None for row in rows) + len(outside)
             said = outside_problem(csv_path, outside, grade_names, numbers, graded)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import csv
 import re
+import subprocess
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from data_prep import ingest, validate
 from data_prep.problems import as_config_keys
@@ -38,11 +38,13 @@ def errors(problems: list[validate.Problem]) -> list[validate.Problem]:
     return [p for p in problems if p.severity == "error"]
 
 
-def follow_the_python_fix(fix: str) -> None:
-    """Run the ``python -c "..."`` one-liner a fix gives, as the user would."""
-    pytest.importorskip("pandas")
-    (code,) = re.findall(r'python -c "([^"]*)"', fix)
-    exec(code, {})  # noqa: S102 - the fix's own code, on the test's file
+def follow_the_python_fix(fix: str, cwd: Path | None = None) -> None:
+    """Run the command a 1-based fix gives (``e.g. COMMAND (it rewrites``), exactly as printed,
+    in a shell, as the user would."""
+    (command,) = re.findall(r"e\.g\. (.*) \(it rewrites", fix)
+    done = subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True,  # noqa: S602
+                          check=False)
+    assert done.returncode == 0, (command, done.stderr)
 
 
 # --------------------------------------------------------------------------------------
@@ -65,6 +67,46 @@ def test_labels_written_one_to_k_are_said_once_to_look_one_based_with_a_fix_that
     table, problems = read(path, FOUR)
     assert errors(problems) == []
     assert [r.grade for r in table.rows] == [0, 1, 2, 3, 3, 0, 1, 2]
+
+
+def test_the_one_based_fix_shifts_the_grade_column_alone_and_keeps_every_other_cell(
+        tmp_path: Path) -> None:
+    """Review (library calls) 1: the fix was a pandas one-liner, whose read_csv turned patient
+    ids 007, 0012 and 1e3 into 7.0, 12.0 and 1000.0 (two patients become one when 7 and 007
+    are both written) and which needs pandas, no dependency. The command as printed, run in a
+    shell: the grades go down by one, every other cell keeps its text, quoted ones too."""
+    path = tmp_path / "my labels $x.csv"  # a path the shell must be told as one word, as written
+    path.write_text('image name,DR grade,patient,comment\n'
+                    '001.png,1,007,"seen, twice"\n'
+                    '002.png,4,0012,"said ""mild"""\n'
+                    '003.png, 2.0 ,1e3,\n'
+                    '004.png,3,07,plain\n', encoding="utf-8")
+    _, problems = read(path, FOUR)
+    (said,) = errors(problems)
+    assert "look 1-based" in said.what
+    follow_the_python_fix(said.fix)
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [["image name", "DR grade", "patient", "comment"],
+                    ["001.png", "0", "007", "seen, twice"],
+                    ["002.png", "3", "0012", 'said "mild"'],
+                    ["003.png", "1", "1e3", ""],
+                    ["004.png", "2", "07", "plain"]]
+    table, problems = read(path, FOUR, patient_column="patient")
+    assert errors(problems) == []
+    assert [(r.grade, r.patient) for r in table.rows] == [(0, "007"), (3, "0012"), (1, "1e3"), (2, "07")]
+
+
+def test_the_one_based_fix_keeps_a_semicolon_csvs_delimiter_and_bom(tmp_path: Path) -> None:
+    """A European Excel CSV (``;``, UTF-8 with BOM): the command reads and writes it so."""
+    path = tmp_path / "labels.csv"
+    path.write_bytes("\ufeffimage name;DR grade;patient\r\n001.png;1;007\r\n002.png;4;1,5\r\n"
+                     "003.png;3;x\r\n".encode())
+    _, problems = read(path, FOUR)
+    (said,) = errors(problems)
+    follow_the_python_fix(said.fix)
+    assert path.read_bytes() == ("\ufeffimage name;DR grade;patient\n001.png;0;007\n002.png;3;1,5\n"
+                                 "003.png;2;x\n").encode()
 
 
 def test_a_two_grade_set_written_one_and_two_is_never_told_of_icdr(tmp_path: Path) -> None:
