@@ -336,7 +336,8 @@ class PretrainConfig:
     # once (a one-off observation, not measured by a bench).
     compile: str = "auto"
     # data-loading worker processes (pretraining's and UMM's CPU views, the fine-tuning's): speed
-    # only, each view has its own seed; -1 = the machine's CPUs but one (environment.json records the count)
+    # only, each view has its own seed; -1 = the usable cores but one (affinity mask, cgroup CPU
+    # quota; environment.json records the count)
     num_workers: int = -1
     knn_every: int = 0  # k-NN monitor every N epochs when labels of two grades exist (else a line says it is off); 0 = off
     knn_k: int = 20  # neighbours of the k-NN monitor (cosine similarity, weighted vote: Wu et al. 2018)
