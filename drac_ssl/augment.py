@@ -2,7 +2,12 @@
 
 One :class:`ViewRecipe` per ``AugmentConfig.recipe`` holds every probability and range, and
 both paths are built from it, so the CPU and the GPU pipelines draw from the same
-distribution (up to interpolation details):
+distribution, up to interpolation details (the GPU path has no antialiasing) and one border:
+``reflect`` (the octa recipe's rotated corners) is OpenCV's ``BORDER_REFLECT_101`` on the CPU
+(``gfedcb|abcdefgh``: the edge pixel not repeated) and ``grid_sample``'s ``reflection`` at
+``align_corners=False`` on the GPU, which is OpenCV's ``BORDER_REFLECT`` (``fedcba|abcdefgh``:
+the edge pixel repeated), so the reflected fill is one pixel apart (:data:`_BORDERS`; pinned by
+``tests/drac_ssl/test_augment.py``). ``zeros`` and ``replicate`` are the same on both:
 
 - ``octa`` (UW-OCTA, 1 channel): random resized crop from the cached ``source_size`` image
   to ``image_size``, horizontal and vertical flips, a random multiple of 90 degrees, a
@@ -78,8 +83,15 @@ from drac_ssl.eval_input import (  # the deterministic input path, shared with i
 from drac_ssl.starting import ignore_stop_signals_in_worker
 
 _DEFAULT_CHANNELS = {"octa": 1, "fundus": 3, "cifar": 3, "mnist": 1}
+# name -> (grid_sample padding_mode, OpenCV border). "reflect" is NOT the same fill on both:
+# grid_sample's "reflection" (align_corners=False) reflects about the image's outer edge, so
+# pixels -1, -2 read pixels 0, 1 (OpenCV's BORDER_REFLECT), while BORDER_REFLECT_101 reflects
+# about the edge pixel's centre: pixels -1, -2 read 1, 2. A one-pixel shift of the octa
+# recipe's rotated corners between the CPU and the GPU path; the CPU's is kept (the committed
+# OCTA figures were made with it). tests/drac_ssl/test_augment.py pins both fills: a change of
+# either side fails it, and this comment and the module docstring are to be updated with it.
 _BORDERS = {"zeros": ("zeros", cv2.BORDER_CONSTANT), "reflect": ("reflection", cv2.BORDER_REFLECT_101),
-            "replicate": ("border", cv2.BORDER_REPLICATE)}  # name -> (grid_sample, OpenCV)
+            "replicate": ("border", cv2.BORDER_REPLICATE)}
 
 
 @dataclass(frozen=True)
@@ -119,7 +131,8 @@ class ViewRecipe:
     noise_p: float = 0.0
     noise_std: tuple[float, float] = (0.01, 0.05)
     # fill outside the image: zeros | reflect | replicate (rotated corners; and the taps of a
-    # bicubic kernel at the edge, which PIL and OpenCV fill by replicating the edge pixels)
+    # bicubic kernel at the edge, which PIL and OpenCV fill by replicating the edge pixels);
+    # reflect is one pixel apart on the CPU and the GPU (see _BORDERS)
     border: str = "zeros"
     mean: tuple[float, ...] = field(default=(0.5,))
     std: tuple[float, ...] = field(default=(0.5,))
@@ -541,7 +554,10 @@ class GpuTwoViewAugment(nn.Module):
        resized crop (torchvision's sampling: 10 vectorised tries of area and log-aspect,
        the whole image when none fits), flips, rot90 and a small rotation applied in output
        space. No antialiasing: a large downscale (octa 512 -> 224 at small crop scale)
-       aliases slightly more than the CPU path's area interpolation.
+       aliases slightly more than the CPU path's area interpolation. The ``reflect`` border
+       (octa) is ``grid_sample``'s ``reflection``, OpenCV's ``BORDER_REFLECT``, where the CPU
+       path uses ``BORDER_REFLECT_101``: the fill of rotated corners is one pixel apart
+       (:data:`_BORDERS`).
     2. Colour jitter with probability ``jitter_p``, brightness, contrast, saturation and
        hue in a random order per sample, as torchvision (:meth:`_jitter`). Hue is a
        rotation of the chroma plane in YIQ space by ``2 * pi * h`` (an approximation of
