@@ -474,7 +474,13 @@ def prepare_images(
 
     The deterministic preprocessing of evaluation (:func:`drac_ssl.pretrain.embed_images`,
     the low-label protocol): divide by 255, bilinear (antialiased) resize to ``image_size``
-    when needed, subtract ``mean`` and divide by ``std``: ``C`` values each (one per channel,
+    when needed, subtract ``mean`` and divide by ``std``. Not the resize of
+    :func:`drac_ssl.eval_input.eval_transform` (``cv2.INTER_AREA``), which the fine-tuning
+    and inference read: where a resize happens the two differ slightly (512 -> 224 px, a
+    blurred random grey image: max 3.55, mean 0.52 grey levels; a hand comparison, not a
+    bench figure), so a k-NN monitor or low-label figure and a fine-tuned model's see
+    slightly different inputs of one image; none where the size already matches (MNIST,
+    CIFAR-10). ``mean`` / ``std``: ``C`` values each (one per channel,
     in the images' channel order) or one value for every channel. A recipe's statistics
     (:func:`drac_ssl.eval_input.normalization_for`) are for its own channels: convert them
     with :func:`stats_for` (e.g. RGB statistics for grey images).
