@@ -1330,12 +1330,19 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
 # The standard library's csv, no pandas (no dependency of the package, and its read_csv turns
 # patient ids 007 / 0012 / 1e3 into 7.0 / 12.0 / 1000.0): every cell is kept as text but the
 # grade column's whole numbers (' 2 ', '2.0', '2,0'), and blank or worded cells are left alone.
+# The reader's dialect is read_table's (data_prep.labels._records: skipinitialspace, so that
+# '001.png, "seen, twice"' is one cell, not two re-quoted ones the next ingest rejects), and
+# the header cells are matched as read_table reads them (stripped, a BOM dropped); a header
+# without the column stops with a message, the file untouched.
 # No '"', '$', '`' or backslash in the code but the delimiter's repr ('\t'), which a shell's
 # double quotes pass on as written; the path and the column come as shell-quoted arguments.
 _SHIFT_CODE = (
     "import csv,re,sys; p,c=sys.argv[1:]; "
-    "t=list(csv.reader(open(p,newline='',encoding={encoding!r}),delimiter={delimiter!r})); "
-    "h=[[x.strip() for x in r] for r in t]; i=next(n for n,r in enumerate(h) if c in r); "
+    "t=list(csv.reader(open(p,newline='',encoding={encoding!r}),delimiter={delimiter!r},"
+    "skipinitialspace=True,strict=False)); "
+    "h=[[x.strip().lstrip(chr(65279)).strip() for x in r] for r in t]; "
+    "i=next((n for n,r in enumerate(h) if c in r),None); "
+    "i is None and sys.exit(p+': no header cell '+repr(c)+' found: nothing changed'); "
     "k=h[i].index(c); "
     "[r.__setitem__(k,str(int(g[1])-1)) for r in t[i+1:] "
     "if k<len(r) and (g:=re.fullmatch(' *([0-9]+)(?:[.,]0*)? *',r[k]))]; "

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from data_prep import ingest, validate
+from data_prep.labels import read_table
 from data_prep.problems import as_config_keys
 from drac_ssl.config import DataConfig
 
@@ -95,6 +96,46 @@ def test_the_one_based_fix_shifts_the_grade_column_alone_and_keeps_every_other_c
     table, problems = read(path, FOUR, patient_column="patient")
     assert errors(problems) == []
     assert [(r.grade, r.patient) for r in table.rows] == [(0, "007"), (3, "0012"), (1, "1e3"), (2, "07")]
+
+
+def test_the_one_based_fix_reads_cells_after_a_space_as_the_ingest_does(tmp_path: Path) -> None:
+    """Review (libfix) F1: the command read with a plain csv.reader, the ingest with
+    skipinitialspace. ``001.png, 1, "seen, twice"`` came back as two re-quoted cells (the next
+    ingest: 4 values but the header has 3 columns), ``, "x"`` as ``"x"`` with its quotes, and a
+    header ``"image name", "DR grade"`` stopped the command on StopIteration. Both files as
+    written, the command as printed: the grades go down by one, every cell reads as before."""
+    bodies = {"spaced.csv": 'image name, DR grade, comment\n',
+              "quoted.csv": '"image name", "DR grade", "comment"\n'}
+    for name, header in bodies.items():
+        path = tmp_path / name
+        path.write_text(header + '"001.png", "1", "seen, twice"\n002.png, 4, "x"\n'
+                        '003.png, 3, y\n004.png,  2 , "a, b"\n', encoding="utf-8")
+        before, _ = read_table(path, HEADER)
+        assert before is not None and before.columns == ["image name", "DR grade", "comment"]
+        _, problems = read(path, FOUR)
+        (said,) = errors(problems)
+        follow_the_python_fix(said.fix)
+        table, problems = read(path, FOUR)
+        assert errors(problems) == [], (name, path.read_text(encoding="utf-8"))
+        assert [r.grade for r in table.rows] == [0, 3, 2, 1]
+        after, _ = read_table(path, HEADER)
+        assert after is not None and after.columns == before.columns
+        assert [cells[2] for _, cells in after.rows] == ["seen, twice", "x", "y", "a, b"]
+
+
+def test_the_one_based_fix_stops_with_a_message_on_a_file_without_the_column(
+        tmp_path: Path) -> None:
+    """The command run on a file whose header lost the column since: it says so and leaves the
+    file as it was (was: a StopIteration traceback)."""
+    path = write_labels(tmp_path / "labels.csv", [1, 2, 3, 4])
+    _, problems = read(path, FOUR)
+    (said,) = errors(problems)
+    path.write_text("image name,grade\n001.png,1\n", encoding="utf-8")
+    (command,) = re.findall(r"e\.g\. (.*) \(it rewrites", said.fix)
+    done = subprocess.run(command, shell=True, capture_output=True, text=True, check=False)  # noqa: S602
+    assert done.returncode == 1 and "no header cell 'DR grade' found: nothing changed" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert path.read_text(encoding="utf-8") == "image name,grade\n001.png,1\n"
 
 
 def test_the_one_based_fix_keeps_a_semicolon_csvs_delimiter_and_bom(tmp_path: Path) -> None:
