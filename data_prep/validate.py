@@ -34,6 +34,8 @@ from data_prep.grades import choices, config_grades, describe, grades_option
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
     # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
     GRADE_INSIDE_WORDS,
+    GRADE_INTEGER,
+    GRADE_NUMERAL,
     NOT_PATIENT_ID_WORDS,
     PATIENT_COLUMN_WORDS,
     PATIENT_ID_WORDS,
@@ -1329,7 +1331,10 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
 
 # The standard library's csv, no pandas (no dependency of the package, and its read_csv turns
 # patient ids 007 / 0012 / 1e3 into 7.0 / 12.0 / 1000.0): every cell is kept as text but the
-# grade column's whole numbers (' 2 ', '2.0', '2,0'), and blank or worded cells are left alone.
+# grade column's numerals, shifted by parse_grade's own rule (data_prep.labels.GRADE_INTEGER /
+# GRADE_NUMERAL, the cell stripped of whitespace and outer '"' as parse_grade strips it: ' 2 ',
+# '+2', '2.0', '2,0', '4.00E+00', a tab or no-break space around it), written back as the whole
+# number; blank or worded cells and numerals parse_grade rejects ('1_0', '1.5') are left alone.
 # The reader's dialect is read_table's (data_prep.labels._records: skipinitialspace, so that
 # '001.png, "seen, twice"' is one cell, not two re-quoted ones the next ingest rejects), and
 # the header cells are matched as read_table reads them (stripped, a BOM dropped); a header
@@ -1344,8 +1349,10 @@ _SHIFT_CODE = (
     "i=next((n for n,r in enumerate(h) if c in r),None); "
     "i is None and sys.exit(p+': no header cell '+repr(c)+' found: nothing changed'); "
     "k=h[i].index(c); "
-    "[r.__setitem__(k,str(int(g[1])-1)) for r in t[i+1:] "
-    "if k<len(r) and (g:=re.fullmatch(' *([0-9]+)(?:[.,]0*)? *',r[k]))]; "
+    "f=lambda s:int(s) if re.fullmatch({integer!r},s) else (lambda v:int(v) if v.is_integer() "
+    "else None)(float(s.replace(',','.'))) if re.fullmatch({numeral!r},s) else None; "
+    "[r.__setitem__(k,str(g-1)) for r in t[i+1:] "
+    "if k<len(r) and (g:=f(r[k].strip().strip(chr(34)).strip())) is not None]; "
     "o=open(p,'w',newline='',encoding={encoding!r}); "
     "csv.writer(o,delimiter={delimiter!r},lineterminator=chr(10)).writerows(t); o.close()")
 
@@ -1353,13 +1360,16 @@ _SHIFT_CODE = (
 def shift_grades_command(csv_path: str | Path, column: str, delimiter: str = ",",
                          encoding: str = "utf-8") -> str:
     """The shell command (``PYTHON -c "..." PATH COLUMN``, PYTHON :func:`python_word`) that
-    subtracts 1 from every whole-number cell of ``column`` in the label CSV ``csv_path``,
-    rewriting the file in place with the standard library's :mod:`csv`: every other cell keeps
-    its text (ids ``007``, ``1e3``; quotes only where a cell needs them), rows end in a line feed.
+    subtracts 1 from every cell of ``column`` in the label CSV ``csv_path`` that
+    :func:`data_prep.labels.parse_grade` reads as a grade (by the same rule), written back as
+    the whole number (``+2`` and ``2.0`` -> ``1``), rewriting the file in place with the
+    standard library's :mod:`csv`: every other cell keeps its text (ids ``007``, ``1e3``; quotes
+    only where a cell needs them), rows end in a line feed.
     ``column``: the header cell as read (stripped); ``delimiter``, ``encoding``: the CSV's as
     :func:`data_prep.labels.read_table` read it (``utf-8-sig`` keeps a BOM). The fix of
     :func:`one_based_problem`."""
-    code = _SHIFT_CODE.format(encoding=encoding, delimiter=delimiter)
+    code = _SHIFT_CODE.format(encoding=encoding, delimiter=delimiter, integer=GRADE_INTEGER,
+                              numeral=GRADE_NUMERAL)
     return f'{python_word()} -c "{code}" {shlex.quote(str(csv_path))} {shlex.quote(column)}'
 
 

@@ -150,6 +150,36 @@ def test_the_one_based_fix_keeps_a_semicolon_csvs_delimiter_and_bom(tmp_path: Pa
                                  "003.png;2;x\n").encode()
 
 
+SHIFT_CELLS = ("1", "+2", " 3 ", "2.0", "2,0", "4.00E+00", "2.00e+00", "1.", "1.0e0", "\t2\t",
+               "\u00a02\u00a0", "\u20033", '"2"', "-1", "0", "007", "1e3", "1_0", "0_2", "inf",
+               "nan", "1.5", "1e400", ".5", "+", "2 0", "\uff12", "\u0663", "NA", "", "mild",
+               "3 (severe)")
+"""Grade cells for the 1-based fix: numerals parse_grade reads, and cells it does not."""
+
+
+def test_the_one_based_fix_shifts_exactly_the_cells_parse_grade_reads(tmp_path: Path) -> None:
+    """Review (libfix) F2: the command's own pattern (' *([0-9]+)(?:[.,]0*)? *') missed cells
+    the ingest reads as grades (``+2``, ``4.00E+00``, a tab or a no-break space around the
+    number), which stayed one too high without a word. Every cell parse_grade reads comes back
+    as parse_grade(cell) - 1, every other cell as it was."""
+    from data_prep.labels import parse_grade
+
+    path = tmp_path / "labels.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([HEADER, *([f"{i:03d}.png", c] for i, c in enumerate(SHIFT_CELLS))])
+    with open(path, newline="", encoding="utf-8") as fh:
+        written = [r[1] for r in list(csv.reader(fh, skipinitialspace=True))[1:]]
+    done = subprocess.run(validate.shift_grades_command(path, "DR grade"), shell=True,  # noqa: S602
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh, skipinitialspace=True))
+    assert rows[0] == list(HEADER)
+    read = {c: parse_grade(c) for c in written}
+    assert sum(g is not None for g in read.values()) == 17  # and 15 cells it rejects
+    assert [r[1] for r in rows[1:]] == [c if read[c] is None else str(read[c] - 1) for c in written]
+
+
 def test_a_two_grade_set_written_one_and_two_is_never_told_of_icdr(tmp_path: Path) -> None:
     path = write_labels(tmp_path / "labels.csv", [1, 2, 2, 1])
     _, problems = read(path, ("non-referable", "referable"))
