@@ -249,7 +249,7 @@ class DataConfig:
     strict: bool = False  # make the ingest's warnings fatal: colour converted to grey, mixed bit depths, sizes other than expected_side ...
     ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (DataConfig's docstring)
     missing: str = "error"  # error | leave_out: a label row whose image is not there (DataConfig's docstring)
-    workers: int = 0  # processes decoding the images in the ingest; 0 = all cores
+    workers: int = 0  # processes decoding the images in the ingest; 0 = the usable cores (affinity mask, cgroup CPU quota)
     # the embedded phantom DRAC set (data.root empty): graded training and ungraded test
     # images generated (DRAC Task 3's 611 / 386 by default) from a seed
     phantom_n_train: int = 611  # phantom set: graded training images generated
@@ -3204,7 +3204,7 @@ gets its line here."""
 
 
 DATA_RANGES: tuple[SettingRange, ...] = (
-    SettingRange("data.workers", 0, why=" (0 = all cores)"),
+    SettingRange("data.workers", 0, why=" (0 = the usable cores)"),
     SettingRange("data.expected_side", -1, high=65535,
                  why=": the side in pixels every grey image is expected to have (-1: the layout's, "
                      "1024 for DRAC; 0: no check)",
