@@ -1315,7 +1315,9 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
     is to subtract 1 from ``csv_path``'s ``column`` (:func:`shift_grades_command`), never
     another scale. ``scale``: where the K grades come from, in words (``export --score``: the
     submission's). ``delimiter``, ``encoding``: the CSV's, as :func:`data_prep.labels.read_table`
-    read it. None when the values do not look 1-based."""
+    read it. The command is the fix's last line, on a line of its own (indented 2), after
+    the words saying it is a POSIX shell's and keeps a backup. None when the values do not look
+    1-based."""
     k = len(grade_names)
     if not values or min(values) != 1 or max(values) != k:
         return None
@@ -1323,10 +1325,11 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                  f"the grades run 1..{k}, but {scale} has {k} grades, 0..{k - 1}: the "
                  f"labels look 1-based ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
                  f"{k}, outside 0..{k - 1}; grades start at 0 here: {describe(grade_names)})",
-                 f"subtract 1 from the {column} column, e.g. "
-                 f"{shift_grades_command(csv_path, column, delimiter, encoding)} (it rewrites the "
-                 f"file in place, every other cell's text as it was: keep a copy), or in a "
-                 f"spreadsheet", "grade")
+                 f"subtract 1 from the {column} column, in a spreadsheet or with this command "
+                 f"for bash or zsh (a POSIX shell; on Windows: Git Bash or WSL), which copies the "
+                 f"file to {Path(csv_path).name}.bak first, then rewrites it in place, every other "
+                 f"cell's text as it was:\n  "
+                 f"{shift_grades_command(csv_path, column, delimiter, encoding)}", "grade")
 
 
 # The standard library's csv, no pandas (no dependency of the package, and its read_csv turns
@@ -1338,11 +1341,15 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
 # The reader's dialect is read_table's (data_prep.labels._records: skipinitialspace, so that
 # '001.png, "seen, twice"' is one cell, not two re-quoted ones the next ingest rejects), and
 # the header cells are matched as read_table reads them (stripped, a BOM dropped); a header
-# without the column stops with a message, the file untouched.
+# without the column stops with a message, the file untouched. The file is copied to
+# PATH.bak before it is written; a PATH.bak already there stops the command, the file
+# untouched (a second run would subtract 1 again and overwrite the only copy of the original).
 # No '"', '$', '`' or backslash in the code but the delimiter's repr ('\t'), which a shell's
 # double quotes pass on as written; the path and the column come as shell-quoted arguments.
 _SHIFT_CODE = (
-    "import csv,re,sys; p,c=sys.argv[1:]; "
+    "import csv,os,re,shutil,sys; p,c=sys.argv[1:]; b=p+'.bak'; "
+    "os.path.exists(b) and sys.exit(b+' exists (shifted already?): nothing changed; delete it "
+    "to shift again'); "
     "t=list(csv.reader(open(p,newline='',encoding={encoding!r}),delimiter={delimiter!r},"
     "skipinitialspace=True,strict=False)); "
     "h=[[x.strip().lstrip(chr(65279)).strip() for x in r] for r in t]; "
@@ -1353,7 +1360,7 @@ _SHIFT_CODE = (
     "else None)(float(s.replace(',','.'))) if re.fullmatch({numeral!r},s) else None; "
     "[r.__setitem__(k,str(g-1)) for r in t[i+1:] "
     "if k<len(r) and (g:=f(r[k].strip().strip(chr(34)).strip())) is not None]; "
-    "o=open(p,'w',newline='',encoding={encoding!r}); "
+    "shutil.copyfile(p,b); o=open(p,'w',newline='',encoding={encoding!r}); "
     "csv.writer(o,delimiter={delimiter!r},lineterminator=chr(10)).writerows(t); o.close()")
 
 
@@ -1364,7 +1371,10 @@ def shift_grades_command(csv_path: str | Path, column: str, delimiter: str = ","
     :func:`data_prep.labels.parse_grade` reads as a grade (by the same rule), written back as
     the whole number (``+2`` and ``2.0`` -> ``1``), rewriting the file in place with the
     standard library's :mod:`csv`: every other cell keeps its text (ids ``007``, ``1e3``; quotes
-    only where a cell needs them), rows end in a line feed.
+    only where a cell needs them), rows end in a line feed. The file is first copied to
+    ``csv_path.bak``; when that backup exists already the command changes nothing and says so
+    (exit status 1: run twice, it would subtract 1 twice). A POSIX shell's command (bash,
+    zsh: the code in double quotes, the arguments in single quotes).
     ``column``: the header cell as read (stripped); ``delimiter``, ``encoding``: the CSV's as
     :func:`data_prep.labels.read_table` read it (``utf-8-sig`` keeps a BOM). The fix of
     :func:`one_based_problem`."""

@@ -5,7 +5,6 @@ which the ingest and the preflight both read labels with)."""
 from __future__ import annotations
 
 import csv
-import re
 import subprocess
 from pathlib import Path
 
@@ -39,10 +38,17 @@ def errors(problems: list[validate.Problem]) -> list[validate.Problem]:
     return [p for p in problems if p.severity == "error"]
 
 
+def fix_command(fix: str) -> str:
+    """The command of a 1-based fix: its last line, on a line of its own, indented 2."""
+    said, command = fix.rsplit("\n  ", 1)
+    assert "\n" not in command and said.endswith("every other cell's text as it was:"), fix
+    return command
+
+
 def follow_the_python_fix(fix: str, cwd: Path | None = None) -> None:
-    """Run the command a 1-based fix gives (``e.g. COMMAND (it rewrites``), exactly as printed,
-    in a shell, as the user would."""
-    (command,) = re.findall(r"e\.g\. (.*) \(it rewrites", fix)
+    """Run the command a 1-based fix gives (its last line), exactly as printed, in a POSIX
+    shell, as the user would."""
+    command = fix_command(fix)
     done = subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True,  # noqa: S602
                           check=False)
     assert done.returncode == 0, (command, done.stderr)
@@ -131,11 +137,37 @@ def test_the_one_based_fix_stops_with_a_message_on_a_file_without_the_column(
     _, problems = read(path, FOUR)
     (said,) = errors(problems)
     path.write_text("image name,grade\n001.png,1\n", encoding="utf-8")
-    (command,) = re.findall(r"e\.g\. (.*) \(it rewrites", said.fix)
-    done = subprocess.run(command, shell=True, capture_output=True, text=True, check=False)  # noqa: S602
+    done = subprocess.run(fix_command(said.fix), shell=True, capture_output=True, text=True,  # noqa: S602
+                          check=False)
     assert done.returncode == 1 and "no header cell 'DR grade' found: nothing changed" in done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     assert path.read_text(encoding="utf-8") == "image name,grade\n001.png,1\n"
+
+
+def test_the_one_based_fix_ends_on_its_command_and_keeps_a_backup_once(tmp_path: Path) -> None:
+    """Review (libfix) F4: the command stood mid-sentence (``e.g. COMMAND (it rewrites the file
+    in place ...: keep a copy)``), said neither which shell it is for nor made the copy it asked
+    for. Now: the words (a POSIX shell's command; the backup), then the command on its own last
+    line; it copies the file to FILE.bak first, and run a second time (which would subtract 1
+    again) it changes nothing and says why."""
+    path = write_labels(tmp_path / "labels.csv", [1, 2, 3, 4])
+    original = path.read_bytes()
+    _, problems = read(path, FOUR)
+    (said,) = errors(problems)
+    assert said.fix.startswith("subtract 1 from the DR grade column, in a spreadsheet or with "
+                               "this command for bash or zsh (a POSIX shell; on Windows: Git Bash "
+                               "or WSL), which copies the file to labels.csv.bak first, then "
+                               "rewrites it in place, every other cell's text as it was:\n  "), said.fix
+    assert said.fix.count("\n") == 1 and "import csv" in fix_command(said.fix)
+    follow_the_python_fix(said.fix)
+    assert (tmp_path / "labels.csv.bak").read_bytes() == original
+    shifted = path.read_bytes()
+    assert shifted != original
+    done = subprocess.run(fix_command(said.fix), shell=True, capture_output=True, text=True,  # noqa: S602
+                          check=False)
+    assert done.returncode == 1 and "labels.csv.bak exists (shifted already?): nothing changed" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert path.read_bytes() == shifted and (tmp_path / "labels.csv.bak").read_bytes() == original
 
 
 def test_the_one_based_fix_keeps_a_semicolon_csvs_delimiter_and_bom(tmp_path: Path) -> None:
