@@ -70,8 +70,13 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
     """While the block runs, SIGTERM (``kill``, systemd, a SLURM pre-emption) raises
     KeyboardInterrupt as Ctrl-C does, so what a Ctrl-C does on the way out (stages.json,
     invocations.jsonl, the "interrupted in" line) is done for it too; the previous handler is
-    given back after. Does nothing outside the main thread (signals are handled there only).
-    (``python -m app`` does the same around its server.)"""
+    given back after, unless the block installed another one: the way out's
+    :func:`hold_signals_for_exit` (``SIG_IGN``) stays until :func:`exit_on_signal` takes over, so
+    that a SIGTERM between the block's end and the exit cannot kill the process by signal
+    (exit -15, ``atexit`` skipped, the last line maybe unsaid); a caller that wants its own
+    handlers back whatever the block did wraps it in :func:`stop_signal_handlers_given_back`
+    (``train.main`` from Python). Does nothing outside the main thread (signals are handled
+    there only). (``python -m app`` does the same around its server.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -80,7 +85,8 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, before)
+        if signal.getsignal(signal.SIGTERM) is _sigterm_interrupts:  # else held for the exit: kept
+            signal.signal(signal.SIGTERM, before)
 
 
 @contextlib.contextmanager

@@ -2263,8 +2263,10 @@ def command_main() -> int:
     drac_ssl.train`` and the installed ``drac-ssl-train``
     (:func:`drac_ssl.commands.train_command`), always followed by :func:`exit_with`: after an
     interrupt further Ctrl-C and SIGTERM stay ignored (:func:`drac_ssl.starting.hold_signals_for_exit`)
-    until :func:`exit_with` installs the teardown's handlers, not given back in between, so a
-    second Ctrl-C cannot cut the line that says what was saved nor raise a traceback."""
+    until :func:`exit_with` installs the teardown's handlers, not given back in between (the
+    SIGTERM block, :func:`drac_ssl.starting.sigterm_as_ctrl_c`, keeps the hold), so a second
+    Ctrl-C cannot cut the line that says what was saved nor raise a traceback, and a SIGTERM
+    cannot kill the process by signal with ``atexit`` skipped."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     return _command(None)
 
