@@ -1083,41 +1083,75 @@ def _setting(section: Any, dotted: str) -> Any:
 
 
 def _dotted_key_words(full: str, key: str, value: Any, names: Sequence[str], typed: str = "",
-                      existing: tuple[str, int] | None = None) -> str:
+                      existing: tuple[str, int, bool] | None = None) -> str:
     """The error of the setting ``full`` written in a file as one dotted key ``key``
     (``finetune.epochs: 3``, a setting that exists; ``typed``: the key with its sections,
     when its last name is misspelt: ``finetune.epoch``): YAML reads the dots as part of one
     name, so the fix is the nested form of that same setting, its value as written. With
-    ``existing`` (a section of ``full`` the file already has and its 1-based line:
-    ``("pretrain", 1)``, :func:`_section_line`), the fix is to move it into that section: a
-    second ``pretrain:`` key, as the nested form alone suggests, would be a key written twice."""
+    ``existing`` (a section of ``full`` the file already has, its 1-based line, and whether it
+    is written inline, ``pretrain: {epochs: 5}``: ``("pretrain", 1, False)``,
+    :func:`_existing_section`), the fix is to move it into that section: a second
+    ``pretrain:`` key, as the nested form alone suggests, would be a key written twice; into
+    an inline section, as one more ``key: value`` inside its ``{ }`` (``lr: 1``; a block of
+    settings as ``augment: {recipe: fundus}``), not as a block under it."""
     parent, _, name = full.rpartition(".")
     meant = f" Did you mean {full!r}?" if typed and typed != full else ""
-    if existing is not None:
-        section, line = existing
+    if existing is not None and existing[2]:  # pretrain: {epochs: 5}: a block under it would not read
+        section, line, _ = existing
         top = section.split(".")[-1]
-        write = (f"move it into the {section} section the file has on line {line} (a second '{top}:' "
-                 f"key would be written twice), nested")
+        rest = full[len(section) + 1:].split(".")
+        entry = _flow_entry(rest, value)
+        how = (f"add `{entry}` inside its {{ }} on line {line} (the {section} section the file has "
+               f"there, written inline; a second '{top}:' key would be written twice), a comma "
+               f"between it and the settings there: {top}: {{..., {entry}}}"
+               + (", the settings of its block inside the new { } as key: value, comma-separated"
+                  if isinstance(value, dict) else "") if entry is not None else
+               f"add {' > '.join(rest)} inside the {{ }} of the {section} section the file has on "
+               f"line {line} (a second '{top}:' key would be written twice), its value as written")
     else:
-        write = "write it nested"
-    if isinstance(value, dict):  # a section written dotted (pretrain.augment: {recipe: x})
-        how = (f"{write}, its settings one indent further under the last line\n"
-               f"{_yaml_block(parent, name, '').rstrip()}")
-    elif isinstance(value, WrittenValue):
-        how = f"{write}\n{_yaml_block(parent, name, value)}"
-    else:  # a value over several lines: kept as written, under the nested key
-        how = f"{write} ({' > '.join(full.split('.'))}), its value as written"
+        if existing is not None:
+            section, line, _ = existing
+            top = section.split(".")[-1]
+            write = (f"move it into the {section} section the file has on line {line} (a second "
+                     f"'{top}:' key would be written twice), nested")
+        else:
+            write = "write it nested"
+        if isinstance(value, dict):  # a section written dotted (pretrain.augment: {recipe: x})
+            how = (f"{write}, its settings one indent further under the last line\n"
+                   f"{_yaml_block(parent, name, '').rstrip()}")
+        elif isinstance(value, WrittenValue):
+            how = f"{write}\n{_yaml_block(parent, name, value)}"
+        else:  # a value over several lines: kept as written, under the nested key
+            how = f"{write} ({' > '.join(full.split('.'))}), its value as written"
     return (f"unknown setting '{key}': a key written with dots is one name in a YAML file, not the "
             f"setting {full} (dotted names are the command line's: {full}=...).{meant}\n"
             f"  valid keys here: {', '.join(names)}\n"
             f"  fix: {how}")
 
 
-def _section_line(path: Path | None, section: str) -> int | None:
+def _flow_entry(path: Sequence[str], value: Any) -> str | None:
+    """``lr: 1`` (``path`` ``['lr']``), ``augment: {recipe: fundus}`` (``['augment', 'recipe']``):
+    the setting as one entry of an inline YAML mapping, its value as written
+    (:class:`WrittenValue`); a block of settings (a dict: ``pretrain.augment:`` with lines under
+    it) as ``augment: {...}``, the ``...`` its settings, said by the caller; None for a value
+    over several lines (a block list), which has no one-line form as written."""
+    if isinstance(value, dict):
+        text = "{...}"
+    elif isinstance(value, WrittenValue):
+        text = str(value)
+    else:
+        return None
+    for part in reversed(path[1:]):
+        text = f"{{{part}: {text}}}"
+    return f"{path[0]}: {text}"
+
+
+def _section_line(path: Path | None, section: str) -> tuple[int, bool] | None:
     """The 1-based line, as an editor counts it (:func:`_editor_position`), of the key of the
     section ``section`` (``pretrain``, ``pretrain.augment``) in the YAML file ``path``: each
     part a key of the mapping of the one before, the last one's value a mapping (settings under
-    it) or empty. None when the file has no such section, or cannot be read as YAML."""
+    it) or empty; with whether that mapping is written inline (``pretrain: {epochs: 5}``, a YAML
+    flow mapping). None when the file has no such section, or cannot be read as YAML."""
     if path is None:
         return None
     try:
@@ -1135,19 +1169,21 @@ def _section_line(path: Path | None, section: str) -> int | None:
             return None
         line, node = _editor_position(text, found[0].start_mark.index)[0] + 1, found[1]
     empty = isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and not node.value
-    return line if isinstance(node, yaml.MappingNode) or empty else None
+    if line is None or not (isinstance(node, yaml.MappingNode) or empty):
+        return None
+    return line, isinstance(node, yaml.MappingNode) and bool(node.flow_style)
 
 
-def _existing_section(source: Path | None, prefix: str, full: str) -> tuple[str, int] | None:
+def _existing_section(source: Path | None, prefix: str, full: str) -> tuple[str, int, bool] | None:
     """The deepest section on the way to the setting ``full`` (below ``prefix``, the section
-    the dotted key is written in) that the file ``source`` already has, with its line
-    (:func:`_section_line`); None when it has none, or no file."""
+    the dotted key is written in) that the file ``source`` already has, with its line and
+    whether it is written inline (:func:`_section_line`); None when it has none, or no file."""
     parts = full.split(".")[:-1]
     depth = len(prefix.split(".")) if prefix else 0
     for end in range(len(parts), depth, -1):
         section = ".".join(parts[:end])
-        if (line := _section_line(source, section)) is not None:
-            return section, line
+        if (found := _section_line(source, section)) is not None:
+            return section, *found
     return None
 
 

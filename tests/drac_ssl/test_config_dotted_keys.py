@@ -88,3 +88,25 @@ def test_a_dotted_section_with_a_block_under_it_is_one_problem_at_its_line(
     assert f"1. mine.yaml:{line}: unknown setting 'pretrain.augment'" in said, said
     assert "1 problem(s)" in said and "2. " not in said, said
     assert _error(tmp_path, text).startswith(f"mine.yaml:{line}: unknown setting 'pretrain.augment'")
+
+
+@pytest.mark.parametrize("text, entry, line", [
+    ("pretrain: {epochs: 5}\npretrain.lr: 1\n", "lr: 1", 1),
+    ("run: {name: x}\npretrain:\n  augment: {recipe: fundus}\n  augment.image_size: 64\n", "image_size: 64", 3),
+    ("pretrain: {epochs: 5}\npretrain.augment.image_size: 64\n", "augment: {image_size: 64}", 1),
+])
+def test_a_dotted_key_beside_an_inline_section_is_told_to_add_it_inside_its_braces(
+        tmp_path: Path, text: str, entry: str, line: int) -> None:
+    """A review: beside ``pretrain: {epochs: 5}`` the fix showed a block (``pretrain:`` then
+    ``  lr: 1``), which cannot go under an inline section; it says to add the entry inside
+    its { }, and the file so fixed loads."""
+    for said in (_error(tmp_path, text), _refusal(tmp_path, text)):
+        assert f"fix: add `{entry}` inside its {{ }} on line {line} (the " in said, said
+        assert not re.search(r"\n\s+pretrain:\n", said), said
+    fixed = tmp_path / "fixed.yaml"
+    lines = text.splitlines()
+    top, _, inner = lines[line - 1].partition(": {")
+    lines[line - 1] = f"{top}: {{{inner[:-1]}, {entry}}}"
+    fixed.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    cfg = load_config(fixed)
+    assert (cfg.pretrain.lr if entry == "lr: 1" else cfg.pretrain.augment.image_size) == (1 if entry == "lr: 1" else 64)
