@@ -21,7 +21,10 @@ path"), so that nothing of the user's is lost:
   (compare's ``--csv``/``--md``, score's ``--json``): refused unless ``recognised`` says the
   command wrote it.
 
-Stdlib only (the export's argument checks run before torch is imported).
+Its import is stdlib only (the export's argument checks run before torch is imported).
+Checking an existing file's header loads what recognises it, once: a submission's
+:mod:`drac_ssl.scale` (with :mod:`drac_ssl.config` and yaml), Kaggle's and the other
+formats' :mod:`drac_ssl.kaggle` / :mod:`drac_ssl.submission` (numpy); never torch.
 """
 
 from __future__ import annotations

@@ -225,3 +225,22 @@ def test_the_demo_bundle_and_build_bundle_never_replace_a_folder_of_the_users(
     assert "the run folder runs/first-try or a folder above it" in (bundle_out_problem(Path("runs"), run) or "")
     assert bundle_out_problem(run / "bundles" / "vicreg", run) is None
     assert bundle_out_problem(Path("new_bundle"), run) is None
+
+
+def test_the_module_imports_stdlib_only_and_a_checked_file_loads_its_recogniser(tmp_path: Path) -> None:
+    """What the module docstring says: importing it loads no yaml, numpy nor torch (the
+    export's argument checks run before torch); checking a submission CSV's header loads
+    drac_ssl.scale (and with it yaml), never torch."""
+    import subprocess
+    import sys
+
+    (tmp_path / "out.csv").write_text("case,class,P0,P1,P2\n1.png,0,0.8,0.1,0.1\n", encoding="utf-8")
+    code = ("import sys\nfrom drac_ssl import out_paths\n"
+            "seen = lambda: sorted(m for m in ('yaml', 'numpy', 'torch', 'drac_ssl.scale') if m in sys.modules)\n"
+            "print(seen())\n"
+            f"print(out_paths.written_by_export({str(tmp_path / 'out.csv')!r}), seen())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.splitlines()
+    assert out[0] == "[]", out
+    assert out[1].startswith("True [") and "'drac_ssl.scale'" in out[1] and "'yaml'" in out[1], out
+    assert "torch" not in out[1], out
