@@ -283,6 +283,17 @@ KAGGLE_NO_AUC = ("a Kaggle submission (id_code,diagnosis) gives each image's cla
                  "no AUC")
 """The ``auc_note`` of a Kaggle file's score (:func:`score`)."""
 
+_KAGGLE_NO_RANKING: dict[str, Any] = {
+    "auc": float("nan"), "auc_ci95": [float("nan"), float("nan")], "auc_ci95_resamples": None,
+    "auc_note": "a Kaggle submission gives no probabilities, so no P(referable) to rank the images by",
+    "sensitivity_at_specificity_90": float("nan"), "specificity_at_sensitivity_90": float("nan"),
+    "sensitivity_at_specificity_90_cut": float("nan"), "specificity_at_sensitivity_90_cut": float("nan"),
+    "operating_points_note": None}
+"""What a Kaggle file's ``referable`` figures leave out (:func:`score`): the AUC of P(referable)
+and the operating points read off its ROC curve, which one-hot stand-ins for the missing
+probabilities made 0.500 and ``P(referable) >= 0.000``; its sensitivity and specificity at the
+submitted grades stay."""
+
 
 def _kaggle_rows(submission: str | Path, num_grades: int | None) -> tuple[SubmissionRows | None, list[str]]:
     """A Kaggle submission (:func:`drac_ssl.kaggle.read_kaggle`: K ``num_grades``, else APTOS
@@ -942,8 +953,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``referable`` (two grades, or a K above 2 with ``referable_from``: :func:`drac_ssl.metrics.
     referable_report` of the submission's class and probabilities, grade >= the cut: the AUC of
     P(referable) with its CI, ``sensitivity`` / ``specificity`` with their counts and CIs, on
-    the same resamples as the other CIs; ``referable_from_source`` says where the cut came
-    from), ``sensitivity`` and ``specificity`` (two grades: the recall of grade 1 and of grade 0,
+    the same resamples as the other CIs; a Kaggle file, without probabilities, gets no AUC
+    of P(referable) nor operating points, :data:`_KAGGLE_NO_RANKING`; ``referable_from_source``
+    says where the cut came from), ``sensitivity`` and ``specificity`` (two grades: the recall of grade 1 and of grade 0,
     ``referable``'s, named where ``recall`` is keyed by grade),
     ``class_names_warning`` (only when ``grade_names`` count another K than the submission's:
     they are not used, said), ``swap_warning`` / ``kaggle_pair_note`` (only when both files
@@ -1014,6 +1026,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                             and 1 <= int(referable_from) < k else None)
     referable = (None if cut is None else referable_report(
         y, probs, pred, cut, None if _numbered(names) else names, n_boot=n_boot, seed=seed, groups=groups))
+    if referable is not None and kaggle:  # its P columns are the classes one-hot: nothing to rank or cut
+        referable.update(_KAGGLE_NO_RANKING)
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
     one_grade_labels = (f"every label of {labels} is {_grade_words(present, names)}: with one true grade "
