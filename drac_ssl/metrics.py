@@ -134,6 +134,8 @@ __all__ = [
     "level_text",
     "operating_cut",
     "OPERATING_POINTS_NOTE",
+    "SCORED_CUTS_SCALE",
+    "SCORED_OPERATING_POINTS_NOTE",
     "referral_report",
     "referral_summary",
     "referral_words",
@@ -778,13 +780,15 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
             "operating_points_note": OPERATING_POINTS_NOTE}
 
 
-def referable_summary(referable: dict[str, Any]) -> str:
+def referable_summary(referable: dict[str, Any], cuts_scale: str = "") -> str:
     """One sentence of :func:`referable_report`'s figures (as returned, or read back from JSON,
     where nan is null), the words the fine-tuning's console, report.md and the model card share:
     ``'referable = grade >= 2 (Moderate or worse), 12 referable and 18 not: AUC of
     P(referable) 0.912 (95% CI 0.850..0.960); at the submitted grades (not an operating point
     tuned on P(referable)) sensitivity 0.800, specificity 0.900'``; an undefined AUC is
-    ``n/a (<auc_note>)``."""
+    ``n/a (<auc_note>)``. ``cuts_scale``: what the operating points' cuts are on, said after
+    them; "" the fine-tuning's :data:`OPERATING_CUTS_SCALE` (``export --score`` passes
+    :data:`SCORED_CUTS_SCALE`: its cuts are chosen on the scored images, not on oof.csv)."""
     num = figure_text
     ci = list(referable.get("auc_ci95") or [None, None])[:2]
     auc = num(referable.get("auc"))
@@ -794,7 +798,8 @@ def referable_summary(referable: dict[str, Any]) -> str:
     else:
         shown = format_ci(*ci)
         auc_text = auc + (f" (95% CI {shown})" if shown != "n/a" else "")
-    points = _operating_points_words(referable, "the ROC curve of P(referable)", "P(referable)")
+    points = _operating_points_words(referable, "the ROC curve of P(referable)", "P(referable)",
+                                     cuts_scale or OPERATING_CUTS_SCALE)
     referral = referable.get("referral")
     return (f"{referable.get('rule') or referable_words(int(referable.get('from_grade', 0)))}, "
             f"{referable.get('n_referable', '?')} referable and {referable.get('n_not', '?')} not: "
@@ -817,12 +822,29 @@ each fold's rows in ``oof.csv`` are under that fold's cross-fitted temperature, 
 probabilities under the one fitted on all of them, so a cut read off the former is no rule for
 the latter; ``finetune.referral_target`` fits one for it."""
 
+SCORED_CUTS_SCALE = ("those cuts are chosen on these scored images themselves (in-sample): optimistic; "
+                     "not the bundle's cut")
+"""What ``export --score``'s operating-point cuts are (:func:`referable_summary`'s ``cuts_scale``):
+read off the ROC curve of the submission's own P(referable) on the very images scored, so
+their figures flatter a cut that would be fixed before seeing these images; not read off
+``oof.csv`` (:data:`OPERATING_CUTS_SCALE`'s words) nor the bundle's deployed referral cut."""
 
-def _operating_points_words(referable: dict[str, Any], curve: str, score: str) -> str:
+SCORED_OPERATING_POINTS_NOTE = ("sensitivity_at_specificity_90_cut / specificity_at_sensitivity_90_cut: the "
+                                "P(referable) cut of each operating point (P_r + ... + P_{K-1} of the "
+                                "submission's probabilities at or above the cut gives its figures there), "
+                                "chosen on these scored images themselves: in-sample, so its figures are "
+                                "optimistic; not the bundle's cut, and no rule for new images")
+"""The ``operating_points_note`` of ``export --score``'s referable figures, in place of
+:data:`OPERATING_POINTS_NOTE` (which speaks of ``oof.csv``)."""
+
+
+def _operating_points_words(referable: dict[str, Any], curve: str, score: str,
+                            scale: str = OPERATING_CUTS_SCALE) -> str:
     """``; on <curve>, with the cut chosen on these same images (in-sample, optimistic):
-    sensitivity 0.356 at specificity >= 0.90 (P1 >= 0.535), specificity ...`` then
-    :data:`OPERATING_CUTS_SCALE`; "" for a run stored before the operating points were. A run
-    stored before their cuts were keeps its words exactly: ``(optimistic)``, no cuts, no note."""
+    sensitivity 0.356 at specificity >= 0.90 (P1 >= 0.535), specificity ...`` then ``scale``
+    (what the cuts are on: :data:`OPERATING_CUTS_SCALE`, or :data:`SCORED_CUTS_SCALE`); "" for
+    a run stored before the operating points were. A run stored before their cuts were keeps its
+    words exactly: ``(optimistic)``, no cuts, no note."""
     if finite_number(referable.get("sensitivity_at_specificity_90")) is None:
         return ""
     keys = ("sensitivity_at_specificity_90_cut", "specificity_at_sensitivity_90_cut")
@@ -832,7 +854,7 @@ def _operating_points_words(referable: dict[str, Any], curve: str, score: str) -
             f"sensitivity {figure_text(referable.get('sensitivity_at_specificity_90'))} at specificity "
             f">= 0.90{_cut_words(referable, keys[0], score)}, specificity "
             f"{figure_text(referable.get('specificity_at_sensitivity_90'))} at sensitivity "
-            f">= 0.90{_cut_words(referable, keys[1], score)}" + (f" ({OPERATING_CUTS_SCALE})" if cuts else ""))
+            f">= 0.90{_cut_words(referable, keys[1], score)}" + (f" ({scale})" if cuts else ""))
 
 
 def grade_name_words(names: Sequence[str] | None, grade: int) -> str:

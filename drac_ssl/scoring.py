@@ -166,6 +166,8 @@ from drac_ssl.figures import (
 from drac_ssl.io import atomic_write_json
 from drac_ssl.kaggle import KAGGLE_COLUMNS, KAGGLE_GRADES, is_kaggle_file, read_kaggle
 from drac_ssl.metrics import (
+    SCORED_CUTS_SCALE,
+    SCORED_OPERATING_POINTS_NOTE,
     accuracy_score,
     bootstrap_ci,
     degenerate_ci_reason,
@@ -1028,6 +1030,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         y, probs, pred, cut, None if _numbered(names) else names, n_boot=n_boot, seed=seed, groups=groups))
     if referable is not None and kaggle:  # its P columns are the classes one-hot: nothing to rank or cut
         referable.update(_KAGGLE_NO_RANKING)
+    elif referable is not None:  # its cuts are chosen on these images, not on oof.csv
+        referable["operating_points_note"] = SCORED_OPERATING_POINTS_NOTE
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
     one_grade_labels = (f"every label of {labels} is {_grade_words(present, names)}: with one true grade "
@@ -1319,7 +1323,8 @@ def _screening_line(record: dict[str, Any]) -> str:
     """The screening figures of a :func:`score` record with ``referable``, in the training's
     words: two grades, :func:`drac_ssl.metrics.two_grade_decision_words` (the submission's class
     column as the decision) and "QWK is Cohen's kappa here"; more grades, ``Referable DR``
-    with the cut of the model's bundle and :func:`drac_ssl.metrics.referable_summary`."""
+    with the cut of the model's bundle and :func:`drac_ssl.metrics.referable_summary`, whose
+    operating points' cuts are said to be chosen on these images (:data:`drac_ssl.metrics.SCORED_CUTS_SCALE`)."""
     referable = record["referable"]
     if record["num_grades"] == 2:
         names = record["class_names"]
@@ -1327,7 +1332,7 @@ def _screening_line(record: dict[str, Any]) -> str:
                                          "by the submission's class column")
                 + " QWK is Cohen's kappa here.")
     return (f"Referable DR (the cut of {record.get('referable_from_source') or 'the model'}): "
-            f"{referable_summary(referable)}.")
+            f"{referable_summary(referable, cuts_scale=SCORED_CUTS_SCALE)}.")
 
 
 def _submission_cases(submission: str | Path) -> list[str]:

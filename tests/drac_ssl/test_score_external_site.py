@@ -4,7 +4,9 @@ before its fix. No torch: a bundle folder here is its metadata.json and model ca
 submissions hand-written.
 
 * F2: a Kaggle file (classes only) scored with RUN said "AUC of P(referable) 0.500" and an
-  operating point "(P(referable) >= 0.000)" from one-hot stand-ins for its probabilities."""
+  operating point "(P(referable) >= 0.000)" from one-hot stand-ins for its probabilities.
+* F3: the operating points' cuts, chosen on the scored images themselves, were said to be "on
+  oof.csv's cross-fitted probabilities, not the bundle's"."""
 
 from __future__ import annotations
 
@@ -74,3 +76,24 @@ def test_a_kaggle_file_gets_no_referable_auc_nor_operating_points(
     write_submission(drac, CASES, _probs(GIVEN), GIVEN, num_grades=5)
     record = scoring.score(drac, _labels(tmp_path), n_boot=50, grade_names=NAMES, run_given=True, referable_from=2)
     assert record["referable"]["auc"] > 0.5 and record["referable"]["sensitivity_at_specificity_90"] is not None
+
+
+# --------------------------------------------------------------------------------------
+# F3: the operating points of a score are chosen on the scored images, not on oof.csv
+
+
+def test_the_operating_points_of_a_score_are_said_to_be_chosen_on_the_scored_images(tmp_path: Path) -> None:
+    drac = tmp_path / "drac.csv"
+    write_submission(drac, CASES, _probs(GIVEN), GIVEN, num_grades=5)
+    record = scoring.score(drac, _labels(tmp_path), n_boot=50, grade_names=NAMES, run_given=True, referable_from=2)
+    (line,) = [x for x in scoring.score_lines(record) if x.startswith("Referable DR")]
+    assert "oof.csv" not in line, line
+    assert ("(those cuts are chosen on these scored images themselves (in-sample): optimistic; not the "
+            "bundle's cut") in line, line
+    note = record["referable"]["operating_points_note"]
+    assert "oof.csv" not in note and "chosen on these scored images themselves" in note
+    # the fine-tuning's words are unchanged
+    from drac_ssl.metrics import OPERATING_CUTS_SCALE, SCORED_CUTS_SCALE, referable_summary
+
+    assert f"({OPERATING_CUTS_SCALE})" in referable_summary(record["referable"])
+    assert f"({SCORED_CUTS_SCALE})" in referable_summary(record["referable"], cuts_scale=SCORED_CUTS_SCALE)
