@@ -137,6 +137,7 @@ __all__ = [
     "SCORED_CUTS_SCALE",
     "SCORED_OPERATING_POINTS_NOTE",
     "referral_report",
+    "decision_screening",
     "referral_summary",
     "referral_words",
     "screening_figures_words",
@@ -571,6 +572,46 @@ def _decided_screening(truth: np.ndarray, decided: np.ndarray, n_boot: int, alph
                              f"{name}_ci_method": method, f"{name}_ci_units": units,
                              f"{name}_ci_n_eff": n_eff})
     return {**binary_screening(truth, decided), **screening_ci}
+
+
+def decision_screening(y_true: Any, referred: Any, from_grade: int, n_boot: int = 0, alpha: float = 0.05,
+                       seed: int = 0, groups: Any = None) -> dict[str, Any]:
+    """Sensitivity and specificity of a referral decision already made, e.g. a bundle's stored
+    referral cut applied to new images (``export --score``: the cut re-used, not re-fitted),
+    with their counts and 95% intervals as :func:`referable_report` gives them for the
+    submitted grades (the bootstrap of ``n_boot`` resamples from ``seed``, the cluster
+    bootstrap with ``groups``; the Wilson score interval for a small count or a collapsed
+    bootstrap: :func:`_screening_interval`).
+
+    Args:
+        y_true: true grades ``(n,)``, integers ``0 .. K-1``.
+        referred: ``(n,)`` 0/1, 1 = referred.
+        from_grade: ``r``, the lowest referable grade (truth: ``y_true >= r``), ``>= 1``.
+        n_boot, alpha, seed, groups: the intervals, as :func:`referable_report`'s.
+
+    Returns:
+        ``from_grade``, ``n_referable`` / ``n_not`` (true grade ``>= r`` / below),
+        ``n_referred`` (images referred), and :func:`referable_report`'s ``sensitivity`` /
+        ``specificity`` keys with ``_counts``, ``_ci95``, ``_ci_method``, ``_ci_units`` and
+        ``_ci_n_eff`` (nan, and no interval, for a side without images).
+
+    Raises:
+        ValueError: malformed grades, shapes that differ, a ``referred`` value not 0/1, a
+            ``from_grade`` below 1.
+    """
+    yt = _as_grades(y_true, "y_true")
+    decided = np.asarray(referred)
+    if decided.shape != yt.shape:
+        raise ValueError(f"y_true {yt.shape} and referred {decided.shape} differ in shape")
+    if decided.size and not np.isin(decided, (0, 1)).all():
+        raise ValueError("referred must hold 0 (not referred) or 1 (referred) per image")
+    r = int(from_grade)
+    if r < 1:
+        raise ValueError(f"from_grade must be >= 1 (grade 0 or above is every image), got {from_grade!r}")
+    truth = (yt >= r).astype(np.int64)
+    decided = decided.astype(np.int64)
+    return {"from_grade": r, "n_referable": int(truth.sum()), "n_not": int(truth.size - truth.sum()),
+            "n_referred": int(decided.sum()), **_decided_screening(truth, decided, n_boot, alpha, seed, groups)}
 
 
 REFERRAL_RULE = "referral"

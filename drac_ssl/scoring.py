@@ -185,7 +185,7 @@ from drac_ssl.starting import interpreter_word, python_command, started
 from drac_ssl.submission import SubmissionRows, read_submission
 
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
-           "model_grade_names", "model_referable_cut", "notes_grade_names", "read_grade_labels",
+           "model_calibration", "model_grade_names", "model_referable_cut", "notes_grade_names", "read_grade_labels",
            "scale_names", "score", "score_command", "score_lines"]
 
 N_BOOT = 1000
@@ -910,7 +910,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
           image_column: str | None = None, grade_column: str | None = None,
           patient_column: str | None = None, n_boot: int = N_BOOT, seed: int = 0,
           grade_names: Sequence[str] | None = None, run_given: bool = False,
-          referable_from: int | None = None, names_from: str | None = None) -> dict[str, Any]:
+          referable_from: int | None = None, names_from: str | None = None,
+          calibration: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
     as a JSON-ready record (nan as None).
 
@@ -929,7 +930,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     :func:`read_grade_labels`); else the named scale of K's length, and the record's
     ``class_names_warning`` says that the bundle names another number of grades.
     ``run_given``: RUN was given (the bundle is RUN's, not the one of the run the export wrote
-    the submission into); the messages say which.
+    the submission into); the messages say which. ``calibration``: the calibration of the
+    bundle that graded (its ``metadata.json``'s, :func:`model_calibration`), read, never
+    re-fitted: its referral cut (``referral``, ``finetune.referral_target``) is scored as
+    deployed (``deployed_referral`` below).
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -959,6 +963,14 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     of P(referable) nor operating points, :data:`_KAGGLE_NO_RANKING`; ``referable_from_source``
     says where the cut came from), ``sensitivity`` and ``specificity`` (two grades: the recall of grade 1 and of grade 0,
     ``referable``'s, named where ``recall`` is keyed by grade),
+    ``deployed_referral`` (only when ``calibration`` has a referral cut on the submission's
+    scale: :func:`_deployed_referral`, the bundle's deployed cut re-used, not re-fitted: refer
+    when P(referable) >= its ``cut``, P(referable) read from the export's ``_referable.csv``
+    beside the submission when it lists every case, else summed from the submission's
+    probabilities; :func:`drac_ssl.metrics.decision_screening`'s ``sensitivity`` /
+    ``specificity`` with counts and CIs, ``n_referred``, the ``cut``, ``target``,
+    ``from_grade``, ``p_referable_from`` and ``reused``; or, for a Kaggle file without that
+    file, ``{"note": why it cannot be scored}``),
     ``class_names_warning`` (only when ``grade_names`` count another K than the submission's:
     they are not used, said), ``swap_warning`` / ``kaggle_pair_note`` (only when both files
     have Kaggle's ``id_code,diagnosis`` header: the labels look like an export's submission, an
@@ -1032,6 +1044,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         referable.update(_KAGGLE_NO_RANKING)
     elif referable is not None:  # its cuts are chosen on these images, not on oof.csv
         referable["operating_points_note"] = SCORED_OPERATING_POINTS_NOTE
+    referral = (calibration or {}).get("referral")
+    deployed = (_deployed_referral(submission, sub, y, referral, kaggle, n_boot=n_boot, seed=seed, groups=groups)
+                if isinstance(referral, Mapping) else None)
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
     one_grade_labels = (f"every label of {labels} is {_grade_words(present, names)}: with one true grade "
@@ -1070,6 +1085,11 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                                            f"(finetune.referable_from)")
         if k == 2:  # named, where recall is keyed by grade
             record["sensitivity"], record["specificity"] = referable["sensitivity"], referable["specificity"]
+    if deployed is not None:
+        record["deployed_referral"] = deployed
+    elif calibration is not None:  # said, so that the operating points' words need not guess
+        record["deployed_referral"] = {"note": "the bundle's calibration has no referral cut "
+                                               "(finetune.referral_target was not set)", "none": True}
     if names_from is not None:
         record["class_names_from"] = names_from
         record["label_notes"].append(f"grade names read from {names_from}: {describe(names)}")
@@ -1086,6 +1106,84 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record
+
+
+DEPLOYED_CUT_REUSED = "the bundle's deployed cut re-used, not re-fitted"
+"""How ``export --score`` names the figures of the bundle's stored referral cut
+(:func:`_deployed_referral`): fixed before these images were seen, unlike the operating points
+read off their ROC curve (:data:`drac_ssl.metrics.SCORED_CUTS_SCALE`)."""
+
+
+def _referable_units(path: Path, cases: Sequence[str]) -> np.ndarray | None:
+    """The ``P_referable`` column of the export's ``_referable.csv`` (``path``) in millionths,
+    in the order of ``cases``; None when the file is absent, unreadable, not that file, or does
+    not list every case once with a number."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    if not rows or [c.strip() for c in rows[0][:3]] != ["case", "P_referable", "referable"]:
+        return None
+    found: dict[str, int] = {}
+    for row in rows[1:]:
+        if len(row) < 2 or row[0] in found:
+            return None
+        try:
+            value = float(row[1])
+        except ValueError:
+            return None
+        if not math.isfinite(value):
+            return None
+        found[row[0]] = int(round(value * 10**6))
+    if set(found) != set(cases) or len(found) != len(cases):
+        return None
+    return np.array([found[c] for c in cases], dtype=np.int64)
+
+
+def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarray, referral: Mapping[str, Any],
+                       kaggle: bool, *, n_boot: int, seed: int, groups: np.ndarray | None) -> dict[str, Any] | None:
+    """The bundle's stored referral cut (its calibration's ``referral``: ``cut``,
+    ``from_grade`` ``r``, ``target``), scored as deployed on these images: an image is referred
+    when its P(referable) = P_r + ... + P_{K-1} is at or above the cut, compared in the
+    submission's 6-decimal units as the export's ``_referable.csv`` and the app compare it
+    (:func:`drac_ssl.submission.cut_units`). P(referable) is that file's, beside the submission
+    (:func:`drac_ssl.submission.referable_path`), when it lists every case (a Kaggle file's too),
+    else the submission's own columns summed. The figures:
+    :func:`drac_ssl.metrics.decision_screening` (counts, the same intervals as the submitted
+    grades' sensitivity and specificity). ``{"note": ...}`` when it cannot be scored (a Kaggle
+    file without that file, a cut outside the submission's scale, a cut that is no number);
+    None for a ``referral`` that is not a mapping."""
+    from drac_ssl.metrics import decision_screening
+    from drac_ssl.submission import cut_units, referable_path
+
+    k = sub.num_grades
+    try:
+        cut, r = float(referral["cut"]), int(referral["from_grade"])
+    except (KeyError, TypeError, ValueError):
+        return {"note": f"the bundle's referral cut cannot be read ({dict(referral)!r}): not scored"}
+    target = str(referral.get("target") or "")
+    told: dict[str, Any] = {"cut": cut, "from_grade": r, "target": target, "reused": DEPLOYED_CUT_REUSED,
+                            "fitted_on": str(referral.get("fitted_on") or "")}
+    if not math.isfinite(cut) or not 1 <= r < k:
+        return {**told, "note": f"the bundle's referral cut (P(referable) >= {cut:.6g}, grade >= {r}) is not on "
+                                f"the submission's {k} grades: not scored"}
+    beside = referable_path(submission)
+    units = _referable_units(beside, sub.cases)
+    if units is not None:
+        source = f"{beside} (its P_referable column)"
+    elif not kaggle:
+        units = np.rint(np.asarray(sub.probs, dtype=np.float64)[:, r:] * 10**6).astype(np.int64).sum(axis=1)
+        source = f"{submission} (P{r}" + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3
+                                            else f"+..+P{k - 1}") + ")"
+    else:
+        return {**told, "note": f"a Kaggle file has no probabilities, and no {beside.name} beside it lists "
+                                f"every case's P_referable, so the bundle's referral cut (P(referable) >= "
+                                f"{cut:.6g}) cannot be scored: keep the export's {beside.name} beside the "
+                                f"submission"}
+    referred = (units >= cut_units(cut)).astype(np.int64)
+    figures = decision_screening(y, referred, r, n_boot=n_boot, seed=seed, groups=groups)
+    return {**told, **figures, "p_referable_from": source}
 
 
 def _kaggle_pair_words(submission: str | Path, labels: str | Path) -> dict[str, str]:
@@ -1148,27 +1246,44 @@ def model_grade_names(submission: str | Path, run: str | None = None) -> tuple[s
     return tuple(str(n) for n in names) if isinstance(names, list) and len(names) >= 2 else None
 
 
-def _model_metadata(submission: str | Path, run: str | None) -> dict[str, Any]:
-    """The ``metadata.json`` of the bundle of the model that wrote ``submission``, found as
-    :func:`model_grade_names` says; {} when none is found or it cannot be read."""
+def _model_bundle(submission: str | Path, run: str | None) -> Path | None:
+    """The bundle folder of the model that wrote ``submission``, found as
+    :func:`model_grade_names` says (``run``'s, else the one of the run the export wrote the
+    submission into); None when neither tells."""
     from drac_ssl.grading.bundle_folder import bundle_folder
-    from drac_ssl.io import read_json_dict
     from drac_ssl.manifest import MANIFEST_FILE
 
     if run is not None:
         try:
-            bundle = bundle_folder(run)
+            return bundle_folder(run)
         except ValueError:  # BundleError: the training-image check says it
-            return {}
-    else:
-        sub = Path(submission).resolve()
-        own_run = sub.parent.parent
-        if (sub.parent.name != "export" or not (own_run / "data" / MANIFEST_FILE).is_file()
-                or not (sub.stem == "submission" or sub.stem.startswith("submission_"))):
-            return {}
-        name = sub.stem[len("submission_"):]
-        bundle = own_run / "bundles" / name if name else own_run / "bundle"
-    return read_json_dict(bundle / "metadata.json") or {}
+            return None
+    sub = Path(submission).resolve()
+    own_run = sub.parent.parent
+    if (sub.parent.name != "export" or not (own_run / "data" / MANIFEST_FILE).is_file()
+            or not (sub.stem == "submission" or sub.stem.startswith("submission_"))):
+        return None
+    name = sub.stem[len("submission_"):]
+    return own_run / "bundles" / name if name else own_run / "bundle"
+
+
+def _model_metadata(submission: str | Path, run: str | None) -> dict[str, Any]:
+    """The ``metadata.json`` of the bundle of the model that wrote ``submission``, found as
+    :func:`model_grade_names` says; {} when none is found or it cannot be read."""
+    from drac_ssl.io import read_json_dict
+
+    bundle = _model_bundle(submission, run)
+    return {} if bundle is None else read_json_dict(bundle / "metadata.json") or {}
+
+
+def model_calibration(submission: str | Path, run: str | None = None) -> dict[str, Any] | None:
+    """The calibration of the model that wrote ``submission`` (its bundle found as
+    :func:`model_grade_names` finds it): ``metadata.json``'s ``calibration`` as the bundle
+    stores it (``temperature``, ``thresholds``, ``decision``, ``fitted_on``, and ``referral``
+    where ``finetune.referral_target`` set a referral cut); None when no bundle is found or it
+    records none. Read, never re-fitted: :func:`score` scores the deployed referral cut with it."""
+    calibration = _model_metadata(submission, run).get("calibration")
+    return calibration if isinstance(calibration, dict) else None
 
 
 def model_referable_cut(submission: str | Path, run: str | None = None) -> int | None:
@@ -1294,6 +1409,9 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                 f"resamples patients).")]
     if isinstance(record.get("referable"), dict):  # the training's screening words, on these labels
         lines.append(_screening_line(record))
+    deployed = record.get("deployed_referral")
+    if isinstance(deployed, dict) and not deployed.get("none"):
+        lines.append(_deployed_line(deployed, record["class_names"]))
     if record.get("one_grade_labels_note"):  # one note: no AUC line, no chance warning
         note_text = record["one_grade_labels_note"]
         lines.append(f"Note: {note_text[:1].upper()}{note_text[1:]}.")
@@ -1331,8 +1449,34 @@ def _screening_line(record: dict[str, Any]) -> str:
         return (two_grade_decision_words(referable, None if _numbered(names) else names,
                                          "by the submission's class column")
                 + " QWK is Cohen's kappa here.")
+    deployed = record.get("deployed_referral")
+    scale = SCORED_CUTS_SCALE + (
+        "" if not isinstance(deployed, dict) else
+        "; to refer new images by a cut of P(referable), train with finetune.referral_target, which stores "
+        "one in the bundle" if deployed.get("none") else "; the bundle's own referral cut is scored next")
     return (f"Referable DR (the cut of {record.get('referable_from_source') or 'the model'}): "
-            f"{referable_summary(referable, cuts_scale=SCORED_CUTS_SCALE)}.")
+            f"{referable_summary(referable, cuts_scale=scale)}.")
+
+
+def _deployed_line(deployed: dict[str, Any], names: Sequence[str]) -> str:
+    """The console line of a record's ``deployed_referral`` (:func:`_deployed_referral`):
+    ``Referral at the bundle's deployed cut (the bundle's deployed cut re-used, not re-fitted):
+    refer when P(referable) >= 0.373 (grade >= 2 ...; set for sensitivity:0.90 on ...), P(referable)
+    from FILE: 25 of 30 referred; sensitivity 1.000 (18/18; 95% CI ...), specificity ...``, or
+    the note why it was not scored."""
+    from drac_ssl.metrics import referable_words, screening_figures_words
+
+    if deployed.get("note"):
+        return f"Referral at the bundle's deployed cut: {deployed['note']}."
+    r = int(deployed["from_grade"])
+    rule = referable_words(r, None if _numbered(names) else names)
+    fitted = str(deployed.get("fitted_on") or "").split(", the cut chosen")[0]
+    target = (f"; set for {deployed['target']}" if deployed.get("target") else "") + (
+        f" on the training's {fitted}" if fitted else "")
+    n = int(deployed.get("n_referable", 0)) + int(deployed.get("n_not", 0))
+    return (f"Referral at the bundle's deployed cut ({deployed['reused']}): refer when P(referable) >= "
+            f"{figure_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}: "
+            f"{deployed.get('n_referred')} of {n} referred; {screening_figures_words(deployed)}.")
 
 
 def _submission_cases(submission: str | Path) -> list[str]:
@@ -1778,7 +1922,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        patient_column=args.patient_column,
                        grade_names=noted[0] if noted else names, run_given=args.run is not None,
                        referable_from=model_referable_cut(args.score, args.run) if names else None,
-                       names_from=noted[1] if noted else None)
+                       names_from=noted[1] if noted else None,
+                       calibration=model_calibration(args.score, args.run))
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)

@@ -5,6 +5,10 @@ submissions hand-written.
 
 * F2: a Kaggle file (classes only) scored with RUN said "AUC of P(referable) 0.500" and an
   operating point "(P(referable) >= 0.000)" from one-hot stand-ins for its probabilities.
+* F1: the bundle's deployed referral cut (``finetune.referral_target``, stored in its
+  calibration, what the export's ``_referable.csv`` refers by) was never scored; only the
+  submitted grades and in-sample cuts were, with the advice "to refer new images, set
+  finetune.referral_target" though it was set.
 * F3: the operating points' cuts, chosen on the scored images themselves, were said to be "on
   oof.csv's cross-fitted probabilities, not the bundle's"."""
 
@@ -18,7 +22,7 @@ import pytest
 
 from drac_ssl import scoring
 from drac_ssl.export import main as export_main
-from drac_ssl.submission import write_submission
+from drac_ssl.submission import referable_path, write_referable, write_submission
 
 NAMES = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
 TRUE = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 0, 2]
@@ -38,6 +42,13 @@ def _labels(tmp_path: Path, grades: list[int] = TRUE) -> Path:
     path = tmp_path / "labels.csv"
     path.write_text("id_code,diagnosis\n" + "".join(f"{c[:-4]},{g}\n" for c, g in zip(CASES, grades, strict=True)))
     return path
+
+
+REFERRAL = {"target": "sensitivity:0.90", "metric": "sensitivity", "level": 0.9, "from_grade": 2, "cut": 0.5,
+            "fitted_on": "out-of-fold outputs, the cut chosen to reach the target there (finetune.referral_target)"}
+CALIBRATION = {"output": "classification", "temperature": 1.25, "thresholds": [0.5, 1.5, 2.5, 3.5],
+               "decision": "argmax", "grade": "argmax_k P_k (the most probable calibrated grade)",
+               "num_grades": 5, "referral": REFERRAL, "fitted_on": "out-of-fold outputs of 1200 images"}
 
 
 def _bundle(folder: Path, calibration: dict | None = None, cut: int = 2) -> Path:
@@ -97,3 +108,87 @@ def test_the_operating_points_of_a_score_are_said_to_be_chosen_on_the_scored_ima
 
     assert f"({OPERATING_CUTS_SCALE})" in referable_summary(record["referable"])
     assert f"({SCORED_CUTS_SCALE})" in referable_summary(record["referable"], cuts_scale=SCORED_CUTS_SCALE)
+
+
+# --------------------------------------------------------------------------------------
+# F1: the bundle's deployed referral cut, re-used on the scored images
+
+
+def _referable_probs() -> np.ndarray:
+    """P(referable) = P2 + P3 + P4 of each case: 0.2 for the images given grade 0 or 1, 0.7
+    for the others, and 0.45 (under the cut 0.5, above the in-sample cuts) for im15, a true
+    grade 2 given grade 0."""
+    probs = _probs(GIVEN)
+    probs[15] = [0.5, 0.05, 0.15, 0.15, 0.15]
+    return probs
+
+
+def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
+    bundle = _bundle(tmp_path / "bundle", CALIBRATION)
+    out = tmp_path / "score.json"
+    assert export_main([str(bundle), "--score", str(sub), "--labels", str(_labels(tmp_path)),
+                        "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    (line,) = [x for x in printed.splitlines() if x.startswith("Referral at the bundle's deployed cut")]
+    assert line.startswith("Referral at the bundle's deployed cut (the bundle's deployed cut re-used, not "
+                           "re-fitted): refer when P(referable) >= 0.500 (referable = grade >= 2 (Moderate or "
+                           "worse); set for sensitivity:0.90 on the training's out-of-fold outputs), P(referable) "
+                           f"from {sub} (P2+P3+P4): 10 of 16 referred; sensitivity 0.875 (7/8; 95% CI "), line
+    assert "specificity 0.625 (5/8; 95% CI" in line and "Wilson score" in line
+    (referable,) = [x for x in printed.splitlines() if x.startswith("Referable DR")]
+    assert "set finetune.referral_target" not in referable  # it was set: the cut is scored next
+    assert "the bundle's own referral cut is scored next" in referable
+    deployed = json.loads(out.read_text())["deployed_referral"]
+    assert deployed["cut"] == 0.5 and deployed["from_grade"] == 2 and deployed["target"] == "sensitivity:0.90"
+    assert deployed["reused"] == "the bundle's deployed cut re-used, not re-fitted"
+    assert deployed["sensitivity_counts"] == [7, 8] and deployed["specificity_counts"] == [5, 8]
+    assert deployed["n_referred"] == 10 and deployed["sensitivity_ci_method"] == "wilson"
+    assert all(0 <= v <= 1 for v in deployed["sensitivity_ci95"] + deployed["specificity_ci95"])
+
+    # the export's _referable.csv beside it is read first: its P_referable, as the export refers
+    write_referable(sub, 2, cut=0.5)
+    lowered = referable_path(sub).read_text().replace("im15.png,0.450000", "im15.png,0.500000")
+    referable_path(sub).write_text(lowered)
+    record = scoring.score(sub, _labels(tmp_path), n_boot=50, grade_names=NAMES, run_given=True,
+                           referable_from=2, calibration=CALIBRATION)
+    assert record["deployed_referral"]["sensitivity_counts"] == [8, 8]
+    assert record["deployed_referral"]["p_referable_from"] == f"{referable_path(sub)} (its P_referable column)"
+    # a Kaggle file: scored from its _referable.csv, else said why not
+    kaggle = tmp_path / "kaggle.csv"
+    kaggle.write_text("id_code,diagnosis\n" + "".join(f"{c[:-4]},{g}\n" for c, g in zip(CASES, GIVEN, strict=True)))
+    record = scoring.score(kaggle, _labels(tmp_path), n_boot=50, grade_names=NAMES, run_given=True,
+                           referable_from=2, calibration=CALIBRATION)
+    assert record["deployed_referral"]["note"].startswith("a Kaggle file has no probabilities, and no "
+                                                          "kaggle_referable.csv beside it")
+    referable_path(kaggle).write_text("case,P_referable,referable\n" + "".join(
+        f"{c[:-4]},{line.split(',')[1]},0\n" for c, line in zip(CASES, lowered.splitlines()[1:], strict=True)))
+    record = scoring.score(kaggle, _labels(tmp_path), n_boot=50, grade_names=NAMES, run_given=True,
+                           referable_from=2, calibration=CALIBRATION)
+    assert record["deployed_referral"]["sensitivity_counts"] == [8, 8]
+
+
+def test_a_bundle_without_a_referral_cut_keeps_the_advice_to_set_one(tmp_path: Path) -> None:
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
+    plain = {k: v for k, v in CALIBRATION.items() if k != "referral"}
+    record = scoring.score(sub, _labels(tmp_path), n_boot=50, grade_names=NAMES, run_given=True,
+                           referable_from=2, calibration=plain)
+    assert not any(x.startswith("Referral at the bundle's") for x in scoring.score_lines(record))
+    (line,) = [x for x in scoring.score_lines(record) if x.startswith("Referable DR")]
+    assert "to refer new images by a cut of P(referable), train with finetune.referral_target" in line
+
+
+def test_decision_screening_counts_a_decision_by_hand() -> None:
+    from drac_ssl.metrics import decision_screening
+
+    # grades >= 1 referable: 3 referable (2 referred), 3 not (1 referred)
+    got = decision_screening([0, 0, 0, 1, 2, 2], [0, 1, 0, 1, 1, 0], 1, n_boot=20)
+    assert got["n_referable"] == 3 and got["n_not"] == 3 and got["n_referred"] == 3
+    assert got["sensitivity"] == pytest.approx(2 / 3) and got["sensitivity_counts"] == [2, 3]
+    assert got["specificity"] == pytest.approx(2 / 3) and got["specificity_counts"] == [2, 3]
+    assert got["sensitivity_ci_method"] == "wilson"  # a small count
+    with pytest.raises(ValueError, match="referred must hold 0"):
+        decision_screening([0, 1], [0, 2], 1)
