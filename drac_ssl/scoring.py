@@ -186,7 +186,7 @@ from drac_ssl.submission import SubmissionRows, read_submission
 
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
            "model_calibration", "model_grade_names", "model_referable_cut", "notes_grade_names", "read_grade_labels",
-           "scale_names", "score", "score_command", "score_lines"]
+           "scale_names", "score", "score_command", "score_lines", "unlike_training_images"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -971,6 +971,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``specificity`` with counts and CIs, ``n_referred``, the ``cut``, ``target``,
     ``from_grade``, ``p_referable_from`` and ``reused``; or, for a Kaggle file without that
     file, ``{"note": why it cannot be scored}``),
+    ``unlike_training_images`` (only with the export's notes file beside the submission:
+    :func:`unlike_training_images`, how many scored images its input check flagged as unlike
+    the training images; when most were, ``chance_warning``'s remedy names domain shift first,
+    :data:`DOMAIN_SHIFT_REMEDY`),
     ``class_names_warning`` (only when ``grade_names`` count another K than the submission's:
     they are not used, said), ``swap_warning`` / ``kaggle_pair_note`` (only when both files
     have Kaggle's ``id_code,diagnosis`` header: the labels look like an export's submission, an
@@ -1099,13 +1103,49 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         record["case_name_warnings"] = list(problems.warnings)
     if kaggle and is_kaggle_file(labels):  # two id_code,diagnosis files: which is which is the order
         record.update(_kaggle_pair_words(submission, labels))
+    unlike = unlike_training_images(submission, sub.cases)
+    if unlike is not None:
+        record["unlike_training_images"] = unlike
     record = _json_safe(record)
     record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
         record, subject="this submission", qwk_words="QWK",
-        remedy="the model that wrote it needs more labelled images, more training or another recipe.")
+        remedy=(DOMAIN_SHIFT_REMEDY if unlike is not None and unlike["most"] else
+                "the model that wrote it needs more labelled images, more training or another recipe."))
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record
+
+
+DOMAIN_SHIFT_REMEDY = ("most of these images were flagged as unlike the training images, so suspect domain "
+                       "shift first: another camera, site or preprocessing than the training images' (grade "
+                       "images prepared as the training images were, or fine-tune on labelled images of this "
+                       "site); only then more labelled images, more training or another recipe.")
+"""The chance warning's remedy (:func:`drac_ssl.figures.chance_words`) when most scored images
+were flagged unlike the training images (:func:`unlike_training_images`)."""
+
+
+def unlike_training_images(submission: str | Path, cases: Sequence[str]) -> dict[str, Any] | None:
+    """How many of the scored ``cases`` the export flagged as unlike the training images (the
+    input check of :mod:`drac_ssl.grading.ood`; the reason
+    :data:`drac_ssl.grading.image_notes.UNLIKE_KIND` in the ``not_reliably_gradable`` column of
+    the export's notes file beside the submission, :func:`drac_ssl.submission.image_notes_path`):
+    ``{"n": flagged, "of": cases the notes file lists, "most": n > of / 2, "source": the
+    file, "line": "N of M scored images flagged as unlike the training images ..."}``; None
+    without a notes file (or one that lists none of the cases): nothing tells."""
+    from drac_ssl.grading.image_notes import UNLIKE_KIND
+    from drac_ssl.submission import image_notes_path, read_image_notes
+
+    path = image_notes_path(submission)
+    notes = read_image_notes(path)
+    listed = [c for c in cases if notes is not None and c in notes]
+    if not listed or notes is None:
+        return None
+    n = sum(1 for c in listed if UNLIKE_KIND in [r.strip() for r in notes[c][0].split(";")])
+    most = n > len(listed) / 2
+    line = (f"{n} of {len(listed)} scored images flagged as {UNLIKE_KIND} (the export's input check, "
+            f"{path})" + (": most were, so these figures may measure domain shift (another camera, site "
+                          "or preprocessing) as much as the model" if most else ""))
+    return {"n": n, "of": len(listed), "most": most, "source": str(path), "line": line}
 
 
 DEPLOYED_CUT_REUSED = "the bundle's deployed cut re-used, not re-fitted"
@@ -1412,6 +1452,9 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     deployed = record.get("deployed_referral")
     if isinstance(deployed, dict) and not deployed.get("none"):
         lines.append(_deployed_line(deployed, record["class_names"]))
+    unlike = record.get("unlike_training_images")
+    if isinstance(unlike, dict) and unlike.get("line"):
+        lines.append(f"{unlike['line'][:1].upper()}{unlike['line'][1:]}.")
     if record.get("one_grade_labels_note"):  # one note: no AUC line, no chance warning
         note_text = record["one_grade_labels_note"]
         lines.append(f"Note: {note_text[:1].upper()}{note_text[1:]}.")

@@ -9,6 +9,9 @@ submissions hand-written.
   calibration, what the export's ``_referable.csv`` refers by) was never scored; only the
   submitted grades and in-sample cuts were, with the advice "to refer new images, set
   finetune.referral_target" though it was set.
+* F4: the export's notes file was read for training and pretraining images but not for its
+  out-of-distribution flag: 30 of 30 APTOS images "unlike the training images" went unsaid,
+  and the chance warning's remedy was "more labelled images".
 * F3: the operating points' cuts, chosen on the scored images themselves, were said to be "on
   oof.csv's cross-fitted probabilities, not the bundle's"."""
 
@@ -22,7 +25,13 @@ import pytest
 
 from drac_ssl import scoring
 from drac_ssl.export import main as export_main
-from drac_ssl.submission import referable_path, write_referable, write_submission
+from drac_ssl.submission import (
+    image_notes_path,
+    referable_path,
+    write_image_notes,
+    write_referable,
+    write_submission,
+)
 
 NAMES = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
 TRUE = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 0, 2]
@@ -192,3 +201,32 @@ def test_decision_screening_counts_a_decision_by_hand() -> None:
     assert got["sensitivity_ci_method"] == "wilson"  # a small count
     with pytest.raises(ValueError, match="referred must hold 0"):
         decision_screening([0, 1], [0, 2], 1)
+
+
+# --------------------------------------------------------------------------------------
+# F4: the images the export flagged as unlike the training images
+
+
+def test_score_counts_the_images_flagged_unlike_the_training_images(tmp_path: Path) -> None:
+    sub = tmp_path / "graded.csv"
+    given = [3] * len(CASES)  # one grade for all: the chance warning comes
+    write_submission(sub, CASES, _probs(given), given, num_grades=5)
+    unlike = ["unlike the training images"]
+    reasons = [unlike] * 9 + [["unlike the training images", "far smaller than the model's input"]] + [[]] * 6
+    write_image_notes(image_notes_path(sub), CASES, given, reasons, [False] * len(CASES))
+    record = scoring.score(sub, _labels(tmp_path), n_boot=50, grade_names=NAMES)
+    told = record["unlike_training_images"]
+    assert told["n"] == 10 and told["of"] == 16 and told["most"] is True
+    lines = scoring.score_lines(record)
+    assert any(x.startswith("10 of 16 scored images flagged as unlike the training images (the export's input "
+                            f"check, {image_notes_path(sub)}): most were") for x in lines), lines
+    assert "suspect domain shift first: another camera, site or preprocessing" in record["chance_warning"]
+    assert record["chance_warning"].index("domain shift") < record["chance_warning"].index("more labelled images")
+    # few flagged: counted, the usual remedy
+    write_image_notes(image_notes_path(sub), CASES, given, [unlike] * 2 + [[]] * 14, [False] * len(CASES))
+    record = scoring.score(sub, _labels(tmp_path), n_boot=50, grade_names=NAMES)
+    assert record["unlike_training_images"]["n"] == 2 and not record["unlike_training_images"]["most"]
+    assert "domain shift" not in record["chance_warning"]
+    # no notes file: nothing tells
+    image_notes_path(sub).unlink()
+    assert "unlike_training_images" not in scoring.score(sub, _labels(tmp_path), n_boot=50, grade_names=NAMES)
