@@ -186,7 +186,8 @@ from drac_ssl.submission import SubmissionRows, read_submission
 
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
            "model_calibration", "model_grade_names", "model_referable_cut", "notes_grade_names", "read_grade_labels",
-           "scale_names", "score", "score_command", "score_lines", "unlike_training_images"]
+           "scale_names", "score", "score_command", "score_lines", "unlike_training_images",
+           "calibration_measures", "calibration_provenance"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -911,7 +912,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
           patient_column: str | None = None, n_boot: int = N_BOOT, seed: int = 0,
           grade_names: Sequence[str] | None = None, run_given: bool = False,
           referable_from: int | None = None, names_from: str | None = None,
-          calibration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+          calibration: Mapping[str, Any] | None = None, calibration_from: str | None = None) -> dict[str, Any]:
     """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
     as a JSON-ready record (nan as None).
 
@@ -933,7 +934,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     the submission into); the messages say which. ``calibration``: the calibration of the
     bundle that graded (its ``metadata.json``'s, :func:`model_calibration`), read, never
     re-fitted: its referral cut (``referral``, ``finetune.referral_target``) is scored as
-    deployed (``deployed_referral`` below).
+    deployed (``deployed_referral`` below), and it is named in ``calibration`` with
+    ``calibration_from`` (the file it was read from).
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -971,6 +973,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``specificity`` with counts and CIs, ``n_referred``, the ``cut``, ``target``,
     ``from_grade``, ``p_referable_from`` and ``reused``; or, for a Kaggle file without that
     file, ``{"note": why it cannot be scored}``),
+    ``calibration`` (:func:`calibration_provenance`: what was applied and where it came from,
+    re-used unchanged), ``calibration_measures`` (only with probabilities: the Brier score and
+    the expected calibration error of the submitted probabilities with their CIs on the same
+    resamples, :func:`calibration_measures`),
     ``unlike_training_images`` (only with the export's notes file beside the submission:
     :func:`unlike_training_images`, how many scored images its input check flagged as unlike
     the training images; when most were, ``chance_warning``'s remedy names domain shift first,
@@ -1089,6 +1095,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                                            f"(finetune.referable_from)")
         if k == 2:  # named, where recall is keyed by grade
             record["sensitivity"], record["specificity"] = referable["sensitivity"], referable["specificity"]
+    record["calibration"] = calibration_provenance(calibration, calibration_from)
+    if not kaggle:  # one-hot stand-ins are no probabilities to calibrate
+        record["calibration_measures"] = calibration_measures(y, probs, n_boot=n_boot, seed=seed, groups=groups)
     if deployed is not None:
         record["deployed_referral"] = deployed
     elif calibration is not None:  # said, so that the operating points' words need not guess
@@ -1114,6 +1123,80 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record
+
+
+CALIBRATION_REUSED = "re-used unchanged: nothing was re-fitted on the scored images"
+"""How ``export --score`` says the bundle's calibration was applied (:func:`calibration_provenance`)."""
+
+
+def calibration_provenance(calibration: Mapping[str, Any] | None, source: str | None = None) -> dict[str, Any]:
+    """What calibration turned the model's outputs into the scored submission, and where it came
+    from, for the record (``calibration``): the bundle's stored ``calibration`` (its
+    ``metadata.json``, ``source``) as ``temperature``, ``thresholds``, ``decision`` and
+    ``grade`` (the decision rule in words), ``output``, ``fitted_on`` (``out-of-fold outputs of
+    1200 images``: what it was fitted on), ``referral`` (the referral cut, its target and grade,
+    or None) and ``reused`` (:data:`CALIBRATION_REUSED`); ``{"note": ...}`` when the bundle that
+    graded was not found."""
+    if calibration is None:
+        return {"note": "the bundle that graded was not found (no RUN, and the submission is not a run's "
+                        "export): the calibration applied cannot be named; pass its run or bundle folder as RUN"}
+    referral = calibration.get("referral")
+    return {"source": source, "output": calibration.get("output"), "temperature": calibration.get("temperature"),
+            "thresholds": list(calibration.get("thresholds") or []), "decision": calibration.get("decision"),
+            "grade": calibration.get("grade"), "fitted_on": calibration.get("fitted_on"),
+            "referral": ({key: referral.get(key) for key in ("target", "from_grade", "cut", "fitted_on")}
+                         if isinstance(referral, Mapping) else None),
+            "reused": CALIBRATION_REUSED}
+
+
+def calibration_measures(y: np.ndarray, probs: np.ndarray, *, n_boot: int, seed: int,
+                         groups: np.ndarray | None) -> dict[str, Any]:
+    """How well the submitted probabilities ``probs`` ``(n, K)`` are calibrated against the true
+    grades ``y`` ``(n,)``: ``brier`` (:func:`drac_ssl.metrics.brier_score`, the multi-class
+    Brier score) and ``ece`` (:func:`drac_ssl.metrics.expected_calibration_error`, the top-class
+    confidence in ``ece_bins`` equal-width bins), each with its percentile bootstrap 95% CI
+    (``brier_ci95``, ``ece_ci95``: :func:`drac_ssl.metrics.bootstrap_ci`, the same ``n_boot``,
+    ``seed`` and ``groups``, so the same resamples as the other CIs)."""
+    from drac_ssl.metrics import ECE_BINS, brier_score, expected_calibration_error
+
+    return {"brier": brier_score(y, probs),
+            "brier_ci95": list(bootstrap_ci(y, probs, brier_score, n_boot=n_boot, seed=seed, groups=groups)),
+            "ece": expected_calibration_error(y, probs),
+            "ece_ci95": list(bootstrap_ci(y, probs, expected_calibration_error, n_boot=n_boot, seed=seed,
+                                          groups=groups)),
+            "ece_bins": ECE_BINS,
+            "words": (f"Brier score: the multi-class one, the mean over images of sum_k (P_k - [true grade = k])^2 "
+                      f"(0 best, 2 worst); ECE: the expected calibration error of the top-class confidence "
+                      f"max_k P_k against the accuracy of argmax_k P_k, {ECE_BINS} equal-width bins, biased upwards "
+                      f"when the bins hold few images")}
+
+
+def _calibration_lines(record: Mapping[str, Any]) -> list[str]:
+    """The console lines of a record's ``calibration`` and ``calibration_measures``."""
+    cal = record.get("calibration")
+    lines: list[str] = []
+    if isinstance(cal, Mapping) and cal.get("note"):
+        lines.append(f"Calibration applied: not known here: {cal['note']}.")
+    elif isinstance(cal, Mapping):
+        thresholds = ", ".join(figure_text(t) for t in cal.get("thresholds") or [])
+        decision = str(cal.get("decision") or "thresholds")
+        rule = str(cal.get("grade") or decision)
+        parts = [f"temperature {figure_text(cal.get('temperature'))}" if cal.get("temperature") is not None else "",
+                 f"grade = {rule}" + (f" (thresholds {thresholds} stored, unused by the argmax decision)"
+                                      if decision == "argmax" and thresholds else
+                                      f" (thresholds {thresholds})" if thresholds and thresholds not in rule else "")]
+        referral = cal.get("referral")
+        if isinstance(referral, Mapping):
+            parts.append(f"referral cut P(referable) >= {figure_text(referral.get('cut'))} "
+                         f"(grade >= {referral.get('from_grade')}, set for {referral.get('target')})")
+        fitted = f"fitted on {cal['fitted_on']}, " if cal.get("fitted_on") else ""
+        lines.append(f"Calibration applied (from {cal.get('source') or 'the bundle'}, {fitted}{cal['reused']}): "
+                     + "; ".join(p for p in parts if p) + ".")
+    measures = record.get("calibration_measures")
+    if isinstance(measures, Mapping):
+        lines.append(f"Calibration of the submitted probabilities: Brier score {figure_with_ci(measures, 'brier', 'brier_ci95')}"
+                     f", ECE {figure_with_ci(measures, 'ece', 'ece_ci95')} ({measures.get('words')}).")
+    return lines
 
 
 DOMAIN_SHIFT_REMEDY = ("most of these images were flagged as unlike the training images, so suspect domain "
@@ -1316,6 +1399,12 @@ def _model_metadata(submission: str | Path, run: str | None) -> dict[str, Any]:
     return {} if bundle is None else read_json_dict(bundle / "metadata.json") or {}
 
 
+def _metadata_path(submission: str | Path, run: str | None) -> str | None:
+    """The ``metadata.json`` of the bundle that wrote ``submission`` (:func:`_model_bundle`), or None."""
+    bundle = _model_bundle(submission, run)
+    return None if bundle is None else str(bundle / "metadata.json")
+
+
 def model_calibration(submission: str | Path, run: str | None = None) -> dict[str, Any] | None:
     """The calibration of the model that wrote ``submission`` (its bundle found as
     :func:`model_grade_names` finds it): ``metadata.json``'s ``calibration`` as the bundle
@@ -1452,6 +1541,7 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     deployed = record.get("deployed_referral")
     if isinstance(deployed, dict) and not deployed.get("none"):
         lines.append(_deployed_line(deployed, record["class_names"]))
+    lines += _calibration_lines(record)
     unlike = record.get("unlike_training_images")
     if isinstance(unlike, dict) and unlike.get("line"):
         lines.append(f"{unlike['line'][:1].upper()}{unlike['line'][1:]}.")
@@ -1966,7 +2056,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        grade_names=noted[0] if noted else names, run_given=args.run is not None,
                        referable_from=model_referable_cut(args.score, args.run) if names else None,
                        names_from=noted[1] if noted else None,
-                       calibration=model_calibration(args.score, args.run))
+                       calibration=model_calibration(args.score, args.run),
+                       calibration_from=_metadata_path(args.score, args.run))
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)

@@ -12,6 +12,8 @@ submissions hand-written.
 * F4: the export's notes file was read for training and pretraining images but not for its
   out-of-distribution flag: 30 of 30 APTOS images "unlike the training images" went unsaid,
   and the chance warning's remedy was "more labelled images".
+* F5: the score did not say what calibration was applied nor where it came from, nor how well
+  calibrated the submitted probabilities were.
 * F3: the operating points' cuts, chosen on the scored images themselves, were said to be "on
   oof.csv's cross-fitted probabilities, not the bundle's"."""
 
@@ -230,3 +232,76 @@ def test_score_counts_the_images_flagged_unlike_the_training_images(tmp_path: Pa
     # no notes file: nothing tells
     image_notes_path(sub).unlink()
     assert "unlike_training_images" not in scoring.score(sub, _labels(tmp_path), n_boot=50, grade_names=NAMES)
+
+
+# --------------------------------------------------------------------------------------
+# F5: the calibration applied, where it came from, and how calibrated the probabilities are
+
+
+def test_brier_score_by_hand() -> None:
+    from drac_ssl.metrics import brier_score
+
+    # grade 0 given [0.5, 0.5, 0]: 0.25 + 0.25; grade 2 given [0, 0, 1]: 0; grade 1 given [1, 0, 0]: 2
+    assert brier_score([0], [[0.5, 0.5, 0.0]]) == pytest.approx(0.5)
+    assert brier_score([0, 2, 1], [[0.5, 0.5, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]) == pytest.approx(2.5 / 3)
+    assert brier_score([0, 1], np.full((2, 4), 0.25)) == pytest.approx(1 - 1 / 4)  # uniform: 1 - 1/K
+    with pytest.raises(ValueError):
+        brier_score([3], [[0.5, 0.5, 0.0]])
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    from drac_ssl.metrics import expected_calibration_error
+
+    # two images at confidence 0.8, one right: one bin, |0.5 - 0.8|
+    assert expected_calibration_error([0, 1], [[0.8, 0.2], [0.8, 0.2]]) == pytest.approx(0.3)
+    # bins (0.5, 0.6] and (0.9, 1]: 0.55 right -> |1 - 0.55| = 0.45; 0.95 wrong -> |0 - 0.95|;
+    # weighted 1/2 each: (0.45 + 0.95) / 2
+    assert expected_calibration_error([0, 1], [[0.55, 0.45], [0.95, 0.05]]) == pytest.approx(0.7)
+    # the bin edge: 0.6 lies in (0.5, 0.6] with 0.55: one bin, acc 1/2, conf 0.575
+    assert expected_calibration_error([0, 1], [[0.55, 0.45], [0.6, 0.4]]) == pytest.approx(0.075)
+    # 0.1 * 7 (0.7000000000000001 in floats) closes (0.6, 0.7], with 0.65: acc 1/2, conf 0.675
+    edge = 0.1 * 7
+    assert expected_calibration_error([0, 1], [[0.65, 0.35], [edge, 1 - edge]]) == pytest.approx(0.175)
+    # one bin: the mean confidence against the accuracy
+    assert expected_calibration_error([0, 1], [[0.55, 0.45], [0.6, 0.4]], n_bins=1) == pytest.approx(0.075)
+    assert expected_calibration_error([0, 1], [[1.0, 0.0], [0.0, 1.0]]) == 0.0  # perfectly calibrated
+    with pytest.raises(ValueError, match="n_bins"):
+        expected_calibration_error([0], [[1.0, 0.0]], n_bins=0)
+
+
+def test_score_names_the_calibration_applied_and_measures_the_probabilities(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.metrics import bootstrap_ci, brier_score
+
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
+    bundle = _bundle(tmp_path / "bundle", CALIBRATION)
+    out = tmp_path / "score.json"
+    assert export_main([str(bundle), "--score", str(sub), "--labels", str(_labels(tmp_path)),
+                        "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    (line,) = [x for x in printed.splitlines() if x.startswith("Calibration applied")]
+    assert line == (f"Calibration applied (from {bundle / 'metadata.json'}, fitted on out-of-fold outputs of 1200 "
+                    "images, re-used unchanged: nothing was re-fitted on the scored images): temperature 1.250; "
+                    "grade = argmax_k P_k (the most probable calibrated grade) (thresholds 0.500, 1.500, 2.500, "
+                    "3.500 stored, unused by the argmax decision); referral cut P(referable) >= 0.500 (grade >= 2, "
+                    "set for sensitivity:0.90).")
+    record = json.loads(out.read_text())
+    cal = record["calibration"]
+    assert cal["source"] == str(bundle / "metadata.json") and cal["temperature"] == 1.25
+    assert cal["fitted_on"] == "out-of-fold outputs of 1200 images" and cal["referral"]["cut"] == 0.5
+    measures = record["calibration_measures"]
+    y, probs = np.array(TRUE), np.loadtxt(sub, delimiter=",", skiprows=1, usecols=range(2, 7))
+    assert measures["brier"] == pytest.approx(brier_score(y, probs))
+    assert measures["brier_ci95"] == pytest.approx(list(bootstrap_ci(y, probs, brier_score, n_boot=1000, seed=0)))
+    assert measures["brier_ci95"][0] < measures["brier"] < measures["brier_ci95"][1]
+    assert measures["ece_bins"] == 10 and 0 <= measures["ece_ci95"][0] <= measures["ece"] <= measures["ece_ci95"][1]
+    (said,) = [x for x in printed.splitlines() if x.startswith("Calibration of the submitted probabilities")]
+    assert said.startswith(f"Calibration of the submitted probabilities: Brier score {measures['brier']:.3f} (95% CI ")
+    assert "10 equal-width bins" in said
+    # without the bundle: said unknown; a Kaggle file: no measures
+    bare = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES)
+    assert bare["calibration"]["note"].startswith("the bundle that graded was not found")
+    kaggle = tmp_path / "kaggle.csv"
+    kaggle.write_text("id_code,diagnosis\n" + "".join(f"{c[:-4]},{g}\n" for c, g in zip(CASES, GIVEN, strict=True)))
+    assert "calibration_measures" not in scoring.score(kaggle, _labels(tmp_path), n_boot=20, num_grades=5)
