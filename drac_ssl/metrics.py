@@ -138,6 +138,7 @@ __all__ = [
     "SCORED_OPERATING_POINTS_NOTE",
     "referral_report",
     "decision_screening",
+    "recall_intervals",
     "brier_score",
     "expected_calibration_error",
     "ECE_BINS",
@@ -615,6 +616,50 @@ def decision_screening(y_true: Any, referred: Any, from_grade: int, n_boot: int 
     decided = decided.astype(np.int64)
     return {"from_grade": r, "n_referable": int(truth.sum()), "n_not": int(truth.size - truth.sum()),
             "n_referred": int(decided.sum()), **_decided_screening(truth, decided, n_boot, alpha, seed, groups)}
+
+
+def recall_intervals(y_true: Any, pred: Any, num_grades: int, alpha: float = 0.05,
+                     groups: Any = None) -> list[dict[str, Any]]:
+    """Each grade's recall (sensitivity: the share of its true images given that grade) with
+    its Wilson score ``(1 - alpha)`` interval (:func:`wilson_interval`), or, with ``groups``
+    (a patient id per image), the Wilson interval of the same proportion on Kish's effective
+    sample size of that grade's images (:func:`kish_effective_n`), the small-count rule of
+    :func:`referable_report`'s sensitivity (:func:`_screening_interval`); per-grade counts of an
+    external validation are small, where the percentile bootstrap collapses.
+
+    Args:
+        y_true: true grades ``(n,)``; pred: the submitted grades ``(n,)``; both ``0 .. K-1``.
+        num_grades: K.
+        alpha, groups: as above.
+
+    Returns:
+        One dict per grade ``0 .. K-1``: ``grade``, ``n`` (true images), ``hits`` (of them given
+        it), ``given`` (images given it), ``recall`` (nan for ``n == 0``), ``recall_ci95``
+        (``[nan, nan]`` for ``n == 0``), ``ci_method`` (``wilson`` or ``wilson_patients``) and
+        ``ci_n_eff`` (the effective size, ``wilson_patients`` only, else None).
+
+    Raises:
+        ValueError: malformed grades, lengths that differ, a grade ``>= num_grades``.
+    """
+    yt, yp = _as_grades(y_true, "y_true"), _as_grades(pred, "pred")
+    if yt.shape != yp.shape:
+        raise ValueError(f"y_true {yt.shape} and pred {yp.shape} differ in shape")
+    k = int(num_grades)
+    _check_grades_within(yt, k, "y_true")
+    _check_grades_within(yp, k, "pred")
+    ids = None if groups is None else np.asarray(groups)
+    out: list[dict[str, Any]] = []
+    for g in range(k):
+        on = yt == g
+        hits = (yp[on] == g).astype(np.int64)
+        nan2 = [float("nan"), float("nan")]
+        # no bootstrap interval given (n_boot 1, nan): the Wilson interval, by images or patients
+        interval, method, _, n_eff = (_screening_interval(hits, None if ids is None else ids[on], nan2, 1, alpha)
+                                      if hits.size else (nan2, "wilson", None, None))
+        out.append({"grade": g, "n": int(hits.size), "hits": int(hits.sum()), "given": int((yp == g).sum()),
+                    "recall": float(hits.mean()) if hits.size else float("nan"), "recall_ci95": interval,
+                    "ci_method": method, "ci_n_eff": n_eff})
+    return out
 
 
 REFERRAL_RULE = "referral"

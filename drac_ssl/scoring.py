@@ -176,6 +176,7 @@ from drac_ssl.metrics import (
     macro_ovr_auc,
     one_grade_note,
     quadratic_weighted_kappa,
+    recall_intervals,
     referable_report,
     referable_summary,
     two_grade_decision_words,
@@ -187,7 +188,7 @@ from drac_ssl.submission import SubmissionRows, read_submission
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
            "model_calibration", "model_grade_names", "model_referable_cut", "notes_grade_names", "read_grade_labels",
            "scale_names", "score", "score_command", "score_lines", "unlike_training_images",
-           "calibration_measures", "calibration_provenance"]
+           "calibration_measures", "calibration_provenance", "grading_bundle"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -912,7 +913,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
           patient_column: str | None = None, n_boot: int = N_BOOT, seed: int = 0,
           grade_names: Sequence[str] | None = None, run_given: bool = False,
           referable_from: int | None = None, names_from: str | None = None,
-          calibration: Mapping[str, Any] | None = None, calibration_from: str | None = None) -> dict[str, Any]:
+          calibration: Mapping[str, Any] | None = None, calibration_from: str | None = None,
+          graded_by: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
     as a JSON-ready record (nan as None).
 
@@ -935,7 +937,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     bundle that graded (its ``metadata.json``'s, :func:`model_calibration`), read, never
     re-fitted: its referral cut (``referral``, ``finetune.referral_target``) is scored as
     deployed (``deployed_referral`` below), and it is named in ``calibration`` with
-    ``calibration_from`` (the file it was read from).
+    ``calibration_from`` (the file it was read from). ``graded_by``: the bundle that graded
+    (:func:`grading_bundle`), recorded as given (``graded_by``; None: not known, said).
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -973,6 +976,11 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``specificity`` with counts and CIs, ``n_referred``, the ``cut``, ``target``,
     ``from_grade``, ``p_referable_from`` and ``reused``; or, for a Kaggle file without that
     file, ``{"note": why it cannot be scored}``),
+    ``graded_by`` (the bundle that graded, :func:`grading_bundle`: ``bundle`` path or None,
+    ``metadata_sha256``, ``variant``, ``created_utc``, ``source``; or ``{"note": ...}``),
+    ``per_grade`` (:func:`drac_ssl.metrics.recall_intervals`, keyed by grade name: each grade's
+    ``n`` true images, ``given``, ``recall`` with its Wilson ``recall_ci95``, ``precision``),
+    ``never_given`` (one note per grade the submission never gave: its precision is undefined),
     ``calibration`` (:func:`calibration_provenance`: what was applied and where it came from,
     re-used unchanged), ``calibration_measures`` (only with probabilities: the Brier score and
     the expected calibration error of the submitted probabilities with their CIs on the same
@@ -1095,6 +1103,16 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                                            f"(finetune.referable_from)")
         if k == 2:  # named, where recall is keyed by grade
             record["sensitivity"], record["specificity"] = referable["sensitivity"], referable["specificity"]
+    record["graded_by"] = dict(graded_by) if graded_by is not None else {
+        "note": "the bundle that graded is not known: no RUN, the submission is no run's export and no "
+                "notes file of the export beside it names one"}
+    per_grade = recall_intervals(y, pred, k, groups=groups)
+    record["per_grade"] = {names[g["grade"]]: {**{key: g[key] for key in ("grade", "n", "given", "hits", "recall",
+                                                                        "recall_ci95", "ci_method", "ci_n_eff")},
+                                               "precision": report["precision"][names[g["grade"]]]}
+                           for g in per_grade}
+    record["never_given"] = [f"{_grade_words([g['grade']], names)} was never given: its precision is undefined"
+                             for g in per_grade if g["given"] == 0]
     record["calibration"] = calibration_provenance(calibration, calibration_from)
     if not kaggle:  # one-hot stand-ins are no probabilities to calibrate
         record["calibration_measures"] = calibration_measures(y, probs, n_boot=n_boot, seed=seed, groups=groups)
@@ -1399,6 +1417,71 @@ def _model_metadata(submission: str | Path, run: str | None) -> dict[str, Any]:
     return {} if bundle is None else read_json_dict(bundle / "metadata.json") or {}
 
 
+def grading_bundle(submission: str | Path, run: str | None = None) -> dict[str, Any] | None:
+    """Which bundle graded ``submission``, to be named beside its figures: ``run``'s bundle or
+    the one of the run the export wrote the submission into (:func:`_model_bundle`):
+    ``{"bundle": its folder, "metadata_sha256": the first 12 hex digits of the SHA-256 of its
+    metadata.json (the id the export's notes file and the app give a bundle), "variant",
+    "created_utc", "package_version", "source"}``; else the ``bundle`` cells of the export's
+    notes file beside the submission (:func:`drac_ssl.submission.bundle_cell`), ``bundle``
+    None (its folder is not named there); None when neither tells."""
+    from drac_ssl.io import read_json_dict, sha256_file
+    from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
+
+    bundle = _model_bundle(submission, run)
+    if bundle is not None and (bundle / "metadata.json").is_file():
+        meta = read_json_dict(bundle / "metadata.json") or {}
+        try:
+            digest = sha256_file(bundle / "metadata.json")[:12]
+        except OSError:
+            digest = None
+        return {"bundle": str(bundle), "metadata_sha256": digest, "variant": meta.get("variant"),
+                "created_utc": meta.get("created_utc"), "package_version": meta.get("package_version"),
+                "source": "RUN" if run is not None else "the run the export wrote the submission into"}
+    path = image_notes_path(submission)
+    cells = {entry["bundle"] for entry in (read_pretraining_notes(path) or {}).values() if entry.get("bundle")}
+    if not cells:
+        return None
+    fields = bundle_cell_fields(sorted(cells)[0])
+    told: dict[str, Any] = {"bundle": None, "metadata_sha256": fields.get("metadata_sha256"),
+                            "variant": fields.get("variant"), "created_utc": fields.get("created_utc"),
+                            "source": f"{path} (its bundle column)"}
+    if len(cells) > 1:
+        told["note"] = f"{path} names {len(cells)} bundles: the rows were graded by more than one"
+    return told
+
+
+def _graded_by_line(graded_by: Mapping[str, Any]) -> str:
+    """``Graded by: bundle PATH (metadata_sha256=..., variant ..., created ...)``."""
+    if graded_by.get("bundle") is None and not graded_by.get("metadata_sha256"):
+        return f"Graded by: not known ({graded_by.get('note') or 'no bundle found'})."
+    ids = ", ".join(f"{key}={graded_by[key]}" for key in ("metadata_sha256", "variant", "created_utc")
+                    if graded_by.get(key))
+    said = (f"Graded by: bundle {graded_by['bundle']} ({ids})" if graded_by.get("bundle") else
+            f"Graded by: the bundle {ids}, as {graded_by.get('source')} names it; its folder is not named there: "
+            f"pass it as RUN to have its calibration read")
+    return said + (f"; {graded_by['note']}" if graded_by.get("note") else "") + "."
+
+
+def _per_grade_lines(record: Mapping[str, Any]) -> list[str]:
+    """The per-grade table (true images, given, recall with its Wilson CI, precision) and the
+    notes on grades never given."""
+    per_grade = record.get("per_grade")
+    if not isinstance(per_grade, Mapping):
+        return []
+    rows = []
+    for name, g in per_grade.items():
+        label = str(g.get("grade")) if name == str(g.get("grade")) else f"{g.get('grade')} {name}"
+        recall = (f"{figure_text(g.get('recall'))} ({g.get('hits')}/{g.get('n')}; "
+                  f"{format_ci(*(list(g.get('recall_ci95') or []) + [None, None])[:2])})" if g.get("n") else "n/a")
+        rows.append([label, str(g.get("n")), str(g.get("given")), recall, figure_text(g.get("precision"))])
+    lines = ["Per grade (recall: the share of a grade's true images given it, 95% CI Wilson score; "
+                 "precision: of the images given it, the share truly of it):", "",
+             *markdown_table(["grade", "true", "given", "recall (95% CI)", "precision"], rows)]
+    lines += [f"Note: {n[:1].upper()}{n[1:]}." for n in record.get("never_given") or []]
+    return lines
+
+
 def _metadata_path(submission: str | Path, run: str | None) -> str | None:
     """The ``metadata.json`` of the bundle that wrote ``submission`` (:func:`_model_bundle`), or None."""
     bundle = _model_bundle(submission, run)
@@ -1536,6 +1619,8 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                 f"{record['n']} images (seed {record['seed']}; images of one patient are not independent, "
                 f"so with both eyes or repeat visits the interval is too narrow: --patient-column NAME "
                 f"resamples patients).")]
+    if isinstance(record.get("graded_by"), dict):
+        lines.insert(2, _graded_by_line(record["graded_by"]))
     if isinstance(record.get("referable"), dict):  # the training's screening words, on these labels
         lines.append(_screening_line(record))
     deployed = record.get("deployed_referral")
@@ -1566,7 +1651,7 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     header = ["true \\ class", *(f"{g} {n}" if n != str(g) else str(g) for g, n in enumerate(names))]
     rows = [[header[g + 1], *row] for g, row in enumerate(record["confusion"])]
     lines += ["", "Confusion matrix (rows: true grade, columns: the submission's class):", "",
-              *markdown_table(header, rows)]
+              *markdown_table(header, rows), *_per_grade_lines(record)]
     return lines[:-1] if lines[-1] == "" else lines
 
 
@@ -2057,7 +2142,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        referable_from=model_referable_cut(args.score, args.run) if names else None,
                        names_from=noted[1] if noted else None,
                        calibration=model_calibration(args.score, args.run),
-                       calibration_from=_metadata_path(args.score, args.run))
+                       calibration_from=_metadata_path(args.score, args.run),
+                       graded_by=grading_bundle(args.score, args.run))
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)

@@ -14,6 +14,8 @@ submissions hand-written.
   and the chance warning's remedy was "more labelled images".
 * F5: the score did not say what calibration was applied nor where it came from, nor how well
   calibrated the submitted probabilities were.
+* F6: a paper needs the bundle that graded named (path and id) even without RUN, each grade's
+  recall with an interval, and a word on grades never given (precision undefined).
 * F3: the operating points' cuts, chosen on the scored images themselves, were said to be "on
   oof.csv's cross-fitted probabilities, not the bundle's"."""
 
@@ -305,3 +307,66 @@ def test_score_names_the_calibration_applied_and_measures_the_probabilities(
     kaggle = tmp_path / "kaggle.csv"
     kaggle.write_text("id_code,diagnosis\n" + "".join(f"{c[:-4]},{g}\n" for c, g in zip(CASES, GIVEN, strict=True)))
     assert "calibration_measures" not in scoring.score(kaggle, _labels(tmp_path), n_boot=20, num_grades=5)
+
+
+# --------------------------------------------------------------------------------------
+# F6: the bundle that graded named; each grade's recall with its Wilson interval
+
+
+def test_score_names_the_bundle_that_graded_and_gives_each_grade_s_recall(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.io import sha256_file
+    from drac_ssl.metrics import wilson_interval
+
+    sub = tmp_path / "graded.csv"
+    given = [g if g != 4 else 3 for g in GIVEN]  # PDR never given
+    write_submission(sub, CASES, _probs(given), given, num_grades=5)
+    bundle = _bundle(tmp_path / "bundle", CALIBRATION)
+    digest = sha256_file(bundle / "metadata.json")[:12]
+    out = tmp_path / "score.json"
+    assert export_main([str(bundle), "--score", str(sub), "--labels", str(_labels(tmp_path)),
+                        "--json", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[2] == (f"Graded by: bundle {bundle} (metadata_sha256={digest}, variant=vicreg, "
+                          "created_utc=2026-01-02T03:04:05+00:00).")
+    record = json.loads(out.read_text())
+    assert record["graded_by"]["bundle"] == str(bundle) and record["graded_by"]["metadata_sha256"] == digest
+    # Mild, by hand: true at im04..im06, given 1, 2, 3 (one found); given 1 at im02 and im04
+    mild = record["per_grade"]["Mild"]
+    assert (mild["n"], mild["hits"], mild["given"]) == (3, 1, 2)
+    assert mild["recall"] == pytest.approx(1 / 3) and mild["recall_ci95"] == pytest.approx(list(wilson_interval(1, 3)))
+    assert mild["precision"] == pytest.approx(0.5)
+    pdr = record["per_grade"]["PDR"]
+    assert pdr["given"] == 0 and pdr["precision"] is None and pdr["recall"] == 0.0
+    assert record["never_given"] == ["grade 4 (PDR) was never given: its precision is undefined"]
+    assert "| 1 Mild | 3 | 2 | 0.333 (1/3; 0.061..0.792) | 0.500 |" in printed
+    assert "Note: Grade 4 (PDR) was never given: its precision is undefined." in printed
+
+    # without RUN: the bundle the export's notes file names, its hash and variant
+    write_image_notes(image_notes_path(sub), CASES, given, [[]] * len(CASES), [False] * len(CASES),
+                      bundle={"metadata_sha256": digest, "variant": "vicreg", "created_utc": "2026-01-02"})
+    told = scoring.grading_bundle(sub)
+    assert told is not None and told["bundle"] is None and told["metadata_sha256"] == digest
+    capsys.readouterr()
+    assert export_main(["--score", str(sub), "--labels", str(_labels(tmp_path))]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("Graded by")]
+    assert line.startswith(f"Graded by: the bundle metadata_sha256={digest}, variant=vicreg, created_utc=2026-01-02, "
+                           f"as {image_notes_path(sub)} (its bundle column) names it"), line
+    # nothing tells: said
+    image_notes_path(sub).unlink()
+    record = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES)
+    assert record["graded_by"]["note"].startswith("the bundle that graded is not known")
+
+
+def test_recall_intervals_by_hand() -> None:
+    from drac_ssl.metrics import kish_effective_n, recall_intervals, wilson_interval
+
+    got = recall_intervals([0, 0, 1, 1, 1], [0, 1, 1, 1, 0], 3)
+    assert [(g["n"], g["hits"], g["given"]) for g in got] == [(2, 1, 2), (3, 2, 3), (0, 0, 0)]
+    assert got[1]["recall_ci95"] == pytest.approx(list(wilson_interval(2, 3))) and got[1]["ci_method"] == "wilson"
+    assert np.isnan(got[2]["recall"]) and all(np.isnan(got[2]["recall_ci95"]))
+    # patients: grade 1's images are of patients a, a, b: Kish's n_eff 9 / 5
+    grouped = recall_intervals([0, 0, 1, 1, 1], [0, 1, 1, 1, 0], 3, groups=["p", "q", "a", "a", "b"])
+    n_eff = kish_effective_n(["a", "a", "b"])
+    assert n_eff == pytest.approx(1.8) and grouped[1]["ci_method"] == "wilson_patients"
+    assert grouped[1]["recall_ci95"] == pytest.approx(list(wilson_interval(2 / 3 * n_eff, n_eff)))
