@@ -77,6 +77,17 @@ manifest; the ``pretraining_image`` column of the export's notes file beside the
 ``RUN`` with ``--images DIR``, each file hashed once for both checks; none for the ``scratch``
 variant).
 
+For an external validation (docs/evaluation.md, "Validating at a new site") the score also
+names the bundle that graded (:func:`grading_bundle`: its folder and the SHA-256 id of its
+metadata.json, else the notes file's ``bundle`` cells), the calibration it applied, re-used
+unchanged (:func:`calibration_provenance`), the Brier score and expected calibration error of
+the submitted probabilities (:func:`calibration_measures`), the bundle's stored referral cut
+scored as deployed (:func:`_deployed_referral`; the operating points read off these images'
+ROC curve are said to be in-sample, :data:`drac_ssl.metrics.SCORED_CUTS_SCALE`), how many
+images the export flagged as unlike the training images (:func:`unlike_training_images`), and
+each grade's recall with its Wilson interval. A Kaggle file gets no AUC of P(referable) nor
+operating points: it has no probabilities.
+
 Exit codes (:func:`score_command`): 0 scored; 1 the submission fails its check (its problems
 printed as ``--check`` prints them); 2 anything else that stops the scoring (arguments, a
 label CSV that cannot be read or has bad rows, cases and labels that do not pair, a
