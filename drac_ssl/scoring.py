@@ -929,7 +929,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
           grade_names: Sequence[str] | None = None, run_given: bool = False,
           referable_from: int | None = None, names_from: str | None = None,
           calibration: Mapping[str, Any] | None = None, calibration_from: str | None = None,
-          graded_by: Mapping[str, Any] | None = None) -> dict[str, Any]:
+          graded_by: Mapping[str, Any] | None = None, run_not_grader: str | None = None) -> dict[str, Any]:
     """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
     as a JSON-ready record (nan as None).
 
@@ -954,6 +954,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     deployed (``deployed_referral`` below), and it is named in ``calibration`` with
     ``calibration_from`` (the file it was read from). ``graded_by``: the bundle that graded
     (:func:`grading_bundle`), recorded as given (``graded_by``; None: not known, said).
+    ``run_not_grader``: why RUN's bundle is not the one that graded (the export's notes file
+    names another: :func:`grading_bundle`'s ``run_bundle``); RUN's calibration and referral
+    cut were then not the ones applied, so ``calibration`` is a note saying so (pass
+    ``calibration`` None) and ``deployed_referral`` a note, ``withheld`` True, not figures.
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -988,11 +992,15 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     when P(referable) >= its ``cut``, P(referable) read from the export's ``_referable.csv``
     beside the submission when it lists every case, else summed from the submission's
     probabilities; :func:`drac_ssl.metrics.decision_screening`'s ``sensitivity`` /
-    ``specificity`` with counts and CIs, ``n_referred``, the ``cut``, ``target``,
-    ``from_grade``, ``p_referable_from`` and ``reused``; or, for a Kaggle file without that
-    file, ``{"note": why it cannot be scored}``),
+    ``specificity`` with counts and CIs, ``n_referred`` (the export's ``referable`` column's
+    count when that file has one: ``decision_from``; ``n_referred_by_cut``, what the cut
+    refers, and ``decision_warning`` when the two differ), the ``cut``, ``target``,
+    ``from_grade``, ``fitted_on``, ``p_referable_from`` and ``reused``; or, for a Kaggle file
+    without that file, ``{"note": why it cannot be scored}``; with ``run_not_grader``,
+    ``{"note", "withheld": True}``),
     ``graded_by`` (the bundle that graded, :func:`grading_bundle`: ``bundle`` path or None,
-    ``metadata_sha256``, ``variant``, ``created_utc``, ``source``; or ``{"note": ...}``),
+    ``metadata_sha256``, ``variant``, ``created_utc``, ``package_version``, ``source``, and
+    ``note`` / ``run_bundle`` where said; or ``{"note": ...}``),
     ``per_grade`` (:func:`drac_ssl.metrics.recall_intervals`, keyed by grade name: each grade's
     ``n`` true images, ``given``, ``recall`` with its Wilson ``recall_ci95``, ``precision``),
     ``never_given`` (one note per grade the submission never gave: its precision is undefined),
@@ -1078,7 +1086,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     elif referable is not None:  # its cuts are chosen on these images, not on oof.csv
         referable["operating_points_note"] = SCORED_OPERATING_POINTS_NOTE
     referral = (calibration or {}).get("referral")
-    deployed = (_deployed_referral(submission, sub, y, referral, kaggle, n_boot=n_boot, seed=seed, groups=groups)
+    deployed = ({"note": f"not scored: {run_not_grader}, so its referral cut was not the one applied",
+                 "withheld": True} if run_not_grader else
+                _deployed_referral(submission, sub, y, referral, kaggle, n_boot=n_boot, seed=seed, groups=groups)
                 if isinstance(referral, Mapping) else None)
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
@@ -1128,7 +1138,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                            for g in per_grade}
     record["never_given"] = [f"{_grade_words([g['grade']], names)} was never given: its precision is undefined"
                              for g in per_grade if g["given"] == 0]
-    record["calibration"] = calibration_provenance(calibration, calibration_from)
+    record["calibration"] = (calibration_provenance(calibration, calibration_from) if not run_not_grader else
+                             {"note": f"{run_not_grader}, so its calibration was not the one applied; pass the "
+                                      f"run or bundle folder that wrote the submission as RUN to have it named"})
     if not kaggle:  # one-hot stand-ins are no probabilities to calibrate
         record["calibration_measures"] = calibration_measures(y, probs, n_boot=n_boot, seed=seed, groups=groups)
     if deployed is not None:
@@ -1270,10 +1282,11 @@ DEPLOYED_CUT_REUSED = "the bundle's deployed cut re-used, not re-fitted"
 read off their ROC curve (:data:`drac_ssl.metrics.SCORED_CUTS_SCALE`)."""
 
 
-def _referable_units(path: Path, cases: Sequence[str]) -> np.ndarray | None:
+def _referable_units(path: Path, cases: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None] | None:
     """The ``P_referable`` column of the export's ``_referable.csv`` (``path``) in millionths,
-    in the order of ``cases``; None when the file is absent, unreadable, not that file, or does
-    not list every case once with a number."""
+    and its ``referable`` column (the decision the export made: 1 referred, 0 not; None when a
+    cell is neither), both in the order of ``cases``; None when the file is absent,
+    unreadable, not that file, or does not list every case once with a number."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
@@ -1282,6 +1295,7 @@ def _referable_units(path: Path, cases: Sequence[str]) -> np.ndarray | None:
     if not rows or [c.strip() for c in rows[0][:3]] != ["case", "P_referable", "referable"]:
         return None
     found: dict[str, int] = {}
+    decided: dict[str, int | None] = {}
     for row in rows[1:]:
         if len(row) < 2 or row[0] in found:
             return None
@@ -1292,9 +1306,13 @@ def _referable_units(path: Path, cases: Sequence[str]) -> np.ndarray | None:
         if not math.isfinite(value):
             return None
         found[row[0]] = int(round(value * 10**6))
+        cell = row[2].strip() if len(row) > 2 else ""
+        decided[row[0]] = int(cell) if cell in ("0", "1") else None
     if set(found) != set(cases) or len(found) != len(cases):
         return None
-    return np.array([found[c] for c in cases], dtype=np.int64)
+    column = [decided[c] for c in cases]
+    return (np.array([found[c] for c in cases], dtype=np.int64),
+            None if any(v is None for v in column) else np.array(column, dtype=np.int64))
 
 
 def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarray, referral: Mapping[str, Any],
@@ -1305,7 +1323,11 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
     submission's 6-decimal units as the export's ``_referable.csv`` and the app compare it
     (:func:`drac_ssl.submission.cut_units`). P(referable) is that file's, beside the submission
     (:func:`drac_ssl.submission.referable_path`), when it lists every case (a Kaggle file's too),
-    else the submission's own columns summed. The figures:
+    else the submission's own columns summed. The decision scored is that file's ``referable``
+    column when it has one of 0/1 on every row (the decision the export made, ``decision_from``),
+    else the cut applied here; when the two disagree (the export referred by another cut, or by
+    the class, or the file was edited) the export's is scored, and ``decision_warning`` says
+    how many the cut refers (``n_referred_by_cut``). The figures:
     :func:`drac_ssl.metrics.decision_screening` (counts, the same intervals as the submitted
     grades' sensitivity and specificity). ``{"note": ...}`` when it cannot be scored (a Kaggle
     file without that file, a cut outside the submission's scale, a cut that is no number);
@@ -1325,7 +1347,8 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
         return {**told, "note": f"the bundle's referral cut (P(referable) >= {cut:.6g}, grade >= {r}) is not on "
                                 f"the submission's {k} grades: not scored"}
     beside = referable_path(submission)
-    units = _referable_units(beside, sub.cases)
+    read = _referable_units(beside, sub.cases)
+    units, exported = read if read is not None else (None, None)
     if units is not None:
         source = f"{beside} (its P_referable column)"
     elif not kaggle:
@@ -1337,9 +1360,19 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
                                 f"every case's P_referable, so the bundle's referral cut (P(referable) >= "
                                 f"{cut:.6g}) cannot be scored: keep the export's {beside.name} beside the "
                                 f"submission"}
-    referred = (units >= cut_units(cut)).astype(np.int64)
+    by_cut = (units >= cut_units(cut)).astype(np.int64)
+    referred = by_cut if exported is None else exported
     figures = decision_screening(y, referred, r, n_boot=n_boot, seed=seed, groups=groups)
-    return {**told, **figures, "p_referable_from": source}
+    told.update(p_referable_from=source, n_referred_by_cut=int(by_cut.sum()),
+                decision_from=(f"{beside} (its referable column: the export's decision)" if exported is not None
+                               else f"P(referable) >= {cut:.6g} applied here"))
+    if exported is not None and (exported != by_cut).any():
+        told["decision_warning"] = (
+            f"{beside}'s referable column refers {int(exported.sum())} of {len(exported)}, the cut P(referable) "
+            f">= {cut:.6g} on its P_referable {int(by_cut.sum())}: the export did not refer by this bundle's cut "
+            f"(another bundle graded, the export referred by the class, or the file was edited); the figures are "
+            f"the export's decisions")
+    return {**told, **figures}
 
 
 def _kaggle_pair_words(submission: str | Path, labels: str | Path) -> dict[str, str]:
@@ -1432,6 +1465,18 @@ def _model_metadata(submission: str | Path, run: str | None) -> dict[str, Any]:
     return {} if bundle is None else read_json_dict(bundle / "metadata.json") or {}
 
 
+def _noted_hashes(submission: str | Path) -> tuple[Path, set[str]]:
+    """The export's notes file beside ``submission`` (:func:`drac_ssl.submission.image_notes_path`)
+    and the ``metadata_sha256`` values its ``bundle`` cells name (lower case; ``unknown`` and
+    empty cells left out): empty when the file is absent or names none."""
+    from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
+
+    path = image_notes_path(submission)
+    return path, {value for entry in (read_pretraining_notes(path) or {}).values()
+                  if (value := bundle_cell_fields(entry["bundle"]).get("metadata_sha256", "").lower())
+                  and value != "unknown"}
+
+
 def grading_bundle(submission: str | Path, run: str | None = None) -> dict[str, Any] | None:
     """Which bundle graded ``submission``, to be named beside its figures: ``run``'s bundle or
     the one of the run the export wrote the submission into (:func:`_model_bundle`):
@@ -1439,31 +1484,58 @@ def grading_bundle(submission: str | Path, run: str | None = None) -> dict[str, 
     metadata.json (the id the export's notes file and the app give a bundle), "variant",
     "created_utc", "package_version", "source"}``; else the ``bundle`` cells of the export's
     notes file beside the submission (:func:`drac_ssl.submission.bundle_cell`), ``bundle``
-    None (its folder is not named there); None when neither tells."""
+    None (its folder is not named there); None when neither tells.
+
+    When ``run`` is given but its bundle's hash is none of those the notes file's ``bundle``
+    cells name (RUN is another model than the one that graded), the notes file's bundle is
+    named as the grader, with ``run_bundle`` (``{"bundle", "metadata_sha256"}``: RUN's, which
+    did not grade) and a ``note`` saying so: RUN's calibration and referral cut were not the
+    ones applied (:func:`score_command` then does not report them as applied)."""
     from drac_ssl.io import read_json_dict, sha256_file
     from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
 
     bundle = _model_bundle(submission, run)
+    found: dict[str, Any] | None = None
     if bundle is not None and (bundle / "metadata.json").is_file():
         meta = read_json_dict(bundle / "metadata.json") or {}
         try:
             digest = sha256_file(bundle / "metadata.json")[:12]
         except OSError:
             digest = None
-        return {"bundle": str(bundle), "metadata_sha256": digest, "variant": meta.get("variant"),
-                "created_utc": meta.get("created_utc"), "package_version": meta.get("package_version"),
-                "source": "RUN" if run is not None else "the run the export wrote the submission into"}
+        found = {"bundle": str(bundle), "metadata_sha256": digest, "variant": meta.get("variant"),
+                 "created_utc": meta.get("created_utc"), "package_version": meta.get("package_version"),
+                 "source": "RUN" if run is not None else "the run the export wrote the submission into"}
+        _, noted = _noted_hashes(submission)
+        if run is None or not noted or digest is None or digest.lower() in noted:
+            return found
     path = image_notes_path(submission)
     cells = {entry["bundle"] for entry in (read_pretraining_notes(path) or {}).values() if entry.get("bundle")}
     if not cells:
-        return None
+        return found
     fields = bundle_cell_fields(sorted(cells)[0])
     told: dict[str, Any] = {"bundle": None, "metadata_sha256": fields.get("metadata_sha256"),
                             "variant": fields.get("variant"), "created_utc": fields.get("created_utc"),
                             "source": f"{path} (its bundle column)"}
-    if len(cells) > 1:
-        told["note"] = f"{path} names {len(cells)} bundles: the rows were graded by more than one"
+    notes = [f"{path} names {len(cells)} bundles: the rows were graded by more than one"] if len(cells) > 1 else []
+    if found is not None:  # RUN's bundle is another model's: it did not grade this submission
+        told["run_bundle"] = {"bundle": found["bundle"], "metadata_sha256": found["metadata_sha256"]}
+        notes.append(f"{run_not_grader_words(told)}, so its calibration and referral cut are not reported "
+                     f"as applied")
+    if notes:
+        told["note"] = "; ".join(notes)
     return told
+
+
+def run_not_grader_words(graded_by: Mapping[str, Any] | None) -> str:
+    """``RUN's bundle PATH (metadata_sha256=...) is not the one that graded (NOTES names
+    metadata_sha256=...)`` for a :func:`grading_bundle` record with ``run_bundle`` (RUN is
+    another model than the one that graded); "" for any other record or None."""
+    run_bundle = (graded_by or {}).get("run_bundle")
+    if graded_by is None or not isinstance(run_bundle, Mapping):
+        return ""
+    return (f"RUN's bundle {run_bundle.get('bundle')} (metadata_sha256={run_bundle.get('metadata_sha256')}) is not "
+            f"the one that graded ({str(graded_by.get('source') or 'the notes file').split(' (')[0]} names "
+            f"metadata_sha256={graded_by.get('metadata_sha256')})")
 
 
 def _graded_by_line(graded_by: Mapping[str, Any]) -> str:
@@ -1534,14 +1606,10 @@ def noted_bundle_mismatch(submission: str | Path, run: str | None) -> str:
     without RUN, without a notes file or a hash in it (``unknown``), or when one matches."""
     from drac_ssl.grading.bundle_folder import bundle_folder
     from drac_ssl.io import sha256_file
-    from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
 
     if run is None:
         return ""
-    path = image_notes_path(submission)
-    noted = {value for entry in (read_pretraining_notes(path) or {}).values()
-             if (value := bundle_cell_fields(entry["bundle"]).get("metadata_sha256", "").lower())
-             and value != "unknown"}
+    path, noted = _noted_hashes(submission)
     if not noted:
         return ""
     try:
@@ -1553,7 +1621,8 @@ def noted_bundle_mismatch(submission: str | Path, run: str | None) -> str:
         return ""
     return (f"RUN's bundle ({metadata}, metadata_sha256={digest}) is not the one that wrote {submission}: "
             f"{path} names metadata_sha256={', '.join(sorted(noted))}; the grade names and the referable cut "
-            f"read from RUN may be another model's; pass the run or bundle folder that wrote the submission "
+            f"read from RUN may be another model's, and its calibration and referral cut are not reported as "
+            f"applied; pass the run or bundle folder that wrote the submission "
             f"as RUN")
 
 
@@ -1641,6 +1710,8 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     deployed = record.get("deployed_referral")
     if isinstance(deployed, dict) and not deployed.get("none"):
         lines.append(_deployed_line(deployed, record["class_names"]))
+        if deployed.get("decision_warning"):  # the export referred otherwise than by this cut
+            lines.append(f"warning: {deployed['decision_warning']}")
     lines += _calibration_lines(record)
     unlike = record.get("unlike_training_images")
     if isinstance(unlike, dict) and unlike.get("line"):
@@ -1707,9 +1778,11 @@ def _deployed_line(deployed: dict[str, Any], names: Sequence[str]) -> str:
     target = (f"; set for {deployed['target']}" if deployed.get("target") else "") + (
         f" on the training's {fitted}" if fitted else "")
     n = int(deployed.get("n_referable", 0)) + int(deployed.get("n_not", 0))
+    decision = (f", the decision from {deployed['decision_from']}"
+                if str(deployed.get("decision_from") or "").endswith("the export's decision)") else "")
     return (f"Referral at the bundle's deployed cut ({deployed['reused']}): refer when P(referable) >= "
-            f"{figure_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}: "
-            f"{deployed.get('n_referred')} of {n} referred; {screening_figures_words(deployed)}.")
+            f"{figure_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}"
+            f"{decision}: {deployed.get('n_referred')} of {n} referred; {screening_figures_words(deployed)}.")
 
 
 def _submission_cases(submission: str | Path) -> list[str]:
@@ -2147,6 +2220,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise ScoreError(problem)
         if args.grades is not None and args.grades < 2:
             raise ScoreError(f"--grades {args.grades}: a grading scale has at least 2 grades")
+        graded_by = grading_bundle(args.score, args.run)
+        not_grader = run_not_grader_words(graded_by)  # RUN's calibration and cut were not applied
         names = model_grade_names(args.score, args.run)
         # no bundle found: the names the export wrote beside the submission, when clean
         noted = notes_grade_names(args.score) if names is None and args.run is None else None
@@ -2156,9 +2231,9 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        grade_names=noted[0] if noted else names, run_given=args.run is not None,
                        referable_from=model_referable_cut(args.score, args.run) if names else None,
                        names_from=noted[1] if noted else None,
-                       calibration=model_calibration(args.score, args.run),
-                       calibration_from=_metadata_path(args.score, args.run),
-                       graded_by=grading_bundle(args.score, args.run))
+                       calibration=None if not_grader else model_calibration(args.score, args.run),
+                       calibration_from=None if not_grader else _metadata_path(args.score, args.run),
+                       graded_by=graded_by, run_not_grader=not_grader or None)
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)

@@ -161,14 +161,32 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     assert deployed["n_referred"] == 10 and deployed["sensitivity_ci_method"] == "wilson"
     assert all(0 <= v <= 1 for v in deployed["sensitivity_ci95"] + deployed["specificity_ci95"])
 
-    # the export's _referable.csv beside it is read first: its P_referable, as the export refers
+    # the export's _referable.csv beside it is read first: its P_referable and its referable
+    # column, the decision the export made
     write_referable(sub, 2, cut=0.5)
-    lowered = referable_path(sub).read_text().replace("im15.png,0.450000", "im15.png,0.500000")
+    lowered = referable_path(sub).read_text().replace("im15.png,0.450000,0", "im15.png,0.500000,1")
     referable_path(sub).write_text(lowered)
     record = scoring.score(sub, _labels(tmp_path), n_boot=50, grade_names=NAMES, run_given=True,
                            referable_from=2, calibration=CALIBRATION)
     assert record["deployed_referral"]["sensitivity_counts"] == [8, 8]
     assert record["deployed_referral"]["p_referable_from"] == f"{referable_path(sub)} (its P_referable column)"
+    assert "decision_warning" not in record["deployed_referral"]
+    # a referable column that refers none (the export referred otherwise): its count is the one
+    # reported, and the disagreement with the cut is said (review F1: "16 of 16 referred" was
+    # said of a file whose every row was referable=0)
+    referable_path(sub).write_text(lowered.replace(",1\n", ",0\n"))
+    record = scoring.score(sub, _labels(tmp_path), n_boot=50, grade_names=NAMES, run_given=True,
+                           referable_from=2, calibration=CALIBRATION)
+    deployed = record["deployed_referral"]
+    assert deployed["n_referred"] == 0 and deployed["n_referred_by_cut"] == 11
+    assert deployed["sensitivity_counts"] == [0, 8] and deployed["specificity_counts"] == [8, 8]
+    assert deployed["decision_warning"].startswith(f"{referable_path(sub)}'s referable column refers 0 of 16, the "
+                                                   "cut P(referable) >= 0.5 on its P_referable 11")
+    lines = scoring.score_lines(record)
+    (line,) = [x for x in lines if x.startswith("Referral at the bundle's deployed cut")]
+    assert ": 0 of 16 referred;" in line and "the export's decision" in line, line
+    assert f"warning: {deployed['decision_warning']}" in lines
+    referable_path(sub).write_text(lowered)
     # a Kaggle file: scored from its _referable.csv, else said why not
     kaggle = tmp_path / "kaggle.csv"
     kaggle.write_text("id_code,diagnosis\n" + "".join(f"{c[:-4]},{g}\n" for c, g in zip(CASES, GIVEN, strict=True)))
@@ -177,10 +195,50 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     assert record["deployed_referral"]["note"].startswith("a Kaggle file has no probabilities, and no "
                                                           "kaggle_referable.csv beside it")
     referable_path(kaggle).write_text("case,P_referable,referable\n" + "".join(
-        f"{c[:-4]},{line.split(',')[1]},0\n" for c, line in zip(CASES, lowered.splitlines()[1:], strict=True)))
+        f"{c[:-4]},{line.split(',')[1]},{line.split(',')[2]}\n"
+        for c, line in zip(CASES, lowered.splitlines()[1:], strict=True)))
     record = scoring.score(kaggle, _labels(tmp_path), n_boot=50, grade_names=NAMES, run_given=True,
                            referable_from=2, calibration=CALIBRATION)
     assert record["deployed_referral"]["sensitivity_counts"] == [8, 8]
+    assert record["deployed_referral"]["n_referred"] == 11 and "decision_warning" not in record["deployed_referral"]
+
+
+def test_a_run_that_did_not_grade_the_submission_is_not_said_to_have_graded_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F1: with RUN another model than the one the export's notes file names, "Graded
+    by", "Calibration applied" and the deployed cut's figures (30 of 30 referred, where the
+    export's _referable.csv referred 0 of 30) were claimed for RUN's bundle."""
+    from drac_ssl.io import sha256_file
+
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
+    write_image_notes(image_notes_path(sub), CASES, GIVEN, [[]] * len(CASES), [False] * len(CASES),
+                      bundle={"metadata_sha256": "0123456789ab", "variant": "simclr", "created_utc": "2026-01-01"})
+    bundle = _bundle(tmp_path / "bundle", CALIBRATION)
+    digest = sha256_file(bundle / "metadata.json")[:12]
+    out = tmp_path / "score.json"
+    assert export_main([str(bundle), "--score", str(sub), "--labels", str(_labels(tmp_path)),
+                        "--json", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    (graded,) = [x for x in printed if x.startswith("Graded by")]
+    assert graded.startswith("Graded by: the bundle metadata_sha256=0123456789ab, variant=simclr"), graded
+    assert f"RUN's bundle {bundle} (metadata_sha256={digest}) is not the one that graded" in graded, graded
+    assert not any(x.startswith("Calibration applied (from") for x in printed), printed
+    (deployed_line,) = [x for x in printed if x.startswith("Referral at the bundle's deployed cut")]
+    assert "referred;" not in deployed_line and "so its referral cut was not the one applied" in deployed_line
+    record = json.loads(out.read_text())
+    assert record["graded_by"]["metadata_sha256"] == "0123456789ab" and record["graded_by"]["bundle"] is None
+    assert record["graded_by"]["run_bundle"] == {"bundle": str(bundle), "metadata_sha256": digest}
+    assert record["deployed_referral"]["withheld"] is True and "n_referred" not in record["deployed_referral"]
+    assert "temperature" not in record["calibration"] and "not the one applied" in record["calibration"]["note"]
+    # the notes naming RUN's own bundle: RUN graded, its calibration and cut are reported
+    write_image_notes(image_notes_path(sub), CASES, GIVEN, [[]] * len(CASES), [False] * len(CASES),
+                      bundle={"metadata_sha256": digest, "variant": "vicreg", "created_utc": "2026-01-02"})
+    assert export_main([str(bundle), "--score", str(sub), "--labels", str(_labels(tmp_path)),
+                        "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["graded_by"]["bundle"] == str(bundle) and "run_bundle" not in record["graded_by"]
+    assert record["calibration"]["temperature"] == 1.25 and record["deployed_referral"]["n_referred"] == 10
 
 
 def test_a_bundle_without_a_referral_cut_keeps_the_advice_to_set_one(tmp_path: Path) -> None:
