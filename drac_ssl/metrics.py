@@ -140,6 +140,8 @@ __all__ = [
     "decision_screening",
     "recall_intervals",
     "brier_score",
+    "brier_definition",
+    "BRIER_WORDS",
     "expected_calibration_error",
     "ECE_BINS",
     "referral_summary",
@@ -2288,12 +2290,32 @@ ECE_BINS = 10
 images; 10 is the common choice of small external validations)."""
 
 
+def brier_definition(num_grades: int) -> str:
+    """Which Brier score :func:`brier_score` gives for ``num_grades`` grades: ``"binary"`` for
+    two (the usual binary one, of P1), ``"multiclass"`` for more (scikit-learn's
+    ``brier_score_loss(..., scale_by_half="auto")`` convention)."""
+    return "binary" if int(num_grades) == 2 else "multiclass"
+
+
+BRIER_WORDS = {
+    "binary": "the usual binary one, of P1 (the higher grade): the mean over images of "
+              "(P1 - [true grade = 1])^2 (0 best, 1 worst; half the multi-class score)",
+    "multiclass": "the multi-class one, the mean over images of sum_k (P_k - [true grade = k])^2 "
+                  "(0 best, 2 worst)",
+}
+"""How each :func:`brier_definition` is said beside the figure."""
+
+
 def brier_score(y_true: Any, probs: Any) -> float:
-    """The multi-class Brier score (Brier, Monthly Weather Review 1950): the mean over images
-    of ``sum_k (P_k - [y == k])^2``, the squared distance of each row of probabilities to the
-    one-hot true grade. 0 for probabilities 1 on every true grade, 2 for probability 1 on a
-    wrong grade every time; ``1 - 1/K`` for the uniform ``1/K`` whatever the truth. One image
-    of true grade 0 given ``[0.5, 0.5, 0]`` scores ``0.25 + 0.25 = 0.5``.
+    """The Brier score (Brier, Monthly Weather Review 1950), as scikit-learn's
+    ``brier_score_loss`` gives it by default (``scale_by_half="auto"``): with two grades the
+    usual binary score of P1, the mean over images of ``(P_1 - [y == 1])^2`` (0 best, 1
+    worst; ``brier_score_loss(y, probs[:, 1])``); with ``K > 2`` the multi-class score, the
+    mean of ``sum_k (P_k - [y == k])^2``, the squared distance of each row of probabilities to
+    the one-hot true grade (0 best, 2 worst; ``1 - 1/K`` for the uniform ``1/K`` whatever the
+    truth). The multi-class sum of two grades is twice the binary score, which is why two
+    grades get the binary one (:func:`brier_definition` names it). One image of true grade 0
+    given ``[0.5, 0.5, 0]`` scores ``0.25 + 0.25 = 0.5``; given ``[0.8, 0.2]``, ``0.04``.
 
     Args:
         y_true: true grades ``(n,)``, integers ``0 .. K-1``.
@@ -2310,6 +2332,8 @@ def brier_score(y_true: Any, probs: Any) -> float:
     _check_grades_within(yt, p.shape[1], "y_true")
     if yt.size == 0:
         return float("nan")
+    if p.shape[1] == 2:  # the binary score: half the two-grade sum, whose two terms are equal
+        return float(((p[:, 1] - (yt == 1)) ** 2).mean())
     onehot = np.eye(p.shape[1])[yt]
     return float(((p - onehot) ** 2).sum(axis=1).mean())
 

@@ -1197,21 +1197,28 @@ def calibration_provenance(calibration: Mapping[str, Any] | None, source: str | 
 def calibration_measures(y: np.ndarray, probs: np.ndarray, *, n_boot: int, seed: int,
                          groups: np.ndarray | None) -> dict[str, Any]:
     """How well the submitted probabilities ``probs`` ``(n, K)`` are calibrated against the true
-    grades ``y`` ``(n,)``: ``brier`` (:func:`drac_ssl.metrics.brier_score`, the multi-class
-    Brier score) and ``ece`` (:func:`drac_ssl.metrics.expected_calibration_error`, the top-class
+    grades ``y`` ``(n,)``: ``brier`` (:func:`drac_ssl.metrics.brier_score`: with two grades
+    the usual binary Brier score of P1, scikit-learn's ``brier_score_loss(y, P1)``; with more
+    the multi-class one; ``brier_definition`` says which, ``binary`` or ``multiclass``) and ``ece`` (:func:`drac_ssl.metrics.expected_calibration_error`, the top-class
     confidence in ``ece_bins`` equal-width bins), each with its percentile bootstrap 95% CI
     (``brier_ci95``, ``ece_ci95``: :func:`drac_ssl.metrics.bootstrap_ci`, the same ``n_boot``,
-    ``seed`` and ``groups``, so the same resamples as the other CIs)."""
-    from drac_ssl.metrics import ECE_BINS, brier_score, expected_calibration_error
+    ``seed`` and ``groups``, so the same resamples as the other CIs); ``words``: both in words."""
+    from drac_ssl.metrics import (
+        BRIER_WORDS,
+        ECE_BINS,
+        brier_definition,
+        brier_score,
+        expected_calibration_error,
+    )
 
-    return {"brier": brier_score(y, probs),
+    definition = brier_definition(np.asarray(probs).shape[1])
+    return {"brier": brier_score(y, probs), "brier_definition": definition,
             "brier_ci95": list(bootstrap_ci(y, probs, brier_score, n_boot=n_boot, seed=seed, groups=groups)),
             "ece": expected_calibration_error(y, probs),
             "ece_ci95": list(bootstrap_ci(y, probs, expected_calibration_error, n_boot=n_boot, seed=seed,
                                           groups=groups)),
             "ece_bins": ECE_BINS,
-            "words": (f"Brier score: the multi-class one, the mean over images of sum_k (P_k - [true grade = k])^2 "
-                      f"(0 best, 2 worst); ECE: the expected calibration error of the top-class confidence "
+            "words": (f"Brier score: {BRIER_WORDS[definition]}; ECE: the expected calibration error of the top-class confidence "
                       f"max_k P_k against the accuracy of argmax_k P_k, {ECE_BINS} equal-width bins, biased upwards "
                       f"when the bins hold few images")}
 

@@ -309,6 +309,44 @@ def test_brier_score_by_hand() -> None:
         brier_score([3], [[0.5, 0.5, 0.0]])
 
 
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_brier_score_is_scikit_learn_s(k: int) -> None:
+    """Review F2: with two grades the score was the multi-class sum, twice the usual binary
+    Brier score (scikit-learn's brier_score_loss(y, P1)); K > 2 keeps the multi-class one."""
+    from sklearn.metrics import brier_score_loss
+
+    from drac_ssl.metrics import brier_definition, brier_score
+
+    rng = np.random.default_rng(k)
+    probs = rng.dirichlet(np.ones(k), size=40)
+    y = rng.integers(0, k, size=40)
+    expected = (brier_score_loss(y, probs[:, 1]) if k == 2 else
+                brier_score_loss(y, probs, labels=list(range(k))))
+    assert brier_score(y, probs) == pytest.approx(expected)
+    assert brier_definition(k) == ("binary" if k == 2 else "multiclass")
+    if k == 2:
+        assert brier_score([0], [[0.8, 0.2]]) == pytest.approx(0.04)  # not 0.08
+
+
+def test_a_two_grade_score_gives_the_binary_brier_score_and_says_so(tmp_path: Path) -> None:
+    from sklearn.metrics import brier_score_loss
+
+    truth = [0, 1, 1, 0, 1, 0, 1, 1]
+    p1 = np.array([0.2, 0.7, 0.4, 0.1, 0.9, 0.6, 0.8, 0.3])
+    cases = [f"im{i}.png" for i in range(len(truth))]
+    sub = tmp_path / "two.csv"
+    write_submission(sub, cases, np.stack([1 - p1, p1], axis=1), (p1 >= 0.5).astype(int), num_grades=2)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id_code,diagnosis\n" + "".join(f"im{i},{g}\n" for i, g in enumerate(truth)))
+    record = scoring.score(sub, labels, n_boot=50)
+    measures = record["calibration_measures"]
+    assert measures["brier"] == pytest.approx(brier_score_loss(truth, p1))
+    assert measures["brier_definition"] == "binary"
+    assert "the usual binary one, of P1" in measures["words"] and "0 best, 1 worst" in measures["words"]
+    (line,) = [x for x in scoring.score_lines(record) if x.startswith("Calibration of the submitted")]
+    assert "the usual binary one, of P1" in line and "multi-class" not in line.split("half the")[0], line
+
+
 def test_expected_calibration_error_by_hand() -> None:
     from drac_ssl.metrics import expected_calibration_error
 
@@ -351,6 +389,7 @@ def test_score_names_the_calibration_applied_and_measures_the_probabilities(
     assert cal["source"] == str(bundle / "metadata.json") and cal["temperature"] == 1.25
     assert cal["fitted_on"] == "out-of-fold outputs of 1200 images" and cal["referral"]["cut"] == 0.5
     measures = record["calibration_measures"]
+    assert measures["brier_definition"] == "multiclass" and "(0 best, 2 worst)" in measures["words"]
     y, probs = np.array(TRUE), np.loadtxt(sub, delimiter=",", skiprows=1, usecols=range(2, 7))
     assert measures["brier"] == pytest.approx(brier_score(y, probs))
     assert measures["brier_ci95"] == pytest.approx(list(bootstrap_ci(y, probs, brier_score, n_boot=1000, seed=0)))
