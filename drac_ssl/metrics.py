@@ -637,8 +637,9 @@ def recall_intervals(y_true: Any, pred: Any, num_grades: int, alpha: float = 0.0
     Returns:
         One dict per grade ``0 .. K-1``: ``grade``, ``n`` (true images), ``hits`` (of them given
         it), ``given`` (images given it), ``recall`` (nan for ``n == 0``), ``recall_ci95``
-        (``[nan, nan]`` for ``n == 0``), ``ci_method`` (``wilson`` or ``wilson_patients``) and
-        ``ci_n_eff`` (the effective size, ``wilson_patients`` only, else None).
+        (``[nan, nan]`` for ``n == 0``), ``ci_method`` (``wilson`` or ``wilson_patients``),
+        ``ci_n_eff`` (the effective size, ``wilson_patients`` only, else None) and ``ci_units``
+        (the patients among the grade's images, ``wilson_patients`` only, else None).
 
     Raises:
         ValueError: malformed grades, lengths that differ, a grade ``>= num_grades``.
@@ -656,11 +657,11 @@ def recall_intervals(y_true: Any, pred: Any, num_grades: int, alpha: float = 0.0
         hits = (yp[on] == g).astype(np.int64)
         nan2 = [float("nan"), float("nan")]
         # no bootstrap interval given (n_boot 1, nan): the Wilson interval, by images or patients
-        interval, method, _, n_eff = (_screening_interval(hits, None if ids is None else ids[on], nan2, 1, alpha)
-                                      if hits.size else (nan2, "wilson", None, None))
+        interval, method, units, n_eff = (_screening_interval(hits, None if ids is None else ids[on], nan2, 1,
+                                                              alpha) if hits.size else (nan2, "wilson", None, None))
         out.append({"grade": g, "n": int(hits.size), "hits": int(hits.sum()), "given": int((yp == g).sum()),
                     "recall": float(hits.mean()) if hits.size else float("nan"), "recall_ci95": interval,
-                    "ci_method": method, "ci_n_eff": n_eff})
+                    "ci_method": method, "ci_n_eff": n_eff, "ci_units": units})
     return out
 
 

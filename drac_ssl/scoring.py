@@ -1132,8 +1132,17 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         "note": "the bundle that graded is not known: no RUN, the submission is no run's export and no "
                 "notes file of the export beside it names one"}
     per_grade = recall_intervals(y, pred, k, groups=groups)
+    if k == 2 and referable is not None:  # the screening line's intervals: one figure, one interval
+        for g, figure in ((1, "sensitivity"), (0, "specificity")):
+            if list(referable.get(f"{figure}_counts") or []) == [per_grade[g]["hits"], per_grade[g]["n"]]:
+                per_grade[g].update(recall_ci95=list(referable[f"{figure}_ci95"]),
+                                    ci_method=referable[f"{figure}_ci_method"],
+                                    ci_n_eff=referable.get(f"{figure}_ci_n_eff"),
+                                    ci_units=referable.get(f"{figure}_ci_units"), ci_as=figure)
     record["per_grade"] = {names[g["grade"]]: {**{key: g[key] for key in ("grade", "n", "given", "hits", "recall",
-                                                                        "recall_ci95", "ci_method", "ci_n_eff")},
+                                                                        "recall_ci95", "ci_method", "ci_n_eff",
+                                                                        "ci_units") if key in g},
+                                               **({"ci_as": g["ci_as"]} if "ci_as" in g else {}),
                                                "precision": report["precision"][names[g["grade"]]]}
                            for g in per_grade}
     record["never_given"] = [f"{_grade_words([g['grade']], names)} was never given: its precision is undefined"
@@ -1557,20 +1566,44 @@ def _graded_by_line(graded_by: Mapping[str, Any]) -> str:
     return said + (f"; {graded_by['note']}" if graded_by.get("note") else "") + "."
 
 
+def _per_grade_ci_cell(g: Mapping[str, Any]) -> str:
+    """``0.842 (16/19; 0.624..0.945)`` for one ``per_grade`` row: the interval's method said
+    where it is not the header's plain Wilson score (``, bootstrap``; with patients ``16/19
+    images; ..., n_eff 12.3 of 14 patients``)."""
+    if not g.get("n"):
+        return "n/a"
+    method = g.get("ci_method")
+    unit = " images" if method == "wilson_patients" else ""
+    n_eff, units = g.get("ci_n_eff"), g.get("ci_units")
+    how = (", bootstrap" if method == "bootstrap" else
+           f", n_eff {n_eff:.1f}" + (f" of {units} patient{'' if units == 1 else 's'}" if isinstance(units, int) else "")
+           if method == "wilson_patients" and isinstance(n_eff, int | float) else "")
+    interval = format_ci(*(list(g.get("recall_ci95") or []) + [None, None])[:2])
+    return f"{figure_text(g.get('recall'))} ({g.get('hits')}/{g.get('n')}{unit}; {interval}{how})"
+
+
 def _per_grade_lines(record: Mapping[str, Any]) -> list[str]:
-    """The per-grade table (true images, given, recall with its Wilson CI, precision) and the
-    notes on grades never given."""
+    """The per-grade table (true images, given, recall with its 95% CI, precision) and the
+    notes on grades never given. The header names the intervals: the Wilson score's, on
+    Kish's effective n of each grade's images where the labels name patients
+    (``wilson_patients``: ``on an effective n``), and with two grades the screening line's
+    (the bootstrap's where the counts allow, :func:`drac_ssl.metrics.referable_report`)."""
     per_grade = record.get("per_grade")
     if not isinstance(per_grade, Mapping):
         return []
     rows = []
     for name, g in per_grade.items():
         label = str(g.get("grade")) if name == str(g.get("grade")) else f"{g.get('grade')} {name}"
-        recall = (f"{figure_text(g.get('recall'))} ({g.get('hits')}/{g.get('n')}; "
-                  f"{format_ci(*(list(g.get('recall_ci95') or []) + [None, None])[:2])})" if g.get("n") else "n/a")
-        rows.append([label, str(g.get("n")), str(g.get("given")), recall, figure_text(g.get("precision"))])
-    lines = ["Per grade (recall: the share of a grade's true images given it, 95% CI Wilson score; "
-                 "precision: of the images given it, the share truly of it):", "",
+        rows.append([label, str(g.get("n")), str(g.get("given")), _per_grade_ci_cell(g),
+                     figure_text(g.get("precision"))])
+    methods = {g.get("ci_method") for g in per_grade.values() if g.get("n")}
+    wilson = ("Wilson score on an effective n of each grade's images (Kish's, n_eff in the row: images of one "
+              "patient are not independent)" if "wilson_patients" in methods else "Wilson score")
+    screening = any(g.get("ci_as") for g in per_grade.values())
+    ci = (f"as the screening line's: the bootstrap's where the row says so, else {wilson}" if screening
+          else wilson)
+    lines = [f"Per grade (recall: the share of a grade's true images given it, 95% CI {ci}; "
+             "precision: of the images given it, the share truly of it):", "",
              *markdown_table(["grade", "true", "given", "recall (95% CI)", "precision"], rows)]
     lines += [f"Note: {n[:1].upper()}{n[1:]}." for n in record.get("never_given") or []]
     return lines
@@ -1785,7 +1818,7 @@ def _deployed_line(deployed: dict[str, Any], names: Sequence[str]) -> str:
     target = (f"; set for {deployed['target']}" if deployed.get("target") else "") + (
         f" on the training's {fitted}" if fitted else "")
     n = int(deployed.get("n_referable", 0)) + int(deployed.get("n_not", 0))
-    decision = (f", the decision from {deployed['decision_from']}"
+    decision = (", referred as its referable column says (the export's decision)"
                 if str(deployed.get("decision_from") or "").endswith("the export's decision)") else "")
     return (f"Referral at the bundle's deployed cut ({deployed['reused']}): refer when P(referable) >= "
             f"{figure_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}"

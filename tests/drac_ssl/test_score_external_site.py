@@ -184,7 +184,8 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
                                                    "cut P(referable) >= 0.5 on its P_referable 11")
     lines = scoring.score_lines(record)
     (line,) = [x for x in lines if x.startswith("Referral at the bundle's deployed cut")]
-    assert ": 0 of 16 referred;" in line and "the export's decision" in line, line
+    assert "(its P_referable column), referred as its referable column says (the export's decision): 0 of 16 " \
+        "referred;" in line, line
     assert f"warning: {deployed['decision_warning']}" in lines
     referable_path(sub).write_text(lowered)
     # a Kaggle file: scored from its _referable.csv, else said why not
@@ -453,6 +454,52 @@ def test_score_names_the_bundle_that_graded_and_gives_each_grade_s_recall(
     image_notes_path(sub).unlink()
     record = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES)
     assert record["graded_by"]["note"].startswith("the bundle that graded is not known")
+
+
+def test_two_grades_give_each_grade_the_screening_line_s_interval(tmp_path: Path) -> None:
+    """Review F3: with two grades the per-grade table gave 16/21 a Wilson interval while the
+    screening line gave the same 16/21 specificity a bootstrap one; and with patients the
+    header said "Wilson score" where the interval is on Kish's effective n."""
+    rng = np.random.default_rng(3)
+    truth = np.array([0, 1] * 20)
+    given = truth.copy()
+    given[:14] = 1 - given[:14]  # 7 errors on each side: the counts allow the bootstrap
+    p1 = np.where(given == 1, 0.6, 0.2) + rng.uniform(0, 0.2, size=40)
+    cases = [f"im{i:02d}.png" for i in range(40)]
+    sub = tmp_path / "two.csv"
+    write_submission(sub, cases, np.stack([1 - p1, p1], axis=1), given, num_grades=2)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id_code,diagnosis,patient\n" + "".join(f"im{i:02d},{g},p{i // 3}\n"
+                                                               for i, g in enumerate(truth)))
+    for patients in (None, "patient"):
+        record = scoring.score(sub, labels, n_boot=200, patient_column=patients)
+        referable = record["referable"]
+        assert "bootstrap" in {referable["sensitivity_ci_method"], referable["specificity_ci_method"]}
+        for grade, figure in (("1", "sensitivity"), ("0", "specificity")):
+            row = record["per_grade"][grade]
+            assert [row["hits"], row["n"]] == referable[f"{figure}_counts"]
+            assert row["recall_ci95"] == pytest.approx(referable[f"{figure}_ci95"])
+            assert row["ci_method"] == referable[f"{figure}_ci_method"] and row["ci_as"] == figure
+        lines = scoring.score_lines(record)
+        (header,) = [x for x in lines if x.startswith("Per grade")]
+        assert "95% CI as the screening line's: the bootstrap's where the row says so" in header, header
+        assert any(x.endswith(", bootstrap) | " + f"{record['per_grade'][g]['precision']:.3f} |")
+                   for x in lines for g in ("0", "1")), lines
+    # more grades, with patients: the header says the effective n
+    three = tmp_path / "three.csv"
+    g3 = [0, 0, 1, 1, 2, 2, 0, 1, 2, 2, 1, 0]
+    write_submission(three, [f"im{i:02d}.png" for i in range(12)], _probs(g3, 3), g3, num_grades=3)
+    labels3 = tmp_path / "labels3.csv"
+    labels3.write_text("id_code,diagnosis,patient\n" + "".join(f"im{i:02d},{g},p{i // 2}\n"
+                                                                for i, g in enumerate(g3)))
+    record = scoring.score(three, labels3, n_boot=50, patient_column="patient")
+    (header,) = [x for x in scoring.score_lines(record) if x.startswith("Per grade")]
+    assert "95% CI Wilson score on an effective n of each grade's images (Kish's" in header, header
+    first = next(iter(record["per_grade"].values()))  # grade 0: images of p0, p0, p3, p5
+    assert first["ci_method"] == "wilson_patients" and first["ci_units"] == 3
+    row = [x for x in scoring.score_lines(record) if x.startswith("| 0 ")][-1]  # the per-grade table
+    assert "| 4 | 4 | 1.000 (4/4 images; " in row, row
+    assert f"..1.000, n_eff {first['ci_n_eff']:.1f} of 3 patients) |" in row, row
 
 
 def test_recall_intervals_by_hand() -> None:
