@@ -1190,7 +1190,11 @@ def calibration_provenance(calibration: Mapping[str, Any] | None, source: str | 
     ``grade`` (the decision rule in words), ``output``, ``fitted_on`` (``out-of-fold outputs of
     1200 images``: what it was fitted on), ``referral`` (the referral cut, its target and grade,
     or None) and ``reused`` (:data:`CALIBRATION_REUSED`); ``{"note": ...}`` when the bundle that
-    graded was not found."""
+    graded was not found, or when its ``metadata.json`` (``source``, a file) records no
+    calibration (a bundle made by an older version)."""
+    if calibration is None and source is not None and Path(source).is_file():
+        return {"note": f"the bundle ({source}) records no calibration (made by an older version of drac_ssl?): "
+                        f"the calibration applied cannot be named"}
     if calibration is None:
         return {"note": "the bundle that graded was not found (no RUN, and the submission is not a run's "
                         "export): the calibration applied cannot be named; pass its run or bundle folder as RUN"}

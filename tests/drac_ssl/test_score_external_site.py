@@ -402,6 +402,12 @@ def test_score_names_the_calibration_applied_and_measures_the_probabilities(
     # without the bundle: said unknown; a Kaggle file: no measures
     bare = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES)
     assert bare["calibration"]["note"].startswith("the bundle that graded was not found")
+    # review F4: a RUN whose bundle records no calibration was said "not found (no RUN, ...)"
+    old = _bundle(tmp_path / "old_bundle")
+    assert export_main([str(old), "--score", str(sub), "--labels", str(_labels(tmp_path)), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["calibration"]["note"] == (
+        f"the bundle ({old / 'metadata.json'}) records no calibration (made by an older version of drac_ssl?): "
+        "the calibration applied cannot be named")
     kaggle = tmp_path / "kaggle.csv"
     kaggle.write_text("id_code,diagnosis\n" + "".join(f"{c[:-4]},{g}\n" for c, g in zip(CASES, GIVEN, strict=True)))
     assert "calibration_measures" not in scoring.score(kaggle, _labels(tmp_path), n_boot=20, num_grades=5)
