@@ -914,18 +914,19 @@ each fold's rows in ``oof.csv`` are under that fold's cross-fitted temperature, 
 probabilities under the one fitted on all of them, so a cut read off the former is no rule for
 the latter; ``finetune.referral_target`` fits one for it."""
 
-SCORED_CUTS_SCALE = ("those cuts are chosen on these scored images themselves (in-sample): optimistic; "
-                     "not the bundle's cut")
-"""What ``export --score``'s operating-point cuts are (:func:`referable_summary`'s ``cuts_scale``):
-read off the ROC curve of the submission's own P(referable) on the very images scored, so
-their figures flatter a cut that would be fixed before seeing these images; not read off
-``oof.csv`` (:data:`OPERATING_CUTS_SCALE`'s words) nor the bundle's deployed referral cut."""
+SCORED_CUTS_SCALE = "those cuts are no rule for new images"
+"""What ``export --score``'s operating-point cuts are (:func:`referable_summary`'s ``cuts_scale``),
+after "with the cut chosen on these same images (in-sample, optimistic)" has said they are read
+off the ROC curve of the submission's own P(referable) on the very images scored (their
+figures flatter a cut that would be fixed before seeing these images): no rule for new images.
+``export --score`` adds what it knows of the bundle's own referral cut (scored next, or none)."""
 
 SCORED_OPERATING_POINTS_NOTE = ("sensitivity_at_specificity_90_cut / specificity_at_sensitivity_90_cut: the "
                                 "P(referable) cut of each operating point (P_r + ... + P_{K-1} of the "
                                 "submission's probabilities at or above the cut gives its figures there), "
                                 "chosen on these scored images themselves: in-sample, so its figures are "
-                                "optimistic; not the bundle's cut, and no rule for new images")
+                                "optimistic, and no rule for new images (a bundle's own referral cut, when "
+                                "it has one, is scored as deployed_referral)")
 """The ``operating_points_note`` of ``export --score``'s referable figures, in place of
 :data:`OPERATING_POINTS_NOTE` (which speaks of ``oof.csv``)."""
 

@@ -987,7 +987,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     of P(referable) nor operating points, :data:`_KAGGLE_NO_RANKING`; ``referable_from_source``
     says where the cut came from), ``sensitivity`` and ``specificity`` (two grades: the recall of grade 1 and of grade 0,
     ``referable``'s, named where ``recall`` is keyed by grade),
-    ``deployed_referral`` (only when ``calibration`` has a referral cut on the submission's
+    ``deployed_referral`` (when ``calibration`` has a referral cut on the submission's
     scale: :func:`_deployed_referral`, the bundle's deployed cut re-used, not re-fitted: refer
     when P(referable) >= its ``cut``, P(referable) read from the export's ``_referable.csv``
     beside the submission when it lists every case, else summed from the submission's
@@ -996,18 +996,26 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     count when that file has one: ``decision_from``; ``n_referred_by_cut``, what the cut
     refers, and ``decision_warning`` when the two differ), the ``cut``, ``target``,
     ``from_grade``, ``fitted_on``, ``p_referable_from`` and ``reused``; or, for a Kaggle file
-    without that file, ``{"note": why it cannot be scored}``; with ``run_not_grader``,
-    ``{"note", "withheld": True}``),
+    without that file, or a cut off the submission's scale, ``{"note": why it cannot be
+    scored, ...}``; when ``calibration`` is given without a referral cut,
+    ``{"note": "... (finetune.referral_target was not set)", "none": True}``; with
+    ``run_not_grader``, ``{"note", "withheld": True}``; else absent when ``calibration`` is None),
     ``graded_by`` (the bundle that graded, :func:`grading_bundle`: ``bundle`` path or None,
     ``metadata_sha256``, ``variant``, ``created_utc``, ``package_version``, ``source``, and
     ``note`` / ``run_bundle`` where said; or ``{"note": ...}``),
     ``per_grade`` (:func:`drac_ssl.metrics.recall_intervals`, keyed by grade name: each grade's
-    ``n`` true images, ``given``, ``recall`` with its Wilson ``recall_ci95``, ``precision``),
+    ``grade`` number, ``n`` true images, ``hits`` (of them given it), ``given``, ``recall``
+    with its ``recall_ci95``, ``ci_method`` (``wilson``; ``wilson_patients``, on Kish's
+    effective n ``ci_n_eff`` of its images from ``ci_units`` patients; with two grades the
+    screening line's, ``bootstrap`` where the counts allow, and ``ci_as``: ``sensitivity`` /
+    ``specificity``), ``precision``),
     ``never_given`` (one note per grade the submission never gave: its precision is undefined),
     ``calibration`` (:func:`calibration_provenance`: what was applied and where it came from,
-    re-used unchanged), ``calibration_measures`` (only with probabilities: the Brier score and
-    the expected calibration error of the submitted probabilities with their CIs on the same
-    resamples, :func:`calibration_measures`),
+    re-used unchanged; or ``{"note": ...}``: not found, none recorded, or ``run_not_grader``),
+    ``calibration_measures`` (only with probabilities: ``brier`` (binary with two grades,
+    multi-class with more: ``brier_definition``) and ``ece`` of the submitted probabilities
+    with their CIs on the same resamples, ``ece_bins`` and ``words``, both in words:
+    :func:`calibration_measures`),
     ``unlike_training_images`` (only with the export's notes file beside the submission:
     :func:`unlike_training_images`, how many scored images its input check flagged as unlike
     the training images; when most were, ``chance_warning``'s remedy names domain shift first,
@@ -1798,10 +1806,12 @@ def _screening_line(record: dict[str, Any]) -> str:
                                          "by the submission's class column")
                 + " QWK is Cohen's kappa here.")
     deployed = record.get("deployed_referral")
+    # the bundle's own cut named only where it is known to have one (not withheld, not none)
     scale = SCORED_CUTS_SCALE + (
-        "" if not isinstance(deployed, dict) else
+        "" if not isinstance(deployed, dict) or deployed.get("withheld") else
         "; to refer new images by a cut of P(referable), train with finetune.referral_target, which stores "
-        "one in the bundle" if deployed.get("none") else "; the bundle's own referral cut is scored next")
+        "one in the bundle" if deployed.get("none") else
+        "; not the bundle's cut, which is scored next" if not deployed.get("note") else "; not the bundle's cut")
     return (f"Referable DR (the cut of {record.get('referable_from_source') or 'the model'}): "
             f"{referable_summary(referable, cuts_scale=scale)}.")
 

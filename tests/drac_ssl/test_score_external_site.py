@@ -112,8 +112,9 @@ def test_the_operating_points_of_a_score_are_said_to_be_chosen_on_the_scored_ima
     record = scoring.score(drac, _labels(tmp_path), n_boot=50, grade_names=NAMES, run_given=True, referable_from=2)
     (line,) = [x for x in scoring.score_lines(record) if x.startswith("Referable DR")]
     assert "oof.csv" not in line, line
-    assert ("(those cuts are chosen on these scored images themselves (in-sample): optimistic; not the "
-            "bundle's cut") in line, line
+    # review F5: in-sample said once; no bundle known, so no word of its cut
+    assert line.count("in-sample") == 1 and "(those cuts are no rule for new images)" in line, line
+    assert "bundle's cut" not in line, line
     note = record["referable"]["operating_points_note"]
     assert "oof.csv" not in note and "chosen on these scored images themselves" in note
     # the fine-tuning's words are unchanged
@@ -153,7 +154,7 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     assert "specificity 0.625 (5/8; 95% CI" in line and "Wilson score" in line
     (referable,) = [x for x in printed.splitlines() if x.startswith("Referable DR")]
     assert "set finetune.referral_target" not in referable  # it was set: the cut is scored next
-    assert "the bundle's own referral cut is scored next" in referable
+    assert "(those cuts are no rule for new images; not the bundle's cut, which is scored next)" in referable
     deployed = json.loads(out.read_text())["deployed_referral"]
     assert deployed["cut"] == 0.5 and deployed["from_grade"] == 2 and deployed["target"] == "sensitivity:0.90"
     assert deployed["reused"] == "the bundle's deployed cut re-used, not re-fitted"
@@ -227,6 +228,8 @@ def test_a_run_that_did_not_grade_the_submission_is_not_said_to_have_graded_it(
     assert not any(x.startswith("Calibration applied (from") for x in printed), printed
     (deployed_line,) = [x for x in printed if x.startswith("Referral at the bundle's deployed cut")]
     assert "referred;" not in deployed_line and "so its referral cut was not the one applied" in deployed_line
+    (referable,) = [x for x in printed if x.startswith("Referable DR")]
+    assert "bundle's cut" not in referable and "scored next" not in referable, referable
     record = json.loads(out.read_text())
     assert record["graded_by"]["metadata_sha256"] == "0123456789ab" and record["graded_by"]["bundle"] is None
     assert record["graded_by"]["run_bundle"] == {"bundle": str(bundle), "metadata_sha256": digest}
@@ -251,6 +254,7 @@ def test_a_bundle_without_a_referral_cut_keeps_the_advice_to_set_one(tmp_path: P
     assert not any(x.startswith("Referral at the bundle's") for x in scoring.score_lines(record))
     (line,) = [x for x in scoring.score_lines(record) if x.startswith("Referable DR")]
     assert "to refer new images by a cut of P(referable), train with finetune.referral_target" in line
+    assert "not the bundle's cut" not in line and line.count("in-sample") == 1, line  # review F5
 
 
 def test_decision_screening_counts_a_decision_by_hand() -> None:
