@@ -134,6 +134,8 @@ __all__ = [
     "level_text",
     "operating_cut",
     "OPERATING_POINTS_NOTE",
+    "OPERATING_CUTS_SCALE",
+    "OPERATING_CUTS_SCALE_REFERRAL",
     "SCORED_CUTS_SCALE",
     "SCORED_OPERATING_POINTS_NOTE",
     "referral_report",
@@ -909,10 +911,17 @@ def _cut_words(referable: dict[str, Any], key: str, score: str = "P(referable)")
 
 OPERATING_CUTS_SCALE = ("those cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to "
                         "refer new images, set finetune.referral_target")
-"""Said after the operating points' cuts (:func:`referable_summary`, :func:`two_grade_summary`):
-each fold's rows in ``oof.csv`` are under that fold's cross-fitted temperature, a bundle's
-probabilities under the one fitted on all of them, so a cut read off the former is no rule for
-the latter; ``finetune.referral_target`` fits one for it."""
+"""Said after the operating points' cuts (:func:`referable_summary`, :func:`two_grade_summary`)
+of a run without ``finetune.referral_target``: each fold's rows in ``oof.csv`` are under that
+fold's cross-fitted temperature, a bundle's probabilities under the one fitted on all of them,
+so a cut read off the former is no rule for the latter; ``finetune.referral_target`` fits one
+for it. A run with it set (``referable["referral"]``) gets :data:`OPERATING_CUTS_SCALE_REFERRAL`."""
+
+OPERATING_CUTS_SCALE_REFERRAL = ("those cuts are on oof.csv's cross-fitted probabilities, not the bundle's: "
+                                 "new images are referred by the referral cut of finetune.referral_target")
+""":data:`OPERATING_CUTS_SCALE`'s words for a run with ``finetune.referral_target`` set: the
+advice to set it would be wrong there; its cut is said after (:func:`referral_summary`, or the
+two-grade sentence's deployed cut)."""
 
 SCORED_CUTS_SCALE = "those cuts are no rule for new images"
 """What ``export --score``'s operating-point cuts are (:func:`referable_summary`'s ``cuts_scale``),
@@ -940,6 +949,8 @@ def _operating_points_words(referable: dict[str, Any], curve: str, score: str,
     words exactly: ``(optimistic)``, no cuts, no note."""
     if finite_number(referable.get("sensitivity_at_specificity_90")) is None:
         return ""
+    if scale == OPERATING_CUTS_SCALE and isinstance(referable.get("referral"), dict):  # the target is set
+        scale = OPERATING_CUTS_SCALE_REFERRAL
     keys = ("sensitivity_at_specificity_90_cut", "specificity_at_sensitivity_90_cut")
     cuts = any(finite_number(referable.get(key)) is not None for key in keys)
     return (f"; on {curve}, with the cut chosen on these same images "
