@@ -1181,7 +1181,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
         record, subject="this submission", qwk_words="QWK",
         remedy=(DOMAIN_SHIFT_REMEDY if unlike is not None and unlike["most"] else
-                "the model that wrote it needs more labelled images, more training or another recipe."))
+                "the model that wrote it needs more labelled images, more training or another recipe."),
+        probabilities=not kaggle)  # a Kaggle file has no probabilities to read
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record

@@ -102,6 +102,20 @@ def test_a_kaggle_file_gets_no_referable_auc_nor_operating_points(
     assert record["referable"]["auc"] > 0.5 and record["referable"]["sensitivity_at_specificity_90"] is not None
 
 
+def test_the_chance_warning_of_a_kaggle_file_speaks_of_its_grades_only(tmp_path: Path) -> None:
+    """A Kaggle file has no probabilities: its chance warning said "Do not read its grades or
+    probabilities"."""
+    given = [3] * len(CASES)
+    sub = tmp_path / "kaggle.csv"
+    sub.write_text("id_code,diagnosis\n" + "".join(f"{c[:-4]},{g}\n" for c, g in zip(CASES, given, strict=True)))
+    warning = scoring.score(sub, _labels(tmp_path), n_boot=50, num_grades=5)["chance_warning"]
+    assert "Do not read its grades as a grading" in warning and "probabilities" not in warning, warning
+    drac = tmp_path / "drac.csv"
+    write_submission(drac, CASES, _probs(given), given, num_grades=5)
+    warning = scoring.score(drac, _labels(tmp_path), n_boot=50, num_grades=5)["chance_warning"]
+    assert "Do not read its grades or probabilities as a grading" in warning, warning
+
+
 # --------------------------------------------------------------------------------------
 # F3: the operating points of a score are chosen on the scored images, not on oof.csv
 
