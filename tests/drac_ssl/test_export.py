@@ -3203,8 +3203,9 @@ def test_score_gives_the_hand_computed_figures_of_a_5_grade_submission(
     # the confusion matrix, rows true grades, columns the submitted class, with the ICDR names
     table = [ln for ln in printed.splitlines() if ln.startswith("| ")]
     assert table[0] == "| true \\ class | 0 No DR | 1 Mild | 2 Moderate | 3 Severe | 4 PDR |", table
-    assert table[1:] == [f"| {g} {ICDR[g]} | " + " | ".join(map(str, row)) + " |"
-                         for g, row in enumerate(SCORED_CONFUSION)], table
+    assert table[1:6] == [f"| {g} {ICDR[g]} | " + " | ".join(map(str, row)) + " |"
+                          for g, row in enumerate(SCORED_CONFUSION)], table
+    assert table[6] == "| grade | true | given | recall (95% CI) | precision |", table  # the per-grade table
     record = json.loads(out.read_text())
     assert record["n"] == 8 and record["num_grades"] == 5 and record["class_names"] == list(ICDR)
     assert record["qwk"] == pytest.approx(0.8) and record["accuracy"] == pytest.approx(0.625)
