@@ -1370,11 +1370,19 @@ PATIENT_SETS_SHOWN = 3
 """The sets of look-alike patient ids (and lines of rows without a patient) a finding names."""
 
 
+def _differ_in_zeros(ids: Sequence[str]) -> bool:
+    """Whether some of the look-alike patient ``ids`` (one set of
+    :func:`data_prep.folds.patient_spellings`) differ in the leading zeros of a digit run, i.e.
+    are still different once case, punctuation and spaces are ignored."""
+    return len({"".join(ch for ch in i.casefold() if ch.isalnum()) for i in ids}) > 1
+
+
 def _patient_id_problems(train: Sequence[ImageEntry], source: str, column: str) -> list[Problem]:
     """What the folds' patients (``train``'s labels, folds assigned) hide: a warning naming the
     patient ids that differ only in letter case, punctuation or spaces
     (:func:`data_prep.folds.patient_spellings`: ``P-007``, ``p-007``, ``P007``, three patients
-    to the folds), with the folds they landed in; a note counting the rows of ``column``
+    to the folds) or leading zeros (``00100`` and ``100``: a spreadsheet drops the zeros of the
+    cells it reads as numbers), each with the lines of its rows and the folds they landed in; a note counting the rows of ``column``
     (the label CSV ``source``'s) without a patient, each its own unit. ``column`` ``''``: the
     patients come from EyePACS's image ids (:func:`pair_eyes`), and the fixes say to rename the
     images ``<patient>_left`` / ``_right``. Nothing is merged: only the CSV's author knows
@@ -1385,24 +1393,33 @@ def _patient_id_problems(train: Sequence[ImageEntry], source: str, column: str) 
     # no column: the patients come from EyePACS's image ids <patient>_left / _right (pair_eyes)
     where = f"column {column!r}" if column else "the image ids (<patient>_left / _right)"
     if spellings:
-        first: dict[str, ImageEntry] = {}
+        lines: dict[str, list[int]] = {}
         folds: dict[str, set[int]] = {}
         for entry in labelled:
             patient = entry.label.patient  # type: ignore[union-attr]
-            first.setdefault(patient, entry)
+            if entry.label.line:  # type: ignore[union-attr]
+                lines.setdefault(patient, []).append(entry.label.line)  # type: ignore[union-attr]
             folds.setdefault(patient, set()).add(entry.fold)
 
         def spelt(patient: str) -> str:
-            line = first[patient].label.line  # type: ignore[union-attr]
-            return f"{patient!r} ({f'line {line}, ' if line else ''}fold {min(folds[patient])})"
+            at = lines.get(patient, [])
+            shown = ", ".join(str(n) for n in at[:PATIENT_SETS_SHOWN]) + (", ..." if len(at) > PATIENT_SETS_SHOWN else "")
+            where_rows = f"line{'s' if len(at) > 1 else ''} {shown}, " if at else ""
+            in_folds = sorted(folds[patient])
+            return (f"{patient!r} ({where_rows}fold{'s' if len(in_folds) > 1 else ''} "
+                    f"{', '.join(str(f) for f in in_folds)})")
+        zeros = any(_differ_in_zeros(ids) for ids in spellings)
         named = "; ".join(", ".join(spelt(p) for p in ids) for ids in spellings[:PATIENT_SETS_SHOWN])
         more = (f"; {len(spellings) - PATIENT_SETS_SHOWN} more such set(s)"
                 if len(spellings) > PATIENT_SETS_SHOWN else "")
         found.append(warning(source, f"{counted(len(spellings), 'set')} of patient ids in {where} "
-                                     f"differ only in letter case, punctuation or spaces, so the folds "
-                                     f"keep them apart as different patients: {named}{more}",
+                                     f"differ only in letter case, punctuation, spaces or leading zeros, "
+                                     f"so the folds keep them apart as different patients: {named}{more}",
                              (f"if each set is one patient, write its id one way in {where} of "
-                              f"{Path(source).name}" if column else
+                              f"{Path(source).name}"
+                              + (" (a spreadsheet drops the leading zeros of cells it reads as numbers: "
+                                 "format the column as Text before typing or pasting the ids)" if zeros else "")
+                              if column else
                               "if each set is one patient, rename its images (and their label "
                               "rows) with one spelling of the patient")
                              + " and run the ingest again (the folds compare ids exactly); if they "
