@@ -5,7 +5,9 @@
 - encoding (an Excel or OpenDocument workbook given for the CSV is named as such, with the
   fix to save it as CSV UTF-8, not decoded): UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text") or
   without (detected from the NUL bytes), UTF-32 with BOM, else Windows-1252 (Excel's "CSV"
-  on Western-European Windows; a note says so), Latin-1 as the last resort;
+  on Western-European Windows; a note says so), Latin-1 as the last resort; a caller that
+  knows the folder's names reads such a guess again in another encoding whose names match
+  (:func:`reread_matching`: GBK, Big5, Shift-JIS, Mac Roman, cp850);
 - delimiter: ``,`` ``;`` (European Excel) tab ``|``; an Excel ``sep=;`` first line is obeyed;
 - line ends: LF, CRLF, CR (old Mac Excel), mixed; blank lines anywhere, rows that are only
   delimiters (``;;``) and trailing empty cells (``a,b,,``) are skipped;
@@ -90,12 +92,45 @@ def workbook_words(raw: bytes) -> str | None:
     return None
 
 
-def decode_text(raw: bytes, path: Path) -> tuple[str | None, str, list[Problem]]:
+GUESSED_ENCODINGS = ("cp1252", "latin-1")
+"""The encodings :func:`decode_text` falls back to for a file that is neither UTF-8 nor UTF-16 /
+UTF-32: a guess (they decode almost any bytes), right for Western-European Excel, wrong (and
+silently garbled) for a GBK, Big5, Shift-JIS, Mac Roman or DOS file."""
+
+OTHER_ENCODINGS = (("gb18030", "GBK / GB18030 (Chinese Excel)"),
+                   ("big5", "Big5 (Traditional Chinese Excel)"),
+                   ("shift_jis", "Shift-JIS (Japanese Excel)"),
+                   ("mac_roman", "Mac Roman (Excel's 'CSV (Macintosh)')"),
+                   ("cp850", "DOS Latin-1 (cp850)"))
+"""The encodings :func:`reread_matching` tries, in this order, for a CSV read by a guess of
+:data:`GUESSED_ENCODINGS`: (Python codec, words for the note)."""
+
+SAVE_AS_UTF8 = ("save the CSV as 'CSV UTF-8' in the spreadsheet program (File > Save As > CSV "
+                "UTF-8) and run again")
+"""The fix for a CSV whose encoding had to be guessed and whose non-ASCII text does not match."""
+
+
+def not_utf8_words(encoding: str) -> str:
+    """The likely cause of a column or image name not found in a CSV read by a guess of
+    :data:`GUESSED_ENCODINGS` (``encoding``): its non-ASCII text may be garbled."""
+    words = "Windows-1252" if encoding == "cp1252" else "Latin-1"
+    return (f"the CSV is not UTF-8 and was read as {words}, so its non-ASCII text may be garbled "
+            "(a file saved in another encoding: Chinese, Japanese or Mac Excel's 'CSV')")
+
+
+def decode_text(raw: bytes, path: Path, encoding: str = "") -> tuple[str | None, str, list[Problem]]:
     """The text of a CSV file, the encoding used, and a note when it was not plain UTF-8;
-    no text and an error for a spreadsheet workbook (:func:`workbook_words`)."""
+    no text and an error for a spreadsheet workbook (:func:`workbook_words`). ``encoding``:
+    decode with that codec only, without a note (None, no problem, when it fails: the caller
+    tries another, :func:`reread_matching`)."""
     workbook = workbook_words(raw)
     if workbook is not None:
         return None, "", [error(path, f"{workbook}, not a CSV", workbook_fix(workbook), "csv")]
+    if encoding:
+        try:
+            return raw.decode(encoding), encoding, []
+        except UnicodeDecodeError:
+            return None, "", []
     boms = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
             (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
             (codecs.BOM_UTF16_BE, "utf-16"))
@@ -156,10 +191,11 @@ def _sniffed(text: str) -> str:
         return ""
 
 
-def read_table(path: Path, wanted: Sequence[str] = ()) -> tuple[Table | None, list[Problem]]:
+def read_table(path: Path, wanted: Sequence[str] = (), encoding: str = "") -> tuple[Table | None, list[Problem]]:
     """Read ``path`` in whatever dialect it is written (see the module docstring).
 
     ``wanted``: the column names the caller needs (they decide the delimiter when in doubt).
+    ``encoding``: read with that codec (:func:`decode_text`), not the one found.
     Returns the table (None when it cannot be read at all) and the problems found: notes on
     the dialect, errors for unreadable files and for rows with too many cells.
     """
@@ -168,7 +204,7 @@ def read_table(path: Path, wanted: Sequence[str] = ()) -> tuple[Table | None, li
     except OSError as exc:
         return None, [error(path, f"cannot read the CSV ({exc.strerror or exc})",
                             "check the path and the file permissions", "csv")]
-    text, encoding, problems = decode_text(raw, path)
+    text, encoding, problems = decode_text(raw, path, encoding)
     if text is None:
         return None, problems
     first_line = text.split("\n", 1)[0].split("\r", 1)[0]
@@ -209,6 +245,50 @@ def read_table(path: Path, wanted: Sequence[str] = ()) -> tuple[Table | None, li
             continue
         rows.append((line, cells + [""] * (len(columns) - len(cells))))
     return Table(path, columns, rows, encoding, delimiter), problems
+
+
+def reread_matching(path: Path, wanted: Sequence[str], table: Table, problems: list[Problem],
+                    names_a_file: Callable[[str], bool] | None = None) -> tuple[Table, list[Problem]]:
+    """``table`` (``path`` read by :func:`read_table` with ``wanted``, and its ``problems``) read
+    again in the encoding of :data:`OTHER_ENCODINGS` whose non-ASCII text matches best, when
+    its encoding was a guess (:data:`GUESSED_ENCODINGS`) and that one matches better: a GBK
+    ``张三_01.png`` read as Windows-1252 is ``ÕÅÈý_01.png``, which names no file.
+
+    A reading's match: the non-ASCII column names of ``wanted`` its header holds (letter case
+    and spacing aside) plus its non-ASCII cells that ``names_a_file`` (an image of the folder,
+    :func:`data_prep.validate.folder_name_test`; None: no folder listed). The first encoding
+    of the best match wins; a tie with the guess keeps the guess. The guess's dialect note is
+    then a note naming the encoding taken. Returns the table and problems to use."""
+    if table.encoding not in GUESSED_ENCODINGS:
+        return table, problems
+
+    def matched(read: Table) -> int:
+        present = {normalise(c) for c in read.columns}
+        columns = sum(normalise(w) in present for w in wanted if w and not w.isascii())
+        if names_a_file is None:
+            return columns
+        return columns + sum(names_a_file(cell) for _, cells in read.rows for cell in cells
+                             if not cell.isascii())
+
+    best, best_problems, best_match, words = table, problems, matched(table), ""
+    if best_match == 0 and not any(not c.isascii() for c in table.columns) and not any(
+            not cell.isascii() for _, cells in table.rows for cell in cells):
+        return table, problems  # nothing but ASCII text: no encoding tells
+    for encoding, label in OTHER_ENCODINGS:
+        other, found = read_table(path, wanted, encoding)
+        if other is None:
+            continue
+        match = matched(other)
+        if match > best_match:
+            best, best_problems, best_match, words = other, found, match, label
+    if best is table:
+        return table, problems
+    guess = "Windows-1252" if table.encoding == "cp1252" else "Latin-1"
+    return best, [note(path, f"not UTF-8: read as {words}, the encoding whose non-ASCII text "
+                             f"matches the folder's file names and the columns given ({best_match} "
+                             f"match; read as {guess}, {matched(table)})",
+                       f"nothing to do; to spare the guess, {SAVE_AS_UTF8}", "csv-dialect"),
+                  *best_problems]
 
 
 def column_index(table: Table, wanted: str) -> tuple[int | None, list[Problem]]:
@@ -487,6 +567,13 @@ def missing_column(table: Table, wanted: str, role: str, option: str,
                      "save the file as a comma-, semicolon- or tab-separated CSV whose first row "
                      "holds the column names", "csv")
     name = column_suggestion(table, wanted, role, avoid, names_a_file)
+    if table.encoding in GUESSED_ENCODINGS and not all(c.isascii() for c in (*columns, wanted)):
+        # a garbled header ('Í¼Ïñ' for GBK '图像'): its names are never offered, nobody can type them
+        ascii_name = name is not None and name.isascii()
+        return error(table.path, f"{what}; {not_utf8_words(table.encoding)}",
+                     SAVE_AS_UTF8 + (f"; or pass {option} {name!r}" if ascii_name else
+                                     f" (then pass {option} NAME if the column is still not found)"),
+                     "csv")
     if name is not None:
         return error(table.path, what, f"did you mean {name!r}? pass {option} {name!r}", "csv")
     if columns and is_file_name(columns[0]):

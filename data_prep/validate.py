@@ -33,9 +33,11 @@ from data_prep.grades import choices, config_grades, describe, grades_option
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
     # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
     GRADE_INSIDE_WORDS,
+    GUESSED_ENCODINGS,
     NOT_PATIENT_ID_WORDS,
     PATIENT_COLUMN_WORDS,
     PATIENT_ID_WORDS,
+    SAVE_AS_UTF8,
     Table,
     cell_file_name,
     column_index,
@@ -43,10 +45,12 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     id_words,
     missing_column,
     normalise,
+    not_utf8_words,
     one_column_for_two_roles,
     parse_grade,
     patient_word_column,
     read_table,
+    reread_matching,
     visit_id_column,
 )
 from data_prep.labels import name_words as _name_words
@@ -518,6 +522,9 @@ class LabelTable:
     # ungradable with no scale given: the left-out note names the --grades that reads 'none'
     # as grade 0 instead, in case it means no retinopathy
     own_words: tuple[str, ...] = ()
+    # the codec the file was read with (data_prep.labels.read_table's): one of
+    # data_prep.labels.GUESSED_ENCODINGS when it was a guess, its non-ASCII names maybe garbled
+    encoding: str = ""
 
     @property
     def rows_written(self) -> int:
@@ -1720,15 +1727,17 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     per_eye = tuple(eye_columns)
     grade_columns = per_eye or (grade_column,)
     wanted = [c for c in (image_column, *grade_columns, patient_column) if c]
+    folder = NameIndex(images) if images else None
+    names_a_file = folder_name_test(folder) if folder is not None else None
     table, problems = read_table(csv_path, wanted)
     if table is None:
         return None, problems
+    # not UTF-8, read as Windows-1252 by a guess: a GBK or Mac Roman file whose names then match
+    table, problems = reread_matching(csv_path, wanted, table, problems, names_a_file)
     index: dict[str, int] = {}  # role -> position; per eye: 'grade' (left) and 'grade-right'
     roles = [(image_column, "image-name", "image-name"), (grade_columns[0], "grade", "grade"),
              *((right, "grade-right", "grade") for right in grade_columns[1:]),
              (patient_column, "patient", "patient")]
-    folder = NameIndex(images) if images else None
-    names_a_file = folder_name_test(folder) if folder is not None else None
     offered: list[str] = []  # the columns suggested so far: one column is offered for one role
     for column, key, role in roles:
         if not column:
@@ -1951,7 +1960,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         _name_key(w) in GRADE_ZERO_WORDS for w in own_words) and all(
         "," not in w and '"' not in w for w in own_words) else ()
     return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable,
-                       n_rows=len(table.rows), own_words=said_words),
+                       n_rows=len(table.rows), own_words=said_words, encoding=table.encoding),
             problems)
 
 
@@ -2598,6 +2607,13 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                         f"{deeper.parent.name}/, and images are not searched in subfolders")
                 fix = (f"move the images of {deeper.parent.name}/ up into {folder}"
                        + (" (and write the plain file names in the CSV)" if row.folder else ""))
+            elif table.encoding in GUESSED_ENCODINGS and not row.name.isascii():
+                # 'ÕÅÈý_01.png': the GBK name 张三_01.png read as Windows-1252 (reread_matching
+                # found no encoding whose names match): the file's encoding, not the image, is amiss
+                what = (f"label without image: {row.name} is not in {folder}; "
+                        f"{not_utf8_words(table.encoding)}")
+                fix = f"{SAVE_AS_UTF8}; if the name is right as shown, add the image or delete the row"
+                plain_missing[len(no_image)] = row
             else:
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
                 plain_missing[len(no_image)] = row

@@ -1,0 +1,96 @@
+"""Label CSVs saved by Chinese, Japanese or Mac Excel (review intl F2): not UTF-8, they were read
+as Windows-1252 by a guess, their names garbled (``ÕÅÈý_01.png`` for GBK ``张三_01.png``), and
+the errors then suggested garbled column names nobody can type (``--image-column 'Í¼Ïñ'``).
+Now the encoding whose names match the folder is taken (with a note), and where none matches
+the errors name the file's encoding as the likely cause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from data_prep import ingest, validate
+from drac_ssl.config import DataConfig
+
+
+def folder(root: Path, names: list[str], header: str, encoding: str, newline: str = "\r\n",
+           csv_names: list[str] | None = None) -> Path:
+    """Small distinct JPEGs ``names`` graded ``i % 3`` (the DRAC scale), a label CSV ``header`` naming
+    ``csv_names`` (default ``names``) in ``encoding``."""
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    for name in names:
+        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((48, 48), Image.Resampling.BILINEAR).save(root / name)
+    rows = [f"{n},{i % 3}" for i, n in enumerate(csv_names or names)]
+    (root / "labels.csv").write_bytes(newline.join([header, *rows, ""]).encode(encoding))
+    return root
+
+
+def images(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.suffix == ".jpg")
+
+
+def test_a_gbk_csv_is_read_as_gbk_when_its_names_match_the_folder(tmp_path: Path) -> None:
+    names = [f"张三_{i:02d}.jpg" if i % 2 else f"eye_{i:02d}.jpg" for i in range(20)]
+    root = folder(tmp_path / "d", names, "image name,DR grade", "gbk")
+    result = ingest.run(DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
+                                   grades=["drac"]), tmp_path / "out", verbose=False)
+    said = [n for n in result.notes if "not UTF-8" in n]
+    assert len(said) == 1 and "read as GBK / GB18030 (Chinese Excel)" in said[0], result.notes
+    assert "(10 match; read as Windows-1252, 0)" in said[0], said[0]
+    assert "张三_01.jpg" in (tmp_path / "out" / "manifest.csv").read_text(encoding="utf-8")
+
+
+def test_a_mac_roman_csv_with_cr_line_ends_is_read_as_mac_roman(tmp_path: Path) -> None:
+    names = [f"Léa_Öztürk_{i:02d}.jpg" for i in range(6)]
+    root = folder(tmp_path / "d", names, "image name,DR grade", "mac_roman", newline="\r")
+    table, problems = validate.read_labels(root / "labels.csv", "image name", "DR grade",
+                                           images=images(root))
+    assert table is not None and not [p for p in problems if p.severity == "error"], problems
+    assert [r.name for r in table.rows] == names
+    assert table.encoding == "mac_roman"
+    assert any("read as Mac Roman" in p.what for p in problems), problems
+
+
+def test_a_real_windows_1252_csv_stays_windows_1252(tmp_path: Path) -> None:
+    names = [f"Müller_{i:02d}.jpg" for i in range(6)] + ["Straße_00.jpg", "François_00.jpg"]
+    root = folder(tmp_path / "d", names, "image name,DR grade", "cp1252")
+    table, problems = validate.read_labels(root / "labels.csv", "image name", "DR grade",
+                                           images=images(root))
+    assert table is not None and table.encoding == "cp1252"
+    assert [r.name for r in table.rows] == names
+    assert any("read as Windows-1252" in p.what for p in problems), problems
+
+
+def test_a_gbk_header_is_never_offered_garbled(tmp_path: Path) -> None:
+    """ASCII names, a GBK header ``图像;分级``: no encoding is told by the names; the errors say
+    the file's encoding is the likely cause, not ``--image-column 'Í¼Ïñ'``."""
+    names = [f"img{i:02d}.jpg" for i in range(6)]
+    root = folder(tmp_path / "d", names, "图像,分级", "gbk")
+    table, problems = validate.read_labels(root / "labels.csv", "image name", "DR grade",
+                                           images=images(root))
+    assert table is None
+    errors = [p for p in problems if p.severity == "error"]
+    assert len(errors) == 2, problems
+    for problem in errors:
+        assert "the CSV is not UTF-8 and was read as Windows-1252" in problem.what, problem.what
+        assert problem.fix.startswith("save the CSV as 'CSV UTF-8'"), problem.fix
+        assert "Í¼Ïñ" not in problem.fix and "did you mean" not in problem.fix, problem.fix
+
+
+def test_garbled_names_without_a_match_name_the_encoding(tmp_path: Path) -> None:
+    """A GBK CSV whose Chinese names match no file under any encoding (the images renamed):
+    each label without image says the file's encoding, not only 'add the image'."""
+    names = [f"eye_{i:02d}.jpg" for i in range(6)]
+    root = folder(tmp_path / "d", names, "image name,DR grade", "gbk",
+                  csv_names=[f"张三_{i:02d}.jpg" if i == 1 else n for i, n in enumerate(names)])
+    table, problems = validate.read_labels(root / "labels.csv", "image name", "DR grade",
+                                           images=images(root))
+    assert table is not None and table.encoding == "cp1252"
+    _, matched, _ = validate.match_labels(images(root), table, root)
+    (missing,) = [p for p in matched if p.kind == "no-image"]
+    assert "ÕÅÈý_01.jpg" in missing.what and "the CSV is not UTF-8" in missing.what, missing.what
+    assert missing.fix.startswith("save the CSV as 'CSV UTF-8'"), missing.fix
