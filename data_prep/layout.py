@@ -368,10 +368,36 @@ def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[P
             problems.append(error(path, f"{unread_image_format(path.suffix)}, in an image folder",
                                   f"{CONVERT_FIX}, or move it out of the image folder", "non-image"))
         else:
-            problems.append(error(path, f"not an image file ({path.suffix or 'no extension'}) "
-                                        "in an image folder",
-                                  "move it out of the image folder", "non-image"))
+            problems.append(_not_named_as_image(path))
     return images, problems
+
+
+def _not_named_as_image(path: Path) -> Problem:
+    """The error of a file of an image folder whose name does not end in an image suffix, told
+    by its content as the export command and the app tell it
+    (:func:`drac_ssl.grading.image_notes.named_otherwise`): a DICOM file (by its content, or
+    named ``.dcm`` / ``.dicom``) ``holds a DICOM file (export the image as PNG or TIFF from the
+    viewer)``; a PNG, JPEG, TIFF or BMP under another name (``scan_00``, a PACS export without
+    extension) ``is a JPEG image whose name does not end in an image suffix (...)``, to rename
+    ``scan_00.jpg``; an image of another format (Pillow opens it) ``is a WEBP file``, to convert;
+    anything else ``not an image file (.txt)``, to move out."""
+    kind, why, fix = image_notes.named_otherwise(path)
+    if kind != "dicom" and path.suffix.lower() in image_notes.DICOM_SUFFIXES:
+        kind, why, fix = "dicom", f"holds a DICOM file ({image_notes.DICOM_FIX})", image_notes.DICOM_FIX
+    if kind == "image":  # the label row may name it without the suffix: it then matches
+        return error(path, f"{why}, in an image folder", f"{fix} (a label row naming {path.stem} "
+                                                         "matches it then)", "non-image")
+    if kind == "dicom":  # the words hold the fix already: what to do with the image exported
+        return error(path, f"{why}, in an image folder", "put the exported PNG or TIFF in its place "
+                     f"({path.stem}.png, that name in its label row), or move it out of the image "
+                     "folder", "non-image")
+    if kind == "other":
+        return error(path, f"{why}, in an image folder", f"{fix}, or move it out of the image folder",
+                     "non-image")
+    if kind == "unreadable":
+        return error(path, why, fix, "non-image")
+    return error(path, f"not an image file ({path.suffix or 'no extension'}) in an image folder",
+                 "move it out of the image folder", "non-image")
 
 
 def _unique(paths: Iterable[Path]) -> list[Path]:

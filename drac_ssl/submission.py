@@ -983,51 +983,29 @@ class FolderFiles:
     hidden: list[Path] = field(default_factory=list)
 
 
-_READ_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "TIFF": "TIFF", "BMP": "BMP"}
-"""PIL format name -> the format an image file name suffix says (a JPEG with EXIF thumbnails
-opens as ``MPO``)."""
-
-
 NOT_AN_IMAGE_FIX = "move it out of the folder if it is not a test image"
 
 
 def _why_not_graded(path: Path) -> tuple[str, str]:
-    """(why, fix) for a file of an image folder not named as an image: its content decides,
-    in the app's words (:mod:`drac_ssl.grading.image_notes`): ``is a WEBP file`` (an image the
-    package does not read), ``is not an image (...; it holds plain text)``
-    (:func:`drac_ssl.grading.image_notes.holds_words`: never quoted), or an image of a format it
+    """(why, fix) for a file of an image folder not named as an image: its content decides
+    (:func:`drac_ssl.grading.image_notes.named_otherwise`, the content check the ingest and the
+    app share), in the app's words: ``is a WEBP file`` (an image the package does not read),
+    ``is not an image (...; it holds plain text)`` (never quoted; a DICOM file: ``it holds a
+    DICOM file (export the image as PNG or TIFF from the viewer)``), or an image of a format it
     reads under another name (``scan.dat`` holding a PNG: a case name must be an image file
-    name). A PNG whose text metadata is above Pillow's default limit (only Pillow's PNG plugin
-    refuses a file for it: :func:`data_prep.decode.text_metadata_too_large`) is a PNG, not called
-    damaged, and is not read whole for it."""
-    from PIL import Image, UnidentifiedImageError
+    name, ``rename it scan.png``)."""
+    from drac_ssl.grading.image_notes import CONVERT_FIX, named_otherwise, not_an_image
 
-    from data_prep.decode import text_metadata_too_large
-    from drac_ssl.grading.image_notes import CONVERT_FIX, holds_words, not_an_image, other_format
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:  # lazily: a large non-image file is not read whole
-                file_format = str(im.format or "")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
-            Image.DecompressionBombError) as exc:
-        if not text_metadata_too_large(exc):
-            try:
-                with open(path, "rb") as fh:
-                    head = fh.read(256)
-            except OSError as err:
-                return (f"cannot be opened ({err.strerror or err})",
-                        "check that the file is readable (permissions, a network drive)")
-            # the app's words: a text file's lines are never quoted (a patient's name)
-            return not_an_image(holds_words(head)), NOT_AN_IMAGE_FIX
-        file_format = "PNG"  # only Pillow's PNG plugin has the text limit; not read whole
-    if file_format in _READ_FORMATS:
-        suffix = "." + _READ_FORMATS[file_format].lower().replace("jpeg", "jpg")
-        return (f"is a {_READ_FORMATS[file_format]} image whose name does not end in an image "
-                f"suffix ({', '.join(IMAGE_SUFFIXES)}), so it cannot be a case",
-                f"rename it {path.stem}{suffix}")
-    return other_format(file_format), f"{CONVERT_FIX}, or move it out of the folder"
+    kind, why, fix = named_otherwise(path)
+    if kind == "image":
+        return f"{why}, so it cannot be a case", fix
+    if kind == "dicom":  # the export's own sentence, the DICOM words inside it
+        return not_an_image(why.removeprefix("holds ")), NOT_AN_IMAGE_FIX
+    if kind == "none":
+        return not_an_image(why), NOT_AN_IMAGE_FIX
+    if kind == "other":
+        return why, f"{CONVERT_FIX}, or move it out of the folder"
+    return why, fix
 
 
 def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
