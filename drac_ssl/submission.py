@@ -49,7 +49,7 @@ from drac_ssl.console import print_lines
 from drac_ssl.exit_codes import CHECK_EXIT_CODES, INCOMPLETE_SUBMISSION
 from drac_ssl.figures import tied_grades
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
-from drac_ssl.io import atomic_write_text
+from drac_ssl.io import PEOPLE_CSV_ENCODING, atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import (
     add_version_option,
@@ -434,8 +434,9 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     number the bundle's thresholds cut into ``class``. Every row is a graded image (the files
     not graded have none). Not a submission; the export writes it beside one
     (:func:`image_notes_path`) when some image is flagged, was a training or pretraining image or
-    has a grade note. ValueError for sequences of different lengths, or a class with no name in
-    ``grade_names``."""
+    has a grade note. Written in :data:`drac_ssl.io.PEOPLE_CSV_ENCODING` (UTF-8 with a byte-order
+    mark, for Excel; the submission beside it has none). ValueError for sequences of different
+    lengths, or a class with no name in ``grade_names``."""
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
     seen_before = [None] * len(cases) if pretrained is None else list(pretrained)
     cut_from = [None] * len(cases) if scores is None else [float(v) for v in scores]
@@ -461,7 +462,7 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
                          pretraining_image_cell(read, outside),
                          grade_name_cell(names[int(grade)]) if names is not None else "",
                          "" if cut is None else f"{cut:.{WRITE_DECIMALS}f}"])
-    return atomic_write_text(path, out.getvalue())
+    return atomic_write_text(path, out.getvalue(), PEOPLE_CSV_ENCODING)
 
 
 def _image_notes_rows(path: str | os.PathLike[str],
@@ -901,7 +902,7 @@ class _Problems:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.entries: list[tuple[int, str]] = []
+        self.entries: list[tuple[int, str, str]] = []  # (line, text, kind)
         self.counts: dict[str, int] = {}
         self.warned: list[tuple[int, str]] = []
 
@@ -912,10 +913,16 @@ class _Problems:
     def add(self, line: int, kind: str, what: str, fix: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
         if self.counts[kind] <= MAX_PER_KIND:
-            self.entries.append((line, f"{self.file}:{line}: {what} -> {fix}"))
+            self.entries.append((line, f"{self.file}:{line}: {what} -> {fix}", kind))
+
+    def withdraw(self, kind: str) -> None:
+        """Forget the problems of ``kind`` (a byte-order mark, once the file proves to be a notes
+        file for people, which is written with one)."""
+        self.entries = [e for e in self.entries if e[2] != kind]
+        self.counts.pop(kind, None)
 
     def finish(self) -> ProblemLines:
-        lines = ProblemLines(text for _, text in sorted(self.entries, key=lambda e: e[0]))
+        lines = ProblemLines(text for _, text, _ in sorted(self.entries, key=lambda e: e[0]))
         for kind, count in self.counts.items():
             if count > MAX_PER_KIND:
                 lines.append(f"{self.file}: ... and {count - MAX_PER_KIND} more "
@@ -1518,6 +1525,9 @@ def _check(csv_path: str | os.PathLike[str],
     header_line = rows[0][0] if rows else 1  # the header's line (or the first row's)
     k, k_from = _scale_of(rows, num_grades, drac_folder)
     k_known = k_from != "assumed"
+    if rows and (tuple(f.strip().lower() for f in rows[0][1][:4]) == PEOPLE_NOTES_COLUMNS
+                 or _is_image_notes_header(rows[0][1])):
+        problems.withdraw("bom")  # the notes files for people are written with one (Excel's UTF-8)
     if rows and tuple(f.strip().lower() for f in rows[0][1][:4]) == PEOPLE_NOTES_COLUMNS:  # the app's, for people
         line, header = rows[0]
         problems.add(line, "notes-file", f"this is the app's grades_with_notes.csv "
