@@ -1246,6 +1246,27 @@ def _known_scale_fix(words: Sequence[str], numbers: Collection[int], grade_names
             f"else write the grade as a number ({choices(grade_names)} under the scale now in force)")
 
 
+def ungradable_words_lead(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str],
+                          ungradable: str) -> str:
+    """The first part of the fix for grade cells written as ``words`` that name no grade, when
+    they most likely mark ungradable images (``k.A.``, ``nicht beurteilbar``, ``non gradable``:
+    a local word for "no grade", :data:`UNGRADED_CELLS` being English): every grade
+    0..K-1 of ``grade_names`` is written as a number already (``numbers``), or ``ungradable``
+    is ``leave_out`` (the user has ungradable rows). ``if 'k.A.' marks ungradable images, write
+    NA (or leave the cell empty) in those rows ...; else `` (then :func:`grade_words_fix`); ''
+    otherwise, or for no word."""
+    every = set(range(len(grade_names))) <= set(numbers)
+    if not words or not (every or ungradable == "leave_out"):
+        return ""
+    quoted = " and ".join(repr(w) for w in words[:3]) + (" ..." if len(words) > 3 else "")
+    why = (f" (the CSV writes every grade, 0 to {len(grade_names) - 1}, as a number)" if every else "")
+    then = (", which --ungradable leave_out then leaves out with their images" if ungradable == "leave_out"
+            else " and rerun with --ungradable leave_out (those rows are then left out with their "
+                 "images, listed in ingest_summary.json)")
+    return (f"if {quoted} mark{'s' if len(words) == 1 else ''} ungradable images{why}, write NA (or "
+            f"leave the cell empty) in those rows{then}; else ")
+
+
 def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str],
                     own_words: Sequence[str] = ()) -> str:
     """The fix for grade cells written as words that name no grade of the scale in force
@@ -1916,9 +1937,16 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         if near and len(near) < len(words):  # the other words' fix, without the misspellings
             fix = grade_words_fix([w for k, w in words.items() if k not in near],
                                   numbers | set(by_name), grade_names, own_words)
+        # every grade already a number, or ungradable rows left out: the words most likely mark
+        # ungradable images ('k.A.', 'nicht beurteilbar'), said first
+        # (not a misspelt name, nor a name of a known scale: those have their own fix)
+        others = [w for w in words.values() if not names_zero_grade(w, GRADE_ZERO_WORDS)
+                  and _near_grade(w, grade_names) is None
+                  and not any(_scale_grade(w, names) for names in GRADE_SCALES.values())]
+        lead = ungradable_words_lead(others, numbers | set(by_name), grade_names, ungradable)
         for at in worded:
             said = (zero_word_readings(zero_rows[at], fix, UNGRADABLE_WORD_WAY)
-                    if at in zero_rows else near.get(word_at.get(at, ""), fix))
+                    if at in zero_rows else near.get(word_at.get(at, ""), f"{lead}{fix}"))
             problems[at] = dataclasses.replace(problems[at], fix=said)
     if by_name:
         problems.append(grade_names_note(csv_path, by_name, grade_names,
