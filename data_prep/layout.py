@@ -357,6 +357,8 @@ def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[P
         elif path.is_dir():
             problems.append(note(path, "subfolder ignored (images are not searched recursively)",
                                  "move its images up one level if they belong to this set"))
+        elif not valid_utf8_name(path.name):  # 'M\udcfcller_00.png': no CSV row can name it
+            problems.append(undecodable_name_problem(path))
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(path)
         elif path.suffix.lower() in SPREADSHEET_SUFFIXES:  # a label file saved as .xlsx
@@ -370,6 +372,65 @@ def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[P
         else:
             problems.append(_not_named_as_image(path))
     return images, problems
+
+
+NAME_ENCODINGS = (("cp1252", "Windows-1252"), ("cp437", "DOS (an old ZIP tool's)"),
+                  ("gb18030", "GBK (Chinese Windows)"), ("shift_jis", "Shift-JIS (Japanese Windows)"))
+"""The encodings a file name that is not UTF-8 was most likely written in (Python codec, words),
+in the order :func:`name_readings` tries them."""
+
+
+def valid_utf8_name(name: str) -> bool:
+    """Whether a file name as Python lists it is valid UTF-8: a name whose bytes are not
+    (``M\\xfcller_00.png``, Latin-1 bytes from an archive unpacked with the wrong encoding) holds
+    lone surrogates (``M\\udcfcller_00.png``, :pep:`383`), which no label row can name and no
+    UTF-8 file (the manifest) can hold."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def name_bytes(name: str) -> str:
+    """A file name's bytes shown readably (``M\\xfcller_00.png``): ASCII as it is, any other
+    byte as ``\\xNN`` (:func:`os.fsencode`, as a ``bytes`` repr without its ``b''``)."""
+    return repr(os.fsencode(name))[2:-1]
+
+
+def name_readings(name: str) -> list[tuple[str, str, str]]:
+    """The names a file name that is not valid UTF-8 reads as in each encoding of
+    :data:`NAME_ENCODINGS` that decodes its bytes to printable text: (codec, words, name)."""
+    raw = os.fsencode(name)
+    found = []
+    for codec, words in NAME_ENCODINGS:
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if text.isprintable():
+            found.append((codec, words, text))
+    return found
+
+
+def undecodable_name_problem(path: Path) -> Problem:
+    """The error of a file whose name is not valid UTF-8 (:func:`valid_utf8_name`): its bytes
+    shown readably (:func:`name_bytes`) and, when they decode, the name as Windows-1252 reads it
+    (:func:`name_readings`); the fix renames the folder's names into UTF-8 with ``convmv``,
+    whose ``-f`` is the encoding read (the first of :data:`NAME_ENCODINGS` that decodes).
+    Kind ``non-image``: a file the ingest does not read, whose label row is not also called a
+    label without image (:func:`data_prep.validate.match_labels`)."""
+    readings = name_readings(path.name)
+    codec = readings[0][0] if readings else "cp1252"
+    read = f"; {readings[0][2]} if read as {readings[0][1]}" if readings else ""
+    return error(path, f"the file name is not valid UTF-8 (its bytes: {name_bytes(path.name)}{read}): "
+                       "an archive unpacked with the wrong encoding, or files copied from an older "
+                       "system; no label row can name it",
+                 f"rename the files in UTF-8, e.g. the whole folder: convmv -f {codec} -t utf8 -r "
+                 f"--notest {shlex.quote(str(path.parent))} (-f is the encoding the names were "
+                 "written in: cp1252 on Western Windows, cp437 for an old ZIP tool, gbk on Chinese "
+                 "Windows; without --notest convmv only shows the renames), then run the ingest again",
+                 "non-image")
 
 
 def _not_named_as_image(path: Path) -> Problem:

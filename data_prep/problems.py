@@ -402,11 +402,14 @@ line with the same fix says ``as for line 5 above`` (ten rows of one word grade 
 def same_fix_words(first: str, path: str) -> str:
     """The fix of a line at ``path`` whose fix is the one already printed for ``first`` (paths
     as :attr:`Problem.path` writes them, ``labels.csv:5``): ``as for line 5 above`` within one
-    file, else ``as for labels.csv:5 above``."""
+    file, ``as for x.png above`` for two files of one folder, else ``as for labels.csv:5 above``."""
     first_file, _, first_line = first.rpartition(":")
     file, _, _ = path.rpartition(":")
-    return (f"as for line {first_line} above" if first_file and first_file == file and first_line.isdigit()
-            else f"as for {first} above")
+    if first_file and first_file == file and first_line.isdigit():
+        return f"as for line {first_line} above"
+    if os.path.dirname(first) == os.path.dirname(path) and ":" not in os.path.basename(first):
+        return f"as for {os.path.basename(first)} above"
+    return f"as for {first} above"
 
 
 def format_problems(problems: Sequence[Problem], per_kind: int | None = SHOWN_PER_KIND,

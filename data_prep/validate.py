@@ -60,6 +60,8 @@ from data_prep.layout import (
     IMAGE_SUFFIXES,
     PATIENT_COLUMNS,
     name_key,
+    name_readings,
+    valid_utf8_name,
 )
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
@@ -2581,6 +2583,11 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     """
     index = NameIndex(images)
     reported = NameIndex(not_read)  # their own error says what to do with them
+    # files whose name is not valid UTF-8 (M\udcfcller_00.png), by what their bytes read as in
+    # another encoding (Müller_00.png): a row naming one is the file's error, renamed in UTF-8
+    undecodable = {name_key(text): path for path in not_read if not valid_utf8_name(path.name)
+                   for _, _, reading in name_readings(path.name)
+                   for text in (reading, Path(reading).stem)}
     nested_index: NameIndex | None = None  # listed on the first row without an image
     matched: dict[Path, LabelRow] = {}
     problems: list[Problem] = []
@@ -2612,7 +2619,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             else:  # x.png and x.jpg for the row 'x': its one error says so; neither file is
                 claimed.update(paths)  # also 'without label', nor another row's near miss
             continue
-        if not paths and reported.find(row.name)[0]:
+        if not paths and (reported.find(row.name)[0] or name_key(cell_file_name(row.name)) in undecodable):
             continue  # e.g. x.webp: "a format this package does not read -> convert it"
         if not paths:
             if nested_index is None:

@@ -1,0 +1,64 @@
+"""File names that are not valid UTF-8 (review intl F6): an old Windows ZIP unpacked on Linux
+leaves Latin-1 bytes (``M\\xfcller_00.png``), which Python lists as lone surrogates; the ingest
+offered "did you mean M\\udcfcller_00.png?", a fix nobody can type. Now the folder scan says the
+name is not UTF-8, shows its bytes and what they read as, and how to rename the folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from data_prep import ingest
+from data_prep.layout import name_bytes, scan_image_folder, valid_utf8_name
+from data_prep.problems import IngestError, format_problems
+from drac_ssl.config import DataConfig
+
+pytestmark = pytest.mark.skipif(sys.platform in ("win32", "darwin"),
+                                reason="the file system must take names that are not UTF-8")
+
+
+def folder_with_latin1_names(root: Path) -> Path:
+    root.mkdir()
+    rng = np.random.default_rng(2)
+    lines = [b"image name;DR grade"]
+    for i in range(8):
+        name = b"M\xfcller_%02d.png" % i if i < 3 else b"eye_%02d.png" % i
+        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        image = Image.fromarray(coarse).resize((48, 48), Image.Resampling.BILINEAR)
+        with open(os.fsencode(root) + b"/" + name, "wb") as fh:
+            image.save(fh, "PNG")
+        lines.append(name + b";%d" % (i % 3))  # the CSV in Windows-1252: Müller
+    (root / "labels.csv").write_bytes(b"\r\n".join(lines) + b"\r\n")
+    return root
+
+
+def test_a_name_not_utf8_is_said_with_its_bytes_and_the_rename(tmp_path: Path) -> None:
+    root = folder_with_latin1_names(tmp_path / "d")
+    odd = os.fsdecode(b"M\xfcller_00.png")
+    assert not valid_utf8_name(odd) and valid_utf8_name("Müller_00.png")
+    assert name_bytes(odd) == "M\\xfcller_00.png"
+    scan = scan_image_folder(root)
+    assert len(scan.images) == 5  # the three are not read
+    said = [p for p in scan.problems if "not valid UTF-8" in p.what]
+    assert len(said) == 3 and all(p.kind == "non-image" for p in said)
+    assert ("the file name is not valid UTF-8 (its bytes: M\\xfcller_00.png; Müller_00.png if read as "
+            "Windows-1252)") in said[0].what, said[0].what
+    assert said[0].fix.startswith(f"rename the files in UTF-8, e.g. the whole folder: convmv -f cp1252 "
+                                  f"-t utf8 -r --notest {root}"), said[0].fix
+    printed = format_problems(said)
+    assert printed.count("convmv -f") == 1 and printed.count(f"-> as for {odd} above") == 2, printed
+
+
+def test_the_ingest_offers_no_name_nobody_can_type(tmp_path: Path) -> None:
+    root = folder_with_latin1_names(tmp_path / "d")
+    with pytest.raises(IngestError) as stopped:
+        ingest.run(DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
+                              grades=["drac"]), tmp_path / "out", verbose=False)
+    errors = [p for p in stopped.value.problems if p.severity == "error"]
+    assert len(errors) == 3 and all("not valid UTF-8" in p.what for p in errors), errors
+    assert not any("did you mean" in p.fix or "\udcfc" in p.fix for p in stopped.value.problems)
