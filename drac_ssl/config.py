@@ -249,7 +249,7 @@ class DataConfig:
     strict: bool = False  # make the ingest's warnings fatal: colour converted to grey, mixed bit depths, sizes other than expected_side ...
     ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (DataConfig's docstring)
     missing: str = "error"  # error | leave_out: a label row whose image is not there (DataConfig's docstring)
-    workers: int = 0  # processes decoding the images in the ingest; 0 = all cores
+    workers: int = 0  # processes decoding the images in the ingest; 0 = the usable cores (affinity mask, cgroup CPU quota)
     # the embedded phantom DRAC set (data.root empty): graded training and ungraded test
     # images generated (DRAC Task 3's 611 / 386 by default) from a seed
     phantom_n_train: int = 611  # phantom set: graded training images generated
@@ -336,7 +336,8 @@ class PretrainConfig:
     # once (a one-off observation, not measured by a bench).
     compile: str = "auto"
     # data-loading worker processes (pretraining's and UMM's CPU views, the fine-tuning's): speed
-    # only, each view has its own seed; -1 = the machine's CPUs but one (environment.json records the count)
+    # only, each view has its own seed; -1 = the usable cores but one (affinity mask, cgroup CPU
+    # quota; environment.json records the count)
     num_workers: int = -1
     knn_every: int = 0  # k-NN monitor every N epochs when labels of two grades exist (else a line says it is off); 0 = off
     knn_k: int = 20  # neighbours of the k-NN monitor (cosine similarity, weighted vote: Wu et al. 2018)
@@ -3203,7 +3204,7 @@ gets its line here."""
 
 
 DATA_RANGES: tuple[SettingRange, ...] = (
-    SettingRange("data.workers", 0, why=" (0 = all cores)"),
+    SettingRange("data.workers", 0, why=" (0 = the usable cores)"),
     SettingRange("data.expected_side", -1, high=65535,
                  why=": the side in pixels every grey image is expected to have (-1: the layout's, "
                      "1024 for DRAC; 0: no check)",
