@@ -348,7 +348,8 @@ def train_command() -> None:
     """The installed ``drac-ssl-train`` (pyproject.toml's ``[project.scripts]``): what
     ``python -m drac_ssl.train`` does, in the same order: Ctrl-C quiet while starting
     (:func:`drac_ssl.starting.quiet_while_starting`), :func:`refuse_train_early`, then
-    :func:`drac_ssl.train.main` and its exit (:func:`drac_ssl.train.exit_with`). Never
+    :func:`drac_ssl.train.command_main` (:func:`drac_ssl.train.main` of the process's command line)
+    and its exit (:func:`drac_ssl.train.exit_with`). Never
     returns: ends the process with the command's exit code."""
     from drac_ssl.starting import quiet_while_starting
 
@@ -356,7 +357,7 @@ def train_command() -> None:
     refuse_train_early()
     from drac_ssl import train  # torch, OpenCV, scikit-learn: only for a configuration that reads
 
-    train.exit_with(train.main())
+    train.exit_with(train.command_main())  # signals held after an interrupt until exit_with
 
 
 def export_parser() -> argparse.ArgumentParser:
