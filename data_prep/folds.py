@@ -471,9 +471,26 @@ def patient_id_key(patient: str) -> str:
     folded, each run of digits without its leading zeros (``'P-007'``, ``'p 007'``, ``'P7'`` ->
     ``'p7'``; ``'00100'``, ``'100'`` -> ``'100'``; ``'000'`` -> ``'0'``). Leading zeros count as
     spelling because a spreadsheet drops them from the cells it reads as numbers (``00100``
-    typed, ``100`` saved), often in only part of a column that was pasted together."""
-    key = "".join(ch for ch in patient.casefold() if ch.isalnum())
-    return re.sub(r"(?<!\d)0+(?=\d)", "", key)
+    typed, ``100`` saved), often in only part of a column that was pasted together.
+
+    The zeros are stripped per digit run *before* the punctuation goes, and two digit runs that
+    punctuation or spaces separate keep a ``'|'`` between them: ``'S01-12'`` -> ``'s1|12'``,
+    ``'S11-2'`` -> ``'s11|2'`` (two patients of a site-number scheme), ``'2024-01-05'`` and
+    ``'2024-1-5'`` -> ``'2024|1|5'``. Stripping after joining the runs made ``S01-12`` and
+    ``S11-2`` one key (``s112``): 278 false sets among 5,000 ids ``S{site:02d}-{n}``."""
+    key: list[str] = []
+    last = ""  # what the key ended with: "digits", "letters" or "" (nothing yet)
+    apart = False  # punctuation or spaces came since the last run
+    for digits, letters in re.findall(r"(\d+)|([^\W\d_]+)|[\W_]+", patient.casefold()):
+        if digits:
+            key.append(("|" if last == "digits" and apart else "") + (digits.lstrip("0") or "0"))
+            last, apart = "digits", False
+        elif letters:
+            key.append(letters)
+            last, apart = "letters", False
+        else:
+            apart = True
+    return "".join(key)
 
 
 def patient_spellings(patients: Iterable[str]) -> list[list[str]]:
