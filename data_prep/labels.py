@@ -548,6 +548,23 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     return max(fitting, key=lambda s: s[1:3])[3] if fitting else None
 
 
+def _readable_guess(name: str, wanted: str, encoding: str) -> bool:
+    """Whether ``name``, a column of a CSV read by the guess ``encoding`` (:data:`GUESSED_ENCODINGS`),
+    reads as a name somebody wrote (``'Größe'``, ``'Degré'``, ``'Bild'``) rather than another
+    encoding's bytes garbled (``'Í¼Ïñ'``, ``'·Ö¼¶'``, ``'ÕÅÈý'`` for GBK ``图像``, ``分级``,
+    ``张三``): its non-ASCII characters are letters, beside at least one ASCII letter, and
+    ``wanted`` (the name given) is writable in ``encoding`` (a given ``'图像'`` is not: the file
+    is in another encoding)."""
+    try:
+        wanted.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    if name.isascii():
+        return True
+    return (all(ch.isalpha() for ch in name if not ch.isascii())
+            and any(ch.isascii() and ch.isalpha() for ch in name))
+
+
 def missing_column(table: Table, wanted: str, role: str, option: str,
                    avoid: Sequence[str] = (),
                    names_a_file: Callable[[str], bool] | None = None) -> Problem:
@@ -568,11 +585,16 @@ def missing_column(table: Table, wanted: str, role: str, option: str,
                      "holds the column names", "csv")
     name = column_suggestion(table, wanted, role, avoid, names_a_file)
     if table.encoding in GUESSED_ENCODINGS and not all(c.isascii() for c in (*columns, wanted)):
+        if name is not None and _readable_guess(name, wanted, table.encoding):
+            # a real Windows-1252 header ('Bild;Größe', 'Degré') and a mistyped option: the
+            # suggestion stays the fix, the encoding only the second thought
+            garbled = "that name looks" if not name.isascii() else "the column names look"
+            return error(table.path, what,
+                         f"did you mean {name!r}? pass {option} {name!r}; if {garbled} garbled, "
+                         f"{SAVE_AS_UTF8}", "csv")
         # a garbled header ('Í¼Ïñ' for GBK '图像'): its names are never offered, nobody can type them
-        ascii_name = name is not None and name.isascii()
         return error(table.path, f"{what}; {not_utf8_words(table.encoding)}",
-                     SAVE_AS_UTF8 + (f"; or pass {option} {name!r}" if ascii_name else
-                                     f" (then pass {option} NAME if the column is still not found)"),
+                     SAVE_AS_UTF8 + f" (then pass {option} NAME if the column is still not found)",
                      "csv")
     if name is not None:
         return error(table.path, what, f"did you mean {name!r}? pass {option} {name!r}", "csv")

@@ -94,3 +94,31 @@ def test_garbled_names_without_a_match_name_the_encoding(tmp_path: Path) -> None
     (missing,) = [p for p in matched if p.kind == "no-image"]
     assert "ÕÅÈý_01.jpg" in missing.what and "the CSV is not UTF-8" in missing.what, missing.what
     assert missing.fix.startswith("save the CSV as 'CSV UTF-8'"), missing.fix
+
+
+def test_a_real_windows_1252_header_keeps_its_column_suggestion(tmp_path: Path) -> None:
+    """Review (intl2) F2a: a legitimate Windows-1252 header (``Bild;Größe``, French ``Degré``)
+    and a mistyped --grade-column lost main's ``did you mean 'Größe'?``: the fix was only to
+    save the file as UTF-8. The suggestion leads again, the encoding a second thought."""
+    names = [f"img{i:02d}.jpg" for i in range(6)]
+    for header, typed, meant in [("Bild,Größe", "Groesse", "Größe"), ("Image,Degré", "Degree", "Degré")]:
+        root = folder(tmp_path / typed, names, header, "cp1252")
+        table, problems = validate.read_labels(root / "labels.csv", header.split(",")[0], typed,
+                                               images=images(root))
+        assert table is None
+        (problem,) = [p for p in problems if p.severity == "error"]
+        assert problem.fix.startswith(f"did you mean {meant!r}? pass --grade-column {meant!r}; "
+                                      "if that name looks garbled, save the CSV as 'CSV UTF-8'"), problem.fix
+        assert "not UTF-8" not in problem.what, problem.what
+
+
+def test_garbled_column_names_are_told_from_written_ones() -> None:
+    """What keeps a GBK / Shift-JIS header read as Windows-1252 from being offered: symbols
+    among the letters, no ASCII letter, or a name given that is no Windows-1252 text."""
+    from data_prep.labels import _readable_guess
+
+    for written in ("Größe", "Degré", "Stärke", "Bild"):
+        assert _readable_guess(written, "Groesse", "cp1252"), written
+    for garbled in ("Í¼Ïñ", "·Ö¼¶", "ÕÅÈý", "‰æ‘œ"):
+        assert not _readable_guess(garbled, "image name", "cp1252"), garbled
+    assert not _readable_guess("Größe", "图像", "cp1252")
