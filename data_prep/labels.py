@@ -56,6 +56,9 @@ class Table:
     encoding: str
     delimiter: str
     notes: list[Problem] = field(default_factory=list)
+    # the non-ASCII cells naming a file of the folder in this reading (reread_matching's count
+    # when it weighed the encoding against a folder listing; None: not counted)
+    names_matched: int | None = None
 
     @property
     def dialect(self) -> str:
@@ -258,19 +261,40 @@ def reread_matching(path: Path, wanted: Sequence[str], table: Table, problems: l
     and spacing aside) plus its non-ASCII cells that ``names_a_file`` (an image of the folder,
     :func:`data_prep.validate.folder_name_test`; None: no folder listed). The first encoding
     of the best match wins; a tie with the guess keeps the guess. The guess's dialect note is
-    then a note naming the encoding taken. Returns the table and problems to use."""
+    then a note naming the encoding taken. No other encoding is read when the guess already
+    holds every column of ``wanted`` and each non-ASCII cell of the image-name column
+    (``wanted[0]``) names a file: none can match more (a real Windows-1252 file is read once,
+    not six times). The table returned has :attr:`Table.names_matched` set (when
+    ``names_a_file`` is given): a count of 0 with non-ASCII names missing says the encoding may
+    be the cause, a count above 0 says it is right and those images are only missing.
+    Returns the table and problems to use."""
     if table.encoding not in GUESSED_ENCODINGS:
         return table, problems
 
+    def cells_matched(read: Table) -> int:
+        if names_a_file is None:
+            return 0
+        return sum(names_a_file(cell) for _, cells in read.rows for cell in cells if not cell.isascii())
+
     def matched(read: Table) -> int:
         present = {normalise(c) for c in read.columns}
-        columns = sum(normalise(w) in present for w in wanted if w and not w.isascii())
-        if names_a_file is None:
-            return columns
-        return columns + sum(names_a_file(cell) for _, cells in read.rows for cell in cells
-                             if not cell.isascii())
+        return sum(normalise(w) in present for w in wanted if w and not w.isascii()) + cells_matched(read)
 
-    best, best_problems, best_match, words = table, problems, matched(table), ""
+    def counted(read: Table) -> Table:
+        read.names_matched = cells_matched(read) if names_a_file is not None else None
+        return read
+
+    guess_match = matched(table)
+    if guess_match == 0 and not any(not c.isascii() for c in table.columns) and not any(
+            not cell.isascii() for _, cells in table.rows for cell in cells):
+        return counted(table), problems  # nothing but ASCII text: no encoding tells
+    present = [normalise(c) for c in table.columns]
+    if wanted and all(normalise(w) in present for w in wanted if w) and (
+            names_a_file is None or all(names_a_file(cells[present.index(normalise(wanted[0]))])
+                                        for _, cells in table.rows
+                                        if not cells[present.index(normalise(wanted[0]))].isascii())):
+        return counted(table), problems  # the guess holds every column and names every file
+    best, best_problems, best_match, words = table, problems, guess_match, ""
     if best_match == 0 and not any(not c.isascii() for c in table.columns) and not any(
             not cell.isascii() for _, cells in table.rows for cell in cells):
         return table, problems  # nothing but ASCII text: no encoding tells
@@ -282,11 +306,11 @@ def reread_matching(path: Path, wanted: Sequence[str], table: Table, problems: l
         if match > best_match:
             best, best_problems, best_match, words = other, found, match, label
     if best is table:
-        return table, problems
+        return counted(table), problems
     guess = "Windows-1252" if table.encoding == "cp1252" else "Latin-1"
-    return best, [note(path, f"not UTF-8: read as {words}, the encoding whose non-ASCII text "
+    return counted(best), [note(path, f"not UTF-8: read as {words}, the encoding whose non-ASCII text "
                              f"matches the folder's file names and the columns given ({best_match} "
-                             f"match; read as {guess}, {matched(table)})",
+                             f"match; read as {guess}, {guess_match})",
                        f"nothing to do; to spare the guess, {SAVE_AS_UTF8}", "csv-dialect"),
                   *best_problems]
 

@@ -530,6 +530,10 @@ class LabelTable:
     # the codec the file was read with (data_prep.labels.read_table's): one of
     # data_prep.labels.GUESSED_ENCODINGS when it was a guess, its non-ASCII names maybe garbled
     encoding: str = ""
+    # the non-ASCII cells that named a file of the folder in the encoding taken
+    # (data_prep.labels.reread_matching's count; None: not counted): above 0, that encoding is
+    # right and a non-ASCII row without image is only a missing image
+    names_matched: int | None = None
 
     @property
     def rows_written(self) -> int:
@@ -2049,7 +2053,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         _name_key(w) in GRADE_ZERO_WORDS for w in own_words) and all(
         "," not in w and '"' not in w for w in own_words) else ()
     return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable,
-                       n_rows=len(table.rows), own_words=said_words, encoding=table.encoding),
+                       n_rows=len(table.rows), own_words=said_words, encoding=table.encoding,
+                       names_matched=table.names_matched),
             problems)
 
 
@@ -2701,9 +2706,12 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                         f"{deeper.parent.name}/, and images are not searched in subfolders")
                 fix = (f"move the images of {deeper.parent.name}/ up into {folder}"
                        + (" (and write the plain file names in the CSV)" if row.folder else ""))
-            elif table.encoding in GUESSED_ENCODINGS and not row.name.isascii():
+            elif (table.encoding in GUESSED_ENCODINGS and not row.name.isascii()
+                  and not table.names_matched):
                 # 'ÕÅÈý_01.png': the GBK name 张三_01.png read as Windows-1252 (reread_matching
-                # found no encoding whose names match): the file's encoding, not the image, is amiss
+                # found no encoding whose names match): the file's encoding, not the image, is
+                # amiss. Not when other non-ASCII names matched files in this reading: the
+                # encoding is right, those images are missing
                 what = (f"label without image: {row.name} is not in {folder}; "
                         f"{not_utf8_words(table.encoding)}")
                 fix = f"{SAVE_AS_UTF8}; if the name is right as shown, add the image or delete the row"

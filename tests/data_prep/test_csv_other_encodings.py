@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from data_prep import ingest, validate
@@ -122,3 +123,42 @@ def test_garbled_column_names_are_told_from_written_ones() -> None:
     for garbled in ("Í¼Ïñ", "·Ö¼¶", "ÕÅÈý", "‰æ‘œ"):
         assert not _readable_guess(garbled, "image name", "cp1252"), garbled
     assert not _readable_guess("Größe", "图像", "cp1252")
+
+
+def test_a_real_windows_1252_csv_with_images_missing_blames_no_encoding(tmp_path: Path) -> None:
+    """Review (intl2) F2b: a correct Windows-1252 CSV with some images missing said on every
+    missing row that the file's encoding may be the cause, though its other non-ASCII names
+    matched their files in that very reading."""
+    names = [f"Müller_{i:02d}.jpg" for i in range(8)]
+    root = folder(tmp_path / "d", names, "image name,DR grade", "cp1252")
+    for gone in names[1::2]:
+        (root / gone).unlink()
+    table, problems = validate.read_labels(root / "labels.csv", "image name", "DR grade",
+                                           images=images(root))
+    assert table is not None and table.encoding == "cp1252" and table.names_matched == 4
+    _, matched, _ = validate.match_labels(images(root), table, root)
+    missing = [p for p in matched if p.kind == "no-image"]
+    assert len(missing) == 4, matched
+    for problem in missing:
+        assert "not UTF-8" not in problem.what and problem.fix.startswith("add the image"), problem
+
+
+def test_a_windows_1252_csv_naming_every_file_is_read_once(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guess names every non-ASCII file and holds every column: no other encoding can
+    match more, so none is read (five extra reads of the file before)."""
+    from data_prep import labels
+
+    names = [f"Straße_{i:02d}.jpg" for i in range(6)]
+    root = folder(tmp_path / "d", names, "image name,DR grade", "cp1252")
+    reads: list[str] = []
+    real = labels.read_table
+    def counted(path: Path, wanted=(), encoding: str = ""):  # type: ignore[no-untyped-def]
+        reads.append(encoding)
+        return real(path, wanted, encoding)
+
+    monkeypatch.setattr(labels, "read_table", counted)
+    monkeypatch.setattr(validate, "read_table", counted)
+    table, _ = validate.read_labels(root / "labels.csv", "image name", "DR grade", images=images(root))
+    assert table is not None and table.encoding == "cp1252"
+    assert reads == [""], reads
