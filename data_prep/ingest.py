@@ -1963,6 +1963,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         problems.append(scale_note)
     entries, found, table, left_out, missing = collected
     dialect = table.dialect if table is not None else ""
+    encoding = table.encoding if table is not None else ""
     # no training or test image (a root one level too high): decided before the unlabelled
     # pool joins, which holds no such image; said alone, or beside the pool's errors
     no_images = [] if entries or any(p.severity == "error" for p in found) else [no_images_problem(layout)]
@@ -2086,7 +2087,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,
-                          _summary(result, cfg, layout, plan, channels_why, dialect, sources))
+                          _summary(result, cfg, layout, plan, channels_why, dialect, sources,
+                                   encoding))
         cache.save_state(cache_dir, root, sizes, [e.record for e in entries], plan.options,
                          channels)
     except OSError as exc:
@@ -2178,7 +2180,8 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
 
 
 def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
-             channels_why: str, dialect: str, sources: dict[str, dict[str, object]]) -> dict[str, object]:
+             channels_why: str, dialect: str, sources: dict[str, dict[str, object]],
+             encoding: str = "") -> dict[str, object]:
     """The content of ``ingest_summary.json``: what was found and made (``label_columns``,
     ``grades``, ``channels`` ... as resolved) and ``config``, the data settings as given
     (``layout: auto``, ``channels: ''``: left to the layout), but for the label columns: its
@@ -2198,6 +2201,9 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "test_dir": str(layout.test_dir) if layout.test_dir else None,
         "labels_csv": str(layout.labels_csv) if layout.labels_csv else None,
         "labels_csv_dialect": dialect or None,
+        # the codec taken (GBK told by the folder's names): a later read without the folder's
+        # images (source_check's changed grades) reads the file so, not by a Windows-1252 guess
+        "labels_csv_encoding": encoding or None,
         "unlabelled_dirs": [str(readable_absolute(t)) for t in cfg.unlabelled],
         "unlabelled_copies": result.unlabelled_copies,  # left out: byte-identical to another image
         "source_files": sources,  # what a resumed run compares (source_check), stamped before reading

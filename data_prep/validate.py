@@ -1764,7 +1764,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 marked_ungradable: tuple[int, str] | None = None,
                 images: Sequence[Path] = (),
                 scale_given: bool = False,
-                layout_kind: str = "plain"
+                layout_kind: str = "plain",
+                encoding: str = ""
                 ) -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
@@ -1809,6 +1810,12 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     (:data:`data_prep.layout.EYE_COLUMNS`: DeepDRiD's set folder), else to merge the two columns
     into one (a flat copy read as a plain folder); a merged column with some rows wrong is told
     to correct them, an id naming no eye to be renamed.
+
+    ``encoding``: the codec an earlier read of this file took (an ingest's
+    ``labels_csv_encoding``: GBK told by the folder's names), used when the file is still not
+    UTF-8 and would otherwise be read by a guess (:data:`data_prep.labels.GUESSED_ENCODINGS`)
+    without the folder's images to tell another encoding by; a file since saved as UTF-8 (or
+    that no longer decodes so) is read as found.
     """
     per_eye = tuple(eye_columns)
     grade_columns = per_eye or (grade_column,)
@@ -1818,8 +1825,16 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     table, problems = read_table(csv_path, wanted)
     if table is None:
         return None, problems
-    # not UTF-8, read as Windows-1252 by a guess: a GBK or Mac Roman file whose names then match
-    table, problems = reread_matching(csv_path, wanted, table, problems, names_a_file)
+    known = (read_table(csv_path, wanted, encoding)
+             if encoding and table.encoding in GUESSED_ENCODINGS and encoding != table.encoding
+             else (None, []))
+    if known[0] is not None:  # the encoding an earlier read took (the ingest's, by its folder)
+        table, problems = known[0], [note(csv_path, f"not UTF-8: read as {encoding}, as the ingest read it",
+                                          f"nothing to do; to spare the guess, {SAVE_AS_UTF8}",
+                                          "csv-dialect"), *known[1]]
+    else:
+        # not UTF-8, read as Windows-1252 by a guess: a GBK or Mac Roman file whose names then match
+        table, problems = reread_matching(csv_path, wanted, table, problems, names_a_file)
     index: dict[str, int] = {}  # role -> position; per eye: 'grade' (left) and 'grade-right'
     roles = [(image_column, "image-name", "image-name"), (grade_columns[0], "grade", "grade"),
              *((right, "grade-right", "grade") for right in grade_columns[1:]),

@@ -6,6 +6,7 @@ the errors name the file's encoding as the likely cause."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +163,37 @@ def test_a_windows_1252_csv_naming_every_file_is_read_once(tmp_path: Path,
     table, _ = validate.read_labels(root / "labels.csv", "image name", "DR grade", images=images(root))
     assert table is not None and table.encoding == "cp1252"
     assert reads == [""], reads
+
+
+def test_the_changed_grades_of_an_edited_gbk_csv_read_it_as_the_ingest_did(tmp_path: Path) -> None:
+    """Review (intl2) F2c: after an edit, the changed-grades reader (source_check) read the
+    label CSV without the folder's images, so a GBK file the ingest read as GBK (its names
+    matching the folder) was read there as Windows-1252: no row named an ingested image and the
+    changed grade went unnamed. The ingest records the encoding taken; the reader uses it."""
+    from data_prep.source_check import grade_differences
+
+    names = [f"张三_{i:02d}.jpg" for i in range(12)]
+    root = folder(tmp_path / "d", names, "image name,DR grade", "gbk")
+    out = tmp_path / "out"
+    ingest.run(DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
+                          grades=["drac"]), out, verbose=False)
+    summary = json.loads((out / "ingest_summary.json").read_text(encoding="utf-8"))
+    assert summary["labels_csv_encoding"] == "gb18030", summary["labels_csv_encoding"]
+    csv_path = root / "labels.csv"
+    csv_path.write_bytes(csv_path.read_bytes().replace("张三_02.jpg,2".encode("gbk"), "张三_02.jpg,0".encode("gbk")))
+    assert grade_differences(out) == ["张三_02.jpg (line 4): 2 -> 0"]
+    # an ingest from before the record: the dialect's tail tells the same
+    del summary["labels_csv_encoding"]
+    (out / "ingest_summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    assert grade_differences(out) == ["张三_02.jpg (line 4): 2 -> 0"]
+
+
+def test_scoring_reads_a_gbk_csv_whose_header_names_the_columns_given(tmp_path: Path) -> None:
+    """The scorer has no folder to tell the encoding by, but the Chinese column names given
+    (--image-column 图像) match the GBK header, read as Windows-1252 'Í¼Ïñ' before."""
+    from drac_ssl.scoring import read_grade_labels
+
+    path = tmp_path / "truth.csv"
+    path.write_bytes("图像,分级\r\n张三_01.png,1\r\n李四_02.png,0\r\n".encode("gbk"))
+    rows = read_grade_labels(path, ["a", "b", "c"], image_column="图像", grade_column="分级")
+    assert rows.names == ["张三_01.png", "李四_02.png"] and rows.grades == [1, 0]
