@@ -480,7 +480,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     if layout.train_dir is not None:
         scan = scan_image_folder(layout.train_dir, skip=layout.skip, nested=layout.nested)
         train_images, problems = scan.images, problems + scan.problems
-        not_read = [Path(p.path) for p in scan.problems if p.kind == "non-image"]
+        not_read = scan.not_read
     if layout.test_dir is not None:
         scan = scan_image_folder(layout.test_dir)
         test_images, problems = scan.images, problems + scan.problems

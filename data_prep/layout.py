@@ -276,6 +276,14 @@ class FolderScan:
 
     images: list[Path]
     problems: list[Problem]
+    # the files the scan reported as not read (x.webp; a name not valid UTF-8, and in a nested
+    # scan each file of a patient folder whose name is not): a label row naming one is that
+    # file's error, not also a label without image (data_prep.validate.match_labels)
+    not_read: list[Path] = field(default_factory=list)
+    # the entries whose name is not valid UTF-8 (files; patient folders of a nested scan), as
+    # undecodable_problems said them: the ingest says them again once a label row tells the
+    # encoding (data_prep.validate.label_named_encoding)
+    undecodable: list[Path] = field(default_factory=list)
 
 
 def relative(path: Path, root: Path) -> str:
@@ -313,7 +321,8 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = (), nested: bool = Fa
     (a folder inside a patient's folder is ignored with the note; a name is an image's id,
     so two images of one name in two subfolders are the duplicate-name error).
     """
-    images, problems = _list_folder(folder, {p.resolve() for p in skip}, nested)
+    images, problems, not_read, undecodable = _list_folder(folder, {p.resolve() for p in skip}, nested)
+    problems += undecodable_problems(undecodable)
     by_name: dict[str, list[Path]] = {}
     for path in images:
         by_name.setdefault(name_key(path.name), []).append(path)
@@ -329,14 +338,20 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = (), nested: bool = Fa
                    "in its Unicode form (the same letters encoded two ways, NFC and NFD)")
             problems.append(error(same[0], f"duplicate name: {others} differs only {how}",
                                   "keep one file per image id", "duplicate-name"))
-    return FolderScan(images, problems)
+    return FolderScan(images, problems, not_read, undecodable)
 
 
-def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[Path], list[Problem]]:
-    """The images of ``folder`` and the problems of its other entries (:func:`scan_image_folder`);
-    ``nested``: its subfolders' images too, one level deep."""
+def _list_folder(folder: Path, skipped: set[Path], nested: bool
+                 ) -> tuple[list[Path], list[Problem], list[Path], list[Path]]:
+    """The images of ``folder``, the problems of its other entries (:func:`scan_image_folder`),
+    the files not read that a problem names (:attr:`FolderScan.not_read`) and the entries whose
+    name is not valid UTF-8 (said by the caller, :func:`undecodable_problems`, with one encoding
+    for all); ``nested``: its subfolders' images too, one level deep (a subfolder whose name is
+    not valid UTF-8 is not read: no manifest could hold its images' paths)."""
     images: list[Path] = []
     problems: list[Problem] = []
+    not_read: list[Path] = []
+    undecodable: list[Path] = []
     try:
         entries = sorted(folder.iterdir())
     except OSError as exc:
@@ -345,40 +360,49 @@ def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[P
     for path in entries:
         if skipped and path.resolve() in skipped:  # resolve() costs a system call per entry
             continue
+        shown = readable_path(path)  # 'M\xfcller/', never a lone surrogate
         if is_hidden(path):
-            problems.append(note(path, "hidden/system file ignored", "nothing to do", "hidden"))
+            problems.append(note(shown, "hidden/system file ignored", "nothing to do", "hidden"))
+        elif path.is_dir() and nested and not valid_utf8_name(path.name):
+            undecodable.append(path)
+            not_read += sorted(p for p in path.iterdir() if p.is_file())
         elif path.is_dir() and nested:
-            found, said = _list_folder(path, set(), False)
+            found, said, unread, odd = _list_folder(path, set(), False)
             images += found
             problems += said
+            not_read += unread
+            undecodable += odd
         elif path.is_dir() and not count_images(path):  # nothing there to move up
-            problems.append(note(path, "subfolder ignored (images are not searched recursively; "
-                                       "it holds no image itself)", "nothing to do"))
+            problems.append(note(shown, "subfolder ignored (images are not searched recursively; "
+                                        "it holds no image itself)", "nothing to do"))
         elif path.is_dir():
-            problems.append(note(path, "subfolder ignored (images are not searched recursively)",
+            problems.append(note(shown, "subfolder ignored (images are not searched recursively)",
                                  "move its images up one level if they belong to this set"))
         elif not valid_utf8_name(path.name):  # 'M\udcfcller_00.png': no CSV row can name it
-            problems.append(undecodable_name_problem(path))
+            undecodable.append(path)
+            not_read.append(path)
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(path)
         elif path.suffix.lower() in SPREADSHEET_SUFFIXES:  # a label file saved as .xlsx
+            not_read.append(path)
             problems.append(error(path, f"a spreadsheet ({path.suffix}) in an image folder, neither "
                                         "an image nor a label CSV",
                                   f"{spreadsheet_fix(path)}; else move it out of the image folder",
                                   "non-image"))
         elif unread_image_format(path.suffix):  # an image all the same: say so, and the fix
+            not_read.append(path)
             problems.append(error(path, f"{unread_image_format(path.suffix)}, in an image folder",
                                   f"{CONVERT_FIX}, or move it out of the image folder", "non-image"))
         else:
+            not_read.append(path)
             problems.append(_not_named_as_image(path))
-    return images, problems
+    return images, problems, not_read, undecodable
 
 
 NAME_ENCODINGS = (("cp1252", "Windows-1252"), ("cp437", "DOS (an old ZIP tool's)"),
                   ("gb18030", "GBK (Chinese Windows)"), ("shift_jis", "Shift-JIS (Japanese Windows)"))
-"""The encodings a file name that is not UTF-8 was most likely written in (Python codec, words),
+"""The encodings a file name that is not valid UTF-8 was most likely written in (Python codec, words),
 in the order :func:`name_readings` tries them."""
-
 
 def valid_utf8_name(name: str) -> bool:
     """Whether a file name as Python lists it is valid UTF-8: a name whose bytes are not
@@ -398,6 +422,14 @@ def name_bytes(name: str) -> str:
     return repr(os.fsencode(name))[2:-1]
 
 
+def readable_path(path: str | Path) -> str:
+    """``path`` as a finding names it: as it is when valid UTF-8, else each byte that is not
+    UTF-8 as ``\\xNN`` (``/data/M\\xfcller_00.png``, its UTF-8 parts kept as they read), never
+    a lone surrogate (``M\\udcfcller_00.png``), which nobody can type and no UTF-8 file holds."""
+    text = str(path)
+    return text if valid_utf8_name(text) else os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
 def name_readings(name: str) -> list[tuple[str, str, str]]:
     """The names a file name that is not valid UTF-8 reads as in each encoding of
     :data:`NAME_ENCODINGS` that decodes its bytes to printable text: (codec, words, name)."""
@@ -413,24 +445,31 @@ def name_readings(name: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def undecodable_name_problem(path: Path) -> Problem:
-    """The error of a file whose name is not valid UTF-8 (:func:`valid_utf8_name`): its bytes
-    shown readably (:func:`name_bytes`) and, when they decode, the name as Windows-1252 reads it
-    (:func:`name_readings`); the fix renames the folder's names into UTF-8 with ``convmv``,
-    whose ``-f`` is the encoding read (the first of :data:`NAME_ENCODINGS` that decodes).
-    Kind ``non-image``: a file the ingest does not read, whose label row is not also called a
-    label without image (:func:`data_prep.validate.match_labels`)."""
-    readings = name_readings(path.name)
-    codec = readings[0][0] if readings else "cp1252"
-    read = f"; {readings[0][2]} if read as {readings[0][1]}" if readings else ""
-    return error(path, f"the file name is not valid UTF-8 (its bytes: {name_bytes(path.name)}{read}): "
-                       "an archive unpacked with the wrong encoding, or files copied from an older "
-                       "system; no label row can name it",
-                 f"rename the files in UTF-8, e.g. the whole folder: convmv -f {codec} -t utf8 -r "
-                 f"--notest {shlex.quote(str(path.parent))} (-f is the encoding the names were "
-                 "written in: cp1252 on Western Windows, cp437 for an old ZIP tool, gbk on Chinese "
-                 "Windows; without --notest convmv only shows the renames), then run the ingest again",
-                 "non-image")
+def undecodable_problems(paths: Sequence[Path]) -> list[Problem]:
+    """The errors of the entries ``paths`` (one scan's) whose names are not valid UTF-8
+    (:func:`valid_utf8_name`), kind ``non-image``: a file the ingest does not read, whose label
+    row is not also called a label without image (:func:`data_prep.validate.match_labels`); a
+    folder (a nested layout's patient folder) whose images are not read. Each is named
+    readably (:func:`readable_path`, its bytes :func:`name_bytes`, never a lone surrogate) with,
+    when they decode, the name as Windows-1252 reads it (:func:`name_readings`); the fix renames
+    the folder's names into UTF-8 with ``convmv``, whose ``-f`` is the encoding read (the first
+    of :data:`NAME_ENCODINGS` that decodes)."""
+    found = []
+    for path in paths:
+        readings = name_readings(path.name)
+        codec = readings[0][0] if readings else "cp1252"
+        read = f"; {readings[0][2]} if read as {readings[0][1]}" if readings else ""
+        kind = "folder" if path.is_dir() else "file"
+        found.append(error(readable_path(path),
+                           f"the {kind} name is not valid UTF-8 (its bytes: {name_bytes(path.name)}{read}): "
+                           "an archive unpacked with the wrong encoding, or files copied from an older "
+                           "system; " + ("no label row can name it" if kind == "file" else "its images are not read"),
+                           f"rename the files in UTF-8, e.g. the whole folder: convmv -f {codec} -t utf8 -r "
+                           f"--notest {shlex.quote(readable_path(path.parent))} (-f is the encoding the names "
+                           "were written in: cp1252 on Western Windows, cp437 for an old ZIP tool, gbk on "
+                           "Chinese Windows; without --notest convmv only shows the renames), then run the "
+                           "ingest again", "non-image"))
+    return found
 
 
 def _not_named_as_image(path: Path) -> Problem:

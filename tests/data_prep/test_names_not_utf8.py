@@ -51,7 +51,9 @@ def test_a_name_not_utf8_is_said_with_its_bytes_and_the_rename(tmp_path: Path) -
     assert said[0].fix.startswith(f"rename the files in UTF-8, e.g. the whole folder: convmv -f cp1252 "
                                   f"-t utf8 -r --notest {root}"), said[0].fix
     printed = format_problems(said)
-    assert printed.count("convmv -f") == 1 and printed.count(f"-> as for {odd} above") == 2, printed
+    # review intl2 F6b: the line's path and 'as for ... above' in the bytes form too
+    assert printed.count("convmv -f") == 1 and printed.count("-> as for M\\xfcller_00.png above") == 2, printed
+    assert f"\n  {root}/M\\xfcller_00.png: the file name" in printed and "\udcfc" not in printed, printed
 
 
 def test_the_ingest_offers_no_name_nobody_can_type(tmp_path: Path) -> None:
@@ -62,3 +64,22 @@ def test_the_ingest_offers_no_name_nobody_can_type(tmp_path: Path) -> None:
     errors = [p for p in stopped.value.problems if p.severity == "error"]
     assert len(errors) == 3 and all("not valid UTF-8" in p.what for p in errors), errors
     assert not any("did you mean" in p.fix or "\udcfc" in p.fix for p in stopped.value.problems)
+
+
+def test_a_patient_folder_not_utf8_is_said_so_and_not_written(tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD patient folder whose name is not valid UTF-8 (Images/M\\xfcller/): its
+    images' paths crashed the manifest write (UnicodeEncodeError). It is said as a file name
+    is, bytes shown readably, its images not read and its rows not labels without image."""
+    from test_layouts import config, deepdrid_tree
+
+    images, _, _ = deepdrid_tree(tmp_path, aptos)
+    os.rename(os.fsencode(images / "3"), os.fsencode(images) + b"/M\xfcller")
+    with pytest.raises(IngestError) as stopped:
+        ingest.run(config(images.parent, n_folds=3), tmp_path / "out", verbose=False)
+    errors = [p for p in stopped.value.problems if p.severity == "error"]
+    assert len(errors) == 1, errors
+    assert errors[0].path == f"{images}/M\\xfcller", errors[0].path
+    assert errors[0].what.startswith("the folder name is not valid UTF-8 (its bytes: M\\xfcller; Müller if "
+                                     "read as Windows-1252)"), errors[0].what
+    assert "its images are not read" in errors[0].what and f"--notest {images} " in errors[0].fix
+    assert "\udcfc" not in format_problems(stopped.value.problems)
