@@ -59,6 +59,7 @@ from data_prep.layout import (
     likely_roots,
     relative,
     scan_image_folder,
+    undecodable_problems,
 )
 from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
@@ -80,6 +81,7 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     id_words,
     identical_content,
     is_uw_octa_size,
+    label_named_encoding,
     label_row_names,
     leave_out_ungradable,
     match_labels,
@@ -477,10 +479,11 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     train_images: list[Path] = []
     test_images: list[Path] = []
     not_read: list[Path] = []  # training-folder files reported as not read (x.webp)
+    undecodable: list[Path] = []  # its names not valid UTF-8 (M\udcfcller_00.png)
     if layout.train_dir is not None:
         scan = scan_image_folder(layout.train_dir, skip=layout.skip, nested=layout.nested)
         train_images, problems = scan.images, problems + scan.problems
-        not_read = scan.not_read
+        not_read, undecodable = scan.not_read, scan.undecodable
     if layout.test_dir is not None:
         scan = scan_image_folder(layout.test_dir)
         test_images, problems = scan.images, problems + scan.problems
@@ -502,6 +505,11 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                             scale_given=bool(list(cfg.grades)),
                                             layout_kind=layout.kind)
         problems += apply_strict(table_problems, cfg.strict)
+        if table is not None and undecodable and (named := label_named_encoding(undecodable, table)):
+            # a label row names such a file as read in one encoding: that one is convmv's -f
+            renamed = dict(zip(undecodable_problems(undecodable), undecodable_problems(undecodable, named),
+                               strict=True))
+            problems = [renamed.get(p, p) for p in problems]
         if table is not None:
             # a row written twice exactly: one kept, a warning; any other repeat is an error
             table, repeated = drop_repeated_rows(table)

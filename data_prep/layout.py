@@ -103,6 +103,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 import unicodedata
 import zipfile
@@ -400,9 +401,22 @@ def _list_folder(folder: Path, skipped: set[Path], nested: bool
 
 
 NAME_ENCODINGS = (("cp1252", "Windows-1252"), ("cp437", "DOS (an old ZIP tool's)"),
-                  ("gb18030", "GBK (Chinese Windows)"), ("shift_jis", "Shift-JIS (Japanese Windows)"))
+                  ("gb18030", "GBK (Chinese Windows)"), ("shift_jis", "Shift-JIS (Japanese Windows)"),
+                  ("big5", "Big5 (Traditional Chinese Windows)"))
 """The encodings a file name that is not valid UTF-8 was most likely written in (Python codec, words),
-in the order :func:`name_readings` tries them."""
+in the order :func:`name_readings` tries them and :func:`name_encoding` prefers them."""
+
+LATIN_NAME_ENCODINGS = frozenset({"cp1252", "cp437"})
+"""The single-byte encodings of :data:`NAME_ENCODINGS`: they decode almost any bytes, so a reading
+in them is believed only when it looks like a name (:func:`likely_name`)."""
+
+CONVMV_NAMES = {"gb18030": "gbk"}
+"""convmv's (Perl Encode's) name of a codec of :data:`NAME_ENCODINGS` where Python's differs: its
+gb18030 needs a module seldom installed, and GBK names every GB18030 name a Windows tool wrote."""
+
+CONVMV_CANDIDATES = "cp1252, cp437, gbk, shift_jis, big5"
+"""The ``convmv -f`` encodings to try when no reading of a name is convincing (convmv's names)."""
+
 
 def valid_utf8_name(name: str) -> bool:
     """Whether a file name as Python lists it is valid UTF-8: a name whose bytes are not
@@ -445,30 +459,103 @@ def name_readings(name: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def undecodable_problems(paths: Sequence[Path]) -> list[Problem]:
+def _common_letter(ch: str, codec: str) -> bool:
+    """Whether the non-ASCII character ``ch`` of a reading in ``codec`` is a letter names are
+    written with in that encoding: a Latin letter (Windows-1252, DOS: not DOS's Greek ``Θ``,
+    ``τ`` or ``ⁿ``); a character of GB2312, the common set of GBK (a Shift-JIS or Big5 name read
+    as GBK gives rare ideographs beyond it); a kana or level-1 kanji of Shift-JIS; a frequent
+    ideograph of Big5 (0xA440-0xC67E)."""
+    if not ch.isalpha():
+        return False
+    if codec in LATIN_NAME_ENCODINGS:
+        return unicodedata.category(ch) in ("Lu", "Ll") and unicodedata.name(ch, "").startswith("LATIN")
+    if ord(ch) < 0x2E80:  # not East-Asian script: Greek, Cyrillic, Latin letters of the set
+        return False
+    try:
+        raw = ch.encode("gb2312" if codec == "gb18030" else codec)
+    except UnicodeEncodeError:
+        return False
+    if codec == "shift_jis":
+        return len(raw) == 2 and raw[0] <= 0x98
+    if codec == "big5":
+        return 0xA4 <= raw[0] <= 0xC6
+    return True
+
+
+def likely_name(text: str, codec: str) -> bool:
+    """Whether ``text``, a name's bytes read in ``codec`` (:data:`NAME_ENCODINGS`), looks like a
+    name somebody wrote in that encoding: every non-ASCII character a letter names are written
+    with there (:func:`_common_letter`: no ``”``, ``‚``, ``„``, ``¼``, box drawing ``╒┼``, rare
+    ideographs); in Windows-1252 or DOS, no run of three non-ASCII letters and no two with a
+    capital inside a word not all capitals (``Größe``, ``MÜLLER``, not ``ÕÅÈý``, GBK ``张三``
+    read as Windows-1252); in GBK, Shift-JIS or Big5, no non-ASCII character between two ASCII
+    letters (``M`` + an ideograph + ``ler`` is Latin-1 ``Müller``)."""
+    odd = [ch for ch in text if not ch.isascii()]
+    if not odd or not all(_common_letter(ch, codec) for ch in odd):
+        return False
+    if codec in LATIN_NAME_ENCODINGS:
+        for word in re.findall(r"[^\W\d_]+", text):
+            for run in re.findall(r"[^\x00-\x7f]{2,}", word):
+                if len(run) > 2 or (any(ch.isupper() for ch in run) and not word.isupper()):
+                    return False
+        return True
+    return re.search(r"[A-Za-z][^\x00-\x7f][A-Za-z]", text) is None
+
+
+def name_encoding(names: Sequence[str]) -> list[str]:
+    """The encodings of :data:`NAME_ENCODINGS` (codecs, in their order) in which every one of
+    ``names`` (file and folder names that are not valid UTF-8, one folder's: one archive wrote
+    them) reads as a likely name (:func:`likely_name`); [] when none does: unknown."""
+    readings = [{codec: text for codec, _, text in name_readings(name)} for name in names]
+    return [codec for codec, _ in NAME_ENCODINGS
+            if readings and all(codec in r and likely_name(r[codec], codec) for r in readings)]
+
+
+def convmv(codec: str) -> str:
+    """``codec`` (Python's) as ``convmv -f`` takes it (:data:`CONVMV_NAMES`)."""
+    return CONVMV_NAMES.get(codec, codec)
+
+
+def undecodable_problems(paths: Sequence[Path], named: str = "") -> list[Problem]:
     """The errors of the entries ``paths`` (one scan's) whose names are not valid UTF-8
     (:func:`valid_utf8_name`), kind ``non-image``: a file the ingest does not read, whose label
     row is not also called a label without image (:func:`data_prep.validate.match_labels`); a
     folder (a nested layout's patient folder) whose images are not read. Each is named
-    readably (:func:`readable_path`, its bytes :func:`name_bytes`, never a lone surrogate) with,
-    when they decode, the name as Windows-1252 reads it (:func:`name_readings`); the fix renames
-    the folder's names into UTF-8 with ``convmv``, whose ``-f`` is the encoding read (the first
-    of :data:`NAME_ENCODINGS` that decodes)."""
+    readably (:func:`readable_path`, its bytes :func:`name_bytes`) with what it reads as in the
+    encoding the fix's ``convmv -f`` names: ``named``, the encoding in which a label row names
+    one of them (:func:`data_prep.validate.label_named_encoding`), else the first of
+    :func:`name_encoding` (the others said as the next to try), else none: the encoding is
+    unknown, and the fix is convmv's dry run (its default, without ``--notest``) with each
+    likely ``-f`` in turn. One encoding for all: one archive or copy wrote them."""
+    candidates = [named] if named else name_encoding([p.name for p in paths])
+    codec = candidates[0] if candidates else ""
+    words = dict(NAME_ENCODINGS)
     found = []
     for path in paths:
-        readings = name_readings(path.name)
-        codec = readings[0][0] if readings else "cp1252"
-        read = f"; {readings[0][2]} if read as {readings[0][1]}" if readings else ""
         kind = "folder" if path.is_dir() else "file"
-        found.append(error(readable_path(path),
-                           f"the {kind} name is not valid UTF-8 (its bytes: {name_bytes(path.name)}{read}): "
-                           "an archive unpacked with the wrong encoding, or files copied from an older "
-                           "system; " + ("no label row can name it" if kind == "file" else "its images are not read"),
-                           f"rename the files in UTF-8, e.g. the whole folder: convmv -f {codec} -t utf8 -r "
-                           f"--notest {shlex.quote(readable_path(path.parent))} (-f is the encoding the names "
-                           "were written in: cp1252 on Western Windows, cp437 for an old ZIP tool, gbk on "
-                           "Chinese Windows; without --notest convmv only shows the renames), then run the "
-                           "ingest again", "non-image"))
+        reading = next((text for c, _, text in name_readings(path.name) if c == codec), "")
+        read = (f"; {reading} if read as {words[codec]}"
+                + (", as a label row names it" if named else "")) if reading else ""
+        where = shlex.quote(readable_path(path.parent))
+        unknown = "" if codec else "; the encoding it was written in is unknown (no likely name in any tried)"
+        what = (f"the {kind} name is not valid UTF-8 (its bytes: {name_bytes(path.name)}{read}): an "
+                f"archive unpacked with the wrong encoding, or files copied from an older system{unknown}; "
+                + ("no label row can name it" if kind == "file" else "its images are not read"))
+        if codec:
+            why = ("the encoding a label row names it in" if named else
+                   "the one whose reading looks like a name"
+                   + (f"; if the names convmv shows look wrong, try -f "
+                      f"{' or '.join(convmv(c) for c in candidates[1:])}"
+                      if len(candidates) > 1 else ""))
+            fix = (f"rename the files in UTF-8, e.g. the whole folder: convmv -f {convmv(codec)} -t utf8 -r "
+                   f"--notest {where} (-f is the encoding the names were written in: {words[codec]}, {why}; "
+                   "without --notest convmv only shows the renames), then run the ingest again")
+        else:
+            fix = (f"find the encoding: convmv -f ENC -t utf8 -r {where} without --notest only shows "
+                   f"the renames (a dry run, convmv's default): try -f {CONVMV_CANDIDATES} in turn "
+                   "(convmv --list lists them all) until the names read right, then run it again "
+                   "with --notest, then run the ingest again")
+        found.append(error(readable_path(path), what, fix, "non-image"))
     return found
 
 

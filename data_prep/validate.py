@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -2617,6 +2618,22 @@ def folder_part_problem(table: LabelTable, row: LabelRow, matched: Path, other: 
                  f"give each picture a name of its own in {folder} (e.g. move {other} up as "
                  f"{row.folder.replace('/', '_')}_{row.name}, or move {matched.name} out if "
                  f"the row is its), and write that plain file name in the row", "match")
+
+
+def label_named_encoding(undecodable: Sequence[Path], table: LabelTable) -> str:
+    """The encoding (a codec of :data:`data_prep.layout.NAME_ENCODINGS`) in which the names of
+    ``undecodable`` (a folder's files whose names are not valid UTF-8) read as the names its
+    label rows give, file name or stem, ignoring case (``M\\xfcller_00.png`` read as
+    Windows-1252 is the row's ``Müller_00.png``; ``Gr\\x94\\xe1e.png`` read as DOS cp437, the
+    row's ``Größe.png``): the one naming the most; ``''`` when no row names any. What the
+    folder scan's ``convmv -f`` then says (:func:`data_prep.layout.undecodable_problems`)."""
+    rows = {name_key(cell_file_name(row.name)) for row in table.rows}
+    found: Counter[str] = Counter()
+    for path in undecodable:
+        for codec, _, reading in name_readings(path.name):
+            if name_key(reading) in rows or name_key(Path(reading).stem) in rows:
+                found[codec] += 1
+    return found.most_common(1)[0][0] if found else ""
 
 
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
