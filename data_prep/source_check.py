@@ -261,8 +261,13 @@ def grade_differences(data_dir: str | Path) -> list[str] | None:
     if labels is None or not isinstance(columns, dict) or not columns.get("image") or len(names) < 2:
         return None
     try:
+        # the ingest's codec (GBK told by its folder's names; older summaries: the dialect's
+        # tail, 'semicolon-separated, gb18030'): no folder here to tell it again
+        encoding = str(summary.get("labels_csv_encoding")
+                       or str(summary.get("labels_csv_dialect") or "").rpartition(", ")[2])
         table, _ = read_labels(labels, str(columns["image"]), str(columns.get("grade") or ""),
-                               grade_names=[str(n) for n in names], scale_given=True)
+                               grade_names=[str(n) for n in names], scale_given=True,
+                               encoding=encoding)
         ingested: dict[Path, str] = {}  # training image (manifest path) -> its grade, manifest order
         with open(data_dir / "manifest.csv", newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):

@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +37,11 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     GRADE_INSIDE_WORDS,
     GRADE_INTEGER,
     GRADE_NUMERAL,
+    GUESSED_ENCODINGS,
     NOT_PATIENT_ID_WORDS,
     PATIENT_COLUMN_WORDS,
     PATIENT_ID_WORDS,
+    SAVE_AS_UTF8,
     Table,
     cell_file_name,
     column_index,
@@ -46,10 +49,12 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     id_words,
     missing_column,
     normalise,
+    not_utf8_words,
     one_column_for_two_roles,
     parse_grade,
     patient_word_column,
     read_table,
+    reread_matching,
     visit_id_column,
 )
 from data_prep.labels import name_words as _name_words
@@ -59,6 +64,8 @@ from data_prep.layout import (
     IMAGE_SUFFIXES,
     PATIENT_COLUMNS,
     name_key,
+    name_readings,
+    valid_utf8_name,
 )
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
@@ -521,6 +528,13 @@ class LabelTable:
     # ungradable with no scale given: the left-out note names the --grades that reads 'none'
     # as grade 0 instead, in case it means no retinopathy
     own_words: tuple[str, ...] = ()
+    # the codec the file was read with (data_prep.labels.read_table's): one of
+    # data_prep.labels.GUESSED_ENCODINGS when it was a guess, its non-ASCII names maybe garbled
+    encoding: str = ""
+    # the non-ASCII cells that named a file of the folder in the encoding taken
+    # (data_prep.labels.reread_matching's count; None: not counted): above 0, that encoding is
+    # right and a non-ASCII row without image is only a missing image
+    names_matched: int | None = None
 
     @property
     def rows_written(self) -> int:
@@ -1242,6 +1256,27 @@ def _known_scale_fix(words: Sequence[str], numbers: Collection[int], grade_names
             f"else write the grade as a number ({choices(grade_names)} under the scale now in force)")
 
 
+def ungradable_words_lead(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str],
+                          ungradable: str) -> str:
+    """The first part of the fix for grade cells written as ``words`` that name no grade, when
+    they most likely mark ungradable images (``k.A.``, ``nicht beurteilbar``, ``non gradable``:
+    a local word for "no grade", :data:`UNGRADED_CELLS` being English): every grade
+    0..K-1 of ``grade_names`` is written as a number already (``numbers``), or ``ungradable``
+    is ``leave_out`` (the user has ungradable rows). ``if 'k.A.' marks ungradable images, write
+    NA (or leave the cell empty) in those rows ...; else `` (then :func:`grade_words_fix`); ''
+    otherwise, or for no word."""
+    every = set(range(len(grade_names))) <= set(numbers)
+    if not words or not (every or ungradable == "leave_out"):
+        return ""
+    quoted = " and ".join(repr(w) for w in words[:3]) + (" ..." if len(words) > 3 else "")
+    why = (f" (the CSV writes every grade, 0 to {len(grade_names) - 1}, as a number)" if every else "")
+    then = (", which --ungradable leave_out then leaves out with their images" if ungradable == "leave_out"
+            else " and rerun with --ungradable leave_out (those rows are then left out with their "
+                 "images, listed in ingest_summary.json)")
+    return (f"if {quoted} mark{'s' if len(words) == 1 else ''} ungradable images{why}, write NA (or "
+            f"leave the cell empty) in those rows{then}; else ")
+
+
 def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str],
                     own_words: Sequence[str] = ()) -> str:
     """The fix for grade cells written as words that name no grade of the scale in force
@@ -1730,7 +1765,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 marked_ungradable: tuple[int, str] | None = None,
                 images: Sequence[Path] = (),
                 scale_given: bool = False,
-                layout_kind: str = "plain"
+                layout_kind: str = "plain",
+                encoding: str = ""
                 ) -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
@@ -1775,19 +1811,35 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     (:data:`data_prep.layout.EYE_COLUMNS`: DeepDRiD's set folder), else to merge the two columns
     into one (a flat copy read as a plain folder); a merged column with some rows wrong is told
     to correct them, an id naming no eye to be renamed.
+
+    ``encoding``: the codec an earlier read of this file took (an ingest's
+    ``labels_csv_encoding``: GBK told by the folder's names), used when the file is still not
+    UTF-8 and would otherwise be read by a guess (:data:`data_prep.labels.GUESSED_ENCODINGS`)
+    without the folder's images to tell another encoding by; a file since saved as UTF-8 (or
+    that no longer decodes so) is read as found.
     """
     per_eye = tuple(eye_columns)
     grade_columns = per_eye or (grade_column,)
     wanted = [c for c in (image_column, *grade_columns, patient_column) if c]
+    folder = NameIndex(images) if images else None
+    names_a_file = folder_name_test(folder) if folder is not None else None
     table, problems = read_table(csv_path, wanted)
     if table is None:
         return None, problems
+    known = (read_table(csv_path, wanted, encoding)
+             if encoding and table.encoding in GUESSED_ENCODINGS and encoding != table.encoding
+             else (None, []))
+    if known[0] is not None:  # the encoding an earlier read took (the ingest's, by its folder)
+        table, problems = known[0], [note(csv_path, f"not UTF-8: read as {encoding}, as the ingest read it",
+                                          f"nothing to do; to spare the guess, {SAVE_AS_UTF8}",
+                                          "csv-dialect"), *known[1]]
+    else:
+        # not UTF-8, read as Windows-1252 by a guess: a GBK or Mac Roman file whose names then match
+        table, problems = reread_matching(csv_path, wanted, table, problems, names_a_file)
     index: dict[str, int] = {}  # role -> position; per eye: 'grade' (left) and 'grade-right'
     roles = [(image_column, "image-name", "image-name"), (grade_columns[0], "grade", "grade"),
              *((right, "grade-right", "grade") for right in grade_columns[1:]),
              (patient_column, "patient", "patient")]
-    folder = NameIndex(images) if images else None
-    names_a_file = folder_name_test(folder) if folder is not None else None
     offered: list[str] = []  # the columns suggested so far: one column is offered for one role
     for column, key, role in roles:
         if not column:
@@ -1966,9 +2018,16 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         if near and len(near) < len(words):  # the other words' fix, without the misspellings
             fix = grade_words_fix([w for k, w in words.items() if k not in near],
                                   numbers | set(by_name), grade_names, own_words)
+        # every grade already a number, or ungradable rows left out: the words most likely mark
+        # ungradable images ('k.A.', 'nicht beurteilbar'), said first
+        # (not a misspelt name, nor a name of a known scale: those have their own fix)
+        others = [w for w in words.values() if not names_zero_grade(w, GRADE_ZERO_WORDS)
+                  and _near_grade(w, grade_names) is None
+                  and not any(_scale_grade(w, names) for names in GRADE_SCALES.values())]
+        lead = ungradable_words_lead(others, numbers | set(by_name), grade_names, ungradable)
         for at in worded:
             said = (zero_word_readings(zero_rows[at], fix, UNGRADABLE_WORD_WAY)
-                    if at in zero_rows else near.get(word_at.get(at, ""), fix))
+                    if at in zero_rows else near.get(word_at.get(at, ""), f"{lead}{fix}"))
             problems[at] = dataclasses.replace(problems[at], fix=said)
     if by_name:
         problems.append(grade_names_note(csv_path, by_name, grade_names,
@@ -2010,7 +2069,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         _name_key(w) in GRADE_ZERO_WORDS for w in own_words) and all(
         "," not in w and '"' not in w for w in own_words) else ()
     return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable,
-                       n_rows=len(table.rows), own_words=said_words),
+                       n_rows=len(table.rows), own_words=said_words, encoding=table.encoding,
+                       names_matched=table.names_matched),
             problems)
 
 
@@ -2560,6 +2620,22 @@ def folder_part_problem(table: LabelTable, row: LabelRow, matched: Path, other: 
                  f"the row is its), and write that plain file name in the row", "match")
 
 
+def label_named_encoding(undecodable: Sequence[Path], table: LabelTable) -> str:
+    """The encoding (a codec of :data:`data_prep.layout.NAME_ENCODINGS`) in which the names of
+    ``undecodable`` (a folder's files whose names are not valid UTF-8) read as the names its
+    label rows give, file name or stem, ignoring case (``M\\xfcller_00.png`` read as
+    Windows-1252 is the row's ``Müller_00.png``; ``Gr\\x94\\xe1e.png`` read as DOS cp437, the
+    row's ``Größe.png``): the one naming the most; ``''`` when no row names any. What the
+    folder scan's ``convmv -f`` then says (:func:`data_prep.layout.undecodable_problems`)."""
+    rows = {name_key(cell_file_name(row.name)) for row in table.rows}
+    found: Counter[str] = Counter()
+    for path in undecodable:
+        for codec, _, reading in name_readings(path.name):
+            if name_key(reading) in rows or name_key(Path(reading).stem) in rows:
+                found[codec] += 1
+    return found.most_common(1)[0][0] if found else ""
+
+
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                  test_dir_name: str = "test", not_read: Sequence[Path] = (), missing: str = "error",
                  nested: bool = False, stem_ids: bool = False
@@ -2603,6 +2679,11 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     """
     index = NameIndex(images)
     reported = NameIndex(not_read)  # their own error says what to do with them
+    # files whose name is not valid UTF-8 (M\udcfcller_00.png), by what their bytes read as in
+    # another encoding (Müller_00.png): a row naming one is the file's error, renamed in UTF-8
+    undecodable = {name_key(text): path for path in not_read if not valid_utf8_name(path.name)
+                   for _, _, reading in name_readings(path.name)
+                   for text in (reading, Path(reading).stem)}
     nested_index: NameIndex | None = None  # listed on the first row without an image
     matched: dict[Path, LabelRow] = {}
     problems: list[Problem] = []
@@ -2634,7 +2715,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             else:  # x.png and x.jpg for the row 'x': its one error says so; neither file is
                 claimed.update(paths)  # also 'without label', nor another row's near miss
             continue
-        if not paths and reported.find(row.name)[0]:
+        if not paths and (reported.find(row.name)[0] or name_key(cell_file_name(row.name)) in undecodable):
             continue  # e.g. x.webp: "a format this package does not read -> convert it"
         if not paths:
             if nested_index is None:
@@ -2657,6 +2738,16 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                         f"{deeper.parent.name}/, and images are not searched in subfolders")
                 fix = (f"move the images of {deeper.parent.name}/ up into {folder}"
                        + (" (and write the plain file names in the CSV)" if row.folder else ""))
+            elif (table.encoding in GUESSED_ENCODINGS and not row.name.isascii()
+                  and not table.names_matched):
+                # 'ÕÅÈý_01.png': the GBK name 张三_01.png read as Windows-1252 (reread_matching
+                # found no encoding whose names match): the file's encoding, not the image, is
+                # amiss. Not when other non-ASCII names matched files in this reading: the
+                # encoding is right, those images are missing
+                what = (f"label without image: {row.name} is not in {folder}; "
+                        f"{not_utf8_words(table.encoding)}")
+                fix = f"{SAVE_AS_UTF8}; if the name is right as shown, add the image or delete the row"
+                plain_missing[len(no_image)] = row
             else:
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
                 plain_missing[len(no_image)] = row

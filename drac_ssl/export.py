@@ -1484,11 +1484,6 @@ NO_IMAGE_SUFFIXES = (".txt", ".csv", ".tsv", ".json", ".xml", ".log", ".md", ".y
 """File name suffixes of text and office documents: such a file of an ``--images`` folder
 (holding no image: no DICOM, no damaged image) is clearly no image (:func:`_clearly_no_image`)."""
 
-IMAGE_LIKE_SUFFIXES = (".dcm", ".dicom")
-"""Suffixes of image files the export cannot read besides
-:data:`drac_ssl.grading.image_notes.OTHER_IMAGE_SUFFIXES` (a DICOM file): never "nothing to
-grade" (:func:`_clearly_no_image`)."""
-
 def _clearly_no_image(path: Path) -> bool:
     """Whether a file of an ``--images`` folder that the export does not grade as an image
     (:attr:`drac_ssl.submission.FolderFiles.not_images`) clearly holds no image, so that a
@@ -1496,15 +1491,15 @@ def _clearly_no_image(path: Path) -> bool:
     whatever its name, or a text or office document by its suffix (:data:`NO_IMAGE_SUFFIXES`:
     a ``notes.txt``, a ``worklist.csv``, a report PDF). Not so (someone must look: exit 2) for
     a file named as an image format the export does not read (``.webp``, ``.dcm``:
-    :data:`IMAGE_LIKE_SUFFIXES`), one holding a DICOM file or the first bytes of a damaged
+    :data:`drac_ssl.grading.image_notes.DICOM_SUFFIXES`), one holding a DICOM file or the first bytes of a damaged
     image, a broken link, one that cannot be read, and any other content (a ZIP archive may
     hold the night's images)."""
     from data_prep.decode import content_words
-    from drac_ssl.grading.image_notes import OTHER_IMAGE_SUFFIXES
+    from drac_ssl.grading.image_notes import DICOM_SUFFIXES, OTHER_IMAGE_SUFFIXES
 
     suffix = path.suffix.lower()
     if (broken_link_words(path) is not None or suffix in OTHER_IMAGE_SUFFIXES
-            or suffix in IMAGE_LIKE_SUFFIXES):
+            or suffix in DICOM_SUFFIXES):
         return False
     try:
         with open(path, "rb") as fh:

@@ -598,6 +598,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     table, problems = read_table(path, wanted)
     if table is None:
         raise ScoreError(_problem_text(f"the label CSV {path} cannot be read", problems))
+    from data_prep.labels import reread_matching
+    table, problems = reread_matching(path, wanted, table, problems)  # a GBK header naming the columns given
     index, layout, found = _columns(table, image_column, grade_column)
     problems += found
     per_eye = _per_eye_layout(table, image_column, grade_column)

@@ -49,7 +49,7 @@ from drac_ssl.console import print_lines
 from drac_ssl.exit_codes import CHECK_EXIT_CODES, INCOMPLETE_SUBMISSION
 from drac_ssl.figures import tied_grades
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
-from drac_ssl.io import atomic_write_text
+from drac_ssl.io import PEOPLE_CSV_ENCODING, atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import (
     add_version_option,
@@ -434,8 +434,9 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     number the bundle's thresholds cut into ``class``. Every row is a graded image (the files
     not graded have none). Not a submission; the export writes it beside one
     (:func:`image_notes_path`) when some image is flagged, was a training or pretraining image or
-    has a grade note. ValueError for sequences of different lengths, or a class with no name in
-    ``grade_names``."""
+    has a grade note. Written in :data:`drac_ssl.io.PEOPLE_CSV_ENCODING` (UTF-8 with a byte-order
+    mark, for Excel; the submission beside it has none). ValueError for sequences of different
+    lengths, or a class with no name in ``grade_names``."""
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
     seen_before = [None] * len(cases) if pretrained is None else list(pretrained)
     cut_from = [None] * len(cases) if scores is None else [float(v) for v in scores]
@@ -461,7 +462,7 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
                          pretraining_image_cell(read, outside),
                          grade_name_cell(names[int(grade)]) if names is not None else "",
                          "" if cut is None else f"{cut:.{WRITE_DECIMALS}f}"])
-    return atomic_write_text(path, out.getvalue())
+    return atomic_write_text(path, out.getvalue(), PEOPLE_CSV_ENCODING)
 
 
 def _image_notes_rows(path: str | os.PathLike[str],
@@ -901,7 +902,7 @@ class _Problems:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.entries: list[tuple[int, str]] = []
+        self.entries: list[tuple[int, str, str]] = []  # (line, text, kind)
         self.counts: dict[str, int] = {}
         self.warned: list[tuple[int, str]] = []
 
@@ -912,10 +913,16 @@ class _Problems:
     def add(self, line: int, kind: str, what: str, fix: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
         if self.counts[kind] <= MAX_PER_KIND:
-            self.entries.append((line, f"{self.file}:{line}: {what} -> {fix}"))
+            self.entries.append((line, f"{self.file}:{line}: {what} -> {fix}", kind))
+
+    def withdraw(self, kind: str) -> None:
+        """Forget the problems of ``kind`` (a byte-order mark, once the file proves to be a notes
+        file for people, which is written with one)."""
+        self.entries = [e for e in self.entries if e[2] != kind]
+        self.counts.pop(kind, None)
 
     def finish(self) -> ProblemLines:
-        lines = ProblemLines(text for _, text in sorted(self.entries, key=lambda e: e[0]))
+        lines = ProblemLines(text for _, text, _ in sorted(self.entries, key=lambda e: e[0]))
         for kind, count in self.counts.items():
             if count > MAX_PER_KIND:
                 lines.append(f"{self.file}: ... and {count - MAX_PER_KIND} more "
@@ -983,51 +990,29 @@ class FolderFiles:
     hidden: list[Path] = field(default_factory=list)
 
 
-_READ_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "TIFF": "TIFF", "BMP": "BMP"}
-"""PIL format name -> the format an image file name suffix says (a JPEG with EXIF thumbnails
-opens as ``MPO``)."""
-
-
 NOT_AN_IMAGE_FIX = "move it out of the folder if it is not a test image"
 
 
 def _why_not_graded(path: Path) -> tuple[str, str]:
-    """(why, fix) for a file of an image folder not named as an image: its content decides,
-    in the app's words (:mod:`drac_ssl.grading.image_notes`): ``is a WEBP file`` (an image the
-    package does not read), ``is not an image (...; it holds plain text)``
-    (:func:`drac_ssl.grading.image_notes.holds_words`: never quoted), or an image of a format it
+    """(why, fix) for a file of an image folder not named as an image: its content decides
+    (:func:`drac_ssl.grading.image_notes.named_otherwise`, the content check the ingest and the
+    app share), in the app's words: ``is a WEBP file`` (an image the package does not read),
+    ``is not an image (...; it holds plain text)`` (never quoted; a DICOM file: ``it holds a
+    DICOM file (export the image as PNG or TIFF from the viewer)``), or an image of a format it
     reads under another name (``scan.dat`` holding a PNG: a case name must be an image file
-    name). A PNG whose text metadata is above Pillow's default limit (only Pillow's PNG plugin
-    refuses a file for it: :func:`data_prep.decode.text_metadata_too_large`) is a PNG, not called
-    damaged, and is not read whole for it."""
-    from PIL import Image, UnidentifiedImageError
+    name, ``rename it scan.png``)."""
+    from drac_ssl.grading.image_notes import CONVERT_FIX, named_otherwise, not_an_image
 
-    from data_prep.decode import text_metadata_too_large
-    from drac_ssl.grading.image_notes import CONVERT_FIX, holds_words, not_an_image, other_format
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:  # lazily: a large non-image file is not read whole
-                file_format = str(im.format or "")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
-            Image.DecompressionBombError) as exc:
-        if not text_metadata_too_large(exc):
-            try:
-                with open(path, "rb") as fh:
-                    head = fh.read(256)
-            except OSError as err:
-                return (f"cannot be opened ({err.strerror or err})",
-                        "check that the file is readable (permissions, a network drive)")
-            # the app's words: a text file's lines are never quoted (a patient's name)
-            return not_an_image(holds_words(head)), NOT_AN_IMAGE_FIX
-        file_format = "PNG"  # only Pillow's PNG plugin has the text limit; not read whole
-    if file_format in _READ_FORMATS:
-        suffix = "." + _READ_FORMATS[file_format].lower().replace("jpeg", "jpg")
-        return (f"is a {_READ_FORMATS[file_format]} image whose name does not end in an image "
-                f"suffix ({', '.join(IMAGE_SUFFIXES)}), so it cannot be a case",
-                f"rename it {path.stem}{suffix}")
-    return other_format(file_format), f"{CONVERT_FIX}, or move it out of the folder"
+    kind, why, fix = named_otherwise(path)
+    if kind == "image":
+        return f"{why}, so it cannot be a case", fix
+    if kind == "dicom":  # the export's own sentence, the DICOM words inside it
+        return not_an_image(why.removeprefix("holds ")), NOT_AN_IMAGE_FIX
+    if kind == "none":
+        return not_an_image(why), NOT_AN_IMAGE_FIX
+    if kind == "other":
+        return why, f"{CONVERT_FIX}, or move it out of the folder"
+    return why, fix
 
 
 def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
@@ -1553,6 +1538,9 @@ def _check(csv_path: str | os.PathLike[str],
     header_line = rows[0][0] if rows else 1  # the header's line (or the first row's)
     k, k_from = _scale_of(rows, num_grades, drac_folder)
     k_known = k_from != "assumed"
+    if rows and (tuple(f.strip().lower() for f in rows[0][1][:4]) == PEOPLE_NOTES_COLUMNS
+                 or _is_image_notes_header(rows[0][1])):
+        problems.withdraw("bom")  # the notes files for people are written with one (Excel's UTF-8)
     if rows and tuple(f.strip().lower() for f in rows[0][1][:4]) == PEOPLE_NOTES_COLUMNS:  # the app's, for people
         line, header = rows[0]
         problems.add(line, "notes-file", f"this is the app's grades_with_notes.csv "
