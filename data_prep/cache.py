@@ -57,6 +57,7 @@ from data_prep.validate import (
     blank_problem,
     convert_channels,
     inspect_image,
+    pixels_sha256,
     sha256_of,
     warning,
 )
@@ -73,11 +74,12 @@ from drac_ssl.grading.image_notes import FUNDUS_CROP_DOES  # stdlib only
 from drac_ssl.io import atomic_path, atomic_write_json
 
 STATE_NAME = "state.json"
-STATE_VERSION = 5  # 2: channels and the decoding options are part of the state; 3: the
+STATE_VERSION = 6  # 2: channels and the decoding options are part of the state; 3: the
 # findings include blank images (validate.blank_problem): older findings lack them; 4: each
 # file's phantom marker (FileRecord.phantom): an older state would read every file as unmarked;
 # 5: grading's rule of a file (process_file: a GIF named .png, above 8192 px ...): an older
-# state's reused records were never held to it
+# state's reused records were never held to it; 6: each image's decoded-pixel hash
+# (FileRecord.pixels_sha256, the manifest's pixels_sha256): an older state's reused records lack it
 
 
 def array_path(cache_dir: Path, size: int) -> Path:
@@ -282,6 +284,11 @@ class FileRecord:
     # (the cache rows after --graham sit near 128 whatever the file's brightness); kept in the
     # state, None for a file decoded before it was recorded
     grey_level: float | None = None
+    # data_prep.validate.pixels_sha256 of the decoded image (in the ingest's channels, before any
+    # crop, filter or resize), hashed once while it is decoded; "" for an image that did not
+    # decode. What tells a training image held in another file (a PNG written from an .npz row,
+    # a re-saved copy) at grading (drac_ssl.grading.training_images)
+    pixels_sha256: str = ""
 
     def problems(self, display_path: str) -> list[Problem]:
         return [Problem(display_path, *issue) for issue in self.issues]
@@ -291,7 +298,8 @@ class FileRecord:
         return {"size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256,
                 "width": self.width, "height": self.height, "mode": self.mode,
                 "colour": self.colour, "issues": [list(issue) for issue in self.issues],
-                "phantom": self.phantom, "grey_level": self.grey_level, "cache_index": cache_index}
+                "phantom": self.phantom, "grey_level": self.grey_level,
+                "pixels_sha256": self.pixels_sha256, "cache_index": cache_index}
 
 
 @dataclass(frozen=True)
@@ -315,6 +323,7 @@ def _fill(record: FileRecord, image: DecodedImage, sizes: Sequence[int], options
     if image.pixels is not None:
         # the level as decoded (8-bit), not as cached: a crop or the Graham filter changes it
         record.grey_level = mean_level(image.pixels)
+        record.pixels_sha256 = pixels_sha256(image.pixels)  # before the crop, filter and resize
         problems += blank_problem(image.pixels, path)  # the decoded pixels: no second decode
         record.resized, done = cache_rows(image.pixels, sizes, options, path)
         problems += done
@@ -393,7 +402,9 @@ def process_array_rows(images: np.ndarray, rels: Sequence[str], display: Sequenc
     """Records of images that come as array rows (a MedMNIST ``.npz``), in this process.
 
     ``images``: uint8 ``(N, H, W)``, ``(N, H, W, 1)`` or ``(N, H, W, 3)`` RGB; row ``i`` is
-    reported as ``display[i]``. The sha256 is that of the row's bytes. With a ``spill``, each
+    reported as ``display[i]``. The sha256 is that of the row's bytes (no file holds it); the
+    ``pixels_sha256`` that of its pixels (:func:`data_prep.validate.pixels_sha256`), which a
+    PNG written from the row shares. With a ``spill``, each
     record's rows go to it at once (``record.spill_row``) instead of staying in memory.
     """
     records = []

@@ -185,10 +185,13 @@ its single most likely grade (the expected grade cut at thresholds), or is but i
 (:func:`drac_ssl.grading.image_notes.decision_words`); such rows write the notes file too (exit 0
 when nothing is flagged), each kind counted in the ``class =`` line, which names the file. The graded files whose SHA-256 the
 bundle lists among its labelled training images (``metadata.json``'s ``training_images``,
-:mod:`drac_ssl.grading.training_images`) are counted in the last line ("2 of 5 images were used
+:mod:`drac_ssl.grading.training_images`: the file's hash, or its decoded pixels' hash, so that
+a PNG written from a row of the ``.npz`` the model trained on counts) are counted in the last line ("2 of 5 images were used
 to train this model (same SHA-256): scores on them are not a test") and marked in the notes
 file too, which is written then as well (exit 0 when nothing is flagged); a bundle built before
-that list says nothing. So are those among the images its backbone's self-supervised
+that list says nothing, and one built from an ingest made before the decoded-pixel hashes
+compares the files alone and says so in a ``note:``
+(:data:`drac_ssl.grading.training_images.PIXELS_CHECK_NEEDS_INGEST`). So are those among the images its backbone's self-supervised
 pretraining read without their grades (``pretraining_images``, the run's test images by default:
 "6 of 6 graded images were among those the self-supervised pretraining (VICReg) ... read ...: a
 score of their grades (export --score) is transductive ..."), in the ``pretraining_image``
@@ -319,13 +322,16 @@ from drac_ssl.grading.predict import (  # noqa: F401 - BLANK_REASON ... re-expor
 )
 from drac_ssl.grading.training_images import (
     HASH_HEX,
+    PIXELS_CHECK_NEEDS_INGEST,
     file_prefix,
+    is_training_image,
     pretraining_images_line,
     pretraining_record,
     record_splits,
     splits_of,
     training_hashes,
     training_images_line,
+    training_pixel_hashes,
 )
 from drac_ssl.io import (
     NO_SPACE_WORDS,
@@ -485,7 +491,7 @@ def _grade_cached(bundle: Bundle, images: Any, indices: Sequence[int]) -> Graded
         progress = ProgressLines(sys.stderr, "export")
         for start in range(0, len(indices), PREDICT_CHUNK):
             chunk = [np.asarray(images[i]) for i in indices[start:start + PREDICT_CHUNK]]
-            parts.append(grade_images(bundle, chunk, ingested=True))
+            parts.append(grade_images(bundle, chunk, ingested=True, training_images=False))  # the test split
             bar.update(len(chunk))
             progress.count(start + len(chunk), len(indices), "test images graded")
     return GradedImages.joined(parts)
@@ -1897,8 +1903,13 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # each file hashed once, for the training and the pretraining lists (not at all without them)
     pretraining = pretraining_record(Path(bundle.path), bundle.metadata)[0]  # None: not known; {}: scratch
     prefixes = [_file_prefix_or_none(p) if hashes is not None or pretraining else None for p in graded_files]
-    # None where it cannot be told (no list, a file unreadable now): "unknown" in the notes file
-    trained = [None if hashes is None or prefix is None else prefix in hashes for prefix in prefixes]
+    # by the file's hash or by its decoded pixels' (a PNG written from an .npz row the model
+    # trained on has other bytes but the same pixels); None where it cannot be told (no list,
+    # a file unreadable now and no pixel list): "unknown" in the notes file
+    by_pixels = training_pixel_hashes(bundle.metadata)
+    digests = graded.pixels_sha256 or [""] * len(graded_files)
+    trained = [is_training_image(hashes, by_pixels, prefix, digest[:HASH_HEX] or None)
+               for prefix, digest in zip(prefixes, digests, strict=True)]
     # the splits of the images the backbone's pretraining read whose hash each file has
     pretrained, stages = _pretraining_marks(pretraining, prefixes)
     # outside starting weights: the files none of the run's images get a cell that says the doubt
@@ -1985,6 +1996,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     ood_note = _ood_check_note(bundle)
     if ood_note:
         print(f"note: {ood_note}", file=sys.stderr)
+    if hashes is not None and by_pixels is None:  # an ingest made before the pixel hashes: once
+        print(f"note: {PIXELS_CHECK_NEEDS_INGEST}", file=sys.stderr)
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)

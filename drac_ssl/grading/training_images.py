@@ -13,6 +13,21 @@ of the hash make a chance match between different files negligible (about 1 in 1
 million pairs). A bundle built before the key has no list (:func:`training_hashes` None): the
 export and ``--score`` then say nothing.
 
+A file's hash tells only that very file: a PNG written from a row of a MedMNIST ``.npz``, or
+a training image saved again without loss, has other bytes (a trial graded 30 RetinaMNIST
+images it had trained on, written as PNG, and the check said nothing). So the record also
+holds, under ``pixels_sha256_prefixes``, the first :data:`HASH_HEX` hex digits of each training
+image's decoded-pixel hash (the manifest's ``pixels_sha256``,
+:func:`data_prep.validate.pixels_sha256`: the SHA-256 of a canonical header and the pixels'
+bytes, grey ``(H, W)`` or RGB ``(H, W, 3)``, as the ingest decoded the image, before any crop,
+filter or resize), and an image is a training image when its file's hash *or* its decoded
+pixels' hash is listed (:func:`is_training_image`): the export of ``--images`` hashes the
+pixels it graded, :func:`drac_ssl.grading.predict.grade_images` the arrays it is given (no
+file needed), the app the upload's pixels. A resized, cropped or lossy re-encoded copy has
+other pixels and is not recognised. A bundle built from a manifest made before the column has
+file hashes only (:func:`training_pixel_hashes` None): the checks compare the files alone and
+say once that the decoded-pixel check needs a new ingest (:data:`PIXELS_CHECK_NEEDS_INGEST`).
+
 The export of ``--images`` hashes each graded file (:func:`file_prefix`) and says
 :func:`training_images_line` when some match; ``--score`` says it when the notes file beside
 the grades records it, or, given a run or bundle and the images' folder, from the files. The
@@ -50,11 +65,12 @@ from drac_ssl.grading.image_notes import TRAINING_IMAGE
 from drac_ssl.io import read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 
-__all__ = ["HASH_HEX", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
+__all__ = ["HASH_HEX", "PIXELS_CHECK_NEEDS_INGEST", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
            "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
            "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "pretraining_record",
-           "pretraining_splits", "record_splits", "run_of_bundle", "splits_of", "training_hashes",
-           "training_images_line", "training_images_record"]
+           "is_training_image", "pixels_prefix", "pretraining_splits", "record_splits", "run_of_bundle",
+           "splits_of", "training_hashes", "training_images_line", "training_images_record",
+           "training_pixel_hashes"]
 
 TRAINING_IMAGES_KEY = "training_images"
 """The bundle ``metadata.json`` key of :func:`training_images_record`."""
@@ -69,28 +85,87 @@ CLEAN_TEST_FIX = "pretrain.use_test_images=false"
 """The setting that keeps a run's test images out of its pretraining (and UMM)."""
 
 
-def training_images_record(digests: Iterable[str]) -> dict[str, Any]:
+def _prefixes(digests: Iterable[str]) -> list[str]:
+    """The :data:`HASH_HEX`-digit prefixes of hex ``digests`` (empty ones left out), sorted and unique."""
+    return sorted({d.strip().lower()[:HASH_HEX] for d in digests if d and d.strip()})
+
+
+def training_images_record(digests: Iterable[str], pixel_digests: Iterable[str] | None = None) -> dict[str, Any]:
     """The metadata entry of the training images whose full SHA-256 hex digests are
-    ``digests`` (empty ones, an image without a file, are left out): ``{"images": n,
-    "sha256_prefix_hex": 16, "sha256_prefixes": "0a1b... 2c3d...", "what": ...}``, the
-    prefixes sorted and unique."""
-    prefixes = sorted({d.strip().lower()[:HASH_HEX] for d in digests if d and d.strip()})
+    ``digests`` (of their files; empty ones, an image without a file, are left out):
+    ``{"images": n, "sha256_prefix_hex": 16, "sha256_prefixes": "0a1b... 2c3d...", "what":
+    ...}``, the prefixes sorted and unique; with ``pixel_digests`` (the manifest's
+    ``pixels_sha256`` of the same images, :func:`data_prep.validate.pixels_sha256`) also
+    ``"pixels_sha256_prefixes"`` and ``"pixels_images"`` (their count), so that a copy of a
+    training image in another file is recognised (:func:`is_training_image`). None (a manifest
+    made before the column): the file hashes alone."""
+    prefixes = _prefixes(digests)
+    pixels = None if pixel_digests is None else _prefixes(pixel_digests)
     return {"images": len(prefixes), "sha256_prefix_hex": HASH_HEX,
             "sha256_prefixes": " ".join(prefixes),
+            **({} if pixels is None else {"pixels_images": len(pixels), "pixels_sha256_prefixes": " ".join(pixels)}),
             "what": ("the first 16 hex digits of the SHA-256 of each labelled training image's "
-                     "file (the fine-tuning's images): a graded file with the same hash is one "
-                     "the model was trained on, so a score on it is not a test")}
+                     "file (the fine-tuning's images)"
+                     + ("" if pixels is None else
+                        " and of its decoded pixels (pixels_sha256_prefixes: data_prep.validate.pixels_sha256, "
+                        "shared by a copy of the image in another file, e.g. a PNG of an .npz row)")
+                     + ": a graded image with the same hash is one the model was trained on, so a "
+                       "score on it is not a test")}
 
 
 def training_hashes(metadata: Mapping[str, Any]) -> set[str] | None:
     """The set of training-image hash prefixes of a bundle's ``metadata`` (:data:`HASH_HEX`
-    hex digits each); None when the bundle records none (built before the list, or an
-    entry that is not this format)."""
+    hex digits each, of the files); None when the bundle records none (built before the list,
+    or an entry that is not this format)."""
     record = metadata.get(TRAINING_IMAGES_KEY)
     if not isinstance(record, Mapping) or record.get("sha256_prefix_hex") != HASH_HEX:
         return None
     text = record.get("sha256_prefixes")
     return set(text.split()) if isinstance(text, str) else None
+
+
+def training_pixel_hashes(metadata: Mapping[str, Any]) -> set[str] | None:
+    """The set of the training images' decoded-pixel hash prefixes of a bundle's ``metadata``
+    (:data:`HASH_HEX` hex digits of :func:`data_prep.validate.pixels_sha256` each); None when
+    the bundle records none (no training list, or one built from a manifest made before the
+    ``pixels_sha256`` column: :data:`PIXELS_CHECK_NEEDS_INGEST`)."""
+    if training_hashes(metadata) is None:
+        return None
+    text = metadata[TRAINING_IMAGES_KEY].get("pixels_sha256_prefixes")
+    return set(text.split()) if isinstance(text, str) else None
+
+
+def pixels_prefix(pixels: Any) -> str:
+    """The first :data:`HASH_HEX` hex digits of :func:`data_prep.validate.pixels_sha256` of a
+    uint8 image (grey ``(H, W)`` or RGB ``(H, W, 3)``, as decoded); ValueError for another
+    array (that function's)."""
+    from data_prep.validate import pixels_sha256  # numpy: not at this module's import
+
+    return pixels_sha256(pixels)[:HASH_HEX]
+
+
+def is_training_image(files: set[str] | None, pixels: set[str] | None, file_hash: str | None = None,
+                      pixels_hash: str | None = None) -> bool | None:
+    """Whether a graded image is one of a bundle's training images: its file's hash prefix
+    ``file_hash`` (:func:`file_prefix`) is among ``files`` (:func:`training_hashes`) or its
+    decoded pixels' ``pixels_hash`` (:func:`pixels_prefix`) among ``pixels``
+    (:func:`training_pixel_hashes`). None when that cannot
+    be told: no list to compare with, or nothing of the image to compare (no file read, no
+    pixel list). A match of either is True; False needs a comparison that could have matched."""
+    by_file = None if files is None or file_hash is None else file_hash in files
+    by_pixels = None if pixels is None or pixels_hash is None else pixels_hash in pixels
+    if by_file or by_pixels:
+        return True
+    return None if by_file is None and by_pixels is None else False
+
+
+PIXELS_CHECK_NEEDS_INGEST = (
+    "this model's list of training images holds file hashes only (its ingest was made before the "
+    "decoded-pixel hashes): a training image in another file (a PNG written from an .npz row, a "
+    "copy saved again) is not recognised as one; to check decoded pixels too, ingest the data "
+    "again in a new run folder and train or export its bundle there")
+"""Said once by a check of graded images against a bundle whose training list has no
+decoded-pixel hashes (:func:`training_pixel_hashes` None where :func:`training_hashes` is not)."""
 
 
 PRETRAINING_SPLITS = ("test", "unlabelled")

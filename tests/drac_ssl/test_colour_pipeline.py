@@ -355,3 +355,61 @@ def test_a_five_grade_model_on_dracs_test_folder_is_warned_at_write_time(
     assert "DRAC accepts only" in capsys.readouterr().err  # one image of that folder too
     assert export.main([str(colour_run), "--images", str(other), "--out", str(tmp_path / "o.csv")]) == 0
     assert "DRAC accepts only" not in capsys.readouterr().err
+
+
+def test_a_png_of_a_training_row_of_the_npz_is_a_training_image(colour_run: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial (F8): a bundle trained on RetinaMNIST's .npz graded 30 of its own val images,
+    written as PNG, and neither the export nor grade_images said they trained it: the manifest
+    hashed each row's raw bytes, which no PNG file shares. The manifest now holds each image's
+    decoded-pixel hash too (before the fundus crop), the bundle lists them, and a PNG of a row,
+    or the row's array itself, is a training image; a new image is not."""
+    import warnings
+
+    from data_prep.validate import pixels_sha256
+    from drac_ssl.grading.predict import grade_images
+    from drac_ssl.grading.training_images import PIXELS_CHECK_NEEDS_INGEST
+
+    with np.load(colour_run.parents[1] / "retinamnist_tiny.npz") as archive:
+        train_row, val_row = archive["train_images"][2], archive["val_images"][3]
+    manifest = {r["id"]: r for r in _rows(colour_run / "data" / "manifest.csv")}
+    assert manifest["val_0003.png"]["pixels_sha256"] == pixels_sha256(val_row)
+    meta = json.loads((colour_run / "bundle" / "metadata.json").read_text())
+    assert meta["training_images"]["pixels_images"] == N_TRAIN + N_VAL
+    folder = tmp_path / "external"
+    folder.mkdir()
+    Image.fromarray(train_row).save(folder / "a.png")
+    Image.fromarray(val_row).save(folder / "b.png")
+    new = fundus_like(4, np.random.default_rng(7))
+    Image.fromarray(new).save(folder / "c.png")
+    out = tmp_path / "ext.csv"
+    capsys.readouterr()
+    assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) in (0, export.EXIT_FLAGGED)
+    captured = capsys.readouterr()
+    assert "2 of 3 images were used to train this model" in captured.out.splitlines()[-1], captured.out
+    assert PIXELS_CHECK_NEEDS_INGEST not in captured.err
+    notes = {r["case"]: r["training_image"] for r in _rows(tmp_path / "ext_notes.csv")}
+    assert notes == {"a.png": "yes (same SHA-256)", "b.png": "yes (same SHA-256)", "c.png": ""}
+    bundle = load_bundle(colour_run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a bundle with the pixel hashes warns of nothing
+        graded = grade_images(bundle, [train_row, val_row, new])  # arrays: no file at all
+    assert graded.training_image == [True, True, False]
+    assert graded.to_records()[1]["training_image"] is True
+    from app.predict import Predictor  # the app's upload: by its decoded pixels too
+
+    predictor = Predictor(colour_run, gradcam=False)
+    assert predictor.predict_file(folder / "b.png").training_image is True
+    assert predictor.predict_file(folder / "c.png").training_image is False
+    # a bundle built from an ingest made before the pixel hashes: the files alone, said once
+    old = tmp_path / "old_bundle"
+    shutil.copytree(colour_run / "bundle", old)
+    meta["training_images"] = {k: v for k, v in meta["training_images"].items() if not k.startswith("pixels")}
+    (old / "metadata.json").write_text(json.dumps(meta))
+    assert export.main([str(old), "--images", str(folder), "--out", str(tmp_path / "old.csv")]) in (
+        0, export.EXIT_FLAGGED)
+    err = capsys.readouterr().err
+    assert err.count(PIXELS_CHECK_NEEDS_INGEST) == 1, err
+    with pytest.warns(UserWarning, match="holds file hashes only"):
+        assert grade_images(load_bundle(old), [val_row]).training_image is None
+
