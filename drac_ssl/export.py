@@ -2242,8 +2242,63 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | None]
             f"({','.join(IMAGE_NOTES_COLUMNS)})")
 
 
-def _images_arg(text: str) -> Path:
-    """``--images``: an existing folder, or one image file; BundleError otherwise."""
+_ARRAY_IMAGES = re.compile(r"^(?P<file>.+\.npz)(?::(?P<key>[^:/\\]+))?$", re.IGNORECASE)
+"""An ``--images`` that names an array file: ``FILE.npz`` or ``FILE.npz:val_images``."""
+
+
+def array_images_words(text: str, run: str = "") -> str | None:
+    """Why ``--images`` cannot take the array file ``text`` names (``FILE.npz`` or
+    ``FILE.npz:KEY``, a MedMNIST ``.npz`` whose images are rows of ``KEY``) and the two ways
+    that work, in the words of an ``error:``: write the rows as PNG files named as the ingest
+    names them (``val_0000.png`` ...: a one-line command of the running interpreter, numpy and
+    Pillow, writing a folder ``STEM_SPLIT`` in the current folder, not beside the ``.npz``,
+    whose folder may be shared or read-only), then grade that folder; or grade the array
+    in Python (:func:`drac_ssl.grading.predict.grade_images`, whose ``training_image`` compares
+    each array's decoded pixels with the model's training images). ``KEY`` when not given: the
+    file's ``test_images``, else ``val_images``, else its first ``*_images`` array; ``run``: the
+    run or bundle folder given, named in the Python line (``RUN`` when ""). None when ``text`` names no
+    ``.npz`` file that exists. The export grades image files, each case named by its file, so
+    an array is not graded directly (its notes, records and checks are per file)."""
+    import json
+    import zipfile
+
+    match = _ARRAY_IMAGES.match(text)
+    if match is None or not Path(match["file"]).is_file():
+        return None
+    npz = Path(match["file"])
+    try:
+        with zipfile.ZipFile(npz) as archive:
+            keys = [n[:-4] for n in archive.namelist() if n.endswith("_images.npy")]
+    except (OSError, zipfile.BadZipFile):
+        keys = []
+    key = match["key"] or next((k for k in ("test_images", "val_images", *keys) if k in keys), "test_images")
+    split = key.removesuffix("_images")
+    folder = Path.cwd() / f"{npz.stem}_{split}"  # not beside the .npz: a data folder may be shared or read-only
+    code = (f"import numpy as np, pathlib; from PIL import Image; d = pathlib.Path({json.dumps(str(folder))}); "
+            f"d.mkdir(exist_ok=True); a = np.load({json.dumps(str(npz))})[{json.dumps(key)}]; "
+            f"[Image.fromarray(r.squeeze(-1) if r.ndim == 3 and r.shape[-1] == 1 else r).save("
+            f"d / ({json.dumps(split + '_%04d.png')} % i)) for i, r in enumerate(a)]")
+    held = f" {', '.join(keys)}" if keys else ""
+    others = [k for k in keys if k != key]
+    graded = (f"from drac_ssl.grading import grade_images, load_bundle; import numpy as np; "
+              f"graded = grade_images(load_bundle({json.dumps(run) if run else 'RUN'}), "
+              f"list(np.load({json.dumps(str(npz))})[{json.dumps(key)}]))")
+    return (f"{text}: an array file (a MedMNIST .npz, whose images are rows of its arrays{held}), not an "
+            f"image file or folder: --images grades image files, each case named by its file\n"
+            f"  fix: write the rows of {key} as PNG files named as the ingest names them ({split}_0000.png, "
+            f"{split}_0001.png ...) into the folder {folder} with the line below, then grade it with "
+            f"--images {shlex.quote(str(folder))}"
+            + (f" (for another array, --images {npz.name}:{others[0]} gives its line)" if others else "") + ":\n"
+            f"    {python_word()} -c {shlex.quote(code)}\n"
+            f"  or grade the array in Python (graded.training_image then says which rows trained the "
+            f"model): {graded}")
+
+
+def _images_arg(text: str, run: str = "") -> Path:
+    """``--images``: an existing folder, or one image file; BundleError otherwise (an array
+    file, ``FILE.npz`` or ``FILE.npz:KEY``: :func:`array_images_words`, the two ways that work)."""
+    if (words := array_images_words(text, run)) is not None:
+        raise BundleError(words)
     images_dir = Path(text)
     if images_dir.is_file() and images_dir.suffix.lower() not in IMAGE_SUFFIXES:
         raise BundleError(f"{images_dir}: not an image file ({', '.join(IMAGE_SUFFIXES)}); --images "
@@ -2282,7 +2337,7 @@ def _export_variant(args: argparse.Namespace) -> int:
         raise BundleError("--skip-unreadable and --tta go with --images; the submission of the "
                           "ingest's test images grades the ingest cache as the export stage does")
     if args.images:  # grading a folder writes into RUN only to build the bundle
-        _images_arg(args.images)  # a missing folder said before the run folder's lock
+        _images_arg(args.images, args.run)  # a missing folder said before the run folder's lock
         reused = reusable_bundle(run_dir, args.variant)
         if reused is not None and not _inside(Path(args.out), run_dir):
             return _export_variant_held(args, run_dir, reused)  # writes nothing into RUN
@@ -2360,7 +2415,7 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
     (the bundle :func:`reusable_bundle` found to grade ``--images`` with), without the lock:
     nothing is written into the run folder then."""
     if args.images:
-        images_dir = _images_arg(args.images)
+        images_dir = _images_arg(args.images, args.run)
         why: list[str] = []
         if reused_dir is not None:
             bundle_dir, reused = reused_dir, True
@@ -2592,7 +2647,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             return _export_variant(args)
         if not args.run or not args.images or not args.out:
             raise BundleError(grade_arguments_problem(args.run, args.images, args.out))
-        return _predict_folder(args.run, _images_arg(args.images), Path(args.out), args.tta, args.device,
+        return _predict_folder(args.run, _images_arg(args.images, args.run), Path(args.out), args.tta, args.device,
                                skip_unreadable=args.skip_unreadable, fmt=args.format)
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
         fix = no_temp_folder_fix(exc)  # ulimit -f 0: torch's import asks for a temporary folder

@@ -413,3 +413,37 @@ def test_a_png_of_a_training_row_of_the_npz_is_a_training_image(colour_run: Path
     with pytest.warns(UserWarning, match="holds file hashes only"):
         assert grade_images(load_bundle(old), [val_row]).training_image is None
 
+
+def test_export_images_of_an_npz_says_the_two_ways_that_work(colour_run: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial (F7): ``export RUN --images FILE.npz`` exited 2 with "not an image file" and no
+    fix. It says what the file is and two ways that work: a line that writes the rows as PNG
+    files named as the ingest names them (followed here: the folder then grades, its cases
+    val_0000.png ...), or grade_images on the array; ``FILE.npz:KEY`` picks the array."""
+    import shlex
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)  # the rows are written into the current folder, not beside the .npz
+    npz = tmp_path / "data" / "rm.npz"
+    npz.parent.mkdir()
+    shutil.copy(colour_run.parents[1] / "retinamnist_tiny.npz", npz)
+    for given in (str(npz), f"{npz}:val_images"):
+        assert export.main([str(colour_run), "--images", given, "--out", str(tmp_path / "x.csv")]) == 2
+        err = capsys.readouterr().err
+        assert "not an image file or folder" in err and "rows of its arrays train_images, val_images, test_images" in err
+        assert "named as the ingest names them" in err and "grade_images(load_bundle(" in err
+    assert "val_0000.png, val_0001.png" in err and f"--images {npz.name}:train_images gives its line" in err, err
+    line = next(x for x in err.splitlines() if " -c " in x).strip()
+    words = shlex.split(line)
+    assert words[1] == "-c"
+    done = subprocess.run([sys.executable, *words[1:]], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "rm_val"
+    assert sorted(p.name for p in folder.iterdir()) == [f"val_{i:04d}.png" for i in range(N_VAL)]
+    assert export.main([str(colour_run), "--images", str(folder), "--out", str(tmp_path / "v.csv")]) in (
+        0, export.EXIT_FLAGGED)
+    out = capsys.readouterr().out
+    assert [r["case"] for r in _rows(tmp_path / "v.csv")] == [f"val_{i:04d}.png" for i in range(N_VAL)]
+    assert f"{N_VAL} of {N_VAL} images were used to train this model" in out  # val rows: pooled into training
