@@ -46,6 +46,7 @@ from data_prep.fundus import (
     disc_crop_box,
     graham,
     has_dark_surround,
+    looks_graham_filtered,
     pad_to_square,
     scaled_margins,
     square_margins,
@@ -97,6 +98,15 @@ def squeezed_words(width: int, height: int) -> str:
     ingest's warning and the model's preprocessing at inference
     (:func:`drac_ssl.grading.predict.preprocess_image`) say it in these words."""
     return f"non-square image {width}x{height} squeezed to a square"
+
+
+GRAHAM_TWICE_WORDS = ("looks already Graham-filtered (its large-scale level is mid-grey 128 nearly everywhere: "
+                      "a local-mean-subtracted copy, e.g. Kaggle's 'Ben Graham' APTOS copies): the Graham "
+                      "filter is applied to it again")
+"""What :func:`cache_rows` says of an image that :func:`data_prep.fundus.looks_graham_filtered`
+with the Graham filter on (``--graham``, ``data.graham=true``): at the ingest, and at grading for a bundle
+whose ingest had the filter (:func:`drac_ssl.grading.predict.preprocess_image` replays it)."""
+GRAHAM_TWICE_FIX = "ingest the original photographs, or ingest such copies without --graham"
 
 
 def resize_gray(gray: np.ndarray, size: int) -> np.ndarray:
@@ -247,6 +257,9 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
     elif (not options.expected_side or pixels.ndim == 3) and width != height:
         problems.append(warning(path, f"{squeezed_words(width, height)} in the cache (aspect ratio "
                                       f"changed)", SQUEEZE_FIX, "size"))
+    if options.graham and not any(p.kind == "fundus-surround" for p in problems) and looks_graham_filtered(pixels):
+        # said by the surround's warning when the crop found none (a pre-filtered copy's grey surround)
+        problems.append(warning(path, GRAHAM_TWICE_WORDS, GRAHAM_TWICE_FIX, "graham-twice"))
     rows = {}
     for size in sizes:
         row = resize_gray(pixels, size)
