@@ -77,3 +77,61 @@ def test_files_get_it_once_while_decoding_and_a_reused_file_keeps_it(tmp_path: P
         del entry["pixels_sha256"]
     (out / "cache" / cache.STATE_NAME).write_text(json.dumps(state))
     assert cache.load_state(out / "cache", data.absolute(), [64]).reason.startswith("cache state of another version")
+
+
+def _without_pixels_column(manifest: Path) -> list[dict[str, str]]:
+    """Rewrite ``manifest`` as an ingest made before the ``pixels_sha256`` column wrote it; its rows as they were."""
+    import csv
+
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(manifest, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, [c for c in rows[0] if c != PIXELS_COLUMN], lineterminator="\n",
+                                extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+@pytest.mark.parametrize("held", ["npz", "files"])
+def test_a_bundle_from_a_manifest_without_the_column_hashes_the_training_images_itself(
+        tmp_path: Path, held: str) -> None:
+    """Review F4: a run made before the column (or one whose run.reuse took such an ingest) built
+    bundles with file hashes only, and the note told the user to ingest again, which run.reuse
+    undoes. The bundle now hashes the decoded pixels of its training images itself, from the .npz
+    rows or the files, each held to the manifest's sha256, the same hashes the ingest writes; an
+    image gone since leaves the file hashes only, and the note says without run.reuse."""
+    from drac_ssl.grading.bundle import training_images_of
+    from drac_ssl.grading.training_images import (
+        PIXELS_CHECK_NEEDS_INGEST,
+        TRAINING_IMAGES_KEY,
+        ingest_pixel_digests,
+        training_pixel_hashes,
+    )
+
+    if held == "npz":
+        rng = np.random.default_rng(1)
+        images = rng.integers(0, 256, (8, 28, 28, 3), dtype=np.uint8)
+        images[0] = np.repeat(images[0, ..., :1], 3, axis=2)
+        root = tmp_path / "tiny.npz"
+        np.savez(root, train_images=images, train_labels=(np.arange(8) % 3).reshape(-1, 1).astype(np.uint8))
+    else:
+        root = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 9)})
+    out = tmp_path / "out"
+    ingest.run(config(root, cache_sizes=[16]), out, verbose=False)
+    new = training_images_of(out)
+    assert new is not None and new["pixels_images"] >= 6
+    rows = _without_pixels_column(out / ingest.MANIFEST_NAME)
+    assert PIXELS_COLUMN not in read_manifest(out / ingest.MANIFEST_NAME)[0]
+    assert ingest_pixel_digests(out, rows) == [r[PIXELS_COLUMN] for r in rows]
+    assert training_images_of(out) == new  # the same record as from the column
+    # an image gone since the ingest: the file hashes alone, and the note says how to get both
+    if held == "npz":
+        np.savez(root, train_images=images[:4], train_labels=(np.arange(4) % 3).reshape(-1, 1).astype(np.uint8))
+    else:
+        (root / rows[-1]["path"]).unlink()
+    assert ingest_pixel_digests(out, rows) is None
+    old = training_images_of(out)
+    assert old is not None and old["sha256_prefixes"] == new["sha256_prefixes"]
+    assert training_pixel_hashes({TRAINING_IMAGES_KEY: old}) is None
+    assert "without run.reuse" in PIXELS_CHECK_NEEDS_INGEST
