@@ -105,7 +105,7 @@ import functools
 import math
 import shlex
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1847,7 +1847,8 @@ def _submission_cases(submission: str | Path) -> list[str]:
 
 
 def training_images_check(submission: str | Path, run: str | None = None, images: str | None = None,
-                          prefixes: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
+                          prefixes: dict[Path, str | None] | None = None,
+                          pixels: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
     """Whether the scored images trained the model (a score on them is not a test), when it
     can be told: ``{"n": k, "of": n, "line": training_images_line(k, n), "source": ...}``
     (``line`` "" for none; ``n`` the cases checked), with ``"note"`` naming the cases that could
@@ -1856,7 +1857,12 @@ def training_images_check(submission: str | Path, run: str | None = None, images
 
     Per case, from: ``run`` (a run or bundle folder whose bundle lists its training images'
     hashes, :mod:`drac_ssl.grading.training_images`) with ``images`` (the folder of the graded
-    files: the case's file there is hashed); else the notes file the export wrote beside the
+    files: the case's file there is hashed and, where the bundle lists decoded-pixel hashes and
+    the file's hash is not listed, decoded in the bundle's channels and its pixels hashed,
+    :func:`_pixel_prefixes`: the export's rule, :func:`drac_ssl.grading.training_images.is_training_image`,
+    so that a PNG of a training row of an ``.npz`` counts as the export counted it; a case the
+    notes file beside the submission marks a training image stays one whatever its file says,
+    the export having decided it on the very pixels it graded); else the notes file the export wrote beside the
     submission (:func:`drac_ssl.submission.image_notes_path`, its ``training_image`` column,
     one row per graded case; the export writes it only when some image is flagged or trained
     the model, so without it, after an export by this version of a bundle that lists its
@@ -1865,20 +1871,28 @@ def training_images_check(submission: str | Path, run: str | None = None, images
     training images). Cases told by neither are named in the note. ``run`` alone, whose bundle
     lists hashes, and no notes file: a note asking for ``--images``. A bundle built before the
     list says nothing from files. Each file is read once (:func:`_file_prefixes`, ``prefixes``
-    shared with :func:`pretraining_images_check`). Raises ValueError (BundleError) for a ``run``
-    that is no run or bundle folder."""
+    shared with :func:`pretraining_images_check`) and decoded at most once (``pixels``, shared
+    likewise). Raises ValueError (BundleError) for a ``run`` that is no run or bundle folder."""
     from drac_ssl.grading.bundle_folder import bundle_folder
-    from drac_ssl.grading.training_images import training_hashes, training_images_line
+    from drac_ssl.grading.training_images import (
+        PIXELS_CHECK_NEEDS_INGEST,
+        is_training_image,
+        training_hashes,
+        training_images_line,
+        training_pixel_hashes,
+    )
     from drac_ssl.io import read_json_dict
     from drac_ssl.submission import image_notes_path, read_image_notes
 
     cases = _submission_cases(submission)
     notes_file = image_notes_path(submission)
     notes = read_image_notes(notes_file)
-    hashes = None
+    hashes = by_pixels = None
+    channels = 1
     if run is not None:
         bundle = bundle_folder(run)
-        hashes = training_hashes(read_json_dict(bundle / "metadata.json") or {})
+        meta = read_json_dict(bundle / "metadata.json") or {}
+        hashes, by_pixels, channels = training_hashes(meta), training_pixel_hashes(meta), _bundle_channels(meta)
     folder = Path(images) if images is not None and hashes is not None else None
     files = _graded_files(cases, str(folder))[1] if folder is not None else {}
     if not files:
@@ -1895,23 +1909,60 @@ def training_images_check(submission: str | Path, run: str | None = None, images
                     "add --images DIR (the folder the grades were made from)")
             return {"note": f"{bundle} lists its training images by SHA-256, but {said}"}
         return None
-    trained = {c for c, prefix in _file_prefixes(files, prefixes).items() if prefix is not None and prefix in hashes}
+    by_file = _file_prefixes(files, prefixes)
+    noted = {c for c in cases if notes is not None and c in notes and notes[c][1]}  # the export's yes
+    # the file's hash first; its decoded pixels only where that did not match (a decode costs
+    # more than a hash) and the bundle lists pixel hashes
+    undecided = {c: path for c, path in files.items()
+                 if by_pixels is not None and not is_training_image(hashes, None, by_file[c])}
+    decoded = _pixel_prefixes(undecided, channels, pixels) if undecided else {}
+    by_files = {c for c in files if is_training_image(hashes, by_pixels, by_file[c], decoded.get(c))}
+    trained = by_files | (noted & set(files))
     by_notes = [c for c in cases if c not in files and notes is not None and c in notes]
     trained |= {c for c in by_notes if notes[c][1]}
     unchecked = [c for c in cases if c not in files and c not in by_notes]
     checked = len(cases) - len(unchecked)
-    source = f"the files of {folder} against {bundle}'s training images"
+    source = (f"the files of {folder} (their SHA-256{' and decoded pixels' if by_pixels is not None else ''}) "
+              f"against {bundle}'s training images")
+    kept = sorted(c for c in noted if c in files and c not in by_files)
+    if kept:  # the export's yes stands over a file that says no (changed since it graded?)
+        source += f"; {len(kept)} case(s) marked a training image in {notes_file}"
     if by_notes:
         source += f"; {len(by_notes)} case(s) without a file there from {notes_file}"
     told: dict[str, Any] = {"n": len(trained), "of": checked,
                             "line": training_images_line(len(trained), checked), "source": source}
+    said = []
     if unchecked:
         shown = ", ".join(unchecked[:5]) + (f", ... ({len(unchecked)} in all)" if len(unchecked) > 5 else "")
         told["unchecked"] = unchecked
-        told["note"] = (f"{len(unchecked)} of the {len(cases)} graded case(s) could not be checked against "
-                        f"the model's training images (no file in {folder}, no row in a notes file "
-                        f"{notes_file}): {shown}")
+        said.append(f"{len(unchecked)} of the {len(cases)} graded case(s) could not be checked against "
+                    f"the model's training images (no file in {folder}, no row in a notes file "
+                    f"{notes_file}): {shown}")
+    if by_pixels is None:  # a bundle whose list holds file hashes only: as the export says it
+        said.append(PIXELS_CHECK_NEEDS_INGEST)
+    if said:
+        told["note"] = "; ".join(said)
     return told
+
+
+def _bundle_channels(metadata: Mapping[str, Any]) -> int:
+    """The channels a bundle's model reads (``metadata.json``'s ``input.channels``: 1 or 3; 1
+    when not recorded), in which the export decoded the graded files."""
+    value = (metadata.get("input") or {}).get("channels") if isinstance(metadata.get("input"), Mapping) else None
+    return 3 if value == 3 else 1
+
+
+def _pixel_prefixes(files: dict[str, Path], channels: int,
+                    memo: dict[Path, str | None] | None = None) -> dict[str, str | None]:
+    """Per case, the hash prefix of its file's decoded pixels
+    (:func:`drac_ssl.grading.training_images.file_pixels_prefix`, decoded in the bundle's
+    ``channels`` as the export decoded it, torch not loaded); None for a file that cannot be
+    read or decoded. Each file decoded once: ``memo`` (path -> prefix) keeps them for the next
+    check of the same command. A progress bar from :data:`HASH_PROGRESS_FILES` files on, as
+    :func:`_file_prefixes` shows."""
+    from drac_ssl.grading.training_images import file_pixels_prefix
+
+    return _memo_prefixes(files, memo, lambda path: file_pixels_prefix(path, channels), "decoding", "files decoded")
 
 
 HASH_PROGRESS_FILES = 200
@@ -1927,6 +1978,14 @@ def _file_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None =
     line on stderr at most a minute (:class:`drac_ssl.console.ProgressLines`)."""
     from drac_ssl.grading.training_images import file_prefix
 
+    return _memo_prefixes(files, memo, file_prefix, "hashing", "files hashed")
+
+
+def _memo_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None,
+                   prefix_of: Callable[[Path], str | None], doing: str, done_words: str) -> dict[str, str | None]:
+    """Per case, ``prefix_of`` its file (None where that raises OSError or ValueError: gone,
+    unreadable, not decodable now: not counted, as the export does), each file once (``memo``),
+    with :func:`_file_prefixes`' progress (``doing``: the bar's verb; ``done_words``: the line's)."""
     memo = {} if memo is None else memo
     todo = [path for path in dict.fromkeys(files.values()) if path not in memo]
     shown = len(todo) >= HASH_PROGRESS_FILES
@@ -1934,17 +1993,17 @@ def _file_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None =
         from tqdm import tqdm
 
         from drac_ssl.console import ProgressLines
-        bar = tqdm(total=len(todo), desc="score: hashing", unit="file", disable=None, leave=False, file=sys.stderr)
+        bar = tqdm(total=len(todo), desc=f"score: {doing}", unit="file", disable=None, leave=False, file=sys.stderr)
         progress = ProgressLines(sys.stderr, "score")
     try:
         for done, path in enumerate(todo, 1):
             try:
-                memo[path] = file_prefix(path)
-            except OSError:  # gone or unreadable now: not counted, as the export does
+                memo[path] = prefix_of(path)
+            except (OSError, ValueError):
                 memo[path] = None
             if shown:
                 bar.update(1)
-                progress.count(done, len(todo), "files hashed")
+                progress.count(done, len(todo), done_words)
     finally:
         if shown:
             bar.close()
@@ -2303,8 +2362,9 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return 130
     run_problem = ""
     prefixes: dict[Path, str | None] = {}  # each graded file hashed once, for both checks
+    decoded: dict[Path, str | None] = {}  # and decoded at most once
     try:  # the scored images among the model's training images: not a test
-        told = training_images_check(args.score, args.run, args.images, prefixes)
+        told = training_images_check(args.score, args.run, args.images, prefixes, decoded)
     except ValueError as exc:  # a RUN that is no run or bundle folder: the score stands, said
         run_problem = (f"RUN {args.run} is no run or bundle folder, so whether these images trained the "
                        f"model was told only from a notes file beside {args.score}, if any: {exc}")

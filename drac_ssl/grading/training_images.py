@@ -68,7 +68,7 @@ from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 __all__ = ["HASH_HEX", "PIXELS_CHECK_NEEDS_INGEST", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
            "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
            "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "pretraining_record",
-           "ingest_pixel_digests", "is_training_image", "pixels_prefix", "pretraining_splits", "record_splits", "run_of_bundle",
+           "file_pixels_prefix", "ingest_pixel_digests", "is_training_image", "pixels_prefix", "pretraining_splits", "record_splits", "run_of_bundle",
            "splits_of", "training_hashes", "training_images_line", "training_images_record",
            "training_pixel_hashes"]
 
@@ -157,6 +157,24 @@ def is_training_image(files: set[str] | None, pixels: set[str] | None, file_hash
     if by_file or by_pixels:
         return True
     return None if by_file is None and by_pixels is None else False
+
+
+def file_pixels_prefix(path: str | os.PathLike[str], channels: int) -> str | None:
+    """:func:`pixels_prefix` of the image file ``path`` decoded as the export's
+    :func:`drac_ssl.grading.predict.read_image` decodes it for a model of ``channels`` (1: a
+    colour file to its luminance; 3: as the file is, a grey file's hash being that of its grey
+    pixels whether replicated or not, :func:`data_prep.validate.pixels_sha256`), and as the
+    ingest decoded its images (:func:`data_prep.validate.inspect_image`), without torch
+    (``--score`` loads none). None for a file that holds no image the decoder reads.
+
+    Raises:
+        OSError: the file cannot be read (gone, no permission)."""
+    # numpy, OpenCV, Pillow: not at this module's import
+    from data_prep.validate import inspect_image
+
+    decoded = inspect_image(Path(path).read_bytes(), str(path), channels=1 if channels == 1 else None,
+                            expected_side=None)
+    return None if decoded.pixels is None else pixels_prefix(decoded.pixels)
 
 
 def ingest_pixel_digests(data_dir: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]]) -> list[str] | None:
