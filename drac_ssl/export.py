@@ -192,7 +192,8 @@ file too, which is written then as well (exit 0 when nothing is flagged); a bund
 that list says nothing, and one built from an ingest made before the decoded-pixel hashes
 compares the files alone and says so in a ``note:``
 (:data:`drac_ssl.grading.training_images.PIXELS_CHECK_NEEDS_INGEST`). So are those among the images its backbone's self-supervised
-pretraining read without their grades (``pretraining_images``, the run's test images by default:
+pretraining read without their grades (``pretraining_images``, by the file's hash or its decoded
+pixels' likewise, the run's test images by default:
 "6 of 6 graded images were among those the self-supervised pretraining (VICReg) ... read ...: a
 score of their grades (export --score) is transductive ..."), in the ``pretraining_image``
 column, which ``--score`` of the submission reads. With neither, no notes file is written, and one an earlier export left
@@ -327,6 +328,7 @@ from drac_ssl.grading.training_images import (
     is_training_image,
     pretraining_images_line,
     pretraining_record,
+    record_pixel_splits,
     record_splits,
     splits_of,
     training_hashes,
@@ -1910,7 +1912,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     trained = [is_training_image(hashes, by_pixels, prefix, digest[:HASH_HEX] or None)
                for prefix, digest in zip(prefixes, digests, strict=True)]
     # the splits of the images the backbone's pretraining read whose hash each file has
-    pretrained, stages = _pretraining_marks(pretraining, prefixes)
+    pretrained, stages = _pretraining_marks(pretraining, prefixes, [d[:HASH_HEX] or None for d in digests])
     # outside starting weights: the files none of the run's images get a cell that says the doubt
     outside = str((pretraining or {}).get("initial_weights") or "")
     grade_notes = _grade_notes(bundle, graded.probs, graded.classes)
@@ -2147,12 +2149,15 @@ def _file_prefix_or_none(path: Path) -> str | None:
         return None
 
 
-def _pretraining_marks(record: Mapping[str, Any] | None,
-                       prefixes: Sequence[str | None]) -> tuple[list[list[str] | None], str]:
+def _pretraining_marks(record: Mapping[str, Any] | None, prefixes: Sequence[str | None],
+                       pixels: Sequence[str | None] | None = None) -> tuple[list[list[str] | None], str]:
     """Per graded image (``prefixes``: its file's hash prefix,
     :func:`drac_ssl.grading.training_images.file_prefix`, or the manifest's; None when not
-    read), the splits (``test``, ``unlabelled``) of the images the self-supervised pretraining
-    of the bundle's backbone read whose hash it has
+    read; ``pixels``: its decoded pixels' hash prefix as graded, compared with the record's
+    decoded-pixel lists, :func:`drac_ssl.grading.training_images.record_pixel_splits`, so that a
+    PNG of a test row of an ``.npz`` is one, as for the training images), the splits (``test``,
+    ``unlabelled``) of the images the self-supervised pretraining
+    of the bundle's backbone read whose hash (of either) it has
     (:func:`drac_ssl.grading.training_images.splits_of`; [] for none and for the ``scratch``
     variant, whose ``record`` is ``{}``), None where that cannot be told (``record`` None: a
     bundle built before the list, outside its run folder; a file not read), from ``record``, the
@@ -2161,8 +2166,10 @@ def _pretraining_marks(record: Mapping[str, Any] | None,
     :func:`_pretrained_line`."""
     if record is None:
         return [None] * len(prefixes), ""
-    splits = record_splits(record)
-    return ([None if prefix is None and splits else splits_of(prefix, splits) for prefix in prefixes],
+    splits, by_pixels = record_splits(record), record_pixel_splits(record)
+    digests = list(pixels) if pixels is not None else [None] * len(prefixes)
+    return ([None if prefix is None and (digest is None or by_pixels is None) and splits
+             else splits_of(prefix, splits, digest, by_pixels) for prefix, digest in zip(prefixes, digests, strict=True)],
             str(record.get("stages") or ""))
 
 

@@ -2122,7 +2122,8 @@ def _old_bundle_doubt(bundle: Path, meta: dict[str, Any], variant: str) -> dict[
 
 
 def pretraining_images_check(submission: str | Path, run: str | None = None, images: str | None = None,
-                             prefixes: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
+                             prefixes: dict[Path, str | None] | None = None,
+                             pixels: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
     """Whether the scored images were among those the self-supervised pretraining of the
     backbone that graded them read without their grades (the run's test images by default,
     ``pretrain.use_test_images``; its ``data.unlabelled`` images): a figure on them is
@@ -2139,7 +2140,10 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
     * the case's file in ``images`` (hashed once, ``prefixes`` shared with
       :func:`training_images_check`: :func:`_file_prefixes`) against the record of ``run``'s
       bundle (:func:`drac_ssl.grading.training_images.pretraining_record`: the bundle's, or for
-      a bundle built before it, its run folder's).
+      a bundle built before it, its run folder's), and, where the record lists decoded-pixel
+      hashes (:func:`drac_ssl.grading.training_images.record_pixel_splits`) and the file's hash
+      is in none of its lists, its pixels decoded in the bundle's channels
+      (:func:`_pixel_prefixes`, ``pixels`` shared likewise), as the export compares them.
 
     Returns ``{"n": k, "of": n, "transductive": k > 0, "line": pretraining_images_line(...),
     "source": ..., "bundle": ..., "variant": ...}`` (``n`` of the ``of`` cases checked), with
@@ -2162,6 +2166,7 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         pretraining_images_line,
         pretraining_images_of,
         pretraining_record,
+        record_pixel_splits,
         record_splits,
         run_of_bundle,
         splits_of,
@@ -2241,9 +2246,15 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
             by["notes"] += 1
     folder, files = _graded_files([c for c in cases if c not in found], images)
     if files and record is not None:
-        for c, prefix in _file_prefixes(files, prefixes).items():
-            if prefix is not None:
-                found[c] = splits_of(prefix, splits)
+        by_pixels = record_pixel_splits(record)
+        hashed = _file_prefixes(files, prefixes)
+        # decoded only where the file's hash is in no list (a decode costs more than a hash)
+        undecided = {c: files[c] for c, prefix in hashed.items() if by_pixels and not splits_of(prefix, splits)}
+        meta = (read_json_dict(bundle / "metadata.json") or {}) if bundle is not None and undecided else {}
+        decoded = _pixel_prefixes(undecided, _bundle_channels(meta), pixels) if undecided else {}
+        for c, prefix in hashed.items():
+            if prefix is not None or decoded.get(c) is not None:
+                found[c] = splits_of(prefix, splits, decoded.get(c), by_pixels)
                 by["files"] += 1
     unchecked = [c for c in cases if c not in found]
     checked = len(found)
@@ -2376,7 +2387,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if run_problem:
         record["training_images_problem"] = run_problem
     try:  # the scored images among those the backbone pretrained on without grades: transductive
-        pretrained = pretraining_images_check(args.score, None if run_problem else args.run, args.images, prefixes)
+        pretrained = pretraining_images_check(args.score, None if run_problem else args.run, args.images, prefixes,
+                                              decoded)
     except ValueError:  # said above: the RUN is no run or bundle folder
         pretrained = None
     if pretrained is not None:

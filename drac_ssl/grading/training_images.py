@@ -50,7 +50,11 @@ with ``--images`` it is reused, writing nothing into the run).
 :func:`pretraining_splits` reads it back; the export of ``--images`` counts the graded files
 among them and marks them in the notes file's ``pretraining_image`` column, and ``--score``
 says :func:`pretraining_images_line` when scored files are among them (by content: a renamed
-copy is still recognised, a resized or re-encoded one not).
+copy is still recognised, a resized or re-encoded one not). Where the manifest has the
+``pixels_sha256`` column the record lists the decoded-pixel hashes per split too
+(:func:`record_pixel_splits`), compared as the training images' are, so that a PNG of a test row
+of a MedMNIST ``.npz`` is one; a record made from a manifest before that column has file hashes
+only.
 """
 
 from __future__ import annotations
@@ -63,12 +67,12 @@ from typing import Any
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.grading.image_notes import TRAINING_IMAGE
 from drac_ssl.io import read_json_dict, sha256_file
-from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
+from drac_ssl.manifest import MANIFEST_FILE, PIXELS_COLUMN, labelled_rows, read_manifest
 
 __all__ = ["HASH_HEX", "PIXELS_CHECK_NEEDS_INGEST", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
            "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
            "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "pretraining_record",
-           "file_pixels_prefix", "ingest_pixel_digests", "is_training_image", "pixels_prefix", "pretraining_splits", "record_splits", "run_of_bundle",
+           "file_pixels_prefix", "ingest_pixel_digests", "is_training_image", "pixels_prefix", "pretraining_splits", "record_pixel_splits", "record_splits", "run_of_bundle",
            "splits_of", "training_hashes", "training_images_line", "training_images_record",
            "training_pixel_hashes"]
 
@@ -274,7 +278,8 @@ SPLIT_FIXES = {"test": f"with {CLEAN_TEST_FIX}", "unlabelled": "without these im
 
 
 def pretraining_images_record(digests: Mapping[str, Iterable[str]], *, stages: str,
-                              test_read: bool, initial_weights: str = "") -> dict[str, Any]:
+                              test_read: bool, initial_weights: str = "",
+                              pixel_digests: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
     """The metadata entry of the images a bundle's backbone was pretrained on (self-supervised,
     without grades) beyond its labelled training images (those are :func:`training_images_record`'s).
 
@@ -288,19 +293,30 @@ def pretraining_images_record(digests: Mapping[str, Iterable[str]], *, stages: s
     them (``"VICReg"``, ``"VICReg, then UMM"``); ``test_read``: whether the test images were
     read (``pretrain.use_test_images``); ``initial_weights``: the weights the pretraining
     started from (``pretrain.backbone.weights``, an outside ``umm.source``), whose own images
-    are not known ("" for none). ``images``, ``test`` and ``unlabelled`` count the prefixes."""
-    lists = {split: sorted({d.strip().lower()[:HASH_HEX] for d in digests.get(split, ()) if d and d.strip()})
-             for split in PRETRAINING_SPLITS}
+    are not known ("" for none). ``images``, ``test`` and ``unlabelled`` count the prefixes.
+    ``pixel_digests``: per split the same images' decoded-pixel hashes (the manifest's
+    ``pixels_sha256``, :func:`data_prep.validate.pixels_sha256`), kept as
+    ``test_pixels_sha256_prefixes`` and ``unlabelled_pixels_sha256_prefixes``, so that a copy of
+    such an image in another file (a PNG of a MedMNIST test row) is recognised
+    (:func:`record_pixel_splits`); None (a manifest made before that column): the file hashes alone."""
+    lists = {split: _prefixes(digests.get(split, ())) for split in PRETRAINING_SPLITS}
+    pixels = None if pixel_digests is None else {
+        split: _prefixes(pixel_digests.get(split, ())) for split in PRETRAINING_SPLITS}
     return {"images": len(set(lists["test"]) | set(lists["unlabelled"])), "sha256_prefix_hex": HASH_HEX,
             **{f"{split}_sha256_prefixes": " ".join(lists[split]) for split in PRETRAINING_SPLITS},
+            **({} if pixels is None else {
+                f"{split}_pixels_sha256_prefixes": " ".join(pixels[split]) for split in PRETRAINING_SPLITS}),
             "stages": stages, "test": len(lists["test"]), "unlabelled": len(lists["unlabelled"]),
             "test_read": bool(test_read),
             **({"initial_weights": initial_weights} if initial_weights else {}),
             "what": ("the first 16 hex digits of the SHA-256 of each image the self-supervised "
                      "pretraining of this backbone read without its grade, beyond the labelled "
                      "training images, per split (the run's test images unless "
-                     "pretrain.use_test_images=false; its data.unlabelled images): a score on such "
-                     "an image is transductive, not a clean held-out test")}
+                     "pretrain.use_test_images=false; its data.unlabelled images)"
+                     + ("" if pixels is None else
+                        ", and of its decoded pixels (*_pixels_sha256_prefixes: data_prep.validate.pixels_sha256, "
+                        "shared by a copy of the image in another file, e.g. a PNG of an .npz row)")
+                     + ": a score on such an image is transductive, not a clean held-out test")}
 
 
 def _stage_read_test(stage_meta: dict[str, Any]) -> bool:
@@ -431,14 +447,19 @@ def pretraining_images_of(run_dir: str | os.PathLike[str], variant: str) -> dict
         return None
     read, rows = sources
     test_read = any(_stage_read_test(meta) for meta in read.values())
-    trained = {str(r.get("sha256") or "").strip().lower()[:HASH_HEX] for r in labelled_rows(rows)}
     splits = ("test", "unlabelled") if test_read else ("unlabelled",)
-    digests = {split: [d for r in rows if r.get("split") == split
-                       and (d := str(r.get("sha256") or "").strip().lower()) and d[:HASH_HEX] not in trained]
-               for split in splits}
+
+    def listed(column: str) -> dict[str, list[str]]:  # per split, the column's digests of no training image
+        trained = {str(r.get(column) or "").strip().lower()[:HASH_HEX] for r in labelled_rows(rows)}
+        return {split: [d for r in rows if r.get("split") == split
+                        and (d := str(r.get(column) or "").strip().lower()) and d[:HASH_HEX] not in trained]
+                for split in splits}
+
+    # the decoded-pixel hashes where the manifest has them (an ingest made before: files only)
+    pixels = listed(PIXELS_COLUMN) if rows and all(PIXELS_COLUMN in r for r in rows) else None
     return pretraining_images_record(
-        digests, stages=", then ".join({"pretrain": PRETRAIN_METHOD, "umm": "UMM"}[s] for s in read),
-        test_read=test_read, initial_weights=_initial_weights(run_dir, read))
+        listed("sha256"), stages=", then ".join({"pretrain": PRETRAIN_METHOD, "umm": "UMM"}[s] for s in read),
+        test_read=test_read, initial_weights=_initial_weights(run_dir, read), pixel_digests=pixels)
 
 
 def has_pretraining_records(run_dir: str | os.PathLike[str], variant: str) -> bool:
@@ -519,10 +540,30 @@ def record_splits(record: Mapping[str, Any]) -> dict[str, set[str]]:
     return pretraining_splits({PRETRAINING_IMAGES_KEY: record}) or {}
 
 
-def splits_of(prefix: str | None, splits: Mapping[str, set[str]]) -> list[str]:
-    """The splits (keys of :func:`pretraining_splits`) whose lists hold the hash prefix
-    ``prefix``, in :data:`PRETRAINING_SPLITS`' order; [] for none or a None prefix."""
-    return [] if prefix is None else [split for split, hashes in splits.items() if prefix in hashes]
+def record_pixel_splits(record: Mapping[str, Any] | None) -> dict[str, set[str]] | None:
+    """The decoded-pixel hash prefixes of a pretraining record (:func:`pretraining_images_record`'s
+    ``*_pixels_sha256_prefixes``) per split of :data:`PRETRAINING_SPLITS`; None for a record
+    without them (made from a manifest before the ``pixels_sha256`` column, or by an earlier
+    version), for none and for the ``scratch`` variant's ``{}``."""
+    if not record or record.get("sha256_prefix_hex") != HASH_HEX:
+        return None
+    lists = [record.get(f"{split}_pixels_sha256_prefixes") for split in PRETRAINING_SPLITS]
+    if not all(isinstance(text, str) for text in lists):
+        return None
+    return {split: set(text.split()) for split, text in zip(PRETRAINING_SPLITS, lists, strict=True)}
+
+
+def splits_of(prefix: str | None, splits: Mapping[str, set[str]], pixels_prefix: str | None = None,
+              pixel_splits: Mapping[str, set[str]] | None = None) -> list[str]:
+    """The splits (keys of :func:`pretraining_splits`) whose lists hold the file's hash prefix
+    ``prefix``, or whose decoded-pixel lists (``pixel_splits``, :func:`record_pixel_splits`)
+    hold the image's ``pixels_prefix`` (:func:`pixels_prefix`), in :data:`PRETRAINING_SPLITS`'
+    order; [] for none or None prefixes."""
+    found = [] if prefix is None else [split for split, hashes in splits.items() if prefix in hashes]
+    if pixels_prefix is not None and pixel_splits:
+        found += [split for split, hashes in pixel_splits.items() if pixels_prefix in hashes and split not in found]
+    order = list(splits) + [split for split in PRETRAINING_SPLITS if split not in splits]
+    return sorted(found, key=order.index)
 
 
 def fix_words(splits: Iterable[str]) -> str:

@@ -447,3 +447,42 @@ def test_export_images_of_an_npz_says_the_two_ways_that_work(colour_run: Path, t
     out = capsys.readouterr().out
     assert [r["case"] for r in _rows(tmp_path / "v.csv")] == [f"val_{i:04d}.png" for i in range(N_VAL)]
     assert f"{N_VAL} of {N_VAL} images were used to train this model" in out  # val rows: pooled into training
+
+
+def test_pngs_of_npz_rows_are_told_alike_by_the_export_and_score(colour_run: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F2, F3: PNGs of the .npz's rows graded as an external set. The export marks a
+    training row's PNG a training image and a test row's PNG (which the pretraining read) a
+    pretraining image, by their decoded pixels; ``--score RUN --images DIR`` says the same counts
+    from the files alone (no notes file), and its notes file's yes stands over a file-only no."""
+    from drac_ssl.grading.training_images import PRETRAINING_IMAGES_KEY
+
+    meta = json.loads((colour_run / "bundle" / "metadata.json").read_text())
+    assert meta[PRETRAINING_IMAGES_KEY]["test_pixels_sha256_prefixes"]
+    with np.load(colour_run.parents[1] / "retinamnist_tiny.npz") as archive:
+        rows = {"tr.png": archive["train_images"][1], "te.png": archive["test_images"][2],
+                "te2.png": archive["test_images"][0]}
+    folder = tmp_path / "external"
+    folder.mkdir()
+    for name, row in rows.items():
+        Image.fromarray(row).save(folder / name)
+    Image.fromarray(fundus_like(4, np.random.default_rng(9))).save(folder / "new.png")
+    out = tmp_path / "ext.csv"
+    capsys.readouterr()
+    assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) in (0, export.EXIT_FLAGGED)
+    said = capsys.readouterr().out.splitlines()[-1]
+    assert "1 of 4 images was used to train this model" in said, said
+    assert "2 of 4 graded images were among those the self-supervised pretraining" in said, said
+    notes = {r["case"]: r for r in _rows(tmp_path / "ext_notes.csv")}
+    assert {c: bool(r["pretraining_image"]) for c, r in notes.items()} == {
+        "tr.png": False, "te.png": True, "te2.png": True, "new.png": False}
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image,level\n" + "".join(f"{c},{i % 5}\n" for i, c in enumerate(notes)))
+    for kept in (True, False):  # with the export's notes file, then from the files alone
+        if not kept:
+            (tmp_path / "ext_notes.csv").unlink()
+        assert export.main([str(colour_run), "--score", str(out), "--labels", str(labels), "--images",
+                            str(folder)]) == 0
+        captured = capsys.readouterr()
+        assert "warning: 1 of 4 images was used to train this model" in captured.err, captured.err
+        assert "warning: 2 of 4 scored images were among those" in captured.out, captured.out

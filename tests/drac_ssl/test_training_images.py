@@ -153,3 +153,27 @@ def test_a_grade_name_a_spreadsheet_would_read_as_a_formula_is_neutralised(tmp_p
     assert not any(cell[:1] in FORMULA_CELL_STARTS for cell in cells)
     assert grade_name_cell("proliferative") == "proliferative"  # a plain name is written as it is
     assert read_image_notes(notes) == {f"{k}.png": ("", False) for k in range(6)}
+
+
+def test_a_pretraining_record_with_pixel_lists_finds_a_copy_in_another_file() -> None:
+    """Review F3: the pretraining record held file hashes only, so a PNG of a test row of an
+    .npz (read by the pretraining) was not marked. With the manifest's decoded-pixel hashes, the
+    record lists them per split and splits_of finds an image by either hash."""
+    from drac_ssl.grading.training_images import (
+        pretraining_images_record,
+        record_pixel_splits,
+        splits_of,
+    )
+
+    files = {"test": ["aa" * 32], "unlabelled": ["bb" * 32]}
+    pixels = {"test": ["cc" * 32], "unlabelled": ["dd" * 32, "cc" * 32]}
+    record = pretraining_images_record(files, stages="VICReg", test_read=True, pixel_digests=pixels)
+    by_pixels = record_pixel_splits(record)
+    assert by_pixels == {"test": {"c" * 16}, "unlabelled": {"d" * 16, "c" * 16}}
+    splits = {"test": {"a" * 16}, "unlabelled": {"b" * 16}}
+    assert splits_of(None, splits, "c" * 16, by_pixels) == ["test", "unlabelled"]
+    assert splits_of("b" * 16, splits, "d" * 16, by_pixels) == ["unlabelled"]
+    assert splits_of("e" * 16, splits, "e" * 16, by_pixels) == []
+    old = pretraining_images_record(files, stages="VICReg", test_read=True)  # a manifest before the column
+    assert record_pixel_splits(old) is None and record_pixel_splits({}) is None
+    assert "pixels" not in old["what"] and "decoded pixels" in record["what"]
