@@ -322,10 +322,10 @@ from drac_ssl.grading.predict import (  # noqa: F401 - BLANK_REASON ... re-expor
     read_image_any,
 )
 from drac_ssl.grading.training_images import (
+    BY_PIXELS,
     HASH_HEX,
     PIXELS_CHECK_NEEDS_INGEST,
     file_prefix,
-    is_training_image,
     pretraining_images_line,
     pretraining_record,
     record_pixel_splits,
@@ -333,6 +333,7 @@ from drac_ssl.grading.training_images import (
     splits_of,
     training_hashes,
     training_images_line,
+    training_match,
     training_pixel_hashes,
 )
 from drac_ssl.io import (
@@ -846,8 +847,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # the test images the backbone's pretraining read (transductive, by default): by the
         # manifest's hashes, the notes file's pretraining_image column
         own_record = pretraining_record(Path(bundle.path), bundle.metadata)[0]
-        pretrained, stages = _pretraining_marks(own_record,
-                                                [str(r.get("sha256") or "")[:HASH_HEX] or None for r in test_rows])
+        pretrained, stages, _ = _pretraining_marks(own_record,
+                                                   [str(r.get("sha256") or "")[:HASH_HEX] or None for r in test_rows])
         notes_file = image_notes_path(final)
         images_dir, note = _check_folder(_test_images_dir(data_dir, test_rows), test_rows, final)
         if note:
@@ -1909,10 +1910,13 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # a file unreadable now and no pixel list): "unknown" in the notes file
     by_pixels = training_pixel_hashes(bundle.metadata)
     digests = graded.pixels_sha256 or [""] * len(graded_files)
-    trained = [is_training_image(hashes, by_pixels, prefix, digest[:HASH_HEX] or None)
+    # True (the file's hash), BY_PIXELS (its decoded pixels' alone: "yes (same decoded pixels)"),
+    # False or None
+    trained = [training_match(hashes, by_pixels, prefix, digest[:HASH_HEX] or None)
                for prefix, digest in zip(prefixes, digests, strict=True)]
     # the splits of the images the backbone's pretraining read whose hash each file has
-    pretrained, stages = _pretraining_marks(pretraining, prefixes, [d[:HASH_HEX] or None for d in digests])
+    pretrained, stages, pretrained_by_pixels = _pretraining_marks(pretraining, prefixes,
+                                                                  [d[:HASH_HEX] or None for d in digests])
     # outside starting weights: the files none of the run's images get a cell that says the doubt
     outside = str((pretraining or {}).get("initial_weights") or "")
     grade_notes = _grade_notes(bundle, graded.probs, graded.classes)
@@ -1935,7 +1939,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         companions.append((notes_file, lambda tmp, _csv: write_image_notes(
             tmp, rows, [int(c) for c in graded.classes], reasons, trained, grade_notes,
             bundle=bundle.identity, pretrained=pretrained, outside=outside, grade_names=bundle.grade_names,
-            scores=graded.score)))
+            scores=graded.score, pretrained_by_pixels=pretrained_by_pixels)))
     if referable_cut_of(bundle.metadata, k) is not None:
         companions.append((referable_path(out), lambda tmp, csv: said_referable.append(
             _referable_of(bundle, out, tmp, cases, rows, graded) if kaggle else
@@ -2099,7 +2103,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                                                         bundle.metadata, notes_file, written)):
         out_lines.append(line)
     if not issues and (n_flagged or n_trained or n_pretrained):  # the last line: the notes file and why
-        out_lines.append(_notes_line(reasons, trained, written, notes_file, pretrained=pretrained, stages=stages))
+        out_lines.append(_notes_line(reasons, trained, written, notes_file, pretrained=pretrained, stages=stages,
+                                     pretrained_by_pixels=pretrained_by_pixels))
     if (failure := print_lines(out_lines)) is not None:  # a reader gone (| head) is no failure
         state = (f" (it failed its check: {len(issues)} problem(s), do not submit it)" if issues else
                  " (incomplete: files were skipped)" if skipped else "")
@@ -2150,7 +2155,7 @@ def _file_prefix_or_none(path: Path) -> str | None:
 
 
 def _pretraining_marks(record: Mapping[str, Any] | None, prefixes: Sequence[str | None],
-                       pixels: Sequence[str | None] | None = None) -> tuple[list[list[str] | None], str]:
+                       pixels: Sequence[str | None] | None = None) -> tuple[list[list[str] | None], str, list[bool]]:
     """Per graded image (``prefixes``: its file's hash prefix,
     :func:`drac_ssl.grading.training_images.file_prefix`, or the manifest's; None when not
     read; ``pixels``: its decoded pixels' hash prefix as graded, compared with the record's
@@ -2163,14 +2168,16 @@ def _pretraining_marks(record: Mapping[str, Any] | None, prefixes: Sequence[str 
     bundle built before the list, outside its run folder; a file not read), from ``record``, the
     bundle's :func:`drac_ssl.grading.training_images.pretraining_record`; and the stages that
     pretrained (``VICReg, then UMM``): the notes file's ``pretraining_image`` column and
-    :func:`_pretrained_line`."""
+    :func:`_pretrained_line`; and per image whether it matched by its decoded pixels alone (its
+    file's hash in no list: ``same decoded pixels`` in its cell and the line)."""
     if record is None:
-        return [None] * len(prefixes), ""
+        return [None] * len(prefixes), "", [False] * len(prefixes)
     splits, by_pixels = record_splits(record), record_pixel_splits(record)
     digests = list(pixels) if pixels is not None else [None] * len(prefixes)
-    return ([None if prefix is None and (digest is None or by_pixels is None) and splits
-             else splits_of(prefix, splits, digest, by_pixels) for prefix, digest in zip(prefixes, digests, strict=True)],
-            str(record.get("stages") or ""))
+    marks = [None if prefix is None and (digest is None or by_pixels is None) and splits
+             else splits_of(prefix, splits, digest, by_pixels) for prefix, digest in zip(prefixes, digests, strict=True)]
+    return (marks, str(record.get("stages") or ""),
+            [bool(mark) and not splits_of(prefix, splits) for mark, prefix in zip(marks, prefixes, strict=True)])
 
 
 def _pretraining_doubt_line(record: Mapping[str, Any] | None, pretrained: Sequence[Sequence[str] | None],
@@ -2200,20 +2207,25 @@ def _pretraining_doubt_line(record: Mapping[str, Any] | None, pretrained: Sequen
     return ""
 
 
-def _pretrained_line(pretrained: Sequence[Sequence[str] | None], stages: str) -> str:
+def _pretrained_line(pretrained: Sequence[Sequence[str] | None], stages: str,
+                     by_pixels: Sequence[bool] = ()) -> str:
     """:func:`drac_ssl.grading.training_images.pretraining_images_line` of the graded images
     among those the backbone's pretraining read (``pretrained``, :func:`_pretraining_marks`),
     in the export's words (``2 of 5 graded images were among ...: a score of their grades
-    (export --score) is transductive, ...``); "" for none."""
+    (export --score) is transductive, ...``; ``same decoded pixels`` for those ``by_pixels``
+    marks, :func:`_pretraining_marks`); "" for none."""
     hit = [splits for splits in pretrained if splits]
     return pretraining_images_line(len(hit), len(pretrained), stages, {s for splits in hit for s in splits},
-                                   scored=False)
+                                   scored=False, by_pixels=sum(1 for flag in by_pixels if flag))
 
 
-def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | None], written: Path, notes_file: Path,
-                hint: str = SKIP_HINT, pretrained: Sequence[Sequence[str] | None] = (), stages: str = "") -> str:
+def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | str | None], written: Path,
+                notes_file: Path, hint: str = SKIP_HINT, pretrained: Sequence[Sequence[str] | None] = (),
+                stages: str = "", pretrained_by_pixels: Sequence[bool] = ()) -> str:
     """The export's last line when some graded image is not reliably gradable or trained the
-    model (``reasons`` and ``trained``: per graded image): ``FLAGGED: 2 of the 5 graded
+    model (``reasons`` and ``trained``: per graded image, a ``trained`` mark
+    :func:`drac_ssl.grading.training_images.training_match`'s, whose ``BY_PIXELS`` are said ``same
+    decoded pixels``): ``FLAGGED: 2 of the 5 graded
     image(s) are not reliably gradable (1 unlike the training images, 2 a grey picture for a
     colour model): their rows in OUT look like any other; per case in OUT_notes.csv (...)``,
     with that the grades of the blank or noise images must not be used (``hint`` after it, in
@@ -2241,9 +2253,10 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | None]
         parts.append(f"the grade{'' if one else 's'} of the {kinds} image{'' if one else 's'} "
                      f"must not be used" + (f" ({hint})" if hint else ""))
     if any(trained):
-        parts.append(training_images_line(sum(1 for t in trained if t), n))
+        parts.append(training_images_line(sum(1 for t in trained if t), n,
+                                          sum(1 for t in trained if t == BY_PIXELS)))
     if any(pretrained):
-        parts.append(_pretrained_line(pretrained, stages))
+        parts.append(_pretrained_line(pretrained, stages, pretrained_by_pixels))
     return (f"{'FLAGGED' if counts else 'NOTE'}: {'; '.join(parts)}; per case in {notes_file} "
             f"({','.join(IMAGE_NOTES_COLUMNS)})")
 

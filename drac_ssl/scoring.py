@@ -1882,11 +1882,12 @@ def training_images_check(submission: str | Path, run: str | None = None, images
         training_pixel_hashes,
     )
     from drac_ssl.io import read_json_dict
-    from drac_ssl.submission import image_notes_path, read_image_notes
+    from drac_ssl.submission import image_notes_path, read_image_notes, read_pixel_marks
 
     cases = _submission_cases(submission)
     notes_file = image_notes_path(submission)
     notes = read_image_notes(notes_file)
+    noted_pixels = read_pixel_marks(notes_file) if notes is not None else set()  # "same decoded pixels"
     hashes = by_pixels = None
     channels = 1
     if run is not None:
@@ -1897,9 +1898,9 @@ def training_images_check(submission: str | Path, run: str | None = None, images
     files = _graded_files(cases, str(folder))[1] if folder is not None else {}
     if not files:
         if notes is not None:
-            n = sum(1 for c in cases if notes.get(c, ("", False))[1])
-            return {"n": n, "of": len(cases), "line": training_images_line(n, len(cases)),
-                    "source": str(notes_file)}
+            yes = [c for c in cases if notes.get(c, ("", False))[1]]
+            return {"n": len(yes), "of": len(cases), "source": str(notes_file),
+                    "line": training_images_line(len(yes), len(cases), sum(1 for c in yes if c in noted_pixels))}
         if hashes is not None:
             said = (f"none of the {len(cases)} graded case(s) has a file in {folder}, and there is no "
                     f"notes file {notes_file}: whether these images are among them cannot be told; "
@@ -1920,6 +1921,9 @@ def training_images_check(submission: str | Path, run: str | None = None, images
     trained = by_files | (noted & set(files))
     by_notes = [c for c in cases if c not in files and notes is not None and c in notes]
     trained |= {c for c in by_notes if notes[c][1]}
+    # matched by their decoded pixels alone: said "same decoded pixels", as the export says them
+    pixels_only = {c for c in by_files if not is_training_image(hashes, None, by_file[c])}
+    pixels_only |= {c for c in trained - by_files if c in noted_pixels}
     unchecked = [c for c in cases if c not in files and c not in by_notes]
     checked = len(cases) - len(unchecked)
     source = (f"the files of {folder} (their SHA-256{' and decoded pixels' if by_pixels is not None else ''}) "
@@ -1929,8 +1933,8 @@ def training_images_check(submission: str | Path, run: str | None = None, images
         source += f"; {len(kept)} case(s) marked a training image in {notes_file}"
     if by_notes:
         source += f"; {len(by_notes)} case(s) without a file there from {notes_file}"
-    told: dict[str, Any] = {"n": len(trained), "of": checked,
-                            "line": training_images_line(len(trained), checked), "source": source}
+    told: dict[str, Any] = {"n": len(trained), "of": checked, "source": source,
+                            "line": training_images_line(len(trained), checked, len(pixels_only))}
     said = []
     if unchecked:
         shown = ", ".join(unchecked[:5]) + (f", ... ({len(unchecked)} in all)" if len(unchecked) > 5 else "")
@@ -2163,6 +2167,7 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         HASH_HEX,
         PRETRAINED_VARIANTS,
         fix_words,
+        match_words,
         pretraining_images_line,
         pretraining_images_of,
         pretraining_record,
@@ -2173,15 +2178,18 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
     )
     from drac_ssl.io import read_json_dict
     from drac_ssl.submission import (
+        PRETRAINING_IMAGE_COLUMN,
         bundle_cell_fields,
         image_notes_path,
         read_image_notes,
+        read_pixel_marks,
         read_pretraining_notes,
     )
 
     cases = _submission_cases(submission)
     notes_file = image_notes_path(submission)
     noted = read_pretraining_notes(notes_file) or {}
+    noted_pixels = read_pixel_marks(notes_file, PRETRAINING_IMAGE_COLUMN) if noted else set()
     noted_variant = next((v for e in noted.values() if (v := bundle_cell_fields(e["bundle"]).get("variant"))), None)
     own = _run_export(submission, noted, notes_file)  # the notes file and the bundle's metadata read once
     if own is not None and run is not None:  # RUN another run's: its bundle graded nothing here
@@ -2234,6 +2242,7 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
                           f"backbone was never pretrained" + (f" ({own['said']})" if own is not None else "")}
     splits = record_splits(record) if record is not None else {}
     found: dict[str, list[str]] = {}  # case -> the splits whose lists hold its hash
+    pixels_only: set[str] = set()  # the cases found by their decoded pixels alone: "same decoded pixels"
     by: dict[str, int] = {"manifest": 0, "notes": 0, "files": 0}
     if own is not None:
         for c in cases:
@@ -2244,6 +2253,8 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         if c not in found and c in noted and noted[c]["splits"] is not None:
             found[c] = list(noted[c]["splits"])
             by["notes"] += 1
+            if c in noted_pixels:
+                pixels_only.add(c)
     folder, files = _graded_files([c for c in cases if c not in found], images)
     if files and record is not None:
         by_pixels = record_pixel_splits(record)
@@ -2256,6 +2267,8 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
             if prefix is not None or decoded.get(c) is not None:
                 found[c] = splits_of(prefix, splits, decoded.get(c), by_pixels)
                 by["files"] += 1
+                if found[c] and not splits_of(prefix, splits):
+                    pixels_only.add(c)
     unchecked = [c for c in cases if c not in found]
     checked = len(found)
     stages = str((record or {}).get("stages") or "")
@@ -2285,7 +2298,8 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         [f"{by['notes']} case(s) by the pretraining_image column of {notes_file}"] if by["notes"] else []) + (
         [f"the files of {folder}"] if by["files"] else [])
     told.update({"n": len(pretrained), "of": checked, "transductive": bool(pretrained),
-                 "line": pretraining_images_line(len(pretrained), checked, stages, hit),
+                 "line": pretraining_images_line(len(pretrained), checked, stages, hit,
+                                                 by_pixels=sum(1 for c in pretrained if c in pixels_only)),
                  "source": f"{' and '.join(sources)} against the images the pretraining of {whose} read"
                            + (f" ({where})" if where else "")})
     notes: list[str] = []
@@ -2293,7 +2307,8 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         named = " or ".join(f"--variant {v}" for v in run_pool)
         told.update({"n": 0, "transductive": None, "line": (
             f"{len(pretrained)} of {checked} scored images were among those the self-supervised "
-            f"pretraining ({stages}) of this run read, without their grades (same SHA-256); RUN's bundle "
+            f"pretraining ({stages}) of this run read, without their grades "
+            f"({match_words(len(pretrained), sum(1 for c in pretrained if c in pixels_only))}); RUN's bundle "
             f"is its scratch variant, never pretrained, whose grades give a clean figure, but a "
             f"submission of {'its pretrained variant' if len(run_pool) == 1 else 'a pretrained variant'} "
             f"({named}) gives a transductive one, not a clean held-out test figure: pass "
@@ -2311,8 +2326,12 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         (noted[c]["outside"] for c in found if c in noted and noted[c].get("outside")), "")
     if not pretrained and (by["files"] or by["notes"]) and record.get("test_read") and record.get("test"):
         notes.append(f"none of the {checked} checked file(s) is byte-identical to one of the "
-                     f"{record['test']} test images the pretraining read; a resized, cropped, flipped or "
-                     f"re-encoded copy of one is not recognised (the check is by SHA-256)")
+                     f"{record['test']} test images the pretraining read"
+                     + (" nor holds the same decoded pixels; a resized, cropped, flipped or lossily "
+                        "re-encoded copy of one is not recognised (the check is by the SHA-256 of the file "
+                        "and of its decoded pixels)" if record_pixel_splits(record) is not None else
+                        "; a resized, cropped, flipped or re-encoded copy of one is not recognised (the "
+                        "check is by SHA-256)"))
     if outside:
         told["initial_weights"] = outside
         notes.append(f"the pretraining of this backbone started from outside weights ({outside}), "

@@ -69,11 +69,11 @@ from drac_ssl.grading.image_notes import TRAINING_IMAGE
 from drac_ssl.io import read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, PIXELS_COLUMN, labelled_rows, read_manifest
 
-__all__ = ["HASH_HEX", "PIXELS_CHECK_NEEDS_INGEST", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
+__all__ = ["BY_PIXELS", "HASH_HEX", "PIXELS_CHECK_NEEDS_INGEST", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
            "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
            "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "pretraining_record",
-           "file_pixels_prefix", "ingest_pixel_digests", "is_training_image", "pixels_prefix", "pretraining_splits", "record_pixel_splits", "record_splits", "run_of_bundle",
-           "splits_of", "training_hashes", "training_images_line", "training_images_record",
+           "file_pixels_prefix", "ingest_pixel_digests", "is_training_image", "match_words", "pixels_prefix", "pretraining_splits", "record_pixel_splits", "record_splits", "run_of_bundle",
+           "splits_of", "training_hashes", "training_images_line", "training_images_record", "training_match",
            "training_pixel_hashes"]
 
 TRAINING_IMAGES_KEY = "training_images"
@@ -148,6 +148,27 @@ def pixels_prefix(pixels: Any) -> str:
     return pixels_sha256(pixels)[:HASH_HEX]
 
 
+BY_PIXELS = "pixels"
+"""What :func:`training_match` says of an image whose file's hash is not listed but whose
+decoded pixels' is (a PNG of an ``.npz`` row, a copy saved again): a mark of it reads ``yes
+(same decoded pixels)``, not ``yes (same SHA-256)`` (:func:`drac_ssl.submission.training_image_cell`)."""
+
+
+def training_match(files: set[str] | None, pixels: set[str] | None, file_hash: str | None = None,
+                   pixels_hash: str | None = None) -> str | bool | None:
+    """:func:`is_training_image`, saying how it matched: True for the file's hash (``same
+    SHA-256``), :data:`BY_PIXELS` for the decoded pixels' hash alone (``same decoded pixels``),
+    False for neither, None when that cannot be told. Truthy exactly where
+    :func:`is_training_image` is True."""
+    by_file = None if files is None or file_hash is None else file_hash in files
+    by_pixels = None if pixels is None or pixels_hash is None else pixels_hash in pixels
+    if by_file:
+        return True
+    if by_pixels:
+        return BY_PIXELS
+    return None if by_file is None and by_pixels is None else False
+
+
 def is_training_image(files: set[str] | None, pixels: set[str] | None, file_hash: str | None = None,
                       pixels_hash: str | None = None) -> bool | None:
     """Whether a graded image is one of a bundle's training images: its file's hash prefix
@@ -155,12 +176,10 @@ def is_training_image(files: set[str] | None, pixels: set[str] | None, file_hash
     decoded pixels' ``pixels_hash`` (:func:`pixels_prefix`) among ``pixels``
     (:func:`training_pixel_hashes`). None when that cannot
     be told: no list to compare with, or nothing of the image to compare (no file read, no
-    pixel list). A match of either is True; False needs a comparison that could have matched."""
-    by_file = None if files is None or file_hash is None else file_hash in files
-    by_pixels = None if pixels is None or pixels_hash is None else pixels_hash in pixels
-    if by_file or by_pixels:
-        return True
-    return None if by_file is None and by_pixels is None else False
+    pixel list). A match of either is True; False needs a comparison that could have matched
+    (:func:`training_match` says which matched)."""
+    found = training_match(files, pixels, file_hash, pixels_hash)
+    return None if found is None else bool(found)
 
 
 def file_pixels_prefix(path: str | os.PathLike[str], channels: int) -> str | None:
@@ -578,8 +597,19 @@ def fix_words(splits: Iterable[str]) -> str:
     return "train again " + " and ".join(SPLIT_FIXES[s] for s in PRETRAINING_SPLITS if s in wanted)
 
 
+def match_words(n_matched: int, by_pixels: int = 0) -> str:
+    """How ``n_matched`` images were matched, of which ``by_pixels`` by their decoded pixels
+    alone (:data:`BY_PIXELS`): ``"same SHA-256"`` (none), ``"same decoded pixels"`` (all), else
+    ``"same SHA-256 or, for 2 of them, same decoded pixels"``."""
+    if by_pixels <= 0:
+        return "same SHA-256"
+    if by_pixels >= n_matched:
+        return "same decoded pixels"
+    return f"same SHA-256 or, for {by_pixels} of them, same decoded pixels"
+
+
 def pretraining_images_line(n_pretrained: int, n_images: int, stages: str = "",
-                            splits: Iterable[str] = ("test",), scored: bool = True) -> str:
+                            splits: Iterable[str] = ("test",), scored: bool = True, by_pixels: int = 0) -> str:
     """``"2 of 5 scored images were among those the self-supervised pretraining (VICReg) of
     this model's backbone read, without their grades (same SHA-256): the figures are
     transductive, not a clean held-out test figure; for a clean one, train again with
@@ -587,7 +617,8 @@ def pretraining_images_line(n_pretrained: int, n_images: int, stages: str = "",
     pretrained (:func:`pretraining_images_record`'s); ``splits``: those the matched images
     came from, whose fixes are named (:func:`fix_words`); ``scored`` False: the export's words
     of graded images (``2 of 5 graded images were ...: a score of their grades (--score) is
-    transductive, ...``)."""
+    transductive, ...``); ``by_pixels``: how many matched by their decoded pixels alone (a PNG of
+    an ``.npz`` row), said in the parentheses (:func:`match_words`)."""
     if n_pretrained <= 0:
         return ""
     verb = "was" if n_pretrained == 1 else "were"
@@ -596,7 +627,7 @@ def pretraining_images_line(n_pretrained: int, n_images: int, stages: str = "",
             "a score of their grades (export --score) is transductive")
     return (f"{n_pretrained} of {n_images} {'scored' if scored else 'graded'} images {verb} among those "
             f"the self-supervised pretraining{which} of this model's backbone read, without their grades "
-            f"(same SHA-256): {what}, not a clean held-out test figure; for a clean one, "
+            f"({match_words(n_pretrained, by_pixels)}): {what}, not a clean held-out test figure; for a clean one, "
             f"{fix_words(splits)}")
 
 
@@ -606,14 +637,15 @@ def file_prefix(path: str | os.PathLike[str]) -> str:
     return sha256_file(path)[:HASH_HEX]
 
 
-def training_images_line(n_trained: int, n_images: int) -> str:
+def training_images_line(n_trained: int, n_images: int, by_pixels: int = 0) -> str:
     """``"2 of 5 images were used to train this model (same SHA-256): scores on them are not a
-    test"``; "" for ``n_trained`` 0."""
+    test"``; "" for ``n_trained`` 0. ``by_pixels``: how many of them matched by their decoded
+    pixels alone (:data:`BY_PIXELS`: ``(same decoded pixels)``, :func:`match_words`)."""
     if n_trained <= 0:
         return ""
     verb = "was" if n_trained == 1 else "were"
-    return (f"{n_trained} of {n_images} images {verb} used to train this model (same SHA-256): "
-            f"scores on them are not a test")
+    return (f"{n_trained} of {n_images} images {verb} used to train this model "
+            f"({match_words(n_trained, by_pixels)}): scores on them are not a test")
 
 
 TRAINING_IMAGE_NOTE = (f"{TRAINING_IMAGE}: this file is one of the images this model was trained on "

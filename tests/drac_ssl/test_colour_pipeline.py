@@ -386,10 +386,11 @@ def test_a_png_of_a_training_row_of_the_npz_is_a_training_image(colour_run: Path
     capsys.readouterr()
     assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) in (0, export.EXIT_FLAGGED)
     captured = capsys.readouterr()
-    assert "2 of 3 images were used to train this model" in captured.out.splitlines()[-1], captured.out
+    assert "2 of 3 images were used to train this model (same decoded pixels)" in captured.out.splitlines()[-1], \
+        captured.out  # review F6: not "same SHA-256", which these files do not share
     assert PIXELS_CHECK_NEEDS_INGEST not in captured.err
     notes = {r["case"]: r["training_image"] for r in _rows(tmp_path / "ext_notes.csv")}
-    assert notes == {"a.png": "yes (same SHA-256)", "b.png": "yes (same SHA-256)", "c.png": ""}
+    assert notes == {"a.png": "yes (same decoded pixels)", "b.png": "yes (same decoded pixels)", "c.png": ""}
     bundle = load_bundle(colour_run)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a bundle with the pixel hashes warns of nothing
@@ -471,11 +472,14 @@ def test_pngs_of_npz_rows_are_told_alike_by_the_export_and_score(colour_run: Pat
     capsys.readouterr()
     assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) in (0, export.EXIT_FLAGGED)
     said = capsys.readouterr().out.splitlines()[-1]
-    assert "1 of 4 images was used to train this model" in said, said
-    assert "2 of 4 graded images were among those the self-supervised pretraining" in said, said
+    assert "1 of 4 images was used to train this model (same decoded pixels)" in said, said
+    assert ("2 of 4 graded images were among those the self-supervised pretraining (VICReg) of this "
+            "model's backbone read, without their grades (same decoded pixels)") in said, said
     notes = {r["case"]: r for r in _rows(tmp_path / "ext_notes.csv")}
-    assert {c: bool(r["pretraining_image"]) for c, r in notes.items()} == {
-        "tr.png": False, "te.png": True, "te2.png": True, "new.png": False}
+    assert {c: r["pretraining_image"] for c, r in notes.items()} == {
+        "tr.png": "", "te.png": "yes (same decoded pixels as a test image)",
+        "te2.png": "yes (same decoded pixels as a test image)", "new.png": ""}
+    assert notes["tr.png"]["training_image"] == "yes (same decoded pixels)"
     labels = tmp_path / "labels.csv"
     labels.write_text("image,level\n" + "".join(f"{c},{i % 5}\n" for i, c in enumerate(notes)))
     for kept in (True, False):  # with the export's notes file, then from the files alone
@@ -484,5 +488,7 @@ def test_pngs_of_npz_rows_are_told_alike_by_the_export_and_score(colour_run: Pat
         assert export.main([str(colour_run), "--score", str(out), "--labels", str(labels), "--images",
                             str(folder)]) == 0
         captured = capsys.readouterr()
-        assert "warning: 1 of 4 images was used to train this model" in captured.err, captured.err
+        assert "warning: 1 of 4 images was used to train this model (same decoded pixels)" in captured.err, \
+            captured.err
         assert "warning: 2 of 4 scored images were among those" in captured.out, captured.out
+        assert "without their grades (same decoded pixels)" in captured.out, captured.out

@@ -134,6 +134,12 @@ def test_a_png_of_a_training_row_counts_by_its_decoded_pixels_as_the_export_coun
     write_image_notes(image_notes_path(sub), ["a.png", "c.png"], [0, 0], [[], []], [True, True])
     told = scoring.training_images_check(sub, str(bundle), str(folder))
     assert told is not None and told["n"] == 2 and "1 case(s) marked a training image in" in told["source"], told
+    # review F6: the notes file alone, marking a.png by its decoded pixels: said so, not "same SHA-256"
+    from drac_ssl.grading.training_images import BY_PIXELS
+
+    write_image_notes(image_notes_path(sub), ["a.png", "c.png"], [0, 0], [[], []], [BY_PIXELS, False])
+    told = scoring.training_images_check(sub)
+    assert told is not None and "1 of 2 images was used to train this model (same decoded pixels)" in told["line"]
 
 
 def test_the_decoding_is_the_exports(tmp_path: Path) -> None:
