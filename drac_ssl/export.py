@@ -2275,7 +2275,11 @@ def array_images_words(text: str, run: str = "") -> str | None:
     in Python (:func:`drac_ssl.grading.predict.grade_images`, whose ``training_image`` compares
     each array's decoded pixels with the model's training images). ``KEY`` when not given: the
     file's ``test_images``, else ``val_images``, else its first ``*_images`` array; ``run``: the
-    run or bundle folder given, named in the Python line (``RUN`` when ""). None when ``text`` names no
+    run or bundle folder given, named in the Python line (``RUN`` when ""). The lines name the
+    ``.npz`` by its absolute path (they work from any folder). A ``KEY`` that is none of the
+    file's ``*_images`` arrays (``:bogus``, ``:train_labels``, whose rows are grades, not images)
+    is said so, with the arrays it holds, and no line is given (it would fail with a KeyError,
+    or write label rows as PNGs). None when ``text`` names no
     ``.npz`` file that exists. The export grades image files, each case named by its file, so
     an array is not graded directly (its notes, records and checks are per file)."""
     import json
@@ -2284,12 +2288,16 @@ def array_images_words(text: str, run: str = "") -> str | None:
     match = _ARRAY_IMAGES.match(text)
     if match is None or not Path(match["file"]).is_file():
         return None
-    npz = Path(match["file"])
+    npz = Path(match["file"]).absolute()  # the printed lines work from any folder
     try:
         with zipfile.ZipFile(npz) as archive:
             keys = [n[:-4] for n in archive.namelist() if n.endswith("_images.npy")]
     except (OSError, zipfile.BadZipFile):
         keys = []
+    if match["key"] and keys and match["key"] not in keys:
+        return (f"{text}: an array file (a MedMNIST .npz), with no image array {match['key']}; it holds "
+                f"{', '.join(keys)}\n  fix: name one of them, e.g. --images "
+                f"{shlex.quote(match['file'] + ':' + keys[0])}, for the two ways to grade its rows")
     key = match["key"] or next((k for k in ("test_images", "val_images", *keys) if k in keys), "test_images")
     split = key.removesuffix("_images")
     folder = Path.cwd() / f"{npz.stem}_{split}"  # not beside the .npz: a data folder may be shared or read-only
@@ -2307,7 +2315,8 @@ def array_images_words(text: str, run: str = "") -> str | None:
             f"  fix: write the rows of {key} as PNG files named as the ingest names them ({split}_0000.png, "
             f"{split}_0001.png ...) into the folder {folder} with the line below, then grade it with "
             f"--images {shlex.quote(str(folder))}"
-            + (f" (for another array, --images {npz.name}:{others[0]} gives its line)" if others else "") + ":\n"
+            + (f" (for another array, --images {shlex.quote(match['file'] + ':' + others[0])} gives its line)"
+               if others else "") + ":\n"
             f"    {python_word()} -c {shlex.quote(code)}\n"
             f"  or grade the array in Python (graded.training_image then says which rows trained the "
             f"model): {graded}")

@@ -435,7 +435,7 @@ def test_export_images_of_an_npz_says_the_two_ways_that_work(colour_run: Path, t
         err = capsys.readouterr().err
         assert "not an image file or folder" in err and "rows of its arrays train_images, val_images, test_images" in err
         assert "named as the ingest names them" in err and "grade_images(load_bundle(" in err
-    assert "val_0000.png, val_0001.png" in err and f"--images {npz.name}:train_images gives its line" in err, err
+    assert "val_0000.png, val_0001.png" in err and f"--images {npz}:train_images gives its line" in err, err
     line = next(x for x in err.splitlines() if " -c " in x).strip()
     words = shlex.split(line)
     assert words[1] == "-c"
@@ -492,3 +492,33 @@ def test_pngs_of_npz_rows_are_told_alike_by_the_export_and_score(colour_run: Pat
             captured.err
         assert "warning: 2 of 4 scored images were among those" in captured.out, captured.out
         assert "without their grades (same decoded pixels)" in captured.out, captured.out
+
+
+def test_an_npz_key_that_is_no_image_array_is_said_and_the_lines_name_the_file_absolutely(
+        colour_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F5: ``--images rm.npz:bogus`` printed a line that failed with a KeyError, and
+    ``rm.npz:train_labels`` one that wrote the label rows as PNGs; a relative .npz path printed a
+    line that works only from that folder. A key that is no image array is said, with those the
+    file holds; the lines name the .npz by its absolute path (run here from another folder)."""
+    import shlex
+    import subprocess
+    import sys
+
+    (tmp_path / "data").mkdir()
+    shutil.copy(colour_run.parents[1] / "retinamnist_tiny.npz", tmp_path / "data" / "rm.npz")
+    monkeypatch.chdir(tmp_path / "data")
+    for key in ("bogus", "train_labels"):
+        assert export.main([str(colour_run), "--images", f"rm.npz:{key}", "--out", str(tmp_path / "x.csv")]) == 2
+        err = capsys.readouterr().err
+        assert f"no image array {key}; it holds train_images, val_images, test_images" in err, err
+        assert " -c " not in err and "grade_images(" not in err, err
+    assert export.main([str(colour_run), "--images", "rm.npz:val_images", "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if " -c " in x).strip()
+    assert str(tmp_path / "data" / "rm.npz") in line and str(tmp_path / "data" / "rm.npz") in err.splitlines()[-1]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run([sys.executable, *shlex.split(line)[1:]], cwd=elsewhere, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "data" / "rm_val").iterdir()) == [f"val_{i:04d}.png" for i in range(N_VAL)]
