@@ -106,7 +106,10 @@ GRAHAM_TWICE_WORDS = ("looks already Graham-filtered (its large-scale level is m
                       "filter is applied to it again")
 """What :func:`cache_rows` says of an image that :func:`data_prep.fundus.looks_graham_filtered`
 with the Graham filter on (``--graham``, ``data.graham=true``): at the ingest, and at grading for a bundle
-whose ingest had the filter (:func:`drac_ssl.grading.predict.preprocess_image` replays it)."""
+whose ingest had the filter (:func:`drac_ssl.grading.predict.preprocess_image` replays it). A
+warning only (the image stays in, unchanged): the rule was checked on APTOS's Kaggle copies,
+RetinaMNIST, DRAC and phantom UW-OCTA scans and MNIST digits only, and may fire on an image
+brightness-normalised by another method (:func:`data_prep.fundus.looks_graham_filtered`)."""
 GRAHAM_TWICE_FIX = "ingest the original photographs, or ingest such copies without --graham"
 
 

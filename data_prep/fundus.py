@@ -206,7 +206,13 @@ def looks_graham_filtered(image: np.ndarray) -> bool:
     every one of them filtered by :func:`graham` looks filtered; the 3 DRAC UW-OCTA samples
     0.01..0.13, 33.8..41.1 (filtered: all three look it); 30 phantom UW-OCTA scans (512 px)
     0.00..0.32; 500 MNIST digits 0.00..0.27. So 30 of 30 and 0 of 2,133 unfiltered; each
-    measure alone separates them with a margin, and only these sets were tried. About 3-8 ms for
+    measure alone separates them with a margin, and only these sets were tried (APTOS Kaggle
+    copies, RetinaMNIST, DRAC UW-OCTA, phantom UW-OCTA scans, MNIST): no EyePACS, IDRiD, Messidor
+    or DeepDRiD photograph, and no image normalised by another method. An image whose
+    brightness was normalised otherwise (a local mean or contrast normalisation, a high-pass
+    filter) can sit near 128 as well and be taken for a
+    Graham-filtered copy: the callers (:func:`data_prep.cache.cache_rows`, kind
+    ``graham-twice``) only warn, leaving every image in and unchanged. About 3-8 ms for
     a 1024 px RGB image (the resize to the 64 px grey copy), measured only with the Graham filter on."""
     array = np.asarray(image)
     grey = _grey(array)
