@@ -909,32 +909,53 @@ class Predictor:
 
     @functools.cached_property
     def training_hashes(self) -> set[str] | None:
-        """The hash prefixes of the bundle's labelled training images
+        """The hash prefixes of the bundle's labelled training images' files
         (:func:`drac_ssl.grading.training_images.training_hashes`); None for a bundle built
         before it recorded them."""
         from drac_ssl.grading.training_images import training_hashes
 
         return training_hashes(self.metadata)
 
-    def training_image(self, image: LoadedImage | str | os.PathLike[str]) -> bool | None:
-        """Whether ``image`` (an upload read by :func:`app.inputs.load_upload`, by the SHA-256
-        of the bytes it read, or a file's path) is one of the images this model was trained on
-        (the same SHA-256 prefix, :mod:`drac_ssl.grading.training_images`, the export's check);
-        None when it cannot be told: the bundle records no training-image hashes (built before
-        them), a LoadedImage without its hash, a file that cannot be read."""
-        from drac_ssl.grading.training_images import HASH_HEX, file_prefix
+    @functools.cached_property
+    def training_pixel_hashes(self) -> set[str] | None:
+        """The prefixes of the bundle's labelled training images' decoded-pixel hashes
+        (:func:`drac_ssl.grading.training_images.training_pixel_hashes`); None for a bundle
+        built from an ingest made before them."""
+        from drac_ssl.grading.training_images import training_pixel_hashes
 
-        hashes = self.training_hashes
+        return training_pixel_hashes(self.metadata)
+
+    def training_image(self, image: LoadedImage | str | os.PathLike[str]) -> bool | None:
+        """Whether ``image`` (an upload read by :func:`app.inputs.load_upload`, or a file's path)
+        is one of the images this model was trained on
+        (:func:`drac_ssl.grading.training_images.is_training_image`, the export's check): the
+        SHA-256 prefix of the bytes it read (of the file, for a path) among the bundle's file
+        hashes, or, for an upload, that of its decoded pixels as this model reads them
+        (:func:`data_prep.validate.pixels_sha256`: a PNG written from a training row of an
+        ``.npz``, a training image saved again without loss) among its decoded-pixel hashes.
+        None when it cannot be told: the bundle records no training-image hashes (built before
+        them), a LoadedImage without its hash and no pixel hashes, a file that cannot be read."""
+        from drac_ssl.grading.training_images import (
+            HASH_HEX,
+            file_prefix,
+            is_training_image,
+            pixels_prefix,
+        )
+
+        hashes, pixels = self.training_hashes, self.training_pixel_hashes
         if hashes is None:
             return None
+        by_pixels = None
         if isinstance(image, LoadedImage):
             prefix = image.sha256[:HASH_HEX].lower()
+            if pixels is not None:
+                by_pixels = pixels_prefix(image.for_channels(self.channels))
         else:
             try:
                 prefix = file_prefix(image)
             except OSError:
                 return None
-        return (prefix in hashes) if len(prefix) == HASH_HEX else None
+        return is_training_image(hashes, pixels, prefix if len(prefix) == HASH_HEX else None, by_pixels)
 
     def upload_warnings(self, loaded: LoadedImage) -> list[str]:
         """The upload's own warnings (:attr:`app.inputs.LoadedImage.warnings`), for a file that

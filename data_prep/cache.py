@@ -46,6 +46,7 @@ from data_prep.fundus import (
     disc_crop_box,
     graham,
     has_dark_surround,
+    looks_graham_filtered,
     pad_to_square,
     scaled_margins,
     square_margins,
@@ -57,6 +58,7 @@ from data_prep.validate import (
     blank_problem,
     convert_channels,
     inspect_image,
+    pixels_sha256,
     sha256_of,
     warning,
 )
@@ -74,11 +76,12 @@ from drac_ssl.grading.image_notes import FUNDUS_CROP_DOES  # stdlib only
 from drac_ssl.io import atomic_path, atomic_write_json
 
 STATE_NAME = "state.json"
-STATE_VERSION = 5  # 2: channels and the decoding options are part of the state; 3: the
+STATE_VERSION = 6  # 2: channels and the decoding options are part of the state; 3: the
 # findings include blank images (validate.blank_problem): older findings lack them; 4: each
 # file's phantom marker (FileRecord.phantom): an older state would read every file as unmarked;
 # 5: grading's rule of a file (process_file: a GIF named .png, above 8192 px ...): an older
-# state's reused records were never held to it
+# state's reused records were never held to it; 6: each image's decoded-pixel hash
+# (FileRecord.pixels_sha256, the manifest's pixels_sha256): an older state's reused records lack it
 
 
 def array_path(cache_dir: Path, size: int) -> Path:
@@ -96,6 +99,18 @@ def squeezed_words(width: int, height: int) -> str:
     ingest's warning and the model's preprocessing at inference
     (:func:`drac_ssl.grading.predict.preprocess_image`) say it in these words."""
     return f"non-square image {width}x{height} squeezed to a square"
+
+
+GRAHAM_TWICE_WORDS = ("looks already Graham-filtered (its large-scale level is mid-grey 128 nearly everywhere: "
+                      "a local-mean-subtracted copy, e.g. Kaggle's 'Ben Graham' APTOS copies): the Graham "
+                      "filter is applied to it again")
+"""What :func:`cache_rows` says of an image that :func:`data_prep.fundus.looks_graham_filtered`
+with the Graham filter on (``--graham``, ``data.graham=true``): at the ingest, and at grading for a bundle
+whose ingest had the filter (:func:`drac_ssl.grading.predict.preprocess_image` replays it). A
+warning only (the image stays in, unchanged): the rule was checked on APTOS's Kaggle copies,
+RetinaMNIST, DRAC and phantom UW-OCTA scans and MNIST digits only, and may fire on an image
+brightness-normalised by another method (:func:`data_prep.fundus.looks_graham_filtered`)."""
+GRAHAM_TWICE_FIX = "ingest the original photographs, or ingest such copies without --graham"
 
 
 def resize_gray(gray: np.ndarray, size: int) -> np.ndarray:
@@ -246,6 +261,9 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
     elif (not options.expected_side or pixels.ndim == 3) and width != height:
         problems.append(warning(path, f"{squeezed_words(width, height)} in the cache (aspect ratio "
                                       f"changed)", SQUEEZE_FIX, "size"))
+    if options.graham and not any(p.kind == "fundus-surround" for p in problems) and looks_graham_filtered(pixels):
+        # said by the surround's warning when the crop found none (a pre-filtered copy's grey surround)
+        problems.append(warning(path, GRAHAM_TWICE_WORDS, GRAHAM_TWICE_FIX, "graham-twice"))
     rows = {}
     for size in sizes:
         row = resize_gray(pixels, size)
@@ -283,6 +301,11 @@ class FileRecord:
     # (the cache rows after --graham sit near 128 whatever the file's brightness); kept in the
     # state, None for a file decoded before it was recorded
     grey_level: float | None = None
+    # data_prep.validate.pixels_sha256 of the decoded image (in the ingest's channels, before any
+    # crop, filter or resize), hashed once while it is decoded; "" for an image that did not
+    # decode. What tells a training image held in another file (a PNG written from an .npz row,
+    # a re-saved copy) at grading (drac_ssl.grading.training_images)
+    pixels_sha256: str = ""
 
     def problems(self, display_path: str) -> list[Problem]:
         return [Problem(display_path, *issue) for issue in self.issues]
@@ -292,7 +315,8 @@ class FileRecord:
         return {"size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256,
                 "width": self.width, "height": self.height, "mode": self.mode,
                 "colour": self.colour, "issues": [list(issue) for issue in self.issues],
-                "phantom": self.phantom, "grey_level": self.grey_level, "cache_index": cache_index}
+                "phantom": self.phantom, "grey_level": self.grey_level,
+                "pixels_sha256": self.pixels_sha256, "cache_index": cache_index}
 
 
 @dataclass(frozen=True)
@@ -316,6 +340,7 @@ def _fill(record: FileRecord, image: DecodedImage, sizes: Sequence[int], options
     if image.pixels is not None:
         # the level as decoded (8-bit), not as cached: a crop or the Graham filter changes it
         record.grey_level = mean_level(image.pixels)
+        record.pixels_sha256 = pixels_sha256(image.pixels)  # before the crop, filter and resize
         problems += blank_problem(image.pixels, path)  # the decoded pixels: no second decode
         record.resized, done = cache_rows(image.pixels, sizes, options, path)
         problems += done
@@ -394,7 +419,9 @@ def process_array_rows(images: np.ndarray, rels: Sequence[str], display: Sequenc
     """Records of images that come as array rows (a MedMNIST ``.npz``), in this process.
 
     ``images``: uint8 ``(N, H, W)``, ``(N, H, W, 1)`` or ``(N, H, W, 3)`` RGB; row ``i`` is
-    reported as ``display[i]``. The sha256 is that of the row's bytes. With a ``spill``, each
+    reported as ``display[i]``. The sha256 is that of the row's bytes (no file holds it); the
+    ``pixels_sha256`` that of its pixels (:func:`data_prep.validate.pixels_sha256`), which a
+    PNG written from the row shares. With a ``spill``, each
     record's rows go to it at once (``record.spill_row``) instead of staying in memory.
     """
     records = []

@@ -131,11 +131,15 @@ most :data:`data_prep.problems.SHOWN_PER_KIND` per kind, the same finding of man
 one line); the only file a failed ingest writes."""
 CACHE_DIR = "cache"
 MANIFEST_COLUMNS = ("id", "path", "grade", "split", "fold", "patient", "sha256",
-                    "orig_width", "orig_height", "orig_mode", "cache_index", "origin")
+                    "orig_width", "orig_height", "orig_mode", "cache_index", "origin", "pixels_sha256")
 """``split`` is ``train`` (the labelled cross-validation pool), ``test`` (unlabelled, graded
 by the export) or ``unlabelled`` (``data.unlabelled``: pretraining and UMM only); ``origin``
 is the official split the image came from (``train``, ``val`` or ``test``: a MedMNIST ``val``
-image is in the ``train`` pool; ``unlabelled``). With ``data.near_duplicate_mse`` > 0 the
+image is in the ``train`` pool; ``unlabelled``); ``pixels_sha256`` the SHA-256 of the decoded
+image's pixels in their canonical form (:func:`data_prep.validate.pixels_sha256`: in the
+ingest's channels, before any crop, filter or resize), which a copy of the image in another
+file shares (a PNG written from a MedMNIST ``.npz`` row, whose ``sha256`` is of the row's
+bytes), empty for an image that did not decode. With ``data.near_duplicate_mse`` > 0 the
 ingest writes :data:`FOLD_GROUP_COLUMN` after them."""
 FOLD_GROUP_COLUMN = "fold_group"
 """The manifest's last column when ``data.near_duplicate_mse`` > 0 (absent when 0, so that the
@@ -1665,7 +1669,7 @@ def _manifest_text(entries: Sequence[ImageEntry], fold_groups: bool = False) -> 
         r = e.record
         writer.writerow([e.image_id, e.rel, "" if e.label is None else e.label.grade, e.split,
                          e.fold, "" if e.label is None else e.label.patient, r.sha256,
-                         r.width, r.height, r.mode, index, e.origin or e.split]
+                         r.width, r.height, r.mode, index, e.origin or e.split, r.pixels_sha256]
                         + ([e.fold_group if e.split == "train" else ""] if fold_groups else []))
     return buffer.getvalue()
 

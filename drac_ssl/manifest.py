@@ -19,6 +19,13 @@ Columns (:data:`MANIFEST_COLUMNS`; the ingest also writes ``origin``, the offici
 - ``sha256``, ``orig_width``, ``orig_height``, ``orig_mode``: the source file;
 - ``cache_index``: the image's row in ``data/cache/<size>px.npy``.
 
+Optional (an ingest made before it lacks it; no reader requires it):
+
+- ``pixels_sha256`` (:data:`PIXELS_COLUMN`, after ``origin``): the SHA-256 of the decoded image's
+  pixels in their canonical form (:func:`data_prep.validate.pixels_sha256`), which a copy of
+  the image in another file shares; the bundle's list of training images keeps it beside the
+  file's ``sha256`` (:func:`drac_ssl.grading.training_images.training_images_record`).
+
 Optional, last, only when the ingest kept near twins in one fold (``data.near_duplicate_mse``
 > 0; a manifest made without it has no such column, byte for byte as before):
 
@@ -46,6 +53,9 @@ MANIFEST_COLUMNS = (
     "id", "path", "grade", "split", "fold", "patient", "sha256",
     "orig_width", "orig_height", "orig_mode", "cache_index",
 )  # fmt: skip
+
+PIXELS_COLUMN = "pixels_sha256"
+"""The manifest's column of each image's decoded-pixel hash (absent in a manifest made before it)."""
 
 _INTEGERS = {"grade": True, "fold": False, "cache_index": False, "orig_width": True, "orig_height": True}
 """The integer columns, and whether an empty value is allowed (read as None)."""

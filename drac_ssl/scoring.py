@@ -105,7 +105,7 @@ import functools
 import math
 import shlex
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1849,7 +1849,8 @@ def _submission_cases(submission: str | Path) -> list[str]:
 
 
 def training_images_check(submission: str | Path, run: str | None = None, images: str | None = None,
-                          prefixes: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
+                          prefixes: dict[Path, str | None] | None = None,
+                          pixels: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
     """Whether the scored images trained the model (a score on them is not a test), when it
     can be told: ``{"n": k, "of": n, "line": training_images_line(k, n), "source": ...}``
     (``line`` "" for none; ``n`` the cases checked), with ``"note"`` naming the cases that could
@@ -1858,7 +1859,12 @@ def training_images_check(submission: str | Path, run: str | None = None, images
 
     Per case, from: ``run`` (a run or bundle folder whose bundle lists its training images'
     hashes, :mod:`drac_ssl.grading.training_images`) with ``images`` (the folder of the graded
-    files: the case's file there is hashed); else the notes file the export wrote beside the
+    files: the case's file there is hashed and, where the bundle lists decoded-pixel hashes and
+    the file's hash is not listed, decoded in the bundle's channels and its pixels hashed,
+    :func:`_pixel_prefixes`: the export's rule, :func:`drac_ssl.grading.training_images.is_training_image`,
+    so that a PNG of a training row of an ``.npz`` counts as the export counted it; a case the
+    notes file beside the submission marks a training image stays one whatever its file says,
+    the export having decided it on the very pixels it graded); else the notes file the export wrote beside the
     submission (:func:`drac_ssl.submission.image_notes_path`, its ``training_image`` column,
     one row per graded case; the export writes it only when some image is flagged or trained
     the model, so without it, after an export by this version of a bundle that lists its
@@ -1867,27 +1873,36 @@ def training_images_check(submission: str | Path, run: str | None = None, images
     training images). Cases told by neither are named in the note. ``run`` alone, whose bundle
     lists hashes, and no notes file: a note asking for ``--images``. A bundle built before the
     list says nothing from files. Each file is read once (:func:`_file_prefixes`, ``prefixes``
-    shared with :func:`pretraining_images_check`). Raises ValueError (BundleError) for a ``run``
-    that is no run or bundle folder."""
+    shared with :func:`pretraining_images_check`) and decoded at most once (``pixels``, shared
+    likewise). Raises ValueError (BundleError) for a ``run`` that is no run or bundle folder."""
     from drac_ssl.grading.bundle_folder import bundle_folder
-    from drac_ssl.grading.training_images import training_hashes, training_images_line
+    from drac_ssl.grading.training_images import (
+        PIXELS_CHECK_NEEDS_INGEST,
+        is_training_image,
+        training_hashes,
+        training_images_line,
+        training_pixel_hashes,
+    )
     from drac_ssl.io import read_json_dict
-    from drac_ssl.submission import image_notes_path, read_image_notes
+    from drac_ssl.submission import image_notes_path, read_image_notes, read_pixel_marks
 
     cases = _submission_cases(submission)
     notes_file = image_notes_path(submission)
     notes = read_image_notes(notes_file)
-    hashes = None
+    noted_pixels = read_pixel_marks(notes_file) if notes is not None else set()  # "same decoded pixels"
+    hashes = by_pixels = None
+    channels = 1
     if run is not None:
         bundle = bundle_folder(run)
-        hashes = training_hashes(read_json_dict(bundle / "metadata.json") or {})
+        meta = read_json_dict(bundle / "metadata.json") or {}
+        hashes, by_pixels, channels = training_hashes(meta), training_pixel_hashes(meta), _bundle_channels(meta)
     folder = Path(images) if images is not None and hashes is not None else None
     files = _graded_files(cases, str(folder))[1] if folder is not None else {}
     if not files:
         if notes is not None:
-            n = sum(1 for c in cases if notes.get(c, ("", False))[1])
-            return {"n": n, "of": len(cases), "line": training_images_line(n, len(cases)),
-                    "source": str(notes_file)}
+            yes = [c for c in cases if notes.get(c, ("", False))[1]]
+            return {"n": len(yes), "of": len(cases), "source": str(notes_file),
+                    "line": training_images_line(len(yes), len(cases), sum(1 for c in yes if c in noted_pixels))}
         if hashes is not None:
             said = (f"none of the {len(cases)} graded case(s) has a file in {folder}, and there is no "
                     f"notes file {notes_file}: whether these images are among them cannot be told; "
@@ -1897,23 +1912,63 @@ def training_images_check(submission: str | Path, run: str | None = None, images
                     "add --images DIR (the folder the grades were made from)")
             return {"note": f"{bundle} lists its training images by SHA-256, but {said}"}
         return None
-    trained = {c for c, prefix in _file_prefixes(files, prefixes).items() if prefix is not None and prefix in hashes}
+    by_file = _file_prefixes(files, prefixes)
+    noted = {c for c in cases if notes is not None and c in notes and notes[c][1]}  # the export's yes
+    # the file's hash first; its decoded pixels only where that did not match (a decode costs
+    # more than a hash) and the bundle lists pixel hashes
+    undecided = {c: path for c, path in files.items()
+                 if by_pixels is not None and not is_training_image(hashes, None, by_file[c])}
+    decoded = _pixel_prefixes(undecided, channels, pixels) if undecided else {}
+    by_files = {c for c in files if is_training_image(hashes, by_pixels, by_file[c], decoded.get(c))}
+    trained = by_files | (noted & set(files))
     by_notes = [c for c in cases if c not in files and notes is not None and c in notes]
     trained |= {c for c in by_notes if notes[c][1]}
+    # matched by their decoded pixels alone: said "same decoded pixels", as the export says them
+    pixels_only = {c for c in by_files if not is_training_image(hashes, None, by_file[c])}
+    pixels_only |= {c for c in trained - by_files if c in noted_pixels}
     unchecked = [c for c in cases if c not in files and c not in by_notes]
     checked = len(cases) - len(unchecked)
-    source = f"the files of {folder} against {bundle}'s training images"
+    source = (f"the files of {folder} (their SHA-256{' and decoded pixels' if by_pixels is not None else ''}) "
+              f"against {bundle}'s training images")
+    kept = sorted(c for c in noted if c in files and c not in by_files)
+    if kept:  # the export's yes stands over a file that says no (changed since it graded?)
+        source += f"; {len(kept)} case(s) marked a training image in {notes_file}"
     if by_notes:
         source += f"; {len(by_notes)} case(s) without a file there from {notes_file}"
-    told: dict[str, Any] = {"n": len(trained), "of": checked,
-                            "line": training_images_line(len(trained), checked), "source": source}
+    told: dict[str, Any] = {"n": len(trained), "of": checked, "source": source,
+                            "line": training_images_line(len(trained), checked, len(pixels_only))}
+    said = []
     if unchecked:
         shown = ", ".join(unchecked[:5]) + (f", ... ({len(unchecked)} in all)" if len(unchecked) > 5 else "")
         told["unchecked"] = unchecked
-        told["note"] = (f"{len(unchecked)} of the {len(cases)} graded case(s) could not be checked against "
-                        f"the model's training images (no file in {folder}, no row in a notes file "
-                        f"{notes_file}): {shown}")
+        said.append(f"{len(unchecked)} of the {len(cases)} graded case(s) could not be checked against "
+                    f"the model's training images (no file in {folder}, no row in a notes file "
+                    f"{notes_file}): {shown}")
+    if by_pixels is None:  # a bundle whose list holds file hashes only: as the export says it
+        said.append(PIXELS_CHECK_NEEDS_INGEST)
+    if said:
+        told["note"] = "; ".join(said)
     return told
+
+
+def _bundle_channels(metadata: Mapping[str, Any]) -> int:
+    """The channels a bundle's model reads (``metadata.json``'s ``input.channels``: 1 or 3; 1
+    when not recorded), in which the export decoded the graded files."""
+    value = (metadata.get("input") or {}).get("channels") if isinstance(metadata.get("input"), Mapping) else None
+    return 3 if value == 3 else 1
+
+
+def _pixel_prefixes(files: dict[str, Path], channels: int,
+                    memo: dict[Path, str | None] | None = None) -> dict[str, str | None]:
+    """Per case, the hash prefix of its file's decoded pixels
+    (:func:`drac_ssl.grading.training_images.file_pixels_prefix`, decoded in the bundle's
+    ``channels`` as the export decoded it, torch not loaded); None for a file that cannot be
+    read or decoded. Each file decoded once: ``memo`` (path -> prefix) keeps them for the next
+    check of the same command. A progress bar from :data:`HASH_PROGRESS_FILES` files on, as
+    :func:`_file_prefixes` shows."""
+    from drac_ssl.grading.training_images import file_pixels_prefix
+
+    return _memo_prefixes(files, memo, lambda path: file_pixels_prefix(path, channels), "decoding", "files decoded")
 
 
 HASH_PROGRESS_FILES = 200
@@ -1929,6 +1984,14 @@ def _file_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None =
     line on stderr at most a minute (:class:`drac_ssl.console.ProgressLines`)."""
     from drac_ssl.grading.training_images import file_prefix
 
+    return _memo_prefixes(files, memo, file_prefix, "hashing", "files hashed")
+
+
+def _memo_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None,
+                   prefix_of: Callable[[Path], str | None], doing: str, done_words: str) -> dict[str, str | None]:
+    """Per case, ``prefix_of`` its file (None where that raises OSError or ValueError: gone,
+    unreadable, not decodable now: not counted, as the export does), each file once (``memo``),
+    with :func:`_file_prefixes`' progress (``doing``: the bar's verb; ``done_words``: the line's)."""
     memo = {} if memo is None else memo
     todo = [path for path in dict.fromkeys(files.values()) if path not in memo]
     shown = len(todo) >= HASH_PROGRESS_FILES
@@ -1936,17 +1999,17 @@ def _file_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None =
         from tqdm import tqdm
 
         from drac_ssl.console import ProgressLines
-        bar = tqdm(total=len(todo), desc="score: hashing", unit="file", disable=None, leave=False, file=sys.stderr)
+        bar = tqdm(total=len(todo), desc=f"score: {doing}", unit="file", disable=None, leave=False, file=sys.stderr)
         progress = ProgressLines(sys.stderr, "score")
     try:
         for done, path in enumerate(todo, 1):
             try:
-                memo[path] = file_prefix(path)
-            except OSError:  # gone or unreadable now: not counted, as the export does
+                memo[path] = prefix_of(path)
+            except (OSError, ValueError):
                 memo[path] = None
             if shown:
                 bar.update(1)
-                progress.count(done, len(todo), "files hashed")
+                progress.count(done, len(todo), done_words)
     finally:
         if shown:
             bar.close()
@@ -2065,7 +2128,8 @@ def _old_bundle_doubt(bundle: Path, meta: dict[str, Any], variant: str) -> dict[
 
 
 def pretraining_images_check(submission: str | Path, run: str | None = None, images: str | None = None,
-                             prefixes: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
+                             prefixes: dict[Path, str | None] | None = None,
+                             pixels: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
     """Whether the scored images were among those the self-supervised pretraining of the
     backbone that graded them read without their grades (the run's test images by default,
     ``pretrain.use_test_images``; its ``data.unlabelled`` images): a figure on them is
@@ -2082,7 +2146,10 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
     * the case's file in ``images`` (hashed once, ``prefixes`` shared with
       :func:`training_images_check`: :func:`_file_prefixes`) against the record of ``run``'s
       bundle (:func:`drac_ssl.grading.training_images.pretraining_record`: the bundle's, or for
-      a bundle built before it, its run folder's).
+      a bundle built before it, its run folder's), and, where the record lists decoded-pixel
+      hashes (:func:`drac_ssl.grading.training_images.record_pixel_splits`) and the file's hash
+      is in none of its lists, its pixels decoded in the bundle's channels
+      (:func:`_pixel_prefixes`, ``pixels`` shared likewise), as the export compares them.
 
     Returns ``{"n": k, "of": n, "transductive": k > 0, "line": pretraining_images_line(...),
     "source": ..., "bundle": ..., "variant": ...}`` (``n`` of the ``of`` cases checked), with
@@ -2102,24 +2169,29 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         HASH_HEX,
         PRETRAINED_VARIANTS,
         fix_words,
+        match_words,
         pretraining_images_line,
         pretraining_images_of,
         pretraining_record,
+        record_pixel_splits,
         record_splits,
         run_of_bundle,
         splits_of,
     )
     from drac_ssl.io import read_json_dict
     from drac_ssl.submission import (
+        PRETRAINING_IMAGE_COLUMN,
         bundle_cell_fields,
         image_notes_path,
         read_image_notes,
+        read_pixel_marks,
         read_pretraining_notes,
     )
 
     cases = _submission_cases(submission)
     notes_file = image_notes_path(submission)
     noted = read_pretraining_notes(notes_file) or {}
+    noted_pixels = read_pixel_marks(notes_file, PRETRAINING_IMAGE_COLUMN) if noted else set()
     noted_variant = next((v for e in noted.values() if (v := bundle_cell_fields(e["bundle"]).get("variant"))), None)
     own = _run_export(submission, noted, notes_file)  # the notes file and the bundle's metadata read once
     if own is not None and run is not None:  # RUN another run's: its bundle graded nothing here
@@ -2172,6 +2244,7 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
                           f"backbone was never pretrained" + (f" ({own['said']})" if own is not None else "")}
     splits = record_splits(record) if record is not None else {}
     found: dict[str, list[str]] = {}  # case -> the splits whose lists hold its hash
+    pixels_only: set[str] = set()  # the cases found by their decoded pixels alone: "same decoded pixels"
     by: dict[str, int] = {"manifest": 0, "notes": 0, "files": 0}
     if own is not None:
         for c in cases:
@@ -2182,12 +2255,22 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         if c not in found and c in noted and noted[c]["splits"] is not None:
             found[c] = list(noted[c]["splits"])
             by["notes"] += 1
+            if c in noted_pixels:
+                pixels_only.add(c)
     folder, files = _graded_files([c for c in cases if c not in found], images)
     if files and record is not None:
-        for c, prefix in _file_prefixes(files, prefixes).items():
-            if prefix is not None:
-                found[c] = splits_of(prefix, splits)
+        by_pixels = record_pixel_splits(record)
+        hashed = _file_prefixes(files, prefixes)
+        # decoded only where the file's hash is in no list (a decode costs more than a hash)
+        undecided = {c: files[c] for c, prefix in hashed.items() if by_pixels and not splits_of(prefix, splits)}
+        meta = (read_json_dict(bundle / "metadata.json") or {}) if bundle is not None and undecided else {}
+        decoded = _pixel_prefixes(undecided, _bundle_channels(meta), pixels) if undecided else {}
+        for c, prefix in hashed.items():
+            if prefix is not None or decoded.get(c) is not None:
+                found[c] = splits_of(prefix, splits, decoded.get(c), by_pixels)
                 by["files"] += 1
+                if found[c] and not splits_of(prefix, splits):
+                    pixels_only.add(c)
     unchecked = [c for c in cases if c not in found]
     checked = len(found)
     stages = str((record or {}).get("stages") or "")
@@ -2217,7 +2300,8 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         [f"{by['notes']} case(s) by the pretraining_image column of {notes_file}"] if by["notes"] else []) + (
         [f"the files of {folder}"] if by["files"] else [])
     told.update({"n": len(pretrained), "of": checked, "transductive": bool(pretrained),
-                 "line": pretraining_images_line(len(pretrained), checked, stages, hit),
+                 "line": pretraining_images_line(len(pretrained), checked, stages, hit,
+                                                 by_pixels=sum(1 for c in pretrained if c in pixels_only)),
                  "source": f"{' and '.join(sources)} against the images the pretraining of {whose} read"
                            + (f" ({where})" if where else "")})
     notes: list[str] = []
@@ -2225,7 +2309,8 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         named = " or ".join(f"--variant {v}" for v in run_pool)
         told.update({"n": 0, "transductive": None, "line": (
             f"{len(pretrained)} of {checked} scored images were among those the self-supervised "
-            f"pretraining ({stages}) of this run read, without their grades (same SHA-256); RUN's bundle "
+            f"pretraining ({stages}) of this run read, without their grades "
+            f"({match_words(len(pretrained), sum(1 for c in pretrained if c in pixels_only))}); RUN's bundle "
             f"is its scratch variant, never pretrained, whose grades give a clean figure, but a "
             f"submission of {'its pretrained variant' if len(run_pool) == 1 else 'a pretrained variant'} "
             f"({named}) gives a transductive one, not a clean held-out test figure: pass "
@@ -2243,8 +2328,12 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         (noted[c]["outside"] for c in found if c in noted and noted[c].get("outside")), "")
     if not pretrained and (by["files"] or by["notes"]) and record.get("test_read") and record.get("test"):
         notes.append(f"none of the {checked} checked file(s) is byte-identical to one of the "
-                     f"{record['test']} test images the pretraining read; a resized, cropped, flipped or "
-                     f"re-encoded copy of one is not recognised (the check is by SHA-256)")
+                     f"{record['test']} test images the pretraining read"
+                     + (" nor holds the same decoded pixels; a resized, cropped, flipped or lossily "
+                        "re-encoded copy of one is not recognised (the check is by the SHA-256 of the file "
+                        "and of its decoded pixels)" if record_pixel_splits(record) is not None else
+                        "; a resized, cropped, flipped or re-encoded copy of one is not recognised (the "
+                        "check is by SHA-256)"))
     if outside:
         told["initial_weights"] = outside
         notes.append(f"the pretraining of this backbone started from outside weights ({outside}), "
@@ -2305,8 +2394,9 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return 130
     run_problem = ""
     prefixes: dict[Path, str | None] = {}  # each graded file hashed once, for both checks
+    decoded: dict[Path, str | None] = {}  # and decoded at most once
     try:  # the scored images among the model's training images: not a test
-        told = training_images_check(args.score, args.run, args.images, prefixes)
+        told = training_images_check(args.score, args.run, args.images, prefixes, decoded)
     except ValueError as exc:  # a RUN that is no run or bundle folder: the score stands, said
         run_problem = (f"RUN {args.run} is no run or bundle folder, so whether these images trained the "
                        f"model was told only from a notes file beside {args.score}, if any: {exc}")
@@ -2318,7 +2408,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if run_problem:
         record["training_images_problem"] = run_problem
     try:  # the scored images among those the backbone pretrained on without grades: transductive
-        pretrained = pretraining_images_check(args.score, None if run_problem else args.run, args.images, prefixes)
+        pretrained = pretraining_images_check(args.score, None if run_problem else args.run, args.images, prefixes,
+                                              decoded)
     except ValueError:  # said above: the RUN is no run or bundle folder
         pretrained = None
     if pretrained is not None:

@@ -303,7 +303,15 @@ def bundle_cell(identity: Mapping[str, Any] | None) -> str:
                                         ("created_utc", identity.get("created_utc"))))
 
 TRAINING_IMAGE_MARK = "yes (same SHA-256)"
-"""The ``training_image`` cell of a graded file the model was trained on."""
+"""The ``training_image`` cell of a graded file the model was trained on (its file's hash listed)."""
+
+TRAINING_IMAGE_PIXELS_MARK = "yes (same decoded pixels)"
+"""The ``training_image`` cell of a graded file whose decoded pixels' hash, not its file's, is
+among the model's training images (a PNG of a training row of an ``.npz``, a copy saved again:
+:data:`drac_ssl.grading.training_images.BY_PIXELS`)."""
+
+PIXELS_MARK_WORDS = "same decoded pixels"
+"""What a ``training_image`` or ``pretraining_image`` cell of a match by decoded pixels alone says."""
 
 TRAINING_IMAGE_UNKNOWN = "unknown"
 """The ``training_image`` cell of a graded file when it cannot be told whether the model was
@@ -311,10 +319,15 @@ trained on it: the bundle records no training-image hashes (built before them), 
 hash could not be read. An empty cell says it was not (known); this one must not read as that."""
 
 
-def training_image_cell(trained: bool | None) -> str:
-    """The ``training_image`` cell of a graded file: :data:`TRAINING_IMAGE_MARK` (True),
+def training_image_cell(trained: bool | str | None) -> str:
+    """The ``training_image`` cell of a graded file: :data:`TRAINING_IMAGE_MARK` (True: its
+    file's hash), :data:`TRAINING_IMAGE_PIXELS_MARK` (``"pixels"``,
+    :data:`drac_ssl.grading.training_images.BY_PIXELS`: its decoded pixels' alone, as
+    :func:`drac_ssl.grading.training_images.training_match` says),
     :data:`TRAINING_IMAGE_UNKNOWN` (None: cannot be told) or empty (False: not a training image)."""
-    return TRAINING_IMAGE_UNKNOWN if trained is None else TRAINING_IMAGE_MARK if trained else ""
+    if trained is None:
+        return TRAINING_IMAGE_UNKNOWN
+    return TRAINING_IMAGE_PIXELS_MARK if trained == "pixels" else TRAINING_IMAGE_MARK if trained else ""
 
 
 PRETRAINING_SPLIT_WORDS = {"test": "a test image", "unlabelled": "a data.unlabelled image"}
@@ -331,7 +344,7 @@ known: ``unknown (outside starting weights: pretrain.backbone.weights /w/imagene
 and hedges its figure as ``RUN --images`` does."""
 
 
-def pretraining_image_cell(splits: Sequence[str] | None, outside: str = "") -> str:
+def pretraining_image_cell(splits: Sequence[str] | None, outside: str = "", by_pixels: bool = False) -> str:
     """The ``pretraining_image`` cell of a graded file: ``yes (same SHA-256 as a test image)``,
     ``yes (same SHA-256 as a data.unlabelled image)``, both joined by ``and``, or ``yes (same
     SHA-256)`` for a split not known (``"either"``), from the splits whose pretraining lists
@@ -339,13 +352,16 @@ def pretraining_image_cell(splits: Sequence[str] | None, outside: str = "") -> s
     not read by the pretraining); :data:`TRAINING_IMAGE_UNKNOWN` for None (cannot be told: the
     bundle records no list, the file cannot be read); for [] with ``outside`` (the outside
     weights the pretraining started from, in words), :data:`PRETRAINING_OUTSIDE_MARK`
-    ``: <outside>)``: not among the run's images, but those weights' own are not known."""
+    ``: <outside>)``: not among the run's images, but those weights' own are not known.
+    ``by_pixels``: matched by its decoded pixels alone (a PNG of an ``.npz`` row): ``yes (same
+    decoded pixels as a test image)``."""
     if splits is None:
         return TRAINING_IMAGE_UNKNOWN
     if not splits:
         return f"{PRETRAINING_OUTSIDE_MARK}: {outside})" if outside else ""
+    same = PIXELS_MARK_WORDS if by_pixels else "same SHA-256"
     words = [PRETRAINING_SPLIT_WORDS[s] for s in PRETRAINING_SPLIT_WORDS if s in splits]
-    return f"yes (same SHA-256 as {' and '.join(words)})" if words and "either" not in splits else "yes (same SHA-256)"
+    return f"yes ({same} as {' and '.join(words)})" if words and "either" not in splits else f"yes ({same})"
 
 
 def pretraining_cell_splits(cell: str) -> list[str] | None:
@@ -407,7 +423,8 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
                       bundle: Mapping[str, Any] | None = None,
                       pretrained: Sequence[Sequence[str] | None] | None = None, outside: str = "",
                       grade_names: Sequence[str] | None = None,
-                      scores: Sequence[float] | None = None) -> Path:
+                      scores: Sequence[float] | None = None,
+                      pretrained_by_pixels: Sequence[bool] | None = None) -> Path:
     """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name,score``
     atomically, one row
     per graded case in the submission's order: ``class`` its written grade,
@@ -415,7 +432,8 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     (:func:`drac_ssl.grading.image_notes.flagged_reasons`, e.g. ``unlike the training images;
     a grey picture for a colour model``), empty when clean, ``training_image``
     (:func:`training_image_cell` of ``trained``): :data:`TRAINING_IMAGE_MARK` for a file the model
-    was trained on, :data:`TRAINING_IMAGE_UNKNOWN` when that cannot be told (None: a bundle that
+    was trained on, :data:`TRAINING_IMAGE_PIXELS_MARK` for one whose decoded pixels alone are a
+    training image's (``"pixels"``), :data:`TRAINING_IMAGE_UNKNOWN` when that cannot be told (None: a bundle that
     records no training-image hashes), else empty, and
     ``grade_note`` (``grade_notes``, one per case; None: all empty) why the class is not the
     single most likely grade (:func:`drac_ssl.grading.image_notes.decision_words`), else empty,
@@ -423,7 +441,8 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     ``bundle``, :attr:`drac_ssl.grading.bundle.Bundle.identity`; None: empty), so that a reader
     of the file alone can tell which model graded the batch, and ``pretraining_image``
     (:func:`pretraining_image_cell` of ``pretrained``, one per case: the splits of the images
-    the backbone's pretraining read whose hash the file has; None: all
+    the backbone's pretraining read whose hash the file has, said ``same decoded pixels`` where
+    ``pretrained_by_pixels`` (one per case; None: none) says the match was by its pixels alone; None: all
     :data:`TRAINING_IMAGE_UNKNOWN`; ``outside``: the outside weights the pretraining started
     from, marked on the files none of the run's images, :data:`PRETRAINING_OUTSIDE_MARK`), so
     that ``--score`` of the submission says a transductive figure, or its doubt, without the run,
@@ -437,6 +456,9 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     has a grade note. Written in :data:`drac_ssl.io.PEOPLE_CSV_ENCODING` (UTF-8 with a byte-order
     mark, for Excel; the submission beside it has none). ValueError for sequences of different
     lengths, or a class with no name in ``grade_names``."""
+    by_pixels = [False] * len(cases) if pretrained_by_pixels is None else list(pretrained_by_pixels)
+    if len(by_pixels) != len(cases):
+        raise ValueError(f"{len(cases)} cases and {len(by_pixels)} pretrained_by_pixels marks: give one per case")
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
     seen_before = [None] * len(cases) if pretrained is None else list(pretrained)
     cut_from = [None] * len(cases) if scores is None else [float(v) for v in scores]
@@ -456,10 +478,10 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(IMAGE_NOTES_COLUMNS)
     which = bundle_cell(bundle)
-    for case, grade, why, seen, note, read, cut in zip(cases, classes, reasons, trained, notes, seen_before,
-                                                       cut_from, strict=True):
+    for case, grade, why, seen, note, read, cut, pixels in zip(cases, classes, reasons, trained, notes, seen_before,
+                                                               cut_from, by_pixels, strict=True):
         writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note, which,
-                         pretraining_image_cell(read, outside),
+                         pretraining_image_cell(read, outside, pixels),
                          grade_name_cell(names[int(grade)]) if names is not None else "",
                          "" if cut is None else f"{cut:.{WRITE_DECIMALS}f}"])
     return atomic_write_text(path, out.getvalue(), PEOPLE_CSV_ENCODING)
@@ -492,6 +514,18 @@ def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]
         return None
     return {row[0]: (row[2], row[3].strip().lower() not in ("", TRAINING_IMAGE_UNKNOWN))
             for row in rows if len(row) >= 4}
+
+
+def read_pixel_marks(path: str | os.PathLike[str], column: str = TRAINING_IMAGE_COLUMN) -> set[str]:
+    """The cases whose ``column`` cell (``training_image``, or ``pretraining_image``) in
+    :func:`write_image_notes`'s file ``path`` says a match by decoded pixels alone
+    (:data:`PIXELS_MARK_WORDS`: :data:`TRAINING_IMAGE_PIXELS_MARK`, ``yes (same decoded pixels as
+    a test image)``); empty when none, or when no such file or column is read there."""
+    rows = _image_notes_rows(path, IMAGE_NOTES_HEADERS)
+    if not rows or column not in IMAGE_NOTES_COLUMNS:
+        return set()
+    at = IMAGE_NOTES_COLUMNS.index(column)  # every header keeps the columns before its last ones
+    return {row[0] for row in rows if len(row) > at and PIXELS_MARK_WORDS in row[at].lower()}
 
 
 def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]] | None:

@@ -756,17 +756,35 @@ def refolded_image_difference(new_data: Path, old_data: Path, size: int) -> str:
     (``pretrain.augment.source_size``: byte for byte), the manifest less its ``fold`` and
     ``fold_group`` columns (the images, their order, splits and grades), and the ingest facts
     the pretraining records (grades, channels, preprocessing, layout, modality). "" when
-    nothing does."""
+    nothing does.
+
+    Only the columns both manifests have are compared: a column one of them lacks is one its
+    version did not write (``pixels_sha256``, :data:`drac_ssl.manifest.PIXELS_COLUMN`, is
+    absent from a manifest made before it), not an image difference; the images themselves
+    are still compared by the columns both have (``id``, ``path``, ``sha256``, ``split``,
+    ``grade``, ``cache_index``: :data:`drac_ssl.manifest.MANIFEST_COLUMNS`, which every manifest
+    has) and by the cache array's bytes."""
+    from drac_ssl.manifest import MANIFEST_COLUMNS
     from drac_ssl.scale import read_ingest_facts
 
     array = Path("cache") / f"{size}px.npy"
 
-    def rows(data: Path) -> list[dict[str, str]]:
+    def rows(data: Path) -> tuple[list[str], list[dict[str, str]]]:
         with open(data / "manifest.csv", newline="", encoding="utf-8") as fh:
-            return [{k: v for k, v in row.items() if k not in ("fold", "fold_group")}
-                    for row in csv.DictReader(fh)]
+            reader = csv.DictReader(fh)
+            return list(reader.fieldnames or ()), list(reader)
 
-    if rows(new_data) != rows(old_data):
+    (new_columns, new_rows), (old_columns, old_rows) = rows(new_data), rows(old_data)
+    shared = set(new_columns) & set(old_columns) - {"fold", "fold_group"}
+    lacking = [c for c in MANIFEST_COLUMNS if c not in shared and c != "fold"]
+    if lacking:  # not a manifest of an ingest: nothing to tell the images by
+        return (f"{new_data / 'manifest.csv'} or {old_data / 'manifest.csv'} lacks the column(s) "
+                f"{', '.join(lacking)} (not a manifest written by the ingest)")
+
+    def kept(table: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [{k: v for k, v in row.items() if k in shared} for row in table]
+
+    if kept(new_rows) != kept(old_rows):
         return (f"{new_data / 'manifest.csv'} differs from {old_data / 'manifest.csv'} in more than its "
                 f"fold columns (the images, their order, splits or grades)")
     if read_ingest_facts(new_data).to_dict() != read_ingest_facts(old_data).to_dict():

@@ -351,7 +351,8 @@ def _grade_files_loop(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *
       written): every file read and checked, none graded (:attr:`GradedFiles.graded` holds no
       image);
     * ``training_images`` False: :attr:`GradedImages.training_image` left None, not compared
-      with the bundle's training images (the export hashes the files itself);
+      with the bundle's training images (the export hashes the files itself and reads
+      :attr:`GradedImages.pixels_sha256`);
     * ``listed``: the files were listed from a folder moments before, so a file not found is
       said gone since, in the folder's words (:func:`_read_failure`'s ``listed``).
     """
@@ -402,7 +403,8 @@ def _grade_files_loop(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *
                 graded_paths.append(path)
                 notes.append([note.words for note in noted])  # the words, as file_warnings
             if images and not check_only and not (all_or_nothing and failed):
-                parts.append(grade_images(bundle, images, tta=tta, file_warnings=said_per_image))
+                parts.append(grade_images(bundle, images, tta=tta, file_warnings=said_per_image,
+                                          training_images=False))  # compared once, below
             done = min(start + int(chunk), total)
             if bar is not None:
                 bar.update(done - start)
@@ -415,8 +417,8 @@ def _grade_files_loop(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *
         return GradedFiles(_nothing_graded(bundle), failed, [])
     graded = GradedImages.joined(parts)
     graded.paths = [os.fspath(path) for path in graded_paths]
-    if training_images:
-        graded.training_image = training_image_flags(bundle, graded_paths)
+    if training_images:  # by each file's hash and its decoded pixels'
+        graded.training_image = training_image_flags(bundle, graded_paths, graded.pixels_sha256)
     return GradedFiles(graded, failed, notes)
 
 

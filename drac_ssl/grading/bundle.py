@@ -88,12 +88,13 @@ from drac_ssl.grading.training_images import (
     PRETRAINING_IMAGES_KEY,
     TRAINING_IMAGES_KEY,
     has_pretraining_records,
+    ingest_pixel_digests,
     is_current_pretraining_record,
     pretraining_images_of,
     training_images_record,
 )
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
-from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
+from drac_ssl.manifest import MANIFEST_FILE, PIXELS_COLUMN, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     REFERRAL_RULE,
     RESAMPLING_UNITS,
@@ -1999,13 +2000,22 @@ def training_images_of(data_dir: str | os.PathLike[str]) -> dict[str, Any] | Non
     """The bundle's record of its training images' hashes
     (:func:`drac_ssl.grading.training_images.training_images_record`) from the ingest's
     ``data_dir/manifest.csv``: the ``sha256`` of the rows the cross-validation used
-    (:func:`drac_ssl.manifest.labelled_rows`); None when the manifest is missing or
-    unreadable, or records no hash (MedMNIST rows of an ``.npz`` have none)."""
+    (:func:`drac_ssl.manifest.labelled_rows`), and their decoded-pixel hashes (the
+    ``pixels_sha256`` column, :data:`drac_ssl.manifest.PIXELS_COLUMN`); for a manifest made
+    before that column (a run made before it, or one whose ``run.reuse`` took such an ingest),
+    hashed now from the images themselves
+    (:func:`drac_ssl.grading.training_images.ingest_pixel_digests`: the ``.npz`` rows or the
+    files, each checked against the manifest's ``sha256``), and file hashes only when they cannot
+    all be read as they were. None when the manifest is missing or unreadable, or records no hash."""
     try:
-        rows = labelled_rows(read_manifest(Path(data_dir) / MANIFEST_FILE, ("grade", "split", "fold", "sha256")))
+        rows = labelled_rows(read_manifest(Path(data_dir) / MANIFEST_FILE,
+                                           ("path", "grade", "split", "fold", "sha256")))
     except (OSError, ValueError, KeyError):
         return None
-    record = training_images_record(str(r.get("sha256") or "") for r in rows)
+    pixels = ([str(r.get(PIXELS_COLUMN) or "") for r in rows]
+              if rows and all(PIXELS_COLUMN in r for r in rows) else
+              ingest_pixel_digests(data_dir, rows) if rows else None)
+    record = training_images_record((str(r.get("sha256") or "") for r in rows), pixels)
     return record if record["images"] else None
 
 

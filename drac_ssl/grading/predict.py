@@ -56,7 +56,7 @@ from torch import Tensor, nn
 from data_prep.cache import RowGeometry, cache_rows, resize_gray, squeezed_words
 from data_prep.decode import ONE_BIT_NOTE, sample_depth
 from data_prep.problems import Problem
-from data_prep.validate import convert_channels, few_levels, inspect_image, is_blank
+from data_prep.validate import convert_channels, few_levels, inspect_image, is_blank, pixels_sha256
 from drac_ssl.eval_input import model_input
 from drac_ssl.grading.image_file import (
     LOCAL_FILE_LIMITS,
@@ -1062,11 +1062,14 @@ class GradedImages:
     adjacent pixels unrelated, what the app refuses); ``file_warnings``: per image, what
     reading its file said (:func:`read_image`'s warnings, ``NAME: `` removed; given to
     :func:`grade_images` as ``file_warnings``, else an empty list each); ``training_image``:
-    per image, whether its file is one of the bundle's labelled training images (the same
-    SHA-256, :mod:`drac_ssl.grading.training_images`: its grade is no test of the model), None
-    where that cannot be told (a bundle that records no hashes, a file that cannot be read
-    again), as the app and the export's notes file say it ("unknown"); None as a whole when
-    :func:`grade_images` was given no ``paths``; ``paths``: per image its file as given to
+    per image, whether it is one of the bundle's labelled training images (the same SHA-256 of
+    its file, or of its decoded pixels: :mod:`drac_ssl.grading.training_images`; its grade is no
+    test of the model), None where that cannot be told (a bundle that records no hashes, a file
+    that cannot be read again and no pixel hashes to compare), as the app and the export's notes
+    file say it ("unknown"); None as a whole when :func:`grade_images` was given no ``paths``
+    and the bundle records no decoded-pixel hashes (built from an ingest made before them);
+    ``pixels_sha256``: per image, :func:`data_prep.validate.pixels_sha256` of the image as
+    graded (None for a result built by hand); ``paths``: per image its file as given to
     :func:`grade_images` (``str``; None as a whole without ``paths``); ``grade_names``: the
     bundle's names of the grades 0..K-1 (:attr:`Bundle.grade_names`; None for a result built
     by hand); ``score`` ``(n,)`` float64: the continuous score the bundle's thresholds cut into
@@ -1094,6 +1097,7 @@ class GradedImages:
     paths: list[str] | None = None
     grade_names: tuple[str, ...] | None = None
     score: np.ndarray | None = None
+    pixels_sha256: list[str] | None = None
 
     @property
     def not_reliably_gradable(self) -> list[list[str]]:
@@ -1138,7 +1142,8 @@ class GradedImages:
           (:attr:`file_warnings`), then :attr:`warnings` and :attr:`preprocessing_warnings`, one
           a line, joined by "\\n"; "" for none: ``.splitlines()`` gives them back);
         * ``training_image`` (``True``, ``False`` or None: :attr:`training_image`; None where it
-          cannot be told, and for every image without ``paths``).
+          cannot be told, and for every image without ``paths`` when the bundle records no
+          decoded-pixel hashes).
 
         Raises:
             ValueError: ``grade_names`` not one name per grade (K)."""
@@ -1199,19 +1204,22 @@ class GradedImages:
             return [w for g in parts for w in (getattr(g, name) or [[] for _ in range(len(g.classes))])]
 
         paths = [g.paths for g in parts]
+        digests = [g.pixels_sha256 for g in parts]
         return cls(probs=cat("probs"), classes=cat("classes"), unlike=cat("unlike"), blank=cat("blank"),
                    noise=cat("noise"), distance=cat("distance"), warnings=lists("warnings"),
                    preprocessing_warnings=lists("preprocessing_warnings"),
                    file_warnings=lists("file_warnings"),
                    training_image=None if any(f is None for f in flags) else [t for f in flags for t in f or []],
                    paths=None if any(p is None for p in paths) else [q for p in paths for q in p or []],
-                   grade_names=named[0] if named else None, score=cat("score"))
+                   grade_names=named[0] if named else None, score=cat("score"),
+                   pixels_sha256=None if any(d is None for d in digests) else [h for d in digests for h in d or []])
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
                  ingested: bool = False, *,
                  file_warnings: Sequence[Sequence[str | tuple[str, str] | list[str]]] | None = None,
-                 paths: Sequence[str | os.PathLike[str]] | None = None) -> GradedImages:
+                 paths: Sequence[str | os.PathLike[str]] | None = None,
+                 training_images: bool = True) -> GradedImages:
     """Grade uint8 images in the model's channels and check them, preprocessing each once:
     :func:`predict_images`' probabilities and grades, the out-of-distribution check of
     :func:`unlike_training_images`, the blank-image and noise tests and the warning for an image much
@@ -1235,7 +1243,15 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     its warnings, each ``NAME: `` prefix removed) and the files themselves (``paths``:
     :attr:`GradedImages.training_image` compares their SHA-256 with the bundle's training
     images, reading each file again; :attr:`GradedImages.paths` keeps them, for
-    :meth:`GradedImages.to_records`). :func:`drac_ssl.grading.batch.grade_files` does all of
+    :meth:`GradedImages.to_records`). The images' decoded-pixel hashes
+    (:func:`data_prep.validate.pixels_sha256`, :attr:`GradedImages.pixels_sha256`) are compared
+    with the bundle's too, with or without ``paths``: an array of a training image (a row of the
+    ``.npz`` the model was trained on) is a training image whatever holds it. A bundle whose list
+    has file hashes only (built from an ingest made before the pixel hashes) compares ``paths``
+    alone and warns (:data:`drac_ssl.grading.training_images.PIXELS_CHECK_NEEDS_INGEST`, a
+    UserWarning: Python shows it once per calling line). ``training_images`` False: not compared
+    (:attr:`GradedImages.training_image` None), for a caller that compares them itself once for
+    many calls (:func:`drac_ssl.grading.batch.grade_files`, per chunk of files). :func:`drac_ssl.grading.batch.grade_files` does all of
     this for a list of files (per-file failures, chunks, progress): the one call that cannot
     leave the doubts out.
 
@@ -1282,8 +1298,9 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
                             tta)
     if words is not None:
         graded.file_warnings = words
+    if training_images:
+        graded.training_image = training_image_flags(bundle, paths, graded.pixels_sha256)
     if paths is not None:
-        graded.training_image = training_image_flags(bundle, paths)
         graded.paths = [os.fspath(path) for path in paths]
     return graded
 
@@ -1328,21 +1345,48 @@ def _without_name(line: str | Sequence[str], path: str | os.PathLike[str] | None
     return line if cut is None else line[cut + 2:]
 
 
-def training_image_flags(bundle: Bundle, paths: Sequence[str | os.PathLike[str]]) -> list[bool | None]:
-    """Per file of ``paths``, whether it is among the bundle's labelled training images (the
-    first :data:`drac_ssl.grading.training_images.HASH_HEX` hex digits of its SHA-256,
-    :func:`drac_ssl.grading.training_images.training_hashes`, the app's and the export's check;
-    each file read again); None where that cannot be told: a bundle that records no
-    training-image hashes (built before it did), a file that cannot be read now."""
-    from drac_ssl.grading.training_images import file_prefix, training_hashes
+def training_image_flags(bundle: Bundle, paths: Sequence[str | os.PathLike[str]] | None,
+                         pixels: Sequence[str] | None = None) -> list[bool | None] | None:
+    """Per image, whether it is among the bundle's labelled training images
+    (:func:`drac_ssl.grading.training_images.is_training_image`, the app's and the export's
+    check): the first :data:`drac_ssl.grading.training_images.HASH_HEX` hex digits of the
+    SHA-256 of its file (``paths``, each read again) among the bundle's file hashes, or of its
+    decoded pixels (``pixels``: :func:`data_prep.validate.pixels_sha256` of each image as graded,
+    :attr:`GradedImages.pixels_sha256`) among its decoded-pixel hashes. None where that cannot be
+    told: a bundle that records no training-image hashes (built before it did), a file that
+    cannot be read now and no pixel hash to compare; None as a whole without ``paths`` when the
+    bundle has no decoded-pixel hashes (or no ``pixels`` are given). A bundle whose list has file
+    hashes only warns once (a UserWarning,
+    :data:`drac_ssl.grading.training_images.PIXELS_CHECK_NEEDS_INGEST`)."""
+    from drac_ssl.grading.training_images import (
+        HASH_HEX,
+        PIXELS_CHECK_NEEDS_INGEST,
+        file_prefix,
+        is_training_image,
+        training_hashes,
+        training_pixel_hashes,
+    )
 
     hashes = training_hashes(bundle.metadata)
+    by_pixels = training_pixel_hashes(bundle.metadata)
+    hashed = pixels is not None and any(pixels)  # "" for ingested cache rows: no decoded image
+    if hashes is not None and by_pixels is None and hashed:
+        import warnings  # here: "warnings" names the per-image lists elsewhere in this module
+
+        warnings.warn(PIXELS_CHECK_NEEDS_INGEST, UserWarning, stacklevel=3)
+    if paths is None and (by_pixels is None or not hashed):
+        return None
+    n = len(paths) if paths is not None else len(pixels or [])
     found: list[bool | None] = []
-    for path in paths:
-        try:
-            found.append(None if hashes is None else file_prefix(path) in hashes)
-        except OSError:
-            found.append(None)
+    for i in range(n):
+        prefix = None
+        if paths is not None and hashes is not None:
+            try:
+                prefix = file_prefix(paths[i])
+            except OSError:
+                prefix = None
+        digest = pixels[i][:HASH_HEX] if pixels is not None and pixels[i] else None
+        found.append(is_training_image(hashes, by_pixels, prefix, digest))
     return found
 
 
@@ -1366,6 +1410,7 @@ class PreparedImage:
     warnings: list[str] = field(default_factory=list)
     preprocessing_warnings: list[str] = field(default_factory=list)
     noise: bool = False
+    pixels_sha256: str = ""
 
 
 def nothing_to_grade(image: np.ndarray) -> tuple[bool, bool]:
@@ -1395,7 +1440,10 @@ def prepare_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = 
     per channel as ``(x / 255 - mean) / std`` with the bundle's recorded statistics (so not
     0..1: -1.48..2.69 with UW-OCTA's), ``S`` the model's input size (:func:`preprocess_image`); ``shape`` the image's ``(H, W[, 3])`` in pixels;
     ``blank`` / ``noise`` :func:`nothing_to_grade` of the image; ``warnings`` /
-    ``preprocessing_warnings`` what :func:`preprocess_image` said.
+    ``preprocessing_warnings`` what :func:`preprocess_image` said; ``pixels_sha256``
+    :func:`data_prep.validate.pixels_sha256` of the image as given (compared with the
+    bundle's training images: :func:`training_image_flags`; "" for an ingested cache row, which
+    is resized and no decoded image).
 
     Raises:
         ValueError: as :func:`preprocess_image`: an image of another dtype or other channels
@@ -1407,7 +1455,8 @@ def prepare_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = 
     array = _as_array(image)
     blank, noise = nothing_to_grade(array)
     return PreparedImage(x, tuple(int(v) for v in array.shape), blank, said,
-                         [preprocessing_warning(n) for n in found], noise=noise)
+                         [preprocessing_warning(n) for n in found], noise=noise,
+                         pixels_sha256="" if ingested else pixels_sha256(array))
 
 
 def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool | None = None
@@ -1419,11 +1468,13 @@ def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool 
     blank = np.array([p.blank for p in prepared], dtype=bool)
     noise = np.array([p.noise for p in prepared], dtype=bool)
     names = tuple(bundle.grade_names)
+    digests = [p.pixels_sha256 for p in prepared]
     if len(prepared) == 0:
         checked = bundle.input_profile is not None
         return GradedImages(np.zeros((0, k)), np.zeros(0, dtype=np.int64),
                             np.zeros(0, dtype=bool) if checked else None, blank, noise,
-                            np.zeros(0) if checked else None, grade_names=names, score=np.zeros(0))
+                            np.zeros(0) if checked else None, grade_names=names, score=np.zeros(0),
+                            pixels_sha256=[])
     warnings = [list(p.warnings) for p in prepared]
     preprocessing = [list(p.preprocessing_warnings) for p in prepared]
     inputs = torch.stack([p.input for p in prepared])
@@ -1433,9 +1484,10 @@ def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool 
     score = np.asarray(score, dtype=np.float64)
     if profile is None:
         return GradedImages(probs, classes, None, blank, noise, warnings=warnings,
-                            preprocessing_warnings=preprocessing, grade_names=names, score=score)
+                            preprocessing_warnings=preprocessing, grade_names=names, score=score,
+                            pixels_sha256=digests)
     assert out.features is not None
     distance, unlike = profile.unlike_training(inputs, out.features)
     return GradedImages(probs, classes, unlike, blank, noise, distance, warnings, preprocessing,
-                        grade_names=names, score=score)
+                        grade_names=names, score=score, pixels_sha256=digests)
 

@@ -13,6 +13,21 @@ of the hash make a chance match between different files negligible (about 1 in 1
 million pairs). A bundle built before the key has no list (:func:`training_hashes` None): the
 export and ``--score`` then say nothing.
 
+A file's hash tells only that very file: a PNG written from a row of a MedMNIST ``.npz``, or
+a training image saved again without loss, has other bytes (a trial graded 30 RetinaMNIST
+images it had trained on, written as PNG, and the check said nothing). So the record also
+holds, under ``pixels_sha256_prefixes``, the first :data:`HASH_HEX` hex digits of each training
+image's decoded-pixel hash (the manifest's ``pixels_sha256``,
+:func:`data_prep.validate.pixels_sha256`: the SHA-256 of a canonical header and the pixels'
+bytes, grey ``(H, W)`` or RGB ``(H, W, 3)``, as the ingest decoded the image, before any crop,
+filter or resize), and an image is a training image when its file's hash *or* its decoded
+pixels' hash is listed (:func:`is_training_image`): the export of ``--images`` hashes the
+pixels it graded, :func:`drac_ssl.grading.predict.grade_images` the arrays it is given (no
+file needed), the app the upload's pixels. A resized, cropped or lossy re-encoded copy has
+other pixels and is not recognised. A bundle built from a manifest made before the column has
+file hashes only (:func:`training_pixel_hashes` None): the checks compare the files alone and
+say once that the decoded-pixel check needs a new ingest (:data:`PIXELS_CHECK_NEEDS_INGEST`).
+
 The export of ``--images`` hashes each graded file (:func:`file_prefix`) and says
 :func:`training_images_line` when some match; ``--score`` says it when the notes file beside
 the grades records it, or, given a run or bundle and the images' folder, from the files. The
@@ -35,7 +50,11 @@ with ``--images`` it is reused, writing nothing into the run).
 :func:`pretraining_splits` reads it back; the export of ``--images`` counts the graded files
 among them and marks them in the notes file's ``pretraining_image`` column, and ``--score``
 says :func:`pretraining_images_line` when scored files are among them (by content: a renamed
-copy is still recognised, a resized or re-encoded one not).
+copy is still recognised, a resized or re-encoded one not). Where the manifest has the
+``pixels_sha256`` column the record lists the decoded-pixel hashes per split too
+(:func:`record_pixel_splits`), compared as the training images' are, so that a PNG of a test row
+of a MedMNIST ``.npz`` is one; a record made from a manifest before that column has file hashes
+only.
 """
 
 from __future__ import annotations
@@ -48,13 +67,14 @@ from typing import Any
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.grading.image_notes import TRAINING_IMAGE
 from drac_ssl.io import read_json_dict, sha256_file
-from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
+from drac_ssl.manifest import MANIFEST_FILE, PIXELS_COLUMN, labelled_rows, read_manifest
 
-__all__ = ["HASH_HEX", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
+__all__ = ["BY_PIXELS", "HASH_HEX", "PIXELS_CHECK_NEEDS_INGEST", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
            "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
            "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "pretraining_record",
-           "pretraining_splits", "record_splits", "run_of_bundle", "splits_of", "training_hashes",
-           "training_images_line", "training_images_record"]
+           "file_pixels_prefix", "ingest_pixel_digests", "is_training_image", "match_words", "pixels_prefix", "pretraining_splits", "record_pixel_splits", "record_splits", "run_of_bundle",
+           "splits_of", "training_hashes", "training_images_line", "training_images_record", "training_match",
+           "training_pixel_hashes"]
 
 TRAINING_IMAGES_KEY = "training_images"
 """The bundle ``metadata.json`` key of :func:`training_images_record`."""
@@ -69,28 +89,203 @@ CLEAN_TEST_FIX = "pretrain.use_test_images=false"
 """The setting that keeps a run's test images out of its pretraining (and UMM)."""
 
 
-def training_images_record(digests: Iterable[str]) -> dict[str, Any]:
+def _prefixes(digests: Iterable[str]) -> list[str]:
+    """The :data:`HASH_HEX`-digit prefixes of hex ``digests`` (empty ones left out), sorted and unique."""
+    return sorted({d.strip().lower()[:HASH_HEX] for d in digests if d and d.strip()})
+
+
+def training_images_record(digests: Iterable[str], pixel_digests: Iterable[str] | None = None) -> dict[str, Any]:
     """The metadata entry of the training images whose full SHA-256 hex digests are
-    ``digests`` (empty ones, an image without a file, are left out): ``{"images": n,
-    "sha256_prefix_hex": 16, "sha256_prefixes": "0a1b... 2c3d...", "what": ...}``, the
-    prefixes sorted and unique."""
-    prefixes = sorted({d.strip().lower()[:HASH_HEX] for d in digests if d and d.strip()})
+    ``digests`` (of their files; empty ones, an image without a file, are left out):
+    ``{"images": n, "sha256_prefix_hex": 16, "sha256_prefixes": "0a1b... 2c3d...", "what":
+    ...}``, the prefixes sorted and unique; with ``pixel_digests`` (the manifest's
+    ``pixels_sha256`` of the same images, :func:`data_prep.validate.pixels_sha256`) also
+    ``"pixels_sha256_prefixes"`` and ``"pixels_images"`` (their count), so that a copy of a
+    training image in another file is recognised (:func:`is_training_image`). None (a manifest
+    made before the column): the file hashes alone."""
+    prefixes = _prefixes(digests)
+    pixels = None if pixel_digests is None else _prefixes(pixel_digests)
     return {"images": len(prefixes), "sha256_prefix_hex": HASH_HEX,
             "sha256_prefixes": " ".join(prefixes),
+            **({} if pixels is None else {"pixels_images": len(pixels), "pixels_sha256_prefixes": " ".join(pixels)}),
             "what": ("the first 16 hex digits of the SHA-256 of each labelled training image's "
-                     "file (the fine-tuning's images): a graded file with the same hash is one "
-                     "the model was trained on, so a score on it is not a test")}
+                     "file (the fine-tuning's images)"
+                     + ("" if pixels is None else
+                        " and of its decoded pixels (pixels_sha256_prefixes: data_prep.validate.pixels_sha256, "
+                        "shared by a copy of the image in another file, e.g. a PNG of an .npz row)")
+                     + ": a graded image with the same hash is one the model was trained on, so a "
+                       "score on it is not a test")}
 
 
 def training_hashes(metadata: Mapping[str, Any]) -> set[str] | None:
     """The set of training-image hash prefixes of a bundle's ``metadata`` (:data:`HASH_HEX`
-    hex digits each); None when the bundle records none (built before the list, or an
-    entry that is not this format)."""
+    hex digits each, of the files); None when the bundle records none (built before the list,
+    or an entry that is not this format)."""
     record = metadata.get(TRAINING_IMAGES_KEY)
     if not isinstance(record, Mapping) or record.get("sha256_prefix_hex") != HASH_HEX:
         return None
     text = record.get("sha256_prefixes")
     return set(text.split()) if isinstance(text, str) else None
+
+
+def training_pixel_hashes(metadata: Mapping[str, Any]) -> set[str] | None:
+    """The set of the training images' decoded-pixel hash prefixes of a bundle's ``metadata``
+    (:data:`HASH_HEX` hex digits of :func:`data_prep.validate.pixels_sha256` each); None when
+    the bundle records none (no training list, or one built from a manifest made before the
+    ``pixels_sha256`` column: :data:`PIXELS_CHECK_NEEDS_INGEST`)."""
+    if training_hashes(metadata) is None:
+        return None
+    text = metadata[TRAINING_IMAGES_KEY].get("pixels_sha256_prefixes")
+    return set(text.split()) if isinstance(text, str) else None
+
+
+def pixels_prefix(pixels: Any) -> str:
+    """The first :data:`HASH_HEX` hex digits of :func:`data_prep.validate.pixels_sha256` of a
+    uint8 image (grey ``(H, W)`` or RGB ``(H, W, 3)``, as decoded); ValueError for another
+    array (that function's)."""
+    from data_prep.validate import pixels_sha256  # numpy: not at this module's import
+
+    return pixels_sha256(pixels)[:HASH_HEX]
+
+
+BY_PIXELS = "pixels"
+"""What :func:`training_match` says of an image whose file's hash is not listed but whose
+decoded pixels' is (a PNG of an ``.npz`` row, a copy saved again): a mark of it reads ``yes
+(same decoded pixels)``, not ``yes (same SHA-256)`` (:func:`drac_ssl.submission.training_image_cell`)."""
+
+
+def training_match(files: set[str] | None, pixels: set[str] | None, file_hash: str | None = None,
+                   pixels_hash: str | None = None) -> str | bool | None:
+    """:func:`is_training_image`, saying how it matched: True for the file's hash (``same
+    SHA-256``), :data:`BY_PIXELS` for the decoded pixels' hash alone (``same decoded pixels``),
+    False for neither, None when that cannot be told. Truthy exactly where
+    :func:`is_training_image` is True."""
+    by_file = None if files is None or file_hash is None else file_hash in files
+    by_pixels = None if pixels is None or pixels_hash is None else pixels_hash in pixels
+    if by_file:
+        return True
+    if by_pixels:
+        return BY_PIXELS
+    return None if by_file is None and by_pixels is None else False
+
+
+def is_training_image(files: set[str] | None, pixels: set[str] | None, file_hash: str | None = None,
+                      pixels_hash: str | None = None) -> bool | None:
+    """Whether a graded image is one of a bundle's training images: its file's hash prefix
+    ``file_hash`` (:func:`file_prefix`) is among ``files`` (:func:`training_hashes`) or its
+    decoded pixels' ``pixels_hash`` (:func:`pixels_prefix`) among ``pixels``
+    (:func:`training_pixel_hashes`). None when that cannot
+    be told: no list to compare with, or nothing of the image to compare (no file read, no
+    pixel list). A match of either is True; False needs a comparison that could have matched
+    (:func:`training_match` says which matched)."""
+    found = training_match(files, pixels, file_hash, pixels_hash)
+    return None if found is None else bool(found)
+
+
+def file_pixels_prefix(path: str | os.PathLike[str], channels: int) -> str | None:
+    """:func:`pixels_prefix` of the image file ``path`` decoded as the export's
+    :func:`drac_ssl.grading.predict.read_image` decodes it for a model of ``channels`` (1: a
+    colour file to its luminance; 3: as the file is, a grey file's hash being that of its grey
+    pixels whether replicated or not, :func:`data_prep.validate.pixels_sha256`), and as the
+    ingest decoded its images (:func:`data_prep.validate.inspect_image`), without torch
+    (``--score`` loads none). None for a file that holds no image the decoder reads.
+
+    Raises:
+        OSError: the file cannot be read (gone, no permission)."""
+    # numpy, OpenCV, Pillow: not at this module's import
+    from data_prep.validate import inspect_image
+
+    decoded = inspect_image(Path(path).read_bytes(), str(path), channels=1 if channels == 1 else None,
+                            expected_side=None)
+    return None if decoded.pixels is None else pixels_prefix(decoded.pixels)
+
+
+def ingest_pixel_digests(data_dir: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]]) -> list[str] | None:
+    """Per manifest row of the ingest in ``data_dir`` (a ``RUN/data`` folder; ``rows`` read from
+    its manifest, holding ``path`` and ``sha256``), the decoded-pixel hash the ingest writes as
+    ``pixels_sha256`` (:func:`data_prep.validate.pixels_sha256`), for a manifest made before that
+    column, so that a bundle built from it still tells a training image held in another file. A
+    row ``NAME.npz:KEY[i]`` (a MedMNIST ``.npz``: ``ingest_summary.json``'s ``source_files.npz``,
+    else its ``root``) is row ``i`` of the array ``KEY``; a file is decoded from the ingest's
+    ``root`` (:func:`data_prep.validate.inspect_image`), each in the ingest's channels (grey with
+    ``data.channels=1``, else as held), as :mod:`data_prep.cache` decodes them. Each image is
+    first held to the manifest's ``sha256`` (of the file's bytes, or of the row's): None when any
+    one is gone, unreadable or changed since the ingest, or the ingest's record cannot be read
+    (then the bundle lists file hashes only: :data:`PIXELS_CHECK_NEEDS_INGEST`); "" for a file
+    that holds no image the decoder reads. Decodes every image given: a few ms a small image,
+    tens of ms a photograph (a 3,662-image APTOS training set: about a minute on 2 cores)."""
+    import re
+
+    import numpy as np
+
+    from data_prep.validate import convert_channels, inspect_image, pixels_sha256, sha256_of
+
+    data_dir = Path(data_dir)
+    summary = read_json_dict(data_dir / "ingest_summary.json") or {}
+    if not summary.get("root"):
+        return None
+    root = Path(str(summary["root"]))
+    channels = summary.get("channels") if isinstance(summary.get("channels"), Mapping) else {}
+    grey = str(channels.get("setting")) == "1"  # data_prep.ingest._plan: target "gray" only then
+    recorded = ((summary.get("source_files") or {}).get("npz") or {}).get("path")
+    row_of = re.compile(r"^(?P<file>[^:]+\.npz):(?P<key>[^\[\]:]+)\[(?P<i>\d+)\]$", re.IGNORECASE)
+    archives: dict[Path, Any] = {}
+    arrays: dict[tuple[Path, str], Any] = {}
+    digests: list[str] = []
+    try:
+        for row in rows:
+            rel, want = str(row.get("path") or ""), str(row.get("sha256") or "").strip().lower()
+            match = row_of.match(rel)
+            if match is None:
+                try:
+                    data = (root / rel).read_bytes()
+                except OSError:
+                    return None
+                if not rel or sha256_of(data) != want:
+                    return None
+                decoded = inspect_image(data, str(root / rel), channels=1 if grey else None, expected_side=None)
+                digests.append("" if decoded.pixels is None else pixels_sha256(decoded.pixels))
+                continue
+            npz = next((c for c in (Path(str(recorded)) if recorded else None, root, root / match["file"],
+                                    root.parent / match["file"])
+                        if c is not None and c.name == match["file"] and c.is_file()), None)
+            if npz is None:
+                return None
+            if npz not in archives:
+                archives[npz] = np.load(npz, allow_pickle=False)
+            key = (npz, match["key"])
+            if key not in arrays:
+                if match["key"] not in archives[npz].files:
+                    return None
+                arrays[key] = archives[npz][match["key"]]
+            images, i = arrays[key], int(match["i"])
+            if i >= len(images):
+                return None
+            pixels = np.ascontiguousarray(images[i][..., 0] if images[i].ndim == 3 and images[i].shape[2] == 1
+                                          else images[i])
+            if pixels.dtype != np.uint8 or sha256_of(pixels.tobytes()) != want:
+                return None
+            colour = pixels.ndim == 3 and not (np.array_equal(pixels[..., 0], pixels[..., 1])
+                                               and np.array_equal(pixels[..., 1], pixels[..., 2]))
+            converted, _ = convert_channels(pixels, rel, 1 if grey else None, colour,
+                                            "RGB" if pixels.ndim == 3 else "L")
+            digests.append(pixels_sha256(converted))
+    except (OSError, ValueError):  # an .npz that is no archive, a damaged one
+        return None
+    finally:
+        for archive in archives.values():
+            archive.close()
+    return digests
+
+
+PIXELS_CHECK_NEEDS_INGEST = (
+    "this model's list of training images holds file hashes only (its ingest was made before the "
+    "decoded-pixel hashes): a training image in another file (a PNG written from an .npz row, a "
+    "copy saved again) is not recognised as one, and the images it was trained on could not be "
+    "read again to hash them; to check decoded pixels too, ingest the data again in a new run "
+    "folder, without run.reuse (which takes the old ingest as it is), and train there")
+"""Said once by a check of graded images against a bundle whose training list has no
+decoded-pixel hashes (:func:`training_pixel_hashes` None where :func:`training_hashes` is not)."""
 
 
 PRETRAINING_SPLITS = ("test", "unlabelled")
@@ -102,7 +297,8 @@ SPLIT_FIXES = {"test": f"with {CLEAN_TEST_FIX}", "unlabelled": "without these im
 
 
 def pretraining_images_record(digests: Mapping[str, Iterable[str]], *, stages: str,
-                              test_read: bool, initial_weights: str = "") -> dict[str, Any]:
+                              test_read: bool, initial_weights: str = "",
+                              pixel_digests: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
     """The metadata entry of the images a bundle's backbone was pretrained on (self-supervised,
     without grades) beyond its labelled training images (those are :func:`training_images_record`'s).
 
@@ -116,19 +312,30 @@ def pretraining_images_record(digests: Mapping[str, Iterable[str]], *, stages: s
     them (``"VICReg"``, ``"VICReg, then UMM"``); ``test_read``: whether the test images were
     read (``pretrain.use_test_images``); ``initial_weights``: the weights the pretraining
     started from (``pretrain.backbone.weights``, an outside ``umm.source``), whose own images
-    are not known ("" for none). ``images``, ``test`` and ``unlabelled`` count the prefixes."""
-    lists = {split: sorted({d.strip().lower()[:HASH_HEX] for d in digests.get(split, ()) if d and d.strip()})
-             for split in PRETRAINING_SPLITS}
+    are not known ("" for none). ``images``, ``test`` and ``unlabelled`` count the prefixes.
+    ``pixel_digests``: per split the same images' decoded-pixel hashes (the manifest's
+    ``pixels_sha256``, :func:`data_prep.validate.pixels_sha256`), kept as
+    ``test_pixels_sha256_prefixes`` and ``unlabelled_pixels_sha256_prefixes``, so that a copy of
+    such an image in another file (a PNG of a MedMNIST test row) is recognised
+    (:func:`record_pixel_splits`); None (a manifest made before that column): the file hashes alone."""
+    lists = {split: _prefixes(digests.get(split, ())) for split in PRETRAINING_SPLITS}
+    pixels = None if pixel_digests is None else {
+        split: _prefixes(pixel_digests.get(split, ())) for split in PRETRAINING_SPLITS}
     return {"images": len(set(lists["test"]) | set(lists["unlabelled"])), "sha256_prefix_hex": HASH_HEX,
             **{f"{split}_sha256_prefixes": " ".join(lists[split]) for split in PRETRAINING_SPLITS},
+            **({} if pixels is None else {
+                f"{split}_pixels_sha256_prefixes": " ".join(pixels[split]) for split in PRETRAINING_SPLITS}),
             "stages": stages, "test": len(lists["test"]), "unlabelled": len(lists["unlabelled"]),
             "test_read": bool(test_read),
             **({"initial_weights": initial_weights} if initial_weights else {}),
             "what": ("the first 16 hex digits of the SHA-256 of each image the self-supervised "
                      "pretraining of this backbone read without its grade, beyond the labelled "
                      "training images, per split (the run's test images unless "
-                     "pretrain.use_test_images=false; its data.unlabelled images): a score on such "
-                     "an image is transductive, not a clean held-out test")}
+                     "pretrain.use_test_images=false; its data.unlabelled images)"
+                     + ("" if pixels is None else
+                        ", and of its decoded pixels (*_pixels_sha256_prefixes: data_prep.validate.pixels_sha256, "
+                        "shared by a copy of the image in another file, e.g. a PNG of an .npz row)")
+                     + ": a score on such an image is transductive, not a clean held-out test")}
 
 
 def _stage_read_test(stage_meta: dict[str, Any]) -> bool:
@@ -259,14 +466,19 @@ def pretraining_images_of(run_dir: str | os.PathLike[str], variant: str) -> dict
         return None
     read, rows = sources
     test_read = any(_stage_read_test(meta) for meta in read.values())
-    trained = {str(r.get("sha256") or "").strip().lower()[:HASH_HEX] for r in labelled_rows(rows)}
     splits = ("test", "unlabelled") if test_read else ("unlabelled",)
-    digests = {split: [d for r in rows if r.get("split") == split
-                       and (d := str(r.get("sha256") or "").strip().lower()) and d[:HASH_HEX] not in trained]
-               for split in splits}
+
+    def listed(column: str) -> dict[str, list[str]]:  # per split, the column's digests of no training image
+        trained = {str(r.get(column) or "").strip().lower()[:HASH_HEX] for r in labelled_rows(rows)}
+        return {split: [d for r in rows if r.get("split") == split
+                        and (d := str(r.get(column) or "").strip().lower()) and d[:HASH_HEX] not in trained]
+                for split in splits}
+
+    # the decoded-pixel hashes where the manifest has them (an ingest made before: files only)
+    pixels = listed(PIXELS_COLUMN) if rows and all(PIXELS_COLUMN in r for r in rows) else None
     return pretraining_images_record(
-        digests, stages=", then ".join({"pretrain": PRETRAIN_METHOD, "umm": "UMM"}[s] for s in read),
-        test_read=test_read, initial_weights=_initial_weights(run_dir, read))
+        listed("sha256"), stages=", then ".join({"pretrain": PRETRAIN_METHOD, "umm": "UMM"}[s] for s in read),
+        test_read=test_read, initial_weights=_initial_weights(run_dir, read), pixel_digests=pixels)
 
 
 def has_pretraining_records(run_dir: str | os.PathLike[str], variant: str) -> bool:
@@ -347,10 +559,30 @@ def record_splits(record: Mapping[str, Any]) -> dict[str, set[str]]:
     return pretraining_splits({PRETRAINING_IMAGES_KEY: record}) or {}
 
 
-def splits_of(prefix: str | None, splits: Mapping[str, set[str]]) -> list[str]:
-    """The splits (keys of :func:`pretraining_splits`) whose lists hold the hash prefix
-    ``prefix``, in :data:`PRETRAINING_SPLITS`' order; [] for none or a None prefix."""
-    return [] if prefix is None else [split for split, hashes in splits.items() if prefix in hashes]
+def record_pixel_splits(record: Mapping[str, Any] | None) -> dict[str, set[str]] | None:
+    """The decoded-pixel hash prefixes of a pretraining record (:func:`pretraining_images_record`'s
+    ``*_pixels_sha256_prefixes``) per split of :data:`PRETRAINING_SPLITS`; None for a record
+    without them (made from a manifest before the ``pixels_sha256`` column, or by an earlier
+    version), for none and for the ``scratch`` variant's ``{}``."""
+    if not record or record.get("sha256_prefix_hex") != HASH_HEX:
+        return None
+    lists = [record.get(f"{split}_pixels_sha256_prefixes") for split in PRETRAINING_SPLITS]
+    if not all(isinstance(text, str) for text in lists):
+        return None
+    return {split: set(text.split()) for split, text in zip(PRETRAINING_SPLITS, lists, strict=True)}
+
+
+def splits_of(prefix: str | None, splits: Mapping[str, set[str]], pixels_prefix: str | None = None,
+              pixel_splits: Mapping[str, set[str]] | None = None) -> list[str]:
+    """The splits (keys of :func:`pretraining_splits`) whose lists hold the file's hash prefix
+    ``prefix``, or whose decoded-pixel lists (``pixel_splits``, :func:`record_pixel_splits`)
+    hold the image's ``pixels_prefix`` (:func:`pixels_prefix`), in :data:`PRETRAINING_SPLITS`'
+    order; [] for none or None prefixes."""
+    found = [] if prefix is None else [split for split, hashes in splits.items() if prefix in hashes]
+    if pixels_prefix is not None and pixel_splits:
+        found += [split for split, hashes in pixel_splits.items() if pixels_prefix in hashes and split not in found]
+    order = list(splits) + [split for split in PRETRAINING_SPLITS if split not in splits]
+    return sorted(found, key=order.index)
 
 
 def fix_words(splits: Iterable[str]) -> str:
@@ -365,8 +597,19 @@ def fix_words(splits: Iterable[str]) -> str:
     return "train again " + " and ".join(SPLIT_FIXES[s] for s in PRETRAINING_SPLITS if s in wanted)
 
 
+def match_words(n_matched: int, by_pixels: int = 0) -> str:
+    """How ``n_matched`` images were matched, of which ``by_pixels`` by their decoded pixels
+    alone (:data:`BY_PIXELS`): ``"same SHA-256"`` (none), ``"same decoded pixels"`` (all), else
+    ``"same SHA-256 or, for 2 of them, same decoded pixels"``."""
+    if by_pixels <= 0:
+        return "same SHA-256"
+    if by_pixels >= n_matched:
+        return "same decoded pixels"
+    return f"same SHA-256 or, for {by_pixels} of them, same decoded pixels"
+
+
 def pretraining_images_line(n_pretrained: int, n_images: int, stages: str = "",
-                            splits: Iterable[str] = ("test",), scored: bool = True) -> str:
+                            splits: Iterable[str] = ("test",), scored: bool = True, by_pixels: int = 0) -> str:
     """``"2 of 5 scored images were among those the self-supervised pretraining (VICReg) of
     this model's backbone read, without their grades (same SHA-256): the figures are
     transductive, not a clean held-out test figure; for a clean one, train again with
@@ -374,7 +617,8 @@ def pretraining_images_line(n_pretrained: int, n_images: int, stages: str = "",
     pretrained (:func:`pretraining_images_record`'s); ``splits``: those the matched images
     came from, whose fixes are named (:func:`fix_words`); ``scored`` False: the export's words
     of graded images (``2 of 5 graded images were ...: a score of their grades (--score) is
-    transductive, ...``)."""
+    transductive, ...``); ``by_pixels``: how many matched by their decoded pixels alone (a PNG of
+    an ``.npz`` row), said in the parentheses (:func:`match_words`)."""
     if n_pretrained <= 0:
         return ""
     verb = "was" if n_pretrained == 1 else "were"
@@ -383,7 +627,7 @@ def pretraining_images_line(n_pretrained: int, n_images: int, stages: str = "",
             "a score of their grades (export --score) is transductive")
     return (f"{n_pretrained} of {n_images} {'scored' if scored else 'graded'} images {verb} among those "
             f"the self-supervised pretraining{which} of this model's backbone read, without their grades "
-            f"(same SHA-256): {what}, not a clean held-out test figure; for a clean one, "
+            f"({match_words(n_pretrained, by_pixels)}): {what}, not a clean held-out test figure; for a clean one, "
             f"{fix_words(splits)}")
 
 
@@ -393,14 +637,15 @@ def file_prefix(path: str | os.PathLike[str]) -> str:
     return sha256_file(path)[:HASH_HEX]
 
 
-def training_images_line(n_trained: int, n_images: int) -> str:
+def training_images_line(n_trained: int, n_images: int, by_pixels: int = 0) -> str:
     """``"2 of 5 images were used to train this model (same SHA-256): scores on them are not a
-    test"``; "" for ``n_trained`` 0."""
+    test"``; "" for ``n_trained`` 0. ``by_pixels``: how many of them matched by their decoded
+    pixels alone (:data:`BY_PIXELS`: ``(same decoded pixels)``, :func:`match_words`)."""
     if n_trained <= 0:
         return ""
     verb = "was" if n_trained == 1 else "were"
-    return (f"{n_trained} of {n_images} images {verb} used to train this model (same SHA-256): "
-            f"scores on them are not a test")
+    return (f"{n_trained} of {n_images} images {verb} used to train this model "
+            f"({match_words(n_trained, by_pixels)}): scores on them are not a test")
 
 
 TRAINING_IMAGE_NOTE = (f"{TRAINING_IMAGE}: this file is one of the images this model was trained on "

@@ -355,3 +355,170 @@ def test_a_five_grade_model_on_dracs_test_folder_is_warned_at_write_time(
     assert "DRAC accepts only" in capsys.readouterr().err  # one image of that folder too
     assert export.main([str(colour_run), "--images", str(other), "--out", str(tmp_path / "o.csv")]) == 0
     assert "DRAC accepts only" not in capsys.readouterr().err
+
+
+def test_a_png_of_a_training_row_of_the_npz_is_a_training_image(colour_run: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial (F8): a bundle trained on RetinaMNIST's .npz graded 30 of its own val images,
+    written as PNG, and neither the export nor grade_images said they trained it: the manifest
+    hashed each row's raw bytes, which no PNG file shares. The manifest now holds each image's
+    decoded-pixel hash too (before the fundus crop), the bundle lists them, and a PNG of a row,
+    or the row's array itself, is a training image; a new image is not."""
+    import warnings
+
+    from data_prep.validate import pixels_sha256
+    from drac_ssl.grading.predict import grade_images
+    from drac_ssl.grading.training_images import PIXELS_CHECK_NEEDS_INGEST
+
+    with np.load(colour_run.parents[1] / "retinamnist_tiny.npz") as archive:
+        train_row, val_row = archive["train_images"][2], archive["val_images"][3]
+    manifest = {r["id"]: r for r in _rows(colour_run / "data" / "manifest.csv")}
+    assert manifest["val_0003.png"]["pixels_sha256"] == pixels_sha256(val_row)
+    meta = json.loads((colour_run / "bundle" / "metadata.json").read_text())
+    assert meta["training_images"]["pixels_images"] == N_TRAIN + N_VAL
+    folder = tmp_path / "external"
+    folder.mkdir()
+    Image.fromarray(train_row).save(folder / "a.png")
+    Image.fromarray(val_row).save(folder / "b.png")
+    new = fundus_like(4, np.random.default_rng(7))
+    Image.fromarray(new).save(folder / "c.png")
+    out = tmp_path / "ext.csv"
+    capsys.readouterr()
+    assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) in (0, export.EXIT_FLAGGED)
+    captured = capsys.readouterr()
+    assert "2 of 3 images were used to train this model (same decoded pixels)" in captured.out.splitlines()[-1], \
+        captured.out  # review F6: not "same SHA-256", which these files do not share
+    assert PIXELS_CHECK_NEEDS_INGEST not in captured.err
+    notes = {r["case"]: r["training_image"] for r in _rows(tmp_path / "ext_notes.csv")}
+    assert notes == {"a.png": "yes (same decoded pixels)", "b.png": "yes (same decoded pixels)", "c.png": ""}
+    bundle = load_bundle(colour_run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a bundle with the pixel hashes warns of nothing
+        graded = grade_images(bundle, [train_row, val_row, new])  # arrays: no file at all
+    assert graded.training_image == [True, True, False]
+    assert graded.to_records()[1]["training_image"] is True
+    from app.predict import Predictor  # the app's upload: by its decoded pixels too
+
+    predictor = Predictor(colour_run, gradcam=False)
+    assert predictor.predict_file(folder / "b.png").training_image is True
+    assert predictor.predict_file(folder / "c.png").training_image is False
+    # a bundle built from an ingest made before the pixel hashes: the files alone, said once
+    old = tmp_path / "old_bundle"
+    shutil.copytree(colour_run / "bundle", old)
+    meta["training_images"] = {k: v for k, v in meta["training_images"].items() if not k.startswith("pixels")}
+    (old / "metadata.json").write_text(json.dumps(meta))
+    assert export.main([str(old), "--images", str(folder), "--out", str(tmp_path / "old.csv")]) in (
+        0, export.EXIT_FLAGGED)
+    err = capsys.readouterr().err
+    assert err.count(PIXELS_CHECK_NEEDS_INGEST) == 1, err
+    with pytest.warns(UserWarning, match="holds file hashes only"):
+        assert grade_images(load_bundle(old), [val_row]).training_image is None
+
+
+def test_export_images_of_an_npz_says_the_two_ways_that_work(colour_run: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial (F7): ``export RUN --images FILE.npz`` exited 2 with "not an image file" and no
+    fix. It says what the file is and two ways that work: a line that writes the rows as PNG
+    files named as the ingest names them (followed here: the folder then grades, its cases
+    val_0000.png ...), or grade_images on the array; ``FILE.npz:KEY`` picks the array."""
+    import shlex
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)  # the rows are written into the current folder, not beside the .npz
+    npz = tmp_path / "data" / "rm.npz"
+    npz.parent.mkdir()
+    shutil.copy(colour_run.parents[1] / "retinamnist_tiny.npz", npz)
+    for given in (str(npz), f"{npz}:val_images"):
+        assert export.main([str(colour_run), "--images", given, "--out", str(tmp_path / "x.csv")]) == 2
+        err = capsys.readouterr().err
+        assert "not an image file or folder" in err and "rows of its arrays train_images, val_images, test_images" in err
+        assert "named as the ingest names them" in err and "grade_images(load_bundle(" in err
+    assert "val_0000.png, val_0001.png" in err and f"--images {npz}:train_images gives its line" in err, err
+    line = next(x for x in err.splitlines() if " -c " in x).strip()
+    words = shlex.split(line)
+    assert words[1] == "-c"
+    done = subprocess.run([sys.executable, *words[1:]], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "rm_val"
+    assert sorted(p.name for p in folder.iterdir()) == [f"val_{i:04d}.png" for i in range(N_VAL)]
+    assert export.main([str(colour_run), "--images", str(folder), "--out", str(tmp_path / "v.csv")]) in (
+        0, export.EXIT_FLAGGED)
+    out = capsys.readouterr().out
+    assert [r["case"] for r in _rows(tmp_path / "v.csv")] == [f"val_{i:04d}.png" for i in range(N_VAL)]
+    assert f"{N_VAL} of {N_VAL} images were used to train this model" in out  # val rows: pooled into training
+
+
+def test_pngs_of_npz_rows_are_told_alike_by_the_export_and_score(colour_run: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F2, F3: PNGs of the .npz's rows graded as an external set. The export marks a
+    training row's PNG a training image and a test row's PNG (which the pretraining read) a
+    pretraining image, by their decoded pixels; ``--score RUN --images DIR`` says the same counts
+    from the files alone (no notes file), and its notes file's yes stands over a file-only no."""
+    from drac_ssl.grading.training_images import PRETRAINING_IMAGES_KEY
+
+    meta = json.loads((colour_run / "bundle" / "metadata.json").read_text())
+    assert meta[PRETRAINING_IMAGES_KEY]["test_pixels_sha256_prefixes"]
+    with np.load(colour_run.parents[1] / "retinamnist_tiny.npz") as archive:
+        rows = {"tr.png": archive["train_images"][1], "te.png": archive["test_images"][2],
+                "te2.png": archive["test_images"][0]}
+    folder = tmp_path / "external"
+    folder.mkdir()
+    for name, row in rows.items():
+        Image.fromarray(row).save(folder / name)
+    Image.fromarray(fundus_like(4, np.random.default_rng(9))).save(folder / "new.png")
+    out = tmp_path / "ext.csv"
+    capsys.readouterr()
+    assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) in (0, export.EXIT_FLAGGED)
+    said = capsys.readouterr().out.splitlines()[-1]
+    assert "1 of 4 images was used to train this model (same decoded pixels)" in said, said
+    assert ("2 of 4 graded images were among those the self-supervised pretraining (VICReg) of this "
+            "model's backbone read, without their grades (same decoded pixels)") in said, said
+    notes = {r["case"]: r for r in _rows(tmp_path / "ext_notes.csv")}
+    assert {c: r["pretraining_image"] for c, r in notes.items()} == {
+        "tr.png": "", "te.png": "yes (same decoded pixels as a test image)",
+        "te2.png": "yes (same decoded pixels as a test image)", "new.png": ""}
+    assert notes["tr.png"]["training_image"] == "yes (same decoded pixels)"
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image,level\n" + "".join(f"{c},{i % 5}\n" for i, c in enumerate(notes)))
+    for kept in (True, False):  # with the export's notes file, then from the files alone
+        if not kept:
+            (tmp_path / "ext_notes.csv").unlink()
+        assert export.main([str(colour_run), "--score", str(out), "--labels", str(labels), "--images",
+                            str(folder)]) == 0
+        captured = capsys.readouterr()
+        assert "warning: 1 of 4 images was used to train this model (same decoded pixels)" in captured.err, \
+            captured.err
+        assert "warning: 2 of 4 scored images were among those" in captured.out, captured.out
+        assert "without their grades (same decoded pixels)" in captured.out, captured.out
+
+
+def test_an_npz_key_that_is_no_image_array_is_said_and_the_lines_name_the_file_absolutely(
+        colour_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F5: ``--images rm.npz:bogus`` printed a line that failed with a KeyError, and
+    ``rm.npz:train_labels`` one that wrote the label rows as PNGs; a relative .npz path printed a
+    line that works only from that folder. A key that is no image array is said, with those the
+    file holds; the lines name the .npz by its absolute path (run here from another folder)."""
+    import shlex
+    import subprocess
+    import sys
+
+    (tmp_path / "data").mkdir()
+    shutil.copy(colour_run.parents[1] / "retinamnist_tiny.npz", tmp_path / "data" / "rm.npz")
+    monkeypatch.chdir(tmp_path / "data")
+    for key in ("bogus", "train_labels"):
+        assert export.main([str(colour_run), "--images", f"rm.npz:{key}", "--out", str(tmp_path / "x.csv")]) == 2
+        err = capsys.readouterr().err
+        assert f"no image array {key}; it holds train_images, val_images, test_images" in err, err
+        assert " -c " not in err and "grade_images(" not in err, err
+    assert export.main([str(colour_run), "--images", "rm.npz:val_images", "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if " -c " in x).strip()
+    assert str(tmp_path / "data" / "rm.npz") in line and str(tmp_path / "data" / "rm.npz") in err.splitlines()[-1]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run([sys.executable, *shlex.split(line)[1:]], cwd=elsewhere, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "data" / "rm_val").iterdir()) == [f"val_{i:04d}.png" for i in range(N_VAL)]

@@ -1257,6 +1257,27 @@ def test_a_weak_out_of_distribution_check_is_said_once(
     assert export._weak_check_line(sound, np.zeros(3, bool)) == ""
 
 
+def test_a_weak_checks_past_evidence_is_history_and_not_beside_a_count_of_all_flagged(exported_run: Path) -> None:
+    """A trial (F11): a trial bundle of RetinaMNIST flagged 30 of 30 APTOS photographs, and the
+    next line said "a trial bundle of RetinaMNIST flagged none of 30 APTOS photographs". The
+    past measurement is said as such (a review by hand, its date and where it is recorded), and
+    left out when this bundle flagged most of the graded images, whose count is said instead."""
+    from drac_ssl.grading.ood import TRIAL_EVIDENCE
+
+    bundle = export.load_bundle(exported_run)
+    assert bundle.input_profile is not None and bundle.input_profile.trial_run
+    assert "review by hand of 2026-12-04" in TRIAL_EVIDENCE and "docs/app.md" in TRIAL_EVIDENCE
+    none = export._weak_check_line(bundle, np.zeros(4, bool))
+    assert none.startswith("warning: ") and TRIAL_EVIDENCE in none and "here it flagged" not in none
+    every = export._weak_check_line(bundle, np.ones(4, bool))
+    assert every.startswith("note: ") and "flagged none" not in every, every
+    assert every.endswith("; here it flagged every one of the 4 graded images"), every
+    most = export._weak_check_line(bundle, np.array([True, True, True, False]))
+    assert most.startswith("warning: ") and "flagged none" not in most
+    assert most.endswith("here it flagged 3 of the 4 graded images: those it did not flag may still be of "
+                         "another kind"), most
+
+
 def test_an_image_of_few_grey_levels_is_warned_about_in_the_apps_words(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: the app warns before the grade of an image of at most a few grey levels (a

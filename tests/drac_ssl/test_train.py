@@ -1196,6 +1196,38 @@ def test_stages_taken_with_other_folds_are_dropped_when_the_new_ingest_holds_oth
             f"missing)") in out and "other images" not in out, out
 
 
+def test_refold_check_ignores_a_column_only_one_manifest_has(tmp_path: Path) -> None:
+    """A run made before the manifest's pixels_sha256 column, refolded (run.reuse=OLD
+    data.fold_seed=7) by this version: the new ingest's manifest has the column, the old one
+    not. That is no image difference (review F1): the taken pretraining and UMM stand. A column
+    both have is still compared (an edited pixels_sha256 is a difference)."""
+    import shutil
+
+    from fake_ingest import SOURCE_SIZE, make_fake_ingest
+
+    old = make_fake_ingest(tmp_path / "old")
+    run = tmp_path / "new"
+    shutil.copytree(old, run / "data")
+
+    def write(path: Path, extra: dict[str, str]) -> None:
+        with open(old / "manifest.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert "pixels_sha256" not in rows[0]  # a manifest made before the column
+        for i, row in enumerate(rows):
+            row["fold"] = str((int(row["fold"]) + 1) % 5) if row["fold"] else ""
+            row.update({k: f"{v}{i}" for k, v in extra.items()})
+        with open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    write(run / "data" / "manifest.csv", {"pixels_sha256": "ab"})
+    assert train.refolded_image_difference(run / "data", old, SOURCE_SIZE) == ""
+    assert train.refolded_image_difference(old, run / "data", SOURCE_SIZE) == ""  # either way round
+    write(old / "manifest.csv", {"pixels_sha256": "cd"})  # both have it, other values
+    assert "in more than its fold columns" in train.refolded_image_difference(run / "data", old, SOURCE_SIZE)
+
+
 def _taken_from_reduced(work: Path, name: str, *settings: str) -> Path:
     """``work/runs/NAME``: the reduced job run in ``work`` up to its UMM with ``settings``,
     taking what it can from the reduced run (``run.reuse=runs/reduced``)."""

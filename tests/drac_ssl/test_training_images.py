@@ -153,3 +153,63 @@ def test_a_grade_name_a_spreadsheet_would_read_as_a_formula_is_neutralised(tmp_p
     assert not any(cell[:1] in FORMULA_CELL_STARTS for cell in cells)
     assert grade_name_cell("proliferative") == "proliferative"  # a plain name is written as it is
     assert read_image_notes(notes) == {f"{k}.png": ("", False) for k in range(6)}
+
+
+def test_a_pretraining_record_with_pixel_lists_finds_a_copy_in_another_file() -> None:
+    """Review F3: the pretraining record held file hashes only, so a PNG of a test row of an
+    .npz (read by the pretraining) was not marked. With the manifest's decoded-pixel hashes, the
+    record lists them per split and splits_of finds an image by either hash."""
+    from drac_ssl.grading.training_images import (
+        pretraining_images_record,
+        record_pixel_splits,
+        splits_of,
+    )
+
+    files = {"test": ["aa" * 32], "unlabelled": ["bb" * 32]}
+    pixels = {"test": ["cc" * 32], "unlabelled": ["dd" * 32, "cc" * 32]}
+    record = pretraining_images_record(files, stages="VICReg", test_read=True, pixel_digests=pixels)
+    by_pixels = record_pixel_splits(record)
+    assert by_pixels == {"test": {"c" * 16}, "unlabelled": {"d" * 16, "c" * 16}}
+    splits = {"test": {"a" * 16}, "unlabelled": {"b" * 16}}
+    assert splits_of(None, splits, "c" * 16, by_pixels) == ["test", "unlabelled"]
+    assert splits_of("b" * 16, splits, "d" * 16, by_pixels) == ["unlabelled"]
+    assert splits_of("e" * 16, splits, "e" * 16, by_pixels) == []
+    old = pretraining_images_record(files, stages="VICReg", test_read=True)  # a manifest before the column
+    assert record_pixel_splits(old) is None and record_pixel_splits({}) is None
+    assert "pixels" not in old["what"] and "decoded pixels" in record["what"]
+
+
+def test_a_match_by_decoded_pixels_alone_is_said_so() -> None:
+    """Review F6: a PNG of an .npz row matched by its decoded pixels was marked "yes (same
+    SHA-256)", which its file does not share. The cell and the lines say "same decoded pixels"
+    for such a match, and name both ways when some matched each way."""
+    from drac_ssl.grading.training_images import BY_PIXELS, pretraining_images_line, training_match
+    from drac_ssl.submission import pretraining_image_cell, training_image_cell
+
+    files, pixels = {"a" * 16}, {"b" * 16}
+    assert training_match(files, pixels, "a" * 16, "b" * 16) is True  # the file's hash: said first
+    assert training_match(files, pixels, "c" * 16, "b" * 16) == BY_PIXELS
+    assert training_match(files, pixels, "c" * 16, "d" * 16) is False
+    assert training_match(None, None, "a" * 16, "b" * 16) is None
+    assert training_image_cell(True) == "yes (same SHA-256)"
+    assert training_image_cell(BY_PIXELS) == "yes (same decoded pixels)"
+    assert pretraining_image_cell(["test"], by_pixels=True) == "yes (same decoded pixels as a test image)"
+    assert pretraining_image_cell(["test"]) == "yes (same SHA-256 as a test image)"
+    assert "(same SHA-256)" in training_images_line(3, 5)
+    assert "(same decoded pixels)" in training_images_line(3, 5, 3)
+    assert "(same SHA-256 or, for 1 of them, same decoded pixels)" in training_images_line(3, 5, 1)
+    assert "without their grades (same decoded pixels)" in pretraining_images_line(2, 5, "VICReg", by_pixels=2)
+
+
+def test_the_notes_file_keeps_how_each_image_matched(tmp_path: Path) -> None:
+    from drac_ssl.grading.training_images import BY_PIXELS
+    from drac_ssl.submission import PRETRAINING_IMAGE_COLUMN, read_pixel_marks
+
+    path = tmp_path / "n.csv"
+    write_image_notes(path, ["a.png", "b.png", "c.png"], [0, 1, 2], [[], [], []], [True, BY_PIXELS, False],
+                      pretrained=[["test"], ["test"], []], pretrained_by_pixels=[False, True, False])
+    notes = read_image_notes(path)
+    assert notes is not None and [notes[c][1] for c in ("a.png", "b.png", "c.png")] == [True, True, False]
+    assert read_pixel_marks(path) == {"b.png"} == read_pixel_marks(path, PRETRAINING_IMAGE_COLUMN)
+    read = read_pretraining_notes(path)
+    assert read is not None and read["b.png"]["splits"] == read["a.png"]["splits"] == ["test"]
