@@ -92,7 +92,7 @@ def colour_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
 
 
