@@ -423,6 +423,68 @@ def build_commit_words(package_dir: str | None = None) -> str:
         " with uncommitted changes" if origin["build_dirty"] else "")
 
 
+FINGERPRINT_FOLDERS = ("drac_ssl", "data_prep", "app")
+"""The source folders :func:`code_fingerprint` hashes (the package, the ingest, the app),
+beside each other as in a checkout, a source archive or site-packages."""
+
+FINGERPRINT_SKIPPED = ("drac_ssl/_build_info.py",)
+"""Files left out of :func:`code_fingerprint`: setup.py writes :data:`BUILD_INFO_FILE` into a
+built package only, so that a wheel and the checkout it was built from hash alike."""
+
+FINGERPRINT_LENGTH = 12
+"""Hex digits of a fingerprint said in words (:func:`code_words`); records keep all 64."""
+
+
+def source_fingerprint(root: str | os.PathLike[str]) -> str:
+    """SHA-256 (64 hex digits) of the Python source under ``root``: every ``*.py`` file below
+    :data:`FINGERPRINT_FOLDERS` (``drac_ssl/``, ``data_prep/``, ``app/``, subfolders included,
+    ``__pycache__`` and dot-folders left out, symbolic links followed; a missing folder adds
+    nothing) but :data:`FINGERPRINT_SKIPPED`, taken in the order of their relative paths
+    (``/``-separated, sorted as bytes); each file adds its path, a NUL, its size in bytes as
+    decimal digits, a NUL and its bytes. Not covered: ``configs/`` (a run records its own
+    settings in ``config.yaml``), the installed libraries (``environment.json``'s ``builds``),
+    ``py.typed`` and every file that is not ``*.py``. A file that cannot be read adds its path
+    and ``unreadable``. Needs no git: a git checkout, a ``git archive`` or GitHub ZIP of the
+    same commit and a wheel built from it give the same value; any edited, added or removed
+    ``.py`` file, tracked by git or not, changes it."""
+    root = os.fspath(root)
+    paths: list[str] = []
+    for folder in FINGERPRINT_FOLDERS:
+        top = os.path.join(root, folder)
+        for here, dirs, files in os.walk(top, followlinks=True):
+            dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
+            rel = os.path.relpath(here, root).replace(os.sep, "/")
+            paths.extend(f"{rel}/{name}" for name in files if name.endswith(".py"))
+    digest = hashlib.sha256()
+    for rel in sorted((p for p in paths if p not in FINGERPRINT_SKIPPED), key=os.fsencode):
+        try:
+            with open(os.path.join(root, *rel.split("/")), "rb") as fh:
+                data = fh.read()
+        except OSError:
+            digest.update(os.fsencode(rel) + b"\0unreadable\0")
+            continue
+        digest.update(os.fsencode(rel) + b"\0" + str(len(data)).encode("ascii") + b"\0" + data)
+    return digest.hexdigest()
+
+
+def code_fingerprint() -> str:
+    """:func:`source_fingerprint` of the source tree this package was imported from (the
+    folder holding this ``drac_ssl/``, and ``data_prep/`` and ``app/`` beside it): which code
+    runs, with or without git (an installed package, a source archive, a checkout). Computed
+    once per process (15-45 ms for the ~4 MB of source on a 2-core machine; a later call
+    costs some 30 us) and cached: a file edited while the process runs is not seen
+    (:func:`code_version`'s git call sees a checkout's). Recorded as ``code_fingerprint`` in
+    ``environment.json`` (:func:`code_origin`), in each stage's ``code`` in ``stages.json``
+    and in a bundle's ``provenance`` (:func:`code_version`)."""
+    return _fingerprint_of(os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint_of(root: str) -> str:
+    """:func:`source_fingerprint`, once per process for each root."""
+    return source_fingerprint(root)
+
+
 def git_dirty() -> bool | None:
     """Whether tracked files of the checkout this package runs from differ from its commit
     (uncommitted changes: the commit alone does not reproduce the code); None when unknown,
@@ -568,7 +630,10 @@ def unknown_code_words() -> str:
 
 def code_origin() -> dict[str, Any]:
     """Which code runs, for a run folder's ``environment.json``: ``git_commit`` (short),
-    ``git_dirty`` and ``code_source``. ``"git"``: of the checkout this package runs from
+    ``git_dirty`` and ``code_source``, and always ``distribution_version``
+    (:func:`distribution_version`; runs made before the fingerprint recorded it only for a
+    package that was no git checkout) and ``code_fingerprint`` (:func:`code_fingerprint`, 64
+    hex digits: it names the code where git cannot). ``"git"``: of the checkout this package runs from
     (:func:`git_commit`, :func:`git_dirty`; :func:`git_changes` adds the full SHA and, when the
     code differs from it, the diff's SHA-256 and the changed and untracked files). ``"code_stamp"``: on a lent GPU machine whose copy
     of ``.git`` may be stale, the GPU scripts' code stamp (``DRAC_SSL_CODE_STAMP`` naming one
@@ -583,6 +648,12 @@ def code_origin() -> dict[str, Any]:
     ``"installed package"`` or ``"untracked source tree"``, ``distribution_version`` (its
     installed version, :func:`distribution_version`) and, for a wheel built from a checkout,
     ``build_commit`` and ``build_dirty`` (:func:`build_origin`)."""
+    return {**_code_origin(), "distribution_version": distribution_version(),
+            "code_fingerprint": code_fingerprint()}
+
+
+def _code_origin() -> dict[str, Any]:
+    """:func:`code_origin` but its ``distribution_version`` and ``code_fingerprint``."""
     from drac_ssl.code_stamp import stamp_record, stamps_from_env
 
     source = code_source()
@@ -601,12 +672,13 @@ def code_origin() -> dict[str, Any]:
             **({"code_stamp": stamp_record(unmatched)} if unmatched is not None else {})}
 
 
-def code_version() -> dict[str, Any] | None:
+def code_version() -> dict[str, Any]:
     """The code this process would import now: ``{"git_commit": short commit, "git_dirty":
-    bool}`` of the checkout this package runs from (as :func:`git_commit` and :func:`git_dirty`
-    say it), in one git call (``git describe --always --dirty``, tags ignored); None when git
-    or the checkout is not there, or the package is no git checkout of drac_ssl
-    (:func:`code_source`). With a code stamp in use (:func:`code_origin`: a GPU
+    bool, "code_fingerprint": 64 hex digits}``: the checkout this package runs from (as
+    :func:`git_commit` and :func:`git_dirty` say it), in one git call (``git describe --always
+    --dirty``, tags ignored), and :func:`code_fingerprint` (once per process). Only
+    ``{"code_fingerprint": ...}`` when git or the checkout is not there, or the package is no
+    git checkout of drac_ssl (:func:`code_source`): a source archive, an installed package. With a code stamp in use (:func:`code_origin`: a GPU
     machine's stale ``.git``) the stamp's, as ``environment.json`` says it, so that the stages
     are not said to run on other code than the run was made with; the stamp is checked against
     the tree once per process while it and its sums stay the same
@@ -619,35 +691,79 @@ def code_version() -> dict[str, Any] | None:
         used = stamps_from_env(read=read_code_stamp_once)[0]
     except ValueError:
         used = None  # code_origin records it; git names the code
+    fingerprint = {"code_fingerprint": code_fingerprint()}
     if used is not None:
-        return {"git_commit": used.commit[:7], "git_dirty": bool(used.changed_code)}
+        return {"git_commit": used.commit[:7], "git_dirty": bool(used.changed_code), **fingerprint}
     if code_source() != "git":  # git would name a user's repository around an installed package
-        return None
+        return fingerprint
     try:
         out = subprocess.run(["git", "-C", _PACKAGE_DIR, "describe", "--always", "--dirty", "--exclude=*"],
                              capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
-        return None
+        return fingerprint
     described = out.stdout.strip()
     if out.returncode != 0 or not described:
-        return None
+        return fingerprint
     dirty = described.endswith("-dirty")
-    return {"git_commit": described.removesuffix("-dirty"), "git_dirty": dirty}
+    return {"git_commit": described.removesuffix("-dirty"), "git_dirty": dirty, **fingerprint}
+
+
+def known_commit(version: dict[str, Any]) -> str:
+    """The short commit a :func:`code_version` record (or an ``environment.json``) names; ''
+    when it names none (absent, or ``"unknown"``: no git checkout)."""
+    commit = str(version.get("git_commit") or "")
+    return "" if commit == "unknown" else commit
+
+
+def code_known(version: dict[str, Any]) -> bool:
+    """Whether a :func:`code_version` record (or an ``environment.json``) names its code: a
+    commit (:func:`known_commit`) or a ``code_fingerprint``. A run made before the
+    fingerprint, from a source archive or an installed package, names neither."""
+    return bool(known_commit(version) or version.get("code_fingerprint"))
 
 
 def same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two :func:`code_version` records (or ``environment.json`` files) name the same
-    code: the same dirty flag and one short commit a prefix of the other (git lengthens its
-    short hashes as a repository grows: ``17e12e1`` and ``17e12e1a`` are one commit)."""
-    ca, cb = str(a.get("git_commit") or ""), str(b.get("git_commit") or "")
-    return (bool(a.get("git_dirty")) == bool(b.get("git_dirty"))
-            and (ca.startswith(cb) or cb.startswith(ca)) and bool(ca) == bool(cb))
+    code. Both with a commit (:func:`known_commit`): the same dirty flag and one short commit a
+    prefix of the other (git lengthens its short hashes as a repository grows: ``17e12e1`` and
+    ``17e12e1a`` are one commit), and when both are dirty and both record a
+    ``code_fingerprint``, the same fingerprint (two different edits of one commit). Else, both
+    with a fingerprint: the same fingerprint (a source archive, an installed package, or one
+    side a checkout). Else the same only when neither names its code (:func:`code_known`):
+    nothing tells them apart."""
+    ca, cb = known_commit(a), known_commit(b)
+    fa, fb = a.get("code_fingerprint"), b.get("code_fingerprint")
+    if ca and cb:
+        both_dirty = bool(a.get("git_dirty")) and bool(b.get("git_dirty"))
+        return (bool(a.get("git_dirty")) == bool(b.get("git_dirty")) and (ca.startswith(cb) or cb.startswith(ca))
+                and not (both_dirty and fa and fb and fa != fb))
+    if fa and fb:
+        return fa == fb
+    return not (code_known(a) or code_known(b))
 
 
 def code_words(version: dict[str, Any]) -> str:
     """``17e12e1`` or ``17e12e1 (dirty)``: a :func:`code_version` (or an ``environment.json``)
-    in words."""
-    return str(version.get("git_commit")) + (" (dirty)" if version.get("git_dirty") else "")
+    in words; without a commit its fingerprint, ``fingerprint 7883bc5e9bbd``
+    (:data:`FINGERPRINT_LENGTH` digits), else ``unknown``."""
+    commit = known_commit(version)
+    if commit:
+        return commit + (" (dirty)" if version.get("git_dirty") else "")
+    fingerprint = version.get("code_fingerprint")
+    return f"fingerprint {str(fingerprint)[:FINGERPRINT_LENGTH]}" if fingerprint else "unknown"
+
+
+UNKNOWN_CODE = "code of unknown version (not a git checkout, no fingerprint recorded)"
+"""What names a run made before :func:`code_fingerprint` by code that was no git checkout."""
+
+
+def code_at(version: dict[str, Any]) -> str:
+    """A :func:`code_version` (or an ``environment.json``) as the object of "made at" / "runs
+    on": ``commit 17e12e1`` (`` (dirty)``), ``code fingerprint 7883bc5e9bbd`` without a commit,
+    or :data:`UNKNOWN_CODE`."""
+    if known_commit(version):
+        return f"commit {code_words(version)}"
+    return f"code {code_words(version)}" if version.get("code_fingerprint") else UNKNOWN_CODE
 
 
 _COMMAND_GIVEN: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(

@@ -117,12 +117,12 @@ from drac_ssl.runtime import (
     StageInterrupted,
     apply_thread_policy,
     checkpoint_interrupted,
-    code_words,
     dataloader_workers,
     environment_info,
     interrupted_words,
     record_end,
     record_start,
+    same_code,
 )
 from drac_ssl.selection import deciding_referral, ranking_figures
 from drac_ssl.stage_settings import (
@@ -664,7 +664,8 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
         # source ran it itself; a chain without a record leaves it unknown)
         source_env = read_json_dict(plan.source / "environment.json") or {}
         code = old.get("code") if isinstance(old.get("code"), dict) else (
-            {"git_commit": source_env["git_commit"], "git_dirty": bool(source_env.get("git_dirty"))}
+            {"git_commit": source_env["git_commit"], "git_dirty": bool(source_env.get("git_dirty")),
+             **({"code_fingerprint": source_env["code_fingerprint"]} if source_env.get("code_fingerprint") else {})}
             if source_env.get("git_commit") and not taken_there else None)
         if code:
             entries[stage]["code"] = code
@@ -1975,16 +1976,18 @@ def _killed_left(cfg: Config, run_dir: Path, name: str) -> SavedCheckpoint:
 
 
 def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
-    """The code stage ``name`` runs on (:func:`drac_ssl.runtime.code_version`, one git call;
-    None without git), recorded in its ``stages.json`` entry as ``code``. The stages import
-    their modules when they start: when the checkout changed since the run was made
-    (``start``, its ``environment.json``), e.g. a merge landed mid-run, a warning says so (and
-    report.md says the run mixed code versions)."""
+    """The code stage ``name`` runs on (:func:`drac_ssl.runtime.code_version`, one git call,
+    and the code fingerprint), recorded in its ``stages.json`` entry as ``code``. The stages
+    import their modules when they start: when the code changed since the run was made
+    (``start``, its ``environment.json``; :func:`drac_ssl.runtime.same_code`: the commits, or
+    the fingerprints where a side has no commit), e.g. a merge landed mid-run or an old run is
+    resumed by newer code, a warning says so (and report.md says the run mixed code versions)."""
     code = runtime.code_version()
-    if code and start.get("git_commit") and not runtime.same_code(code, start):
-        print(f"[train] warning: stage {name} runs on code {code_words(code)}, not on the "
-              f"{code_words(start)} the run was made with (environment.json): the checkout changed "
-              f"since; the run mixes code versions (stages.json records each stage's)", flush=True)
+    if not start or not runtime.code_known(code) or same_code(code, start):
+        return code or None
+    print(f"[train] warning: stage {name} runs on {runtime.code_at(code)}, not on the "
+          f"{runtime.code_at(start)} the run was made with (environment.json): the code changed "
+          f"since; the run mixes code versions (stages.json records each stage's)", flush=True)
     return code
 
 

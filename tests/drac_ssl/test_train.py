@@ -125,8 +125,11 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     from drac_ssl.runtime import code_version
 
     env = json.loads((run_dir / "environment.json").read_text())
-    assert all(s["code"] == code_version() == {k: env[k] for k in ("git_commit", "git_dirty")}
+    assert all(s["code"] == code_version() == {k: env[k] for k in ("git_commit", "git_dirty", "code_fingerprint")}
                for s in stages.values())
+    from drac_ssl.runtime import distribution_version
+
+    assert env["distribution_version"] == distribution_version()  # a checkout's run records it too
     # the DataLoader workers the run used (pretrain.num_workers resolved: -1 varies by machine)
     assert env["dataloader_workers"] == 0
     assert json.loads((run_dir / "pretrain" / "environment.json").read_text())["dataloader_workers"] == 0
@@ -1635,17 +1638,60 @@ def test_a_stage_run_on_other_code_than_the_runs_start_is_said_and_recorded(
     assert stages["ingest"]["code"] == {"git_commit": "54e10d4", "git_dirty": False}
     assert stages["pretrain"]["code"] == {"git_commit": "17e12e1", "git_dirty": True}
     out = capsys.readouterr().out
-    assert "warning: stage pretrain runs on code 17e12e1 (dirty)" in out and "54e10d4" in out
+    assert "warning: stage pretrain runs on commit 17e12e1 (dirty)" in out and "54e10d4" in out
     assert "warning: stage ingest" not in out
     report = write_report(run_dir).read_text()
     assert "The run mixed code versions" in report and "pretrain: 17e12e1 (dirty)" in report
     assert "at commit 17e12e1 on" in report and "the run was made at commit 54e10d4, 17e12e1 (dirty)" in report
-    # no git (code_version None): nothing recorded, nothing said
-    monkeypatch.setattr(runtime, "code_version", lambda: None)
-    (run_dir / "stages.json").unlink()
-    train._run_stages(cfg, run_dir, None)
+
+
+FP_A, FP_B = "a" * 64, "b" * 64
+
+
+def _stages_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made: dict, now: dict) -> Path:
+    """A run made by ``made`` (its environment.json) whose ingest and pretraining (faked) run
+    on ``now`` (code_version)."""
+    from drac_ssl import runtime
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(exist_ok=True)
+    (run_dir / "stages.json").unlink(missing_ok=True)
+    (run_dir / "environment.json").write_text(json.dumps(made))
+    monkeypatch.setattr(runtime, "code_version", lambda: dict(now))
+    for name in ("ingest", "pretrain"):
+        monkeypatch.setitem(train.STAGES, name, lambda cfg, run_dir: {})
+    monkeypatch.setattr(train.preflight, "after_ingest", lambda *a: [])
+    train._run_stages(train.load_config(train.DEFAULT_CONFIG, ["run.stages=[ingest,pretrain]",
+                                                                "run.device=cpu"]), run_dir, None)
+    return run_dir
+
+
+def test_code_without_git_is_told_apart_by_its_fingerprint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade review: runs from a source archive (git archive, a GitHub ZIP) recorded
+    git_commit unknown and stages.json no code, so an old run resumed by other code from an
+    archive gave no mixed-code warning; and a run whose code was unknown was said to be made
+    on "the unknown": "the checkout changed since". The fingerprint names such code."""
+    unknown_old = {"git_commit": "unknown", "git_dirty": None, "code_source": "untracked source tree"}
+    # an old run (no fingerprint then), resumed from an archive: the stage's code is recorded
+    run_dir = _stages_on(tmp_path, monkeypatch, unknown_old, {"code_fingerprint": FP_A})
     stages = json.loads((run_dir / "stages.json").read_text())
-    assert stages and all("code" not in s for s in stages.values())
+    assert stages["pretrain"]["code"] == {"code_fingerprint": FP_A}
+    assert "warning: stage pretrain" in capsys.readouterr().out
+    # made from an archive by this code: the same fingerprint is the same code, another is not
+    archive = {**unknown_old, "code_fingerprint": FP_A}
+    _stages_on(tmp_path, monkeypatch, archive, {"code_fingerprint": FP_A})
+    assert "warning" not in capsys.readouterr().out
+    run_dir = _stages_on(tmp_path, monkeypatch, archive, {"code_fingerprint": FP_B})
+    out = capsys.readouterr().out
+    assert (f"warning: stage pretrain runs on code fingerprint {FP_B[:12]}, not on the code fingerprint "
+            f"{FP_A[:12]} the run was made with") in out, out
+    from drac_ssl.report import mixed_code_words
+
+    assert f"it was made at code fingerprint {FP_A[:12]}" in (mixed_code_words(run_dir) or "")
+    # made in a checkout, resumed from an archive of the same code: no commit here, the same fingerprint
+    _stages_on(tmp_path, monkeypatch, {"git_commit": "54e10d4", "git_dirty": False, "code_fingerprint": FP_A},
+               {"code_fingerprint": FP_A})
     assert "warning" not in capsys.readouterr().out
 
 
@@ -1713,6 +1759,15 @@ def test_short_commits_of_different_lengths_are_the_same_code() -> None:
     assert same_code({"git_commit": "17e12e1"}, {"git_commit": "17e12e1a", "git_dirty": False})
     assert not same_code({"git_commit": "17e12e1"}, {"git_commit": "17e12e1", "git_dirty": True})
     assert not same_code({"git_commit": "17e12e1"}, {"git_commit": "54e10d4"})
+    # two different edits of one commit: their fingerprints tell them apart
+    dirty = {"git_commit": "17e12e1", "git_dirty": True}
+    assert not same_code({**dirty, "code_fingerprint": FP_A}, {**dirty, "code_fingerprint": FP_B})
+    assert same_code({**dirty, "code_fingerprint": FP_A}, dirty)  # one side recorded none: the commit
+    # "unknown" is no commit: the fingerprints decide, and without them nothing is known
+    unknown = {"git_commit": "unknown", "git_dirty": None}
+    assert not same_code(unknown, {"git_commit": "17e12e1", "git_dirty": False})
+    assert not same_code({**unknown, "code_fingerprint": FP_A}, {"code_fingerprint": FP_B})
+    assert same_code({**unknown, "code_fingerprint": FP_A}, {"git_commit": "17e12e1", "code_fingerprint": FP_A})
 
 
 def test_run_reuse_of_a_stage_whose_output_is_gone_names_the_file_and_how_to_redo_it(
