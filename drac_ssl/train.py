@@ -1981,13 +1981,20 @@ def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
     import their modules when they start: when the code changed since the run was made
     (``start``, its ``environment.json``; :func:`drac_ssl.runtime.same_code`: the commits, or
     the fingerprints where a side has no commit), e.g. a merge landed mid-run or an old run is
-    resumed by newer code, a warning says so (and report.md says the run mixed code versions)."""
+    resumed by newer code, a warning says so (and report.md says the run mixed code versions).
+    A run made before the fingerprint by code that was no git checkout names no code
+    (:func:`drac_ssl.runtime.code_known`): the warning says so and names this stage's code."""
     code = runtime.code_version()
     if not start or not runtime.code_known(code) or same_code(code, start):
         return code or None
-    print(f"[train] warning: stage {name} runs on {runtime.code_at(code)}, not on the "
-          f"{runtime.code_at(start)} the run was made with (environment.json): the code changed "
-          f"since; the run mixes code versions (stages.json records each stage's)", flush=True)
+    if not runtime.code_known(start):  # not "not on the unknown the run was made with: the checkout changed"
+        print(f"[train] warning: stage {name}: this run was made by {runtime.UNKNOWN_CODE}, see "
+              f"environment.json; this stage runs on {runtime.code_at(code)}: the run may mix code "
+              f"versions (stages.json records each stage's)", flush=True)
+    else:
+        print(f"[train] warning: stage {name} runs on {runtime.code_at(code)}, not on the "
+              f"{runtime.code_at(start)} the run was made with (environment.json): the code changed "
+              f"since; the run mixes code versions (stages.json records each stage's)", flush=True)
     return code
 
 

@@ -1695,6 +1695,27 @@ def test_code_without_git_is_told_apart_by_its_fingerprint(
     assert "warning" not in capsys.readouterr().out
 
 
+def test_a_run_made_by_code_of_unknown_version_is_said_to_be_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade review: resuming an old run made from a source tree without git printed "stage
+    umm runs on code d1d7a262, not on the unknown the run was made with ...: the checkout
+    changed since", as if "unknown" were a commit."""
+    unknown_old = {"git_commit": "unknown", "git_dirty": None, "code_source": "untracked source tree"}
+    run_dir = _stages_on(tmp_path, monkeypatch, unknown_old, {"git_commit": "d1d7a26", "git_dirty": False,
+                                                              "code_fingerprint": FP_A})
+    out = capsys.readouterr().out
+    assert ("warning: stage pretrain: this run was made by code of unknown version (not a git checkout, "
+            "no fingerprint recorded), see environment.json; this stage runs on commit d1d7a26: the run "
+            "may mix code versions") in out, out
+    assert "the unknown" not in out and "checkout changed" not in out
+    from drac_ssl.report import mixed_code_words
+
+    assert (mixed_code_words(run_dir) or "").startswith("**The run may mix code versions:** it was made by "
+                                                        "code of unknown version")
+    _stages_on(tmp_path, monkeypatch, unknown_old, {"code_fingerprint": FP_A})  # resumed from an archive
+    assert f"this stage runs on code fingerprint {FP_A[:12]}: the run may mix" in capsys.readouterr().out
+
+
 def test_code_version_is_the_commit_and_dirty_flag_of_one_git_call() -> None:
     from drac_ssl import runtime
 
