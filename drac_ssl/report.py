@@ -1983,7 +1983,8 @@ def provenance_line(run_dir: Path) -> str:
     commit(s) where they differ, its command and folder, and the config file its ``-c`` read,
     from ``environment.json``: ``config_file``); then, with a ``config.yaml``, the command that
     reproduces the run in a new folder beside it (:func:`drac_ssl.config.reproduce_command`,
-    its ``run.out_dir`` absolute: the command works from any folder)."""
+    its ``run.out_dir`` absolute: the command works from any folder), said not to reproduce it
+    exactly when the run was made by other code than this (or code unknown, or unrecorded)."""
     now = runtime.code_version()
     env, codes = _run_codes(run_dir)
     written = (f"commit {code_words(now)}" if known_commit(now) else f"commit {runtime.unknown_code_words()}"
@@ -2020,6 +2021,13 @@ def provenance_line(run_dir: Path) -> str:
                   f"`run.name={shell_word(run_dir.name)}` for `run.name=NEW`, from any folder, it "
                   f"resumes this run, or reports it when finished; this folder's own name, as "
                   f"config.yaml's run.name is not once the folder was renamed or moved).")
+        # an upgrade review: the command reads as if it gave the same run again; stages taken
+        # by run.reuse count too (the command runs them here, on this code)
+        made_by = distinct + [c for c in taken.values() if not any(same_code(c, d) for d in distinct)]
+        if not (made_by and code_known(now) and all(code_known(c) and same_code(c, now) for c in made_by)):
+            made = _codes_at(made_by) if made_by else "code that it does not record"
+            words += (f" The code here ({code_at(now)}) is not the code that made the run ({made}): "
+                      f"it may not reproduce it exactly.")
     return words
 
 
