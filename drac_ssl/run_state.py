@@ -690,6 +690,40 @@ def _recorded_config(argv: list[str], last: dict[str, Any], cwd: str,
     return [*argv[:index], before + str(own), *argv[index + 1:]], note
 
 
+def resume_in_place_command(run_dir: str | os.PathLike[str], more: Sequence[str] = (),
+                            in_file: bool = False) -> str:
+    """``python -m drac_ssl.train -c RUN/config.yaml run.out_dir=<its parent> run.name=<its
+    name>`` (absolute paths, quoted for the shell), ``more`` words after them: the command
+    that resumes the run folder ``run_dir`` where it is, with its own settings, from any
+    folder, whatever folder or tree made it (a copied or moved run folder included).
+    ``in_file``: for a file read later (no absolute interpreter path,
+    :func:`drac_ssl.starting.python_command`)."""
+    from drac_ssl.config import shell_word
+
+    full = Path(run_dir).resolve()
+    return " ".join([python_command("drac_ssl.train", in_file=in_file), *(
+        shell_word(a) for a in ["-c", str(full / "config.yaml"), f"run.out_dir={full.parent}",
+                                f"run.name={full.name}", *more])])
+
+
+def recorded_run_folder(run_dir: str | os.PathLike[str], cwd: str) -> Path | None:
+    """The run folder that the run's recorded command, typed in ``cwd``, works on: its
+    ``config.yaml``'s ``run.out_dir`` (``~`` expanded; relative: to ``cwd``) and ``run.name``,
+    which that command resolved to; None when the ``config.yaml`` does not say (unreadable,
+    no ``run`` section)."""
+    import yaml  # only here: the module is otherwise read without it
+
+    try:
+        saved = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    run = saved.get("run") if isinstance(saved, dict) else None
+    if not (isinstance(run, dict) and isinstance(run.get("out_dir"), str) and isinstance(run.get("name"), str)
+            and run["name"]):
+        return None
+    return (Path(cwd) / os.path.expanduser(run["out_dir"]) / run["name"]).resolve()
+
+
 def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = None,
                    always_cd: bool = False) -> str:
     """The command that finishes the run (:func:`resume_command_and_note`, without the note)."""
@@ -705,10 +739,12 @@ def resume_command_and_note(run_dir: str | os.PathLike[str], stages: list[str] |
     ``-c`` word replaced by the file the run read (``config_file``) when the word would now
     read another one there, or, that file gone, by the run's own ``RUN/config.yaml`` when the
     word would now read a shipped config in its place, which the note says
-    (:func:`_recorded_config`); for a run whose
-    records have no ``argv`` (made before it was recorded), ``python -m drac_ssl.train -c
-    RUN/config.yaml run.out_dir=... run.name=...`` (absolute paths), which resumes it with its
-    own settings. ``stages``: the ``run.stages`` to run instead of the run's own (its
+    (:func:`_recorded_config`). For a run whose
+    records have no ``argv`` (made before it was recorded), and for one whose recorded command
+    would not work on this folder (:func:`recorded_run_folder`: its ``cwd`` gone, or its
+    ``run.out_dir`` / ``run.name`` there naming another folder: a copied or moved run folder,
+    whose command would resume the original, with that tree's interpreter), the
+    :func:`resume_in_place_command`, which resumes it here with its own settings. ``stages``: the ``run.stages`` to run instead of the run's own (its
     ``run.stages=`` word replaced, else added at the end). ``always_cd``: the ``cd`` even from
     the folder it ran in (a file read later, from anywhere: report.md)."""
     from drac_ssl.config import shell_word
@@ -717,9 +753,13 @@ def resume_command_and_note(run_dir: str | os.PathLike[str], stages: list[str] |
     last = last_training(folder) or {}
     argv = last.get("argv")
     more = [f"run.stages=[{','.join(stages)}]"] if stages is not None else []
-    if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
-        cwd = last.get("cwd")
-        cwd = cwd if isinstance(cwd, str) else ""
+    cwd = last.get("cwd") if isinstance(last.get("cwd"), str) else ""
+    recorded = isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv)
+    there = recorded_run_folder(folder, cwd) if recorded else None
+    if recorded and (folder / "config.yaml").is_file() and (
+            not (cwd and Path(cwd).is_dir()) or (there is not None and there != folder.resolve())):
+        recorded = False  # an upgrade review: a copied run folder's command resumed the original
+    if recorded:
         argv, note = _recorded_config(argv, last, cwd, folder)
         if more:
             argv = [a for a in argv if not a.startswith("run.stages=")] + more
@@ -727,11 +767,8 @@ def resume_command_and_note(run_dir: str | os.PathLike[str], stages: list[str] |
         if cwd and (always_cd or Path(cwd) != Path.cwd()):
             command = f"cd {shell_word(cwd)} && {command}"
         return command, note
-    full = folder.resolve()
     # report.md (always_cd) is a file read later: no absolute interpreter path (python_command's in_file)
-    return " ".join([python_command("drac_ssl.train", in_file=always_cd), *(
-        shell_word(a) for a in ["-c", str(full / "config.yaml"), f"run.out_dir={full.parent}",
-                                f"run.name={full.name}", *more])]), ""
+    return resume_in_place_command(folder, more, in_file=always_cd), ""
 
 
 def _setting_of(word: str) -> str:
