@@ -83,6 +83,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     save_config,
     shadowed_config_words,
     to_dict,
+    typed_keys,
 )
 from drac_ssl.console import print_lines
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
@@ -106,9 +107,11 @@ from drac_ssl.run_state import (
     checkpoint_saved,
     command_without,
     finetune_saved_on_disk,
+    is_run_folder,
     killed_attempt_seconds,
     killed_training_seen,
     report_words,
+    resume_in_place_command,
     saved_checkpoint,
 )
 from drac_ssl.runtime import (
@@ -2282,8 +2285,9 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         threads_line = (f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
                         f"{threads['usable_cores']} usable cores)")
         first_try = first_try_words(_first_try_applied(sources))
-        said = [*_named_config_line(config, sources), threads_line,
-                *([f"[train] {first_try}: the tiny first try, its figures mean nothing"] if first_try else [])]
+        said = [*_named_config_line(config, sources), *_other_run_config_lines(cfg, sources, overrides),
+                threads_line, *([f"[train] {first_try}: the tiny first try, its figures mean nothing"]
+                                if first_try else [])]
         print("\n".join(said))
         run_pipeline(cfg, sources, problems, said=said)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
@@ -2310,6 +2314,32 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
         return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM
     return 0
+
+
+def _other_run_config_lines(cfg: Config, sources: dict[str, str] | None, overrides: Sequence[str]) -> list[str]:
+    """A warning, before any work, when ``-c`` read a run folder's ``config.yaml`` (the file
+    so named in a folder of a run's records, :func:`drac_ssl.run_state.is_run_folder`) and
+    the command, which typed neither ``run.name`` nor ``run.out_dir``, makes another run folder
+    (:func:`resolve_run_dir`: the file's ``run.out_dir``, often relative, from the current
+    folder): an upgrade review's ``-c ../other/runs/int3/config.yaml``, typed from another
+    folder, silently started a fresh run in ``./runs/int3``. It names both folders and the
+    command that resumes that run where it is (:func:`drac_ssl.run_state.resume_in_place_command`).
+    [] otherwise (the reproduce command's ``run.name=NEW`` is typed: a new run on purpose)."""
+    fixes = getattr(sources, "fixes", None)
+    if fixes is None or typed_keys(overrides) & {"run.name", "run.out_dir"}:
+        return []
+    file = Path(fixes.file).resolve()
+    folder = file.parent
+    if file.name != "config.yaml" or not is_run_folder(folder):
+        return []
+    target = resolve_run_dir(cfg).resolve()
+    if target == folder:
+        return []
+    kind = "the run already there" if is_run_folder(target) else "a new run"
+    return [f"[train] warning: -c {fixes.file} is the config.yaml of the run folder {folder}, but this command "
+            f"works on the run folder {target} (that file's run.out_dir={cfg.run.out_dir} from the current "
+            f"folder, {Path.cwd()}, and run.name={cfg.run.name}): {kind}, not that run",
+            f"     to resume that run where it is instead (from any folder): {resume_in_place_command(folder)}"]
 
 
 def _named_config_line(config: str | None, sources: dict[str, str] | None) -> list[str]:

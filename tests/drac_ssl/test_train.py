@@ -2533,3 +2533,40 @@ def test_a_reuse_of_an_unfinished_stage_offers_to_finish_it_not_settings_to_put_
     assert "is not finished" in said, said
     assert "finish it there first" in said, said
     assert "this puts" not in said and "make those settings equal" not in said, said
+
+
+def test_another_folders_run_config_from_elsewhere_warns_before_any_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade review: -c <another folder's run>/config.yaml, typed from another working
+    directory, silently started a fresh run in ./runs/<name> (the file's run.out_dir is relative
+    to the folder the run was started in). It is said before any work, with the command that
+    resumes that run where it is."""
+    made_in = tmp_path / "old_tree"
+    run = made_in / "runs" / "int3"
+    train.save_config(train.load_config(train.DEFAULT_CONFIG, ["run.out_dir=runs", "run.name=int3"]),
+                      run / "config.yaml")
+    (run / "stages.json").write_text(json.dumps({"ingest": {"status": "done", "seconds": 1.0}}))
+    elsewhere = tmp_path / "new_tree"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    # a data.root that is not there: the preflight refuses the run after the warning, before any stage
+    code = train.main(["-c", "../old_tree/runs/int3/config.yaml", "data.root=/nowhere/at/all", "run.device=cpu"])
+    out = capsys.readouterr().out
+    assert code == 2
+    full = run.resolve()
+    assert (f"[train] warning: -c ../old_tree/runs/int3/config.yaml is the config.yaml of the run folder {full}, "
+            f"but this command works on the run folder {elsewhere.resolve() / 'runs' / 'int3'} (that file's "
+            f"run.out_dir=runs from the current folder, {elsewhere.resolve()}, and run.name=int3): a new run, "
+            f"not that run") in out, out
+    assert (f"to resume that run where it is instead (from any folder): {python_command('drac_ssl.train')} -c "
+            f"{full / 'config.yaml'} run.out_dir={full.parent} run.name=int3") in out, out
+    assert out.index("warning: -c") < out.index("[train] CPU threads")  # before anything else is said
+    sources = train.preflight.read_config(str(run / "config.yaml"), [])[1]
+    cfg = train.preflight.read_config(str(run / "config.yaml"), [])[0]
+    # typed where to make the run (the reproduce command's run.name=NEW): on purpose, nothing said
+    assert train._other_run_config_lines(cfg, sources, ["run.name=again"]) == []
+    monkeypatch.chdir(made_in)  # from the folder it was made in: the file names its own folder
+    assert train._other_run_config_lines(cfg, sources, []) == []
+    (run / "stages.json").unlink()  # a resolved config.yaml that is no run's records: a file like any other
+    monkeypatch.chdir(elsewhere)
+    assert train._other_run_config_lines(cfg, sources, []) == []
