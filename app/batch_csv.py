@@ -29,6 +29,9 @@ not_reliably_gradable, model_output_only, training_image, notes``
   records no hashes) or ``no``; all three empty for a file not graded.
 * ``notes``: the table's notes of the file (``NOT GRADED: why`` for a file not graded).
 
+The file is UTF-8 with a byte-order mark (:data:`drac_ssl.io.PEOPLE_CSV_ENCODING`), so that Excel
+on a German, French or Chinese Windows reads its names and notes as written.
+
 The bundle's caveat of every grade (phantom-trained, untrained demo, not a medical device ...)
 is written once, in a first row whose case is :data:`ABOUT_ROW` and whose notes hold it, not
 repeated on every row (a trial: each row carried the same 300 characters; a clinician trial asked
@@ -48,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from drac_ssl.figures import rounded_probabilities, tied_grades
-from drac_ssl.io import atomic_write_text
+from drac_ssl.io import PEOPLE_CSV_ENCODING, atomic_write_text
 from drac_ssl.submission import (
     PEOPLE_NOTES_COLUMNS,
     TRAINING_IMAGE_MARK,
@@ -143,4 +146,4 @@ def write_grades_for_people(path: str | os.PathLike[str], files: Sequence[tuple[
         writer.writerow([case, *([""] * 3 if reasons else given), *([""] * k if reasons else shown),
                          spreadsheet_cell(reasons or "no"), output, _training_cell(trained[at]),
                          spreadsheet_cell(str(notes))])
-    return atomic_write_text(path, out.getvalue())
+    return atomic_write_text(path, out.getvalue(), PEOPLE_CSV_ENCODING)

@@ -59,6 +59,7 @@ from data_prep.layout import (
     likely_roots,
     relative,
     scan_image_folder,
+    undecodable_problems,
 )
 from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
@@ -80,6 +81,7 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     id_words,
     identical_content,
     is_uw_octa_size,
+    label_named_encoding,
     label_row_names,
     leave_out_ungradable,
     match_labels,
@@ -257,7 +259,7 @@ def check_settings(cfg: DataConfig) -> list[int]:
         raise IngestError(f"--folds {cfg.n_folds}: need at least 2 folds for cross-validation "
                           "-> use --folds 5")
     if cfg.workers < 0:
-        raise IngestError(f"--workers {cfg.workers}: must be 0 (all cores) or more -> use 0")
+        raise IngestError(f"--workers {cfg.workers}: must be 0 (the usable cores) or more -> use 0")
     mse = cfg.near_duplicate_mse
     if isinstance(mse, bool) or not isinstance(mse, (int, float)) or not math.isfinite(mse) or mse < 0:
         raise IngestError(f"--near-duplicate-mse={mse!r}: must be a finite number >= 0, the mean "
@@ -477,10 +479,11 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     train_images: list[Path] = []
     test_images: list[Path] = []
     not_read: list[Path] = []  # training-folder files reported as not read (x.webp)
+    undecodable: list[Path] = []  # its names not valid UTF-8 (M\udcfcller_00.png)
     if layout.train_dir is not None:
         scan = scan_image_folder(layout.train_dir, skip=layout.skip, nested=layout.nested)
         train_images, problems = scan.images, problems + scan.problems
-        not_read = [Path(p.path) for p in scan.problems if p.kind == "non-image"]
+        not_read, undecodable = scan.not_read, scan.undecodable
     if layout.test_dir is not None:
         scan = scan_image_folder(layout.test_dir)
         test_images, problems = scan.images, problems + scan.problems
@@ -502,6 +505,11 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                             scale_given=bool(list(cfg.grades)),
                                             layout_kind=layout.kind)
         problems += apply_strict(table_problems, cfg.strict)
+        if table is not None and undecodable and (named := label_named_encoding(undecodable, table)):
+            # a label row names such a file as read in one encoding: that one is convmv's -f
+            renamed = dict(zip(undecodable_problems(undecodable), undecodable_problems(undecodable, named),
+                               strict=True))
+            problems = [renamed.get(p, p) for p in problems]
         if table is not None:
             # a row written twice exactly: one kept, a warning; any other repeat is an error
             table, repeated = drop_repeated_rows(table)
@@ -1370,11 +1378,19 @@ PATIENT_SETS_SHOWN = 3
 """The sets of look-alike patient ids (and lines of rows without a patient) a finding names."""
 
 
+def _differ_in_zeros(ids: Sequence[str]) -> bool:
+    """Whether some of the look-alike patient ``ids`` (one set of
+    :func:`data_prep.folds.patient_spellings`) differ in the leading zeros of a digit run, i.e.
+    are still different once case, punctuation and spaces are ignored."""
+    return len({"".join(ch for ch in i.casefold() if ch.isalnum()) for i in ids}) > 1
+
+
 def _patient_id_problems(train: Sequence[ImageEntry], source: str, column: str) -> list[Problem]:
     """What the folds' patients (``train``'s labels, folds assigned) hide: a warning naming the
     patient ids that differ only in letter case, punctuation or spaces
     (:func:`data_prep.folds.patient_spellings`: ``P-007``, ``p-007``, ``P007``, three patients
-    to the folds), with the folds they landed in; a note counting the rows of ``column``
+    to the folds) or leading zeros (``00100`` and ``100``: a spreadsheet drops the zeros of the
+    cells it reads as numbers), each with the lines of its rows and the folds they landed in; a note counting the rows of ``column``
     (the label CSV ``source``'s) without a patient, each its own unit. ``column`` ``''``: the
     patients come from EyePACS's image ids (:func:`pair_eyes`), and the fixes say to rename the
     images ``<patient>_left`` / ``_right``. Nothing is merged: only the CSV's author knows
@@ -1385,24 +1401,33 @@ def _patient_id_problems(train: Sequence[ImageEntry], source: str, column: str) 
     # no column: the patients come from EyePACS's image ids <patient>_left / _right (pair_eyes)
     where = f"column {column!r}" if column else "the image ids (<patient>_left / _right)"
     if spellings:
-        first: dict[str, ImageEntry] = {}
+        lines: dict[str, list[int]] = {}
         folds: dict[str, set[int]] = {}
         for entry in labelled:
             patient = entry.label.patient  # type: ignore[union-attr]
-            first.setdefault(patient, entry)
+            if entry.label.line:  # type: ignore[union-attr]
+                lines.setdefault(patient, []).append(entry.label.line)  # type: ignore[union-attr]
             folds.setdefault(patient, set()).add(entry.fold)
 
         def spelt(patient: str) -> str:
-            line = first[patient].label.line  # type: ignore[union-attr]
-            return f"{patient!r} ({f'line {line}, ' if line else ''}fold {min(folds[patient])})"
+            at = lines.get(patient, [])
+            shown = ", ".join(str(n) for n in at[:PATIENT_SETS_SHOWN]) + (", ..." if len(at) > PATIENT_SETS_SHOWN else "")
+            where_rows = f"line{'s' if len(at) > 1 else ''} {shown}, " if at else ""
+            in_folds = sorted(folds[patient])
+            return (f"{patient!r} ({where_rows}fold{'s' if len(in_folds) > 1 else ''} "
+                    f"{', '.join(str(f) for f in in_folds)})")
+        zeros = any(_differ_in_zeros(ids) for ids in spellings)
         named = "; ".join(", ".join(spelt(p) for p in ids) for ids in spellings[:PATIENT_SETS_SHOWN])
         more = (f"; {len(spellings) - PATIENT_SETS_SHOWN} more such set(s)"
                 if len(spellings) > PATIENT_SETS_SHOWN else "")
         found.append(warning(source, f"{counted(len(spellings), 'set')} of patient ids in {where} "
-                                     f"differ only in letter case, punctuation or spaces, so the folds "
-                                     f"keep them apart as different patients: {named}{more}",
+                                     f"differ only in letter case, punctuation, spaces or leading zeros, "
+                                     f"so the folds keep them apart as different patients: {named}{more}",
                              (f"if each set is one patient, write its id one way in {where} of "
-                              f"{Path(source).name}" if column else
+                              f"{Path(source).name}"
+                              + (" (a spreadsheet drops the leading zeros of cells it reads as numbers: "
+                                 "format the column as Text before typing or pasting the ids)" if zeros else "")
+                              if column else
                               "if each set is one patient, rename its images (and their label "
                               "rows) with one spelling of the patient")
                              + " and run the ingest again (the folds compare ids exactly); if they "
@@ -1946,6 +1971,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         problems.append(scale_note)
     entries, found, table, left_out, missing = collected
     dialect = table.dialect if table is not None else ""
+    encoding = table.encoding if table is not None else ""
     # no training or test image (a root one level too high): decided before the unlabelled
     # pool joins, which holds no such image; said alone, or beside the pool's errors
     no_images = [] if entries or any(p.severity == "error" for p in found) else [no_images_problem(layout)]
@@ -2069,7 +2095,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,
-                          _summary(result, cfg, layout, plan, channels_why, dialect, sources))
+                          _summary(result, cfg, layout, plan, channels_why, dialect, sources,
+                                   encoding))
         cache.save_state(cache_dir, root, sizes, [e.record for e in entries], plan.options,
                          channels)
     except OSError as exc:
@@ -2161,7 +2188,8 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
 
 
 def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
-             channels_why: str, dialect: str, sources: dict[str, dict[str, object]]) -> dict[str, object]:
+             channels_why: str, dialect: str, sources: dict[str, dict[str, object]],
+             encoding: str = "") -> dict[str, object]:
     """The content of ``ingest_summary.json``: what was found and made (``label_columns``,
     ``grades``, ``channels`` ... as resolved) and ``config``, the data settings as given
     (``layout: auto``, ``channels: ''``: left to the layout), but for the label columns: its
@@ -2181,6 +2209,9 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "test_dir": str(layout.test_dir) if layout.test_dir else None,
         "labels_csv": str(layout.labels_csv) if layout.labels_csv else None,
         "labels_csv_dialect": dialect or None,
+        # the codec taken (GBK told by the folder's names): a later read without the folder's
+        # images (source_check's changed grades) reads the file so, not by a Windows-1252 guess
+        "labels_csv_encoding": encoding or None,
         "unlabelled_dirs": [str(readable_absolute(t)) for t in cfg.unlabelled],
         "unlabelled_copies": result.unlabelled_copies,  # left out: byte-identical to another image
         "source_files": sources,  # what a resumed run compares (source_check), stamped before reading
@@ -2359,7 +2390,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", dest="cache_sizes", type=_sizes, default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=ascii_int("--workers"), default=d.workers,
-                        help=f"processes decoding the images; 0 = all cores (default: {d.workers})")
+                        help=f"processes decoding the images; 0 = the usable cores (default: {d.workers})")
     parser.set_defaults(func=cli)
 
 

@@ -5,7 +5,9 @@
 - encoding (an Excel or OpenDocument workbook given for the CSV is named as such, with the
   fix to save it as CSV UTF-8, not decoded): UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text") or
   without (detected from the NUL bytes), UTF-32 with BOM, else Windows-1252 (Excel's "CSV"
-  on Western-European Windows; a note says so), Latin-1 as the last resort;
+  on Western-European Windows; a note says so), Latin-1 as the last resort; a caller that
+  knows the folder's names reads such a guess again in another encoding whose names match
+  (:func:`reread_matching`: GBK, Big5, Shift-JIS, Mac Roman, cp850);
 - delimiter: ``,`` ``;`` (European Excel) tab ``|``; an Excel ``sep=;`` first line is obeyed;
 - line ends: LF, CRLF, CR (old Mac Excel), mixed; blank lines anywhere, rows that are only
   delimiters (``;;``) and trailing empty cells (``a,b,,``) are skipped;
@@ -54,6 +56,9 @@ class Table:
     encoding: str
     delimiter: str
     notes: list[Problem] = field(default_factory=list)
+    # the non-ASCII cells naming a file of the folder in this reading (reread_matching's count
+    # when it weighed the encoding against a folder listing; None: not counted)
+    names_matched: int | None = None
 
     @property
     def dialect(self) -> str:
@@ -90,12 +95,45 @@ def workbook_words(raw: bytes) -> str | None:
     return None
 
 
-def decode_text(raw: bytes, path: Path) -> tuple[str | None, str, list[Problem]]:
+GUESSED_ENCODINGS = ("cp1252", "latin-1")
+"""The encodings :func:`decode_text` falls back to for a file that is neither UTF-8 nor UTF-16 /
+UTF-32: a guess (they decode almost any bytes), right for Western-European Excel, wrong (and
+silently garbled) for a GBK, Big5, Shift-JIS, Mac Roman or DOS file."""
+
+OTHER_ENCODINGS = (("gb18030", "GBK / GB18030 (Chinese Excel)"),
+                   ("big5", "Big5 (Traditional Chinese Excel)"),
+                   ("shift_jis", "Shift-JIS (Japanese Excel)"),
+                   ("mac_roman", "Mac Roman (Excel's 'CSV (Macintosh)')"),
+                   ("cp850", "DOS Latin-1 (cp850)"))
+"""The encodings :func:`reread_matching` tries, in this order, for a CSV read by a guess of
+:data:`GUESSED_ENCODINGS`: (Python codec, words for the note)."""
+
+SAVE_AS_UTF8 = ("save the CSV as 'CSV UTF-8' in the spreadsheet program (File > Save As > CSV "
+                "UTF-8) and run again")
+"""The fix for a CSV whose encoding had to be guessed and whose non-ASCII text does not match."""
+
+
+def not_utf8_words(encoding: str) -> str:
+    """The likely cause of a column or image name not found in a CSV read by a guess of
+    :data:`GUESSED_ENCODINGS` (``encoding``): its non-ASCII text may be garbled."""
+    words = "Windows-1252" if encoding == "cp1252" else "Latin-1"
+    return (f"the CSV is not UTF-8 and was read as {words}, so its non-ASCII text may be garbled "
+            "(a file saved in another encoding: Chinese, Japanese or Mac Excel's 'CSV')")
+
+
+def decode_text(raw: bytes, path: Path, encoding: str = "") -> tuple[str | None, str, list[Problem]]:
     """The text of a CSV file, the encoding used, and a note when it was not plain UTF-8;
-    no text and an error for a spreadsheet workbook (:func:`workbook_words`)."""
+    no text and an error for a spreadsheet workbook (:func:`workbook_words`). ``encoding``:
+    decode with that codec only, without a note (None, no problem, when it fails: the caller
+    tries another, :func:`reread_matching`)."""
     workbook = workbook_words(raw)
     if workbook is not None:
         return None, "", [error(path, f"{workbook}, not a CSV", workbook_fix(workbook), "csv")]
+    if encoding:
+        try:
+            return raw.decode(encoding), encoding, []
+        except UnicodeDecodeError:
+            return None, "", []
     boms = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
             (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
             (codecs.BOM_UTF16_BE, "utf-16"))
@@ -156,10 +194,11 @@ def _sniffed(text: str) -> str:
         return ""
 
 
-def read_table(path: Path, wanted: Sequence[str] = ()) -> tuple[Table | None, list[Problem]]:
+def read_table(path: Path, wanted: Sequence[str] = (), encoding: str = "") -> tuple[Table | None, list[Problem]]:
     """Read ``path`` in whatever dialect it is written (see the module docstring).
 
     ``wanted``: the column names the caller needs (they decide the delimiter when in doubt).
+    ``encoding``: read with that codec (:func:`decode_text`), not the one found.
     Returns the table (None when it cannot be read at all) and the problems found: notes on
     the dialect, errors for unreadable files and for rows with too many cells.
     """
@@ -168,7 +207,7 @@ def read_table(path: Path, wanted: Sequence[str] = ()) -> tuple[Table | None, li
     except OSError as exc:
         return None, [error(path, f"cannot read the CSV ({exc.strerror or exc})",
                             "check the path and the file permissions", "csv")]
-    text, encoding, problems = decode_text(raw, path)
+    text, encoding, problems = decode_text(raw, path, encoding)
     if text is None:
         return None, problems
     first_line = text.split("\n", 1)[0].split("\r", 1)[0]
@@ -209,6 +248,71 @@ def read_table(path: Path, wanted: Sequence[str] = ()) -> tuple[Table | None, li
             continue
         rows.append((line, cells + [""] * (len(columns) - len(cells))))
     return Table(path, columns, rows, encoding, delimiter), problems
+
+
+def reread_matching(path: Path, wanted: Sequence[str], table: Table, problems: list[Problem],
+                    names_a_file: Callable[[str], bool] | None = None) -> tuple[Table, list[Problem]]:
+    """``table`` (``path`` read by :func:`read_table` with ``wanted``, and its ``problems``) read
+    again in the encoding of :data:`OTHER_ENCODINGS` whose non-ASCII text matches best, when
+    its encoding was a guess (:data:`GUESSED_ENCODINGS`) and that one matches better: a GBK
+    ``张三_01.png`` read as Windows-1252 is ``ÕÅÈý_01.png``, which names no file.
+
+    A reading's match: the non-ASCII column names of ``wanted`` its header holds (letter case
+    and spacing aside) plus its non-ASCII cells that ``names_a_file`` (an image of the folder,
+    :func:`data_prep.validate.folder_name_test`; None: no folder listed). The first encoding
+    of the best match wins; a tie with the guess keeps the guess. The guess's dialect note is
+    then a note naming the encoding taken. No other encoding is read when the guess already
+    holds every column of ``wanted`` and each non-ASCII cell of the image-name column
+    (``wanted[0]``) names a file: none can match more (a real Windows-1252 file is read once,
+    not six times). The table returned has :attr:`Table.names_matched` set (when
+    ``names_a_file`` is given): a count of 0 with non-ASCII names missing says the encoding may
+    be the cause, a count above 0 says it is right and those images are only missing.
+    Returns the table and problems to use."""
+    if table.encoding not in GUESSED_ENCODINGS:
+        return table, problems
+
+    def cells_matched(read: Table) -> int:
+        if names_a_file is None:
+            return 0
+        return sum(names_a_file(cell) for _, cells in read.rows for cell in cells if not cell.isascii())
+
+    def matched(read: Table) -> int:
+        present = {normalise(c) for c in read.columns}
+        return sum(normalise(w) in present for w in wanted if w and not w.isascii()) + cells_matched(read)
+
+    def counted(read: Table) -> Table:
+        read.names_matched = cells_matched(read) if names_a_file is not None else None
+        return read
+
+    guess_match = matched(table)
+    if guess_match == 0 and not any(not c.isascii() for c in table.columns) and not any(
+            not cell.isascii() for _, cells in table.rows for cell in cells):
+        return counted(table), problems  # nothing but ASCII text: no encoding tells
+    present = [normalise(c) for c in table.columns]
+    if wanted and all(normalise(w) in present for w in wanted if w) and (
+            names_a_file is None or all(names_a_file(cells[present.index(normalise(wanted[0]))])
+                                        for _, cells in table.rows
+                                        if not cells[present.index(normalise(wanted[0]))].isascii())):
+        return counted(table), problems  # the guess holds every column and names every file
+    best, best_problems, best_match, words = table, problems, guess_match, ""
+    if best_match == 0 and not any(not c.isascii() for c in table.columns) and not any(
+            not cell.isascii() for _, cells in table.rows for cell in cells):
+        return table, problems  # nothing but ASCII text: no encoding tells
+    for encoding, label in OTHER_ENCODINGS:
+        other, found = read_table(path, wanted, encoding)
+        if other is None:
+            continue
+        match = matched(other)
+        if match > best_match:
+            best, best_problems, best_match, words = other, found, match, label
+    if best is table:
+        return counted(table), problems
+    guess = "Windows-1252" if table.encoding == "cp1252" else "Latin-1"
+    return counted(best), [note(path, f"not UTF-8: read as {words}, the encoding whose non-ASCII text "
+                             f"matches the folder's file names and the columns given ({best_match} "
+                             f"match; read as {guess}, {guess_match})",
+                       f"nothing to do; to spare the guess, {SAVE_AS_UTF8}", "csv-dialect"),
+                  *best_problems]
 
 
 def column_index(table: Table, wanted: str) -> tuple[int | None, list[Problem]]:
@@ -468,6 +572,23 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     return max(fitting, key=lambda s: s[1:3])[3] if fitting else None
 
 
+def _readable_guess(name: str, wanted: str, encoding: str) -> bool:
+    """Whether ``name``, a column of a CSV read by the guess ``encoding`` (:data:`GUESSED_ENCODINGS`),
+    reads as a name somebody wrote (``'Größe'``, ``'Degré'``, ``'Bild'``) rather than another
+    encoding's bytes garbled (``'Í¼Ïñ'``, ``'·Ö¼¶'``, ``'ÕÅÈý'`` for GBK ``图像``, ``分级``,
+    ``张三``): its non-ASCII characters are letters, beside at least one ASCII letter, and
+    ``wanted`` (the name given) is writable in ``encoding`` (a given ``'图像'`` is not: the file
+    is in another encoding)."""
+    try:
+        wanted.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    if name.isascii():
+        return True
+    return (all(ch.isalpha() for ch in name if not ch.isascii())
+            and any(ch.isascii() and ch.isalpha() for ch in name))
+
+
 def missing_column(table: Table, wanted: str, role: str, option: str,
                    avoid: Sequence[str] = (),
                    names_a_file: Callable[[str], bool] | None = None) -> Problem:
@@ -487,6 +608,18 @@ def missing_column(table: Table, wanted: str, role: str, option: str,
                      "save the file as a comma-, semicolon- or tab-separated CSV whose first row "
                      "holds the column names", "csv")
     name = column_suggestion(table, wanted, role, avoid, names_a_file)
+    if table.encoding in GUESSED_ENCODINGS and not all(c.isascii() for c in (*columns, wanted)):
+        if name is not None and _readable_guess(name, wanted, table.encoding):
+            # a real Windows-1252 header ('Bild;Größe', 'Degré') and a mistyped option: the
+            # suggestion stays the fix, the encoding only the second thought
+            garbled = "that name looks" if not name.isascii() else "the column names look"
+            return error(table.path, what,
+                         f"did you mean {name!r}? pass {option} {name!r}; if {garbled} garbled, "
+                         f"{SAVE_AS_UTF8}", "csv")
+        # a garbled header ('Í¼Ïñ' for GBK '图像'): its names are never offered, nobody can type them
+        return error(table.path, f"{what}; {not_utf8_words(table.encoding)}",
+                     SAVE_AS_UTF8 + f" (then pass {option} NAME if the column is still not found)",
+                     "csv")
     if name is not None:
         return error(table.path, what, f"did you mean {name!r}? pass {option} {name!r}", "csv")
     if columns and is_file_name(columns[0]):
@@ -525,6 +658,15 @@ def one_column_for_two_roles(table: Table, position: int, roles: tuple[str, str]
                                    f"columns (columns: {listed})", "csv")
 
 
+GRADE_INTEGER = r"[+-]?[0-9]+"
+"""A grade cell written as an integer (stripped, outer ``"`` removed): :func:`parse_grade`."""
+GRADE_NUMERAL = r"[+-]?[0-9]+(?:[.,][0-9]*)?(?:[eE][+-]?[0-9]+)?"
+"""A grade cell written as a decimal (``2.0``, ``2,0``, ``2.00E+00``): :func:`parse_grade`
+reads it when its value is a whole number. No backslash, quote, ``$`` or backquote: the
+1-based fix's shell command (:func:`data_prep.validate.shift_grades_command`) embeds both
+patterns, so that it shifts exactly the cells this module reads as grades."""
+
+
 def parse_grade(raw: str) -> int | None:
     """An integer grade from a CSV cell (``'2'``, ``' 2 '``, ``'2.0'``, ``'2,0'``), else None.
 
@@ -534,9 +676,9 @@ def parse_grade(raw: str) -> int | None:
     ``'0_2'`` (2), ``'inf'`` or other scripts' digits; such a cell is no grade (the ingest
     quotes it as written)."""
     text = raw.strip().strip('"').strip()
-    if re.fullmatch(r"[+-]?[0-9]+", text):
+    if re.fullmatch(GRADE_INTEGER, text):
         return int(text)
-    if not re.fullmatch(r"[+-]?[0-9]+(?:[.,][0-9]*)?(?:[eE][+-]?[0-9]+)?", text):
+    if not re.fullmatch(GRADE_NUMERAL, text):
         return None
     value = float(text.replace(",", "."))  # a decimal comma (European spreadsheets)
     return int(value) if value.is_integer() else None

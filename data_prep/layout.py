@@ -103,6 +103,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 import unicodedata
 import zipfile
@@ -276,6 +277,14 @@ class FolderScan:
 
     images: list[Path]
     problems: list[Problem]
+    # the files the scan reported as not read (x.webp; a name not valid UTF-8, and in a nested
+    # scan each file of a patient folder whose name is not): a label row naming one is that
+    # file's error, not also a label without image (data_prep.validate.match_labels)
+    not_read: list[Path] = field(default_factory=list)
+    # the entries whose name is not valid UTF-8 (files; patient folders of a nested scan), as
+    # undecodable_problems said them: the ingest says them again once a label row tells the
+    # encoding (data_prep.validate.label_named_encoding)
+    undecodable: list[Path] = field(default_factory=list)
 
 
 def relative(path: Path, root: Path) -> str:
@@ -313,7 +322,8 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = (), nested: bool = Fa
     (a folder inside a patient's folder is ignored with the note; a name is an image's id,
     so two images of one name in two subfolders are the duplicate-name error).
     """
-    images, problems = _list_folder(folder, {p.resolve() for p in skip}, nested)
+    images, problems, not_read, undecodable = _list_folder(folder, {p.resolve() for p in skip}, nested)
+    problems += undecodable_problems(undecodable)
     by_name: dict[str, list[Path]] = {}
     for path in images:
         by_name.setdefault(name_key(path.name), []).append(path)
@@ -329,14 +339,20 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = (), nested: bool = Fa
                    "in its Unicode form (the same letters encoded two ways, NFC and NFD)")
             problems.append(error(same[0], f"duplicate name: {others} differs only {how}",
                                   "keep one file per image id", "duplicate-name"))
-    return FolderScan(images, problems)
+    return FolderScan(images, problems, not_read, undecodable)
 
 
-def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[Path], list[Problem]]:
-    """The images of ``folder`` and the problems of its other entries (:func:`scan_image_folder`);
-    ``nested``: its subfolders' images too, one level deep."""
+def _list_folder(folder: Path, skipped: set[Path], nested: bool
+                 ) -> tuple[list[Path], list[Problem], list[Path], list[Path]]:
+    """The images of ``folder``, the problems of its other entries (:func:`scan_image_folder`),
+    the files not read that a problem names (:attr:`FolderScan.not_read`) and the entries whose
+    name is not valid UTF-8 (said by the caller, :func:`undecodable_problems`, with one encoding
+    for all); ``nested``: its subfolders' images too, one level deep (a subfolder whose name is
+    not valid UTF-8 is not read: no manifest could hold its images' paths)."""
     images: list[Path] = []
     problems: list[Problem] = []
+    not_read: list[Path] = []
+    undecodable: list[Path] = []
     try:
         entries = sorted(folder.iterdir())
     except OSError as exc:
@@ -345,33 +361,230 @@ def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[P
     for path in entries:
         if skipped and path.resolve() in skipped:  # resolve() costs a system call per entry
             continue
+        shown = readable_path(path)  # 'M\xfcller/', never a lone surrogate
         if is_hidden(path):
-            problems.append(note(path, "hidden/system file ignored", "nothing to do", "hidden"))
+            problems.append(note(shown, "hidden/system file ignored", "nothing to do", "hidden"))
+        elif path.is_dir() and nested and not valid_utf8_name(path.name):
+            undecodable.append(path)
+            not_read += sorted(p for p in path.iterdir() if p.is_file())
         elif path.is_dir() and nested:
-            found, said = _list_folder(path, set(), False)
+            found, said, unread, odd = _list_folder(path, set(), False)
             images += found
             problems += said
+            not_read += unread
+            undecodable += odd
         elif path.is_dir() and not count_images(path):  # nothing there to move up
-            problems.append(note(path, "subfolder ignored (images are not searched recursively; "
-                                       "it holds no image itself)", "nothing to do"))
+            problems.append(note(shown, "subfolder ignored (images are not searched recursively; "
+                                        "it holds no image itself)", "nothing to do"))
         elif path.is_dir():
-            problems.append(note(path, "subfolder ignored (images are not searched recursively)",
+            problems.append(note(shown, "subfolder ignored (images are not searched recursively)",
                                  "move its images up one level if they belong to this set"))
+        elif not valid_utf8_name(path.name):  # 'M\udcfcller_00.png': no CSV row can name it
+            undecodable.append(path)
+            not_read.append(path)
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(path)
         elif path.suffix.lower() in SPREADSHEET_SUFFIXES:  # a label file saved as .xlsx
+            not_read.append(path)
             problems.append(error(path, f"a spreadsheet ({path.suffix}) in an image folder, neither "
                                         "an image nor a label CSV",
                                   f"{spreadsheet_fix(path)}; else move it out of the image folder",
                                   "non-image"))
         elif unread_image_format(path.suffix):  # an image all the same: say so, and the fix
+            not_read.append(path)
             problems.append(error(path, f"{unread_image_format(path.suffix)}, in an image folder",
                                   f"{CONVERT_FIX}, or move it out of the image folder", "non-image"))
         else:
-            problems.append(error(path, f"not an image file ({path.suffix or 'no extension'}) "
-                                        "in an image folder",
-                                  "move it out of the image folder", "non-image"))
-    return images, problems
+            not_read.append(path)
+            problems.append(_not_named_as_image(path))
+    return images, problems, not_read, undecodable
+
+
+NAME_ENCODINGS = (("cp1252", "Windows-1252"), ("cp437", "DOS (an old ZIP tool's)"),
+                  ("gb18030", "GBK (Chinese Windows)"), ("shift_jis", "Shift-JIS (Japanese Windows)"),
+                  ("big5", "Big5 (Traditional Chinese Windows)"))
+"""The encodings a file name that is not valid UTF-8 was most likely written in (Python codec, words),
+in the order :func:`name_readings` tries them and :func:`name_encoding` prefers them."""
+
+LATIN_NAME_ENCODINGS = frozenset({"cp1252", "cp437"})
+"""The single-byte encodings of :data:`NAME_ENCODINGS`: they decode almost any bytes, so a reading
+in them is believed only when it looks like a name (:func:`likely_name`)."""
+
+CONVMV_NAMES = {"gb18030": "gbk"}
+"""convmv's (Perl Encode's) name of a codec of :data:`NAME_ENCODINGS` where Python's differs: its
+gb18030 needs a module seldom installed, and GBK names every GB18030 name a Windows tool wrote."""
+
+CONVMV_CANDIDATES = "cp1252, cp437, gbk, shift_jis, big5"
+"""The ``convmv -f`` encodings to try when no reading of a name is convincing (convmv's names)."""
+
+
+def valid_utf8_name(name: str) -> bool:
+    """Whether a file name as Python lists it is valid UTF-8: a name whose bytes are not
+    (``M\\xfcller_00.png``, Latin-1 bytes from an archive unpacked with the wrong encoding) holds
+    lone surrogates (``M\\udcfcller_00.png``, :pep:`383`), which no label row can name and no
+    UTF-8 file (the manifest) can hold."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def name_bytes(name: str) -> str:
+    """A file name's bytes shown readably (``M\\xfcller_00.png``): ASCII as it is, any other
+    byte as ``\\xNN`` (:func:`os.fsencode`, as a ``bytes`` repr without its ``b''``)."""
+    return repr(os.fsencode(name))[2:-1]
+
+
+def readable_path(path: str | Path) -> str:
+    """``path`` as a finding names it: as it is when valid UTF-8, else each byte that is not
+    UTF-8 as ``\\xNN`` (``/data/M\\xfcller_00.png``, its UTF-8 parts kept as they read), never
+    a lone surrogate (``M\\udcfcller_00.png``), which nobody can type and no UTF-8 file holds."""
+    text = str(path)
+    return text if valid_utf8_name(text) else os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def name_readings(name: str) -> list[tuple[str, str, str]]:
+    """The names a file name that is not valid UTF-8 reads as in each encoding of
+    :data:`NAME_ENCODINGS` that decodes its bytes to printable text: (codec, words, name)."""
+    raw = os.fsencode(name)
+    found = []
+    for codec, words in NAME_ENCODINGS:
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if text.isprintable():
+            found.append((codec, words, text))
+    return found
+
+
+def _common_letter(ch: str, codec: str) -> bool:
+    """Whether the non-ASCII character ``ch`` of a reading in ``codec`` is a letter names are
+    written with in that encoding: a Latin letter (Windows-1252, DOS: not DOS's Greek ``Θ``,
+    ``τ`` or ``ⁿ``); a character of GB2312, the common set of GBK (a Shift-JIS or Big5 name read
+    as GBK gives rare ideographs beyond it); a kana or level-1 kanji of Shift-JIS; a frequent
+    ideograph of Big5 (0xA440-0xC67E)."""
+    if not ch.isalpha():
+        return False
+    if codec in LATIN_NAME_ENCODINGS:
+        return unicodedata.category(ch) in ("Lu", "Ll") and unicodedata.name(ch, "").startswith("LATIN")
+    if ord(ch) < 0x2E80:  # not East-Asian script: Greek, Cyrillic, Latin letters of the set
+        return False
+    try:
+        raw = ch.encode("gb2312" if codec == "gb18030" else codec)
+    except UnicodeEncodeError:
+        return False
+    if codec == "shift_jis":
+        return len(raw) == 2 and raw[0] <= 0x98
+    if codec == "big5":
+        return 0xA4 <= raw[0] <= 0xC6
+    return True
+
+
+def likely_name(text: str, codec: str) -> bool:
+    """Whether ``text``, a name's bytes read in ``codec`` (:data:`NAME_ENCODINGS`), looks like a
+    name somebody wrote in that encoding: every non-ASCII character a letter names are written
+    with there (:func:`_common_letter`: no ``”``, ``‚``, ``„``, ``¼``, box drawing ``╒┼``, rare
+    ideographs); in Windows-1252 or DOS, no run of three non-ASCII letters and no two with a
+    capital inside a word not all capitals (``Größe``, ``MÜLLER``, not ``ÕÅÈý``, GBK ``张三``
+    read as Windows-1252); in GBK, Shift-JIS or Big5, no non-ASCII character between two ASCII
+    letters (``M`` + an ideograph + ``ler`` is Latin-1 ``Müller``)."""
+    odd = [ch for ch in text if not ch.isascii()]
+    if not odd or not all(_common_letter(ch, codec) for ch in odd):
+        return False
+    if codec in LATIN_NAME_ENCODINGS:
+        for word in re.findall(r"[^\W\d_]+", text):
+            for run in re.findall(r"[^\x00-\x7f]{2,}", word):
+                if len(run) > 2 or (any(ch.isupper() for ch in run) and not word.isupper()):
+                    return False
+        return True
+    return re.search(r"[A-Za-z][^\x00-\x7f][A-Za-z]", text) is None
+
+
+def name_encoding(names: Sequence[str]) -> list[str]:
+    """The encodings of :data:`NAME_ENCODINGS` (codecs, in their order) in which every one of
+    ``names`` (file and folder names that are not valid UTF-8, one folder's: one archive wrote
+    them) reads as a likely name (:func:`likely_name`); [] when none does: unknown."""
+    readings = [{codec: text for codec, _, text in name_readings(name)} for name in names]
+    return [codec for codec, _ in NAME_ENCODINGS
+            if readings and all(codec in r and likely_name(r[codec], codec) for r in readings)]
+
+
+def convmv(codec: str) -> str:
+    """``codec`` (Python's) as ``convmv -f`` takes it (:data:`CONVMV_NAMES`)."""
+    return CONVMV_NAMES.get(codec, codec)
+
+
+def undecodable_problems(paths: Sequence[Path], named: str = "") -> list[Problem]:
+    """The errors of the entries ``paths`` (one scan's) whose names are not valid UTF-8
+    (:func:`valid_utf8_name`), kind ``non-image``: a file the ingest does not read, whose label
+    row is not also called a label without image (:func:`data_prep.validate.match_labels`); a
+    folder (a nested layout's patient folder) whose images are not read. Each is named
+    readably (:func:`readable_path`, its bytes :func:`name_bytes`) with what it reads as in the
+    encoding the fix's ``convmv -f`` names: ``named``, the encoding in which a label row names
+    one of them (:func:`data_prep.validate.label_named_encoding`), else the first of
+    :func:`name_encoding` (the others said as the next to try), else none: the encoding is
+    unknown, and the fix is convmv's dry run (its default, without ``--notest``) with each
+    likely ``-f`` in turn. One encoding for all: one archive or copy wrote them."""
+    candidates = [named] if named else name_encoding([p.name for p in paths])
+    codec = candidates[0] if candidates else ""
+    words = dict(NAME_ENCODINGS)
+    found = []
+    for path in paths:
+        kind = "folder" if path.is_dir() else "file"
+        reading = next((text for c, _, text in name_readings(path.name) if c == codec), "")
+        read = (f"; {reading} if read as {words[codec]}"
+                + (", as a label row names it" if named else "")) if reading else ""
+        where = shlex.quote(readable_path(path.parent))
+        unknown = "" if codec else "; the encoding it was written in is unknown (no likely name in any tried)"
+        what = (f"the {kind} name is not valid UTF-8 (its bytes: {name_bytes(path.name)}{read}): an "
+                f"archive unpacked with the wrong encoding, or files copied from an older system{unknown}; "
+                + ("no label row can name it" if kind == "file" else "its images are not read"))
+        if codec:
+            why = ("the encoding a label row names it in" if named else
+                   "the one whose reading looks like a name"
+                   + (f"; if the names convmv shows look wrong, try -f "
+                      f"{' or '.join(convmv(c) for c in candidates[1:])}"
+                      if len(candidates) > 1 else ""))
+            fix = (f"rename the files in UTF-8, e.g. the whole folder: convmv -f {convmv(codec)} -t utf8 -r "
+                   f"--notest {where} (-f is the encoding the names were written in: {words[codec]}, {why}; "
+                   "without --notest convmv only shows the renames), then run the ingest again")
+        else:
+            fix = (f"find the encoding: convmv -f ENC -t utf8 -r {where} without --notest only shows "
+                   f"the renames (a dry run, convmv's default): try -f {CONVMV_CANDIDATES} in turn "
+                   "(convmv --list lists them all) until the names read right, then run it again "
+                   "with --notest, then run the ingest again")
+        found.append(error(readable_path(path), what, fix, "non-image"))
+    return found
+
+
+def _not_named_as_image(path: Path) -> Problem:
+    """The error of a file of an image folder whose name does not end in an image suffix, told
+    by its content as the export command and the app tell it
+    (:func:`drac_ssl.grading.image_notes.named_otherwise`): a DICOM file (by its content, or
+    named ``.dcm`` / ``.dicom``) ``holds a DICOM file (export the image as PNG or TIFF from the
+    viewer)``; a PNG, JPEG, TIFF or BMP under another name (``scan_00``, a PACS export without
+    extension) ``is a JPEG image whose name does not end in an image suffix (...)``, to rename
+    ``scan_00.jpg``; an image of another format (Pillow opens it) ``is a WEBP file``, to convert;
+    anything else ``not an image file (.txt)``, to move out."""
+    kind, why, fix = image_notes.named_otherwise(path)
+    if kind != "dicom" and path.suffix.lower() in image_notes.DICOM_SUFFIXES:
+        kind, why, fix = "dicom", f"holds a DICOM file ({image_notes.DICOM_FIX})", image_notes.DICOM_FIX
+    if kind == "image":  # the label row may name it without the suffix: it then matches
+        return error(path, f"{why}, in an image folder", f"{fix} (a label row naming {path.stem} "
+                                                         "matches it then)", "non-image")
+    if kind == "dicom":  # the words hold the fix already: what to do with the image exported
+        return error(path, f"{why}, in an image folder", "put the exported PNG or TIFF in its place "
+                     f"({path.stem}.png, that name in its label row), or move it out of the image "
+                     "folder", "non-image")
+    if kind == "other":
+        return error(path, f"{why}, in an image folder", f"{fix}, or move it out of the image folder",
+                     "non-image")
+    if kind == "unreadable":
+        return error(path, why, fix, "non-image")
+    return error(path, f"not an image file ({path.suffix or 'no extension'}) in an image folder",
+                 "move it out of the image folder", "non-image")
 
 
 def _unique(paths: Iterable[Path]) -> list[Path]:

@@ -393,6 +393,25 @@ def left_out_of_print(problems: Sequence[Problem], per_kind: int | None = SHOWN_
     return any(len(same) > MERGED_NAMES for same in _same_findings(problems).values())
 
 
+LONG_FIX = 160
+"""A fix longer than this many characters is printed once by :func:`format_problems`: a later
+line with the same fix says ``as for line 5 above`` (ten rows of one word grade each repeated
+700 characters of --grades advice)."""
+
+
+def same_fix_words(first: str, path: str) -> str:
+    """The fix of a line at ``path`` whose fix is the one already printed for ``first`` (paths
+    as :attr:`Problem.path` writes them, ``labels.csv:5``): ``as for line 5 above`` within one
+    file, ``as for x.png above`` for two files of one folder, else ``as for labels.csv:5 above``."""
+    first_file, _, first_line = first.rpartition(":")
+    file, _, _ = path.rpartition(":")
+    if first_file and first_file == file and first_line.isdigit():
+        return f"as for line {first_line} above"
+    if os.path.dirname(first) == os.path.dirname(path) and ":" not in os.path.basename(first):
+        return f"as for {os.path.basename(first)} above"
+    return f"as for {first} above"
+
+
 def format_problems(problems: Sequence[Problem], per_kind: int | None = SHOWN_PER_KIND,
                     full_list: str = "ingest_summary.json") -> str:
     """Problems grouped by severity, one ``PATH: what -> fix`` line each.
@@ -406,7 +425,8 @@ def format_problems(problems: Sequence[Problem], per_kind: int | None = SHOWN_PE
     one line first (:func:`merge_same_findings`); the count in each title is of the files'
     findings. When a merged line names only some of its files and no count line named
     ``full_list``, a last line does (:func:`left_out_of_print`): whatever the list leaves
-    out, it says where every line is, once at least.
+    out, it says where every line is, once at least. A long fix (over :data:`LONG_FIX`
+    characters) said again is ``as for line 5 above`` (:func:`same_fix_words`).
     """
     sections = (
         ("error", "errors (fatal)"),
@@ -416,12 +436,15 @@ def format_problems(problems: Sequence[Problem], per_kind: int | None = SHOWN_PE
     printed = _printed(problems, per_kind)
     out: list[str] = []
     named = False  # full_list said on a count line
+    fixed_at: dict[str, str] = {}  # a long fix -> the path of the first line that gave it
     for severity, title in sections:
         if not printed[severity]:
             continue
         out.append(f"{title}: {sum(p.severity == severity for p in problems)}")
         for problem, rest in shown_with_rest(printed[severity], per_kind):
-            out.append(f"  {problem.line}")
+            first = fixed_at.setdefault(problem.fix, problem.path) if len(problem.fix) > LONG_FIX else None
+            out.append(f"  {problem.line}" if first is None or first == problem.path else
+                       f"  {problem.path}: {problem.what} -> {same_fix_words(first, problem.path)}")
             if rest:  # right below its kind's lines
                 out.append(f"  {more_of_a_kind(rest)} (all listed in {full_list})")
                 named = True

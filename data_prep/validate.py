@@ -20,7 +20,9 @@ import functools
 import hashlib
 import os
 import re
+import shlex
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +35,13 @@ from data_prep.grades import choices, config_grades, describe, grades_option
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
     # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
     GRADE_INSIDE_WORDS,
+    GRADE_INTEGER,
+    GRADE_NUMERAL,
+    GUESSED_ENCODINGS,
     NOT_PATIENT_ID_WORDS,
     PATIENT_COLUMN_WORDS,
     PATIENT_ID_WORDS,
+    SAVE_AS_UTF8,
     Table,
     cell_file_name,
     column_index,
@@ -43,10 +49,12 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     id_words,
     missing_column,
     normalise,
+    not_utf8_words,
     one_column_for_two_roles,
     parse_grade,
     patient_word_column,
     read_table,
+    reread_matching,
     visit_id_column,
 )
 from data_prep.labels import name_words as _name_words
@@ -56,6 +64,8 @@ from data_prep.layout import (
     IMAGE_SUFFIXES,
     PATIENT_COLUMNS,
     name_key,
+    name_readings,
+    valid_utf8_name,
 )
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
@@ -518,6 +528,13 @@ class LabelTable:
     # ungradable with no scale given: the left-out note names the --grades that reads 'none'
     # as grade 0 instead, in case it means no retinopathy
     own_words: tuple[str, ...] = ()
+    # the codec the file was read with (data_prep.labels.read_table's): one of
+    # data_prep.labels.GUESSED_ENCODINGS when it was a guess, its non-ASCII names maybe garbled
+    encoding: str = ""
+    # the non-ASCII cells that named a file of the folder in the encoding taken
+    # (data_prep.labels.reread_matching's count; None: not counted): above 0, that encoding is
+    # right and a non-ASCII row without image is only a missing image
+    names_matched: int | None = None
 
     @property
     def rows_written(self) -> int:
@@ -1239,6 +1256,27 @@ def _known_scale_fix(words: Sequence[str], numbers: Collection[int], grade_names
             f"else write the grade as a number ({choices(grade_names)} under the scale now in force)")
 
 
+def ungradable_words_lead(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str],
+                          ungradable: str) -> str:
+    """The first part of the fix for grade cells written as ``words`` that name no grade, when
+    they most likely mark ungradable images (``k.A.``, ``nicht beurteilbar``, ``non gradable``:
+    a local word for "no grade", :data:`UNGRADED_CELLS` being English): every grade
+    0..K-1 of ``grade_names`` is written as a number already (``numbers``), or ``ungradable``
+    is ``leave_out`` (the user has ungradable rows). ``if 'k.A.' marks ungradable images, write
+    NA (or leave the cell empty) in those rows ...; else `` (then :func:`grade_words_fix`); ''
+    otherwise, or for no word."""
+    every = set(range(len(grade_names))) <= set(numbers)
+    if not words or not (every or ungradable == "leave_out"):
+        return ""
+    quoted = " and ".join(repr(w) for w in words[:3]) + (" ..." if len(words) > 3 else "")
+    why = (f" (the CSV writes every grade, 0 to {len(grade_names) - 1}, as a number)" if every else "")
+    then = (", which --ungradable leave_out then leaves out with their images" if ungradable == "leave_out"
+            else " and rerun with --ungradable leave_out (those rows are then left out with their "
+                 "images, listed in ingest_summary.json)")
+    return (f"if {quoted} mark{'s' if len(words) == 1 else ''} ungradable images{why}, write NA (or "
+            f"leave the cell empty) in those rows{then}; else ")
+
+
 def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str],
                     own_words: Sequence[str] = ()) -> str:
     """The fix for grade cells written as words that name no grade of the scale in force
@@ -1305,23 +1343,79 @@ def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names:
 
 def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                       values: Collection[int], n_top: int,
-                      scale: str = "the scale (--grades)") -> Problem | None:
+                      scale: str = "the scale (--grades)", *, delimiter: str = ",",
+                      encoding: str = "utf-8") -> Problem | None:
     """The one error for a label set written 1..K on a K-grade scale (``values`` exactly within
     1..K, K among them, no 0): its rows of grade K are not K errors of their own, and its fix
-    is to subtract 1 (a pandas one-liner on ``csv_path``'s ``column``), never another scale.
-    ``scale``: where the K grades come from, in words (``export --score``: the submission's).
-    None when the values do not look 1-based."""
+    is to subtract 1 from ``csv_path``'s ``column`` (:func:`shift_grades_command`), never
+    another scale. ``scale``: where the K grades come from, in words (``export --score``: the
+    submission's). ``delimiter``, ``encoding``: the CSV's, as :func:`data_prep.labels.read_table`
+    read it. The command is the fix's last line, on a line of its own (indented 2), after
+    the words saying it is a POSIX shell's and keeps a backup. None when the values do not look
+    1-based."""
     k = len(grade_names)
     if not values or min(values) != 1 or max(values) != k:
         return None
-    code = (f"import pandas as pd; t = pd.read_csv({str(csv_path)!r}, sep=None, engine='python'); "
-            f"t[{column!r}] -= 1; t.to_csv({str(csv_path)!r}, index=False)")
     return error(csv_path,
                  f"the grades run 1..{k}, but {scale} has {k} grades, 0..{k - 1}: the "
                  f"labels look 1-based ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
                  f"{k}, outside 0..{k - 1}; grades start at 0 here: {describe(grade_names)})",
-                 f"subtract 1 from the {column} column, e.g. {python_word()} -c \"{code}\" (it rewrites the "
-                 f"file as comma-separated: keep a copy), or in a spreadsheet", "grade")
+                 f"subtract 1 from the {column} column, in a spreadsheet or with this command "
+                 f"for bash or zsh (a POSIX shell; on Windows: Git Bash or WSL), which copies the "
+                 f"file to {Path(csv_path).name}.bak first, then rewrites it in place, every other "
+                 f"cell's text as it was:\n  "
+                 f"{shift_grades_command(csv_path, column, delimiter, encoding)}", "grade")
+
+
+# The standard library's csv, no pandas (no dependency of the package, and its read_csv turns
+# patient ids 007 / 0012 / 1e3 into 7.0 / 12.0 / 1000.0): every cell is kept as text but the
+# grade column's numerals, shifted by parse_grade's own rule (data_prep.labels.GRADE_INTEGER /
+# GRADE_NUMERAL, the cell stripped of whitespace and outer '"' as parse_grade strips it: ' 2 ',
+# '+2', '2.0', '2,0', '4.00E+00', a tab or no-break space around it), written back as the whole
+# number; blank or worded cells and numerals parse_grade rejects ('1_0', '1.5') are left alone.
+# The reader's dialect is read_table's (data_prep.labels._records: skipinitialspace, so that
+# '001.png, "seen, twice"' is one cell, not two re-quoted ones the next ingest rejects), and
+# the header cells are matched as read_table reads them (stripped, a BOM dropped); a header
+# without the column stops with a message, the file untouched. The file is copied to
+# PATH.bak before it is written; a PATH.bak already there stops the command, the file
+# untouched (a second run would subtract 1 again and overwrite the only copy of the original).
+# No '"', '$', '`' or backslash in the code but the delimiter's repr ('\t'), which a shell's
+# double quotes pass on as written; the path and the column come as shell-quoted arguments.
+_SHIFT_CODE = (
+    "import csv,os,re,shutil,sys; p,c=sys.argv[1:]; b=p+'.bak'; "
+    "os.path.exists(b) and sys.exit(b+' exists (shifted already?): nothing changed; delete it "
+    "to shift again'); "
+    "t=list(csv.reader(open(p,newline='',encoding={encoding!r}),delimiter={delimiter!r},"
+    "skipinitialspace=True,strict=False)); "
+    "h=[[x.strip().lstrip(chr(65279)).strip() for x in r] for r in t]; "
+    "i=next((n for n,r in enumerate(h) if c in r),None); "
+    "i is None and sys.exit(p+': no header cell '+repr(c)+' found: nothing changed'); "
+    "k=h[i].index(c); "
+    "f=lambda s:int(s) if re.fullmatch({integer!r},s) else (lambda v:int(v) if v.is_integer() "
+    "else None)(float(s.replace(',','.'))) if re.fullmatch({numeral!r},s) else None; "
+    "[r.__setitem__(k,str(g-1)) for r in t[i+1:] "
+    "if k<len(r) and (g:=f(r[k].strip().strip(chr(34)).strip())) is not None]; "
+    "shutil.copyfile(p,b); o=open(p,'w',newline='',encoding={encoding!r}); "
+    "csv.writer(o,delimiter={delimiter!r},lineterminator=chr(10)).writerows(t); o.close()")
+
+
+def shift_grades_command(csv_path: str | Path, column: str, delimiter: str = ",",
+                         encoding: str = "utf-8") -> str:
+    """The shell command (``PYTHON -c "..." PATH COLUMN``, PYTHON :func:`python_word`) that
+    subtracts 1 from every cell of ``column`` in the label CSV ``csv_path`` that
+    :func:`data_prep.labels.parse_grade` reads as a grade (by the same rule), written back as
+    the whole number (``+2`` and ``2.0`` -> ``1``), rewriting the file in place with the
+    standard library's :mod:`csv`: every other cell keeps its text (ids ``007``, ``1e3``; quotes
+    only where a cell needs them), rows end in a line feed. The file is first copied to
+    ``csv_path.bak``; when that backup exists already the command changes nothing and says so
+    (exit status 1: run twice, it would subtract 1 twice). A POSIX shell's command (bash,
+    zsh: the code in double quotes, the arguments in single quotes).
+    ``column``: the header cell as read (stripped); ``delimiter``, ``encoding``: the CSV's as
+    :func:`data_prep.labels.read_table` read it (``utf-8-sig`` keeps a BOM). The fix of
+    :func:`one_based_problem`."""
+    code = _SHIFT_CODE.format(encoding=encoding, delimiter=delimiter, integer=GRADE_INTEGER,
+                              numeral=GRADE_NUMERAL)
+    return f'{python_word()} -c "{code}" {shlex.quote(str(csv_path))} {shlex.quote(column)}'
 
 
 def looks_like_patient_column(name: str) -> bool:
@@ -1671,7 +1765,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 marked_ungradable: tuple[int, str] | None = None,
                 images: Sequence[Path] = (),
                 scale_given: bool = False,
-                layout_kind: str = "plain"
+                layout_kind: str = "plain",
+                encoding: str = ""
                 ) -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
@@ -1716,19 +1811,35 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     (:data:`data_prep.layout.EYE_COLUMNS`: DeepDRiD's set folder), else to merge the two columns
     into one (a flat copy read as a plain folder); a merged column with some rows wrong is told
     to correct them, an id naming no eye to be renamed.
+
+    ``encoding``: the codec an earlier read of this file took (an ingest's
+    ``labels_csv_encoding``: GBK told by the folder's names), used when the file is still not
+    UTF-8 and would otherwise be read by a guess (:data:`data_prep.labels.GUESSED_ENCODINGS`)
+    without the folder's images to tell another encoding by; a file since saved as UTF-8 (or
+    that no longer decodes so) is read as found.
     """
     per_eye = tuple(eye_columns)
     grade_columns = per_eye or (grade_column,)
     wanted = [c for c in (image_column, *grade_columns, patient_column) if c]
+    folder = NameIndex(images) if images else None
+    names_a_file = folder_name_test(folder) if folder is not None else None
     table, problems = read_table(csv_path, wanted)
     if table is None:
         return None, problems
+    known = (read_table(csv_path, wanted, encoding)
+             if encoding and table.encoding in GUESSED_ENCODINGS and encoding != table.encoding
+             else (None, []))
+    if known[0] is not None:  # the encoding an earlier read took (the ingest's, by its folder)
+        table, problems = known[0], [note(csv_path, f"not UTF-8: read as {encoding}, as the ingest read it",
+                                          f"nothing to do; to spare the guess, {SAVE_AS_UTF8}",
+                                          "csv-dialect"), *known[1]]
+    else:
+        # not UTF-8, read as Windows-1252 by a guess: a GBK or Mac Roman file whose names then match
+        table, problems = reread_matching(csv_path, wanted, table, problems, names_a_file)
     index: dict[str, int] = {}  # role -> position; per eye: 'grade' (left) and 'grade-right'
     roles = [(image_column, "image-name", "image-name"), (grade_columns[0], "grade", "grade"),
              *((right, "grade-right", "grade") for right in grade_columns[1:]),
              (patient_column, "patient", "patient")]
-    folder = NameIndex(images) if images else None
-    names_a_file = folder_name_test(folder) if folder is not None else None
     offered: list[str] = []  # the columns suggested so far: one column is offered for one role
     for column, key, role in roles:
         if not column:
@@ -1907,9 +2018,16 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         if near and len(near) < len(words):  # the other words' fix, without the misspellings
             fix = grade_words_fix([w for k, w in words.items() if k not in near],
                                   numbers | set(by_name), grade_names, own_words)
+        # every grade already a number, or ungradable rows left out: the words most likely mark
+        # ungradable images ('k.A.', 'nicht beurteilbar'), said first
+        # (not a misspelt name, nor a name of a known scale: those have their own fix)
+        others = [w for w in words.values() if not names_zero_grade(w, GRADE_ZERO_WORDS)
+                  and _near_grade(w, grade_names) is None
+                  and not any(_scale_grade(w, names) for names in GRADE_SCALES.values())]
+        lead = ungradable_words_lead(others, numbers | set(by_name), grade_names, ungradable)
         for at in worded:
             said = (zero_word_readings(zero_rows[at], fix, UNGRADABLE_WORD_WAY)
-                    if at in zero_rows else near.get(word_at.get(at, ""), fix))
+                    if at in zero_rows else near.get(word_at.get(at, ""), f"{lead}{fix}"))
             problems[at] = dataclasses.replace(problems[at], fix=said)
     if by_name:
         problems.append(grade_names_note(csv_path, by_name, grade_names,
@@ -1918,7 +2036,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         said = (None if by_name or per_eye else  # words and numbers mixed: not a 1-based column
                 # of numbers; per eye, a fix rewriting one column would be wrong
                 one_based_problem(csv_path, table.columns[index["grade"]], grade_names, numbers,
-                                  len(outside)))
+                                  len(outside), delimiter=table.delimiter, encoding=table.encoding))
         if said is None:
             graded = sum(row.grade is not None for row in rows) + len(outside)
             said = outside_problem(csv_path, outside, grade_names, numbers, graded)
@@ -1951,7 +2069,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         _name_key(w) in GRADE_ZERO_WORDS for w in own_words) and all(
         "," not in w and '"' not in w for w in own_words) else ()
     return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable,
-                       n_rows=len(table.rows), own_words=said_words),
+                       n_rows=len(table.rows), own_words=said_words, encoding=table.encoding,
+                       names_matched=table.names_matched),
             problems)
 
 
@@ -2501,6 +2620,22 @@ def folder_part_problem(table: LabelTable, row: LabelRow, matched: Path, other: 
                  f"the row is its), and write that plain file name in the row", "match")
 
 
+def label_named_encoding(undecodable: Sequence[Path], table: LabelTable) -> str:
+    """The encoding (a codec of :data:`data_prep.layout.NAME_ENCODINGS`) in which the names of
+    ``undecodable`` (a folder's files whose names are not valid UTF-8) read as the names its
+    label rows give, file name or stem, ignoring case (``M\\xfcller_00.png`` read as
+    Windows-1252 is the row's ``Müller_00.png``; ``Gr\\x94\\xe1e.png`` read as DOS cp437, the
+    row's ``Größe.png``): the one naming the most; ``''`` when no row names any. What the
+    folder scan's ``convmv -f`` then says (:func:`data_prep.layout.undecodable_problems`)."""
+    rows = {name_key(cell_file_name(row.name)) for row in table.rows}
+    found: Counter[str] = Counter()
+    for path in undecodable:
+        for codec, _, reading in name_readings(path.name):
+            if name_key(reading) in rows or name_key(Path(reading).stem) in rows:
+                found[codec] += 1
+    return found.most_common(1)[0][0] if found else ""
+
+
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                  test_dir_name: str = "test", not_read: Sequence[Path] = (), missing: str = "error",
                  nested: bool = False, stem_ids: bool = False
@@ -2544,6 +2679,11 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     """
     index = NameIndex(images)
     reported = NameIndex(not_read)  # their own error says what to do with them
+    # files whose name is not valid UTF-8 (M\udcfcller_00.png), by what their bytes read as in
+    # another encoding (Müller_00.png): a row naming one is the file's error, renamed in UTF-8
+    undecodable = {name_key(text): path for path in not_read if not valid_utf8_name(path.name)
+                   for _, _, reading in name_readings(path.name)
+                   for text in (reading, Path(reading).stem)}
     nested_index: NameIndex | None = None  # listed on the first row without an image
     matched: dict[Path, LabelRow] = {}
     problems: list[Problem] = []
@@ -2575,7 +2715,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             else:  # x.png and x.jpg for the row 'x': its one error says so; neither file is
                 claimed.update(paths)  # also 'without label', nor another row's near miss
             continue
-        if not paths and reported.find(row.name)[0]:
+        if not paths and (reported.find(row.name)[0] or name_key(cell_file_name(row.name)) in undecodable):
             continue  # e.g. x.webp: "a format this package does not read -> convert it"
         if not paths:
             if nested_index is None:
@@ -2598,6 +2738,16 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                         f"{deeper.parent.name}/, and images are not searched in subfolders")
                 fix = (f"move the images of {deeper.parent.name}/ up into {folder}"
                        + (" (and write the plain file names in the CSV)" if row.folder else ""))
+            elif (table.encoding in GUESSED_ENCODINGS and not row.name.isascii()
+                  and not table.names_matched):
+                # 'ÕÅÈý_01.png': the GBK name 张三_01.png read as Windows-1252 (reread_matching
+                # found no encoding whose names match): the file's encoding, not the image, is
+                # amiss. Not when other non-ASCII names matched files in this reading: the
+                # encoding is right, those images are missing
+                what = (f"label without image: {row.name} is not in {folder}; "
+                        f"{not_utf8_words(table.encoding)}")
+                fix = f"{SAVE_AS_UTF8}; if the name is right as shown, add the image or delete the row"
+                plain_missing[len(no_image)] = row
             else:
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
                 plain_missing[len(no_image)] = row

@@ -371,7 +371,7 @@ from drac_ssl.submission import (
     FolderFiles,
     broken_link_words,
     check_submission,
-    class_rule_words,
+    class_rule_setting_words,
     classes_off_rule,
     grade_note_counts,
     image_notes_path,
@@ -1136,7 +1136,7 @@ def _replace_set(final: Path, pending: Path, staged: Sequence[tuple[Path, Path]]
 def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
                     n_near_tie: int = 0) -> str:
     """The export's ``class = ...`` words of a bundle (after ``class = ``, with the setting that
-    made the rule): :func:`drac_ssl.submission.class_rule_words` and ``(finetune.decision=...)``;
+    made the rule): :func:`drac_ssl.submission.class_rule_setting_words`, ``... (finetune.decision=...)``;
     for a two-grade bundle whose referral cut decides the grade
     (:attr:`drac_ssl.grading.model.Calibration.referral_decides`, ``finetune.referral_target``),
     ``1 when P1 >= 0.2315, the referral cut set for sensitivity >= 0.90 on the out-of-fold
@@ -1146,8 +1146,7 @@ def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why
         cut = cal.referral
         return (f"1 when P1 >= {cut.cut:.6g}, the referral cut set for {cut.words()} on the out-of-fold "
                 f"outputs, else 0 (finetune.referral_target={cut.target})")
-    return (f"{class_rule_words(cal.decision, n_not_largest, n_rows, why, n_near_tie)} "
-            f"(finetune.decision={cal.decision})")
+    return class_rule_setting_words(cal.decision, n_not_largest, n_rows, why, n_near_tie)
 
 
 def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None = None,
@@ -1485,11 +1484,6 @@ NO_IMAGE_SUFFIXES = (".txt", ".csv", ".tsv", ".json", ".xml", ".log", ".md", ".y
 """File name suffixes of text and office documents: such a file of an ``--images`` folder
 (holding no image: no DICOM, no damaged image) is clearly no image (:func:`_clearly_no_image`)."""
 
-IMAGE_LIKE_SUFFIXES = (".dcm", ".dicom")
-"""Suffixes of image files the export cannot read besides
-:data:`drac_ssl.grading.image_notes.OTHER_IMAGE_SUFFIXES` (a DICOM file): never "nothing to
-grade" (:func:`_clearly_no_image`)."""
-
 def _clearly_no_image(path: Path) -> bool:
     """Whether a file of an ``--images`` folder that the export does not grade as an image
     (:attr:`drac_ssl.submission.FolderFiles.not_images`) clearly holds no image, so that a
@@ -1497,15 +1491,15 @@ def _clearly_no_image(path: Path) -> bool:
     whatever its name, or a text or office document by its suffix (:data:`NO_IMAGE_SUFFIXES`:
     a ``notes.txt``, a ``worklist.csv``, a report PDF). Not so (someone must look: exit 2) for
     a file named as an image format the export does not read (``.webp``, ``.dcm``:
-    :data:`IMAGE_LIKE_SUFFIXES`), one holding a DICOM file or the first bytes of a damaged
+    :data:`drac_ssl.grading.image_notes.DICOM_SUFFIXES`), one holding a DICOM file or the first bytes of a damaged
     image, a broken link, one that cannot be read, and any other content (a ZIP archive may
     hold the night's images)."""
     from data_prep.decode import content_words
-    from drac_ssl.grading.image_notes import OTHER_IMAGE_SUFFIXES
+    from drac_ssl.grading.image_notes import DICOM_SUFFIXES, OTHER_IMAGE_SUFFIXES
 
     suffix = path.suffix.lower()
     if (broken_link_words(path) is not None or suffix in OTHER_IMAGE_SUFFIXES
-            or suffix in IMAGE_LIKE_SUFFIXES):
+            or suffix in DICOM_SUFFIXES):
         return False
     try:
         with open(path, "rb") as fh:

@@ -289,7 +289,8 @@ CHANCE_REMEDY = "it needs more labelled images, more training or another recipe.
 
 
 def chance_words(figures: Mapping[str, Any], subject: str = "this model",
-                 qwk_words: str = "out-of-fold QWK", remedy: str = CHANCE_REMEDY) -> str | None:
+                 qwk_words: str = "out-of-fold QWK", remedy: str = CHANCE_REMEDY,
+                 probabilities: bool = True) -> str | None:
     """The sentence saying that ``figures`` give no evidence of grading better than chance, or
     None when they do (or hold no QWK and interval).
 
@@ -301,7 +302,9 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     AUC's CI lies above 0.5 the sentence says that the probabilities do rank the images better
     than chance while the grades do not yet agree. ``subject`` (``this model``, ``this
     submission``), ``qwk_words`` (what the QWK is: ``out-of-fold QWK``, ``QWK``) and
-    ``remedy`` (after "Do not read its grades ... as a grading; ") word it for its caller."""
+    ``remedy`` (after "Do not read its grades ... as a grading; ") word it for its caller.
+    ``probabilities``: False for what gives grades only (a Kaggle file): "Do not read its
+    grades", not "its grades or probabilities"."""
     qwk = figures.get("qwk")
     ci = finite_pair(figures.get("qwk_ci95"))
     if not isinstance(qwk, int | float) or ci is None or ci[0] > 0:
@@ -321,7 +324,8 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
                 f"one-vs-rest {auc:.3f}, 95% CI {format_ci(auc_ci[0], auc_ci[1])}, above 0.5), but "
                 f"its grades do not yet agree with the true grades beyond chance. Do not read its "
                 f"grades as a grading; {remedy}")
-    return f"{said}{auc_text}. Do not read its grades or probabilities as a grading; {remedy}"
+    read = "its grades or probabilities" if probabilities else "its grades"
+    return f"{said}{auc_text}. Do not read {read} as a grading; {remedy}"
 
 
 def ci_words(interval: Any) -> str:

@@ -161,8 +161,20 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return Path(path)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+PEOPLE_CSV_ENCODING = "utf-8-sig"
+"""The encoding of the CSVs written for people to open in a spreadsheet (the export's
+``<stem>_notes.csv``, the app's ``grades_with_notes.csv``): UTF-8 with a byte-order mark, which
+Excel needs to read UTF-8 on a Windows whose code page is not (German, French, Chinese). Every
+file a program reads (submissions, the challenge's format) stays UTF-8 without it."""
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_path`) in ``encoding``: UTF-8 (no
+    byte-order mark) for every file a program reads; ``utf-8-sig`` for a CSV written for people
+    (the export's ``<stem>_notes.csv``, the app's ``grades_with_notes.csv``), whose byte-order
+    mark tells Excel the file is UTF-8 (without it Excel on a German, French or Chinese Windows
+    reads it in the local code page: ``Ã¼`` for ``ü``). Returns the path."""
+    return atomic_write_bytes(path, text.encode(encoding))
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:

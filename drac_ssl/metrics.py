@@ -134,7 +134,18 @@ __all__ = [
     "level_text",
     "operating_cut",
     "OPERATING_POINTS_NOTE",
+    "OPERATING_CUTS_SCALE",
+    "OPERATING_CUTS_SCALE_REFERRAL",
+    "SCORED_CUTS_SCALE",
+    "SCORED_OPERATING_POINTS_NOTE",
     "referral_report",
+    "decision_screening",
+    "recall_intervals",
+    "brier_score",
+    "brier_definition",
+    "BRIER_WORDS",
+    "expected_calibration_error",
+    "ECE_BINS",
     "referral_summary",
     "referral_words",
     "screening_figures_words",
@@ -571,6 +582,91 @@ def _decided_screening(truth: np.ndarray, decided: np.ndarray, n_boot: int, alph
     return {**binary_screening(truth, decided), **screening_ci}
 
 
+def decision_screening(y_true: Any, referred: Any, from_grade: int, n_boot: int = 0, alpha: float = 0.05,
+                       seed: int = 0, groups: Any = None) -> dict[str, Any]:
+    """Sensitivity and specificity of a referral decision already made, e.g. a bundle's stored
+    referral cut applied to new images (``export --score``: the cut re-used, not re-fitted),
+    with their counts and 95% intervals as :func:`referable_report` gives them for the
+    submitted grades (the bootstrap of ``n_boot`` resamples from ``seed``, the cluster
+    bootstrap with ``groups``; the Wilson score interval for a small count or a collapsed
+    bootstrap: :func:`_screening_interval`).
+
+    Args:
+        y_true: true grades ``(n,)``, integers ``0 .. K-1``.
+        referred: ``(n,)`` 0/1, 1 = referred.
+        from_grade: ``r``, the lowest referable grade (truth: ``y_true >= r``), ``>= 1``.
+        n_boot, alpha, seed, groups: the intervals, as :func:`referable_report`'s.
+
+    Returns:
+        ``from_grade``, ``n_referable`` / ``n_not`` (true grade ``>= r`` / below),
+        ``n_referred`` (images referred), and :func:`referable_report`'s ``sensitivity`` /
+        ``specificity`` keys with ``_counts``, ``_ci95``, ``_ci_method``, ``_ci_units`` and
+        ``_ci_n_eff`` (nan, and no interval, for a side without images).
+
+    Raises:
+        ValueError: malformed grades, shapes that differ, a ``referred`` value not 0/1, a
+            ``from_grade`` below 1.
+    """
+    yt = _as_grades(y_true, "y_true")
+    decided = np.asarray(referred)
+    if decided.shape != yt.shape:
+        raise ValueError(f"y_true {yt.shape} and referred {decided.shape} differ in shape")
+    if decided.size and not np.isin(decided, (0, 1)).all():
+        raise ValueError("referred must hold 0 (not referred) or 1 (referred) per image")
+    r = int(from_grade)
+    if r < 1:
+        raise ValueError(f"from_grade must be >= 1 (grade 0 or above is every image), got {from_grade!r}")
+    truth = (yt >= r).astype(np.int64)
+    decided = decided.astype(np.int64)
+    return {"from_grade": r, "n_referable": int(truth.sum()), "n_not": int(truth.size - truth.sum()),
+            "n_referred": int(decided.sum()), **_decided_screening(truth, decided, n_boot, alpha, seed, groups)}
+
+
+def recall_intervals(y_true: Any, pred: Any, num_grades: int, alpha: float = 0.05,
+                     groups: Any = None) -> list[dict[str, Any]]:
+    """Each grade's recall (sensitivity: the share of its true images given that grade) with
+    its Wilson score ``(1 - alpha)`` interval (:func:`wilson_interval`), or, with ``groups``
+    (a patient id per image), the Wilson interval of the same proportion on Kish's effective
+    sample size of that grade's images (:func:`kish_effective_n`), the small-count rule of
+    :func:`referable_report`'s sensitivity (:func:`_screening_interval`); per-grade counts of an
+    external validation are small, where the percentile bootstrap collapses.
+
+    Args:
+        y_true: true grades ``(n,)``; pred: the submitted grades ``(n,)``; both ``0 .. K-1``.
+        num_grades: K.
+        alpha, groups: as above.
+
+    Returns:
+        One dict per grade ``0 .. K-1``: ``grade``, ``n`` (true images), ``hits`` (of them given
+        it), ``given`` (images given it), ``recall`` (nan for ``n == 0``), ``recall_ci95``
+        (``[nan, nan]`` for ``n == 0``), ``ci_method`` (``wilson`` or ``wilson_patients``),
+        ``ci_n_eff`` (the effective size, ``wilson_patients`` only, else None) and ``ci_units``
+        (the patients among the grade's images, ``wilson_patients`` only, else None).
+
+    Raises:
+        ValueError: malformed grades, lengths that differ, a grade ``>= num_grades``.
+    """
+    yt, yp = _as_grades(y_true, "y_true"), _as_grades(pred, "pred")
+    if yt.shape != yp.shape:
+        raise ValueError(f"y_true {yt.shape} and pred {yp.shape} differ in shape")
+    k = int(num_grades)
+    _check_grades_within(yt, k, "y_true")
+    _check_grades_within(yp, k, "pred")
+    ids = None if groups is None else np.asarray(groups)
+    out: list[dict[str, Any]] = []
+    for g in range(k):
+        on = yt == g
+        hits = (yp[on] == g).astype(np.int64)
+        nan2 = [float("nan"), float("nan")]
+        # no bootstrap interval given (n_boot 1, nan): the Wilson interval, by images or patients
+        interval, method, units, n_eff = (_screening_interval(hits, None if ids is None else ids[on], nan2, 1,
+                                                              alpha) if hits.size else (nan2, "wilson", None, None))
+        out.append({"grade": g, "n": int(hits.size), "hits": int(hits.sum()), "given": int((yp == g).sum()),
+                    "recall": float(hits.mean()) if hits.size else float("nan"), "recall_ci95": interval,
+                    "ci_method": method, "ci_n_eff": n_eff, "ci_units": units})
+    return out
+
+
 REFERRAL_RULE = "referral"
 """The key of metrics.json's ``decision_rules`` that holds the figures of the grades a referral
 cut gave (two grades and ``finetune.referral_target``: the cut is the grade decision), beside
@@ -778,13 +874,15 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
             "operating_points_note": OPERATING_POINTS_NOTE}
 
 
-def referable_summary(referable: dict[str, Any]) -> str:
+def referable_summary(referable: dict[str, Any], cuts_scale: str = "") -> str:
     """One sentence of :func:`referable_report`'s figures (as returned, or read back from JSON,
     where nan is null), the words the fine-tuning's console, report.md and the model card share:
     ``'referable = grade >= 2 (Moderate or worse), 12 referable and 18 not: AUC of
     P(referable) 0.912 (95% CI 0.850..0.960); at the submitted grades (not an operating point
     tuned on P(referable)) sensitivity 0.800, specificity 0.900'``; an undefined AUC is
-    ``n/a (<auc_note>)``."""
+    ``n/a (<auc_note>)``. ``cuts_scale``: what the operating points' cuts are on, said after
+    them; "" the fine-tuning's :data:`OPERATING_CUTS_SCALE` (``export --score`` passes
+    :data:`SCORED_CUTS_SCALE`: its cuts are chosen on the scored images, not on oof.csv)."""
     num = figure_text
     ci = list(referable.get("auc_ci95") or [None, None])[:2]
     auc = num(referable.get("auc"))
@@ -794,7 +892,8 @@ def referable_summary(referable: dict[str, Any]) -> str:
     else:
         shown = format_ci(*ci)
         auc_text = auc + (f" (95% CI {shown})" if shown != "n/a" else "")
-    points = _operating_points_words(referable, "the ROC curve of P(referable)", "P(referable)")
+    points = _operating_points_words(referable, "the ROC curve of P(referable)", "P(referable)",
+                                     cuts_scale or OPERATING_CUTS_SCALE)
     referral = referable.get("referral")
     return (f"{referable.get('rule') or referable_words(int(referable.get('from_grade', 0)))}, "
             f"{referable.get('n_referable', '?')} referable and {referable.get('n_not', '?')} not: "
@@ -812,19 +911,46 @@ def _cut_words(referable: dict[str, Any], key: str, score: str = "P(referable)")
 
 OPERATING_CUTS_SCALE = ("those cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to "
                         "refer new images, set finetune.referral_target")
-"""Said after the operating points' cuts (:func:`referable_summary`, :func:`two_grade_summary`):
-each fold's rows in ``oof.csv`` are under that fold's cross-fitted temperature, a bundle's
-probabilities under the one fitted on all of them, so a cut read off the former is no rule for
-the latter; ``finetune.referral_target`` fits one for it."""
+"""Said after the operating points' cuts (:func:`referable_summary`, :func:`two_grade_summary`)
+of a run without ``finetune.referral_target``: each fold's rows in ``oof.csv`` are under that
+fold's cross-fitted temperature, a bundle's probabilities under the one fitted on all of them,
+so a cut read off the former is no rule for the latter; ``finetune.referral_target`` fits one
+for it. A run with it set (``referable["referral"]``) gets :data:`OPERATING_CUTS_SCALE_REFERRAL`."""
+
+OPERATING_CUTS_SCALE_REFERRAL = ("those cuts are on oof.csv's cross-fitted probabilities, not the bundle's: "
+                                 "new images are referred by the referral cut of finetune.referral_target")
+""":data:`OPERATING_CUTS_SCALE`'s words for a run with ``finetune.referral_target`` set: the
+advice to set it would be wrong there; its cut is said after (:func:`referral_summary`, or the
+two-grade sentence's deployed cut)."""
+
+SCORED_CUTS_SCALE = "those cuts are no rule for new images"
+"""What ``export --score``'s operating-point cuts are (:func:`referable_summary`'s ``cuts_scale``),
+after "with the cut chosen on these same images (in-sample, optimistic)" has said they are read
+off the ROC curve of the submission's own P(referable) on the very images scored (their
+figures flatter a cut that would be fixed before seeing these images): no rule for new images.
+``export --score`` adds what it knows of the bundle's own referral cut (scored next, or none)."""
+
+SCORED_OPERATING_POINTS_NOTE = ("sensitivity_at_specificity_90_cut / specificity_at_sensitivity_90_cut: the "
+                                "P(referable) cut of each operating point (P_r + ... + P_{K-1} of the "
+                                "submission's probabilities at or above the cut gives its figures there), "
+                                "chosen on these scored images themselves: in-sample, so its figures are "
+                                "optimistic, and no rule for new images (a bundle's own referral cut, when "
+                                "it has one, is scored as deployed_referral)")
+"""The ``operating_points_note`` of ``export --score``'s referable figures, in place of
+:data:`OPERATING_POINTS_NOTE` (which speaks of ``oof.csv``)."""
 
 
-def _operating_points_words(referable: dict[str, Any], curve: str, score: str) -> str:
+def _operating_points_words(referable: dict[str, Any], curve: str, score: str,
+                            scale: str = OPERATING_CUTS_SCALE) -> str:
     """``; on <curve>, with the cut chosen on these same images (in-sample, optimistic):
-    sensitivity 0.356 at specificity >= 0.90 (P1 >= 0.535), specificity ...`` then
-    :data:`OPERATING_CUTS_SCALE`; "" for a run stored before the operating points were. A run
-    stored before their cuts were keeps its words exactly: ``(optimistic)``, no cuts, no note."""
+    sensitivity 0.356 at specificity >= 0.90 (P1 >= 0.535), specificity ...`` then ``scale``
+    (what the cuts are on: :data:`OPERATING_CUTS_SCALE`, or :data:`SCORED_CUTS_SCALE`); "" for
+    a run stored before the operating points were. A run stored before their cuts were keeps its
+    words exactly: ``(optimistic)``, no cuts, no note."""
     if finite_number(referable.get("sensitivity_at_specificity_90")) is None:
         return ""
+    if scale == OPERATING_CUTS_SCALE and isinstance(referable.get("referral"), dict):  # the target is set
+        scale = OPERATING_CUTS_SCALE_REFERRAL
     keys = ("sensitivity_at_specificity_90_cut", "specificity_at_sensitivity_90_cut")
     cuts = any(finite_number(referable.get(key)) is not None for key in keys)
     return (f"; on {curve}, with the cut chosen on these same images "
@@ -832,7 +958,7 @@ def _operating_points_words(referable: dict[str, Any], curve: str, score: str) -
             f"sensitivity {figure_text(referable.get('sensitivity_at_specificity_90'))} at specificity "
             f">= 0.90{_cut_words(referable, keys[0], score)}, specificity "
             f"{figure_text(referable.get('specificity_at_sensitivity_90'))} at sensitivity "
-            f">= 0.90{_cut_words(referable, keys[1], score)}" + (f" ({OPERATING_CUTS_SCALE})" if cuts else ""))
+            f">= 0.90{_cut_words(referable, keys[1], score)}" + (f" ({scale})" if cuts else ""))
 
 
 def grade_name_words(names: Sequence[str] | None, grade: int) -> str:
@@ -2170,6 +2296,96 @@ def threshold_band_warning(thresholds: Sequence[float], y_true: Any, y_pred: Any
 
 
 # --------------------------------------------------------------------------- calibration
+
+ECE_BINS = 10
+"""Bins of :func:`expected_calibration_error`: equal-width on the top-class confidence,
+``(0, 0.1], (0.1, 0.2], ..., (0.9, 1]`` (Guo et al. 2017's 15 is no better on a few dozen
+images; 10 is the common choice of small external validations)."""
+
+
+def brier_definition(num_grades: int) -> str:
+    """Which Brier score :func:`brier_score` gives for ``num_grades`` grades: ``"binary"`` for
+    two (the usual binary one, of P1), ``"multiclass"`` for more (scikit-learn's
+    ``brier_score_loss(..., scale_by_half="auto")`` convention)."""
+    return "binary" if int(num_grades) == 2 else "multiclass"
+
+
+BRIER_WORDS = {
+    "binary": "the usual binary one, of P1 (the higher grade): the mean over images of "
+              "(P1 - [true grade = 1])^2 (0 best, 1 worst; half the multi-class score)",
+    "multiclass": "the multi-class one, the mean over images of sum_k (P_k - [true grade = k])^2 "
+                  "(0 best, 2 worst)",
+}
+"""How each :func:`brier_definition` is said beside the figure."""
+
+
+def brier_score(y_true: Any, probs: Any) -> float:
+    """The Brier score (Brier, Monthly Weather Review 1950), as scikit-learn's
+    ``brier_score_loss`` gives it by default (``scale_by_half="auto"``): with two grades the
+    usual binary score of P1, the mean over images of ``(P_1 - [y == 1])^2`` (0 best, 1
+    worst; ``brier_score_loss(y, probs[:, 1])``); with ``K > 2`` the multi-class score, the
+    mean of ``sum_k (P_k - [y == k])^2``, the squared distance of each row of probabilities to
+    the one-hot true grade (0 best, 2 worst; ``1 - 1/K`` for the uniform ``1/K`` whatever the
+    truth). The multi-class sum of two grades is twice the binary score, which is why two
+    grades get the binary one (:func:`brier_definition` names it). One image of true grade 0
+    given ``[0.5, 0.5, 0]`` scores ``0.25 + 0.25 = 0.5``; given ``[0.8, 0.2]``, ``0.04``.
+
+    Args:
+        y_true: true grades ``(n,)``, integers ``0 .. K-1``.
+        probs: ``(n, K)`` probabilities, rows summing to 1.
+
+    Returns:
+        The score (lower is better); nan for no image.
+
+    Raises:
+        ValueError: malformed grades or probabilities, a grade ``>= K``, lengths that differ.
+    """
+    yt = _as_grades(y_true, "y_true")
+    p = _as_probs(probs, n=yt.size)
+    _check_grades_within(yt, p.shape[1], "y_true")
+    if yt.size == 0:
+        return float("nan")
+    if p.shape[1] == 2:  # the binary score: half the two-grade sum, whose two terms are equal
+        return float(((p[:, 1] - (yt == 1)) ** 2).mean())
+    onehot = np.eye(p.shape[1])[yt]
+    return float(((p - onehot) ** 2).sum(axis=1).mean())
+
+
+def expected_calibration_error(y_true: Any, probs: Any, n_bins: int = ECE_BINS) -> float:
+    """The expected calibration error of the top-class confidence (Naeini, Cooper & Hauskrecht,
+    AAAI 2015; Guo et al., "On Calibration of Modern Neural Networks", ICML 2017, eq. 3):
+    ``sum_b |B_b| / n * |acc(B_b) - conf(B_b)|`` over ``n_bins`` equal-width bins of the
+    confidence ``max_k P_k`` (bin ``b`` holds confidences in ``(b / n_bins, (b + 1) / n_bins]``,
+    a confidence of 0 the first), ``acc`` the share of the bin's images whose most probable
+    grade (``argmax_k P_k``, the first on a tie; not a thresholded decision) is the true one,
+    ``conf`` their mean confidence. 0 when confidence matches accuracy in every bin. Two
+    images at confidence 0.8, one right: one bin, ``|0.5 - 0.8| = 0.3``.
+
+    Args:
+        y_true: true grades ``(n,)``, integers ``0 .. K-1``.
+        probs: ``(n, K)`` probabilities, rows summing to 1.
+        n_bins: how many equal-width bins (>= 1).
+
+    Returns:
+        The error, in ``[0, 1]``; nan for no image.
+
+    Raises:
+        ValueError: malformed grades or probabilities, a grade ``>= K``, ``n_bins < 1``.
+    """
+    if int(n_bins) < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    yt = _as_grades(y_true, "y_true")
+    p = _as_probs(probs, n=yt.size)
+    _check_grades_within(yt, p.shape[1], "y_true")
+    if yt.size == 0:
+        return float("nan")
+    confidence = p.max(axis=1)
+    correct = (p.argmax(axis=1) == yt).astype(np.float64)
+    # 0.1 * 7 is 0.7000000000000001 in floats: a confidence at an edge within 1e-9 stays in the bin it closes
+    bins = np.clip(np.ceil(confidence * n_bins - 1e-9).astype(np.int64) - 1, 0, int(n_bins) - 1)
+    counts = np.bincount(bins, minlength=n_bins)
+    gap = np.abs(np.bincount(bins, correct, n_bins) - np.bincount(bins, confidence, n_bins))
+    return float(gap.sum() / yt.size) if counts.sum() else float("nan")
 
 
 def softmax(logits: Any, temperature: float = 1.0) -> np.ndarray:

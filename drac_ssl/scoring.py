@@ -77,6 +77,17 @@ manifest; the ``pretraining_image`` column of the export's notes file beside the
 ``RUN`` with ``--images DIR``, each file hashed once for both checks; none for the ``scratch``
 variant).
 
+For an external validation (docs/evaluation.md, "Validating at a new site") the score also
+names the bundle that graded (:func:`grading_bundle`: its folder and the SHA-256 id of its
+metadata.json, else the notes file's ``bundle`` cells), the calibration it applied, re-used
+unchanged (:func:`calibration_provenance`), the Brier score and expected calibration error of
+the submitted probabilities (:func:`calibration_measures`), the bundle's stored referral cut
+scored as deployed (:func:`_deployed_referral`; the operating points read off these images'
+ROC curve are said to be in-sample, :data:`drac_ssl.metrics.SCORED_CUTS_SCALE`), how many
+images the export flagged as unlike the training images (:func:`unlike_training_images`), and
+each grade's recall with its Wilson interval. A Kaggle file gets no AUC of P(referable) nor
+operating points: it has no probabilities.
+
 Exit codes (:func:`score_command`): 0 scored; 1 the submission fails its check (its problems
 printed as ``--check`` prints them); 2 anything else that stops the scoring (arguments, a
 label CSV that cannot be read or has bad rows, cases and labels that do not pair, a
@@ -166,6 +177,8 @@ from drac_ssl.figures import (
 from drac_ssl.io import atomic_write_json
 from drac_ssl.kaggle import KAGGLE_COLUMNS, KAGGLE_GRADES, is_kaggle_file, read_kaggle
 from drac_ssl.metrics import (
+    SCORED_CUTS_SCALE,
+    SCORED_OPERATING_POINTS_NOTE,
     accuracy_score,
     bootstrap_ci,
     degenerate_ci_reason,
@@ -174,6 +187,7 @@ from drac_ssl.metrics import (
     macro_ovr_auc,
     one_grade_note,
     quadratic_weighted_kappa,
+    recall_intervals,
     referable_report,
     referable_summary,
     two_grade_decision_words,
@@ -183,8 +197,9 @@ from drac_ssl.starting import interpreter_word, python_command, started
 from drac_ssl.submission import SubmissionRows, read_submission
 
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
-           "model_grade_names", "model_referable_cut", "notes_grade_names", "read_grade_labels",
-           "scale_names", "score", "score_command", "score_lines"]
+           "model_calibration", "model_grade_names", "model_referable_cut", "notes_grade_names", "read_grade_labels",
+           "scale_names", "score", "score_command", "score_lines", "unlike_training_images",
+           "calibration_measures", "calibration_provenance", "grading_bundle"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -282,6 +297,17 @@ SWAPPED = "did you swap --score and --labels?"
 KAGGLE_NO_AUC = ("a Kaggle submission (id_code,diagnosis) gives each image's class, no probabilities: "
                  "no AUC")
 """The ``auc_note`` of a Kaggle file's score (:func:`score`)."""
+
+_KAGGLE_NO_RANKING: dict[str, Any] = {
+    "auc": float("nan"), "auc_ci95": [float("nan"), float("nan")], "auc_ci95_resamples": None,
+    "auc_note": "a Kaggle submission gives no probabilities, so no P(referable) to rank the images by",
+    "sensitivity_at_specificity_90": float("nan"), "specificity_at_sensitivity_90": float("nan"),
+    "sensitivity_at_specificity_90_cut": float("nan"), "specificity_at_sensitivity_90_cut": float("nan"),
+    "operating_points_note": None}
+"""What a Kaggle file's ``referable`` figures leave out (:func:`score`): the AUC of P(referable)
+and the operating points read off its ROC curve, which one-hot stand-ins for the missing
+probabilities made 0.500 and ``P(referable) >= 0.000``; its sensitivity and specificity at the
+submitted grades stay."""
 
 
 def _kaggle_rows(submission: str | Path, num_grades: int | None) -> tuple[SubmissionRows | None, list[str]]:
@@ -572,6 +598,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     table, problems = read_table(path, wanted)
     if table is None:
         raise ScoreError(_problem_text(f"the label CSV {path} cannot be read", problems))
+    from data_prep.labels import reread_matching
+    table, problems = reread_matching(path, wanted, table, problems)  # a GBK header naming the columns given
     index, layout, found = _columns(table, image_column, grade_column)
     problems += found
     per_eye = _per_eye_layout(table, image_column, grade_column)
@@ -712,7 +740,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                    + ", ".join(f"{fallback[g]}={g} ({grade_names[g]})" for g in sorted(by_scale)),
                              "nothing to do (scored as those numbers)", "grade-names"))
     if outside:
-        problems += _outside_problems(path, column, grade_names, grades, outside, per_eye=bool(eyes))
+        problems += _outside_problems(path, column, grade_names, grades, outside, per_eye=bool(eyes),
+                                      dialect=(table.delimiter, table.encoding))
     if marked_rows and marked is not None:
         problems.append(marked_ungradable_problem(path, marked_rows, marked, grade_names,
                                                   UNGRADABLE_SCORE_FIX))
@@ -727,7 +756,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
 
 
 def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grades: Sequence[int | None],
-                      outside: Sequence[tuple[int, str, int]], per_eye: bool = False) -> list[Problem]:
+                      outside: Sequence[tuple[int, str, int]], per_eye: bool = False,
+                      dialect: tuple[str, str] = (",", "utf-8")) -> list[Problem]:
     """The errors for the label rows ``outside`` (line, image name, grade) whose grades are not
     in 0..K-1 (K the submission's, ``grades`` the other rows' grades, None where not a
     number): labels written 1..K are one error with the fix that subtracts 1
@@ -735,14 +765,16 @@ def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grade
     rows (:func:`data_prep.validate.stray_grades`: few, or a gap above the scale) or rows below
     0 an error each, at its line (as the ingest says them); else the labels are on a wider scale, one error: the fix is a submission on
     theirs, never new true grades. ``per_eye``: the grades come from two columns (no 1-based
-    fix rewriting one column)."""
+    fix rewriting one column). ``dialect``: the label CSV's delimiter and encoding, which that
+    fix's command reads and writes it in."""
     k = len(grade_names)
     inside = [g for g in grades if g is not None]
     values = set(inside) | {g for _, _, g in outside}
     top = sum(1 for _, _, g in outside if g == k)
     # K is the submission's here, --grades or not
     if not per_eye and (one_based := one_based_problem(path, column, grade_names, values, top,
-                                                       scale="the submission's scale")) is not None:
+                                                       scale="the submission's scale",
+                                                       delimiter=dialect[0], encoding=dialect[1])) is not None:
         return [one_based]
     low, high = min(values), max(values)
     wider = (f"the labels use grades up to {high}, the submission has {k} grades: score a submission "
@@ -897,7 +929,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
           image_column: str | None = None, grade_column: str | None = None,
           patient_column: str | None = None, n_boot: int = N_BOOT, seed: int = 0,
           grade_names: Sequence[str] | None = None, run_given: bool = False,
-          referable_from: int | None = None, names_from: str | None = None) -> dict[str, Any]:
+          referable_from: int | None = None, names_from: str | None = None,
+          calibration: Mapping[str, Any] | None = None, calibration_from: str | None = None,
+          graded_by: Mapping[str, Any] | None = None, run_not_grader: str | None = None) -> dict[str, Any]:
     """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
     as a JSON-ready record (nan as None).
 
@@ -916,7 +950,16 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     :func:`read_grade_labels`); else the named scale of K's length, and the record's
     ``class_names_warning`` says that the bundle names another number of grades.
     ``run_given``: RUN was given (the bundle is RUN's, not the one of the run the export wrote
-    the submission into); the messages say which.
+    the submission into); the messages say which. ``calibration``: the calibration of the
+    bundle that graded (its ``metadata.json``'s, :func:`model_calibration`), read, never
+    re-fitted: its referral cut (``referral``, ``finetune.referral_target``) is scored as
+    deployed (``deployed_referral`` below), and it is named in ``calibration`` with
+    ``calibration_from`` (the file it was read from). ``graded_by``: the bundle that graded
+    (:func:`grading_bundle`), recorded as given (``graded_by``; None: not known, said).
+    ``run_not_grader``: why RUN's bundle is not the one that graded (the export's notes file
+    names another: :func:`grading_bundle`'s ``run_bundle``); RUN's calibration and referral
+    cut were then not the ones applied, so ``calibration`` is a note saying so (pass
+    ``calibration`` None) and ``deployed_referral`` a note, ``withheld`` True, not figures.
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -942,9 +985,43 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``referable`` (two grades, or a K above 2 with ``referable_from``: :func:`drac_ssl.metrics.
     referable_report` of the submission's class and probabilities, grade >= the cut: the AUC of
     P(referable) with its CI, ``sensitivity`` / ``specificity`` with their counts and CIs, on
-    the same resamples as the other CIs; ``referable_from_source`` says where the cut came
-    from), ``sensitivity`` and ``specificity`` (two grades: the recall of grade 1 and of grade 0,
+    the same resamples as the other CIs; a Kaggle file, without probabilities, gets no AUC
+    of P(referable) nor operating points, :data:`_KAGGLE_NO_RANKING`; ``referable_from_source``
+    says where the cut came from), ``sensitivity`` and ``specificity`` (two grades: the recall of grade 1 and of grade 0,
     ``referable``'s, named where ``recall`` is keyed by grade),
+    ``deployed_referral`` (when ``calibration`` has a referral cut on the submission's
+    scale: :func:`_deployed_referral`, the bundle's deployed cut re-used, not re-fitted: refer
+    when P(referable) >= its ``cut``, P(referable) read from the export's ``_referable.csv``
+    beside the submission when it lists every case, else summed from the submission's
+    probabilities; :func:`drac_ssl.metrics.decision_screening`'s ``sensitivity`` /
+    ``specificity`` with counts and CIs, ``n_referred`` (the export's ``referable`` column's
+    count when that file has one: ``decision_from``; ``n_referred_by_cut``, what the cut
+    refers, and ``decision_warning`` when the two differ), the ``cut``, ``target``,
+    ``from_grade``, ``fitted_on``, ``p_referable_from`` and ``reused``; or, for a Kaggle file
+    without that file, or a cut off the submission's scale, ``{"note": why it cannot be
+    scored, ...}``; when ``calibration`` is given without a referral cut,
+    ``{"note": "... (finetune.referral_target was not set)", "none": True}``; with
+    ``run_not_grader``, ``{"note", "withheld": True}``; else absent when ``calibration`` is None),
+    ``graded_by`` (the bundle that graded, :func:`grading_bundle`: ``bundle`` path or None,
+    ``metadata_sha256``, ``variant``, ``created_utc``, ``package_version``, ``source``, and
+    ``note`` / ``run_bundle`` where said; or ``{"note": ...}``),
+    ``per_grade`` (:func:`drac_ssl.metrics.recall_intervals`, keyed by grade name: each grade's
+    ``grade`` number, ``n`` true images, ``hits`` (of them given it), ``given``, ``recall``
+    with its ``recall_ci95``, ``ci_method`` (``wilson``; ``wilson_patients``, on Kish's
+    effective n ``ci_n_eff`` of its images from ``ci_units`` patients; with two grades the
+    screening line's, ``bootstrap`` where the counts allow, and ``ci_as``: ``sensitivity`` /
+    ``specificity``), ``precision``),
+    ``never_given`` (one note per grade the submission never gave: its precision is undefined),
+    ``calibration`` (:func:`calibration_provenance`: what was applied and where it came from,
+    re-used unchanged; or ``{"note": ...}``: not found, none recorded, or ``run_not_grader``),
+    ``calibration_measures`` (only with probabilities: ``brier`` (binary with two grades,
+    multi-class with more: ``brier_definition``) and ``ece`` of the submitted probabilities
+    with their CIs on the same resamples, ``ece_bins`` and ``words``, both in words:
+    :func:`calibration_measures`),
+    ``unlike_training_images`` (only with the export's notes file beside the submission:
+    :func:`unlike_training_images`, how many scored images its input check flagged as unlike
+    the training images; when most were, ``chance_warning``'s remedy names domain shift first,
+    :data:`DOMAIN_SHIFT_REMEDY`),
     ``class_names_warning`` (only when ``grade_names`` count another K than the submission's:
     they are not used, said), ``swap_warning`` / ``kaggle_pair_note`` (only when both files
     have Kaggle's ``id_code,diagnosis`` header: the labels look like an export's submission, an
@@ -1014,6 +1091,15 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                             and 1 <= int(referable_from) < k else None)
     referable = (None if cut is None else referable_report(
         y, probs, pred, cut, None if _numbered(names) else names, n_boot=n_boot, seed=seed, groups=groups))
+    if referable is not None and kaggle:  # its P columns are the classes one-hot: nothing to rank or cut
+        referable.update(_KAGGLE_NO_RANKING)
+    elif referable is not None:  # its cuts are chosen on these images, not on oof.csv
+        referable["operating_points_note"] = SCORED_OPERATING_POINTS_NOTE
+    referral = (calibration or {}).get("referral")
+    deployed = ({"note": f"not scored: {run_not_grader}, so its referral cut was not the one applied",
+                 "withheld": True} if run_not_grader else
+                _deployed_referral(submission, sub, y, referral, kaggle, n_boot=n_boot, seed=seed, groups=groups)
+                if isinstance(referral, Mapping) else None)
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
     one_grade_labels = (f"every label of {labels} is {_grade_words(present, names)}: with one true grade "
@@ -1052,6 +1138,35 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                                            f"(finetune.referable_from)")
         if k == 2:  # named, where recall is keyed by grade
             record["sensitivity"], record["specificity"] = referable["sensitivity"], referable["specificity"]
+    record["graded_by"] = dict(graded_by) if graded_by is not None else {
+        "note": "the bundle that graded is not known: no RUN, the submission is no run's export and no "
+                "notes file of the export beside it names one"}
+    per_grade = recall_intervals(y, pred, k, groups=groups)
+    if k == 2 and referable is not None:  # the screening line's intervals: one figure, one interval
+        for g, figure in ((1, "sensitivity"), (0, "specificity")):
+            if list(referable.get(f"{figure}_counts") or []) == [per_grade[g]["hits"], per_grade[g]["n"]]:
+                per_grade[g].update(recall_ci95=list(referable[f"{figure}_ci95"]),
+                                    ci_method=referable[f"{figure}_ci_method"],
+                                    ci_n_eff=referable.get(f"{figure}_ci_n_eff"),
+                                    ci_units=referable.get(f"{figure}_ci_units"), ci_as=figure)
+    record["per_grade"] = {names[g["grade"]]: {**{key: g[key] for key in ("grade", "n", "given", "hits", "recall",
+                                                                        "recall_ci95", "ci_method", "ci_n_eff",
+                                                                        "ci_units") if key in g},
+                                               **({"ci_as": g["ci_as"]} if "ci_as" in g else {}),
+                                               "precision": report["precision"][names[g["grade"]]]}
+                           for g in per_grade}
+    record["never_given"] = [f"{_grade_words([g['grade']], names)} was never given: its precision is undefined"
+                             for g in per_grade if g["given"] == 0]
+    record["calibration"] = (calibration_provenance(calibration, calibration_from) if not run_not_grader else
+                             {"note": f"{run_not_grader}, so its calibration was not the one applied; pass the "
+                                      f"run or bundle folder that wrote the submission as RUN to have it named"})
+    if not kaggle:  # one-hot stand-ins are no probabilities to calibrate
+        record["calibration_measures"] = calibration_measures(y, probs, n_boot=n_boot, seed=seed, groups=groups)
+    if deployed is not None:
+        record["deployed_referral"] = deployed
+    elif calibration is not None:  # said, so that the operating points' words need not guess
+        record["deployed_referral"] = {"note": "the bundle's calibration has no referral cut "
+                                               "(finetune.referral_target was not set)", "none": True}
     if names_from is not None:
         record["class_names_from"] = names_from
         record["label_notes"].append(f"grade names read from {names_from}: {describe(names)}")
@@ -1061,13 +1176,234 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         record["case_name_warnings"] = list(problems.warnings)
     if kaggle and is_kaggle_file(labels):  # two id_code,diagnosis files: which is which is the order
         record.update(_kaggle_pair_words(submission, labels))
+    unlike = unlike_training_images(submission, sub.cases)
+    if unlike is not None:
+        record["unlike_training_images"] = unlike
     record = _json_safe(record)
     record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
         record, subject="this submission", qwk_words="QWK",
-        remedy="the model that wrote it needs more labelled images, more training or another recipe.")
+        remedy=(DOMAIN_SHIFT_REMEDY if unlike is not None and unlike["most"] else
+                "the model that wrote it needs more labelled images, more training or another recipe."),
+        probabilities=not kaggle)  # a Kaggle file has no probabilities to read
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record
+
+
+CALIBRATION_REUSED = "re-used unchanged: nothing was re-fitted on the scored images"
+"""How ``export --score`` says the bundle's calibration was applied (:func:`calibration_provenance`)."""
+
+
+def calibration_provenance(calibration: Mapping[str, Any] | None, source: str | None = None) -> dict[str, Any]:
+    """What calibration turned the model's outputs into the scored submission, and where it came
+    from, for the record (``calibration``): the bundle's stored ``calibration`` (its
+    ``metadata.json``, ``source``) as ``temperature``, ``thresholds``, ``decision`` and
+    ``grade`` (the decision rule in words), ``output``, ``fitted_on`` (``out-of-fold outputs of
+    1200 images``: what it was fitted on), ``referral`` (the referral cut, its target and grade,
+    or None) and ``reused`` (:data:`CALIBRATION_REUSED`); ``{"note": ...}`` when the bundle that
+    graded was not found, or when its ``metadata.json`` (``source``, a file) records no
+    calibration (a bundle made by an older version)."""
+    if calibration is None and source is not None and Path(source).is_file():
+        return {"note": f"the bundle ({source}) records no calibration (made by an older version of drac_ssl?): "
+                        f"the calibration applied cannot be named"}
+    if calibration is None:
+        return {"note": "the bundle that graded was not found (no RUN, and the submission is not a run's "
+                        "export): the calibration applied cannot be named; pass its run or bundle folder as RUN"}
+    referral = calibration.get("referral")
+    return {"source": source, "output": calibration.get("output"), "temperature": calibration.get("temperature"),
+            "thresholds": list(calibration.get("thresholds") or []), "decision": calibration.get("decision"),
+            "grade": calibration.get("grade"), "fitted_on": calibration.get("fitted_on"),
+            "referral": ({key: referral.get(key) for key in ("target", "from_grade", "cut", "fitted_on")}
+                         if isinstance(referral, Mapping) else None),
+            "reused": CALIBRATION_REUSED}
+
+
+def calibration_measures(y: np.ndarray, probs: np.ndarray, *, n_boot: int, seed: int,
+                         groups: np.ndarray | None) -> dict[str, Any]:
+    """How well the submitted probabilities ``probs`` ``(n, K)`` are calibrated against the true
+    grades ``y`` ``(n,)``: ``brier`` (:func:`drac_ssl.metrics.brier_score`: with two grades
+    the usual binary Brier score of P1, scikit-learn's ``brier_score_loss(y, P1)``; with more
+    the multi-class one; ``brier_definition`` says which, ``binary`` or ``multiclass``) and ``ece`` (:func:`drac_ssl.metrics.expected_calibration_error`, the top-class
+    confidence in ``ece_bins`` equal-width bins), each with its percentile bootstrap 95% CI
+    (``brier_ci95``, ``ece_ci95``: :func:`drac_ssl.metrics.bootstrap_ci`, the same ``n_boot``,
+    ``seed`` and ``groups``, so the same resamples as the other CIs); ``words``: both in words."""
+    from drac_ssl.metrics import (
+        BRIER_WORDS,
+        ECE_BINS,
+        brier_definition,
+        brier_score,
+        expected_calibration_error,
+    )
+
+    definition = brier_definition(np.asarray(probs).shape[1])
+    return {"brier": brier_score(y, probs), "brier_definition": definition,
+            "brier_ci95": list(bootstrap_ci(y, probs, brier_score, n_boot=n_boot, seed=seed, groups=groups)),
+            "ece": expected_calibration_error(y, probs),
+            "ece_ci95": list(bootstrap_ci(y, probs, expected_calibration_error, n_boot=n_boot, seed=seed,
+                                          groups=groups)),
+            "ece_bins": ECE_BINS,
+            "words": (f"Brier score: {BRIER_WORDS[definition]}; ECE: the expected calibration error of the top-class confidence "
+                      f"max_k P_k against the accuracy of argmax_k P_k, {ECE_BINS} equal-width bins, biased upwards "
+                      f"when the bins hold few images")}
+
+
+def _calibration_lines(record: Mapping[str, Any]) -> list[str]:
+    """The console lines of a record's ``calibration`` and ``calibration_measures``."""
+    cal = record.get("calibration")
+    lines: list[str] = []
+    if isinstance(cal, Mapping) and cal.get("note"):
+        lines.append(f"Calibration applied: not known here: {cal['note']}.")
+    elif isinstance(cal, Mapping):
+        thresholds = ", ".join(figure_text(t) for t in cal.get("thresholds") or [])
+        decision = str(cal.get("decision") or "thresholds")
+        rule = str(cal.get("grade") or decision)
+        parts = [f"temperature {figure_text(cal.get('temperature'))}" if cal.get("temperature") is not None else "",
+                 f"grade = {rule}" + (f" (thresholds {thresholds} stored, unused by the argmax decision)"
+                                      if decision == "argmax" and thresholds else
+                                      f" (thresholds {thresholds})" if thresholds and thresholds not in rule else "")]
+        referral = cal.get("referral")
+        if isinstance(referral, Mapping):
+            parts.append(f"referral cut P(referable) >= {figure_text(referral.get('cut'))} "
+                         f"(grade >= {referral.get('from_grade')}, set for {referral.get('target')})")
+        fitted = f"fitted on {cal['fitted_on']}, " if cal.get("fitted_on") else ""
+        lines.append(f"Calibration applied (from {cal.get('source') or 'the bundle'}, {fitted}{cal['reused']}): "
+                     + "; ".join(p for p in parts if p) + ".")
+    measures = record.get("calibration_measures")
+    if isinstance(measures, Mapping):
+        lines.append(f"Calibration of the submitted probabilities: Brier score {figure_with_ci(measures, 'brier', 'brier_ci95')}"
+                     f", ECE {figure_with_ci(measures, 'ece', 'ece_ci95')} ({measures.get('words')}).")
+    return lines
+
+
+DOMAIN_SHIFT_REMEDY = ("most of these images were flagged as unlike the training images, so suspect domain "
+                       "shift first: another camera, site or preprocessing than the training images' (grade "
+                       "images prepared as the training images were, or fine-tune on labelled images of this "
+                       "site); only then more labelled images, more training or another recipe.")
+"""The chance warning's remedy (:func:`drac_ssl.figures.chance_words`) when most scored images
+were flagged unlike the training images (:func:`unlike_training_images`)."""
+
+
+def unlike_training_images(submission: str | Path, cases: Sequence[str]) -> dict[str, Any] | None:
+    """How many of the scored ``cases`` the export flagged as unlike the training images (the
+    input check of :mod:`drac_ssl.grading.ood`; the reason
+    :data:`drac_ssl.grading.image_notes.UNLIKE_KIND` in the ``not_reliably_gradable`` column of
+    the export's notes file beside the submission, :func:`drac_ssl.submission.image_notes_path`):
+    ``{"n": flagged, "of": cases the notes file lists, "most": n > of / 2, "source": the
+    file, "line": "N of M scored images flagged as unlike the training images ..."}``; None
+    without a notes file (or one that lists none of the cases): nothing tells."""
+    from drac_ssl.grading.image_notes import UNLIKE_KIND
+    from drac_ssl.submission import image_notes_path, read_image_notes
+
+    path = image_notes_path(submission)
+    notes = read_image_notes(path)
+    listed = [c for c in cases if notes is not None and c in notes]
+    if not listed or notes is None:
+        return None
+    n = sum(1 for c in listed if UNLIKE_KIND in [r.strip() for r in notes[c][0].split(";")])
+    most = n > len(listed) / 2
+    line = (f"{n} of {len(listed)} scored images flagged as {UNLIKE_KIND} (the export's input check, "
+            f"{path})" + (": most were, so these figures may measure domain shift (another camera, site "
+                          "or preprocessing) as much as the model" if most else ""))
+    return {"n": n, "of": len(listed), "most": most, "source": str(path), "line": line}
+
+
+DEPLOYED_CUT_REUSED = "the bundle's deployed cut re-used, not re-fitted"
+"""How ``export --score`` names the figures of the bundle's stored referral cut
+(:func:`_deployed_referral`): fixed before these images were seen, unlike the operating points
+read off their ROC curve (:data:`drac_ssl.metrics.SCORED_CUTS_SCALE`)."""
+
+
+def _referable_units(path: Path, cases: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The ``P_referable`` column of the export's ``_referable.csv`` (``path``) in millionths,
+    and its ``referable`` column (the decision the export made: 1 referred, 0 not; None when a
+    cell is neither), both in the order of ``cases``; None when the file is absent,
+    unreadable, not that file, or does not list every case once with a number."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    if not rows or [c.strip() for c in rows[0][:3]] != ["case", "P_referable", "referable"]:
+        return None
+    found: dict[str, int] = {}
+    decided: dict[str, int | None] = {}
+    for row in rows[1:]:
+        if len(row) < 2 or row[0] in found:
+            return None
+        try:
+            value = float(row[1])
+        except ValueError:
+            return None
+        if not math.isfinite(value):
+            return None
+        found[row[0]] = int(round(value * 10**6))
+        cell = row[2].strip() if len(row) > 2 else ""
+        decided[row[0]] = int(cell) if cell in ("0", "1") else None
+    if set(found) != set(cases) or len(found) != len(cases):
+        return None
+    column = [decided[c] for c in cases]
+    return (np.array([found[c] for c in cases], dtype=np.int64),
+            None if any(v is None for v in column) else np.array(column, dtype=np.int64))
+
+
+def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarray, referral: Mapping[str, Any],
+                       kaggle: bool, *, n_boot: int, seed: int, groups: np.ndarray | None) -> dict[str, Any] | None:
+    """The bundle's stored referral cut (its calibration's ``referral``: ``cut``,
+    ``from_grade`` ``r``, ``target``), scored as deployed on these images: an image is referred
+    when its P(referable) = P_r + ... + P_{K-1} is at or above the cut, compared in the
+    submission's 6-decimal units as the export's ``_referable.csv`` and the app compare it
+    (:func:`drac_ssl.submission.cut_units`). P(referable) is that file's, beside the submission
+    (:func:`drac_ssl.submission.referable_path`), when it lists every case (a Kaggle file's too),
+    else the submission's own columns summed. The decision scored is that file's ``referable``
+    column when it has one of 0/1 on every row (the decision the export made, ``decision_from``),
+    else the cut applied here; when the two disagree (the export referred by another cut, or by
+    the class, or the file was edited) the export's is scored, and ``decision_warning`` says
+    how many the cut refers (``n_referred_by_cut``). The figures:
+    :func:`drac_ssl.metrics.decision_screening` (counts, the same intervals as the submitted
+    grades' sensitivity and specificity). ``{"note": ...}`` when it cannot be scored (a Kaggle
+    file without that file, a cut outside the submission's scale, a cut that is no number);
+    None for a ``referral`` that is not a mapping."""
+    from drac_ssl.metrics import decision_screening
+    from drac_ssl.submission import cut_units, referable_path
+
+    k = sub.num_grades
+    try:
+        cut, r = float(referral["cut"]), int(referral["from_grade"])
+    except (KeyError, TypeError, ValueError):
+        return {"note": f"the bundle's referral cut cannot be read ({dict(referral)!r}): not scored"}
+    target = str(referral.get("target") or "")
+    told: dict[str, Any] = {"cut": cut, "from_grade": r, "target": target, "reused": DEPLOYED_CUT_REUSED,
+                            "fitted_on": str(referral.get("fitted_on") or "")}
+    if not math.isfinite(cut) or not 1 <= r < k:
+        return {**told, "note": f"the bundle's referral cut (P(referable) >= {cut:.6g}, grade >= {r}) is not on "
+                                f"the submission's {k} grades: not scored"}
+    beside = referable_path(submission)
+    read = _referable_units(beside, sub.cases)
+    units, exported = read if read is not None else (None, None)
+    if units is not None:
+        source = f"{beside} (its P_referable column)"
+    elif not kaggle:
+        units = np.rint(np.asarray(sub.probs, dtype=np.float64)[:, r:] * 10**6).astype(np.int64).sum(axis=1)
+        source = f"{submission} (P{r}" + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3
+                                            else f"+..+P{k - 1}") + ")"
+    else:
+        return {**told, "note": f"a Kaggle file has no probabilities, and no {beside.name} beside it lists "
+                                f"every case's P_referable, so the bundle's referral cut (P(referable) >= "
+                                f"{cut:.6g}) cannot be scored: keep the export's {beside.name} beside the "
+                                f"submission"}
+    by_cut = (units >= cut_units(cut)).astype(np.int64)
+    referred = by_cut if exported is None else exported
+    figures = decision_screening(y, referred, r, n_boot=n_boot, seed=seed, groups=groups)
+    told.update(p_referable_from=source, n_referred_by_cut=int(by_cut.sum()),
+                decision_from=(f"{beside} (its referable column: the export's decision)" if exported is not None
+                               else f"P(referable) >= {cut:.6g} applied here"))
+    if exported is not None and (exported != by_cut).any():
+        told["decision_warning"] = (
+            f"{beside}'s referable column refers {int(exported.sum())} of {len(exported)}, the cut P(referable) "
+            f">= {cut:.6g} on its P_referable {int(by_cut.sum())}: the export did not refer by this bundle's cut "
+            f"(another bundle graded, the export referred by the class, or the file was edited); the figures are "
+            f"the export's decisions")
+    return {**told, **figures}
 
 
 def _kaggle_pair_words(submission: str | Path, labels: str | Path) -> dict[str, str]:
@@ -1130,27 +1466,178 @@ def model_grade_names(submission: str | Path, run: str | None = None) -> tuple[s
     return tuple(str(n) for n in names) if isinstance(names, list) and len(names) >= 2 else None
 
 
-def _model_metadata(submission: str | Path, run: str | None) -> dict[str, Any]:
-    """The ``metadata.json`` of the bundle of the model that wrote ``submission``, found as
-    :func:`model_grade_names` says; {} when none is found or it cannot be read."""
+def _model_bundle(submission: str | Path, run: str | None) -> Path | None:
+    """The bundle folder of the model that wrote ``submission``, found as
+    :func:`model_grade_names` says (``run``'s, else the one of the run the export wrote the
+    submission into); None when neither tells."""
     from drac_ssl.grading.bundle_folder import bundle_folder
-    from drac_ssl.io import read_json_dict
     from drac_ssl.manifest import MANIFEST_FILE
 
     if run is not None:
         try:
-            bundle = bundle_folder(run)
+            return bundle_folder(run)
         except ValueError:  # BundleError: the training-image check says it
-            return {}
-    else:
-        sub = Path(submission).resolve()
-        own_run = sub.parent.parent
-        if (sub.parent.name != "export" or not (own_run / "data" / MANIFEST_FILE).is_file()
-                or not (sub.stem == "submission" or sub.stem.startswith("submission_"))):
-            return {}
-        name = sub.stem[len("submission_"):]
-        bundle = own_run / "bundles" / name if name else own_run / "bundle"
-    return read_json_dict(bundle / "metadata.json") or {}
+            return None
+    sub = Path(submission).resolve()
+    own_run = sub.parent.parent
+    if (sub.parent.name != "export" or not (own_run / "data" / MANIFEST_FILE).is_file()
+            or not (sub.stem == "submission" or sub.stem.startswith("submission_"))):
+        return None
+    name = sub.stem[len("submission_"):]
+    return own_run / "bundles" / name if name else own_run / "bundle"
+
+
+def _model_metadata(submission: str | Path, run: str | None) -> dict[str, Any]:
+    """The ``metadata.json`` of the bundle of the model that wrote ``submission``, found as
+    :func:`model_grade_names` says; {} when none is found or it cannot be read."""
+    from drac_ssl.io import read_json_dict
+
+    bundle = _model_bundle(submission, run)
+    return {} if bundle is None else read_json_dict(bundle / "metadata.json") or {}
+
+
+def _noted_hashes(submission: str | Path) -> tuple[Path, set[str]]:
+    """The export's notes file beside ``submission`` (:func:`drac_ssl.submission.image_notes_path`)
+    and the ``metadata_sha256`` values its ``bundle`` cells name (lower case; ``unknown`` and
+    empty cells left out): empty when the file is absent or names none."""
+    from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
+
+    path = image_notes_path(submission)
+    return path, {value for entry in (read_pretraining_notes(path) or {}).values()
+                  if (value := bundle_cell_fields(entry["bundle"]).get("metadata_sha256", "").lower())
+                  and value != "unknown"}
+
+
+def grading_bundle(submission: str | Path, run: str | None = None) -> dict[str, Any] | None:
+    """Which bundle graded ``submission``, to be named beside its figures: ``run``'s bundle or
+    the one of the run the export wrote the submission into (:func:`_model_bundle`):
+    ``{"bundle": its folder, "metadata_sha256": the first 12 hex digits of the SHA-256 of its
+    metadata.json (the id the export's notes file and the app give a bundle), "variant",
+    "created_utc", "package_version", "source"}``; else the ``bundle`` cells of the export's
+    notes file beside the submission (:func:`drac_ssl.submission.bundle_cell`), ``bundle``
+    None (its folder is not named there); None when neither tells.
+
+    When ``run`` is given but its bundle's hash is none of those the notes file's ``bundle``
+    cells name (RUN is another model than the one that graded), the notes file's bundle is
+    named as the grader, with ``run_bundle`` (``{"bundle", "metadata_sha256"}``: RUN's, which
+    did not grade) and a ``note`` saying so: RUN's calibration and referral cut were not the
+    ones applied (:func:`score_command` then does not report them as applied)."""
+    from drac_ssl.io import read_json_dict, sha256_file
+    from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
+
+    bundle = _model_bundle(submission, run)
+    found: dict[str, Any] | None = None
+    if bundle is not None and (bundle / "metadata.json").is_file():
+        meta = read_json_dict(bundle / "metadata.json") or {}
+        try:
+            digest = sha256_file(bundle / "metadata.json")[:12]
+        except OSError:
+            digest = None
+        found = {"bundle": str(bundle), "metadata_sha256": digest, "variant": meta.get("variant"),
+                 "created_utc": meta.get("created_utc"), "package_version": meta.get("package_version"),
+                 "source": "RUN" if run is not None else "the run the export wrote the submission into"}
+        _, noted = _noted_hashes(submission)
+        if run is None or not noted or digest is None or digest.lower() in noted:
+            return found
+    path = image_notes_path(submission)
+    cells = {entry["bundle"] for entry in (read_pretraining_notes(path) or {}).values() if entry.get("bundle")}
+    if not cells:
+        return found
+    fields = bundle_cell_fields(sorted(cells)[0])
+    told: dict[str, Any] = {"bundle": None, "metadata_sha256": fields.get("metadata_sha256"),
+                            "variant": fields.get("variant"), "created_utc": fields.get("created_utc"),
+                            "source": f"{path} (its bundle column)"}
+    notes = [f"{path} names {len(cells)} bundles: the rows were graded by more than one"] if len(cells) > 1 else []
+    if found is not None:  # RUN's bundle is another model's: it did not grade this submission
+        told["run_bundle"] = {"bundle": found["bundle"], "metadata_sha256": found["metadata_sha256"]}
+        notes.append(f"{run_not_grader_words(told)}, so its calibration and referral cut are not reported "
+                     f"as applied")
+    if notes:
+        told["note"] = "; ".join(notes)
+    return told
+
+
+def run_not_grader_words(graded_by: Mapping[str, Any] | None) -> str:
+    """``RUN's bundle PATH (metadata_sha256=...) is not the one that graded (NOTES names
+    metadata_sha256=...)`` for a :func:`grading_bundle` record with ``run_bundle`` (RUN is
+    another model than the one that graded); "" for any other record or None."""
+    run_bundle = (graded_by or {}).get("run_bundle")
+    if graded_by is None or not isinstance(run_bundle, Mapping):
+        return ""
+    return (f"RUN's bundle {run_bundle.get('bundle')} (metadata_sha256={run_bundle.get('metadata_sha256')}) is not "
+            f"the one that graded ({str(graded_by.get('source') or 'the notes file').split(' (')[0]} names "
+            f"metadata_sha256={graded_by.get('metadata_sha256')})")
+
+
+def _graded_by_line(graded_by: Mapping[str, Any]) -> str:
+    """``Graded by: bundle PATH (metadata_sha256=..., variant ..., created ...)``."""
+    if graded_by.get("bundle") is None and not graded_by.get("metadata_sha256"):
+        return f"Graded by: not known ({graded_by.get('note') or 'no bundle found'})."
+    ids = ", ".join(f"{key}={graded_by[key]}" for key in ("metadata_sha256", "variant", "created_utc")
+                    if graded_by.get(key))
+    said = (f"Graded by: bundle {graded_by['bundle']} ({ids})" if graded_by.get("bundle") else
+            f"Graded by: the bundle {ids}, as {graded_by.get('source')} names it; its folder is not named there: "
+            f"pass it as RUN to have its calibration read")
+    return said + (f"; {graded_by['note']}" if graded_by.get("note") else "") + "."
+
+
+def _per_grade_ci_cell(g: Mapping[str, Any]) -> str:
+    """``0.842 (16/19; 0.624..0.945)`` for one ``per_grade`` row: the interval's method said
+    where it is not the header's plain Wilson score (``, bootstrap``; with patients ``16/19
+    images; ..., n_eff 12.3 of 14 patients``)."""
+    if not g.get("n"):
+        return "n/a"
+    method = g.get("ci_method")
+    unit = " images" if method == "wilson_patients" else ""
+    n_eff, units = g.get("ci_n_eff"), g.get("ci_units")
+    how = (", bootstrap" if method == "bootstrap" else
+           f", n_eff {n_eff:.1f}" + (f" of {units} patient{'' if units == 1 else 's'}" if isinstance(units, int) else "")
+           if method == "wilson_patients" and isinstance(n_eff, int | float) else "")
+    interval = format_ci(*(list(g.get("recall_ci95") or []) + [None, None])[:2])
+    return f"{figure_text(g.get('recall'))} ({g.get('hits')}/{g.get('n')}{unit}; {interval}{how})"
+
+
+def _per_grade_lines(record: Mapping[str, Any]) -> list[str]:
+    """The per-grade table (true images, given, recall with its 95% CI, precision) and the
+    notes on grades never given. The header names the intervals: the Wilson score's, on
+    Kish's effective n of each grade's images where the labels name patients
+    (``wilson_patients``: ``on an effective n``), and with two grades the screening line's
+    (the bootstrap's where the counts allow, :func:`drac_ssl.metrics.referable_report`)."""
+    per_grade = record.get("per_grade")
+    if not isinstance(per_grade, Mapping):
+        return []
+    rows = []
+    for name, g in per_grade.items():
+        label = str(g.get("grade")) if name == str(g.get("grade")) else f"{g.get('grade')} {name}"
+        rows.append([label, str(g.get("n")), str(g.get("given")), _per_grade_ci_cell(g),
+                     figure_text(g.get("precision"))])
+    methods = {g.get("ci_method") for g in per_grade.values() if g.get("n")}
+    wilson = ("Wilson score on an effective n of each grade's images (Kish's, n_eff in the row: images of one "
+              "patient are not independent)" if "wilson_patients" in methods else "Wilson score")
+    screening = any(g.get("ci_as") for g in per_grade.values())
+    ci = (f"as the screening line's: the bootstrap's where the row says so, else {wilson}" if screening
+          else wilson)
+    lines = [f"Per grade (recall: the share of a grade's true images given it, 95% CI {ci}; "
+             "precision: of the images given it, the share truly of it):", "",
+             *markdown_table(["grade", "true", "given", "recall (95% CI)", "precision"], rows)]
+    lines += [f"Note: {n[:1].upper()}{n[1:]}." for n in record.get("never_given") or []]
+    return lines
+
+
+def _metadata_path(submission: str | Path, run: str | None) -> str | None:
+    """The ``metadata.json`` of the bundle that wrote ``submission`` (:func:`_model_bundle`), or None."""
+    bundle = _model_bundle(submission, run)
+    return None if bundle is None else str(bundle / "metadata.json")
+
+
+def model_calibration(submission: str | Path, run: str | None = None) -> dict[str, Any] | None:
+    """The calibration of the model that wrote ``submission`` (its bundle found as
+    :func:`model_grade_names` finds it): ``metadata.json``'s ``calibration`` as the bundle
+    stores it (``temperature``, ``thresholds``, ``decision``, ``fitted_on``, and ``referral``
+    where ``finetune.referral_target`` set a referral cut); None when no bundle is found or it
+    records none. Read, never re-fitted: :func:`score` scores the deployed referral cut with it."""
+    calibration = _model_metadata(submission, run).get("calibration")
+    return calibration if isinstance(calibration, dict) else None
 
 
 def model_referable_cut(submission: str | Path, run: str | None = None) -> int | None:
@@ -1174,14 +1661,10 @@ def noted_bundle_mismatch(submission: str | Path, run: str | None) -> str:
     without RUN, without a notes file or a hash in it (``unknown``), or when one matches."""
     from drac_ssl.grading.bundle_folder import bundle_folder
     from drac_ssl.io import sha256_file
-    from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
 
     if run is None:
         return ""
-    path = image_notes_path(submission)
-    noted = {value for entry in (read_pretraining_notes(path) or {}).values()
-             if (value := bundle_cell_fields(entry["bundle"]).get("metadata_sha256", "").lower())
-             and value != "unknown"}
+    path, noted = _noted_hashes(submission)
     if not noted:
         return ""
     try:
@@ -1193,7 +1676,8 @@ def noted_bundle_mismatch(submission: str | Path, run: str | None) -> str:
         return ""
     return (f"RUN's bundle ({metadata}, metadata_sha256={digest}) is not the one that wrote {submission}: "
             f"{path} names metadata_sha256={', '.join(sorted(noted))}; the grade names and the referable cut "
-            f"read from RUN may be another model's; pass the run or bundle folder that wrote the submission "
+            f"read from RUN may be another model's, and its calibration and referral cut are not reported as "
+            f"applied; pass the run or bundle folder that wrote the submission "
             f"as RUN")
 
 
@@ -1274,8 +1758,19 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                 f"{record['n']} images (seed {record['seed']}; images of one patient are not independent, "
                 f"so with both eyes or repeat visits the interval is too narrow: --patient-column NAME "
                 f"resamples patients).")]
+    if isinstance(record.get("graded_by"), dict):
+        lines.insert(2, _graded_by_line(record["graded_by"]))
     if isinstance(record.get("referable"), dict):  # the training's screening words, on these labels
         lines.append(_screening_line(record))
+    deployed = record.get("deployed_referral")
+    if isinstance(deployed, dict) and not deployed.get("none"):
+        lines.append(_deployed_line(deployed, record["class_names"]))
+        if deployed.get("decision_warning"):  # the export referred otherwise than by this cut
+            lines.append(f"warning: {deployed['decision_warning']}")
+    lines += _calibration_lines(record)
+    unlike = record.get("unlike_training_images")
+    if isinstance(unlike, dict) and unlike.get("line"):
+        lines.append(f"{unlike['line'][:1].upper()}{unlike['line'][1:]}.")
     if record.get("one_grade_labels_note"):  # one note: no AUC line, no chance warning
         note_text = record["one_grade_labels_note"]
         lines.append(f"Note: {note_text[:1].upper()}{note_text[1:]}.")
@@ -1297,7 +1792,7 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     header = ["true \\ class", *(f"{g} {n}" if n != str(g) else str(g) for g, n in enumerate(names))]
     rows = [[header[g + 1], *row] for g, row in enumerate(record["confusion"])]
     lines += ["", "Confusion matrix (rows: true grade, columns: the submission's class):", "",
-              *markdown_table(header, rows)]
+              *markdown_table(header, rows), *_per_grade_lines(record)]
     return lines[:-1] if lines[-1] == "" else lines
 
 
@@ -1305,15 +1800,46 @@ def _screening_line(record: dict[str, Any]) -> str:
     """The screening figures of a :func:`score` record with ``referable``, in the training's
     words: two grades, :func:`drac_ssl.metrics.two_grade_decision_words` (the submission's class
     column as the decision) and "QWK is Cohen's kappa here"; more grades, ``Referable DR``
-    with the cut of the model's bundle and :func:`drac_ssl.metrics.referable_summary`."""
+    with the cut of the model's bundle and :func:`drac_ssl.metrics.referable_summary`, whose
+    operating points' cuts are said to be chosen on these images (:data:`drac_ssl.metrics.SCORED_CUTS_SCALE`)."""
     referable = record["referable"]
     if record["num_grades"] == 2:
         names = record["class_names"]
         return (two_grade_decision_words(referable, None if _numbered(names) else names,
                                          "by the submission's class column")
                 + " QWK is Cohen's kappa here.")
+    deployed = record.get("deployed_referral")
+    # the bundle's own cut named only where it is known to have one (not withheld, not none)
+    scale = SCORED_CUTS_SCALE + (
+        "" if not isinstance(deployed, dict) or deployed.get("withheld") else
+        "; to refer new images by a cut of P(referable), train with finetune.referral_target, which stores "
+        "one in the bundle" if deployed.get("none") else
+        "; not the bundle's cut, which is scored next" if not deployed.get("note") else "; not the bundle's cut")
     return (f"Referable DR (the cut of {record.get('referable_from_source') or 'the model'}): "
-            f"{referable_summary(referable)}.")
+            f"{referable_summary(referable, cuts_scale=scale)}.")
+
+
+def _deployed_line(deployed: dict[str, Any], names: Sequence[str]) -> str:
+    """The console line of a record's ``deployed_referral`` (:func:`_deployed_referral`):
+    ``Referral at the bundle's deployed cut (the bundle's deployed cut re-used, not re-fitted):
+    refer when P(referable) >= 0.373 (grade >= 2 ...; set for sensitivity:0.90 on ...), P(referable)
+    from FILE: 25 of 30 referred; sensitivity 1.000 (18/18; 95% CI ...), specificity ...``, or
+    the note why it was not scored."""
+    from drac_ssl.metrics import referable_words, screening_figures_words
+
+    if deployed.get("note"):
+        return f"Referral at the bundle's deployed cut: {deployed['note']}."
+    r = int(deployed["from_grade"])
+    rule = referable_words(r, None if _numbered(names) else names)
+    fitted = str(deployed.get("fitted_on") or "").split(", the cut chosen")[0]
+    target = (f"; set for {deployed['target']}" if deployed.get("target") else "") + (
+        f" on the training's {fitted}" if fitted else "")
+    n = int(deployed.get("n_referable", 0)) + int(deployed.get("n_not", 0))
+    decision = (", referred as its referable column says (the export's decision)"
+                if str(deployed.get("decision_from") or "").endswith("the export's decision)") else "")
+    return (f"Referral at the bundle's deployed cut ({deployed['reused']}): refer when P(referable) >= "
+            f"{figure_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}"
+            f"{decision}: {deployed.get('n_referred')} of {n} referred; {screening_figures_words(deployed)}.")
 
 
 def _submission_cases(submission: str | Path) -> list[str]:
@@ -1751,6 +2277,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise ScoreError(problem)
         if args.grades is not None and args.grades < 2:
             raise ScoreError(f"--grades {args.grades}: a grading scale has at least 2 grades")
+        graded_by = grading_bundle(args.score, args.run)
+        not_grader = run_not_grader_words(graded_by)  # RUN's calibration and cut were not applied
         names = model_grade_names(args.score, args.run)
         # no bundle found: the names the export wrote beside the submission, when clean
         noted = notes_grade_names(args.score) if names is None and args.run is None else None
@@ -1759,7 +2287,10 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        patient_column=args.patient_column,
                        grade_names=noted[0] if noted else names, run_given=args.run is not None,
                        referable_from=model_referable_cut(args.score, args.run) if names else None,
-                       names_from=noted[1] if noted else None)
+                       names_from=noted[1] if noted else None,
+                       calibration=None if not_grader else model_calibration(args.score, args.run),
+                       calibration_from=None if not_grader else _metadata_path(args.score, args.run),
+                       graded_by=graded_by, run_not_grader=not_grader or None)
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)

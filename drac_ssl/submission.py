@@ -49,7 +49,7 @@ from drac_ssl.console import print_lines
 from drac_ssl.exit_codes import CHECK_EXIT_CODES, INCOMPLETE_SUBMISSION
 from drac_ssl.figures import tied_grades
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
-from drac_ssl.io import atomic_write_text
+from drac_ssl.io import PEOPLE_CSV_ENCODING, atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import (
     add_version_option,
@@ -59,7 +59,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_setting_words", "class_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
@@ -434,8 +434,9 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     number the bundle's thresholds cut into ``class``. Every row is a graded image (the files
     not graded have none). Not a submission; the export writes it beside one
     (:func:`image_notes_path`) when some image is flagged, was a training or pretraining image or
-    has a grade note. ValueError for sequences of different lengths, or a class with no name in
-    ``grade_names``."""
+    has a grade note. Written in :data:`drac_ssl.io.PEOPLE_CSV_ENCODING` (UTF-8 with a byte-order
+    mark, for Excel; the submission beside it has none). ValueError for sequences of different
+    lengths, or a class with no name in ``grade_names``."""
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
     seen_before = [None] * len(cases) if pretrained is None else list(pretrained)
     cut_from = [None] * len(cases) if scores is None else [float(v) for v in scores]
@@ -461,7 +462,7 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
                          pretraining_image_cell(read, outside),
                          grade_name_cell(names[int(grade)]) if names is not None else "",
                          "" if cut is None else f"{cut:.{WRITE_DECIMALS}f}"])
-    return atomic_write_text(path, out.getvalue())
+    return atomic_write_text(path, out.getvalue(), PEOPLE_CSV_ENCODING)
 
 
 def _image_notes_rows(path: str | os.PathLike[str],
@@ -901,7 +902,7 @@ class _Problems:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.entries: list[tuple[int, str]] = []
+        self.entries: list[tuple[int, str, str]] = []  # (line, text, kind)
         self.counts: dict[str, int] = {}
         self.warned: list[tuple[int, str]] = []
 
@@ -912,10 +913,16 @@ class _Problems:
     def add(self, line: int, kind: str, what: str, fix: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
         if self.counts[kind] <= MAX_PER_KIND:
-            self.entries.append((line, f"{self.file}:{line}: {what} -> {fix}"))
+            self.entries.append((line, f"{self.file}:{line}: {what} -> {fix}", kind))
+
+    def withdraw(self, kind: str) -> None:
+        """Forget the problems of ``kind`` (a byte-order mark, once the file proves to be a notes
+        file for people, which is written with one)."""
+        self.entries = [e for e in self.entries if e[2] != kind]
+        self.counts.pop(kind, None)
 
     def finish(self) -> ProblemLines:
-        lines = ProblemLines(text for _, text in sorted(self.entries, key=lambda e: e[0]))
+        lines = ProblemLines(text for _, text, _ in sorted(self.entries, key=lambda e: e[0]))
         for kind, count in self.counts.items():
             if count > MAX_PER_KIND:
                 lines.append(f"{self.file}: ... and {count - MAX_PER_KIND} more "
@@ -983,51 +990,29 @@ class FolderFiles:
     hidden: list[Path] = field(default_factory=list)
 
 
-_READ_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "TIFF": "TIFF", "BMP": "BMP"}
-"""PIL format name -> the format an image file name suffix says (a JPEG with EXIF thumbnails
-opens as ``MPO``)."""
-
-
 NOT_AN_IMAGE_FIX = "move it out of the folder if it is not a test image"
 
 
 def _why_not_graded(path: Path) -> tuple[str, str]:
-    """(why, fix) for a file of an image folder not named as an image: its content decides,
-    in the app's words (:mod:`drac_ssl.grading.image_notes`): ``is a WEBP file`` (an image the
-    package does not read), ``is not an image (...; it holds plain text)``
-    (:func:`drac_ssl.grading.image_notes.holds_words`: never quoted), or an image of a format it
+    """(why, fix) for a file of an image folder not named as an image: its content decides
+    (:func:`drac_ssl.grading.image_notes.named_otherwise`, the content check the ingest and the
+    app share), in the app's words: ``is a WEBP file`` (an image the package does not read),
+    ``is not an image (...; it holds plain text)`` (never quoted; a DICOM file: ``it holds a
+    DICOM file (export the image as PNG or TIFF from the viewer)``), or an image of a format it
     reads under another name (``scan.dat`` holding a PNG: a case name must be an image file
-    name). A PNG whose text metadata is above Pillow's default limit (only Pillow's PNG plugin
-    refuses a file for it: :func:`data_prep.decode.text_metadata_too_large`) is a PNG, not called
-    damaged, and is not read whole for it."""
-    from PIL import Image, UnidentifiedImageError
+    name, ``rename it scan.png``)."""
+    from drac_ssl.grading.image_notes import CONVERT_FIX, named_otherwise, not_an_image
 
-    from data_prep.decode import text_metadata_too_large
-    from drac_ssl.grading.image_notes import CONVERT_FIX, holds_words, not_an_image, other_format
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:  # lazily: a large non-image file is not read whole
-                file_format = str(im.format or "")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
-            Image.DecompressionBombError) as exc:
-        if not text_metadata_too_large(exc):
-            try:
-                with open(path, "rb") as fh:
-                    head = fh.read(256)
-            except OSError as err:
-                return (f"cannot be opened ({err.strerror or err})",
-                        "check that the file is readable (permissions, a network drive)")
-            # the app's words: a text file's lines are never quoted (a patient's name)
-            return not_an_image(holds_words(head)), NOT_AN_IMAGE_FIX
-        file_format = "PNG"  # only Pillow's PNG plugin has the text limit; not read whole
-    if file_format in _READ_FORMATS:
-        suffix = "." + _READ_FORMATS[file_format].lower().replace("jpeg", "jpg")
-        return (f"is a {_READ_FORMATS[file_format]} image whose name does not end in an image "
-                f"suffix ({', '.join(IMAGE_SUFFIXES)}), so it cannot be a case",
-                f"rename it {path.stem}{suffix}")
-    return other_format(file_format), f"{CONVERT_FIX}, or move it out of the folder"
+    kind, why, fix = named_otherwise(path)
+    if kind == "image":
+        return f"{why}, so it cannot be a case", fix
+    if kind == "dicom":  # the export's own sentence, the DICOM words inside it
+        return not_an_image(why.removeprefix("holds ")), NOT_AN_IMAGE_FIX
+    if kind == "none":
+        return not_an_image(why), NOT_AN_IMAGE_FIX
+    if kind == "other":
+        return why, f"{CONVERT_FIX}, or move it out of the folder"
+    return why, fix
 
 
 def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
@@ -1494,6 +1479,36 @@ def _missing_column_problem(problems: _Problems, line: int, short: Sequence[tupl
                  "the rows to make it pass")
 
 
+def _csv_text(csv_path: str | os.PathLike[str], problems: _Problems, first_column: str) -> str | None:
+    """The text of a submission CSV as the checks read it (DRAC's :func:`_check`, Kaggle's
+    :func:`drac_ssl.kaggle.check_kaggle`): the file's bytes decoded as UTF-8, a leading UTF-8
+    byte-order mark removed and added to ``problems`` at line 1 (it turns the first column name,
+    ``first_column``, into ``'\\ufeff' + first_column``). None, its one problem added at line 0,
+    for a file that cannot be read, a spreadsheet workbook given as a CSV (an ``.xlsx`` saved or
+    renamed ``.csv``: :func:`data_prep.labels.workbook_words`, refused with its fix, save it as
+    CSV) and bytes that are not UTF-8. Never raises for a bad file."""
+    try:
+        raw = Path(csv_path).read_bytes()
+    except OSError as exc:
+        problems.add(0, "unreadable", f"cannot read the file ({exc.strerror or exc})",
+                     "check the path; it must be a CSV file")
+        return None
+    if (workbook := workbook_words(raw)) is not None:  # .xlsx / .xls: not text to decode
+        problems.add(0, "workbook", f"{workbook}, not a CSV", workbook_fix(workbook))
+        return None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        problems.add(1, "bom", "the file starts with a UTF-8 byte-order mark, which turns "
+                     f"the first column name into '\\ufeff{first_column}'",
+                     "save it as plain UTF-8 without BOM")
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.add(0, "encoding", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                     "save the CSV as plain UTF-8 text")
+        return None
+
+
 def _check(csv_path: str | os.PathLike[str],
            images_dir: str | os.PathLike[str] | None = None, *,
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
@@ -1510,25 +1525,8 @@ def _check(csv_path: str | os.PathLike[str],
         raise ImagesFolderError(problem, images_dir, csv_path)  # the call's problem, not the file's: no line 0
     file = str(csv_path)
     problems = _Problems(file)
-    try:
-        raw = Path(csv_path).read_bytes()
-    except OSError as exc:
-        problems.add(0, "unreadable", f"cannot read the file ({exc.strerror or exc})",
-                     "check the path; it must be a CSV file")
-        return _Checked(problems.finish(), 0)
-    if (workbook := workbook_words(raw)) is not None:  # .xlsx / .xls: not text to decode
-        problems.add(0, "workbook", f"{workbook}, not a CSV", workbook_fix(workbook))
-        return _Checked(problems.finish(), 0)
-    if raw.startswith(b"\xef\xbb\xbf"):
-        problems.add(1, "bom", "the file starts with a UTF-8 byte-order mark, which turns "
-                     "the first column name into '\\ufeffcase'",
-                     "save it as plain UTF-8 without BOM")
-        raw = raw[3:]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problems.add(0, "encoding", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                     "save the CSV as plain UTF-8 text")
+    text = _csv_text(csv_path, problems, SUBMISSION_COLUMNS[0])
+    if text is None:
         return _Checked(problems.finish(), 0)
     if grade_names is not None and num_grades is not None and len(grade_names) != num_grades:
         raise ValueError(f"{len(grade_names)} grade names for {num_grades} grades")
@@ -1569,6 +1567,9 @@ def _check(csv_path: str | os.PathLike[str],
     header_line = rows[0][0] if rows else 1  # the header's line (or the first row's)
     k, k_from = _scale_of(rows, num_grades, drac_folder)
     k_known = k_from != "assumed"
+    if rows and (tuple(f.strip().lower() for f in rows[0][1][:4]) == PEOPLE_NOTES_COLUMNS
+                 or _is_image_notes_header(rows[0][1])):
+        problems.withdraw("bom")  # the notes files for people are written with one (Excel's UTF-8)
     if rows and tuple(f.strip().lower() for f in rows[0][1][:4]) == PEOPLE_NOTES_COLUMNS:  # the app's, for people
         line, header = rows[0]
         problems.add(line, "notes-file", f"this is the app's grades_with_notes.csv "
@@ -2078,6 +2079,18 @@ def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why
     if counts:
         words += " (" + ", and ".join(counts) + (f": {why}" if why else "") + ")"
     return words
+
+
+def class_rule_setting_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
+                             n_near_tie: int = 0, *, markdown: bool = False) -> str:
+    """:func:`class_rule_words` (same arguments) followed by the setting that made the rule,
+    ``(finetune.decision=thresholds)``, the setting in backticks when ``markdown``: the one
+    builder of the export's ``class = ...`` words (:func:`drac_ssl.export.class_rule_said`,
+    the command's and the stage's console line) and of report.md's Export section's ``its
+    class:`` line, so the two cannot drift apart."""
+    setting = f"finetune.decision={decision}"
+    return (f"{class_rule_words(decision, n_not_largest, n_rows, why, n_near_tie)} "
+            f"({f'`{setting}`' if markdown else setting})")
 
 
 def classes_off_rule(rows: SubmissionRows, decision: str,

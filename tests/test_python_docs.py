@@ -67,7 +67,9 @@ def test_every_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monke
     assert result.graded.not_reliably_gradable == graded.not_reliably_gradable  # type: ignore[attr-defined]
     assert [f.path.name for f in result.failed] == ["gone.png"]  # type: ignore[attr-defined]
     assert "gone.png: no such image file -> check the path" in printed.getvalue()
-    with open(tmp_path / "grades.csv", newline="", encoding="utf-8") as fh:
+    # a CSV for people: the byte-order mark Excel needs for accented and Chinese names (intl2 docs)
+    assert (tmp_path / "grades.csv").read_bytes().startswith("\ufeff".encode())
+    with open(tmp_path / "grades.csv", newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["name"] for r in rows] == ["a.png", "b.png"] and list(rows[0])[:5] == [
         "path", "name", "grade", "grade_name", "P0"]

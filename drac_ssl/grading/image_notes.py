@@ -66,6 +66,8 @@ __all__ = [
     "DEPTH_CONVERTED",
     "DEPTH_NOTE",
     "DEPTH_NOTES",
+    "DICOM_FIX",
+    "DICOM_SUFFIXES",
     "DOUBT_KINDS",
     "FAR_BELOW",
     "FEW_LEVELS_OPENING",
@@ -79,6 +81,7 @@ __all__ = [
     "GREY_TRAINED_RULE",
     "GREY_TRAINED_SHARE",
     "IMAGE_SUFFIXES",
+    "NAMED_FORMATS",
     "NOT_RELIABLY_GRADABLE",
     "NOT_SQUARE",
     "NO_KNOWN_FORMAT",
@@ -118,6 +121,7 @@ __all__ = [
     "image_kind",
     "incomplete_line",
     "is_plain_note",
+    "named_otherwise",
     "not_an_image",
     "other_depth_warning",
     "other_format",
@@ -956,6 +960,73 @@ def holds_words(data: bytes) -> str:
     if words.startswith("bytes "):  # UTF-16 or Latin-1 text reads as bytes: 'Patiënt: Jöh'
         return NO_KNOWN_FORMAT
     return words
+
+
+DICOM_SUFFIXES = (".dcm", ".dicom")
+"""File name suffixes (lower case) of DICOM files, an image the package does not read: named so,
+whatever its content, the ingest calls it a DICOM file (:func:`named_otherwise` tells one by
+its content, the ``DICM`` tag) and the export command never a night without images."""
+
+NAMED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "TIFF": "TIFF", "BMP": "BMP"}
+"""PIL format name -> the format of :data:`READ_FORMATS` it is (a JPEG with EXIF thumbnails
+opens as ``MPO``)."""
+
+DICOM_FIX = "export the image as PNG or TIFF from the viewer"
+"""What to do with a DICOM file given as an image (the words of
+:func:`data_prep.decode.content_words` too)."""
+
+
+def named_otherwise(path: Any) -> tuple[str, str, str]:
+    """What a file whose name does not end in an image suffix (:data:`IMAGE_SUFFIXES`) holds,
+    told by its content, as the export command, the app's batch and the ingest say it:
+    ``(kind, why, fix)``, ``why`` to follow the file's name.
+
+    * ``image``: a PNG, JPEG, TIFF or BMP under another name (``scan_00``, ``scan.dat``):
+      ``is a JPEG image whose name does not end in an image suffix (.png, ...)``, fix ``rename it
+      scan_00.jpg``. A PNG whose text metadata is over Pillow's default limit counts
+      (:func:`data_prep.decode.text_metadata_too_large`), without being read whole.
+    * ``dicom``: a DICOM file (the ``DICM`` tag at byte 128, or at 0 without the preamble),
+      whatever its name: ``holds a DICOM file (export the image as PNG or TIFF from the
+      viewer)``, fix :data:`DICOM_FIX`.
+    * ``other``: an image of a format the package does not read (Pillow opens it: ``is a WEBP
+      file``, :func:`other_format`), fix :data:`CONVERT_FIX`.
+    * ``none``: no image: ``why`` is what it holds (:func:`holds_words`: ``plain text``, never
+      its words), for the caller's own sentence (the export's :func:`not_an_image`); fix ''.
+    * ``unreadable``: it cannot be opened: ``cannot be opened (Permission denied)``.
+
+    ``path``: a :class:`pathlib.Path`. Reads its first 256 bytes and, unless DICOM, opens it
+    with Pillow lazily (a large non-image file is not read whole)."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    from data_prep.decode import content_words, text_metadata_too_large
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+    except OSError as err:
+        return ("unreadable", f"cannot be opened ({err.strerror or err})",
+                "check that the file is readable (permissions, a network drive)")
+    words = content_words(head)
+    if words.startswith("a DICOM file"):
+        return "dicom", f"holds {words}", DICOM_FIX
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:  # lazily: a large non-image file is not read whole
+                file_format = str(im.format or "")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
+            Image.DecompressionBombError) as exc:
+        if not text_metadata_too_large(exc):
+            return "none", holds_words(head), ""
+        file_format = "PNG"  # only Pillow's PNG plugin has the text limit; not read whole
+    if file_format in NAMED_FORMATS:
+        named = NAMED_FORMATS[file_format]
+        suffix = "." + named.lower().replace("jpeg", "jpg")
+        return ("image", f"is a {named} image whose name does not end in an image suffix "
+                         f"({', '.join(IMAGE_SUFFIXES)})", f"rename it {path.stem}{suffix}")
+    return "other", other_format(file_format), CONVERT_FIX
 
 
 def unread_image_format(suffix: str) -> str | None:

@@ -214,7 +214,7 @@ def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:
     assert lines[0] == "case,class,P0,P1,P2" and len(lines) == 3
     # the notes CSV beside it, for people: the same files, grades and (3 decimals of the 6)
     # probabilities, the grade in words, the bundle's caveat once in its first row
-    noted = Path(notes_path).read_text(encoding="utf-8").splitlines()
+    noted = Path(notes_path).read_text(encoding="utf-8-sig").splitlines()
     assert (Path(notes_path).name == "grades_with_notes.csv"
             and noted[0] == ("case,grade,grade_name,most_likely_grade,P_Normal,P_NPDR,P_PDR,"
                              "not_reliably_gradable,model_output_only,training_image,notes"))

@@ -84,7 +84,7 @@ def test_the_page_says_it_in_the_banner_above_the_probabilities_and_in_the_batch
     summary, rows, _, notes_file = _grade_batch(uncalibrated, AppSettings(), [str(upload)])
     assert said in summary and rows[0][1] is not None
     assert said in model_caveat(uncalibrated)
-    with open(notes_file, newline="", encoding="utf-8") as fh:
+    with open(notes_file, newline="", encoding="utf-8-sig") as fh:
         about, *graded = list(csv.DictReader(fh))
     # once, in the first row, for every grade of the file (a clinician trial: not on every row)
     assert graded and said in about["notes"] and not any(said in row["notes"] for row in graded), graded
@@ -142,7 +142,7 @@ def test_no_borderline_or_equal_percentages_are_read_out_when_the_calibration_fa
     assert said in markdown
     summary, rows, _, notes_file = _grade_batch(uncalibrated, AppSettings(), [str(upload), str(upload)])
     assert "borderline" not in summary.lower(), summary
-    with open(notes_file, newline="", encoding="utf-8") as fh:
+    with open(notes_file, newline="", encoding="utf-8-sig") as fh:
         graded = list(csv.DictReader(fh))
     assert graded and all("Borderline" not in row["notes"] and "equally likely" not in row["notes"]
                           for row in graded), graded

@@ -107,7 +107,8 @@ def test_the_notes_csv_is_written_for_people(tmp_path: Path) -> None:
         [("a.png", 0, "Borderline ..."), ("gone.png", None, "NOT GRADED: blank"), ("brick.png", 1, "")],
         probs, np.array([3, 4]), names, unreliable=[[], [], ["unlike the training images"]],
         trained=[False, False, None], about="Trained on phantom images: these grades say nothing.")
-    with open(path, newline="", encoding="utf-8") as fh:
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfcase,grade,")  # review intl F4: Excel's UTF-8
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == notes_csv_columns(names)
     assert "class" not in rows[0] and "P0" not in rows[0]
@@ -130,7 +131,7 @@ def test_a_batch_writes_the_caveat_once_and_no_timing_column(predictor: Any, tmp
     summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(p) for p in scans])
     columns = table_columns(predictor.grade_names)
     assert "mean s/image" not in columns and all(len(r) == len(columns) for r in rows)
-    with open(notes_path, newline="", encoding="utf-8") as fh:
+    with open(notes_path, newline="", encoding="utf-8-sig") as fh:
         written = list(csv.DictReader(fh))
     caveat = "Untrained demo model"
     assert written[0]["case"] == ABOUT_ROW and caveat in written[0]["notes"]

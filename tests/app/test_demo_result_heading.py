@@ -88,7 +88,7 @@ def test_the_incomplete_csvs_demo_rows_carry_the_demo_caveat(predictor: Any, tmp
     assert written["scan.png"]["class"] != "" and written["scan.png"]["notes"].endswith(caveat)
     assert written["scan.png"]["notes"] == " ".join(x for x in (rows[0][-1], caveat) if x)
     assert caveat not in written["broken.png"]["notes"]  # not graded: no grade to caveat
-    with open(notes_path, newline="", encoding="utf-8") as fh:
+    with open(notes_path, newline="", encoding="utf-8-sig") as fh:
         noted = {r["case"]: r for r in csv.DictReader(fh)}
     # the notes CSV says the caveat once, in its first row (a clinician trial: ~300 characters on
     # every row), the row's own notes without it

@@ -165,7 +165,7 @@ def test_an_oriented_jpeg_of_a_real_scan_is_graded_without_the_not_octa_heading(
         assert row[1] is not None and row[-1].startswith(f"Note: {FILE_FINDING}"), row
         assert files[name][1] in row[-1]
     assert "unlike the training images" not in summary
-    notes = Path(notes_path).read_text(encoding="utf-8")
+    notes = Path(notes_path).read_text(encoding="utf-8-sig")
     assert "Note: Image file: Exif Orientation 6" in notes
 
 

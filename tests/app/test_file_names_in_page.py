@@ -141,7 +141,7 @@ def test_a_batch_names_each_file_as_it_is_in_its_notes_and_its_summary(
     assert [r[0] for r in rows] == [*NAMES, "scan.png"]
     for name, row in zip(NAMES, rows, strict=False):
         assert row[1] is None and row[-1].startswith(f"{name} is blank"), (name, row[-1])
-    notes = Path(notes_path).read_text(encoding="utf-8")
+    notes = Path(notes_path).read_text(encoding="utf-8-sig")
     assert "patient `Smith`.png is blank" in notes
     page = rendered(summary)
     assert set(page.tags) <= ALLOWED_TAGS, page.tags

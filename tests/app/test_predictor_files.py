@@ -132,7 +132,7 @@ def test_the_app_shows_names_never_the_server_paths(predictor: Predictor, tmp_pa
     assert str(cache) not in markdown
     summary, rows, csv_path, notes_path = _grade_batch(predictor, AppSettings(), [str(good), str(cache / "IMG0002.png")])
     assert [row[0] for row in rows] == ["IMG0001.png", "IMG0002.png"]
-    written = "".join(Path(p).read_text(encoding="utf-8") for p in (csv_path, notes_path) if p)
+    written = "".join(Path(p).read_text(encoding="utf-8-sig") for p in (csv_path, notes_path) if p)
     assert written and str(cache) not in summary + repr(rows) + written
 
 

@@ -97,7 +97,7 @@ def test_a_batch_says_which_files_trained_the_model(bundles: dict[str, Any], fil
     assert "1 of 2 images was used to train this model (same SHA-256)" in summary, summary
     # where it is marked per file: the notes CSV's training_image column, as the export's notes file
     assert "(marked in the `training_image` column of `grades_with_notes.csv`; its notes say so too)" in summary
-    with open(notes_path, newline="", encoding="utf-8") as fh:
+    with open(notes_path, newline="", encoding="utf-8-sig") as fh:
         marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
     # "no" in words (a clinician trial: an empty cell); the first row is the caveat's, no file
     assert marked == {"(about these grades)": "", "trained.png": TRAINING_IMAGE_MARK, "new.png": "no"}
@@ -118,7 +118,7 @@ def test_a_bundle_without_training_image_hashes_says_nothing(bundles: dict[str, 
     assert "train this model" not in summary and "Training image" not in rows[0][-1]
     # the notes CSV says it cannot be told, not "no" (a review: it wrote unknown
     # as no)
-    with open(notes_path, newline="", encoding="utf-8") as fh:
+    with open(notes_path, newline="", encoding="utf-8-sig") as fh:
         marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
     assert marked == {"(about these grades)": "", "trained.png": TRAINING_IMAGE_UNKNOWN}
 
@@ -132,6 +132,6 @@ def test_a_demo_bundle_says_no_training_image_not_unknown(bundles: dict[str, Any
     predictor = bundles["demo"]
     assert predictor.metadata.get("demo") and predictor.training_hashes is None
     _, _, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(files["trained"])])
-    with open(notes_path, newline="", encoding="utf-8") as fh:
+    with open(notes_path, newline="", encoding="utf-8-sig") as fh:
         marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
     assert marked == {"(about these grades)": "", "trained.png": "no"}

@@ -56,7 +56,7 @@ def _write(tmp_path: Path, name: str, array: np.ndarray) -> Path:
 
 
 def _rows(path: str | Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # the notes CSV for people has a BOM
         return list(csv.DictReader(fh))
 
 
@@ -301,7 +301,7 @@ def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predi
     summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), [str(tiny), str(scan)])
     assert Path(csv_path).name == "submission.csv" and check_submission(csv_path) == []
     assert Path(notes_path).name == "grades_with_notes.csv" and "grades_with_notes.csv" in summary
-    header = Path(notes_path).read_text(encoding="utf-8").splitlines()[0]
+    header = Path(notes_path).read_text(encoding="utf-8-sig").splitlines()[0]
     # for people (a clinician trial): the grade in words, P columns named by grade
     assert header == ("case,grade,grade_name,most_likely_grade,P_Normal,P_NPDR,P_PDR,not_reliably_gradable,"
                       "model_output_only,training_image,notes")
@@ -743,7 +743,7 @@ def test_a_text_file_is_said_to_hold_plain_text_never_quoted(predictor: Predicto
     assert "it holds plain text" in markdown and "Jane" not in markdown + details["error"]
     scan = _write(tmp_path, "scan.png", _scan(300))
     summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), [str(note), str(scan)])
-    written = Path(csv_path).read_text(encoding="utf-8") + Path(notes_path).read_text(encoding="utf-8")
+    written = Path(csv_path).read_text(encoding="utf-8-sig") + Path(notes_path).read_text(encoding="utf-8-sig")
     assert "it holds plain text" in rows[0][-1] and "it holds plain text" in written
     assert "Jane" not in summary + written + str(rows)
 

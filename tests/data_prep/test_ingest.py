@@ -1546,7 +1546,8 @@ def test_ungradable_rows_are_an_error_by_default_whose_fix_names_the_option(tmp_
     assert message.count("or, to leave an ungradable image out, rerun with --ungradable leave_out "
                          "(every row with no grade is then left out with its image, listed in "
                          "ingest_summary.json) or delete the row and move the image out of the "
-                         "folder") == 3  # the old fix stays, the option comes first
+                         "folder") == 1  # the old fix stays, the option comes first
+    assert message.count("-> as for line 3 above") == 2  # a long fix is printed once
     assert "data.ungradable" not in message  # the ingest names its own flag; train its setting
     from data_prep.problems import as_config_keys
 

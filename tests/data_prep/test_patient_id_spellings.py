@@ -15,7 +15,7 @@ from drac_ssl.config import DataConfig
 
 
 def test_spellings_that_differ_in_case_punctuation_or_spaces_are_found() -> None:
-    assert patient_id_key(" P-0_07 ") == "p007"
+    assert patient_id_key(" P_-007 ") == patient_id_key("P7") == "p7"
     found = patient_spellings(["P-007", "Q1", "p-007", "", "P007", "Q1", "q 1", "R2", ""])
     assert found == [["P-007", "p-007", "P007"], ["Q1", "q 1"]]
     assert patient_spellings(["A1", "A2", "", ""]) == []
@@ -77,3 +77,52 @@ def test_under_eyepacs_the_note_says_to_name_the_image_by_its_patient(tmp_path: 
                          "each is its own unit in the folds"), said.what
     assert "rename it <patient>_left / <patient>_right (e.g. 10_left.jpeg" in said.fix
     assert "fill in the patient id" not in said.fix
+
+
+def test_ids_that_differ_only_in_leading_zeros_are_spellings() -> None:
+    """Review (intl) F1: a spreadsheet drops the leading zeros of part of a merged column
+    (``00100`` typed, ``100`` saved): the two were two patients to the folds, silently."""
+    assert patient_id_key("00100") == patient_id_key("100") == "100"
+    assert patient_id_key("000") == patient_id_key("0") == "0"
+    assert patient_id_key("A0B") == "a0b" and patient_id_key("10") != patient_id_key("1")
+    assert patient_spellings(["00100", "100", "00101", "101", "102", "1020"]) == [["00100", "100"], ["00101", "101"]]
+
+
+def test_the_ingest_warns_for_leading_zeros_and_keeps_the_ids_as_written(tmp_path: Path) -> None:
+    """Warned, as ``P-007`` / ``p007`` are (not merged: only the CSV's author knows), each
+    spelling named with its lines and folds; the manifest keeps the ids' text."""
+    patients = [f"{100 + i // 2:05d}" if i % 2 == 0 else str(100 + i // 2) for i in range(20)]
+    root = plain_folder(tmp_path / "d", patients)
+    result = ingest.run(DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
+                                   grades=["icdr"], patient_column="Patient ID"),
+                        tmp_path / "out", verbose=False)
+    said = [w for w in result.warnings if "leading zeros" in w]
+    assert len(said) == 1, result.warnings
+    assert "10 sets of patient ids in column 'Patient ID'" in said[0], said[0]
+    assert "'00100' (line 2, fold " in said[0] and "'100' (line 3, fold " in said[0], said[0]
+    assert "format the column as Text" in said[0] and "7 more such set(s)" in said[0], said[0]
+    import csv
+    with open(tmp_path / "out" / "manifest.csv", encoding="utf-8", newline="") as f:
+        written = [row["patient"] for row in csv.DictReader(f) if row["split"] == "train"]
+    assert sorted(written) == sorted(patients), written
+
+
+def test_digit_runs_apart_keep_their_boundary_and_their_own_zeros() -> None:
+    """Review (intl2) F1: the zeros were stripped after the punctuation went, so ``S01-12``
+    (``s0112`` -> ``s112``) and ``S11-2`` were one key: 278 false sets among 5,000 ids
+    ``S{site:02d}-{n}``, fatal under --strict."""
+    assert patient_id_key("S01-12") == "s1|12" != patient_id_key("S11-2") == "s11|2"
+    schemes = {"site-seq": [f"S{(i % 30) + 1:02d}-{i // 30 + 1}" for i in range(5000)],
+               "site 01..12 - n": [f"{(i % 12) + 1:02d}-{i // 12 + 1}" for i in range(5000)],
+               "year-month-seq": [f"2023-{m:02d}-{n}" for m in range(1, 13) for n in range(1, 400)],
+               "eye suffix": [f"{i}_{eye}" for i in range(2500) for eye in "LR"],
+               "year-seq": [f"{2015 + i % 8}-{i:03d}" for i in range(5000)],
+               "1.0 vs 10": ["1.0", "10", "1"]}
+    for scheme, ids in schemes.items():
+        assert patient_spellings(ids) == [], scheme
+    # what a dropped zero makes still is one set
+    assert patient_spellings(["P1", "P01"]) == [["P1", "P01"]]
+    assert patient_spellings(["00100", "100"]) == [["00100", "100"]]
+    assert patient_spellings(["P-007", "p007"]) == [["P-007", "p007"]]
+    assert patient_spellings(["S01-012", "S1-12", "s01 12", "S11-2"]) == [["S01-012", "S1-12", "s01 12"]]
+    assert patient_spellings(["2024-01-05", "2024-1-5", "2024-11-5"]) == [["2024-01-05", "2024-1-5"]]

@@ -220,7 +220,7 @@ def test_the_export_warns_counts_and_names_the_bundle_in_its_notes_file(
     assert "1 of another bit depth than the training images (see the warnings)" in summary, summary
     assert "converted to the model's channels" not in summary, summary
     notes = image_notes_path(out)
-    rows = list(csv.DictReader(notes.open(encoding="utf-8")))
+    rows = list(csv.DictReader(notes.open(encoding="utf-8-sig")))
     assert tuple(rows[0]) == IMAGE_NOTES_COLUMNS and [r["case"] for r in rows] == ["a.png", "b16.png", "c_mask.png"]
     digest = hashlib.sha256((eight_bit_bundle / "metadata.json").read_bytes()).hexdigest()[:12]
     meta = json.loads((eight_bit_bundle / "metadata.json").read_text())

@@ -218,7 +218,7 @@ def test_files_are_read_in_the_models_channels(colour_run: Path, tmp_path: Path,
     assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) == export.EXIT_FLAGGED
     captured = capsys.readouterr()
     assert "b.png: Grey image: replicated" in captured.err and "1 converted" in captured.out
-    notes = {row.split(",")[0]: row.split(",")[2] for row in (tmp_path / "team_notes.csv").read_text().splitlines()[1:]}
+    notes = {row.split(",")[0]: row.split(",")[2] for row in (tmp_path / "team_notes.csv").read_text(encoding="utf-8-sig").splitlines()[1:]}
     assert "a grey picture for a colour model" in notes["b.png"] and "a grey picture" in notes["c.png"]
     assert notes["a.png"] == ""
     assert "c.png: No colour: the file's three channels are identical" in captured.err

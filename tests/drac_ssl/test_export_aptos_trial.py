@@ -350,7 +350,7 @@ def test_the_stage_measures_blank_and_noise_on_the_photograph_not_its_cached_cop
     assert f"1 of the 6 test images could not be read again under {run / 'images'}" in out, out
     assert f"{damaged['id']}; not checked for blank or random noise" in out, out
     notes = image_notes_path(result.submission_path)
-    assert not notes.exists() or "random noise" not in notes.read_text()
+    assert not notes.exists() or "random noise" not in notes.read_text(encoding="utf-8-sig")
     # without the filter the cached copy is the picture (cropped or not), resized: measured
     # there, no original read again (review F4: 0.17-0.19 s per full-size APTOS photo for a crop)
     (run / "images" / rows[2]["path"]).unlink()  # would be "could not be read again" if read

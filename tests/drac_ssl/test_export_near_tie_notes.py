@@ -82,7 +82,7 @@ def test_near_ties_alone_write_a_notes_file_that_the_class_line_counts_and_names
     code, class_line = _export(demo_bundle, photos, out, [(TRIAL, 3)] * 3, monkeypatch, capsys)
     notes = image_notes_path(out)
     assert code == 0 and notes.is_file()
-    rows = list(csv.DictReader(notes.open(encoding="utf-8")))
+    rows = list(csv.DictReader(notes.open(encoding="utf-8-sig")))
     assert len(rows) == 3 and all(r["class"] == "3" for r in rows)
     # the grade names people read, as the app's page says them (ICDR's recorded short names stay in
     # the grade_name column)
@@ -98,7 +98,7 @@ def test_the_class_line_counts_each_kind_of_note_and_a_clean_batch_writes_none(
     out = tmp_path / "grades.csv"
     code, class_line = _export(demo_bundle, photos, out, [(OFF, 0), (TRIAL, 3), (CLEAR, 2)], monkeypatch, capsys)
     notes = image_notes_path(out)
-    noted = [r["case"] for r in csv.DictReader(notes.open(encoding="utf-8")) if r["grade_note"]]
+    noted = [r["case"] for r in csv.DictReader(notes.open(encoding="utf-8-sig")) if r["grade_note"]]
     assert code == 0 and len(noted) == 2
     assert (f"(for 1 of the 3 here it is not, and for 1 more it is, but {NEAR_TIE_WORDS}: why in the "
             f"grade_note column of {notes})") in class_line, class_line

@@ -162,8 +162,22 @@ def test_the_words_put_each_cut_on_its_own_probabilities() -> None:
             "grade 1 when P1 >= 0.306, was chosen the same way on all out-of-fold outputs and grades new images: "
             "it is on the bundle's P1 (under the temperature fitted on all of those outputs), not on oof.csv's "
             "cross-fitted P1.") in said
+    # the target is set: no advice to set it (review: report.md and the model card gave it anyway)
     assert ("specificity 0.350 at sensitivity >= 0.90 (P1 >= 0.155) (those cuts are on oof.csv's cross-fitted "
-            "probabilities, not the bundle's: to refer new images, set finetune.referral_target)") in said
+            "probabilities, not the bundle's: new images are referred by the referral cut of "
+            "finetune.referral_target)") in said
+    assert "set finetune.referral_target" not in said
+    # the target off: the advice, there only
+    off = {k: v for k, v in referable.items() if k != "referral"}
+    said_off = two_grade_summary({"decision": "thresholds", "folds": [], "referable": off}, TWO)
+    assert ("(P1 >= 0.155) (those cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to refer "
+            "new images, set finetune.referral_target)") in said_off
+    from drac_ssl.metrics import referable_summary
+
+    five = {**referable, "from_grade": 2}
+    assert "set finetune.referral_target" not in referable_summary(five)
+    assert "to refer new images, set finetune.referral_target" in referable_summary(
+        {k: v for k, v in five.items() if k != "referral"})
     assert "not the bundle's" in OPERATING_POINTS_NOTE and "set finetune.referral_target" in OPERATING_POINTS_NOTE
     # a run stored before the cuts were: its words as they were (review F8)
     old = {k: v for k, v in referable.items() if not k.endswith("_cut") and k != "referral"}

@@ -652,7 +652,7 @@ def test_no_cell_of_the_apps_batch_files_starts_as_a_spreadsheet_formula(tmp_pat
             "(line 2), -2+3.png (line 3), @sum.png (line 4), +1.png (line 5)" in line), line
         assert "'=" not in line and "'-" not in line and "'@" not in line and "'+" not in line, line
     # the notes column cut off: the rows with an empty class named the same way
-    with open(notes, newline="", encoding="utf-8") as fh:
+    with open(notes, newline="", encoding="utf-8-sig") as fh:
         table = [row[:-1] for row in csv.reader(fh)]
     cut = tmp_path / "cut.csv"
     with open(cut, "w", newline="", encoding="utf-8") as fh:
@@ -1115,7 +1115,7 @@ def test_a_training_image_that_cannot_be_told_is_written_unknown_not_as_no(
 
     notes = write_image_notes(tmp_path / "x_notes.csv", ["001.png", "161.png", "162.png"], [0, 1, 2],
                               [[], ["unlike the training images"], []], [True, None, False])
-    cells = {r["case"]: r["training_image"] for r in csv.DictReader(io.StringIO(notes.read_text()))}
+    cells = {r["case"]: r["training_image"] for r in csv.DictReader(io.StringIO(notes.read_text(encoding="utf-8-sig")))}
     assert cells == {"001.png": TRAINING_IMAGE_MARK, "161.png": TRAINING_IMAGE_UNKNOWN, "162.png": ""}
     read = read_image_notes(notes)
     assert read is not None and {c: t for c, (_, t) in read.items()} == {

@@ -68,7 +68,7 @@ def test_the_notes_file_sits_beside_the_csv_and_reads_back(tmp_path: Path) -> No
     notes = image_notes_path(out)
     assert notes.name == "new_grades_notes.csv"
     write_image_notes(notes, ["a.png", "b.png"], [2, 0], [["unlike the training images"], []], [False, True])
-    lines = notes.read_text().splitlines()
+    lines = notes.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == ",".join(IMAGE_NOTES_COLUMNS)
     # no pretraining marks given: "unknown", never an empty cell that would read as "not read"
     assert lines[1:] == ["a.png,2,unlike the training images,,,,unknown,,", "b.png,0,,yes (same SHA-256),,,unknown,,"]
@@ -77,14 +77,14 @@ def test_the_notes_file_sits_beside_the_csv_and_reads_back(tmp_path: Path) -> No
                                              for c in ("a.png", "b.png")}
     write_image_notes(notes, ["a.png", "b.png"], [2, 0], [[], []], [False, False],
                       pretrained=[["test"], ["test", "unlabelled"]])
-    assert [line.split(",")[-3] for line in notes.read_text().splitlines()[1:]] == [
+    assert [line.split(",")[-3] for line in notes.read_text(encoding="utf-8-sig").splitlines()[1:]] == [
         "yes (same SHA-256 as a test image)", "yes (same SHA-256 as a test image and a data.unlabelled image)"]
     assert {c: e["splits"] for c, e in (read_pretraining_notes(notes) or {}).items()} == {
         "a.png": ["test"], "b.png": ["test", "unlabelled"]}
     # why a class is not the most likely grade (decision_words), per case; quoted where it must be
     write_image_notes(notes, ["a.png", "b.png"], [2, 0], [[], []], [False, False], ["", "P 0.54, not 0"],
                       pretrained=[[], []])
-    assert notes.read_text().splitlines()[1:] == ["a.png,2,,,,,,,", 'b.png,0,,,"P 0.54, not 0",,,,']
+    assert notes.read_text(encoding="utf-8-sig").splitlines()[1:] == ["a.png,2,,,,,,,", 'b.png,0,,,"P 0.54, not 0",,,,']
     assert read_image_notes(tmp_path / "none.csv") is None
     (tmp_path / "other.csv").write_text("case,class,P0\n")
     assert read_image_notes(tmp_path / "other.csv") is None
@@ -105,7 +105,7 @@ def test_the_notes_file_names_each_grade_in_the_bundles_words(tmp_path: Path) ->
     notes = image_notes_path(tmp_path / "grades.csv")
     write_image_notes(notes, ["a.png", "b.png", "c.png"], [2, 0, 1], [["unlike the training images"], [], []],
                       [False, True, False], pretrained=[[], ["test"], []], grade_names=OCTA_NAMES)
-    rows = list(csv.DictReader(notes.open(newline="")))
+    rows = list(csv.DictReader(notes.open(newline="", encoding="utf-8-sig")))
     assert tuple(rows[0]) == IMAGE_NOTES_COLUMNS and IMAGE_NOTES_COLUMNS[-2:] == ("grade_name", "score")
     assert [(r["class"], r["grade_name"]) for r in rows] == [
         ("2", "proliferative"), ("0", "none"), ("1", "non-proliferative")]
@@ -116,16 +116,16 @@ def test_the_notes_file_names_each_grade_in_the_bundles_words(tmp_path: Path) ->
         "a.png": [], "b.png": ["test"], "c.png": []}
     # the version before grade_name: the same file without its last column reads the same
     old = tmp_path / "old_notes.csv"
-    old.write_text("".join(",".join(line.split(",")[:7]) + "\n" for line in notes.read_text().splitlines()))
+    old.write_text("".join(",".join(line.split(",")[:7]) + "\n" for line in notes.read_text(encoding="utf-8-sig").splitlines()))
     assert old.read_text().splitlines()[0] == ",".join(IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME)
     assert read_image_notes(old) == read and read_pretraining_notes(old) == marks
     # no names given: the column is there, empty
     write_image_notes(notes, ["a.png"], [1], [[]], [True])
-    assert [r["grade_name"] for r in csv.DictReader(notes.open(newline=""))] == [""]
+    assert [r["grade_name"] for r in csv.DictReader(notes.open(newline="", encoding="utf-8-sig"))] == [""]
     # the score the thresholds cut, 6 decimals; the version before it still reads the same
     write_image_notes(notes, ["a.png", "b.png"], [2, 0], [[], []], [False, True], scores=[1.8, 0.1234567])
-    assert [r["score"] for r in csv.DictReader(notes.open(newline=""))] == ["1.800000", "0.123457"]
-    old.write_text("".join(",".join(line.split(",")[:8]) + "\n" for line in notes.read_text().splitlines()))
+    assert [r["score"] for r in csv.DictReader(notes.open(newline="", encoding="utf-8-sig"))] == ["1.800000", "0.123457"]
+    old.write_text("".join(",".join(line.split(",")[:8]) + "\n" for line in notes.read_text(encoding="utf-8-sig").splitlines()))
     assert old.read_text().splitlines()[0] == ",".join(IMAGE_NOTES_COLUMNS_BEFORE_SCORE)
     assert read_image_notes(old) == read_image_notes(notes) and read_pretraining_notes(old) == read_pretraining_notes(notes)
     with pytest.raises(ValueError, match=r"class 3 has no name among the 3 grade names \(none, "):
@@ -145,7 +145,7 @@ def test_a_grade_name_a_spreadsheet_would_read_as_a_formula_is_neutralised(tmp_p
     notes = image_notes_path(tmp_path / "grades.csv")
     write_image_notes(notes, [f"{k}.png" for k in range(6)], list(range(6)), [[] for _ in range(6)],
                       [False] * 6, grade_names=names)
-    rows = list(csv.DictReader(notes.open(newline="")))
+    rows = list(csv.DictReader(notes.open(newline="", encoding="utf-8-sig")))
     assert len(rows) == 6  # the carriage return cut no row in two
     cells = [r["grade_name"] for r in rows]
     assert cells == ["'=HYPERLINK(\"http://x\")", "'+1 mild", "'-2 worse", "'@grade", "\\tlate",  # escaped: no tab left to start it

@@ -336,7 +336,7 @@ def test_the_readme_flow_warns_through_the_notes_file(
             "(export --score) is transductive") in out, out
     assert "train again with pretrain.use_test_images=false" in out
     notes = image_notes_path(team)
-    rows = notes.read_text().splitlines()
+    rows = notes.read_text(encoding="utf-8-sig").splitlines()
     assert rows[0] == ",".join(IMAGE_NOTES_COLUMNS) and PRETRAINING_IMAGE_COLUMN in rows[0].split(",")
     read = read_pretraining_notes(notes)
     assert read is not None and sorted(read) == sorted(p.name for p in folder.iterdir())
@@ -669,7 +669,7 @@ def test_outside_weights_travel_in_the_notes_file(
     read = read_pretraining_notes(image_notes_path(team))
     assert read is not None and sorted(read) == cases
     assert all(e["splits"] == [] and e["outside"] == OUTSIDE for e in read.values()), read
-    assert f"{PRETRAINING_OUTSIDE_MARK}: {OUTSIDE})" in image_notes_path(team).read_text()
+    assert f"{PRETRAINING_OUTSIDE_MARK}: {OUTSIDE})" in image_notes_path(team).read_text(encoding="utf-8-sig")
     said, record = _score(["--score", str(team), "--labels", str(_labels(tmp_path / "l.csv", cases))],
                           capsys, tmp_path / "s.json")
     told = record["pretraining_images"]
