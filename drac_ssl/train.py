@@ -111,7 +111,7 @@ from drac_ssl.run_state import (
     killed_attempt_seconds,
     killed_training_seen,
     report_words,
-    resume_in_place_command,
+    resume_in_place_command_and_note,
     saved_checkpoint,
 )
 from drac_ssl.runtime import (
@@ -149,7 +149,6 @@ from drac_ssl.starting import (
     exit_on_signal,
     hold_signals_for_exit,
     interrupt_exit_code,
-    python_command,
     started,
     stop_signal_handlers_given_back,
 )
@@ -369,7 +368,10 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
               f" ({nothing}; to keep it, start the new run beside it: {_command_changes(new_run[:1], sources)})")
     typed = preflight.user_typed(sources)  # not --first-try's: the saved config puts back what the user changed
     meant = [d for d in diffs if parse_difference_line(d)[0] in typed]
-    rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
+    # the run's relative data paths typed absolutely (read from the folder it was made in):
+    # from another folder the bare -c RUN/config.yaml reads them from there and is refused again
+    rerun, rerun_note = resume_in_place_command_and_note(run_dir)
+    rerun += f" ({rerun_note})" if rerun_note else ""
     every = bool(meant) and len(meant) == len(diffs)  # all typed here: the saved config undoes them
     if first_try is _READ_HERE:
         first_try = first_try_record(run_dir)
@@ -2362,10 +2364,12 @@ def _other_run_config_lines(cfg: Config, sources: dict[str, str] | None, overrid
     if target == folder:
         return []
     kind = "the run already there" if is_run_folder(target) else "a new run"
+    command, note = resume_in_place_command_and_note(folder)
     return [f"[train] warning: -c {fixes.file} is the config.yaml of the run folder {folder}, but this command "
             f"works on the run folder {target} (that file's run.out_dir={cfg.run.out_dir} from the current "
             f"folder, {Path.cwd()}, and run.name={cfg.run.name}): {kind}, not that run",
-            f"     to resume that run where it is instead (from any folder): {resume_in_place_command(folder)}"]
+            f"     to resume that run where it is instead (from any folder): {command}"
+            + (f" ({note})" if note else "")]
 
 
 def _named_config_line(config: str | None, sources: dict[str, str] | None) -> list[str]:

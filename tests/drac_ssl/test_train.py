@@ -362,7 +362,8 @@ def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[
     err = capsys.readouterr().err
     assert "different configuration" in err and "pretrain.lr: 0.015 -> 0.5" in err
     # the suggested command names this folder (a copied folder's config.yaml names the original)
-    assert "run.out_dir=runs run.name=reduced" in err
+    full = (work / "runs" / "reduced").resolve()  # absolute: it works from any folder
+    assert f"-c {full / 'config.yaml'} run.out_dir={full.parent} run.name=reduced" in err
 
 
 @pytest.mark.usefixtures("phantom_ready")
@@ -2533,6 +2534,59 @@ def test_a_reuse_of_an_unfinished_stage_offers_to_finish_it_not_settings_to_put_
     assert "is not finished" in said, said
     assert "finish it there first" in said, said
     assert "this puts" not in said and "make those settings equal" not in said, said
+
+
+def test_in_place_command_types_relative_data_paths_absolutely(
+        phantom_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade review: config.yaml keeps a relative data.root as typed (the shipped configs'
+    ../shared/...), read from the folder the run was made in; the in-place command, run from
+    another folder, read it from there, was refused ("made with a different configuration:
+    data.root ...") and the refusal's fix was the same command, a loop. The command types it
+    absolutely, from the folder the run was made in; that folder gone, the note says to."""
+    import shlex
+    import shutil
+
+    shutil.copytree(phantom_set, tmp_path / "shared" / "set")
+    made_in = tmp_path / "tree"
+    made_in.mkdir()
+    monkeypatch.chdir(made_in)
+    assert train.main([*REDUCED, "data.root=../shared/set", "run.stages=[ingest]"]) == 0
+    run = made_in / "runs" / "reduced"
+    assert yaml.safe_load((run / "config.yaml").read_text())["data"]["root"] == "../shared/set"
+    elsewhere = tmp_path / "other" / "deeper"  # ../shared/set from here is another folder
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    command, note = run_state.resume_in_place_command_and_note(run, ["run.stages=[ingest]"])
+    assert note == ""
+    words = shlex.split(command)
+    assert f"data.root={tmp_path / 'shared' / 'set'}" in words, command
+    capsys.readouterr()
+    assert train.main(words[words.index("-c"):]) == 0, capsys.readouterr()
+    assert "made with a different configuration" not in capsys.readouterr().out
+    # the folder it was made in gone: the path it names from there is given while it exists ...
+    (made_in / "runs").rename(tmp_path / "runs")
+    shutil.rmtree(made_in)
+    moved = tmp_path / "runs" / "reduced"
+    assert f"data.root={tmp_path / 'shared' / 'set'}" in run_state.resume_in_place_command(moved)
+    # ... and, that gone too, the note says to type it absolutely (a relative one reads elsewhere)
+    (tmp_path / "shared").rename(tmp_path / "data-moved")
+    command, note = run_state.resume_in_place_command_and_note(moved)
+    assert "data.root=" not in command
+    assert (f"its config.yaml keeps data.root: ../shared/set as typed, relative to {made_in}, the folder the "
+            f"run was made in, which is gone: add data.root=ABSOLUTE_PATH to the command") in note, note
+    # run.reuse, relative to that folder or a run's name in its run.out_dir, as the run read it
+    cfg = yaml.safe_load((moved / "config.yaml").read_text())
+    cfg["data"]["root"] = "/abs/data"
+    cfg["run"]["reuse"] = "base"
+    (moved / "config.yaml").write_text(yaml.safe_dump(cfg))
+    env = json.loads((moved / "environment.json").read_text())
+    (moved / "environment.json").write_text(json.dumps({**env, "cwd": str(elsewhere)}))
+    (elsewhere / "runs" / "base").mkdir(parents=True)
+    (elsewhere / "runs" / "base" / "stages.json").write_text("{}")
+    command = run_state.resume_in_place_command(moved)
+    assert f"run.reuse={elsewhere / 'runs' / 'base'}" in shlex.split(command), command
+    assert "data.root=" not in command  # absolute: as saved
 
 
 def test_another_folders_run_config_from_elsewhere_warns_before_any_work(
