@@ -473,18 +473,14 @@ def code_fingerprint() -> str:
     """:func:`source_fingerprint` of the source tree this package was imported from (the
     folder holding this ``drac_ssl/``, and ``data_prep/`` and ``app/`` beside it): which code
     runs, with or without git (an installed package, a source archive, a checkout). Computed
-    once per process (15-45 ms for the ~4 MB of source on a 2-core machine; a later call
-    costs some 30 us) and cached: a file edited while the process runs is not seen
-    (:func:`code_version`'s git call sees a checkout's). Recorded as ``code_fingerprint`` in
+    afresh at each call (15-45 ms for the ~4 MB of source on a 2-core machine), as
+    :func:`code_version`'s git call is: a file edited while a run goes on (before a later
+    stage) is seen by both, so that a stage's commit, dirty flag and fingerprint describe one
+    tree (a per-process cache paired a fresh ``-dirty`` with the fingerprint of the tree at
+    the start: an upgrade review, F3). Recorded as ``code_fingerprint`` in
     ``environment.json`` (:func:`code_origin`), in each stage's ``code`` in ``stages.json``
     and in a bundle's ``provenance`` (:func:`code_version`)."""
-    return _fingerprint_of(os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
-
-
-@functools.lru_cache(maxsize=8)
-def _fingerprint_of(root: str) -> str:
-    """:func:`source_fingerprint`, once per process for each root."""
-    return source_fingerprint(root)
+    return source_fingerprint(os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
 
 
 def git_dirty() -> bool | None:
@@ -678,7 +674,8 @@ def code_version() -> dict[str, Any]:
     """The code this process would import now: ``{"git_commit": short commit, "git_dirty":
     bool, "code_fingerprint": 64 hex digits}``: the checkout this package runs from (as
     :func:`git_commit` and :func:`git_dirty` say it), in one git call (``git describe --always
-    --dirty``, tags ignored), and :func:`code_fingerprint` (once per process). Only
+    --dirty``, tags ignored), and :func:`code_fingerprint`, computed afresh as the git call is
+    (one tree described by both, an edit between two stages included). Only
     ``{"code_fingerprint": ...}`` when git or the checkout is not there, or the package is no
     git checkout of drac_ssl (:func:`code_source`): a source archive, an installed package. With a code stamp in use (:func:`code_origin`: a GPU
     machine's stale ``.git``) the stamp's, as ``environment.json`` says it, so that the stages

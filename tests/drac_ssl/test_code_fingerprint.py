@@ -52,11 +52,9 @@ def test_the_fingerprint_covers_the_python_source_of_the_three_folders_only(tmp_
 
 
 def test_this_process_records_its_fingerprint_and_version_with_or_without_git(tmp_path: Path) -> None:
-    """The checkout's own fingerprint, once per process; a source archive of it (no .git, so
+    """The checkout's own fingerprint; a source archive of it (no .git, so
     no commit) names the same code."""
     assert runtime.code_fingerprint() == runtime.source_fingerprint(REPO)
-    hits = runtime._fingerprint_of.cache_info().hits
-    assert runtime.code_fingerprint() and runtime._fingerprint_of.cache_info().hits == hits + 1  # not again
     origin = runtime.code_origin()
     assert origin["code_fingerprint"] == runtime.code_fingerprint()
     assert origin["distribution_version"] == runtime.distribution_version()  # a checkout records it too
@@ -103,3 +101,22 @@ def test_code_words_name_the_fingerprint_only_without_a_commit(made: dict) -> No
     words = runtime.code_at(made)
     assert words == ("commit 54e10d4" if made["git_commit"] != "unknown" else f"code fingerprint {FP[:12]}")
     assert runtime.code_at({"git_commit": "unknown"}) == runtime.UNKNOWN_CODE
+
+
+def test_each_stage_sees_the_tree_as_it_is_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade review (F3): the fingerprint was cached per process while code_version asked
+    git afresh before each stage, so after an edit mid-run a stage recorded the new commit or
+    dirty flag with the fingerprint of the tree at the start. Both are read afresh now."""
+    tree = _tree(tmp_path / "tree")
+    monkeypatch.setattr(runtime, "_PACKAGE_DIR", str(tree / "drac_ssl"))
+    monkeypatch.delenv("DRAC_SSL_CODE_STAMP", raising=False)
+    runtime.code_source.cache_clear()
+    try:
+        before = runtime.code_version()
+        assert before == {"code_fingerprint": runtime.source_fingerprint(tree)}  # no git checkout here
+        (tree / "drac_ssl" / "grading" / "model.py").write_text("y = 3\n")  # edited between two stages
+        after = runtime.code_version()
+        assert after["code_fingerprint"] == runtime.source_fingerprint(tree) != before["code_fingerprint"]
+        assert runtime.code_origin()["code_fingerprint"] == after["code_fingerprint"]
+    finally:
+        runtime.code_source.cache_clear()
