@@ -391,7 +391,7 @@ class Comparison:
             for variant in run.variants.values():
                 rows.append({"run": label, "path": str(run.path),
                              **{key: run.settings.get(key, ABSENT) for key in self.setting_keys},
-                             "code": code_text(run),
+                             "code": code_text(run, self.runs),
                              "variant": variant.name, "train_images_per_fold": variant.train_per_fold,
                              **{column: finite_number(variant.row.get(key)) for column, key in CSV_METRICS},
                              **{column: finite_number(variant.row.get(column)) for column in screening},
@@ -1206,7 +1206,8 @@ def codes_differ(runs: Sequence[RunOutputs]) -> bool:
     """Whether the runs may not all have been made by one code: more than one run, and a run
     made by more than one code, or by code not recorded or of unknown version
     (:func:`drac_ssl.runtime.code_known`), or two runs whose code differs
-    (:func:`drac_ssl.runtime.same_code`: the commits, else the fingerprints)."""
+    (:func:`drac_ssl.runtime.same_code`: the code fingerprints, else the commits and dirty
+    flags)."""
     if len(runs) < 2:
         return False
     if any(len(run.code) != 1 or not code_known(run.code[0]) for run in runs):
@@ -1214,10 +1215,19 @@ def codes_differ(runs: Sequence[RunOutputs]) -> bool:
     return not all(same_code(run.code[0], runs[0].code[0]) for run in runs[1:])
 
 
-def code_text(run: RunOutputs) -> str:
+def code_text(run: RunOutputs, among: Sequence[RunOutputs] = ()) -> str:
     """The code that made ``run`` in words (:func:`drac_ssl.runtime.code_at`, each distinct
-    one), ``not recorded`` without any: the ``--csv`` column ``code``."""
-    return ", ".join(code_at(c) for c in run.code) or "not recorded"
+    one), ``not recorded`` without any: the ``--csv`` column ``code``. ``among``: the runs
+    compared with it; a record written as another code of theirs is written (the same commit,
+    dirty or not, and another fingerprint: two edits of one commit) gets its fingerprint
+    added, so that the column tells them apart."""
+    others = [c for other in (run, *among) for c in other.code]
+
+    def said(code: dict[str, Any]) -> str:
+        twin = next((c for c in others if not same_code(code, c) and code_at(code) == code_at(c)), None)
+        return code_at(code, twin)
+
+    return ", ".join(said(c) for c in run.code) or "not recorded"
 
 
 def _upgrade_notes(labels: Sequence[str], runs: Sequence[RunOutputs], setting_keys: Sequence[str]) -> list[str]:
@@ -1227,7 +1237,7 @@ def _upgrade_notes(labels: Sequence[str], runs: Sequence[RunOutputs], setting_ke
     ``train_views``)."""
     notes = []
     if codes_differ(runs):
-        listing = "; ".join(f"`{label}` {code_text(run)}" for label, run in zip(labels, runs, strict=True))
+        listing = "; ".join(f"`{label}` {code_text(run, runs)}" for label, run in zip(labels, runs, strict=True))
         notes.append(f"The runs were not all made by the same code ({listing}): differences among them "
                      "may come from changes of the code, not only from the settings that differ.")
     for label, run in zip(labels, runs, strict=True):

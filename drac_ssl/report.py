@@ -1938,13 +1938,17 @@ def mixed_code_words(run_dir: Path) -> str | None:
     other = {name: c for name, c in codes.items() if not same_code(c, start)}
     if not other:
         return None
-    listed = (", ".join(f"{name}: {code_words(c)}" for name, c in other.items())
-              + " (`stages.json`, each stage's `code`; a dirty flag counts any edited tracked file).")
+    def differs(c: dict[str, Any]) -> str:  # what tells the stage's code from the run's (none: unknown)
+        return f" ({runtime.code_difference(c, start)})" if code_known(start) else ""
+
+    listed = (", ".join(f"{name}: {code_words(c, start)}{differs(c)}" for name, c in other.items())
+              + " (`stages.json`, each stage's `code`, compared by their code fingerprints, the Python "
+                "source; records without one by commit and dirty flag, which any edited tracked file sets).")
     if not code_known(start):
         return (f"**The run may mix code versions:** it was made by {runtime.UNKNOWN_CODE} "
                 f"(`environment.json`), and these stages ran on code that is named: " + listed
                 + " Its results may not be those of one version of the code.")
-    return (f"**The run mixed code versions:** it was made at {code_at(start)} "
+    return (f"**The run mixed code versions:** it was made at {code_at(start, next(iter(other.values())))} "
             f"(`environment.json`), but the code changed during it and these stages ran on "
             f"other code: " + listed + " Its results may not be those of one commit.")
 

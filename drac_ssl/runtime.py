@@ -723,32 +723,59 @@ def code_known(version: dict[str, Any]) -> bool:
 
 def same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two :func:`code_version` records (or ``environment.json`` files) name the same
-    code. Both with a commit (:func:`known_commit`): the same dirty flag and one short commit a
-    prefix of the other (git lengthens its short hashes as a repository grows: ``17e12e1`` and
-    ``17e12e1a`` are one commit), and when both are dirty and both record a
-    ``code_fingerprint``, the same fingerprint (two different edits of one commit). Else, both
-    with a fingerprint: the same fingerprint (a source archive, an installed package, or one
-    side a checkout). Else the same only when neither names its code (:func:`code_known`):
-    nothing tells them apart."""
-    ca, cb = known_commit(a), known_commit(b)
+    code. Both with a ``code_fingerprint`` (:func:`source_fingerprint`: the ``.py`` source of
+    ``drac_ssl/``, ``data_prep/`` and ``app/``): the fingerprints decide, whatever the commits
+    say: a commit of docs or configs only, or a tree dirty with such edits only, is the same
+    code; an untracked new module (``drac_ssl/zz.py``, which git's dirty flag leaves out) is
+    other code (an upgrade review, F2). Else, for a record made before the fingerprint, both
+    with a commit (:func:`known_commit`): the same dirty flag and one short commit a prefix of
+    the other (git lengthens its short hashes as a repository grows: ``17e12e1`` and
+    ``17e12e1a`` are one commit). Else the same only when neither names its code
+    (:func:`code_known`): nothing tells them apart."""
     fa, fb = a.get("code_fingerprint"), b.get("code_fingerprint")
-    if ca and cb:
-        both_dirty = bool(a.get("git_dirty")) and bool(b.get("git_dirty"))
-        return (bool(a.get("git_dirty")) == bool(b.get("git_dirty")) and (ca.startswith(cb) or cb.startswith(ca))
-                and not (both_dirty and fa and fb and fa != fb))
     if fa and fb:
         return fa == fb
+    ca, cb = known_commit(a), known_commit(b)
+    if ca and cb:
+        return bool(a.get("git_dirty")) == bool(b.get("git_dirty")) and (ca.startswith(cb) or cb.startswith(ca))
     return not (code_known(a) or code_known(b))
 
 
-def code_words(version: dict[str, Any]) -> str:
+def code_difference(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """What tells two code records apart, in words, as :func:`same_code` compares them: ``their
+    Python source differs (...)`` when both carry a fingerprint, ``another commit`` or ``...
+    uncommitted changes ...`` for a record without one, ``one names no code`` otherwise; ""
+    for the same code."""
+    if same_code(a, b):
+        return ""
+    if a.get("code_fingerprint") and b.get("code_fingerprint"):
+        return ("their Python source differs (the code fingerprints of the .py files of drac_ssl/, "
+                "data_prep/ and app/)")
+    ca, cb = known_commit(a), known_commit(b)
+    if ca and cb:
+        if not (ca.startswith(cb) or cb.startswith(ca)):
+            return "another commit"
+        return ("uncommitted changes on one side only (a record without a code fingerprint: the dirty "
+                "flag, which any edited tracked file sets, docs included)")
+    return "one of them names no code"
+
+
+def code_words(version: dict[str, Any], other: dict[str, Any] | None = None) -> str:
     """``17e12e1`` or ``17e12e1 (dirty)``: a :func:`code_version` (or an ``environment.json``)
     in words; without a commit its fingerprint, ``fingerprint 7883bc5e9bbd``
-    (:data:`FINGERPRINT_LENGTH` digits), else ``unknown``."""
+    (:data:`FINGERPRINT_LENGTH` digits), else ``unknown``. ``other``: a record said beside it;
+    when both say the same commit words but their fingerprints differ (two edits of one
+    commit), the fingerprint is added (``17e12e1 (dirty), fingerprint 7883bc5e9bbd``), so that
+    the two are not written alike."""
     commit = known_commit(version)
-    if commit:
-        return commit + (" (dirty)" if version.get("git_dirty") else "")
     fingerprint = version.get("code_fingerprint")
+    if commit:
+        words = commit + (" (dirty)" if version.get("git_dirty") else "")
+        if (other is not None and fingerprint and other.get("code_fingerprint")
+                and fingerprint != other.get("code_fingerprint") and known_commit(other)
+                and words == code_words(other)):
+            words += f", fingerprint {str(fingerprint)[:FINGERPRINT_LENGTH]}"
+        return words
     return f"fingerprint {str(fingerprint)[:FINGERPRINT_LENGTH]}" if fingerprint else "unknown"
 
 
@@ -756,12 +783,12 @@ UNKNOWN_CODE = "code of unknown version (not a git checkout, no fingerprint reco
 """What names a run made before :func:`code_fingerprint` by code that was no git checkout."""
 
 
-def code_at(version: dict[str, Any]) -> str:
+def code_at(version: dict[str, Any], other: dict[str, Any] | None = None) -> str:
     """A :func:`code_version` (or an ``environment.json``) as the object of "made at" / "runs
     on": ``commit 17e12e1`` (`` (dirty)``), ``code fingerprint 7883bc5e9bbd`` without a commit,
-    or :data:`UNKNOWN_CODE`."""
+    or :data:`UNKNOWN_CODE`; ``other``: as :func:`code_words`'s."""
     if known_commit(version):
-        return f"commit {code_words(version)}"
+        return f"commit {code_words(version, other)}"
     return f"code {code_words(version)}" if version.get("code_fingerprint") else UNKNOWN_CODE
 
 

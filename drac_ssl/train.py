@@ -1985,9 +1985,10 @@ def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
     """The code stage ``name`` runs on (:func:`drac_ssl.runtime.code_version`, one git call,
     and the code fingerprint), recorded in its ``stages.json`` entry as ``code``. The stages
     import their modules when they start: when the code changed since the run was made
-    (``start``, its ``environment.json``; :func:`drac_ssl.runtime.same_code`: the commits, or
-    the fingerprints where a side has no commit), e.g. a merge landed mid-run or an old run is
-    resumed by newer code, a warning says so (and report.md says the run mixed code versions).
+    (``start``, its ``environment.json``; :func:`drac_ssl.runtime.same_code`: the code
+    fingerprints, else, for a record without one, the commits and dirty flags), e.g. a merge
+    landed mid-run or an old run is resumed by newer code, a warning says so and what differs
+    (:func:`drac_ssl.runtime.code_difference`; report.md says the run mixed code versions).
     A run made before the fingerprint by code that was no git checkout names no code
     (:func:`drac_ssl.runtime.code_known`): the warning says so and names this stage's code."""
     code = runtime.code_version()
@@ -1998,9 +1999,10 @@ def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
               f"environment.json; this stage runs on {runtime.code_at(code)}: the run may mix code "
               f"versions (stages.json records each stage's)", flush=True)
     else:
-        print(f"[train] warning: stage {name} runs on {runtime.code_at(code)}, not on the "
-              f"{runtime.code_at(start)} the run was made with (environment.json): the code changed "
-              f"since; the run mixes code versions (stages.json records each stage's)", flush=True)
+        print(f"[train] warning: stage {name} runs on {runtime.code_at(code, start)}, not on the "
+              f"{runtime.code_at(start, code)} the run was made with (environment.json): "
+              f"{runtime.code_difference(code, start)}; the code changed since, so the run mixes code "
+              f"versions (stages.json records each stage's)", flush=True)
     return code
 
 

@@ -2050,13 +2050,17 @@ def _provenance_card(meta: dict[str, Any]) -> str:
 
     from drac_ssl.runtime import code_at, known_commit, same_code
 
-    def code(c: Any) -> str:  # commit 54e10d4 (dirty); code fingerprint 7883bc5e9bbd; commit unknown
-        return code_at(c) if isinstance(c, dict) and (known_commit(c) or c.get("code_fingerprint")) \
-            else "commit unknown"
+    def code(c: Any, other: Any = None) -> str:  # commit 54e10d4 (dirty); code fingerprint 7883bc5e9bbd
+        # (the fingerprint added where it alone tells c from other); commit unknown
+        return code_at(c, other if isinstance(other, dict) else None) if isinstance(c, dict) and (
+            known_commit(c) or c.get("code_fingerprint")) else "commit unknown"
 
-    words = f"\n- Provenance: run seed {prov.get('run_seed', 'unknown')}; run made at {code(prov.get('run_code'))}"
-    if isinstance(prov.get("finetune_code"), dict) and not same_code(prov["finetune_code"], prov.get("run_code") or {}):
-        words += f", fine-tuned at {code(prov['finetune_code'])}"
+    run_code, finetune_code = prov.get("run_code"), prov.get("finetune_code")
+    if not (isinstance(finetune_code, dict) and not same_code(finetune_code, run_code or {})):
+        finetune_code = None
+    words = f"\n- Provenance: run seed {prov.get('run_seed', 'unknown')}; run made at {code(run_code, finetune_code)}"
+    if finetune_code is not None:
+        words += f", fine-tuned at {code(finetune_code, run_code)}"
     return words + f"; bundle built at {code(prov.get('built_with'))}."
 
 

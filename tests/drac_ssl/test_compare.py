@@ -1016,3 +1016,12 @@ def test_a_setting_an_old_run_lacks_is_todays_default_and_different_code_is_said
     e = make_run(tmp_path, "e", code={**archive, "code_fingerprint": "e" * 64})
     (note,) = [n for n in compare_runs([c, e], n_boot=20).notes if "same code" in n]
     assert f"`c` code fingerprint {'a' * 12}; `e` code fingerprint {'e' * 12}" in note
+    # two edits of one commit: the fingerprints tell them apart, and say so (F2 of an upgrade review)
+    edit = {"git_commit": "17e12e1", "git_dirty": True}
+    f = make_run(tmp_path, "f", code={**edit, "code_fingerprint": "f" * 64})
+    g = make_run(tmp_path, "g", code={**edit, "code_fingerprint": "9" * 64})
+    (note,) = [n for n in compare_runs([f, g], n_boot=20).notes if "same code" in n]
+    assert f"`f` commit 17e12e1 (dirty), fingerprint {'f' * 12}; `g` commit 17e12e1 (dirty), fingerprint" in note
+    # a docs-only commit: another commit, the same Python source, is the same code
+    h = make_run(tmp_path, "h", code={"git_commit": "54e10d4", "git_dirty": False, "code_fingerprint": "f" * 64})
+    assert not any("same code" in n for n in compare_runs([f, h], n_boot=20).notes)

@@ -1696,6 +1696,43 @@ def test_code_without_git_is_told_apart_by_its_fingerprint(
     assert "warning" not in capsys.readouterr().out
 
 
+def test_the_fingerprint_decides_which_code_is_other_code(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade review (F2): the fingerprint was read only when both sides were dirty or had
+    no commit, so a commit of docs only, or a tree dirty with a README edit, warned "mixed code
+    versions", while an untracked drac_ssl/zz.py (git's dirty flag leaves it out) did not. When
+    both records carry a fingerprint it decides, and the warning says what differs."""
+    from drac_ssl import runtime
+    from drac_ssl.report import mixed_code_words
+
+    tree = tmp_path / "tree"
+    (tree / "drac_ssl").mkdir(parents=True)
+    (tree / "drac_ssl" / "model.py").write_text("y = 2\n")
+    (tree / "README.md").write_text("hi\n")
+    made = {"git_commit": "54e10d4", "git_dirty": False, "code_fingerprint": runtime.source_fingerprint(tree)}
+    (tree / "README.md").write_text("hi, with a fix of the docs\n")
+    docs_only = runtime.source_fingerprint(tree)
+    for now in ({"git_commit": "17e12e1", "git_dirty": False, "code_fingerprint": docs_only},  # committed
+                {"git_commit": "54e10d4", "git_dirty": True, "code_fingerprint": docs_only}):  # uncommitted
+        run_dir = _stages_on(tmp_path, monkeypatch, made, now)
+        assert "warning" not in capsys.readouterr().out
+        assert mixed_code_words(run_dir) is None
+    (tree / "drac_ssl" / "zz.py").write_text("z = 1\n")  # untracked: git's dirty flag stays false
+    now = {"git_commit": "54e10d4", "git_dirty": False, "code_fingerprint": runtime.source_fingerprint(tree)}
+    run_dir = _stages_on(tmp_path, monkeypatch, made, now)
+    out = capsys.readouterr().out
+    fa, fb = made["code_fingerprint"][:12], now["code_fingerprint"][:12]
+    assert (f"warning: stage pretrain runs on commit 54e10d4, fingerprint {fb}, not on the commit 54e10d4, "
+            f"fingerprint {fa} the run was made with (environment.json): their Python source differs") in out, out
+    said = mixed_code_words(run_dir) or ""
+    assert f"it was made at commit 54e10d4, fingerprint {fa}" in said, said
+    assert f"pretrain: 54e10d4, fingerprint {fb} (their Python source differs" in said, said
+    # records made before the fingerprint: the commit and dirty flag, and the warning says which
+    _stages_on(tmp_path, monkeypatch, {"git_commit": "54e10d4", "git_dirty": False},
+               {"git_commit": "54e10d4", "git_dirty": True})
+    assert "uncommitted changes on one side only" in capsys.readouterr().out
+
+
 def test_a_run_made_by_code_of_unknown_version_is_said_to_be_so(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """An upgrade review: resuming an old run made from a source tree without git printed "stage
