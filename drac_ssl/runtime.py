@@ -440,23 +440,31 @@ FINGERPRINT_LENGTH = 12
 def source_fingerprint(root: str | os.PathLike[str]) -> str:
     """SHA-256 (64 hex digits) of the Python source under ``root``: every ``*.py`` file below
     :data:`FINGERPRINT_FOLDERS` (``drac_ssl/``, ``data_prep/``, ``app/``, subfolders included,
-    ``__pycache__`` and dot-folders left out, symbolic links followed; a missing folder adds
-    nothing) but :data:`FINGERPRINT_SKIPPED`, taken in the order of their relative paths
-    (``/``-separated, sorted as bytes); each file adds its path, a NUL, its size in bytes as
+    ``__pycache__``, dot-folders and dot-files left out, symbolic links to folders not
+    followed; a missing folder adds nothing) but :data:`FINGERPRINT_SKIPPED`, taken in the
+    order of their relative paths (``/``-separated, sorted as bytes); each file adds its path, a NUL, its size in bytes as
     decimal digits, a NUL and its bytes. Not covered: ``configs/`` (a run records its own
     settings in ``config.yaml``), the installed libraries (``environment.json``'s ``builds``),
     ``py.typed`` and every file that is not ``*.py``. A file that cannot be read adds its path
     and ``unreadable``. Needs no git: a git checkout, a ``git archive`` or GitHub ZIP of the
     same commit and a wheel built from it give the same value; any edited, added or removed
-    ``.py`` file, tracked by git or not, changes it."""
+    ``.py`` file, tracked by git or not, changes it.
+
+    Dot-files are left out as dot-folders are (an editor's lock file ``.#model.py``, a
+    dangling symbolic link while the file is being edited, hashed as ``unreadable``, and gone
+    once saved: an upgrade review, F7), and symbolic links to folders below the three are not
+    followed (a link cycle made ``os.walk`` loop; a linked ``.py`` file is still read). The
+    three folders themselves are read where their names lead, links included. Known limit:
+    ``app`` is a generic top-level name, and in a site-packages another distribution's
+    ``app/`` beside drac_ssl would be hashed with it (its wheel installs its own ``app``)."""
     root = os.fspath(root)
     paths: list[str] = []
     for folder in FINGERPRINT_FOLDERS:
         top = os.path.join(root, folder)
-        for here, dirs, files in os.walk(top, followlinks=True):
+        for here, dirs, files in os.walk(top):  # followlinks=False: a linked folder is not entered
             dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
             rel = os.path.relpath(here, root).replace(os.sep, "/")
-            paths.extend(f"{rel}/{name}" for name in files if name.endswith(".py"))
+            paths.extend(f"{rel}/{name}" for name in files if name.endswith(".py") and not name.startswith("."))
     digest = hashlib.sha256()
     for rel in sorted((p for p in paths if p not in FINGERPRINT_SKIPPED), key=os.fsencode):
         try:

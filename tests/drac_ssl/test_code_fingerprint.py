@@ -120,3 +120,17 @@ def test_each_stage_sees_the_tree_as_it_is_now(tmp_path: Path, monkeypatch: pyte
         assert runtime.code_origin()["code_fingerprint"] == after["code_fingerprint"]
     finally:
         runtime.code_source.cache_clear()
+
+
+def test_a_link_cycle_and_an_editors_lock_file_change_nothing(tmp_path: Path) -> None:
+    """An upgrade review (F7): os.walk(followlinks=True) looped on a symbolic link to a folder
+    above (until the path grew too long: hundreds of copies hashed), and an editor's lock file
+    ``.#model.py`` (a dangling link while the file is edited) was hashed as "unreadable"."""
+    tree = _tree(tmp_path / "tree")
+    clean = runtime.source_fingerprint(tree)
+    (tree / "drac_ssl" / "grading" / "loop").symlink_to(tree / "drac_ssl", target_is_directory=True)
+    (tree / "drac_ssl" / "grading" / ".#model.py").symlink_to("user@host.1234:1700000000")  # emacs' lock
+    (tree / "app" / ".hidden.py").write_text("not source\n")
+    assert runtime.source_fingerprint(tree) == clean
+    (tree / "drac_ssl" / "linked.py").symlink_to(tree / "app" / "server.py")  # a linked file: read
+    assert runtime.source_fingerprint(tree) != clean
