@@ -2315,9 +2315,11 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         threads_line = (f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
                         f"{threads['usable_cores']} usable cores)")
         first_try = first_try_words(_first_try_applied(sources))
-        said = [*_named_config_line(config, sources), *_other_run_config_lines(cfg, sources, overrides),
-                threads_line, *([f"[train] {first_try}: the tiny first try, its figures mean nothing"]
-                                if first_try else [])]
+        other_run = _other_run_config_problem(cfg, sources, overrides)
+        if other_run:  # before any work: nothing run or written (a warning alone still trained)
+            raise ConfigError(other_run)
+        said = [*_named_config_line(config, sources), threads_line,
+                *([f"[train] {first_try}: the tiny first try, its figures mean nothing"] if first_try else [])]
         print("\n".join(said))
         run_pipeline(cfg, sources, problems, said=said)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
@@ -2346,32 +2348,38 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
     return 0
 
 
-def _other_run_config_lines(cfg: Config, sources: dict[str, str] | None, overrides: Sequence[str]) -> list[str]:
-    """A warning, before any work, when ``-c`` read a run folder's ``config.yaml`` (the file
+def _other_run_config_problem(cfg: Config, sources: dict[str, str] | None, overrides: Sequence[str]) -> str:
+    """The refusal, before any work, when ``-c`` read a run folder's ``config.yaml`` (the file
     so named in a folder of a run's records, :func:`drac_ssl.run_state.is_run_folder`) and
-    the command, which typed neither ``run.name`` nor ``run.out_dir``, makes another run folder
+    the command, which set neither ``run.name`` nor ``run.out_dir`` (typed, or by a preset
+    option: ``--first-try`` makes its own folder on purpose), works on another run folder
     (:func:`resolve_run_dir`: the file's ``run.out_dir``, often relative, from the current
     folder): an upgrade review's ``-c ../other/runs/int3/config.yaml``, typed from another
-    folder, silently started a fresh run in ``./runs/int3``. It names both folders and the
-    command that resumes that run where it is (:func:`drac_ssl.run_state.resume_in_place_command`).
-    [] otherwise (the reproduce command's ``run.name=NEW`` is typed: a new run on purpose)."""
+    folder, silently started a fresh run in ``./runs/int3`` (a later review: a warning alone
+    still trained it). It names both folders, the command that resumes that run where it is
+    (:func:`drac_ssl.run_state.resume_in_place_command_and_note`) and ``run.name=NEW`` for a
+    new run. "" otherwise (the reproduce command's ``run.name=NEW`` is typed: a new run on
+    purpose; from the folder the run was made in, the file names its own folder: a resume)."""
     fixes = getattr(sources, "fixes", None)
-    if fixes is None or typed_keys(overrides) & {"run.name", "run.out_dir"}:
-        return []
+    chosen = typed_keys(overrides) | set(preflight.user_typed(sources, presets=True))
+    if fixes is None or chosen & {"run.name", "run.out_dir"}:
+        return ""
     file = Path(fixes.file).resolve()
     folder = file.parent
     if file.name != "config.yaml" or not is_run_folder(folder):
-        return []
+        return ""
     target = resolve_run_dir(cfg).resolve()
     if target == folder:
-        return []
+        return ""
     kind = "the run already there" if is_run_folder(target) else "a new run"
     command, note = resume_in_place_command_and_note(folder)
-    return [f"[train] warning: -c {fixes.file} is the config.yaml of the run folder {folder}, but this command "
-            f"works on the run folder {target} (that file's run.out_dir={cfg.run.out_dir} from the current "
-            f"folder, {Path.cwd()}, and run.name={cfg.run.name}): {kind}, not that run",
-            f"     to resume that run where it is instead (from any folder): {command}"
-            + (f" ({note})" if note else "")]
+    return (f"-c {fixes.file} is the config.yaml of the run folder {folder}, but this command would work on "
+            f"the run folder {target} (that file's run.out_dir={cfg.run.out_dir} from the current folder, "
+            f"{Path.cwd()}, and run.name={cfg.run.name}): {kind}, not that run; nothing was run or written\n"
+            f"  fix: to resume that run where it is (from any folder): {command}"
+            + (f" ({note})" if note else "")
+            + f"; or type run.name=NEW to start a new run from this config (run.out_dir={cfg.run.out_dir} "
+            f"from the folder you run it in)")
 
 
 def _named_config_line(config: str | None, sources: dict[str, str] | None) -> list[str]:

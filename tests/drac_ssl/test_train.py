@@ -2626,12 +2626,15 @@ def test_in_place_command_types_relative_data_paths_absolutely(
     assert "data.root=" not in command  # absolute: as saved
 
 
-def test_another_folders_run_config_from_elsewhere_warns_before_any_work(
+def test_another_folders_run_config_from_elsewhere_is_refused_before_any_work(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """An upgrade review: -c <another folder's run>/config.yaml, typed from another working
     directory, silently started a fresh run in ./runs/<name> (the file's run.out_dir is relative
-    to the folder the run was started in). It is said before any work, with the command that
-    resumes that run where it is."""
+    to the folder the run was started in); a later review: a warning alone still trained it.
+    It is refused before any work (exit 2, nothing written), with the command that resumes
+    that run where it is and run.name=NEW for a new run, which works as the README says."""
+    from drac_ssl.trial_run import first_try_overrides
+
     made_in = tmp_path / "old_tree"
     run = made_in / "runs" / "int3"
     train.save_config(train.load_config(train.DEFAULT_CONFIG, ["run.out_dir=runs", "run.name=int3"]),
@@ -2640,24 +2643,42 @@ def test_another_folders_run_config_from_elsewhere_warns_before_any_work(
     elsewhere = tmp_path / "new_tree"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    # a data.root that is not there: the preflight refuses the run after the warning, before any stage
-    code = train.main(["-c", "../old_tree/runs/int3/config.yaml", "data.root=/nowhere/at/all", "run.device=cpu"])
-    out = capsys.readouterr().out
+    code = train.main(["-c", "../old_tree/runs/int3/config.yaml", "run.device=cpu"])
+    captured = capsys.readouterr()
     assert code == 2
+    assert not (elsewhere / "runs").exists() and "[train] CPU threads" not in captured.out  # no work
     full = run.resolve()
-    assert (f"[train] warning: -c ../old_tree/runs/int3/config.yaml is the config.yaml of the run folder {full}, "
-            f"but this command works on the run folder {elsewhere.resolve() / 'runs' / 'int3'} (that file's "
-            f"run.out_dir=runs from the current folder, {elsewhere.resolve()}, and run.name=int3): a new run, "
-            f"not that run") in out, out
-    assert (f"to resume that run where it is instead (from any folder): {python_command('drac_ssl.train')} -c "
-            f"{full / 'config.yaml'} run.out_dir={full.parent} run.name=int3") in out, out
-    assert out.index("warning: -c") < out.index("[train] CPU threads")  # before anything else is said
-    sources = train.preflight.read_config(str(run / "config.yaml"), [])[1]
-    cfg = train.preflight.read_config(str(run / "config.yaml"), [])[0]
-    # typed where to make the run (the reproduce command's run.name=NEW): on purpose, nothing said
-    assert train._other_run_config_lines(cfg, sources, ["run.name=again"]) == []
+    err = " ".join(captured.err.split())
+    assert (f"error: -c ../old_tree/runs/int3/config.yaml is the config.yaml of the run folder {full}, "
+            f"but this command would work on the run folder {elsewhere.resolve() / 'runs' / 'int3'} (that "
+            f"file's run.out_dir=runs from the current folder, {elsewhere.resolve()}, and run.name=int3): a new "
+            f"run, not that run; nothing was run or written") in err, err
+    assert (f"fix: to resume that run where it is (from any folder): {python_command('drac_ssl.train')} -c "
+            f"{full / 'config.yaml'} run.out_dir={full.parent} run.name=int3; or type run.name=NEW to start a "
+            f"new run from this config") in err, err
+    cfg, sources = train.preflight.read_config(str(run / "config.yaml"), [])[:2]
     monkeypatch.chdir(made_in)  # from the folder it was made in: the file names its own folder
-    assert train._other_run_config_lines(cfg, sources, []) == []
-    (run / "stages.json").unlink()  # a resolved config.yaml that is no run's records: a file like any other
+    assert train._other_run_config_problem(cfg, sources, []) == ""
     monkeypatch.chdir(elsewhere)
-    assert train._other_run_config_lines(cfg, sources, []) == []
+    assert train._other_run_config_problem(cfg, sources, ["run.name=again"]) == ""  # a new run on purpose
+    # --first-try makes its own folder (run.name=first-try): on purpose, nothing refused
+    tried = train.preflight.read_config(str(run / "config.yaml"), [], first_try_overrides)
+    assert train._other_run_config_problem(tried[0], tried[1], []) == ""
+    (run / "stages.json").unlink()  # a resolved config.yaml that is no run's records: a file like any other
+    assert train._other_run_config_problem(cfg, sources, []) == ""
+
+
+def test_the_documented_new_run_from_a_runs_config_still_runs(
+        phantom_ready: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: a new run from a run's resolved settings, -c runs/<name>/config.yaml run.name=NEW,
+    from the folder it was made in or another: not refused by the check above."""
+    monkeypatch.chdir(tmp_path)
+    assert train.main([*REDUCED, "run.stages=[ingest]"]) == 0
+    assert train.main(["-c", "runs/reduced/config.yaml", "run.name=again", "run.stages=[ingest]"]) == 0
+    assert (tmp_path / "runs" / "again" / "data" / "manifest.csv").is_file()
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "other")
+    # the phantom set, as REDUCED draws it, is looked for in ./data/phantom: where it is
+    (tmp_path / "other" / "data").symlink_to(tmp_path / "data", target_is_directory=True)
+    assert train.main(["-c", "../runs/reduced/config.yaml", "run.name=third", "run.stages=[ingest]"]) == 0
+    assert (tmp_path / "other" / "runs" / "third" / "stages.json").is_file()
