@@ -40,3 +40,16 @@ def test_the_upgrading_page_names_the_fields_and_columns_the_code_writes() -> No
     # the names shown to people, and the recorded ones the machine formats keep
     assert ", ".join(ICDR_CLINICAL_NAMES[:-1]) + f", {ICDR_CLINICAL_NAMES[-1]}" in text
     assert ", ".join(GRADE_SCALES["icdr"]) in text
+
+
+def test_compare_runs_section_names_the_code_column() -> None:
+    """An upgrade review (F5): docs/running.md's "Compare runs" listed the --csv columns but not
+    `code`, which compare adds only when the runs' code differs (drac_ssl.compare.code_text)."""
+    running = (REPO / "docs" / "running.md").read_text(encoding="utf-8")
+    section = _text_of(running.split("## Compare runs", 1)[1].split("\n## ", 1)[0])
+    assert "the `--csv` gains a `code` column" in section and "runs of one code have no such column" in section
+    assert "code fingerprints" in section  # what decides, as drac_ssl.runtime.same_code
+
+
+def _text_of(markdown: str) -> str:
+    return " ".join(markdown.split())
