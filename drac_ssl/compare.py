@@ -84,7 +84,15 @@ import yaml
 from data_prep.labels import id_words
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.commands import DEFAULT_N_BOOT, compare_parser
-from drac_ssl.config import REFERABLE_OFF, ConfigError, dotted_settings, read_yaml, referable_cut
+from drac_ssl.config import (
+    REFERABLE_OFF,
+    Config,
+    ConfigError,
+    dotted_settings,
+    read_yaml,
+    referable_cut,
+    to_dict,
+)
 from drac_ssl.figures import (
     figure_text,
     finite_number,
@@ -126,6 +134,8 @@ from drac_ssl.oof import (
 from drac_ssl.out_paths import first_fields, replace_problem
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.report import screening_line
+from drac_ssl.run_state import TRAIN_VIEWS
+from drac_ssl.runtime import code_at, code_known, same_code
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, fold_lines
 from drac_ssl.starting import python_command, started
@@ -243,6 +253,12 @@ class RunOutputs:
     ``fold_groups_missing``: the run's ingest kept near twins together before its manifest had
     the ``fold_group`` column (``data_provenance``'s): its folds' image groups are not named,
     so no CI here resamples them (:func:`_fold_groups_notes`).
+    ``defaulted``: the settings its ``config.yaml`` does not hold (written by older code),
+    given today's defaults in ``settings`` (:func:`_with_defaults`); ``code``: the code that
+    made it, each distinct one once (:func:`_run_code`: ``environment.json``, and each stage's
+    ``code`` in ``stages.json``; empty when neither names any); ``older_views``: the variants
+    whose fold records lack ``train_views`` (fine-tuned by an older drac_ssl, whose training
+    views were drawn otherwise, :data:`drac_ssl.run_state.TRAIN_VIEWS`).
     """
 
     path: Path
@@ -258,6 +274,9 @@ class RunOutputs:
     unused_patient_column: str | None = None
     fold_groups_missing: bool = False
     other_folds: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    defaulted: tuple[str, ...] = ()
+    code: tuple[dict[str, Any], ...] = ()
+    older_views: tuple[str, ...] = ()
 
     @property
     def num_grades(self) -> int:
@@ -362,7 +381,8 @@ class Comparison:
         (:data:`ABSENT` where a run lacks one), ``variant``, ``train_images_per_fold``, the
         ``comparison.json`` row's metrics under the names of :data:`CSV_METRICS` and its
         screening figures under :meth:`screening_columns` (None where absent or undefined),
-        ``qwk_ci_note`` (:meth:`VariantOutputs.qwk_ci_note`) and ``screening`` (the figures in
+        ``code`` (:func:`code_text`), ``qwk_ci_note`` (:meth:`VariantOutputs.qwk_ci_note`) and
+        ``screening`` (the figures in
         the words of the run's report.md, :attr:`VariantOutputs.screening`; neither a CSV
         column)."""
         screening = self.screening_columns()
@@ -371,6 +391,7 @@ class Comparison:
             for variant in run.variants.values():
                 rows.append({"run": label, "path": str(run.path),
                              **{key: run.settings.get(key, ABSENT) for key in self.setting_keys},
+                             "code": code_text(run, self.runs),
                              "variant": variant.name, "train_images_per_fold": variant.train_per_fold,
                              **{column: finite_number(variant.row.get(key)) for column, key in CSV_METRICS},
                              **{column: finite_number(variant.row.get(column)) for column in screening},
@@ -379,14 +400,16 @@ class Comparison:
         return rows
 
     def table_csv(self) -> str:
-        """The first table as CSV: ``run, path, <settings>, variant,
+        """The first table as CSV: ``run, path, <settings>, [code,] variant,
         train_images_per_fold, qwk, qwk_ci_low, qwk_ci_high, accuracy, auc_ovo, auc_ovr,
         macro_f1`` and the :meth:`screening_columns` (``referable_auc``, its CI,
         ``referable_sensitivity``, ``referable_specificity``; two grades: ``sensitivity``,
-        ``specificity``); numbers to 6 significant digits, an empty cell where a value is
-        absent."""
-        columns = ["run", "path", *self.setting_keys, "variant", "train_images_per_fold",
-                   *(column for column, _ in CSV_METRICS), *self.screening_columns()]
+        ``specificity``); ``code`` (the code that made each run, :func:`code_text`) only when
+        the runs may not share one (:func:`codes_differ`: the Markdown's note says so); numbers
+        to 6 significant digits, an empty cell where a value is absent."""
+        columns = ["run", "path", *self.setting_keys, *(["code"] if codes_differ(self.runs) else []),
+                   "variant", "train_images_per_fold", *(column for column, _ in CSV_METRICS),
+                   *self.screening_columns()]
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
@@ -689,7 +712,8 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     if not config_path.is_file():
         raise CompareError(f"{run}: not a run folder of python -m drac_ssl.train (no config.yaml there)")
     facts = read_ingest_facts(run / "data")  # read once: the settings and the data words use it
-    settings = _resolved(dotted_settings(_read_yaml(config_path)), facts, _label_columns(run / "data"))
+    settings, defaulted = _with_defaults(dotted_settings(_read_yaml(config_path)))
+    settings = _resolved(settings, facts, _label_columns(run / "data"))
     comparison_path = run / "finetune" / "comparison.json"
     if not comparison_path.is_file():
         stages = settings.get("run.stages")
@@ -769,7 +793,57 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
                       else "images",
                       units if isinstance(units, int) and not isinstance(units, bool) else None,
                       provenance.get("unused_patient_column"), provenance.get("fold_groups_missing") is True,
-                      other_folds)
+                      other_folds, defaulted, _run_code(run, status),
+                      tuple(name for name in variants if _older_views(run / "finetune" / name)))
+
+
+def _current_defaults() -> dict[str, Any]:
+    """Every setting's default in this code, as dotted keys, as a ``config.yaml`` holds it
+    (written as YAML and read back: lists, not tuples)."""
+    return dotted_settings(read_yaml(yaml.safe_dump(to_dict(Config()), sort_keys=False)))
+
+
+def _with_defaults(settings: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``settings`` (a run's ``config.yaml``, dotted) with each setting it lacks given this
+    code's default, and those settings' keys. A run made by older code lacks the settings
+    added since (an upgrade review: ``finetune.referral_target`` was a differing setting of
+    an old and a new run whose value was the default); the default is what today's code would
+    run it with, not necessarily what the older code did (it had no such setting)."""
+    defaults = _current_defaults()
+    missing = tuple(key for key in defaults if key not in settings)
+    return {**settings, **{key: defaults[key] for key in missing}}, missing
+
+
+def _run_code(run: Path, status: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The code that made the run folder ``run``, each distinct one once
+    (:func:`drac_ssl.runtime.same_code`): its ``environment.json`` (the code the run was
+    started with) and each stage's ``code`` in ``stages.json`` (``status``; a stage taken
+    by ``run.reuse``: the code it ran on there). Empty when none is recorded."""
+    try:
+        env = json.loads((run / "environment.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        env = None
+    found = [env] if isinstance(env, dict) and (env.get("git_commit") or env.get("code_fingerprint")) else []
+    found += [entry["code"] for entry in status.values()
+              if isinstance(entry, dict) and isinstance(entry.get("code"), dict)]
+    distinct: list[dict[str, Any]] = []
+    for code in found:
+        if not any(same_code(code, seen) for seen in distinct):
+            distinct.append(code)
+    return tuple(distinct)
+
+
+def _older_views(folder: Path) -> bool:
+    """Whether a fold record of the variant folder ``folder`` lacks ``train_views``
+    (:data:`drac_ssl.run_state.TRAIN_VIEWS`): fine-tuned by an older drac_ssl."""
+    for record in sorted(folder.glob("fold*.json")):
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("train_views") != TRAIN_VIEWS:
+            return True
+    return False
 
 
 def _read_patients(path: Path) -> dict[str, str] | None:
@@ -962,7 +1036,7 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
     names = [run.path.name or str(run.path) for run in runs]
     labels = [name if names.count(name) == 1 else str(run.path) for name, run in zip(names, runs, strict=True)]
     setting_keys = _differing_settings([run.settings for run in runs])
-    notes: list[str] = []
+    notes: list[str] = _upgrade_notes(labels, runs, setting_keys)
     differences: list[VariantDifference] = []
     for label, run in zip(labels, runs, strict=True):
         for source in sorted(set(run.reused.values())):
@@ -1126,6 +1200,62 @@ def _differing_settings(settings: list[dict[str, Any]]) -> list[str]:
         keys.update(dict.fromkeys(flat))
     return [key for key in keys if key not in OUTPUT_ONLY_SETTINGS
             and any(flat.get(key, ABSENT) != settings[0].get(key, ABSENT) for flat in settings[1:])]
+
+
+def codes_differ(runs: Sequence[RunOutputs]) -> bool:
+    """Whether the runs may not all have been made by one code: more than one run, and a run
+    made by more than one code, or by code not recorded or of unknown version
+    (:func:`drac_ssl.runtime.code_known`), or two runs whose code differs
+    (:func:`drac_ssl.runtime.same_code`: the code fingerprints, else the commits and dirty
+    flags)."""
+    if len(runs) < 2:
+        return False
+    if any(len(run.code) != 1 or not code_known(run.code[0]) for run in runs):
+        return True
+    return not all(same_code(run.code[0], runs[0].code[0]) for run in runs[1:])
+
+
+def code_text(run: RunOutputs, among: Sequence[RunOutputs] = ()) -> str:
+    """The code that made ``run`` in words (:func:`drac_ssl.runtime.code_at`, each distinct
+    one), ``not recorded`` without any: the ``--csv`` column ``code``. ``among``: the runs
+    compared with it; a record written as another code of theirs is written (the same commit,
+    dirty or not, and another fingerprint: two edits of one commit) gets its fingerprint
+    added, so that the column tells them apart."""
+    others = [c for other in (run, *among) for c in other.code]
+
+    def said(code: dict[str, Any]) -> str:
+        twin = next((c for c in others if not same_code(code, c) and code_at(code) == code_at(c)), None)
+        return code_at(code, twin)
+
+    return ", ".join(said(c) for c in run.code) or "not recorded"
+
+
+def _upgrade_notes(labels: Sequence[str], runs: Sequence[RunOutputs], setting_keys: Sequence[str]) -> list[str]:
+    """Notes on runs made by different code (:func:`codes_differ`), on settings a run's
+    ``config.yaml`` lacked that differ among the runs (given today's default,
+    :func:`_with_defaults`), and on fine-tuning folds of an older procedure (no
+    ``train_views``)."""
+    notes = []
+    if codes_differ(runs):
+        listing = "; ".join(f"`{label}` {code_text(run, runs)}" for label, run in zip(labels, runs, strict=True))
+        notes.append(f"The runs were not all made by the same code ({listing}): differences among them "
+                     "may come from changes of the code, not only from the settings that differ.")
+    for label, run in zip(labels, runs, strict=True):
+        shown = [key for key in run.defaulted if key in setting_keys]
+        if shown:
+            notes.append(f"`{label}`'s `config.yaml` has no " + ", ".join(f"`{key}`" for key in shown)
+                         + " (written by older code, before the setting existed): shown with today's "
+                         "default, " + ", ".join(_setting_text(run.settings[key]) for key in shown)
+                         + "; that code did not read the setting.")
+        if run.older_views:
+            which = ("its" if len(run.older_views) == len(run.variants)
+                     else "the " + ", ".join(run.older_views) + " variant(s)'")
+            notes.append(f"`{label}`: {which} fine-tuning folds were trained by an older drac_ssl (their "
+                         "records in `finetune/<variant>/fold<k>.json` have no `train_views`): the "
+                         "fine-tuning procedure changed since (the training views were drawn another "
+                         "way, following `pretrain.num_workers`), so its figures may differ from a run "
+                         "of today's code with the same settings.")
+    return notes
 
 
 def _unpaired(variant: VariantOutputs, baseline: VariantOutputs) -> str:

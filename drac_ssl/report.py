@@ -120,7 +120,7 @@ from drac_ssl.run_state import (
     stage_states,
     unfinished,
 )
-from drac_ssl.runtime import code_words, same_code
+from drac_ssl.runtime import code_at, code_known, code_words, known_commit, same_code
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.selection import recorded_selection
 from drac_ssl.stage_settings import edited_config_words
@@ -1929,17 +1929,36 @@ def _run_codes(run_dir: Path, reused: bool = False) -> tuple[dict[str, Any], dic
 
 def mixed_code_words(run_dir: Path) -> str | None:
     """Words for a run whose stages ran on other code than the run was made with (the
-    checkout changed during the run, e.g. a merge: ``stages.json``'s ``code``), else None."""
+    checkout changed during the run, e.g. a merge, or newer code resumed it: ``stages.json``'s
+    ``code``, compared by :func:`drac_ssl.runtime.same_code`), else None. A run made by code of
+    unknown version (:func:`drac_ssl.runtime.code_known`: no commit, no fingerprint) resumed
+    by code that names itself may mix versions: said so."""
     env, codes = _run_codes(run_dir)
-    start = env if env.get("git_commit") else next(iter(codes.values()), {})
+    start = env if env.get("git_commit") or env.get("code_fingerprint") else next(iter(codes.values()), {})
     other = {name: c for name, c in codes.items() if not same_code(c, start)}
     if not other:
         return None
-    return (f"**The run mixed code versions:** it was made at commit {code_words(start)} "
-            f"(`environment.json`), but the checkout changed during it and these stages ran on "
-            f"other code: " + ", ".join(f"{name}: {code_words(c)}" for name, c in other.items())
-            + " (`stages.json`, each stage's `code`; a dirty flag counts any edited tracked file). Its results "
-            "may not be those of one commit.")
+    def differs(c: dict[str, Any]) -> str:  # what tells the stage's code from the run's (none: unknown)
+        return f" ({runtime.code_difference(c, start)})" if code_known(start) else ""
+
+    listed = (", ".join(f"{name}: {code_words(c, start)}{differs(c)}" for name, c in other.items())
+              + " (`stages.json`, each stage's `code`, compared by their code fingerprints, the Python "
+                "source; records without one by commit and dirty flag, which any edited tracked file sets).")
+    if not code_known(start):
+        return (f"**The run may mix code versions:** it was made by {runtime.UNKNOWN_CODE} "
+                f"(`environment.json`), and these stages ran on code that is named: " + listed
+                + " Its results may not be those of one version of the code.")
+    return (f"**The run mixed code versions:** it was made at {code_at(start, next(iter(other.values())))} "
+            f"(`environment.json`), but the code changed during it and these stages ran on "
+            f"other code: " + listed + " Its results may not be those of one commit.")
+
+
+def _codes_at(codes: list[dict[str, Any]]) -> str:
+    """``commit 54e10d4, 17e12e1 (dirty)`` when each names a commit, else each
+    :func:`drac_ssl.runtime.code_at` (``commit 54e10d4, code fingerprint 7883bc5e9bbd``)."""
+    if all(known_commit(c) for c in codes):
+        return "commit " + ", ".join(code_words(c) for c in codes)
+    return ", ".join(code_at(c) for c in codes)
 
 
 def mixed_build_words(run_dir: Path) -> str | None:
@@ -1968,18 +1987,24 @@ def provenance_line(run_dir: Path) -> str:
     commit(s) where they differ, its command and folder, and the config file its ``-c`` read,
     from ``environment.json``: ``config_file``); then, with a ``config.yaml``, the command that
     reproduces the run in a new folder beside it (:func:`drac_ssl.config.reproduce_command`,
-    its ``run.out_dir`` absolute: the command works from any folder)."""
+    its ``run.out_dir`` absolute: the command works from any folder), said not to reproduce it
+    exactly when the run was made by other code than this (or code unknown, or unrecorded)."""
     now = runtime.code_version()
     env, codes = _run_codes(run_dir)
-    words = (f"Written by drac_ssl {__version__} at commit {code_words(now) if now else runtime.unknown_code_words()} "
+    written = (f"commit {code_words(now)}" if known_commit(now) else f"commit {runtime.unknown_code_words()}"
+               + (f", {code_at(now)}" if code_known(now) else ""))
+    words = (f"Written by drac_ssl {__version__} at {written} "
              f"on {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}")
-    run_codes = [c for c in ([env] if env.get("git_commit") else []) + list(codes.values())]
+    run_codes = [c for c in ([env] if env.get("git_commit") or env.get("code_fingerprint") else [])
+                 + list(codes.values())]
     distinct: list[dict[str, Any]] = []
     for c in run_codes:
         if not any(same_code(c, d) for d in distinct):
             distinct.append(c)
-    if distinct and not (now and len(distinct) == 1 and same_code(distinct[0], now)):
-        words += "; the run was made at commit " + ", ".join(code_words(c) for c in distinct)
+    made_here = len(distinct) == 1 and code_known(now) and same_code(distinct[0], now)
+    if distinct and not made_here:
+        words += ("; the run was made at " if all(known_commit(c) for c in distinct)
+                  else "; the run was made with ") + _codes_at(distinct)
     elif distinct:
         words += "; the run was made at this commit too"
     if env.get("command"):
@@ -1989,7 +2014,7 @@ def provenance_line(run_dir: Path) -> str:
     _, taken = _run_codes(run_dir, reused=True)
     if taken:  # run.reuse: those stages ran in another run, on its code
         words += ("; taken from another run by run.reuse: "
-                  + ", ".join(f"{name} (made at commit {code_words(c)})" for name, c in taken.items()))
+                  + ", ".join(f"{name} (made at {code_at(c)})" for name, c in taken.items()))
     words += "."
     saved = run_dir / "config.yaml"
     if saved.is_file():  # the config's header says it too
@@ -2000,6 +2025,13 @@ def provenance_line(run_dir: Path) -> str:
                   f"`run.name={shell_word(run_dir.name)}` for `run.name=NEW`, from any folder, it "
                   f"resumes this run, or reports it when finished; this folder's own name, as "
                   f"config.yaml's run.name is not once the folder was renamed or moved).")
+        # an upgrade review: the command reads as if it gave the same run again; stages taken
+        # by run.reuse count too (the command runs them here, on this code)
+        made_by = distinct + [c for c in taken.values() if not any(same_code(c, d) for d in distinct)]
+        if not (made_by and code_known(now) and all(code_known(c) and same_code(c, now) for c in made_by)):
+            made = _codes_at(made_by) if made_by else "code that it does not record"
+            words += (f" The code here ({code_at(now)}) is not the code that made the run ({made}): "
+                      f"it may not reproduce it exactly.")
     return words
 
 

@@ -690,6 +690,121 @@ def _recorded_config(argv: list[str], last: dict[str, Any], cwd: str,
     return [*argv[:index], before + str(own), *argv[index + 1:]], note
 
 
+RELATIVE_PATH_SETTINGS = ("data.root", "data.labels_csv", "data.unlabelled", "pretrain.backbone.weights",
+                          "run.reuse")
+"""The settings of a run's ``config.yaml`` that may hold a path relative to the folder the run
+was made in (:data:`drac_ssl.config.PATH_SETTINGS`, and ``run.reuse``), which
+:func:`resume_in_place_command` types absolutely; ``run.out_dir`` it types itself."""
+
+
+def _absolute_path_words(folder: Path) -> tuple[list[str], str]:
+    """``key=ABSOLUTE`` words for each :data:`RELATIVE_PATH_SETTINGS` the run's ``config.yaml``
+    keeps relative (``data.root: ../shared/data/mnist``, as typed), read from the folder the run
+    was made in (``environment.json``'s ``cwd``, the folder a resume compares them from,
+    :func:`drac_ssl.stage_settings.made_in`; else its last training's), and a note ("" when
+    none). Typed from another folder without them, the relative values are read from there: a
+    resume compares them as other paths and refuses ("made with a different configuration"),
+    with the in-place command as its fix (an upgrade review's loop). ``run.reuse`` is read as
+    the run read it (:func:`drac_ssl.train.reuse_source`: from that folder, else a run of that
+    name in its ``run.out_dir``). A path whose folder is gone is still given when the path it
+    names from there exists (a removed checkout beside ``../shared``); otherwise it is left out
+    and the note says to type it absolutely."""
+    import yaml  # only here: the module is otherwise read without it
+
+    try:
+        saved = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return [], ""
+    if not isinstance(saved, dict):
+        return [], ""
+    made = (read_json_dict(folder / "environment.json") or {}).get("cwd")
+    if not (isinstance(made, str) and made):
+        made = (last_training(folder) or {}).get("cwd")
+    cwd = made if isinstance(made, str) and made else ""
+    there = bool(cwd) and Path(cwd).is_dir()
+    words: list[str] = []
+    unsure: list[str] = []
+    for key in RELATIVE_PATH_SETTINGS:
+        section, _, name = key.rpartition(".")
+        node: Any = saved
+        for part in section.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        value = node.get(name) if isinstance(node, dict) else None
+        items = value if isinstance(value, list) else [value]
+        if not any(isinstance(v, str) and v.strip() and not os.path.isabs(os.path.expanduser(v)) for v in items):
+            continue
+        if not cwd:
+            unsure.append(f"{key}: {value}")
+            continue
+        resolved = []
+        for v in items:
+            if not (isinstance(v, str) and v.strip()) or os.path.isabs(os.path.expanduser(v)):
+                resolved.append(v)
+                continue
+            candidates = [os.path.normpath(os.path.join(cwd, os.path.expanduser(v)))]
+            out_dir = (saved.get("run") or {}).get("out_dir") if isinstance(saved.get("run"), dict) else None
+            if key == "run.reuse" and isinstance(out_dir, str) and out_dir:
+                candidates.append(os.path.normpath(os.path.join(cwd, os.path.expanduser(out_dir), v)))
+                candidates = [c for c in candidates if (Path(c) / "stages.json").is_file()] or candidates[:1]
+            resolved.append(candidates[0])
+        if not there and not all(os.path.exists(v) for v in resolved if isinstance(v, str)):
+            unsure.append(f"{key}: {value}")
+            continue
+        text = ("[" + ", ".join(str(v) for v in resolved) + "]") if isinstance(value, list) else resolved[0]
+        words.append(f"{key}={text}")
+    if not unsure:
+        return words, ""
+    where = (f"{cwd}, the folder the run was made in, which is gone" if cwd else
+             "the folder the run was made in, which its records do not name")
+    return words, (f"its config.yaml keeps {'; '.join(unsure)} as typed, relative to {where}: add "
+                   f"{' '.join(u.split(':')[0] + '=ABSOLUTE_PATH' for u in unsure)} to the command, "
+                   f"typed as absolute paths (relative ones are read from the folder you run it in)")
+
+
+def resume_in_place_command_and_note(run_dir: str | os.PathLike[str], more: Sequence[str] = (),
+                                     in_file: bool = False) -> tuple[str, str]:
+    """``python -m drac_ssl.train -c RUN/config.yaml run.out_dir=<its parent> run.name=<its
+    name>`` (absolute paths, quoted for the shell), the run's relative path settings typed
+    absolutely (:func:`_absolute_path_words`), ``more`` words after them: the command that
+    resumes the run folder ``run_dir`` where it is, with its own settings, from any folder,
+    whatever folder or tree made it (a copied or moved run folder included); and a note, ""
+    when none: the relative path settings it could not type absolutely (the folder the run was
+    made in gone), which must be added. ``in_file``: for a file read later (no absolute
+    interpreter path, :func:`drac_ssl.starting.python_command`)."""
+    from drac_ssl.config import shell_word
+
+    full = Path(run_dir).resolve()
+    paths, note = _absolute_path_words(full)
+    command = " ".join([python_command("drac_ssl.train", in_file=in_file), *(
+        shell_word(a) for a in ["-c", str(full / "config.yaml"), f"run.out_dir={full.parent}",
+                                f"run.name={full.name}", *paths, *more])])
+    return command, note
+
+
+def resume_in_place_command(run_dir: str | os.PathLike[str], more: Sequence[str] = (),
+                            in_file: bool = False) -> str:
+    """The command of :func:`resume_in_place_command_and_note`, without its note."""
+    return resume_in_place_command_and_note(run_dir, more, in_file)[0]
+
+
+def recorded_run_folder(run_dir: str | os.PathLike[str], cwd: str) -> Path | None:
+    """The run folder that the run's recorded command, typed in ``cwd``, works on: its
+    ``config.yaml``'s ``run.out_dir`` (``~`` expanded; relative: to ``cwd``) and ``run.name``,
+    which that command resolved to; None when the ``config.yaml`` does not say (unreadable,
+    no ``run`` section)."""
+    import yaml  # only here: the module is otherwise read without it
+
+    try:
+        saved = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    run = saved.get("run") if isinstance(saved, dict) else None
+    if not (isinstance(run, dict) and isinstance(run.get("out_dir"), str) and isinstance(run.get("name"), str)
+            and run["name"]):
+        return None
+    return (Path(cwd) / os.path.expanduser(run["out_dir"]) / run["name"]).resolve()
+
+
 def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = None,
                    always_cd: bool = False) -> str:
     """The command that finishes the run (:func:`resume_command_and_note`, without the note)."""
@@ -705,10 +820,12 @@ def resume_command_and_note(run_dir: str | os.PathLike[str], stages: list[str] |
     ``-c`` word replaced by the file the run read (``config_file``) when the word would now
     read another one there, or, that file gone, by the run's own ``RUN/config.yaml`` when the
     word would now read a shipped config in its place, which the note says
-    (:func:`_recorded_config`); for a run whose
-    records have no ``argv`` (made before it was recorded), ``python -m drac_ssl.train -c
-    RUN/config.yaml run.out_dir=... run.name=...`` (absolute paths), which resumes it with its
-    own settings. ``stages``: the ``run.stages`` to run instead of the run's own (its
+    (:func:`_recorded_config`). For a run whose
+    records have no ``argv`` (made before it was recorded), and for one whose recorded command
+    would not work on this folder (:func:`recorded_run_folder`: its ``cwd`` gone, or its
+    ``run.out_dir`` / ``run.name`` there naming another folder: a copied or moved run folder,
+    whose command would resume the original, with that tree's interpreter), the
+    :func:`resume_in_place_command`, which resumes it here with its own settings. ``stages``: the ``run.stages`` to run instead of the run's own (its
     ``run.stages=`` word replaced, else added at the end). ``always_cd``: the ``cd`` even from
     the folder it ran in (a file read later, from anywhere: report.md)."""
     from drac_ssl.config import shell_word
@@ -717,9 +834,13 @@ def resume_command_and_note(run_dir: str | os.PathLike[str], stages: list[str] |
     last = last_training(folder) or {}
     argv = last.get("argv")
     more = [f"run.stages=[{','.join(stages)}]"] if stages is not None else []
-    if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
-        cwd = last.get("cwd")
-        cwd = cwd if isinstance(cwd, str) else ""
+    cwd = last.get("cwd") if isinstance(last.get("cwd"), str) else ""
+    recorded = isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv)
+    there = recorded_run_folder(folder, cwd) if recorded else None
+    if recorded and (folder / "config.yaml").is_file() and (
+            not (cwd and Path(cwd).is_dir()) or (there is not None and there != folder.resolve())):
+        recorded = False  # an upgrade review: a copied run folder's command resumed the original
+    if recorded:
         argv, note = _recorded_config(argv, last, cwd, folder)
         if more:
             argv = [a for a in argv if not a.startswith("run.stages=")] + more
@@ -727,11 +848,8 @@ def resume_command_and_note(run_dir: str | os.PathLike[str], stages: list[str] |
         if cwd and (always_cd or Path(cwd) != Path.cwd()):
             command = f"cd {shell_word(cwd)} && {command}"
         return command, note
-    full = folder.resolve()
     # report.md (always_cd) is a file read later: no absolute interpreter path (python_command's in_file)
-    return " ".join([python_command("drac_ssl.train", in_file=always_cd), *(
-        shell_word(a) for a in ["-c", str(full / "config.yaml"), f"run.out_dir={full.parent}",
-                                f"run.name={full.name}", *more])]), ""
+    return resume_in_place_command_and_note(folder, more, in_file=always_cd)
 
 
 def _setting_of(word: str) -> str:

@@ -425,6 +425,72 @@ def build_commit_words(package_dir: str | None = None) -> str:
         " with uncommitted changes" if origin["build_dirty"] else "")
 
 
+FINGERPRINT_FOLDERS = ("drac_ssl", "data_prep", "app")
+"""The source folders :func:`code_fingerprint` hashes (the package, the ingest, the app),
+beside each other as in a checkout, a source archive or site-packages."""
+
+FINGERPRINT_SKIPPED = ("drac_ssl/_build_info.py",)
+"""Files left out of :func:`code_fingerprint`: setup.py writes :data:`BUILD_INFO_FILE` into a
+built package only, so that a wheel and the checkout it was built from hash alike."""
+
+FINGERPRINT_LENGTH = 12
+"""Hex digits of a fingerprint said in words (:func:`code_words`); records keep all 64."""
+
+
+def source_fingerprint(root: str | os.PathLike[str]) -> str:
+    """SHA-256 (64 hex digits) of the Python source under ``root``: every ``*.py`` file below
+    :data:`FINGERPRINT_FOLDERS` (``drac_ssl/``, ``data_prep/``, ``app/``, subfolders included,
+    ``__pycache__``, dot-folders and dot-files left out, symbolic links to folders not
+    followed; a missing folder adds nothing) but :data:`FINGERPRINT_SKIPPED`, taken in the
+    order of their relative paths (``/``-separated, sorted as bytes); each file adds its path, a NUL, its size in bytes as
+    decimal digits, a NUL and its bytes. Not covered: ``configs/`` (a run records its own
+    settings in ``config.yaml``), the installed libraries (``environment.json``'s ``builds``),
+    ``py.typed`` and every file that is not ``*.py``. A file that cannot be read adds its path
+    and ``unreadable``. Needs no git: a git checkout, a ``git archive`` or GitHub ZIP of the
+    same commit and a wheel built from it give the same value; any edited, added or removed
+    ``.py`` file, tracked by git or not, changes it.
+
+    Dot-files are left out as dot-folders are (an editor's lock file ``.#model.py``, a
+    dangling symbolic link while the file is being edited, hashed as ``unreadable``, and gone
+    once saved: an upgrade review, F7), and symbolic links to folders below the three are not
+    followed (a link cycle made ``os.walk`` loop; a linked ``.py`` file is still read). The
+    three folders themselves are read where their names lead, links included. Known limit:
+    ``app`` is a generic top-level name, and in a site-packages another distribution's
+    ``app/`` beside drac_ssl would be hashed with it (its wheel installs its own ``app``)."""
+    root = os.fspath(root)
+    paths: list[str] = []
+    for folder in FINGERPRINT_FOLDERS:
+        top = os.path.join(root, folder)
+        for here, dirs, files in os.walk(top):  # followlinks=False: a linked folder is not entered
+            dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
+            rel = os.path.relpath(here, root).replace(os.sep, "/")
+            paths.extend(f"{rel}/{name}" for name in files if name.endswith(".py") and not name.startswith("."))
+    digest = hashlib.sha256()
+    for rel in sorted((p for p in paths if p not in FINGERPRINT_SKIPPED), key=os.fsencode):
+        try:
+            with open(os.path.join(root, *rel.split("/")), "rb") as fh:
+                data = fh.read()
+        except OSError:
+            digest.update(os.fsencode(rel) + b"\0unreadable\0")
+            continue
+        digest.update(os.fsencode(rel) + b"\0" + str(len(data)).encode("ascii") + b"\0" + data)
+    return digest.hexdigest()
+
+
+def code_fingerprint() -> str:
+    """:func:`source_fingerprint` of the source tree this package was imported from (the
+    folder holding this ``drac_ssl/``, and ``data_prep/`` and ``app/`` beside it): which code
+    runs, with or without git (an installed package, a source archive, a checkout). Computed
+    afresh at each call (15-45 ms for the ~4 MB of source on a 2-core machine), as
+    :func:`code_version`'s git call is: a file edited while a run goes on (before a later
+    stage) is seen by both, so that a stage's commit, dirty flag and fingerprint describe one
+    tree (a per-process cache paired a fresh ``-dirty`` with the fingerprint of the tree at
+    the start: an upgrade review, F3). Recorded as ``code_fingerprint`` in
+    ``environment.json`` (:func:`code_origin`), in each stage's ``code`` in ``stages.json``
+    and in a bundle's ``provenance`` (:func:`code_version`)."""
+    return source_fingerprint(os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
+
+
 def git_dirty() -> bool | None:
     """Whether tracked files of the checkout this package runs from differ from its commit
     (uncommitted changes: the commit alone does not reproduce the code); None when unknown,
@@ -570,7 +636,10 @@ def unknown_code_words() -> str:
 
 def code_origin() -> dict[str, Any]:
     """Which code runs, for a run folder's ``environment.json``: ``git_commit`` (short),
-    ``git_dirty`` and ``code_source``. ``"git"``: of the checkout this package runs from
+    ``git_dirty`` and ``code_source``, and always ``distribution_version``
+    (:func:`distribution_version`; runs made before the fingerprint recorded it only for a
+    package that was no git checkout) and ``code_fingerprint`` (:func:`code_fingerprint`, 64
+    hex digits: it names the code where git cannot). ``"git"``: of the checkout this package runs from
     (:func:`git_commit`, :func:`git_dirty`; :func:`git_changes` adds the full SHA and, when the
     code differs from it, the diff's SHA-256 and the changed and untracked files). ``"code_stamp"``: on a lent GPU machine whose copy
     of ``.git`` may be stale, the GPU scripts' code stamp (``DRAC_SSL_CODE_STAMP`` naming one
@@ -585,6 +654,12 @@ def code_origin() -> dict[str, Any]:
     ``"installed package"`` or ``"untracked source tree"``, ``distribution_version`` (its
     installed version, :func:`distribution_version`) and, for a wheel built from a checkout,
     ``build_commit`` and ``build_dirty`` (:func:`build_origin`)."""
+    return {**_code_origin(), "distribution_version": distribution_version(),
+            "code_fingerprint": code_fingerprint()}
+
+
+def _code_origin() -> dict[str, Any]:
+    """:func:`code_origin` but its ``distribution_version`` and ``code_fingerprint``."""
     from drac_ssl.code_stamp import stamp_record, stamps_from_env
 
     source = code_source()
@@ -603,12 +678,14 @@ def code_origin() -> dict[str, Any]:
             **({"code_stamp": stamp_record(unmatched)} if unmatched is not None else {})}
 
 
-def code_version() -> dict[str, Any] | None:
+def code_version() -> dict[str, Any]:
     """The code this process would import now: ``{"git_commit": short commit, "git_dirty":
-    bool}`` of the checkout this package runs from (as :func:`git_commit` and :func:`git_dirty`
-    say it), in one git call (``git describe --always --dirty``, tags ignored); None when git
-    or the checkout is not there, or the package is no git checkout of drac_ssl
-    (:func:`code_source`). With a code stamp in use (:func:`code_origin`: a GPU
+    bool, "code_fingerprint": 64 hex digits}``: the checkout this package runs from (as
+    :func:`git_commit` and :func:`git_dirty` say it), in one git call (``git describe --always
+    --dirty``, tags ignored), and :func:`code_fingerprint`, computed afresh as the git call is
+    (one tree described by both, an edit between two stages included). Only
+    ``{"code_fingerprint": ...}`` when git or the checkout is not there, or the package is no
+    git checkout of drac_ssl (:func:`code_source`): a source archive, an installed package. With a code stamp in use (:func:`code_origin`: a GPU
     machine's stale ``.git``) the stamp's, as ``environment.json`` says it, so that the stages
     are not said to run on other code than the run was made with; the stamp is checked against
     the tree once per process while it and its sums stay the same
@@ -621,35 +698,106 @@ def code_version() -> dict[str, Any] | None:
         used = stamps_from_env(read=read_code_stamp_once)[0]
     except ValueError:
         used = None  # code_origin records it; git names the code
+    fingerprint = {"code_fingerprint": code_fingerprint()}
     if used is not None:
-        return {"git_commit": used.commit[:7], "git_dirty": bool(used.changed_code)}
+        return {"git_commit": used.commit[:7], "git_dirty": bool(used.changed_code), **fingerprint}
     if code_source() != "git":  # git would name a user's repository around an installed package
-        return None
+        return fingerprint
     try:
         out = subprocess.run(["git", "-C", _PACKAGE_DIR, "describe", "--always", "--dirty", "--exclude=*"],
                              capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
-        return None
+        return fingerprint
     described = out.stdout.strip()
     if out.returncode != 0 or not described:
-        return None
+        return fingerprint
     dirty = described.endswith("-dirty")
-    return {"git_commit": described.removesuffix("-dirty"), "git_dirty": dirty}
+    return {"git_commit": described.removesuffix("-dirty"), "git_dirty": dirty, **fingerprint}
+
+
+def known_commit(version: dict[str, Any]) -> str:
+    """The short commit a :func:`code_version` record (or an ``environment.json``) names; ''
+    when it names none (absent, or ``"unknown"``: no git checkout)."""
+    commit = str(version.get("git_commit") or "")
+    return "" if commit == "unknown" else commit
+
+
+def code_known(version: dict[str, Any]) -> bool:
+    """Whether a :func:`code_version` record (or an ``environment.json``) names its code: a
+    commit (:func:`known_commit`) or a ``code_fingerprint``. A run made before the
+    fingerprint, from a source archive or an installed package, names neither."""
+    return bool(known_commit(version) or version.get("code_fingerprint"))
 
 
 def same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two :func:`code_version` records (or ``environment.json`` files) name the same
-    code: the same dirty flag and one short commit a prefix of the other (git lengthens its
-    short hashes as a repository grows: ``17e12e1`` and ``17e12e1a`` are one commit)."""
-    ca, cb = str(a.get("git_commit") or ""), str(b.get("git_commit") or "")
-    return (bool(a.get("git_dirty")) == bool(b.get("git_dirty"))
-            and (ca.startswith(cb) or cb.startswith(ca)) and bool(ca) == bool(cb))
+    code. Both with a ``code_fingerprint`` (:func:`source_fingerprint`: the ``.py`` source of
+    ``drac_ssl/``, ``data_prep/`` and ``app/``): the fingerprints decide, whatever the commits
+    say: a commit of docs or configs only, or a tree dirty with such edits only, is the same
+    code; an untracked new module (``drac_ssl/zz.py``, which git's dirty flag leaves out) is
+    other code (an upgrade review, F2). Else, for a record made before the fingerprint, both
+    with a commit (:func:`known_commit`): the same dirty flag and one short commit a prefix of
+    the other (git lengthens its short hashes as a repository grows: ``17e12e1`` and
+    ``17e12e1a`` are one commit). Else the same only when neither names its code
+    (:func:`code_known`): nothing tells them apart."""
+    fa, fb = a.get("code_fingerprint"), b.get("code_fingerprint")
+    if fa and fb:
+        return fa == fb
+    ca, cb = known_commit(a), known_commit(b)
+    if ca and cb:
+        return bool(a.get("git_dirty")) == bool(b.get("git_dirty")) and (ca.startswith(cb) or cb.startswith(ca))
+    return not (code_known(a) or code_known(b))
 
 
-def code_words(version: dict[str, Any]) -> str:
+def code_difference(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """What tells two code records apart, in words, as :func:`same_code` compares them: ``their
+    Python source differs (...)`` when both carry a fingerprint, ``another commit`` or ``...
+    uncommitted changes ...`` for a record without one, ``one names no code`` otherwise; ""
+    for the same code."""
+    if same_code(a, b):
+        return ""
+    if a.get("code_fingerprint") and b.get("code_fingerprint"):
+        return ("their Python source differs (the code fingerprints of the .py files of drac_ssl/, "
+                "data_prep/ and app/)")
+    ca, cb = known_commit(a), known_commit(b)
+    if ca and cb:
+        if not (ca.startswith(cb) or cb.startswith(ca)):
+            return "another commit"
+        return ("uncommitted changes on one side only (a record without a code fingerprint: the dirty "
+                "flag, which any edited tracked file sets, docs included)")
+    return "one of them names no code"
+
+
+def code_words(version: dict[str, Any], other: dict[str, Any] | None = None) -> str:
     """``17e12e1`` or ``17e12e1 (dirty)``: a :func:`code_version` (or an ``environment.json``)
-    in words."""
-    return str(version.get("git_commit")) + (" (dirty)" if version.get("git_dirty") else "")
+    in words; without a commit its fingerprint, ``fingerprint 7883bc5e9bbd``
+    (:data:`FINGERPRINT_LENGTH` digits), else ``unknown``. ``other``: a record said beside it;
+    when both say the same commit words but their fingerprints differ (two edits of one
+    commit), the fingerprint is added (``17e12e1 (dirty), fingerprint 7883bc5e9bbd``), so that
+    the two are not written alike."""
+    commit = known_commit(version)
+    fingerprint = version.get("code_fingerprint")
+    if commit:
+        words = commit + (" (dirty)" if version.get("git_dirty") else "")
+        if (other is not None and fingerprint and other.get("code_fingerprint")
+                and fingerprint != other.get("code_fingerprint") and known_commit(other)
+                and words == code_words(other)):
+            words += f", fingerprint {str(fingerprint)[:FINGERPRINT_LENGTH]}"
+        return words
+    return f"fingerprint {str(fingerprint)[:FINGERPRINT_LENGTH]}" if fingerprint else "unknown"
+
+
+UNKNOWN_CODE = "code of unknown version (not a git checkout, no fingerprint recorded)"
+"""What names a run made before :func:`code_fingerprint` by code that was no git checkout."""
+
+
+def code_at(version: dict[str, Any], other: dict[str, Any] | None = None) -> str:
+    """A :func:`code_version` (or an ``environment.json``) as the object of "made at" / "runs
+    on": ``commit 17e12e1`` (`` (dirty)``), ``code fingerprint 7883bc5e9bbd`` without a commit,
+    or :data:`UNKNOWN_CODE`; ``other``: as :func:`code_words`'s."""
+    if known_commit(version):
+        return f"commit {code_words(version, other)}"
+    return f"code {code_words(version)}" if version.get("code_fingerprint") else UNKNOWN_CODE
 
 
 _COMMAND_GIVEN: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(

@@ -1324,6 +1324,35 @@ def _image_notes_problem(problems: _Problems, rows: Sequence[tuple[int, list[str
                  "_notes)")
 
 
+def _is_referable_header(fields: Sequence[str]) -> bool:
+    """Whether ``fields`` is the header of the export's referable-DR file (:func:`write_referable`:
+    :data:`REFERABLE_COLUMNS`, with or without :data:`NOT_INFORMATIVE_COLUMN`), its names' case
+    and spaces aside."""
+    names = tuple(f.strip().lower() for f in fields)
+    known = tuple(c.lower() for c in REFERABLE_COLUMNS)
+    return names in (known, (*known, NOT_INFORMATIVE_COLUMN.lower()))
+
+
+def _referable_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]],
+                            csv_path: str | os.PathLike[str]) -> None:
+    """The one problem of the export's referable-DR file (``<stem>_referable.csv``,
+    :func:`referable_path`; ``rows``: its header, then its rows) given to the check: what it
+    is and which file to check instead, not a header and "4 columns, expected 5" on every row
+    (an upgrade review, F7: 31 such errors)."""
+    line, header = rows[0]
+    shown = printable_text(",".join(f.strip() for f in header))
+    path = Path(csv_path)
+    suffix = "_referable.csv"
+    beside = (path.with_name(path.name[:-len(suffix)] + ".csv")
+              if path.name.lower().endswith(suffix) and len(path.name) > len(suffix) else None)
+    problems.add(line, "referable-file", f"this is the export's referable-DR file ({shown}: each graded "
+                 f"image's P(referable) and referral, written beside a submission as <stem>_referable.csv), "
+                 f"not a submission",
+                 f"check and submit the submission it was written beside, {beside}" if beside else
+                 "check and submit the submission it was written beside (the same name without "
+                 "_referable)")
+
+
 def _notes_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]]) -> None:
     """The one problem of the app's batch file with a notes column (``rows``: its header, then
     its rows): what it is, the files it says were NOT GRADED (:data:`NOT_GRADED` in the notes
@@ -1585,6 +1614,9 @@ def _check(csv_path: str | os.PathLike[str],
         return _Checked(problems.finish(), len(rows) - 1, text=text)
     if rows and _is_image_notes_header(rows[0][1]):  # the export's <stem>_notes.csv
         _image_notes_problem(problems, rows, csv_path)
+        return _Checked(problems.finish(), len(rows) - 1, text=text)  # no grades in it: no scale said
+    if rows and _is_referable_header(rows[0][1]):  # the export's <stem>_referable.csv
+        _referable_file_problem(problems, rows, csv_path)
         return _Checked(problems.finish(), len(rows) - 1, text=text)  # no grades in it: no scale said
     if rows and _notes_file_grades(rows[0][1]) is not None:  # the app's grades_INCOMPLETE.csv / grades_with_notes.csv
         _notes_file_problem(problems, rows)

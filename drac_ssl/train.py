@@ -83,6 +83,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     save_config,
     shadowed_config_words,
     to_dict,
+    typed_keys,
 )
 from drac_ssl.console import print_lines
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
@@ -106,9 +107,11 @@ from drac_ssl.run_state import (
     checkpoint_saved,
     command_without,
     finetune_saved_on_disk,
+    is_run_folder,
     killed_attempt_seconds,
     killed_training_seen,
     report_words,
+    resume_in_place_command_and_note,
     saved_checkpoint,
 )
 from drac_ssl.runtime import (
@@ -117,12 +120,12 @@ from drac_ssl.runtime import (
     StageInterrupted,
     apply_thread_policy,
     checkpoint_interrupted,
-    code_words,
     dataloader_workers,
     environment_info,
     interrupted_words,
     record_end,
     record_start,
+    same_code,
 )
 from drac_ssl.selection import deciding_referral, ranking_figures
 from drac_ssl.stage_settings import (
@@ -146,7 +149,6 @@ from drac_ssl.starting import (
     exit_on_signal,
     hold_signals_for_exit,
     interrupt_exit_code,
-    python_command,
     started,
     stop_signal_handlers_given_back,
 )
@@ -366,7 +368,10 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
               f" ({nothing}; to keep it, start the new run beside it: {_command_changes(new_run[:1], sources)})")
     typed = preflight.user_typed(sources)  # not --first-try's: the saved config puts back what the user changed
     meant = [d for d in diffs if parse_difference_line(d)[0] in typed]
-    rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
+    # the run's relative data paths typed absolutely (read from the folder it was made in):
+    # from another folder the bare -c RUN/config.yaml reads them from there and is refused again
+    rerun, rerun_note = resume_in_place_command_and_note(run_dir)
+    rerun += f" ({rerun_note})" if rerun_note else ""
     every = bool(meant) and len(meant) == len(diffs)  # all typed here: the saved config undoes them
     if first_try is _READ_HERE:
         first_try = first_try_record(run_dir)
@@ -665,7 +670,8 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
         # source ran it itself; a chain without a record leaves it unknown)
         source_env = read_json_dict(plan.source / "environment.json") or {}
         code = old.get("code") if isinstance(old.get("code"), dict) else (
-            {"git_commit": source_env["git_commit"], "git_dirty": bool(source_env.get("git_dirty"))}
+            {"git_commit": source_env["git_commit"], "git_dirty": bool(source_env.get("git_dirty")),
+             **({"code_fingerprint": source_env["code_fingerprint"]} if source_env.get("code_fingerprint") else {})}
             if source_env.get("git_commit") and not taken_there else None)
         if code:
             entries[stage]["code"] = code
@@ -1994,16 +2000,27 @@ def _killed_left(cfg: Config, run_dir: Path, name: str) -> SavedCheckpoint:
 
 
 def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
-    """The code stage ``name`` runs on (:func:`drac_ssl.runtime.code_version`, one git call;
-    None without git), recorded in its ``stages.json`` entry as ``code``. The stages import
-    their modules when they start: when the checkout changed since the run was made
-    (``start``, its ``environment.json``), e.g. a merge landed mid-run, a warning says so (and
-    report.md says the run mixed code versions)."""
+    """The code stage ``name`` runs on (:func:`drac_ssl.runtime.code_version`, one git call,
+    and the code fingerprint), recorded in its ``stages.json`` entry as ``code``. The stages
+    import their modules when they start: when the code changed since the run was made
+    (``start``, its ``environment.json``; :func:`drac_ssl.runtime.same_code`: the code
+    fingerprints, else, for a record without one, the commits and dirty flags), e.g. a merge
+    landed mid-run or an old run is resumed by newer code, a warning says so and what differs
+    (:func:`drac_ssl.runtime.code_difference`; report.md says the run mixed code versions).
+    A run made before the fingerprint by code that was no git checkout names no code
+    (:func:`drac_ssl.runtime.code_known`): the warning says so and names this stage's code."""
     code = runtime.code_version()
-    if code and start.get("git_commit") and not runtime.same_code(code, start):
-        print(f"[train] warning: stage {name} runs on code {code_words(code)}, not on the "
-              f"{code_words(start)} the run was made with (environment.json): the checkout changed "
-              f"since; the run mixes code versions (stages.json records each stage's)", flush=True)
+    if not start or not runtime.code_known(code) or same_code(code, start):
+        return code or None
+    if not runtime.code_known(start):  # not "not on the unknown the run was made with: the checkout changed"
+        print(f"[train] warning: stage {name}: this run was made by {runtime.UNKNOWN_CODE}, see "
+              f"environment.json; this stage runs on {runtime.code_at(code)}: the run may mix code "
+              f"versions (stages.json records each stage's)", flush=True)
+    else:
+        print(f"[train] warning: stage {name} runs on {runtime.code_at(code, start)}, not on the "
+              f"{runtime.code_at(start, code)} the run was made with (environment.json): "
+              f"{runtime.code_difference(code, start)}; the code changed since, so the run mixes code "
+              f"versions (stages.json records each stage's)", flush=True)
     return code
 
 
@@ -2316,6 +2333,9 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         threads_line = (f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
                         f"{threads['usable_cores']} usable cores)")
         first_try = first_try_words(_first_try_applied(sources))
+        other_run = _other_run_config_problem(cfg, sources, overrides)
+        if other_run:  # before any work: nothing run or written (a warning alone still trained)
+            raise ConfigError(other_run)
         said = [*_named_config_line(config, sources), threads_line,
                 *([f"[train] {first_try}: the tiny first try, its figures mean nothing"] if first_try else [])]
         print("\n".join(said))
@@ -2344,6 +2364,40 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
         return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM
     return 0
+
+
+def _other_run_config_problem(cfg: Config, sources: dict[str, str] | None, overrides: Sequence[str]) -> str:
+    """The refusal, before any work, when ``-c`` read a run folder's ``config.yaml`` (the file
+    so named in a folder of a run's records, :func:`drac_ssl.run_state.is_run_folder`) and
+    the command, which set neither ``run.name`` nor ``run.out_dir`` (typed, or by a preset
+    option: ``--first-try`` makes its own folder on purpose), works on another run folder
+    (:func:`resolve_run_dir`: the file's ``run.out_dir``, often relative, from the current
+    folder): an upgrade review's ``-c ../other/runs/int3/config.yaml``, typed from another
+    folder, silently started a fresh run in ``./runs/int3`` (a later review: a warning alone
+    still trained it). It names both folders, the command that resumes that run where it is
+    (:func:`drac_ssl.run_state.resume_in_place_command_and_note`) and ``run.name=NEW`` for a
+    new run. "" otherwise (the reproduce command's ``run.name=NEW`` is typed: a new run on
+    purpose; from the folder the run was made in, the file names its own folder: a resume)."""
+    fixes = getattr(sources, "fixes", None)
+    chosen = typed_keys(overrides) | set(preflight.user_typed(sources, presets=True))
+    if fixes is None or chosen & {"run.name", "run.out_dir"}:
+        return ""
+    file = Path(fixes.file).resolve()
+    folder = file.parent
+    if file.name != "config.yaml" or not is_run_folder(folder):
+        return ""
+    target = resolve_run_dir(cfg).resolve()
+    if target == folder:
+        return ""
+    kind = "the run already there" if is_run_folder(target) else "a new run"
+    command, note = resume_in_place_command_and_note(folder)
+    return (f"-c {fixes.file} is the config.yaml of the run folder {folder}, but this command would work on "
+            f"the run folder {target} (that file's run.out_dir={cfg.run.out_dir} from the current folder, "
+            f"{Path.cwd()}, and run.name={cfg.run.name}): {kind}, not that run; nothing was run or written\n"
+            f"  fix: to resume that run where it is (from any folder): {command}"
+            + (f" ({note})" if note else "")
+            + f"; or type run.name=NEW to start a new run from this config (run.out_dir={cfg.run.out_dir} "
+            f"from the folder you run it in)")
 
 
 def _named_config_line(config: str | None, sources: dict[str, str] | None) -> list[str]:

@@ -91,6 +91,11 @@ def test_a_wheel_from_a_checkout_records_its_commit_in_environment_json(
         assert origin["code_source"] == "installed package" and origin["git_commit"] == "unknown"
         assert origin["build_commit"] == commit and origin["build_dirty"] is False
         json.dumps(origin)  # environment.json's fields
+        # the installed wheel names the same code as the checkout it was built from (the
+        # fingerprint leaves out the _build_info.py the build writes): a run made from either is
+        # the same code to same_code (an upgrade review, F6)
+        assert origin["code_fingerprint"] == runtime.source_fingerprint(checkout) == runtime.code_fingerprint()
+        assert (package / "_build_info.py").is_file()
         assert f"built from commit {commit[:7]})" in runtime.unknown_code_words()
     finally:
         runtime.code_source.cache_clear()

@@ -2022,10 +2022,13 @@ def training_images_of(data_dir: str | os.PathLike[str]) -> dict[str, Any] | Non
 def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """What made the models of a run folder and what builds its bundle now, for
     ``metadata.json`` and the model card: ``run_seed`` (``run.seed`` of its ``config.yaml``),
-    ``run_code`` (the commit and dirty flag the run was made at, ``environment.json``),
+    ``run_code`` (the commit, dirty flag and code fingerprint the run was made at,
+    ``environment.json``; the fingerprint, :func:`drac_ssl.runtime.code_fingerprint`, names
+    code that was no git checkout, e.g. a source archive: absent for a run made before it),
     ``finetune_code`` (those the fine-tuning ran on, ``stages.json``; absent when not
-    recorded) and ``built_with`` (those of the code building the bundle now; None without
-    git). A value the run folder does not hold is None."""
+    recorded) and ``built_with`` (those of the code building the bundle now,
+    :func:`drac_ssl.runtime.code_version`: the fingerprint alone without git). A value the run
+    folder does not hold is None."""
     from drac_ssl.runtime import code_version  # one git call; runtime loads no training code
 
     run_dir = Path(run_dir)
@@ -2042,7 +2045,9 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     seed = (read("config.yaml").get("run") or {}).get("seed")
     finetune = (read("stages.json").get("finetune") or {}).get("code")
     return {"run_seed": seed if isinstance(seed, int) else None,
-            "run_code": {k: env.get(k) for k in ("git_commit", "git_dirty")} if env.get("git_commit") else None,
+            "run_code": ({k: env.get(k) for k in ("git_commit", "git_dirty")}
+                         | ({"code_fingerprint": env["code_fingerprint"]} if env.get("code_fingerprint") else {})
+                         if env.get("git_commit") or env.get("code_fingerprint") else None),
             **({"finetune_code": finetune} if isinstance(finetune, dict) else {}),
             "built_with": code_version()}
 
@@ -2053,14 +2058,20 @@ def _provenance_card(meta: dict[str, Any]) -> str:
     if not isinstance(prov, dict):
         return ""
 
-    def code(c: Any) -> str:
-        return (str(c.get("git_commit")) + (" (dirty)" if c.get("git_dirty") else "")) if isinstance(c, dict) \
-            else "unknown"
+    from drac_ssl.runtime import code_at, known_commit, same_code
 
-    words = f"\n- Provenance: run seed {prov.get('run_seed', 'unknown')}; run made at commit {code(prov.get('run_code'))}"
-    if isinstance(prov.get("finetune_code"), dict) and prov["finetune_code"] != prov.get("run_code"):
-        words += f", fine-tuned at commit {code(prov['finetune_code'])}"
-    return words + f"; bundle built at commit {code(prov.get('built_with'))}."
+    def code(c: Any, other: Any = None) -> str:  # commit 54e10d4 (dirty); code fingerprint 7883bc5e9bbd
+        # (the fingerprint added where it alone tells c from other); commit unknown
+        return code_at(c, other if isinstance(other, dict) else None) if isinstance(c, dict) and (
+            known_commit(c) or c.get("code_fingerprint")) else "commit unknown"
+
+    run_code, finetune_code = prov.get("run_code"), prov.get("finetune_code")
+    if not (isinstance(finetune_code, dict) and not same_code(finetune_code, run_code or {})):
+        finetune_code = None
+    words = f"\n- Provenance: run seed {prov.get('run_seed', 'unknown')}; run made at {code(run_code, finetune_code)}"
+    if finetune_code is not None:
+        words += f", fine-tuned at {code(finetune_code, run_code)}"
+    return words + f"; bundle built at {code(prov.get('built_with'))}."
 
 
 def with_trial_run(profile: InputProfile, meta: dict[str, Any]) -> InputProfile:

@@ -174,7 +174,7 @@ def test_a_stamp_whose_files_differ_from_the_tree_is_not_trusted(tmp_path: Path,
     origin = runtime.code_origin()  # a run folder's environment.json names the same code
     assert (origin["git_commit"], origin["code_source"], origin["git_commit_checkout"]) == ("785295f", "code_stamp", "old0000")
     assert origin["code_stamp"]["matches_tree"] is True
-    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False}  # no mixed-code warning
+    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False, "code_fingerprint": runtime.code_fingerprint()}  # no mixed-code warning
     _sums_of(stamp, "pyproject.toml", "bench/common.py", wrong="bench/common.py")
     started = common.run_start()
     assert started.git_commit == "old0000" and started.code_stamp is None
@@ -189,7 +189,9 @@ def test_a_stamp_whose_files_differ_from_the_tree_is_not_trusted(tmp_path: Path,
     monkeypatch.setenv("DRAC_SSL_CODE_STAMP_UNMATCHED", str(stamp))
     assert runtime.code_origin()["code_stamp"]["matches_tree"] is False
     monkeypatch.delenv("DRAC_SSL_CODE_STAMP_UNMATCHED")
-    assert runtime.code_origin() == {"git_commit": "old0000", "git_dirty": False, "code_source": "git"}
+    assert runtime.code_origin() == {"git_commit": "old0000", "git_dirty": False, "code_source": "git",
+                                     "distribution_version": runtime.distribution_version(),
+                                     "code_fingerprint": runtime.code_fingerprint()}
 
 
 def test_code_version_checks_an_unchanged_stamp_against_the_tree_once(
@@ -214,16 +216,16 @@ def test_code_version_checks_an_unchanged_stamp_against_the_tree_once(
     stamp.write_text("commit 785295fabcdef0123456789abcdef0123456789\n", encoding="utf-8")
     _sums_of(stamp, "pyproject.toml", "bench/common.py")
     monkeypatch.setenv("DRAC_SSL_CODE_STAMP", str(stamp))
-    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False}
-    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False}
+    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False, "code_fingerprint": runtime.code_fingerprint()}
+    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False, "code_fingerprint": runtime.code_fingerprint()}
     assert len(hashed) == 1  # the second stage's question hashed nothing
     # another 'prepare': same size, other commit, written at once (same mtime on a coarse clock)
     stamp.write_text("commit abcdef10123456789abcdef0123456789abcd\n", encoding="utf-8")
-    assert runtime.code_version() == {"git_commit": "abcdef1", "git_dirty": False}
+    assert runtime.code_version() == {"git_commit": "abcdef1", "git_dirty": False, "code_fingerprint": runtime.code_fingerprint()}
     assert len(hashed) == 2
     stamp.write_text("commit abcdef10123456789abcdef0123456789abcd\nchanged  M drac_ssl/model.py\n",
                      encoding="utf-8")
-    assert runtime.code_version() == {"git_commit": "abcdef1", "git_dirty": True}
+    assert runtime.code_version() == {"git_commit": "abcdef1", "git_dirty": True, "code_fingerprint": runtime.code_fingerprint()}
     assert len(hashed) == 3
     # new sums that the tree does not match: checked again, and the stamp is not used
     _sums_of(stamp, "pyproject.toml", "bench/common.py", wrong="bench/common.py")
@@ -234,7 +236,7 @@ def test_code_version_checks_an_unchanged_stamp_against_the_tree_once(
     # the first content again: already checked in this process
     stamp.write_text("commit 785295fabcdef0123456789abcdef0123456789\n", encoding="utf-8")
     _sums_of(stamp, "pyproject.toml", "bench/common.py")
-    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False}
+    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False, "code_fingerprint": runtime.code_fingerprint()}
     assert len(hashed) == 4
     # code_origin (once per run folder) and read_code_stamp still check every time
     assert runtime.code_origin()["code_stamp"]["matches_tree"] is True

@@ -30,6 +30,10 @@ from drac_ssl.starting import python_command
 N_BOOT = 200
 
 
+MADE_BY = {"git_commit": "54e10d4", "git_dirty": False, "code_fingerprint": "5" * 64}
+"""The code ``environment.json`` of :func:`make_run`'s runs names by default."""
+
+
 def _probs(pred: np.ndarray, k: int) -> np.ndarray:
     """Probabilities that put most weight on ``pred`` ``(n,)``, shape ``(n, K)``."""
     return softmax(np.stack([-2.0 * (pred - g) ** 2 for g in range(k)], axis=1))
@@ -38,7 +42,8 @@ def _probs(pred: np.ndarray, k: int) -> np.ndarray:
 def make_run(root: Path, name: str, overrides: Sequence[str] = (), k: int = 3, n_train: int = 12,
              reused_from: Path | None = None, variants: tuple[str, ...] = ("scratch", "vicreg"), n: int = 24,
              one_grade: tuple[str, ...] = (), by_fold: tuple[str, ...] = (),
-             names: Sequence[str] | None = None, screening: bool = True) -> Path:
+             names: Sequence[str] | None = None, screening: bool = True,
+             code: dict | None = None) -> Path:
     """A finished run folder of ``n`` labelled images in 2 folds: scratch gets two thirds of
     the grades wrong, vicreg all right; the variants in ``one_grade`` give every image grade 1,
     those in ``by_fold`` fold 0's images grade 0 and fold 1's grade K-1. ``names``: the
@@ -46,10 +51,12 @@ def make_run(root: Path, name: str, overrides: Sequence[str] = (), k: int = 3, n
     the fine-tuning stores beside the grades: referable DR (metrics.referable_report) where
     ``finetune.referable_from`` gives a cut on that scale (auto: the ICDR scale), sensitivity
     and specificity (metrics.binary_screening) with two grades; without, none (a run made
-    before they were stored)."""
+    before they were stored). ``code``: what ``environment.json`` records of the code that
+    made it (:data:`MADE_BY`, one code for every run, by default)."""
     run = root / name
     cfg = load_config(None, [f"run.name={name}", f"run.out_dir={root}", *overrides])
     save_config(cfg, run / "config.yaml")
+    (run / "environment.json").write_text(json.dumps(MADE_BY if code is None else code))
     names = list(default_grade_names(k) if names is None else names)
     cut = referable_cut(cfg.finetune.referable_from, names) if screening else None
     stages = {s: {"status": "done", "seconds": 1.0} for s in ("ingest", "pretrain", "umm", "finetune")}
@@ -289,7 +296,7 @@ def test_runs_on_another_grade_scale_are_listed_but_said_to_be_incomparable(
 
 
 def test_older_runs_without_some_keys_show_a_dash(tmp_path: Path) -> None:
-    new = make_run(tmp_path, "new")
+    new = make_run(tmp_path, "new", ["finetune.label_fraction=0.5"])
     old = make_run(tmp_path, "old", ["finetune.compare_scratch=false"], variants=("vicreg",))
     config = yaml.safe_load((old / "config.yaml").read_text())
     del config["finetune"]["label_fraction"]  # a run made before the setting existed
@@ -308,7 +315,9 @@ def test_older_runs_without_some_keys_show_a_dash(tmp_path: Path) -> None:
     text = comparison.markdown()
     row = next(line for line in text.splitlines() if line.startswith("| old |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1:3] == ["false", "—"]  # compare_scratch, label_fraction
+    assert cells[1:3] == ["false", "1"]  # compare_scratch, label_fraction (absent: today's default)
+    assert ("`old`'s `config.yaml` has no `finetune.label_fraction` (written by older code, before the "
+            "setting existed): shown with today's default, 1") in text
     assert cells[4] == "—" and cells[5].startswith("1.000")  # train images / fold absent, QWK there
     # a figure absent is n/a, as report.md writes it; a setting or count absent is "—"
     assert cells[8] == "n/a" and cells[7] == "1.000"  # AUC OvR absent, AUC OvO there
@@ -969,3 +978,50 @@ def test_every_interval_of_compare_md_says_what_it_holds_fixed(tmp_path: Path) -
     assert legends[1].startswith("Difference on all out-of-fold images (95% CI): paired percentile bootstrap")
     assert legends[2].startswith("The same variant of two runs on the same out-of-fold images")
     assert "training randomness, such as another seed or fold split, is not in the interval" in CI_HELD_FIXED
+
+
+def test_a_setting_an_old_run_lacks_is_todays_default_and_different_code_is_said(tmp_path: Path) -> None:
+    """An upgrade review compared an old run (code of unknown version, its config.yaml without
+    finetune.referral_target, fold records without train_views) with a new one: the absent key
+    was a differing setting though the new run had the default, and nothing said that the runs
+    were made by different code or that the fine-tuning procedure had changed."""
+    new = make_run(tmp_path, "new", code={"git_commit": "d1d7a26", "git_dirty": False,
+                                          "code_fingerprint": "d" * 64})
+    old = make_run(tmp_path, "old", code={"git_commit": "unknown", "git_dirty": None,
+                                          "code_source": "untracked source tree"})
+    config = yaml.safe_load((old / "config.yaml").read_text())
+    del config["finetune"]["referral_target"]
+    (old / "config.yaml").write_text(yaml.safe_dump(config))
+    for run, views in ((old, None), (new, "per-sample seeds")):
+        for fold in (0, 1):
+            record = {"fold": fold, "signature": "s", **({"train_views": views} if views else {})}
+            (run / "finetune" / "vicreg" / f"fold{fold}.json").write_text(json.dumps(record))
+    comparison = compare_runs([old, new], n_boot=20)
+    assert comparison.setting_keys == []  # the absent key is the default, as the new run's
+    text = comparison.markdown()
+    assert ("The runs were not all made by the same code (`old` code of unknown version (not a git checkout, "
+            "no fingerprint recorded); `new` commit d1d7a26): differences among them may come from "
+            "changes of the code, not only from the settings that differ.") in text
+    assert ("`old`: the vicreg variant(s)' fine-tuning folds were trained by an older drac_ssl" in text
+            and "the fine-tuning procedure changed since" in text and "`new`:" not in text)
+    rows = list(csv.DictReader(comparison.table_csv().splitlines()))
+    assert rows[0]["code"].startswith("code of unknown version") and rows[-1]["code"] == "commit d1d7a26"
+    # the same code in both (the default): no note, no column
+    same = compare_runs([make_run(tmp_path, "a"), make_run(tmp_path, "b")], n_boot=20)
+    assert not any("same code" in note for note in same.notes) and "code" not in same.table_csv().splitlines()[0]
+    # one archive's runs: no commit, the same fingerprint, is the same code; another is not
+    archive = {"git_commit": "unknown", "git_dirty": None, "code_fingerprint": "a" * 64}
+    c, d = make_run(tmp_path, "c", code=archive), make_run(tmp_path, "d", code=archive)
+    assert not any("same code" in note for note in compare_runs([c, d], n_boot=20).notes)
+    e = make_run(tmp_path, "e", code={**archive, "code_fingerprint": "e" * 64})
+    (note,) = [n for n in compare_runs([c, e], n_boot=20).notes if "same code" in n]
+    assert f"`c` code fingerprint {'a' * 12}; `e` code fingerprint {'e' * 12}" in note
+    # two edits of one commit: the fingerprints tell them apart, and say so (F2 of an upgrade review)
+    edit = {"git_commit": "17e12e1", "git_dirty": True}
+    f = make_run(tmp_path, "f", code={**edit, "code_fingerprint": "f" * 64})
+    g = make_run(tmp_path, "g", code={**edit, "code_fingerprint": "9" * 64})
+    (note,) = [n for n in compare_runs([f, g], n_boot=20).notes if "same code" in n]
+    assert f"`f` commit 17e12e1 (dirty), fingerprint {'f' * 12}; `g` commit 17e12e1 (dirty), fingerprint" in note
+    # a docs-only commit: another commit, the same Python source, is the same code
+    h = make_run(tmp_path, "h", code={"git_commit": "54e10d4", "git_dirty": False, "code_fingerprint": "f" * 64})
+    assert not any("same code" in n for n in compare_runs([f, h], n_boot=20).notes)

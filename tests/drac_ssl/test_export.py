@@ -3915,13 +3915,19 @@ FOLDS_SAVED = "2 of 6 folds saved: scratch 2 of 2, vicreg 0 of 2, vicreg_umm 0 o
 
 
 def _unfinished_run(root: Path, stages: dict[str, dict[str, object]], argv: list[str] | None = None,
-                    cwd: str = "/data/work") -> Path:
+                    cwd: str | None = None) -> Path:
     """A run folder's records as python -m drac_ssl.train leaves them part way: config.yaml's
-    run.stages (all five), ``stages`` as stages.json and one training line in
-    invocations.jsonl (``argv``: the command as typed, recorded; None: an older run's line
-    with only the joined command), ended interrupted. No bundle, no fine-tuning summary."""
+    run.out_dir and run.name (this folder, from ``cwd``) and run.stages (all five), ``stages``
+    as stages.json and one training line in invocations.jsonl (``argv``: the command as typed,
+    recorded; None: an older run's line with only the joined command; ``cwd``: where it ran,
+    by default a folder ``work`` beside the run's, made here), ended interrupted. No bundle,
+    no fine-tuning summary."""
     root.mkdir(parents=True)
-    (root / "config.yaml").write_text("run:\n  stages: [ingest, pretrain, umm, finetune, export]\n")
+    if cwd is None:
+        cwd = str(root.parent / "work")
+        Path(cwd).mkdir(exist_ok=True)
+    (root / "config.yaml").write_text(f"run:\n  out_dir: {root.parent}\n  name: {root.name}\n"
+                                      "  stages: [ingest, pretrain, umm, finetune, export]\n")
     (root / "stages.json").write_text(json.dumps(stages))
     line: dict[str, object] = {"tool": "drac_ssl.train", "pid": 1, "host": "elsewhere", "cwd": cwd,
                                "command": "python -m drac_ssl.train -c configs/drac.yaml",
@@ -3954,8 +3960,8 @@ def test_export_of_an_interrupted_run_says_its_state_and_the_command_that_finish
     assert export.main([str(run), "--images", str(images), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert not out.exists()
-    command = ("cd /data/work && python -m drac_ssl.train -c configs/drac.yaml 'data.root=/data/DRAC 2022' "
-               "run.name=ctrlc-ft")
+    command = (f"cd {tmp_path / 'work'} && python -m drac_ssl.train -c configs/drac.yaml "
+               "'data.root=/data/DRAC 2022' run.name=ctrlc-ft")
     # and meanwhile how to see the run so far: an interrupted run has no report.md (a trial),
     # in this interpreter's words, as the records name it (.venv/bin/python where no venv is active)
     from drac_ssl.runtime import interpreter_word
@@ -3974,6 +3980,37 @@ def test_export_of_an_interrupted_run_says_its_state_and_the_command_that_finish
                           f"interrupted ({FOLDS_SAVED}); export not run"), err
     assert f"fix: finish the run with its own command (it resumes where it stopped; finished stages " \
            f"are skipped): {command}; then rerun this command" in err
+
+
+def test_a_copied_or_moved_run_folder_is_resumed_in_place_not_where_it_was_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade review: the command that finishes a copied run folder replayed its recorded
+    command with cd to the folder it was made from, which resumed the original run there (with
+    that tree's interpreter), not the copy. Where the recorded cwd, run.out_dir and run.name do
+    not name this folder, or that cwd is gone, the command names this folder's own config.yaml,
+    parent and name."""
+    from drac_ssl import run_state
+    from drac_ssl.starting import python_command
+
+    monkeypatch.chdir(tmp_path)
+    made_in = tmp_path / "old_tree"
+    argv = [".venv/bin/python", "-m", "drac_ssl.train", "-c", "configs/fundus.yaml", "run.name=int2"]
+    run = _unfinished_run(made_in / "runs" / "int2", {"ingest": DONE}, argv, cwd=str(made_in))
+    (run / "config.yaml").write_text("run:\n  out_dir: runs\n  name: int2\n")  # relative, as saved
+    assert run_state.resume_command(run) == f"cd {made_in} && .venv/bin/python -m drac_ssl.train -c " \
+                                            "configs/fundus.yaml run.name=int2"  # the original: as recorded
+    copied = tmp_path / "elsewhere" / "int2-copy"
+    shutil.copytree(run, copied)
+    full = copied.resolve()
+    in_place = (f"{python_command('drac_ssl.train')} -c {full / 'config.yaml'} run.out_dir={full.parent} "
+                f"run.name={full.name}")
+    assert run_state.resume_command(copied) == in_place
+    assert run_state.resume_command(copied, ["ingest", "pretrain"]) == in_place + " run.stages=[ingest,pretrain]"
+    shutil.rmtree(made_in)  # the tree it was made in is gone: the recorded command cannot run
+    moved = tmp_path / "runs" / "int2"
+    shutil.copytree(copied, moved)
+    assert run_state.resume_command(moved).endswith(f"-c {moved.resolve() / 'config.yaml'} "
+                                                    f"run.out_dir={moved.resolve().parent} run.name=int2")
 
 
 def test_export_of_a_run_still_training_names_the_stage_and_the_process(

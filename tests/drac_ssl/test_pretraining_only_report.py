@@ -212,15 +212,18 @@ def test_an_ingested_run_without_fine_tuning_is_sent_to_its_own_command_with_the
     how to finish it)."""
     run = tmp_path / "runs" / "octa"
     (run / "pretrain").mkdir(parents=True)
-    save_config(load_config(PACKAGE_CONFIGS / "default.yaml", ["run.stages=[ingest,pretrain]"]), run / "config.yaml")
+    # the folder the recorded command makes from tmp_path (runs/octa): else the command names this one
+    save_config(load_config(PACKAGE_CONFIGS / "default.yaml", ["run.stages=[ingest,pretrain]", "run.name=octa"]),
+                run / "config.yaml")
     (run / "pretrain" / "backbone.safetensors").write_bytes(b"")
-    argv = ["python", "-m", "drac_ssl.train", "-c", "configs/default.yaml", "run.stages=[ingest,pretrain]"]
+    argv = ["python", "-m", "drac_ssl.train", "-c", "configs/default.yaml", "run.stages=[ingest,pretrain]",
+            "run.name=octa"]
     (run / "invocations.jsonl").write_text(json.dumps({"tool": "drac_ssl.train", "argv": argv,
                                                        "cwd": str(tmp_path)}) + "\n")
     step = next_step(run, in_file=True)
     assert step is not None
     assert step.command == (f"cd {tmp_path} && python -m drac_ssl.train -c configs/default.yaml "
-                            f"run.stages=[ingest,pretrain,finetune,export]"), step.command
+                            f"run.name=octa run.stages=[ingest,pretrain,finetune,export]"), step.command
     assert "run.stages left it out" in step.what and "bench" not in step.command
     save_config(load_config(PACKAGE_CONFIGS / "default.yaml", []), run / "config.yaml")
     assert next_step(run) is None

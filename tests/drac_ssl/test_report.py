@@ -507,6 +507,32 @@ def test_the_report_command_is_logged_and_the_report_says_what_wrote_it(
     assert not (other / "invocations.jsonl").exists()
 
 
+def test_the_reproduce_command_of_a_run_made_by_other_code_says_it_may_not_reproduce_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade review: report.md of a run made by older code (of unknown version) gave "To
+    reproduce in a new run folder: ..." as if today's code would give the same run."""
+    from drac_ssl import report, runtime
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("run:\n  seed: 0\n")
+    now = {"git_commit": "d1d7a26", "git_dirty": False, "code_fingerprint": "d" * 64}
+    monkeypatch.setattr(runtime, "code_version", lambda: dict(now))
+    for made, words in (({"git_commit": "unknown", "git_dirty": None},
+                         "code of unknown version (not a git checkout, no fingerprint recorded)"),
+                        ({"git_commit": "54e10d4", "git_dirty": False}, "commit 54e10d4"),
+                        ({"git_commit": "unknown", "code_fingerprint": "a" * 64}, f"code fingerprint {'a' * 12}")):
+        (run / "environment.json").write_text(json.dumps(made))
+        line = report.provenance_line(run)
+        assert "To reproduce in a new run folder: `" in line
+        assert line.endswith(f" The code here (commit d1d7a26) is not the code that made the run ({words}): "
+                             "it may not reproduce it exactly."), line
+    (run / "environment.json").write_text(json.dumps(now))  # made by this code: as before
+    assert "may not reproduce" not in report.provenance_line(run)
+    (run / "environment.json").write_text(json.dumps({"git_commit": "unknown", "code_fingerprint": "d" * 64}))
+    assert "may not reproduce" not in report.provenance_line(run)  # an archive of this code
+
+
 def test_the_report_command_is_refused_while_a_training_holds_the_run_folder(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """``python -m drac_ssl.report RUN`` rewrote report.md and report/ while a training (or a

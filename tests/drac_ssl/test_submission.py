@@ -909,6 +909,29 @@ def test_the_export_s_notes_file_is_named_as_such(
         assert "the export's notes file" in line and "(the same name without _notes)" in line, line
 
 
+def test_the_export_s_referable_file_is_named_as_such(
+        tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade review (F7): --check on the export's <stem>_referable.csv said its header was
+    wrong and "4 columns, expected 5" on every row (31 errors); it is one problem now, as the
+    notes file's is: what the file is, not a submission, and the submission beside it to check."""
+    probs = np.tile([0.2, 0.3, 0.5], (len(CASES), 1))
+    submission_csv = write_submission(tmp_path / "night.csv", CASES, probs)
+    for reason in ("", "This model gives no evidence of telling referable images apart"):
+        referable = write_referable(submission_csv, 1, not_informative=reason)
+        assert referable == referable_path(submission_csv) and referable.name == "night_referable.csv"
+        (line,) = check_submission(referable, images)
+        assert line.startswith(f"{referable}:1: this is the export's referable-DR file (case,P_referable,referable")
+        assert ("not a submission" in line
+                and line.endswith(f"check and submit the submission it was written beside, {submission_csv}"))
+        assert "columns, expected" not in line and "header is" not in line
+    assert main(["--check", str(referable), "--images", str(images)]) == 1
+    said = capsys.readouterr()
+    assert said.out == f"{line}\n" and "checked as" not in said.err, said  # no grades in it: no scale
+    renamed = _write(tmp_path, referable.read_text(encoding="utf-8"), "kept.csv")
+    (line,) = check_submission(renamed)
+    assert "the export's referable-DR file" in line and "(the same name without _referable)" in line, line
+
+
 def test_where_k_comes_from_is_one_function() -> None:
     """A review: _check worked K and its source out in four steps (the notes file's K,
     _scale_of, then overrides for the notes file and DRAC's folder); _scale_of now says both,

@@ -125,8 +125,11 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     from drac_ssl.runtime import code_version
 
     env = json.loads((run_dir / "environment.json").read_text())
-    assert all(s["code"] == code_version() == {k: env[k] for k in ("git_commit", "git_dirty")}
+    assert all(s["code"] == code_version() == {k: env[k] for k in ("git_commit", "git_dirty", "code_fingerprint")}
                for s in stages.values())
+    from drac_ssl.runtime import distribution_version
+
+    assert env["distribution_version"] == distribution_version()  # a checkout's run records it too
     # the DataLoader workers the run used (pretrain.num_workers resolved: -1 varies by machine)
     assert env["dataloader_workers"] == 0
     assert json.loads((run_dir / "pretrain" / "environment.json").read_text())["dataloader_workers"] == 0
@@ -359,7 +362,8 @@ def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[
     err = capsys.readouterr().err
     assert "different configuration" in err and "pretrain.lr: 0.015 -> 0.5" in err
     # the suggested command names this folder (a copied folder's config.yaml names the original)
-    assert "run.out_dir=runs run.name=reduced" in err
+    full = (work / "runs" / "reduced").resolve()  # absolute: it works from any folder
+    assert f"-c {full / 'config.yaml'} run.out_dir={full.parent} run.name=reduced" in err
 
 
 @pytest.mark.usefixtures("phantom_ready")
@@ -1667,18 +1671,119 @@ def test_a_stage_run_on_other_code_than_the_runs_start_is_said_and_recorded(
     assert stages["ingest"]["code"] == {"git_commit": "54e10d4", "git_dirty": False}
     assert stages["pretrain"]["code"] == {"git_commit": "17e12e1", "git_dirty": True}
     out = capsys.readouterr().out
-    assert "warning: stage pretrain runs on code 17e12e1 (dirty)" in out and "54e10d4" in out
+    assert "warning: stage pretrain runs on commit 17e12e1 (dirty)" in out and "54e10d4" in out
     assert "warning: stage ingest" not in out
     report = write_report(run_dir).read_text()
     assert "The run mixed code versions" in report and "pretrain: 17e12e1 (dirty)" in report
     assert "at commit 17e12e1 on" in report and "the run was made at commit 54e10d4, 17e12e1 (dirty)" in report
-    # no git (code_version None): nothing recorded, nothing said
-    monkeypatch.setattr(runtime, "code_version", lambda: None)
-    (run_dir / "stages.json").unlink()
-    train._run_stages(cfg, run_dir, None)
+
+
+FP_A, FP_B = "a" * 64, "b" * 64
+
+
+def _stages_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made: dict, now: dict) -> Path:
+    """A run made by ``made`` (its environment.json) whose ingest and pretraining (faked) run
+    on ``now`` (code_version)."""
+    from drac_ssl import runtime
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(exist_ok=True)
+    (run_dir / "stages.json").unlink(missing_ok=True)
+    (run_dir / "environment.json").write_text(json.dumps(made))
+    monkeypatch.setattr(runtime, "code_version", lambda: dict(now))
+    for name in ("ingest", "pretrain"):
+        monkeypatch.setitem(train.STAGES, name, lambda cfg, run_dir: {})
+    monkeypatch.setattr(train.preflight, "after_ingest", lambda *a: [])
+    train._run_stages(train.load_config(train.DEFAULT_CONFIG, ["run.stages=[ingest,pretrain]",
+                                                                "run.device=cpu"]), run_dir, None)
+    return run_dir
+
+
+def test_code_without_git_is_told_apart_by_its_fingerprint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade review: runs from a source archive (git archive, a GitHub ZIP) recorded
+    git_commit unknown and stages.json no code, so an old run resumed by other code from an
+    archive gave no mixed-code warning; and a run whose code was unknown was said to be made
+    on "the unknown": "the checkout changed since". The fingerprint names such code."""
+    unknown_old = {"git_commit": "unknown", "git_dirty": None, "code_source": "untracked source tree"}
+    # an old run (no fingerprint then), resumed from an archive: the stage's code is recorded
+    run_dir = _stages_on(tmp_path, monkeypatch, unknown_old, {"code_fingerprint": FP_A})
     stages = json.loads((run_dir / "stages.json").read_text())
-    assert stages and all("code" not in s for s in stages.values())
+    assert stages["pretrain"]["code"] == {"code_fingerprint": FP_A}
+    assert "warning: stage pretrain" in capsys.readouterr().out
+    # made from an archive by this code: the same fingerprint is the same code, another is not
+    archive = {**unknown_old, "code_fingerprint": FP_A}
+    _stages_on(tmp_path, monkeypatch, archive, {"code_fingerprint": FP_A})
     assert "warning" not in capsys.readouterr().out
+    run_dir = _stages_on(tmp_path, monkeypatch, archive, {"code_fingerprint": FP_B})
+    out = capsys.readouterr().out
+    assert (f"warning: stage pretrain runs on code fingerprint {FP_B[:12]}, not on the code fingerprint "
+            f"{FP_A[:12]} the run was made with") in out, out
+    from drac_ssl.report import mixed_code_words
+
+    assert f"it was made at code fingerprint {FP_A[:12]}" in (mixed_code_words(run_dir) or "")
+    # made in a checkout, resumed from an archive of the same code: no commit here, the same fingerprint
+    _stages_on(tmp_path, monkeypatch, {"git_commit": "54e10d4", "git_dirty": False, "code_fingerprint": FP_A},
+               {"code_fingerprint": FP_A})
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_the_fingerprint_decides_which_code_is_other_code(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade review (F2): the fingerprint was read only when both sides were dirty or had
+    no commit, so a commit of docs only, or a tree dirty with a README edit, warned "mixed code
+    versions", while an untracked drac_ssl/zz.py (git's dirty flag leaves it out) did not. When
+    both records carry a fingerprint it decides, and the warning says what differs."""
+    from drac_ssl import runtime
+    from drac_ssl.report import mixed_code_words
+
+    tree = tmp_path / "tree"
+    (tree / "drac_ssl").mkdir(parents=True)
+    (tree / "drac_ssl" / "model.py").write_text("y = 2\n")
+    (tree / "README.md").write_text("hi\n")
+    made = {"git_commit": "54e10d4", "git_dirty": False, "code_fingerprint": runtime.source_fingerprint(tree)}
+    (tree / "README.md").write_text("hi, with a fix of the docs\n")
+    docs_only = runtime.source_fingerprint(tree)
+    for now in ({"git_commit": "17e12e1", "git_dirty": False, "code_fingerprint": docs_only},  # committed
+                {"git_commit": "54e10d4", "git_dirty": True, "code_fingerprint": docs_only}):  # uncommitted
+        run_dir = _stages_on(tmp_path, monkeypatch, made, now)
+        assert "warning" not in capsys.readouterr().out
+        assert mixed_code_words(run_dir) is None
+    (tree / "drac_ssl" / "zz.py").write_text("z = 1\n")  # untracked: git's dirty flag stays false
+    now = {"git_commit": "54e10d4", "git_dirty": False, "code_fingerprint": runtime.source_fingerprint(tree)}
+    run_dir = _stages_on(tmp_path, monkeypatch, made, now)
+    out = capsys.readouterr().out
+    fa, fb = made["code_fingerprint"][:12], now["code_fingerprint"][:12]
+    assert (f"warning: stage pretrain runs on commit 54e10d4, fingerprint {fb}, not on the commit 54e10d4, "
+            f"fingerprint {fa} the run was made with (environment.json): their Python source differs") in out, out
+    said = mixed_code_words(run_dir) or ""
+    assert f"it was made at commit 54e10d4, fingerprint {fa}" in said, said
+    assert f"pretrain: 54e10d4, fingerprint {fb} (their Python source differs" in said, said
+    # records made before the fingerprint: the commit and dirty flag, and the warning says which
+    _stages_on(tmp_path, monkeypatch, {"git_commit": "54e10d4", "git_dirty": False},
+               {"git_commit": "54e10d4", "git_dirty": True})
+    assert "uncommitted changes on one side only" in capsys.readouterr().out
+
+
+def test_a_run_made_by_code_of_unknown_version_is_said_to_be_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade review: resuming an old run made from a source tree without git printed "stage
+    umm runs on code d1d7a262, not on the unknown the run was made with ...: the checkout
+    changed since", as if "unknown" were a commit."""
+    unknown_old = {"git_commit": "unknown", "git_dirty": None, "code_source": "untracked source tree"}
+    run_dir = _stages_on(tmp_path, monkeypatch, unknown_old, {"git_commit": "d1d7a26", "git_dirty": False,
+                                                              "code_fingerprint": FP_A})
+    out = capsys.readouterr().out
+    assert ("warning: stage pretrain: this run was made by code of unknown version (not a git checkout, "
+            "no fingerprint recorded), see environment.json; this stage runs on commit d1d7a26: the run "
+            "may mix code versions") in out, out
+    assert "the unknown" not in out and "checkout changed" not in out
+    from drac_ssl.report import mixed_code_words
+
+    assert (mixed_code_words(run_dir) or "").startswith("**The run may mix code versions:** it was made by "
+                                                        "code of unknown version")
+    _stages_on(tmp_path, monkeypatch, unknown_old, {"code_fingerprint": FP_A})  # resumed from an archive
+    assert f"this stage runs on code fingerprint {FP_A[:12]}: the run may mix" in capsys.readouterr().out
 
 
 def test_code_version_is_the_commit_and_dirty_flag_of_one_git_call() -> None:
@@ -1745,6 +1850,15 @@ def test_short_commits_of_different_lengths_are_the_same_code() -> None:
     assert same_code({"git_commit": "17e12e1"}, {"git_commit": "17e12e1a", "git_dirty": False})
     assert not same_code({"git_commit": "17e12e1"}, {"git_commit": "17e12e1", "git_dirty": True})
     assert not same_code({"git_commit": "17e12e1"}, {"git_commit": "54e10d4"})
+    # two different edits of one commit: their fingerprints tell them apart
+    dirty = {"git_commit": "17e12e1", "git_dirty": True}
+    assert not same_code({**dirty, "code_fingerprint": FP_A}, {**dirty, "code_fingerprint": FP_B})
+    assert same_code({**dirty, "code_fingerprint": FP_A}, dirty)  # one side recorded none: the commit
+    # "unknown" is no commit: the fingerprints decide, and without them nothing is known
+    unknown = {"git_commit": "unknown", "git_dirty": None}
+    assert not same_code(unknown, {"git_commit": "17e12e1", "git_dirty": False})
+    assert not same_code({**unknown, "code_fingerprint": FP_A}, {"code_fingerprint": FP_B})
+    assert same_code({**unknown, "code_fingerprint": FP_A}, {"git_commit": "17e12e1", "code_fingerprint": FP_A})
 
 
 def test_run_reuse_of_a_stage_whose_output_is_gone_names_the_file_and_how_to_redo_it(
@@ -2489,3 +2603,114 @@ def test_a_reuse_of_an_unfinished_stage_offers_to_finish_it_not_settings_to_put_
     assert "is not finished" in said, said
     assert "finish it there first" in said, said
     assert "this puts" not in said and "make those settings equal" not in said, said
+
+
+def test_in_place_command_types_relative_data_paths_absolutely(
+        phantom_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade review: config.yaml keeps a relative data.root as typed (the shipped configs'
+    ../shared/...), read from the folder the run was made in; the in-place command, run from
+    another folder, read it from there, was refused ("made with a different configuration:
+    data.root ...") and the refusal's fix was the same command, a loop. The command types it
+    absolutely, from the folder the run was made in; that folder gone, the note says to."""
+    import shlex
+    import shutil
+
+    shutil.copytree(phantom_set, tmp_path / "shared" / "set")
+    made_in = tmp_path / "tree"
+    made_in.mkdir()
+    monkeypatch.chdir(made_in)
+    assert train.main([*REDUCED, "data.root=../shared/set", "run.stages=[ingest]"]) == 0
+    run = made_in / "runs" / "reduced"
+    assert yaml.safe_load((run / "config.yaml").read_text())["data"]["root"] == "../shared/set"
+    elsewhere = tmp_path / "other" / "deeper"  # ../shared/set from here is another folder
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    command, note = run_state.resume_in_place_command_and_note(run, ["run.stages=[ingest]"])
+    assert note == ""
+    words = shlex.split(command)
+    assert f"data.root={tmp_path / 'shared' / 'set'}" in words, command
+    capsys.readouterr()
+    assert train.main(words[words.index("-c"):]) == 0, capsys.readouterr()
+    assert "made with a different configuration" not in capsys.readouterr().out
+    # the folder it was made in gone: the path it names from there is given while it exists ...
+    (made_in / "runs").rename(tmp_path / "runs")
+    shutil.rmtree(made_in)
+    moved = tmp_path / "runs" / "reduced"
+    assert f"data.root={tmp_path / 'shared' / 'set'}" in run_state.resume_in_place_command(moved)
+    # ... and, that gone too, the note says to type it absolutely (a relative one reads elsewhere)
+    (tmp_path / "shared").rename(tmp_path / "data-moved")
+    command, note = run_state.resume_in_place_command_and_note(moved)
+    assert "data.root=" not in command
+    assert (f"its config.yaml keeps data.root: ../shared/set as typed, relative to {made_in}, the folder the "
+            f"run was made in, which is gone: add data.root=ABSOLUTE_PATH to the command") in note, note
+    # run.reuse, relative to that folder or a run's name in its run.out_dir, as the run read it
+    cfg = yaml.safe_load((moved / "config.yaml").read_text())
+    cfg["data"]["root"] = "/abs/data"
+    cfg["run"]["reuse"] = "base"
+    (moved / "config.yaml").write_text(yaml.safe_dump(cfg))
+    env = json.loads((moved / "environment.json").read_text())
+    (moved / "environment.json").write_text(json.dumps({**env, "cwd": str(elsewhere)}))
+    (elsewhere / "runs" / "base").mkdir(parents=True)
+    (elsewhere / "runs" / "base" / "stages.json").write_text("{}")
+    command = run_state.resume_in_place_command(moved)
+    assert f"run.reuse={elsewhere / 'runs' / 'base'}" in shlex.split(command), command
+    assert "data.root=" not in command  # absolute: as saved
+
+
+def test_another_folders_run_config_from_elsewhere_is_refused_before_any_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade review: -c <another folder's run>/config.yaml, typed from another working
+    directory, silently started a fresh run in ./runs/<name> (the file's run.out_dir is relative
+    to the folder the run was started in); a later review: a warning alone still trained it.
+    It is refused before any work (exit 2, nothing written), with the command that resumes
+    that run where it is and run.name=NEW for a new run, which works as the README says."""
+    from drac_ssl.trial_run import first_try_overrides
+
+    made_in = tmp_path / "old_tree"
+    run = made_in / "runs" / "int3"
+    train.save_config(train.load_config(train.DEFAULT_CONFIG, ["run.out_dir=runs", "run.name=int3"]),
+                      run / "config.yaml")
+    (run / "stages.json").write_text(json.dumps({"ingest": {"status": "done", "seconds": 1.0}}))
+    elsewhere = tmp_path / "new_tree"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code = train.main(["-c", "../old_tree/runs/int3/config.yaml", "run.device=cpu"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert not (elsewhere / "runs").exists() and "[train] CPU threads" not in captured.out  # no work
+    full = run.resolve()
+    err = " ".join(captured.err.split())
+    assert (f"error: -c ../old_tree/runs/int3/config.yaml is the config.yaml of the run folder {full}, "
+            f"but this command would work on the run folder {elsewhere.resolve() / 'runs' / 'int3'} (that "
+            f"file's run.out_dir=runs from the current folder, {elsewhere.resolve()}, and run.name=int3): a new "
+            f"run, not that run; nothing was run or written") in err, err
+    assert (f"fix: to resume that run where it is (from any folder): {python_command('drac_ssl.train')} -c "
+            f"{full / 'config.yaml'} run.out_dir={full.parent} run.name=int3; or type run.name=NEW to start a "
+            f"new run from this config") in err, err
+    cfg, sources = train.preflight.read_config(str(run / "config.yaml"), [])[:2]
+    monkeypatch.chdir(made_in)  # from the folder it was made in: the file names its own folder
+    assert train._other_run_config_problem(cfg, sources, []) == ""
+    monkeypatch.chdir(elsewhere)
+    assert train._other_run_config_problem(cfg, sources, ["run.name=again"]) == ""  # a new run on purpose
+    # --first-try makes its own folder (run.name=first-try): on purpose, nothing refused
+    tried = train.preflight.read_config(str(run / "config.yaml"), [], first_try_overrides)
+    assert train._other_run_config_problem(tried[0], tried[1], []) == ""
+    (run / "stages.json").unlink()  # a resolved config.yaml that is no run's records: a file like any other
+    assert train._other_run_config_problem(cfg, sources, []) == ""
+
+
+def test_the_documented_new_run_from_a_runs_config_still_runs(
+        phantom_ready: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: a new run from a run's resolved settings, -c runs/<name>/config.yaml run.name=NEW,
+    from the folder it was made in or another: not refused by the check above."""
+    monkeypatch.chdir(tmp_path)
+    assert train.main([*REDUCED, "run.stages=[ingest]"]) == 0
+    assert train.main(["-c", "runs/reduced/config.yaml", "run.name=again", "run.stages=[ingest]"]) == 0
+    assert (tmp_path / "runs" / "again" / "data" / "manifest.csv").is_file()
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "other")
+    # the phantom set, as REDUCED draws it, is looked for in ./data/phantom: where it is
+    (tmp_path / "other" / "data").symlink_to(tmp_path / "data", target_is_directory=True)
+    assert train.main(["-c", "../runs/reduced/config.yaml", "run.name=third", "run.stages=[ingest]"]) == 0
+    assert (tmp_path / "other" / "runs" / "third" / "stages.json").is_file()

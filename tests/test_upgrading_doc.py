@@ -1,0 +1,55 @@
+"""docs/upgrading.md (an upgrade review, F5): a user of runs and bundles made by older code had
+no page saying which code made them, what newer code does with them and what changed; docs/data.md
+spoke of "the release that brought it" where there are no numbered releases. The page's facts
+are held to the code they describe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drac_ssl import __version__, runtime
+from drac_ssl.config import GRADE_SCALES
+from drac_ssl.scale import ICDR_CLINICAL_NAMES
+from drac_ssl.submission import IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE
+
+REPO = Path(__file__).resolve().parents[1]
+PAGE = REPO / "docs" / "upgrading.md"
+
+
+def _text(page: Path) -> str:
+    return " ".join(page.read_text(encoding="utf-8").split())  # lines joined: phrases may wrap
+
+
+def test_the_upgrading_page_is_linked_and_says_there_are_no_releases() -> None:
+    assert "(docs/upgrading.md)" in (REPO / "README.md").read_text(encoding="utf-8")
+    text = _text(PAGE)
+    assert "no numbered releases yet" in text and f"said {__version__} from the start" in text
+    assert "release that brought" not in _text(REPO / "docs" / "data.md")
+
+
+def test_the_upgrading_page_names_the_fields_and_columns_the_code_writes() -> None:
+    text = _text(PAGE)
+    for field in ("git_commit", "git_dirty", "code_source", "code_fingerprint", "distribution_version",
+                  "run_code", "finetune_code", "built_with", "train_views", "pretraining_images"):
+        assert f"`{field}`" in text, field
+    assert all(f"`{folder}/`" in text for folder in runtime.FINGERPRINT_FOLDERS)
+    assert f"`{','.join(IMAGE_NOTES_COLUMNS)}`" in text  # the notes file's header now
+    added = IMAGE_NOTES_COLUMNS[len(IMAGE_NOTES_COLUMNS_BEFORE):]
+    assert "the first files had the first four" in text and len(IMAGE_NOTES_COLUMNS_BEFORE) == 4
+    assert all(f"`{column}`" in text for column in added), added
+    # the names shown to people, and the recorded ones the machine formats keep
+    assert ", ".join(ICDR_CLINICAL_NAMES[:-1]) + f", {ICDR_CLINICAL_NAMES[-1]}" in text
+    assert ", ".join(GRADE_SCALES["icdr"]) in text
+
+
+def test_compare_runs_section_names_the_code_column() -> None:
+    """An upgrade review (F5): docs/running.md's "Compare runs" listed the --csv columns but not
+    `code`, which compare adds only when the runs' code differs (drac_ssl.compare.code_text)."""
+    running = (REPO / "docs" / "running.md").read_text(encoding="utf-8")
+    section = _text_of(running.split("## Compare runs", 1)[1].split("\n## ", 1)[0])
+    assert "the `--csv` gains a `code` column" in section and "runs of one code have no such column" in section
+    assert "code fingerprints" in section  # what decides, as drac_ssl.runtime.same_code
+
+
+def _text_of(markdown: str) -> str:
+    return " ".join(markdown.split())
