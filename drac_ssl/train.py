@@ -1120,6 +1120,10 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             pretraining.
     """
     procs = init_distributed()  # torchrun: the process group (pretraining runs on every process)
+    # data.* settings only the ingest applies, given otherwise than an ingest this run does not
+    # run again: that ingest's values are used, and recorded (config.yaml), said as warnings
+    cfg, not_applied = _pinned_to_ingest(cfg, sources)
+    earlier = [*(earlier or []), *not_applied]
     # the fixes the stages word (a non-finite stop, an edited config.yaml) say "replace
     # run.name=X with ..." for a setting typed on this command line, as the preflight's do
     with runtime.typed_settings(preflight.user_typed(sources)):
@@ -1127,7 +1131,7 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             return _follow_process_0(cfg, procs)
         peers = _Peers(procs.world_size)
         try:
-            return _run_pipeline_main(cfg, sources, earlier, peers, said)
+            return _run_pipeline_main(cfg, sources, earlier, peers, said, {f.setting for f in not_applied})
         except BaseException as exc:
             if isinstance(exc, NonFiniteError):  # the others stopped with it: its records are written
                 peers.stopped_on_non_finite()
@@ -1137,9 +1141,26 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             peers.tell(None)  # no-op when told already
 
 
+def _pinned_to_ingest(cfg: Config, sources: dict[str, str] | None) -> tuple[Config, list[Finding]]:
+    """:func:`drac_ssl.preflight.pinned_to_ingest` in the run folder of ``cfg`` (none for a
+    ``run.name`` that is a path, which the preflight refuses)."""
+    if run_name_problem(cfg.run.name, cfg.run.out_dir)[0]:
+        return cfg, []
+    return preflight.pinned_to_ingest(cfg, resolve_run_dir(cfg), sources)
+
+
+def _ingest_kept(cfg: Config) -> set[str]:
+    """The settings :func:`_pinned_to_ingest` would set to the ingest's values (their names)."""
+    if run_name_problem(cfg.run.name, cfg.run.out_dir)[0]:
+        return set()
+    return set(preflight.ingest_kept_settings(cfg, resolve_run_dir(cfg)))
+
+
 def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: list[Finding] | None,
-                       peers: _Peers, said: Sequence[str] = ()) -> Path:
-    """:func:`run_pipeline` in process 0 (the only one without torchrun)."""
+                       peers: _Peers, said: Sequence[str] = (), not_applied: set[str] | None = None) -> Path:
+    """:func:`run_pipeline` in process 0 (the only one without torchrun). ``not_applied``: the
+    settings an ingest this run does not rerun keeps at its own values
+    (:func:`drac_ssl.preflight.pinned_to_ingest`): ``--first-try``'s among them are not said as applied."""
     run_dir = resolve_run_dir(cfg)
     # its earlier invocations' --first-try record (trial_run.py), read once here for the checks
     # and config.yaml's comment; the collapse warnings' clause and report.md decide from the
@@ -1176,7 +1197,7 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
                     print(f"[preflight] warning: {warning.line}")
                 if reused:
                     print(reused)
-                return _run_in_folder(cfg, run_dir, sources, peers, seen, earlier_first_try)
+                return _run_in_folder(cfg, run_dir, sources, peers, seen, earlier_first_try, not_applied)
 
 
 class RunFolderWriteError(ValueError):
@@ -1397,29 +1418,35 @@ def _epochs_typed(cfg: Config, sources: dict[str, str] | None, run_dir: Path | N
                          if isinstance(options.get(key), PresetOverride)})
 
 
-def _first_try_applied(sources: dict[str, str] | None) -> dict[str, Any] | None:
+def _first_try_applied(sources: dict[str, str] | None, not_applied: set[str] | None = None
+                       ) -> dict[str, Any] | None:
     """This command line's :data:`drac_ssl.trial_run.FIRST_TRY_KEY` record, for its
-    ``invocations.jsonl`` line: ``{"applied": [...], "replaced": [...], "kept": [...]}``, the
-    ``--first-try`` overrides that set their setting, the user's own overrides that replaced
-    others (the words as typed) and the size settings it left at the ``-c`` file's own value,
-    no larger (:func:`drac_ssl.trial_run.first_try_settings`); None without ``--first-try``."""
+    ``invocations.jsonl`` line: ``{"applied": [...], "replaced": [...], "kept": [...],
+    "not_applied": [...]}``, the ``--first-try`` overrides that set their setting, the user's own
+    overrides that replaced others (the words as typed), the size settings it left at the
+    ``-c`` file's own value, no larger (:func:`drac_ssl.trial_run.first_try_settings`), and its
+    overrides of ``not_applied`` settings (an ingest this run does not rerun keeps its own:
+    :func:`drac_ssl.preflight.pinned_to_ingest`); None without ``--first-try``."""
     presets = getattr(sources, "presets", None)
     if not presets:
         return None
     options = getattr(sources, "options", None) or {}
     given = {word.split("=", 1)[0].strip(): word for word in presets}
     typed = preflight.user_typed(sources)
-    applied, replaced, kept = [], [], []
+    applied, replaced, kept, unapplied = [], [], [], []
     for preset in FIRST_TRY:
         key = preset.split("=", 1)[0]
-        if isinstance(options.get(key), PresetOverride):
+        if isinstance(options.get(key), PresetOverride) and key in (not_applied or ()):
+            unapplied.append(str(given[key]))
+        elif isinstance(options.get(key), PresetOverride):
             applied.append(str(given[key]))
         elif key in given:
             if key in typed:
                 replaced.append(typed[key])
         elif key in FIRST_TRY_SIZES and key not in typed:  # the config's own size, no larger: left as it is
             kept.append(key)
-    return {"applied": applied, "replaced": replaced, "kept": kept}
+    return {"applied": applied, "replaced": replaced, "kept": kept,
+            **({"not_applied": unapplied} if unapplied else {})}
 
 
 def _first_try_comment(record: dict[str, Any] | None) -> str:
@@ -1457,13 +1484,15 @@ def _first_try_dropped(run_dir: Path, sources: dict[str, str] | None, keys: set[
 
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
-                   seen: tuple[str, float] | None = None, earlier_first_try: dict[str, Any] | None = None) -> Path:
+                   seen: tuple[str, float] | None = None, earlier_first_try: dict[str, Any] | None = None,
+                   not_applied: set[str] | None = None) -> Path:
     """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists. ``seen``: the
     last sign of a killed earlier training (:func:`drac_ssl.run_state.killed_training_seen`);
     ``earlier_first_try``: the folder's :func:`~drac_ssl.trial_run.first_try_record` before
-    this invocation (read once by :func:`_run_pipeline_main`)."""
+    this invocation (read once by :func:`_run_pipeline_main`); ``not_applied``: as
+    :func:`_run_pipeline_main`'s."""
     to_run = preflight.stages_to_run(cfg, run_dir)
-    first_try = _first_try_applied(sources)
+    first_try = _first_try_applied(sources, not_applied)
     # the run's record once this invocation's line is written: its own, else the earlier one
     # (first_try_record reads the last line that has one)
     # (the earlier one only while this config still holds its settings: a full run typed into
@@ -2271,7 +2300,8 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
             raise InterruptedBeforeStart from None
         threads_line = (f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
                         f"{threads['usable_cores']} usable cores)")
-        first_try = first_try_words(_first_try_applied(sources))
+        first_try = first_try_words(_first_try_applied(sources, _ingest_kept(cfg) if getattr(sources, "presets", None)
+                                                       else set()))
         said = [*_named_config_line(config, sources), threads_line,
                 *([f"[train] {first_try}: the tiny first try, its figures mean nothing"] if first_try else [])]
         print("\n".join(said))

@@ -105,10 +105,11 @@ image (a 28 px set read at 64 px costs five times the compute and shows nothing 
 FIRST_TRY_KEY = "first_try"
 """The key of a ``python -m drac_ssl.train`` line of ``invocations.jsonl`` that ran with
 ``--first-try`` (its ``argv`` has the option as typed):
-``{"applied": [...], "replaced": [...], "kept": [...]}``, the :data:`FIRST_TRY` overrides it
-applied, the user's own overrides that replaced others, and the size settings it left at the
-config's own value, no larger than its (:func:`first_try_record`; ``kept`` absent before it
-existed)."""
+``{"applied": [...], "replaced": [...], "kept": [...], "not_applied": [...]}``, the
+:data:`FIRST_TRY` overrides it applied, the user's own overrides that replaced others, the
+size settings it left at the config's own value, no larger than its, and its overrides an
+ingest the run did not rerun kept at that ingest's values (``drac_ssl.preflight.pinned_to_ingest``;
+only when there are some) (:func:`first_try_record`; ``kept`` absent before it existed)."""
 
 
 def _setting(word: str) -> str:
@@ -175,16 +176,20 @@ def first_try_help() -> str:
 def first_try_words(record: Any) -> str:
     """How report.md and the console say a :data:`FIRST_TRY_KEY` ``record``: ``--first-try applied
     data.cache_sizes=[128] ... (pretrain.epochs=3 typed in its place; the config's own
-    finetune.image_size kept, no larger)``; '' for no record."""
+    finetune.image_size kept, no larger; data.n_folds=2 not applied: the run's ingest is not
+    run again, its own value is used)``; '' for no record."""
     if not isinstance(record, dict):
         return ""
     applied = [str(w) for w in record.get("applied") or []]
     replaced = [str(w) for w in record.get("replaced") or []]
     kept = [str(w) for w in record.get("kept") or []]
+    unapplied = [str(w) for w in record.get("not_applied") or []]
     words = f"{FIRST_TRY_OPTION} applied {' '.join(applied) if applied else 'none of its settings'}"
     said = ([f"{' '.join(replaced)} typed in {'its place' if len(replaced) == 1 else 'their places'}"]
             if replaced else [])
     said += [f"the config's own {' '.join(kept)} kept, no larger than its"] if kept else []
+    said += ([f"{' '.join(unapplied)} not applied: the run's ingest is not run again, its own "
+              f"value{'s are' if len(unapplied) > 1 else ' is'} used"] if unapplied else [])
     return words + (f" ({'; '.join(said)})" if said else "")
 
 

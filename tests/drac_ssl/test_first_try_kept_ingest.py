@@ -1,0 +1,84 @@
+"""Data settings an ingest that a run does not run again keeps (trial finding F1): after
+``python -m data_prep ingest --out RUN/data`` (5 folds), ``python -m drac_ssl.train --first-try
+run.stages=[pretrain,umm,finetune,export]`` said it applied ``data.n_folds=2`` and recorded it
+in config.yaml while the fine-tuning read the manifest's 5 folds. Now the preflight says which
+setting is not applied, why and the fix, and the run's records hold the ingest's values
+(:func:`drac_ssl.preflight.pinned_to_ingest`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from data_prep.__main__ import main as data_prep_main
+from drac_ssl import preflight, train
+from drac_ssl.config import load_config, read_yaml
+from drac_ssl.trial_run import FIRST_TRY_KEY, FIRST_TRY_OPTION
+
+
+def _ingested(tmp_path: Path) -> Path:
+    """A run folder ``runs/mine`` holding only a standalone ingest (5 folds, a 128 px cache)
+    of 25 colour photographs, ICDR grades 0..4 in turn, as docs/data.md makes one."""
+    import cv2
+    import numpy as np
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rows = []
+    for i in range(25):
+        image = np.random.default_rng(i).integers(0, 255, (96, 96, 3), dtype=np.uint8)
+        cv2.imwrite(str(photos / f"eye_{i:03d}.png"), image)
+        rows.append(f"eye_{i:03d}.png,{i % 5}")
+    (photos / "labels.csv").write_text("image name,DR grade\n" + "\n".join(rows) + "\n")
+    run_dir = tmp_path / "runs" / "mine"
+    assert data_prep_main(["ingest", "--root", str(photos), "--out", str(run_dir / "data"), "--cache-sizes", "128",
+                           "--grades", "icdr", "--workers", "1"]) == 0
+    return run_dir
+
+
+def test_first_try_without_the_ingest_says_and_records_the_folds_it_uses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = _ingested(tmp_path)
+    capsys.readouterr()
+    monkeypatch.setattr(train, "_run_stages", lambda *args, **kwargs: None)  # the records, not the training
+    argv = ["-c", "fundus", FIRST_TRY_OPTION, f"run.out_dir={run_dir.parent}", "run.name=mine",
+            "run.stages=[pretrain,umm,finetune,export]"]
+    assert train.main(argv) == 0, capsys.readouterr().err
+    said = " ".join(capsys.readouterr().out.split())
+    assert "data.n_folds=2 not applied: the run's ingest is not run again, its own value is used" in said
+    assert "data.n_folds" not in said.split(f"{FIRST_TRY_OPTION} applied ")[1].split(" (")[0]  # not among those
+    assert (f"data.n_folds=2 (command line '{FIRST_TRY_OPTION}'): not applied: run.stages has no ingest, so the "
+            f"stages read the ingest already in {run_dir / 'data'}, made with data.n_folds=5") in said
+    assert ("fix: to apply data.n_folds=2, run the ingest with it, in a new run folder: "
+            "run.stages=[ingest,pretrain,umm,finetune,export] data.root=") in said
+    text = (run_dir / "config.yaml").read_text(encoding="utf-8")
+    assert read_yaml(text)["data"]["n_folds"] == 5  # what the fine-tuning reads, not 2
+    assert "data.n_folds=2 not applied" in text.splitlines()[1]
+    (line,) = [json.loads(x) for x in (run_dir / "invocations.jsonl").read_text().splitlines()]
+    assert line[FIRST_TRY_KEY]["not_applied"] == ["data.n_folds=2"]
+    assert "data.n_folds=2" not in line[FIRST_TRY_KEY]["applied"]
+    # the same command again resumes it: the saved config is the pinned one, nothing differs
+    assert train.main(argv) == 0, capsys.readouterr().err
+    assert "made with a different configuration" not in capsys.readouterr().err
+
+
+def test_each_ingest_only_setting_typed_otherwise_is_said_and_the_ingests_kept(tmp_path: Path) -> None:
+    """Typed settings: the cache sizes, the scale, the channels and the folds' seed are the
+    ingest's too; each is said with "or leave it out"; equal values (the scale by name) and
+    an ``auto`` channel setting are not; a run that runs the ingest applies them all."""
+    run_dir = _ingested(tmp_path)
+    stages = "run.stages=[pretrain,umm,finetune,export]"
+    cfg = load_config("fundus", [stages, "data.cache_sizes=[64]", "data.grades=[a,b,c,d,e]", "data.channels=1",
+                                 "data.fold_seed=3", "data.n_folds=5"])
+    assert set(preflight.ingest_kept_settings(cfg, run_dir)) == {
+        "data.cache_sizes", "data.grades", "data.channels", "data.fold_seed"}
+    pinned, findings = preflight.pinned_to_ingest(cfg, run_dir)
+    assert (pinned.data.cache_sizes, pinned.data.grades, pinned.data.channels, pinned.data.fold_seed) == (
+        [128], ["icdr"], "", 0)  # the ingest's own settings
+    assert all(f.severity == "warning" and "not applied: run.stages has no ingest" in f.what
+               and f.fix.endswith(f"or leave {f.setting} out") for f in findings), [f.line for f in findings]
+    same = load_config("fundus", [stages, "data.cache_sizes=[128]", "data.grades=[No DR, Mild, Moderate, Severe, PDR]"])
+    assert preflight.ingest_kept_settings(same, run_dir) == {}
+    assert preflight.ingest_kept_settings(load_config("fundus", ["data.n_folds=2"]), run_dir) == {}
