@@ -150,6 +150,24 @@ def test_an_existing_output_a_bad_folder_name_or_no_grade_folder_is_refused(
     assert code == 2 and "no grade folder" in err, err
 
 
+def test_folder_names_holding_a_carriage_return_are_shown_escaped_and_the_character_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Trial finding F6: grade folders made by a script reading a CRLF file (``0\\r`` ..
+    ``4\\r``) were refused as "5 subfolders of images not named as a grade: 0/, 1/, 2/, 3/, 4/",
+    which look like grades. Their names are shown escaped and the hidden character named."""
+    tree = tmp_path / "t"
+    for grade in range(5):
+        folder = tree / f"{grade}\r"
+        folder.mkdir(parents=True)
+        (folder / "a.png").write_bytes(b"not decoded: refused before any image is read")
+    code, out, err = flatten(capsys, "--root", tree, "--out", tmp_path / "flat")
+    said = " ".join(err.split())
+    assert code == 2 and not (tmp_path / "flat").exists()
+    assert "not named as a grade (a non-negative integer: 0/, 1/, ...): '0\\r'/, '1\\r'/, '2\\r'/, '3\\r'/, '4\\r'/" in said
+    assert "the names hold a carriage return (\\r, invisible: the end of a line of a Windows text file" in said
+    assert "-> rename each to its grade without that character" in said
+
+
 def test_the_tree_error_names_the_flatten_command_in_each_command_s_terms(tmp_path: Path) -> None:
     """The ingest's 'folder-per-grade tree' error names ``python -m data_prep flatten``;
     ``python -m drac_ssl.train`` (:func:`as_config_keys`) keeps that command as it is typed
