@@ -2608,8 +2608,8 @@ def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
     """``cfg`` with the settings of :func:`ingest_kept_settings` set to the ingest's own
     values, so that config.yaml, report.md and the run's records say what the stages use, and
     a warning for each: which value is not applied, why, what is used instead, and the fix
-    (the ingest in ``run.stages``, or the setting left out). ``(cfg, [])`` when nothing
-    differs."""
+    (the ingest in ``run.stages``; or a typed setting left out, a file's given the ingest's
+    value; a ``--first-try`` one has only the first). ``(cfg, [])`` when nothing differs."""
     kept = ingest_kept_settings(cfg, run_dir)
     if not kept:
         return cfg, []
@@ -2617,6 +2617,7 @@ def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
     data_dir = Path(run_dir) / "data"
     presets = {key for key, origin in (getattr(sources, "options", None) or {}).items()
                if isinstance(origin, config_module.PresetOverride)}
+    typed = user_typed(sources) if sources is not None else {}
     summary = read_json_dict(data_dir / "ingest_summary.json") or {}
     root = str(summary.get("root") or "")
     given = os.path.abspath(os.path.expanduser(cfg.data.root)) if cfg.data.root.strip() else ""
@@ -2631,9 +2632,10 @@ def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
         what = (f"not applied: run.stages has no ingest, so the stages read the ingest already in "
                 f"{data_dir}, made with {setting}={_show(theirs)}{scale}; this run uses that "
                 f"(config.yaml records it)")
+        other = ("" if setting in presets else f"; or leave {setting} out of your command" if setting in typed
+                 else f"; or give the ingest's, {setting}={_show(theirs)}, to say no more")
         fix = (f"to apply {setting}={_show(ours)}, run the ingest with it, in a new run folder: "
-               f"{stages}{root_word} run.name=<a new name>"
-               + ("" if setting in presets else f"; or leave {setting} out"))
+               f"{stages}{root_word} run.name=<a new name>{other}")
         c.warning(setting, what, fix)
     changes = {setting.removeprefix("data."): theirs for setting, (_, theirs) in kept.items()}
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **changes)), c.items

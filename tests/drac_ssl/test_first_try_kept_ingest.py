@@ -74,11 +74,19 @@ def test_each_ingest_only_setting_typed_otherwise_is_said_and_the_ingests_kept(t
                                  "data.fold_seed=3", "data.n_folds=5"])
     assert set(preflight.ingest_kept_settings(cfg, run_dir)) == {
         "data.cache_sizes", "data.grades", "data.channels", "data.fold_seed"}
-    pinned, findings = preflight.pinned_to_ingest(cfg, run_dir)
+    typed = ["data.cache_sizes=[64]", "data.grades=[a,b,c,d,e]", "data.channels=1", "data.fold_seed=3"]
+    _, sources, _ = preflight.read_config("fundus", [stages, *typed])
+    pinned, findings = preflight.pinned_to_ingest(cfg, run_dir, sources)
     assert (pinned.data.cache_sizes, pinned.data.grades, pinned.data.channels, pinned.data.fold_seed) == (
         [128], ["icdr"], "", 0)  # the ingest's own settings
     assert all(f.severity == "warning" and "not applied: run.stages has no ingest" in f.what
-               and f.fix.endswith(f"or leave {f.setting} out") for f in findings), [f.line for f in findings]
+               and f.fix.endswith(f"or leave {f.setting} out of your command") for f in findings), [f.line for f in findings]
+    # a value of the -c file (fundus.yaml's 256 and 512 px cache), not typed: the fix gives the
+    # ingest's value, not "left out"
+    (finding,) = preflight.pinned_to_ingest(load_config("fundus", [stages]), run_dir,
+                                            preflight.read_config("fundus", [stages])[1])[1]
+    assert finding.setting == "data.cache_sizes" and finding.value == [256, 512], finding.line
+    assert finding.fix.endswith("; or give the ingest's, data.cache_sizes=[128], to say no more"), finding.fix
     same = load_config("fundus", [stages, "data.cache_sizes=[128]", "data.grades=[No DR, Mild, Moderate, Severe, PDR]"])
     assert preflight.ingest_kept_settings(same, run_dir) == {}
     assert preflight.ingest_kept_settings(load_config("fundus", ["data.n_folds=2"]), run_dir) == {}
