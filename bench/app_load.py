@@ -68,6 +68,7 @@ from bench.common import (  # noqa: E402
     stop_process,
     write_result,
 )
+from drac_ssl.cpu_threads import usable_cores  # noqa: E402
 from drac_ssl.starting import python_command  # noqa: E402
 
 SAMPLES = SHARED_DATA / "drac_samples"
@@ -418,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         results["error_messages"].extend(late_errors)
         any_errors = any_errors or results["errors"] > 0
         during = results["load_avg_1min_during"]
-        cores = os.cpu_count() or 1
+        cores = usable_cores()  # the server's share, not the machine's CPUs
         loaded = during is not None and during["mean"] > BUSY_LOAD * cores
         figures = {
             "config": {"clients": args.clients, "requests_per_client": args.requests,

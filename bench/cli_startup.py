@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from bench.common import REPO, RESULTS, write_result
+from drac_ssl.cpu_threads import usable_cores
 from drac_ssl.starting import python_command
 
 COMMANDS = ("drac_ssl.train", "drac_ssl.umm", "drac_ssl.export", "drac_ssl.compare",
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         "reference": REFERENCE,
         "reference_median_s": round(reference, 3),
         "load_average_1_5_15_min": {"start": load_start, "end": load_end},
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "usable_cores": usable_cores(),
         "table": table,
     }
     out = args.out or RESULTS / "cli_startup.json"

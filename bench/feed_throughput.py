@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from bench.common import RESULTS, add_threads_argument, write_result
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config
 from drac_ssl.distributed import DistInfo
-from drac_ssl.runtime import apply_thread_policy, resolve_device
+from drac_ssl.runtime import apply_thread_policy, dataloader_workers, resolve_device
 from drac_ssl.starting import python_command
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -111,7 +110,7 @@ def batched_ops(cfg: Config, images: np.ndarray) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=python_command("bench.feed_throughput"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", default=str(max(1, (os.cpu_count() or 2) - 1)),
+    parser.add_argument("--workers", default=str(max(1, dataloader_workers(-1))),
                         help="comma-separated DataLoader worker counts for the CPU path")
     parser.add_argument("--epochs", type=int, default=3,
                         help="epochs timed after the first one (the first is timed too, less its first batch)")

@@ -35,6 +35,7 @@ from bench.common import load_average, write_result  # noqa: E402  (the run's st
 from data_prep import ingest  # noqa: E402
 from data_prep.layout import TASK_DIR  # noqa: E402
 from drac_ssl.config import Config, DataConfig  # noqa: E402
+from drac_ssl.cpu_threads import usable_cores  # noqa: E402
 from drac_ssl.runtime import apply_thread_policy  # noqa: E402
 from drac_ssl.starting import python_command  # noqa: E402
 from drac_ssl.train import phantom_root  # noqa: E402
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=REPO / phantom_root(Config()),
                         help="where the phantom set is (generated if absent; default: where "
                              "the pipeline keeps it)")
-    parser.add_argument("--workers", type=int, default=0, help="0 = all cores")
+    parser.add_argument("--workers", type=int, default=0, help="0 = the usable cores")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "ingest.json",
                         help="the result file to write (default: bench/results/ingest.json)")
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = ingest_figures(cold_train, cold, warm, sizes=full_cfg.cache_sizes, workers=args.workers,
                             repeats=args.repeats, load_start=load_start, load_end=load_end,
-                            cores=os.cpu_count() or 1)
+                            cores=usable_cores())
     write_result(args.results.stem, report, args.results.parent)
     print(f"median of {args.repeats}: cold train-only {statistics.median(cold_train.wall):.2f} s "
           f"({N_TRAIN} images), cold full {statistics.median(cold.wall):.2f} s ({N_TRAIN + N_TEST} images), "

@@ -1333,6 +1333,25 @@ def bank_cache_rows(r: dict[str, Any]) -> list[str]:
             f"{_load_note(r)} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def hue_jitter_check_rows(r: dict[str, Any]) -> list[str]:
+    """The GPU path's hue jitter (a YIQ chroma rotation) against torchvision's ``adjust_hue``
+    (bench/hue_jitter_check.py): per hue shift, the absolute difference per channel with the
+    package's ``+h`` and ``-h`` beside leaving the colours alone, and the median HSV hue change;
+    the largest shift first (the cifar recipe's bound, 0.1)."""
+    rows = []
+    shifts = r.get("shifts") or {}
+    for h, s in sorted(shifts.items(), key=lambda item: -float(item[0])):  # the largest first
+        same, flipped, none = (s.get(k) or {} for k in ("same_sign", "opposite_sign", "no_shift"))
+        turns = s.get("hsv_hue_change") or {}
+        rows.append(f"| GPU hue jitter (YIQ chroma rotation) vs torchvision adjust_hue (HSV), h = {h}, "
+                    f"{r.get('colours')} random colours | per channel, [0, 1] units: +h max {same.get('max')}, "
+                    f"mean {same.get('mean')}; -h max {flipped.get('max')}, mean {flipped.get('mean')}; no shift "
+                    f"at all max {none.get('max')}, mean {none.get('mean')}; median HSV hue change of +h "
+                    f"{turns.get('package_plus_h')} turns (adjust_hue {turns.get('torchvision_plus_h')}) | "
+                    f"{_device(r)} | {_date(r)} | `{r.get('command')}` |")
+    return rows
+
+
 def _load_note(r: dict[str, Any]) -> str:
     """The 1-minute load average at the start and end of a timed run, where recorded."""
     load = r.get("load_average_1_5_15_min") or {}
@@ -3213,7 +3232,8 @@ def _rows_of(name: str, record: dict[str, Any]) -> list[str] | None:
                "threads": threads_rows, "cli_startup": cli_startup_rows, "name_tags": name_tags_rows,
                "app_browser_a11y": app_browser_a11y_rows,
                "structure_check": structure_check_rows, "retinamnist": retinamnist_rows,
-               "stem_pool": stem_pool_rows, "bank_cache": bank_cache_rows}
+               "stem_pool": stem_pool_rows, "bank_cache": bank_cache_rows,
+               "hue_jitter_check": hue_jitter_check_rows}
     by_prefix = (("ingest_memory", ingest_memory_rows), ("grading_memory", grading_memory_rows),
                  ("cpu_precision", cpu_precision_rows), ("pretrain_throughput", pretrain_throughput_rows),
                  ("feed_throughput", feed_rows), ("app_speed", app_speed_rows),

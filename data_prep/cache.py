@@ -62,6 +62,7 @@ from data_prep.validate import (
 )
 from drac_ssl import io as drac_io
 from drac_ssl.console import ProgressLines
+from drac_ssl.cpu_threads import usable_cores  # stdlib only
 from drac_ssl.grading.image_file import (  # grading's rule of a file (light: no torch)
     LOCAL_FILE_LIMITS,
     FileRefusal,
@@ -422,17 +423,14 @@ def _spilled(record: FileRecord, spill: RowSpill | None) -> FileRecord:
 
 
 POOL_MIN_FILES = 64
-"""With ``workers=0`` (every core), fewer files than this are decoded in this process."""
+"""With ``workers=0`` (the usable cores), fewer files than this are decoded in this process."""
 
 
 def resolve_workers(workers: int) -> int:
-    """``0`` means every core this process may use."""
-    if workers > 0:
-        return workers
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    """``0`` means every core this process may use: :func:`drac_ssl.cpu_threads.usable_cores`,
+    the affinity mask (``taskset``, Slurm, a Kubernetes cpuset) capped by a cgroup v2 CPU quota
+    (``docker --cpus``), not ``os.cpu_count()``, the machine's CPUs."""
+    return workers if workers > 0 else usable_cores()
 
 
 def _init_worker() -> None:

@@ -257,7 +257,7 @@ def check_settings(cfg: DataConfig) -> list[int]:
         raise IngestError(f"--folds {cfg.n_folds}: need at least 2 folds for cross-validation "
                           "-> use --folds 5")
     if cfg.workers < 0:
-        raise IngestError(f"--workers {cfg.workers}: must be 0 (all cores) or more -> use 0")
+        raise IngestError(f"--workers {cfg.workers}: must be 0 (the usable cores) or more -> use 0")
     mse = cfg.near_duplicate_mse
     if isinstance(mse, bool) or not isinstance(mse, (int, float)) or not math.isfinite(mse) or mse < 0:
         raise IngestError(f"--near-duplicate-mse={mse!r}: must be a finite number >= 0, the mean "
@@ -2359,7 +2359,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", dest="cache_sizes", type=_sizes, default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=ascii_int("--workers"), default=d.workers,
-                        help=f"processes decoding the images; 0 = all cores (default: {d.workers})")
+                        help=f"processes decoding the images; 0 = the usable cores (default: {d.workers})")
     parser.set_defaults(func=cli)
 
 

@@ -525,6 +525,15 @@ def one_column_for_two_roles(table: Table, position: int, roles: tuple[str, str]
                                    f"columns (columns: {listed})", "csv")
 
 
+GRADE_INTEGER = r"[+-]?[0-9]+"
+"""A grade cell written as an integer (stripped, outer ``"`` removed): :func:`parse_grade`."""
+GRADE_NUMERAL = r"[+-]?[0-9]+(?:[.,][0-9]*)?(?:[eE][+-]?[0-9]+)?"
+"""A grade cell written as a decimal (``2.0``, ``2,0``, ``2.00E+00``): :func:`parse_grade`
+reads it when its value is a whole number. No backslash, quote, ``$`` or backquote: the
+1-based fix's shell command (:func:`data_prep.validate.shift_grades_command`) embeds both
+patterns, so that it shifts exactly the cells this module reads as grades."""
+
+
 def parse_grade(raw: str) -> int | None:
     """An integer grade from a CSV cell (``'2'``, ``' 2 '``, ``'2.0'``, ``'2,0'``), else None.
 
@@ -534,9 +543,9 @@ def parse_grade(raw: str) -> int | None:
     ``'0_2'`` (2), ``'inf'`` or other scripts' digits; such a cell is no grade (the ingest
     quotes it as written)."""
     text = raw.strip().strip('"').strip()
-    if re.fullmatch(r"[+-]?[0-9]+", text):
+    if re.fullmatch(GRADE_INTEGER, text):
         return int(text)
-    if not re.fullmatch(r"[+-]?[0-9]+(?:[.,][0-9]*)?(?:[eE][+-]?[0-9]+)?", text):
+    if not re.fullmatch(GRADE_NUMERAL, text):
         return None
     value = float(text.replace(",", "."))  # a decimal comma (European spreadsheets)
     return int(value) if value.is_integer() else None

@@ -44,6 +44,7 @@ from data_prep.decode import PHANTOM_TEXT, PHANTOM_TEXT_KEY
 from data_prep.pool import spawn_pool
 from drac_ssl.config import DataConfig  # PyYAML, no torch: data.phantom_n_train / _n_test
 from drac_ssl.console import ProgressLines  # stdlib only
+from drac_ssl.cpu_threads import usable_cores  # stdlib only
 from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
 from drac_ssl.starting import ascii_int  # stdlib only
 
@@ -862,7 +863,8 @@ def generate(
     ``out_dir/C. Diabetic Retinopathy Grading/1. Original Images/a. Training Set/*.png``, the
     label CSV (``image name``, ``DR grade``) under ``2. Groundtruths``, and the unlabelled
     ``out_dir/DRAC2022_Testing_Set/.../b. Testing Set/*.png``. Each image depends only on
-    ``(seed, image id)``, so the result does not depend on ``workers`` (0 = all cores).
+    ``(seed, image id)``, so the result does not depend on ``workers`` (0 = the usable cores,
+    :func:`drac_ssl.cpu_threads.usable_cores`: affinity mask, cgroup CPU quota).
 
     Returns immediately when ``out_dir`` already holds a complete set made with the same
     parameters (recorded in ``phantom.json``, written last). An interrupted run is resumed:
@@ -915,7 +917,7 @@ def generate(
             if not path.exists():
                 tasks.append((int(seed), case.image_id, case.grade, int(size), str(path)))
 
-    n_workers = (os.cpu_count() or 1) if workers <= 0 else int(workers)
+    n_workers = usable_cores() if workers <= 0 else int(workers)  # not the machine's CPUs
     n_workers = max(1, min(n_workers, len(tasks)))
     bar = _progress(len(tasks), enabled=progress)
     # off a terminal (a log, nohup, CI), where the bar is off: a line at most a minute
@@ -969,7 +971,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-test", type=ascii_int("--n-test"), default=N_TEST,
                         help=f"test images (default {N_TEST})")
     parser.add_argument("--seed", type=ascii_int("--seed"), default=0, help="data set seed (default 0)")
-    parser.add_argument("--workers", type=ascii_int("--workers"), default=0, help="processes, 0 = all cores")
+    parser.add_argument("--workers", type=ascii_int("--workers"), default=0, help="processes, 0 = the usable cores (affinity mask, cgroup CPU quota)")
     parser.set_defaults(func=cli)
 
 

@@ -43,12 +43,16 @@ from data_prep.layout import (
 from data_prep.problems import IngestError
 from drac_ssl.io import read_json_dict, sha256_file
 
-__all__ = ["HASH_BUDGET_BYTES", "SOURCE_ROLES", "changed_grades", "data_changed_words", "grade_differences",
-           "labels_edited",
-           "source_changes", "stamp_sources"]
+__all__ = ["BYTES_ONLY_WORDS", "HASH_BUDGET_BYTES", "SOURCE_ROLES", "changed_grades", "data_changed_words",
+           "differences_words", "grade_differences", "labels_edited", "source_changes", "stamp_sources"]
 
 SOURCE_ROLES = {"labels_csv": "label CSV", "test_list_csv": "test-list CSV", "npz": "MedMNIST .npz"}
 """The non-image files an ingest depends on, and their names in messages."""
+BYTES_ONLY_WORDS = ("no grade differs from the ingest's: only its bytes changed, such as line endings, a "
+                    "byte-order mark, the row order or blank lines")
+"""What a label CSV saved again with the same grades is (:func:`grade_differences` compared it
+and found none), in the words of the preflight's warning and of a run's last lines
+(:func:`data_changed_words`)."""
 HASH_BUDGET_BYTES = 256 * 2**20
 """Bytes of images whose stat changed that :func:`source_changes` hashes per call (the label
 CSV and ``.npz`` are always hashed)."""
@@ -219,20 +223,35 @@ GRADES_SHOWN = 5
 
 
 def changed_grades(data_dir: str | Path) -> list[str]:
-    """The images whose grade in the label CSV now differs from the grade the ingest in
-    ``data_dir`` wrote into its manifest (``'eye_001.jpg: 3 -> 0'``, file order), read with
-    the columns and grade scale the ingest recorded; [] when none does or the CSV cannot be
-    read so (the caller then says only that it was edited). Best effort: a row is matched by
-    its file name, or its name without the extension."""
+    """The differences between the label CSV now and the grades the ingest in ``data_dir``
+    wrote into its manifest (:func:`grade_differences`: ``'eye_001.jpg (line 3): 3 -> 0'``,
+    ``'005.png: 2 -> (no row)'``); [] when none or the CSV cannot be read so (the caller then
+    says only that it was edited)."""
     return grade_differences(data_dir) or []
 
 
 def grade_differences(data_dir: str | Path) -> list[str] | None:
-    """:func:`changed_grades`, but None when the edited label CSV cannot be compared with the
-    ingest's grades (not edited, unreadable with the recorded columns and scale, no recorded
-    columns, or no row matching an ingested image): [] then means it was compared and no
-    grade differs (line endings, a byte-order mark, the row order or blank lines changed)."""
-    from data_prep.validate import read_labels
+    """How the (image, grade) pairs of the edited label CSV differ from the ingest's (the
+    manifest's training images and their grades), read with the columns and grade scale the
+    ingest recorded; each row matched to an ingested image as the ingest matches
+    (:class:`data_prep.validate.NameIndex`: by file name, else stem or number, ignoring case).
+
+    One string per difference, CSV file order, then the manifest's: a grade changed,
+    ``'002.png (line 4): 2 -> 0'``; a grade cell blanked or no longer a grade,
+    ``'005.png (line 7): 2 -> (empty)'`` (``(not a grade: 'x')``); an ingested training image
+    with no row any more (a row deleted, the file cut short), ``'005.png: 2 -> (no row)'``;
+    a row with a grade naming no ingested training image (a row added),
+    ``'new.png (line 14): (not ingested) -> 1'``, or one the ingest left out as ungradable whose
+    cell now reads as a grade, ``(left out as ungradable) -> 1``. Rows the ingest left out
+    because their image was nowhere (``data.missing=leave_out``) are not compared: an image
+    added since is a change :func:`source_changes` reports.
+
+    [] only when the pairs match the ingest's exactly (line endings, a byte-order mark, the row
+    order or blank lines changed: :data:`BYTES_ONLY_WORDS`). None when the CSV cannot be
+    compared: not edited, unreadable with the recorded columns and scale, no recorded
+    columns, or no row matching an ingested image (another file)."""
+    from data_prep.layout import name_key
+    from data_prep.validate import NameIndex, read_labels
 
     data_dir = Path(data_dir)
     summary = read_json_dict(data_dir / "ingest_summary.json") or {}
@@ -244,37 +263,79 @@ def grade_differences(data_dir: str | Path) -> list[str] | None:
     try:
         table, _ = read_labels(labels, str(columns["image"]), str(columns.get("grade") or ""),
                                grade_names=[str(n) for n in names], scale_given=True)
+        ingested: dict[Path, str] = {}  # training image (manifest path) -> its grade, manifest order
         with open(data_dir / "manifest.csv", newline="", encoding="utf-8") as fh:
-            ingested = {}
             for row in csv.DictReader(fh):
                 if row.get("split") == "train" and row.get("grade") not in (None, ""):
-                    name = Path(str(row.get("path") or row.get("id") or "")).name
-                    ingested[name] = ingested[Path(name).stem] = row["grade"]
+                    ingested[Path(str(row.get("path") or row.get("id") or ""))] = str(row["grade"])
+        gone = {name_key(str(r.get("name", ""))) for r in summary.get("left_out_missing") or []
+                if isinstance(r, dict)}  # rows whose image was nowhere (data.missing=leave_out)
+        ungradable = {name_key(str(r.get("name", ""))): str(r.get("grade_cell", ""))
+                      for r in summary.get("left_out_ungradable") or [] if isinstance(r, dict)}
     except (OSError, csv.Error, ValueError, KeyError, TypeError):
         return None
     if table is None:
         return None
-    changed, matched = [], False
+    index = NameIndex(list(ingested))
+    changed: list[str] = []
+    seen: set[Path] = set()
     for row in table.rows:
-        before = ingested.get(row.name, ingested.get(Path(row.name).stem))
-        matched = matched or before is not None
-        if before is not None and row.grade is not None and str(row.grade) != before:
-            changed.append(f"{row.name} (line {row.line}): {before} -> {row.grade}")
-    return changed if matched else None
+        found, _ = index.find(row.name)
+        where = f"{row.name} (line {row.line})"
+        if len(found) > 1:  # several images of that name: the ingest refused such a row
+            seen.update(found)
+            continue
+        if found:
+            seen.add(found[0])
+            before = ingested[found[0]]
+            if row.grade is None:
+                now = f"(not a grade: {row.written!r})" if row.written else "(empty)"
+                changed.append(f"{where}: {before} -> {now}")
+            elif str(row.grade) != before:
+                changed.append(f"{where}: {before} -> {row.grade}")
+        elif row.grade is not None and name_key(row.name) not in gone:
+            key = name_key(row.name)
+            if key not in ungradable:
+                changed.append(f"{where}: (not ingested) -> {row.grade}")
+            elif row.written != ungradable[key]:
+                changed.append(f"{where}: (left out as ungradable) -> {row.grade}")
+    if not seen:
+        return None
+    changed += [f"{path.name}: {grade} -> (no row)" for path, grade in ingested.items() if path not in seen]
+    return changed
+
+
+def differences_words(grades: list[str]) -> str:
+    """``'N grade(s) differ from the ingest's: a; b; ...'`` for :func:`grade_differences`'
+    list, the first :data:`GRADES_SHOWN` named, then a count; the preflight and a run's last
+    lines say them so."""
+    shown = "; ".join(grades[:GRADES_SHOWN]) + (f" and {len(grades) - GRADES_SHOWN} more"
+                                                 if len(grades) > GRADES_SHOWN else "")
+    return f"{len(grades)} grade(s) differ from the ingest's: {shown}"
 
 
 def data_changed_words(data_dir: str | Path) -> str:
     """One sentence on the data changed since the ingest in ``data_dir`` (a run's ``data/``,
     :func:`source_changes`), for a run's last lines and report.md; '' when nothing changed,
     or when the data root is gone (the run's stages read the ingest's cache: nothing of the
-    run is wrong then)."""
+    run is wrong then). A label CSV saved again with the same grades (compared by
+    :func:`grade_differences`: none differs) is said so (:data:`BYTES_ONLY_WORDS`), and when
+    nothing else changed the sentence says plainly that the run's grades are the CSV's and
+    nothing is to be redone."""
     changes = source_changes(data_dir)
     if not changes or changes[0].startswith("the data root "):
         return ""
-    grades = changed_grades(data_dir)
-    shown = "; ".join(grades[:GRADES_SHOWN]) + (f" and {len(grades) - GRADES_SHOWN} more"
-                                                 if len(grades) > GRADES_SHOWN else "")
+    labels = labels_edited(data_dir)
+    compared = grade_differences(data_dir) if labels is not None else None
+    if compared == []:  # the label CSV compared: no grade differs, only its bytes changed
+        said = f"the label CSV {labels}"
+        if all(ch.startswith(said) for ch in changes):
+            return (f"the data changed since this run ingested it: {'; '.join(changes)}, but "
+                    f"{BYTES_ONLY_WORDS}; the grades this run was made from are the CSV's, so there "
+                    f"is nothing to redo")
+        changes = [f"{ch} ({BYTES_ONLY_WORDS})" if ch.startswith(said) else ch for ch in changes]
+    grades = compared or []
     return (f"the data changed since this run ingested it: {'; '.join(changes)}"
-            + (f" ({len(grades)} grade(s) differ from the ingest's: {shown})" if grades else "")
+            + (f" ({differences_words(grades)})" if grades else "")
             + "; every stage of this run was made from the data as it was ingested, not from the "
               "changes (to use them: the same command with run.name=<a new name>, a new run folder)")

@@ -20,6 +20,7 @@ import functools
 import hashlib
 import os
 import re
+import shlex
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from data_prep.grades import choices, config_grades, describe, grades_option
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
     # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
     GRADE_INSIDE_WORDS,
+    GRADE_INTEGER,
+    GRADE_NUMERAL,
     NOT_PATIENT_ID_WORDS,
     PATIENT_COLUMN_WORDS,
     PATIENT_ID_WORDS,
@@ -1305,23 +1308,79 @@ def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names:
 
 def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                       values: Collection[int], n_top: int,
-                      scale: str = "the scale (--grades)") -> Problem | None:
+                      scale: str = "the scale (--grades)", *, delimiter: str = ",",
+                      encoding: str = "utf-8") -> Problem | None:
     """The one error for a label set written 1..K on a K-grade scale (``values`` exactly within
     1..K, K among them, no 0): its rows of grade K are not K errors of their own, and its fix
-    is to subtract 1 (a pandas one-liner on ``csv_path``'s ``column``), never another scale.
-    ``scale``: where the K grades come from, in words (``export --score``: the submission's).
-    None when the values do not look 1-based."""
+    is to subtract 1 from ``csv_path``'s ``column`` (:func:`shift_grades_command`), never
+    another scale. ``scale``: where the K grades come from, in words (``export --score``: the
+    submission's). ``delimiter``, ``encoding``: the CSV's, as :func:`data_prep.labels.read_table`
+    read it. The command is the fix's last line, on a line of its own (indented 2), after
+    the words saying it is a POSIX shell's and keeps a backup. None when the values do not look
+    1-based."""
     k = len(grade_names)
     if not values or min(values) != 1 or max(values) != k:
         return None
-    code = (f"import pandas as pd; t = pd.read_csv({str(csv_path)!r}, sep=None, engine='python'); "
-            f"t[{column!r}] -= 1; t.to_csv({str(csv_path)!r}, index=False)")
     return error(csv_path,
                  f"the grades run 1..{k}, but {scale} has {k} grades, 0..{k - 1}: the "
                  f"labels look 1-based ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
                  f"{k}, outside 0..{k - 1}; grades start at 0 here: {describe(grade_names)})",
-                 f"subtract 1 from the {column} column, e.g. {python_word()} -c \"{code}\" (it rewrites the "
-                 f"file as comma-separated: keep a copy), or in a spreadsheet", "grade")
+                 f"subtract 1 from the {column} column, in a spreadsheet or with this command "
+                 f"for bash or zsh (a POSIX shell; on Windows: Git Bash or WSL), which copies the "
+                 f"file to {Path(csv_path).name}.bak first, then rewrites it in place, every other "
+                 f"cell's text as it was:\n  "
+                 f"{shift_grades_command(csv_path, column, delimiter, encoding)}", "grade")
+
+
+# The standard library's csv, no pandas (no dependency of the package, and its read_csv turns
+# patient ids 007 / 0012 / 1e3 into 7.0 / 12.0 / 1000.0): every cell is kept as text but the
+# grade column's numerals, shifted by parse_grade's own rule (data_prep.labels.GRADE_INTEGER /
+# GRADE_NUMERAL, the cell stripped of whitespace and outer '"' as parse_grade strips it: ' 2 ',
+# '+2', '2.0', '2,0', '4.00E+00', a tab or no-break space around it), written back as the whole
+# number; blank or worded cells and numerals parse_grade rejects ('1_0', '1.5') are left alone.
+# The reader's dialect is read_table's (data_prep.labels._records: skipinitialspace, so that
+# '001.png, "seen, twice"' is one cell, not two re-quoted ones the next ingest rejects), and
+# the header cells are matched as read_table reads them (stripped, a BOM dropped); a header
+# without the column stops with a message, the file untouched. The file is copied to
+# PATH.bak before it is written; a PATH.bak already there stops the command, the file
+# untouched (a second run would subtract 1 again and overwrite the only copy of the original).
+# No '"', '$', '`' or backslash in the code but the delimiter's repr ('\t'), which a shell's
+# double quotes pass on as written; the path and the column come as shell-quoted arguments.
+_SHIFT_CODE = (
+    "import csv,os,re,shutil,sys; p,c=sys.argv[1:]; b=p+'.bak'; "
+    "os.path.exists(b) and sys.exit(b+' exists (shifted already?): nothing changed; delete it "
+    "to shift again'); "
+    "t=list(csv.reader(open(p,newline='',encoding={encoding!r}),delimiter={delimiter!r},"
+    "skipinitialspace=True,strict=False)); "
+    "h=[[x.strip().lstrip(chr(65279)).strip() for x in r] for r in t]; "
+    "i=next((n for n,r in enumerate(h) if c in r),None); "
+    "i is None and sys.exit(p+': no header cell '+repr(c)+' found: nothing changed'); "
+    "k=h[i].index(c); "
+    "f=lambda s:int(s) if re.fullmatch({integer!r},s) else (lambda v:int(v) if v.is_integer() "
+    "else None)(float(s.replace(',','.'))) if re.fullmatch({numeral!r},s) else None; "
+    "[r.__setitem__(k,str(g-1)) for r in t[i+1:] "
+    "if k<len(r) and (g:=f(r[k].strip().strip(chr(34)).strip())) is not None]; "
+    "shutil.copyfile(p,b); o=open(p,'w',newline='',encoding={encoding!r}); "
+    "csv.writer(o,delimiter={delimiter!r},lineterminator=chr(10)).writerows(t); o.close()")
+
+
+def shift_grades_command(csv_path: str | Path, column: str, delimiter: str = ",",
+                         encoding: str = "utf-8") -> str:
+    """The shell command (``PYTHON -c "..." PATH COLUMN``, PYTHON :func:`python_word`) that
+    subtracts 1 from every cell of ``column`` in the label CSV ``csv_path`` that
+    :func:`data_prep.labels.parse_grade` reads as a grade (by the same rule), written back as
+    the whole number (``+2`` and ``2.0`` -> ``1``), rewriting the file in place with the
+    standard library's :mod:`csv`: every other cell keeps its text (ids ``007``, ``1e3``; quotes
+    only where a cell needs them), rows end in a line feed. The file is first copied to
+    ``csv_path.bak``; when that backup exists already the command changes nothing and says so
+    (exit status 1: run twice, it would subtract 1 twice). A POSIX shell's command (bash,
+    zsh: the code in double quotes, the arguments in single quotes).
+    ``column``: the header cell as read (stripped); ``delimiter``, ``encoding``: the CSV's as
+    :func:`data_prep.labels.read_table` read it (``utf-8-sig`` keeps a BOM). The fix of
+    :func:`one_based_problem`."""
+    code = _SHIFT_CODE.format(encoding=encoding, delimiter=delimiter, integer=GRADE_INTEGER,
+                              numeral=GRADE_NUMERAL)
+    return f'{python_word()} -c "{code}" {shlex.quote(str(csv_path))} {shlex.quote(column)}'
 
 
 def looks_like_patient_column(name: str) -> bool:
@@ -1918,7 +1977,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         said = (None if by_name or per_eye else  # words and numbers mixed: not a 1-based column
                 # of numbers; per eye, a fix rewriting one column would be wrong
                 one_based_problem(csv_path, table.columns[index["grade"]], grade_names, numbers,
-                                  len(outside)))
+                                  len(outside), delimiter=table.delimiter, encoding=table.encoding))
         if said is None:
             graded = sum(row.grade is not None for row in rows) + len(outside)
             said = outside_problem(csv_path, outside, grade_names, numbers, graded)

@@ -2,7 +2,12 @@
 
 One :class:`ViewRecipe` per ``AugmentConfig.recipe`` holds every probability and range, and
 both paths are built from it, so the CPU and the GPU pipelines draw from the same
-distribution (up to interpolation details):
+distribution, up to interpolation details (the GPU path has no antialiasing) and one border:
+``reflect`` (the octa recipe's rotated corners) is OpenCV's ``BORDER_REFLECT_101`` on the CPU
+(``gfedcb|abcdefgh``: the edge pixel not repeated) and ``grid_sample``'s ``reflection`` at
+``align_corners=False`` on the GPU, which is OpenCV's ``BORDER_REFLECT`` (``fedcba|abcdefgh``:
+the edge pixel repeated), so the reflected fill is one pixel apart (:data:`_BORDERS`; pinned by
+``tests/drac_ssl/test_augment.py``). ``zeros`` and ``replicate`` are the same on both:
 
 - ``octa`` (UW-OCTA, 1 channel): random resized crop from the cached ``source_size`` image
   to ``image_size``, horizontal and vertical flips, a random multiple of 90 degrees, a
@@ -78,8 +83,15 @@ from drac_ssl.eval_input import (  # the deterministic input path, shared with i
 from drac_ssl.starting import ignore_stop_signals_in_worker
 
 _DEFAULT_CHANNELS = {"octa": 1, "fundus": 3, "cifar": 3, "mnist": 1}
+# name -> (grid_sample padding_mode, OpenCV border). "reflect" is NOT the same fill on both:
+# grid_sample's "reflection" (align_corners=False) reflects about the image's outer edge, so
+# pixels -1, -2 read pixels 0, 1 (OpenCV's BORDER_REFLECT), while BORDER_REFLECT_101 reflects
+# about the edge pixel's centre: pixels -1, -2 read 1, 2. A one-pixel shift of the octa
+# recipe's rotated corners between the CPU and the GPU path; the CPU's is kept (the committed
+# OCTA figures were made with it). tests/drac_ssl/test_augment.py pins both fills: a change of
+# either side fails it, and this comment and the module docstring are to be updated with it.
 _BORDERS = {"zeros": ("zeros", cv2.BORDER_CONSTANT), "reflect": ("reflection", cv2.BORDER_REFLECT_101),
-            "replicate": ("border", cv2.BORDER_REPLICATE)}  # name -> (grid_sample, OpenCV)
+            "replicate": ("border", cv2.BORDER_REPLICATE)}
 
 
 @dataclass(frozen=True)
@@ -119,7 +131,8 @@ class ViewRecipe:
     noise_p: float = 0.0
     noise_std: tuple[float, float] = (0.01, 0.05)
     # fill outside the image: zeros | reflect | replicate (rotated corners; and the taps of a
-    # bicubic kernel at the edge, which PIL and OpenCV fill by replicating the edge pixels)
+    # bicubic kernel at the edge, which PIL and OpenCV fill by replicating the edge pixels);
+    # reflect is one pixel apart on the CPU and the GPU (see _BORDERS)
     border: str = "zeros"
     mean: tuple[float, ...] = field(default=(0.5,))
     std: tuple[float, ...] = field(default=(0.5,))
@@ -461,7 +474,13 @@ def prepare_images(
 
     The deterministic preprocessing of evaluation (:func:`drac_ssl.pretrain.embed_images`,
     the low-label protocol): divide by 255, bilinear (antialiased) resize to ``image_size``
-    when needed, subtract ``mean`` and divide by ``std``: ``C`` values each (one per channel,
+    when needed, subtract ``mean`` and divide by ``std``. Not the resize of
+    :func:`drac_ssl.eval_input.eval_transform` (``cv2.INTER_AREA``), which the fine-tuning
+    and inference read: where a resize happens the two differ slightly (512 -> 224 px, a
+    blurred random grey image: max 3.55, mean 0.52 grey levels; a hand comparison, not a
+    bench figure), so a k-NN monitor or low-label figure and a fine-tuned model's see
+    slightly different inputs of one image; none where the size already matches (MNIST,
+    CIFAR-10). ``mean`` / ``std``: ``C`` values each (one per channel,
     in the images' channel order) or one value for every channel. A recipe's statistics
     (:func:`drac_ssl.eval_input.normalization_for`) are for its own channels: convert them
     with :func:`stats_for` (e.g. RGB statistics for grey images).
@@ -541,11 +560,15 @@ class GpuTwoViewAugment(nn.Module):
        resized crop (torchvision's sampling: 10 vectorised tries of area and log-aspect,
        the whole image when none fits), flips, rot90 and a small rotation applied in output
        space. No antialiasing: a large downscale (octa 512 -> 224 at small crop scale)
-       aliases slightly more than the CPU path's area interpolation.
+       aliases slightly more than the CPU path's area interpolation. The ``reflect`` border
+       (octa) is ``grid_sample``'s ``reflection``, OpenCV's ``BORDER_REFLECT``, where the CPU
+       path uses ``BORDER_REFLECT_101``: the fill of rotated corners is one pixel apart
+       (:data:`_BORDERS`).
     2. Colour jitter with probability ``jitter_p``, brightness, contrast, saturation and
        hue in a random order per sample, as torchvision (:meth:`_jitter`). Hue is a
-       rotation of the chroma plane in YIQ space by ``2 * pi * h`` (an approximation of
-       the HSV hue shift). Brightness/contrast (albumentations semantics) and gamma for
+       rotation of the chroma plane in YIQ space by ``2 * pi * h``, ``h`` drawn uniform in
+       ``-jitter_hue..jitter_hue``: not torchvision's HSV hue shift, nor close to it (see
+       :meth:`_jitter`). Brightness/contrast (albumentations semantics) and gamma for
        octa.
     3. Greyscale (BT.601 luma, kept 3 channels) and solarise (invert values >= 0.5).
     4. Gaussian blur by a separable grouped convolution with a per-sample sigma (samples
@@ -640,9 +663,20 @@ class GpuTwoViewAugment(nn.Module):
         after each. Each of the four is an affine colour map ``x -> M x + t`` with a
         per-sample ``(C, C)`` matrix ``M`` (brightness ``b I``; contrast ``c I`` with
         ``t = (1 - c) * mean grey``; saturation ``s I + (1 - s) 1 luma^T``; hue a rotation
-        of the YIQ chroma plane by ``2 pi h``, approximating the HSV hue shift), so each of
-        the four slots of the order is one batched ``einsum``. Grey images get brightness
-        and contrast only."""
+        of the YIQ chroma plane by ``2 pi h``), so each of the four slots of the order is one
+        batched ``einsum``. Grey images get brightness and contrast only.
+
+        The hue step is a YIQ chroma rotation by a symmetric random angle, NOT torchvision's
+        ``adjust_hue`` (an HSV hue shift by ``h`` turns) nor an approximation of it: its
+        rotation runs the other way round the colour wheel (the median HSV hue change of
+        ``+h`` is about ``-h``), and, per colour, even with the sign flipped to match it is
+        about as far from ``adjust_hue`` as leaving the colour alone. On 65,536 random
+        colours, absolute difference per channel in [0, 1] units at ``h = 0.1`` (the cifar
+        recipe's largest): ``+h`` max 1.00, mean 0.22; ``-h`` max 0.39, mean 0.085; no shift at
+        all, mean 0.10 (at ``h = 0.02``: ``-h`` mean 0.022, no shift 0.020)
+        (``python -m bench.hue_jitter_check``, ``bench/results/hue_jitter_check.json``). As the angle is drawn symmetrically, the
+        direction does not change the recipe's distribution; the per-colour map does. Kept
+        as it is: the committed CIFAR-10 figures were made with it."""
         r = self.recipe
         n, c = x.shape[0], x.shape[1]
         device = x.device

@@ -20,6 +20,7 @@ parser) before they import the command's module. Every parser has ``--version``
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import re
 import sys
@@ -347,7 +348,8 @@ def train_command() -> None:
     """The installed ``drac-ssl-train`` (pyproject.toml's ``[project.scripts]``): what
     ``python -m drac_ssl.train`` does, in the same order: Ctrl-C quiet while starting
     (:func:`drac_ssl.starting.quiet_while_starting`), :func:`refuse_train_early`, then
-    :func:`drac_ssl.train.main` and its exit (:func:`drac_ssl.train.exit_with`). Never
+    :func:`drac_ssl.train.command_main` (:func:`drac_ssl.train.main` of the process's command line)
+    and its exit (:func:`drac_ssl.train.exit_with`). Never
     returns: ends the process with the command's exit code."""
     from drac_ssl.starting import quiet_while_starting
 
@@ -355,7 +357,7 @@ def train_command() -> None:
     refuse_train_early()
     from drac_ssl import train  # torch, OpenCV, scikit-learn: only for a configuration that reads
 
-    train.exit_with(train.main())
+    train.exit_with(train.command_main())  # signals held after an interrupt until exit_with
 
 
 def export_parser() -> argparse.ArgumentParser:
@@ -652,18 +654,20 @@ def _current_folder() -> str | None:
 
 def _label_names(args: argparse.Namespace) -> set[str]:
     """``--score``'s label CSV's image names and patients (:func:`drac_ssl.scoring.read_grade_labels`
-    with the submission's grade scale); the first cell of each of its rows when it cannot be
-    read so (:func:`drac_ssl.name_tags.csv_first_column`)."""
+    with the submission's grade scale: K = its header's cells less ``case`` and ``class``, read by
+    :mod:`csv` as :mod:`drac_ssl.submission` reads it, so that a quoted cell holding a comma is
+    one cell); the first cell of each of its rows when it cannot be read so
+    (:func:`drac_ssl.name_tags.csv_first_column`)."""
     from drac_ssl.name_tags import csv_first_column
     from drac_ssl.scoring import read_grade_labels, scale_names
 
     try:
         with open(args.score, newline="", encoding="utf-8-sig") as fh:
-            header = fh.readline().strip().split(",")
+            header = next(csv.reader(fh), [])
         k = args.grades or max(2, len(header) - 2)
         rows = read_grade_labels(args.labels, scale_names(k), image_column=args.image_column,
                                  grade_column=args.grade_column, patient_column=args.patient_column)
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error):
         return set(csv_first_column(args.labels))
     return {*rows.names, *(p for p in rows.patients if p)}
 

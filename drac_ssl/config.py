@@ -249,7 +249,7 @@ class DataConfig:
     strict: bool = False  # make the ingest's warnings fatal: colour converted to grey, mixed bit depths, sizes other than expected_side ...
     ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (DataConfig's docstring)
     missing: str = "error"  # error | leave_out: a label row whose image is not there (DataConfig's docstring)
-    workers: int = 0  # processes decoding the images in the ingest; 0 = all cores
+    workers: int = 0  # processes decoding the images in the ingest; 0 = the usable cores (affinity mask, cgroup CPU quota)
     # the embedded phantom DRAC set (data.root empty): graded training and ungraded test
     # images generated (DRAC Task 3's 611 / 386 by default) from a seed
     phantom_n_train: int = 611  # phantom set: graded training images generated
@@ -336,7 +336,8 @@ class PretrainConfig:
     # once (a one-off observation, not measured by a bench).
     compile: str = "auto"
     # data-loading worker processes (pretraining's and UMM's CPU views, the fine-tuning's): speed
-    # only, each view has its own seed; -1 = the machine's CPUs but one (environment.json records the count)
+    # only, each view has its own seed; -1 = the usable cores but one (affinity mask, cgroup CPU
+    # quota; environment.json records the count)
     num_workers: int = -1
     knn_every: int = 0  # k-NN monitor every N epochs when labels of two grades exist (else a line says it is off); 0 = off
     knn_k: int = 20  # neighbours of the k-NN monitor (cosine similarity, weighted vote: Wu et al. 2018)
@@ -1081,24 +1082,109 @@ def _setting(section: Any, dotted: str) -> Any:
     return section
 
 
-def _dotted_key_words(full: str, key: str, value: Any, names: Sequence[str], typed: str = "") -> str:
+def _dotted_key_words(full: str, key: str, value: Any, names: Sequence[str], typed: str = "",
+                      existing: tuple[str, int, bool] | None = None) -> str:
     """The error of the setting ``full`` written in a file as one dotted key ``key``
     (``finetune.epochs: 3``, a setting that exists; ``typed``: the key with its sections,
     when its last name is misspelt: ``finetune.epoch``): YAML reads the dots as part of one
-    name, so the fix is the nested form of that same setting, its value as written."""
+    name, so the fix is the nested form of that same setting, its value as written. With
+    ``existing`` (a section of ``full`` the file already has, its 1-based line, and whether it
+    is written inline, ``pretrain: {epochs: 5}``: ``("pretrain", 1, False)``,
+    :func:`_existing_section`), the fix is to move it into that section: a second
+    ``pretrain:`` key, as the nested form alone suggests, would be a key written twice; into
+    an inline section, as one more ``key: value`` inside its ``{ }`` (``lr: 1``; a block of
+    settings as ``augment: {recipe: fundus}``), not as a block under it."""
     parent, _, name = full.rpartition(".")
     meant = f" Did you mean {full!r}?" if typed and typed != full else ""
-    if isinstance(value, dict):  # a section written dotted (pretrain.augment: {recipe: x})
-        how = (f"write it nested, its settings one indent further under the last line\n"
-               f"{_yaml_block(parent, name, '').rstrip()}")
-    elif isinstance(value, WrittenValue):
-        how = f"write it nested\n{_yaml_block(parent, name, value)}"
-    else:  # a value over several lines: kept as written, under the nested key
-        how = f"write it nested ({' > '.join(full.split('.'))}), its value as written"
+    if existing is not None and existing[2]:  # pretrain: {epochs: 5}: a block under it would not read
+        section, line, _ = existing
+        top = section.split(".")[-1]
+        rest = full[len(section) + 1:].split(".")
+        entry = _flow_entry(rest, value)
+        how = (f"add `{entry}` inside its {{ }} on line {line} (the {section} section the file has "
+               f"there, written inline; a second '{top}:' key would be written twice), a comma "
+               f"between it and the settings there: {top}: {{..., {entry}}}"
+               + (", the settings of its block inside the new { } as key: value, comma-separated"
+                  if isinstance(value, dict) else "") if entry is not None else
+               f"add {' > '.join(rest)} inside the {{ }} of the {section} section the file has on "
+               f"line {line} (a second '{top}:' key would be written twice), its value as written")
+    else:
+        if existing is not None:
+            section, line, _ = existing
+            top = section.split(".")[-1]
+            write = (f"move it into the {section} section the file has on line {line} (a second "
+                     f"'{top}:' key would be written twice), nested")
+        else:
+            write = "write it nested"
+        if isinstance(value, dict):  # a section written dotted (pretrain.augment: {recipe: x})
+            how = (f"{write}, its settings one indent further under the last line\n"
+                   f"{_yaml_block(parent, name, '').rstrip()}")
+        elif isinstance(value, WrittenValue):
+            how = f"{write}\n{_yaml_block(parent, name, value)}"
+        else:  # a value over several lines: kept as written, under the nested key
+            how = f"{write} ({' > '.join(full.split('.'))}), its value as written"
     return (f"unknown setting '{key}': a key written with dots is one name in a YAML file, not the "
             f"setting {full} (dotted names are the command line's: {full}=...).{meant}\n"
             f"  valid keys here: {', '.join(names)}\n"
             f"  fix: {how}")
+
+
+def _flow_entry(path: Sequence[str], value: Any) -> str | None:
+    """``lr: 1`` (``path`` ``['lr']``), ``augment: {recipe: fundus}`` (``['augment', 'recipe']``):
+    the setting as one entry of an inline YAML mapping, its value as written
+    (:class:`WrittenValue`); a block of settings (a dict: ``pretrain.augment:`` with lines under
+    it) as ``augment: {...}``, the ``...`` its settings, said by the caller; None for a value
+    over several lines (a block list), which has no one-line form as written."""
+    if isinstance(value, dict):
+        text = "{...}"
+    elif isinstance(value, WrittenValue):
+        text = str(value)
+    else:
+        return None
+    for part in reversed(path[1:]):
+        text = f"{{{part}: {text}}}"
+    return f"{path[0]}: {text}"
+
+
+def _section_line(path: Path | None, section: str) -> tuple[int, bool] | None:
+    """The 1-based line, as an editor counts it (:func:`_editor_position`), of the key of the
+    section ``section`` (``pretrain``, ``pretrain.augment``) in the YAML file ``path``: each
+    part a key of the mapping of the one before, the last one's value a mapping (settings under
+    it) or empty; with whether that mapping is written inline (``pretrain: {epochs: 5}``, a YAML
+    flow mapping). None when the file has no such section, or cannot be read as YAML."""
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8").removeprefix(BYTE_ORDER_MARK)
+        node = yaml.compose(text, Loader=YamlLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    line = None
+    for part in section.split("."):
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        found = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and str(k.value) == part),
+                     None)
+        if found is None:
+            return None
+        line, node = _editor_position(text, found[0].start_mark.index)[0] + 1, found[1]
+    empty = isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and not node.value
+    if line is None or not (isinstance(node, yaml.MappingNode) or empty):
+        return None
+    return line, isinstance(node, yaml.MappingNode) and bool(node.flow_style)
+
+
+def _existing_section(source: Path | None, prefix: str, full: str) -> tuple[str, int, bool] | None:
+    """The deepest section on the way to the setting ``full`` (below ``prefix``, the section
+    the dotted key is written in) that the file ``source`` already has, with its line and
+    whether it is written inline (:func:`_section_line`); None when it has none, or no file."""
+    parts = full.split(".")[:-1]
+    depth = len(prefix.split(".")) if prefix else 0
+    for end in range(len(parts), depth, -1):
+        section = ".".join(parts[:end])
+        if (found := _section_line(source, section)) is not None:
+            return section, *found
+    return None
 
 
 def _yaml_block(section: str, key: str, value: str) -> str:
@@ -1149,12 +1235,14 @@ def typed_keys(overrides: Sequence[str]) -> frozenset[str]:
 
 
 def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
-           fixes: FixBase | None = None, given: frozenset[str] = frozenset()) -> Any:
+           fixes: FixBase | None = None, given: frozenset[str] = frozenset(),
+           source: Path | None = None) -> Any:
     """Return a copy of dataclass ``base`` with ``updates`` applied (recursively, checked); a
     bad value's fix suggests the ``-c`` file's value where ``fixes`` is given (:func:`fallback`).
     ``given``: the keys the command line sets (:func:`typed_keys`), left out of an unknown
     setting's fix (``finetune.max_steps_per_epoch=2`` with ``pretrain.max_steps_per_epoch=2``
-    typed too: that one does not shorten the fine-tuning)."""
+    typed too: that one does not shorten the fine-tuning). ``source``: the YAML file
+    ``updates`` were read from, whose sections a dotted key's fix names (:func:`_existing_section`)."""
     hints = _type_hints(type(base))
     names = [f.name for f in dataclasses.fields(base)]
     changes: dict[str, Any] = {}
@@ -1166,7 +1254,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             # one YAML key (a review: told to write it under pretrain:, "Did you mean" itself)
             nested = f"{prefix}.{meant_dotted}" if prefix else meant_dotted
             raise UnknownSettingError(f"{where}: " + _escaped(_dotted_key_words(
-                nested, str(key), value, names, full)), full, [nested])
+                nested, str(key), value, names, full, _existing_section(source, prefix, nested))),
+                full, [nested])
         if key not in names:
             close = close_match(key, names)
             meant = [f"{prefix + '.' if prefix else ''}{close}"] if close else []
@@ -1207,7 +1296,7 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
                 f"  fix: {fix}"), full, meant)
         current = getattr(base, key)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
-            changes[key] = _merge(current, value, where, full, fixes, given)
+            changes[key] = _merge(current, value, where, full, fixes, given, source)
         else:
             changes[key] = _coerce(value, hints[key], where, full, fixes)
     return dataclasses.replace(base, **changes)
@@ -2605,13 +2694,16 @@ def _key_line(path: Path, dotted: str) -> str:
         return str(path)
     found, start, indent = None, 0, -1
     parts = [p.split("[")[0] for p in dotted.split(".")]
-    for cut in range(len(parts) - 1):  # a dotted key written as one (finetune.epochs: 3)
-        literal = ".".join(parts[cut:])
-        for i, line in enumerate(lines):
-            text = line.lstrip()
-            if text.startswith((f"{literal}:", f"'{literal}':", f'"{literal}":')) and (
-                    cut == 0 or _key_line(path, ".".join(parts[:cut])) != str(path)):
-                return f"{path}:{i + 1}"
+    for cut in range(len(parts) - 1):  # a dotted key written as one (finetune.epochs: 3), or a
+        # dotted section whose settings are a block under it (pretrain.augment:\n  recipe: x,
+        # read as pretrain.augment.recipe): the longest such key first
+        for end in range(len(parts), cut + 1, -1):
+            literal = ".".join(parts[cut:end])
+            for i, line in enumerate(lines):
+                text = line.lstrip()
+                if text.startswith((f"{literal}:", f"'{literal}':", f'"{literal}":')) and (
+                        cut == 0 or _key_line(path, ".".join(parts[:cut])) != str(path)):
+                    return f"{path}:{i + 1}"
     for part in parts:
         for i in range(start, len(lines)):
             text = lines[i].lstrip()
@@ -3088,7 +3180,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
         p = config_file(path)
         data = _load_yaml(p)
         try:
-            cfg = _merge(cfg, data, str(p))
+            cfg = _merge(cfg, data, str(p), source=p)
         except ConfigError as exc:
             # point at the line of the offending key
             msg = str(exc)
@@ -3231,7 +3323,7 @@ gets its line here."""
 
 
 DATA_RANGES: tuple[SettingRange, ...] = (
-    SettingRange("data.workers", 0, why=" (0 = all cores)"),
+    SettingRange("data.workers", 0, why=" (0 = the usable cores)"),
     SettingRange("data.expected_side", -1, high=65535,
                  why=": the side in pixels every grey image is expected to have (-1: the layout's, "
                      "1024 for DRAC; 0: no check)",

@@ -62,6 +62,8 @@ checkpoint from before its probe columns that early-stops on them is refused, wi
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import sys
@@ -271,16 +273,21 @@ def _device_copy(state: Any) -> Any:
 
 
 def write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
-    """``metrics.csv`` (union of the row keys, in first-seen order) and ``metrics.jsonl``."""
+    """``metrics.csv`` (union of the row keys, in first-seen order; a key a row lacks and a
+    None value are empty cells; ``\n`` line ends) and ``metrics.jsonl``, nothing for an empty
+    ``history``. Written by :class:`csv.DictWriter`, so a text value holding a comma, a quote
+    or a line break is quoted and reads back whole with :func:`csv.reader` (the hand-joined
+    rows of before split it); numeric rows are byte for byte what they were."""
     if not history:
         return
     keys: list[str] = []
     for row in history:
         keys.extend(k for k in row if k not in keys)
-    lines = [",".join(keys)]
-    for row in history:
-        lines.append(",".join("" if row.get(k) is None else str(row.get(k)) for k in keys))
-    atomic_write_text(out_dir / "metrics.csv", "\n".join(lines) + "\n")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=keys, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(out_dir / "metrics.csv", text.getvalue())
     atomic_write_text(out_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
 
 

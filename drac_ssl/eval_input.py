@@ -139,7 +139,9 @@ def check_recipe(recipe: str, crop_scale: Sequence[float]) -> None:
 
 def eval_transform(image_size: int, channels: int, mean: tuple[float, ...],
                    std: tuple[float, ...]) -> Any:
-    """Deterministic preprocessing for evaluation, k-NN and inference: an albumentations
+    """Deterministic preprocessing for the fine-tuning's evaluation and inference (the k-NN
+    monitor and the low-label bench use :func:`drac_ssl.augment.prepare_images`, whose
+    antialiased bilinear resize differs slightly from this one's): an albumentations
     pipeline from uint8 ``(H, W)`` / ``(H, W, C)`` to float32 ``(S, S)`` / ``(S, S, C)``,
     ``S = image_size`` (pixels): resize with ``cv2.INTER_AREA`` (an exact copy when the size
     already matches, as for CIFAR-10 at 32 and MNIST at 28), then ``(x / 255 - mean) / std``

@@ -371,7 +371,7 @@ from drac_ssl.submission import (
     FolderFiles,
     broken_link_words,
     check_submission,
-    class_rule_words,
+    class_rule_setting_words,
     classes_off_rule,
     grade_note_counts,
     image_notes_path,
@@ -1136,7 +1136,7 @@ def _replace_set(final: Path, pending: Path, staged: Sequence[tuple[Path, Path]]
 def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
                     n_near_tie: int = 0) -> str:
     """The export's ``class = ...`` words of a bundle (after ``class = ``, with the setting that
-    made the rule): :func:`drac_ssl.submission.class_rule_words` and ``(finetune.decision=...)``;
+    made the rule): :func:`drac_ssl.submission.class_rule_setting_words`, ``... (finetune.decision=...)``;
     for a two-grade bundle whose referral cut decides the grade
     (:attr:`drac_ssl.grading.model.Calibration.referral_decides`, ``finetune.referral_target``),
     ``1 when P1 >= 0.2315, the referral cut set for sensitivity >= 0.90 on the out-of-fold
@@ -1146,8 +1146,7 @@ def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why
         cut = cal.referral
         return (f"1 when P1 >= {cut.cut:.6g}, the referral cut set for {cut.words()} on the out-of-fold "
                 f"outputs, else 0 (finetune.referral_target={cut.target})")
-    return (f"{class_rule_words(cal.decision, n_not_largest, n_rows, why, n_near_tie)} "
-            f"(finetune.decision={cal.decision})")
+    return class_rule_setting_words(cal.decision, n_not_largest, n_rows, why, n_near_tie)
 
 
 def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None = None,

@@ -219,25 +219,14 @@ class _Rows:
 def _check_kaggle(csv_path: str | os.PathLike[str], *, images_dir: str | os.PathLike[str] | None = None,
                   ids: Sequence[str] | None = None, num_grades: int | None = None) -> tuple[ProblemLines, _Rows]:
     """:func:`check_kaggle`'s problems and the rows read."""
-    from drac_ssl.submission import _Problems, printable_text, read_folder
+    from drac_ssl.submission import _csv_text, _Problems, printable_text, read_folder
 
     k = KAGGLE_GRADES if num_grades is None else int(num_grades)
     problems = _Problems(str(csv_path))
     rows = _Rows()
-    try:
-        raw = Path(csv_path).read_bytes()
-    except OSError as exc:
-        problems.add(0, "unreadable", f"cannot read the file ({exc.strerror or exc})", "check the path")
-        return problems.finish(), rows
-    if raw.startswith(b"\xef\xbb\xbf"):
-        problems.add(1, "bom", "the file starts with a UTF-8 byte-order mark, which turns the first "
-                     "column name into '\\ufeffid_code'", "save it as plain UTF-8 without BOM")
-        raw = raw[3:]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problems.add(0, "encoding", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                     "save the CSV as plain UTF-8 text")
+    # a workbook, a BOM, bytes not UTF-8: refused and said as the DRAC check says them
+    text = _csv_text(csv_path, problems, KAGGLE_COLUMNS[0])
+    if text is None:
         return problems.finish(), rows
     records: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -362,7 +351,8 @@ def check_kaggle(csv_path: str | os.PathLike[str], *, images_dir: str | os.PathL
                  ids: Sequence[str] | None = None, num_grades: int | None = None) -> list[str]:
     """Every problem of a Kaggle submission (``id_code,diagnosis``), one ``FILE:LINE: what ->
     fix`` string each (:class:`drac_ssl.submission.ProblemLines`, as the DRAC check's); [] for a
-    valid file. Checks: UTF-8 text without BOM, the header exactly ``id_code,diagnosis``, two
+    valid file. Checks: a CSV, not a spreadsheet workbook saved or renamed as one, UTF-8 text
+    without BOM (read as the DRAC check reads it, :func:`drac_ssl.submission._csv_text`), the header exactly ``id_code,diagnosis``, two
     columns a row, an id once, not empty, without surrounding spaces nor a file extension, a
     diagnosis an integer in ``0..K-1`` (``K = num_grades``, else :data:`KAGGLE_GRADES`). With
     ``images_dir`` (the folder of the test images, or one image), every image (named as one,

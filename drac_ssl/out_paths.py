@@ -21,7 +21,10 @@ path"), so that nothing of the user's is lost:
   (compare's ``--csv``/``--md``, score's ``--json``): refused unless ``recognised`` says the
   command wrote it.
 
-Stdlib only (the export's argument checks run before torch is imported).
+Its import is stdlib only (the export's argument checks run before torch is imported).
+Checking an existing file's header loads what recognises it, once: a submission's
+:mod:`drac_ssl.scale` (with :mod:`drac_ssl.config` and yaml), Kaggle's and the other
+formats' :mod:`drac_ssl.kaggle` / :mod:`drac_ssl.submission` (numpy); never torch.
 """
 
 from __future__ import annotations
@@ -72,9 +75,12 @@ def first_fields(path: str | os.PathLike[str]) -> list[str] | None:
 
 
 def _submission_header(fields: Sequence[str]) -> bool:
-    """``case,class,P0..P{K-1}`` with K >= 2: :func:`drac_ssl.submission.write_submission`'s header."""
+    """``case,class,P0..P{K-1}`` with K >= 2: :func:`drac_ssl.submission.write_submission`'s
+    header, :func:`drac_ssl.scale.submission_columns` (the one definition it writes)."""
+    from drac_ssl.scale import submission_columns  # noqa: PLC0415 - yaml, only when a file exists
+
     k = len(fields) - 2
-    return k >= 2 and list(fields) == ["case", "class", *(f"P{i}" for i in range(k))]
+    return k >= 2 and tuple(fields) == submission_columns(k)
 
 
 def _kaggle_header(fields: Sequence[str]) -> bool:
@@ -86,8 +92,9 @@ def _kaggle_header(fields: Sequence[str]) -> bool:
 
 EXPORT_HEADERS: list[Callable[[Sequence[str]], bool]] = [_submission_header, _kaggle_header]
 """Whether a first line is the header of a CSV ``python -m drac_ssl.export --out`` writes, one
-rule per format it writes (a format added to the export adds its rule here): an existing
-``--out`` passing one is an earlier export's and may be replaced."""
+rule per format it writes (:data:`drac_ssl.kaggle.FORMATS`: DRAC's, Kaggle's; a format added to
+the export adds its rule here), each reading the header from the module that writes it: an
+existing ``--out`` passing one is an earlier export's and may be replaced."""
 
 
 def written_by_export(path: str | os.PathLike[str]) -> bool:
@@ -103,7 +110,13 @@ def _notes_header(fields: Sequence[str]) -> bool:
 
 
 def _referable_header(fields: Sequence[str]) -> bool:
-    return list(fields[:3]) == ["case", "P_referable", "referable"] and len(fields) <= 4
+    """:func:`drac_ssl.submission.write_referable`'s header: its
+    :data:`~drac_ssl.submission.REFERABLE_COLUMNS`, then at most one more (its
+    ``not_informative`` column)."""
+    from drac_ssl.submission import REFERABLE_COLUMNS  # noqa: PLC0415 - numpy, only when one exists
+
+    n = len(REFERABLE_COLUMNS)
+    return tuple(fields[:n]) == REFERABLE_COLUMNS and len(fields) <= n + 1
 
 
 def _skipped_record(path: Path) -> bool:

@@ -288,9 +288,11 @@ def read_config_file(path: str | os.PathLike[str] | None = None) -> ConfigFile:
     for parts, value in _leaves(data):
         line = config_module._key_line(p, ".".join(parts))
         try:
-            cfg = config_module._merge(cfg, config_module._nest(parts, value), line)
+            cfg = config_module._merge(cfg, config_module._nest(parts, value), line, source=p)
         except ConfigError as exc:
-            findings.append(_reading_finding(exc))
+            finding = _reading_finding(exc)
+            if finding not in findings:  # each setting of a dotted section's block: its one error
+                findings.append(finding)
         else:
             where[".".join(parts)] = line
     resolved_file = False
@@ -1667,13 +1669,20 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
     has not started (no ``finetune`` entry in ``stages.json``, no ``finetune/`` folder): a
     finished ingest is never redone in place (its stages were made from it), so the fix is a
     new run folder for the corrected grades, or the label CSV put back to finish this one;
-    the grades that changed are named (:func:`data_prep.source_check.grade_differences`). Only
-    when a grade differs, or the CSV cannot be compared with the ingest's grades: an edit that
-    changed no grade (line endings, a byte-order mark, the row order, blank lines) is the
-    warning, saying so. When the run's ingest was taken by ``run.reuse`` or ``reuse`` (the
+    the grades that changed are named (:func:`data_prep.source_check.grade_differences`: a row
+    deleted, cut off, blanked or added is one too). Only when a grade differs, or the CSV cannot
+    be compared with the ingest's grades: an edit that left the (image, grade) pairs as
+    ingested (line endings, a byte-order mark, the row order, blank lines) is the warning,
+    saying so; the warning names the differences otherwise. When the run's ingest was taken by ``run.reuse`` or ``reuse`` (the
     config's ``run.reuse``) is set, the new run's fix says to leave ``run.reuse`` out (with it
     the new run would take the old ingest again and stop here again)."""
-    from data_prep.source_check import grade_differences, labels_edited, source_changes
+    from data_prep.source_check import (
+        BYTES_ONLY_WORDS,
+        differences_words,
+        grade_differences,
+        labels_edited,
+        source_changes,
+    )
 
     changes = source_changes(run_dir / "data")
     if not changes:
@@ -1684,8 +1693,6 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
     taken = ingest.get("reused_from", "") if isinstance(ingest, dict) else ""
     if (labels is not None and grades != [] and finetune_ahead and "finetune" not in _status(run_dir)
             and not (run_dir / "finetune").exists()):
-        grades = grades or []
-        shown = "; ".join(grades[:5]) + (f" and {len(grades) - 5} more" if len(grades) > 5 else "")
         recorded = ((read_json_dict(run_dir / "data" / "ingest_summary.json") or {}).get("source_files")
                     or {}).get("labels_csv") or {}
         digest = str(recorded.get("sha256") or "")[:12]
@@ -1698,7 +1705,7 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
                    "stage runs, on the labels as they are now)")
         c.error("data.root",
                 f"the label CSV {labels} was edited since this run ingested it"
-                + (f" ({len(grades)} grade(s) differ from the ingest's: {shown})" if grades
+                + (f" ({differences_words(grades)})" if grades
                    else " (its grades could not be compared with the ingest's)")
                 + f", and the fine-tuning has not started: resumed, this run would fine-tune and be "
                   f"scored on the grades as they were ingested, not on the corrected ones (a finished "
@@ -1715,10 +1722,9 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
                   "nothing, to finish this run; to ingest the data in its new place, run the same "
                   "command with data.root=<its new place> and run.name=<a new name>")
         return
-    if labels is not None and grades == []:  # compared: only its bytes changed
-        changes = [f"{ch} (no grade differs from the ingest's: only its bytes changed, such as line "
-                   f"endings, a byte-order mark, the row order or blank lines)" if ch.startswith(f"the label CSV {labels}") else ch
-                   for ch in changes]
+    if labels is not None and grades is not None:  # compared: only its bytes changed, or named
+        said = f" ({BYTES_ONLY_WORDS})" if grades == [] else f" ({differences_words(grades)})"
+        changes = [f"{ch}{said}" if ch.startswith(f"the label CSV {labels}") else ch for ch in changes]
     redo = (f"or delete {run_dir} and rerun without run.reuse (its ingest was taken from {taken}, "
             f"made from the old data)" if taken else f"or delete {run_dir} to redo this one")
     c.warning("data.root", f"the data changed since this run ingested it: {'; '.join(changes)}. "

@@ -125,7 +125,7 @@ from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_fac
 from drac_ssl.selection import recorded_selection
 from drac_ssl.stage_settings import edited_config_words
 from drac_ssl.starting import python_command, started
-from drac_ssl.submission import class_rule_words
+from drac_ssl.submission import class_rule_setting_words
 from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_first_try
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
@@ -1907,7 +1907,7 @@ def _export_section(run_dir: Path) -> list[str]:
             n_near_tie = n_near_tie if isinstance(n_near_tie, int) and not isinstance(n_near_tie, bool) else 0
             n_test = summary.get("n_test") if isinstance(summary.get("n_test"), int) else 0
             why = f"why in the grade_note column of `{shown.as_posix()}`" if shown is not None else ""
-            rule = (f"{class_rule_words(decision, n_off, n_test, why, n_near_tie)} (`finetune.decision={decision}`)"
+            rule = (class_rule_setting_words(decision, n_off, n_test, why, n_near_tie, markdown=True)
                     if not isinstance(summary.get("class_rule"), str) else summary["class_rule"])  # referral cut
             lines.append(f"- its class: {rule}; its P columns: {probability_columns_words(meta)}")
         if notes is not None and shown is not None and summary.get("n_flagged"):  # some test image not reliably gradable

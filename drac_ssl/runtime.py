@@ -187,11 +187,13 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
 def dataloader_workers(setting: int) -> int:
     """The DataLoader worker processes ``pretrain.num_workers`` gives (pretraining's and UMM's
     CPU augmentation, the fine-tuning's views): ``setting`` itself when 0 or more, else every
-    CPU of the machine but one (``os.cpu_count() - 1``, at least 0: the machine's CPUs, not the
-    cores this process may use). Speed only: every view carries its own seed
+    core this process may use but one (:func:`drac_ssl.cpu_threads.usable_cores` - 1, at least
+    0: the affinity mask of ``taskset`` / Slurm / a Kubernetes cpuset, capped by a cgroup v2
+    CPU quota such as ``docker --cpus``; not ``os.cpu_count()``, the machine's CPUs, which on a
+    2-core Slurm job on a 128-CPU node would start 127 processes). Speed only: every view carries its own seed
     (``TwoViewFeed``, :func:`drac_ssl.finetune.view_keys`), so the figures are the same for
     any count; the run's ``environment.json`` records it as ``dataloader_workers``."""
-    return max(0, (os.cpu_count() or 1) - 1) if setting < 0 else setting
+    return max(0, usable_cores() - 1) if setting < 0 else setting
 
 
 def cpu_bf16_flags() -> list[str]:

@@ -712,7 +712,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                    + ", ".join(f"{fallback[g]}={g} ({grade_names[g]})" for g in sorted(by_scale)),
                              "nothing to do (scored as those numbers)", "grade-names"))
     if outside:
-        problems += _outside_problems(path, column, grade_names, grades, outside, per_eye=bool(eyes))
+        problems += _outside_problems(path, column, grade_names, grades, outside, per_eye=bool(eyes),
+                                      dialect=(table.delimiter, table.encoding))
     if marked_rows and marked is not None:
         problems.append(marked_ungradable_problem(path, marked_rows, marked, grade_names,
                                                   UNGRADABLE_SCORE_FIX))
@@ -727,7 +728,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
 
 
 def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grades: Sequence[int | None],
-                      outside: Sequence[tuple[int, str, int]], per_eye: bool = False) -> list[Problem]:
+                      outside: Sequence[tuple[int, str, int]], per_eye: bool = False,
+                      dialect: tuple[str, str] = (",", "utf-8")) -> list[Problem]:
     """The errors for the label rows ``outside`` (line, image name, grade) whose grades are not
     in 0..K-1 (K the submission's, ``grades`` the other rows' grades, None where not a
     number): labels written 1..K are one error with the fix that subtracts 1
@@ -735,14 +737,16 @@ def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grade
     rows (:func:`data_prep.validate.stray_grades`: few, or a gap above the scale) or rows below
     0 an error each, at its line (as the ingest says them); else the labels are on a wider scale, one error: the fix is a submission on
     theirs, never new true grades. ``per_eye``: the grades come from two columns (no 1-based
-    fix rewriting one column)."""
+    fix rewriting one column). ``dialect``: the label CSV's delimiter and encoding, which that
+    fix's command reads and writes it in."""
     k = len(grade_names)
     inside = [g for g in grades if g is not None]
     values = set(inside) | {g for _, _, g in outside}
     top = sum(1 for _, _, g in outside if g == k)
     # K is the submission's here, --grades or not
     if not per_eye and (one_based := one_based_problem(path, column, grade_names, values, top,
-                                                       scale="the submission's scale")) is not None:
+                                                       scale="the submission's scale",
+                                                       delimiter=dialect[0], encoding=dialect[1])) is not None:
         return [one_based]
     low, high = min(values), max(values)
     wider = (f"the labels use grades up to {high}, the submission has {k} grades: score a submission "

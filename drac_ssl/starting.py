@@ -70,8 +70,13 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
     """While the block runs, SIGTERM (``kill``, systemd, a SLURM pre-emption) raises
     KeyboardInterrupt as Ctrl-C does, so what a Ctrl-C does on the way out (stages.json,
     invocations.jsonl, the "interrupted in" line) is done for it too; the previous handler is
-    given back after. Does nothing outside the main thread (signals are handled there only).
-    (``python -m app`` does the same around its server.)"""
+    given back after, unless the block installed another one: the way out's
+    :func:`hold_signals_for_exit` (``SIG_IGN``) stays until :func:`exit_on_signal` takes over, so
+    that a SIGTERM between the block's end and the exit cannot kill the process by signal
+    (exit -15, ``atexit`` skipped, the last line maybe unsaid); a caller that wants its own
+    handlers back whatever the block did wraps it in :func:`stop_signal_handlers_given_back`
+    (``train.main`` from Python). Does nothing outside the main thread (signals are handled
+    there only). (``python -m app`` does the same around its server.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -80,7 +85,8 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, before)
+        if signal.getsignal(signal.SIGTERM) is _sigterm_interrupts:  # else held for the exit: kept
+            signal.signal(signal.SIGTERM, before)
 
 
 @contextlib.contextmanager
@@ -152,6 +158,26 @@ def hold_signals_for_exit() -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def stop_signal_handlers_given_back() -> Iterator[None]:
+    """SIGINT's and SIGTERM's handlers as they were before the block, given back after it
+    however it ends (a return, an exception, ``SystemExit``, a KeyboardInterrupt): for a
+    command's ``main()`` called from Python (a notebook, a script), whose interrupt handling
+    ignores further signals (:func:`hold_signals_for_exit`) or installs its own, so that the
+    caller keeps its Ctrl-C afterwards. A handler not installed from Python (``getsignal``
+    None) is left as the block left it. Main thread only (elsewhere no handler can change)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            if handler is not None and signal.getsignal(number) is not handler:
+                signal.signal(number, handler)
 
 
 def exit_on_signal(code: int) -> None:

@@ -59,7 +59,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_setting_words", "class_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
@@ -1465,6 +1465,36 @@ def _missing_column_problem(problems: _Problems, line: int, short: Sequence[tupl
                  "the rows to make it pass")
 
 
+def _csv_text(csv_path: str | os.PathLike[str], problems: _Problems, first_column: str) -> str | None:
+    """The text of a submission CSV as the checks read it (DRAC's :func:`_check`, Kaggle's
+    :func:`drac_ssl.kaggle.check_kaggle`): the file's bytes decoded as UTF-8, a leading UTF-8
+    byte-order mark removed and added to ``problems`` at line 1 (it turns the first column name,
+    ``first_column``, into ``'\\ufeff' + first_column``). None, its one problem added at line 0,
+    for a file that cannot be read, a spreadsheet workbook given as a CSV (an ``.xlsx`` saved or
+    renamed ``.csv``: :func:`data_prep.labels.workbook_words`, refused with its fix, save it as
+    CSV) and bytes that are not UTF-8. Never raises for a bad file."""
+    try:
+        raw = Path(csv_path).read_bytes()
+    except OSError as exc:
+        problems.add(0, "unreadable", f"cannot read the file ({exc.strerror or exc})",
+                     "check the path; it must be a CSV file")
+        return None
+    if (workbook := workbook_words(raw)) is not None:  # .xlsx / .xls: not text to decode
+        problems.add(0, "workbook", f"{workbook}, not a CSV", workbook_fix(workbook))
+        return None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        problems.add(1, "bom", "the file starts with a UTF-8 byte-order mark, which turns "
+                     f"the first column name into '\\ufeff{first_column}'",
+                     "save it as plain UTF-8 without BOM")
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.add(0, "encoding", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                     "save the CSV as plain UTF-8 text")
+        return None
+
+
 def _check(csv_path: str | os.PathLike[str],
            images_dir: str | os.PathLike[str] | None = None, *,
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
@@ -1481,25 +1511,8 @@ def _check(csv_path: str | os.PathLike[str],
         raise ImagesFolderError(problem, images_dir, csv_path)  # the call's problem, not the file's: no line 0
     file = str(csv_path)
     problems = _Problems(file)
-    try:
-        raw = Path(csv_path).read_bytes()
-    except OSError as exc:
-        problems.add(0, "unreadable", f"cannot read the file ({exc.strerror or exc})",
-                     "check the path; it must be a CSV file")
-        return _Checked(problems.finish(), 0)
-    if (workbook := workbook_words(raw)) is not None:  # .xlsx / .xls: not text to decode
-        problems.add(0, "workbook", f"{workbook}, not a CSV", workbook_fix(workbook))
-        return _Checked(problems.finish(), 0)
-    if raw.startswith(b"\xef\xbb\xbf"):
-        problems.add(1, "bom", "the file starts with a UTF-8 byte-order mark, which turns "
-                     "the first column name into '\\ufeffcase'",
-                     "save it as plain UTF-8 without BOM")
-        raw = raw[3:]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problems.add(0, "encoding", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                     "save the CSV as plain UTF-8 text")
+    text = _csv_text(csv_path, problems, SUBMISSION_COLUMNS[0])
+    if text is None:
         return _Checked(problems.finish(), 0)
     if grade_names is not None and num_grades is not None and len(grade_names) != num_grades:
         raise ValueError(f"{len(grade_names)} grade names for {num_grades} grades")
@@ -2046,6 +2059,18 @@ def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why
     if counts:
         words += " (" + ", and ".join(counts) + (f": {why}" if why else "") + ")"
     return words
+
+
+def class_rule_setting_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
+                             n_near_tie: int = 0, *, markdown: bool = False) -> str:
+    """:func:`class_rule_words` (same arguments) followed by the setting that made the rule,
+    ``(finetune.decision=thresholds)``, the setting in backticks when ``markdown``: the one
+    builder of the export's ``class = ...`` words (:func:`drac_ssl.export.class_rule_said`,
+    the command's and the stage's console line) and of report.md's Export section's ``its
+    class:`` line, so the two cannot drift apart."""
+    setting = f"finetune.decision={decision}"
+    return (f"{class_rule_words(decision, n_not_largest, n_rows, why, n_near_tie)} "
+            f"({f'`{setting}`' if markdown else setting})")
 
 
 def classes_off_rule(rows: SubmissionRows, decision: str,

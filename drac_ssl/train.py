@@ -148,6 +148,7 @@ from drac_ssl.starting import (
     interrupt_exit_code,
     python_command,
     started,
+    stop_signal_handlers_given_back,
 )
 from drac_ssl.trial_run import (
     EPOCH_SETTINGS,
@@ -2274,8 +2275,33 @@ def main(argv: list[str] | None = None) -> int:
     (``subprocess.run([sys.executable, "-m", "drac_ssl.train", ...])``) to run several at
     once. The command each call records is its own even so (a context variable, per thread),
     and a grading or export in another thread while a run trains records its own command.
+
+    Signals: SIGINT's and SIGTERM's handlers are the caller's again when the call returns or
+    raises, whatever happened (:func:`drac_ssl.starting.stop_signal_handlers_given_back`): an
+    interrupted run ignores further Ctrl-C on its way out (:func:`drac_ssl.starting.hold_signals_for_exit`),
+    and a notebook or script that called it keeps its Ctrl-C. The command's own process
+    (:func:`command_main`) keeps them ignored until :func:`exit_with`.
     """
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
+    with stop_signal_handlers_given_back():  # the caller's, after started(): a notebook's Ctrl-C
+        return _command(argv)
+
+
+def command_main() -> int:
+    """:func:`main` of the process's own command line (``sys.argv[1:]``) for ``python -m
+    drac_ssl.train`` and the installed ``drac-ssl-train``
+    (:func:`drac_ssl.commands.train_command`), always followed by :func:`exit_with`: after an
+    interrupt further Ctrl-C and SIGTERM stay ignored (:func:`drac_ssl.starting.hold_signals_for_exit`)
+    until :func:`exit_with` installs the teardown's handlers, not given back in between (the
+    SIGTERM block, :func:`drac_ssl.starting.sigterm_as_ctrl_c`, keeps the hold), so a second
+    Ctrl-C cannot cut the line that says what was saved nor raise a traceback, and a SIGTERM
+    cannot kill the process by signal with ``atexit`` skipped."""
+    started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
+    return _command(None)
+
+
+def _command(argv: list[str] | None) -> int:
+    """:func:`main`'s work, without giving the signal handlers back."""
     args = train_parser().parse_intermixed_args(argv)  # overrides on both sides of -c FILE
     overrides = train_overrides(args)  # --threads N: run.threads=N, named as typed
     # kill / systemd / SLURM: stops as Ctrl-C does, said and recorded; a call from Python
@@ -2391,4 +2417,4 @@ def exit_with(code: int) -> None:
 
 
 if __name__ == "__main__":
-    exit_with(main())
+    exit_with(command_main())

@@ -5,14 +5,14 @@ which the ingest and the preflight both read labels with)."""
 from __future__ import annotations
 
 import csv
-import re
+import subprocess
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from data_prep import ingest, validate
+from data_prep.labels import read_table
 from data_prep.problems import as_config_keys
 from drac_ssl.config import DataConfig
 
@@ -38,11 +38,20 @@ def errors(problems: list[validate.Problem]) -> list[validate.Problem]:
     return [p for p in problems if p.severity == "error"]
 
 
-def follow_the_python_fix(fix: str) -> None:
-    """Run the ``python -c "..."`` one-liner a fix gives, as the user would."""
-    pytest.importorskip("pandas")
-    (code,) = re.findall(r'python -c "([^"]*)"', fix)
-    exec(code, {})  # noqa: S102 - the fix's own code, on the test's file
+def fix_command(fix: str) -> str:
+    """The command of a 1-based fix: its last line, on a line of its own, indented 2."""
+    said, command = fix.rsplit("\n  ", 1)
+    assert "\n" not in command and said.endswith("every other cell's text as it was:"), fix
+    return command
+
+
+def follow_the_python_fix(fix: str, cwd: Path | None = None) -> None:
+    """Run the command a 1-based fix gives (its last line), exactly as printed, in a POSIX
+    shell, as the user would."""
+    command = fix_command(fix)
+    done = subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True,  # noqa: S602
+                          check=False)
+    assert done.returncode == 0, (command, done.stderr)
 
 
 # --------------------------------------------------------------------------------------
@@ -65,6 +74,142 @@ def test_labels_written_one_to_k_are_said_once_to_look_one_based_with_a_fix_that
     table, problems = read(path, FOUR)
     assert errors(problems) == []
     assert [r.grade for r in table.rows] == [0, 1, 2, 3, 3, 0, 1, 2]
+
+
+def test_the_one_based_fix_shifts_the_grade_column_alone_and_keeps_every_other_cell(
+        tmp_path: Path) -> None:
+    """Review (library calls) 1: the fix was a pandas one-liner, whose read_csv turned patient
+    ids 007, 0012 and 1e3 into 7.0, 12.0 and 1000.0 (two patients become one when 7 and 007
+    are both written) and which needs pandas, no dependency. The command as printed, run in a
+    shell: the grades go down by one, every other cell keeps its text, quoted ones too."""
+    path = tmp_path / "my labels $x.csv"  # a path the shell must be told as one word, as written
+    path.write_text('image name,DR grade,patient,comment\n'
+                    '001.png,1,007,"seen, twice"\n'
+                    '002.png,4,0012,"said ""mild"""\n'
+                    '003.png, 2.0 ,1e3,\n'
+                    '004.png,3,07,plain\n', encoding="utf-8")
+    _, problems = read(path, FOUR)
+    (said,) = errors(problems)
+    assert "look 1-based" in said.what
+    follow_the_python_fix(said.fix)
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [["image name", "DR grade", "patient", "comment"],
+                    ["001.png", "0", "007", "seen, twice"],
+                    ["002.png", "3", "0012", 'said "mild"'],
+                    ["003.png", "1", "1e3", ""],
+                    ["004.png", "2", "07", "plain"]]
+    table, problems = read(path, FOUR, patient_column="patient")
+    assert errors(problems) == []
+    assert [(r.grade, r.patient) for r in table.rows] == [(0, "007"), (3, "0012"), (1, "1e3"), (2, "07")]
+
+
+def test_the_one_based_fix_reads_cells_after_a_space_as_the_ingest_does(tmp_path: Path) -> None:
+    """Review (libfix) F1: the command read with a plain csv.reader, the ingest with
+    skipinitialspace. ``001.png, 1, "seen, twice"`` came back as two re-quoted cells (the next
+    ingest: 4 values but the header has 3 columns), ``, "x"`` as ``"x"`` with its quotes, and a
+    header ``"image name", "DR grade"`` stopped the command on StopIteration. Both files as
+    written, the command as printed: the grades go down by one, every cell reads as before."""
+    bodies = {"spaced.csv": 'image name, DR grade, comment\n',
+              "quoted.csv": '"image name", "DR grade", "comment"\n'}
+    for name, header in bodies.items():
+        path = tmp_path / name
+        path.write_text(header + '"001.png", "1", "seen, twice"\n002.png, 4, "x"\n'
+                        '003.png, 3, y\n004.png,  2 , "a, b"\n', encoding="utf-8")
+        before, _ = read_table(path, HEADER)
+        assert before is not None and before.columns == ["image name", "DR grade", "comment"]
+        _, problems = read(path, FOUR)
+        (said,) = errors(problems)
+        follow_the_python_fix(said.fix)
+        table, problems = read(path, FOUR)
+        assert errors(problems) == [], (name, path.read_text(encoding="utf-8"))
+        assert [r.grade for r in table.rows] == [0, 3, 2, 1]
+        after, _ = read_table(path, HEADER)
+        assert after is not None and after.columns == before.columns
+        assert [cells[2] for _, cells in after.rows] == ["seen, twice", "x", "y", "a, b"]
+
+
+def test_the_one_based_fix_stops_with_a_message_on_a_file_without_the_column(
+        tmp_path: Path) -> None:
+    """The command run on a file whose header lost the column since: it says so and leaves the
+    file as it was (was: a StopIteration traceback)."""
+    path = write_labels(tmp_path / "labels.csv", [1, 2, 3, 4])
+    _, problems = read(path, FOUR)
+    (said,) = errors(problems)
+    path.write_text("image name,grade\n001.png,1\n", encoding="utf-8")
+    done = subprocess.run(fix_command(said.fix), shell=True, capture_output=True, text=True,  # noqa: S602
+                          check=False)
+    assert done.returncode == 1 and "no header cell 'DR grade' found: nothing changed" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert path.read_text(encoding="utf-8") == "image name,grade\n001.png,1\n"
+
+
+def test_the_one_based_fix_ends_on_its_command_and_keeps_a_backup_once(tmp_path: Path) -> None:
+    """Review (libfix) F4: the command stood mid-sentence (``e.g. COMMAND (it rewrites the file
+    in place ...: keep a copy)``), said neither which shell it is for nor made the copy it asked
+    for. Now: the words (a POSIX shell's command; the backup), then the command on its own last
+    line; it copies the file to FILE.bak first, and run a second time (which would subtract 1
+    again) it changes nothing and says why."""
+    path = write_labels(tmp_path / "labels.csv", [1, 2, 3, 4])
+    original = path.read_bytes()
+    _, problems = read(path, FOUR)
+    (said,) = errors(problems)
+    assert said.fix.startswith("subtract 1 from the DR grade column, in a spreadsheet or with "
+                               "this command for bash or zsh (a POSIX shell; on Windows: Git Bash "
+                               "or WSL), which copies the file to labels.csv.bak first, then "
+                               "rewrites it in place, every other cell's text as it was:\n  "), said.fix
+    assert said.fix.count("\n") == 1 and "import csv" in fix_command(said.fix)
+    follow_the_python_fix(said.fix)
+    assert (tmp_path / "labels.csv.bak").read_bytes() == original
+    shifted = path.read_bytes()
+    assert shifted != original
+    done = subprocess.run(fix_command(said.fix), shell=True, capture_output=True, text=True,  # noqa: S602
+                          check=False)
+    assert done.returncode == 1 and "labels.csv.bak exists (shifted already?): nothing changed" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert path.read_bytes() == shifted and (tmp_path / "labels.csv.bak").read_bytes() == original
+
+
+def test_the_one_based_fix_keeps_a_semicolon_csvs_delimiter_and_bom(tmp_path: Path) -> None:
+    """A European Excel CSV (``;``, UTF-8 with BOM): the command reads and writes it so."""
+    path = tmp_path / "labels.csv"
+    path.write_bytes("\ufeffimage name;DR grade;patient\r\n001.png;1;007\r\n002.png;4;1,5\r\n"
+                     "003.png;3;x\r\n".encode())
+    _, problems = read(path, FOUR)
+    (said,) = errors(problems)
+    follow_the_python_fix(said.fix)
+    assert path.read_bytes() == ("\ufeffimage name;DR grade;patient\n001.png;0;007\n002.png;3;1,5\n"
+                                 "003.png;2;x\n").encode()
+
+
+SHIFT_CELLS = ("1", "+2", " 3 ", "2.0", "2,0", "4.00E+00", "2.00e+00", "1.", "1.0e0", "\t2\t",
+               "\u00a02\u00a0", "\u20033", '"2"', "-1", "0", "007", "1e3", "1_0", "0_2", "inf",
+               "nan", "1.5", "1e400", ".5", "+", "2 0", "\uff12", "\u0663", "NA", "", "mild",
+               "3 (severe)")
+"""Grade cells for the 1-based fix: numerals parse_grade reads, and cells it does not."""
+
+
+def test_the_one_based_fix_shifts_exactly_the_cells_parse_grade_reads(tmp_path: Path) -> None:
+    """Review (libfix) F2: the command's own pattern (' *([0-9]+)(?:[.,]0*)? *') missed cells
+    the ingest reads as grades (``+2``, ``4.00E+00``, a tab or a no-break space around the
+    number), which stayed one too high without a word. Every cell parse_grade reads comes back
+    as parse_grade(cell) - 1, every other cell as it was."""
+    from data_prep.labels import parse_grade
+
+    path = tmp_path / "labels.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([HEADER, *([f"{i:03d}.png", c] for i, c in enumerate(SHIFT_CELLS))])
+    with open(path, newline="", encoding="utf-8") as fh:
+        written = [r[1] for r in list(csv.reader(fh, skipinitialspace=True))[1:]]
+    done = subprocess.run(validate.shift_grades_command(path, "DR grade"), shell=True,  # noqa: S602
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh, skipinitialspace=True))
+    assert rows[0] == list(HEADER)
+    read = {c: parse_grade(c) for c in written}
+    assert sum(g is not None for g in read.values()) == 17  # and 15 cells it rejects
+    assert [r[1] for r in rows[1:]] == [c if read[c] is None else str(read[c] - 1) for c in written]
 
 
 def test_a_two_grade_set_written_one_and_two_is_never_told_of_icdr(tmp_path: Path) -> None:

@@ -472,3 +472,37 @@ def test_without_randomness_a_larger_source_is_the_whole_image_resized(path: str
     expected = normalised(small, rec.mean, rec.std)
     inner = (slice(None), slice(None), slice(2, -2), slice(2, -2))
     torch.testing.assert_close(views[inner], expected[inner], atol=0.05, rtol=0)
+
+
+def _grid_sample_fill(padding: str, pixels: list[int]) -> list[float]:
+    """What ``grid_sample`` (align_corners=False, as the GPU path) reads at the integer pixel
+    positions ``pixels`` of the row 0, 1, 2, 3."""
+    row = torch.arange(4.0).view(1, 1, 1, 4)
+    u = torch.tensor([(2 * p + 1) / 4 - 1 for p in pixels])
+    grid = torch.stack([u, torch.zeros_like(u)], -1).view(1, 1, -1, 2)
+    return torch.nn.functional.grid_sample(row, grid, padding_mode=padding,
+                                           align_corners=False).view(-1).tolist()
+
+
+def _opencv_fill(border: int, pixels: list[int]) -> list[float]:
+    """What OpenCV's ``border`` (the CPU path's) puts at ``pixels`` (-2..5) of the row 0..3."""
+    row = np.arange(4, dtype=np.float32).reshape(1, 4)
+    padded = cv2.copyMakeBorder(row, 0, 0, 2, 2, border, value=0).ravel()
+    return [float(padded[p + 2]) for p in pixels]
+
+
+def test_the_reflect_border_is_one_pixel_apart_on_the_cpu_and_the_gpu() -> None:
+    """Review (library calls) 3: the octa recipe's ``reflect`` is BORDER_REFLECT_101 on the CPU
+    and grid_sample's ``reflection`` (BORDER_REFLECT) on the GPU. Pinned as it is, with the
+    other two borders that do agree: a change of either side fails here, and the docstrings of
+    drac_ssl/augment.py that say so are to change with it."""
+    from drac_ssl.augment import _BORDERS
+    assert recipe_for(AugmentConfig(recipe="octa")).border == "reflect"
+    outside = [-2, -1, 4, 5]
+    gpu, cpu = _BORDERS["reflect"]
+    assert _grid_sample_fill(gpu, outside) == [1.0, 0.0, 3.0, 2.0]  # fedcba|abcd: edge repeated
+    assert _opencv_fill(cpu, outside) == [2.0, 1.0, 2.0, 1.0]  # gfedcb|abcd: edge not repeated
+    assert _opencv_fill(cv2.BORDER_REFLECT, outside) == _grid_sample_fill(gpu, outside)
+    for name in ("zeros", "replicate"):
+        gpu, cpu = _BORDERS[name]
+        assert _grid_sample_fill(gpu, outside) == _opencv_fill(cpu, outside), name

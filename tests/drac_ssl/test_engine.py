@@ -449,3 +449,21 @@ def test_ctrl_c_in_a_monitor_keeps_the_finished_epoch_and_the_resume_is_exact(
     assert torch.equal(task.model.weight, straight_task.model.weight)
     assert load_checkpoint(tmp_path / "resumed" / "checkpoints" / "best.pt")["epoch"] == straight.best_epoch
     assert "monitors_pending" not in load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+
+
+def test_metrics_csv_quotes_text_and_keeps_numeric_rows_as_they_were(tmp_path: Path) -> None:
+    """Review (library calls) 6: metrics.csv was joined by hand, so a text value holding a
+    comma split into two cells; csv.DictWriter quotes it. Numeric rows (ints, floats, None, a
+    key a row lacks) are byte for byte what the hand-joined file held."""
+    import csv
+
+    numeric = [{"epoch": 0, "loss": 1.234567, "lr": 0.001, "knn_top1": None},
+               {"epoch": 1, "loss": float("nan"), "lr": 1e-05, "val_auc": 0.75, "stopped": False}]
+    engine_module.write_history(tmp_path, numeric)
+    keys = ["epoch", "loss", "lr", "knn_top1", "val_auc", "stopped"]
+    by_hand = "\n".join([",".join(keys), *(",".join("" if r.get(k) is None else str(r.get(k)) for k in keys)
+                                          for r in numeric)]) + "\n"
+    assert (tmp_path / "metrics.csv").read_text(encoding="utf-8") == by_hand
+    engine_module.write_history(tmp_path, [{"epoch": 0, "note": 'resumed, lr "halved"', "loss": 0.5}])
+    with open(tmp_path / "metrics.csv", newline="", encoding="utf-8") as fh:
+        assert list(csv.reader(fh)) == [["epoch", "note", "loss"], ["0", 'resumed, lr "halved"', "0.5"]]

@@ -3560,13 +3560,14 @@ def test_score_says_whether_two_rows_of_one_image_agree(
     assert f"{labels}:11: IDRiD_002 names the case IDRiD_002.jpg again, with the same grade (line 3)" in err, err
 
 
-def test_score_of_1_based_labels_is_one_error_with_the_pandas_fix(
+def test_score_of_1_based_labels_is_one_error_with_the_csv_fix(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sub = _write_scored_submission(tmp_path / "team.csv")
     labels = _labels_csv(tmp_path / "lab_1b.csv", [g + 1 for g in SCORED_TRUE])
     assert export.main(["--score", str(sub), "--labels", str(labels)]) == 2
     err = capsys.readouterr().err
-    assert err.count("1-based") == 1 and "pd.read_csv" in err and "-= 1" in err, err
+    # the standard library's csv (pandas mangled ids such as 007: tests/data_prep/test_label_grades.py)
+    assert err.count("1-based") == 1 and "import csv" in err and "pd.read_csv" not in err, err
     assert "the submission's scale has 5 grades, 0..4" in err and "--grades" not in err, err
     assert f"{labels}:8" not in err and f"{labels}:9" not in err, err  # not one error per row
 

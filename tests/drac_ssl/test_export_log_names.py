@@ -427,6 +427,31 @@ def test_a_name_of_thousands_of_characters_is_tagged(tmp_path: Path, capsys: pyt
     assert ended.value.code == 2 and "x" * 50 not in said.out + said.err, said
 
 
+def test_the_label_names_read_the_submissions_grades_from_its_header_as_csv(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review (library calls) 5: the submission's header was split at every comma, so a quoted
+    header cell holding one ("P0, no DR") made K one grade too many for the label CSV's scale;
+    csv.reader reads it as submission.py does."""
+    from drac_ssl import scoring
+
+    submission = tmp_path / "team.csv"
+    submission.write_text('case,class,"P0, no DR",P1,P2\nGood_Gina.png,0,0.5,0.3,0.2\n', encoding="utf-8")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image name,DR grade,patient\nGood_Gina.png,0,Gina_G\n", encoding="utf-8")
+    scales: list[int] = []
+    read = scoring.read_grade_labels
+
+    def spy(path: object, grade_names: list[str], **kwargs: object) -> object:
+        scales.append(len(grade_names))
+        return read(path, grade_names, **kwargs)
+
+    monkeypatch.setattr(scoring, "read_grade_labels", spy)
+    args = export_parser().parse_args(["--score", str(submission), "--labels", str(labels),
+                                       "--patient-column", "patient"])
+    assert commands._label_names(args) == {"Good_Gina.png", "Gina_G"}
+    assert scales == [3]
+
+
 def test_an_exception_gathering_the_names_names_no_file(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Review F7: the names were gathered before the filter stood, so an exception of that

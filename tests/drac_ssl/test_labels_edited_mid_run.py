@@ -15,7 +15,12 @@ import numpy as np
 import pytest
 
 from data_prep import ingest
-from data_prep.source_check import changed_grades, data_changed_words, labels_edited
+from data_prep.source_check import (
+    changed_grades,
+    data_changed_words,
+    grade_differences,
+    labels_edited,
+)
 from drac_ssl import preflight, train
 from drac_ssl.config import DataConfig
 from drac_ssl.report import _data_changed_lines
@@ -143,3 +148,88 @@ def test_a_grade_corrected_in_a_run_that_reused_an_ingest_is_told_a_new_run_with
                                                                     f"run.reuse={tmp_path / 'runs' / 'base'}"])
     (told,) = [f for f in preflight.check(cfg, run_dir, sources, stages=stages) if f.setting == "data.root"]
     assert "run.reuse='' (a new run without run.reuse" in told.fix, told.fix
+
+
+@pytest.mark.parametrize("also_added", [False, True], ids=["only-resaved", "and-an-image-added"])
+def test_the_last_lines_say_plainly_that_no_grade_differs_after_a_resave(also_added: bool, tmp_path: Path) -> None:
+    """The run's last lines (train's ``[train] warning:``, data_changed_words) and report.md's
+    bullet said only "the label CSV ... was edited; every stage of this run was made from the
+    data as it was ingested, not from the changes (to use them: ... a new run folder)" for a
+    CSV saved again with the same grades, which the preflight had only warned of: a user took it
+    for a corrected grade the run had missed. They say that no grade differs."""
+    root, run_dir = _ingested_run(tmp_path)
+    labels = root / "labels.csv"
+    labels.write_bytes(labels.read_bytes().replace(b"\n", b"\r\n"))  # a spreadsheet's re-save
+    if also_added:
+        cv2.imwrite(str(root / "new.png"), np.full((16, 16), 7, np.uint8))
+    assert changed_grades(run_dir / "data") == []
+    words = data_changed_words(run_dir / "data")
+    assert (f"the label CSV {labels} was edited, but no grade differs from the ingest's: only its bytes "
+            f"changed" if not also_added else
+            f"the label CSV {labels} was edited (no grade differs from the ingest's: only its bytes changed") in words, words
+    if also_added:  # the image added is a change the run did not read: its advice stays
+        assert "to use them: the same command with run.name=<a new name>" in words, words
+    else:
+        assert words.endswith("the grades this run was made from are the CSV's, so there is nothing to "
+                              "redo"), words
+        assert "to use them" not in words and "not from the changes" not in words, words
+    (bullet,) = _data_changed_lines(run_dir)
+    assert "no grade differs from the ingest's" in bullet, bullet
+
+
+@pytest.mark.parametrize("edit, differences", [
+    ("row deleted", ["005.png: 2 -> (no row)"]),
+    ("grade blanked", ["005.png (line 7): 2 -> (empty)"]),
+    ("file cut short", [f"{i:03d}.png: {i % 3} -> (no row)" for i in range(6, 12)]),
+    ("row added", ["new.png (line 14): (not ingested) -> 1"]),
+])
+def test_rows_deleted_blanked_cut_off_or_added_are_differences_not_a_resave(
+        edit: str, differences: list[str], tmp_path: Path) -> None:
+    """A review: the comparison looked only at rows both in the CSV and the manifest, so a row
+    deleted, a grade blanked (``005.png,``), a file cut short or a row added was "no grade
+    differs ... only its bytes changed ... nothing to redo" in the last lines and report.md,
+    and "only its bytes changed" in the preflight's warning. Each is a difference, named, and
+    the old advice stands."""
+    root, run_dir = _ingested_run(tmp_path)
+    labels = root / "labels.csv"
+    lines = labels.read_text().splitlines(keepends=True)
+    edited = {"row deleted": [line for line in lines if not line.startswith("005.png")],
+              "grade blanked": ["005.png,\n" if line.startswith("005.png") else line for line in lines],
+              "file cut short": lines[:7],
+              "row added": [*lines, "new.png,1\n"]}[edit]
+    labels.write_text("".join(edited))
+    data = run_dir / "data"
+    assert grade_differences(data) == differences
+    words = data_changed_words(data)
+    assert "only its bytes changed" not in words and "nothing to redo" not in words, words
+    assert f"({len(differences)} grade(s) differ from the ingest's: {differences[0]}" in words, words
+    assert "to use them: the same command with run.name=<a new name>" in words, words
+    (bullet,) = _data_changed_lines(run_dir)
+    assert "only its bytes changed" not in bullet and differences[0] in bullet, bullet
+    stages = ["pretrain", "umm", "finetune", "export"]
+    (refused,) = _data_findings(root, run_dir, stages)  # the fine-tuning ahead: stopped, named
+    assert refused.severity == "error" and differences[0] in refused.what, refused.what
+    (run_dir / "finetune").mkdir()  # begun: the warning names them, not "only its bytes"
+    (warned,) = _data_findings(root, run_dir, stages)
+    assert warned.severity == "warning", warned.line
+    assert "only its bytes changed" not in warned.what and differences[0] in warned.what, warned.what
+
+
+def test_rows_the_ingest_left_out_or_matched_loosely_compare_equal_after_a_resave(tmp_path: Path) -> None:
+    """The stricter comparison (every ingested image needs its row, every graded row its
+    image) still calls a mere re-save a re-save when the ingest left a row out for its missing
+    image (data.missing=leave_out) or matched a name by letter case or by its stem."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    for i in range(6):
+        cv2.imwrite(str(root / f"{i:03d}.png"), np.full((16, 16), 10 * i, np.uint8))
+    rows = [f"{i:03d}.png,{i % 3}" for i in range(3)] + ["003.PNG,0", "004,1", "005.png,2", "ghost.png,1"]
+    labels = root / "labels.csv"
+    labels.write_text("image name,DR grade\n" + "\n".join(rows) + "\n")
+    run_dir = tmp_path / "runs" / "x"
+    ingest.run(DataConfig(root=str(root), cache_sizes=[16], n_folds=2, workers=1, missing="leave_out"),
+               run_dir / "data", verbose=False)
+    labels.write_bytes(labels.read_bytes().replace(b"\n", b"\r\n"))
+    assert grade_differences(run_dir / "data") == []
+    labels.write_text(labels.read_text().replace("004,1", "004,2"))
+    assert grade_differences(run_dir / "data") == ["004 (line 6): 1 -> 2"]

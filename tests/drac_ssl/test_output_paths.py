@@ -106,6 +106,30 @@ def test_an_earlier_export_and_an_empty_file_may_be_replaced(tmp_path: Path) -> 
     assert not written_by_export(tmp_path / "other.csv")
 
 
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_what_the_writers_write_is_recognised_as_the_exports(k: int, tmp_path: Path) -> None:
+    """EXPORT_HEADERS reads each header from the module that writes it: whatever the writers
+    write (each format of kaggle.FORMATS, the referable file with and without its fourth
+    column) may be replaced by a rerun, a header one column short may not."""
+    from drac_ssl.kaggle import FORMATS, write_kaggle
+    from drac_ssl.out_paths import EXPORT_HEADERS
+    from drac_ssl.submission import referable_path, write_referable, write_submission
+
+    assert len(EXPORT_HEADERS) == len(FORMATS)  # one rule per format the export writes
+    probs = np.full((2, k), 0.5 / (k - 1))
+    probs[0, 0] = probs[1, 1] = 0.5  # not one-hot: write_submission warns of those
+    sub = write_submission(tmp_path / "sub.csv", ["1.png", "2.png"], probs, num_grades=k)
+    kaggle = write_kaggle(tmp_path / "kaggle.csv", ["1", "2"], [0, 1])
+    for path in (sub, kaggle):
+        assert written_by_export(path) and export_out_problem(path, None, None) is None, path.read_text()
+    for not_informative in ("", "its referable AUC's 95% CI is not above 0.5"):
+        write_referable(sub, 1, not_informative=not_informative)
+        assert export_out_problem(sub, None, None) is None, referable_path(sub).read_text()
+    short = tmp_path / "short.csv"
+    short.write_text(sub.read_text().replace(f",P{k - 1}", "", 1), encoding="utf-8")
+    assert written_by_export(short) == (k > 2)  # case,class,P0..P{k-2}: a K-1 grade header
+
+
 def test_the_stage_folders_are_the_run_files_tables() -> None:
     from drac_ssl.run_files import RUN_FILES
 
@@ -201,3 +225,22 @@ def test_the_demo_bundle_and_build_bundle_never_replace_a_folder_of_the_users(
     assert "the run folder runs/first-try or a folder above it" in (bundle_out_problem(Path("runs"), run) or "")
     assert bundle_out_problem(run / "bundles" / "vicreg", run) is None
     assert bundle_out_problem(Path("new_bundle"), run) is None
+
+
+def test_the_module_imports_stdlib_only_and_a_checked_file_loads_its_recogniser(tmp_path: Path) -> None:
+    """What the module docstring says: importing it loads no yaml, numpy nor torch (the
+    export's argument checks run before torch); checking a submission CSV's header loads
+    drac_ssl.scale (and with it yaml), never torch."""
+    import subprocess
+    import sys
+
+    (tmp_path / "out.csv").write_text("case,class,P0,P1,P2\n1.png,0,0.8,0.1,0.1\n", encoding="utf-8")
+    code = ("import sys\nfrom drac_ssl import out_paths\n"
+            "seen = lambda: sorted(m for m in ('yaml', 'numpy', 'torch', 'drac_ssl.scale') if m in sys.modules)\n"
+            "print(seen())\n"
+            f"print(out_paths.written_by_export({str(tmp_path / 'out.csv')!r}), seen())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.splitlines()
+    assert out[0] == "[]", out
+    assert out[1].startswith("True [") and "'drac_ssl.scale'" in out[1] and "'yaml'" in out[1], out
+    assert "torch" not in out[1], out

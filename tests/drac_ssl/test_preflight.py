@@ -1389,8 +1389,9 @@ def test_a_resumed_run_says_when_its_data_changed_since_the_ingest(tmp_path: Pat
     (finding,) = warned()
     assert finding.severity == "warning"
     assert finding.what.startswith(f"the data changed since this run ingested it: the label CSV "
-                                   f"{root / 'labels.csv'} was edited. This run goes on with the data "
-                                   "as it was ingested")
+                                   f"{root / 'labels.csv'} was edited (1 grade(s) differ from the "
+                                   f"ingest's: 002.png (line 4): 2 -> 0). This run goes on with the "
+                                   "data as it was ingested"), finding.what
     assert finding.fix == (f"to use the changed data, run the same command in a new run folder "
                            f"(run.name=<a new name>, without run.reuse of this run, which would take its "
                            f"ingest of the old data), or delete {run_dir} to redo this one")
