@@ -2100,9 +2100,15 @@ def hidden_characters(text: str) -> list[str]:
     occur: ``['a carriage return (\\r, invisible: ...)', 'a non-breaking space (U+00A0)']``.
     A message that shows a name with :func:`visible_text` says with them what the escapes are
     (a trial user: folders ``0\\r`` .. ``4\\r`` made by a script reading a CRLF file were
-    listed as ``0/, 1/, ...``, "not named as a grade")."""
+    listed as ``0/, 1/, ...``, "not named as a grade"). A byte of a file name that does not
+    decode (``os.fsdecode`` keeps it as a lone surrogate, U+DC80..U+DCFF, ``'\\udcff'``) is
+    named as that byte: ``an undecodable byte 0xFF in the name`` (not "U+DCFF (a control
+    character)", a review)."""
     words = []
     for char in dict.fromkeys(c for c in text if not c.isprintable()):
+        if 0xDC80 <= ord(char) <= 0xDCFF:  # surrogateescape's stand-in for a byte that is no UTF-8
+            words.append(f"an undecodable byte 0x{ord(char) - 0xDC00:02X} in the name")
+            continue
         words.append(_CONTROL_WORDS.get(char) or _LOOKALIKE_SPACES.get(char) or _YAML_ONLY_BREAKS.get(char)
                      or f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character').lower()})")
     return words

@@ -8,6 +8,7 @@ tests/helpers/shared_data.py); skipped with the reason when they are absent."""
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -166,6 +167,25 @@ def test_folder_names_holding_a_carriage_return_are_shown_escaped_and_the_charac
     assert "not named as a grade (a non-negative integer: 0/, 1/, ...): '0\\r'/, '1\\r'/, '2\\r'/, '3\\r'/, '4\\r'/" in said
     assert "the names hold a carriage return (\\r, invisible: the end of a line of a Windows text file" in said
     assert "-> rename each to its grade without that character" in said
+
+
+def test_a_folder_name_holding_an_undecodable_byte_names_the_byte(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F6: a folder named ``0`` and the byte 0xFF (no UTF-8: Python holds it as
+    ``\\udcff``) was said to hold "U+DCFF (a control character)", a character no file name
+    holds; it is the byte, named as one."""
+    tree = tmp_path / "t"
+    tree.mkdir()
+    try:
+        folder = Path(os.fsdecode(os.path.join(os.fsencode(tree), b"0\xff")))
+        folder.mkdir()
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes no name that is not UTF-8")
+    (folder / "a.png").write_bytes(b"not decoded: refused before any image is read")
+    code, _, err = flatten(capsys, "--root", tree, "--out", tmp_path / "flat")
+    said = " ".join(err.split())
+    assert code == 2 and "'0\\udcff'/" in said, said
+    assert "an undecodable byte 0xFF in the name" in said and "U+DCFF" not in said, said
 
 
 def test_the_tree_error_names_the_flatten_command_in_each_command_s_terms(tmp_path: Path) -> None:
