@@ -69,6 +69,7 @@ from drac_ssl.config import (
 from drac_ssl.io import read_json_dict
 from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
+from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, ingest_record
 from drac_ssl.starting import python_command, python_word
 
 if TYPE_CHECKING:
@@ -2546,15 +2547,6 @@ def setting_problems(cfg: Config, sources: dict[str, str] | None = None) -> list
     return [f for f in c.items if f.severity == "error"]
 
 
-INGEST_ONLY_SETTINGS = ("data.n_folds", "data.fold_seed", "data.near_duplicate_mse", "data.patient_column",
-                        "data.cache_sizes", "data.grades", "data.channels", "data.fundus_crop", "data.graham",
-                        "data.graham_mask")
-"""The ``data.*`` settings that only the ingest applies, each kept in what it wrote (the
-manifest's folds, the cache, the scale and channels ``ingest_summary.json`` records): a run
-whose ingest does not run again (:func:`ingest_kept_settings`) reads them from its output, not
-from the configuration."""
-
-
 def ingest_kept_settings(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[str, tuple[Any, Any]]:
     """The settings of :data:`INGEST_ONLY_SETTINGS` that ``cfg`` gives otherwise than the
     ingest already in ``run_dir/data`` applied, when ``cfg``'s ``run.stages`` leaves the ingest
@@ -2562,60 +2554,25 @@ def ingest_kept_settings(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[s
     --out RUN/data``): setting -> ``(cfg's value, the ingest's)``, in that order. The stages read
     that ingest's output, so ``cfg``'s value is not applied (a review: ``--first-try``'s
     ``data.n_folds=2`` said applied and recorded in config.yaml, while 5 folds were fine-tuned).
-
-    Values compared as the ingest reads them: ``data.grades`` as the names it resolves to and
-    ``data.channels`` only when 1 or 3 (an empty or ``auto`` one is the layout's or the
-    images'), ``data.cache_sizes`` as a set, ``data.graham_mask`` only with ``data.graham``.
-    {} for a generic data set, a run folder without an ingest, one without its settings
+    Values are compared as the
+    ingest reads them (:meth:`~drac_ssl.stage_settings.IngestRecord.differs`). {} for a
+    generic data set, a run folder without an ingest, one without its settings
     (``ingest_summary.json``'s ``config``, older ingests), or a run whose ingest runs (a
     finished one that differs is refused by the rerun's own comparison of config.yaml)."""
-    from data_prep.grades import resolve_grades
-
-    data_dir = Path(run_dir) / "data"
-    if cfg.data.dataset != "drac" or "ingest" in cfg.run.stages or not (data_dir / "manifest.csv").is_file():
+    if cfg.data.dataset != "drac" or "ingest" in cfg.run.stages:
         return {}
-    summary = read_json_dict(data_dir / "ingest_summary.json") or {}
-    made = summary.get("config")
-    if not isinstance(made, dict):
-        return {}
-    layout = str(summary.get("layout") or "")
-    kept: dict[str, tuple[Any, Any]] = {}
-    for setting in INGEST_ONLY_SETTINGS:
-        key = setting.removeprefix("data.")
-        if key not in made:
-            continue
-        ours, theirs = get(cfg, setting), made[key]
-        if key == "grades":
-            recorded = (summary.get("grades") or {}).get("names") if isinstance(summary.get("grades"), dict) else None
-            try:
-                config_module.validate_grades(list(ours))
-                differs = bool(ours) and isinstance(recorded, list) and \
-                    list(resolve_grades(list(ours), layout)[0]) != [str(n) for n in recorded]
-            except ConfigError:
-                differs = False  # its own error (the preflight's)
-        elif key == "channels":
-            value = (summary.get("channels") or {}).get("value") if isinstance(summary.get("channels"), dict) else None
-            differs = str(ours) in ("1", "3") and isinstance(value, int) and int(ours) != value
-        elif key == "cache_sizes":
-            differs = isinstance(theirs, list) and set(ours) != set(theirs)
-        elif key == "graham_mask":
-            differs = bool(cfg.data.graham or made.get("graham")) and ours != theirs
-        elif key == "patient_column":
-            differs = str(ours or "").strip() != str(theirs or "").strip()
-        else:
-            differs = ours != theirs
-        if differs:
-            kept[setting] = (ours, theirs)
-    return kept
+    record = ingest_record(run_dir)
+    return {} if record is None else record.differences(config_module.to_dict(cfg)["data"])
 
 
 def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
                      sources: dict[str, str] | None = None) -> tuple[Config, list[Finding]]:
-    """``cfg`` with the settings of :func:`ingest_kept_settings` set to the ingest's own
-    values, so that config.yaml, report.md and the run's records say what the stages use, and
-    a warning for each: which value is not applied, why, what is used instead, and the fix
-    (the ingest in ``run.stages``; or a typed setting left out, a file's given the ingest's
-    value; a ``--first-try`` one has only the first). ``(cfg, [])`` when nothing differs."""
+    """``cfg`` with the settings of :func:`ingest_kept_settings` set to the ingest's own values, so
+    that config.yaml, report.md and the run's records say what the stages use, and a warning
+    for each: which value is not applied, why, what is used instead, and the fix
+    (the ingest in ``run.stages``; or
+    a typed setting left out, a file's given the ingest's value; a ``--first-try`` one has only
+    the first). ``(cfg, [])`` when nothing differs."""
     kept = ingest_kept_settings(cfg, run_dir)
     if not kept:
         return cfg, []

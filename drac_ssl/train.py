@@ -74,6 +74,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     ConfigError,
     PresetOverride,
     default_config_file,
+    from_dict,
     get,
     ingest_modality,
     load_config,
@@ -128,12 +129,14 @@ from drac_ssl.selection import deciding_referral, ranking_figures
 from drac_ssl.stage_settings import (
     FOLD_SETTINGS,
     REUSABLE_STAGES,
+    IngestRecord,
     comparable,
     config_differences,
     data_channels_resolved,
     edited_config_words,
     fold_dependence,
     fold_lines,
+    ingest_record,
     last_checkpoint,
     made_in,
     parse_difference_line,
@@ -330,8 +333,14 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     edited = edited_config_words(run_dir, old)
     if edited:  # config.yaml is not what the stages ran with: comparing with it misleads
         return edited
-    diffs = config_differences(comparable(data_channels_resolved(saved_settings(old), run_dir), made_in(run_dir)),
-                                comparable(data_channels_resolved(to_dict(cfg), run_dir)))
+    before, now = saved_settings(old), to_dict(cfg)
+    record = _kept_ingest(cfg, run_dir)
+    if record is not None:  # the stages read the ingest, not these settings: both sides as it applied them
+        # (config.yaml of a folder made before may hold a value given and never applied, review F1), but
+        # for a value of this command's own that the run does not take at the ingest's (a change: refused)
+        before, now = record.applied(before), record.applied(now, record.differences(now["data"]))
+    diffs = config_differences(comparable(data_channels_resolved(before, run_dir), made_in(run_dir)),
+                                comparable(data_channels_resolved(now, run_dir)))
     if not preflight.blocking_outputs(run_dir):
         if not (run_dir / "data" / "manifest.csv").exists():
             return ""  # nothing finished (e.g. an ingest stopped by a bad file): any change is fine
@@ -395,6 +404,32 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
            + f": {rerun}")
     return (f"{saved}: this run folder was made with a different configuration:\n     "
             + "\n     ".join(diffs) + "\n     fix: " + fix + branch)
+
+
+def _kept_ingest(cfg: Config, run_dir: Path) -> IngestRecord | None:
+    """The record of the ingest in ``run_dir/data`` when ``cfg``'s stages read it without
+    running it again (:func:`drac_ssl.stage_settings.ingest_record`; None for a generic data
+    set, ``run.stages`` with the ingest, no ingest there)."""
+    if cfg.data.dataset != "drac" or "ingest" in cfg.run.stages:
+        return None
+    return ingest_record(run_dir)
+
+
+def _unapplied_in_config(cfg: Config, run_dir: Path) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]:
+    """``run_dir/config.yaml``'s settings and those of them the ingest in ``run_dir/data`` never
+    applied (setting -> ``(config.yaml's value, the ingest's)``), when ``cfg``'s stages read
+    that ingest without running it (:func:`_kept_ingest`): a folder made before such values
+    were recorded as the ingest's (review F1: ``data.cache_sizes: [256, 512]`` there, 256 px
+    ingested). ``({}, {})`` without config.yaml, or one that does not read."""
+    record = _kept_ingest(cfg, run_dir)
+    if record is None or not (run_dir / "config.yaml").is_file():
+        return {}, {}
+    try:
+        old = saved_settings(read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {})
+    except (OSError, ValueError, yaml.YAMLError):
+        return {}, {}
+    data = old.get("data") if isinstance(old.get("data"), dict) else {}
+    return old, record.differences(data, made_in(run_dir))
 
 
 def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
@@ -1500,6 +1535,21 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     # the folder of a stopped first try is no first try, trial_run.holds_first_try)
     run_first_try = first_try if first_try is not None else (
         earlier_first_try if holds_first_try(earlier_first_try, to_dict(cfg)) else None)
+    saved, unapplied = _unapplied_in_config(cfg, run_dir)
+    if unapplied:  # a folder made before: config.yaml said values the ingest never applied (review F1)
+        record = _kept_ingest(cfg, run_dir)
+        print(f"[train] note: {run_dir / 'config.yaml'} recorded "
+              + ", ".join(f"{setting}={preflight._show(given)} (the ingest's {preflight._show(used)})"
+                          for setting, (given, used) in unapplied.items())
+              + f", which the ingest in {run_dir / 'data'} never applied: rewritten with the ingest's values, "
+              f"the ones the stages used")
+        try:
+            corrected = from_dict(record.applied(saved)) if not to_run and record is not None else None
+        except (ConfigError, TypeError, ValueError):
+            corrected = None  # not a configuration this version reads: left as it is
+        if corrected is not None:  # nothing runs: the file as it was, but those values
+            with writing(run_dir / "config.yaml"):
+                save_config(corrected, run_dir / "config.yaml", comment=_first_try_comment(run_first_try))
     if to_run or not (run_dir / "config.yaml").exists():
         # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with;
         # one made with --first-try says so (a resume with -c RUN/config.yaml too: its records)

@@ -444,7 +444,11 @@ def holds_first_try(record: Any, settings: Any) -> bool:
     :func:`drac_ssl.config.to_dict` of the one a command is about to run) holds every setting
     the :data:`FIRST_TRY_KEY` ``record`` says ``--first-try`` applied or was typed in place of
     one (``applied`` and ``replaced``): a run with the first try's settings. False for no
-    record (None, not a dict) or a record word that does not parse."""
+    record (None, not a dict) or a record word that does not parse. Its ``data.*`` words
+    (``data.n_folds=2``, ``data.cache_sizes=[128]``) are not asked: a run that reads an ingest
+    it does not run again holds that ingest's values instead (``drac_ssl.preflight.pinned_to_ingest``;
+    a first try's folder made before that said 2 folds in config.yaml over a 5-fold ingest, and
+    its rewritten config.yaml says 5)."""
     from drac_ssl.config import ConfigError, parse_override
 
     if not isinstance(record, dict):
@@ -454,7 +458,7 @@ def holds_first_try(record: Any, settings: Any) -> bool:
             keys, value = parse_override(str(word))
         except ConfigError:
             return False
-        if _setting_value(settings, ".".join(keys)) != value:
+        if keys[0] != "data" and _setting_value(settings, ".".join(keys)) != value:
             return False
     return True
 

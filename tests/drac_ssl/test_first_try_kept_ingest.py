@@ -7,6 +7,7 @@ setting is not applied, why and the fix, and the run's records hold the ingest's
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import pytest
 
 from data_prep.__main__ import main as data_prep_main
 from drac_ssl import preflight, train
-from drac_ssl.config import load_config, read_yaml
-from drac_ssl.trial_run import FIRST_TRY_KEY, FIRST_TRY_OPTION
+from drac_ssl.config import load_config, read_yaml, save_config, to_dict
+from drac_ssl.stage_settings import edited_config_words
+from drac_ssl.trial_run import FIRST_TRY_KEY, FIRST_TRY_OPTION, first_try_overrides
 
 
 def _ingested(tmp_path: Path) -> Path:
@@ -90,3 +92,93 @@ def test_each_ingest_only_setting_typed_otherwise_is_said_and_the_ingests_kept(t
     same = load_config("fundus", [stages, "data.cache_sizes=[128]", "data.grades=[No DR, Mild, Moderate, Severe, PDR]"])
     assert preflight.ingest_kept_settings(same, run_dir) == {}
     assert preflight.ingest_kept_settings(load_config("fundus", ["data.n_folds=2"]), run_dir) == {}
+
+
+STAGES = "run.stages=[pretrain,umm,finetune,export]"
+
+
+def _argv(run_dir: Path, *words: str) -> list[str]:
+    """``python -m drac_ssl.train -c fundus`` on ``run_dir`` without the ingest, and ``words``;
+    without ``--first-try``, with the batches and views the 25 images and 128 px cache take."""
+    fits = [] if FIRST_TRY_OPTION in words else [
+        "pretrain.batch_size=16", "umm.batch_size=16", "pretrain.augment.source_size=128",
+        "pretrain.augment.image_size=64", "finetune.image_size=64"]
+    return ["-c", "fundus", f"run.out_dir={run_dir.parent}", f"run.name={run_dir.name}", STAGES, *fits, *words]
+
+
+def _made_before(run_dir: Path, argv: list[str]) -> None:
+    """``run_dir/config.yaml`` as a run made before the ingest's values were recorded wrote it:
+    the configuration as given (``--first-try``'s too), values the ingest never applied and all."""
+    words = [w for w in argv[2:] if w != FIRST_TRY_OPTION]
+    cfg, _, _ = preflight.read_config(argv[1], words, first_try_overrides if FIRST_TRY_OPTION in argv else None)
+    save_config(cfg, run_dir / "config.yaml")
+
+
+def _no_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(train, "_run_stages", lambda *args, **kwargs: None)  # the records, not the training
+
+
+def test_a_folder_made_before_with_a_value_never_applied_resumes_and_its_config_is_rewritten(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F1: config.yaml of a folder made before held fundus.yaml's ``data.cache_sizes:
+    [256, 512]`` over a 128 px ingest; the same command, its settings now taken as the
+    ingest's, was refused ("data.cache_sizes: [256, 512] -> [128]") and so was the fix it
+    offered (``-c RUN/config.yaml``): the pretraining was lost. Both sides are compared as the
+    ingest applied them, and config.yaml is rewritten with the ingest's values, with a note."""
+    run_dir = _ingested(tmp_path)
+    _no_training(monkeypatch)
+    argv = _argv(run_dir)
+    _made_before(run_dir, argv)
+    assert read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))["data"]["cache_sizes"] == [256, 512]
+    capsys.readouterr()
+    assert train.main(argv) == 0, capsys.readouterr().err
+    said = " ".join(capsys.readouterr().out.split())
+    assert (f"[train] note: {run_dir / 'config.yaml'} recorded "
+            f"data.cache_sizes=[256, 512] (the ingest's [128]), which the ingest in {run_dir / 'data'} never "
+            f"applied: rewritten with the ingest's values, the ones the stages used") in said, said
+    assert read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))["data"]["cache_sizes"] == [128]
+    assert train.main(argv) == 0, capsys.readouterr().err  # and again: nothing left to note
+    assert "never applied" not in capsys.readouterr().out
+    assert train.main(["-c", str(run_dir / "config.yaml")]) == 0, capsys.readouterr().err  # the saved config too
+
+
+def test_a_first_try_folder_made_before_resumes_with_first_try(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F1: a ``--first-try`` folder made before (``n_folds: 2`` in config.yaml, the
+    manifest's 5) was refused "2 -> 5 ... an earlier --first-try of another configuration",
+    and the fix offered was the command refused."""
+    run_dir = _ingested(tmp_path)
+    _no_training(monkeypatch)
+    argv = _argv(run_dir, FIRST_TRY_OPTION)
+    _made_before(run_dir, argv)
+    assert read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))["data"]["n_folds"] == 2
+    (run_dir / "invocations.jsonl").write_text(json.dumps(  # its record, as it was written then
+        {"tool": "drac_ssl.train", FIRST_TRY_KEY: {"applied": ["data.n_folds=2", "pretrain.epochs=1"],
+                                                    "replaced": [], "kept": []}}) + "\n")
+    capsys.readouterr()
+    assert train.main(argv) == 0, capsys.readouterr().err
+    said = " ".join(capsys.readouterr().out.split())
+    assert "recorded data.n_folds=2 (the ingest's 5), which the ingest" in said, said
+    text = (run_dir / "config.yaml").read_text(encoding="utf-8")
+    assert read_yaml(text)["data"]["n_folds"] == 5 and FIRST_TRY_OPTION in text.splitlines()[1]
+
+
+def test_a_stage_record_of_a_value_never_applied_is_no_edit_of_config_yaml(tmp_path: Path) -> None:
+    """Review F1: a stage of such a folder saved the value given (fundus.yaml's 256 and 512 px
+    cache) beside the 128 px ingest it read; config.yaml rewritten with the ingest's values is
+    no edit of what the stages ran with (the resume would refuse it), a real edit still is."""
+    run_dir = _ingested(tmp_path)
+    given = load_config("fundus", [STAGES])
+    (run_dir / "pretrain").mkdir()
+    (run_dir / "pretrain" / "metadata.json").write_text(json.dumps({"config": to_dict(given)}))
+    (run_dir / "stages.json").write_text(json.dumps({"pretrain": {"status": "done"}}))
+    pinned = preflight.pinned_to_ingest(given, run_dir)[0]
+    assert pinned.data.cache_sizes == [128]
+    assert edited_config_words(run_dir, to_dict(pinned)) == ""
+    edited = dataclasses.replace(pinned, pretrain=dataclasses.replace(pinned.pretrain, lr=pinned.pretrain.lr * 2))
+    assert "does not say what the stages ran with" in edited_config_words(run_dir, to_dict(edited))
+    # taken from another run: its values are that run's ingest's, compared as given
+    (run_dir / "stages.json").write_text(json.dumps({"pretrain": {"status": "done", "reused_from": "runs/x"}}))
+    assert "data.cache_sizes" in edited_config_words(run_dir, to_dict(pinned))
+
+
