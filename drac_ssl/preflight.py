@@ -66,10 +66,10 @@ from drac_ssl.config import (
     range_problems,
     shipped_config_word,
 )
-from drac_ssl.io import read_json_dict
+from drac_ssl.io import invocations, read_json_dict
 from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
-from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, ingest_record
+from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, ingest_record, made_in
 from drac_ssl.starting import python_command, python_word
 
 if TYPE_CHECKING:
@@ -88,6 +88,9 @@ __all__ = [
     "apply_overrides",
     "check",
     "ingest_kept_settings",
+    "ingest_pins",
+    "NOT_APPLIED_KEY",
+    "recorded_given",
     "missing_outputs",
     "pinned_to_ingest",
     "pretrain_checkpoints_needed",
@@ -2565,15 +2568,76 @@ def ingest_kept_settings(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[s
     return {} if record is None else record.differences(config_module.to_dict(cfg)["data"])
 
 
+NOT_APPLIED_KEY = "ingest_kept"
+"""The key of a ``python -m drac_ssl.train`` line of ``invocations.jsonl`` that recorded values
+given for settings an ingest the run did not rerun kept at its own (:func:`pinned_to_ingest`):
+``{"data.n_folds": 3}``, each as given (a path absolute). The same command again resumes the
+run: its values are not a change (:func:`ingest_pins`)."""
+
+
+def recorded_given(setting: str, value: Any) -> Any:
+    """``value`` of ``setting`` as :data:`NOT_APPLIED_KEY` records it and :func:`ingest_pins`
+    compares it: a path absolute (read from the current folder), ``data.cache_sizes`` sorted,
+    anything else as JSON writes it."""
+    if setting in config_module.PATH_SETTINGS:
+        if isinstance(value, list):
+            return [os.path.normpath(os.path.abspath(os.path.expanduser(str(v)))) for v in value]
+        text = str(value or "")
+        return os.path.normpath(os.path.abspath(os.path.expanduser(text))) if text.strip() else ""
+    if setting == "data.cache_sizes" and isinstance(value, list):
+        return sorted(value)
+    return json.loads(json.dumps(value, default=str))
+
+
+def ingest_pins(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[str, tuple[Any, Any]]:
+    """The settings of :func:`ingest_kept_settings` that the run takes at the ingest's values
+    (:func:`pinned_to_ingest`): all of them in a run folder without ``config.yaml`` (a first
+    run over a standalone ingest); in one with it (a resume), those whose value is the one the
+    folder was given before, its ``config.yaml``'s (a folder made before such values were
+    recorded as the ingest's: ``data.cache_sizes: [256, 512]`` there, 256 px ingested) or one
+    an earlier invocation recorded as not applied (:data:`NOT_APPLIED_KEY`). Any other value
+    is a change of a data setting on a resume, which the rerun's comparison with config.yaml
+    refuses, as it refuses it with the ingest in ``run.stages``."""
+    import yaml
+
+    kept = ingest_kept_settings(cfg, run_dir)
+    saved = Path(run_dir) / "config.yaml"
+    if not kept or not saved.is_file():
+        return kept
+    try:
+        old = config_module.read_yaml(saved.read_text(encoding="utf-8")) or {}
+    except (OSError, ValueError, yaml.YAMLError):
+        return kept  # the resume's own check says what is wrong with it
+    data = old.get("data") if isinstance(old, dict) else None
+    data = data if isinstance(data, dict) else {}
+    cwd = made_in(Path(run_dir))
+    before: dict[str, list[Any]] = {}
+    for line in invocations(Path(run_dir) / "invocations.jsonl"):
+        for setting, value in (line.get(NOT_APPLIED_KEY) or {}).items() if isinstance(line.get(NOT_APPLIED_KEY),
+                                                                                       dict) else ():
+            before.setdefault(setting, []).append(value)
+    pins = {}
+    for setting, (ours, theirs) in kept.items():
+        key, given = setting.removeprefix("data."), recorded_given(setting, ours)
+        written = data.get(key)
+        if setting in config_module.PATH_SETTINGS and cwd:  # config.yaml's relative paths: its folder's
+            written = ([os.path.join(cwd, os.path.expanduser(str(v))) for v in written] if isinstance(written, list)
+                       else os.path.join(cwd, os.path.expanduser(str(written))) if str(written or "").strip()
+                       else written)
+        if key in data and recorded_given(setting, written) == given or given in before.get(setting, []):
+            pins[setting] = (ours, theirs)
+    return pins
+
+
 def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
                      sources: dict[str, str] | None = None) -> tuple[Config, list[Finding]]:
-    """``cfg`` with the settings of :func:`ingest_kept_settings` set to the ingest's own values, so
+    """``cfg`` with the settings of :func:`ingest_pins` set to the ingest's own values, so
     that config.yaml, report.md and the run's records say what the stages use, and a warning
     for each: which value is not applied, why, what is used instead, and the fix
     (the ingest in ``run.stages``; or
     a typed setting left out, a file's given the ingest's value; a ``--first-try`` one has only
     the first). ``(cfg, [])`` when nothing differs."""
-    kept = ingest_kept_settings(cfg, run_dir)
+    kept = ingest_pins(cfg, run_dir)
     if not kept:
         return cfg, []
     c = _Findings(cfg, sources)

@@ -58,7 +58,7 @@ import shlex
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -1167,7 +1167,7 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             return _follow_process_0(cfg, procs)
         peers = _Peers(procs.world_size)
         try:
-            return _run_pipeline_main(cfg, sources, earlier, peers, said, {f.setting for f in not_applied})
+            return _run_pipeline_main(cfg, sources, earlier, peers, said, {f.setting: f.value for f in not_applied})
         except BaseException as exc:
             if isinstance(exc, NonFiniteError):  # the others stopped with it: its records are written
                 peers.stopped_on_non_finite()
@@ -1189,14 +1189,15 @@ def _ingest_kept(cfg: Config) -> set[str]:
     """The settings :func:`_pinned_to_ingest` would set to the ingest's values (their names)."""
     if run_name_problem(cfg.run.name, cfg.run.out_dir)[0]:
         return set()
-    return set(preflight.ingest_kept_settings(cfg, resolve_run_dir(cfg)))
+    return set(preflight.ingest_pins(cfg, resolve_run_dir(cfg)))
 
 
 def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: list[Finding] | None,
-                       peers: _Peers, said: Sequence[str] = (), not_applied: set[str] | None = None) -> Path:
+                       peers: _Peers, said: Sequence[str] = (), not_applied: dict[str, Any] | None = None) -> Path:
     """:func:`run_pipeline` in process 0 (the only one without torchrun). ``not_applied``: the
-    settings an ingest this run does not rerun keeps at its own values
-    (:func:`drac_ssl.preflight.pinned_to_ingest`): ``--first-try``'s among them are not said as applied."""
+    settings an ingest this run does not rerun keeps at its own values, each with the value
+    given (:func:`drac_ssl.preflight.pinned_to_ingest`): ``--first-try``'s among them are not
+    said as applied, and the values are recorded (:data:`drac_ssl.preflight.NOT_APPLIED_KEY`)."""
     run_dir = resolve_run_dir(cfg)
     # its earlier invocations' --first-try record (trial_run.py), read once here for the checks
     # and config.yaml's comment; the collapse warnings' clause and report.md decide from the
@@ -1454,7 +1455,7 @@ def _epochs_typed(cfg: Config, sources: dict[str, str] | None, run_dir: Path | N
                          if isinstance(options.get(key), PresetOverride)})
 
 
-def _first_try_applied(sources: dict[str, str] | None, not_applied: set[str] | None = None
+def _first_try_applied(sources: dict[str, str] | None, not_applied: Iterable[str] | None = None
                        ) -> dict[str, Any] | None:
     """This command line's :data:`drac_ssl.trial_run.FIRST_TRY_KEY` record, for its
     ``invocations.jsonl`` line: ``{"applied": [...], "replaced": [...], "kept": [...],
@@ -1521,7 +1522,7 @@ def _first_try_dropped(run_dir: Path, sources: dict[str, str] | None, keys: set[
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
                    seen: tuple[str, float] | None = None, earlier_first_try: dict[str, Any] | None = None,
-                   not_applied: set[str] | None = None) -> Path:
+                   not_applied: dict[str, Any] | None = None) -> Path:
     """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists. ``seen``: the
     last sign of a killed earlier training (:func:`drac_ssl.run_state.killed_training_seen`);
     ``earlier_first_try``: the folder's :func:`~drac_ssl.trial_run.first_try_record` before
@@ -1573,6 +1574,9 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         env = {**env, INVOCATION_KEY: epochs}
     if first_try is not None:  # --first-try: what it applied, what the user typed in its place
         env = {**env, FIRST_TRY_KEY: first_try}
+    if not_applied:  # the values given that the ingest kept at its own: the same command resumes
+        env = {**env, preflight.NOT_APPLIED_KEY: {setting: preflight.recorded_given(setting, value)
+                                                  for setting, value in not_applied.items()}}
     invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()

@@ -182,3 +182,43 @@ def test_a_stage_record_of_a_value_never_applied_is_no_edit_of_config_yaml(tmp_p
     assert "data.cache_sizes" in edited_config_words(run_dir, to_dict(pinned))
 
 
+def test_a_data_setting_typed_over_a_standalone_ingest_is_not_applied_and_a_changed_one_on_resume_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F3: a new run folder over a standalone ingest warns that ``data.n_folds=3`` is
+    not applied and resumes with the same command (the value recorded as given); another
+    value on the resume is a changed data setting, refused as it was before."""
+    run_dir = _ingested(tmp_path)
+    _no_training(monkeypatch)
+    capsys.readouterr()
+    argv = _argv(run_dir, "data.n_folds=3", "data.cache_sizes=[128]")
+    assert train.main(argv) == 0, capsys.readouterr().err
+    said = " ".join(capsys.readouterr().out.split())
+    assert "data.n_folds=3 (command line 'data.n_folds=3'): not applied: run.stages has no ingest" in said, said
+    assert read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))["data"]["n_folds"] == 5
+    (line,) = [json.loads(x) for x in (run_dir / "invocations.jsonl").read_text().splitlines()]
+    assert line[preflight.NOT_APPLIED_KEY] == {"data.n_folds": 3}
+    assert train.main(argv) == 0, capsys.readouterr().err  # the same command resumes
+    capsys.readouterr()
+    assert train.main(_argv(run_dir, "data.n_folds=4", "data.cache_sizes=[128]")) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "made with a different configuration: data.n_folds: 5 -> 4" in err, err
+
+
+def test_a_data_setting_changed_on_a_folder_whose_own_ingest_ran_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F3: on a folder whose config.yaml says the ingest's 5 folds (its own ingest ran),
+    ``data.n_folds=3`` typed with ``run.stages`` without the ingest was said "not applied" and
+    run; it is a changed data setting on a resume, refused as before."""
+    run_dir = _ingested(tmp_path)
+    _no_training(monkeypatch)
+    own = load_config("fundus", [f"data.root={tmp_path / 'photos'}", "data.cache_sizes=[128]", "data.grades=icdr",
+                                 f"run.out_dir={run_dir.parent}", f"run.name={run_dir.name}"])
+    save_config(own, run_dir / "config.yaml")  # as its full run wrote it, the ingest among its stages
+    (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done"}}))
+    capsys.readouterr()
+    assert train.main(_argv(run_dir, f"data.root={tmp_path / 'photos'}", "data.cache_sizes=[128]", "data.n_folds=3")) == 2
+    said = capsys.readouterr()
+    err = " ".join(said.err.split())
+    assert "made with a different configuration: data.n_folds: 5 -> 3" in err, err
+    assert "data.n_folds=3 (command line 'data.n_folds=3'): not applied" not in err + said.out
+
