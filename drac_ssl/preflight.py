@@ -69,7 +69,7 @@ from drac_ssl.config import (
 from drac_ssl.io import invocations, read_json_dict
 from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
-from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, ingest_record, made_in
+from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, IngestRecord, ingest_record, made_in
 from drac_ssl.starting import python_command, python_word
 
 if TYPE_CHECKING:
@@ -2556,8 +2556,8 @@ def ingest_kept_settings(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[s
     out (``run.stages=[pretrain,umm,finetune,export]`` after ``python -m data_prep ingest
     --out RUN/data``): setting -> ``(cfg's value, the ingest's)``, in that order. The stages read
     that ingest's output, so ``cfg``'s value is not applied (a review: ``--first-try``'s
-    ``data.n_folds=2`` said applied and recorded in config.yaml, while 5 folds were fine-tuned).
-    Values are compared as the
+    ``data.n_folds=2`` said applied and recorded in config.yaml, while 5 folds were fine-tuned;
+    ``data.root`` of another data set was silently ignored). Values are compared as the
     ingest reads them (:meth:`~drac_ssl.stage_settings.IngestRecord.differs`). {} for a
     generic data set, a run folder without an ingest, one without its settings
     (``ingest_summary.json``'s ``config``, older ingests), or a run whose ingest runs (a
@@ -2595,7 +2595,9 @@ def ingest_pins(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[str, tuple
     run over a standalone ingest); in one with it (a resume), those whose value is the one the
     folder was given before, its ``config.yaml``'s (a folder made before such values were
     recorded as the ingest's: ``data.cache_sizes: [256, 512]`` there, 256 px ingested) or one
-    an earlier invocation recorded as not applied (:data:`NOT_APPLIED_KEY`). Any other value
+    an earlier invocation recorded as not applied (:data:`NOT_APPLIED_KEY`), and those left at
+    a default that names nothing (:meth:`~drac_ssl.stage_settings.IngestRecord.unset`:
+    ``data.root`` empty ...). Any other value
     is a change of a data setting on a resume, which the rerun's comparison with config.yaml
     refuses, as it refuses it with the ingest in ``run.stages``."""
     import yaml
@@ -2604,6 +2606,7 @@ def ingest_pins(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[str, tuple
     saved = Path(run_dir) / "config.yaml"
     if not kept or not saved.is_file():
         return kept
+    data_now = config_module.to_dict(cfg)["data"]
     try:
         old = config_module.read_yaml(saved.read_text(encoding="utf-8")) or {}
     except (OSError, ValueError, yaml.YAMLError):
@@ -2624,7 +2627,8 @@ def ingest_pins(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[str, tuple
             written = ([os.path.join(cwd, os.path.expanduser(str(v))) for v in written] if isinstance(written, list)
                        else os.path.join(cwd, os.path.expanduser(str(written))) if str(written or "").strip()
                        else written)
-        if key in data and recorded_given(setting, written) == given or given in before.get(setting, []):
+        if (IngestRecord.unset(setting, data_now)  # names nothing: the ingest's, always
+                or key in data and recorded_given(setting, written) == given or given in before.get(setting, [])):
             pins[setting] = (ours, theirs)
     return pins
 
@@ -2636,7 +2640,9 @@ def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
     for each: which value is not applied, why, what is used instead, and the fix
     (the ingest in ``run.stages``; or
     a typed setting left out, a file's given the ingest's value; a ``--first-try`` one has only
-    the first). ``(cfg, [])`` when nothing differs."""
+    the first); a discovery setting left at its default (``data.root`` empty:
+    :meth:`~drac_ssl.stage_settings.IngestRecord.unset`) is set without a warning.
+    ``(cfg, [])`` when nothing differs."""
     kept = ingest_pins(cfg, run_dir)
     if not kept:
         return cfg, []
@@ -2653,7 +2659,10 @@ def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
     stages = _stages_fix(["ingest", *cfg.run.stages])
     names = summary.get("grades")
     names = names.get("names") if isinstance(names, dict) else None
+    data = config_module.to_dict(cfg)["data"]
     for setting, (ours, theirs) in kept.items():
+        if IngestRecord.unset(setting, data):  # data.root left empty ...: taken without a word
+            continue
         scale = (f" (grades {', '.join(map(str, names))})" if setting == "data.grades" and isinstance(names, list)
                  else "")
         what = (f"not applied: run.stages has no ingest, so the stages read the ingest already in "
@@ -2662,7 +2671,7 @@ def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
         other = ("" if setting in presets else f"; or leave {setting} out of your command" if setting in typed
                  else f"; or give the ingest's, {setting}={_show(theirs)}, to say no more")
         fix = (f"to apply {setting}={_show(ours)}, run the ingest with it, in a new run folder: "
-               f"{stages}{root_word} run.name=<a new name>{other}")
+               f"{stages}{'' if setting == 'data.root' else root_word} run.name=<a new name>{other}")
         c.warning(setting, what, fix)
     changes = {setting.removeprefix("data."): theirs for setting, (_, theirs) in kept.items()}
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **changes)), c.items

@@ -27,6 +27,7 @@ from drac_ssl.config import (
     REFERABLE_OFF,
     Config,
     ConfigError,
+    DataConfig,
     from_dict,
     read_yaml,
     referral_target_text,
@@ -318,13 +319,42 @@ def data_channels_resolved(settings: dict[str, Any], run_dir: Path) -> dict[str,
                                      "backbone": {**backbone, "in_channels": channels}}}
 
 
-INGEST_ONLY_SETTINGS = ("data.n_folds", "data.fold_seed", "data.near_duplicate_mse", "data.patient_column",
-                        "data.cache_sizes", "data.grades", "data.channels", "data.fundus_crop", "data.graham",
-                        "data.graham_mask")
-"""The ``data.*`` settings that only the ingest applies, each kept in what it wrote (the
-manifest's folds, the cache, the scale and channels ``ingest_summary.json`` records): a stage
-after the ingest reads them from its output, never from the configuration: a run whose ingest
-does not run again uses the ingest's (:class:`IngestRecord`)."""
+INGEST_ONLY_SETTINGS = ("data.root", "data.layout", "data.labels_csv", "data.image_column", "data.grade_column",
+                        "data.unlabelled", "data.modality", "data.expected_side", "data.strict", "data.ungradable",
+                        "data.missing", "data.n_folds", "data.fold_seed", "data.near_duplicate_mse",
+                        "data.patient_column", "data.cache_sizes", "data.grades", "data.channels",
+                        "data.fundus_crop", "data.graham", "data.graham_mask")
+"""The ``data.*`` settings that only the ingest applies, each kept in what it wrote: where it
+read the images and labels (``data.root``, the layout, the label CSV and its columns, the
+unlabelled folders, what was done with an ungradable or missing row), and what it made of them
+(the manifest's folds, the cache, the scale and channels ``ingest_summary.json`` records). A
+stage after the ingest reads them from its output, never from the configuration: a run whose
+ingest does not run again uses the ingest's (:class:`IngestRecord`)."""
+
+DISCOVERY_SETTINGS = INGEST_ONLY_SETTINGS[:11]
+"""The settings of :data:`INGEST_ONLY_SETTINGS` that tell the ingest where and how to read the
+data (``data.root`` to ``data.missing``), not what to make of it: one left at its default
+(:meth:`IngestRecord.unset`: ``data.root`` empty, ``data.layout=auto``, the default label
+columns ...) names nothing, so a run over a standalone ingest takes that ingest's without a
+word (docs/data.md's ``-c configs/drac.yaml run.stages=[pretrain,...]`` after ``python -m
+data_prep ingest --root DIR``)."""
+
+def _absolute(path: str, cwd: str | None = None) -> str:
+    """``path`` (``~`` expanded) absolute and normalised, a relative one read from ``cwd`` (the
+    current folder when None)."""
+    path = os.path.expanduser(path)
+    return os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
+
+
+def _same_path(a: str, b: str) -> bool:
+    """Whether two absolute paths name the same file or folder (written alike, or one reached
+    through a symbolic link)."""
+    if os.path.normpath(a) == os.path.normpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -337,26 +367,69 @@ class IngestRecord:
     summary: dict[str, Any]
     made: dict[str, Any]
 
+    def _resolved(self, key: str) -> Any:
+        value = self.summary.get(key)
+        return value.get("value") if isinstance(value, dict) else value
+
     def value(self, setting: str) -> Any:
         """The value of ``setting`` (one of :data:`INGEST_ONLY_SETTINGS`) the stages after
-        this ingest use, written as a setting: the one it was given. None for a setting it did
-        not record (older ingests)."""
-        return self.made.get(setting.removeprefix("data."))
+        this ingest use, written as a setting: the one it was given, but where it recorded what
+        that resolved to (``data.root``, the label CSV and the unlabelled folders as absolute
+        paths, the layout found under ``auto``, the modality resolved). None for a setting it
+        did not record (older ingests), or did not read (a MedMNIST ``.npz`` has no label
+        columns)."""
+        key = setting.removeprefix("data.")
+        given = self.made.get(key)
+        if key in ("root", "labels_csv"):
+            resolved = self.summary.get(key)
+            return "" if not str(given or "").strip() else str(resolved or given)
+        if key == "unlabelled":
+            dirs = self.summary.get("unlabelled_dirs")
+            return [] if not given else list(dirs) if isinstance(dirs, list) else given
+        if key in ("layout", "modality"):
+            resolved = self._resolved(key)
+            return resolved if isinstance(resolved, str) and resolved else given
+        return given
 
     def differs(self, setting: str, data: dict[str, Any], cwd: str | None = None) -> bool:
         """Whether ``data`` (a configuration's ``data`` section, as :func:`~drac_ssl.config.to_dict`
         writes it; relative paths read from ``cwd``) gives ``setting`` otherwise than this
-        ingest applied it. Values are compared as the ingest reads them: ``data.grades`` as the
-        names it resolves to and ``data.channels`` only when 1 or 3 (an empty or ``auto`` one
-        is the layout's or the images');
+        ingest applied it. Values are compared as the ingest reads them: paths as the file
+        they name; ``data.layout`` only when not ``auto``; a label column left at its default
+        as the layout's own; ``data.modality`` as it resolved (``auto`` against what the
+        ingest was given); ``data.grades`` as the names it resolves to and ``data.channels``
+        only when 1 or 3 (an empty or ``auto`` one is the layout's or the images');
         ``data.cache_sizes`` as a set; ``data.graham_mask`` only with ``data.graham``. False
         for a setting the ingest did not record."""
         from data_prep.grades import resolve_grades
+        from data_prep.layout import COLUMNS
 
         key = setting.removeprefix("data.")
         if key not in self.made or key not in data:
             return False
         ours, given = data[key], self.made[key]
+        if key in ("root", "labels_csv"):
+            if not str(ours or "").strip():
+                return bool(str(given or "").strip())
+            resolved = self.summary.get(key)
+            return not (isinstance(resolved, str) and resolved and _same_path(_absolute(str(ours), cwd), resolved))
+        if key == "unlabelled":
+            dirs = self.summary.get("unlabelled_dirs")
+            theirs = [str(d) for d in dirs] if isinstance(dirs, list) else [_absolute(str(d)) for d in given or []]
+            mine = [_absolute(str(d), cwd) for d in ours or [] if str(d).strip()]
+            return len(mine) != len(theirs) or not all(any(_same_path(a, b) for b in theirs) for a in mine)
+        if key == "layout":
+            return ours != "auto" and ours != self.value(setting)
+        if key in ("image_column", "grade_column"):
+            if given is None:  # a MedMNIST .npz: no label CSV, no columns read
+                return False
+            if str(ours or "").strip().casefold() == str(given).strip().casefold():
+                return False
+            # left at its default, a column resolves to the layout's own (data_prep.layout.COLUMNS)
+            own = {pair[0 if key == "image_column" else 1] for pair in COLUMNS.values()}
+            return not (ours == getattr(DataConfig(), key) and str(given) in own)
+        if key == "modality":
+            return ours != given and (ours == "auto" or ours != self.value(setting))
         if key == "grades":
             recorded = (self.summary.get("grades") or {}).get("names") if isinstance(
                 self.summary.get("grades"), dict) else None
@@ -368,8 +441,7 @@ class IngestRecord:
             return bool(ours) and isinstance(recorded, list) and \
                 list(resolve_grades(list(ours), layout)[0]) != [str(n) for n in recorded]
         if key == "channels":
-            value = (self.summary.get("channels") or {}).get("value") if isinstance(
-                self.summary.get("channels"), dict) else None
+            value = self._resolved("channels")
             return str(ours) in ("1", "3") and isinstance(value, int) and int(ours) != value
         if key == "cache_sizes":
             return isinstance(given, list) and set(ours or []) != set(given)
@@ -378,6 +450,18 @@ class IngestRecord:
         if key == "patient_column":
             return str(ours or "").strip() != str(given or "").strip()
         return ours != given
+
+    @staticmethod
+    def unset(setting: str, data: dict[str, Any]) -> bool:
+        """Whether ``data`` (a ``data`` section) leaves ``setting``, one of
+        :data:`DISCOVERY_SETTINGS`, at its default (a path empty): it names nothing of its own."""
+        key = setting.removeprefix("data.")
+        if setting not in DISCOVERY_SETTINGS or key not in data:
+            return False
+        ours = data[key]
+        if setting in PATH_SETTINGS:
+            return not (ours if isinstance(ours, list) else str(ours or "").strip())
+        return bool(ours == getattr(DataConfig(), key))
 
     def differences(self, data: dict[str, Any], cwd: str | None = None) -> dict[str, tuple[Any, Any]]:
         """The settings of :data:`INGEST_ONLY_SETTINGS` that ``data`` (a ``data`` section) gives

@@ -75,12 +75,14 @@ def test_each_ingest_only_setting_typed_otherwise_is_said_and_the_ingests_kept(t
     cfg = load_config("fundus", [stages, "data.cache_sizes=[64]", "data.grades=[a,b,c,d,e]", "data.channels=1",
                                  "data.fold_seed=3", "data.n_folds=5"])
     assert set(preflight.ingest_kept_settings(cfg, run_dir)) == {
-        "data.cache_sizes", "data.grades", "data.channels", "data.fold_seed"}
+        "data.cache_sizes", "data.grades", "data.channels", "data.fold_seed", "data.root"}
     typed = ["data.cache_sizes=[64]", "data.grades=[a,b,c,d,e]", "data.channels=1", "data.fold_seed=3"]
     _, sources, _ = preflight.read_config("fundus", [stages, *typed])
     pinned, findings = preflight.pinned_to_ingest(cfg, run_dir, sources)
     assert (pinned.data.cache_sizes, pinned.data.grades, pinned.data.channels, pinned.data.fold_seed) == (
         [128], ["icdr"], "", 0)  # the ingest's own settings
+    # fundus.yaml's data.root is empty (names nothing): the ingest's folder, taken without a word
+    assert pinned.data.root == str(tmp_path / "photos") and "data.root" not in {f.setting for f in findings}
     assert all(f.severity == "warning" and "not applied: run.stages has no ingest" in f.what
                and f.fix.endswith(f"or leave {f.setting} out of your command") for f in findings), [f.line for f in findings]
     # a value of the -c file (fundus.yaml's 256 and 512 px cache), not typed: the fix gives the
@@ -90,7 +92,7 @@ def test_each_ingest_only_setting_typed_otherwise_is_said_and_the_ingests_kept(t
     assert finding.setting == "data.cache_sizes" and finding.value == [256, 512], finding.line
     assert finding.fix.endswith("; or give the ingest's, data.cache_sizes=[128], to say no more"), finding.fix
     same = load_config("fundus", [stages, "data.cache_sizes=[128]", "data.grades=[No DR, Mild, Moderate, Severe, PDR]"])
-    assert preflight.ingest_kept_settings(same, run_dir) == {}
+    assert set(preflight.ingest_kept_settings(same, run_dir)) == {"data.root"}  # fundus.yaml names none
     assert preflight.ingest_kept_settings(load_config("fundus", ["data.n_folds=2"]), run_dir) == {}
 
 
@@ -133,7 +135,7 @@ def test_a_folder_made_before_with_a_value_never_applied_resumes_and_its_config_
     capsys.readouterr()
     assert train.main(argv) == 0, capsys.readouterr().err
     said = " ".join(capsys.readouterr().out.split())
-    assert (f"[train] note: {run_dir / 'config.yaml'} recorded "
+    assert (f"[train] note: {run_dir / 'config.yaml'} recorded data.root='' (the ingest's {tmp_path / 'photos'}), "
             f"data.cache_sizes=[256, 512] (the ingest's [128]), which the ingest in {run_dir / 'data'} never "
             f"applied: rewritten with the ingest's values, the ones the stages used") in said, said
     assert read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))["data"]["cache_sizes"] == [128]
@@ -158,7 +160,7 @@ def test_a_first_try_folder_made_before_resumes_with_first_try(
     capsys.readouterr()
     assert train.main(argv) == 0, capsys.readouterr().err
     said = " ".join(capsys.readouterr().out.split())
-    assert "recorded data.n_folds=2 (the ingest's 5), which the ingest" in said, said
+    assert "recorded data.root='' (the ingest's" in said and "data.n_folds=2 (the ingest's 5)" in said, said
     text = (run_dir / "config.yaml").read_text(encoding="utf-8")
     assert read_yaml(text)["data"]["n_folds"] == 5 and FIRST_TRY_OPTION in text.splitlines()[1]
 
@@ -221,4 +223,38 @@ def test_a_data_setting_changed_on_a_folder_whose_own_ingest_ran_is_refused(
     err = " ".join(said.err.split())
     assert "made with a different configuration: data.n_folds: 5 -> 3" in err, err
     assert "data.n_folds=3 (command line 'data.n_folds=3'): not applied" not in err + said.out
+
+
+def test_data_root_and_the_discovery_settings_given_otherwise_are_not_applied(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F2: ``data.root`` of another data set (and a label column, the layout, the
+    ungradable rule) typed on a run folder whose ingest is not run again was silently
+    ignored, config.yaml recording it. Each is now said not applied and recorded as the
+    ingest's; the same folder named another way (relative, through a link) is no difference."""
+    run_dir = _ingested(tmp_path)
+    photos, other = tmp_path / "photos", tmp_path / "other"
+    other.mkdir()
+    typed = [f"data.root={other}", "data.image_column=file", "data.layout=aptos", "data.ungradable=leave_out",
+             "data.cache_sizes=[128]"]
+    cfg, sources, _ = preflight.read_config("fundus", [STAGES, *typed])
+    pinned, findings = preflight.pinned_to_ingest(cfg, run_dir, sources)
+    assert {f.setting for f in findings} == {"data.root", "data.image_column", "data.layout", "data.ungradable"}
+    assert (pinned.data.root, pinned.data.image_column, pinned.data.layout, pinned.data.ungradable) == (
+        str(photos), "image name", "plain", "error")
+    (root,) = [f for f in findings if f.setting == "data.root"]
+    assert f"made with data.root={photos}; this run uses that" in root.what
+    assert root.fix.endswith("run.stages=[ingest,pretrain,umm,finetune,export] run.name=<a new name>; "
+                             "or leave data.root out of your command"), root.fix
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "link").symlink_to(photos)
+    for same in ("photos", "./photos/", "link", str(photos)):
+        cfg = load_config("fundus", [STAGES, f"data.root={same}", "data.cache_sizes=[128]",
+                                     f"data.labels_csv={photos / 'labels.csv'}", "data.image_column=image name"])
+        assert preflight.ingest_kept_settings(cfg, run_dir) == {}, same
+    _no_training(monkeypatch)
+    capsys.readouterr()
+    assert train.main(_argv(run_dir, f"data.root={other}", "data.cache_sizes=[128]")) == 0, capsys.readouterr().err
+    assert f"data.root={other} (command line 'data.root={other}'): not applied" in " ".join(
+        capsys.readouterr().out.split())
+    assert read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))["data"]["root"] == str(photos)
 
