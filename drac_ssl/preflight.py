@@ -91,6 +91,7 @@ __all__ = [
     "ingest_pins",
     "NOT_APPLIED_KEY",
     "recorded_given",
+    "shown_as_ingested",
     "missing_outputs",
     "pinned_to_ingest",
     "pretrain_checkpoints_needed",
@@ -2633,12 +2634,30 @@ def ingest_pins(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[str, tuple
     return pins
 
 
+def shown_as_ingested(setting: str, value: Any, summary: dict[str, Any]) -> str:
+    """``value`` of ``setting`` as the ingest recorded it, with what it resolved to when it
+    is left to the ingest (``data.channels=''`` is ``'' (auto: 3, RGB)``, ``data.grades=[]``
+    ``[] (the layout's: No DR, Mild, ...)``, a named scale ``[icdr] (grades No DR, ...)``):
+    the not-applied warning's and config.yaml's words (review: ``data.channels=''`` alone)."""
+    shown = _show(value)
+    if setting == "data.channels":
+        resolved = (summary.get("channels") or {}).get("value") if isinstance(summary.get("channels"), dict) else None
+        if isinstance(resolved, int) and str(value).strip() in ("", "auto"):
+            return f"{shown} (auto: {resolved}, {'RGB' if resolved == 3 else 'grey'})"
+    if setting == "data.grades":
+        names = (summary.get("grades") or {}).get("names") if isinstance(summary.get("grades"), dict) else None
+        if isinstance(names, list):
+            whose = "the layout's: " if not value else "grades "
+            return f"{shown} ({whose}{', '.join(map(str, names))})"
+    return shown
+
+
 def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
                      sources: dict[str, str] | None = None) -> tuple[Config, list[Finding]]:
     """``cfg`` with the settings of :func:`ingest_pins` set to the ingest's own values, so
     that config.yaml, report.md and the run's records say what the stages use, and a warning
-    for each: which value is not applied, why, what is used instead, and the fix
-    (the ingest in ``run.stages``; or
+    for each: which value is not applied, why, what is used instead (auto values with what
+    they resolved to, :func:`shown_as_ingested`), and the fix (the ingest in ``run.stages``; or
     a typed setting left out, a file's given the ingest's value; a ``--first-try`` one has only
     the first); a discovery setting left at its default (``data.root`` empty:
     :meth:`~drac_ssl.stage_settings.IngestRecord.unset`) is set without a warning.
@@ -2657,17 +2676,13 @@ def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
     root_word = (f" data.root={shlex.quote(root)}"
                  if root and os.path.normpath(root) != os.path.normpath(given) else "")
     stages = _stages_fix(["ingest", *cfg.run.stages])
-    names = summary.get("grades")
-    names = names.get("names") if isinstance(names, dict) else None
     data = config_module.to_dict(cfg)["data"]
     for setting, (ours, theirs) in kept.items():
         if IngestRecord.unset(setting, data):  # data.root left empty ...: taken without a word
             continue
-        scale = (f" (grades {', '.join(map(str, names))})" if setting == "data.grades" and isinstance(names, list)
-                 else "")
         what = (f"not applied: run.stages has no ingest, so the stages read the ingest already in "
-                f"{data_dir}, made with {setting}={_show(theirs)}{scale}; this run uses that "
-                f"(config.yaml records it)")
+                f"{data_dir}, made with {setting}={shown_as_ingested(setting, theirs, summary)}; this run "
+                f"uses that (config.yaml records it)")
         other = ("" if setting in presets else f"; or leave {setting} out of your command" if setting in typed
                  else f"; or give the ingest's, {setting}={_show(theirs)}, to say no more")
         fix = (f"to apply {setting}={_show(ours)}, run the ingest with it, in a new run folder: "

@@ -1496,6 +1496,20 @@ def _first_try_comment(record: dict[str, Any] | None) -> str:
             f"(their values are below)")
 
 
+def _not_applied_comment(cfg: Config, run_dir: Path, not_applied: dict[str, Any] | None) -> str:
+    """The comment line of ``config.yaml`` for the values given that the ingest in
+    ``run_dir/data`` kept at its own (``not_applied``: setting -> the value given,
+    :func:`drac_ssl.preflight.pinned_to_ingest`), each with the ingest's as it resolved
+    (:func:`drac_ssl.preflight.shown_as_ingested`: ``'' (auto: 3, RGB)``); '' for none."""
+    record = _kept_ingest(cfg, run_dir)
+    if not not_applied or record is None:
+        return ""
+    return (f"not applied (run.stages has no ingest; the stages read the ingest in {run_dir / 'data'}): "
+            + "; ".join(f"{setting}={preflight._show(given)} given, "
+                        f"{preflight.shown_as_ingested(setting, record.value(setting), record.summary)} used"
+                        for setting, given in not_applied.items()))
+
+
 def _first_try_lead(plan: ReusePlan, sources: dict[str, str] | None) -> str:
     """``add --first-try to your command (...); or `` before the fix of a ``run.reuse`` that
     takes nothing, when its source was made with ``--first-try`` and its differing settings
@@ -1554,8 +1568,10 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     if to_run or not (run_dir / "config.yaml").exists():
         # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with;
         # one made with --first-try says so (a resume with -c RUN/config.yaml too: its records)
+        comment = "\n".join(c for c in (_first_try_comment(run_first_try),
+                                         _not_applied_comment(cfg, run_dir, not_applied)) if c)
         with writing(run_dir / "config.yaml"):  # an error here is a write's (run_folder_writes)
-            save_config(cfg, run_dir / "config.yaml", comment=_first_try_comment(run_first_try))
+            save_config(cfg, run_dir / "config.yaml", comment=comment)
     env = environment_info()
     # speed only (every view carries its own seed), but recorded: -1 resolves per machine
     env["dataloader_workers"] = dataloader_workers(cfg.pretrain.num_workers)

@@ -258,3 +258,22 @@ def test_data_root_and_the_discovery_settings_given_otherwise_are_not_applied(
         capsys.readouterr().out.split())
     assert read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))["data"]["root"] == str(photos)
 
+
+def test_an_auto_value_the_ingest_resolved_is_said_with_what_it_resolved_to(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F5: the ingest's ``data.channels`` was shown as ``''`` alone; it is ``'' (auto:
+    3, RGB)`` in the warning and in config.yaml's comment line."""
+    run_dir = _ingested(tmp_path)
+    _no_training(monkeypatch)
+    capsys.readouterr()
+    assert train.main(_argv(run_dir, "data.channels=1", "data.cache_sizes=[128]")) == 0, capsys.readouterr().err
+    said = " ".join(capsys.readouterr().out.split())
+    assert "made with data.channels='' (auto: 3, RGB); this run uses that" in said, said
+    comment = (run_dir / "config.yaml").read_text(encoding="utf-8").splitlines()[1]
+    assert comment == (f"# not applied (run.stages has no ingest; the stages read the ingest in {run_dir / 'data'}): "
+                       f"data.channels=1 given, '' (auto: 3, RGB) used"), comment
+    summary = {"grades": {"names": ["No DR", "Mild"]}, "channels": {"value": 1}}
+    assert preflight.shown_as_ingested("data.grades", [], summary) == "[] (the layout's: No DR, Mild)"
+    assert preflight.shown_as_ingested("data.channels", "auto", summary) == "auto (auto: 1, grey)"
+    assert preflight.shown_as_ingested("data.channels", "3", summary) == "3"
+
