@@ -161,6 +161,7 @@ from drac_ssl.trial_run import (
     FIRST_TRY_SIZES,
     INVOCATION_KEY,
     epoch_records,
+    first_try_overrides,
     first_try_record,
     first_try_words,
     holds_first_try,
@@ -2391,6 +2392,10 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
             # no -c and no shipped configs (an install that lost them): refused, not the built-in defaults
             config_path = config if config is not None else default_config_file()
             cfg, sources, problems = preflight.read_config(config_path, overrides, preset)
+            if preset is first_try_overrides and (cached := _cached_by_kept_ingest(cfg)):
+                # --first-try over an ingest the run does not rerun: its sizes from the cache it holds
+                cfg, sources, problems = preflight.apply_overrides(
+                    sources.file, overrides, functools.partial(first_try_overrides, cached=cached))
             threads = apply_thread_policy(max(cfg.run.threads, 0), inter_op)  # a negative count: the preflight says
         except KeyboardInterrupt:
             raise InterruptedBeforeStart from None
@@ -2426,6 +2431,21 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
         return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM
     return 0
+
+
+def _cached_by_kept_ingest(cfg: Config) -> list[int]:
+    """The image sizes (px) the cache of the ingest in ``cfg``'s run folder holds, when
+    ``cfg``'s stages read it without running it again (:func:`_kept_ingest`; ``--first-try``
+    cuts its views from one of them: :func:`drac_ssl.trial_run.first_try_settings`); [] else."""
+    if run_name_problem(cfg.run.name, cfg.run.out_dir)[0]:
+        return []
+    record = _kept_ingest(cfg, resolve_run_dir(cfg))
+    if record is None:
+        return []
+    cache = record.summary.get("cache")
+    sizes = [int(k) for k in cache if str(k).isdigit()] if isinstance(cache, dict) else []
+    made = record.made.get("cache_sizes")
+    return sizes or ([int(k) for k in made if isinstance(k, int)] if isinstance(made, list) else [])
 
 
 def _named_config_line(config: str | None, sources: dict[str, str] | None) -> list[str]:

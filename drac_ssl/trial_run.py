@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,7 @@ def _setting(word: str) -> str:
     return word.split("=", 1)[0]
 
 
-def first_try_settings(cfg: Any = None) -> list[str]:
+def first_try_settings(cfg: Any = None, cached: Sequence[int] = ()) -> list[str]:
     """The :data:`FIRST_TRY` words ``--first-try`` applies on top of ``cfg``, the configuration
     the ``-c`` file gives (a :class:`drac_ssl.config.Config`; None: every word), in order. The
     rule: a size setting of :data:`FIRST_TRY_SIZES` is left out where ``cfg``'s own value is
@@ -126,7 +127,14 @@ def first_try_settings(cfg: Any = None) -> list[str]:
     ``data.cache_sizes`` goes with ``pretrain.augment.source_size``, the cached copy the views
     are cut from: the 128 px cache is applied where the config caches a larger copy and its
     views come from one of at least 128 px (the preset's source, or its own 128), so the copy
-    they are cut from is always cached."""
+    they are cut from is always cached.
+
+    ``cached``: the sizes an ingest the run does not run again holds (its cache is not made
+    anew, so ``data.cache_sizes`` is not applied: ``drac_ssl.preflight.pinned_to_ingest``): the
+    views are cut from one of them, the smallest, where it is smaller than the config's own
+    source (``pretrain.augment.source_size=256`` over a 256 and 512 px ingest; the preset's
+    128 px where it holds that size), and the view sizes no larger than it (a review: 128 px
+    applied over a 256/512 px ingest, then refused as not a cached size)."""
     from drac_ssl.config import get, parse_override
 
     if cfg is None:
@@ -137,10 +145,23 @@ def first_try_settings(cfg: Any = None) -> list[str]:
                             "finetune.image_size") if get(cfg, key) <= preset[key]}
     if not cache or max(cache) <= max(preset["data.cache_sizes"]) or source < preset["pretrain.augment.source_size"]:
         keep.add("data.cache_sizes")
-    return [w for w in FIRST_TRY if _setting(w) not in keep]
+    held = sorted(int(size) for size in cached)
+    if not held:
+        return [w for w in FIRST_TRY if _setting(w) not in keep]
+    wanted = preset["pretrain.augment.source_size"]
+    smallest = wanted if wanted in held else held[0]
+    sizes = {"pretrain.augment.source_size": smallest,
+             **{key: min(preset[key], smallest) for key in ("pretrain.augment.image_size", "finetune.image_size")}}
+    words = []
+    for word in FIRST_TRY:
+        key = _setting(word)
+        if key in sizes and get(cfg, key) <= sizes[key] or key == "data.cache_sizes" and key in keep:
+            continue  # the config's own, no larger: kept
+        words.append(f"{key}={sizes[key]}" if key in sizes else word)
+    return words
 
 
-def first_try_overrides(config: Any = None) -> list[str]:
+def first_try_overrides(config: Any = None, cached: Sequence[int] = ()) -> list[str]:
     """The :data:`FIRST_TRY` overrides as ``python -m drac_ssl.train -c CONFIG`` reads them, in
     order: each a :class:`drac_ssl.config.PresetOverride` (read as ``key=value``, named
     ``--first-try`` in the messages, replaced without a warning by the user's override of the
@@ -149,7 +170,7 @@ def first_try_overrides(config: Any = None) -> list[str]:
     :class:`drac_ssl.config.Config`: :func:`drac_ssl.preflight.read_config` passes it, having
     read the file once), or the file (a path or a shipped config's name, as ``-c`` takes it),
     loaded here. None, or a file that cannot be read or does not load (its own errors are said
-    where the command reads it): every word."""
+    where the command reads it): every word. ``cached``: as :func:`first_try_settings`'s."""
     from drac_ssl.config import Config, ConfigError, PresetOverride, load_config
 
     cfg = config if isinstance(config, Config) else None
@@ -158,7 +179,7 @@ def first_try_overrides(config: Any = None) -> list[str]:
             cfg = load_config(config)
         except (ConfigError, OSError, ValueError):
             cfg = None
-    return [PresetOverride(word, FIRST_TRY_OPTION) for word in first_try_settings(cfg)]
+    return [PresetOverride(word, FIRST_TRY_OPTION) for word in first_try_settings(cfg, cached)]
 
 
 def first_try_help() -> str:

@@ -17,12 +17,17 @@ from data_prep.__main__ import main as data_prep_main
 from drac_ssl import preflight, train
 from drac_ssl.config import load_config, read_yaml, save_config, to_dict
 from drac_ssl.stage_settings import edited_config_words
-from drac_ssl.trial_run import FIRST_TRY_KEY, FIRST_TRY_OPTION, first_try_overrides
+from drac_ssl.trial_run import (
+    FIRST_TRY_KEY,
+    FIRST_TRY_OPTION,
+    first_try_overrides,
+    first_try_settings,
+)
 
 
-def _ingested(tmp_path: Path) -> Path:
-    """A run folder ``runs/mine`` holding only a standalone ingest (5 folds, a 128 px cache)
-    of 25 colour photographs, ICDR grades 0..4 in turn, as docs/data.md makes one."""
+def _ingested(tmp_path: Path, sizes: str = "128") -> Path:
+    """A run folder ``runs/mine`` holding only a standalone ingest (5 folds, a 128 px cache, or
+    ``sizes``) of 25 colour photographs, ICDR grades 0..4 in turn, as docs/data.md makes one."""
     import cv2
     import numpy as np
 
@@ -35,7 +40,7 @@ def _ingested(tmp_path: Path) -> Path:
         rows.append(f"eye_{i:03d}.png,{i % 5}")
     (photos / "labels.csv").write_text("image name,DR grade\n" + "\n".join(rows) + "\n")
     run_dir = tmp_path / "runs" / "mine"
-    assert data_prep_main(["ingest", "--root", str(photos), "--out", str(run_dir / "data"), "--cache-sizes", "128",
+    assert data_prep_main(["ingest", "--root", str(photos), "--out", str(run_dir / "data"), "--cache-sizes", sizes,
                            "--grades", "icdr", "--workers", "1"]) == 0
     return run_dir
 
@@ -277,3 +282,25 @@ def test_an_auto_value_the_ingest_resolved_is_said_with_what_it_resolved_to(
     assert preflight.shown_as_ingested("data.channels", "auto", summary) == "auto (auto: 1, grey)"
     assert preflight.shown_as_ingested("data.channels", "3", summary) == "3"
 
+
+def test_first_try_cuts_its_views_from_a_size_the_kept_ingest_cached(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F4: over a standalone ingest of 256 and 512 px, ``--first-try`` said its 128 px
+    cache not applied but applied ``pretrain.augment.source_size=128``, then refused it as not
+    a cached size. Its sizes are worked out from the ingest's cache."""
+    fundus = load_config("fundus")
+    assert "pretrain.augment.source_size=256" in first_try_settings(fundus, cached=[256, 512])
+    assert "pretrain.augment.source_size=128" in first_try_settings(fundus, cached=[512, 128])
+    words = first_try_settings(fundus, cached=[32])
+    assert {"pretrain.augment.source_size=32", "pretrain.augment.image_size=32", "finetune.image_size=32"} <= set(words)
+    assert first_try_settings(fundus) == first_try_settings(fundus, cached=())
+    run_dir = _ingested(tmp_path, "256,512")
+    _no_training(monkeypatch)
+    capsys.readouterr()
+    assert train.main(_argv(run_dir, FIRST_TRY_OPTION)) == 0, capsys.readouterr().err
+    said = " ".join(capsys.readouterr().out.split())
+    assert "pretrain.augment.source_size=256" in said.split(f"{FIRST_TRY_OPTION} applied ")[1].split(" (")[0], said
+    assert f"data.cache_sizes=[128] (command line '{FIRST_TRY_OPTION}'): not applied" in said, said
+    assert "not a cached size" not in said
+    saved = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    assert (saved["data"]["cache_sizes"], saved["pretrain"]["augment"]["source_size"]) == ([256, 512], 256)
