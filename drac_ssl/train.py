@@ -421,7 +421,9 @@ def _unapplied_in_config(cfg: Config, run_dir: Path) -> tuple[dict[str, Any], di
     applied (setting -> ``(config.yaml's value, the ingest's)``), when ``cfg``'s stages read
     that ingest without running it (:func:`_kept_ingest`): a folder made before such values
     were recorded as the ingest's (review F1: ``data.cache_sizes: [256, 512]`` there, 256 px
-    ingested). ``({}, {})`` without config.yaml, or one that does not read."""
+    ingested). Settings left at a default that names nothing (:meth:`IngestRecord.unset`, an
+    empty ``data.root``) are not among them. ``({}, {})`` without config.yaml, or one that does
+    not read."""
     record = _kept_ingest(cfg, run_dir)
     if record is None or not (run_dir / "config.yaml").is_file():
         return {}, {}
@@ -430,7 +432,10 @@ def _unapplied_in_config(cfg: Config, run_dir: Path) -> tuple[dict[str, Any], di
     except (OSError, ValueError, yaml.YAMLError):
         return {}, {}
     data = old.get("data") if isinstance(old.get("data"), dict) else {}
-    return old, record.differences(data, made_in(run_dir))
+    # a setting left at its default that names nothing (data.root: '' of configs/drac.yaml after a
+    # standalone ingest, docs/data.md) was not "never applied": the ingest's, said by nobody
+    return old, {setting: values for setting, values in record.differences(data, made_in(run_dir)).items()
+                 if not IngestRecord.unset(setting, data)}
 
 
 def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,

@@ -140,13 +140,30 @@ def test_a_folder_made_before_with_a_value_never_applied_resumes_and_its_config_
     capsys.readouterr()
     assert train.main(argv) == 0, capsys.readouterr().err
     said = " ".join(capsys.readouterr().out.split())
-    assert (f"[train] note: {run_dir / 'config.yaml'} recorded data.root='' (the ingest's {tmp_path / 'photos'}), "
+    assert (f"[train] note: {run_dir / 'config.yaml'} recorded "
             f"data.cache_sizes=[256, 512] (the ingest's [128]), which the ingest in {run_dir / 'data'} never "
             f"applied: rewritten with the ingest's values, the ones the stages used") in said, said
+    assert "data.root=''" not in said  # left empty, it named nothing: no value "never applied"
     assert read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))["data"]["cache_sizes"] == [128]
     assert train.main(argv) == 0, capsys.readouterr().err  # and again: nothing left to note
     assert "never applied" not in capsys.readouterr().out
     assert train.main(["-c", str(run_dir / "config.yaml")]) == 0, capsys.readouterr().err  # the saved config too
+
+
+def test_an_empty_data_root_of_a_folder_made_before_is_no_value_never_applied(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Second review F1: docs/data.md's flow (a standalone ingest, then a config whose
+    ``data.root`` is empty) made on older code left ``root: ''`` in config.yaml; resuming it
+    said ``data.root='' ... never applied`` and rewrote the file. An empty root names nothing:
+    no note when it is the only such setting."""
+    run_dir = _ingested(tmp_path)
+    _no_training(monkeypatch)
+    argv = _argv(run_dir, "data.cache_sizes=[128]")
+    _made_before(run_dir, argv)
+    assert read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))["data"]["root"] == ""
+    capsys.readouterr()
+    assert train.main(argv) == 0, capsys.readouterr().err
+    assert "never applied" not in capsys.readouterr().out
 
 
 def test_a_first_try_folder_made_before_resumes_with_first_try(
@@ -165,7 +182,7 @@ def test_a_first_try_folder_made_before_resumes_with_first_try(
     capsys.readouterr()
     assert train.main(argv) == 0, capsys.readouterr().err
     said = " ".join(capsys.readouterr().out.split())
-    assert "recorded data.root='' (the ingest's" in said and "data.n_folds=2 (the ingest's 5)" in said, said
+    assert "recorded data.n_folds=2 (the ingest's 5)" in said and "data.root=''" not in said, said
     text = (run_dir / "config.yaml").read_text(encoding="utf-8")
     assert read_yaml(text)["data"]["n_folds"] == 5 and FIRST_TRY_OPTION in text.splitlines()[1]
 
