@@ -58,7 +58,7 @@ from data_prep.layout import (
     same_name,
 )
 from data_prep.problems import counted
-from drac_ssl.config import GRADE_SCALES, shipped_config_word
+from drac_ssl.config import GRADE_SCALES, hidden_characters, shipped_config_word, visible_text
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
 from drac_ssl.starting import python_command, python_word
 
@@ -185,10 +185,13 @@ def plan(tree: Path) -> tuple[list[tuple[Path, int | None]], list[int], dict[str
         else:
             skipped["loose"].append(_rel(path, tree))
     if bad:
-        names = ", ".join(f"{p.name}/" for p in bad)
+        names = ", ".join(f"{visible_text(p.name)}/" for p in bad)
+        hidden = hidden_characters("".join(p.name for p in bad))
+        held = (f" (escaped as Python writes them: the names hold {' and '.join(hidden)})" if hidden else "")
         raise FlattenError(
             f"{tree}: {counted(len(bad), 'subfolder')} of images not named as a grade (a "
-            f"non-negative integer: 0/, 1/, ...): {names} -> rename each to its grade, or move "
+            f"non-negative integer: 0/, 1/, ...): {names}{held} -> rename each to its grade"
+            f"{(' without ' + ('that character' if len(hidden) == 1 else 'those characters')) if hidden else ''}, or move "
             f"it out of {tree.name}/ (a test/ folder of unlabelled images is carried into the "
             "flattened folder as test/)")
     if not grade_dirs:

@@ -2059,7 +2059,8 @@ def likely_roots(root: Path, labels_csv: Path | None = None, otherwise: str = ""
 def data_root(cfg: DataConfig) -> Path:
     """``cfg.root`` as an absolute path (``..`` taken out, symbolic links kept:
     :func:`drac_ssl.io.readable_absolute`), checked without reading any folder: IngestError when
-    no root is given, when it does not exist (naming the nearest folder above that does), or
+    no root is given, when it does not exist (a "data root file" for a name ending in ``.npz``
+    or ``.csv``, else a "data root path"; naming the nearest folder above that does), or
     when ``cfg.layout`` is unknown. The first checks of :func:`discover`, which
     ``python -m data_prep ingest`` makes before it reads any file (:func:`data_prep.ingest.refuse_early`)."""
     if not cfg.root:
@@ -2070,7 +2071,9 @@ def data_root(cfg: DataConfig) -> Path:
     if not root.exists():
         parent = next((p for p in root.parents if p.exists()), None)
         hint = f" ('{parent}' exists)" if parent is not None and parent != Path("/") else ""
-        raise IngestError(f"{root}: data root folder does not exist{hint} -> check the --root path "
+        # a MedMNIST .npz or a label CSV given as the root is a file: "folder" misled (a trial user)
+        kind = "file" if root.suffix.lower() in (".npz", ".csv") else "path"
+        raise IngestError(f"{root}: data root {kind} does not exist{hint} -> check the --root path "
                           "(quote it if it contains spaces)")
     if cfg.layout not in DATA_LAYOUTS:
         raise IngestError(f"layout {cfg.layout!r} is unknown -> use one of {', '.join(DATA_LAYOUTS)}")

@@ -2087,6 +2087,40 @@ def _escaped(text: str) -> str:
     return text.translate(_ESCAPED)
 
 
+_CONTROL_WORDS = {"\r": "a carriage return (\\r, invisible: the end of a line of a Windows text file, which "
+                         "a name read from one line by line keeps)",
+                  "\n": "a line feed (\\n)", "\t": "a tab (\\t)"}
+"""The control characters :func:`hidden_characters` names in words of their own."""
+
+
+def hidden_characters(text: str) -> list[str]:
+    """Each character of ``text`` that a terminal or a file listing shows as nothing or as a
+    space (``str.isprintable`` is False: control characters, the look-alike spaces of
+    :data:`_LOOKALIKE_SPACES`, U+2028 ...), named in words once each, in the order they first
+    occur: ``['a carriage return (\\r, invisible: ...)', 'a non-breaking space (U+00A0)']``.
+    A message that shows a name with :func:`visible_text` says with them what the escapes are
+    (a trial user: folders ``0\\r`` .. ``4\\r`` made by a script reading a CRLF file were
+    listed as ``0/, 1/, ...``, "not named as a grade"). A byte of a file name that does not
+    decode (``os.fsdecode`` keeps it as a lone surrogate, U+DC80..U+DCFF, ``'\\udcff'``) is
+    named as that byte: ``an undecodable byte 0xFF in the name`` (not "U+DCFF (a control
+    character)", a review)."""
+    words = []
+    for char in dict.fromkeys(c for c in text if not c.isprintable()):
+        if 0xDC80 <= ord(char) <= 0xDCFF:  # surrogateescape's stand-in for a byte that is no UTF-8
+            words.append(f"an undecodable byte 0x{ord(char) - 0xDC00:02X} in the name")
+            continue
+        words.append(_CONTROL_WORDS.get(char) or _LOOKALIKE_SPACES.get(char) or _YAML_ONLY_BREAKS.get(char)
+                     or f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character').lower()})")
+    return words
+
+
+def visible_text(text: str) -> str:
+    """``text`` as a message shows it: quoted and escaped as Python's ``repr`` writes it
+    (``'0\\r'``, ``'run\\xa0'``) when it holds a character of :func:`hidden_characters`, so
+    that what a listing hides shows; as it is otherwise."""
+    return repr(text) if any(not c.isprintable() for c in text) else text
+
+
 class _ValueScan(typing.NamedTuple):
     """What PyYAML finds of a config file's values before its first mistake (:func:`_scan_values`)."""
 

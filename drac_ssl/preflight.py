@@ -66,9 +66,10 @@ from drac_ssl.config import (
     range_problems,
     shipped_config_word,
 )
-from drac_ssl.io import read_json_dict
+from drac_ssl.io import invocations, read_json_dict
 from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
+from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, IngestRecord, ingest_record, made_in
 from drac_ssl.starting import python_command, python_word
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ __all__ = [
     "PIPELINE",
     "DataFacts",
     "Finding",
+    "INGEST_ONLY_SETTINGS",
     "ConfigFile",
     "PreflightError",
     "PresetOf",
@@ -85,7 +87,13 @@ __all__ = [
     "after_ingest",
     "apply_overrides",
     "check",
+    "ingest_kept_settings",
+    "ingest_pins",
+    "NOT_APPLIED_KEY",
+    "recorded_given",
+    "shown_as_ingested",
     "missing_outputs",
+    "pinned_to_ingest",
     "pretrain_checkpoints_needed",
     "read_config",
     "read_config_file",
@@ -2541,6 +2549,147 @@ def setting_problems(cfg: Config, sources: dict[str, str] | None = None) -> list
     if "finetune" in stages:
         _check_finetune_settings(c, cfg)
     return [f for f in c.items if f.severity == "error"]
+
+
+def ingest_kept_settings(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[str, tuple[Any, Any]]:
+    """The settings of :data:`INGEST_ONLY_SETTINGS` that ``cfg`` gives otherwise than the
+    ingest already in ``run_dir/data`` applied, when ``cfg``'s ``run.stages`` leaves the ingest
+    out (``run.stages=[pretrain,umm,finetune,export]`` after ``python -m data_prep ingest
+    --out RUN/data``): setting -> ``(cfg's value, the ingest's)``, in that order. The stages read
+    that ingest's output, so ``cfg``'s value is not applied (a review: ``--first-try``'s
+    ``data.n_folds=2`` said applied and recorded in config.yaml, while 5 folds were fine-tuned;
+    ``data.root`` of another data set was silently ignored). Values are compared as the
+    ingest reads them (:meth:`~drac_ssl.stage_settings.IngestRecord.differs`). {} for a
+    generic data set, a run folder without an ingest, one without its settings
+    (``ingest_summary.json``'s ``config``, older ingests), or a run whose ingest runs (a
+    finished one that differs is refused by the rerun's own comparison of config.yaml)."""
+    if cfg.data.dataset != "drac" or "ingest" in cfg.run.stages:
+        return {}
+    record = ingest_record(run_dir)
+    return {} if record is None else record.differences(config_module.to_dict(cfg)["data"])
+
+
+NOT_APPLIED_KEY = "ingest_kept"
+"""The key of a ``python -m drac_ssl.train`` line of ``invocations.jsonl`` that recorded values
+given for settings an ingest the run did not rerun kept at its own (:func:`pinned_to_ingest`):
+``{"data.n_folds": 3}``, each as given (a path absolute). The same command again resumes the
+run: its values are not a change (:func:`ingest_pins`)."""
+
+
+def recorded_given(setting: str, value: Any) -> Any:
+    """``value`` of ``setting`` as :data:`NOT_APPLIED_KEY` records it and :func:`ingest_pins`
+    compares it: a path absolute (read from the current folder), ``data.cache_sizes`` sorted,
+    anything else as JSON writes it."""
+    if setting in config_module.PATH_SETTINGS:
+        if isinstance(value, list):
+            return [os.path.normpath(os.path.abspath(os.path.expanduser(str(v)))) for v in value]
+        text = str(value or "")
+        return os.path.normpath(os.path.abspath(os.path.expanduser(text))) if text.strip() else ""
+    if setting == "data.cache_sizes" and isinstance(value, list):
+        return sorted(value)
+    return json.loads(json.dumps(value, default=str))
+
+
+def ingest_pins(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[str, tuple[Any, Any]]:
+    """The settings of :func:`ingest_kept_settings` that the run takes at the ingest's values
+    (:func:`pinned_to_ingest`): all of them in a run folder without ``config.yaml`` (a first
+    run over a standalone ingest); in one with it (a resume), those whose value is the one the
+    folder was given before, its ``config.yaml``'s (a folder made before such values were
+    recorded as the ingest's: ``data.cache_sizes: [256, 512]`` there, 256 px ingested) or one
+    an earlier invocation recorded as not applied (:data:`NOT_APPLIED_KEY`), and those left at
+    a default that names nothing (:meth:`~drac_ssl.stage_settings.IngestRecord.unset`:
+    ``data.root`` empty ...). Any other value
+    is a change of a data setting on a resume, which the rerun's comparison with config.yaml
+    refuses, as it refuses it with the ingest in ``run.stages``."""
+    import yaml
+
+    kept = ingest_kept_settings(cfg, run_dir)
+    saved = Path(run_dir) / "config.yaml"
+    if not kept or not saved.is_file():
+        return kept
+    data_now = config_module.to_dict(cfg)["data"]
+    try:
+        old = config_module.read_yaml(saved.read_text(encoding="utf-8")) or {}
+    except (OSError, ValueError, yaml.YAMLError):
+        return kept  # the resume's own check says what is wrong with it
+    data = old.get("data") if isinstance(old, dict) else None
+    data = data if isinstance(data, dict) else {}
+    cwd = made_in(Path(run_dir))
+    before: dict[str, list[Any]] = {}
+    for line in invocations(Path(run_dir) / "invocations.jsonl"):
+        for setting, value in (line.get(NOT_APPLIED_KEY) or {}).items() if isinstance(line.get(NOT_APPLIED_KEY),
+                                                                                       dict) else ():
+            before.setdefault(setting, []).append(value)
+    pins = {}
+    for setting, (ours, theirs) in kept.items():
+        key, given = setting.removeprefix("data."), recorded_given(setting, ours)
+        written = data.get(key)
+        if setting in config_module.PATH_SETTINGS and cwd:  # config.yaml's relative paths: its folder's
+            written = ([os.path.join(cwd, os.path.expanduser(str(v))) for v in written] if isinstance(written, list)
+                       else os.path.join(cwd, os.path.expanduser(str(written))) if str(written or "").strip()
+                       else written)
+        if (IngestRecord.unset(setting, data_now)  # names nothing: the ingest's, always
+                or key in data and recorded_given(setting, written) == given or given in before.get(setting, [])):
+            pins[setting] = (ours, theirs)
+    return pins
+
+
+def shown_as_ingested(setting: str, value: Any, summary: dict[str, Any]) -> str:
+    """``value`` of ``setting`` as the ingest recorded it, with what it resolved to when it
+    is left to the ingest (``data.channels=''`` is ``'' (auto: 3, RGB)``, ``data.grades=[]``
+    ``[] (the layout's: No DR, Mild, ...)``, a named scale ``[icdr] (grades No DR, ...)``):
+    the not-applied warning's and config.yaml's words (review: ``data.channels=''`` alone)."""
+    shown = _show(value)
+    if setting == "data.channels":
+        resolved = (summary.get("channels") or {}).get("value") if isinstance(summary.get("channels"), dict) else None
+        if isinstance(resolved, int) and str(value).strip() in ("", "auto"):
+            return f"{shown} (auto: {resolved}, {'RGB' if resolved == 3 else 'grey'})"
+    if setting == "data.grades":
+        names = (summary.get("grades") or {}).get("names") if isinstance(summary.get("grades"), dict) else None
+        if isinstance(names, list):
+            whose = "the layout's: " if not value else "grades "
+            return f"{shown} ({whose}{', '.join(map(str, names))})"
+    return shown
+
+
+def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
+                     sources: dict[str, str] | None = None) -> tuple[Config, list[Finding]]:
+    """``cfg`` with the settings of :func:`ingest_pins` set to the ingest's own values, so
+    that config.yaml, report.md and the run's records say what the stages use, and a warning
+    for each: which value is not applied, why, what is used instead (auto values with what
+    they resolved to, :func:`shown_as_ingested`), and the fix (the ingest in ``run.stages``; or
+    a typed setting left out, a file's given the ingest's value; a ``--first-try`` one has only
+    the first); a discovery setting left at its default (``data.root`` empty:
+    :meth:`~drac_ssl.stage_settings.IngestRecord.unset`) is set without a warning.
+    ``(cfg, [])`` when nothing differs."""
+    kept = ingest_pins(cfg, run_dir)
+    if not kept:
+        return cfg, []
+    c = _Findings(cfg, sources)
+    data_dir = Path(run_dir) / "data"
+    presets = {key for key, origin in (getattr(sources, "options", None) or {}).items()
+               if isinstance(origin, config_module.PresetOverride)}
+    typed = user_typed(sources) if sources is not None else {}
+    summary = read_json_dict(data_dir / "ingest_summary.json") or {}
+    root = str(summary.get("root") or "")
+    given = os.path.abspath(os.path.expanduser(cfg.data.root)) if cfg.data.root.strip() else ""
+    root_word = (f" data.root={shlex.quote(root)}"
+                 if root and os.path.normpath(root) != os.path.normpath(given) else "")
+    stages = _stages_fix(["ingest", *cfg.run.stages])
+    data = config_module.to_dict(cfg)["data"]
+    for setting, (ours, theirs) in kept.items():
+        if IngestRecord.unset(setting, data):  # data.root left empty ...: taken without a word
+            continue
+        what = (f"not applied: run.stages has no ingest, so the stages read the ingest already in "
+                f"{data_dir}, made with {setting}={shown_as_ingested(setting, theirs, summary)}; this run "
+                f"uses that (config.yaml records it)")
+        other = ("" if setting in presets else f"; or leave {setting} out of your command" if setting in typed
+                 else f"; or give the ingest's, {setting}={_show(theirs)}, to say no more")
+        fix = (f"to apply {setting}={_show(ours)}, run the ingest with it, in a new run folder: "
+               f"{stages}{'' if setting == 'data.root' else root_word} run.name=<a new name>{other}")
+        c.warning(setting, what, fix)
+    changes = {setting.removeprefix("data."): theirs for setting, (_, theirs) in kept.items()}
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **changes)), c.items
 
 
 def new_run_problems(cfg: Config, ingested: str | os.PathLike[str],

@@ -564,7 +564,8 @@ def _first_try_lines(run_dir: Path) -> list[str]:
     """The configuration section's paragraph on a run made with ``--first-try``
     (:func:`drac_ssl.trial_run.standing_first_try`: its ``config.yaml`` still holds what that
     option set): the settings it applied, those the command line typed in their place and the
-    sizes it left at the config's own, no larger; [] for another run, a full run in a folder
+    sizes it left at the config's own, no larger, and those an ingest it did not rerun kept at
+    its own values; [] for another run, a full run in a folder
     an earlier ``--first-try`` stopped in too (review F2)."""
     record = standing_first_try(run_dir)
     if record is None:
@@ -572,10 +573,13 @@ def _first_try_lines(run_dir: Path) -> list[str]:
     applied = " ".join(f"`{w}`" for w in record.get("applied") or []) or "none of its settings"
     replaced = " ".join(f"`{w}`" for w in record.get("replaced") or [])
     kept = " ".join(f"`{w}`" for w in record.get("kept") or [])
+    unapplied = " ".join(f"`{w}`" for w in record.get("not_applied") or [])
     return [f"Made with `{FIRST_TRY_OPTION}`, the tiny first try (its figures mean nothing): it applied "
             f"{applied}" + (f"; typed in place of its own: {replaced}" if replaced else "")
             + (f"; the config's own {kept} kept (no larger than its: a first try never enlarges an image)"
-               if kept else "") + ".", ""]
+               if kept else "")
+            + (f"; not applied: {unapplied} (the run did not run its ingest again: the ingest's own "
+               f"values are used, as config.yaml records)" if unapplied else "") + ".", ""]
 
 
 def _earlier_attempts(entry: dict[str, Any]) -> str:

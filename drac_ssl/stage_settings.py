@@ -14,9 +14,11 @@ between runs. Settings are nested dicts as
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,12 @@ from drac_ssl.config import (
     REFERABLE_OFF,
     Config,
     ConfigError,
+    DataConfig,
     from_dict,
     read_yaml,
     referral_target_text,
     to_dict,
+    validate_grades,
     with_former_defaults,
 )
 from drac_ssl.io import read_json_dict
@@ -276,12 +280,22 @@ def stage_resume_differences(stage: str, saved: dict[str, Any] | None, cfg: Conf
     folder: settings added since the checkpoint take their defaults, relative paths are read
     from the folder the stage was run in (``out_dir/environment.json``). ``saved`` None (a
     checkpoint without its configuration): nothing to compare, [].
+
+    A stage that ran here on the run folder's ingest (``out_dir/../data``; not one taken from
+    another run) read the settings only the ingest applies (:data:`INGEST_ONLY_SETTINGS`) from
+    its output: a value of its own in ``saved`` is none of its output's where ``cfg``'s is the
+    ingest's (a run made before such values were recorded as the ingest's: config.yaml and the
+    checkpoint said ``data.cache_sizes: [256, 512]`` given, the ingest had made 256 px alone).
     """
     if not isinstance(saved, dict):
         return []
     prefixes = REUSABLE_STAGES[stage] if prefixes is None else prefixes
-    diffs = config_differences(comparable(saved_settings(saved), made_in(out_dir)),
-                                comparable(to_dict(cfg)))
+    old, new = saved_settings(saved), to_dict(cfg)
+    record, entry = ingest_record(out_dir.parent), _status(out_dir.parent).get(stage)
+    if record is not None and not (isinstance(entry, dict) and (entry.get("reused_from") or entry.get("other_folds"))):
+        keep = record.differences(new["data"])  # cfg's own values: compared as given
+        old, new = record.applied(old, keep), record.applied(new, keep)
+    diffs = config_differences(comparable(old, made_in(out_dir)), comparable(new))
     return [d for d in diffs
             if reads(prefixes, key := parse_difference_line(d)[0]) and key not in may_change]
 
@@ -303,6 +317,184 @@ def data_channels_resolved(settings: dict[str, Any], run_dir: Path) -> dict[str,
     channels = read_ingest_facts(run_dir / "data").channels
     return {**settings, "pretrain": {**settings["pretrain"],
                                      "backbone": {**backbone, "in_channels": channels}}}
+
+
+INGEST_ONLY_SETTINGS = ("data.root", "data.layout", "data.labels_csv", "data.image_column", "data.grade_column",
+                        "data.unlabelled", "data.modality", "data.expected_side", "data.strict", "data.ungradable",
+                        "data.missing", "data.n_folds", "data.fold_seed", "data.near_duplicate_mse",
+                        "data.patient_column", "data.cache_sizes", "data.grades", "data.channels",
+                        "data.fundus_crop", "data.graham", "data.graham_mask")
+"""The ``data.*`` settings that only the ingest applies, each kept in what it wrote: where it
+read the images and labels (``data.root``, the layout, the label CSV and its columns, the
+unlabelled folders, what was done with an ungradable or missing row), and what it made of them
+(the manifest's folds, the cache, the scale and channels ``ingest_summary.json`` records). A
+stage after the ingest reads them from its output, never from the configuration: a run whose
+ingest does not run again uses the ingest's (:class:`IngestRecord`)."""
+
+DISCOVERY_SETTINGS = INGEST_ONLY_SETTINGS[:11]
+"""The settings of :data:`INGEST_ONLY_SETTINGS` that tell the ingest where and how to read the
+data (``data.root`` to ``data.missing``), not what to make of it: one left at its default
+(:meth:`IngestRecord.unset`: ``data.root`` empty, ``data.layout=auto``, the default label
+columns ...) names nothing, so a run over a standalone ingest takes that ingest's without a
+word (docs/data.md's ``-c configs/drac.yaml run.stages=[pretrain,...]`` after ``python -m
+data_prep ingest --root DIR``)."""
+
+def _absolute(path: str, cwd: str | None = None) -> str:
+    """``path`` (``~`` expanded) absolute and normalised, a relative one read from ``cwd`` (the
+    current folder when None)."""
+    path = os.path.expanduser(path)
+    return os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
+
+
+def _same_path(a: str, b: str) -> bool:
+    """Whether two absolute paths name the same file or folder (written alike, or one reached
+    through a symbolic link)."""
+    if os.path.normpath(a) == os.path.normpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestRecord:
+    """What the ingest in ``data_dir`` (a run folder's ``data/``) recorded of itself:
+    ``ingest_summary.json`` (``summary``) and the settings it was given (its ``config``,
+    ``made``). Read by :func:`ingest_record`."""
+
+    data_dir: Path
+    summary: dict[str, Any]
+    made: dict[str, Any]
+
+    def _resolved(self, key: str) -> Any:
+        value = self.summary.get(key)
+        return value.get("value") if isinstance(value, dict) else value
+
+    def value(self, setting: str) -> Any:
+        """The value of ``setting`` (one of :data:`INGEST_ONLY_SETTINGS`) the stages after
+        this ingest use, written as a setting: the one it was given, but where it recorded what
+        that resolved to (``data.root``, the label CSV and the unlabelled folders as absolute
+        paths, the layout found under ``auto``, the modality resolved). None for a setting it
+        did not record (older ingests), or did not read (a MedMNIST ``.npz`` has no label
+        columns)."""
+        key = setting.removeprefix("data.")
+        given = self.made.get(key)
+        if key in ("root", "labels_csv"):
+            resolved = self.summary.get(key)
+            return "" if not str(given or "").strip() else str(resolved or given)
+        if key == "unlabelled":
+            dirs = self.summary.get("unlabelled_dirs")
+            return [] if not given else list(dirs) if isinstance(dirs, list) else given
+        if key in ("layout", "modality"):
+            resolved = self._resolved(key)
+            return resolved if isinstance(resolved, str) and resolved else given
+        return given
+
+    def differs(self, setting: str, data: dict[str, Any], cwd: str | None = None) -> bool:
+        """Whether ``data`` (a configuration's ``data`` section, as :func:`~drac_ssl.config.to_dict`
+        writes it; relative paths read from ``cwd``) gives ``setting`` otherwise than this
+        ingest applied it. Values are compared as the ingest reads them: paths as the file
+        they name; ``data.layout`` only when not ``auto``; a label column left at its default
+        as the layout's own; ``data.modality`` as it resolved (``auto`` against what the
+        ingest was given); ``data.grades`` as the names it resolves to and ``data.channels``
+        only when 1 or 3 (an empty or ``auto`` one is the layout's or the images');
+        ``data.cache_sizes`` as a set; ``data.graham_mask`` only with ``data.graham``. False
+        for a setting the ingest did not record."""
+        from data_prep.grades import resolve_grades
+        from data_prep.layout import COLUMNS
+
+        key = setting.removeprefix("data.")
+        if key not in self.made or key not in data:
+            return False
+        ours, given = data[key], self.made[key]
+        if key in ("root", "labels_csv"):
+            if not str(ours or "").strip():
+                return bool(str(given or "").strip())
+            resolved = self.summary.get(key)
+            return not (isinstance(resolved, str) and resolved and _same_path(_absolute(str(ours), cwd), resolved))
+        if key == "unlabelled":
+            dirs = self.summary.get("unlabelled_dirs")
+            theirs = [str(d) for d in dirs] if isinstance(dirs, list) else [_absolute(str(d)) for d in given or []]
+            mine = [_absolute(str(d), cwd) for d in ours or [] if str(d).strip()]
+            return len(mine) != len(theirs) or not all(any(_same_path(a, b) for b in theirs) for a in mine)
+        if key == "layout":
+            return ours != "auto" and ours != self.value(setting)
+        if key in ("image_column", "grade_column"):
+            if given is None:  # a MedMNIST .npz: no label CSV, no columns read
+                return False
+            if str(ours or "").strip().casefold() == str(given).strip().casefold():
+                return False
+            # left at its default, a column resolves to the layout's own (data_prep.layout.COLUMNS)
+            own = {pair[0 if key == "image_column" else 1] for pair in COLUMNS.values()}
+            return not (ours == getattr(DataConfig(), key) and str(given) in own)
+        if key == "modality":
+            return ours != given and (ours == "auto" or ours != self.value(setting))
+        if key == "grades":
+            recorded = (self.summary.get("grades") or {}).get("names") if isinstance(
+                self.summary.get("grades"), dict) else None
+            try:
+                validate_grades(list(ours))
+            except ConfigError:
+                return False  # its own error (the preflight's)
+            layout = str(self.summary.get("layout") or "")
+            return bool(ours) and isinstance(recorded, list) and \
+                list(resolve_grades(list(ours), layout)[0]) != [str(n) for n in recorded]
+        if key == "channels":
+            value = self._resolved("channels")
+            return str(ours) in ("1", "3") and isinstance(value, int) and int(ours) != value
+        if key == "cache_sizes":
+            return isinstance(given, list) and set(ours or []) != set(given)
+        if key == "graham_mask":
+            return bool(data.get("graham") or self.made.get("graham")) and ours != given
+        if key == "patient_column":
+            return str(ours or "").strip() != str(given or "").strip()
+        return ours != given
+
+    @staticmethod
+    def unset(setting: str, data: dict[str, Any]) -> bool:
+        """Whether ``data`` (a ``data`` section) leaves ``setting``, one of
+        :data:`DISCOVERY_SETTINGS`, at its default (a path empty): it names nothing of its own."""
+        key = setting.removeprefix("data.")
+        if setting not in DISCOVERY_SETTINGS or key not in data:
+            return False
+        ours = data[key]
+        if setting in PATH_SETTINGS:
+            return not (ours if isinstance(ours, list) else str(ours or "").strip())
+        return bool(ours == getattr(DataConfig(), key))
+
+    def differences(self, data: dict[str, Any], cwd: str | None = None) -> dict[str, tuple[Any, Any]]:
+        """The settings of :data:`INGEST_ONLY_SETTINGS` that ``data`` (a ``data`` section) gives
+        otherwise than this ingest applied them (:meth:`differs`): setting -> ``(data's value,
+        the ingest's)`` (:meth:`value`), in that order."""
+        return {setting: (data[setting.removeprefix("data.")], self.value(setting))
+                for setting in INGEST_ONLY_SETTINGS if self.differs(setting, data, cwd)}
+
+    def applied(self, settings: dict[str, Any], keep: Iterable[str] = ()) -> dict[str, Any]:
+        """``settings`` (nested, as :func:`~drac_ssl.config.to_dict` writes them) with each of
+        :data:`INGEST_ONLY_SETTINGS` but ``keep`` set to this ingest's value (:meth:`value`):
+        what the stages after it used, whatever was given. For comparisons: two
+        configurations of a run that reads this ingest differ in these only where one keeps
+        a value of its own (``keep``)."""
+        data = dict(settings.get("data") or {})
+        for setting in INGEST_ONLY_SETTINGS:
+            key = setting.removeprefix("data.")
+            value = self.value(setting)
+            if setting not in keep and key in data and key in self.made and value is not None:
+                data[key] = value
+        return {**settings, "data": data}
+
+
+def ingest_record(run_dir: str | os.PathLike[str]) -> IngestRecord | None:
+    """The :class:`IngestRecord` of the ingest in ``run_dir/data``; None without one (no
+    ``manifest.csv``), or without its settings (``ingest_summary.json``'s ``config``, older
+    ingests)."""
+    data_dir = Path(run_dir) / "data"
+    if not (data_dir / "manifest.csv").is_file():
+        return None
+    summary = read_json_dict(data_dir / "ingest_summary.json") or {}
+    made = summary.get("config")
+    return IngestRecord(data_dir, summary, made) if isinstance(made, dict) else None
 
 
 STAGE_NOUNS = {"pretrain": "the pretraining", "umm": "UMM", "finetune": "the fine-tuning"}

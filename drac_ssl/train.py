@@ -58,7 +58,7 @@ import shlex
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     ConfigError,
     PresetOverride,
     default_config_file,
+    from_dict,
     get,
     ingest_modality,
     load_config,
@@ -131,12 +132,14 @@ from drac_ssl.selection import deciding_referral, ranking_figures
 from drac_ssl.stage_settings import (
     FOLD_SETTINGS,
     REUSABLE_STAGES,
+    IngestRecord,
     comparable,
     config_differences,
     data_channels_resolved,
     edited_config_words,
     fold_dependence,
     fold_lines,
+    ingest_record,
     last_checkpoint,
     made_in,
     parse_difference_line,
@@ -160,6 +163,7 @@ from drac_ssl.trial_run import (
     FIRST_TRY_SIZES,
     INVOCATION_KEY,
     epoch_records,
+    first_try_overrides,
     first_try_record,
     first_try_words,
     holds_first_try,
@@ -332,8 +336,14 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     edited = edited_config_words(run_dir, old)
     if edited:  # config.yaml is not what the stages ran with: comparing with it misleads
         return edited
-    diffs = config_differences(comparable(data_channels_resolved(saved_settings(old), run_dir), made_in(run_dir)),
-                                comparable(data_channels_resolved(to_dict(cfg), run_dir)))
+    before, now = saved_settings(old), to_dict(cfg)
+    record = _kept_ingest(cfg, run_dir)
+    if record is not None:  # the stages read the ingest, not these settings: both sides as it applied them
+        # (config.yaml of a folder made before may hold a value given and never applied, review F1), but
+        # for a value of this command's own that the run does not take at the ingest's (a change: refused)
+        before, now = record.applied(before), record.applied(now, record.differences(now["data"]))
+    diffs = config_differences(comparable(data_channels_resolved(before, run_dir), made_in(run_dir)),
+                                comparable(data_channels_resolved(now, run_dir)))
     if not preflight.blocking_outputs(run_dir):
         if not (run_dir / "data" / "manifest.csv").exists():
             return ""  # nothing finished (e.g. an ingest stopped by a bad file): any change is fine
@@ -400,6 +410,37 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
            + f": {rerun}")
     return (f"{saved}: this run folder was made with a different configuration:\n     "
             + "\n     ".join(diffs) + "\n     fix: " + fix + branch)
+
+
+def _kept_ingest(cfg: Config, run_dir: Path) -> IngestRecord | None:
+    """The record of the ingest in ``run_dir/data`` when ``cfg``'s stages read it without
+    running it again (:func:`drac_ssl.stage_settings.ingest_record`; None for a generic data
+    set, ``run.stages`` with the ingest, no ingest there)."""
+    if cfg.data.dataset != "drac" or "ingest" in cfg.run.stages:
+        return None
+    return ingest_record(run_dir)
+
+
+def _unapplied_in_config(cfg: Config, run_dir: Path) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]:
+    """``run_dir/config.yaml``'s settings and those of them the ingest in ``run_dir/data`` never
+    applied (setting -> ``(config.yaml's value, the ingest's)``), when ``cfg``'s stages read
+    that ingest without running it (:func:`_kept_ingest`): a folder made before such values
+    were recorded as the ingest's (review F1: ``data.cache_sizes: [256, 512]`` there, 256 px
+    ingested). Settings left at a default that names nothing (:meth:`IngestRecord.unset`, an
+    empty ``data.root``) are not among them. ``({}, {})`` without config.yaml, or one that does
+    not read."""
+    record = _kept_ingest(cfg, run_dir)
+    if record is None or not (run_dir / "config.yaml").is_file():
+        return {}, {}
+    try:
+        old = saved_settings(read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {})
+    except (OSError, ValueError, yaml.YAMLError):
+        return {}, {}
+    data = old.get("data") if isinstance(old.get("data"), dict) else {}
+    # a setting left at its default that names nothing (data.root: '' of configs/drac.yaml after a
+    # standalone ingest, docs/data.md) was not "never applied": the ingest's, said by nobody
+    return old, {setting: values for setting, values in record.differences(data, made_in(run_dir)).items()
+                 if not IngestRecord.unset(setting, data)}
 
 
 def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
@@ -1145,6 +1186,10 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             pretraining.
     """
     procs = init_distributed()  # torchrun: the process group (pretraining runs on every process)
+    # data.* settings only the ingest applies, given otherwise than an ingest this run does not
+    # run again: that ingest's values are used, and recorded (config.yaml), said as warnings
+    cfg, not_applied = _pinned_to_ingest(cfg, sources)
+    earlier = [*(earlier or []), *not_applied]
     # the fixes the stages word (a non-finite stop, an edited config.yaml) say "replace
     # run.name=X with ..." for a setting typed on this command line, as the preflight's do
     with runtime.typed_settings(preflight.user_typed(sources)):
@@ -1152,7 +1197,7 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             return _follow_process_0(cfg, procs)
         peers = _Peers(procs.world_size)
         try:
-            return _run_pipeline_main(cfg, sources, earlier, peers, said)
+            return _run_pipeline_main(cfg, sources, earlier, peers, said, {f.setting: f.value for f in not_applied})
         except BaseException as exc:
             if isinstance(exc, NonFiniteError):  # the others stopped with it: its records are written
                 peers.stopped_on_non_finite()
@@ -1162,9 +1207,27 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             peers.tell(None)  # no-op when told already
 
 
+def _pinned_to_ingest(cfg: Config, sources: dict[str, str] | None) -> tuple[Config, list[Finding]]:
+    """:func:`drac_ssl.preflight.pinned_to_ingest` in the run folder of ``cfg`` (none for a
+    ``run.name`` that is a path, which the preflight refuses)."""
+    if run_name_problem(cfg.run.name, cfg.run.out_dir)[0]:
+        return cfg, []
+    return preflight.pinned_to_ingest(cfg, resolve_run_dir(cfg), sources)
+
+
+def _ingest_kept(cfg: Config) -> set[str]:
+    """The settings :func:`_pinned_to_ingest` would set to the ingest's values (their names)."""
+    if run_name_problem(cfg.run.name, cfg.run.out_dir)[0]:
+        return set()
+    return set(preflight.ingest_pins(cfg, resolve_run_dir(cfg)))
+
+
 def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: list[Finding] | None,
-                       peers: _Peers, said: Sequence[str] = ()) -> Path:
-    """:func:`run_pipeline` in process 0 (the only one without torchrun)."""
+                       peers: _Peers, said: Sequence[str] = (), not_applied: dict[str, Any] | None = None) -> Path:
+    """:func:`run_pipeline` in process 0 (the only one without torchrun). ``not_applied``: the
+    settings an ingest this run does not rerun keeps at its own values, each with the value
+    given (:func:`drac_ssl.preflight.pinned_to_ingest`): ``--first-try``'s among them are not
+    said as applied, and the values are recorded (:data:`drac_ssl.preflight.NOT_APPLIED_KEY`)."""
     run_dir = resolve_run_dir(cfg)
     # its earlier invocations' --first-try record (trial_run.py), read once here for the checks
     # and config.yaml's comment; the collapse warnings' clause and report.md decide from the
@@ -1201,7 +1264,7 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
                     print(f"[preflight] warning: {warning.line}")
                 if reused:
                     print(reused)
-                return _run_in_folder(cfg, run_dir, sources, peers, seen, earlier_first_try)
+                return _run_in_folder(cfg, run_dir, sources, peers, seen, earlier_first_try, not_applied)
 
 
 class RunFolderWriteError(ValueError):
@@ -1422,29 +1485,35 @@ def _epochs_typed(cfg: Config, sources: dict[str, str] | None, run_dir: Path | N
                          if isinstance(options.get(key), PresetOverride)})
 
 
-def _first_try_applied(sources: dict[str, str] | None) -> dict[str, Any] | None:
+def _first_try_applied(sources: dict[str, str] | None, not_applied: Iterable[str] | None = None
+                       ) -> dict[str, Any] | None:
     """This command line's :data:`drac_ssl.trial_run.FIRST_TRY_KEY` record, for its
-    ``invocations.jsonl`` line: ``{"applied": [...], "replaced": [...], "kept": [...]}``, the
-    ``--first-try`` overrides that set their setting, the user's own overrides that replaced
-    others (the words as typed) and the size settings it left at the ``-c`` file's own value,
-    no larger (:func:`drac_ssl.trial_run.first_try_settings`); None without ``--first-try``."""
+    ``invocations.jsonl`` line: ``{"applied": [...], "replaced": [...], "kept": [...],
+    "not_applied": [...]}``, the ``--first-try`` overrides that set their setting, the user's own
+    overrides that replaced others (the words as typed), the size settings it left at the
+    ``-c`` file's own value, no larger (:func:`drac_ssl.trial_run.first_try_settings`), and its
+    overrides of ``not_applied`` settings (an ingest this run does not rerun keeps its own:
+    :func:`drac_ssl.preflight.pinned_to_ingest`); None without ``--first-try``."""
     presets = getattr(sources, "presets", None)
     if not presets:
         return None
     options = getattr(sources, "options", None) or {}
     given = {word.split("=", 1)[0].strip(): word for word in presets}
     typed = preflight.user_typed(sources)
-    applied, replaced, kept = [], [], []
+    applied, replaced, kept, unapplied = [], [], [], []
     for preset in FIRST_TRY:
         key = preset.split("=", 1)[0]
-        if isinstance(options.get(key), PresetOverride):
+        if isinstance(options.get(key), PresetOverride) and key in (not_applied or ()):
+            unapplied.append(str(given[key]))
+        elif isinstance(options.get(key), PresetOverride):
             applied.append(str(given[key]))
         elif key in given:
             if key in typed:
                 replaced.append(typed[key])
         elif key in FIRST_TRY_SIZES and key not in typed:  # the config's own size, no larger: left as it is
             kept.append(key)
-    return {"applied": applied, "replaced": replaced, "kept": kept}
+    return {"applied": applied, "replaced": replaced, "kept": kept,
+            **({"not_applied": unapplied} if unapplied else {})}
 
 
 def _first_try_comment(record: dict[str, Any] | None) -> str:
@@ -1455,6 +1524,20 @@ def _first_try_comment(record: dict[str, Any] | None) -> str:
         return ""
     return (f"{first_try_words(record)}: the tiny first try, a trial run whose figures mean nothing "
             f"(their values are below)")
+
+
+def _not_applied_comment(cfg: Config, run_dir: Path, not_applied: dict[str, Any] | None) -> str:
+    """The comment line of ``config.yaml`` for the values given that the ingest in
+    ``run_dir/data`` kept at its own (``not_applied``: setting -> the value given,
+    :func:`drac_ssl.preflight.pinned_to_ingest`), each with the ingest's as it resolved
+    (:func:`drac_ssl.preflight.shown_as_ingested`: ``'' (auto: 3, RGB)``); '' for none."""
+    record = _kept_ingest(cfg, run_dir)
+    if not not_applied or record is None:
+        return ""
+    return (f"not applied (run.stages has no ingest; the stages read the ingest in {run_dir / 'data'}): "
+            + "; ".join(f"{setting}={preflight._show(given)} given, "
+                        f"{preflight.shown_as_ingested(setting, record.value(setting), record.summary)} used"
+                        for setting, given in not_applied.items()))
 
 
 def _first_try_lead(plan: ReusePlan, sources: dict[str, str] | None) -> str:
@@ -1482,24 +1565,43 @@ def _first_try_dropped(run_dir: Path, sources: dict[str, str] | None, keys: set[
 
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
-                   seen: tuple[str, float] | None = None, earlier_first_try: dict[str, Any] | None = None) -> Path:
+                   seen: tuple[str, float] | None = None, earlier_first_try: dict[str, Any] | None = None,
+                   not_applied: dict[str, Any] | None = None) -> Path:
     """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists. ``seen``: the
     last sign of a killed earlier training (:func:`drac_ssl.run_state.killed_training_seen`);
     ``earlier_first_try``: the folder's :func:`~drac_ssl.trial_run.first_try_record` before
-    this invocation (read once by :func:`_run_pipeline_main`)."""
+    this invocation (read once by :func:`_run_pipeline_main`); ``not_applied``: as
+    :func:`_run_pipeline_main`'s."""
     to_run = preflight.stages_to_run(cfg, run_dir)
-    first_try = _first_try_applied(sources)
+    first_try = _first_try_applied(sources, not_applied)
     # the run's record once this invocation's line is written: its own, else the earlier one
     # (first_try_record reads the last line that has one)
     # (the earlier one only while this config still holds its settings: a full run typed into
     # the folder of a stopped first try is no first try, trial_run.holds_first_try)
     run_first_try = first_try if first_try is not None else (
         earlier_first_try if holds_first_try(earlier_first_try, to_dict(cfg)) else None)
+    saved, unapplied = _unapplied_in_config(cfg, run_dir)
+    if unapplied:  # a folder made before: config.yaml said values the ingest never applied (review F1)
+        record = _kept_ingest(cfg, run_dir)
+        print(f"[train] note: {run_dir / 'config.yaml'} recorded "
+              + ", ".join(f"{setting}={preflight._show(given)} (the ingest's {preflight._show(used)})"
+                          for setting, (given, used) in unapplied.items())
+              + f", which the ingest in {run_dir / 'data'} never applied: rewritten with the ingest's values, "
+              f"the ones the stages used")
+        try:
+            corrected = from_dict(record.applied(saved)) if not to_run and record is not None else None
+        except (ConfigError, TypeError, ValueError):
+            corrected = None  # not a configuration this version reads: left as it is
+        if corrected is not None:  # nothing runs: the file as it was, but those values
+            with writing(run_dir / "config.yaml"):
+                save_config(corrected, run_dir / "config.yaml", comment=_first_try_comment(run_first_try))
     if to_run or not (run_dir / "config.yaml").exists():
         # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with;
         # one made with --first-try says so (a resume with -c RUN/config.yaml too: its records)
+        comment = "\n".join(c for c in (_first_try_comment(run_first_try),
+                                         _not_applied_comment(cfg, run_dir, not_applied)) if c)
         with writing(run_dir / "config.yaml"):  # an error here is a write's (run_folder_writes)
-            save_config(cfg, run_dir / "config.yaml", comment=_first_try_comment(run_first_try))
+            save_config(cfg, run_dir / "config.yaml", comment=comment)
     env = environment_info()
     # speed only (every view carries its own seed), but recorded: -1 resolves per machine
     env["dataloader_workers"] = dataloader_workers(cfg.pretrain.num_workers)
@@ -1518,6 +1620,9 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         env = {**env, INVOCATION_KEY: epochs}
     if first_try is not None:  # --first-try: what it applied, what the user typed in its place
         env = {**env, FIRST_TRY_KEY: first_try}
+    if not_applied:  # the values given that the ingest kept at its own: the same command resumes
+        env = {**env, preflight.NOT_APPLIED_KEY: {setting: preflight.recorded_given(setting, value)
+                                                  for setting, value in not_applied.items()}}
     invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()
@@ -2327,12 +2432,17 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
             # no -c and no shipped configs (an install that lost them): refused, not the built-in defaults
             config_path = config if config is not None else default_config_file()
             cfg, sources, problems = preflight.read_config(config_path, overrides, preset)
+            if preset is first_try_overrides and (cached := _cached_by_kept_ingest(cfg)):
+                # --first-try over an ingest the run does not rerun: its sizes from the cache it holds
+                cfg, sources, problems = preflight.apply_overrides(
+                    sources.file, overrides, functools.partial(first_try_overrides, cached=cached))
             threads = apply_thread_policy(max(cfg.run.threads, 0), inter_op)  # a negative count: the preflight says
         except KeyboardInterrupt:
             raise InterruptedBeforeStart from None
         threads_line = (f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
                         f"{threads['usable_cores']} usable cores)")
-        first_try = first_try_words(_first_try_applied(sources))
+        first_try = first_try_words(_first_try_applied(sources, _ingest_kept(cfg) if getattr(sources, "presets", None)
+                                                       else set()))
         other_run = _other_run_config_problem(cfg, sources, overrides)
         if other_run:  # before any work: nothing run or written (a warning alone still trained)
             raise ConfigError(other_run)
@@ -2398,6 +2508,21 @@ def _other_run_config_problem(cfg: Config, sources: dict[str, str] | None, overr
             + (f" ({note})" if note else "")
             + f"; or type run.name=NEW to start a new run from this config (run.out_dir={cfg.run.out_dir} "
             f"from the folder you run it in)")
+
+
+def _cached_by_kept_ingest(cfg: Config) -> list[int]:
+    """The image sizes (px) the cache of the ingest in ``cfg``'s run folder holds, when
+    ``cfg``'s stages read it without running it again (:func:`_kept_ingest`; ``--first-try``
+    cuts its views from one of them: :func:`drac_ssl.trial_run.first_try_settings`); [] else."""
+    if run_name_problem(cfg.run.name, cfg.run.out_dir)[0]:
+        return []
+    record = _kept_ingest(cfg, resolve_run_dir(cfg))
+    if record is None:
+        return []
+    cache = record.summary.get("cache")
+    sizes = [int(k) for k in cache if str(k).isdigit()] if isinstance(cache, dict) else []
+    made = record.made.get("cache_sizes")
+    return sizes or ([int(k) for k in made if isinstance(k, int)] if isinstance(made, list) else [])
 
 
 def _named_config_line(config: str | None, sources: dict[str, str] | None) -> list[str]:

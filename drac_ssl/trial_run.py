@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +106,11 @@ image (a 28 px set read at 64 px costs five times the compute and shows nothing 
 FIRST_TRY_KEY = "first_try"
 """The key of a ``python -m drac_ssl.train`` line of ``invocations.jsonl`` that ran with
 ``--first-try`` (its ``argv`` has the option as typed):
-``{"applied": [...], "replaced": [...], "kept": [...]}``, the :data:`FIRST_TRY` overrides it
-applied, the user's own overrides that replaced others, and the size settings it left at the
-config's own value, no larger than its (:func:`first_try_record`; ``kept`` absent before it
-existed)."""
+``{"applied": [...], "replaced": [...], "kept": [...], "not_applied": [...]}``, the
+:data:`FIRST_TRY` overrides it applied, the user's own overrides that replaced others, the
+size settings it left at the config's own value, no larger than its, and its overrides an
+ingest the run did not rerun kept at that ingest's values (``drac_ssl.preflight.pinned_to_ingest``;
+only when there are some) (:func:`first_try_record`; ``kept`` absent before it existed)."""
 
 
 def _setting(word: str) -> str:
@@ -116,7 +118,7 @@ def _setting(word: str) -> str:
     return word.split("=", 1)[0]
 
 
-def first_try_settings(cfg: Any = None) -> list[str]:
+def first_try_settings(cfg: Any = None, cached: Sequence[int] = ()) -> list[str]:
     """The :data:`FIRST_TRY` words ``--first-try`` applies on top of ``cfg``, the configuration
     the ``-c`` file gives (a :class:`drac_ssl.config.Config`; None: every word), in order. The
     rule: a size setting of :data:`FIRST_TRY_SIZES` is left out where ``cfg``'s own value is
@@ -125,7 +127,14 @@ def first_try_settings(cfg: Any = None) -> list[str]:
     ``data.cache_sizes`` goes with ``pretrain.augment.source_size``, the cached copy the views
     are cut from: the 128 px cache is applied where the config caches a larger copy and its
     views come from one of at least 128 px (the preset's source, or its own 128), so the copy
-    they are cut from is always cached."""
+    they are cut from is always cached.
+
+    ``cached``: the sizes an ingest the run does not run again holds (its cache is not made
+    anew, so ``data.cache_sizes`` is not applied: ``drac_ssl.preflight.pinned_to_ingest``): the
+    views are cut from one of them, the smallest, where it is smaller than the config's own
+    source (``pretrain.augment.source_size=256`` over a 256 and 512 px ingest; the preset's
+    128 px where it holds that size), and the view sizes no larger than it (a review: 128 px
+    applied over a 256/512 px ingest, then refused as not a cached size)."""
     from drac_ssl.config import get, parse_override
 
     if cfg is None:
@@ -136,10 +145,23 @@ def first_try_settings(cfg: Any = None) -> list[str]:
                             "finetune.image_size") if get(cfg, key) <= preset[key]}
     if not cache or max(cache) <= max(preset["data.cache_sizes"]) or source < preset["pretrain.augment.source_size"]:
         keep.add("data.cache_sizes")
-    return [w for w in FIRST_TRY if _setting(w) not in keep]
+    held = sorted(int(size) for size in cached)
+    if not held:
+        return [w for w in FIRST_TRY if _setting(w) not in keep]
+    wanted = preset["pretrain.augment.source_size"]
+    smallest = wanted if wanted in held else held[0]
+    sizes = {"pretrain.augment.source_size": smallest,
+             **{key: min(preset[key], smallest) for key in ("pretrain.augment.image_size", "finetune.image_size")}}
+    words = []
+    for word in FIRST_TRY:
+        key = _setting(word)
+        if key in sizes and get(cfg, key) <= sizes[key] or key == "data.cache_sizes" and key in keep:
+            continue  # the config's own, no larger: kept
+        words.append(f"{key}={sizes[key]}" if key in sizes else word)
+    return words
 
 
-def first_try_overrides(config: Any = None) -> list[str]:
+def first_try_overrides(config: Any = None, cached: Sequence[int] = ()) -> list[str]:
     """The :data:`FIRST_TRY` overrides as ``python -m drac_ssl.train -c CONFIG`` reads them, in
     order: each a :class:`drac_ssl.config.PresetOverride` (read as ``key=value``, named
     ``--first-try`` in the messages, replaced without a warning by the user's override of the
@@ -148,7 +170,7 @@ def first_try_overrides(config: Any = None) -> list[str]:
     :class:`drac_ssl.config.Config`: :func:`drac_ssl.preflight.read_config` passes it, having
     read the file once), or the file (a path or a shipped config's name, as ``-c`` takes it),
     loaded here. None, or a file that cannot be read or does not load (its own errors are said
-    where the command reads it): every word."""
+    where the command reads it): every word. ``cached``: as :func:`first_try_settings`'s."""
     from drac_ssl.config import Config, ConfigError, PresetOverride, load_config
 
     cfg = config if isinstance(config, Config) else None
@@ -157,7 +179,7 @@ def first_try_overrides(config: Any = None) -> list[str]:
             cfg = load_config(config)
         except (ConfigError, OSError, ValueError):
             cfg = None
-    return [PresetOverride(word, FIRST_TRY_OPTION) for word in first_try_settings(cfg)]
+    return [PresetOverride(word, FIRST_TRY_OPTION) for word in first_try_settings(cfg, cached)]
 
 
 def first_try_help() -> str:
@@ -175,16 +197,20 @@ def first_try_help() -> str:
 def first_try_words(record: Any) -> str:
     """How report.md and the console say a :data:`FIRST_TRY_KEY` ``record``: ``--first-try applied
     data.cache_sizes=[128] ... (pretrain.epochs=3 typed in its place; the config's own
-    finetune.image_size kept, no larger)``; '' for no record."""
+    finetune.image_size kept, no larger; data.n_folds=2 not applied: the run's ingest is not
+    run again, its own value is used)``; '' for no record."""
     if not isinstance(record, dict):
         return ""
     applied = [str(w) for w in record.get("applied") or []]
     replaced = [str(w) for w in record.get("replaced") or []]
     kept = [str(w) for w in record.get("kept") or []]
+    unapplied = [str(w) for w in record.get("not_applied") or []]
     words = f"{FIRST_TRY_OPTION} applied {' '.join(applied) if applied else 'none of its settings'}"
     said = ([f"{' '.join(replaced)} typed in {'its place' if len(replaced) == 1 else 'their places'}"]
             if replaced else [])
     said += [f"the config's own {' '.join(kept)} kept, no larger than its"] if kept else []
+    said += ([f"{' '.join(unapplied)} not applied: the run's ingest is not run again, its own "
+              f"value{'s are' if len(unapplied) > 1 else ' is'} used"] if unapplied else [])
     return words + (f" ({'; '.join(said)})" if said else "")
 
 
@@ -439,7 +465,11 @@ def holds_first_try(record: Any, settings: Any) -> bool:
     :func:`drac_ssl.config.to_dict` of the one a command is about to run) holds every setting
     the :data:`FIRST_TRY_KEY` ``record`` says ``--first-try`` applied or was typed in place of
     one (``applied`` and ``replaced``): a run with the first try's settings. False for no
-    record (None, not a dict) or a record word that does not parse."""
+    record (None, not a dict) or a record word that does not parse. Its ``data.*`` words
+    (``data.n_folds=2``, ``data.cache_sizes=[128]``) are not asked: a run that reads an ingest
+    it does not run again holds that ingest's values instead (``drac_ssl.preflight.pinned_to_ingest``;
+    a first try's folder made before that said 2 folds in config.yaml over a 5-fold ingest, and
+    its rewritten config.yaml says 5)."""
     from drac_ssl.config import ConfigError, parse_override
 
     if not isinstance(record, dict):
@@ -449,7 +479,7 @@ def holds_first_try(record: Any, settings: Any) -> bool:
             keys, value = parse_override(str(word))
         except ConfigError:
             return False
-        if _setting_value(settings, ".".join(keys)) != value:
+        if keys[0] != "data" and _setting_value(settings, ".".join(keys)) != value:
             return False
     return True
 

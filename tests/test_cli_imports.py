@@ -59,7 +59,7 @@ SAID: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {
         "2 problem(s) found before the run folder was made", "Did you mean 'umm.beta'?",
         "umm.epochs=0 (command line 'umm.epochs=0'): must be > 0", "fix: umm.epochs="),
     ("data_prep", ("ingest", "--root", "{tmp}/nope", "--out", "{tmp}/out")): (
-        "/nope: data root folder does not exist (", "-> check the --root path"),
+        "/nope: data root path does not exist (", "-> check the --root path"),
     ("data_prep", ("ingest", "--root", "{tmp}", "--out", "{tmp}/out", "--folds", "1")): (
         "--folds 1: need at least 2 folds for cross-validation -> use --folds 5",),
     ("app", ("--bundle", "{tmp}/nope", "--temp-dir", "{tmp}")): (

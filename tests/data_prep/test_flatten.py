@@ -8,6 +8,7 @@ tests/helpers/shared_data.py); skipped with the reason when they are absent."""
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -148,6 +149,43 @@ def test_an_existing_output_a_bad_folder_name_or_no_grade_folder_is_refused(
     empty.mkdir()
     code, out, err = flatten(capsys, "--root", empty)
     assert code == 2 and "no grade folder" in err, err
+
+
+def test_folder_names_holding_a_carriage_return_are_shown_escaped_and_the_character_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Trial finding F6: grade folders made by a script reading a CRLF file (``0\\r`` ..
+    ``4\\r``) were refused as "5 subfolders of images not named as a grade: 0/, 1/, 2/, 3/, 4/",
+    which look like grades. Their names are shown escaped and the hidden character named."""
+    tree = tmp_path / "t"
+    for grade in range(5):
+        folder = tree / f"{grade}\r"
+        folder.mkdir(parents=True)
+        (folder / "a.png").write_bytes(b"not decoded: refused before any image is read")
+    code, out, err = flatten(capsys, "--root", tree, "--out", tmp_path / "flat")
+    said = " ".join(err.split())
+    assert code == 2 and not (tmp_path / "flat").exists()
+    assert "not named as a grade (a non-negative integer: 0/, 1/, ...): '0\\r'/, '1\\r'/, '2\\r'/, '3\\r'/, '4\\r'/" in said
+    assert "the names hold a carriage return (\\r, invisible: the end of a line of a Windows text file" in said
+    assert "-> rename each to its grade without that character" in said
+
+
+def test_a_folder_name_holding_an_undecodable_byte_names_the_byte(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F6: a folder named ``0`` and the byte 0xFF (no UTF-8: Python holds it as
+    ``\\udcff``) was said to hold "U+DCFF (a control character)", a character no file name
+    holds; it is the byte, named as one."""
+    tree = tmp_path / "t"
+    tree.mkdir()
+    try:
+        folder = Path(os.fsdecode(os.path.join(os.fsencode(tree), b"0\xff")))
+        folder.mkdir()
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes no name that is not UTF-8")
+    (folder / "a.png").write_bytes(b"not decoded: refused before any image is read")
+    code, _, err = flatten(capsys, "--root", tree, "--out", tmp_path / "flat")
+    said = " ".join(err.split())
+    assert code == 2 and "'0\\udcff'/" in said, said
+    assert "an undecodable byte 0xFF in the name" in said and "U+DCFF" not in said, said
 
 
 def test_the_tree_error_names_the_flatten_command_in_each_command_s_terms(tmp_path: Path) -> None:

@@ -726,7 +726,10 @@ def test_misnamed_column_suggests_closest(tmp_path: Path, header: list[str],
 
 
 def test_missing_root_and_missing_csv(tmp_path: Path) -> None:
-    expect_error(config(tmp_path / "nowhere"), tmp_path / "out", "does not exist", "--root")
+    expect_error(config(tmp_path / "nowhere"), tmp_path / "out", "nowhere: data root path does not exist", "--root")
+    # a MedMNIST archive or a CSV is a file, never "folder" (trial finding F7)
+    for name in ("retinamnist.npz", "labels.CSV"):
+        expect_error(config(tmp_path / name), tmp_path / "out", f"{name}: data root file does not exist", "--root")
     data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1})
     (data / "labels.csv").unlink()
     expect_error(config(data), tmp_path / "out", "no label CSV", "--labels-csv")
