@@ -74,7 +74,7 @@ def _kaggle_file(aptos: Path, path: Path, grades: list[int]) -> Path:
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
 
 
