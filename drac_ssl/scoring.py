@@ -548,8 +548,15 @@ def _fallback_refused(model_names: Sequence[str]) -> str | None:
 def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_column: str | None = None,
                       grade_column: str | None = None, patient_column: str | None = None,
                       names_known: bool = False, run_given: bool = False,
-                      bundle_grades: int | None = None) -> LabelRows:
+                      bundle_grades: int | None = None, cases: Sequence[str] | None = None) -> LabelRows:
     """Read a label CSV of true grades for scoring (see the module docstring).
+
+    ``cases``: the submission's cases (image file names), when known. A label CSV whose
+    encoding is a guess is read in the encoding whose non-ASCII image names name them (their
+    file name or its stem, :func:`data_prep.labels.reread_matching`), as the ingest matches
+    the folder's images: a GBK CSV with an ASCII header (``image,grade``) and Chinese names
+    (``张三_01.png``) is read as GBK, not as Windows-1252 (``ÕÅÈý_01.png``, which pairs with
+    no case). None: only the non-ASCII column names tell the encoding.
 
     ``grade_names``: the names of grades 0..K-1 (K the submission's); a grade cell may hold a
     number or one of these names. ``names_known``: they are the grade names of the model that
@@ -599,7 +606,16 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     if table is None:
         raise ScoreError(_problem_text(f"the label CSV {path} cannot be read", problems))
     from data_prep.labels import reread_matching
-    table, problems = reread_matching(path, wanted, table, problems)  # a GBK header naming the columns given
+    names_a_file = None
+    if cases is not None:
+        given = set(cases)
+        stems = {Path(c).stem for c in cases}
+
+        def names_a_file(cell: str) -> bool:
+            name = cell_file_name(cell)
+            return cell in given or name in given or Path(name).stem in stems
+    # a GBK header naming the columns given, or GBK image names naming the submission's cases
+    table, problems = reread_matching(path, wanted, table, problems, names_a_file)
     index, layout, found = _columns(table, image_column, grade_column)
     problems += found
     per_eye = _per_eye_layout(table, image_column, grade_column)
@@ -1068,7 +1084,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     other_k = len(grade_names) if grade_names is not None and not known else None
     rows = read_grade_labels(labels, names, image_column=image_column, grade_column=grade_column,
                              patient_column=patient_column, names_known=known, run_given=run_given,
-                             bundle_grades=other_k)
+                             bundle_grades=other_k, cases=sub.cases)
     y, matched = _pair(sub, rows)
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
     pred, probs = sub.classes, sub.probs
