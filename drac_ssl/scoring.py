@@ -974,8 +974,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     (:func:`grading_bundle`), recorded as given (``graded_by``; None: not known, said).
     ``run_not_grader``: why RUN's bundle is not the one that graded (the export's notes file
     names another: :func:`grading_bundle`'s ``run_bundle``); RUN's calibration and referral
-    cut were then not the ones applied, so ``calibration`` is a note saying so (pass
-    ``calibration`` None) and ``deployed_referral`` a note, ``withheld`` True, not figures.
+    cut were then not the ones applied, so ``calibration`` is a note saying so and
+    ``deployed_referral`` a note, ``withheld`` True, not figures; ``calibration`` and
+    ``calibration_from`` are then not read. None: :func:`run_not_grader_words` of
+    ``graded_by``, so a ``graded_by`` with ``run_bundle`` withholds them as the command does.
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -1051,6 +1053,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         ScoreError: the label CSV cannot be read or has bad rows, or the two do not name the
             same images.
     """
+    run_not_grader = run_not_grader or run_not_grader_words(graded_by) or None
+    if run_not_grader:  # RUN's calibration and cut were not the ones applied: never reported as such
+        calibration, calibration_from = None, None
     kaggle = is_kaggle_file(submission)  # id_code,diagnosis: classes only, no probabilities
     if kaggle:
         sub, problems = _kaggle_rows(submission, num_grades if num_grades is not None else
