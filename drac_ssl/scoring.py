@@ -294,13 +294,16 @@ def _label_layout_of(path: str | Path) -> str | None:
 
 SWAPPED = "did you swap --score and --labels?"
 
-KAGGLE_NO_AUC = ("a Kaggle submission (id_code,diagnosis) gives each image's class, no probabilities: "
-                 "no AUC")
+KAGGLE_NO_PROBABILITIES = "a Kaggle submission (id_code,diagnosis) gives each image's class, no probabilities"
+"""Why a Kaggle file's score has no AUC: the one wording of the fact (:data:`KAGGLE_NO_AUC`,
+:data:`_KAGGLE_NO_RANKING`)."""
+
+KAGGLE_NO_AUC = f"{KAGGLE_NO_PROBABILITIES}: no AUC"
 """The ``auc_note`` of a Kaggle file's score (:func:`score`)."""
 
 _KAGGLE_NO_RANKING: dict[str, Any] = {
     "auc": float("nan"), "auc_ci95": [float("nan"), float("nan")], "auc_ci95_resamples": None,
-    "auc_note": "a Kaggle submission gives no probabilities, so no P(referable) to rank the images by",
+    "auc_note": f"{KAGGLE_NO_PROBABILITIES}: no P(referable) to rank the images by",
     "sensitivity_at_specificity_90": float("nan"), "specificity_at_sensitivity_90": float("nan"),
     "sensitivity_at_specificity_90_cut": float("nan"), "specificity_at_sensitivity_90_cut": float("nan"),
     "operating_points_note": None}

@@ -89,7 +89,8 @@ def test_a_kaggle_file_gets_no_referable_auc_nor_operating_points(
                         "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     (line,) = [x for x in printed.splitlines() if x.startswith("Referable DR")]
-    assert "AUC of P(referable) n/a (a Kaggle submission gives no probabilities" in line, line
+    assert f"AUC of P(referable) n/a ({scoring.KAGGLE_NO_PROBABILITIES}: no P(referable)" in line, line
+    assert "no probabilities" in scoring.KAGGLE_NO_PROBABILITIES
     assert "P(referable) >=" not in line and "ROC curve" not in line, line
     assert "sensitivity 0.875 (7/8;" in line  # at the submitted grades: 7 of the 8 grade >= 2 found
     referable = json.loads(out.read_text())["referable"]
