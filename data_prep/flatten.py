@@ -55,7 +55,9 @@ from data_prep.layout import (
     grade_folder_names,
     is_hidden,
     name_key,
+    readable_path,
     same_name,
+    valid_utf8_name,
 )
 from data_prep.problems import counted
 from drac_ssl.config import GRADE_SCALES, hidden_characters, shipped_config_word, visible_text
@@ -185,7 +187,9 @@ def plan(tree: Path) -> tuple[list[tuple[Path, int | None]], list[int], dict[str
         else:
             skipped["loose"].append(_rel(path, tree))
     if bad:
-        names = ", ".join(f"{visible_text(p.name)}/" for p in bad)
+        # a name that is no UTF-8 as its bytes ('M\xfcller'/), never a lone surrogate nobody can type
+        names = ", ".join((visible_text(p.name) if valid_utf8_name(p.name) else f"'{readable_path(p.name)}'") + "/"
+                          for p in bad)
         hidden = hidden_characters("".join(p.name for p in bad))
         held = (f" (escaped as Python writes them: the names hold {' and '.join(hidden)})" if hidden else "")
         raise FlattenError(

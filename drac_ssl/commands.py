@@ -666,7 +666,8 @@ def _label_names(args: argparse.Namespace) -> set[str]:
             header = next(csv.reader(fh), [])
         k = args.grades or max(2, len(header) - 2)
         rows = read_grade_labels(args.labels, scale_names(k), image_column=args.image_column,
-                                 grade_column=args.grade_column, patient_column=args.patient_column)
+                                 grade_column=args.grade_column, patient_column=args.patient_column,
+                                 cases=csv_first_column(args.score))  # GBK names read as score reads them
     except (OSError, ValueError, UnicodeDecodeError, csv.Error):
         return set(csv_first_column(args.labels))
     return {*rows.names, *(p for p in rows.patients if p)}

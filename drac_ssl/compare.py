@@ -134,11 +134,11 @@ from drac_ssl.oof import (
 from drac_ssl.out_paths import first_fields, replace_problem
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.report import screening_line
-from drac_ssl.run_state import TRAIN_VIEWS
+from drac_ssl.run_state import TRAIN_VIEWS, resume_in_place_command
 from drac_ssl.runtime import code_at, code_known, same_code
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, fold_lines
-from drac_ssl.starting import python_command, started
+from drac_ssl.starting import started
 
 __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "VariantOutputs",
            "between_runs", "compare_runs", "main", "read_run"]
@@ -717,13 +717,15 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     comparison_path = run / "finetune" / "comparison.json"
     if not comparison_path.is_file():
         stages = settings.get("run.stages")
-        fix = f"{python_command('drac_ssl.train')} -c {config_path} run.out_dir={run.parent} run.name={run.name}"
+        more: list[str] = []
         if isinstance(stages, list) and "finetune" not in stages:
             # every stage the fine-tuning needs (finished ones are skipped), and any it asked for
             # after it: [ingest] -> [ingest,pretrain,umm,finetune], not a refused [ingest,finetune]
             needed = PIPELINE[:PIPELINE.index("finetune") + 1]
             wanted = [s for s in PIPELINE if s in needed or s in stages]
-            fix += f" run.stages=[{','.join(wanted)}]"
+            more.append(f"run.stages=[{','.join(wanted)}]")
+        # resumed in place from any folder: absolute paths, its relative path settings typed absolutely
+        fix = resume_in_place_command(run, more)
         running = _still_running(run / "invocations.jsonl")
         if running:
             raise CompareError(f"{run}: the fine-tuning stage has not finished there (no "

@@ -690,15 +690,24 @@ def _recorded_config(argv: list[str], last: dict[str, Any], cwd: str,
     return [*argv[:index], before + str(own), *argv[index + 1:]], note
 
 
-RELATIVE_PATH_SETTINGS = ("data.root", "data.labels_csv", "data.unlabelled", "pretrain.backbone.weights",
-                          "run.reuse")
-"""The settings of a run's ``config.yaml`` that may hold a path relative to the folder the run
-was made in (:data:`drac_ssl.config.PATH_SETTINGS`, and ``run.reuse``), which
-:func:`resume_in_place_command` types absolutely; ``run.out_dir`` it types itself."""
+REUSE_SETTING = "run.reuse"
+"""A run folder's path setting beyond :data:`drac_ssl.config.PATH_SETTINGS` (those a
+configuration compares as files): :func:`relative_path_settings`."""
+
+
+def relative_path_settings() -> tuple[str, ...]:
+    """The settings of a run's ``config.yaml`` that may hold a path relative to the folder the
+    run was made in: :data:`drac_ssl.config.PATH_SETTINGS` and :data:`REUSE_SETTING`, which
+    :func:`resume_in_place_command` types absolutely; ``run.out_dir`` it types itself. Derived,
+    not listed, so that a path setting added to the configuration is typed too (read here, not
+    at import: this module is read without :mod:`drac_ssl.config` and its yaml)."""
+    from drac_ssl.config import PATH_SETTINGS
+
+    return (*PATH_SETTINGS, REUSE_SETTING)
 
 
 def _absolute_path_words(folder: Path) -> tuple[list[str], str]:
-    """``key=ABSOLUTE`` words for each :data:`RELATIVE_PATH_SETTINGS` the run's ``config.yaml``
+    """``key=ABSOLUTE`` words for each :func:`relative_path_settings` the run's ``config.yaml``
     keeps relative (``data.root: ../shared/data/mnist``, as typed), read from the folder the run
     was made in (``environment.json``'s ``cwd``, the folder a resume compares them from,
     :func:`drac_ssl.stage_settings.made_in`; else its last training's), and a note ("" when
@@ -724,7 +733,7 @@ def _absolute_path_words(folder: Path) -> tuple[list[str], str]:
     there = bool(cwd) and Path(cwd).is_dir()
     words: list[str] = []
     unsure: list[str] = []
-    for key in RELATIVE_PATH_SETTINGS:
+    for key in relative_path_settings():
         section, _, name = key.rpartition(".")
         node: Any = saved
         for part in section.split("."):

@@ -294,13 +294,16 @@ def _label_layout_of(path: str | Path) -> str | None:
 
 SWAPPED = "did you swap --score and --labels?"
 
-KAGGLE_NO_AUC = ("a Kaggle submission (id_code,diagnosis) gives each image's class, no probabilities: "
-                 "no AUC")
+KAGGLE_NO_PROBABILITIES = "a Kaggle submission (id_code,diagnosis) gives each image's class, no probabilities"
+"""Why a Kaggle file's score has no AUC: the one wording of the fact (:data:`KAGGLE_NO_AUC`,
+:data:`_KAGGLE_NO_RANKING`)."""
+
+KAGGLE_NO_AUC = f"{KAGGLE_NO_PROBABILITIES}: no AUC"
 """The ``auc_note`` of a Kaggle file's score (:func:`score`)."""
 
 _KAGGLE_NO_RANKING: dict[str, Any] = {
     "auc": float("nan"), "auc_ci95": [float("nan"), float("nan")], "auc_ci95_resamples": None,
-    "auc_note": "a Kaggle submission gives no probabilities, so no P(referable) to rank the images by",
+    "auc_note": f"{KAGGLE_NO_PROBABILITIES}: no P(referable) to rank the images by",
     "sensitivity_at_specificity_90": float("nan"), "specificity_at_sensitivity_90": float("nan"),
     "sensitivity_at_specificity_90_cut": float("nan"), "specificity_at_sensitivity_90_cut": float("nan"),
     "operating_points_note": None}
@@ -548,8 +551,15 @@ def _fallback_refused(model_names: Sequence[str]) -> str | None:
 def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_column: str | None = None,
                       grade_column: str | None = None, patient_column: str | None = None,
                       names_known: bool = False, run_given: bool = False,
-                      bundle_grades: int | None = None) -> LabelRows:
+                      bundle_grades: int | None = None, cases: Sequence[str] | None = None) -> LabelRows:
     """Read a label CSV of true grades for scoring (see the module docstring).
+
+    ``cases``: the submission's cases (image file names), when known. A label CSV whose
+    encoding is a guess is read in the encoding whose non-ASCII image names name them (their
+    file name or its stem, :func:`data_prep.labels.reread_matching`), as the ingest matches
+    the folder's images: a GBK CSV with an ASCII header (``image,grade``) and Chinese names
+    (``张三_01.png``) is read as GBK, not as Windows-1252 (``ÕÅÈý_01.png``, which pairs with
+    no case). None: only the non-ASCII column names tell the encoding.
 
     ``grade_names``: the names of grades 0..K-1 (K the submission's); a grade cell may hold a
     number or one of these names. ``names_known``: they are the grade names of the model that
@@ -599,7 +609,16 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     if table is None:
         raise ScoreError(_problem_text(f"the label CSV {path} cannot be read", problems))
     from data_prep.labels import reread_matching
-    table, problems = reread_matching(path, wanted, table, problems)  # a GBK header naming the columns given
+    names_a_file = None
+    if cases is not None:
+        given = set(cases)
+        stems = {Path(c).stem for c in cases}
+
+        def names_a_file(cell: str) -> bool:
+            name = cell_file_name(cell)
+            return cell in given or name in given or Path(name).stem in stems
+    # a GBK header naming the columns given, or GBK image names naming the submission's cases
+    table, problems = reread_matching(path, wanted, table, problems, names_a_file)
     index, layout, found = _columns(table, image_column, grade_column)
     problems += found
     per_eye = _per_eye_layout(table, image_column, grade_column)
@@ -958,8 +977,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     (:func:`grading_bundle`), recorded as given (``graded_by``; None: not known, said).
     ``run_not_grader``: why RUN's bundle is not the one that graded (the export's notes file
     names another: :func:`grading_bundle`'s ``run_bundle``); RUN's calibration and referral
-    cut were then not the ones applied, so ``calibration`` is a note saying so (pass
-    ``calibration`` None) and ``deployed_referral`` a note, ``withheld`` True, not figures.
+    cut were then not the ones applied, so ``calibration`` is a note saying so and
+    ``deployed_referral`` a note, ``withheld`` True, not figures; ``calibration`` and
+    ``calibration_from`` are then not read. None: :func:`run_not_grader_words` of
+    ``graded_by``, so a ``graded_by`` with ``run_bundle`` withholds them as the command does.
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -1035,6 +1056,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         ScoreError: the label CSV cannot be read or has bad rows, or the two do not name the
             same images.
     """
+    run_not_grader = run_not_grader or run_not_grader_words(graded_by) or None
+    if run_not_grader:  # RUN's calibration and cut were not the ones applied: never reported as such
+        calibration, calibration_from = None, None
     kaggle = is_kaggle_file(submission)  # id_code,diagnosis: classes only, no probabilities
     if kaggle:
         sub, problems = _kaggle_rows(submission, num_grades if num_grades is not None else
@@ -1068,7 +1092,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     other_k = len(grade_names) if grade_names is not None and not known else None
     rows = read_grade_labels(labels, names, image_column=image_column, grade_column=grade_column,
                              patient_column=patient_column, names_known=known, run_given=run_given,
-                             bundle_grades=other_k)
+                             bundle_grades=other_k, cases=sub.cases)
     y, matched = _pair(sub, rows)
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
     pred, probs = sub.classes, sub.probs

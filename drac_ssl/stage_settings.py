@@ -36,7 +36,6 @@ from drac_ssl.config import (
     with_former_defaults,
 )
 from drac_ssl.io import read_json_dict
-from drac_ssl.starting import python_command
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
@@ -705,11 +704,12 @@ def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None
             lines.append(f"{key} is {value!r} there but {said.format(made)}")
     if not lines:
         return ""
+    from drac_ssl.run_state import resume_in_place_command
     from drac_ssl.runtime import command_changes, new_run_pairs
 
     saved = run_dir / "config.yaml"
-    then = then or (f"rerun with it: {python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} "
-                    f"run.name={run_dir.name}")
+    # the run resumed in place, from any folder: absolute paths, relative path settings typed absolutely
+    then = then or f"rerun with it: {resume_in_place_command(run_dir)}"
     return (f"{saved} does not say what the stages ran with (edited after they ran, or a stage "
             f"run alone, e.g. python -m drac_ssl.umm, with other settings):\n     " + "\n     ".join(lines)
             + f"\n     fix: make config.yaml say what they ran with "

@@ -1596,8 +1596,9 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
             with writing(run_dir / "config.yaml"):
                 save_config(corrected, run_dir / "config.yaml", comment=_first_try_comment(run_first_try))
     if to_run or not (run_dir / "config.yaml").exists():
-        # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with;
-        # one made with --first-try says so (a resume with -c RUN/config.yaml too: its records)
+        # a rerun of a finished run keeps its config.yaml as it ran, but for the values of a kept
+        # ingest it recorded wrongly, rewritten just above; one made with --first-try says so
+        # (a resume with -c RUN/config.yaml too: its records)
         comment = "\n".join(c for c in (_first_try_comment(run_first_try),
                                          _not_applied_comment(cfg, run_dir, not_applied)) if c)
         with writing(run_dir / "config.yaml"):  # an error here is a write's (run_folder_writes)

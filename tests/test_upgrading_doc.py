@@ -9,6 +9,7 @@ from pathlib import Path
 
 from drac_ssl import __version__, runtime
 from drac_ssl.config import GRADE_SCALES
+from drac_ssl.io import PEOPLE_CSV_ENCODING
 from drac_ssl.scale import ICDR_CLINICAL_NAMES
 from drac_ssl.submission import IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE
 
@@ -37,6 +38,8 @@ def test_the_upgrading_page_names_the_fields_and_columns_the_code_writes() -> No
     added = IMAGE_NOTES_COLUMNS[len(IMAGE_NOTES_COLUMNS_BEFORE):]
     assert "the first files had the first four" in text and len(IMAGE_NOTES_COLUMNS_BEFORE) == 4
     assert all(f"`{column}`" in text for column in added), added
+    # the notes file's byte-order mark, and how to read past it
+    assert PEOPLE_CSV_ENCODING == "utf-8-sig" and f'`encoding="{PEOPLE_CSV_ENCODING}"`' in text
     # the names shown to people, and the recorded ones the machine formats keep
     assert ", ".join(ICDR_CLINICAL_NAMES[:-1]) + f", {ICDR_CLINICAL_NAMES[-1]}" in text
     assert ", ".join(GRADE_SCALES["icdr"]) in text

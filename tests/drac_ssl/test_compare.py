@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
+from drac_ssl import run_state
 from drac_ssl.compare import compare_runs, main
 from drac_ssl.config import load_config, referable_cut, save_config
 from drac_ssl.metrics import (
@@ -25,7 +26,6 @@ from drac_ssl.metrics import (
     softmax,
 )
 from drac_ssl.scale import default_grade_names, prob_columns
-from drac_ssl.starting import python_command
 
 N_BOOT = 200
 
@@ -230,9 +230,10 @@ def test_every_bad_run_folder_is_named_with_exit_code_2(tmp_path: Path, capsys: 
     assert "Traceback" not in err and "error: 3 of the run folders cannot be compared:" in err
     assert f"{not_a_run}: not a run folder of python -m drac_ssl.train (no config.yaml there)" in err
     assert f"{unfinished}: the fine-tuning stage has not finished there (no finetune/comparison.json)" in err
-    assert (f"fix: finish the run (it resumes where it stopped): {python_command('drac_ssl.train')} -c "
-            f"{unfinished / 'config.yaml'} run.out_dir={tmp_path} run.name=unfinished "
-            f"run.stages=[ingest,pretrain,umm,finetune]") in err
+    # the in-place resume command (absolute paths, from any folder), the stages the fine-tuning needs
+    resume = run_state.resume_in_place_command(unfinished, ["run.stages=[ingest,pretrain,umm,finetune]"])
+    assert f"fix: finish the run (it resumes where it stopped): {resume}" in err
+    assert f"-c {unfinished / 'config.yaml'} run.out_dir={tmp_path} run.name=unfinished" in resume
     assert f"{tmp_path / 'nowhere'}: no such folder" in err
     assert str(good) not in err
 

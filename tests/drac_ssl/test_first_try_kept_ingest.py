@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from data_prep.__main__ import main as data_prep_main
-from drac_ssl import preflight, train
+from drac_ssl import preflight, run_state, train
 from drac_ssl.config import load_config, read_yaml, save_config, to_dict
 from drac_ssl.stage_settings import edited_config_words
 from drac_ssl.trial_run import (
@@ -200,7 +200,10 @@ def test_a_stage_record_of_a_value_never_applied_is_no_edit_of_config_yaml(tmp_p
     assert pinned.data.cache_sizes == [128]
     assert edited_config_words(run_dir, to_dict(pinned)) == ""
     edited = dataclasses.replace(pinned, pretrain=dataclasses.replace(pinned.pretrain, lr=pinned.pretrain.lr * 2))
-    assert "does not say what the stages ran with" in edited_config_words(run_dir, to_dict(edited))
+    words = edited_config_words(run_dir, to_dict(edited))
+    assert "does not say what the stages ran with" in words
+    # the rerun resumes the folder in place from any folder: absolute paths, as the other fixes
+    assert f"rerun with it: {run_state.resume_in_place_command(run_dir)}" in words, words
     # taken from another run: its values are that run's ingest's, compared as given
     (run_dir / "stages.json").write_text(json.dumps({"pretrain": {"status": "done", "reused_from": "runs/x"}}))
     assert "data.cache_sizes" in edited_config_words(run_dir, to_dict(pinned))

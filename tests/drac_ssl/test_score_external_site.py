@@ -89,7 +89,8 @@ def test_a_kaggle_file_gets_no_referable_auc_nor_operating_points(
                         "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     (line,) = [x for x in printed.splitlines() if x.startswith("Referable DR")]
-    assert "AUC of P(referable) n/a (a Kaggle submission gives no probabilities" in line, line
+    assert f"AUC of P(referable) n/a ({scoring.KAGGLE_NO_PROBABILITIES}: no P(referable)" in line, line
+    assert "no probabilities" in scoring.KAGGLE_NO_PROBABILITIES
     assert "P(referable) >=" not in line and "ROC curve" not in line, line
     assert "sensitivity 0.875 (7/8;" in line  # at the submitted grades: 7 of the 8 grade >= 2 found
     referable = json.loads(out.read_text())["referable"]
@@ -257,6 +258,29 @@ def test_a_run_that_did_not_grade_the_submission_is_not_said_to_have_graded_it(
     record = json.loads(out.read_text())
     assert record["graded_by"]["bundle"] == str(bundle) and "run_bundle" not in record["graded_by"]
     assert record["calibration"]["temperature"] == 1.25 and record["deployed_referral"]["n_referred"] == 10
+
+
+def test_score_itself_withholds_the_calibration_of_a_run_that_did_not_grade(tmp_path: Path) -> None:
+    """A Python caller of score() gives graded_by = grading_bundle(sub, RUN) and calibration =
+    model_calibration(sub, RUN) but no run_not_grader: RUN's calibration and deployed cut were
+    reported as applied though the notes file names another bundle (the guard was in
+    score_command only)."""
+    from drac_ssl.io import sha256_file
+
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
+    write_image_notes(image_notes_path(sub), CASES, GIVEN, [[]] * len(CASES), [False] * len(CASES),
+                      bundle={"metadata_sha256": "0123456789ab", "variant": "simclr", "created_utc": "2026-01-01"})
+    bundle = _bundle(tmp_path / "bundle", CALIBRATION)
+    graded_by = scoring.grading_bundle(sub, str(bundle))
+    assert graded_by["run_bundle"]["metadata_sha256"] == sha256_file(bundle / "metadata.json")[:12]
+    record = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES, run_given=True,
+                           referable_from=2, calibration=scoring.model_calibration(sub, str(bundle)),
+                           calibration_from=str(bundle / "metadata.json"), graded_by=graded_by)
+    assert record["deployed_referral"]["withheld"] is True and "n_referred" not in record["deployed_referral"]
+    assert "temperature" not in record["calibration"], record["calibration"]
+    assert record["calibration"]["note"].startswith(scoring.run_not_grader_words(graded_by))
+    assert "not the one applied" in record["calibration"]["note"]
 
 
 def test_a_bundle_without_a_referral_cut_keeps_the_advice_to_set_one(tmp_path: Path) -> None:

@@ -1,0 +1,38 @@
+"""The settings the in-place resume command types absolutely (run_state.relative_path_settings)
+were a second hand-kept list beside drac_ssl.config.PATH_SETTINGS: a path setting added there
+would have been left relative in the printed command and the resume refused from another
+folder. They are derived now: every path setting, and run.reuse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from drac_ssl import run_state
+from drac_ssl.config import PATH_SETTINGS
+
+
+def test_the_settings_typed_absolutely_are_the_configs_path_settings_and_run_reuse() -> None:
+    settings = run_state.relative_path_settings()
+    assert set(settings) == {*PATH_SETTINGS, "run.reuse"} and len(settings) == len(set(settings))
+    # what the hand-kept list held is still there
+    assert {"data.root", "data.labels_csv", "data.unlabelled", "pretrain.backbone.weights",
+            "run.reuse"} <= set(settings)
+
+
+def test_each_relative_path_setting_is_typed_absolutely_in_the_resume_command(tmp_path: Path) -> None:
+    made_in = tmp_path / "work"
+    made_in.mkdir()
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "labels.csv").write_text("image,grade\n")
+    run = made_in / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump(
+        {"data": {"root": "../shared", "labels_csv": "../shared/labels.csv"},
+         "run": {"out_dir": "runs", "name": "r1"}}))
+    (run / "environment.json").write_text(json.dumps({"cwd": str(made_in)}))
+    command = run_state.resume_in_place_command(run)
+    assert f"data.root={tmp_path / 'shared'}" in command, command
+    assert f"data.labels_csv={tmp_path / 'shared' / 'labels.csv'}" in command, command
