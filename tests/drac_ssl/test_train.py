@@ -402,7 +402,8 @@ def test_a_hand_edited_config_yaml_is_named_as_edited_and_its_fix_is_not_the_ref
             assert (f"{saved} does not say what the stages ran with" in err
                     and "pretrain.lr is 0.03 there but the pretraining ran with 0.015" in err
                     and "make config.yaml say what they ran with (pretrain.lr: 0.015), then rerun "
-                        f"with it: {python_command('drac_ssl.train')} -c {saved}" in err
+                        f"with it: {python_command('drac_ssl.train')} -c {tmp_path / saved} "
+                        f"run.out_dir={tmp_path / 'runs'} run.name={name}" in err  # in place, from any folder
                     and "different configuration" not in err), err
             # the new run's settings: run.name typed on this command is replaced, else added
             assert (f"replace run.name={name} with run.name={name}-2 and add run.reuse=runs/{name} and "
