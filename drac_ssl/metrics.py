@@ -582,6 +582,17 @@ def _decided_screening(truth: np.ndarray, decided: np.ndarray, n_boot: int, alph
     return {**binary_screening(truth, decided), **screening_ci}
 
 
+def _referral_decisions(referred: Any, yt: np.ndarray) -> np.ndarray:
+    """``referred`` (one 0/1 decision per image of ``yt``) as int64; ValueError for another
+    shape or a value not 0/1."""
+    decided = np.asarray(referred)
+    if decided.shape != yt.shape:
+        raise ValueError(f"y_true {yt.shape} and referred {decided.shape} differ in shape")
+    if decided.size and not np.isin(decided, (0, 1)).all():
+        raise ValueError("referred must hold 0 (not referred) or 1 (referred) per image")
+    return decided.astype(np.int64)
+
+
 def decision_screening(y_true: Any, referred: Any, from_grade: int, n_boot: int = 0, alpha: float = 0.05,
                        seed: int = 0, groups: Any = None) -> dict[str, Any]:
     """Sensitivity and specificity of a referral decision already made, e.g. a bundle's stored
@@ -608,16 +619,11 @@ def decision_screening(y_true: Any, referred: Any, from_grade: int, n_boot: int 
             ``from_grade`` below 1.
     """
     yt = _as_grades(y_true, "y_true")
-    decided = np.asarray(referred)
-    if decided.shape != yt.shape:
-        raise ValueError(f"y_true {yt.shape} and referred {decided.shape} differ in shape")
-    if decided.size and not np.isin(decided, (0, 1)).all():
-        raise ValueError("referred must hold 0 (not referred) or 1 (referred) per image")
+    decided = _referral_decisions(referred, yt)
     r = int(from_grade)
     if r < 1:
         raise ValueError(f"from_grade must be >= 1 (grade 0 or above is every image), got {from_grade!r}")
     truth = (yt >= r).astype(np.int64)
-    decided = decided.astype(np.int64)
     return {"from_grade": r, "n_referable": int(truth.sum()), "n_not": int(truth.size - truth.sum()),
             "n_referred": int(decided.sum()), **_decided_screening(truth, decided, n_boot, alpha, seed, groups)}
 
@@ -701,14 +707,10 @@ def referral_report(y_true: Any, referred: Any, from_grade: int, metric: str, le
         ValueError: malformed grades, shapes that differ, a ``referred`` value not 0/1.
     """
     yt = _as_grades(y_true, "y_true")
-    decided = np.asarray(referred)
-    if decided.shape != yt.shape:
-        raise ValueError(f"y_true {yt.shape} and referred {decided.shape} differ in shape")
-    if decided.size and not np.isin(decided, (0, 1)).all():
-        raise ValueError("referred must hold 0 (not referred) or 1 (referred) per image")
+    decided = _referral_decisions(referred, yt)
     r = int(from_grade)
     truth = (yt >= r).astype(np.int64)
-    figures = _decided_screening(truth, decided.astype(np.int64), n_boot, alpha, seed, groups)
+    figures = _decided_screening(truth, decided, n_boot, alpha, seed, groups)
     reached = figures[metric]
     target = f"{metric}:{level_text(level)}"
     return {"target": target, "metric": metric, "level": float(level), "from_grade": r, "cut": float(cut),

@@ -143,6 +143,15 @@ def test_the_operating_points_of_a_score_are_said_to_be_chosen_on_the_scored_ima
 # F1: the bundle's deployed referral cut, re-used on the scored images
 
 
+def _scored(tmp_path: Path, capsys: pytest.CaptureFixture[str], bundle: Path, sub: Path) -> tuple[str, dict]:
+    """``python -m drac_ssl.export BUNDLE --score SUB --labels L --json tmp_path/score.json``,
+    asserted to exit 0: its printed text and its JSON record."""
+    out = tmp_path / "score.json"
+    assert export_main([str(bundle), "--score", str(sub), "--labels", str(_labels(tmp_path)),
+                        "--json", str(out)]) == 0
+    return capsys.readouterr().out, json.loads(out.read_text())
+
+
 def _referable_probs() -> np.ndarray:
     """P(referable) = P2 + P3 + P4 of each case: 0.2 for the images given grade 0 or 1, 0.7
     for the others, and 0.45 (under the cut 0.5, above the in-sample cuts) for im15, a true
@@ -157,10 +166,7 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     sub = tmp_path / "graded.csv"
     write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
     bundle = _bundle(tmp_path / "bundle", CALIBRATION)
-    out = tmp_path / "score.json"
-    assert export_main([str(bundle), "--score", str(sub), "--labels", str(_labels(tmp_path)),
-                        "--json", str(out)]) == 0
-    printed = capsys.readouterr().out
+    printed, record = _scored(tmp_path, capsys, bundle, sub)
     (line,) = [x for x in printed.splitlines() if x.startswith("Referral at the bundle's deployed cut")]
     assert line.startswith("Referral at the bundle's deployed cut (the bundle's deployed cut re-used, not "
                            "re-fitted): refer when P(referable) >= 0.500 (referable = grade >= 2 (Moderate or "
@@ -170,7 +176,7 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     (referable,) = [x for x in printed.splitlines() if x.startswith("Referable DR")]
     assert "set finetune.referral_target" not in referable  # it was set: the cut is scored next
     assert "(those cuts are no rule for new images; not the bundle's cut, which is scored next)" in referable
-    deployed = json.loads(out.read_text())["deployed_referral"]
+    deployed = record["deployed_referral"]
     assert deployed["cut"] == 0.5 and deployed["from_grade"] == 2 and deployed["target"] == "sensitivity:0.90"
     assert deployed["reused"] == "the bundle's deployed cut re-used, not re-fitted"
     assert deployed["sensitivity_counts"] == [7, 8] and deployed["specificity_counts"] == [5, 8]
@@ -417,17 +423,14 @@ def test_score_names_the_calibration_applied_and_measures_the_probabilities(
     sub = tmp_path / "graded.csv"
     write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
     bundle = _bundle(tmp_path / "bundle", CALIBRATION)
-    out = tmp_path / "score.json"
-    assert export_main([str(bundle), "--score", str(sub), "--labels", str(_labels(tmp_path)),
-                        "--json", str(out)]) == 0
-    printed = capsys.readouterr().out
+    printed, record = _scored(tmp_path, capsys, bundle, sub)
+    out = tmp_path / "score.json"  # for the older bundle below
     (line,) = [x for x in printed.splitlines() if x.startswith("Calibration applied")]
     assert line == (f"Calibration applied (from {bundle / 'metadata.json'}, fitted on out-of-fold outputs of 1200 "
                     "images, re-used unchanged: nothing was re-fitted on the scored images): temperature 1.250; "
                     "grade = argmax_k P_k (the most probable calibrated grade) (thresholds 0.500, 1.500, 2.500, "
                     "3.500 stored, unused by the argmax decision); referral cut P(referable) >= 0.500 (grade >= 2, "
                     "set for sensitivity:0.90).")
-    record = json.loads(out.read_text())
     cal = record["calibration"]
     assert cal["source"] == str(bundle / "metadata.json") and cal["temperature"] == 1.25
     assert cal["fitted_on"] == "out-of-fold outputs of 1200 images" and cal["referral"]["cut"] == 0.5
@@ -469,13 +472,10 @@ def test_score_names_the_bundle_that_graded_and_gives_each_grade_s_recall(
     write_submission(sub, CASES, _probs(given), given, num_grades=5)
     bundle = _bundle(tmp_path / "bundle", CALIBRATION)
     digest = sha256_file(bundle / "metadata.json")[:12]
-    out = tmp_path / "score.json"
-    assert export_main([str(bundle), "--score", str(sub), "--labels", str(_labels(tmp_path)),
-                        "--json", str(out)]) == 0
-    printed = capsys.readouterr().out.splitlines()
+    text, record = _scored(tmp_path, capsys, bundle, sub)
+    printed = text.splitlines()
     assert printed[2] == (f"Graded by: bundle {bundle} (metadata_sha256={digest}, variant=vicreg, "
                           "created_utc=2026-01-02T03:04:05+00:00).")
-    record = json.loads(out.read_text())
     assert record["graded_by"]["bundle"] == str(bundle) and record["graded_by"]["metadata_sha256"] == digest
     # Mild, by hand: true at im04..im06, given 1, 2, 3 (one found); given 1 at im02 and im04
     mild = record["per_grade"]["Mild"]

@@ -15,6 +15,7 @@ from drac_ssl import scoring
 from drac_ssl.export import main as export_main
 from drac_ssl.grading.training_images import file_prefix, training_images_record
 from drac_ssl.submission import image_notes_path, write_image_notes, write_submission
+from tests.helpers.export_without_torch import export_in_fresh_process
 
 CASES = ["a.png", "b.png", "c.png"]
 
@@ -166,31 +167,13 @@ def test_the_decoding_is_the_exports(tmp_path: Path) -> None:
     assert file_pixels_prefix(tmp_path / "text.png", 3) is None
 
 
-RUNNER = """
-import json, runpy, sys
-sys.argv = ["drac_ssl.export", *json.loads(sys.argv[1])]
-try:
-    runpy.run_module("drac_ssl.export", run_name="__main__", alter_sys=True)
-    code = 0
-except SystemExit as exc:
-    code = exc.code
-heavy = [m for m in ("torch", "torchvision", "matplotlib", "gradio") if m in sys.modules]
-print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
-"""
-
-
 def test_score_decodes_without_torch_and_says_it(tmp_path: Path) -> None:
     """``BUNDLE --score SUB --labels L --images DIR`` decodes the PNGs (OpenCV, Pillow) and
     warns of the training image without loading torch."""
-    import subprocess
-    import sys
-
     sub, bundle, folder, _ = _pixels_setup(tmp_path)
     labels = tmp_path / "labels.csv"
     labels.write_text("image,level\na,0\nc,2\n")
-    done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(
-        [str(bundle), "--score", str(sub), "--labels", str(labels), "--images", str(folder)])],
-        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
-    result = json.loads(done.stderr.strip().splitlines()[-1])
+    result, done = export_in_fresh_process(
+        [str(bundle), "--score", str(sub), "--labels", str(labels), "--images", str(folder)])
     assert result == {"code": 0, "heavy": []}, done.stderr
     assert "warning: 1 of 2 images was used to train this model" in done.stderr, done.stderr

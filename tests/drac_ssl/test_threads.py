@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from drac_ssl import runtime
+from tests.helpers.usable_cores import USABLE_2_OF_64, two_usable_of_64
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,33 +54,12 @@ def test_explicit_setting_then_environment_then_default(monkeypatch: pytest.Monk
         runtime.apply_thread_policy(-1)
 
 
-class _CpuMax:
-    """A stand-in for cpu_threads' ``Path`` whose ``/sys/fs/cgroup/cpu.max`` reads ``text``."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __call__(self, where: str) -> _CpuMax:
-        assert where == "/sys/fs/cgroup/cpu.max", where
-        return self
-
-    def read_text(self) -> str:
-        return self.text
-
-
-@pytest.mark.parametrize("affinity, cpu_max", [
-    (range(2), "max 100000"),  # taskset -c 0,1 / a 2-core Slurm job on a 64-CPU node
-    (range(64), "200000 100000"),  # docker --cpus 2 on a 64-CPU node
-])
+@pytest.mark.parametrize("affinity, cpu_max", USABLE_2_OF_64)
 def test_default_dataloader_workers_are_the_usable_cores_but_one(
         monkeypatch: pytest.MonkeyPatch, affinity: range, cpu_max: str) -> None:
     """Review (library calls) 2: pretrain.num_workers=-1 was os.cpu_count() - 1, the machine's
     CPUs, ignoring the affinity mask and the cgroup quota (63 workers on 2 usable cores)."""
-    from drac_ssl import cpu_threads
-    monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(affinity), raising=False)
-    monkeypatch.setattr(cpu_threads, "Path", _CpuMax(cpu_max))
-    assert cpu_threads.usable_cores() == 2
+    two_usable_of_64(monkeypatch, affinity, cpu_max)
     assert runtime.dataloader_workers(-1) == 1
     assert runtime.dataloader_workers(5) == 5 and runtime.dataloader_workers(0) == 0
 

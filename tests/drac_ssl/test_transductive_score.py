@@ -22,8 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,10 +56,10 @@ from drac_ssl.submission import (
     write_image_notes,
     write_submission,
 )
+from tests.helpers.export_without_torch import export_in_fresh_process
 
 WARNING = "scored images were among those the self-supervised pretraining"
 OUTSIDE = "pretrain.backbone.weights /weights/imagenet_r18.safetensors"
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -699,19 +697,6 @@ def test_each_file_is_hashed_once_with_progress(
     assert "[score] 6 of 6 files hashed" in said, said
 
 
-RUNNER = """
-import json, runpy, sys
-sys.argv = ["drac_ssl.export", *json.loads(sys.argv[1])]
-try:
-    runpy.run_module("drac_ssl.export", run_name="__main__", alter_sys=True)
-    code = 0
-except SystemExit as exc:
-    code = exc.code
-heavy = [m for m in ("torch", "torchvision", "matplotlib", "gradio") if m in sys.modules]
-print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
-"""
-
-
 def test_run_score_images_scores_without_loading_torch(tmp_path: Path) -> None:
     """``RUN --score SUB --labels L --images DIR`` (both checks hashing the files) succeeds and
     warns without importing torch (scikit-learn computes the figures; test_cli_imports covers
@@ -725,8 +710,6 @@ def test_run_score_images_scores_without_loading_torch(tmp_path: Path) -> None:
     cases = [f"{i}.png" for i in range(4)]
     args = [str(bundle), "--score", str(_submission(tmp_path / "v.csv", cases)), "--labels",
             str(_labels(tmp_path / "l.csv", cases)), "--images", str(folder)]
-    done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
-    result = json.loads(done.stderr.strip().splitlines()[-1])
+    result, done = export_in_fresh_process(args)
     assert result == {"code": 0, "heavy": []}, done.stderr
     assert f"warning: 3 of 4 {WARNING} (VICReg)" in done.stdout, done.stdout
