@@ -179,7 +179,7 @@ class FileWarning(str):
     """One thing :func:`read_image` (or :func:`conform_channels`) says of a file: the string
     ``NAME: WORDS`` it always was (printed, compared, written as before), which keeps the
     file's ``name`` and the ``words`` apart, so that :func:`grade_images` takes the words
-    whole whatever the name holds (a file named ``scan: left.png``: review s58r5 F8, a joined
+    whole whatever the name holds (a file named ``scan: left.png``: a joined
     line cut at its first ": " lost ``left.png`` into the words). ``str(warning)`` and JSON
     give the plain joined line; a pickled or copied one stays a :class:`FileWarning`."""
 
@@ -1273,7 +1273,7 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     (``Only 2 grey levels``, ``Image file: ...``:
     :func:`drac_ssl.grading.image_notes.starts_a_warning`); the first ": " when none can.
     A line where more than one can (``a.png: b.png: Too small``) is refused rather than cut at
-    a guess (review s58r5 F8: a name holding ": " cut at its first lost a part of the name into
+    a guess (a name holding ": " cut at its first lost a part of the name into
     the words).
 
     Raises:
