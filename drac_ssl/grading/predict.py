@@ -255,6 +255,8 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     stay among the warnings.
 
     Raises:
+        ValueError: ``channels`` not 1 or 3 (a plain ValueError, not an ImageReadError: the
+            call's, checked before the file is looked at).
         FileNotFoundError: no such file, or a broken symbolic link (said so, with its target).
         IsADirectoryError: a folder.
         ImageReadError: (a ValueError: ``PATH: what is wrong -> what to do``; its ``problems``
@@ -270,6 +272,9 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     IsADirectoryError are OSErrors; or ``(OSError, ValueError)``) to go on with the other
     files of a batch.
     """
+    if channels not in (1, 3):  # the call's error, before any file is read (1 MB or 512)
+        raise ValueError(f"read_image: a model reads 1 or 3 channels, not {channels!r} "
+                         f"(pass bundle.spec.channels)")
     p = Path(path)
     refused = path_refusal(p)
     if refused is not None and refused.kind == "folder":
