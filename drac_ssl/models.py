@@ -63,7 +63,9 @@ class Backbone(nn.Module):
     Input: float32 ``(n, in_channels, H, W)``, channels in RGB order for ``in_channels=3``,
     normalised per channel as ``(pixels / 255 - mean) / std`` with ``mean``, ``std`` in [0, 1]
     units from :func:`drac_ssl.eval_input.normalization_for` of the training recipe (``octa``,
-    ``fundus``, ...; :func:`drac_ssl.eval_input.eval_transform` does resize and normalisation).
+    ``fundus``, ...; :func:`drac_ssl.augment.prepare_images` turns uint8 ``(N, H, W[, 3])``
+    images into such a batch; :func:`drac_ssl.eval_input.eval_transform` does the same for one
+    image but returns HWC, to be permuted to CHW and stacked).
     Torchvision's ImageNet weights (:func:`load_local_weights`) expect ImageNet's statistics
     instead, mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225). Any ``H, W`` the stem's and
     layers' strides leave at least 1 px for.
@@ -549,7 +551,8 @@ class VICRegModel(nn.Module):
         feature_dim = getattr(backbone, "feature_dim", None)
         if feature_dim is not None and expander.in_dim != feature_dim:
             raise ValueError(
-                f"VICRegModel: the expander takes {expander.in_dim} features but the backbone "
+                f"{type(self).__name__}: the expander takes {expander.in_dim} features but the "
+                f"backbone "
                 f"({getattr(backbone, 'arch', type(backbone).__name__)}) gives {feature_dim}; "
                 f"build it as Expander(backbone.feature_dim, {expander.spec!r}).")
         self.backbone = backbone

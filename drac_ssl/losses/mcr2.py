@@ -221,6 +221,7 @@ def compress_rate(z: Tensor, membership: Tensor, eps2: float = 0.5, form: str = 
         ``d <= m``, else LU (``slogdet`` of the kernel form).
 
     Raises:
+        TypeError: ``z`` is not a torch tensor.
         ValueError: wrong shapes, a negative weight, ``eps2 <= 0`` or an unknown form.
     """
     _check_2d(z)
@@ -373,9 +374,9 @@ def rate_reduction_general(
 
     Raises:
         TypeError: ``z`` is not a torch tensor.
-        ValueError: ``z`` not 2-D or without rows, ``membership`` not ``(k, m)`` or with a
-            negative weight, ``eps2 <= 0``, or an unknown ``form`` (checked before ``z`` is
-            normalised).
+        ValueError: ``z`` not 2-D or without rows (checked before ``z`` is normalised),
+            ``membership`` not ``(k, m)`` or with a negative weight, ``eps2 <= 0``, or an
+            unknown ``form``.
     """
     _check_2d(z)
     if normalize:
