@@ -93,7 +93,7 @@ from drac_ssl.grading.bundle import (
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
-from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts, read_json
+from drac_ssl.io import absolute_from, atomic_write_text, invocations, jsonl_dicts, read_json
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
@@ -2331,7 +2331,7 @@ def next_step(run_dir: str | Path, in_file: bool = False) -> NextStep | None:
     if absolute and not root.is_absolute():  # relative to the folder the run was made in
         env = read_json(run_dir / "environment.json")
         made_in = env.get("cwd") if isinstance(env, dict) else None
-        root = Path(made_in) / root if isinstance(made_in, str) and made_in else root
+        root = Path(absolute_from(str(root), made_in if isinstance(made_in, str) else None))
     backbone = run_dir / "pretrain" / "backbone.safetensors"
     umm = run_dir / "umm" / "backbone.safetensors"
     tail = " ".join(shell_word(o) for o in _bench_overrides(cfg, dataset))

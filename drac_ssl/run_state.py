@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from drac_ssl.io import (
+    absolute_from,
     atomic_write_json,
     ends_sha256,
     last_invocation,
@@ -750,10 +751,10 @@ def _absolute_path_words(folder: Path) -> tuple[list[str], str]:
             if not (isinstance(v, str) and v.strip()) or os.path.isabs(os.path.expanduser(v)):
                 resolved.append(v)
                 continue
-            candidates = [os.path.normpath(os.path.join(cwd, os.path.expanduser(v)))]
+            candidates = [absolute_from(v, cwd)]
             out_dir = (saved.get("run") or {}).get("out_dir") if isinstance(saved.get("run"), dict) else None
             if key == "run.reuse" and isinstance(out_dir, str) and out_dir:
-                candidates.append(os.path.normpath(os.path.join(cwd, os.path.expanduser(out_dir), v)))
+                candidates.append(absolute_from(os.path.join(os.path.expanduser(out_dir), v), cwd))
                 candidates = [c for c in candidates if (Path(c) / "stages.json").is_file()] or candidates[:1]
             resolved.append(candidates[0])
         if not there and not all(os.path.exists(v) for v in resolved if isinstance(v, str)):
