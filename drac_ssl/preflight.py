@@ -69,7 +69,8 @@ from drac_ssl.config import (
 from drac_ssl.io import absolute_from, invocations, read_json_dict
 from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
-from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, IngestRecord, ingest_record, made_in
+from drac_ssl.run_state import made_in
+from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, IngestRecord, ingest_record
 from drac_ssl.starting import python_command, python_word
 
 if TYPE_CHECKING:

@@ -531,6 +531,24 @@ def last_training(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     return last_invocation(Path(run_dir) / INVOCATIONS)
 
 
+def made_in(run_dir: str | os.PathLike[str]) -> str | None:
+    """The working folder the run in ``run_dir`` was made from, which its ``config.yaml``'s
+    relative paths are read from: ``environment.json``'s ``cwd``; for a run made before it was
+    recorded there, its last training's (``invocations.jsonl``'s ``cwd``, :func:`last_training`:
+    a resume from another folder is refused unless its paths read the same files); None when
+    neither says. The one answer of the resume's comparison of ``config.yaml``
+    (:func:`drac_ssl.stage_settings.comparable`), the preflight's, the in-place resume command
+    (:func:`resume_in_place_command`) and report.md: before, the comparison had no fallback and
+    read such a run's paths from the current folder, so the in-place command, typed from
+    another folder, was refused (a final read, C7)."""
+    folder = Path(run_dir)
+    for record in (read_json_dict(folder / "environment.json"), last_training(folder)):
+        cwd = record.get("cwd") if isinstance(record, dict) else None
+        if isinstance(cwd, str) and cwd:
+            return cwd
+    return None
+
+
 @dataclass(frozen=True)
 class StageState:
     """One stage of a run's pipeline: ``status`` is ``done``, ``running`` (a training holds
@@ -710,8 +728,7 @@ def relative_path_settings() -> tuple[str, ...]:
 def _absolute_path_words(folder: Path) -> tuple[list[str], str]:
     """``key=ABSOLUTE`` words for each :func:`relative_path_settings` the run's ``config.yaml``
     keeps relative (``data.root: ../shared/data/mnist``, as typed), read from the folder the run
-    was made in (``environment.json``'s ``cwd``, the folder a resume compares them from,
-    :func:`drac_ssl.stage_settings.made_in`; else its last training's), and a note ("" when
+    was made in (:func:`made_in`, the folder a resume compares them from), and a note ("" when
     none). Typed from another folder without them, the relative values are read from there: a
     resume compares them as other paths and refuses ("made with a different configuration"),
     with the in-place command as its fix (an upgrade review's loop). ``run.reuse`` is read as
@@ -727,10 +744,7 @@ def _absolute_path_words(folder: Path) -> tuple[list[str], str]:
         return [], ""
     if not isinstance(saved, dict):
         return [], ""
-    made = (read_json_dict(folder / "environment.json") or {}).get("cwd")
-    if not (isinstance(made, str) and made):
-        made = (last_training(folder) or {}).get("cwd")
-    cwd = made if isinstance(made, str) and made else ""
+    cwd = made_in(folder) or ""
     there = bool(cwd) and Path(cwd).is_dir()
     words: list[str] = []
     unsure: list[str] = []

@@ -36,6 +36,7 @@ from drac_ssl.config import (
     with_former_defaults,
 )
 from drac_ssl.io import absolute_from, read_json_dict
+from drac_ssl.run_state import made_in
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
@@ -187,16 +188,6 @@ def parse_difference_line(line: str) -> tuple[str, str, str]:
     if arrow < 0:
         return key, values, ""
     return key, values[:arrow], values[arrow + 4:]
-
-
-def made_in(run_dir: Path) -> str | None:
-    """The working folder the run in ``run_dir`` was made from (``environment.json``'s ``cwd``;
-    None for runs made before it was recorded)."""
-    try:
-        cwd = json.loads((run_dir / "environment.json").read_text(encoding="utf-8")).get("cwd")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return cwd if isinstance(cwd, str) and cwd else None
 
 
 UNREAD_PATIENCE = "not read (finetune.keep=last)"

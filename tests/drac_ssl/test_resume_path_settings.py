@@ -40,6 +40,22 @@ def test_each_relative_path_setting_is_typed_absolutely_in_the_resume_command(tm
     assert f"data.labels_csv={tmp_path / 'shared' / 'labels.csv'}" in command, command
 
 
+def test_made_in_is_environment_json_s_cwd_else_the_last_training_s(tmp_path: Path) -> None:
+    """One answer (a final read, C7) for the resume's comparison and the in-place command:
+    environment.json's cwd; for a run made before it was recorded there, the last training's
+    (invocations.jsonl); None when neither says."""
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    assert run_state.made_in(run) is None
+    (run / "invocations.jsonl").write_text(
+        json.dumps({"tool": "drac_ssl.train", "argv": ["x"], "cwd": "/first"}) + "\n"
+        + json.dumps({"tool": "drac_ssl.train", "argv": ["x"], "cwd": "/last"}) + "\n")
+    (run / "environment.json").write_text(json.dumps({"python": "3.12"}))
+    assert run_state.made_in(run) == "/last"
+    (run / "environment.json").write_text(json.dumps({"cwd": "/made"}))
+    assert run_state.made_in(run) == "/made"
+
+
 def test_absolute_from_reads_a_relative_path_from_the_folder_given(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The one way a recorded relative path is made absolute (a final read, D1)."""

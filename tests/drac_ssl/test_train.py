@@ -2659,6 +2659,38 @@ def test_in_place_command_types_relative_data_paths_absolutely(
     assert "data.root=" not in command  # absolute: as saved
 
 
+def test_a_run_without_the_recorded_cwd_resumes_in_place_from_another_folder(
+        phantom_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A final read, C7: for a run whose environment.json does not record its cwd (made before
+    it was), the in-place command typed config.yaml's relative data.root from the last
+    training's cwd (invocations.jsonl), while the resume compared config.yaml's from the current
+    folder: from another folder the command was refused ("made with a different configuration").
+    Both read the folder from run_state.made_in now, and agree."""
+    import shlex
+    import shutil
+
+    shutil.copytree(phantom_set, tmp_path / "shared" / "set")
+    made_in = tmp_path / "tree"
+    made_in.mkdir()
+    monkeypatch.chdir(made_in)
+    assert train.main([*REDUCED, "data.root=../shared/set", "run.stages=[ingest]"]) == 0
+    run = made_in / "runs" / "reduced"
+    env = json.loads((run / "environment.json").read_text())
+    del env["cwd"]  # as a run made before environment.json recorded it
+    (run / "environment.json").write_text(json.dumps(env))
+    assert run_state.last_training(run)["cwd"] == str(made_in)  # invocations.jsonl still says it
+    assert run_state.made_in(run) == str(made_in)
+    elsewhere = tmp_path / "other" / "deeper"  # ../shared/set from here is another folder
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    words = shlex.split(run_state.resume_in_place_command(run, ["run.stages=[ingest]"]))
+    assert f"data.root={tmp_path / 'shared' / 'set'}" in words
+    capsys.readouterr()
+    assert train.main(words[words.index("-c"):]) == 0, capsys.readouterr()
+    assert "made with a different configuration" not in capsys.readouterr().out
+
+
 def test_another_folders_run_config_from_elsewhere_is_refused_before_any_work(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """An upgrade review: -c <another folder's run>/config.yaml, typed from another working
