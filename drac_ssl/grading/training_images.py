@@ -218,7 +218,13 @@ def ingest_pixel_digests(data_dir: str | os.PathLike[str], rows: Iterable[Mappin
 
     import numpy as np
 
-    from data_prep.validate import convert_channels, inspect_image, pixels_sha256, sha256_of
+    from data_prep.validate import (
+        array_row_image,
+        array_row_pixels,
+        inspect_image,
+        pixels_sha256,
+        sha256_of,
+    )
 
     data_dir = Path(data_dir)
     summary = read_json_dict(data_dir / "ingest_summary.json") or {}
@@ -261,15 +267,10 @@ def ingest_pixel_digests(data_dir: str | os.PathLike[str], rows: Iterable[Mappin
             images, i = arrays[key], int(match["i"])
             if i >= len(images):
                 return None
-            pixels = np.ascontiguousarray(images[i][..., 0] if images[i].ndim == 3 and images[i].shape[2] == 1
-                                          else images[i])
+            pixels = array_row_pixels(images[i])
             if pixels.dtype != np.uint8 or sha256_of(pixels.tobytes()) != want:
                 return None
-            colour = pixels.ndim == 3 and not (np.array_equal(pixels[..., 0], pixels[..., 1])
-                                               and np.array_equal(pixels[..., 1], pixels[..., 2]))
-            converted, _ = convert_channels(pixels, rel, 1 if grey else None, colour,
-                                            "RGB" if pixels.ndim == 3 else "L")
-            digests.append(pixels_sha256(converted))
+            digests.append(pixels_sha256(array_row_image(pixels, rel, 1 if grey else None)[0]))
     except (OSError, ValueError):  # an .npz that is no archive, a damaged one
         return None
     finally:
