@@ -194,7 +194,12 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.scale import default_grade_names
 from drac_ssl.starting import interpreter_word, python_command, started
-from drac_ssl.submission import SubmissionRows, read_submission
+from drac_ssl.submission import (
+    SubmissionRows,
+    is_referable_header,
+    probability_units,
+    read_submission,
+)
 
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
            "model_calibration", "model_grade_names", "model_referable_cut", "notes_grade_names", "read_grade_labels",
@@ -1347,7 +1352,7 @@ def _referable_units(path: Path, cases: Sequence[str]) -> tuple[np.ndarray, np.n
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
-    if not rows or [c.strip() for c in rows[0][:3]] != ["case", "P_referable", "referable"]:
+    if not rows or not is_referable_header(rows[0]):
         return None
     found: dict[str, int] = {}
     decided: dict[str, int | None] = {}
@@ -1360,7 +1365,7 @@ def _referable_units(path: Path, cases: Sequence[str]) -> tuple[np.ndarray, np.n
             return None
         if not math.isfinite(value):
             return None
-        found[row[0]] = int(round(value * 10**6))
+        found[row[0]] = int(probability_units(value))
         cell = row[2].strip() if len(row) > 2 else ""
         decided[row[0]] = int(cell) if cell in ("0", "1") else None
     if set(found) != set(cases) or len(found) != len(cases):
@@ -1407,7 +1412,7 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
     if units is not None:
         source = f"{beside} (its P_referable column)"
     elif not kaggle:
-        units = np.rint(np.asarray(sub.probs, dtype=np.float64)[:, r:] * 10**6).astype(np.int64).sum(axis=1)
+        units = probability_units(np.asarray(sub.probs, dtype=np.float64)[:, r:]).sum(axis=1)
         source = f"{submission} (P{r}" + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3
                                             else f"+..+P{k - 1}") + ")"
     else:

@@ -226,6 +226,36 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     assert record["deployed_referral"]["n_referred"] == 11 and "decision_warning" not in record["deployed_referral"]
 
 
+def test_the_referable_file_is_read_by_score_as_the_check_tells_it(tmp_path: Path) -> None:
+    """A final read, D4: ``--score`` stated the referable file's header and the millionths again
+    (``["case", "P_referable", "referable"]``, ``round(value * 10**6)``); it reads them with
+    submission's own (is_referable_header, probability_units): a header the check names the
+    referable file, its names' case aside, is that file to ``--score`` too."""
+    from drac_ssl.submission import (
+        check_submission,
+        format_units,
+        is_referable_header,
+        probability_units,
+    )
+
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
+    write_referable(sub, 2, cut=0.5)
+    text = referable_path(sub).read_text()
+    units = [int(line.split(",")[1].replace(".", "")) for line in text.splitlines()[1:]]
+    written = np.array([[float(v) for v in line.split(",")[2:]] for line in sub.read_text().splitlines()[1:]])
+    assert units == probability_units(written[:, 2:]).sum(axis=1).tolist()  # P2+P3+P4 in millionths, exactly
+    assert [format_units(u) for u in units] == [line.split(",")[1] for line in text.splitlines()[1:]]
+    assert format_units(306000) == "0.306000" and int(probability_units(0.306)) == 306000
+    shouted = text.replace("case,P_referable,referable", "Case,P_Referable,Referable", 1)
+    referable_path(sub).write_text(shouted)
+    assert is_referable_header(shouted.splitlines()[0].split(","))
+    assert any("referable-DR file" in str(p) for p in check_submission(referable_path(sub)))
+    record = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES, run_given=True,
+                           referable_from=2, calibration=CALIBRATION)
+    assert record["deployed_referral"]["p_referable_from"] == f"{referable_path(sub)} (its P_referable column)"
+
+
 def test_a_run_that_did_not_grade_the_submission_is_not_said_to_have_graded_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Review F1: with RUN another model than the one the export's notes file names, "Graded
