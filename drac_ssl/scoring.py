@@ -1064,6 +1064,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     run_not_grader = run_not_grader or run_not_grader_words(graded_by) or None
     if run_not_grader:  # RUN's calibration and cut were not the ones applied: never reported as such
         calibration, calibration_from = None, None
+    if run_not_grader and run_not_grader == run_not_grader_words(graded_by):
+        run_not_grader = RUN_NOT_GRADER_SEE  # graded_by's note says it in full, once (a final read, D5)
     kaggle = is_kaggle_file(submission)  # id_code,diagnosis: classes only, no probabilities
     if kaggle:
         sub, problems = _kaggle_rows(submission, num_grades if num_grades is not None else
@@ -1579,11 +1581,22 @@ def grading_bundle(submission: str | Path, run: str | None = None) -> dict[str, 
     notes = [f"{path} names {len(cells)} bundles: the rows were graded by more than one"] if len(cells) > 1 else []
     if found is not None:  # RUN's bundle is another model's: it did not grade this submission
         told["run_bundle"] = {"bundle": found["bundle"], "metadata_sha256": found["metadata_sha256"]}
-        notes.append(f"{run_not_grader_words(told)}, so its calibration and referral cut are not reported "
-                     f"as applied")
+        notes.append(f"{run_not_grader_words(told)}: {RUN_NOT_GRADER_MEANS}")
     if notes:
         told["note"] = "; ".join(notes)
     return told
+
+
+RUN_NOT_GRADER_MEANS = ("the grade names and the referable cut read from RUN may be another model's, and its "
+                        "calibration and referral cut are not reported as applied")
+"""What RUN's bundle not being the one that graded means for the score, after
+:func:`run_not_grader_words` in :func:`grading_bundle`'s ``note``: the one statement of it,
+printed once, in the ``Graded by`` line (a final read, D5: it was checked again for a stderr
+warning and restated in the calibration and deployed-cut lines, four times in all)."""
+
+RUN_NOT_GRADER_SEE = "RUN's bundle did not grade the submission (see Graded by)"
+"""How the calibration and deployed-cut notes of :func:`score` name that reason when
+``graded_by``'s note states it (:data:`RUN_NOT_GRADER_MEANS`)."""
 
 
 def run_not_grader_words(graded_by: Mapping[str, Any] | None) -> str:
@@ -1681,33 +1694,23 @@ def model_referable_cut(submission: str | Path, run: str | None = None) -> int |
     return cut if isinstance(cut, int) and not isinstance(cut, bool) and cut >= 1 else None
 
 
-def noted_bundle_mismatch(submission: str | Path, run: str | None) -> str:
+def noted_bundle_mismatch(submission: str | Path, run: str | None,
+                          graded_by: Mapping[str, Any] | None = None) -> str:
     """The warning when RUN's bundle is not the one the export's notes file beside
     ``submission`` (:func:`drac_ssl.submission.image_notes_path`) says wrote it: the notes'
     ``bundle`` cells name a ``metadata_sha256`` (:func:`drac_ssl.submission.bundle_cell`) and
-    none is the first 12 hex digits of the SHA-256 of RUN's ``bundle/metadata.json``; RUN's
-    grade names and referable cut (:func:`model_referable_cut`) are then another model's. ""
-    without RUN, without a notes file or a hash in it (``unknown``), or when one matches."""
-    from drac_ssl.grading.bundle_folder import bundle_folder
-    from drac_ssl.io import sha256_file
-
+    none is the first 12 hex digits of the SHA-256 of RUN's ``bundle/metadata.json``: then
+    :func:`run_not_grader_words` and :data:`RUN_NOT_GRADER_MEANS`. ""
+    without RUN, without a notes file or a hash in it (``unknown``), or when one matches.
+    ``graded_by``: :func:`grading_bundle`'s record of ``submission`` and ``run`` when the caller
+    has it (the check is that function's; not made again)."""
     if run is None:
         return ""
-    path, noted = _noted_hashes(submission)
-    if not noted:
-        return ""
-    try:
-        metadata = bundle_folder(run) / "metadata.json"
-        digest = sha256_file(metadata)[:12].lower()
-    except (ValueError, OSError):  # no bundle there: the training-image check says it
-        return ""
-    if digest in noted:
-        return ""
-    return (f"RUN's bundle ({metadata}, metadata_sha256={digest}) is not the one that wrote {submission}: "
-            f"{path} names metadata_sha256={', '.join(sorted(noted))}; the grade names and the referable cut "
-            f"read from RUN may be another model's, and its calibration and referral cut are not reported as "
-            f"applied; pass the run or bundle folder that wrote the submission "
-            f"as RUN")
+    if graded_by is None:
+        graded_by = grading_bundle(submission, run)
+    said = run_not_grader_words(graded_by)
+    return (f"{said}: {RUN_NOT_GRADER_MEANS}; pass the run or bundle folder that wrote the submission as RUN"
+            if said else "")
 
 
 def notes_grade_names(submission: str | Path) -> tuple[tuple[str, ...], str] | None:
@@ -2432,8 +2435,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         told = training_images_check(args.score)
     if told is not None:
         record["training_images"] = told
-    if not run_problem and (mismatch := noted_bundle_mismatch(args.score, args.run)):
-        record["bundle_mismatch_warning"] = mismatch
+    if not run_problem and (mismatch := noted_bundle_mismatch(args.score, args.run, graded_by)):
+        record["bundle_mismatch_warning"] = mismatch  # for JSON readers: the Graded by line prints it
     if run_problem:
         record["training_images_problem"] = run_problem
     try:  # the scored images among those the backbone pretrained on without grades: transductive
@@ -2468,8 +2471,6 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"warning: {run_problem}", file=sys.stderr)
     if record.get("class_names_warning"):
         print(f"warning: {record['class_names_warning']}", file=sys.stderr)
-    if record.get("bundle_mismatch_warning"):
-        print(f"warning: {record['bundle_mismatch_warning']}", file=sys.stderr)
     for line in record.get("case_name_warnings") or []:  # FILE:LINE: warning: ...
         print(line, file=sys.stderr)
     if record.get("swap_warning"):

@@ -272,10 +272,17 @@ def test_a_run_that_did_not_grade_the_submission_is_not_said_to_have_graded_it(
     out = tmp_path / "score.json"
     assert export_main([str(bundle), "--score", str(sub), "--labels", str(_labels(tmp_path)),
                         "--json", str(out)]) == 0
-    printed = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    printed = captured.out.splitlines()
     (graded,) = [x for x in printed if x.startswith("Graded by")]
     assert graded.startswith("Graded by: the bundle metadata_sha256=0123456789ab, variant=simclr"), graded
-    assert f"RUN's bundle {bundle} (metadata_sha256={digest}) is not the one that graded" in graded, graded
+    said = f"RUN's bundle {bundle} (metadata_sha256={digest}) is not the one that graded"
+    assert said in graded, graded
+    # a final read, D5: checked once and said once (it was said four times: the Graded by line, a
+    # stderr warning from a second check, the calibration and the deployed-cut lines)
+    assert (captured.out + captured.err).count("is not the one that") == 1, captured.out + captured.err
+    assert (captured.out + captured.err).count(f"metadata_sha256={digest}") == 1, captured.out + captured.err
+    assert "may be another model's" in graded and "not reported as applied" in graded, graded
     assert not any(x.startswith("Calibration applied (from") for x in printed), printed
     (deployed_line,) = [x for x in printed if x.startswith("Referral at the bundle's deployed cut")]
     assert "referred;" not in deployed_line and "so its referral cut was not the one applied" in deployed_line
@@ -315,8 +322,13 @@ def test_score_itself_withholds_the_calibration_of_a_run_that_did_not_grade(tmp_
                            calibration_from=str(bundle / "metadata.json"), graded_by=graded_by)
     assert record["deployed_referral"]["withheld"] is True and "n_referred" not in record["deployed_referral"]
     assert "temperature" not in record["calibration"], record["calibration"]
-    assert record["calibration"]["note"].startswith(scoring.run_not_grader_words(graded_by))
+    assert record["calibration"]["note"].startswith(scoring.RUN_NOT_GRADER_SEE)  # graded_by's note says why
+    assert scoring.run_not_grader_words(graded_by) in record["graded_by"]["note"]
     assert "not the one applied" in record["calibration"]["note"]
+    # a caller's own words are kept as given
+    record = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES, run_given=True,
+                           referable_from=2, graded_by=graded_by, run_not_grader="another model graded")
+    assert record["calibration"]["note"].startswith("another model graded, so its calibration")
 
 
 def test_a_bundle_without_a_referral_cut_keeps_the_advice_to_set_one(tmp_path: Path) -> None:
