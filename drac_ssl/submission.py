@@ -50,6 +50,10 @@ from drac_ssl.exit_codes import CHECK_EXIT_CODES, INCOMPLETE_SUBMISSION
 from drac_ssl.figures import tied_grades
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import PEOPLE_CSV_ENCODING, atomic_write_text
+
+# the one rendering of a name's hidden characters, and the formatting characters a case may hold
+from drac_ssl.name_tags import ALLOWED_FORMAT_CHARACTERS as ALLOWED_FORMAT_CHARACTERS
+from drac_ssl.name_tags import printable_text as printable_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import (
     add_version_option,
@@ -737,13 +741,6 @@ REFUSED_FORMAT_CHARACTERS = frozenset(chr(code) for code in (
 reorder how the name shows (``scan``, U+202E RIGHT-TO-LEFT OVERRIDE, ``gnp.exe`` reads as
 ``scanexe.png``) or hide in it (two names that look the same)."""
 
-ALLOWED_FORMAT_CHARACTERS = frozenset("\u200c\u200d\u200e\u200f\u061c\u00ad")
-"""Formatting characters a legitimate name holds, allowed in a case and shown as they are
-(:func:`printable_text`): ZERO WIDTH NON-JOINER (Persian words: the prefix ``mi-`` of a verb),
-ZERO WIDTH JOINER (Devanagari, Sinhala conjuncts), LEFT-TO-RIGHT and RIGHT-TO-LEFT MARK, ARABIC
-LETTER MARK (a mixed Latin and Arabic or Hebrew name) and the SOFT HYPHEN."""
-
-
 def refused_name_character(char: str) -> bool:
     """Whether the character ``char`` keeps a name from being a case: of
     :data:`CONTROL_CATEGORIES` or in :data:`REFUSED_FORMAT_CHARACTERS`."""
@@ -992,16 +989,6 @@ def _in_percent(values: Sequence[float | None]) -> bool:
     numbers = [float(v) for v in values if v is not None]
     return (all(0.0 <= v <= 100.0 for v in numbers) and max(numbers) > 1.0
             and abs(sum(numbers) - 100.0) <= 100.0 * CHECK_SUM_TOL)
-
-
-def printable_text(text: str) -> str:
-    """``text`` with its control and other non-printable characters escaped (``\\x03``), for a
-    message: a binary file's bytes never reach the terminal raw. Escaped: every character
-    :func:`refused_name_character` refuses in a name, and every other non-printable one
-    (``str.isprintable``) but the formatting characters a name may hold
-    (:data:`ALLOWED_FORMAT_CHARACTERS`), so that a case name shows as it is."""
-    return "".join(c if (c.isprintable() or c in ALLOWED_FORMAT_CHARACTERS) and not refused_name_character(c)
-                   else repr(c)[1:-1] for c in text)
 
 
 def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
