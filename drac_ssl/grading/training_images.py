@@ -70,7 +70,7 @@ from drac_ssl.io import read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, PIXELS_COLUMN, labelled_rows, read_manifest
 
 __all__ = ["BY_PIXELS", "HASH_HEX", "PIXELS_CHECK_NEEDS_INGEST", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
-           "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
+           "TRAINING_IMAGE_NOTE", "training_image_note", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
            "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "pretraining_record",
            "file_pixels_prefix", "ingest_pixel_digests", "is_training_image", "match_words", "pixels_prefix", "pretraining_splits", "record_pixel_splits", "record_splits", "run_of_bundle",
            "splits_of", "training_hashes", "training_images_line", "training_images_record", "training_match",
@@ -649,9 +649,18 @@ def training_images_line(n_trained: int, n_images: int, by_pixels: int = 0) -> s
             f"({match_words(n_trained, by_pixels)}): scores on them are not a test")
 
 
-TRAINING_IMAGE_NOTE = (f"{TRAINING_IMAGE}: this file is one of the images this model was trained on "
-                       f"(same SHA-256), so its grade is no test of the model.")
-"""The app's note on an upload whose hash is among the bundle's training images
-(:meth:`app.predict.Predictor.training_image`); a plain note
-(:func:`drac_ssl.grading.image_notes.is_plain_note`), said as "Note: ..." on the page and in
-the batch's notes column."""
+def training_image_note(found: bool | str = True) -> str:
+    """The app's note on an upload that is one of the bundle's training images, saying which
+    matched (:func:`training_match`'s ``found``): its file's hash (True: ``(same SHA-256)``) or
+    its decoded pixels' alone (:data:`BY_PIXELS`: ``(same decoded pixels)``, a PNG of an
+    ``.npz`` row or a copy saved again, whose bytes differ), as :func:`match_words` says it for
+    the export. A plain note (:func:`drac_ssl.grading.image_notes.is_plain_note`), said as
+    "Note: ..." on the page and in the batch's notes column
+    (:meth:`app.predict.Predictor.upload_warnings`)."""
+    return (f"{TRAINING_IMAGE}: this file is one of the images this model was trained on "
+            f"({match_words(1, 1 if found == BY_PIXELS else 0)}), so its grade is no test of the model.")
+
+
+TRAINING_IMAGE_NOTE = training_image_note(True)
+"""The app's note on an upload whose file's hash is among the bundle's training images
+(:func:`training_image_note`; ``(same decoded pixels)`` for one matched by its pixels alone)."""
