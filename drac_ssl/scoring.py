@@ -192,6 +192,7 @@ from drac_ssl.metrics import (
     referable_summary,
     two_grade_decision_words,
 )
+from drac_ssl.name_tags import csv_first_column
 from drac_ssl.scale import default_grade_names
 from drac_ssl.starting import interpreter_word, python_command, started
 from drac_ssl.submission import (
@@ -553,6 +554,40 @@ def _fallback_refused(model_names: Sequence[str]) -> str | None:
     return None
 
 
+def _label_columns(image_column: str | None = None, grade_column: str | None = None,
+                   patient_column: str | None = None) -> list[str]:
+    """The columns a label CSV is read for (:func:`data_prep.labels.read_table`'s ``wanted``):
+    those given, then every scored layout's and the per-eye grade columns."""
+    return ([c for c in (image_column, grade_column, patient_column) if c]
+            + [c for k in LABEL_LAYOUTS for c in COLUMNS[k]]
+            + [c for eyes in EYE_COLUMNS.values() for c in eyes])
+
+
+def _label_table(path: Path, wanted: Sequence[str], cases: Sequence[str] | None) -> tuple[Table | None, list[Problem]]:
+    """The label CSV ``path`` as ``--score`` reads it (:func:`data_prep.labels.read_table` with
+    ``wanted``), read again in the encoding whose non-ASCII image names name the submission's
+    ``cases`` (their file name or its stem) or whose header names the columns given, when its
+    encoding was a guess (:func:`data_prep.labels.reread_matching`: a GBK CSV's ``张三_01.png``,
+    not Windows-1252's ``ÕÅÈý_01.png``); and its problems. The one reading of
+    :func:`read_grade_labels` and :func:`label_image_names` (a final read: the latter read the
+    guess alone, so its extension suggestions named garbled stems). None: no table."""
+    from data_prep.labels import reread_matching
+
+    table, problems = read_table(path, list(wanted))
+    if table is None:
+        return None, problems
+    names_a_file = None
+    if cases is not None:
+        given = set(cases)
+        stems = {Path(c).stem for c in cases}
+
+        def names_a_file(cell: str) -> bool:
+            name = cell_file_name(cell)
+            return cell in given or name in given or Path(name).stem in stems
+    # a GBK header naming the columns given, or GBK image names naming the submission's cases
+    return reread_matching(path, list(wanted), table, problems, names_a_file)
+
+
 def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_column: str | None = None,
                       grade_column: str | None = None, patient_column: str | None = None,
                       names_known: bool = False, run_given: bool = False,
@@ -607,23 +642,10 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     :data:`data_prep.validate.GRADABLE_SCORE_FIX`), so a graded row the graders found
     ungradable is never scored without a word; a cell neither 1 nor 0 (nor empty) is an error."""
     path = Path(path)
-    wanted = ([c for c in (image_column, grade_column, patient_column) if c]
-              + [c for k in LABEL_LAYOUTS for c in COLUMNS[k]]
-              + [c for eyes in EYE_COLUMNS.values() for c in eyes])
-    table, problems = read_table(path, wanted)
+    wanted = _label_columns(image_column, grade_column, patient_column)
+    table, problems = _label_table(path, wanted, cases)
     if table is None:
         raise ScoreError(_problem_text(f"the label CSV {path} cannot be read", problems))
-    from data_prep.labels import reread_matching
-    names_a_file = None
-    if cases is not None:
-        given = set(cases)
-        stems = {Path(c).stem for c in cases}
-
-        def names_a_file(cell: str) -> bool:
-            name = cell_file_name(cell)
-            return cell in given or name in given or Path(name).stem in stems
-    # a GBK header naming the columns given, or GBK image names naming the submission's cases
-    table, problems = reread_matching(path, wanted, table, problems, names_a_file)
     index, layout, found = _columns(table, image_column, grade_column)
     problems += found
     per_eye = _per_eye_layout(table, image_column, grade_column)
@@ -1074,7 +1096,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         sub, problems = read_submission(
             submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
             scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
-                      "do not delete columns", image_names=label_image_names(labels),
+                      "do not delete columns",
+            image_names=label_image_names(labels, csv_first_column(submission), image_column=image_column,
+                                          grade_column=grade_column, patient_column=patient_column),
             names_from=f"the label CSV {Path(labels).name}")
     if sub is None and kaggle:
         check = shlex.join([interpreter_word(), "-m", "drac_ssl.export", "--check", str(submission),
@@ -1457,13 +1481,17 @@ def _kaggle_pair_words(submission: str | Path, labels: str | Path) -> dict[str, 
                                 f"precision and recall come out transposed"}
 
 
-def label_image_names(labels: str | Path) -> dict[str, str]:
+def label_image_names(labels: str | Path, cases: Sequence[str] | None = None, *, image_column: str | None = None,
+                      grade_column: str | None = None, patient_column: str | None = None) -> dict[str, str]:
     """The image file names a label CSV writes with their extension, by stem, from any column
     (DeepDRiD's ``image_path``, ``regular-fundus-validation\\Images\\1\\1_l1.jpg`` -> ``1_l1``:
     ``1_l1.jpg``; a path's file name is taken, the first name of a stem kept): what a
     submission's case without extension should be called (:func:`drac_ssl.submission.read_submission`).
-    Empty when the file cannot be read (its own errors come when the labels are read)."""
-    table, _ = read_table(Path(labels))
+    The file is read as :func:`read_grade_labels` reads it (:func:`_label_table`: ``cases``, the
+    submission's, and the columns given decide a guessed encoding), so a GBK CSV's Chinese
+    stems are suggested as written. Empty when the file cannot be read (its own errors come
+    when the labels are read)."""
+    table, _ = _label_table(Path(labels), _label_columns(image_column, grade_column, patient_column), cases)
     names: dict[str, str] = {}
     for _, cells in table.rows if table is not None else ():
         for cell in cells:
