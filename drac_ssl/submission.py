@@ -1325,13 +1325,16 @@ def _image_notes_problem(problems: _Problems, rows: Sequence[tuple[int, list[str
 
 
 def is_referable_header(fields: Sequence[str]) -> bool:
-    """Whether ``fields`` is the header of the export's referable-DR file (:func:`write_referable`:
-    :data:`REFERABLE_COLUMNS`, with or without :data:`NOT_INFORMATIVE_COLUMN`), its names' case
-    and spaces aside: the check's (a referable file given as a submission) and ``export
-    --score``'s (the file it reads P(referable) and the export's referrals from)."""
-    names = tuple(f.strip().lower() for f in fields)
+    """Whether ``fields`` is the header of the export's referable-DR file (:func:`write_referable`):
+    it starts with :data:`REFERABLE_COLUMNS`, its names' case and spaces aside; any columns after
+    them (its :data:`NOT_INFORMATIVE_COLUMN`, a ``comment`` column a spreadsheet added) are
+    allowed, as they were before this function (a review, F2: a file with an added column was
+    skipped, and ``--score`` summed the submission's columns and dropped the export's decision).
+    The check's (a referable file given as a submission) and ``export --score``'s (the file it
+    reads P(referable) and the export's referrals from, by position: columns 1 to 3). The rule
+    for overwriting such a file (:mod:`drac_ssl.out_paths`) is stricter and separate."""
     known = tuple(c.lower() for c in REFERABLE_COLUMNS)
-    return names in (known, (*known, NOT_INFORMATIVE_COLUMN.lower()))
+    return tuple(f.strip().lower() for f in fields[:len(known)]) == known
 
 
 def _referable_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]],

@@ -256,6 +256,29 @@ def test_the_referable_file_is_read_by_score_as_the_check_tells_it(tmp_path: Pat
     assert record["deployed_referral"]["p_referable_from"] == f"{referable_path(sub)} (its P_referable column)"
 
 
+def test_a_referable_file_with_a_column_added_is_still_read_by_score(tmp_path: Path) -> None:
+    """A review, F2: the referable file's header was matched whole, so a ``comment`` column a
+    spreadsheet added made ``--score`` skip the file, sum the submission's columns and drop the
+    export's decision (by class here: 10 referred); its known columns are a prefix, case aside."""
+    from drac_ssl.submission import check_submission, is_referable_header
+
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
+    write_referable(sub, 2, cut=None)  # the export referred by class
+    lines = referable_path(sub).read_text().splitlines()
+    edited = ["Case,P_Referable,Referable,comment"] + [line + ",ok" for line in lines[1:]]
+    referable_path(sub).write_text("\n".join(edited) + "\n")
+    assert is_referable_header(edited[0].split(","))
+    assert not is_referable_header(["case", "P_referable"]) and not is_referable_header(["case", "P0", "P1"])
+    assert any("referable-DR file" in str(p) for p in check_submission(referable_path(sub)))
+    record = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES, run_given=True,
+                           referable_from=2, calibration=CALIBRATION)
+    deployed = record["deployed_referral"]
+    assert deployed["p_referable_from"] == f"{referable_path(sub)} (its P_referable column)"
+    assert deployed["decision_from"].startswith(f"{referable_path(sub)} (its referable column"), deployed
+    assert deployed["n_referred"] == 10, deployed
+
+
 def test_a_run_that_did_not_grade_the_submission_is_not_said_to_have_graded_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Review F1: with RUN another model than the one the export's notes file names, "Graded
