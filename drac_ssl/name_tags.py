@@ -274,10 +274,15 @@ def visible_text(text: str) -> str:
     """``text`` as a message shows it when that text is all it says of it (a folder listed by
     ``flatten``, a name ``--find-tag`` found): in single quotes, each hidden character escaped
     (:func:`printable_text` keeping none: ``'0\\r'``, ``'run\\xa0'``, ``'a\\u200cb'``), when it
-    holds one, so that what a listing hides shows; as it is otherwise.
+    holds one, so that what a listing hides shows; as it is otherwise. A backslash is then
+    doubled, as ``repr`` doubles it, before the hidden characters are escaped: ``'a\\\\b\\r'``
+    for ``a\\b`` and a carriage return, where ``'a\\b\\r'`` would also read as a backspace
+    (a review, F3). :func:`printable_text`, the form inside longer messages, is unchanged.
     :func:`drac_ssl.config.hidden_characters` names those characters in words."""
     shown = printable_text(text, keep=())
-    return f"'{shown}'" if shown != text else text
+    if shown == text:
+        return text
+    return "'" + printable_text(text.replace("\\", "\\\\"), keep=()) + "'"
 
 
 def said_forms(name: str) -> set[str]:
