@@ -29,6 +29,7 @@ from drac_ssl.io import (
     absolute_from,
     atomic_write_json,
     ends_sha256,
+    invocations,
     last_invocation,
     read_json_dict,
     running_here,
@@ -531,18 +532,31 @@ def last_training(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     return last_invocation(Path(run_dir) / INVOCATIONS)
 
 
+def first_training(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The first ``python -m drac_ssl.train`` line of the run's ``invocations.jsonl``
+    (:func:`drac_ssl.io.invocations`): the command that made the run and wrote its
+    ``config.yaml``; None when there is none."""
+    lines = invocations(Path(run_dir) / INVOCATIONS)
+    return lines[0] if lines else None
+
+
 def made_in(run_dir: str | os.PathLike[str]) -> str | None:
     """The working folder the run in ``run_dir`` was made from, which its ``config.yaml``'s
     relative paths are read from: ``environment.json``'s ``cwd``; for a run made before it was
-    recorded there, its last training's (``invocations.jsonl``'s ``cwd``, :func:`last_training`:
-    a resume from another folder is refused unless its paths read the same files); None when
-    neither says. The one answer of the resume's comparison of ``config.yaml``
-    (:func:`drac_ssl.stage_settings.comparable`), the preflight's, the in-place resume command
-    (:func:`resume_in_place_command`) and report.md: before, the comparison had no fallback and
-    read such a run's paths from the current folder, so the in-place command, typed from
-    another folder, was refused (a final read, C7)."""
+    recorded there, its first training's (``invocations.jsonl``'s ``cwd``,
+    :func:`first_training`: the command that wrote ``config.yaml`` with the paths as typed
+    there; a later one that rewrote it was accepted only where its paths read the same files
+    from there); None when neither says (a first line without ``cwd`` too: a later line's
+    folder is never taken for it). The one answer of the resume's comparison of
+    ``config.yaml`` (:func:`drac_ssl.stage_settings.comparable`), the preflight's, the in-place
+    resume command (:func:`resume_in_place_command`) and report.md: before, the comparison had
+    no fallback and read such a run's paths from the current folder, so the in-place command,
+    typed from another folder, was refused (a final read, C7); then the fallback was the last
+    training's folder, and every invocation is recorded, one that runs no stage too, so a
+    resume from another folder moved it there, and the next in-place command typed the
+    relative paths from there: other files, which the resume then accepted (a review, F1)."""
     folder = Path(run_dir)
-    for record in (read_json_dict(folder / "environment.json"), last_training(folder)):
+    for record in (read_json_dict(folder / "environment.json"), first_training(folder)):
         cwd = record.get("cwd") if isinstance(record, dict) else None
         if isinstance(cwd, str) and cwd:
             return cwd

@@ -40,10 +40,11 @@ def test_each_relative_path_setting_is_typed_absolutely_in_the_resume_command(tm
     assert f"data.labels_csv={tmp_path / 'shared' / 'labels.csv'}" in command, command
 
 
-def test_made_in_is_environment_json_s_cwd_else_the_last_training_s(tmp_path: Path) -> None:
+def test_made_in_is_environment_json_s_cwd_else_the_first_training_s(tmp_path: Path) -> None:
     """One answer (a final read, C7) for the resume's comparison and the in-place command:
-    environment.json's cwd; for a run made before it was recorded there, the last training's
-    (invocations.jsonl); None when neither says."""
+    environment.json's cwd; for a run made before it was recorded there, the first training's
+    (invocations.jsonl: the one that wrote config.yaml; the last's, a review's F1, moved with
+    every resume); None when neither says."""
     run = tmp_path / "runs" / "r1"
     run.mkdir(parents=True)
     assert run_state.made_in(run) is None
@@ -51,7 +52,11 @@ def test_made_in_is_environment_json_s_cwd_else_the_last_training_s(tmp_path: Pa
         json.dumps({"tool": "drac_ssl.train", "argv": ["x"], "cwd": "/first"}) + "\n"
         + json.dumps({"tool": "drac_ssl.train", "argv": ["x"], "cwd": "/last"}) + "\n")
     (run / "environment.json").write_text(json.dumps({"python": "3.12"}))
-    assert run_state.made_in(run) == "/last"
+    assert run_state.made_in(run) == "/first"
+    (run / "invocations.jsonl").write_text(  # a first line without cwd: a later one is not taken for it
+        json.dumps({"tool": "drac_ssl.train", "argv": ["x"]}) + "\n"
+        + json.dumps({"tool": "drac_ssl.train", "argv": ["x"], "cwd": "/last"}) + "\n")
+    assert run_state.made_in(run) is None
     (run / "environment.json").write_text(json.dumps({"cwd": "/made"}))
     assert run_state.made_in(run) == "/made"
 
