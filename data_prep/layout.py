@@ -195,6 +195,29 @@ an ungradable row whatever its grade cell holds (an error naming ``data.ungradab
 out with ``leave_out``), never trained on; a cell other than 0, 1 or empty is an error.
 :func:`data_prep.validate.read_labels` reads such a column wherever a label CSV has it, so a
 plain folder whose columns are named by hand is cross-checked too."""
+
+
+def icdr_grade_column(columns: str | Sequence[str]) -> str:
+    """The layout (kind) whose label CSV holds ICDR grades (0 No DR .. 4 PDR, its scale in
+    :data:`data_prep.grades.LAYOUT_SCALES`) in the column ``columns`` (one name, or the per-eye
+    pair read as one grade, :data:`EYE_COLUMNS`): ``messidor2`` for ``adjudicated_dr_grade``,
+    ``aptos`` for ``diagnosis``, ``eyepacs`` for ``level``, ``idrid`` for ``Retinopathy grade``,
+    ``deepdrid`` for ``left_eye_DR_Level`` / ``right_eye_DR_Level``; names compared as the label
+    reading compares them (:func:`data_prep.labels.normalise`). ``''`` for any other column.
+    A two-grade model scored or trained on such a column reads ICDR grade 1 (mild) as grade 1
+    (referable) unless the grades are mapped first (``export --score --labels-referable-from``,
+    ``data.referable_from``)."""
+    names = [columns] if isinstance(columns, str) else list(columns)
+    keys = {normalise(c) for c in names if c}
+    for kind, (_, grade) in COLUMNS.items():
+        if grade and LAYOUT_SCALES.get(kind) == "icdr" and normalise(grade) in keys:
+            return kind
+    for kind, eyes in EYE_COLUMNS.items():
+        if LAYOUT_SCALES.get(kind) == "icdr" and keys & {normalise(c) for c in eyes}:
+            return kind
+    return ""
+
+
 STEM_ID_LAYOUTS = frozenset({"aptos", "eyepacs", "idrid", "deepdrid"})
 """Layouts whose own label CSV names each image without its extension (APTOS's ``id_code``,
 EyePACS's ``10_left``, IDRiD's ``IDRiD_001``, DeepDRiD's ``1_l1``): matching those names by stem
