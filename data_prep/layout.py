@@ -1504,7 +1504,9 @@ def examination_note(layout: Layout) -> Problem:
     """The note of a Messidor-2 label CSV read without ``data.patient_column``: an examination
     photographs both eyes and the CSV names no examination, so the folds treat each image as
     its own unit; the images of one examination should share a fold, which a column naming
-    each image's examination, passed with ``--patient-column``, does."""
+    each image's examination, passed with ``--patient-column``, does. The ingest drops it when
+    the CSV has a column that looks like a patient id (``patient_id``): its warning then names
+    that column to pass (:func:`data_prep.ingest.collect_images`)."""
     return note(layout.labels_csv or layout.root,
                 "Messidor-2 photographs both eyes at each examination, and this CSV names no "
                 "examination: each image is its own unit in the folds, so the two eyes of one "

@@ -131,6 +131,7 @@ from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
 from drac_ssl.evaluation import stratified_split
+from drac_ssl.figures import AUC_TWO_GRADES, kappa_name
 from drac_ssl.grading.bundle import (
     VARIANT_STAGE,
     ci_resampling_words,
@@ -682,6 +683,11 @@ def _scores(ctx: _Context, v: VariantResult) -> BootstrapScores:
     return ctx.bootstrap[v.name][1]
 
 
+PAIRED_NAMES_TWO_GRADES = {"qwk": "Cohen's kappa", "auc_ovr": "AUC of P(referable)"}
+"""The paired differences' figures as the console names them with two grades (more grades:
+their keys, ``qwk``, ``auc_ovr``)."""
+
+
 def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]:
     """``a`` minus ``b`` on the same out-of-fold images: accuracy and QWK of the graded images,
     macro AUC one-vs-rest, with a paired percentile bootstrap 95% CI
@@ -695,7 +701,8 @@ def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]
           + (f" (resampling {ci_units_words(resampling_kind(ctx.patients), ctx.bootstrap[a.name][1].units)})"
              if ctx.patients is not None else "")
           + ": "
-          + "; ".join(f"{m} {format_difference(d['difference'], d['ci_low'], d['ci_high'])}"
+          + "; ".join(f"{PAIRED_NAMES_TWO_GRADES.get(m, m) if ctx.num_grades == 2 else m} "
+                      f"{format_difference(d['difference'], d['ci_low'], d['ci_high'])}"
                       for m, d in diff.items())
           + f" ({time.perf_counter() - t0:.1f} s)")
     return diff
@@ -2099,16 +2106,20 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
                          metrics: dict[str, Any]) -> Path:
     """Write the variant's files in ``out_dir``, in this order: ``oof.csv`` (one row per
     labelled image, ``ctx.lab`` order: id, grade, fold, K probabilities, score, grade given,
-    the raw outputs; 6 decimals), ``folds.csv``, ``metrics.json``, ``calibration.json`` (the
+    the raw outputs; 6 decimals; the manifest's patient last when it names any), ``folds.csv``, ``metrics.json``, ``calibration.json`` (the
     deployed calibration and what it was fitted on) and ``model.json`` (what a bundle is
     built from, with each fold weight file's SHA-256 as it is now). Returns oof.csv's path."""
     k = ctx.num_grades
     y, probs, score, pred, raw_all = ctx.grades, fit.probs, fit.score, fit.pred, trained.raw_all
+    # the manifest's patients, last, when it names any: per-patient figures from oof.csv alone
+    patients = [str(r.get("patient") or "").strip() for r in ctx.lab]
+    named = any(patients)
     oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
-                 f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i])]
+                 f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i]),
+                 *([patients[i]] if named else [])]
                 for i, r in enumerate(ctx.lab)]
     oof_path = out_dir / OOF_FILE
-    atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output), oof_rows))
+    atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output, patients=named), oof_rows))
     # keep=inner: the inner split's images too, so train + inner + val are the fold's images
     fold_cols = ["fold", "n_train", *(["n_inner"] if ctx.ft.keep == "inner" else []), "n_val", "best_epoch",
                  "epochs_run", "qwk", "auc", "accuracy", "macro_f1", "seconds"]
@@ -2168,13 +2179,15 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
         other = rules["argmax" if decision == "thresholds" else "thresholds"]
         rule_words = (f"{decision}; the other rule: QWK {other['qwk']:.3f}, accuracy "
                       f"{other['accuracy']:.3f}")
-    print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
+    two = ctx.num_grades == 2  # one AUC, P(referable)'s; the kappa by its name (a Messidor-2 trial, F4/F5)
+    aucs = (f"{AUC_TWO_GRADES} {figure_text(metrics['auc_ovr'])}" if two else
+            f"AUC OvO {figure_text(metrics['auc'])} (one-vs-rest "
+            f"{figure_text(metrics['auc_ovr'])}{_absent_grade_words(ctx, names)})")
+    print(f"[finetune] {variant}: out-of-fold {kappa_name(ctx.num_grades)} {metrics['qwk']:.3f} "
           f"(95% CI {format_ci(*metrics['qwk_ci95'], metrics['qwk_ci95_note'])}"
           + (f", resampling {ci_units_words(metrics['ci_resamples'], metrics['ci_units'])}"
              if ctx.patients is not None else "")
-          + f"), AUC OvO {figure_text(metrics['auc'])} (one-vs-rest "
-          f"{figure_text(metrics['auc_ovr'])}{_absent_grade_words(ctx, names)}), accuracy "
-          f"{metrics['accuracy']:.3f} [{rule_words}]")
+          + f"), {aucs}, accuracy {metrics['accuracy']:.3f} [{rule_words}]")
     if (folds := calibrated_folds_words(metrics)) is not None:  # beside the uncalibrated fold lines
         print(f"[finetune] {variant}: {folds}")
     if ctx.num_grades == 2:  # a trial: two-grade runs printed no screening figure

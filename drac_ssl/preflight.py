@@ -1200,7 +1200,7 @@ def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:
         config_module.validate_grades(cfg.data.grades)
     except ConfigError:
         return config_module.GRADE_SCALES["drac"]
-    return resolve_grades(cfg.data.grades, layout)[0]
+    return resolve_grades(cfg.data.grades, layout, cfg.data.referable_from)[0]
 
 
 def _channels_setting(cfg: Config, default: str) -> tuple[int | None, str]:
@@ -2472,7 +2472,7 @@ def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[
 _OPTION_SETTINGS = {"--folds": "data.n_folds", "--workers": "data.workers",
                     "--cache-sizes": "data.cache_sizes", "--sizes": "data.cache_sizes",
                     "--near-duplicate-mse": "data.near_duplicate_mse",
-                    "--expected-side": "data.expected_side"}
+                    "--expected-side": "data.expected_side", "--referable-from": "data.referable_from"}
 _SETTING_IN_TEXT = re.compile(r"\b((?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*[a-z0-9_])")
 
 

@@ -358,6 +358,11 @@ def test_cis_resample_patients_when_the_manifest_names_them(
     assert (metrics["ci_resamples"], metrics["ci_units"]) == ("patients", 15)
     assert "percentile bootstrap (100 resamples) of the 15 patients, each with all its images" in metrics["protocol"]
     oof = {v: _read_csv(result.variants[v].oof_path) for v in ("scratch", "vicreg")}
+    # oof.csv names each image's patient, last (a Messidor-2 trial, F8: per-patient figures without
+    # a join with the manifest); a run without patients writes no such column, as before
+    for v in oof:
+        assert list(oof[v][0])[-1] == "patient" and all(r["patient"] == patient_of[r["id"]] for r in oof[v])
+    assert "patient" not in _read_csv(frozen_result.variants["vicreg"].oof_path)[0]
     groups = [f"patient:{patient_of[r['id']]}" for r in oof["vicreg"]]
     y = np.array([int(r["grade"]) for r in oof["vicreg"]])
     pred = {v: np.array([int(r["pred"]) for r in oof[v]]) for v in oof}
