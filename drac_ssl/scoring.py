@@ -6,6 +6,7 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
 
     python -m drac_ssl.export [RUN] --score TEAM.csv --labels LABELS.csv [--image-column NAME]
         [--grade-column NAME] [--grades K] [--json OUT.json] [--images DIR]
+        [--ungradable leave_out] [--labels-referable-from N]
 
 * The submission must pass its own check (:func:`drac_ssl.submission.read_submission`, the
   lines ``--check`` prints); K is ``--grades`` or the header's. A Kaggle file
@@ -42,6 +43,15 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
   error at its line; labels written ``1..K`` are one error with
   the fix (:func:`data_prep.validate.one_based_problem`), and labels on a wider scale than
   the submission's one error asking for a submission on theirs (:func:`_outside_problems`).
+* ``--ungradable leave_out`` (the ingest's option): a label row without a true grade (an empty
+  or ``NA`` cell, DeepDRiD's 5, a gradable column's 0) is left out with the submission's row of
+  its image, said in one note, instead of an error asking to delete both by hand.
+* A two-grade submission (a referable-DR model) against a known ICDR grade column
+  (:func:`data_prep.layout.icdr_grade_column`: Messidor-2's ``adjudicated_dr_grade``, APTOS's
+  ``diagnosis`` ...) is refused, whatever its rows hold (ICDR 1, mild, read as grade 1 would be
+  scored as referable), unless ``--labels-referable-from N`` reads the column on the ICDR scale
+  and maps grade >= N to 1, else 0, with a note of how many rows became which
+  (:func:`_map_referable`); the refusal suggests the bundle's ``data.referable_from``, else 2.
 * The figures are :func:`drac_ssl.metrics.grading_report`'s (QWK and accuracy of the class
   column, the AUCs of the P columns) with the QWK's and the one-vs-rest AUC's percentile
   bootstrap 95% CI over the images (:func:`drac_ssl.metrics.bootstrap_ci`, 1000 resamples,

@@ -1300,8 +1300,11 @@ def test_a_two_grade_run_prints_and_tabulates_its_screening_figures(
                                    "referable_sensitivity", "referable_specificity", "sensitivity", "specificity"]
     assert float(table[0]["sensitivity"]) == pytest.approx(sens, rel=1e-5)
     report = write_report(run).read_text()
-    header = next(line for line in report.splitlines() if line.startswith("| variant | QWK |"))
-    assert header.rstrip(" |").endswith("referable AUC (95% CI) | sensitivity | specificity")
+    # two grades: one AUC, P(referable)'s with its CI, and the kappa by its name (a Messidor-2 trial, F4/F5)
+    header = next(line for line in report.splitlines()
+                  if line.startswith("| variant | Cohen's kappa (K=2: QWK equals it) |"))
+    assert "| AUC of P(referable) (95% CI) |" in header and "AUC (OvO)" not in header, header
+    assert header.rstrip(" |").endswith("seconds | sensitivity | specificity")
     vicreg_row = next(line for line in report.splitlines() if line.startswith("| VICReg |"))
     assert vicreg_row.rstrip(" |").endswith(f"{sens:.3f} | {spec:.3f}")
     assert f"{two_grade_summary(stored, names)}" in report
