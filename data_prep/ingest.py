@@ -342,6 +342,27 @@ def referable_row(row: LabelRow, n: int) -> LabelRow:
     return dataclasses.replace(row, grade=int(row.grade >= n), source_grade=row.grade)
 
 
+def no_grade_at_or_above(grades: Sequence[int], n: int, column: str | None, where: str | Path) -> Problem | None:
+    """The error of ``data.referable_from`` ``n`` >= 2 on labels none of which is ``n`` or more
+    (``grades``: the valid grades read, on the ICDR scale): every row would silently become
+    grade 0 (non-referable). A column of 0/1 alone is most likely two grades already (its fix:
+    drop the option, or N = 1, which keeps them as they are). None when some grade is >= ``n``,
+    when nothing was read, or for ``n`` = 1 (on 0/1 labels the identity)."""
+    if n < 2 or not grades or max(grades) >= n:
+        return None
+    name = repr(column) if column else "the grade column"
+    if set(grades) <= {0, 1}:
+        return error(where, f"--referable-from {n}: column {name} holds only 0/1 ({counted(len(grades), 'row')}): "
+                            f"already two grades? Read as ICDR grades, none is >= {n}, so every row would "
+                            f"become grade 0 (non-referable)",
+                     "drop --referable-from (data.referable_from) to read the 0/1 labels as they are, "
+                     "or use --referable-from 1 (keeps them as they are)", "grade")
+    return error(where, f"--referable-from {n}: no row of column {name} is ICDR grade >= {n} (the highest read "
+                        f"is {max(grades)}), so every row would become grade 0 (non-referable)",
+                 f"use --referable-from N with N <= {max(grades)}, or drop --referable-from to read the "
+                 f"labels on their own scale", "grade")
+
+
 def referable_facts(entries: Sequence[ImageEntry], cfg: DataConfig, column: str) -> dict[str, object] | None:
     """``ingest_summary.json``'s ``grades.referable_from`` (``data.referable_from`` > 0; None when
     off): ``from_grade`` (N), ``source_scale`` (the ICDR names the labels were read by),
@@ -562,6 +583,11 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
         entries, problems, table, left_out, missing = collect_images(
             dataclasses.replace(cfg, referable_from=0, grades=list(scale)), layout, scale,
             check_shared_names=check_shared_names)
+        read = [e.label.grade for e in entries if e.label is not None and e.label.grade is not None]
+        read += [row.grade for row in missing if row.grade is not None]
+        said = no_grade_at_or_above(read, n, layout.grade_column, layout.labels_csv or layout.root)
+        if said is not None:
+            problems = [*problems, said]
         for entry in entries:
             if entry.label is not None:
                 entry.label = referable_row(entry.label, n)

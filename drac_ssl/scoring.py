@@ -939,6 +939,17 @@ def _map_referable(rows: LabelRows, n: int, names: Sequence[str]) -> dict[str, A
     rows of each ICDR grade read, keyed by its number), ``rows_per_class`` (the rows each of
     the two grades got) and ``note`` (the same in words)."""
     icdr = GRADE_SCALES["icdr"]
+    read = [g for g in rows.grades if g is not None]
+    if n >= 2 and read and max(read) < n:  # every row would silently be scored as grade 0
+        column = repr(rows.grade_column)
+        if set(read) <= {0, 1}:
+            raise ScoreError(f"{rows.path}: column {column} holds only 0/1 ({counted(len(read), 'row')}): already "
+                             f"two grades? Read as ICDR grades, none is >= {n}, so every row would be scored as "
+                             f"grade {_class_word(0, names)}\n  fix: drop {LABELS_REFERABLE_OPTION} to score the 0/1 "
+                             f"labels as they are, or use {LABELS_REFERABLE_OPTION} 1 (keeps them as they are)")
+        raise ScoreError(f"{rows.path}: no row of column {column} is ICDR grade >= {n} (the highest read is "
+                         f"{max(read)}), so every row would be scored as grade {_class_word(0, names)}\n  fix: "
+                         f"use {LABELS_REFERABLE_OPTION} N with N <= {max(read)}")
     per_grade = {g: sum(1 for v in rows.grades if v == g) for g in range(len(icdr))}
     rows.grades = [None if g is None else int(g >= n) for g in rows.grades]
     per_class = [sum(1 for v in rows.grades if v == c) for c in (0, 1)]

@@ -145,3 +145,16 @@ def test_the_examination_note_gives_way_to_a_patient_like_column(tmp_path: Path)
         csv.writer(fh, lineterminator="\n").writerows([row[:4] for row in rows])
     bare = ingest.run(config(root), tmp_path / "bare", verbose=False)
     assert any("names no examination" in n for n in bare.notes), bare.notes
+
+
+def test_a_column_already_of_zeros_and_ones_is_not_made_all_grade_zero(tmp_path: Path) -> None:
+    """Review F1: --referable-from 2 on labels already 0/1 made every image grade 0 (non-referable)
+    without a word; the ingest stops now, naming the two ways out."""
+    root = messidor_folder(tmp_path / "messidor", [g % 2 for g in range(12)])
+    with pytest.raises(IngestError) as caught:
+        ingest.run(config(root, referable_from=2, patient_column="patient_id"), tmp_path / "out", verbose=False)
+    text = str(caught.value)
+    assert "column 'adjudicated_dr_grade' holds only 0/1 (12 rows): already two grades?" in text, text
+    assert "drop --referable-from (data.referable_from)" in text and "--referable-from 1" in text, text
+    result = ingest.run(config(root, referable_from=1, patient_column="patient_id"), tmp_path / "one", verbose=False)
+    assert manifest_grades(result) == {f"IM{i:04d}.png": i % 2 for i in range(12)}

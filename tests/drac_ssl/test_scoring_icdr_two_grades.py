@@ -146,3 +146,22 @@ def test_the_command_takes_both_options(tmp_path: Path, capsys: pytest.CaptureFi
     record = json.loads(out.read_text())
     assert record["labels_mapped"]["referable_from"] == 2 and record["left_out_ungradable"] == 1
     assert export_main(["--labels-referable-from", "2"]) == 2  # a --score option alone
+
+
+def test_a_column_of_zeros_and_ones_is_not_mapped_to_all_grade_zero(tmp_path: Path) -> None:
+    """Review F1: ``--labels-referable-from 2`` on a column already of 0/1 labels made every row
+    grade 0 without a word; it stops now, naming the two ways out."""
+    labels, cases = messidor_csv(tmp_path / "heldout.csv", ["4", "0", "1", "3"])
+    sub = binary_submission(tmp_path / "grades.csv", cases, [0.9, 0.1, 0.2, 0.6])
+    with pytest.raises(scoring.ScoreError) as caught:
+        scoring.score(sub, labels, n_boot=20, grade_column="referable", labels_referable_from=2)
+    text = str(caught.value)
+    assert "column 'referable' holds only 0/1 (4 rows): already two grades?" in text, text
+    assert "drop --labels-referable-from" in text and "--labels-referable-from 1 (keeps them as they are)" in text
+    with pytest.raises(scoring.ScoreError, match=r"no row of column 'adjudicated_dr_grade' is ICDR grade >= 4 "
+                                                 r"\(the highest read is 3\)"):
+        scoring.score(sub, messidor_csv(tmp_path / "low.csv", ["3", "0", "1", "2"])[0], n_boot=20,
+                      labels_referable_from=4)
+    # N = 1 keeps 0/1 as they are
+    record = scoring.score(sub, labels, n_boot=20, grade_column="referable", labels_referable_from=1)
+    assert record["accuracy"] == 1.0, record
