@@ -158,3 +158,19 @@ def test_a_column_already_of_zeros_and_ones_is_not_made_all_grade_zero(tmp_path:
     assert "drop --referable-from (data.referable_from)" in text and "--referable-from 1" in text, text
     result = ingest.run(config(root, referable_from=1, patient_column="patient_id"), tmp_path / "one", verbose=False)
     assert manifest_grades(result) == {f"IM{i:04d}.png": i % 2 for i in range(12)}
+
+
+def test_a_screening_set_with_few_high_grades_still_names_the_option(tmp_path: Path) -> None:
+    """Review F2: with under 10% of the rows ICDR >= 2 (a screening set) the rows outside read
+    as slips and the K=2 error said "correct the rows to 0 or 1", the hand edit that leaves ICDR
+    1 (mild) as grade 1."""
+    grades = [i % 2 for i in range(30)]
+    grades[5], grades[17] = 2, 4
+    root = messidor_folder(tmp_path / "screening", grades)
+    with pytest.raises(IngestError) as caught:
+        ingest.run(config(root, grades=["non-referable", "referable"], patient_column="patient_id"),
+                   tmp_path / "out", verbose=False)
+    text = str(caught.value)
+    assert "2 rows have a grade outside {0, 1}" in text, text
+    assert "--referable-from 2 makes the two grades of them" in text, text
+    assert "correct the rows to" not in text, text
