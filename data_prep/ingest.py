@@ -342,6 +342,27 @@ def referable_row(row: LabelRow, n: int) -> LabelRow:
     return dataclasses.replace(row, grade=int(row.grade >= n), source_grade=row.grade)
 
 
+def referable_grade_problem(problem: Problem, n: int) -> Problem:
+    """``problem`` (a label CSV's, read on the ICDR scale for ``data.referable_from`` ``n``) in
+    that setting's words: the scale is named as the ICDR grades ``--referable-from n`` reads,
+    and a fix's other scale (``give 6 names in --grades``) is dropped, as it contradicts the
+    setting. Other problems are returned as they are."""
+    if problem.kind != "grade" or "--grades" not in problem.what + problem.fix:
+        return problem
+    reads = f"the ICDR grades --referable-from {n} reads"
+    what = problem.what.replace("the scale of --grades (", f"{reads} (").replace("(--grades: ", f"({reads}: ")
+    kept = []
+    for part in re.split(r"; or,? ", problem.fix):
+        if "--grades" in part:
+            cut = part[:part.find("--grades")].rfind(", or")
+            if cut <= 0:
+                continue
+            part = part[:cut]
+        kept.append(part)
+    fix = "; or ".join(kept) or f"correct the rows to {reads}"
+    return dataclasses.replace(problem, what=what, fix=fix)
+
+
 def no_grade_at_or_above(grades: Sequence[int], n: int, column: str | None, where: str | Path) -> Problem | None:
     """The error of ``data.referable_from`` ``n`` >= 2 on labels none of which is ``n`` or more
     (``grades``: the valid grades read, on the ICDR scale): every row would silently become
@@ -586,8 +607,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
         read = [e.label.grade for e in entries if e.label is not None and e.label.grade is not None]
         read += [row.grade for row in missing if row.grade is not None]
         said = no_grade_at_or_above(read, n, layout.grade_column, layout.labels_csv or layout.root)
-        if said is not None:
-            problems = [*problems, said]
+        problems = [referable_grade_problem(p, n) for p in problems] + ([said] if said is not None else [])
         for entry in entries:
             if entry.label is not None:
                 entry.label = referable_row(entry.label, n)

@@ -174,3 +174,16 @@ def test_a_screening_set_with_few_high_grades_still_names_the_option(tmp_path: P
     assert "2 rows have a grade outside {0, 1}" in text, text
     assert "--referable-from 2 makes the two grades of them" in text, text
     assert "correct the rows to" not in text, text
+
+
+@pytest.mark.parametrize("grades", [[0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 1], [5, 5, 5, 5, 5, 5, 0, 1, 2, 3, 4, 1]])
+def test_a_grade_beyond_icdr_is_not_told_to_name_another_scale(tmp_path: Path, grades: list[int]) -> None:
+    """Review F5: under --referable-from the labels are ICDR grades; "or give 6 names in
+    --grades" contradicted the setting."""
+    root = messidor_folder(tmp_path / "messidor", grades)
+    with pytest.raises(IngestError) as caught:
+        ingest.run(config(root, referable_from=2, patient_column="patient_id"), tmp_path / "out", verbose=False)
+    text = str(caught.value)
+    assert "the ICDR grades --referable-from 2 reads" in text, text
+    assert "names in --grades" not in text and '--grades "' not in text, text
+    assert "0 (No DR), 1 (Mild), 2 (Moderate), 3 (Severe) or 4 (PDR)" in text, text
