@@ -2495,7 +2495,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="N",
                         help="train a referable-DR model of two grades from ICDR labels (0..4, e.g. "
                              "Messidor-2's adjudicated_dr_grade): a label of grade N or more is "
-                             "grade 1 (referable), a lower one grade 0; 2 = moderate NPDR or worse. "
+                             "grade 1 (referable), a lower one grade 0; 2 = moderate NPDR or worse; "
+                             "1: the column already holds 0/1 (keeps them as they are). "
                              "Needs two grades (--grades empty: non-referable, referable); "
                              "recorded in ingest_summary.json (default: 0, off)")
     parser.add_argument("--channels", choices=[c for c in DATA_CHANNELS if c], default=d.channels,

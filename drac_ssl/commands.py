@@ -448,8 +448,9 @@ def export_parser() -> argparse.ArgumentParser:
                              "column holds ICDR grades 0..4 (Messidor-2's adjudicated_dr_grade, "
                              "APTOS's diagnosis ...); each is scored as grade 1 when it is N or "
                              "more, else 0 (N = 2: moderate or worse), with a note of how many "
-                             "rows each became. A two-grade submission scored against a known "
-                             "ICDR column without it is refused")
+                             "rows each became. N = 1: the column already holds 0/1 of your own "
+                             "(keeps them as they are). A two-grade submission scored against a "
+                             "known ICDR column without it is refused")
     parser.add_argument("--json", metavar="FILE",
                         help="with --score: also write the figures to this JSON file")
     parser.add_argument("--skip-unreadable", action="store_true",

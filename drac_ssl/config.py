@@ -263,7 +263,8 @@ class DataConfig:
     ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (DataConfig's docstring)
     missing: str = "error"  # error | leave_out: a label row whose image is not there (DataConfig's docstring)
     # 1..4: two grades made from the labels' ICDR grades, grade >= N -> 1 (referable), else 0 (2: moderate
-    # or worse); needs two grades (data.grades empty: non-referable, referable); 0 = off (DataConfig's docstring)
+    # or worse); works with data.grades empty (non-referable, referable), icdr, or two names of your own; 0 = off
+    # (DataConfig's docstring)
     referable_from: int = 0
     workers: int = 0  # processes decoding the images in the ingest; 0 = the usable cores (affinity mask, cgroup CPU quota)
     # the embedded phantom DRAC set (data.root empty): graded training and ungraded test

@@ -923,8 +923,8 @@ def _icdr_labels_refusal(rows: LabelRows, names: Sequence[str], trained: int | N
             f"  fix: add {LABELS_REFERABLE_OPTION} {n} to score grade {_class_word(1, names)} against ICDR grade "
             f">= {n} ({icdr[n]} or worse{as_trained}) and grade {_class_word(0, names)} against the lower "
             f"grades; or pass "
-            f"--grade-column NAME naming a column of 0/1 labels; if {column!r} already holds 0/1 labels of "
-            f"the model's two grades, {LABELS_REFERABLE_OPTION} 1 reads them as they are")
+            f"--grade-column NAME naming a column of 0/1 labels; or {LABELS_REFERABLE_OPTION} 1: the column "
+            f"{column!r} already holds 0/1 of your own, the model's two grades (keeps them as they are)")
 
 
 def _class_word(grade: int, names: Sequence[str]) -> str:

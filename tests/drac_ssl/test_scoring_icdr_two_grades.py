@@ -165,3 +165,14 @@ def test_a_column_of_zeros_and_ones_is_not_mapped_to_all_grade_zero(tmp_path: Pa
     # N = 1 keeps 0/1 as they are
     record = scoring.score(sub, labels, n_boot=20, grade_column="referable", labels_referable_from=1)
     assert record["accuracy"] == 1.0, record
+
+
+def test_the_refusal_reads_n_one_as_a_column_already_of_zeros_and_ones(tmp_path: Path) -> None:
+    """Review F7: the refusal also catches one's own 0/1 kept in a known ICDR column: N = 1 is
+    said as the way to keep them."""
+    labels, cases = messidor_csv(tmp_path / "heldout.csv", ["1", "0", "0", "1"])
+    sub = binary_submission(tmp_path / "grades.csv", cases, [0.9, 0.1, 0.2, 0.8])
+    with pytest.raises(scoring.ScoreError) as caught:
+        scoring.score(sub, labels, n_boot=20)
+    assert ("--labels-referable-from 1: the column 'adjudicated_dr_grade' already holds 0/1 of your own, the "
+            "model's two grades (keeps them as they are)") in str(caught.value), str(caught.value)
