@@ -753,7 +753,7 @@ def _selection_evidence(ctx: _Context, variants: dict[str, VariantResult], selec
                          f"{format_signed_interval(d['ci_low'], d['ci_high'])})")
     if not level:
         return ""
-    said = "QWK" if metric == "qwk" else "accuracy"
+    said = kappa_name(ctx.num_grades, short=True) if metric == "qwk" else "accuracy"
     return (f"not shown better than {', '.join(level)}: the paired 95% CI of its {said} minus "
             f"theirs reaches 0, so which of them is exported is not evidence of the better one")
 
@@ -1103,10 +1103,10 @@ def _fold_line(ctx: _Context, label: str, history: list[dict[str, Any]], best_ep
     if ft.keep == "inner":  # the inner kappa chose the epoch; the validation fold scored once
         return (f"[finetune] {label}: best inner-split epoch {best_epoch + 1} of {len(history)} run "
                 f"({ft.epochs} set; {stopped}) inner QWK {history[best_epoch]['inner_qwk']:.3f}, "
-                f"val QWK {val_qwk:.3f} {_uncalibrated_words(ctx, one_grade)}")
+                f"val {kappa_name(ctx.num_grades, short=True)} {val_qwk:.3f} {_uncalibrated_words(ctx, one_grade)}")
     return (f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
             f"{len(history)} run ({ft.epochs} set; {stopped}) "
-            f"val QWK {history[best_epoch]['val_qwk']:.3f} {_uncalibrated_words(ctx, one_grade)}")
+            f"val {kappa_name(ctx.num_grades, short=True)} {history[best_epoch]['val_qwk']:.3f} {_uncalibrated_words(ctx, one_grade)}")
 
 
 def _stop_console_words(ctx: _Context, stopped: str) -> str:
@@ -1124,17 +1124,19 @@ def _stop_console_words(ctx: _Context, stopped: str) -> str:
     return stopped.removesuffix(INNER_CHOICE_WORDS)
 
 
-def calibrated_folds_words(metrics: dict[str, Any]) -> str | None:
+def calibrated_folds_words(metrics: dict[str, Any], num_grades: int | None = None) -> str | None:
     """The variant's per-fold QWK after the cross-fitted calibration (``metrics["folds"]``'s
     ``qwk``, folds.csv's), for the console beside the out-of-fold figure, e.g. ``per-fold QWK,
     calibrated as folds.csv: 0.701, 0.655, n/a ...; the fold lines' val QWK above is
-    uncalibrated``; None when no fold has one."""
+    uncalibrated``; None when no fold has one. With two grades (``num_grades`` 2) the figure is
+    named Cohen's kappa (:func:`drac_ssl.figures.kappa_name`)."""
     folds = metrics.get("folds") or []
     values = [f.get("qwk") for f in folds if isinstance(f, dict)]
     if not values:
         return None
-    return (f"per-fold QWK, calibrated as folds.csv: {', '.join(figure_text(v) for v in values)}; "
-            "the fold lines' val QWK above is uncalibrated")
+    name = kappa_name(num_grades, short=True)
+    return (f"per-fold {name}, calibrated as folds.csv: {', '.join(figure_text(v) for v in values)}; "
+            f"the fold lines' val {name} above is uncalibrated")
 
 
 def _selection_split(ft: FinetuneConfig) -> str:
@@ -2095,7 +2097,7 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
                      "the deployed thresholds give no image, or under 1% of the images (and under "
                      "half its labelled count), in-sample, with its band as information, else null"),
         # the same without the notes on metrics.json's own fields: for people (the model card)
-        "protocol_words": protocol_words + f"; the QWK's 95% CI: {ci_words}",
+        "protocol_words": protocol_words + f"; the {kappa_name(ctx.num_grades, short=True)}'s 95% CI: {ci_words}",
         "tta": ctx.ft.tta,
         "seconds": round(time.perf_counter() - t_start, 3),
     }
@@ -2171,13 +2173,13 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
     referable, one_grade = metrics.get("referable"), metrics["one_grade_note"]
     rules = metrics["decision_rules"]
     if REFERRAL_RULE in rules:  # two grades and a referral target: the cut gave the grades
-        alone = "; ".join(f"{rule} QWK {rules[rule]['qwk']:.3f}, accuracy {rules[rule]['accuracy']:.3f}"
-                          for rule in DECISIONS)
+        alone = "; ".join(f"{rule} {kappa_name(ctx.num_grades, short=True)} {rules[rule]['qwk']:.3f}, accuracy "
+                          f"{rules[rule]['accuracy']:.3f}" for rule in DECISIONS)
         rule_words = (f"the referral cut, finetune.referral_target={rules[REFERRAL_RULE]['target']}; "
                       f"finetune.decision's rules alone: {alone}")
     else:
         other = rules["argmax" if decision == "thresholds" else "thresholds"]
-        rule_words = (f"{decision}; the other rule: QWK {other['qwk']:.3f}, accuracy "
+        rule_words = (f"{decision}; the other rule: {kappa_name(ctx.num_grades, short=True)} {other['qwk']:.3f}, accuracy "
                       f"{other['accuracy']:.3f}")
     two = ctx.num_grades == 2  # one AUC, P(referable)'s; the kappa by its name (a Messidor-2 trial, F4/F5)
     aucs = (f"{AUC_TWO_GRADES} {figure_text(metrics['auc_ovr'])}" if two else
@@ -2188,7 +2190,7 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
           + (f", resampling {ci_units_words(metrics['ci_resamples'], metrics['ci_units'])}"
              if ctx.patients is not None else "")
           + f"), {aucs}, accuracy {metrics['accuracy']:.3f} [{rule_words}]")
-    if (folds := calibrated_folds_words(metrics)) is not None:  # beside the uncalibrated fold lines
+    if (folds := calibrated_folds_words(metrics, ctx.num_grades)) is not None:  # beside the uncalibrated fold lines
         print(f"[finetune] {variant}: {folds}")
     if ctx.num_grades == 2:  # a trial: two-grade runs printed no screening figure
         # report.md's words: at the cross-fitted thresholds, each fold's listed, the deployed

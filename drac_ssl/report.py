@@ -76,6 +76,7 @@ from drac_ssl.figures import (
     format_ci,
     format_difference,
     format_with_ci,
+    kappa_name,
     markdown_table,
 )
 from drac_ssl.grading.bundle import (
@@ -1314,9 +1315,10 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                "which its epoch was chosen: neither trained on nor scored, so train + inner + val are all the "
                "labelled images (with finetune.label_fraction below 1, the fold's draw and its validation "
                "fold). " if held_inner else "")
-              + f"{kappa} (calibrated): the fold's images graded with the thresholds fitted on the other "
-              f"folds (cross-fitted), as the metrics and folds.csv give it. {kappa} (uncalibrated): the "
-              "console's per-fold 'val QWK', the expected grade cut at the fixed thresholds 0.5, "
+              + f"{kappa.capitalize() if two else kappa} (calibrated): the fold's images graded with the "
+              f"thresholds fitted on the other folds (cross-fitted), as the metrics and folds.csv give it. "
+              f"{kappa.capitalize() if two else kappa} (uncalibrated): the console's per-fold "
+              f"'val {kappa_name(len(names), short=True)}', the expected grade cut at the fixed thresholds 0.5, "
               "1.5, ..." + (", without the test-time flips (finetune.tta) the calibrated figure "
                             "averages over" if metrics.get("tta") and metrics.get("keep") != "inner" else
                             ", with the test-time flips (finetune.tta) as the calibrated figure"

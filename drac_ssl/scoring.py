@@ -179,11 +179,13 @@ from drac_ssl import __version__
 from drac_ssl.config import GRADE_SCALES, LAYOUT_NAMES, SCORED_LAYOUTS
 from drac_ssl.console import print_lines
 from drac_ssl.figures import (
+    AUC_TWO_GRADES,
     auc_words,
     chance_words,
     figure_text,
     figure_with_ci,
     format_ci,
+    kappa_name,
     markdown_table,
 )
 from drac_ssl.io import atomic_write_json
@@ -1993,13 +1995,13 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                 f"else 0 ({LABELS_REFERABLE_OPTION} {mapped['referable_from']})" if isinstance(mapped, dict) else "")
              + f"; {record['label_dialect']}"
              + "".join(f"; {h}" for h in how),
-             f"QWK {figure_text(record['qwk'])} (95% CI {format_ci(*record['qwk_ci95'], record['qwk_ci95_note'])}), "
-             + ("" if record.get("submission_format") == "kaggle" else f"AUC {auc_words(record, k, drac=False)}, ")
+             f"{kappa_name(k)} {figure_text(record['qwk'])} (95% CI {format_ci(*record['qwk_ci95'], record['qwk_ci95_note'])}), "
+             + ("" if record.get("submission_format") == "kaggle" else f"{AUC_TWO_GRADES if k == 2 else 'AUC'} {auc_words(record, k, drac=False)}, ")
              + f"accuracy {figure_with_ci(record, 'accuracy', 'accuracy_ci95')}, macro F1 {figure_text(record['macro_f1'])}.",
-             ("QWK, accuracy and macro F1 score the submission's diagnosis column (a Kaggle file: "
+             (f"{kappa_name(k, short=True)}, accuracy and macro F1 score the submission's diagnosis column (a Kaggle file: "
               "no probabilities, no AUC)" if record.get("submission_format") == "kaggle" else
-              f"QWK, accuracy and macro F1 score the submission's class column, the AUCs its P0..P{k - 1} "
-              "columns") + f"; 95% CI: {record['n_boot']} bootstrap resamples of the "
+              f"{kappa_name(k, short=True)}, accuracy and macro F1 score the submission's class column, "
+              + (f"the {AUC_TWO_GRADES} its P1 column" if k == 2 else f"the AUCs its P0..P{k - 1} columns")) + f"; 95% CI: {record['n_boot']} bootstrap resamples of the "
              + (f"{record['ci_units']} patients (column {columns.get('patient')!r}), each with all its "
                 f"images (seed {record['seed']}; images of one patient are not independent)."
                 if record.get("ci_resamples") == "patients" else

@@ -61,6 +61,7 @@ from drac_ssl.figures import (
     figure_text,
     finite_pair,
     format_ci,
+    kappa_name,
 )
 from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 from drac_ssl.grading.demo import demo_card, demo_run_note, demo_run_seed  # stdlib only
@@ -1694,7 +1695,7 @@ def _model_card(meta: dict[str, Any]) -> str:
     n_compared = len(meta.get("comparison", []))
     if n_compared > 1 and not str(meta.get("selection", "")).startswith("asked for by name"):
         # finetune.select_variant: QWK with the thresholds decision, accuracy with argmax
-        chosen_by = "accuracy" if cal.get("decision", "thresholds") == "argmax" else "QWK"
+        chosen_by = "accuracy" if cal.get("decision", "thresholds") == "argmax" else kappa_name(k, short=True)
         why = (f"its out-of-fold {chosen_by} was the highest (or tied highest) of these {n_compared}"
                if not cv.get("referral_decides_grade") else
                # two grades and finetune.referral_target: the screening target ranked them
@@ -1781,21 +1782,21 @@ def _model_card(meta: dict[str, Any]) -> str:
     screening = ""
     if k == 2 and ("sensitivity" in cv or isinstance(cv.get("referable"), dict)):
         # report.md's words: at the cross-fitted thresholds (each fold's), the deployed one apart
-        screening = f"\n{two_grade_summary(cv, names, cal)}"
+        screening = f"\n{two_grade_summary(cv, names, cal, auc_said=True)}"  # its AUC: the headline's
     elif isinstance(cv.get("referable"), dict) and k > 2:  # finetune.referable_from: grade >= r
         screening = f"\nReferable DR, out of fold: {referable_summary(cv['referable'])}."
     rule_line = ""
     if isinstance(rules.get(REFERRAL_RULE), dict):  # two grades: the referral cut gave the grades
         cut_rule = rules[REFERRAL_RULE]
         rule_line = (f"\nGrades by the referral cut (`finetune.referral_target={cut_rule.get('target')}`), "
-                     f"cross-fitted: QWK {num(cut_rule.get('qwk'))}, accuracy {num(cut_rule.get('accuracy'))}; "
+                     f"cross-fitted: {kappa_name(k, short=True)} {num(cut_rule.get('qwk'))}, accuracy {num(cut_rule.get('accuracy'))}; "
                      f"the rules of `finetune.decision` alone (`{decision}` set, not used for the grades), "
                      f"cross-fitted on the same probabilities: " + "; ".join(
-                         f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
+                         f"{name}: {kappa_name(k, short=True)} {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
                          for name, r in rules.items() if name != REFERRAL_RULE) + ".")
     elif rules:
         rule_line = "\nClass decision `" + decision + "` (`finetune.decision`); both rules, cross-fitted: " + "; ".join(
-            f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
+            f"{name}: {kappa_name(k, short=True)} {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
             for name, r in rules.items()) + "."
     per_grade = _per_grade_card(meta.get("per_grade") or [])
     profile = meta.get("input_profile") or {}

@@ -118,6 +118,8 @@ def test_the_model_card_of_two_grades_says_one_auc_and_cohens_kappa(tmp_path: Pa
         meta["cv_metrics"].update(qwk=0.4, qwk_ci95=[0.1, 0.6], auc=0.81, auc_ovr=0.81 if len(names) == 2 else 0.8,
                                   folds=[{"fold": 0, "n_val": 5, "qwk": 0.3, "auc": 0.7, "auc_ovr": 0.7,
                                           "accuracy": 0.6}])
+        meta["cv_metrics"]["decision_rules"] = {"thresholds": {"qwk": 0.4, "accuracy": 0.7},
+                                                "argmax": {"qwk": 0.35, "accuracy": 0.65}}
         if len(names) == 2:
             meta["cv_metrics"]["referable"] = {"from_grade": 1, "auc": 0.81, "auc_ci95": [0.7, 0.9]}
         meta["comparison"] = [{"variant": "vicreg", "qwk": 0.4, "qwk_ci_low": 0.1, "qwk_ci_high": 0.6,
@@ -132,7 +134,11 @@ def test_the_model_card_of_two_grades_says_one_auc_and_cohens_kappa(tmp_path: Pa
            "0.700 | 0.600 |" in two, two
     assert f"| variant | {KAPPA_TWO_GRADES} (95% CI) | {AUC_TWO_GRADES} | accuracy | macro F1 |" in two
     assert "| 0.400 (0.100..0.600) | 0.810 | 0.700 | 0.600 |" in two
+    # review F4: the rules' line names the kappa, and the AUC is given once (the headline's)
+    assert "thresholds: Cohen's kappa 0.400, accuracy 0.700; argmax: Cohen's kappa 0.350" in two, two
+    assert "QWK 0." not in two and two.count("AUC of P(referable) = P1") == 1, two
     three = card(tuple(DRAC))
+    assert "thresholds: QWK 0.400, accuracy 0.700; argmax: QWK 0.350" in three, three
     assert "macro one-vs-one AUC 0.810, macro one-vs-rest AUC 0.800" in three
     assert "| fold | n | QWK | AUC (OvO) | AUC (OvR) | accuracy |" in three and "Cohen's kappa (with" not in three
 
@@ -155,3 +161,34 @@ def test_the_runs_result_line_names_the_kappa_and_one_auc(tmp_path: Path, names:
         assert "macro AUC" not in line and "one-vs-one" not in line
     else:
         assert "out-of-fold QWK 0.400 (95% CI 0.100..0.600), macro AUC 0.810 (one-vs-one" in line, line
+
+
+def test_the_consoles_per_fold_line_names_the_kappa_with_two_grades() -> None:
+    """Review F4: "per-fold QWK" and "val QWK" on a two-grade run's console."""
+    from drac_ssl.finetune import calibrated_folds_words
+
+    metrics = {"folds": [{"qwk": 0.7}, {"qwk": None}]}
+    assert calibrated_folds_words(metrics, 2) == ("per-fold Cohen's kappa, calibrated as folds.csv: 0.700, n/a; "
+                                                  "the fold lines' val Cohen's kappa above is uncalibrated")
+    assert calibrated_folds_words(metrics, 3).startswith("per-fold QWK, calibrated as folds.csv: 0.700, n/a; "
+                                                         "the fold lines' val QWK above")
+
+
+def test_export_score_names_the_kappa_and_one_auc_with_two_grades(tmp_path: Path) -> None:
+    """Review F4: export --score's figures line said "QWK ..., AUC ..." of a two-grade submission."""
+    from drac_ssl import scoring
+
+    cases = [f"{i}.png" for i in range(8)]
+    truth = [0, 1, 0, 1, 0, 1, 1, 0]
+    p1 = [0.2, 0.8, 0.3, 0.7, 0.6, 0.9, 0.4, 0.1]
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image,grade\n" + "".join(f"{c},{g}\n" for c, g in zip(cases, truth, strict=True)))
+    sub = tmp_path / "sub.csv"
+    sub.write_text("case,class,P0,P1\n" + "".join(f"{c},{int(p >= 0.5)},{1 - p:.3f},{p:.3f}\n"
+                                                   for c, p in zip(cases, p1, strict=True)))
+    record = scoring.score(sub, labels, image_column="image", grade_column="grade", n_boot=20)
+    text = "\n".join(scoring.score_lines(record))
+    assert f"{KAPPA_TWO_GRADES} " in text and f", {AUC_TWO_GRADES} " in text, text
+    assert "Cohen's kappa, accuracy and macro F1 score the submission's class column, the AUC of P(referable) " \
+           "its P1 column" in text, text
+    assert "QWK 0." not in text and "QWK, accuracy" not in text, text
