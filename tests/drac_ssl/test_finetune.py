@@ -1319,8 +1319,9 @@ def test_a_two_grade_run_prints_and_tabulates_its_screening_figures(
             sub["case"], pytest.approx(float(sub["P1"]), abs=1e-9), sub["class"])
     meta = json.loads((run / "bundle" / "metadata.json").read_text())
     assert meta["cv_metrics"]["referable"] == ref
-    assert two_grade_summary(meta["cv_metrics"], names, meta["calibration"]) in (
-        run / "bundle" / "MODEL_CARD.md").read_text()
+    card = (run / "bundle" / "MODEL_CARD.md").read_text()  # its headline gives the AUC: said once (review F4)
+    assert two_grade_summary(meta["cv_metrics"], names, meta["calibration"], auc_said=True) in card
+    assert card.count("AUC of P(referable) = P1") == 1, card
 
 
 def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(
