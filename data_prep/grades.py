@@ -19,13 +19,22 @@ LAYOUT_SCALES = {"drac": "drac", "plain": "drac", "aptos": "icdr", "eyepacs": "i
 """The grade scale a layout implies when ``data.grades`` is empty."""
 
 
-def resolve_grades(setting: Sequence[str], layout: str) -> tuple[tuple[str, ...], str]:
+REFERABLE_NAMES = ("non-referable", "referable")
+"""The names of the two grades ``data.referable_from`` makes when ``data.grades`` is empty."""
+
+
+def resolve_grades(setting: Sequence[str], layout: str, referable_from: int = 0) -> tuple[tuple[str, ...], str]:
     """(names of grades 0..K-1, where they came from) for ``data.grades`` and a layout kind.
 
     ``setting`` is ``data.grades`` as validated by the config (empty, one scale name, or
-    >= 2 names).
+    >= 2 names). ``referable_from`` (``data.referable_from`` > 0, two grades made from ICDR
+    labels): an empty ``setting``, or the ICDR scale the labels are on (``icdr``, its five
+    names), is :data:`REFERABLE_NAMES`, not the layout's scale; two names are kept.
     """
     names = [str(g).strip() for g in setting]
+    if referable_from and (not names or [n.lower() for n in names] == ["icdr"]
+                           or tuple(names) == GRADE_SCALES["icdr"]):  # the labels' scale, not the model's
+        return REFERABLE_NAMES, f"data.referable_from={referable_from}"
     if len(names) == 1 and names[0].lower() in GRADE_SCALES:
         scale = names[0].lower()
         return GRADE_SCALES[scale], f"data.grades={scale}"

@@ -42,6 +42,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,12 +50,13 @@ from data_prep import cache
 from data_prep import near_duplicates as twins
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import TWIN_UNIT, assign_folds, patient_spellings, patient_unit
-from data_prep.grades import describe, empty_grades, resolve_grades
+from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
 from data_prep.layout import (
     IMAGE_SUFFIXES,
     Layout,
     data_root,
     discover,
+    examination_note,
     image_subfolders,
     likely_roots,
     relative,
@@ -207,6 +209,8 @@ class IngestResult:
     # the printed lines of the warnings that need a decision before training (a grade without a
     # labelled image), repeated at the end of the printed summary, where they are seen
     attention: list[str] = field(default_factory=list)
+    # data.referable_from > 0: the two grades made of ICDR labels (referable_facts); None when off
+    referable_from: dict[str, object] | None = None
 
 
 @dataclass
@@ -299,11 +303,124 @@ def check_settings(cfg: DataConfig) -> list[int]:
                       lambda m: '--grades "' + ",".join(n.strip(" '") for n in m[1].split(",")) + '"',
                       str(exc).removeprefix("config: ").replace("\n  fix:", " ->"))
         raise IngestError(said) from None
+    _check_referable_from(cfg)
     return sizes
 
 
+REFERABLE_FROM_FIX = "--referable-from 2 (referable DR: ICDR moderate NPDR or worse)"
+"""The usual value of ``--referable-from`` (``data.referable_from``), as a fix says it."""
+
+
+def _check_referable_from(cfg: DataConfig) -> None:
+    """IngestError unless ``data.referable_from`` is 0 (off) or an ICDR grade 1..4 with two grades:
+    ``data.grades`` empty or the ICDR scale (named :data:`data_prep.grades.REFERABLE_NAMES`), or
+    two names (:func:`drac_ssl.config.referable_from_problem` says it in the settings' words)."""
+    n = cfg.referable_from
+    icdr = GRADE_SCALES["icdr"]
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= len(icdr) - 1:
+        raise IngestError(f"--referable-from {n!r}: must be 0 (off, the default) or an ICDR grade "
+                          f"1..{len(icdr) - 1}, the lowest label read as grade 1 (referable) of two "
+                          f"-> {REFERABLE_FROM_FIX}")
+    if not n:
+        return
+    names, _ = resolve_grades(cfg.grades, "plain", n)  # empty or the ICDR scale: the two grades' names
+    if len(names) != 2:
+        raise IngestError(f"--referable-from {n} makes two grades of the labels' ICDR grades (grade >= {n} "
+                          f"referable, below it not), but --grades names {len(names)} ({describe(names)}) "
+                          f'-> drop --grades, or --grades icdr (the labels\' scale; the two grades are then '
+                          f'named {", ".join(REFERABLE_NAMES)}), or give two names: --grades '
+                          f'"{",".join(REFERABLE_NAMES)}"; or drop --referable-from to train on the '
+                          f"{len(names)} grades")
+
+
+def referable_row(row: LabelRow, n: int) -> LabelRow:
+    """``row`` with its grade, read on the ICDR scale, made one of two (``data.referable_from``
+    ``n``): 1 when it is ``n`` or more, else 0; the ICDR grade kept as ``source_grade``. A row
+    without a valid grade is returned as it is."""
+    if row.grade is None:
+        return row
+    return dataclasses.replace(row, grade=int(row.grade >= n), source_grade=row.grade)
+
+
+def referable_grade_problem(problem: Problem, n: int) -> Problem:
+    """``problem`` (a label CSV's, read on the ICDR scale for ``data.referable_from`` ``n``) in
+    that setting's words: the scale is named as the ICDR grades ``--referable-from n`` reads,
+    and a fix's other scale (``give 6 names in --grades``) is dropped, as it contradicts the
+    setting. Other problems are returned as they are."""
+    if problem.kind != "grade" or "--grades" not in problem.what + problem.fix:
+        return problem
+    reads = f"the ICDR grades --referable-from {n} reads"
+    what = problem.what.replace("the scale of --grades (", f"{reads} (").replace("(--grades: ", f"({reads}: ")
+    kept = []
+    for part in re.split(r"; or,? ", problem.fix):
+        if "--grades" in part:
+            cut = part[:part.find("--grades")].rfind(", or")
+            if cut <= 0:
+                continue
+            part = part[:cut]
+        kept.append(part)
+    fix = "; or ".join(kept) or f"correct the rows to {reads}"
+    return dataclasses.replace(problem, what=what, fix=fix)
+
+
+def no_grade_at_or_above(grades: Sequence[int], n: int, column: str | None, where: str | Path) -> Problem | None:
+    """The error of ``data.referable_from`` ``n`` >= 2 on labels none of which is ``n`` or more
+    (``grades``: the valid grades read, on the ICDR scale): every row would silently become
+    grade 0 (non-referable). A column of 0/1 alone is most likely two grades already (its fix:
+    drop the option, or N = 1, which keeps them as they are). None when some grade is >= ``n``,
+    when nothing was read, or for ``n`` = 1 (on 0/1 labels the identity)."""
+    if n < 2 or not grades or max(grades) >= n:
+        return None
+    name = repr(column) if column else "the grade column"
+    if set(grades) <= {0, 1}:
+        return error(where, f"--referable-from {n}: column {name} holds only 0/1 ({counted(len(grades), 'row')}): "
+                            f"already two grades? Read as ICDR grades, none is >= {n}, so every row would "
+                            f"become grade 0 (non-referable)",
+                     "drop --referable-from (data.referable_from) to read the 0/1 labels as they are, "
+                     "or use --referable-from 1 (keeps them as they are)", "grade")
+    return error(where, f"--referable-from {n}: no row of column {name} is ICDR grade >= {n} (the highest read "
+                        f"is {max(grades)}), so every row would become grade 0 (non-referable)",
+                 f"use --referable-from N with N <= {max(grades)}, or drop --referable-from to read the "
+                 f"labels on their own scale", "grade")
+
+
+def referable_facts(entries: Sequence[ImageEntry], cfg: DataConfig, column: str) -> dict[str, object] | None:
+    """``ingest_summary.json``'s ``grades.referable_from`` (``data.referable_from`` > 0; None when
+    off): ``from_grade`` (N), ``source_scale`` (the ICDR names the labels were read by),
+    ``source_column`` (the label column read), ``train_per_source_grade`` (the labelled training
+    images per ICDR grade, keyed by its number) and ``rule`` (in words)."""
+    n = cfg.referable_from
+    if not n:
+        return None
+    icdr = GRADE_SCALES["icdr"]
+    per_grade = Counter(e.label.source_grade for e in entries if e.split == "train" and e.label is not None
+                        and e.label.source_grade is not None)
+    return {"from_grade": n, "source_scale": list(icdr), "source_column": column,
+            "train_per_source_grade": {str(g): per_grade.get(g, 0) for g in range(len(icdr))},
+            "rule": referable_rule_words(n)}
+
+
+def referable_summary_line(facts: Mapping[str, Any]) -> str:
+    """The printed summary's line of ``data.referable_from`` (``facts``: :func:`referable_facts`):
+    ``two grades made of the ICDR grades of column 'adjudicated_dr_grade' (--referable-from 2):
+    grade 1 = ICDR grade >= 2 (...); grade 0 = ...; training images per ICDR grade: 0 No DR 3, ...``."""
+    icdr = [str(n) for n in facts.get("source_scale") or GRADE_SCALES["icdr"]]
+    per_grade = facts.get("train_per_source_grade") or {}
+    counts = ", ".join(f"{g} {name} {per_grade.get(str(g), 0)}" for g, name in enumerate(icdr))
+    return (f"two grades made of the ICDR grades of column {facts.get('source_column')!r} (--referable-from "
+            f"{facts.get('from_grade')}): {facts.get('rule')}; training images per ICDR grade: {counts}")
+
+
+def referable_rule_words(n: int) -> str:
+    """``grade 1 (referable) = ICDR grade >= 2 (Moderate, Severe, PDR); grade 0 (non-referable) =
+    ICDR grade < 2 (No DR, Mild)``: what ``data.referable_from`` ``n`` made of the labels."""
+    icdr = GRADE_SCALES["icdr"]
+    return (f"grade 1 = ICDR grade >= {n} ({', '.join(icdr[n:])}); grade 0 = ICDR grade < {n} "
+            f"({', '.join(icdr[:n])})")
+
+
 def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list[Problem]]:
-    names, grades_source = resolve_grades(cfg.grades, layout.treated_as)
+    names, grades_source = resolve_grades(cfg.grades, layout.treated_as, cfg.referable_from)
     setting = str(cfg.channels)
     source = "data.channels"
     if not setting:
@@ -473,9 +590,28 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     the preflight needs; the ingest passes False and checks the names once it has hashed the
     files, with their contents (``digests``), which tells a renamed test file from a copy.
     With False the problems returned hold no name-in-both-sets problem at all: the caller
-    must run :func:`data_prep.validate.names_in_both` itself."""
+    must run :func:`data_prep.validate.names_in_both` itself.
+
+    ``cfg.referable_from`` > 0 (two grades made of ICDR labels): the labels are read on the ICDR
+    scale (``grade_names`` aside: the two grades'), every check of the label CSV as for
+    ``data.grades=icdr``, then each row's grade is made 0 or 1 (:func:`referable_row`, the ICDR
+    grade kept as ``LabelRow.source_grade``), the rows of ``--missing leave_out`` too."""
     left_out: list[tuple[LabelRow, Path | None]] = []
     missing: list[LabelRow] = []
+    n = cfg.referable_from
+    if n:  # two grades made of ICDR labels: read on the ICDR scale, then mapped (referable_row)
+        scale = GRADE_SCALES["icdr"]
+        entries, problems, table, left_out, missing = collect_images(
+            dataclasses.replace(cfg, referable_from=0, grades=list(scale)), layout, scale,
+            check_shared_names=check_shared_names)
+        read = [e.label.grade for e in entries if e.label is not None and e.label.grade is not None]
+        read += [row.grade for row in missing if row.grade is not None]
+        said = no_grade_at_or_above(read, n, layout.grade_column, layout.labels_csv or layout.root)
+        problems = [referable_grade_problem(p, n) for p in problems] + ([said] if said is not None else [])
+        for entry in entries:
+            if entry.label is not None:
+                entry.label = referable_row(entry.label, n)
+        return entries, problems, table, left_out, [referable_row(row, n) for row in missing]
     if layout.npz is not None:
         entries, problems = _collect_npz(layout.npz, grade_names)
         return entries, list(layout.problems) + problems, None, left_out, missing
@@ -508,6 +644,10 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                             # --grades given: 'none' is never a grade it lacks
                                             scale_given=bool(list(cfg.grades)),
                                             layout_kind=layout.kind)
+        if any(p.kind == "patient" for p in table_problems):
+            # a column that looks like a patient id, not passed: its warning names the fix, so
+            # Messidor-2's note asking for a column of examinations is dropped (a trial's F7)
+            problems = [p for p in problems if p != examination_note(layout)]
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None and undecodable and (named := label_named_encoding(undecodable, table)):
             # a label row names such a file as read in one encoding: that one is convmv's -f
@@ -1796,6 +1936,8 @@ def format_summary(result: IngestResult) -> str:
                  f"{result.seconds:.1f} s")
     lines.append(f"grades: {describe(result.grade_names)}   channels: {result.channels} "
                  f"({'RGB' if result.channels == 3 else 'grey'})")
+    if result.referable_from:
+        lines.append(referable_summary_line(result.referable_from))
     said = _patients_line(result.patients,
                           bool(result.near_duplicates and result.near_duplicates.get("n_groups")))
     if said:
@@ -2096,6 +2238,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             phantom_marked_by_split=_phantom_split_counts(entries),
             bit_depths=depth_facts,
             attention=[said(p.line) for p in attention],
+            referable_from=referable_facts(entries, cfg, layout.grade_column),
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,
@@ -2225,7 +2368,9 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "manifest_sha256": sha256_file(result.manifest_path),
         "n_images": n,
         "grades": {"names": list(result.grade_names), "k": len(result.grade_names),
-                   "source": plan.grades_source},
+                   "source": plan.grades_source,
+                   # data.referable_from > 0: the two grades made of ICDR labels (referable_facts)
+                   **({"referable_from": result.referable_from} if result.referable_from else {})},
         "channels": {"value": result.channels, "setting": plan.channels_setting,
                      "reason": channels_why,
                      # labelled training images that are grey pictures: the bundle's caveat on
@@ -2346,6 +2491,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grades", type=_grades, default=d.grades,
                         help="names of grades 0..K-1, comma-separated, or drac / icdr "
                              "(default: the layout's scale)")
+    parser.add_argument("--referable-from", type=ascii_int("--referable-from"), default=d.referable_from,
+                        metavar="N",
+                        help="train a referable-DR model of two grades from ICDR labels (0..4, e.g. "
+                             "Messidor-2's adjudicated_dr_grade): a label of grade N or more is "
+                             "grade 1 (referable), a lower one grade 0; 2 = moderate NPDR or worse; "
+                             "1: the column already holds 0/1 (keeps them as they are). "
+                             "Needs two grades (--grades empty: non-referable, referable); "
+                             "recorded in ingest_summary.json (default: 0, off)")
     parser.add_argument("--channels", choices=[c for c in DATA_CHANNELS if c], default=d.channels,
                         help="1 (grey), 3 (RGB) or auto (what the images are); default: 1 for "
                              "the DRAC layout, auto for plain folders and the fundus layouts")
@@ -2411,7 +2564,7 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
         fundus_crop=args.fundus_crop, graham=args.graham,
         graham_mask=args.graham_mask, cache_sizes=list(args.cache_sizes), n_folds=args.folds,
         fold_seed=args.seed, near_duplicate_mse=args.near_duplicate_mse, strict=args.strict, workers=args.workers, ungradable=args.ungradable,
-        missing=args.missing)
+        missing=args.missing, referable_from=args.referable_from)
 
 
 def out_among_inputs(cfg: DataConfig, out: Path) -> str:

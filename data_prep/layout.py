@@ -195,6 +195,29 @@ an ungradable row whatever its grade cell holds (an error naming ``data.ungradab
 out with ``leave_out``), never trained on; a cell other than 0, 1 or empty is an error.
 :func:`data_prep.validate.read_labels` reads such a column wherever a label CSV has it, so a
 plain folder whose columns are named by hand is cross-checked too."""
+
+
+def icdr_grade_column(columns: str | Sequence[str]) -> str:
+    """The layout (kind) whose label CSV holds ICDR grades (0 No DR .. 4 PDR, its scale in
+    :data:`data_prep.grades.LAYOUT_SCALES`) in the column ``columns`` (one name, or the per-eye
+    pair read as one grade, :data:`EYE_COLUMNS`): ``messidor2`` for ``adjudicated_dr_grade``,
+    ``aptos`` for ``diagnosis``, ``eyepacs`` for ``level``, ``idrid`` for ``Retinopathy grade``,
+    ``deepdrid`` for ``left_eye_DR_Level`` / ``right_eye_DR_Level``; names compared as the label
+    reading compares them (:func:`data_prep.labels.normalise`). ``''`` for any other column.
+    A two-grade model scored or trained on such a column reads ICDR grade 1 (mild) as grade 1
+    (referable) unless the grades are mapped first (``export --score --labels-referable-from``,
+    ``data.referable_from``)."""
+    names = [columns] if isinstance(columns, str) else list(columns)
+    keys = {normalise(c) for c in names if c}
+    for kind, (_, grade) in COLUMNS.items():
+        if grade and LAYOUT_SCALES.get(kind) == "icdr" and normalise(grade) in keys:
+            return kind
+    for kind, eyes in EYE_COLUMNS.items():
+        if LAYOUT_SCALES.get(kind) == "icdr" and keys & {normalise(c) for c in eyes}:
+            return kind
+    return ""
+
+
 STEM_ID_LAYOUTS = frozenset({"aptos", "eyepacs", "idrid", "deepdrid"})
 """Layouts whose own label CSV names each image without its extension (APTOS's ``id_code``,
 EyePACS's ``10_left``, IDRiD's ``IDRiD_001``, DeepDRiD's ``1_l1``): matching those names by stem
@@ -1482,7 +1505,9 @@ def examination_note(layout: Layout) -> Problem:
     """The note of a Messidor-2 label CSV read without ``data.patient_column``: an examination
     photographs both eyes and the CSV names no examination, so the folds treat each image as
     its own unit; the images of one examination should share a fold, which a column naming
-    each image's examination, passed with ``--patient-column``, does."""
+    each image's examination, passed with ``--patient-column``, does. The ingest drops it when
+    the CSV has a column that looks like a patient id (``patient_id``): its warning then names
+    that column to pass (:func:`data_prep.ingest.collect_images`)."""
     return note(layout.labels_csv or layout.root,
                 "Messidor-2 photographs both eyes at each examination, and this CSV names no "
                 "examination: each image is its own unit in the folds, so the two eyes of one "

@@ -51,6 +51,7 @@ CLI_TO_CONFIG = {
     "--no-graham-mask": "data.graham_mask=false",
     "--unlabelled": "data.unlabelled", "--ungradable": "data.ungradable",
     "--missing": "data.missing", "--near-duplicate-mse": "data.near_duplicate_mse",
+    "--referable-from": "data.referable_from",
 }
 """The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are. The
 ingest's messages name the flags (its own command's terms); ``python -m drac_ssl.train`` says

@@ -570,6 +570,9 @@ class LabelRow:
     # merely agree on what identifies a row (the other eye's grade and a gradable column are
     # among them); a header written twice is told by its position ('note (column 3)')
     others: tuple[tuple[str, str], ...] = ()
+    # data.referable_from > 0: the ICDR grade this row's two-grade ``grade`` was made of
+    # (data_prep.ingest.referable_row), else None
+    source_grade: int | None = None
 
 
 @dataclass
@@ -826,7 +829,11 @@ def file_scale_fix(grade_names: Sequence[str], values: Collection[int], n_outsid
     ``values``, the ``n_outside`` rows outside and the ``n_graded`` rows with a number grade:
     the scale of these labels first (``--grades icdr`` where the labels run 0..4 and
     :func:`_icdr_fits`; else K' names, one per grade 0..max), correcting the rows last; the
-    other way round when the rows outside read as slips (:func:`stray_grades`)."""
+    other way round when the rows outside read as slips (:func:`stray_grades`). Two grades and
+    labels up to 3 or 4 (ICDR labels for a referable-DR model): ``--referable-from 2``
+    (``data.referable_from``) first, and no advice to correct the rows, which would leave ICDR
+    1 (mild) as grade 1, however few the rows outside (a screening set's few ICDR >= 2 rows
+    would otherwise read as slips)."""
     rows = f"correct the rows to {choices(grade_names)}"
     low, high = min(values, default=0), max(values, default=0)
     if low < 0:
@@ -840,6 +847,13 @@ def file_scale_fix(grade_names: Sequence[str], values: Collection[int], n_outsid
         scale = f"if these are the 5 ICDR grades (0..4), pass --grades icdr; else {named}"
     else:
         scale = f"if the labels have {n} grades (0..{high}), {named}"
+    # ICDR labels for a referable-DR model: map them, never edit. Before the slips' advice: on a
+    # screening set few rows are ICDR >= 2, which would read as slips to correct to 0 or 1 by hand
+    if len(grade_names) == 2 and 3 <= high <= 4:
+        return (f"if these are ICDR grades (0..4), --referable-from 2 makes the two grades of them: "
+                f"grade 1 ({grade_names[1]}) = ICDR grade >= 2 (moderate NPDR or worse), grade 0 "
+                f"({grade_names[0]}) = ICDR 0 or 1 (do not edit the rows to 0 or 1 by hand: ICDR 1, mild, "
+                f"would stay 1); or, {scale}")
     if stray_grades(grade_names, values, n_outside, n_graded):
         return f"{rows}; or, {scale}"
     return f"{scale}; or {rows}"

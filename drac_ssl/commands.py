@@ -436,6 +436,21 @@ def export_parser() -> argparse.ArgumentParser:
                         help="with --score: the label CSV's column of patient ids: the 95%% CIs "
                              "then resample patients, each with all its images (DeepDRiD's "
                              "patient_id is read without it)")
+    parser.add_argument("--ungradable", choices=("error", "leave_out"), default=None,
+                        help="with --score: a label row without a true grade (an empty or NA cell, "
+                             "DeepDRiD's grade 5, Messidor-2's adjudicated_gradable 0): error (the "
+                             "default) scores nothing; leave_out leaves the row and the "
+                             "submission's row of its image out, said in a note (as the ingest's "
+                             "--ungradable)")
+    parser.add_argument("--labels-referable-from", type=ascii_int("--labels-referable-from"), default=None,
+                        metavar="N",
+                        help="with --score, a two-grade submission (referable DR): the label "
+                             "column holds ICDR grades 0..4 (Messidor-2's adjudicated_dr_grade, "
+                             "APTOS's diagnosis ...); each is scored as grade 1 when it is N or "
+                             "more, else 0 (N = 2: moderate or worse), with a note of how many "
+                             "rows each became. N = 1: the column already holds 0/1 of your own "
+                             "(keeps them as they are). A two-grade submission scored against a "
+                             "known ICDR column without it is refused")
     parser.add_argument("--json", metavar="FILE",
                         help="with --score: also write the figures to this JSON file")
     parser.add_argument("--skip-unreadable", action="store_true",
@@ -667,7 +682,8 @@ def _label_names(args: argparse.Namespace) -> set[str]:
         k = args.grades or max(2, len(header) - 2)
         rows = read_grade_labels(args.labels, scale_names(k), image_column=args.image_column,
                                  grade_column=args.grade_column, patient_column=args.patient_column,
-                                 cases=csv_first_column(args.score))  # GBK names read as score reads them
+                                 cases=csv_first_column(args.score),  # GBK names read as score reads them
+                                 ungradable=args.ungradable or "error")
     except (OSError, ValueError, UnicodeDecodeError, csv.Error):
         return set(csv_first_column(args.labels))
     return {*rows.names, *(p for p in rows.patients if p)}
@@ -693,7 +709,8 @@ def check_arguments_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-SCORE_ONLY_OPTIONS = ("labels", "image_column", "grade_column", "patient_column", "json")
+SCORE_ONLY_OPTIONS = ("labels", "image_column", "grade_column", "patient_column", "ungradable",
+                      "labels_referable_from", "json")
 """The options of ``export --score`` that mean nothing without it (``--json`` -> ``json``)."""
 
 

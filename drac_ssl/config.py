@@ -183,6 +183,19 @@ class DataConfig:
     (``left_out_ungradable``) and the run's report. Any other bad grade (``7``, ``x``) stays
     an error. Every layout with a label CSV; a MedMNIST ``.npz`` has no such cells.
 
+    ``referable_from``: 0 (the default) trains on the label column's grades as they are. ``N``
+    (1..4) makes two grades of ICDR labels at the ingest, for a referable-DR model: each label
+    is read on the ICDR scale (0 No DR .. 4 PDR, numbers or names; Messidor-2's
+    ``adjudicated_dr_grade``, APTOS's ``diagnosis`` ...) and becomes grade 1 when it is ``N``
+    or more, else grade 0 (``N = 2``: referable DR, moderate NPDR or worse, Gulshan et al.,
+    JAMA 2016). Only with two grades: ``grades`` empty, or ``icdr`` (the labels' scale, as
+    ``configs/fundus.yaml`` sets it), names them ``non-referable, referable``; two names of its
+    own are kept; any other scale is an error. The ingest records it
+    (``ingest_summary.json`` ``grades.referable_from``: N, the column and the rows per ICDR
+    grade), and so do the bundle's ``metadata.json`` (``data.referable_from``), the model card
+    and the report; ``export --score --labels-referable-from N`` scores against such labels.
+    Not ``finetune.referable_from``, which only reports a referable figure beside K > 2 grades.
+
     ``missing``: what a label-CSV row whose image is nowhere does (not in the training folder,
     nor in a subfolder of it, nor a near miss of an image without a row: those are mistakes
     that stay errors). ``error`` (the default): each is an error. ``leave_out``: the row is
@@ -251,6 +264,10 @@ class DataConfig:
     strict: bool = False  # make the ingest's warnings fatal: colour converted to grey, mixed bit depths, sizes other than expected_side ...
     ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (DataConfig's docstring)
     missing: str = "error"  # error | leave_out: a label row whose image is not there (DataConfig's docstring)
+    # 1..4: two grades made from the labels' ICDR grades, grade >= N -> 1 (referable), else 0 (2: moderate
+    # or worse); works with data.grades empty (non-referable, referable), icdr, or two names of your own; 0 = off
+    # (DataConfig's docstring)
+    referable_from: int = 0
     workers: int = 0  # processes decoding the images in the ingest; 0 = the usable cores (affinity mask, cgroup CPU quota)
     # the embedded phantom DRAC set (data.root empty): graded training and ungraded test
     # images generated (DRAC Task 3's 611 / 386 by default) from a seed
@@ -3330,6 +3347,10 @@ DATA_RANGES: tuple[SettingRange, ...] = (
                      "1024 for DRAC; 0: no check)",
                  fix="data.expected_side=-1 (the default: the layout's), 0 (no check), or the "
                      "images' side, e.g. data.expected_side=800"),
+    SettingRange("data.referable_from", 0, high=4,
+                 why=": the ICDR grade from which a label is grade 1 (referable) of two (0 = off)",
+                 fix="data.referable_from=0 (off, the default), or data.referable_from=2 (referable DR: "
+                     "moderate NPDR or worse)"),
     SettingRange("data.near_duplicate_mse", 0,
                  why=": the mean squared pixel difference (0..1 scale) below which labelled images "
                      "are kept in one fold (0 = off)",
@@ -3507,6 +3528,9 @@ def validate(cfg: Config) -> None:
     if cfg.data.n_folds < 2:
         raise ConfigError("config: data.n_folds must be at least 2 for cross-validation.")
     validate_grades(cfg.data.grades)
+    what, fix = referable_from_problem(cfg.data.referable_from, cfg.data.grades)
+    if what:
+        raise SettingsError(("data.referable_from", "data.grades"), what, fix)
     _referable_setting(cfg.finetune.referable_from)  # its range needs the data's scale: referable_cut
     referral_target(cfg.finetune.referral_target)  # that it has a referable cut needs the scale too
     if cfg.pretrain.backbone.in_channels < 0:
@@ -3749,6 +3773,25 @@ def grades_problem(grades: Sequence[str]) -> tuple[str, str]:
                     f"which differ only in case: grade names are compared ignoring case")
         return what, f"one distinct name per grade 0..K-1, {example}"
     return "", ""
+
+
+def referable_from_problem(referable_from: int, grades: Sequence[str]) -> tuple[str, str]:
+    """What is wrong with ``data.referable_from`` beside ``data.grades`` and the fix, in the
+    settings' words, or ``("", "")``. ``referable_from`` 0 is off; 1..4 (its range is
+    :data:`DATA_RANGES`') makes two grades of ICDR labels, so ``grades`` must leave two grades:
+    empty, or the ICDR scale the labels are on (``icdr`` or its five names: the two grades are
+    then named non-referable, referable), or two names of its own; any other scale is an error."""
+    if not referable_from or isinstance(referable_from, bool) or not isinstance(referable_from, int):
+        return "", ""
+    names = [str(g).strip() for g in grades]
+    if not names or len(names) == 2 or [n.lower() for n in names] == ["icdr"] or tuple(names) == GRADE_SCALES["icdr"]:
+        return "", ""
+    return (f"data.referable_from={referable_from} makes two grades of the labels' ICDR grades (grade >= "
+            f"{referable_from} referable, below it not), but data.grades=[{', '.join(names)}] names "
+            f"{len(names) if len(names) > 1 else 'another scale'}",
+            "data.grades=[] (or icdr: the labels' scale; the two grades are then named non-referable, "
+            "referable), or two names, data.grades=[non-referable, referable]; or data.referable_from=0 "
+            "to train on the grades as they are")
 
 
 def validate_grades(grades: list[str]) -> None:

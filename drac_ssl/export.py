@@ -391,6 +391,8 @@ from drac_ssl.submission import (
     read_submission,
     referable_path,
     skipped_record_path,  # re-exported: export.skipped_record_path
+    smaller_class_rows,
+    two_grade_rule_words,
     write_image_notes,
     write_referable,
     write_submission,
@@ -905,7 +907,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
               f"(checked against {images_dir or 'the manifest test ids'})")
         rule = class_rule_said(bundle, n_not_largest, len(cases),
                                f"why in the grade_note column of {notes_file}" if with_notes else "",
-                               n_near_tie)
+                               n_near_tie, smaller_class_rows(probs, grades))
         print(f"[export]   class = {rule}; "
               f"P0..P{k - 1} = {probability_columns_words(bundle.metadata)}")
         if legend := grade_legend_line(bundle.grade_names):  # as --images says it
@@ -970,6 +972,11 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # two grades with finetune.referral_target: the class is the referral cut's (report.md's words)
         **({"class_rule": class_rule_said(bundle)}
            if test_rows and getattr(bundle.calibration, "referral_decides", False) else {}),
+        # two grades under the thresholds rule: P1 against the threshold, as the console says it
+        **({"class_rule": class_rule_said(bundle, n_not_largest, len(test_rows), "why in the grade_note column of "
+                                          f"`{_run_relative(notes_csv, run_dir)}`" if notes_csv is not None else "", n_near_tie,
+                                          smaller_class_rows(probs, grades), markdown=True)}
+           if test_rows and two_grade_threshold(bundle) is not None else {}),
         **({"referable": str(referable_csv)} if referable_csv is not None else {}),
         **({"image_notes": str(notes_csv), "n_flagged": n_flagged} if notes_csv is not None else {})})
     print(f"[export] bundle -> {bundle_dir}")
@@ -1143,20 +1150,48 @@ def _replace_set(final: Path, pending: Path, staged: Sequence[tuple[Path, Path]]
     failed_submission_path(final).unlink(missing_ok=True)  # an earlier try's, superseded
 
 
+def _run_relative(path: Path, run_dir: Path) -> str:
+    """``path`` relative to ``run_dir`` (``export/submission_notes.csv``) when inside it, as
+    report.md names a run's files; else as it is."""
+    return path.relative_to(run_dir).as_posix() if path.is_relative_to(run_dir) else str(path)
+
+
+def two_grade_threshold(bundle: Bundle) -> float | None:
+    """The one threshold on P1 that decides a two-grade bundle's class under
+    ``finetune.decision=thresholds`` (a classification head: its expected grade is P1), else None
+    (more grades, ``argmax``, a regression head, or the referral cut deciding instead)."""
+    cal = bundle.calibration
+    regression = (bundle.metadata.get("model") or {}).get("output") == "regression"
+    if (len(bundle.grade_names) != 2 or cal.decision != "thresholds" or regression
+            or getattr(cal, "referral_decides", False) or len(cal.thresholds) != 1):
+        return None
+    return float(cal.thresholds[0])
+
+
 def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
-                    n_near_tie: int = 0) -> str:
+                    n_near_tie: int = 0, n_smaller: int = 0, *, markdown: bool = False) -> str:
     """The export's ``class = ...`` words of a bundle (after ``class = ``, with the setting that
     made the rule): :func:`drac_ssl.submission.class_rule_setting_words`, ``... (finetune.decision=...)``;
     for a two-grade bundle whose referral cut decides the grade
     (:attr:`drac_ssl.grading.model.Calibration.referral_decides`, ``finetune.referral_target``),
     ``1 when P1 >= 0.2315, the referral cut set for sensitivity >= 0.90 on the out-of-fold
-    outputs, else 0 (finetune.referral_target=sensitivity:0.90)``."""
+    outputs, else 0 (finetune.referral_target=sensitivity:0.90)``; for a two-grade bundle under
+    the thresholds rule (:func:`two_grade_threshold`), P1 against its threshold
+    (:func:`drac_ssl.submission.two_grade_rule_words`, as the notes' ``grade_note`` says it):
+    ``n_smaller`` rows whose class has the smaller P (:func:`drac_ssl.submission.smaller_class_rows`),
+    the other noted rows (``n_not_largest + n_near_tie - n_smaller``) near-ties, never "the
+    largest P" (a trial: "for 6 of the 6 here it is" beside P0 0.500427 > P1 0.499573, class 1).
+    ``markdown``: the setting in backticks (report.md)."""
     cal = bundle.calibration
     if getattr(cal, "referral_decides", False) and cal.referral is not None:
         cut = cal.referral
         return (f"1 when P1 >= {cut.cut:.6g}, the referral cut set for {cut.words()} on the out-of-fold "
                 f"outputs, else 0 (finetune.referral_target={cut.target})")
-    return class_rule_setting_words(cal.decision, n_not_largest, n_rows, why, n_near_tie)
+    if (threshold := two_grade_threshold(bundle)) is not None:
+        n_smaller = min(n_smaller, n_not_largest + n_near_tie) if n_not_largest + n_near_tie else n_smaller
+        return two_grade_rule_words(threshold, n_smaller, n_rows, why,
+                                    max(0, n_not_largest + n_near_tie - n_smaller), cal.decision, markdown=markdown)
+    return class_rule_setting_words(cal.decision, n_not_largest, n_rows, why, n_near_tie, markdown=markdown)
 
 
 def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None = None,
@@ -2055,7 +2090,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # at P 0.20 wrote one that no line named)
     n_off, n_near_tie = grade_note_counts(grade_notes, graded.probs, graded.classes)
     rule = class_rule_said(bundle, n_off if not issues else 0, len(cases),
-                           f"why in the grade_note column of {notes_file}", n_near_tie if not issues else 0)
+                           f"why in the grade_note column of {notes_file}", n_near_tie if not issues else 0,
+                           smaller_class_rows(graded.probs, graded.classes) if not issues else 0)
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
     counted = f"{len(graded_files)} of the {n_files}" if skipped else f"{len(files)}"
     flips = bundle.tta_in_cv if tta is None else bool(tta)

@@ -40,7 +40,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["MISSING", "auc_words", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
+__all__ = ["AUC_TWO_GRADES", "KAPPA_TWO_GRADES", "MISSING", "auc_words", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "screening_figure_words", "screening_figures_words", "signed_text"]
@@ -288,6 +288,38 @@ CHANCE_REMEDY = "it needs more labelled images, more training or another recipe.
 """The end of :func:`chance_words` about a model."""
 
 
+KAPPA_TWO_GRADES = "Cohen's kappa (K=2: QWK equals it)"
+"""The kappa's name where there are two grades: the quadratic weighted kappa of two grades is
+Cohen's kappa (one disagreement weight), so report.md's, the model card's and the console's
+headers and figures of a two-grade run name it so (:func:`kappa_name`)."""
+
+AUC_TWO_GRADES = "AUC of P(referable)"
+"""The one AUC of two grades (the one-vs-one and one-vs-rest AUCs are both the ROC AUC of P1 =
+P(referable)): its name in report.md's, the model card's and the console's figures."""
+
+
+def kappa_name(num_grades: int | None, short: bool = False) -> str:
+    """``QWK``, or with two grades :data:`KAPPA_TWO_GRADES` (``short``: ``Cohen's kappa``, where a
+    header or a note beside it says that the QWK equals it)."""
+    if num_grades == 2:
+        return "Cohen's kappa" if short else KAPPA_TWO_GRADES
+    return "QWK"
+
+
+def two_grades_of(figures: Mapping[str, Any]) -> bool:
+    """Whether a figures record (a variant's ``metrics.json``, a bundle's ``cv_metrics``,
+    ``export --score``'s record) is of two grades: its ``class_names`` or ``num_grades`` say 2,
+    or, where neither is stored (a bundle's ``cv_metrics``), it holds the two-grade screening
+    figures ``sensitivity`` / ``specificity``, which only a two-grade run stores at its top."""
+    names = figures.get("class_names")
+    if isinstance(names, list | tuple) and names:
+        return len(names) == 2
+    k = figures.get("num_grades")
+    if isinstance(k, int) and not isinstance(k, bool):
+        return k == 2
+    return "sensitivity" in figures and "specificity" in figures
+
+
 def chance_words(figures: Mapping[str, Any], subject: str = "this model",
                  qwk_words: str = "out-of-fold QWK", remedy: str = CHANCE_REMEDY,
                  probabilities: bool = True) -> str | None:
@@ -304,14 +336,20 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     submission``), ``qwk_words`` (what the QWK is: ``out-of-fold QWK``, ``QWK``) and
     ``remedy`` (after "Do not read its grades ... as a grading; ") word it for its caller.
     ``probabilities``: False for what gives grades only (a Kaggle file): "Do not read its
-    grades", not "its grades or probabilities"."""
+    grades", not "its grades or probabilities". Two grades (:func:`two_grades_of`): the kappa
+    is named :data:`KAPPA_TWO_GRADES` and the one AUC :data:`AUC_TWO_GRADES`, never "macro AUC
+    one-vs-rest" (the same number as the one-vs-one)."""
     qwk = figures.get("qwk")
     ci = finite_pair(figures.get("qwk_ci95"))
     if not isinstance(qwk, int | float) or ci is None or ci[0] > 0:
         return None
+    two = two_grades_of(figures)
+    if two:
+        qwk_words = qwk_words.replace("QWK", KAPPA_TWO_GRADES)
     kind = "one-vs-rest" if isinstance(figures.get("auc_ovr"), int | float) else "one-vs-one"
+    auc_name = AUC_TWO_GRADES if two else f"macro AUC {kind}"
     auc = figures.get("auc_ovr", figures.get("auc"))
-    auc_text = (f", macro AUC {kind} {auc:.3f} (0.5 = chance)"
+    auc_text = (f", {auc_name} {auc:.3f} (0.5 = chance)"
                 if isinstance(auc, int | float) and math.isfinite(auc) else "")
     note = figures.get("qwk_ci95_note")
     where = "reaches 0" if ci[1] >= 0 else "lies below 0 (worse than chance)"
@@ -320,8 +358,8 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     said = f"No evidence that {subject} grades better than chance: {qwk_words} {qwk:.3f}, {ci_text}"
     auc_ci = finite_pair(figures.get("auc_ovr_ci95")) if kind == "one-vs-rest" else None
     if auc_ci is not None and auc_ci[0] > 0.5:
-        return (f"{said}. Its probabilities do rank the images better than chance (macro AUC "
-                f"one-vs-rest {auc:.3f}, 95% CI {format_ci(auc_ci[0], auc_ci[1])}, above 0.5), but "
+        return (f"{said}. Its probabilities do rank the images better than chance ({auc_name} "
+                f"{auc:.3f}, 95% CI {format_ci(auc_ci[0], auc_ci[1])}, above 0.5), but "
                 f"its grades do not yet agree with the true grades beyond chance. Do not read its "
                 f"grades as a grading; {remedy}")
     read = "its grades or probabilities" if probabilities else "its grades"

@@ -131,6 +131,7 @@ from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
 from drac_ssl.evaluation import stratified_split
+from drac_ssl.figures import AUC_TWO_GRADES, kappa_name
 from drac_ssl.grading.bundle import (
     VARIANT_STAGE,
     ci_resampling_words,
@@ -683,6 +684,11 @@ def _scores(ctx: _Context, v: VariantResult) -> BootstrapScores:
     return ctx.bootstrap[v.name][1]
 
 
+PAIRED_NAMES_TWO_GRADES = {"qwk": "Cohen's kappa", "auc_ovr": "AUC of P(referable)"}
+"""The paired differences' figures as the console names them with two grades (more grades:
+their keys, ``qwk``, ``auc_ovr``)."""
+
+
 def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]:
     """``a`` minus ``b`` on the same out-of-fold images: accuracy and QWK of the graded images,
     macro AUC one-vs-rest, with a paired percentile bootstrap 95% CI
@@ -696,7 +702,8 @@ def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]
           + (f" (resampling {ci_units_words(resampling_kind(ctx.patients), ctx.bootstrap[a.name][1].units)})"
              if ctx.patients is not None else "")
           + ": "
-          + "; ".join(f"{m} {format_difference(d['difference'], d['ci_low'], d['ci_high'])}"
+          + "; ".join(f"{PAIRED_NAMES_TWO_GRADES.get(m, m) if ctx.num_grades == 2 else m} "
+                      f"{format_difference(d['difference'], d['ci_low'], d['ci_high'])}"
                       for m, d in diff.items())
           + f" ({time.perf_counter() - t0:.1f} s)")
     return diff
@@ -747,7 +754,7 @@ def _selection_evidence(ctx: _Context, variants: dict[str, VariantResult], selec
                          f"{format_signed_interval(d['ci_low'], d['ci_high'])})")
     if not level:
         return ""
-    said = "QWK" if metric == "qwk" else "accuracy"
+    said = kappa_name(ctx.num_grades, short=True) if metric == "qwk" else "accuracy"
     return (f"not shown better than {', '.join(level)}: the paired 95% CI of its {said} minus "
             f"theirs reaches 0, so which of them is exported is not evidence of the better one")
 
@@ -1097,10 +1104,10 @@ def _fold_line(ctx: _Context, label: str, history: list[dict[str, Any]], best_ep
     if ft.keep == "inner":  # the inner kappa chose the epoch; the validation fold scored once
         return (f"[finetune] {label}: best inner-split epoch {best_epoch + 1} of {len(history)} run "
                 f"({ft.epochs} set; {stopped}) inner QWK {history[best_epoch]['inner_qwk']:.3f}, "
-                f"val QWK {val_qwk:.3f} {_uncalibrated_words(ctx, one_grade)}")
+                f"val {kappa_name(ctx.num_grades, short=True)} {val_qwk:.3f} {_uncalibrated_words(ctx, one_grade)}")
     return (f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
             f"{len(history)} run ({ft.epochs} set; {stopped}) "
-            f"val QWK {history[best_epoch]['val_qwk']:.3f} {_uncalibrated_words(ctx, one_grade)}")
+            f"val {kappa_name(ctx.num_grades, short=True)} {history[best_epoch]['val_qwk']:.3f} {_uncalibrated_words(ctx, one_grade)}")
 
 
 def _stop_console_words(ctx: _Context, stopped: str) -> str:
@@ -1118,17 +1125,19 @@ def _stop_console_words(ctx: _Context, stopped: str) -> str:
     return stopped.removesuffix(INNER_CHOICE_WORDS)
 
 
-def calibrated_folds_words(metrics: dict[str, Any]) -> str | None:
+def calibrated_folds_words(metrics: dict[str, Any], num_grades: int | None = None) -> str | None:
     """The variant's per-fold QWK after the cross-fitted calibration (``metrics["folds"]``'s
     ``qwk``, folds.csv's), for the console beside the out-of-fold figure, e.g. ``per-fold QWK,
     calibrated as folds.csv: 0.701, 0.655, n/a ...; the fold lines' val QWK above is
-    uncalibrated``; None when no fold has one."""
+    uncalibrated``; None when no fold has one. With two grades (``num_grades`` 2) the figure is
+    named Cohen's kappa (:func:`drac_ssl.figures.kappa_name`)."""
     folds = metrics.get("folds") or []
     values = [f.get("qwk") for f in folds if isinstance(f, dict)]
     if not values:
         return None
-    return (f"per-fold QWK, calibrated as folds.csv: {', '.join(figure_text(v) for v in values)}; "
-            "the fold lines' val QWK above is uncalibrated")
+    name = kappa_name(num_grades, short=True)
+    return (f"per-fold {name}, calibrated as folds.csv: {', '.join(figure_text(v) for v in values)}; "
+            f"the fold lines' val {name} above is uncalibrated")
 
 
 def _selection_split(ft: FinetuneConfig) -> str:
@@ -2090,7 +2099,7 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
                      "the deployed thresholds give no image, or under 1% of the images (and under "
                      "half its labelled count), in-sample, with its band as information, else null"),
         # the same without the notes on metrics.json's own fields: for people (the model card)
-        "protocol_words": protocol_words + f"; the QWK's 95% CI: {ci_words}",
+        "protocol_words": protocol_words + f"; the {kappa_name(ctx.num_grades, short=True)}'s 95% CI: {ci_words}",
         "tta": ctx.ft.tta,
         "seconds": round(time.perf_counter() - t_start, 3),
     }
@@ -2101,16 +2110,20 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
                          metrics: dict[str, Any]) -> Path:
     """Write the variant's files in ``out_dir``, in this order: ``oof.csv`` (one row per
     labelled image, ``ctx.lab`` order: id, grade, fold, K probabilities, score, grade given,
-    the raw outputs; 6 decimals), ``folds.csv``, ``metrics.json``, ``calibration.json`` (the
+    the raw outputs; 6 decimals; the manifest's patient last when it names any), ``folds.csv``, ``metrics.json``, ``calibration.json`` (the
     deployed calibration and what it was fitted on) and ``model.json`` (what a bundle is
     built from, with each fold weight file's SHA-256 as it is now). Returns oof.csv's path."""
     k = ctx.num_grades
     y, probs, score, pred, raw_all = ctx.grades, fit.probs, fit.score, fit.pred, trained.raw_all
+    # the manifest's patients, last, when it names any: per-patient figures from oof.csv alone
+    patients = [str(r.get("patient") or "").strip() for r in ctx.lab]
+    named = any(patients)
     oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
-                 f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i])]
+                 f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i]),
+                 *([patients[i]] if named else [])]
                 for i, r in enumerate(ctx.lab)]
     oof_path = out_dir / OOF_FILE
-    atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output), oof_rows))
+    atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output, patients=named), oof_rows))
     # keep=inner: the inner split's images too, so train + inner + val are the fold's images
     fold_cols = ["fold", "n_train", *(["n_inner"] if ctx.ft.keep == "inner" else []), "n_val", "best_epoch",
                  "epochs_run", "qwk", "auc", "accuracy", "macro_f1", "seconds"]
@@ -2162,22 +2175,24 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
     referable, one_grade = metrics.get("referable"), metrics["one_grade_note"]
     rules = metrics["decision_rules"]
     if REFERRAL_RULE in rules:  # two grades and a referral target: the cut gave the grades
-        alone = "; ".join(f"{rule} QWK {rules[rule]['qwk']:.3f}, accuracy {rules[rule]['accuracy']:.3f}"
-                          for rule in DECISIONS)
+        alone = "; ".join(f"{rule} {kappa_name(ctx.num_grades, short=True)} {rules[rule]['qwk']:.3f}, accuracy "
+                          f"{rules[rule]['accuracy']:.3f}" for rule in DECISIONS)
         rule_words = (f"the referral cut, finetune.referral_target={rules[REFERRAL_RULE]['target']}; "
                       f"finetune.decision's rules alone: {alone}")
     else:
         other = rules["argmax" if decision == "thresholds" else "thresholds"]
-        rule_words = (f"{decision}; the other rule: QWK {other['qwk']:.3f}, accuracy "
+        rule_words = (f"{decision}; the other rule: {kappa_name(ctx.num_grades, short=True)} {other['qwk']:.3f}, accuracy "
                       f"{other['accuracy']:.3f}")
-    print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
+    two = ctx.num_grades == 2  # one AUC, P(referable)'s; the kappa by its name (a Messidor-2 trial, F4/F5)
+    aucs = (f"{AUC_TWO_GRADES} {figure_text(metrics['auc_ovr'])}" if two else
+            f"AUC OvO {figure_text(metrics['auc'])} (one-vs-rest "
+            f"{figure_text(metrics['auc_ovr'])}{_absent_grade_words(ctx, names)})")
+    print(f"[finetune] {variant}: out-of-fold {kappa_name(ctx.num_grades)} {metrics['qwk']:.3f} "
           f"(95% CI {format_ci(*metrics['qwk_ci95'], metrics['qwk_ci95_note'])}"
           + (f", resampling {ci_units_words(metrics['ci_resamples'], metrics['ci_units'])}"
              if ctx.patients is not None else "")
-          + f"), AUC OvO {figure_text(metrics['auc'])} (one-vs-rest "
-          f"{figure_text(metrics['auc_ovr'])}{_absent_grade_words(ctx, names)}), accuracy "
-          f"{metrics['accuracy']:.3f} [{rule_words}]")
-    if (folds := calibrated_folds_words(metrics)) is not None:  # beside the uncalibrated fold lines
+          + f"), {aucs}, accuracy {metrics['accuracy']:.3f} [{rule_words}]")
+    if (folds := calibrated_folds_words(metrics, ctx.num_grades)) is not None:  # beside the uncalibrated fold lines
         print(f"[finetune] {variant}: {folds}")
     if ctx.num_grades == 2:  # a trial: two-grade runs printed no screening figure
         # report.md's words: at the cross-fitted thresholds, each fold's listed, the deployed

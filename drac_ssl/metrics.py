@@ -1041,7 +1041,7 @@ def two_grade_decision_words(figures: dict[str, Any], names: Sequence[str] | Non
 
 
 def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
-                      calibration: dict[str, Any] | None = None) -> str:
+                      calibration: dict[str, Any] | None = None, auc_said: bool = False) -> str:
     """The screening figures of a two-grade grading in one paragraph, the words report.md, the
     fine-tuning's console, ``python -m drac_ssl.compare`` and the model card share.
 
@@ -1057,7 +1057,9 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
     threshold, fitted on all out-of-fold outputs, is named apart, as the rule new images are
     graded by, whose figures on ``oof.csv`` are not these (a researcher applied it to
     ``oof.csv``'s P1 and got other figures than the report's). With two grades the AUC of
-    P(referable) = P1 is the one-vs-one and one-vs-rest AUC: said once, as such."""
+    P(referable) = P1 is the one-vs-one and one-vs-rest AUC: said once, as such; ``auc_said``:
+    the caller's headline already gives it with its CI (the model card), so only its ROC
+    curve's operating points are said here."""
     cal = calibration if isinstance(calibration, dict) else cv.get("calibration")
     cal = cal if isinstance(cal, dict) else {}
     decision = cv.get("decision") or cal.get("decision") or "thresholds"
@@ -1108,6 +1110,9 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
     else:
         auc_text = auc + ci_words(referable.get("auc_ci95"))
     points = _operating_points_words(referable, "its ROC curve", "P1")
+    if auc_said:  # the AUC with its CI given beside the kappa already (the model card's headline)
+        curve = f" On the ROC curve of P(referable) = P1{points[1:]}." if points else ""
+        return f"{text}{curve} QWK is Cohen's kappa here."
     return (f"{text} AUC of P(referable) = P1 {auc_text}: with two grades this is the one-vs-one "
             f"and the one-vs-rest AUC too, one number{points}. QWK is Cohen's kappa here.")
 

@@ -31,6 +31,16 @@ Columns, one row per labelled image in manifest order:
   (:data:`drac_ssl.submission.CLASS_RULE_TOL`) lets such a row pass;
 - ``logit0..logit{K-1}`` (classification head) or ``raw_score`` (regression head): the fold
   model's uncalibrated output.
+
+Optional, last, only when the manifest names patients (its ``patient`` column filled:
+``data.patient_column``, a layout's own patient column, EyePACS's eye pairs; a run without
+patients, and one made before it, has no such column, byte for byte as before):
+
+- ``patient``: the image's patient as the manifest names it (empty for an image without one),
+  so per-patient figures (both eyes of a screening visit) can be computed from this file alone,
+  without joining the manifest. Not the bootstrap's unit where the ingest also joined near
+  twins (:func:`patient_groups` reads the manifest's ``fold_group`` for that). No reader of
+  this package requires it.
 """
 from __future__ import annotations
 
@@ -55,11 +65,17 @@ class OofError(ValueError):
     message names the file (and the line, for a bad value) and what is wrong."""
 
 
-def oof_columns(num_grades: int, output: str) -> list[str]:
+PATIENT_COLUMN = "patient"
+"""``oof.csv``'s last column when the manifest names patients (the module docstring)."""
+
+
+def oof_columns(num_grades: int, output: str, patients: bool = False) -> list[str]:
     """The header of an ``oof.csv`` for ``num_grades`` grades and a ``classification`` or
-    ``regression`` head (see the module docstring)."""
+    ``regression`` head, with :data:`PATIENT_COLUMN` last when ``patients`` (the manifest
+    names them; see the module docstring)."""
     raw = ([f"logit{g}" for g in range(num_grades)] if output == "classification" else ["raw_score"])
-    return ["id", "grade", "fold", *prob_columns(num_grades), "score", "pred", *raw]
+    return ["id", "grade", "fold", *prob_columns(num_grades), "score", "pred", *raw,
+            *([PATIENT_COLUMN] if patients else [])]
 
 
 @dataclass(frozen=True)

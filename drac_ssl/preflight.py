@@ -1201,7 +1201,7 @@ def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:
         config_module.validate_grades(cfg.data.grades)
     except ConfigError:
         return config_module.GRADE_SCALES["drac"]
-    return resolve_grades(cfg.data.grades, layout)[0]
+    return resolve_grades(cfg.data.grades, layout, cfg.data.referable_from)[0]
 
 
 def _channels_setting(cfg: Config, default: str) -> tuple[int | None, str]:
@@ -2018,7 +2018,8 @@ def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool, ingest_run
     (:func:`data_prep.grades.empty_grades`), in settings; an error with ``data.strict=true``
     when the ingest will run, as the ingest then refuses the data, and an error too for binary
     labels on a scale of 4 or more grades the user did not choose (from the defaults or a shipped
-    config: :func:`_binary_on_a_scale`; its fix also says how to keep the scale)."""
+    config: :func:`_binary_on_a_scale`; its fix also says how to keep the scale). Under
+    ``data.referable_from`` the finding names that setting, where the two names came from."""
     from data_prep.grades import empty_grades
     from data_prep.problems import as_config_keys, warning
 
@@ -2046,6 +2047,9 @@ def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool, ingest_run
         from data_prep.ingest import INFERRED_ICDR
 
         where, what = INFERRED_ICDR, f"{what}\nthe ingest's note: {facts.grades_inferred}"
+    if c.cfg.data.referable_from:  # the two names came from data.referable_from, not data.grades
+        c.add(problem.severity, "data.referable_from", what, as_config_keys(problem.fix), where=where)
+        return
     c.add(problem.severity, "data.grades", what, as_config_keys(problem.fix),
           value=list(facts.grade_names), where=where)
 
@@ -2473,7 +2477,7 @@ def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[
 _OPTION_SETTINGS = {"--folds": "data.n_folds", "--workers": "data.workers",
                     "--cache-sizes": "data.cache_sizes", "--sizes": "data.cache_sizes",
                     "--near-duplicate-mse": "data.near_duplicate_mse",
-                    "--expected-side": "data.expected_side"}
+                    "--expected-side": "data.expected_side", "--referable-from": "data.referable_from"}
 _SETTING_IN_TEXT = re.compile(r"\b((?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*[a-z0-9_])")
 
 

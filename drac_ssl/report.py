@@ -67,6 +67,8 @@ from drac_ssl.config import (
 )
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
 from drac_ssl.figures import (
+    AUC_TWO_GRADES,
+    KAPPA_TWO_GRADES,
     auc_words,
     figure_text,
     figure_with_ci,
@@ -74,6 +76,7 @@ from drac_ssl.figures import (
     format_ci,
     format_difference,
     format_with_ci,
+    kappa_name,
     markdown_table,
 )
 from drac_ssl.grading.bundle import (
@@ -90,6 +93,7 @@ from drac_ssl.grading.bundle import (
     pooled_origins_words,
     pretraining_phantom_words,
     probability_columns_words,
+    referable_labels_words,
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
@@ -219,6 +223,12 @@ accessibility review found file names, ``![VICReg: pretrain_loss]``); the figure
 needs in numbers (the confusion counts, each grade's ROC AUC) are written beside the picture."""
 
 
+COMPARISON_ALT_TWO_GRADES = ("Grouped bar chart of Cohen's kappa (K=2: QWK equals it; with its 95% CI), the AUC of "
+                             "P(referable) (the one AUC of two grades), accuracy and macro F1, one bar per backbone "
+                             "variant, each with its value; the table above gives the same figures")
+"""The comparison figure's alt text for two grades (:data:`FIGURE_ALTS`' ``comparison`` for more)."""
+
+
 def figure_alt(stem: str, title: str, variant: str = "") -> str:
     """The alt text of the figure ``<stem>.png`` (:data:`FIGURE_ALTS`, the stem without the
     ``<variant>_`` prefix): ``"<title>: <what it shows>"``; for a stem it does not know, the
@@ -283,9 +293,9 @@ def _link(run_dir: Path, path: Path, alt: str) -> str:
     return f"![{alt}]({path.relative_to(run_dir).as_posix()})"
 
 
-def _figure(run_dir: Path, path: Path, alt: str, variant: str = "") -> list[str]:
-    """A figure as its own paragraph, with its caption (:func:`figure_caption`) under it."""
-    caption = figure_caption(path.stem, variant)
+def _figure(run_dir: Path, path: Path, alt: str, variant: str = "", caption: str | None = None) -> list[str]:
+    """A figure as its own paragraph, with its caption (``caption``, else :func:`figure_caption`) under it."""
+    caption = caption if caption is not None else figure_caption(path.stem, variant)
     return [_link(run_dir, path, alt), ""] + ([f"*Figure: {caption}*", ""] if caption else [])
 
 
@@ -347,6 +357,8 @@ def _data_section(run_dir: Path) -> list[str]:
                          "scans, on these colour fundus photographs**; `pretrain.augment.recipe=fundus` "
                          "is theirs (rerun in a new run folder: `run.name=NEW run.reuse=<this run folder>` "
                          "takes its ingest)")
+        if labels_made := referable_labels_words(prov):  # data.referable_from: ICDR labels made two grades
+            lines.append(f"- labels: {labels_made}")
         if prov.get("n_left_out_ungradable"):  # data.ungradable=leave_out, and there were such rows
             lines.append(f"- {left_out_words(prov['n_left_out_ungradable'])}")
         if prov.get("n_left_out_missing"):  # data.missing=leave_out: rows of a partial download
@@ -1264,7 +1276,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
         lines += [("Both class decisions, each alone, and the referral cut that gave the grades on the same "
                    "cross-fitted probabilities (the one giving the grades in bold):" if REFERRAL_RULE in rules else
                    "Both class decisions on the same cross-fitted probabilities (the selected one in bold):"), ""]
-        lines += markdown_table(["decision", "QWK", "95% CI", "accuracy", "macro F1"],
+        lines += markdown_table(["decision", KAPPA_TWO_GRADES if len(names) == 2 else "QWK", "95% CI", "accuracy",
+                                 "macro F1"],
                                 [[f"**{_rule_label(rule, r)}**" if r.get("selected", rule == decision)
                                   else _rule_label(rule, r), figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
@@ -1279,16 +1292,19 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     # scored once after the choice (val_qwk_uncalibrated; runs of the first keep=inner version
     # wrote it as best_val_qwk_uncalibrated)
     held_inner = metrics.get("keep") == "inner"
+    two = len(names) == 2  # one AUC, the kappa by its name (the QWK of two grades is Cohen's kappa)
+    kappa = "kappa" if two else "QWK"
     rows = [[f["fold"], f["n_train"], *([figure_text(f.get("n_inner"))] if held_inner else []), f["n_val"],
              int(f["best_epoch"]) + 1, f["epochs_run"], figure_text(f.get("qwk")),
              figure_text(f.get("val_qwk_uncalibrated", f.get("best_val_qwk_uncalibrated")) if held_inner
                          else f.get("best_val_qwk_uncalibrated")),
-             figure_text(f.get("auc")), figure_text(f.get("auc_ovr")),
+             *([] if two else [figure_text(f.get("auc"))]), figure_text(f.get("auc_ovr")),
              figure_text(f.get("accuracy")), figure_text(f.get("macro_f1")), figure_text(f.get("seconds"), 1)]
             for f in metrics.get("folds", [])]
     lines += markdown_table(["fold", "train", *(["inner"] if held_inner else []), "val", "kept epoch", "epochs",
-                             "QWK (calibrated)", "QWK (uncalibrated)",
-                             "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1", "seconds"], rows)
+                             f"{kappa} (calibrated)", f"{kappa} (uncalibrated)",
+                             *([AUC_TWO_GRADES] if two else ["AUC (OvO)", "AUC (OvR)"]), "accuracy", "macro F1",
+                             "seconds"], rows)
     lines += fold_auc_na_lines(metrics.get("folds", []), grades, folds, names)
     lines += ["Kept epoch counted from 1 here; `folds.csv`, `metrics.json` and `fold*.json` hold "
               "`best_epoch` counted from 0 (the epoch's index; `epochs_counted_from` says so where "
@@ -1300,9 +1316,10 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                "which its epoch was chosen: neither trained on nor scored, so train + inner + val are all the "
                "labelled images (with finetune.label_fraction below 1, the fold's draw and its validation "
                "fold). " if held_inner else "")
-              + "QWK (calibrated): the fold's images graded with the thresholds fitted on the other "
-              "folds (cross-fitted), as the metrics and folds.csv give it. QWK (uncalibrated): the "
-              "console's per-fold 'val QWK', the expected grade cut at the fixed thresholds 0.5, "
+              + f"{kappa.capitalize() if two else kappa} (calibrated): the fold's images graded with the "
+              f"thresholds fitted on the other folds (cross-fitted), as the metrics and folds.csv give it. "
+              f"{kappa.capitalize() if two else kappa} (uncalibrated): the console's per-fold "
+              f"'val {kappa_name(len(names), short=True)}', the expected grade cut at the fixed thresholds 0.5, "
               "1.5, ..." + (", without the test-time flips (finetune.tta) the calibrated figure "
                             "averages over" if metrics.get("tta") and metrics.get("keep") != "inner" else
                             ", with the test-time flips (finetune.tta) as the calibrated figure"
@@ -1597,9 +1614,16 @@ def referable_off_words(run_dir: Path, names: Any) -> str:
             f"`finetune.referable_from=off` to say there is none.")
 
 
-def _majority_row(majority: dict[str, Any], referable: bool, screening: bool) -> list[str]:
+def _majority_row(majority: dict[str, Any], referable: bool, screening: bool, two: bool = False) -> list[str]:
     """The variant table's row of always answering the most frequent grade: its accuracy and
-    macro F1; QWK 0 and AUCs 0.5 by definition; no CI, fold figures or time (nothing trained)."""
+    macro F1; QWK 0 and AUCs 0.5 by definition; no CI, fold figures or time (nothing trained).
+    ``two``: the two-grade table's columns (one AUC)."""
+    if two:
+        return ([MAJORITY_TITLE.format(name=majority.get("name")), "0 (by definition)", "",
+                 "0.5 (by definition)", figure_text(majority.get("accuracy")),
+                 figure_text(majority.get("macro_f1")), "", ""]
+                + ([figure_text(majority.get("sensitivity")), figure_text(majority.get("specificity"))]
+                   if screening else []))
     return ([MAJORITY_TITLE.format(name=majority.get("name")), "0 (by definition)", "",
              "0.5 (by definition)", "0.5 (by definition)", figure_text(majority.get("accuracy")),
              figure_text(majority.get("macro_f1")), "", ""]
@@ -1739,25 +1763,39 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         if majority and screening and cut is not None and isinstance(majority.get("grade"), int):
             above = majority["grade"] >= cut  # always one grade: every image referable, or none
             majority = {**majority, "sensitivity": 1.0 if above else 0.0, "specificity": 0.0 if above else 1.0}
-    lines += markdown_table(
-        ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
-         "fold QWK mean ± SD", "seconds"] + (["referable AUC (95% CI)"] if referable else [])
-        + (["sensitivity", "specificity"] if screening else []),
-        [[variant_title(r["variant"], freeze), figure_text(r.get("qwk")),
-          format_ci(r.get("qwk_ci_low"), r.get("qwk_ci_high"), r.get("qwk_ci_note")), figure_text(r.get("auc")),
-          figure_text(r.get("auc_ovr")), figure_text(r.get("accuracy")), figure_text(r.get("macro_f1")),
-          _fold_mean_sd(ft, r), figure_text(r.get("seconds"), 1)]
-         + ([format_with_ci(r.get("referable_auc"), r.get("referable_auc_ci_low"), r.get("referable_auc_ci_high"))]
-            if referable else [])
-         + ([figure_text(r.get("sensitivity")), figure_text(r.get("specificity"))] if screening else [])
-         for r in rows]
-        + ([_majority_row(majority, referable, screening)] if majority else []))
+    if two:  # one AUC, P(referable)'s with its CI, and the kappa by its name (a Messidor-2 trial, F4/F5)
+        lines += markdown_table(
+            ["variant", KAPPA_TWO_GRADES, "95% CI", f"{AUC_TWO_GRADES} (95% CI)", "accuracy", "macro F1",
+             "fold kappa mean ± SD", "seconds"] + (["sensitivity", "specificity"] if screening else []),
+            [[variant_title(r["variant"], freeze), figure_text(r.get("qwk")),
+              format_ci(r.get("qwk_ci_low"), r.get("qwk_ci_high"), r.get("qwk_ci_note")),
+              format_with_ci(r.get("referable_auc"), r.get("referable_auc_ci_low"), r.get("referable_auc_ci_high"))
+              if "referable_auc" in r else figure_text(r.get("auc")),
+              figure_text(r.get("accuracy")), figure_text(r.get("macro_f1")),
+              _fold_mean_sd(ft, r), figure_text(r.get("seconds"), 1)]
+             + ([figure_text(r.get("sensitivity")), figure_text(r.get("specificity"))] if screening else [])
+             for r in rows]
+            + ([_majority_row(majority, referable, screening, two=True)] if majority else []))
+    else:
+        lines += markdown_table(
+            ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
+             "fold QWK mean ± SD", "seconds"] + (["referable AUC (95% CI)"] if referable else [])
+            + (["sensitivity", "specificity"] if screening else []),
+            [[variant_title(r["variant"], freeze), figure_text(r.get("qwk")),
+              format_ci(r.get("qwk_ci_low"), r.get("qwk_ci_high"), r.get("qwk_ci_note")), figure_text(r.get("auc")),
+              figure_text(r.get("auc_ovr")), figure_text(r.get("accuracy")), figure_text(r.get("macro_f1")),
+              _fold_mean_sd(ft, r), figure_text(r.get("seconds"), 1)]
+             + ([format_with_ci(r.get("referable_auc"), r.get("referable_auc_ci_low"),
+                                r.get("referable_auc_ci_high"))] if referable else [])
+             + ([figure_text(r.get("sensitivity")), figure_text(r.get("specificity"))] if screening else [])
+             for r in rows]
+            + ([_majority_row(majority, referable, screening)] if majority else []))
     seen = transductive_words(run_dir, rows, freeze)
     if seen:
         lines += [seen, ""]
-    lines += ["Fold QWK mean ± SD: the mean of the folds' own (calibrated) kappas and their sample SD "
-              "over the folds (ddof=1); a fold whose kappa is undefined (its grades and its answers all "
-              "one grade) is left out of both, and the cell then says over how many folds.", ""]
+    lines += [f"Fold {'kappa' if two else 'QWK'} mean ± SD: the mean of the folds' own (calibrated) kappas and "
+              "their sample SD over the folds (ddof=1); a fold whose kappa is undefined (its grades and its "
+              "answers all one grade) is left out of both, and the cell then says over how many folds.", ""]
     if majority:
         lines += [majority_words(majority, rows, freeze), ""]
     if referable and not two:
@@ -1772,12 +1810,12 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                      "; each variant's section gives its sensitivity and specificity."), ""]
     elif not referable and not two and (off := referable_off_words(run_dir, comparison.get("class_names"))):
         lines += [off, ""]
-    if two:  # the one AUC of two grades, said once (the referable column adds its 95% CI)
+    if two:  # the one AUC of two grades and the kappa's name, said once
         lines += ["With two grades the one-vs-one and one-vs-rest AUCs are the same number: the "
-                  "ROC AUC of grade 1 against grade 0"
-                  + (", P1 = P(referable), which the referable AUC column gives again with its "
-                     "95% CI; each variant's section gives the sensitivity and specificity with "
-                     "theirs." if referable else "."), ""]
+                  "ROC AUC of grade 1 against grade 0, P1 = P(referable), the table's one AUC column"
+                  + (" (with its 95% CI); each variant's section gives the sensitivity and specificity "
+                     "with theirs" if referable else "")
+                  + ". The kappa is Cohen's: with two grades the quadratic weighted kappa (QWK) equals it.", ""]
     bars = [{"name": variant_title(r["variant"], freeze), "qwk": r.get("qwk"),
              "qwk_ci_low": r.get("qwk_ci_low"), "qwk_ci_high": r.get("qwk_ci_high"), "auc_ovo": r.get("auc"),
              "auc_ovr": r.get("auc_ovr"), "accuracy": r.get("accuracy"), "macro_f1": r.get("macro_f1")}
@@ -1785,12 +1823,25 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     sizes = sorted({r.get("n") for r in rows if isinstance(r.get("n"), int)})
     n_words = f", n = {sizes[0]} images" if len(sizes) == 1 else ""
     # the count as the confusion and ROC titles say it, whole on its line when the title wraps
-    png = plot_comparison(bars, ["qwk", "auc_ovo", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
-                          "Out-of-fold metrics per backbone variant, QWK with its 95% CI",
-                          metric_labels={"qwk": "QWK", "auc_ovo": "AUC (one-vs-one)", "auc_ovr": "AUC (one-vs-rest)",
-                                         "accuracy": "accuracy", "macro_f1": "macro F1"},
-                          n=sizes[0] if len(sizes) == 1 else None)
-    lines += _figure(run_dir, png, figure_alt(png.stem, f"Comparison of the variants{n_words}"))
+    if two:  # one AUC bar, the kappa by its name
+        png = plot_comparison(bars, ["qwk", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
+                              "Out-of-fold metrics per backbone variant, Cohen's kappa (K=2: QWK equals it) "
+                              "with its 95% CI",
+                              metric_labels={"qwk": "Cohen's kappa\n(K=2: QWK equals it)",
+                                             "auc_ovr": f"{AUC_TWO_GRADES}\n(one-vs-one = one-vs-rest)",
+                                             "accuracy": "accuracy", "macro_f1": "macro F1"},
+                              n=sizes[0] if len(sizes) == 1 else None)
+        lines += _figure(run_dir, png, f"Comparison of the variants{n_words}: {COMPARISON_ALT_TWO_GRADES}",
+                         caption=figure_caption(png.stem).replace("QWK with its 95% CI", f"{KAPPA_TWO_GRADES} "
+                                                                  "with its 95% CI"))
+    else:
+        png = plot_comparison(bars, ["qwk", "auc_ovo", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
+                              "Out-of-fold metrics per backbone variant, QWK with its 95% CI",
+                              metric_labels={"qwk": "QWK", "auc_ovo": "AUC (one-vs-one)",
+                                             "auc_ovr": "AUC (one-vs-rest)", "accuracy": "accuracy",
+                                             "macro_f1": "macro F1"},
+                              n=sizes[0] if len(sizes) == 1 else None)
+        lines += _figure(run_dir, png, figure_alt(png.stem, f"Comparison of the variants{n_words}"))
     # each variant's section once: its lines come last, its one-grade words qualify the differences
     drac = _drac_data(run_dir)
     sections = {r["variant"]: _variant_section(run_dir, figures, r["variant"], drac) for r in rows}
@@ -1802,7 +1853,8 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                                                                  comparison["umm_minus_vicreg"])
     differences = {label: d for label, (_, _, _, d) in pairs.items()}
     if differences:
-        titles = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"}
+        titles = ({"accuracy": "accuracy", "qwk": "Cohen's kappa", "auc_ovr": AUC_TWO_GRADES} if two else
+                  {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"})
         resampled = {"patients": "the patients (each with all its images)",  # comparison.json's ci_resamples
                      "groups": "the image groups the folds kept whole (each with all its images)",
                      }.get(str(comparison.get("ci_resamples")), "these images")

@@ -6,6 +6,7 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
 
     python -m drac_ssl.export [RUN] --score TEAM.csv --labels LABELS.csv [--image-column NAME]
         [--grade-column NAME] [--grades K] [--json OUT.json] [--images DIR]
+        [--ungradable leave_out] [--labels-referable-from N]
 
 * The submission must pass its own check (:func:`drac_ssl.submission.read_submission`, the
   lines ``--check`` prints); K is ``--grades`` or the header's. A Kaggle file
@@ -42,6 +43,15 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
   error at its line; labels written ``1..K`` are one error with
   the fix (:func:`data_prep.validate.one_based_problem`), and labels on a wider scale than
   the submission's one error asking for a submission on theirs (:func:`_outside_problems`).
+* ``--ungradable leave_out`` (the ingest's option): a label row without a true grade (an empty
+  or ``NA`` cell, DeepDRiD's 5, a gradable column's 0) is left out with the submission's row of
+  its image, said in one note, instead of an error asking to delete both by hand.
+* A two-grade submission (a referable-DR model) against a known ICDR grade column
+  (:func:`data_prep.layout.icdr_grade_column`: Messidor-2's ``adjudicated_dr_grade``, APTOS's
+  ``diagnosis`` ...) is refused, whatever its rows hold (ICDR 1, mild, read as grade 1 would be
+  scored as referable), unless ``--labels-referable-from N`` reads the column on the ICDR scale
+  and maps grade >= N to 1, else 0, with a note of how many rows became which
+  (:func:`_map_referable`); the refusal suggests the bundle's ``data.referable_from``, else 2.
 * The figures are :func:`drac_ssl.metrics.grading_report`'s (QWK and accuracy of the class
   column, the AUCs of the P columns) with the QWK's and the one-vs-rest AUC's percentile
   bootstrap 95% CI over the images (:func:`drac_ssl.metrics.bootstrap_ci`, 1000 resamples,
@@ -132,6 +142,7 @@ from data_prep.layout import (
     IMAGE_SUFFIXES,
     PATIENT_COLUMNS,
     UNGRADABLE_GRADES,
+    icdr_grade_column,
 )
 from data_prep.problems import Problem, counted, error, in_line_order, note
 from data_prep.validate import (
@@ -160,6 +171,7 @@ from data_prep.validate import (
     per_eye_columns_unread,
     severity_range,
     stray_grades,
+    ungraded_words,
     zero_word_readings,
     zero_words_named,
 )
@@ -167,11 +179,13 @@ from drac_ssl import __version__
 from drac_ssl.config import GRADE_SCALES, LAYOUT_NAMES, SCORED_LAYOUTS
 from drac_ssl.console import print_lines
 from drac_ssl.figures import (
+    AUC_TWO_GRADES,
     auc_words,
     chance_words,
     figure_text,
     figure_with_ci,
     format_ci,
+    kappa_name,
     markdown_table,
 )
 from drac_ssl.io import atomic_write_json
@@ -203,7 +217,8 @@ from drac_ssl.submission import (
 )
 
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
-           "model_calibration", "model_grade_names", "model_referable_cut", "notes_grade_names", "read_grade_labels",
+           "model_calibration", "model_grade_names", "model_labels_referable_from", "model_referable_cut",
+           "notes_grade_names", "read_grade_labels",
            "scale_names", "score", "score_command", "score_lines", "unlike_training_images",
            "calibration_measures", "calibration_provenance", "grading_bundle"]
 
@@ -246,6 +261,10 @@ class LabelRows:
     patients: list[str] = field(default_factory=list)  # each row's patient ('' none); empty: no column
     patient_column: str = ""  # the column they come from ('' when none is read)
     per_eye: bool = False  # each image's grade from its own eye's column (grade_column names both)
+    # rows without a true grade left out with --ungradable leave_out (positions in names, grade None):
+    # an empty or NA cell, a layout's ungradable grade, a gradable column's 0
+    left_out: list[int] = field(default_factory=list)
+    icdr_layout: str = ""  # the layout whose ICDR grade column the grade column is (data_prep.layout.icdr_grade_column)
 
 
 def scale_names(num_grades: int) -> tuple[str, ...]:
@@ -421,6 +440,10 @@ def _columns(table: Table, image_column: str | None, grade_column: str | None
     return index, layout, problems
 
 
+LEAVE_OUT_SCORE_WAY = ("or --ungradable leave_out leaves out every label row without a true grade and the "
+                       "submission's row of its image, said in a note")
+"""The scorer's other way with rows without a true grade, appended to the fixes that say to delete them."""
+
 UNGRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their images: an image "
                         "without a true grade cannot be scored")
 """The scorer's fix for rows of a layout's ungradable grade (DeepDRiD's 5), as for an empty cell."""
@@ -591,7 +614,8 @@ def _label_table(path: Path, wanted: Sequence[str], cases: Sequence[str] | None)
 def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_column: str | None = None,
                       grade_column: str | None = None, patient_column: str | None = None,
                       names_known: bool = False, run_given: bool = False,
-                      bundle_grades: int | None = None, cases: Sequence[str] | None = None) -> LabelRows:
+                      bundle_grades: int | None = None, cases: Sequence[str] | None = None,
+                      ungradable: str = "error") -> LabelRows:
     """Read a label CSV of true grades for scoring (see the module docstring).
 
     ``cases``: the submission's cases (image file names), when known. A label CSV whose
@@ -640,7 +664,20 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     read as the ingest reads it (:func:`data_prep.validate.gradable_mark`): a row it marks 0 is
     refused as a layout's ungradable grade is, whatever its grade cell holds (one error,
     :data:`data_prep.validate.GRADABLE_SCORE_FIX`), so a graded row the graders found
-    ungradable is never scored without a word; a cell neither 1 nor 0 (nor empty) is an error."""
+    ungradable is never scored without a word; a cell neither 1 nor 0 (nor empty) is an error.
+
+    ``ungradable`` (``--ungradable``, the ingest's ``data.ungradable``): ``error`` (the default)
+    as above; ``leave_out``: a row without a true grade (an empty or ``NA`` cell, the image's own
+    eye's included; the layout's ungradable grade; a gradable column's 0) is left out, listed in
+    ``LabelRows.left_out`` (its grade None) and said in one note; :func:`score` then leaves out
+    the submission's row of its image too. A ``none`` cell that may be a grade's name, and an
+    empty cell beside the other eye's filled one, stay errors: they may be mistakes.
+
+    ``LabelRows.icdr_layout``: the layout whose ICDR grade column was read as the grade
+    (:func:`data_prep.layout.icdr_grade_column`: Messidor-2's ``adjudicated_dr_grade``, APTOS's
+    ``diagnosis`` ...), whatever the number of grades, when a cell of it holds a number or an
+    ICDR grade's name (a column of other words, ``none`` / ``referable``, is no ICDR grade); :func:`score` refuses it against two
+    grades unless ``labels_referable_from`` maps it."""
     path = Path(path)
     wanted = _label_columns(image_column, grade_column, patient_column)
     table, problems = _label_table(path, wanted, cases)
@@ -681,6 +718,10 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                                   table.columns[patient_at] if patient_at is not None else ""])
     gradable_at = column_index(table, gradable)[0] if gradable else None
     flagged: list[LabelRow] = []  # rows the gradable column marks 0
+    leave_out = ungradable == "leave_out"
+    left_out: list[int] = []  # rows without a true grade, left out (--ungradable leave_out)
+    left_rows: list[LabelRow] = []  # the same rows, for the note
+    icdr_like = False  # a grade cell holds a number or an ICDR grade's name (not only other words)
     names: list[str] = []
     grades: list[int | None] = []
     lines: list[int] = []
@@ -710,7 +751,11 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                 problems.append(gradable_mark_problem(where, name, str(gradable), cells[gradable_at]))
                 mark = 0  # no grade scored: the error above says why
             else:
-                if mark == 0:
+                if mark == 0 and leave_out:
+                    left_out.append(len(names))
+                    left_rows.append(LabelRow(name, None, patient, line, raw.strip(),
+                                              marked_by=f"{gradable} 0"))
+                elif mark == 0:
                     flagged.append(LabelRow(name, None, patient, line, raw.strip(),
                                             marked_by=f"{gradable} 0"))
             if mark == 0:
@@ -731,6 +776,7 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                 continue
             raw = own
         grade = parse_grade(raw)
+        icdr_like = icdr_like or grade is not None or grade_from_name(raw, GRADE_SCALES["icdr"]) is not None
         clash = None  # the default scale's grade of a word the two scales disagree on
         if grade is None and (grade := grade_from_name(raw, grade_names)) is not None:
             by_name[grade] = by_name.get(grade, 0) + 1  # said once, as the ingest says it
@@ -738,7 +784,11 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
             grade, clash = _fallback_grade(raw, grade_names, fallback)
             if grade is not None:
                 by_scale[grade] = by_scale.get(grade, 0) + 1
-        if marked is not None and grade == marked[0]:  # the layout's word for ungradable
+        if marked is not None and grade == marked[0] and leave_out:  # left out, said in one note
+            left_out.append(len(names))
+            left_rows.append(LabelRow(name, None, patient, line, raw.strip()))
+            grade = None
+        elif marked is not None and grade == marked[0]:  # the layout's word for ungradable
             marked_rows.append(LabelRow(name, None, patient, line, raw.strip()))
             grade = None
         elif (grade is None and other_at is not None and is_ungraded(raw)
@@ -749,6 +799,9 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                   zero_word_readings(raw, _model_names_fix(own_words, grade_names, run_given=run_given,
                                                                            bundle_grades=bundle_grades),
                                                      UNGRADABLE_LABEL_WAY), "grade"))
+        elif grade is None and leave_out and is_ungraded(raw):  # no true grade: left out, said once
+            left_out.append(len(names))
+            left_rows.append(LabelRow(name, None, patient, line, raw.strip()))
         elif grade is None:
             named = "" if _numbered(grade_names) else f" nor one of the names {', '.join(grade_names)}"
             if fallback and named:
@@ -767,7 +820,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
             # run is given (a trial's R0..R3 labels, no RUN: every row said "write 0, 1, 2 or 3")
             fix = (f"{_model_names_fix(own_words, grade_names, run_given=run_given, bundle_grades=bundle_grades)}"
                    f", or {UNGRADABLE_LABEL_WAY}" if own_words and not names_known and not is_ungraded(raw)
-                   else f"write {_choices(grade_names)}, or {UNGRADABLE_LABEL_WAY}")
+                   else f"write {_choices(grade_names)}, or {UNGRADABLE_LABEL_WAY}"
+                   + (f"; {LEAVE_OUT_SCORE_WAY}" if is_ungraded(raw) else ""))
             problems.append(error(where, what, fix, "grade"))
         elif not 0 <= grade < k:
             outside.append((line, name, grade))
@@ -790,15 +844,30 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                       dialect=(table.delimiter, table.encoding))
     if marked_rows and marked is not None:
         problems.append(marked_ungradable_problem(path, marked_rows, marked, grade_names,
-                                                  UNGRADABLE_SCORE_FIX))
+                                                  f"{UNGRADABLE_SCORE_FIX}; {LEAVE_OUT_SCORE_WAY}"))
     if flagged:
-        problems.append(flagged_ungradable_problem(path, flagged, str(gradable), GRADABLE_SCORE_FIX))
+        problems.append(flagged_ungradable_problem(path, flagged, str(gradable),
+                                                   f"{GRADABLE_SCORE_FIX}; {LEAVE_OUT_SCORE_WAY}"))
+    if left_rows:
+        problems.append(_left_out_note(path, left_rows, marked))
     if not names and not any(p.severity == "error" for p in problems):
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))
     return LabelRows(path, names, grades, lines, table.columns[index["image-name"]], column, layout,
                      table.dialect, problems, patients if patient_at is not None else [],
-                     table.columns[patient_at] if patient_at is not None else "", per_eye=bool(eyes))
+                     table.columns[patient_at] if patient_at is not None else "", per_eye=bool(eyes),
+                     left_out=left_out, icdr_layout=icdr_grade_column(eyes or column) if icdr_like else "")
+
+
+def _left_out_note(path: Path, rows: Sequence[LabelRow], marked: tuple[int, str] | None) -> Problem:
+    """The note of the label rows without a true grade that ``--ungradable leave_out`` left out
+    (``rows``: an empty or NA cell, ``marked``'s grade, a gradable column's 0), with the first
+    few as ``FILE:LINE name``; :func:`score` leaves out the submission's rows of their images."""
+    listed = ", ".join(f"{path.name}:{row.line} {row.name}" for row in rows[:SHOWN_ROWS])
+    more = f" and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
+    return note(path, f"{counted(len(rows), 'row')} without a true grade ({ungraded_words(rows, marked)}) "
+                      f"left out, with the submission's rows of their images (--ungradable leave_out): "
+                      f"{listed}{more}", "nothing to do (their images are not scored)", "ungradable")
 
 
 def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grades: Sequence[int | None],
@@ -825,7 +894,10 @@ def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grade
     low, high = min(values), max(values)
     wider = (f"the labels use grades up to {high}, the submission has {k} grades: score a submission "
              f"from a model on the labels' scale ({high + 1} grades"
-             + (", e.g. the 5 ICDR grades" if low >= 0 and high == 4 else "") + ")")
+             + (", e.g. the 5 ICDR grades" if low >= 0 and high == 4 else "") + ")"
+             + (f"; or, if they are ICDR grades and the model grades referable DR, add "
+                f"{LABELS_REFERABLE_OPTION} 2 (grade 1 against ICDR grade >= 2, moderate or worse)"
+                if k == 2 and low >= 0 and high <= 4 else ""))
     if len(outside) == 1 or low < 0 or stray_grades(grade_names, values, len(outside), len(inside) + len(outside)):
         fix = (f"correct it to {_choices(grade_names)} (the submission's {k} grades)"
                + (f"; or, if {wider}" if low >= 0 else ""))
@@ -840,6 +912,87 @@ def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grade
                         f"grade outside 0..{k - 1}, the submission's scale ({_described(grade_names)}): "
                         f"{listed}, e.g. line {line} ({name}, grade {grade})",
                   f"{wider}; do not change the true grades", "grade")]
+
+
+LABELS_REFERABLE_OPTION = "--labels-referable-from"
+"""The flag of ``export --score`` that maps a label column's ICDR grades to two (:func:`score`)."""
+
+
+def _check_labels_referable_from(n: int, k: int, names: Sequence[str]) -> None:
+    """ScoreError unless ``--labels-referable-from n`` can map ICDR labels to the submission's
+    ``k`` grades (``names``): two grades, and ``n`` an ICDR grade 1..4 that leaves some grade
+    on each side."""
+    icdr = GRADE_SCALES["icdr"]
+    if k != 2:
+        raise ScoreError(f"{LABELS_REFERABLE_OPTION} {n} maps ICDR labels to two grades (referable or "
+                         f"not), but the submission has {k} grades ({_described(names)})\n  fix: drop "
+                         f"{LABELS_REFERABLE_OPTION}: labels on the submission's own scale are scored as "
+                         f"they are")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(icdr) - 1:
+        raise ScoreError(f"{LABELS_REFERABLE_OPTION} {n}: must be an ICDR grade 1..{len(icdr) - 1} (referable = "
+                         f"grade >= it: {', '.join(f'{g} {name}' for g, name in enumerate(icdr))})\n  fix: "
+                         f"{LABELS_REFERABLE_OPTION} 2 (referable DR: moderate NPDR or worse)")
+
+
+def _icdr_labels_refusal(rows: LabelRows, names: Sequence[str], trained: int | None, run_given: bool) -> str:
+    """Why a two-grade submission is not scored against the ICDR grade column ``rows`` read
+    (``rows.icdr_layout``), and the fix: ``--labels-referable-from N``, N the model's own
+    ``data.referable_from`` (``trained``) when its bundle records one, else 2 (ICDR moderate or
+    worse, referable DR); or a 0/1 column; or N = 1 for a column that already holds 0/1 labels."""
+    icdr = GRADE_SCALES["icdr"]
+    n = trained if trained is not None and 1 <= trained < len(icdr) else 2
+    whose = "RUN's" if run_given else "the model's"
+    as_trained = (f", as {whose} bundle records the model was trained: data.referable_from={n}"
+                  if trained is not None else "")
+    column = rows.grade_column
+    return (f"the grade column {column!r} of {rows.path} holds {LAYOUT_NAMES.get(rows.icdr_layout, rows.icdr_layout)}'s "
+            f"ICDR grades ({describe(icdr)}), and the submission has two grades ({_described(names)}): read "
+            f"as they are, ICDR grade 1 (Mild) would be scored as grade {_class_word(1, names)} and grades "
+            f"2..4 refused, so nothing was scored\n"
+            f"  fix: add {LABELS_REFERABLE_OPTION} {n} to score grade {_class_word(1, names)} against ICDR grade "
+            f">= {n} ({icdr[n]} or worse{as_trained}) and grade {_class_word(0, names)} against the lower "
+            f"grades; or pass "
+            f"--grade-column NAME naming a column of 0/1 labels; or {LABELS_REFERABLE_OPTION} 1: the column "
+            f"{column!r} already holds 0/1 of your own, the model's two grades (keeps them as they are)")
+
+
+def _class_word(grade: int, names: Sequence[str]) -> str:
+    """``'1 (referable)'``, or ``'1'`` when the names are the numbers."""
+    return str(grade) if _numbered(names) else f"{grade} ({names[grade]})"
+
+
+def _map_referable(rows: LabelRows, n: int, names: Sequence[str]) -> dict[str, Any]:
+    """Map the ICDR grades ``rows`` read (``rows.grades``, changed in place; None stays None) to
+    the submission's two grades ``names``: grade >= ``n`` -> 1, else 0. Returns the record's
+    ``labels_mapped``: ``referable_from`` (n), ``from_scale`` (``icdr``), ``rows_per_grade`` (the
+    rows of each ICDR grade read, keyed by its number), ``rows_per_class`` (the rows each of
+    the two grades got) and ``note`` (the same in words)."""
+    icdr = GRADE_SCALES["icdr"]
+    read = [g for g in rows.grades if g is not None]
+    if n >= 2 and read and max(read) < n:  # every row would silently be scored as grade 0
+        column = repr(rows.grade_column)
+        if set(read) <= {0, 1}:
+            raise ScoreError(f"{rows.path}: column {column} holds only 0/1 ({counted(len(read), 'row')}): already "
+                             f"two grades? Read as ICDR grades, none is >= {n}, so every row would be scored as "
+                             f"grade {_class_word(0, names)}\n  fix: drop {LABELS_REFERABLE_OPTION} to score the 0/1 "
+                             f"labels as they are, or use {LABELS_REFERABLE_OPTION} 1 (keeps them as they are)")
+        raise ScoreError(f"{rows.path}: no row of column {column} is ICDR grade >= {n} (the highest read is "
+                         f"{max(read)}), so every row would be scored as grade {_class_word(0, names)}\n  fix: "
+                         f"use {LABELS_REFERABLE_OPTION} N with N <= {max(read)}")
+    per_grade = {g: sum(1 for v in rows.grades if v == g) for g in range(len(icdr))}
+    rows.grades = [None if g is None else int(g >= n) for g in rows.grades]
+    per_class = [sum(1 for v in rows.grades if v == c) for c in (0, 1)]
+
+    def listed(grades: range) -> str:
+        return ", ".join(f"{g} {icdr[g]}: {per_grade[g]}" for g in grades)
+
+    high, low = range(n, len(icdr)), range(n)
+    note_text = (f"{counted(sum(per_class), 'label row')} read as ICDR grades and mapped to the submission's two "
+                 f"grades ({LABELS_REFERABLE_OPTION} {n}): ICDR grade >= {n} -> {_class_word(1, names)}, "
+                 f"{counted(per_class[1], 'row')} ({listed(high)}); ICDR grade < {n} -> {_class_word(0, names)}, "
+                 f"{counted(per_class[0], 'row')} ({listed(low)})")
+    return {"referable_from": n, "from_scale": "icdr", "rows_per_grade": {str(g): v for g, v in per_grade.items()},
+            "rows_per_class": {names[0]: per_class[0], names[1]: per_class[1]}, "note": note_text}
 
 
 def _problem_text(head: str, problems: Sequence[Problem]) -> str:
@@ -865,11 +1018,14 @@ def _listed(rows: Sequence[tuple[str, str]]) -> list[str]:
 
 
 def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str, Any]]:
-    """The true grade of each submission row ``(n,)``, and how many labels were matched by
+    """The true grade of each submission row ``(n,)`` scored, and how many labels were matched by
     ``name``, by ``stem`` and by ``number`` (``number_lost_zeros`` of those with fewer digits
     than the case: ``1 -> 001.png``; ``by_case`` of those by name or stem only by ignoring
     letter case, :func:`data_prep.validate.only_by_case`), with ``examples``, one ``label ->
-    case`` of each way used;
+    case`` of each way used, ``label_rows`` (the label row of each scored submission row) and
+    ``submission_rows`` (the submission rows scored, in order: all but those whose image's label
+    row was left out without a true grade, ``labels.left_out``; such a row names no case
+    without an error);
     ScoreError naming every problem otherwise (the label CSV's
     bad rows, ambiguous names, two rows of one case, cases without label, labels without
     case)."""
@@ -880,9 +1036,15 @@ def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str,
     stray: list[tuple[str, str]] = []
     how_many = {"name": 0, "stem": 0, "number": 0, "extension": 0, "number_lost_zeros": 0, "by_case": 0}
     example: dict[str, str] = {}
+    skipped = set(labels.left_out)  # rows without a true grade (--ungradable leave_out)
+    dropped: dict[int, int] = {}  # submission row -> the left-out label row of its image
     for j, (name, line) in enumerate(zip(labels.names, labels.lines, strict=True)):
         paths, how = index.find(name)
         where = f"{labels.path}:{line}"
+        if j in skipped:  # its image's submission row is left out too; no case for it is no error
+            if paths and how != "ambiguous":
+                dropped.setdefault(row_of[str(paths[0])], j)
+            continue
         if how == "ambiguous":
             problems.append(error(where, f"{name} (no extension) matches {len(paths)} cases of "
                                          f"{sub.path}: {', '.join(p.name for p in paths)}",
@@ -913,7 +1075,15 @@ def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str,
         if how in ("name", "stem") and only_by_case(name, paths[0], how):  # PATIENT00_OS.PNG
             how_many["by_case"] += 1
             example.setdefault("by_case", f"{name} -> {sub.cases[i]}")
-    missing = [(f"{sub.path}:{sub.lines[i]}", case) for i, case in enumerate(sub.cases) if i not in label_of]
+    for i, j in dropped.items():  # one image graded on one row and without a grade on another
+        if i in label_of:
+            problems.append(error(f"{labels.path}:{labels.lines[j]}",
+                                  f"{labels.names[j]} has no true grade here (left out, --ungradable "
+                                  f"leave_out), but line {labels.lines[label_of[i]]} grades the same case "
+                                  f"{sub.cases[i]}: which is right?",
+                                  "keep one row per image: delete the row that is wrong", "duplicate"))
+    missing = [(f"{sub.path}:{sub.lines[i]}", case) for i, case in enumerate(sub.cases)
+               if i not in label_of and i not in dropped]
     text = [_problem_text(f"the label CSV {labels.path} has rows that cannot be scored", problems)] if problems else []
     if (missing or stray) and labels.names:  # no rows at all: said once, as the label CSV's error
         none = len(missing) == len(sub.cases)
@@ -935,8 +1105,10 @@ def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str,
         text.append("\n".join(said))
     if text:
         raise ScoreError("\n".join(text))
-    y = np.array([labels.grades[label_of[i]] for i in range(len(sub.cases))], dtype=np.int64)
-    return y, {**how_many, "examples": example, "label_rows": [label_of[i] for i in range(len(sub.cases))]}
+    kept = [i for i in range(len(sub.cases)) if i not in dropped]
+    y = np.array([labels.grades[label_of[i]] for i in kept], dtype=np.int64)
+    return y, {**how_many, "examples": example, "label_rows": [label_of[i] for i in kept],
+               "submission_rows": kept}
 
 
 def _patient_groups(labels: LabelRows, label_rows: Sequence[int]) -> tuple[np.ndarray | None, list[str]]:
@@ -977,7 +1149,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
           grade_names: Sequence[str] | None = None, run_given: bool = False,
           referable_from: int | None = None, names_from: str | None = None,
           calibration: Mapping[str, Any] | None = None, calibration_from: str | None = None,
-          graded_by: Mapping[str, Any] | None = None, run_not_grader: str | None = None) -> dict[str, Any]:
+          graded_by: Mapping[str, Any] | None = None, run_not_grader: str | None = None,
+          ungradable: str = "error", labels_referable_from: int | None = None,
+          trained_referable_from: int | None = None) -> dict[str, Any]:
     """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
     as a JSON-ready record (nan as None).
 
@@ -1008,6 +1182,21 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``deployed_referral`` a note, ``withheld`` True, not figures; ``calibration`` and
     ``calibration_from`` are then not read. None: :func:`run_not_grader_words` of
     ``graded_by``, so a ``graded_by`` with ``run_bundle`` withholds them as the command does.
+
+    ``ungradable``: ``--ungradable`` (:func:`read_grade_labels`): ``leave_out`` leaves out each
+    label row without a true grade and the submission's row of its image (``n`` counts the rest;
+    ``left_out_ungradable`` in the record: how many, ``label_notes`` lists them).
+    ``labels_referable_from`` (``--labels-referable-from N``, a submission of two grades only):
+    the label column holds ICDR grades (0..4, or their names), each read as grade 1 when it is
+    N or more, else 0 (``labels_mapped`` in the record: N, the rows per ICDR grade and per grade
+    they became; a note in ``label_notes``). Without it, a two-grade submission scored against a
+    known ICDR grade column (:func:`data_prep.layout.icdr_grade_column`: Messidor-2's
+    ``adjudicated_dr_grade``, APTOS's ``diagnosis``, EyePACS's ``level``, IDRiD's
+    ``Retinopathy grade``, DeepDRiD's per-eye columns) is refused (ScoreError naming the option),
+    whatever grades the rows hold: read as they are, ICDR grade 1 (mild) would count as
+    referable. ``trained_referable_from``: the ``data.referable_from`` the model was trained
+    with (its bundle's ``data.referable_from``, :func:`model_labels_referable_from`), the N that
+    refusal suggests (else 2, ICDR moderate or worse).
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -1121,10 +1310,24 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     if names_from is not None and not known:  # a notes file's names of another K: not the model's
         grade_names, names_from = None, None
     other_k = len(grade_names) if grade_names is not None and not known else None
-    rows = read_grade_labels(labels, names, image_column=image_column, grade_column=grade_column,
-                             patient_column=patient_column, names_known=known, run_given=run_given,
-                             bundle_grades=other_k, cases=sub.cases)
+    if labels_referable_from is not None:
+        _check_labels_referable_from(labels_referable_from, k, names)
+    mapping = labels_referable_from is not None
+    rows = read_grade_labels(labels, GRADE_SCALES["icdr"] if mapping else names, image_column=image_column,
+                             grade_column=grade_column, patient_column=patient_column,
+                             names_known=known and not mapping, run_given=run_given,
+                             bundle_grades=None if mapping else other_k, cases=sub.cases, ungradable=ungradable)
+    if k == 2 and not mapping and rows.icdr_layout:
+        raise ScoreError(_icdr_labels_refusal(rows, names, trained_referable_from, run_given))
+    mapped = _map_referable(rows, int(labels_referable_from), names) if mapping else None
     y, matched = _pair(sub, rows)
+    kept = matched.pop("submission_rows")
+    if not kept:
+        raise ScoreError(f"every label row of {labels} was left out without a true grade (--ungradable "
+                         f"leave_out): nothing to score\n  fix: score against labels that grade these images")
+    if len(kept) < len(sub.cases):  # rows without a true grade left out, and their images' rows
+        sub = SubmissionRows(sub.path, [sub.cases[i] for i in kept], sub.classes[kept], sub.probs[kept],
+                             [sub.lines[i] for i in kept])
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
     pred, probs = sub.classes, sub.probs
     report = grading_report(y, probs, pred, names)
@@ -1186,6 +1389,11 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         "ci_resamples": "images" if groups is None else "patients",
         "ci_units": report["n"] if groups is None else len(set(groups.tolist())), "n_boot": n_boot, "seed": seed,
     }
+    if rows.left_out:
+        record["left_out_ungradable"] = len(rows.left_out)
+    if mapped is not None:
+        record["labels_mapped"] = mapped
+        record["label_notes"].insert(0, mapped["note"])
     if referable is not None:
         record["referable"] = referable
         record["referable_from_source"] = ("two grades: grade 1 read as referable" if k == 2 else
@@ -1722,6 +1930,17 @@ def model_referable_cut(submission: str | Path, run: str | None = None) -> int |
     return cut if isinstance(cut, int) and not isinstance(cut, bool) and cut >= 1 else None
 
 
+def model_labels_referable_from(submission: str | Path, run: str | None = None) -> int | None:
+    """The ``data.referable_from`` the model that wrote ``submission`` was trained with (its
+    bundle found as :func:`model_grade_names` finds it; ``metadata.json``'s
+    ``data.referable_from.from_grade``): its two grades were made from ICDR labels, grade >= it
+    being grade 1. None when no bundle is found or it records none (labels trained as they were)."""
+    data = _model_metadata(submission, run).get("data")
+    mapped = data.get("referable_from") if isinstance(data, dict) else None
+    n = mapped.get("from_grade") if isinstance(mapped, dict) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else None
+
+
 def noted_bundle_mismatch(submission: str | Path, run: str | None,
                           graded_by: Mapping[str, Any] | None = None) -> str:
     """The warning when RUN's bundle is not the one the export's notes file beside
@@ -1798,20 +2017,27 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     if matched.get("by_case"):  # as the ingest says it (data_prep.validate.only_by_case)
         how += [f"{counted(matched['by_case'], 'name')} matched a case only by ignoring letter case "
                 f"(e.g. {examples.get('by_case')})"]
+    left_out = record.get("left_out_ungradable")
+    mapped = record.get("labels_mapped")
     lines = [f"Scored {record['submission']} against {record['labels']}: {record['n']} cases, {k} grades "
-             f"({_described(names)})",
+             f"({_described(names)})"
+             + (f"; {counted(left_out, 'label row')} without a true grade left out with {'its image' if left_out == 1 else 'their images'} "
+                f"(--ungradable leave_out)" if left_out else ""),
              f"Labels: columns {columns['image']!r} (image) and {columns['grade']!r} "
              + ("(grade: each image's own eye, told from its id)" if record.get("label_per_eye") else "(grade)")
              + (f" and {columns['patient']!r} (patient)" if columns.get("patient") else "")
-             + (f", the {layout} layout's" if layout else "") + f"; {record['label_dialect']}"
+             + (f", the {layout} layout's" if layout else "")
+             + (f", ICDR grades mapped to two: grade >= {mapped['referable_from']} -> {_class_word(1, names)}, "
+                f"else 0 ({LABELS_REFERABLE_OPTION} {mapped['referable_from']})" if isinstance(mapped, dict) else "")
+             + f"; {record['label_dialect']}"
              + "".join(f"; {h}" for h in how),
-             f"QWK {figure_text(record['qwk'])} (95% CI {format_ci(*record['qwk_ci95'], record['qwk_ci95_note'])}), "
-             + ("" if record.get("submission_format") == "kaggle" else f"AUC {auc_words(record, k, drac=False)}, ")
+             f"{kappa_name(k)} {figure_text(record['qwk'])} (95% CI {format_ci(*record['qwk_ci95'], record['qwk_ci95_note'])}), "
+             + ("" if record.get("submission_format") == "kaggle" else f"{AUC_TWO_GRADES if k == 2 else 'AUC'} {auc_words(record, k, drac=False)}, ")
              + f"accuracy {figure_with_ci(record, 'accuracy', 'accuracy_ci95')}, macro F1 {figure_text(record['macro_f1'])}.",
-             ("QWK, accuracy and macro F1 score the submission's diagnosis column (a Kaggle file: "
+             (f"{kappa_name(k, short=True)}, accuracy and macro F1 score the submission's diagnosis column (a Kaggle file: "
               "no probabilities, no AUC)" if record.get("submission_format") == "kaggle" else
-              f"QWK, accuracy and macro F1 score the submission's class column, the AUCs its P0..P{k - 1} "
-              "columns") + f"; 95% CI: {record['n_boot']} bootstrap resamples of the "
+              f"{kappa_name(k, short=True)}, accuracy and macro F1 score the submission's class column, "
+              + (f"the {AUC_TWO_GRADES} its P1 column" if k == 2 else f"the AUCs its P0..P{k - 1} columns")) + f"; 95% CI: {record['n_boot']} bootstrap resamples of the "
              + (f"{record['ci_units']} patients (column {columns.get('patient')!r}), each with all its "
                 f"images (seed {record['seed']}; images of one patient are not independent)."
                 if record.get("ci_resamples") == "patients" else
@@ -2439,7 +2665,10 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        names_from=noted[1] if noted else None,
                        calibration=None if not_grader else model_calibration(args.score, args.run),
                        calibration_from=None if not_grader else _metadata_path(args.score, args.run),
-                       graded_by=graded_by, run_not_grader=not_grader or None)
+                       graded_by=graded_by, run_not_grader=not_grader or None,
+                       ungradable=args.ungradable or "error",
+                       labels_referable_from=args.labels_referable_from,
+                       trained_referable_from=model_labels_referable_from(args.score, args.run))
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)

@@ -308,7 +308,7 @@ INGEST_ONLY_SETTINGS = ("data.root", "data.layout", "data.labels_csv", "data.ima
                         "data.unlabelled", "data.modality", "data.expected_side", "data.strict", "data.ungradable",
                         "data.missing", "data.n_folds", "data.fold_seed", "data.near_duplicate_mse",
                         "data.patient_column", "data.cache_sizes", "data.grades", "data.channels",
-                        "data.fundus_crop", "data.graham", "data.graham_mask")
+                        "data.fundus_crop", "data.graham", "data.graham_mask", "data.referable_from")
 """The ``data.*`` settings that only the ingest applies, each kept in what it wrote: where it
 read the images and labels (``data.root``, the layout, the label CSV and its columns, the
 unlabelled folders, what was done with an ungradable or missing row), and what it made of them

@@ -63,7 +63,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_setting_words", "class_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_setting_words", "class_rule_words", "smaller_class_rows", "two_grade_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
@@ -2117,6 +2117,44 @@ def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why
     if counts:
         words += " (" + ", and ".join(counts) + (f": {why}" if why else "") + ")"
     return words
+
+
+def smaller_class_rows(probs: np.ndarray, classes: np.ndarray) -> int:
+    """How many rows of a two-grade submission (``probs`` ``(n, 2)``, ``classes`` ``(n,)``) have a
+    class whose P is strictly the smaller of the two (class 1 with P1 < P0, or class 0 with
+    P0 < P1): a threshold on P1 away from 0.5 gives them (:func:`two_grade_rule_words`); 0 for
+    another K."""
+    probs = np.asarray(probs, dtype=np.float64)
+    classes = np.asarray(classes, dtype=np.int64)
+    if probs.ndim != 2 or probs.shape[1] != 2 or not len(classes):
+        return 0
+    rows = np.arange(len(classes))
+    return int((probs[rows, classes] < probs[rows, 1 - classes]).sum())
+
+
+def two_grade_rule_words(threshold: float, n_smaller: int = 0, n_rows: int = 0, why: str = "",
+                         n_near_tie: int = 0, decision: str = "thresholds", *, markdown: bool = False) -> str:
+    """What a two-grade submission's ``class`` column is under the thresholds rule of a
+    classification head (``finetune.decision=thresholds``; the expected grade of two grades is
+    P1): ``1 when P1 >= 0.499, the threshold fitted on the out-of-fold outputs ..., else 0, so
+    not always the larger P``, said as the notes' ``grade_note`` says it (P1 against the
+    threshold), never "the largest P" of a row where it is not: ``n_smaller`` of the ``n_rows``
+    rows have a class whose P is the smaller (:func:`smaller_class_rows`; the trial's P0 0.500427
+    > P1 0.499573 graded 1), ``n_near_tie`` more a class whose P is the larger but ties with the
+    other at the whole percentages shown; ``why`` (where each row's note is) after a colon; the
+    setting last, in backticks when ``markdown`` (report.md)."""
+    words = (f"1 when P1 >= {threshold:.6g}, the threshold fitted on the out-of-fold outputs (with two "
+             f"grades the expected grade is P1), else 0, so not always the larger P")
+    counts = []
+    if n_smaller:
+        counts.append(f"for {n_smaller} of the {n_rows} here it is the smaller")
+    if n_near_tie:
+        counts.append(f"for {n_near_tie} {'more' if n_smaller else f'of the {n_rows} here'} it is the larger, "
+                      f"but P0 and P1 tie at the whole percentages shown")
+    if counts:
+        words += " (" + ", and ".join(counts) + (f": {why}" if why else "") + ")"
+    setting = f"finetune.decision={decision}"
+    return f"{words} ({f'`{setting}`' if markdown else setting})"
 
 
 def class_rule_setting_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why: str = "",

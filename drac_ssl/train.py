@@ -88,7 +88,13 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 )
 from drac_ssl.console import print_lines
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
-from drac_ssl.figures import figure_text, format_ci, screening_figures_words
+from drac_ssl.figures import (
+    AUC_TWO_GRADES,
+    KAPPA_TWO_GRADES,
+    figure_text,
+    format_ci,
+    screening_figures_words,
+)
 from drac_ssl.grading.bundle import data_provenance, mixed_phantom_words, variant_title
 from drac_ssl.io import (
     NO_SPACE_WORDS,
@@ -1806,7 +1812,9 @@ def result_line(run_dir: Path) -> str | None:
     that ranked the variants (:func:`drac_ssl.selection.ranking_figures`: under
     ``finetune.decision=thresholds`` its out-of-fold QWK with its 95% CI and its macro
     one-vs-one AUC, DRAC's tie-breaker; under ``argmax`` its accuracy and macro one-vs-rest AUC
-    with its 95% CI), with two grades the sensitivity and specificity of the screening decision
+    with its 95% CI; with two grades Cohen's kappa, the QWK of two grades,
+    :data:`drac_ssl.figures.KAPPA_TWO_GRADES`, and the one AUC, of P(referable)), with two grades
+    the sensitivity and specificity of the screening decision
     (grade 1 referable: :func:`drac_ssl.figures.screening_figures_words`, counts and CIs), on its
     n images, as ``finetune/<variant>/metrics.json`` stored them
     (nothing recomputed; figures in :mod:`drac_ssl.figures`' words: ``n/a``, an interval "not
@@ -1844,6 +1852,13 @@ def result_line(run_dir: Path) -> str | None:
         ranked = (f"out of fold at its cross-fitted referral cuts (finetune.referral_target="
                   f"{referral.get('target')}) {figures}{short}, AUC {figure_text(metrics.get('auc'))}"
                   + (f" ({tie_ci})" if (tie_ci := _ci_words(metrics, 'auc_ovo')) else ""))
+    elif len(names) == 2:  # the kappa by its name, one AUC (a Messidor-2 trial, F4/F5); the ranking unchanged
+        words = KAPPA_TWO_GRADES if key == "qwk" else key_words
+        auc_ci = _ci_words(metrics, "auc_ovo")
+        ranked = (f"out-of-fold {words} {figure_text(metrics.get(key))}{f' ({ci})' if ci else ''}, "
+                  f"{AUC_TWO_GRADES} {figure_text(metrics.get('auc'))}{f' ({auc_ci})' if auc_ci else ''}")
+        screening = (f"; read as a screening decision (referable = grade 1{grade_name_words(names, 1)}): "
+                     f"{screening_figures_words(referable)}" if isinstance(referable, dict) else "")
     else:
         ranked = (f"out-of-fold {key_words} {figure_text(metrics.get(key))}{f' ({ci})' if ci else ''}, macro "
                   f"{tie_name} {figure_text(metrics.get(tie_key))} ({tie_how}{f'; {tie_ci}' if tie_ci else ''})")

@@ -54,7 +54,15 @@ from drac_ssl import PRETRAIN_METHOD, __version__
 from drac_ssl.challenge import drac_scale, leaderboard_words
 from drac_ssl.config import layout_name
 from drac_ssl.devices import DEVICE_TYPES, cuda_shortfall
-from drac_ssl.figures import chance_words, figure_text, finite_pair, format_ci
+from drac_ssl.figures import (
+    AUC_TWO_GRADES,
+    KAPPA_TWO_GRADES,
+    chance_words,
+    figure_text,
+    finite_pair,
+    format_ci,
+    kappa_name,
+)
 from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 from drac_ssl.grading.demo import demo_card, demo_run_note, demo_run_seed  # stdlib only
 from drac_ssl.grading.image_notes import (
@@ -576,6 +584,11 @@ def data_provenance(data_dir: str | os.PathLike[str],
     DeepDRiD's ``patient_id`` or EyePACS eye pairs), None when every image was its own unit. ``unused_patient_column``:
     then, a column of the label CSV that looks like a patient id (``ingest_summary.json``'s
     ``patients.unused_column``; None for an ingest made before it was recorded).
+    ``referable_from`` (only when the ingest had ``data.referable_from`` > 0): the two grades
+    were made of ICDR labels, ``ingest_summary.json``'s ``grades.referable_from`` (``from_grade``,
+    ``source_scale``, ``source_column``, ``train_per_source_grade``, ``rule``;
+    :func:`referable_labels_words` says it); ``export --score`` suggests its ``from_grade``
+    (:func:`drac_ssl.scoring.model_labels_referable_from`).
     ``n_left_out_ungradable``: the label rows left out as ungradable with their images
     (``data.ungradable=leave_out``, ``ingest_summary.json``'s ``left_out_ungradable``; 0 when
     none was or the ingest did not record it). ``n_left_out_missing``: the label rows left
@@ -707,6 +720,8 @@ def data_provenance(data_dir: str | os.PathLike[str],
             (summary.get("patients") or {}).get("unused_column")
             if isinstance(summary.get("patients"), dict) else None),
         "n_left_out_ungradable": len(summary.get("left_out_ungradable") or []),
+        # data.referable_from > 0: the two grades were made of ICDR labels (absent when off)
+        **({"referable_from": mapped} if (mapped := _referable_from(summary)) else {}),
         "n_left_out_missing": len(summary.get("left_out_missing") or []),
         "train_per_grade": {names[k]: v for k, v in per_grade.items() if k < len(names)},
         "grades": names,
@@ -740,6 +755,38 @@ def data_provenance(data_dir: str | os.PathLike[str],
                  if mixed or pretraining else
                  "images ingested from the data root above (not recognised as the phantom set)"),
     }
+
+
+def _referable_from(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """``ingest_summary.json``'s ``grades.referable_from`` (``data.referable_from`` > 0), or None
+    when absent (off, or an ingest made before it) or malformed."""
+    grades = summary.get("grades")
+    mapped = grades.get("referable_from") if isinstance(grades, dict) else None
+    n = mapped.get("from_grade") if isinstance(mapped, dict) else None
+    return dict(mapped) if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else None
+
+
+def referable_labels_words(data: dict[str, Any]) -> str:
+    """How the two grades were made of ICDR labels (``data``: :func:`data_provenance`'s, with
+    ``referable_from``), for the model card and report.md: ``two grades made of the ICDR grades
+    of the label column 'adjudicated_dr_grade' (data.referable_from=2): grade 1 (referable) = ICDR
+    grade >= 2 (Moderate, Severe, PDR), grade 0 (non-referable) = ICDR grade < 2 (No DR, Mild);
+    training images per ICDR grade: No DR 3, Mild 5, ...``; '' when it has none (labels trained
+    as they were)."""
+    mapped = data.get("referable_from")
+    if not isinstance(mapped, dict) or not isinstance(mapped.get("from_grade"), int):
+        return ""
+    n = mapped["from_grade"]
+    icdr = [str(x) for x in mapped.get("source_scale") or ()] or ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+    names = [str(x) for x in data.get("grades") or ("non-referable", "referable")]
+    names = names if len(names) == 2 else ["non-referable", "referable"]
+    per_grade = mapped.get("train_per_source_grade") if isinstance(mapped.get("train_per_source_grade"), dict) else {}
+    counts = ("; training images per ICDR grade: "
+              + ", ".join(f"{name} {per_grade.get(str(g), 0)}" for g, name in enumerate(icdr)) if per_grade else "")
+    column = f" of the label column {mapped['source_column']!r}" if mapped.get("source_column") else ""
+    return (f"two grades made of the ICDR grades{column} (data.referable_from={n}): grade 1 ({names[1]}) = "
+            f"ICDR grade >= {n} ({', '.join(icdr[n:])}), grade 0 ({names[0]}) = ICDR grade < {n} "
+            f"({', '.join(icdr[:n])}){counts}")
 
 
 def _small_image_card_words(meta: dict[str, Any]) -> str:
@@ -1622,18 +1669,33 @@ def _model_card(meta: dict[str, Any]) -> str:
     names = list(meta["class_names"])
     k = len(names)
     drac = meta.get("task", "").startswith("DRAC")
+    two = k == 2  # one AUC, P(referable)'s, and the kappa by its name (a Messidor-2 trial, F4/F5)
     fold_lines = "\n".join(
-        f"| {f['fold']} | {f['n_val']} | {num(f.get('qwk'))} | {num(f.get('auc'))} | "
-        f"{num(f.get('auc_ovr'))} | {num(f.get('accuracy'))} |" for f in cv.get("folds", []))
+        f"| {f['fold']} | {f['n_val']} | {num(f.get('qwk'))} | "
+        + ("" if two else f"{num(f.get('auc'))} | ")
+        + f"{num(f.get('auc_ovr'))} | {num(f.get('accuracy'))} |" for f in cv.get("folds", []))
     comparison = "\n".join(
         f"| {variant_title(r['variant'], meta.get('freeze'))} | {num(r.get('qwk'))} ({format_ci(r.get('qwk_ci_low'), r.get('qwk_ci_high'), r.get('qwk_ci_note'))}) "
-        f"| {num(r.get('auc'))} | {num(r.get('auc_ovr'))} | {num(r.get('accuracy'))} | "
-        f"{num(r.get('macro_f1'))} |"
+        + (f"| {num(r.get('auc'))} " if not two else "")
+        + f"| {num(r.get('auc_ovr'))} | {num(r.get('accuracy'))} | {num(r.get('macro_f1'))} |"
         for r in meta.get("comparison", []))
+    fold_header = ("| fold | n | Cohen's kappa | AUC of P(referable) | accuracy |\n|---|---|---|---|---|" if two else
+                   "| fold | n | QWK | AUC (OvO) | AUC (OvR) | accuracy |\n|---|---|---|---|---|---|")
+    variant_header = (f"| variant | {KAPPA_TWO_GRADES} (95% CI) | {AUC_TWO_GRADES} | accuracy | macro F1 |\n"
+                      "|---|---|---|---|---|" if two else
+                      "| variant | QWK (95% CI) | AUC (OvO) | AUC (OvR) | accuracy | macro F1 |\n|---|---|---|---|---|---|")
+    ci_words_ = format_ci(ci[0], ci[1], cv.get('qwk_ci95_note'))
+    auc_ci = cv.get("referable", {}).get("auc_ci95") if isinstance(cv.get("referable"), dict) else None
+    headline = (f"Cohen's kappa (with two grades the quadratic weighted kappa equals it) {num(cv.get('qwk'))} "
+                f"(bootstrap 95% CI {ci_words_}),\n{AUC_TWO_GRADES} = P1 {num(cv.get('auc_ovr', cv.get('auc')))}"
+                + (f" (95% CI {format_ci(*auc_ci[:2])})" if isinstance(auc_ci, list) and len(auc_ci) >= 2 else "")
+                + " (with two grades the one AUC: one-vs-one and one-vs-rest are this number)," if two else
+                f"Quadratic weighted kappa {num(cv.get('qwk'))} (bootstrap 95% CI {ci_words_}),\n"
+                f"macro one-vs-one AUC {num(cv.get('auc'))}, macro one-vs-rest AUC {num(cv.get('auc_ovr'))},")
     n_compared = len(meta.get("comparison", []))
     if n_compared > 1 and not str(meta.get("selection", "")).startswith("asked for by name"):
         # finetune.select_variant: QWK with the thresholds decision, accuracy with argmax
-        chosen_by = "accuracy" if cal.get("decision", "thresholds") == "argmax" else "QWK"
+        chosen_by = "accuracy" if cal.get("decision", "thresholds") == "argmax" else kappa_name(k, short=True)
         why = (f"its out-of-fold {chosen_by} was the highest (or tied highest) of these {n_compared}"
                if not cv.get("referral_decides_grade") else
                # two grades and finetune.referral_target: the screening target ranked them
@@ -1663,6 +1725,8 @@ def _model_card(meta: dict[str, Any]) -> str:
     folds_line = f"\n- {grouping[0].upper()}{grouping[1:]}." if grouping else ""
     pooled = pooled_origins_words(data, len(meta["folds"]))  # MedMNIST's official train + val
     pooled = f"{pooled}; " if pooled else ""
+    if labels_made := referable_labels_words(data):  # ICDR labels made two grades at the ingest
+        folds_line += f"\n- Labels: {labels_made}."
     if data.get("n_left_out_ungradable"):  # the model never saw the images graders found ungradable
         folds_line += f"\n- {left_out_words(data['n_left_out_ungradable'])}."
     if data.get("n_left_out_missing"):  # label rows of a partial download: no image to learn from
@@ -1718,21 +1782,21 @@ def _model_card(meta: dict[str, Any]) -> str:
     screening = ""
     if k == 2 and ("sensitivity" in cv or isinstance(cv.get("referable"), dict)):
         # report.md's words: at the cross-fitted thresholds (each fold's), the deployed one apart
-        screening = f"\n{two_grade_summary(cv, names, cal)}"
+        screening = f"\n{two_grade_summary(cv, names, cal, auc_said=True)}"  # its AUC: the headline's
     elif isinstance(cv.get("referable"), dict) and k > 2:  # finetune.referable_from: grade >= r
         screening = f"\nReferable DR, out of fold: {referable_summary(cv['referable'])}."
     rule_line = ""
     if isinstance(rules.get(REFERRAL_RULE), dict):  # two grades: the referral cut gave the grades
         cut_rule = rules[REFERRAL_RULE]
         rule_line = (f"\nGrades by the referral cut (`finetune.referral_target={cut_rule.get('target')}`), "
-                     f"cross-fitted: QWK {num(cut_rule.get('qwk'))}, accuracy {num(cut_rule.get('accuracy'))}; "
+                     f"cross-fitted: {kappa_name(k, short=True)} {num(cut_rule.get('qwk'))}, accuracy {num(cut_rule.get('accuracy'))}; "
                      f"the rules of `finetune.decision` alone (`{decision}` set, not used for the grades), "
                      f"cross-fitted on the same probabilities: " + "; ".join(
-                         f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
+                         f"{name}: {kappa_name(k, short=True)} {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
                          for name, r in rules.items() if name != REFERRAL_RULE) + ".")
     elif rules:
         rule_line = "\nClass decision `" + decision + "` (`finetune.decision`); both rules, cross-fitted: " + "; ".join(
-            f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
+            f"{name}: {kappa_name(k, short=True)} {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
             for name, r in rules.items()) + "."
     per_grade = _per_grade_card(meta.get("per_grade") or [])
     profile = meta.get("input_profile") or {}
@@ -1789,18 +1853,15 @@ to diagnose, grade or triage patients.
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.
 
 ## Cross-validated performance (out-of-fold, n = {cv.get('n')})
-Quadratic weighted kappa {num(cv.get('qwk'))} (bootstrap 95% CI {format_ci(ci[0], ci[1], cv.get('qwk_ci95_note'))}),
-macro one-vs-one AUC {num(cv.get('auc'))}, macro one-vs-rest AUC {num(cv.get('auc_ovr'))},
+{headline}
 accuracy {num(cv.get('accuracy'))}, macro F1 {num(cv.get('macro_f1'))}. {_protocol_for_people(cv)}.{rule_line}{screening}{leaderboard}
 
-| fold | n | QWK | AUC (OvO) | AUC (OvR) | accuracy |
-|---|---|---|---|---|---|
+{fold_header}
 {fold_lines}
 {per_grade}
 Variants compared under the same protocol:
 
-| variant | QWK (95% CI) | AUC (OvO) | AUC (OvR) | accuracy | macro F1 |
-|---|---|---|---|---|---|
+{variant_header}
 {comparison}
 
 ## Intended use

@@ -357,7 +357,9 @@ def test_the_scale_comes_first_for_icdr_labels_missing_a_grade_and_for_rows_that
     # --grades "a,b" and half the rows at 2 or 4: the scale, not 12 slips
     (said,) = errors(read(write_labels(tmp_path / "half.csv", grades), ("a", "b"))[1])
     assert said.what.startswith("12 rows have a grade outside {0, 1}"), said.what
-    assert said.fix.startswith("if the labels have 5 grades (0..4)"), said.fix
+    # two grades on labels up to 4: ICDR labels of a referable-DR model first (a Messidor-2 trial, F1)
+    assert said.fix.startswith("if these are ICDR grades (0..4), --referable-from 2"), said.fix
+    assert "; or, if the labels have 5 grades (0..4)" in said.fix and "correct the rows" not in said.fix
     # every row outside the scale, with a gap: the scale first
     grades = [(5, 6, 8)[i % 3] for i in range(12)]
     (said,) = errors(read(write_labels(tmp_path / "all.csv", grades), drac)[1])

@@ -358,6 +358,11 @@ def test_cis_resample_patients_when_the_manifest_names_them(
     assert (metrics["ci_resamples"], metrics["ci_units"]) == ("patients", 15)
     assert "percentile bootstrap (100 resamples) of the 15 patients, each with all its images" in metrics["protocol"]
     oof = {v: _read_csv(result.variants[v].oof_path) for v in ("scratch", "vicreg")}
+    # oof.csv names each image's patient, last (a Messidor-2 trial, F8: per-patient figures without
+    # a join with the manifest); a run without patients writes no such column, as before
+    for v in oof:
+        assert list(oof[v][0])[-1] == "patient" and all(r["patient"] == patient_of[r["id"]] for r in oof[v])
+    assert "patient" not in _read_csv(frozen_result.variants["vicreg"].oof_path)[0]
     groups = [f"patient:{patient_of[r['id']]}" for r in oof["vicreg"]]
     y = np.array([int(r["grade"]) for r in oof["vicreg"]])
     pred = {v: np.array([int(r["pred"]) for r in oof[v]]) for v in oof}
@@ -1295,8 +1300,11 @@ def test_a_two_grade_run_prints_and_tabulates_its_screening_figures(
                                    "referable_sensitivity", "referable_specificity", "sensitivity", "specificity"]
     assert float(table[0]["sensitivity"]) == pytest.approx(sens, rel=1e-5)
     report = write_report(run).read_text()
-    header = next(line for line in report.splitlines() if line.startswith("| variant | QWK |"))
-    assert header.rstrip(" |").endswith("referable AUC (95% CI) | sensitivity | specificity")
+    # two grades: one AUC, P(referable)'s with its CI, and the kappa by its name (a Messidor-2 trial, F4/F5)
+    header = next(line for line in report.splitlines()
+                  if line.startswith("| variant | Cohen's kappa (K=2: QWK equals it) |"))
+    assert "| AUC of P(referable) (95% CI) |" in header and "AUC (OvO)" not in header, header
+    assert header.rstrip(" |").endswith("seconds | sensitivity | specificity")
     vicreg_row = next(line for line in report.splitlines() if line.startswith("| VICReg |"))
     assert vicreg_row.rstrip(" |").endswith(f"{sens:.3f} | {spec:.3f}")
     assert f"{two_grade_summary(stored, names)}" in report
@@ -1311,8 +1319,9 @@ def test_a_two_grade_run_prints_and_tabulates_its_screening_figures(
             sub["case"], pytest.approx(float(sub["P1"]), abs=1e-9), sub["class"])
     meta = json.loads((run / "bundle" / "metadata.json").read_text())
     assert meta["cv_metrics"]["referable"] == ref
-    assert two_grade_summary(meta["cv_metrics"], names, meta["calibration"]) in (
-        run / "bundle" / "MODEL_CARD.md").read_text()
+    card = (run / "bundle" / "MODEL_CARD.md").read_text()  # its headline gives the AUC: said once (review F4)
+    assert two_grade_summary(meta["cv_metrics"], names, meta["calibration"], auc_said=True) in card
+    assert card.count("AUC of P(referable) = P1") == 1, card
 
 
 def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(

@@ -153,3 +153,16 @@ def test_colour_photographs_graded_0_to_3_are_not_read_as_icdr(tmp_path: Path) -
         ingest.run(DataConfig(root=str(root), n_folds=2, cache_sizes=[32], workers=1), tmp_path / "out",
                    verbose=False)
     assert "outside {0, 1, 2}" in str(refused.value), str(refused.value)
+
+
+def test_a_grade_without_images_under_referable_from_names_that_setting(tmp_path: Path) -> None:
+    """Review F3: the two names came from data.referable_from, so the empty grade's finding names
+    it, not data.grades (whose shipped value the user never chose here)."""
+    root = plain_dataset(tmp_path / "plain", [2, 3, 4, 2, 3, 4, 2, 3])  # every image referable
+    cfg, sources, parsed = preflight.read_config(None, [f"data.root={root}", "data.referable_from=2",
+                                                        "data.n_folds=2"])
+    assert parsed == []
+    found = [f for f in preflight.check(cfg, tmp_path / "runs" / "x", sources)
+             if "grade 0 (non-referable): no labelled image" in f.line]
+    assert [f.setting for f in found] == ["data.referable_from"], [(f.setting, f.line) for f in found]
+    assert found[0].line.startswith("data.referable_from=2 (command line 'data.referable_from=2')"), found[0].line

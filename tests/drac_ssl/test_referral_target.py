@@ -664,7 +664,7 @@ def test_a_run_with_a_target_reports_stores_and_exports_its_cut(two_grade_run: P
     assert metrics["qwk_in_sample_thresholds"] == before.metrics["qwk_in_sample_thresholds"]
     assert "grades by the referral cut (finetune.referral_target=sensitivity:0.80" in metrics["protocol_words"]
     assert ("[the referral cut, finetune.referral_target=sensitivity:0.80; finetune.decision's rules alone: "
-            f"thresholds QWK {rules['thresholds']['qwk']:.3f}") in said
+            f"thresholds Cohen's kappa {rules['thresholds']['qwk']:.3f}") in said
     exported = export.run(cfg, two_grade_run)
     meta = json.loads(exported.metadata_path.read_text())
     assert meta["calibration"]["referral"]["cut"] == referral["cut"] and meta["cv_metrics"]["referral_decides_grade"]
@@ -696,9 +696,10 @@ def test_a_run_with_a_target_reports_stores_and_exports_its_cut(two_grade_run: P
     card = exported.model_card_path.read_text()
     assert summary["selection"] in card
     assert "grades by finetune.decision=thresholds" not in card and "Class decision `thresholds`" not in card
-    assert (f"Grades by the referral cut (`finetune.referral_target=sensitivity:0.80`), cross-fitted: QWK "
+    assert (f"Grades by the referral cut (`finetune.referral_target=sensitivity:0.80`), cross-fitted: Cohen's kappa "
             f"{rules['referral']['qwk']:.3f}") in card
-    assert f"thresholds: QWK {rules['thresholds']['qwk']:.3f}" in card
+    # two grades: the kappa by its name (review F4), not "thresholds: QWK 0.068"
+    assert f"thresholds: Cohen's kappa {rules['thresholds']['qwk']:.3f}" in card and "thresholds: QWK" not in card
     assert "chosen by another score: P(grade 1), which weighs both grades' logits, against the referral cut" in card
     assert "the expected grade cut at thresholds" not in card
     assert replace(variant.calibration, referral=None) == before.calibration

@@ -1240,7 +1240,7 @@ def test_the_two_grade_screening_sentence_names_the_thresholds_its_figures_were_
     text = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
     assert line in text
     assert ("With two grades the one-vs-one and one-vs-rest AUCs are the same number: the ROC AUC of grade 1 "
-            "against grade 0, P1 = P(referable), which the referable AUC column gives again with its 95% CI") in text
+            "against grade 0, P1 = P(referable), the table's one AUC column (with its 95% CI)") in text
     assert "Referable AUC: the ROC AUC of P(referable) out of fold" not in text
     # a run made before two grades had their cut: the figures as they were stored, still per fold
     del stored["referable"]

@@ -451,7 +451,8 @@ def test_a_two_grade_score_gives_the_binary_brier_score_and_says_so(tmp_path: Pa
     sub = tmp_path / "two.csv"
     write_submission(sub, cases, np.stack([1 - p1, p1], axis=1), (p1 >= 0.5).astype(int), num_grades=2)
     labels = tmp_path / "labels.csv"
-    labels.write_text("id_code,diagnosis\n" + "".join(f"im{i},{g}\n" for i, g in enumerate(truth)))
+    # DRAC's columns: 0/1 in an ICDR column (APTOS's diagnosis) is refused against two grades
+    labels.write_text("image name,DR grade\n" + "".join(f"im{i},{g}\n" for i, g in enumerate(truth)))
     record = scoring.score(sub, labels, n_boot=50)
     measures = record["calibration_measures"]
     assert measures["brier"] == pytest.approx(brier_score_loss(truth, p1))
@@ -582,8 +583,8 @@ def test_two_grades_give_each_grade_the_screening_line_s_interval(tmp_path: Path
     sub = tmp_path / "two.csv"
     write_submission(sub, cases, np.stack([1 - p1, p1], axis=1), given, num_grades=2)
     labels = tmp_path / "labels.csv"
-    labels.write_text("id_code,diagnosis,patient\n" + "".join(f"im{i:02d},{g},p{i // 3}\n"
-                                                               for i, g in enumerate(truth)))
+    labels.write_text("image name,DR grade,patient\n" + "".join(f"im{i:02d},{g},p{i // 3}\n"
+                                                                  for i, g in enumerate(truth)))
     for patients in (None, "patient"):
         record = scoring.score(sub, labels, n_boot=200, patient_column=patients)
         referable = record["referable"]

@@ -215,7 +215,11 @@ def test_score_of_deepdrids_grade_5_says_it_is_its_ungradable_label(
         assert "8 rows have grade 5, DeepDRiD's label for an image its graders found ungradable" in text
     assert ("delete those rows and the submission's rows of their images: an image without a true "
             "grade cannot be scored") in text, text
-    assert "--ungradable" not in text and "6 names" not in text, text
+    assert "6 names" not in text and "or --ungradable leave_out leaves out every label row" in text, text
+    # --ungradable leave_out: those rows and their images' submission rows left out, the rest scored
+    left = scoring.score(sub, labels, grade_column=grade_column, ungradable="leave_out", n_boot=20)
+    assert left["left_out_ungradable"] == (4 if grade_column is None else 8), left
+    assert left["n"] == len(cases) - left["left_out_ungradable"], left
     # six grade names read 5 as a grade, as the ingest does
     six = tmp_path / "six.csv"
     six.write_text("case,class,P0,P1,P2,P3,P4,P5\n" + "".join(

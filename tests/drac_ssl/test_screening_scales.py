@@ -453,8 +453,9 @@ def test_the_two_grade_result_line_gives_sensitivity_and_specificity(tmp_path: P
     run = _variant_run(tmp_path / "bin", list(BINARY), REFERABLE)
     line = train.result_line(run)
     assert line is not None and line.startswith(
-        "result: VICReg (selected for export): out-of-fold QWK 0.290 (95% CI 0.200..0.390), macro AUC 0.730 "
-        "(one-vs-one), 400 images; read as a screening decision (referable = grade 1, referable): sensitivity "
+        "result: VICReg (selected for export): out-of-fold Cohen's kappa (K=2: QWK equals it) 0.290 (95% CI "
+        "0.200..0.390), AUC of P(referable) 0.730, 400 images; read as a screening decision (referable = grade 1, "
+        "referable): sensitivity "
         "0.638 (111/174; 95% CI 0.567..0.713), specificity 0.659 (149/226; 95% CI 0.596..0.719)"), line
     # the bare numbers as names: "grade 1, 1" said nothing (the fine-tuning's words leave them out)
     numbers = train.result_line(_variant_run(tmp_path / "numbers", ["0", "1"], REFERABLE))
