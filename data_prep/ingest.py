@@ -2074,7 +2074,10 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     # them (drac_ssl.preflight._facts_from_layout); --missing leave_out, --unlabelled ... made
     # the others notes already. The grade-scale errors of an inferred ICDR scale wait: grey
     # images would make them DRAC's (below).
-    problems += empty_image_files(entries)
+    # with the way out a labelled image's unreadable file gets (leave_out_way), as when decoded
+    labelled = {e.path for e in entries if e.label is not None and layout.npz is None}
+    problems += [leave_out_way(p, cfg.missing) if Path(p.path) in labelled else p
+                 for p in empty_image_files(entries)]
     listed = [p for p in problems if p.severity == "error"
               and not (inferred is not None and p.kind == "grade-scale")]
     if listed:
