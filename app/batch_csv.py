@@ -25,8 +25,9 @@ not_reliably_gradable, model_output_only, training_image, notes``
   ``P0..P{K-1}`` with 6 decimals) and in the single result's details JSON.
 * ``not_reliably_gradable``: the reasons, or ``no``; ``model_output_only``: the model's grade
   of an image not reliably gradable, or ``no`` (it was blank, beside columns that say ``no``: an
-  accessibility review); ``training_image``: ``yes (same SHA-256)``, ``unknown`` (the bundle
-  records no hashes) or ``no``; all three empty for a file not graded.
+  accessibility review); ``training_image``: ``yes (same SHA-256)``, ``yes (same decoded
+  pixels)`` (another file of a training image's pixels), ``unknown`` (the bundle records no
+  hashes) or ``no``; all three empty for a file not graded.
 * ``notes``: the table's notes of the file (``NOT GRADED: why`` for a file not graded).
 
 The file is UTF-8 with a byte-order mark (:data:`drac_ssl.io.PEOPLE_CSV_ENCODING`), so that Excel
@@ -54,11 +55,10 @@ from drac_ssl.figures import rounded_probabilities, tied_grades
 from drac_ssl.io import PEOPLE_CSV_ENCODING, atomic_write_text
 from drac_ssl.submission import (
     PEOPLE_NOTES_COLUMNS,
-    TRAINING_IMAGE_MARK,
-    TRAINING_IMAGE_UNKNOWN,
     UNRELIABLE_COLUMN,
     not_graded_cells,
     spreadsheet_cell,
+    training_image_cell,
 )
 
 __all__ = ["ABOUT_ROW", "MODEL_OUTPUT_COLUMN", "most_likely_cell", "notes_csv_columns", "probability_columns", "write_grades_for_people"]
@@ -97,13 +97,16 @@ def most_likely_cell(probs: Sequence[float], grade_names: Sequence[str]) -> str:
     return " or ".join(f"{k} {grade_names[k]}" for k in tied_grades(list(probs)))
 
 
-def _training_cell(trained: bool | None) -> str:
-    return TRAINING_IMAGE_UNKNOWN if trained is None else TRAINING_IMAGE_MARK if trained else "no"
+def _training_cell(trained: bool | str | None) -> str:
+    """The export's ``training_image`` cell (:func:`drac_ssl.submission.training_image_cell`:
+    ``yes (same SHA-256)``, ``yes (same decoded pixels)``, ``unknown``), ``no`` in words for
+    an empty one (a clinician trial)."""
+    return training_image_cell(trained) or "no"
 
 
 def write_grades_for_people(path: str | os.PathLike[str], files: Sequence[tuple[str, int | None, str]],
                             probs: np.ndarray, classes: np.ndarray, grade_names: Sequence[str],
-                            unreliable: Sequence[Sequence[str]], trained: Sequence[bool | None],
+                            unreliable: Sequence[Sequence[str]], trained: Sequence[bool | str | None],
                             about: str) -> Path:
     """Write the notes CSV (the module docstring) atomically; its path.
 
@@ -111,7 +114,8 @@ def write_grades_for_people(path: str | os.PathLike[str], files: Sequence[tuple[
     ``(n, K)`` and ``classes`` ``(n,)`` of a graded file, None for a file not graded (whose
     ``notes`` say why, ``NOT GRADED: ...``); ``grade_names`` the K names as shown to people;
     ``unreliable`` per file the reasons it is not reliably gradable ([] for none); ``trained`` per
-    file whether it is one of the model's training images (None: cannot be told); ``about`` the
+    file whether it is one of the model's training images (None: cannot be told; ``"pixels"``:
+    by its decoded pixels alone, :meth:`app.predict.Predictor.training_match`); ``about`` the
     caveat of every grade, the first row's notes ("" for no such row). No cell starts as a
     spreadsheet formula (:func:`drac_ssl.submission.spreadsheet_cell`); the name of a file not
     graded is escaped as in the grades CSVs (:func:`drac_ssl.submission.not_graded_cells`). Raises

@@ -212,7 +212,7 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # the probability is at or above the cut, 0 below; with two grades the grade itself); None
     # when the bundle records none
     referable: dict[str, Any] | None = None
-    # the file is one of the model's training images (same SHA-256: Predictor.training_image);
+    # the file is one of the model's training images (its bytes or pixels: Predictor.training_image);
     # None when not known: an array graded by predict(), or a bundle that records no hashes
     training_image: bool | None = None
     # the bundle that graded (drac_ssl.grading.bundle.Bundle.identity: created_utc, variant,
@@ -934,12 +934,22 @@ class Predictor:
         (:func:`data_prep.validate.pixels_sha256`: a PNG written from a training row of an
         ``.npz``, a training image saved again without loss) among its decoded-pixel hashes.
         None when it cannot be told: the bundle records no training-image hashes (built before
-        them), a LoadedImage without its hash and no pixel hashes, a file that cannot be read."""
+        them), a LoadedImage without its hash and no pixel hashes, a file that cannot be read.
+        :meth:`training_match` says which matched."""
+        found = self.training_match(image)
+        return None if found is None else bool(found)
+
+    def training_match(self, image: LoadedImage | str | os.PathLike[str]) -> bool | str | None:
+        """:meth:`training_image`, saying which matched
+        (:func:`drac_ssl.grading.training_images.training_match`): True for the file's bytes,
+        :data:`drac_ssl.grading.training_images.BY_PIXELS` for its decoded pixels alone, False
+        for neither, None when it cannot be told: what the note (``(same SHA-256)`` or ``(same
+        decoded pixels)``) and the batch's ``training_image`` column say."""
         from drac_ssl.grading.training_images import (
             HASH_HEX,
             file_prefix,
-            is_training_image,
             pixels_prefix,
+            training_match,
         )
 
         hashes, pixels = self.training_hashes, self.training_pixel_hashes
@@ -955,7 +965,7 @@ class Predictor:
                 prefix = file_prefix(image)
             except OSError:
                 return None
-        return is_training_image(hashes, pixels, prefix if len(prefix) == HASH_HEX else None, by_pixels)
+        return training_match(hashes, pixels, prefix if len(prefix) == HASH_HEX else None, by_pixels)
 
     def upload_warnings(self, loaded: LoadedImage) -> list[str]:
         """The upload's own warnings (:attr:`app.inputs.LoadedImage.warnings`), for a file that
@@ -963,20 +973,22 @@ class Predictor:
         synthetic phantom image, not a patient's
         (:func:`drac_ssl.grading.image_notes.phantom_image_warning`: a doubt, or a plain note
         for a model trained on phantoms, :attr:`trained_on_phantoms`) and, for a file
-        this model was trained on (:meth:`training_image`), the plain note
-        :data:`drac_ssl.grading.training_images.TRAINING_IMAGE_NOTE` (a trial: the export said
+        this model was trained on (:meth:`training_match`), the plain note
+        :func:`drac_ssl.grading.training_images.training_image_note`, which says whether its
+        file's bytes or its decoded pixels matched (a trial: the export said
         "N of M images were used to train this model", the app nothing), and for a file of
         another bit depth than every labelled training image, the doubt
         :func:`drac_ssl.grading.image_notes.other_depth_warning` (the export command's sentence;
         nothing for a bundle that does not record the training images' depths,
         :attr:`drac_ssl.grading.bundle.Bundle.bit_depths`)."""
-        from drac_ssl.grading.training_images import TRAINING_IMAGE_NOTE
+        from drac_ssl.grading.training_images import training_image_note
 
         # the upload's depth by the ingest's rule (its mode and the decoder's words on it)
         other = other_depth_warning(sample_depth(loaded.mode, loaded.notes).scaling, self.bundle.bit_depths)
+        found = self.training_match(loaded)
         return [*loaded.warnings, *([other] if other else []),
                 *([phantom_image_warning(self.trained_on_phantoms)] if loaded.phantom else []),
-                *([TRAINING_IMAGE_NOTE] if self.training_image(loaded) else [])]
+                *([training_image_note(found)] if found else [])]
 
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,
                        explain: int | None = None) -> Prediction:

@@ -119,7 +119,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
     unreliable_reasons,
 )
 from drac_ssl.grading.model import threshold_words
-from drac_ssl.grading.training_images import training_images_line
+from drac_ssl.grading.training_images import BY_PIXELS, training_images_line
 from drac_ssl.metrics import referral_words
 from drac_ssl.name_tags import name_digest
 from drac_ssl.scale import grade_names_for_people
@@ -2444,9 +2444,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     waited_s = 0.0  # seconds waiting between two files while others used the model
     failed: Exception | None = None  # preprocessing or the model failed: said as such below
     good_warnings: list[list[str]] = []
-    # per graded file: one of the model's training images (same SHA-256); None when that cannot
-    # be told (a bundle that records no hashes): "unknown" in the notes CSV, not read as "no"
-    good_trained: list[bool | None] = []
+    # per graded file: one of the model's training images (Predictor.training_match: True for its
+    # file's bytes, BY_PIXELS for its decoded pixels alone); None when that cannot be told (a
+    # bundle that records no hashes): "unknown" in the notes CSV, not read as "no"
+    good_trained: list[bool | str | None] = []
     times_named: dict[str, int] = {}  # how many files of the batch so far had this name
     graded_as: dict[str, int] = {}  # name -> which file of that name was graded (1 = the first)
     good_which: list[str] = []  # per graded file: "the 2nd file named x.png" for a repeated name, else ""
@@ -2509,7 +2510,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         good_names.append(name)
         good_warnings.append(predictor.upload_warnings(loaded))  # a training image: a note
         # a demo bundle was trained on nothing: no (empty), not "unknown"
-        good_trained.append(False if predictor.metadata.get("demo") else predictor.training_image(loaded))
+        good_trained.append(False if predictor.metadata.get("demo") else predictor.training_match(loaded))
         if failed is None:
             try:  # the model input at the bundle's size, graded at once, in this file's turn
                 ready = predictor.prepare(loaded.for_channels(predictor.channels))
@@ -2637,7 +2638,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             cautions += (f"\n\n**{of_graded(n_borderline, n_good)} borderline**: the model cannot "
                          f"tell {close_grades_words(probs, borderlines, k)} apart on "
                          f"{'it' if n_borderline == 1 else 'them'} (see the notes column).")
-        trained = training_images_line(sum(1 for t in good_trained if t), n_good) if graded_rows else ""
+        trained = (training_images_line(sum(1 for t in good_trained if t), n_good,
+                                        sum(1 for t in good_trained if t == BY_PIXELS)) if graded_rows else "")
         if trained:  # the export command's words (its NOTE line): a note, not a refusal
             cautions += (f"\n\n**{trained}** (marked in the `{TRAINING_IMAGE_COLUMN}` column of "
                          f"`{NOTES_CSV}`; {'its' if sum(1 for t in good_trained if t) == 1 else 'their'} notes say so too).")

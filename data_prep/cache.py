@@ -55,8 +55,9 @@ from data_prep.pool import spawn_pool
 from data_prep.validate import (
     DecodedImage,
     Problem,
+    array_row_image,
+    array_row_pixels,
     blank_problem,
-    convert_channels,
     inspect_image,
     pixels_sha256,
     sha256_of,
@@ -426,15 +427,11 @@ def process_array_rows(images: np.ndarray, rels: Sequence[str], display: Sequenc
     """
     records = []
     for row, rel, shown in zip(images, rels, display, strict=True):
-        pixels = np.ascontiguousarray(row[..., 0] if row.ndim == 3 and row.shape[2] == 1 else row)
+        pixels = array_row_pixels(row)
         record = FileRecord(rel, size=pixels.nbytes, sha256=sha256_of(pixels.tobytes()),
                             decoded=True)
-        colour = pixels.ndim == 3 and not (np.array_equal(pixels[..., 0], pixels[..., 1])
-                                           and np.array_equal(pixels[..., 1], pixels[..., 2]))
-        converted, problems = convert_channels(pixels, shown,
-                                               1 if options.target == "gray" else None, colour,
-                                               "RGB" if pixels.ndim == 3 else "L",
-                                               options.grey_is_chosen)
+        converted, problems, colour = array_row_image(pixels, shown, 1 if options.target == "gray" else None,
+                                                      options.grey_is_chosen)
         height, width = pixels.shape[:2]
         image = DecodedImage(converted, width, height, "RGB" if pixels.ndim == 3 else "L",
                              problems, "npz", colour)

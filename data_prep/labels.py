@@ -95,10 +95,14 @@ def workbook_words(raw: bytes) -> str | None:
     return None
 
 
-GUESSED_ENCODINGS = ("cp1252", "latin-1")
-"""The encodings :func:`decode_text` falls back to for a file that is neither UTF-8 nor UTF-16 /
-UTF-32: a guess (they decode almost any bytes), right for Western-European Excel, wrong (and
-silently garbled) for a GBK, Big5, Shift-JIS, Mac Roman or DOS file."""
+GUESSED_ENCODING_WORDS = {"cp1252": "Windows-1252", "latin-1": "Latin-1"}
+"""The encodings :func:`decode_text` falls back to, in this order, for a file that is neither
+UTF-8 nor UTF-16 / UTF-32 (Python codec: its name in the notes): a guess (they decode almost any
+bytes), right for Western-European Excel, wrong (and silently garbled) for a GBK, Big5,
+Shift-JIS, Mac Roman or DOS file."""
+
+GUESSED_ENCODINGS = tuple(GUESSED_ENCODING_WORDS)
+"""The codecs of :data:`GUESSED_ENCODING_WORDS`: ``("cp1252", "latin-1")``."""
 
 OTHER_ENCODINGS = (("gb18030", "GBK / GB18030 (Chinese Excel)"),
                    ("big5", "Big5 (Traditional Chinese Excel)"),
@@ -116,7 +120,7 @@ SAVE_AS_UTF8 = ("save the CSV as 'CSV UTF-8' in the spreadsheet program (File > 
 def not_utf8_words(encoding: str) -> str:
     """The likely cause of a column or image name not found in a CSV read by a guess of
     :data:`GUESSED_ENCODINGS` (``encoding``): its non-ASCII text may be garbled."""
-    words = "Windows-1252" if encoding == "cp1252" else "Latin-1"
+    words = GUESSED_ENCODING_WORDS.get(encoding, "Latin-1")
     return (f"the CSV is not UTF-8 and was read as {words}, so its non-ASCII text may be garbled "
             "(a file saved in another encoding: Chinese, Japanese or Mac Excel's 'CSV')")
 
@@ -142,7 +146,7 @@ def decode_text(raw: bytes, path: Path, encoding: str = "") -> tuple[str | None,
     if not encoding and head.count(b"\x00") > len(head) // 4:
         odd = head[1::2].count(b"\x00") > head[0::2].count(b"\x00")
         encoding = "utf-16-le" if odd else "utf-16-be"
-    candidates = [encoding] if encoding else ["utf-8", "cp1252", "latin-1"]
+    candidates = [encoding] if encoding else ["utf-8", *GUESSED_ENCODINGS]
     for name in candidates:
         try:
             text = raw.decode(name)
@@ -152,8 +156,8 @@ def decode_text(raw: bytes, path: Path, encoding: str = "") -> tuple[str | None,
         if name.startswith(("utf-16", "utf-32")):
             problems.append(note(path, f"read as {name.upper()} (Excel's 'Unicode text' export)",
                                  "nothing to do", "csv-dialect"))
-        elif name in ("cp1252", "latin-1"):
-            problems.append(note(path, f"not UTF-8: read as {'Windows-1252' if name == 'cp1252' else 'Latin-1'}"
+        elif name in GUESSED_ENCODINGS:
+            problems.append(note(path, f"not UTF-8: read as {GUESSED_ENCODING_WORDS[name]}"
                                        " (what Excel's 'CSV' writes on Western-European Windows)",
                                  "check non-ASCII image names, or save as 'CSV UTF-8'", "csv-dialect"))
         return text, name, problems
@@ -307,7 +311,7 @@ def reread_matching(path: Path, wanted: Sequence[str], table: Table, problems: l
             best, best_problems, best_match, words = other, found, match, label
     if best is table:
         return counted(table), problems
-    guess = "Windows-1252" if table.encoding == "cp1252" else "Latin-1"
+    guess = GUESSED_ENCODING_WORDS.get(table.encoding, "Latin-1")
     return counted(best), [note(path, f"not UTF-8: read as {words}, the encoding whose non-ASCII text "
                              f"matches the folder's file names and the columns given ({best_match} "
                              f"match; read as {guess}, {guess_match})",

@@ -414,8 +414,9 @@ CONVMV_NAMES = {"gb18030": "gbk"}
 """convmv's (Perl Encode's) name of a codec of :data:`NAME_ENCODINGS` where Python's differs: its
 gb18030 needs a module seldom installed, and GBK names every GB18030 name a Windows tool wrote."""
 
-CONVMV_CANDIDATES = "cp1252, cp437, gbk, shift_jis, big5"
-"""The ``convmv -f`` encodings to try when no reading of a name is convincing (convmv's names)."""
+CONVMV_CANDIDATES = ", ".join(CONVMV_NAMES.get(codec, codec) for codec, _ in NAME_ENCODINGS)
+"""The ``convmv -f`` encodings to try when no reading of a name is convincing (convmv's names of
+:data:`NAME_ENCODINGS`, in its order: ``cp1252, cp437, gbk, shift_jis, big5``)."""
 
 
 def valid_utf8_name(name: str) -> bool:

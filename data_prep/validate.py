@@ -429,6 +429,31 @@ def pixels_sha256(pixels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def array_row_pixels(row: np.ndarray) -> np.ndarray:
+    """A row of an image array (a MedMNIST ``.npz``: ``(H, W)``, ``(H, W, 1)`` or
+    ``(H, W, 3)``) as the ingest holds it: ``(H, W, 1)`` read as grey ``(H, W)``, C-contiguous,
+    dtype kept. Its ``tobytes()`` are what the manifest's ``sha256`` of such a row is of (no file
+    holds it): :func:`data_prep.cache.process_array_rows` records it, the export's and a
+    bundle's checks (:func:`drac_ssl.grading.training_images.ingest_pixel_digests`) compare it."""
+    row = np.asarray(row)
+    return np.ascontiguousarray(row[..., 0] if row.ndim == 3 and row.shape[2] == 1 else row)
+
+
+def array_row_image(pixels: np.ndarray, shown: str, channels: int | str | None,
+                    grey_is_chosen: bool = False) -> tuple[np.ndarray, list[Problem], bool]:
+    """An array row's pixels (:func:`array_row_pixels`, uint8) in the ingest's ``channels``
+    (:func:`convert_channels`, ``shown`` naming the row in its problems: ``NAME.npz:KEY[i]``):
+    ``(converted, problems, colour)``, ``colour`` whether its three channels differ somewhere
+    (:func:`data_prep.decode.channels_differ`). The one decoding of a row: the ingest's
+    (:func:`data_prep.cache.process_array_rows`) and the pixel hashes a bundle lists for an
+    older manifest (:func:`drac_ssl.grading.training_images.ingest_pixel_digests`), so that
+    their ``pixels_sha256`` agree."""
+    colour = _decode.channels_differ(pixels)
+    converted, problems = convert_channels(pixels, shown, channels, colour, "RGB" if pixels.ndim == 3 else "L",
+                                           grey_is_chosen)
+    return converted, problems, colour
+
+
 def decode_image(data: bytes) -> _decode.Decoded:
     """Decode the full image from its bytes (:func:`data_prep.decode.decode`); problems carry
     an empty path, :func:`inspect_image` sets it."""

@@ -35,7 +35,7 @@ from drac_ssl.exit_codes import (  # stdlib only; re-exported
     EXPORT_EXIT_CODES,
     USAGE_ERROR,
 )
-from drac_ssl.name_tags import LOG_NAMES, TAG_HEX  # stdlib only
+from drac_ssl.name_tags import LOG_NAMES, TAG_HEX, visible_text  # stdlib only
 from drac_ssl.starting import (  # re-exported: stdlib only, for the app and data_prep too
     add_version_option,
     ascii_int,
@@ -543,7 +543,7 @@ def find_tag_command(args: argparse.Namespace, manifest_cases: Any = None,
         digest = name_digest(name, key)
         if digest in found:
             found[digest].append(name)
-    if problem := print_lines(f"{tag}  {name if name.isprintable() else repr(name)}"
+    if problem := print_lines(f"{tag}  {visible_text(name)}"
                               for tag, matched in found.items() for name in matched):
         print(f"error: --find-tag: stdout: {problem}", file=sys.stderr)
         return USAGE_ERROR

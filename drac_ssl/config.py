@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from drac_ssl.name_tags import visible_text as visible_text  # one rendering of hidden characters
+
 
 class ConfigError(ValueError):
     """A configuration problem, with a message that says where, what and how to fix it."""
@@ -2112,13 +2114,6 @@ def hidden_characters(text: str) -> list[str]:
         words.append(_CONTROL_WORDS.get(char) or _LOOKALIKE_SPACES.get(char) or _YAML_ONLY_BREAKS.get(char)
                      or f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character').lower()})")
     return words
-
-
-def visible_text(text: str) -> str:
-    """``text`` as a message shows it: quoted and escaped as Python's ``repr`` writes it
-    (``'0\\r'``, ``'run\\xa0'``) when it holds a character of :func:`hidden_characters`, so
-    that what a listing hides shows; as it is otherwise."""
-    return repr(text) if any(not c.isprintable() for c in text) else text
 
 
 class _ValueScan(typing.NamedTuple):

@@ -523,6 +523,8 @@ def _original_image(bundle: Bundle, root: Path, rel: str, arrays: dict[tuple[Pat
     read now (moved, deleted or damaged since the ingest)."""
     import hashlib
 
+    from data_prep.validate import array_row_pixels  # the ingest's bytes of a row
+
     match = _ARRAY_ROW.match(rel)
     if match is None:
         path = root / rel
@@ -544,8 +546,7 @@ def _original_image(bundle: Bundle, root: Path, rel: str, arrays: dict[tuple[Pat
     if array.ndim < 1 or index >= array.shape[0]:
         raise IndexError(f"{npz}:{match['key']} has {array.shape[0] if array.ndim else 0} rows, not row {index}")
     row = np.asarray(array[index])
-    pixels = np.ascontiguousarray(row[..., 0] if row.ndim == 3 and row.shape[2] == 1 else row)
-    if sha256 and hashlib.sha256(pixels.tobytes()).hexdigest() != sha256:
+    if sha256 and hashlib.sha256(array_row_pixels(row).tobytes()).hexdigest() != sha256:
         raise _ChangedSinceIngest(f"{npz}:{match['key']}[{index}]: changed since the ingest")
     return row
 

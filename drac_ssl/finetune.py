@@ -175,6 +175,7 @@ from drac_ssl.metrics import (
     majority_grade_reference,
     one_grade_note,
     one_grade_words,
+    operating_points_note,
     paired_difference,
     quadratic_weighted_kappa,
     referable_report,
@@ -1990,6 +1991,7 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
             y, fit.referred, ctx.referable_from, calibration.referral.metric, calibration.referral.level,
             calibration.referral.cut, fit.referral_cuts, n_boot=ctx.ft.n_boot, seed=ctx.seed,
             groups=ctx.patients)
+        referable["operating_points_note"] = operating_points_note(referable)  # no advice to set it
     # each rule's figures are its own grades' (fit.preds: the rule alone, never the referral
     # cut); the headline's are the grades given: finetune.decision's, or with two grades and a
     # referral target the cut's, then its own entry, REFERRAL_RULE (a review found the cut's

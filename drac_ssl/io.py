@@ -228,6 +228,20 @@ def make_run_folder(path: str | os.PathLike[str], private: bool = True) -> bool:
     return True
 
 
+def absolute_from(path: str, cwd: str | None = None) -> str:
+    """``path`` (``~`` expanded) absolute and normalised (``os.path.normpath``: ``.``, ``..``
+    and a trailing slash taken out as written), a relative one read from ``cwd``, the folder
+    it was typed in (a run's: :func:`drac_ssl.run_state.made_in`); from the current folder
+    when ``cwd`` is None or "". The one way a recorded folder's relative path setting
+    (``data.root: ../shared/data``) is made absolute: the resume's comparison of
+    ``config.yaml`` (:func:`drac_ssl.stage_settings.comparable`), the ingest's record
+    (:class:`~drac_ssl.stage_settings.IngestRecord`), the preflight's not-applied pins, the
+    in-place resume command (:func:`drac_ssl.run_state.resume_in_place_command`) and
+    report.md's commands."""
+    path = os.path.expanduser(path)
+    return os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
+
+
 def readable_absolute(path: str | os.PathLike[str]) -> Path:
     """``path`` (``~`` expanded) as an absolute path with ``.`` and ``..`` taken out as written
     (``os.path.abspath``): ``repo/../d2/DRAC 2022`` from ``/tmp/repo`` is ``/tmp/d2/DRAC 2022``,

@@ -134,6 +134,9 @@ __all__ = [
     "level_text",
     "operating_cut",
     "OPERATING_POINTS_NOTE",
+    "OPERATING_POINTS_NOTE_REFERRAL",
+    "operating_points_note",
+    "referral_set",
     "OPERATING_CUTS_SCALE",
     "OPERATING_CUTS_SCALE_REFERRAL",
     "SCORED_CUTS_SCALE",
@@ -567,16 +570,40 @@ def operating_cut(truth: Any, score: Any, metric: str, level: float) -> tuple[fl
     return cut, float(tpr[i]), float(spec[i])
 
 
-OPERATING_POINTS_NOTE = ("sensitivity_at_specificity_90_cut / specificity_at_sensitivity_90_cut: the "
+_OOF_OPERATING_POINTS = ("sensitivity_at_specificity_90_cut / specificity_at_sensitivity_90_cut: the "
                          "P(referable) cut of each operating point (P_r + ... + P_{K-1} of oof.csv's "
                          "probabilities at or above the cut gives its figures there), chosen on the same "
                          "out-of-fold predictions it is scored on: in-sample, so its figures are "
                          "optimistic for new images; on oof.csv's cross-fitted probabilities (each fold's "
-                         "temperature), not the bundle's, so not a rule for new images: to refer new "
-                         "images, set finetune.referral_target, which cross-fits a cut and stores it in "
-                         "the bundle")
+                         "temperature), not the bundle's, so not a rule for new images: ")
+
+OPERATING_POINTS_NOTE = (_OOF_OPERATING_POINTS + "to refer new images, set finetune.referral_target, which "
+                         "cross-fits a cut and stores it in the bundle")
 """What :func:`referable_report`'s operating-point cuts are, stored beside them
-(``operating_points_note``)."""
+(``operating_points_note``), for a run without ``finetune.referral_target``; with it,
+:data:`OPERATING_POINTS_NOTE_REFERRAL` (:func:`operating_points_note`)."""
+
+OPERATING_POINTS_NOTE_REFERRAL = (_OOF_OPERATING_POINTS + "new images are referred by the referral cut of "
+                                  "finetune.referral_target, cross-fitted and stored in the bundle (referral)")
+""":data:`OPERATING_POINTS_NOTE` of a run with ``finetune.referral_target`` set: the advice to
+set it would be wrong there, as in the console's words (:data:`OPERATING_CUTS_SCALE_REFERRAL`)."""
+
+
+def referral_set(referable: dict[str, Any]) -> bool:
+    """Whether a :func:`referable_report` (as returned, or read back from ``metrics.json``)
+    carries the figures of ``finetune.referral_target``'s cut (``referral``): the one test of
+    the console's, report.md's and the model card's words (:func:`referable_summary`,
+    :func:`two_grade_summary`) and of the note stored in ``metrics.json``
+    (:func:`operating_points_note`)."""
+    return isinstance(referable.get("referral"), dict)
+
+
+def operating_points_note(referable: dict[str, Any]) -> str:
+    """The ``operating_points_note`` of a run's referable figures: :data:`OPERATING_POINTS_NOTE`,
+    or :data:`OPERATING_POINTS_NOTE_REFERRAL` when ``finetune.referral_target`` is set
+    (:func:`referral_set`); the fine-tuning stores it once the referral's figures are attached
+    (a final read: ``metrics.json`` advised setting the target where it was set)."""
+    return OPERATING_POINTS_NOTE_REFERRAL if referral_set(referable) else OPERATING_POINTS_NOTE
 
 
 def _decided_screening(truth: np.ndarray, decided: np.ndarray, n_boot: int, alpha: float, seed: int,
@@ -971,7 +998,7 @@ def _operating_points_words(referable: dict[str, Any], curve: str, score: str,
     words exactly: ``(optimistic)``, no cuts, no note."""
     if finite_number(referable.get("sensitivity_at_specificity_90")) is None:
         return ""
-    if scale == OPERATING_CUTS_SCALE and isinstance(referable.get("referral"), dict):  # the target is set
+    if scale == OPERATING_CUTS_SCALE and referral_set(referable):  # the target is set
         scale = OPERATING_CUTS_SCALE_REFERRAL
     keys = ("sensitivity_at_specificity_90_cut", "specificity_at_sensitivity_90_cut")
     cuts = any(finite_number(referable.get(key)) is not None for key in keys)

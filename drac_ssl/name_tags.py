@@ -64,7 +64,7 @@ import re
 import secrets
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -73,7 +73,7 @@ from drac_ssl.exit_codes import INTERRUPTED  # stdlib only
 
 __all__ = ["CONSOLE_WORDS", "KEY_ENV", "KEY_FORMS", "KEY_MIN_BITS", "KEY_MIN_DISTINCT", "LOG_NAMES", "PACKAGE_WORDS", "TAG_HEX", "NameTagger", "csv_first_column",
            "byte_filter_encoding", "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "package_words_only", "path_names", "said_forms",
-           "tagged_console", "with_stems"]
+           "tagged_console", "with_stems", "ALLOWED_FORMAT_CHARACTERS", "printable_text", "visible_text"]
 
 LOG_NAMES = ("full", "tag")
 """The choices of ``--log-names``: ``full`` prints names as they are (the default), ``tag``
@@ -245,23 +245,55 @@ def log_names_key(environ: Mapping[str, str] = os.environ) -> bytes:
     return value.encode("utf-8", "surrogatepass")
 
 
-def _printable(text: str) -> str:
-    """:func:`drac_ssl.submission.printable_text` (the messages' escaped form of a name with a
-    control character), without importing numpy."""
+ALLOWED_FORMAT_CHARACTERS = frozenset("\u200c\u200d\u200e\u200f\u061c\u00ad")
+"""Formatting characters a legitimate name holds, allowed in a case and shown as they are
+(:func:`printable_text`): ZERO WIDTH NON-JOINER (Persian words: the prefix ``mi-`` of a verb),
+ZERO WIDTH JOINER (Devanagari, Sinhala conjuncts), LEFT-TO-RIGHT and RIGHT-TO-LEFT MARK, ARABIC
+LETTER MARK (a mixed Latin and Arabic or Hebrew name) and the SOFT HYPHEN. Re-exported by
+:mod:`drac_ssl.submission`, whose case-name rule allows them."""
+
+
+def printable_text(text: str, keep: Collection[str] = ALLOWED_FORMAT_CHARACTERS) -> str:
+    """``text`` (a name, a CSV cell) with each character a terminal or a listing shows as
+    nothing, as a space or acts on (``str.isprintable`` False: control characters, line and
+    paragraph separators, formatting and invisible characters, look-alike spaces, a lone
+    surrogate of a byte that is no UTF-8) escaped as Python writes it (``\\r``, ``\\x03``,
+    ``\\u202e``, ``\\udcff``), but those of ``keep`` (default :data:`ALLOWED_FORMAT_CHARACTERS`,
+    which a legitimate name holds), so that a name shows as it is and a binary file's bytes never
+    reach the terminal raw. The one rendering of a name's hidden characters in a message: the
+    export's, the submission check's (:mod:`drac_ssl.submission` re-exports it), a broken link's
+    target (:func:`drac_ssl.grading.image_file.path_refusal`), :func:`visible_text` and the forms
+    :func:`said_forms` looks for. Standard library only (a final read, D7: three helpers wrote it,
+    one of them without the allowed characters)."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
+
+
+def visible_text(text: str) -> str:
+    """``text`` as a message shows it when that text is all it says of it (a folder listed by
+    ``flatten``, a name ``--find-tag`` found): in single quotes, each hidden character escaped
+    (:func:`printable_text` keeping none: ``'0\\r'``, ``'run\\xa0'``, ``'a\\u200cb'``), when it
+    holds one, so that what a listing hides shows; as it is otherwise. A backslash is then
+    doubled, as ``repr`` doubles it, before the hidden characters are escaped: ``'a\\\\b\\r'``
+    for ``a\\b`` and a carriage return, where ``'a\\b\\r'`` would also read as a backspace
+    (a review, F3). :func:`printable_text`, the form inside longer messages, is unchanged.
+    :func:`drac_ssl.config.hidden_characters` names those characters in words."""
+    shown = printable_text(text, keep=())
+    if shown == text:
+        return text
+    return "'" + printable_text(text.replace("\\", "\\\\"), keep=()) + "'"
 
 
 def said_forms(name: str) -> set[str]:
     """The forms in which a message may say ``name``: as it is; escaped
-    (:func:`_printable`: ``line\\nbreak.png`` for a name holding a line break); inside its
+    (:func:`printable_text`: ``line\\nbreak.png`` for a name holding a line break); inside its
     ``repr`` (``{name!r}``, an exception's ``'/d/x.png'``: a backslash doubled, control
     characters escaped, a single quote escaped when the text also holds a double quote, so
     both ways); inside its :func:`shlex.quote` (a single quote written ``'"'"'``). The quotes
     around a ``repr`` or ``shlex.quote`` are left out: the name of a path's last part sits
     inside them, not at them."""
-    forms = {name, _printable(name), repr(name)[1:-1], repr(name + "'\"")[1:-4]}
+    forms = {name, printable_text(name), repr(name)[1:-1], repr(name + "'\"")[1:-4]}
     if "'" in name:
         forms.add(name.replace("'", "'\"'\"'"))
     return forms

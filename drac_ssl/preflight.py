@@ -66,10 +66,11 @@ from drac_ssl.config import (
     range_problems,
     shipped_config_word,
 )
-from drac_ssl.io import invocations, read_json_dict
+from drac_ssl.io import absolute_from, invocations, read_json_dict
 from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
-from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, IngestRecord, ingest_record, made_in
+from drac_ssl.run_state import made_in
+from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, IngestRecord, ingest_record
 from drac_ssl.starting import python_command, python_word
 
 if TYPE_CHECKING:
@@ -2562,9 +2563,9 @@ def recorded_given(setting: str, value: Any) -> Any:
     anything else as JSON writes it."""
     if setting in config_module.PATH_SETTINGS:
         if isinstance(value, list):
-            return [os.path.normpath(os.path.abspath(os.path.expanduser(str(v)))) for v in value]
+            return [absolute_from(str(v)) for v in value]
         text = str(value or "")
-        return os.path.normpath(os.path.abspath(os.path.expanduser(text))) if text.strip() else ""
+        return absolute_from(text) if text.strip() else ""
     if setting == "data.cache_sizes" and isinstance(value, list):
         return sorted(value)
     return json.loads(json.dumps(value, default=str))
@@ -2605,9 +2606,8 @@ def ingest_pins(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[str, tuple
         key, given = setting.removeprefix("data."), recorded_given(setting, ours)
         written = data.get(key)
         if setting in config_module.PATH_SETTINGS and cwd:  # config.yaml's relative paths: its folder's
-            written = ([os.path.join(cwd, os.path.expanduser(str(v))) for v in written] if isinstance(written, list)
-                       else os.path.join(cwd, os.path.expanduser(str(written))) if str(written or "").strip()
-                       else written)
+            written = ([absolute_from(str(v), cwd) for v in written] if isinstance(written, list)
+                       else absolute_from(str(written), cwd) if str(written or "").strip() else written)
         if (IngestRecord.unset(setting, data_now)  # names nothing: the ingest's, always
                 or key in data and recorded_given(setting, written) == given or given in before.get(setting, [])):
             pins[setting] = (ours, theirs)
@@ -2652,7 +2652,7 @@ def pinned_to_ingest(cfg: Config, run_dir: str | os.PathLike[str],
     typed = user_typed(sources) if sources is not None else {}
     summary = read_json_dict(data_dir / "ingest_summary.json") or {}
     root = str(summary.get("root") or "")
-    given = os.path.abspath(os.path.expanduser(cfg.data.root)) if cfg.data.root.strip() else ""
+    given = absolute_from(cfg.data.root) if cfg.data.root.strip() else ""
     root_word = (f" data.root={shlex.quote(root)}"
                  if root and os.path.normpath(root) != os.path.normpath(given) else "")
     stages = _stages_fix(["ingest", *cfg.run.stages])

@@ -93,7 +93,7 @@ from drac_ssl.grading.bundle import (
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
-from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts, read_json
+from drac_ssl.io import absolute_from, atomic_write_text, invocations, jsonl_dicts, read_json
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
@@ -116,6 +116,7 @@ from drac_ssl.run_state import (
     is_run_folder,
     killed_attempt_seconds,
     killed_training_seen,
+    made_in,
     resume_command_and_note,
     stage_states,
     unfinished,
@@ -2151,9 +2152,8 @@ def _next_section(run_dir: Path) -> list[str]:
             lines += [f"Note: {step.what}.", ""]
     interpreter = python_command("app", in_file=True).split(" ", 1)[0]
     if "/" in interpreter:  # a relative path: from the folder the run was made in
-        env = read_json(run_dir / "environment.json")
-        made_in = env.get("cwd") if isinstance(env, dict) and isinstance(env.get("cwd"), str) else ""
-        lines += [f"Run them from the folder the run was made in{f' (`{made_in}`)' if made_in else ''}, "
+        made = made_in(run_dir)
+        lines += [f"Run them from the folder the run was made in{f' (`{made}`)' if made else ''}, "
                   f"where `{interpreter}` is.", ""]
     facts = read_ingest_facts(run_dir / "data")
     if facts.is_drac or facts.modality == "octa":
@@ -2329,9 +2329,7 @@ def next_step(run_dir: str | Path, in_file: bool = False) -> NextStep | None:
 
     root = Path(str((cfg.get("data") or {}).get("root") or "")).expanduser()
     if absolute and not root.is_absolute():  # relative to the folder the run was made in
-        env = read_json(run_dir / "environment.json")
-        made_in = env.get("cwd") if isinstance(env, dict) else None
-        root = Path(made_in) / root if isinstance(made_in, str) and made_in else root
+        root = Path(absolute_from(str(root), made_in(run_dir)))
     backbone = run_dir / "pretrain" / "backbone.safetensors"
     umm = run_dir / "umm" / "backbone.safetensors"
     tail = " ".join(shell_word(o) for o in _bench_overrides(cfg, dataset))

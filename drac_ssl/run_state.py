@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from drac_ssl.io import (
+    absolute_from,
     atomic_write_json,
     ends_sha256,
+    invocations,
     last_invocation,
     read_json_dict,
     running_here,
@@ -530,6 +532,37 @@ def last_training(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     return last_invocation(Path(run_dir) / INVOCATIONS)
 
 
+def first_training(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The first ``python -m drac_ssl.train`` line of the run's ``invocations.jsonl``
+    (:func:`drac_ssl.io.invocations`): the command that made the run and wrote its
+    ``config.yaml``; None when there is none."""
+    lines = invocations(Path(run_dir) / INVOCATIONS)
+    return lines[0] if lines else None
+
+
+def made_in(run_dir: str | os.PathLike[str]) -> str | None:
+    """The working folder the run in ``run_dir`` was made from, which its ``config.yaml``'s
+    relative paths are read from: ``environment.json``'s ``cwd``; for a run made before it was
+    recorded there, its first training's (``invocations.jsonl``'s ``cwd``,
+    :func:`first_training`: the command that wrote ``config.yaml`` with the paths as typed
+    there; a later one that rewrote it was accepted only where its paths read the same files
+    from there); None when neither says (a first line without ``cwd`` too: a later line's
+    folder is never taken for it). The one answer of the resume's comparison of
+    ``config.yaml`` (:func:`drac_ssl.stage_settings.comparable`), the preflight's, the in-place
+    resume command (:func:`resume_in_place_command`) and report.md: before, the comparison had
+    no fallback and read such a run's paths from the current folder, so the in-place command,
+    typed from another folder, was refused (a final read, C7); then the fallback was the last
+    training's folder, and every invocation is recorded, one that runs no stage too, so a
+    resume from another folder moved it there, and the next in-place command typed the
+    relative paths from there: other files, which the resume then accepted (a review, F1)."""
+    folder = Path(run_dir)
+    for record in (read_json_dict(folder / "environment.json"), first_training(folder)):
+        cwd = record.get("cwd") if isinstance(record, dict) else None
+        if isinstance(cwd, str) and cwd:
+            return cwd
+    return None
+
+
 @dataclass(frozen=True)
 class StageState:
     """One stage of a run's pipeline: ``status`` is ``done``, ``running`` (a training holds
@@ -709,8 +742,7 @@ def relative_path_settings() -> tuple[str, ...]:
 def _absolute_path_words(folder: Path) -> tuple[list[str], str]:
     """``key=ABSOLUTE`` words for each :func:`relative_path_settings` the run's ``config.yaml``
     keeps relative (``data.root: ../shared/data/mnist``, as typed), read from the folder the run
-    was made in (``environment.json``'s ``cwd``, the folder a resume compares them from,
-    :func:`drac_ssl.stage_settings.made_in`; else its last training's), and a note ("" when
+    was made in (:func:`made_in`, the folder a resume compares them from), and a note ("" when
     none). Typed from another folder without them, the relative values are read from there: a
     resume compares them as other paths and refuses ("made with a different configuration"),
     with the in-place command as its fix (an upgrade review's loop). ``run.reuse`` is read as
@@ -726,10 +758,7 @@ def _absolute_path_words(folder: Path) -> tuple[list[str], str]:
         return [], ""
     if not isinstance(saved, dict):
         return [], ""
-    made = (read_json_dict(folder / "environment.json") or {}).get("cwd")
-    if not (isinstance(made, str) and made):
-        made = (last_training(folder) or {}).get("cwd")
-    cwd = made if isinstance(made, str) and made else ""
+    cwd = made_in(folder) or ""
     there = bool(cwd) and Path(cwd).is_dir()
     words: list[str] = []
     unsure: list[str] = []
@@ -750,10 +779,10 @@ def _absolute_path_words(folder: Path) -> tuple[list[str], str]:
             if not (isinstance(v, str) and v.strip()) or os.path.isabs(os.path.expanduser(v)):
                 resolved.append(v)
                 continue
-            candidates = [os.path.normpath(os.path.join(cwd, os.path.expanduser(v)))]
+            candidates = [absolute_from(v, cwd)]
             out_dir = (saved.get("run") or {}).get("out_dir") if isinstance(saved.get("run"), dict) else None
             if key == "run.reuse" and isinstance(out_dir, str) and out_dir:
-                candidates.append(os.path.normpath(os.path.join(cwd, os.path.expanduser(out_dir), v)))
+                candidates.append(absolute_from(os.path.join(os.path.expanduser(out_dir), v), cwd))
                 candidates = [c for c in candidates if (Path(c) / "stages.json").is_file()] or candidates[:1]
             resolved.append(candidates[0])
         if not there and not all(os.path.exists(v) for v in resolved if isinstance(v, str)):

@@ -192,9 +192,15 @@ from drac_ssl.metrics import (
     referable_summary,
     two_grade_decision_words,
 )
+from drac_ssl.name_tags import csv_first_column
 from drac_ssl.scale import default_grade_names
 from drac_ssl.starting import interpreter_word, python_command, started
-from drac_ssl.submission import SubmissionRows, read_submission
+from drac_ssl.submission import (
+    SubmissionRows,
+    is_referable_header,
+    probability_units,
+    read_submission,
+)
 
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
            "model_calibration", "model_grade_names", "model_referable_cut", "notes_grade_names", "read_grade_labels",
@@ -548,6 +554,40 @@ def _fallback_refused(model_names: Sequence[str]) -> str | None:
     return None
 
 
+def _label_columns(image_column: str | None = None, grade_column: str | None = None,
+                   patient_column: str | None = None) -> list[str]:
+    """The columns a label CSV is read for (:func:`data_prep.labels.read_table`'s ``wanted``):
+    those given, then every scored layout's and the per-eye grade columns."""
+    return ([c for c in (image_column, grade_column, patient_column) if c]
+            + [c for k in LABEL_LAYOUTS for c in COLUMNS[k]]
+            + [c for eyes in EYE_COLUMNS.values() for c in eyes])
+
+
+def _label_table(path: Path, wanted: Sequence[str], cases: Sequence[str] | None) -> tuple[Table | None, list[Problem]]:
+    """The label CSV ``path`` as ``--score`` reads it (:func:`data_prep.labels.read_table` with
+    ``wanted``), read again in the encoding whose non-ASCII image names name the submission's
+    ``cases`` (their file name or its stem) or whose header names the columns given, when its
+    encoding was a guess (:func:`data_prep.labels.reread_matching`: a GBK CSV's ``张三_01.png``,
+    not Windows-1252's ``ÕÅÈý_01.png``); and its problems. The one reading of
+    :func:`read_grade_labels` and :func:`label_image_names` (a final read: the latter read the
+    guess alone, so its extension suggestions named garbled stems). None: no table."""
+    from data_prep.labels import reread_matching
+
+    table, problems = read_table(path, list(wanted))
+    if table is None:
+        return None, problems
+    names_a_file = None
+    if cases is not None:
+        given = set(cases)
+        stems = {Path(c).stem for c in cases}
+
+        def names_a_file(cell: str) -> bool:
+            name = cell_file_name(cell)
+            return cell in given or name in given or Path(name).stem in stems
+    # a GBK header naming the columns given, or GBK image names naming the submission's cases
+    return reread_matching(path, list(wanted), table, problems, names_a_file)
+
+
 def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_column: str | None = None,
                       grade_column: str | None = None, patient_column: str | None = None,
                       names_known: bool = False, run_given: bool = False,
@@ -602,23 +642,10 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     :data:`data_prep.validate.GRADABLE_SCORE_FIX`), so a graded row the graders found
     ungradable is never scored without a word; a cell neither 1 nor 0 (nor empty) is an error."""
     path = Path(path)
-    wanted = ([c for c in (image_column, grade_column, patient_column) if c]
-              + [c for k in LABEL_LAYOUTS for c in COLUMNS[k]]
-              + [c for eyes in EYE_COLUMNS.values() for c in eyes])
-    table, problems = read_table(path, wanted)
+    wanted = _label_columns(image_column, grade_column, patient_column)
+    table, problems = _label_table(path, wanted, cases)
     if table is None:
         raise ScoreError(_problem_text(f"the label CSV {path} cannot be read", problems))
-    from data_prep.labels import reread_matching
-    names_a_file = None
-    if cases is not None:
-        given = set(cases)
-        stems = {Path(c).stem for c in cases}
-
-        def names_a_file(cell: str) -> bool:
-            name = cell_file_name(cell)
-            return cell in given or name in given or Path(name).stem in stems
-    # a GBK header naming the columns given, or GBK image names naming the submission's cases
-    table, problems = reread_matching(path, wanted, table, problems, names_a_file)
     index, layout, found = _columns(table, image_column, grade_column)
     problems += found
     per_eye = _per_eye_layout(table, image_column, grade_column)
@@ -1059,6 +1086,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     run_not_grader = run_not_grader or run_not_grader_words(graded_by) or None
     if run_not_grader:  # RUN's calibration and cut were not the ones applied: never reported as such
         calibration, calibration_from = None, None
+    if run_not_grader and run_not_grader == run_not_grader_words(graded_by):
+        run_not_grader = RUN_NOT_GRADER_SEE  # graded_by's note says it in full, once (a final read, D5)
     kaggle = is_kaggle_file(submission)  # id_code,diagnosis: classes only, no probabilities
     if kaggle:
         sub, problems = _kaggle_rows(submission, num_grades if num_grades is not None else
@@ -1067,7 +1096,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         sub, problems = read_submission(
             submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
             scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
-                      "do not delete columns", image_names=label_image_names(labels),
+                      "do not delete columns",
+            image_names=label_image_names(labels, csv_first_column(submission), image_column=image_column,
+                                          grade_column=grade_column, patient_column=patient_column),
             names_from=f"the label CSV {Path(labels).name}")
     if sub is None and kaggle:
         check = shlex.join([interpreter_word(), "-m", "drac_ssl.export", "--check", str(submission),
@@ -1347,7 +1378,7 @@ def _referable_units(path: Path, cases: Sequence[str]) -> tuple[np.ndarray, np.n
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
-    if not rows or [c.strip() for c in rows[0][:3]] != ["case", "P_referable", "referable"]:
+    if not rows or not is_referable_header(rows[0]):
         return None
     found: dict[str, int] = {}
     decided: dict[str, int | None] = {}
@@ -1360,7 +1391,7 @@ def _referable_units(path: Path, cases: Sequence[str]) -> tuple[np.ndarray, np.n
             return None
         if not math.isfinite(value):
             return None
-        found[row[0]] = int(round(value * 10**6))
+        found[row[0]] = int(probability_units(value))
         cell = row[2].strip() if len(row) > 2 else ""
         decided[row[0]] = int(cell) if cell in ("0", "1") else None
     if set(found) != set(cases) or len(found) != len(cases):
@@ -1407,7 +1438,7 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
     if units is not None:
         source = f"{beside} (its P_referable column)"
     elif not kaggle:
-        units = np.rint(np.asarray(sub.probs, dtype=np.float64)[:, r:] * 10**6).astype(np.int64).sum(axis=1)
+        units = probability_units(np.asarray(sub.probs, dtype=np.float64)[:, r:]).sum(axis=1)
         source = f"{submission} (P{r}" + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3
                                             else f"+..+P{k - 1}") + ")"
     else:
@@ -1450,13 +1481,17 @@ def _kaggle_pair_words(submission: str | Path, labels: str | Path) -> dict[str, 
                                 f"precision and recall come out transposed"}
 
 
-def label_image_names(labels: str | Path) -> dict[str, str]:
+def label_image_names(labels: str | Path, cases: Sequence[str] | None = None, *, image_column: str | None = None,
+                      grade_column: str | None = None, patient_column: str | None = None) -> dict[str, str]:
     """The image file names a label CSV writes with their extension, by stem, from any column
     (DeepDRiD's ``image_path``, ``regular-fundus-validation\\Images\\1\\1_l1.jpg`` -> ``1_l1``:
     ``1_l1.jpg``; a path's file name is taken, the first name of a stem kept): what a
     submission's case without extension should be called (:func:`drac_ssl.submission.read_submission`).
-    Empty when the file cannot be read (its own errors come when the labels are read)."""
-    table, _ = read_table(Path(labels))
+    The file is read as :func:`read_grade_labels` reads it (:func:`_label_table`: ``cases``, the
+    submission's, and the columns given decide a guessed encoding), so a GBK CSV's Chinese
+    stems are suggested as written. Empty when the file cannot be read (its own errors come
+    when the labels are read)."""
+    table, _ = _label_table(Path(labels), _label_columns(image_column, grade_column, patient_column), cases)
     names: dict[str, str] = {}
     for _, cells in table.rows if table is not None else ():
         for cell in cells:
@@ -1574,11 +1609,22 @@ def grading_bundle(submission: str | Path, run: str | None = None) -> dict[str, 
     notes = [f"{path} names {len(cells)} bundles: the rows were graded by more than one"] if len(cells) > 1 else []
     if found is not None:  # RUN's bundle is another model's: it did not grade this submission
         told["run_bundle"] = {"bundle": found["bundle"], "metadata_sha256": found["metadata_sha256"]}
-        notes.append(f"{run_not_grader_words(told)}, so its calibration and referral cut are not reported "
-                     f"as applied")
+        notes.append(f"{run_not_grader_words(told)}: {RUN_NOT_GRADER_MEANS}")
     if notes:
         told["note"] = "; ".join(notes)
     return told
+
+
+RUN_NOT_GRADER_MEANS = ("the grade names and the referable cut read from RUN may be another model's, and its "
+                        "calibration and referral cut are not reported as applied")
+"""What RUN's bundle not being the one that graded means for the score, after
+:func:`run_not_grader_words` in :func:`grading_bundle`'s ``note``: the one statement of it,
+printed once, in the ``Graded by`` line (a final read, D5: it was checked again for a stderr
+warning and restated in the calibration and deployed-cut lines, four times in all)."""
+
+RUN_NOT_GRADER_SEE = "RUN's bundle did not grade the submission (see Graded by)"
+"""How the calibration and deployed-cut notes of :func:`score` name that reason when
+``graded_by``'s note states it (:data:`RUN_NOT_GRADER_MEANS`)."""
 
 
 def run_not_grader_words(graded_by: Mapping[str, Any] | None) -> str:
@@ -1676,33 +1722,23 @@ def model_referable_cut(submission: str | Path, run: str | None = None) -> int |
     return cut if isinstance(cut, int) and not isinstance(cut, bool) and cut >= 1 else None
 
 
-def noted_bundle_mismatch(submission: str | Path, run: str | None) -> str:
+def noted_bundle_mismatch(submission: str | Path, run: str | None,
+                          graded_by: Mapping[str, Any] | None = None) -> str:
     """The warning when RUN's bundle is not the one the export's notes file beside
     ``submission`` (:func:`drac_ssl.submission.image_notes_path`) says wrote it: the notes'
     ``bundle`` cells name a ``metadata_sha256`` (:func:`drac_ssl.submission.bundle_cell`) and
-    none is the first 12 hex digits of the SHA-256 of RUN's ``bundle/metadata.json``; RUN's
-    grade names and referable cut (:func:`model_referable_cut`) are then another model's. ""
-    without RUN, without a notes file or a hash in it (``unknown``), or when one matches."""
-    from drac_ssl.grading.bundle_folder import bundle_folder
-    from drac_ssl.io import sha256_file
-
+    none is the first 12 hex digits of the SHA-256 of RUN's ``bundle/metadata.json``: then
+    :func:`run_not_grader_words` and :data:`RUN_NOT_GRADER_MEANS`. ""
+    without RUN, without a notes file or a hash in it (``unknown``), or when one matches.
+    ``graded_by``: :func:`grading_bundle`'s record of ``submission`` and ``run`` when the caller
+    has it (the check is that function's; not made again)."""
     if run is None:
         return ""
-    path, noted = _noted_hashes(submission)
-    if not noted:
-        return ""
-    try:
-        metadata = bundle_folder(run) / "metadata.json"
-        digest = sha256_file(metadata)[:12].lower()
-    except (ValueError, OSError):  # no bundle there: the training-image check says it
-        return ""
-    if digest in noted:
-        return ""
-    return (f"RUN's bundle ({metadata}, metadata_sha256={digest}) is not the one that wrote {submission}: "
-            f"{path} names metadata_sha256={', '.join(sorted(noted))}; the grade names and the referable cut "
-            f"read from RUN may be another model's, and its calibration and referral cut are not reported as "
-            f"applied; pass the run or bundle folder that wrote the submission "
-            f"as RUN")
+    if graded_by is None:
+        graded_by = grading_bundle(submission, run)
+    said = run_not_grader_words(graded_by)
+    return (f"{said}: {RUN_NOT_GRADER_MEANS}; pass the run or bundle folder that wrote the submission as RUN"
+            if said else "")
 
 
 def notes_grade_names(submission: str | Path) -> tuple[tuple[str, ...], str] | None:
@@ -2427,8 +2463,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         told = training_images_check(args.score)
     if told is not None:
         record["training_images"] = told
-    if not run_problem and (mismatch := noted_bundle_mismatch(args.score, args.run)):
-        record["bundle_mismatch_warning"] = mismatch
+    if not run_problem and (mismatch := noted_bundle_mismatch(args.score, args.run, graded_by)):
+        record["bundle_mismatch_warning"] = mismatch  # for JSON readers: the Graded by line prints it
     if run_problem:
         record["training_images_problem"] = run_problem
     try:  # the scored images among those the backbone pretrained on without grades: transductive
@@ -2463,8 +2499,6 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"warning: {run_problem}", file=sys.stderr)
     if record.get("class_names_warning"):
         print(f"warning: {record['class_names_warning']}", file=sys.stderr)
-    if record.get("bundle_mismatch_warning"):
-        print(f"warning: {record['bundle_mismatch_warning']}", file=sys.stderr)
     for line in record.get("case_name_warnings") or []:  # FILE:LINE: warning: ...
         print(line, file=sys.stderr)
     if record.get("swap_warning"):

@@ -35,7 +35,8 @@ from drac_ssl.config import (
     validate_grades,
     with_former_defaults,
 )
-from drac_ssl.io import read_json_dict
+from drac_ssl.io import absolute_from, read_json_dict
+from drac_ssl.run_state import made_in
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
@@ -189,16 +190,6 @@ def parse_difference_line(line: str) -> tuple[str, str, str]:
     return key, values[:arrow], values[arrow + 4:]
 
 
-def made_in(run_dir: Path) -> str | None:
-    """The working folder the run in ``run_dir`` was made from (``environment.json``'s ``cwd``;
-    None for runs made before it was recorded)."""
-    try:
-        cwd = json.loads((run_dir / "environment.json").read_text(encoding="utf-8")).get("cwd")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return cwd if isinstance(cwd, str) and cwd else None
-
-
 UNREAD_PATIENCE = "not read (finetune.keep=last)"
 """How :func:`comparable` writes ``finetune.patience`` under ``finetune.keep=last``, which runs
 every epoch: two such runs that differ only in it are the same run (the fold signature leaves it
@@ -228,15 +219,10 @@ def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, An
             node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, dict):
             continue
-
-        def absolute(text: str) -> str:
-            path = os.path.expanduser(text)
-            return os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
-
         if isinstance(node.get(name), str) and node[name].strip():
-            node[name] = absolute(node[name])
+            node[name] = absolute_from(node[name], cwd)
         elif isinstance(node.get(name), list):  # data.unlabelled: each folder
-            node[name] = [absolute(v) if isinstance(v, str) and v.strip() else v for v in node[name]]
+            node[name] = [absolute_from(v, cwd) if isinstance(v, str) and v.strip() else v for v in node[name]]
     finetune = out.get("finetune")
     if isinstance(finetune, dict) and str(finetune.get("referable_from")).lower() in REFERABLE_OFF:
         finetune["referable_from"] = "off"  # saved by YAML 1.1 readers as 'false'; 1.2 keeps 'off'
@@ -338,13 +324,6 @@ columns ...) names nothing, so a run over a standalone ingest takes that ingest'
 word (docs/data.md's ``-c configs/drac.yaml run.stages=[pretrain,...]`` after ``python -m
 data_prep ingest --root DIR``)."""
 
-def _absolute(path: str, cwd: str | None = None) -> str:
-    """``path`` (``~`` expanded) absolute and normalised, a relative one read from ``cwd`` (the
-    current folder when None)."""
-    path = os.path.expanduser(path)
-    return os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
-
-
 def _same_path(a: str, b: str) -> bool:
     """Whether two absolute paths name the same file or folder (written alike, or one reached
     through a symbolic link)."""
@@ -411,11 +390,11 @@ class IngestRecord:
             if not str(ours or "").strip():
                 return bool(str(given or "").strip())
             resolved = self.summary.get(key)
-            return not (isinstance(resolved, str) and resolved and _same_path(_absolute(str(ours), cwd), resolved))
+            return not (isinstance(resolved, str) and resolved and _same_path(absolute_from(str(ours), cwd), resolved))
         if key == "unlabelled":
             dirs = self.summary.get("unlabelled_dirs")
-            theirs = [str(d) for d in dirs] if isinstance(dirs, list) else [_absolute(str(d)) for d in given or []]
-            mine = [_absolute(str(d), cwd) for d in ours or [] if str(d).strip()]
+            theirs = [str(d) for d in dirs] if isinstance(dirs, list) else [absolute_from(str(d)) for d in given or []]
+            mine = [absolute_from(str(d), cwd) for d in ours or [] if str(d).strip()]
             return len(mine) != len(theirs) or not all(any(_same_path(a, b) for b in theirs) for a in mine)
         if key == "layout":
             return ours != "auto" and ours != self.value(setting)

@@ -50,6 +50,10 @@ from drac_ssl.exit_codes import CHECK_EXIT_CODES, INCOMPLETE_SUBMISSION
 from drac_ssl.figures import tied_grades
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import PEOPLE_CSV_ENCODING, atomic_write_text
+
+# the one rendering of a name's hidden characters, and the formatting characters a case may hold
+from drac_ssl.name_tags import ALLOWED_FORMAT_CHARACTERS as ALLOWED_FORMAT_CHARACTERS
+from drac_ssl.name_tags import printable_text as printable_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import (
     add_version_option,
@@ -63,7 +67,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
-           "write_submission", "DRAC_PROB_COLUMNS", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
+           "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "REFUSED_FORMAT_CHARACTERS",
            "ALLOWED_FORMAT_CHARACTERS", "refused_name_character", "broken_link_words", "case_name_problem", "printable_text",
            "CASE_NAME_KIND", "case_name_problems", "SCORE_COLUMN",
@@ -85,12 +89,23 @@ MAX_PER_KIND = 20  # check: report at most this many problems of one kind, then 
 # --------------------------------------------------------------------------- writing
 
 
+def probability_units(values: Any) -> np.ndarray:
+    """Probabilities (any shape; the floats read back from a written 6-decimal cell, or ones
+    to write) in millionths: int64 of the same shape, each the whole number nearest
+    ``value * 10**WRITE_DECIMALS`` (ties to even, ``np.rint``; a written decimal's units exactly).
+    The one conversion of the writer (:func:`written_units`, :func:`write_referable`'s
+    ``P_referable``, summed in these units) and of ``export --score``, which reads the export's
+    ``_referable.csv`` and sums a submission's columns the same way
+    (:func:`drac_ssl.scoring.score`); :func:`format_units` writes them back."""
+    return np.rint(np.asarray(values, dtype=np.float64) * 10**WRITE_DECIMALS).astype(np.int64)
+
+
 def _micro_units(probs: np.ndarray) -> np.ndarray:
     """Round ``probs`` ``(n, K)`` to ``WRITE_DECIMALS`` decimals as integers that sum to
     exactly ``10**WRITE_DECIMALS`` per row (the rounding residual goes to the largest entry,
     which is >= 1/K, so no entry leaves [0, 1])."""
     scale = 10**WRITE_DECIMALS
-    units = np.rint(probs * scale).astype(np.int64)
+    units = probability_units(probs)
     residual = scale - units.sum(axis=1)
     units[np.arange(units.shape[0]), units.argmax(axis=1)] += residual
     return units
@@ -126,7 +141,10 @@ def written_probabilities(probs: np.ndarray) -> np.ndarray:
     return written_units(probs) / float(10**WRITE_DECIMALS)
 
 
-def _format_units(units: int) -> str:
+def format_units(units: int) -> str:
+    """Millionths (:func:`probability_units`) as a CSV cell writes them: ``306000`` is
+    ``0.306000``, ``1000000`` is ``1.000000`` (:data:`WRITE_DECIMALS` decimals, no float
+    rounding)."""
     scale = 10**WRITE_DECIMALS
     return f"{units // scale}.{units % scale:0{WRITE_DECIMALS}d}"
 
@@ -163,7 +181,7 @@ def write_submission(
     out = io.StringIO()
     out.write(",".join(submission_columns(int(num_grades))) + "\n")
     for name, grade, row in zip(names, grades, units, strict=True):
-        out.write(f"{name},{int(grade)}," + ",".join(_format_units(int(u)) for u in row) + "\n")
+        out.write(f"{name},{int(grade)}," + ",".join(format_units(int(u)) for u in row) + "\n")
     return atomic_write_text(path, out.getvalue())
 
 
@@ -217,14 +235,13 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
     if not 1 <= r <= k - 1:
         raise ValueError(f"{submission}: a referable cut at grade {r} is outside 1..{k - 1} on its "
                          f"{k} grades")
-    scale = 10**WRITE_DECIMALS
     out_text = io.StringIO()
     writer = csv.writer(out_text, lineterminator="\n")
     writer.writerow([*REFERABLE_COLUMNS, *([NOT_INFORMATIVE_COLUMN] if not_informative else [])])
     for row in rows:
-        units = sum(int(round(float(v) * scale)) for v in row[2 + r:2 + k])
+        units = int(probability_units([float(v) for v in row[2 + r:2 + k]]).sum())
         referred = int(int(row[1]) >= r) if cut is None else int(units >= cut_units(cut))
-        writer.writerow([row[0], _format_units(units), referred,
+        writer.writerow([row[0], format_units(units), referred,
                          *([not_informative] if not_informative else [])])
     return atomic_write_text(referable_path(submission) if out is None else out, out_text.getvalue())
 
@@ -682,7 +699,7 @@ def write_incomplete_grades(
         cell, said = not_graded_cells(str(name), f"{NOT_GRADED}{reason}")
         writer.writerow([cell, "", *[""] * int(num_grades), said])
     for i, (name, grade, row) in enumerate(zip(names, grades, units, strict=True)):
-        writer.writerow([name, int(grade), *(_format_units(int(u)) for u in row),
+        writer.writerow([name, int(grade), *(format_units(int(u)) for u in row),
                          spreadsheet_cell(str(notes[i])) if notes is not None else ""])
     return atomic_write_text(path, out.getvalue())
 
@@ -723,13 +740,6 @@ REFUSED_FORMAT_CHARACTERS = frozenset(chr(code) for code in (
 """Formatting and invisible characters no case name may hold (:func:`case_name_problem`): they
 reorder how the name shows (``scan``, U+202E RIGHT-TO-LEFT OVERRIDE, ``gnp.exe`` reads as
 ``scanexe.png``) or hide in it (two names that look the same)."""
-
-ALLOWED_FORMAT_CHARACTERS = frozenset("\u200c\u200d\u200e\u200f\u061c\u00ad")
-"""Formatting characters a legitimate name holds, allowed in a case and shown as they are
-(:func:`printable_text`): ZERO WIDTH NON-JOINER (Persian words: the prefix ``mi-`` of a verb),
-ZERO WIDTH JOINER (Devanagari, Sinhala conjuncts), LEFT-TO-RIGHT and RIGHT-TO-LEFT MARK, ARABIC
-LETTER MARK (a mixed Latin and Arabic or Hebrew name) and the SOFT HYPHEN."""
-
 
 def refused_name_character(char: str) -> bool:
     """Whether the character ``char`` keeps a name from being a case: of
@@ -979,16 +989,6 @@ def _in_percent(values: Sequence[float | None]) -> bool:
     numbers = [float(v) for v in values if v is not None]
     return (all(0.0 <= v <= 100.0 for v in numbers) and max(numbers) > 1.0
             and abs(sum(numbers) - 100.0) <= 100.0 * CHECK_SUM_TOL)
-
-
-def printable_text(text: str) -> str:
-    """``text`` with its control and other non-printable characters escaped (``\\x03``), for a
-    message: a binary file's bytes never reach the terminal raw. Escaped: every character
-    :func:`refused_name_character` refuses in a name, and every other non-printable one
-    (``str.isprintable``) but the formatting characters a name may hold
-    (:data:`ALLOWED_FORMAT_CHARACTERS`), so that a case name shows as it is."""
-    return "".join(c if (c.isprintable() or c in ALLOWED_FORMAT_CHARACTERS) and not refused_name_character(c)
-                   else repr(c)[1:-1] for c in text)
 
 
 def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
@@ -1324,13 +1324,17 @@ def _image_notes_problem(problems: _Problems, rows: Sequence[tuple[int, list[str
                  "_notes)")
 
 
-def _is_referable_header(fields: Sequence[str]) -> bool:
-    """Whether ``fields`` is the header of the export's referable-DR file (:func:`write_referable`:
-    :data:`REFERABLE_COLUMNS`, with or without :data:`NOT_INFORMATIVE_COLUMN`), its names' case
-    and spaces aside."""
-    names = tuple(f.strip().lower() for f in fields)
+def is_referable_header(fields: Sequence[str]) -> bool:
+    """Whether ``fields`` is the header of the export's referable-DR file (:func:`write_referable`):
+    it starts with :data:`REFERABLE_COLUMNS`, its names' case and spaces aside; any columns after
+    them (its :data:`NOT_INFORMATIVE_COLUMN`, a ``comment`` column a spreadsheet added) are
+    allowed, as they were before this function (a review, F2: a file with an added column was
+    skipped, and ``--score`` summed the submission's columns and dropped the export's decision).
+    The check's (a referable file given as a submission) and ``export --score``'s (the file it
+    reads P(referable) and the export's referrals from, by position: columns 1 to 3). The rule
+    for overwriting such a file (:mod:`drac_ssl.out_paths`) is stricter and separate."""
     known = tuple(c.lower() for c in REFERABLE_COLUMNS)
-    return names in (known, (*known, NOT_INFORMATIVE_COLUMN.lower()))
+    return tuple(f.strip().lower() for f in fields[:len(known)]) == known
 
 
 def _referable_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]],
@@ -1615,7 +1619,7 @@ def _check(csv_path: str | os.PathLike[str],
     if rows and _is_image_notes_header(rows[0][1]):  # the export's <stem>_notes.csv
         _image_notes_problem(problems, rows, csv_path)
         return _Checked(problems.finish(), len(rows) - 1, text=text)  # no grades in it: no scale said
-    if rows and _is_referable_header(rows[0][1]):  # the export's <stem>_referable.csv
+    if rows and is_referable_header(rows[0][1]):  # the export's <stem>_referable.csv
         _referable_file_problem(problems, rows, csv_path)
         return _Checked(problems.finish(), len(rows) - 1, text=text)  # no grades in it: no scale said
     if rows and _notes_file_grades(rows[0][1]) is not None:  # the app's grades_INCOMPLETE.csv / grades_with_notes.csv

@@ -108,9 +108,11 @@ from drac_ssl.run_state import (
     checkpoint_saved,
     command_without,
     finetune_saved_on_disk,
+    first_training,
     is_run_folder,
     killed_attempt_seconds,
     killed_training_seen,
+    made_in,
     report_words,
     resume_in_place_command_and_note,
     saved_checkpoint,
@@ -141,7 +143,6 @@ from drac_ssl.stage_settings import (
     fold_lines,
     ingest_record,
     last_checkpoint,
-    made_in,
     parse_difference_line,
     reads,
     saved_settings,
@@ -1610,7 +1611,13 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         env["config_file"] = str(Path(fixes.file).absolute())  # config's, for -c NAME: config_file)
     made = read_json_dict(run_dir / "environment.json")  # before this invocation
     if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's
-        atomic_write_json(run_dir / "environment.json", env)
+        made_env = env
+        if first_training(run_dir) is not None:  # a run made before, its environment.json lost: its
+            # cwd is the folder config.yaml's relative paths were typed in, not this one's (review F1)
+            made_env = {k: v for k, v in env.items() if k != "cwd"}
+            if cwd := made_in(run_dir):
+                made_env["cwd"] = cwd
+        atomic_write_json(run_dir / "environment.json", made_env)
     other_threads = _resumed_with_other_threads(cfg, run_dir, env)
     if other_threads:  # said before the stage starts, and kept in this invocation's line
         env = {**env, "resumed_with_other_threads": other_threads}

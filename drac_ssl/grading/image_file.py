@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drac_ssl.grading.image_notes import CONVERT_FIX, READ_FORMATS, other_format
+from drac_ssl.name_tags import printable_text  # stdlib only
 
 if TYPE_CHECKING:
     from data_prep.problems import Problem
@@ -233,8 +234,7 @@ def path_refusal(path: str | os.PathLike[str], upload: bool = False) -> FileRefu
                 target = os.readlink(p)
             except OSError:
                 target = "a file"
-            # escaped as the export says a name (drac_ssl.submission.printable_text)
-            shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(target))
+            shown = printable_text(str(target))  # escaped as the export says a name
             return FileRefusal(f"is a broken symbolic link (points to {shown}, which does not exist)",
                                "upload the image file itself" if upload else
                                "point the link at the image, or give the image file's own path",

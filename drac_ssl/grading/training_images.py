@@ -70,7 +70,7 @@ from drac_ssl.io import read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, PIXELS_COLUMN, labelled_rows, read_manifest
 
 __all__ = ["BY_PIXELS", "HASH_HEX", "PIXELS_CHECK_NEEDS_INGEST", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
-           "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
+           "TRAINING_IMAGE_NOTE", "training_image_note", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
            "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "pretraining_record",
            "file_pixels_prefix", "ingest_pixel_digests", "is_training_image", "match_words", "pixels_prefix", "pretraining_splits", "record_pixel_splits", "record_splits", "run_of_bundle",
            "splits_of", "training_hashes", "training_images_line", "training_images_record", "training_match",
@@ -218,7 +218,13 @@ def ingest_pixel_digests(data_dir: str | os.PathLike[str], rows: Iterable[Mappin
 
     import numpy as np
 
-    from data_prep.validate import convert_channels, inspect_image, pixels_sha256, sha256_of
+    from data_prep.validate import (
+        array_row_image,
+        array_row_pixels,
+        inspect_image,
+        pixels_sha256,
+        sha256_of,
+    )
 
     data_dir = Path(data_dir)
     summary = read_json_dict(data_dir / "ingest_summary.json") or {}
@@ -261,15 +267,10 @@ def ingest_pixel_digests(data_dir: str | os.PathLike[str], rows: Iterable[Mappin
             images, i = arrays[key], int(match["i"])
             if i >= len(images):
                 return None
-            pixels = np.ascontiguousarray(images[i][..., 0] if images[i].ndim == 3 and images[i].shape[2] == 1
-                                          else images[i])
+            pixels = array_row_pixels(images[i])
             if pixels.dtype != np.uint8 or sha256_of(pixels.tobytes()) != want:
                 return None
-            colour = pixels.ndim == 3 and not (np.array_equal(pixels[..., 0], pixels[..., 1])
-                                               and np.array_equal(pixels[..., 1], pixels[..., 2]))
-            converted, _ = convert_channels(pixels, rel, 1 if grey else None, colour,
-                                            "RGB" if pixels.ndim == 3 else "L")
-            digests.append(pixels_sha256(converted))
+            digests.append(pixels_sha256(array_row_image(pixels, rel, 1 if grey else None)[0]))
     except (OSError, ValueError):  # an .npz that is no archive, a damaged one
         return None
     finally:
@@ -648,9 +649,18 @@ def training_images_line(n_trained: int, n_images: int, by_pixels: int = 0) -> s
             f"({match_words(n_trained, by_pixels)}): scores on them are not a test")
 
 
-TRAINING_IMAGE_NOTE = (f"{TRAINING_IMAGE}: this file is one of the images this model was trained on "
-                       f"(same SHA-256), so its grade is no test of the model.")
-"""The app's note on an upload whose hash is among the bundle's training images
-(:meth:`app.predict.Predictor.training_image`); a plain note
-(:func:`drac_ssl.grading.image_notes.is_plain_note`), said as "Note: ..." on the page and in
-the batch's notes column."""
+def training_image_note(found: bool | str = True) -> str:
+    """The app's note on an upload that is one of the bundle's training images, saying which
+    matched (:func:`training_match`'s ``found``): its file's hash (True: ``(same SHA-256)``) or
+    its decoded pixels' alone (:data:`BY_PIXELS`: ``(same decoded pixels)``, a PNG of an
+    ``.npz`` row or a copy saved again, whose bytes differ), as :func:`match_words` says it for
+    the export. A plain note (:func:`drac_ssl.grading.image_notes.is_plain_note`), said as
+    "Note: ..." on the page and in the batch's notes column
+    (:meth:`app.predict.Predictor.upload_warnings`)."""
+    return (f"{TRAINING_IMAGE}: this file is one of the images this model was trained on "
+            f"({match_words(1, 1 if found == BY_PIXELS else 0)}), so its grade is no test of the model.")
+
+
+TRAINING_IMAGE_NOTE = training_image_note(True)
+"""The app's note on an upload whose file's hash is among the bundle's training images
+(:func:`training_image_note`; ``(same decoded pixels)`` for one matched by its pixels alone)."""

@@ -135,3 +135,39 @@ def test_a_demo_bundle_says_no_training_image_not_unknown(bundles: dict[str, Any
     with open(notes_path, newline="", encoding="utf-8-sig") as fh:
         marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
     assert marked == {"(about these grades)": "", "trained.png": "no"}
+
+
+def test_a_copy_matched_by_its_decoded_pixels_is_said_so_not_same_sha256(
+        tmp_path: Path, files: dict[str, Path], one_thread: None) -> None:
+    """A final read: an upload matched by its decoded pixels alone (another file of a training
+    image's pixels: a PNG of an .npz row, a copy saved again) was said to have "(same SHA-256)",
+    which its bytes do not share, in the note, the batch summary and the notes CSV."""
+    from app.server import AppSettings, _grade_batch_now
+    from data_prep.validate import pixels_sha256
+    from drac_ssl.grading.training_images import BY_PIXELS, training_image_note
+    from drac_ssl.submission import TRAINING_IMAGE_PIXELS_MARK
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
+    meta = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
+    meta.pop("demo", None)
+    meta["training_images"] = training_images_record([hashlib.sha256(files["trained"].read_bytes()).hexdigest()],
+                                                     [pixels_sha256(_scan(300, seed=1))])
+    (bundle / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    predictor = Predictor(bundle)
+    copy = tmp_path / "copy.png"
+    Image.fromarray(_scan(300, seed=1)).save(copy, compress_level=0)  # the same pixels, other bytes
+    assert copy.read_bytes() != files["trained"].read_bytes()
+    said = training_image_note(BY_PIXELS)
+    assert "(same decoded pixels)" in said and "SHA-256" not in said and is_plain_note(said)
+    assert training_image_note(True) == TRAINING_IMAGE_NOTE and "(same SHA-256)" in TRAINING_IMAGE_NOTE
+    summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(),
+                                                    [str(copy), str(files["trained"]), str(files["new"])])
+    notes = {row[0]: row[-1] for row in rows}
+    assert f"Note: {said}" in notes["copy.png"] and "SHA-256" not in notes["copy.png"], notes
+    assert f"Note: {TRAINING_IMAGE_NOTE}" in notes["trained.png"], notes
+    assert "2 of 3 images were used to train this model (same SHA-256 or, for 1 of them, same decoded " \
+           "pixels)" in summary, summary
+    with open(notes_path, newline="", encoding="utf-8-sig") as fh:
+        marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
+    assert marked == {"(about these grades)": "", "copy.png": TRAINING_IMAGE_PIXELS_MARK,
+                      "trained.png": TRAINING_IMAGE_MARK, "new.png": "no"}

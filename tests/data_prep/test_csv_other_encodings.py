@@ -197,3 +197,16 @@ def test_scoring_reads_a_gbk_csv_whose_header_names_the_columns_given(tmp_path: 
     path.write_bytes("图像,分级\r\n张三_01.png,1\r\n李四_02.png,0\r\n".encode("gbk"))
     rows = read_grade_labels(path, ["a", "b", "c"], image_column="图像", grade_column="分级")
     assert rows.names == ["张三_01.png", "李四_02.png"] and rows.grades == [1, 0]
+
+
+def test_the_encodings_tried_are_each_one_constant() -> None:
+    """A final read, D6: the guessed encodings were restated in decode_text (its candidates, its
+    note), not_utf8_words and reread_matching's note, and convmv's list restated NAME_ENCODINGS;
+    each is read from its one constant now."""
+    from data_prep import labels, layout
+
+    assert labels.GUESSED_ENCODINGS == ("cp1252", "latin-1") == tuple(labels.GUESSED_ENCODING_WORDS)
+    text, encoding, said = labels.decode_text("Größe,1\n".encode("cp1252"), Path("l.csv"))
+    assert (text, encoding) == ("Größe,1\n", "cp1252") and "read as Windows-1252" in said[0].what
+    assert "read as Latin-1" in labels.not_utf8_words("latin-1")
+    assert layout.CONVMV_CANDIDATES.split(", ") == [layout.CONVMV_NAMES.get(c, c) for c, _ in layout.NAME_ENCODINGS]

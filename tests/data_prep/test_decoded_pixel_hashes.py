@@ -135,3 +135,31 @@ def test_a_bundle_from_a_manifest_without_the_column_hashes_the_training_images_
     assert old is not None and old["sha256_prefixes"] == new["sha256_prefixes"]
     assert training_pixel_hashes({TRAINING_IMAGES_KEY: old}) is None
     assert "without run.reuse" in PIXELS_CHECK_NEEDS_INGEST
+
+
+@pytest.mark.parametrize(("shape", "channels"), [((6, 20, 20, 1), "auto"), ((6, 20, 20), "auto"),
+                                                  ((6, 20, 20, 3), "1")])
+def test_the_ingest_and_a_bundle_decode_an_npz_row_with_one_function(
+        tmp_path: Path, shape: tuple[int, ...], channels: str) -> None:
+    """A final read, D3: the row handling of the ingest (cache.process_array_rows) was copied into
+    the bundle's pixel hashes of an older manifest (training_images.ingest_pixel_digests) and the
+    export's check of a row's sha256; all use validate.array_row_pixels / array_row_image now. A
+    (H, W, 1) row, a (H, W) row and colour rows ingested as grey get the same hashes both ways."""
+    from data_prep.validate import array_row_image, array_row_pixels, sha256_of
+    from drac_ssl.grading.training_images import ingest_pixel_digests
+
+    images = np.random.default_rng(2).integers(0, 256, shape, dtype=np.uint8)
+    root = tmp_path / "tiny.npz"
+    np.savez(root, train_images=images, train_labels=(np.arange(6) % 3).reshape(-1, 1).astype(np.uint8))
+    out = tmp_path / "out"
+    ingest.run(config(root, cache_sizes=[16], channels=channels), out, verbose=False)
+    rows = read_manifest(out / ingest.MANIFEST_NAME)
+    for row, image in zip(rows, images, strict=True):
+        pixels = array_row_pixels(image)
+        assert pixels.shape == ((20, 20, 3) if shape[-1] == 3 else (20, 20))  # (H, W, 1) read as grey
+        assert row["sha256"] == sha256_of(pixels.tobytes())
+        converted, _, colour = array_row_image(pixels, row["path"], 1 if channels == "1" else None)
+        assert colour == (len(shape) == 4 and shape[3] == 3) and converted.ndim == 2
+        assert row[PIXELS_COLUMN] == pixels_sha256(converted)
+    assert ingest_pixel_digests(out, _without_pixels_column(out / ingest.MANIFEST_NAME)) == [
+        r[PIXELS_COLUMN] for r in rows]

@@ -199,3 +199,18 @@ def test_units_per_grade_counts_a_patient_in_each_of_its_grades_and_refuses_uneq
     for grades, patients in (([0, 1], ["a"]), ([], ["a"])):
         with pytest.raises(ValueError, match=f"{len(grades)} grades but {len(patients)} patients"):
             units_per_grade(grades, patients)
+
+
+def test_a_grade_with_exactly_n_folds_images_still_gets_stratified_folds() -> None:
+    """Five grade-0 images for 5 folds: stratification is possible (max count >= n_folds), so the
+    folds are StratifiedKFold(5, shuffle=True, random_state=0)'s, not dealt_folds' (mutation D03:
+    > instead of >=)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = [0] * 5 + [1] * 3
+    expected = np.full(len(y), -1, dtype=np.int64)
+    with pytest.warns(UserWarning, match="least populated class"):
+        for fold, (_, val) in enumerate(StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y)), y)):
+            expected[val] = fold
+    folds, _ = assign_folds(y, 5, 0)
+    assert folds.tolist() == expected.tolist() == [2, 0, 1, 3, 4, 0, 2, 1]

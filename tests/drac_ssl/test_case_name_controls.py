@@ -96,3 +96,34 @@ def test_the_deprecated_format_characters_are_refused_too(code: int) -> None:
     """U+206A..206F (category Cf, deprecated: symmetric swapping, digit shapes) hide in a name
     like the other invisible ones (a final read)."""
     assert case_name_problem(f"scan{chr(code)}1.png") is not None
+
+
+def test_one_rendering_of_hidden_characters_says_every_name(tmp_path: Path) -> None:
+    """A final read, D7: three helpers escaped a name's hidden characters (submission's
+    printable_text, name_tags' copy without numpy, which escaped the formatting characters a name
+    may hold, and config's visible_text; a broken link's target had a fourth, inline). One
+    now: name_tags.printable_text (its rule unchanged: every character the old one kept), with
+    visible_text quoting it."""
+    from drac_ssl import config, name_tags, submission
+    from drac_ssl.grading.image_file import path_refusal
+
+    assert submission.printable_text is name_tags.printable_text
+    assert config.visible_text is name_tags.visible_text
+    assert submission.ALLOWED_FORMAT_CHARACTERS is name_tags.ALLOWED_FORMAT_CHARACTERS
+    for code in [*range(0x250), *range(0x2000, 0x2070), 0xFEFF, 0x180E, *range(0xFFF9, 0xFFFC), 0xE0001, 0xDCFF]:
+        char = chr(code)
+        kept = (char.isprintable() or char in submission.ALLOWED_FORMAT_CHARACTERS) \
+            and not submission.refused_name_character(char)  # the old printable_text's rule
+        assert (printable_text(f"a{char}b") == f"a{char}b") == kept, hex(code)
+    persian = "mi\u200cravam\r.png"  # ZWNJ kept (a Persian word), the carriage return escaped
+    assert printable_text(persian) == "mi\u200cravam\\r.png"
+    assert persian in name_tags.said_forms(persian) and "mi\u200cravam\\r.png" in name_tags.said_forms(persian)
+    assert name_tags.visible_text("0\r") == repr("0\r") == "'0\\r'" and name_tags.visible_text("0") == "0"
+    assert name_tags.visible_text("a\u200cb") == "'a\\u200cb'"  # alone, every hidden one shows
+    # a review, F3: the backslash is doubled too (it showed 'a\b\r', its \b read as a backspace), not in printable_text
+    assert name_tags.visible_text("a\\b\r") == repr("a\\b\r") == "'a\\\\b\\r'"
+    assert name_tags.visible_text("a\\b") == "a\\b" and printable_text("a\\b\r") == "a\\b\\r"
+    link = tmp_path / "link.png"
+    link.symlink_to(tmp_path / persian)
+    refusal = path_refusal(link)
+    assert refusal is not None and f"points to {printable_text(str(tmp_path / persian))}," in refusal.what

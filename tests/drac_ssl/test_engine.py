@@ -467,3 +467,16 @@ def test_metrics_csv_quotes_text_and_keeps_numeric_rows_as_they_were(tmp_path: P
     engine_module.write_history(tmp_path, [{"epoch": 0, "note": 'resumed, lr "halved"', "loss": 0.5}])
     with open(tmp_path / "metrics.csv", newline="", encoding="utf-8") as fh:
         assert list(csv.reader(fh)) == [["epoch", "note", "loss"], ["0", 'resumed, lr "halved"', "0.5"]]
+
+
+def test_max_monitor_needs_min_delta_above_the_best() -> None:
+    """mode=max: a rise smaller than min_delta is not an improvement (mutation E05: best - min_delta)."""
+    m = Monitor("qwk", mode="max", min_delta=0.1, patience=1)
+    assert [m.update(v, e) for e, v in enumerate([0.5, 0.45, 0.55, 0.61])] == [True, False, False, True]
+
+
+def test_min_monitor_needs_a_drop_of_more_than_min_delta() -> None:
+    """mode=min: a drop of exactly min_delta is not an improvement (mutation E02: <= instead of <)."""
+    m = Monitor("loss", mode="min", min_delta=0.25, patience=3)
+    assert [m.update(v, e) for e, v in enumerate([1.0, 0.75, 0.5])] == [True, False, True]
+    assert m.best == 0.5 and m.best_epoch == 2

@@ -188,3 +188,22 @@ def test_the_knn_monitor_says_its_progress_in_a_log_file(capsys: pytest.CaptureF
     monkeypatch.setattr(console, "progress_clock", StepClock(0.001))  # fast: no line
     monitor(backbone)
     assert "[k-NN monitor" not in capsys.readouterr().err
+
+
+def test_low_label_finetune_lr_decays_every_decay_every_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step decay: lr * decay_rate ** (step // decay_every) at each optimiser step (mutation L01:
+    the lr never decayed)."""
+    seen: list[float] = []
+    real = torch.optim.Adam.step
+
+    def spy(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+        seen.append(self.param_groups[0]["lr"])
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 4, generator=g)
+    y = torch.arange(16) % 2
+    finetune_classifier(nn.Identity(), x, y, x, y, x, y, lr=1.0, batch_size=8, max_epochs=2, patience=5,
+                        decay_every=1, decay_rate=0.5)
+    assert seen == pytest.approx([1.0, 0.5, 0.25, 0.125])

@@ -4281,3 +4281,21 @@ def test_a_damaged_variant_bundle_is_rebuilt_by_the_command_its_refusal_advises(
     assert f"(vicreg, built from {run / 'finetune' / 'vicreg'})" in said and "reused" not in said, said
     assert len(export.load_bundle(bundle_dir).models) == len(meta["folds"])
     assert bundles.reusable_bundle(run, "vicreg") == bundle_dir
+
+
+def test_list_images_and_the_submission_put_2_png_before_10_png(tmp_path: Path) -> None:
+    """Natural order, not string order: ``export.list_images`` (mutation O02) and the case
+    column that ``export --images`` writes (mutation O03) list 2.png before 10.png."""
+    from png_bytes import walk_scan
+
+    from app.demo_bundle import build_demo_bundle
+
+    images = tmp_path / "imgs"
+    images.mkdir()
+    for seed, name in enumerate(("10.png", "2.png")):
+        cv2.imwrite(str(images / name), walk_scan(64, seed))
+    assert [p.name for p in export.list_images(images)] == ["2.png", "10.png"]
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    assert export.main([str(bundle_dir), "--images", str(images), "--out", str(tmp_path / "s.csv")]) == 0
+    with (tmp_path / "s.csv").open(newline="") as f:
+        assert [row[0] for row in csv.reader(f)][1:] == ["2.png", "10.png"]

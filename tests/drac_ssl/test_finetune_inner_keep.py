@@ -328,3 +328,39 @@ def test_the_inner_protocol_words_name_units_kept_whole_only_when_there_are_some
     assert "kept whole" not in finetune._inner_words(ft, None)  # every image its own unit
     assert "grade-stratified, patients kept whole," in finetune._inner_words(ft, ["patient:a", "image:b"])
     assert "patients and near-twin groups kept whole" in finetune._inner_words(ft, ["group:g1", "patient:a"])
+
+
+@pytest.mark.parametrize("freeze", ["frozen", "last"])  # cached-head path, full-network path
+def test_keep_best_saves_the_best_epochs_weights_not_the_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              freeze: str) -> None:
+    """finetune.keep=best: each fold saves (and scores) the best epoch's weights, here epoch 0 of
+    3, not the last epoch's (mutations K01: head.load_state_dict(best) dropped on the cached-head
+    path; K02: model.load_state_dict(best) dropped on the full-network path)."""
+    from drac_ssl.weights_file import load_safetensors
+
+    torch.set_num_threads(1)
+    make_fake_ingest(tmp_path, n_folds=2)
+    own = {"finetune.n_boot": "5", "data.n_folds": "2", "umm.enabled": "false", "finetune.keep": "best",
+           "finetune.epochs": "3", "finetune.patience": "0", "finetune.lr": "0.05", "finetune.freeze": freeze,
+           "finetune.compare_scratch": "false"}
+    cfg = load_config(None, [f"{k}={v}" for k, v in {**TINY_FINETUNE, **own}.items()])
+    pretrain.run(cfg, tmp_path)
+    real, calls, copies = finetune.quadratic_weighted_kappa, [0], []
+
+    def kappa(*args: object, **kwargs: object) -> float:  # the loop's first 6 calls (2 folds x 3 epochs)
+        calls[0] += 1
+        return [1.0, 0.0, 0.0][(calls[0] - 1) % 3] if calls[0] <= 6 else real(*args, **kwargs)
+
+    monkeypatch.setattr(finetune, "quadratic_weighted_kappa", kappa)
+    real_copy = finetune._state_copy
+    monkeypatch.setattr(finetune, "_state_copy", lambda m: copies.append(real_copy(m)) or copies[-1])
+    variant = finetune.run(cfg, tmp_path).variants["vicreg"]
+    for fold in (0, 1):
+        assert json.loads((variant.out_dir / f"fold{fold}.json").read_text())["best_epoch"] == 0
+        saved = load_safetensors(variant.out_dir / f"fold{fold}.safetensors")
+        best = copies[fold]  # the one copy of fold `fold`: its epoch 0
+        common = [k for k in saved if any(k.endswith(b) for b in best)]
+        assert common
+        for k in common:
+            b = next(v for n, v in best.items() if k.endswith(n))
+            assert torch.equal(saved[k], b), k

@@ -19,7 +19,11 @@ from app.predict import InputRejected, Predictor
 from drac_ssl.grading import InputLimits, grade_images, load_bundle, read_image
 from drac_ssl.grading.image_file import DEFAULT_LIMITS, LOCAL_FILE_LIMITS
 from drac_ssl.grading.predict import GRADE_NOT_USED, GradedImages, ImageReadError
-from drac_ssl.grading.training_images import TRAINING_IMAGES_KEY, training_images_record
+from drac_ssl.grading.training_images import (
+    PIXELS_CHECK_NEEDS_INGEST,
+    TRAINING_IMAGES_KEY,
+    training_images_record,
+)
 
 
 def _scan(side: int = 96, seed: int = 0) -> np.ndarray:
@@ -40,8 +44,27 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory: pytest.TempPathFactory, trained: Path) -> Path:
-    """A tiny demo bundle whose metadata lists ``trained`` among its training images."""
+    """A tiny demo bundle whose metadata lists ``trained`` among its training images, by its
+    file's hash and its decoded pixels' (as a bundle of today's ingest does)."""
+    from data_prep.validate import pixels_sha256
+
     bundle = build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=32, source_size=48, n_folds=1)
+    meta_path = bundle / "metadata.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta[TRAINING_IMAGES_KEY] = training_images_record([hashlib.sha256(trained.read_bytes()).hexdigest()],
+                                                       [pixels_sha256(_scan(96, 1))])
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    return bundle
+
+
+@pytest.fixture(scope="module")
+def old_bundle_dir(tmp_path_factory: pytest.TempPathFactory, bundle_dir: Path, trained: Path) -> Path:
+    """:func:`bundle_dir` as a bundle of an ingest made before the decoded-pixel hashes: its
+    training images listed by file hash only."""
+    import shutil
+
+    bundle = tmp_path_factory.mktemp("old") / "bundle"
+    shutil.copytree(bundle_dir, bundle)
     meta_path = bundle / "metadata.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     meta[TRAINING_IMAGES_KEY] = training_images_record([hashlib.sha256(trained.read_bytes()).hexdigest()])
@@ -129,29 +152,46 @@ def test_a_mask_is_doubted_by_read_image_and_grade_images_as_by_the_predictor(
 
 
 def test_grade_images_marks_the_training_images_and_blank_images(
-        bundle_dir: Path, trained: Path, tmp_path: Path) -> None:
+        bundle_dir: Path, old_bundle_dir: Path, trained: Path, tmp_path: Path) -> None:
+    """A bundle that lists its training images by file hash only (an ingest made before the
+    decoded-pixel hashes) tells them by their files, without ``paths`` not at all, and each call
+    says once that pixels are not checked (a UserWarning, asserted here: it leaked into the CI
+    log); one with pixel hashes tells them by their pixels too, without a word."""
     other = tmp_path / "other.png"
     Image.fromarray(_scan(96, 2)).save(other)
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((96, 96), 7, np.uint8)).save(blank)
-    bundle = load_bundle(bundle_dir)
+    bundle = load_bundle(old_bundle_dir)
     paths = [trained, other, blank]
     read = [read_image(p, 1, kind=bundle.kind) for p in paths]
-    graded = grade_images(bundle, [image for image, _ in read], file_warnings=[s for _, s in read],
-                          paths=paths)
+    with pytest.warns(UserWarning, match="holds file hashes only") as said:
+        graded = grade_images(bundle, [image for image, _ in read], file_warnings=[s for _, s in read],
+                              paths=paths)
+        # chunks joined keep every per-image field
+        joined = GradedImages.joined([grade_images(bundle, [read[0][0]], paths=[trained]),
+                                      grade_images(bundle, [read[2][0]], paths=[blank])])
+        # without paths: not known; a file gone since it was read: cannot be told
+        unpathed = grade_images(bundle, [read[0][0]])
+        gone = grade_images(bundle, [read[1][0]], paths=[tmp_path / "gone.png"])
+    assert [str(w.message) for w in said] == [PIXELS_CHECK_NEEDS_INGEST] * 5  # once a call, nothing else
     assert graded.training_image == [True, False, False]
     assert graded.not_reliably_gradable[:2] == [[], []]
     assert graded.not_reliably_gradable[2] == ["blank or near-constant", GRADE_NOT_USED]
-    # chunks joined keep every per-image field
-    joined = GradedImages.joined([grade_images(bundle, [read[0][0]], paths=[trained]),
-                                  grade_images(bundle, [read[2][0]], paths=[blank])])
     assert joined.training_image == [True, False]
     assert joined.not_reliably_gradable == [[], ["blank or near-constant", GRADE_NOT_USED]]
-    # without paths: not known; a file gone since it was read: cannot be told
-    assert grade_images(bundle, [read[0][0]]).training_image is None
-    assert grade_images(bundle, [read[1][0]], paths=[tmp_path / "gone.png"]).training_image == [None]
+    assert unpathed.training_image is None
+    assert gone.training_image == [None]
     with pytest.raises(ValueError, match=r"paths must hold one entry per image \(1\)"):
         grade_images(bundle, [read[0][0]], paths=paths)
+    # today's bundle: by the pixels too, with or without paths (and no warning: the test run
+    # turns one into an error below)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        current = load_bundle(bundle_dir)
+        assert grade_images(current, [read[0][0], read[1][0]]).training_image == [True, False]
+        assert grade_images(current, [read[0][0]], paths=[tmp_path / "gone.png"]).training_image == [True]
 
 
 def test_a_broken_link_and_a_named_pipe_are_said_as_such(tmp_path: Path, predictor: Predictor) -> None:

@@ -353,3 +353,20 @@ def test_grading_loss_refuses_an_unknown_kind() -> None:
         grading_loss(output, grade, "classfication", None)
     assert torch.isfinite(grading_loss(output, grade, "classification", None))
     assert torch.isfinite(grading_loss(output[:, :1], grade, "regression", None))
+
+
+def test_calibration_divides_by_t_and_fits_thresholds_on_calibrated_probabilities() -> None:
+    """softmax(raw / T), not raw * T (mutation C02), and the thresholds are fitted on the
+    expected grade of the temperature-scaled probabilities (mutation C03: of the raw softmax)."""
+    cal = grading.Calibration("classification", temperature=2.0, thresholds=(0.5, 1.5))
+    probs, _ = cal.probs_and_scores([np.array([[2.0, 0.0, 0.0]])])
+    e = math.e
+    assert probs[0] == pytest.approx([e / (e + 2), 1 / (e + 2), 1 / (e + 2)])
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 20)
+    raw = 5.0 * (2.0 * np.eye(3)[y] + rng.normal(0, 1.0, (60, 3)))  # over-confident: T far from 1
+    fitted = grading.Calibration.fit(raw, y, "classification", 3)
+    t = metrics.fit_temperature(raw, y)
+    assert abs(t - 1) > 0.2
+    assert fitted.thresholds == pytest.approx(
+        metrics.fit_kappa_thresholds(metrics.expected_grade(metrics.softmax(raw, t)), y, num_grades=3))

@@ -1194,3 +1194,20 @@ def test_ovr_auc_per_grade_refuses_a_grade_beyond_the_probabilities() -> None:
     with pytest.raises(ValueError, match="y_true holds grade 3, but probs has 3 columns"):
         ovr_auc_per_grade([0, 1, 2, 3], probs)
     assert ovr_auc_per_grade([0, 1, 2, 2], probs) == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_ece_keeps_the_0_9_and_1_0_confidence_bins_apart() -> None:
+    """Bins are (0.8, 0.9] and (0.9, 1]: a wrong answer at 0.85 and a right one at 0.95 are two
+    bins, |0.85 - 0| and |0.95 - 1| weighted 1/2 each (mutation M14: bin index shifted by one
+    merged them)."""
+    from drac_ssl.metrics import expected_calibration_error
+
+    assert expected_calibration_error([1, 1], [[0.85, 0.15], [0.05, 0.95]]) == pytest.approx(0.45)
+
+
+def test_expected_grade_refuses_rows_off_by_more_than_1e_3() -> None:
+    """A row summing to 0.995 is not a probability row (mutation M05: tolerance 1e-1)."""
+    from drac_ssl.metrics import expected_grade
+
+    with pytest.raises(ValueError, match="sum to 1"):
+        expected_grade([[0.5, 0.3, 0.195]])

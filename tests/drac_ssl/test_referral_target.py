@@ -179,6 +179,13 @@ def test_the_words_put_each_cut_on_its_own_probabilities() -> None:
     assert "to refer new images, set finetune.referral_target" in referable_summary(
         {k: v for k, v in five.items() if k != "referral"})
     assert "not the bundle's" in OPERATING_POINTS_NOTE and "set finetune.referral_target" in OPERATING_POINTS_NOTE
+    # metrics.json's stored note agrees with the words (a final read: it advised setting the target
+    # where it was set)
+    from drac_ssl.metrics import operating_points_note
+
+    assert operating_points_note(off) == OPERATING_POINTS_NOTE
+    assert "set finetune.referral_target" not in operating_points_note(referable)
+    assert "new images are referred by the referral cut of finetune.referral_target" in operating_points_note(referable)
     # a run stored before the cuts were: its words as they were (review F8)
     old = {k: v for k, v in referable.items() if not k.endswith("_cut") and k != "referral"}
     assert ("with the cut chosen on these same images (optimistic): sensitivity 0.300 at specificity >= 0.90, "
@@ -625,6 +632,9 @@ def test_a_run_with_a_target_reports_stores_and_exports_its_cut(two_grade_run: P
     assert np.array_equal(variant.oof_probs, before.oof_probs)  # the folds were reused
     referral = metrics["referable"]["referral"]
     assert referral["target"] == "sensitivity:0.80" and metrics["referral_decides_grade"] is True
+    # the stored note says the cut refers new images, not to set the target (a final read)
+    assert "set finetune.referral_target" not in metrics["referable"]["operating_points_note"]
+    assert "set finetune.referral_target" in before.metrics["referable"]["operating_points_note"]
     assert set(referral["fold_cuts"]) == {"0", "1"}
     assert [f["referral_cut_cross_fitted"] for f in metrics["folds"]] == [referral["fold_cuts"][k] for k in ("0", "1")]
     y = np.array([int(r["grade"]) for r in csv.DictReader(open(variant.oof_path, newline="", encoding="utf-8"))])

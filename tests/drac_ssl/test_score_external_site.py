@@ -226,6 +226,59 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     assert record["deployed_referral"]["n_referred"] == 11 and "decision_warning" not in record["deployed_referral"]
 
 
+def test_the_referable_file_is_read_by_score_as_the_check_tells_it(tmp_path: Path) -> None:
+    """A final read, D4: ``--score`` stated the referable file's header and the millionths again
+    (``["case", "P_referable", "referable"]``, ``round(value * 10**6)``); it reads them with
+    submission's own (is_referable_header, probability_units): a header the check names the
+    referable file, its names' case aside, is that file to ``--score`` too."""
+    from drac_ssl.submission import (
+        check_submission,
+        format_units,
+        is_referable_header,
+        probability_units,
+    )
+
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
+    write_referable(sub, 2, cut=0.5)
+    text = referable_path(sub).read_text()
+    units = [int(line.split(",")[1].replace(".", "")) for line in text.splitlines()[1:]]
+    written = np.array([[float(v) for v in line.split(",")[2:]] for line in sub.read_text().splitlines()[1:]])
+    assert units == probability_units(written[:, 2:]).sum(axis=1).tolist()  # P2+P3+P4 in millionths, exactly
+    assert [format_units(u) for u in units] == [line.split(",")[1] for line in text.splitlines()[1:]]
+    assert format_units(306000) == "0.306000" and int(probability_units(0.306)) == 306000
+    shouted = text.replace("case,P_referable,referable", "Case,P_Referable,Referable", 1)
+    referable_path(sub).write_text(shouted)
+    assert is_referable_header(shouted.splitlines()[0].split(","))
+    assert any("referable-DR file" in str(p) for p in check_submission(referable_path(sub)))
+    record = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES, run_given=True,
+                           referable_from=2, calibration=CALIBRATION)
+    assert record["deployed_referral"]["p_referable_from"] == f"{referable_path(sub)} (its P_referable column)"
+
+
+def test_a_referable_file_with_a_column_added_is_still_read_by_score(tmp_path: Path) -> None:
+    """A review, F2: the referable file's header was matched whole, so a ``comment`` column a
+    spreadsheet added made ``--score`` skip the file, sum the submission's columns and drop the
+    export's decision (by class here: 10 referred); its known columns are a prefix, case aside."""
+    from drac_ssl.submission import check_submission, is_referable_header
+
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
+    write_referable(sub, 2, cut=None)  # the export referred by class
+    lines = referable_path(sub).read_text().splitlines()
+    edited = ["Case,P_Referable,Referable,comment"] + [line + ",ok" for line in lines[1:]]
+    referable_path(sub).write_text("\n".join(edited) + "\n")
+    assert is_referable_header(edited[0].split(","))
+    assert not is_referable_header(["case", "P_referable"]) and not is_referable_header(["case", "P0", "P1"])
+    assert any("referable-DR file" in str(p) for p in check_submission(referable_path(sub)))
+    record = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES, run_given=True,
+                           referable_from=2, calibration=CALIBRATION)
+    deployed = record["deployed_referral"]
+    assert deployed["p_referable_from"] == f"{referable_path(sub)} (its P_referable column)"
+    assert deployed["decision_from"].startswith(f"{referable_path(sub)} (its referable column"), deployed
+    assert deployed["n_referred"] == 10, deployed
+
+
 def test_a_run_that_did_not_grade_the_submission_is_not_said_to_have_graded_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Review F1: with RUN another model than the one the export's notes file names, "Graded
@@ -242,10 +295,17 @@ def test_a_run_that_did_not_grade_the_submission_is_not_said_to_have_graded_it(
     out = tmp_path / "score.json"
     assert export_main([str(bundle), "--score", str(sub), "--labels", str(_labels(tmp_path)),
                         "--json", str(out)]) == 0
-    printed = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    printed = captured.out.splitlines()
     (graded,) = [x for x in printed if x.startswith("Graded by")]
     assert graded.startswith("Graded by: the bundle metadata_sha256=0123456789ab, variant=simclr"), graded
-    assert f"RUN's bundle {bundle} (metadata_sha256={digest}) is not the one that graded" in graded, graded
+    said = f"RUN's bundle {bundle} (metadata_sha256={digest}) is not the one that graded"
+    assert said in graded, graded
+    # a final read, D5: checked once and said once (it was said four times: the Graded by line, a
+    # stderr warning from a second check, the calibration and the deployed-cut lines)
+    assert (captured.out + captured.err).count("is not the one that") == 1, captured.out + captured.err
+    assert (captured.out + captured.err).count(f"metadata_sha256={digest}") == 1, captured.out + captured.err
+    assert "may be another model's" in graded and "not reported as applied" in graded, graded
     assert not any(x.startswith("Calibration applied (from") for x in printed), printed
     (deployed_line,) = [x for x in printed if x.startswith("Referral at the bundle's deployed cut")]
     assert "referred;" not in deployed_line and "so its referral cut was not the one applied" in deployed_line
@@ -285,8 +345,13 @@ def test_score_itself_withholds_the_calibration_of_a_run_that_did_not_grade(tmp_
                            calibration_from=str(bundle / "metadata.json"), graded_by=graded_by)
     assert record["deployed_referral"]["withheld"] is True and "n_referred" not in record["deployed_referral"]
     assert "temperature" not in record["calibration"], record["calibration"]
-    assert record["calibration"]["note"].startswith(scoring.run_not_grader_words(graded_by))
+    assert record["calibration"]["note"].startswith(scoring.RUN_NOT_GRADER_SEE)  # graded_by's note says why
+    assert scoring.run_not_grader_words(graded_by) in record["graded_by"]["note"]
     assert "not the one applied" in record["calibration"]["note"]
+    # a caller's own words are kept as given
+    record = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES, run_given=True,
+                           referable_from=2, graded_by=graded_by, run_not_grader="another model graded")
+    assert record["calibration"]["note"].startswith("another model graded, so its calibration")
 
 
 def test_a_bundle_without_a_referral_cut_keeps_the_advice_to_set_one(tmp_path: Path) -> None:

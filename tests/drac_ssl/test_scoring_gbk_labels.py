@@ -38,3 +38,24 @@ def test_read_grade_labels_reads_gbk_names_given_the_cases(tmp_path: Path) -> No
     rows = scoring.read_grade_labels(labels, scoring.scale_names(3), image_column="image",
                                      grade_column="grade", cases=cases)
     assert list(rows.names) == cases, rows.names
+
+
+def test_the_extension_suggestions_read_gbk_stems_as_the_labels_are_read(tmp_path: Path) -> None:
+    """A final read: the suggestions for cases without extension (label_image_names) read the
+    label CSV by the guess alone, so a GBK CSV's Chinese stems showed garbled (``ÕÅÈý_01``) in
+    the fix; they are read as read_grade_labels reads them, the submission's cases deciding."""
+    sub, labels, _ = _gbk_pair(tmp_path)
+    bare = [line.split(",")[0][:-len(".png")] for line in sub.read_text(encoding="utf-8").splitlines()[1:]]
+    names = scoring.label_image_names(labels, bare, image_column="image", grade_column="grade")
+    assert names["张三_01"] == "张三_01.png" and not any("Õ" in n for n in names), names
+    # --score's fix for a submission whose cases lost their extension names them as written
+    stripped = tmp_path / "bare.csv"
+    stripped.write_text("\n".join(line.replace(".png,", ",", 1) for line in sub.read_text(encoding="utf-8")
+                                  .splitlines()) + "\n", encoding="utf-8")
+    try:
+        scoring.score(stripped, labels, n_boot=10, image_column="image", grade_column="grade")
+    except scoring.SubmissionCheckFailed as failed:
+        said = "\n".join(str(p) for p in failed.problems)
+    else:
+        raise AssertionError("a submission without extensions was scored")
+    assert "张三_01.png" in said and "ÕÅÈý" not in said, said

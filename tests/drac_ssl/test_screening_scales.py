@@ -297,12 +297,19 @@ def test_run_s_bundle_that_did_not_write_the_submission_is_warned(tmp_path: Path
     assert scoring.noted_bundle_mismatch(sub, str(bundle)) == ""
     notes("0123456789ab")
     said = scoring.noted_bundle_mismatch(sub, str(bundle))
-    assert said.startswith(f"RUN's bundle ({bundle / 'metadata.json'}, metadata_sha256={digest}) is not the one "
-                           f"that wrote {sub}: ") and "metadata_sha256=0123456789ab" in said, said
+    assert said.startswith(f"RUN's bundle {bundle} (metadata_sha256={digest}) is not the one that graded "
+                           f"({image_notes_path(sub)} names metadata_sha256=0123456789ab): the grade names and "
+                           f"the referable cut read from RUN may be another model's"), said
+    assert said.endswith("pass the run or bundle folder that wrote the submission as RUN"), said
     assert scoring.noted_bundle_mismatch(sub, None) == ""
     capsys.readouterr()
     assert export_main([*args, "--json", str(tmp_path / "s.json")]) == 0
-    assert f"warning: {said}" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    # said once, in the Graded by line (a final read, D5: a second check printed it on stderr too)
+    (graded,) = [line for line in captured.out.splitlines() if line.startswith("Graded by")]
+    assert said.removesuffix("; pass the run or bundle folder that wrote the submission as RUN") in graded, graded
+    assert (captured.out + captured.err).count("is not the one that") == 1, captured.out + captured.err
+    assert (captured.out + captured.err).count(f"metadata_sha256={digest}") == 1, captured.out + captured.err
     assert json.loads((tmp_path / "s.json").read_text())["bundle_mismatch_warning"] == said
 
 

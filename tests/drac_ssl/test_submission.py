@@ -1262,3 +1262,21 @@ def test_grade_note_counts_follow_the_notes_tie_rule() -> None:
     assert submission.grade_note_counts(notes, probs, classes) == (1, 2)
     with pytest.raises(ValueError, match="3 grade notes for 4 graded rows"):
         submission.grade_note_counts(notes[:3], probs, classes)
+
+
+def test_rounding_residual_never_makes_a_written_probability_negative(tmp_path: Path) -> None:
+    """The rounding residual goes to the largest entry, so a zero entry stays 0 (mutation S04:
+    residual added to the argmin wrote -0.000001)."""
+    p = np.array([[0.2000006, 0.2000006, 0.2000006, 0.3999982, 0.0]])
+    units = submission.written_units(p)
+    assert units.sum() == 10**6 and units.min() >= 0
+    assert units[0].tolist() == [200001, 200001, 200001, 399997, 0]
+    text = submission.write_submission(tmp_path / "s.csv", ["1.png"], p, num_grades=5).read_text()
+    assert "-" not in text.splitlines()[1]
+
+
+def test_write_submission_refuses_a_row_off_by_1e_3_or_more(tmp_path: Path) -> None:
+    """Rows off by more than RENORMALISE_TOL (1e-3) are refused, not renormalised (mutation S06:
+    10 * the tolerance)."""
+    with pytest.raises(ValueError, match="sums to"):
+        submission.write_submission(tmp_path / "s.csv", ["1.png"], np.array([[0.5, 0.3, 0.195]]))

@@ -2659,6 +2659,78 @@ def test_in_place_command_types_relative_data_paths_absolutely(
     assert "data.root=" not in command  # absolute: as saved
 
 
+def test_a_run_without_the_recorded_cwd_resumes_in_place_from_another_folder(
+        phantom_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A final read, C7: for a run whose environment.json does not record its cwd (made before
+    it was), the in-place command typed config.yaml's relative data.root from the last
+    training's cwd (invocations.jsonl), while the resume compared config.yaml's from the current
+    folder: from another folder the command was refused ("made with a different configuration").
+    Both read the folder from run_state.made_in now, and agree."""
+    import shlex
+    import shutil
+
+    shutil.copytree(phantom_set, tmp_path / "shared" / "set")
+    made_in = tmp_path / "tree"
+    made_in.mkdir()
+    monkeypatch.chdir(made_in)
+    assert train.main([*REDUCED, "data.root=../shared/set", "run.stages=[ingest]"]) == 0
+    run = made_in / "runs" / "reduced"
+    env = json.loads((run / "environment.json").read_text())
+    del env["cwd"]  # as a run made before environment.json recorded it
+    (run / "environment.json").write_text(json.dumps(env))
+    assert run_state.last_training(run)["cwd"] == str(made_in)  # invocations.jsonl still says it
+    assert run_state.made_in(run) == str(made_in)
+    elsewhere = tmp_path / "other" / "deeper"  # ../shared/set from here is another folder
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    words = shlex.split(run_state.resume_in_place_command(run, ["run.stages=[ingest]"]))
+    assert f"data.root={tmp_path / 'shared' / 'set'}" in words
+    capsys.readouterr()
+    assert train.main(words[words.index("-c"):]) == 0, capsys.readouterr()
+    assert "made with a different configuration" not in capsys.readouterr().out
+
+
+def test_a_resume_from_another_folder_does_not_move_where_the_run_was_made(
+        phantom_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A review, F1: for a run whose environment.json lacks cwd, made_in fell back to the LAST
+    training's cwd, and a resume that runs nothing is recorded too: resumed in place from folder
+    B, the run was then said made in B, and the next in-place command typed data.root as
+    B/../shared/set, another folder, which the resume accepted. The first training's cwd (the
+    one config.yaml's relative paths were typed in) is kept; so is it when environment.json is
+    lost and a resume from B writes it again."""
+    import shlex
+    import shutil
+
+    shutil.copytree(phantom_set, tmp_path / "a" / "shared" / "set")
+    made_in = tmp_path / "a" / "tree"
+    made_in.mkdir()
+    monkeypatch.chdir(made_in)
+    assert train.main([*REDUCED, "data.root=../shared/set", "run.stages=[ingest]"]) == 0
+    run = made_in / "runs" / "reduced"
+    env = json.loads((run / "environment.json").read_text())
+    del env["cwd"]  # as a run made before environment.json recorded it
+    (run / "environment.json").write_text(json.dumps(env))
+    elsewhere = tmp_path / "b" / "tree"  # ../shared/set from here: another folder
+    (tmp_path / "b" / "shared" / "set").mkdir(parents=True)
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    root = f"data.root={tmp_path / 'a' / 'shared' / 'set'}"
+    words = shlex.split(run_state.resume_in_place_command(run, ["run.stages=[ingest]"]))
+    assert root in words, words
+    capsys.readouterr()
+    assert train.main(words[words.index("-c"):]) == 0, capsys.readouterr()  # runs nothing: ingest done
+    assert run_state.last_training(run)["cwd"] == str(elsewhere)  # recorded all the same
+    assert run_state.made_in(run) == str(made_in)  # was str(elsewhere)
+    again = shlex.split(run_state.resume_in_place_command(run, ["run.stages=[ingest]"]))
+    assert root in again and f"data.root={tmp_path / 'b' / 'shared' / 'set'}" not in again, again
+    (run / "environment.json").unlink()  # lost: the next invocation writes it again, from B
+    assert train.main(words[words.index("-c"):]) == 0, capsys.readouterr()
+    assert json.loads((run / "environment.json").read_text())["cwd"] == str(made_in)
+    assert run_state.made_in(run) == str(made_in)
+
+
 def test_another_folders_run_config_from_elsewhere_is_refused_before_any_work(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """An upgrade review: -c <another folder's run>/config.yaml, typed from another working

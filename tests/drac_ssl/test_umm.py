@@ -1254,3 +1254,24 @@ def test_cli_ctrl_c_says_which_epoch_is_saved_and_the_rerun_resumes_there(
     assert umm.main(args) == 0  # the same command
     out = capsys.readouterr().out
     assert "1 of 3 epoch(s) done, continuing with epoch 2" in out and "[umm] epoch 1/3" not in out
+
+
+def test_js_term_has_a_graph_that_trains_the_tuned_layers() -> None:
+    """The inner objective's JS term keeps its graph (create_graph=True), so it has a gradient
+    with respect to the tuned layers (mutation U02: create_graph=False, a JS that trains nothing)."""
+    from drac_ssl.umm.layers import AfterCut, early_features
+    from drac_ssl.umm.step import inner_objective
+
+    torch.manual_seed(0)
+    pc = load_config(None, ["pretrain.expander=16-16", "pretrain.backbone.cifar_stem=true",
+                            "pretrain.backbone.in_channels=3"]).pretrain
+    model = build_vicreg_model(pc)
+    model.backbone.freeze_until("layer3")
+    head = AfterCut(model, "layer3").train()
+    params = [p for p in head.parameters() if p.requires_grad]
+    x = torch.randn(2, 6, 3, 32, 32)
+    h_a, h_b = (early_features(model, v, "layer3", False) for v in x)
+    terms = inner_objective(head, h_a, h_b, VICRegLoss(), beta=1.0, use_js=True)
+    assert terms.js.requires_grad
+    grads = torch.autograd.grad(terms.js, params, allow_unused=True)
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)

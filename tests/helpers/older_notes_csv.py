@@ -21,8 +21,8 @@ from drac_ssl.submission import (
     PROB_COLUMNS,
     TRAINING_IMAGE_COLUMN,
     UNRELIABLE_COLUMN,
-    _format_units,
     _valid_rows,
+    format_units,
     not_graded_cells,
     spreadsheet_cell,
     training_image_cell,
@@ -90,6 +90,6 @@ def write_grades_with_notes(
             cell, said = not_graded_cells(str(case), str(notes))
             writer.writerow([cell, "", *[""] * int(num_grades), *flag, said])
         else:
-            writer.writerow([names[i], int(grades[i]), *(_format_units(int(u)) for u in units[i]),
+            writer.writerow([names[i], int(grades[i]), *(format_units(int(u)) for u in units[i]),
                              *flag, spreadsheet_cell(str(notes))])
     return atomic_write_text(path, out.getvalue())
