@@ -229,9 +229,15 @@ class ImageEntry:
         return self.name or self.path.name
 
     @property
+    def array_row(self) -> bool:
+        """Whether this is a row of an array file (MedMNIST's ``.npz``), not a file of its own
+        (an ``--unlabelled`` folder's image is named ``FOLDER/FILE`` but is a file)."""
+        return bool(self.name) and self.split != UNLABELLED
+
+    @property
     def display(self) -> str:
         """Where to point a message: the file, or ``FILE.npz:key[i]`` for an array row."""
-        if not self.name or self.split == UNLABELLED:
+        if not self.array_row:
             return str(self.path)
         return f"{self.path.parent / self.rel}"
 
@@ -558,7 +564,7 @@ def empty_image_files(entries: Sequence[ImageEntry]) -> list[Problem]:
     (MedMNIST's ``.npz``) and files that cannot be stat'ed (the ingest's to say) are skipped."""
     found = []
     for entry in entries:
-        if entry.name:  # a row of an array file, not a file of its own
+        if entry.array_row:  # a row of an array file, not a file of its own
             continue
         try:
             empty = entry.path.stat().st_size == 0
@@ -1941,51 +1947,114 @@ def bytes_words(n: int) -> str:
     return f"{n} bytes"
 
 
-def disk_needed(n_images: int, n_decode: int, sizes: Sequence[int], channels: int) -> tuple[int, int]:
+def disk_needed(n_images: int, n_decode: int, sizes: Sequence[int], channels: int,
+                arrays: bool = True) -> tuple[int, int]:
     """The bytes one image takes in the cache (``sum(size**2) * channels``, uint8) and the
-    bytes the ingest writes at its peak: the new arrays of all ``n_images`` rows plus the
-    spill of the ``n_decode`` rows decoded (:class:`data_prep.cache.RowSpill`, removed at the
-    end), which the arrays are assembled from. E.g. sizes 256 and 512 in RGB: 983,040 bytes
-    per image, and a cold ingest of N images writes about twice N of them."""
+    bytes the ingest writes at its peak: the new arrays of all ``n_images`` rows (unless
+    ``arrays`` is False: a rerun whose arrays are kept as they are, see
+    :func:`_arrays_kept`) plus the spill of the ``n_decode`` rows decoded
+    (:class:`data_prep.cache.RowSpill`, removed at the end), which the arrays are assembled
+    from. E.g. sizes 256 and 512 in RGB: 983,040 bytes per image, and a cold ingest of N
+    images writes about twice N of them."""
     per_image = sum(size * size for size in set(sizes)) * channels
-    return per_image, per_image * (n_images + n_decode)
+    return per_image, per_image * ((n_images if arrays else 0) + n_decode)
+
+
+def _to_decode(entry: ImageEntry, previous: cache.CacheState) -> bool:
+    """Whether :func:`_load_records` will decode ``entry`` (an array row always; a file that is
+    new or whose size or mtime changed), foreseen by one ``stat``."""
+    old = previous.files.get(entry.rel)
+    if entry.array_row or old is None:
+        return True
+    try:
+        stat = entry.path.stat()
+    except OSError:
+        return True
+    return (old.size, old.mtime_ns) != (stat.st_size, stat.st_mtime_ns)
+
+
+def _known_channels(entries: Sequence[ImageEntry], decode: Sequence[bool],
+                    previous: cache.CacheState, plan: Plan) -> int | None:
+    """The cache's channels as far as they are known before decoding: the setting's (1 or 3);
+    under auto 3 when a reused labelled or test image is colour, 1 when none is and none is
+    to be decoded (as :func:`_resolve_channels` will decide them), else None (not known)."""
+    if plan.channels_setting in ("1", "3"):
+        return int(plan.channels_setting)
+    part = [i for i, e in enumerate(entries) if e.split != UNLABELLED] or range(len(entries))
+    reused = [previous.files[entries[i].rel] for i in part if not decode[i]]
+    if any(r.colour and r.sha256 and not any(issue[2] == "error" for issue in r.issues) for r in reused):
+        return 3
+    return None if any(decode[i] for i in part) else 1
+
+
+def _arrays_kept(entries: Sequence[ImageEntry], decode: Sequence[bool],
+                 previous: cache.CacheState, channels: int | None) -> bool:
+    """Whether :func:`_write` will keep the previous arrays as they are
+    (:func:`data_prep.cache.unchanged`, foreseen before decoding): nothing to decode, every
+    size's array in the previous cache (``previous.arrays``: all or none), its rows the
+    entries' in this order, and the channels this ingest makes its channels."""
+    if any(decode) or not previous.arrays or previous.n_rows != len(entries) \
+            or channels != previous.channels:
+        return False
+    return all(previous.files[e.rel].cache_index == i for i, e in enumerate(entries))
 
 
 def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheState,
-                sizes: Sequence[int], plan: Plan, verbose: bool) -> int:
+                sizes: Sequence[int], plan: Plan, verbose: bool,
+                said: Callable[[str], str] = lambda text: text) -> tuple[int, list[Problem]]:
     """Refuse (IngestError) before any decoding when the disk of ``out`` (its nearest
     existing folder, :func:`shutil.disk_usage`) has less free space than :func:`disk_needed`
-    says; the channels are 1 under ``--channels 1``, else 3 (the most an image can take).
-    The files to decode are those not reused from ``previous`` (size and mtime changed or
-    new, as :func:`_load_records` decides). With ``verbose`` the estimate is printed to
-    stderr. Returns the bytes needed."""
+    says for what will be written: the spill of the files to decode (those not reused from
+    ``previous``: size and mtime changed or new, as :func:`_load_records` decides) and the
+    arrays, unless they are kept as they are (:func:`_arrays_kept`: a rerun with nothing to
+    decode writes no array). The channels are those known before decoding
+    (:func:`_known_channels`); when they are not (``--channels auto``, images to decode) the
+    ingest is refused only if the grey (1-channel) estimate does not fit, with a warning (the
+    returned problem) if only the colour (3-channel) one does not. ``said``: the run's wording
+    of the printed estimate (:func:`run` words the refusal). With ``verbose``
+    the estimate is printed to stderr. Returns the bytes needed (of the grey estimate when
+    the channels are not known) and the warning, if any."""
     import shutil
 
-    channels = 1 if plan.options.target == "gray" else 3
-    n_decode = 0
-    for entry in entries:
-        old = previous.files.get(entry.rel)
-        try:
-            stat = entry.path.stat()
-        except OSError:
-            stat = None
-        if entry.name or old is None or stat is None or (old.size, old.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
-            n_decode += 1
-    per_image, needed = disk_needed(len(entries), n_decode, sizes, channels)
+    decode = [_to_decode(entry, previous) for entry in entries]
+    n_decode = sum(decode)
+    known = _known_channels(entries, decode, previous, plan)
+    arrays = not _arrays_kept(entries, decode, previous, known)
+    per_grey, needed_grey = disk_needed(len(entries), n_decode, sizes, 1, arrays)
+    per_colour, needed_colour = disk_needed(len(entries), n_decode, sizes, 3, arrays)
     where = next((p for p in (out, *out.parents) if p.is_dir()), out)
     free = shutil.disk_usage(where).free
     said_sizes = ",".join(map(str, sorted(set(sizes))))
-    plan_words = (f"{len(entries):,} images, {n_decode:,} to decode; the cache ({said_sizes} px, "
-                  f"{per_image:,} bytes per image) needs about {bytes_words(needed)} of disk at "
-                  f"its peak, {bytes_words(free)} free in {where}")
+    written = "its peak" if arrays else "its peak (the arrays are kept as they are)"
+    if known is not None:
+        per_image, needed = (per_grey, needed_grey) if known == 1 else (per_colour, needed_colour)
+        plan_words = (f"{len(entries):,} images, {n_decode:,} to decode; the cache ({said_sizes} px, "
+                      f"{per_image:,} bytes per image) needs about {bytes_words(needed)} of disk at "
+                      f"{written}, {bytes_words(free)} free in {where}")
+    else:
+        needed = needed_grey
+        plan_words = (f"{len(entries):,} images, {n_decode:,} to decode; the cache ({said_sizes} px, "
+                      f"{per_grey:,} bytes per image if grey, {per_colour:,} bytes per image if "
+                      f"colour) needs about {bytes_words(needed_grey)} of disk at {written} if the "
+                      f"images are grey, {bytes_words(needed_colour)} if colour (--channels auto: "
+                      f"not known before decoding), {bytes_words(free)} free in {where}")
+    grey_fix = ("; for grey data --channels 1 makes it a third" if known != 1 else "")
     if needed > free:
         raise IngestError(f"{out}: not enough free disk space: {plan_words} -> free "
                           f"{bytes_words(needed - free)} or more on that disk, ask for smaller or "
                           f"fewer --cache-sizes (now {said_sizes}), or give --out a folder on "
-                          "another disk")
-    if verbose and n_decode:
-        print(f"[ingest] {plan_words}", file=sys.stderr)
-    return needed
+                          f"another disk{grey_fix}")
+    problems = []
+    if known is None and needed_colour > free:
+        problems.append(warning(out, f"the disk may be too small: {plan_words}; enough if the "
+                                     "images are grey, not if they are colour",
+                                "free " + bytes_words(needed_colour - free) + " or more on that "
+                                "disk, ask for smaller or fewer --cache-sizes, or give --out a "
+                                "folder on another disk, if the images may be colour; for grey "
+                                "data --channels 1 makes it a third", "disk"))
+    if verbose and (n_decode or problems):
+        print(said(f"[ingest] {plan_words}"), file=sys.stderr)
+    return needed, problems
 
 
 def _as_written(text: str) -> str:
@@ -2069,6 +2138,10 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
         raise IngestError(no_images_message(layout) + listing, problems)
     problems = no_images + problems
+    # a killed run's spill and half-written arrays: removed (and said) even when the listing
+    # stops this run below, so that they do not stay on the disk until a run gets through
+    for stale in cache.remove_stale_temporaries(out) + cache.remove_stale_temporaries(cache_dir):
+        problems.append(note(stale, "temporary file of an interrupted run removed", "nothing to do"))
     # what the folder listing alone tells (label rows without an image, images without a row,
     # empty files): said now, before hours of decoding, as the train command's preflight says
     # them (drac_ssl.preflight._facts_from_layout); --missing leave_out, --unlabelled ... made
@@ -2088,13 +2161,11 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                           f"image files themselves were not opened yet, the rerun decodes and "
                           f"checks every one\n{listing}", problems)
 
-    for stale in cache.remove_stale_temporaries(out) + cache.remove_stale_temporaries(cache_dir):
-        problems.append(note(stale, "temporary file of an interrupted run removed", "nothing to do"))
     problems += _pool_dropped(out, cfg)
     previous = cache.load_state(cache_dir, root, sizes, plan.options)
     if previous.reason:
         problems.append(note(cache_dir, previous.reason, "nothing to do"))
-    _check_disk(out, entries, previous, sizes, plan, verbose)
+    problems += _check_disk(out, entries, previous, sizes, plan, verbose, said)[1]
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
     # a deep file's conversion to 8-bit is said of the whole set below (_bit_depths), not per file
     record_problems = [leave_out_way(p, cfg.missing) if entry.label is not None and layout.npz is None else p

@@ -4,6 +4,7 @@ and a stop or an interrupt says how much decoding the rerun repeats."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -54,6 +55,41 @@ def test_the_ingest_and_the_preflight_share_one_empty_file_check() -> None:
     assert "ingest.empty_image_files(" in source
 
 
+def test_an_empty_file_of_an_unlabelled_folder_is_found_before_decoding(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (F2): an --unlabelled folder's image is named FOLDER/FILE but is a file: its
+    empty file is found by the listing's check (the ingest's stop and the preflight's); an
+    array row (MedMNIST's, named and not in the pool) is still skipped."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    extra = tmp_path / "extra"
+    write_png(extra / "010.png", smooth_image(10))
+    (extra / "011.png").write_bytes(b"")
+    entries, _ = ingest.collect_unlabelled(config(data, unlabelled=[str(extra)]), data)
+    assert [e.name for e in entries] == ["extra/010.png", "extra/011.png"]
+    assert [p.path for p in ingest.empty_image_files(entries)] == [str(extra / "011.png")]
+    row = ingest.ImageEntry(extra / "011.png", "train_images[0]", "train", name="train_0")
+    assert ingest.empty_image_files([row]) == []
+    calls = _no_decoding(monkeypatch)
+    expect_error(config(data, unlabelled=[str(extra)]), tmp_path / "out",
+                 "011.png: empty file (0 bytes)", "not opened yet")
+    assert calls == []
+
+
+def test_a_killed_runs_temporaries_are_removed_when_the_listing_stops_the_run(tmp_path: Path) -> None:
+    """A review (F5): the spill files of a killed run are removed (and said) even when the
+    folder listing's problems stop this run before decoding."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    out = tmp_path / "out"
+    ingest.run(config(data), out, verbose=False)
+    stale = out / ingest.CACHE_DIR / f".spill-{SIZE}px.tmp-999999"
+    stale.write_bytes(b"rows")
+    (data / "001.png").write_bytes(b"")
+    with pytest.raises(ingest.IngestError) as caught:
+        ingest.run(config(data), out, verbose=False)
+    assert not stale.exists()
+    assert any(p.path == str(stale) and "temporary file" in p.what for p in caught.value.problems)
+
+
 def test_leave_out_and_unlabelled_keep_the_listing_problems_from_stopping(tmp_path: Path) -> None:
     """F3: --missing leave_out and --unlabelled make those problems non-fatal, as before."""
     data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 7)})
@@ -71,6 +107,7 @@ def test_disk_needed_counts_every_cache_size_and_the_spill() -> None:
     per_image, needed = ingest.disk_needed(1500, 1500, [256, 512], 3)
     assert per_image == 983_040 and needed == 2 * 1500 * 983_040
     assert ingest.disk_needed(1500, 0, [256, 512], 3)[1] == 1500 * 983_040  # nothing to decode
+    assert ingest.disk_needed(1500, 0, [256, 512], 3, arrays=False)[1] == 0  # arrays kept
 
 
 def test_a_disk_too_small_is_refused_before_decoding(
@@ -102,6 +139,56 @@ def test_the_disk_estimate_is_printed_when_it_fits(
     needed = 2 * 6 * SIZE * SIZE * 3
     assert f"6 images, 6 to decode; the cache ({SIZE} px, {SIZE * SIZE * 3:,} bytes per image) needs about " \
            f"{ingest.bytes_words(needed)} of disk" in err, err
+
+
+def _free(monkeypatch: pytest.MonkeyPatch, free: int) -> None:
+    monkeypatch.setattr(shutil, "disk_usage",
+                        lambda path: SimpleNamespace(total=10**12, used=10**12 - free, free=free))
+
+
+def test_a_rerun_with_nothing_to_decode_needs_no_disk_for_its_arrays(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (F1): the arrays are kept as they are, so a disk with less free space than the
+    cache takes does not refuse the rerun; a new image makes it write them again."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 7)})
+    out = tmp_path / "out"
+    ingest.run(config(data), out, verbose=False)
+    array = cache.array_path(out / ingest.CACHE_DIR, SIZE)
+    assert array.stat().st_size > 6 * SIZE * SIZE
+    _free(monkeypatch, 1000)
+    result = ingest.run(config(data), out, verbose=False)
+    assert result.n_train == 6 and not any("disk" in w for w in result.warnings)
+    os.utime(data / "001.png", ns=(10**18, 10**18))  # its mtime changed: decoded again
+    with pytest.raises(ingest.IngestError, match="not enough free disk space: 6 images, 1 to decode"):
+        ingest.run(config(data), out, verbose=False)
+
+
+def test_grey_images_under_channels_auto_are_refused_only_when_grey_does_not_fit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (F3): before decoding, --channels auto does not know the channels: a disk that
+    holds the grey cache but not the colour one gets a warning, not a refusal; one too small
+    for the grey cache is refused; both say that --channels 1 makes it a third."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 7)})
+    grey = 2 * 6 * SIZE * SIZE
+    _free(monkeypatch, grey + 1)
+    result = ingest.run(config(data), tmp_path / "out", verbose=False)
+    assert result.channels == 1
+    (warned,) = [w for w in result.warnings if "disk may be too small" in w]
+    assert "--channels 1 makes it a third" in warned and f"{grey * 3:,}" in warned, warned
+    _free(monkeypatch, grey - 1)
+    expect_error(config(data), tmp_path / "out2", "not enough free disk space",
+                 "if grey", "--channels 1 makes it a third")
+    _free(monkeypatch, grey * 3 - 1)  # --channels 3: the colour estimate, refused
+    expect_error(config(data, channels="3"), tmp_path / "out3", "not enough free disk space")
+
+
+def test_the_train_commands_disk_refusal_names_run_out_dir() -> None:
+    """A review (F4): through python -m drac_ssl.train the ingest's folder is run.out_dir's."""
+    from data_prep.problems import as_config_keys
+
+    said = as_config_keys("d: not enough free disk space -> ask for fewer --cache-sizes (now 512), "
+                          "or give --out a folder on another disk")
+    assert "give run.out_dir a folder" in said and "data.cache_sizes" in said and "--out" not in said
 
 
 def test_the_grey_note_counts_only_labelled_training_images() -> None:
