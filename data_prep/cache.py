@@ -461,6 +461,19 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one image per process; avoid oversubscribing the cores
 
 
+@dataclass
+class DecodeCount:
+    """How far the latest :func:`process_files` got: ``done`` of ``total`` files, for the
+    interrupt message of ``python -m data_prep ingest`` (decoded rows are not kept)."""
+
+    done: int = 0
+    total: int = 0
+
+
+DECODED = DecodeCount()
+"""This process's count, updated by :func:`process_files` as each file is done."""
+
+
 def process_files(tasks: Sequence[FileTask], workers: int,
                   spill: RowSpill | None = None) -> list[FileRecord]:
     """Run :func:`process_file` over ``tasks`` (results in task order) with a progress bar on
@@ -484,6 +497,7 @@ def process_files(tasks: Sequence[FileTask], workers: int,
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=None, leave=False)
     lines = ProgressLines(sys.stderr, "ingest")  # off a terminal, where the bar is off too
     records: list[FileRecord] = []
+    DECODED.done, DECODED.total = 0, len(tasks)
     try:
         if n_workers > 1:
             chunksize = max(1, min(8, len(tasks) // (n_workers * 8)))
@@ -491,6 +505,7 @@ def process_files(tasks: Sequence[FileTask], workers: int,
                 with spawn_pool(n_workers, initializer=_init_worker) as pool:
                     for record in pool.map(process_file, tasks, chunksize=chunksize):
                         records.append(_spilled(record, spill))
+                        DECODED.done = len(records)
                         bar.update()
                         lines.count(len(records), len(tasks))
             except BrokenProcessPool as exc:
@@ -498,6 +513,7 @@ def process_files(tasks: Sequence[FileTask], workers: int,
                       file=sys.stderr)
         for task in tasks[len(records):]:
             records.append(_spilled(process_file(task), spill))
+            DECODED.done = len(records)
             bar.update()
             lines.count(len(records), len(tasks))
     finally:

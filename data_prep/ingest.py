@@ -233,9 +233,15 @@ class ImageEntry:
         return self.name or self.path.name
 
     @property
+    def array_row(self) -> bool:
+        """Whether this is a row of an array file (MedMNIST's ``.npz``), not a file of its own
+        (an ``--unlabelled`` folder's image is named ``FOLDER/FILE`` but is a file)."""
+        return bool(self.name) and self.split != UNLABELLED
+
+    @property
     def display(self) -> str:
         """Where to point a message: the file, or ``FILE.npz:key[i]`` for an array row."""
-        if not self.name or self.split == UNLABELLED:
+        if not self.array_row:
             return str(self.path)
         return f"{self.path.parent / self.rel}"
 
@@ -690,6 +696,26 @@ TEST_CASE_NAME_KIND = "test-case-name"
 submission (:func:`test_case_name_problems`)."""
 
 
+def empty_image_files(entries: Sequence[ImageEntry]) -> list[Problem]:
+    """The ingest's error for each image file of ``entries`` (:class:`data_prep.ingest
+    .ImageEntry`, listed, not opened) that holds 0 bytes (``empty file (0 bytes)``, kind
+    ``empty``, as :func:`data_prep.decode.decode` says it), found by one ``stat`` per file, so
+    that the preflight (and :func:`run`, before it decodes anything) names it before the set is decoded; array rows
+    (MedMNIST's ``.npz``) and files that cannot be stat'ed (the ingest's to say) are skipped."""
+    found = []
+    for entry in entries:
+        if entry.array_row:  # a row of an array file, not a file of its own
+            continue
+        try:
+            empty = entry.path.stat().st_size == 0
+        except OSError:
+            continue
+        if empty:
+            found.append(error(entry.path, "empty file (0 bytes)",
+                               "re-copy the image from the original data", "empty"))
+    return found
+
+
 def test_case_name_problems(test_images: Sequence[Path], test_dir: Path) -> list[Problem]:
     """An error for each test image whose file name cannot be a case of the submission
     (:func:`drac_ssl.submission.case_name_problem`: empty, white space at either end, a comma,
@@ -1045,8 +1071,10 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
                    f"the cache is RGB because of --channels {plan.channels_setting}"
                    + (f" and {len(colour)} colour image(s)" if colour else ""),
             "nothing to do if a grey image is meant; use --channels 1 for grey data. Grading: "
-            + _grey_grading_words(sum(1 for e in grey if e.split == "train"),
-                                  sum(1 for e in decoded if e.split == "train")),
+            # the labelled training images only: an image without a label row (an error of
+            # its own) is no training image
+            + _grey_grading_words(sum(1 for e in grey if e.split == "train" and e.label is not None),
+                                  sum(1 for e in decoded if e.split == "train" and e.label is not None)),
             "channels"))
     return channels, why, problems
 
@@ -2052,6 +2080,125 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
                           "check free disk space and the permissions of --out") from None
 
 
+def bytes_words(n: int) -> str:
+    """``n`` bytes as people read them, and exactly: ``2.9 GB (2,949,120,000 bytes)`` (powers
+    of 1000)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit} ({n:,} bytes)"
+    return f"{n} bytes"
+
+
+def disk_needed(n_images: int, n_decode: int, sizes: Sequence[int], channels: int,
+                arrays: bool = True) -> tuple[int, int]:
+    """The bytes one image takes in the cache (``sum(size**2) * channels``, uint8) and the
+    bytes the ingest writes at its peak: the new arrays of all ``n_images`` rows (unless
+    ``arrays`` is False: a rerun whose arrays are kept as they are, see
+    :func:`_arrays_kept`) plus the spill of the ``n_decode`` rows decoded
+    (:class:`data_prep.cache.RowSpill`, removed at the end), which the arrays are assembled
+    from. E.g. sizes 256 and 512 in RGB: 983,040 bytes per image, and a cold ingest of N
+    images writes about twice N of them."""
+    per_image = sum(size * size for size in set(sizes)) * channels
+    return per_image, per_image * ((n_images if arrays else 0) + n_decode)
+
+
+def _to_decode(entry: ImageEntry, previous: cache.CacheState) -> bool:
+    """Whether :func:`_load_records` will decode ``entry`` (an array row always; a file that is
+    new or whose size or mtime changed), foreseen by one ``stat``."""
+    old = previous.files.get(entry.rel)
+    if entry.array_row or old is None:
+        return True
+    try:
+        stat = entry.path.stat()
+    except OSError:
+        return True
+    return (old.size, old.mtime_ns) != (stat.st_size, stat.st_mtime_ns)
+
+
+def _known_channels(entries: Sequence[ImageEntry], decode: Sequence[bool],
+                    previous: cache.CacheState, plan: Plan) -> int | None:
+    """The cache's channels as far as they are known before decoding: the setting's (1 or 3);
+    under auto 3 when a reused labelled or test image is colour, 1 when none is and none is
+    to be decoded (as :func:`_resolve_channels` will decide them), else None (not known)."""
+    if plan.channels_setting in ("1", "3"):
+        return int(plan.channels_setting)
+    part = [i for i, e in enumerate(entries) if e.split != UNLABELLED] or range(len(entries))
+    reused = [previous.files[entries[i].rel] for i in part if not decode[i]]
+    if any(r.colour and r.sha256 and not any(issue[2] == "error" for issue in r.issues) for r in reused):
+        return 3
+    return None if any(decode[i] for i in part) else 1
+
+
+def _arrays_kept(entries: Sequence[ImageEntry], decode: Sequence[bool],
+                 previous: cache.CacheState, channels: int | None) -> bool:
+    """Whether :func:`_write` will keep the previous arrays as they are
+    (:func:`data_prep.cache.unchanged`, foreseen before decoding): nothing to decode, every
+    size's array in the previous cache (``previous.arrays``: all or none), its rows the
+    entries' in this order, and the channels this ingest makes its channels."""
+    if any(decode) or not previous.arrays or previous.n_rows != len(entries) \
+            or channels != previous.channels:
+        return False
+    return all(previous.files[e.rel].cache_index == i for i, e in enumerate(entries))
+
+
+def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheState,
+                sizes: Sequence[int], plan: Plan, verbose: bool,
+                said: Callable[[str], str] = lambda text: text) -> tuple[int, list[Problem]]:
+    """Refuse (IngestError) before any decoding when the disk of ``out`` (its nearest
+    existing folder, :func:`shutil.disk_usage`) has less free space than :func:`disk_needed`
+    says for what will be written: the spill of the files to decode (those not reused from
+    ``previous``: size and mtime changed or new, as :func:`_load_records` decides) and the
+    arrays, unless they are kept as they are (:func:`_arrays_kept`: a rerun with nothing to
+    decode writes no array). The channels are those known before decoding
+    (:func:`_known_channels`); when they are not (``--channels auto``, images to decode) the
+    ingest is refused only if the grey (1-channel) estimate does not fit, with a warning (the
+    returned problem) if only the colour (3-channel) one does not. ``said``: the run's wording
+    of the printed estimate (:func:`run` words the refusal). With ``verbose``
+    the estimate is printed to stderr. Returns the bytes needed (of the grey estimate when
+    the channels are not known) and the warning, if any."""
+    import shutil
+
+    decode = [_to_decode(entry, previous) for entry in entries]
+    n_decode = sum(decode)
+    known = _known_channels(entries, decode, previous, plan)
+    arrays = not _arrays_kept(entries, decode, previous, known)
+    per_grey, needed_grey = disk_needed(len(entries), n_decode, sizes, 1, arrays)
+    per_colour, needed_colour = disk_needed(len(entries), n_decode, sizes, 3, arrays)
+    where = next((p for p in (out, *out.parents) if p.is_dir()), out)
+    free = shutil.disk_usage(where).free
+    said_sizes = ",".join(map(str, sorted(set(sizes))))
+    written = "its peak" if arrays else "its peak (the arrays are kept as they are)"
+    if known is not None:
+        per_image, needed = (per_grey, needed_grey) if known == 1 else (per_colour, needed_colour)
+        plan_words = (f"{len(entries):,} images, {n_decode:,} to decode; the cache ({said_sizes} px, "
+                      f"{per_image:,} bytes per image) needs about {bytes_words(needed)} of disk at "
+                      f"{written}, {bytes_words(free)} free in {where}")
+    else:
+        needed = needed_grey
+        plan_words = (f"{len(entries):,} images, {n_decode:,} to decode; the cache ({said_sizes} px, "
+                      f"{per_grey:,} bytes per image if grey, {per_colour:,} bytes per image if "
+                      f"colour) needs about {bytes_words(needed_grey)} of disk at {written} if the "
+                      f"images are grey, {bytes_words(needed_colour)} if colour (--channels auto: "
+                      f"not known before decoding), {bytes_words(free)} free in {where}")
+    grey_fix = ("; for grey data --channels 1 makes it a third" if known != 1 else "")
+    if needed > free:
+        raise IngestError(f"{out}: not enough free disk space: {plan_words} -> free "
+                          f"{bytes_words(needed - free)} or more on that disk, ask for smaller or "
+                          f"fewer --cache-sizes (now {said_sizes}), or give --out a folder on "
+                          f"another disk{grey_fix}")
+    problems = []
+    if known is None and needed_colour > free:
+        problems.append(warning(out, f"the disk may be too small: {plan_words}; enough if the "
+                                     "images are grey, not if they are colour",
+                                "free " + bytes_words(needed_colour - free) + " or more on that "
+                                "disk, ask for smaller or fewer --cache-sizes, or give --out a "
+                                "folder on another disk, if the images may be colour; for grey "
+                                "data --channels 1 makes it a third", "disk"))
+    if verbose and (n_decode or problems):
+        print(said(f"[ingest] {plan_words}"), file=sys.stderr)
+    return needed, problems
+
+
 def _as_written(text: str) -> str:
     return text
 
@@ -2133,13 +2280,34 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
         raise IngestError(no_images_message(layout) + listing, problems)
     problems = no_images + problems
-
+    # a killed run's spill and half-written arrays: removed (and said) even when the listing
+    # stops this run below, so that they do not stay on the disk until a run gets through
     for stale in cache.remove_stale_temporaries(out) + cache.remove_stale_temporaries(cache_dir):
         problems.append(note(stale, "temporary file of an interrupted run removed", "nothing to do"))
+    # what the folder listing alone tells (label rows without an image, images without a row,
+    # empty files): said now, before hours of decoding, as the train command's preflight says
+    # them (drac_ssl.preflight._facts_from_layout); --missing leave_out, --unlabelled ... made
+    # the others notes already. The grade-scale errors of an inferred ICDR scale wait: grey
+    # images would make them DRAC's (below).
+    # with the way out a labelled image's unreadable file gets (leave_out_way), as when decoded
+    labelled = {e.path for e in entries if e.label is not None and layout.npz is None}
+    problems += [leave_out_way(p, cfg.missing) if Path(p.path) in labelled else p
+                 for p in empty_image_files(entries)]
+    listed = [p for p in problems if p.severity == "error"
+              and not (inferred is not None and p.kind == "grade-scale")]
+    if listed:
+        listing, full_list = _listing(problems, out, root, said)
+        written = "nothing was written but the full list, named below" if full_list else "nothing was written"
+        raise IngestError(f"ingest of {root} stopped: {len(listed)} problem(s) must be fixed first "
+                          f"({written}); found from the folder listing and the label CSV: the "
+                          f"image files themselves were not opened yet, the rerun decodes and "
+                          f"checks every one\n{listing}", problems)
+
     problems += _pool_dropped(out, cfg)
     previous = cache.load_state(cache_dir, root, sizes, plan.options)
     if previous.reason:
         problems.append(note(cache_dir, previous.reason, "nothing to do"))
+    problems += _check_disk(out, entries, previous, sizes, plan, verbose, said)[1]
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
     # a deep file's conversion to 8-bit is said of the whole set below (_bit_depths), not per file
     record_problems = [leave_out_way(p, cfg.missing) if entry.label is not None and layout.npz is None else p
@@ -2202,8 +2370,11 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if errors:
         listing, full_list = _listing(problems, out, root, said)
         written = "nothing was written but the full list, named below" if full_list else "nothing was written"
+        n_decoded = sum(1 for e in entries if e.record is not None and e.record.decoded)
+        redo = (f"; {n_decoded:,} of {len(entries):,} images were decoded, and the rerun decodes "
+                f"them again (nothing decoded is kept)" if n_decoded else "")
         raise IngestError(f"ingest of {root} stopped: {len(errors)} problem(s) must be fixed first "
-                          f"({written})\n{listing}", problems)
+                          f"({written}{redo})\n{listing}", problems)
 
     try:
         cache_paths = _write(out, root, sizes, entries, previous, channels, spill,
@@ -2636,9 +2807,22 @@ def cli(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)
-        print("interrupted: outputs of this run are not trusted by the next one", file=sys.stderr)
+        print(interrupted_words(), file=sys.stderr)
         return 130
     return 0
+
+
+def interrupted_words(count: cache.DecodeCount | None = None) -> str:
+    """The line an interrupted (Ctrl-C, SIGTERM) ingest ends with: how many of how many files
+    were decoded (``count``, default :data:`data_prep.cache.DECODED`) and that the rerun decodes
+    them again, since the decoded rows wait in a spill that is removed (docs/data.md)."""
+    count = cache.DECODED if count is None else count
+    words = "interrupted: outputs of this run are not trusted by the next one"
+    if count.done:
+        words += (f"; {count.done:,} of {count.total:,} images were decoded, and the rerun "
+                  "decodes them again (decoded rows are not kept: a large set is best "
+                  "ingested in one run to the end)")
+    return words
 
 
 def _remove_if_empty(folder: Path, made: bool) -> None:

@@ -45,7 +45,7 @@ import shutil
 import tempfile
 import textwrap
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1448,7 +1448,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         # ingest does before data.unlabelled's images join: those are no such images
         no_images = (not entries and not any(p.severity == "error" for p in problems))
         pool, found = ingest.collect_unlabelled(d, layout.root)  # data.unlabelled (listing only)
-        entries, problems = entries + pool, problems + found + _empty_image_files(entries + pool)
+        entries, problems = entries + pool, problems + found + ingest.empty_image_files(entries + pool)
     except IngestError as exc:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
@@ -1487,7 +1487,9 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     if blocking:
         c.warning("", "the image files themselves were not opened yet: the ingest stage decodes "
                       "and checks every one (truncated, corrupt, unreadable) once these are fixed",
-                  f"to see both kinds of problem at once: {command}")
+                  # the ingest stops on these too, before decoding (a trial: 6 min of decoding
+                  # 1,500 images before them): once they are fixed it checks the files
+                  f"once these are fixed, to check the image files alone: {command}")
     labelled = [e for e in entries if e.split == "train" and e.label is not None
                 and e.label.grade is not None]
     counts = {g: 0 for g in range(len(names))}
@@ -1539,28 +1541,6 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                      # ones: told by decoding; review s52c F5)
                      fundus_why=(f"{said_layout} holds colour fundus photographs"
                                  if layout.kind in FUNDUS_LAYOUTS and d.modality != "octa" else ""))
-
-
-def _empty_image_files(entries: Sequence[Any]) -> list[Any]:
-    """The ingest's error for each image file of ``entries`` (:class:`data_prep.ingest
-    .ImageEntry`, listed, not opened) that holds 0 bytes (``empty file (0 bytes)``, kind
-    ``empty``, as :func:`data_prep.decode.decode` says it), found by one ``stat`` per file, so
-    that the preflight names it before the ingest stage decodes the set; array rows
-    (MedMNIST's ``.npz``) and files that cannot be stat'ed (the ingest's to say) are skipped."""
-    from data_prep.problems import error
-
-    found = []
-    for entry in entries:
-        if entry.name:  # a row of an array file, not a file of its own
-            continue
-        try:
-            empty = entry.path.stat().st_size == 0
-        except OSError:
-            continue
-        if empty:
-            found.append(error(entry.path, "empty file (0 bytes)",
-                               "re-copy the image from the original data", "empty"))
-    return found
 
 
 def _no_test_images(layout: Any) -> tuple[str, str]:

@@ -466,9 +466,17 @@ def test_all_problems_collected_in_one_pass(tmp_path: Path) -> None:
     data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
     for defect in (_truncated, _non_image, _unlabelled, _rewrite_grade("7")):
         defect(data)
-    message = expect_error(config(data), tmp_path / "out", "truncated PNG", "not an image file",
-                           "image without label", "grade 7")
-    assert "4 problem(s)" in message
+    # the folder listing's and the label CSV's problems stop the ingest before any image is
+    # decoded (a trial: 6 minutes of decoding 1,500 images before 'image without label'),
+    # all of them at once; the truncated PNG is told by decoding, on the rerun
+    message = expect_error(config(data), tmp_path / "out", "not an image file",
+                           "image without label", "grade 7", "not opened yet")
+    assert "3 problem(s)" in message and "truncated PNG" not in message
+    (data / "notes.txt").unlink()
+    (data / "009.png").unlink()
+    (data / "labels.csv").write_text((data / "labels.csv").read_text().replace("002.png,7", "002.png,1"))
+    message = expect_error(config(data), tmp_path / "out", "truncated PNG")
+    assert "1 problem(s)" in message
 
 
 def test_a_repeated_row_shows_its_grades_as_the_csv_writes_them(tmp_path: Path) -> None:
@@ -840,8 +848,7 @@ def test_is_blank_from_a_histogram_gives_the_verdict_of_its_definition() -> None
 
 def test_cli_reports_without_traceback(tmp_path: Path) -> None:
     data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
-    _truncated(data)
-    _rewrite_grade("x")(data)
+    _truncated(data)  # told by decoding (a label CSV's error stops the ingest before it)
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         [sys.executable, "-m", "data_prep", "ingest", "--root", str(data), "--out",
@@ -850,7 +857,7 @@ def test_cli_reports_without_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2  # a user error, as argparse's and drac_ssl.train's: not 1 (a crash)
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "error: ingest of" in proc.stderr
-    assert "truncated PNG" in proc.stderr and "grade 'x' of 002.png" in proc.stderr
+    assert "truncated PNG" in proc.stderr
     assert not (tmp_path / "out" / "manifest.csv").exists()
 
 

@@ -1153,26 +1153,32 @@ def test_a_failed_ingest_that_merges_findings_names_the_file_with_every_line(
     from drac_ssl.train import stage_ingest
 
     root = photo_folder(tmp_path / "my_photos", aptos)
+    # one truncated file: an error told by decoding (the label CSV's unknown columns would stop
+    # the ingest before it, from the listing alone), so the 29 others' warnings come with it
+    truncated = root / "pt14_OS.png"
+    truncated.write_bytes(truncated.read_bytes()[:-200])
     out = tmp_path / "x" / "data"
-    # --channels 1: the colour photographs converted to grey, 30 warnings of one kind to merge
+    # --channels 1: the colour photographs converted to grey, 29 warnings of one kind to merge
     main(["ingest", "--root", str(root), "--labels-csv", str(root / "labels.csv"), "--out",
-          str(out), "--workers", "1", "--cache-sizes", str(SIZE), "--channels", "1"])
+          str(out), "--workers", "1", "--cache-sizes", str(SIZE), "--channels", "1",
+          "--image-column", "filename", "--grade-column", "dr_grade", "--grades", "icdr"])
     err = capsys.readouterr().err
     listed = out / ingest.PROBLEMS_NAME
-    assert "2 problem(s) must be fixed first (nothing was written but the full list, named below)" in err
-    assert "30 files (pt00_OD.png, pt00_OS.png, pt01_OD.png and 27 more)" in err, err
+    assert "1 problem(s) must be fixed first (nothing was written but the full list, named below" in err
+    assert "29 files (pt00_OD.png, pt00_OS.png, pt01_OD.png and 26 more)" in err, err
     assert listed.exists() and f"its own line in {listed})" in err, err
-    assert listed.read_text(encoding="utf-8").count("RGB image") == 30
+    assert listed.read_text(encoding="utf-8").count("RGB image") == 29
 
     cfg = load_config(None, [f"data.root={root}", f"data.labels_csv={root / 'labels.csv'}",
                              "data.n_folds=2", "data.workers=1", f"data.cache_sizes=[{SIZE}]",
-                             "data.channels=1"])
+                             "data.channels=1", "data.image_column=filename",
+                             "data.grade_column=dr_grade", "data.grades=icdr"])
     run = tmp_path / "run"
     with pytest.raises(validate.IngestError) as caught:
         stage_ingest(cfg, run)
     said = str(caught.value)
     assert "named below" in said and f"its own line in {run / 'data' / ingest.PROBLEMS_NAME}" in said, said
-    assert "data.image_column='filename'" in said and not FLAG.findall(said), said
+    assert "data.missing=leave_out" in said and not FLAG.findall(said), said
 
     # two files only: every line printed, no file written or promised
     few = tmp_path / "few"

@@ -479,7 +479,7 @@ def test_the_ingest_command_of_the_findings_carries_the_data_settings_as_flags(t
                 *SMALL_BATCHES]
     cfg, _, _ = preflight.read_config(train.DEFAULT_CONFIG, settings)
     (warned,) = [f for f in findings(*settings) if "not opened yet" in f.line]
-    command = warned.fix.partition("to see both kinds of problem at once: ")[2]
+    command = warned.fix.partition("to check the image files alone: ")[2]
     scratch = Path(tempfile.gettempdir()) / "drac_ssl-ingest-check"
     assert command.startswith(f"{python_command('data_prep')} ingest --root '{photos}' --labels-csv "), command
     assert command.endswith(f" --out {shlex.quote(str(scratch))}"), command
