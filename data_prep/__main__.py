@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         except (ingest.IngestError, ConfigError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except OSError as exc:  # a --labels-csv or --root in another account's run folder (mode 0700)
+            from drac_ssl.io import unreadable_words  # stdlib only
+
+            print(f"error: {unreadable_words(exc)}", file=sys.stderr)
+            return 2
     # OpenCV's threads alone: the ingest and the phantom generator run no torch, whose import
     # (2-5 s) only set threads nothing here uses (drac_ssl.runtime sets both for the others)
     from drac_ssl.cpu_threads import apply_opencv_threads

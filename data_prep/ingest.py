@@ -120,6 +120,7 @@ from drac_ssl.io import (
     make_run_folder,
     readable_absolute,
     sha256_file,
+    unreadable_words,
 )
 from drac_ssl.starting import ascii_int  # stdlib only
 
@@ -2479,6 +2480,11 @@ def cli(args: argparse.Namespace) -> int:
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PermissionError as exc:  # an input in another account's run folder (mode 0700): not a traceback
+        _remove_if_empty(out, made)
+        _remove_if_empty(out.parent, made_parent)
+        print(f"error: {unreadable_words(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         _remove_if_empty(out, made)

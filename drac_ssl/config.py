@@ -1518,7 +1518,9 @@ def config_name(given: str | os.PathLike[str]) -> str | None:
     as the path it is. A folder is never a config: a data folder ``retinamnist/`` in the current
     folder leaves ``-c retinamnist`` the shipped config."""
     text = os.fspath(given)
-    if not text or Path(text).is_file() or any(sep and sep in text for sep in (os.sep, os.altsep)):
+    # os.path.isfile: False, not a PermissionError, for a file in a folder closed to this account
+    # (another account's run folder): read as the path it is, whose reading says why it cannot be
+    if not text or os.path.isfile(text) or any(sep and sep in text for sep in (os.sep, os.altsep)):
         return None
     return text[:-len(CONFIG_SUFFIX)] if text.endswith(CONFIG_SUFFIX) else text
 
@@ -1553,7 +1555,7 @@ def config_file(given: str | os.PathLike[str]) -> Path:
     name = config_name(text)
     if name is None:
         path = Path(os.path.expanduser(text)) if text.startswith("~") else Path(text)
-        if path.is_dir():
+        if os.path.isdir(path):  # False for one in a folder closed to this account: its reading says
             raise ConfigError(_folder_config_text(path, text))
         return path
     shipped = PACKAGE_CONFIGS / f"{name}{CONFIG_SUFFIX}"
@@ -2640,8 +2642,12 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"  fix: save the file as UTF-8."
         ) from None
     except OSError as exc:  # a folder, no permission
-        if path.is_dir():
+        if os.path.isdir(path):
             raise ConfigError(_folder_config_text(path)) from None
+        if isinstance(exc, PermissionError):  # another account's run folder (mode 0700): whose, and the fix
+            from drac_ssl.io import unreadable_words  # stdlib only
+
+            raise ConfigError(unreadable_words(exc, path, "the config file")) from None
         raise ConfigError(
             f"{path}: cannot be read ({exc.strerror or exc}).\n  fix: pass a YAML config file "
             f"with -c, e.g. {_example_config()}"

@@ -98,6 +98,7 @@ from drac_ssl.io import (
     no_space,
     read_json_dict,
     remove_stale_temporaries,
+    unreadable_words,
     writing,
     written_file,
 )
@@ -2455,6 +2456,9 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         print(f"error: {exc}", file=sys.stderr)
         global _REFUSED
         _REFUSED = isinstance(exc, preflight.PreflightError)  # no stage running, every file written
+        return 2
+    except PermissionError as exc:  # another account's run folder (mode 0700, run.private), a file it reads
+        print(f"error: {unreadable_words(exc)}", file=sys.stderr)
         return 2
     except NonFiniteError as exc:  # a training diverged: its diagnostic and fix, not a traceback
         print(f"error: {exc}", file=sys.stderr)
