@@ -98,6 +98,7 @@ from drac_ssl.io import (
     no_space,
     read_json_dict,
     remove_stale_temporaries,
+    sha256_file,
     unreadable_words,
     writing,
     written_file,
@@ -214,7 +215,10 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     return {"n_train": result.n_train, "n_test": result.n_test,
             **({"n_unlabelled": result.n_unlabelled} if result.n_unlabelled else {}),
             **({"phantom_seconds": phantom_seconds} if phantom_seconds is not None else {}),
-            "manifest": str(result.manifest_path)}
+            "manifest": str(result.manifest_path),
+            # the manifest as the stage left it: a resume refuses one another ingest wrote over
+            # since (python -m data_prep ingest --out RUN/data; drac_ssl.preflight.changed_ingest_outputs)
+            "manifest_sha256": sha256_file(result.manifest_path)}
 
 
 def _epochs(best_epoch: int, history: list[dict[str, Any]]) -> dict[str, Any]:
