@@ -26,6 +26,7 @@ from pathlib import Path
 
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.config import _CHOICES, GRADE_SCALES, FinetuneConfig, to_dict
+from drac_ssl.grading.bundle_folder import INPUT_SIDES
 from drac_ssl.grading.demo import (  # stdlib only; DEMO_NOTE, DEMO_TRAINED_ON, demo_card re-exported
     DEMO_CALIBRATION,
     DEMO_NOTE,
@@ -35,11 +36,13 @@ from drac_ssl.grading.demo import (  # stdlib only; DEMO_NOTE, DEMO_TRAINED_ON, 
     demo_card,
 )
 from drac_ssl.io import atomic_write_json
+from drac_ssl.out_paths import folder_under_file_problem
 from drac_ssl.starting import (  # stdlib only
     add_version_option,
     ascii_int,
     command_name,
     python_command,
+    whole_number,
 )
 
 __all__ = ["DEMO_NOTE", "DEMO_TRAINED_ON", "build_demo_bundle", "demo_card", "main"]
@@ -148,6 +151,9 @@ def run_dir_problem(run_dir: str | Path) -> str | None:
     if folder.is_file():
         return (f"{folder}: a file, not a run folder; the demo bundle is written into a folder it "
                 f"makes.\n  fix: give a new folder, e.g. {new}")
+    # under a file (good.csv/demo): a FileExistsError traceback before (a CLI review)
+    if problem := folder_under_file_problem(folder, "RUN_DIR", "runs/demo"):
+        return problem
     if not folder.is_dir() or not any(folder.iterdir()):
         return None
     try:
@@ -170,20 +176,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=command_name("drac-ssl-demo-bundle", "app.demo_bundle"),
                                      description="Write an untrained demo model bundle.")
     parser.add_argument("run_dir", help="run folder to create (the bundle goes to RUN_DIR/bundle)")
-    parser.add_argument("--image-size", type=ascii_int("--image-size"), default=128,
+    # ranges checked here (a CLI review: --folds 0 an IndexError after half the folder was
+    # written, --image-size -5 a bundle every image then failed on)
+    parser.add_argument("--image-size", type=whole_number(INPUT_SIDES[0], 128, most=INPUT_SIDES[1], option="--image-size"),
+                        default=128, metavar="PX",
                         help="side in px of the model's input (default: %(default)s)")
-    parser.add_argument("--source-size", type=ascii_int("--source-size"), default=256,
+    parser.add_argument("--source-size", type=whole_number(INPUT_SIDES[0], 256, most=INPUT_SIDES[1], option="--source-size"),
+                        default=256, metavar="PX",
                         help="side in px an upload is first resized to, as the training cache "
                              "would hold it, before the model's size (default: %(default)s)")
-    parser.add_argument("--folds", type=ascii_int("--folds"), default=2,
+    parser.add_argument("--folds", type=whole_number(1, 2, option="--folds"), default=2, metavar="N",
                         help="fold models in the ensemble, each graded image goes through all "
                              "(default: %(default)s)")
     parser.add_argument("--head", default="conv", choices=list(_CHOICES["finetune.head"]),  # grading.model.HEADS, without torch
                         help="the grading head on the backbone, as finetune.head (default: %(default)s)")
     parser.add_argument("--grades", default="drac", choices=sorted(GRADE_SCALES),
-                        help="grade scale: drac (3 grades) or icdr (5)")
+                        help="grade scale: drac (3 grades) or icdr (5) (default: %(default)s)")
     parser.add_argument("--channels", type=ascii_int("--channels"), default=1, choices=[1, 3],
-                        help="1: grey UW-OCTA model, 3: colour fundus model")
+                        help="1: grey UW-OCTA model, 3: colour fundus model (default: %(default)s)")
     add_version_option(parser)
     args = parser.parse_args(argv)
     if problem := run_dir_problem(args.run_dir):  # before torch loads: nothing of the user's replaced

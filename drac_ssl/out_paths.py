@@ -335,8 +335,9 @@ def folder_under_file_problem(out: str | os.PathLike[str], flag: str, example: s
     if blocking is None:
         return None
     where = "" if blocking == path else f", so {flag} {out} cannot be made there"
+    given = f"{flag} {example}" if flag.startswith("-") else example  # a positional (RUN_DIR): the path alone
     return (f"{blocking}: is a file, not a folder{where}.\n  fix: give {flag} a folder path (made if "
-            f"missing), e.g. {flag} {example}")
+            f"missing), e.g. {given}")
 
 
 def folder_in_use_problem(out: str | os.PathLike[str], flag: str, example: str, writes: str,

@@ -16,7 +16,14 @@ from pathlib import Path
 
 from drac_ssl.starting import python_command
 
-__all__ = ["BUNDLE_COPY_FIX", "BundleError", "bundle_folder"]
+__all__ = ["BUNDLE_COPY_FIX", "INPUT_SIDES", "BundleError", "bundle_folder"]
+
+
+INPUT_SIDES = (1, 8192)
+"""The sides in pixels a bundle's ``input.size`` and ``input.source_size`` may have: from 1 up
+to the largest image side grading reads (:class:`drac_ssl.grading.image_file.InputLimits`'s
+``max_side``); :func:`drac_ssl.grading.bundle.load_bundle` checks them, ``app.demo_bundle``'s
+``--image-size`` / ``--source-size`` take them (here: no torch for its ``--help``)."""
 
 
 class BundleError(ValueError):
