@@ -21,6 +21,7 @@ import argparse
 import json
 import shlex
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -173,8 +174,14 @@ def run_dir_problem(run_dir: str | Path) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m app.demo_bundle RUN_DIR [--image-size 128] [--folds 2]`` (the installed
     ``drac-ssl-demo-bundle``); returns the exit code."""
-    parser = argparse.ArgumentParser(prog=command_name("drac-ssl-demo-bundle", "app.demo_bundle"),
-                                     description="Write an untrained demo model bundle.")
+    prog = command_name("drac-ssl-demo-bundle", "app.demo_bundle")
+    parser = argparse.ArgumentParser(
+        prog=prog, description=textwrap.fill("Write an untrained demo model bundle (random weights: for "
+                                             "trying the app's interface; its grades mean nothing) into "
+                                             "RUN_DIR/bundle.", 88),
+        epilog=f"Examples:\n  {prog} runs/demo\n  {prog} runs/demo-fundus --grades icdr --channels 3\n"
+               f"then serve it: {python_command('app')} --bundle runs/demo/bundle",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="run folder to create (the bundle goes to RUN_DIR/bundle)")
     # ranges checked here (a CLI review: --folds 0 an IndexError after half the folder was
     # written, --image-size -5 a bundle every image then failed on)

@@ -33,6 +33,7 @@ from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.exit_codes import (  # stdlib only; re-exported
     CHECK_EXIT_CODES,
     EXPORT_EXIT_CODES,
+    TRAIN_EXIT_CODES,
     USAGE_ERROR,
 )
 from drac_ssl.name_tags import LOG_NAMES, TAG_HEX  # stdlib only
@@ -268,7 +269,7 @@ def train_parser() -> argparse.ArgumentParser:
                 "reference). Rerunning "
                 "a command resumes its run folder; run.name=NEW run.reuse=runs/OLD starts a new run that "
                 "takes OLD's finished ingest / pretraining / UMM where their settings are equal (e.g. "
-                "another fine-tuning on the same pretraining)."),
+                f"another fine-tuning on the same pretraining). {TRAIN_EXIT_CODES}"),
     )
     # drac_ssl.train.DEFAULT_CONFIG: the shipped default.yaml
     parser.add_argument("-c", "--config", default=None, action=OneConfig, metavar="FILE|NAME",

@@ -75,3 +75,38 @@ def _images(tmp_path: Path, *names: str) -> Path:
     for name in names:
         (folder / name).write_bytes(cv2_png(smooth_scan()))
     return folder
+
+
+@pytest.mark.parametrize(("module", "argv", "said"), [
+    ("data_prep.__main__", ["ingest", "--help"], ["Validate every image and label", "Examples: ",
+                                                  "ingest --root my_photos --labels-csv"]),
+    ("data_prep.__main__", ["phantom", "--help"], ["Write a synthetic (phantom) UW-OCTA data set", "Example: ",
+                                                   "phantom --out phantom_data", "(default: 0)"]),
+    ("data_prep.__main__", ["flatten", "--help"], ["Example: ", "flatten --root graded_tree --out graded_flat"]),
+    ("app.demo_bundle", ["--help"], ["Examples: ", "demo_bundle runs/demo ", "(default: drac)", "(default: 1)"]),
+    ("app.auth", ["--help"], ["Example: ", "auth hash alice >> logins.txt"]),
+    ("app.auth", ["hash", "--help"], ["Example: ", "auth hash alice >> logins.txt"]),
+])
+def test_each_help_has_an_example(module: str, argv: list[str], said: list[str],
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A CLI review: these --help texts had no example line (and ingest and phantom no
+    description, demo_bundle's --grades / --channels and phantom's --workers no default)."""
+    import importlib
+
+    with pytest.raises(SystemExit) as stopped:
+        importlib.import_module(module).main(argv)
+    assert stopped.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # the words as argparse wraps them, on one line
+    for words in said:
+        assert words in out, (words, out)
+
+
+def test_train_help_lists_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.commands import train_parser
+
+    with pytest.raises(SystemExit):
+        train_parser().parse_args(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for code in ("Exit codes: 0 every stage", "; 1 a training stopped on a non-finite loss", "; 2 the run cannot start",
+                 "; 130 interrupted by Ctrl-C, 143 stopped by SIGTERM"):
+        assert code in out, out
