@@ -3859,11 +3859,30 @@ def save_config(cfg: Config, path: str | os.PathLike[str], comment: str = "") ->
         f"({resume_words(str(cfg.run.out_dir))})\n"
         + (f"# {note}\n" if note else "")
         + "".join(f"# {line}\n" for line in comment.splitlines())
-        + yaml.safe_dump(to_dict(cfg), sort_keys=False),
+        + settings_yaml(to_dict(cfg)),
         encoding="utf-8",
     )
     os.replace(tmp, p)
     return p
+
+
+def settings_yaml(settings: dict[str, Any]) -> str:
+    """``settings`` as the YAML text of a ``config.yaml`` (written as UTF-8): non-ASCII
+    characters as they are (``root: /data/my dïr``; a CLI review found ``"my d\\xEFr"`` escapes,
+    which a user cannot read or search for), unless that text would not read back as the
+    escaped one does, or a character in it would be refused by the reader
+    (:func:`_misread_character_error`: a look-alike space at a value's end, say): then escaped,
+    as before (the same values either way)."""
+    escaped = yaml.safe_dump(settings, sort_keys=False)
+    text = yaml.safe_dump(settings, sort_keys=False, allow_unicode=True)
+    if text == escaped:
+        return text
+    try:
+        same = (read_yaml(text) == read_yaml(escaped)
+                and _misread_character_error(Path("config.yaml"), text) is None)
+    except yaml.YAMLError:
+        same = False
+    return text if same else escaped
 
 
 def generic_config_note(dataset: str) -> str:
