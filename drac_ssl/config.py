@@ -815,10 +815,27 @@ def _refuse_number_text(value: str, digits: str, how: str, where: str, key: str,
     raise ConfigError(f"{where}: '{key}' must be {kind}, got {value!r}, which is not a number{why}.{fix}")
 
 
+def _empty_text(where: str, key: str, kind: str, fixes: FixBase | None, value: Any) -> str:
+    """The error of the ``kind`` setting ``key`` (an integer, a number, true or false, a list)
+    given no value: YAML's none in a file (``epochs:`` with nothing after the colon, ``~``,
+    ``null``) or an empty word on the command line (``pretrain.epochs=``): "is empty", not "got
+    None" (a CLI review), with the default (or the ``-c`` file's value) as the fix."""
+    how = ("nothing after the '='" if where.startswith("command line") else
+           "nothing after its colon, or ~ or null, which YAML reads as none")
+    return f"{where}: '{key}' is empty ({how}): it must be {kind}.{_default_fix(key, fixes, value)}"
+
+
+_EMPTY_KINDS: dict[Any, str] = {int: "an integer", float: "a number", bool: "true or false"}
+"""The setting types whose empty value :func:`_coerce` says in :func:`_empty_text`'s words."""
+
+
 def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = None) -> Any:
     """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise, with
     the setting's default (or the ``-c`` file's value, ``fixes``: :func:`fallback`) as the fix."""
     origin = typing.get_origin(tp)
+    if (value is None or (isinstance(value, str) and not value.strip())) and (
+            tp in _EMPTY_KINDS or (value is None and origin in (list, tuple))):
+        raise ConfigError(_empty_text(where, key, _EMPTY_KINDS.get(tp, "a list"), fixes, value))
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             first = dataclasses.fields(tp)[0].name  # a real setting of the section, as example

@@ -1,6 +1,7 @@
 """config.yaml wrote a non-ASCII path escaped (``root: "/data/my d\\xEFr"``, a CLI review): a
 user could neither read it nor search for it. It is written as UTF-8 with the characters as
-they are, and reads back equal; a character the reader would refuse or misread stays escaped."""
+they are, and reads back equal; a character the reader would refuse or misread stays escaped.
+And a setting given no value is said "is empty", not "got None"."""
 
 from __future__ import annotations
 
@@ -31,3 +32,19 @@ def test_a_non_ascii_root_is_written_as_it_is_and_read_back_equal(tmp_path: Path
         assert root not in text and text.isascii()
     again = load_config(path)
     assert again.data.root == root and again == cfg
+
+
+def test_an_empty_value_is_said_empty_not_none(tmp_path: Path) -> None:
+    """A CLI review: ``epochs:`` with nothing after the colon was "must be an integer, got None"."""
+    from drac_ssl.preflight import read_config
+
+    path = tmp_path / "my.yaml"
+    path.write_text("data:\n  n_folds:\n  strict: ~\n  cache_sizes: null\n")
+    _, _, findings = read_config(path, ["pretrain.epochs="])
+    said = "\n".join(f.line for f in findings)
+    assert "got None" not in said and "got ''" not in said, said
+    for line, key, kind in ((2, "data.n_folds", "an integer"), (3, "data.strict", "true or false"),
+                            (4, "data.cache_sizes", "a list")):
+        assert (f"{path}:{line}: '{key}' is empty (nothing after its colon, or ~ or null, which YAML reads "
+                f"as none): it must be {kind}.") in said, said
+    assert "'pretrain.epochs' is empty (nothing after the '='): it must be an integer." in said, said
