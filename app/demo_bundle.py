@@ -62,13 +62,40 @@ def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size
     The weights are drawn from ``seed`` (the same bundle for the same arguments) inside
     ``torch.random.fork_rng``: the caller's global torch random state is left as it was (a
     review: a notebook's seeded experiment was reseeded).
+
+    Raises:
+        ValueError: ``channels`` not 1 or 3, a ``head`` not of :data:`drac_ssl.grading.model.HEADS`,
+            an ``arch`` not of :data:`drac_ssl.models.ARCHS`, fewer than 2 ``grade_names`` or
+            ``n_folds`` < 1: checked before anything is written (``run_dir`` is left as it was).
+        OSError: ``run_dir`` cannot be written.
     """
+    _check_demo_arguments(channels=channels, head=head, arch=arch, grade_names=grade_names,
+                          n_folds=n_folds)
     import torch  # here, not at the top: python -m app.demo_bundle --help loads no torch
 
     with torch.random.fork_rng(devices=[]):  # the CPU generator: the weights are built on the CPU
         return _build_demo_bundle(run_dir, image_size=image_size, source_size=source_size,
                                   n_folds=n_folds, head=head, arch=arch, seed=seed,
                                   grade_names=grade_names, channels=channels)
+
+
+def _check_demo_arguments(*, channels: int, head: str, arch: str, grade_names: Sequence[str],
+                          n_folds: int) -> None:
+    """:func:`build_demo_bundle`'s ValueError for an argument it cannot build, before anything
+    is written (a ``head="x"`` left a half-written ``finetune/`` folder)."""
+    heads, archs = _CHOICES["finetune.head"], _CHOICES["pretrain.backbone.arch"]
+    wrong = [what for bad, what in (
+        (channels not in (1, 3) or isinstance(channels, bool),
+         f"channels={channels!r} (1: grey UW-OCTA, 3: colour fundus)"),
+        (head not in heads, f"head={head!r} (one of {', '.join(heads)})"),
+        (arch not in archs, f"arch={arch!r} (one of {', '.join(archs)})"),
+        (isinstance(grade_names, str) or len(grade_names) < 2,
+         f"grade_names={grade_names!r} (at least 2 names, a list)"),
+        (isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 1,
+         f"n_folds={n_folds!r} (1 or more)"),
+    ) if bad]
+    if wrong:
+        raise ValueError(f"build_demo_bundle: {'; '.join(wrong)}; nothing was written")
 
 
 def _build_demo_bundle(run_dir: str | Path, *, image_size: int, source_size: int, n_folds: int,

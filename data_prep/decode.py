@@ -948,7 +948,7 @@ PROFILE_DESCRIPTION_CHARS = 80
 def one_line(text: str, limit: int = PROFILE_DESCRIPTION_CHARS) -> str:
     """``text`` (a string from a file's metadata) as one short line: every control character
     (line break, tab, ...) and run of white space made one space, then cut to ``limit``
-    characters with "..." (review s57r3 F2: an ICC profile's description reached the app's
+    characters with "..." (an ICC profile's description reached the app's
     result text with its line breaks, where a crafted file could start a heading of its own, and
     at any length)."""
     flat = " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split())

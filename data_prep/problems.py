@@ -62,8 +62,8 @@ def ingest_command(data: DataConfig, out: str | os.PathLike[str]) -> str:
     drac_ssl.train`` would with the ``data`` settings (a :class:`drac_ssl.config.DataConfig`):
     ``--root``, then the flag of :data:`CLI_TO_CONFIG` of every setting that differs from
     its default (a list comma-separated, ``--unlabelled`` once per folder, a switch such as
-    ``--strict`` alone), then ``--out``; shell-quoted, so it runs as printed (review s52 F6:
-    ``--root ROOT --out ...`` alone stopped on 'no label CSV found' for a plain folder whose
+    ``--strict`` alone), then ``--out``; shell-quoted, so it runs as printed
+    (``--root ROOT --out ...`` alone stopped on 'no label CSV found' for a plain folder whose
     CSV ``data.labels_csv`` named). Settings without a flag (``data.workers``) are left out:
     they change nothing the ingest checks."""
     import shlex

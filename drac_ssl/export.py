@@ -1529,7 +1529,7 @@ def _holds_nothing(folder: Path) -> bool:
     """Whether ``folder`` holds nothing that could be an image to grade, at any depth: only
     hidden and system files (:func:`data_prep.layout.is_hidden`, a ``.DS_Store``; a hidden
     folder is not looked into) and files that clearly hold no image (:func:`_clearly_no_image`:
-    a job's ``logs/run.txt``, last night's ``results/grades.csv``; review s58r5 F2): a
+    a job's ``logs/run.txt``, last night's ``results/grades.csv``): a
     sub-folder of an ``--images`` folder on a night without images. False for anything else:
     an image or image-like file (a DICOM file), a symbolic link, a folder that cannot be
     listed."""

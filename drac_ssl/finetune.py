@@ -1344,7 +1344,7 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     The width settings of the heads not chosen (``finetune.mlp_hidden`` with the conv head)
     change no fold and are not signed; ``unused_widths=True`` gives the signature of runs
     made when they were (also accepted). Likewise ``finetune.patience`` under
-    ``finetune.keep=last``, which runs every epoch (review s52c F6: the preflight's advice to
+    ``finetune.keep=last``, which runs every epoch (the preflight's advice to
     leave an unused patience out would otherwise retrain finished folds);
     ``unused_patience=True`` gives the signature of keep=last runs made when it was signed.
     ``source_sha256``: the source's digest when the caller has it (it signs several variants

@@ -257,8 +257,13 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
     Raises:
         ValueError: ``y_true`` / ``y_pred`` not 1-D (probabilities ``(n, K)`` given instead
             of grades: pass ``argmax`` or thresholded grades), not integer grades (strings,
-            fractions, NaN), a negative grade, or the two of different lengths.
+            fractions, NaN), a negative grade, or the two of different lengths;
+            ``num_grades`` given but below 2 (a grading scale has at least 2 grades; 0 was
+            once taken as 2).
     """
+    if num_grades is not None and int(num_grades) < 2:
+        raise ValueError(f"num_grades must be >= 2 (the grades of the scale), got {num_grades}; "
+                         f"omit it to take the largest grade seen")
     yt = _as_grades(y_true, "y_true")
     yp = _as_grades(y_pred, "y_pred")
     if yt.shape != yp.shape:
@@ -299,7 +304,11 @@ def auc_undefined_reason(y_true: Any, probs: Any) -> str | None:
     one-vs-one average silently leaves out the pairs of the missing grade (a perfectly
     separated sample of two of three grades scores 1.0, no warning) and its one-vs-rest warns
     and gives nan. Neither says which grade is missing, so ``macro_ovo_auc`` returns nan and
-    this says why.
+    this says why. ``y_true``: grades ``(n,)``; ``probs``: ``(n, K)`` (only its ``K`` is read).
+
+    Raises:
+        ValueError: ``y_true`` not 1-D non-negative integer grades (as
+            :func:`quadratic_weighted_kappa`).
     """
     yt = _as_grades(y_true, "y_true")
     num_classes = np.asarray(probs).shape[-1]
@@ -346,7 +355,11 @@ def macro_ovo_auc(y_true: Any, probs: Any) -> float:
 
 def macro_ovr_auc(y_true: Any, probs: Any) -> float:
     """Macro one-vs-rest ROC AUC: the mean over grades ``k`` of the AUC of ``P_k`` for
-    ``y == k`` against ``y != k`` (the "AUC" of the MedMNIST benchmarks).
+    ``y == k`` against ``y != k`` (the "AUC" of the MedMNIST benchmarks): the class-reference
+    AUCs of Provost & Domingos 2000 ("Well-trained PETs: improving probability estimation
+    trees", CeDER working paper IS-00-04, NYU), averaged without their prevalence weights
+    (Fawcett 2006, "An introduction to ROC analysis", Pattern Recognition Letters
+    27(8):861-874, sec. 9.2).
 
     ``y_true``: grades ``(n,)``; ``probs``: ``(n, K)``, rows sum to 1. Computed with
     ``sklearn.metrics.roc_auc_score(average="macro", multi_class="ovr")``. Returns nan when
@@ -381,14 +394,21 @@ def binary_screening(y_true: Any, pred: Any) -> dict[str, float]:
 def screening_sensitivity(y_true: Any, pred: Any) -> float:
     """The sensitivity of a two-grade decision, :func:`binary_screening`'s (grades ``(n,)`` in
     {0, 1}; nan without an image of grade 1): a metric for :func:`bootstrap_ci`, which scores
-    its resamples from counts."""
+    its resamples from counts.
+
+    Raises:
+        ValueError: as :func:`binary_screening`: grades not 1-D integers, a grade outside
+            {0, 1}, or ``y_true`` and ``pred`` of different shapes."""
     return binary_screening(y_true, pred)["sensitivity"]
 
 
 def screening_specificity(y_true: Any, pred: Any) -> float:
     """The specificity of a two-grade decision, :func:`binary_screening`'s (grades ``(n,)`` in
     {0, 1}; nan without an image of grade 0): a metric for :func:`bootstrap_ci`, which scores
-    its resamples from counts."""
+    its resamples from counts.
+
+    Raises:
+        ValueError: as :func:`screening_sensitivity`."""
     return binary_screening(y_true, pred)["specificity"]
 
 
@@ -1067,9 +1087,15 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
 
 def ovr_auc_per_grade(y_true: Any, probs: Any) -> list[float]:
     """One-vs-rest AUC of each grade ``k``: ``roc_auc_score(y == k, P_k)``, a list of K
-    floats (nan for a grade with no positive or no negative sample)."""
+    floats (nan for a grade with no positive or no negative sample). ``y_true``: grades
+    ``(n,)``; ``probs``: ``(n, K)``, rows sum to 1.
+
+    Raises:
+        ValueError: malformed input, as :func:`macro_ovo_auc` (not 1-D integer grades,
+            ``probs`` not ``(n, K)`` probabilities, a grade ``>= K``)."""
     yt = _as_grades(y_true, "y_true")
     p = _as_probs(probs, n=yt.size)
+    _check_grades_within(yt, p.shape[1], "y_true")
     out = []
     for k in range(p.shape[1]):
         positive = yt == k
@@ -1571,7 +1597,12 @@ def bootstrap_ci(
     """Percentile bootstrap ``(1 - alpha)`` confidence interval of ``metric(y_true, y_pred)``:
     ``(low, high)`` of :func:`bootstrap_ci_counted`, which says too how many of the ``n_boot``
     resamples the interval rests on (the others left out as undefined). Same arguments, the
-    same interval to the last bit."""
+    same interval to the last bit.
+
+    Raises:
+        ValueError: as :func:`bootstrap_ci_counted`: ``y_true`` and ``y_pred`` of different
+            lengths, ``alpha`` outside (0, 1), malformed ``groups``, or ``metric``'s own
+            ValueError on the whole sample."""
     low, high, _ = bootstrap_ci_counted(y_true, y_pred, metric, n_boot=n_boot, alpha=alpha, seed=seed,
                                         groups=groups)
     return low, high
@@ -1803,7 +1834,11 @@ def one_grade_note(y_pred: Any, folds: Any = None, grade_names: Sequence[str] | 
     """:func:`one_grade_words` of the out-of-fold grades ``y_pred`` ``(n,)``, else, with their
     ``folds`` ``(n,)`` (None: not known), :func:`fold_one_grade_words`: the words the
     fine-tuning, report.md and compare all say of a variant whose grades tell next to nothing
-    about the images; None when neither fires."""
+    about the images; None when neither fires.
+
+    Raises:
+        ValueError: ``folds`` given with another length than ``y_pred``; grades that are not
+            numbers (``int()``'s ValueError / TypeError)."""
     return one_grade_words(y_pred, grade_names) or (
         fold_one_grade_words(y_pred, folds, grade_names) if folds is not None else None)
 
@@ -2488,7 +2523,8 @@ def knn_accuracy(
         ValueError: ``k < 1``, ``temperature <= 0`` or ``chunk_size < 1``; features not
             ``(n, d)`` with the same ``d``; not one label per feature row; an empty split; a
             label outside ``0 .. num_classes-1`` in either split (e.g. -1, an unlabelled row
-            as :class:`~drac_ssl.augment.EvalDataset` gives it: leave such rows out).
+            as :class:`~drac_ssl.augment.EvalDataset` gives it: leave such rows out); a label
+            that is not a whole number (0.7 was once cut to class 0).
     """
     import torch
     import torch.nn.functional as F
@@ -2499,13 +2535,23 @@ def knn_accuracy(
     with torch.no_grad():
         train = torch.as_tensor(train_feats)
         device = train.device
-        train = F.normalize(train.float(), dim=1)
-        test = F.normalize(torch.as_tensor(test_feats).to(device).float(), dim=1)
-        y_train = torch.as_tensor(train_labels).to(device).long().reshape(-1)
-        y_test = torch.as_tensor(test_labels).to(device).long().reshape(-1)
+        test = torch.as_tensor(test_feats).to(device)
+        # shapes first: F.normalize of a 1-D tensor is an IndexError that names neither
         if train.ndim != 2 or test.ndim != 2 or train.shape[1] != test.shape[1]:
             raise ValueError(f"features must be (n, d) with equal d, got {tuple(train.shape)} "
                              f"and {tuple(test.shape)}")
+        train = F.normalize(train.float(), dim=1)
+        test = F.normalize(test.float(), dim=1)
+        labels = {}
+        for name, given in (("train_labels", train_labels), ("test_labels", test_labels)):
+            y = torch.as_tensor(given).to(device).reshape(-1)
+            if y.is_floating_point() and y.numel() and not bool((y == y.round()).all().item()):
+                row = int((y != y.round()).nonzero()[0, 0].item())
+                raise ValueError(f"knn_accuracy: {name} hold {float(y[row].item())!r} (row {row}), not a "
+                                 f"class: labels are whole numbers 0..num_classes-1 (a float label is "
+                                 f"not cut to an integer)")
+            labels[name] = y.long()
+        y_train, y_test = labels["train_labels"], labels["test_labels"]
         if y_train.numel() != train.shape[0] or y_test.numel() != test.shape[0]:
             raise ValueError("each feature row needs exactly one label")
         if train.shape[0] == 0 or test.shape[0] == 0:
@@ -2542,6 +2588,9 @@ def cluster_quality(feats: Any, labels: Any) -> dict[str, float]:
 
     Accepts numpy arrays or torch tensors (moved to the host). Both are nan when undefined
     (fewer than 2 distinct labels, or every sample its own label).
+
+    Raises:
+        ValueError: ``feats`` not ``(n, d)`` with ``n = len(labels)``, or not numbers.
     """
     if hasattr(feats, "detach"):
         feats = feats.detach().float().cpu().numpy()

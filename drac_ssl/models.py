@@ -60,6 +60,16 @@ class Backbone(nn.Module):
         stem_stride: the stride of the CIFAR stem's ``conv1`` (1 or 2; 2 halves every map,
             e.g. for 28 px fundus photographs). Only with ``cifar_stem``.
 
+    Input: float32 ``(n, in_channels, H, W)``, channels in RGB order for ``in_channels=3``,
+    normalised per channel as ``(pixels / 255 - mean) / std`` with ``mean``, ``std`` in [0, 1]
+    units from :func:`drac_ssl.eval_input.normalization_for` of the training recipe (``octa``,
+    ``fundus``, ...; :func:`drac_ssl.augment.prepare_images` turns uint8 ``(N, H, W[, 3])``
+    images into such a batch; :func:`drac_ssl.eval_input.eval_transform` does the same for one
+    image but returns HWC, to be permuted to CHW and stacked).
+    Torchvision's ImageNet weights (:func:`load_local_weights`) expect ImageNet's statistics
+    instead, mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225). Any ``H, W`` the stem's and
+    layers' strides leave at least 1 px for.
+
     Stages, in order: ``stem`` (conv1, bn1, relu, maxpool), ``layer1`` ... ``layer4``. For an
     input ``(n, in_channels, H, W)`` with the ImageNet stem, ``layerK`` has stride
     ``2^(K+1)``; with the CIFAR stem, ``stem_stride * 2^(K-1)``.
@@ -289,6 +299,8 @@ class Backbone(nn.Module):
         return BackboneArchitecture(self.arch, self.in_channels, self.cifar_stem, self.stem_stride)
 
     def train(self, mode: bool = True) -> Backbone:
+        """``nn.Module.train(mode)``, but the stages frozen by :meth:`freeze_until` stay in
+        eval mode (their BatchNorm statistics fixed). Returns ``self``."""
         super().train(mode)
         if self._frozen_until is not None:
             for name in self.stage_names[: self._stage_index(self._frozen_until) + 1]:
@@ -459,7 +471,13 @@ def build_backbone(cfg: BackboneConfig) -> Backbone:
 
     ``cfg.in_channels`` 0 means "the data's channels": the stages resolve it from their data
     first (:func:`drac_ssl.config.with_data_channels`); without data it builds the package's
-    default, a 1-channel (grey UW-OCTA) backbone."""
+    default, a 1-channel (grey UW-OCTA) backbone.
+
+    Raises:
+        ValueError: a setting :class:`Backbone` refuses (``arch``, ``stem_stride``).
+        FileNotFoundError, WeightsFileError, ValueError: ``cfg.weights`` unreadable or not
+            matching, as :func:`load_local_weights` raises them.
+    """
     backbone = Backbone(cfg.arch, in_channels=cfg.in_channels or 1, cifar_stem=cfg.cifar_stem,
                         stem_stride=cfg.stem_stride)
     if cfg.weights:
@@ -474,6 +492,10 @@ class Expander(nn.Module):
     (official ImageNet), ``"2048-2048-2048"`` (CIFAR), ``"128-128-128"`` (DRAC). As in the
     official code, every layer but the last is Linear + BatchNorm1d + ReLU, and the last is
     a Linear without bias.
+
+    Raises:
+        ValueError: ``in_dim`` < 1, or a ``spec`` that is not positive widths joined by ``-``
+            (:func:`parse_expander_spec`).
     """
 
     def __init__(self, in_dim: int, spec: str) -> None:
@@ -493,6 +515,9 @@ class Expander(nn.Module):
         self.spec = spec
 
     def forward(self, h: Tensor) -> Tensor:
+        """Features ``(n, in_dim)`` -> embedding ``(n, out_dim)``, float as ``h``. In training
+        mode BatchNorm needs ``n >= 2`` (PyTorch's ValueError otherwise); a width other than
+        ``in_dim`` is PyTorch's RuntimeError."""
         return self.net(h)
 
 
@@ -515,19 +540,39 @@ class VICRegModel(nn.Module):
     """Backbone + expander. ``forward(x) -> (features (n, feature_dim), embedding (n, out_dim))``.
 
     The features (pre-expander) are what downstream tasks use; the embedding feeds the loss.
+
+    Raises:
+        ValueError: ``expander.in_dim`` is not ``backbone.feature_dim`` (checked here, not at
+            the first batch).
     """
 
     def __init__(self, backbone: Backbone, expander: Expander) -> None:
         super().__init__()
+        feature_dim = getattr(backbone, "feature_dim", None)
+        if feature_dim is not None and expander.in_dim != feature_dim:
+            raise ValueError(
+                f"{type(self).__name__}: the expander takes {expander.in_dim} features but the "
+                f"backbone "
+                f"({getattr(backbone, 'arch', type(backbone).__name__)}) gives {feature_dim}; "
+                f"build it as Expander(backbone.feature_dim, {expander.spec!r}).")
         self.backbone = backbone
         self.expander = expander
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Images ``(n, in_channels, H, W)`` (normalised as :class:`Backbone` says) ->
+        ``(features (n, feature_dim), embedding (n, out_dim))``; ValueError as
+        :meth:`Backbone.forward` for a batch of other channels."""
         features = self.backbone(x)
         return features, self.expander(features)
 
 
 def build_vicreg_model(pcfg: PretrainConfig) -> VICRegModel:
-    """VICReg model from a :class:`~drac_ssl.config.PretrainConfig`."""
+    """VICReg model from a :class:`~drac_ssl.config.PretrainConfig`: :func:`build_backbone` of
+    ``pcfg.backbone`` and an :class:`Expander` of ``pcfg.expander`` on its features.
+
+    Raises:
+        ValueError, FileNotFoundError, WeightsFileError: as :func:`build_backbone` and
+            :class:`Expander` raise them (a bad ``pcfg.expander`` spec included).
+    """
     backbone = build_backbone(pcfg.backbone)
     return VICRegModel(backbone, Expander(backbone.feature_dim, pcfg.expander))

@@ -284,7 +284,7 @@ def _ingest_modality_change(saved: dict[str, Any], cfg: Config, run_dir: Path) -
     ``cfg``, when they differ in what the ingest would do; None when not. A saved ``auto`` the
     ingest resolved to the very modality ``cfg`` now gives (``ingest_summary.json``'s
     ``modality.value``: colour photographs read as fundus) is no change: the ingest made what
-    it would make now (review s52c F2: the fix ``pretrain.augment.recipe=fundus`` after the
+    it would make now (the fix ``pretrain.augment.recipe=fundus`` after the
     ingest, said to reuse it, was refused as ``auto -> fundus``)."""
     before, now = ingest_modality(saved), ingest_modality(to_dict(cfg))
     if before == now:

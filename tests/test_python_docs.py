@@ -107,3 +107,25 @@ def test_the_page_says_what_a_library_user_trips_on() -> None:
     import drac_ssl
 
     assert "docs/python.md" in (drac_ssl.__doc__ or "")
+
+
+def test_the_pages_way_to_read_larger_files_keeps_the_local_file_limit() -> None:
+    """Every ``limits=...`` the page recommends for larger files, evaluated as written (a
+    ``...`` filled with a larger side), keeps :data:`LOCAL_FILE_LIMITS`' 512 MiB of file: the page
+    said ``limits=InputLimits(...)``, which starts from the app's upload limits and so lowered the
+    file size limit of ``read_image`` / ``grade_files`` to 50 MiB."""
+    import dataclasses
+
+    from drac_ssl.grading import LOCAL_FILE_LIMITS, InputLimits
+    from drac_ssl.grading.image_file import LOCAL_FILE_LIMITS as own
+
+    assert LOCAL_FILE_LIMITS is own and LOCAL_FILE_LIMITS.max_bytes == 512 * 1024 * 1024
+    assert InputLimits().max_bytes == 50 * 1024 * 1024  # why the page must not say InputLimits(...)
+    said = re.findall(r"`limits=([^`]+)`", PAGE.read_text(encoding="utf-8"))
+    assert said, "docs/python.md no longer says how to read larger files"
+    for expression in said:
+        limits = eval(expression.replace("...", "max_side=16384"),  # noqa: S307 (the page's own code)
+                      {"dataclasses": dataclasses, "InputLimits": InputLimits,
+                       "LOCAL_FILE_LIMITS": LOCAL_FILE_LIMITS})
+        assert limits.max_bytes == LOCAL_FILE_LIMITS.max_bytes, expression
+        assert limits.max_side > LOCAL_FILE_LIMITS.max_side, expression

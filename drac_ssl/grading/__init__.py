@@ -62,6 +62,7 @@ _EXPORTS = {
     "GradedImages": "predict",
     "ImageReadError": "predict",
     "InputLimits": "image_file",
+    "LOCAL_FILE_LIMITS": "image_file",
     "conform_channels": "predict",
     "grade_files": "batch",
     "grade_folder": "batch",

@@ -306,7 +306,8 @@ def grade_folder(bundle: Bundle, folder: str | os.PathLike[str], *, chunk: int =
         with its ``stem`` (the Kaggle ``id_code``).
 
     Raises:
-        NotADirectoryError: ``folder`` is not a folder (one file: ``grade_files([path])``).
+        FileNotFoundError: ``folder`` does not exist.
+        NotADirectoryError: ``folder`` is a file, not a folder (one file: ``grade_files([path])``).
         OSError: the folder cannot be listed.
         TypeError, ValueError: as :func:`grade_files`.
     """
@@ -314,6 +315,10 @@ def grade_folder(bundle: Bundle, folder: str | os.PathLike[str], *, chunk: int =
     from drac_ssl.submission import case_name_problems, read_folder  # numpy and Pillow, no torch
 
     where = Path(folder)
+    if not where.exists() and not where.is_symlink():
+        raise FileNotFoundError(f"{where}: the folder does not exist -> check the path"
+                                + ("" if where.is_absolute() else f" (a relative path is read from the "
+                                                                  f"current folder, {Path.cwd()})"))
     if not where.is_dir():
         raise NotADirectoryError(f"{where}: not a folder: grade_folder grades the images of a folder "
                                  f"(one file: grade_files(bundle, [path]))")

@@ -378,8 +378,10 @@ their JSON types (object, object, array)."""
 
 def _check_metadata_entries(bundle_dir: Path, meta: dict[str, Any]) -> None:
     """BundleError naming ``metadata.json`` when an entry of :data:`_METADATA_ENTRIES` is
-    missing or of another type, or ``calibration`` lacks ``output``, ``temperature`` or
-    ``thresholds`` (a damaged or hand-edited file: a bare KeyError before)."""
+    missing or of another type, ``calibration`` lacks ``output``, ``temperature`` or
+    ``thresholds`` (a damaged or hand-edited file: a bare KeyError before), or ``input.channels``
+    is not 1 or 3 (a model reads grey or RGB images; another count passed the load and failed
+    at the first image)."""
     path, fix = bundle_dir / "metadata.json", f"\n  fix: {rebuild_advice(bundle_dir)}"
     for key, kind in _METADATA_ENTRIES.items():
         if key not in meta:
@@ -392,6 +394,12 @@ def _check_metadata_entries(bundle_dir: Path, meta: dict[str, Any]) -> None:
     if lacks:
         raise BundleError(f"{path}: the bundle metadata's 'calibration' lacks "
                           f"{', '.join(map(repr, lacks))} (the file is damaged or was edited){fix}")
+    section = meta["input"] if "input" in meta else meta  # as input_spec_of reads it
+    channels = section.get("channels", "missing") if isinstance(section, dict) else "missing"
+    if isinstance(channels, bool) or channels not in (1, 3):
+        raise BundleError(f"{path}: the bundle metadata's input.channels is {channels!r}, not 1 "
+                          f"(grey) or 3 (RGB), the channels a model reads (the file is damaged or "
+                          f"was edited){fix}")
 
 
 def _check_input_sizes(bundle_dir: Path, meta: dict[str, Any]) -> None:
@@ -2738,8 +2746,12 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
             incomplete), a weight file whose SHA-256 is not the one ``metadata.json`` records
             (:func:`verify_weight_hashes`: changed, swapped or damaged since the build; every
             such file is named, with both digests), a damaged (cut short, empty) weight file
-            or weights that do not fit the metadata's model, or an unreadable input profile;
-            each message names the file and says the fix.
+            or weights that do not fit the metadata's model, an ``input.channels`` other than
+            1 or 3, a weight file this account cannot read (no read permission, an I/O error:
+            :func:`unreadable_bundle_file`, which says the ``chmod`` that fixes it), or an
+            unreadable input profile; each message names the file and says the fix.
+        FileNotFoundError: a weight file that was there when the bundle was checked and is gone
+            when it is loaded (removed meanwhile), re-raised as it is.
         ValueError: ``device`` is not one this machine has (``"cuda"`` without a usable CUDA
             device, an index it lacks, a name torch does not read) or not one a bundle runs on
             (``"mps"``, ``"xpu"``, ``"meta"``, ...): :func:`usable_device`'s

@@ -119,8 +119,12 @@ class InputLimits:
     """What is graded: file size in bytes, the longest side in pixels and the pixels decoded
     (width x height: a small compressed file may hold a huge image, whose decoding would take
     a gigabyte of memory and, in the app, hold the model's slot). The defaults are the app's
-    (``python -m app --max-size-mb``, ``--max-side``) and
-    :func:`drac_ssl.grading.predict.read_image`'s; pass larger ones to read larger files."""
+    uploads' (``python -m app --max-size-mb``, ``--max-side``: 50 MiB, :data:`DEFAULT_LIMITS`),
+    not those of a file read from disk: :func:`~drac_ssl.grading.predict.read_image`,
+    ``grade_files``, ``grade_folder`` and ``app.predict.Predictor`` default to
+    :data:`LOCAL_FILE_LIMITS` (512 MiB). To raise one limit keep the others:
+    ``dataclasses.replace(LOCAL_FILE_LIMITS, max_side=16384)``; ``InputLimits(max_side=16384)``
+    would also lower the file size limit to 50 MiB."""
 
     max_bytes: int = 50 * 1024 * 1024
     max_side: int = 8192
@@ -163,7 +167,7 @@ LOCAL_FILE_LIMITS = InputLimits(max_bytes=512 * 1024 * 1024)
 export's ``--images`` and the Python API): the app's side and pixel limits, which bound the
 memory a decode takes, and 512 MiB of file, since a camera's uncompressed or 16-bit TIFF is the
 original photograph (5184 x 3456 8-bit RGB is 51 MiB; 40 megapixels of 16-bit RGBA, 320 MB) and
-the ingest reads such files too (review s58r5 F1: 50 MiB refused them). The limit of decoded
+the ingest reads such files too (50 MiB refused them). The limit of decoded
 bytes is the app's too (240 MB: 16-bit RGB up to 40 megapixels, 16-bit RGBA up to 30, float32
 RGB up to 20; :data:`DECODED_BYTES_PER_PIXEL`): the export, the ingest and a script decode one
 image at a time, as the app does, in the same memory plan."""

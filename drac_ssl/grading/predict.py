@@ -179,7 +179,7 @@ class FileWarning(str):
     """One thing :func:`read_image` (or :func:`conform_channels`) says of a file: the string
     ``NAME: WORDS`` it always was (printed, compared, written as before), which keeps the
     file's ``name`` and the ``words`` apart, so that :func:`grade_images` takes the words
-    whole whatever the name holds (a file named ``scan: left.png``: review s58r5 F8, a joined
+    whole whatever the name holds (a file named ``scan: left.png``: a joined
     line cut at its first ": " lost ``left.png`` into the words). ``str(warning)`` and JSON
     give the plain joined line; a pickled or copied one stays a :class:`FileWarning`."""
 
@@ -255,6 +255,8 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     stay among the warnings.
 
     Raises:
+        ValueError: ``channels`` not 1 or 3 (a plain ValueError, not an ImageReadError: the
+            call's, checked before the file is looked at).
         FileNotFoundError: no such file, or a broken symbolic link (said so, with its target).
         IsADirectoryError: a folder.
         ImageReadError: (a ValueError: ``PATH: what is wrong -> what to do``; its ``problems``
@@ -270,6 +272,9 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     IsADirectoryError are OSErrors; or ``(OSError, ValueError)``) to go on with the other
     files of a batch.
     """
+    if channels not in (1, 3):  # the call's error, before any file is read (1 MB or 512)
+        raise ValueError(f"read_image: a model reads 1 or 3 channels, not {channels!r} "
+                         f"(pass bundle.spec.channels)")
     p = Path(path)
     refused = path_refusal(p)
     if refused is not None and refused.kind == "folder":
@@ -1273,7 +1278,7 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     (``Only 2 grey levels``, ``Image file: ...``:
     :func:`drac_ssl.grading.image_notes.starts_a_warning`); the first ": " when none can.
     A line where more than one can (``a.png: b.png: Too small``) is refused rather than cut at
-    a guess (review s58r5 F8: a name holding ": " cut at its first lost a part of the name into
+    a guess (a name holding ": " cut at its first lost a part of the name into
     the words).
 
     Raises:

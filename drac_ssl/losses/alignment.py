@@ -1,7 +1,7 @@
 """Distribution alignment of UMM: JS divergence of the induced density to the uniform one.
 
 Qiang, Song et al., "On the Generalization and Causal Explanation in Self-Supervised
-Learning" (UMM), reconstructed as in methods.md section 2:
+Learning" (UMM), arXiv:2410.00772, 2024; reconstructed as in methods.md section 2:
 
 * The frozen early features ``z_early,i`` of a batch of ``n`` images (two views each, so
   ``m = 2n`` rows) are treated as uniformly distributed, ``1 / m`` each.
@@ -153,10 +153,14 @@ def js_to_uniform(log_p: Tensor) -> Tensor:
         ``(...)`` divergences: 0 for a uniform ``p``; for a one-hot ``p`` exactly
         ``1/2 [log(2k / (k + 1)) + (1/k) log(2 / (k + 1)) + ((k - 1) / k) log 2]``, which
         tends to ``log 2`` as ``k -> inf``.
+
+    Raises:
+        ValueError: ``log_p`` 0-dim or its last dimension empty (``k = 0``).
     """
+    if log_p.ndim == 0 or log_p.shape[-1] < 1:
+        raise ValueError(f"js_to_uniform needs log-probabilities (..., k) with k >= 1; got shape "
+                         f"{tuple(log_p.shape)}.")
     k = log_p.shape[-1]
-    if k < 1:
-        raise ValueError("js_to_uniform needs at least one entry.")
     log_u = torch.full_like(_as_float(log_p), -math.log(k))
     return js_divergence(log_p, log_u)
 
@@ -174,6 +178,10 @@ def alignment_js(
 
     Returns:
         ``(js, log_p)``: the 0-dim divergence and the ``(m,)`` log-density, ``m = sum n_k``.
+
+    Raises:
+        RuntimeError: from ``torch.autograd.grad``: ``loss`` not 0-dim, ``early_features``
+            empty or one of them not requiring grad, or the graph already freed.
     """
     grads = early_feature_gradients(loss, early_features, create_graph=create_graph)
     log_p = log_density_from_gradients(grads)

@@ -18,7 +18,13 @@ import numpy as np
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["class_weights_for", "grading_loss"]
+__all__ = ["KINDS", "class_weights_for", "grading_loss"]
+
+
+KINDS: tuple[str, ...] = ("classification", "regression")
+"""The heads' outputs :func:`grading_loss` knows: the values of
+:data:`drac_ssl.grading.model.HEADS` (a test holds the two equal; not imported, so the losses
+reach no grading module)."""
 
 
 def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor | None) -> Tensor:
@@ -26,12 +32,20 @@ def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor
     weighted by class when ``class_weights`` ``(K,)`` is given) or a score ``(n, 1)``
     (SmoothL1 to the grade, each sample weighted by its class weight); ``grade``: ``(n,)``
     int64 grades in ``0 .. K-1``; ``kind``: the head's output, ``classification`` or
-    (anything else) regression (:data:`drac_ssl.grading.model.HEADS`).
+    ``regression`` (:data:`KINDS`, the values of :data:`drac_ssl.grading.model.HEADS`).
 
     Non-finite outputs are not refused: nothing is raised, the loss is then NaN or inf (one
     check here would cost a device sync per step). The fine-tuning reads the loss back every
     step anyway and stops the fold on a non-finite one (``FinetuneNonFiniteError`` of
-    :mod:`drac_ssl.finetune`)."""
+    :mod:`drac_ssl.finetune`).
+
+    Raises:
+        ValueError: ``kind`` not one of :data:`KINDS` (a misspelt ``"classfication"`` was
+            once computed as the regression loss); shapes PyTorch's losses refuse are theirs
+            (ValueError / RuntimeError / IndexError)."""
+    if kind not in KINDS:
+        raise ValueError(f"grading_loss: unknown kind {kind!r}; expected one of {', '.join(KINDS)} "
+                         f"(the head's output: drac_ssl.grading.model.HEADS[head]).")
     if kind == "classification":
         return F.cross_entropy(output.float(), grade, weight=class_weights)
     per_sample = F.smooth_l1_loss(output[:, 0].float(), grade.float(), reduction="none")
@@ -43,9 +57,28 @@ def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor
 
 def class_weights_for(grades: np.ndarray, num_grades: int | None = None) -> np.ndarray:
     """Inverse-frequency weights ``n / (K * count_k)`` ``(K,)`` float64 (1 for a grade absent
-    from ``grades``); ``grades``: ``(n,)`` ints in ``0 .. K-1``; ``K = num_grades`` (default: the
-    largest grade + 1; pass the data's K). Raises ValueError for a grade ``>= K``."""
+    from ``grades``); ``grades``: ``(n,)`` integers in ``0 .. K-1``; ``K = num_grades`` (default:
+    the largest grade + 1; pass the data's K).
+
+    Raises:
+        TypeError: ``grades`` not of an integer dtype (floats, even ``1.0``, or booleans: pass
+            ``grades.astype(np.int64)`` of whole grades).
+        ValueError: ``grades`` not 1-D, a negative grade, a grade ``>= K``, ``num_grades`` < 1,
+            or no grades without ``num_grades`` (K cannot be told)."""
+    grades = np.asarray(grades)
+    if grades.dtype == bool or not (np.issubdtype(grades.dtype, np.integer) or grades.size == 0):
+        raise TypeError(f"class_weights_for needs integer grades; got dtype {grades.dtype}: pass "
+                        f"grades.astype(np.int64) of whole grades 0 .. K-1.")
+    if grades.ndim != 1:
+        raise ValueError(f"class_weights_for needs grades of shape (n,); got {grades.shape}.")
+    grades = grades.astype(np.int64, copy=False)
+    if num_grades is None and not len(grades):
+        raise ValueError("class_weights_for got no grades and no num_grades: pass num_grades=K.")
     k = int(num_grades) if num_grades is not None else int(np.max(grades)) + 1
+    if k < 1:
+        raise ValueError(f"class_weights_for needs num_grades >= 1, got {num_grades}.")
+    if len(grades) and int(np.min(grades)) < 0:
+        raise ValueError(f"grade {int(np.min(grades))} found; grades are 0 .. {k - 1}")
     if len(grades) and int(np.max(grades)) >= k:
         raise ValueError(f"grade {int(np.max(grades))} found, but the scale has {k} grades")
     counts = np.bincount(grades, minlength=k).astype(np.float64)

@@ -96,6 +96,9 @@ class RateReduction(NamedTuple):
 
 
 def _check_2d(z: Tensor, name: str = "z") -> None:
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor (rows, dim); got a "
+                        f"{type(z).__module__}.{type(z).__qualname__}: pass torch.as_tensor({name}).")
     if z.ndim != 2:
         raise ValueError(f"{name} must have shape (rows, dim), got {tuple(z.shape)}.")
     if z.shape[0] < 1:
@@ -148,6 +151,10 @@ def coding_rate(z: Tensor, eps2: float = 0.5) -> Tensor:
 
     Returns:
         0-dim tensor (float32, or float64 for float64 input), differentiable.
+
+    Raises:
+        TypeError: ``z`` is not a torch tensor.
+        ValueError: ``z`` not 2-D or without rows; ``eps2 <= 0``.
     """
     _check_2d(z)
     _check_eps2(eps2)
@@ -172,6 +179,11 @@ def pair_compress_rate(z_a: Tensor, z_b: Tensor, eps2: float = 0.5) -> Tensor:
 
     Returns:
         0-dim tensor ``R_c = 1/m sum_i logdet_i``.
+
+    Raises:
+        TypeError: ``z_a`` or ``z_b`` is not a torch tensor.
+        ValueError: ``z_a`` / ``z_b`` not 2-D, of different shapes or without rows;
+            ``eps2 <= 0``.
     """
     _check_views(z_a, z_b, "pair_compress_rate")
     _check_eps2(eps2)
@@ -209,6 +221,7 @@ def compress_rate(z: Tensor, membership: Tensor, eps2: float = 0.5, form: str = 
         ``d <= m``, else LU (``slogdet`` of the kernel form).
 
     Raises:
+        TypeError: ``z`` is not a torch tensor.
         ValueError: wrong shapes, a negative weight, ``eps2 <= 0`` or an unknown form.
     """
     _check_2d(z)
@@ -275,6 +288,11 @@ def anchor_membership(
 
     Returns:
         ``(2n, 2n)`` float tensor, differentiable in ``z_a`` and ``z_b``.
+
+    Raises:
+        TypeError: ``z_a`` or ``z_b`` is not a torch tensor.
+        ValueError: ``z_a`` / ``z_b`` not 2-D, of different shapes or without rows;
+            ``temperature <= 0``.
     """
     _check_views(z_a, z_b, "anchor_membership")
     if not temperature > 0:
@@ -314,6 +332,11 @@ def rate_reduction(
     Returns:
         :class:`RateReduction` with ``total = R([z_a; z_b])`` over the ``2n x d`` stack,
         ``compress`` = R_c of the membership and ``delta = total - compress``.
+
+    Raises:
+        TypeError: ``z_a`` or ``z_b`` is not a torch tensor.
+        ValueError: ``z_a`` / ``z_b`` not 2-D, of different shapes or without rows;
+            an unknown ``membership``, ``eps2 <= 0``, or (``soft``) ``temperature <= 0``.
     """
     if membership not in MEMBERSHIPS:
         raise ValueError(
@@ -348,7 +371,14 @@ def rate_reduction_general(
 
     Returns:
         :class:`RateReduction` of 0-dim tensors.
+
+    Raises:
+        TypeError: ``z`` is not a torch tensor.
+        ValueError: ``z`` not 2-D or without rows (checked before ``z`` is normalised),
+            ``membership`` not ``(k, m)`` or with a negative weight, ``eps2 <= 0``, or an
+            unknown ``form``.
     """
+    _check_2d(z)
     if normalize:
         z = F.normalize(at_least_float32(z), dim=1)
     compress = compress_rate(z, membership, eps2, form=form)

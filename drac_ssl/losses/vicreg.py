@@ -74,8 +74,14 @@ def invariance_loss(z_a: Tensor, z_b: Tensor) -> Tensor:
 
     Returns:
         0-dim tensor ``mean_{i,k} (z_a[i,k] - z_b[i,k])^2`` (``F.mse_loss``, mean over
-        ``n * d`` elements, as in the official code).
+        ``n * d`` elements, as in the official code), in the inputs' dtype.
+
+    Raises:
+        TypeError: ``z_a`` or ``z_b`` is not a ``torch.Tensor``.
+        ValueError: either not 2-D, or their shapes differ (no broadcasting: ``(4, d)``
+            against ``(1, d)`` is refused).
     """
+    check_view_pair(z_a, z_b, "invariance_loss")
     return F.mse_loss(z_a, z_b)
 
 
@@ -197,6 +203,12 @@ class VICRegLoss(nn.Module):
     """Thin module around :func:`vicreg_loss` (no parameters, no state).
 
     ``forward(z_a, z_b)`` takes two ``(n, d)`` embeddings and returns :class:`VICRegTerms`.
+    The defaults are the official code's and the paper's: ``sim_coeff`` 25, ``std_coeff`` 25,
+    ``cov_coeff`` 1 (lambda, mu, nu), ``gamma`` 1 (target standard deviation), ``eps`` 1e-4
+    (variance epsilon); ``gather`` None (no DDP gather). Nothing is checked when it is built.
+
+    Raises:
+        TypeError, ValueError: from ``forward``, as :func:`vicreg_loss` raises them.
     """
 
     def __init__(
@@ -229,6 +241,9 @@ class VICRegLoss(nn.Module):
         )
 
     def forward(self, z_a: Tensor, z_b: Tensor) -> VICRegTerms:
+        """:func:`vicreg_loss` of ``z_a``, ``z_b`` ``(n, d)`` with this module's settings:
+        :class:`VICRegTerms` (call ``.backward()`` on its ``.loss``). Raises as
+        :func:`vicreg_loss`."""
         return vicreg_loss(
             z_a,
             z_b,

@@ -1,7 +1,7 @@
 """Stage 3: UMM, the Undoing Memorization Mechanism (methods.md section 2).
 
 Qiang, Song et al., "On the Generalization and Causal Explanation in Self-Supervised
-Learning". After VICReg pretraining the early layers still generalise while the last ones
+Learning", arXiv:2410.00772, 2024. After VICReg pretraining the early layers still generalise while the last ones
 have memorised: UMM freezes the backbone up to and including ``umm.early_cut`` (``layer2``
 or ``layer3``) and re-tunes the layers after it by a bi-level problem (the paper's Eq. 8,
 as methods.md reconstructs it; issue #13):

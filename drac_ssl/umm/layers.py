@@ -39,6 +39,9 @@ class AfterCut(nn.Module):
         self.early_cut = early_cut
 
     def forward(self, h: Tensor, embed: bool = True) -> tuple[Tensor, Tensor | None]:
+        """The stages after ``early_cut`` on ``h`` ``(n, C, H', W')``, pooled, then the
+        expander: ``(features (n, feature_dim), embedding (n, out_dim))``; the embedding None
+        when ``embed`` is False (the expander not run)."""
         features = self.backbone.forward_from(h, self.early_cut)
         return features, self.expander(features) if embed else None
 
@@ -68,6 +71,8 @@ class ComposableBatchNorm(nn.Module):
         self.train(bn.training)
 
     def forward(self, x: Tensor) -> Tensor:
+        """``x`` ``(n, C, ...)`` normalised per channel ``C`` -> the same shape and dtype: batch
+        statistics in training mode (running statistics updated), running ones in eval mode."""
         shape = (1, -1) + (1,) * (x.ndim - 2)
         dims = [0, *range(2, x.ndim)]
         use_batch = self.training or self.running_mean is None

@@ -72,6 +72,7 @@ class StartPoint:
     reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (``path`` as a string), as ``metadata.json`` keeps it."""
         return {**dataclasses.asdict(self), "path": str(self.path)}
 
 

@@ -129,9 +129,12 @@ class UMMOptimizers:
     outer: torch.optim.Optimizer
 
     def state_dict(self) -> dict[str, Any]:
+        """``{"inner": ..., "outer": ...}``: both optimisers' ``state_dict()``, for a checkpoint."""
         return {"inner": self.inner.state_dict(), "outer": self.outer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore both from :meth:`state_dict`'s dict (KeyError without ``inner`` / ``outer``;
+        torch's ValueError for parameter groups that do not match)."""
         self.inner.load_state_dict(state["inner"])
         self.outer.load_state_dict(state["outer"])
 

@@ -81,3 +81,22 @@ def test_no_part_of_the_demo_card_or_page_describes_a_trained_model(
     summary = server._grade_batch_now(predictor, server.AppSettings(gradcam=False), [str(path)])[0]
     assert "All 5 images got the same grade (Normal).** An untrained demo model grades from random weights" in summary
     assert "trained on (model card tab)" not in summary
+
+
+@pytest.mark.parametrize(("arguments", "words"), [
+    ({"head": "x"}, "head='x' (one of linear, mlp, conv, regression)"),
+    ({"channels": 2}, "channels=2 (1: grey UW-OCTA, 3: colour fundus)"),
+    ({"arch": "vgg"}, "arch='vgg'"),
+    ({"grade_names": ["only"]}, "at least 2 names"),
+    ({"n_folds": 0}, "n_folds=0 (1 or more)"),
+])
+def test_build_demo_bundle_refuses_what_it_cannot_build_before_writing(
+        tmp_path: Path, arguments: dict[str, object], words: str) -> None:
+    """``head="x"`` left a half-written ``finetune/`` (a backbone file, no bundle) behind its
+    ValueError; ``channels=2`` built a bundle no image could be graded by."""
+    from app.demo_bundle import build_demo_bundle
+
+    run = tmp_path / "run"
+    with pytest.raises(ValueError, match=re.escape(words) + ".*nothing was written"):
+        build_demo_bundle(run, image_size=32, source_size=48, **arguments)  # type: ignore[arg-type]
+    assert not run.exists()

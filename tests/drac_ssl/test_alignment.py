@@ -148,3 +148,11 @@ def test_js_gradient_matches_finite_differences_in_float64() -> None:
     assert torch.autograd.gradcheck(
         js_of, (w1.requires_grad_(True), w2.requires_grad_(True)), eps=1e-6, atol=1e-6, rtol=1e-4
     )
+
+
+def test_js_to_uniform_refuses_a_0_dim_input() -> None:
+    """A 0-dim ``log_p`` has no entries: the documented ValueError, not an IndexError."""
+    with pytest.raises(ValueError, match=r"js_to_uniform needs log-probabilities \(..., k\) with k >= 1"):
+        js_to_uniform(torch.tensor(0.0))
+    with pytest.raises(ValueError, match=r"got shape \(3, 0\)"):
+        js_to_uniform(torch.zeros(3, 0))

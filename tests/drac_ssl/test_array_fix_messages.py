@@ -208,3 +208,13 @@ def test_array_fix_checks_channels_and_tells_a_path_to_be_read(tmp_path: Path, g
     assert "(image >> 8)" in sixteen and ">> 4" not in sixteen and "12-bit" not in sixteen
     twelve = array_fix(_scan().astype(np.uint16) * 16, 1)
     assert "(image >> 4)" in twelve and "12-bit data" in twelve
+
+
+def test_read_image_checks_channels_before_the_file(tmp_path: Path) -> None:
+    """``read_image(path, 2)`` read (up to 512 MiB of) the file and decoded it before
+    ``conform_channels`` refused the 2; a missing file said "no such image file" instead of the
+    call's error. The channels are checked first, as a plain ValueError."""
+    for path in (tmp_path / "gone.png", tmp_path):
+        with pytest.raises(ValueError, match=r"read_image: a model reads 1 or 3 channels, not 2") as caught:
+            read_image(path, 2)
+        assert not isinstance(caught.value, OSError)

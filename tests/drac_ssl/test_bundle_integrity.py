@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -191,3 +192,21 @@ def test_an_input_profile_name_that_leaves_the_bundle_folder_is_refused(
     words = str(caught.value)
     assert f"{meta_path}: the input profile's file (input_profile.file) {name!r}" in words
     assert "nothing was opened" in words and "fix:" in words
+
+
+@pytest.mark.parametrize("channels", [2, 0, "3", True, None])
+def test_a_bundle_of_other_input_channels_is_refused_naming_its_metadata(tmp_path: Path, channels: object) -> None:
+    """``input.channels`` 2 (an edited metadata.json) loaded and failed at the first image;
+    a model reads 1 (grey) or 3 (RGB) channels."""
+    bundle_dir = _hashed_bundle(tmp_path)
+    meta_path = bundle_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    if channels is None:
+        del meta["input"]["channels"]
+    else:
+        meta["input"]["channels"] = channels
+    meta_path.write_text(json.dumps(meta))
+    shown = "'missing'" if channels is None else repr(channels)
+    with pytest.raises(bundles.BundleError, match=re.escape(f"{meta_path}: the bundle metadata's input.channels "
+                                                            f"is {shown}, not 1 (grey) or 3 (RGB)")):
+        bundles.load_bundle(bundle_dir)

@@ -340,3 +340,15 @@ def test_joining_results_of_bundles_naming_the_grades_differently_is_refused(bun
     by_hand = grade_images(bundle, [_scan(64, 3)])
     by_hand.grade_names = None  # a result built by hand: not known, not a disagreement
     assert predict_module.GradedImages.joined([by_hand, part]).grade_names == tuple(bundle.grade_names)
+
+
+def test_grade_folder_says_a_missing_folder_does_not_exist(bundle: Bundle, tmp_path: Path) -> None:
+    """A path that is not there was "not a folder" (NotADirectoryError), as if it were a file;
+    it is a FileNotFoundError that says it does not exist. A file is still NotADirectoryError."""
+    from drac_ssl.grading.batch import grade_folder
+
+    with pytest.raises(FileNotFoundError, match=r"nodir: the folder does not exist -> check the path"):
+        grade_folder(bundle, tmp_path / "nodir")
+    (tmp_path / "a.png").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="not a folder"):
+        grade_folder(bundle, tmp_path / "a.png")

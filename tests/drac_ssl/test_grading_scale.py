@@ -322,3 +322,34 @@ def test_model_spec_keeps_the_stem_stride_and_reads_old_specs_as_one() -> None:
     old = spec.to_dict()
     del old["stem_stride"]  # a model.json written before the setting existed
     assert grading.ModelSpec.from_dict(old).stem_stride == 1
+
+
+@pytest.mark.parametrize(("grades", "num_grades", "error", "words"), [
+    (np.array([], dtype=np.int64), None, ValueError, "no grades and no num_grades: pass num_grades=K"),
+    (np.array([-1, 0]), 3, ValueError, "grade -1 found; grades are 0 .. 2"),
+    (np.array([0.0, 1.0]), 2, TypeError, "needs integer grades; got dtype float64"),
+    (np.array([True, False]), 2, TypeError, "needs integer grades; got dtype bool"),
+    (np.array([[0, 1]]), 2, ValueError, r"grades of shape \(n,\); got \(1, 2\)"),
+    (np.array([0, 1]), 0, ValueError, "num_grades >= 1, got 0"),
+])
+def test_class_weights_for_says_what_is_wrong_with_the_grades(grades: np.ndarray, num_grades: int | None,
+                                                              error: type[Exception], words: str) -> None:
+    """Each was NumPy's error (``zero-size array to reduction operation``, ``no negative
+    elements``, ``Cannot cast array data from dtype('float64')``), or no error at all
+    (booleans, ``num_grades=0`` with grades, 2-D)."""
+    with pytest.raises(error, match=words):
+        class_weights_for(grades, num_grades)
+    np.testing.assert_allclose(class_weights_for(np.array([], dtype=np.int64), 3), [1.0, 1.0, 1.0])
+
+
+def test_grading_loss_refuses_an_unknown_kind() -> None:
+    """``"classfication"`` was computed as the regression loss, without a word; the kinds it
+    knows are the heads' outputs."""
+    from drac_ssl.losses.grading import KINDS, grading_loss
+
+    assert set(KINDS) == set(grading.HEADS.values())
+    output, grade = torch.randn(3, 3), torch.tensor([0, 1, 2])
+    with pytest.raises(ValueError, match=r"unknown kind 'classfication'; expected one of classification, regression"):
+        grading_loss(output, grade, "classfication", None)
+    assert torch.isfinite(grading_loss(output, grade, "classification", None))
+    assert torch.isfinite(grading_loss(output[:, :1], grade, "regression", None))

@@ -1159,3 +1159,38 @@ def test_a_difference_with_an_interval_of_width_0_is_never_printed_as_one() -> N
     assert format_difference(None, None, None) == "n/a"
     assert format_signed_interval(0.0, 0.0) == "not meaningful: every resample gives 0.000: no resample of these images changes it"
     assert format_signed_interval(-0.01, 0.02) == "-0.010..+0.020"
+
+
+def test_knn_accuracy_checks_shapes_first_and_refuses_fractional_labels() -> None:
+    """1-D features were ``F.normalize``'s IndexError ("Dimension out of range"), before the
+    shape check that names them; a label of 0.7 was cut to class 0 without a word. Whole
+    float labels (1.0, as a float array holds them) still count as their class."""
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(6, 4)).astype(np.float32)
+    labels = np.array([0, 1, 0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"features must be \(n, d\) with equal d, got \(4,\)"):
+        knn_accuracy(feats[0], labels[:1], feats, labels)
+    with pytest.raises(ValueError, match=r"test_labels hold 0.7 \(row 2\), not a class"):
+        knn_accuracy(feats, labels, feats[:3], np.array([0.0, 1.0, 0.7]), k=1)
+    with pytest.raises(ValueError, match=r"train_labels hold nan \(row 0\)"):
+        knn_accuracy(feats, np.r_[np.nan, labels[1:]], feats, labels, k=1)
+    assert knn_accuracy(feats, labels.astype(np.float64), feats, labels, k=1) == 1.0
+
+
+def test_qwk_refuses_a_scale_of_fewer_than_two_grades() -> None:
+    """``num_grades=0`` was taken as 2 (``num_grades or 2``) without a word."""
+    for k in (0, 1, -3):
+        with pytest.raises(ValueError, match=f"num_grades must be >= 2 .*got {k}"):
+            quadratic_weighted_kappa([0, 1], [0, 1], num_grades=k)
+    assert quadratic_weighted_kappa([0, 1], [0, 1], num_grades=3) == 1.0
+
+
+def test_ovr_auc_per_grade_refuses_a_grade_beyond_the_probabilities() -> None:
+    """Grade 3 against three columns was counted as a negative of every grade; it is the
+    malformed input that :func:`macro_ovr_auc` refuses."""
+    from drac_ssl.metrics import ovr_auc_per_grade
+
+    probs = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]])
+    with pytest.raises(ValueError, match="y_true holds grade 3, but probs has 3 columns"):
+        ovr_auc_per_grade([0, 1, 2, 3], probs)
+    assert ovr_auc_per_grade([0, 1, 2, 2], probs) == pytest.approx([1.0, 1.0, 1.0])

@@ -301,3 +301,13 @@ def test_backbone_architecture_is_read_from_metadata_with_old_files_and_fallback
 def test_malformed_metadata_is_a_type_error(meta: object) -> None:
     with pytest.raises(TypeError):
         BackboneArchitecture.from_metadata(meta)  # type: ignore[arg-type]
+
+
+def test_vicreg_model_refuses_an_expander_of_other_width_when_built() -> None:
+    """An expander whose ``in_dim`` is not the backbone's ``feature_dim`` is refused when the
+    model is built, naming the fix; before, it was built and failed at the first batch with
+    PyTorch's ``mat1 and mat2 shapes cannot be multiplied``."""
+    with pytest.raises(ValueError, match=r"expander takes 256 features but the backbone \(resnet18\) "
+                                         r"gives 512.*Expander\(backbone.feature_dim, '8-8'\)"):
+        VICRegModel(Backbone("resnet18"), Expander(256, "8-8"))
+    assert VICRegModel(Backbone("resnet18"), Expander(512, "8-8")).expander.out_dim == 8

@@ -329,3 +329,15 @@ def test_maximising_delta_r_alone_pushes_the_views_apart_with_either_membership(
     assert pairs < 0.1  # orthogonal
     assert soft < before - 0.1  # apart, too
     assert soft > pairs + 0.3  # but far less
+
+
+def test_rate_reduction_general_checks_the_shape_before_normalising() -> None:
+    """A 1-D ``z`` is the documented ValueError in the function's words, not ``F.normalize``'s
+    IndexError ("Dimension out of range"), which came first; a NumPy array is a TypeError that
+    says the conversion."""
+    with pytest.raises(ValueError, match=r"z must have shape \(rows, dim\), got \(5,\)"):
+        rate_reduction_general(torch.randn(5), torch.ones(1, 5))
+    with pytest.raises(TypeError, match=r"torch.as_tensor\(z\)"):
+        rate_reduction_general(np.zeros((4, 3), np.float32), torch.ones(1, 4))
+    with pytest.raises(TypeError, match=r"torch.as_tensor\(z\)"):
+        coding_rate(np.zeros((4, 3), np.float32))

@@ -271,3 +271,16 @@ def test_equals_the_official_forward_in_value_and_gradient(n: int, d: int) -> No
     if n >= 8:  # the hinge is both active and inactive here, so both sides' gradients were compared
         std = x0.var(dim=0).add(1e-4).sqrt()
         assert bool((std < 1).any()) and bool((std > 1).any())
+
+
+def test_invariance_loss_refuses_views_of_other_shapes() -> None:
+    """``(4, 3)`` against ``(1, 3)`` was broadcast by ``F.mse_loss`` (a warning and a number);
+    it is refused as ``vicreg_loss`` refuses it, in the function's own name."""
+    z = torch.randn(4, 3)
+    with pytest.raises(ValueError, match=r"invariance_loss expects both views to have the same shape"):
+        invariance_loss(z, z[:1])
+    with pytest.raises(ValueError, match=r"invariance_loss expects 2-D embeddings"):
+        invariance_loss(z[0], z[1])
+    with pytest.raises(TypeError, match=r"invariance_loss expects torch tensors"):
+        invariance_loss(z.numpy(), z)  # type: ignore[arg-type]
+    assert float(invariance_loss(z, z)) == 0.0
