@@ -65,12 +65,13 @@ def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size
 
     Raises:
         ValueError: ``channels`` not 1 or 3, a ``head`` not of :data:`drac_ssl.grading.model.HEADS`,
-            an ``arch`` not of :data:`drac_ssl.models.ARCHS`, fewer than 2 ``grade_names`` or
-            ``n_folds`` < 1: checked before anything is written (``run_dir`` is left as it was).
+            an ``arch`` not of :data:`drac_ssl.models.ARCHS`, fewer than 2 ``grade_names``,
+            ``n_folds`` < 1, or an ``image_size`` / ``source_size`` outside 1..8192: checked
+            before anything is written (``run_dir`` is left as it was).
         OSError: ``run_dir`` cannot be written.
     """
     _check_demo_arguments(channels=channels, head=head, arch=arch, grade_names=grade_names,
-                          n_folds=n_folds)
+                          n_folds=n_folds, sides={"image_size": image_size, "source_size": source_size})
     import torch  # here, not at the top: python -m app.demo_bundle --help loads no torch
 
     with torch.random.fork_rng(devices=[]):  # the CPU generator: the weights are built on the CPU
@@ -80,9 +81,12 @@ def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size
 
 
 def _check_demo_arguments(*, channels: int, head: str, arch: str, grade_names: Sequence[str],
-                          n_folds: int) -> None:
+                          n_folds: int, sides: dict[str, int] | None = None) -> None:
     """:func:`build_demo_bundle`'s ValueError for an argument it cannot build, before anything
-    is written (a ``head="x"`` left a half-written ``finetune/`` folder)."""
+    is written (a ``head="x"`` left a half-written ``finetune/`` folder); ``sides``: the sizes in
+    pixels, each a whole number of :data:`~drac_ssl.grading.bundle_folder.INPUT_SIDES`, as
+    :func:`~drac_ssl.grading.bundle.load_bundle` requires (a CLI review: ``--image-size -5``
+    wrote a bundle every image then failed on)."""
     heads, archs = _CHOICES["finetune.head"], _CHOICES["pretrain.backbone.arch"]
     wrong = [what for bad, what in (
         (channels not in (1, 3) or isinstance(channels, bool),
@@ -93,6 +97,8 @@ def _check_demo_arguments(*, channels: int, head: str, arch: str, grade_names: S
          f"grade_names={grade_names!r} (at least 2 names, a list)"),
         (isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 1,
          f"n_folds={n_folds!r} (1 or more)"),
+        *((isinstance(side, bool) or not isinstance(side, int) or not INPUT_SIDES[0] <= side <= INPUT_SIDES[1],
+           f"{name}={side!r} ({INPUT_SIDES[0]}..{INPUT_SIDES[1]} px)") for name, side in (sides or {}).items()),
     ) if bad]
     if wrong:
         raise ValueError(f"build_demo_bundle: {'; '.join(wrong)}; nothing was written")

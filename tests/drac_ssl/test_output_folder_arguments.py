@@ -11,6 +11,7 @@ nothing is written."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,13 @@ def test_umm_checks_the_checkpoint_and_run_dir_before_making_a_run_folder(
     err = capsys.readouterr().err
     assert f"{a_file}: is a file, not a folder, so --run-dir {a_file / 'x'} cannot be made there" in err, err
     assert "Traceback" not in err and not (tmp_path / "runs").exists()
+
+
+def test_build_demo_bundle_refuses_sizes_no_model_takes(tmp_path: Path) -> None:
+    from app.demo_bundle import build_demo_bundle
+
+    for sizes, said in (({"image_size": -5}, "image_size=-5 (1..8192 px)"),
+                        ({"source_size": 0}, "source_size=0 (1..8192 px)")):
+        with pytest.raises(ValueError, match=rf"^build_demo_bundle: {re.escape(said)}; nothing was written"):
+            build_demo_bundle(tmp_path / "demo", **sizes)
+        assert not (tmp_path / "demo").exists()
