@@ -365,33 +365,10 @@ def train_command() -> None:
     train.exit_with(train.command_main())  # signals held after an interrupt until exit_with
 
 
-def grades_count(word: str) -> int:
-    """The ``type=`` of the export's ``--grades K`` (``--check``, ``--score``): the number of
-    grades, an integer of at least 2 (ASCII digits, :func:`drac_ssl.starting.ascii_int`), or the
-    name of a grade scale of ``data.grades`` (:data:`drac_ssl.config.GRADE_SCALES`: ``drac`` ->
-    3, ``icdr`` -> 5, any case), which a user types there as the ingest's ``--grades`` takes it
-    (a review: ``--grades drac`` said only "invalid int value: 'drac'"). Anything else is a
-    usage error naming the flag and what it takes."""
-    from drac_ssl.config import GRADE_SCALES  # PyYAML only
-
-    counts = ", ".join(f"{len(grades)} for {name.upper()}" for name, grades in GRADE_SCALES.items())
-    takes = f"--grades takes the number of grades K here ({counts}; the names {', '.join(GRADE_SCALES)} too)"
-    if word.strip().lower() in GRADE_SCALES:
-        return len(GRADE_SCALES[word.strip().lower()])
-    try:
-        count = ascii_int("--grades")(word)  # its own error for non-ASCII digits
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{word!r} is no number of grades: {takes}") from None
-    if count < 2:
-        raise argparse.ArgumentTypeError(
-            f"{count}: a grading scale has at least 2 grades; {takes}, or leave --grades out (then "
-            f"the manifest's or the CSV header's)")
-    return count
-
-
 def export_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.export`` (:func:`drac_ssl.export.main`)."""
     from drac_ssl.config import LAYOUT_NAMES, SCORED_LAYOUTS, in_words  # PyYAML only
+    from drac_ssl.scale import grades_count  # PyYAML only
 
     # drac-ssl-export, or the interpreter that runs it, as a fix says it
     prog = command_name("drac-ssl-export", "drac_ssl.export")
@@ -439,7 +416,7 @@ def export_parser() -> argparse.ArgumentParser:
                              "whose test cases and grade scale the submission must match; for "
                              "test images without a folder (RetinaMNIST's .npz); a valid file's "
                              "classes that its bundle's class rule would not give are warned of")
-    parser.add_argument("--grades", type=grades_count, default=None, metavar="K",
+    parser.add_argument("--grades", type=grades_count, default=None, metavar="K",  # drac/icdr too
                         help="with --check: the number of grades (default: the manifest's, else "
                              "the header's width: case,class and K columns P<n>); with --score: "
                              "the submission's number of grades (default: its header's width); "

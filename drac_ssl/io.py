@@ -228,12 +228,6 @@ def make_run_folder(path: str | os.PathLike[str], private: bool = True) -> bool:
     return True
 
 
-class UnreadablePathError(ValueError):
-    """A file or folder this account could not read (no permission, an I/O error): the message,
-    :func:`unreadable_words`, names it, whose folder is closed and the fix. A ``ValueError``, as
-    every error a command says in one line and exits 2 on (a user's error, not a crash)."""
-
-
 def _owner(path: str | os.PathLike[str]) -> str:
     """The account name owning ``path`` (its uid where no name is known; "" where the platform
     has no owners, or ``path`` cannot be looked at)."""
