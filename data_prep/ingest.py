@@ -2459,8 +2459,8 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
     advises). Refused (a CLI review, data lost: ``--out EXISTING`` replaced a manifest.csv in
     an unrelated folder; into ``RUN/data`` of a trained run, the resumed training skipped the
     ingest as "already done" and report.md counted the new 13 images for a model trained on
-    60): ``RUN/data`` of a run folder whose ``stages.json`` records any stage after the ingest
-    (a new run is the fix), an earlier ingest of another root, and any other files.
+    60): ``RUN/data`` of a run folder whose ``stages.json`` records any stage, its ingest
+    included (a new run is the fix; the train command's own ingest does not come here), an earlier ingest of another root, and any other files.
 
     Raises:
         OSError: ``out`` or the run folder above it cannot be read (the command says it).
@@ -2472,13 +2472,13 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
     folder = Path(os.path.abspath(out.expanduser()))
     example = _suggested_out(cfg)
     status = read_json_dict(folder.parent / "stages.json") if folder.name == "data" else None
-    later = [s for s in PIPELINE[1:] if isinstance(status, dict) and isinstance(status.get(s), dict)]
-    if later and folder.is_dir():
+    done = [s for s in PIPELINE if isinstance(status, dict) and isinstance(status.get(s), dict)]
+    if done and folder.is_dir():
         new = shlex.quote(str(folder.parent.with_name(f"{folder.parent.name}-new") / "data"))
-        return (f"{out}: the data folder of the run {folder.parent}, whose {', '.join(later)} stage(s) "
-                f"were made from the ingest there (its stages.json): ingesting again into it would "
-                f"change the data under them, and a resumed training would skip the ingest as done "
-                f"and report the new images for a model trained on the old.\n  fix: make a new run "
+        return (f"{out}: the data folder of the run {folder.parent}, whose stages.json records its "
+                f"{', '.join(done)} stage(s): ingesting into it by hand would change the data the "
+                f"training recorded (its settings, cache sizes and manifest), and a resumed training "
+                f"would skip the ingest as done or refuse the changed manifest.\n  fix: make a new run "
                 f"for this data: --out {new} (then {python_command('drac_ssl.train')} "
                 f"run.name={shlex.quote(folder.parent.name + '-new')}), or train it in one step: "
                 f"{python_command('drac_ssl.train')} data.root={shlex.quote(str(cfg.root or '...'))} run.name=NEW")
@@ -2489,7 +2489,12 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
         if summary is None or not isinstance(summary.get("root"), str):
             return None  # no ingest's: its files are listed
         was = Path(summary["root"])
-        if root is not None and (was == root or os.path.realpath(was) == os.path.realpath(root)):
+
+        def same(a: Path, b: Path) -> bool:
+            return a == b or os.path.realpath(a) == os.path.realpath(b)
+
+        # A MedMNIST folder records the .npz file it found as its root (layout's discovery).
+        if root is not None and (same(was, root) or (was.suffix.lower() == ".npz" and same(was.parent, root))):
             return ""  # the same data's ingest: written again, as redo_ingest_fix advises
         return f"it holds the ingest of another data root, {was}"
 

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from png_bytes import walk_scan
 
@@ -77,9 +78,37 @@ def test_the_data_of_a_run_past_its_ingest_is_refused(tmp_path: Path, capsys: py
     capsys.readouterr()
     assert _ingest(root, data) == 2  # even the same root: the stages after it were made from it
     err = capsys.readouterr().err
-    assert f"{data}: the data folder of the run {data.parent}, whose pretrain stage(s) were made" in err, err
+    assert f"{data}: the data folder of the run {data.parent}, whose stages.json records its ingest, pretrain" in err, err
     assert f"fix: make a new run for this data: --out {tmp_path / 'runs' / 'trained-new' / 'data'}" in err, err
     assert (data / "manifest.csv").read_bytes() == manifest
+
+
+def test_the_data_of_a_run_with_only_its_ingest_done_is_refused_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review: allowed before, a hand ingest there replaced the run's cache sizes and the resume
+    then blamed 'the stages after it', of which there were none."""
+    root = _source(tmp_path / "src", 12)
+    data = tmp_path / "runs" / "r1" / "data"
+    assert _ingest(root, data) == 0
+    (data.parent / "stages.json").write_text(json.dumps({"ingest": {"status": "done"}}))
+    capsys.readouterr()
+    assert _ingest(root, data) == 2
+    err = capsys.readouterr().err
+    assert "whose stages.json records its ingest stage(s)" in err and "fix: make a new run" in err, err
+
+
+def test_a_medmnist_folder_ingested_again_is_the_same_root(tmp_path: Path) -> None:
+    """Review: a MedMNIST folder's summary records the .npz it found as its root, so running the
+    identical command again was refused as 'the ingest of another data root'."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mm"
+    folder.mkdir()
+    np.savez(folder / "retinamnist.npz", train_images=rng.integers(0, 256, (20, 28, 28, 3), dtype=np.uint8),
+             train_labels=(np.arange(20) % 5).reshape(-1, 1).astype(np.uint8),
+             test_images=rng.integers(0, 256, (4, 28, 28, 3), dtype=np.uint8))
+    out = tmp_path / "outm"
+    assert _ingest(folder, out) == 0
+    assert _ingest(folder, out) == 0
 
 
 def test_a_resume_refuses_a_manifest_written_anew_since_the_ingest_stage(tmp_path: Path) -> None:
