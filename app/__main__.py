@@ -88,19 +88,10 @@ def _positive_number(default: float) -> Callable[[str], float]:
 
 
 def _count(least: int, default: int) -> Callable[[str], int]:
-    """An argparse type: a whole number ``least`` or more; the message names the value, the
-    range and ``default``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text) if text.isascii() else least - 1  # int() reads '３' too
-        except ValueError:
-            value = least - 1
-        if value < least:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not allowed: give a whole number, {least} or more, e.g. {default} "
-                f"(the default)")
-        return value
-    return parse
+    """An argparse type: a whole number ``least`` or more (:func:`drac_ssl.starting.whole_number`)."""
+    from drac_ssl.starting import whole_number  # stdlib only
+
+    return whole_number(least, default)
 
 
 def _root_path(text: str) -> str:

@@ -48,6 +48,7 @@ import secrets
 import shlex
 import stat
 import sys
+import textwrap
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -398,17 +399,24 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     from drac_ssl.starting import add_version_option, python_command
 
+    prog = python_command("app.auth")
+    example = (f"Example:\n  {prog} hash alice >> logins.txt   # asks alice's password twice\n"
+               f"then serve with it: {python_command('app')} --auth-file logins.txt (docs/deploying.md)")
     parser = argparse.ArgumentParser(
-        prog=python_command("app.auth"),
-        description="Make a line of the app's login file (its --auth-file FILE): the "
-                    "user name and a scrypt hash of the password, never the password itself.")
+        prog=prog,
+        description=textwrap.fill("Make a line of the app's login file (its --auth-file FILE): the "
+                                  "user name and a scrypt hash of the password, never the password "
+                                  "itself.", 88),
+        epilog=example, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_version_option(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     hashing = commands.add_parser(
         "hash", help="print USER:scrypt$... for a password typed without echo (or read from stdin)",
-        description="Print the login line USER:scrypt$n$r$p$salt$hash for a password asked twice "
-                    "without echo, or read as one line from stdin when stdin is not a terminal. "
-                    "Put the line in the login file in place of USER's old line.")
+        description=textwrap.fill(
+            "Print the login line USER:scrypt$n$r$p$salt$hash for a password asked twice without "
+            "echo, or read as one line from stdin when stdin is not a terminal. Put the line in the "
+            "login file in place of USER's old line.", 88),
+        epilog=example, formatter_class=argparse.RawDescriptionHelpFormatter)
     hashing.add_argument("user", metavar="USER", help="the user name (no colon, no space)")
     args = parser.parse_args(argv)
     user = args.user.strip()

@@ -21,11 +21,13 @@ import argparse
 import json
 import shlex
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.config import _CHOICES, GRADE_SCALES, FinetuneConfig, to_dict
+from drac_ssl.grading.bundle_folder import INPUT_SIDES
 from drac_ssl.grading.demo import (  # stdlib only; DEMO_NOTE, DEMO_TRAINED_ON, demo_card re-exported
     DEMO_CALIBRATION,
     DEMO_NOTE,
@@ -35,11 +37,13 @@ from drac_ssl.grading.demo import (  # stdlib only; DEMO_NOTE, DEMO_TRAINED_ON, 
     demo_card,
 )
 from drac_ssl.io import atomic_write_json
+from drac_ssl.out_paths import folder_under_file_problem
 from drac_ssl.starting import (  # stdlib only
     add_version_option,
     ascii_int,
     command_name,
     python_command,
+    whole_number,
 )
 
 __all__ = ["DEMO_NOTE", "DEMO_TRAINED_ON", "build_demo_bundle", "demo_card", "main"]
@@ -61,12 +65,13 @@ def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size
 
     Raises:
         ValueError: ``channels`` not 1 or 3, a ``head`` not of :data:`drac_ssl.grading.model.HEADS`,
-            an ``arch`` not of :data:`drac_ssl.models.ARCHS`, fewer than 2 ``grade_names`` or
-            ``n_folds`` < 1: checked before anything is written (``run_dir`` is left as it was).
+            an ``arch`` not of :data:`drac_ssl.models.ARCHS`, fewer than 2 ``grade_names``,
+            ``n_folds`` < 1, or an ``image_size`` / ``source_size`` outside 1..8192: checked
+            before anything is written (``run_dir`` is left as it was).
         OSError: ``run_dir`` cannot be written.
     """
     _check_demo_arguments(channels=channels, head=head, arch=arch, grade_names=grade_names,
-                          n_folds=n_folds)
+                          n_folds=n_folds, sides={"image_size": image_size, "source_size": source_size})
     import torch  # here, not at the top: python -m app.demo_bundle --help loads no torch
 
     with torch.random.fork_rng(devices=[]):  # the CPU generator: the weights are built on the CPU
@@ -76,9 +81,12 @@ def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size
 
 
 def _check_demo_arguments(*, channels: int, head: str, arch: str, grade_names: Sequence[str],
-                          n_folds: int) -> None:
+                          n_folds: int, sides: dict[str, int] | None = None) -> None:
     """:func:`build_demo_bundle`'s ValueError for an argument it cannot build, before anything
-    is written (a ``head="x"`` left a half-written ``finetune/`` folder)."""
+    is written (a ``head="x"`` left a half-written ``finetune/`` folder); ``sides``: the sizes in
+    pixels, each a whole number of :data:`~drac_ssl.grading.bundle_folder.INPUT_SIDES`, as
+    :func:`~drac_ssl.grading.bundle.load_bundle` requires (a CLI review: ``--image-size -5``
+    wrote a bundle every image then failed on)."""
     heads, archs = _CHOICES["finetune.head"], _CHOICES["pretrain.backbone.arch"]
     wrong = [what for bad, what in (
         (channels not in (1, 3) or isinstance(channels, bool),
@@ -89,6 +97,8 @@ def _check_demo_arguments(*, channels: int, head: str, arch: str, grade_names: S
          f"grade_names={grade_names!r} (at least 2 names, a list)"),
         (isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 1,
          f"n_folds={n_folds!r} (1 or more)"),
+        *((isinstance(side, bool) or not isinstance(side, int) or not INPUT_SIDES[0] <= side <= INPUT_SIDES[1],
+           f"{name}={side!r} ({INPUT_SIDES[0]}..{INPUT_SIDES[1]} px)") for name, side in (sides or {}).items()),
     ) if bad]
     if wrong:
         raise ValueError(f"build_demo_bundle: {'; '.join(wrong)}; nothing was written")
@@ -175,6 +185,9 @@ def run_dir_problem(run_dir: str | Path) -> str | None:
     if folder.is_file():
         return (f"{folder}: a file, not a run folder; the demo bundle is written into a folder it "
                 f"makes.\n  fix: give a new folder, e.g. {new}")
+    # under a file (good.csv/demo): a FileExistsError traceback before (a CLI review)
+    if problem := folder_under_file_problem(folder, "RUN_DIR", "runs/demo"):
+        return problem
     if not folder.is_dir() or not any(folder.iterdir()):
         return None
     try:
@@ -194,23 +207,33 @@ def run_dir_problem(run_dir: str | Path) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m app.demo_bundle RUN_DIR [--image-size 128] [--folds 2]`` (the installed
     ``drac-ssl-demo-bundle``); returns the exit code."""
-    parser = argparse.ArgumentParser(prog=command_name("drac-ssl-demo-bundle", "app.demo_bundle"),
-                                     description="Write an untrained demo model bundle.")
+    prog = command_name("drac-ssl-demo-bundle", "app.demo_bundle")
+    parser = argparse.ArgumentParser(
+        prog=prog, description=textwrap.fill("Write an untrained demo model bundle (random weights: for "
+                                             "trying the app's interface; its grades mean nothing) into "
+                                             "RUN_DIR/bundle.", 88),
+        epilog=f"Examples:\n  {prog} runs/demo\n  {prog} runs/demo-fundus --grades icdr --channels 3\n"
+               f"then serve it: {python_command('app')} --bundle runs/demo/bundle",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="run folder to create (the bundle goes to RUN_DIR/bundle)")
-    parser.add_argument("--image-size", type=ascii_int("--image-size"), default=128,
+    # ranges checked here (a CLI review: --folds 0 an IndexError after half the folder was
+    # written, --image-size -5 a bundle every image then failed on)
+    parser.add_argument("--image-size", type=whole_number(INPUT_SIDES[0], 128, most=INPUT_SIDES[1], option="--image-size"),
+                        default=128, metavar="PX",
                         help="side in px of the model's input (default: %(default)s)")
-    parser.add_argument("--source-size", type=ascii_int("--source-size"), default=256,
+    parser.add_argument("--source-size", type=whole_number(INPUT_SIDES[0], 256, most=INPUT_SIDES[1], option="--source-size"),
+                        default=256, metavar="PX",
                         help="side in px an upload is first resized to, as the training cache "
                              "would hold it, before the model's size (default: %(default)s)")
-    parser.add_argument("--folds", type=ascii_int("--folds"), default=2,
+    parser.add_argument("--folds", type=whole_number(1, 2, option="--folds"), default=2, metavar="N",
                         help="fold models in the ensemble, each graded image goes through all "
                              "(default: %(default)s)")
     parser.add_argument("--head", default="conv", choices=list(_CHOICES["finetune.head"]),  # grading.model.HEADS, without torch
                         help="the grading head on the backbone, as finetune.head (default: %(default)s)")
     parser.add_argument("--grades", default="drac", choices=sorted(GRADE_SCALES),
-                        help="grade scale: drac (3 grades) or icdr (5)")
+                        help="grade scale: drac (3 grades) or icdr (5) (default: %(default)s)")
     parser.add_argument("--channels", type=ascii_int("--channels"), default=1, choices=[1, 3],
-                        help="1: grey UW-OCTA model, 3: colour fundus model")
+                        help="1: grey UW-OCTA model, 3: colour fundus model (default: %(default)s)")
     add_version_option(parser)
     args = parser.parse_args(argv)
     if problem := run_dir_problem(args.run_dir):  # before torch loads: nothing of the user's replaced

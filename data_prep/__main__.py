@@ -12,6 +12,8 @@ if __name__ == "__main__":  # Ctrl-C while OpenCV loads: one line, not an import
 
 
 def main(argv: list[str] | None = None) -> int:
+    import textwrap
+
     from data_prep import flatten, ingest, phantom
     from drac_ssl.starting import (  # stdlib only
         add_version_option,
@@ -36,17 +38,42 @@ def main(argv: list[str] | None = None) -> int:
                         help="CPU threads of this process (OpenCV); 0 = the default "
                              "policy: half the cores, 1..4 (worker processes run 1 each)")
     sub = parser.add_subparsers(dest="command", required=True)
-    ingest.add_arguments(sub.add_parser("ingest", parents=[common],
-                                        help="validate, cache and index a dataset"))
-    phantom.add_arguments(sub.add_parser("phantom", parents=[common],
-                                         help="write phantom UW-OCTA data in the DRAC layout"))
+    # each sub-command's --help: what it does and an example (a CLI review: none had either)
+    ingest.add_arguments(sub.add_parser(
+        "ingest", parents=[common], help="validate, cache and index a dataset",
+        description=textwrap.fill(
+            "Validate every image and label of a data set (DRAC, APTOS, EyePACS, IDRiD, DeepDRiD, "
+            "Messidor-2, MedMNIST, or a plain folder with a label CSV), then write OUT/manifest.csv "
+            "(ids, grades, folds), the resized cache OUT/cache/ and OUT/ingest_summary.json: the "
+            "first stage of python -m drac_ssl.train, run alone. Every problem is listed with its "
+            "fix; nothing is written until all are fixed. OUT is new or empty, or an earlier ingest "
+            "of the same --root (written again).", 88),
+        epilog=f"Examples:\n  {prog} ingest --root my_photos --labels-csv my_photos/labels.csv "
+               f"--out runs/mine/data\n  {prog} ingest --root '/data/DRAC 2022' --out runs/drac/data\n"
+               f"then train on it (docs/data.md): {python_command('drac_ssl.train')} -c drac "
+               f"run.name=drac run.stages=[pretrain,umm,finetune,export]",
+        formatter_class=argparse.RawDescriptionHelpFormatter))
+    phantom.add_arguments(sub.add_parser(
+        "phantom", parents=[common], help="write phantom UW-OCTA data in the DRAC layout",
+        description=textwrap.fill(
+            "Write a synthetic (phantom) UW-OCTA data set in the DRAC 2022 Task 3 layout: graded "
+            "training images, a label CSV and ungraded test images, drawn from the seed (the same "
+            "set for the same options). For trying the pipeline without data; its images are not "
+            "retinal ones and every run on them says so.", 88),
+        epilog=f"Example:\n  {prog} phantom --out phantom_data --n-train 60 --n-test 20\n"
+               f"then ingest it: {prog} ingest --root phantom_data --out runs/phantom/data",
+        formatter_class=argparse.RawDescriptionHelpFormatter))
     flatten.add_arguments(sub.add_parser(
         "flatten", help="make a folder-per-grade tree (0/, 1/ ...) one folder with labels.csv",
-        description="Copy (or hard-link) the images of TREE's grade folders (0/, 1/ ...) into "
-                    "one folder, FLAT, and write FLAT/labels.csv (image name, DR grade) from the "
-                    "folder names: the plain layout the ingest reads. Names are kept unless a "
-                    "name is in two grade folders; then every file is named GRADE_NAME. "
-                    "Non-image files and nested subfolders are skipped and said."))
+        description=textwrap.fill(
+            "Copy (or hard-link) the images of TREE's grade folders (0/, 1/ ...) into one folder, "
+            "FLAT, and write FLAT/labels.csv (image name, DR grade) from the folder names: the plain "
+            "layout the ingest reads. Names are kept unless a name is in two grade folders; then "
+            "every file is named GRADE_NAME. Non-image files and nested subfolders are skipped and "
+            "said.", 88),
+        epilog=f"Example:\n  {prog} flatten --root graded_tree --out graded_flat\n"
+               f"then ingest it: {prog} ingest --root graded_flat --out runs/graded/data",
+        formatter_class=argparse.RawDescriptionHelpFormatter))
     for name in ("ingest", "phantom", "flatten"):  # drac-ssl-ingest ingest --version too
         add_version_option(sub.choices[name])
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
@@ -68,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
             ingest.refuse_early(ingest.config_from_args(args), args.out)
         except (ingest.IngestError, ConfigError) as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # a --labels-csv or --root in another account's run folder (mode 0700)
+            from drac_ssl.io import unreadable_words  # stdlib only
+
+            print(f"error: {unreadable_words(exc)}", file=sys.stderr)
             return 2
     # OpenCV's threads alone: the ingest and the phantom generator run no torch, whose import
     # (2-5 s) only set threads nothing here uses (drac_ssl.runtime sets both for the others)

@@ -304,11 +304,14 @@ def flatten(tree: Path, out: Path | None = None, link: bool = False) -> Flattene
     if _inside(out, tree):
         raise FlattenError(f"{out}: the output is inside the tree {tree} -> pass --out a folder "
                            f"outside it (default: {tree.name}_flat beside it)")
-    if out.is_file():
-        raise FlattenError(f"{out}: is a file -> pass --out a new or empty folder")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FlattenError(f"{out}: exists and is not empty -> remove it, or pass --out a new "
-                           "folder")
+    from drac_ssl.out_paths import folder_in_use_problem, folder_under_file_problem  # stdlib only
+
+    # a file, or under one (good.csv/flat: a NotADirectoryError traceback before, a CLI review);
+    # a folder holding anything: never mixed with (or written over by) the flattened images
+    example = str(tree.with_name(f"{tree.name}_flat"))
+    if problem := (folder_under_file_problem(out, "--out", example)
+                   or folder_in_use_problem(out, "--out", example, "the images and labels.csv")):
+        raise FlattenError(problem)
     graded = [(path, grade) for path, grade in images if grade is not None]
     tests = [path for path, grade in images if grade is None]
     owners: dict[str, set[int]] = {}

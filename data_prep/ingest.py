@@ -122,8 +122,9 @@ from drac_ssl.io import (
     make_run_folder,
     readable_absolute,
     sha256_file,
+    unreadable_words,
 )
-from drac_ssl.starting import ascii_int  # stdlib only
+from drac_ssl.starting import ascii_int, python_command  # stdlib only
 
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "ingest_summary.json"
@@ -2005,18 +2006,20 @@ def format_summary(result: IngestResult) -> str:
 
 
 def _check_output(out: Path) -> None:
-    """IngestError when the output folder ``out`` (absolute) or a folder above it is a file."""
-    blocking = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise IngestError(f"{blocking}: is a file, not a folder, so the ingest output {out} "
-                          f"cannot be made there -> give --out a folder path (made if missing)")
+    """IngestError when the output folder ``out`` (absolute) or a folder above it is a file
+    (:func:`drac_ssl.out_paths.folder_under_file_problem`, every command's words)."""
+    from drac_ssl.out_paths import folder_under_file_problem
+
+    if problem := folder_under_file_problem(out, "--out", "runs/NAME/data"):
+        raise IngestError(problem)
 
 
 def refuse_early(cfg: DataConfig, out_dir: str | os.PathLike[str]) -> None:
     """What :func:`run` refuses before it reads any file, in its order and words: ``out_dir``
     below a file, settings that cannot work (:func:`check_settings`), a data root not given
     or not there, an unknown layout (:func:`data_prep.layout.data_root`), and ``out_dir`` equal
-    to or inside the root (:func:`out_among_inputs`; the command's rule, not :func:`run`'s). Raises
+    to or inside the root (:func:`out_among_inputs`) or holding anything but an earlier ingest of
+    the same root (:func:`out_in_use`; both the command's rules, not :func:`run`'s). Raises
     :class:`IngestError`. ``python -m data_prep ingest`` calls it first, before its thread
     policy (:func:`drac_ssl.cpu_threads.apply_opencv_threads`, which loads no torch) and any
     file read, so a mistyped ``--root`` is said at once; :func:`run` makes the same checks
@@ -2024,7 +2027,7 @@ def refuse_early(cfg: DataConfig, out_dir: str | os.PathLike[str]) -> None:
     _check_output(readable_absolute(out_dir))
     check_settings(cfg)
     data_root(cfg)
-    if problem := out_among_inputs(cfg, Path(out_dir)):  # --out D with --root D: the command's alone
+    if problem := out_among_inputs(cfg, Path(out_dir)) or out_in_use(cfg, Path(out_dir)):  # the command's alone
         raise IngestError(problem)
 
 
@@ -2748,14 +2751,7 @@ def out_among_inputs(cfg: DataConfig, out: Path) -> str:
     (a MedMNIST ``.npz``) refuses only itself; a root that does not exist is :func:`run`'s to say."""
     from drac_ssl.out_paths import folder_out_problem
 
-    named = Path(os.path.abspath(Path(cfg.root).expanduser())) if cfg.root else None
-    # the documented place: a run folder's data/ (then python -m drac_ssl.train run.name=NAME)
-    name = ((named.stem if named.is_file() else named.name) or "mydata") if named is not None else "mydata"
-    suggested = Path("runs") / name / "data"
-    if named is not None and named.is_dir() and Path(os.path.abspath(suggested)).is_relative_to(named):
-        # run from inside --root (--root .): runs/NAME/data would lie in it too (a review)
-        suggested = Path(os.path.relpath(named.parent / "runs" / name / "data"))
-    example = shlex.quote(str(suggested))
+    example = _suggested_out(cfg)  # runs/NAME/data, outside --root (--root .: a review)
     if cfg.root and (problem := folder_out_problem(
             out, "--out", Path(cfg.root).expanduser(), "--root", "the images and labels the ingest reads",
             example)):
@@ -2772,6 +2768,74 @@ def out_among_inputs(cfg: DataConfig, out: Path) -> str:
                                               "images beside it", example)):
             return problem
     return ""
+
+
+INGEST_LEFTOVERS = (PROBLEMS_NAME, "cache")
+"""What a failed or interrupted ingest leaves in its ``--out``: the full list of problems, and
+the cache folder it was filling (a rerun of the command, after the data is fixed, writes there)."""
+
+
+def out_in_use(cfg: DataConfig, out: Path) -> str:
+    """Why ``python -m data_prep ingest`` must not write into the existing folder ``out`` (its
+    ``--out``), with the fix; '' when it may: a folder not there or empty, the leftovers of a
+    failed ingest (:data:`INGEST_LEFTOVERS`), or an earlier ingest of the same ``--root`` (its
+    ``ingest_summary.json``'s ``root``: the rerun :func:`drac_ssl.manifest.redo_ingest_fix`
+    advises). Refused (a CLI review, data lost: ``--out EXISTING`` replaced a manifest.csv in
+    an unrelated folder; into ``RUN/data`` of a trained run, the resumed training skipped the
+    ingest as "already done" and report.md counted the new 13 images for a model trained on
+    60): ``RUN/data`` of a run folder whose ``stages.json`` records any stage, its ingest
+    included (a new run is the fix; the train command's own ingest does not come here), an earlier ingest of another root, and any other files.
+
+    Raises:
+        OSError: ``out`` or the run folder above it cannot be read (the command says it).
+    """
+    from drac_ssl.io import read_json_dict
+    from drac_ssl.out_paths import folder_in_use_problem
+    from drac_ssl.run_state import PIPELINE
+
+    folder = Path(os.path.abspath(out.expanduser()))
+    example = _suggested_out(cfg)
+    status = read_json_dict(folder.parent / "stages.json") if folder.name == "data" else None
+    done = [s for s in PIPELINE if isinstance(status, dict) and isinstance(status.get(s), dict)]
+    if done and folder.is_dir():
+        new = shlex.quote(str(folder.parent.with_name(f"{folder.parent.name}-new") / "data"))
+        return (f"{out}: the data folder of the run {folder.parent}, whose stages.json records its "
+                f"{', '.join(done)} stage(s): ingesting into it by hand would change the data the "
+                f"training recorded (its settings, cache sizes and manifest), and a resumed training "
+                f"would skip the ingest as done or refuse the changed manifest.\n  fix: make a new run "
+                f"for this data: --out {new} (then {python_command('drac_ssl.train')} "
+                f"run.name={shlex.quote(folder.parent.name + '-new')}), or train it in one step: "
+                f"{python_command('drac_ssl.train')} data.root={shlex.quote(str(cfg.root or '...'))} run.name=NEW")
+    root = readable_absolute(cfg.root) if cfg.root else None
+
+    def earlier(found: Path) -> str | None:
+        summary = read_json_dict(found / SUMMARY_NAME)
+        if summary is None or not isinstance(summary.get("root"), str):
+            return None  # no ingest's: its files are listed
+        was = Path(summary["root"])
+
+        def same(a: Path, b: Path) -> bool:
+            return a == b or os.path.realpath(a) == os.path.realpath(b)
+
+        # A MedMNIST folder records the .npz file it found as its root (layout's discovery).
+        if root is not None and (same(was, root) or (was.suffix.lower() == ".npz" and same(was.parent, root))):
+            return ""  # the same data's ingest: written again, as redo_ingest_fix advises
+        return f"it holds the ingest of another data root, {was}"
+
+    return folder_in_use_problem(out, "--out", example, "manifest.csv, ingest_summary.json and cache/",
+                                 earlier, INGEST_LEFTOVERS) or ""
+
+
+def _suggested_out(cfg: DataConfig) -> str:
+    """The ``--out`` a fix suggests: ``runs/NAME/data`` (NAME the root's), the documented place
+    of a run folder's data (then ``python -m drac_ssl.train run.name=NAME``); outside the root
+    when the command runs inside it (``--root .``), shell-quoted."""
+    named = Path(os.path.abspath(Path(cfg.root).expanduser())) if cfg.root else None
+    name = ((named.stem if named.is_file() else named.name) or "mydata") if named is not None else "mydata"
+    suggested = Path("runs") / name / "data"
+    if named is not None and named.is_dir() and Path(os.path.abspath(suggested)).is_relative_to(named):
+        suggested = Path(os.path.relpath(named.parent / "runs" / name / "data"))
+    return shlex.quote(str(suggested))
 
 
 def cli(args: argparse.Namespace) -> int:
@@ -2803,6 +2867,11 @@ def cli(args: argparse.Namespace) -> int:
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PermissionError as exc:  # an input in another account's run folder (mode 0700): not a traceback
+        _remove_if_empty(out, made)
+        _remove_if_empty(out.parent, made_parent)
+        print(f"error: {unreadable_words(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         _remove_if_empty(out, made)

@@ -46,7 +46,7 @@ from drac_ssl.config import DataConfig  # PyYAML, no torch: data.phantom_n_train
 from drac_ssl.console import ProgressLines  # stdlib only
 from drac_ssl.cpu_threads import usable_cores  # stdlib only
 from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
-from drac_ssl.starting import ascii_int  # stdlib only
+from drac_ssl.starting import whole_number  # stdlib only
 
 __all__ = [
     "CSV_COLUMNS",
@@ -896,7 +896,8 @@ def generate(
     ]
     if existing and not ours:
         raise FileExistsError(
-            f"{root} already holds DRAC images that are not a phantom set; refusing to overwrite"
+            f"{root} already holds DRAC images that are not a phantom set; refusing to overwrite.\n"
+            f"  fix: give --out a new or empty folder, e.g. --out {root.with_name(root.name + '-phantom')}"
         )
     # images already on disk are valid when they were made with the same parameters
     resume = any(m is not None and m.get("params") == params for m in (manifest, partial))
@@ -966,12 +967,17 @@ def _progress(total: int, enabled: bool) -> tqdm:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``phantom`` sub-command's options to ``parser``."""
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--n-train", type=ascii_int("--n-train"), default=N_TRAIN,
-                        help=f"training images (default {N_TRAIN})")
-    parser.add_argument("--n-test", type=ascii_int("--n-test"), default=N_TEST,
+    # ranges checked here (a CLI review: --n-train -3 was a ValueError traceback, 0 an empty set)
+    grades = len(TRAIN_GRADE_COUNTS)
+    parser.add_argument("--n-train", type=whole_number(grades, N_TRAIN, f"one image of each of the {grades} grades",
+                                                     option="--n-train"),
+                        default=N_TRAIN, metavar="N", help=f"training images (default {N_TRAIN})")
+    parser.add_argument("--n-test", type=whole_number(0, N_TEST, option="--n-test"), default=N_TEST, metavar="N",
                         help=f"test images (default {N_TEST})")
-    parser.add_argument("--seed", type=ascii_int("--seed"), default=0, help="data set seed (default 0)")
-    parser.add_argument("--workers", type=ascii_int("--workers"), default=0, help="processes, 0 = the usable cores (affinity mask, cgroup CPU quota)")
+    parser.add_argument("--seed", type=whole_number(0, 0, option="--seed"), default=0, help="data set seed (default 0)")
+    parser.add_argument("--workers", type=whole_number(0, 0, option="--workers"), default=0, metavar="N",
+                        help="processes, 0 = the usable cores (affinity mask, cgroup CPU quota) "
+                             "(default: 0)")
     parser.set_defaults(func=cli)
 
 
@@ -980,9 +986,18 @@ def cli(args: argparse.Namespace) -> int:
 
     Returns the exit code: 0 done, 130 interrupted (Ctrl-C, or SIGTERM under
     ``python -m data_prep``), with one line saying that a rerun resumes."""
+    from drac_ssl.out_paths import folder_under_file_problem  # stdlib only
+
+    # under a file (good.csv/ph): a NotADirectoryError traceback before (a CLI review)
+    if problem := folder_under_file_problem(args.out, "--out", "phantom_data"):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     try:
         root = generate(args.out, args.n_train, args.n_test, args.seed, args.workers)
+    except FileExistsError as exc:  # DRAC images of its own in --out: never overwritten
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"interrupted: the phantom images written so far are kept in {args.out}; rerun the "
               "same command to finish the set", file=sys.stderr)

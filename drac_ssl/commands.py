@@ -33,6 +33,7 @@ from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.exit_codes import (  # stdlib only; re-exported
     CHECK_EXIT_CODES,
     EXPORT_EXIT_CODES,
+    TRAIN_EXIT_CODES,
     USAGE_ERROR,
 )
 from drac_ssl.name_tags import LOG_NAMES, TAG_HEX, visible_text  # stdlib only
@@ -268,7 +269,7 @@ def train_parser() -> argparse.ArgumentParser:
                 "reference). Rerunning "
                 "a command resumes its run folder; run.name=NEW run.reuse=runs/OLD starts a new run that "
                 "takes OLD's finished ingest / pretraining / UMM where their settings are equal (e.g. "
-                "another fine-tuning on the same pretraining)."),
+                f"another fine-tuning on the same pretraining). {TRAIN_EXIT_CODES}"),
     )
     # drac_ssl.train.DEFAULT_CONFIG: the shipped default.yaml
     parser.add_argument("-c", "--config", default=None, action=OneConfig, metavar="FILE|NAME",
@@ -336,6 +337,10 @@ def refuse_train_early(argv: list[str] | None = None) -> None:
                                   train_preset(args))
     except ConfigError as exc:  # no -c and no shipped configs (an install that lost them)
         refusal = str(exc)
+    except OSError as exc:  # a file of another account's run folder (mode 0700): whose, and the fix
+        from drac_ssl.io import unreadable_words  # stdlib only
+
+        refusal = unreadable_words(exc)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
         sys.exit(2)
@@ -363,6 +368,7 @@ def train_command() -> None:
 def export_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.export`` (:func:`drac_ssl.export.main`)."""
     from drac_ssl.config import LAYOUT_NAMES, SCORED_LAYOUTS, in_words  # PyYAML only
+    from drac_ssl.scale import grades_count  # PyYAML only
 
     # drac-ssl-export, or the interpreter that runs it, as a fix says it
     prog = command_name("drac-ssl-export", "drac_ssl.export")
@@ -410,10 +416,11 @@ def export_parser() -> argparse.ArgumentParser:
                              "whose test cases and grade scale the submission must match; for "
                              "test images without a folder (RetinaMNIST's .npz); a valid file's "
                              "classes that its bundle's class rule would not give are warned of")
-    parser.add_argument("--grades", type=ascii_int("--grades"), default=None, metavar="K",
+    parser.add_argument("--grades", type=grades_count, default=None, metavar="K",  # drac/icdr too
                         help="with --check: the number of grades (default: the manifest's, else "
                              "the header's width: case,class and K columns P<n>); with --score: "
-                             "the submission's number of grades (default: its header's width)")
+                             "the submission's number of grades (default: its header's width); "
+                             "a scale's name is read as its count: drac = 3, icdr = 5")
     parser.add_argument("--score", metavar="CSV",
                         help="score this submission against the true grades of --labels: QWK with "
                              "its 95%% bootstrap CI, accuracy, macro F1, AUC one-vs-rest and "
@@ -421,7 +428,7 @@ def export_parser() -> argparse.ArgumentParser:
                              "every label a case; a warning when the backbone was pretrained "
                              "on the scored images (transductive: pretrain.use_test_images=false "
                              "for a clean test figure)")
-    parser.add_argument("--labels", metavar="CSV",
+    parser.add_argument("--labels", "--labels-csv", metavar="CSV",  # --labels-csv: the ingest's name
                         help="with --score: the label CSV (any dialect the ingest reads; the "
                              f"columns of {in_words([LAYOUT_NAMES[k] for k in SCORED_LAYOUTS])} "
                              "are found, else name them)")
@@ -700,12 +707,37 @@ def check_arguments_problem(args: argparse.Namespace) -> str | None:
         return "--check validates a file; give no RUN, --out or --skip-unreadable with it"
     if args.format != "drac":
         return "--format goes with --images DIR --out CSV; --check tells a Kaggle file by its header"
-    if not Path(args.check).is_file():
-        return f"{args.check}: no such submission file"
+    if problem := input_file_problem(args.check, "--check", "submission"):
+        return problem
     if args.images:  # a usage error (exit 2), not a line-0 problem of the submission
         from drac_ssl.submission import images_option_problem  # numpy, no torch
 
         return images_option_problem(args.images, args.check)
+    return None
+
+
+def input_file_problem(path: str, flag: str, what: str) -> str | None:
+    """Why the ``what`` file (``submission``, ``label``) given with ``flag`` cannot be read, with
+    the fix; None when it can be opened. Said as a usage error (exit 2), not as a problem of the
+    file's line 0 (a review: ``--check`` of an unreadable file printed ``FILE:0: cannot read the
+    file`` and exited 1, as a submission that fails its check): a path that is not there, a
+    folder (``--check DIR`` said "no such submission file"), and a file this account may not
+    read (another account's run folder, mode 0700: :func:`drac_ssl.io.unreadable_words`)."""
+    from drac_ssl.io import unreadable_words  # stdlib only
+
+    p = Path(path)
+    if os.path.isdir(p):
+        inside = sorted(q.name for q in p.glob("*.csv"))[:3]
+        return (f"{path}: {flag} is a folder, not a {what} file.\n  fix: give the CSV file"
+                + (f", e.g. {flag} {p / inside[0]}" if inside else f" ({flag} FILE.csv)"))
+    try:
+        with open(p, "rb"):
+            pass
+    except FileNotFoundError:
+        here = "" if p.is_absolute() else f" (read from the current folder, {Path.cwd()})"
+        return f"{path}: no such {what} file{here}.\n  fix: check the path given with {flag}"
+    except OSError as exc:  # no permission (a folder closed to this account), an I/O error
+        return unreadable_words(exc, path, f"the {what} file of {flag}")
     return None
 
 
@@ -748,12 +780,10 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
     if not args.labels:
         return ("--score needs --labels CSV: the true grades of the submission's images (e.g. "
                 "IDRiD's 'b. IDRiD_Disease Grading_Testing Labels.csv')")
-    if not Path(args.score).is_file():
-        return f"{args.score}: no such submission file" + (
-            " (a folder: give the submission CSV)" if Path(args.score).is_dir() else "")
-    if not Path(args.labels).is_file():
-        return f"{args.labels}: no such label file" + (
-            " (a folder: give the label CSV)" if Path(args.labels).is_dir() else "")
+    if problem := input_file_problem(args.score, "--score", "submission"):
+        return problem
+    if problem := input_file_problem(args.labels, "--labels", "label"):
+        return problem
     if args.json is not None:
         from drac_ssl.io import output_file_problem  # standard library only
         from drac_ssl.out_paths import replace_problem  # standard library only

@@ -110,7 +110,13 @@ from drac_ssl.grading.bundle import (
     groups_not_resampled_words,
     mixed_phantom_words,
 )
-from drac_ssl.io import atomic_write_text, output_file_problem, running_here, unended_invocation
+from drac_ssl.io import (
+    atomic_write_text,
+    output_file_problem,
+    running_here,
+    unended_invocation,
+    unreadable_words,
+)
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     PAIRED_METRICS,
@@ -134,7 +140,7 @@ from drac_ssl.oof import (
 from drac_ssl.out_paths import first_fields, replace_problem
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.report import screening_line
-from drac_ssl.run_state import TRAIN_VIEWS, resume_in_place_command
+from drac_ssl.run_state import TRAIN_VIEWS, resume_in_place_command, run_folder_problem
 from drac_ssl.runtime import code_at, code_known, same_code
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, fold_lines
@@ -707,10 +713,8 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     """
     run = Path(path)
     config_path = run / "config.yaml"
-    if not run.is_dir():
-        raise CompareError(f"{run}: no such folder")
-    if not config_path.is_file():
-        raise CompareError(f"{run}: not a run folder of python -m drac_ssl.train (no config.yaml there)")
+    if problem := run_folder_problem(run):  # not there, a file, no config.yaml (runs/: the runs it holds)
+        raise CompareError(problem)
     facts = read_ingest_facts(run / "data")  # read once: the settings and the data words use it
     settings, defaulted = _with_defaults(dotted_settings(_read_yaml(config_path)))
     settings = _resolved(settings, facts, _label_columns(run / "data"))
@@ -1025,11 +1029,20 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
         raise CompareError("no run folder given")
     runs: list[RunOutputs] = []
     errors: list[str] = []
+    seen: dict[str, str] = {}
     for path in paths:
+        same = os.path.realpath(path)
+        if same in seen:  # RUN RUN: a run beside itself compares nothing (a CLI review)
+            errors.append(f"{path}: given twice (the same run folder as {seen[same]}); a run is compared "
+                          f"with other runs, not with itself.\n  fix: name each run folder once")
+            continue
+        seen[same] = os.fspath(path)
         try:
             runs.append(read_run(path))
         except CompareError as exc:
             errors.append(str(exc))
+        except OSError as exc:  # another account's run folder (mode 0700), a failing disk: not a traceback
+            errors.append(unreadable_words(exc))
     if len(errors) == 1:
         raise CompareError(errors[0])
     if errors:

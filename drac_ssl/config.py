@@ -834,10 +834,27 @@ def _refuse_number_text(value: str, digits: str, how: str, where: str, key: str,
     raise ConfigError(f"{where}: '{key}' must be {kind}, got {value!r}, which is not a number{why}.{fix}")
 
 
+def _empty_text(where: str, key: str, kind: str, fixes: FixBase | None, value: Any) -> str:
+    """The error of the ``kind`` setting ``key`` (an integer, a number, true or false, a list)
+    given no value: YAML's none in a file (``epochs:`` with nothing after the colon, ``~``,
+    ``null``) or an empty word on the command line (``pretrain.epochs=``): "is empty", not "got
+    None" (a CLI review), with the default (or the ``-c`` file's value) as the fix."""
+    how = ("nothing after the '='" if where.startswith("command line") else
+           "nothing after its colon, or ~ or null, which YAML reads as none")
+    return f"{where}: '{key}' is empty ({how}): it must be {kind}.{_default_fix(key, fixes, value)}"
+
+
+_EMPTY_KINDS: dict[Any, str] = {int: "an integer", float: "a number", bool: "true or false"}
+"""The setting types whose empty value :func:`_coerce` says in :func:`_empty_text`'s words."""
+
+
 def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = None) -> Any:
     """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise, with
     the setting's default (or the ``-c`` file's value, ``fixes``: :func:`fallback`) as the fix."""
     origin = typing.get_origin(tp)
+    if (value is None or (isinstance(value, str) and not value.strip())) and (
+            tp in _EMPTY_KINDS or (value is None and origin in (list, tuple))):
+        raise ConfigError(_empty_text(where, key, _EMPTY_KINDS.get(tp, "a list"), fixes, value))
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             first = dataclasses.fields(tp)[0].name  # a real setting of the section, as example
@@ -1537,7 +1554,9 @@ def config_name(given: str | os.PathLike[str]) -> str | None:
     as the path it is. A folder is never a config: a data folder ``retinamnist/`` in the current
     folder leaves ``-c retinamnist`` the shipped config."""
     text = os.fspath(given)
-    if not text or Path(text).is_file() or any(sep and sep in text for sep in (os.sep, os.altsep)):
+    # os.path.isfile: False, not a PermissionError, for a file in a folder closed to this account
+    # (another account's run folder): read as the path it is, whose reading says why it cannot be
+    if not text or os.path.isfile(text) or any(sep and sep in text for sep in (os.sep, os.altsep)):
         return None
     return text[:-len(CONFIG_SUFFIX)] if text.endswith(CONFIG_SUFFIX) else text
 
@@ -1572,7 +1591,7 @@ def config_file(given: str | os.PathLike[str]) -> Path:
     name = config_name(text)
     if name is None:
         path = Path(os.path.expanduser(text)) if text.startswith("~") else Path(text)
-        if path.is_dir():
+        if os.path.isdir(path):  # False for one in a folder closed to this account: its reading says
             raise ConfigError(_folder_config_text(path, text))
         return path
     shipped = PACKAGE_CONFIGS / f"{name}{CONFIG_SUFFIX}"
@@ -2652,8 +2671,12 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"  fix: save the file as UTF-8."
         ) from None
     except OSError as exc:  # a folder, no permission
-        if path.is_dir():
+        if os.path.isdir(path):
             raise ConfigError(_folder_config_text(path)) from None
+        if isinstance(exc, PermissionError):  # another account's run folder (mode 0700): whose, and the fix
+            from drac_ssl.io import unreadable_words  # stdlib only
+
+            raise ConfigError(unreadable_words(exc, path, "the config file")) from None
         raise ConfigError(
             f"{path}: cannot be read ({exc.strerror or exc}).\n  fix: pass a YAML config file "
             f"with -c, e.g. {_example_config()}"
@@ -3891,11 +3914,30 @@ def save_config(cfg: Config, path: str | os.PathLike[str], comment: str = "") ->
         f"({resume_words(str(cfg.run.out_dir))})\n"
         + (f"# {note}\n" if note else "")
         + "".join(f"# {line}\n" for line in comment.splitlines())
-        + yaml.safe_dump(to_dict(cfg), sort_keys=False),
+        + settings_yaml(to_dict(cfg)),
         encoding="utf-8",
     )
     os.replace(tmp, p)
     return p
+
+
+def settings_yaml(settings: dict[str, Any]) -> str:
+    """``settings`` as the YAML text of a ``config.yaml`` (written as UTF-8): non-ASCII
+    characters as they are (``root: /data/my dïr``; a CLI review found ``"my d\\xEFr"`` escapes,
+    which a user cannot read or search for), unless that text would not read back as the
+    escaped one does, or a character in it would be refused by the reader
+    (:func:`_misread_character_error`: a look-alike space at a value's end, say): then escaped,
+    as before (the same values either way)."""
+    escaped = yaml.safe_dump(settings, sort_keys=False)
+    text = yaml.safe_dump(settings, sort_keys=False, allow_unicode=True)
+    if text == escaped:
+        return text
+    try:
+        same = (read_yaml(text) == read_yaml(escaped)
+                and _misread_character_error(Path("config.yaml"), text) is None)
+    except yaml.YAMLError:
+        same = False
+    return text if same else escaped
 
 
 def generic_config_note(dataset: str) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
-__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INTERRUPTED", "USAGE_ERROR"]
+__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INTERRUPTED", "TRAIN_EXIT_CODES",
+           "USAGE_ERROR"]
 
 USAGE_ERROR = 2
 """The exit code of a command that cannot run as asked: a bad option, bad input, or an
@@ -64,3 +65,13 @@ EXPORT_EXIT_CODES = (
     "DRAC_SSL_LOG_NAMES_KEY, a bad key or a bad tag.")
 """The exit codes of ``python -m drac_ssl.export`` (:mod:`drac_ssl.export`'s docstring), as
 its ``--help`` says them."""
+
+TRAIN_EXIT_CODES = (
+    "Exit codes: 0 every stage of run.stages done (a resume that had nothing left to do too); 1 a "
+    "training stopped on a non-finite loss (its diagnostic and fix said), or a torchrun process "
+    "failed; 2 the run cannot start or go on as asked: a setting or the data refused before any "
+    "stage ran, a run folder in use or not this account's, a file it cannot read or write; 130 "
+    "interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's time limit): what was "
+    "saved is said, and the same command resumes from it.")
+"""The exit codes of ``python -m drac_ssl.train`` (:func:`drac_ssl.train.main`), as its
+``--help`` says them (a CLI review: the export's --help listed its own, the training's none)."""

@@ -247,6 +247,7 @@ import argparse
 import contextlib
 import csv
 import dataclasses
+import errno
 import io
 import os
 import re
@@ -296,6 +297,7 @@ from drac_ssl.grading.bundle import (
     reusable_bundle,
     reused_bundle_note,
 )
+from drac_ssl.grading.bundle_folder import BUNDLE_COPY_FIX
 from drac_ssl.grading.demo import demo_ood_words
 from drac_ssl.grading.image_notes import (
     FEW_LEVELS_OPENING,
@@ -347,6 +349,8 @@ from drac_ssl.io import (
     read_json_dict,
     sha256_file,
     temporary_pid_alive,
+    unreadable_words,
+    written_file,
 )
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.name_tags import tagged_console
@@ -2621,6 +2625,21 @@ def _weak_check_line(bundle: Bundle, unlike: np.ndarray | None) -> str:
     return f"{'note' if every_flagged else 'warning'}: {words}"
 
 
+def _read_failed(exc: OSError, out: str | None) -> bool:
+    """Whether ``exc``, an ``OSError`` that reached :func:`main`, is a read's (a run or bundle
+    folder closed to this account, a file it may not read), not a write's: no writer marked it
+    (:func:`drac_ssl.io.written_file`, :data:`EARLIER_SET_KEPT`), it is no full disk nor a
+    read-only one, and the file it names is not beside ``--out`` (``out``; the submission and
+    the files written with it). A review: a run folder of another account (mode 0700) was said
+    as "check that it can be written"."""
+    if written_file(exc) is not None or hasattr(exc, EARLIER_SET_KEPT) or no_space(exc) or exc.errno == errno.EROFS:
+        return False
+    if exc.filename is None:
+        return False
+    named = Path(os.path.abspath(os.fsdecode(exc.filename)))
+    return out is None or named.parent != Path(os.path.abspath(out)).parent
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.export RUN --images DIR --out TEAM.csv``, ``--check TEAM.csv
     --images DIR`` or ``--score TEAM.csv --labels LABELS.csv`` (:func:`drac_ssl.scoring.score_command`);
@@ -2723,6 +2742,9 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         print(f"error: {exc}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)
         return 2
     except OSError as exc:  # a file or folder it cannot write (permissions, a full disk ...)
+        if _read_failed(exc, args.out):  # not a write: a run or bundle folder of another account (mode 0700)
+            print(f"error: {unreadable_words(exc, fix_more=BUNDLE_COPY_FIX)}", file=sys.stderr)
+            return 2
         where = f"{exc.filename}: " if exc.filename else ""
         kept = getattr(exc, EARLIER_SET_KEPT, None)  # set by _write_checked, which replaces the set
         state = ("; --out and the files beside it are as they were before (a submission and its "
@@ -2732,7 +2754,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                  f"{'; '.join(getattr(exc, '__notes__', []))}" if kept is False else "")
         if no_space(exc):  # a full disk, ulimit -f, a quota
             fix = f"{NO_SPACE_WORDS}; free space on that disk or raise the limit, then rerun the same command"
-        else:
+        else:  # a write (a read is said above)
             fix = ("check that it can be written (its permissions and owner, free space, a network "
                    "drive), then rerun the command")
         print(f"error: {where}{exc.strerror or exc}{state}\n  fix: {fix}", file=sys.stderr)

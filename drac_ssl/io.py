@@ -242,6 +242,83 @@ def absolute_from(path: str, cwd: str | None = None) -> str:
     return os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
 
 
+def _owner(path: str | os.PathLike[str]) -> str:
+    """The account name owning ``path`` (its uid where no name is known; "" where the platform
+    has no owners, or ``path`` cannot be looked at)."""
+    try:
+        uid = os.stat(path).st_uid
+    except OSError:
+        return ""
+    try:
+        import pwd  # POSIX only
+    except ImportError:
+        return ""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def closed_folder(path: str | os.PathLike[str]) -> Path | None:
+    """The outermost folder on the way to ``path`` (``path`` itself included when it is a
+    folder) that this account may not enter or list (no ``x`` or no ``r`` permission for it,
+    :func:`os.access`), None when every one is open to it: a run folder of another account
+    made with ``run.private`` (mode 0700) is the usual one."""
+    p = Path(os.path.abspath(Path(path).expanduser()))
+    for folder in [*reversed(p.parents), p]:
+        try:
+            is_folder = folder.is_dir()
+        except OSError:
+            return folder.parent if folder.parent != folder else None
+        if is_folder and not (os.access(folder, os.X_OK) and os.access(folder, os.R_OK)):
+            return folder
+    return None
+
+
+def unreadable_words(exc: OSError, path: str | os.PathLike[str] | None = None, what: str = "",
+                     fix_more: str = "") -> str:
+    """The message for ``exc``, an ``OSError`` raised while a file or folder was read (``path``;
+    default: the one ``exc`` names) or written (its writer marked it, :func:`written_file`), as
+    every command says it (exit 2, no traceback): the path, ``what`` it is (e.g. "the config
+    file"), and for a permission refused (``PermissionError``) the folder closed to this account
+    (:func:`closed_folder`) and its owner: "private to its owner" (run folders, a run's bundle
+    and an ingest's ``--out`` are made mode 0700, ``run.private``, as they hold patient data),
+    with the fixes: run the command as that account, or have it open the folder to a group
+    (``chgrp -R GROUP``, ``chmod -R g+rX``; ``g+rwX`` for a write), plus ``fix_more`` (e.g.
+    copying a bundle). Other errors (an I/O error) say the system's words and to check the disk."""
+    import shlex
+
+    written = written_file(exc)
+    target = os.fsdecode(path) if path is not None else written if written is not None else (
+        os.fsdecode(exc.filename) if exc.filename is not None else "a file")
+    named = f"{target}{f' ({what})' if what else ''}"
+    reason = exc.strerror or str(exc)
+    verb, bits = ("write", "rwX") if written is not None else ("read", "rX")
+    if not isinstance(exc, PermissionError):
+        return (f"{named}: could not be {verb + ('ten' if written is not None else '')} ({reason}).\n  "
+                f"fix: check that it is there and {verb}able and that its disk works (dmesg shows a "
+                f"disk's errors), then rerun the same command" + (f"; {fix_more}" if fix_more else ""))
+    more = f"; or {fix_more}" if fix_more else ""
+    folder = closed_folder(target)
+    if folder is None:  # the file (or its folder, for a write) itself: another account's, a 000 file
+        folder = Path(target).parent if written is not None else None
+    if folder is None:
+        owner = _owner(target)
+        by = f"; owner: {owner}" if owner else ""
+        return (f"{named}: this account may not {verb} it ({reason}{by}).\n  fix: run the command as "
+                f"{owner or 'its owner'}, or have {owner or 'its owner'} give access: "
+                f"chmod g+{bits[:-1]} {shlex.quote(target)} (your group; chgrp GROUP first){more}")
+    owner = _owner(folder)
+    quoted = shlex.quote(str(folder))
+    private = (f"{folder} is private to its owner{f' {owner}' if owner else ''} (mode 0700: run folders "
+               f"and their bundles are made so, run.private=true by default, as they hold patient data)"
+               if written is None else f"{folder} is not writable by this account"
+               f"{f' (owner: {owner})' if owner else ''}")
+    return (f"{named}: this account may not {verb} it ({reason}): {private}.\n  fix: run the command as "
+            f"{owner or 'its owner'}; or, as {owner or 'its owner'}, open it to your group: chgrp -R "
+            f"GROUP {quoted} && chmod -R g+{bits} {quoted}{more}")
+
+
 def readable_absolute(path: str | os.PathLike[str]) -> Path:
     """``path`` (``~`` expanded) as an absolute path with ``.`` and ``..`` taken out as written
     (``os.path.abspath``): ``repo/../d2/DRAC 2022`` from ``/tmp/repo`` is ``/tmp/d2/DRAC 2022``,

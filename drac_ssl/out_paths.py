@@ -17,6 +17,10 @@ path"), so that nothing of the user's is lost:
   image folders (read from ``RUN/data/ingest_summary.json``).
 * :func:`folder_out_problem`: an output *folder* (the ingest's ``--out``, a demo bundle's)
   may not be, or lie inside, the input folder it is made from.
+* :func:`folder_under_file_problem`: an output folder (``--out``, ``RUN_DIR``, ``--run-dir``)
+  that is a file or lies under one (``--out good.csv/ph``: a NotADirectoryError traceback).
+* :func:`folder_in_use_problem`: an existing output folder is written into only when it is
+  empty or holds an earlier output of the same command (flatten's ``--out``, the ingest's).
 * :func:`replace_problem`: the general rule for an existing file a command would replace
   (compare's ``--csv``/``--md``, score's ``--json``): refused unless ``recognised`` says the
   command wrote it.
@@ -38,8 +42,8 @@ from pathlib import Path
 
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES
 
-__all__ = ["EXPORT_HEADERS", "STAGE_FOLDERS", "export_out_problem", "first_fields", "folder_out_problem",
-           "replace_problem", "written_by_export"]
+__all__ = ["EXPORT_HEADERS", "STAGE_FOLDERS", "export_out_problem", "first_fields", "folder_in_use_problem",
+           "folder_out_problem", "folder_under_file_problem", "replace_problem", "written_by_export"]
 
 STAGE_FOLDERS = ("data", "pretrain", "umm", "finetune", "bundle", "bundles", "export", "report", "bench")
 """The folders of a run folder its stages write and read (drac_ssl.run_files.RUN_FILES names
@@ -317,3 +321,46 @@ def folder_out_problem(out: str | os.PathLike[str], flag: str, source: str | os.
     return (f"{out}: {flag} {where} the {source_flag} folder {source} ({words}): what is written "
             f"there would be mixed with the input and read as part of it by the next run.\n  fix: "
             f"choose a folder outside it, e.g. {flag} {example}")
+
+
+def folder_under_file_problem(out: str | os.PathLike[str], flag: str, example: str) -> str | None:
+    """Why the output folder ``out`` (given as ``flag``; ``~`` expanded) cannot be made: it is
+    a file, or a folder above it is one, with the fix (``example``, a folder path to give
+    instead); None when it can be tried. The one wording of every command that makes an output
+    folder (the ingest's, phantom's and flatten's ``--out``, ``app.demo_bundle RUN_DIR``,
+    ``drac_ssl.umm --run-dir``; the run folder's is the preflight's): a CLI review found
+    ``--out good.csv/ph`` raised NotADirectoryError or FileExistsError tracebacks."""
+    path = Path(os.path.abspath(Path(out).expanduser()))
+    blocking = next((p for p in (path, *path.parents) if os.path.lexists(p) and not os.path.isdir(p)), None)
+    if blocking is None:
+        return None
+    where = "" if blocking == path else f", so {flag} {out} cannot be made there"
+    given = f"{flag} {example}" if flag.startswith("-") else example  # a positional (RUN_DIR): the path alone
+    return (f"{blocking}: is a file, not a folder{where}.\n  fix: give {flag} a folder path (made if "
+            f"missing), e.g. {given}")
+
+
+def folder_in_use_problem(out: str | os.PathLike[str], flag: str, example: str, writes: str,
+                          earlier: Callable[[Path], str | None] | None = None,
+                          leftovers: Sequence[str] = ()) -> str | None:
+    """Why the command must not write into the existing folder ``out`` (``flag``), with the
+    fix (``example``: a new folder to give); None when it may: not there, empty, holding only
+    ``leftovers`` (names a failed attempt of the command leaves), or an earlier output of the
+    same command (``earlier(folder)`` returns "" for one it may write again; a text, why not,
+    for one it may not, e.g. an ingest of another data root). ``writes``: what the command
+    writes there, for the message. Anything else is refused (a review: ``data_prep ingest
+    --out EXISTING`` replaced a manifest.csv in an unrelated folder, and a trained run's data;
+    flatten refused a non-empty ``--out`` in its own words first)."""
+    folder = Path(out).expanduser()
+    if not folder.is_dir():
+        return None
+    names = sorted(p.name for p in folder.iterdir())
+    if not names or set(names) <= set(leftovers):
+        return None
+    why = earlier(folder) if earlier is not None else None
+    if why == "":
+        return None
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (f"{out}: {flag} exists and is not empty ({why or f'it holds {shown}'}); the command writes "
+            f"{writes} there, replacing what has those names.\n  fix: give {flag} a new or empty "
+            f"folder, e.g. {flag} {example}, or move {out} away first")

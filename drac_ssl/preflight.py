@@ -66,7 +66,7 @@ from drac_ssl.config import (
     range_problems,
     shipped_config_word,
 )
-from drac_ssl.io import absolute_from, invocations, read_json_dict
+from drac_ssl.io import absolute_from, invocations, read_json_dict, sha256_file
 from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
 from drac_ssl.run_state import made_in
@@ -2332,17 +2332,21 @@ def _check_finished_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: li
                         f"{'it' if len(gone) == 1 else 'them'})",
                     redo_fix(run_dir, stage, gone, bool(cfg.run.reuse), c.typed()))
         elif stage == "ingest":
-            for path, why in changed_ingest_outputs(run_dir / STAGE_OUTPUT_FOLDER[stage]):
+            recorded = entry.get("outputs", {}).get("manifest_sha256") if isinstance(entry.get("outputs"), dict) else None
+            for path, why in changed_ingest_outputs(run_dir / STAGE_OUTPUT_FOLDER[stage], recorded):
                 c.error("", f"{run_dir / 'stages.json'} records the ingest stage as done, but {path} "
                             f"is not what it wrote: {why} (a resume skips a finished stage, so "
                             f"nothing would remake it, and the stages after it would read it)",
                         redo_fix(run_dir, stage, [path], bool(cfg.run.reuse), c.typed()))
 
 
-def changed_ingest_outputs(data_dir: Path) -> list[tuple[Path, str]]:
+def changed_ingest_outputs(data_dir: Path, recorded: str | None = None) -> list[tuple[Path, str]]:
     """The files of a finished ingest in ``data_dir`` that are not what it wrote, each with why:
     ``manifest.csv`` whose SHA-256 is not the one ``ingest_summary.json`` records
-    (:func:`drac_ssl.manifest.manifest_change`: edited by hand), and each
+    (:func:`drac_ssl.manifest.manifest_change`: edited by hand), or not ``recorded``, the one
+    the run's ``stages.json`` recorded when its ingest stage finished (another ingest wrote
+    manifest and summary anew since: ``python -m data_prep ingest --out RUN/data``, which a CLI
+    review found a resume took as "already done"; a run made before the record gives none), and each
     ``cache/<size>px.npy`` of the summary whose byte count is not the one ``cache/state.json``
     records, or whose time and SHA-256 are not (:func:`drac_ssl.datasets.cache_array_change`:
     truncated, overwritten; an array whose time alone changed is hashed once, and its time set
@@ -2353,6 +2357,16 @@ def changed_ingest_outputs(data_dir: Path) -> list[tuple[Path, str]]:
     found: list[tuple[Path, str]] = []
     if why := manifest_change(data_dir):
         found.append((data_dir / "manifest.csv", why.split(": ", 1)[1]))
+    elif isinstance(recorded, str) and recorded:
+        try:
+            digest = sha256_file(data_dir / "manifest.csv")
+        except OSError:  # missing or unreadable: said by missing_outputs and the reader
+            digest = recorded
+        if digest != recorded:
+            found.append((data_dir / "manifest.csv", (
+                f"its SHA-256 {digest[:12]}... is not the {recorded[:12]}... that stages.json recorded "
+                f"when the ingest stage finished: another ingest wrote it anew since (python -m "
+                f"data_prep ingest --out {data_dir}?), so the stages after it were made from other data")))
     cache = (read_json_dict(data_dir / "ingest_summary.json") or {}).get("cache")
     for size in sorted(int(s) for s in cache if str(s).isdigit()) if isinstance(cache, dict) else []:
         if why := cache_array_change(data_dir, size):

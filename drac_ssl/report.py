@@ -97,7 +97,14 @@ from drac_ssl.grading.bundle import (
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
-from drac_ssl.io import absolute_from, atomic_write_text, invocations, jsonl_dicts, read_json
+from drac_ssl.io import (
+    absolute_from,
+    atomic_write_text,
+    invocations,
+    jsonl_dicts,
+    read_json,
+    unreadable_words,
+)
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
@@ -122,6 +129,7 @@ from drac_ssl.run_state import (
     killed_training_seen,
     made_in,
     resume_command_and_note,
+    run_folder_problem,
     stage_states,
     unfinished,
 )
@@ -2537,6 +2545,11 @@ def read_this_first(body: Sequence[str], cut_short: str = "", unfinished: str = 
     return ["## Read this first", "", *items, ""]
 
 
+RUN_RECORDS_READ = ("stages.json", "environment.json")
+"""The records that make a folder a run's for :func:`main` beside ``config.yaml`` (the command
+logs itself in its ``invocations.jsonl`` then)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.report RUN``: write RUN/report.md. Called from Python with an
     ``argv``, the run's ``invocations.jsonl`` records ``PYTHON -m drac_ssl.report *argv``, not
@@ -2546,8 +2559,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_dir = Path(report_parser().parse_args(argv).run)
     except SystemExit as exc:  # --help (0), or a usage error argparse has already printed (2)
         return int(exc.code or 0)
-    in_run = any((run_dir / f).is_file() for f in ("stages.json", "environment.json"))
     try:
+        # not a run folder (runs/, a data folder) or a file (RUN/config.yaml): refused, nothing written
+        # (runs/report.md was written, exit 0: a CLI review), in compare's words
+        if problem := run_folder_problem(run_dir, records=("config.yaml", *RUN_RECORDS_READ)):
+            raise ValueError(problem)
+        in_run = any((run_dir / f).is_file() for f in RUN_RECORDS_READ)
         # the configuration section reads config.yaml: edited after the stages ran, it would
         # state values they did not run with (the training refuses such a folder in these words)
         edited = _edited_config(run_dir)
@@ -2560,6 +2577,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _write_logged(run_dir, in_run)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # another account's run folder (mode 0700), a failing disk: not a traceback
+        print(f"error: {unreadable_words(exc)}", file=sys.stderr)
         return 2
 
 

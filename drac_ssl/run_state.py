@@ -453,6 +453,37 @@ def is_run_folder(path: str | os.PathLike[str]) -> bool:
     return (p / "stages.json").is_file() or ((p / INVOCATIONS).is_file() and (p / "config.yaml").is_file())
 
 
+def run_folder_problem(path: str | os.PathLike[str], flag: str = "RUN",
+                       records: Sequence[str] = ("config.yaml",)) -> str:
+    """Why ``path`` (given as ``flag``) is not a run folder of ``python -m drac_ssl.train`` that
+    a reading command (``python -m drac_ssl.report``, ``python -m drac_ssl.compare``) takes, with
+    the fix; "" when it holds one of ``records`` (default ``config.yaml``, the first record the
+    training writes; the report takes a folder with ``stages.json`` or ``environment.json`` too,
+    which it reads alone when ``config.yaml`` is gone). Said: a
+    path that is not there; a file (``RUN/config.yaml``, ``RUN/report.md``: pass the folder
+    holding it); a folder without ``config.yaml``, with the run folders inside it when it holds
+    some (``runs``: the folder of the runs, not a run).
+
+    Raises:
+        OSError: ``path`` cannot be looked at (a folder closed to this account): the caller
+            says it (:func:`drac_ssl.io.unreadable_words`).
+    """
+    p = Path(path)
+    if p.is_file():
+        return (f"{p}: {flag} is a file, not a run folder.\n  fix: pass the run folder (runs/<run.name>)"
+                + (f", {shlex.quote(str(p.parent))}, which holds it" if (p.parent / "config.yaml").is_file() else ""))
+    if not p.is_dir():
+        return (f"{p}: no such folder" + ("" if p.is_absolute() else f" (read from the current folder, "
+                                          f"{Path.cwd()})") + ".\n  fix: pass a run folder (runs/<run.name>)")
+    if any((p / name).is_file() for name in records):
+        return ""
+    inside = sorted(q.name for q in p.iterdir() if os.path.isfile(q / "config.yaml"))  # closed ones left out
+    held = (f"it holds run folders ({', '.join(inside[:5])}{' ...' if len(inside) > 5 else ''}): pass "
+            f"one, e.g. {shlex.quote(str(p / inside[0]))}" if inside else "pass a run folder (runs/<run.name>)")
+    names = records[0] if len(records) == 1 else f"{', '.join(records[:-1])} or {records[-1]}"
+    return f"{p}: not a run folder of python -m drac_ssl.train (no {names} there).\n  fix: {held}"
+
+
 def lock_holder(run_dir: Path, last: dict[str, Any] | None) -> dict[str, Any] | None:
     """Who holds ``run_dir``'s lock: the record its holder wrote
     (:func:`drac_ssl.runtime.hold_run`), else the run's last unended training (``last``, an

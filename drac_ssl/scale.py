@@ -14,6 +14,7 @@ header ``case,class,P0..P{K-1}`` (:func:`submission_columns`); DRAC's is exactly
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from drac_ssl import GRADE_NAMES
-from drac_ssl.config import layout_name
+from drac_ssl.config import GRADE_SCALES, layout_name
+from drac_ssl.starting import ascii_int  # stdlib only
 
 __all__ = [
     "DEFAULT_PREPROCESSING",
@@ -208,3 +210,26 @@ def read_ingest_facts(data_dir: str | os.PathLike[str]) -> IngestFacts:
     return IngestFacts(grade_names=names if len(names) >= 2 else GRADE_NAMES,
                        channels=n_channels, preprocessing=preprocessing, layout=layout,
                        recorded=len(names) >= 2, modality=modality)
+
+
+def grades_count(word: str) -> int:
+    """The ``type=`` of ``--grades K`` of the export (``--check``, ``--score``) and of
+    ``python -m drac_ssl.submission``: the number of
+    grades, an integer of at least 2 (ASCII digits, :func:`drac_ssl.starting.ascii_int`), or the
+    name of a grade scale of ``data.grades`` (:data:`drac_ssl.config.GRADE_SCALES`: ``drac`` ->
+    3, ``icdr`` -> 5, any case), which a user types there as the ingest's ``--grades`` takes it
+    (a review: ``--grades drac`` said only "invalid int value: 'drac'"). Anything else is a
+    usage error naming the flag and what it takes."""
+    counts = ", ".join(f"{len(grades)} for {name.upper()}" for name, grades in GRADE_SCALES.items())
+    takes = f"--grades takes the number of grades K here ({counts}; the names {', '.join(GRADE_SCALES)} too)"
+    if word.strip().lower() in GRADE_SCALES:
+        return len(GRADE_SCALES[word.strip().lower()])
+    try:
+        count = ascii_int("--grades")(word)  # its own error for non-ASCII digits
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{word!r} is no number of grades: {takes}") from None
+    if count < 2:
+        raise argparse.ArgumentTypeError(
+            f"{count}: a grading scale has at least 2 grades; {takes}, or leave --grades out (then "
+            f"the manifest's or the CSV header's)")
+    return count

@@ -54,10 +54,9 @@ from drac_ssl.io import PEOPLE_CSV_ENCODING, atomic_write_text
 # the one rendering of a name's hidden characters, and the formatting characters a case may hold
 from drac_ssl.name_tags import ALLOWED_FORMAT_CHARACTERS as ALLOWED_FORMAT_CHARACTERS
 from drac_ssl.name_tags import printable_text as printable_text
-from drac_ssl.scale import default_grade_names, submission_columns
+from drac_ssl.scale import default_grade_names, grades_count, submission_columns
 from drac_ssl.starting import (
     add_version_option,
-    ascii_int,  # stdlib only
     python_command,
     started,
 )
@@ -2224,9 +2223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", required=True, metavar="CSV", help="the submission file")
     parser.add_argument("--images", metavar="DIR", default=None,
                         help="folder of the test images: every image must appear once")
-    parser.add_argument("--grades", type=ascii_int("--grades"), default=None, metavar="K",
+    parser.add_argument("--grades", type=grades_count, default=None, metavar="K",
                         help="number of grades (default: the header's width: case,class and K "
-                             "columns P<n>)")
+                             "columns P<n>); a scale's name is read as its count: drac = 3, icdr = 5")
     add_version_option(parser)
     args = parser.parse_args(argv)
     return report_check(args.check, args.images, num_grades=args.grades,

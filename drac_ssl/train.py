@@ -104,6 +104,8 @@ from drac_ssl.io import (
     no_space,
     read_json_dict,
     remove_stale_temporaries,
+    sha256_file,
+    unreadable_words,
     writing,
     written_file,
 )
@@ -220,7 +222,10 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     return {"n_train": result.n_train, "n_test": result.n_test,
             **({"n_unlabelled": result.n_unlabelled} if result.n_unlabelled else {}),
             **({"phantom_seconds": phantom_seconds} if phantom_seconds is not None else {}),
-            "manifest": str(result.manifest_path)}
+            "manifest": str(result.manifest_path),
+            # the manifest as the stage left it: a resume refuses one another ingest wrote over
+            # since (python -m data_prep ingest --out RUN/data; drac_ssl.preflight.changed_ingest_outputs)
+            "manifest_sha256": sha256_file(result.manifest_path)}
 
 
 def _epochs(best_epoch: int, history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -2477,6 +2482,9 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         print(f"error: {exc}", file=sys.stderr)
         global _REFUSED
         _REFUSED = isinstance(exc, preflight.PreflightError)  # no stage running, every file written
+        return 2
+    except PermissionError as exc:  # another account's run folder (mode 0700, run.private), a file it reads
+        print(f"error: {unreadable_words(exc)}", file=sys.stderr)
         return 2
     except NonFiniteError as exc:  # a training diverged: its diagnostic and fix, not a traceback
         print(f"error: {exc}", file=sys.stderr)

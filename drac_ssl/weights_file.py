@@ -381,8 +381,21 @@ def read_weights_file(path: str | Path) -> dict[str, Tensor]:
         obj: Any = load_safetensors(p)
     elif kind in ("torch-zip", "torch-legacy"):
         obj = _load_torch(p)
-    elif kind == "torchscript":
-        raise WeightsFileError(
+    else:
+        raise WeightsFileError(_format_problem(p, kind, head))
+    tensors = dict(_flatten(obj))
+    if not tensors:
+        keys = list(obj)[:10] if isinstance(obj, Mapping) else type(obj).__name__
+        raise WeightsFileError(f"{p}: holds no tensors (top level: {keys}).")
+    return tensors
+
+
+def _format_problem(p: Path, kind: str, head: bytes) -> str:
+    """Why the file ``p`` of :func:`_sniff_format`'s ``kind`` (its first bytes ``head``) is no
+    weights file drac_ssl reads, with the fix (``kind`` not ``safetensors``, ``torch-zip`` nor
+    ``torch-legacy``)."""
+    if kind == "torchscript":
+        return (
             f"{p}: a TorchScript archive (torch.jit.save), not a state dict; drac_ssl does not "
             f"load TorchScript (loading it can run code stored in the file).\n"
             f"  fix: re-save its weights once, in an environment where you trust the file:\n"
@@ -391,25 +404,32 @@ def read_weights_file(path: str | Path) -> dict[str, Tensor]:
             f"'{p.name.split('.', 1)[0]}_weights.pt')\n"
             f"  (a MONAI bundle ships the same weights as models/model.pt: pass that file instead)"
         )
-    else:
-        if kind == "damaged-zip":
-            raise WeightsFileError(
-                f"{p}: starts like a PyTorch file (a zip archive) but the archive cannot be read: "
+    if kind == "damaged-zip":
+        return (f"{p}: starts like a PyTorch file (a zip archive) but the archive cannot be read: "
                 f"the file is truncated or damaged.\n  fix: copy it again and check its size "
-                f"({p.stat().st_size} bytes here)."
-            )
-        what = {"zip": "a zip archive that is not a PyTorch file (an .npz?)"}.get(
-            kind, f"not a safetensors or PyTorch file (it starts with bytes {head[:8]!r})")
-        raise WeightsFileError(
-            f"{p}: {what}.\n  fix: give a .safetensors file or a file written by torch.save "
+                f"({p.stat().st_size} bytes here).")
+    what = {"zip": "a zip archive that is not a PyTorch file (an .npz?)"}.get(
+        kind, f"not a safetensors or PyTorch file (it starts with bytes {head[:8]!r})")
+    return (f"{p}: {what}.\n  fix: give a .safetensors file or a file written by torch.save "
             f"(.pt, .pth, .pth.tar, .ckpt, .bin); ONNX, Keras/HDF5 and TensorFlow files are not "
-            f"read."
-        )
-    tensors = dict(_flatten(obj))
-    if not tensors:
-        keys = list(obj)[:10] if isinstance(obj, Mapping) else type(obj).__name__
-        raise WeightsFileError(f"{p}: holds no tensors (top level: {keys}).")
-    return tensors
+            f"read.")
+
+
+def weights_format_problem(path: str | Path) -> str | None:
+    """Why ``path`` is not a weights file :func:`read_weights_file` could read, told from its
+    first bytes alone (a CSV, a TorchScript archive, a damaged zip: its message), None when it
+    may be one (what it holds is :func:`read_weights_file`'s to say); for a check before any
+    output is made (``python -m drac_ssl.umm`` on a label CSV made a run folder and left its
+    lock first: a CLI review).
+
+    Raises:
+        OSError: ``path`` cannot be read.
+    """
+    p = Path(path)
+    with open(p, "rb") as fh:
+        head = fh.read(16)
+    kind = _sniff_format(p, head)
+    return None if kind in ("safetensors", "torch-zip", "torch-legacy") else _format_problem(p, kind, head)
 
 
 # ---- matching a model ---------------------------------------------------------------------

@@ -63,7 +63,7 @@ from drac_ssl.figures import (
     format_ci,
     kappa_name,
 )
-from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
+from drac_ssl.grading.bundle_folder import INPUT_SIDES, BundleError, bundle_folder
 from drac_ssl.grading.demo import demo_card, demo_run_note, demo_run_seed  # stdlib only
 from drac_ssl.grading.image_notes import (
     GREY_TRAINED_RULE,
@@ -408,6 +408,33 @@ def _check_metadata_entries(bundle_dir: Path, meta: dict[str, Any]) -> None:
         raise BundleError(f"{path}: the bundle metadata's input.channels is {channels!r}, not 1 "
                           f"(grey) or 3 (RGB), the channels a model reads (the file is damaged or "
                           f"was edited){fix}")
+
+
+def _check_input_sizes(bundle_dir: Path, meta: dict[str, Any]) -> None:
+    """BundleError naming ``metadata.json`` when its ``input`` section's ``size`` (``S`` or
+    ``[S, S]``, the model's input side) or ``source_size`` (the side an upload is first resized
+    to) is not a whole number in :data:`INPUT_SIDES` (a CLI review: a demo bundle written with
+    ``--image-size -5`` loaded, and every image then failed in pydantic and cv2 tracebacks). A
+    section without them is :meth:`~drac_ssl.grading.model.InputSpec.from_metadata`'s to say."""
+    section = meta.get("input", meta)
+    if not isinstance(section, dict):
+        return
+    path = bundle_dir / "metadata.json"
+    for key in ("size", "source_size"):
+        if key not in section:
+            continue
+        value = section[key]
+        sides = value if key == "size" and isinstance(value, list) else [value]
+        if sides and all(isinstance(v, int) and not isinstance(v, bool)
+                         and INPUT_SIDES[0] <= v <= INPUT_SIDES[1] for v in sides):
+            continue
+        fix = (f"write the demo bundle again with sizes in that range: {python_command('app.demo_bundle')} "
+               f"{shlex.quote(str(bundle_dir.parent))} (--image-size, --source-size)" if meta.get("demo")
+               else rebuild_advice(bundle_dir))  # a demo's run folder would rebuild the same sizes
+        raise BundleError(
+            f"{path}: the bundle's input.{key} is {json.dumps(value)}, not a side in pixels (a whole "
+            f"number, {INPUT_SIDES[0]}..{INPUT_SIDES[1]}): the file was edited or written with a "
+            f"size that no model takes.\n  fix: {fix}")
 
 
 def _check_weight_names(bundle_dir: Path, meta: dict[str, Any]) -> None:
@@ -2809,6 +2836,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
             f"rebuild it with this version of drac_ssl from the run folder that made it: {python_word()} -c "
             f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
     _check_metadata_entries(bundle_dir, meta)
+    _check_input_sizes(bundle_dir, meta)  # before any model is built or image resized to them
     head = meta["model"].get("head")
     if head not in HEADS:  # a bundle from a newer drac_ssl: not the user's training setting
         made_by = meta.get("package_version")

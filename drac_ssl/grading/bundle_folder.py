@@ -16,7 +16,14 @@ from pathlib import Path
 
 from drac_ssl.starting import python_command
 
-__all__ = ["BundleError", "bundle_folder"]
+__all__ = ["BUNDLE_COPY_FIX", "INPUT_SIDES", "BundleError", "bundle_folder"]
+
+
+INPUT_SIDES = (1, 8192)
+"""The sides in pixels a bundle's ``input.size`` and ``input.source_size`` may have: from 1 up
+to the largest image side grading reads (:class:`drac_ssl.grading.image_file.InputLimits`'s
+``max_side``); :func:`drac_ssl.grading.bundle.load_bundle` checks them, ``app.demo_bundle``'s
+``--image-size`` / ``--source-size`` take them (here: no torch for its ``--help``)."""
 
 
 class BundleError(ValueError):
@@ -30,13 +37,29 @@ def bundle_folder(path: str | os.PathLike[str]) -> Path:
 
     Raises:
         BundleError: ``path`` does not exist (a relative path is said to be read from the
-            current folder), or is neither a bundle nor a run folder with ``bundle/``; the
+            current folder), lies in a folder this account may not read (a run folder of
+            another account, mode 0700: :func:`drac_ssl.io.unreadable_words`), or is neither a bundle nor a run folder with ``bundle/``; the
             message names the fix. For a run folder of ``python -m drac_ssl.train`` whose
             export stage is not done, it says the stage running (the run's lock held) or the
             stages interrupted, failed or not run, and the command that finishes the run
             (:func:`drac_ssl.run_state.unfinished_words`).
     """
-    p = Path(path)
+    try:
+        return _bundle_folder(Path(path))
+    except OSError as exc:  # a run folder of another account (mode 0700): whose, and the fix; no traceback
+        from drac_ssl.io import unreadable_words  # stdlib only
+
+        raise BundleError(unreadable_words(exc, fix_more=BUNDLE_COPY_FIX)) from None
+
+
+BUNDLE_COPY_FIX = ("have its owner copy the bundle to a folder your account may read "
+                   "(cp -r RUN/bundle DEST && chmod -R a+rX DEST; docs/deploying.md) and pass DEST")
+"""The last fix of a bundle in a folder this account may not read (:func:`bundle_folder`; the
+export's too)."""
+
+
+def _bundle_folder(p: Path) -> Path:
+    """:func:`bundle_folder` of ``p``; an ``OSError`` of a folder it may not look into is raised."""
     if not p.exists():
         raise BundleError(f"{p}: does not exist.\n  fix: pass RUN or RUN/bundle of a run whose export "
                           f"stage finished (a relative path is read from the current folder, {Path.cwd()})")

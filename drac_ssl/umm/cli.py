@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     # the stage (torch, torchvision, albumentations): after the arguments and the settings are
     # checked, so that --help, a usage error and a bad setting are answered at once
     from drac_ssl.io import make_run_folder
+    from drac_ssl.out_paths import folder_under_file_problem
     from drac_ssl.runtime import (
         StageInterrupted,
         apply_thread_policy,
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from drac_ssl.umm.source import resolve_start
     from drac_ssl.umm.stage import UMMNonFiniteError, check_settings, run
+    from drac_ssl.weights_file import weights_format_problem
 
     started()  # everything is imported: Ctrl-C is the stage's to handle (what was saved)
     # called from Python with an argv: environment.json records PYTHON -m drac_ssl.umm ARGV, not
@@ -163,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
                 if source_run is not None and (source_run / "data").is_dir()
                 else run_dir / "data"
             )
+            # the start file and the run folder checked before the folder is made: a label CSV
+            # given as the checkpoint left runs/default/ with a stale lock (a CLI review)
+            start_file = Path(getattr(start, "path", start))  # a run folder's: the StartPoint's file
+            if (problem := (weights_format_problem(start_file) if start_file.is_file() else None)
+                    or folder_under_file_problem(run_dir, "--run-dir", "runs/umm-x")):
+                raise ValueError(problem)
             umm_dir, epochs = run_dir / "umm", cfg.umm.epochs
             # a python -m drac_ssl.train (or another copy of this command) running in the folder
             # would write umm/ at the same time: refused (RunBusy, a ValueError: exit 2) while it

@@ -127,7 +127,8 @@ def test_umm_applies_threads_and_gives_the_callers_back(
 
     monkeypatch.setattr(umm_stage, "run", spy)
     checkpoint = tmp_path / "vicreg_model.safetensors"
-    checkpoint.write_bytes(b"")  # never read: the stage is the spy
+    # a safetensors header (the command checks the file's format first); never read: the stage is the spy
+    checkpoint.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
     before = torch.get_num_threads(), cv2.getNumThreads()
     assert umm_cli.main([str(checkpoint), "--run-dir", str(tmp_path / "run"), "run.device=cpu",
                          "run.threads=3"]) == 0

@@ -214,7 +214,7 @@ def test_a_umm_called_from_python_records_its_own_command_and_gives_the_threads_
     from drac_ssl.umm import stage as umm_stage
 
     checkpoint = tmp_path / "vicreg_model.safetensors"
-    checkpoint.write_bytes(b"")
+    checkpoint.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")  # a safetensors header: passes the format check
     recorded: list[list[str]] = []
 
     def refused(cfg: object, run_dir: Path, checkpoint: Path, data_dir: Path) -> None:

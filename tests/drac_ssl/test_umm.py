@@ -731,7 +731,9 @@ def test_the_umm_command_says_a_non_finite_stop_as_one_error_line(
     from drac_ssl.umm import cli as umm_cli
 
     checkpoint = tmp_path / "vicreg_model.safetensors"
-    checkpoint.write_bytes(b"")
+    # a safetensors header (8-byte length, then JSON): the command checks the file's format before
+    # it makes the run folder (an empty file is refused there); the stage itself is replaced below
+    checkpoint.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
 
     def diverges(cfg, run_dir, checkpoint, data_dir):  # type: ignore[no-untyped-def]
         raise umm.UMMNonFiniteError("[umm] epoch 1: non-finite ssl_loss\n  fix: lower umm.outer_lr")
