@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
             "Messidor-2, MedMNIST, or a plain folder with a label CSV), then write OUT/manifest.csv "
             "(ids, grades, folds), the resized cache OUT/cache/ and OUT/ingest_summary.json: the "
             "first stage of python -m drac_ssl.train, run alone. Every problem is listed with its "
-            "fix; nothing is written until all are fixed. OUT is new or empty, or an earlier ingest "
-            "of the same --root (written again).", 88),
+            "fix; nothing is written until all are fixed. OUT is new or empty, holds a failed ingest's leftovers, or "
+            "an earlier ingest of the same --root (written again); never the data/ of a run whose "
+            "stages.json records a stage as done (ingest into a new run folder).", 88),
         epilog=f"Examples:\n  {prog} ingest --root my_photos --labels-csv my_photos/labels.csv "
                f"--out runs/mine/data\n  {prog} ingest --root '/data/DRAC 2022' --out runs/drac/data\n"
                f"then train on it (docs/data.md): {python_command('drac_ssl.train')} -c drac "

@@ -2783,8 +2783,8 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
     advises). Refused (a CLI review, data lost: ``--out EXISTING`` replaced a manifest.csv in
     an unrelated folder; into ``RUN/data`` of a trained run, the resumed training skipped the
     ingest as "already done" and report.md counted the new 13 images for a model trained on
-    60): ``RUN/data`` of a run folder whose ``stages.json`` records any stage, its ingest
-    included (a new run is the fix; the train command's own ingest does not come here), an earlier ingest of another root, and any other files.
+    60): ``RUN/data`` of a run folder whose ``stages.json`` records any stage as done, its
+    ingest included (a new run is the fix; the train command's own ingest does not come here), an earlier ingest of another root, and any other files.
 
     Raises:
         OSError: ``out`` or the run folder above it cannot be read (the command says it).
@@ -2796,16 +2796,20 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
     folder = Path(os.path.abspath(out.expanduser()))
     example = _suggested_out(cfg)
     status = read_json_dict(folder.parent / "stages.json") if folder.name == "data" else None
-    done = [s for s in PIPELINE if isinstance(status, dict) and isinstance(status.get(s), dict)]
+    done = [s for s in PIPELINE if isinstance(status, dict) and isinstance(status.get(s), dict)
+            and status[s].get("status") == "done"]
     if done and folder.is_dir():
         new = shlex.quote(str(folder.parent.with_name(f"{folder.parent.name}-new") / "data"))
         return (f"{out}: the data folder of the run {folder.parent}, whose stages.json records its "
                 f"{', '.join(done)} stage(s): ingesting into it by hand would change the data the "
                 f"training recorded (its settings, cache sizes and manifest), and a resumed training "
                 f"would skip the ingest as done or refuse the changed manifest.\n  fix: make a new run "
-                f"for this data: --out {new} (then {python_command('drac_ssl.train')} "
-                f"run.name={shlex.quote(folder.parent.name + '-new')}), or train it in one step: "
-                f"{python_command('drac_ssl.train')} data.root={shlex.quote(str(cfg.root or '...'))} run.name=NEW")
+                f"for this data: --out {new} (then {python_command('drac_ssl.train')} -c CONFIG "
+                f"run.name={shlex.quote(folder.parent.name + '-new')} "
+                f"'run.stages=[pretrain,umm,finetune,export]', which trains on that ingest), or train "
+                f"it in one step: {python_command('drac_ssl.train')} -c CONFIG "
+                f"data.root={shlex.quote(str(cfg.root or '...'))} run.name=NEW, with this command's "
+                f"other options given as their data.* settings")
     root = readable_absolute(cfg.root) if cfg.root else None
 
     def earlier(found: Path) -> str | None:

@@ -945,6 +945,16 @@ def _icdr_labels_refusal(rows: LabelRows, names: Sequence[str], trained: int | N
     as_trained = (f", as {whose} bundle records the model was trained: data.referable_from={n}"
                   if trained is not None else "")
     column = rows.grade_column
+    left_out = set(rows.left_out)
+    read = [g for i, g in enumerate(rows.grades) if i not in left_out]  # None: beyond the two grades
+    if read and all(g in (0, 1) for g in read):  # N >= 2 would be refused as "holds only 0/1": N = 1 first
+        return (f"the grade column {column!r} of {rows.path} is {LAYOUT_NAMES.get(rows.icdr_layout, rows.icdr_layout)}'s "
+                f"ICDR grade column, and the submission has two grades ({_described(names)}); the rows "
+                f"hold only 0 and 1, so nothing was scored\n"
+                f"  fix: add {LABELS_REFERABLE_OPTION} 1 if they are the model's two grades, your own 0/1 "
+                f"(keeps them as they are); ICDR grades 0 and 1 (No DR, Mild) would all be grade "
+                f"{_class_word(0, names)}, which cannot be scored as referable DR; or pass --grade-column NAME "
+                f"naming a column of 0/1 labels")
     return (f"the grade column {column!r} of {rows.path} holds {LAYOUT_NAMES.get(rows.icdr_layout, rows.icdr_layout)}'s "
             f"ICDR grades ({describe(icdr)}), and the submission has two grades ({_described(names)}): read "
             f"as they are, ICDR grade 1 (Mild) would be scored as grade {_class_word(1, names)} and grades "

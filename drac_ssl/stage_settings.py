@@ -335,6 +335,17 @@ def _same_path(a: str, b: str) -> bool:
         return False
 
 
+def _referable_from(*sections: dict[str, Any]) -> int:
+    """The first whole ``referable_from`` > 0 of the ``data`` sections given (a configuration's,
+    then the one the ingest recorded), else 0: the names ``data.grades`` resolves to depend on it
+    (``icdr`` with ``data.referable_from=2`` is two grades, not five)."""
+    for section in sections:
+        n = section.get("referable_from")
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            return n
+    return 0
+
+
 @dataclasses.dataclass(frozen=True)
 class IngestRecord:
     """What the ingest in ``data_dir`` (a run folder's ``data/``) recorded of itself:
@@ -417,7 +428,8 @@ class IngestRecord:
                 return False  # its own error (the preflight's)
             layout = str(self.summary.get("layout") or "")
             return bool(ours) and isinstance(recorded, list) and \
-                list(resolve_grades(list(ours), layout)[0]) != [str(n) for n in recorded]
+                list(resolve_grades(list(ours), layout, _referable_from(data, self.made))[0]) != \
+                [str(n) for n in recorded]
         if key == "channels":
             value = self._resolved("channels")
             return str(ours) in ("1", "3") and isinstance(value, int) and int(ours) != value

@@ -95,6 +95,11 @@ def test_the_data_of_a_run_with_only_its_ingest_done_is_refused_too(
     assert _ingest(root, data) == 2
     err = capsys.readouterr().err
     assert "whose stages.json records its ingest stage(s)" in err and "fix: make a new run" in err, err
+    # final read F1: the fix trains on the new ingest, not on a phantom set the default stages make
+    assert "-c CONFIG run.name=r1-new 'run.stages=[pretrain,umm,finetune,export]'" in err, err
+    # final read F3: an ingest stage that failed or was interrupted is not in the way
+    (data.parent / "stages.json").write_text(json.dumps({"ingest": {"status": "failed"}}))
+    assert _ingest(root, data) == 0
 
 
 def test_a_medmnist_folder_ingested_again_is_the_same_root(tmp_path: Path) -> None:

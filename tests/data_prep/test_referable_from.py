@@ -187,3 +187,20 @@ def test_a_grade_beyond_icdr_is_not_told_to_name_another_scale(tmp_path: Path, g
     assert "the ICDR grades --referable-from 2 reads" in text, text
     assert "names in --grades" not in text and '--grades "' not in text, text
     assert "0 (No DR), 1 (Mild), 2 (Moderate), 3 (Severe) or 4 (PDR)" in text, text
+
+
+def test_a_kept_referable_ingest_is_not_said_to_differ_in_its_grades(tmp_path: Path) -> None:
+    """Final read F2: ``-c fundus`` (``grades: icdr``) with ``data.referable_from=2`` over a
+    standalone ``--referable-from 2 --grades icdr`` ingest: ``data.grades`` resolved without
+    the mapping (five ICDR names) was reported as not applied against the ingest's two."""
+    from drac_ssl import preflight
+
+    root = messidor_folder(tmp_path / "messidor")
+    run_dir = tmp_path / "runs" / "x"
+    ingest.run(config(root, referable_from=2, grades=["icdr"], patient_column="patient_id"),
+               run_dir / "data", verbose=False)
+    cfg, _, _ = preflight.read_config("fundus", [
+        f"data.root={root}", "data.referable_from=2", "data.n_folds=2", "data.cache_sizes=[32]",
+        "data.patient_column=patient_id", "run.stages=[pretrain,umm,finetune,export]",
+        f"run.out_dir={run_dir.parent}", f"run.name={run_dir.name}"])
+    assert "data.grades" not in preflight.ingest_kept_settings(cfg, run_dir)

@@ -3688,7 +3688,7 @@ def test_score_small_wordings(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     lab2 = _labels_csv(tmp_path / "lab2.csv", [g % 2 for g in SCORED_TRUE])
     # IDRiD's Retinopathy grade is an ICDR column: against two grades only as mapped (0/1 kept by 1)
     assert export.main(["--score", str(two), "--labels", str(lab2)]) == 2
-    assert "--labels-referable-from 2" in capsys.readouterr().err
+    assert "add --labels-referable-from 1 if they are the model's two grades" in capsys.readouterr().err
     assert export.main(["--score", str(two), "--labels", str(lab2), "--labels-referable-from", "1"]) == 0
     printed = capsys.readouterr().out
     assert "8 cases, 2 grades (0, 1)" in printed, printed

@@ -47,8 +47,23 @@ def test_a_two_grade_submission_is_refused_against_an_icdr_column_of_zeros_and_o
     with pytest.raises(scoring.ScoreError) as caught:
         scoring.score(sub, labels, n_boot=20)
     text = str(caught.value)
-    assert "'adjudicated_dr_grade'" in text and "Messidor-2's ICDR grades" in text, text
-    assert "ICDR grade 1 (Mild) would be scored as grade 1" in text, text
+    assert "'adjudicated_dr_grade'" in text and "Messidor-2's ICDR grade column" in text, text
+    assert "the rows hold only 0 and 1, so nothing was scored" in text, text
+    # Final read F5: N = 1 first, since N = 2 on rows of 0/1 only is refused in turn
+    assert "add --labels-referable-from 1 if they are the model's two grades" in text, text
+    assert "--labels-referable-from 2" not in text and "--grade-column NAME" in text, text
+    with pytest.raises(scoring.ScoreError, match="holds only 0/1"):
+        scoring.score(sub, labels, n_boot=20, labels_referable_from=2)
+    assert scoring.score(sub, labels, n_boot=20, labels_referable_from=1)["accuracy"] == 1.0
+
+
+def test_an_icdr_column_with_higher_grades_names_n_two(tmp_path: Path) -> None:
+    labels, cases = messidor_csv(tmp_path / "heldout.csv", ["1", "0", "2", "0", "4", "1"])
+    sub = binary_submission(tmp_path / "grades.csv", cases, [0.9, 0.1, 0.2, 0.1, 0.8, 0.7])
+    with pytest.raises(scoring.ScoreError) as caught:
+        scoring.score(sub, labels, n_boot=20)
+    text = str(caught.value)
+    assert "Messidor-2's ICDR grades" in text and "ICDR grade 1 (Mild) would be scored as grade 1" in text, text
     assert "add --labels-referable-from 2" in text and "--grade-column NAME" in text, text
 
 
@@ -60,7 +75,7 @@ def test_every_known_icdr_column_is_refused_against_two_grades(tmp_path: Path, h
     sub = binary_submission(tmp_path / "team.csv", [f"{i}.png" for i in range(6)], [0.2, 0.8] * 3)
     with pytest.raises(scoring.ScoreError) as caught:
         scoring.score(sub, labels, n_boot=20)
-    assert f"{layout}'s ICDR grades" in str(caught.value), str(caught.value)
+    assert f"{layout}'s ICDR grade column" in str(caught.value), str(caught.value)
 
 
 def test_labels_referable_from_maps_icdr_grades_and_says_how_many(tmp_path: Path) -> None:
@@ -174,5 +189,10 @@ def test_the_refusal_reads_n_one_as_a_column_already_of_zeros_and_ones(tmp_path:
     sub = binary_submission(tmp_path / "grades.csv", cases, [0.9, 0.1, 0.2, 0.8])
     with pytest.raises(scoring.ScoreError) as caught:
         scoring.score(sub, labels, n_boot=20)
+    assert ("add --labels-referable-from 1 if they are the model's two grades, your own 0/1 (keeps them as "
+            "they are)") in str(caught.value), str(caught.value)
+    labels, cases = messidor_csv(tmp_path / "high.csv", ["1", "0", "3", "1"])
+    with pytest.raises(scoring.ScoreError) as caught:
+        scoring.score(binary_submission(tmp_path / "g2.csv", cases, [0.9, 0.1, 0.2, 0.8]), labels, n_boot=20)
     assert ("--labels-referable-from 1: the column 'adjudicated_dr_grade' already holds 0/1 of your own, the "
             "model's two grades (keeps them as they are)") in str(caught.value), str(caught.value)
