@@ -1191,7 +1191,8 @@ def test_the_export_choice_says_when_it_is_not_evidence_of_the_better_variant() 
         probs = softmax(rng.normal(size=(60, 3)) + skill * np.eye(3)[y])
         return SimpleNamespace(name=name, oof_probs=probs, oof_pred=probs.argmax(axis=1))
 
-    ctx = SimpleNamespace(bootstrap={}, grades=y, ft=SimpleNamespace(n_boot=200), seed=0, patients=None)
+    ctx = SimpleNamespace(bootstrap={}, grades=y, num_grades=3, ft=SimpleNamespace(n_boot=200), seed=0,
+                          patients=None)
     noise = {"scratch": variant("scratch", 0.0), "vicreg": variant("vicreg", 0.1)}
     words = finetune._selection_evidence(ctx, noise, "vicreg", "argmax")
     assert words.startswith("not shown better than scratch (") and "95% CI" in words
