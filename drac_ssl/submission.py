@@ -2106,16 +2106,19 @@ def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why
     ``grade_note``, so a notes file written for them alone is named and counted here."""
     if decision == "argmax":
         return "the most probable grade"
-    words = "the expected grade cut at QWK-tuned thresholds, so not always the largest P"
+    return ("the expected grade cut at QWK-tuned thresholds, so not always the largest P"
+            + _rows_counted(n_not_largest, "it is not", n_near_tie, f"it is, but {NEAR_TIE_WORDS}", n_rows, why))
+
+
+def _rows_counted(n_first: int, first: str, n_near_tie: int, near_tie: str, n_rows: int, why: str) -> str:
+    """`` (for 3 of the 9 here FIRST, and for 2 more NEAR_TIE: WHY)``, the counts a class rule
+    is said with (each part only when its count is not 0; "" when both are)."""
     counts = []
-    if n_not_largest:
-        counts.append(f"for {n_not_largest} of the {n_rows} here it is not")
+    if n_first:
+        counts.append(f"for {n_first} of the {n_rows} here {first}")
     if n_near_tie:
-        counts.append(f"for {n_near_tie} {'more' if n_not_largest else f'of the {n_rows} here'} it is, "
-                      f"but {NEAR_TIE_WORDS}")
-    if counts:
-        words += " (" + ", and ".join(counts) + (f": {why}" if why else "") + ")"
-    return words
+        counts.append(f"for {n_near_tie} {'more' if n_first else f'of the {n_rows} here'} {near_tie}")
+    return " (" + ", and ".join(counts) + (f": {why}" if why else "") + ")" if counts else ""
 
 
 def smaller_class_rows(probs: np.ndarray, classes: np.ndarray) -> int:
@@ -2144,14 +2147,8 @@ def two_grade_rule_words(threshold: float, n_smaller: int = 0, n_rows: int = 0, 
     setting last, in backticks when ``markdown`` (report.md)."""
     words = (f"1 when P1 >= {threshold:.6g}, the threshold fitted on the out-of-fold outputs (with two "
              f"grades the expected grade is P1), else 0, so not always the larger P")
-    counts = []
-    if n_smaller:
-        counts.append(f"for {n_smaller} of the {n_rows} here it is the smaller")
-    if n_near_tie:
-        counts.append(f"for {n_near_tie} {'more' if n_smaller else f'of the {n_rows} here'} it is the larger, "
-                      f"but P0 and P1 tie at the whole percentages shown")
-    if counts:
-        words += " (" + ", and ".join(counts) + (f": {why}" if why else "") + ")"
+    words += _rows_counted(n_smaller, "it is the smaller", n_near_tie,
+                           "it is the larger, but P0 and P1 tie at the whole percentages shown", n_rows, why)
     setting = f"finetune.decision={decision}"
     return f"{words} ({f'`{setting}`' if markdown else setting})"
 

@@ -2659,6 +2659,25 @@ def test_in_place_command_types_relative_data_paths_absolutely(
     assert "data.root=" not in command  # absolute: as saved
 
 
+def _ingested_without_recorded_cwd(phantom_set: Path, base: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """(the folder the run was made in, the run): the phantom set copied to ``base/shared/set``,
+    ingested from ``base/tree`` with ``data.root=../shared/set``, and ``cwd`` taken out of the
+    run's environment.json, as a run made before environment.json recorded it."""
+    import shutil
+
+    shutil.copytree(phantom_set, base / "shared" / "set")
+    made_in = base / "tree"
+    made_in.mkdir()
+    monkeypatch.chdir(made_in)
+    assert train.main([*REDUCED, "data.root=../shared/set", "run.stages=[ingest]"]) == 0
+    run = made_in / "runs" / "reduced"
+    env = json.loads((run / "environment.json").read_text())
+    del env["cwd"]
+    (run / "environment.json").write_text(json.dumps(env))
+    return made_in, run
+
+
 def test_a_run_without_the_recorded_cwd_resumes_in_place_from_another_folder(
         phantom_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -2668,17 +2687,8 @@ def test_a_run_without_the_recorded_cwd_resumes_in_place_from_another_folder(
     folder: from another folder the command was refused ("made with a different configuration").
     Both read the folder from run_state.made_in now, and agree."""
     import shlex
-    import shutil
 
-    shutil.copytree(phantom_set, tmp_path / "shared" / "set")
-    made_in = tmp_path / "tree"
-    made_in.mkdir()
-    monkeypatch.chdir(made_in)
-    assert train.main([*REDUCED, "data.root=../shared/set", "run.stages=[ingest]"]) == 0
-    run = made_in / "runs" / "reduced"
-    env = json.loads((run / "environment.json").read_text())
-    del env["cwd"]  # as a run made before environment.json recorded it
-    (run / "environment.json").write_text(json.dumps(env))
+    made_in, run = _ingested_without_recorded_cwd(phantom_set, tmp_path, monkeypatch)
     assert run_state.last_training(run)["cwd"] == str(made_in)  # invocations.jsonl still says it
     assert run_state.made_in(run) == str(made_in)
     elsewhere = tmp_path / "other" / "deeper"  # ../shared/set from here is another folder
@@ -2701,17 +2711,8 @@ def test_a_resume_from_another_folder_does_not_move_where_the_run_was_made(
     one config.yaml's relative paths were typed in) is kept; so is it when environment.json is
     lost and a resume from B writes it again."""
     import shlex
-    import shutil
 
-    shutil.copytree(phantom_set, tmp_path / "a" / "shared" / "set")
-    made_in = tmp_path / "a" / "tree"
-    made_in.mkdir()
-    monkeypatch.chdir(made_in)
-    assert train.main([*REDUCED, "data.root=../shared/set", "run.stages=[ingest]"]) == 0
-    run = made_in / "runs" / "reduced"
-    env = json.loads((run / "environment.json").read_text())
-    del env["cwd"]  # as a run made before environment.json recorded it
-    (run / "environment.json").write_text(json.dumps(env))
+    made_in, run = _ingested_without_recorded_cwd(phantom_set, tmp_path / "a", monkeypatch)
     elsewhere = tmp_path / "b" / "tree"  # ../shared/set from here: another folder
     (tmp_path / "b" / "shared" / "set").mkdir(parents=True)
     elsewhere.mkdir()
