@@ -244,6 +244,12 @@ class SubmissionCheckFailed(ScoreError):
         super().__init__(message)
         self.problems = list(problems)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException pickles as cls(*self.args), and args holds the message alone (problems is
+        # required): rebuild from both, so that the error crosses a process boundary as itself
+        # (a ProcessPoolExecutor worker's error would otherwise break the whole pool)
+        return type(self), (str(self), self.problems), self.__dict__
+
 
 @dataclass
 class LabelRows:
