@@ -18,8 +18,8 @@ CRC or it holds a critical chunk no standard decoder knows: such a file is refus
 the package's words (:func:`png_crc_problem`, :func:`png_unknown_critical_problem`), since
 libpng prints its own errors and warnings on stderr, which OpenCV's log level does not reach. libjpeg likewise says a damaged JPEG only on
 stderr, and decodes it as if nothing were wrong (image data that end early: the rest grey):
-every JPEG's image data are read by OpenCV's libjpeg with stderr captured
-(:func:`libjpeg_decode`), its warning said in the package's words (:func:`jpeg_damage`) and
+every JPEG's image data are read by OpenCV's libjpeg with C's ``stderr`` stream (not file
+descriptor 2) captured (:func:`libjpeg_decode`), its warning said in the package's words (:func:`jpeg_damage`) and
 never printed. The properties handled, by the format specifications (PNG 1.2 / ISO 15948, JPEG ITU
 T.81 + JFIF 1.02 + Exif 2.32 / CIPA DC-008, TIFF 6.0, BMP):
 
@@ -85,12 +85,11 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import ctypes
 import io
 import os
 import re
 import struct
-import sys
-import tempfile
 import threading
 import unicodedata
 import warnings
@@ -478,62 +477,117 @@ stderr through OpenCV): the lines :func:`libjpeg_decode` keeps from stderr, as
 _STDERR_LOCK = threading.Lock()
 
 
+class _CStderrSink:
+    """A temporary file opened with C's stdio (``tmpfile()``), put in the place of the C
+    library's ``stderr`` stream (the ``FILE *`` libjpeg's ``fprintf(stderr, ...)`` reads at
+    each call) while OpenCV decodes, and read back after. Not file descriptor 2: a child
+    process a host starts meanwhile, from another thread, inherits its stderr untouched, and
+    Python's own ``sys.stderr`` (which writes to descriptor 2) is not diverted. One per
+    process (made again after a fork), never closed: a thread that read the pointer while it
+    was swapped may still write to it. None where the C library has no such variable
+    (:func:`_c_stderr_sink`)."""
+
+    def __init__(self, libc: ctypes.CDLL, stderr: ctypes.c_void_p) -> None:
+        libc.tmpfile.restype = ctypes.c_void_p
+        for func in ("fflush", "fileno", "rewind"):
+            getattr(libc, func).argtypes = [ctypes.c_void_p]
+        handle = libc.tmpfile()
+        if not handle:
+            raise OSError("tmpfile() failed")
+        self.libc, self.stderr, self.handle, self.pid = libc, stderr, handle, os.getpid()
+        self.fd = libc.fileno(handle)
+        os.set_inheritable(self.fd, False)
+
+    @contextlib.contextmanager
+    def swapped(self) -> Iterator[list[str]]:
+        """C's ``stderr`` is the sink inside the block; the list yielded holds, after it, the
+        text written to it (one string)."""
+        text: list[str] = []
+        original = self.stderr.value
+        self.stderr.value = self.handle
+        try:
+            yield text
+        finally:
+            self.stderr.value = original
+            self.libc.fflush(self.handle)
+            os.lseek(self.fd, 0, os.SEEK_SET)
+            chunks = []
+            while chunk := os.read(self.fd, 1 << 16):
+                chunks.append(chunk)
+            os.ftruncate(self.fd, 0)
+            self.libc.rewind(self.handle)
+            text.append(b"".join(chunks).decode("utf-8", "replace"))
+
+
+_SINK: list[_CStderrSink | None] = []  # [] not tried in this process yet; [None] not possible
+
+
+def _c_stderr_sink() -> _CStderrSink | None:
+    """This process's :class:`_CStderrSink` (made on first use, under :data:`_STDERR_LOCK`),
+    or None where C's ``stderr`` is no variable ctypes can reach (glibc and musl name it
+    ``stderr``, macOS ``__stderrp``; Windows' C runtime has none): there libjpeg's
+    warnings go to stderr as it prints them, and :func:`libjpeg_decode` returns none."""
+    if _SINK and (_SINK[0] is None or _SINK[0].pid == os.getpid()):
+        return _SINK[0]
+    sink = None
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None)
+        for name in ("stderr", "__stderrp"):
+            with contextlib.suppress(ValueError, AttributeError):
+                sink = _CStderrSink(libc, ctypes.c_void_p.in_dll(libc, name))
+                break
+    _SINK[:] = [sink]
+    return sink
+
+
 def libjpeg_decode(data: bytes, flags: int = cv2.IMREAD_UNCHANGED) -> tuple[np.ndarray | None, list[str]]:
     """OpenCV's decode of a JPEG's bytes ``data`` (``cv2.imdecode`` with ``flags``, OpenCV's own
     log silenced), and libjpeg's warning about them (:data:`LIBJPEG_WARNING`, ``[]`` for none).
 
-    libjpeg says a damaged JPEG only as a line on stderr (``Corrupt JPEG data: premature end of
-    data segment`` for image data that end early, the rest of the picture filled with grey),
-    which neither OpenCV's log level nor its result reaches: the file is decoded as if nothing
-    were wrong. So file descriptor 2 is pointed at a temporary file while OpenCV decodes
-    (one decode at a time: a lock) and the lines are read back: libjpeg's are returned, never
-    printed; any other line written meanwhile (another thread's) is written to stderr after.
+    libjpeg says a damaged JPEG only as a line it prints with ``fprintf(stderr, ...)``
+    (``Corrupt JPEG data: premature end of data segment`` for image data that end early, the
+    rest of the picture filled with grey), which neither OpenCV's log level nor its result
+    reaches: the file is decoded as if nothing were wrong. So while OpenCV decodes (one
+    decode at a time: a lock), the C library's ``stderr`` stream is swapped for a temporary
+    file of this process (:class:`_CStderrSink`) and the lines are read back: libjpeg's are
+    returned, never printed; any other line a C library wrote to ``stderr`` meanwhile
+    (another thread's) is written to file descriptor 2 after.
+
+    Why the stream and not file descriptor 2, which this function redirected before: a host
+    service that embeds the package (a long-running process whose other threads start child
+    processes) lost those children's stderr while a decode held descriptor 2 (they inherit
+    descriptors, not C streams), and its own Python logging with them. Swapping the C
+    stream touches nothing another thread's Python code or a child process uses, and libjpeg
+    is the only C code that runs in the window the decode's thread owns. Nor could another
+    decoder replace libjpeg's warning: Pillow's libjpeg drops its warnings (it raises only on
+    data that end with no end marker), and a check of the file's structure cannot tell image
+    data that end early but are closed by an end marker without decoding them. Where the C
+    library's ``stderr`` is out of ctypes' reach (Windows), the decode runs without the
+    capture: libjpeg's line goes to stderr, and nothing is returned for it.
+
     libjpeg prints its first warning only, so a file warned about twice is known by the
     first (``Corrupt JPEG data: premature end of data segment`` comes before an ``extraneous
     bytes before marker 0xd9`` after the image data; a header's warning, an unknown JFIF
     revision, hides a later one, and is itself a doubt, :func:`jpeg_damage`). libjpeg-turbo
     warns of what it meets, not of every changed byte: a code that no Huffman table holds,
-    met on its fast path, is decoded as zero without a word. Where descriptor 2 cannot be
-    redirected the decode runs as before, and says nothing."""
+    met on its fast path, is decoded as zero without a word."""
     buffer = np.frombuffer(data, np.uint8)
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
     with _STDERR_LOCK:
         previous = logging.setLogLevel(logging.LOG_LEVEL_SILENT) if logging is not None else None
         try:
-            with contextlib.suppress(Exception):  # Python's own pending lines go out first
-                sys.stderr.flush()
-            try:
-                sink = tempfile.TemporaryFile()
-            except OSError:
+            sink = _c_stderr_sink()
+            if sink is None:
                 return _imdecode(buffer, flags), []
-            with sink:
-                try:
-                    saved: int | None = os.dup(2)
-                except OSError:  # no stderr at all (a detached process): none after either
-                    saved = None
-                try:
-                    os.dup2(sink.fileno(), 2)
-                except OSError:
-                    if saved is not None:
-                        os.close(saved)
-                    return _imdecode(buffer, flags), []
-                try:
-                    image = _imdecode(buffer, flags)
-                finally:
-                    if saved is not None:
-                        os.dup2(saved, 2)
-                        os.close(saved)
-                    else:
-                        os.close(2)
-                sink.seek(0)
-                text = sink.read().decode("utf-8", "replace")
+            with sink.swapped() as written:
+                image = _imdecode(buffer, flags)
         finally:
             if logging is not None:
                 logging.setLogLevel(previous)
     said, others = [], []
-    for line in text.splitlines(keepends=True):  # another writer's lines go on as written
+    for line in "".join(written).splitlines(keepends=True):  # another writer's lines go on as written
         (said if LIBJPEG_WARNING.fullmatch(line.strip()) else others).append(line)
-    if others and saved is not None:
+    if others:
         with contextlib.suppress(OSError):
             os.write(2, "".join(others).encode("utf-8", "replace"))
     return image, [line.strip() for line in said]

@@ -12,6 +12,7 @@ notes. Captured at the file-descriptor level (capfd)."""
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 from pathlib import Path
@@ -148,12 +149,16 @@ def test_bytes_after_or_before_the_end_marker_are_a_note(capfd: pytest.CaptureFi
 
 def test_libjpeg_s_line_is_kept_and_another_line_goes_to_stderr(
         monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
-    """What reaches file descriptor 2 while OpenCV decodes: libjpeg's warning is returned (and
+    """What reaches C's ``stderr`` stream while OpenCV decodes: libjpeg's warning is returned (and
     said in the package's words), any other line (another thread's) is written to stderr after."""
 
-    def noisy(buffer: np.ndarray, flags: int) -> np.ndarray:
-        os.write(2, b"Corrupt JPEG data: premature end of data segment\n")
-        os.write(2, b"another thread's line\n")
+    libc = ctypes.CDLL(None)
+    libc.fputs.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+
+    def noisy(buffer: np.ndarray, flags: int) -> np.ndarray:  # as libjpeg writes: fprintf(stderr)
+        stderr = ctypes.c_void_p.in_dll(libc, "stderr").value
+        libc.fputs(b"Corrupt JPEG data: premature end of data segment\n", stderr)
+        libc.fputs(b"another thread's line\n", stderr)
         return np.zeros((4, 4), np.uint8)
 
     monkeypatch.setattr(decode_module, "_imdecode", noisy)
@@ -215,3 +220,32 @@ def test_threads_decoding_at_once_each_get_their_own_verdict(capfd: pytest.Captu
         assert (decoded.pixels is None) == (data is cut)
         assert [p.kind for p in decoded.problems] == ([] if data is good else ["truncated"])
     _no_libjpeg_line(capfd)
+
+
+def test_a_decode_leaves_file_descriptor_2_to_the_host(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """A host service embedding the package starts child processes from other threads: one that
+    starts while a JPEG decodes inherits descriptor 2 as it is, so it must still be the host's
+    stderr (it pointed at a temporary file, and the child's lines were lost); the damage is
+    still found."""
+    import subprocess
+    import sys
+
+    original = decode_module._imdecode
+    seen = []
+
+    def host_thread_meanwhile(buffer: np.ndarray, flags: int) -> np.ndarray | None:
+        st = os.fstat(2)
+        seen.append((st.st_dev, st.st_ino))
+        subprocess.run([sys.executable, "-c", "import os; os.write(2, b'child line\\n')"], check=True)
+        return original(buffer, flags)
+
+    monkeypatch.setattr(decode_module, "_imdecode", host_thread_meanwhile)
+    before = os.fstat(2)
+    capfd.readouterr()
+    image, said = libjpeg_decode(_cut_and_closed(_jpeg()))
+    out, err = capfd.readouterr()
+    assert seen == [(before.st_dev, before.st_ino)]
+    assert "child line" in err
+    assert image is not None and said == ["Corrupt JPEG data: premature end of data segment"]
+    assert "Corrupt JPEG" not in err
