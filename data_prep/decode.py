@@ -541,8 +541,12 @@ def _c_stderr_sink() -> _CStderrSink | None:
 
 
 def libjpeg_decode(data: bytes, flags: int = cv2.IMREAD_UNCHANGED) -> tuple[np.ndarray | None, list[str]]:
-    """OpenCV's decode of a JPEG's bytes ``data`` (``cv2.imdecode`` with ``flags``, OpenCV's own
-    log silenced), and libjpeg's warning about them (:data:`LIBJPEG_WARNING`, ``[]`` for none).
+    """OpenCV's decode of a JPEG's bytes ``data`` (``cv2.imdecode`` with ``flags``), and libjpeg's
+    warning about them (:data:`LIBJPEG_WARNING`, ``[]`` for none). OpenCV's log level, one
+    per process, is not touched (it was set silent around each decode, which silenced every
+    other thread's OpenCV log meanwhile): OpenCV 5's ``imdecode`` logs nothing of a damaged,
+    cut or oversized JPEG, it returns None or raises (``pixels <= CV_IO_MAX_IMAGE_PIXELS``:
+    None here).
 
     libjpeg says a damaged JPEG only as a line it prints with ``fprintf(stderr, ...)``
     (``Corrupt JPEG data: premature end of data segment`` for image data that end early, the
@@ -572,18 +576,12 @@ def libjpeg_decode(data: bytes, flags: int = cv2.IMREAD_UNCHANGED) -> tuple[np.n
     warns of what it meets, not of every changed byte: a code that no Huffman table holds,
     met on its fast path, is decoded as zero without a word."""
     buffer = np.frombuffer(data, np.uint8)
-    logging = getattr(getattr(cv2, "utils", None), "logging", None)
     with _STDERR_LOCK:
-        previous = logging.setLogLevel(logging.LOG_LEVEL_SILENT) if logging is not None else None
-        try:
-            sink = _c_stderr_sink()
-            if sink is None:
-                return _imdecode(buffer, flags), []
-            with sink.swapped() as written:
-                image = _imdecode(buffer, flags)
-        finally:
-            if logging is not None:
-                logging.setLogLevel(previous)
+        sink = _c_stderr_sink()
+        if sink is None:
+            return _imdecode(buffer, flags), []
+        with sink.swapped() as written:
+            image = _imdecode(buffer, flags)
     said, others = [], []
     for line in "".join(written).splitlines(keepends=True):  # another writer's lines go on as written
         (said if LIBJPEG_WARNING.fullmatch(line.strip()) else others).append(line)
