@@ -85,6 +85,12 @@ class _NoBar:
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
 
 def progress_bar(total: int, desc: str, unit: str, enabled: bool = True, leave: bool = True) -> Any:
     """A tqdm bar on stderr (``update``, ``close``) when ``enabled``, ``total`` > 0 and stderr

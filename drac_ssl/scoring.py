@@ -2298,10 +2298,10 @@ def _memo_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None,
     todo = [path for path in dict.fromkeys(files.values()) if path not in memo]
     shown = len(todo) >= HASH_PROGRESS_FILES
     if shown:
-        from tqdm import tqdm
+        from drac_ssl.console import ProgressLines, progress_bar
 
-        from drac_ssl.console import ProgressLines
-        bar = tqdm(total=len(todo), desc=f"score: {doing}", unit="file", disable=None, leave=False, file=sys.stderr)
+        # off a terminal no tqdm at all: even a disabled one fixes a host's multiprocessing start method
+        bar = progress_bar(len(todo), f"score: {doing}", "file", leave=False)
         progress = ProgressLines(sys.stderr, "score")
     try:
         for done, path in enumerate(todo, 1):
