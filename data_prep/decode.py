@@ -90,6 +90,7 @@ import io
 import os
 import re
 import struct
+import sys
 import threading
 import unicodedata
 import warnings
@@ -522,20 +523,30 @@ class _CStderrSink:
 _SINK: list[_CStderrSink | None] = []  # [] not tried in this process yet; [None] not possible
 
 
+def _glibc() -> bool:
+    """Whether the C library is glibc (its version string, as ``getconf GNU_LIBC_VERSION``)."""
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (ValueError, OSError, AttributeError):  # musl: no such name
+        return False
+
+
 def _c_stderr_sink() -> _CStderrSink | None:
     """This process's :class:`_CStderrSink` (made on first use, under :data:`_STDERR_LOCK`),
-    or None where C's ``stderr`` is no variable ctypes can reach (glibc and musl name it
-    ``stderr``, macOS ``__stderrp``; Windows' C runtime has none): there libjpeg's
-    warnings go to stderr as it prints them, and :func:`libjpeg_decode` returns none."""
+    or None where C's ``stderr`` is no variable that may be written: glibc's ``stderr`` and
+    macOS's ``__stderrp`` are (found through the process's global symbols, the copy every
+    library uses); musl's is ``const`` (writing it would crash) and Windows' C runtime has
+    none. There libjpeg's warnings go to stderr as it prints them, and
+    :func:`libjpeg_decode` returns none."""
     if _SINK and (_SINK[0] is None or _SINK[0].pid == os.getpid()):
         return _SINK[0]
+    name = ("stderr" if sys.platform.startswith("linux") and _glibc()
+            else "__stderrp" if sys.platform == "darwin" else None)
     sink = None
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None)
-        for name in ("stderr", "__stderrp"):
-            with contextlib.suppress(ValueError, AttributeError):
-                sink = _CStderrSink(libc, ctypes.c_void_p.in_dll(libc, name))
-                break
+    if name is not None:
+        with contextlib.suppress(Exception):
+            libc = ctypes.CDLL(None)
+            sink = _CStderrSink(libc, ctypes.c_void_p.in_dll(libc, name))
     _SINK[:] = [sink]
     return sink
 
@@ -566,8 +577,8 @@ def libjpeg_decode(data: bytes, flags: int = cv2.IMREAD_UNCHANGED) -> tuple[np.n
     decoder replace libjpeg's warning: Pillow's libjpeg drops its warnings (it raises only on
     data that end with no end marker), and a check of the file's structure cannot tell image
     data that end early but are closed by an end marker without decoding them. Where the C
-    library's ``stderr`` is out of ctypes' reach (Windows), the decode runs without the
-    capture: libjpeg's line goes to stderr, and nothing is returned for it.
+    library's ``stderr`` cannot be swapped (musl, Windows: :func:`_c_stderr_sink`), the decode
+    runs without the capture: libjpeg's line goes to stderr, and nothing is returned for it.
 
     libjpeg prints its first warning only, so a file warned about twice is known by the
     first (``Corrupt JPEG data: premature end of data segment`` comes before an ``extraneous
