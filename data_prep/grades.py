@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from drac_ssl.config import GRADE_SCALES, layout_name
+from drac_ssl.config import GRADE_SCALES, layout_name, referable_from_rule
+from drac_ssl.config import REFERABLE_NAMES as REFERABLE_NAMES  # kept importable here
 
 SHOWN_ROWS = 5
 """Images a fix names one by one, with their lines in the label CSV; more are counted."""
@@ -19,21 +20,17 @@ LAYOUT_SCALES = {"drac": "drac", "plain": "drac", "aptos": "icdr", "eyepacs": "i
 """The grade scale a layout implies when ``data.grades`` is empty."""
 
 
-REFERABLE_NAMES = ("non-referable", "referable")
-"""The names of the two grades ``data.referable_from`` makes when ``data.grades`` is empty."""
-
-
 def resolve_grades(setting: Sequence[str], layout: str, referable_from: int = 0) -> tuple[tuple[str, ...], str]:
     """(names of grades 0..K-1, where they came from) for ``data.grades`` and a layout kind.
 
     ``setting`` is ``data.grades`` as validated by the config (empty, one scale name, or
     >= 2 names). ``referable_from`` (``data.referable_from`` > 0, two grades made from ICDR
     labels): an empty ``setting``, or the ICDR scale the labels are on (``icdr``, its five
-    names), is :data:`REFERABLE_NAMES`, not the layout's scale; two names are kept.
+    names), is :data:`REFERABLE_NAMES`, not the layout's scale; two names are kept
+    (:func:`drac_ssl.config.referable_from_rule`).
     """
     names = [str(g).strip() for g in setting]
-    if referable_from and (not names or [n.lower() for n in names] == ["icdr"]
-                           or tuple(names) == GRADE_SCALES["icdr"]):  # the labels' scale, not the model's
+    if referable_from and referable_from_rule(referable_from, names).from_labels_scale:  # not the model's
         return REFERABLE_NAMES, f"data.referable_from={referable_from}"
     if len(names) == 1 and names[0].lower() in GRADE_SCALES:
         scale = names[0].lower()

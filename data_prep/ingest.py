@@ -108,6 +108,8 @@ from drac_ssl.config import (
     DataConfig,
     layout_name,
     layout_root_help,
+    referable_from_rule,
+    referable_grade,
     validate_grades,
 )
 from drac_ssl.grading.image_notes import (
@@ -321,17 +323,19 @@ REFERABLE_FROM_FIX = "--referable-from 2 (referable DR: ICDR moderate NPDR or wo
 def _check_referable_from(cfg: DataConfig) -> None:
     """IngestError unless ``data.referable_from`` is 0 (off) or an ICDR grade 1..4 with two grades:
     ``data.grades`` empty or the ICDR scale (named :data:`data_prep.grades.REFERABLE_NAMES`), or
-    two names (:func:`drac_ssl.config.referable_from_problem` says it in the settings' words)."""
+    two names (:func:`drac_ssl.config.referable_from_rule`; :func:`drac_ssl.config.referable_from_problem`
+    says it in the settings' words)."""
     n = cfg.referable_from
     icdr = GRADE_SCALES["icdr"]
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= len(icdr) - 1:
+    if isinstance(n, int) and not isinstance(n, bool) and n == 0:  # off
+        return
+    rule = referable_from_rule(n, cfg.grades)
+    if not rule.valid:
         raise IngestError(f"--referable-from {n!r}: must be 0 (off, the default) or an ICDR grade "
                           f"1..{len(icdr) - 1}, the lowest label read as grade 1 (referable) of two "
                           f"-> {REFERABLE_FROM_FIX}")
-    if not n:
-        return
-    names, _ = resolve_grades(cfg.grades, "plain", n)  # empty or the ICDR scale: the two grades' names
-    if len(names) != 2:
+    if not rule.two_grades:
+        names, _ = resolve_grades(cfg.grades, "plain", n)  # a scale name said as its grades
         raise IngestError(f"--referable-from {n} makes two grades of the labels' ICDR grades (grade >= {n} "
                           f"referable, below it not), but --grades names {len(names)} ({describe(names)}) "
                           f'-> drop --grades, or --grades icdr (the labels\' scale; the two grades are then '
@@ -346,7 +350,7 @@ def referable_row(row: LabelRow, n: int) -> LabelRow:
     without a valid grade is returned as it is."""
     if row.grade is None:
         return row
-    return dataclasses.replace(row, grade=int(row.grade >= n), source_grade=row.grade)
+    return dataclasses.replace(row, grade=referable_grade(row.grade, n), source_grade=row.grade)
 
 
 def referable_grade_problem(problem: Problem, n: int) -> Problem:

@@ -176,7 +176,13 @@ from data_prep.validate import (
     zero_words_named,
 )
 from drac_ssl import __version__
-from drac_ssl.config import GRADE_SCALES, LAYOUT_NAMES, SCORED_LAYOUTS
+from drac_ssl.config import (
+    GRADE_SCALES,
+    LAYOUT_NAMES,
+    SCORED_LAYOUTS,
+    referable_from_rule,
+    referable_grade,
+)
 from drac_ssl.console import print_lines
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
@@ -921,14 +927,14 @@ LABELS_REFERABLE_OPTION = "--labels-referable-from"
 def _check_labels_referable_from(n: int, k: int, names: Sequence[str]) -> None:
     """ScoreError unless ``--labels-referable-from n`` can map ICDR labels to the submission's
     ``k`` grades (``names``): two grades, and ``n`` an ICDR grade 1..4 that leaves some grade
-    on each side."""
+    on each side (:func:`drac_ssl.config.referable_from_rule`)."""
     icdr = GRADE_SCALES["icdr"]
     if k != 2:
         raise ScoreError(f"{LABELS_REFERABLE_OPTION} {n} maps ICDR labels to two grades (referable or "
                          f"not), but the submission has {k} grades ({_described(names)})\n  fix: drop "
                          f"{LABELS_REFERABLE_OPTION}: labels on the submission's own scale are scored as "
                          f"they are")
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(icdr) - 1:
+    if not referable_from_rule(n).valid:
         raise ScoreError(f"{LABELS_REFERABLE_OPTION} {n}: must be an ICDR grade 1..{len(icdr) - 1} (referable = "
                          f"grade >= it: {', '.join(f'{g} {name}' for g, name in enumerate(icdr))})\n  fix: "
                          f"{LABELS_REFERABLE_OPTION} 2 (referable DR: moderate NPDR or worse)")
@@ -990,7 +996,7 @@ def _map_referable(rows: LabelRows, n: int, names: Sequence[str]) -> dict[str, A
                          f"{max(read)}), so every row would be scored as grade {_class_word(0, names)}\n  fix: "
                          f"use {LABELS_REFERABLE_OPTION} N with N <= {max(read)}")
     per_grade = {g: sum(1 for v in rows.grades if v == g) for g in range(len(icdr))}
-    rows.grades = [None if g is None else int(g >= n) for g in rows.grades]
+    rows.grades = [None if g is None else referable_grade(g, n) for g in rows.grades]
     per_class = [sum(1 for v in rows.grades if v == c) for c in (0, 1)]
 
     def listed(grades: range) -> str:

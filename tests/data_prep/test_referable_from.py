@@ -204,3 +204,34 @@ def test_a_kept_referable_ingest_is_not_said_to_differ_in_its_grades(tmp_path: P
         "data.patient_column=patient_id", "run.stages=[pretrain,umm,finetune,export]",
         f"run.out_dir={run_dir.parent}", f"run.name={run_dir.name}"])
     assert "data.grades" not in preflight.ingest_kept_settings(cfg, run_dir)
+
+
+def test_the_one_rule_of_a_referral_cut_says_what_each_caller_refuses() -> None:
+    """``referable_from_rule`` is the one source of the rule the config, the ingest, the grade
+    names and ``export --score`` apply (N an ICDR grade 1..4; the grades setting leaves two
+    grades); each caller's refusal follows it."""
+    from data_prep.grades import REFERABLE_NAMES, resolve_grades
+    from drac_ssl.config import referable_from_problem, referable_from_rule, referable_grade
+    from drac_ssl.scoring import ScoreError, _check_labels_referable_from
+
+    assert [referable_from_rule(n).valid for n in (0, 1, 4, 5, True, "2", 2.0)] == \
+        [False, True, True, False, False, False, False]
+    for grades in ([], ["icdr"], ["ICDR"], ["No DR", "Mild", "Moderate", "Severe", "PDR"]):
+        rule = referable_from_rule(2, grades)
+        assert rule.from_labels_scale and rule.two_grades and rule.names == REFERABLE_NAMES
+        assert resolve_grades(grades, "plain", 2) == (REFERABLE_NAMES, "data.referable_from=2")
+        assert referable_from_problem(2, grades) == ("", "")
+    two = referable_from_rule(3, [" no ", "yes"])
+    assert two.two_grades and not two.from_labels_scale and two.names == ("no", "yes")
+    for grades in (["drac"], ["a", "b", "c"]):
+        assert not referable_from_rule(2, grades).two_grades
+        assert referable_from_problem(2, grades)[0]
+        with pytest.raises(IngestError, match="makes two grades"):
+            ingest._check_referable_from(config(Path("."), referable_from=2, grades=grades))
+    for n in (5, True):
+        with pytest.raises(IngestError, match="must be 0"):
+            ingest._check_referable_from(config(Path("."), referable_from=n))
+        with pytest.raises(ScoreError, match="must be an ICDR grade"):
+            _check_labels_referable_from(n, 2, REFERABLE_NAMES)  # type: ignore[arg-type]
+    ingest._check_referable_from(config(Path("."), referable_from=0, grades=["a", "b", "c"]))
+    assert [referable_grade(g, 2) for g in range(5)] == [0, 0, 1, 1, 1]
