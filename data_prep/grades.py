@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from data_prep.problems import counted
 from drac_ssl.config import GRADE_SCALES, layout_name, referable_from_rule
 from drac_ssl.config import REFERABLE_NAMES as REFERABLE_NAMES  # kept importable here
 
@@ -39,6 +40,28 @@ def resolve_grades(setting: Sequence[str], layout: str, referable_from: int = 0)
         return tuple(names), "data.grades"
     scale = LAYOUT_SCALES.get(layout, "drac")
     return GRADE_SCALES[scale], f"the {layout_name(layout)} layout's default ({scale})"
+
+
+def no_grade_at_or_above(grades: Sequence[int], n: int, column: str, option: str, outcome: str,
+                         verb: str, drop: str = "", other_fix: str = "") -> tuple[str, str] | None:
+    """The refusal of a referral cut ``n`` >= 2 (``option``: ``--referable-from`` of the ingest,
+    ``--labels-referable-from`` of ``export --score``) on labels none of which is ``n`` or more
+    (``grades``: the valid grades read, on the ICDR scale): every row would silently become grade
+    0, which ``outcome`` says (``'become grade 0 (non-referable)'``). A column of 0/1 alone is most
+    likely two grades already: its fix is to drop the option (said as ``drop``, else ``option``)
+    and ``verb`` the labels as they are, or N = 1, which keeps them. ``other_fix`` is added to
+    the fix of the other case. ``(what, fix)`` with ``column`` (``"'grade'"``) as the column's
+    name, or None when some grade is >= ``n``, when nothing was read, or for ``n`` = 1 (on 0/1
+    labels the identity)."""
+    if n < 2 or not grades or max(grades) >= n:
+        return None
+    if set(grades) <= {0, 1}:
+        return (f"column {column} holds only 0/1 ({counted(len(grades), 'row')}): already two grades? Read "
+                f"as ICDR grades, none is >= {n}, so every row would {outcome}",
+                f"drop {drop or option} to {verb} the 0/1 labels as they are, or use {option} 1 (keeps them "
+                f"as they are)")
+    return (f"no row of column {column} is ICDR grade >= {n} (the highest read is {max(grades)}), so every "
+            f"row would {outcome}", f"use {option} N with N <= {max(grades)}{other_fix}")
 
 
 def describe(names: Sequence[str]) -> str:

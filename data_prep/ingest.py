@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from data_prep import cache
+from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import TWIN_UNIT, assign_folds, patient_spellings, patient_unit
@@ -379,20 +380,13 @@ def no_grade_at_or_above(grades: Sequence[int], n: int, column: str | None, wher
     (``grades``: the valid grades read, on the ICDR scale): every row would silently become
     grade 0 (non-referable). A column of 0/1 alone is most likely two grades already (its fix:
     drop the option, or N = 1, which keeps them as they are). None when some grade is >= ``n``,
-    when nothing was read, or for ``n`` = 1 (on 0/1 labels the identity)."""
-    if n < 2 or not grades or max(grades) >= n:
-        return None
-    name = repr(column) if column else "the grade column"
-    if set(grades) <= {0, 1}:
-        return error(where, f"--referable-from {n}: column {name} holds only 0/1 ({counted(len(grades), 'row')}): "
-                            f"already two grades? Read as ICDR grades, none is >= {n}, so every row would "
-                            f"become grade 0 (non-referable)",
-                     "drop --referable-from (data.referable_from) to read the 0/1 labels as they are, "
-                     "or use --referable-from 1 (keeps them as they are)", "grade")
-    return error(where, f"--referable-from {n}: no row of column {name} is ICDR grade >= {n} (the highest read "
-                        f"is {max(grades)}), so every row would become grade 0 (non-referable)",
-                 f"use --referable-from N with N <= {max(grades)}, or drop --referable-from to read the "
-                 f"labels on their own scale", "grade")
+    when nothing was read, or for ``n`` = 1 (on 0/1 labels the identity); the words are
+    :func:`data_prep.grades.no_grade_at_or_above`'s, shared with ``export --score``."""
+    said = grade_words.no_grade_at_or_above(
+        grades, n, repr(column) if column else "the grade column", "--referable-from",
+        "become grade 0 (non-referable)", "read", drop="--referable-from (data.referable_from)",
+        other_fix=", or drop --referable-from to read the labels on their own scale")
+    return None if said is None else error(where, f"--referable-from {n}: {said[0]}", said[1], "grade")
 
 
 def referable_facts(entries: Sequence[ImageEntry], cfg: DataConfig, column: str) -> dict[str, object] | None:

@@ -122,7 +122,7 @@ from typing import Any
 
 import numpy as np
 
-from data_prep.grades import SHOWN_ROWS, choices, describe
+from data_prep.grades import SHOWN_ROWS, choices, describe, no_grade_at_or_above
 from data_prep.labels import (
     Table,
     cell_file_name,
@@ -985,16 +985,10 @@ def _map_referable(rows: LabelRows, n: int, names: Sequence[str]) -> dict[str, A
     the two grades got) and ``note`` (the same in words)."""
     icdr = GRADE_SCALES["icdr"]
     read = [g for g in rows.grades if g is not None]
-    if n >= 2 and read and max(read) < n:  # every row would silently be scored as grade 0
-        column = repr(rows.grade_column)
-        if set(read) <= {0, 1}:
-            raise ScoreError(f"{rows.path}: column {column} holds only 0/1 ({counted(len(read), 'row')}): already "
-                             f"two grades? Read as ICDR grades, none is >= {n}, so every row would be scored as "
-                             f"grade {_class_word(0, names)}\n  fix: drop {LABELS_REFERABLE_OPTION} to score the 0/1 "
-                             f"labels as they are, or use {LABELS_REFERABLE_OPTION} 1 (keeps them as they are)")
-        raise ScoreError(f"{rows.path}: no row of column {column} is ICDR grade >= {n} (the highest read is "
-                         f"{max(read)}), so every row would be scored as grade {_class_word(0, names)}\n  fix: "
-                         f"use {LABELS_REFERABLE_OPTION} N with N <= {max(read)}")
+    said = no_grade_at_or_above(read, n, repr(rows.grade_column), LABELS_REFERABLE_OPTION,
+                                f"be scored as grade {_class_word(0, names)}", "score")
+    if said is not None:  # every row would silently be scored as grade 0
+        raise ScoreError(f"{rows.path}: {said[0]}\n  fix: {said[1]}")
     per_grade = {g: sum(1 for v in rows.grades if v == g) for g in range(len(icdr))}
     rows.grades = [None if g is None else referable_grade(g, n) for g in rows.grades]
     per_class = [sum(1 for v in rows.grades if v == c) for c in (0, 1)]

@@ -235,3 +235,20 @@ def test_the_one_rule_of_a_referral_cut_says_what_each_caller_refuses() -> None:
             _check_labels_referable_from(n, 2, REFERABLE_NAMES)  # type: ignore[arg-type]
     ingest._check_referable_from(config(Path("."), referable_from=0, grades=["a", "b", "c"]))
     assert [referable_grade(g, 2) for g in range(5)] == [0, 0, 1, 1, 1]
+
+
+def test_the_zero_one_refusal_is_worded_once_for_the_ingest_and_the_score() -> None:
+    """``data_prep.grades.no_grade_at_or_above`` words the refusal of a cut N >= 2 on labels
+    none of which reaches N, for ``--referable-from`` and ``--labels-referable-from`` alike."""
+    from data_prep.grades import no_grade_at_or_above
+
+    assert no_grade_at_or_above([0, 1, 2], 2, "'g'", "--x", "become 0", "read") is None
+    assert no_grade_at_or_above([0, 1], 1, "'g'", "--x", "become 0", "read") is None
+    assert no_grade_at_or_above([], 3, "'g'", "--x", "become 0", "read") is None
+    what, fix = no_grade_at_or_above([0, 1, 1], 2, "'g'", "--x", "become 0", "read")  # type: ignore[misc]
+    assert what.startswith("column 'g' holds only 0/1 (3 rows): already two grades?") and "become 0" in what
+    assert fix == "drop --x to read the 0/1 labels as they are, or use --x 1 (keeps them as they are)"
+    what, fix = no_grade_at_or_above([0, 2], 3, "'g'", "--x", "become 0", "read", other_fix="; or not")  # type: ignore[misc]
+    assert "the highest read is 2" in what and fix == "use --x N with N <= 2; or not"
+    said = ingest.no_grade_at_or_above([0, 1], 2, "g", "labels.csv")
+    assert said is not None and said.what.startswith("--referable-from 2: column 'g' holds only 0/1 (2 rows)")
