@@ -124,6 +124,7 @@ from drac_ssl.io import (
     atomic_write_text,
     make_run_folder,
     readable_absolute,
+    same_path,
     sha256_file,
     unreadable_words,
 )
@@ -2815,12 +2816,8 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
         if summary is None or not isinstance(summary.get("root"), str):
             return None  # no ingest's: its files are listed
         was = Path(summary["root"])
-
-        def same(a: Path, b: Path) -> bool:
-            return a == b or os.path.realpath(a) == os.path.realpath(b)
-
         # A MedMNIST folder records the .npz file it found as its root (layout's discovery).
-        if root is not None and (same(was, root) or (was.suffix.lower() == ".npz" and same(was.parent, root))):
+        if root is not None and (same_path(was, root) or (was.suffix.lower() == ".npz" and same_path(was.parent, root))):
             return ""  # the same data's ingest: written again, as redo_ingest_fix advises
         return f"it holds the ingest of another data root, {was}"
 

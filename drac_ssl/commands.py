@@ -796,13 +796,9 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
 
 def _same_file(a: Path, b: Path) -> bool:
     """Whether the paths ``a`` and ``b`` name one file (:func:`os.path.samefile` when both
-    exist: links and other spellings too; else the resolved paths)."""
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
+    exist: links and other spellings too; else the resolved paths: :func:`drac_ssl.io.same_path`)."""
+    from drac_ssl.io import same_path  # stdlib only
+    return same_path(a, b)
 
 
 def _score_record(path: Path) -> bool:

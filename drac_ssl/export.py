@@ -347,6 +347,7 @@ from drac_ssl.io import (
     no_temp_folder_fix,
     output_file_problem,
     read_json_dict,
+    same_path,
     sha256_file,
     temporary_pid_alive,
     unreadable_words,
@@ -2449,11 +2450,8 @@ def _exit_note(code: int, args: argparse.Namespace) -> str | None:
 
 def _same_file(a: Path, b: Path) -> bool:
     """Whether ``a`` and ``b`` name one file however they are spelled (a link to the run
-    folder, ``..``): the same inode when both exist, else the same resolved path."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
+    folder, ``..``): the same inode when both exist, else the same resolved path (:func:`drac_ssl.io.same_path`)."""
+    return same_path(a, b)
 
 
 def _inside(path: Path, folder: Path) -> bool:

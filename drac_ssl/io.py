@@ -242,6 +242,25 @@ def absolute_from(path: str, cwd: str | None = None) -> str:
     return os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
 
 
+def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether the paths ``a`` and ``b`` name the same file or folder however they are spelled
+    (a symbolic link, ``..``, a relative path): :func:`os.path.samefile` when both exist (the
+    same inode: links, bind mounts, another case on a case-insensitive disk), else their
+    normalised real paths (:func:`os.path.realpath`, :func:`os.path.normcase`) compared. Never
+    raises: a path that cannot be examined is compared by its real path. The one rule of the
+    ingest's ``--out`` check (:func:`data_prep.ingest.out_in_use`), the resume's comparison of
+    path settings (:mod:`drac_ssl.stage_settings`) and the export's own files."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+    except (OSError, ValueError):  # a NUL in a name: compared as written
+        return os.path.normpath(os.fspath(a)) == os.path.normpath(os.fspath(b))
+
+
 def _owner(path: str | os.PathLike[str]) -> str:
     """The account name owning ``path`` (its uid where no name is known; "" where the platform
     has no owners, or ``path`` cannot be looked at)."""
