@@ -294,6 +294,20 @@ def closed_folder(path: str | os.PathLike[str]) -> Path | None:
     return None
 
 
+def access_fix(folder: str | os.PathLike[str], bits: str = "rX", everyone: bool = False) -> str:
+    """The one wording of the commands that give other accounts access to ``folder`` (``bits``:
+    ``rX`` to read, ``rwX`` to write): ``chgrp -R GROUP F && chmod -R g+rX F``, a group's
+    accounts, as far as a run folder (mode 0700, it holds patient data: :func:`unreadable_words`)
+    is opened; with ``everyone`` (a bundle copy, which holds no image, file name or patient ID:
+    docs/deploying.md, :func:`drac_ssl.grading.bundle.unreadable_bundle_file`) first ``chmod -R
+    a+rX F (every local account), or``. ``F`` is quoted for a POSIX shell."""
+    import shlex
+
+    quoted = shlex.quote(os.fsdecode(folder))
+    group = f"chgrp -R GROUP {quoted} && chmod -R g+{bits} {quoted}"
+    return f"chmod -R a+{bits} {quoted} (every local account), or {group}" if everyone else group
+
+
 def unreadable_words(exc: OSError, path: str | os.PathLike[str] | None = None, what: str = "",
                      fix_more: str = "") -> str:
     """The message for ``exc``, an ``OSError`` raised while a file or folder was read (``path``;
@@ -328,14 +342,13 @@ def unreadable_words(exc: OSError, path: str | os.PathLike[str] | None = None, w
                 f"{owner or 'its owner'}, or have {owner or 'its owner'} give access: "
                 f"chmod g+{bits[:-1]} {shlex.quote(target)} (your group; chgrp GROUP first){more}")
     owner = _owner(folder)
-    quoted = shlex.quote(str(folder))
     private = (f"{folder} is private to its owner{f' {owner}' if owner else ''} (mode 0700: run folders "
                f"and their bundles are made so, run.private=true by default, as they hold patient data)"
                if written is None else f"{folder} is not writable by this account"
                f"{f' (owner: {owner})' if owner else ''}")
     return (f"{named}: this account may not {verb} it ({reason}): {private}.\n  fix: run the command as "
-            f"{owner or 'its owner'}; or, as {owner or 'its owner'}, open it to your group: chgrp -R "
-            f"GROUP {quoted} && chmod -R g+{bits} {quoted}{more}")
+            f"{owner or 'its owner'}; or, as {owner or 'its owner'}, open it to your group: "
+            f"{access_fix(folder, bits)}{more}")
 
 
 def readable_absolute(path: str | os.PathLike[str]) -> Path:
