@@ -75,6 +75,7 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     LabelTable,
     Problem,
     apply_strict,
+    array_row_path,
     check_test_list,
     drop_repeated_rows,
     duplicate_label_rows,
@@ -967,7 +968,7 @@ def _collect_npz(npz: Path, grade_names: Sequence[str]) -> tuple[list[ImageEntry
         for i, grade in enumerate(grades):
             name = f"{split}_{i:04d}.png"
             label = LabelRow(name, grade, "", i) if labelled else None
-            entries.append(ImageEntry(npz, f"{npz.name}:{split}_images[{i}]",
+            entries.append(ImageEntry(npz, array_row_path(npz.name, f"{split}_images", i),
                                       "train" if labelled else "test", label, name=name,
                                       origin=split))
     return entries, problems

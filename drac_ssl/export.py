@@ -507,10 +507,6 @@ def _grade_cached(bundle: Bundle, images: Any, indices: Sequence[int]) -> Graded
     return GradedImages.joined(parts)
 
 
-_ARRAY_ROW = re.compile(r"^(?P<file>.+\.npz):(?P<key>[^\[\]]+)\[(?P<index>\d+)\]$")
-"""A manifest path of an image stored in an array file: ``retinamnist.npz:test_images[3]``."""
-
-
 class _ChangedSinceIngest(ValueError):
     """An original picture whose sha256 is not the one the manifest recorded at the ingest."""
 
@@ -530,9 +526,9 @@ def _original_image(bundle: Bundle, root: Path, rel: str, arrays: dict[tuple[Pat
     read now (moved, deleted or damaged since the ingest)."""
     import hashlib
 
-    from data_prep.validate import array_row_pixels  # the ingest's bytes of a row
+    from data_prep.validate import ARRAY_ROW, array_row_pixels  # the ingest's bytes of a row
 
-    match = _ARRAY_ROW.match(rel)
+    match = ARRAY_ROW.match(rel)
     if match is None:
         path = root / rel
         pixels, _ = read_image(path, bundle.spec.channels, kind=bundle.kind,
