@@ -2212,7 +2212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SystemExit, after its usage message.
     """
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=python_command("drac_ssl.submission"),
         description="Check a submission CSV (DRAC 2022 Task 3: case,class,P0,P1,P2; K grades: "
                     "case,class,P0..P{K-1}).",
