@@ -940,16 +940,24 @@ def _check_labels_referable_from(n: int, k: int, names: Sequence[str]) -> None:
                          f"{LABELS_REFERABLE_OPTION} 2 (referable DR: moderate NPDR or worse)")
 
 
-def _icdr_labels_refusal(rows: LabelRows, names: Sequence[str], trained: int | None, run_given: bool) -> str:
+def _icdr_labels_refusal(rows: LabelRows, names: Sequence[str], trained: int | None, run_given: bool,
+                         run_not_grader: bool = False) -> str:
     """Why a two-grade submission is not scored against the ICDR grade column ``rows`` read
     (``rows.icdr_layout``), and the fix: ``--labels-referable-from N``, N the model's own
     ``data.referable_from`` (``trained``) when its bundle records one, else 2 (ICDR moderate or
-    worse, referable DR); or a 0/1 column; or N = 1 for a column that already holds 0/1 labels."""
+    worse, referable DR); or a 0/1 column; or N = 1 for a column that already holds 0/1 labels.
+    ``run_not_grader``: RUN's bundle, which ``trained`` was read from, is not the one that
+    graded the submission (:func:`run_not_grader_words`): N is then said to be RUN's, only a
+    suggestion (the grading bundle's own is not known: the notes file names it by hash only)."""
     icdr = GRADE_SCALES["icdr"]
     n = trained if trained is not None and 1 <= trained < len(icdr) else 2
     whose = "RUN's" if run_given else "the model's"
     as_trained = (f", as {whose} bundle records the model was trained: data.referable_from={n}"
                   if trained is not None else "")
+    if trained is not None and run_not_grader:
+        as_trained = (f", as RUN's bundle records its model was trained: data.referable_from={n}; RUN's bundle "
+                      f"did not grade this submission (the notes file beside it names another), so {n} is only "
+                      f"a suggestion: use the N the grading model was trained with")
     column = rows.grade_column
     left_out = set(rows.left_out)
     read = [g for i, g in enumerate(rows.grades) if i not in left_out]  # None: beyond the two grades
@@ -1206,7 +1214,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     whatever grades the rows hold: read as they are, ICDR grade 1 (mild) would count as
     referable. ``trained_referable_from``: the ``data.referable_from`` the model was trained
     with (its bundle's ``data.referable_from``, :func:`model_labels_referable_from`), the N that
-    refusal suggests (else 2, ICDR moderate or worse).
+    refusal suggests (else 2, ICDR moderate or worse); when RUN is not the bundle that graded
+    (``run_not_grader``), the refusal says that N is RUN's, only a suggestion.
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -1328,7 +1337,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                              names_known=known and not mapping, run_given=run_given,
                              bundle_grades=None if mapping else other_k, cases=sub.cases, ungradable=ungradable)
     if k == 2 and not mapping and rows.icdr_layout:
-        raise ScoreError(_icdr_labels_refusal(rows, names, trained_referable_from, run_given))
+        raise ScoreError(_icdr_labels_refusal(rows, names, trained_referable_from, run_given, bool(run_not_grader)))
     mapped = _map_referable(rows, int(labels_referable_from), names) if mapping else None
     y, matched = _pair(sub, rows)
     kept = matched.pop("submission_rows")
