@@ -370,7 +370,7 @@ from drac_ssl.runtime import (
     resolve_device,
     threads_kept,
 )
-from drac_ssl.scale import grade_names_for_people, read_ingest_facts
+from drac_ssl.scale import grade_names_for_people, grades_scale_from, read_ingest_facts
 from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import interrupts_deferred, python_command, python_word, started
 from drac_ssl.submission import (
@@ -2701,7 +2701,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                            f"of --manifest; the grade scale then comes from {scale}")
                     raise BundleError(f"{args.manifest}: the manifest lists no test images\n  fix: {fix}")
             scale_from = (f"the manifest of {args.manifest} has" if args.manifest and args.grades is None
-                          else "--grades says" if args.grades is not None else "")
+                          else grades_scale_from(args.grades))
             if is_kaggle_file(args.check):  # id_code,diagnosis: Kaggle's rules, its ids the images' stems
                 return report_kaggle_check(args.check, args.images,
                                            num_grades=k if k is not None else len(names) if names else None,

@@ -31,6 +31,7 @@ import numpy as np
 from drac_ssl.console import print_lines
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES
 from drac_ssl.io import atomic_write_text
+from drac_ssl.scale import grades_k_said
 
 if TYPE_CHECKING:
     from drac_ssl.submission import ProblemLines
@@ -391,7 +392,7 @@ def report_kaggle_check(csv_path: str | os.PathLike[str], images_dir: str | os.P
     against = (f", against {images_dir}" + (f" and the ids listed in {order[1]}" if order else "") if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
     scale = (f"checked as Kaggle's {','.join(KAGGLE_COLUMNS)} with {k} grades (diagnosis 0..{k - 1}; "
-             + (f"{scale_from} {k} grades" if num_grades is not None and scale_from else
+             + (grades_k_said(scale_from, k) if num_grades is not None and scale_from else
                 f"{k} grades given" if num_grades is not None else
                 "APTOS 2019's five, assumed: --grades K for another scale") + f"){against}")
     if problems:

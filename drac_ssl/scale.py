@@ -29,12 +29,15 @@ from drac_ssl.starting import ascii_int  # stdlib only
 __all__ = [
     "DEFAULT_PREPROCESSING",
     "ICDR_CLINICAL_NAMES",
+    "GradeCount",
     "IngestFacts",
     "default_grade_names",
     "describe_grades",
     "explain_grades",
     "grade_names_for_people",
     "grade_names_of",
+    "grades_k_said",
+    "grades_scale_from",
     "prob_columns",
     "read_ingest_facts",
     "submission_columns",
@@ -212,6 +215,33 @@ def read_ingest_facts(data_dir: str | os.PathLike[str]) -> IngestFacts:
                        recorded=len(names) >= 2, modality=modality)
 
 
+class GradeCount(int):
+    """K as ``--grades`` gave it (:func:`grades_count`): an ``int``, with ``scale`` the name of
+    the grade scale typed (``icdr``, lower case), or "" for a number, so that a message names
+    what the user typed (:func:`grades_scale_from`)."""
+
+    scale: str = ""
+
+
+def grades_scale_from(k: int | None) -> str:
+    """Who says K, as the checks' ``scale_from`` (:func:`grades_k_said`): ``--grades icdr ({k}
+    ICDR grades)`` for a scale's name typed (a :class:`GradeCount` with ``scale``), ``--grades
+    says`` for a number, "" without ``--grades`` (``k`` None)."""
+    if k is None:
+        return ""
+    scale = getattr(k, "scale", "")
+    return f"--grades {scale} ({{k}} {scale.upper()} grades)" if scale else "--grades says"
+
+
+def grades_k_said(scale_from: str, k: int) -> str:
+    """``'--grades says 5 grades'``: who says K (``scale_from``; "" the check's own default) and
+    K; a ``scale_from`` holding ``{k}`` (:func:`grades_scale_from` of a scale's name) is the
+    whole phrase: ``'--grades icdr (5 ICDR grades)'``."""
+    if "{k}" in scale_from:
+        return scale_from.format(k=k)
+    return f"{scale_from or 'the check expects'} {k} grades"
+
+
 def grades_count(word: str) -> int:
     """The ``type=`` of ``--grades K`` of the export (``--check``, ``--score``) and of
     ``python -m drac_ssl.submission``: the number of
@@ -219,11 +249,14 @@ def grades_count(word: str) -> int:
     name of a grade scale of ``data.grades`` (:data:`drac_ssl.config.GRADE_SCALES`: ``drac`` ->
     3, ``icdr`` -> 5, any case), which a user types there as the ingest's ``--grades`` takes it
     (a review: ``--grades drac`` said only "invalid int value: 'drac'"). Anything else is a
-    usage error naming the flag and what it takes."""
+    usage error naming the flag and what it takes. A scale's name gives a :class:`GradeCount`
+    that remembers it."""
     counts = ", ".join(f"{len(grades)} for {name.upper()}" for name, grades in GRADE_SCALES.items())
     takes = f"--grades takes the number of grades K here ({counts}; the names {', '.join(GRADE_SCALES)} too)"
     if word.strip().lower() in GRADE_SCALES:
-        return len(GRADE_SCALES[word.strip().lower()])
+        count = GradeCount(len(GRADE_SCALES[word.strip().lower()]))
+        count.scale = word.strip().lower()  # said back as typed (grades_scale_from)
+        return count
     try:
         count = ascii_int("--grades")(word)  # its own error for non-ASCII digits
     except ValueError:

@@ -213,7 +213,7 @@ from drac_ssl.metrics import (
     two_grade_decision_words,
 )
 from drac_ssl.name_tags import csv_first_column
-from drac_ssl.scale import default_grade_names
+from drac_ssl.scale import default_grade_names, grades_scale_from
 from drac_ssl.starting import interpreter_word, python_command, started
 from drac_ssl.submission import (
     SubmissionRows,
@@ -1302,7 +1302,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                                      len(grade_names) if grade_names is not None else None)
     else:
         sub, problems = read_submission(
-            submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
+            submission, num_grades=num_grades, scale_from=grades_scale_from(num_grades),
             scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
                       "do not delete columns",
             image_names=label_image_names(labels, csv_first_column(submission), image_column=image_column,

@@ -54,7 +54,13 @@ from drac_ssl.io import PEOPLE_CSV_ENCODING, atomic_write_text
 # the one rendering of a name's hidden characters, and the formatting characters a case may hold
 from drac_ssl.name_tags import ALLOWED_FORMAT_CHARACTERS as ALLOWED_FORMAT_CHARACTERS
 from drac_ssl.name_tags import printable_text as printable_text
-from drac_ssl.scale import default_grade_names, grades_count, submission_columns
+from drac_ssl.scale import (
+    default_grade_names,
+    grades_count,
+    grades_k_said,
+    grades_scale_from,
+    submission_columns,
+)
 from drac_ssl.starting import (
     add_version_option,
     python_command,
@@ -1639,8 +1645,8 @@ def _check(csv_path: str | os.PathLike[str],
         line, first = rows[0]
         named = f" ({', '.join(grade_names)})" if grade_names is not None else ""
         problems.add(line, "scale", f"the submission has {file_k} grades "
-                     f"({printable_text(','.join(f.strip() for f in first))}) but {scale_from or 'the check expects'} "
-                     f"{k} grades{named}: the submission of another run, or the wrong file?",
+                     f"({printable_text(','.join(f.strip() for f in first))}) but {grades_k_said(scale_from, k)}"
+                     f"{named}: the submission of another run, or the wrong file?",
                      f"DRAC accepts only '{header}': grade the images with a run trained on DRAC's "
                      f"{k} grades ({python_command('drac_ssl.export')} RUN --images DIR --out CSV); --grades "
                      f"{file_k} checks the file on its own scale; do not delete columns" if drac_folder else
@@ -2226,7 +2232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_version_option(parser)
     args = parser.parse_args(argv)
     return report_check(args.check, args.images, num_grades=args.grades,
-                        scale_from="--grades says" if args.grades is not None else "")
+                        scale_from=grades_scale_from(args.grades))
 
 
 def completeness_words(k: int | None, other_options: str = "") -> str:
@@ -2386,7 +2392,7 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
         if checked.k_from == "drac":
             said.append(f"{scale} (DRAC's scale: the images are DRAC's test set)")
         elif checked.k_from == "given":
-            said.append(f"{scale} ({scale_from or 'the check expects'} {k} grades)")
+            said.append(f"{scale} ({grades_k_said(scale_from, k)})")
         elif checked.k_from == "assumed":
             said.append(f"{scale}: DRAC's {k}, assumed (nothing in the file says K; --grades K to "
                         f"check another scale)")

@@ -60,8 +60,13 @@ def test_export_check_and_score_inputs(tmp_path: Path, capsys: pytest.CaptureFix
     assert "--grades takes the number of grades K here (3 for DRAC, 5 for ICDR" in capsys.readouterr().err
     # a scale's name is its count: drac -> 3 (the file's 3 columns agree), icdr -> 5 (they do not)
     assert export.main(["--check", str(sub), "--grades", "drac", "--images", str(_images(tmp_path, "1.png"))]) == 0
-    assert "--grades says 3 grades" in capsys.readouterr().err
+    assert "(--grades drac (3 DRAC grades))" in capsys.readouterr().err  # what was typed, not "--grades says"
     assert export.main(["--check", str(sub), "--grades", "ICDR"]) == 1
+    said = capsys.readouterr()
+    assert "has 3 grades (case,class,P0,P1,P2) but --grades icdr (5 ICDR grades):" in said.out, said.out
+    assert "(--grades icdr (5 ICDR grades))" in said.err and "--grades says" not in said.out + said.err
+    assert export.main(["--check", str(sub), "--grades", "3", "--images", str(tmp_path / "images")]) == 0
+    assert "(--grades says 3 grades)" in capsys.readouterr().err  # a number: as before
     # --labels-csv, the ingest's name, is --labels
     args = export.export_parser().parse_args(["--score", str(sub), "--labels-csv", "l.csv"])
     assert args.labels == "l.csv"
