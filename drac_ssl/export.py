@@ -616,7 +616,9 @@ def _originals_nothing_to_grade(bundle: Bundle, data_dir: Path, test_rows: Seque
 
 def _array_row(row: dict[str, Any]) -> bool:
     """A manifest row of an image stored in an array file (``x.npz:test_images[3]``)."""
-    return ".npz:" in str(row.get("path", ""))
+    from data_prep.validate import ARRAY_ROW  # the one spelling, .npz in any case
+
+    return ARRAY_ROW.match(str(row.get("path", ""))) is not None
 
 
 def _no_test_images_why(data_dir: Path) -> str:

@@ -183,3 +183,9 @@ def test_one_pattern_names_an_array_row_for_the_ingest_the_export_and_the_bundle
         np.savez(fh, test_images=rows)
     got = export._original_image(None, tmp_path, rel, {})  # type: ignore[arg-type]
     assert np.array_equal(got, rows[3])
+    # the export's test of a manifest row as an array row reads the same pattern: X.NPZ rows too
+    # (a review: _array_row still looked for ".npz:" in lower case)
+    assert export._array_row({"path": rel}) and export._array_row({"path": "retina.npz:test_images[0]"})
+    assert not export._array_row({"path": "test/1.png"}) and not export._array_row({"path": "x.npz:test_images"})
+    assert export._check_folder(tmp_path, [{"path": rel}], tmp_path / "s.csv")[1].startswith(
+        "the test images are rows of an array file")
