@@ -370,7 +370,12 @@ from drac_ssl.runtime import (
     resolve_device,
     threads_kept,
 )
-from drac_ssl.scale import grade_names_for_people, grades_scale_from, read_ingest_facts
+from drac_ssl.scale import (
+    grade_names_for_people,
+    grades_scale_from,
+    grades_typed,
+    read_ingest_facts,
+)
 from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import interrupts_deferred, python_command, python_word, started
 from drac_ssl.submission import (
@@ -2692,7 +2697,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                 facts = read_ingest_facts(data_dir)
                 names = list(facts.grade_names)
                 if k is not None and k != len(names):
-                    raise BundleError(f"--grades {k} contradicts the manifest's {len(names)} grades "
+                    raise BundleError(f"{grades_typed(k)} contradicts the manifest's {len(names)} grades "
                                       f"({', '.join(names)})")
                 if not cases:  # nothing to check against: the folder of the images is
                     scale = (f"--grades {len(names)} (this run's {', '.join(names)}) or, without "

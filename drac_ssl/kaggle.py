@@ -31,7 +31,7 @@ import numpy as np
 from drac_ssl.console import print_lines
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES
 from drac_ssl.io import atomic_write_text
-from drac_ssl.scale import grades_k_said
+from drac_ssl.scale import ScaleFrom, grades_k_said
 
 if TYPE_CHECKING:
     from drac_ssl.submission import ProblemLines
@@ -379,7 +379,7 @@ def read_kaggle(csv_path: str | os.PathLike[str], num_grades: int | None = None
 
 def report_kaggle_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None, *,
                         num_grades: int | None = None, cases: Sequence[str] | None = None,
-                        scale_from: str = "") -> int:
+                        scale_from: ScaleFrom = "") -> int:
     """``export --check`` of a Kaggle file: its problems on stdout (``FILE:LINE: what -> fix``)
     and their count on stderr, exit 1; else ``OK: N cases`` on stdout, exit 0 (without
     ``images_dir`` or ``cases``: the format only, said so). Either way stderr says what it was

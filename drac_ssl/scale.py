@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_PREPROCESSING",
     "ICDR_CLINICAL_NAMES",
     "GradeCount",
+    "GradesScale",
     "IngestFacts",
     "default_grade_names",
     "describe_grades",
@@ -38,6 +39,7 @@ __all__ = [
     "grade_names_of",
     "grades_k_said",
     "grades_scale_from",
+    "grades_typed",
     "prob_columns",
     "read_ingest_facts",
     "submission_columns",
@@ -220,26 +222,58 @@ class GradeCount(int):
     the grade scale typed (``icdr``, lower case), or "" for a number, so that a message names
     what the user typed (:func:`grades_scale_from`)."""
 
+    # yaml.safe_dump refuses an int subclass (and json would lose nothing but the type): pass
+    # int(k), not a GradeCount, to whatever writes JSON or YAML
     scale: str = ""
 
 
-def grades_scale_from(k: int | None) -> str:
-    """Who says K, as the checks' ``scale_from`` (:func:`grades_k_said`): ``--grades icdr ({k}
-    ICDR grades)`` for a scale's name typed (a :class:`GradeCount` with ``scale``), ``--grades
-    says`` for a number, "" without ``--grades`` (``k`` None)."""
+@dataclass(frozen=True)
+class GradesScale:
+    """Who says K when ``--grades`` named a scale (:func:`grades_scale_from`): ``scale`` as
+    typed, lower case (``icdr``). Kept apart from the words of other sayers (which may hold a
+    user's path, ``the manifest of runs/a{b} has``), so that nothing is formatted into them."""
+
+    scale: str
+
+
+ScaleFrom = str | GradesScale
+"""A check's ``scale_from``: the words of who says K (``'--grades says'``, ``'the manifest of
+RUN has'``; "" the check's own default), or a :class:`GradesScale`."""
+
+
+def grades_typed(k: int) -> str:
+    """``--grades`` as the user typed it: ``'--grades icdr (5 ICDR grades)'`` for a scale's
+    name (a :class:`GradeCount` with ``scale``), else ``'--grades 5'``."""
+    scale = getattr(k, "scale", "")
+    return _scale_typed(scale, int(k)) if scale else f"--grades {int(k)}"
+
+
+def _scale_typed(scale: str, k: int, listed: str = "") -> str:
+    """``'--grades icdr (5 ICDR grades)'``, with ``listed`` (the grades' names) in the same
+    parenthesis: ``'--grades drac (3 DRAC grades: Normal, NPDR, PDR)'``."""
+    return f"--grades {scale} ({k} {scale.upper()} grades" + (f": {listed})" if listed else ")")
+
+
+def grades_scale_from(k: int | None) -> ScaleFrom:
+    """Who says K, as the checks' ``scale_from`` (:func:`grades_k_said`): a
+    :class:`GradesScale` for a scale's name typed (a :class:`GradeCount` with ``scale``),
+    ``'--grades says'`` for a number, "" without ``--grades`` (``k`` None)."""
     if k is None:
         return ""
     scale = getattr(k, "scale", "")
-    return f"--grades {scale} ({{k}} {scale.upper()} grades)" if scale else "--grades says"
+    return GradesScale(scale) if scale else "--grades says"
 
 
-def grades_k_said(scale_from: str, k: int) -> str:
+def grades_k_said(scale_from: ScaleFrom, k: int, names: Sequence[str] | None = None) -> str:
     """``'--grades says 5 grades'``: who says K (``scale_from``; "" the check's own default) and
-    K; a ``scale_from`` holding ``{k}`` (:func:`grades_scale_from` of a scale's name) is the
-    whole phrase: ``'--grades icdr (5 ICDR grades)'``."""
-    if "{k}" in scale_from:
-        return scale_from.format(k=k)
-    return f"{scale_from or 'the check expects'} {k} grades"
+    K; a :class:`GradesScale` (:func:`grades_scale_from` of a scale's name) is the whole phrase:
+    ``'--grades icdr (5 ICDR grades)'``. ``names``, the grades' names, go into the same
+    parenthesis: ``'--grades drac (3 DRAC grades: Normal, NPDR, PDR)'``, ``'--grades says 3
+    grades (Normal, NPDR, PDR)'``. ``scale_from`` is never formatted (it may hold a path)."""
+    listed = ", ".join(str(n) for n in names) if names else ""
+    if isinstance(scale_from, GradesScale):
+        return _scale_typed(scale_from.scale, int(k), listed)
+    return f"{scale_from or 'the check expects'} {int(k)} grades" + (f" ({listed})" if listed else "")
 
 
 def grades_count(word: str) -> int:
