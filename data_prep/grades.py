@@ -42,7 +42,7 @@ def resolve_grades(setting: Sequence[str], layout: str, referable_from: int = 0)
     return GRADE_SCALES[scale], f"the {layout_name(layout)} layout's default ({scale})"
 
 
-def no_grade_at_or_above(grades: Sequence[int], n: int, column: str, option: str, outcome: str,
+def no_grade_at_or_above(grades: Sequence[int], n: int, column: str | None, option: str, outcome: str,
                          verb: str, drop: str = "", other_fix: str = "") -> tuple[str, str] | None:
     """The refusal of a referral cut ``n`` >= 2 (``option``: ``--referable-from`` of the ingest,
     ``--labels-referable-from`` of ``export --score``) on labels none of which is ``n`` or more
@@ -51,16 +51,17 @@ def no_grade_at_or_above(grades: Sequence[int], n: int, column: str, option: str
     likely two grades already: its fix is to drop the option (said as ``drop``, else ``option``)
     and ``verb`` the labels as they are, or N = 1, which keeps them. ``other_fix`` is added to
     the fix of the other case. ``(what, fix)`` with ``column`` (``"'grade'"``) as the column's
-    name, or None when some grade is >= ``n``, when nothing was read, or for ``n`` = 1 (on 0/1
-    labels the identity)."""
+    name (None: a column without a name, said as "the grade column"), or None when some grade
+    is >= ``n``, when nothing was read, or for ``n`` = 1 (on 0/1 labels the identity)."""
     if n < 2 or not grades or max(grades) >= n:
         return None
+    named = f"column {column}" if column else "the grade column"
     if set(grades) <= {0, 1}:
-        return (f"column {column} holds only 0/1 ({counted(len(grades), 'row')}): already two grades? Read "
+        return (f"{named} holds only 0/1 ({counted(len(grades), 'row')}): already two grades? Read "
                 f"as ICDR grades, none is >= {n}, so every row would {outcome}",
                 f"drop {drop or option} to {verb} the 0/1 labels as they are, or use {option} 1 (keeps them "
                 f"as they are)")
-    return (f"no row of column {column} is ICDR grade >= {n} (the highest read is {max(grades)}), so every "
+    return (f"no row of {named} is ICDR grade >= {n} (the highest read is {max(grades)}), so every "
             f"row would {outcome}", f"use {option} N with N <= {max(grades)}{other_fix}")
 
 

@@ -385,7 +385,7 @@ def no_grade_at_or_above(grades: Sequence[int], n: int, column: str | None, wher
     when nothing was read, or for ``n`` = 1 (on 0/1 labels the identity); the words are
     :func:`data_prep.grades.no_grade_at_or_above`'s, shared with ``export --score``."""
     said = grade_words.no_grade_at_or_above(
-        grades, n, repr(column) if column else "the grade column", "--referable-from",
+        grades, n, repr(column) if column else None, "--referable-from",
         "become grade 0 (non-referable)", "read", drop="--referable-from (data.referable_from)",
         other_fix=", or drop --referable-from to read the labels on their own scale")
     return None if said is None else error(where, f"--referable-from {n}: {said[0]}", said[1], "grade")

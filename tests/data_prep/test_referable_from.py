@@ -158,6 +158,16 @@ def test_a_column_already_of_zeros_and_ones_is_not_made_all_grade_zero(tmp_path:
     assert "drop --referable-from (data.referable_from)" in text and "--referable-from 1" in text, text
     result = ingest.run(config(root, referable_from=1, patient_column="patient_id"), tmp_path / "one", verbose=False)
     assert manifest_grades(result) == {f"IM{i:04d}.png": i % 2 for i in range(12)}
+    # a layout whose grades come from no named column (a folder per grade): said without
+    # "column" before it (a review: "column the grade column holds only 0/1")
+    said = ingest.no_grade_at_or_above([0, 1, 1], 2, None, tmp_path)
+    assert said is not None and said.what.startswith("--referable-from 2: the grade column holds only 0/1 (3 rows)")
+    said = ingest.no_grade_at_or_above([0, 1, 1], 3, None, tmp_path)
+    assert said is not None and "the grade column holds only 0/1" in said.what
+    said = ingest.no_grade_at_or_above([0, 2, 1], 3, None, tmp_path)
+    assert said is not None and said.what.startswith("--referable-from 3: no row of the grade column is ICDR grade >= 3")
+    said = ingest.no_grade_at_or_above([0, 2, 1], 3, "grade", tmp_path)
+    assert said is not None and "no row of column 'grade' is ICDR grade >= 3" in said.what
 
 
 def test_a_screening_set_with_few_high_grades_still_names_the_option(tmp_path: Path) -> None:
