@@ -387,7 +387,7 @@ def report_kaggle_check(csv_path: str | os.PathLike[str], images_dir: str | os.P
     ``scale_from``: ``--grades says``, ``the manifest of RUN has``; else APTOS 2019's 5), and
     against what. A stdout that cannot be written is one ``error:`` line and 2."""
     problems, rows = _check_kaggle(csv_path, images_dir=images_dir, ids=cases, num_grades=num_grades)
-    k = KAGGLE_GRADES if num_grades is None else num_grades
+    k = KAGGLE_GRADES if num_grades is None else int(num_grades)  # not a GradeCount: said in words only
     order = layout_order(images_dir) if images_dir and Path(images_dir).is_dir() else None
     against = (f", against {images_dir}" + (f" and the ids listed in {order[1]}" if order else "") if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")

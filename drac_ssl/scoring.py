@@ -1396,7 +1396,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         # what reading the file said that the Labels line does not (not UTF-8: Windows-1252 ...)
         "label_notes": [p.line for p in rows.problems if p.severity != "error" and p.fix != "nothing to do"]
         + patient_notes,
-        "n": report["n"], "num_grades": k, "class_names": names,
+        "n": report["n"], "num_grades": int(k), "class_names": names,  # never a GradeCount: YAML refuses it
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci),
         "qwk_ci95_note": degenerate_ci_reason(*qwk_ci, y, pred, names),
         "auc": report["auc"], "auc_ovo": report["auc_ovo"], "auc_ovr": report["auc_ovr"],
