@@ -60,6 +60,48 @@ GRADE_SCALES: dict[str, tuple[str, ...]] = {
     "icdr": ("No DR", "Mild", "Moderate", "Severe", "PDR"),  # International Clinical DR scale
 }
 """Named grade scales ``data.grades`` may name instead of listing the grades."""
+REFERABLE_NAMES = ("non-referable", "referable")
+"""The names of the two grades ``data.referable_from`` makes when ``data.grades`` is empty or
+the labels' ICDR scale (:func:`referable_from_rule`)."""
+
+
+class ReferableRule(typing.NamedTuple):
+    """What :func:`referable_from_rule` says of a referral cut N and a grades setting."""
+
+    valid: bool
+    """N is an ICDR grade 1..4 (an int, not a bool): grade >= N is referable."""
+    names: tuple[str, ...]
+    """The names of the model's grades: :data:`REFERABLE_NAMES` when ``from_labels_scale``,
+    else the grades setting's names as given (stripped)."""
+    from_labels_scale: bool
+    """The grades setting is empty or the ICDR scale the labels are on (``icdr``, or its five
+    names), so the two grades are named :data:`REFERABLE_NAMES`."""
+
+    @property
+    def two_grades(self) -> bool:
+        """The setting leaves two grades, as the cut makes (named by the rule, or two names)."""
+        return len(self.names) == 2
+
+
+def referable_from_rule(referable_from: object, grades: Sequence[str] = ()) -> ReferableRule:
+    """The one rule of a referral cut N on ICDR labels (``data.referable_from`` of the ingest,
+    ``--labels-referable-from`` of ``export --score``): ICDR grade >= N becomes grade 1
+    (referable), below it grade 0 (:func:`referable_grade`); N must be an ICDR grade 1..4
+    (0, the setting off, is the caller's to allow); ``grades`` (``data.grades``) must leave two
+    grades: empty or the ICDR scale (named :data:`REFERABLE_NAMES`), or two names of its own.
+    Pure: says, never raises; each caller words its own refusal."""
+    icdr = GRADE_SCALES["icdr"]
+    valid = isinstance(referable_from, int) and not isinstance(referable_from, bool) \
+        and 1 <= referable_from <= len(icdr) - 1
+    names = tuple(str(g).strip() for g in grades)
+    labels_scale = not names or [n.lower() for n in names] == ["icdr"] or names == icdr
+    return ReferableRule(valid, REFERABLE_NAMES if labels_scale else names, labels_scale)
+
+
+def referable_grade(grade: int, referable_from: int) -> int:
+    """ICDR ``grade`` as one of the two grades of the cut ``referable_from``
+    (:func:`referable_from_rule`): 1 (referable) when it is ``referable_from`` or more, else 0."""
+    return int(grade >= referable_from)
 DATA_LAYOUTS = ("auto", "drac", "plain", "aptos", "eyepacs", "idrid", "deepdrid", "messidor2",
                 "medmnist")
 LAYOUT_NAMES = {"drac": "DRAC", "plain": "plain", "aptos": "APTOS", "eyepacs": "EyePACS",
@@ -3803,12 +3845,13 @@ def referable_from_problem(referable_from: int, grades: Sequence[str]) -> tuple[
     settings' words, or ``("", "")``. ``referable_from`` 0 is off; 1..4 (its range is
     :data:`DATA_RANGES`') makes two grades of ICDR labels, so ``grades`` must leave two grades:
     empty, or the ICDR scale the labels are on (``icdr`` or its five names: the two grades are
-    then named non-referable, referable), or two names of its own; any other scale is an error."""
+    then named non-referable, referable), or two names of its own; any other scale is an error
+    (:func:`referable_from_rule`)."""
     if not referable_from or isinstance(referable_from, bool) or not isinstance(referable_from, int):
         return "", ""
-    names = [str(g).strip() for g in grades]
-    if not names or len(names) == 2 or [n.lower() for n in names] == ["icdr"] or tuple(names) == GRADE_SCALES["icdr"]:
+    if referable_from_rule(referable_from, grades).two_grades:  # the range is DATA_RANGES'
         return "", ""
+    names = [str(g).strip() for g in grades]
     return (f"data.referable_from={referable_from} makes two grades of the labels' ICDR grades (grade >= "
             f"{referable_from} referable, below it not), but data.grades=[{', '.join(names)}] names "
             f"{len(names) if len(names) > 1 else 'another scale'}",

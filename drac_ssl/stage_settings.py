@@ -35,7 +35,7 @@ from drac_ssl.config import (
     validate_grades,
     with_former_defaults,
 )
-from drac_ssl.io import absolute_from, read_json_dict
+from drac_ssl.io import absolute_from, read_json_dict, same_path
 from drac_ssl.run_state import made_in
 
 # settings that change what a resumed run does or writes, or how fast, not its results
@@ -326,13 +326,8 @@ data_prep ingest --root DIR``)."""
 
 def _same_path(a: str, b: str) -> bool:
     """Whether two absolute paths name the same file or folder (written alike, or one reached
-    through a symbolic link)."""
-    if os.path.normpath(a) == os.path.normpath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+    through a symbolic link): :func:`drac_ssl.io.same_path`."""
+    return same_path(a, b)
 
 
 def _referable_from(*sections: dict[str, Any]) -> int:
