@@ -57,7 +57,6 @@ from drac_ssl.config import (
     FINETUNE_RANGES,
     Config,
     ConfigError,
-    FinetuneConfig,
     FixBase,
     SettingRange,
     get,
@@ -721,6 +720,11 @@ def _check_pretrain_settings(c: _Findings, cfg: Config) -> None:
         _range(c, cfg, ["pretrain.momentum"], 0, high=1, high_open=True)
     if pc.optimizer == "lars":
         _range(c, cfg, ["pretrain.lars_eta"], 0, strict=True)
+    if pc.monitor_images != 0 and pc.monitor_images < 2:
+        c.error("pretrain.monitor_images",
+                "must be 0 (the rate-reduction monitor off) or >= 2: Delta R of one image (or of "
+                "none) has no coding rate to measure, and the monitor silently went off",
+                f"pretrain.monitor_images=0 to turn the monitor off, or {c.default('pretrain.monitor_images')}")
     if 0 < pc.epochs <= pc.warmup_epochs:
         c.warning("pretrain.warmup_epochs",
                   f"the warm-up is as long as the run (pretrain.epochs={pc.epochs}): the learning "
@@ -774,6 +778,13 @@ def _check_umm_settings(c: _Findings, cfg: Config) -> None:
     _check_umm_batch(c, cfg)
     from drac_ssl.models import STAGE_NAMES
 
+    if uc.start_from in ("peak", "past_peak") and cfg.pretrain.monitor_images < 2:
+        c.error("umm.start_from",
+                f"umm.start_from={uc.start_from} picks the pretraining epoch from the rate-reduction "
+                f"monitor's peak, and pretrain.monitor_images={cfg.pretrain.monitor_images} turns that "
+                f"monitor off (it needs >= 2 images): the umm stage would stop after the whole "
+                f"pretraining, finding no monitor in its history",
+                "pretrain.monitor_images >= 2 (the default 64), or umm.start_from=best|last")
     if uc.early_cut in STAGE_NAMES and STAGE_NAMES.index(uc.early_cut) >= len(STAGE_NAMES) - 1:
         c.error("umm.early_cut", f"the cut must leave a stage to re-tune after it "
                                  f"({', '.join(STAGE_NAMES)})", c.default("umm.early_cut"))
@@ -810,33 +821,55 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                 f"with 'Expected more than 1 value per channel' on a 1x1 feature map)",
                 f"{c.default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
                 f"{plain_words} on finetune.freeze=frozen")
-    # set by the user, in a file or on the command line; a run's resolved config.yaml (rerun
-    # with -c) holds every setting, the default patience too, so from it only another value
-    where = (c.sources or {}).get("finetune.patience")
-    from_resolved = (where is not None and not where.startswith(TYPED)
-                     and getattr(c.sources, "resolved_file", False))
-    if (ft.keep == "last" and where is not None
-            and (not from_resolved or ft.patience != FinetuneConfig().patience)):
-        c.warning("finetune.patience",
-                  "set, but finetune.keep=last (the default since December 2026) runs every one of "
-                  "finetune.epochs and keeps the last: no fold stops early, so the patience is not used",
-                  "finetune.keep=best to stop each fold early on its validation kappa (chosen on the "
-                  "fold it is scored on, so its kappa is optimistic: python -m bench.keep_selection measures by how "
-                  "much), finetune.keep=inner to stop it early on an inner split of its training images "
-                  "(honest), or leave finetune.patience out")
-    where_inner = (c.sources or {}).get("finetune.inner_fraction")
-    if (ft.keep != "inner" and where_inner is not None
-            and (not (not where_inner.startswith(TYPED) and getattr(c.sources, "resolved_file", False))
-                 or ft.inner_fraction != FinetuneConfig().inner_fraction)):
-        c.warning("finetune.inner_fraction",
-                  f"set, but finetune.keep={ft.keep} holds out no inner split: the fraction is not used",
-                  "finetune.keep=inner to choose each fold's epoch on that fraction of its training "
-                  "images, or leave finetune.inner_fraction out")
     if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0:
         c.warning("finetune.backbone_lr_ratio",
                   f"finetune.freeze={ft.freeze} makes backbone layers trainable, but their learning "
                   f"rate is 0: they do not change", f"{c.default('finetune.backbone_lr_ratio')} or "
                                                     f"finetune.freeze=frozen")
+
+
+def _users_setting(c: _Findings, setting: str) -> bool:
+    """Whether ``setting`` holds a value the user chose: one other than its default (not set
+    by a preset option such as ``--first-try``, whose values are the option's), or one they
+    typed or wrote in a file of their own, even at the default. A shipped config's line
+    (:func:`_scale_shipped`'s folders) or a run's resolved ``config.yaml`` (rerun with ``-c``,
+    which holds every setting) says nothing of the user at the default; a shipped config's
+    value is not the user's at all."""
+    options = getattr(c.sources, "options", None) or {}
+    if isinstance(options.get(setting), config_module.PresetOverride):
+        return False
+    changed = get(c.cfg, setting) != get(_DEFAULTS, setting)
+    where = (c.sources or {}).get(setting)
+    if where is None:
+        return changed
+    if where.startswith(TYPED):
+        return True
+    file, sep, line = where.rpartition(":")
+    if not sep or not line.isdigit():
+        return changed
+    shipped = {p.resolve() for p in (config_module.PACKAGE_CONFIGS, config_module.CHECKOUT_CONFIGS,
+                                     config_module.INSTALLED_CONFIGS)}
+    if Path(file).expanduser().resolve().parent in shipped:
+        return False  # the shipped config's value, not the user's
+    return changed or not getattr(c.sources, "resolved_file", False)
+
+
+def _check_unused_settings(c: _Findings, cfg: Config, stages: Iterable[str]) -> None:
+    """A warning for each setting of :data:`drac_ssl.config.UNUSED_SETTINGS` that another
+    setting leaves unused while one of the stages that would read it runs, when the user set
+    it (:func:`_users_setting`): a sweep over it would otherwise record values that changed
+    nothing. The first row of the table naming the setting whose condition holds says why."""
+    stages = set(stages)
+    warned: set[str] = set()
+    for row in config_module.UNUSED_SETTINGS:
+        if not stages & set(row.stages) or not row.unused(cfg):
+            continue
+        for setting in row.settings:
+            if setting in warned or not _users_setting(c, setting):
+                continue
+            warned.add(setting)
+            c.warning(setting, "set but not used: " + row.why.format(cfg=cfg),
+                      f"{row.fix.format(cfg=cfg)}, or leave {setting} out")
 
 
 def _stages_fix(stages: Iterable[str]) -> str:
@@ -875,6 +908,7 @@ def _check_threads(c: _Findings, cfg: Config) -> None:
 
 def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
     r = cfg.run
+    _ranges(c, cfg, config_module.RUN_RANGES)
     _check_threads(c, cfg)
     if not r.stages:
         c.error("run.stages", config_module.empty_stages_words().removeprefix("run.stages is "),
@@ -1316,7 +1350,9 @@ def _facts_from_phantom(cfg: Config) -> DataFacts:
     from data_prep.phantom import plan_phantom
 
     d = cfg.data
-    plan = plan_phantom(max(d.phantom_n_train, 0), max(d.phantom_n_test, 0), d.phantom_seed)
+    # values out of range are errors of their own (the ranges): the plan is made of valid ones
+    plan = plan_phantom(max(d.phantom_n_train, 0), max(d.phantom_n_test, 0),
+                        min(max(d.phantom_seed, 0), config_module.SEED_MAX))
     names = _grade_names(cfg, "drac")
     counts = {g: 0 for g in range(len(names))}
     for case in plan.train:
@@ -2537,6 +2573,7 @@ def setting_problems(cfg: Config, sources: dict[str, str] | None = None) -> list
     stages = [s for s in PIPELINE if s in cfg.run.stages]
     umm_runs = "umm" in stages and cfg.umm.enabled
     _check_choices(c, cfg)
+    _ranges(c, cfg, config_module.RUN_RANGES)
     if "ingest" in stages and cfg.data.dataset == "drac":
         _check_data_settings(c, cfg)
     if "pretrain" in stages:
@@ -2742,10 +2779,7 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
     _check_run_settings(c, cfg, run_dir)
     if "ingest" in stages and cfg.data.dataset == "drac":
         _check_data_settings(c, cfg)
-    if cfg.data.dataset != "drac" and cfg.data.unlabelled:  # a generic set reads its own splits
-        c.warning("data.unlabelled", f"data.dataset={cfg.data.dataset} is read as it is, without the "
-                                     f"ingest, so the folders of data.unlabelled are not used",
-                  "leave data.unlabelled out for this data set")
+    _check_unused_settings(c, cfg, stages)
     if "pretrain" in stages:
         _check_pretrain_settings(c, cfg)
     if "pretrain" in stages or umm_runs:
