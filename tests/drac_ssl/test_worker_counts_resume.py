@@ -1,0 +1,33 @@
+"""The worker counts are speed only (stage_settings.OUTPUT_ONLY_SETTINGS): another
+``data.workers`` or ``pretrain.num_workers`` resumes a run folder and takes its stages with
+``run.reuse``. Before, ``run.reuse=base data.workers=1`` took nothing and a rerun in the same
+folder was refused as "made with a different configuration"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_ingest import make_finished_run
+
+from drac_ssl import train
+from drac_ssl.config import load_config
+from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, config_differences
+
+
+@pytest.mark.parametrize("setting", ["data.workers=1", "pretrain.num_workers=0"])
+def test_another_worker_count_resumes_and_reuses(tmp_path: Path, setting: str) -> None:
+    base = make_finished_run(tmp_path / "runs" / "base")
+    cfg = load_config(base / "config.yaml", [setting])
+    assert train._existing_run_problem(cfg, base) == ""
+    plan = train.plan_reuse(cfg, base, tmp_path / "runs" / "new")
+    assert plan.stages == ("ingest", "pretrain", "umm") and plan.why == (), plan
+    # a setting that changes the result is still refused, and channels_last is one
+    changed = load_config(base / "config.yaml", ["pretrain.channels_last=false"])
+    assert "pretrain.channels_last" in train._existing_run_problem(changed, base)
+
+
+def test_the_worker_counts_are_output_only_and_the_kernel_settings_are_not() -> None:
+    assert {"data.workers", "pretrain.num_workers"} <= set(OUTPUT_ONLY_SETTINGS)
+    assert config_differences({"data": {"workers": 0}}, {"data": {"workers": 3}}) == []
+    assert config_differences({"pretrain": {"compile": "auto"}}, {"pretrain": {"compile": "false"}})
