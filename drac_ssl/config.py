@@ -952,9 +952,14 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
 
 def close_match(word: Any, names: Sequence[str]) -> str:
     """The name in ``names`` closest in spelling to ``word`` (difflib, its default cutoff 0.6),
-    or "" when none is close: the "Did you mean" of an unknown setting or stage name."""
-    found = difflib.get_close_matches(str(word), list(names), n=1)
-    return found[0] if found else ""
+    or "" when none is close: the "Did you mean" of an unknown setting or stage name. Spelling
+    is compared lower-cased, so a name typed in another case (``pretrain.LR``, ``finetune.Lr``)
+    is offered as the name it is."""
+    lowered: dict[str, str] = {}
+    for name in names:
+        lowered.setdefault(str(name).lower(), name)
+    found = difflib.get_close_matches(str(word).lower(), list(lowered), n=1)
+    return lowered[found[0]] if found else ""
 
 
 CLOSE_NAME_CUTOFF = 0.8
@@ -978,7 +983,7 @@ def _setting_names(base: Any) -> list[str]:
 def close_setting_name(word: str) -> str:
     """The name of a setting, in any section, closest in spelling to ``word`` (``lrr`` -> ``lr``,
     ``num_worker`` -> ``num_workers``; :data:`CLOSE_NAME_CUTOFF`), or "" when none is close."""
-    found = difflib.get_close_matches(word, _setting_names(Config()), n=1, cutoff=CLOSE_NAME_CUTOFF)
+    found = difflib.get_close_matches(word.lower(), _setting_names(Config()), n=1, cutoff=CLOSE_NAME_CUTOFF)
     return found[0] if found else ""
 
 
@@ -3516,6 +3521,9 @@ UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
     UnusedWhen(("finetune.conv_head_channels",), lambda c: c.finetune.head != "conv",
                "finetune.head={cfg.finetune.head} has no convolutions", "finetune.head=conv",
                ("finetune",)),
+    UnusedWhen(("finetune.frozen_train_views",), lambda c: c.finetune.freeze != "frozen",
+               "finetune.freeze={cfg.finetune.freeze} draws fresh views every epoch: no feature bank of "
+               "precomputed views is made", "finetune.freeze=frozen", ("finetune",)),
     UnusedWhen(("finetune.backbone_lr_ratio",), lambda c: c.finetune.freeze == "frozen",
                "finetune.freeze=frozen trains no backbone layer, so no layer takes this ratio of finetune.lr",
                "finetune.freeze=last or all to tune backbone layers at that rate", ("finetune",)),

@@ -821,6 +821,13 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                 f"with 'Expected more than 1 value per channel' on a 1x1 feature map)",
                 f"{c.default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
                 f"{plain_words} on finetune.freeze=frozen")
+    if ft.freeze == "frozen" and ft.frozen_train_views > ft.epochs > 0:
+        c.warning("finetune.frozen_train_views",
+                  f"more views than epochs: the frozen backbone's feature bank is capped at one "
+                  f"view per epoch, so {ft.epochs} views (finetune.epochs) are made and used, while "
+                  f"config.yaml and the bundle record {ft.frozen_train_views}",
+                  f"finetune.frozen_train_views={ft.epochs}, or finetune.epochs={ft.frozen_train_views} "
+                  f"to use every view")
     if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0:
         c.warning("finetune.backbone_lr_ratio",
                   f"finetune.freeze={ft.freeze} makes backbone layers trainable, but their learning "

@@ -153,3 +153,27 @@ def test_a_peak_start_without_the_monitor_is_refused_before_pretraining(start_fr
     assert "pretrain.monitor_images >= 2" in line, line
     assert "umm.start_from" not in errors(f"umm.start_from={start_from}")
     assert "umm.start_from" not in errors("umm.start_from=best", "pretrain.monitor_images=0")
+
+
+def test_more_frozen_views_than_epochs_is_warned() -> None:
+    """F7: the bank is capped at finetune.epochs views while config.yaml says the larger count."""
+    (warned,) = [f for f in findings("finetune.frozen_train_views=6", "finetune.epochs=3")
+                 if f.setting == "finetune.frozen_train_views"]
+    assert warned.severity == "warning" and "3 views" in warned.line, warned.line
+    assert "finetune.frozen_train_views=3" in warned.fix
+    assert not [f for f in findings("finetune.frozen_train_views=3", "finetune.epochs=3")
+                if f.setting == "finetune.frozen_train_views"]
+    # under freeze=last no bank is made at all: unused, the table's words
+    assert "finetune.freeze=last" in unused("finetune.frozen_train_views=6",
+                                            "finetune.freeze=last")["finetune.frozen_train_views"].line
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("pretrain.LR=0.1", "pretrain.lr=0.1"),
+                                              ("finetune.Lr=0.1", "finetune.lr=0.1"),
+                                              ("umm.EPOCHS=2", "umm.epochs=2")])
+def test_a_name_typed_in_another_case_gets_its_did_you_mean(typed: str, meant: str) -> None:
+    """F9: a case-only typo had no "Did you mean", only the section's list of keys."""
+    _, _, read = preflight.read_config(train.DEFAULT_CONFIG, [typed])
+    (unknown,) = read
+    assert f"Did you mean '{meant.partition('=')[0]}'?" in unknown.line, unknown.line
+    assert meant in unknown.line, unknown.line
