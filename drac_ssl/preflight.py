@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from data_prep.problems import counted, ingest_command
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl import config as config_module
@@ -69,7 +71,12 @@ from drac_ssl.io import absolute_from, invocations, read_json_dict, sha256_file
 from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
 from drac_ssl.run_state import made_in
-from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, IngestRecord, ingest_record
+from drac_ssl.stage_settings import (
+    INGEST_ONLY_SETTINGS,
+    IngestRecord,
+    ingest_record,
+    saved_settings,
+)
 from drac_ssl.starting import python_command, python_word
 
 if TYPE_CHECKING:
@@ -821,7 +828,10 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                 f"with 'Expected more than 1 value per channel' on a 1x1 feature map)",
                 f"{c.default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
                 f"{plain_words} on finetune.freeze=frozen")
-    if ft.freeze == "frozen" and ft.frozen_train_views > ft.epochs > 0:
+    # the default's 4 views over a short run (--first-try's 2 epochs) is the cap working as
+    # documented; a count the user set is one they meant to be used
+    if (ft.freeze == "frozen" and ft.frozen_train_views > ft.epochs > 0
+            and _users_setting(c, "finetune.frozen_train_views")):
         c.warning("finetune.frozen_train_views",
                   f"more views than epochs: the frozen backbone's feature bank is capped at one "
                   f"view per epoch, so {ft.epochs} views (finetune.epochs) are made and used, while "
@@ -911,6 +921,35 @@ def _check_threads(c: _Findings, cfg: Config) -> None:
         value, words = config_module.fallback("run.threads", c.fixes)
         fix = f"{option.typed.split()[0]} {value} ({words})"
     c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads", fix)
+
+
+RERUN_APPLIED_SETTINGS = ("run.tensorboard", "run.threads", "data.workers", "pretrain.num_workers")
+"""The output-only settings (:data:`~drac_ssl.stage_settings.OUTPUT_ONLY_SETTINGS`) a stage
+applies while it runs: a resume with another value resumes without a refusal, and the value
+reaches only the stages that still run (:func:`_check_rerun_settings`)."""
+
+
+def _check_rerun_settings(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
+    """A warning for each of :data:`RERUN_APPLIED_SETTINGS` that differs from the run folder's
+    ``config.yaml`` while some of ``run.stages`` finished there: those stages are not run again,
+    so the new value (``run.tensorboard=true`` on a finished run) does nothing for them."""
+    saved = run_dir / "config.yaml"
+    done = [s for s in PIPELINE if s in cfg.run.stages and s not in stages]
+    if not done or not saved.is_file():
+        return
+    try:
+        old = saved_settings(config_module.read_yaml(saved.read_text(encoding="utf-8")) or {})
+    except (OSError, ValueError, yaml.YAMLError):
+        return
+    for setting in RERUN_APPLIED_SETTINGS:
+        section, _, key = setting.partition(".")
+        before = (old.get(section) or {}).get(key) if isinstance(old.get(section), dict) else None
+        if before is None or before == get(cfg, setting):
+            continue
+        left = f"only to {', '.join(stages)}, which still run" if stages else "to no stage: every one has finished"
+        c.warning(setting, f"differs from {saved} ({_show(before)}), and applies {left}; the finished "
+                           f"{', '.join(done)} stage(s) are not run again with it",
+                  "start a new run (another run.name) to run every stage with it, or leave it out")
 
 
 def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
@@ -2787,6 +2826,7 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
     if "ingest" in stages and cfg.data.dataset == "drac":
         _check_data_settings(c, cfg)
     _check_unused_settings(c, cfg, stages)
+    _check_rerun_settings(c, cfg, run_dir, stages)
     if "pretrain" in stages:
         _check_pretrain_settings(c, cfg)
     if "pretrain" in stages or umm_runs:

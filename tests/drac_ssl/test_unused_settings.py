@@ -166,6 +166,8 @@ def test_more_frozen_views_than_epochs_is_warned() -> None:
     # under freeze=last no bank is made at all: unused, the table's words
     assert "finetune.freeze=last" in unused("finetune.frozen_train_views=6",
                                             "finetune.freeze=last")["finetune.frozen_train_views"].line
+    # the default's 4 over --first-try's 2 epochs is the documented cap, not the user's count
+    assert not [f for f in findings("finetune.epochs=2") if f.setting == "finetune.frozen_train_views"]
 
 
 @pytest.mark.parametrize(("typed", "meant"), [("pretrain.LR=0.1", "pretrain.lr=0.1"),

@@ -31,3 +31,17 @@ def test_the_worker_counts_are_output_only_and_the_kernel_settings_are_not() -> 
     assert {"data.workers", "pretrain.num_workers"} <= set(OUTPUT_ONLY_SETTINGS)
     assert config_differences({"data": {"workers": 0}}, {"data": {"workers": 3}}) == []
     assert config_differences({"pretrain": {"compile": "auto"}}, {"pretrain": {"compile": "false"}})
+
+
+def test_a_new_output_setting_on_a_finished_run_says_it_reaches_no_stage(tmp_path: Path) -> None:
+    """F8: run.tensorboard=true on a finished run skipped every stage silently."""
+    from drac_ssl import preflight
+
+    base = make_finished_run(tmp_path / "runs" / "base")
+    cfg = load_config(base / "config.yaml", ["run.tensorboard=true", "data.workers=1"])
+    found = {f.setting: f for f in preflight.check(cfg, base) if f.severity == "warning"}
+    for setting in ("run.tensorboard", "data.workers"):
+        assert "applies to no stage" in found[setting].line and "not run again" in found[setting].line, \
+            found[setting].line
+    same = load_config(base / "config.yaml")
+    assert not [f for f in preflight.check(same, base) if f.setting == "run.tensorboard"]
