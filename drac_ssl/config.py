@@ -3330,8 +3330,8 @@ class SettingRange:
 
     def words(self) -> str:
         """What the value must be: ``must be > 0 and <= 1: the fraction ...``."""
-        low = f"{'>' if self.strict else '>='} {self.low:g}"
-        high = "" if self.high is None else f" and {'<' if self.high_open else '<='} {self.high:g}"
+        low = f"{'>' if self.strict else '>='} {_bound_words(self.low)}"
+        high = "" if self.high is None else f" and {'<' if self.high_open else '<='} {_bound_words(self.high)}"
         return f"must be {low}{high}{self.why}"
 
     def fix_words(self, fixes: FixBase | None = None) -> str:
@@ -3350,6 +3350,11 @@ numpy's ``RandomState`` takes; -1 or 2**32 stopped a run mid-way with numpy's ow
 
 RUN_RANGES: tuple[SettingRange, ...] = (SettingRange("run.seed", 0, high=SEED_MAX, why=SEED_WHY),)
 """The number ranges of ``run.*``, checked by :mod:`drac_ssl.preflight` whatever the stages."""
+
+def _bound_words(bound: float) -> str:
+    """A range's bound as written: a whole number in full (``4294967295``, not ``4.29497e+09``)."""
+    return str(int(bound)) if float(bound).is_integer() and abs(bound) < 1e16 else f"{bound:g}"
+
 
 FINETUNE_RANGES: tuple[SettingRange, ...] = (
     *(SettingRange(s, 0, strict=True) for s in ("finetune.epochs", "finetune.lr", "finetune.image_size")),
