@@ -848,10 +848,11 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
 def _users_setting(c: _Findings, setting: str) -> bool:
     """Whether ``setting`` holds a value the user chose: one other than its default (not set
     by a preset option such as ``--first-try``, whose values are the option's), or one they
-    typed or wrote in a file of their own, even at the default. A shipped config's line
-    (:func:`_scale_shipped`'s folders) or a run's resolved ``config.yaml`` (rerun with ``-c``,
-    which holds every setting) says nothing of the user at the default; a shipped config's
-    value is not the user's at all."""
+    typed or wrote in a file of their own, even at the default. A shipped config's value
+    (:func:`_scale_shipped`'s folders) is not the user's at all, nor is a run's resolved
+    ``config.yaml`` (rerun with ``-c`` to reproduce or resume: it holds every setting, the
+    shipped config's and ``--first-try``'s among them, and the run that wrote it warned of the
+    values its user typed): only a setting typed on this command line is."""
     options = getattr(c.sources, "options", None) or {}
     if isinstance(options.get(setting), config_module.PresetOverride):
         return False
@@ -868,7 +869,8 @@ def _users_setting(c: _Findings, setting: str) -> bool:
                                      config_module.INSTALLED_CONFIGS)}
     if Path(file).expanduser().resolve().parent in shipped:
         return False  # the shipped config's value, not the user's
-    return changed or not getattr(c.sources, "resolved_file", False)
+    # a run's config.yaml: its values are the earlier command's (warned then), not this one's
+    return not getattr(c.sources, "resolved_file", False)
 
 
 def _check_unused_settings(c: _Findings, cfg: Config, stages: Iterable[str]) -> None:

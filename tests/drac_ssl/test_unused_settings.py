@@ -179,3 +179,21 @@ def test_a_name_typed_in_another_case_gets_its_did_you_mean(typed: str, meant: s
     (unknown,) = read
     assert f"Did you mean '{meant.partition('=')[0]}'?" in unknown.line, unknown.line
     assert meant in unknown.line, unknown.line
+
+
+@pytest.mark.parametrize(("config", "more"), [("mnist", []), (train.DEFAULT_CONFIG, ["umm.enabled=false"])])
+def test_a_runs_saved_config_fed_back_warns_only_what_is_typed(tmp_path: Path, config: str | Path,
+                                                               more: list[str]) -> None:
+    """Review F1: ``-c RUN/config.yaml run.name=NEW`` (the file header's reproduce command, and
+    a resume) warned of the first try's own values (data.cache_sizes=[128] on mnist, umm.epochs
+    under umm.enabled=false): every non-default line of a saved config counted as the user's."""
+    cfg, sources, parsed = preflight.read_config(config, more, preset=first_try_overrides)
+    assert parsed == []
+    saved = config_module.save_config(cfg, tmp_path / "config.yaml")
+    assert unused(config=saved) == {} and unused("run.name=NEW", config=saved) == {}
+    # a setting typed on this command line is the user's, over a saved config as anywhere
+    typed = "umm.epochs=3" if more else "pretrain.knn_k=5"
+    cfg, sources, _ = preflight.read_config(saved, [typed, "umm.enabled=false", "pretrain.knn_every=0"])
+    found = {f.setting for f in preflight.check(cfg, Path("runs-that-do-not-exist") / "x", sources)
+             if f.severity == "warning" and "not used" in f.what}
+    assert found == {typed.partition("=")[0]}, found
