@@ -838,7 +838,7 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                   f"config.yaml and the bundle record {ft.frozen_train_views}",
                   f"finetune.frozen_train_views={ft.epochs}, or finetune.epochs={ft.frozen_train_views} "
                   f"to use every view")
-    if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0:
+    if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0 and not c.has_error("finetune.freeze"):
         c.warning("finetune.backbone_lr_ratio",
                   f"finetune.freeze={ft.freeze} makes backbone layers trainable, but their learning "
                   f"rate is 0: they do not change", f"{c.default('finetune.backbone_lr_ratio')} or "
@@ -877,18 +877,46 @@ def _check_unused_settings(c: _Findings, cfg: Config, stages: Iterable[str]) -> 
     """A warning for each setting of :data:`drac_ssl.config.UNUSED_SETTINGS` that another
     setting leaves unused while one of the stages that would read it runs, when the user set
     it (:func:`_users_setting`): a sweep over it would otherwise record values that changed
-    nothing. The first row of the table naming the setting whose condition holds says why."""
+    nothing. The first row of the table naming the setting whose condition holds says why. A
+    row decided by a setting refused as no valid choice (``pretrain.optimizer=LARS``: its own
+    error gives the fix) warns nothing: its words would name the refused value as the cause."""
     stages = set(stages)
     warned: set[str] = set()
+    refused = {s for s, choices in config_module._CHOICES.items() if get(cfg, s) not in choices}
     for row in config_module.UNUSED_SETTINGS:
-        if not stages & set(row.stages) or not row.unused(cfg):
+        if not stages & set(row.stages):
             continue
+        unused, deciding = _decided(row.unused, cfg)
+        if not unused or deciding & refused:
+            continue  # a refused choice (pretrain.optimizer=LARS) decides nothing: its error says so
         for setting in row.settings:
             if setting in warned or not _users_setting(c, setting):
                 continue
             warned.add(setting)
             c.warning(setting, "set but not used: " + row.why.format(cfg=cfg),
                       f"{row.fix.format(cfg=cfg)}, or leave {setting} out")
+
+
+class _ReadSettings:
+    """A :class:`Config` (or one of its sections) that records each setting read from it."""
+
+    def __init__(self, obj: Any, prefix: str, read: set[str]) -> None:
+        self._obj, self._prefix, self._read = obj, prefix, read
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._obj, name)
+        dotted = f"{self._prefix}{name}"
+        if dataclasses.is_dataclass(value):
+            return _ReadSettings(value, dotted + ".", self._read)
+        self._read.add(dotted)
+        return value
+
+
+def _decided(condition: Callable[[Config], bool], cfg: Config) -> tuple[bool, set[str]]:
+    """``condition(cfg)`` and the settings (dotted) it read to decide: those short-circuited
+    past (``a and b`` with ``a`` false) did not decide it."""
+    read: set[str] = set()
+    return bool(condition(_ReadSettings(cfg, "", read))), read  # type: ignore[arg-type]
 
 
 def _stages_fix(stages: Iterable[str]) -> str:

@@ -197,3 +197,20 @@ def test_a_runs_saved_config_fed_back_warns_only_what_is_typed(tmp_path: Path, c
     found = {f.setting for f in preflight.check(cfg, Path("runs-that-do-not-exist") / "x", sources)
              if f.severity == "warning" and "not used" in f.what}
     assert found == {typed.partition("=")[0]}, found
+
+
+@pytest.mark.parametrize(("refused", "setting"), [("pretrain.optimizer=LARS", "pretrain.lars_eta=0.01"),
+                                                  ("pretrain.optimizer=Adam", "pretrain.momentum=0.5"),
+                                                  ("finetune.freeze=none", "finetune.frozen_train_views=2"),
+                                                  ("finetune.freeze=none", "finetune.backbone_lr_ratio=0"),
+                                                  ("umm.hvp=FINITE_DIFFERENCE", "umm.fd_radius=0.02")])
+def test_a_refused_choice_decides_no_unused_warning(refused: str, setting: str) -> None:
+    """Review F2: pretrain.optimizer=LARS was refused and lars_eta then warned "only
+    pretrain.optimizer=lars reads it, and it is LARS"; finetune.freeze=none (refused: it means
+    all) had frozen_train_views warned as unused by a freeze that draws fresh views."""
+    name = setting.partition("=")[0]
+    found = findings(refused, setting, "pretrain.knn_k=5")
+    assert refused.partition("=")[0] in {f.setting for f in found if f.severity == "error"}
+    assert name not in {f.setting for f in found if f.severity == "warning"}, [f.line for f in found]
+    # a row the refused choice does not decide still warns (knn_every=0 leaves knn_k unused)
+    assert "pretrain.knn_k" in {f.setting for f in found if "not used" in f.what}
