@@ -953,16 +953,23 @@ def _check_threads(c: _Findings, cfg: Config) -> None:
     c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads", fix)
 
 
-RERUN_APPLIED_SETTINGS = ("run.tensorboard", "run.threads", "data.workers", "pretrain.num_workers")
+RERUN_APPLIED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "run.tensorboard": ("pretrain", "umm"),  # the epoch rows' scalars (pretrain.py, umm/stage.py)
+    "run.threads": PIPELINE,  # the thread policy of the process that runs every stage
+    "data.workers": ("ingest",),  # the ingest's (and the phantom set's) decoding processes
+    "pretrain.num_workers": ("pretrain", "umm", "finetune"),  # their DataLoader workers
+}
 """The output-only settings (:data:`~drac_ssl.stage_settings.OUTPUT_ONLY_SETTINGS`) a stage
-applies while it runs: a resume with another value resumes without a refusal, and the value
-reaches only the stages that still run (:func:`_check_rerun_settings`)."""
+applies while it runs, each -> the stages that read it: a resume with another value resumes
+without a refusal, and the value reaches only those of its stages that still run
+(:func:`_check_rerun_settings`)."""
 
 
 def _check_rerun_settings(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
     """A warning for each of :data:`RERUN_APPLIED_SETTINGS` that differs from the run folder's
-    ``config.yaml`` while some of ``run.stages`` finished there: those stages are not run again,
-    so the new value (``run.tensorboard=true`` on a finished run) does nothing for them."""
+    ``config.yaml`` while a stage that reads it finished there: that stage is not run again, so
+    the new value (``run.tensorboard=true`` on a finished run) does nothing for it; the warning
+    names the stages that still run and read it (none: it applies to no stage)."""
     saved = run_dir / "config.yaml"
     done = [s for s in PIPELINE if s in cfg.run.stages and s not in stages]
     if not done or not saved.is_file():
@@ -971,14 +978,23 @@ def _check_rerun_settings(c: _Findings, cfg: Config, run_dir: Path, stages: list
         old = saved_settings(config_module.read_yaml(saved.read_text(encoding="utf-8")) or {})
     except (OSError, ValueError, yaml.YAMLError):
         return
-    for setting in RERUN_APPLIED_SETTINGS:
+    for setting, readers in RERUN_APPLIED_SETTINGS.items():
+        read_done = [s for s in done if s in readers]
+        if not read_done:
+            continue  # every stage that reads it still runs: it applies in full
         section, _, key = setting.partition(".")
         before = (old.get(section) or {}).get(key) if isinstance(old.get(section), dict) else None
         if before is None or before == get(cfg, setting):
             continue
-        left = f"only to {', '.join(stages)}, which still run" if stages else "to no stage: every one has finished"
+        read_left = [s for s in PIPELINE if s in stages and s in readers]
+        if read_left:
+            left = f"only to {', '.join(read_left)}, which still run{'s' if len(read_left) == 1 else ''}"
+        elif stages:
+            left = f"to no stage: of those that still run ({', '.join(stages)}), none reads it"
+        else:
+            left = "to no stage: every one has finished"
         c.warning(setting, f"differs from {saved} ({_show(before)}), and applies {left}; the finished "
-                           f"{', '.join(done)} stage(s) are not run again with it",
+                           f"{', '.join(read_done)} stage(s) that read it are not run again with it",
                   "start a new run (another run.name) to run every stage with it, or leave it out")
 
 

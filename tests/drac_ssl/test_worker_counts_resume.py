@@ -45,3 +45,24 @@ def test_a_new_output_setting_on_a_finished_run_says_it_reaches_no_stage(tmp_pat
             found[setting].line
     same = load_config(base / "config.yaml")
     assert not [f for f in preflight.check(same, base) if f.setting == "run.tensorboard"]
+
+
+def test_a_rerun_names_only_the_stages_that_read_the_setting(tmp_path: Path) -> None:
+    """Review F3: with finetune and export left, data.workers and run.tensorboard were said to
+    apply "only to finetune, export", which never read them."""
+    from drac_ssl import preflight
+
+    base = make_finished_run(tmp_path / "runs" / "base")
+    cfg = load_config(base / "config.yaml", ["run.tensorboard=true", "data.workers=1",
+                                             "pretrain.num_workers=0", "run.threads=2"])
+    found = {f.setting: f.line for f in preflight.check(cfg, base, stages=["finetune", "export"])
+             if f.severity == "warning"}
+    for setting, finished in (("data.workers", "ingest"), ("run.tensorboard", "pretrain, umm")):
+        assert "applies to no stage" in found[setting] and "none reads it" in found[setting], found[setting]
+        assert f"finished {finished} stage(s)" in found[setting], found[setting]
+    assert "only to finetune, which still runs" in found["pretrain.num_workers"], found["pretrain.num_workers"]
+    assert "only to finetune, export, which still run" in found["run.threads"], found["run.threads"]
+    # a setting whose every reading stage still runs applies in full: nothing to warn of
+    ingest_left = load_config(base / "config.yaml", ["data.workers=1"])
+    assert "data.workers" not in {f.setting for f in preflight.check(ingest_left, base,
+                                                                     stages=["ingest", "finetune"])}
