@@ -3537,7 +3537,9 @@ UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
 that reads the settings): :func:`drac_ssl.preflight.check` warns ``X=V: set but not used:
 <why>`` with ``fix: <how to make it take effect>, or leave X out`` for each setting of a row
 whose condition holds that the user set (typed, or in a file of their own) or that differs from
-its default, when one of the row's stages runs. The first row naming a setting whose condition
+its default (not a shipped config's value, ``--first-try``'s, or a line of a run's saved
+``config.yaml``: :func:`drac_ssl.preflight._users_setting`), when one of the row's stages runs;
+not for a row decided by a setting refused as no valid choice. The first row naming a setting whose condition
 holds gives the words."""
 
 
