@@ -178,6 +178,7 @@ from drac_ssl.metrics import (
     one_grade_words,
     operating_points_note,
     paired_difference,
+    patient_screening,
     quadratic_weighted_kappa,
     referable_report,
     referable_summary,
@@ -2001,6 +2002,16 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
             calibration.referral.cut, fit.referral_cuts, n_boot=ctx.ft.n_boot, seed=ctx.seed,
             groups=ctx.patients)
         referable["operating_points_note"] = operating_points_note(referable)  # no advice to set it
+    # patients known (the manifest's patient column): the per-patient referral beside the
+    # per-image one (a patient referable / referred if any of their images is; out of fold, each
+    # fold's own referral cut, else the submitted grades)
+    patient_ids = _patient_units(ctx.lab)
+    if referable is not None and patient_ids is not None:
+        by_cut = fit.referred is not None and calibration.referral is not None
+        referable["per_patient"] = patient_screening(
+            y, probs[:, ctx.referable_from:].sum(axis=1), fit.referred if by_cut else (np.asarray(pred) >= ctx.referable_from).astype(np.int64),
+            ctx.referable_from, patient_ids, n_boot=ctx.ft.n_boot, seed=ctx.seed,
+            cut_words="each fold's own referral cut (cross-fitted: fold_cuts)" if by_cut else "")
     # each rule's figures are its own grades' (fit.preds: the rule alone, never the referral
     # cut); the headline's are the grades given: finetune.decision's, or with two grades and a
     # referral target the cut's, then its own entry, REFERRAL_RULE (a review found the cut's
@@ -2105,6 +2116,15 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     }
 
 
+def _patient_units(rows: Sequence[dict[str, Any]]) -> list[str] | None:
+    """Each manifest row's patient for the per-patient figures (``patient:<id>``, a row without
+    one its own ``image:<id>``); None when no row names a patient."""
+    patients = [str(r.get("patient") or "").strip() for r in rows]
+    if not any(patients):
+        return None
+    return [f"patient:{p}" if p else f"image:{r.get('id')}" for p, r in zip(patients, rows, strict=True)]
+
+
 def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
                          out_dir: Path, trained: _FoldOutputs, fit: _CrossFit,
                          metrics: dict[str, Any]) -> Path:
@@ -2118,12 +2138,25 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
     # the manifest's patients, last, when it names any: per-patient figures from oof.csv alone
     patients = [str(r.get("patient") or "").strip() for r in ctx.lab]
     named = any(patients)
+    # a referral cut: each row's P(referable), its fold's own cut and the decision, so that a
+    # per-patient analysis needs no digging in metrics.json
+    r_from = ctx.referable_from
+    referral = fit.referred is not None and bool(fit.referral_cuts) and r_from is not None
+
+    def referral_cells(i: int) -> list[Any]:
+        if not referral or r_from is None or fit.referred is None:
+            return []
+        cut = fit.referral_cuts.get(int(ctx.folds[i]))
+        return [f"{float(np.sum(probs[i, r_from:])):.6f}", "" if cut is None else repr(float(cut)),
+                int(fit.referred[i])]
+
     oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i]),
-                 *([patients[i]] if named else [])]
+                 *referral_cells(i), *([patients[i]] if named else [])]
                 for i, r in enumerate(ctx.lab)]
     oof_path = out_dir / OOF_FILE
-    atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output, patients=named), oof_rows))
+    atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output, patients=named, referral=referral),
+                                          oof_rows))
     # keep=inner: the inner split's images too, so train + inner + val are the fold's images
     fold_cols = ["fold", "n_train", *(["n_inner"] if ctx.ft.keep == "inner" else []), "n_val", "best_epoch",
                  "epochs_run", "qwk", "auc", "accuracy", "macro_f1", "seconds"]

@@ -151,6 +151,11 @@ __all__ = [
     "ECE_BINS",
     "referral_summary",
     "referral_words",
+    "patient_referral",
+    "REFERRAL_CUT_ENSEMBLE",
+    "patient_screening",
+    "patient_screening_summary",
+    "PER_PATIENT_RULE",
     "screening_figures_words",
     "screening_sensitivity",
     "screening_specificity",
@@ -720,6 +725,130 @@ def recall_intervals(y_true: Any, pred: Any, num_grades: int, alpha: float = 0.0
     return out
 
 
+def patient_referral(patients: Any, referable: Any, p_referable: Any, referred: Any
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The per-patient screening rule, from per-image arrays (pure: no I/O, no randomness).
+
+    A patient is *referable* if any of their images is (worse eye: the usual truth of a
+    screening programme, which grades the visit by its worse eye), *referred* if any of their
+    images is referred, and their score is ``P_patient = max P(referable)`` over their images
+    (so referring when ``P_patient >= c`` is referring when any image is at or above ``c``).
+
+    Args:
+        patients: ``(n,)`` one patient id per image (any hashable text; an image whose
+            patient is unknown should carry a unique id of its own, e.g. ``image:<id>``).
+        referable: ``(n,)`` 0/1, each image's truth (grade ``>= r``).
+        p_referable: ``(n,)`` float, each image's ``P(referable)``.
+        referred: ``(n,)`` 0/1, each image's referral decision.
+
+    Returns:
+        ``(units, truth, score, decided)``, each ``(m,)`` for the ``m`` distinct patients in
+        sorted order of their ids: the ids (str), the worse-eye truth (int64 0/1), the
+        maximum P(referable) (float64) and the any-image referral (int64 0/1).
+
+    Raises:
+        ValueError: arrays of different lengths, a ``referable`` or ``referred`` value not 0/1.
+    """
+    ids = np.asarray([str(p) for p in np.asarray(patients, dtype=object).ravel()], dtype=object)
+    truth = np.asarray(referable).ravel()
+    score = np.asarray(p_referable, dtype=np.float64).ravel()
+    decided = np.asarray(referred).ravel()
+    if not ids.size == truth.size == score.size == decided.size:
+        raise ValueError(f"patients ({ids.size}), referable ({truth.size}), p_referable ({score.size}) "
+                         f"and referred ({decided.size}) must have one value per image each")
+    for name, values in (("referable", truth), ("referred", decided)):
+        if values.size and not np.isin(values, (0, 1)).all():
+            raise ValueError(f"{name} must hold 0 or 1 per image")
+    units, inverse = np.unique(ids.astype(str), return_inverse=True)
+    m = units.size
+    out_truth = np.zeros(m, dtype=np.int64)
+    out_decided = np.zeros(m, dtype=np.int64)
+    out_score = np.full(m, -np.inf)
+    np.maximum.at(out_truth, inverse, truth.astype(np.int64))
+    np.maximum.at(out_decided, inverse, decided.astype(np.int64))
+    np.maximum.at(out_score, inverse, score)
+    return units.astype(str), out_truth, out_score, out_decided
+
+
+PER_PATIENT_RULE = ("per patient: a patient is referable if any of their images is (worse eye), referred if "
+                    "any of their images is referred, scored by the maximum P(referable) over their images")
+"""The words of :func:`patient_screening`'s rule (metrics.json's ``per_patient.rule``)."""
+
+
+def patient_screening(y_true: Any, p_referable: Any, referred: Any, from_grade: int, patients: Any,
+                      n_boot: int = 0, alpha: float = 0.05, seed: int = 0,
+                      cut_words: str = "") -> dict[str, Any]:
+    """The per-patient referral figures beside the per-image ones (:func:`patient_referral`'s
+    rule), as a JSON-ready dict (metrics.json's ``referable.per_patient``, ``export --score``'s).
+
+    Args:
+        y_true: true grades ``(n,)`` per image, ``0 .. K-1``.
+        p_referable: ``(n,)`` each image's ``P(referable) = P_r + ... + P_{K-1}``, in [0, 1].
+        referred: ``(n,)`` 0/1 per image, the decision as deployed (the submitted grades
+            ``>= r``, or the referral cut: out of fold each fold's own cut).
+        from_grade: ``r >= 1``.
+        patients: ``(n,)`` patient id per image (unknown: a unique id per image).
+        n_boot, alpha, seed: the intervals: the patients are the units, each independent, so
+            the bootstrap resamples patients (:func:`bootstrap_ci` without groups on the
+            per-patient arrays), the Wilson score interval for a small count.
+        cut_words: what referred an image, for ``referred_by`` (e.g. ``each fold's own
+            referral cut``); "" the submitted grades.
+
+    Returns:
+        ``unit`` (``"patients"``), ``rule`` (:data:`PER_PATIENT_RULE`), ``referred_by``,
+        ``n_patients``, ``n_images``, ``from_grade``, ``n_referable`` / ``n_not`` /
+        ``n_referred`` (patients), ``auc`` of the patients' max P(referable) with ``auc_ci95``
+        (nan with a side empty), and :func:`referable_report`'s ``sensitivity`` /
+        ``specificity`` keys (``_counts`` in patients, ``_ci95``, ``_ci_method``).
+
+    Raises:
+        ValueError: as :func:`patient_referral`, malformed grades, ``from_grade`` below 1,
+            ``p_referable`` of another length or not finite.
+    """
+    yt = _as_grades(y_true, "y_true")
+    s = np.clip(np.asarray(p_referable, dtype=np.float64).ravel(), 0.0, 1.0)
+    if s.shape != yt.shape or not np.isfinite(s).all():
+        raise ValueError(f"p_referable must hold one finite number per image ({yt.size}), got shape {s.shape}")
+    r = int(from_grade)
+    if r < 1:
+        raise ValueError(f"from_grade must be >= 1 (grade 0 or above is every image), got {from_grade!r}")
+    decided = _referral_decisions(referred, yt)
+    units, truth, score, by_patient = patient_referral(patients, (yt >= r).astype(np.int64), s, decided)
+    n_ref = int(truth.sum())
+    n_not = int(truth.size - n_ref)
+    auc = float("nan")
+    ci = [float("nan"), float("nan")]
+    if n_ref and n_not:
+        auc = float(roc_auc_score(truth, score))
+        if n_boot > 0:
+            two = np.stack([1.0 - score, score], axis=1)
+            *ci, _ = bootstrap_ci_counted(truth, two, macro_ovr_auc, n_boot=n_boot, alpha=alpha, seed=seed)
+    return {"unit": "patients", "rule": PER_PATIENT_RULE,
+            "referred_by": cut_words or f"the submitted grades (grade >= {r})",
+            "n_patients": int(units.size), "n_images": int(yt.size), "from_grade": r,
+            "n_referable": n_ref, "n_not": n_not, "n_referred": int(by_patient.sum()),
+            "auc": auc, "auc_ci95": [float(ci[0]), float(ci[1])],
+            **_decided_screening(truth, by_patient, n_boot, alpha, seed, None)}
+
+
+def patient_screening_summary(block: dict[str, Any]) -> str:
+    """One sentence of :func:`patient_screening`'s figures (as returned or read back from
+    JSON), every count with its unit: ``'per patient (worse eye: a patient is referable if any
+    of their images is, referred if any of their images is referred at each fold's own
+    referral cut), 100 patients (200 images), 40 referable patients and 60 not: 45 of 100
+    patients referred; sensitivity 0.950 (38/40 patients; 95% CI ...), specificity ...; AUC
+    of the patients' max P(referable) 0.910'``."""
+    auc = figure_text(block.get("auc"))
+    shown = format_ci(*(list(block.get("auc_ci95") or [None, None]) + [None, None])[:2])
+    return (f"per patient (worse eye: a patient is referable if any of their images is, referred if any of "
+            f"their images is referred by {block.get('referred_by', '?')}), {block.get('n_patients', '?')} "
+            f"patients ({block.get('n_images', '?')} images), {block.get('n_referable', '?')} referable "
+            f"patients and {block.get('n_not', '?')} not: {block.get('n_referred', '?')} of "
+            f"{block.get('n_patients', '?')} patients referred; {screening_figures_words(block, unit='patients')}"
+            f"; AUC of the patients' max P(referable) {auc}"
+            + (f" (95% CI {shown})" if shown != MISSING else ""))
+
+
 REFERRAL_RULE = "referral"
 """The key of metrics.json's ``decision_rules`` that holds the figures of the grades a referral
 cut gave (two grades and ``finetune.referral_target``: the cut is the grade decision), beside
@@ -803,7 +932,15 @@ def referral_summary(referral: dict[str, Any]) -> str:
             + (f" ({cuts})" if cuts else "")
             + f": out of fold {screening_figures_words(referral)}{short}; the deployed cut, "
             f"P(referable) >= {figure_text(referral.get('cut'))}, was fitted on all out-of-fold outputs "
-            f"and refers new images")
+            f"and refers new images ({REFERRAL_CUT_ENSEMBLE})")
+
+
+REFERRAL_CUT_ENSEMBLE = ("cross-fitted on single fold models' out-of-fold outputs, while new images are "
+                         "graded by the fold ensemble, the mean of the fold models' probabilities with the "
+                         "test-time flips: its figures on new images are not measured here")
+"""Said beside a deployed referral cut (:func:`referral_summary`, report.md, the model card): the
+cut was chosen on one fold model's outputs per image, a new image's P(referable) is the fold
+ensemble's (docs/design.md, "the ensemble itself has no out-of-fold figure")."""
 
 
 def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
@@ -945,10 +1082,12 @@ def referable_summary(referable: dict[str, Any], cuts_scale: str = "") -> str:
                                      cuts_scale or OPERATING_CUTS_SCALE)
     referral = referable.get("referral")
     return (f"{referable.get('rule') or referable_words(int(referable.get('from_grade', 0)))}, "
-            f"{referable.get('n_referable', '?')} referable and {referable.get('n_not', '?')} not: "
+            f"{referable.get('n_referable', '?')} referable images and {referable.get('n_not', '?')} not: "
             f"AUC of P(referable) {auc_text}; at the submitted grades (not an operating point tuned "
             f"on P(referable)) {screening_figures_words(referable)}{points}"
-            + (f"; {referral_summary(referral)}" if isinstance(referral, dict) else ""))
+            + (f"; {referral_summary(referral)}" if isinstance(referral, dict) else "")
+            + (f"; {patient_screening_summary(referable['per_patient'])}"
+               if isinstance(referable.get("per_patient"), dict) else ""))
 
 
 def _cut_words(referable: dict[str, Any], key: str, score: str = "P(referable)") -> str:
@@ -1080,7 +1219,8 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
         after = (f"{short} Each fold's cut applied to its rows' P1 in oof.csv gives these figures. The deployed "
                  f"referral cut, grade 1 when P1 >= {figure_text(referral.get('cut'))}, was chosen the same way "
                  f"on all out-of-fold outputs and grades new images: it is on the bundle's P1 (under the "
-                 f"temperature fitted on all of those outputs), not on oof.csv's cross-fitted P1.")
+                 f"temperature fitted on all of those outputs), not on oof.csv's cross-fitted P1; it was "
+                 f"{REFERRAL_CUT_ENSEMBLE}.")
     elif decision == "thresholds":
         cuts = [(f.get("fold"), (list(f.get("thresholds_cross_fitted") or []) + [None])[0])
                 for f in cv.get("folds") or [] if isinstance(f, dict)]

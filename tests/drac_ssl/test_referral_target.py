@@ -161,7 +161,8 @@ def test_the_words_put_each_cut_on_its_own_probabilities() -> None:
     assert ("Each fold's cut applied to its rows' P1 in oof.csv gives these figures. The deployed referral cut, "
             "grade 1 when P1 >= 0.306, was chosen the same way on all out-of-fold outputs and grades new images: "
             "it is on the bundle's P1 (under the temperature fitted on all of those outputs), not on oof.csv's "
-            "cross-fitted P1.") in said
+            "cross-fitted P1; it was cross-fitted on single fold models' out-of-fold outputs, while new images are "
+            "graded by the fold ensemble") in said
     # the target is set: no advice to set it (review: report.md and the model card gave it anyway)
     assert ("specificity 0.350 at sensitivity >= 0.90 (P1 >= 0.155) (those cuts are on oof.csv's cross-fitted "
             "probabilities, not the bundle's: new images are referred by the referral cut of "
