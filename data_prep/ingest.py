@@ -67,7 +67,7 @@ from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.natural_key
-    EYE_NAME,
+    EYE_NAME,  # noqa: F401  (re-exported: data_prep.ingest.EYE_NAME)
     SHARED_NAME_KIND,
     IngestError,
     LabelRow,
@@ -78,6 +78,8 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     drop_repeated_rows,
     duplicate_label_rows,
     error,
+    eye_pair_patient,
+    eye_suffix_share,
     format_problems,
     grade_problem,
     id_words,
@@ -1446,9 +1448,9 @@ def pair_eyes(train: Sequence[ImageEntry], source: str) -> list[Problem]:
     ``10_right`` are patient ``10``), recorded on its label, so both eyes share a fold."""
     paired = 0
     for entry in train:
-        match = EYE_NAME.match(Path(entry.image_id).stem)
-        if entry.label is not None and not entry.label.patient and match:
-            entry.label = dataclasses.replace(entry.label, patient=match["patient"])
+        patient = eye_pair_patient(entry.image_id)
+        if entry.label is not None and not entry.label.patient and patient:
+            entry.label = dataclasses.replace(entry.label, patient=patient)
             paired += 1
     if not paired:
         return []
@@ -1493,7 +1495,33 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
     if layout.treated_as == "eyepacs":
         notes = pair_eyes(train, source)
         return (patients_source_words(layout.treated_as, "") if notes else ""), notes
-    return "", []
+    said = eye_names_words([e.image_id for e in train])
+    if not said:
+        return "", []
+    # warned, not paired: outside EyePACS's layout, whose ids are defined as <patient>_left/_right,
+    # the part before the eye need not be the patient (a visit, a study) and pairing by a guess
+    # would silently change the folds of runs made before
+    return "", [warning(source, f"{said}, but no patient column is given: each image is its own unit, so "
+                                "a patient's fellow eyes can fall in different folds (their figures then "
+                                "overstate) and the bootstrap CIs treat them as independent",
+                        "add a column naming each image's patient (the part before the eye, e.g. 10 for "
+                        "10_left) to the label CSV and pass --patient-column <that column> "
+                        "(data.patient_column)", "folds")]
+
+
+EYE_NAMES_SHARE = 0.5
+"""The share of training image ids named ``<id>_left`` / ``_right`` or ``_OD`` / ``_OS``
+above which a layout that pairs no eyes is warned (:func:`eye_names_words`)."""
+
+
+def eye_names_words(image_ids: Sequence[str]) -> str:
+    """``'120 of 150 training image ids are named <id>_left/_right'`` when more than
+    :data:`EYE_NAMES_SHARE` of ``image_ids`` name an eye after an id
+    (:func:`data_prep.validate.eye_suffix_share`), else ``''``."""
+    hits, kinds = eye_suffix_share(image_ids)
+    if not image_ids or hits <= EYE_NAMES_SHARE * len(image_ids):
+        return ""
+    return f"{hits} of {len(image_ids)} training image ids are named <id>{kinds.replace(' and ', ' or <id>')}"
 
 
 def image_patients(train: Sequence[ImageEntry]) -> list[str]:
@@ -1882,9 +1910,10 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
     patients = set(image_patients(train))
     unused = None if grouped or not train else patient_column_guess(columns, grade_column,
                                                                      image_column)
+    eyes = "" if grouped else eye_names_words([e.image_id for e in train])
     return {"grouped": grouped, "source": source, "column": cfg.patient_column or owned or None,
             "n_patients": len(patients) if grouped else None, "n_images": len(train),
-            "unused_column": unused}
+            "unused_column": unused, **({"eye_names": eyes} if eyes else {})}
 
 
 def _patients_line(facts: dict[str, object] | None, twins_joined: bool = False) -> str:
@@ -1907,6 +1936,9 @@ def _patients_line(facts: dict[str, object] | None, twins_joined: bool = False) 
                 f"{counted(int(facts['n_images']), 'training image')}")
     if unused:
         return f"folds: each training image its own unit, although {looks}"
+    if facts.get("eye_names"):
+        return (f"folds: each training image its own unit, although {facts['eye_names']} (see the warning): "
+                "--patient-column keeps a patient's eyes in one fold")
     return ("folds: each training image its own unit (no patient column: --patient-column "
             "groups a patient's images into one fold)")
 

@@ -3012,6 +3012,30 @@ EYE_NAME = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$", re.IGNORECASE)
 patient of :func:`data_prep.ingest.pair_eyes`, which keeps a patient's two eyes in one fold)."""
 
 
+def eye_pair_patient(name: str) -> str | None:
+    """The patient of an EyePACS image id (:data:`EYE_NAME`: ``10_left`` and ``10_right.jpeg``
+    are patient ``10``), None for a name of another form. The one rule of the ingest's eye
+    pairs (:func:`data_prep.ingest.pair_eyes`) and of ``export --score``'s with EyePACS-layout
+    labels (:func:`drac_ssl.scoring.read_grade_labels`)."""
+    match = EYE_NAME.match(Path(str(name)).stem)
+    return match["patient"] if match else None
+
+
+EYE_SUFFIX_NAME = re.compile(r"^(?P<patient>.+?)[_-](?P<eye>left|right|od|os)$", re.IGNORECASE)
+"""Image ids that name an eye after the patient: ``<id>_left`` / ``<id>_right`` and
+``<id>_OD`` / ``<id>_OS`` (also with ``-``): :func:`eye_suffix_share` counts them in a
+plain CSV layout, which pairs no eyes by itself."""
+
+
+def eye_suffix_share(names: Sequence[str]) -> tuple[int, str]:
+    """How many of ``names`` (image ids, extension or not) match :data:`EYE_SUFFIX_NAME`, and
+    the suffixes seen (``_left/_right``, ``_OD/_OS``), for the ingest's warning that such images
+    are not paired into patients unless ``data.patient_column`` names them."""
+    hits = [m for n in names if (m := EYE_SUFFIX_NAME.match(Path(str(n)).stem))]
+    kinds = sorted({"_left/_right" if m["eye"].lower() in ("left", "right") else "_OD/_OS" for m in hits})
+    return len(hits), " and ".join(kinds)
+
+
 class TakenNames:
     """The names a training image's new name must not take (:func:`training_rename`), as
     :func:`data_prep.layout.name_key` keys of each name and of each name without its extension

@@ -150,6 +150,7 @@ from data_prep.validate import (
     LabelRow,
     NameIndex,
     eye_of,
+    eye_pair_patient,
     flagged_ungradable_problem,
     gradable_column_of,
     gradable_mark,
@@ -200,6 +201,8 @@ from drac_ssl.metrics import (
     macro_ovo_auc,
     macro_ovr_auc,
     one_grade_note,
+    patient_screening,
+    patient_screening_summary,
     quadratic_weighted_kappa,
     recall_intervals,
     referable_report,
@@ -447,6 +450,11 @@ LEAVE_OUT_SCORE_WAY = ("or --ungradable leave_out leaves out every label row wit
 UNGRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their images: an image "
                         "without a true grade cannot be scored")
 """The scorer's fix for rows of a layout's ungradable grade (DeepDRiD's 5), as for an empty cell."""
+
+
+EYEPACS_PAIRS = "(EyePACS image ids <patient>_left / _right)"
+"""``LabelRows.patient_column`` when the patients are read from EyePACS-layout image ids, as the
+ingest pairs them (:func:`data_prep.validate.eye_pair_patient`), not from a column."""
 
 
 def _marked_ungradable(table: Table, k: int) -> tuple[int, str] | None:
@@ -853,9 +861,19 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     if not names and not any(p.severity == "error" for p in problems):
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))
+    patient_from = table.columns[patient_at] if patient_at is not None else ""
+    if patient_at is None and layout == "eyepacs":  # the ingest's eye pairs (pair_eyes): 10_left, 10_right
+        paired = [eye_pair_patient(n) or "" for n in names]
+        if any(paired):
+            patients, patient_at, patient_from = paired, -1, EYEPACS_PAIRS
+            problems.append(note(path, f"{sum(1 for p in paired if p)} of {counted(len(names), 'image')} named "
+                                       f"<patient>_left / _right, EyePACS's ids: the two eyes of a patient are "
+                                       f"one patient, as the ingest pairs them (the bootstrap resamples "
+                                       f"patients; the per-patient referral figures are given)",
+                                 "nothing to do; --patient-column overrides it", "patient"))
     return LabelRows(path, names, grades, lines, table.columns[index["image-name"]], column, layout,
                      table.dialect, problems, patients if patient_at is not None else [],
-                     table.columns[patient_at] if patient_at is not None else "", per_eye=bool(eyes),
+                     patient_from, per_eye=bool(eyes),
                      left_out=left_out, icdr_layout=icdr_grade_column(eyes or column) if icdr_like else "")
 
 
@@ -1363,6 +1381,12 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         referable.update(_KAGGLE_NO_RANKING)
     elif referable is not None:  # its cuts are chosen on these images, not on oof.csv
         referable["operating_points_note"] = SCORED_OPERATING_POINTS_NOTE
+    if referable is not None and not kaggle and groups is not None and cut is not None:
+        # the labels name patients: the per-patient referral beside the per-image one (a patient
+        # referable / referred if any of their images is), at the submitted grades
+        referable["per_patient"] = patient_screening(
+            y, np.asarray(probs, dtype=np.float64)[:, cut:].sum(axis=1), (np.asarray(pred) >= cut).astype(np.int64),
+            cut, groups, n_boot=n_boot, seed=seed)
     referral = (calibration or {}).get("referral")
     deployed = ({"note": f"not scored: {run_not_grader}, so its referral cut was not the one applied",
                  "withheld": True} if run_not_grader else
@@ -1667,6 +1691,10 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
     by_cut = (units >= cut_units(cut)).astype(np.int64)
     referred = by_cut if exported is None else exported
     figures = decision_screening(y, referred, r, n_boot=n_boot, seed=seed, groups=groups)
+    if groups is not None:  # patients known: a patient referred if any of their images is
+        figures["per_patient"] = patient_screening(
+            y, np.asarray(units, dtype=np.float64) / 1e6, referred, r, groups, n_boot=n_boot, seed=seed,
+            cut_words=f"the bundle's deployed cut, P(referable) >= {cut:.6g}")
     told.update(p_referable_from=source, n_referred_by_cut=int(by_cut.sum()),
                 decision_from=(f"{beside} (its referable column: the export's decision)" if exported is not None
                                else f"P(referable) >= {cut:.6g} applied here"))
@@ -2101,9 +2129,12 @@ def _screening_line(record: dict[str, Any]) -> str:
     referable = record["referable"]
     if record["num_grades"] == 2:
         names = record["class_names"]
+        per_patient = referable.get("per_patient")
         return (two_grade_decision_words(referable, None if _numbered(names) else names,
                                          "by the submission's class column")
-                + " QWK is Cohen's kappa here.")
+                + " QWK is Cohen's kappa here."
+                + (f" Referable DR {patient_screening_summary(per_patient)}." if isinstance(per_patient, dict)
+                   else ""))
     deployed = record.get("deployed_referral")
     # the bundle's own cut named only where it is known to have one (not withheld, not none)
     scale = SCORED_CUTS_SCALE + (
@@ -2135,7 +2166,9 @@ def _deployed_line(deployed: dict[str, Any], names: Sequence[str]) -> str:
                 if str(deployed.get("decision_from") or "").endswith("the export's decision)") else "")
     return (f"Referral at the bundle's deployed cut ({deployed['reused']}): refer when P(referable) >= "
             f"{figure_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}"
-            f"{decision}: {deployed.get('n_referred')} of {n} referred; {screening_figures_words(deployed)}.")
+            f"{decision}: {deployed.get('n_referred')} of {n} images referred; {screening_figures_words(deployed)}"
+            + (f"; {patient_screening_summary(deployed['per_patient'])}"
+               if isinstance(deployed.get("per_patient"), dict) else "") + ".")
 
 
 def _submission_cases(submission: str | Path) -> list[str]:

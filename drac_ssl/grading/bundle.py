@@ -109,6 +109,7 @@ from drac_ssl.metrics import (
     TEMPERATURE_BOUNDS,
     counted_units,
     grade_name_words,
+    patient_screening_summary,
     referable_summary,
     referral_words,
     temperature_at_bound,
@@ -1810,6 +1811,9 @@ def _model_card(meta: dict[str, Any]) -> str:
     if k == 2 and ("sensitivity" in cv or isinstance(cv.get("referable"), dict)):
         # report.md's words: at the cross-fitted thresholds (each fold's), the deployed one apart
         screening = f"\n{two_grade_summary(cv, names, cal, auc_said=True)}"  # its AUC: the headline's
+        per_patient = (cv.get("referable") or {}).get("per_patient")
+        if isinstance(per_patient, dict):  # patients known: a patient referred if any image is
+            screening += f" Referable DR {patient_screening_summary(per_patient)}."
     elif isinstance(cv.get("referable"), dict) and k > 2:  # finetune.referable_from: grade >= r
         screening = f"\nReferable DR, out of fold: {referable_summary(cv['referable'])}."
     rule_line = ""

@@ -171,7 +171,7 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     assert line.startswith("Referral at the bundle's deployed cut (the bundle's deployed cut re-used, not "
                            "re-fitted): refer when P(referable) >= 0.500 (referable = grade >= 2 (Moderate or "
                            "worse); set for sensitivity:0.90 on the training's out-of-fold outputs), P(referable) "
-                           f"from {sub} (P2+P3+P4): 10 of 16 referred; sensitivity 0.875 (7/8; 95% CI "), line
+                           f"from {sub} (P2+P3+P4): 10 of 16 images referred; sensitivity 0.875 (7/8; 95% CI "), line
     assert "specificity 0.625 (5/8; 95% CI" in line and "Wilson score" in line
     (referable,) = [x for x in printed.splitlines() if x.startswith("Referable DR")]
     assert "set finetune.referral_target" not in referable  # it was set: the cut is scored next
@@ -207,7 +207,7 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     lines = scoring.score_lines(record)
     (line,) = [x for x in lines if x.startswith("Referral at the bundle's deployed cut")]
     assert "(its P_referable column), referred as its referable column says (the export's decision): 0 of 16 " \
-        "referred;" in line, line
+        "images referred;" in line, line
     assert f"warning: {deployed['decision_warning']}" in lines
     referable_path(sub).write_text(lowered)
     # a Kaggle file: scored from its _referable.csv, else said why not

@@ -1,0 +1,215 @@
+"""Per-patient referral beside the per-image one (a screening-programme statistician's report):
+the package gave per-image sensitivity / specificity only, with counts whose unit was not said
+("354 referable and 443 not", "148 of 200 referred"), which a programme reads as patients; on
+an artificial pairing of RetinaMNIST images the per-image 0.901 / 0.422 were 0.947 / 0.202 per
+patient. ``export --score`` with EyePACS-layout labels did not pair eyes as the ingest does,
+and a plain CSV of ``<id>_left`` / ``<id>_right`` names split fellow eyes across folds without
+a word. Each test fails on the code before the change (the functions, columns and words are
+new)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from drac_ssl.export import main as export_main
+from drac_ssl.metrics import (
+    PER_PATIENT_RULE,
+    patient_referral,
+    patient_screening,
+    patient_screening_summary,
+    referable_summary,
+)
+from drac_ssl.oof import REFERRAL_COLUMNS, oof_columns
+from drac_ssl.submission import write_submission
+
+
+def test_the_patient_rule_is_the_worse_eye_the_any_image_referral_and_the_max_score() -> None:
+    # patient a: eyes 0/1 referable, referred 0/1; b: neither referable, one referred;
+    # c: one image, referable, not referred
+    units, truth, score, referred = patient_referral(
+        ["b", "a", "a", "c", "b"], [0, 0, 1, 1, 0], [0.30, 0.20, 0.70, 0.40, 0.10], [1, 0, 1, 0, 0])
+    assert units.tolist() == ["a", "b", "c"]
+    assert truth.tolist() == [1, 0, 1]
+    assert score.tolist() == [0.70, 0.30, 0.40]
+    assert referred.tolist() == [1, 1, 0]
+    with pytest.raises(ValueError, match="one value per image"):
+        patient_referral(["a"], [0, 1], [0.1, 0.2], [0, 1])
+    with pytest.raises(ValueError, match="referred must hold 0 or 1"):
+        patient_referral(["a", "b"], [0, 1], [0.1, 0.2], [0, 2])
+
+
+def test_per_patient_figures_differ_from_the_per_image_ones_and_say_their_unit() -> None:
+    # 4 patients of 2 images, grades >= 2 referable; per image: 2 referable (both found), 6 not
+    # (3 referred: specificity 3/6); per patient: p0 and p1 referable (both found), p2 and p3
+    # not, each with one image referred: specificity 0/2
+    y = [2, 0, 3, 0, 0, 0, 0, 0]
+    referred = [1, 0, 1, 1, 1, 0, 0, 1]
+    p_ref = [0.9, 0.1, 0.8, 0.6, 0.7, 0.2, 0.3, 0.65]
+    patients = ["p0", "p0", "p1", "p1", "p2", "p2", "p3", "p3"]
+    block = patient_screening(y, p_ref, referred, 2, patients, n_boot=20, seed=0)
+    assert (block["unit"], block["n_patients"], block["n_images"]) == ("patients", 4, 8)
+    assert (block["n_referable"], block["n_not"], block["n_referred"]) == (2, 2, 4)
+    assert block["sensitivity_counts"] == [2, 2] and block["specificity_counts"] == [0, 2]
+    assert block["sensitivity"] == 1.0 and block["specificity"] == 0.0
+    assert block["sensitivity_ci_method"] == "wilson"  # small counts: the Wilson interval
+    assert block["auc"] == 1.0  # max P(referable): 0.9, 0.8 against 0.7, 0.65
+    assert block["rule"] == PER_PATIENT_RULE
+    said = patient_screening_summary(block)
+    assert "4 patients (8 images), 2 referable patients and 2 not: 4 of 4 patients referred" in said, said
+    assert "sensitivity 1.000 (2/2 patients; 95% CI" in said and "specificity 0.000 (0/2 patients; 95% CI" in said
+    assert "referred by the submitted grades (grade >= 2)" in said
+    # the per-image sentence says images; with the block, the per-patient sentence follows it
+    image_words = referable_summary({"rule": "referable = grade >= 2", "n_referable": 2, "n_not": 6,
+                                     "auc": 0.9, "sensitivity": 1.0, "specificity": 0.5, "per_patient": block})
+    assert "2 referable images and 6 not" in image_words and "; per patient (worse eye" in image_words
+
+
+def test_oof_columns_gain_the_referral_columns_only_with_a_cut() -> None:
+    plain = oof_columns(3, "classification", patients=True)
+    assert not set(REFERRAL_COLUMNS) & set(plain)
+    with_cut = oof_columns(3, "classification", patients=True, referral=True)
+    assert with_cut[-4:] == [*REFERRAL_COLUMNS, "patient"]
+
+
+NAMES = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+
+
+def test_score_pairs_eyepacs_eyes_and_gives_the_per_patient_block(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """EyePACS-layout labels (``image,level``, ``10_left``): the eyes are one patient, as the
+    ingest pairs them; the CIs resample patients and the per-patient referral is given."""
+    truth = [2, 0, 0, 0, 3, 3, 0, 1, 2, 0, 0, 0]
+    given = [2, 0, 2, 0, 3, 0, 1, 2, 0, 0, 0, 0]
+    cases = [f"{10 + i // 2}_{'left' if i % 2 == 0 else 'right'}.jpeg" for i in range(len(truth))]
+    probs = np.full((len(given), 5), 0.025)
+    for i, g in enumerate(given):
+        probs[i, g] = 0.9
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, cases, probs, given, num_grades=5)
+    labels = tmp_path / "trainLabels.csv"
+    labels.write_text("image,level\n" + "".join(f"{c[:-5]},{g}\n" for c, g in zip(cases, truth, strict=True)))
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "metadata.json").write_text(json.dumps({"class_names": NAMES, "variant": "vicreg",
+                                                      "cv_metrics": {"referable": {"from_grade": 2}}}))
+    (bundle / "MODEL_CARD.md").write_text("card")
+    out = tmp_path / "score.json"
+    assert export_main([str(bundle), "--score", str(sub), "--labels", str(labels), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert (record["ci_resamples"], record["ci_units"]) == ("patients", 6)
+    block = record["referable"]["per_patient"]
+    # patients 10 (2, 0: referable, found), 11 (0, 0: not, referred by 11_left's 2), 12 (3, 3:
+    # found), 13 (0, 1: not, referred by 13_right's 2), 14 (2, 0: missed), 15 (0, 0: cleared)
+    assert block["sensitivity_counts"] == [2, 3] and block["specificity_counts"] == [1, 3]
+    assert (block["n_patients"], block["n_images"]) == (6, 12)
+    assert "3 referable patients and 3 not: 4 of 6 patients referred" in printed, printed
+    assert "referable images and" in printed
+    assert any("EyePACS's ids" in n for n in record["label_notes"]), record["label_notes"]
+
+
+def test_a_plain_csv_of_left_right_names_is_warned_not_silently_split(tmp_path: Path) -> None:
+    from data_prep import ingest
+    from drac_ssl.config import DataConfig
+
+    root = tmp_path / "d"
+    root.mkdir()
+    rng = np.random.default_rng(3)
+    lines = ["image name,DR grade"]
+    for i in range(20):
+        name = f"{100 + i // 2}_{'OD' if i % 2 == 0 else 'OS'}.jpg"
+        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((64, 64), Image.Resampling.BILINEAR).save(root / name)
+        lines.append(f"{name},{i % 5}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = ingest.run(DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
+                                   grades=["icdr"]), tmp_path / "out", verbose=False)
+    said = [w for w in result.warnings if "named <id>_OD/_OS" in w]
+    assert len(said) == 1, result.warnings
+    assert "20 of 20 training image ids" in said[0] and "--patient-column" in said[0]
+
+
+# --------------------------------------------------------------------------------------
+# The fine-tuning, end to end: three grades, patients of two images, a referral target
+
+
+@pytest.fixture(scope="module")
+def patient_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny pretrained run (2 folds, 3 grades) whose manifest pairs its training images into
+    patients of two (``P00``..``P14``)."""
+    import csv
+
+    import torch
+    from fake_ingest import TINY_FINETUNE, make_fake_ingest
+
+    from drac_ssl import pretrain
+    from drac_ssl.config import load_config
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        root = tmp_path_factory.mktemp("patient_run")
+        make_fake_ingest(root, n_folds=2)
+        manifest = root / "data" / "manifest.csv"
+        with open(manifest, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        for i, row in enumerate(r for r in rows if r["split"] == "train"):
+            row["patient"] = f"P{i // 2:02d}"
+        with open(manifest, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        pretrain.run(load_config(None, [f"{k}={v}" for k, v in {**TINY_FINETUNE, "data.n_folds": "2"}.items()]),
+                     root)
+    finally:
+        torch.set_num_threads(threads)
+    return root
+
+
+def test_a_run_with_patients_reports_the_per_patient_referral(patient_run: Path) -> None:
+    import csv
+
+    from fake_ingest import TINY_FINETUNE
+
+    from drac_ssl import finetune
+    from drac_ssl.config import load_config
+    from drac_ssl.report import write_report
+
+    settings = {**TINY_FINETUNE, "data.n_folds": "2", "finetune.compare_scratch": "false", "finetune.n_boot": "50",
+                "finetune.referable_from": "1", "finetune.referral_target": "sensitivity:0.8"}
+    result = finetune.run(load_config(None, [f"{k}={v}" for k, v in settings.items()]), patient_run)
+    variant = result.variants["vicreg"]
+    metrics = json.loads((variant.out_dir / "metrics.json").read_text())
+    referral = metrics["referable"]["referral"]
+    block = metrics["referable"]["per_patient"]
+    with open(variant.oof_path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    # oof.csv: P(referable), the fold's own cut and the decision, then the patient
+    assert list(rows[0])[-4:] == ["P_referable", "referral_cut", "referred", "patient"]
+    for r in rows:
+        assert float(r["referral_cut"]) == referral["fold_cuts"][r["fold"]]
+        assert float(r["P_referable"]) == pytest.approx(float(r["P1"]) + float(r["P2"]), abs=2e-6)
+    # the per-patient block recomputed from oof.csv alone, by the rule of the report
+    units, truth, _, referred = patient_referral([r["patient"] for r in rows],
+                                                 [int(int(r["grade"]) >= 1) for r in rows],
+                                                 [float(r["P_referable"]) for r in rows],
+                                                 [int(r["referred"]) for r in rows])
+    assert block["n_patients"] == units.size == 15 and block["n_images"] == 30
+    assert block["n_referable"] == int(truth.sum()) and block["n_referred"] == int(referred.sum())
+    assert block["sensitivity_counts"] == [int((referred[truth == 1]).sum()), int(truth.sum())]
+    assert block["specificity_counts"] == [int((1 - referred[truth == 0]).sum()), int((truth == 0).sum())]
+    report = write_report(patient_run).read_text()
+    assert "; per patient (worse eye: a patient is referable if any of their images is, referred if any of " \
+           "their images is referred by each fold's own referral cut" in report
+    assert f"15 patients (30 images), {block['n_referable']} referable patients and {block['n_not']} not" in report
+    assert "referable images and" in report
+    # the deployed cut is said to be on single fold models, new images graded by the ensemble
+    assert "cross-fitted on single fold models' out-of-fold outputs, while new images are graded by the fold " \
+           "ensemble" in report
+    # three grades: the variant is chosen by QWK whatever the target, and the selection line says so
+    assert "chosen by QWK; referral target not used to choose" in report
