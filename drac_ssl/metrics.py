@@ -818,6 +818,8 @@ def patient_screening(y_true: Any, p_referable: Any, referred: Any, from_grade: 
     n_not = int(truth.size - n_ref)
     auc = float("nan")
     ci = [float("nan"), float("nan")]
+    auc_note = (None if n_ref and n_not else
+                f"{'every one' if n_ref else 'none'} of the {units.size} patients is referable: the AUC needs both")
     if n_ref and n_not:
         auc = float(roc_auc_score(truth, score))
         if n_boot > 0:
@@ -827,7 +829,7 @@ def patient_screening(y_true: Any, p_referable: Any, referred: Any, from_grade: 
             "referred_by": cut_words or f"the submitted grades (grade >= {r})",
             "n_patients": int(units.size), "n_images": int(yt.size), "from_grade": r,
             "n_referable": n_ref, "n_not": n_not, "n_referred": int(by_patient.sum()),
-            "auc": auc, "auc_ci95": [float(ci[0]), float(ci[1])],
+            "auc": auc, "auc_note": auc_note, "auc_ci95": [float(ci[0]), float(ci[1])],
             **_decided_screening(truth, by_patient, n_boot, alpha, seed, None)}
 
 
@@ -846,6 +848,7 @@ def patient_screening_summary(block: dict[str, Any]) -> str:
             f"patients and {block.get('n_not', '?')} not: {block.get('n_referred', '?')} of "
             f"{block.get('n_patients', '?')} patients referred; {screening_figures_words(block, unit='patients')}"
             f"; AUC of the patients' max P(referable) {auc}"
+            + (f" ({block['auc_note']})" if auc == MISSING and block.get("auc_note") else "")
             + (f" (95% CI {shown})" if shown != MISSING else ""))
 
 

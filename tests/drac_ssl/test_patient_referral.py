@@ -67,6 +67,10 @@ def test_per_patient_figures_differ_from_the_per_image_ones_and_say_their_unit()
     image_words = referable_summary({"rule": "referable = grade >= 2", "n_referable": 2, "n_not": 6,
                                      "auc": 0.9, "sensitivity": 1.0, "specificity": 0.5, "per_patient": block})
     assert "2 referable images and 6 not" in image_words and "; per patient (worse eye" in image_words
+    # one side without a patient: no AUC, and the words say why
+    alone = patient_screening([2, 3], [0.6, 0.7], [1, 1], 2, ["a", "b"], n_boot=10)
+    assert "AUC of the patients' max P(referable) n/a (every one of the 2 patients is referable" in \
+        patient_screening_summary(alone)
 
 
 def test_oof_columns_gain_the_referral_columns_only_with_a_cut() -> None:
