@@ -78,8 +78,8 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     drop_repeated_rows,
     duplicate_label_rows,
     error,
+    eye_names_words,
     eye_pair_patient,
-    eye_suffix_share,
     format_problems,
     grade_problem,
     id_words,
@@ -1443,6 +1443,15 @@ def eye_pairs(cfg: DataConfig, layout: Layout) -> bool:
     return layout.treated_as == "eyepacs" and not cfg.patient_column
 
 
+def _left_out_patient(row: LabelRow, cfg: DataConfig, layout: Layout) -> str:
+    """The patient of a label row left out as ungradable, as a kept row's would be in the
+    manifest: its patient cell, else with EyePACS's eye pairs (:func:`eye_pairs`) the part of
+    its name before ``_left`` / ``_right``; ``''`` when it names none."""
+    if row.patient:
+        return row.patient
+    return (eye_pair_patient(row.name) or "") if eye_pairs(cfg, layout) else ""
+
+
 def pair_eyes(train: Sequence[ImageEntry], source: str) -> list[Problem]:
     """EyePACS without a patient column: each image's patient from its id (``10_left`` and
     ``10_right`` are patient ``10``), recorded on its label, so both eyes share a fold."""
@@ -1494,7 +1503,10 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
                             "nothing to do; --patient-column overrides it", "folds")]
     if layout.treated_as == "eyepacs":
         notes = pair_eyes(train, source)
-        return (patients_source_words(layout.treated_as, "") if notes else ""), notes
+        if notes:
+            return patients_source_words(layout.treated_as, ""), notes
+        # EyePACS's columns but no <patient>_left/_right id: names such as 10_OD / 10_OS are
+        # not paired, and are warned as in any other layout
     said = eye_names_words([e.image_id for e in train])
     if not said:
         return "", []
@@ -1507,21 +1519,6 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
                         "add a column naming each image's patient (the part before the eye, e.g. 10 for "
                         "10_left) to the label CSV and pass --patient-column <that column> "
                         "(data.patient_column)", "folds")]
-
-
-EYE_NAMES_SHARE = 0.5
-"""The share of training image ids named ``<id>_left`` / ``_right`` or ``_OD`` / ``_OS``
-above which a layout that pairs no eyes is warned (:func:`eye_names_words`)."""
-
-
-def eye_names_words(image_ids: Sequence[str]) -> str:
-    """``'120 of 150 training image ids are named <id>_left/_right'`` when more than
-    :data:`EYE_NAMES_SHARE` of ``image_ids`` name an eye after an id
-    (:func:`data_prep.validate.eye_suffix_share`), else ``''``."""
-    hits, kinds = eye_suffix_share(image_ids)
-    if not image_ids or hits <= EYE_NAMES_SHARE * len(image_ids):
-        return ""
-    return f"{hits} of {len(image_ids)} training image ids are named <id>{kinds.replace(' and ', ' or <id>')}"
 
 
 def image_patients(train: Sequence[ImageEntry]) -> list[str]:
@@ -2590,8 +2587,12 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "ungradable": cfg.ungradable,
         # data.ungradable=leave_out: every row left out, its image (None: not in the folder)
         # marked_by: the column that marked a row ungradable beside its grade cell
+        # patient: the row's, as the manifest's patient column would hold it ('' none), so that
+        # the per-patient referral can count the patients an ungradable image leaves judged on
+        # their other images, or with none gradable (drac_ssl.metrics.patient_screening left_out)
         "left_out_ungradable": [{"name": row.name, "line": row.line, "grade_cell": row.written,
-                                 "image": image, **({"marked_by": row.marked_by} if row.marked_by else {})}
+                                 "image": image, "patient": _left_out_patient(row, cfg, layout),
+                                 **({"marked_by": row.marked_by} if row.marked_by else {})}
                                 for row, image in result.left_out_ungradable],
         # images carrying drac_ssl's phantom marker (a PNG text chunk): > 0 makes the run a
         # phantom one, as the phantom set's phantom.json beside the images does

@@ -39,8 +39,10 @@ has none of them, byte for byte as before), after the raw outputs:
 - ``referral_cut``: the cut that referred this row, its fold's own (cross-fitted on the other
   folds' out-of-fold outputs; metrics.json's ``referable.referral.fold_cuts``), not the
   deployed one;
-- ``referred``: 1 when the row was referred by that cut (decided on the unrounded
-  probabilities, as ``pred``), else 0.
+- ``referred``: 1 when the row was referred by that cut, else 0: decided on this file's
+  6-decimal ``P_referable`` against the cut in millionths
+  (``P_referable * 10**6 >= drac_ssl.submission.cut_units(referral_cut)``, as the export's
+  ``_referable.csv`` and the app decide), so the file alone reproduces every decision.
 
 Optional, last, only when the manifest names patients (its ``patient`` column filled:
 ``data.patient_column``, a layout's own patient column, EyePACS's eye pairs; a run without

@@ -144,11 +144,12 @@ from data_prep.layout import (
     UNGRADABLE_GRADES,
     icdr_grade_column,
 )
-from data_prep.problems import Problem, counted, error, in_line_order, note
+from data_prep.problems import Problem, counted, error, in_line_order, note, warning
 from data_prep.validate import (
     GRADABLE_SCORE_FIX,
     LabelRow,
     NameIndex,
+    eye_names_words,
     eye_of,
     eye_pair_patient,
     flagged_ungradable_problem,
@@ -196,6 +197,7 @@ from drac_ssl.metrics import (
     SCORED_OPERATING_POINTS_NOTE,
     accuracy_score,
     bootstrap_ci,
+    cut_text,
     degenerate_ci_reason,
     grading_report,
     macro_ovo_auc,
@@ -862,7 +864,10 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))
     patient_from = table.columns[patient_at] if patient_at is not None else ""
-    if patient_at is None and layout == "eyepacs":  # the ingest's eye pairs (pair_eyes): 10_left, 10_right
+    # EyePACS's columns, detected or given by --image-column / --grade-column (the same file)
+    eyepacs = layout == "eyepacs" or (not eyes and "image-name" in index and (
+        table.columns[index["image-name"]].strip().lower(), str(column).strip().lower()) == ("image", "level"))
+    if patient_at is None and eyepacs:  # the ingest's eye pairs (pair_eyes): 10_left, 10_right
         paired = [eye_pair_patient(n) or "" for n in names]
         if any(paired):
             patients, patient_at, patient_from = paired, -1, EYEPACS_PAIRS
@@ -871,6 +876,15 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                        f"one patient, as the ingest pairs them (the bootstrap resamples "
                                        f"patients; the per-patient referral figures are given)",
                                  "nothing to do; --patient-column overrides it", "patient"))
+    if patient_at is None and (said := eye_names_words(names, "images of the label CSV")):
+        # as the ingest warns (data_prep.ingest.own_patients): outside EyePACS's ids the part
+        # before the eye need not be the patient, so nothing is paired by a guess
+        problems.append(warning(path, f"{said}, but no patient column is given: each image is its own unit, "
+                                      f"so the bootstrap CIs treat a patient's fellow eyes as independent and "
+                                      f"no per-patient referral is given",
+                                "add a column naming each image's patient (the part before the eye, e.g. 10 "
+                                "for 10_left) to the label CSV and pass --patient-column <that column>",
+                                "patient"))
     return LabelRows(path, names, grades, lines, table.columns[index["image-name"]], column, layout,
                      table.dialect, problems, patients if patient_at is not None else [],
                      patient_from, per_eye=bool(eyes),
@@ -1357,6 +1371,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         sub = SubmissionRows(sub.path, [sub.cases[i] for i in kept], sub.classes[kept], sub.probs[kept],
                              [sub.lines[i] for i in kept])
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
+    # the patients of the rows left out without a true grade, as groups names them: the
+    # per-patient block is on the gradable images only and counts them apart
+    left_out = ([rows.patients[j] or f"\0{rows.names[j]}" for j in rows.left_out]
+                if groups is not None else None)
     pred, probs = sub.classes, sub.probs
     report = grading_report(y, probs, pred, names)
     if kaggle:  # its probabilities are the classes one-hot: no AUC is measured from them
@@ -1386,11 +1404,12 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         # referable / referred if any of their images is), at the submitted grades
         referable["per_patient"] = patient_screening(
             y, np.asarray(probs, dtype=np.float64)[:, cut:].sum(axis=1), (np.asarray(pred) >= cut).astype(np.int64),
-            cut, groups, n_boot=n_boot, seed=seed)
+            cut, groups, n_boot=n_boot, seed=seed, left_out=left_out)
     referral = (calibration or {}).get("referral")
     deployed = ({"note": f"not scored: {run_not_grader}, so its referral cut was not the one applied",
                  "withheld": True} if run_not_grader else
-                _deployed_referral(submission, sub, y, referral, kaggle, n_boot=n_boot, seed=seed, groups=groups)
+                _deployed_referral(submission, sub, y, referral, kaggle, n_boot=n_boot, seed=seed, groups=groups,
+                                   left_out=left_out)
                 if isinstance(referral, Mapping) else None)
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
@@ -1560,7 +1579,7 @@ def _calibration_lines(record: Mapping[str, Any]) -> list[str]:
                                       f" (thresholds {thresholds})" if thresholds and thresholds not in rule else "")]
         referral = cal.get("referral")
         if isinstance(referral, Mapping):
-            parts.append(f"referral cut P(referable) >= {figure_text(referral.get('cut'))} "
+            parts.append(f"referral cut P(referable) >= {cut_text(referral.get('cut'))} "
                          f"(grade >= {referral.get('from_grade')}, set for {referral.get('target')})")
         fitted = f"fitted on {cal['fitted_on']}, " if cal.get("fitted_on") else ""
         lines.append(f"Calibration applied (from {cal.get('source') or 'the bundle'}, {fitted}{cal['reused']}): "
@@ -1644,7 +1663,8 @@ def _referable_units(path: Path, cases: Sequence[str]) -> tuple[np.ndarray, np.n
 
 
 def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarray, referral: Mapping[str, Any],
-                       kaggle: bool, *, n_boot: int, seed: int, groups: np.ndarray | None) -> dict[str, Any] | None:
+                       kaggle: bool, *, n_boot: int, seed: int, groups: np.ndarray | None,
+                       left_out: Sequence[str] | None = None) -> dict[str, Any] | None:
     """The bundle's stored referral cut (its calibration's ``referral``: ``cut``,
     ``from_grade`` ``r``, ``target``), scored as deployed on these images: an image is referred
     when its P(referable) = P_r + ... + P_{K-1} is at or above the cut, compared in the
@@ -1659,7 +1679,9 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
     :func:`drac_ssl.metrics.decision_screening` (counts, the same intervals as the submitted
     grades' sensitivity and specificity). ``{"note": ...}`` when it cannot be scored (a Kaggle
     file without that file, a cut outside the submission's scale, a cut that is no number);
-    None for a ``referral`` that is not a mapping."""
+    None for a ``referral`` that is not a mapping. With ``groups`` the per-patient block
+    (:func:`drac_ssl.metrics.patient_screening`, ``left_out``: the patients of the label rows
+    left out without a true grade), its ``referred_by`` the decision's source."""
     from drac_ssl.metrics import decision_screening
     from drac_ssl.submission import cut_units, referable_path
 
@@ -1691,13 +1713,15 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
     by_cut = (units >= cut_units(cut)).astype(np.int64)
     referred = by_cut if exported is None else exported
     figures = decision_screening(y, referred, r, n_boot=n_boot, seed=seed, groups=groups)
+    decision_from = (f"{beside} (its referable column: the export's decision)" if exported is not None
+                     else f"the bundle's deployed cut, P(referable) >= {cut:.6f}, applied here")
     if groups is not None:  # patients known: a patient referred if any of their images is
+        # referred_by: what decided, as decision_from says it (the export's column, which may
+        # disagree with the cut: decision_warning), never the cut when the column decided
         figures["per_patient"] = patient_screening(
             y, np.asarray(units, dtype=np.float64) / 1e6, referred, r, groups, n_boot=n_boot, seed=seed,
-            cut_words=f"the bundle's deployed cut, P(referable) >= {cut:.6g}")
-    told.update(p_referable_from=source, n_referred_by_cut=int(by_cut.sum()),
-                decision_from=(f"{beside} (its referable column: the export's decision)" if exported is not None
-                               else f"P(referable) >= {cut:.6g} applied here"))
+            cut_words=decision_from, left_out=left_out)
+    told.update(p_referable_from=source, n_referred_by_cut=int(by_cut.sum()), decision_from=decision_from)
     if exported is not None and (exported != by_cut).any():
         told["decision_warning"] = (
             f"{beside}'s referable column refers {int(exported.sum())} of {len(exported)}, the cut P(referable) "
@@ -2165,7 +2189,7 @@ def _deployed_line(deployed: dict[str, Any], names: Sequence[str]) -> str:
     decision = (", referred as its referable column says (the export's decision)"
                 if str(deployed.get("decision_from") or "").endswith("the export's decision)") else "")
     return (f"Referral at the bundle's deployed cut ({deployed['reused']}): refer when P(referable) >= "
-            f"{figure_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}"
+            f"{cut_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}"
             f"{decision}: {deployed.get('n_referred')} of {n} images referred; {screening_figures_words(deployed)}"
             + (f"; {patient_screening_summary(deployed['per_patient'])}"
                if isinstance(deployed.get("per_patient"), dict) else "") + ".")

@@ -108,6 +108,7 @@ from drac_ssl.metrics import (
     RESAMPLING_UNITS,
     TEMPERATURE_BOUNDS,
     counted_units,
+    cut_text,
     grade_name_words,
     patient_screening_summary,
     referable_summary,
@@ -1797,13 +1798,13 @@ def _model_card(meta: dict[str, Any]) -> str:
     referral = cal.get("referral") if isinstance(cal.get("referral"), dict) else None
     if referral is not None and k == 2:  # finetune.referral_target: the cut decides the grade
         named = grade_name_words(names, 1)[2:]  # "" for the bare numbers: "1 (1)" said nothing
-        grade_rule = (f"1{f' ({named})' if named else ''} when P1 >= {figure_text(referral.get('cut'))}, else 0: the referral cut set for "
+        grade_rule = (f"1{f' ({named})' if named else ''} when P1 >= {cut_text(referral.get('cut'))}, else 0: the referral cut set for "
                       f"{referral_words(referral)} on the out-of-fold outputs "
                       f"(finetune.referral_target={referral.get('target')}; the class decision "
                       f"`{decision}` is not used)")
     elif referral is not None:
         grade_rule += (f"; referral (not a grade): P(referable), grades >= {referral.get('from_grade')}, "
-                       f"at or above {figure_text(referral.get('cut'))}, the cut set for "
+                       f"at or above {cut_text(referral.get('cut'))}, the cut set for "
                        f"{referral_words(referral)} on the out-of-fold outputs "
                        f"(finetune.referral_target={referral.get('target')})")
     rules = cv.get("decision_rules") or {}

@@ -66,7 +66,7 @@ def test_per_patient_figures_differ_from_the_per_image_ones_and_say_their_unit()
     # the per-image sentence says images; with the block, the per-patient sentence follows it
     image_words = referable_summary({"rule": "referable = grade >= 2", "n_referable": 2, "n_not": 6,
                                      "auc": 0.9, "sensitivity": 1.0, "specificity": 0.5, "per_patient": block})
-    assert "2 referable images and 6 not" in image_words and "; per patient (worse eye" in image_words
+    assert "2 referable images and 6 not" in image_words and "; per patient, gradable images only (worse eye" in image_words
     # one side without a patient: no AUC, and the words say why
     alone = patient_screening([2, 3], [0.6, 0.7], [1, 1], 2, ["a", "b"], n_boot=10)
     assert "AUC of the patients' max P(referable) n/a (every one of the 2 patients is referable" in \
@@ -208,12 +208,138 @@ def test_a_run_with_patients_reports_the_per_patient_referral(patient_run: Path)
     assert block["sensitivity_counts"] == [int((referred[truth == 1]).sum()), int(truth.sum())]
     assert block["specificity_counts"] == [int((1 - referred[truth == 0]).sum()), int((truth == 0).sum())]
     report = write_report(patient_run).read_text()
-    assert "; per patient (worse eye: a patient is referable if any of their images is, referred if any of " \
+    assert "; per patient, gradable images only (worse eye: a patient is referable if any of their images is, referred if any of " \
            "their images is referred by each fold's own referral cut" in report
     assert f"15 patients (30 images), {block['n_referable']} referable patients and {block['n_not']} not" in report
     assert "referable images and" in report
     # the deployed cut is said to be on single fold models, new images graded by the ensemble
-    assert "cross-fitted on single fold models' out-of-fold outputs, while new images are graded by the fold " \
-           "ensemble" in report
+    assert "fitted on the pooled out-of-fold outputs of single fold models, while new images are graded by the " \
+           "fold ensemble (mean of the folds, with flips)" in report
+    assert "cross-fitted on single fold models" not in report  # review F2: the deployed cut is not cross-fitted
     # three grades: the variant is chosen by QWK whatever the target, and the selection line says so
     assert "chosen by QWK; referral target not used to choose" in report
+
+
+# --------------------------------------------------------------------------------------
+# A review's findings on the per-patient block (F1-F9): each test fails on the code before
+
+
+def test_blank_patient_ids_are_each_their_own_patient() -> None:
+    """Review F5: oof.csv's patient cell is blank for an image without one, and the block is
+    said to be recomputable from oof.csv alone; the blank ids were merged into one patient."""
+    units, truth, _, referred = patient_referral(["", "", "x"], [1, 0, 0], [0.1, 0.2, 0.3], [0, 0, 1])
+    assert units.size == 3 and sorted(truth.tolist()) == [0, 0, 1] and referred.sum() == 1
+    units, _, _, _ = patient_referral([None, "  ", float("nan"), "x", "x"], [0] * 5, [0.1] * 5, [0] * 5)
+    assert units.size == 4  # three blank images, one patient x of two
+    block = patient_screening([2, 0, 0], [0.9, 0.1, 0.2], [1, 0, 0], 1, ["", "", ""])
+    assert (block["n_patients"], block["n_referable"], block["n_not"]) == (3, 1, 2)
+
+
+def test_ungradable_images_are_counted_apart_from_the_per_patient_block() -> None:
+    """Review F1: an image left out as ungradable silently left its patient judged on the
+    other eye, and a patient with no gradable image dropped out of the block unsaid."""
+    assert "gradable images only" in PER_PATIENT_RULE
+    # gradable: a (two images), b (one), one image without a patient; left out: a's third
+    # image, c's only one, d's two, and one image without a patient
+    y, p_ref, referred = [2, 0, 0, 1], [0.9, 0.1, 0.2, 0.4], [1, 0, 0, 0]
+    block = patient_screening(y, p_ref, referred, 1, ["a", "a", "b", ""],
+                              left_out=["a", "c", "d", "d", ""])
+    assert block["n_patients"] == 3
+    assert block["n_images_left_out"] == 5
+    assert block["n_patients_image_left_out"] == 1  # a, judged on their other two images
+    assert block["n_patients_none_gradable"] == 3  # c, d and the image without a patient
+    said = patient_screening_summary(json.loads(json.dumps(block, default=float)))
+    assert "per patient, gradable images only" in said
+    assert ("5 images left out as ungradable, 1 patient counted here judged on their other images, "
+            "3 patients with no gradable image not counted (screening programmes usually recall") in said
+    unknown = patient_screening(y, p_ref, referred, 1, ["a", "a", "b", ""])
+    assert unknown["n_images_left_out"] is None and "left out" not in patient_screening_summary(unknown)
+    none = patient_screening(y, p_ref, referred, 1, ["a", "a", "b", ""], left_out=[])
+    assert (none["n_images_left_out"], none["n_patients_none_gradable"]) == (0, 0)
+
+
+def test_the_ingest_records_the_left_out_rows_patients_and_the_finetuning_reads_them(tmp_path: Path) -> None:
+    """Review F1: the fine-tuning's block had no way to know the ungradable images' patients:
+    the ingest summary's left_out_ungradable now records each row's patient."""
+    from data_prep import ingest
+    from drac_ssl.config import DataConfig
+    from drac_ssl.finetune import left_out_patients
+
+    root = tmp_path / "d"
+    root.mkdir()
+    rng = np.random.default_rng(4)
+    lines = ["image name,DR grade,patient"]
+    for i in range(20):
+        name = f"img{i:02d}.jpg"
+        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((64, 64), Image.Resampling.BILINEAR).save(root / name)
+        grade = "" if i in (0, 1, 2) else str(i % 5)  # p0's both images and p1's first: no grade
+        lines.append(f"{name},{grade},p{i // 2}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    ingest.run(DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
+                          grades=["icdr"], patient_column="patient", ungradable="leave_out"), out, verbose=False)
+    summary = json.loads((out / "ingest_summary.json").read_text())
+    assert [r["patient"] for r in summary["left_out_ungradable"]] == ["p0", "p0", "p1"]
+    assert left_out_patients(out) == ["patient:p0", "patient:p0", "patient:p1"]
+    for row in summary["left_out_ungradable"]:  # an ingest before it recorded no patient
+        row.pop("patient")
+    (out / "ingest_summary.json").write_text(json.dumps(summary))
+    assert left_out_patients(out) is None
+
+
+def test_the_deployed_cut_is_not_called_cross_fitted_and_cuts_print_as_stored() -> None:
+    """Review F2 / F3: the deployed cut, fitted on the pooled out-of-fold outputs, was called
+    cross-fitted; cuts were printed to 3 decimals beside oof.csv's 6-decimal P_referable
+    (a row at 0.666728 referred by a cut printed 0.667)."""
+    from drac_ssl.metrics import REFERRAL_CUT_ENSEMBLE, cut_text, referral_summary
+
+    assert cut_text(0.666728) == "0.666728" and cut_text(None) == "n/a"
+    assert not REFERRAL_CUT_ENSEMBLE.startswith("cross-fitted")
+    assert "fitted on the pooled out-of-fold outputs of single fold models" in REFERRAL_CUT_ENSEMBLE
+    said = referral_summary({"metric": "sensitivity", "level": 0.9, "cut": 0.301034,
+                             "fold_cuts": {"0": 0.666728, "1": 0.5}, "sensitivity": 0.9, "specificity": 0.4})
+    assert "fold cuts cross-fitted (fold 0 0.666728, fold 1 0.500000)" in said, said
+    assert "the deployed cut, P(referable) >= 0.301034, refers new images: it was fitted on the pooled" in said
+    assert "cross-fitted on single fold models" not in said
+
+
+def test_score_pairs_eyepacs_columns_given_explicitly_and_warns_eye_names_without_patients(
+        tmp_path: Path) -> None:
+    """Review F6: EyePACS's image,level with --image-column / --grade-column given paired no
+    eyes, and a plain CSV of 10_left names without a patient column said nothing."""
+    from drac_ssl.scoring import read_grade_labels
+
+    eyes = "10_left,0\n10_right,2\n11_left,0\n11_right,0\n"
+    (tmp_path / "b.csv").write_text("image,level\n" + eyes)
+    (tmp_path / "c.csv").write_text("id,grade\n" + eyes)
+    rows = read_grade_labels(tmp_path / "b.csv", NAMES, image_column="image", grade_column="level")
+    assert rows.patients == ["10", "10", "11", "11"]
+    rows = read_grade_labels(tmp_path / "c.csv", NAMES, image_column="id", grade_column="grade")
+    assert rows.patients == []
+    said = [p for p in rows.problems if "named <id>_left/_right" in p.what]
+    assert len(said) == 1 and said[0].severity == "warning" and "--patient-column" in said[0].fix
+    assert "4 of 4 images of the label CSV" in said[0].what
+
+
+def test_an_eyepacs_folder_of_od_os_names_is_warned(tmp_path: Path) -> None:
+    """Review F7: an EyePACS-format folder (trainLabels.csv, image,level) whose ids are
+    <id>_OD / _OS returned before the eye-name warning; <id>_L / _R are warned too."""
+    from data_prep import ingest
+    from drac_ssl.config import DataConfig
+
+    for suffixes, kind in ((("OD", "OS"), "_OD/_OS"), (("L", "R"), "_L/_R")):
+        root = tmp_path / kind.replace("/", "")
+        (root / "train").mkdir(parents=True)
+        rng = np.random.default_rng(5)
+        lines = ["image,level"]
+        for i in range(20):
+            name = f"{100 + i // 2}_{suffixes[i % 2]}"
+            coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(coarse).resize((64, 64), Image.Resampling.BILINEAR).save(root / "train" / f"{name}.jpeg")
+            lines.append(f"{name},{i % 5}")
+        (root / "trainLabels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        result = ingest.run(DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
+                                       grades=["icdr"]), tmp_path / f"out{kind[1]}", verbose=False)
+        said = [w for w in result.warnings if f"named <id>{kind}" in w]
+        assert len(said) == 1, result.warnings

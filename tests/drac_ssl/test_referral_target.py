@@ -159,10 +159,10 @@ def test_the_words_put_each_cut_on_its_own_probabilities() -> None:
                               "referable": referable}, TWO)
     assert "in-sample) figures than these" not in said and "applied to oof.csv's P1 it gives" not in said
     assert ("Each fold's cut applied to its rows' P1 in oof.csv gives these figures. The deployed referral cut, "
-            "grade 1 when P1 >= 0.306, was chosen the same way on all out-of-fold outputs and grades new images: "
+            "grade 1 when P1 >= 0.306000, was chosen by the same rule and grades new images: "
             "it is on the bundle's P1 (under the temperature fitted on all of those outputs), not on oof.csv's "
-            "cross-fitted P1; it was cross-fitted on single fold models' out-of-fold outputs, while new images are "
-            "graded by the fold ensemble") in said
+            "cross-fitted P1; it was fitted on the pooled out-of-fold outputs of single fold models, while new "
+            "images are graded by the fold ensemble (mean of the folds, with flips)") in said
     # the target is set: no advice to set it (review: report.md and the model card gave it anyway)
     assert ("specificity 0.350 at sensitivity >= 0.90 (P1 >= 0.155) (those cuts are on oof.csv's cross-fitted "
             "probabilities, not the bundle's: new images are referred by the referral cut of "
