@@ -343,3 +343,76 @@ def test_an_eyepacs_folder_of_od_os_names_is_warned(tmp_path: Path) -> None:
                                        grades=["icdr"]), tmp_path / f"out{kind[1]}", verbose=False)
         said = [w for w in result.warnings if f"named <id>{kind}" in w]
         assert len(said) == 1, result.warnings
+
+
+def test_a_two_grade_run_prints_the_per_patient_block_on_the_console() -> None:
+    """Review F9: two-grade runs gave the per-patient block in report.md and the model card,
+    not on the fine-tuning's console."""
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    from drac_ssl import finetune
+
+    block = patient_screening([1, 0, 0, 1], [0.9, 0.2, 0.6, 0.4], [1, 0, 1, 0], 1, ["a", "a", "b", "c"])
+    referable = {"from_grade": 1, "n_referable": 2, "n_not": 2, "auc": 0.75, "auc_ci95": [0.5, 1.0],
+                 "sensitivity": 0.5, "specificity": 0.5, "per_patient": block}
+    metrics = {"decision": "thresholds", "class_names": ["no", "yes"], "qwk": 0.5, "qwk_ci95": [0.1, 0.9],
+               "qwk_ci95_note": None, "auc": 0.75, "auc_ovr": 0.75, "accuracy": 0.5, "one_grade_note": None,
+               "decision_rules": {"argmax": {"qwk": 0.4, "accuracy": 0.4}}, "folds": [],
+               "referable": referable, "sensitivity": 0.5, "specificity": 0.5}
+    ctx = SimpleNamespace(patients=None, num_grades=2, grades=np.array([0, 1]))
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        finetune._say_variant(ctx, "vicreg", metrics)  # type: ignore[arg-type]
+    assert "[finetune] vicreg: referable DR per patient, gradable images only (worse eye" in printed.getvalue()
+    assert "3 patients (4 images)" in printed.getvalue()
+
+
+def test_score_per_patient_counts_ungradable_rows_and_names_the_decision_it_scored(tmp_path: Path) -> None:
+    """Review F1 / F8 on ``export --score``: with ``--ungradable leave_out`` the per-patient
+    block dropped the patients left without a gradable image unsaid, and when the export's
+    ``_referable.csv`` referable column (the decision scored) disagreed with the cut, its
+    ``referred_by`` still named "the bundle's deployed cut"."""
+    from drac_ssl import scoring
+    from drac_ssl.submission import referable_path, write_referable
+
+    cases = [f"e{i:02d}.png" for i in range(8)]
+    truth = ["2", "0", "0", "", "3", "0", "", ""]  # e03, e06, e07 ungradable
+    patients = ["p0", "p0", "p1", "p1", "p2", "p2", "p3", "p3"]  # p3: no gradable image
+    given = [2, 0, 0, 0, 3, 2, 0, 0]
+    probs = np.full((8, 5), 0.025)
+    for i, g in enumerate(given):
+        probs[i, g] = 0.9
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, cases, probs, given, num_grades=5)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image,grade,patient\n" + "".join(
+        f"{c},{t},{p}\n" for c, t, p in zip(cases, truth, patients, strict=True)))
+    calibration = {"output": "classification", "temperature": 1.0, "thresholds": [0.5, 1.5, 2.5, 3.5],
+                   "decision": "argmax", "num_grades": 5,
+                   "referral": {"target": "sensitivity:0.90", "metric": "sensitivity", "level": 0.9,
+                                "from_grade": 2, "cut": 0.5}}
+    record = scoring.score(sub, labels, image_column="image", grade_column="grade", patient_column="patient",
+                           n_boot=20, grade_names=NAMES, run_given=True, referable_from=2,
+                           calibration=calibration, ungradable="leave_out")
+    block = record["referable"]["per_patient"]
+    assert (block["n_patients"], block["n_images"]) == (3, 5)
+    assert (block["n_images_left_out"], block["n_patients_image_left_out"], block["n_patients_none_gradable"]) \
+        == (3, 1, 1)
+    assert record["deployed_referral"]["per_patient"]["n_patients_none_gradable"] == 1
+    said = "\n".join(scoring.score_lines(record))
+    assert "1 patient with no gradable image not counted" in said
+    # every row graded, and the export's _referable.csv refers none where the cut refers some
+    labels.write_text("image,grade,patient\n" + "".join(
+        f"{c},{t or 0},{p}\n" for c, t, p in zip(cases, truth, patients, strict=True)))
+    write_referable(sub, 2, cut=0.5)
+    flipped = referable_path(sub).read_text().replace(",1\n", ",0\n")  # the export referred none
+    referable_path(sub).write_text(flipped)
+    record = scoring.score(sub, labels, image_column="image", grade_column="grade", patient_column="patient",
+                           n_boot=20, grade_names=NAMES, run_given=True, referable_from=2,
+                           calibration=calibration)
+    deployed = record["deployed_referral"]
+    assert "decision_warning" in deployed
+    assert deployed["per_patient"]["referred_by"] == deployed["decision_from"]
+    assert "its referable column: the export's decision" in deployed["per_patient"]["referred_by"]
+    assert deployed["per_patient"]["n_referred"] == 0

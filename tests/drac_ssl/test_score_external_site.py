@@ -169,7 +169,7 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     printed, record = _scored(tmp_path, capsys, bundle, sub)
     (line,) = [x for x in printed.splitlines() if x.startswith("Referral at the bundle's deployed cut")]
     assert line.startswith("Referral at the bundle's deployed cut (the bundle's deployed cut re-used, not "
-                           "re-fitted): refer when P(referable) >= 0.500 (referable = grade >= 2 (Moderate or "
+                           "re-fitted): refer when P(referable) >= 0.500000 (referable = grade >= 2 (Moderate or "
                            "worse); set for sensitivity:0.90 on the training's out-of-fold outputs), P(referable) "
                            f"from {sub} (P2+P3+P4): 10 of 16 images referred; sensitivity 0.875 (7/8; 95% CI "), line
     assert "specificity 0.625 (5/8; 95% CI" in line and "Wilson score" in line
@@ -495,7 +495,7 @@ def test_score_names_the_calibration_applied_and_measures_the_probabilities(
     assert line == (f"Calibration applied (from {bundle / 'metadata.json'}, fitted on out-of-fold outputs of 1200 "
                     "images, re-used unchanged: nothing was re-fitted on the scored images): temperature 1.250; "
                     "grade = argmax_k P_k (the most probable calibrated grade) (thresholds 0.500, 1.500, 2.500, "
-                    "3.500 stored, unused by the argmax decision); referral cut P(referable) >= 0.500 (grade >= 2, "
+                    "3.500 stored, unused by the argmax decision); referral cut P(referable) >= 0.500000 (grade >= 2, "
                     "set for sensitivity:0.90).")
     cal = record["calibration"]
     assert cal["source"] == str(bundle / "metadata.json") and cal["temperature"] == 1.25
