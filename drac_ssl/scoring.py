@@ -1399,12 +1399,17 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         referable.update(_KAGGLE_NO_RANKING)
     elif referable is not None:  # its cuts are chosen on these images, not on oof.csv
         referable["operating_points_note"] = SCORED_OPERATING_POINTS_NOTE
-    if referable is not None and not kaggle and groups is not None and cut is not None:
+    if referable is not None and groups is not None and cut is not None:
         # the labels name patients: the per-patient referral beside the per-image one (a patient
-        # referable / referred if any of their images is), at the submitted grades
+        # referable / referred if any of their images is), at the submitted grades; a Kaggle
+        # file's classes refer as well as any, its one-hot P columns rank nothing (no AUC)
         referable["per_patient"] = patient_screening(
             y, np.asarray(probs, dtype=np.float64)[:, cut:].sum(axis=1), (np.asarray(pred) >= cut).astype(np.int64),
             cut, groups, n_boot=n_boot, seed=seed, left_out=left_out)
+        if kaggle:
+            referable["per_patient"].update(auc=float("nan"), auc_ci95=[float("nan"), float("nan")],
+                                            auc_note=f"{KAGGLE_NO_PROBABILITIES}: no P(referable) to rank "
+                                                     f"the patients by")
     referral = (calibration or {}).get("referral")
     deployed = ({"note": f"not scored: {run_not_grader}, so its referral cut was not the one applied",
                  "withheld": True} if run_not_grader else

@@ -416,3 +416,22 @@ def test_score_per_patient_counts_ungradable_rows_and_names_the_decision_it_scor
     assert deployed["per_patient"]["referred_by"] == deployed["decision_from"]
     assert "its referable column: the export's decision" in deployed["per_patient"]["referred_by"]
     assert deployed["per_patient"]["n_referred"] == 0
+
+
+def test_a_kaggle_file_gets_the_per_patient_block_at_its_grades_without_an_auc(tmp_path: Path) -> None:
+    """Review F9's second part: a Kaggle file (classes only) scored against labels naming
+    patients gave no per-patient block; its grades refer patients as any submission's do."""
+    from drac_ssl import scoring
+
+    kaggle = tmp_path / "kaggle.csv"
+    given = [2, 0, 0, 0, 3, 0]
+    kaggle.write_text("id_code,diagnosis\n" + "".join(f"e{i},{g}\n" for i, g in enumerate(given)))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image,grade,patient\n" + "".join(
+        f"e{i},{t},p{i // 2}\n" for i, t in enumerate([2, 0, 2, 0, 0, 0])))
+    record = scoring.score(kaggle, labels, image_column="image", grade_column="grade", patient_column="patient",
+                           n_boot=20, grade_names=NAMES, run_given=True, referable_from=2)
+    block = record["referable"]["per_patient"]
+    # p0 (2, 0) referable and referred; p1 (2, 0) referable, missed; p2 (0, 0) not, referred by e4's 3
+    assert block["sensitivity_counts"] == [1, 2] and block["specificity_counts"] == [0, 1]
+    assert block["auc"] is None and "no P(referable) to rank the patients" in block["auc_note"]
