@@ -1730,7 +1730,7 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
     if exported is not None and (exported != by_cut).any():
         told["decision_warning"] = (
             f"{beside}'s referable column refers {int(exported.sum())} of {len(exported)}, the cut P(referable) "
-            f">= {cut:.6g} on its P_referable {int(by_cut.sum())}: the export did not refer by this bundle's cut "
+            f">= {cut:.6f} on its P_referable {int(by_cut.sum())}: the export did not refer by this bundle's cut "
             f"(another bundle graded, the export referred by the class, or the file was edited); the figures are "
             f"the export's decisions")
     return {**told, **figures}

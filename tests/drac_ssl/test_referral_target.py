@@ -551,11 +551,11 @@ def test_the_export_refers_by_the_bundles_cut_and_an_old_bundle_by_the_class(tmp
         with open(path, newline="", encoding="utf-8") as fh:
             got = [int(r["referable"]) for r in csv.DictReader(fh)]
         assert got == want.tolist()
-        assert ("P_referable >= 0.55, the referral cut set for sensitivity >= 0.90" in line) == (referral is not None)
+        assert ("P_referable >= 0.550000, the referral cut set for sensitivity >= 0.90" in line) == (referral is not None)
     assert not np.array_equal((classes >= 2).astype(int), (written >= 0.55).astype(int))  # the test tells them apart
     # two grades: the class rule and each note say the cut and its target
     bundle = load_bundle(_bundle(tmp_path / "two", TWO, _referral(0.3), 1))
-    assert export.class_rule_said(bundle) == ("1 when P1 >= 0.3, the referral cut set for sensitivity >= 0.90 on "
+    assert export.class_rule_said(bundle) == ("1 when P1 >= 0.300000, the referral cut set for sensitivity >= 0.90 on "
                                               "the out-of-fold outputs, else 0 (finetune.referral_target="
                                               "sensitivity:0.90)")
     notes = export._grade_notes(bundle, np.array([[0.6, 0.4], [0.8, 0.2]]), np.array([1, 0]))

@@ -203,7 +203,7 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     assert deployed["n_referred"] == 0 and deployed["n_referred_by_cut"] == 11
     assert deployed["sensitivity_counts"] == [0, 8] and deployed["specificity_counts"] == [8, 8]
     assert deployed["decision_warning"].startswith(f"{referable_path(sub)}'s referable column refers 0 of 16, the "
-                                                   "cut P(referable) >= 0.5 on its P_referable 11")
+                                                   "cut P(referable) >= 0.500000 on its P_referable 11")
     lines = scoring.score_lines(record)
     (line,) = [x for x in lines if x.startswith("Referral at the bundle's deployed cut")]
     assert "(its P_referable column), referred as its referable column says (the export's decision): 0 of 16 " \
