@@ -1193,7 +1193,7 @@ def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why
     cal = bundle.calibration
     if getattr(cal, "referral_decides", False) and cal.referral is not None:
         cut = cal.referral
-        return (f"1 when P1 >= {cut.cut:.6g}, the referral cut set for {cut.words()} on the out-of-fold "
+        return (f"1 when P1 >= {cut.cut:.6f}, the referral cut set for {cut.words()} on the out-of-fold "
                 f"outputs, else 0 (finetune.referral_target={cut.target})")
     if (threshold := two_grade_threshold(bundle)) is not None:
         n_smaller = min(n_smaller, n_not_largest + n_near_tie) if n_not_largest + n_near_tie else n_smaller
@@ -1241,7 +1241,7 @@ def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None
     path = referable_path(submission)
     rule = bundle.metadata["cv_metrics"]["referable"].get("rule") or f"referable = grade >= {r}"
     decided = (f"class >= {r}" if referral is None else
-               f"P_referable >= {referral.cut:.6g}, the referral cut set for {referral.words()} on the "
+               f"P_referable >= {referral.cut:.6f}, the referral cut set for {referral.words()} on the "
                f"out-of-fold outputs (finetune.referral_target={referral.target})"
                + (", which is the class with two grades" if k == 2 else ""))
     line = (f"referable DR ({rule}): P_referable = P{r}"
