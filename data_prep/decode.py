@@ -18,8 +18,9 @@ CRC or it holds a critical chunk no standard decoder knows: such a file is refus
 the package's words (:func:`png_crc_problem`, :func:`png_unknown_critical_problem`), since
 libpng prints its own errors and warnings on stderr, which OpenCV's log level does not reach. libjpeg likewise says a damaged JPEG only on
 stderr, and decodes it as if nothing were wrong (image data that end early: the rest grey):
-every JPEG's image data are read by OpenCV's libjpeg with C's ``stderr`` stream (not file
-descriptor 2) captured (:func:`libjpeg_decode`), its warning said in the package's words (:func:`jpeg_damage`) and
+every JPEG's image data are read by OpenCV's libjpeg with C's ``stderr`` stream (file
+descriptor 2 where the stream cannot be swapped) captured (:func:`libjpeg_decode`; where
+neither can, a warning that the damage was not checked), its warning said in the package's words (:func:`jpeg_damage`) and
 never printed. The properties handled, by the format specifications (PNG 1.2 / ISO 15948, JPEG ITU
 T.81 + JFIF 1.02 + Exif 2.32 / CIPA DC-008, TIFF 6.0, BMP):
 

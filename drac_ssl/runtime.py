@@ -185,7 +185,11 @@ def random_state_kept() -> Iterator[None]:
     found: Python's ``random``, NumPy's legacy ``np.random`` and torch's (the CPU generator,
     and each CUDA device's once CUDA is initialised), which a run reseeds
     (:func:`seed_everything`). :func:`drac_ssl.train.main` called from Python with an
-    ``argv`` runs inside it, so a host's streams go on as if no run had happened."""
+    ``argv`` runs inside it, so a host's streams go on as if no run had happened. The states
+    are the process's: another thread's draws from these generators during the block are
+    replayed after it (one run at a time per process, docs/python.md). CUDA's are given back
+    only if CUDA was initialised when the block began; a block that starts CUDA leaves them
+    at its seeds."""
     py_state, np_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
     cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     try:
