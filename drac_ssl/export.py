@@ -260,7 +260,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from data_prep.problems import Problem
 from drac_ssl.commands import (
@@ -271,7 +270,7 @@ from drac_ssl.commands import (
     score_arguments_problem,
 )
 from drac_ssl.config import GRADE_SCALES, Config
-from drac_ssl.console import ProgressLines, print_lines
+from drac_ssl.console import ProgressLines, print_lines, progress_bar
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.batch import (  # noqa: F401 - nothing_to_grade_problem re-exported
     FILE_CHUNK,
@@ -502,7 +501,7 @@ def _grade_cached(bundle: Bundle, images: Any, indices: Sequence[int]) -> Graded
     figures are its own, whatever the chunk: on the CPU byte for byte those of one call (the
     default job's submission.csv, checked); on a GPU, equal up to rounding."""
     parts: list[GradedImages] = []
-    with tqdm(total=len(indices), desc="export", unit="img", disable=None, leave=False) as bar:
+    with progress_bar(len(indices), "export", "img", leave=False) as bar:  # no tqdm off a terminal
         progress = ProgressLines(sys.stderr, "export")
         for start in range(0, len(indices), PREDICT_CHUNK):
             chunk = [np.asarray(images[i]) for i in indices[start:start + PREDICT_CHUNK]]
@@ -1886,7 +1885,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             files, order_file = kaggle_sorted(files, images_dir)
     # a bar on a terminal; off one (a log, nohup) a line at most a minute on stderr, where the
     # notes go (stdout is the result lines, printed at the end)
-    with tqdm(total=len(files), desc="export", unit="img", disable=None, leave=False) as bar:  # closed on a Ctrl-C too
+    with progress_bar(len(files), "export", "img", leave=False) as bar:  # closed on a Ctrl-C too
         progress = ProgressLines(sys.stderr, "export")
 
         counted = [0]  # files the bar has counted

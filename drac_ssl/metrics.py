@@ -59,6 +59,7 @@ from drac_ssl.figures import (
 )
 from drac_ssl.oof import resampling_kind
 from drac_ssl.scale import default_grade_names
+from drac_ssl.starting import python_random_kept
 
 
 def _sklearn_metric(name: str) -> Callable[..., Any]:
@@ -68,7 +69,8 @@ def _sklearn_metric(name: str) -> Callable[..., Any]:
     "Offline")."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        import sklearn.metrics
+        with python_random_kept():  # its first import draws from Python's random (a host's stream)
+            import sklearn.metrics
 
         return getattr(sklearn.metrics, name)(*args, **kwargs)
 
@@ -2223,7 +2225,8 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
                       seed: int, units: _Units) -> BootstrapScores:
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
-    import sklearn
+    with python_random_kept():  # its first import draws from Python's random (a host's stream)
+        import sklearn
 
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         # None or a Generator would draw other images for each model: nothing would pair them

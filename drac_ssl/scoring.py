@@ -255,6 +255,12 @@ class SubmissionCheckFailed(ScoreError):
         super().__init__(message)
         self.problems = list(problems)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException pickles as cls(*self.args), and args holds the message alone (problems is
+        # required): rebuild from both, so that the error crosses a process boundary as itself
+        # (a ProcessPoolExecutor worker's error would otherwise break the whole pool)
+        return type(self), (str(self), self.problems), self.__dict__
+
 
 @dataclass
 class LabelRows:
@@ -2363,10 +2369,10 @@ def _memo_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None,
     todo = [path for path in dict.fromkeys(files.values()) if path not in memo]
     shown = len(todo) >= HASH_PROGRESS_FILES
     if shown:
-        from tqdm import tqdm
+        from drac_ssl.console import ProgressLines, progress_bar
 
-        from drac_ssl.console import ProgressLines
-        bar = tqdm(total=len(todo), desc=f"score: {doing}", unit="file", disable=None, leave=False, file=sys.stderr)
+        # off a terminal no tqdm at all: even a disabled one fixes a host's multiprocessing start method
+        bar = progress_bar(len(todo), f"score: {doing}", "file", leave=False)
         progress = ProgressLines(sys.stderr, "score")
     try:
         for done, path in enumerate(todo, 1):
