@@ -156,7 +156,7 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                  patients: Sequence[str] | None = None, source: str = "folds",
                  grade_names: Sequence[str] = (),
                  rows: Sequence[tuple[str, int]] | None = None,
-                 unit: str = "patient") -> tuple[np.ndarray, list[Problem]]:
+                 unit: str = "patient", sites: Sequence[str] | None = None) -> tuple[np.ndarray, list[Problem]]:
     """Fold index 0..n_folds-1 for each training image, and any caveats as notes at ``source``.
 
     ``StratifiedKFold(shuffle=True, random_state=seed)``; with ``patients`` (one id per
@@ -174,6 +174,12 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     ``source`` (the label CSV) is where the problems are reported. ``unit``: what the notes
     call an id of ``patients``, ``patient`` or, when near twins joined them,
     :data:`TWIN_UNIT` (said with the words of :data:`FOLD_UNITS`).
+
+    ``sites`` (``data.site_column``: one site per image, or None): the folds are stratified
+    on grade x site instead of grade (:func:`site_strata`), so that each fold holds its share
+    of every site of each grade; a grade x site stratum of fewer units (patients, or images)
+    than folds is pooled with its grade's other small strata (stratified by grade alone
+    there), said in one note. The grade notes above stay on grades. None: as before.
     """
     y = np.asarray(grades, dtype=np.int64)
     folds = np.full(len(y), -1, dtype=np.int64)
@@ -189,8 +195,20 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
         problem = error(source, f"only {FOLD_UNITS[unit].count(units)} for {n_folds} folds", fix)
         raise IngestError(problem.line, [problem])
     per_grade = units_per_grade(y, patients)
-    folds, caught = _split(y, n_folds, seed, patients)
     caveats: list[Problem] = []
+    if sites is not None:
+        strata, pooled = site_strata(y, sites, n_folds, patients)
+        folds, caught = _split(strata, n_folds, seed, patients)
+        if pooled:
+            caveats.append(note(source, f"folds: {len(pooled)} grade x site stratum(s) hold fewer "
+                                        f"{unit}s than the {n_folds} folds "
+                                        f"({'; '.join(pooled[:6])}{' ...' if len(pooled) > 6 else ''}): "
+                                        f"those are stratified by grade alone, so their sites may "
+                                        f"not be spread evenly over the folds",
+                                "nothing to do; more images of those sites and grades, or fewer "
+                                "folds (--folds), spread them by site too", "folds"))
+    else:
+        folds, caught = _split(y, n_folds, seed, patients)
     rare = {g: n for g, n in enumerate(per_grade) if 0 < n < n_folds}
     for grade, n in rare.items():
         its = [row for row, g in zip(rows, y, strict=True) if g == grade] if rows else []
@@ -204,6 +222,34 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     caveats += [note(source, f"folds: {w.message}", "check the fold counts below", "folds")
                 for w in caught if SKLEARN_FEW_MEMBERS not in str(w.message)]
     return folds, caveats
+
+
+def site_strata(grades: Sequence[int] | np.ndarray, sites: Sequence[str], n_folds: int,
+                patients: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """The stratum of each image for folds stratified on grade x site, and the strata pooled.
+
+    Each (grade, site) pair holding at least ``n_folds`` units (its images' distinct
+    ``patients``, or its images when None) is a stratum of its own; the smaller pairs of a
+    grade are pooled into one stratum of that grade (stratified by grade alone there), so
+    that a small site never leaves a stratum the splitter cannot spread. Returns ``(strata,
+    pooled)``: ``strata`` ``(n,)`` int64 labels (any integers; the splitter reads only their
+    equality), ``pooled`` the pairs pooled as ``"grade G at SITE: N"`` in grade then site order
+    ([] when none was). Raises ValueError when ``sites`` and ``grades`` differ in length."""
+    y = np.asarray(grades, dtype=np.int64)
+    if len(sites) != len(y):
+        raise ValueError(f"site_strata: {len(y)} grades but {len(sites)} sites (one of each per image)")
+    names = sorted(set(sites))
+    at = {s: i for i, s in enumerate(names)}
+    units = patients if patients is not None else [str(i) for i in range(len(y))]
+    members: dict[tuple[int, str], set[str]] = {}
+    for g, s, u in zip(y.tolist(), sites, units, strict=True):
+        members.setdefault((g, s), set()).add(u)
+    small = {pair for pair, held in members.items() if len(held) < n_folds}
+    width = len(names) + 1  # per grade: one stratum per site, and its pooled one last
+    strata = np.array([g * width + (len(names) if (g, s) in small else at[s])
+                       for g, s in zip(y.tolist(), sites, strict=True)], dtype=np.int64)
+    pooled = [f"grade {g} at {s}: {len(members[(g, s)])}" for g, s in sorted(small)]
+    return strata, pooled
 
 
 def units_per_grade(grades: Sequence[int] | np.ndarray, patients: Sequence[str] | None) -> list[int]:

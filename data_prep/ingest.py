@@ -153,6 +153,11 @@ its image id without one, joined with its near twins' units), exactly as passed 
 were not grouped at all (no patient, no near twin: per-image folds). The bootstrap CIs resample
 these units (:func:`drac_ssl.oof.patient_groups`) and the preflight recomputes the folds with
 them (:func:`data_prep.folds.manifest_fold_gaps`)."""
+SITE_COLUMN = "site"
+"""The manifest's last column when ``data.site_column`` is set (absent otherwise, so that the
+manifest is byte for byte the one made without it): each labelled image's site as its label
+CSV row names it, empty for the other rows. The fine-tuning copies it into ``oof.csv``
+(:data:`drac_ssl.oof.SITE_COLUMN`) for report.md's figures per site."""
 MEDMNIST_SPLITS = ("train", "val", "test")
 UNLABELLED = "unlabelled"
 """The manifest split of the ``data.unlabelled`` folders' images."""
@@ -228,6 +233,8 @@ class ImageEntry:
     origin: str = ""  # the official split (train | val | test); default: split
     # the unit the folds grouped a training image by (FOLD_GROUP_COLUMN); '' when not grouped
     fold_group: str = ""
+    # the image's site (data.site_column, the manifest's SITE_COLUMN); '' without one
+    site: str = ""
 
     @property
     def image_id(self) -> str:
@@ -651,6 +658,8 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                             # --grades given: 'none' is never a grade it lacks
                                             scale_given=bool(list(cfg.grades)),
                                             layout_kind=layout.kind)
+        if table is not None and cfg.site_column:
+            table_problems += site_column_problems(table, cfg)
         if any(p.kind == "patient" for p in table_problems):
             # a column that looks like a patient id, not passed: its warning names the fix, so
             # Messidor-2's note asking for a column of examinations is dropped (a trial's F7)
@@ -1534,9 +1543,17 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     # each image's row in the label CSV, so that a fix can name the images to relabel
     rows = [(e.label.name, e.label.line) for e in train if e.label is not None] \
         if Path(source).suffix.lower() != ".npz" and Path(source).is_file() else None
+    sites = None
+    if cfg.site_column:
+        for e in train:
+            e.site = site_of(e.label, cfg) if e.label is not None else ""
+        # the site as the patient too (leave-one-site-out): each site is one unit, kept whole;
+        # no stratum of it could be spread
+        sites = None if cfg.patient_column and _same_column(cfg.site_column, cfg.patient_column) \
+            else [e.site for e in train]
     try:
         folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
-                                      grade_names, rows, unit=unit)
+                                      grade_names, rows, unit=unit, sites=sites)
     except IngestError as exc:
         return exc.problems
     for i, (entry, fold) in enumerate(zip(train, folds, strict=True)):
@@ -1545,6 +1562,46 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     if cfg.patient_column or own:
         notes += _patient_id_problems(train, source, cfg.patient_column or layout.patient_column)
     return notes + caveats
+
+
+def _same_column(a: str, b: str) -> bool:
+    """Whether two column names are one column as the label CSV's reader matches them (case
+    and surrounding spaces ignored)."""
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def site_of(label: LabelRow, cfg: DataConfig) -> str:
+    """The site cell (``data.site_column``, stripped) of a label row: its patient when the site
+    column is the patient column too (``--patient-column site --site-column site``), else its
+    cell among the row's other columns (:attr:`data_prep.validate.LabelRow.others`); '' when
+    the column is not set or the row has no such cell."""
+    column = cfg.site_column
+    if not column:
+        return ""
+    if cfg.patient_column and _same_column(column, cfg.patient_column):
+        return label.patient
+    return next((cell for name, cell in label.others if _same_column(name, column)), "")
+
+
+def site_column_problems(table: LabelTable, cfg: DataConfig) -> list[Problem]:
+    """The errors of ``data.site_column`` in the label CSV ``table``: a column it does not
+    have (the fix names its columns), or rows whose site cell is empty (the lines named, up to
+    :data:`PATIENT_SETS_SHOWN`); [] when the column is not set or every row names a site."""
+    column = cfg.site_column
+    if not column:
+        return []
+    if not any(_same_column(c, column) for c in table.columns):
+        return [error(table.path, f"--site-column {column!r} is not a column of the label CSV",
+                      f"give one of its columns: {', '.join(repr(c) for c in table.columns)}, or "
+                      f"drop --site-column (data.site_column)", "site")]
+    empty = [r.line for r in table.rows if not site_of(r, cfg)]
+    if not empty:
+        return []
+    shown = ", ".join(str(n) for n in empty[:PATIENT_SETS_SHOWN]) + (" ..." if len(empty) > PATIENT_SETS_SHOWN else "")
+    return [error(table.path, f"{len(empty)} row(s) have an empty {column!r} cell (line {shown}): "
+                              f"every labelled image needs its site with --site-column",
+                  "fill in each row's site (e.g. the name of the data set it came from), or drop "
+                  "--site-column", "site")]
 
 
 PATIENT_SETS_SHOWN = 3
@@ -1829,17 +1886,21 @@ def _empty_grades(entries: Sequence[ImageEntry], grade_names: Sequence[str], sou
 
 
 def _manifest_text(entries: Sequence[ImageEntry], fold_groups: bool = False) -> str:
-    """The manifest: :data:`MANIFEST_COLUMNS`, and :data:`FOLD_GROUP_COLUMN` last when
-    ``fold_groups`` (``data.near_duplicate_mse`` > 0)."""
+    """The manifest: :data:`MANIFEST_COLUMNS`, :data:`FOLD_GROUP_COLUMN` when ``fold_groups``
+    (``data.near_duplicate_mse`` > 0), and :data:`drac_ssl.manifest.SITE_COLUMN` last when an
+    image names a site (``data.site_column``); a manifest without either is as before."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(MANIFEST_COLUMNS + ((FOLD_GROUP_COLUMN,) if fold_groups else ()))
+    sites = any(e.site for e in entries)
+    writer.writerow(MANIFEST_COLUMNS + ((FOLD_GROUP_COLUMN,) if fold_groups else ())
+                    + ((SITE_COLUMN,) if sites else ()))
     for index, e in enumerate(entries):
         r = e.record
         writer.writerow([e.image_id, e.rel, "" if e.label is None else e.label.grade, e.split,
                          e.fold, "" if e.label is None else e.label.patient, r.sha256,
                          r.width, r.height, r.mode, index, e.origin or e.split, r.pixels_sha256]
-                        + ([e.fold_group if e.split == "train" else ""] if fold_groups else []))
+                        + ([e.fold_group if e.split == "train" else ""] if fold_groups else [])
+                        + ([e.site] if sites else []))
     return buffer.getvalue()
 
 
@@ -2662,6 +2723,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the label CSV's grade column (default: as --image-column)")
     parser.add_argument("--patient-column", default=d.patient_column,
                         help="optional; folds are grouped by patient when given")
+    parser.add_argument("--site-column", default=d.site_column,
+                        help="optional; the label CSV's column of each image's site (source): folds "
+                             "stratified on grade x site, figures per site (data.site_column)")
     parser.add_argument("--grades", type=_grades, default=d.grades,
                         help="names of grades 0..K-1, comma-separated, or drac / icdr "
                              "(default: the layout's scale)")
@@ -2733,7 +2797,7 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
     return dataclasses.replace(
         DataConfig(), root=args.root, layout=args.layout, labels_csv=args.labels_csv,
         image_column=args.image_column, grade_column=args.grade_column,
-        patient_column=args.patient_column, unlabelled=list(args.unlabelled), grades=list(args.grades),
+        patient_column=args.patient_column, site_column=args.site_column, unlabelled=list(args.unlabelled), grades=list(args.grades),
         channels=args.channels, modality=args.modality, expected_side=args.expected_side,
         fundus_crop=args.fundus_crop, graham=args.graham,
         graham_mask=args.graham_mask, cache_sizes=list(args.cache_sizes), n_folds=args.folds,

@@ -1340,6 +1340,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     gap = _pooling_gap(metrics)
     if gap:
         lines += [gap, ""]
+    lines += _site_section(vdir, oof, metrics)
     report = grading_report(grades, probs, pred, names)
     cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png", names,
                         title=f"{title}: out-of-fold confusion")
@@ -1364,6 +1365,130 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                             f"{title}: {split} QWK per epoch (uncalibrated, rounded expected grade)")
         lines += _figure(run_dir, hist, figure_alt(hist.stem, title, name), name)
     return lines + [""], one_grade
+
+
+SITE_GAP = 0.2
+"""A site whose out-of-fold kappa is this far or more below the pooled one is said under
+report.md's figures per site (:func:`site_lines`): a pooled figure can hide a site the model
+fails on (a multi-site review: pooled QWK 0.324, site A -0.333, site B 0.408)."""
+
+
+def site_figures(grades: Any, probs: Any, pred: Any, sites: Sequence[str], n_boot: int = 1000,
+                 seed: int = 0, patients: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The out-of-fold figures of each site, in site order: ``{"site", "n" (images), "qwk",
+    "qwk_ci95", "accuracy", "accuracy_ci95", "auc", "auc_ci95", "auc_note"}``.
+
+    ``grades`` ``(n,)`` the reference grades 0..K-1, ``probs`` ``(n, K)`` the calibrated
+    probabilities, ``pred`` ``(n,)`` the grades given (``oof.csv``'s ``grade``, ``P*``,
+    ``pred``); ``sites`` one site per image (``oof.csv``'s ``site``). ``qwk``:
+    :func:`drac_ssl.metrics.quadratic_weighted_kappa` over K grades (nan when undefined:
+    one grade given and true); ``accuracy``: the share of images given their grade; ``auc``:
+    :func:`drac_ssl.metrics.macro_ovo_auc` (with K = 2 the ROC AUC of P1), None with
+    ``auc_note`` (:func:`drac_ssl.metrics.auc_undefined_reason`) when the site lacks a grade.
+    Each ``*_ci95`` is the percentile bootstrap 95% CI of :func:`drac_ssl.metrics.bootstrap_ci`
+    (``n_boot`` resamples, ``seed``) of the site's images, or of its ``patients`` (one id per
+    image, '' for an image without one: then its own unit) when given, as the pooled figure
+    resamples; ``[None, None]`` when no resample defines it."""
+    import functools
+
+    from drac_ssl.metrics import (
+        accuracy_score,
+        auc_undefined_reason,
+        bootstrap_ci,
+        macro_ovo_auc,
+        quadratic_weighted_kappa,
+    )
+
+    y, p, pr = np.asarray(grades, dtype=np.int64), np.asarray(probs, dtype=np.float64), np.asarray(pred, dtype=np.int64)
+    site_of = np.asarray([str(s) for s in sites], dtype=object)
+    k = int(p.shape[1])
+    kappa = functools.partial(quadratic_weighted_kappa, num_grades=k)
+    units = (np.asarray([u or f"\0image{i}" for i, u in enumerate(patients)], dtype=object)
+             if patients is not None and any(patients) else None)
+
+    def interval(truth: np.ndarray, given: np.ndarray, metric: Any, groups: Any) -> list[float | None]:
+        if n_boot < 1:
+            return [None, None]
+        try:
+            low, high = bootstrap_ci(truth, given, metric, n_boot=n_boot, seed=seed, groups=groups)
+        except ValueError:
+            return [None, None]
+        return [None if not np.isfinite(v) else float(v) for v in (low, high)]
+
+    out: list[dict[str, Any]] = []
+    for site in sorted(set(site_of.tolist())):
+        at = site_of == site
+        ys, ps, prs = y[at], p[at], pr[at]
+        groups = None if units is None else units[at].tolist()
+        qwk = float(kappa(ys, prs))
+        note = auc_undefined_reason(ys, ps)
+        auc = None if note else float(macro_ovo_auc(ys, ps))
+        out.append({"site": site, "n": int(at.sum()), "qwk": qwk,
+                    "qwk_ci95": interval(ys, prs, kappa, groups) if np.isfinite(qwk) else [None, None],
+                    "accuracy": float(accuracy_score(ys, prs)),
+                    "accuracy_ci95": interval(ys, prs, accuracy_score, groups),
+                    "auc": auc, "auc_ci95": [None, None] if note else interval(ys, ps, macro_ovo_auc, groups),
+                    "auc_note": note})
+    return out
+
+
+def _site_section(vdir: Path, oof: Any, metrics: dict[str, Any]) -> list[str]:
+    """:func:`site_lines` of a variant folder ``vdir`` whose ``oof.csv`` (read as ``oof``) has a
+    ``site`` column (:data:`drac_ssl.oof.SITE_COLUMN`); [] without one (a run without sites:
+    report.md as before)."""
+    from drac_ssl.oof import PATIENT_COLUMN, SITE_COLUMN, read_oof_column
+
+    sites = read_oof_column(vdir / OOF_FILE, SITE_COLUMN)
+    if not sites or len(sites) != len(oof.ids):
+        return []
+    patients = read_oof_column(vdir / OOF_FILE, PATIENT_COLUMN)
+    grouped = patients is not None and any(patients)
+    n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
+    figures = site_figures(oof.grades, oof.probs, oof.pred, sites, n_boot=n_boot,
+                           patients=patients if grouped else None)
+    return site_lines(figures, metrics, len(oof.ids), int(oof.probs.shape[1]),
+                      "patients" if grouped else "images")
+
+
+def site_lines(figures: Sequence[dict[str, Any]], metrics: dict[str, Any], n_images: int,
+               num_grades: int, resampled: str = "images") -> list[str]:
+    """report.md's figures per site under a variant's pooled figures: a table of each site's
+    images, kappa, accuracy and AUC with their 95% CIs (``figures``: :func:`site_figures`),
+    the pooled row from ``metrics`` (``metrics.json``: ``qwk``, ``accuracy``, ``auc`` and their
+    ``*_ci95``) over ``n_images``, and a bold sentence for each site whose kappa is
+    :data:`SITE_GAP` or more below the pooled one. ``resampled``: what the per-site CIs
+    resample (``images`` or ``patients``). [] without figures."""
+    if not figures:
+        return []
+    kappa = kappa_name(num_grades, short=True)
+    auc = "AUC of P1" if num_grades == 2 else "AUC (one-vs-one)"
+
+    def cell(value: Any, ci: Any, note: str | None = None) -> str:
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            return f"n/a ({note})" if note else "n/a"
+        pair = ci if isinstance(ci, list | tuple) and len(ci) >= 2 else [None, None]
+        return format_with_ci(value, pair[0], pair[1])
+
+    rows = [[f["site"], f["n"], cell(f["qwk"], f["qwk_ci95"], "undefined: one grade given and true"),
+             cell(f["accuracy"], f["accuracy_ci95"]), cell(f["auc"], f["auc_ci95"], "a grade absent at this site" if f.get("auc_note") else None)]
+            for f in figures]
+    rows.append(["all sites (pooled)", n_images, cell(metrics.get("qwk"), metrics.get("qwk_ci95")),
+                 cell(metrics.get("accuracy"), metrics.get("accuracy_ci95")),
+                 cell(metrics.get("auc"), metrics.get("auc_ovo_ci95"))])
+    lines = ["#### Figures per site", "",
+             f"The same out-of-fold grades and probabilities as the pooled figures above, split by site "
+             f"(`data.site_column`, oof.csv's `site` column); 95% CIs: percentile bootstrap of each site's "
+             f"{resampled}, {metrics.get('n_boot') or 1000} resamples. The folds were stratified on grade x site.", ""]
+    lines += markdown_table(["site", "images", f"{kappa} (95% CI)", "accuracy (95% CI)", f"{auc} (95% CI)"], rows)
+    pooled = finite_number(metrics.get("qwk"))
+    for f in figures:
+        if pooled is not None and np.isfinite(f["qwk"]) and pooled - f["qwk"] >= SITE_GAP:
+            lines += [f"**Site {f['site']} grades much worse than the pooled figure**: {kappa} "
+                      f"{figure_text(f['qwk'])} on its {f['n']} images against {figure_text(pooled)} pooled "
+                      f"over all {n_images}; the pooled figure hides it. Quote the figures per site, and look "
+                      f"at this site's images (another camera or preprocessing?) and its labelled images "
+                      f"(more of them, or fine-tuning on them) before using the model there.", ""]
+    return lines
 
 
 def fold_auc_na_lines(fold_records: list[dict[str, Any]], grades: Any, folds: Any,

@@ -308,7 +308,8 @@ INGEST_ONLY_SETTINGS = ("data.root", "data.layout", "data.labels_csv", "data.ima
                         "data.unlabelled", "data.modality", "data.expected_side", "data.strict", "data.ungradable",
                         "data.missing", "data.n_folds", "data.fold_seed", "data.near_duplicate_mse",
                         "data.patient_column", "data.cache_sizes", "data.grades", "data.channels",
-                        "data.fundus_crop", "data.graham", "data.graham_mask", "data.referable_from")
+                        "data.fundus_crop", "data.graham", "data.graham_mask", "data.referable_from",
+                        "data.site_column")
 """The ``data.*`` settings that only the ingest applies, each kept in what it wrote: where it
 read the images and labels (``data.root``, the layout, the label CSV and its columns, the
 unlabelled folders, what was done with an ungradable or missing row), and what it made of them
@@ -437,7 +438,7 @@ class IngestRecord:
             return isinstance(given, list) and set(ours or []) != set(given)
         if key == "graham_mask":
             return bool(data.get("graham") or self.made.get("graham")) and ours != given
-        if key == "patient_column":
+        if key in ("patient_column", "site_column"):
             return str(ours or "").strip() != str(given or "").strip()
         return ours != given
 

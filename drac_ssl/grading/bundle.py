@@ -654,7 +654,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
     ``p05``, ``median``, ``max``, px), which the warning of an image far smaller than the
     model's input compares with (:func:`drac_ssl.grading.predict.small_image_warning`: 28 px
     RetinaMNIST images trained at 64 px are not too small for their own model); absent for a
-    manifest without them.
+    manifest without them. ``train_sites``: only when the ingest read a site column
+    (``data.site_column``: the manifest's ``site`` column), the labelled images per site in
+    site order, which the model card names (:func:`site_scope_words`); absent otherwise.
     """
     from data_prep.folds import fold_row
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
@@ -678,6 +680,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
     except FileNotFoundError:
         rows = []
     origins: dict[str, int] = {}  # the training rows' official splits (the ingest's origin column)
+    sites: dict[str, int] = {}  # the training rows' sites (data.site_column: the manifest's site column)
     sides: list[int] = []  # the labelled training images' shorter sides as read (px), where recorded
     fold_rows: list[tuple[int, int, str, str]] = []  # (grade, fold, patient, id) of the training rows
     fold_groups: list[str] = []  # their fold_group (data.near_duplicate_mse > 0; '' otherwise)
@@ -694,6 +697,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
             origin = (row.get("origin") or "").strip()  # absent in a manifest made before it
             if origin:
                 origins[origin] = origins.get(origin, 0) + 1
+            site = (row.get("site") or "").strip()  # absent without data.site_column
+            if site:
+                sites[site] = sites.get(site, 0) + 1
             patient = (row.get("patient") or "").strip()  # optional: older ingests lack it
             grouped = grouped or bool(patient)
             width, height = (str(row.get(c) or "").strip() for c in ("orig_width", "orig_height"))
@@ -774,6 +780,8 @@ def data_provenance(data_dir: str | os.PathLike[str],
         **({"phantom_pretraining": pretraining} if pretraining else {}),
         # several official splits pooled into the training images (MedMNIST's train + val)
         **({"train_origins": origins} if len(origins) > 1 else {}),
+        # data.site_column: the labelled images per site, in site order (absent without it)
+        **({"train_sites": dict(sorted(sites.items()))} if sites else {}),
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
                  if phantom else "; ".join(x for x in (
@@ -782,6 +790,20 @@ def data_provenance(data_dir: str | os.PathLike[str],
                  if mixed or pretraining else
                  "images ingested from the data root above (not recognised as the phantom set)"),
     }
+
+
+def site_scope_words(sites: Any) -> str:
+    """What the model card's limitation says the model was cross-validated on when the ingest
+    read a site column (``data.site_column``; ``sites``: :func:`data_provenance`'s
+    ``train_sites``, labelled images per site): ``2 pooled sites, A (30 images) and B (120
+    images), the folds stratified on grade x site (report.md gives the figures per site)``;
+    '' when there are none (the card then says "this one data set")."""
+    if not isinstance(sites, dict) or not sites:
+        return ""
+    named = [f"{site} ({n} image{'s' if n != 1 else ''})" for site, n in sites.items()]
+    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    return (f"{len(named)} pooled site{'s' if len(named) != 1 else ''}, {listed}, the folds stratified on "
+            f"grade x site (report.md gives the figures per site)")
 
 
 def _referable_from(summary: dict[str, Any]) -> dict[str, Any] | None:
@@ -1781,7 +1803,8 @@ def _model_card(meta: dict[str, Any]) -> str:
     fundus_data = data.get("modality") == "fundus" or (data.get("modality") is None and inp["channels"] == 3)
     unlike = ("other cameras, fields of view, image quality, artefacts" if fundus_data
               else "other devices, fields of view, montages, 3 x 3 mm scans, artefacts")
-    scope = "a small single-challenge data set" if drac_scale(data, names) else "this one data set"
+    scope = ("a small single-challenge data set" if drac_scale(data, names) else
+             site_scope_words(data.get("train_sites")) or "this one data set")
     decision = cal.get("decision", "thresholds")
     if decision == "argmax":
         grade_rule = (f"the most probable grade (argmax of the calibrated probabilities; the "
