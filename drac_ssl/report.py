@@ -1446,18 +1446,22 @@ def _site_section(vdir: Path, oof: Any, metrics: dict[str, Any]) -> list[str]:
     n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
     figures = site_figures(oof.grades, oof.probs, oof.pred, sites, n_boot=n_boot,
                            patients=patients if grouped else None)
+    whole = oof.folds is not None and len(set(sites)) > 1 and all(
+        len({int(f) for f, s in zip(oof.folds, sites, strict=True) if s == site}) == 1 for site in set(sites))
     return site_lines(figures, metrics, len(oof.ids), int(oof.probs.shape[1]),
-                      "patients" if grouped else "images")
+                      "patients" if grouped else "images", whole_sites=whole)
 
 
 def site_lines(figures: Sequence[dict[str, Any]], metrics: dict[str, Any], n_images: int,
-               num_grades: int, resampled: str = "images") -> list[str]:
+               num_grades: int, resampled: str = "images", whole_sites: bool = False) -> list[str]:
     """report.md's figures per site under a variant's pooled figures: a table of each site's
     images, kappa, accuracy and AUC with their 95% CIs (``figures``: :func:`site_figures`),
     the pooled row from ``metrics`` (``metrics.json``: ``qwk``, ``accuracy``, ``auc`` and their
     ``*_ci95``) over ``n_images``, and a bold sentence for each site whose kappa is
     :data:`SITE_GAP` or more below the pooled one. ``resampled``: what the per-site CIs
-    resample (``images`` or ``patients``). [] without figures."""
+    resample (``images`` or ``patients``). ``whole_sites``: each site's images are all in one
+    fold (leave-one-site-out, ``--patient-column site --site-column site``), said instead of
+    the grade x site stratification. [] without figures."""
     if not figures:
         return []
     kappa = kappa_name(num_grades, short=True)
@@ -1478,7 +1482,10 @@ def site_lines(figures: Sequence[dict[str, Any]], metrics: dict[str, Any], n_ima
     lines = ["#### Figures per site", "",
              f"The same out-of-fold grades and probabilities as the pooled figures above, split by site "
              f"(`data.site_column`, oof.csv's `site` column); 95% CIs: percentile bootstrap of each site's "
-             f"{resampled}, {metrics.get('n_boot') or 1000} resamples. The folds were stratified on grade x site.", ""]
+             f"{resampled}, {metrics.get('n_boot') or 1000} resamples. "
+             + ("Each site's images are in one fold (leave-one-site-out): each row is the figure of a site "
+                "the fold's model never trained on." if whole_sites else
+                "The folds were stratified on grade x site."), ""]
     lines += markdown_table(["site", "images", f"{kappa} (95% CI)", "accuracy (95% CI)", f"{auc} (95% CI)"], rows)
     pooled = finite_number(metrics.get("qwk"))
     for f in figures:

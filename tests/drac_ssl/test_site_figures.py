@@ -57,6 +57,9 @@ def test_site_figures_of_a_tiny_oof_by_hand() -> None:
     text = "\n".join(site_lines([a, b], metrics, 8, 3))
     assert "**Site A grades much worse than the pooled figure**: QWK 0.833 on its 4 images against 1.043" in text
     assert site_lines([], metrics, 8, 3) == []
+    assert "The folds were stratified on grade x site." in text
+    loso = "\n".join(site_lines([a, b], metrics, 8, 3, whole_sites=True))
+    assert "Each site's images are in one fold (leave-one-site-out)" in loso and "stratified" not in loso
 
 
 def test_site_scope_words_name_the_sites_and_counts() -> None:
