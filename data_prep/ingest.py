@@ -194,6 +194,10 @@ class IngestResult:
     n_grey_train: int = 0
     preprocessing: tuple[str, ...] = ()  # the fundus options applied to the cached copies, in words
     patients: dict[str, object] | None = None  # how the folds were grouped: _patient_facts
+    # data.site_column: site -> fold -> labelled training images (site_fold_counts); {} without
+    counts_per_site_fold: dict[str, dict[int, int]] = field(default_factory=dict)
+    # data.site_column: how the folds treated the sites, a key of data_prep.folds.SITE_FOLDS; '' without
+    site_folds: str = ""
     # data.near_duplicate_mse > 0: the near twins kept in one fold (_twin_facts); None when off
     near_duplicates: dict[str, object] | None = None
     # data.ungradable=leave_out: the rows left out with their images (manifest-style path, or
@@ -628,7 +632,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
         return entries, problems, table, left_out, [referable_row(row, n) for row in missing]
     if layout.npz is not None:
         entries, problems = _collect_npz(layout.npz, grade_names)
-        return entries, list(layout.problems) + problems, None, left_out, missing
+        return entries, list(layout.problems) + problems + site_without_labels(cfg, layout.npz), None, left_out, missing
     problems = list(layout.problems)
     train_images: list[Path] = []
     test_images: list[Path] = []
@@ -647,6 +651,8 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     # an empty training folder beside a label CSV is read too (its images one folder too deep,
     # Kaggle's train/train/): each row then says where its image is; a plain root with no image
     # at all gets the no-images stop instead, which names the subfolder as the likely root
+    if layout.labels_csv is None:  # a folder per grade: no column to read a site from
+        problems += site_without_labels(cfg, layout.root)
     if (layout.labels_csv is not None and layout.train_dir is not None
             and (train_images or test_images or layout.kind != "plain")):
         # the patient column: data.patient_column, else the one the layout owns (DeepDRiD's)
@@ -659,7 +665,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                             scale_given=bool(list(cfg.grades)),
                                             layout_kind=layout.kind)
         if table is not None and cfg.site_column:
-            table_problems += site_column_problems(table, cfg)
+            table_problems += site_column_problems(table, cfg, layout.image_column, layout.grade_column)
         if any(p.kind == "patient" for p in table_problems):
             # a column that looks like a patient id, not passed: its warning names the fix, so
             # Messidor-2's note asking for a column of examinations is dropped (a trial's F7)
@@ -1549,8 +1555,10 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
             e.site = site_of(e.label, cfg) if e.label is not None else ""
         # the site as the patient too (leave-one-site-out): each site is one unit, kept whole;
         # no stratum of it could be spread
-        sites = None if cfg.patient_column and _same_column(cfg.site_column, cfg.patient_column) \
-            else [e.site for e in train]
+        whole = bool(cfg.patient_column) and _same_column(cfg.site_column, cfg.patient_column)
+        sites = None if whole else [e.site for e in train]
+        if whole and unit == "patient":
+            unit = "site"  # the notes count sites, not patients
     try:
         folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
                                       grade_names, rows, unit=unit, sites=sites)
@@ -1583,13 +1591,37 @@ def site_of(label: LabelRow, cfg: DataConfig) -> str:
     return next((cell for name, cell in label.others if _same_column(name, column)), "")
 
 
-def site_column_problems(table: LabelTable, cfg: DataConfig) -> list[Problem]:
-    """The errors of ``data.site_column`` in the label CSV ``table``: a column it does not
-    have (the fix names its columns), or rows whose site cell is empty (the lines named, up to
-    :data:`PATIENT_SETS_SHOWN`); [] when the column is not set or every row names a site."""
+def site_without_labels(cfg: DataConfig, where: str | Path) -> list[Problem]:
+    """The error of ``data.site_column`` set for data read without a label CSV (a MedMNIST
+    ``.npz``, a folder per grade): there is no column to read a site from, and a site column
+    silently ignored would still be recorded as used. [] when the column is not set."""
+    if not cfg.site_column:
+        return []
+    return [error(where, f"--site-column {cfg.site_column!r} needs a label CSV to read each "
+                         f"image's site from, and these data have none",
+                  "drop --site-column (data.site_column), or give the images with a label CSV "
+                  "(--labels-csv) that has a site column", "site")]
+
+
+def site_column_problems(table: LabelTable, cfg: DataConfig, image_column: str = "",
+                         grade_column: str = "") -> list[Problem]:
+    """The errors of ``data.site_column`` in the label CSV ``table``: the image or grade
+    column named as the site (``image_column`` / ``grade_column``: the columns read), a column
+    it does not have (the fix names its columns), or rows whose site cell is empty (the lines
+    named, up to :data:`PATIENT_SETS_SHOWN`); [] when the column is not set or every row names
+    a site."""
     column = cfg.site_column
     if not column:
         return []
+    for role, read in (("image", image_column), ("grade", grade_column)):
+        if read and _same_column(column, read):
+            others = [c for c in table.columns if not _same_column(c, image_column or "\0")
+                      and not _same_column(c, grade_column or "\0")]
+            return [error(table.path, f"--site-column {column!r} is the {role} column of the label CSV, "
+                                      f"not a column of sites",
+                          f"give the column naming each image's site (data set or clinic)"
+                          f"{': one of ' + ', '.join(repr(c) for c in others) if others else ''}, "
+                          f"or drop --site-column (data.site_column)", "site")]
     if not any(_same_column(c, column) for c in table.columns):
         return [error(table.path, f"--site-column {column!r} is not a column of the label CSV",
                       f"give one of its columns: {', '.join(repr(c) for c in table.columns)}, or "
@@ -1918,6 +1950,29 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
             dict(sorted(per_fold.items())))
 
 
+def _site_folds(cfg: DataConfig, problems: Sequence[Problem]) -> str:
+    """How the folds treated the sites (a key of :data:`data_prep.folds.SITE_FOLDS`), from the
+    configuration and the folds' notes ``problems``; '' without ``data.site_column``."""
+    from data_prep.folds import GRADE_ONLY_KEPT
+
+    if not cfg.site_column:
+        return ""
+    if cfg.patient_column and _same_column(cfg.site_column, cfg.patient_column):
+        return "whole"
+    return "grades" if any(p.what.startswith(GRADE_ONLY_KEPT) for p in problems) else "sites"
+
+
+def site_fold_counts(entries: Sequence[ImageEntry]) -> dict[str, dict[int, int]]:
+    """The labelled training images of each site (``data.site_column``) per fold: ``{site:
+    {fold: n}}``, sites in name order, every fold present listed (0 where a site has none);
+    {} when no image names a site."""
+    labelled = [(e.site, e.fold) for e in entries
+                if e.split == "train" and e.label is not None and e.label.grade is not None and e.site]
+    folds = sorted({f for _, f in labelled})
+    return {site: {f: sum(s == site and g == f for s, g in labelled) for f in folds}
+            for site in sorted({s for s, _ in labelled})}
+
+
 def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
                    columns: Sequence[str] = (), grade_column: str = "",
                    image_column: str = "", layout: Layout | None = None) -> dict[str, object]:
@@ -2020,6 +2075,14 @@ def format_summary(result: IngestResult) -> str:
     lines = [f"ingest summary: {layout_name(result.layout)} layout, {result.root}"]
     lines += ["  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
                                enumerate(zip(row, widths, strict=True))) for row in [header, *rows]]
+    if result.counts_per_site_fold:  # data.site_column: each site's training images per fold
+        folds = sorted({f for per in result.counts_per_site_fold.values() for f in per})
+        site_rows = [["site"] + [f"fold {f}" for f in folds]]
+        site_rows += [[site] + [str(per.get(f, 0)) for f in folds]
+                      for site, per in result.counts_per_site_fold.items()]
+        widths = [max(len(r[i]) for r in site_rows) for i in range(len(site_rows[0]))]
+        lines += ["  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
+                                   enumerate(zip(row, widths, strict=True))) for row in site_rows]
     shapes = ", ".join(f"{s}px" for s in result.cache_paths)
     lines.append(f"warnings: {len(result.warnings)}   notes: {len(result.notes)}   "
                  f"decoded: {result.n_decoded}   reused: {result.n_reused}   "
@@ -2451,6 +2514,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             cache_paths=cache_paths, root=root, layout=layout.kind,
             n_train=per_split["train"], n_test=per_split["test"], n_unlabelled=per_split[UNLABELLED],
             counts_per_grade=per_grade, counts_per_fold=per_fold,
+            counts_per_site_fold=site_fold_counts(entries),
+            site_folds=_site_folds(cfg, problems),
             warnings=[said(p.line) for p in problems if p.severity == "warning"],
             notes=[said(p.line) for p in problems if p.severity == "note"],
             problems=[],
@@ -2614,6 +2679,12 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "modality": {"value": plan.resolved_modality(layout, result.channels),
                      "setting": plan.modality},
         "patients": result.patients,
+        # data.site_column: the column, how the folds treated the sites (data_prep.folds.SITE_FOLDS)
+        # and each site's labelled training images per fold; absent without it
+        **({"sites": {"column": cfg.site_column, "folds": result.site_folds,
+                      "per_fold": {site: {str(f): n for f, n in per.items()}
+                                   for site, per in result.counts_per_site_fold.items()}}}
+           if result.site_folds else {}),
         # data.near_duplicate_mse > 0: the near twins kept in one fold (counts); null when off
         "near_duplicates": result.near_duplicates,
         "ungradable": cfg.ungradable,
