@@ -1575,18 +1575,16 @@ def bundle_check_weak(graded_by: Mapping[str, Any] | None) -> bool:
     named) has a weak "unlike the training images" check
     (:func:`drac_ssl.grading.bundle.ood_check_caveat`: ``metadata.json``'s
     ``input_profile.weak``, or a trial run's bundle); False when the folder is not named or its
-    ``metadata.json`` cannot be read (nothing tells). The same test as ``ood_check_caveat``,
-    written here because importing :mod:`drac_ssl.grading` loads torch, which the scoring
-    must not (``tests/drac_ssl/test_export.py``)."""
+    ``metadata.json`` cannot be read (nothing tells). The rule is
+    :func:`drac_ssl.trial_run.input_check_weak`, the one ``ood_check_caveat`` applies
+    (:mod:`drac_ssl.grading` loads torch, which the scoring must not:
+    ``tests/drac_ssl/test_export.py``)."""
     from drac_ssl.io import read_json_dict
-    from drac_ssl.trial_run import trial_run_words
+    from drac_ssl.trial_run import input_check_weak
 
     folder = graded_by.get("bundle") if isinstance(graded_by, Mapping) else None
     meta = read_json_dict(Path(str(folder)) / "metadata.json") if folder else None
-    profile = meta.get("input_profile") if meta else None
-    if not isinstance(profile, dict) or not profile.get("file"):
-        return False
-    return profile.get("weak") is True or bool(trial_run_words(meta.get("trial_run")))
+    return input_check_weak(meta)
 
 
 def unlike_training_images(submission: str | Path, cases: Sequence[str], weak: bool = False

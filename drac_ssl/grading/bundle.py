@@ -657,6 +657,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
     manifest without them. ``train_sites``: only when the ingest read a site column
     (``data.site_column``: the manifest's ``site`` column), the labelled images per site in
     site order, which the model card names (:func:`site_scope_words`); absent otherwise.
+    ``site_folds``: with them, how the folds treated the sites (``ingest_summary.json``'s
+    ``sites.folds``, a key of :data:`data_prep.folds.SITE_FOLDS`); absent for an ingest that
+    did not record it.
     """
     from data_prep.folds import fold_row
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
@@ -684,10 +687,12 @@ def data_provenance(data_dir: str | os.PathLike[str],
     sides: list[int] = []  # the labelled training images' shorter sides as read (px), where recorded
     fold_rows: list[tuple[int, int, str, str]] = []  # (grade, fold, patient, id) of the training rows
     fold_groups: list[str] = []  # their fold_group (data.near_duplicate_mse > 0; '' otherwise)
+    fold_sites: list[str] = []  # their site (data.site_column; '' otherwise), as the folds split them
     for row in rows:
         if row["split"] == "train" and row["grade"] is not None and str(row.get("fold", "")).isdigit():
             fold_rows.append(fold_row(row))
             fold_groups.append((row.get("fold_group") or "").strip())
+            fold_sites.append((row.get("site") or "").strip())
         if row["split"] == "test":
             n_test += 1
         elif row["split"] == "unlabelled":  # data.unlabelled: pretraining only
@@ -714,7 +719,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
               else len(summary.get("warnings") or []))
     skipped = {why: by_kind.get(f"warning:{kind}", 0) for kind, why in CROP_NOT_APPLIED.items()
                } if facts.preprocessing.get("fundus_crop") else {}
-    gaps = _fold_gaps(fold_rows, summary, names, fold_groups)
+    gaps = _fold_gaps(fold_rows, summary, names, fold_groups, fold_sites)
+    site_facts = summary.get("sites") if isinstance(summary.get("sites"), dict) else {}
+    site_folds = str(site_facts.get("folds") or "")
     layout = summary.get("layout")
     twins = summary.get("near_duplicates")
     # judged on the labelled images, which the figures are measured on (the ingest's count per
@@ -782,6 +789,8 @@ def data_provenance(data_dir: str | os.PathLike[str],
         **({"train_origins": origins} if len(origins) > 1 else {}),
         # data.site_column: the labelled images per site, in site order (absent without it)
         **({"train_sites": dict(sorted(sites.items()))} if sites else {}),
+        # how the folds treated the sites (ingest_summary.json's sites.folds; absent before it)
+        **({"site_folds": site_folds} if sites and site_folds else {}),
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
                  if phantom else "; ".join(x for x in (
@@ -792,18 +801,31 @@ def data_provenance(data_dir: str | os.PathLike[str],
     }
 
 
-def site_scope_words(sites: Any) -> str:
+def site_scope_words(sites: Any, folds: str = "sites") -> str:
     """What the model card's limitation says the model was cross-validated on when the ingest
     read a site column (``data.site_column``; ``sites``: :func:`data_provenance`'s
     ``train_sites``, labelled images per site): ``2 pooled sites, A (30 images) and B (120
     images), the folds stratified on grade x site (report.md gives the figures per site)``;
-    '' when there are none (the card then says "this one data set")."""
+    '' when there are none (the card then says "this one data set"). ``folds``: how the folds
+    treated the sites (:data:`data_prep.folds.SITE_FOLDS`' keys, :func:`data_provenance`'s
+    ``site_folds``; an unknown one, or '' from an ingest before it was recorded, reads as
+    ``sites``); ``whole`` (leave-one-site-out, the site as the patient column) adds that the
+    CIs resample the few sites. A site name holding a comma or a quote is quoted."""
+    from data_prep.folds import SITE_FOLDS
+
     if not isinstance(sites, dict) or not sites:
         return ""
-    named = [f"{site} ({n} image{'s' if n != 1 else ''})" for site, n in sites.items()]
+
+    def name(site: Any) -> str:
+        text = str(site)
+        return '"' + text.replace('"', '\\"') + '"' if any(c in text for c in ',"()') else text
+
+    named = [f"{name(site)} ({n} image{'s' if n != 1 else ''})" for site, n in sites.items()]
     listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
-    return (f"{len(named)} pooled site{'s' if len(named) != 1 else ''}, {listed}, the folds stratified on "
-            f"grade x site (report.md gives the figures per site)")
+    how = SITE_FOLDS.get(folds, SITE_FOLDS["sites"])
+    ci = (", so its CIs resample the few sites and are not meaningful" if folds == "whole" else "")
+    return (f"{len(named)} pooled site{'s' if len(named) != 1 else ''}, {listed}, {how}{ci} "
+            f"(report.md gives the figures per site)")
 
 
 def _referable_from(summary: dict[str, Any]) -> dict[str, Any] | None:
@@ -1021,12 +1043,14 @@ def pooled_origins_words(prov: dict[str, Any], n_folds: Any = None) -> str:
 
 
 def _fold_gaps(rows: Sequence[tuple[int, int, str, str]], summary: dict[str, Any],
-               names: Sequence[str], fold_groups: Sequence[str] | None = None) -> dict[str, Any]:
+               names: Sequence[str], fold_groups: Sequence[str] | None = None,
+               sites: Sequence[str] | None = None) -> dict[str, Any]:
     """:func:`data_provenance`'s ``folds_without_grade`` and ``fold_gap_fix`` of the training
     rows (grade, fold, patient, image id) of a manifest, in its folds, with the ingest's
     ``data.fold_seed`` and patient grouping from ``summary`` (its ``config``; the defaults, seed
     0 and no patient column, for an older summary without them), or the units of the rows'
-    ``fold_groups`` (the manifest's ``fold_group`` column: near twins kept together)."""
+    ``fold_groups`` (the manifest's ``fold_group`` column: near twins kept together), split on
+    the rows' ``sites`` (its ``site`` column) as the ingest did."""
     from data_prep.folds import (
         REDO_FOR_FOLD_GROUPS,
         manifest_fold_gaps,
@@ -1037,7 +1061,7 @@ def _fold_gaps(rows: Sequence[tuple[int, int, str, str]], summary: dict[str, Any
     from data_prep.problems import as_config_keys
 
     gaps = manifest_fold_gaps(rows, summary_fold_seed(summary), names, summary_grouped(summary),
-                              fold_groups, summary_twins_grouped(summary))
+                              fold_groups, summary_twins_grouped(summary), sites)
     fix = ""
     if gaps.units_unknown and gaps.without:  # its folds' units are not in the manifest
         fix = (f"{REDO_FOR_FOLD_GROUPS} in a new run folder (run.name=<a new name>, ingest in "
@@ -1804,7 +1828,7 @@ def _model_card(meta: dict[str, Any]) -> str:
     unlike = ("other cameras, fields of view, image quality, artefacts" if fundus_data
               else "other devices, fields of view, montages, 3 x 3 mm scans, artefacts")
     scope = ("a small single-challenge data set" if drac_scale(data, names) else
-             site_scope_words(data.get("train_sites")) or "this one data set")
+             site_scope_words(data.get("train_sites"), str(data.get("site_folds") or "")) or "this one data set")
     decision = cal.get("decision", "thresholds")
     if decision == "argmax":
         grade_rule = (f"the most probable grade (argmax of the calibrated probabilities; the "
@@ -2206,11 +2230,11 @@ def ood_check_caveat(meta: dict[str, Any]) -> str:
     is weak (``metadata.json``'s ``input_profile.weak``, or a trial run's bundle with a check,
     built before ``weak`` said so: :func:`with_trial_run`), '' otherwise (no check: the page
     and the export say that apart). Short: it ends each graded row of the app's CSV; the
-    reasons are :meth:`~drac_ssl.grading.ood.InputProfile.caveat`'s (the model card)."""
-    profile = meta.get("input_profile")
-    if not isinstance(profile, dict) or not profile.get("file"):
-        return ""
-    if not (profile.get("weak") is True or trial_run_words(meta.get("trial_run"))):
+    reasons are :meth:`~drac_ssl.grading.ood.InputProfile.caveat`'s (the model card). The rule:
+    :func:`drac_ssl.trial_run.input_check_weak`."""
+    from drac_ssl.trial_run import input_check_weak
+
+    if not input_check_weak(meta):  # the one rule, the scoring's too
         return ""
     return ("Its check for images unlike the training images is unreliable for this bundle: an image "
             "it does not flag may still be of another kind.")

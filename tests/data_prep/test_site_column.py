@@ -168,6 +168,13 @@ def test_leave_one_site_out_with_the_site_as_patient(tmp_path: Path) -> None:
     assert all(len(f) == 1 for f in by_site.values()), by_site
     assert len({next(iter(f)) for f in by_site.values()}) == 3  # one site per fold
     assert all(r["patient"] == r["site"] for r in rows)
+    import json
+
+    # the model card's words come from here: each site in its own fold, not grade x site
+    assert json.loads(result.summary_path.read_text(encoding="utf-8"))["sites"]["folds"] == "whole"
+    from data_prep.folds import FOLD_UNITS
+
+    assert FOLD_UNITS["site"].count(3) == "3 sites"
 
 
 def test_fold_gap_advice_is_checked_on_the_folds_with_sites() -> None:

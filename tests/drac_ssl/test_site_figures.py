@@ -17,7 +17,7 @@ from fake_ingest import TINY_FINETUNE, make_fake_ingest
 from drac_ssl import finetune, pretrain
 from drac_ssl.config import load_config
 from drac_ssl.grading.bundle import data_provenance, site_scope_words
-from drac_ssl.report import SITE_GAP, site_figures, site_lines, write_report
+from drac_ssl.report import SITE_GAP, SITE_MIN_IMAGES, site_figures, site_lines, write_report
 
 
 def test_site_figures_of_a_tiny_oof_by_hand() -> None:
@@ -55,17 +55,71 @@ def test_site_figures_of_a_tiny_oof_by_hand() -> None:
     assert "much worse" not in text  # 0.9 - 0.833 < SITE_GAP
     metrics["qwk"] = 5 / 6 + SITE_GAP + 0.01
     text = "\n".join(site_lines([a, b], metrics, 8, 3))
-    assert "**Site A grades much worse than the pooled figure**: QWK 0.833 on its 4 images against 1.043" in text
+    assert "much worse" not in text  # 4 images: too few to call (SITE_MIN_IMAGES)
     assert site_lines([], metrics, 8, 3) == []
     assert "The folds were stratified on grade x site." in text
     loso = "\n".join(site_lines([a, b], metrics, 8, 3, whole_sites=True))
     assert "Each site's images are in one fold (leave-one-site-out)" in loso and "stratified" not in loso
 
 
+def test_a_site_of_one_true_grade_or_few_images_is_never_called_much_worse() -> None:
+    """A review: a site whose images all had one true grade got kappa 0.000 and the bold "much
+    worse than pooled" sentence, as did a 1-image site. Now its kappa is n/a (one grade at this
+    site), and a site is said only with SITE_MIN_IMAGES images or more and its CI's upper bound
+    below the pooled kappa, the CI in the sentence."""
+    rng = np.random.default_rng(0)
+    bad_truth = np.tile([0, 1, 2], 10)  # 30 images of 3 grades, graded at random: kappa near 0
+    bad_given = rng.permutation(bad_truth)
+    grades = [0] * 12 + [1] + bad_truth.tolist()
+    pred = [1] * 12 + [2] + bad_given.tolist()
+    sites = ["one|grade"] * 12 + ["single"] + ["bad"] * 30
+    probs = np.eye(3)[pred] * 0.7 + 0.1
+    figures = {f["site"]: f for f in site_figures(grades, probs, pred, sites, n_boot=200)}
+    assert figures["one|grade"]["n_grades"] == 1 and not np.isfinite(figures["one|grade"]["qwk"])
+    bad = figures["bad"]
+    assert bad["n"] >= SITE_MIN_IMAGES and bad["qwk_ci95"][1] < 0.9
+    metrics = {"qwk": 0.9, "qwk_ci95": [0.8, 0.95], "n_boot": 200}
+    text = "\n".join(site_lines(list(figures.values()), metrics, 43, 3))
+    assert "| one\\|grade | 12 | n/a (one grade at this site) |" in text  # escaped: one cell
+    assert "| single | 1 | n/a (one grade at this site) |" in text
+    said = [line for line in text.splitlines() if "much worse" in line]
+    assert len(said) == 1 and said[0].startswith("**Site bad grades much worse than the pooled figure**: QWK "
+                                                 f"{bad['qwk']:.3f} ({bad['qwk_ci95'][0]:.3f}..{bad['qwk_ci95'][1]:.3f})"
+                                                 " on its 30 images")
+    # a CI reaching the pooled figure: not said, however low the point figure
+    metrics["qwk"] = bad["qwk_ci95"][1]
+    assert metrics["qwk"] - bad["qwk"] >= SITE_GAP  # the old rule would have said it
+    assert "much worse" not in "\n".join(site_lines(list(figures.values()), metrics, 43, 3))
+
+
+def test_per_site_cis_resample_the_pooled_ci_s_units(tmp_path: Path) -> None:
+    """A review: the per-site CIs read oof.csv's patient column only, not the near-twin groups
+    the pooled CI resamples (patient_groups of the manifest). Now they take the manifest's."""
+    from drac_ssl.report import _site_units
+
+    data = tmp_path / "run" / "data"
+    data.mkdir(parents=True)
+    rows = [{"id": f"i{k}", "path": f"i{k}.png", "grade": str(k % 2), "split": "train", "fold": str(k % 2),
+             "patient": "", "fold_group": "g" if k < 2 else ""} for k in range(4)]
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    units, what = _site_units(tmp_path / "run", tmp_path / "run" / "finetune" / "v", ["i3", "i0", "i1", "i2"])
+    assert what == "patients and near-twin groups"
+    assert units == ["image:i3", "group:g", "group:g", "image:i2"]
+
+
 def test_site_scope_words_name_the_sites_and_counts() -> None:
     assert site_scope_words(None) == "" and site_scope_words({}) == ""
     assert site_scope_words({"A": 30, "B": 120}).startswith(
         "2 pooled sites, A (30 images) and B (120 images), the folds stratified on grade x site")
+    # leave-one-site-out: no grade x site stratification, and its CIs resample the sites
+    loso = site_scope_words({"A": 30, "B": 120}, "whole")
+    assert "each site in its own fold (leave-one-site-out), so its CIs resample the few sites" in loso
+    assert "stratified" not in loso
+    assert "stratified on grade alone" in site_scope_words({"A": 30}, "grades")
+    assert site_scope_words({"Lyon, FR": 3, "B": 1}).startswith('2 pooled sites, "Lyon, FR" (3 images) and B (1 image)')
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +178,22 @@ def test_the_site_column_reaches_oof_csv_report_md_and_the_card_s_data(site_run:
     assert "this one data set" not in card
     prov.pop("train_sites")
     assert "this one data set" in _model_card({**meta, "data": prov, "trial_run": {"trial": False}})
+
+
+def test_the_weak_check_rule_is_one_function_for_the_app_and_the_score(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: the weak input-check rule was written twice (grading's ood_check_caveat and
+    scoring's bundle_check_weak). Both now call drac_ssl.trial_run.input_check_weak, so a change
+    of the rule reaches both."""
+    import json
+
+    from drac_ssl import trial_run
+    from drac_ssl.grading.bundle import ood_check_caveat
+    from drac_ssl.scoring import bundle_check_weak
+
+    meta = {"input_profile": {"file": "input_profile.npz", "weak": True}}
+    (tmp_path / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert trial_run.input_check_weak(meta) and not trial_run.input_check_weak({"input_profile": {"weak": True}})
+    assert ood_check_caveat(meta) and bundle_check_weak({"bundle": str(tmp_path)})
+    monkeypatch.setattr(trial_run, "input_check_weak", lambda meta: False)
+    assert ood_check_caveat(meta) == "" and not bundle_check_weak({"bundle": str(tmp_path)})
