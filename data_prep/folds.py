@@ -79,12 +79,17 @@ FOLD_UNITS: dict[str, FoldUnit] = {unit.noun: unit for unit in (
              more="images (not near twins of those it has)",
              others="training images that are not near twins of those there",
              split="split that keeps image groups whole", kept="its images are in {units}, each in one fold"),
+    # leave-one-site-out (the site column as the patient column): each site one unit
+    FoldUnit("site", more="images of more sites", others="training images of other sites",
+             split="site-grouped split (leave-one-site-out)",
+             kept="its images are of {units}, and a site's images stay in one fold"),
     FoldUnit("labelled image"),  # folds not grouped: each image its own unit
     FoldUnit("training image"),
 )}
 """The words of each unit the folds can keep whole, keyed by its noun (the ``unit`` of
 :func:`assign_folds`, :func:`rare_grade`, :func:`gap_fix`, :attr:`FoldGaps.unit`): patients,
-image groups (:data:`TWIN_UNIT`), or single images (``labelled image``, ``training image``)
+image groups (:data:`TWIN_UNIT`), sites (leave-one-site-out: ``--patient-column site
+--site-column site``), or single images (``labelled image``, ``training image``)
 when the folds are not grouped."""
 
 
@@ -157,7 +162,7 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                  patients: Sequence[str] | None = None, source: str = "folds",
                  grade_names: Sequence[str] = (),
                  rows: Sequence[tuple[str, int]] | None = None,
-                 unit: str = "patient") -> tuple[np.ndarray, list[Problem]]:
+                 unit: str = "patient", sites: Sequence[str] | None = None) -> tuple[np.ndarray, list[Problem]]:
     """Fold index 0..n_folds-1 for each training image, and any caveats as notes at ``source``.
 
     ``StratifiedKFold(shuffle=True, random_state=seed)``; with ``patients`` (one id per
@@ -175,6 +180,16 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     ``source`` (the label CSV) is where the problems are reported. ``unit``: what the notes
     call an id of ``patients``, ``patient`` or, when near twins joined them,
     :data:`TWIN_UNIT` (said with the words of :data:`FOLD_UNITS`).
+
+    ``sites`` (``data.site_column``: one site per image, or None): without ``patients`` the
+    images are dealt in grade, then site order after a seeded shuffle
+    (:func:`site_dealt_folds`), so that each grade, each grade x site and each fold size are
+    within one of even. With ``patients`` the folds are stratified on grade x site
+    (:func:`site_strata`: a grade x site stratum of fewer patients than folds is pooled with
+    its grade's other small strata, said in one note), unless that spreads the grades less
+    evenly than grade-only folds (:func:`grade_spread`): the grade-only folds are then kept,
+    said in a note. The grade notes above stay on grades; the seeds and fold counts they offer
+    are checked with the sites. None: exactly the folds made before sites existed.
     """
     y = np.asarray(grades, dtype=np.int64)
     folds = np.full(len(y), -1, dtype=np.int64)
@@ -190,8 +205,23 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
         problem = error(source, f"only {FOLD_UNITS[unit].count(units)} for {n_folds} folds", fix)
         raise IngestError(problem.line, [problem])
     per_grade = units_per_grade(y, patients)
-    folds, caught = _split(y, n_folds, seed, patients)
     caveats: list[Problem] = []
+    folds, caught, pooled, kept = _split(y, n_folds, seed, patients, sites)
+    if pooled:
+        caveats.append(note(source, f"folds: {len(pooled)} grade x site stratum(s) hold fewer "
+                                    f"{unit}s than the {n_folds} folds "
+                                    f"({'; '.join(pooled[:6])}{' ...' if len(pooled) > 6 else ''}): "
+                                    f"those are stratified by grade alone, so their sites may "
+                                    f"not be spread evenly over the folds",
+                            "nothing to do; more images of those sites and grades, or fewer "
+                            "folds (--folds), spread them by site too", "folds"))
+    if kept:
+        caveats.append(note(source, f"{GRADE_ONLY_KEPT}: with the "
+                                    f"{unit}s kept whole, grade x site folds spread the grades "
+                                    f"less evenly ({kept}), so the sites may not be spread evenly "
+                                    f"over the folds (report.md's figures per site still hold)",
+                            "nothing to do; another fold seed (--seed) may let the folds spread "
+                            "sites too", "folds"))
     rare = {g: n for g, n in enumerate(per_grade) if 0 < n < n_folds}
     for grade, n in rare.items():
         its = [row for row, g in zip(rows, y, strict=True) if g == grade] if rows else []
@@ -201,10 +231,53 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                                without=n_folds - len(set(folds[y == grade].tolist())),
                                rows=its, labels=Path(source).name if rows else "")
         caveats.append(note(source, what, fix, "folds"))
-    caveats += _gap_notes(y, folds, n_folds, seed, patients, per_grade, source, grade_names, grouped_unit)
+    caveats += _gap_notes(y, folds, n_folds, seed, patients, per_grade, source, grade_names, grouped_unit,
+                          sites)
     caveats += [note(source, f"folds: {w.message}", "check the fold counts below", "folds")
                 for w in caught if SKLEARN_FEW_MEMBERS not in str(w.message)]
     return folds, caveats
+
+
+GRADE_ONLY_KEPT = "folds: stratified on grade alone, not grade x site"
+"""How :func:`assign_folds`' note begins when it kept grade-only folds of patients because grade x
+site folds spread the grades less evenly; the ingest records it (``ingest_summary.json``'s
+``sites.folds``: :data:`SITE_FOLDS`)."""
+SITE_FOLDS = {"sites": "the folds stratified on grade x site",
+              "grades": "the folds stratified on grade alone (grade x site folds spread the grades less evenly)",
+              "whole": "each site in its own fold (leave-one-site-out)"}
+"""``ingest_summary.json``'s ``sites.folds`` with ``data.site_column`` -> how the folds treated
+the sites, in the model card's words: ``sites`` grade x site (dealt, or stratified with
+patients), ``grades`` grade alone (with patients, when grade x site cost grade balance:
+:data:`GRADE_ONLY_KEPT`), ``whole`` each site whole in one fold (the site as the patient
+column)."""
+
+
+def site_strata(grades: Sequence[int] | np.ndarray, sites: Sequence[str], n_folds: int,
+                patients: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """The stratum of each image for folds stratified on grade x site, and the strata pooled.
+
+    Each (grade, site) pair holding at least ``n_folds`` units (its images' distinct
+    ``patients``, or its images when None) is a stratum of its own; the smaller pairs of a
+    grade are pooled into one stratum of that grade (stratified by grade alone there), so
+    that a small site never leaves a stratum the splitter cannot spread. Returns ``(strata,
+    pooled)``: ``strata`` ``(n,)`` int64 labels (any integers; the splitter reads only their
+    equality), ``pooled`` the pairs pooled as ``"grade G at SITE: N"`` in grade then site order
+    ([] when none was). Raises ValueError when ``sites`` and ``grades`` differ in length."""
+    y = np.asarray(grades, dtype=np.int64)
+    if len(sites) != len(y):
+        raise ValueError(f"site_strata: {len(y)} grades but {len(sites)} sites (one of each per image)")
+    names = sorted(set(sites))
+    at = {s: i for i, s in enumerate(names)}
+    units = patients if patients is not None else [str(i) for i in range(len(y))]
+    members: dict[tuple[int, str], set[str]] = {}
+    for g, s, u in zip(y.tolist(), sites, units, strict=True):
+        members.setdefault((g, s), set()).add(u)
+    small = {pair for pair, held in members.items() if len(held) < n_folds}
+    width = len(names) + 1  # per grade: one stratum per site, and its pooled one last
+    strata = np.array([g * width + (len(names) if (g, s) in small else at[s])
+                       for g, s in zip(y.tolist(), sites, strict=True)], dtype=np.int64)
+    pooled = [f"grade {g} at {s}: {len(members[(g, s)])}" for g, s in sorted(small)]
+    return strata, pooled
 
 
 def units_per_grade(grades: Sequence[int] | np.ndarray, patients: Sequence[str] | None) -> list[int]:
@@ -228,10 +301,78 @@ def units_per_grade(grades: Sequence[int] | np.ndarray, patients: Sequence[str] 
             for grade in range(int(y.max()) + 1)]
 
 
-def _split(y: np.ndarray, n_folds: int, seed: int, patients: Sequence[str] | None
-           ) -> tuple[np.ndarray, list[warnings.WarningMessage]]:
-    """The folds of :func:`assign_folds` (its splitter chosen as it says) and the warnings
-    scikit-learn gave; no check, no note."""
+def grade_spread(grades: Sequence[int] | np.ndarray, folds: Sequence[int] | np.ndarray,
+                 n_folds: int) -> int:
+    """How unevenly ``folds`` spread the grades: the sum over the grades present of (most - fewest)
+    images of that grade in a fold 0..``n_folds``-1; 0 when each grade is in every fold
+    equally."""
+    y, f = np.asarray(grades, dtype=np.int64), np.asarray(folds, dtype=np.int64)
+    return int(sum(int(np.ptp(np.bincount(f[y == g], minlength=n_folds))) for g in set(y.tolist())))
+
+
+def site_dealt_folds(grades: Sequence[int] | np.ndarray, sites: Sequence[str], n_folds: int,
+                     seed: int) -> np.ndarray:
+    """Folds of images not grouped by patient, dealt on grade x site: the images, in a seeded
+    random order (``seed``), are dealt to the folds in turn (as :func:`dealt_folds`), grade
+    after grade, and within a grade site block after site block. Each grade and each grade x
+    site block is dealt in one run, so each grade, each grade x site and each fold size is
+    within one of even; the order of a grade's site blocks is chosen greedily (the block that
+    widens its site's spread over the folds least goes next, ties by site name), which keeps
+    each site's total near even too. ``(n,)`` int64, a pure function of the inputs."""
+    y = np.asarray(grades, dtype=np.int64)
+    names = sorted(set(sites))
+    at = np.asarray([names.index(s) for s in sites], dtype=np.int64) if names else np.zeros(0, np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))
+    folds = np.empty(len(y), dtype=np.int64)
+    load = np.zeros((len(names), n_folds), dtype=np.int64)
+    cursor = 0
+    for grade in sorted(set(y.tolist())):
+        blocks = {i: order[(y[order] == grade) & (at[order] == i)] for i in range(len(names))}
+        blocks = {i: b for i, b in blocks.items() if len(b)}
+        while blocks:
+            def widening(i: int, start: int = cursor, held: dict[int, np.ndarray] = blocks) -> tuple[int, int]:
+                after = load[i].copy()
+                np.add.at(after, (start + np.arange(len(held[i]))) % n_folds, 1)
+                return int(np.ptp(after) - np.ptp(load[i])), i
+
+            best = min(blocks, key=widening)
+            dealt = (cursor + np.arange(len(blocks[best]))) % n_folds
+            folds[blocks[best]] = dealt
+            np.add.at(load[best], dealt, 1)
+            cursor = (cursor + len(blocks.pop(best))) % n_folds
+    return folds
+
+
+def _split(y: np.ndarray, n_folds: int, seed: int, patients: Sequence[str] | None,
+           sites: Sequence[str] | None = None
+           ) -> tuple[np.ndarray, list[warnings.WarningMessage], list[str], str]:
+    """The folds of :func:`assign_folds` (its splitter chosen as it says), the warnings
+    scikit-learn gave, the grade x site strata pooled (:func:`site_strata`) and, when grade x
+    site folds of ``patients`` spread the grades less evenly than grade-only ones (and the
+    grade-only ones were kept), the two :func:`grade_spread` in words ('' otherwise); no check,
+    no note. ``sites`` None: exactly the folds made before sites existed."""
+    if sites is None:
+        folds, caught = _split_grades(y, n_folds, seed, patients)
+        return folds, caught, [], ""
+    if patients is None:
+        # not grouped: dealt in grade, then site order, after a seeded shuffle (StratifiedKFold
+        # over grade x site strata spread the grades less evenly: it numbers them by first seen)
+        return site_dealt_folds(y, sites, n_folds, seed), [], [], ""
+    strata, pooled = site_strata(y, sites, n_folds, patients)
+    by_site, caught = _split_grades(strata, n_folds, seed, patients)
+    by_grade, caught_grade = _split_grades(y, n_folds, seed, patients)
+    spread_site, spread_grade = grade_spread(y, by_site, n_folds), grade_spread(y, by_grade, n_folds)
+    if spread_site > spread_grade:
+        return by_grade, caught_grade, [], (f"grade spread {spread_site} images against {spread_grade} "
+                                            f"with grade alone, summed over the grades")
+    return by_site, caught, pooled, ""
+
+
+def _split_grades(y: np.ndarray, n_folds: int, seed: int, patients: Sequence[str] | None
+                  ) -> tuple[np.ndarray, list[warnings.WarningMessage]]:
+    """The folds of ``y`` (grades, or any stratum labels): dealt (:func:`dealt_folds`) when no
+    label has ``n_folds`` images and no patients, else scikit-learn's splitter, and the
+    warnings it gave."""
     with python_random_kept():  # importing scikit-learn draws from Python's random: a host's stream
         from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
 
@@ -279,29 +420,32 @@ patients as folds misses a fold; only one found to work is offered."""
 
 
 def _fills(y: np.ndarray, n_folds: int, seed: int, patients: Sequence[str] | None,
-           per_grade: Sequence[int]) -> bool:
+           per_grade: Sequence[int], sites: Sequence[str] | None = None) -> bool:
     """Whether the folds of (``n_folds``, ``seed``) put every grade of at least ``n_folds``
-    units (``per_grade``: patients or images per grade) in every fold."""
-    folds, _ = _split(y, n_folds, seed, patients)
+    units (``per_grade``: patients or images per grade) in every fold; ``sites``: as
+    :func:`assign_folds` splits them."""
+    folds = _split(y, n_folds, seed, patients, sites)[0]
     return not any(per_grade[g] >= n_folds for g in folds_without_grade(y, folds, n_folds))
 
 
 def working_folds(grades: Sequence[int] | np.ndarray, n_folds: int, seed: int,
-                  patients: Sequence[str] | None, per_grade: Sequence[int]
-                  ) -> tuple[int | None, int | None]:
+                  patients: Sequence[str] | None, per_grade: Sequence[int],
+                  sites: Sequence[str] | None = None) -> tuple[int | None, int | None]:
     """(another fold seed, a smaller fold count) whose folds were checked to put every grade of
     at least that many units (``per_grade``: patients, or images without ``patients``, of
     grades 0..) in every fold, each None where none was found. The seeds tried are the
     :data:`FOLD_SEEDS_TRIED` after ``seed`` (with ``n_folds`` folds), the fold counts
     ``n_folds - 1`` down to 2 (with ``seed``); the first that works is given. Each try is one
     split: only called when the folds of (``n_folds``, ``seed``) leave such a grade out of a
-    fold, which the default folds of a stratified set without patients never do."""
+    fold, which the default folds of a stratified set without patients never do. ``sites``
+    (one per image, or None): the folds tried are split on them too, as :func:`assign_folds`
+    splits them, so the seed offered is checked on the folds it will make."""
     y = np.asarray(grades, dtype=np.int64)
     other = next((s for s in range(seed + 1, seed + 1 + FOLD_SEEDS_TRIED)
-                  if _fills(y, n_folds, s, patients, per_grade)), None)
+                  if _fills(y, n_folds, s, patients, per_grade, sites)), None)
     fewer = next((k for k in range(n_folds - 1, 1, -1)
                   if (patients is None or len(set(patients)) >= k)
-                  and _fills(y, k, seed, patients, per_grade)), None)
+                  and _fills(y, k, seed, patients, per_grade, sites)), None)
     return other, fewer
 
 
@@ -344,7 +488,8 @@ def gap_fixes(grades: Sequence[int], grade_names: Sequence[str], n_folds: int, s
 
 def _gap_notes(y: np.ndarray, folds: np.ndarray, n_folds: int, seed: int,
                patients: Sequence[str] | None, per_grade: Sequence[int], source: str,
-               grade_names: Sequence[str], grouped_unit: str = "patient") -> list[Problem]:
+               grade_names: Sequence[str], grouped_unit: str = "patient",
+               sites: Sequence[str] | None = None) -> list[Problem]:
     """A note for each grade of at least ``n_folds`` units that the folds still leave out of a
     validation fold (patient-grouped folds: StratifiedGroupKFold spreads patients, not images,
     and may not manage), with :func:`gap_fix`; [] when there is none (a rarer grade has its own
@@ -355,7 +500,7 @@ def _gap_notes(y: np.ndarray, folds: np.ndarray, n_folds: int, seed: int,
     if not gaps:
         return []
     unit = grouped_unit if patients is not None else "labelled image"
-    found = working_folds(y, n_folds, seed, patients, per_grade)
+    found = working_folds(y, n_folds, seed, patients, per_grade, sites)
     notes = []
     for grade, without in gaps.items():
         said = grade_label(grade, grade_names)
@@ -407,7 +552,7 @@ class FoldGaps:
 
 def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: int,
               patients: Sequence[str] | None = None, grade_names: Sequence[str] = (),
-              unit: str = "patient") -> FoldGaps:
+              unit: str = "patient", sites: Sequence[str] | None = None) -> FoldGaps:
     """The grades an ingest's folds leave out of some validation fold, and whether redoing the
     ingest would change that: ``grades``, ``folds`` and ``patients`` (None: folds not grouped)
     are the training rows of its manifest in file order (the order the ingest split them in),
@@ -418,7 +563,8 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     folds, for an ingest of this version), and ``fix`` says what to change instead. No
     splitter runs when no grade is left out. ``unit``: what an id of ``patients`` is
     (``patient``, or :data:`TWIN_UNIT` for folds that kept near twins together), in the fixes'
-    words and :attr:`FoldGaps.unit` (``labelled image`` when ``patients`` is None)."""
+    words and :attr:`FoldGaps.unit` (``labelled image`` when ``patients`` is None). ``sites``:
+    the rows' sites when the ingest split on them (``data.site_column``), else None."""
     unit = unit if patients is not None else "labelled image"
     y = np.asarray(grades, dtype=np.int64)
     without = folds_without_grade(y, folds, n_folds)
@@ -427,11 +573,11 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     groups = len(set(patients)) if patients is not None else len(y)
     per_grade = units_per_grade(y, patients)
     left_out = [g for g in without if per_grade[g] >= n_folds]
-    redo_helps = bool(left_out) and groups >= n_folds and _fills(y, n_folds, seed, patients, per_grade)
+    redo_helps = bool(left_out) and groups >= n_folds and _fills(y, n_folds, seed, patients, per_grade, sites)
     found: tuple[int | None, int | None] = (None, None)
     fixes: tuple[str, ...] = ()
     if left_out:
-        found = working_folds(y, n_folds, seed, patients, per_grade)
+        found = working_folds(y, n_folds, seed, patients, per_grade, sites)
         fixes = tuple(gap_fixes(left_out, grade_names, n_folds, seed, found, per_grade, unit))
     return FoldGaps(without, left_out, fixes, redo_helps, tuple(int(n) for n in per_grade), found, unit)
 
@@ -556,7 +702,8 @@ count can be checked) and its CIs cannot resample the groups."""
 
 def manifest_fold_gaps(rows: Sequence[tuple[int, int, str, str]], seed: int,
                        grade_names: Sequence[str] = (), grouped: bool = False,
-                       fold_groups: Sequence[str] | None = None, twins_grouped: bool = False) -> FoldGaps:
+                       fold_groups: Sequence[str] | None = None, twins_grouped: bool = False,
+                       sites: Sequence[str] | None = None) -> FoldGaps:
     """:func:`fold_gaps` of a manifest's training rows, each (grade, fold, patient: '' for
     none, image id), in file order, made with fold seed ``seed``: the folds are those the rows
     have (the highest + 1), recomputed with the units the ingest split them by
@@ -566,7 +713,9 @@ def manifest_fold_gaps(rows: Sequence[tuple[int, int, str, str]], seed: int,
     manifest made before the column existed) the units are unknown, and patients or images
     would give other folds than the ingest's: the folds are not recomputed, only the grades
     they leave out are given, with :attr:`FoldGaps.units_unknown` (its fix
-    :data:`REDO_FOR_FOLD_GROUPS`)."""
+    :data:`REDO_FOR_FOLD_GROUPS`). ``sites``: the manifest's ``site`` column of the same rows
+    (``data.site_column``), split on as the ingest did; ignored when empty or when each row's
+    site is its patient (leave-one-site-out: the ingest split on patients alone)."""
     if not rows:
         return FoldGaps({}, [], (), False)
     n_folds = max(f for _, f, _, _ in rows) + 1
@@ -574,8 +723,10 @@ def manifest_fold_gaps(rows: Sequence[tuple[int, int, str, str]], seed: int,
         without = folds_without_grade([g for g, _, _, _ in rows], [f for _, f, _, _ in rows], n_folds)
         return FoldGaps(without, [], (), False, unit=TWIN_UNIT, units_unknown=True)
     units, unit = manifest_units(rows, grouped, fold_groups)
+    split_sites = (list(sites) if sites is not None and len(sites) == len(rows) and any(sites)
+                   and any(s != p for s, (_, _, p, _) in zip(sites, rows, strict=True)) else None)
     return fold_gaps([g for g, _, _, _ in rows], [f for _, f, _, _ in rows], n_folds, seed, units,
-                     grade_names, unit)
+                     grade_names, unit, split_sites)
 
 
 def summary_grouped(summary: object) -> bool:

@@ -160,6 +160,11 @@ its image id without one, joined with its near twins' units), exactly as passed 
 were not grouped at all (no patient, no near twin: per-image folds). The bootstrap CIs resample
 these units (:func:`drac_ssl.oof.patient_groups`) and the preflight recomputes the folds with
 them (:func:`data_prep.folds.manifest_fold_gaps`)."""
+SITE_COLUMN = "site"
+"""The manifest's last column when ``data.site_column`` is set (absent otherwise, so that the
+manifest is byte for byte the one made without it): each labelled image's site as its label
+CSV row names it, empty for the other rows. The fine-tuning copies it into ``oof.csv``
+(:data:`drac_ssl.oof.SITE_COLUMN`) for report.md's figures per site."""
 MEDMNIST_SPLITS = ("train", "val", "test")
 UNLABELLED = "unlabelled"
 """The manifest split of the ``data.unlabelled`` folders' images."""
@@ -196,6 +201,10 @@ class IngestResult:
     n_grey_train: int = 0
     preprocessing: tuple[str, ...] = ()  # the fundus options applied to the cached copies, in words
     patients: dict[str, object] | None = None  # how the folds were grouped: _patient_facts
+    # data.site_column: site -> fold -> labelled training images (site_fold_counts); {} without
+    counts_per_site_fold: dict[str, dict[int, int]] = field(default_factory=dict)
+    # data.site_column: how the folds treated the sites, a key of data_prep.folds.SITE_FOLDS; '' without
+    site_folds: str = ""
     # data.near_duplicate_mse > 0: the near twins kept in one fold (_twin_facts); None when off
     near_duplicates: dict[str, object] | None = None
     # data.ungradable=leave_out: the rows left out with their images (manifest-style path, or
@@ -235,6 +244,8 @@ class ImageEntry:
     origin: str = ""  # the official split (train | val | test); default: split
     # the unit the folds grouped a training image by (FOLD_GROUP_COLUMN); '' when not grouped
     fold_group: str = ""
+    # the image's site (data.site_column, the manifest's SITE_COLUMN); '' without one
+    site: str = ""
 
     @property
     def image_id(self) -> str:
@@ -623,7 +634,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
         return entries, problems, table, left_out, [referable_row(row, n) for row in missing]
     if layout.npz is not None:
         entries, problems = _collect_npz(layout.npz, grade_names)
-        return entries, list(layout.problems) + problems, None, left_out, missing
+        return entries, list(layout.problems) + problems + site_without_labels(cfg, layout.npz), None, left_out, missing
     problems = list(layout.problems)
     train_images: list[Path] = []
     test_images: list[Path] = []
@@ -642,6 +653,8 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     # an empty training folder beside a label CSV is read too (its images one folder too deep,
     # Kaggle's train/train/): each row then says where its image is; a plain root with no image
     # at all gets the no-images stop instead, which names the subfolder as the likely root
+    if layout.labels_csv is None:  # a folder per grade: no column to read a site from
+        problems += site_without_labels(cfg, layout.root)
     if (layout.labels_csv is not None and layout.train_dir is not None
             and (train_images or test_images or layout.kind != "plain")):
         # the patient column: data.patient_column, else the one the layout owns (DeepDRiD's)
@@ -653,6 +666,8 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                             # --grades given: 'none' is never a grade it lacks
                                             scale_given=bool(list(cfg.grades)),
                                             layout_kind=layout.kind)
+        if table is not None and cfg.site_column:
+            table_problems += site_column_problems(table, cfg, layout.image_column, layout.grade_column)
         if any(p.kind == "patient" for p in table_problems):
             # a column that looks like a patient id, not passed: its warning names the fix, so
             # Messidor-2's note asking for a column of examinations is dropped (a trial's F7)
@@ -1559,9 +1574,19 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     # each image's row in the label CSV, so that a fix can name the images to relabel
     rows = [(e.label.name, e.label.line) for e in train if e.label is not None] \
         if Path(source).suffix.lower() != ".npz" and Path(source).is_file() else None
+    sites = None
+    if cfg.site_column:
+        for e in train:
+            e.site = site_of(e.label, cfg) if e.label is not None else ""
+        # the site as the patient too (leave-one-site-out): each site is one unit, kept whole;
+        # no stratum of it could be spread
+        whole = bool(cfg.patient_column) and _same_column(cfg.site_column, cfg.patient_column)
+        sites = None if whole else [e.site for e in train]
+        if whole and unit == "patient":
+            unit = "site"  # the notes count sites, not patients
     try:
         folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
-                                      grade_names, rows, unit=unit)
+                                      grade_names, rows, unit=unit, sites=sites)
     except IngestError as exc:
         return exc.problems
     for i, (entry, fold) in enumerate(zip(train, folds, strict=True)):
@@ -1570,6 +1595,70 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     if cfg.patient_column or own:
         notes += _patient_id_problems(train, source, cfg.patient_column or layout.patient_column)
     return notes + caveats
+
+
+def _same_column(a: str, b: str) -> bool:
+    """Whether two column names are one column as the label CSV's reader matches them (case
+    and surrounding spaces ignored)."""
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def site_of(label: LabelRow, cfg: DataConfig) -> str:
+    """The site cell (``data.site_column``, stripped) of a label row: its patient when the site
+    column is the patient column too (``--patient-column site --site-column site``), else its
+    cell among the row's other columns (:attr:`data_prep.validate.LabelRow.others`); '' when
+    the column is not set or the row has no such cell."""
+    column = cfg.site_column
+    if not column:
+        return ""
+    if cfg.patient_column and _same_column(column, cfg.patient_column):
+        return label.patient
+    return next((cell for name, cell in label.others if _same_column(name, column)), "")
+
+
+def site_without_labels(cfg: DataConfig, where: str | Path) -> list[Problem]:
+    """The error of ``data.site_column`` set for data read without a label CSV (a MedMNIST
+    ``.npz``, a folder per grade): there is no column to read a site from, and a site column
+    silently ignored would still be recorded as used. [] when the column is not set."""
+    if not cfg.site_column:
+        return []
+    return [error(where, f"--site-column {cfg.site_column!r} needs a label CSV to read each "
+                         f"image's site from, and these data have none",
+                  "drop --site-column (data.site_column), or give the images with a label CSV "
+                  "(--labels-csv) that has a site column", "site")]
+
+
+def site_column_problems(table: LabelTable, cfg: DataConfig, image_column: str = "",
+                         grade_column: str = "") -> list[Problem]:
+    """The errors of ``data.site_column`` in the label CSV ``table``: the image or grade
+    column named as the site (``image_column`` / ``grade_column``: the columns read), a column
+    it does not have (the fix names its columns), or rows whose site cell is empty (the lines
+    named, up to :data:`PATIENT_SETS_SHOWN`); [] when the column is not set or every row names
+    a site."""
+    column = cfg.site_column
+    if not column:
+        return []
+    for role, read in (("image", image_column), ("grade", grade_column)):
+        if read and _same_column(column, read):
+            others = [c for c in table.columns if not _same_column(c, image_column or "\0")
+                      and not _same_column(c, grade_column or "\0")]
+            return [error(table.path, f"--site-column {column!r} is the {role} column of the label CSV, "
+                                      f"not a column of sites",
+                          f"give the column naming each image's site (data set or clinic)"
+                          f"{': one of ' + ', '.join(repr(c) for c in others) if others else ''}, "
+                          f"or drop --site-column (data.site_column)", "site")]
+    if not any(_same_column(c, column) for c in table.columns):
+        return [error(table.path, f"--site-column {column!r} is not a column of the label CSV",
+                      f"give one of its columns: {', '.join(repr(c) for c in table.columns)}, or "
+                      f"drop --site-column (data.site_column)", "site")]
+    empty = [r.line for r in table.rows if not site_of(r, cfg)]
+    if not empty:
+        return []
+    shown = ", ".join(str(n) for n in empty[:PATIENT_SETS_SHOWN]) + (" ..." if len(empty) > PATIENT_SETS_SHOWN else "")
+    return [error(table.path, f"{len(empty)} row(s) have an empty {column!r} cell (line {shown}): "
+                              f"every labelled image needs its site with --site-column",
+                  "fill in each row's site (e.g. the name of the data set it came from), or drop "
+                  "--site-column", "site")]
 
 
 PATIENT_SETS_SHOWN = 3
@@ -1854,17 +1943,21 @@ def _empty_grades(entries: Sequence[ImageEntry], grade_names: Sequence[str], sou
 
 
 def _manifest_text(entries: Sequence[ImageEntry], fold_groups: bool = False) -> str:
-    """The manifest: :data:`MANIFEST_COLUMNS`, and :data:`FOLD_GROUP_COLUMN` last when
-    ``fold_groups`` (``data.near_duplicate_mse`` > 0)."""
+    """The manifest: :data:`MANIFEST_COLUMNS`, :data:`FOLD_GROUP_COLUMN` when ``fold_groups``
+    (``data.near_duplicate_mse`` > 0), and :data:`drac_ssl.manifest.SITE_COLUMN` last when an
+    image names a site (``data.site_column``); a manifest without either is as before."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(MANIFEST_COLUMNS + ((FOLD_GROUP_COLUMN,) if fold_groups else ()))
+    sites = any(e.site for e in entries)
+    writer.writerow(MANIFEST_COLUMNS + ((FOLD_GROUP_COLUMN,) if fold_groups else ())
+                    + ((SITE_COLUMN,) if sites else ()))
     for index, e in enumerate(entries):
         r = e.record
         writer.writerow([e.image_id, e.rel, "" if e.label is None else e.label.grade, e.split,
                          e.fold, "" if e.label is None else e.label.patient, r.sha256,
                          r.width, r.height, r.mode, index, e.origin or e.split, r.pixels_sha256]
-                        + ([e.fold_group if e.split == "train" else ""] if fold_groups else []))
+                        + ([e.fold_group if e.split == "train" else ""] if fold_groups else [])
+                        + ([e.site] if sites else []))
     return buffer.getvalue()
 
 
@@ -1880,6 +1973,29 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
         per_fold.setdefault(fold, dict.fromkeys(range(k), 0))[grade] += 1
     return (per_grade, {s: per_split.get(s, 0) for s in ("train", "test", UNLABELLED)},
             dict(sorted(per_fold.items())))
+
+
+def _site_folds(cfg: DataConfig, problems: Sequence[Problem]) -> str:
+    """How the folds treated the sites (a key of :data:`data_prep.folds.SITE_FOLDS`), from the
+    configuration and the folds' notes ``problems``; '' without ``data.site_column``."""
+    from data_prep.folds import GRADE_ONLY_KEPT
+
+    if not cfg.site_column:
+        return ""
+    if cfg.patient_column and _same_column(cfg.site_column, cfg.patient_column):
+        return "whole"
+    return "grades" if any(p.what.startswith(GRADE_ONLY_KEPT) for p in problems) else "sites"
+
+
+def site_fold_counts(entries: Sequence[ImageEntry]) -> dict[str, dict[int, int]]:
+    """The labelled training images of each site (``data.site_column``) per fold: ``{site:
+    {fold: n}}``, sites in name order, every fold present listed (0 where a site has none);
+    {} when no image names a site."""
+    labelled = [(e.site, e.fold) for e in entries
+                if e.split == "train" and e.label is not None and e.label.grade is not None and e.site]
+    folds = sorted({f for _, f in labelled})
+    return {site: {f: sum(s == site and g == f for s, g in labelled) for f in folds}
+            for site in sorted({s for s, _ in labelled})}
 
 
 def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
@@ -1988,6 +2104,14 @@ def format_summary(result: IngestResult) -> str:
     lines = [f"ingest summary: {layout_name(result.layout)} layout, {result.root}"]
     lines += ["  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
                                enumerate(zip(row, widths, strict=True))) for row in [header, *rows]]
+    if result.counts_per_site_fold:  # data.site_column: each site's training images per fold
+        folds = sorted({f for per in result.counts_per_site_fold.values() for f in per})
+        site_rows = [["site"] + [f"fold {f}" for f in folds]]
+        site_rows += [[site] + [str(per.get(f, 0)) for f in folds]
+                      for site, per in result.counts_per_site_fold.items()]
+        widths = [max(len(r[i]) for r in site_rows) for i in range(len(site_rows[0]))]
+        lines += ["  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
+                                   enumerate(zip(row, widths, strict=True))) for row in site_rows]
     shapes = ", ".join(f"{s}px" for s in result.cache_paths)
     lines.append(f"warnings: {len(result.warnings)}   notes: {len(result.notes)}   "
                  f"decoded: {result.n_decoded}   reused: {result.n_reused}   "
@@ -2419,6 +2543,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             cache_paths=cache_paths, root=root, layout=layout.kind,
             n_train=per_split["train"], n_test=per_split["test"], n_unlabelled=per_split[UNLABELLED],
             counts_per_grade=per_grade, counts_per_fold=per_fold,
+            counts_per_site_fold=site_fold_counts(entries),
+            site_folds=_site_folds(cfg, problems),
             warnings=[said(p.line) for p in problems if p.severity == "warning"],
             notes=[said(p.line) for p in problems if p.severity == "note"],
             problems=[],
@@ -2582,6 +2708,12 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "modality": {"value": plan.resolved_modality(layout, result.channels),
                      "setting": plan.modality},
         "patients": result.patients,
+        # data.site_column: the column, how the folds treated the sites (data_prep.folds.SITE_FOLDS)
+        # and each site's labelled training images per fold; absent without it
+        **({"sites": {"column": cfg.site_column, "folds": result.site_folds,
+                      "per_fold": {site: {str(f): n for f, n in per.items()}
+                                   for site, per in result.counts_per_site_fold.items()}}}
+           if result.site_folds else {}),
         # data.near_duplicate_mse > 0: the near twins kept in one fold (counts); null when off
         "near_duplicates": result.near_duplicates,
         "ungradable": cfg.ungradable,
@@ -2695,6 +2827,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the label CSV's grade column (default: as --image-column)")
     parser.add_argument("--patient-column", default=d.patient_column,
                         help="optional; folds are grouped by patient when given")
+    parser.add_argument("--site-column", default=d.site_column,
+                        help="optional; the label CSV's column of each image's site (source): folds "
+                             "stratified on grade x site, figures per site (data.site_column)")
     parser.add_argument("--grades", type=_grades, default=d.grades,
                         help="names of grades 0..K-1, comma-separated, or drac / icdr "
                              "(default: the layout's scale)")
@@ -2766,7 +2901,7 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
     return dataclasses.replace(
         DataConfig(), root=args.root, layout=args.layout, labels_csv=args.labels_csv,
         image_column=args.image_column, grade_column=args.grade_column,
-        patient_column=args.patient_column, unlabelled=list(args.unlabelled), grades=list(args.grades),
+        patient_column=args.patient_column, site_column=args.site_column, unlabelled=list(args.unlabelled), grades=list(args.grades),
         channels=args.channels, modality=args.modality, expected_side=args.expected_side,
         fundus_crop=args.fundus_crop, graham=args.graham,
         graham_mask=args.graham_mask, cache_sizes=list(args.cache_sizes), n_folds=args.folds,

@@ -43,6 +43,7 @@ SHOWN_PER_KIND = 10
 CLI_TO_CONFIG = {
     "--labels-csv": "data.labels_csv", "--image-column": "data.image_column",
     "--grade-column": "data.grade_column", "--patient-column": "data.patient_column",
+    "--site-column": "data.site_column",
     "--root": "data.root", "--layout": "data.layout", "--grades": "data.grades",
     "--channels": "data.channels", "--modality": "data.modality",
     "--expected-side": "data.expected_side", "--folds": "data.n_folds",

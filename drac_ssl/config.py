@@ -263,6 +263,16 @@ class DataConfig:
     or of another image of the pool, is left out with a note, so no image is pretrained on
     twice.
 
+    ``site_column``: '' (the default) reads no site. A column of the label CSV naming each
+    image's site (the source it was pooled from: a clinic, a camera, a public set), which the
+    ingest carries into the manifest's ``site`` column and the fine-tuning into ``oof.csv``'s:
+    the folds are stratified on grade x site, so that each fold validates on every site in
+    its share (a grade x site stratum of fewer units than folds is pooled with its grade's
+    other small strata, said in a note), report.md gives the figures per site and the model
+    card names the sites and their image counts. A row with an empty site cell is an error.
+    It may name the patient column too (``--patient-column site --site-column site``: each
+    fold holds whole sites, leave-one-site-out with as many folds as sites).
+
     ``near_duplicate_mse``: 0 (the default) leaves the folds as they are. A value > 0 compares
     every labelled image with every other (:mod:`data_prep.near_duplicates`: the cached copy at
     the smallest of ``cache_sizes``, area-resized to at most 64 px, all channels, pixels / 255)
@@ -286,6 +296,7 @@ class DataConfig:
     image_column: str = "image name"  # the label CSV's column of image names; the public layouts use their own unless this is changed (DataConfig's docstring)
     grade_column: str = "DR grade"  # the label CSV's column of grades; the public layouts use their own unless this is changed
     patient_column: str = ""  # optional: folds are grouped by it when present
+    site_column: str = ""  # optional: the label CSV's column of each image's site (source); folds stratified on grade x site, figures per site (DataConfig's docstring)
     unlabelled: list[str] = field(default_factory=list)  # folders of ungraded images: pretraining and UMM only
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
     channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC 1; plain folders, fundus layouts auto)
@@ -772,6 +783,8 @@ def _null_path_text(where: str, key: str) -> str:
 EMPTY_TEXT_MEANS = {"data.patient_column": ("no patient column (the patients the layout names itself "
                                              "where it does, else folds not grouped by patient)",
                                              "the CSV's patient column, e.g. patient_id"),
+                    "data.site_column": ("no site column (the folds stratified by grade alone, the figures pooled)",
+                                         "the CSV's site column, e.g. site"),
                     "data.channels": ("the layout's (1 for DRAC, auto for a plain folder and the "
                                       "fundus layouts)", "auto, 1 or 3")}
 """The other text settings whose empty value means something, what it means and the values to

@@ -199,6 +199,7 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     patient_groups,
     referable_columns,
     resampling_kind,
+    with_sites,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
 from drac_ssl.run_state import FOLDS_PLAN, OFFERED_FOLDS, TRAIN_VIEWS, folds_saved_words
@@ -2178,9 +2179,10 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i]),
                  *referral_cells(i), *([patients[i]] if named else [])]
                 for i, r in enumerate(ctx.lab)]
+    header, oof_rows = with_sites(oof_columns(k, spec.output, patients=named, referral=referral),
+                                   oof_rows, ctx.lab)
     oof_path = out_dir / OOF_FILE
-    atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output, patients=named, referral=referral),
-                                          oof_rows))
+    atomic_write_text(oof_path, _csv_text(header, oof_rows))
     # keep=inner: the inner split's images too, so train + inner + val are the fold's images
     fold_cols = ["fold", "n_train", *(["n_inner"] if ctx.ft.keep == "inner" else []), "n_val", "best_epoch",
                  "epochs_run", "qwk", "auc", "accuracy", "macro_f1", "seconds"]

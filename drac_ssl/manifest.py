@@ -35,6 +35,13 @@ Optional, last, only when the ingest kept near twins in one fold (``data.near_du
   units (:func:`drac_ssl.oof.patient_groups`), and the preflight and the report recompute
   the folds with them (:func:`data_prep.folds.manifest_fold_gaps`). :func:`read_manifest`
   returns it as a string when present; no reader requires it.
+
+Optional, last, only when the ingest read a site column (``data.site_column``; a manifest made
+without it has no such column, byte for byte as before):
+
+- ``site``: the labelled image's site (the source it was pooled from), empty for the other
+  rows (:data:`data_prep.ingest.SITE_COLUMN`). The fine-tuning copies it into ``oof.csv``;
+  the report and the model card count and score per site.
 """
 from __future__ import annotations
 

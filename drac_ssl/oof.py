@@ -53,13 +53,19 @@ patients, and one made before it, has no such column, byte for byte as before):
   without joining the manifest. Not the bootstrap's unit where the ingest also joined near
   twins (:func:`patient_groups` reads the manifest's ``fold_group`` for that). No reader of
   this package requires it.
+
+Optional, last (after ``patient`` when both), only when the manifest names sites
+(``data.site_column``; a run without sites has no such column, byte for byte as before):
+
+- ``site``: the image's site (:data:`SITE_COLUMN`, :func:`with_sites`), read by report.md's
+  figures per site.
 """
 from __future__ import annotations
 
 import csv
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,12 +84,43 @@ class OofError(ValueError):
 
 
 PATIENT_COLUMN = "patient"
-"""``oof.csv``'s last column when the manifest names patients (the module docstring)."""
+"""``oof.csv``'s last column when the manifest names patients (only :data:`SITE_COLUMN` after it, when sites are named; the module docstring)."""
 
 
 REFERRAL_COLUMNS = ("P_referable", "referral_cut", "referred")
 """``oof.csv``'s columns after the raw outputs when a referral cut exists
 (``finetune.referral_target``; see the module docstring)."""
+
+
+SITE_COLUMN = "site"
+"""``oof.csv``'s last column when the manifest names sites (``data.site_column``): each
+image's site, copied from the manifest's ``site`` column (:func:`with_sites`); report.md's
+figures per site read it (:func:`drac_ssl.report.site_section`)."""
+
+
+def with_sites(header: list[str], rows: list[list[Any]], manifest_rows: Sequence[Mapping[str, Any]]
+               ) -> tuple[list[str], list[list[Any]]]:
+    """``header`` and ``rows`` of an ``oof.csv`` with :data:`SITE_COLUMN` appended when the
+    manifest rows (``manifest_rows``, one per oof row, in its order) name a site; unchanged
+    (the same objects) when none does, so a run without sites writes the file as before."""
+    sites = [str(r.get(SITE_COLUMN) or "").strip() for r in manifest_rows]
+    if not any(sites):
+        return header, rows
+    return [*header, SITE_COLUMN], [[*row, site] for row, site in zip(rows, sites, strict=True)]
+
+
+def read_oof_column(path: str | os.PathLike[str], column: str) -> list[str] | None:
+    """The cells (stripped) of ``column`` in an ``oof.csv``, in row order (as :func:`read_oof`'s
+    rows), e.g. :data:`SITE_COLUMN` or :data:`PATIENT_COLUMN`; None when the file cannot be
+    read or has no such column (a run without it)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if column not in (reader.fieldnames or []):
+                return None
+            return [str(row.get(column) or "").strip() for row in reader]
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
 
 
 def oof_columns(num_grades: int, output: str, patients: bool = False, referral: bool = False) -> list[str]:

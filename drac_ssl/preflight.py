@@ -2348,8 +2348,9 @@ def _ingest_fold_gaps(facts: DataFacts) -> FoldGaps | None:
     labelled = labelled_rows(rows)
     train = [fold_row(r) for r in labelled]
     groups = [(r.get("fold_group") or "").strip() for r in labelled]  # data.near_duplicate_mse > 0
+    sites = [(r.get("site") or "").strip() for r in labelled]  # data.site_column: split on, as the ingest did
     return manifest_fold_gaps(train, summary_fold_seed(summary), facts.grade_names, summary_grouped(summary),
-                              groups, summary_twins_grouped(summary))
+                              groups, summary_twins_grouped(summary), sites)
 
 
 def _gap_redo_fix(gaps: FoldGaps, root: str, facts: DataFacts) -> str:

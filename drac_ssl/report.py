@@ -1343,6 +1343,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     gap = _pooling_gap(metrics)
     if gap:
         lines += [gap, ""]
+    lines += _site_section(run_dir, vdir, oof, metrics)
     report = grading_report(grades, probs, pred, names)
     cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png", names,
                         title=f"{title}: out-of-fold confusion")
@@ -1367,6 +1368,190 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                             f"{title}: {split} QWK per epoch (uncalibrated, rounded expected grade)")
         lines += _figure(run_dir, hist, figure_alt(hist.stem, title, name), name)
     return lines + [""], one_grade
+
+
+def table_cell(text: Any) -> str:
+    """``text`` for a cell of a Markdown table (:func:`drac_ssl.figures.markdown_table`): its
+    ``|`` escaped as ``\\|`` and line breaks as spaces, so that a site named ``A|B`` stays one
+    cell."""
+    return str(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+SITE_GAP = 0.2
+"""A site whose out-of-fold kappa is this far or more below the pooled one, on at least
+:data:`SITE_MIN_IMAGES` images and with its 95% CI's upper bound below the pooled kappa, is said
+under report.md's figures per site (:func:`site_lines`): a pooled figure can hide a site the
+model fails on (a multi-site review: pooled QWK 0.324, site A -0.333, site B 0.408)."""
+SITE_MIN_IMAGES = 10
+"""The fewest images of a site that :func:`site_lines` calls much worse than pooled: a site of
+a few images has a kappa (and a CI) that says little (a review: a 1-image site flagged)."""
+
+
+def site_figures(grades: Any, probs: Any, pred: Any, sites: Sequence[str], n_boot: int = 1000,
+                 seed: int = 0, patients: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The out-of-fold figures of each site, in site order: ``{"site", "n" (images), "qwk",
+    "qwk_ci95", "accuracy", "accuracy_ci95", "auc", "auc_ci95", "auc_note"}``.
+
+    ``grades`` ``(n,)`` the reference grades 0..K-1, ``probs`` ``(n, K)`` the calibrated
+    probabilities, ``pred`` ``(n,)`` the grades given (``oof.csv``'s ``grade``, ``P*``,
+    ``pred``); ``sites`` one site per image (``oof.csv``'s ``site``). ``qwk``:
+    :func:`drac_ssl.metrics.quadratic_weighted_kappa` over K grades (nan when undefined:
+    one grade given and true; nan too when the site's images hold fewer than 2 true grades,
+    ``n_grades`` then below 2: the kappa of one true grade is 0 whatever was given, and says
+    nothing of the site); ``accuracy``: the share of images given their grade; ``auc``:
+    :func:`drac_ssl.metrics.macro_ovo_auc` (with K = 2 the ROC AUC of P1), None with
+    ``auc_note`` (:func:`drac_ssl.metrics.auc_undefined_reason`) when the site lacks a grade.
+    Each ``*_ci95`` is the percentile bootstrap 95% CI of :func:`drac_ssl.metrics.bootstrap_ci`
+    (``n_boot`` resamples, ``seed``) of the site's images, or of its ``patients`` (one unit per
+    image, '' for an image without one: then its own unit; :func:`drac_ssl.oof.patient_groups`
+    of the manifest rows, as the pooled figure resamples) when given; ``[None, None]`` when no
+    resample defines it. ``n_grades``: the distinct true grades at the site."""
+    import functools
+
+    from drac_ssl.metrics import (
+        accuracy_score,
+        auc_undefined_reason,
+        bootstrap_ci,
+        macro_ovo_auc,
+        quadratic_weighted_kappa,
+    )
+
+    y, p, pr = np.asarray(grades, dtype=np.int64), np.asarray(probs, dtype=np.float64), np.asarray(pred, dtype=np.int64)
+    site_of = np.asarray([str(s) for s in sites], dtype=object)
+    k = int(p.shape[1])
+    kappa = functools.partial(quadratic_weighted_kappa, num_grades=k)
+    units = (np.asarray([u or f"\0image{i}" for i, u in enumerate(patients)], dtype=object)
+             if patients is not None and any(patients) else None)
+
+    def interval(truth: np.ndarray, given: np.ndarray, metric: Any, groups: Any) -> list[float | None]:
+        if n_boot < 1:
+            return [None, None]
+        try:
+            low, high = bootstrap_ci(truth, given, metric, n_boot=n_boot, seed=seed, groups=groups)
+        except ValueError:
+            return [None, None]
+        return [None if not np.isfinite(v) else float(v) for v in (low, high)]
+
+    out: list[dict[str, Any]] = []
+    for site in sorted(set(site_of.tolist())):
+        at = site_of == site
+        ys, ps, prs = y[at], p[at], pr[at]
+        groups = None if units is None else units[at].tolist()
+        n_grades = len(set(ys.tolist()))
+        qwk = float(kappa(ys, prs)) if n_grades >= 2 else float("nan")
+        note = auc_undefined_reason(ys, ps)
+        auc = None if note else float(macro_ovo_auc(ys, ps))
+        out.append({"site": site, "n": int(at.sum()), "n_grades": n_grades, "qwk": qwk,
+                    "qwk_ci95": interval(ys, prs, kappa, groups) if np.isfinite(qwk) else [None, None],
+                    "accuracy": float(accuracy_score(ys, prs)),
+                    "accuracy_ci95": interval(ys, prs, accuracy_score, groups),
+                    "auc": auc, "auc_ci95": [None, None] if note else interval(ys, ps, macro_ovo_auc, groups),
+                    "auc_note": note})
+    return out
+
+
+def _site_units(run_dir: Path, vdir: Path, ids: Sequence[str]) -> tuple[list[str] | None, str]:
+    """The bootstrap units of the images ``ids`` (``oof.csv``'s order) as the pooled CI resamples
+    them (:func:`drac_ssl.oof.patient_groups` of ``run_dir``'s manifest rows: patients, near
+    twins joined when the ingest kept them together), and what they are (``images``,
+    ``patients``, ``patients and near-twin groups``); ``oof.csv``'s own ``patient`` column when
+    the manifest cannot be read or lacks an image."""
+    from drac_ssl.oof import PATIENT_COLUMN, patient_groups, read_oof_column, resampling_kind
+
+    try:
+        rows = labelled_rows(read_manifest(run_dir / "data" / "manifest.csv", ("id", "grade", "split", "fold")))
+    except (OSError, ValueError, ManifestError):
+        rows = []
+    known = {str(r["id"]) for r in rows}
+    if rows and all(i in known for i in ids):
+        groups = patient_groups(rows)
+        words = {"images": "images", "patients": "patients", "groups": "patients and near-twin groups"}
+        if groups is None:
+            return None, "images"
+        unit_of = dict(zip((str(r["id"]) for r in rows), groups, strict=True))
+        return [unit_of[i] for i in ids], words.get(resampling_kind(groups), "patients")
+    patients = read_oof_column(vdir / OOF_FILE, PATIENT_COLUMN)
+    grouped = patients is not None and any(patients)
+    return (patients if grouped else None), ("patients" if grouped else "images")
+
+
+def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any]) -> list[str]:
+    """:func:`site_lines` of a variant folder ``vdir`` whose ``oof.csv`` (read as ``oof``) has a
+    ``site`` column (:data:`drac_ssl.oof.SITE_COLUMN`); [] without one (a run without sites:
+    report.md as before). The CIs resample the units of :func:`_site_units`."""
+    from drac_ssl.oof import SITE_COLUMN, read_oof_column
+
+    sites = read_oof_column(vdir / OOF_FILE, SITE_COLUMN)
+    if not sites or len(sites) != len(oof.ids):
+        return []
+    units, resampled = _site_units(run_dir, vdir, [str(i) for i in oof.ids])
+    n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
+    figures = site_figures(oof.grades, oof.probs, oof.pred, sites, n_boot=n_boot, patients=units)
+    whole = oof.folds is not None and len(set(sites)) > 1 and all(
+        len({int(f) for f, s in zip(oof.folds, sites, strict=True) if s == site}) == 1 for site in set(sites))
+    return site_lines(figures, metrics, len(oof.ids), int(oof.probs.shape[1]), resampled, whole_sites=whole)
+
+
+def site_lines(figures: Sequence[dict[str, Any]], metrics: dict[str, Any], n_images: int,
+               num_grades: int, resampled: str = "images", whole_sites: bool = False) -> list[str]:
+    """report.md's figures per site under a variant's pooled figures: a table of each site's
+    images, kappa, accuracy and AUC with their 95% CIs (``figures``: :func:`site_figures`),
+    the pooled row from ``metrics`` (``metrics.json``: ``qwk``, ``accuracy``, ``auc`` and their
+    ``*_ci95``) over ``n_images``, and a bold sentence, with the site's CI, for each site of at
+    least :data:`SITE_MIN_IMAGES` images and 2 true grades whose kappa is :data:`SITE_GAP` or
+    more below the pooled one and whose CI's upper bound is below it too (a site without a CI
+    is never said). A site of fewer than 2 true grades shows its kappa as n/a (one grade at
+    this site). ``resampled``: what the per-site CIs resample (``images``, ``patients``, ...).
+    ``whole_sites``: each site's images are all in one fold (leave-one-site-out,
+    ``--patient-column site --site-column site``), said instead of the grade x site
+    stratification, with the caveat that the CIs then resample sites. Site names are escaped
+    for the table (:func:`table_cell`). [] without figures."""
+    if not figures:
+        return []
+    kappa = kappa_name(num_grades, short=True)
+    auc = "AUC of P1" if num_grades == 2 else "AUC (one-vs-one)"
+
+    def cell(value: Any, ci: Any, note: str | None = None) -> str:
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            return f"n/a ({note})" if note else "n/a"
+        pair = ci if isinstance(ci, list | tuple) and len(ci) >= 2 else [None, None]
+        return format_with_ci(value, pair[0], pair[1])
+
+    def kappa_cell(f: dict[str, Any]) -> str:
+        if int(f.get("n_grades", 2)) < 2:
+            return "n/a (one grade at this site)"
+        return cell(f["qwk"], f["qwk_ci95"], "undefined: one grade given and true")
+
+    rows = [[table_cell(f["site"]), f["n"], kappa_cell(f),
+             cell(f["accuracy"], f["accuracy_ci95"]), cell(f["auc"], f["auc_ci95"], "a grade absent at this site" if f.get("auc_note") else None)]
+            for f in figures]
+    rows.append(["all sites (pooled)", n_images, cell(metrics.get("qwk"), metrics.get("qwk_ci95")),
+                 cell(metrics.get("accuracy"), metrics.get("accuracy_ci95")),
+                 cell(metrics.get("auc"), metrics.get("auc_ovo_ci95"))])
+    lines = ["#### Figures per site", "",
+             f"The same out-of-fold grades and probabilities as the pooled figures above, split by site "
+             f"(`data.site_column`, oof.csv's `site` column); 95% CIs: percentile bootstrap of each site's "
+             f"{resampled}, {metrics.get('n_boot') or 1000} resamples. "
+             + ("Each site's images are in one fold (leave-one-site-out): each row is the figure of a site "
+                "the fold's model never trained on. With the site as the patient column "
+                "(`--patient-column site`), each CI resamples whole sites, very few: the pooled CI and "
+                "these are not meaningful; quote the point figures per site." if whole_sites else
+                "The folds were stratified on grade x site."), ""]
+    lines += markdown_table(["site", "images", f"{kappa} (95% CI)", "accuracy (95% CI)", f"{auc} (95% CI)"], rows)
+    pooled = finite_number(metrics.get("qwk"))
+    for f in figures:
+        ci = f.get("qwk_ci95") if isinstance(f.get("qwk_ci95"), list | tuple) else [None, None]
+        high = finite_number(ci[1]) if len(ci) >= 2 else None
+        if (pooled is not None and np.isfinite(f["qwk"]) and int(f.get("n_grades", 2)) >= 2
+                and f["n"] >= SITE_MIN_IMAGES and pooled - f["qwk"] >= SITE_GAP
+                and high is not None and high < pooled):
+            lines += [f"**Site {f['site']} grades much worse than the pooled figure**: {kappa} "
+                      f"{format_with_ci(f['qwk'], ci[0], ci[1])} on its {f['n']} images (95% CI's upper "
+                      f"bound below the pooled figure) against {figure_text(pooled)} pooled "
+                      f"over all {n_images}; the pooled figure hides it. Quote the figures per site, and look "
+                      f"at this site's images (another camera or preprocessing?) and its labelled images "
+                      f"(more of them, or fine-tuning on them) before using the model there.", ""]
+    return lines
 
 
 def fold_auc_na_lines(fold_records: list[dict[str, Any]], grades: Any, folds: Any,

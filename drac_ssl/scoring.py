@@ -231,7 +231,7 @@ __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionChec
            "model_calibration", "model_grade_names", "model_labels_referable_from", "model_referable_cut",
            "notes_grade_names", "read_grade_labels",
            "scale_names", "score", "score_command", "score_lines", "unlike_training_images",
-           "calibration_measures", "calibration_provenance", "grading_bundle"]
+           "calibration_measures", "calibration_provenance", "grading_bundle", "bundle_check_weak"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -1315,7 +1315,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``unlike_training_images`` (only with the export's notes file beside the submission:
     :func:`unlike_training_images`, how many scored images its input check flagged as unlike
     the training images; when most were, ``chance_warning``'s remedy names domain shift first,
-    :data:`DOMAIN_SHIFT_REMEDY`),
+    :data:`DOMAIN_SHIFT_REMEDY`; when the grading bundle's check is weak and flagged fewer, the
+    line says its count does not rule out domain shift and the remedy names it,
+    :data:`WEAK_CHECK_REMEDY`),
     ``class_names_warning`` (only when ``grade_names`` count another K than the submission's:
     they are not used, said), ``swap_warning`` / ``kaggle_pair_note`` (only when both files
     have Kaggle's ``id_code,diagnosis`` header: the labels look like an export's submission, an
@@ -1512,13 +1514,14 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         record["case_name_warnings"] = list(problems.warnings)
     if kaggle and is_kaggle_file(labels):  # two id_code,diagnosis files: which is which is the order
         record.update(_kaggle_pair_words(submission, labels))
-    unlike = unlike_training_images(submission, sub.cases)
+    weak = bundle_check_weak(graded_by)
+    unlike = unlike_training_images(submission, sub.cases, weak=weak)
     if unlike is not None:
         record["unlike_training_images"] = unlike
     record = _json_safe(record)
     record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
         record, subject="this submission", qwk_words="QWK",
-        remedy=(DOMAIN_SHIFT_REMEDY if unlike is not None and unlike["most"] else
+        remedy=(DOMAIN_SHIFT_REMEDY if unlike is not None and unlike["most"] else WEAK_CHECK_REMEDY if weak else
                 "the model that wrote it needs more labelled images, more training or another recipe."),
         probabilities=not kaggle)  # a Kaggle file has no probabilities to read
     record["package_version"] = __version__
@@ -1619,14 +1622,45 @@ DOMAIN_SHIFT_REMEDY = ("most of these images were flagged as unlike the training
 were flagged unlike the training images (:func:`unlike_training_images`)."""
 
 
-def unlike_training_images(submission: str | Path, cases: Sequence[str]) -> dict[str, Any] | None:
+WEAK_CHECK_REMEDY = ("the model that wrote it needs more labelled images, more training or another recipe, "
+                     "or these images differ from the training images (domain shift: another camera, site "
+                     "or preprocessing), which the bundle's weak input check cannot rule out: grade images "
+                     "prepared as the training images were, or fine-tune on labelled images of this site.")
+"""The chance warning's remedy when the grading bundle's "unlike the training images" check is
+weak (:func:`bundle_check_weak`) and it did not flag most scored images: its silence does not
+rule out domain shift, so domain shift is named among the remedies (a multi-site review: APTOS
+graded by a RetinaMNIST bundle, "0 of N flagged" beside the weak-check warning, and the
+remedies named no domain shift)."""
+
+
+def bundle_check_weak(graded_by: Mapping[str, Any] | None) -> bool:
+    """Whether the bundle that graded (``graded_by``, :func:`grading_bundle`, with its folder
+    named) has a weak "unlike the training images" check
+    (:func:`drac_ssl.grading.bundle.ood_check_caveat`: ``metadata.json``'s
+    ``input_profile.weak``, or a trial run's bundle); False when the folder is not named or its
+    ``metadata.json`` cannot be read (nothing tells). The rule is
+    :func:`drac_ssl.trial_run.input_check_weak`, the one ``ood_check_caveat`` applies
+    (:mod:`drac_ssl.grading` loads torch, which the scoring must not:
+    ``tests/drac_ssl/test_export.py``)."""
+    from drac_ssl.io import read_json_dict
+    from drac_ssl.trial_run import input_check_weak
+
+    folder = graded_by.get("bundle") if isinstance(graded_by, Mapping) else None
+    meta = read_json_dict(Path(str(folder)) / "metadata.json") if folder else None
+    return input_check_weak(meta)
+
+
+def unlike_training_images(submission: str | Path, cases: Sequence[str], weak: bool = False
+                           ) -> dict[str, Any] | None:
     """How many of the scored ``cases`` the export flagged as unlike the training images (the
     input check of :mod:`drac_ssl.grading.ood`; the reason
     :data:`drac_ssl.grading.image_notes.UNLIKE_KIND` in the ``not_reliably_gradable`` column of
     the export's notes file beside the submission, :func:`drac_ssl.submission.image_notes_path`):
     ``{"n": flagged, "of": cases the notes file lists, "most": n > of / 2, "source": the
     file, "line": "N of M scored images flagged as unlike the training images ..."}``; None
-    without a notes file (or one that lists none of the cases): nothing tells."""
+    without a notes file (or one that lists none of the cases): nothing tells. ``weak``: the
+    grading bundle's check is weak (:func:`bundle_check_weak`); when it did not flag most, the
+    line says that its count does not rule out domain shift, and the record has ``"weak": True``."""
     from drac_ssl.grading.image_notes import UNLIKE_KIND
     from drac_ssl.submission import image_notes_path, read_image_notes
 
@@ -1640,7 +1674,11 @@ def unlike_training_images(submission: str | Path, cases: Sequence[str]) -> dict
     line = (f"{n} of {len(listed)} scored images flagged as {UNLIKE_KIND} (the export's input check, "
             f"{path})" + (": most were, so these figures may measure domain shift (another camera, site "
                           "or preprocessing) as much as the model" if most else ""))
-    return {"n": n, "of": len(listed), "most": most, "source": str(path), "line": line}
+    told: dict[str, Any] = {"n": n, "of": len(listed), "most": most, "source": str(path)}
+    if weak and not most:  # its silence means little: said on the count itself
+        line += f"; the check is weak for this bundle: {n} flagged does not rule out domain shift"
+        told["weak"] = True
+    return {**told, "line": line}
 
 
 DEPLOYED_CUT_REUSED = "the bundle's deployed cut re-used, not re-fitted"

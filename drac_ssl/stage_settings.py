@@ -316,7 +316,8 @@ INGEST_ONLY_SETTINGS = ("data.root", "data.layout", "data.labels_csv", "data.ima
                         "data.unlabelled", "data.modality", "data.expected_side", "data.strict", "data.ungradable",
                         "data.missing", "data.n_folds", "data.fold_seed", "data.near_duplicate_mse",
                         "data.patient_column", "data.cache_sizes", "data.grades", "data.channels",
-                        "data.fundus_crop", "data.graham", "data.graham_mask", "data.referable_from")
+                        "data.fundus_crop", "data.graham", "data.graham_mask", "data.referable_from",
+                        "data.site_column")
 """The ``data.*`` settings that only the ingest applies, each kept in what it wrote: where it
 read the images and labels (``data.root``, the layout, the label CSV and its columns, the
 unlabelled folders, what was done with an ungradable or missing row), and what it made of them
@@ -369,7 +370,7 @@ class IngestRecord:
         that resolved to (``data.root``, the label CSV and the unlabelled folders as absolute
         paths, the layout found under ``auto``, the modality resolved). None for a setting it
         did not record (older ingests), or did not read (a MedMNIST ``.npz`` has no label
-        columns)."""
+        columns); ``data.site_column`` unrecorded is ''."""
         key = setting.removeprefix("data.")
         given = self.made.get(key)
         if key in ("root", "labels_csv"):
@@ -381,6 +382,8 @@ class IngestRecord:
         if key in ("layout", "modality"):
             resolved = self._resolved(key)
             return resolved if isinstance(resolved, str) and resolved else given
+        if key == "site_column":
+            return given or ""  # unrecorded (an ingest made before it existed): no site column
         return given
 
     def differs(self, setting: str, data: dict[str, Any], cwd: str | None = None) -> bool:
@@ -391,12 +394,16 @@ class IngestRecord:
         as the layout's own; ``data.modality`` as it resolved (``auto`` against what the
         ingest was given); ``data.grades`` as the names it resolves to and ``data.channels``
         only when 1 or 3 (an empty or ``auto`` one is the layout's or the images');
+        ``data.site_column`` unrecorded (an ingest made before it existed) as ''.
         ``data.cache_sizes`` as a set; ``data.graham_mask`` only with ``data.graham``. False
-        for a setting the ingest did not record."""
+        for another setting the ingest did not record."""
         from data_prep.grades import resolve_grades
         from data_prep.layout import COLUMNS
 
         key = setting.removeprefix("data.")
+        if key == "site_column" and key in data and key not in self.made:
+            # an ingest made before data.site_column existed split on no site: recorded as ''
+            return bool(str(data[key] or "").strip())
         if key not in self.made or key not in data:
             return False
         ours, given = data[key], self.made[key]
@@ -440,7 +447,7 @@ class IngestRecord:
             return isinstance(given, list) and set(ours or []) != set(given)
         if key == "graham_mask":
             return bool(data.get("graham") or self.made.get("graham")) and ours != given
-        if key == "patient_column":
+        if key in ("patient_column", "site_column"):
             return str(ours or "").strip() != str(given or "").strip()
         return ours != given
 

@@ -549,3 +549,20 @@ def pretraining_cut_short(run_dir: str | Path) -> dict[str, dict[str, Any]]:
         if ran * SHORT_FRACTION < file_value:
             cut["pretrain.epochs"] = {**record, "ran": ran}
     return cut
+
+
+def input_check_weak(meta: Any) -> bool:
+    """Whether a grading bundle's "unlike the training images" check is weak: its
+    ``metadata.json`` (read as ``meta``) has an ``input_profile`` with a ``file`` (the bundle
+    has a check) and ``weak: true``, or the bundle is a trial run's (:func:`trial_run_words` of
+    its ``trial_run``: a check built before ``weak`` said so). False without a check, or when
+    ``meta`` is not a dict (nothing tells). The one rule of the app's and the export's caveat
+    (:func:`drac_ssl.grading.bundle.ood_check_caveat`) and the scoring's
+    (:func:`drac_ssl.scoring.bundle_check_weak`); here because this module is plain Python:
+    the scoring must not load torch, which :mod:`drac_ssl.grading` does."""
+    if not isinstance(meta, dict):
+        return False
+    profile = meta.get("input_profile")
+    if not isinstance(profile, dict) or not profile.get("file"):
+        return False
+    return profile.get("weak") is True or bool(trial_run_words(meta.get("trial_run")))

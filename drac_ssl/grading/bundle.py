@@ -661,7 +661,12 @@ def data_provenance(data_dir: str | os.PathLike[str],
     ``p05``, ``median``, ``max``, px), which the warning of an image far smaller than the
     model's input compares with (:func:`drac_ssl.grading.predict.small_image_warning`: 28 px
     RetinaMNIST images trained at 64 px are not too small for their own model); absent for a
-    manifest without them.
+    manifest without them. ``train_sites``: only when the ingest read a site column
+    (``data.site_column``: the manifest's ``site`` column), the labelled images per site in
+    site order, which the model card names (:func:`site_scope_words`); absent otherwise.
+    ``site_folds``: with them, how the folds treated the sites (``ingest_summary.json``'s
+    ``sites.folds``, a key of :data:`data_prep.folds.SITE_FOLDS`); absent for an ingest that
+    did not record it.
     """
     from data_prep.folds import fold_row
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
@@ -685,13 +690,16 @@ def data_provenance(data_dir: str | os.PathLike[str],
     except FileNotFoundError:
         rows = []
     origins: dict[str, int] = {}  # the training rows' official splits (the ingest's origin column)
+    sites: dict[str, int] = {}  # the training rows' sites (data.site_column: the manifest's site column)
     sides: list[int] = []  # the labelled training images' shorter sides as read (px), where recorded
     fold_rows: list[tuple[int, int, str, str]] = []  # (grade, fold, patient, id) of the training rows
     fold_groups: list[str] = []  # their fold_group (data.near_duplicate_mse > 0; '' otherwise)
+    fold_sites: list[str] = []  # their site (data.site_column; '' otherwise), as the folds split them
     for row in rows:
         if row["split"] == "train" and row["grade"] is not None and str(row.get("fold", "")).isdigit():
             fold_rows.append(fold_row(row))
             fold_groups.append((row.get("fold_group") or "").strip())
+            fold_sites.append((row.get("site") or "").strip())
         if row["split"] == "test":
             n_test += 1
         elif row["split"] == "unlabelled":  # data.unlabelled: pretraining only
@@ -701,6 +709,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
             origin = (row.get("origin") or "").strip()  # absent in a manifest made before it
             if origin:
                 origins[origin] = origins.get(origin, 0) + 1
+            site = (row.get("site") or "").strip()  # absent without data.site_column
+            if site:
+                sites[site] = sites.get(site, 0) + 1
             patient = (row.get("patient") or "").strip()  # optional: older ingests lack it
             grouped = grouped or bool(patient)
             width, height = (str(row.get(c) or "").strip() for c in ("orig_width", "orig_height"))
@@ -715,7 +726,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
               else len(summary.get("warnings") or []))
     skipped = {why: by_kind.get(f"warning:{kind}", 0) for kind, why in CROP_NOT_APPLIED.items()
                } if facts.preprocessing.get("fundus_crop") else {}
-    gaps = _fold_gaps(fold_rows, summary, names, fold_groups)
+    gaps = _fold_gaps(fold_rows, summary, names, fold_groups, fold_sites)
+    site_facts = summary.get("sites") if isinstance(summary.get("sites"), dict) else {}
+    site_folds = str(site_facts.get("folds") or "")
     layout = summary.get("layout")
     twins = summary.get("near_duplicates")
     # judged on the labelled images, which the figures are measured on (the ingest's count per
@@ -781,6 +794,10 @@ def data_provenance(data_dir: str | os.PathLike[str],
         **({"phantom_pretraining": pretraining} if pretraining else {}),
         # several official splits pooled into the training images (MedMNIST's train + val)
         **({"train_origins": origins} if len(origins) > 1 else {}),
+        # data.site_column: the labelled images per site, in site order (absent without it)
+        **({"train_sites": dict(sorted(sites.items()))} if sites else {}),
+        # how the folds treated the sites (ingest_summary.json's sites.folds; absent before it)
+        **({"site_folds": site_folds} if sites and site_folds else {}),
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
                  if phantom else "; ".join(x for x in (
@@ -789,6 +806,33 @@ def data_provenance(data_dir: str | os.PathLike[str],
                  if mixed or pretraining else
                  "images ingested from the data root above (not recognised as the phantom set)"),
     }
+
+
+def site_scope_words(sites: Any, folds: str = "sites") -> str:
+    """What the model card's limitation says the model was cross-validated on when the ingest
+    read a site column (``data.site_column``; ``sites``: :func:`data_provenance`'s
+    ``train_sites``, labelled images per site): ``2 pooled sites, A (30 images) and B (120
+    images), the folds stratified on grade x site (report.md gives the figures per site)``;
+    '' when there are none (the card then says "this one data set"). ``folds``: how the folds
+    treated the sites (:data:`data_prep.folds.SITE_FOLDS`' keys, :func:`data_provenance`'s
+    ``site_folds``; an unknown one, or '' from an ingest before it was recorded, reads as
+    ``sites``); ``whole`` (leave-one-site-out, the site as the patient column) adds that the
+    CIs resample the few sites. A site name holding a comma or a quote is quoted."""
+    from data_prep.folds import SITE_FOLDS
+
+    if not isinstance(sites, dict) or not sites:
+        return ""
+
+    def name(site: Any) -> str:
+        text = str(site)
+        return '"' + text.replace('"', '\\"') + '"' if any(c in text for c in ',"()') else text
+
+    named = [f"{name(site)} ({n} image{'s' if n != 1 else ''})" for site, n in sites.items()]
+    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    how = SITE_FOLDS.get(folds, SITE_FOLDS["sites"])
+    ci = (", so its CIs resample the few sites and are not meaningful" if folds == "whole" else "")
+    return (f"{len(named)} pooled site{'s' if len(named) != 1 else ''}, {listed}, {how}{ci} "
+            f"(report.md gives the figures per site)")
 
 
 def _referable_from(summary: dict[str, Any]) -> dict[str, Any] | None:
@@ -1006,12 +1050,14 @@ def pooled_origins_words(prov: dict[str, Any], n_folds: Any = None) -> str:
 
 
 def _fold_gaps(rows: Sequence[tuple[int, int, str, str]], summary: dict[str, Any],
-               names: Sequence[str], fold_groups: Sequence[str] | None = None) -> dict[str, Any]:
+               names: Sequence[str], fold_groups: Sequence[str] | None = None,
+               sites: Sequence[str] | None = None) -> dict[str, Any]:
     """:func:`data_provenance`'s ``folds_without_grade`` and ``fold_gap_fix`` of the training
     rows (grade, fold, patient, image id) of a manifest, in its folds, with the ingest's
     ``data.fold_seed`` and patient grouping from ``summary`` (its ``config``; the defaults, seed
     0 and no patient column, for an older summary without them), or the units of the rows'
-    ``fold_groups`` (the manifest's ``fold_group`` column: near twins kept together)."""
+    ``fold_groups`` (the manifest's ``fold_group`` column: near twins kept together), split on
+    the rows' ``sites`` (its ``site`` column) as the ingest did."""
     from data_prep.folds import (
         REDO_FOR_FOLD_GROUPS,
         manifest_fold_gaps,
@@ -1022,7 +1068,7 @@ def _fold_gaps(rows: Sequence[tuple[int, int, str, str]], summary: dict[str, Any
     from data_prep.problems import as_config_keys
 
     gaps = manifest_fold_gaps(rows, summary_fold_seed(summary), names, summary_grouped(summary),
-                              fold_groups, summary_twins_grouped(summary))
+                              fold_groups, summary_twins_grouped(summary), sites)
     fix = ""
     if gaps.units_unknown and gaps.without:  # its folds' units are not in the manifest
         fix = (f"{REDO_FOR_FOLD_GROUPS} in a new run folder (run.name=<a new name>, ingest in "
@@ -1788,7 +1834,8 @@ def _model_card(meta: dict[str, Any]) -> str:
     fundus_data = data.get("modality") == "fundus" or (data.get("modality") is None and inp["channels"] == 3)
     unlike = ("other cameras, fields of view, image quality, artefacts" if fundus_data
               else "other devices, fields of view, montages, 3 x 3 mm scans, artefacts")
-    scope = "a small single-challenge data set" if drac_scale(data, names) else "this one data set"
+    scope = ("a small single-challenge data set" if drac_scale(data, names) else
+             site_scope_words(data.get("train_sites"), str(data.get("site_folds") or "")) or "this one data set")
     decision = cal.get("decision", "thresholds")
     if decision == "argmax":
         grade_rule = (f"the most probable grade (argmax of the calibrated probabilities; the "
@@ -2193,11 +2240,11 @@ def ood_check_caveat(meta: dict[str, Any]) -> str:
     is weak (``metadata.json``'s ``input_profile.weak``, or a trial run's bundle with a check,
     built before ``weak`` said so: :func:`with_trial_run`), '' otherwise (no check: the page
     and the export say that apart). Short: it ends each graded row of the app's CSV; the
-    reasons are :meth:`~drac_ssl.grading.ood.InputProfile.caveat`'s (the model card)."""
-    profile = meta.get("input_profile")
-    if not isinstance(profile, dict) or not profile.get("file"):
-        return ""
-    if not (profile.get("weak") is True or trial_run_words(meta.get("trial_run"))):
+    reasons are :meth:`~drac_ssl.grading.ood.InputProfile.caveat`'s (the model card). The rule:
+    :func:`drac_ssl.trial_run.input_check_weak`."""
+    from drac_ssl.trial_run import input_check_weak
+
+    if not input_check_weak(meta):  # the one rule, the scoring's too
         return ""
     return ("Its check for images unlike the training images is unreliable for this bundle: an image "
             "it does not flag may still be of another kind.")

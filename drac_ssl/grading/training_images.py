@@ -69,7 +69,7 @@ from drac_ssl.grading.image_notes import TRAINING_IMAGE
 from drac_ssl.io import read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, PIXELS_COLUMN, labelled_rows, read_manifest
 
-__all__ = ["BY_PIXELS", "HASH_HEX", "PIXELS_CHECK_NEEDS_INGEST", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
+__all__ = ["BY_PIXELS", "EXACT_COPIES_ONLY", "HASH_HEX", "PIXELS_CHECK_NEEDS_INGEST", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
            "TRAINING_IMAGE_NOTE", "training_image_note", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
            "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "pretraining_record",
            "file_pixels_prefix", "ingest_pixel_digests", "is_training_image", "match_words", "pixels_prefix", "pretraining_splits", "record_pixel_splits", "record_splits", "run_of_bundle",
@@ -637,15 +637,24 @@ def file_prefix(path: str | os.PathLike[str]) -> str:
     return sha256_file(path)[:HASH_HEX]
 
 
+EXACT_COPIES_ONLY = "exact copies (same decoded pixels) only; re-encoded or resized copies are not detected"
+"""What the training-image check finds, said on its count (:func:`training_images_line`): a file
+of the same bytes or the same decoded pixels; a JPEG saved again or a resized copy of a
+training image is not matched (a multi-site review: 15 of 30 found where all 30 were re-encoded
+copies), so the count is a floor."""
+
+
 def training_images_line(n_trained: int, n_images: int, by_pixels: int = 0) -> str:
     """``"2 of 5 images were used to train this model (same SHA-256): scores on them are not a
-    test"``; "" for ``n_trained`` 0. ``by_pixels``: how many of them matched by their decoded
-    pixels alone (:data:`BY_PIXELS`: ``(same decoded pixels)``, :func:`match_words`)."""
+    test; exact copies (same decoded pixels) only; re-encoded or resized copies are not
+    detected"`` (:data:`EXACT_COPIES_ONLY`: the count is a floor); "" for ``n_trained`` 0.
+    ``by_pixels``: how many of them matched by their decoded pixels alone (:data:`BY_PIXELS`:
+    ``(same decoded pixels)``, :func:`match_words`)."""
     if n_trained <= 0:
         return ""
     verb = "was" if n_trained == 1 else "were"
     return (f"{n_trained} of {n_images} images {verb} used to train this model "
-            f"({match_words(n_trained, by_pixels)}): scores on them are not a test")
+            f"({match_words(n_trained, by_pixels)}): scores on them are not a test; {EXACT_COPIES_ONLY}")
 
 
 def training_image_note(found: bool | str = True) -> str:

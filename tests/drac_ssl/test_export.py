@@ -4212,7 +4212,8 @@ def test_graded_training_images_are_said_by_the_export_and_by_score(
     capsys.readouterr()
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(out_csv)]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
-    said = "2 of 3 images were used to train this model (same SHA-256): scores on them are not a test"
+    said = ("2 of 3 images were used to train this model (same SHA-256): scores on them are not a test; "
+            "exact copies (same decoded pixels) only; re-encoded or resized copies are not detected")
     assert last.startswith(f"NOTE: {said}") and str(tmp_path / "g_notes.csv") in last
     notes = {r["case"]: r["training_image"] for r in csv.DictReader((tmp_path / "g_notes.csv").open(encoding="utf-8-sig"))}
     assert notes == {"001.png": "yes (same SHA-256)", "002.png": "yes (same SHA-256)", test_image.name: ""}

@@ -408,6 +408,43 @@ def test_score_counts_the_images_flagged_unlike_the_training_images(tmp_path: Pa
     assert "unlike_training_images" not in scoring.score(sub, _labels(tmp_path), n_boot=50, grade_names=NAMES)
 
 
+def test_a_weak_check_s_count_of_none_flagged_does_not_rule_out_domain_shift(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A multi-site review: APTOS images graded by a RetinaMNIST trial bundle (its input check
+    weak) were scored "0 of N scored images flagged as unlike the training images", and the
+    remedies named no domain shift. With a weak check the count says it rules nothing out, and
+    the remedy names domain shift; a sound check keeps the old words."""
+    sub = tmp_path / "graded.csv"
+    given = [3] * len(CASES)  # one grade for all: the chance warning comes
+    write_submission(sub, CASES, _probs(given), given, num_grades=5)
+    write_image_notes(image_notes_path(sub), CASES, given, [[]] * len(CASES), [False] * len(CASES))
+    bundle = _bundle(tmp_path / "bundle")
+    meta = json.loads((bundle / "metadata.json").read_text())
+    meta["input_profile"] = {"file": "input_profile.npz", "weak": True, "weak_reasons": ["few_images"]}
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    printed, record = _scored(tmp_path, capsys, bundle, sub)
+    (line,) = [x for x in printed.splitlines() if "scored images flagged as unlike" in x]
+    assert line.startswith("0 of 16 scored images flagged as unlike the training images"), line
+    assert "the check is weak for this bundle: 0 flagged does not rule out domain shift" in line, line
+    assert record["unlike_training_images"]["weak"] is True
+    assert "domain shift" in record["chance_warning"], record["chance_warning"]
+    assert record["chance_warning"].endswith(scoring.WEAK_CHECK_REMEDY)
+    # a sound check: the count and remedy as before
+    meta["input_profile"]["weak"] = False
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    printed, record = _scored(tmp_path, capsys, bundle, sub)
+    assert "weak" not in record["unlike_training_images"]
+    assert "domain shift" not in record["chance_warning"]
+    assert not scoring.bundle_check_weak(None) and not scoring.bundle_check_weak({"bundle": None})
+    # the same test as the export's and the app's (ood_check_caveat), without loading torch
+    from drac_ssl.grading.bundle import ood_check_caveat
+
+    for profile in ({"file": "p.npz", "weak": True}, {"file": "p.npz", "weak": False}, {"weak": True}, None):
+        meta["input_profile"] = profile
+        (bundle / "metadata.json").write_text(json.dumps(meta))
+        assert scoring.bundle_check_weak({"bundle": str(bundle)}) is bool(ood_check_caveat(meta)), profile
+
+
 # --------------------------------------------------------------------------------------
 # F5: the calibration applied, where it came from, and how calibrated the probabilities are
 

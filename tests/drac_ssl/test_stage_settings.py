@@ -338,3 +338,19 @@ def test_the_fold_lines_of_awkward_values_are_the_values_config_differences_wrot
         assert fold_lines([line]) == {"data.fold_seed": expected}, (name, line)
         assert fold_lines(["data.fold_seed: 1", line, "data.n_folds 5 -> 4"], last=True) == {
             "data.fold_seed": expected}, name  # a line without ' -> ' or ': ' is none
+
+
+def test_an_ingest_recorded_before_site_column_read_it_as_no_site() -> None:
+    """A review: an ingest_summary.json written before data.site_column existed has no
+    ``site_column`` in its config, and data.site_column=site did not count as a difference (the
+    ingest reused, its folds not split on sites). Unrecorded is '' now."""
+    from drac_ssl.stage_settings import IngestRecord
+
+    old = IngestRecord(Path("data"), summary={}, made={"patient_column": ""})
+    assert old.differs("data.site_column", {"site_column": "site"})
+    assert not old.differs("data.site_column", {"site_column": ""})
+    assert not old.differs("data.site_column", {"site_column": "  "})
+    assert old.value("data.site_column") == ""
+    recorded = IngestRecord(Path("data"), summary={}, made={"site_column": "site"})
+    assert not recorded.differs("data.site_column", {"site_column": " site "})
+    assert recorded.differs("data.site_column", {"site_column": ""})

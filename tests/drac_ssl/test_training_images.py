@@ -47,7 +47,8 @@ def test_the_record_is_compact_and_reads_back_and_an_old_bundle_has_none(tmp_pat
 def test_the_training_images_line_counts_them() -> None:
     assert training_images_line(0, 5) == ""
     assert training_images_line(3, 5) == ("3 of 5 images were used to train this model (same SHA-256): "
-                                          "scores on them are not a test")
+                                          "scores on them are not a test; exact copies (same decoded pixels) "
+                                          "only; re-encoded or resized copies are not detected")
 
 
 def test_the_export_words_and_the_app_sentences_give_the_same_reasons() -> None:
