@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -435,13 +436,15 @@ def process_array_rows(images: np.ndarray, rels: Sequence[str], display: Sequenc
         height, width = pixels.shape[:2]
         image = DecodedImage(converted, width, height, "RGB" if pixels.ndim == 3 else "L",
                              problems, "npz", colour)
-        records.append(_spilled(_fill(record, image, sizes, options, shown), spill))
+        records.append(_spilled(_fill(record, image, sizes, options, shown), spill, kept=False))
     return records
 
 
-def _spilled(record: FileRecord, spill: RowSpill | None) -> FileRecord:
+def _spilled(record: FileRecord, spill: RowSpill | None, kept: bool = True) -> FileRecord:
+    """``record`` with its new rows moved to ``spill`` (:meth:`RowSpill.keep`: journaled for a
+    rerun when ``kept`` and the spill is resumable; array rows are not: no file holds them)."""
     if spill is not None and record.resized is not None:
-        record.spill_row = spill.put(record.resized)
+        record.spill_row = spill.keep(record) if kept else spill.put(record.resized)
         record.resized = None
     return record
 
@@ -463,11 +466,17 @@ def _init_worker() -> None:
 
 @dataclass
 class DecodeCount:
-    """How far the latest :func:`process_files` got: ``done`` of ``total`` files, for the
-    interrupt message of ``python -m data_prep ingest`` (decoded rows are not kept)."""
+    """How far the latest :func:`process_files` got: ``done`` of ``total`` files; and, for the
+    interrupt message of ``python -m data_prep ingest``, of the ``wanted`` images the ingest had
+    to decode (those not reused from a finished cache), how many are ``kept`` in a resumable
+    :class:`RowSpill` (exact: counted as each journal line is written) and where (``folder``).
+    ``wanted`` is -1 before the ingest set it."""
 
     done: int = 0
     total: int = 0
+    kept: int = 0
+    wanted: int = -1
+    folder: str = ""
 
 
 DECODED = DecodeCount()
@@ -679,19 +688,56 @@ def _fit(rows: np.ndarray, channels: int, rgb: bool) -> np.ndarray:
     return rows
 
 
+RESUME_JOURNAL = ".resume.jsonl"
+"""The journal of the rows an ingest keeps for its rerun (:meth:`RowSpill.resume`), in the cache folder."""
+RESUME_VERSION = 1
+
+
+def resume_key(root: Path, sizes: Sequence[int], options: CacheOptions) -> dict[str, Any]:
+    """What kept rows depend on besides the file itself (:meth:`RowSpill.resume`): the state's
+    version (:data:`STATE_VERSION`: what a record holds), the data root, the cache sizes in
+    order, and the decoding options (:meth:`CacheOptions.state`: channels, expected side, fundus
+    crop, Graham filter ...). Rows kept under another key are never used."""
+    return {"resume": RESUME_VERSION, "state": STATE_VERSION, "root": str(root),
+            "sizes": [int(s) for s in sizes], "options": options.state()}
+
+
 class RowSpill:
     """New cache rows on disk while the ingest is still checking the other files.
 
-    One raw file per size in ``folder`` (``.spill-{size}px.tmp-PID``: a killed run's files are
-    removed by :func:`remove_stale_temporaries`), each image's rows appended as they come
-    (grey ``size * size`` bytes, RGB three times that), with their offsets kept here. Written
-    with plain file writes and read back with plain reads (no memory map), so the rows never
-    count in the process's memory. A context manager: the files are removed on exit, and so
-    are the folders it had to create (when nothing else was put in them: an ingest that stops
-    on a bad file writes nothing).
+    One raw file per size in ``folder``, each image's rows appended as they come (grey
+    ``size * size`` bytes, RGB three times that), with their offsets kept here. Written with
+    plain file writes and read back with plain reads (no memory map), so the rows never count
+    in the process's memory. A context manager.
+
+    Two modes:
+
+    * temporary (the default): ``.spill-{size}px.tmp-PID`` files, removed on exit (a killed
+      run's are removed by :func:`remove_stale_temporaries`), and so are the folders it had to
+      create when nothing else was put in them.
+    * resumable (after :meth:`resume`, as the ingest uses it): ``.resume-{size}px.rows`` files
+      plus a journal, :data:`RESUME_JOURNAL`, one JSON line per image kept (:meth:`keep`): its
+      file's record (path relative to the root, byte count, ``mtime_ns``, sha256, what decoding
+      found) and where its rows lie, with the SHA-256 of those rows. They stay after an
+      interrupt (Ctrl-C, SIGTERM, ``kill -9``) or a failed run, so the rerun of the same
+      ingest decodes only the other images (:meth:`take`); :meth:`finished` removes them
+      when the cache is written.
+
+    Trust of kept rows (why no fsync): the rows of an image are written and flushed to the
+    operating system first, its journal line after them, and each line is trusted only when
+    (1) the journal's first line, its key (:func:`resume_key`), equals this run's (same data
+    root, sizes, channels and decoding options), (2) the line is whole (a JSON object ending
+    in a newline: a line cut by a kill is skipped), (3) the file on disk still has the byte
+    count and ``mtime_ns`` recorded, or else its sha256 is the recorded one (the state's own
+    rule, :func:`load_state`), and (4) the rows read back hash to the recorded SHA-256. A row
+    half-written by a kill, or lost with the page cache in a power cut (the order of writes is
+    then not guaranteed), fails (4) and is decoded again: a per-row checksum instead of an
+    fsync per image (an fsync per image would cost more than some decodes). Only one process
+    writes a journal at a time: it holds an exclusive ``flock`` on it (POSIX; a second ingest
+    into the same ``--out`` is refused).
 
     Args:
-        folder: where the files go (created on the first :meth:`put`).
+        folder: where the files go (created on the first write).
     """
 
     def __init__(self, folder: Path) -> None:
@@ -700,19 +746,166 @@ class RowSpill:
         self._files: dict[int, Any] = {}
         self._offsets: dict[int, list[int]] = {}
         self._created: list[Path] = []  # folders made here, outermost first
+        self._key: dict[str, Any] | None = None  # resumable when set
+        self._journal: Any = None
+        self._lines: dict[str, dict[str, Any]] = {}  # rel -> its latest journal line
+        self._done = False
+        self._wanted: set[str] = set()
+
+    @property
+    def resumable(self) -> bool:
+        return self._key is not None
 
     def path(self, size: int) -> Path:
+        if self._key is not None:
+            return self.folder / f".resume-{size}px.rows"
         return self.folder / f".spill-{size}px.tmp-{os.getpid()}"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.folder / RESUME_JOURNAL
+
+    def _make_folder(self) -> None:
+        if not self.folder.is_dir():
+            missing = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._created = missing[::-1]
 
     def _file(self, size: int) -> Any:
         if size not in self._files:
-            if not self.folder.is_dir():
-                missing = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
-                self.folder.mkdir(parents=True, exist_ok=True)
-                self._created = missing[::-1]
-            self._files[size] = open(self.path(size), "w+b")  # noqa: SIM115 - closed in close()
+            self._make_folder()
+            path = self.path(size)
+            # a kept rows file is appended to (its kept rows stay where the journal says)
+            mode = "r+b" if self._key is not None and path.is_file() else "w+b"
+            self._files[size] = open(path, mode)  # noqa: SIM115 - closed in close()
             self._offsets[size] = []
         return self._files[size]
+
+    def _remove_kept(self) -> None:
+        for path in [self.journal_path, *self.folder.glob(".resume-*px.rows")]:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+
+    def resume(self, key: dict[str, Any]) -> str:
+        """Make this spill resumable under ``key`` (:func:`resume_key`) and read the rows an
+        interrupted or failed run with the same key kept (:meth:`take` hands them out). Call it
+        before the first :meth:`put`. Returns why kept rows were not used ('' when they were,
+        or when there were none): another key (they are removed), or an unreadable journal.
+
+        Raises:
+            IngestError: another live process holds the journal (a second ingest into the
+                same ``--out``).
+        """
+        if self._key is not None or self.rgb:
+            raise ValueError("RowSpill.resume: call it once, before any row is put")
+        self._key = json.loads(json.dumps(key))  # as it reads back from the journal
+        reason = ""
+        lines: list[bytes] = []
+        if not self.journal_path.is_file():
+            self._remove_kept()  # rows without their journal: nothing says what they are
+        else:
+            try:
+                lines = self.journal_path.read_bytes().split(b"\n")
+                header = json.loads(lines[0])
+            except (OSError, ValueError, IndexError) as exc:
+                header, reason = None, f"the kept rows' journal is unreadable ({exc})"
+            if header != self._key:
+                if not reason:
+                    was = header if isinstance(header, dict) else {}
+                    what = [name for name, k in (("data root", "root"), ("cache sizes", "sizes"),
+                                                 ("decoding options", "options"), ("version", "state"))
+                            if was.get(k) != self._key.get(k)] or ["version"]
+                    reason = f"kept with another {', '.join(what)}"
+                self._remove_kept()
+                lines = []
+        self._make_folder()
+        new = not self.journal_path.is_file()
+        self._journal = open(self.journal_path, "ab")  # noqa: SIM115 - closed in close()
+        try:
+            import fcntl
+
+            fcntl.flock(self._journal.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # no flock (Windows): one ingest per --out is the user's to keep
+            pass
+        except OSError:
+            from data_prep.validate import IngestError
+
+            self._journal.close()
+            self._journal = None
+            raise IngestError(f"{self.journal_path}: another ingest is writing into this --out now "
+                              "(it holds the lock of its kept rows) -> wait for it to end, or give "
+                              "--out another folder") from None
+        if new:
+            self._journal.write(json.dumps(self._key).encode() + b"\n")
+            self._journal.flush()
+        for raw in lines[1:-1]:  # the last piece follows the last newline: whole lines only
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                line = json.loads(raw)
+                if isinstance(line.get("rel"), str) and isinstance(line.get("at"), dict):
+                    self._lines[line["rel"]] = line
+        if len(lines) > 1 and lines[-1]:  # a line cut by a kill: ended, so the next one is whole
+            self._journal.write(b"\n")
+            self._journal.flush()
+        return reason
+
+    def kept(self, rels: Sequence[str] | None = None) -> int:
+        """How many images (of ``rels``, default all) have rows in the journal: what a rerun
+        of the same ingest does not decode again (unless its file changed)."""
+        return len(self._lines) if rels is None else sum(1 for rel in rels if rel in self._lines)
+
+    def want(self, rels: Sequence[str]) -> None:
+        """The images this ingest must decode (not reused from a finished cache): from now on
+        :data:`DECODED` counts how many of them are kept (``wanted``, ``kept``, ``folder``), for
+        the interrupt message."""
+        self._wanted = set(rels)
+        DECODED.wanted, DECODED.kept = len(self._wanted), self.kept(list(self._wanted))
+        DECODED.folder = str(self.folder)
+
+    def kept_sha256(self, rel: str) -> str:
+        """The sha256 of ``rel``'s file as kept ('' when none is)."""
+        line = self._lines.get(rel)
+        return str(line["record"].get("sha256", "")) if line is not None else ""
+
+    def take(self, rel: str, size: int, mtime_ns: int | None, sha256: str = "") -> FileRecord | None:
+        """The record of ``rel`` with its kept rows added to this spill (``spill_row``), when its
+        file is provably the one decoded: the recorded byte count ``size`` and ``mtime_ns``, or
+        (``mtime_ns`` None) the recorded ``sha256``; and its rows read back hash to the recorded
+        SHA-256. None otherwise (the line is dropped: the file is decoded again)."""
+        line = self._lines.get(rel)
+        if line is None:
+            return None
+        try:
+            entry = dict(line["record"])
+            if mtime_ns is not None:
+                if (int(entry["size"]), int(entry["mtime_ns"])) != (size, mtime_ns):
+                    return None
+            elif not sha256 or entry.get("sha256") != sha256:
+                return None
+            rgb = bool(line["rgb"])
+            sizes = [int(s) for s in self._key["sizes"]]
+            digest = hashlib.sha256()
+            for s in sizes:
+                n = s * s * (3 if rgb else 1)
+                fh = self._file(s)
+                fh.seek(int(line["at"][str(s)]))
+                data = fh.read(n)
+                if len(data) != n:
+                    raise ValueError("short")
+                digest.update(data)
+            if digest.hexdigest() != line["sha256"]:
+                raise ValueError("rows differ")
+            entry.pop("cache_index", None)
+            record = FileRecord(rel, **{**entry, "issues": [tuple(i) for i in entry["issues"]]})
+        except (OSError, ValueError, KeyError, TypeError):
+            del self._lines[rel]  # not trusted: decoded again (and counted as not kept)
+            DECODED.kept -= rel in self._wanted
+            return None
+        index = len(self.rgb)
+        for s in sizes:
+            self._offsets[s].append(int(line["at"][str(s)]))
+        self.rgb.append(rgb)
+        record.spill_row = index
+        return record
 
     def put(self, rows: dict[int, np.ndarray]) -> int:
         """Store one image's rows (``{size: (size, size)`` grey or ``(size, size, 3)`` RGB
@@ -727,6 +920,27 @@ class RowSpill:
         self.rgb.append(rgb)
         return index
 
+    def keep(self, record: FileRecord) -> int:
+        """:meth:`put` ``record.resized`` and, when resumable and its rows are those of every
+        size of the key, write its journal line after the rows (flushed in that order); returns
+        its spill row."""
+        rows = record.resized
+        assert rows is not None
+        index = self.put(rows)
+        if self._journal is None or [int(s) for s in rows] != self._key["sizes"]:
+            return index
+        digest = hashlib.sha256()
+        for size, row in rows.items():
+            digest.update(memoryview(np.ascontiguousarray(row, dtype=np.uint8)))
+            self._files[size].flush()
+        line = {"rel": record.rel, "record": record.state_entry(-1), "rgb": self.rgb[index],
+                "at": {str(s): self._offsets[s][index] for s in rows}, "sha256": digest.hexdigest()}
+        self._journal.write(json.dumps(line).encode() + b"\n")
+        self._journal.flush()
+        DECODED.kept += record.rel in self._wanted and record.rel not in self._lines
+        self._lines[record.rel] = line
+        return index
+
     def get(self, index: int, size: int) -> np.ndarray:
         """The rows of spill row ``index`` at ``size``, as they were put."""
         rgb = self.rgb[index]
@@ -738,21 +952,35 @@ class RowSpill:
             raise OSError(f"{self.path(size)}: spill row {index} is short ({len(data)} of {n} bytes)")
         return np.frombuffer(data, np.uint8).reshape((size, size, 3) if rgb else (size, size))
 
+    def finished(self) -> None:
+        """The cache is written: the kept rows are not needed any more (removed on exit)."""
+        self._done = True
+
     def close(self) -> None:
-        """Close and remove every spill file (each one even when another fails), then the
-        folders made for them that are empty."""
+        """Close the files. Temporary, or resumable and :meth:`finished` or holding no kept row:
+        remove every spill file (each one even when another fails), then the folders made for
+        them that are empty. Resumable otherwise: the files stay for the rerun."""
+        remove = self._key is None or self._done or not self._lines
+        if self._journal is not None:
+            with contextlib.suppress(OSError):
+                self._journal.close()  # its lock goes with it
+            self._journal = None
         for size, fh in self._files.items():
             try:
                 with contextlib.suppress(OSError):  # a failed flush (full disk): the file goes anyway
                     fh.close()
             finally:
-                with contextlib.suppress(OSError):
-                    self.path(size).unlink(missing_ok=True)
+                if remove:
+                    with contextlib.suppress(OSError):
+                        self.path(size).unlink(missing_ok=True)
+        if remove and self._key is not None:
+            self._remove_kept()
         self._files.clear()
         self._offsets.clear()
-        for folder in reversed(self._created):  # innermost first; kept when anything else is in it
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        if remove:
+            for folder in reversed(self._created):  # innermost first; kept when anything else is in it
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         self._created = []
 
     def __enter__(self) -> RowSpill:

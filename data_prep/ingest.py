@@ -986,8 +986,11 @@ def _grade_words(entry: ImageEntry, table: LabelTable | None) -> str:
 
 def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
                   plan: Plan, workers: int, npz: Path | None, spill: cache.RowSpill | None = None) -> None:
-    """Fill ``entry.record``: reuse files whose size and mtime are unchanged, process the rest
-    (their new rows go to ``spill`` when given)."""
+    """Fill ``entry.record``: reuse files whose size and mtime are unchanged (or, when they
+    changed, whose sha256 is the same), from the finished cache (``previous``) or else from the
+    rows a resumable ``spill`` kept from an interrupted or failed run
+    (:meth:`data_prep.cache.RowSpill.take`, the same rule); process the rest (their new rows go
+    to ``spill`` when given)."""
     if npz is not None:  # array rows: cheap, always recomputed in this process
         with np.load(npz, allow_pickle=False) as archive:
             for split in MEDMNIST_SPLITS:
@@ -999,26 +1002,44 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
                     for entry, record in zip(chosen, records, strict=True):
                         entry.record = record
         entries = [e for e in entries if e.split == UNLABELLED]  # data.unlabelled: files
+    resumable = spill is not None and spill.resumable
     pending: list[tuple[ImageEntry, cache.FileTask]] = []
+    stats = []
     for entry in entries:
-        old = previous.files.get(entry.rel)
         try:
-            stat = entry.path.stat()
+            stats.append(entry.path.stat())
         except OSError:
-            stat = None  # the worker reports why it cannot be read
-        if old is not None and stat is not None and \
-                (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            stats.append(None)  # the worker reports why it cannot be read
+    if resumable:  # the images not in the finished cache: what the interrupt line counts
+        spill.want([e.rel for e, st in zip(entries, stats, strict=True)
+                    if not _reused(previous.files.get(e.rel), st)])
+    for entry, stat in zip(entries, stats, strict=True):
+        old = previous.files.get(entry.rel)
+        if _reused(old, stat):
             entry.record = old
-        else:
-            known = old.sha256 if old is not None else ""
-            pending.append((entry, cache.FileTask(str(entry.path), entry.rel, tuple(plan.sizes),
-                                                  known, plan.options)))
+            continue
+        kept = spill.take(entry.rel, stat.st_size, stat.st_mtime_ns) if resumable and stat else None
+        if kept is not None:
+            entry.record = kept
+            continue
+        known = old.sha256 if old is not None else spill.kept_sha256(entry.rel) if resumable else ""
+        pending.append((entry, cache.FileTask(str(entry.path), entry.rel, tuple(plan.sizes),
+                                              known, plan.options)))
     results = cache.process_files([task for _, task in pending], workers, spill)
     for (entry, _), record in zip(pending, results, strict=True):
         old = previous.files.get(entry.rel)
         if not record.decoded and record.sha256 and old is not None and record.sha256 == old.sha256:
             record = dataclasses.replace(old, size=record.size, mtime_ns=record.mtime_ns)
+        elif not record.decoded and record.sha256 and resumable and \
+                (kept := spill.take(entry.rel, record.size, None, record.sha256)) is not None:
+            record = dataclasses.replace(kept, size=record.size, mtime_ns=record.mtime_ns)
         entry.record = record
+
+
+def _reused(old: cache.FileRecord | None, stat: os.stat_result | None) -> bool:
+    """Whether a file's record ``old`` of the finished cache is reused without reading the file:
+    its byte count and mtime are the recorded ones."""
+    return old is not None and stat is not None and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
 
 
 def _redecode_lost_colour(entries: Sequence[ImageEntry], previous: cache.CacheState, channels: int,
@@ -2069,6 +2090,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         _check_output(out)
     except IngestError as exc:
         raise IngestError(said(str(exc))) from None
+    cache.DECODED.wanted, cache.DECODED.kept = -1, 0  # set by _load_records once known
     try:
         with cache.RowSpill(out / CACHE_DIR) as spill:
             return _run(cfg, out, verbose, spill, said)
@@ -2146,7 +2168,8 @@ def _arrays_kept(entries: Sequence[ImageEntry], decode: Sequence[bool],
 
 def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheState,
                 sizes: Sequence[int], plan: Plan, verbose: bool,
-                said: Callable[[str], str] = lambda text: text) -> tuple[int, list[Problem]]:
+                said: Callable[[str], str] = lambda text: text,
+                spill: cache.RowSpill | None = None) -> tuple[int, list[Problem]]:
     """Refuse (IngestError) before any decoding when the disk of ``out`` (its nearest
     existing folder, :func:`shutil.disk_usage`) has less free space than :func:`disk_needed`
     says for what will be written: the spill of the files to decode (those not reused from
@@ -2162,7 +2185,9 @@ def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheS
     import shutil
 
     decode = [_to_decode(entry, previous) for entry in entries]
-    n_decode = sum(decode)
+    # an image whose rows an interrupted run kept is not decoded again (its spill is on the disk)
+    n_decode = sum(d and not (spill is not None and spill.kept([e.rel]))
+                   for d, e in zip(decode, entries, strict=True))
     known = _known_channels(entries, decode, previous, plan)
     arrays = not _arrays_kept(entries, decode, previous, known)
     per_grey, needed_grey = disk_needed(len(entries), n_decode, sizes, 1, arrays)
@@ -2310,7 +2335,10 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     previous = cache.load_state(cache_dir, root, sizes, plan.options)
     if previous.reason:
         problems.append(note(cache_dir, previous.reason, "nothing to do"))
-    problems += _check_disk(out, entries, previous, sizes, plan, verbose, said)[1]
+    if why := spill.resume(cache.resume_key(root, sizes, plan.options)):
+        problems.append(note(spill.journal_path, f"decoded rows kept by an interrupted ingest not used "
+                                                 f"({why}): decoded again", "nothing to do"))
+    problems += _check_disk(out, entries, previous, sizes, plan, verbose, said, spill)[1]
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
     # a deep file's conversion to 8-bit is said of the whole set below (_bit_depths), not per file
     record_problems = [leave_out_way(p, cfg.missing) if entry.label is not None and layout.npz is None else p
@@ -2372,10 +2400,12 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         listing, full_list = _listing(problems, out, root, said)
-        written = "nothing was written but the full list, named below" if full_list else "nothing was written"
-        n_decoded = sum(1 for e in entries if e.record is not None and e.record.decoded)
-        redo = (f"; {n_decoded:,} of {len(entries):,} images were decoded, and the rerun decodes "
-                f"them again (nothing decoded is kept)" if n_decoded else "")
+        n_kept = spill.kept([e.rel for e in entries]) if spill.resumable else 0
+        nothing = "no manifest or cache array was written" if n_kept else "nothing was written"
+        written = f"{nothing} but the full list, named below" if full_list else nothing
+        redo = (f"; {n_kept:,} of {len(entries):,} images are decoded and kept in {cache_dir} (the "
+                f"rerun of the same command, once the files are fixed, decodes only the others)"
+                if n_kept else "")
         raise IngestError(f"ingest of {root} stopped: {len(errors)} problem(s) must be fixed first "
                           f"({written}{redo})\n{listing}", problems)
 
@@ -2420,6 +2450,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                    encoding))
         cache.save_state(cache_dir, root, sizes, [e.record for e in entries], plan.options,
                          channels)
+        spill.finished()  # the kept rows are in the arrays now: removed on the way out
     except OSError as exc:
         raise IngestError(f"{exc.filename or out}: cannot write the ingest output "
                           f"({exc.strerror or exc}) -> check free disk space and the "
@@ -2770,9 +2801,11 @@ def out_among_inputs(cfg: DataConfig, out: Path) -> str:
     return ""
 
 
-INGEST_LEFTOVERS = (PROBLEMS_NAME, "cache")
-"""What a failed or interrupted ingest leaves in its ``--out``: the full list of problems, and
-the cache folder it was filling (a rerun of the command, after the data is fixed, writes there)."""
+INGEST_LEFTOVERS = (PROBLEMS_NAME, "cache", f".{MANIFEST_NAME}.tmp-*", f".{SUMMARY_NAME}.tmp-*", ".spill-*")
+"""What a failed, interrupted or killed ingest leaves in its ``--out`` (``fnmatch`` patterns):
+the full list of problems, the cache folder it was filling, with the rows kept for the rerun
+(a rerun of the command, after the data is fixed, writes there), and the temporaries of a kill
+(``.manifest.csv.tmp-PID``; a spill in ``--out`` itself from older versions)."""
 
 
 def out_in_use(cfg: DataConfig, out: Path) -> str:
@@ -2880,21 +2913,28 @@ def cli(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)
-        print(interrupted_words(), file=sys.stderr)
+        argv = getattr(args, "argv", None)
+        command = f"{args.prog} {shlex.join(argv)}" if argv and getattr(args, "prog", None) else ""
+        print(interrupted_words(command=command), file=sys.stderr)
         return 130
     return 0
 
 
-def interrupted_words(count: cache.DecodeCount | None = None) -> str:
-    """The line an interrupted (Ctrl-C, SIGTERM) ingest ends with: how many of how many files
-    were decoded (``count``, default :data:`data_prep.cache.DECODED`) and that the rerun decodes
-    them again, since the decoded rows wait in a spill that is removed (docs/data.md)."""
+def interrupted_words(count: cache.DecodeCount | None = None, command: str = "") -> str:
+    """The line an interrupted (Ctrl-C, SIGTERM) ingest ends with: how many of the images it had
+    to decode are kept (``count``, default :data:`data_prep.cache.DECODED`: exact, one journal
+    line each, :class:`data_prep.cache.RowSpill`) and that a rerun of the same ``command``
+    continues from there, decoding only the others (docs/data.md)."""
     count = cache.DECODED if count is None else count
+    rerun = f": {command}" if command else " (the same options and --out)"
+    if count.wanted > 0:
+        return (f"interrupted: {count.kept:,} of {count.wanted:,} images to decode are decoded and kept "
+                f"in {count.folder or 'the cache folder'}; a rerun of the same command continues from "
+                f"there and decodes only the other {count.wanted - count.kept:,}{rerun}")
     words = "interrupted: outputs of this run are not trusted by the next one"
     if count.done:
         words += (f"; {count.done:,} of {count.total:,} images were decoded, and the rerun "
-                  "decodes them again (decoded rows are not kept: a large set is best "
-                  "ingested in one run to the end)")
+                  "decodes them again")
     return words
 
 
