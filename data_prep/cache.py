@@ -751,6 +751,7 @@ class RowSpill:
         self._lines: dict[str, dict[str, Any]] = {}  # rel -> its latest journal line
         self._done = False
         self._wanted: set[str] = set()
+        self._doubtful: set[str] = set()  # kept, but their file's size or mtime changed since
 
     @property
     def resumable(self) -> bool:
@@ -850,8 +851,10 @@ class RowSpill:
 
     def kept(self, rels: Sequence[str] | None = None) -> int:
         """How many images (of ``rels``, default all) have rows in the journal: what a rerun
-        of the same ingest does not decode again (unless its file changed)."""
-        return len(self._lines) if rels is None else sum(1 for rel in rels if rel in self._lines)
+        of the same ingest does not decode again (unless its file changed; one whose file was
+        seen changed, and not yet proven the same by its sha256, is not counted)."""
+        chosen = self._lines.keys() if rels is None else rels
+        return sum(1 for rel in chosen if rel in self._lines and rel not in self._doubtful)
 
     def want(self, rels: Sequence[str]) -> None:
         """The images this ingest must decode (not reused from a finished cache): from now on
@@ -878,9 +881,14 @@ class RowSpill:
             entry = dict(line["record"])
             if mtime_ns is not None:
                 if (int(entry["size"]), int(entry["mtime_ns"])) != (size, mtime_ns):
+                    # its file changed since: not counted as kept, unless its sha256 proves it
+                    # the same (the call with ``sha256``, once the file is read)
+                    if rel not in self._doubtful:
+                        self._doubtful.add(rel)
+                        DECODED.kept -= rel in self._wanted
                     return None
             elif not sha256 or entry.get("sha256") != sha256:
-                return None
+                raise ValueError("another file")
             rgb = bool(line["rgb"])
             sizes = [int(s) for s in self._key["sizes"]]
             digest = hashlib.sha256()
@@ -898,13 +906,19 @@ class RowSpill:
             record = FileRecord(rel, **{**entry, "issues": [tuple(i) for i in entry["issues"]]})
         except (OSError, ValueError, KeyError, TypeError):
             del self._lines[rel]  # not trusted: decoded again (and counted as not kept)
-            DECODED.kept -= rel in self._wanted
+            if rel in self._doubtful:
+                self._doubtful.discard(rel)  # already not counted
+            else:
+                DECODED.kept -= rel in self._wanted
             return None
         index = len(self.rgb)
         for s in sizes:
             self._offsets[s].append(int(line["at"][str(s)]))
         self.rgb.append(rgb)
         record.spill_row = index
+        if rel in self._doubtful:  # proven the same by its sha256: kept after all
+            self._doubtful.discard(rel)
+            DECODED.kept += rel in self._wanted
         return record
 
     def put(self, rows: dict[int, np.ndarray]) -> int:
@@ -937,7 +951,9 @@ class RowSpill:
                 "at": {str(s): self._offsets[s][index] for s in rows}, "sha256": digest.hexdigest()}
         self._journal.write(json.dumps(line).encode() + b"\n")
         self._journal.flush()
-        DECODED.kept += record.rel in self._wanted and record.rel not in self._lines
+        DECODED.kept += record.rel in self._wanted and (record.rel not in self._lines
+                                                        or record.rel in self._doubtful)
+        self._doubtful.discard(record.rel)
         self._lines[record.rel] = line
         return index
 

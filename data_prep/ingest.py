@@ -1022,17 +1022,18 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
         if kept is not None:
             entry.record = kept
             continue
-        known = old.sha256 if old is not None else spill.kept_sha256(entry.rel) if resumable else ""
+        # the kept rows are newer than the finished cache: their sha256 is the one to compare first
+        known = (spill.kept_sha256(entry.rel) if resumable else "") or (old.sha256 if old is not None else "")
         pending.append((entry, cache.FileTask(str(entry.path), entry.rel, tuple(plan.sizes),
                                               known, plan.options)))
     results = cache.process_files([task for _, task in pending], workers, spill)
     for (entry, _), record in zip(pending, results, strict=True):
         old = previous.files.get(entry.rel)
-        if not record.decoded and record.sha256 and old is not None and record.sha256 == old.sha256:
-            record = dataclasses.replace(old, size=record.size, mtime_ns=record.mtime_ns)
-        elif not record.decoded and record.sha256 and resumable and \
+        if not record.decoded and record.sha256 and resumable and \
                 (kept := spill.take(entry.rel, record.size, None, record.sha256)) is not None:
             record = dataclasses.replace(kept, size=record.size, mtime_ns=record.mtime_ns)
+        elif not record.decoded and record.sha256 and old is not None and record.sha256 == old.sha256:
+            record = dataclasses.replace(old, size=record.size, mtime_ns=record.mtime_ns)
         entry.record = record
 
 

@@ -992,7 +992,8 @@ def test_crash_mid_write_is_not_trusted(tmp_path: Path, monkeypatch: pytest.Monk
         assert np.load(out / "cache" / f"{size}px.npy").shape == (6, size, size)
 
     recovered = ingest.run(cfg, out, verbose=False)
-    assert recovered.n_decoded == 6  # state gone: full rebuild
+    # state gone: a full rebuild, but for 002.png, whose rows the crashed run decoded and kept
+    assert (recovered.n_decoded, recovered.n_reused) == (5, 1)
     fresh = ingest.run(cfg, tmp_path / "fresh", verbose=False)
     for size in (32, SIZE):
         np.testing.assert_array_equal(np.load(recovered.cache_paths[size]),

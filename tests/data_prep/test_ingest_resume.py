@@ -198,3 +198,22 @@ def test_a_kill_9_keeps_what_was_decoded(tmp_path: Path, monkeypatch: pytest.Mon
     ingest.run(config(data), out, verbose=False)
     assert len(calls) == M - k, calls
     assert _outputs(out) == _outputs(reference.out_dir)
+
+
+def test_the_kept_count_leaves_out_a_file_changed_since(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interrupt line's count is what the rerun will not decode: a kept image whose file was
+    replaced since (another content) is not counted, and is decoded again."""
+    from test_ingest import smooth_image, write_png
+
+    data = _data(tmp_path)
+    out, k = tmp_path / "out", 5
+    _interrupted(data, out, monkeypatch, k)
+    write_png(data / "002.png", 255 - smooth_image(77))  # kept, then replaced
+    _interrupted(data, out, monkeypatch, 0)  # stopped before its first decode
+    assert (cache.DECODED.kept, cache.DECODED.wanted) == (k - 1, M)
+    calls = _count_decodes(monkeypatch)
+    reference = ingest.run(config(data), tmp_path / "ref", verbose=False)
+    calls.clear()
+    ingest.run(config(data), out, verbose=False)
+    assert sorted(calls) == ["002.png", *[f"{i:03d}.png" for i in range(k + 1, M + 1)]]
+    assert _outputs(out) == _outputs(reference.out_dir)
