@@ -19,8 +19,12 @@ changed and whose sha256 is the recorded one: a copy without its file times).
 
 Memory: the ingest validates every file before it writes anything, so the new rows wait on
 disk, not in memory: each image's rows go to a spill file in the cache folder
-(:class:`RowSpill`, ``.spill-{size}px.tmp-PID``) as soon as it is decoded, and the arrays are
-then written row block by row block. The ingest's memory stays about constant whatever the
+(:class:`RowSpill`, ``.resume-{size}px.rows`` with its journal ``.resume.jsonl`` when the ingest
+runs it resumable) as soon as it is decoded, and the arrays are then written row block by row
+block. An ingest that does not finish (interrupted, killed, stopped by a bad file) leaves the
+spill, and its rerun takes the rows of the files that are provably the same instead of decoding
+them again (:meth:`RowSpill.resume`, :meth:`RowSpill.take`: the same key as the state's, and a
+SHA-256 per row); the finished ingest removes it. The ingest's memory stays about constant whatever the
 number of images (``bench/ingest_memory.py``); the disk needs room for the spill, the new
 arrays and, on an incremental rerun, the old arrays.
 """

@@ -2064,7 +2064,10 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     With ``verbose``, warnings, notes and the summary table are printed to stdout. The new
     cache rows wait in a spill file in ``out_dir/cache`` until every file has been checked
     (:class:`data_prep.cache.RowSpill`; removed at the end), so memory does not grow with
-    the number of images.
+    the number of images. The spill is resumable: when the run does not finish (an error, Ctrl-C,
+    SIGTERM, a kill) it stays, and the next run with the same root, sizes and decoding options
+    into ``out_dir`` reuses the rows of the files unchanged since instead of decoding them
+    (:meth:`data_prep.cache.RowSpill.resume`); :data:`data_prep.cache.DECODED` counts them.
 
     The messages' advice names this module's command-line flags (``--fundus-crop``), as
     ``python -m data_prep ingest`` takes them; ``wording`` rewrites every printed line, the

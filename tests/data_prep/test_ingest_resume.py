@@ -217,3 +217,11 @@ def test_the_kept_count_leaves_out_a_file_changed_since(tmp_path: Path, monkeypa
     ingest.run(config(data), out, verbose=False)
     assert sorted(calls) == ["002.png", *[f"{i:03d}.png" for i in range(k + 1, M + 1)]]
     assert _outputs(out) == _outputs(reference.out_dir)
+
+
+def test_two_ingests_never_write_one_journal(tmp_path: Path) -> None:
+    key = cache.resume_key(tmp_path, [SIZE], cache.CacheOptions())
+    with cache.RowSpill(tmp_path / "cache") as first:
+        first.resume(key)
+        with pytest.raises(IngestError, match="another ingest is writing into this --out"):
+            cache.RowSpill(tmp_path / "cache").resume(key)
