@@ -569,12 +569,50 @@ def _same_content(file: Path, meta: dict[str, Any]) -> bool:
     return digest == meta["sha256"]
 
 
+HELD_PREFIX = ".held-"
+"""The finished cache an ingest is replacing, held while it writes the new one
+(:func:`hold_state`): ``.held-state.json`` and ``.held-{size}px.npy`` (hard links to the old
+arrays, no copy), in the cache folder."""
+
+
+def hold_state(cache_dir: Path) -> None:
+    """Before the arrays are replaced: keep the finished cache under :data:`HELD_PREFIX` names
+    (each array hard-linked, so that its ``os.replace`` leaves the old rows readable; then the
+    state renamed: the state that names the arrays is gone either way, as
+    :func:`invalidate_state` leaves it), so that a run killed while writing the new arrays loses
+    no reuse: the rerun's :func:`load_state` reads the held one. Nothing to hold (no state), or
+    one held already (a rerun of a killed rerun, whose reused rows come from it): left as it is.
+    Where hard links cannot be made, the state is only removed (:func:`invalidate_state`)."""
+    state = cache_dir / STATE_NAME
+    if not state.is_file():
+        return
+    try:
+        release_held(cache_dir)
+        for array in cache_dir.glob("[0-9]*px.npy"):
+            os.link(array, cache_dir / f"{HELD_PREFIX}{array.name}")
+        os.replace(state, cache_dir / f"{HELD_PREFIX}{STATE_NAME}")
+    except OSError:
+        release_held(cache_dir)
+        invalidate_state(cache_dir)
+
+
+def release_held(cache_dir: Path) -> None:
+    """Remove what :func:`hold_state` kept (the new cache is written, or it could not be held)."""
+    for path in cache_dir.glob(f"{HELD_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
                options: CacheOptions = CacheOptions()) -> CacheState:
     """The previous run's state if it matches ``root`` and ``options``, covers ``sizes`` and
-    its arrays. A root recorded as written (``/tmp/repo/../d2``, before
+    its arrays; without a state, the finished cache a killed run was replacing, when it held
+    one (:func:`hold_state`). A root recorded as written (``/tmp/repo/../d2``, before
     :func:`data_prep.layout.data_root` took ``..`` out) matches the same folder written clean."""
     path = cache_dir / STATE_NAME
+    prefix = ""
+    if not path.exists() and (cache_dir / f"{HELD_PREFIX}{STATE_NAME}").is_file():
+        path, prefix = cache_dir / f"{HELD_PREFIX}{STATE_NAME}", HELD_PREFIX
     if not path.exists():
         return CacheState()
     try:
@@ -592,7 +630,7 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
         arrays: dict[int, np.ndarray] = {}
         for size in sizes:
             meta = state["arrays"].get(str(size))
-            file = array_path(cache_dir, size)
+            file = cache_dir / f"{prefix}{array_path(cache_dir, size).name}"
             if meta is None:
                 return CacheState(reason=f"no {size}px array in the cache yet, rebuilding")
             if not file.exists() or (_array_stamp(file) != {k: meta[k] for k in ("bytes", "mtime_ns")}

@@ -2455,6 +2455,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         cache.save_state(cache_dir, root, sizes, [e.record for e in entries], plan.options,
                          channels)
         spill.finished()  # the kept rows are in the arrays now: removed on the way out
+        cache.release_held(cache_dir)  # and so are the held old cache's
     except OSError as exc:
         raise IngestError(f"{exc.filename or out}: cannot write the ingest output "
                           f"({exc.strerror or exc}) -> check free disk space and the "
@@ -2521,8 +2522,9 @@ def _listing(problems: Sequence[Problem], out: Path, root: Path,
 def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageEntry],
            previous: cache.CacheState, channels: int,
            spill: cache.RowSpill | None = None, fold_groups: bool = False) -> dict[int, Path]:
-    """Arrays, then the manifest. The state and the manifest are removed first, so that a
-    run killed in between leaves nothing that a later run or stage would trust; arrays of
+    """Arrays, then the manifest. The state and the manifest are removed first (the state held
+    aside, :func:`data_prep.cache.hold_state`, for the rerun of a killed run to reuse the old
+    rows), so that a run killed in between leaves nothing that a later run or stage would trust; arrays of
     sizes not in ``sizes`` (an earlier ingest's) are removed before the manifest is written
     (their rows follow that ingest's manifest, not this one's). ``fold_groups``: the manifest
     gets :data:`FOLD_GROUP_COLUMN` (``data.near_duplicate_mse`` > 0)."""
@@ -2530,13 +2532,13 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
     records = [e.record for e in entries]
     paths = {size: cache.array_path(cache_dir, size) for size in sizes}
     if not cache.unchanged(records, previous, channels):
-        cache.invalidate_state(cache_dir)
+        cache.hold_state(cache_dir)  # the state goes; the old rows stay readable for a killed run's rerun
         (out / MANIFEST_NAME).unlink(missing_ok=True)
         (out / SUMMARY_NAME).unlink(missing_ok=True)
         for size, path in paths.items():
             cache.write_assembled(path, records, size, previous, channels, spill)
     previous.arrays.clear()  # release the memory maps of the old arrays
-    for stale in cache_dir.glob("*px.npy"):  # sizes no longer asked for: rows of another manifest
+    for stale in cache_dir.glob("[0-9]*px.npy"):  # sizes no longer asked for: rows of another manifest
         if stale not in paths.values():
             stale.unlink(missing_ok=True)
     atomic_write_text(out / MANIFEST_NAME, _manifest_text(entries, fold_groups))
