@@ -547,6 +547,10 @@ class CacheState:
     n_rows: int = 0
     reason: str = ""  # why nothing could be reused, for a note
     channels: int = 1  # of the arrays
+    # read from the state a killed run held aside (:func:`hold_state`): its arrays are the
+    # ``.held-*`` ones and the real names may hold that run's half-written rows, so the arrays
+    # are always written again (:func:`unchanged` is False)
+    held: bool = False
 
 
 def _array_stamp(path: Path) -> dict[str, int]:
@@ -649,7 +653,7 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
         return CacheState(reason=f"cache state unreadable ({exc}), rebuilding")
     if any(not 0 <= r.cache_index < n_rows for r in files.values()):
         return CacheState(reason="cache state points outside its arrays, rebuilding")
-    return CacheState(files, arrays, n_rows, channels=channels)
+    return CacheState(files, arrays, n_rows, channels=channels, held=bool(prefix))
 
 
 def invalidate_state(cache_dir: Path) -> None:
@@ -712,8 +716,11 @@ def array_shape(n: int, size: int, channels: int) -> tuple[int, ...]:
 
 
 def unchanged(records: Sequence[FileRecord], previous: CacheState, channels: int = 1) -> bool:
-    """True when every row is reused in place, so the old arrays are already correct."""
-    return bool(previous.arrays) and previous.channels == channels and \
+    """True when every row is reused in place, so the old arrays are already correct. Never for
+    a state read from the held one (``previous.held``): the arrays under the real names may be
+    those a killed run was writing (a review: a rerun after the changed files were restored
+    kept the killed run's rows, stamped as correct)."""
+    return bool(previous.arrays) and not previous.held and previous.channels == channels and \
         len(records) == previous.n_rows and all(
             r.resized is None and r.spill_row < 0 and r.cache_index == i for i, r in enumerate(records))
 

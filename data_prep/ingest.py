@@ -2163,8 +2163,9 @@ def _arrays_kept(entries: Sequence[ImageEntry], decode: Sequence[bool],
     """Whether :func:`_write` will keep the previous arrays as they are
     (:func:`data_prep.cache.unchanged`, foreseen before decoding): nothing to decode, every
     size's array in the previous cache (``previous.arrays``: all or none), its rows the
-    entries' in this order, and the channels this ingest makes its channels."""
-    if any(decode) or not previous.arrays or previous.n_rows != len(entries) \
+    entries' in this order, the channels this ingest makes its channels, and not read from the
+    state a killed run held aside (``previous.held``: its arrays are written again)."""
+    if any(decode) or not previous.arrays or previous.held or previous.n_rows != len(entries) \
             or channels != previous.channels:
         return False
     return all(previous.files[e.rel].cache_index == i for i, e in enumerate(entries))
