@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -312,6 +313,9 @@ class FileRecord:
     # decode. What tells a training image held in another file (a PNG written from an .npz row,
     # a re-saved copy) at grading (drac_ssl.grading.training_images)
     pixels_sha256: str = ""
+    # the file's (st_ino, st_ctime_ns) as it was read in this run (not kept in the state): what
+    # a kept row's journal line records beside size and mtime (:meth:`RowSpill.keep`)
+    identity: tuple[int, int] | None = None
 
     def problems(self, display_path: str) -> list[Problem]:
         return [Problem(display_path, *issue) for issue in self.issues]
@@ -393,6 +397,7 @@ def process_file(task: FileTask) -> FileRecord:
                               "check that it exists and is readable", "error", "read"))
         return record
     record.size, record.mtime_ns = stat.st_size, stat.st_mtime_ns
+    record.identity = (stat.st_ino, stat.st_ctime_ns)
     if too_large is not None and too_large.kind != "empty":
         return _refused(record, too_large, task.path)
     record.sha256 = sha256_of(data)
@@ -746,9 +751,43 @@ def resume_key(root: Path, sizes: Sequence[int], options: CacheOptions) -> dict[
     """What kept rows depend on besides the file itself (:meth:`RowSpill.resume`): the state's
     version (:data:`STATE_VERSION`: what a record holds), the data root, the cache sizes in
     order, and the decoding options (:meth:`CacheOptions.state`: channels, expected side, fundus
-    crop, Graham filter ...). Rows kept under another key are never used."""
-    return {"resume": RESUME_VERSION, "state": STATE_VERSION, "root": str(root),
-            "sizes": [int(s) for s in sizes], "options": options.state()}
+    crop, Graham filter ...), and the package's version (``drac_ssl.__version__``: its decoder
+    may differ). Rows kept under another key are never used."""
+    from drac_ssl import __version__
+
+    return {"resume": RESUME_VERSION, "state": STATE_VERSION, "package": __version__,
+            "root": str(root), "sizes": [int(s) for s in sizes], "options": options.state()}
+
+
+INGEST_LOCK = ".ingest.lock"
+"""The file an ingest holds an exclusive ``flock`` on while it runs (:meth:`RowSpill.resume`),
+in the cache folder; removed, while still held, with the kept rows."""
+
+
+def bytes_words(n: int) -> str:
+    """``n`` bytes as people read them, and exactly: ``2.9 GB (2,949,120,000 bytes)`` (powers
+    of 1000)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit} ({n:,} bytes)"
+    return f"{n} bytes"
+
+
+def kept_bytes(folder: Path) -> int:
+    """The bytes the rows kept for a rerun take in ``folder`` (the cache folder): its
+    ``.resume-{size}px.rows`` files and journal (0 when there are none)."""
+    total = 0
+    for path in [Path(folder) / RESUME_JOURNAL, *Path(folder).glob(".resume-*px.rows")]:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
+
+
+def discard_words(folder: Path) -> str:
+    """How to discard the kept rows of ``folder``: ``rm FOLDER/.resume*`` (shell-quoted)."""
+    import shlex
+
+    return f"rm {shlex.quote(str(folder))}/.resume*"
 
 
 class RowSpill:
@@ -775,15 +814,22 @@ class RowSpill:
     Trust of kept rows (why no fsync): the rows of an image are written and flushed to the
     operating system first, its journal line after them, and each line is trusted only when
     (1) the journal's first line, its key (:func:`resume_key`), equals this run's (same data
-    root, sizes, channels and decoding options), (2) the line is whole (a JSON object ending
-    in a newline: a line cut by a kill is skipped), (3) the file on disk still has the byte
-    count and ``mtime_ns`` recorded, or else its sha256 is the recorded one (the state's own
-    rule, :func:`load_state`), and (4) the rows read back hash to the recorded SHA-256. A row
+    root, sizes, channels and decoding options, package version), (2) the line is whole (a
+    JSON object ending in a newline: a line cut by a kill is skipped), (3) the file on disk
+    still has the byte count, ``mtime_ns``, inode and ``ctime_ns`` recorded (a same-size
+    rewrite within one mtime tick, or a file swapped in with ``mv``, changes the last two), or
+    else its sha256 is the recorded one (the state's own rule, :func:`load_state`), and (4) the rows read back hash to the recorded SHA-256. A row
     half-written by a kill, or lost with the page cache in a power cut (the order of writes is
     then not guaranteed), fails (4) and is decoded again: a per-row checksum instead of an
-    fsync per image (an fsync per image would cost more than some decodes). Only one process
-    writes a journal at a time: it holds an exclusive ``flock`` on it (POSIX; a second ingest
-    into the same ``--out`` is refused).
+    fsync per image (an fsync per image would cost more than some decodes).
+
+    One ingest per cache folder: :meth:`resume` first takes an exclusive ``flock`` on
+    :data:`INGEST_LOCK` (POSIX), before it reads or removes anything; a second ingest into the
+    same ``--out`` is refused and touches nothing. Only the holder removes kept files, while it
+    still holds the lock (a file system without locks, NFS without lockd: a note, and the run
+    goes on unlocked). Rows kept under another data root, sizes or decoding options are never
+    removed by a run: it is refused, naming the difference and ``rm FOLDER/.resume*`` (a typo in
+    the rerun command would otherwise throw away hours of decoding).
 
     Args:
         folder: where the files go (created on the first write).
@@ -801,6 +847,9 @@ class RowSpill:
         self._done = False
         self._wanted: set[str] = set()
         self._doubtful: set[str] = set()  # kept, but their file's size or mtime changed since
+        self._lock: Any = None  # the open INGEST_LOCK this process holds
+        self._owner = False  # this process may remove the kept files (holds the lock, or none can be had)
+        self.lock_note = ""  # why no lock could be taken (a file system without flock), for a note
 
     @property
     def resumable(self) -> bool:
@@ -836,22 +885,95 @@ class RowSpill:
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
 
+    def _take_lock(self) -> None:
+        """Hold :data:`INGEST_LOCK` (exclusive ``flock``, not waiting), or refuse (IngestError)
+        when another process holds it. The file locked must still be the one named: an ingest
+        that ends removes it while holding it, so a lock taken on the removed file is let go
+        and taken again. Other errors than "held" (ENOLCK, EOPNOTSUPP ... of a network file
+        system): :attr:`lock_note`, and the run goes on unlocked."""
+        from data_prep.validate import IngestError
+
+        self._make_folder()
+        path = self.folder / INGEST_LOCK
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): one ingest per --out is the user's to keep
+            self._owner = True
+            return
+        for _ in range(100):
+            fh = open(path, "ab")  # noqa: SIM115 - closed in close()
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                fh.close()
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise IngestError(f"{path}: another ingest is writing into this --out now (it "
+                                      "holds this lock) -> wait for it to end, or give --out another "
+                                      "folder") from None
+                self.lock_note = (f"no lock could be taken ({exc.strerror or exc}; a file system "
+                                  "without flock, such as NFS without its lock service): a second "
+                                  "ingest into this --out at the same time is not refused, run one "
+                                  "at a time")
+                self._owner = True
+                return
+            try:
+                locked, named = os.fstat(fh.fileno()), os.stat(path)
+                same = (locked.st_ino, locked.st_dev) == (named.st_ino, named.st_dev)
+            except OSError:
+                same = False
+            if same:
+                self._lock, self._owner = fh, True
+                return
+            fh.close()  # removed by an ingest that ended meanwhile: lock the new one
+        raise IngestError(f"{path}: another ingest keeps replacing this lock -> wait for it to end, "
+                          "or give --out another folder")
+
+    def _refuse_other_key(self, header: dict[str, Any], now: dict[str, Any], n_lines: int) -> None:
+        """Raise IngestError: ``n_lines`` images are kept under ``header``, a key of another
+        data root, sizes or decoding options than ``now``, this run's; nothing is removed."""
+        from data_prep.validate import IngestError
+
+        what = []
+        if header.get("root") != now["root"]:
+            what.append(f"data root {header.get('root')} (now {now['root']})")
+        if header.get("sizes") != now["sizes"]:
+            was = ",".join(map(str, header.get("sizes") or []))
+            what.append(f"--cache-sizes {was} (now {','.join(map(str, now['sizes']))})")
+        if header.get("options") != now["options"]:
+            changes = CacheOptions(**now["options"]).changes_from(header.get("options"))
+            what.append("decoding options: " + ("; ".join(f"{c.replace(' -> ', ' (now ')})" for c in changes)
+                                               or "other ones"))
+        if not what:
+            what.append("other settings")
+        raise IngestError(
+            f"{self.journal_path}: {n_lines:,} images decoded by an interrupted ingest are kept in "
+            f"{self.folder} ({bytes_words(kept_bytes(self.folder))}) for a rerun with its "
+            f"{'; '.join(what)} -> rerun with those options to use them (only the other images are "
+            f"decoded), or, to start over with these, discard them first: "
+            f"{discard_words(self.folder)}")
+
     def resume(self, key: dict[str, Any]) -> str:
         """Make this spill resumable under ``key`` (:func:`resume_key`) and read the rows an
         interrupted or failed run with the same key kept (:meth:`take` hands them out). Call it
-        before the first :meth:`put`. Returns why kept rows were not used ('' when they were,
-        or when there were none): another key (they are removed), or an unreadable journal.
+        before the first :meth:`put`. The lock comes first (:meth:`_take_lock`): nothing is read
+        or removed without it. Returns why kept rows were not used ('' when they were, or when
+        there were none): an unreadable journal, or another package or format version (they are
+        removed: no run of this version can use them).
 
         Raises:
-            IngestError: another live process holds the journal (a second ingest into the
-                same ``--out``).
+            IngestError: another live process holds the lock (a second ingest into the same
+                ``--out``: nothing is touched); or rows are kept under another data root, cache
+                sizes or decoding options (a typo in the rerun command must not throw away
+                hours of decoding: the message names the difference and ``rm FOLDER/.resume*``).
         """
         if self._key is not None or self.rgb:
             raise ValueError("RowSpill.resume: call it once, before any row is put")
-        self._key = json.loads(json.dumps(key))  # as it reads back from the journal
+        self._take_lock()
+        key = json.loads(json.dumps(key))  # as it reads back from the journal
         reason = ""
         lines: list[bytes] = []
         if not self.journal_path.is_file():
+            self._key = key
             self._remove_kept()  # rows without their journal: nothing says what they are
         else:
             try:
@@ -859,40 +981,30 @@ class RowSpill:
                 header = json.loads(lines[0])
             except (OSError, ValueError, IndexError) as exc:
                 header, reason = None, f"the kept rows' journal is unreadable ({exc})"
-            if header != self._key:
-                if not reason:
-                    was = header if isinstance(header, dict) else {}
-                    what = [name for name, k in (("data root", "root"), ("cache sizes", "sizes"),
-                                                 ("decoding options", "options"), ("version", "state"))
-                            if was.get(k) != self._key.get(k)] or ["version"]
-                    reason = f"kept with another {', '.join(what)}"
+            self._key = key
+            for raw in lines[1:-1]:  # the last piece follows the last newline: whole lines only
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    line = json.loads(raw)
+                    if isinstance(line.get("rel"), str) and isinstance(line.get("at"), dict):
+                        self._lines[line["rel"]] = line
+            if header != key:
+                was = header if isinstance(header, dict) else {}
+                same_version = all(was.get(k) == key.get(k) for k in ("resume", "state", "package"))
+                if not reason and same_version and self._lines:
+                    self._key, n_kept = None, len(self._lines)  # nothing of theirs is removed on the way out
+                    self._lines = {}
+                    self._refuse_other_key(was, key, n_kept)
+                self._lines = {}
+                if not reason and not same_version:
+                    reason = "kept by another version of drac_ssl"
                 self._remove_kept()
                 lines = []
         self._make_folder()
         new = not self.journal_path.is_file()
         self._journal = open(self.journal_path, "ab")  # noqa: SIM115 - closed in close()
-        try:
-            import fcntl
-
-            fcntl.flock(self._journal.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # no flock (Windows): one ingest per --out is the user's to keep
-            pass
-        except OSError:
-            from data_prep.validate import IngestError
-
-            self._journal.close()
-            self._journal = None
-            raise IngestError(f"{self.journal_path}: another ingest is writing into this --out now "
-                              "(it holds the lock of its kept rows) -> wait for it to end, or give "
-                              "--out another folder") from None
         if new:
             self._journal.write(json.dumps(self._key).encode() + b"\n")
             self._journal.flush()
-        for raw in lines[1:-1]:  # the last piece follows the last newline: whole lines only
-            with contextlib.suppress(ValueError, TypeError, AttributeError):
-                line = json.loads(raw)
-                if isinstance(line.get("rel"), str) and isinstance(line.get("at"), dict):
-                    self._lines[line["rel"]] = line
         if len(lines) > 1 and lines[-1]:  # a line cut by a kill: ended, so the next one is whole
             self._journal.write(b"\n")
             self._journal.flush()
@@ -918,9 +1030,11 @@ class RowSpill:
         line = self._lines.get(rel)
         return str(line["record"].get("sha256", "")) if line is not None else ""
 
-    def take(self, rel: str, size: int, mtime_ns: int | None, sha256: str = "") -> FileRecord | None:
+    def take(self, rel: str, size: int, mtime_ns: int | None, sha256: str = "",
+             identity: tuple[int, int] | None = None) -> FileRecord | None:
         """The record of ``rel`` with its kept rows added to this spill (``spill_row``), when its
-        file is provably the one decoded: the recorded byte count ``size`` and ``mtime_ns``, or
+        file is provably the one decoded: the recorded byte count ``size``, ``mtime_ns`` and
+        ``identity`` (``(st_ino, st_ctime_ns)``; a line without one never matches), or
         (``mtime_ns`` None) the recorded ``sha256``; and its rows read back hash to the recorded
         SHA-256. None otherwise (the line is dropped: the file is decoded again)."""
         line = self._lines.get(rel)
@@ -929,7 +1043,9 @@ class RowSpill:
         try:
             entry = dict(line["record"])
             if mtime_ns is not None:
-                if (int(entry["size"]), int(entry["mtime_ns"])) != (size, mtime_ns):
+                recorded = line.get("identity")
+                if (int(entry["size"]), int(entry["mtime_ns"])) != (size, mtime_ns) or identity is None \
+                        or not isinstance(recorded, list) or tuple(recorded) != tuple(identity):
                     # its file changed since: not counted as kept, unless its sha256 proves it
                     # the same (the call with ``sha256``, once the file is read)
                     if rel not in self._doubtful:
@@ -997,7 +1113,8 @@ class RowSpill:
             digest.update(memoryview(np.ascontiguousarray(row, dtype=np.uint8)))
             self._files[size].flush()
         line = {"rel": record.rel, "record": record.state_entry(-1), "rgb": self.rgb[index],
-                "at": {str(s): self._offsets[s][index] for s in rows}, "sha256": digest.hexdigest()}
+                "at": {str(s): self._offsets[s][index] for s in rows}, "sha256": digest.hexdigest(),
+                "identity": list(record.identity) if record.identity is not None else None}
         self._journal.write(json.dumps(line).encode() + b"\n")
         self._journal.flush()
         DECODED.kept += record.rel in self._wanted and (record.rel not in self._lines
@@ -1022,13 +1139,16 @@ class RowSpill:
         self._done = True
 
     def close(self) -> None:
-        """Close the files. Temporary, or resumable and :meth:`finished` or holding no kept row:
-        remove every spill file (each one even when another fails), then the folders made for
-        them that are empty. Resumable otherwise: the files stay for the rerun."""
-        remove = self._key is None or self._done or not self._lines
+        """Close the files. Temporary: remove every spill file (each one even when another
+        fails), then the folders made for them that are empty. Resumable, when this process
+        holds the lock (or none could be had) and is :meth:`finished` or holds no kept row: the
+        same, and the journal and the lock file too, removed while the lock is still held;
+        resumable otherwise (kept rows, or the lock of another ingest): the files stay."""
+        temporary = self._key is None
+        remove = temporary or (self._owner and (self._done or not self._lines))
         if self._journal is not None:
             with contextlib.suppress(OSError):
-                self._journal.close()  # its lock goes with it
+                self._journal.close()
             self._journal = None
         for size, fh in self._files.items():
             try:
@@ -1038,8 +1158,15 @@ class RowSpill:
                 if remove:
                     with contextlib.suppress(OSError):
                         self.path(size).unlink(missing_ok=True)
-        if remove and self._key is not None:
+        if remove and not temporary:
             self._remove_kept()
+        if self._lock is not None:
+            if remove and not temporary:  # nothing kept: the lock file goes too, still held
+                with contextlib.suppress(OSError):
+                    (self.folder / INGEST_LOCK).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self._lock.close()  # its lock goes with it
+            self._lock = None
         self._files.clear()
         self._offsets.clear()
         if remove:

@@ -1018,7 +1018,8 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
         if _reused(old, stat):
             entry.record = old
             continue
-        kept = spill.take(entry.rel, stat.st_size, stat.st_mtime_ns) if resumable and stat else None
+        kept = (spill.take(entry.rel, stat.st_size, stat.st_mtime_ns, identity=(stat.st_ino, stat.st_ctime_ns))
+                if resumable and stat else None)
         if kept is not None:
             entry.record = kept
             continue
@@ -2109,13 +2110,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
                           "check free disk space and the permissions of --out") from None
 
 
-def bytes_words(n: int) -> str:
-    """``n`` bytes as people read them, and exactly: ``2.9 GB (2,949,120,000 bytes)`` (powers
-    of 1000)."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit} ({n:,} bytes)"
-    return f"{n} bytes"
+bytes_words = cache.bytes_words  # where the ingest's messages have always found it
 
 
 def disk_needed(n_images: int, n_decode: int, sizes: Sequence[int], channels: int,
@@ -2343,6 +2338,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if why := spill.resume(cache.resume_key(root, sizes, plan.options)):
         problems.append(note(spill.journal_path, f"decoded rows kept by an interrupted ingest not used "
                                                  f"({why}): decoded again", "nothing to do"))
+    if spill.lock_note:
+        problems.append(note(cache_dir / cache.INGEST_LOCK, spill.lock_note, "nothing to do"))
     problems += _check_disk(out, entries, previous, sizes, plan, verbose, said, spill)[1]
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
     # a deep file's conversion to 8-bit is said of the whole set below (_bit_depths), not per file

@@ -125,15 +125,36 @@ def test_kept_rows_that_were_cut_or_changed_are_decoded_again(
 
 
 @pytest.mark.parametrize("change", [{"cache_sizes": [SIZE // 2]}, {"channels": "1"}, {"graham": True}])
-def test_rows_kept_with_other_options_are_not_used(
+def test_rows_kept_with_other_options_are_refused_not_removed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, object]) -> None:
+    """A rerun with other options (a typo, say) is refused naming the option and the rm that
+    discards the kept rows; they stay (a review: they were removed at once, before validation);
+    after the rm the run decodes every image."""
     data = _data(tmp_path)
     out = tmp_path / "out"
     _interrupted(data, out, monkeypatch, 4)
+    kept = sorted(p.name for p in (out / "cache").glob(".resume*"))
+    word = {"cache_sizes": "--cache-sizes", "channels": "channels", "graham": "Graham filter"}[next(iter(change))]
+    with pytest.raises(IngestError, match="4 images decoded by an interrupted ingest are kept") as caught:
+        ingest.run(config(data, **change), out, verbose=False)
+    assert word in str(caught.value) and f"rm {out / 'cache'}/.resume*" in str(caught.value)
+    assert sorted(p.name for p in (out / "cache").glob(".resume*")) == kept
+    for path in (out / "cache").glob(".resume*"):
+        path.unlink()
     calls = _count_decodes(monkeypatch)
-    result = ingest.run(config(data, **change), out, verbose=False)
+    ingest.run(config(data, **change), out, verbose=False)
     assert len(calls) == M
-    assert any("kept by an interrupted ingest not used" in n for n in result.notes), result.notes
+
+
+def test_rows_kept_by_another_version_are_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _data(tmp_path)
+    out = tmp_path / "out"
+    _interrupted(data, out, monkeypatch, 4)
+    monkeypatch.setattr("drac_ssl.__version__", "0.0.1-other")
+    calls = _count_decodes(monkeypatch)
+    result = ingest.run(config(data), out, verbose=False)
+    assert len(calls) == M
+    assert any("kept by another version of drac_ssl" in n for n in result.notes), result.notes
 
 
 def test_an_out_holding_only_a_killed_ingests_leftovers_is_not_refused(tmp_path: Path) -> None:
@@ -225,3 +246,33 @@ def test_two_ingests_never_write_one_journal(tmp_path: Path) -> None:
         first.resume(key)
         with pytest.raises(IngestError, match="another ingest is writing into this --out"):
             cache.RowSpill(tmp_path / "cache").resume(key)
+
+
+def test_a_file_swapped_in_with_the_same_size_and_time_is_decoded_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kept rows are trusted on size and mtime_ns only with the file's inode and ctime_ns: a file
+    of other content, as long and with the same mtime, moved in with ``mv`` is decoded again
+    (a review: its kept rows, another image's, were taken)."""
+    import cv2
+    import numpy as np
+
+    data = _data(tmp_path)
+    out = tmp_path / "out"
+    _interrupted(data, out, monkeypatch, 4)
+    lines = (out / ingest.CACHE_DIR / cache.RESUME_JOURNAL).read_bytes().splitlines()
+    rel = json.loads(lines[1])["rel"]
+    target = data / rel
+    st = target.stat()
+    ok, png = cv2.imencode(".png", np.full((1024, 1024), 77, np.uint8))  # a few hundred bytes
+    assert ok and len(png) < st.st_size
+    swapped = tmp_path / "swapped.png"
+    swapped.write_bytes(png.tobytes() + bytes(st.st_size - len(png)))  # padded after IEND to the same size
+    os.utime(swapped, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(swapped, target)  # mv
+    assert (target.stat().st_size, target.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    calls = _count_decodes(monkeypatch)
+    result = ingest.run(config(data), out, verbose=False)
+    assert rel in calls
+    fresh = ingest.run(config(data), tmp_path / "fresh", verbose=False)
+    assert _outputs(out) == _outputs(fresh.out_dir)
+    assert result.n_decoded == M - 3
