@@ -2107,7 +2107,22 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
             raise IngestError(f"{where}: cannot be read ({exc.strerror or exc}) -> check that it "
                               "exists and that you may read it") from None
         raise IngestError(f"{where}: cannot write the ingest output ({exc.strerror or exc}) -> "
-                          "check free disk space and the permissions of --out") from None
+                          f"check free disk space and the permissions of --out{_kept_note(out / CACHE_DIR)}"
+                          ) from None
+
+
+def _kept_size_words(folder: Path) -> str:
+    """``12.3 MB (12,345,678 bytes) on disk``: what the rows kept for a rerun take in ``folder``."""
+    return f"{bytes_words(cache.kept_bytes(folder))} on disk"
+
+
+def _kept_note(folder: Path) -> str:
+    """For an error that stops the ingest: how much the rows kept for its rerun take in ``folder``
+    (the cache folder) and how to discard them to free that space ('' when none are kept)."""
+    if not cache.kept_bytes(folder):
+        return ""
+    return (f"; the images decoded so far are kept in {folder} for the rerun, "
+            f"{_kept_size_words(folder)}: to free that space instead, {cache.discard_words(folder)}")
 
 
 bytes_words = cache.bytes_words  # where the ingest's messages have always found it
@@ -2405,8 +2420,13 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         n_kept = spill.kept([e.rel for e in entries]) if spill.resumable else 0
         nothing = "no manifest or cache array was written" if n_kept else "nothing was written"
         written = f"{nothing} but the full list, named below" if full_list else nothing
-        redo = (f"; {n_kept:,} of {len(entries):,} images are decoded and kept in {cache_dir} (the "
-                f"rerun of the same command, once the files are fixed, decodes only the others)"
+        wanted = max(cache.DECODED.wanted, n_kept)
+        reused = len(entries) - wanted  # from the finished cache of an earlier ingest
+        redo = (f"; {n_kept:,} of {len(entries):,} images are decoded and kept in {cache_dir}, "
+                f"{_kept_size_words(cache_dir)} (the rerun of the same command, once the files are "
+                f"fixed, decodes only the other {wanted - n_kept:,}"
+                + (f" and reuses {reused:,} from the finished cache" if reused > 0 else "")
+                + f"; to discard them instead: {cache.discard_words(cache_dir)})"
                 if n_kept else "")
         raise IngestError(f"ingest of {root} stopped: {len(errors)} problem(s) must be fixed first "
                           f"({written}{redo})\n{listing}", problems)
@@ -2457,7 +2477,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     except OSError as exc:
         raise IngestError(f"{exc.filename or out}: cannot write the ingest output "
                           f"({exc.strerror or exc}) -> check free disk space and the "
-                          "permissions of --out") from None
+                          f"permissions of --out{_kept_note(cache_dir)}") from None
     if verbose:
         if problems:
             print(said(format_problems(problems)))
@@ -2919,27 +2939,37 @@ def cli(args: argparse.Namespace) -> int:
         _remove_if_empty(out.parent, made_parent)
         argv = getattr(args, "argv", None)
         command = f"{args.prog} {shlex.join(argv)}" if argv and getattr(args, "prog", None) else ""
-        print(interrupted_words(command=command), file=sys.stderr)
+        print(interrupted_words(command=command, folder=out / CACHE_DIR), file=sys.stderr)
         return 130
     return 0
 
 
-def interrupted_words(count: cache.DecodeCount | None = None, command: str = "") -> str:
+def interrupted_words(count: cache.DecodeCount | None = None, command: str = "",
+                      folder: Path | None = None) -> str:
     """The line an interrupted (Ctrl-C, SIGTERM) ingest ends with: how many of the images it had
     to decode are kept (``count``, default :data:`data_prep.cache.DECODED`: exact, one journal
-    line each, :class:`data_prep.cache.RowSpill`) and that a rerun of the same ``command``
-    continues from there, decoding only the others (docs/data.md)."""
+    line each, :class:`data_prep.cache.RowSpill`), the bytes they take and how to discard them,
+    and that a rerun of the same ``command`` continues from there, decoding only the others
+    (docs/data.md). Interrupted before the images to decode were known (the files being listed
+    and hashed): that nothing of this run is kept, and what an earlier run kept in ``folder``
+    (the cache folder) stays for the rerun."""
     count = cache.DECODED if count is None else count
     rerun = f": {command}" if command else " (the same options and --out)"
+    where = Path(count.folder) if count.folder else folder
+    size = cache.kept_bytes(where) if where is not None else 0
+    discard = (f"\n  the kept rows take {bytes_words(size)} in {where}; to discard them instead: "
+               f"{cache.discard_words(where)}") if size and where is not None else ""
     if count.wanted > 0:
         return (f"interrupted: {count.kept:,} of {count.wanted:,} images to decode are decoded and kept "
                 f"in {count.folder or 'the cache folder'}; a rerun of the same command continues from "
-                f"there and decodes only the other {count.wanted - count.kept:,}{rerun}")
-    words = "interrupted: outputs of this run are not trusted by the next one"
-    if count.done:
-        words += (f"; {count.done:,} of {count.total:,} images were decoded, and the rerun "
-                  "decodes them again")
-    return words
+                f"there and decodes only the other {count.wanted - count.kept:,}{rerun}{discard}")
+    if count.wanted == 0:
+        return (f"interrupted: every image is reused from the finished cache, none was left to "
+                f"decode; a rerun of the same command reuses them again{rerun}")
+    return (f"interrupted while the image files were listed and checked, before this run resized any; "
+            f"a rerun of the same command starts there again{rerun}"
+            + (f"\n  rows kept by an earlier interrupted ingest stay for it: {bytes_words(size)} in "
+               f"{where}; to discard them instead: {cache.discard_words(where)}" if size and where is not None else ""))
 
 
 def _remove_if_empty(folder: Path, made: bool) -> None:

@@ -276,3 +276,48 @@ def test_a_file_swapped_in_with_the_same_size_and_time_is_decoded_again(
     fresh = ingest.run(config(data), tmp_path / "fresh", verbose=False)
     assert _outputs(out) == _outputs(fresh.out_dir)
     assert result.n_decoded == M - 3
+
+
+def test_a_bad_file_stop_on_an_incremental_rerun_counts_what_is_left(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finished cache of M images, then 2 new ones, one bad: 1 of M + 2 kept, the rerun
+    decodes only 1 more and reuses M (a review: "decodes only the others", M + 1 of them)."""
+    from test_ingest import smooth_image, write_png
+
+    data = _data(tmp_path)
+    out = tmp_path / "out"
+    ingest.run(config(data), out, verbose=False)
+    write_png(data / "101.png", smooth_image(101))
+    bad = write_png(data / "102.png", smooth_image(102))
+    bad.write_bytes(bad.read_bytes()[:-300])
+    (data / "labels.csv").write_text((data / "labels.csv").read_text() + "101.png,1\n102.png,2\n")
+    with pytest.raises(IngestError) as caught:
+        ingest.run(config(data), out, verbose=False)
+    text = str(caught.value)
+    assert f"1 of {M + 2} images are decoded and kept in {out / 'cache'}, " in text, text
+    assert f"decodes only the other 1 and reuses {M} from the finished cache; to discard them " \
+           f"instead: rm {out / 'cache'}/.resume*)" in text, text
+    assert " bytes) on disk" in text
+
+
+def test_a_full_disk_says_what_is_kept_and_how_to_free_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    data = _data(tmp_path)
+    out = tmp_path / "out"
+    real, kept = cache.RowSpill.keep, []
+
+    def keep(self: cache.RowSpill, record: cache.FileRecord) -> int:
+        if len(kept) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path(SIZE)))
+        kept.append(record.rel)
+        return real(self, record)
+
+    monkeypatch.setattr(cache.RowSpill, "keep", keep)
+    with pytest.raises(IngestError) as caught:
+        ingest.run(config(data, workers=1), out, verbose=False)
+    text = str(caught.value)
+    size = ingest.bytes_words(cache.kept_bytes(out / "cache"))
+    assert "No space left on device" in text and f"the images decoded so far are kept in {out / 'cache'} " \
+           f"for the rerun, {size} on disk: to free that space instead, rm {out / 'cache'}/.resume*" in text, text

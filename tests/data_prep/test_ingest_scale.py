@@ -212,7 +212,25 @@ def test_an_interrupt_says_how_much_is_kept_and_the_command_that_continues() -> 
                                      command="drac-ssl-ingest ingest --root d --out o")
     assert "649 of 1,508 images to decode are decoded and kept in o/cache" in words, words
     assert "decodes only the other 859: drac-ssl-ingest ingest --root d --out o" in words, words
-    assert "decoded" not in ingest.interrupted_words(cache.DecodeCount())  # nothing decoded yet
+    # interrupted while listing and hashing: no count, and not the old "outputs are not trusted"
+    # (a review: untrue since the rows of an earlier attempt stay for the rerun)
+    early = ingest.interrupted_words(cache.DecodeCount())
+    assert "before this run resized any" in early and "to decode" not in early and "trusted" not in early, early
+
+
+def test_an_interrupt_says_the_bytes_kept_and_how_to_discard_them(tmp_path: Path) -> None:
+    """Kept rows can take 1 MB an image: the interrupt line says how many bytes and where, and
+    the rm that discards them; before decoding, what an earlier attempt kept."""
+    folder = tmp_path / "o" / "cache"
+    folder.mkdir(parents=True)
+    (folder / f".resume-{SIZE}px.rows").write_bytes(bytes(5000))
+    (folder / cache.RESUME_JOURNAL).write_bytes(bytes(120))
+    words = ingest.interrupted_words(cache.DecodeCount(kept=5, wanted=9, folder=str(folder)))
+    assert f"the kept rows take 5.1 kB (5,120 bytes) in {folder}; to discard them instead: " \
+           f"rm {folder}/.resume*" in words, words
+    early = ingest.interrupted_words(cache.DecodeCount(), folder=folder)
+    assert f"rows kept by an earlier interrupted ingest stay for it: 5.1 kB (5,120 bytes) in {folder}" in early
+    assert "kept" not in ingest.interrupted_words(cache.DecodeCount(), folder=tmp_path / "none")
 
 
 def test_process_files_counts_what_it_decoded(tmp_path: Path) -> None:
@@ -229,5 +247,5 @@ def test_a_stop_on_bad_files_says_what_the_rerun_keeps(tmp_path: Path) -> None:
     path = data / "002.png"
     path.write_bytes(path.read_bytes()[:-200])  # truncated: told by decoding
     message = expect_error(config(data), tmp_path / "out", "truncated PNG",
-                           "2 of 3 images are decoded and kept in", "decodes only the others")
+                           "2 of 3 images are decoded and kept in", "decodes only the other 1; to discard them")
     assert "1 problem(s)" in message
