@@ -1160,10 +1160,9 @@ class RowSpill:
                         self.path(size).unlink(missing_ok=True)
         if remove and not temporary:
             self._remove_kept()
+            with contextlib.suppress(OSError):  # nothing kept: the lock file goes too, still held
+                (self.folder / INGEST_LOCK).unlink(missing_ok=True)
         if self._lock is not None:
-            if remove and not temporary:  # nothing kept: the lock file goes too, still held
-                with contextlib.suppress(OSError):
-                    (self.folder / INGEST_LOCK).unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 self._lock.close()  # its lock goes with it
             self._lock = None

@@ -65,6 +65,7 @@ def test_the_ingest_keeps_no_image_rows_in_its_records(tmp_path: Path, monkeypat
     assert np.load(result.cache_paths[SIZE]).shape == (8, SIZE, SIZE)
     assert not list((tmp_path / "out").rglob(".spill-*"))  # the spill is removed
     assert not list((tmp_path / "out").rglob(".resume*"))  # and so are the rows kept for a rerun
+    assert not list((tmp_path / "out").rglob(cache.INGEST_LOCK))  # and the lock file, removed while held
 
 
 def test_grey_rows_take_no_colour_room_in_the_spill(tmp_path: Path) -> None:

@@ -52,6 +52,7 @@ def test_F2_a_filesystem_without_locks_is_not_another_ingest(
     data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 5)})
     result = ingest.run(config(data), tmp_path / "out", verbose=False)  # was: "another ingest is writing"
     assert any("no lock could be taken (No locks available" in n for n in result.notes), result.notes
+    assert not list((tmp_path / "out" / "cache").glob(".[ir]*"))  # no lock file, no kept rows left
 
 
 def test_F3_reverted_files_after_a_kill_mid_write_get_their_own_rows(
