@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from data_prep import cache
+from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import TWIN_UNIT, assign_folds, patient_spellings, patient_unit
@@ -74,6 +75,7 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     LabelTable,
     Problem,
     apply_strict,
+    array_row_path,
     check_test_list,
     drop_repeated_rows,
     duplicate_label_rows,
@@ -108,6 +110,8 @@ from drac_ssl.config import (
     DataConfig,
     layout_name,
     layout_root_help,
+    referable_from_rule,
+    referable_grade,
     validate_grades,
 )
 from drac_ssl.grading.image_notes import (
@@ -121,6 +125,7 @@ from drac_ssl.io import (
     atomic_write_text,
     make_run_folder,
     readable_absolute,
+    same_path,
     sha256_file,
     unreadable_words,
 )
@@ -321,17 +326,19 @@ REFERABLE_FROM_FIX = "--referable-from 2 (referable DR: ICDR moderate NPDR or wo
 def _check_referable_from(cfg: DataConfig) -> None:
     """IngestError unless ``data.referable_from`` is 0 (off) or an ICDR grade 1..4 with two grades:
     ``data.grades`` empty or the ICDR scale (named :data:`data_prep.grades.REFERABLE_NAMES`), or
-    two names (:func:`drac_ssl.config.referable_from_problem` says it in the settings' words)."""
+    two names (:func:`drac_ssl.config.referable_from_rule`; :func:`drac_ssl.config.referable_from_problem`
+    says it in the settings' words)."""
     n = cfg.referable_from
     icdr = GRADE_SCALES["icdr"]
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= len(icdr) - 1:
+    if isinstance(n, int) and not isinstance(n, bool) and n == 0:  # off
+        return
+    rule = referable_from_rule(n, cfg.grades)
+    if not rule.valid:
         raise IngestError(f"--referable-from {n!r}: must be 0 (off, the default) or an ICDR grade "
                           f"1..{len(icdr) - 1}, the lowest label read as grade 1 (referable) of two "
                           f"-> {REFERABLE_FROM_FIX}")
-    if not n:
-        return
-    names, _ = resolve_grades(cfg.grades, "plain", n)  # empty or the ICDR scale: the two grades' names
-    if len(names) != 2:
+    if not rule.two_grades:
+        names, _ = resolve_grades(cfg.grades, "plain", n)  # a scale name said as its grades
         raise IngestError(f"--referable-from {n} makes two grades of the labels' ICDR grades (grade >= {n} "
                           f"referable, below it not), but --grades names {len(names)} ({describe(names)}) "
                           f'-> drop --grades, or --grades icdr (the labels\' scale; the two grades are then '
@@ -346,7 +353,7 @@ def referable_row(row: LabelRow, n: int) -> LabelRow:
     without a valid grade is returned as it is."""
     if row.grade is None:
         return row
-    return dataclasses.replace(row, grade=int(row.grade >= n), source_grade=row.grade)
+    return dataclasses.replace(row, grade=referable_grade(row.grade, n), source_grade=row.grade)
 
 
 def referable_grade_problem(problem: Problem, n: int) -> Problem:
@@ -375,20 +382,13 @@ def no_grade_at_or_above(grades: Sequence[int], n: int, column: str | None, wher
     (``grades``: the valid grades read, on the ICDR scale): every row would silently become
     grade 0 (non-referable). A column of 0/1 alone is most likely two grades already (its fix:
     drop the option, or N = 1, which keeps them as they are). None when some grade is >= ``n``,
-    when nothing was read, or for ``n`` = 1 (on 0/1 labels the identity)."""
-    if n < 2 or not grades or max(grades) >= n:
-        return None
-    name = repr(column) if column else "the grade column"
-    if set(grades) <= {0, 1}:
-        return error(where, f"--referable-from {n}: column {name} holds only 0/1 ({counted(len(grades), 'row')}): "
-                            f"already two grades? Read as ICDR grades, none is >= {n}, so every row would "
-                            f"become grade 0 (non-referable)",
-                     "drop --referable-from (data.referable_from) to read the 0/1 labels as they are, "
-                     "or use --referable-from 1 (keeps them as they are)", "grade")
-    return error(where, f"--referable-from {n}: no row of column {name} is ICDR grade >= {n} (the highest read "
-                        f"is {max(grades)}), so every row would become grade 0 (non-referable)",
-                 f"use --referable-from N with N <= {max(grades)}, or drop --referable-from to read the "
-                 f"labels on their own scale", "grade")
+    when nothing was read, or for ``n`` = 1 (on 0/1 labels the identity); the words are
+    :func:`data_prep.grades.no_grade_at_or_above`'s, shared with ``export --score``."""
+    said = grade_words.no_grade_at_or_above(
+        grades, n, repr(column) if column else None, "--referable-from",
+        "become grade 0 (non-referable)", "read", drop="--referable-from (data.referable_from)",
+        other_fix=", or drop --referable-from to read the labels on their own scale")
+    return None if said is None else error(where, f"--referable-from {n}: {said[0]}", said[1], "grade")
 
 
 def referable_facts(entries: Sequence[ImageEntry], cfg: DataConfig, column: str) -> dict[str, object] | None:
@@ -968,7 +968,7 @@ def _collect_npz(npz: Path, grade_names: Sequence[str]) -> tuple[list[ImageEntry
         for i, grade in enumerate(grades):
             name = f"{split}_{i:04d}.png"
             label = LabelRow(name, grade, "", i) if labelled else None
-            entries.append(ImageEntry(npz, f"{npz.name}:{split}_images[{i}]",
+            entries.append(ImageEntry(npz, array_row_path(npz.name, f"{split}_images", i),
                                       "train" if labelled else "test", label, name=name,
                                       origin=split))
     return entries, problems
@@ -2874,12 +2874,8 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
         if summary is None or not isinstance(summary.get("root"), str):
             return None  # no ingest's: its files are listed
         was = Path(summary["root"])
-
-        def same(a: Path, b: Path) -> bool:
-            return a == b or os.path.realpath(a) == os.path.realpath(b)
-
         # A MedMNIST folder records the .npz file it found as its root (layout's discovery).
-        if root is not None and (same(was, root) or (was.suffix.lower() == ".npz" and same(was.parent, root))):
+        if root is not None and (same_path(was, root) or (was.suffix.lower() == ".npz" and same_path(was.parent, root))):
             return ""  # the same data's ingest: written again, as redo_ingest_fix advises
         return f"it holds the ingest of another data root, {was}"
 

@@ -429,6 +429,20 @@ def pixels_sha256(pixels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+ARRAY_ROW = re.compile(r"^(?P<file>.+\.npz):(?P<key>[^\[\]:]+)\[(?P<index>\d+)\]$", re.IGNORECASE)
+"""The one pattern of a manifest path of an image stored as a row of an array file (a MedMNIST
+``.npz``): ``retinamnist.npz:test_images[3]`` (``file``, ``key``, ``index``), as
+:func:`array_row_path` writes it; the ``.npz`` suffix in any case (the layout's discovery
+finds ``X.NPZ`` too). Read by the export (an original picture) and a bundle's pixel digests
+(:func:`drac_ssl.grading.training_images.ingest_pixel_digests`)."""
+
+
+def array_row_path(file_name: str, key: str, index: int) -> str:
+    """The manifest path of row ``index`` of the array ``key`` in the ``.npz`` named
+    ``file_name``: ``retinamnist.npz:train_images[12]`` (:data:`ARRAY_ROW` reads it back)."""
+    return f"{file_name}:{key}[{index}]"
+
+
 def array_row_pixels(row: np.ndarray) -> np.ndarray:
     """A row of an image array (a MedMNIST ``.npz``: ``(H, W)``, ``(H, W, 1)`` or
     ``(H, W, 3)``) as the ingest holds it: ``(H, W, 1)`` read as grey ``(H, W)``, C-contiguous,

@@ -122,7 +122,7 @@ from typing import Any
 
 import numpy as np
 
-from data_prep.grades import SHOWN_ROWS, choices, describe
+from data_prep.grades import SHOWN_ROWS, choices, describe, no_grade_at_or_above
 from data_prep.labels import (
     Table,
     cell_file_name,
@@ -176,7 +176,13 @@ from data_prep.validate import (
     zero_words_named,
 )
 from drac_ssl import __version__
-from drac_ssl.config import GRADE_SCALES, LAYOUT_NAMES, SCORED_LAYOUTS
+from drac_ssl.config import (
+    GRADE_SCALES,
+    LAYOUT_NAMES,
+    SCORED_LAYOUTS,
+    referable_from_rule,
+    referable_grade,
+)
 from drac_ssl.console import print_lines
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
@@ -207,7 +213,7 @@ from drac_ssl.metrics import (
     two_grade_decision_words,
 )
 from drac_ssl.name_tags import csv_first_column
-from drac_ssl.scale import default_grade_names
+from drac_ssl.scale import default_grade_names, grades_scale_from
 from drac_ssl.starting import interpreter_word, python_command, started
 from drac_ssl.submission import (
     SubmissionRows,
@@ -921,29 +927,37 @@ LABELS_REFERABLE_OPTION = "--labels-referable-from"
 def _check_labels_referable_from(n: int, k: int, names: Sequence[str]) -> None:
     """ScoreError unless ``--labels-referable-from n`` can map ICDR labels to the submission's
     ``k`` grades (``names``): two grades, and ``n`` an ICDR grade 1..4 that leaves some grade
-    on each side."""
+    on each side (:func:`drac_ssl.config.referable_from_rule`)."""
     icdr = GRADE_SCALES["icdr"]
     if k != 2:
         raise ScoreError(f"{LABELS_REFERABLE_OPTION} {n} maps ICDR labels to two grades (referable or "
                          f"not), but the submission has {k} grades ({_described(names)})\n  fix: drop "
                          f"{LABELS_REFERABLE_OPTION}: labels on the submission's own scale are scored as "
                          f"they are")
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(icdr) - 1:
+    if not referable_from_rule(n).valid:
         raise ScoreError(f"{LABELS_REFERABLE_OPTION} {n}: must be an ICDR grade 1..{len(icdr) - 1} (referable = "
                          f"grade >= it: {', '.join(f'{g} {name}' for g, name in enumerate(icdr))})\n  fix: "
                          f"{LABELS_REFERABLE_OPTION} 2 (referable DR: moderate NPDR or worse)")
 
 
-def _icdr_labels_refusal(rows: LabelRows, names: Sequence[str], trained: int | None, run_given: bool) -> str:
+def _icdr_labels_refusal(rows: LabelRows, names: Sequence[str], trained: int | None, run_given: bool,
+                         run_not_grader: bool = False) -> str:
     """Why a two-grade submission is not scored against the ICDR grade column ``rows`` read
     (``rows.icdr_layout``), and the fix: ``--labels-referable-from N``, N the model's own
     ``data.referable_from`` (``trained``) when its bundle records one, else 2 (ICDR moderate or
-    worse, referable DR); or a 0/1 column; or N = 1 for a column that already holds 0/1 labels."""
+    worse, referable DR); or a 0/1 column; or N = 1 for a column that already holds 0/1 labels.
+    ``run_not_grader``: RUN's bundle, which ``trained`` was read from, is not the one that
+    graded the submission (:func:`run_not_grader_words`): N is then said to be RUN's, only a
+    suggestion (the grading bundle's own is not known: the notes file names it by hash only)."""
     icdr = GRADE_SCALES["icdr"]
     n = trained if trained is not None and 1 <= trained < len(icdr) else 2
     whose = "RUN's" if run_given else "the model's"
     as_trained = (f", as {whose} bundle records the model was trained: data.referable_from={n}"
                   if trained is not None else "")
+    if trained is not None and run_not_grader:
+        as_trained = (f", as RUN's bundle records its model was trained: data.referable_from={n}; RUN's bundle "
+                      f"did not grade this submission (the notes file beside it names another), so {n} is only "
+                      f"a suggestion: use the N the grading model was trained with")
     column = rows.grade_column
     left_out = set(rows.left_out)
     read = [g for i, g in enumerate(rows.grades) if i not in left_out]  # None: beyond the two grades
@@ -979,18 +993,12 @@ def _map_referable(rows: LabelRows, n: int, names: Sequence[str]) -> dict[str, A
     the two grades got) and ``note`` (the same in words)."""
     icdr = GRADE_SCALES["icdr"]
     read = [g for g in rows.grades if g is not None]
-    if n >= 2 and read and max(read) < n:  # every row would silently be scored as grade 0
-        column = repr(rows.grade_column)
-        if set(read) <= {0, 1}:
-            raise ScoreError(f"{rows.path}: column {column} holds only 0/1 ({counted(len(read), 'row')}): already "
-                             f"two grades? Read as ICDR grades, none is >= {n}, so every row would be scored as "
-                             f"grade {_class_word(0, names)}\n  fix: drop {LABELS_REFERABLE_OPTION} to score the 0/1 "
-                             f"labels as they are, or use {LABELS_REFERABLE_OPTION} 1 (keeps them as they are)")
-        raise ScoreError(f"{rows.path}: no row of column {column} is ICDR grade >= {n} (the highest read is "
-                         f"{max(read)}), so every row would be scored as grade {_class_word(0, names)}\n  fix: "
-                         f"use {LABELS_REFERABLE_OPTION} N with N <= {max(read)}")
+    said = no_grade_at_or_above(read, n, repr(rows.grade_column), LABELS_REFERABLE_OPTION,
+                                f"be scored as grade {_class_word(0, names)}", "score")
+    if said is not None:  # every row would silently be scored as grade 0
+        raise ScoreError(f"{rows.path}: {said[0]}\n  fix: {said[1]}")
     per_grade = {g: sum(1 for v in rows.grades if v == g) for g in range(len(icdr))}
-    rows.grades = [None if g is None else int(g >= n) for g in rows.grades]
+    rows.grades = [None if g is None else referable_grade(g, n) for g in rows.grades]
     per_class = [sum(1 for v in rows.grades if v == c) for c in (0, 1)]
 
     def listed(grades: range) -> str:
@@ -1206,7 +1214,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     whatever grades the rows hold: read as they are, ICDR grade 1 (mild) would count as
     referable. ``trained_referable_from``: the ``data.referable_from`` the model was trained
     with (its bundle's ``data.referable_from``, :func:`model_labels_referable_from`), the N that
-    refusal suggests (else 2, ICDR moderate or worse).
+    refusal suggests (else 2, ICDR moderate or worse); when RUN is not the bundle that graded
+    (``run_not_grader``), the refusal says that N is RUN's, only a suggestion.
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -1293,7 +1302,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                                      len(grade_names) if grade_names is not None else None)
     else:
         sub, problems = read_submission(
-            submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
+            submission, num_grades=num_grades, scale_from=grades_scale_from(num_grades),
             scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
                       "do not delete columns",
             image_names=label_image_names(labels, csv_first_column(submission), image_column=image_column,
@@ -1328,7 +1337,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                              names_known=known and not mapping, run_given=run_given,
                              bundle_grades=None if mapping else other_k, cases=sub.cases, ungradable=ungradable)
     if k == 2 and not mapping and rows.icdr_layout:
-        raise ScoreError(_icdr_labels_refusal(rows, names, trained_referable_from, run_given))
+        raise ScoreError(_icdr_labels_refusal(rows, names, trained_referable_from, run_given, bool(run_not_grader)))
     mapped = _map_referable(rows, int(labels_referable_from), names) if mapping else None
     y, matched = _pair(sub, rows)
     kept = matched.pop("submission_rows")
@@ -1387,7 +1396,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         # what reading the file said that the Labels line does not (not UTF-8: Windows-1252 ...)
         "label_notes": [p.line for p in rows.problems if p.severity != "error" and p.fix != "nothing to do"]
         + patient_notes,
-        "n": report["n"], "num_grades": k, "class_names": names,
+        "n": report["n"], "num_grades": int(k), "class_names": names,  # never a GradeCount: YAML refuses it
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci),
         "qwk_ci95_note": degenerate_ci_reason(*qwk_ci, y, pred, names),
         "auc": report["auc"], "auc_ovo": report["auc_ovo"], "auc_ovr": report["auc_ovr"],

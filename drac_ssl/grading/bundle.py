@@ -101,7 +101,13 @@ from drac_ssl.grading.training_images import (
     pretraining_images_of,
     training_images_record,
 )
-from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
+from drac_ssl.io import (
+    access_fix,
+    atomic_write_json,
+    atomic_write_text,
+    read_json_dict,
+    sha256_file,
+)
 from drac_ssl.manifest import MANIFEST_FILE, PIXELS_COLUMN, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     REFERRAL_RULE,
@@ -473,18 +479,17 @@ def unreadable_bundle_file(bundle_dir: str | os.PathLike[str], path: str | os.Pa
     says that the serving account needs read access to the whole bundle folder, and how to give
     it. The usual cause: the bundle was copied to the grading machine and made read-only to the
     app's account, another account than the one that built it, while the fine-tuning's
-    ``*.safetensors`` are written with mode 0600 (its owner's alone)."""
+    ``*.safetensors`` are written with mode 0600 (its owner's alone). The commands are
+    :func:`drac_ssl.io.access_fix`'s, as every other unreadable folder's."""
     reason = exc.strerror or str(exc)
     if isinstance(exc, PermissionError):
-        folder = shlex.quote(str(bundle_dir))
         return BundleError(
             f"{path}: this account cannot read the bundle's file ({reason}); the account that "
             f"serves or grades with a bundle needs read access to every file in its folder, and "
             f"the weights files are written readable by their owner only (mode 0600).\n  fix: as "
-            f"the bundle copy's owner (or root), give read access: chmod -R a+rX {folder} (every "
-            f"local account), or chgrp -R GROUP {folder} && chmod -R g+rX {folder} (the serving "
-            f"account's group GROUP); keep it read-only to the serving account "
-            f"(docs/deploying.md)")
+            f"the bundle copy's owner (or root), give read access: "
+            f"{access_fix(bundle_dir, everyone=True)} (the serving account's group GROUP); keep it "
+            f"read-only to the serving account (docs/deploying.md)")
     return BundleError(f"{path}: the bundle's file cannot be read ({reason}).\n  fix: copy the bundle "
                        f"folder again, or {rebuild_advice(bundle_dir)}")
 
