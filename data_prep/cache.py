@@ -1026,9 +1026,47 @@ class RowSpill:
         DECODED.folder = str(self.folder)
 
     def kept_sha256(self, rel: str) -> str:
-        """The sha256 of ``rel``'s file as kept ('' when none is)."""
+        """The sha256 of ``rel``'s file as kept, once its kept rows are read back and hash to
+        the recorded SHA-256 ('' when none is kept, or its rows are damaged: the line is then
+        dropped and the file decoded again). What a worker compares the file's hash with
+        (:attr:`FileTask.known_sha256`): a file whose hash matches is not decoded, so its rows
+        must be there to take (:meth:`take`)."""
         line = self._lines.get(rel)
-        return str(line["record"].get("sha256", "")) if line is not None else ""
+        if line is None:
+            return ""
+        try:
+            self._read_rows(line)
+            return str(line["record"]["sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self._drop(rel)
+            return ""
+
+    def _read_rows(self, line: dict[str, Any]) -> tuple[bool, list[int]]:
+        """Read back a journal line's rows (every size of the key) and check them against its
+        SHA-256; returns whether they are RGB and the sizes. Raises ValueError (short, or they
+        differ), OSError, KeyError or TypeError (a malformed line)."""
+        rgb = bool(line["rgb"])
+        sizes = [int(s) for s in self._key["sizes"]]
+        digest = hashlib.sha256()
+        for s in sizes:
+            n = s * s * (3 if rgb else 1)
+            fh = self._file(s)
+            fh.seek(int(line["at"][str(s)]))
+            data = fh.read(n)
+            if len(data) != n:
+                raise ValueError("short")
+            digest.update(data)
+        if digest.hexdigest() != line["sha256"]:
+            raise ValueError("rows differ")
+        return rgb, sizes
+
+    def _drop(self, rel: str) -> None:
+        """Forget ``rel``'s kept rows (not trusted: decoded again, and counted as not kept)."""
+        self._lines.pop(rel, None)
+        if rel in self._doubtful:
+            self._doubtful.discard(rel)  # already not counted
+        else:
+            DECODED.kept -= rel in self._wanted
 
     def take(self, rel: str, size: int, mtime_ns: int | None, sha256: str = "",
              identity: tuple[int, int] | None = None) -> FileRecord | None:
@@ -1054,27 +1092,11 @@ class RowSpill:
                     return None
             elif not sha256 or entry.get("sha256") != sha256:
                 raise ValueError("another file")
-            rgb = bool(line["rgb"])
-            sizes = [int(s) for s in self._key["sizes"]]
-            digest = hashlib.sha256()
-            for s in sizes:
-                n = s * s * (3 if rgb else 1)
-                fh = self._file(s)
-                fh.seek(int(line["at"][str(s)]))
-                data = fh.read(n)
-                if len(data) != n:
-                    raise ValueError("short")
-                digest.update(data)
-            if digest.hexdigest() != line["sha256"]:
-                raise ValueError("rows differ")
+            rgb, sizes = self._read_rows(line)
             entry.pop("cache_index", None)
             record = FileRecord(rel, **{**entry, "issues": [tuple(i) for i in entry["issues"]]})
         except (OSError, ValueError, KeyError, TypeError):
-            del self._lines[rel]  # not trusted: decoded again (and counted as not kept)
-            if rel in self._doubtful:
-                self._doubtful.discard(rel)  # already not counted
-            else:
-                DECODED.kept -= rel in self._wanted
+            self._drop(rel)
             return None
         index = len(self.rgb)
         for s in sizes:
@@ -1192,6 +1214,11 @@ def _row_of(record: FileRecord, size: int, previous: CacheState, spill: RowSpill
         if spill is None:
             raise ValueError(f"{record.rel}: its rows are in a spill that was not given")
         return spill.get(record.spill_row, size)
+    if record.cache_index < 0 or size not in previous.arrays:
+        # a bug, not a row: index -1 would silently be the previous arrays' last image
+        raise RuntimeError(f"{record.rel}: no rows at {size} px (neither decoded, kept nor in the "
+                           "finished cache) -> please report this; rerun with the cache folder "
+                           "removed to decode every image")
     return np.asarray(previous.arrays[size][record.cache_index])
 
 

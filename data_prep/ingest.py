@@ -1023,19 +1023,29 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
         if kept is not None:
             entry.record = kept
             continue
-        # the kept rows are newer than the finished cache: their sha256 is the one to compare first
+        # the kept rows are newer than the finished cache: their sha256 is the one to compare
+        # first, once their rows are read back whole (kept_sha256)
         known = (spill.kept_sha256(entry.rel) if resumable else "") or (old.sha256 if old is not None else "")
         pending.append((entry, cache.FileTask(str(entry.path), entry.rel, tuple(plan.sizes),
                                               known, plan.options)))
     results = cache.process_files([task for _, task in pending], workers, spill)
-    for (entry, _), record in zip(pending, results, strict=True):
+    again: list[tuple[ImageEntry, cache.FileTask]] = []
+    for (entry, task), record in zip(pending, results, strict=True):
         old = previous.files.get(entry.rel)
         if not record.decoded and record.sha256 and resumable and \
                 (kept := spill.take(entry.rel, record.size, None, record.sha256)) is not None:
             record = dataclasses.replace(kept, size=record.size, mtime_ns=record.mtime_ns)
         elif not record.decoded and record.sha256 and old is not None and record.sha256 == old.sha256:
             record = dataclasses.replace(old, size=record.size, mtime_ns=record.mtime_ns)
+        elif not record.decoded and record.sha256:
+            # its hash was the one known, but neither the kept rows (damaged since they were
+            # checked, or dropped) nor the finished cache give its rows: decode it after all
+            again.append((entry, dataclasses.replace(task, known_sha256="")))
         entry.record = record
+    if again:
+        for (entry, _), record in zip(again, cache.process_files([t for _, t in again], workers, spill),
+                                      strict=True):
+            entry.record = record
 
 
 def _reused(old: cache.FileRecord | None, stat: os.stat_result | None) -> bool:

@@ -1,0 +1,63 @@
+"""A second review's reproductions of the resumable ingest's faults (each failed on the branch
+at 031d5454): a kept row found damaged, for a file only touched since (chmod, cp -p), left the
+image without rows, so the finished cache's last row was written in its place (F1); an
+ingest killed between its manifest and its summary left an --out refused as not empty (F2);
+the same data root through a symlink was "another data root" (F3); a lock file removed under
+a second ingest was a full disk (F4)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_ingest import SIZE, config, make_plain, smooth_image, write_png
+
+from data_prep import cache, ingest
+from data_prep.validate import IngestError
+
+
+def _damage_row(out: Path, rel: str) -> None:
+    """Overwrite 50 bytes of ``rel``'s kept row (as a bad sector or a stray write would)."""
+    folder = out / ingest.CACHE_DIR
+    lines = [json.loads(x) for x in (folder / cache.RESUME_JOURNAL).read_bytes().splitlines()[1:]]
+    at = next(line["at"][str(SIZE)] for line in lines if line["rel"] == rel)
+    with open(folder / f".resume-{SIZE}px.rows", "r+b") as fh:
+        fh.seek(at + 10)
+        fh.write(b"\x00" * 50)
+
+
+@pytest.mark.parametrize("finished_first", [True, False])
+@pytest.mark.parametrize("unchecked", [False, True])
+def test_F1_a_damaged_kept_row_of_a_touched_file_is_decoded_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, finished_first: bool, unchecked: bool) -> None:
+    """``unchecked``: the kept sha256 handed to the worker without reading its rows back (as
+    at 031d5454), so the second guard, decoding a file whose rows no one has, is what saves it."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 7)})
+    out, cfg = tmp_path / "out", config(data)
+    if finished_first:
+        ingest.run(cfg, out, verbose=False)
+    write_png(data / "003.png", 255 - smooth_image(2))  # changed since the finished cache
+    bad = data / "005.png"
+    good, st = bad.read_bytes(), bad.stat()
+    bad.write_bytes(b"junk")
+    with pytest.raises(IngestError, match="decoded and kept"):
+        ingest.run(cfg, out, verbose=False)  # stopped by the bad file, 003.png's new rows kept
+    bad.write_bytes(good)  # restored (cp -p)
+    os.utime(bad, ns=(st.st_atime_ns, st.st_mtime_ns))
+    _damage_row(out, "003.png")
+    os.chmod(data / "003.png", 0o600)  # its ctime changes, not its content
+    if unchecked:
+        monkeypatch.setattr(cache.RowSpill, "kept_sha256",
+                            lambda self, rel: self._lines[rel]["record"]["sha256"] if rel in self._lines else "")
+    recovered = ingest.run(cfg, out, verbose=False)  # was: 005's row as 003's, or a KeyError
+    fresh = ingest.run(cfg, tmp_path / "fresh", verbose=False)
+    np.testing.assert_array_equal(np.load(recovered.cache_paths[SIZE]), np.load(fresh.cache_paths[SIZE]))
+
+
+def test_F1_a_record_without_rows_is_a_bug_not_the_last_row() -> None:
+    previous = cache.CacheState(arrays={SIZE: np.zeros((3, SIZE, SIZE), np.uint8)})
+    with pytest.raises(RuntimeError, match="no rows"):
+        cache._row_of(cache.FileRecord("a.png", sha256="x"), SIZE, previous, None)
