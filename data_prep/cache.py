@@ -759,6 +759,23 @@ def resume_key(root: Path, sizes: Sequence[int], options: CacheOptions) -> dict[
             "root": str(root), "sizes": [int(s) for s in sizes], "options": options.state()}
 
 
+def recorded_root(cache_dir: Path) -> str | None:
+    """The data root an ingest into ``cache_dir``'s ``--out`` recorded in its cache: the
+    state's (:data:`STATE_NAME`), the held one's (:func:`hold_state`) or the kept rows'
+    journal key (:data:`RESUME_JOURNAL`); None when none of them is there and readable. What
+    tells an ingest killed after its manifest but before its summary (the summary is the
+    usual record of the root) from a folder of other files."""
+    for name in (STATE_NAME, f"{HELD_PREFIX}{STATE_NAME}", RESUME_JOURNAL):
+        try:
+            with open(Path(cache_dir) / name, "rb") as fh:
+                record = json.loads(fh.read() if name != RESUME_JOURNAL else fh.readline())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and isinstance(record.get("root"), str):
+            return record["root"]
+    return None
+
+
 INGEST_LOCK = ".ingest.lock"
 """The file an ingest holds an exclusive ``flock`` on while it runs (:meth:`RowSpill.resume`),
 in the cache folder; removed, while still held, with the kept rows."""

@@ -2846,8 +2846,9 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
     """Why ``python -m data_prep ingest`` must not write into the existing folder ``out`` (its
     ``--out``), with the fix; '' when it may: a folder not there or empty, the leftovers of a
     failed ingest (:data:`INGEST_LEFTOVERS`), or an earlier ingest of the same ``--root`` (its
-    ``ingest_summary.json``'s ``root``: the rerun :func:`drac_ssl.manifest.redo_ingest_fix`
-    advises). Refused (a CLI review, data lost: ``--out EXISTING`` replaced a manifest.csv in
+    ``ingest_summary.json``'s ``root``, or, for one killed after its manifest but before its
+    summary, the root its cache records: :func:`data_prep.cache.recorded_root`; the rerun
+    :func:`drac_ssl.manifest.redo_ingest_fix` advises). Refused (a CLI review, data lost: ``--out EXISTING`` replaced a manifest.csv in
     an unrelated folder; into ``RUN/data`` of a trained run, the resumed training skipped the
     ingest as "already done" and report.md counted the new 13 images for a model trained on
     60): ``RUN/data`` of a run folder whose ``stages.json`` records any stage as done, its
@@ -2881,9 +2882,11 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
 
     def earlier(found: Path) -> str | None:
         summary = read_json_dict(found / SUMMARY_NAME)
-        if summary is None or not isinstance(summary.get("root"), str):
+        recorded = (summary.get("root") if summary is not None else None) \
+            or cache.recorded_root(found / CACHE_DIR)  # killed between its manifest and summary
+        if not isinstance(recorded, str):
             return None  # no ingest's: its files are listed
-        was = Path(summary["root"])
+        was = Path(recorded)
         # A MedMNIST folder records the .npz file it found as its root (layout's discovery).
         if root is not None and (same_path(was, root) or (was.suffix.lower() == ".npz" and same_path(was.parent, root))):
             return ""  # the same data's ingest: written again, as redo_ingest_fix advises

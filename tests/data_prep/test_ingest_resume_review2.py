@@ -61,3 +61,32 @@ def test_F1_a_record_without_rows_is_a_bug_not_the_last_row() -> None:
     previous = cache.CacheState(arrays={SIZE: np.zeros((3, SIZE, SIZE), np.uint8)})
     with pytest.raises(RuntimeError, match="no rows"):
         cache._row_of(cache.FileRecord("a.png", sha256="x"), SIZE, previous, None)
+
+
+@pytest.mark.parametrize("rerun", [False, True])
+def test_F2_an_ingest_killed_between_manifest_and_summary_is_not_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rerun: bool) -> None:
+    """A kill after the manifest, before the summary: the first ingest's cache keeps its rows'
+    journal, a rerun's its held state; either records the root."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 5)})
+    out, cfg = tmp_path / "out", config(data)
+    if rerun:
+        ingest.run(cfg, out, verbose=False)
+        write_png(data / "002.png", 255 - smooth_image(1))
+    real = ingest.atomic_write_json
+
+    def killed(path: Path, *args: object, **kwargs: object) -> object:
+        if Path(path).name == ingest.SUMMARY_NAME:
+            raise KeyboardInterrupt
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "atomic_write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ingest.run(cfg, out, verbose=False)
+    monkeypatch.undo()
+    assert (out / ingest.MANIFEST_NAME).is_file() and not (out / ingest.SUMMARY_NAME).exists()
+    assert ingest.out_in_use(cfg, out) == ""  # was: "exists and is not empty"
+    other = make_plain(tmp_path / "d2", {"a.png": 1}, seed=50)
+    assert "another data root" in ingest.out_in_use(config(other), out)
+    ingest.run(cfg, out, verbose=False)
+    assert (out / ingest.SUMMARY_NAME).is_file()
