@@ -629,7 +629,8 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
         if state.get("version") != STATE_VERSION:
             return CacheState(reason="cache state of another version, rebuilding")
         # an ingest before roots were recorded with '..' taken out (repo/../d2) keeps its cache
-        if state["root"] != str(root) and drac_io.readable_absolute(state["root"]) != root:
+        if state["root"] != str(root) and drac_io.readable_absolute(state["root"]) != root \
+                and os.path.realpath(state["root"]) != os.path.realpath(root):  # not via a symlink either
             return CacheState(reason=f"cache was built from {state['root']}, rebuilding")
         if changes := options.changes_from(state.get("options")):
             return CacheState(reason=f"cache was built with other decoding options "
@@ -752,11 +753,12 @@ def resume_key(root: Path, sizes: Sequence[int], options: CacheOptions) -> dict[
     version (:data:`STATE_VERSION`: what a record holds), the data root, the cache sizes in
     order, and the decoding options (:meth:`CacheOptions.state`: channels, expected side, fundus
     crop, Graham filter ...), and the package's version (``drac_ssl.__version__``: its decoder
-    may differ). Rows kept under another key are never used."""
+    may differ). Rows kept under another key are never used. The root is its real path
+    (``os.path.realpath``): the same folder reached through a symlink is the same root."""
     from drac_ssl import __version__
 
     return {"resume": RESUME_VERSION, "state": STATE_VERSION, "package": __version__,
-            "root": str(root), "sizes": [int(s) for s in sizes], "options": options.state()}
+            "root": os.path.realpath(root), "sizes": [int(s) for s in sizes], "options": options.state()}
 
 
 def recorded_root(cache_dir: Path) -> str | None:

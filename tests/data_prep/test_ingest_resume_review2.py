@@ -90,3 +90,24 @@ def test_F2_an_ingest_killed_between_manifest_and_summary_is_not_refused(
     assert "another data root" in ingest.out_in_use(config(other), out)
     ingest.run(cfg, out, verbose=False)
     assert (out / ingest.SUMMARY_NAME).is_file()
+
+
+def test_F3_the_same_root_through_a_symlink_keeps_its_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 6)})
+    link = tmp_path / "link"
+    link.symlink_to(data, target_is_directory=True)
+    out = tmp_path / "out"
+    bad = data / "004.png"
+    good = bad.read_bytes()
+    bad.write_bytes(b"junk")
+    with pytest.raises(IngestError, match="decoded and kept"):
+        ingest.run(config(link), out, verbose=False)
+    bad.write_bytes(good)
+    decoded: list[str] = []
+    real = cache.process_file
+    monkeypatch.setattr(cache, "process_file", lambda task: decoded.append(task.rel) or real(task))
+    ingest.run(config(data), out, verbose=False)  # was: refused, "another data root"
+    assert decoded == ["004.png"]
+    decoded.clear()
+    ingest.run(config(link), out, verbose=False)  # and the finished cache is reused through the link
+    assert decoded == []
