@@ -907,8 +907,8 @@ class RowSpill:
     def _take_lock(self) -> None:
         """Hold :data:`INGEST_LOCK` (exclusive ``flock``, not waiting), or refuse (IngestError)
         when another process holds it. The file locked must still be the one named: an ingest
-        that ends removes it while holding it, so a lock taken on the removed file is let go
-        and taken again. Other errors than "held" (ENOLCK, EOPNOTSUPP ... of a network file
+        that ends removes it while holding it (and the cache folder it made, when empty), so a
+        lock taken on the removed file is let go and taken again, the folder made again. Other errors than "held" (ENOLCK, EOPNOTSUPP ... of a network file
         system): :attr:`lock_note`, and the run goes on unlocked."""
         from data_prep.validate import IngestError
 
@@ -920,7 +920,13 @@ class RowSpill:
             self._owner = True
             return
         for _ in range(100):
-            fh = open(path, "ab")  # noqa: SIM115 - closed in close()
+            # an ingest that ended meanwhile removes the lock file and, when it made the cache
+            # folder and nothing else is in it, the folder: made again here, not a full disk
+            self._make_folder()
+            try:
+                fh = open(path, "ab")  # noqa: SIM115 - closed in close()
+            except FileNotFoundError:
+                continue
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:

@@ -111,3 +111,31 @@ def test_F3_the_same_root_through_a_symlink_keeps_its_rows(tmp_path: Path, monke
     decoded.clear()
     ingest.run(config(link), out, verbose=False)  # and the finished cache is reused through the link
     assert decoded == []
+
+
+def test_F4_a_lock_file_removed_with_its_folder_meanwhile_is_taken_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second ingest opened the lock file; the first, ending, removed it and the cache
+    folder it had made; the second's lock is on the removed file, and the file it opens again
+    has no folder (was: FileNotFoundError, said as "check free disk space")."""
+    import builtins
+    import shutil
+
+    folder = tmp_path / "out" / "cache"
+    folder.mkdir(parents=True)
+    (folder / cache.INGEST_LOCK).touch()
+    real, opened = builtins.open, []
+
+    def racing(path: object, *args: object, **kwargs: object) -> object:
+        fh = real(path, *args, **kwargs)
+        if Path(str(path)).name == cache.INGEST_LOCK and not opened:
+            opened.append(path)
+            shutil.rmtree(folder)  # the first ingest ends: its lock file and empty folder go
+        return fh
+
+    monkeypatch.setattr(builtins, "open", racing)
+    spill = cache.RowSpill(folder)
+    spill.resume(cache.resume_key(tmp_path, [SIZE], cache.CacheOptions()))
+    monkeypatch.undo()
+    assert opened and (folder / cache.INGEST_LOCK).is_file() and spill._lock is not None
+    spill.close()
