@@ -843,7 +843,7 @@ class RowSpill:
     fsync per image (an fsync per image would cost more than some decodes).
 
     One ingest per cache folder: :meth:`resume` first takes an exclusive ``flock`` on
-    :data:`INGEST_LOCK` (POSIX), before it reads or removes anything; a second ingest into the
+    :data:`INGEST_LOCK` (POSIX), before it decodes, writes or removes kept files; a second ingest into the
     same ``--out`` is refused and touches nothing. Only the holder removes kept files, while it
     still holds the lock (a file system without locks, NFS without lockd: a note, and the run
     goes on unlocked). Rows kept under another data root, sizes or decoding options are never
@@ -971,7 +971,7 @@ class RowSpill:
         if not what:
             what.append("other settings")
         raise IngestError(
-            f"{self.journal_path}: {n_lines:,} images decoded by an interrupted ingest are kept in "
+            f"{self.journal_path}: {n_lines:,} images decoded by a stopped ingest (interrupted, or stopped by a bad file) are kept in "
             f"{self.folder} ({bytes_words(kept_bytes(self.folder))}) for a rerun with its "
             f"{'; '.join(what)} -> rerun with those options to use them (only the other images are "
             f"decoded), or, to start over with these, discard them first: "

@@ -2361,7 +2361,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if previous.reason:
         problems.append(note(cache_dir, previous.reason, "nothing to do"))
     if why := spill.resume(cache.resume_key(root, sizes, plan.options)):
-        problems.append(note(spill.journal_path, f"decoded rows kept by an interrupted ingest not used "
+        problems.append(note(spill.journal_path, f"decoded rows kept by a stopped ingest not used "
                                                  f"({why}): decoded again", "nothing to do"))
     if spill.lock_note:
         problems.append(note(cache_dir / cache.INGEST_LOCK, spill.lock_note, "nothing to do"))
@@ -2977,7 +2977,7 @@ def interrupted_words(count: cache.DecodeCount | None = None, command: str = "",
                 f"decode; a rerun of the same command reuses them again{rerun}")
     return (f"interrupted while the image files were listed and checked, before this run resized any; "
             f"a rerun of the same command starts there again{rerun}"
-            + (f"\n  rows kept by an earlier interrupted ingest stay for it: {bytes_words(size)} in "
+            + (f"\n  rows kept by an earlier stopped ingest stay for it: {bytes_words(size)} in "
                f"{where}; to discard them instead: {cache.discard_words(where)}" if size and where is not None else ""))
 
 

@@ -135,7 +135,7 @@ def test_rows_kept_with_other_options_are_refused_not_removed(
     _interrupted(data, out, monkeypatch, 4)
     kept = sorted(p.name for p in (out / "cache").glob(".resume*"))
     word = {"cache_sizes": "--cache-sizes", "channels": "channels", "graham": "Graham filter"}[next(iter(change))]
-    with pytest.raises(IngestError, match="4 images decoded by an interrupted ingest are kept") as caught:
+    with pytest.raises(IngestError, match=r"4 images decoded by a stopped ingest \(interrupted, or stopped by a bad file\) are kept") as caught:
         ingest.run(config(data, **change), out, verbose=False)
     assert word in str(caught.value) and f"rm {out / 'cache'}/.resume*" in str(caught.value)
     assert sorted(p.name for p in (out / "cache").glob(".resume*")) == kept

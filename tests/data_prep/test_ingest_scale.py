@@ -229,7 +229,7 @@ def test_an_interrupt_says_the_bytes_kept_and_how_to_discard_them(tmp_path: Path
     assert f"the kept rows take 5.1 kB (5,120 bytes) in {folder}; to discard them instead: " \
            f"rm {folder}/.resume*" in words, words
     early = ingest.interrupted_words(cache.DecodeCount(), folder=folder)
-    assert f"rows kept by an earlier interrupted ingest stay for it: 5.1 kB (5,120 bytes) in {folder}" in early
+    assert f"rows kept by an earlier stopped ingest stay for it: 5.1 kB (5,120 bytes) in {folder}" in early
     assert "kept" not in ingest.interrupted_words(cache.DecodeCount(), folder=tmp_path / "none")
 
 
