@@ -1,8 +1,12 @@
 """Clinician-facing Gradio app for a drac_ssl model bundle: ``python -m app`` (or
 ``drac-ssl-app``).
 
-Importing this package makes gradio offline before gradio itself is imported: analytics and
-version checks off, Hugging Face Hub offline and without telemetry. See :mod:`app.server`
+Importing this package (``import app.predict``, the library entry point, too) sets only what
+``import drac_ssl`` sets, and only where unset: ``NO_ALBUMENTATIONS_UPDATE`` and
+``HF_HUB_DISABLE_TELEMETRY``. The server's variables, which would change other libraries of a
+host process (``GRADIO_ANALYTICS_ENABLED=False`` forced, ``HF_HUB_OFFLINE=1`` unless set), are
+set by :func:`offline_server_environment`, which the server calls before gradio is imported
+(``python -m app``, ``import app.server``). See :mod:`app.server`
 (the page), :mod:`app.predict` (the predict function), :mod:`app.gradcam` (heatmaps),
 :mod:`app.workdir` (the private folder for uploads, removed when the server stops),
 :mod:`app.model_queue` (the bounded queue in front of the model) and
@@ -13,13 +17,21 @@ from __future__ import annotations
 
 import os
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # forced: the app must not phone home
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # as drac_ssl: harmless to a host
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations' version check
 
 __all__ = ["GRADIO_MISSING", "GRADIO_RANGE", "__version__", "gradio_version_problem",
-           "installed_gradio_problem"]
+           "installed_gradio_problem", "offline_server_environment"]
+
+
+def offline_server_environment() -> None:
+    """Make the app's server offline before gradio (and the Hugging Face Hub client it
+    imports) is imported: ``GRADIO_ANALYTICS_ENABLED=False`` forced (the app must not phone
+    home), ``HF_HUB_OFFLINE=1`` unless set. Called by :func:`app.__main__.main` and at the top
+    of :mod:`app.server`, never by the library entry points (:mod:`app.predict`): these
+    variables would change other libraries of a host process (docs/python.md, "Offline")."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import re  # noqa: E402
 

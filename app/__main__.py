@@ -208,6 +208,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m app`` and the ``drac-ssl-app`` console script."""
+    from app import offline_server_environment
+
+    offline_server_environment()  # the server's process: gradio and the hub offline
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[app] %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own startup probes

@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 __all__ = ["ModelQueue", "ServerBusy", "Turn", "gradio_limits"]
 
@@ -50,6 +51,11 @@ class ServerBusy(RuntimeError):
     def __init__(self, message: str, retry_after_s: float) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle (a process pool's worker): BaseException rebuilds cls(*self.args), the message
+        # alone, and retry_after_s is required; rebuild from both
+        return type(self), (str(self), self.retry_after_s), self.__dict__
 
 
 class ModelQueue:

@@ -2,7 +2,7 @@
 
 :func:`build_demo` lays out the page for a :class:`app.predict.Predictor`; :func:`serve`
 queues and launches it. Offline by construction: analytics off (set before gradio is
-imported: importing ``app.server`` runs ``app/__init__.py`` first), no share link, no server-side rendering (no Node process), the
+imported: :func:`app.offline_server_environment` runs first), no share link, no server-side rendering (no Node process), the
 default theme's fonts are served from the gradio package itself, no Hugging Face calls.
 
 Events that run the model share one concurrency group (``concurrency_id="model"``) behind
@@ -45,9 +45,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app import GRADIO_MISSING
+from app import GRADIO_MISSING, offline_server_environment
 
 try:
+    offline_server_environment()  # before gradio is imported: analytics off, the hub offline
     import gradio as gr
 except ModuleNotFoundError as exc:  # the optional [app] extra: say so and how to install it
     if exc.name != "gradio":

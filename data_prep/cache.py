@@ -46,7 +46,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from data_prep.fundus import (
     disc_crop_box,
@@ -70,7 +69,7 @@ from data_prep.validate import (
     warning,
 )
 from drac_ssl import io as drac_io
-from drac_ssl.console import ProgressLines
+from drac_ssl.console import ProgressLines, progress_bar
 from drac_ssl.cpu_threads import usable_cores  # stdlib only
 from drac_ssl.grading.image_file import (  # grading's rule of a file (light: no torch)
     LOCAL_FILE_LIMITS,
@@ -512,7 +511,8 @@ def process_files(tasks: Sequence[FileTask], workers: int,
     # few files, and workers left to the default (0), it cost more than it saved (a trial:
     # 4.0 s for 60 small images against 0.5 s in this process)
     n_workers = 1 if workers == 0 and len(tasks) < POOL_MIN_FILES else min(resolve_workers(workers), len(tasks))
-    bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=None, leave=False)
+    # off a terminal no tqdm at all: even a disabled one fixes a host's multiprocessing start method
+    bar = progress_bar(len(tasks), "ingest", "img", leave=False)
     lines = ProgressLines(sys.stderr, "ingest")  # off a terminal, where the bar is off too
     records: list[FileRecord] = []
     DECODED.done, DECODED.total = 0, len(tasks)

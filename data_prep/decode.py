@@ -18,8 +18,9 @@ CRC or it holds a critical chunk no standard decoder knows: such a file is refus
 the package's words (:func:`png_crc_problem`, :func:`png_unknown_critical_problem`), since
 libpng prints its own errors and warnings on stderr, which OpenCV's log level does not reach. libjpeg likewise says a damaged JPEG only on
 stderr, and decodes it as if nothing were wrong (image data that end early: the rest grey):
-every JPEG's image data are read by OpenCV's libjpeg with stderr captured
-(:func:`libjpeg_decode`), its warning said in the package's words (:func:`jpeg_damage`) and
+every JPEG's image data are read by OpenCV's libjpeg with C's ``stderr`` stream (file
+descriptor 2 where the stream cannot be swapped) captured (:func:`libjpeg_decode`; where
+neither can, a warning that the damage was not checked), its warning said in the package's words (:func:`jpeg_damage`) and
 never printed. The properties handled, by the format specifications (PNG 1.2 / ISO 15948, JPEG ITU
 T.81 + JFIF 1.02 + Exif 2.32 / CIPA DC-008, TIFF 6.0, BMP):
 
@@ -83,8 +84,10 @@ JPEG, 16-bit grey
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import contextlib
+import ctypes
 import io
 import os
 import re
@@ -95,7 +98,7 @@ import threading
 import unicodedata
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import cv2
@@ -478,64 +481,237 @@ stderr through OpenCV): the lines :func:`libjpeg_decode` keeps from stderr, as
 _STDERR_LOCK = threading.Lock()
 
 
-def libjpeg_decode(data: bytes, flags: int = cv2.IMREAD_UNCHANGED) -> tuple[np.ndarray | None, list[str]]:
-    """OpenCV's decode of a JPEG's bytes ``data`` (``cv2.imdecode`` with ``flags``, OpenCV's own
-    log silenced), and libjpeg's warning about them (:data:`LIBJPEG_WARNING`, ``[]`` for none).
+class _CStderrSink:
+    """A temporary file (``tempfile.TemporaryFile``, so in ``TMPDIR`` where set; glibc's
+    ``tmpfile()`` ignores it and fails where ``/tmp`` cannot be written) opened with C's stdio
+    (``fdopen``), put in the place of the C library's ``stderr`` stream (the ``FILE *``
+    libjpeg's ``fprintf(stderr, ...)`` reads at each call) while OpenCV decodes, and read back
+    after. Not file descriptor 2: a child process a host starts meanwhile, from another
+    thread, inherits its stderr untouched, and Python's own ``sys.stderr`` (which writes to
+    descriptor 2) is not diverted. One per process (made again after a fork), never closed: a
+    thread that read the pointer while it was swapped may still write to it after; such a late
+    line is drained to file descriptor 2 before the next swap (:meth:`swapped`) and at exit,
+    never read as the next decode's. OSError when the file cannot be made
+    (:func:`_c_stderr_sink` tries again at the next decode)."""
 
-    libjpeg says a damaged JPEG only as a line on stderr (``Corrupt JPEG data: premature end of
-    data segment`` for image data that end early, the rest of the picture filled with grey),
-    which neither OpenCV's log level nor its result reaches: the file is decoded as if nothing
-    were wrong. So file descriptor 2 is pointed at a temporary file while OpenCV decodes
-    (one decode at a time: a lock) and the lines are read back: libjpeg's are returned, never
-    printed; any other line written meanwhile (another thread's) is written to stderr after.
+    def __init__(self, libc: ctypes.CDLL, stderr: ctypes.c_void_p) -> None:
+        libc.fdopen.restype = ctypes.c_void_p
+        libc.fdopen.argtypes = [ctypes.c_int, ctypes.c_char_p]
+        for func in ("fflush", "fileno", "rewind"):
+            getattr(libc, func).argtypes = [ctypes.c_void_p]
+        with tempfile.TemporaryFile() as file:  # the file lives on in the duplicate
+            fd = os.dup(file.fileno())  # not inheritable
+        handle = libc.fdopen(fd, b"w+")
+        if not handle:
+            os.close(fd)
+            raise OSError("fdopen() failed")
+        self.libc, self.stderr, self.handle, self.fd, self.pid = libc, stderr, handle, fd, os.getpid()
+
+    def drain(self) -> bytes:
+        """What was written to the sink since the last drain, which empties it."""
+        self.libc.fflush(self.handle)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        chunks = []
+        while chunk := os.read(self.fd, 1 << 16):
+            chunks.append(chunk)
+        os.ftruncate(self.fd, 0)
+        self.libc.rewind(self.handle)
+        return b"".join(chunks)
+
+    @contextlib.contextmanager
+    def swapped(self) -> Iterator[list[str]]:
+        """C's ``stderr`` is the sink inside the block; the list yielded holds, after it, the
+        text written to it (one string). A line written to the sink after the last block
+        ended (a late writer's) goes to file descriptor 2 first."""
+        _write_fd2(self.drain())
+        text: list[str] = []
+        original = self.stderr.value
+        self.stderr.value = self.handle
+        try:
+            yield text
+        finally:
+            self.stderr.value = original
+            text.append(self.drain().decode("utf-8", "replace"))
+
+
+def _write_fd2(data: bytes) -> None:
+    if data:
+        with contextlib.suppress(OSError):
+            os.write(2, data)
+
+
+_SINK: list[_CStderrSink] = []  # this process's, once made; a failure is not kept
+
+
+def _drain_sink_at_exit() -> None:
+    if _SINK and _SINK[0].pid == os.getpid():
+        with contextlib.suppress(Exception):
+            _write_fd2(_SINK[0].drain())
+
+
+atexit.register(_drain_sink_at_exit)
+
+
+def _glibc() -> bool:
+    """Whether the C library is glibc (its version string, as ``getconf GNU_LIBC_VERSION``)."""
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (ValueError, OSError, AttributeError):  # musl: no such name
+        return False
+
+
+def _c_stderr_sink() -> _CStderrSink | None:
+    """This process's :class:`_CStderrSink` (made on first use, under :data:`_STDERR_LOCK`),
+    or None where C's ``stderr`` is no variable that may be written, or the sink cannot be
+    made now (a temporary directory that cannot be written: tried again at the next call):
+    glibc's ``stderr`` and macOS's ``__stderrp`` are variables (found through the process's
+    global symbols, the copy every library uses); musl's is ``const`` (writing it would
+    crash) and Windows' C runtime has none."""
+    if _SINK and _SINK[0].pid == os.getpid():
+        return _SINK[0]
+    name = ("stderr" if sys.platform.startswith("linux") and _glibc()
+            else "__stderrp" if sys.platform == "darwin" else None)
+    if name is None:
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        sink = _CStderrSink(libc, ctypes.c_void_p.in_dll(libc, name))
+    except Exception:  # noqa: BLE001 - no sink: libjpeg_decode tries file descriptor 2
+        return None
+    _SINK[:] = [sink]
+    return sink
+
+
+def _swap_capture(buffer: np.ndarray, flags: int) -> tuple[np.ndarray | None, str] | None:
+    """The decode with C's ``stderr`` stream swapped (:class:`_CStderrSink`): the image and
+    what was written to the stream; None, nothing decoded, where it cannot be swapped."""
+    sink = _c_stderr_sink()
+    if sink is None:
+        return None
+    with sink.swapped() as written:
+        image = _imdecode(buffer, flags)
+    return image, "".join(written)
+
+
+def _fd2_capture(buffer: np.ndarray, flags: int) -> tuple[np.ndarray | None, str] | None:
+    """The decode with file descriptor 2 pointed at a temporary file (where C's ``stderr``
+    stream cannot be swapped: musl, a failed sink): the image and what was written to
+    descriptor 2 meanwhile, by any thread or child process; None, nothing decoded, where
+    descriptor 2 cannot be redirected."""
+    with contextlib.suppress(Exception):  # Python's own pending lines go out first
+        sys.stderr.flush()
+    try:
+        sink = tempfile.TemporaryFile()
+    except OSError:
+        return None
+    with sink:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all (a detached process)
+            return None
+        try:
+            os.dup2(sink.fileno(), 2)
+        except OSError:
+            os.close(saved)
+            return None
+        try:
+            image = _imdecode(buffer, flags)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        return image, sink.read().decode("utf-8", "replace")
+
+
+_CAPTURES = (_swap_capture, _fd2_capture)
+_CAPTURE_SEEN: dict[str, int] = {}  # a capture's name: the process in which it caught the probe's warning
+_PROBE: list[np.ndarray] = []
+
+
+def _probe_jpeg() -> np.ndarray:
+    """A small JPEG cut inside its image data and closed with an end marker, libjpeg's
+    ``premature end of data segment``: the bytes a capture is tried on before it is trusted."""
+    if not _PROBE:
+        noise = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)
+        data = cv2.imencode(".jpg", noise, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+        _PROBE.append(np.frombuffer(data[:len(data) * 2 // 3] + b"\xff\xd9", np.uint8))
+    return _PROBE[0]
+
+
+def _capture_works(capture: Callable[[np.ndarray, int], tuple[np.ndarray | None, str] | None]) -> bool:
+    """Whether ``capture`` catches libjpeg's warning for :func:`_probe_jpeg` in this process
+    (tried until it does once; then kept for the process)."""
+    if _CAPTURE_SEEN.get(capture.__name__) == os.getpid():
+        return True
+    result = capture(_probe_jpeg(), cv2.IMREAD_GRAYSCALE)
+    if result is None:
+        return False
+    lines = result[1].splitlines(keepends=True)
+    caught = any(LIBJPEG_WARNING.fullmatch(line.strip()) for line in lines)
+    _write_fd2("".join(line for line in lines if not LIBJPEG_WARNING.fullmatch(line.strip()))
+               .encode("utf-8", "replace"))
+    if caught:
+        _CAPTURE_SEEN[capture.__name__] = os.getpid()
+    return caught
+
+
+JPEG_NOT_CHECKED = "(libjpeg's warnings could not be captured: the JPEG's damage was not checked)"
+"""The line :func:`libjpeg_decode` returns, in place of libjpeg's, when no capture of its
+warnings works in this process (:func:`jpeg_damage`: a warning ``not-checked``)."""
+
+
+def libjpeg_decode(data: bytes, flags: int = cv2.IMREAD_UNCHANGED) -> tuple[np.ndarray | None, list[str]]:
+    """OpenCV's decode of a JPEG's bytes ``data`` (``cv2.imdecode`` with ``flags``), and libjpeg's
+    warning about them (:data:`LIBJPEG_WARNING`, ``[]`` for none), or ``[JPEG_NOT_CHECKED]``
+    where they could not be captured. OpenCV's log level, one per process, is not touched:
+    OpenCV 5's ``imdecode`` logs nothing of a damaged, cut or oversized JPEG, it returns None
+    or raises (``pixels <= CV_IO_MAX_IMAGE_PIXELS``: None here).
+
+    libjpeg says a damaged JPEG only as a line it prints with ``fprintf(stderr, ...)``
+    (``Corrupt JPEG data: premature end of data segment`` for image data that end early, the
+    rest of the picture filled with grey), which neither OpenCV's log level nor its result
+    reaches: the file is decoded as if nothing were wrong. So while OpenCV decodes (one
+    decode at a time: a lock), the C library's ``stderr`` stream is swapped for a temporary
+    file of this process (:class:`_CStderrSink`) and the lines are read back: libjpeg's are
+    returned, never printed; any other line a C library wrote to ``stderr`` meanwhile
+    (another thread's) is written to file descriptor 2 after. Where the stream cannot be
+    swapped (musl's ``stderr`` is ``const``, Windows has none, or the temporary file cannot
+    be made), file descriptor 2 is pointed at a temporary file instead, as before; where
+    neither catches libjpeg's warning for a known cut JPEG (:func:`_capture_works`, tried
+    once per process until it works), the image is decoded unchecked and
+    ``[JPEG_NOT_CHECKED]`` returned: never passed as undamaged.
+
+    Why the stream first and not file descriptor 2: a host service that embeds the package
+    (a long-running process whose other threads start child processes) lost those children's
+    stderr while a decode held descriptor 2 (they inherit descriptors, not C streams), and
+    its own Python logging with them. Swapping the C stream touches nothing another thread's
+    Python code or a child process uses. It is process-wide all the same: ``cv2.imdecode``
+    releases the GIL, so another thread's C code that writes to ``stderr`` in the window is
+    caught too; its lines go on to descriptor 2, unless they are libjpeg's own, from a host
+    thread decoding a damaged JPEG with OpenCV at the same moment: that warning is then
+    blamed on this decode's image (the package's own decodes take the lock; decode
+    JPEGs of your own through this function, or not beside it, to be sure). Nor could another
+    decoder replace libjpeg's warning: Pillow's libjpeg drops its warnings (it raises only on
+    data that end with no end marker), and a check of the file's structure cannot tell image
+    data that end early but are closed by an end marker without decoding them.
+
     libjpeg prints its first warning only, so a file warned about twice is known by the
     first (``Corrupt JPEG data: premature end of data segment`` comes before an ``extraneous
     bytes before marker 0xd9`` after the image data; a header's warning, an unknown JFIF
     revision, hides a later one, and is itself a doubt, :func:`jpeg_damage`). libjpeg-turbo
     warns of what it meets, not of every changed byte: a code that no Huffman table holds,
-    met on its fast path, is decoded as zero without a word. Where descriptor 2 cannot be
-    redirected the decode runs as before, and says nothing."""
+    met on its fast path, is decoded as zero without a word."""
     buffer = np.frombuffer(data, np.uint8)
-    logging = getattr(getattr(cv2, "utils", None), "logging", None)
     with _STDERR_LOCK:
-        previous = logging.setLogLevel(logging.LOG_LEVEL_SILENT) if logging is not None else None
-        try:
-            with contextlib.suppress(Exception):  # Python's own pending lines go out first
-                sys.stderr.flush()
-            try:
-                sink = tempfile.TemporaryFile()
-            except OSError:
-                return _imdecode(buffer, flags), []
-            with sink:
-                try:
-                    saved: int | None = os.dup(2)
-                except OSError:  # no stderr at all (a detached process): none after either
-                    saved = None
-                try:
-                    os.dup2(sink.fileno(), 2)
-                except OSError:
-                    if saved is not None:
-                        os.close(saved)
-                    return _imdecode(buffer, flags), []
-                try:
-                    image = _imdecode(buffer, flags)
-                finally:
-                    if saved is not None:
-                        os.dup2(saved, 2)
-                        os.close(saved)
-                    else:
-                        os.close(2)
-                sink.seek(0)
-                text = sink.read().decode("utf-8", "replace")
-        finally:
-            if logging is not None:
-                logging.setLogLevel(previous)
+        result = next((r for capture in _CAPTURES if _capture_works(capture)
+                       and (r := capture(buffer, flags)) is not None), None)
+        if result is None:
+            return _imdecode(buffer, flags), [JPEG_NOT_CHECKED]
+    image, written = result
     said, others = [], []
-    for line in text.splitlines(keepends=True):  # another writer's lines go on as written
+    for line in written.splitlines(keepends=True):  # another writer's lines go on as written
         (said if LIBJPEG_WARNING.fullmatch(line.strip()) else others).append(line)
-    if others and saved is not None:
-        with contextlib.suppress(OSError):
-            os.write(2, "".join(others).encode("utf-8", "replace"))
+    _write_fd2("".join(others).encode("utf-8", "replace"))
     return image, [line.strip() for line in said]
 
 
@@ -576,10 +752,19 @@ def jpeg_damage(said: Iterable[str], path: str) -> list[Problem]:
     ``corrupt`` for image data that end early or are damaged (:data:`_JPEG_DAMAGE`), to
     re-copy or re-export; a note ``trailing-data`` for bytes between the complete image data
     and the end-of-image marker (libjpeg only meets them once every block is decoded); a
+    warning ``not-checked`` for :data:`JPEG_NOT_CHECKED` (no capture worked); a
     warning ``decoder`` for any other warning (a doubt until someone decides what it means);
     ``[]`` for none."""
     problems: list[Problem] = []
     for line in said:
+        if line == JPEG_NOT_CHECKED:
+            problems.append(warning(
+                path, "JPEG damage not checked: libjpeg's warnings could not be captured in this "
+                      "process (neither C's stderr stream nor file descriptor 2 could be redirected "
+                      "to a temporary file), so image data cut short or damaged would pass unseen",
+                "let the temporary directory (TMPDIR) be written, or re-export the image as PNG",
+                "not-checked"))
+            continue
         found = next(((kind, words) for pattern, kind, words in _JPEG_DAMAGE if pattern.fullmatch(line)), None)
         if found is not None:
             kind, words = found
@@ -602,6 +787,35 @@ def jpeg_damage(said: Iterable[str], path: str) -> list[Problem]:
                       "the image was decoded", "re-export the image as PNG if it does not look right",
                 "decoder"))
     return problems
+
+
+_LOG_LOCK = threading.Lock()
+_LOG_USERS: list[int] = [0]  # decodes inside _opencv_log_silenced now
+_LOG_SAVED: list[int] = []  # the level the first of them found, restored by the last
+
+
+@contextlib.contextmanager
+def _opencv_log_silenced() -> Iterator[None]:
+    """OpenCV's log level (one per process) silent inside the block (its ``imdecode`` logs a
+    PNG, TIFF or BMP it cannot read, e.g. ``imdecode_(...): can't read data``), and set back
+    when the last of the threads inside such a block leaves: a reference count under a lock,
+    so concurrent decodes never restore each other's silent level and leave it so. Another
+    thread's OpenCV log lines are dropped while any decode is inside."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is None:
+        yield
+        return
+    with _LOG_LOCK:
+        if _LOG_USERS[0] == 0:
+            _LOG_SAVED[:] = [logging.setLogLevel(logging.LOG_LEVEL_SILENT)]
+        _LOG_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _LOG_LOCK:
+            _LOG_USERS[0] -= 1
+            if _LOG_USERS[0] == 0 and _LOG_SAVED:
+                logging.setLogLevel(_LOG_SAVED.pop())
 
 
 def _opencv_decode(data: bytes, structure: _Structure | None = None,
@@ -629,13 +843,8 @@ def _opencv_decode(data: bytes, structure: _Structure | None = None,
         if said is not None:
             said += warned
     else:
-        logging = getattr(getattr(cv2, "utils", None), "logging", None)
-        previous = logging.setLogLevel(logging.LOG_LEVEL_SILENT) if logging is not None else None
-        try:
+        with _opencv_log_silenced():
             image = _imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        finally:
-            if logging is not None:
-                logging.setLogLevel(previous)
     if image is None:
         return None
     if image.ndim == 3 and image.shape[2] == 1:

@@ -33,6 +33,7 @@ import numpy as np
 from data_prep.grades import grade_label, merge_fix
 from data_prep.problems import Problem, counted, note
 from data_prep.validate import IngestError, error
+from drac_ssl.starting import python_random_kept
 
 if TYPE_CHECKING:  # imported in assign_folds: scikit-learn (SciPy, pandas) is 4-5 s of imports,
     # which python -m data_prep --help and the ingest's usage errors need not wait for
@@ -231,7 +232,8 @@ def _split(y: np.ndarray, n_folds: int, seed: int, patients: Sequence[str] | Non
            ) -> tuple[np.ndarray, list[warnings.WarningMessage]]:
     """The folds of :func:`assign_folds` (its splitter chosen as it says) and the warnings
     scikit-learn gave; no check, no note."""
-    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
+    with python_random_kept():  # importing scikit-learn draws from Python's random: a host's stream
+        from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
 
     folds = np.full(len(y), -1, dtype=np.int64)
     splitter: StratifiedKFold | StratifiedGroupKFold | GroupKFold

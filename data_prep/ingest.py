@@ -68,7 +68,7 @@ from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.natural_key
-    EYE_NAME,
+    EYE_NAME,  # noqa: F401  (re-exported: data_prep.ingest.EYE_NAME)
     SHARED_NAME_KIND,
     IngestError,
     LabelRow,
@@ -80,6 +80,8 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     drop_repeated_rows,
     duplicate_label_rows,
     error,
+    eye_names_words,
+    eye_pair_patient,
     format_problems,
     grade_problem,
     id_words,
@@ -1474,14 +1476,23 @@ def eye_pairs(cfg: DataConfig, layout: Layout) -> bool:
     return layout.treated_as == "eyepacs" and not cfg.patient_column
 
 
+def _left_out_patient(row: LabelRow, cfg: DataConfig, layout: Layout) -> str:
+    """The patient of a label row left out as ungradable, as a kept row's would be in the
+    manifest: its patient cell, else with EyePACS's eye pairs (:func:`eye_pairs`) the part of
+    its name before ``_left`` / ``_right``; ``''`` when it names none."""
+    if row.patient:
+        return row.patient
+    return (eye_pair_patient(row.name) or "") if eye_pairs(cfg, layout) else ""
+
+
 def pair_eyes(train: Sequence[ImageEntry], source: str) -> list[Problem]:
     """EyePACS without a patient column: each image's patient from its id (``10_left`` and
     ``10_right`` are patient ``10``), recorded on its label, so both eyes share a fold."""
     paired = 0
     for entry in train:
-        match = EYE_NAME.match(Path(entry.image_id).stem)
-        if entry.label is not None and not entry.label.patient and match:
-            entry.label = dataclasses.replace(entry.label, patient=match["patient"])
+        patient = eye_pair_patient(entry.image_id)
+        if entry.label is not None and not entry.label.patient and patient:
+            entry.label = dataclasses.replace(entry.label, patient=patient)
             paired += 1
     if not paired:
         return []
@@ -1525,8 +1536,22 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
                             "nothing to do; --patient-column overrides it", "folds")]
     if layout.treated_as == "eyepacs":
         notes = pair_eyes(train, source)
-        return (patients_source_words(layout.treated_as, "") if notes else ""), notes
-    return "", []
+        if notes:
+            return patients_source_words(layout.treated_as, ""), notes
+        # EyePACS's columns but no <patient>_left/_right id: names such as 10_OD / 10_OS are
+        # not paired, and are warned as in any other layout
+    said = eye_names_words([e.image_id for e in train])
+    if not said:
+        return "", []
+    # warned, not paired: outside EyePACS's layout, whose ids are defined as <patient>_left/_right,
+    # the part before the eye need not be the patient (a visit, a study) and pairing by a guess
+    # would silently change the folds of runs made before
+    return "", [warning(source, f"{said}, but no patient column is given: each image is its own unit, so "
+                                "a patient's fellow eyes can fall in different folds (their figures then "
+                                "overstate) and the bootstrap CIs treat them as independent",
+                        "add a column naming each image's patient (the part before the eye, e.g. 10 for "
+                        "10_left) to the label CSV and pass --patient-column <that column> "
+                        "(data.patient_column)", "folds")]
 
 
 def image_patients(train: Sequence[ImageEntry]) -> list[str]:
@@ -1915,9 +1940,10 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
     patients = set(image_patients(train))
     unused = None if grouped or not train else patient_column_guess(columns, grade_column,
                                                                      image_column)
+    eyes = "" if grouped else eye_names_words([e.image_id for e in train])
     return {"grouped": grouped, "source": source, "column": cfg.patient_column or owned or None,
             "n_patients": len(patients) if grouped else None, "n_images": len(train),
-            "unused_column": unused}
+            "unused_column": unused, **({"eye_names": eyes} if eyes else {})}
 
 
 def _patients_line(facts: dict[str, object] | None, twins_joined: bool = False) -> str:
@@ -1940,6 +1966,9 @@ def _patients_line(facts: dict[str, object] | None, twins_joined: bool = False) 
                 f"{counted(int(facts['n_images']), 'training image')}")
     if unused:
         return f"folds: each training image its own unit, although {looks}"
+    if facts.get("eye_names"):
+        return (f"folds: each training image its own unit, although {facts['eye_names']} (see the warning): "
+                "--patient-column keeps a patient's eyes in one fold")
     return ("folds: each training image its own unit (no patient column: --patient-column "
             "groups a patient's images into one fold)")
 
@@ -2623,8 +2652,12 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "ungradable": cfg.ungradable,
         # data.ungradable=leave_out: every row left out, its image (None: not in the folder)
         # marked_by: the column that marked a row ungradable beside its grade cell
+        # patient: the row's, as the manifest's patient column would hold it ('' none), so that
+        # the per-patient referral can count the patients an ungradable image leaves judged on
+        # their other images, or with none gradable (drac_ssl.metrics.patient_screening left_out)
         "left_out_ungradable": [{"name": row.name, "line": row.line, "grade_cell": row.written,
-                                 "image": image, **({"marked_by": row.marked_by} if row.marked_by else {})}
+                                 "image": image, "patient": _left_out_patient(row, cfg, layout),
+                                 **({"marked_by": row.marked_by} if row.marked_by else {})}
                                 for row, image in result.left_out_ungradable],
         # images carrying drac_ssl's phantom marker (a PNG text chunk): > 0 makes the run a
         # phantom one, as the phantom set's phantom.json beside the images does

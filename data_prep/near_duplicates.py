@@ -46,6 +46,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from drac_ssl.starting import python_random_kept
+
 COMPARE_SIDE = 64
 """The largest side (px) at which the ingest compares the cached copies: a larger cache size
 is area-resized to it (a 64 x 64 x 3 float32 row is 48 KiB: 35k images are 1.7 GiB)."""
@@ -86,7 +88,8 @@ def nearest_neighbours(x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.n
 
     Raises:
         ValueError: (scikit-learn's) fewer than 2 rows without ``y``, or ``y`` empty."""
-    from sklearn.neighbors import NearestNeighbors
+    with python_random_kept():  # importing scikit-learn draws from Python's random (a host's stream)
+        from sklearn.neighbors import NearestNeighbors
 
     search = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(x if y is None else y)
     # without a query, each fitted row's neighbours leave out the row itself
@@ -154,7 +157,8 @@ def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
         ValueError: more than ``max_pairs`` pairs below ``threshold`` (the message names
             the setting, what was found and the fix).
     """
-    from sklearn.metrics import pairwise_distances_chunked
+    with python_random_kept():  # importing scikit-learn draws from Python's random (a host's stream)
+        from sklearn.metrics import pairwise_distances_chunked
 
     n, d = rows.shape
     limit = MAX_PAIRS_PER_IMAGE * n if max_pairs is None else max_pairs

@@ -38,12 +38,11 @@ from typing import Any
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from data_prep.decode import PHANTOM_TEXT, PHANTOM_TEXT_KEY
 from data_prep.pool import spawn_pool
 from drac_ssl.config import DataConfig  # PyYAML, no torch: data.phantom_n_train / _n_test
-from drac_ssl.console import ProgressLines  # stdlib only
+from drac_ssl.console import ProgressLines, progress_bar  # stdlib only
 from drac_ssl.cpu_threads import usable_cores  # stdlib only
 from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
 from drac_ssl.starting import whole_number  # stdlib only
@@ -955,8 +954,9 @@ def generate(
     return root
 
 
-def _progress(total: int, enabled: bool) -> tqdm:
-    return tqdm(total=total, desc="phantom images", unit="img", disable=None if enabled and total else True)
+def _progress(total: int, enabled: bool) -> Any:
+    # no tqdm at all when off: even a disabled one fixes a host's multiprocessing start method
+    return progress_bar(total, "phantom images", "img", enabled=enabled)
 
 
 # --------------------------------------------------------------------------------------

@@ -542,9 +542,9 @@ class FinetuneConfig:
     # most specific cut that finds at least L of the referable images) or specificity:L (the
     # most sensitive cut that clears at least L of the others); of cuts equal on that figure,
     # the better on the target's; L in (0, 1), e.g. sensitivity:0.90; off (the default): none. P(referable) = P_r + ... +
-    # P_{K-1}, r = finetune.referable_from (needed: not off). The cut is cross-fitted as the
-    # kappa thresholds are (each fold's on the other folds' out-of-fold outputs; the deployed
-    # one on all of them); metrics.json's referable.referral gives the sensitivity and
+    # P_{K-1}, r = finetune.referable_from (needed: not off). Each fold's cut is cross-fitted as
+    # the kappa thresholds are (on the other folds' out-of-fold outputs); the deployed one is
+    # fitted on the pooled out-of-fold outputs (not cross-fitted); metrics.json's referable.referral gives the sensitivity and
     # specificity it reached out of fold with 95% CIs. Stored in the calibration and the bundle:
     # the export's _referable.csv and the app refer by it. With K = 2 it IS the grade decision
     # (grade 1 when P1 >= the cut, instead of finetune.decision's); with K > 2 the grades are

@@ -17,9 +17,9 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import TextIO
+from typing import Any, TextIO
 
-__all__ = ["PROGRESS_EVERY_S", "ProgressLines", "count_progress_line", "is_terminal", "print_lines"]
+__all__ = ["PROGRESS_EVERY_S", "ProgressLines", "count_progress_line", "is_terminal", "print_lines", "progress_bar"]
 
 PROGRESS_EVERY_S = 60.0
 """Seconds between two plain progress lines of one loop when its stream is not a terminal."""
@@ -74,6 +74,37 @@ def is_terminal(stream: TextIO | None) -> bool:
         return bool(stream is not None and stream.isatty())
     except (AttributeError, ValueError):  # no such method, or a closed stream
         return False
+
+
+class _NoBar:
+    """What :func:`progress_bar` gives when no bar is shown: ``update`` and ``close`` do nothing."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def progress_bar(total: int, desc: str, unit: str, enabled: bool = True, leave: bool = True) -> Any:
+    """A tqdm bar on stderr (``update``, ``close``) when ``enabled``, ``total`` > 0 and stderr
+    is a terminal (tqdm's own ``disable=None`` rule); otherwise an object whose methods do
+    nothing, and no tqdm is made at all: any tqdm instance, even a disabled one, creates a
+    ``multiprocessing`` lock, which fixes the process's start method, so a host that calls
+    the package with progress off (or off a terminal) and then
+    ``multiprocessing.set_start_method("spawn")`` got ``RuntimeError: context has already
+    been set``."""
+    if not (enabled and total and is_terminal(sys.stderr)):
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, leave=leave)
 
 
 class ProgressLines:

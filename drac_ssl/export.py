@@ -260,7 +260,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from data_prep.problems import Problem
 from drac_ssl.commands import (
@@ -271,7 +270,7 @@ from drac_ssl.commands import (
     score_arguments_problem,
 )
 from drac_ssl.config import GRADE_SCALES, Config
-from drac_ssl.console import ProgressLines, print_lines
+from drac_ssl.console import ProgressLines, print_lines, progress_bar
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.batch import (  # noqa: F401 - nothing_to_grade_problem re-exported
     FILE_CHUNK,
@@ -502,7 +501,7 @@ def _grade_cached(bundle: Bundle, images: Any, indices: Sequence[int]) -> Graded
     figures are its own, whatever the chunk: on the CPU byte for byte those of one call (the
     default job's submission.csv, checked); on a GPU, equal up to rounding."""
     parts: list[GradedImages] = []
-    with tqdm(total=len(indices), desc="export", unit="img", disable=None, leave=False) as bar:
+    with progress_bar(len(indices), "export", "img", leave=False) as bar:  # no tqdm off a terminal
         progress = ProgressLines(sys.stderr, "export")
         for start in range(0, len(indices), PREDICT_CHUNK):
             chunk = [np.asarray(images[i]) for i in indices[start:start + PREDICT_CHUNK]]
@@ -1193,7 +1192,7 @@ def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why
     cal = bundle.calibration
     if getattr(cal, "referral_decides", False) and cal.referral is not None:
         cut = cal.referral
-        return (f"1 when P1 >= {cut.cut:.6g}, the referral cut set for {cut.words()} on the out-of-fold "
+        return (f"1 when P1 >= {cut.cut:.6f}, the referral cut set for {cut.words()} on the out-of-fold "
                 f"outputs, else 0 (finetune.referral_target={cut.target})")
     if (threshold := two_grade_threshold(bundle)) is not None:
         n_smaller = min(n_smaller, n_not_largest + n_near_tie) if n_not_largest + n_near_tie else n_smaller
@@ -1241,7 +1240,7 @@ def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None
     path = referable_path(submission)
     rule = bundle.metadata["cv_metrics"]["referable"].get("rule") or f"referable = grade >= {r}"
     decided = (f"class >= {r}" if referral is None else
-               f"P_referable >= {referral.cut:.6g}, the referral cut set for {referral.words()} on the "
+               f"P_referable >= {referral.cut:.6f}, the referral cut set for {referral.words()} on the "
                f"out-of-fold outputs (finetune.referral_target={referral.target})"
                + (", which is the class with two grades" if k == 2 else ""))
     line = (f"referable DR ({rule}): P_referable = P{r}"
@@ -1886,7 +1885,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             files, order_file = kaggle_sorted(files, images_dir)
     # a bar on a terminal; off one (a log, nohup) a line at most a minute on stderr, where the
     # notes go (stdout is the result lines, printed at the end)
-    with tqdm(total=len(files), desc="export", unit="img", disable=None, leave=False) as bar:  # closed on a Ctrl-C too
+    with progress_bar(len(files), "export", "img", leave=False) as bar:  # closed on a Ctrl-C too
         progress = ProgressLines(sys.stderr, "export")
 
         counted = [0]  # files the bar has counted

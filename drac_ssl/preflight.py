@@ -131,6 +131,7 @@ class PreflightError(ConfigError):
 
     def __init__(self, findings: list[Finding], when: str = "before any stage ran") -> None:
         self.findings = [f for f in findings if not f.speed_hint]  # of use to a run that goes ahead
+        self.when = when
         findings = self.findings
         errors = [f for f in findings if f.severity == "error"]
         lines = [f"the configuration cannot run: {sum(f.count for f in errors)} problem(s) found {when}"]
@@ -140,6 +141,11 @@ class PreflightError(ConfigError):
             lines.append(f"  and {len(others)} warning(s):")
             lines += [f"  - {_follows_line(f, errors)}" for f in others]
         super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle (a process pool's worker): BaseException rebuilds cls(*self.args), the
+        # message, which is no list of findings; rebuild from the findings and when
+        return type(self), (self.findings, self.when), self.__dict__
 
 
 def _follows_line(finding: Finding, errors: list[Finding]) -> str:

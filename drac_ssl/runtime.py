@@ -35,7 +35,7 @@ from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
 from drac_ssl.run_state import lock_holder as _lock_holder
-from drac_ssl.starting import console_script_word
+from drac_ssl.starting import console_script_word, python_random_kept
 from drac_ssl.starting import interpreter_word as interpreter_word  # stdlib only, re-exported
 from drac_ssl.starting import sigterm_as_ctrl_c as sigterm_as_ctrl_c  # re-exported (train.py)
 
@@ -177,6 +177,29 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def random_state_kept() -> Iterator[None]:
+    """Give back, when the block ends (returns or raises), the global random generators it
+    found: Python's ``random``, NumPy's legacy ``np.random`` and torch's (the CPU generator,
+    and each CUDA device's once CUDA is initialised), which a run reseeds
+    (:func:`seed_everything`). :func:`drac_ssl.train.main` called from Python with an
+    ``argv`` runs inside it, so a host's streams go on as if no run had happened. The states
+    are the process's: another thread's draws from these generators during the block are
+    replayed after it (one run at a time per process, docs/python.md). CUDA's are given back
+    only if CUDA was initialised when the block began; a block that starts CUDA leaves them
+    at its seeds."""
+    py_state, np_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.set_rng_state(torch_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -953,8 +976,10 @@ def _cpu_capability() -> str | None:
 def environment_info() -> dict[str, Any]:
     """What ran this: device, versions, date. Stored in run folders and bench results."""
     import cv2
-    import sklearn
     import torchvision
+
+    with python_random_kept():  # its first import draws from Python's random (a host's stream)
+        import sklearn
 
     info: dict[str, Any] = {
         "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

@@ -144,12 +144,14 @@ from data_prep.layout import (
     UNGRADABLE_GRADES,
     icdr_grade_column,
 )
-from data_prep.problems import Problem, counted, error, in_line_order, note
+from data_prep.problems import Problem, counted, error, in_line_order, note, warning
 from data_prep.validate import (
     GRADABLE_SCORE_FIX,
     LabelRow,
     NameIndex,
+    eye_names_words,
     eye_of,
+    eye_pair_patient,
     flagged_ungradable_problem,
     gradable_column_of,
     gradable_mark,
@@ -201,11 +203,14 @@ from drac_ssl.metrics import (
     SCORED_OPERATING_POINTS_NOTE,
     accuracy_score,
     bootstrap_ci,
+    cut_text,
     degenerate_ci_reason,
     grading_report,
     macro_ovo_auc,
     macro_ovr_auc,
     one_grade_note,
+    patient_screening,
+    patient_screening_summary,
     quadratic_weighted_kappa,
     recall_intervals,
     referable_report,
@@ -249,6 +254,12 @@ class SubmissionCheckFailed(ScoreError):
     def __init__(self, message: str, problems: Sequence[str]) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException pickles as cls(*self.args), and args holds the message alone (problems is
+        # required): rebuild from both, so that the error crosses a process boundary as itself
+        # (a ProcessPoolExecutor worker's error would otherwise break the whole pool)
+        return type(self), (str(self), self.problems), self.__dict__
 
 
 @dataclass
@@ -453,6 +464,11 @@ LEAVE_OUT_SCORE_WAY = ("or --ungradable leave_out leaves out every label row wit
 UNGRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their images: an image "
                         "without a true grade cannot be scored")
 """The scorer's fix for rows of a layout's ungradable grade (DeepDRiD's 5), as for an empty cell."""
+
+
+EYEPACS_PAIRS = "(EyePACS image ids <patient>_left / _right)"
+"""``LabelRows.patient_column`` when the patients are read from EyePACS-layout image ids, as the
+ingest pairs them (:func:`data_prep.validate.eye_pair_patient`), not from a column."""
 
 
 def _marked_ungradable(table: Table, k: int) -> tuple[int, str] | None:
@@ -859,9 +875,31 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     if not names and not any(p.severity == "error" for p in problems):
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))
+    patient_from = table.columns[patient_at] if patient_at is not None else ""
+    # EyePACS's columns, detected or given by --image-column / --grade-column (the same file)
+    eyepacs = layout == "eyepacs" or (not eyes and "image-name" in index and (
+        table.columns[index["image-name"]].strip().lower(), str(column).strip().lower()) == ("image", "level"))
+    if patient_at is None and eyepacs:  # the ingest's eye pairs (pair_eyes): 10_left, 10_right
+        paired = [eye_pair_patient(n) or "" for n in names]
+        if any(paired):
+            patients, patient_at, patient_from = paired, -1, EYEPACS_PAIRS
+            problems.append(note(path, f"{sum(1 for p in paired if p)} of {counted(len(names), 'image')} named "
+                                       f"<patient>_left / _right, EyePACS's ids: the two eyes of a patient are "
+                                       f"one patient, as the ingest pairs them (the bootstrap resamples "
+                                       f"patients; the per-patient referral figures are given)",
+                                 "nothing to do; --patient-column overrides it", "patient"))
+    if patient_at is None and (said := eye_names_words(names, "images of the label CSV")):
+        # as the ingest warns (data_prep.ingest.own_patients): outside EyePACS's ids the part
+        # before the eye need not be the patient, so nothing is paired by a guess
+        problems.append(warning(path, f"{said}, but no patient column is given: each image is its own unit, "
+                                      f"so the bootstrap CIs treat a patient's fellow eyes as independent and "
+                                      f"no per-patient referral is given",
+                                "add a column naming each image's patient (the part before the eye, e.g. 10 "
+                                "for 10_left) to the label CSV and pass --patient-column <that column>",
+                                "patient"))
     return LabelRows(path, names, grades, lines, table.columns[index["image-name"]], column, layout,
                      table.dialect, problems, patients if patient_at is not None else [],
-                     table.columns[patient_at] if patient_at is not None else "", per_eye=bool(eyes),
+                     patient_from, per_eye=bool(eyes),
                      left_out=left_out, icdr_layout=icdr_grade_column(eyes or column) if icdr_like else "")
 
 
@@ -1348,6 +1386,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         sub = SubmissionRows(sub.path, [sub.cases[i] for i in kept], sub.classes[kept], sub.probs[kept],
                              [sub.lines[i] for i in kept])
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
+    # the patients of the rows left out without a true grade, as groups names them: the
+    # per-patient block is on the gradable images only and counts them apart
+    left_out = ([rows.patients[j] or f"\0{rows.names[j]}" for j in rows.left_out]
+                if groups is not None else None)
     pred, probs = sub.classes, sub.probs
     report = grading_report(y, probs, pred, names)
     if kaggle:  # its probabilities are the classes one-hot: no AUC is measured from them
@@ -1372,10 +1414,22 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         referable.update(_KAGGLE_NO_RANKING)
     elif referable is not None:  # its cuts are chosen on these images, not on oof.csv
         referable["operating_points_note"] = SCORED_OPERATING_POINTS_NOTE
+    if referable is not None and groups is not None and cut is not None:
+        # the labels name patients: the per-patient referral beside the per-image one (a patient
+        # referable / referred if any of their images is), at the submitted grades; a Kaggle
+        # file's classes refer as well as any, its one-hot P columns rank nothing (no AUC)
+        referable["per_patient"] = patient_screening(
+            y, np.asarray(probs, dtype=np.float64)[:, cut:].sum(axis=1), (np.asarray(pred) >= cut).astype(np.int64),
+            cut, groups, n_boot=n_boot, seed=seed, left_out=left_out)
+        if kaggle:
+            referable["per_patient"].update(auc=float("nan"), auc_ci95=[float("nan"), float("nan")],
+                                            auc_note=f"{KAGGLE_NO_PROBABILITIES}: no P(referable) to rank "
+                                                     f"the patients by")
     referral = (calibration or {}).get("referral")
     deployed = ({"note": f"not scored: {run_not_grader}, so its referral cut was not the one applied",
                  "withheld": True} if run_not_grader else
-                _deployed_referral(submission, sub, y, referral, kaggle, n_boot=n_boot, seed=seed, groups=groups)
+                _deployed_referral(submission, sub, y, referral, kaggle, n_boot=n_boot, seed=seed, groups=groups,
+                                   left_out=left_out)
                 if isinstance(referral, Mapping) else None)
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
@@ -1545,7 +1599,7 @@ def _calibration_lines(record: Mapping[str, Any]) -> list[str]:
                                       f" (thresholds {thresholds})" if thresholds and thresholds not in rule else "")]
         referral = cal.get("referral")
         if isinstance(referral, Mapping):
-            parts.append(f"referral cut P(referable) >= {figure_text(referral.get('cut'))} "
+            parts.append(f"referral cut P(referable) >= {cut_text(referral.get('cut'))} "
                          f"(grade >= {referral.get('from_grade')}, set for {referral.get('target')})")
         fitted = f"fitted on {cal['fitted_on']}, " if cal.get("fitted_on") else ""
         lines.append(f"Calibration applied (from {cal.get('source') or 'the bundle'}, {fitted}{cal['reused']}): "
@@ -1629,7 +1683,8 @@ def _referable_units(path: Path, cases: Sequence[str]) -> tuple[np.ndarray, np.n
 
 
 def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarray, referral: Mapping[str, Any],
-                       kaggle: bool, *, n_boot: int, seed: int, groups: np.ndarray | None) -> dict[str, Any] | None:
+                       kaggle: bool, *, n_boot: int, seed: int, groups: np.ndarray | None,
+                       left_out: Sequence[str] | None = None) -> dict[str, Any] | None:
     """The bundle's stored referral cut (its calibration's ``referral``: ``cut``,
     ``from_grade`` ``r``, ``target``), scored as deployed on these images: an image is referred
     when its P(referable) = P_r + ... + P_{K-1} is at or above the cut, compared in the
@@ -1644,7 +1699,9 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
     :func:`drac_ssl.metrics.decision_screening` (counts, the same intervals as the submitted
     grades' sensitivity and specificity). ``{"note": ...}`` when it cannot be scored (a Kaggle
     file without that file, a cut outside the submission's scale, a cut that is no number);
-    None for a ``referral`` that is not a mapping."""
+    None for a ``referral`` that is not a mapping. With ``groups`` the per-patient block
+    (:func:`drac_ssl.metrics.patient_screening`, ``left_out``: the patients of the label rows
+    left out without a true grade), its ``referred_by`` the decision's source."""
     from drac_ssl.metrics import decision_screening
     from drac_ssl.submission import cut_units, referable_path
 
@@ -1676,13 +1733,19 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
     by_cut = (units >= cut_units(cut)).astype(np.int64)
     referred = by_cut if exported is None else exported
     figures = decision_screening(y, referred, r, n_boot=n_boot, seed=seed, groups=groups)
-    told.update(p_referable_from=source, n_referred_by_cut=int(by_cut.sum()),
-                decision_from=(f"{beside} (its referable column: the export's decision)" if exported is not None
-                               else f"P(referable) >= {cut:.6g} applied here"))
+    decision_from = (f"{beside} (its referable column: the export's decision)" if exported is not None
+                     else f"the bundle's deployed cut, P(referable) >= {cut:.6f}, applied here")
+    if groups is not None:  # patients known: a patient referred if any of their images is
+        # referred_by: what decided, as decision_from says it (the export's column, which may
+        # disagree with the cut: decision_warning), never the cut when the column decided
+        figures["per_patient"] = patient_screening(
+            y, np.asarray(units, dtype=np.float64) / 1e6, referred, r, groups, n_boot=n_boot, seed=seed,
+            cut_words=decision_from, left_out=left_out)
+    told.update(p_referable_from=source, n_referred_by_cut=int(by_cut.sum()), decision_from=decision_from)
     if exported is not None and (exported != by_cut).any():
         told["decision_warning"] = (
             f"{beside}'s referable column refers {int(exported.sum())} of {len(exported)}, the cut P(referable) "
-            f">= {cut:.6g} on its P_referable {int(by_cut.sum())}: the export did not refer by this bundle's cut "
+            f">= {cut:.6f} on its P_referable {int(by_cut.sum())}: the export did not refer by this bundle's cut "
             f"(another bundle graded, the export referred by the class, or the file was edited); the figures are "
             f"the export's decisions")
     return {**told, **figures}
@@ -2110,9 +2173,12 @@ def _screening_line(record: dict[str, Any]) -> str:
     referable = record["referable"]
     if record["num_grades"] == 2:
         names = record["class_names"]
+        per_patient = referable.get("per_patient")
         return (two_grade_decision_words(referable, None if _numbered(names) else names,
                                          "by the submission's class column")
-                + " QWK is Cohen's kappa here.")
+                + " QWK is Cohen's kappa here."
+                + (f" Referable DR {patient_screening_summary(per_patient)}." if isinstance(per_patient, dict)
+                   else ""))
     deployed = record.get("deployed_referral")
     # the bundle's own cut named only where it is known to have one (not withheld, not none)
     scale = SCORED_CUTS_SCALE + (
@@ -2143,8 +2209,10 @@ def _deployed_line(deployed: dict[str, Any], names: Sequence[str]) -> str:
     decision = (", referred as its referable column says (the export's decision)"
                 if str(deployed.get("decision_from") or "").endswith("the export's decision)") else "")
     return (f"Referral at the bundle's deployed cut ({deployed['reused']}): refer when P(referable) >= "
-            f"{figure_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}"
-            f"{decision}: {deployed.get('n_referred')} of {n} referred; {screening_figures_words(deployed)}.")
+            f"{cut_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}"
+            f"{decision}: {deployed.get('n_referred')} of {n} images referred; {screening_figures_words(deployed)}"
+            + (f"; {patient_screening_summary(deployed['per_patient'])}"
+               if isinstance(deployed.get("per_patient"), dict) else "") + ".")
 
 
 def _submission_cases(submission: str | Path) -> list[str]:
@@ -2301,10 +2369,10 @@ def _memo_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None,
     todo = [path for path in dict.fromkeys(files.values()) if path not in memo]
     shown = len(todo) >= HASH_PROGRESS_FILES
     if shown:
-        from tqdm import tqdm
+        from drac_ssl.console import ProgressLines, progress_bar
 
-        from drac_ssl.console import ProgressLines
-        bar = tqdm(total=len(todo), desc=f"score: {doing}", unit="file", disable=None, leave=False, file=sys.stderr)
+        # off a terminal no tqdm at all: even a disabled one fixes a host's multiprocessing start method
+        bar = progress_bar(len(todo), f"score: {doing}", "file", leave=False)
         progress = ProgressLines(sys.stderr, "score")
     try:
         for done, path in enumerate(todo, 1):

@@ -19,7 +19,8 @@ data_prep's, the app's), here for the same reason. And :func:`python_command`, t
 command runs as printed), for the modules that load no torch too. And
 :func:`add_version_option`, every command's ``--version`` (``drac_ssl 0.1.0``: the one
 version, :data:`drac_ssl.__version__`, which pyproject.toml's ``dynamic = ["version"]`` reads
-too).
+too). And :func:`python_random_kept`, around the lazy imports of scikit-learn and MONAI, which
+draw from Python's ``random`` as they load: a host's stream goes on as if they had not.
 
 Only the standard library is imported here, so that the handler is in place before torch.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -380,3 +382,17 @@ def add_version_option(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--version", action="version", version=version_words(),
                         help="print the drac_ssl version and exit")
     return parser
+
+
+@contextlib.contextmanager
+def python_random_kept() -> Iterator[None]:
+    """Give Python's ``random`` its state back when the block ends (returns or raises). Around
+    a lazy import of scikit-learn (any ``sklearn.*`` submodule) or MONAI, whose first import
+    draws from ``random``: a host process that seeded its own stream and then ingested,
+    scored or graded with heatmaps would otherwise draw other numbers after the call than
+    without it."""
+    state = random.getstate()
+    try:
+        yield
+    finally:
+        random.setstate(state)

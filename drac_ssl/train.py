@@ -2407,6 +2407,10 @@ def main(argv: list[str] | None = None) -> int:
     ``argv`` is None (the command's own process): a call with an ``argv`` leaves the caller's
     as it is, and the run records the count it ran with.
 
+    Random generators: the run seeds Python's ``random``, NumPy's ``np.random`` and torch's
+    from ``run.seed``; a call with an ``argv`` gives the caller's states back on return,
+    whatever happened (:func:`drac_ssl.runtime.random_state_kept`).
+
     One run per process at a time is the supported use: the run's ``console.log`` takes this
     process's ``sys.stdout`` and ``sys.stderr`` (:func:`drac_ssl.runtime.console_log`), and
     the thread counts are the process's, so two runs in two threads of one process would each
@@ -2445,8 +2449,9 @@ def _command(argv: list[str] | None) -> int:
     overrides = train_overrides(args)  # --threads N: run.threads=N, named as typed
     # kill / systemd / SLURM: stops as Ctrl-C does, said and recorded; a call from Python
     # records its own command and leaves the caller's threads as they were
+    # and its random generators (a host's streams go on as if no run happened)
     with (runtime.sigterm_as_ctrl_c(), runtime.command_given("drac_ssl.train", argv),
-          runtime.threads_kept()):
+          runtime.threads_kept(), runtime.random_state_kept() if argv is not None else contextlib.nullcontext()):
         return _main(overrides, args.config, train_preset(args), inter_op=argv is None)
 
 

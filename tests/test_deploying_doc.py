@@ -39,8 +39,12 @@ def test_the_offline_variables_it_names_are_set_where_it_says() -> None:
     app = (REPO / "app" / "__init__.py").read_text(encoding="utf-8")
     for name in ("NO_ALBUMENTATIONS_UPDATE", "HF_HUB_DISABLE_TELEMETRY"):
         assert f'setdefault("{name}", "1")' in package and f"`{name}=1`" in page
-    assert 'os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"' in app and "forces `GRADIO_ANALYTICS_ENABLED=False`" in page
-    assert 'setdefault("HF_HUB_OFFLINE", "1")' in app and "`HF_HUB_OFFLINE=1` unless set" in page
+    server_setup = app.split("def offline_server_environment", 1)[1]  # the server's, not the import's
+    assert 'os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"' in server_setup
+    assert "forces `GRADIO_ANALYTICS_ENABLED=False`" in page
+    assert 'setdefault("HF_HUB_OFFLINE", "1")' in server_setup and "`HF_HUB_OFFLINE=1` unless set" in page
+    assert "offline_server_environment()" in (REPO / "app" / "server.py").read_text(encoding="utf-8")
+    assert "offline_server_environment()" in (REPO / "app" / "__main__.py").read_text(encoding="utf-8")
 
 
 def test_the_run_folder_and_bundle_facts() -> None:

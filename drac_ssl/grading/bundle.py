@@ -114,7 +114,9 @@ from drac_ssl.metrics import (
     RESAMPLING_UNITS,
     TEMPERATURE_BOUNDS,
     counted_units,
+    cut_text,
     grade_name_words,
+    patient_screening_summary,
     referable_summary,
     referral_words,
     temperature_at_bound,
@@ -1801,13 +1803,13 @@ def _model_card(meta: dict[str, Any]) -> str:
     referral = cal.get("referral") if isinstance(cal.get("referral"), dict) else None
     if referral is not None and k == 2:  # finetune.referral_target: the cut decides the grade
         named = grade_name_words(names, 1)[2:]  # "" for the bare numbers: "1 (1)" said nothing
-        grade_rule = (f"1{f' ({named})' if named else ''} when P1 >= {figure_text(referral.get('cut'))}, else 0: the referral cut set for "
+        grade_rule = (f"1{f' ({named})' if named else ''} when P1 >= {cut_text(referral.get('cut'))}, else 0: the referral cut set for "
                       f"{referral_words(referral)} on the out-of-fold outputs "
                       f"(finetune.referral_target={referral.get('target')}; the class decision "
                       f"`{decision}` is not used)")
     elif referral is not None:
         grade_rule += (f"; referral (not a grade): P(referable), grades >= {referral.get('from_grade')}, "
-                       f"at or above {figure_text(referral.get('cut'))}, the cut set for "
+                       f"at or above {cut_text(referral.get('cut'))}, the cut set for "
                        f"{referral_words(referral)} on the out-of-fold outputs "
                        f"(finetune.referral_target={referral.get('target')})")
     rules = cv.get("decision_rules") or {}
@@ -1815,6 +1817,9 @@ def _model_card(meta: dict[str, Any]) -> str:
     if k == 2 and ("sensitivity" in cv or isinstance(cv.get("referable"), dict)):
         # report.md's words: at the cross-fitted thresholds (each fold's), the deployed one apart
         screening = f"\n{two_grade_summary(cv, names, cal, auc_said=True)}"  # its AUC: the headline's
+        per_patient = (cv.get("referable") or {}).get("per_patient")
+        if isinstance(per_patient, dict):  # patients known: a patient referred if any image is
+            screening += f" Referable DR {patient_screening_summary(per_patient)}."
     elif isinstance(cv.get("referable"), dict) and k > 2:  # finetune.referable_from: grade >= r
         screening = f"\nReferable DR, out of fold: {referable_summary(cv['referable'])}."
     rule_line = ""

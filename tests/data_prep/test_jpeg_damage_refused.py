@@ -12,6 +12,7 @@ notes. Captured at the file-descriptor level (capfd)."""
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 from pathlib import Path
@@ -148,12 +149,16 @@ def test_bytes_after_or_before_the_end_marker_are_a_note(capfd: pytest.CaptureFi
 
 def test_libjpeg_s_line_is_kept_and_another_line_goes_to_stderr(
         monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
-    """What reaches file descriptor 2 while OpenCV decodes: libjpeg's warning is returned (and
+    """What reaches C's ``stderr`` stream while OpenCV decodes: libjpeg's warning is returned (and
     said in the package's words), any other line (another thread's) is written to stderr after."""
 
-    def noisy(buffer: np.ndarray, flags: int) -> np.ndarray:
-        os.write(2, b"Corrupt JPEG data: premature end of data segment\n")
-        os.write(2, b"another thread's line\n")
+    libc = ctypes.CDLL(None)
+    libc.fputs.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+
+    def noisy(buffer: np.ndarray, flags: int) -> np.ndarray:  # as libjpeg writes: fprintf(stderr)
+        stderr = ctypes.c_void_p.in_dll(libc, "stderr").value
+        libc.fputs(b"Corrupt JPEG data: premature end of data segment\n", stderr)
+        libc.fputs(b"another thread's line\n", stderr)
         return np.zeros((4, 4), np.uint8)
 
     monkeypatch.setattr(decode_module, "_imdecode", noisy)
@@ -215,3 +220,123 @@ def test_threads_decoding_at_once_each_get_their_own_verdict(capfd: pytest.Captu
         assert (decoded.pixels is None) == (data is cut)
         assert [p.kind for p in decoded.problems] == ([] if data is good else ["truncated"])
     _no_libjpeg_line(capfd)
+
+
+def test_a_decode_leaves_file_descriptor_2_to_the_host(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """A host service embedding the package starts child processes from other threads: one that
+    starts while a JPEG decodes inherits descriptor 2 as it is, so it must still be the host's
+    stderr (it pointed at a temporary file, and the child's lines were lost); the damage is
+    still found."""
+    import subprocess
+    import sys
+
+    original = decode_module._imdecode
+    seen = []
+
+    def host_thread_meanwhile(buffer: np.ndarray, flags: int) -> np.ndarray | None:
+        st = os.fstat(2)
+        seen.append((st.st_dev, st.st_ino))
+        subprocess.run([sys.executable, "-c", "import os; os.write(2, b'child line\\n')"], check=True)
+        return original(buffer, flags)
+
+    libjpeg_decode(_jpeg())  # the capture tried on its probe JPEG first (once per process)
+    monkeypatch.setattr(decode_module, "_imdecode", host_thread_meanwhile)
+    before = os.fstat(2)
+    capfd.readouterr()
+    image, said = libjpeg_decode(_cut_and_closed(_jpeg()))
+    out, err = capfd.readouterr()
+    assert seen == [(before.st_dev, before.st_ino)]
+    assert "child line" in err
+    assert image is not None and said == ["Corrupt JPEG data: premature end of data segment"]
+    assert "Corrupt JPEG" not in err
+
+
+def _fresh_captures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No sink made and no capture trusted yet in this process, as at its start."""
+    monkeypatch.setattr(decode_module, "_SINK", [])
+    monkeypatch.setattr(decode_module, "_CAPTURE_SEEN", {})
+
+
+def _no_sink(*args: object, **kwargs: object) -> None:
+    raise OSError("no temporary file (a /tmp that cannot be written)")
+
+
+def test_cut_jpeg_refused_when_the_c_stderr_sink_cannot_be_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sink failed to be made (glibc's tmpfile() in a /tmp that cannot be written): the
+    failure was kept for the process and every cut JPEG decoded as undamaged. Now file
+    descriptor 2 is redirected instead, and the sink is tried again at the next decode."""
+    _fresh_captures(monkeypatch)
+    monkeypatch.setattr(decode_module._CStderrSink, "__init__", _no_sink)
+    decoded = decode(_cut_and_closed(_jpeg()), "cut.jpg")
+    assert decoded.pixels is None and [p.kind for p in decoded.problems] == ["truncated"]
+    monkeypatch.undo()
+    _fresh_captures(monkeypatch)
+    monkeypatch.setattr(decode_module._CStderrSink, "__init__", _no_sink)
+    libjpeg_decode(_jpeg())
+    monkeypatch.setattr(decode_module._CStderrSink, "__init__", _real_sink_init)
+    image, said = libjpeg_decode(_cut_and_closed(_jpeg()))
+    assert said == ["Corrupt JPEG data: premature end of data segment"]
+    if os.name == "posix" and decode_module._glibc():
+        assert decode_module._SINK, "the sink was not tried again after a failure"
+
+
+_real_sink_init = decode_module._CStderrSink.__init__
+
+
+def test_cut_jpeg_flagged_not_checked_when_no_capture_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither C's stderr stream nor file descriptor 2 can be redirected (no temporary file
+    at all): the JPEG is decoded, with a warning that its damage was not checked, never as
+    undamaged in silence."""
+    _fresh_captures(monkeypatch)
+    monkeypatch.setattr(decode_module.tempfile, "TemporaryFile", _no_sink)
+    decoded = decode(_cut_and_closed(_jpeg()), "cut.jpg")
+    assert [(p.severity, p.kind) for p in decoded.problems if p.kind == "not-checked"] == [
+        ("warning", "not-checked")]
+    assert "not checked" in str(decoded.problems)
+    _, said = libjpeg_decode(_jpeg())
+    assert said == [decode_module.JPEG_NOT_CHECKED]
+
+
+@pytest.mark.skipif(not (os.name == "posix" and decode_module._glibc()), reason="the sink is glibc's here")
+def test_late_line_in_the_sink_is_not_the_next_decodes(capfd: pytest.CaptureFixture[str]) -> None:
+    """A line written to the sink after a decode (a thread that read the swapped pointer
+    before it was put back) goes to file descriptor 2 at the next decode, not into its
+    warnings."""
+    libjpeg_decode(_jpeg())
+    sink = decode_module._c_stderr_sink()
+    assert sink is not None
+    sink.libc.fputs.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    sink.libc.fputs(b"Premature end of JPEG file\n", sink.handle)
+    capfd.readouterr()
+    image, said = libjpeg_decode(_jpeg())
+    assert image is not None and said == []
+    assert "Premature end of JPEG file" in capfd.readouterr().err
+
+
+def test_opencv_log_level_restored_after_concurrent_decodes() -> None:
+    """PNG/TIFF/BMP decodes in 4 threads at once: OpenCV's process-wide log level is the
+    caller's after (each saved and restored it alone, and a thread could restore another's
+    silent level: stuck silent in 20 of 20 trials of the review's script)."""
+    import threading
+
+    logging = cv2.utils.logging
+    picture = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    files = []
+    for fmt in ("TIFF", "BMP"):
+        buf = io.BytesIO()
+        Image.fromarray(picture).save(buf, fmt)
+        files.append(buf.getvalue())
+    previous = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_WARNING)
+    try:
+        for _ in range(5):
+            threads = [threading.Thread(target=lambda d=d: [decode_module._opencv_decode(d) for _ in range(100)])
+                       for d in files * 2]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert logging.getLogLevel() == logging.LOG_LEVEL_WARNING
+    finally:
+        logging.setLogLevel(previous)

@@ -493,7 +493,7 @@ def test_the_grading_bar_is_closed_when_grading_is_interrupted(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(export, "tqdm", Bar)
+    monkeypatch.setattr(export, "progress_bar", Bar)
     monkeypatch.setattr(batch, "grade_images", interrupted)  # the loop of grading.batch.grade_files
     with pytest.raises(KeyboardInterrupt):
         export._predict_folder(str(exported_run), exported_run / "images" / "test", tmp_path / "out.csv",

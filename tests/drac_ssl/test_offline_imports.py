@@ -101,3 +101,30 @@ def test_limit_threads_refuses_what_is_not_a_thread_count() -> None:
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="threads must be a positive integer"):
             limit_threads(bad)  # type: ignore[arg-type]
+
+
+SERVER_VARIABLES = ("GRADIO_ANALYTICS_ENABLED", "HF_HUB_OFFLINE")
+
+
+def test_the_app_library_leaves_the_server_variables_to_the_host_and_the_server_sets_them() -> None:
+    # a host service embedding Predictor (import app.predict) keeps its own values: forcing
+    # them would change other libraries of its process (docs/python.md, "Offline"); the server
+    # (import app.server, as python -m app does) still sets them before gradio is imported
+    proc = _python(
+        "import json, os, sys\n"
+        "import app.predict\n"
+        f"library = {{k: os.environ.get(k) for k in {SERVER_VARIABLES!r}}}\n"
+        "first = 'gradio' in sys.modules\n"
+        "os.environ.pop('GRADIO_ANALYTICS_ENABLED')\n"
+        "import app.server\n"
+        f"server = {{k: os.environ.get(k) for k in {SERVER_VARIABLES!r}}}\n"
+        "import huggingface_hub.constants as c\n"
+        "print(json.dumps({'library': library, 'server': server, 'gradio_first': first,\n"
+        "                  'hub_offline': bool(c.HF_HUB_OFFLINE)}))\n",
+        drop=SERVER_VARIABLES, GRADIO_ANALYTICS_ENABLED="True")
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found["library"] == {"GRADIO_ANALYTICS_ENABLED": "True", "HF_HUB_OFFLINE": None}
+    assert found["gradio_first"] is False
+    assert found["server"] == {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    assert found["hub_offline"] is True  # set before the hub client read it

@@ -1,0 +1,75 @@
+"""A host process's random streams go on as if the package had not been called: an ingest (whose
+folds import scikit-learn, which draws from Python's ``random`` as it loads), the app's
+Predictor with heatmaps (MONAI, the same), and ``drac_ssl.train.main`` called from Python
+(which seeds the three generators from ``run.seed``) leave Python's ``random``, NumPy's
+``np.random`` and torch's generator as they found them."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+
+_INGEST = """
+import json, random, sys
+import numpy as np
+random.seed(11); np.random.seed(11)
+before = random.getstate(), np.random.get_state()[1].tolist()
+from data_prep import ingest, phantom
+from drac_ssl.config import DataConfig
+phantom.generate("ph", n_train=12, n_test=2, size=64, progress=False)
+ingest.run(DataConfig(root="ph", cache_sizes=[32], n_folds=2, workers=1), "out", verbose=False)
+print(json.dumps({"kept": [random.getstate() == before[0], np.random.get_state()[1].tolist() == before[1]],
+                  "loaded": "sklearn" in sys.modules}))
+"""
+
+_PREDICTOR = """
+import json, random, sys
+from app.demo_bundle import build_demo_bundle
+bundle = build_demo_bundle("runs/demo", image_size=32, source_size=48, n_folds=1)
+random.seed(11)
+before = random.getstate()
+from app.predict import Predictor
+Predictor(bundle, gradcam=True)
+print(json.dumps({"kept": [random.getstate() == before, True], "loaded": "monai" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize("host", [_INGEST, _PREDICTOR], ids=["ingest", "predictor-with-heatmaps"])
+def test_an_ingest_and_a_predictor_with_heatmaps_leave_the_host_s_random_streams(tmp_path: Path, host: str) -> None:
+    # each in a fresh interpreter: scikit-learn and MONAI draw on their first import only
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", host], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found["loaded"], "the test did not import scikit-learn / MONAI"
+    assert found["kept"] == [True, True]
+
+
+def test_train_main_from_python_gives_the_three_generators_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import drac_ssl.train as train
+    from drac_ssl.runtime import seed_everything
+
+    def run_that_seeds(*args: object, **kwargs: object) -> int:
+        seed_everything(0)  # as every run does (the engine)
+        random.random(), np.random.random(), torch.rand(1)
+        raise RuntimeError("stopped")
+
+    monkeypatch.setattr(train, "_main", run_that_seeds)
+    random.seed(5), np.random.seed(5), torch.manual_seed(5)
+    before = random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state().clone()
+    with pytest.raises(RuntimeError, match="stopped"):
+        train.main(["run.seed=0"])
+    assert random.getstate() == before[0]
+    np.testing.assert_array_equal(np.random.get_state()[1], before[1])
+    assert torch.equal(torch.get_rng_state(), before[2])
