@@ -616,8 +616,12 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
                options: CacheOptions = CacheOptions()) -> CacheState:
     """The previous run's state if it matches ``root`` and ``options``, covers ``sizes`` and
     its arrays; without a state, the finished cache a killed run was replacing, when it held
-    one (:func:`hold_state`). A root recorded as written (``/tmp/repo/../d2``, before
-    :func:`data_prep.layout.data_root` took ``..`` out) matches the same folder written clean."""
+    one (:func:`hold_state`). The root matches when its real path (``os.path.realpath``, now)
+    is the one :func:`save_state` recorded (``root_realpath``): the same folder reached through
+    a symlink is the same root, and a symlink re-pointed to other data since is not. A state
+    without ``root_realpath`` (older) matches the same string, or a root recorded as written
+    (``/tmp/repo/../d2``, before :func:`data_prep.layout.data_root` took ``..`` out) the same
+    folder written clean."""
     path = cache_dir / STATE_NAME
     prefix = ""
     if not path.exists() and (cache_dir / f"{HELD_PREFIX}{STATE_NAME}").is_file():
@@ -628,9 +632,14 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
         state = json.loads(path.read_text(encoding="utf-8"))
         if state.get("version") != STATE_VERSION:
             return CacheState(reason="cache state of another version, rebuilding")
-        # an ingest before roots were recorded with '..' taken out (repo/../d2) keeps its cache
-        if state["root"] != str(root) and drac_io.readable_absolute(state["root"]) != root \
-                and os.path.realpath(state["root"]) != os.path.realpath(root):  # not via a symlink either
+        if isinstance(state.get("root_realpath"), str):
+            # the real path recorded when it was built, never state["root"] resolved now: a
+            # symlink re-pointed to other data since then is another root (review 3 F2)
+            other_root = state["root_realpath"] != os.path.realpath(root)
+        else:  # an older state: an ingest before roots were recorded with '..' taken out
+            # (repo/../d2) keeps its cache
+            other_root = state["root"] != str(root) and drac_io.readable_absolute(state["root"]) != root
+        if other_root:
             return CacheState(reason=f"cache was built from {state['root']}, rebuilding")
         if changes := options.changes_from(state.get("options")):
             return CacheState(reason=f"cache was built with other decoding options "
@@ -694,7 +703,9 @@ def save_state(cache_dir: Path, root: Path, sizes: Sequence[int],
                records: Sequence[FileRecord], options: CacheOptions = CacheOptions(),
                channels: int = 1) -> Path:
     """Write the state LAST, after the arrays and the manifest are in place; each array's
-    ``shape``, ``bytes``, ``mtime_ns`` and ``sha256`` (:func:`_array_digests`)."""
+    ``shape``, ``bytes``, ``mtime_ns`` and ``sha256`` (:func:`_array_digests`), and the root
+    as given (``root``) and its real path now (``root_realpath``: what :func:`load_state`
+    compares)."""
     digests = _array_digests(cache_dir, sizes)
     arrays = {str(size): {"shape": list(array_shape(len(records), size, channels)),
                           **_array_stamp(array_path(cache_dir, size)), "sha256": digests[size]}
@@ -702,6 +713,7 @@ def save_state(cache_dir: Path, root: Path, sizes: Sequence[int],
     state = {
         "version": STATE_VERSION,
         "root": str(root),
+        "root_realpath": os.path.realpath(root),
         "options": options.state(),
         "channels": channels,
         "sizes": list(sizes),
@@ -745,7 +757,7 @@ def _fit(rows: np.ndarray, channels: int, rgb: bool) -> np.ndarray:
 
 RESUME_JOURNAL = ".resume.jsonl"
 """The journal of the rows an ingest keeps for its rerun (:meth:`RowSpill.resume`), in the cache folder."""
-RESUME_VERSION = 1
+RESUME_VERSION = 2  # 2: a line's sha256 covers its record (:func:`_kept_digest`)
 
 
 def resume_key(root: Path, sizes: Sequence[int], options: CacheOptions) -> dict[str, Any]:
@@ -764,18 +776,45 @@ def resume_key(root: Path, sizes: Sequence[int], options: CacheOptions) -> dict[
 def recorded_root(cache_dir: Path) -> str | None:
     """The data root an ingest into ``cache_dir``'s ``--out`` recorded in its cache: the
     state's (:data:`STATE_NAME`), the held one's (:func:`hold_state`) or the kept rows'
-    journal key (:data:`RESUME_JOURNAL`); None when none of them is there and readable. What
-    tells an ingest killed after its manifest but before its summary (the summary is the
-    usual record of the root) from a folder of other files."""
+    journal key (:data:`RESUME_JOURNAL`); None when none of them is there, readable and a real
+    record: a state of this version (:data:`STATE_VERSION`) with the keys :func:`save_state`
+    writes, or a journal whose first line has exactly the keys of :func:`resume_key` (any
+    version: a rerun after an upgrade). Any other JSON naming a root is not trusted (review 3
+    F1: a hand-made ``cache/state.json`` of ``{"root": ...}`` let an ingest replace a user's
+    ``manifest.csv``). What tells an ingest killed after its manifest but before its summary
+    (the summary is the usual record of the root) from a folder of other files; the caller
+    checks the folder's other files too (:func:`data_prep.ingest.out_in_use`)."""
     for name in (STATE_NAME, f"{HELD_PREFIX}{STATE_NAME}", RESUME_JOURNAL):
         try:
             with open(Path(cache_dir) / name, "rb") as fh:
                 record = json.loads(fh.read() if name != RESUME_JOURNAL else fh.readline())
         except (OSError, ValueError):
             continue
-        if isinstance(record, dict) and isinstance(record.get("root"), str):
+        if not isinstance(record, dict) or not isinstance(record.get("root"), str):
+            continue
+        if name == RESUME_JOURNAL:
+            real = set(record) == _JOURNAL_KEYS and isinstance(record.get("sizes"), list) \
+                and isinstance(record.get("options"), dict)
+        else:
+            real = record.get("version") == STATE_VERSION and _STATE_KEYS <= set(record) and all(
+                isinstance(record.get(k), dict) for k in ("options", "arrays", "files"))
+        if real:
             return record["root"]
     return None
+
+
+_STATE_KEYS = frozenset({"version", "root", "options", "channels", "sizes", "n_rows", "arrays", "files"})
+"""The keys every state :func:`save_state` writes has (``root_realpath`` is newer: not required)."""
+_JOURNAL_KEYS = frozenset({"resume", "state", "package", "root", "sizes", "options"})
+"""The keys of a kept rows' journal's first line (:func:`resume_key`)."""
+
+
+def _kept_digest(entry: dict[str, Any]) -> Any:
+    """The SHA-256 a kept row's journal line records (``sha256``), begun with its record's
+    canonical JSON (``entry``: :meth:`FileRecord.state_entry`, keys sorted, no spaces) and then
+    fed the rows of every size in the key's order: a record damaged in the journal (the file's
+    sha256, size or issues) fails the check as damaged rows do (review 3 F3)."""
+    return hashlib.sha256(json.dumps(entry, sort_keys=True, separators=(",", ":")).encode() + b"\n")
 
 
 INGEST_LOCK = ".ingest.lock"
@@ -1068,11 +1107,12 @@ class RowSpill:
 
     def _read_rows(self, line: dict[str, Any]) -> tuple[bool, list[int]]:
         """Read back a journal line's rows (every size of the key) and check them against its
-        SHA-256; returns whether they are RGB and the sizes. Raises ValueError (short, or they
+        SHA-256 (:func:`_kept_digest`: its record, then its rows); returns whether they are RGB
+        and the sizes. Raises ValueError (short, or they
         differ), OSError, KeyError or TypeError (a malformed line)."""
         rgb = bool(line["rgb"])
         sizes = [int(s) for s in self._key["sizes"]]
-        digest = hashlib.sha256()
+        digest = _kept_digest(line["record"])
         for s in sizes:
             n = s * s * (3 if rgb else 1)
             fh = self._file(s)
@@ -1155,11 +1195,12 @@ class RowSpill:
         index = self.put(rows)
         if self._journal is None or [int(s) for s in rows] != self._key["sizes"]:
             return index
-        digest = hashlib.sha256()
+        entry = record.state_entry(-1)
+        digest = _kept_digest(entry)
         for size, row in rows.items():
             digest.update(memoryview(np.ascontiguousarray(row, dtype=np.uint8)))
             self._files[size].flush()
-        line = {"rel": record.rel, "record": record.state_entry(-1), "rgb": self.rgb[index],
+        line = {"rel": record.rel, "record": entry, "rgb": self.rgb[index],
                 "at": {str(s): self._offsets[s][index] for s in rows}, "sha256": digest.hexdigest(),
                 "identity": list(record.identity) if record.identity is not None else None}
         self._journal.write(json.dumps(line).encode() + b"\n")

@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import csv
 import dataclasses
+import fnmatch
 import io
 import json
 import math
@@ -2915,8 +2916,9 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
 
     def earlier(found: Path) -> str | None:
         summary = read_json_dict(found / SUMMARY_NAME)
-        recorded = (summary.get("root") if summary is not None else None) \
-            or cache.recorded_root(found / CACHE_DIR)  # killed between its manifest and summary
+        recorded = summary.get("root") if summary is not None else None
+        if not recorded and _killed_before_summary(found):
+            recorded = cache.recorded_root(found / CACHE_DIR)  # killed between its manifest and summary
         if not isinstance(recorded, str):
             return None  # no ingest's: its files are listed
         was = Path(recorded)
@@ -2927,6 +2929,31 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
 
     return folder_in_use_problem(out, "--out", example, "manifest.csv, ingest_summary.json and cache/",
                                  earlier, INGEST_LEFTOVERS) or ""
+
+
+def _killed_before_summary(folder: Path) -> bool:
+    """Whether ``folder`` (an ``--out`` without a summary) holds only what an ingest writes
+    before its summary: its leftovers (:data:`INGEST_LEFTOVERS`), the files a desktop adds
+    (:data:`drac_ssl.out_paths.DESKTOP_FILES`) and ``manifest.csv``, which begins with the
+    ingest's header (:data:`MANIFEST_COLUMNS`, then optionally :data:`FOLD_GROUP_COLUMN`).
+    Only then is the root its cache records trusted (:func:`data_prep.cache.recorded_root`):
+    a user's own manifest.csv or notes beside a cache folder are listed, not replaced
+    (review 3 F1)."""
+    from drac_ssl.out_paths import DESKTOP_FILES
+
+    try:
+        names = [p.name for p in folder.iterdir() if p.name not in DESKTOP_FILES]
+        if any(name != MANIFEST_NAME and not any(fnmatch.fnmatchcase(name, pattern)
+                                                 for pattern in INGEST_LEFTOVERS) for name in names):
+            return False
+        if MANIFEST_NAME not in names:
+            return True  # killed before its manifest too: the cache's record alone
+        header = ",".join(MANIFEST_COLUMNS)
+        with open(folder / MANIFEST_NAME, "rb") as fh:
+            first = fh.readline(4096).rstrip(b"\r\n").decode("utf-8", "replace")
+    except OSError:
+        return False
+    return first in (header, f"{header},{FOLD_GROUP_COLUMN}")
 
 
 def _suggested_out(cfg: DataConfig) -> str:
