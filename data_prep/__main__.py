@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{' '.join(argv)} (or {prog} phantom / flatten ...; {prog} ingest --help lists them)")
     args = parser.parse_args(argv)
     args.prog = prog
+    args.argv = argv  # the interrupted ingest prints the command that continues it
     from drac_ssl.starting import started
 
     if args.command == "flatten":  # files only: no threads to set, nothing heavy to load

@@ -19,8 +19,12 @@ changed and whose sha256 is the recorded one: a copy without its file times).
 
 Memory: the ingest validates every file before it writes anything, so the new rows wait on
 disk, not in memory: each image's rows go to a spill file in the cache folder
-(:class:`RowSpill`, ``.spill-{size}px.tmp-PID``) as soon as it is decoded, and the arrays are
-then written row block by row block. The ingest's memory stays about constant whatever the
+(:class:`RowSpill`, ``.resume-{size}px.rows`` with its journal ``.resume.jsonl`` when the ingest
+runs it resumable) as soon as it is decoded, and the arrays are then written row block by row
+block. An ingest that does not finish (interrupted, killed, stopped by a bad file) leaves the
+spill, and its rerun takes the rows of the files that are provably the same instead of decoding
+them again (:meth:`RowSpill.resume`, :meth:`RowSpill.take`: the same key as the state's, and a
+SHA-256 per row); the finished ingest removes it. The ingest's memory stays about constant whatever the
 number of images (``bench/ingest_memory.py``); the disk needs room for the spill, the new
 arrays and, on an incremental rerun, the old arrays.
 """
@@ -29,6 +33,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
+import hashlib
 import json
 import os
 import sys
@@ -306,6 +312,9 @@ class FileRecord:
     # decode. What tells a training image held in another file (a PNG written from an .npz row,
     # a re-saved copy) at grading (drac_ssl.grading.training_images)
     pixels_sha256: str = ""
+    # the file's (st_ino, st_ctime_ns) as it was read in this run (not kept in the state): what
+    # a kept row's journal line records beside size and mtime (:meth:`RowSpill.keep`)
+    identity: tuple[int, int] | None = None
 
     def problems(self, display_path: str) -> list[Problem]:
         return [Problem(display_path, *issue) for issue in self.issues]
@@ -387,6 +396,7 @@ def process_file(task: FileTask) -> FileRecord:
                               "check that it exists and is readable", "error", "read"))
         return record
     record.size, record.mtime_ns = stat.st_size, stat.st_mtime_ns
+    record.identity = (stat.st_ino, stat.st_ctime_ns)
     if too_large is not None and too_large.kind != "empty":
         return _refused(record, too_large, task.path)
     record.sha256 = sha256_of(data)
@@ -434,13 +444,15 @@ def process_array_rows(images: np.ndarray, rels: Sequence[str], display: Sequenc
         height, width = pixels.shape[:2]
         image = DecodedImage(converted, width, height, "RGB" if pixels.ndim == 3 else "L",
                              problems, "npz", colour)
-        records.append(_spilled(_fill(record, image, sizes, options, shown), spill))
+        records.append(_spilled(_fill(record, image, sizes, options, shown), spill, kept=False))
     return records
 
 
-def _spilled(record: FileRecord, spill: RowSpill | None) -> FileRecord:
+def _spilled(record: FileRecord, spill: RowSpill | None, kept: bool = True) -> FileRecord:
+    """``record`` with its new rows moved to ``spill`` (:meth:`RowSpill.keep`: journaled for a
+    rerun when ``kept`` and the spill is resumable; array rows are not: no file holds them)."""
     if spill is not None and record.resized is not None:
-        record.spill_row = spill.put(record.resized)
+        record.spill_row = spill.keep(record) if kept else spill.put(record.resized)
         record.resized = None
     return record
 
@@ -462,11 +474,17 @@ def _init_worker() -> None:
 
 @dataclass
 class DecodeCount:
-    """How far the latest :func:`process_files` got: ``done`` of ``total`` files, for the
-    interrupt message of ``python -m data_prep ingest`` (decoded rows are not kept)."""
+    """How far the latest :func:`process_files` got: ``done`` of ``total`` files; and, for the
+    interrupt message of ``python -m data_prep ingest``, of the ``wanted`` images the ingest had
+    to decode (those not reused from a finished cache), how many are ``kept`` in a resumable
+    :class:`RowSpill` (exact: counted as each journal line is written) and where (``folder``).
+    ``wanted`` is -1 before the ingest set it."""
 
     done: int = 0
     total: int = 0
+    kept: int = 0
+    wanted: int = -1
+    folder: str = ""
 
 
 DECODED = DecodeCount()
@@ -534,6 +552,10 @@ class CacheState:
     n_rows: int = 0
     reason: str = ""  # why nothing could be reused, for a note
     channels: int = 1  # of the arrays
+    # read from the state a killed run held aside (:func:`hold_state`): its arrays are the
+    # ``.held-*`` ones and the real names may hold that run's half-written rows, so the arrays
+    # are always written again (:func:`unchanged` is False)
+    held: bool = False
 
 
 def _array_stamp(path: Path) -> dict[str, int]:
@@ -556,20 +578,68 @@ def _same_content(file: Path, meta: dict[str, Any]) -> bool:
     return digest == meta["sha256"]
 
 
+HELD_PREFIX = ".held-"
+"""The finished cache an ingest is replacing, held while it writes the new one
+(:func:`hold_state`): ``.held-state.json`` and ``.held-{size}px.npy`` (hard links to the old
+arrays, no copy), in the cache folder."""
+
+
+def hold_state(cache_dir: Path) -> None:
+    """Before the arrays are replaced: keep the finished cache under :data:`HELD_PREFIX` names
+    (each array hard-linked, so that its ``os.replace`` leaves the old rows readable; then the
+    state renamed: the state that names the arrays is gone either way, as
+    :func:`invalidate_state` leaves it), so that a run killed while writing the new arrays loses
+    no reuse: the rerun's :func:`load_state` reads the held one. Nothing to hold (no state), or
+    one held already (a rerun of a killed rerun, whose reused rows come from it): left as it is.
+    Where hard links cannot be made, the state is only removed (:func:`invalidate_state`)."""
+    state = cache_dir / STATE_NAME
+    if not state.is_file():
+        return
+    try:
+        release_held(cache_dir)
+        for array in cache_dir.glob("[0-9]*px.npy"):
+            os.link(array, cache_dir / f"{HELD_PREFIX}{array.name}")
+        os.replace(state, cache_dir / f"{HELD_PREFIX}{STATE_NAME}")
+    except OSError:
+        release_held(cache_dir)
+        invalidate_state(cache_dir)
+
+
+def release_held(cache_dir: Path) -> None:
+    """Remove what :func:`hold_state` kept (the new cache is written, or it could not be held)."""
+    for path in cache_dir.glob(f"{HELD_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
                options: CacheOptions = CacheOptions()) -> CacheState:
     """The previous run's state if it matches ``root`` and ``options``, covers ``sizes`` and
-    its arrays. A root recorded as written (``/tmp/repo/../d2``, before
-    :func:`data_prep.layout.data_root` took ``..`` out) matches the same folder written clean."""
+    its arrays; without a state, the finished cache a killed run was replacing, when it held
+    one (:func:`hold_state`). The root matches when its real path (``os.path.realpath``, now)
+    is the one :func:`save_state` recorded (``root_realpath``): the same folder reached through
+    a symlink is the same root, and a symlink re-pointed to other data since is not. A state
+    without ``root_realpath`` (older) matches the same string, or a root recorded as written
+    (``/tmp/repo/../d2``, before :func:`data_prep.layout.data_root` took ``..`` out) the same
+    folder written clean."""
     path = cache_dir / STATE_NAME
+    prefix = ""
+    if not path.exists() and (cache_dir / f"{HELD_PREFIX}{STATE_NAME}").is_file():
+        path, prefix = cache_dir / f"{HELD_PREFIX}{STATE_NAME}", HELD_PREFIX
     if not path.exists():
         return CacheState()
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
         if state.get("version") != STATE_VERSION:
             return CacheState(reason="cache state of another version, rebuilding")
-        # an ingest before roots were recorded with '..' taken out (repo/../d2) keeps its cache
-        if state["root"] != str(root) and drac_io.readable_absolute(state["root"]) != root:
+        if isinstance(state.get("root_realpath"), str):
+            # the real path recorded when it was built, never state["root"] resolved now: a
+            # symlink re-pointed to other data since then is another root (review 3 F2)
+            other_root = state["root_realpath"] != os.path.realpath(root)
+        else:  # an older state: an ingest before roots were recorded with '..' taken out
+            # (repo/../d2) keeps its cache
+            other_root = state["root"] != str(root) and drac_io.readable_absolute(state["root"]) != root
+        if other_root:
             return CacheState(reason=f"cache was built from {state['root']}, rebuilding")
         if changes := options.changes_from(state.get("options")):
             return CacheState(reason=f"cache was built with other decoding options "
@@ -579,7 +649,7 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
         arrays: dict[int, np.ndarray] = {}
         for size in sizes:
             meta = state["arrays"].get(str(size))
-            file = array_path(cache_dir, size)
+            file = cache_dir / f"{prefix}{array_path(cache_dir, size).name}"
             if meta is None:
                 return CacheState(reason=f"no {size}px array in the cache yet, rebuilding")
             if not file.exists() or (_array_stamp(file) != {k: meta[k] for k in ("bytes", "mtime_ns")}
@@ -598,7 +668,7 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
         return CacheState(reason=f"cache state unreadable ({exc}), rebuilding")
     if any(not 0 <= r.cache_index < n_rows for r in files.values()):
         return CacheState(reason="cache state points outside its arrays, rebuilding")
-    return CacheState(files, arrays, n_rows, channels=channels)
+    return CacheState(files, arrays, n_rows, channels=channels, held=bool(prefix))
 
 
 def invalidate_state(cache_dir: Path) -> None:
@@ -633,7 +703,9 @@ def save_state(cache_dir: Path, root: Path, sizes: Sequence[int],
                records: Sequence[FileRecord], options: CacheOptions = CacheOptions(),
                channels: int = 1) -> Path:
     """Write the state LAST, after the arrays and the manifest are in place; each array's
-    ``shape``, ``bytes``, ``mtime_ns`` and ``sha256`` (:func:`_array_digests`)."""
+    ``shape``, ``bytes``, ``mtime_ns`` and ``sha256`` (:func:`_array_digests`), and the root
+    as given (``root``) and its real path now (``root_realpath``: what :func:`load_state`
+    compares)."""
     digests = _array_digests(cache_dir, sizes)
     arrays = {str(size): {"shape": list(array_shape(len(records), size, channels)),
                           **_array_stamp(array_path(cache_dir, size)), "sha256": digests[size]}
@@ -641,6 +713,7 @@ def save_state(cache_dir: Path, root: Path, sizes: Sequence[int],
     state = {
         "version": STATE_VERSION,
         "root": str(root),
+        "root_realpath": os.path.realpath(root),
         "options": options.state(),
         "channels": channels,
         "sizes": list(sizes),
@@ -661,8 +734,11 @@ def array_shape(n: int, size: int, channels: int) -> tuple[int, ...]:
 
 
 def unchanged(records: Sequence[FileRecord], previous: CacheState, channels: int = 1) -> bool:
-    """True when every row is reused in place, so the old arrays are already correct."""
-    return bool(previous.arrays) and previous.channels == channels and \
+    """True when every row is reused in place, so the old arrays are already correct. Never for
+    a state read from the held one (``previous.held``): the arrays under the real names may be
+    those a killed run was writing (a review: a rerun after the changed files were restored
+    kept the killed run's rows, stamped as correct)."""
+    return bool(previous.arrays) and not previous.held and previous.channels == channels and \
         len(records) == previous.n_rows and all(
             r.resized is None and r.spill_row < 0 and r.cache_index == i for i, r in enumerate(records))
 
@@ -679,19 +755,142 @@ def _fit(rows: np.ndarray, channels: int, rgb: bool) -> np.ndarray:
     return rows
 
 
+RESUME_JOURNAL = ".resume.jsonl"
+"""The journal of the rows an ingest keeps for its rerun (:meth:`RowSpill.resume`), in the cache folder."""
+RESUME_VERSION = 2  # 2: a line's sha256 covers its record (:func:`_kept_digest`)
+
+
+def resume_key(root: Path, sizes: Sequence[int], options: CacheOptions) -> dict[str, Any]:
+    """What kept rows depend on besides the file itself (:meth:`RowSpill.resume`): the state's
+    version (:data:`STATE_VERSION`: what a record holds), the data root, the cache sizes in
+    order, and the decoding options (:meth:`CacheOptions.state`: channels, expected side, fundus
+    crop, Graham filter ...), and the package's version (``drac_ssl.__version__``: its decoder
+    may differ). Rows kept under another key are never used. The root is its real path
+    (``os.path.realpath``): the same folder reached through a symlink is the same root."""
+    from drac_ssl import __version__
+
+    return {"resume": RESUME_VERSION, "state": STATE_VERSION, "package": __version__,
+            "root": os.path.realpath(root), "sizes": [int(s) for s in sizes], "options": options.state()}
+
+
+def recorded_root(cache_dir: Path) -> str | None:
+    """The data root an ingest into ``cache_dir``'s ``--out`` recorded in its cache: the
+    state's (:data:`STATE_NAME`), the held one's (:func:`hold_state`) or the kept rows'
+    journal key (:data:`RESUME_JOURNAL`); None when none of them is there, readable and a real
+    record: a state of this version (:data:`STATE_VERSION`) with the keys :func:`save_state`
+    writes, or a journal whose first line has exactly the keys of :func:`resume_key` (any
+    version: a rerun after an upgrade). Any other JSON naming a root is not trusted (review 3
+    F1: a hand-made ``cache/state.json`` of ``{"root": ...}`` let an ingest replace a user's
+    ``manifest.csv``). What tells an ingest killed after its manifest but before its summary
+    (the summary is the usual record of the root) from a folder of other files; the caller
+    checks the folder's other files too (:func:`data_prep.ingest.out_in_use`)."""
+    for name in (STATE_NAME, f"{HELD_PREFIX}{STATE_NAME}", RESUME_JOURNAL):
+        try:
+            with open(Path(cache_dir) / name, "rb") as fh:
+                record = json.loads(fh.read() if name != RESUME_JOURNAL else fh.readline())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("root"), str):
+            continue
+        if name == RESUME_JOURNAL:
+            real = set(record) == _JOURNAL_KEYS and isinstance(record.get("sizes"), list) \
+                and isinstance(record.get("options"), dict)
+        else:
+            real = record.get("version") == STATE_VERSION and _STATE_KEYS <= set(record) and all(
+                isinstance(record.get(k), dict) for k in ("options", "arrays", "files"))
+        if real:
+            return record["root"]
+    return None
+
+
+_STATE_KEYS = frozenset({"version", "root", "options", "channels", "sizes", "n_rows", "arrays", "files"})
+"""The keys every state :func:`save_state` writes has (``root_realpath`` is newer: not required)."""
+_JOURNAL_KEYS = frozenset({"resume", "state", "package", "root", "sizes", "options"})
+"""The keys of a kept rows' journal's first line (:func:`resume_key`)."""
+
+
+def _kept_digest(entry: dict[str, Any]) -> Any:
+    """The SHA-256 a kept row's journal line records (``sha256``), begun with its record's
+    canonical JSON (``entry``: :meth:`FileRecord.state_entry`, keys sorted, no spaces) and then
+    fed the rows of every size in the key's order: a record damaged in the journal (the file's
+    sha256, size or issues) fails the check as damaged rows do (review 3 F3)."""
+    return hashlib.sha256(json.dumps(entry, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+
+
+INGEST_LOCK = ".ingest.lock"
+"""The file an ingest holds an exclusive ``flock`` on while it runs (:meth:`RowSpill.resume`),
+in the cache folder; removed, while still held, with the kept rows."""
+
+
+def bytes_words(n: int) -> str:
+    """``n`` bytes as people read them, and exactly: ``2.9 GB (2,949,120,000 bytes)`` (powers
+    of 1000)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit} ({n:,} bytes)"
+    return f"{n} bytes"
+
+
+def kept_bytes(folder: Path) -> int:
+    """The bytes the rows kept for a rerun take in ``folder`` (the cache folder): its
+    ``.resume-{size}px.rows`` files and journal (0 when there are none)."""
+    total = 0
+    for path in [Path(folder) / RESUME_JOURNAL, *Path(folder).glob(".resume-*px.rows")]:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
+
+
+def discard_words(folder: Path) -> str:
+    """How to discard the kept rows of ``folder``: ``rm FOLDER/.resume*`` (shell-quoted)."""
+    import shlex
+
+    return f"rm {shlex.quote(str(folder))}/.resume*"
+
+
 class RowSpill:
     """New cache rows on disk while the ingest is still checking the other files.
 
-    One raw file per size in ``folder`` (``.spill-{size}px.tmp-PID``: a killed run's files are
-    removed by :func:`remove_stale_temporaries`), each image's rows appended as they come
-    (grey ``size * size`` bytes, RGB three times that), with their offsets kept here. Written
-    with plain file writes and read back with plain reads (no memory map), so the rows never
-    count in the process's memory. A context manager: the files are removed on exit, and so
-    are the folders it had to create (when nothing else was put in them: an ingest that stops
-    on a bad file writes nothing).
+    One raw file per size in ``folder``, each image's rows appended as they come (grey
+    ``size * size`` bytes, RGB three times that), with their offsets kept here. Written with
+    plain file writes and read back with plain reads (no memory map), so the rows never count
+    in the process's memory. A context manager.
+
+    Two modes:
+
+    * temporary (the default): ``.spill-{size}px.tmp-PID`` files, removed on exit (a killed
+      run's are removed by :func:`remove_stale_temporaries`), and so are the folders it had to
+      create when nothing else was put in them.
+    * resumable (after :meth:`resume`, as the ingest uses it): ``.resume-{size}px.rows`` files
+      plus a journal, :data:`RESUME_JOURNAL`, one JSON line per image kept (:meth:`keep`): its
+      file's record (path relative to the root, byte count, ``mtime_ns``, sha256, what decoding
+      found) and where its rows lie, with the SHA-256 of those rows. They stay after an
+      interrupt (Ctrl-C, SIGTERM, ``kill -9``) or a failed run, so the rerun of the same
+      ingest decodes only the other images (:meth:`take`); :meth:`finished` removes them
+      when the cache is written.
+
+    Trust of kept rows (why no fsync): the rows of an image are written and flushed to the
+    operating system first, its journal line after them, and each line is trusted only when
+    (1) the journal's first line, its key (:func:`resume_key`), equals this run's (same data
+    root, sizes, channels and decoding options, package version), (2) the line is whole (a
+    JSON object ending in a newline: a line cut by a kill is skipped), (3) the file on disk
+    still has the byte count, ``mtime_ns``, inode and ``ctime_ns`` recorded (a same-size
+    rewrite within one mtime tick, or a file swapped in with ``mv``, changes the last two), or
+    else its sha256 is the recorded one (the state's own rule, :func:`load_state`), and (4) the rows read back hash to the recorded SHA-256. A row
+    half-written by a kill, or lost with the page cache in a power cut (the order of writes is
+    then not guaranteed), fails (4) and is decoded again: a per-row checksum instead of an
+    fsync per image (an fsync per image would cost more than some decodes).
+
+    One ingest per cache folder: :meth:`resume` first takes an exclusive ``flock`` on
+    :data:`INGEST_LOCK` (POSIX), before it decodes, writes or removes kept files; a second ingest into the
+    same ``--out`` is refused and touches nothing. Only the holder removes kept files, while it
+    still holds the lock (a file system without locks, NFS without lockd: a note, and the run
+    goes on unlocked). Rows kept under another data root, sizes or decoding options are never
+    removed by a run: it is refused, naming the difference and ``rm FOLDER/.resume*`` (a typo in
+    the rerun command would otherwise throw away hours of decoding).
 
     Args:
-        folder: where the files go (created on the first :meth:`put`).
+        folder: where the files go (created on the first write).
     """
 
     def __init__(self, folder: Path) -> None:
@@ -700,19 +899,279 @@ class RowSpill:
         self._files: dict[int, Any] = {}
         self._offsets: dict[int, list[int]] = {}
         self._created: list[Path] = []  # folders made here, outermost first
+        self._key: dict[str, Any] | None = None  # resumable when set
+        self._journal: Any = None
+        self._lines: dict[str, dict[str, Any]] = {}  # rel -> its latest journal line
+        self._done = False
+        self._wanted: set[str] = set()
+        self._doubtful: set[str] = set()  # kept, but their file's size or mtime changed since
+        self._lock: Any = None  # the open INGEST_LOCK this process holds
+        self._owner = False  # this process may remove the kept files (holds the lock, or none can be had)
+        self.lock_note = ""  # why no lock could be taken (a file system without flock), for a note
+
+    @property
+    def resumable(self) -> bool:
+        return self._key is not None
 
     def path(self, size: int) -> Path:
+        if self._key is not None:
+            return self.folder / f".resume-{size}px.rows"
         return self.folder / f".spill-{size}px.tmp-{os.getpid()}"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.folder / RESUME_JOURNAL
+
+    def _make_folder(self) -> None:
+        if not self.folder.is_dir():
+            missing = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._created = missing[::-1]
 
     def _file(self, size: int) -> Any:
         if size not in self._files:
-            if not self.folder.is_dir():
-                missing = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
-                self.folder.mkdir(parents=True, exist_ok=True)
-                self._created = missing[::-1]
-            self._files[size] = open(self.path(size), "w+b")  # noqa: SIM115 - closed in close()
+            self._make_folder()
+            path = self.path(size)
+            # a kept rows file is appended to (its kept rows stay where the journal says)
+            mode = "r+b" if self._key is not None and path.is_file() else "w+b"
+            self._files[size] = open(path, mode)  # noqa: SIM115 - closed in close()
             self._offsets[size] = []
         return self._files[size]
+
+    def _remove_kept(self) -> None:
+        for path in [self.journal_path, *self.folder.glob(".resume-*px.rows")]:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+
+    def _take_lock(self) -> None:
+        """Hold :data:`INGEST_LOCK` (exclusive ``flock``, not waiting), or refuse (IngestError)
+        when another process holds it. The file locked must still be the one named: an ingest
+        that ends removes it while holding it (and the cache folder it made, when empty), so a
+        lock taken on the removed file is let go and taken again, the folder made again. Other errors than "held" (ENOLCK, EOPNOTSUPP ... of a network file
+        system): :attr:`lock_note`, and the run goes on unlocked."""
+        from data_prep.validate import IngestError
+
+        self._make_folder()
+        path = self.folder / INGEST_LOCK
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): one ingest per --out is the user's to keep
+            self._owner = True
+            return
+        for _ in range(100):
+            # an ingest that ended meanwhile removes the lock file and, when it made the cache
+            # folder and nothing else is in it, the folder: made again here, not a full disk
+            self._make_folder()
+            try:
+                fh = open(path, "ab")  # noqa: SIM115 - closed in close()
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                fh.close()
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise IngestError(f"{path}: another ingest is writing into this --out now (it "
+                                      "holds this lock) -> wait for it to end, or give --out another "
+                                      "folder") from None
+                self.lock_note = (f"no lock could be taken ({exc.strerror or exc}; a file system "
+                                  "without flock, such as NFS without its lock service): a second "
+                                  "ingest into this --out at the same time is not refused, run one "
+                                  "at a time")
+                self._owner = True
+                return
+            try:
+                locked, named = os.fstat(fh.fileno()), os.stat(path)
+                same = (locked.st_ino, locked.st_dev) == (named.st_ino, named.st_dev)
+            except OSError:
+                same = False
+            if same:
+                self._lock, self._owner = fh, True
+                return
+            fh.close()  # removed by an ingest that ended meanwhile: lock the new one
+        raise IngestError(f"{path}: another ingest keeps replacing this lock -> wait for it to end, "
+                          "or give --out another folder")
+
+    def _refuse_other_key(self, header: dict[str, Any], now: dict[str, Any], n_lines: int) -> None:
+        """Raise IngestError: ``n_lines`` images are kept under ``header``, a key of another
+        data root, sizes or decoding options than ``now``, this run's; nothing is removed."""
+        from data_prep.validate import IngestError
+
+        what = []
+        if header.get("root") != now["root"]:
+            what.append(f"data root {header.get('root')} (now {now['root']})")
+        if header.get("sizes") != now["sizes"]:
+            was = ",".join(map(str, header.get("sizes") or []))
+            what.append(f"--cache-sizes {was} (now {','.join(map(str, now['sizes']))})")
+        if header.get("options") != now["options"]:
+            changes = CacheOptions(**now["options"]).changes_from(header.get("options"))
+            what.append("decoding options: " + ("; ".join(f"{c.replace(' -> ', ' (now ')})" for c in changes)
+                                               or "other ones"))
+        if not what:
+            what.append("other settings")
+        raise IngestError(
+            f"{self.journal_path}: {n_lines:,} images decoded by a stopped ingest (interrupted, or stopped by a bad file) are kept in "
+            f"{self.folder} ({bytes_words(kept_bytes(self.folder))}) for a rerun with its "
+            f"{'; '.join(what)} -> rerun with those options to use them (only the other images are "
+            f"decoded), or, to start over with these, discard them first: "
+            f"{discard_words(self.folder)}")
+
+    def resume(self, key: dict[str, Any]) -> str:
+        """Make this spill resumable under ``key`` (:func:`resume_key`) and read the rows an
+        interrupted or failed run with the same key kept (:meth:`take` hands them out). Call it
+        before the first :meth:`put`. The lock comes first (:meth:`_take_lock`): nothing is read
+        or removed without it. Returns why kept rows were not used ('' when they were, or when
+        there were none): an unreadable journal, or another package or format version (they are
+        removed: no run of this version can use them).
+
+        Raises:
+            IngestError: another live process holds the lock (a second ingest into the same
+                ``--out``: nothing is touched); or rows are kept under another data root, cache
+                sizes or decoding options (a typo in the rerun command must not throw away
+                hours of decoding: the message names the difference and ``rm FOLDER/.resume*``).
+        """
+        if self._key is not None or self.rgb:
+            raise ValueError("RowSpill.resume: call it once, before any row is put")
+        self._take_lock()
+        key = json.loads(json.dumps(key))  # as it reads back from the journal
+        reason = ""
+        lines: list[bytes] = []
+        if not self.journal_path.is_file():
+            self._key = key
+            self._remove_kept()  # rows without their journal: nothing says what they are
+        else:
+            try:
+                lines = self.journal_path.read_bytes().split(b"\n")
+                header = json.loads(lines[0])
+            except (OSError, ValueError, IndexError) as exc:
+                header, reason = None, f"the kept rows' journal is unreadable ({exc})"
+            self._key = key
+            for raw in lines[1:-1]:  # the last piece follows the last newline: whole lines only
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    line = json.loads(raw)
+                    if isinstance(line.get("rel"), str) and isinstance(line.get("at"), dict):
+                        self._lines[line["rel"]] = line
+            if header != key:
+                was = header if isinstance(header, dict) else {}
+                same_version = all(was.get(k) == key.get(k) for k in ("resume", "state", "package"))
+                if not reason and same_version and self._lines:
+                    self._key, n_kept = None, len(self._lines)  # nothing of theirs is removed on the way out
+                    self._lines = {}
+                    self._refuse_other_key(was, key, n_kept)
+                self._lines = {}
+                if not reason and not same_version:
+                    reason = "kept by another version of drac_ssl"
+                self._remove_kept()
+                lines = []
+        self._make_folder()
+        new = not self.journal_path.is_file()
+        self._journal = open(self.journal_path, "ab")  # noqa: SIM115 - closed in close()
+        if new:
+            self._journal.write(json.dumps(self._key).encode() + b"\n")
+            self._journal.flush()
+        if len(lines) > 1 and lines[-1]:  # a line cut by a kill: ended, so the next one is whole
+            self._journal.write(b"\n")
+            self._journal.flush()
+        return reason
+
+    def kept(self, rels: Sequence[str] | None = None) -> int:
+        """How many images (of ``rels``, default all) have rows in the journal: what a rerun
+        of the same ingest does not decode again (unless its file changed; one whose file was
+        seen changed, and not yet proven the same by its sha256, is not counted)."""
+        chosen = self._lines.keys() if rels is None else rels
+        return sum(1 for rel in chosen if rel in self._lines and rel not in self._doubtful)
+
+    def want(self, rels: Sequence[str]) -> None:
+        """The images this ingest must decode (not reused from a finished cache): from now on
+        :data:`DECODED` counts how many of them are kept (``wanted``, ``kept``, ``folder``), for
+        the interrupt message."""
+        self._wanted = set(rels)
+        DECODED.wanted, DECODED.kept = len(self._wanted), self.kept(list(self._wanted))
+        DECODED.folder = str(self.folder)
+
+    def kept_sha256(self, rel: str) -> str:
+        """The sha256 of ``rel``'s file as kept, once its kept rows are read back and hash to
+        the recorded SHA-256 ('' when none is kept, or its rows are damaged: the line is then
+        dropped and the file decoded again). What a worker compares the file's hash with
+        (:attr:`FileTask.known_sha256`): a file whose hash matches is not decoded, so its rows
+        must be there to take (:meth:`take`)."""
+        line = self._lines.get(rel)
+        if line is None:
+            return ""
+        try:
+            self._read_rows(line)
+            return str(line["record"]["sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self._drop(rel)
+            return ""
+
+    def _read_rows(self, line: dict[str, Any]) -> tuple[bool, list[int]]:
+        """Read back a journal line's rows (every size of the key) and check them against its
+        SHA-256 (:func:`_kept_digest`: its record, then its rows); returns whether they are RGB
+        and the sizes. Raises ValueError (short, or they
+        differ), OSError, KeyError or TypeError (a malformed line)."""
+        rgb = bool(line["rgb"])
+        sizes = [int(s) for s in self._key["sizes"]]
+        digest = _kept_digest(line["record"])
+        for s in sizes:
+            n = s * s * (3 if rgb else 1)
+            fh = self._file(s)
+            fh.seek(int(line["at"][str(s)]))
+            data = fh.read(n)
+            if len(data) != n:
+                raise ValueError("short")
+            digest.update(data)
+        if digest.hexdigest() != line["sha256"]:
+            raise ValueError("rows differ")
+        return rgb, sizes
+
+    def _drop(self, rel: str) -> None:
+        """Forget ``rel``'s kept rows (not trusted: decoded again, and counted as not kept)."""
+        self._lines.pop(rel, None)
+        if rel in self._doubtful:
+            self._doubtful.discard(rel)  # already not counted
+        else:
+            DECODED.kept -= rel in self._wanted
+
+    def take(self, rel: str, size: int, mtime_ns: int | None, sha256: str = "",
+             identity: tuple[int, int] | None = None) -> FileRecord | None:
+        """The record of ``rel`` with its kept rows added to this spill (``spill_row``), when its
+        file is provably the one decoded: the recorded byte count ``size``, ``mtime_ns`` and
+        ``identity`` (``(st_ino, st_ctime_ns)``; a line without one never matches), or
+        (``mtime_ns`` None) the recorded ``sha256``; and its rows read back hash to the recorded
+        SHA-256. None otherwise (the line is dropped: the file is decoded again)."""
+        line = self._lines.get(rel)
+        if line is None:
+            return None
+        try:
+            entry = dict(line["record"])
+            if mtime_ns is not None:
+                recorded = line.get("identity")
+                if (int(entry["size"]), int(entry["mtime_ns"])) != (size, mtime_ns) or identity is None \
+                        or not isinstance(recorded, list) or tuple(recorded) != tuple(identity):
+                    # its file changed since: not counted as kept, unless its sha256 proves it
+                    # the same (the call with ``sha256``, once the file is read)
+                    if rel not in self._doubtful:
+                        self._doubtful.add(rel)
+                        DECODED.kept -= rel in self._wanted
+                    return None
+            elif not sha256 or entry.get("sha256") != sha256:
+                raise ValueError("another file")
+            rgb, sizes = self._read_rows(line)
+            entry.pop("cache_index", None)
+            record = FileRecord(rel, **{**entry, "issues": [tuple(i) for i in entry["issues"]]})
+        except (OSError, ValueError, KeyError, TypeError):
+            self._drop(rel)
+            return None
+        index = len(self.rgb)
+        for s in sizes:
+            self._offsets[s].append(int(line["at"][str(s)]))
+        self.rgb.append(rgb)
+        record.spill_row = index
+        if rel in self._doubtful:  # proven the same by its sha256: kept after all
+            self._doubtful.discard(rel)
+            DECODED.kept += rel in self._wanted
+        return record
 
     def put(self, rows: dict[int, np.ndarray]) -> int:
         """Store one image's rows (``{size: (size, size)`` grey or ``(size, size, 3)`` RGB
@@ -727,6 +1186,31 @@ class RowSpill:
         self.rgb.append(rgb)
         return index
 
+    def keep(self, record: FileRecord) -> int:
+        """:meth:`put` ``record.resized`` and, when resumable and its rows are those of every
+        size of the key, write its journal line after the rows (flushed in that order); returns
+        its spill row."""
+        rows = record.resized
+        assert rows is not None
+        index = self.put(rows)
+        if self._journal is None or [int(s) for s in rows] != self._key["sizes"]:
+            return index
+        entry = record.state_entry(-1)
+        digest = _kept_digest(entry)
+        for size, row in rows.items():
+            digest.update(memoryview(np.ascontiguousarray(row, dtype=np.uint8)))
+            self._files[size].flush()
+        line = {"rel": record.rel, "record": entry, "rgb": self.rgb[index],
+                "at": {str(s): self._offsets[s][index] for s in rows}, "sha256": digest.hexdigest(),
+                "identity": list(record.identity) if record.identity is not None else None}
+        self._journal.write(json.dumps(line).encode() + b"\n")
+        self._journal.flush()
+        DECODED.kept += record.rel in self._wanted and (record.rel not in self._lines
+                                                        or record.rel in self._doubtful)
+        self._doubtful.discard(record.rel)
+        self._lines[record.rel] = line
+        return index
+
     def get(self, index: int, size: int) -> np.ndarray:
         """The rows of spill row ``index`` at ``size``, as they were put."""
         rgb = self.rgb[index]
@@ -738,21 +1222,44 @@ class RowSpill:
             raise OSError(f"{self.path(size)}: spill row {index} is short ({len(data)} of {n} bytes)")
         return np.frombuffer(data, np.uint8).reshape((size, size, 3) if rgb else (size, size))
 
+    def finished(self) -> None:
+        """The cache is written: the kept rows are not needed any more (removed on exit)."""
+        self._done = True
+
     def close(self) -> None:
-        """Close and remove every spill file (each one even when another fails), then the
-        folders made for them that are empty."""
+        """Close the files. Temporary: remove every spill file (each one even when another
+        fails), then the folders made for them that are empty. Resumable, when this process
+        holds the lock (or none could be had) and is :meth:`finished` or holds no kept row: the
+        same, and the journal and the lock file too, removed while the lock is still held;
+        resumable otherwise (kept rows, or the lock of another ingest): the files stay."""
+        temporary = self._key is None
+        remove = temporary or (self._owner and (self._done or not self._lines))
+        if self._journal is not None:
+            with contextlib.suppress(OSError):
+                self._journal.close()
+            self._journal = None
         for size, fh in self._files.items():
             try:
                 with contextlib.suppress(OSError):  # a failed flush (full disk): the file goes anyway
                     fh.close()
             finally:
-                with contextlib.suppress(OSError):
-                    self.path(size).unlink(missing_ok=True)
+                if remove:
+                    with contextlib.suppress(OSError):
+                        self.path(size).unlink(missing_ok=True)
+        if remove and not temporary:
+            self._remove_kept()
+            with contextlib.suppress(OSError):  # nothing kept: the lock file goes too, still held
+                (self.folder / INGEST_LOCK).unlink(missing_ok=True)
+        if self._lock is not None:
+            with contextlib.suppress(OSError):
+                self._lock.close()  # its lock goes with it
+            self._lock = None
         self._files.clear()
         self._offsets.clear()
-        for folder in reversed(self._created):  # innermost first; kept when anything else is in it
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        if remove:
+            for folder in reversed(self._created):  # innermost first; kept when anything else is in it
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         self._created = []
 
     def __enter__(self) -> RowSpill:
@@ -773,6 +1280,11 @@ def _row_of(record: FileRecord, size: int, previous: CacheState, spill: RowSpill
         if spill is None:
             raise ValueError(f"{record.rel}: its rows are in a spill that was not given")
         return spill.get(record.spill_row, size)
+    if record.cache_index < 0 or size not in previous.arrays:
+        # a bug, not a row: index -1 would silently be the previous arrays' last image
+        raise RuntimeError(f"{record.rel}: no rows at {size} px (neither decoded, kept nor in the "
+                           "finished cache) -> please report this; rerun with the cache folder "
+                           "removed to decode every image")
     return np.asarray(previous.arrays[size][record.cache_index])
 
 

@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import csv
 import dataclasses
+import fnmatch
 import io
 import json
 import math
@@ -1003,8 +1004,11 @@ def _grade_words(entry: ImageEntry, table: LabelTable | None) -> str:
 
 def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
                   plan: Plan, workers: int, npz: Path | None, spill: cache.RowSpill | None = None) -> None:
-    """Fill ``entry.record``: reuse files whose size and mtime are unchanged, process the rest
-    (their new rows go to ``spill`` when given)."""
+    """Fill ``entry.record``: reuse files whose size and mtime are unchanged (or, when they
+    changed, whose sha256 is the same), from the finished cache (``previous``) or else from the
+    rows a resumable ``spill`` kept from an interrupted or failed run
+    (:meth:`data_prep.cache.RowSpill.take`, the same rule); process the rest (their new rows go
+    to ``spill`` when given)."""
     if npz is not None:  # array rows: cheap, always recomputed in this process
         with np.load(npz, allow_pickle=False) as archive:
             for split in MEDMNIST_SPLITS:
@@ -1016,26 +1020,56 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
                     for entry, record in zip(chosen, records, strict=True):
                         entry.record = record
         entries = [e for e in entries if e.split == UNLABELLED]  # data.unlabelled: files
+    resumable = spill is not None and spill.resumable
     pending: list[tuple[ImageEntry, cache.FileTask]] = []
+    stats = []
     for entry in entries:
-        old = previous.files.get(entry.rel)
         try:
-            stat = entry.path.stat()
+            stats.append(entry.path.stat())
         except OSError:
-            stat = None  # the worker reports why it cannot be read
-        if old is not None and stat is not None and \
-                (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-            entry.record = old
-        else:
-            known = old.sha256 if old is not None else ""
-            pending.append((entry, cache.FileTask(str(entry.path), entry.rel, tuple(plan.sizes),
-                                                  known, plan.options)))
-    results = cache.process_files([task for _, task in pending], workers, spill)
-    for (entry, _), record in zip(pending, results, strict=True):
+            stats.append(None)  # the worker reports why it cannot be read
+    if resumable:  # the images not in the finished cache: what the interrupt line counts
+        spill.want([e.rel for e, st in zip(entries, stats, strict=True)
+                    if not _reused(previous.files.get(e.rel), st)])
+    for entry, stat in zip(entries, stats, strict=True):
         old = previous.files.get(entry.rel)
-        if not record.decoded and record.sha256 and old is not None and record.sha256 == old.sha256:
+        if _reused(old, stat):
+            entry.record = old
+            continue
+        kept = (spill.take(entry.rel, stat.st_size, stat.st_mtime_ns, identity=(stat.st_ino, stat.st_ctime_ns))
+                if resumable and stat else None)
+        if kept is not None:
+            entry.record = kept
+            continue
+        # the kept rows are newer than the finished cache: their sha256 is the one to compare
+        # first, once their rows are read back whole (kept_sha256)
+        known = (spill.kept_sha256(entry.rel) if resumable else "") or (old.sha256 if old is not None else "")
+        pending.append((entry, cache.FileTask(str(entry.path), entry.rel, tuple(plan.sizes),
+                                              known, plan.options)))
+    results = cache.process_files([task for _, task in pending], workers, spill)
+    again: list[tuple[ImageEntry, cache.FileTask]] = []
+    for (entry, task), record in zip(pending, results, strict=True):
+        old = previous.files.get(entry.rel)
+        if not record.decoded and record.sha256 and resumable and \
+                (kept := spill.take(entry.rel, record.size, None, record.sha256)) is not None:
+            record = dataclasses.replace(kept, size=record.size, mtime_ns=record.mtime_ns)
+        elif not record.decoded and record.sha256 and old is not None and record.sha256 == old.sha256:
             record = dataclasses.replace(old, size=record.size, mtime_ns=record.mtime_ns)
+        elif not record.decoded and record.sha256:
+            # its hash was the one known, but neither the kept rows (damaged since they were
+            # checked, or dropped) nor the finished cache give its rows: decode it after all
+            again.append((entry, dataclasses.replace(task, known_sha256="")))
         entry.record = record
+    if again:
+        for (entry, _), record in zip(again, cache.process_files([t for _, t in again], workers, spill),
+                                      strict=True):
+            entry.record = record
+
+
+def _reused(old: cache.FileRecord | None, stat: os.stat_result | None) -> bool:
+    """Whether a file's record ``old`` of the finished cache is reused without reading the file:
+    its byte count and mtime are the recorded ones."""
+    return old is not None and stat is not None and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
 
 
 def _redecode_lost_colour(entries: Sequence[ImageEntry], previous: cache.CacheState, channels: int,
@@ -2195,7 +2229,10 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     With ``verbose``, warnings, notes and the summary table are printed to stdout. The new
     cache rows wait in a spill file in ``out_dir/cache`` until every file has been checked
     (:class:`data_prep.cache.RowSpill`; removed at the end), so memory does not grow with
-    the number of images.
+    the number of images. The spill is resumable: when the run does not finish (an error, Ctrl-C,
+    SIGTERM, a kill) it stays, and the next run with the same root, sizes and decoding options
+    into ``out_dir`` reuses the rows of the files unchanged since instead of decoding them
+    (:meth:`data_prep.cache.RowSpill.resume`); :data:`data_prep.cache.DECODED` counts them.
 
     The messages' advice names this module's command-line flags (``--fundus-crop``), as
     ``python -m data_prep ingest`` takes them; ``wording`` rewrites every printed line, the
@@ -2222,6 +2259,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         _check_output(out)
     except IngestError as exc:
         raise IngestError(said(str(exc))) from None
+    cache.DECODED.wanted, cache.DECODED.kept = -1, 0  # set by _load_records once known
     try:
         with cache.RowSpill(out / CACHE_DIR) as spill:
             return _run(cfg, out, verbose, spill, said)
@@ -2233,16 +2271,25 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
             raise IngestError(f"{where}: cannot be read ({exc.strerror or exc}) -> check that it "
                               "exists and that you may read it") from None
         raise IngestError(f"{where}: cannot write the ingest output ({exc.strerror or exc}) -> "
-                          "check free disk space and the permissions of --out") from None
+                          f"check free disk space and the permissions of --out{_kept_note(out / CACHE_DIR)}"
+                          ) from None
 
 
-def bytes_words(n: int) -> str:
-    """``n`` bytes as people read them, and exactly: ``2.9 GB (2,949,120,000 bytes)`` (powers
-    of 1000)."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit} ({n:,} bytes)"
-    return f"{n} bytes"
+def _kept_size_words(folder: Path) -> str:
+    """``12.3 MB (12,345,678 bytes) on disk``: what the rows kept for a rerun take in ``folder``."""
+    return f"{bytes_words(cache.kept_bytes(folder))} on disk"
+
+
+def _kept_note(folder: Path) -> str:
+    """For an error that stops the ingest: how much the rows kept for its rerun take in ``folder``
+    (the cache folder) and how to discard them to free that space ('' when none are kept)."""
+    if not cache.kept_bytes(folder):
+        return ""
+    return (f"; the images decoded so far are kept in {folder} for the rerun, "
+            f"{_kept_size_words(folder)}: to free that space instead, {cache.discard_words(folder)}")
+
+
+bytes_words = cache.bytes_words  # where the ingest's messages have always found it
 
 
 def disk_needed(n_images: int, n_decode: int, sizes: Sequence[int], channels: int,
@@ -2290,8 +2337,9 @@ def _arrays_kept(entries: Sequence[ImageEntry], decode: Sequence[bool],
     """Whether :func:`_write` will keep the previous arrays as they are
     (:func:`data_prep.cache.unchanged`, foreseen before decoding): nothing to decode, every
     size's array in the previous cache (``previous.arrays``: all or none), its rows the
-    entries' in this order, and the channels this ingest makes its channels."""
-    if any(decode) or not previous.arrays or previous.n_rows != len(entries) \
+    entries' in this order, the channels this ingest makes its channels, and not read from the
+    state a killed run held aside (``previous.held``: its arrays are written again)."""
+    if any(decode) or not previous.arrays or previous.held or previous.n_rows != len(entries) \
             or channels != previous.channels:
         return False
     return all(previous.files[e.rel].cache_index == i for i, e in enumerate(entries))
@@ -2299,7 +2347,8 @@ def _arrays_kept(entries: Sequence[ImageEntry], decode: Sequence[bool],
 
 def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheState,
                 sizes: Sequence[int], plan: Plan, verbose: bool,
-                said: Callable[[str], str] = lambda text: text) -> tuple[int, list[Problem]]:
+                said: Callable[[str], str] = lambda text: text,
+                spill: cache.RowSpill | None = None) -> tuple[int, list[Problem]]:
     """Refuse (IngestError) before any decoding when the disk of ``out`` (its nearest
     existing folder, :func:`shutil.disk_usage`) has less free space than :func:`disk_needed`
     says for what will be written: the spill of the files to decode (those not reused from
@@ -2315,7 +2364,9 @@ def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheS
     import shutil
 
     decode = [_to_decode(entry, previous) for entry in entries]
-    n_decode = sum(decode)
+    # an image whose rows an interrupted run kept is not decoded again (its spill is on the disk)
+    n_decode = sum(d and not (spill is not None and spill.kept([e.rel]))
+                   for d, e in zip(decode, entries, strict=True))
     known = _known_channels(entries, decode, previous, plan)
     arrays = not _arrays_kept(entries, decode, previous, known)
     per_grey, needed_grey = disk_needed(len(entries), n_decode, sizes, 1, arrays)
@@ -2463,7 +2514,12 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     previous = cache.load_state(cache_dir, root, sizes, plan.options)
     if previous.reason:
         problems.append(note(cache_dir, previous.reason, "nothing to do"))
-    problems += _check_disk(out, entries, previous, sizes, plan, verbose, said)[1]
+    if why := spill.resume(cache.resume_key(root, sizes, plan.options)):
+        problems.append(note(spill.journal_path, f"decoded rows kept by a stopped ingest not used "
+                                                 f"({why}): decoded again", "nothing to do"))
+    if spill.lock_note:
+        problems.append(note(cache_dir / cache.INGEST_LOCK, spill.lock_note, "nothing to do"))
+    problems += _check_disk(out, entries, previous, sizes, plan, verbose, said, spill)[1]
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
     # a deep file's conversion to 8-bit is said of the whole set below (_bit_depths), not per file
     record_problems = [leave_out_way(p, cfg.missing) if entry.label is not None and layout.npz is None else p
@@ -2525,10 +2581,17 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         listing, full_list = _listing(problems, out, root, said)
-        written = "nothing was written but the full list, named below" if full_list else "nothing was written"
-        n_decoded = sum(1 for e in entries if e.record is not None and e.record.decoded)
-        redo = (f"; {n_decoded:,} of {len(entries):,} images were decoded, and the rerun decodes "
-                f"them again (nothing decoded is kept)" if n_decoded else "")
+        n_kept = spill.kept([e.rel for e in entries]) if spill.resumable else 0
+        nothing = "no manifest or cache array was written" if n_kept else "nothing was written"
+        written = f"{nothing} but the full list, named below" if full_list else nothing
+        wanted = max(cache.DECODED.wanted, n_kept)
+        reused = len(entries) - wanted  # from the finished cache of an earlier ingest
+        redo = (f"; {n_kept:,} of {len(entries):,} images are decoded and kept in {cache_dir}, "
+                f"{_kept_size_words(cache_dir)} (the rerun of the same command, once the files are "
+                f"fixed, decodes only the other {wanted - n_kept:,}"
+                + (f" and reuses {reused:,} from the finished cache" if reused > 0 else "")
+                + f"; to discard them instead: {cache.discard_words(cache_dir)})"
+                if n_kept else "")
         raise IngestError(f"ingest of {root} stopped: {len(errors)} problem(s) must be fixed first "
                           f"({written}{redo})\n{listing}", problems)
 
@@ -2575,10 +2638,12 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                    encoding))
         cache.save_state(cache_dir, root, sizes, [e.record for e in entries], plan.options,
                          channels)
+        spill.finished()  # the kept rows are in the arrays now: removed on the way out
+        cache.release_held(cache_dir)  # and so are the held old cache's
     except OSError as exc:
         raise IngestError(f"{exc.filename or out}: cannot write the ingest output "
                           f"({exc.strerror or exc}) -> check free disk space and the "
-                          "permissions of --out") from None
+                          f"permissions of --out{_kept_note(cache_dir)}") from None
     if verbose:
         if problems:
             print(said(format_problems(problems)))
@@ -2641,8 +2706,9 @@ def _listing(problems: Sequence[Problem], out: Path, root: Path,
 def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageEntry],
            previous: cache.CacheState, channels: int,
            spill: cache.RowSpill | None = None, fold_groups: bool = False) -> dict[int, Path]:
-    """Arrays, then the manifest. The state and the manifest are removed first, so that a
-    run killed in between leaves nothing that a later run or stage would trust; arrays of
+    """Arrays, then the manifest. The state and the manifest are removed first (the state held
+    aside, :func:`data_prep.cache.hold_state`, for the rerun of a killed run to reuse the old
+    rows), so that a run killed in between leaves nothing that a later run or stage would trust; arrays of
     sizes not in ``sizes`` (an earlier ingest's) are removed before the manifest is written
     (their rows follow that ingest's manifest, not this one's). ``fold_groups``: the manifest
     gets :data:`FOLD_GROUP_COLUMN` (``data.near_duplicate_mse`` > 0)."""
@@ -2650,13 +2716,13 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
     records = [e.record for e in entries]
     paths = {size: cache.array_path(cache_dir, size) for size in sizes}
     if not cache.unchanged(records, previous, channels):
-        cache.invalidate_state(cache_dir)
+        cache.hold_state(cache_dir)  # the state goes; the old rows stay readable for a killed run's rerun
         (out / MANIFEST_NAME).unlink(missing_ok=True)
         (out / SUMMARY_NAME).unlink(missing_ok=True)
         for size, path in paths.items():
             cache.write_assembled(path, records, size, previous, channels, spill)
     previous.arrays.clear()  # release the memory maps of the old arrays
-    for stale in cache_dir.glob("*px.npy"):  # sizes no longer asked for: rows of another manifest
+    for stale in cache_dir.glob("[0-9]*px.npy"):  # sizes no longer asked for: rows of another manifest
         if stale not in paths.values():
             stale.unlink(missing_ok=True)
     atomic_write_text(out / MANIFEST_NAME, _manifest_text(entries, fold_groups))
@@ -2938,17 +3004,20 @@ def out_among_inputs(cfg: DataConfig, out: Path) -> str:
     return ""
 
 
-INGEST_LEFTOVERS = (PROBLEMS_NAME, "cache")
-"""What a failed or interrupted ingest leaves in its ``--out``: the full list of problems, and
-the cache folder it was filling (a rerun of the command, after the data is fixed, writes there)."""
+INGEST_LEFTOVERS = (PROBLEMS_NAME, "cache", f".{MANIFEST_NAME}.tmp-*", f".{SUMMARY_NAME}.tmp-*", ".spill-*")
+"""What a failed, interrupted or killed ingest leaves in its ``--out`` (``fnmatch`` patterns):
+the full list of problems, the cache folder it was filling, with the rows kept for the rerun
+(a rerun of the command, after the data is fixed, writes there), and the temporaries of a kill
+(``.manifest.csv.tmp-PID``; a spill in ``--out`` itself from older versions)."""
 
 
 def out_in_use(cfg: DataConfig, out: Path) -> str:
     """Why ``python -m data_prep ingest`` must not write into the existing folder ``out`` (its
     ``--out``), with the fix; '' when it may: a folder not there or empty, the leftovers of a
     failed ingest (:data:`INGEST_LEFTOVERS`), or an earlier ingest of the same ``--root`` (its
-    ``ingest_summary.json``'s ``root``: the rerun :func:`drac_ssl.manifest.redo_ingest_fix`
-    advises). Refused (a CLI review, data lost: ``--out EXISTING`` replaced a manifest.csv in
+    ``ingest_summary.json``'s ``root``, or, for one killed after its manifest but before its
+    summary, the root its cache records: :func:`data_prep.cache.recorded_root`; the rerun
+    :func:`drac_ssl.manifest.redo_ingest_fix` advises). Refused (a CLI review, data lost: ``--out EXISTING`` replaced a manifest.csv in
     an unrelated folder; into ``RUN/data`` of a trained run, the resumed training skipped the
     ingest as "already done" and report.md counted the new 13 images for a model trained on
     60): ``RUN/data`` of a run folder whose ``stages.json`` records any stage as done, its
@@ -2982,9 +3051,12 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
 
     def earlier(found: Path) -> str | None:
         summary = read_json_dict(found / SUMMARY_NAME)
-        if summary is None or not isinstance(summary.get("root"), str):
+        recorded = summary.get("root") if summary is not None else None
+        if not recorded and _killed_before_summary(found):
+            recorded = cache.recorded_root(found / CACHE_DIR)  # killed between its manifest and summary
+        if not isinstance(recorded, str):
             return None  # no ingest's: its files are listed
-        was = Path(summary["root"])
+        was = Path(recorded)
         # A MedMNIST folder records the .npz file it found as its root (layout's discovery).
         if root is not None and (same_path(was, root) or (was.suffix.lower() == ".npz" and same_path(was.parent, root))):
             return ""  # the same data's ingest: written again, as redo_ingest_fix advises
@@ -2992,6 +3064,31 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
 
     return folder_in_use_problem(out, "--out", example, "manifest.csv, ingest_summary.json and cache/",
                                  earlier, INGEST_LEFTOVERS) or ""
+
+
+def _killed_before_summary(folder: Path) -> bool:
+    """Whether ``folder`` (an ``--out`` without a summary) holds only what an ingest writes
+    before its summary: its leftovers (:data:`INGEST_LEFTOVERS`), the files a desktop adds
+    (:data:`drac_ssl.out_paths.DESKTOP_FILES`) and ``manifest.csv``, which begins with the
+    ingest's header (:data:`MANIFEST_COLUMNS`, then optionally :data:`FOLD_GROUP_COLUMN`).
+    Only then is the root its cache records trusted (:func:`data_prep.cache.recorded_root`):
+    a user's own manifest.csv or notes beside a cache folder are listed, not replaced
+    (review 3 F1)."""
+    from drac_ssl.out_paths import DESKTOP_FILES
+
+    try:
+        names = [p.name for p in folder.iterdir() if p.name not in DESKTOP_FILES]
+        if any(name != MANIFEST_NAME and not any(fnmatch.fnmatchcase(name, pattern)
+                                                 for pattern in INGEST_LEFTOVERS) for name in names):
+            return False
+        if MANIFEST_NAME not in names:
+            return True  # killed before its manifest too: the cache's record alone
+        header = ",".join(MANIFEST_COLUMNS)
+        with open(folder / MANIFEST_NAME, "rb") as fh:
+            first = fh.readline(4096).rstrip(b"\r\n").decode("utf-8", "replace")
+    except OSError:
+        return False
+    return first in (header, f"{header},{FOLD_GROUP_COLUMN}")
 
 
 def _suggested_out(cfg: DataConfig) -> str:
@@ -3044,22 +3141,39 @@ def cli(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)
-        print(interrupted_words(), file=sys.stderr)
+        argv = getattr(args, "argv", None)
+        command = f"{args.prog} {shlex.join(argv)}" if argv and getattr(args, "prog", None) else ""
+        print(interrupted_words(command=command, folder=out / CACHE_DIR), file=sys.stderr)
         return 130
     return 0
 
 
-def interrupted_words(count: cache.DecodeCount | None = None) -> str:
-    """The line an interrupted (Ctrl-C, SIGTERM) ingest ends with: how many of how many files
-    were decoded (``count``, default :data:`data_prep.cache.DECODED`) and that the rerun decodes
-    them again, since the decoded rows wait in a spill that is removed (docs/data.md)."""
+def interrupted_words(count: cache.DecodeCount | None = None, command: str = "",
+                      folder: Path | None = None) -> str:
+    """The line an interrupted (Ctrl-C, SIGTERM) ingest ends with: how many of the images it had
+    to decode are kept (``count``, default :data:`data_prep.cache.DECODED`: exact, one journal
+    line each, :class:`data_prep.cache.RowSpill`), the bytes they take and how to discard them,
+    and that a rerun of the same ``command`` continues from there, decoding only the others
+    (docs/data.md). Interrupted before the images to decode were known (the files being listed
+    and hashed): that nothing of this run is kept, and what an earlier run kept in ``folder``
+    (the cache folder) stays for the rerun."""
     count = cache.DECODED if count is None else count
-    words = "interrupted: outputs of this run are not trusted by the next one"
-    if count.done:
-        words += (f"; {count.done:,} of {count.total:,} images were decoded, and the rerun "
-                  "decodes them again (decoded rows are not kept: a large set is best "
-                  "ingested in one run to the end)")
-    return words
+    rerun = f": {command}" if command else " (the same options and --out)"
+    where = Path(count.folder) if count.folder else folder
+    size = cache.kept_bytes(where) if where is not None else 0
+    discard = (f"\n  the kept rows take {bytes_words(size)} in {where}; to discard them instead: "
+               f"{cache.discard_words(where)}") if size and where is not None else ""
+    if count.wanted > 0:
+        return (f"interrupted: {count.kept:,} of {count.wanted:,} images to decode are decoded and kept "
+                f"in {count.folder or 'the cache folder'}; a rerun of the same command continues from "
+                f"there and decodes only the other {count.wanted - count.kept:,}{rerun}{discard}")
+    if count.wanted == 0:
+        return (f"interrupted: every image is reused from the finished cache, none was left to "
+                f"decode; a rerun of the same command reuses them again{rerun}")
+    return (f"interrupted while the image files were listed and checked, before this run resized any; "
+            f"a rerun of the same command starts there again{rerun}"
+            + (f"\n  rows kept by an earlier stopped ingest stay for it: {bytes_words(size)} in "
+               f"{where}; to discard them instead: {cache.discard_words(where)}" if size and where is not None else ""))
 
 
 def _remove_if_empty(folder: Path, made: bool) -> None:

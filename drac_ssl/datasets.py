@@ -833,7 +833,7 @@ def load_octa_cache(
     cache = run_data / "cache" / f"{size}px.npy"
     missing = [str(p) for p in (manifest, cache) if not p.is_file()]
     if missing:
-        available = sorted(p.name for p in (run_data / "cache").glob("*px.npy"))
+        available = sorted(p.name for p in (run_data / "cache").glob("[0-9]*px.npy"))  # not .held-*
         raise FileNotFoundError(
             f"The ingest's image cache is incomplete in {run_data}: missing {', '.join(missing)}. "
             f"Expected manifest.csv and cache/{size}px.npy written by the ingest stage "

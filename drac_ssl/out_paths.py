@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import fnmatch
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -340,12 +341,19 @@ def folder_under_file_problem(out: str | os.PathLike[str], flag: str, example: s
             f"missing), e.g. {given}")
 
 
+DESKTOP_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+"""Files that macOS Finder and Windows Explorer write into a folder they show: never what makes
+an output folder "not empty" (:func:`folder_in_use_problem`)."""
+
+
 def folder_in_use_problem(out: str | os.PathLike[str], flag: str, example: str, writes: str,
                           earlier: Callable[[Path], str | None] | None = None,
                           leftovers: Sequence[str] = ()) -> str | None:
     """Why the command must not write into the existing folder ``out`` (``flag``), with the
     fix (``example``: a new folder to give); None when it may: not there, empty, holding only
-    ``leftovers`` (names a failed attempt of the command leaves), or an earlier output of the
+    ``leftovers`` (names, or ``fnmatch`` patterns, of what a failed attempt of the command leaves)
+    and the files a desktop puts in any folder it shows (:data:`DESKTOP_FILES`: ``.DS_Store``,
+    ``Thumbs.db``, ``desktop.ini``), or an earlier output of the
     same command (``earlier(folder)`` returns "" for one it may write again; a text, why not,
     for one it may not, e.g. an ingest of another data root). ``writes``: what the command
     writes there, for the message. Anything else is refused (a review: ``data_prep ingest
@@ -354,8 +362,8 @@ def folder_in_use_problem(out: str | os.PathLike[str], flag: str, example: str, 
     folder = Path(out).expanduser()
     if not folder.is_dir():
         return None
-    names = sorted(p.name for p in folder.iterdir())
-    if not names or set(names) <= set(leftovers):
+    names = sorted(p.name for p in folder.iterdir() if p.name not in DESKTOP_FILES)
+    if all(any(fnmatch.fnmatchcase(name, pattern) for pattern in leftovers) for name in names):
         return None
     why = earlier(folder) if earlier is not None else None
     if why == "":

@@ -64,6 +64,8 @@ def test_the_ingest_keeps_no_image_rows_in_its_records(tmp_path: Path, monkeypat
     assert len(held) == 8 and all(r.resized is None and r.spill_row >= 0 for r in held)
     assert np.load(result.cache_paths[SIZE]).shape == (8, SIZE, SIZE)
     assert not list((tmp_path / "out").rglob(".spill-*"))  # the spill is removed
+    assert not list((tmp_path / "out").rglob(".resume*"))  # and so are the rows kept for a rerun
+    assert not list((tmp_path / "out").rglob(cache.INGEST_LOCK))  # and the lock file, removed while held
 
 
 def test_grey_rows_take_no_colour_room_in_the_spill(tmp_path: Path) -> None:
@@ -131,7 +133,8 @@ def test_an_array_of_a_size_no_longer_asked_for_is_removed_and_never_read_as_cur
     (data / "labels.csv").write_text("image name,DR grade\nz.png,0\nb.png,1\nc.png,0\nd.png,1\n")
     ingest.run(config(data, cache_sizes=[2 * SIZE]), out, verbose=False)
     assert sorted(p.name for p in (out / "cache").glob("*px.npy")) == [f"{2 * SIZE}px.npy"]
-    with pytest.raises(FileNotFoundError, match=f"available sizes: {2 * SIZE}px.npy"):
+    (out / "cache" / f".held-{3 * SIZE}px.npy").write_bytes(b"")  # a killed rerun's held array: no size
+    with pytest.raises(FileNotFoundError, match=rf"available sizes: {2 * SIZE}px.npy\)"):
         load_octa_cache(out, SIZE)
     images, rows = load_octa_cache(out, 2 * SIZE)
     assert [r["id"] for r in rows] == ["b.png", "c.png", "d.png", "z.png"] and len(images) == 4

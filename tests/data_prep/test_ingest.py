@@ -26,7 +26,7 @@ from grade_fix import follow_grade_fix
 from shared_data import SHARED_DATA, need
 from step_clock import StepClock
 
-from data_prep import ingest, validate
+from data_prep import cache, ingest, validate
 from data_prep.folds import assign_folds
 from data_prep.layout import (
     GROUNDTRUTH_DIR,
@@ -992,7 +992,10 @@ def test_crash_mid_write_is_not_trusted(tmp_path: Path, monkeypatch: pytest.Monk
         assert np.load(out / "cache" / f"{size}px.npy").shape == (6, size, size)
 
     recovered = ingest.run(cfg, out, verbose=False)
-    assert recovered.n_decoded == 6  # state gone: full rebuild
+    # the state is gone, but nothing is decoded again: 002.png's rows were kept by the crashed
+    # run, the five others come from the finished cache it held aside while writing (hold_state)
+    assert (recovered.n_decoded, recovered.n_reused) == (0, 6)
+    assert not list(out.rglob(f"{cache.HELD_PREFIX}*")) and (out / "cache" / "state.json").is_file()
     fresh = ingest.run(cfg, tmp_path / "fresh", verbose=False)
     for size in (32, SIZE):
         np.testing.assert_array_equal(np.load(recovered.cache_paths[size]),

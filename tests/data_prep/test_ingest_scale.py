@@ -206,11 +206,31 @@ def test_the_grey_note_counts_only_labelled_training_images() -> None:
     assert ingest._grey_grading_words(1, 2) in grey.fix and ingest._grey_grading_words(2, 4) not in grey.fix
 
 
-def test_an_interrupt_says_how_much_the_rerun_decodes_again() -> None:
-    """F1/F2: the decoded rows are not kept, and the line says so with the counts."""
-    words = ingest.interrupted_words(cache.DecodeCount(done=649, total=1508))
-    assert "649 of 1,508 images were decoded" in words and "decodes them again" in words
-    assert "decoded" not in ingest.interrupted_words(cache.DecodeCount())  # nothing decoded yet
+def test_an_interrupt_says_how_much_is_kept_and_the_command_that_continues() -> None:
+    """The kept rows and the rerun that continues from them, with exact counts."""
+    words = ingest.interrupted_words(cache.DecodeCount(kept=649, wanted=1508, folder="o/cache"),
+                                     command="drac-ssl-ingest ingest --root d --out o")
+    assert "649 of 1,508 images to decode are decoded and kept in o/cache" in words, words
+    assert "decodes only the other 859: drac-ssl-ingest ingest --root d --out o" in words, words
+    # interrupted while listing and hashing: no count, and not the old "outputs are not trusted"
+    # (a review: untrue since the rows of an earlier attempt stay for the rerun)
+    early = ingest.interrupted_words(cache.DecodeCount())
+    assert "before this run resized any" in early and "to decode" not in early and "trusted" not in early, early
+
+
+def test_an_interrupt_says_the_bytes_kept_and_how_to_discard_them(tmp_path: Path) -> None:
+    """Kept rows can take 1 MB an image: the interrupt line says how many bytes and where, and
+    the rm that discards them; before decoding, what an earlier attempt kept."""
+    folder = tmp_path / "o" / "cache"
+    folder.mkdir(parents=True)
+    (folder / f".resume-{SIZE}px.rows").write_bytes(bytes(5000))
+    (folder / cache.RESUME_JOURNAL).write_bytes(bytes(120))
+    words = ingest.interrupted_words(cache.DecodeCount(kept=5, wanted=9, folder=str(folder)))
+    assert f"the kept rows take 5.1 kB (5,120 bytes) in {folder}; to discard them instead: " \
+           f"rm {folder}/.resume*" in words, words
+    early = ingest.interrupted_words(cache.DecodeCount(), folder=folder)
+    assert f"rows kept by an earlier stopped ingest stay for it: 5.1 kB (5,120 bytes) in {folder}" in early
+    assert "kept" not in ingest.interrupted_words(cache.DecodeCount(), folder=tmp_path / "none")
 
 
 def test_process_files_counts_what_it_decoded(tmp_path: Path) -> None:
@@ -221,11 +241,11 @@ def test_process_files_counts_what_it_decoded(tmp_path: Path) -> None:
     assert (cache.DECODED.done, cache.DECODED.total) == (3, 3)
 
 
-def test_a_stop_on_bad_files_says_the_rerun_decodes_again(tmp_path: Path) -> None:
-    """F1/F2: the error-ending summary says how many images were decoded for nothing."""
+def test_a_stop_on_bad_files_says_what_the_rerun_keeps(tmp_path: Path) -> None:
+    """The error-ending summary says how many decoded images the rerun does not decode again."""
     data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
     path = data / "002.png"
     path.write_bytes(path.read_bytes()[:-200])  # truncated: told by decoding
     message = expect_error(config(data), tmp_path / "out", "truncated PNG",
-                           "of 3 images were decoded, and the rerun decodes them again")
+                           "2 of 3 images are decoded and kept in", "decodes only the other 1; to discard them")
     assert "1 problem(s)" in message

@@ -1164,7 +1164,9 @@ def test_a_failed_ingest_that_merges_findings_names_the_file_with_every_line(
           "--image-column", "filename", "--grade-column", "dr_grade", "--grades", "icdr"])
     err = capsys.readouterr().err
     listed = out / ingest.PROBLEMS_NAME
-    assert "1 problem(s) must be fixed first (nothing was written but the full list, named below" in err
+    # the 29 images that decoded are kept for the rerun: no manifest or array, but their rows
+    assert "1 problem(s) must be fixed first (no manifest or cache array was written but the full list, " \
+           "named below; 29 of 30 images are decoded and kept in" in err, err
     assert "29 files (pt00_OD.png, pt00_OS.png, pt01_OD.png and 26 more)" in err, err
     assert listed.exists() and f"its own line in {listed})" in err, err
     assert listed.read_text(encoding="utf-8").count("RGB image") == 29
