@@ -2336,6 +2336,18 @@ def _other_cells(rows: Sequence[LabelRow]) -> str:
     return "; ".join(said)
 
 
+SHARED_NAME_WHY = ("two images under one name? (two sources each with their own {name}: one "
+                   "copy overwrote the other, so an image is lost and the row kept may not "
+                   "describe the pixels left)")
+"""Why rows naming one image with the same grade but other columns differing are an error
+(:func:`drop_repeated_rows`; ``{name}``: the image name)."""
+
+SHARED_NAME_FIX = ("two sources share a name? prefix each source's files and CSV names with "
+                   "the source (A_7.png, B_7.png) and copy every file in again")
+"""The fix of rows naming one image whose other columns (a site, a note) differ: they may be two
+sources' images under one file name (:func:`drop_repeated_rows`, :func:`duplicate_label_rows`)."""
+
+
 def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
     """``table`` without the repeats of a row, its :attr:`LabelTable.repeats` holding them, and a
     warning for each image so repeated (kind ``csv``).
@@ -2349,10 +2361,12 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
     kept row's 4 is the grade error) as under ICDR's 5 (the ingest's inference of the ICDR scale,
     ``data_prep.ingest.infer_icdr``, compares the two readings' errors). When the rows differ in
     any other column (a note, the eye, the other eye's grade, a gradable column's ``1`` and
-    ``yes``: :attr:`LabelRow.others`), the warning says that they are not identical and names
-    those columns' cells (:func:`_other_cells`): still a warning, since the manifest is the same
-    whichever row is kept, and a row meant for another image leaves that image without a row,
-    an error of its own. A repeat of a row in error (its grade cell ``x``, or ``4`` on DRAC's
+    ``yes``, a site: :attr:`LabelRow.others`), they are not one row written twice but maybe two
+    images under one name (two sources' ``7.png`` pooled into one folder, one file overwriting
+    the other: an image lost without a word, and the kept row's site or patient maybe not the
+    pixels'): an error naming those columns' cells (:func:`_other_cells`), whose fix is to
+    prefix each source's files and CSV names (:data:`SHARED_NAME_FIX`), else to delete the
+    copy. A repeat of a row in error (its grade cell ``x``, or ``4`` on DRAC's
     scale; a repeat's own gradable cell) is never "nothing to do": its fix is to delete the
     repeat, which leaves the error to the kept row. Rows that differ in what is read (another grade,
     even ``1.0`` for ``1``; another spelling or case of the name; another patient) or that say
@@ -2386,14 +2400,18 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
             fix = (f"{meant}delete {them}, and "
                    f"{'its error goes with it' if len(rows) == 2 else 'their errors go with them'}")
         elif differ:
-            fix = (f"nothing to do if {them} {'is a copy' if len(rows) == 2 else 'are copies'}; "
-                   f"{meant}delete {them} to silence this")
+            fix = f"{meant}delete {them} (a copy)"
         else:
             fix = f"nothing to do; delete {them} to silence this"
-        problems.append(warning(f"{table.path}:{rows[1].line}",
-                                f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
-                                f"{_grade_clash(rows, agreement=True)}, {same}: the first is kept, "
-                                f"{them} left out", fix, "csv"))
+        said = (f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
+                f"{_grade_clash(rows, agreement=True)}, {same}")
+        if differ:  # maybe two images under one name: one source's file overwrote the other's
+            problems.append(error(f"{table.path}:{rows[1].line}",
+                                  f"{said}: {SHARED_NAME_WHY.format(name=rows[0].name)}",
+                                  f"{SHARED_NAME_FIX}; if not: {fix}", "csv"))
+        else:
+            problems.append(warning(f"{table.path}:{rows[1].line}",
+                                    f"{said}: the first is kept, {them} left out", fix, "csv"))
     if not repeats:
         return table, []
     dropped = {r.line for r, _ in repeats}
@@ -2428,11 +2446,15 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
 
 
 def _row_differences(rows: Sequence[LabelRow]) -> tuple[str, str]:
-    """(what else the rows naming one image differ in, in words, e.g. ``'; patient p0 on line
-    3, p9 on line 4'`` and ``'; spelt s06.png / S06.png'``, else ``''``; the fix): the reason a
+    """(what else the rows naming one image differ in, in words, e.g. ``'; other columns differ
+    (site 'A' vs 'B')'`` (then the fix starts with :data:`SHARED_NAME_FIX`), ``'; patient p0 on
+    line 3, p9 on line 4'`` and ``'; spelt s06.png / S06.png'``, else ``''``; the fix): the reason a
     repeated row that agrees on its grade is still an error (:func:`drop_repeated_rows` drops
     only exact repeats), and which row to keep."""
     said, keep = [], "keep exactly one row per image"
+    if all(len(r.others) == len(rows[0].others) for r in rows) and _other_cells(rows):
+        said.append(f"other columns differ ({_other_cells(rows)})")
+        keep = f"{SHARED_NAME_FIX}; else {keep}"
     if len({r.patient for r in rows}) > 1:
         said.append("patient " + ", ".join(f"{r.patient or repr('')} on line {r.line}" for r in rows))
         keep += (": the row with the image's right patient, deleting the other"

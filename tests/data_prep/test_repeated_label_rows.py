@@ -162,36 +162,63 @@ def test_three_copies_of_a_row_keep_the_first_and_name_both_repeats(tmp_path: Pa
     assert "left out: 2 rows repeating an earlier row" in ingest.format_summary(result)
 
 
-def test_a_repeat_whose_other_columns_differ_says_so_and_names_them(tmp_path: Path) -> None:
-    """``eye_003.jpg;3;OD;ok`` and ``eye_003.jpg;3;OD;dup`` were 'the rows identical'. They agree
-    on every column the ingest reads, so the first is kept with a warning, which names the
-    column that differs; the counts are the file's rows as written (28 here, not 27)."""
+SHARED = ("two sources share a name? prefix each source's files and CSV names with the source "
+          "(A_7.png, B_7.png) and copy every file in again")
+
+
+def test_a_repeat_whose_other_columns_differ_is_an_error_naming_them(tmp_path: Path) -> None:
+    """``eye_003.jpg;3;OD;ok`` and ``eye_003.jpg;3;OD;dup`` were 'the rows identical', then a
+    warning that kept the first ('nothing to do if line 27 is a copy'). A multi-site user's
+    review: two sources pooled into one folder, each with its own ``7.png``, one overwriting the
+    other, gave rows of one name and grade with another site; the warning lost an image without
+    a word. Rows differing in any other column are now an error naming the column, its fix to
+    prefix each source's names; the counts are still the file's rows as written (28)."""
     root = tmp_path / "d"
     names = colour_jpegs(root)
     rows = [f"{n};{i % 5};OD;ok" for i, n in enumerate(names)]
     rows += ["eye_003.jpg;3;OD;dup", "eye_090.jpg;1;OS;ok", "eye_091.jpg;2;OS;ok"]  # lines 27-29
     csv_path = root / "labels.csv"
     csv_path.write_text("\n".join(["image name;DR grade;eye;note", *rows]) + "\n", encoding="utf-8")
-    result = ingest.run(config(root, missing="leave_out"), tmp_path / "out", verbose=False)
-    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root, missing="leave_out"), tmp_path / "out", verbose=False)
+    (said,) = [p.line for p in refused.value.problems if "is listed 2 times" in p.what]
     assert said == (f"{csv_path}:27: eye_003.jpg is listed 2 times (lines 5, 27) with grade 3 on "
                     "both, the same name and grade but other columns differ (note 'ok' vs 'dup'): "
-                    "the first is kept, line 27 left out -> nothing to do if line 27 is a copy; if "
-                    "it was meant for another image, write that image's name in it; else delete "
-                    "line 27 to silence this"), said
+                    "two images under one name? (two sources each with their own eye_003.jpg: one "
+                    "copy overwrote the other, so an image is lost and the row kept may not "
+                    f"describe the pixels left) -> {SHARED}; if not: if it was meant for another "
+                    "image, write that image's name in it; else delete line 27 (a copy)"), said
     assert "identical" not in said
-    (left,) = [n for n in result.notes if "were left out (--missing leave_out)" in n]
-    assert f"2 of the 28 label rows have no image in {root}" in left, left
-    printed = ingest.format_summary(result)
-    assert "left out: 2 rows whose image is missing" in printed
-    assert "left out: 1 row repeating an earlier row" in printed
-    summary = json.loads(result.summary_path.read_text())
-    assert summary["left_out_repeated"] == [{"name": "eye_003.jpg", "line": 27, "grade_cell": "3",
-                                             "grade": 3, "kept_line": 5,
-                                             "other_cells": [["eye", "OD"], ["note", "dup"]]}]
-    assert [r["line"] for r in summary["left_out_missing"]] == [28, 29]
     # without leave_out the count line of the rows without an image counts the same 28
     _assert_no_image_count(root, tmp_path / "error", "2 of the 28")
+
+
+def test_two_sites_with_a_7_png_each_are_refused(tmp_path: Path) -> None:
+    """The review's reproduction: ``7.png,4,A`` and ``7.png,4,B`` (one file left in the folder),
+    beside ``8.png`` with grades 2 (A) and 0 (B): both are errors whose fix is to prefix each
+    source's names; the identical rows of the same CSV stay a warning."""
+    root = tmp_path / "pooled"
+    names = colour_jpegs(root)
+    rows = [f"{n},{i % 5},A" for i, n in enumerate(names)]
+    rows += [f"{names[4]},4,B", f"{names[7]},0,B", f"{names[9]},4,A"]  # lines 27-29
+    csv_path = root / "labels.csv"
+    csv_path.write_text("\n".join(["image name,DR grade,site", *rows]) + "\n", encoding="utf-8")
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "out", verbose=False)
+    errors = {p.path: p for p in refused.value.problems if p.severity == "error"}
+    same = errors[f"{csv_path}:27"]
+    assert same.what.endswith("with grade 4 on both, the same name and grade but other columns "
+                              "differ (site 'A' vs 'B'): two images under one name? (two sources "
+                              "each with their own eye_004.jpg: one copy overwrote the other, so "
+                              "an image is lost and the row kept may not describe the pixels "
+                              "left)"), same.what
+    assert same.fix.startswith(SHARED), same.fix
+    clash = errors[f"{csv_path}:28"]
+    assert clash.what.endswith("with conflicting grades ['2', '0']; other columns differ (site "
+                               "'A' vs 'B')"), clash.what
+    assert clash.fix == f"{SHARED}; else keep exactly one row per image", clash.fix
+    (copy,) = [p for p in refused.value.problems if p.path == f"{csv_path}:29"]
+    assert copy.severity == "warning" and "the rows identical" in copy.what, copy
 
 
 def test_a_repeat_with_its_patient_said_names_the_patient_too(tmp_path: Path) -> None:
@@ -200,32 +227,33 @@ def test_a_repeat_with_its_patient_said_names_the_patient_too(tmp_path: Path) ->
     rows = [f"{n},{i % 5},p{i},ok" for i, n in enumerate(names)] + ["eye_003.jpg,3,p3,redo"]
     csv_path = root / "labels.csv"
     csv_path.write_text("\n".join(["image name,DR grade,patient,note", *rows]) + "\n", encoding="utf-8")
-    result = ingest.run(config(root, patient_column="patient"), tmp_path / "out", verbose=False)
-    assert any(w.startswith(f"{csv_path}:27: eye_003.jpg is listed 2 times (lines 5, 27) with grade "
-                            "3 on both, the same name, grade and patient but other columns differ "
-                            "(note 'ok' vs 'redo')") for w in result.warnings), result.warnings
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root, patient_column="patient"), tmp_path / "out", verbose=False)
+    assert (f"{csv_path}:27: eye_003.jpg is listed 2 times (lines 5, 27) with grade 3 on both, "
+            "the same name, grade and patient but other columns differ (note 'ok' vs 'redo')"
+            ) in str(refused.value), str(refused.value)
 
 
 def test_a_repeat_differing_in_the_other_eyes_grade_or_the_gradable_mark_names_it(tmp_path: Path) -> None:
     """A reviewer (F1): every column read for any purpose was left out of the comparison, so
     rows differing only in the other eye's grade column (read to tell the other eye's row) or
     in the gradable column (``1`` and ``yes``) were "the rows identical". Every column but the
-    image name, the row's own grade and the patient is compared and named."""
+    image name, the row's own grade and the patient is compared and named (an error: rows
+    that differ are not one row written twice)."""
     root = tmp_path / "eyes"
     names = colour_jpegs(root)
     csv_path = root / "labels.csv"
     csv_path.write_text("\n".join(["image,left_grade,right_grade",
                                    *(f"{n},{i % 5},{i % 5}" for i, n in enumerate(names)),
                                    "eye_002.jpg,2,0"]) + "\n", encoding="utf-8")
-    result = ingest.run(config(root, image_column="image", grade_column="left_grade"),
-                        tmp_path / "out", verbose=False)
-    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root, image_column="image", grade_column="left_grade"),
+                   tmp_path / "out", verbose=False)
+    (said,) = [p.line for p in refused.value.problems if "is listed 2 times" in p.what]
     assert said.startswith(f"{csv_path}:27: eye_002.jpg is listed 2 times (lines 4, 27) with grade 2 "
                            "on both, the same name and grade but other columns differ (right_grade "
                            "'2' vs '0')"), said
     assert "identical" not in said
-    summary = json.loads(result.summary_path.read_text())
-    assert summary["left_out_repeated"][0]["other_cells"] == [["right_grade", "0"]]
 
     root = tmp_path / "gradable"
     names = colour_jpegs(root)
@@ -237,9 +265,10 @@ def test_a_repeat_differing_in_the_other_eyes_grade_or_the_gradable_mark_names_i
         ingest.run(config(root), tmp_path / "g", verbose=False)
     message = str(refused.value)
     assert (f"{csv_path}:27: eye_002.jpg is listed 2 times (lines 4, 27) with grade 2 on both, the "
-            "same name and grade but other columns differ (adjudicated_gradable '1' vs 'yes'): the "
-            "first is kept, line 27 left out -> if it was meant for another image, write that "
-            "image's name in it; else delete line 27, and its error goes with it") in message, message
+            "same name and grade but other columns differ (adjudicated_gradable '1' vs 'yes'): two "
+            "images under one name?") in message, message
+    assert (f"-> {SHARED}; if not: if it was meant for another image, write that image's name in "
+            "it; else delete line 27, and its error goes with it") in message, message
     assert "identical" not in message, message
 
 
@@ -252,13 +281,10 @@ def test_two_unread_columns_of_one_header_keep_both_cells(tmp_path: Path) -> Non
     csv_path.write_text("\n".join(["image name,DR grade,note,note",
                                    *(f"{n},{i % 5},a,b" for i, n in enumerate(names)),
                                    "eye_002.jpg,2,x,z"]) + "\n", encoding="utf-8")
-    result = ingest.run(config(root), tmp_path / "out", verbose=False)
-    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "out", verbose=False)
     assert ("other columns differ (note (column 3) 'a' vs 'x'; note (column 4) 'b' vs 'z')"
-            ) in said, said
-    summary = json.loads(result.summary_path.read_text())
-    assert summary["left_out_repeated"][0]["other_cells"] == [["note (column 3)", "x"],
-                                                              ["note (column 4)", "z"]]
+            ) in str(refused.value), str(refused.value)
 
 
 def test_a_repeat_of_a_row_without_image_is_counted_and_named(tmp_path: Path) -> None:
