@@ -77,6 +77,7 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     check_test_list,
     drop_repeated_rows,
     duplicate_label_rows,
+    enlarged_images_note,
     error,
     format_problems,
     grade_problem,
@@ -1121,22 +1122,37 @@ SIZES_SHOWN = 4
 """The image sizes :func:`_sizes_note` names (the most common first), then a count."""
 
 
-def _sizes_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Path) -> list[Problem]:
-    """One note naming the sizes of a grey (UW-OCTA) set with no expected size
-    (``data.expected_side`` 0, a plain folder's default) whose images come in several sizes:
-    a device's own sizes (800 and 1024 px for two scan areas) are no fault, but the user
+def _decoded_sizes(entries: Sequence[ImageEntry]) -> list[tuple[str, int, int]]:
+    """(name, width, height) of each decoded image of ``entries`` (px), in manifest order: what
+    :func:`data_prep.validate.enlarged_images_note` counts."""
+    return [(e.image_id, e.record.width, e.record.height) for e in entries
+            if e.record.sha256 and e.record.width]
+
+
+def _sizes_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Path,
+                octa: bool = True) -> list[Problem]:
+    """One note naming the sizes of a set with no expected size (``data.expected_side`` 0, a
+    plain folder's default) whose images come in several sizes. Of a grey (UW-OCTA, ``octa``)
+    set: a device's own sizes (800 and 1024 px for two scan areas) are no fault, but the user
     sees what the cache resized, and ``--expected-side`` is named for a set that should have
-    one size. [] for one size (or none decoded)."""
+    one size. Of colour photographs (not ``octa``): cameras' sizes are no fault either, but
+    images pooled from several sources come at each source's size, which the resize hides and
+    a model can learn (:func:`data_prep.validate.enlarged_images_note` says how much is
+    enlarged). [] for one size (or none decoded)."""
     found = Counter((e.record.width, e.record.height) for e in entries
                     if e.record.sha256 and e.record.width)
     if len(found) < 2:
         return []
     shown = [f"{n} of {w}x{h} px" for (w, h), n in found.most_common(SIZES_SHOWN)]
     more = f" and {len(found) - SIZES_SHOWN} more sizes" if len(found) > SIZES_SHOWN else ""
-    return [note(where, f"images of {len(found)} sizes ({', '.join(shown)}{more}), each resized to "
-                        f"the cache size{'s' if len(sizes) > 1 else ''} "
-                        f"({', '.join(f'{s} px' for s in sizes)}); no size is expected of them "
-                        f"(--expected-side)",
+    resized = (f"images of {len(found)} sizes ({', '.join(shown)}{more}), each resized to the cache "
+               f"size{'s' if len(sizes) > 1 else ''} ({', '.join(f'{s} px' for s in sizes)})")
+    if not octa:
+        return [note(where, f"{resized}: photographs pooled from several sources come at each "
+                            f"source's size, which a model can tell apart even when resized",
+                     "nothing to do if your cameras export these sizes; if the sizes are "
+                     "sources, check that each grade is spread over them", "size")]
+    return [note(where, f"{resized}; no size is expected of them (--expected-side)",
                  "nothing to do if your device exports these sizes; --expected-side N warns of "
                  "each grey image that is not N x N px", "size")]
 
@@ -1684,8 +1700,8 @@ def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: 
         found.append(Problem(where, f"near twins with different grades {sorted(grades)}: {named}{more} "
                                     f"(one picture graded twice, or a chain of near twins); the folds "
                                     f"keep them in one fold",
-                             "check which grade is right and correct the label CSV (or delete "
-                             "the copy)", severity="warning", kind="near-duplicates"))
+                             twins.clash_fix(len(group), len(grades)), severity="warning",
+                             kind="near-duplicates"))
     return found
 
 
@@ -2351,8 +2367,9 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     depth_problems, depth_facts = _bit_depths(
         entries, root, lambda some: _mean_levels(some, min(sizes), previous, channels, spill, filtered))
     problems += apply_strict(depth_problems, cfg.strict)
-    if not plan.options.expected_side and plan.resolved_modality(layout, channels) == "octa":
-        problems += _sizes_note(entries, sizes, root)
+    if not plan.options.expected_side:  # colour photographs too: pooled sources' sizes
+        problems += _sizes_note(entries, sizes, root, plan.resolved_modality(layout, channels) == "octa")
+    problems += enlarged_images_note(_decoded_sizes(entries), max(sizes), root)
     problems += apply_strict(_phantom_images(entries, root), cfg.strict)
 
     twin_groups = None

@@ -510,6 +510,50 @@ def size_problem(path: str, width: int, height: int, expected_side: int | None) 
         f"are not UW-OCTA scans (e.g. fundus photographs), --modality fundus", "size")]
 
 
+ENLARGED_FACTOR = 2.0
+"""An image whose longer side the largest cache size enlarges more than this many times is
+counted by :func:`enlarged_images_note`."""
+
+ENLARGED_SHARE = 0.10
+"""The share of the images above which :func:`enlarged_images_note` says so."""
+
+ENLARGED_SHOWN = 3
+"""The smallest images :func:`enlarged_images_note` names."""
+
+
+def enlarged_images_note(images: Sequence[tuple[str, int, int]], size: int, where: str | Path
+                         ) -> list[Problem]:
+    """A note when more than :data:`ENLARGED_SHARE` of ``images`` ((name, width, height) of each
+    decoded image, px) but not all of them have a longer side that the cache size ``size`` (px,
+    the largest) enlarges more than :data:`ENLARGED_FACTOR` times: the count, the range of the
+    factors, the smallest images, and why it matters. Images pooled from several sources come
+    each at its source's resolution (224 px photographs beside 28 px thumbnails), and the
+    resolution, blurred once enlarged, can stand in for the source and so for the grade where
+    the sources' grade mixes differ; the model may learn it instead of the lesions. A set
+    whose every image is so enlarged is said by the ingest's own note (no detail gained); a
+    few small images among large ones are each warned of (a thumbnail or a crop). [] when
+    fewer are enlarged, or none decoded."""
+    sides = [(max(w, h), name, w, h) for name, w, h in images if w and h]
+    enlarged = sorted((s for s in sides if size > ENLARGED_FACTOR * s[0]), key=lambda s: s[0])
+    if not sides or len(enlarged) <= ENLARGED_SHARE * len(sides) or len(enlarged) == len(sides):
+        return []
+    low, high = size / enlarged[-1][0], size / enlarged[0][0]
+    factors = f"{high:.1f}x" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}x to {high:.1f}x"
+    shown = ", ".join(f"{name} {w}x{h} px" for _, name, w, h in enlarged[:ENLARGED_SHOWN])
+    more = ", ..." if len(enlarged) > ENLARGED_SHOWN else ""
+    largest = max(s[0] for s in sides)
+    return [note(where, f"{len(enlarged)} of the {len(sides)} images "
+                        f"({100 * len(enlarged) / len(sides):.0f}%) are enlarged more than "
+                        f"{ENLARGED_FACTOR:g}x to the {size} px cache ({factors}; the smallest: "
+                        f"{shown}{more}) while the largest are {largest} px: images of several "
+                        f"resolutions, maybe pooled from several sources, and the resolution (a "
+                        f"blur once enlarged) can stand in for the source and so for the grade, "
+                        f"which a model may learn instead of the lesions",
+                 "nothing to do if one source made every size and each grade is spread over "
+                 "the sizes; else use each source's full-size images, or check the grades of "
+                 "each size (their mix per source) before trusting the scores", "size")]
+
+
 def is_uw_octa_size(problem: Problem) -> bool:
     """Whether ``problem`` is :func:`size_problem`'s warning (a grey image held to the size of a
     UW-OCTA export), e.g. to drop it for a grey photograph among colour ones."""
