@@ -1,14 +1,17 @@
 """Images pooled from several sites into one plain folder (a multi-site user's review): the
-sizes of a colour set, and a cache that enlarges most of the images many times, are said."""
+sizes of a colour set, and a cache that enlarges most of the images many times, are said;
+site folders sharing image names get commands that rename the copies and the CSV's names."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from data_prep import ingest
+from data_prep import ingest, validate
 from drac_ssl.config import DataConfig
 
 
@@ -63,3 +66,41 @@ def test_few_or_all_enlarged_images_are_not_this_note(tmp_path: Path) -> None:
     result = ingest.run(config(mixed_folder(tmp_path / "all", 0, 30)), tmp_path / "o2", verbose=False)
     assert size_notes(result) == [], result.notes
     assert any("no detail is gained" in n for n in result.notes), result.notes
+
+
+def test_two_site_folders_sharing_names_get_commands_that_rename_images_and_csv(tmp_path: Path) -> None:
+    """``siteA/1.png`` and ``siteB/1.png`` with a label CSV naming ``siteA/1.png``: the printed
+    ``cp`` kept the names (one copy replacing the other) and said to 'first rename' them, and
+    the CSV's ``siteA/`` parts were then dropped to ``1.png``. Now each image is copied as
+    ``siteA_1.png`` and a second command writes the CSV's names so (a semicolon CSV with a
+    BOM, a quoted cell); run as printed, the copy ingests every image."""
+    root = tmp_path / "pooled"
+    rng = np.random.default_rng(5)
+    rows = []
+    for site in ("siteA", "siteB"):
+        (root / site).mkdir(parents=True)
+        for i in range(1, 7):
+            coarse = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+            Image.fromarray(coarse).resize((32, 32), Image.Resampling.BILINEAR).save(root / site / f"{i}.png")
+            name = f'"{site}/{i}.png"' if i == 1 else f"{site}/{i}.png"
+            rows.append(f"{name};{(i + len(rows)) % 5};{site[-1]}")
+    csv_path = root / "labels.csv"
+    csv_path.write_text("\n".join(["image name;DR grade;site", *rows]) + "\n", encoding="utf-8-sig")
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "out", verbose=False)
+    message = str(refused.value)
+    assert "first rename" not in message, message
+    assert ("each image is copied as SUBFOLDER_NAME, e.g. siteA_1.png and siteB_1.png), and write "
+            "the label CSV's names the same way (SUBFOLDER/NAME -> SUBFOLDER_NAME") in message, message
+    lines = message.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("mkdir -p "))
+    flat = tmp_path / "pooled_flat"
+    assert lines[at + 2] == f"then pass --root {flat}", lines[at:at + 3]
+    for command in lines[at:at + 2]:
+        subprocess.run(command.strip(), shell=True, check=True)
+    assert sorted(p.name for p in flat.glob("*.png")) == sorted(
+        f"{s}_{i}.png" for s in ("siteA", "siteB") for i in range(1, 7))
+    written = (flat / "labels.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert written[1] == '"siteA_1.png";1;A' and written[2] == "siteA_2.png;3;A", written
+    result = ingest.run(config(flat), tmp_path / "flat_out", verbose=False)
+    assert result.n_train == 12
