@@ -57,6 +57,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     reread_matching,
     visit_id_column,
 )
+from data_prep.labels import name_word_list as _name_word_list
 from data_prep.labels import name_words as _name_words
 from data_prep.layout import (
     EYE_COLUMNS,
@@ -1540,6 +1541,31 @@ def shift_grades_command(csv_path: str | Path, column: str, delimiter: str = ","
     return f'{python_word()} -c "{code}" {shlex.quote(str(csv_path))} {shlex.quote(column)}'
 
 
+PERSON_WORDS = frozenset({"study", "person"})
+"""Words that make a column a patient id when a word of :data:`PATIENT_ID_WORDS` follows at
+once (``study_id``, ``StudyID``, ``person_id``, ``Person No``; :func:`other_patient_id_column`),
+never alone: a pooled set's ``study`` column names the source, and folds grouped by it would
+put a whole source in one fold."""
+
+RECORD_NUMBER_WORDS = frozenset({"mrn", "studyid", "personid"})
+"""Whole words (or names run together, ignoring case, spaces, ``_``, ``-`` and ``.``) of a
+patient id: ``MRN`` (a medical record number; ``Patient MRN``, ``mrn``), ``studyid``,
+``personid`` (:func:`other_patient_id_column`). Not ``case``, which DRAC and others use for
+an image."""
+
+
+def other_patient_id_column(name: str) -> bool:
+    """Whether a column ``name`` is a patient id by a name without a word of
+    :data:`PATIENT_COLUMN_WORDS`: a word of :data:`RECORD_NUMBER_WORDS` (``MRN``), or one of
+    :data:`PERSON_WORDS` followed at once by one of :data:`PATIENT_ID_WORDS` (``study_id``,
+    ``person_id``). ``study``, ``personal``, ``study_site`` and ``case_id`` are not."""
+    words = _name_word_list(name)
+    squeezed = re.sub(r"[\s_\-.]", "", name.lower())
+    return (bool(set(words) & RECORD_NUMBER_WORDS) or squeezed in RECORD_NUMBER_WORDS
+            or any(word in PERSON_WORDS and following in PATIENT_ID_WORDS
+                   for word, following in zip(words, words[1:], strict=False)))
+
+
 def looks_like_patient_column(name: str) -> bool:
     """Whether a label-CSV column ``name`` looks like a patient id, so that ingesting without
     ``--patient-column`` deserves a warning (images of one patient in two folds make the
@@ -1547,7 +1573,8 @@ def looks_like_patient_column(name: str) -> bool:
     name, an examination or visit id (:func:`data_prep.labels.visit_id_column`: ``exam_id``,
     ``Examination``, whole words: not ``examiner``), and the abbreviations ``pid`` / ``patid`` /
     ``ptid`` as the whole name (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``,
-    ``pat_id``), unless the name also holds a word of :data:`NOT_PATIENT_ID_WORDS`
+    ``pat_id``), a medical record number, study or person id (:func:`other_patient_id_column`:
+    ``MRN``, ``study_id``, ``person_id``), unless the name also holds a word of :data:`NOT_PATIENT_ID_WORDS`
     (``patient_DR_Level`` is a grade) and none of :data:`PATIENT_ID_WORDS` (``Patient ID (DR
     study)`` is an id)."""
     low = name.lower()
@@ -1556,7 +1583,7 @@ def looks_like_patient_column(name: str) -> bool:
     grade_like = bool(words & NOT_PATIENT_ID_WORDS) or any(w in low for w in GRADE_INSIDE_WORDS)
     if grade_like and not words & PATIENT_ID_WORDS:
         return False
-    return (patient_word_column(name) or visit_id_column(name)
+    return (patient_word_column(name) or visit_id_column(name) or other_patient_id_column(name)
             or squeezed in ("pid", "patid", "ptid"))
 
 

@@ -104,3 +104,23 @@ def test_two_site_folders_sharing_names_get_commands_that_rename_images_and_csv(
     assert written[1] == '"siteA_1.png";1;A' and written[2] == "siteA_2.png;3;A", written
     result = ingest.run(config(flat), tmp_path / "flat_out", verbose=False)
     assert result.n_train == 12
+
+
+def test_record_numbers_study_and_person_ids_are_guessed_as_patient_columns(tmp_path: Path) -> None:
+    """The review: a site's ``MRN`` (or ``study_id``, ``person_id``) column drew no
+    --patient-column hint, so its patients' images were split across folds without a word.
+    ``study`` alone (a pooled set's source), ``case_id`` (DRAC's image) and ``personal`` are no
+    patient ids."""
+    for name in ("MRN", "Patient MRN", "study_id", "StudyID", "subject", "subject_id",
+                 "person_id", "PersonID", "Person No"):
+        assert validate.patient_column_guess(["image", name, "grade"], "grade", "image") == name, name
+        assert validate.id_words(name) == "a patient id", name
+    for name in ("study", "study_site", "case", "case_id", "personal", "person", "MRN_grade"):
+        assert validate.patient_column_guess(["image", name, "grade"], "grade", "image") is None, name
+    root = mixed_folder(tmp_path / "d", 8, 0)
+    lines = (root / "labels.csv").read_text(encoding="utf-8").splitlines()
+    lines = [f"{lines[0]},site,MRN", *(f"{line},A,M{i // 2}" for i, line in enumerate(lines[1:]))]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert any("column 'MRN' looks like a patient id" in w and "pass --patient-column 'MRN'" in w
+               for w in result.warnings), result.warnings
