@@ -2421,7 +2421,7 @@ sources' images under one file name (:func:`drop_repeated_rows`, :func:`duplicat
 
 def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
     """``table`` without the repeats of a row, its :attr:`LabelTable.repeats` holding them, and a
-    warning for each image so repeated (kind ``csv``).
+    warning for each image so repeated (an error where other columns differ; kind ``csv``).
 
     A row written again (the same image name, grade cell as written and patient: a copy-paste,
     or two exports joined) says nothing new to the ingest: the first is kept and the repeats are
@@ -2471,7 +2471,7 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
             fix = (f"{meant}delete {them}, and "
                    f"{'its error goes with it' if len(rows) == 2 else 'their errors go with them'}")
         elif differ:
-            fix = f"{meant}delete {them} (a copy)"
+            fix = f"{meant}delete {them} ({'a copy' if len(rows) == 2 else 'copies'})"
         else:
             fix = f"nothing to do; delete {them} to silence this"
         said = (f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
