@@ -123,7 +123,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
 
     prog = command_name("drac-ssl-app", "app")  # the console script names itself, as drac-ssl-train
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog,
         description="Serve the drac_ssl diabetic retinopathy grading app (Gradio) for a model "
                     "bundle, offline, on the loopback interface by default.",

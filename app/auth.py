@@ -402,7 +402,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     prog = python_command("app.auth")
     example = (f"Example:\n  {prog} hash alice >> logins.txt   # asks alice's password twice\n"
                f"then serve with it: {python_command('app')} --auth-file logins.txt (docs/deploying.md)")
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog,
         description=textwrap.fill("Make a line of the app's login file (its --auth-file FILE): the "
                                   "user name and a scrypt hash of the password, never the password "
@@ -411,7 +411,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     add_version_option(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     hashing = commands.add_parser(
-        "hash", help="print USER:scrypt$... for a password typed without echo (or read from stdin)",
+        "hash", allow_abbrev=False, help="print USER:scrypt$... for a password typed without echo (or read from stdin)",
         description=textwrap.fill(
             "Print the login line USER:scrypt$n$r$p$salt$hash for a password asked twice without "
             "echo, or read as one line from stdin when stdin is not a terminal. Put the line in the "

@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m app.demo_bundle RUN_DIR [--image-size 128] [--folds 2]`` (the installed
     ``drac-ssl-demo-bundle``); returns the exit code."""
     prog = command_name("drac-ssl-demo-bundle", "app.demo_bundle")
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog, description=textwrap.fill("Write an untrained demo model bundle (random weights: for "
                                              "trying the app's interface; its grades mean nothing) into "
                                              "RUN_DIR/bundle.", 88),

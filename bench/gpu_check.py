@@ -110,19 +110,19 @@ def summary(results: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.gpu_check",
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m bench.gpu_check",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    fake = sub.add_parser("fake-cifar")
+    fake = sub.add_parser("fake-cifar", allow_abbrev=False)
     fake.add_argument("path", type=Path)
     fake.add_argument("--train-per-class", type=int, default=8)
     fake.add_argument("--test-per-class", type=int, default=4)
-    pl = sub.add_parser("plan")
+    pl = sub.add_parser("plan", allow_abbrev=False)
     pl.add_argument("--probe", type=Path, required=True)
     pl.add_argument("--seconds", type=float, required=True)
     pl.add_argument("--max-epochs", type=int, default=100)
     pl.add_argument("--min-epochs", type=int, default=10)
-    sm = sub.add_parser("summary")
+    sm = sub.add_parser("summary", allow_abbrev=False)
     sm.add_argument("results", type=Path)
     args = parser.parse_args(argv)
     if args.cmd == "fake-cifar":

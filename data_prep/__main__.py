@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     # PYTHON -m data_prep, the running interpreter, as every printed command names it
     prog = command_name("drac-ssl-ingest", "data_prep") if argv is None else python_command("data_prep")
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog,
         description="Ingest graded retinal images for drac_ssl, generate phantom DRAC data, or make "
                     "a folder-per-grade tree one folder with a label CSV (flatten).",
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     # each sub-command's --help: what it does and an example (a CLI review: none had either)
     ingest.add_arguments(sub.add_parser(
-        "ingest", parents=[common], help="validate, cache and index a dataset",
+        "ingest", parents=[common], allow_abbrev=False, help="validate, cache and index a dataset",
         description=textwrap.fill(
             "Validate every image and label of a data set (DRAC, APTOS, EyePACS, IDRiD, DeepDRiD, "
             "Messidor-2, MedMNIST, or a plain folder with a label CSV), then write OUT/manifest.csv "
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                f"run.name=drac run.stages=[pretrain,umm,finetune,export]",
         formatter_class=argparse.RawDescriptionHelpFormatter))
     phantom.add_arguments(sub.add_parser(
-        "phantom", parents=[common], help="write phantom UW-OCTA data in the DRAC layout",
+        "phantom", parents=[common], allow_abbrev=False, help="write phantom UW-OCTA data in the DRAC layout",
         description=textwrap.fill(
             "Write a synthetic (phantom) UW-OCTA data set in the DRAC 2022 Task 3 layout: graded "
             "training images, a label CSV and ungraded test images, drawn from the seed (the same "
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                f"then ingest it: {prog} ingest --root phantom_data --out runs/phantom/data",
         formatter_class=argparse.RawDescriptionHelpFormatter))
     flatten.add_arguments(sub.add_parser(
-        "flatten", help="make a folder-per-grade tree (0/, 1/ ...) one folder with labels.csv",
+        "flatten", allow_abbrev=False, help="make a folder-per-grade tree (0/, 1/ ...) one folder with labels.csv",
         description=textwrap.fill(
             "Copy (or hard-link) the images of TREE's grade folders (0/, 1/ ...) into one folder, "
             "FLAT, and write FLAT/labels.csv (image name, DR grade) from the folder names: the plain "

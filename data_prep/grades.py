@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from drac_ssl.config import GRADE_SCALES, layout_name
+from data_prep.problems import counted
+from drac_ssl.config import GRADE_SCALES, layout_name, referable_from_rule
+from drac_ssl.config import REFERABLE_NAMES as REFERABLE_NAMES  # kept importable here
 
 SHOWN_ROWS = 5
 """Images a fix names one by one, with their lines in the label CSV; more are counted."""
@@ -19,21 +21,17 @@ LAYOUT_SCALES = {"drac": "drac", "plain": "drac", "aptos": "icdr", "eyepacs": "i
 """The grade scale a layout implies when ``data.grades`` is empty."""
 
 
-REFERABLE_NAMES = ("non-referable", "referable")
-"""The names of the two grades ``data.referable_from`` makes when ``data.grades`` is empty."""
-
-
 def resolve_grades(setting: Sequence[str], layout: str, referable_from: int = 0) -> tuple[tuple[str, ...], str]:
     """(names of grades 0..K-1, where they came from) for ``data.grades`` and a layout kind.
 
     ``setting`` is ``data.grades`` as validated by the config (empty, one scale name, or
     >= 2 names). ``referable_from`` (``data.referable_from`` > 0, two grades made from ICDR
     labels): an empty ``setting``, or the ICDR scale the labels are on (``icdr``, its five
-    names), is :data:`REFERABLE_NAMES`, not the layout's scale; two names are kept.
+    names), is :data:`REFERABLE_NAMES`, not the layout's scale; two names are kept
+    (:func:`drac_ssl.config.referable_from_rule`).
     """
     names = [str(g).strip() for g in setting]
-    if referable_from and (not names or [n.lower() for n in names] == ["icdr"]
-                           or tuple(names) == GRADE_SCALES["icdr"]):  # the labels' scale, not the model's
+    if referable_from and referable_from_rule(referable_from, names).from_labels_scale:  # not the model's
         return REFERABLE_NAMES, f"data.referable_from={referable_from}"
     if len(names) == 1 and names[0].lower() in GRADE_SCALES:
         scale = names[0].lower()
@@ -42,6 +40,29 @@ def resolve_grades(setting: Sequence[str], layout: str, referable_from: int = 0)
         return tuple(names), "data.grades"
     scale = LAYOUT_SCALES.get(layout, "drac")
     return GRADE_SCALES[scale], f"the {layout_name(layout)} layout's default ({scale})"
+
+
+def no_grade_at_or_above(grades: Sequence[int], n: int, column: str | None, option: str, outcome: str,
+                         verb: str, drop: str = "", other_fix: str = "") -> tuple[str, str] | None:
+    """The refusal of a referral cut ``n`` >= 2 (``option``: ``--referable-from`` of the ingest,
+    ``--labels-referable-from`` of ``export --score``) on labels none of which is ``n`` or more
+    (``grades``: the valid grades read, on the ICDR scale): every row would silently become grade
+    0, which ``outcome`` says (``'become grade 0 (non-referable)'``). A column of 0/1 alone is most
+    likely two grades already: its fix is to drop the option (said as ``drop``, else ``option``)
+    and ``verb`` the labels as they are, or N = 1, which keeps them. ``other_fix`` is added to
+    the fix of the other case. ``(what, fix)`` with ``column`` (``"'grade'"``) as the column's
+    name (None: a column without a name, said as "the grade column"), or None when some grade
+    is >= ``n``, when nothing was read, or for ``n`` = 1 (on 0/1 labels the identity)."""
+    if n < 2 or not grades or max(grades) >= n:
+        return None
+    named = f"column {column}" if column else "the grade column"
+    if set(grades) <= {0, 1}:
+        return (f"{named} holds only 0/1 ({counted(len(grades), 'row')}): already two grades? Read "
+                f"as ICDR grades, none is >= {n}, so every row would {outcome}",
+                f"drop {drop or option} to {verb} the 0/1 labels as they are, or use {option} 1 (keeps them "
+                f"as they are)")
+    return (f"no row of {named} is ICDR grade >= {n} (the highest read is {max(grades)}), so every "
+            f"row would {outcome}", f"use {option} N with N <= {max(grades)}{other_fix}")
 
 
 def describe(names: Sequence[str]) -> str:

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from data_prep import cache
+from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import TWIN_UNIT, assign_folds, patient_spellings, patient_unit
@@ -67,18 +68,21 @@ from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.natural_key
-    EYE_NAME,
+    EYE_NAME,  # noqa: F401  (re-exported: data_prep.ingest.EYE_NAME)
     SHARED_NAME_KIND,
     IngestError,
     LabelRow,
     LabelTable,
     Problem,
     apply_strict,
+    array_row_path,
     check_test_list,
     drop_repeated_rows,
     duplicate_label_rows,
     enlarged_images_note,
     error,
+    eye_names_words,
+    eye_pair_patient,
     format_problems,
     grade_problem,
     id_words,
@@ -109,6 +113,8 @@ from drac_ssl.config import (
     DataConfig,
     layout_name,
     layout_root_help,
+    referable_from_rule,
+    referable_grade,
     validate_grades,
 )
 from drac_ssl.grading.image_notes import (
@@ -122,6 +128,7 @@ from drac_ssl.io import (
     atomic_write_text,
     make_run_folder,
     readable_absolute,
+    same_path,
     sha256_file,
     unreadable_words,
 )
@@ -322,17 +329,19 @@ REFERABLE_FROM_FIX = "--referable-from 2 (referable DR: ICDR moderate NPDR or wo
 def _check_referable_from(cfg: DataConfig) -> None:
     """IngestError unless ``data.referable_from`` is 0 (off) or an ICDR grade 1..4 with two grades:
     ``data.grades`` empty or the ICDR scale (named :data:`data_prep.grades.REFERABLE_NAMES`), or
-    two names (:func:`drac_ssl.config.referable_from_problem` says it in the settings' words)."""
+    two names (:func:`drac_ssl.config.referable_from_rule`; :func:`drac_ssl.config.referable_from_problem`
+    says it in the settings' words)."""
     n = cfg.referable_from
     icdr = GRADE_SCALES["icdr"]
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= len(icdr) - 1:
+    if isinstance(n, int) and not isinstance(n, bool) and n == 0:  # off
+        return
+    rule = referable_from_rule(n, cfg.grades)
+    if not rule.valid:
         raise IngestError(f"--referable-from {n!r}: must be 0 (off, the default) or an ICDR grade "
                           f"1..{len(icdr) - 1}, the lowest label read as grade 1 (referable) of two "
                           f"-> {REFERABLE_FROM_FIX}")
-    if not n:
-        return
-    names, _ = resolve_grades(cfg.grades, "plain", n)  # empty or the ICDR scale: the two grades' names
-    if len(names) != 2:
+    if not rule.two_grades:
+        names, _ = resolve_grades(cfg.grades, "plain", n)  # a scale name said as its grades
         raise IngestError(f"--referable-from {n} makes two grades of the labels' ICDR grades (grade >= {n} "
                           f"referable, below it not), but --grades names {len(names)} ({describe(names)}) "
                           f'-> drop --grades, or --grades icdr (the labels\' scale; the two grades are then '
@@ -347,7 +356,7 @@ def referable_row(row: LabelRow, n: int) -> LabelRow:
     without a valid grade is returned as it is."""
     if row.grade is None:
         return row
-    return dataclasses.replace(row, grade=int(row.grade >= n), source_grade=row.grade)
+    return dataclasses.replace(row, grade=referable_grade(row.grade, n), source_grade=row.grade)
 
 
 def referable_grade_problem(problem: Problem, n: int) -> Problem:
@@ -376,20 +385,13 @@ def no_grade_at_or_above(grades: Sequence[int], n: int, column: str | None, wher
     (``grades``: the valid grades read, on the ICDR scale): every row would silently become
     grade 0 (non-referable). A column of 0/1 alone is most likely two grades already (its fix:
     drop the option, or N = 1, which keeps them as they are). None when some grade is >= ``n``,
-    when nothing was read, or for ``n`` = 1 (on 0/1 labels the identity)."""
-    if n < 2 or not grades or max(grades) >= n:
-        return None
-    name = repr(column) if column else "the grade column"
-    if set(grades) <= {0, 1}:
-        return error(where, f"--referable-from {n}: column {name} holds only 0/1 ({counted(len(grades), 'row')}): "
-                            f"already two grades? Read as ICDR grades, none is >= {n}, so every row would "
-                            f"become grade 0 (non-referable)",
-                     "drop --referable-from (data.referable_from) to read the 0/1 labels as they are, "
-                     "or use --referable-from 1 (keeps them as they are)", "grade")
-    return error(where, f"--referable-from {n}: no row of column {name} is ICDR grade >= {n} (the highest read "
-                        f"is {max(grades)}), so every row would become grade 0 (non-referable)",
-                 f"use --referable-from N with N <= {max(grades)}, or drop --referable-from to read the "
-                 f"labels on their own scale", "grade")
+    when nothing was read, or for ``n`` = 1 (on 0/1 labels the identity); the words are
+    :func:`data_prep.grades.no_grade_at_or_above`'s, shared with ``export --score``."""
+    said = grade_words.no_grade_at_or_above(
+        grades, n, repr(column) if column else None, "--referable-from",
+        "become grade 0 (non-referable)", "read", drop="--referable-from (data.referable_from)",
+        other_fix=", or drop --referable-from to read the labels on their own scale")
+    return None if said is None else error(where, f"--referable-from {n}: {said[0]}", said[1], "grade")
 
 
 def referable_facts(entries: Sequence[ImageEntry], cfg: DataConfig, column: str) -> dict[str, object] | None:
@@ -969,7 +971,7 @@ def _collect_npz(npz: Path, grade_names: Sequence[str]) -> tuple[list[ImageEntry
         for i, grade in enumerate(grades):
             name = f"{split}_{i:04d}.png"
             label = LabelRow(name, grade, "", i) if labelled else None
-            entries.append(ImageEntry(npz, f"{npz.name}:{split}_images[{i}]",
+            entries.append(ImageEntry(npz, array_row_path(npz.name, f"{split}_images", i),
                                       "train" if labelled else "test", label, name=name,
                                       origin=split))
     return entries, problems
@@ -1457,14 +1459,23 @@ def eye_pairs(cfg: DataConfig, layout: Layout) -> bool:
     return layout.treated_as == "eyepacs" and not cfg.patient_column
 
 
+def _left_out_patient(row: LabelRow, cfg: DataConfig, layout: Layout) -> str:
+    """The patient of a label row left out as ungradable, as a kept row's would be in the
+    manifest: its patient cell, else with EyePACS's eye pairs (:func:`eye_pairs`) the part of
+    its name before ``_left`` / ``_right``; ``''`` when it names none."""
+    if row.patient:
+        return row.patient
+    return (eye_pair_patient(row.name) or "") if eye_pairs(cfg, layout) else ""
+
+
 def pair_eyes(train: Sequence[ImageEntry], source: str) -> list[Problem]:
     """EyePACS without a patient column: each image's patient from its id (``10_left`` and
     ``10_right`` are patient ``10``), recorded on its label, so both eyes share a fold."""
     paired = 0
     for entry in train:
-        match = EYE_NAME.match(Path(entry.image_id).stem)
-        if entry.label is not None and not entry.label.patient and match:
-            entry.label = dataclasses.replace(entry.label, patient=match["patient"])
+        patient = eye_pair_patient(entry.image_id)
+        if entry.label is not None and not entry.label.patient and patient:
+            entry.label = dataclasses.replace(entry.label, patient=patient)
             paired += 1
     if not paired:
         return []
@@ -1508,8 +1519,22 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
                             "nothing to do; --patient-column overrides it", "folds")]
     if layout.treated_as == "eyepacs":
         notes = pair_eyes(train, source)
-        return (patients_source_words(layout.treated_as, "") if notes else ""), notes
-    return "", []
+        if notes:
+            return patients_source_words(layout.treated_as, ""), notes
+        # EyePACS's columns but no <patient>_left/_right id: names such as 10_OD / 10_OS are
+        # not paired, and are warned as in any other layout
+    said = eye_names_words([e.image_id for e in train])
+    if not said:
+        return "", []
+    # warned, not paired: outside EyePACS's layout, whose ids are defined as <patient>_left/_right,
+    # the part before the eye need not be the patient (a visit, a study) and pairing by a guess
+    # would silently change the folds of runs made before
+    return "", [warning(source, f"{said}, but no patient column is given: each image is its own unit, so "
+                                "a patient's fellow eyes can fall in different folds (their figures then "
+                                "overstate) and the bootstrap CIs treat them as independent",
+                        "add a column naming each image's patient (the part before the eye, e.g. 10 for "
+                        "10_left) to the label CSV and pass --patient-column <that column> "
+                        "(data.patient_column)", "folds")]
 
 
 def image_patients(train: Sequence[ImageEntry]) -> list[str]:
@@ -1898,9 +1923,10 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
     patients = set(image_patients(train))
     unused = None if grouped or not train else patient_column_guess(columns, grade_column,
                                                                      image_column)
+    eyes = "" if grouped else eye_names_words([e.image_id for e in train])
     return {"grouped": grouped, "source": source, "column": cfg.patient_column or owned or None,
             "n_patients": len(patients) if grouped else None, "n_images": len(train),
-            "unused_column": unused}
+            "unused_column": unused, **({"eye_names": eyes} if eyes else {})}
 
 
 def _patients_line(facts: dict[str, object] | None, twins_joined: bool = False) -> str:
@@ -1923,6 +1949,9 @@ def _patients_line(facts: dict[str, object] | None, twins_joined: bool = False) 
                 f"{counted(int(facts['n_images']), 'training image')}")
     if unused:
         return f"folds: each training image its own unit, although {looks}"
+    if facts.get("eye_names"):
+        return (f"folds: each training image its own unit, although {facts['eye_names']} (see the warning): "
+                "--patient-column keeps a patient's eyes in one fold")
     return ("folds: each training image its own unit (no patient column: --patient-column "
             "groups a patient's images into one fold)")
 
@@ -2575,8 +2604,12 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "ungradable": cfg.ungradable,
         # data.ungradable=leave_out: every row left out, its image (None: not in the folder)
         # marked_by: the column that marked a row ungradable beside its grade cell
+        # patient: the row's, as the manifest's patient column would hold it ('' none), so that
+        # the per-patient referral can count the patients an ungradable image leaves judged on
+        # their other images, or with none gradable (drac_ssl.metrics.patient_screening left_out)
         "left_out_ungradable": [{"name": row.name, "line": row.line, "grade_cell": row.written,
-                                 "image": image, **({"marked_by": row.marked_by} if row.marked_by else {})}
+                                 "image": image, "patient": _left_out_patient(row, cfg, layout),
+                                 **({"marked_by": row.marked_by} if row.marked_by else {})}
                                 for row, image in result.left_out_ungradable],
         # images carrying drac_ssl's phantom marker (a PNG text chunk): > 0 makes the run a
         # phantom one, as the phantom set's phantom.json beside the images does
@@ -2834,12 +2867,8 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
         if summary is None or not isinstance(summary.get("root"), str):
             return None  # no ingest's: its files are listed
         was = Path(summary["root"])
-
-        def same(a: Path, b: Path) -> bool:
-            return a == b or os.path.realpath(a) == os.path.realpath(b)
-
         # A MedMNIST folder records the .npz file it found as its root (layout's discovery).
-        if root is not None and (same(was, root) or (was.suffix.lower() == ".npz" and same(was.parent, root))):
+        if root is not None and (same_path(was, root) or (was.suffix.lower() == ".npz" and same_path(was.parent, root))):
             return ""  # the same data's ingest: written again, as redo_ingest_fix advises
         return f"it holds the ingest of another data root, {was}"
 

@@ -430,6 +430,20 @@ def pixels_sha256(pixels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+ARRAY_ROW = re.compile(r"^(?P<file>.+\.npz):(?P<key>[^\[\]:]+)\[(?P<index>\d+)\]$", re.IGNORECASE)
+"""The one pattern of a manifest path of an image stored as a row of an array file (a MedMNIST
+``.npz``): ``retinamnist.npz:test_images[3]`` (``file``, ``key``, ``index``), as
+:func:`array_row_path` writes it; the ``.npz`` suffix in any case (the layout's discovery
+finds ``X.NPZ`` too). Read by the export (an original picture) and a bundle's pixel digests
+(:func:`drac_ssl.grading.training_images.ingest_pixel_digests`)."""
+
+
+def array_row_path(file_name: str, key: str, index: int) -> str:
+    """The manifest path of row ``index`` of the array ``key`` in the ``.npz`` named
+    ``file_name``: ``retinamnist.npz:train_images[12]`` (:data:`ARRAY_ROW` reads it back)."""
+    return f"{file_name}:{key}[{index}]"
+
+
 def array_row_pixels(row: np.ndarray) -> np.ndarray:
     """A row of an image array (a MedMNIST ``.npz``: ``(H, W)``, ``(H, W, 1)`` or
     ``(H, W, 3)``) as the ingest holds it: ``(H, W, 1)`` read as grey ``(H, W)``, C-contiguous,
@@ -3103,6 +3117,50 @@ a training image whose contents differed; renaming the test file would rename it
 EYE_NAME = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$", re.IGNORECASE)
 """EyePACS / Kaggle DR 2015 image ids: ``<patient>_left`` and ``<patient>_right`` (the
 patient of :func:`data_prep.ingest.pair_eyes`, which keeps a patient's two eyes in one fold)."""
+
+
+def eye_pair_patient(name: str) -> str | None:
+    """The patient of an EyePACS image id (:data:`EYE_NAME`: ``10_left`` and ``10_right.jpeg``
+    are patient ``10``), None for a name of another form. The one rule of the ingest's eye
+    pairs (:func:`data_prep.ingest.pair_eyes`) and of ``export --score``'s with EyePACS-layout
+    labels (:func:`drac_ssl.scoring.read_grade_labels`)."""
+    match = EYE_NAME.match(Path(str(name)).stem)
+    return match["patient"] if match else None
+
+
+EYE_SUFFIX_NAME = re.compile(r"^(?P<patient>.+?)[_-](?P<eye>left|right|od|os|l|r)$", re.IGNORECASE)
+"""Image ids that name an eye after the patient: ``<id>_left`` / ``<id>_right``,
+``<id>_OD`` / ``<id>_OS`` and ``<id>_L`` / ``<id>_R`` (also with ``-``): :func:`eye_suffix_share`
+counts them in a plain CSV layout, which pairs no eyes by itself."""
+
+
+def eye_suffix_share(names: Sequence[str]) -> tuple[int, str]:
+    """How many of ``names`` (image ids, extension or not) match :data:`EYE_SUFFIX_NAME`, and
+    the suffixes seen (``_left/_right``, ``_OD/_OS``), for the ingest's warning that such images
+    are not paired into patients unless ``data.patient_column`` names them."""
+    hits = [m for n in names if (m := EYE_SUFFIX_NAME.match(Path(str(n)).stem))]
+    kinds = sorted({_EYE_KINDS[m["eye"].lower()] for m in hits})
+    return len(hits), " and ".join(kinds)
+
+
+_EYE_KINDS = {"left": "_left/_right", "right": "_left/_right", "od": "_OD/_OS", "os": "_OD/_OS",
+              "l": "_L/_R", "r": "_L/_R"}
+
+
+EYE_NAMES_SHARE = 0.5
+"""The share of image ids named ``<id>_left`` / ``_right``, ``_OD`` / ``_OS`` or ``_L`` / ``_R``
+above which a layout that pairs no eyes is warned (:func:`eye_names_words`)."""
+
+
+def eye_names_words(image_ids: Sequence[str], what: str = "training image ids") -> str:
+    """``'120 of 150 training image ids are named <id>_left/_right'`` when more than
+    :data:`EYE_NAMES_SHARE` of ``image_ids`` name an eye after an id
+    (:func:`eye_suffix_share`), else ``''``; ``what``: the ids' name in the sentence. The
+    ingest's warning and ``export --score``'s (labels naming no patients) say it alike."""
+    hits, kinds = eye_suffix_share(image_ids)
+    if not image_ids or hits <= EYE_NAMES_SHARE * len(image_ids):
+        return ""
+    return f"{hits} of {len(image_ids)} {what} are named <id>{kinds.replace(' and ', ' or <id>')}"
 
 
 class TakenNames:

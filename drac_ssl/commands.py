@@ -152,6 +152,22 @@ class PrintConfig(argparse.Action):
         parser.exit(0)
 
 
+class SpelledStore(argparse.Action):
+    """``store``, and the option's name as the command line typed it in ``DEST_flag`` (an option
+    of two names, ``--labels`` / ``--labels-csv``): a message names the one the user typed."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_flag", option_string)
+
+
+def spelled_flag(args: argparse.Namespace, dest: str) -> str:
+    """The name of ``dest``'s option as typed (:class:`SpelledStore`), else ``--DEST``."""
+    typed = getattr(args, f"{dest}_flag", None)
+    return typed if isinstance(typed, str) and typed else _flag(dest)
+
+
 class OverrideParser(argparse.ArgumentParser):
     """The parser of a command that takes ``section.key=value`` overrides (train, umm): an
     unrecognised option that names a setting, as other tools write them (``--pretrain.lr=0.1``,
@@ -373,7 +389,7 @@ def export_parser() -> argparse.ArgumentParser:
     # drac-ssl-export, or the interpreter that runs it, as a fix says it
     prog = command_name("drac-ssl-export", "drac_ssl.export")
     parser = argparse.ArgumentParser(
-        prog=prog,
+        prog=prog, allow_abbrev=False,  # a prefix of an option is refused, never guessed
         description="Grade a folder of retinal images (UW-OCTA, colour fundus) with a drac_ssl "
                     "model bundle into a submission CSV (case,class,P0..P{K-1}; DRAC 2022 Task 3: "
                     "case,class,P0,P1,P2), check a submission CSV, or score one against labels "
@@ -428,7 +444,7 @@ def export_parser() -> argparse.ArgumentParser:
                              "every label a case; a warning when the backbone was pretrained "
                              "on the scored images (transductive: pretrain.use_test_images=false "
                              "for a clean test figure)")
-    parser.add_argument("--labels", "--labels-csv", metavar="CSV",  # --labels-csv: the ingest's name
+    parser.add_argument("--labels", "--labels-csv", metavar="CSV", action=SpelledStore,  # the ingest's name too
                         help="with --score: the label CSV (any dialect the ingest reads; the "
                              f"columns of {in_words([LAYOUT_NAMES[k] for k in SCORED_LAYOUTS])} "
                              "are found, else name them)")
@@ -757,7 +773,7 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
     is the submission or the label file, or ends in ``.csv``. Checked before torch loads
     (exit 2)."""
     if not args.score:
-        given = [_flag(d) for d in SCORE_ONLY_OPTIONS if getattr(args, d, None) is not None]
+        given = [spelled_flag(args, d) for d in SCORE_ONLY_OPTIONS if getattr(args, d, None) is not None]
         if given:
             return (f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} with --score "
                     f"SUBMISSION.csv (score a submission against labels you hold)")
@@ -782,7 +798,7 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
                 "IDRiD's 'b. IDRiD_Disease Grading_Testing Labels.csv')")
     if problem := input_file_problem(args.score, "--score", "submission"):
         return problem
-    if problem := input_file_problem(args.labels, "--labels", "label"):
+    if problem := input_file_problem(args.labels, spelled_flag(args, "labels"), "label"):
         return problem
     if args.json is not None:
         from drac_ssl.io import output_file_problem  # standard library only
@@ -796,13 +812,9 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
 
 def _same_file(a: Path, b: Path) -> bool:
     """Whether the paths ``a`` and ``b`` name one file (:func:`os.path.samefile` when both
-    exist: links and other spellings too; else the resolved paths)."""
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
+    exist: links and other spellings too; else the resolved paths: :func:`drac_ssl.io.same_path`)."""
+    from drac_ssl.io import same_path  # stdlib only
+    return same_path(a, b)
 
 
 def _score_record(path: Path) -> bool:
@@ -823,7 +835,7 @@ def _json_input_problem(args: argparse.Namespace) -> str | None:
     name: most often a label or submission file named by mistake); None otherwise."""
     json_path = Path(args.json)
     example = json_path.with_name("score.json")
-    for flag, given, what in (("--score", args.score, "submission"), ("--labels", args.labels, "label")):
+    for flag, given, what in (("--score", args.score, "submission"), (spelled_flag(args, "labels"), args.labels, "label")):
         if _same_file(json_path, Path(given)):
             return (f"--json {args.json} is the {what} file of {flag}: writing the figures there would "
                     f"overwrite it.\n  fix: give the JSON another path, e.g. --json {example}")
@@ -838,7 +850,7 @@ def compare_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.compare`` (:func:`drac_ssl.compare.main`)."""
     prog = command_name("drac-ssl-compare", "drac_ssl.compare")
     parser = argparse.ArgumentParser(
-        prog=prog,
+        prog=prog, allow_abbrev=False,  # a prefix of an option is refused, never guessed
         description="Compare finished run folders of python -m drac_ssl.train: one row per run and "
                     "variant with the settings that differ and the out-of-fold metrics, then each "
                     "pretrained variant minus scratch with a paired bootstrap CI.",
@@ -866,7 +878,7 @@ def report_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.report RUN`` (:func:`drac_ssl.report.main`)."""
     prog = command_name("drac-ssl-report", "drac_ssl.report")
     parser = argparse.ArgumentParser(
-        prog=prog,
+        prog=prog, allow_abbrev=False,  # a prefix of an option is refused, never guessed
         description=("Write RUN/report.md (and its figures under RUN/report/) again from the run "
                      "folder's files, with the code of now; the run's invocations.jsonl gets a line "
                      "saying so. drac_ssl.train writes the report at the end of every run."),

@@ -60,6 +60,48 @@ GRADE_SCALES: dict[str, tuple[str, ...]] = {
     "icdr": ("No DR", "Mild", "Moderate", "Severe", "PDR"),  # International Clinical DR scale
 }
 """Named grade scales ``data.grades`` may name instead of listing the grades."""
+REFERABLE_NAMES = ("non-referable", "referable")
+"""The names of the two grades ``data.referable_from`` makes when ``data.grades`` is empty or
+the labels' ICDR scale (:func:`referable_from_rule`)."""
+
+
+class ReferableRule(typing.NamedTuple):
+    """What :func:`referable_from_rule` says of a referral cut N and a grades setting."""
+
+    valid: bool
+    """N is an ICDR grade 1..4 (an int, not a bool): grade >= N is referable."""
+    names: tuple[str, ...]
+    """The names of the model's grades: :data:`REFERABLE_NAMES` when ``from_labels_scale``,
+    else the grades setting's names as given (stripped)."""
+    from_labels_scale: bool
+    """The grades setting is empty or the ICDR scale the labels are on (``icdr``, or its five
+    names), so the two grades are named :data:`REFERABLE_NAMES`."""
+
+    @property
+    def two_grades(self) -> bool:
+        """The setting leaves two grades, as the cut makes (named by the rule, or two names)."""
+        return len(self.names) == 2
+
+
+def referable_from_rule(referable_from: object, grades: Sequence[str] = ()) -> ReferableRule:
+    """The one rule of a referral cut N on ICDR labels (``data.referable_from`` of the ingest,
+    ``--labels-referable-from`` of ``export --score``): ICDR grade >= N becomes grade 1
+    (referable), below it grade 0 (:func:`referable_grade`); N must be an ICDR grade 1..4
+    (0, the setting off, is the caller's to allow); ``grades`` (``data.grades``) must leave two
+    grades: empty or the ICDR scale (named :data:`REFERABLE_NAMES`), or two names of its own.
+    Pure: says, never raises; each caller words its own refusal."""
+    icdr = GRADE_SCALES["icdr"]
+    valid = isinstance(referable_from, int) and not isinstance(referable_from, bool) \
+        and 1 <= referable_from <= len(icdr) - 1
+    names = tuple(str(g).strip() for g in grades)
+    labels_scale = not names or [n.lower() for n in names] == ["icdr"] or names == icdr
+    return ReferableRule(valid, REFERABLE_NAMES if labels_scale else names, labels_scale)
+
+
+def referable_grade(grade: int, referable_from: int) -> int:
+    """ICDR ``grade`` as one of the two grades of the cut ``referable_from``
+    (:func:`referable_from_rule`): 1 (referable) when it is ``referable_from`` or more, else 0."""
+    return int(grade >= referable_from)
 DATA_LAYOUTS = ("auto", "drac", "plain", "aptos", "eyepacs", "idrid", "deepdrid", "messidor2",
                 "medmnist")
 LAYOUT_NAMES = {"drac": "DRAC", "plain": "plain", "aptos": "APTOS", "eyepacs": "EyePACS",
@@ -366,7 +408,7 @@ class PretrainConfig:
     knn_limit: int = 0
     # label-free rate-reduction monitor after every epoch: Delta R (umm.membership) of the
     # early-cut and last-layer features of this many fixed images, two fixed views each, eval
-    # mode; 0 = off (UMM's start_from=peak|past_peak needs it)
+    # mode; 0 = off, else at least 2 (UMM's start_from=peak|past_peak needs it)
     monitor_images: int = 64
     max_steps_per_epoch: int = 0  # steps per epoch at most; 0 = the full epoch (small values for smoke tests)
     # ingested data sets: also pretrain (and run UMM) on the test split's images, without their
@@ -500,9 +542,9 @@ class FinetuneConfig:
     # most specific cut that finds at least L of the referable images) or specificity:L (the
     # most sensitive cut that clears at least L of the others); of cuts equal on that figure,
     # the better on the target's; L in (0, 1), e.g. sensitivity:0.90; off (the default): none. P(referable) = P_r + ... +
-    # P_{K-1}, r = finetune.referable_from (needed: not off). The cut is cross-fitted as the
-    # kappa thresholds are (each fold's on the other folds' out-of-fold outputs; the deployed
-    # one on all of them); metrics.json's referable.referral gives the sensitivity and
+    # P_{K-1}, r = finetune.referable_from (needed: not off). Each fold's cut is cross-fitted as
+    # the kappa thresholds are (on the other folds' out-of-fold outputs); the deployed one is
+    # fitted on the pooled out-of-fold outputs (not cross-fitted); metrics.json's referable.referral gives the sensitivity and
     # specificity it reached out of fold with 95% CIs. Stored in the calibration and the bundle:
     # the export's _referable.csv and the app refer by it. With K = 2 it IS the grade decision
     # (grade 1 when P1 >= the cut, instead of finetune.decision's); with K > 2 the grades are
@@ -952,9 +994,14 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
 
 def close_match(word: Any, names: Sequence[str]) -> str:
     """The name in ``names`` closest in spelling to ``word`` (difflib, its default cutoff 0.6),
-    or "" when none is close: the "Did you mean" of an unknown setting or stage name."""
-    found = difflib.get_close_matches(str(word), list(names), n=1)
-    return found[0] if found else ""
+    or "" when none is close: the "Did you mean" of an unknown setting or stage name. Spelling
+    is compared lower-cased, so a name typed in another case (``pretrain.LR``, ``finetune.Lr``)
+    is offered as the name it is."""
+    lowered: dict[str, str] = {}
+    for name in names:
+        lowered.setdefault(str(name).lower(), name)
+    found = difflib.get_close_matches(str(word).lower(), list(lowered), n=1)
+    return lowered[found[0]] if found else ""
 
 
 CLOSE_NAME_CUTOFF = 0.8
@@ -978,7 +1025,7 @@ def _setting_names(base: Any) -> list[str]:
 def close_setting_name(word: str) -> str:
     """The name of a setting, in any section, closest in spelling to ``word`` (``lrr`` -> ``lr``,
     ``num_worker`` -> ``num_workers``; :data:`CLOSE_NAME_CUTOFF`), or "" when none is close."""
-    found = difflib.get_close_matches(word, _setting_names(Config()), n=1, cutoff=CLOSE_NAME_CUTOFF)
+    found = difflib.get_close_matches(word.lower(), _setting_names(Config()), n=1, cutoff=CLOSE_NAME_CUTOFF)
     return found[0] if found else ""
 
 
@@ -3325,8 +3372,8 @@ class SettingRange:
 
     def words(self) -> str:
         """What the value must be: ``must be > 0 and <= 1: the fraction ...``."""
-        low = f"{'>' if self.strict else '>='} {self.low:g}"
-        high = "" if self.high is None else f" and {'<' if self.high_open else '<='} {self.high:g}"
+        low = f"{'>' if self.strict else '>='} {_bound_words(self.low)}"
+        high = "" if self.high is None else f" and {'<' if self.high_open else '<='} {_bound_words(self.high)}"
         return f"must be {low}{high}{self.why}"
 
     def fix_words(self, fixes: FixBase | None = None) -> str:
@@ -3336,6 +3383,19 @@ class SettingRange:
             return self.fix
         value, words = fallback(self.setting, fixes)
         return f"{self.setting}={value} ({words})"
+
+
+SEED_MAX = 2**32 - 1
+SEED_WHY = ": numpy's random generators take a seed of 0..2**32-1"
+"""The largest seed (``run.seed``, ``data.fold_seed``, ``data.phantom_seed``, ``finetune.seed``)
+numpy's ``RandomState`` takes; -1 or 2**32 stopped a run mid-way with numpy's own message."""
+
+RUN_RANGES: tuple[SettingRange, ...] = (SettingRange("run.seed", 0, high=SEED_MAX, why=SEED_WHY),)
+"""The number ranges of ``run.*``, checked by :mod:`drac_ssl.preflight` whatever the stages."""
+
+def _bound_words(bound: float) -> str:
+    """A range's bound as written: a whole number in full (``4294967295``, not ``4.29497e+09``)."""
+    return str(int(bound)) if float(bound).is_integer() and abs(bound) < 1e16 else f"{bound:g}"
 
 
 FINETUNE_RANGES: tuple[SettingRange, ...] = (
@@ -3354,7 +3414,8 @@ FINETUNE_RANGES: tuple[SettingRange, ...] = (
                       "that chooses the epoch under finetune.keep=inner (at most half: the fold "
                       "must still train on most of its images)"),
                  fix="finetune.inner_fraction=0.15 (the default), or e.g. 0.2"),
-    SettingRange("finetune.seed", -1, why=" (-1: run.seed's; a seed >= 0 the fine-tuning's own)",
+    SettingRange("finetune.seed", -1, high=SEED_MAX,
+                 why=" (-1: run.seed's; 0..2**32-1 the fine-tuning's own, numpy's range of seeds)",
                  fix="finetune.seed=-1 (the default)"),
 )
 """The number ranges of the fine-tuning, the one list: :mod:`drac_ssl.preflight` reports every
@@ -3379,6 +3440,7 @@ DATA_RANGES: tuple[SettingRange, ...] = (
                      "are kept in one fold (0 = off)",
                  fix="data.near_duplicate_mse=0 (off, the default), or e.g. data.near_duplicate_mse=1e-4"),
     *(SettingRange(s, 0) for s in ("data.phantom_n_train", "data.phantom_n_test")),
+    *(SettingRange(s, 0, high=SEED_MAX, why=SEED_WHY) for s in ("data.fold_seed", "data.phantom_seed")),
 )
 PRETRAIN_RANGES: tuple[SettingRange, ...] = (
     *(SettingRange(s, 0, strict=True) for s in ("pretrain.epochs", "pretrain.lr")),
@@ -3386,6 +3448,8 @@ PRETRAIN_RANGES: tuple[SettingRange, ...] = (
                                    "pretrain.min_delta", "pretrain.knn_every", "pretrain.max_steps_per_epoch")),
     SettingRange("pretrain.knn_limit", 0, why=" (0 = every image of each split)"),
     SettingRange("pretrain.knn_k", 1),
+    SettingRange("pretrain.num_workers", -1, why=" (-1: chosen from the usable cores; 0: loaded in the "
+                                                "main process)"),
     SettingRange("pretrain.min_lr_ratio", 0, high=1),
 )
 """The number ranges of the pretraining that hold whatever its optimiser (momentum and
@@ -3415,8 +3479,110 @@ UMM_RANGES: tuple[SettingRange, ...] = (
 checks (it also checks the choices and ``umm.batch_size`` >= 2), so that the preflight and
 ``python -m drac_ssl.umm`` list them all before anything is made."""
 NUMBER_RANGES: dict[str, SettingRange] = {
-    r.setting: r for r in (*DATA_RANGES, *PRETRAIN_RANGES, *MODEL_RANGES, *UMM_RANGES, *FINETUNE_RANGES)}
+    r.setting: r for r in (*RUN_RANGES, *DATA_RANGES, *PRETRAIN_RANGES, *MODEL_RANGES, *UMM_RANGES,
+                           *FINETUNE_RANGES)}
 """Each number setting's range, by setting, for the words of a refused inf or NaN (:func:`_coerce`)."""
+
+
+@dataclass(frozen=True)
+class UnusedWhen:
+    """Settings another setting makes unused, one row of :data:`UNUSED_SETTINGS`: while
+    ``unused(cfg)`` holds no stage reads ``settings``. ``why`` says why and ``fix`` how to make
+    them take effect (both ``str.format``-ed with ``cfg=`` the configuration); ``stages``: the
+    stages that would read them (the preflight warns only when one of them runs)."""
+
+    settings: tuple[str, ...]
+    unused: typing.Callable[[Config], bool]
+    why: str
+    fix: str
+    stages: tuple[str, ...]
+
+
+_GENERIC_UNUSED = ("data.dataset", "data.root", "data.unlabelled")
+_UMM_READ_BY_PRETRAIN_MONITOR = ("umm.early_cut", "umm.membership", "umm.membership_temperature", "umm.eps2")
+_OUTER_LEVEL = ("umm.alpha", "umm.outer_lr", "umm.outer_sign", "umm.outer_ssl", "umm.hypergradient",
+                "umm.neumann_steps", "umm.hvp", "umm.fd_radius", "umm.max_step_ratio")
+
+UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
+    UnusedWhen(("data.unlabelled",), lambda c: c.data.dataset != "drac",
+               "data.dataset={cfg.data.dataset} is read as it is, without the ingest, so the folders of "
+               "data.unlabelled are not used", "leave data.unlabelled out for this data set",
+               ("ingest", "pretrain")),
+    UnusedWhen(tuple(f"data.{f.name}" for f in dataclasses.fields(DataConfig)
+                     if f"data.{f.name}" not in _GENERIC_UNUSED),
+               lambda c: c.data.dataset != "drac",
+               "data.dataset={cfg.data.dataset} is read as it is from data.root, without the ingest, "
+               "and this is a setting of the ingest (or of the phantom set)",
+               "data.dataset=drac to ingest a retinal image folder with it", ("ingest", "pretrain")),
+    UnusedWhen(("data.graham_mask",), lambda c: not c.data.graham,
+               "data.graham=false applies no Graham filter, so there is no mask to put outside its disc",
+               "data.graham=true to apply the filter with this mask", ("ingest",)),
+    UnusedWhen(("pretrain.momentum",), lambda c: c.pretrain.optimizer in ("adam", "adamw"),
+               "pretrain.optimizer={cfg.pretrain.optimizer} has no momentum setting (Adam's moment "
+               "estimates are its own)", "pretrain.optimizer=sgd or lars, which use it", ("pretrain",)),
+    UnusedWhen(("pretrain.lars_eta", "pretrain.lars_clip_lr"), lambda c: c.pretrain.optimizer != "lars",
+               "only pretrain.optimizer=lars reads it, and it is {cfg.pretrain.optimizer}",
+               "pretrain.optimizer=lars", ("pretrain",)),
+    UnusedWhen(("pretrain.knn_k", "pretrain.knn_limit"), lambda c: c.pretrain.knn_every == 0,
+               "pretrain.knn_every=0 turns the k-NN monitor off", "pretrain.knn_every=N (a k-NN "
+               "accuracy every N epochs)", ("pretrain",)),
+    UnusedWhen(tuple(f"umm.{f.name}" for f in dataclasses.fields(UMMConfig)
+                     if f.name != "enabled" and f"umm.{f.name}" not in _UMM_READ_BY_PRETRAIN_MONITOR),
+               lambda c: not c.umm.enabled, "umm.enabled=false skips the umm stage",
+               "umm.enabled=true to run UMM", ("umm",)),
+    UnusedWhen(_OUTER_LEVEL, lambda c: not c.umm.use_rate_reduction,
+               "umm.use_rate_reduction=false drops UMM's outer level (single-level training on L_in): "
+               "no outer objective, outer step or hypergradient", "umm.use_rate_reduction=true",
+               ("umm",)),
+    UnusedWhen(("umm.neumann_steps",), lambda c: c.umm.hypergradient != "neumann",
+               "umm.hypergradient={cfg.umm.hypergradient} takes no Neumann series",
+               "umm.hypergradient=neumann", ("umm",)),
+    UnusedWhen(("umm.hvp", "umm.fd_radius"),
+               lambda c: c.umm.hypergradient == "neumann" and c.umm.neumann_steps == 0,
+               "umm.hypergradient=neumann with umm.neumann_steps=0 is the first-order hypergradient: "
+               "no Hessian-vector product is taken", "umm.neumann_steps >= 1 or umm.hypergradient=unrolled",
+               ("umm",)),
+    UnusedWhen(("umm.fd_radius",), lambda c: c.umm.hvp != "finite_difference",
+               "umm.hvp={cfg.umm.hvp} takes Hessian-vector products by double backward, with no "
+               "finite-difference step", "umm.hvp=finite_difference", ("umm",)),
+    UnusedWhen(("umm.patience",), lambda c: not c.umm.early_stop_on_rate_reduction,
+               "umm.early_stop_on_rate_reduction=false runs every UMM epoch: no early stop to be patient for",
+               "umm.early_stop_on_rate_reduction=true", ("umm",)),
+    UnusedWhen(("umm.past_peak_drop",), lambda c: c.umm.start_from != "past_peak",
+               "umm.start_from={cfg.umm.start_from} does not look for the epoch past the monitor's peak",
+               "umm.start_from=past_peak", ("umm",)),
+    UnusedWhen(("finetune.patience",), lambda c: c.finetune.keep == "last",
+               "finetune.keep=last (the default since December 2026) runs every one of finetune.epochs "
+               "and keeps the last: no fold stops early, so the patience is not used",
+               "finetune.keep=best to stop each fold early on its validation kappa (chosen on the fold it "
+               "is scored on, so its kappa is optimistic: python -m bench.keep_selection measures by how "
+               "much), or finetune.keep=inner to stop it early on an inner split of its training images "
+               "(honest)", ("finetune",)),
+    UnusedWhen(("finetune.inner_fraction",), lambda c: c.finetune.keep != "inner",
+               "finetune.keep={cfg.finetune.keep} holds out no inner split: the fraction is not used",
+               "finetune.keep=inner to choose each fold's epoch on that fraction of its training images",
+               ("finetune",)),
+    UnusedWhen(("finetune.mlp_hidden",), lambda c: c.finetune.head != "mlp",
+               "finetune.head={cfg.finetune.head} has no MLP hidden layer", "finetune.head=mlp",
+               ("finetune",)),
+    UnusedWhen(("finetune.conv_head_channels",), lambda c: c.finetune.head != "conv",
+               "finetune.head={cfg.finetune.head} has no convolutions", "finetune.head=conv",
+               ("finetune",)),
+    UnusedWhen(("finetune.frozen_train_views",), lambda c: c.finetune.freeze != "frozen",
+               "finetune.freeze={cfg.finetune.freeze} draws fresh views every epoch: no feature bank of "
+               "precomputed views is made", "finetune.freeze=frozen", ("finetune",)),
+    UnusedWhen(("finetune.backbone_lr_ratio",), lambda c: c.finetune.freeze == "frozen",
+               "finetune.freeze=frozen trains no backbone layer, so no layer takes this ratio of finetune.lr",
+               "finetune.freeze=last or all to tune backbone layers at that rate", ("finetune",)),
+)
+"""Settings that other settings make unused, the one table (each row checked against the code
+that reads the settings): :func:`drac_ssl.preflight.check` warns ``X=V: set but not used:
+<why>`` with ``fix: <how to make it take effect>, or leave X out`` for each setting of a row
+whose condition holds that the user set (typed, or in a file of their own) or that differs from
+its default (not a shipped config's value, ``--first-try``'s, or a line of a run's saved
+``config.yaml``: :func:`drac_ssl.preflight._users_setting`), when one of the row's stages runs;
+not for a row decided by a setting refused as no valid choice. The first row naming a setting whose condition
+holds gives the words."""
 
 
 def range_problems(cfg: Config, ranges: Iterable[SettingRange]) -> list[tuple[SettingRange, Any]]:
@@ -3803,12 +3969,13 @@ def referable_from_problem(referable_from: int, grades: Sequence[str]) -> tuple[
     settings' words, or ``("", "")``. ``referable_from`` 0 is off; 1..4 (its range is
     :data:`DATA_RANGES`') makes two grades of ICDR labels, so ``grades`` must leave two grades:
     empty, or the ICDR scale the labels are on (``icdr`` or its five names: the two grades are
-    then named non-referable, referable), or two names of its own; any other scale is an error."""
+    then named non-referable, referable), or two names of its own; any other scale is an error
+    (:func:`referable_from_rule`)."""
     if not referable_from or isinstance(referable_from, bool) or not isinstance(referable_from, int):
         return "", ""
-    names = [str(g).strip() for g in grades]
-    if not names or len(names) == 2 or [n.lower() for n in names] == ["icdr"] or tuple(names) == GRADE_SCALES["icdr"]:
+    if referable_from_rule(referable_from, grades).two_grades:  # the range is DATA_RANGES'
         return "", ""
+    names = [str(g).strip() for g in grades]
     return (f"data.referable_from={referable_from} makes two grades of the labels' ICDR grades (grade >= "
             f"{referable_from} referable, below it not), but data.grades=[{', '.join(names)}] names "
             f"{len(names) if len(names) > 1 else 'another scale'}",

@@ -347,6 +347,7 @@ from drac_ssl.io import (
     no_temp_folder_fix,
     output_file_problem,
     read_json_dict,
+    same_path,
     sha256_file,
     temporary_pid_alive,
     unreadable_words,
@@ -369,7 +370,12 @@ from drac_ssl.runtime import (
     resolve_device,
     threads_kept,
 )
-from drac_ssl.scale import grade_names_for_people, read_ingest_facts
+from drac_ssl.scale import (
+    grade_names_for_people,
+    grades_scale_from,
+    grades_typed,
+    read_ingest_facts,
+)
 from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import interrupts_deferred, python_command, python_word, started
 from drac_ssl.submission import (
@@ -506,10 +512,6 @@ def _grade_cached(bundle: Bundle, images: Any, indices: Sequence[int]) -> Graded
     return GradedImages.joined(parts)
 
 
-_ARRAY_ROW = re.compile(r"^(?P<file>.+\.npz):(?P<key>[^\[\]]+)\[(?P<index>\d+)\]$")
-"""A manifest path of an image stored in an array file: ``retinamnist.npz:test_images[3]``."""
-
-
 class _ChangedSinceIngest(ValueError):
     """An original picture whose sha256 is not the one the manifest recorded at the ingest."""
 
@@ -529,9 +531,9 @@ def _original_image(bundle: Bundle, root: Path, rel: str, arrays: dict[tuple[Pat
     read now (moved, deleted or damaged since the ingest)."""
     import hashlib
 
-    from data_prep.validate import array_row_pixels  # the ingest's bytes of a row
+    from data_prep.validate import ARRAY_ROW, array_row_pixels  # the ingest's bytes of a row
 
-    match = _ARRAY_ROW.match(rel)
+    match = ARRAY_ROW.match(rel)
     if match is None:
         path = root / rel
         pixels, _ = read_image(path, bundle.spec.channels, kind=bundle.kind,
@@ -619,7 +621,9 @@ def _originals_nothing_to_grade(bundle: Bundle, data_dir: Path, test_rows: Seque
 
 def _array_row(row: dict[str, Any]) -> bool:
     """A manifest row of an image stored in an array file (``x.npz:test_images[3]``)."""
-    return ".npz:" in str(row.get("path", ""))
+    from data_prep.validate import ARRAY_ROW  # the one spelling, .npz in any case
+
+    return ARRAY_ROW.match(str(row.get("path", ""))) is not None
 
 
 def _no_test_images_why(data_dir: Path) -> str:
@@ -1189,7 +1193,7 @@ def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why
     cal = bundle.calibration
     if getattr(cal, "referral_decides", False) and cal.referral is not None:
         cut = cal.referral
-        return (f"1 when P1 >= {cut.cut:.6g}, the referral cut set for {cut.words()} on the out-of-fold "
+        return (f"1 when P1 >= {cut.cut:.6f}, the referral cut set for {cut.words()} on the out-of-fold "
                 f"outputs, else 0 (finetune.referral_target={cut.target})")
     if (threshold := two_grade_threshold(bundle)) is not None:
         n_smaller = min(n_smaller, n_not_largest + n_near_tie) if n_not_largest + n_near_tie else n_smaller
@@ -1237,7 +1241,7 @@ def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None
     path = referable_path(submission)
     rule = bundle.metadata["cv_metrics"]["referable"].get("rule") or f"referable = grade >= {r}"
     decided = (f"class >= {r}" if referral is None else
-               f"P_referable >= {referral.cut:.6g}, the referral cut set for {referral.words()} on the "
+               f"P_referable >= {referral.cut:.6f}, the referral cut set for {referral.words()} on the "
                f"out-of-fold outputs (finetune.referral_target={referral.target})"
                + (", which is the class with two grades" if k == 2 else ""))
     line = (f"referable DR ({rule}): P_referable = P{r}"
@@ -2449,11 +2453,8 @@ def _exit_note(code: int, args: argparse.Namespace) -> str | None:
 
 def _same_file(a: Path, b: Path) -> bool:
     """Whether ``a`` and ``b`` name one file however they are spelled (a link to the run
-    folder, ``..``): the same inode when both exist, else the same resolved path."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
+    folder, ``..``): the same inode when both exist, else the same resolved path (:func:`drac_ssl.io.same_path`)."""
+    return same_path(a, b)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -2696,7 +2697,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                 facts = read_ingest_facts(data_dir)
                 names = list(facts.grade_names)
                 if k is not None and k != len(names):
-                    raise BundleError(f"--grades {k} contradicts the manifest's {len(names)} grades "
+                    raise BundleError(f"{grades_typed(k)} contradicts the manifest's {len(names)} grades "
                                       f"({', '.join(names)})")
                 if not cases:  # nothing to check against: the folder of the images is
                     scale = (f"--grades {len(names)} (this run's {', '.join(names)}) or, without "
@@ -2707,7 +2708,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                            f"of --manifest; the grade scale then comes from {scale}")
                     raise BundleError(f"{args.manifest}: the manifest lists no test images\n  fix: {fix}")
             scale_from = (f"the manifest of {args.manifest} has" if args.manifest and args.grades is None
-                          else "--grades says" if args.grades is not None else "")
+                          else grades_scale_from(args.grades))
             if is_kaggle_file(args.check):  # id_code,diagnosis: Kaggle's rules, its ids the images' stems
                 return report_kaggle_check(args.check, args.images,
                                            num_grades=k if k is not None else len(names) if names else None,

@@ -178,6 +178,8 @@ from drac_ssl.metrics import (
     one_grade_words,
     operating_points_note,
     paired_difference,
+    patient_screening,
+    patient_screening_summary,
     quadratic_weighted_kappa,
     referable_report,
     referable_summary,
@@ -331,6 +333,9 @@ class FinetuneData:
     description: str
     grade_names: tuple[str, ...] = GRADE_NAMES
     preprocessing: dict[str, bool] | None = None  # the ingest's fundus options (None: all off)
+    # the patient of each label row the ingest left out as ungradable (data.ungradable=leave_out;
+    # '' none named), in _patient_units' ids; None: the summary does not say (an older ingest)
+    left_out_patients: list[str] | None = None
 
     @property
     def channels(self) -> int:
@@ -360,7 +365,23 @@ def load_finetune_data(cfg: Config, data_dir: Path) -> FinetuneData:
                         f"{facts.describe_images()}, {len(rows)} images "
                         f"({n_lab} labelled), {facts.num_grades} grades, {channels} channel(s), "
                         f"ingest at {data_dir}",
-                        grade_names=facts.grade_names, preprocessing=dict(facts.preprocessing))
+                        grade_names=facts.grade_names, preprocessing=dict(facts.preprocessing),
+                        left_out_patients=left_out_patients(data_dir))
+
+
+def left_out_patients(data_dir: Path) -> list[str] | None:
+    """The patient of each label row ``data_dir/ingest_summary.json`` lists as left out
+    ungradable (``left_out_ungradable``), as :func:`_patient_units` names them
+    (``patient:<id>``, ``''`` for a row naming none: a patient of its own); ``[]`` when none
+    was left out; None when the summary cannot be read or does not record a row's patient
+    (an ingest before it did): the per-patient block then gives no such counts."""
+    summary = read_json_dict(data_dir / "ingest_summary.json")
+    if summary is None:
+        return None
+    rows = summary.get("left_out_ungradable") or []
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "patient" in r for r in rows):
+        return None
+    return [f"patient:{str(r['patient']).strip()}" if str(r["patient"] or "").strip() else "" for r in rows]
 
 
 def ci_resampling(groups: Sequence[Any] | None, n: int) -> dict[str, Any]:
@@ -1809,7 +1830,7 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str,
     Returns:
         probabilities ``(n_lab, K)`` as ``oof.csv`` writes them (6 decimals, rows summing to
         1: :func:`drac_ssl.submission.written_probabilities`; the grades are decided on the
-        unrounded ones), scores ``(n_lab,)`` and grades ``(n_lab,)`` per decision
+        unrounded ones, the referral on the written ones), scores ``(n_lab,)`` and grades ``(n_lab,)`` per decision
         rule (each rule alone, without the referral cut), each fold's thresholds, the deployed
         calibration and, with ``referral``, each image's out-of-fold referral and each fold's cut.
     """
@@ -1836,7 +1857,9 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str,
             preds[rule][inside] = cal_k.without_referral().with_decision(rule).grades_of(
                 probs[inside], score[inside])
         fold_cuts[fold] = list(cal_k.thresholds)
-        if referred is not None and cal_k.referral is not None:  # on the unrounded P, as the grades
+        # referred on the 6-decimal P as oof.csv writes them, against the cut in millionths
+        # (ReferralCut.refer: written_units vs cut_units), as the export and the app refer
+        if referred is not None and cal_k.referral is not None:
             referred[inside] = cal_k.referral.refer(probs[inside])
             referral_cuts[fold] = cal_k.referral.cut
     given = np.unique(np.concatenate(list(given_to.values())))
@@ -2001,6 +2024,18 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
             calibration.referral.cut, fit.referral_cuts, n_boot=ctx.ft.n_boot, seed=ctx.seed,
             groups=ctx.patients)
         referable["operating_points_note"] = operating_points_note(referable)  # no advice to set it
+    # patients known (the manifest's patient column): the per-patient referral beside the
+    # per-image one (a patient referable / referred if any of their images is; out of fold, each
+    # fold's own referral cut, else the submitted grades)
+    patient_ids = _patient_units(ctx.lab)
+    if referable is not None and patient_ids is not None:
+        by_cut = fit.referred is not None and calibration.referral is not None
+        # gradable images only: those the ingest left out as ungradable are counted apart
+        referable["per_patient"] = patient_screening(
+            y, probs[:, ctx.referable_from:].sum(axis=1), fit.referred if by_cut else (np.asarray(pred) >= ctx.referable_from).astype(np.int64),
+            ctx.referable_from, patient_ids, n_boot=ctx.ft.n_boot, seed=ctx.seed,
+            cut_words="each fold's own referral cut (cross-fitted: fold_cuts)" if by_cut else "",
+            left_out=getattr(ctx.data, "left_out_patients", None))
     # each rule's figures are its own grades' (fit.preds: the rule alone, never the referral
     # cut); the headline's are the grades given: finetune.decision's, or with two grades and a
     # referral target the cut's, then its own entry, REFERRAL_RULE (a review found the cut's
@@ -2105,6 +2140,15 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     }
 
 
+def _patient_units(rows: Sequence[dict[str, Any]]) -> list[str] | None:
+    """Each manifest row's patient for the per-patient figures (``patient:<id>``, a row without
+    one its own ``image:<id>``); None when no row names a patient."""
+    patients = [str(r.get("patient") or "").strip() for r in rows]
+    if not any(patients):
+        return None
+    return [f"patient:{p}" if p else f"image:{r.get('id')}" for p, r in zip(patients, rows, strict=True)]
+
+
 def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
                          out_dir: Path, trained: _FoldOutputs, fit: _CrossFit,
                          metrics: dict[str, Any]) -> Path:
@@ -2118,12 +2162,25 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
     # the manifest's patients, last, when it names any: per-patient figures from oof.csv alone
     patients = [str(r.get("patient") or "").strip() for r in ctx.lab]
     named = any(patients)
+    # a referral cut: each row's P(referable), its fold's own cut and the decision, so that a
+    # per-patient analysis needs no digging in metrics.json
+    r_from = ctx.referable_from
+    referral = fit.referred is not None and bool(fit.referral_cuts) and r_from is not None
+
+    def referral_cells(i: int) -> list[Any]:
+        if not referral or r_from is None or fit.referred is None:
+            return []
+        cut = fit.referral_cuts.get(int(ctx.folds[i]))
+        return [f"{float(np.sum(probs[i, r_from:])):.6f}", "" if cut is None else repr(float(cut)),
+                int(fit.referred[i])]
+
     oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i]),
-                 *([patients[i]] if named else [])]
+                 *referral_cells(i), *([patients[i]] if named else [])]
                 for i, r in enumerate(ctx.lab)]
     oof_path = out_dir / OOF_FILE
-    atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output, patients=named), oof_rows))
+    atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output, patients=named, referral=referral),
+                                          oof_rows))
     # keep=inner: the inner split's images too, so train + inner + val are the fold's images
     fold_cols = ["fold", "n_train", *(["n_inner"] if ctx.ft.keep == "inner" else []), "n_val", "best_epoch",
                  "epochs_run", "qwk", "auc", "accuracy", "macro_f1", "seconds"]
@@ -2198,6 +2255,9 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
         # report.md's words: at the cross-fitted thresholds, each fold's listed, the deployed
         # one apart; the referable AUC said once, as the AUC above
         print(f"[finetune] {variant}: {two_grade_summary(_json_safe(metrics), names)}")
+        per_patient = (referable or {}).get("per_patient")
+        if isinstance(per_patient, dict):  # report.md and the model card give it too
+            print(f"[finetune] {variant}: referable DR {patient_screening_summary(_json_safe(per_patient))}")
     elif referable is not None:
         print(f"[finetune] {variant}: referable DR: {referable_summary(_json_safe(referable))}")
     if one_grade:

@@ -242,6 +242,25 @@ def absolute_from(path: str, cwd: str | None = None) -> str:
     return os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
 
 
+def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether the paths ``a`` and ``b`` name the same file or folder however they are spelled
+    (a symbolic link, ``..``, a relative path): :func:`os.path.samefile` when both exist (the
+    same inode: links, bind mounts, another case on a case-insensitive disk), else their
+    normalised real paths (:func:`os.path.realpath`, :func:`os.path.normcase`) compared. Never
+    raises: a path that cannot be examined is compared by its real path. The one rule of the
+    ingest's ``--out`` check (:func:`data_prep.ingest.out_in_use`), the resume's comparison of
+    path settings (:mod:`drac_ssl.stage_settings`) and the export's own files."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+    except (OSError, ValueError):  # a NUL in a name: compared as written
+        return os.path.normpath(os.fspath(a)) == os.path.normpath(os.fspath(b))
+
+
 def _owner(path: str | os.PathLike[str]) -> str:
     """The account name owning ``path`` (its uid where no name is known; "" where the platform
     has no owners, or ``path`` cannot be looked at)."""
@@ -273,6 +292,20 @@ def closed_folder(path: str | os.PathLike[str]) -> Path | None:
         if is_folder and not (os.access(folder, os.X_OK) and os.access(folder, os.R_OK)):
             return folder
     return None
+
+
+def access_fix(folder: str | os.PathLike[str], bits: str = "rX", everyone: bool = False) -> str:
+    """The one wording of the commands that give other accounts access to ``folder`` (``bits``:
+    ``rX`` to read, ``rwX`` to write): ``chgrp -R GROUP F && chmod -R g+rX F``, a group's
+    accounts, as far as a run folder (mode 0700, it holds patient data: :func:`unreadable_words`)
+    is opened; with ``everyone`` (a bundle copy, which holds no image, file name or patient ID:
+    docs/deploying.md, :func:`drac_ssl.grading.bundle.unreadable_bundle_file`) first ``chmod -R
+    a+rX F (every local account), or``. ``F`` is quoted for a POSIX shell."""
+    import shlex
+
+    quoted = shlex.quote(os.fsdecode(folder))
+    group = f"chgrp -R GROUP {quoted} && chmod -R g+{bits} {quoted}"
+    return f"chmod -R a+{bits} {quoted} (every local account), or {group}" if everyone else group
 
 
 def unreadable_words(exc: OSError, path: str | os.PathLike[str] | None = None, what: str = "",
@@ -309,14 +342,13 @@ def unreadable_words(exc: OSError, path: str | os.PathLike[str] | None = None, w
                 f"{owner or 'its owner'}, or have {owner or 'its owner'} give access: "
                 f"chmod g+{bits[:-1]} {shlex.quote(target)} (your group; chgrp GROUP first){more}")
     owner = _owner(folder)
-    quoted = shlex.quote(str(folder))
     private = (f"{folder} is private to its owner{f' {owner}' if owner else ''} (mode 0700: run folders "
                f"and their bundles are made so, run.private=true by default, as they hold patient data)"
                if written is None else f"{folder} is not writable by this account"
                f"{f' (owner: {owner})' if owner else ''}")
     return (f"{named}: this account may not {verb} it ({reason}): {private}.\n  fix: run the command as "
-            f"{owner or 'its owner'}; or, as {owner or 'its owner'}, open it to your group: chgrp -R "
-            f"GROUP {quoted} && chmod -R g+{bits} {quoted}{more}")
+            f"{owner or 'its owner'}; or, as {owner or 'its owner'}, open it to your group: "
+            f"{access_fix(folder, bits)}{more}")
 
 
 def readable_absolute(path: str | os.PathLike[str]) -> Path:

@@ -31,6 +31,7 @@ import numpy as np
 from drac_ssl.console import print_lines
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES
 from drac_ssl.io import atomic_write_text
+from drac_ssl.scale import ScaleFrom, grades_k_said
 
 if TYPE_CHECKING:
     from drac_ssl.submission import ProblemLines
@@ -378,7 +379,7 @@ def read_kaggle(csv_path: str | os.PathLike[str], num_grades: int | None = None
 
 def report_kaggle_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None, *,
                         num_grades: int | None = None, cases: Sequence[str] | None = None,
-                        scale_from: str = "") -> int:
+                        scale_from: ScaleFrom = "") -> int:
     """``export --check`` of a Kaggle file: its problems on stdout (``FILE:LINE: what -> fix``)
     and their count on stderr, exit 1; else ``OK: N cases`` on stdout, exit 0 (without
     ``images_dir`` or ``cases``: the format only, said so). Either way stderr says what it was
@@ -386,12 +387,12 @@ def report_kaggle_check(csv_path: str | os.PathLike[str], images_dir: str | os.P
     ``scale_from``: ``--grades says``, ``the manifest of RUN has``; else APTOS 2019's 5), and
     against what. A stdout that cannot be written is one ``error:`` line and 2."""
     problems, rows = _check_kaggle(csv_path, images_dir=images_dir, ids=cases, num_grades=num_grades)
-    k = KAGGLE_GRADES if num_grades is None else num_grades
+    k = KAGGLE_GRADES if num_grades is None else int(num_grades)  # not a GradeCount: said in words only
     order = layout_order(images_dir) if images_dir and Path(images_dir).is_dir() else None
     against = (f", against {images_dir}" + (f" and the ids listed in {order[1]}" if order else "") if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
     scale = (f"checked as Kaggle's {','.join(KAGGLE_COLUMNS)} with {k} grades (diagnosis 0..{k - 1}; "
-             + (f"{scale_from} {k} grades" if num_grades is not None and scale_from else
+             + (grades_k_said(scale_from, k) if num_grades is not None and scale_from else
                 f"{k} grades given" if num_grades is not None else
                 "APTOS 2019's five, assumed: --grades K for another scale") + f"){against}")
     if problems:

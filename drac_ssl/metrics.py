@@ -151,6 +151,13 @@ __all__ = [
     "ECE_BINS",
     "referral_summary",
     "referral_words",
+    "patient_referral",
+    "REFERRAL_CUT_ENSEMBLE",
+    "cut_text",
+    "patient_screening",
+    "patient_screening_summary",
+    "PER_PATIENT_RULE",
+    "UNGRADABLE_RECALL",
     "screening_figures_words",
     "screening_sensitivity",
     "screening_specificity",
@@ -720,6 +727,182 @@ def recall_intervals(y_true: Any, pred: Any, num_grades: int, alpha: float = 0.0
     return out
 
 
+def patient_referral(patients: Any, referable: Any, p_referable: Any, referred: Any
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The per-patient screening rule, from per-image arrays (pure: no I/O, no randomness).
+
+    A patient is *referable* if any of their images is (worse eye: the usual truth of a
+    screening programme, which grades the visit by its worse eye), *referred* if any of their
+    images is referred, and their score is ``P_patient = max P(referable)`` over their images
+    (so referring when ``P_patient >= c`` is referring when any image is at or above ``c``).
+
+    Args:
+        patients: ``(n,)`` one patient id per image (any hashable text); a blank id (``""``,
+            None, or text of spaces only: oof.csv's cell for an image whose patient is unknown)
+            is a patient of its own per image, never one patient of all the blank ones.
+        referable: ``(n,)`` 0/1, each image's truth (grade ``>= r``).
+        p_referable: ``(n,)`` float, each image's ``P(referable)``.
+        referred: ``(n,)`` 0/1, each image's referral decision.
+
+    Returns:
+        ``(units, truth, score, decided)``, each ``(m,)`` for the ``m`` distinct patients in
+        sorted order of their ids: the ids (str), the worse-eye truth (int64 0/1), the
+        maximum P(referable) (float64) and the any-image referral (int64 0/1).
+
+    Raises:
+        ValueError: arrays of different lengths, a ``referable`` or ``referred`` value not 0/1.
+    """
+    ids = np.asarray([_patient_id(p, i) for i, p in enumerate(np.asarray(patients, dtype=object).ravel())],
+                     dtype=object)
+    truth = np.asarray(referable).ravel()
+    score = np.asarray(p_referable, dtype=np.float64).ravel()
+    decided = np.asarray(referred).ravel()
+    if not ids.size == truth.size == score.size == decided.size:
+        raise ValueError(f"patients ({ids.size}), referable ({truth.size}), p_referable ({score.size}) "
+                         f"and referred ({decided.size}) must have one value per image each")
+    for name, values in (("referable", truth), ("referred", decided)):
+        if values.size and not np.isin(values, (0, 1)).all():
+            raise ValueError(f"{name} must hold 0 or 1 per image")
+    units, inverse = np.unique(ids.astype(str), return_inverse=True)
+    m = units.size
+    out_truth = np.zeros(m, dtype=np.int64)
+    out_decided = np.zeros(m, dtype=np.int64)
+    out_score = np.full(m, -np.inf)
+    np.maximum.at(out_truth, inverse, truth.astype(np.int64))
+    np.maximum.at(out_decided, inverse, decided.astype(np.int64))
+    np.maximum.at(out_score, inverse, score)
+    return units.astype(str), out_truth, out_score, out_decided
+
+
+def _patient_id(patient: Any, position: int) -> str:
+    """A patient id as text; a blank one (None, ``""``, spaces, NaN as pandas reads an empty
+    cell) the image's own, ``"\0image <position>"`` (no real id starts with a NUL)."""
+    if patient is None or (isinstance(patient, float) and math.isnan(patient)) or not str(patient).strip():
+        return f"\0image {position}"
+    return str(patient)
+
+
+PER_PATIENT_RULE = ("per patient, on the gradable images only: a patient is referable if any of their images "
+                    "is (worse eye), referred if any of their images is referred, scored by the maximum "
+                    "P(referable) over their images; an image left out as ungradable counts for nothing, so "
+                    "a patient with one is judged on their other images and a patient with none gradable is "
+                    "not counted (n_patients_image_left_out, n_patients_none_gradable)")
+"""The words of :func:`patient_screening`'s rule (metrics.json's ``per_patient.rule``)."""
+
+UNGRADABLE_RECALL = ("screening programmes usually recall a patient with an ungradable image, to "
+                     "re-photograph or refer them")
+"""Said beside the counts of patients with images left out as ungradable (:func:`patient_screening_summary`)."""
+
+
+def patient_screening(y_true: Any, p_referable: Any, referred: Any, from_grade: int, patients: Any,
+                      n_boot: int = 0, alpha: float = 0.05, seed: int = 0,
+                      cut_words: str = "", left_out: Any = None) -> dict[str, Any]:
+    """The per-patient referral figures beside the per-image ones (:func:`patient_referral`'s
+    rule), as a JSON-ready dict (metrics.json's ``referable.per_patient``, ``export --score``'s).
+
+    Args:
+        y_true: true grades ``(n,)`` per image, ``0 .. K-1``.
+        p_referable: ``(n,)`` each image's ``P(referable) = P_r + ... + P_{K-1}``, in [0, 1].
+        referred: ``(n,)`` 0/1 per image, the decision as deployed (the submitted grades
+            ``>= r``, or the referral cut: out of fold each fold's own cut).
+        from_grade: ``r >= 1``.
+        patients: ``(n,)`` patient id per image (unknown: a unique id per image).
+        n_boot, alpha, seed: the intervals: the patients are the units, each independent, so
+            the bootstrap resamples patients (:func:`bootstrap_ci` without groups on the
+            per-patient arrays), the Wilson score interval for a small count.
+        cut_words: what referred an image, for ``referred_by`` (e.g. ``each fold's own
+            referral cut``); "" the submitted grades.
+        left_out: the patient of each image left out as ungradable (no true grade:
+            ``data.ungradable=leave_out``, ``export --score --ungradable leave_out``), ids as
+            ``patients``' (a blank one its own patient); ``[]`` none was; None: not known (an
+            older ingest), the three counts below are then None. The figures are on the
+            gradable images only: these images count for nothing.
+
+    Returns:
+        ``unit`` (``"patients"``), ``rule`` (:data:`PER_PATIENT_RULE`), ``referred_by``,
+        ``n_patients``, ``n_images``, ``from_grade``, ``n_referable`` / ``n_not`` /
+        ``n_referred`` (patients), ``auc`` of the patients' max P(referable) with ``auc_ci95``
+        (nan with a side empty), and :func:`referable_report`'s ``sensitivity`` /
+        ``specificity`` keys (``_counts`` in patients, ``_ci95``, ``_ci_method``);
+        ``n_images_left_out`` (``left_out``'s images), ``n_patients_image_left_out`` (patients
+        counted here with at least one image left out: judged on their other images) and
+        ``n_patients_none_gradable`` (patients whose every image was left out: not counted).
+
+    Raises:
+        ValueError: as :func:`patient_referral`, malformed grades, ``from_grade`` below 1,
+            ``p_referable`` of another length or not finite.
+    """
+    yt = _as_grades(y_true, "y_true")
+    s = np.clip(np.asarray(p_referable, dtype=np.float64).ravel(), 0.0, 1.0)
+    if s.shape != yt.shape or not np.isfinite(s).all():
+        raise ValueError(f"p_referable must hold one finite number per image ({yt.size}), got shape {s.shape}")
+    r = int(from_grade)
+    if r < 1:
+        raise ValueError(f"from_grade must be >= 1 (grade 0 or above is every image), got {from_grade!r}")
+    decided = _referral_decisions(referred, yt)
+    units, truth, score, by_patient = patient_referral(patients, (yt >= r).astype(np.int64), s, decided)
+    n_ref = int(truth.sum())
+    n_not = int(truth.size - n_ref)
+    auc = float("nan")
+    ci = [float("nan"), float("nan")]
+    auc_note = (None if n_ref and n_not else
+                f"{'every one' if n_ref else 'none'} of the {units.size} patients is referable: the AUC needs both")
+    if n_ref and n_not:
+        auc = float(roc_auc_score(truth, score))
+        if n_boot > 0:
+            two = np.stack([1.0 - score, score], axis=1)
+            *ci, _ = bootstrap_ci_counted(truth, two, macro_ovr_auc, n_boot=n_boot, alpha=alpha, seed=seed)
+    if left_out is None:
+        n_out = with_out = none_gradable = None
+    else:
+        out_ids = {_patient_id(p, -1 - i) for i, p in enumerate(np.asarray(left_out, dtype=object).ravel())}
+        n_out = int(np.asarray(left_out, dtype=object).size)
+        counted_ids = set(units.tolist())
+        with_out = len(out_ids & counted_ids)
+        none_gradable = len(out_ids - counted_ids)
+    return {"unit": "patients", "rule": PER_PATIENT_RULE,
+            "referred_by": cut_words or f"the submitted grades (grade >= {r})",
+            "n_patients": int(units.size), "n_images": int(yt.size), "from_grade": r,
+            "n_images_left_out": n_out, "n_patients_image_left_out": with_out,
+            "n_patients_none_gradable": none_gradable,
+            "n_referable": n_ref, "n_not": n_not, "n_referred": int(by_patient.sum()),
+            "auc": auc, "auc_note": auc_note, "auc_ci95": [float(ci[0]), float(ci[1])],
+            **_decided_screening(truth, by_patient, n_boot, alpha, seed, None)}
+
+
+def patient_screening_summary(block: dict[str, Any]) -> str:
+    """One sentence of :func:`patient_screening`'s figures (as returned or read back from
+    JSON), every count with its unit: ``'per patient, gradable images only (worse eye: a patient is referable if any
+    of their images is, referred if any of their images is referred at each fold's own
+    referral cut), 100 patients (200 images), 40 referable patients and 60 not: 45 of 100
+    patients referred; sensitivity 0.950 (38/40 patients; 95% CI ...), specificity ...; AUC
+    of the patients' max P(referable) 0.910'``."""
+    auc = figure_text(block.get("auc"))
+    shown = format_ci(*(list(block.get("auc_ci95") or [None, None]) + [None, None])[:2])
+    return (f"per patient, gradable images only (worse eye: a patient is referable if any of their images is, referred if any of "
+            f"their images is referred by {block.get('referred_by', '?')}), {block.get('n_patients', '?')} "
+            f"patients ({block.get('n_images', '?')} images), {block.get('n_referable', '?')} referable "
+            f"patients and {block.get('n_not', '?')} not: {block.get('n_referred', '?')} of "
+            f"{block.get('n_patients', '?')} patients referred; {screening_figures_words(block, unit='patients')}"
+            f"; AUC of the patients' max P(referable) {auc}"
+            + (f" ({block['auc_note']})" if auc == MISSING and block.get("auc_note") else "")
+            + (f" (95% CI {shown})" if shown != MISSING else "")
+            + _left_out_patients_words(block))
+
+
+def _left_out_patients_words(block: dict[str, Any]) -> str:
+    """``'; gradable images only: 3 images left out as ungradable, 2 patients counted here
+    judged on their other images, 1 patient with no gradable image not counted (screening
+    programmes usually recall ...)'``; ``''`` when none was left out or it is not known."""
+    n_out = block.get("n_images_left_out")
+    if not isinstance(n_out, int) or n_out <= 0:
+        return ""
+    with_out, none = block.get("n_patients_image_left_out") or 0, block.get("n_patients_none_gradable") or 0
+    return (f"; gradable images only: {counted_units(n_out, 'image')} left out as ungradable, "
+            f"{counted_units(with_out, 'patient')} counted here judged on their other images, "
+            f"{counted_units(none, 'patient')} with no gradable image not counted ({UNGRADABLE_RECALL})")
+
+
 REFERRAL_RULE = "referral"
 """The key of metrics.json's ``decision_rules`` that holds the figures of the grades a referral
 cut gave (two grades and ``finetune.referral_target``: the cut is the grade decision), beside
@@ -739,7 +922,8 @@ def referral_report(y_true: Any, referred: Any, from_grade: int, metric: str, le
             cut fitted for its fold on the other folds' out-of-fold outputs.
         from_grade: ``r``, the lowest referable grade.
         metric, level: the target (``sensitivity`` or ``specificity`` at least ``level``).
-        cut: the deployed cut (fitted on all out-of-fold outputs: what new images are referred by).
+        cut: the deployed cut (fitted on the pooled out-of-fold outputs: what new images are
+            referred by; not cross-fitted, only ``fold_cuts`` are).
         fold_cuts: fold -> the cut its images were referred by.
         n_boot, alpha, seed, groups: the intervals, as :func:`referable_report`'s.
 
@@ -768,8 +952,8 @@ def referral_report(y_true: Any, referred: Any, from_grade: int, metric: str, le
                          f"fold's images referred by the cut fitted on the other folds' out-of-fold "
                          f"outputs ({_cut_rule_words(metric, level)} there), as the kappa thresholds "
                          f"are cross-fitted; sensitivity and specificity are those reached out of "
-                         f"fold, with 95% CIs on the metrics' resamples; cut: fitted the same way on "
-                         f"all out-of-fold outputs, the one new images are referred by")}
+                         f"fold, with 95% CIs on the metrics' resamples; cut: fitted by the same rule on the "
+                         f"pooled out-of-fold outputs (not cross-fitted), the one new images are referred by")}
 
 
 def _cut_rule_words(metric: str, level: float) -> str:
@@ -788,22 +972,39 @@ def referral_words(referral: dict[str, Any]) -> str:
     return f"{referral.get('metric', '?')} >= {shown}"
 
 
+def cut_text(cut: Any) -> str:
+    """A referral cut as stored, 6 decimals (``0.666728``), or :data:`MISSING`: printed beside
+    oof.csv's and ``_referable.csv``'s 6-decimal ``P_referable`` (a row at ``0.666728`` is
+    referred by a cut of ``0.666728``; ``0.667`` would read as if it were not)."""
+    value = finite_number(cut)
+    return MISSING if value is None else f"{value:.6f}"
+
+
 def referral_summary(referral: dict[str, Any]) -> str:
     """One sentence of :func:`referral_report`'s figures (as returned or read back from JSON):
-    ``'referral cut for sensitivity >= 0.90 (finetune.referral_target), cross-fitted (fold 0
-    0.312, fold 1 0.287): out of fold sensitivity 0.897 (...), specificity 0.410 (...); the
-    deployed cut, P(referable) >= 0.301, was fitted on all out-of-fold outputs'``; says when the
-    figure out of fold falls short of the target."""
-    cuts = ", ".join(f"fold {f} {figure_text(c)}" for f, c in (referral.get("fold_cuts") or {}).items())
+    ``'referral cut for sensitivity >= 0.90 (finetune.referral_target), fold cuts cross-fitted
+    (fold 0 0.312000, fold 1 0.287113): out of fold sensitivity 0.897 (...), specificity 0.410
+    (...); the deployed cut, P(referable) >= 0.301034, refers new images: it was fitted on the
+    pooled out-of-fold outputs of single fold models, while ...'``; cuts to 6 decimals as
+    stored (:func:`cut_text`); says when the figure out of fold falls short of the target."""
+    cuts = ", ".join(f"fold {f} {cut_text(c)}" for f, c in (referral.get("fold_cuts") or {}).items())
     short = ""
     if referral.get("target_met_out_of_fold") is False:
         short = (" (short of the target out of fold: a cut fitted on some images need not reach it on "
                  "others)")
-    return (f"referral cut for {referral_words(referral)} (finetune.referral_target), cross-fitted"
+    return (f"referral cut for {referral_words(referral)} (finetune.referral_target), fold cuts cross-fitted"
             + (f" ({cuts})" if cuts else "")
             + f": out of fold {screening_figures_words(referral)}{short}; the deployed cut, "
-            f"P(referable) >= {figure_text(referral.get('cut'))}, was fitted on all out-of-fold outputs "
-            f"and refers new images")
+            f"P(referable) >= {cut_text(referral.get('cut'))}, refers new images: it was "
+            f"{REFERRAL_CUT_ENSEMBLE}")
+
+
+REFERRAL_CUT_ENSEMBLE = ("fitted on the pooled out-of-fold outputs of single fold models, while new images "
+                         "are graded by the fold ensemble (mean of the folds, with flips): its figures on new "
+                         "images are not measured here (only the fold cuts are cross-fitted)")
+"""Said beside a deployed referral cut (:func:`referral_summary`, report.md, the model card): the
+cut was chosen on one fold model's outputs per image, a new image's P(referable) is the fold
+ensemble's (docs/design.md, "the ensemble itself has no out-of-fold figure")."""
 
 
 def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
@@ -945,10 +1146,12 @@ def referable_summary(referable: dict[str, Any], cuts_scale: str = "") -> str:
                                      cuts_scale or OPERATING_CUTS_SCALE)
     referral = referable.get("referral")
     return (f"{referable.get('rule') or referable_words(int(referable.get('from_grade', 0)))}, "
-            f"{referable.get('n_referable', '?')} referable and {referable.get('n_not', '?')} not: "
+            f"{referable.get('n_referable', '?')} referable images and {referable.get('n_not', '?')} not: "
             f"AUC of P(referable) {auc_text}; at the submitted grades (not an operating point tuned "
             f"on P(referable)) {screening_figures_words(referable)}{points}"
-            + (f"; {referral_summary(referral)}" if isinstance(referral, dict) else ""))
+            + (f"; {referral_summary(referral)}" if isinstance(referral, dict) else "")
+            + (f"; {patient_screening_summary(referable['per_patient'])}"
+               if isinstance(referable.get("per_patient"), dict) else ""))
 
 
 def _cut_words(referable: dict[str, Any], key: str, score: str = "P(referable)") -> str:
@@ -1069,7 +1272,7 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
     figures = referable if referable is not None else cv
     referral = (referable or {}).get("referral")
     if isinstance(referral, dict) and cv.get("referral_decides_grade"):  # finetune.referral_target
-        listed = ", ".join(f"fold {f} {figure_text(c)}" for f, c in (referral.get("fold_cuts") or {}).items())
+        listed = ", ".join(f"fold {f} {cut_text(c)}" for f, c in (referral.get("fold_cuts") or {}).items())
         rule = (f"out of fold, at cross-fitted referral cuts set for {referral_words(referral)} "
                 f"(finetune.referral_target={referral.get('target')}: each fold's images are grade 1 when "
                 f"P1 is at or above that fold's cut, chosen as "
@@ -1078,9 +1281,9 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
         short = (f" Out of fold the cut fell short of its target ({referral_words(referral)})."
                  if referral.get("target_met_out_of_fold") is False else "")
         after = (f"{short} Each fold's cut applied to its rows' P1 in oof.csv gives these figures. The deployed "
-                 f"referral cut, grade 1 when P1 >= {figure_text(referral.get('cut'))}, was chosen the same way "
-                 f"on all out-of-fold outputs and grades new images: it is on the bundle's P1 (under the "
-                 f"temperature fitted on all of those outputs), not on oof.csv's cross-fitted P1.")
+                 f"referral cut, grade 1 when P1 >= {cut_text(referral.get('cut'))}, was chosen by the same rule "
+                 f"and grades new images: it is on the bundle's P1 (under the temperature fitted on all of "
+                 f"those outputs), not on oof.csv's cross-fitted P1; it was {REFERRAL_CUT_ENSEMBLE}.")
     elif decision == "thresholds":
         cuts = [(f.get("fold"), (list(f.get("thresholds_cross_fitted") or []) + [None])[0])
                 for f in cv.get("folds") or [] if isinstance(f, dict)]

@@ -32,6 +32,18 @@ Columns, one row per labelled image in manifest order:
 - ``logit0..logit{K-1}`` (classification head) or ``raw_score`` (regression head): the fold
   model's uncalibrated output.
 
+Optional, only when a referral cut exists (``finetune.referral_target``; a run without one
+has none of them, byte for byte as before), after the raw outputs:
+
+- ``P_referable``: ``P_r + ... + P_{K-1}`` of the written ``P`` columns (6 decimals);
+- ``referral_cut``: the cut that referred this row, its fold's own (cross-fitted on the other
+  folds' out-of-fold outputs; metrics.json's ``referable.referral.fold_cuts``), not the
+  deployed one;
+- ``referred``: 1 when the row was referred by that cut, else 0: decided on this file's
+  6-decimal ``P_referable`` against the cut in millionths
+  (``P_referable * 10**6 >= drac_ssl.submission.cut_units(referral_cut)``, as the export's
+  ``_referable.csv`` and the app decide), so the file alone reproduces every decision.
+
 Optional, last, only when the manifest names patients (its ``patient`` column filled:
 ``data.patient_column``, a layout's own patient column, EyePACS's eye pairs; a run without
 patients, and one made before it, has no such column, byte for byte as before):
@@ -69,13 +81,19 @@ PATIENT_COLUMN = "patient"
 """``oof.csv``'s last column when the manifest names patients (the module docstring)."""
 
 
-def oof_columns(num_grades: int, output: str, patients: bool = False) -> list[str]:
+REFERRAL_COLUMNS = ("P_referable", "referral_cut", "referred")
+"""``oof.csv``'s columns after the raw outputs when a referral cut exists
+(``finetune.referral_target``; see the module docstring)."""
+
+
+def oof_columns(num_grades: int, output: str, patients: bool = False, referral: bool = False) -> list[str]:
     """The header of an ``oof.csv`` for ``num_grades`` grades and a ``classification`` or
-    ``regression`` head, with :data:`PATIENT_COLUMN` last when ``patients`` (the manifest
+    ``regression`` head, with :data:`REFERRAL_COLUMNS` after the raw outputs when ``referral``
+    (a referral cut exists) and :data:`PATIENT_COLUMN` last when ``patients`` (the manifest
     names them; see the module docstring)."""
     raw = ([f"logit{g}" for g in range(num_grades)] if output == "classification" else ["raw_score"])
     return ["id", "grade", "fold", *prob_columns(num_grades), "score", "pred", *raw,
-            *([PATIENT_COLUMN] if patients else [])]
+            *(REFERRAL_COLUMNS if referral else ()), *([PATIENT_COLUMN] if patients else [])]
 
 
 @dataclass(frozen=True)

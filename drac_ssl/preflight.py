@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from data_prep.problems import counted, ingest_command
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl import config as config_module
@@ -57,7 +59,6 @@ from drac_ssl.config import (
     FINETUNE_RANGES,
     Config,
     ConfigError,
-    FinetuneConfig,
     FixBase,
     SettingRange,
     get,
@@ -70,7 +71,12 @@ from drac_ssl.io import absolute_from, invocations, read_json_dict, sha256_file
 from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
 from drac_ssl.run_state import made_in
-from drac_ssl.stage_settings import INGEST_ONLY_SETTINGS, IngestRecord, ingest_record
+from drac_ssl.stage_settings import (
+    INGEST_ONLY_SETTINGS,
+    IngestRecord,
+    ingest_record,
+    saved_settings,
+)
 from drac_ssl.starting import python_command, python_word
 
 if TYPE_CHECKING:
@@ -721,6 +727,11 @@ def _check_pretrain_settings(c: _Findings, cfg: Config) -> None:
         _range(c, cfg, ["pretrain.momentum"], 0, high=1, high_open=True)
     if pc.optimizer == "lars":
         _range(c, cfg, ["pretrain.lars_eta"], 0, strict=True)
+    if pc.monitor_images != 0 and pc.monitor_images < 2:
+        c.error("pretrain.monitor_images",
+                "must be 0 (the rate-reduction monitor off) or >= 2: Delta R of one image (or of "
+                "none) has no coding rate to measure, and the monitor silently went off",
+                f"pretrain.monitor_images=0 to turn the monitor off, or {c.default('pretrain.monitor_images')}")
     if 0 < pc.epochs <= pc.warmup_epochs:
         c.warning("pretrain.warmup_epochs",
                   f"the warm-up is as long as the run (pretrain.epochs={pc.epochs}): the learning "
@@ -774,6 +785,13 @@ def _check_umm_settings(c: _Findings, cfg: Config) -> None:
     _check_umm_batch(c, cfg)
     from drac_ssl.models import STAGE_NAMES
 
+    if uc.start_from in ("peak", "past_peak") and cfg.pretrain.monitor_images < 2:
+        c.error("umm.start_from",
+                f"umm.start_from={uc.start_from} picks the pretraining epoch from the rate-reduction "
+                f"monitor's peak, and pretrain.monitor_images={cfg.pretrain.monitor_images} turns that "
+                f"monitor off (it needs >= 2 images): the umm stage would stop after the whole "
+                f"pretraining, finding no monitor in its history",
+                "pretrain.monitor_images >= 2 (the default 64), or umm.start_from=best|last")
     if uc.early_cut in STAGE_NAMES and STAGE_NAMES.index(uc.early_cut) >= len(STAGE_NAMES) - 1:
         c.error("umm.early_cut", f"the cut must leave a stage to re-tune after it "
                                  f"({', '.join(STAGE_NAMES)})", c.default("umm.early_cut"))
@@ -810,33 +828,95 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                 f"with 'Expected more than 1 value per channel' on a 1x1 feature map)",
                 f"{c.default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
                 f"{plain_words} on finetune.freeze=frozen")
-    # set by the user, in a file or on the command line; a run's resolved config.yaml (rerun
-    # with -c) holds every setting, the default patience too, so from it only another value
-    where = (c.sources or {}).get("finetune.patience")
-    from_resolved = (where is not None and not where.startswith(TYPED)
-                     and getattr(c.sources, "resolved_file", False))
-    if (ft.keep == "last" and where is not None
-            and (not from_resolved or ft.patience != FinetuneConfig().patience)):
-        c.warning("finetune.patience",
-                  "set, but finetune.keep=last (the default since December 2026) runs every one of "
-                  "finetune.epochs and keeps the last: no fold stops early, so the patience is not used",
-                  "finetune.keep=best to stop each fold early on its validation kappa (chosen on the "
-                  "fold it is scored on, so its kappa is optimistic: python -m bench.keep_selection measures by how "
-                  "much), finetune.keep=inner to stop it early on an inner split of its training images "
-                  "(honest), or leave finetune.patience out")
-    where_inner = (c.sources or {}).get("finetune.inner_fraction")
-    if (ft.keep != "inner" and where_inner is not None
-            and (not (not where_inner.startswith(TYPED) and getattr(c.sources, "resolved_file", False))
-                 or ft.inner_fraction != FinetuneConfig().inner_fraction)):
-        c.warning("finetune.inner_fraction",
-                  f"set, but finetune.keep={ft.keep} holds out no inner split: the fraction is not used",
-                  "finetune.keep=inner to choose each fold's epoch on that fraction of its training "
-                  "images, or leave finetune.inner_fraction out")
-    if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0:
+    # the default's 4 views over a short run (--first-try's 2 epochs) is the cap working as
+    # documented; a count the user set is one they meant to be used
+    if (ft.freeze == "frozen" and ft.frozen_train_views > ft.epochs > 0
+            and _users_setting(c, "finetune.frozen_train_views")):
+        c.warning("finetune.frozen_train_views",
+                  f"more views than epochs: the frozen backbone's feature bank is capped at one "
+                  f"view per epoch, so {ft.epochs} views (finetune.epochs) are made and used, while "
+                  f"config.yaml and the bundle record {ft.frozen_train_views}",
+                  f"finetune.frozen_train_views={ft.epochs}, or finetune.epochs={ft.frozen_train_views} "
+                  f"to use every view")
+    if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0 and not c.has_error("finetune.freeze"):
         c.warning("finetune.backbone_lr_ratio",
                   f"finetune.freeze={ft.freeze} makes backbone layers trainable, but their learning "
                   f"rate is 0: they do not change", f"{c.default('finetune.backbone_lr_ratio')} or "
                                                     f"finetune.freeze=frozen")
+
+
+def _users_setting(c: _Findings, setting: str) -> bool:
+    """Whether ``setting`` holds a value the user chose: one other than its default (not set
+    by a preset option such as ``--first-try``, whose values are the option's), or one they
+    typed or wrote in a file of their own, even at the default. A shipped config's value
+    (:func:`_scale_shipped`'s folders) is not the user's at all, nor is a run's resolved
+    ``config.yaml`` (rerun with ``-c`` to reproduce or resume: it holds every setting, the
+    shipped config's and ``--first-try``'s among them, and the run that wrote it warned of the
+    values its user typed): only a setting typed on this command line is."""
+    options = getattr(c.sources, "options", None) or {}
+    if isinstance(options.get(setting), config_module.PresetOverride):
+        return False
+    changed = get(c.cfg, setting) != get(_DEFAULTS, setting)
+    where = (c.sources or {}).get(setting)
+    if where is None:
+        return changed
+    if where.startswith(TYPED):
+        return True
+    file, sep, line = where.rpartition(":")
+    if not sep or not line.isdigit():
+        return changed
+    shipped = {p.resolve() for p in (config_module.PACKAGE_CONFIGS, config_module.CHECKOUT_CONFIGS,
+                                     config_module.INSTALLED_CONFIGS)}
+    if Path(file).expanduser().resolve().parent in shipped:
+        return False  # the shipped config's value, not the user's
+    # a run's config.yaml: its values are the earlier command's (warned then), not this one's
+    return not getattr(c.sources, "resolved_file", False)
+
+
+def _check_unused_settings(c: _Findings, cfg: Config, stages: Iterable[str]) -> None:
+    """A warning for each setting of :data:`drac_ssl.config.UNUSED_SETTINGS` that another
+    setting leaves unused while one of the stages that would read it runs, when the user set
+    it (:func:`_users_setting`): a sweep over it would otherwise record values that changed
+    nothing. The first row of the table naming the setting whose condition holds says why. A
+    row decided by a setting refused as no valid choice (``pretrain.optimizer=LARS``: its own
+    error gives the fix) warns nothing: its words would name the refused value as the cause."""
+    stages = set(stages)
+    warned: set[str] = set()
+    refused = {s for s, choices in config_module._CHOICES.items() if get(cfg, s) not in choices}
+    for row in config_module.UNUSED_SETTINGS:
+        if not stages & set(row.stages):
+            continue
+        unused, deciding = _decided(row.unused, cfg)
+        if not unused or deciding & refused:
+            continue  # a refused choice (pretrain.optimizer=LARS) decides nothing: its error says so
+        for setting in row.settings:
+            if setting in warned or not _users_setting(c, setting):
+                continue
+            warned.add(setting)
+            c.warning(setting, "set but not used: " + row.why.format(cfg=cfg),
+                      f"{row.fix.format(cfg=cfg)}, or leave {setting} out")
+
+
+class _ReadSettings:
+    """A :class:`Config` (or one of its sections) that records each setting read from it."""
+
+    def __init__(self, obj: Any, prefix: str, read: set[str]) -> None:
+        self._obj, self._prefix, self._read = obj, prefix, read
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._obj, name)
+        dotted = f"{self._prefix}{name}"
+        if dataclasses.is_dataclass(value):
+            return _ReadSettings(value, dotted + ".", self._read)
+        self._read.add(dotted)
+        return value
+
+
+def _decided(condition: Callable[[Config], bool], cfg: Config) -> tuple[bool, set[str]]:
+    """``condition(cfg)`` and the settings (dotted) it read to decide: those short-circuited
+    past (``a and b`` with ``a`` false) did not decide it."""
+    read: set[str] = set()
+    return bool(condition(_ReadSettings(cfg, "", read))), read  # type: ignore[arg-type]
 
 
 def _stages_fix(stages: Iterable[str]) -> str:
@@ -873,8 +953,54 @@ def _check_threads(c: _Findings, cfg: Config) -> None:
     c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads", fix)
 
 
+RERUN_APPLIED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "run.tensorboard": ("pretrain", "umm"),  # the epoch rows' scalars (pretrain.py, umm/stage.py)
+    "run.threads": PIPELINE,  # the thread policy of the process that runs every stage
+    "data.workers": ("ingest",),  # the ingest's (and the phantom set's) decoding processes
+    "pretrain.num_workers": ("pretrain", "umm", "finetune"),  # their DataLoader workers
+}
+"""The output-only settings (:data:`~drac_ssl.stage_settings.OUTPUT_ONLY_SETTINGS`) a stage
+applies while it runs, each -> the stages that read it: a resume with another value resumes
+without a refusal, and the value reaches only those of its stages that still run
+(:func:`_check_rerun_settings`)."""
+
+
+def _check_rerun_settings(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
+    """A warning for each of :data:`RERUN_APPLIED_SETTINGS` that differs from the run folder's
+    ``config.yaml`` while a stage that reads it finished there: that stage is not run again, so
+    the new value (``run.tensorboard=true`` on a finished run) does nothing for it; the warning
+    names the stages that still run and read it (none: it applies to no stage)."""
+    saved = run_dir / "config.yaml"
+    done = [s for s in PIPELINE if s in cfg.run.stages and s not in stages]
+    if not done or not saved.is_file():
+        return
+    try:
+        old = saved_settings(config_module.read_yaml(saved.read_text(encoding="utf-8")) or {})
+    except (OSError, ValueError, yaml.YAMLError):
+        return
+    for setting, readers in RERUN_APPLIED_SETTINGS.items():
+        read_done = [s for s in done if s in readers]
+        if not read_done:
+            continue  # every stage that reads it still runs: it applies in full
+        section, _, key = setting.partition(".")
+        before = (old.get(section) or {}).get(key) if isinstance(old.get(section), dict) else None
+        if before is None or before == get(cfg, setting):
+            continue
+        read_left = [s for s in PIPELINE if s in stages and s in readers]
+        if read_left:
+            left = f"only to {', '.join(read_left)}, which still run{'s' if len(read_left) == 1 else ''}"
+        elif stages:
+            left = f"to no stage: of those that still run ({', '.join(stages)}), none reads it"
+        else:
+            left = "to no stage: every one has finished"
+        c.warning(setting, f"differs from {saved} ({_show(before)}), and applies {left}; the finished "
+                           f"{', '.join(read_done)} stage(s) that read it are not run again with it",
+                  "start a new run (another run.name) to run every stage with it, or leave it out")
+
+
 def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
     r = cfg.run
+    _ranges(c, cfg, config_module.RUN_RANGES)
     _check_threads(c, cfg)
     if not r.stages:
         c.error("run.stages", config_module.empty_stages_words().removeprefix("run.stages is "),
@@ -1316,7 +1442,9 @@ def _facts_from_phantom(cfg: Config) -> DataFacts:
     from data_prep.phantom import plan_phantom
 
     d = cfg.data
-    plan = plan_phantom(max(d.phantom_n_train, 0), max(d.phantom_n_test, 0), d.phantom_seed)
+    # values out of range are errors of their own (the ranges): the plan is made of valid ones
+    plan = plan_phantom(max(d.phantom_n_train, 0), max(d.phantom_n_test, 0),
+                        min(max(d.phantom_seed, 0), config_module.SEED_MAX))
     names = _grade_names(cfg, "drac")
     counts = {g: 0 for g in range(len(names))}
     for case in plan.train:
@@ -2537,6 +2665,7 @@ def setting_problems(cfg: Config, sources: dict[str, str] | None = None) -> list
     stages = [s for s in PIPELINE if s in cfg.run.stages]
     umm_runs = "umm" in stages and cfg.umm.enabled
     _check_choices(c, cfg)
+    _ranges(c, cfg, config_module.RUN_RANGES)
     if "ingest" in stages and cfg.data.dataset == "drac":
         _check_data_settings(c, cfg)
     if "pretrain" in stages:
@@ -2742,10 +2871,8 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
     _check_run_settings(c, cfg, run_dir)
     if "ingest" in stages and cfg.data.dataset == "drac":
         _check_data_settings(c, cfg)
-    if cfg.data.dataset != "drac" and cfg.data.unlabelled:  # a generic set reads its own splits
-        c.warning("data.unlabelled", f"data.dataset={cfg.data.dataset} is read as it is, without the "
-                                     f"ingest, so the folders of data.unlabelled are not used",
-                  "leave data.unlabelled out for this data set")
+    _check_unused_settings(c, cfg, stages)
+    _check_rerun_settings(c, cfg, run_dir, stages)
     if "pretrain" in stages:
         _check_pretrain_settings(c, cfg)
     if "pretrain" in stages or umm_runs:

@@ -114,6 +114,7 @@ from drac_ssl.metrics import (
     degenerate_ci_reason,
     grading_report,
     majority_grade_reference,
+    patient_screening_summary,
     referable_summary,
     stored_one_grade_note,
     temperature_at_bound,
@@ -1070,7 +1071,9 @@ def screening_line(metrics: dict[str, Any], names: Sequence[str]) -> str | None:
         return f"Referable DR: {referable_summary(referable)}."
     if len(names) != 2 or ("sensitivity" not in metrics and not isinstance(referable, dict)):
         return None
-    return two_grade_summary(metrics, names)
+    per_patient = referable.get("per_patient") if isinstance(referable, dict) else None
+    return two_grade_summary(metrics, names) + (
+        f" Referable DR {patient_screening_summary(per_patient)}." if isinstance(per_patient, dict) else "")
 
 
 def in_sample_thresholds_words(metrics: dict[str, Any], fitted_on: str | None = None) -> str | None:
@@ -1915,6 +1918,12 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         # a tie said as one, for a summary written before those words too (recorded_selection)
         why = recorded_selection(str(summary.get("selection") or ""), summary.get("variants"),
                                  summary.get("decision"), str(summary.get("selected")), drac=_drac_data(run_dir))
+        chosen = read_json(ft / str(summary.get("selected")) / "metrics.json")
+        # K >= 3 with finetune.referral_target: the variant is still chosen by the grades' figure
+        chosen_referral = ((chosen.get("referable") or {}).get("referral") if isinstance(chosen, dict) else None)
+        if isinstance(chosen_referral, dict) and not chosen.get("referral_decides_grade"):
+            by = "QWK" if summary.get("decision", "thresholds") == "thresholds" else "accuracy"
+            why += f"; chosen by {by}; referral target not used to choose"
         lines += [f"Selected for export: **{summary.get('selected')}** ({why})"
                   + (f"; {summary['selection_evidence']}" if summary.get("selection_evidence") else "")
                   + "."

@@ -29,12 +29,17 @@ from drac_ssl.starting import ascii_int  # stdlib only
 __all__ = [
     "DEFAULT_PREPROCESSING",
     "ICDR_CLINICAL_NAMES",
+    "GradeCount",
+    "GradesScale",
     "IngestFacts",
     "default_grade_names",
     "describe_grades",
     "explain_grades",
     "grade_names_for_people",
     "grade_names_of",
+    "grades_k_said",
+    "grades_scale_from",
+    "grades_typed",
     "prob_columns",
     "read_ingest_facts",
     "submission_columns",
@@ -212,6 +217,65 @@ def read_ingest_facts(data_dir: str | os.PathLike[str]) -> IngestFacts:
                        recorded=len(names) >= 2, modality=modality)
 
 
+class GradeCount(int):
+    """K as ``--grades`` gave it (:func:`grades_count`): an ``int``, with ``scale`` the name of
+    the grade scale typed (``icdr``, lower case), or "" for a number, so that a message names
+    what the user typed (:func:`grades_scale_from`)."""
+
+    # yaml.safe_dump refuses an int subclass (and json would lose nothing but the type): pass
+    # int(k), not a GradeCount, to whatever writes JSON or YAML
+    scale: str = ""
+
+
+@dataclass(frozen=True)
+class GradesScale:
+    """Who says K when ``--grades`` named a scale (:func:`grades_scale_from`): ``scale`` as
+    typed, lower case (``icdr``). Kept apart from the words of other sayers (which may hold a
+    user's path, ``the manifest of runs/a{b} has``), so that nothing is formatted into them."""
+
+    scale: str
+
+
+ScaleFrom = str | GradesScale
+"""A check's ``scale_from``: the words of who says K (``'--grades says'``, ``'the manifest of
+RUN has'``; "" the check's own default), or a :class:`GradesScale`."""
+
+
+def grades_typed(k: int) -> str:
+    """``--grades`` as the user typed it: ``'--grades icdr (5 ICDR grades)'`` for a scale's
+    name (a :class:`GradeCount` with ``scale``), else ``'--grades 5'``."""
+    scale = getattr(k, "scale", "")
+    return _scale_typed(scale, int(k)) if scale else f"--grades {int(k)}"
+
+
+def _scale_typed(scale: str, k: int, listed: str = "") -> str:
+    """``'--grades icdr (5 ICDR grades)'``, with ``listed`` (the grades' names) in the same
+    parenthesis: ``'--grades drac (3 DRAC grades: Normal, NPDR, PDR)'``."""
+    return f"--grades {scale} ({k} {scale.upper()} grades" + (f": {listed})" if listed else ")")
+
+
+def grades_scale_from(k: int | None) -> ScaleFrom:
+    """Who says K, as the checks' ``scale_from`` (:func:`grades_k_said`): a
+    :class:`GradesScale` for a scale's name typed (a :class:`GradeCount` with ``scale``),
+    ``'--grades says'`` for a number, "" without ``--grades`` (``k`` None)."""
+    if k is None:
+        return ""
+    scale = getattr(k, "scale", "")
+    return GradesScale(scale) if scale else "--grades says"
+
+
+def grades_k_said(scale_from: ScaleFrom, k: int, names: Sequence[str] | None = None) -> str:
+    """``'--grades says 5 grades'``: who says K (``scale_from``; "" the check's own default) and
+    K; a :class:`GradesScale` (:func:`grades_scale_from` of a scale's name) is the whole phrase:
+    ``'--grades icdr (5 ICDR grades)'``. ``names``, the grades' names, go into the same
+    parenthesis: ``'--grades drac (3 DRAC grades: Normal, NPDR, PDR)'``, ``'--grades says 3
+    grades (Normal, NPDR, PDR)'``. ``scale_from`` is never formatted (it may hold a path)."""
+    listed = ", ".join(str(n) for n in names) if names else ""
+    if isinstance(scale_from, GradesScale):
+        return _scale_typed(scale_from.scale, int(k), listed)
+    return f"{scale_from or 'the check expects'} {int(k)} grades" + (f" ({listed})" if listed else "")
+
+
 def grades_count(word: str) -> int:
     """The ``type=`` of ``--grades K`` of the export (``--check``, ``--score``) and of
     ``python -m drac_ssl.submission``: the number of
@@ -219,11 +283,14 @@ def grades_count(word: str) -> int:
     name of a grade scale of ``data.grades`` (:data:`drac_ssl.config.GRADE_SCALES`: ``drac`` ->
     3, ``icdr`` -> 5, any case), which a user types there as the ingest's ``--grades`` takes it
     (a review: ``--grades drac`` said only "invalid int value: 'drac'"). Anything else is a
-    usage error naming the flag and what it takes."""
+    usage error naming the flag and what it takes. A scale's name gives a :class:`GradeCount`
+    that remembers it."""
     counts = ", ".join(f"{len(grades)} for {name.upper()}" for name, grades in GRADE_SCALES.items())
     takes = f"--grades takes the number of grades K here ({counts}; the names {', '.join(GRADE_SCALES)} too)"
     if word.strip().lower() in GRADE_SCALES:
-        return len(GRADE_SCALES[word.strip().lower()])
+        count = GradeCount(len(GRADE_SCALES[word.strip().lower()]))
+        count.scale = word.strip().lower()  # said back as typed (grades_scale_from)
+        return count
     try:
         count = ascii_int("--grades")(word)  # its own error for non-ASCII digits
     except ValueError:

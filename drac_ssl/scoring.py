@@ -122,7 +122,7 @@ from typing import Any
 
 import numpy as np
 
-from data_prep.grades import SHOWN_ROWS, choices, describe
+from data_prep.grades import SHOWN_ROWS, choices, describe, no_grade_at_or_above
 from data_prep.labels import (
     Table,
     cell_file_name,
@@ -144,12 +144,14 @@ from data_prep.layout import (
     UNGRADABLE_GRADES,
     icdr_grade_column,
 )
-from data_prep.problems import Problem, counted, error, in_line_order, note
+from data_prep.problems import Problem, counted, error, in_line_order, note, warning
 from data_prep.validate import (
     GRADABLE_SCORE_FIX,
     LabelRow,
     NameIndex,
+    eye_names_words,
     eye_of,
+    eye_pair_patient,
     flagged_ungradable_problem,
     gradable_column_of,
     gradable_mark,
@@ -176,7 +178,13 @@ from data_prep.validate import (
     zero_words_named,
 )
 from drac_ssl import __version__
-from drac_ssl.config import GRADE_SCALES, LAYOUT_NAMES, SCORED_LAYOUTS
+from drac_ssl.config import (
+    GRADE_SCALES,
+    LAYOUT_NAMES,
+    SCORED_LAYOUTS,
+    referable_from_rule,
+    referable_grade,
+)
 from drac_ssl.console import print_lines
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
@@ -195,11 +203,14 @@ from drac_ssl.metrics import (
     SCORED_OPERATING_POINTS_NOTE,
     accuracy_score,
     bootstrap_ci,
+    cut_text,
     degenerate_ci_reason,
     grading_report,
     macro_ovo_auc,
     macro_ovr_auc,
     one_grade_note,
+    patient_screening,
+    patient_screening_summary,
     quadratic_weighted_kappa,
     recall_intervals,
     referable_report,
@@ -207,7 +218,7 @@ from drac_ssl.metrics import (
     two_grade_decision_words,
 )
 from drac_ssl.name_tags import csv_first_column
-from drac_ssl.scale import default_grade_names
+from drac_ssl.scale import default_grade_names, grades_scale_from
 from drac_ssl.starting import interpreter_word, python_command, started
 from drac_ssl.submission import (
     SubmissionRows,
@@ -447,6 +458,11 @@ LEAVE_OUT_SCORE_WAY = ("or --ungradable leave_out leaves out every label row wit
 UNGRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their images: an image "
                         "without a true grade cannot be scored")
 """The scorer's fix for rows of a layout's ungradable grade (DeepDRiD's 5), as for an empty cell."""
+
+
+EYEPACS_PAIRS = "(EyePACS image ids <patient>_left / _right)"
+"""``LabelRows.patient_column`` when the patients are read from EyePACS-layout image ids, as the
+ingest pairs them (:func:`data_prep.validate.eye_pair_patient`), not from a column."""
 
 
 def _marked_ungradable(table: Table, k: int) -> tuple[int, str] | None:
@@ -853,9 +869,31 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     if not names and not any(p.severity == "error" for p in problems):
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))
+    patient_from = table.columns[patient_at] if patient_at is not None else ""
+    # EyePACS's columns, detected or given by --image-column / --grade-column (the same file)
+    eyepacs = layout == "eyepacs" or (not eyes and "image-name" in index and (
+        table.columns[index["image-name"]].strip().lower(), str(column).strip().lower()) == ("image", "level"))
+    if patient_at is None and eyepacs:  # the ingest's eye pairs (pair_eyes): 10_left, 10_right
+        paired = [eye_pair_patient(n) or "" for n in names]
+        if any(paired):
+            patients, patient_at, patient_from = paired, -1, EYEPACS_PAIRS
+            problems.append(note(path, f"{sum(1 for p in paired if p)} of {counted(len(names), 'image')} named "
+                                       f"<patient>_left / _right, EyePACS's ids: the two eyes of a patient are "
+                                       f"one patient, as the ingest pairs them (the bootstrap resamples "
+                                       f"patients; the per-patient referral figures are given)",
+                                 "nothing to do; --patient-column overrides it", "patient"))
+    if patient_at is None and (said := eye_names_words(names, "images of the label CSV")):
+        # as the ingest warns (data_prep.ingest.own_patients): outside EyePACS's ids the part
+        # before the eye need not be the patient, so nothing is paired by a guess
+        problems.append(warning(path, f"{said}, but no patient column is given: each image is its own unit, "
+                                      f"so the bootstrap CIs treat a patient's fellow eyes as independent and "
+                                      f"no per-patient referral is given",
+                                "add a column naming each image's patient (the part before the eye, e.g. 10 "
+                                "for 10_left) to the label CSV and pass --patient-column <that column>",
+                                "patient"))
     return LabelRows(path, names, grades, lines, table.columns[index["image-name"]], column, layout,
                      table.dialect, problems, patients if patient_at is not None else [],
-                     table.columns[patient_at] if patient_at is not None else "", per_eye=bool(eyes),
+                     patient_from, per_eye=bool(eyes),
                      left_out=left_out, icdr_layout=icdr_grade_column(eyes or column) if icdr_like else "")
 
 
@@ -921,29 +959,37 @@ LABELS_REFERABLE_OPTION = "--labels-referable-from"
 def _check_labels_referable_from(n: int, k: int, names: Sequence[str]) -> None:
     """ScoreError unless ``--labels-referable-from n`` can map ICDR labels to the submission's
     ``k`` grades (``names``): two grades, and ``n`` an ICDR grade 1..4 that leaves some grade
-    on each side."""
+    on each side (:func:`drac_ssl.config.referable_from_rule`)."""
     icdr = GRADE_SCALES["icdr"]
     if k != 2:
         raise ScoreError(f"{LABELS_REFERABLE_OPTION} {n} maps ICDR labels to two grades (referable or "
                          f"not), but the submission has {k} grades ({_described(names)})\n  fix: drop "
                          f"{LABELS_REFERABLE_OPTION}: labels on the submission's own scale are scored as "
                          f"they are")
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(icdr) - 1:
+    if not referable_from_rule(n).valid:
         raise ScoreError(f"{LABELS_REFERABLE_OPTION} {n}: must be an ICDR grade 1..{len(icdr) - 1} (referable = "
                          f"grade >= it: {', '.join(f'{g} {name}' for g, name in enumerate(icdr))})\n  fix: "
                          f"{LABELS_REFERABLE_OPTION} 2 (referable DR: moderate NPDR or worse)")
 
 
-def _icdr_labels_refusal(rows: LabelRows, names: Sequence[str], trained: int | None, run_given: bool) -> str:
+def _icdr_labels_refusal(rows: LabelRows, names: Sequence[str], trained: int | None, run_given: bool,
+                         run_not_grader: bool = False) -> str:
     """Why a two-grade submission is not scored against the ICDR grade column ``rows`` read
     (``rows.icdr_layout``), and the fix: ``--labels-referable-from N``, N the model's own
     ``data.referable_from`` (``trained``) when its bundle records one, else 2 (ICDR moderate or
-    worse, referable DR); or a 0/1 column; or N = 1 for a column that already holds 0/1 labels."""
+    worse, referable DR); or a 0/1 column; or N = 1 for a column that already holds 0/1 labels.
+    ``run_not_grader``: RUN's bundle, which ``trained`` was read from, is not the one that
+    graded the submission (:func:`run_not_grader_words`): N is then said to be RUN's, only a
+    suggestion (the grading bundle's own is not known: the notes file names it by hash only)."""
     icdr = GRADE_SCALES["icdr"]
     n = trained if trained is not None and 1 <= trained < len(icdr) else 2
     whose = "RUN's" if run_given else "the model's"
     as_trained = (f", as {whose} bundle records the model was trained: data.referable_from={n}"
                   if trained is not None else "")
+    if trained is not None and run_not_grader:
+        as_trained = (f", as RUN's bundle records its model was trained: data.referable_from={n}; RUN's bundle "
+                      f"did not grade this submission (the notes file beside it names another), so {n} is only "
+                      f"a suggestion: use the N the grading model was trained with")
     column = rows.grade_column
     left_out = set(rows.left_out)
     read = [g for i, g in enumerate(rows.grades) if i not in left_out]  # None: beyond the two grades
@@ -979,18 +1025,12 @@ def _map_referable(rows: LabelRows, n: int, names: Sequence[str]) -> dict[str, A
     the two grades got) and ``note`` (the same in words)."""
     icdr = GRADE_SCALES["icdr"]
     read = [g for g in rows.grades if g is not None]
-    if n >= 2 and read and max(read) < n:  # every row would silently be scored as grade 0
-        column = repr(rows.grade_column)
-        if set(read) <= {0, 1}:
-            raise ScoreError(f"{rows.path}: column {column} holds only 0/1 ({counted(len(read), 'row')}): already "
-                             f"two grades? Read as ICDR grades, none is >= {n}, so every row would be scored as "
-                             f"grade {_class_word(0, names)}\n  fix: drop {LABELS_REFERABLE_OPTION} to score the 0/1 "
-                             f"labels as they are, or use {LABELS_REFERABLE_OPTION} 1 (keeps them as they are)")
-        raise ScoreError(f"{rows.path}: no row of column {column} is ICDR grade >= {n} (the highest read is "
-                         f"{max(read)}), so every row would be scored as grade {_class_word(0, names)}\n  fix: "
-                         f"use {LABELS_REFERABLE_OPTION} N with N <= {max(read)}")
+    said = no_grade_at_or_above(read, n, repr(rows.grade_column), LABELS_REFERABLE_OPTION,
+                                f"be scored as grade {_class_word(0, names)}", "score")
+    if said is not None:  # every row would silently be scored as grade 0
+        raise ScoreError(f"{rows.path}: {said[0]}\n  fix: {said[1]}")
     per_grade = {g: sum(1 for v in rows.grades if v == g) for g in range(len(icdr))}
-    rows.grades = [None if g is None else int(g >= n) for g in rows.grades]
+    rows.grades = [None if g is None else referable_grade(g, n) for g in rows.grades]
     per_class = [sum(1 for v in rows.grades if v == c) for c in (0, 1)]
 
     def listed(grades: range) -> str:
@@ -1206,7 +1246,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     whatever grades the rows hold: read as they are, ICDR grade 1 (mild) would count as
     referable. ``trained_referable_from``: the ``data.referable_from`` the model was trained
     with (its bundle's ``data.referable_from``, :func:`model_labels_referable_from`), the N that
-    refusal suggests (else 2, ICDR moderate or worse).
+    refusal suggests (else 2, ICDR moderate or worse); when RUN is not the bundle that graded
+    (``run_not_grader``), the refusal says that N is RUN's, only a suggestion.
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -1293,7 +1334,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                                      len(grade_names) if grade_names is not None else None)
     else:
         sub, problems = read_submission(
-            submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
+            submission, num_grades=num_grades, scale_from=grades_scale_from(num_grades),
             scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
                       "do not delete columns",
             image_names=label_image_names(labels, csv_first_column(submission), image_column=image_column,
@@ -1328,7 +1369,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                              names_known=known and not mapping, run_given=run_given,
                              bundle_grades=None if mapping else other_k, cases=sub.cases, ungradable=ungradable)
     if k == 2 and not mapping and rows.icdr_layout:
-        raise ScoreError(_icdr_labels_refusal(rows, names, trained_referable_from, run_given))
+        raise ScoreError(_icdr_labels_refusal(rows, names, trained_referable_from, run_given, bool(run_not_grader)))
     mapped = _map_referable(rows, int(labels_referable_from), names) if mapping else None
     y, matched = _pair(sub, rows)
     kept = matched.pop("submission_rows")
@@ -1339,6 +1380,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         sub = SubmissionRows(sub.path, [sub.cases[i] for i in kept], sub.classes[kept], sub.probs[kept],
                              [sub.lines[i] for i in kept])
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
+    # the patients of the rows left out without a true grade, as groups names them: the
+    # per-patient block is on the gradable images only and counts them apart
+    left_out = ([rows.patients[j] or f"\0{rows.names[j]}" for j in rows.left_out]
+                if groups is not None else None)
     pred, probs = sub.classes, sub.probs
     report = grading_report(y, probs, pred, names)
     if kaggle:  # its probabilities are the classes one-hot: no AUC is measured from them
@@ -1363,10 +1408,22 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         referable.update(_KAGGLE_NO_RANKING)
     elif referable is not None:  # its cuts are chosen on these images, not on oof.csv
         referable["operating_points_note"] = SCORED_OPERATING_POINTS_NOTE
+    if referable is not None and groups is not None and cut is not None:
+        # the labels name patients: the per-patient referral beside the per-image one (a patient
+        # referable / referred if any of their images is), at the submitted grades; a Kaggle
+        # file's classes refer as well as any, its one-hot P columns rank nothing (no AUC)
+        referable["per_patient"] = patient_screening(
+            y, np.asarray(probs, dtype=np.float64)[:, cut:].sum(axis=1), (np.asarray(pred) >= cut).astype(np.int64),
+            cut, groups, n_boot=n_boot, seed=seed, left_out=left_out)
+        if kaggle:
+            referable["per_patient"].update(auc=float("nan"), auc_ci95=[float("nan"), float("nan")],
+                                            auc_note=f"{KAGGLE_NO_PROBABILITIES}: no P(referable) to rank "
+                                                     f"the patients by")
     referral = (calibration or {}).get("referral")
     deployed = ({"note": f"not scored: {run_not_grader}, so its referral cut was not the one applied",
                  "withheld": True} if run_not_grader else
-                _deployed_referral(submission, sub, y, referral, kaggle, n_boot=n_boot, seed=seed, groups=groups)
+                _deployed_referral(submission, sub, y, referral, kaggle, n_boot=n_boot, seed=seed, groups=groups,
+                                   left_out=left_out)
                 if isinstance(referral, Mapping) else None)
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
@@ -1387,7 +1444,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         # what reading the file said that the Labels line does not (not UTF-8: Windows-1252 ...)
         "label_notes": [p.line for p in rows.problems if p.severity != "error" and p.fix != "nothing to do"]
         + patient_notes,
-        "n": report["n"], "num_grades": k, "class_names": names,
+        "n": report["n"], "num_grades": int(k), "class_names": names,  # never a GradeCount: YAML refuses it
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci),
         "qwk_ci95_note": degenerate_ci_reason(*qwk_ci, y, pred, names),
         "auc": report["auc"], "auc_ovo": report["auc_ovo"], "auc_ovr": report["auc_ovr"],
@@ -1536,7 +1593,7 @@ def _calibration_lines(record: Mapping[str, Any]) -> list[str]:
                                       f" (thresholds {thresholds})" if thresholds and thresholds not in rule else "")]
         referral = cal.get("referral")
         if isinstance(referral, Mapping):
-            parts.append(f"referral cut P(referable) >= {figure_text(referral.get('cut'))} "
+            parts.append(f"referral cut P(referable) >= {cut_text(referral.get('cut'))} "
                          f"(grade >= {referral.get('from_grade')}, set for {referral.get('target')})")
         fitted = f"fitted on {cal['fitted_on']}, " if cal.get("fitted_on") else ""
         lines.append(f"Calibration applied (from {cal.get('source') or 'the bundle'}, {fitted}{cal['reused']}): "
@@ -1620,7 +1677,8 @@ def _referable_units(path: Path, cases: Sequence[str]) -> tuple[np.ndarray, np.n
 
 
 def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarray, referral: Mapping[str, Any],
-                       kaggle: bool, *, n_boot: int, seed: int, groups: np.ndarray | None) -> dict[str, Any] | None:
+                       kaggle: bool, *, n_boot: int, seed: int, groups: np.ndarray | None,
+                       left_out: Sequence[str] | None = None) -> dict[str, Any] | None:
     """The bundle's stored referral cut (its calibration's ``referral``: ``cut``,
     ``from_grade`` ``r``, ``target``), scored as deployed on these images: an image is referred
     when its P(referable) = P_r + ... + P_{K-1} is at or above the cut, compared in the
@@ -1635,7 +1693,9 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
     :func:`drac_ssl.metrics.decision_screening` (counts, the same intervals as the submitted
     grades' sensitivity and specificity). ``{"note": ...}`` when it cannot be scored (a Kaggle
     file without that file, a cut outside the submission's scale, a cut that is no number);
-    None for a ``referral`` that is not a mapping."""
+    None for a ``referral`` that is not a mapping. With ``groups`` the per-patient block
+    (:func:`drac_ssl.metrics.patient_screening`, ``left_out``: the patients of the label rows
+    left out without a true grade), its ``referred_by`` the decision's source."""
     from drac_ssl.metrics import decision_screening
     from drac_ssl.submission import cut_units, referable_path
 
@@ -1667,13 +1727,19 @@ def _deployed_referral(submission: str | Path, sub: SubmissionRows, y: np.ndarra
     by_cut = (units >= cut_units(cut)).astype(np.int64)
     referred = by_cut if exported is None else exported
     figures = decision_screening(y, referred, r, n_boot=n_boot, seed=seed, groups=groups)
-    told.update(p_referable_from=source, n_referred_by_cut=int(by_cut.sum()),
-                decision_from=(f"{beside} (its referable column: the export's decision)" if exported is not None
-                               else f"P(referable) >= {cut:.6g} applied here"))
+    decision_from = (f"{beside} (its referable column: the export's decision)" if exported is not None
+                     else f"the bundle's deployed cut, P(referable) >= {cut:.6f}, applied here")
+    if groups is not None:  # patients known: a patient referred if any of their images is
+        # referred_by: what decided, as decision_from says it (the export's column, which may
+        # disagree with the cut: decision_warning), never the cut when the column decided
+        figures["per_patient"] = patient_screening(
+            y, np.asarray(units, dtype=np.float64) / 1e6, referred, r, groups, n_boot=n_boot, seed=seed,
+            cut_words=decision_from, left_out=left_out)
+    told.update(p_referable_from=source, n_referred_by_cut=int(by_cut.sum()), decision_from=decision_from)
     if exported is not None and (exported != by_cut).any():
         told["decision_warning"] = (
             f"{beside}'s referable column refers {int(exported.sum())} of {len(exported)}, the cut P(referable) "
-            f">= {cut:.6g} on its P_referable {int(by_cut.sum())}: the export did not refer by this bundle's cut "
+            f">= {cut:.6f} on its P_referable {int(by_cut.sum())}: the export did not refer by this bundle's cut "
             f"(another bundle graded, the export referred by the class, or the file was edited); the figures are "
             f"the export's decisions")
     return {**told, **figures}
@@ -2101,9 +2167,12 @@ def _screening_line(record: dict[str, Any]) -> str:
     referable = record["referable"]
     if record["num_grades"] == 2:
         names = record["class_names"]
+        per_patient = referable.get("per_patient")
         return (two_grade_decision_words(referable, None if _numbered(names) else names,
                                          "by the submission's class column")
-                + " QWK is Cohen's kappa here.")
+                + " QWK is Cohen's kappa here."
+                + (f" Referable DR {patient_screening_summary(per_patient)}." if isinstance(per_patient, dict)
+                   else ""))
     deployed = record.get("deployed_referral")
     # the bundle's own cut named only where it is known to have one (not withheld, not none)
     scale = SCORED_CUTS_SCALE + (
@@ -2134,8 +2203,10 @@ def _deployed_line(deployed: dict[str, Any], names: Sequence[str]) -> str:
     decision = (", referred as its referable column says (the export's decision)"
                 if str(deployed.get("decision_from") or "").endswith("the export's decision)") else "")
     return (f"Referral at the bundle's deployed cut ({deployed['reused']}): refer when P(referable) >= "
-            f"{figure_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}"
-            f"{decision}: {deployed.get('n_referred')} of {n} referred; {screening_figures_words(deployed)}.")
+            f"{cut_text(deployed['cut'])} ({rule}{target}), P(referable) from {deployed['p_referable_from']}"
+            f"{decision}: {deployed.get('n_referred')} of {n} images referred; {screening_figures_words(deployed)}"
+            + (f"; {patient_screening_summary(deployed['per_patient'])}"
+               if isinstance(deployed.get("per_patient"), dict) else "") + ".")
 
 
 def _submission_cases(submission: str | Path) -> list[str]:

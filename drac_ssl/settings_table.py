@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m drac_ssl.settings_table [--check]``: 0 when the page holds the table (after
     writing it, without ``--check``), 1 when ``--check`` finds it differs, 2 from an installed
     package (not a checkout: a new user's trial saw a traceback) or when the page is missing."""
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=python_command("drac_ssl.settings_table"),
         description="Write the settings reference of docs/configuration.md from drac_ssl/config.py.")
     parser.add_argument("--check", action="store_true",

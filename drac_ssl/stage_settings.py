@@ -35,20 +35,28 @@ from drac_ssl.config import (
     validate_grades,
     with_former_defaults,
 )
-from drac_ssl.io import absolute_from, read_json_dict
+from drac_ssl.io import absolute_from, read_json_dict, same_path
 from drac_ssl.run_state import made_in
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
-                        "run.private", "run.reuse", "run.keep_checkpoints")
-"""Settings that change no stage's result: which stages run, logging, threads, where the
+                        "run.private", "run.reuse", "run.keep_checkpoints", "data.workers",
+                        "pretrain.num_workers")
+"""Settings that change no stage's result: which stages run, logging, threads, the worker
+processes (``data.workers``: the ingest decodes each image alone, whichever process does it;
+``pretrain.num_workers``: each view is drawn with its own seed, ``tests/drac_ssl/
+test_finetune_workers.py``; both are speed only, and environment.json records the loader's
+count), where the
 run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder resumes), who
 may read it (``run.private``: the mode a new run folder is made with), where a new run folder took finished stages from (``run.reuse``: only equal settings) and
 whether a finished run keeps its checkpoints (``run.keep_checkpoints``).
 ``run.threads`` changes a result's last digits only (CPU float sums depend on the thread
 count): a resume with another count than made the state it resumes from is not refused (another
 machine's default policy may differ) but warned about and recorded
-(:func:`drac_ssl.train._resumed_with_other_threads`)."""
+(:func:`drac_ssl.train._resumed_with_other_threads`). ``pretrain.channels_last`` and
+``pretrain.compile`` are not here: another memory layout or a compiled graph picks other
+kernels, whose float sums differ in the last digits (a ResNet-18's outputs by ~1e-6 in fp32 on
+a CPU for channels_last), so they count as changes of the result."""
 REUSABLE_STAGES: dict[str, tuple[str, ...]] = {
     "ingest": ("data.",),
     # the pretraining's rate-reduction monitor (which picks monitor_peak.pt, UMM's start) uses
@@ -326,13 +334,8 @@ data_prep ingest --root DIR``)."""
 
 def _same_path(a: str, b: str) -> bool:
     """Whether two absolute paths name the same file or folder (written alike, or one reached
-    through a symbolic link)."""
-    if os.path.normpath(a) == os.path.normpath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+    through a symbolic link): :func:`drac_ssl.io.same_path`."""
+    return same_path(a, b)
 
 
 def _referable_from(*sections: dict[str, Any]) -> int:

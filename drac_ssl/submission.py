@@ -54,7 +54,14 @@ from drac_ssl.io import PEOPLE_CSV_ENCODING, atomic_write_text
 # the one rendering of a name's hidden characters, and the formatting characters a case may hold
 from drac_ssl.name_tags import ALLOWED_FORMAT_CHARACTERS as ALLOWED_FORMAT_CHARACTERS
 from drac_ssl.name_tags import printable_text as printable_text
-from drac_ssl.scale import default_grade_names, grades_count, submission_columns
+from drac_ssl.scale import (
+    ScaleFrom,
+    default_grade_names,
+    grades_count,
+    grades_k_said,
+    grades_scale_from,
+    submission_columns,
+)
 from drac_ssl.starting import (
     add_version_option,
     python_command,
@@ -1549,7 +1556,7 @@ def _csv_text(csv_path: str | os.PathLike[str], problems: _Problems, first_colum
 def _check(csv_path: str | os.PathLike[str],
            images_dir: str | os.PathLike[str] | None = None, *,
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-           cases: Sequence[str] | None = None, scale_from: str = "",
+           cases: Sequence[str] | None = None, scale_from: ScaleFrom = "",
            scale_fix: str = "", image_names: Mapping[str, str] | None = None,
            names_from: str = "") -> _Checked:
     """What is wrong with a submission (:class:`_Checked`); see ``check_submission``.
@@ -1637,10 +1644,9 @@ def _check(csv_path: str | os.PathLike[str],
     other_scale = file_k is not None and file_k != k
     if other_scale:
         line, first = rows[0]
-        named = f" ({', '.join(grade_names)})" if grade_names is not None else ""
         problems.add(line, "scale", f"the submission has {file_k} grades "
-                     f"({printable_text(','.join(f.strip() for f in first))}) but {scale_from or 'the check expects'} "
-                     f"{k} grades{named}: the submission of another run, or the wrong file?",
+                     f"({printable_text(','.join(f.strip() for f in first))}) but "
+                     f"{grades_k_said(scale_from, k, grade_names)}: the submission of another run, or the wrong file?",
                      f"DRAC accepts only '{header}': grade the images with a run trained on DRAC's "
                      f"{k} grades ({python_command('drac_ssl.export')} RUN --images DIR --out CSV); --grades "
                      f"{file_k} checks the file on its own scale; do not delete columns" if drac_folder else
@@ -2000,7 +2006,7 @@ class SubmissionRows:
 
 
 def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None = None,
-                    scale_from: str = "", scale_fix: str = "", image_names: Mapping[str, str] | None = None,
+                    scale_from: ScaleFrom = "", scale_fix: str = "", image_names: Mapping[str, str] | None = None,
                     names_from: str = "") -> tuple[SubmissionRows | None, ProblemLines]:
     """A submission CSV's rows when it passes :func:`check_submission` (with ``num_grades``;
     None: K from the header as the check takes it), else None and the check's problems
@@ -2212,7 +2218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SystemExit, after its usage message.
     """
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=python_command("drac_ssl.submission"),
         description="Check a submission CSV (DRAC 2022 Task 3: case,class,P0,P1,P2; K grades: "
                     "case,class,P0..P{K-1}).",
@@ -2226,7 +2232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_version_option(parser)
     args = parser.parse_args(argv)
     return report_check(args.check, args.images, num_grades=args.grades,
-                        scale_from="--grades says" if args.grades is not None else "")
+                        scale_from=grades_scale_from(args.grades))
 
 
 def completeness_words(k: int | None, other_options: str = "") -> str:
@@ -2326,7 +2332,7 @@ def not_complete_words(skipped: SkippedFiles) -> str:
 
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
                  *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-                 cases: Sequence[str] | None = None, scale_from: str = "",
+                 cases: Sequence[str] | None = None, scale_from: ScaleFrom = "",
                  other_options: str = "") -> int:
     """Print the problems of a submission (or ``OK: N cases``), and on stderr, either way, the
     warnings on cases a spreadsheet may read as formulas (no problem: the exit code stays), the
@@ -2386,7 +2392,7 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
         if checked.k_from == "drac":
             said.append(f"{scale} (DRAC's scale: the images are DRAC's test set)")
         elif checked.k_from == "given":
-            said.append(f"{scale} ({scale_from or 'the check expects'} {k} grades)")
+            said.append(f"{scale} ({grades_k_said(scale_from, k)})")
         elif checked.k_from == "assumed":
             said.append(f"{scale}: DRAC's {k}, assumed (nothing in the file says K; --grades K to "
                         f"check another scale)")

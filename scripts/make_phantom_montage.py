@@ -72,7 +72,7 @@ def build_montage(samples: Path, per_grade: int = 4, tile: int = 256, seed: int 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument(
         "--samples", type=Path, default=DEFAULT_SAMPLES, help="folder of sample_{0,1,2}.png"
     )

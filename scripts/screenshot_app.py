@@ -142,7 +142,7 @@ def shrink_png(png: bytes, limit: int = MAX_BYTES) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", default=None)
     parser.add_argument("--image", default=str(SAMPLE))
     parser.add_argument("--out", default=str(REPO / "docs" / "img" / "app.png"))

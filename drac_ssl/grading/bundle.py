@@ -101,14 +101,22 @@ from drac_ssl.grading.training_images import (
     pretraining_images_of,
     training_images_record,
 )
-from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
+from drac_ssl.io import (
+    access_fix,
+    atomic_write_json,
+    atomic_write_text,
+    read_json_dict,
+    sha256_file,
+)
 from drac_ssl.manifest import MANIFEST_FILE, PIXELS_COLUMN, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     REFERRAL_RULE,
     RESAMPLING_UNITS,
     TEMPERATURE_BOUNDS,
     counted_units,
+    cut_text,
     grade_name_words,
+    patient_screening_summary,
     referable_summary,
     referral_words,
     temperature_at_bound,
@@ -473,18 +481,17 @@ def unreadable_bundle_file(bundle_dir: str | os.PathLike[str], path: str | os.Pa
     says that the serving account needs read access to the whole bundle folder, and how to give
     it. The usual cause: the bundle was copied to the grading machine and made read-only to the
     app's account, another account than the one that built it, while the fine-tuning's
-    ``*.safetensors`` are written with mode 0600 (its owner's alone)."""
+    ``*.safetensors`` are written with mode 0600 (its owner's alone). The commands are
+    :func:`drac_ssl.io.access_fix`'s, as every other unreadable folder's."""
     reason = exc.strerror or str(exc)
     if isinstance(exc, PermissionError):
-        folder = shlex.quote(str(bundle_dir))
         return BundleError(
             f"{path}: this account cannot read the bundle's file ({reason}); the account that "
             f"serves or grades with a bundle needs read access to every file in its folder, and "
             f"the weights files are written readable by their owner only (mode 0600).\n  fix: as "
-            f"the bundle copy's owner (or root), give read access: chmod -R a+rX {folder} (every "
-            f"local account), or chgrp -R GROUP {folder} && chmod -R g+rX {folder} (the serving "
-            f"account's group GROUP); keep it read-only to the serving account "
-            f"(docs/deploying.md)")
+            f"the bundle copy's owner (or root), give read access: "
+            f"{access_fix(bundle_dir, everyone=True)} (the serving account's group GROUP); keep it "
+            f"read-only to the serving account (docs/deploying.md)")
     return BundleError(f"{path}: the bundle's file cannot be read ({reason}).\n  fix: copy the bundle "
                        f"folder again, or {rebuild_advice(bundle_dir)}")
 
@@ -1796,13 +1803,13 @@ def _model_card(meta: dict[str, Any]) -> str:
     referral = cal.get("referral") if isinstance(cal.get("referral"), dict) else None
     if referral is not None and k == 2:  # finetune.referral_target: the cut decides the grade
         named = grade_name_words(names, 1)[2:]  # "" for the bare numbers: "1 (1)" said nothing
-        grade_rule = (f"1{f' ({named})' if named else ''} when P1 >= {figure_text(referral.get('cut'))}, else 0: the referral cut set for "
+        grade_rule = (f"1{f' ({named})' if named else ''} when P1 >= {cut_text(referral.get('cut'))}, else 0: the referral cut set for "
                       f"{referral_words(referral)} on the out-of-fold outputs "
                       f"(finetune.referral_target={referral.get('target')}; the class decision "
                       f"`{decision}` is not used)")
     elif referral is not None:
         grade_rule += (f"; referral (not a grade): P(referable), grades >= {referral.get('from_grade')}, "
-                       f"at or above {figure_text(referral.get('cut'))}, the cut set for "
+                       f"at or above {cut_text(referral.get('cut'))}, the cut set for "
                        f"{referral_words(referral)} on the out-of-fold outputs "
                        f"(finetune.referral_target={referral.get('target')})")
     rules = cv.get("decision_rules") or {}
@@ -1810,6 +1817,9 @@ def _model_card(meta: dict[str, Any]) -> str:
     if k == 2 and ("sensitivity" in cv or isinstance(cv.get("referable"), dict)):
         # report.md's words: at the cross-fitted thresholds (each fold's), the deployed one apart
         screening = f"\n{two_grade_summary(cv, names, cal, auc_said=True)}"  # its AUC: the headline's
+        per_patient = (cv.get("referable") or {}).get("per_patient")
+        if isinstance(per_patient, dict):  # patients known: a patient referred if any image is
+            screening += f" Referable DR {patient_screening_summary(per_patient)}."
     elif isinstance(cv.get("referable"), dict) and k > 2:  # finetune.referable_from: grade >= r
         screening = f"\nReferable DR, out of fold: {referable_summary(cv['referable'])}."
     rule_line = ""

@@ -214,11 +214,11 @@ def ingest_pixel_digests(data_dir: str | os.PathLike[str], rows: Iterable[Mappin
     (then the bundle lists file hashes only: :data:`PIXELS_CHECK_NEEDS_INGEST`); "" for a file
     that holds no image the decoder reads. Decodes every image given: a few ms a small image,
     tens of ms a photograph (a 3,662-image APTOS training set: about a minute on 2 cores)."""
-    import re
 
     import numpy as np
 
     from data_prep.validate import (
+        ARRAY_ROW,
         array_row_image,
         array_row_pixels,
         inspect_image,
@@ -234,14 +234,13 @@ def ingest_pixel_digests(data_dir: str | os.PathLike[str], rows: Iterable[Mappin
     channels = summary.get("channels") if isinstance(summary.get("channels"), Mapping) else {}
     grey = str(channels.get("setting")) == "1"  # data_prep.ingest._plan: target "gray" only then
     recorded = ((summary.get("source_files") or {}).get("npz") or {}).get("path")
-    row_of = re.compile(r"^(?P<file>[^:]+\.npz):(?P<key>[^\[\]:]+)\[(?P<i>\d+)\]$", re.IGNORECASE)
     archives: dict[Path, Any] = {}
     arrays: dict[tuple[Path, str], Any] = {}
     digests: list[str] = []
     try:
         for row in rows:
             rel, want = str(row.get("path") or ""), str(row.get("sha256") or "").strip().lower()
-            match = row_of.match(rel)
+            match = ARRAY_ROW.match(rel)
             if match is None:
                 try:
                     data = (root / rel).read_bytes()
@@ -264,7 +263,7 @@ def ingest_pixel_digests(data_dir: str | os.PathLike[str], rows: Iterable[Mappin
                 if match["key"] not in archives[npz].files:
                     return None
                 arrays[key] = archives[npz][match["key"]]
-            images, i = arrays[key], int(match["i"])
+            images, i = arrays[key], int(match["index"])
             if i >= len(images):
                 return None
             pixels = array_row_pixels(images[i])

@@ -122,7 +122,7 @@ def choose_start(history: list[dict[str, Any]], rule: str, drop: float = 0.05,
     if peak is None:
         raise ValueError(
             f"umm.start_from={rule} needs the rate-reduction monitor ({key}) in the pretraining "
-            f"history, and there is none.\n  fix: pretrain with pretrain.monitor_images > 0 (the "
+            f"history, and there is none.\n  fix: pretrain with pretrain.monitor_images >= 2 (the "
             f"default 64), or umm.start_from=best|last")
     p, r_p = peak
     if rule == "peak":

@@ -221,3 +221,14 @@ def test_the_gpu_scripts_share_one_copy_of_their_shell_functions(tmp_path: Path)
                               timeout=60, env={**os.environ, "OUT": str(tmp_path / "out")})
         assert done.returncode == 2 and "gpu_lib.sh" in done.stderr, (name, done.stdout, done.stderr)
         assert not (tmp_path / ".device_data").exists(), name
+
+
+@pytest.mark.parametrize("argv", [["plan", "--probe", "p.json", "--seconds", "60", "--max-ep", "5"],
+                                  ["fake-cifar", "x.tar.gz", "--train-per", "2"]])
+def test_each_sub_command_refuses_a_prefix_of_an_option(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: the sub-commands' parsers took ``--max-ep`` as ``--max-epochs``, though every bench
+    command refuses an abbreviated option (docs/configuration.md)."""
+    with pytest.raises(SystemExit) as stopped:
+        gpu_check.main(argv)
+    assert stopped.value.code == 2
+    assert f"unrecognized arguments: {' '.join(argv[-2:])}" in capsys.readouterr().err

@@ -163,3 +163,29 @@ def test_the_ingest_and_a_bundle_decode_an_npz_row_with_one_function(
         assert row[PIXELS_COLUMN] == pixels_sha256(converted)
     assert ingest_pixel_digests(out, _without_pixels_column(out / ingest.MANIFEST_NAME)) == [
         r[PIXELS_COLUMN] for r in rows]
+
+
+def test_one_pattern_names_an_array_row_for_the_ingest_the_export_and_the_bundle(tmp_path: Path) -> None:
+    """``data_prep.validate.ARRAY_ROW`` (read) and ``array_row_path`` (written) are the one
+    spelling of a ``.npz`` row's manifest path; the export reads a row of ``X.NPZ`` (the layout
+    finds the suffix in any case; the export's own pattern of old took ``.npz`` only)."""
+    from data_prep.validate import ARRAY_ROW, array_row_path
+    from drac_ssl import export
+
+    rel = array_row_path("RETINA.NPZ", "test_images", 3)
+    match = ARRAY_ROW.match(rel)
+    assert rel == "RETINA.NPZ:test_images[3]" and match is not None
+    assert (match["file"], match["key"], match["index"]) == ("RETINA.NPZ", "test_images", "3")
+    assert ARRAY_ROW.match("a:b.npz:train_images[12]")["file"] == "a:b.npz"  # type: ignore[index]
+    assert ARRAY_ROW.match("x.npz:train_images") is None and ARRAY_ROW.match("x.png") is None
+    rows = np.arange(4 * 5 * 6, dtype=np.uint8).reshape(4, 5, 6)
+    with open(tmp_path / "RETINA.NPZ", "wb") as fh:  # a path would get ".npz" added
+        np.savez(fh, test_images=rows)
+    got = export._original_image(None, tmp_path, rel, {})  # type: ignore[arg-type]
+    assert np.array_equal(got, rows[3])
+    # the export's test of a manifest row as an array row reads the same pattern: X.NPZ rows too
+    # (a review: _array_row still looked for ".npz:" in lower case)
+    assert export._array_row({"path": rel}) and export._array_row({"path": "retina.npz:test_images[0]"})
+    assert not export._array_row({"path": "test/1.png"}) and not export._array_row({"path": "x.npz:test_images"})
+    assert export._check_folder(tmp_path, [{"path": rel}], tmp_path / "s.csv")[1].startswith(
+        "the test images are rows of an array file")

@@ -1579,9 +1579,9 @@ def test_leave_out_ingests_without_the_ungradable_rows_and_lists_them(
     summary = ingest_summary(tmp_path / "out")
     assert summary["ungradable"] == "leave_out" and summary["config"]["ungradable"] == "leave_out"
     assert summary["left_out_ungradable"] == [
-        {"name": "002.png", "line": 3, "grade_cell": "", "image": "002.png"},
-        {"name": "004.png", "line": 5, "grade_cell": "NA", "image": "004.png"},
-        {"name": "006.png", "line": 7, "grade_cell": "", "image": "006.png"}]
+        {"name": "002.png", "line": 3, "grade_cell": "", "image": "002.png", "patient": ""},
+        {"name": "004.png", "line": 5, "grade_cell": "NA", "image": "004.png", "patient": ""},
+        {"name": "006.png", "line": 7, "grade_cell": "", "image": "006.png", "patient": ""}]
     assert summary["counts"]["per_split"] == {"train": 6, "test": 1, "unlabelled": 0}
     (line,) = [n for n in summary["notes"] if "marked ungradable" in n]
     assert line.startswith(f"{data / 'labels.csv'}: 3 rows marked ungradable (an empty or NA "

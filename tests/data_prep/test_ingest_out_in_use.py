@@ -140,3 +140,24 @@ def test_a_resume_refuses_a_manifest_written_anew_since_the_ingest_stage(tmp_pat
     (said,) = errors()
     assert f"records the ingest stage as done, but {data / 'manifest.csv'} is not what it wrote" in said, said
     assert "another ingest wrote it anew since" in said and "run.name=run-2" in said, said
+
+
+def test_one_rule_says_whether_two_paths_are_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``drac_ssl.io.same_path`` is the one rule of path sameness (the ingest's ``--out`` check,
+    the resume's path settings, the export's own files): the same inode when both exist, else
+    the normalised real paths; a path not made yet under a linked folder is the same as through
+    the folder itself (the resume's old rule said no: samefile of a missing path failed)."""
+    from drac_ssl.io import same_path
+    from drac_ssl.stage_settings import _same_path
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    (real / "a.csv").write_text("x\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert same_path(tmp_path / "link" / "a.csv", real / "a.csv")
+    assert same_path("real/a.csv", real / ".." / "real" / "a.csv")
+    assert same_path(tmp_path / "link" / "new.csv", real / "new.csv")  # neither exists yet
+    assert _same_path(str(tmp_path / "link" / "new"), str(real / "new"))
+    assert not same_path(real / "a.csv", real / "b.csv")
+    assert not same_path(real / "a.csv", real)

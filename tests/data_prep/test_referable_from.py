@@ -158,6 +158,16 @@ def test_a_column_already_of_zeros_and_ones_is_not_made_all_grade_zero(tmp_path:
     assert "drop --referable-from (data.referable_from)" in text and "--referable-from 1" in text, text
     result = ingest.run(config(root, referable_from=1, patient_column="patient_id"), tmp_path / "one", verbose=False)
     assert manifest_grades(result) == {f"IM{i:04d}.png": i % 2 for i in range(12)}
+    # a layout whose grades come from no named column (a folder per grade): said without
+    # "column" before it (a review: "column the grade column holds only 0/1")
+    said = ingest.no_grade_at_or_above([0, 1, 1], 2, None, tmp_path)
+    assert said is not None and said.what.startswith("--referable-from 2: the grade column holds only 0/1 (3 rows)")
+    said = ingest.no_grade_at_or_above([0, 1, 1], 3, None, tmp_path)
+    assert said is not None and "the grade column holds only 0/1" in said.what
+    said = ingest.no_grade_at_or_above([0, 2, 1], 3, None, tmp_path)
+    assert said is not None and said.what.startswith("--referable-from 3: no row of the grade column is ICDR grade >= 3")
+    said = ingest.no_grade_at_or_above([0, 2, 1], 3, "grade", tmp_path)
+    assert said is not None and "no row of column 'grade' is ICDR grade >= 3" in said.what
 
 
 def test_a_screening_set_with_few_high_grades_still_names_the_option(tmp_path: Path) -> None:
@@ -204,3 +214,51 @@ def test_a_kept_referable_ingest_is_not_said_to_differ_in_its_grades(tmp_path: P
         "data.patient_column=patient_id", "run.stages=[pretrain,umm,finetune,export]",
         f"run.out_dir={run_dir.parent}", f"run.name={run_dir.name}"])
     assert "data.grades" not in preflight.ingest_kept_settings(cfg, run_dir)
+
+
+def test_the_one_rule_of_a_referral_cut_says_what_each_caller_refuses() -> None:
+    """``referable_from_rule`` is the one source of the rule the config, the ingest, the grade
+    names and ``export --score`` apply (N an ICDR grade 1..4; the grades setting leaves two
+    grades); each caller's refusal follows it."""
+    from data_prep.grades import REFERABLE_NAMES, resolve_grades
+    from drac_ssl.config import referable_from_problem, referable_from_rule, referable_grade
+    from drac_ssl.scoring import ScoreError, _check_labels_referable_from
+
+    assert [referable_from_rule(n).valid for n in (0, 1, 4, 5, True, "2", 2.0)] == \
+        [False, True, True, False, False, False, False]
+    for grades in ([], ["icdr"], ["ICDR"], ["No DR", "Mild", "Moderate", "Severe", "PDR"]):
+        rule = referable_from_rule(2, grades)
+        assert rule.from_labels_scale and rule.two_grades and rule.names == REFERABLE_NAMES
+        assert resolve_grades(grades, "plain", 2) == (REFERABLE_NAMES, "data.referable_from=2")
+        assert referable_from_problem(2, grades) == ("", "")
+    two = referable_from_rule(3, [" no ", "yes"])
+    assert two.two_grades and not two.from_labels_scale and two.names == ("no", "yes")
+    for grades in (["drac"], ["a", "b", "c"]):
+        assert not referable_from_rule(2, grades).two_grades
+        assert referable_from_problem(2, grades)[0]
+        with pytest.raises(IngestError, match="makes two grades"):
+            ingest._check_referable_from(config(Path("."), referable_from=2, grades=grades))
+    for n in (5, True):
+        with pytest.raises(IngestError, match="must be 0"):
+            ingest._check_referable_from(config(Path("."), referable_from=n))
+        with pytest.raises(ScoreError, match="must be an ICDR grade"):
+            _check_labels_referable_from(n, 2, REFERABLE_NAMES)  # type: ignore[arg-type]
+    ingest._check_referable_from(config(Path("."), referable_from=0, grades=["a", "b", "c"]))
+    assert [referable_grade(g, 2) for g in range(5)] == [0, 0, 1, 1, 1]
+
+
+def test_the_zero_one_refusal_is_worded_once_for_the_ingest_and_the_score() -> None:
+    """``data_prep.grades.no_grade_at_or_above`` words the refusal of a cut N >= 2 on labels
+    none of which reaches N, for ``--referable-from`` and ``--labels-referable-from`` alike."""
+    from data_prep.grades import no_grade_at_or_above
+
+    assert no_grade_at_or_above([0, 1, 2], 2, "'g'", "--x", "become 0", "read") is None
+    assert no_grade_at_or_above([0, 1], 1, "'g'", "--x", "become 0", "read") is None
+    assert no_grade_at_or_above([], 3, "'g'", "--x", "become 0", "read") is None
+    what, fix = no_grade_at_or_above([0, 1, 1], 2, "'g'", "--x", "become 0", "read")  # type: ignore[misc]
+    assert what.startswith("column 'g' holds only 0/1 (3 rows): already two grades?") and "become 0" in what
+    assert fix == "drop --x to read the 0/1 labels as they are, or use --x 1 (keeps them as they are)"
+    what, fix = no_grade_at_or_above([0, 2], 3, "'g'", "--x", "become 0", "read", other_fix="; or not")  # type: ignore[misc]
+    assert "the highest read is 2" in what and fix == "use --x N with N <= 2; or not"
+    said = ingest.no_grade_at_or_above([0, 1], 2, "g", "labels.csv")
+    assert said is not None and said.what.startswith("--referable-from 2: column 'g' holds only 0/1 (2 rows)")

@@ -123,3 +123,19 @@ def test_a_run_folder_closed_by_its_mode(tmp_path: Path, capsys: pytest.CaptureF
         assert "Traceback" not in err and "this account may not read it" in err, err
     finally:
         (run / "config.yaml").chmod(0o600)
+
+
+def test_the_access_fix_is_worded_once_for_a_run_folder_and_a_bundle_copy(tmp_path: Path) -> None:
+    """``drac_ssl.io.access_fix`` words the chmod/chgrp fix both refusals give: a run folder
+    (patient data) is opened to a group only, a bundle copy also to every local account."""
+    from drac_ssl.grading.bundle import unreadable_bundle_file
+    from drac_ssl.io import access_fix
+
+    folder = tmp_path / "my bundle"
+    quoted = f"'{folder}'"
+    group = f"chgrp -R GROUP {quoted} && chmod -R g+rX {quoted}"
+    assert access_fix(folder) == group
+    assert access_fix(folder, "rwX").endswith(f"chmod -R g+rwX {quoted}")
+    assert access_fix(folder, everyone=True) == f"chmod -R a+rX {quoted} (every local account), or {group}"
+    said = str(unreadable_bundle_file(folder, folder / "fold0.safetensors", PermissionError(13, "Permission denied")))
+    assert access_fix(folder, everyone=True) in said

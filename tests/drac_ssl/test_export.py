@@ -3542,6 +3542,27 @@ def test_score_with_grades_off_the_submission_says_the_scoring_fix(
     assert f"--check {sub} --grades 3 lists the same" in captured.err, captured.err
 
 
+def test_score_with_a_scale_named_writes_plain_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--grades icdr`` is a GradeCount (an int that keeps the scale's name), which
+    ``yaml.safe_dump`` refuses: the record written (--json) and read back holds a plain int."""
+    import yaml
+
+    from drac_ssl.scale import grades_count
+    from drac_ssl.scoring import score
+
+    five = grades_count("icdr")
+    with pytest.raises(yaml.representer.RepresenterError):
+        yaml.safe_dump({"k": five})
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "labels.csv")
+    out = tmp_path / "score.json"
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--grades", "icdr", "--json", str(out)]) == 0
+    capsys.readouterr()
+    assert json.loads(out.read_text())["num_grades"] == 5
+    record = score(sub, labels, num_grades=five, n_boot=20)
+    assert type(record["num_grades"]) is int and "num_grades: 5" in yaml.safe_dump(record)
+
+
 def test_score_says_a_grade_absent_from_the_labels_in_the_users_terms(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sub = _write_scored_submission(tmp_path / "team.csv")

@@ -1116,7 +1116,7 @@ def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is
     got = referable_report(REF_Y, REF_P, REF_PRED, 2, ICDR_NAMES)
     got["auc_ci95"] = [0.5, 0.9]
     assert referable_summary(got) == (
-        "referable = grade >= 2 (Moderate or worse), 4 referable and 4 not: AUC of P(referable) 0.781 "
+        "referable = grade >= 2 (Moderate or worse), 4 referable images and 4 not: AUC of P(referable) 0.781 "
         "(95% CI 0.500..0.900); at the submitted grades (not an operating point tuned on P(referable)) "
         "sensitivity 0.750 (3/4), specificity 0.500 (2/4); on the ROC curve of P(referable), with the cut chosen "
         "on these same images (in-sample, optimistic): sensitivity 0.500 at specificity >= 0.90 "

@@ -244,3 +244,28 @@ def test_the_module_imports_stdlib_only_and_a_checked_file_loads_its_recogniser(
     assert out[0] == "[]", out
     assert out[1].startswith("True [") and "'drac_ssl.scale'" in out[1] and "'yaml'" in out[1], out
     assert "torch" not in out[1], out
+
+
+def test_a_prefix_of_an_option_is_refused_and_the_labels_option_is_named_as_typed(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``export --label`` was argparse's "ambiguous option" (a prefix of --labels, --labels-csv,
+    --labels-referable-from) and ``--labe x.csv`` was taken as --labels: every parser of a
+    user's paths refuses a prefix now (``allow_abbrev=False``), and ``--labels-csv`` without
+    ``--score`` is named as typed, not as ``--labels``."""
+    from drac_ssl.commands import (
+        compare_parser,
+        export_parser,
+        report_parser,
+        score_arguments_problem,
+    )
+
+    for parser in (export_parser(), compare_parser(), report_parser()):
+        assert parser.allow_abbrev is False
+    with pytest.raises(SystemExit):
+        export_parser().parse_args(["--score", "team.csv", "--labe", "x.csv"])
+    assert "unrecognized arguments: --labe" in capsys.readouterr().err
+    for typed in ("--labels", "--labels-csv"):
+        args = export_parser().parse_args(["runs/x", typed, "x.csv"])
+        assert args.labels == "x.csv"
+        assert score_arguments_problem(args) == (f"{typed} goes with --score SUBMISSION.csv (score a "
+                                                 "submission against labels you hold)")

@@ -60,8 +60,13 @@ def test_export_check_and_score_inputs(tmp_path: Path, capsys: pytest.CaptureFix
     assert "--grades takes the number of grades K here (3 for DRAC, 5 for ICDR" in capsys.readouterr().err
     # a scale's name is its count: drac -> 3 (the file's 3 columns agree), icdr -> 5 (they do not)
     assert export.main(["--check", str(sub), "--grades", "drac", "--images", str(_images(tmp_path, "1.png"))]) == 0
-    assert "--grades says 3 grades" in capsys.readouterr().err
+    assert "(--grades drac (3 DRAC grades))" in capsys.readouterr().err  # what was typed, not "--grades says"
     assert export.main(["--check", str(sub), "--grades", "ICDR"]) == 1
+    said = capsys.readouterr()
+    assert "has 3 grades (case,class,P0,P1,P2) but --grades icdr (5 ICDR grades):" in said.out, said.out
+    assert "(--grades icdr (5 ICDR grades))" in said.err and "--grades says" not in said.out + said.err
+    assert export.main(["--check", str(sub), "--grades", "3", "--images", str(tmp_path / "images")]) == 0
+    assert "(--grades says 3 grades)" in capsys.readouterr().err  # a number: as before
     # --labels-csv, the ingest's name, is --labels
     args = export.export_parser().parse_args(["--score", str(sub), "--labels-csv", "l.csv"])
     assert args.labels == "l.csv"
@@ -110,3 +115,51 @@ def test_train_help_lists_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> 
     for code in ("Exit codes: 0 every stage", "; 1 a training stopped on a non-finite loss", "; 2 the run cannot start",
                  "; 130 interrupted by Ctrl-C, 143 stopped by SIGTERM"):
         assert code in out, out
+
+
+def test_export_check_says_a_manifest_path_with_braces_as_it_is(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A review of the --grades words: the manifest's path went into text that was then
+    ``.format``-ed, so ``runs/{k}`` became ``runs/3`` and ``a{b}`` raised KeyError; and
+    ``--grades icdr`` against a manifest of 3 grades was said as ``--grades 5``, ``--grades
+    drac`` beside the grade names as two parentheses in a row."""
+    from drac_ssl import export
+
+    data = tmp_path / "r{k}{b}"
+    data.mkdir()
+    manifest = data / "manifest.csv"
+    manifest.write_text("id,split,path\n1.png,test,test/1.png\n")  # no ingest_summary: DRAC's 3 grades
+    five = tmp_path / "five.csv"
+    five.write_text("case,class,P0,P1,P2,P3,P4\n1.png,0,0.6,0.1,0.1,0.1,0.1\n")
+    assert export.main(["--check", str(five), "--manifest", str(manifest)]) == 1
+    said = capsys.readouterr()
+    assert f"but the manifest of {manifest} has 3 grades (Normal, NPDR, PDR):" in said.out, said.out
+    kaggle = tmp_path / "kaggle.csv"
+    kaggle.write_text("id_code,diagnosis\n1,0\n")
+    export.main(["--check", str(kaggle), "--manifest", str(manifest)])
+    assert f"(diagnosis 0..2; the manifest of {manifest} has 3 grades)" in capsys.readouterr().err
+    assert export.main(["--check", str(five), "--manifest", str(manifest), "--grades", "drac"]) == 1
+    out = capsys.readouterr().out
+    assert "but --grades drac (3 DRAC grades: Normal, NPDR, PDR): the submission of another run" in out, out
+    assert export.main(["--check", str(five), "--manifest", str(manifest), "--grades", "icdr"]) == 2
+    err = capsys.readouterr().err
+    assert "--grades icdr (5 ICDR grades) contradicts the manifest's 3 grades (Normal, NPDR, PDR)" in err, err
+
+
+def test_grades_words_format_nothing_they_are_given() -> None:
+    """``grades_k_said`` formats no text it is given (it may hold a path); a scale's name is a
+    ``GradesScale``, not words with a ``{k}`` in them."""
+    from drac_ssl.scale import (
+        GradesScale,
+        grades_count,
+        grades_k_said,
+        grades_scale_from,
+        grades_typed,
+    )
+
+    assert grades_k_said("the manifest of runs/{k}/a{b} has", 3) == "the manifest of runs/{k}/a{b} has 3 grades"
+    assert grades_scale_from(grades_count("ICDR")) == GradesScale("icdr")
+    assert grades_k_said(grades_scale_from(grades_count("icdr")), 5) == "--grades icdr (5 ICDR grades)"
+    assert grades_k_said(grades_scale_from(grades_count("3")), 3, ["a", "b", "c"]) == "--grades says 3 grades (a, b, c)"
+    assert grades_k_said("", 3) == "the check expects 3 grades" and grades_scale_from(None) == ""
+    assert grades_typed(grades_count("5")) == "--grades 5"

@@ -159,9 +159,10 @@ def test_the_words_put_each_cut_on_its_own_probabilities() -> None:
                               "referable": referable}, TWO)
     assert "in-sample) figures than these" not in said and "applied to oof.csv's P1 it gives" not in said
     assert ("Each fold's cut applied to its rows' P1 in oof.csv gives these figures. The deployed referral cut, "
-            "grade 1 when P1 >= 0.306, was chosen the same way on all out-of-fold outputs and grades new images: "
+            "grade 1 when P1 >= 0.306000, was chosen by the same rule and grades new images: "
             "it is on the bundle's P1 (under the temperature fitted on all of those outputs), not on oof.csv's "
-            "cross-fitted P1.") in said
+            "cross-fitted P1; it was fitted on the pooled out-of-fold outputs of single fold models, while new "
+            "images are graded by the fold ensemble (mean of the folds, with flips)") in said
     # the target is set: no advice to set it (review: report.md and the model card gave it anyway)
     assert ("specificity 0.350 at sensitivity >= 0.90 (P1 >= 0.155) (those cuts are on oof.csv's cross-fitted "
             "probabilities, not the bundle's: new images are referred by the referral cut of "
@@ -550,11 +551,11 @@ def test_the_export_refers_by_the_bundles_cut_and_an_old_bundle_by_the_class(tmp
         with open(path, newline="", encoding="utf-8") as fh:
             got = [int(r["referable"]) for r in csv.DictReader(fh)]
         assert got == want.tolist()
-        assert ("P_referable >= 0.55, the referral cut set for sensitivity >= 0.90" in line) == (referral is not None)
+        assert ("P_referable >= 0.550000, the referral cut set for sensitivity >= 0.90" in line) == (referral is not None)
     assert not np.array_equal((classes >= 2).astype(int), (written >= 0.55).astype(int))  # the test tells them apart
     # two grades: the class rule and each note say the cut and its target
     bundle = load_bundle(_bundle(tmp_path / "two", TWO, _referral(0.3), 1))
-    assert export.class_rule_said(bundle) == ("1 when P1 >= 0.3, the referral cut set for sensitivity >= 0.90 on "
+    assert export.class_rule_said(bundle) == ("1 when P1 >= 0.300000, the referral cut set for sensitivity >= 0.90 on "
                                               "the out-of-fold outputs, else 0 (finetune.referral_target="
                                               "sensitivity:0.90)")
     notes = export._grade_notes(bundle, np.array([[0.6, 0.4], [0.8, 0.2]]), np.array([1, 0]))

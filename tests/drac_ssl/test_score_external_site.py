@@ -169,9 +169,9 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     printed, record = _scored(tmp_path, capsys, bundle, sub)
     (line,) = [x for x in printed.splitlines() if x.startswith("Referral at the bundle's deployed cut")]
     assert line.startswith("Referral at the bundle's deployed cut (the bundle's deployed cut re-used, not "
-                           "re-fitted): refer when P(referable) >= 0.500 (referable = grade >= 2 (Moderate or "
+                           "re-fitted): refer when P(referable) >= 0.500000 (referable = grade >= 2 (Moderate or "
                            "worse); set for sensitivity:0.90 on the training's out-of-fold outputs), P(referable) "
-                           f"from {sub} (P2+P3+P4): 10 of 16 referred; sensitivity 0.875 (7/8; 95% CI "), line
+                           f"from {sub} (P2+P3+P4): 10 of 16 images referred; sensitivity 0.875 (7/8; 95% CI "), line
     assert "specificity 0.625 (5/8; 95% CI" in line and "Wilson score" in line
     (referable,) = [x for x in printed.splitlines() if x.startswith("Referable DR")]
     assert "set finetune.referral_target" not in referable  # it was set: the cut is scored next
@@ -203,11 +203,11 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     assert deployed["n_referred"] == 0 and deployed["n_referred_by_cut"] == 11
     assert deployed["sensitivity_counts"] == [0, 8] and deployed["specificity_counts"] == [8, 8]
     assert deployed["decision_warning"].startswith(f"{referable_path(sub)}'s referable column refers 0 of 16, the "
-                                                   "cut P(referable) >= 0.5 on its P_referable 11")
+                                                   "cut P(referable) >= 0.500000 on its P_referable 11")
     lines = scoring.score_lines(record)
     (line,) = [x for x in lines if x.startswith("Referral at the bundle's deployed cut")]
     assert "(its P_referable column), referred as its referable column says (the export's decision): 0 of 16 " \
-        "referred;" in line, line
+        "images referred;" in line, line
     assert f"warning: {deployed['decision_warning']}" in lines
     referable_path(sub).write_text(lowered)
     # a Kaggle file: scored from its _referable.csv, else said why not
@@ -495,7 +495,7 @@ def test_score_names_the_calibration_applied_and_measures_the_probabilities(
     assert line == (f"Calibration applied (from {bundle / 'metadata.json'}, fitted on out-of-fold outputs of 1200 "
                     "images, re-used unchanged: nothing was re-fitted on the scored images): temperature 1.250; "
                     "grade = argmax_k P_k (the most probable calibrated grade) (thresholds 0.500, 1.500, 2.500, "
-                    "3.500 stored, unused by the argmax decision); referral cut P(referable) >= 0.500 (grade >= 2, "
+                    "3.500 stored, unused by the argmax decision); referral cut P(referable) >= 0.500000 (grade >= 2, "
                     "set for sensitivity:0.90).")
     cal = record["calibration"]
     assert cal["source"] == str(bundle / "metadata.json") and cal["temperature"] == 1.25

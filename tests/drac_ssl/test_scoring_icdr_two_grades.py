@@ -113,6 +113,21 @@ def test_the_refusal_suggests_the_cut_the_model_was_trained_with(tmp_path: Path)
         scoring.score(sub, labels, n_boot=20, trained_referable_from=3, run_given=True)
     text = str(caught.value)
     assert "add --labels-referable-from 3" in text and "data.referable_from=3" in text, text
+    assert "only a suggestion" not in text, text
+
+
+def test_the_cut_of_a_run_that_did_not_grade_is_said_to_be_only_a_suggestion(tmp_path: Path) -> None:
+    """``export RUN --score`` where the notes file names another bundle than RUN's: RUN's
+    ``data.referable_from`` is not the grading model's, so the refusal says N is RUN's and only
+    a suggestion (it was stated as the model's training cut)."""
+    labels, cases = messidor_csv(tmp_path / "heldout.csv", ["4", "0", "1", "3"])
+    sub = binary_submission(tmp_path / "grades.csv", cases, [0.9, 0.1, 0.2, 0.6])
+    with pytest.raises(scoring.ScoreError) as caught:
+        scoring.score(sub, labels, n_boot=20, trained_referable_from=3, run_given=True,
+                      run_not_grader="RUN's bundle runs/x/bundle is not the one that graded")
+    text = str(caught.value)
+    assert "add --labels-referable-from 3" in text, text
+    assert "RUN's bundle did not grade this submission" in text and "3 is only a suggestion" in text, text
 
 
 def test_a_zero_one_column_beside_it_is_scored_and_wider_plain_labels_name_the_option(tmp_path: Path) -> None:

@@ -220,7 +220,7 @@ def test_more_grades_get_the_referable_figures_of_the_bundle_s_cut(tmp_path: Pat
     assert "sensitivity" not in record  # K > 2: the cut's figures, under referable
     (said,) = [line for line in scoring.score_lines(record) if line.startswith("Referable DR")]
     assert said.startswith("Referable DR (the cut of RUN's bundle (finetune.referable_from)): referable = "
-                           "grade >= 2 (R2 or worse), 12 referable and 12 not: AUC of P(referable) ")
+                           "grade >= 2 (R2 or worse), 12 referable images and 12 not: AUC of P(referable) ")
     assert "sensitivity 0.917 (11/12; 95% CI" in said
     none = _bundle(tmp_path / "auto", ["R0", "R1", "R2", "R3"], None)
     assert scoring.model_referable_cut(sub, str(none)) is None
