@@ -2421,6 +2421,51 @@ def _other_cells(rows: Sequence[LabelRow]) -> str:
     return "; ".join(said)
 
 
+SOURCE_COLUMN_WORDS = frozenset({"site", "sites", "source", "sources", "centre", "centres",
+                                  "center", "centers", "hospital", "hospitals", "clinic",
+                                  "clinics", "institution", "institutions", "dataset", "datasets",
+                                  "origin"})
+"""Whole words (any case: :func:`data_prep.labels.name_words`) of a label-CSV column naming
+where an image came from (``site``, ``Source``, ``study_centre``): rows of one image name and
+grade that differ in such a column may be two sources' images under one name
+(:func:`shared_name_columns`)."""
+
+NOT_SOURCE_WORDS = frozenset({"unnamed", "index", "grader", "graders", "rater", "raters",
+                              "reader", "readers", "annotator", "annotators", "date", "time",
+                              "timestamp", "on", "at"})
+"""Words that keep a column out of :data:`SOURCE_COLUMN_WORDS` however it is named otherwise: a
+pandas index (``Unnamed: 0``, ``index``), who graded (``grader``, ``rater``, ``reader_site``)
+and when (``graded_on``, ``date``, ``source_date``): such cells differ between rows of one
+image without another image behind them."""
+
+SHARED_NAME_LAYOUTS = frozenset({"plain", "aptos", "eyepacs", "idrid"})
+"""The layouts whose training images lie in one flat folder, where two sources' ``7.png``
+copied in overwrite each other (:func:`shared_name_columns`); a per-patient folder layout
+(DeepDRiD) keeps both."""
+
+
+def source_column(name: str) -> bool:
+    """Whether a label-CSV column ``name`` names the source of an image: a whole word of
+    :data:`SOURCE_COLUMN_WORDS` and none of :data:`NOT_SOURCE_WORDS` (``site``, ``Source``,
+    ``centre_id``; not ``grader``, ``graded_on``, ``source_date``, ``Unnamed: 0``)."""
+    words = _name_words(name)
+    return bool(words & SOURCE_COLUMN_WORDS) and not words & NOT_SOURCE_WORDS
+
+
+def shared_name_columns(rows: Sequence[LabelRow], layout_kind: str | None) -> list[str]:
+    """The columns naming a source (:func:`source_column`) whose cells differ among ``rows``
+    (naming one image), when ``layout_kind`` (``None``: plain) keeps its training images in one
+    flat folder (:data:`SHARED_NAME_LAYOUTS`): then the rows may be two sources' images under
+    one name, one file overwriting the other. [] otherwise (a grader, a date, an index column,
+    a note: rows of one image that may simply be copied or graded twice)."""
+    if (layout_kind or "plain") not in SHARED_NAME_LAYOUTS:
+        return []
+    if any(len(r.others) != len(rows[0].others) for r in rows):
+        return []
+    return [column for i, (column, _) in enumerate(rows[0].others)
+            if source_column(column) and len({r.others[i][1] for r in rows}) > 1]
+
+
 SHARED_NAME_WHY = ("two images under one name? (two sources each with their own {name}: one "
                    "copy overwrote the other, so an image is lost and the row kept may not "
                    "describe the pixels left)")
@@ -2433,9 +2478,11 @@ SHARED_NAME_FIX = ("two sources share a name? prefix each source's files and CSV
 sources' images under one file name (:func:`drop_repeated_rows`, :func:`duplicate_label_rows`)."""
 
 
-def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
+def drop_repeated_rows(table: LabelTable, layout_kind: str | None = None
+                       ) -> tuple[LabelTable, list[Problem]]:
     """``table`` without the repeats of a row, its :attr:`LabelTable.repeats` holding them, and a
-    warning for each image so repeated (an error where other columns differ; kind ``csv``).
+    warning for each image so repeated (an error where a source column differs in a flat-folder
+    layout: :func:`shared_name_columns`; kind ``csv``).
 
     A row written again (the same image name, grade cell as written and patient: a copy-paste,
     or two exports joined) says nothing new to the ingest: the first is kept and the repeats are
@@ -2446,12 +2493,15 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
     kept row's 4 is the grade error) as under ICDR's 5 (the ingest's inference of the ICDR scale,
     ``data_prep.ingest.infer_icdr``, compares the two readings' errors). When the rows differ in
     any other column (a note, the eye, the other eye's grade, a gradable column's ``1`` and
-    ``yes``, a site: :attr:`LabelRow.others`), they are not one row written twice but maybe two
-    images under one name (two sources' ``7.png`` pooled into one folder, one file overwriting
-    the other: an image lost without a word, and the kept row's site or patient maybe not the
-    pixels'): an error naming those columns' cells (:func:`_other_cells`), whose fix is to
-    prefix each source's files and CSV names (:data:`SHARED_NAME_FIX`), else to delete the
-    copy. A repeat of a row in error (its grade cell ``x``, or ``4`` on DRAC's
+    ``yes``, a grader, a date: :attr:`LabelRow.others`), the warning says that they are not
+    identical and names those columns' cells (:func:`_other_cells`): still a warning, since the
+    manifest is the same whichever row is kept. Where a differing column names the source
+    (``site``, ``hospital``: :func:`source_column`) and ``layout_kind`` (``None``: plain) keeps
+    its images in one flat folder (plain, APTOS, EyePACS, IDRiD), the rows may be two images
+    under one name (two sources' ``7.png`` pooled into one folder, one file overwriting the
+    other: an image lost without a word, and the kept row's site maybe not the pixels'): an
+    error, whose fix is to prefix each source's files and CSV names
+    (:data:`SHARED_NAME_FIX`), else to delete the copy. A repeat of a row in error (its grade cell ``x``, or ``4`` on DRAC's
     scale; a repeat's own gradable cell) is never "nothing to do": its fix is to delete the
     repeat, which leaves the error to the kept row. Rows that differ in what is read (another grade,
     even ``1.0`` for ``1``; another spelling or case of the name; another patient) or that say
@@ -2475,6 +2525,7 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
         them = (f"line {rows[1].line}" if len(rows) == 2
                 else f"lines {', '.join(str(r.line) for r in rows[1:])}")
         differ = _other_cells(rows)
+        shared = shared_name_columns(rows, layout_kind)
         read = "name, grade and patient" if rows[0].patient else "name and grade"
         same = f"the same {read} but other columns differ ({differ})" if differ else "the rows identical"
         meant = (f"if {'it' if len(rows) == 2 else 'one'} was meant for another image, write that "
@@ -2484,13 +2535,16 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
         elif any(r.grade is None for r in rows[1:]):  # a repeat's own error (its gradable cell)
             fix = (f"{meant}delete {them}, and "
                    f"{'its error goes with it' if len(rows) == 2 else 'their errors go with them'}")
-        elif differ:
+        elif shared:
             fix = f"{meant}delete {them} ({'a copy' if len(rows) == 2 else 'copies'})"
+        elif differ:
+            fix = (f"nothing to do if {them} {'is a copy' if len(rows) == 2 else 'are copies'}; "
+                   f"{meant}delete {them} to silence this")
         else:
             fix = f"nothing to do; delete {them} to silence this"
         said = (f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
                 f"{_grade_clash(rows, agreement=True)}, {same}")
-        if differ:  # maybe two images under one name: one source's file overwrote the other's
+        if shared:  # maybe two images under one name: one source's file overwrote the other's
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{said}: {SHARED_NAME_WHY.format(name=rows[0].name)}",
                                   f"{SHARED_NAME_FIX}; if not: {fix}", "csv"))
@@ -2504,7 +2558,7 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
                                repeats=sorted(repeats, key=lambda pair: pair[0].line)), problems
 
 
-def duplicate_label_rows(table: LabelTable) -> list[Problem]:
+def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None) -> list[Problem]:
     """A CSV naming the same image twice (case-insensitively, in any Unicode form:
     :func:`data_prep.layout.name_key`) is fatal, unless the rows are one row written again
     exactly (:func:`drop_repeated_rows`, which the ingest calls first, leaves the repeats out
@@ -2514,7 +2568,9 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     as the CSV writes them, one per line in file order (an out-of-range ``7`` stays ``7``;
     its own error comes from :func:`grade_problem`); ``1`` and ``1.0`` are the same grade, no
     conflict. Rows naming one image in different
-    spellings (``001.png`` and ``1``) are :func:`same_image_rows`'."""
+    spellings (``001.png`` and ``1``) are :func:`same_image_rows`'. ``layout_kind``: where a
+    differing source column may mean two images under one name (:func:`shared_name_columns`),
+    the fix says so first."""
     by_name: dict[str, list[LabelRow]] = {}
     for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
         by_name.setdefault(name_key(row.name), []).append(row)
@@ -2522,7 +2578,7 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     for rows in by_name.values():
         if len(rows) > 1:
             lines = ", ".join(str(r.line) for r in rows)
-            differ, fix = _row_differences(rows)
+            differ, fix = _row_differences(rows, layout_kind)
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
                                   f"{_grade_clash(rows, agreement=True)}{differ}",
@@ -2530,16 +2586,19 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     return problems
 
 
-def _row_differences(rows: Sequence[LabelRow]) -> tuple[str, str]:
+def _row_differences(rows: Sequence[LabelRow], layout_kind: str | None = None) -> tuple[str, str]:
     """(what else the rows naming one image differ in, in words, e.g. ``'; other columns differ
-    (site 'A' vs 'B')'`` (then the fix starts with :data:`SHARED_NAME_FIX`), ``'; patient p0 on
+    (site 'A' vs 'B')'`` (the fix then starts with :data:`SHARED_NAME_FIX` where
+    :func:`shared_name_columns` finds a source column, else with "keep exactly one row per
+    image": a grader's or a date's cells), ``'; patient p0 on
     line 3, p9 on line 4'`` and ``'; spelt s06.png / S06.png'``, else ``''``; the fix): the reason a
     repeated row that agrees on its grade is still an error (:func:`drop_repeated_rows` drops
     only exact repeats), and which row to keep."""
     said, keep = [], "keep exactly one row per image"
     if all(len(r.others) == len(rows[0].others) for r in rows) and _other_cells(rows):
         said.append(f"other columns differ ({_other_cells(rows)})")
-        keep = f"{SHARED_NAME_FIX}; else {keep}"
+        if shared_name_columns(rows, layout_kind):
+            keep = f"{SHARED_NAME_FIX}; else {keep}"
     if len({r.patient for r in rows}) > 1:
         said.append("patient " + ", ".join(f"{r.patient or repr('')} on line {r.line}" for r in rows))
         keep += (": the row with the image's right patient, deleting the other"

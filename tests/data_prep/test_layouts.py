@@ -1740,17 +1740,24 @@ def test_a_deepdrid_row_repeated_with_another_other_eye_grade_names_that_column(
         tmp_path: Path, aptos: list) -> None:
     """A reviewer (F1): ``1_l1`` written twice, ``left_eye_DR_Level`` the same and
     ``right_eye_DR_Level`` 3 on one row and 0 on the other, was "the rows identical", the other
-    eye's column left out of the comparison because it is read for other rows. The message
-    names it, an error: rows that differ are not one row written twice (a multi-site review:
-    maybe two images under one name)."""
+    eye's column left out of the comparison because it is read for other rows. The warning
+    names it; the first row is kept."""
     images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
     rows[0][4] = 3  # 1_l1, a left-eye row: the right eye's cell is not its grade
     rows.append([*rows[0][:4], 0, *rows[0][5:]])  # line 30
     write_rows(csv_path, DEEPDRID_HEADER, rows)
-    message = run_error(config(images.parent), tmp_path / "out")
-    assert (f"{csv_path}:30: 1_l1 is listed 2 times (lines 2, 30) with grade {rows[0][3]} on both, "
-            "the same name, grade and patient but other columns differ (right_eye_DR_Level '3' vs "
-            "'0'): two images under one name?") in message, message
+    result = ingest.run(config(images.parent), tmp_path / "out", verbose=False)
+    assert result.n_train == 28
+    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
+    assert said.startswith(f"{csv_path}:30: 1_l1 is listed 2 times (lines 2, 30) with grade "
+                           f"{rows[0][3]} on both, the same name, grade and patient but other "
+                           "columns differ (right_eye_DR_Level '3' vs '0'): the first is kept, "
+                           "line 30 left out"), said
+    assert summary(result)["left_out_repeated"] == [
+        {"name": "1_l1", "line": 30, "grade_cell": str(rows[0][3]), "grade": rows[0][3],
+         "kept_line": 2, "other_cells": [["image_path", rows[0][2]], ["right_eye_DR_Level", "0"],
+                                         ["patient_DR_Level", str(rows[0][5])],
+                                         ["Overall quality", "1"]]}]
 
 
 def test_deepdrid_rows_without_their_eyes_grade_or_eye(tmp_path: Path, aptos: list) -> None:

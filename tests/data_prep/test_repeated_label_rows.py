@@ -162,35 +162,40 @@ def test_three_copies_of_a_row_keep_the_first_and_name_both_repeats(tmp_path: Pa
     assert "left out: 2 rows repeating an earlier row" in ingest.format_summary(result)
 
 
-SHARED = ("two sources share a name? prefix each source's files and CSV names with the source "
-          "(A_7.png, B_7.png) and copy every file in again")
-
-
-def test_a_repeat_whose_other_columns_differ_is_an_error_naming_them(tmp_path: Path) -> None:
-    """``eye_003.jpg;3;OD;ok`` and ``eye_003.jpg;3;OD;dup`` were 'the rows identical', then a
-    warning that kept the first ('nothing to do if line 27 is a copy'). A multi-site user's
-    review: two sources pooled into one folder, each with its own ``7.png``, one overwriting the
-    other, gave rows of one name and grade with another site; the warning lost an image without
-    a word. Rows differing in any other column are now an error naming the column, its fix to
-    prefix each source's names; the counts are still the file's rows as written (28)."""
+def test_a_repeat_whose_other_columns_differ_says_so_and_names_them(tmp_path: Path) -> None:
+    """``eye_003.jpg;3;OD;ok`` and ``eye_003.jpg;3;OD;dup`` were 'the rows identical'. They agree
+    on every column the ingest reads, so the first is kept with a warning, which names the
+    column that differs; the counts are the file's rows as written (28 here, not 27)."""
     root = tmp_path / "d"
     names = colour_jpegs(root)
     rows = [f"{n};{i % 5};OD;ok" for i, n in enumerate(names)]
     rows += ["eye_003.jpg;3;OD;dup", "eye_090.jpg;1;OS;ok", "eye_091.jpg;2;OS;ok"]  # lines 27-29
     csv_path = root / "labels.csv"
     csv_path.write_text("\n".join(["image name;DR grade;eye;note", *rows]) + "\n", encoding="utf-8")
-    with pytest.raises(validate.IngestError) as refused:
-        ingest.run(config(root, missing="leave_out"), tmp_path / "out", verbose=False)
-    (said,) = [p.line for p in refused.value.problems if "is listed 2 times" in p.what]
+    result = ingest.run(config(root, missing="leave_out"), tmp_path / "out", verbose=False)
+    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
     assert said == (f"{csv_path}:27: eye_003.jpg is listed 2 times (lines 5, 27) with grade 3 on "
                     "both, the same name and grade but other columns differ (note 'ok' vs 'dup'): "
-                    "two images under one name? (two sources each with their own eye_003.jpg: one "
-                    "copy overwrote the other, so an image is lost and the row kept may not "
-                    f"describe the pixels left) -> {SHARED}; if not: if it was meant for another "
-                    "image, write that image's name in it; else delete line 27 (a copy)"), said
+                    "the first is kept, line 27 left out -> nothing to do if line 27 is a copy; if "
+                    "it was meant for another image, write that image's name in it; else delete "
+                    "line 27 to silence this"), said
     assert "identical" not in said
+    (left,) = [n for n in result.notes if "were left out (--missing leave_out)" in n]
+    assert f"2 of the 28 label rows have no image in {root}" in left, left
+    printed = ingest.format_summary(result)
+    assert "left out: 2 rows whose image is missing" in printed
+    assert "left out: 1 row repeating an earlier row" in printed
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["left_out_repeated"] == [{"name": "eye_003.jpg", "line": 27, "grade_cell": "3",
+                                             "grade": 3, "kept_line": 5,
+                                             "other_cells": [["eye", "OD"], ["note", "dup"]]}]
+    assert [r["line"] for r in summary["left_out_missing"]] == [28, 29]
     # without leave_out the count line of the rows without an image counts the same 28
     _assert_no_image_count(root, tmp_path / "error", "2 of the 28")
+
+
+SHARED = ("two sources share a name? prefix each source's files and CSV names with the source "
+          "(A_7.png, B_7.png) and copy every file in again")
 
 
 def test_two_sites_with_a_7_png_each_are_refused(tmp_path: Path) -> None:
@@ -221,39 +226,105 @@ def test_two_sites_with_a_7_png_each_are_refused(tmp_path: Path) -> None:
     assert copy.severity == "warning" and "the rows identical" in copy.what, copy
 
 
+@pytest.mark.parametrize(("header", "cells", "differ"), [
+    ("image name,DR grade,grader", ("A", "B"), "grader 'A' vs 'B'"),
+    ("image name,DR grade,graded_on", ("2024-01-05", "2024-02-09"),
+     "graded_on '2024-01-05' vs '2024-02-09'"),
+    ("Unnamed: 0,image name,DR grade", ("3", "26"), "Unnamed: 0 '3' vs '26'"),
+    ("image name,DR grade,reader_site", ("A", "B"), "reader_site 'A' vs 'B'")])
+def test_a_repeat_differing_in_a_grader_date_or_index_column_is_a_warning(
+        tmp_path: Path, header: str, cells: tuple[str, str], differ: str) -> None:
+    """A review (F1): a ``grader`` column where two graders agree, a pandas index column and a
+    ``graded_on`` date made a row of one image and grade an error with no override ("two images
+    under one name?"); main warned and kept the first. Only a column naming the source
+    (``site``, ``hospital``) in a flat-folder layout is the error now; these stay main's warning
+    (fatal under --strict, as every warning)."""
+    root = tmp_path / "d"
+    names = colour_jpegs(root)
+    index_first = header.startswith("Unnamed")
+
+    def row(i: int, name: str, cell: str) -> str:
+        return f"{cell},{name},{i % 5}" if index_first else f"{name},{i % 5},{cell}"
+
+    rows = [row(i, n, cells[0] if i == 3 or not index_first else str(i)) for i, n in enumerate(names)]
+    rows.append(row(3, names[3], cells[1]))  # line 27
+    csv_path = root / "labels.csv"
+    csv_path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
+    assert said == (f"{csv_path}:27: eye_003.jpg is listed 2 times (lines 5, 27) with grade 3 on "
+                    f"both, the same name and grade but other columns differ ({differ}): the first "
+                    "is kept, line 27 left out -> nothing to do if line 27 is a copy; if it was "
+                    "meant for another image, write that image's name in it; else delete line 27 "
+                    "to silence this"), said
+    assert "two images under one name" not in said
+    with pytest.raises(validate.IngestError):
+        ingest.run(config(root, strict=True), tmp_path / "strict", verbose=False)
+    # conflicting grades with a grader column: keep one row first, no 'two sources' fix
+    csv_path.write_text("\n".join([header, *rows[:-1], row(4, names[3], cells[1])]) + "\n",
+                        encoding="utf-8")
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "clash", verbose=False)
+    (clash,) = [p for p in refused.value.problems if p.path == f"{csv_path}:27"]
+    assert clash.fix == "keep exactly one row per image", clash.fix
+
+
+def test_a_site_column_is_an_error_only_in_a_flat_folder_layout() -> None:
+    """The scope of the two-sources error (F1): a differing ``site``/``Hospital``/``centre_id``
+    cell, in a plain, APTOS, EyePACS or IDRiD folder; never in DeepDRiD's per-patient folders
+    (two sources' ``7.png`` cannot overwrite each other there), nor for a grader or a date."""
+    def rows(column: str) -> list[validate.LabelRow]:
+        return [validate.LabelRow(name="7.png", grade=4, patient="", line=line, written="4",
+                                  others=((column, cell),))
+                for line, cell in ((2, "A"), (3, "B"))]
+
+    for column in ("site", "Hospital", "centre_id", "source", "Dataset", "study_center"):
+        for kind in ("plain", "aptos", "eyepacs", "idrid", None):
+            assert validate.shared_name_columns(rows(column), kind) == [column], (column, kind)
+        assert validate.shared_name_columns(rows(column), "deepdrid") == [], column
+    for column in ("grader", "rater_site", "graded_on", "source_date", "Unnamed: 0", "note",
+                   "origin_time", "website"):
+        assert validate.shared_name_columns(rows(column), "plain") == [], column
+    table = validate.LabelTable(path=Path("labels.csv"), columns=["image", "grade", "site"],
+                                rows=rows("site"))
+    _, (said,) = validate.drop_repeated_rows(table, "deepdrid")
+    assert said.severity == "warning" and "the first is kept" in said.what, said
+    _, (said,) = validate.drop_repeated_rows(table, "aptos")
+    assert said.severity == "error" and "two images under one name?" in said.what, said
+
+
 def test_a_repeat_with_its_patient_said_names_the_patient_too(tmp_path: Path) -> None:
     root = tmp_path / "d"
     names = colour_jpegs(root)
     rows = [f"{n},{i % 5},p{i},ok" for i, n in enumerate(names)] + ["eye_003.jpg,3,p3,redo"]
     csv_path = root / "labels.csv"
     csv_path.write_text("\n".join(["image name,DR grade,patient,note", *rows]) + "\n", encoding="utf-8")
-    with pytest.raises(validate.IngestError) as refused:
-        ingest.run(config(root, patient_column="patient"), tmp_path / "out", verbose=False)
-    assert (f"{csv_path}:27: eye_003.jpg is listed 2 times (lines 5, 27) with grade 3 on both, "
-            "the same name, grade and patient but other columns differ (note 'ok' vs 'redo')"
-            ) in str(refused.value), str(refused.value)
+    result = ingest.run(config(root, patient_column="patient"), tmp_path / "out", verbose=False)
+    assert any(w.startswith(f"{csv_path}:27: eye_003.jpg is listed 2 times (lines 5, 27) with grade "
+                            "3 on both, the same name, grade and patient but other columns differ "
+                            "(note 'ok' vs 'redo')") for w in result.warnings), result.warnings
 
 
 def test_a_repeat_differing_in_the_other_eyes_grade_or_the_gradable_mark_names_it(tmp_path: Path) -> None:
     """A reviewer (F1): every column read for any purpose was left out of the comparison, so
     rows differing only in the other eye's grade column (read to tell the other eye's row) or
     in the gradable column (``1`` and ``yes``) were "the rows identical". Every column but the
-    image name, the row's own grade and the patient is compared and named (an error: rows
-    that differ are not one row written twice)."""
+    image name, the row's own grade and the patient is compared and named."""
     root = tmp_path / "eyes"
     names = colour_jpegs(root)
     csv_path = root / "labels.csv"
     csv_path.write_text("\n".join(["image,left_grade,right_grade",
                                    *(f"{n},{i % 5},{i % 5}" for i, n in enumerate(names)),
                                    "eye_002.jpg,2,0"]) + "\n", encoding="utf-8")
-    with pytest.raises(validate.IngestError) as refused:
-        ingest.run(config(root, image_column="image", grade_column="left_grade"),
-                   tmp_path / "out", verbose=False)
-    (said,) = [p.line for p in refused.value.problems if "is listed 2 times" in p.what]
+    result = ingest.run(config(root, image_column="image", grade_column="left_grade"),
+                        tmp_path / "out", verbose=False)
+    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
     assert said.startswith(f"{csv_path}:27: eye_002.jpg is listed 2 times (lines 4, 27) with grade 2 "
                            "on both, the same name and grade but other columns differ (right_grade "
                            "'2' vs '0')"), said
     assert "identical" not in said
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["left_out_repeated"][0]["other_cells"] == [["right_grade", "0"]]
 
     root = tmp_path / "gradable"
     names = colour_jpegs(root)
@@ -265,10 +336,9 @@ def test_a_repeat_differing_in_the_other_eyes_grade_or_the_gradable_mark_names_i
         ingest.run(config(root), tmp_path / "g", verbose=False)
     message = str(refused.value)
     assert (f"{csv_path}:27: eye_002.jpg is listed 2 times (lines 4, 27) with grade 2 on both, the "
-            "same name and grade but other columns differ (adjudicated_gradable '1' vs 'yes'): two "
-            "images under one name?") in message, message
-    assert (f"-> {SHARED}; if not: if it was meant for another image, write that image's name in "
-            "it; else delete line 27, and its error goes with it") in message, message
+            "same name and grade but other columns differ (adjudicated_gradable '1' vs 'yes'): the "
+            "first is kept, line 27 left out -> if it was meant for another image, write that "
+            "image's name in it; else delete line 27, and its error goes with it") in message, message
     assert "identical" not in message, message
 
 
@@ -281,10 +351,13 @@ def test_two_unread_columns_of_one_header_keep_both_cells(tmp_path: Path) -> Non
     csv_path.write_text("\n".join(["image name,DR grade,note,note",
                                    *(f"{n},{i % 5},a,b" for i, n in enumerate(names)),
                                    "eye_002.jpg,2,x,z"]) + "\n", encoding="utf-8")
-    with pytest.raises(validate.IngestError) as refused:
-        ingest.run(config(root), tmp_path / "out", verbose=False)
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
     assert ("other columns differ (note (column 3) 'a' vs 'x'; note (column 4) 'b' vs 'z')"
-            ) in str(refused.value), str(refused.value)
+            ) in said, said
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["left_out_repeated"][0]["other_cells"] == [["note (column 3)", "x"],
+                                                              ["note (column 4)", "z"]]
 
 
 def test_a_repeat_of_a_row_without_image_is_counted_and_named(tmp_path: Path) -> None:
