@@ -112,7 +112,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_prep.grades import LAYOUT_SCALES
-from data_prep.labels import normalise, read_table
+from data_prep.labels import decode_text, normalise, read_table
 from data_prep.problems import (
     IngestError,
     Problem,
@@ -1976,7 +1976,12 @@ def _csv_rename_command(root: Path, labels_csv: Path, flat: Path) -> str:
     subfolders, not hidden, not ``test/``) written ``SUBFOLDER_``, as
     :func:`copy_into_one_folder` with ``rename_shared`` names the copies; every other byte
     kept (read and written as Latin-1, so any ASCII-compatible encoding passes through, a BOM
-    too). ``''`` when a subfolder's name is not its copies' prefix (:func:`_safe_prefixes`)."""
+    too). A CSV there already with other content is not replaced: the command stops naming it
+    (a CSV edited in the copy is not lost). ``''`` when a subfolder's name is not its copies'
+    prefix (:func:`_safe_prefixes`), or when the command would leave a cell naming a subfolder
+    as the ingest reads it (:func:`_csv_rename_works`: the cell's folder in another letter case
+    or Unicode form than the folder's, or a CSV in another encoding than UTF-8, e.g. cp1252's
+    ``sité/``): the caller then gives the old advice."""
     try:
         names = sorted(p.name for p in root.iterdir()
                        if p.is_dir() and not is_hidden(p) and not same_name(p.name, PLAIN_TEST_DIR))
@@ -1987,11 +1992,50 @@ def _csv_rename_command(root: Path, labels_csv: Path, flat: Path) -> str:
     # the names as the Latin-1 reading of their UTF-8 bytes, as the file's cells are read, in a
     # raw string of double quotes (no quote in them): the code holds no ' for the shell
     alternatives = "|".join(re.escape(n.encode("utf-8", "surrogateescape").decode("latin-1")) for n in names)
-    code = ('import re,sys; s=open(sys.argv[1],encoding="latin-1",newline="").read(); '
-            'open(sys.argv[2],"w",encoding="latin-1",newline="").write('
-            f're.sub(r"(^|[,;\\t\\x22])({alternatives})[/\\\\]",r"\\1\\2_",s,flags=re.M))')
+    pattern = f"(^|[,;\\t\\x22])({alternatives})[/\\\\]"
+    if not _csv_rename_works(labels_csv, names, pattern):
+        return ""
+    code = ('import re,sys,os; s=open(sys.argv[1],encoding="latin-1",newline="").read(); '
+            f't=re.sub(r"{pattern}",r"\\1\\2_",s,flags=re.M); o=sys.argv[2]; '
+            'e=os.path.exists(o) and open(o,encoding="latin-1",newline="").read(); '
+            'sys.exit(o+": there already with other content, not replaced (delete it, or edit "'
+            '+sys.argv[1]+" and run this again)") if e not in (False,t) else '
+            'open(o,"w",encoding="latin-1",newline="").write(t)')
     q = shlex.quote
     return f"{python_word()} -c {q(code)} {q(str(labels_csv))} {q(str(flat / labels_csv.name))}"
+
+
+SUBFOLDER_CELL = re.compile(r"(?:^|[,;\t\"])([^,;\t\"\r\n/\\]+)[/\\]", re.M)
+"""A CSV cell's leading folder (``siteA`` of ``siteA/1.png``, quoted or not): what
+:func:`_csv_rename_works` looks for."""
+
+
+def _csv_rename_works(labels_csv: Path, names: Sequence[str], pattern: str) -> bool:
+    """Whether :func:`_csv_rename_command`'s rewrite (``pattern``, over the file's bytes read as
+    Latin-1) leaves no cell of ``labels_csv`` naming one of the subfolders ``names`` as the
+    ingest reads the file (its encoding as detected: :func:`data_prep.labels.decode_text`; the
+    folder case-blind and in any Unicode form: :func:`name_key`), and rewrote at least one: a
+    ``siteA/`` cell beside a ``SiteA`` folder, an NFD folder beside NFC cells, or a cp1252 CSV's
+    ``sité/`` (other bytes than the UTF-8 name's) would leave rows the copy's ingest finds
+    no image for."""
+    try:
+        raw = labels_csv.read_bytes()
+    except OSError:
+        return False
+    text, encoding, _ = decode_text(raw, labels_csv)
+    if text is None or not encoding:
+        return False
+    keys = {name_key(n) for n in names}
+
+    def folders(t: str) -> int:
+        return sum(name_key(m.group(1).strip()) in keys for m in SUBFOLDER_CELL.finditer(t))
+
+    before = folders(text)
+    try:
+        after = re.sub(pattern, r"\1\2_", raw.decode("latin-1"), flags=re.M).encode("latin-1").decode(encoding)
+    except (UnicodeError, LookupError):
+        return False
+    return before > 0 and folders(after) == 0
 
 
 def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: int,

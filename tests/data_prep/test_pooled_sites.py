@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_prep import ingest, validate
+from data_prep import ingest, layout, validate
 from drac_ssl.config import DataConfig
 
 
@@ -124,3 +124,57 @@ def test_record_numbers_study_and_person_ids_are_guessed_as_patient_columns(tmp_
     result = ingest.run(config(root), tmp_path / "out", verbose=False)
     assert any("column 'MRN' looks like a patient id" in w and "pass --patient-column 'MRN'" in w
                for w in result.warnings), result.warnings
+
+
+def site_tree(root: Path, folders: tuple[str, str], cells: tuple[str, str], encoding: str = "utf-8"
+              ) -> Path:
+    """Two site folders ``folders`` of 1.png..3.png each (PNG bytes, 8 px) and a label CSV whose
+    names start with ``cells`` (the folders as the CSV writes them), in ``encoding``."""
+    rng = np.random.default_rng(9)
+    rows = []
+    for folder, cell in zip(folders, cells, strict=True):
+        (root / folder).mkdir(parents=True)
+        for i in range(1, 4):
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(root / folder / f"{i}.png")
+            rows.append(f"{cell}/{i}.png,{i % 5}")
+    (root / "labels.csv").write_bytes(("\n".join(["image name,DR grade", *rows]) + "\n").encode(encoding))
+    return root
+
+
+@pytest.mark.parametrize(("folders", "cells", "encoding"), [
+    (("SiteA", "siteB"), ("siteA", "siteB"), "utf-8"),  # the CSV's case is not the folder's
+    (("siteA", "sit\u0065\u0301"), ("siteA", "sit\u00e9"), "utf-8"),  # NFD folder, NFC cells
+    (("siteA", "sit\u00e9"), ("siteA", "sit\u00e9"), "cp1252")])  # a cp1252 CSV's é
+def test_the_csv_rename_command_is_printed_only_when_its_names_will_match(
+        tmp_path: Path, folders: tuple[str, str], cells: tuple[str, str], encoding: str) -> None:
+    """A review (F7): the command rewriting the CSV's ``SUBFOLDER/`` matched the folder names
+    byte for byte, so ``siteA/`` cells beside a ``SiteA`` folder, NFC cells beside an NFD folder
+    and a cp1252 CSV's ``sité`` were left as they were and the copy's ingest failed ("label
+    without image"). The command is now printed only when the CSV, read as the ingest reads
+    it, has every subfolder cell rewritten; else the old advice (rename first)."""
+    root = site_tree(tmp_path / "pooled", folders, cells, encoding)
+    subs = [(root / f, 3) for f in folders]
+    flat = tmp_path / "pooled_flat"
+    assert layout._csv_rename_command(root, root / "labels.csv", flat) == ""
+    advice = layout._copy_into_one_folder(root, subs, root / "labels.csv")
+    assert "write the label CSV's names the same way" not in advice, advice
+    assert "first rename the images that share a name across subfolders" in advice, advice
+
+
+def test_the_csv_rename_command_never_replaces_another_csv_in_the_copy(tmp_path: Path) -> None:
+    """A review (F8): the command wrote ROOT_flat/labels.csv over a CSV there already (one edited
+    in the copy) without a word. Run twice it passes (same content); with another CSV there it
+    stops naming it, the file kept."""
+    root = site_tree(tmp_path / "pooled", ("siteA", "siteB"), ("siteA", "siteB"))
+    flat = tmp_path / "pooled_flat"
+    command = layout._csv_rename_command(root, root / "labels.csv", flat)
+    assert command, command
+    flat.mkdir()
+    subprocess.run(command, shell=True, check=True)
+    assert (flat / "labels.csv").read_text().splitlines()[1] == "siteA_1.png,1"
+    subprocess.run(command, shell=True, check=True)  # the same content: passes
+    (flat / "labels.csv").write_text("image name,DR grade\nsiteA_1.png,4\n")
+    ran = subprocess.run(command, shell=True, capture_output=True, text=True)
+    assert ran.returncode == 1, ran
+    assert f"{flat / 'labels.csv'}: there already with other content, not replaced" in ran.stderr, ran.stderr
+    assert (flat / "labels.csv").read_text() == "image name,DR grade\nsiteA_1.png,4\n"
