@@ -653,7 +653,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                             layout.marked_ungradable, train_images,
                                             # --grades given: 'none' is never a grade it lacks
                                             scale_given=bool(list(cfg.grades)),
-                                            layout_kind=layout.kind)
+                                            layout_kind=layout.kind, n_folds=cfg.n_folds)
         if any(p.kind == "patient" for p in table_problems):
             # a column that looks like a patient id, not passed: its warning names the fix, so
             # Messidor-2's note asking for a column of examinations is dropped (a trial's F7)
@@ -1901,7 +1901,8 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
 
 def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
                    columns: Sequence[str] = (), grade_column: str = "",
-                   image_column: str = "", layout: Layout | None = None) -> dict[str, object]:
+                   image_column: str = "", layout: Layout | None = None,
+                   guess: str | None | bool = False) -> dict[str, object]:
     """How the folds were formed, for ``ingest_summary.json`` (``patients``) and the printed
     summary: ``grouped`` (True when each patient's images share a fold), ``source`` (in
     words: the ``--patient-column`` read, or the patients the ``layout`` names,
@@ -1911,7 +1912,8 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
     grouped), ``n_images`` (those training images) and ``unused_column``: when not grouped,
     one of the label CSV's ``columns`` that looks like a patient id, never the
     ``grade_column`` / ``image_column`` read (:func:`data_prep.validate.patient_column_guess`,
-    the same guess as the ingest's warning), which the report and the model card repeat
+    the same guess as the ingest's warning: ``guess``, the label table's
+    :attr:`data_prep.validate.LabelTable.patient_guess`, when given), which the report and the model card repeat
     (None otherwise)."""
     train = [e for e in entries if e.split == "train" and e.label is not None]
     named = any(e.label.patient for e in train if e.label is not None)
@@ -1922,8 +1924,8 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
               else patients_source_words(layout.treated_as if layout is not None else "", owned)
               if grouped else None)
     patients = set(image_patients(train))
-    unused = None if grouped or not train else patient_column_guess(columns, grade_column,
-                                                                     image_column)
+    unused = (None if grouped or not train
+              else guess if guess is not False else patient_column_guess(columns, grade_column, image_column))
     eyes = "" if grouped else eye_names_words([e.image_id for e in train])
     return {"grouped": grouped, "source": source, "column": cfg.patient_column or owned or None,
             "n_patients": len(patients) if grouped else None, "n_images": len(train),
@@ -2431,7 +2433,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                              fold_groups=twin_groups is not None)
         per_grade, per_split, per_fold = _counts(entries, len(plan.grade_names))
         patient_facts = _patient_facts(entries, cfg, table.columns if table is not None else (),
-                                       layout.grade_column, layout.image_column, layout)
+                                       layout.grade_column, layout.image_column, layout,
+                                       table.patient_guess if table is not None else False)
         result = IngestResult(
             out_dir=out, manifest_path=out / MANIFEST_NAME, summary_path=out / SUMMARY_NAME,
             cache_paths=cache_paths, root=root, layout=layout.kind,

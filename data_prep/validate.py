@@ -661,6 +661,9 @@ class LabelTable:
     # (data_prep.labels.reread_matching's count; None: not counted): above 0, that encoding is
     # right and a non-ASCII row without image is only a missing image
     names_matched: int | None = None
+    # the column read_labels guessed as a patient id without --patient-column
+    # (patient_column_guess, its cells weighed), else None: the warning's and the summary's
+    patient_guess: str | None = None
 
     @property
     def rows_written(self) -> int:
@@ -1575,6 +1578,8 @@ def other_patient_id_column(name: str) -> bool:
     ``person_id``). ``study``, ``personal``, ``study_site`` and ``case_id`` are not."""
     words = _name_word_list(name)
     squeezed = re.sub(r"[\s_\-.]", "", name.lower())
+    if set(words) & SOURCE_COLUMN_WORDS:  # source_study_id, MRN_site: the source's
+        return False
     return (bool(set(words) & RECORD_NUMBER_WORDS) or squeezed in RECORD_NUMBER_WORDS
             or any(word in PERSON_WORDS and following in PATIENT_ID_WORDS
                    for word, following in zip(words, words[1:], strict=False)))
@@ -1601,17 +1606,50 @@ def looks_like_patient_column(name: str) -> bool:
             or squeezed in ("pid", "patid", "ptid"))
 
 
+ID_VALUES_PER_FOLD = 2
+"""A column named only by :func:`other_patient_id_column` (``study_id``, ``MRN``) is guessed
+as a patient id only with at least this many distinct values per fold
+(:func:`many_ids`): ``study_id`` holding ``AREDS`` / ``UKB`` names the source."""
+
+ROWS_PER_ID = 10
+"""...and at most this many rows per distinct value on average (a patient's images: two
+eyes over a few visits), so that a column of a few sources or studies is not a patient id."""
+
+
+def many_ids(cells: Sequence[str], n_folds: int) -> bool:
+    """Whether a column's ``cells`` (empty ones aside) hold many distinct values, as patient
+    ids do: at least :data:`ID_VALUES_PER_FOLD` times ``n_folds`` and at most
+    :data:`ROWS_PER_ID` rows per value on average."""
+    filled = [c.strip() for c in cells if c.strip()]
+    distinct = len(set(filled))
+    return distinct >= ID_VALUES_PER_FOLD * n_folds and len(filled) <= ROWS_PER_ID * distinct
+
+
 def patient_column_guess(columns: Sequence[str], grade_column: str = "",
-                         image_column: str = "") -> str | None:
+                         image_column: str = "",
+                         cells: Callable[[str], Sequence[str]] | None = None,
+                         n_folds: int = 5) -> str | None:
     """The first of a label CSV's ``columns`` that looks like a patient id
     (:func:`looks_like_patient_column`), a patient one before an examination or visit id
     (``exam_id, patient_id`` -> ``patient_id``: the patient is the coarser group), never the
     ``grade_column`` or ``image_column`` read (compared loosely, as
     :func:`data_prep.labels.column_index` does: :func:`normalise`), else None. The one guess
     behind the ingest's "pass --patient-column" warning and ``ingest_summary.json``'s
-    ``unused_column``."""
+    ``unused_column``. A column named so only by :func:`other_patient_id_column` (``MRN``,
+    ``study_id``, ``Study No``) is a candidate only when ``cells`` (a column's cells) shows
+    many distinct values (:func:`many_ids`, with ``n_folds``); never without ``cells``."""
     read = {normalise(c) for c in (grade_column, image_column) if c}
-    candidates = [c for c in columns if normalise(c) not in read and looks_like_patient_column(c)]
+
+    def fits(c: str) -> bool:
+        if not looks_like_patient_column(c):
+            return False
+        low, squeezed = c.lower(), re.sub(r"[\s_\-.]", "", c.lower())
+        if (patient_word_column(c) or visit_id_column(c) or squeezed in ("pid", "patid", "ptid")
+                or not other_patient_id_column(c) or any(w in low for w in PATIENT_COLUMN_WORDS)):
+            return True
+        return cells is not None and many_ids(cells(c), n_folds)
+
+    candidates = [c for c in columns if normalise(c) not in read and fits(c)]
     return next((c for c in candidates if id_words(c) == "a patient id"),
                 candidates[0] if candidates else None)
 
@@ -1920,6 +1958,13 @@ def _ungradable_row(row: LabelRow, ungradable: str, left_out: list[LabelRow],
         rows.append(row)
 
 
+def _column_cells(table: Table, column: str) -> list[str]:
+    """The cells of ``table``'s ``column`` (found as :func:`column_index` finds it), [] when
+    it is not there."""
+    position = column_index(table, column)[0]
+    return [] if position is None else [cells[position] for _, cells in table.rows]
+
+
 def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 patient_column: str = "",
                 grade_names: Sequence[str] = DRAC_GRADES,
@@ -1929,7 +1974,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 images: Sequence[Path] = (),
                 scale_given: bool = False,
                 layout_kind: str = "plain",
-                encoding: str = ""
+                encoding: str = "",
+                n_folds: int = 5
                 ) -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
@@ -2037,8 +2083,10 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     if folder is not None and (numbers := numbers_for_names(table, index["image-name"], folder,
                                                             [c for c in grade_columns if c])) is not None:
         return None, problems + [numbers]
+    guess = None
     if not patient_column:
-        guess = patient_column_guess(table.columns, grade_column, image_column)
+        guess = patient_column_guess(table.columns, grade_column, image_column,
+                                     lambda c: _column_cells(table, c), n_folds)
         if guess:
             problems.append(warning(
                 csv_path,
@@ -2233,7 +2281,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         "," not in w and '"' not in w for w in own_words) else ()
     return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable,
                        n_rows=len(table.rows), own_words=said_words, encoding=table.encoding,
-                       names_matched=table.names_matched),
+                       names_matched=table.names_matched, patient_guess=guess),
             problems)
 
 

@@ -111,12 +111,16 @@ def test_record_numbers_study_and_person_ids_are_guessed_as_patient_columns(tmp_
     --patient-column hint, so its patients' images were split across folds without a word.
     ``study`` alone (a pooled set's source), ``case_id`` (DRAC's image) and ``personal`` are no
     patient ids."""
+    def ids(column: str) -> list[str]:
+        return [f"P{i // 2}" for i in range(40)]  # 20 patients, 2 images each
+
     for name in ("MRN", "Patient MRN", "study_id", "StudyID", "subject", "subject_id",
-                 "person_id", "PersonID", "Person No"):
-        assert validate.patient_column_guess(["image", name, "grade"], "grade", "image") == name, name
+                 "person_id", "PersonID", "Person No", "Study No"):
+        assert validate.patient_column_guess(["image", name, "grade"], "grade", "image", ids) == name, name
         assert validate.id_words(name) == "a patient id", name
-    for name in ("study", "study_site", "case", "case_id", "personal", "person", "MRN_grade"):
-        assert validate.patient_column_guess(["image", name, "grade"], "grade", "image") is None, name
+    for name in ("study", "study_site", "case", "case_id", "personal", "person", "MRN_grade",
+                 "source_study_id", "MRN_site", "Study Centre ID"):
+        assert validate.patient_column_guess(["image", name, "grade"], "grade", "image", ids) is None, name
     root = mixed_folder(tmp_path / "d", 8, 0)
     lines = (root / "labels.csv").read_text(encoding="utf-8").splitlines()
     lines = [f"{lines[0]},site,MRN", *(f"{line},A,M{i // 2}" for i, line in enumerate(lines[1:]))]
@@ -178,3 +182,26 @@ def test_the_csv_rename_command_never_replaces_another_csv_in_the_copy(tmp_path:
     assert ran.returncode == 1, ran
     assert f"{flat / 'labels.csv'}: there already with other content, not replaced" in ran.stderr, ran.stderr
     assert (flat / "labels.csv").read_text() == "image name,DR grade\nsiteA_1.png,4\n"
+
+
+def test_a_study_id_column_of_a_few_sources_is_no_patient_id(tmp_path: Path) -> None:
+    """A review (F9): ``study_id`` holding only ``AREDS`` / ``UKB`` (the source) was guessed as a
+    patient id, a warning fatal under --strict and a summary's ``unused_column``. A column named
+    only by the new words (``study_id``, ``MRN``, ``Study No``) needs many distinct values now:
+    at least 2 per fold, at most 10 rows per value; ``patient_id`` needs none."""
+    few = ["AREDS", "UKB"] * 20
+    many = [f"S{i // 2}" for i in range(40)]
+    for name in ("study_id", "MRN", "Study No"):
+        assert validate.patient_column_guess([name], cells=lambda c: few) is None, name
+        assert validate.patient_column_guess([name], cells=lambda c: many) == name, name
+        assert validate.patient_column_guess([name], cells=lambda c: many, n_folds=11) is None, name
+        assert validate.patient_column_guess([name]) is None, name  # no cells: no guess
+    assert validate.patient_column_guess(["patient_id"], cells=lambda c: few) == "patient_id"
+    assert validate.patient_column_guess(["patient_id"]) == "patient_id"
+    root = mixed_folder(tmp_path / "d", 8, 0)
+    lines = (root / "labels.csv").read_text(encoding="utf-8").splitlines()
+    lines = [f"{lines[0]},study_id", *(f"{line},{('AREDS', 'UKB')[i % 2]}" for i, line in enumerate(lines[1:]))]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = ingest.run(config(root, strict=True), tmp_path / "out", verbose=False)
+    assert not [w for w in result.warnings if "looks like a patient id" in w], result.warnings
+    assert result.patients is not None and result.patients["unused_column"] is None, result.patients
