@@ -1702,16 +1702,20 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
                                              setting="--near-duplicate-mse ")
     except ValueError as exc:  # a threshold far above near twins: the message names the fix
         raise IngestError(str(exc)) from None
-    problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent))
+    problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent),
+                                   cfg.near_duplicate_mse)
     problems += _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill)
     return groups, problems
 
 
-def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: str) -> list[Problem]:
+def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: str,
+                        threshold: float | None = None) -> list[Problem]:
     """A warning for each near-twin group of ``train`` (``groups``: their group ids) whose
     images carry two or more grades: the folds keep the group whole, but one picture is
     taught as two grades, and only the label CSV can say which is right. Each names the
-    images (first :data:`TWIN_CLASH_SHOWN`) with their CSV lines and grades."""
+    images (first :data:`TWIN_CLASH_SHOWN`) with their CSV lines and grades; its fix
+    (:func:`data_prep.near_duplicates.clash_fix`) weighs ``threshold``, the
+    ``data.near_duplicate_mse`` that made the groups."""
     members: dict[int, list[ImageEntry]] = {}
     for entry, group in zip(train, groups, strict=True):
         members.setdefault(int(group), []).append(entry)
@@ -1726,7 +1730,7 @@ def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: 
         found.append(Problem(where, f"near twins with different grades {sorted(grades)}: {named}{more} "
                                     f"(one picture graded twice, or a chain of near twins); the folds "
                                     f"keep them in one fold",
-                             twins.clash_fix(len(group), len(grades)), severity="warning",
+                             twins.clash_fix(len(group), len(grades), threshold), severity="warning",
                              kind="near-duplicates"))
     return found
 

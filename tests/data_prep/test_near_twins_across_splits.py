@@ -163,4 +163,18 @@ def test_clash_fix_names_the_threshold_for_a_chain_only() -> None:
     assert clash_fix(2, 2) == plain and clash_fix(5, 2) == plain
     assert clash_fix(3, 3).startswith("3 images of 3 grades in one group (--near-duplicate-mse): the "
                                       "threshold is likely too loose: try 1e-4")
-    assert clash_fix(6, 2).startswith("6 images of 2 grades in one group (--near-duplicate-mse): the")
+    assert clash_fix(6, 2).startswith("6 images of 2 grades in one group (--near-duplicate-mse): "
+                                      "unless they are copies of one picture, the")
+
+
+def test_clash_fix_never_says_try_1e4_at_1e4() -> None:
+    """A review (F6): six real copies of one image graded 1 and 2 at --near-duplicate-mse 1e-4
+    were told "the threshold is likely too loose: try 1e-4". At 1e-4 or below the fix is the
+    label CSV's alone; above it, a group of two grades may be copies, said so."""
+    plain = "check which grade is right and correct the label CSV (or delete the copy)"
+    assert clash_fix(6, 2, 1e-4) == plain and clash_fix(19, 4, 5e-5) == plain
+    assert clash_fix(6, 2, 1e-3) == ("6 images of 2 grades in one group (--near-duplicate-mse): "
+                                     "unless they are copies of one picture, the threshold is "
+                                     f"likely too loose: try 1e-4 (the documented value); else {plain}")
+    assert clash_fix(3, 3, 1e-3).startswith("3 images of 3 grades in one group (--near-duplicate-mse): "
+                                            "the threshold is likely too loose")
