@@ -1138,7 +1138,8 @@ def _sizes_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Path
     plain folder's default) whose images come in several sizes. Of a grey (UW-OCTA, ``octa``)
     set: a device's own sizes (800 and 1024 px for two scan areas) are no fault, but the user
     sees what the cache resized, and ``--expected-side`` is named for a set that should have
-    one size. Of colour photographs (not ``octa``): cameras' sizes are no fault either, but
+    one size. Of colour photographs (not ``octa``; the ingest asks only of a plain folder, a
+    known set's cameras making its several sizes): cameras' sizes are no fault either, but
     images pooled from several sources come at each source's size, which the resize hides and
     a model can learn (:func:`data_prep.validate.enlarged_images_note` says how much is
     enlarged). [] for one size (or none decoded)."""
@@ -2403,8 +2404,11 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     depth_problems, depth_facts = _bit_depths(
         entries, root, lambda some: _mean_levels(some, min(sizes), previous, channels, spill, filtered))
     problems += apply_strict(depth_problems, cfg.strict)
-    if not plan.options.expected_side:  # colour photographs too: pooled sources' sizes
-        problems += _sizes_note(entries, sizes, root, plan.resolved_modality(layout, channels) == "octa")
+    octa = plan.resolved_modality(layout, channels) == "octa"
+    # colour photographs too, in a plain folder only (pooled sources' sizes): a known set's
+    # cameras export several sizes (APTOS, EyePACS, Messidor), a note on every ingest of it
+    if not plan.options.expected_side and (octa or layout.kind == "plain"):
+        problems += _sizes_note(entries, sizes, root, octa)
     problems += enlarged_images_note(_decoded_sizes(entries), max(sizes), root)
     problems += apply_strict(_phantom_images(entries, root), cfg.strict)
 

@@ -540,7 +540,9 @@ def enlarged_images_note(images: Sequence[tuple[str, int, int]], size: int, wher
                          ) -> list[Problem]:
     """A note when more than :data:`ENLARGED_SHARE` of ``images`` ((name, width, height) of each
     decoded image, px) but not all of them have a longer side that the cache size ``size`` (px,
-    the largest) enlarges more than :data:`ENLARGED_FACTOR` times: the count, the range of the
+    the largest) enlarges more than :data:`ENLARGED_FACTOR` times and that is less than the
+    largest image's longer side over :data:`ENLARGED_FACTOR` (250 px beside 260 px at a 512 px
+    cache: one source's sizes, no note): the count, the range of the
     factors, the smallest images, and why it matters. Images pooled from several sources come
     each at its source's resolution (224 px photographs beside 28 px thumbnails), and the
     resolution, blurred once enlarged, can stand in for the source and so for the grade where
@@ -549,14 +551,17 @@ def enlarged_images_note(images: Sequence[tuple[str, int, int]], size: int, wher
     few small images among large ones are each warned of (a thumbnail or a crop). [] when
     fewer are enlarged, or none decoded."""
     sides = [(max(w, h), name, w, h) for name, w, h in images if w and h]
-    enlarged = sorted((s for s in sides if size > ENLARGED_FACTOR * s[0]), key=lambda s: s[0])
+    largest = max((s[0] for s in sides), default=0)
+    # enlarged, and less than half the largest: 250 px beside 260 px at a 512 px cache is one
+    # source's sizes, not two resolutions
+    enlarged = sorted((s for s in sides if size > ENLARGED_FACTOR * s[0] and ENLARGED_FACTOR * s[0] < largest),
+                      key=lambda s: s[0])
     if not sides or len(enlarged) <= ENLARGED_SHARE * len(sides) or len(enlarged) == len(sides):
         return []
     low, high = size / enlarged[-1][0], size / enlarged[0][0]
-    factors = f"{high:.1f}x" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}x to {high:.1f}x"
+    factors = f"{high:.2f}x" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}x to {high:.2f}x"
     shown = ", ".join(f"{name} {w}x{h} px" for _, name, w, h in enlarged[:ENLARGED_SHOWN])
     more = ", ..." if len(enlarged) > ENLARGED_SHOWN else ""
-    largest = max(s[0] for s in sides)
     return [note(where, f"{len(enlarged)} of the {len(sides)} images "
                         f"({100 * len(enlarged) / len(sides):.0f}%) are enlarged more than "
                         f"{ENLARGED_FACTOR:g}x to the {size} px cache ({factors}; the smallest: "

@@ -52,7 +52,7 @@ def test_a_colour_set_of_two_resolutions_says_its_sizes_and_the_enlargement(tmp_
                             "resized to the cache sizes (16 px, 48 px): photographs pooled from "
                             "several sources"), sizes
     assert enlarged.startswith(f"{root}: 20 of the 30 images (67%) are enlarged more than 2x to "
-                               "the 48 px cache (4.0x; the smallest: S_0.png 12x12 px, S_1.png "
+                               "the 48 px cache (4.00x; the smallest: S_0.png 12x12 px, S_1.png "
                                "12x12 px, S_2.png 12x12 px, ...) while the largest are 64 px"), enlarged
     assert "can stand in for the source and so for the grade" in enlarged
 
@@ -205,3 +205,32 @@ def test_a_study_id_column_of_a_few_sources_is_no_patient_id(tmp_path: Path) -> 
     result = ingest.run(config(root, strict=True), tmp_path / "out", verbose=False)
     assert not [w for w in result.warnings if "looks like a patient id" in w], result.warnings
     assert result.patients is not None and result.patients["unused_column"] is None, result.patients
+
+
+def test_two_near_sizes_are_not_several_resolutions() -> None:
+    """A review (F5): 250 px beside 260 px at a 512 px cache (4% apart, one source's sizes) gave
+    "images of several resolutions, maybe pooled". The enlarged images must also be less than
+    half the largest; the factors are said with two decimals (2.05x, not 2.0x, for '> 2x')."""
+    near = [(f"a{i}.png", 250, 250) for i in range(20)] + [(f"b{i}.png", 260, 260) for i in range(10)]
+    assert validate.enlarged_images_note(near, 512, "root") == []
+    far = [(f"a{i}.png", 250, 250) for i in range(20)] + [(f"b{i}.png", 600, 600) for i in range(10)]
+    (said,) = validate.enlarged_images_note(far, 512, "root")
+    assert "20 of the 30 images (67%) are enlarged more than 2x to the 512 px cache (2.05x; " in said.what, said
+
+
+def test_a_known_layout_s_camera_sizes_get_no_pooled_sources_note(tmp_path: Path) -> None:
+    """A review (F4): the colour sizes note ("photographs pooled from several sources") fired on
+    APTOS, EyePACS and Messidor sets, whose cameras export several sizes, at every ingest. It is
+    a plain folder's note only (known sets: no note, as main); the plain folder still has it."""
+    plain = mixed_folder(tmp_path / "plain", 20, 10, large=40, small=32)
+    result = ingest.run(config(plain), tmp_path / "o1", verbose=False)
+    assert any("images of 2 sizes" in n and "pooled from several sources" in n for n in result.notes), result.notes
+    root = tmp_path / "aptos"
+    mixed_folder(root / "train_images", 20, 10, large=40, small=32)
+    lines = (root / "train_images" / "labels.csv").read_text().splitlines()
+    (root / "train_images" / "labels.csv").unlink()
+    (root / "train.csv").write_text("\n".join(["id_code,diagnosis", *(
+        f"{line.split(',')[0][:-4]},{line.split(',')[1]}" for line in lines[1:])]) + "\n")
+    result = ingest.run(config(root), tmp_path / "o2", verbose=False)
+    assert result.layout == "aptos" and result.n_train == 30, result
+    assert not [n for n in result.notes if "images of 2 sizes" in n], result.notes
