@@ -80,6 +80,7 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     check_test_list,
     drop_repeated_rows,
     duplicate_label_rows,
+    enlarged_images_note,
     error,
     eye_names_words,
     eye_pair_patient,
@@ -666,7 +667,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                             layout.marked_ungradable, train_images,
                                             # --grades given: 'none' is never a grade it lacks
                                             scale_given=bool(list(cfg.grades)),
-                                            layout_kind=layout.kind)
+                                            layout_kind=layout.kind, n_folds=cfg.n_folds)
         if table is not None and cfg.site_column:
             table_problems += site_column_problems(table, cfg, layout.image_column, layout.grade_column)
         if any(p.kind == "patient" for p in table_problems):
@@ -681,9 +682,10 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
             problems = [renamed.get(p, p) for p in problems]
         if table is not None:
             # a row written twice exactly: one kept, a warning; any other repeat is an error
-            table, repeated = drop_repeated_rows(table)
+            table, repeated = drop_repeated_rows(table, layout.kind)
             problems += apply_strict(repeated, cfg.strict)
-            problems += duplicate_label_rows(table) + same_image_rows(train_images, table)
+            problems += (duplicate_label_rows(table, layout.kind)
+                         + same_image_rows(train_images, table))
             # data.ungradable=leave_out: the rows with no grade and their images go before matching
             train_images, left_out, left_out_problems = leave_out_ungradable(train_images, table)
             problems += left_out_problems
@@ -1172,22 +1174,38 @@ SIZES_SHOWN = 4
 """The image sizes :func:`_sizes_note` names (the most common first), then a count."""
 
 
-def _sizes_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Path) -> list[Problem]:
-    """One note naming the sizes of a grey (UW-OCTA) set with no expected size
-    (``data.expected_side`` 0, a plain folder's default) whose images come in several sizes:
-    a device's own sizes (800 and 1024 px for two scan areas) are no fault, but the user
+def _decoded_sizes(entries: Sequence[ImageEntry]) -> list[tuple[str, int, int]]:
+    """(name, width, height) of each decoded image of ``entries`` (px), in manifest order: what
+    :func:`data_prep.validate.enlarged_images_note` counts."""
+    return [(e.image_id, e.record.width, e.record.height) for e in entries
+            if e.record.sha256 and e.record.width]
+
+
+def _sizes_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Path,
+                octa: bool = True) -> list[Problem]:
+    """One note naming the sizes of a set with no expected size (``data.expected_side`` 0, a
+    plain folder's default) whose images come in several sizes. Of a grey (UW-OCTA, ``octa``)
+    set: a device's own sizes (800 and 1024 px for two scan areas) are no fault, but the user
     sees what the cache resized, and ``--expected-side`` is named for a set that should have
-    one size. [] for one size (or none decoded)."""
+    one size. Of colour photographs (not ``octa``; the ingest asks only of a plain folder, a
+    known set's cameras making its several sizes): cameras' sizes are no fault either, but
+    images pooled from several sources come at each source's size, which the resize hides and
+    a model can learn (:func:`data_prep.validate.enlarged_images_note` says how much is
+    enlarged). [] for one size (or none decoded)."""
     found = Counter((e.record.width, e.record.height) for e in entries
                     if e.record.sha256 and e.record.width)
     if len(found) < 2:
         return []
     shown = [f"{n} of {w}x{h} px" for (w, h), n in found.most_common(SIZES_SHOWN)]
     more = f" and {len(found) - SIZES_SHOWN} more sizes" if len(found) > SIZES_SHOWN else ""
-    return [note(where, f"images of {len(found)} sizes ({', '.join(shown)}{more}), each resized to "
-                        f"the cache size{'s' if len(sizes) > 1 else ''} "
-                        f"({', '.join(f'{s} px' for s in sizes)}); no size is expected of them "
-                        f"(--expected-side)",
+    resized = (f"images of {len(found)} sizes ({', '.join(shown)}{more}), each resized to the cache "
+               f"size{'s' if len(sizes) > 1 else ''} ({', '.join(f'{s} px' for s in sizes)})")
+    if not octa:
+        return [note(where, f"{resized}: photographs pooled from several sources come at each "
+                            f"source's size, which a model can tell apart even when resized",
+                     "nothing to do if your cameras export these sizes; if the sizes are "
+                     "sources, check that each grade is spread over them", "size")]
+    return [note(where, f"{resized}; no size is expected of them (--expected-side)",
                  "nothing to do if your device exports these sizes; --expected-side N warns of "
                  "each grey image that is not N x N px", "size")]
 
@@ -1808,16 +1826,20 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
                                              setting="--near-duplicate-mse ")
     except ValueError as exc:  # a threshold far above near twins: the message names the fix
         raise IngestError(str(exc)) from None
-    problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent))
+    problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent),
+                                   cfg.near_duplicate_mse)
     problems += _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill)
     return groups, problems
 
 
-def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: str) -> list[Problem]:
+def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: str,
+                        threshold: float | None = None) -> list[Problem]:
     """A warning for each near-twin group of ``train`` (``groups``: their group ids) whose
     images carry two or more grades: the folds keep the group whole, but one picture is
     taught as two grades, and only the label CSV can say which is right. Each names the
-    images (first :data:`TWIN_CLASH_SHOWN`) with their CSV lines and grades."""
+    images (first :data:`TWIN_CLASH_SHOWN`) with their CSV lines and grades; its fix
+    (:func:`data_prep.near_duplicates.clash_fix`) weighs ``threshold``, the
+    ``data.near_duplicate_mse`` that made the groups."""
     members: dict[int, list[ImageEntry]] = {}
     for entry, group in zip(train, groups, strict=True):
         members.setdefault(int(group), []).append(entry)
@@ -1832,8 +1854,8 @@ def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: 
         found.append(Problem(where, f"near twins with different grades {sorted(grades)}: {named}{more} "
                                     f"(one picture graded twice, or a chain of near twins); the folds "
                                     f"keep them in one fold",
-                             "check which grade is right and correct the label CSV (or delete "
-                             "the copy)", severity="warning", kind="near-duplicates"))
+                             twins.clash_fix(len(group), len(grades), threshold), severity="warning",
+                             kind="near-duplicates"))
     return found
 
 
@@ -2034,7 +2056,8 @@ def site_fold_counts(entries: Sequence[ImageEntry]) -> dict[str, dict[int, int]]
 
 def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
                    columns: Sequence[str] = (), grade_column: str = "",
-                   image_column: str = "", layout: Layout | None = None) -> dict[str, object]:
+                   image_column: str = "", layout: Layout | None = None,
+                   guess: str | None | bool = False) -> dict[str, object]:
     """How the folds were formed, for ``ingest_summary.json`` (``patients``) and the printed
     summary: ``grouped`` (True when each patient's images share a fold), ``source`` (in
     words: the ``--patient-column`` read, or the patients the ``layout`` names,
@@ -2044,7 +2067,8 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
     grouped), ``n_images`` (those training images) and ``unused_column``: when not grouped,
     one of the label CSV's ``columns`` that looks like a patient id, never the
     ``grade_column`` / ``image_column`` read (:func:`data_prep.validate.patient_column_guess`,
-    the same guess as the ingest's warning), which the report and the model card repeat
+    the same guess as the ingest's warning: ``guess``, the label table's
+    :attr:`data_prep.validate.LabelTable.patient_guess`, when given), which the report and the model card repeat
     (None otherwise)."""
     train = [e for e in entries if e.split == "train" and e.label is not None]
     named = any(e.label.patient for e in train if e.label is not None)
@@ -2055,8 +2079,8 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
               else patients_source_words(layout.treated_as if layout is not None else "", owned)
               if grouped else None)
     patients = set(image_patients(train))
-    unused = None if grouped or not train else patient_column_guess(columns, grade_column,
-                                                                     image_column)
+    unused = (None if grouped or not train
+              else guess if guess is not False else patient_column_guess(columns, grade_column, image_column))
     eyes = "" if grouped else eye_names_words([e.image_id for e in train])
     return {"grouped": grouped, "source": source, "column": cfg.patient_column or owned or None,
             "n_patients": len(patients) if grouped else None, "n_images": len(train),
@@ -2560,8 +2584,12 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     depth_problems, depth_facts = _bit_depths(
         entries, root, lambda some: _mean_levels(some, min(sizes), previous, channels, spill, filtered))
     problems += apply_strict(depth_problems, cfg.strict)
-    if not plan.options.expected_side and plan.resolved_modality(layout, channels) == "octa":
-        problems += _sizes_note(entries, sizes, root)
+    octa = plan.resolved_modality(layout, channels) == "octa"
+    # colour photographs too, in a plain folder only (pooled sources' sizes): a known set's
+    # cameras export several sizes (APTOS, EyePACS, Messidor), a note on every ingest of it
+    if not plan.options.expected_side and (octa or layout.kind == "plain"):
+        problems += _sizes_note(entries, sizes, root, octa)
+    problems += enlarged_images_note(_decoded_sizes(entries), max(sizes), root)
     problems += apply_strict(_phantom_images(entries, root), cfg.strict)
 
     twin_groups = None
@@ -2600,7 +2628,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                              fold_groups=twin_groups is not None)
         per_grade, per_split, per_fold = _counts(entries, len(plan.grade_names))
         patient_facts = _patient_facts(entries, cfg, table.columns if table is not None else (),
-                                       layout.grade_column, layout.image_column, layout)
+                                       layout.grade_column, layout.image_column, layout,
+                                       table.patient_guess if table is not None else False)
         result = IngestResult(
             out_dir=out, manifest_path=out / MANIFEST_NAME, summary_path=out / SUMMARY_NAME,
             cache_paths=cache_paths, root=root, layout=layout.kind,

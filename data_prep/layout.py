@@ -112,7 +112,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_prep.grades import LAYOUT_SCALES
-from data_prep.labels import normalise, read_table
+from data_prep.labels import decode_text, normalise, read_table
 from data_prep.problems import (
     IngestError,
     Problem,
@@ -1847,7 +1847,8 @@ recurse)."""
 
 
 def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]],
-                         rename_shared: bool = False, skip_test: bool = True) -> tuple[str, Path, str]:
+                         rename_shared: bool = False, skip_test: bool = True,
+                         named_as: str = ", the case names of the CSV") -> tuple[str, Path, str]:
     """The command that copies the images of ``root``'s subfolders into one folder beside it
     (``ROOT_flat``), keeping their names: ``mkdir -p /abs/ROOT_flat && (cd /abs/ROOT && find .
     -mindepth 2 -maxdepth 2 -type f ... -name '*.jpg' -exec sh -c 'cp "$@" "$0"'
@@ -1873,7 +1874,8 @@ def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]],
     ``Doe_John_OD.png``), and the command then never replaces a file of
     ``ROOT_flat`` by another: one there already with other bytes stops it with an error naming
     both (a name made twice, ``a_b/c.png`` and ``a/b_c.png``; the tree changed since), so no
-    image is lost, and a second run over the same copies passes."""
+    image is lost, and a second run over the same copies passes (``named_as``: what the words
+    on the renamed copies add after their examples, the export's CSV naming them)."""
     root = Path(os.path.abspath(root))
     flat = root.with_name(f"{root.name}_flat")
     suffixes: set[str] = set()
@@ -1919,7 +1921,7 @@ def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]],
         a, b, name = first
         clashes = (f" (names are shared across subfolders, e.g. {a}/{name} and {b}/{name}: so that "
                    f"no copy replaces another, each image is copied as SUBFOLDER_NAME, e.g. "
-                   f"{prefix.get(a, a)}_{name} and {prefix.get(b, b)}_{name}, the case names of the CSV)")
+                   f"{prefix.get(a, a)}_{name} and {prefix.get(b, b)}_{name}{named_as})")
     else:
         clashes = (f" (first rename the images that share a name across subfolders, e.g. "
                    f"{named_few(clash, NEARBY_SHOWN)}: one copy would replace the other)" if clash else "")
@@ -1946,12 +1948,94 @@ def _safe_prefixes(names: Sequence[str]) -> dict[str, str]:
     return prefixes
 
 
-def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
+def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]], labels_csv: Path | None = None) -> str:
     """The ingest's advice for images in subfolders: :func:`copy_into_one_folder`'s command,
-    then the root to pass."""
+    then the root to pass (with ``--labels-csv`` of ``labels_csv`` when given). When names are
+    shared across subfolders (``siteA/1.png`` and ``siteB/1.png``, two sites pooled) and the
+    label CSV is known, the command copies each image as ``SUBFOLDER_NAME`` (``siteA_1.png``:
+    a ``cp`` keeping the names would replace one by the other), and a second command
+    (:func:`_csv_rename_command`) writes the label CSV into the copy with its names
+    ``SUBFOLDER/NAME`` written the same way; the root to pass is then the copy alone."""
+    with_csv = f" --labels-csv {shlex.quote(str(labels_csv))}" if labels_csv is not None else ""
     command, flat, clashes = copy_into_one_folder(root, subs)
+    rename = _csv_rename_command(root, labels_csv, flat) if clashes and labels_csv is not None else ""
+    if not rename:
+        return (f"images in per-patient (or other) subfolders are not read: copy them into one "
+                f"folder{clashes},\n  {command}\nthen pass {_root_option(flat)}{with_csv}")
+    command, flat, clashes = copy_into_one_folder(root, subs, rename_shared=True, named_as="")
     return (f"images in per-patient (or other) subfolders are not read: copy them into one "
-            f"folder{clashes},\n  {command}\nthen pass {_root_option(flat)}")
+            f"folder{clashes}, and write the label CSV's names the same way (SUBFOLDER/NAME -> "
+            f"SUBFOLDER_NAME: the second command does it for the names written with their "
+            f"subfolder; a name written without it must be given its subfolder by hand),\n  "
+            f"{command}\n  {rename}\nthen pass {_root_option(flat)}")
+
+
+def _csv_rename_command(root: Path, labels_csv: Path, flat: Path) -> str:
+    """The command that writes ``labels_csv`` into ``flat`` (same file name) with every cell
+    starting ``SUBFOLDER/`` or ``SUBFOLDER\\`` (a subfolder of ``root``: the images'
+    subfolders, not hidden, not ``test/``) written ``SUBFOLDER_``, as
+    :func:`copy_into_one_folder` with ``rename_shared`` names the copies; every other byte
+    kept (read and written as Latin-1, so any ASCII-compatible encoding passes through, a BOM
+    too). A CSV there already with other content is not replaced: the command stops naming it
+    (a CSV edited in the copy is not lost). ``''`` when a subfolder's name is not its copies'
+    prefix (:func:`_safe_prefixes`), or when the command would leave a cell naming a subfolder
+    as the ingest reads it (:func:`_csv_rename_works`: the cell's folder in another letter case
+    or Unicode form than the folder's, or a CSV in another encoding than UTF-8, e.g. cp1252's
+    ``sité/``): the caller then gives the old advice."""
+    try:
+        names = sorted(p.name for p in root.iterdir()
+                       if p.is_dir() and not is_hidden(p) and not same_name(p.name, PLAIN_TEST_DIR))
+    except OSError:
+        return ""
+    if not names or any(safe != name or set(name) & set("\"'\\") for name, safe in _safe_prefixes(names).items()):
+        return ""
+    # the names as the Latin-1 reading of their UTF-8 bytes, as the file's cells are read, in a
+    # raw string of double quotes (no quote in them): the code holds no ' for the shell
+    alternatives = "|".join(re.escape(n.encode("utf-8", "surrogateescape").decode("latin-1")) for n in names)
+    pattern = f"(^|[,;\\t\\x22])({alternatives})[/\\\\]"
+    if not _csv_rename_works(labels_csv, names, pattern):
+        return ""
+    code = ('import re,sys,os; s=open(sys.argv[1],encoding="latin-1",newline="").read(); '
+            f't=re.sub(r"{pattern}",r"\\1\\2_",s,flags=re.M); o=sys.argv[2]; '
+            'e=os.path.exists(o) and open(o,encoding="latin-1",newline="").read(); '
+            'sys.exit(o+": there already with other content, not replaced (delete it, or edit "'
+            '+sys.argv[1]+" and run this again)") if e not in (False,t) else '
+            'open(o,"w",encoding="latin-1",newline="").write(t)')
+    q = shlex.quote
+    return f"{python_word()} -c {q(code)} {q(str(labels_csv))} {q(str(flat / labels_csv.name))}"
+
+
+SUBFOLDER_CELL = re.compile(r"(?:^|[,;\t\"])([^,;\t\"\r\n/\\]+)[/\\]", re.M)
+"""A CSV cell's leading folder (``siteA`` of ``siteA/1.png``, quoted or not): what
+:func:`_csv_rename_works` looks for."""
+
+
+def _csv_rename_works(labels_csv: Path, names: Sequence[str], pattern: str) -> bool:
+    """Whether :func:`_csv_rename_command`'s rewrite (``pattern``, over the file's bytes read as
+    Latin-1) leaves no cell of ``labels_csv`` naming one of the subfolders ``names`` as the
+    ingest reads the file (its encoding as detected: :func:`data_prep.labels.decode_text`; the
+    folder case-blind and in any Unicode form: :func:`name_key`), and rewrote at least one: a
+    ``siteA/`` cell beside a ``SiteA`` folder, an NFD folder beside NFC cells, or a cp1252 CSV's
+    ``sité/`` (other bytes than the UTF-8 name's) would leave rows the copy's ingest finds
+    no image for."""
+    try:
+        raw = labels_csv.read_bytes()
+    except OSError:
+        return False
+    text, encoding, _ = decode_text(raw, labels_csv)
+    if text is None or not encoding:
+        return False
+    keys = {name_key(n) for n in names}
+
+    def folders(t: str) -> int:
+        return sum(name_key(m.group(1).strip()) in keys for m in SUBFOLDER_CELL.finditer(t))
+
+    before = folders(text)
+    try:
+        after = re.sub(pattern, r"\1\2_", raw.decode("latin-1"), flags=re.M).encode("latin-1").decode(encoding)
+    except (UnicodeError, LookupError):
+        return False
+    return before > 0 and folders(after) == 0
 
 
 def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: int,
@@ -1986,7 +2070,7 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
             "label CSV")
     if labels_csv is not None:
         return (f"{said} ({labels_csv.name}, which names the images): "
-                f"{_copy_into_one_folder(root, subs)} --labels-csv {shlex.quote(str(labels_csv))}")
+                f"{_copy_into_one_folder(root, subs, labels_csv)}")
     if not grade_folder_names(names):
         flat = shlex.quote(str(root.with_name(f"{root.name}_flat")))
         numbered = all(n.isascii() and n.isdigit() for n in names)

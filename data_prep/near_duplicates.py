@@ -267,3 +267,41 @@ def group_counts(groups: Sequence[int] | np.ndarray) -> tuple[int, int]:
     _, sizes = np.unique(np.asarray(groups), return_counts=True)
     joined = sizes[sizes > 1]
     return int(joined.sum()), int(len(joined))
+
+
+LOOSE_GRADES = 3
+"""A near-twin group whose images carry this many grades or more is most likely a chain of
+distinct pictures joined by a threshold too loose (one picture graded twice carries two)."""
+
+LOOSE_MEMBERS = 5
+"""A near-twin group of more than this many images is most likely a chain too (a copy-paste or
+a re-encoding makes pairs, rarely six copies)."""
+
+SUGGESTED_MSE = 1e-4
+"""The documented threshold :data:`LOOSE_THRESHOLD` suggests: a threshold at or below it is
+never called too loose (:func:`clash_fix`)."""
+
+LOOSE_THRESHOLD = "the threshold is likely too loose: try 1e-4 (the documented value)"
+"""What :func:`clash_fix` says of a group that looks like a chain."""
+
+
+def clash_fix(n_images: int, n_grades: int, threshold: float | None = None,
+              setting: str = "--near-duplicate-mse") -> str:
+    """The fix of a near-twin group of ``n_images`` images carrying ``n_grades`` (>= 2) grades:
+    correct the label CSV or delete the copy; first, for a group of :data:`LOOSE_GRADES` grades
+    or more or more than :data:`LOOSE_MEMBERS` images (a loose threshold chains distinct
+    pictures into one group: 1e-3 joined 19 APTOS photographs of grades 1..4, one fold taking
+    18 of 30), that the threshold is too loose (``setting`` names it), unless ``threshold``
+    (the mean squared difference set; ``None``: unknown) is :data:`SUGGESTED_MSE` or below:
+    there the group is copies of one picture (six real copies graded 1 and 2 at 1e-4 were
+    told to "try 1e-4"). A group of more than :data:`LOOSE_MEMBERS` images of two grades only
+    may be such copies too, and is said so."""
+    fix = "check which grade is right and correct the label CSV (or delete the copy)"
+    if threshold is not None and threshold <= SUGGESTED_MSE:
+        return fix
+    said = f"{n_images} images of {n_grades} grades in one group ({setting})"
+    if n_grades >= LOOSE_GRADES:
+        return f"{said}: {LOOSE_THRESHOLD}; else {fix}"
+    if n_images > LOOSE_MEMBERS:
+        return f"{said}: unless they are copies of one picture, {LOOSE_THRESHOLD}; else {fix}"
+    return fix

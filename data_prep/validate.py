@@ -57,6 +57,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     reread_matching,
     visit_id_column,
 )
+from data_prep.labels import name_word_list as _name_word_list
 from data_prep.labels import name_words as _name_words
 from data_prep.layout import (
     EYE_COLUMNS,
@@ -524,6 +525,55 @@ def size_problem(path: str, width: int, height: int, expected_side: int | None) 
         f"are not UW-OCTA scans (e.g. fundus photographs), --modality fundus", "size")]
 
 
+ENLARGED_FACTOR = 2.0
+"""An image whose longer side the largest cache size enlarges more than this many times is
+counted by :func:`enlarged_images_note`."""
+
+ENLARGED_SHARE = 0.10
+"""The share of the images above which :func:`enlarged_images_note` says so."""
+
+ENLARGED_SHOWN = 3
+"""The smallest images :func:`enlarged_images_note` names."""
+
+
+def enlarged_images_note(images: Sequence[tuple[str, int, int]], size: int, where: str | Path
+                         ) -> list[Problem]:
+    """A note when more than :data:`ENLARGED_SHARE` of ``images`` ((name, width, height) of each
+    decoded image, px) but not all of them have a longer side that the cache size ``size`` (px,
+    the largest) enlarges more than :data:`ENLARGED_FACTOR` times and that is less than the
+    largest image's longer side over :data:`ENLARGED_FACTOR` (250 px beside 260 px at a 512 px
+    cache: one source's sizes, no note): the count, the range of the
+    factors, the smallest images, and why it matters. Images pooled from several sources come
+    each at its source's resolution (224 px photographs beside 28 px thumbnails), and the
+    resolution, blurred once enlarged, can stand in for the source and so for the grade where
+    the sources' grade mixes differ; the model may learn it instead of the lesions. A set
+    whose every image is so enlarged is said by the ingest's own note (no detail gained); a
+    few small images among large ones are each warned of (a thumbnail or a crop). [] when
+    fewer are enlarged, or none decoded."""
+    sides = [(max(w, h), name, w, h) for name, w, h in images if w and h]
+    largest = max((s[0] for s in sides), default=0)
+    # enlarged, and less than half the largest: 250 px beside 260 px at a 512 px cache is one
+    # source's sizes, not two resolutions
+    enlarged = sorted((s for s in sides if size > ENLARGED_FACTOR * s[0] and ENLARGED_FACTOR * s[0] < largest),
+                      key=lambda s: s[0])
+    if not sides or len(enlarged) <= ENLARGED_SHARE * len(sides) or len(enlarged) == len(sides):
+        return []
+    low, high = size / enlarged[-1][0], size / enlarged[0][0]
+    factors = f"{high:.2f}x" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}x to {high:.2f}x"
+    shown = ", ".join(f"{name} {w}x{h} px" for _, name, w, h in enlarged[:ENLARGED_SHOWN])
+    more = ", ..." if len(enlarged) > ENLARGED_SHOWN else ""
+    return [note(where, f"{len(enlarged)} of the {len(sides)} images "
+                        f"({100 * len(enlarged) / len(sides):.0f}%) are enlarged more than "
+                        f"{ENLARGED_FACTOR:g}x to the {size} px cache ({factors}; the smallest: "
+                        f"{shown}{more}) while the largest are {largest} px: images of several "
+                        f"resolutions, maybe pooled from several sources, and the resolution (a "
+                        f"blur once enlarged) can stand in for the source and so for the grade, "
+                        f"which a model may learn instead of the lesions",
+                 "nothing to do if one source made every size and each grade is spread over "
+                 "the sizes; else use each source's full-size images, or check the grades of "
+                 "each size (their mix per source) before trusting the scores", "size")]
+
+
 def is_uw_octa_size(problem: Problem) -> bool:
     """Whether ``problem`` is :func:`size_problem`'s warning (a grey image held to the size of a
     UW-OCTA export), e.g. to drop it for a grey photograph among colour ones."""
@@ -616,6 +666,9 @@ class LabelTable:
     # (data_prep.labels.reread_matching's count; None: not counted): above 0, that encoding is
     # right and a non-ASCII row without image is only a missing image
     names_matched: int | None = None
+    # the column read_labels guessed as a patient id without --patient-column
+    # (patient_column_guess, its cells weighed), else None: the warning's and the summary's
+    patient_guess: str | None = None
 
     @property
     def rows_written(self) -> int:
@@ -1510,6 +1563,33 @@ def shift_grades_command(csv_path: str | Path, column: str, delimiter: str = ","
     return f'{python_word()} -c "{code}" {shlex.quote(str(csv_path))} {shlex.quote(column)}'
 
 
+PERSON_WORDS = frozenset({"study", "person"})
+"""Words that make a column a patient id when a word of :data:`PATIENT_ID_WORDS` follows at
+once (``study_id``, ``StudyID``, ``person_id``, ``Person No``; :func:`other_patient_id_column`),
+never alone: a pooled set's ``study`` column names the source, and folds grouped by it would
+put a whole source in one fold."""
+
+RECORD_NUMBER_WORDS = frozenset({"mrn", "studyid", "personid"})
+"""Whole words (or names run together, ignoring case, spaces, ``_``, ``-`` and ``.``) of a
+patient id: ``MRN`` (a medical record number; ``Patient MRN``, ``mrn``), ``studyid``,
+``personid`` (:func:`other_patient_id_column`). Not ``case``, which DRAC and others use for
+an image."""
+
+
+def other_patient_id_column(name: str) -> bool:
+    """Whether a column ``name`` is a patient id by a name without a word of
+    :data:`PATIENT_COLUMN_WORDS`: a word of :data:`RECORD_NUMBER_WORDS` (``MRN``), or one of
+    :data:`PERSON_WORDS` followed at once by one of :data:`PATIENT_ID_WORDS` (``study_id``,
+    ``person_id``). ``study``, ``personal``, ``study_site`` and ``case_id`` are not."""
+    words = _name_word_list(name)
+    squeezed = re.sub(r"[\s_\-.]", "", name.lower())
+    if set(words) & SOURCE_COLUMN_WORDS:  # source_study_id, MRN_site: the source's
+        return False
+    return (bool(set(words) & RECORD_NUMBER_WORDS) or squeezed in RECORD_NUMBER_WORDS
+            or any(word in PERSON_WORDS and following in PATIENT_ID_WORDS
+                   for word, following in zip(words, words[1:], strict=False)))
+
+
 def looks_like_patient_column(name: str) -> bool:
     """Whether a label-CSV column ``name`` looks like a patient id, so that ingesting without
     ``--patient-column`` deserves a warning (images of one patient in two folds make the
@@ -1517,7 +1597,8 @@ def looks_like_patient_column(name: str) -> bool:
     name, an examination or visit id (:func:`data_prep.labels.visit_id_column`: ``exam_id``,
     ``Examination``, whole words: not ``examiner``), and the abbreviations ``pid`` / ``patid`` /
     ``ptid`` as the whole name (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``,
-    ``pat_id``), unless the name also holds a word of :data:`NOT_PATIENT_ID_WORDS`
+    ``pat_id``), a medical record number, study or person id (:func:`other_patient_id_column`:
+    ``MRN``, ``study_id``, ``person_id``), unless the name also holds a word of :data:`NOT_PATIENT_ID_WORDS`
     (``patient_DR_Level`` is a grade) and none of :data:`PATIENT_ID_WORDS` (``Patient ID (DR
     study)`` is an id)."""
     low = name.lower()
@@ -1526,21 +1607,54 @@ def looks_like_patient_column(name: str) -> bool:
     grade_like = bool(words & NOT_PATIENT_ID_WORDS) or any(w in low for w in GRADE_INSIDE_WORDS)
     if grade_like and not words & PATIENT_ID_WORDS:
         return False
-    return (patient_word_column(name) or visit_id_column(name)
+    return (patient_word_column(name) or visit_id_column(name) or other_patient_id_column(name)
             or squeezed in ("pid", "patid", "ptid"))
 
 
+ID_VALUES_PER_FOLD = 2
+"""A column named only by :func:`other_patient_id_column` (``study_id``, ``MRN``) is guessed
+as a patient id only with at least this many distinct values per fold
+(:func:`many_ids`): ``study_id`` holding ``AREDS`` / ``UKB`` names the source."""
+
+ROWS_PER_ID = 10
+"""...and at most this many rows per distinct value on average (a patient's images: two
+eyes over a few visits), so that a column of a few sources or studies is not a patient id."""
+
+
+def many_ids(cells: Sequence[str], n_folds: int) -> bool:
+    """Whether a column's ``cells`` (empty ones aside) hold many distinct values, as patient
+    ids do: at least :data:`ID_VALUES_PER_FOLD` times ``n_folds`` and at most
+    :data:`ROWS_PER_ID` rows per value on average."""
+    filled = [c.strip() for c in cells if c.strip()]
+    distinct = len(set(filled))
+    return distinct >= ID_VALUES_PER_FOLD * n_folds and len(filled) <= ROWS_PER_ID * distinct
+
+
 def patient_column_guess(columns: Sequence[str], grade_column: str = "",
-                         image_column: str = "") -> str | None:
+                         image_column: str = "",
+                         cells: Callable[[str], Sequence[str]] | None = None,
+                         n_folds: int = 5) -> str | None:
     """The first of a label CSV's ``columns`` that looks like a patient id
     (:func:`looks_like_patient_column`), a patient one before an examination or visit id
     (``exam_id, patient_id`` -> ``patient_id``: the patient is the coarser group), never the
     ``grade_column`` or ``image_column`` read (compared loosely, as
     :func:`data_prep.labels.column_index` does: :func:`normalise`), else None. The one guess
     behind the ingest's "pass --patient-column" warning and ``ingest_summary.json``'s
-    ``unused_column``."""
+    ``unused_column``. A column named so only by :func:`other_patient_id_column` (``MRN``,
+    ``study_id``, ``Study No``) is a candidate only when ``cells`` (a column's cells) shows
+    many distinct values (:func:`many_ids`, with ``n_folds``); never without ``cells``."""
     read = {normalise(c) for c in (grade_column, image_column) if c}
-    candidates = [c for c in columns if normalise(c) not in read and looks_like_patient_column(c)]
+
+    def fits(c: str) -> bool:
+        if not looks_like_patient_column(c):
+            return False
+        low, squeezed = c.lower(), re.sub(r"[\s_\-.]", "", c.lower())
+        if (patient_word_column(c) or visit_id_column(c) or squeezed in ("pid", "patid", "ptid")
+                or not other_patient_id_column(c) or any(w in low for w in PATIENT_COLUMN_WORDS)):
+            return True
+        return cells is not None and many_ids(cells(c), n_folds)
+
+    candidates = [c for c in columns if normalise(c) not in read and fits(c)]
     return next((c for c in candidates if id_words(c) == "a patient id"),
                 candidates[0] if candidates else None)
 
@@ -1849,6 +1963,13 @@ def _ungradable_row(row: LabelRow, ungradable: str, left_out: list[LabelRow],
         rows.append(row)
 
 
+def _column_cells(table: Table, column: str) -> list[str]:
+    """The cells of ``table``'s ``column`` (found as :func:`column_index` finds it), [] when
+    it is not there."""
+    position = column_index(table, column)[0]
+    return [] if position is None else [cells[position] for _, cells in table.rows]
+
+
 def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 patient_column: str = "",
                 grade_names: Sequence[str] = DRAC_GRADES,
@@ -1858,7 +1979,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 images: Sequence[Path] = (),
                 scale_given: bool = False,
                 layout_kind: str = "plain",
-                encoding: str = ""
+                encoding: str = "",
+                n_folds: int = 5
                 ) -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
@@ -1966,8 +2088,10 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     if folder is not None and (numbers := numbers_for_names(table, index["image-name"], folder,
                                                             [c for c in grade_columns if c])) is not None:
         return None, problems + [numbers]
+    guess = None
     if not patient_column:
-        guess = patient_column_guess(table.columns, grade_column, image_column)
+        guess = patient_column_guess(table.columns, grade_column, image_column,
+                                     lambda c: _column_cells(table, c), n_folds)
         if guess:
             problems.append(warning(
                 csv_path,
@@ -2162,7 +2286,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         "," not in w and '"' not in w for w in own_words) else ()
     return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable,
                        n_rows=len(table.rows), own_words=said_words, encoding=table.encoding,
-                       names_matched=table.names_matched),
+                       names_matched=table.names_matched, patient_guess=guess),
             problems)
 
 
@@ -2350,9 +2474,68 @@ def _other_cells(rows: Sequence[LabelRow]) -> str:
     return "; ".join(said)
 
 
-def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
+SOURCE_COLUMN_WORDS = frozenset({"site", "sites", "source", "sources", "centre", "centres",
+                                  "center", "centers", "hospital", "hospitals", "clinic",
+                                  "clinics", "institution", "institutions", "dataset", "datasets",
+                                  "origin"})
+"""Whole words (any case: :func:`data_prep.labels.name_words`) of a label-CSV column naming
+where an image came from (``site``, ``Source``, ``study_centre``): rows of one image name and
+grade that differ in such a column may be two sources' images under one name
+(:func:`shared_name_columns`)."""
+
+NOT_SOURCE_WORDS = frozenset({"unnamed", "index", "grader", "graders", "rater", "raters",
+                              "reader", "readers", "annotator", "annotators", "date", "time",
+                              "timestamp", "on", "at"})
+"""Words that keep a column out of :data:`SOURCE_COLUMN_WORDS` however it is named otherwise: a
+pandas index (``Unnamed: 0``, ``index``), who graded (``grader``, ``rater``, ``reader_site``)
+and when (``graded_on``, ``date``, ``source_date``): such cells differ between rows of one
+image without another image behind them."""
+
+SHARED_NAME_LAYOUTS = frozenset({"plain", "aptos", "eyepacs", "idrid"})
+"""The layouts whose training images lie in one flat folder, where two sources' ``7.png``
+copied in overwrite each other (:func:`shared_name_columns`); a per-patient folder layout
+(DeepDRiD) keeps both."""
+
+
+def source_column(name: str) -> bool:
+    """Whether a label-CSV column ``name`` names the source of an image: a whole word of
+    :data:`SOURCE_COLUMN_WORDS` and none of :data:`NOT_SOURCE_WORDS` (``site``, ``Source``,
+    ``centre_id``; not ``grader``, ``graded_on``, ``source_date``, ``Unnamed: 0``)."""
+    words = _name_words(name)
+    return bool(words & SOURCE_COLUMN_WORDS) and not words & NOT_SOURCE_WORDS
+
+
+def shared_name_columns(rows: Sequence[LabelRow], layout_kind: str | None) -> list[str]:
+    """The columns naming a source (:func:`source_column`) whose cells differ among ``rows``
+    (naming one image), when ``layout_kind`` (``None``: plain) keeps its training images in one
+    flat folder (:data:`SHARED_NAME_LAYOUTS`): then the rows may be two sources' images under
+    one name, one file overwriting the other. [] otherwise (a grader, a date, an index column,
+    a note: rows of one image that may simply be copied or graded twice)."""
+    if (layout_kind or "plain") not in SHARED_NAME_LAYOUTS:
+        return []
+    if any(len(r.others) != len(rows[0].others) for r in rows):
+        return []
+    return [column for i, (column, _) in enumerate(rows[0].others)
+            if source_column(column) and len({r.others[i][1] for r in rows}) > 1]
+
+
+SHARED_NAME_WHY = ("two images under one name? (two sources each with their own {name}: one "
+                   "copy overwrote the other, so an image is lost and the row kept may not "
+                   "describe the pixels left)")
+"""Why rows naming one image with the same grade but other columns differing are an error
+(:func:`drop_repeated_rows`; ``{name}``: the image name)."""
+
+SHARED_NAME_FIX = ("two sources share a name? prefix each source's files and CSV names with "
+                   "the source (A_7.png, B_7.png) and copy every file in again")
+"""The fix of rows naming one image whose other columns (a site, a note) differ: they may be two
+sources' images under one file name (:func:`drop_repeated_rows`, :func:`duplicate_label_rows`)."""
+
+
+def drop_repeated_rows(table: LabelTable, layout_kind: str | None = None
+                       ) -> tuple[LabelTable, list[Problem]]:
     """``table`` without the repeats of a row, its :attr:`LabelTable.repeats` holding them, and a
-    warning for each image so repeated (kind ``csv``).
+    warning for each image so repeated (an error where a source column differs in a flat-folder
+    layout: :func:`shared_name_columns`; kind ``csv``).
 
     A row written again (the same image name, grade cell as written and patient: a copy-paste,
     or two exports joined) says nothing new to the ingest: the first is kept and the repeats are
@@ -2363,10 +2546,15 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
     kept row's 4 is the grade error) as under ICDR's 5 (the ingest's inference of the ICDR scale,
     ``data_prep.ingest.infer_icdr``, compares the two readings' errors). When the rows differ in
     any other column (a note, the eye, the other eye's grade, a gradable column's ``1`` and
-    ``yes``: :attr:`LabelRow.others`), the warning says that they are not identical and names
-    those columns' cells (:func:`_other_cells`): still a warning, since the manifest is the same
-    whichever row is kept, and a row meant for another image leaves that image without a row,
-    an error of its own. A repeat of a row in error (its grade cell ``x``, or ``4`` on DRAC's
+    ``yes``, a grader, a date: :attr:`LabelRow.others`), the warning says that they are not
+    identical and names those columns' cells (:func:`_other_cells`): still a warning, since the
+    manifest is the same whichever row is kept. Where a differing column names the source
+    (``site``, ``hospital``: :func:`source_column`) and ``layout_kind`` (``None``: plain) keeps
+    its images in one flat folder (plain, APTOS, EyePACS, IDRiD), the rows may be two images
+    under one name (two sources' ``7.png`` pooled into one folder, one file overwriting the
+    other: an image lost without a word, and the kept row's site maybe not the pixels'): an
+    error, whose fix is to prefix each source's files and CSV names
+    (:data:`SHARED_NAME_FIX`), else to delete the copy. A repeat of a row in error (its grade cell ``x``, or ``4`` on DRAC's
     scale; a repeat's own gradable cell) is never "nothing to do": its fix is to delete the
     repeat, which leaves the error to the kept row. Rows that differ in what is read (another grade,
     even ``1.0`` for ``1``; another spelling or case of the name; another patient) or that say
@@ -2390,6 +2578,7 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
         them = (f"line {rows[1].line}" if len(rows) == 2
                 else f"lines {', '.join(str(r.line) for r in rows[1:])}")
         differ = _other_cells(rows)
+        shared = shared_name_columns(rows, layout_kind)
         read = "name, grade and patient" if rows[0].patient else "name and grade"
         same = f"the same {read} but other columns differ ({differ})" if differ else "the rows identical"
         meant = (f"if {'it' if len(rows) == 2 else 'one'} was meant for another image, write that "
@@ -2399,15 +2588,22 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
         elif any(r.grade is None for r in rows[1:]):  # a repeat's own error (its gradable cell)
             fix = (f"{meant}delete {them}, and "
                    f"{'its error goes with it' if len(rows) == 2 else 'their errors go with them'}")
+        elif shared:
+            fix = f"{meant}delete {them} ({'a copy' if len(rows) == 2 else 'copies'})"
         elif differ:
             fix = (f"nothing to do if {them} {'is a copy' if len(rows) == 2 else 'are copies'}; "
                    f"{meant}delete {them} to silence this")
         else:
             fix = f"nothing to do; delete {them} to silence this"
-        problems.append(warning(f"{table.path}:{rows[1].line}",
-                                f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
-                                f"{_grade_clash(rows, agreement=True)}, {same}: the first is kept, "
-                                f"{them} left out", fix, "csv"))
+        said = (f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
+                f"{_grade_clash(rows, agreement=True)}, {same}")
+        if shared:  # maybe two images under one name: one source's file overwrote the other's
+            problems.append(error(f"{table.path}:{rows[1].line}",
+                                  f"{said}: {SHARED_NAME_WHY.format(name=rows[0].name)}",
+                                  f"{SHARED_NAME_FIX}; if not: {fix}", "csv"))
+        else:
+            problems.append(warning(f"{table.path}:{rows[1].line}",
+                                    f"{said}: the first is kept, {them} left out", fix, "csv"))
     if not repeats:
         return table, []
     dropped = {r.line for r, _ in repeats}
@@ -2415,7 +2611,7 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
                                repeats=sorted(repeats, key=lambda pair: pair[0].line)), problems
 
 
-def duplicate_label_rows(table: LabelTable) -> list[Problem]:
+def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None) -> list[Problem]:
     """A CSV naming the same image twice (case-insensitively, in any Unicode form:
     :func:`data_prep.layout.name_key`) is fatal, unless the rows are one row written again
     exactly (:func:`drop_repeated_rows`, which the ingest calls first, leaves the repeats out
@@ -2425,7 +2621,9 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     as the CSV writes them, one per line in file order (an out-of-range ``7`` stays ``7``;
     its own error comes from :func:`grade_problem`); ``1`` and ``1.0`` are the same grade, no
     conflict. Rows naming one image in different
-    spellings (``001.png`` and ``1``) are :func:`same_image_rows`'."""
+    spellings (``001.png`` and ``1``) are :func:`same_image_rows`'. ``layout_kind``: where a
+    differing source column may mean two images under one name (:func:`shared_name_columns`),
+    the fix says so first."""
     by_name: dict[str, list[LabelRow]] = {}
     for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
         by_name.setdefault(name_key(row.name), []).append(row)
@@ -2433,7 +2631,7 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     for rows in by_name.values():
         if len(rows) > 1:
             lines = ", ".join(str(r.line) for r in rows)
-            differ, fix = _row_differences(rows)
+            differ, fix = _row_differences(rows, layout_kind)
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
                                   f"{_grade_clash(rows, agreement=True)}{differ}",
@@ -2441,12 +2639,19 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     return problems
 
 
-def _row_differences(rows: Sequence[LabelRow]) -> tuple[str, str]:
-    """(what else the rows naming one image differ in, in words, e.g. ``'; patient p0 on line
-    3, p9 on line 4'`` and ``'; spelt s06.png / S06.png'``, else ``''``; the fix): the reason a
+def _row_differences(rows: Sequence[LabelRow], layout_kind: str | None = None) -> tuple[str, str]:
+    """(what else the rows naming one image differ in, in words, e.g. ``'; other columns differ
+    (site 'A' vs 'B')'`` (the fix then starts with :data:`SHARED_NAME_FIX` where
+    :func:`shared_name_columns` finds a source column, else with "keep exactly one row per
+    image": a grader's or a date's cells), ``'; patient p0 on
+    line 3, p9 on line 4'`` and ``'; spelt s06.png / S06.png'``, else ``''``; the fix): the reason a
     repeated row that agrees on its grade is still an error (:func:`drop_repeated_rows` drops
     only exact repeats), and which row to keep."""
     said, keep = [], "keep exactly one row per image"
+    if all(len(r.others) == len(rows[0].others) for r in rows) and _other_cells(rows):
+        said.append(f"other columns differ ({_other_cells(rows)})")
+        if shared_name_columns(rows, layout_kind):
+            keep = f"{SHARED_NAME_FIX}; else {keep}"
     if len({r.patient for r in rows}) > 1:
         said.append("patient " + ", ".join(f"{r.patient or repr('')} on line {r.line}" for r in rows))
         keep += (": the row with the image's right patient, deleting the other"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from data_prep import ingest, validate
-from data_prep.near_duplicates import twins_across
+from data_prep.near_duplicates import clash_fix, twins_across
 from drac_ssl.config import DataConfig
 
 SIDE = 128
@@ -141,3 +141,40 @@ def test_twins_across_takes_each_query_s_nearest_reference() -> None:
     assert [len(a) for a in twins_across(queries[:0], references, 1e-3)] == [0, 0, 0]
     with pytest.raises(ValueError, match="rows of 3 values against rows of 2"):
         twins_across(np.zeros((1, 3)), references, 1e-3)
+
+
+def test_a_loose_threshold_chaining_many_grades_says_it_is_too_loose(tmp_path: Path, aptos: list) -> None:
+    """A multi-site user's review: --near-duplicate-mse 1e-3 chained 19 APTOS photographs of
+    grades 1..4 into one group (one fold took 18 of 30), and the advice was only to correct the
+    label CSV. A group of 3 grades or more, or of more than 5 images, names the threshold."""
+    root = export(tmp_path / "d", aptos, [])
+    result = ingest.run(config(root, 1e-3), tmp_path / "out", verbose=False)
+    said = [w for w in result.warnings if "near twins with different grades" in w]
+    assert said, result.warnings
+    chained = [w for w in said if "images of 4 grades in one group (--near-duplicate-mse): the "
+                                  "threshold is likely too loose: try 1e-4 (the documented value)" in w]
+    assert chained, said
+    assert chained[0].endswith("; else check which grade is right and correct the label CSV (or "
+                               "delete the copy)"), chained[0]
+
+
+def test_clash_fix_names_the_threshold_for_a_chain_only() -> None:
+    plain = "check which grade is right and correct the label CSV (or delete the copy)"
+    assert clash_fix(2, 2) == plain and clash_fix(5, 2) == plain
+    assert clash_fix(3, 3).startswith("3 images of 3 grades in one group (--near-duplicate-mse): the "
+                                      "threshold is likely too loose: try 1e-4")
+    assert clash_fix(6, 2).startswith("6 images of 2 grades in one group (--near-duplicate-mse): "
+                                      "unless they are copies of one picture, the")
+
+
+def test_clash_fix_never_says_try_1e4_at_1e4() -> None:
+    """A review (F6): six real copies of one image graded 1 and 2 at --near-duplicate-mse 1e-4
+    were told "the threshold is likely too loose: try 1e-4". At 1e-4 or below the fix is the
+    label CSV's alone; above it, a group of two grades may be copies, said so."""
+    plain = "check which grade is right and correct the label CSV (or delete the copy)"
+    assert clash_fix(6, 2, 1e-4) == plain and clash_fix(19, 4, 5e-5) == plain
+    assert clash_fix(6, 2, 1e-3) == ("6 images of 2 grades in one group (--near-duplicate-mse): "
+                                     "unless they are copies of one picture, the threshold is "
+                                     f"likely too loose: try 1e-4 (the documented value); else {plain}")
+    assert clash_fix(3, 3, 1e-3).startswith("3 images of 3 grades in one group (--near-duplicate-mse): "
+                                            "the threshold is likely too loose")

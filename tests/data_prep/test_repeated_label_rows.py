@@ -194,6 +194,105 @@ def test_a_repeat_whose_other_columns_differ_says_so_and_names_them(tmp_path: Pa
     _assert_no_image_count(root, tmp_path / "error", "2 of the 28")
 
 
+SHARED = ("two sources share a name? prefix each source's files and CSV names with the source "
+          "(A_7.png, B_7.png) and copy every file in again")
+
+
+def test_two_sites_with_a_7_png_each_are_refused(tmp_path: Path) -> None:
+    """The review's reproduction: ``7.png,4,A`` and ``7.png,4,B`` (one file left in the folder),
+    beside ``8.png`` with grades 2 (A) and 0 (B): both are errors whose fix is to prefix each
+    source's names; the identical rows of the same CSV stay a warning."""
+    root = tmp_path / "pooled"
+    names = colour_jpegs(root)
+    rows = [f"{n},{i % 5},A" for i, n in enumerate(names)]
+    rows += [f"{names[4]},4,B", f"{names[7]},0,B", f"{names[9]},4,A"]  # lines 27-29
+    csv_path = root / "labels.csv"
+    csv_path.write_text("\n".join(["image name,DR grade,site", *rows]) + "\n", encoding="utf-8")
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "out", verbose=False)
+    errors = {p.path: p for p in refused.value.problems if p.severity == "error"}
+    same = errors[f"{csv_path}:27"]
+    assert same.what.endswith("with grade 4 on both, the same name and grade but other columns "
+                              "differ (site 'A' vs 'B'): two images under one name? (two sources "
+                              "each with their own eye_004.jpg: one copy overwrote the other, so "
+                              "an image is lost and the row kept may not describe the pixels "
+                              "left)"), same.what
+    assert same.fix.startswith(SHARED), same.fix
+    clash = errors[f"{csv_path}:28"]
+    assert clash.what.endswith("with conflicting grades ['2', '0']; other columns differ (site "
+                               "'A' vs 'B')"), clash.what
+    assert clash.fix == f"{SHARED}; else keep exactly one row per image", clash.fix
+    (copy,) = [p for p in refused.value.problems if p.path == f"{csv_path}:29"]
+    assert copy.severity == "warning" and "the rows identical" in copy.what, copy
+
+
+@pytest.mark.parametrize(("header", "cells", "differ"), [
+    ("image name,DR grade,grader", ("A", "B"), "grader 'A' vs 'B'"),
+    ("image name,DR grade,graded_on", ("2024-01-05", "2024-02-09"),
+     "graded_on '2024-01-05' vs '2024-02-09'"),
+    ("Unnamed: 0,image name,DR grade", ("3", "26"), "Unnamed: 0 '3' vs '26'"),
+    ("image name,DR grade,reader_site", ("A", "B"), "reader_site 'A' vs 'B'")])
+def test_a_repeat_differing_in_a_grader_date_or_index_column_is_a_warning(
+        tmp_path: Path, header: str, cells: tuple[str, str], differ: str) -> None:
+    """A review (F1): a ``grader`` column where two graders agree, a pandas index column and a
+    ``graded_on`` date made a row of one image and grade an error with no override ("two images
+    under one name?"); main warned and kept the first. Only a column naming the source
+    (``site``, ``hospital``) in a flat-folder layout is the error now; these stay main's warning
+    (fatal under --strict, as every warning)."""
+    root = tmp_path / "d"
+    names = colour_jpegs(root)
+    index_first = header.startswith("Unnamed")
+
+    def row(i: int, name: str, cell: str) -> str:
+        return f"{cell},{name},{i % 5}" if index_first else f"{name},{i % 5},{cell}"
+
+    rows = [row(i, n, cells[0] if i == 3 or not index_first else str(i)) for i, n in enumerate(names)]
+    rows.append(row(3, names[3], cells[1]))  # line 27
+    csv_path = root / "labels.csv"
+    csv_path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
+    assert said == (f"{csv_path}:27: eye_003.jpg is listed 2 times (lines 5, 27) with grade 3 on "
+                    f"both, the same name and grade but other columns differ ({differ}): the first "
+                    "is kept, line 27 left out -> nothing to do if line 27 is a copy; if it was "
+                    "meant for another image, write that image's name in it; else delete line 27 "
+                    "to silence this"), said
+    assert "two images under one name" not in said
+    with pytest.raises(validate.IngestError):
+        ingest.run(config(root, strict=True), tmp_path / "strict", verbose=False)
+    # conflicting grades with a grader column: keep one row first, no 'two sources' fix
+    csv_path.write_text("\n".join([header, *rows[:-1], row(4, names[3], cells[1])]) + "\n",
+                        encoding="utf-8")
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "clash", verbose=False)
+    (clash,) = [p for p in refused.value.problems if p.path == f"{csv_path}:27"]
+    assert clash.fix == "keep exactly one row per image", clash.fix
+
+
+def test_a_site_column_is_an_error_only_in_a_flat_folder_layout() -> None:
+    """The scope of the two-sources error (F1): a differing ``site``/``Hospital``/``centre_id``
+    cell, in a plain, APTOS, EyePACS or IDRiD folder; never in DeepDRiD's per-patient folders
+    (two sources' ``7.png`` cannot overwrite each other there), nor for a grader or a date."""
+    def rows(column: str) -> list[validate.LabelRow]:
+        return [validate.LabelRow(name="7.png", grade=4, patient="", line=line, written="4",
+                                  others=((column, cell),))
+                for line, cell in ((2, "A"), (3, "B"))]
+
+    for column in ("site", "Hospital", "centre_id", "source", "Dataset", "study_center"):
+        for kind in ("plain", "aptos", "eyepacs", "idrid", None):
+            assert validate.shared_name_columns(rows(column), kind) == [column], (column, kind)
+        assert validate.shared_name_columns(rows(column), "deepdrid") == [], column
+    for column in ("grader", "rater_site", "graded_on", "source_date", "Unnamed: 0", "note",
+                   "origin_time", "website"):
+        assert validate.shared_name_columns(rows(column), "plain") == [], column
+    table = validate.LabelTable(path=Path("labels.csv"), columns=["image", "grade", "site"],
+                                rows=rows("site"))
+    _, (said,) = validate.drop_repeated_rows(table, "deepdrid")
+    assert said.severity == "warning" and "the first is kept" in said.what, said
+    _, (said,) = validate.drop_repeated_rows(table, "aptos")
+    assert said.severity == "error" and "two images under one name?" in said.what, said
+
+
 def test_a_repeat_with_its_patient_said_names_the_patient_too(tmp_path: Path) -> None:
     root = tmp_path / "d"
     names = colour_jpegs(root)
