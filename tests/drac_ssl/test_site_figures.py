@@ -197,3 +197,29 @@ def test_the_weak_check_rule_is_one_function_for_the_app_and_the_score(
     assert ood_check_caveat(meta) and bundle_check_weak({"bundle": str(tmp_path)})
     monkeypatch.setattr(trial_run, "input_check_weak", lambda meta: False)
     assert ood_check_caveat(meta) == "" and not bundle_check_weak({"bundle": str(tmp_path)})
+
+
+def test_the_per_site_table_says_how_the_ingest_made_the_folds(tmp_path: Path) -> None:
+    """A final read: report.md's table said "The folds were stratified on grade x site." when
+    the ingest fell back to grade alone (``ingest_summary.json``'s ``sites.folds`` ==
+    ``grades``) while the model card said the truth; and the "Read this first" item of a site
+    much worse linked two "Figures per site" headings of unnamed variants. Now the table reads
+    the ingest's record (guessing from the folds only without one) and its heading names the
+    variant."""
+    import json
+
+    from drac_ssl.report import _site_folds
+
+    a = {"site": "A", "n": 4, "n_grades": 3, "qwk": 0.8, "qwk_ci95": [0.5, 0.9], "accuracy": 0.7,
+         "accuracy_ci95": [0.5, 0.9], "auc": None, "auc_ci95": [None, None]}
+    metrics = {"qwk": 0.9, "qwk_ci95": [0.5, 1.0], "accuracy": 0.875, "accuracy_ci95": [0.6, 1.0]}
+    text = "\n".join(site_lines([a], metrics, 4, 3, site_folds="grades", variant="VICReg"))
+    assert "The folds were stratified on grade alone (grade x site folds spread the grades" in text
+    assert "grade x site." not in text and text.startswith("#### Figures per site: VICReg")
+    assert "leave-one-site-out" in "\n".join(site_lines([a], metrics, 4, 3, site_folds="whole"))
+    folds, sites = np.array([0, 1, 0, 1]), ["A", "A", "B", "B"]
+    assert _site_folds(tmp_path, folds, sites) == "sites"  # no record: guessed from the folds
+    assert _site_folds(tmp_path, np.array([0, 0, 1, 1]), sites) == "whole"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "ingest_summary.json").write_text(json.dumps({"sites": {"folds": "grades"}}))
+    assert _site_folds(tmp_path, folds, sites) == "grades"
