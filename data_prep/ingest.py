@@ -133,6 +133,7 @@ from drac_ssl.io import (
     sha256_file,
     unreadable_words,
 )
+from drac_ssl.manifest import SITE_COLUMN
 from drac_ssl.starting import ascii_int, python_command  # stdlib only
 
 MANIFEST_NAME = "manifest.csv"
@@ -154,7 +155,8 @@ file shares (a PNG written from a MedMNIST ``.npz`` row, whose ``sha256`` is of 
 bytes), empty for an image that did not decode. With ``data.near_duplicate_mse`` > 0 the
 ingest writes :data:`FOLD_GROUP_COLUMN` after them."""
 FOLD_GROUP_COLUMN = "fold_group"
-"""The manifest's last column when ``data.near_duplicate_mse`` > 0 (absent when 0, so that the
+"""The manifest's column after :data:`MANIFEST_COLUMNS` (only :data:`SITE_COLUMN` after it;
+:func:`manifest_header`) when ``data.near_duplicate_mse`` > 0 (absent when 0, so that the
 manifest is byte for byte the one made without the option): each training image's unit, the
 name the folds grouped it by (:func:`data_prep.near_duplicates.grouped_units`: its patient, or
 its image id without one, joined with its near twins' units), exactly as passed to
@@ -162,11 +164,19 @@ its image id without one, joined with its near twins' units), exactly as passed 
 were not grouped at all (no patient, no near twin: per-image folds). The bootstrap CIs resample
 these units (:func:`drac_ssl.oof.patient_groups`) and the preflight recomputes the folds with
 them (:func:`data_prep.folds.manifest_fold_gaps`)."""
-SITE_COLUMN = "site"
-"""The manifest's last column when ``data.site_column`` is set (absent otherwise, so that the
-manifest is byte for byte the one made without it): each labelled image's site as its label
-CSV row names it, empty for the other rows. The fine-tuning copies it into ``oof.csv``
-(:data:`drac_ssl.oof.SITE_COLUMN`) for report.md's figures per site."""
+
+
+def manifest_header(fold_groups: bool = False, sites: bool = False) -> tuple[str, ...]:
+    """The manifest's columns: :data:`MANIFEST_COLUMNS`, then :data:`FOLD_GROUP_COLUMN` when
+    ``fold_groups`` (``data.near_duplicate_mse`` > 0), then :data:`SITE_COLUMN`
+    (:data:`drac_ssl.manifest.SITE_COLUMN`) when ``sites`` (an image names a site,
+    ``data.site_column``); neither: the manifest made before both. The one place of their
+    order: :func:`_manifest_text` writes it, :func:`_killed_before_summary` accepts exactly
+    these four headers."""
+    return (MANIFEST_COLUMNS + ((FOLD_GROUP_COLUMN,) if fold_groups else ())
+            + ((SITE_COLUMN,) if sites else ()))
+
+
 MEDMNIST_SPLITS = ("train", "val", "test")
 UNLABELLED = "unlabelled"
 """The manifest split of the ``data.unlabelled`` folders' images."""
@@ -2001,12 +2011,12 @@ def _empty_grades(entries: Sequence[ImageEntry], grade_names: Sequence[str], sou
 def _manifest_text(entries: Sequence[ImageEntry], fold_groups: bool = False) -> str:
     """The manifest: :data:`MANIFEST_COLUMNS`, :data:`FOLD_GROUP_COLUMN` when ``fold_groups``
     (``data.near_duplicate_mse`` > 0), and :data:`drac_ssl.manifest.SITE_COLUMN` last when an
-    image names a site (``data.site_column``); a manifest without either is as before."""
+    image names a site (``data.site_column``): :func:`manifest_header`; a manifest without
+    either is as before."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     sites = any(e.site for e in entries)
-    writer.writerow(MANIFEST_COLUMNS + ((FOLD_GROUP_COLUMN,) if fold_groups else ())
-                    + ((SITE_COLUMN,) if sites else ()))
+    writer.writerow(manifest_header(fold_groups, sites))
     for index, e in enumerate(entries):
         r = e.record
         writer.writerow([e.image_id, e.rel, "" if e.label is None else e.label.grade, e.split,
@@ -3099,7 +3109,8 @@ def _killed_before_summary(folder: Path) -> bool:
     """Whether ``folder`` (an ``--out`` without a summary) holds only what an ingest writes
     before its summary: its leftovers (:data:`INGEST_LEFTOVERS`), the files a desktop adds
     (:data:`drac_ssl.out_paths.DESKTOP_FILES`) and ``manifest.csv``, which begins with the
-    ingest's header (:data:`MANIFEST_COLUMNS`, then optionally :data:`FOLD_GROUP_COLUMN`).
+    ingest's header (one of the four of :func:`manifest_header`: with or without
+    :data:`FOLD_GROUP_COLUMN` and :data:`SITE_COLUMN`).
     Only then is the root its cache records trusted (:func:`data_prep.cache.recorded_root`):
     a user's own manifest.csv or notes beside a cache folder are listed, not replaced
     (review 3 F1)."""
@@ -3112,12 +3123,11 @@ def _killed_before_summary(folder: Path) -> bool:
             return False
         if MANIFEST_NAME not in names:
             return True  # killed before its manifest too: the cache's record alone
-        header = ",".join(MANIFEST_COLUMNS)
         with open(folder / MANIFEST_NAME, "rb") as fh:
             first = fh.readline(4096).rstrip(b"\r\n").decode("utf-8", "replace")
     except OSError:
         return False
-    return first in (header, f"{header},{FOLD_GROUP_COLUMN}")
+    return first in {",".join(manifest_header(groups, sites)) for groups in (False, True) for sites in (False, True)}
 
 
 def _suggested_out(cfg: DataConfig) -> str:

@@ -73,6 +73,7 @@ from typing import Any
 import numpy as np
 
 from drac_ssl.io import read_json_dict
+from drac_ssl.manifest import SITE_COLUMN
 from drac_ssl.scale import prob_columns
 
 OOF_FILE = "oof.csv"
@@ -92,10 +93,9 @@ REFERRAL_COLUMNS = ("P_referable", "referral_cut", "referred")
 (``finetune.referral_target``; see the module docstring)."""
 
 
-SITE_COLUMN = "site"
-"""``oof.csv``'s last column when the manifest names sites (``data.site_column``): each
-image's site, copied from the manifest's ``site`` column (:func:`with_sites`); report.md's
-figures per site read it (:func:`drac_ssl.report.site_section`)."""
+# SITE_COLUMN (drac_ssl.manifest's, imported above): oof.csv's last column when the manifest
+# names sites (data.site_column): each image's site, copied from the manifest's site column
+# (with_sites); report.md's figures per site read it (drac_ssl.report._site_section).
 
 
 def with_sites(header: list[str], rows: list[list[Any]], manifest_rows: Sequence[Mapping[str, Any]]
