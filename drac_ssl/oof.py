@@ -259,6 +259,17 @@ def patient_groups(rows: Sequence[dict[str, Any]]) -> list[str] | None:
     return alone if any(patients) else None
 
 
+def sites_as_patients(rows: Sequence[dict[str, Any]]) -> bool:
+    """Whether manifest ``rows`` are of a leave-one-site-out ingest (``--patient-column site
+    --site-column site``, ``ingest_summary.json``'s ``sites.folds`` == ``whole``): some row
+    names a site (:data:`SITE_COLUMN`) and every row's patient is its site, so each "patient"
+    the folds kept whole and the CIs resample is a site. The per-patient figures (a patient
+    referable if any of their images is) are then not per patient and are left out, and the
+    words say sites (:data:`data_prep.folds.FOLD_UNITS` ``site``)."""
+    sites = [str(r.get(SITE_COLUMN) or "").strip() for r in rows]
+    return any(sites) and all(str(r.get("patient") or "").strip() == site for r, site in zip(rows, sites, strict=True))
+
+
 def resampling_kind(groups: Sequence[str] | None) -> str:
     """What :func:`patient_groups`' units are, as ``ci_resamples`` records it: ``images``
     (None: each image its own unit), ``groups`` (some unit ``group:<name>``: near twins joined

@@ -223,3 +223,53 @@ def test_the_per_site_table_says_how_the_ingest_made_the_folds(tmp_path: Path) -
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "ingest_summary.json").write_text(json.dumps({"sites": {"folds": "grades"}}))
     assert _site_folds(tmp_path, folds, sites) == "grades"
+
+
+def test_leave_one_site_out_counts_sites_not_patients(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A final read: with ``--patient-column site --site-column site`` (sites.folds ``whole``)
+    every site was counted as one patient: a per-patient referral block over "2 patients",
+    "grouped by patient ... 2 patients" and "resampling 2 patients". Now the per-patient block
+    is left out and the words say sites."""
+    import json
+
+    from drac_ssl.report import write_report
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        root = tmp_path_factory.mktemp("loso")
+        make_fake_ingest(root, n_folds=2)
+        manifest = root / "data" / "manifest.csv"
+        with open(manifest, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        train = [r for r in rows if r["split"] == "train"]
+        for row in rows:
+            site = ("A" if train.index(row) < 15 else "B") if row["split"] == "train" else ""
+            row.update(site=site, patient=site, **({"fold": "0" if site == "A" else "1"} if site else {}))
+        with open(manifest, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        summary_path = root / "data" / "ingest_summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        summary["sites"] = {"column": "site", "folds": "whole"}
+        summary_path.write_text(json.dumps(summary))
+        settings = {**TINY_FINETUNE, "data.n_folds": "2", "finetune.compare_scratch": "false",
+                    "finetune.n_boot": "50", "finetune.referable_from": "1",
+                    "finetune.referral_target": "sensitivity:0.8"}
+        cfg = load_config(None, [f"{k}={v}" for k, v in settings.items()])
+        pretrain.run(cfg, root)
+        result = finetune.run(cfg, root)
+    finally:
+        torch.set_num_threads(threads)
+    metrics = json.loads((result.variants["vicreg"].out_dir / "metrics.json").read_text())
+    assert "per_patient" not in metrics["referable"]  # was: a block over 2 "patients"
+    assert metrics["ci_resamples"] == "patients" and metrics["ci_unit"] == "site" and metrics["ci_units"] == 2
+    assert "of the 2 sites (leave-one-site-out" in metrics["protocol"]
+    report = write_report(root).read_text()
+    assert "2 patients" not in report and "per patient, gradable images only" not in report
+    prov = data_provenance(root / "data")
+    from drac_ssl.grading.bundle import fold_grouping_words
+
+    words = fold_grouping_words(prov, metrics)
+    assert "grouped by site (leave-one-site-out), 2 sites" in words and "resample sites (2 sites" in words
