@@ -156,7 +156,7 @@ bytes), empty for an image that did not decode. With ``data.near_duplicate_mse``
 ingest writes :data:`FOLD_GROUP_COLUMN` after them."""
 FOLD_GROUP_COLUMN = "fold_group"
 """The manifest's column after :data:`MANIFEST_COLUMNS` (only :data:`SITE_COLUMN` after it;
-:func:`manifest_header`) when ``data.near_duplicate_mse`` > 0 (absent when 0, so that the
+:func:`manifest_header`), not always its last, when ``data.near_duplicate_mse`` > 0 (absent when 0, so that the
 manifest is byte for byte the one made without the option): each training image's unit, the
 name the folds grouped it by (:func:`data_prep.near_duplicates.grouped_units`: its patient, or
 its image id without one, joined with its near twins' units), exactly as passed to
