@@ -268,8 +268,31 @@ def test_leave_one_site_out_counts_sites_not_patients(tmp_path_factory: pytest.T
     assert "of the 2 sites (leave-one-site-out" in metrics["protocol"]
     report = write_report(root).read_text()
     assert "2 patients" not in report and "per patient, gradable images only" not in report
+    # the referral target's cut, per site (oof.csv's referred)
+    assert "| referral sensitivity (95% CI) | referral specificity (95% CI) |" in report
     prov = data_provenance(root / "data")
     from drac_ssl.grading.bundle import fold_grouping_words
 
     words = fold_grouping_words(prov, metrics)
     assert "grouped by site (leave-one-site-out), 2 sites" in words and "resample sites (2 sites" in words
+
+
+def test_per_site_referral_sensitivity_and_specificity_with_wilson_cis() -> None:
+    """A final read: with a referral target, per-site tables had no referral figures though
+    oof.csv has ``referred``. Site A: referable (grade >= 1) 3 images, 2 referred; not
+    referable 1, not referred. Site B: no referable image."""
+    from drac_ssl.metrics import wilson_interval
+    from drac_ssl.report import site_referral
+
+    grades, referred, sites = [1, 2, 1, 0, 0, 0], ["1", "1", "0", "0", "1", "0"], ["A"] * 4 + ["B"] * 2
+    got = site_referral(grades, referred, sites, 1)
+    assert got["A"]["sensitivity"] == [2 / 3, 2, 3, *wilson_interval(2, 3)]
+    assert got["A"]["specificity"] == [1.0, 1, 1, *wilson_interval(1, 1)]
+    assert got["B"]["sensitivity"] == [None, 0, 0, None, None] and got["B"]["specificity"][:3] == [0.5, 1, 2]
+    figures = [{"site": s, "n": n, "n_grades": 2, "qwk": 0.5, "qwk_ci95": [0.1, 0.9], "accuracy": 0.5,
+                "accuracy_ci95": [0.1, 0.9], "auc": None, "auc_ci95": [None, None]} for s, n in (("A", 4), ("B", 2))]
+    metrics = {"qwk": 0.5, "accuracy": 0.5, "referable": {"from_grade": 1, "referral": {
+        "sensitivity": 2 / 3, "sensitivity_ci95": [0.2, 0.9], "sensitivity_counts": [2, 3]}}}
+    text = "\n".join(site_lines(figures, metrics, 6, 3, referral=got))
+    assert "0.667 (" in text and " 2/3 |" in text and "n/a (no referable image)" in text
+    assert "| all sites (pooled) | 6 |" in text and "0.667 (0.200..0.900) 2/3" in text
