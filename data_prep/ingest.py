@@ -51,7 +51,7 @@ from data_prep import cache
 from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
-from data_prep.folds import TWIN_UNIT, assign_folds, patient_spellings, patient_unit
+from data_prep.folds import TWIN_UNIT, assign_site_folds, patient_spellings, patient_unit
 from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
 from data_prep.layout import (
     IMAGE_SUFFIXES,
@@ -1608,9 +1608,11 @@ def image_patients(train: Sequence[ImageEntry]) -> list[str]:
 
 def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
                   layout: Layout, grade_names: Sequence[str] = (),
-                  twin_groups: np.ndarray | None = None) -> list[Problem]:
+                  twin_groups: np.ndarray | None = None) -> tuple[list[Problem], str]:
     """Set ``fold`` of every training image (all labelled and valid by now); return notes or
-    the error of an impossible split. Folds are grouped by patient with
+    the error of an impossible split, and how the folds treated the sites (``data.site_column``:
+    a key of :data:`data_prep.folds.SITE_FOLDS`, ``whole`` when the site column is the patient
+    column, decided here once; '' without a site column). Folds are grouped by patient with
     ``data.patient_column``, else by the patients the layout names (:func:`own_patients`).
     ``grade_names`` name the grades in the notes (a grade with fewer images than folds).
     ``twin_groups``: each training image's near-twin group (``data.near_duplicate_mse``,
@@ -1623,8 +1625,11 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     when the near twins joined some."""
     train = [e for e in entries if e.split == "train"]
     grades = [e.label.grade for e in train if e.label is not None and e.label.grade is not None]
+    # the site as the patient too (leave-one-site-out): each site is one unit, kept whole;
+    # no stratum of it could be spread
+    whole = bool(cfg.site_column) and bool(cfg.patient_column) and _same_column(cfg.site_column, cfg.patient_column)
     if not train or len(grades) != len(train):
-        return []
+        return [], "whole" if whole else ""
     own, notes = own_patients(layout, cfg, train, source)
     patients = image_patients(train) if cfg.patient_column or own else None
     unit = "patient"
@@ -1640,23 +1645,20 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     if cfg.site_column:
         for e in train:
             e.site = site_of(e.label, cfg) if e.label is not None else ""
-        # the site as the patient too (leave-one-site-out): each site is one unit, kept whole;
-        # no stratum of it could be spread
-        whole = bool(cfg.patient_column) and _same_column(cfg.site_column, cfg.patient_column)
         sites = None if whole else [e.site for e in train]
         if whole and unit == "patient":
             unit = "site"  # the notes count sites, not patients
     try:
-        folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
-                                      grade_names, rows, unit=unit, sites=sites)
+        folds, caveats, how = assign_site_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
+                                                grade_names, rows, unit=unit, sites=sites)
     except IngestError as exc:
-        return exc.problems
+        return exc.problems, ""
     for i, (entry, fold) in enumerate(zip(train, folds, strict=True)):
         entry.fold = int(fold)
         entry.fold_group = "" if patients is None else str(patients[i])
     if cfg.patient_column or own:
         notes += _patient_id_problems(train, source, cfg.patient_column or layout.patient_column)
-    return notes + caveats
+    return notes + caveats, "whole" if whole else how
 
 
 def _same_column(a: str, b: str) -> bool:
@@ -2039,18 +2041,6 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
         per_fold.setdefault(fold, dict.fromkeys(range(k), 0))[grade] += 1
     return (per_grade, {s: per_split.get(s, 0) for s in ("train", "test", UNLABELLED)},
             dict(sorted(per_fold.items())))
-
-
-def _site_folds(cfg: DataConfig, problems: Sequence[Problem]) -> str:
-    """How the folds treated the sites (a key of :data:`data_prep.folds.SITE_FOLDS`), from the
-    configuration and the folds' notes ``problems``; '' without ``data.site_column``."""
-    from data_prep.folds import GRADE_ONLY_KEPT
-
-    if not cfg.site_column:
-        return ""
-    if cfg.patient_column and _same_column(cfg.site_column, cfg.patient_column):
-        return "whole"
-    return "grades" if any(p.what.startswith(GRADE_ONLY_KEPT) for p in problems) else "sites"
 
 
 def site_fold_counts(entries: Sequence[ImageEntry]) -> dict[str, dict[int, int]]:
@@ -2604,14 +2594,16 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
 
     twin_groups = None
     attention: list[Problem] = []  # said again at the end of the summary: lost among the others
+    site_folds = ""  # how the folds treated the sites (data_prep.folds.SITE_FOLDS), from _assign_folds
     if not any(p.severity == "error" for p in problems):
         twin_groups, twin_problems = _near_twin_groups(entries, cfg, sizes, previous, channels,
                                                        spill, str(layout.labels_csv or root))
         problems += apply_strict(twin_problems, cfg.strict)
         problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
                                  cfg.strict)
-        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
-                                  plan.grade_names, twin_groups)
+        fold_problems, site_folds = _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
+                                                  plan.grade_names, twin_groups)
+        problems += fold_problems
         attention = _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
                                   cfg.strict, left_out_grades(missing), table)
         problems += attention
@@ -2646,7 +2638,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             n_train=per_split["train"], n_test=per_split["test"], n_unlabelled=per_split[UNLABELLED],
             counts_per_grade=per_grade, counts_per_fold=per_fold,
             counts_per_site_fold=site_fold_counts(entries),
-            site_folds=_site_folds(cfg, problems),
+            site_folds=site_folds,
             warnings=[said(p.line) for p in problems if p.severity == "warning"],
             notes=[said(p.line) for p in problems if p.severity == "note"],
             problems=[],
