@@ -163,7 +163,23 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                  grade_names: Sequence[str] = (),
                  rows: Sequence[tuple[str, int]] | None = None,
                  unit: str = "patient", sites: Sequence[str] | None = None) -> tuple[np.ndarray, list[Problem]]:
-    """Fold index 0..n_folds-1 for each training image, and any caveats as notes at ``source``.
+    """Fold index 0..n_folds-1 for each training image, and any caveats as notes at ``source``:
+    :func:`assign_site_folds` without how the folds treated the sites."""
+    folds, caveats, _ = assign_site_folds(grades, n_folds, seed, patients, source, grade_names, rows,
+                                          unit, sites)
+    return folds, caveats
+
+
+def assign_site_folds(grades: Sequence[int], n_folds: int, seed: int,
+                      patients: Sequence[str] | None = None, source: str = "folds",
+                      grade_names: Sequence[str] = (),
+                      rows: Sequence[tuple[str, int]] | None = None,
+                      unit: str = "patient", sites: Sequence[str] | None = None
+                      ) -> tuple[np.ndarray, list[Problem], str]:
+    """Fold index 0..n_folds-1 for each training image, any caveats as notes at ``source``,
+    and how the folds treated ``sites`` (a key of :data:`SITE_FOLDS`: ``grades`` when the
+    grade-only folds were kept, :data:`GRADE_ONLY_KEPT`'s note, else ``sites``; '' without
+    ``sites``; ``whole`` is the caller's, which passes no sites then).
 
     ``StratifiedKFold(shuffle=True, random_state=seed)``; with ``patients`` (one id per
     image) ``StratifiedGroupKFold`` instead, so no patient is in two folds. When no grade has
@@ -194,7 +210,7 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     y = np.asarray(grades, dtype=np.int64)
     folds = np.full(len(y), -1, dtype=np.int64)
     if len(y) == 0:
-        return folds, []
+        return folds, [], ""
     units = len(set(patients)) if patients is not None else len(y)
     grouped_unit = unit
     unit = grouped_unit if patients is not None else "training image"
@@ -235,12 +251,12 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                           sites)
     caveats += [note(source, f"folds: {w.message}", "check the fold counts below", "folds")
                 for w in caught if SKLEARN_FEW_MEMBERS not in str(w.message)]
-    return folds, caveats
+    return folds, caveats, "" if sites is None else "grades" if kept else "sites"
 
 
 GRADE_ONLY_KEPT = "folds: stratified on grade alone, not grade x site"
 """How :func:`assign_folds`' note begins when it kept grade-only folds of patients because grade x
-site folds spread the grades less evenly; the ingest records it (``ingest_summary.json``'s
+site folds spread the grades less evenly; :func:`assign_site_folds` returns ``grades`` then, which the ingest records (``ingest_summary.json``'s
 ``sites.folds``: :data:`SITE_FOLDS`)."""
 SITE_FOLDS = {"sites": "the folds stratified on grade x site",
               "grades": "the folds stratified on grade alone (grade x site folds spread the grades less evenly)",

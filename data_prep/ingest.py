@@ -51,7 +51,7 @@ from data_prep import cache
 from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
-from data_prep.folds import TWIN_UNIT, assign_folds, patient_spellings, patient_unit
+from data_prep.folds import TWIN_UNIT, assign_site_folds, patient_spellings, patient_unit
 from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
 from data_prep.layout import (
     IMAGE_SUFFIXES,
@@ -133,6 +133,7 @@ from drac_ssl.io import (
     sha256_file,
     unreadable_words,
 )
+from drac_ssl.manifest import SITE_COLUMN
 from drac_ssl.starting import ascii_int, python_command  # stdlib only
 
 MANIFEST_NAME = "manifest.csv"
@@ -154,7 +155,8 @@ file shares (a PNG written from a MedMNIST ``.npz`` row, whose ``sha256`` is of 
 bytes), empty for an image that did not decode. With ``data.near_duplicate_mse`` > 0 the
 ingest writes :data:`FOLD_GROUP_COLUMN` after them."""
 FOLD_GROUP_COLUMN = "fold_group"
-"""The manifest's last column when ``data.near_duplicate_mse`` > 0 (absent when 0, so that the
+"""The manifest's column after :data:`MANIFEST_COLUMNS` (only :data:`SITE_COLUMN` after it;
+:func:`manifest_header`), not always its last, when ``data.near_duplicate_mse`` > 0 (absent when 0, so that the
 manifest is byte for byte the one made without the option): each training image's unit, the
 name the folds grouped it by (:func:`data_prep.near_duplicates.grouped_units`: its patient, or
 its image id without one, joined with its near twins' units), exactly as passed to
@@ -162,11 +164,19 @@ its image id without one, joined with its near twins' units), exactly as passed 
 were not grouped at all (no patient, no near twin: per-image folds). The bootstrap CIs resample
 these units (:func:`drac_ssl.oof.patient_groups`) and the preflight recomputes the folds with
 them (:func:`data_prep.folds.manifest_fold_gaps`)."""
-SITE_COLUMN = "site"
-"""The manifest's last column when ``data.site_column`` is set (absent otherwise, so that the
-manifest is byte for byte the one made without it): each labelled image's site as its label
-CSV row names it, empty for the other rows. The fine-tuning copies it into ``oof.csv``
-(:data:`drac_ssl.oof.SITE_COLUMN`) for report.md's figures per site."""
+
+
+def manifest_header(fold_groups: bool = False, sites: bool = False) -> tuple[str, ...]:
+    """The manifest's columns: :data:`MANIFEST_COLUMNS`, then :data:`FOLD_GROUP_COLUMN` when
+    ``fold_groups`` (``data.near_duplicate_mse`` > 0), then :data:`SITE_COLUMN`
+    (:data:`drac_ssl.manifest.SITE_COLUMN`) when ``sites`` (an image names a site,
+    ``data.site_column``); neither: the manifest made before both. The one place of their
+    order: :func:`_manifest_text` writes it, :func:`_killed_before_summary` accepts exactly
+    these four headers."""
+    return (MANIFEST_COLUMNS + ((FOLD_GROUP_COLUMN,) if fold_groups else ())
+            + ((SITE_COLUMN,) if sites else ()))
+
+
 MEDMNIST_SPLITS = ("train", "val", "test")
 UNLABELLED = "unlabelled"
 """The manifest split of the ``data.unlabelled`` folders' images."""
@@ -682,9 +692,9 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
             problems = [renamed.get(p, p) for p in problems]
         if table is not None:
             # a row written twice exactly: one kept, a warning; any other repeat is an error
-            table, repeated = drop_repeated_rows(table, layout.kind)
+            table, repeated = drop_repeated_rows(table, layout.kind, cfg.site_column)
             problems += apply_strict(repeated, cfg.strict)
-            problems += (duplicate_label_rows(table, layout.kind)
+            problems += (duplicate_label_rows(table, layout.kind, cfg.site_column)
                          + same_image_rows(train_images, table))
             # data.ungradable=leave_out: the rows with no grade and their images go before matching
             train_images, left_out, left_out_problems = leave_out_ungradable(train_images, table)
@@ -1598,9 +1608,11 @@ def image_patients(train: Sequence[ImageEntry]) -> list[str]:
 
 def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
                   layout: Layout, grade_names: Sequence[str] = (),
-                  twin_groups: np.ndarray | None = None) -> list[Problem]:
+                  twin_groups: np.ndarray | None = None) -> tuple[list[Problem], str]:
     """Set ``fold`` of every training image (all labelled and valid by now); return notes or
-    the error of an impossible split. Folds are grouped by patient with
+    the error of an impossible split, and how the folds treated the sites (``data.site_column``:
+    a key of :data:`data_prep.folds.SITE_FOLDS`, ``whole`` when the site column is the patient
+    column, decided here once; '' without a site column). Folds are grouped by patient with
     ``data.patient_column``, else by the patients the layout names (:func:`own_patients`).
     ``grade_names`` name the grades in the notes (a grade with fewer images than folds).
     ``twin_groups``: each training image's near-twin group (``data.near_duplicate_mse``,
@@ -1613,8 +1625,11 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     when the near twins joined some."""
     train = [e for e in entries if e.split == "train"]
     grades = [e.label.grade for e in train if e.label is not None and e.label.grade is not None]
+    # the site as the patient too (leave-one-site-out): each site is one unit, kept whole;
+    # no stratum of it could be spread
+    whole = bool(cfg.site_column) and bool(cfg.patient_column) and _same_column(cfg.site_column, cfg.patient_column)
     if not train or len(grades) != len(train):
-        return []
+        return [], "whole" if whole else ""
     own, notes = own_patients(layout, cfg, train, source)
     patients = image_patients(train) if cfg.patient_column or own else None
     unit = "patient"
@@ -1630,23 +1645,20 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     if cfg.site_column:
         for e in train:
             e.site = site_of(e.label, cfg) if e.label is not None else ""
-        # the site as the patient too (leave-one-site-out): each site is one unit, kept whole;
-        # no stratum of it could be spread
-        whole = bool(cfg.patient_column) and _same_column(cfg.site_column, cfg.patient_column)
         sites = None if whole else [e.site for e in train]
         if whole and unit == "patient":
             unit = "site"  # the notes count sites, not patients
     try:
-        folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
-                                      grade_names, rows, unit=unit, sites=sites)
+        folds, caveats, how = assign_site_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
+                                                grade_names, rows, unit=unit, sites=sites)
     except IngestError as exc:
-        return exc.problems
+        return exc.problems, ""
     for i, (entry, fold) in enumerate(zip(train, folds, strict=True)):
         entry.fold = int(fold)
         entry.fold_group = "" if patients is None else str(patients[i])
     if cfg.patient_column or own:
         notes += _patient_id_problems(train, source, cfg.patient_column or layout.patient_column)
-    return notes + caveats
+    return notes + caveats, "whole" if whole else how
 
 
 def _same_column(a: str, b: str) -> bool:
@@ -2001,12 +2013,12 @@ def _empty_grades(entries: Sequence[ImageEntry], grade_names: Sequence[str], sou
 def _manifest_text(entries: Sequence[ImageEntry], fold_groups: bool = False) -> str:
     """The manifest: :data:`MANIFEST_COLUMNS`, :data:`FOLD_GROUP_COLUMN` when ``fold_groups``
     (``data.near_duplicate_mse`` > 0), and :data:`drac_ssl.manifest.SITE_COLUMN` last when an
-    image names a site (``data.site_column``); a manifest without either is as before."""
+    image names a site (``data.site_column``): :func:`manifest_header`; a manifest without
+    either is as before."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     sites = any(e.site for e in entries)
-    writer.writerow(MANIFEST_COLUMNS + ((FOLD_GROUP_COLUMN,) if fold_groups else ())
-                    + ((SITE_COLUMN,) if sites else ()))
+    writer.writerow(manifest_header(fold_groups, sites))
     for index, e in enumerate(entries):
         r = e.record
         writer.writerow([e.image_id, e.rel, "" if e.label is None else e.label.grade, e.split,
@@ -2029,18 +2041,6 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
         per_fold.setdefault(fold, dict.fromkeys(range(k), 0))[grade] += 1
     return (per_grade, {s: per_split.get(s, 0) for s in ("train", "test", UNLABELLED)},
             dict(sorted(per_fold.items())))
-
-
-def _site_folds(cfg: DataConfig, problems: Sequence[Problem]) -> str:
-    """How the folds treated the sites (a key of :data:`data_prep.folds.SITE_FOLDS`), from the
-    configuration and the folds' notes ``problems``; '' without ``data.site_column``."""
-    from data_prep.folds import GRADE_ONLY_KEPT
-
-    if not cfg.site_column:
-        return ""
-    if cfg.patient_column and _same_column(cfg.site_column, cfg.patient_column):
-        return "whole"
-    return "grades" if any(p.what.startswith(GRADE_ONLY_KEPT) for p in problems) else "sites"
 
 
 def site_fold_counts(entries: Sequence[ImageEntry]) -> dict[str, dict[int, int]]:
@@ -2594,14 +2594,16 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
 
     twin_groups = None
     attention: list[Problem] = []  # said again at the end of the summary: lost among the others
+    site_folds = ""  # how the folds treated the sites (data_prep.folds.SITE_FOLDS), from _assign_folds
     if not any(p.severity == "error" for p in problems):
         twin_groups, twin_problems = _near_twin_groups(entries, cfg, sizes, previous, channels,
                                                        spill, str(layout.labels_csv or root))
         problems += apply_strict(twin_problems, cfg.strict)
         problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
                                  cfg.strict)
-        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
-                                  plan.grade_names, twin_groups)
+        fold_problems, site_folds = _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
+                                                  plan.grade_names, twin_groups)
+        problems += fold_problems
         attention = _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
                                   cfg.strict, left_out_grades(missing), table)
         problems += attention
@@ -2636,7 +2638,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             n_train=per_split["train"], n_test=per_split["test"], n_unlabelled=per_split[UNLABELLED],
             counts_per_grade=per_grade, counts_per_fold=per_fold,
             counts_per_site_fold=site_fold_counts(entries),
-            site_folds=_site_folds(cfg, problems),
+            site_folds=site_folds,
             warnings=[said(p.line) for p in problems if p.severity == "warning"],
             notes=[said(p.line) for p in problems if p.severity == "note"],
             problems=[],
@@ -3099,7 +3101,8 @@ def _killed_before_summary(folder: Path) -> bool:
     """Whether ``folder`` (an ``--out`` without a summary) holds only what an ingest writes
     before its summary: its leftovers (:data:`INGEST_LEFTOVERS`), the files a desktop adds
     (:data:`drac_ssl.out_paths.DESKTOP_FILES`) and ``manifest.csv``, which begins with the
-    ingest's header (:data:`MANIFEST_COLUMNS`, then optionally :data:`FOLD_GROUP_COLUMN`).
+    ingest's header (one of the four of :func:`manifest_header`: with or without
+    :data:`FOLD_GROUP_COLUMN` and :data:`SITE_COLUMN`).
     Only then is the root its cache records trusted (:func:`data_prep.cache.recorded_root`):
     a user's own manifest.csv or notes beside a cache folder are listed, not replaced
     (review 3 F1)."""
@@ -3112,12 +3115,11 @@ def _killed_before_summary(folder: Path) -> bool:
             return False
         if MANIFEST_NAME not in names:
             return True  # killed before its manifest too: the cache's record alone
-        header = ",".join(MANIFEST_COLUMNS)
         with open(folder / MANIFEST_NAME, "rb") as fh:
             first = fh.readline(4096).rstrip(b"\r\n").decode("utf-8", "replace")
     except OSError:
         return False
-    return first in (header, f"{header},{FOLD_GROUP_COLUMN}")
+    return first in {",".join(manifest_header(groups, sites)) for groups in (False, True) for sites in (False, True)}
 
 
 def _suggested_out(cfg: DataConfig) -> str:

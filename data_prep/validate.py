@@ -2450,11 +2450,24 @@ def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
     return f" with grade {rows[0].written} on {on}{spellings}"
 
 
-def _same_row(row: LabelRow) -> tuple[object, ...]:
+def site_cell(row: LabelRow, site_column: str) -> str:
+    """The cell of ``row`` in the site column ``site_column`` (``data.site_column``: among
+    :attr:`LabelRow.others`, the name matched with case and surrounding spaces ignored, as the
+    ingest reads it); '' without the column or the cell (a site column that is the patient
+    column is :attr:`LabelRow.patient`, compared as the patient)."""
+    if not site_column:
+        return ""
+    wanted = site_column.strip().casefold()
+    return next((cell for name, cell in row.others if name.strip().casefold() == wanted), "")
+
+
+def _same_row(row: LabelRow, site_column: str = "") -> tuple[object, ...]:
     """What two label rows must share to be one row written twice: the name and the grade cell
-    as written, the patient, and what else marked them (every other column,
-    :attr:`LabelRow.others`, is said when it differs: :func:`_other_cells`)."""
-    return row.name, row.written, row.patient, row.folder, row.marked_by
+    as written, the patient, the site (``site_column``, ``data.site_column``: it decides the
+    folds and the figures per site, so rows of one image naming two sites are an error, as two
+    patients are) and what else marked them (every other column, :attr:`LabelRow.others`, is
+    said when it differs: :func:`_other_cells`)."""
+    return row.name, row.written, row.patient, row.folder, row.marked_by, site_cell(row, site_column)
 
 
 def _other_cells(rows: Sequence[LabelRow]) -> str:
@@ -2531,7 +2544,7 @@ SHARED_NAME_FIX = ("two sources share a name? prefix each source's files and CSV
 sources' images under one file name (:func:`drop_repeated_rows`, :func:`duplicate_label_rows`)."""
 
 
-def drop_repeated_rows(table: LabelTable, layout_kind: str | None = None
+def drop_repeated_rows(table: LabelTable, layout_kind: str | None = None, site_column: str = ""
                        ) -> tuple[LabelTable, list[Problem]]:
     """``table`` without the repeats of a row, its :attr:`LabelTable.repeats` holding them, and a
     warning for each image so repeated (an error where a source column differs in a flat-folder
@@ -2560,14 +2573,15 @@ def drop_repeated_rows(table: LabelTable, layout_kind: str | None = None
     even ``1.0`` for ``1``; another spelling or case of the name; another patient) or that say
     no grade (an empty or ``NA`` cell, a row marked ungradable: no grade written twice, and each
     row's own error asks to delete it) stay :func:`duplicate_label_rows`' error, each of their
-    lines named."""
+    lines named; so do rows naming other sites in ``site_column`` (``data.site_column``, which
+    decides the folds and the figures per site: :func:`_same_row`)."""
     by_name: dict[str, list[LabelRow]] = {}
     for row in table.rows:
         by_name.setdefault(name_key(row.name), []).append(row)
     repeats: list[tuple[LabelRow, int]] = []
     problems = []
     for rows in by_name.values():
-        if len(rows) < 2 or len({_same_row(r) for r in rows}) > 1:
+        if len(rows) < 2 or len({_same_row(r, site_column) for r in rows}) > 1:
             continue
         if rows[0].grade is None and (is_ungraded(rows[0].written) or rows[0].marked_by):
             continue  # no grade written twice: each row's own error says to delete it
@@ -2611,7 +2625,8 @@ def drop_repeated_rows(table: LabelTable, layout_kind: str | None = None
                                repeats=sorted(repeats, key=lambda pair: pair[0].line)), problems
 
 
-def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None) -> list[Problem]:
+def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None,
+                         site_column: str = "") -> list[Problem]:
     """A CSV naming the same image twice (case-insensitively, in any Unicode form:
     :func:`data_prep.layout.name_key`) is fatal, unless the rows are one row written again
     exactly (:func:`drop_repeated_rows`, which the ingest calls first, leaves the repeats out
@@ -2623,7 +2638,8 @@ def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None) -> l
     conflict. Rows naming one image in different
     spellings (``001.png`` and ``1``) are :func:`same_image_rows`'. ``layout_kind``: where a
     differing source column may mean two images under one name (:func:`shared_name_columns`),
-    the fix says so first."""
+    the fix says so first; ``site_column`` (``data.site_column``): rows naming other sites are
+    told to keep the image's right site."""
     by_name: dict[str, list[LabelRow]] = {}
     for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
         by_name.setdefault(name_key(row.name), []).append(row)
@@ -2631,7 +2647,7 @@ def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None) -> l
     for rows in by_name.values():
         if len(rows) > 1:
             lines = ", ".join(str(r.line) for r in rows)
-            differ, fix = _row_differences(rows, layout_kind)
+            differ, fix = _row_differences(rows, layout_kind, site_column)
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
                                   f"{_grade_clash(rows, agreement=True)}{differ}",
@@ -2639,7 +2655,8 @@ def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None) -> l
     return problems
 
 
-def _row_differences(rows: Sequence[LabelRow], layout_kind: str | None = None) -> tuple[str, str]:
+def _row_differences(rows: Sequence[LabelRow], layout_kind: str | None = None,
+                     site_column: str = "") -> tuple[str, str]:
     """(what else the rows naming one image differ in, in words, e.g. ``'; other columns differ
     (site 'A' vs 'B')'`` (the fix then starts with :data:`SHARED_NAME_FIX` where
     :func:`shared_name_columns` finds a source column, else with "keep exactly one row per
@@ -2655,6 +2672,9 @@ def _row_differences(rows: Sequence[LabelRow], layout_kind: str | None = None) -
     if len({r.patient for r in rows}) > 1:
         said.append("patient " + ", ".join(f"{r.patient or repr('')} on line {r.line}" for r in rows))
         keep += (": the row with the image's right patient, deleting the other"
+                 + ("s" if len(rows) > 2 else ""))
+    elif len({site_cell(r, site_column) for r in rows}) > 1:  # the site decides folds and per-site figures
+        keep += (f": the row with the image's right site ({site_column}), deleting the other"
                  + ("s" if len(rows) > 2 else ""))
     if len({r.name for r in rows}) > 1:
         said.append("spelt " + " / ".join(dict.fromkeys(r.name for r in rows)))

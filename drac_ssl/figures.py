@@ -385,7 +385,8 @@ def screening_figure_words(figures: Mapping[str, Any], name: str, unit: str = ""
     effective n of 3.2 (Kish; 8 patients))`` for 15 images from 8 patients of sizes 8, 1, 1,
     1, 1, 1, 1, 1. A run stored before the effective n (its interval on the number of
     patients) reads ``Wilson score on the 8 patients``. Runs made before the counts were
-    stored get the figure and interval alone. ``unit``: the counts' unit said after them
+    stored get the figure and interval alone. ``figures``' ``ci_unit`` ``site`` (leave-one-site-out:
+    the patients are sites) says sites instead. ``unit``: the counts' unit said after them
     (``patients`` for :func:`drac_ssl.metrics.patient_screening`'s figures), "" as above."""
     counts = figures.get(f"{name}_counts")
     method = figures.get(f"{name}_ci_method")
@@ -398,12 +399,13 @@ def screening_figure_words(figures: Mapping[str, Any], name: str, unit: str = ""
     units = figures.get(f"{name}_ci_units")
     n_eff = figures.get(f"{name}_ci_n_eff")
     patients = isinstance(units, int) and not isinstance(units, bool)
+    noun = "site" if figures.get("ci_unit") == "site" else "patient"  # leave-one-site-out
     if method == "wilson_patients" and patients and isinstance(n_eff, int | float) \
             and not isinstance(n_eff, bool) and math.isfinite(n_eff):
         how = (f", Wilson score on an effective n of {n_eff:.1f} (Kish; {units} "
-               f"patient{'' if units == 1 else 's'})")
+               f"{noun}{'' if units == 1 else 's'})")
     elif method == "wilson_patients" and patients:  # stored before the effective n
-        how = f", Wilson score on the {units} patients"
+        how = f", Wilson score on the {units} {noun}s"
     else:
         how = ", Wilson score" if method in ("wilson", "wilson_patients") else ""
     interval = f"95% CI {shown}{how}" if shown != MISSING else ""

@@ -199,6 +199,7 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     patient_groups,
     referable_columns,
     resampling_kind,
+    sites_as_patients,
     with_sites,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
@@ -385,16 +386,20 @@ def left_out_patients(data_dir: Path) -> list[str] | None:
     return [f"patient:{str(r['patient']).strip()}" if str(r["patient"] or "").strip() else "" for r in rows]
 
 
-def ci_resampling(groups: Sequence[Any] | None, n: int) -> dict[str, Any]:
+def ci_resampling(groups: Sequence[Any] | None, n: int, sites: bool = False) -> dict[str, Any]:
     """What the bootstrap CIs of ``n`` images resample, as ``metrics.json`` and
     ``comparison.json`` record it: ``{"ci_resamples": "patients", "ci_units": <patients>}``
     with ``groups`` (:func:`patient_groups`) of patients, ``"groups"`` and their number when
     they join near twins (:func:`drac_ssl.oof.resampling_kind`: the ``fold_group`` units of an
     ingest with ``data.near_duplicate_mse`` > 0), else ``{"ci_resamples": "images",
-    "ci_units": n}``."""
+    "ci_units": n}``. ``sites``: the patients are sites (leave-one-site-out,
+    :func:`drac_ssl.oof.sites_as_patients`): ``"ci_unit": "site"`` is added to patients, so
+    that the words say sites (:func:`drac_ssl.grading.bundle.ci_resampling_words`)."""
     if groups is None:
         return {"ci_resamples": "images", "ci_units": n}
-    return {"ci_resamples": resampling_kind(groups), "ci_units": len(set(groups))}
+    kind = resampling_kind(groups)
+    return {"ci_resamples": kind, "ci_units": len(set(groups)),
+            **({"ci_unit": "site"} if sites and kind == "patients" else {})}
 
 
 # --------------------------------------------------------------------------------------
@@ -721,7 +726,7 @@ def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]
     t0 = time.perf_counter()
     diff = paired_difference(_scores(ctx, a), _scores(ctx, b))
     print(f"[finetune] {a.name} - {b.name}, paired bootstrap 95% CI"
-          + (f" (resampling {ci_units_words(resampling_kind(ctx.patients), ctx.bootstrap[a.name][1].units)})"
+          + (f" (resampling {ci_units_words(resampling_kind(ctx.patients), ctx.bootstrap[a.name][1].units, 'site' if sites_as_patients(ctx.lab) else '')})"
              if ctx.patients is not None else "")
           + ": "
           + "; ".join(f"{PAIRED_NAMES_TWO_GRADES.get(m, m) if ctx.num_grades == 2 else m} "
@@ -1988,7 +1993,7 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     report = grading_report(y, probs, pred, names)
     # patients known: the resamples draw patients with all their images (their images are
     # not independent); else images, exactly as before
-    resampling = ci_resampling(ctx.patients, n_lab)
+    resampling = ci_resampling(ctx.patients, n_lab, sites_as_patients(ctx.lab))
     # each interval with how many resamples it rests on: those where the metric is undefined
     # (AUC: a resample lacking a grade) are left out, and report.md says so (audit F6)
     *qwk_ci, qwk_used = bootstrap_ci_counted(y, pred, qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed,
@@ -2028,7 +2033,14 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     # patients known (the manifest's patient column): the per-patient referral beside the
     # per-image one (a patient referable / referred if any of their images is; out of fold, each
     # fold's own referral cut, else the submitted grades)
-    patient_ids = _patient_units(ctx.lab)
+    # leave-one-site-out (the site as the patient column): each "patient" is a site, and a
+    # site referable if any of its images is says nothing: no per-patient block
+    loso = sites_as_patients(ctx.lab)
+    patient_ids = None if loso else _patient_units(ctx.lab)
+    if referable is not None and loso:  # the Wilson intervals' units are sites (screening_figure_words)
+        referable["ci_unit"] = "site"
+        if isinstance(referable.get("referral"), dict):
+            referable["referral"]["ci_unit"] = "site"
     if referable is not None and patient_ids is not None:
         by_cut = fit.referred is not None and calibration.referral is not None
         # gradable images only: those the ingest left out as ungradable are counted apart
@@ -2248,7 +2260,7 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
             f"{figure_text(metrics['auc_ovr'])}{_absent_grade_words(ctx, names)})")
     print(f"[finetune] {variant}: out-of-fold {kappa_name(ctx.num_grades)} {metrics['qwk']:.3f} "
           f"(95% CI {format_ci(*metrics['qwk_ci95'], metrics['qwk_ci95_note'])}"
-          + (f", resampling {ci_units_words(metrics['ci_resamples'], metrics['ci_units'])}"
+          + (f", resampling {ci_units_words(metrics['ci_resamples'], metrics['ci_units'], metrics.get('ci_unit') or '')}"
              if ctx.patients is not None else "")
           + f"), {aucs}, accuracy {metrics['accuracy']:.3f} [{rule_words}]")
     if (folds := calibrated_folds_words(metrics, ctx.num_grades)) is not None:  # beside the uncalibrated fold lines
@@ -2509,7 +2521,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         table = [{**row, **{c: row.get(c) for c in SCREENING_COLUMNS}} for row in table]
     comparison_path = out_dir / "comparison.json"
     comparison_csv = out_dir / "comparison.csv"
-    resampling = ci_resampling(ctx.patients, len(lab))
+    resampling = ci_resampling(ctx.patients, len(lab), sites_as_patients(lab))
     atomic_write_json(comparison_path, _json_safe({
         "columns": columns, "rows": table,
         **resampling,

@@ -40,7 +40,7 @@ Optional, last, only when the ingest read a site column (``data.site_column``; a
 without it has no such column, byte for byte as before):
 
 - ``site``: the labelled image's site (the source it was pooled from), empty for the other
-  rows (:data:`data_prep.ingest.SITE_COLUMN`). The fine-tuning copies it into ``oof.csv``;
+  rows (:data:`SITE_COLUMN`). The fine-tuning copies it into ``oof.csv``;
   the report and the model card count and score per site.
 """
 from __future__ import annotations
@@ -60,6 +60,13 @@ MANIFEST_COLUMNS = (
     "id", "path", "grade", "split", "fold", "patient", "sha256",
     "orig_width", "orig_height", "orig_mode", "cache_index",
 )  # fmt: skip
+
+SITE_COLUMN = "site"
+"""The manifest's last column when ``data.site_column`` is set (absent otherwise, so that the
+manifest is byte for byte the one made without it): each labelled image's site as its label
+CSV row names it, empty for the other rows; ``oof.csv`` carries it under the same name
+(:func:`drac_ssl.oof.with_sites`) for report.md's figures per site. The one definition
+(``data_prep.ingest.SITE_COLUMN`` and ``drac_ssl.oof.SITE_COLUMN`` are this)."""
 
 PIXELS_COLUMN = "pixels_sha256"
 """The manifest's column of each image's decoded-pixel hash (absent in a manifest made before it)."""

@@ -1,9 +1,11 @@
-"""The out-of-fold file, ``finetune/<variant>/oof.csv``: its columns and its one reader.
+"""The out-of-fold file, ``finetune/<variant>/oof.csv``: its columns and its two readers.
 
 :mod:`drac_ssl.finetune` writes it (every labelled image graded once, by the fold model
 that did not train on it, after cross-fitted calibration); :mod:`drac_ssl.report`,
-:mod:`drac_ssl.compare` and :mod:`drac_ssl.export` read it back through :func:`read_oof`,
-so a change of layout is made in one place.
+:mod:`drac_ssl.compare` and :mod:`drac_ssl.export` read it back through :func:`read_oof`
+(the grades and probabilities) and :func:`read_oof_column` (one optional column by name:
+``patient``, ``site``), so a change of layout is made in one place; the optional trailing
+columns' order is :func:`oof_columns`'.
 
 Beside it, what the stage records that :mod:`drac_ssl.report` and :mod:`drac_ssl.compare`
 read back (layers: they import no stage, and neither does this module): the comparison's
@@ -44,7 +46,7 @@ has none of them, byte for byte as before), after the raw outputs:
   (``P_referable * 10**6 >= drac_ssl.submission.cut_units(referral_cut)``, as the export's
   ``_referable.csv`` and the app decide), so the file alone reproduces every decision.
 
-Optional, last, only when the manifest names patients (its ``patient`` column filled:
+Optional, after those (only ``site`` after it), only when the manifest names patients (its ``patient`` column filled:
 ``data.patient_column``, a layout's own patient column, EyePACS's eye pairs; a run without
 patients, and one made before it, has no such column, byte for byte as before):
 
@@ -73,6 +75,7 @@ from typing import Any
 import numpy as np
 
 from drac_ssl.io import read_json_dict
+from drac_ssl.manifest import SITE_COLUMN
 from drac_ssl.scale import prob_columns
 
 OOF_FILE = "oof.csv"
@@ -84,7 +87,8 @@ class OofError(ValueError):
 
 
 PATIENT_COLUMN = "patient"
-"""``oof.csv``'s last column when the manifest names patients (only :data:`SITE_COLUMN` after it, when sites are named; the module docstring)."""
+"""``oof.csv``'s column after the others when the manifest names patients (only
+:data:`SITE_COLUMN` after it, when sites are named: :func:`oof_columns`; the module docstring)."""
 
 
 REFERRAL_COLUMNS = ("P_referable", "referral_cut", "referred")
@@ -92,10 +96,9 @@ REFERRAL_COLUMNS = ("P_referable", "referral_cut", "referred")
 (``finetune.referral_target``; see the module docstring)."""
 
 
-SITE_COLUMN = "site"
-"""``oof.csv``'s last column when the manifest names sites (``data.site_column``): each
-image's site, copied from the manifest's ``site`` column (:func:`with_sites`); report.md's
-figures per site read it (:func:`drac_ssl.report.site_section`)."""
+# SITE_COLUMN (drac_ssl.manifest's, imported above): oof.csv's last column when the manifest
+# names sites (data.site_column): each image's site, copied from the manifest's site column
+# (with_sites); report.md's figures per site read it (drac_ssl.report._site_section).
 
 
 def with_sites(header: list[str], rows: list[list[Any]], manifest_rows: Sequence[Mapping[str, Any]]
@@ -123,14 +126,18 @@ def read_oof_column(path: str | os.PathLike[str], column: str) -> list[str] | No
         return None
 
 
-def oof_columns(num_grades: int, output: str, patients: bool = False, referral: bool = False) -> list[str]:
+def oof_columns(num_grades: int, output: str, patients: bool = False, referral: bool = False,
+                sites: bool = False) -> list[str]:
     """The header of an ``oof.csv`` for ``num_grades`` grades and a ``classification`` or
     ``regression`` head, with :data:`REFERRAL_COLUMNS` after the raw outputs when ``referral``
-    (a referral cut exists) and :data:`PATIENT_COLUMN` last when ``patients`` (the manifest
-    names them; see the module docstring)."""
+    (a referral cut exists), then :data:`PATIENT_COLUMN` when ``patients`` (the manifest
+    names them) and :data:`SITE_COLUMN` last when ``sites`` (the manifest names them:
+    :func:`with_sites` appends it); the one place of the optional columns' order (see the
+    module docstring)."""
     raw = ([f"logit{g}" for g in range(num_grades)] if output == "classification" else ["raw_score"])
     return ["id", "grade", "fold", *prob_columns(num_grades), "score", "pred", *raw,
-            *(REFERRAL_COLUMNS if referral else ()), *([PATIENT_COLUMN] if patients else [])]
+            *(REFERRAL_COLUMNS if referral else ()), *([PATIENT_COLUMN] if patients else []),
+            *([SITE_COLUMN] if sites else [])]
 
 
 @dataclass(frozen=True)
@@ -257,6 +264,17 @@ def patient_groups(rows: Sequence[dict[str, Any]]) -> list[str] | None:
         if len(set(joined)) < len(set(alone)):
             return joined
     return alone if any(patients) else None
+
+
+def sites_as_patients(rows: Sequence[dict[str, Any]]) -> bool:
+    """Whether manifest ``rows`` are of a leave-one-site-out ingest (``--patient-column site
+    --site-column site``, ``ingest_summary.json``'s ``sites.folds`` == ``whole``): some row
+    names a site (:data:`SITE_COLUMN`) and every row's patient is its site, so each "patient"
+    the folds kept whole and the CIs resample is a site. The per-patient figures (a patient
+    referable if any of their images is) are then not per patient and are left out, and the
+    words say sites (:data:`data_prep.folds.FOLD_UNITS` ``site``)."""
+    sites = [str(r.get(SITE_COLUMN) or "").strip() for r in rows]
+    return any(sites) and all(str(r.get("patient") or "").strip() == site for r, site in zip(rows, sites, strict=True))
 
 
 def resampling_kind(groups: Sequence[str] | None) -> str:

@@ -1343,7 +1343,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     gap = _pooling_gap(metrics)
     if gap:
         lines += [gap, ""]
-    lines += _site_section(run_dir, vdir, oof, metrics)
+    lines += _site_section(run_dir, vdir, oof, metrics, title)
     report = grading_report(grades, probs, pred, names)
     cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png", names,
                         title=f"{title}: out-of-fold confusion")
@@ -1475,10 +1475,12 @@ def _site_units(run_dir: Path, vdir: Path, ids: Sequence[str]) -> tuple[list[str
     return (patients if grouped else None), ("patients" if grouped else "images")
 
 
-def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any]) -> list[str]:
+def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
+                  variant: str = "") -> list[str]:
     """:func:`site_lines` of a variant folder ``vdir`` whose ``oof.csv`` (read as ``oof``) has a
     ``site`` column (:data:`drac_ssl.oof.SITE_COLUMN`); [] without one (a run without sites:
-    report.md as before). The CIs resample the units of :func:`_site_units`."""
+    report.md as before). The CIs resample the units of :func:`_site_units`; ``variant``: the
+    variant's title, in the heading."""
     from drac_ssl.oof import SITE_COLUMN, read_oof_column
 
     sites = read_oof_column(vdir / OOF_FILE, SITE_COLUMN)
@@ -1487,13 +1489,60 @@ def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any]) 
     units, resampled = _site_units(run_dir, vdir, [str(i) for i in oof.ids])
     n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
     figures = site_figures(oof.grades, oof.probs, oof.pred, sites, n_boot=n_boot, patients=units)
-    whole = oof.folds is not None and len(set(sites)) > 1 and all(
-        len({int(f) for f, s in zip(oof.folds, sites, strict=True) if s == site}) == 1 for site in set(sites))
-    return site_lines(figures, metrics, len(oof.ids), int(oof.probs.shape[1]), resampled, whole_sites=whole)
+    referable = metrics.get("referable") if isinstance(metrics.get("referable"), dict) else {}
+    referred = read_oof_column(vdir / OOF_FILE, "referred")
+    from_grade = referable.get("from_grade")
+    referral = (site_referral(oof.grades, referred, sites, int(from_grade))
+                if referred and len(referred) == len(sites) and isinstance(from_grade, int) else None)
+    return site_lines(figures, metrics, len(oof.ids), int(oof.probs.shape[1]), resampled,
+                      site_folds=_site_folds(run_dir, oof.folds, sites), variant=variant, referral=referral)
+
+
+def site_referral(grades: Any, referred: Sequence[str], sites: Sequence[str], from_grade: int
+                  ) -> dict[str, dict[str, list[float | int | None]]]:
+    """Each site's referral sensitivity and specificity (``oof.csv``'s ``referred``, each fold's
+    own cut: ``finetune.referral_target``) with their Wilson score 95% CIs on the site's images
+    (:func:`drac_ssl.metrics.wilson_interval`): ``{site: {"sensitivity": [value, x, n, low,
+    high], "specificity": [...]}}``, referable meaning true grade >= ``from_grade``; value and
+    interval None where the site has no referable (or no non-referable) image. ``grades``,
+    ``referred`` (``'0'``/``'1'`` cells) and ``sites`` are one entry per out-of-fold row."""
+    from drac_ssl.metrics import wilson_interval
+
+    out: dict[str, dict[str, list[float | int | None]]] = {}
+    for site in dict.fromkeys(sites):
+        truth = [int(g) >= from_grade for g, s in zip(grades, sites, strict=True) if s == site]
+        said = [str(r).strip() == "1" for r, s in zip(referred, sites, strict=True) if s == site]
+        figures: dict[str, list[float | int | None]] = {}
+        for name, wanted in (("sensitivity", True), ("specificity", False)):
+            n = sum(t == wanted for t in truth)
+            x = sum(t == wanted and (r if wanted else not r) for t, r in zip(truth, said, strict=True))
+            low, high = wilson_interval(x, n) if n else (None, None)
+            figures[name] = [x / n if n else None, x, n, low, high]
+        out[site] = figures
+    return out
+
+
+def _site_folds(run_dir: Path, folds: Any, sites: Sequence[str]) -> str:
+    """How the folds treated the sites, a key of :data:`data_prep.folds.SITE_FOLDS`: the
+    ingest's own record (``data/ingest_summary.json``'s ``sites.folds``); guessed from the
+    out-of-fold ``folds`` and ``sites`` only for an ingest made before it was recorded
+    (``whole`` when every site's images are in one fold, else ``sites``)."""
+    from data_prep.folds import SITE_FOLDS
+
+    summary = read_json(run_dir / "data" / "ingest_summary.json")
+    facts = summary.get("sites") if isinstance(summary, dict) else None
+    recorded = facts.get("folds") if isinstance(facts, dict) else None
+    if isinstance(recorded, str) and recorded in SITE_FOLDS:
+        return recorded
+    whole = folds is not None and len(set(sites)) > 1 and all(
+        len({int(f) for f, s in zip(folds, sites, strict=True) if s == site}) == 1 for site in set(sites))
+    return "whole" if whole else "sites"
 
 
 def site_lines(figures: Sequence[dict[str, Any]], metrics: dict[str, Any], n_images: int,
-               num_grades: int, resampled: str = "images", whole_sites: bool = False) -> list[str]:
+               num_grades: int, resampled: str = "images", whole_sites: bool = False,
+               site_folds: str = "", variant: str = "",
+               referral: dict[str, dict[str, list[Any]]] | None = None) -> list[str]:
     """report.md's figures per site under a variant's pooled figures: a table of each site's
     images, kappa, accuracy and AUC with their 95% CIs (``figures``: :func:`site_figures`),
     the pooled row from ``metrics`` (``metrics.json``: ``qwk``, ``accuracy``, ``auc`` and their
@@ -1504,10 +1553,20 @@ def site_lines(figures: Sequence[dict[str, Any]], metrics: dict[str, Any], n_ima
     this site). ``resampled``: what the per-site CIs resample (``images``, ``patients``, ...).
     ``whole_sites``: each site's images are all in one fold (leave-one-site-out,
     ``--patient-column site --site-column site``), said instead of the grade x site
-    stratification, with the caveat that the CIs then resample sites. Site names are escaped
-    for the table (:func:`table_cell`). [] without figures."""
+    stratification, with the caveat that the CIs then resample sites. ``site_folds``: how the
+    folds treated the sites (a key of :data:`data_prep.folds.SITE_FOLDS`, ``ingest_summary.json``'s
+    ``sites.folds``), said in its words; ``whole`` is ``whole_sites``; '' (or unknown): grade x
+    site. ``variant``: the variant's title, in the heading (``#### Figures per site: VICReg``), so
+    that "Read this first" links each site's warning to the variants that say it by name.
+    ``referral``: each site's referral sensitivity and specificity (:func:`site_referral`, with a
+    referral target), two more columns, the pooled row's from ``metrics``' ``referable.referral``. Site
+    names are escaped for the table (:func:`table_cell`). [] without figures."""
+    from data_prep.folds import SITE_FOLDS
+
     if not figures:
         return []
+    whole_sites = whole_sites or site_folds == "whole"
+    how = SITE_FOLDS.get(site_folds, SITE_FOLDS["sites"])
     kappa = kappa_name(num_grades, short=True)
     auc = "AUC of P1" if num_grades == 2 else "AUC (one-vs-one)"
 
@@ -1528,7 +1587,26 @@ def site_lines(figures: Sequence[dict[str, Any]], metrics: dict[str, Any], n_ima
     rows.append(["all sites (pooled)", n_images, cell(metrics.get("qwk"), metrics.get("qwk_ci95")),
                  cell(metrics.get("accuracy"), metrics.get("accuracy_ci95")),
                  cell(metrics.get("auc"), metrics.get("auc_ovo_ci95"))])
-    lines = ["#### Figures per site", "",
+    header = ["site", "images", f"{kappa} (95% CI)", "accuracy (95% CI)", f"{auc} (95% CI)"]
+    if referral:
+        def rate(figure: list[Any] | None, none: str) -> str:
+            if not figure or figure[0] is None:
+                return f"n/a ({none})"
+            return f"{format_with_ci(figure[0], figure[3], figure[4])} {figure[1]}/{figure[2]}"
+
+        pooled_referral = (metrics.get("referable") or {}).get("referral") or {}
+        for row, f in zip(rows, figures, strict=False):
+            said = referral.get(str(f["site"])) or {}
+            row += [rate(said.get("sensitivity"), "no referable image"),
+                    rate(said.get("specificity"), "no non-referable image")]
+        pooled = []
+        for name in ("sensitivity", "specificity"):
+            ci = pooled_referral.get(f"{name}_ci95") or [None, None]
+            counts = pooled_referral.get(f"{name}_counts") or []
+            pooled.append(cell(pooled_referral.get(name), ci) + (f" {counts[0]}/{counts[1]}" if len(counts) == 2 else ""))
+        rows[-1] += pooled
+        header += ["referral sensitivity (95% CI)", "referral specificity (95% CI)"]
+    lines = [f"#### Figures per site{': ' + variant if variant else ''}", "",
              f"The same out-of-fold grades and probabilities as the pooled figures above, split by site "
              f"(`data.site_column`, oof.csv's `site` column); 95% CIs: percentile bootstrap of each site's "
              f"{resampled}, {metrics.get('n_boot') or 1000} resamples. "
@@ -1536,8 +1614,13 @@ def site_lines(figures: Sequence[dict[str, Any]], metrics: dict[str, Any], n_ima
                 "the fold's model never trained on. With the site as the patient column "
                 "(`--patient-column site`), each CI resamples whole sites, very few: the pooled CI and "
                 "these are not meaningful; quote the point figures per site." if whole_sites else
-                "The folds were stratified on grade x site."), ""]
-    lines += markdown_table(["site", "images", f"{kappa} (95% CI)", "accuracy (95% CI)", f"{auc} (95% CI)"], rows)
+                f"The folds were {how.removeprefix('the folds ')}."), ""]
+    if referral:
+        lines += ["Referral by each fold's own cut (oof.csv's `referred`, `finetune.referral_target`) per "
+                  "site: sensitivity and specificity with Wilson score 95% CIs on the site's images (a "
+                  "patient's images counted as independent), then the referred count out of the site's "
+                  "referable (or non-referable) images; the pooled row's are metrics.json's.", ""]
+    lines += markdown_table(header, rows)
     pooled = finite_number(metrics.get("qwk"))
     for f in figures:
         ci = f.get("qwk_ci95") if isinstance(f.get("qwk_ci95"), list | tuple) else [None, None]

@@ -56,3 +56,16 @@ def test_compare_runs_section_names_the_code_column() -> None:
 
 def _text_of(markdown: str) -> str:
     return " ".join(markdown.split())
+
+
+def test_the_upgrading_page_names_oof_csv_s_optional_columns_in_their_order() -> None:
+    """A final read: the page said "patient is the last column" of oof.csv, which a site column
+    follows now, and had no entry for the referral columns."""
+    from drac_ssl.oof import PATIENT_COLUMN, REFERRAL_COLUMNS, SITE_COLUMN, oof_columns
+
+    text = _text(PAGE)
+    assert all(f"`{column}`" in text for column in (*REFERRAL_COLUMNS, PATIENT_COLUMN, SITE_COLUMN))
+    assert "patient is the last column" not in text and "`site` is the last column" in text
+    columns = oof_columns(3, "classification", patients=True, referral=True, sites=True)
+    assert columns[-5:] == [*REFERRAL_COLUMNS, PATIENT_COLUMN, SITE_COLUMN]
+    assert "into the last column" not in _text(REPO / "docs" / "running.md")

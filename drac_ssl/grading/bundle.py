@@ -1157,11 +1157,12 @@ CI_UNIT_NOUNS = RESAMPLING_UNITS
 table the bootstrap's own messages use."""
 
 
-def ci_units_words(resamples: Any, units: Any) -> str:
+def ci_units_words(resamples: Any, units: Any, unit: str = "") -> str:
     """``15 patients``, ``14 image groups`` or ``30 images``: ``units`` of the ``ci_resamples``
     kind ``resamples`` (an unknown kind: images), for the console's ``resampling ...``; the
-    noun alone, plural, when ``units`` is not an int."""
-    noun = CI_UNIT_NOUNS.get(str(resamples), "image")
+    noun alone, plural, when ``units`` is not an int. ``unit`` ``site`` (``ci_unit``: the
+    patients are sites, leave-one-site-out): ``2 sites``."""
+    noun = "site" if unit == "site" and resamples == "patients" else CI_UNIT_NOUNS.get(str(resamples), "image")
     if isinstance(units, int) and not isinstance(units, bool):
         return counted_units(units, noun)
     return f"{noun}s"
@@ -1180,6 +1181,9 @@ def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = 
     how = "percentile bootstrap" + (f" ({n_boot} resamples)" if n_boot is not None else "")
     units = resampling.get("ci_units")
     count = f" {units}" if isinstance(units, int) and not isinstance(units, bool) else ""
+    if resampling.get("ci_resamples") == "patients" and resampling.get("ci_unit") == "site":
+        return (f"{how} of the{count} sites (leave-one-site-out: the site is the patient column), each "
+                f"with all its images, {CI_HELD_FIXED}")
     if resampling.get("ci_resamples") == "patients":
         return f"{how} of the{count} patients, each with all its images, {CI_HELD_FIXED}"
     if resampling.get("ci_resamples") == "groups":
@@ -1360,16 +1364,18 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
         return (f"folds: the {counted(n_train, 'training image')} treated as independent (no "
                 f"patient column{f'; {none}' if none else ''}){but}; images of one patient, if any, may "
                 f"be in different folds{groups_ci}")
-    words = (f"folds: grouped by patient, {counted(n_patients, 'patient')} for "
-             f"{counted(n_train, 'training image')} (each patient's images in one fold)"
+    unit = "site" if data.get("site_folds") == "whole" else "patient"  # leave-one-site-out
+    words = (f"folds: grouped by {unit}{' (leave-one-site-out)' if unit == 'site' else ''}, "
+             f"{counted(n_patients, unit)} for "
+             f"{counted(n_train, 'training image')} (each {unit}'s images in one fold)"
              + (f"; near twins kept together: {twins}" if joined else f"; {none}" if none else ""))
     if groups_ci:
         words += groups_ci
     elif resamples == "patients":
         units = cv.get("ci_units") if cv else None
-        count = (f" ({counted(units, 'patient')}, each with all its images)"
+        count = (f" ({counted(units, unit)}, each with all its images)"
                  if isinstance(units, int) and not isinstance(units, bool) else " (each with all its images)")
-        words += f"; the bootstrap 95% CIs resample patients{count}"
+        words += f"; the bootstrap 95% CIs resample {unit}s{count}"
         if joined and data.get("fold_groups_missing"):  # twins joined with patients, the groups unnamed
             words += f", {groups_not_resampled_words('patients')}"
     elif n_patients < n_train:

@@ -158,3 +158,23 @@ def test_F3_the_line_hash_covers_the_record() -> None:
     changed = dict(entry, sha256="0" * 64)
     assert cache._kept_digest(entry).hexdigest() != cache._kept_digest(changed).hexdigest()
     assert cache._kept_digest(entry).hexdigest() == cache._kept_digest(json.loads(json.dumps(entry))).hexdigest()
+
+
+@pytest.mark.parametrize("twins", [False, True])
+def test_a_killed_site_column_ingest_is_continued_by_its_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              twins: bool) -> None:
+    """A final read: the killed ingest's manifest.csv was accepted with or without
+    ``,fold_group`` but never ``,site``, so a killed ``--site-column`` ingest's rerun was refused
+    "not empty". Now the four headers of :func:`data_prep.ingest.manifest_header` are."""
+    from test_site_column import _pooled
+
+    data = _pooled(tmp_path / "pooled", n=6)
+    out = tmp_path / "out"
+    cfg = ingest.DataConfig(root=str(data), cache_sizes=[SIZE], n_folds=2, workers=1, site_column="Site",
+                            **({"near_duplicate_mse": 1e-9} if twins else {}))
+    _killed_before_summary(cfg, out, monkeypatch)
+    first = (out / ingest.MANIFEST_NAME).read_text().splitlines()[0]
+    assert first == ",".join(ingest.manifest_header(twins, True)) and first.endswith(",site")
+    assert ingest.out_in_use(cfg, out) == ""  # was: "not empty"
+    ingest.run(cfg, out, verbose=False)
+    assert (out / ingest.SUMMARY_NAME).is_file()

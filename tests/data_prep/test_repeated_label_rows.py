@@ -389,3 +389,22 @@ def test_an_empty_training_folder_counts_the_rows_as_written(tmp_path: Path) -> 
                    verbose=False)
     (empty,) = [p for p in refused.value.problems if p.kind == "no-training-images"]
     assert empty.what.startswith("the label CSV has 4 rows but 0 training images"), empty.what
+
+
+def test_two_rows_of_one_image_naming_other_sites_are_an_error(tmp_path: Path) -> None:
+    """A final read: rows of one image differing only in the site column (``data.site_column``,
+    which decides the folds and the figures per site) were a "copy" warning, the first site kept
+    silently, whenever the column's name was not a source word (``cohort``). Now they are an
+    error naming both lines, as two patients are; without --site-column, a warning as before."""
+    root = tmp_path / "d"
+    names = colour_jpegs(root)
+    lines = ["image name,DR grade,cohort", *(f"{n},{i % 5},{'A' if i < 12 else 'B'}" for i, n in enumerate(names)),
+             f"{names[0]},0,B"]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root, site_column="cohort"), tmp_path / "out", verbose=False)
+    said = [p for p in refused.value.problems if p.kind == "csv" and names[0] in p.what]
+    assert said and said[0].severity == "error" and "lines 2, 27" in said[0].what
+    assert "right site (cohort)" in said[0].fix
+    result = ingest.run(config(root), tmp_path / "plain", verbose=False)  # no site column: a copy
+    assert any(names[0] in w and "left out" in w for w in map(str, result.warnings))

@@ -14,7 +14,7 @@ import pytest
 from test_ingest import config, smooth_image, write_csv, write_png
 
 from data_prep import ingest, validate
-from data_prep.folds import assign_folds, site_strata
+from data_prep.folds import assign_folds, assign_site_folds, site_strata
 
 
 def _grades(seed: int = 0) -> tuple[list[int], list[str]]:
@@ -68,6 +68,10 @@ def test_the_grade_spread_over_random_sets_is_no_worse_with_sites() -> None:
         grouped, notes = assign_folds(grades, 5, 0, patients, sites=sites)
         alone, _ = assign_folds(grades, 5, 0, patients)
         assert grade_spread(grades, grouped, 5) <= grade_spread(grades, alone, 5)
+        # how the folds treated the sites is returned, not recovered from the note's words
+        _, _, how = assign_site_folds(grades, 5, 0, patients, sites=sites)
+        assert how == ("grades" if any(n.what.startswith(GRADE_ONLY_KEPT) for n in notes) else "sites")
+        assert assign_site_folds(grades, 5, 0, patients)[2] == ""
         if any(n.what.startswith(GRADE_ONLY_KEPT) for n in notes):
             kept += 1
             assert np.array_equal(grouped, alone)

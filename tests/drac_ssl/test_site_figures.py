@@ -197,3 +197,102 @@ def test_the_weak_check_rule_is_one_function_for_the_app_and_the_score(
     assert ood_check_caveat(meta) and bundle_check_weak({"bundle": str(tmp_path)})
     monkeypatch.setattr(trial_run, "input_check_weak", lambda meta: False)
     assert ood_check_caveat(meta) == "" and not bundle_check_weak({"bundle": str(tmp_path)})
+
+
+def test_the_per_site_table_says_how_the_ingest_made_the_folds(tmp_path: Path) -> None:
+    """A final read: report.md's table said "The folds were stratified on grade x site." when
+    the ingest fell back to grade alone (``ingest_summary.json``'s ``sites.folds`` ==
+    ``grades``) while the model card said the truth; and the "Read this first" item of a site
+    much worse linked two "Figures per site" headings of unnamed variants. Now the table reads
+    the ingest's record (guessing from the folds only without one) and its heading names the
+    variant."""
+    import json
+
+    from drac_ssl.report import _site_folds
+
+    a = {"site": "A", "n": 4, "n_grades": 3, "qwk": 0.8, "qwk_ci95": [0.5, 0.9], "accuracy": 0.7,
+         "accuracy_ci95": [0.5, 0.9], "auc": None, "auc_ci95": [None, None]}
+    metrics = {"qwk": 0.9, "qwk_ci95": [0.5, 1.0], "accuracy": 0.875, "accuracy_ci95": [0.6, 1.0]}
+    text = "\n".join(site_lines([a], metrics, 4, 3, site_folds="grades", variant="VICReg"))
+    assert "The folds were stratified on grade alone (grade x site folds spread the grades" in text
+    assert "grade x site." not in text and text.startswith("#### Figures per site: VICReg")
+    assert "leave-one-site-out" in "\n".join(site_lines([a], metrics, 4, 3, site_folds="whole"))
+    folds, sites = np.array([0, 1, 0, 1]), ["A", "A", "B", "B"]
+    assert _site_folds(tmp_path, folds, sites) == "sites"  # no record: guessed from the folds
+    assert _site_folds(tmp_path, np.array([0, 0, 1, 1]), sites) == "whole"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "ingest_summary.json").write_text(json.dumps({"sites": {"folds": "grades"}}))
+    assert _site_folds(tmp_path, folds, sites) == "grades"
+
+
+def test_leave_one_site_out_counts_sites_not_patients(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A final read: with ``--patient-column site --site-column site`` (sites.folds ``whole``)
+    every site was counted as one patient: a per-patient referral block over "2 patients",
+    "grouped by patient ... 2 patients" and "resampling 2 patients". Now the per-patient block
+    is left out and the words say sites."""
+    import json
+
+    from drac_ssl.report import write_report
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        root = tmp_path_factory.mktemp("loso")
+        make_fake_ingest(root, n_folds=2)
+        manifest = root / "data" / "manifest.csv"
+        with open(manifest, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        train = [r for r in rows if r["split"] == "train"]
+        for row in rows:
+            site = ("A" if train.index(row) < 15 else "B") if row["split"] == "train" else ""
+            row.update(site=site, patient=site, **({"fold": "0" if site == "A" else "1"} if site else {}))
+        with open(manifest, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        summary_path = root / "data" / "ingest_summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        summary["sites"] = {"column": "site", "folds": "whole"}
+        summary_path.write_text(json.dumps(summary))
+        settings = {**TINY_FINETUNE, "data.n_folds": "2", "finetune.compare_scratch": "false",
+                    "finetune.n_boot": "50", "finetune.referable_from": "1",
+                    "finetune.referral_target": "sensitivity:0.8"}
+        cfg = load_config(None, [f"{k}={v}" for k, v in settings.items()])
+        pretrain.run(cfg, root)
+        result = finetune.run(cfg, root)
+    finally:
+        torch.set_num_threads(threads)
+    metrics = json.loads((result.variants["vicreg"].out_dir / "metrics.json").read_text())
+    assert "per_patient" not in metrics["referable"]  # was: a block over 2 "patients"
+    assert metrics["ci_resamples"] == "patients" and metrics["ci_unit"] == "site" and metrics["ci_units"] == 2
+    assert "of the 2 sites (leave-one-site-out" in metrics["protocol"]
+    report = write_report(root).read_text()
+    assert "2 patients" not in report and "per patient, gradable images only" not in report
+    # the referral target's cut, per site (oof.csv's referred)
+    assert "| referral sensitivity (95% CI) | referral specificity (95% CI) |" in report
+    prov = data_provenance(root / "data")
+    from drac_ssl.grading.bundle import fold_grouping_words
+
+    words = fold_grouping_words(prov, metrics)
+    assert "grouped by site (leave-one-site-out), 2 sites" in words and "resample sites (2 sites" in words
+
+
+def test_per_site_referral_sensitivity_and_specificity_with_wilson_cis() -> None:
+    """A final read: with a referral target, per-site tables had no referral figures though
+    oof.csv has ``referred``. Site A: referable (grade >= 1) 3 images, 2 referred; not
+    referable 1, not referred. Site B: no referable image."""
+    from drac_ssl.metrics import wilson_interval
+    from drac_ssl.report import site_referral
+
+    grades, referred, sites = [1, 2, 1, 0, 0, 0], ["1", "1", "0", "0", "1", "0"], ["A"] * 4 + ["B"] * 2
+    got = site_referral(grades, referred, sites, 1)
+    assert got["A"]["sensitivity"] == [2 / 3, 2, 3, *wilson_interval(2, 3)]
+    assert got["A"]["specificity"] == [1.0, 1, 1, *wilson_interval(1, 1)]
+    assert got["B"]["sensitivity"] == [None, 0, 0, None, None] and got["B"]["specificity"][:3] == [0.5, 1, 2]
+    figures = [{"site": s, "n": n, "n_grades": 2, "qwk": 0.5, "qwk_ci95": [0.1, 0.9], "accuracy": 0.5,
+                "accuracy_ci95": [0.1, 0.9], "auc": None, "auc_ci95": [None, None]} for s, n in (("A", 4), ("B", 2))]
+    metrics = {"qwk": 0.5, "accuracy": 0.5, "referable": {"from_grade": 1, "referral": {
+        "sensitivity": 2 / 3, "sensitivity_ci95": [0.2, 0.9], "sensitivity_counts": [2, 3]}}}
+    text = "\n".join(site_lines(figures, metrics, 6, 3, referral=got))
+    assert "0.667 (" in text and " 2/3 |" in text and "n/a (no referable image)" in text
+    assert "| all sites (pooled) | 6 |" in text and "0.667 (0.200..0.900) 2/3" in text
