@@ -429,7 +429,7 @@ def verdicts(single: dict[str, Any], batched: dict[str, Any]) -> dict[str, bool]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.app_browser_a11y"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.app_browser_a11y"), allow_abbrev=False,
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default=None, help="a running app to measure (default: start one with a demo bundle)")
     parser.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"),

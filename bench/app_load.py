@@ -287,7 +287,7 @@ def _figures(rounds: list[Round], expected: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.app_load"), description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.app_load"), allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", default=None, help="bundle folder (default: see above)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
     parser.add_argument("--requests", type=int, default=10, help="requests per client and round "

@@ -220,7 +220,7 @@ def backbone_variants(bundle: Any, image: np.ndarray, ort_site: str | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.app_speed"), description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.app_speed"), allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default 3)")
     parser.add_argument("--calls", type=int, default=20, help="timed requests per block (default 20)")
     parser.add_argument("--reference-calls", type=int, default=3,

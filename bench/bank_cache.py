@@ -191,7 +191,7 @@ def summarize_pairs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.bank_cache"), description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.bank_cache"), allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=str(DEFAULT_CONFIG),
                         help="the run's configuration when the run folder is prepared (default configs/default.yaml)")
     parser.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR),

@@ -98,7 +98,7 @@ def _max_difference(a: Any, b: Any) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.bootstrap_speed"), description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.bootstrap_speed"), allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-boot", type=int, default=1000, help="resamples per bootstrap (default 1000, "
                                                                  "finetune.n_boot's default)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default 3)")

@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.cifar10_vicreg"), description=__doc__,
+    parser = argparse.ArgumentParser(prog=python_command("bench.cifar10_vicreg"), allow_abbrev=False, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--data", default=None,

@@ -52,7 +52,7 @@ def time_once(command: str, code: Path, env: dict[str, str]) -> tuple[float, int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.cli_startup"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.cli_startup"), allow_abbrev=False,
                                      description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     parser.add_argument("--code", type=Path, default=REPO,

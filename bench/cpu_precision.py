@@ -87,7 +87,7 @@ def measure(config: str, channels: int, size: int, batch: int, steps: int, repea
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.cpu_precision"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.cpu_precision"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement")
     parser.add_argument("--repeats", type=int, default=2)

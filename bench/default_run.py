@@ -53,7 +53,7 @@ camera gives it, wider than the disc, so ``data.fundus_crop`` has a surround to 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.default_run"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.default_run"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(REPO / "configs" / "default.yaml"))
     parser.add_argument("--name", default="default_run")

@@ -82,7 +82,7 @@ def folder_use(folder: Path) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.disk_use"), description=__doc__,
+    parser = argparse.ArgumentParser(prog=python_command("bench.disk_use"), allow_abbrev=False, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", action="append", default=[], metavar="RUN",
                         help="a finished run folder (repeatable)")

@@ -252,7 +252,7 @@ def measure(run_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.ensemble_grade"), description=__doc__,
+    parser = argparse.ArgumentParser(prog=python_command("bench.ensemble_grade"), allow_abbrev=False, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "default"),
                         help="a finished phantom run folder (README command (1)); default runs/default")

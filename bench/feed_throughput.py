@@ -108,7 +108,7 @@ def batched_ops(cfg: Config, images: np.ndarray) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.feed_throughput"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.feed_throughput"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", default=str(max(1, dataloader_workers(-1))),
                         help="comma-separated DataLoader worker counts for the CPU path")

@@ -110,7 +110,7 @@ def summary(results: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m bench.gpu_check",
+    parser = argparse.ArgumentParser(prog="python -m bench.gpu_check", allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     fake = sub.add_parser("fake-cifar", allow_abbrev=False)

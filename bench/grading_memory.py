@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.common import SHARED_DATA, load_average, write_result
     from drac_ssl.starting import python_command
 
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.grading_memory"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.grading_memory"), allow_abbrev=False,
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (default 3)")

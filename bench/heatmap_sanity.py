@@ -881,7 +881,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.heatmap_sanity"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.heatmap_sanity"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-images", type=int, default=None, help=f"training images (default {TRAIN_IMAGES})")
     parser.add_argument("--test-images", type=int, default=None,

@@ -108,7 +108,7 @@ def measure(colours: int, shifts: list[float], seed: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.hue_jitter_check"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.hue_jitter_check"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--colours", type=int, default=65536, help="random RGB colours (default 65536)")
     parser.add_argument("--shifts", default="0.02,0.05,0.1",

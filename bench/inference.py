@@ -183,7 +183,7 @@ def measure(bundle: Bundle, images: Sequence[np.ndarray], batch_size: int, tta: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.inference"), description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.inference"), allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", default=None,
                         help="run folder or bundle folder (default: an untrained DRAC-recipe bundle)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")

@@ -106,7 +106,7 @@ def ingest_figures(cold_train: Timing, cold: Timing, warm: Timing, *, sizes: lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.ingest"), description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.ingest"), allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO / phantom_root(Config()),
                         help="where the phantom set is (generated if absent; default: where "
                              "the pipeline keeps it)")

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     from drac_ssl.config import Config
     from drac_ssl.train import phantom_root
 
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.ingest_memory"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.ingest_memory"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO / phantom_root(Config()))
     parser.add_argument("--sizes", default="256,512", help="cache sizes, px")

@@ -290,7 +290,7 @@ def protocol_words(rules: tuple[str, ...]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.keep_selection"), description=__doc__,
+    parser = argparse.ArgumentParser(prog=python_command("bench.keep_selection"), allow_abbrev=False, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "default"),
                         help="a finished run folder (its config.yaml, ingest, pretrain and umm stages)")

@@ -267,7 +267,7 @@ def _fmt(v: float | None, digits: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.layer_clusters"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.layer_clusters"), allow_abbrev=False,
         description=__doc__.split("\n\n")[0])
     parser.add_argument("--backbone", default=None,
                         help="backbone weights (safetensors written by pretraining)")

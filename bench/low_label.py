@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.low_label"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.low_label"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
     parser.add_argument("--data", default=None,

@@ -92,7 +92,7 @@ def _git_commit(code: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.name_tags"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.name_tags"), allow_abbrev=False,
                                      description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000],
                         help="listed names per measurement (default 10000 100000)")

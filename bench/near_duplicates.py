@@ -75,7 +75,7 @@ def one_nn_accuracy(x: np.ndarray, grades: np.ndarray, folds: np.ndarray) -> flo
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.near_duplicates"), description=__doc__,
+    parser = argparse.ArgumentParser(prog=python_command("bench.near_duplicates"), allow_abbrev=False, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--npz", default=None, help="the MedMNIST file (default: the shared data's "
                         "retinamnist/retinamnist_public.npz)")

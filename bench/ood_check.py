@@ -175,7 +175,7 @@ def check_run(run_dir: Path, repeats: int = 5) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.ood_check"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.ood_check"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", action="append", metavar="RUN",
                         help="a finished run folder (repeatable; default: runs/bench-retinamnist "

@@ -221,7 +221,7 @@ def octa_images(n_train: int, n_test: int, workdir: Path, source: str = "phantom
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.pretrain_throughput"), description=__doc__)
+    parser = argparse.ArgumentParser(prog=python_command("bench.pretrain_throughput"), allow_abbrev=False, description=__doc__)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--octa-train", type=int, default=611)

@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> None:
 def _main(argv: list[str] | None) -> None:
     t_start, cpu_start = time.perf_counter(), time.process_time()
     load_start = load_average()
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.quick_check"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.quick_check"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=sorted(CONFIGS), default="mnist",
                         help="the correctness data set (configs/<dataset>.yaml shortened by the preset; default mnist)")

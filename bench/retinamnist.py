@@ -309,7 +309,7 @@ def smoke_reasons(departures: Sequence[str], name: str | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.retinamnist"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.retinamnist"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "bench-retinamnist"),
                         help="the run folder (kept; a rerun resumes it)")

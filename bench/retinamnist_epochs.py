@@ -253,7 +253,7 @@ def mean_se(values: list[float]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.retinamnist_epochs"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.retinamnist_epochs"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)),

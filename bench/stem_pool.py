@@ -105,7 +105,7 @@ def measure_case(net: Backbone, size: int, batch: int, repeats: int, order: rand
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.stem_pool"), description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.stem_pool"), allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", nargs="+", default=list(DEFAULT_CASES), metavar="SIZE:BATCH",
                         help="image side in px and batch size (default: 64:64 224:32)")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats (default 7)")

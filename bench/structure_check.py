@@ -194,7 +194,7 @@ def measure(phantom_dir: Path | None, phantoms: int, seed: int) -> dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.structure_check"), description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.structure_check"), allow_abbrev=False, description=__doc__.split("\n")[0])
     parser.add_argument("--phantom-dir", type=Path, default=None,
                         help="a generated phantom set (every PNG under it); default: draw --phantoms")
     parser.add_argument("--phantoms", type=int, default=12, help="phantoms to draw without --phantom-dir")

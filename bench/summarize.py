@@ -4156,7 +4156,7 @@ def stale_sections(sections: list[Section], repo: Path | None = None) -> list[st
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.summarize"), description=__doc__)
+    parser = argparse.ArgumentParser(prog=python_command("bench.summarize"), allow_abbrev=False, description=__doc__)
     parser.add_argument("--print", action="store_true",
                         help=f"write nothing; print what would be written: for each of README.md, "
                              f"{RESULTS_PAGE} and {RETINA_PAGE}, a line '==> FILE <==' and its section "

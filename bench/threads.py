@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     from drac_ssl.runtime import usable_cores
 
     cores = usable_cores()
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.threads"), description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.threads"), allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads-list", default=",".join(str(t) for t in sorted({1, cores})),
                         help="intra-op thread counts to compare (default: 1 and the usable cores)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default 3)")

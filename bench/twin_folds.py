@@ -68,7 +68,7 @@ def figures(folder: Path, variant: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.twin_folds"), description=__doc__,
+    parser = argparse.ArgumentParser(prog=python_command("bench.twin_folds"), allow_abbrev=False, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threshold", type=float, default=1e-4,

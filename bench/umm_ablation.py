@@ -346,7 +346,7 @@ def pipeline_stage_time(run: Path, stage: str, existed: bool, given: bool) -> di
 
 def protocol_main(argv: list[str] | None = None) -> None:
     """The protocol of issue #13 (``--dataset``): module docstring."""
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.umm_ablation"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.umm_ablation"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=DATASETS, required=True)
     parser.add_argument("--smoke", action="store_true", help="a few steps of everything (wiring check)")
@@ -526,7 +526,7 @@ UMM_PAPER_VICREGL = {"before": 90.99, "after": 92.77, "gain": 1.78}  # ResNet-18
 
 def quick_main(argv: list[str] | None = None) -> None:
     """The quick CIFAR-10 check (``--checkpoint``): module docstring."""
-    parser = argparse.ArgumentParser(allow_abbrev=False, prog=python_command("bench.umm_ablation"),
+    parser = argparse.ArgumentParser(prog=python_command("bench.umm_ablation"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="VICReg model (backbone + expander) safetensors")
     parser.add_argument("--data", default=None,

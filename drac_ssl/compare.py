@@ -1209,11 +1209,13 @@ def between_runs(runs: Sequence[RunOutputs], labels: Sequence[str], n_boot: int,
 
 def _differing_settings(settings: list[dict[str, Any]]) -> list[str]:
     """The dotted keys whose value is not the same in every run (a key some runs lack counts
-    as differing), in the order of the configuration file, output-only settings left out."""
+    as differing), in the order of the configuration file, output-only settings left out but
+    for the speed settings (:data:`SPEED_SETTINGS`, e.g. ``pretrain.num_workers``), which keep
+    their line of their own."""
     keys: dict[str, None] = {}
     for flat in settings:
         keys.update(dict.fromkeys(flat))
-    return [key for key in keys if key not in OUTPUT_ONLY_SETTINGS
+    return [key for key in keys if (key not in OUTPUT_ONLY_SETTINGS or key in SPEED_SETTINGS)
             and any(flat.get(key, ABSENT) != settings[0].get(key, ABSENT) for flat in settings[1:])]
 
 

@@ -778,7 +778,7 @@ def patient_referral(patients: Any, referable: Any, p_referable: Any, referred: 
 
 def _patient_id(patient: Any, position: int) -> str:
     """A patient id as text; a blank one (None, ``""``, spaces, NaN as pandas reads an empty
-    cell) the image's own, ``"\0image <position>"`` (no real id starts with a NUL)."""
+    cell) the image's own, ``"\\0image <position>"`` (no real id starts with a NUL)."""
     if patient is None or (isinstance(patient, float) and math.isnan(patient)) or not str(patient).strip():
         return f"\0image {position}"
     return str(patient)

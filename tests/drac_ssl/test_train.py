@@ -509,9 +509,20 @@ def test_a_run_folder_whose_ingest_stopped_accepts_a_changed_configuration(tmp_p
     assert train.main(args) == 2
     assert "truncated" in capsys.readouterr().err
     # the file is mended and a setting changed, as the ingest's notes may suggest: nothing had
-    # finished in that folder, so the new configuration is not refused
+    # finished in that folder, so the new configuration is not refused by the run folder; the
+    # images the stopped ingest decoded are kept for its own sizes, and the ingest asks before
+    # they are thrown away (a typo must not cost hours of decoding): discarded, the run goes on
     (data / "005.png").write_bytes(good)
-    assert train.main([*args[:-1], "data.cache_sizes=[24]"]) == 0, capsys.readouterr().err
+    changed = [*args[:-1], "data.cache_sizes=[24]"]
+    assert train.main(changed) == 2
+    err = capsys.readouterr().err
+    assert "data.cache_sizes=24,32 (now 24)" in err and "rm " in err and ".resume*" in err
+    cache = tmp_path / "runs" / "bad" / "data" / "cache"
+    kept = sorted(cache.glob(".resume*"))
+    assert kept
+    for path in kept:
+        path.unlink()
+    assert train.main(changed) == 0, capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("phantom_ready")
