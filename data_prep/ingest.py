@@ -1031,8 +1031,9 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
         except OSError:
             stats.append(None)  # the worker reports why it cannot be read
     if resumable:  # the images not in the finished cache: what the interrupt line counts
-        spill.want([e.rel for e, st in zip(entries, stats, strict=True)
-                    if not _reused(previous.files.get(e.rel), st)])
+        wanted = [e.rel for e, st in zip(entries, stats, strict=True)
+                  if not _reused(previous.files.get(e.rel), st)]
+        spill.want(wanted, reused=len(entries) - len(wanted))
     for entry, stat in zip(entries, stats, strict=True):
         old = previous.files.get(entry.rel)
         if _reused(old, stat):
@@ -2283,7 +2284,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         _check_output(out)
     except IngestError as exc:
         raise IngestError(said(str(exc))) from None
-    cache.DECODED.wanted, cache.DECODED.kept = -1, 0  # set by _load_records once known
+    cache.DECODED.wanted, cache.DECODED.kept, cache.DECODED.reused = -1, 0, 0  # set by _load_records once known
     try:
         with cache.RowSpill(out / CACHE_DIR) as spill:
             return _run(cfg, out, verbose, spill, said)
@@ -3193,9 +3194,17 @@ def interrupted_words(count: cache.DecodeCount | None = None, command: str = "",
     discard = (f"\n  the kept rows take {bytes_words(size)} in {where}; to discard them instead: "
                f"{cache.discard_words(where)}") if size and where is not None else ""
     if count.wanted > 0:
+        # an incremental rerun: the finished ingest (its manifest, summary and cache) stays as it
+        # is until this one finishes, and its images are reused by the rerun too
+        reuse = (f" and reuses the {count.reused:,} of the finished cache (its manifest and summary "
+                 f"stay until an ingest finishes)" if count.reused > 0 else "")
+        if count.kept >= count.wanted:  # stopped after decoding, as the cache was written
+            return (f"interrupted: all {count.wanted:,} images to decode are decoded and kept in "
+                    f"{count.folder or 'the cache folder'}; a rerun of the same command decodes none "
+                    f"of them again{reuse}, and writes the cache{rerun}{discard}")
         return (f"interrupted: {count.kept:,} of {count.wanted:,} images to decode are decoded and kept "
                 f"in {count.folder or 'the cache folder'}; a rerun of the same command continues from "
-                f"there and decodes only the other {count.wanted - count.kept:,}{rerun}{discard}")
+                f"there and decodes only the other {count.wanted - count.kept:,}{reuse}{rerun}{discard}")
     if count.wanted == 0:
         return (f"interrupted: every image is reused from the finished cache, none was left to "
                 f"decode; a rerun of the same command reuses them again{rerun}")
