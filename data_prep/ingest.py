@@ -1217,20 +1217,41 @@ said: among photographs of one kind such an image is most likely a thumbnail or 
 the cache enlarges it many times (a 20 x 20 crop among 1024 px scans: 26x at 512 px)."""
 
 
-def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int]) -> list[Problem]:
+def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int],
+                  cfg: DataConfig | None = None) -> list[Problem]:
     """A warning per image far smaller than the others (:data:`SMALL_SHARE`), unless its size
-    was already said (a grey image not of ``data.expected_side`` has its own warning)."""
+    was already said (a grey image not of ``data.expected_side`` has its own warning).
+
+    The typical size said is one the images have (:func:`statistics.median_high` of the
+    longer sides: an even split of two sizes, as two pooled sites give, names the larger, not
+    their mean). With a site column (``entry.site``) each image is compared with its own
+    site's images (a site of under 3 sized images with the whole set's; ``cfg``'s
+    ``site_column``, read from the label rows: the folds set ``entry.site`` later): a site
+    photographed smaller than another is said by the sizes note, not as thumbnails."""
+    import statistics
+
     sized = [(e, max(e.record.width, e.record.height)) for e in entries if e.record.width]
     if len(sized) < 3:
         return []
-    typical = int(np.median([side for _, side in sized]))
+    typical_all = statistics.median_high([side for _, side in sized])
+    by_site: dict[str, list[int]] = {}
+    site = {id(e): site_of(e.label, cfg) if cfg is not None and e.label is not None else e.site
+            for e, _ in sized}
+    for e, side in sized:
+        by_site.setdefault(site[id(e)], []).append(side)
+    typical = {name: statistics.median_high(sides) if name and len(sides) >= 3 else typical_all
+               for name, sides in by_site.items()}
     found = []
     for e, side in sized:
-        if side * SMALL_SHARE > typical or any(issue[3] == "size" for issue in e.record.issues):
+        where = site[id(e)]
+        usual = typical[where]
+        if side * SMALL_SHARE > usual or any(issue[3] == "size" for issue in e.record.issues):
             continue
+        others = (f"the other images of site {where}" if where and len(by_site[where]) >= 3
+                  else "the other images")
         found.append(warning(
-            e.display, f"{e.record.width}x{e.record.height} px, far smaller than the other images "
-                       f"(typically {typical} px): enlarged {max(sizes) / side:.{1 if max(sizes) < 2 * side else 0}f}x to the {max(sizes)} px "
+            e.display, f"{e.record.width}x{e.record.height} px, far smaller than {others} "
+                       f"(typically {usual} px): enlarged {max(sizes) / side:.{1 if max(sizes) < 2 * side else 0}f}x to the {max(sizes)} px "
                        f"cache; a thumbnail or a crop?",
             "use the full-size image, or remove its row from the label CSV", "size"))
     return found
@@ -2580,7 +2601,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if plan.options.target != "gray":  # with data.channels=1 the decoding converted (and said so)
         channel_problems += _pool_channels(entries, channels)
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
-    problems += apply_strict(_small_images(entries, sizes), cfg.strict)
+    problems += apply_strict(_small_images(entries, sizes, cfg), cfg.strict)
     filtered = plan.options.fundus_crop or plan.options.graham
     depth_problems, depth_facts = _bit_depths(
         entries, root, lambda some: _mean_levels(some, min(sizes), previous, channels, spill, filtered))
