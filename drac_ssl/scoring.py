@@ -2232,7 +2232,7 @@ def _deployed_line(deployed: dict[str, Any], names: Sequence[str]) -> str:
     """The console line of a record's ``deployed_referral`` (:func:`_deployed_referral`):
     ``Referral at the bundle's deployed cut (the bundle's deployed cut re-used, not re-fitted):
     refer when P(referable) >= 0.373 (grade >= 2 ...; set for sensitivity:0.90 on ...), P(referable)
-    from FILE: 25 of 30 referred; sensitivity 1.000 (18/18; 95% CI ...), specificity ...``, or
+    from FILE: 25 of 30 referred; sensitivity 1.000 (18/18 images; 95% CI ...), specificity ...``, or
     the note why it was not scored."""
     from drac_ssl.metrics import referable_words, screening_figures_words
 
