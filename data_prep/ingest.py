@@ -51,7 +51,7 @@ from data_prep import cache
 from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
-from data_prep.folds import TWIN_UNIT, assign_folds, patient_spellings, patient_unit
+from data_prep.folds import FOLD_UNITS, TWIN_UNIT, assign_folds, patient_spellings, patient_unit
 from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
 from data_prep.layout import (
     IMAGE_SUFFIXES,
@@ -1671,6 +1671,31 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     return notes + caveats
 
 
+def _too_few_fold_units(entries: Sequence[ImageEntry], cfg: DataConfig, source: str) -> list[Problem]:
+    """The error :func:`data_prep.folds.assign_folds` would raise after decoding, found from the
+    label CSV alone: fewer units than ``data.n_folds`` among the labelled training images, in
+    the unit the folds group by (sites with the site column as the patient column:
+    leave-one-site-out; patients with ``data.patient_column``, an image without one its own;
+    else training images). The count is an upper bound (rows left out later, and near twins
+    joined, only lower it), so a listing that has too few has too few after decoding too: the
+    ingest stops before decoding (a docs trial: "2 sites for 3 folds" said only after hours of
+    it). [] when there are enough, or the layout's own patients decide (left to the folds)."""
+    train = [e for e in entries if e.split == "train" and e.label is not None]
+    if not train:
+        return []
+    if cfg.patient_column:
+        units = len({patient_unit(e.label.patient, e.image_id) for e in train if e.label is not None})
+        unit = "site" if cfg.site_column and _same_column(cfg.site_column, cfg.patient_column) else "patient"
+    else:
+        units, unit = len(train), "training image"
+    if units >= cfg.n_folds:
+        return []
+    more = FOLD_UNITS[unit].others
+    fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
+           f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
+    return [error(source, f"only {FOLD_UNITS[unit].count(units)} for {cfg.n_folds} folds", fix, "folds")]
+
+
 def _same_column(a: str, b: str) -> bool:
     """Whether two column names are one column as the label CSV's reader matches them (case
     and surrounding spaces ignored)."""
@@ -2546,6 +2571,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     labelled = {e.path for e in entries if e.label is not None and layout.npz is None}
     problems += [leave_out_way(p, cfg.missing) if Path(p.path) in labelled else p
                  for p in empty_image_files(entries)]
+    problems += _too_few_fold_units(entries, cfg, str(layout.labels_csv or root))
     listed = [p for p in problems if p.severity == "error"
               and not (inferred is not None and p.kind == "grade-scale")]
     if listed:
