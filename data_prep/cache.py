@@ -478,13 +478,15 @@ class DecodeCount:
     interrupt message of ``python -m data_prep ingest``, of the ``wanted`` images the ingest had
     to decode (those not reused from a finished cache), how many are ``kept`` in a resumable
     :class:`RowSpill` (exact: counted as each journal line is written) and where (``folder``).
-    ``wanted`` is -1 before the ingest set it."""
+    ``wanted`` is -1 before the ingest set it; ``reused``: the images of the finished cache the
+    ingest reuses (not decoded again, by this run nor its rerun)."""
 
     done: int = 0
     total: int = 0
     kept: int = 0
     wanted: int = -1
     folder: str = ""
+    reused: int = 0
 
 
 DECODED = DecodeCount()
@@ -1081,12 +1083,13 @@ class RowSpill:
         chosen = self._lines.keys() if rels is None else rels
         return sum(1 for rel in chosen if rel in self._lines and rel not in self._doubtful)
 
-    def want(self, rels: Sequence[str]) -> None:
-        """The images this ingest must decode (not reused from a finished cache): from now on
-        :data:`DECODED` counts how many of them are kept (``wanted``, ``kept``, ``folder``), for
-        the interrupt message."""
+    def want(self, rels: Sequence[str], reused: int = 0) -> None:
+        """The images this ingest must decode (not the ``reused`` ones of a finished cache): from
+        now on :data:`DECODED` counts how many of them are kept (``wanted``, ``kept``,
+        ``folder``, ``reused``), for the interrupt message."""
         self._wanted = set(rels)
         DECODED.wanted, DECODED.kept = len(self._wanted), self.kept(list(self._wanted))
+        DECODED.reused = reused
         DECODED.folder = str(self.folder)
 
     def kept_sha256(self, rel: str) -> str:

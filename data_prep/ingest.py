@@ -51,7 +51,13 @@ from data_prep import cache
 from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
-from data_prep.folds import TWIN_UNIT, assign_site_folds, patient_spellings, patient_unit
+from data_prep.folds import (
+    FOLD_UNITS,
+    TWIN_UNIT,
+    assign_site_folds,
+    patient_spellings,
+    patient_unit,
+)
 from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
 from data_prep.layout import (
     IMAGE_SUFFIXES,
@@ -1041,8 +1047,9 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
         except OSError:
             stats.append(None)  # the worker reports why it cannot be read
     if resumable:  # the images not in the finished cache: what the interrupt line counts
-        spill.want([e.rel for e, st in zip(entries, stats, strict=True)
-                    if not _reused(previous.files.get(e.rel), st)])
+        wanted = [e.rel for e, st in zip(entries, stats, strict=True)
+                  if not _reused(previous.files.get(e.rel), st)]
+        spill.want(wanted, reused=len(entries) - len(wanted))
     for entry, stat in zip(entries, stats, strict=True):
         old = previous.files.get(entry.rel)
         if _reused(old, stat):
@@ -1226,20 +1233,41 @@ said: among photographs of one kind such an image is most likely a thumbnail or 
 the cache enlarges it many times (a 20 x 20 crop among 1024 px scans: 26x at 512 px)."""
 
 
-def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int]) -> list[Problem]:
+def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int],
+                  cfg: DataConfig | None = None) -> list[Problem]:
     """A warning per image far smaller than the others (:data:`SMALL_SHARE`), unless its size
-    was already said (a grey image not of ``data.expected_side`` has its own warning)."""
+    was already said (a grey image not of ``data.expected_side`` has its own warning).
+
+    The typical size said is one the images have (:func:`statistics.median_high` of the
+    longer sides: an even split of two sizes, as two pooled sites give, names the larger, not
+    their mean). With a site column (``entry.site``) each image is compared with its own
+    site's images (a site of under 3 sized images with the whole set's; ``cfg``'s
+    ``site_column``, read from the label rows: the folds set ``entry.site`` later): a site
+    photographed smaller than another is said by the sizes note, not as thumbnails."""
+    import statistics
+
     sized = [(e, max(e.record.width, e.record.height)) for e in entries if e.record.width]
     if len(sized) < 3:
         return []
-    typical = int(np.median([side for _, side in sized]))
+    typical_all = statistics.median_high([side for _, side in sized])
+    by_site: dict[str, list[int]] = {}
+    site = {id(e): site_of(e.label, cfg) if cfg is not None and e.label is not None else e.site
+            for e, _ in sized}
+    for e, side in sized:
+        by_site.setdefault(site[id(e)], []).append(side)
+    typical = {name: statistics.median_high(sides) if name and len(sides) >= 3 else typical_all
+               for name, sides in by_site.items()}
     found = []
     for e, side in sized:
-        if side * SMALL_SHARE > typical or any(issue[3] == "size" for issue in e.record.issues):
+        where = site[id(e)]
+        usual = typical[where]
+        if side * SMALL_SHARE > usual or any(issue[3] == "size" for issue in e.record.issues):
             continue
+        others = (f"the other images of site {where}" if where and len(by_site[where]) >= 3
+                  else "the other images")
         found.append(warning(
-            e.display, f"{e.record.width}x{e.record.height} px, far smaller than the other images "
-                       f"(typically {typical} px): enlarged {max(sizes) / side:.{1 if max(sizes) < 2 * side else 0}f}x to the {max(sizes)} px "
+            e.display, f"{e.record.width}x{e.record.height} px, far smaller than {others} "
+                       f"(typically {usual} px): enlarged {max(sizes) / side:.{1 if max(sizes) < 2 * side else 0}f}x to the {max(sizes)} px "
                        f"cache; a thumbnail or a crop?",
             "use the full-size image, or remove its row from the label CSV", "size"))
     return found
@@ -1659,6 +1687,31 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     if cfg.patient_column or own:
         notes += _patient_id_problems(train, source, cfg.patient_column or layout.patient_column)
     return notes + caveats, "whole" if whole else how
+
+
+def _too_few_fold_units(entries: Sequence[ImageEntry], cfg: DataConfig, source: str) -> list[Problem]:
+    """The error :func:`data_prep.folds.assign_folds` would raise after decoding, found from the
+    label CSV alone: fewer units than ``data.n_folds`` among the labelled training images, in
+    the unit the folds group by (sites with the site column as the patient column:
+    leave-one-site-out; patients with ``data.patient_column``, an image without one its own;
+    else training images). The count is an upper bound (rows left out later, and near twins
+    joined, only lower it), so a listing that has too few has too few after decoding too: the
+    ingest stops before decoding (a docs trial: "2 sites for 3 folds" said only after hours of
+    it). [] when there are enough, or the layout's own patients decide (left to the folds)."""
+    train = [e for e in entries if e.split == "train" and e.label is not None]
+    if not train:
+        return []
+    if cfg.patient_column:
+        units = len({patient_unit(e.label.patient, e.image_id) for e in train if e.label is not None})
+        unit = "site" if cfg.site_column and _same_column(cfg.site_column, cfg.patient_column) else "patient"
+    else:
+        units, unit = len(train), "training image"
+    if units >= cfg.n_folds:
+        return []
+    more = FOLD_UNITS[unit].others
+    fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
+           f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
+    return [error(source, f"only {FOLD_UNITS[unit].count(units)} for {cfg.n_folds} folds", fix, "folds")]
 
 
 def _same_column(a: str, b: str) -> bool:
@@ -2283,7 +2336,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         _check_output(out)
     except IngestError as exc:
         raise IngestError(said(str(exc))) from None
-    cache.DECODED.wanted, cache.DECODED.kept = -1, 0  # set by _load_records once known
+    cache.DECODED.wanted, cache.DECODED.kept, cache.DECODED.reused = -1, 0, 0  # set by _load_records once known
     try:
         with cache.RowSpill(out / CACHE_DIR) as spill:
             return _run(cfg, out, verbose, spill, said)
@@ -2524,6 +2577,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     labelled = {e.path for e in entries if e.label is not None and layout.npz is None}
     problems += [leave_out_way(p, cfg.missing) if Path(p.path) in labelled else p
                  for p in empty_image_files(entries)]
+    problems += _too_few_fold_units(entries, cfg, str(layout.labels_csv or root))
     listed = [p for p in problems if p.severity == "error"
               and not (inferred is not None and p.kind == "grade-scale")]
     if listed:
@@ -2579,7 +2633,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if plan.options.target != "gray":  # with data.channels=1 the decoding converted (and said so)
         channel_problems += _pool_channels(entries, channels)
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
-    problems += apply_strict(_small_images(entries, sizes), cfg.strict)
+    problems += apply_strict(_small_images(entries, sizes, cfg), cfg.strict)
     filtered = plan.options.fundus_crop or plan.options.graham
     depth_problems, depth_facts = _bit_depths(
         entries, root, lambda some: _mean_levels(some, min(sizes), previous, channels, spill, filtered))
@@ -3195,9 +3249,17 @@ def interrupted_words(count: cache.DecodeCount | None = None, command: str = "",
     discard = (f"\n  the kept rows take {bytes_words(size)} in {where}; to discard them instead: "
                f"{cache.discard_words(where)}") if size and where is not None else ""
     if count.wanted > 0:
+        # an incremental rerun: the finished ingest (its manifest, summary and cache) stays as it
+        # is until this one finishes, and its images are reused by the rerun too
+        reuse = (f" and reuses the {count.reused:,} of the finished cache (its manifest and summary "
+                 f"stay until an ingest finishes)" if count.reused > 0 else "")
+        if count.kept >= count.wanted:  # stopped after decoding, as the cache was written
+            return (f"interrupted: all {count.wanted:,} images to decode are decoded and kept in "
+                    f"{count.folder or 'the cache folder'}; a rerun of the same command decodes none "
+                    f"of them again{reuse}, and writes the cache{rerun}{discard}")
         return (f"interrupted: {count.kept:,} of {count.wanted:,} images to decode are decoded and kept "
                 f"in {count.folder or 'the cache folder'}; a rerun of the same command continues from "
-                f"there and decodes only the other {count.wanted - count.kept:,}{rerun}{discard}")
+                f"there and decodes only the other {count.wanted - count.kept:,}{reuse}{rerun}{discard}")
     if count.wanted == 0:
         return (f"interrupted: every image is reused from the finished cache, none was left to "
                 f"decode; a rerun of the same command reuses them again{rerun}")

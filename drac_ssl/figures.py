@@ -375,7 +375,7 @@ def ci_words(interval: Any) -> str:
 
 
 def screening_figure_words(figures: Mapping[str, Any], name: str, unit: str = "") -> str:
-    """``'sensitivity 0.800 (12/15; 95% CI 0.600..0.950)'``: one figure (``name``:
+    """``'sensitivity 0.800 (12/15 images; 95% CI 0.600..0.950)'``: one figure (``name``:
     ``sensitivity`` or ``specificity``) of :func:`drac_ssl.metrics.referable_report`'s, with
     its count ``x/n`` where ``{name}_counts`` holds it and its interval where ``{name}_ci95``
     does, named when it is not the bootstrap's (``{name}_ci_method``): ``(15/15; 95% CI
@@ -387,10 +387,11 @@ def screening_figure_words(figures: Mapping[str, Any], name: str, unit: str = ""
     patients) reads ``Wilson score on the 8 patients``. Runs made before the counts were
     stored get the figure and interval alone. ``figures``' ``ci_unit`` ``site`` (leave-one-site-out:
     the patients are sites) says sites instead. ``unit``: the counts' unit said after them
-    (``patients`` for :func:`drac_ssl.metrics.patient_screening`'s figures), "" as above."""
+    (``patients`` for :func:`drac_ssl.metrics.patient_screening`'s figures), default
+    ``images`` (``(12/15 images; 95% CI ...)``: every count says its unit)."""
     counts = figures.get(f"{name}_counts")
     method = figures.get(f"{name}_ci_method")
-    unit = f" {unit}" if unit else " images" if method == "wilson_patients" else ""
+    unit = f" {unit}" if unit else " images"  # every count says its unit (docs/evaluation.md)
     count = (f"{counts[0]}/{counts[1]}{unit}" if isinstance(counts, list | tuple) and len(counts) == 2
              and all(isinstance(v, int) and not isinstance(v, bool) for v in counts) else "")
     values = figures.get(f"{name}_ci95")
@@ -414,7 +415,7 @@ def screening_figure_words(figures: Mapping[str, Any], name: str, unit: str = ""
 
 
 def screening_figures_words(figures: dict[str, Any], unit: str = "") -> str:
-    """``'sensitivity 0.800 (12/15; 95% CI 0.600..0.950), specificity 0.900 (18/20; 95% CI
+    """``'sensitivity 0.800 (12/15 images; 95% CI 0.600..0.950), specificity 0.900 (18/20 images; 95% CI
     ...)'`` from :func:`drac_ssl.metrics.referable_report`'s figures (as returned or read back
     from JSON; a bundle's ``cv_metrics.referable``), each as :func:`screening_figure_words`
     says it: its count where stored, an interval only where ``sensitivity_ci95`` /

@@ -1229,8 +1229,8 @@ def two_grade_decision_words(figures: dict[str, Any], names: Sequence[str] | Non
     """The sentence of a two-grade screening decision that the fine-tuning's console, report.md,
     the model card (:func:`two_grade_summary`) and ``export --score`` share: ``Two grades, read as
     a screening decision (referable = grade 1, referable: 25 images of grade 1 and 35 of grade
-    0), RULE: sensitivity 0.800 (20/25; 95% CI 0.640..0.960) (images of grade 1, referable,
-    found), specificity 0.743 (26/35; 95% CI ...) (grade 0, non-referable, cleared).``
+    0), RULE: sensitivity 0.800 (20/25 images; 95% CI 0.640..0.960) (images of grade 1, referable,
+    found), specificity 0.743 (26/35 images; 95% CI ...) (grade 0, non-referable, cleared).``
 
     ``figures``: :func:`referable_report`'s (or, ``counts`` False, a run's older
     ``sensitivity`` / ``specificity`` alone: no counts of images said); ``names``: grades 0 and

@@ -1273,7 +1273,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     is read), ``label_per_eye`` (True: each image's grade is its own eye's column, of the two
     that ``label_columns["grade"]`` names), ``label_layout``, ``label_dialect``, ``label_notes`` (lines: what reading the
     label CSV said that is neither an error nor "nothing to do", e.g. its encoding, and the
-    rows without a patient, each then resampled as a patient of its own),
+    rows without a patient, each then resampled as a patient of its own; ``label_warnings``:
+    those of them that are warnings, printed as ``warning:``),
     ``matched`` (labels matched by ``name``, ``stem``, ``number``, ``number_lost_zeros``, with
     ``examples``), and
     ``referable`` (two grades, or a K above 2 with ``referable_from``: :func:`drac_ssl.metrics.
@@ -1452,6 +1453,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         # what reading the file said that the Labels line does not (not UTF-8: Windows-1252 ...)
         "label_notes": [p.line for p in rows.problems if p.severity != "error" and p.fix != "nothing to do"]
         + patient_notes,
+        # those of label_notes that are warnings: printed as 'warning:', as the ingest says them
+        "label_warnings": [p.line for p in rows.problems if p.severity == "warning" and p.fix != "nothing to do"],
         "n": report["n"], "num_grades": int(k), "class_names": names,  # never a GradeCount: YAML refuses it
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci),
         "qwk_ci95_note": degenerate_ci_reason(*qwk_ci, y, pred, names),
@@ -2139,13 +2142,17 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                 f"(e.g. {examples.get('by_case')})"]
     left_out = record.get("left_out_ungradable")
     mapped = record.get("labels_mapped")
+    patients_from = ("paired from EyePACS image ids" if columns.get("patient") == EYEPACS_PAIRS
+                     else f"column {columns.get('patient')!r}")
     lines = [f"Scored {record['submission']} against {record['labels']}: {record['n']} cases, {k} grades "
              f"({_described(names)})"
              + (f"; {counted(left_out, 'label row')} without a true grade left out with {'its image' if left_out == 1 else 'their images'} "
                 f"(--ungradable leave_out)" if left_out else ""),
              f"Labels: columns {columns['image']!r} (image) and {columns['grade']!r} "
              + ("(grade: each image's own eye, told from its id)" if record.get("label_per_eye") else "(grade)")
-             + (f" and {columns['patient']!r} (patient)" if columns.get("patient") else "")
+             + ((" and patients: paired from EyePACS image ids (<patient>_left / _right)"
+                 if columns["patient"] == EYEPACS_PAIRS else f" and {columns['patient']!r} (patient)")
+                if columns.get("patient") else "")
              + (f", the {layout} layout's" if layout else "")
              + (f", ICDR grades mapped to two: grade >= {mapped['referable_from']} -> {_class_word(1, names)}, "
                 f"else 0 ({LABELS_REFERABLE_OPTION} {mapped['referable_from']})" if isinstance(mapped, dict) else "")
@@ -2158,7 +2165,7 @@ def score_lines(record: dict[str, Any]) -> list[str]:
               "no probabilities, no AUC)" if record.get("submission_format") == "kaggle" else
               f"{kappa_name(k, short=True)}, accuracy and macro F1 score the submission's class column, "
               + (f"the {AUC_TWO_GRADES} its P1 column" if k == 2 else f"the AUCs its P0..P{k - 1} columns")) + f"; 95% CI: {record['n_boot']} bootstrap resamples of the "
-             + (f"{record['ci_units']} patients (column {columns.get('patient')!r}), each with all its "
+             + (f"{record['ci_units']} patients ({patients_from}), each with all its "
                 f"images (seed {record['seed']}; images of one patient are not independent)."
                 if record.get("ci_resamples") == "patients" else
                 f"{record['n']} images (seed {record['seed']}; images of one patient are not independent, "
@@ -2232,7 +2239,7 @@ def _deployed_line(deployed: dict[str, Any], names: Sequence[str]) -> str:
     """The console line of a record's ``deployed_referral`` (:func:`_deployed_referral`):
     ``Referral at the bundle's deployed cut (the bundle's deployed cut re-used, not re-fitted):
     refer when P(referable) >= 0.373 (grade >= 2 ...; set for sensitivity:0.90 on ...), P(referable)
-    from FILE: 25 of 30 referred; sensitivity 1.000 (18/18; 95% CI ...), specificity ...``, or
+    from FILE: 25 of 30 referred; sensitivity 1.000 (18/18 images; 95% CI ...), specificity ...``, or
     the note why it was not scored."""
     from drac_ssl.metrics import referable_words, screening_figures_words
 
@@ -2841,8 +2848,9 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"error: cannot print the figures on stdout ({failure})"
               + (f"; they are in {args.json}" if args.json and json_error is None else ""), file=sys.stderr)
         return 2
+    warned = set(record.get("label_warnings") or [])
     for line in record.get("label_notes") or []:
-        print(f"note: {line}", file=sys.stderr)
+        print(f"{'warning' if line in warned else 'note'}: {line}", file=sys.stderr)
     if told is not None and told.get("line"):
         print(f"warning: {told['line']} ({told['source']})", file=sys.stderr)
     if told is not None and told.get("note"):

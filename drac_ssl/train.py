@@ -197,8 +197,9 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     if cfg.data.dataset != "drac":
         print(f"[ingest] {cfg.data.dataset}: generic datasets are read directly from {cfg.data.root}; nothing to ingest")
         return {"skipped": "generic dataset"}
-    from data_prep import ingest, phantom
+    from data_prep import cache, ingest, phantom
 
+    cache.DECODED.wanted, cache.DECODED.kept, cache.DECODED.reused = -1, 0, 0  # none of an earlier run's
     data_cfg = cfg.data
     phantom_seconds = None
     if not data_cfg.root:
@@ -2100,6 +2101,25 @@ def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted
     return checkpoint_interrupted(run_dir / name / "checkpoints" / "last.pt", epochs)
 
 
+def _ingest_kept_words() -> StageInterrupted | None:
+    """For a Ctrl-C in the ingest stage: how many of the images it had to decode are kept for
+    its rerun (:data:`data_prep.cache.DECODED`, as ``python -m data_prep ingest`` says it,
+    :func:`data_prep.ingest.interrupted_words`), e.g. ``("12 of 40 images to decode are decoded
+    and kept", "continue the ingest from there: it decodes only the other 28 and reuses the 70
+    of the finished cache")``; None before the ingest knew which images it decodes."""
+    from data_prep import cache
+
+    count = cache.DECODED
+    if count.wanted <= 0:
+        return None
+    reuse = f" and reuses the {count.reused:,} of the finished cache" if count.reused > 0 else ""
+    left = count.wanted - count.kept
+    return StageInterrupted(
+        f"{count.kept:,} of {count.wanted:,} images to decode are decoded and kept",
+        "continue the ingest from there: it decodes "
+        + (f"only the other {left:,}" if left > 0 else "none of them again") + reuse)
+
+
 def _killed_left(cfg: Config, run_dir: Path, name: str) -> SavedCheckpoint:
     """What a killed attempt of stage ``name`` (pretrain, umm) left to resume from, and what
     this attempt does with it under the epochs ``cfg`` gives the stage now (an unfinished
@@ -2327,6 +2347,8 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             stopped = exc if isinstance(exc, StageInterrupted) else StageInterrupted()
             if not stopped.saved:  # outside the epoch loop (e.g. just after the last epoch's save)
                 stopped = _checkpoint_words(cfg, run_dir, name) or stopped
+            if not stopped.saved and name == "ingest":  # the images its rerun does not decode again
+                stopped = _ingest_kept_words() or stopped
             stopped.stage = name
             if stopped.saved:
                 status[name]["saved"] = stopped.saved

@@ -129,3 +129,17 @@ def test_the_pages_way_to_read_larger_files_keeps_the_local_file_limit() -> None
                        "LOCAL_FILE_LIMITS": LOCAL_FILE_LIMITS})
         assert limits.max_bytes == LOCAL_FILE_LIMITS.max_bytes, expression
         assert limits.max_side > LOCAL_FILE_LIMITS.max_side, expression
+
+
+def test_the_score_signature_lists_every_keyword_of_score() -> None:
+    """A docs trial: the page's ``score(...)`` lacked ungradable, labels_referable_from and
+    trained_referable_from, and did not say referable_from= needs grade_names= of the same K."""
+    import inspect
+
+    from drac_ssl.scoring import score
+
+    text = PAGE.read_text(encoding="utf-8")
+    shown = text[text.index("    score(submission, labels, *"):text.index(") -> dict", text.index("    score(submission"))]
+    missing = [name for name in inspect.signature(score).parameters if f"{name}" not in shown]
+    assert missing == [], missing
+    assert "`referable_from=` takes effect only with `grade_names=`" in text

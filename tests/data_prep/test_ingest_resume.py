@@ -321,3 +321,42 @@ def test_a_full_disk_says_what_is_kept_and_how_to_free_it(
     size = ingest.bytes_words(cache.kept_bytes(out / "cache"))
     assert "No space left on device" in text and f"the images decoded so far are kept in {out / 'cache'} " \
            f"for the rerun, {size} on disk: to free that space instead, rm {out / 'cache'}/.resume*" in text, text
+
+
+def test_an_interrupted_incremental_rerun_keeps_the_finished_ingest_and_says_what_it_reuses(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A finished ingest of M images, then 2 new ones, Ctrl-C after both are decoded (a trial:
+    "40 of 40 images were decoded, and the rerun decodes them again ... the other 0"): the
+    earlier manifest and summary stay, the line says the rerun decodes none again and reuses
+    the M finished ones, and the rerun decodes nothing."""
+    from test_ingest import smooth_image, write_png
+
+    from data_prep.__main__ import main
+
+    data = _data(tmp_path)
+    out = tmp_path / "out"
+    argv = ["ingest", "--root", str(data), "--out", str(out), "--sizes", str(SIZE), "--workers", "1"]
+    assert main(argv) == 0
+    manifest, summary = (out / ingest.MANIFEST_NAME).read_bytes(), (out / "ingest_summary.json").read_bytes()
+    for i in (101, 102):
+        write_png(data / f"{i}.png", smooth_image(i))
+    (data / "labels.csv").write_text((data / "labels.csv").read_text() + "101.png,1\n102.png,2\n")
+    real = cache.process_files
+
+    def then_stop(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache, "process_files", then_stop)
+    capsys.readouterr()
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "all 2 images to decode are decoded and kept" in err, err
+    assert f"decodes none of them again and reuses the {M} of the finished cache" in err, err
+    assert "the other 0" not in err, err
+    assert (out / ingest.MANIFEST_NAME).read_bytes() == manifest
+    assert (out / "ingest_summary.json").read_bytes() == summary
+    monkeypatch.undo()
+    calls = _count_decodes(monkeypatch)
+    assert main(argv) == 0
+    assert calls == []

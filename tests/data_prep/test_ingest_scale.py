@@ -122,7 +122,7 @@ def test_a_disk_too_small_is_refused_before_decoding(
         return SimpleNamespace(total=10**9, used=10**9 - 1000, free=1000)
 
     monkeypatch.setattr(shutil, "disk_usage", usage)
-    assert ingest_cli(data, tmp_path / "out") == 2
+    assert ingest_cli(data, tmp_path / "out", "--folds", "2") == 2
     err = capsys.readouterr().err
     per_image = SIZE * SIZE * 3
     assert "not enough free disk space" in err and f"{per_image:,} bytes per image" in err, err

@@ -234,3 +234,19 @@ def test_a_known_layout_s_camera_sizes_get_no_pooled_sources_note(tmp_path: Path
     result = ingest.run(config(root), tmp_path / "o2", verbose=False)
     assert result.layout == "aptos" and result.n_train == 30, result
     assert not [n for n in result.notes if "images of 2 sizes" in n], result.notes
+
+
+def test_far_smaller_names_a_size_that_exists_and_compares_within_each_site(tmp_path: Path) -> None:
+    """A docs trial: 8 px and 64 px images half and half warned each small one 'far smaller
+    than the other images (typically 36 px)', a mean of two sizes no image has. Now the size
+    said is one the images have (64 px); with a site column each site's images are compared
+    with their own site's (each site one size: no such warning)."""
+    root = mixed_folder(tmp_path / "pooled", 15, 15, small=8)
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    small = [w for w in result.warnings if "far smaller" in w]
+    assert len(small) == 15 and all("(typically 64 px)" in w for w in small), small
+    rows = (root / "labels.csv").read_text().splitlines()
+    (root / "labels.csv").write_text("\n".join(
+        [rows[0] + ",site", *[f"{r},{'big' if r.startswith('L') else 'small'}" for r in rows[1:]]]) + "\n")
+    result = ingest.run(config(root, site_column="site"), tmp_path / "out2", verbose=False)
+    assert not [w for w in result.warnings if "far smaller" in w], result.warnings

@@ -238,3 +238,29 @@ def test_a_site_column_without_a_label_csv_is_an_error(tmp_path: Path) -> None:
         ingest.run(config(npz, site_column="site", n_folds=2), tmp_path / "out", verbose=False)
     assert "--site-column 'site' needs a label CSV to read each image's site from" in str(caught.value)
     assert ingest.run(config(npz, n_folds=2), tmp_path / "out2", verbose=False).n_train == 10
+
+
+def test_too_few_sites_for_the_folds_stop_the_ingest_before_decoding(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A docs trial: "2 sites for 3 folds" (leave-one-site-out, --folds 3) was found only after
+    every image was decoded, though the label CSV shows it: now the listing stop says it, in
+    sites, and no image is decoded."""
+    from data_prep import cache
+
+    root = tmp_path / "d"
+    rows = []
+    for i in range(12):
+        write_png(root / f"{i:03d}.png", smooth_image(i))
+        rows.append([f"{i:03d}.png", i % 3, "a" if i < 6 else "b"])
+    write_csv(root / "labels.csv", ["image name", "DR grade", "site"], rows)
+
+    def never(task):  # type: ignore[no-untyped-def]
+        raise AssertionError(f"decoded {task.rel}")
+
+    monkeypatch.setattr(cache, "process_file", never)
+    with pytest.raises(validate.IngestError) as caught:
+        ingest.run(config(root, site_column="site", patient_column="site", n_folds=3), tmp_path / "out",
+                   verbose=False)
+    text = str(caught.value)
+    assert "only 2 sites for 3 folds" in text, text
+    assert "the image files themselves were not opened yet" in text, text

@@ -923,7 +923,7 @@ def test_a_two_grade_run_shows_its_screening_figures_as_its_report_does(
     assert ("Two grades, read as a screening decision (referable = grade 1, referable DR: 12 images of grade 1 "
             "and 12 of grade 0), out of fold, at cross-fitted thresholds") in text
     x, n = stored["referable"]["sensitivity_counts"]
-    assert (f"sensitivity {stored['sensitivity']:.3f} ({x}/{n}; 95% CI ") in text
+    assert (f"sensitivity {stored['sensitivity']:.3f} ({x}/{n} images; 95% CI ") in text
     rows = list(csv.DictReader(comparison.table_csv().splitlines()))
     assert list(rows[0])[-3:] == ["referable_specificity", "sensitivity", "specificity"]
     assert float(rows[0]["specificity"]) == pytest.approx(stored["specificity"], rel=1e-5)

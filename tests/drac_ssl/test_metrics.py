@@ -1010,8 +1010,8 @@ def test_referable_sensitivity_and_specificity_have_cis_on_the_aucs_resamples_co
     assert all(math.isnan(v) for v in m.referable_report(y, probs, pred, 2, ICDR_NAMES)["sensitivity_ci95"])
     said = m.referable_summary(got)
     assert got["sensitivity_counts"] == [24, 34] and got["specificity_counts"] == [9, 16]
-    assert (f"sensitivity {got['sensitivity']:.3f} (24/34; 95% CI {m.format_ci(*got['sensitivity_ci95'])}), "
-            f"specificity {got['specificity']:.3f} (9/16; 95% CI {m.format_ci(*got['specificity_ci95'])})") in said
+    assert (f"sensitivity {got['sensitivity']:.3f} (24/34 images; 95% CI {m.format_ci(*got['sensitivity_ci95'])}), "
+            f"specificity {got['specificity']:.3f} (9/16 images; 95% CI {m.format_ci(*got['specificity_ci95'])})") in said
 
 
 def test_a_sensitivity_or_specificity_near_0_or_1_gets_the_wilson_interval_with_its_count() -> None:
@@ -1039,8 +1039,8 @@ def test_a_sensitivity_or_specificity_near_0_or_1_gets_the_wilson_interval_with_
         np.testing.assert_allclose(got[f"{name}_ci95"], wilson_interval(x, n), atol=1e-12)
         assert got[f"{name}_ci95"][0] < got[f"{name}_ci95"][1] == 1.0
     said = referable_summary(got)
-    assert "sensitivity 1.000 (1/1; 95% CI 0.207..1.000, Wilson score)" in said, said
-    assert "specificity 1.000 (15/15; 95% CI 0.796..1.000, Wilson score)" in said, said
+    assert "sensitivity 1.000 (1/1 images; 95% CI 0.207..1.000, Wilson score)" in said, said
+    assert "specificity 1.000 (15/15 images; 95% CI 0.796..1.000, Wilson score)" in said, said
     assert "not meaningful" not in said.split("at the submitted grades")[1]  # the AUC's may be
     # patients: both eyes of each of 8 patients cleared, the referable image its own patient
     patients = np.r_[np.arange(15) // 2, 99]
@@ -1056,7 +1056,7 @@ def test_a_sensitivity_or_specificity_near_0_or_1_gets_the_wilson_interval_with_
     # without n_boot: no interval at all, the count still said
     bare = referable_report(y, np.stack([1 - p1, p1], axis=1), (p1 >= 0.5).astype(int), 1, names)
     assert all(math.isnan(v) for v in bare["specificity_ci95"])
-    assert "specificity 1.000 (15/15)" in referable_summary(bare)
+    assert "specificity 1.000 (15/15 images)" in referable_summary(bare)
     assert WILSON_BELOW == 5
 
 
@@ -1118,7 +1118,7 @@ def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is
     assert referable_summary(got) == (
         "referable = grade >= 2 (Moderate or worse), 4 referable images and 4 not: AUC of P(referable) 0.781 "
         "(95% CI 0.500..0.900); at the submitted grades (not an operating point tuned on P(referable)) "
-        "sensitivity 0.750 (3/4), specificity 0.500 (2/4); on the ROC curve of P(referable), with the cut chosen "
+        "sensitivity 0.750 (3/4 images), specificity 0.500 (2/4 images); on the ROC curve of P(referable), with the cut chosen "
         "on these same images (in-sample, optimistic): sensitivity 0.500 at specificity >= 0.90 "
         "(P(referable) >= 0.750), specificity 0.500 at sensitivity >= 0.90 (P(referable) >= 0.375) (those "
         "cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to refer new images, set "
@@ -1126,7 +1126,7 @@ def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is
     # a run stored before the cuts were keeps its words exactly (review F8)
     no_cuts = {k: v for k, v in got.items() if not k.endswith("_90_cut")}
     assert referable_summary(no_cuts).endswith(
-        "sensitivity 0.750 (3/4), specificity 0.500 (2/4); on the ROC curve of P(referable), with the cut chosen "
+        "sensitivity 0.750 (3/4 images), specificity 0.500 (2/4 images); on the ROC curve of P(referable), with the cut chosen "
         "on these same images (optimistic): sensitivity 0.500 at specificity >= 0.90, specificity "
         "0.500 at sensitivity >= 0.90")
     # by hand: referable P .75 .5 .875 .375, the others .125 .25 .5 .625: specificity >= 0.9 of
@@ -1136,7 +1136,7 @@ def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is
     assert (got["sensitivity_at_specificity_90_cut"], got["specificity_at_sensitivity_90_cut"]) == (0.75, 0.375)
     # metrics.json of an older run: no operating points, nor their cuts
     old_run = {k: v for k, v in got.items() if not k.endswith(("_90", "_90_cut"))}
-    assert referable_summary(old_run).endswith("sensitivity 0.750 (3/4), specificity 0.500 (2/4)")
+    assert referable_summary(old_run).endswith("sensitivity 0.750 (3/4 images), specificity 0.500 (2/4 images)")
     older = {k: v for k, v in old_run.items() if not k.endswith("_counts")}  # before the counts
     assert referable_summary(older).endswith("sensitivity 0.750, specificity 0.500")
     keep = REF_Y >= 2  # read back from JSON: nan is null

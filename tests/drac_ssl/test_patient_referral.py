@@ -435,3 +435,34 @@ def test_a_kaggle_file_gets_the_per_patient_block_at_its_grades_without_an_auc(t
     # p0 (2, 0) referable and referred; p1 (2, 0) referable, missed; p2 (0, 0) not, referred by e4's 3
     assert block["sensitivity_counts"] == [1, 2] and block["specificity_counts"] == [0, 1]
     assert block["auc"] is None and "no P(referable) to rank the patients" in block["auc_note"]
+
+
+def test_score_words_the_eyepacs_pairing_and_warns_eye_names_without_patients(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A docs trial: the Labels line presented EyePACS's pairing as a column named '(EyePACS
+    image ids ...)', and --score printed its eye-name warning as 'note:' where the ingest (and
+    docs/evaluation.md) warn."""
+    cases = [f"{10 + i // 2}_{'left' if i % 2 == 0 else 'right'}.jpeg" for i in range(12)]
+    given = [i % 5 for i in range(12)]
+    probs = np.full((12, 5), 0.025)
+    for i, g in enumerate(given):
+        probs[i, g] = 0.9
+    sub = tmp_path / "graded.csv"
+    write_submission(sub, cases, probs, given, num_grades=5)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "metadata.json").write_text(json.dumps({"class_names": NAMES, "variant": "vicreg",
+                                                      "cv_metrics": {"referable": {"from_grade": 2}}}))
+    (bundle / "MODEL_CARD.md").write_text("card")
+    rows = "".join(f"{c[:-5]},{g}\n" for c, g in zip(cases, given, strict=True))
+    (tmp_path / "trainLabels.csv").write_text("image,level\n" + rows)
+    assert export_main([str(bundle), "--score", str(sub), "--labels", str(tmp_path / "trainLabels.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "and patients: paired from EyePACS image ids (<patient>_left / _right)" in printed, printed
+    assert "'(EyePACS" not in printed
+    (tmp_path / "plain.csv").write_text("id,grade\n" + rows)
+    assert export_main([str(bundle), "--score", str(sub), "--labels", str(tmp_path / "plain.csv"),
+                        "--image-column", "id", "--grade-column", "grade"]) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "no patient column is given" in line]
+    assert len(said) == 1 and said[0].startswith("warning: "), err

@@ -511,7 +511,7 @@ def test_a_five_grade_bundle_refers_by_its_cut_and_keeps_its_grades(tmp_path: Pa
     assert "short of its target" not in page
     # review F6: the line says when the cross-fitted cuts missed their target out of fold
     short = Predictor(_bundle(tmp_path / "short", ICDR, _referral(p - 0.01, 2), 2, met=False), gradcam=False)
-    assert ("out of fold, at the cross-fitted cuts, sensitivity 0.910 (91/100), specificity 0.400 (40/100), "
+    assert ("out of fold, at the cross-fitted cuts, sensitivity 0.910 (91/100 images), specificity 0.400 (40/100 images), "
             "**short of its target** (sensitivity >= 0.90) there") in _result_markdown(
                 short.predict(SCAN, gradcam=False), short)
 

@@ -1225,8 +1225,8 @@ def test_the_two_grade_screening_sentence_names_the_thresholds_its_figures_were_
     # with its count; 3 of 20 images not cleared: the Wilson interval (review s58r3 F6)
     assert ref["sensitivity_counts"] == [12, 20] and ref["specificity_counts"] == [17, 20]
     assert (ref["sensitivity_ci_method"], ref["specificity_ci_method"]) == ("bootstrap", "wilson")
-    assert (f"sensitivity {at_folds['sensitivity']:.3f} (12/20; 95% CI {format_ci(*ref['sensitivity_ci95'])}) "
-            f"(images of grade 1, referable, found), specificity {at_folds['specificity']:.3f} (17/20; 95% CI "
+    assert (f"sensitivity {at_folds['sensitivity']:.3f} (12/20 images; 95% CI {format_ci(*ref['sensitivity_ci95'])}) "
+            f"(images of grade 1, referable, found), specificity {at_folds['specificity']:.3f} (17/20 images; 95% CI "
             f"{format_ci(*ref['specificity_ci95'])}, Wilson score) (grade 0, non-referable, cleared).") in line
     assert ("The deployed threshold, grade 1 when P1 >= 0.512, was fitted on all out-of-fold outputs: it "
             "grades new images, and applied to oof.csv's P1 it gives other (in-sample) figures than these.") in line

@@ -92,7 +92,7 @@ def test_a_kaggle_file_gets_no_referable_auc_nor_operating_points(
     assert f"AUC of P(referable) n/a ({scoring.KAGGLE_NO_PROBABILITIES}: no P(referable)" in line, line
     assert "no probabilities" in scoring.KAGGLE_NO_PROBABILITIES
     assert "P(referable) >=" not in line and "ROC curve" not in line, line
-    assert "sensitivity 0.875 (7/8;" in line  # at the submitted grades: 7 of the 8 grade >= 2 found
+    assert "sensitivity 0.875 (7/8 images;" in line  # at the submitted grades: 7 of the 8 grade >= 2 found
     referable = json.loads(out.read_text())["referable"]
     assert referable["auc"] is None and referable["auc_ci95"] == [None, None]
     assert referable["sensitivity_at_specificity_90"] is None and referable["specificity_at_sensitivity_90_cut"] is None
@@ -171,8 +171,8 @@ def test_score_gives_the_figures_of_the_bundle_s_deployed_referral_cut(
     assert line.startswith("Referral at the bundle's deployed cut (the bundle's deployed cut re-used, not "
                            "re-fitted): refer when P(referable) >= 0.500000 (referable = grade >= 2 (Moderate or "
                            "worse); set for sensitivity:0.90 on the training's out-of-fold outputs), P(referable) "
-                           f"from {sub} (P2+P3+P4): 10 of 16 images referred; sensitivity 0.875 (7/8; 95% CI "), line
-    assert "specificity 0.625 (5/8; 95% CI" in line and "Wilson score" in line
+                           f"from {sub} (P2+P3+P4): 10 of 16 images referred; sensitivity 0.875 (7/8 images; 95% CI "), line
+    assert "specificity 0.625 (5/8 images; 95% CI" in line and "Wilson score" in line
     (referable,) = [x for x in printed.splitlines() if x.startswith("Referable DR")]
     assert "set finetune.referral_target" not in referable  # it was set: the cut is scored next
     assert "(those cuts are no rule for new images; not the bundle's cut, which is scored next)" in referable

@@ -186,8 +186,8 @@ def test_a_two_grade_score_says_sensitivity_and_specificity_as_the_training_does
     lines = scoring.score_lines(record)
     (said,) = [line for line in lines if line.startswith("Two grades, read as a screening decision")]
     assert said.startswith("Two grades, read as a screening decision (referable = grade 1: 10 images of grade 1 "
-                           "and 14 of grade 0), by the submission's class column: sensitivity 0.800 (8/10; 95% CI ")
-    assert "(images of grade 1 found), specificity 0.786 (11/14; 95% CI " in said
+                           "and 14 of grade 0), by the submission's class column: sensitivity 0.800 (8/10 images; 95% CI ")
+    assert "(images of grade 1 found), specificity 0.786 (11/14 images; 95% CI " in said
     assert said.endswith("(grade 0 cleared). QWK is Cohen's kappa here.")
     # with the model's names, named as the training names them
     named = scoring.score(sub, tmp_path / "L.csv", image_column="filename", grade_column="referable",
@@ -221,7 +221,7 @@ def test_more_grades_get_the_referable_figures_of_the_bundle_s_cut(tmp_path: Pat
     (said,) = [line for line in scoring.score_lines(record) if line.startswith("Referable DR")]
     assert said.startswith("Referable DR (the cut of RUN's bundle (finetune.referable_from)): referable = "
                            "grade >= 2 (R2 or worse), 12 referable images and 12 not: AUC of P(referable) ")
-    assert "sensitivity 0.917 (11/12; 95% CI" in said
+    assert "sensitivity 0.917 (11/12 images; 95% CI" in said
     none = _bundle(tmp_path / "auto", ["R0", "R1", "R2", "R3"], None)
     assert scoring.model_referable_cut(sub, str(none)) is None
 
@@ -456,7 +456,7 @@ def test_the_two_grade_result_line_gives_sensitivity_and_specificity(tmp_path: P
         "result: VICReg (selected for export): out-of-fold Cohen's kappa (K=2: QWK equals it) 0.290 (95% CI "
         "0.200..0.390), AUC of P(referable) 0.730, 400 images; read as a screening decision (referable = grade 1, "
         "referable): sensitivity "
-        "0.638 (111/174; 95% CI 0.567..0.713), specificity 0.659 (149/226; 95% CI 0.596..0.719)"), line
+        "0.638 (111/174 images; 95% CI 0.567..0.713), specificity 0.659 (149/226 images; 95% CI 0.596..0.719)"), line
     # the bare numbers as names: "grade 1, 1" said nothing (the fine-tuning's words leave them out)
     numbers = train.result_line(_variant_run(tmp_path / "numbers", ["0", "1"], REFERABLE))
     assert numbers is not None and "(referable = grade 1): sensitivity 0.638" in numbers, numbers

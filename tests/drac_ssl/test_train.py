@@ -2799,3 +2799,25 @@ def test_the_documented_new_run_from_a_runs_config_still_runs(
     (tmp_path / "other" / "data").symlink_to(tmp_path / "data", target_is_directory=True)
     assert train.main(["-c", "../runs/reduced/config.yaml", "run.name=third", "run.stages=[ingest]"]) == 0
     assert (tmp_path / "other" / "runs" / "third" / "stages.json").is_file()
+
+
+def test_ctrl_c_in_the_ingest_stage_says_how_many_images_are_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A docs trial: a Ctrl-C in the ingest under ``python -m drac_ssl.train`` said only "run
+    ingest again"; the standalone ingest's kept count reaches the [train] line and stages.json."""
+    from data_prep import cache
+
+    def ctrl_c_in_ingest(cfg, run_dir):  # type: ignore[no-untyped-def]
+        cache.DECODED.wanted, cache.DECODED.kept, cache.DECODED.reused = 40, 12, 70
+        cache.DECODED.folder = str(run_dir / "data" / "cache")
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(train.STAGES, "ingest", ctrl_c_in_ingest)
+    monkeypatch.chdir(tmp_path)
+    assert train.main([*REDUCED, "run.name=kept", "run.stages=[ingest,pretrain]"]) == 130
+    err = capsys.readouterr().err
+    assert ("interrupted in ingest (12 of 40 images to decode are decoded and kept); rerun the same "
+            "command to continue the ingest from there: it decodes only the other 28 and reuses the "
+            "70 of the finished cache") in err, err
+    status = json.loads((tmp_path / "runs" / "kept" / "stages.json").read_text())
+    assert status["ingest"]["saved"] == "12 of 40 images to decode are decoded and kept"
