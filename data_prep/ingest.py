@@ -1655,7 +1655,7 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     grades = [e.label.grade for e in train if e.label is not None and e.label.grade is not None]
     # the site as the patient too (leave-one-site-out): each site is one unit, kept whole;
     # no stratum of it could be spread
-    whole = bool(cfg.site_column) and bool(cfg.patient_column) and _same_column(cfg.site_column, cfg.patient_column)
+    whole = _sites_are_patients(train, cfg)
     if not train or len(grades) != len(train):
         return [], "whole" if whole else ""
     own, notes = own_patients(layout, cfg, train, source)
@@ -1703,7 +1703,7 @@ def _too_few_fold_units(entries: Sequence[ImageEntry], cfg: DataConfig, source: 
         return []
     if cfg.patient_column:
         units = len({patient_unit(e.label.patient, e.image_id) for e in train if e.label is not None})
-        unit = "site" if cfg.site_column and _same_column(cfg.site_column, cfg.patient_column) else "patient"
+        unit = "site" if _sites_are_patients(train, cfg) else "patient"
     else:
         units, unit = len(train), "training image"
     if units >= cfg.n_folds:
@@ -1712,6 +1712,22 @@ def _too_few_fold_units(entries: Sequence[ImageEntry], cfg: DataConfig, source: 
     fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
            f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
     return [error(source, f"only {FOLD_UNITS[unit].count(units)} for {cfg.n_folds} folds", fix, "folds")]
+
+
+def _sites_are_patients(train: Sequence[ImageEntry], cfg: DataConfig) -> bool:
+    """Whether the folds keep each site whole (leave-one-site-out): the site column is the
+    patient column (``--patient-column site --site-column site``), or every labelled training
+    image's patient cell is its site cell, some site named (``--patient-column clinic_id
+    --site-column site`` with equal values). The rule the readers of the manifest apply too
+    (:func:`drac_ssl.oof.sites_as_patients`), so that the model card, report.md and the
+    per-patient figures agree on what a unit is."""
+    if not (cfg.site_column and cfg.patient_column):
+        return False
+    if _same_column(cfg.site_column, cfg.patient_column):
+        return True
+    labelled = [e.label for e in train if e.label is not None]
+    sites = [site_of(label, cfg).strip() for label in labelled]
+    return any(sites) and all((label.patient or "").strip() == site for label, site in zip(labelled, sites, strict=True))
 
 
 def _same_column(a: str, b: str) -> bool:
