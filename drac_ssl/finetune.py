@@ -199,8 +199,8 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     patient_groups,
     referable_columns,
     resampling_kind,
+    site_cells,
     sites_as_patients,
-    with_sites,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
 from drac_ssl.run_state import FOLDS_PLAN, OFFERED_FOLDS, TRAIN_VIEWS, folds_saved_words
@@ -2187,12 +2187,12 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
         return [f"{float(np.sum(probs[i, r_from:])):.6f}", "" if cut is None else repr(float(cut)),
                 int(fit.referred[i])]
 
+    sites = site_cells(ctx.lab)
     oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i]),
-                 *referral_cells(i), *([patients[i]] if named else [])]
+                 *referral_cells(i), *([patients[i]] if named else []), *([sites[i]] if sites else [])]
                 for i, r in enumerate(ctx.lab)]
-    header, oof_rows = with_sites(oof_columns(k, spec.output, patients=named, referral=referral),
-                                   oof_rows, ctx.lab)
+    header = oof_columns(k, spec.output, patients=named, referral=referral, sites=bool(sites))
     oof_path = out_dir / OOF_FILE
     atomic_write_text(oof_path, _csv_text(header, oof_rows))
     # keep=inner: the inner split's images too, so train + inner + val are the fold's images
