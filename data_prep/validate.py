@@ -3255,9 +3255,20 @@ def eye_pair_patient(name: str) -> str | None:
     """The patient of an EyePACS image id (:data:`EYE_NAME`: ``10_left`` and ``10_right.jpeg``
     are patient ``10``), None for a name of another form. The one rule of the ingest's eye
     pairs (:func:`data_prep.ingest.pair_eyes`) and of ``export --score``'s with EyePACS-layout
-    labels (:func:`drac_ssl.scoring.read_grade_labels`)."""
-    match = EYE_NAME.match(Path(str(name)).stem)
+    labels (:func:`drac_ssl.scoring.read_grade_labels`). Only a known image extension is
+    stripped (:func:`image_stem`): ``1.2_left`` is patient ``1.2``."""
+    match = EYE_NAME.match(image_stem(name))
     return match["patient"] if match else None
+
+
+def image_stem(name: str) -> str:
+    """``name`` without its extension when that is an image's (:data:`IMAGE_SUFFIXES` or
+    :data:`drac_ssl.grading.image_notes.OTHER_IMAGE_SUFFIXES`, any case): ``10_left.jpeg`` ->
+    ``10_left``; an id with a dot of its own is kept whole (``1.2_left``, whose
+    ``Path.stem`` would be ``1``)."""
+    path = Path(str(name))
+    suffix = path.suffix.lower()
+    return path.stem if suffix in IMAGE_SUFFIXES or suffix in OTHER_IMAGE_SUFFIXES else str(name)
 
 
 EYE_SUFFIX_NAME = re.compile(r"^(?P<patient>.+?)[_-](?P<eye>left|right|od|os|l|r)$", re.IGNORECASE)
@@ -3270,7 +3281,7 @@ def eye_suffix_share(names: Sequence[str]) -> tuple[int, str]:
     """How many of ``names`` (image ids, extension or not) match :data:`EYE_SUFFIX_NAME`, and
     the suffixes seen (``_left/_right``, ``_OD/_OS``), for the ingest's warning that such images
     are not paired into patients unless ``data.patient_column`` names them."""
-    hits = [m for n in names if (m := EYE_SUFFIX_NAME.match(Path(str(n)).stem))]
+    hits = [m for n in names if (m := EYE_SUFFIX_NAME.match(image_stem(n)))]
     kinds = sorted({_EYE_KINDS[m["eye"].lower()] for m in hits})
     return len(hits), " and ".join(kinds)
 
