@@ -763,8 +763,12 @@ def patient_referral(patients: Any, referable: Any, p_referable: Any, referred: 
         raise ValueError(f"patients ({ids.size}), referable ({truth.size}), p_referable ({score.size}) "
                          f"and referred ({decided.size}) must have one value per image each")
     for name, values in (("referable", truth), ("referred", decided)):
-        if values.size and not np.isin(values, (0, 1)).all():
-            raise ValueError(f"{name} must hold 0 or 1 per image")
+        bad = np.flatnonzero(~np.isin(values, (0, 1)))
+        if bad.size:
+            first = values[bad[0]].item() if isinstance(values[bad[0]], np.generic) else values[bad[0]]
+            raise ValueError(f"{name} must hold 0 or 1 per image; image {int(bad[0])} (0-based) holds "
+                             f"{first!r}" + (f", and {bad.size - 1} more image(s) other values" if bad.size > 1 else "")
+                             + ": give each image's 0/1 (1: referable / referred)")
     units, inverse = np.unique(ids.astype(str), return_inverse=True)
     m = units.size
     out_truth = np.zeros(m, dtype=np.int64)
