@@ -209,6 +209,7 @@ from drac_ssl.metrics import (
     macro_ovo_auc,
     macro_ovr_auc,
     one_grade_note,
+    p_referable,
     patient_screening,
     patient_screening_summary,
     quadratic_weighted_kappa,
@@ -1422,7 +1423,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         # referable / referred if any of their images is), at the submitted grades; a Kaggle
         # file's classes refer as well as any, its one-hot P columns rank nothing (no AUC)
         referable["per_patient"] = patient_screening(
-            y, np.asarray(probs, dtype=np.float64)[:, cut:].sum(axis=1), (np.asarray(pred) >= cut).astype(np.int64),
+            y, p_referable(probs, cut), (np.asarray(pred) >= cut).astype(np.int64),
             cut, groups, n_boot=n_boot, seed=seed, left_out=left_out)
         if kaggle:
             referable["per_patient"].update(auc=float("nan"), auc_ci95=[float("nan"), float("nan")],
