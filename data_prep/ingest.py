@@ -76,6 +76,7 @@ from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_o
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.natural_key
     EYE_NAME,  # noqa: F401  (re-exported: data_prep.ingest.EYE_NAME)
+    EYE_PAIR_WORDS,
     SHARED_NAME_KIND,
     IngestError,
     LabelRow,
@@ -1568,7 +1569,7 @@ def pair_eyes(train: Sequence[ImageEntry], source: str) -> list[Problem]:
             paired += 1
     if not paired:
         return []
-    return [note(source, f"{paired} EyePACS image(s) named <patient>_left / _right: the two eyes "
+    return [note(source, f"{paired} EyePACS image(s) named {EYE_PAIR_WORDS}: the two eyes "
                           f"of a patient are kept in one fold (the manifest's patient column)",
                  "nothing to do; --patient-column overrides it", "folds")]
 
@@ -1582,7 +1583,7 @@ def patients_source_words(layout: str, owned_column: str) -> str:
     fold check (``drac_ssl.preflight``, which puts it in brackets: it holds none)."""
     if owned_column:
         return f"the {LAYOUT_NAMES.get(layout, layout or 'unknown')} layout's column {owned_column!r}"
-    return "the EyePACS image ids <patient>_left / _right"
+    return f"the EyePACS image ids {EYE_PAIR_WORDS}"
 
 
 def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
@@ -1819,7 +1820,7 @@ def _patient_id_problems(train: Sequence[ImageEntry], source: str, column: str) 
     labelled = [e for e in train if e.label is not None]
     spellings = patient_spellings(e.label.patient for e in labelled)  # type: ignore[union-attr]
     # no column: the patients come from EyePACS's image ids <patient>_left / _right (pair_eyes)
-    where = f"column {column!r}" if column else "the image ids (<patient>_left / _right)"
+    where = f"column {column!r}" if column else f"the image ids ({EYE_PAIR_WORDS})"
     if spellings:
         lines: dict[str, list[int]] = {}
         folds: dict[str, set[int]] = {}

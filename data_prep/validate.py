@@ -3250,6 +3250,10 @@ EYE_NAME = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$", re.IGNORECASE)
 """EyePACS / Kaggle DR 2015 image ids: ``<patient>_left`` and ``<patient>_right`` (the
 patient of :func:`data_prep.ingest.pair_eyes`, which keeps a patient's two eyes in one fold)."""
 
+EYE_PAIR_WORDS = "<patient>_left / _right"
+""":data:`EYE_NAME`'s ids in words, as the ingest's notes, its summary's ``patients.source``,
+the preflight and ``export --score`` print them (one wording)."""
+
 
 def eye_pair_patient(name: str) -> str | None:
     """The patient of an EyePACS image id (:data:`EYE_NAME`: ``10_left`` and ``10_right.jpeg``

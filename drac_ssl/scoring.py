@@ -146,6 +146,7 @@ from data_prep.layout import (
 )
 from data_prep.problems import Problem, counted, error, in_line_order, note, warning
 from data_prep.validate import (
+    EYE_PAIR_WORDS,
     GRADABLE_SCORE_FIX,
     LabelRow,
     NameIndex,
@@ -467,7 +468,7 @@ UNGRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their im
 """The scorer's fix for rows of a layout's ungradable grade (DeepDRiD's 5), as for an empty cell."""
 
 
-EYEPACS_PAIRS = "(EyePACS image ids <patient>_left / _right)"
+EYEPACS_PAIRS = f"(EyePACS image ids {EYE_PAIR_WORDS})"
 """``LabelRows.patient_column`` when the patients are read from EyePACS-layout image ids, as the
 ingest pairs them (:func:`data_prep.validate.eye_pair_patient`), not from a column."""
 
@@ -885,7 +886,7 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         if any(paired):
             patients, patient_at, patient_from = paired, -1, EYEPACS_PAIRS
             problems.append(note(path, f"{sum(1 for p in paired if p)} of {counted(len(names), 'image')} named "
-                                       f"<patient>_left / _right, EyePACS's ids: the two eyes of a patient are "
+                                       f"{EYE_PAIR_WORDS}, EyePACS's ids: the two eyes of a patient are "
                                        f"one patient, as the ingest pairs them (the bootstrap resamples "
                                        f"patients; the per-patient referral figures are given)",
                                  "nothing to do; --patient-column overrides it", "patient"))
@@ -2151,7 +2152,7 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                 f"(--ungradable leave_out)" if left_out else ""),
              f"Labels: columns {columns['image']!r} (image) and {columns['grade']!r} "
              + ("(grade: each image's own eye, told from its id)" if record.get("label_per_eye") else "(grade)")
-             + ((" and patients: paired from EyePACS image ids (<patient>_left / _right)"
+             + ((f" and patients: paired from EyePACS image ids ({EYE_PAIR_WORDS})"
                  if columns["patient"] == EYEPACS_PAIRS else f" and {columns['patient']!r} (patient)")
                 if columns.get("patient") else "")
              + (f", the {layout} layout's" if layout else "")
