@@ -107,6 +107,7 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     read_labels,
     read_name_list,
     same_image_rows,
+    unpaired_eyes_words,
     warning,
     zero_word_empty_grade,
 )
@@ -1619,12 +1620,10 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
     # warned, not paired: outside EyePACS's layout, whose ids are defined as <patient>_left/_right,
     # the part before the eye need not be the patient (a visit, a study) and pairing by a guess
     # would silently change the folds of runs made before
-    return "", [warning(source, f"{said}, but no patient column is given: each image is its own unit, so "
-                                "a patient's fellow eyes can fall in different folds (their figures then "
-                                "overstate) and the bootstrap CIs treat them as independent",
-                        "add a column naming each image's patient (the part before the eye, e.g. 10 for "
-                        "10_left) to the label CSV and pass --patient-column <that column> "
-                        "(data.patient_column)", "folds")]
+    message, fix = unpaired_eyes_words(said, "a patient's fellow eyes can fall in different folds (their "
+                                             "figures then overstate) and the bootstrap CIs treat them as "
+                                             "independent", setting=True)
+    return "", [warning(source, message, fix, "folds")]
 
 
 def image_patients(train: Sequence[ImageEntry]) -> list[str]:

@@ -3310,6 +3310,17 @@ def eye_names_words(image_ids: Sequence[str], what: str = "training image ids") 
     return f"{hits} of {len(image_ids)} {what} are named <id>{kinds.replace(' and ', ' or <id>')}"
 
 
+def unpaired_eyes_words(said: str, consequences: str, setting: bool = False) -> tuple[str, str]:
+    """The message and fix of the warning that images named after an eye (``said``:
+    :func:`eye_names_words`) are not paired into patients, no patient column given: "each
+    image is its own unit, so ``consequences``". ``setting``: the fix names
+    ``data.patient_column`` too (the ingest's; ``export --score`` has no such setting). The
+    ingest's (:func:`data_prep.ingest.own_patients`) and ``export --score``'s one wording."""
+    return (f"{said}, but no patient column is given: each image is its own unit, so {consequences}",
+            "add a column naming each image's patient (the part before the eye, e.g. 10 for 10_left) to the "
+            "label CSV and pass --patient-column <that column>" + (" (data.patient_column)" if setting else ""))
+
+
 class TakenNames:
     """The names a training image's new name must not take (:func:`training_rename`), as
     :func:`data_prep.layout.name_key` keys of each name and of each name without its extension

@@ -175,6 +175,7 @@ from data_prep.validate import (
     severity_range,
     stray_grades,
     ungraded_words,
+    unpaired_eyes_words,
     zero_word_readings,
     zero_words_named,
 )
@@ -893,12 +894,9 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     if patient_at is None and (said := eye_names_words(names, "images of the label CSV")):
         # as the ingest warns (data_prep.ingest.own_patients): outside EyePACS's ids the part
         # before the eye need not be the patient, so nothing is paired by a guess
-        problems.append(warning(path, f"{said}, but no patient column is given: each image is its own unit, "
-                                      f"so the bootstrap CIs treat a patient's fellow eyes as independent and "
-                                      f"no per-patient referral is given",
-                                "add a column naming each image's patient (the part before the eye, e.g. 10 "
-                                "for 10_left) to the label CSV and pass --patient-column <that column>",
-                                "patient"))
+        problems.append(warning(path, *unpaired_eyes_words(said, "the bootstrap CIs treat a patient's fellow "
+                                                                 "eyes as independent and no per-patient "
+                                                                 "referral is given"), "patient"))
     return LabelRows(path, names, grades, lines, table.columns[index["image-name"]], column, layout,
                      table.dialect, problems, patients if patient_at is not None else [],
                      patient_from, per_eye=bool(eyes),
