@@ -3249,6 +3249,22 @@ def cli(args: argparse.Namespace) -> int:
     return 0
 
 
+def kept_for_rerun(count: cache.DecodeCount | None = None) -> tuple[str, str, str] | None:
+    """What a stopped ingest keeps for its rerun, in the words :func:`interrupted_words` and
+    ``drac_ssl.train``'s interrupted ingest stage share: ``(kept, decodes, reuse)``, e.g.
+    ``("12 of 40 images to decode are decoded and kept", "only the other 28", " and reuses the
+    70 of the finished cache")`` (``decodes`` ``none of them again`` when all are kept;
+    ``reuse`` '' when nothing is reused). ``count``: default :data:`data_prep.cache.DECODED`.
+    None before the ingest knew which images it decodes (``wanted`` <= 0)."""
+    count = cache.DECODED if count is None else count
+    if count.wanted <= 0:
+        return None
+    left = count.wanted - count.kept
+    return (f"{count.kept:,} of {count.wanted:,} images to decode are decoded and kept",
+            f"only the other {left:,}" if left > 0 else "none of them again",
+            f" and reuses the {count.reused:,} of the finished cache" if count.reused > 0 else "")
+
+
 def interrupted_words(count: cache.DecodeCount | None = None, command: str = "",
                       folder: Path | None = None) -> str:
     """The line an interrupted (Ctrl-C, SIGTERM) ingest ends with: how many of the images it had
@@ -3264,18 +3280,16 @@ def interrupted_words(count: cache.DecodeCount | None = None, command: str = "",
     size = cache.kept_bytes(where) if where is not None else 0
     discard = (f"\n  the kept rows take {bytes_words(size)} in {where}; to discard them instead: "
                f"{cache.discard_words(where)}") if size and where is not None else ""
-    if count.wanted > 0:
+    if (kept := kept_for_rerun(count)) is not None:
         # an incremental rerun: the finished ingest (its manifest, summary and cache) stays as it
         # is until this one finishes, and its images are reused by the rerun too
-        reuse = (f" and reuses the {count.reused:,} of the finished cache (its manifest and summary "
-                 f"stay until an ingest finishes)" if count.reused > 0 else "")
+        reuse = kept[2] + (" (its manifest and summary stay until an ingest finishes)" if kept[2] else "")
         if count.kept >= count.wanted:  # stopped after decoding, as the cache was written
             return (f"interrupted: all {count.wanted:,} images to decode are decoded and kept in "
                     f"{count.folder or 'the cache folder'}; a rerun of the same command decodes none "
                     f"of them again{reuse}, and writes the cache{rerun}{discard}")
-        return (f"interrupted: {count.kept:,} of {count.wanted:,} images to decode are decoded and kept "
-                f"in {count.folder or 'the cache folder'}; a rerun of the same command continues from "
-                f"there and decodes only the other {count.wanted - count.kept:,}{reuse}{rerun}{discard}")
+        return (f"interrupted: {kept[0]} in {count.folder or 'the cache folder'}; a rerun of the same "
+                f"command continues from there and decodes {kept[1]}{reuse}{rerun}{discard}")
     if count.wanted == 0:
         return (f"interrupted: every image is reused from the finished cache, none was left to "
                 f"decode; a rerun of the same command reuses them again{rerun}")
