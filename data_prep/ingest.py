@@ -76,6 +76,7 @@ from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_o
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.natural_key
     EYE_NAME,  # noqa: F401  (re-exported: data_prep.ingest.EYE_NAME)
+    EYE_PAIR_WORDS,
     SHARED_NAME_KIND,
     IngestError,
     LabelRow,
@@ -106,6 +107,7 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     read_labels,
     read_name_list,
     same_image_rows,
+    unpaired_eyes_words,
     warning,
     zero_word_empty_grade,
 )
@@ -1568,7 +1570,7 @@ def pair_eyes(train: Sequence[ImageEntry], source: str) -> list[Problem]:
             paired += 1
     if not paired:
         return []
-    return [note(source, f"{paired} EyePACS image(s) named <patient>_left / _right: the two eyes "
+    return [note(source, f"{paired} EyePACS image(s) named {EYE_PAIR_WORDS}: the two eyes "
                           f"of a patient are kept in one fold (the manifest's patient column)",
                  "nothing to do; --patient-column overrides it", "folds")]
 
@@ -1582,7 +1584,7 @@ def patients_source_words(layout: str, owned_column: str) -> str:
     fold check (``drac_ssl.preflight``, which puts it in brackets: it holds none)."""
     if owned_column:
         return f"the {LAYOUT_NAMES.get(layout, layout or 'unknown')} layout's column {owned_column!r}"
-    return "the EyePACS image ids <patient>_left / _right"
+    return f"the EyePACS image ids {EYE_PAIR_WORDS}"
 
 
 def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
@@ -1618,12 +1620,10 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
     # warned, not paired: outside EyePACS's layout, whose ids are defined as <patient>_left/_right,
     # the part before the eye need not be the patient (a visit, a study) and pairing by a guess
     # would silently change the folds of runs made before
-    return "", [warning(source, f"{said}, but no patient column is given: each image is its own unit, so "
-                                "a patient's fellow eyes can fall in different folds (their figures then "
-                                "overstate) and the bootstrap CIs treat them as independent",
-                        "add a column naming each image's patient (the part before the eye, e.g. 10 for "
-                        "10_left) to the label CSV and pass --patient-column <that column> "
-                        "(data.patient_column)", "folds")]
+    message, fix = unpaired_eyes_words(said, "a patient's fellow eyes can fall in different folds (their "
+                                             "figures then overstate) and the bootstrap CIs treat them as "
+                                             "independent", setting=True)
+    return "", [warning(source, message, fix, "folds")]
 
 
 def image_patients(train: Sequence[ImageEntry]) -> list[str]:
@@ -1655,7 +1655,7 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     grades = [e.label.grade for e in train if e.label is not None and e.label.grade is not None]
     # the site as the patient too (leave-one-site-out): each site is one unit, kept whole;
     # no stratum of it could be spread
-    whole = bool(cfg.site_column) and bool(cfg.patient_column) and _same_column(cfg.site_column, cfg.patient_column)
+    whole = _sites_are_patients(train, cfg)
     if not train or len(grades) != len(train):
         return [], "whole" if whole else ""
     own, notes = own_patients(layout, cfg, train, source)
@@ -1703,7 +1703,7 @@ def _too_few_fold_units(entries: Sequence[ImageEntry], cfg: DataConfig, source: 
         return []
     if cfg.patient_column:
         units = len({patient_unit(e.label.patient, e.image_id) for e in train if e.label is not None})
-        unit = "site" if cfg.site_column and _same_column(cfg.site_column, cfg.patient_column) else "patient"
+        unit = "site" if _sites_are_patients(train, cfg) else "patient"
     else:
         units, unit = len(train), "training image"
     if units >= cfg.n_folds:
@@ -1712,6 +1712,22 @@ def _too_few_fold_units(entries: Sequence[ImageEntry], cfg: DataConfig, source: 
     fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
            f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
     return [error(source, f"only {FOLD_UNITS[unit].count(units)} for {cfg.n_folds} folds", fix, "folds")]
+
+
+def _sites_are_patients(train: Sequence[ImageEntry], cfg: DataConfig) -> bool:
+    """Whether the folds keep each site whole (leave-one-site-out): the site column is the
+    patient column (``--patient-column site --site-column site``), or every labelled training
+    image's patient cell is its site cell, some site named (``--patient-column clinic_id
+    --site-column site`` with equal values). The rule the readers of the manifest apply too
+    (:func:`drac_ssl.oof.sites_as_patients`), so that the model card, report.md and the
+    per-patient figures agree on what a unit is."""
+    if not (cfg.site_column and cfg.patient_column):
+        return False
+    if _same_column(cfg.site_column, cfg.patient_column):
+        return True
+    labelled = [e.label for e in train if e.label is not None]
+    sites = [site_of(label, cfg).strip() for label in labelled]
+    return any(sites) and all((label.patient or "").strip() == site for label, site in zip(labelled, sites, strict=True))
 
 
 def _same_column(a: str, b: str) -> bool:
@@ -1803,7 +1819,7 @@ def _patient_id_problems(train: Sequence[ImageEntry], source: str, column: str) 
     labelled = [e for e in train if e.label is not None]
     spellings = patient_spellings(e.label.patient for e in labelled)  # type: ignore[union-attr]
     # no column: the patients come from EyePACS's image ids <patient>_left / _right (pair_eyes)
-    where = f"column {column!r}" if column else "the image ids (<patient>_left / _right)"
+    where = f"column {column!r}" if column else f"the image ids ({EYE_PAIR_WORDS})"
     if spellings:
         lines: dict[str, list[int]] = {}
         folds: dict[str, set[int]] = {}
@@ -3233,6 +3249,22 @@ def cli(args: argparse.Namespace) -> int:
     return 0
 
 
+def kept_for_rerun(count: cache.DecodeCount | None = None) -> tuple[str, str, str] | None:
+    """What a stopped ingest keeps for its rerun, in the words :func:`interrupted_words` and
+    ``drac_ssl.train``'s interrupted ingest stage share: ``(kept, decodes, reuse)``, e.g.
+    ``("12 of 40 images to decode are decoded and kept", "only the other 28", " and reuses the
+    70 of the finished cache")`` (``decodes`` ``none of them again`` when all are kept;
+    ``reuse`` '' when nothing is reused). ``count``: default :data:`data_prep.cache.DECODED`.
+    None before the ingest knew which images it decodes (``wanted`` <= 0)."""
+    count = cache.DECODED if count is None else count
+    if count.wanted <= 0:
+        return None
+    left = count.wanted - count.kept
+    return (f"{count.kept:,} of {count.wanted:,} images to decode are decoded and kept",
+            f"only the other {left:,}" if left > 0 else "none of them again",
+            f" and reuses the {count.reused:,} of the finished cache" if count.reused > 0 else "")
+
+
 def interrupted_words(count: cache.DecodeCount | None = None, command: str = "",
                       folder: Path | None = None) -> str:
     """The line an interrupted (Ctrl-C, SIGTERM) ingest ends with: how many of the images it had
@@ -3248,18 +3280,16 @@ def interrupted_words(count: cache.DecodeCount | None = None, command: str = "",
     size = cache.kept_bytes(where) if where is not None else 0
     discard = (f"\n  the kept rows take {bytes_words(size)} in {where}; to discard them instead: "
                f"{cache.discard_words(where)}") if size and where is not None else ""
-    if count.wanted > 0:
+    if (kept := kept_for_rerun(count)) is not None:
         # an incremental rerun: the finished ingest (its manifest, summary and cache) stays as it
         # is until this one finishes, and its images are reused by the rerun too
-        reuse = (f" and reuses the {count.reused:,} of the finished cache (its manifest and summary "
-                 f"stay until an ingest finishes)" if count.reused > 0 else "")
+        reuse = kept[2] + (" (its manifest and summary stay until an ingest finishes)" if kept[2] else "")
         if count.kept >= count.wanted:  # stopped after decoding, as the cache was written
             return (f"interrupted: all {count.wanted:,} images to decode are decoded and kept in "
                     f"{count.folder or 'the cache folder'}; a rerun of the same command decodes none "
                     f"of them again{reuse}, and writes the cache{rerun}{discard}")
-        return (f"interrupted: {count.kept:,} of {count.wanted:,} images to decode are decoded and kept "
-                f"in {count.folder or 'the cache folder'}; a rerun of the same command continues from "
-                f"there and decodes only the other {count.wanted - count.kept:,}{reuse}{rerun}{discard}")
+        return (f"interrupted: {kept[0]} in {count.folder or 'the cache folder'}; a rerun of the same "
+                f"command continues from there and decodes {kept[1]}{reuse}{rerun}{discard}")
     if count.wanted == 0:
         return (f"interrupted: every image is reused from the finished cache, none was left to "
                 f"decode; a rerun of the same command reuses them again{rerun}")

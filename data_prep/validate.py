@@ -3250,14 +3250,29 @@ EYE_NAME = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$", re.IGNORECASE)
 """EyePACS / Kaggle DR 2015 image ids: ``<patient>_left`` and ``<patient>_right`` (the
 patient of :func:`data_prep.ingest.pair_eyes`, which keeps a patient's two eyes in one fold)."""
 
+EYE_PAIR_WORDS = "<patient>_left / _right"
+""":data:`EYE_NAME`'s ids in words, as the ingest's notes, its summary's ``patients.source``,
+the preflight and ``export --score`` print them (one wording)."""
+
 
 def eye_pair_patient(name: str) -> str | None:
     """The patient of an EyePACS image id (:data:`EYE_NAME`: ``10_left`` and ``10_right.jpeg``
     are patient ``10``), None for a name of another form. The one rule of the ingest's eye
     pairs (:func:`data_prep.ingest.pair_eyes`) and of ``export --score``'s with EyePACS-layout
-    labels (:func:`drac_ssl.scoring.read_grade_labels`)."""
-    match = EYE_NAME.match(Path(str(name)).stem)
+    labels (:func:`drac_ssl.scoring.read_grade_labels`). Only a known image extension is
+    stripped (:func:`image_stem`): ``1.2_left`` is patient ``1.2``."""
+    match = EYE_NAME.match(image_stem(name))
     return match["patient"] if match else None
+
+
+def image_stem(name: str) -> str:
+    """``name`` without its extension when that is an image's (:data:`IMAGE_SUFFIXES` or
+    :data:`drac_ssl.grading.image_notes.OTHER_IMAGE_SUFFIXES`, any case): ``10_left.jpeg`` ->
+    ``10_left``; an id with a dot of its own is kept whole (``1.2_left``, whose
+    ``Path.stem`` would be ``1``)."""
+    path = Path(str(name))
+    suffix = path.suffix.lower()
+    return path.stem if suffix in IMAGE_SUFFIXES or suffix in OTHER_IMAGE_SUFFIXES else str(name)
 
 
 EYE_SUFFIX_NAME = re.compile(r"^(?P<patient>.+?)[_-](?P<eye>left|right|od|os|l|r)$", re.IGNORECASE)
@@ -3270,7 +3285,7 @@ def eye_suffix_share(names: Sequence[str]) -> tuple[int, str]:
     """How many of ``names`` (image ids, extension or not) match :data:`EYE_SUFFIX_NAME`, and
     the suffixes seen (``_left/_right``, ``_OD/_OS``), for the ingest's warning that such images
     are not paired into patients unless ``data.patient_column`` names them."""
-    hits = [m for n in names if (m := EYE_SUFFIX_NAME.match(Path(str(n)).stem))]
+    hits = [m for n in names if (m := EYE_SUFFIX_NAME.match(image_stem(n)))]
     kinds = sorted({_EYE_KINDS[m["eye"].lower()] for m in hits})
     return len(hits), " and ".join(kinds)
 
@@ -3293,6 +3308,17 @@ def eye_names_words(image_ids: Sequence[str], what: str = "training image ids") 
     if not image_ids or hits <= EYE_NAMES_SHARE * len(image_ids):
         return ""
     return f"{hits} of {len(image_ids)} {what} are named <id>{kinds.replace(' and ', ' or <id>')}"
+
+
+def unpaired_eyes_words(said: str, consequences: str, setting: bool = False) -> tuple[str, str]:
+    """The message and fix of the warning that images named after an eye (``said``:
+    :func:`eye_names_words`) are not paired into patients, no patient column given: "each
+    image is its own unit, so ``consequences``". ``setting``: the fix names
+    ``data.patient_column`` too (the ingest's; ``export --score`` has no such setting). The
+    ingest's (:func:`data_prep.ingest.own_patients`) and ``export --score``'s one wording."""
+    return (f"{said}, but no patient column is given: each image is its own unit, so {consequences}",
+            "add a column naming each image's patient (the part before the eye, e.g. 10 for 10_left) to the "
+            "label CSV and pass --patient-column <that column>" + (" (data.patient_column)" if setting else ""))
 
 
 class TakenNames:

@@ -177,6 +177,7 @@ from drac_ssl.metrics import (
     one_grade_note,
     one_grade_words,
     operating_points_note,
+    p_referable,
     paired_difference,
     patient_screening,
     patient_screening_summary,
@@ -199,8 +200,8 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     patient_groups,
     referable_columns,
     resampling_kind,
+    site_cells,
     sites_as_patients,
-    with_sites,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
 from drac_ssl.run_state import FOLDS_PLAN, OFFERED_FOLDS, TRAIN_VIEWS, folds_saved_words
@@ -2045,7 +2046,7 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         by_cut = fit.referred is not None and calibration.referral is not None
         # gradable images only: those the ingest left out as ungradable are counted apart
         referable["per_patient"] = patient_screening(
-            y, probs[:, ctx.referable_from:].sum(axis=1), fit.referred if by_cut else (np.asarray(pred) >= ctx.referable_from).astype(np.int64),
+            y, p_referable(probs, ctx.referable_from), fit.referred if by_cut else (np.asarray(pred) >= ctx.referable_from).astype(np.int64),
             ctx.referable_from, patient_ids, n_boot=ctx.ft.n_boot, seed=ctx.seed,
             cut_words="each fold's own referral cut (cross-fitted: fold_cuts)" if by_cut else "",
             left_out=getattr(ctx.data, "left_out_patients", None))
@@ -2180,19 +2181,21 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
     r_from = ctx.referable_from
     referral = fit.referred is not None and bool(fit.referral_cuts) and r_from is not None
 
+    p_ref = p_referable(probs, r_from) if referral and r_from is not None else None
+
     def referral_cells(i: int) -> list[Any]:
-        if not referral or r_from is None or fit.referred is None:
+        if p_ref is None or fit.referred is None:
             return []
         cut = fit.referral_cuts.get(int(ctx.folds[i]))
-        return [f"{float(np.sum(probs[i, r_from:])):.6f}", "" if cut is None else repr(float(cut)),
+        return [f"{float(p_ref[i]):.6f}", "" if cut is None else repr(float(cut)),
                 int(fit.referred[i])]
 
+    sites = site_cells(ctx.lab)
     oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i]),
-                 *referral_cells(i), *([patients[i]] if named else [])]
+                 *referral_cells(i), *([patients[i]] if named else []), *([sites[i]] if sites else [])]
                 for i, r in enumerate(ctx.lab)]
-    header, oof_rows = with_sites(oof_columns(k, spec.output, patients=named, referral=referral),
-                                   oof_rows, ctx.lab)
+    header = oof_columns(k, spec.output, patients=named, referral=referral, sites=bool(sites))
     oof_path = out_dir / OOF_FILE
     atomic_write_text(oof_path, _csv_text(header, oof_rows))
     # keep=inner: the inner split's images too, so train + inner + val are the fold's images

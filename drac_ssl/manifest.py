@@ -65,7 +65,7 @@ SITE_COLUMN = "site"
 """The manifest's last column when ``data.site_column`` is set (absent otherwise, so that the
 manifest is byte for byte the one made without it): each labelled image's site as its label
 CSV row names it, empty for the other rows; ``oof.csv`` carries it under the same name
-(:func:`drac_ssl.oof.with_sites`) for report.md's figures per site. The one definition
+(:func:`drac_ssl.oof.site_cells`) for report.md's figures per site. The one definition
 (``data_prep.ingest.SITE_COLUMN`` and ``drac_ssl.oof.SITE_COLUMN`` are this)."""
 
 PIXELS_COLUMN = "pixels_sha256"

@@ -424,6 +424,15 @@ def screening_specificity(y_true: Any, pred: Any) -> float:
     return binary_screening(y_true, pred)["specificity"]
 
 
+def p_referable(probs: Any, from_grade: int) -> np.ndarray:
+    """``(n,)`` float64 P(referable): each row of ``probs`` ``(n, K)`` summed over the grades
+    ``from_grade``..K-1 (ICDR: 2 = moderate NPDR or worse). The one definition that the
+    bundle's referral (:meth:`drac_ssl.grading.model.ReferralTarget.probability`), the screening
+    figures, ``oof.csv``'s ``P_referable`` and ``export --score`` use. Not clipped: a caller
+    needing [0, 1] clips (float sums may exceed 1 by an ulp)."""
+    return np.asarray(probs, dtype=np.float64)[:, from_grade:].sum(axis=1)
+
+
 def referable_words(from_grade: int, class_names: Sequence[str] | None = None) -> str:
     """The referable rule in words: ``'referable = grade >= 2 (Moderate or worse)'`` with the
     scale's ``class_names`` (grade ``g`` -> name), ``'referable = grade >= 2'`` without; on a
@@ -763,8 +772,12 @@ def patient_referral(patients: Any, referable: Any, p_referable: Any, referred: 
         raise ValueError(f"patients ({ids.size}), referable ({truth.size}), p_referable ({score.size}) "
                          f"and referred ({decided.size}) must have one value per image each")
     for name, values in (("referable", truth), ("referred", decided)):
-        if values.size and not np.isin(values, (0, 1)).all():
-            raise ValueError(f"{name} must hold 0 or 1 per image")
+        bad = np.flatnonzero(~np.isin(values, (0, 1)))
+        if bad.size:
+            first = values[bad[0]].item() if isinstance(values[bad[0]], np.generic) else values[bad[0]]
+            raise ValueError(f"{name} must hold 0 or 1 per image; image {int(bad[0])} (0-based) holds "
+                             f"{first!r}" + (f", and {bad.size - 1} more image(s) other values" if bad.size > 1 else "")
+                             + ": give each image's 0/1 (1: referable / referred)")
     units, inverse = np.unique(ids.astype(str), return_inverse=True)
     m = units.size
     out_truth = np.zeros(m, dtype=np.int64)
@@ -1086,7 +1099,7 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
     _check_paired_inputs(yt, k, {"pred": yp})
     truth = (yt >= r).astype(np.int64)
     # P(referable); clipped so the two columns [1 - s, s] are probabilities as they stand
-    s = np.clip(p[:, r:].sum(axis=1), 0.0, 1.0)
+    s = np.clip(p_referable(p, r), 0.0, 1.0)
     n_ref = int(truth.sum())
     n_not = int(yt.size - n_ref)
     rule = referable_words(r, class_names)

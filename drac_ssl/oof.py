@@ -59,7 +59,7 @@ patients, and one made before it, has no such column, byte for byte as before):
 Optional, last (after ``patient`` when both), only when the manifest names sites
 (``data.site_column``; a run without sites has no such column, byte for byte as before):
 
-- ``site``: the image's site (:data:`SITE_COLUMN`, :func:`with_sites`), read by report.md's
+- ``site``: the image's site (:data:`SITE_COLUMN`, :func:`site_cells`), read by report.md's
   figures per site.
 """
 from __future__ import annotations
@@ -98,18 +98,15 @@ REFERRAL_COLUMNS = ("P_referable", "referral_cut", "referred")
 
 # SITE_COLUMN (drac_ssl.manifest's, imported above): oof.csv's last column when the manifest
 # names sites (data.site_column): each image's site, copied from the manifest's site column
-# (with_sites); report.md's figures per site read it (drac_ssl.report._site_section).
+# (site_cells); report.md's figures per site read it (drac_ssl.report._site_section).
 
 
-def with_sites(header: list[str], rows: list[list[Any]], manifest_rows: Sequence[Mapping[str, Any]]
-               ) -> tuple[list[str], list[list[Any]]]:
-    """``header`` and ``rows`` of an ``oof.csv`` with :data:`SITE_COLUMN` appended when the
-    manifest rows (``manifest_rows``, one per oof row, in its order) name a site; unchanged
-    (the same objects) when none does, so a run without sites writes the file as before."""
+def site_cells(manifest_rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each manifest row's site (:data:`SITE_COLUMN`, stripped), in the rows' order, for
+    ``oof.csv``'s site column (its place in the header: :func:`oof_columns` ``sites=``); []
+    when no row names a site, so a run without sites writes the file as before."""
     sites = [str(r.get(SITE_COLUMN) or "").strip() for r in manifest_rows]
-    if not any(sites):
-        return header, rows
-    return [*header, SITE_COLUMN], [[*row, site] for row, site in zip(rows, sites, strict=True)]
+    return sites if any(sites) else []
 
 
 def read_oof_column(path: str | os.PathLike[str], column: str) -> list[str] | None:
@@ -132,7 +129,7 @@ def oof_columns(num_grades: int, output: str, patients: bool = False, referral: 
     ``regression`` head, with :data:`REFERRAL_COLUMNS` after the raw outputs when ``referral``
     (a referral cut exists), then :data:`PATIENT_COLUMN` when ``patients`` (the manifest
     names them) and :data:`SITE_COLUMN` last when ``sites`` (the manifest names them:
-    :func:`with_sites` appends it); the one place of the optional columns' order (see the
+    :func:`site_cells`); the one place of the optional columns' order (see the
     module docstring)."""
     raw = ([f"logit{g}" for g in range(num_grades)] if output == "classification" else ["raw_score"])
     return ["id", "grade", "fold", *prob_columns(num_grades), "score", "pred", *raw,

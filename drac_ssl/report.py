@@ -1479,8 +1479,9 @@ def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
                   variant: str = "") -> list[str]:
     """:func:`site_lines` of a variant folder ``vdir`` whose ``oof.csv`` (read as ``oof``) has a
     ``site`` column (:data:`drac_ssl.oof.SITE_COLUMN`); [] without one (a run without sites:
-    report.md as before). The CIs resample the units of :func:`_site_units`; ``variant``: the
-    variant's title, in the heading."""
+    report.md as before). The CIs resample the units of :func:`_site_units`, seeded with
+    ``metrics["seed"]`` as the pooled CIs are (0 when absent); ``variant``: the variant's title,
+    in the heading."""
     from drac_ssl.oof import SITE_COLUMN, read_oof_column
 
     sites = read_oof_column(vdir / OOF_FILE, SITE_COLUMN)
@@ -1488,7 +1489,8 @@ def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
         return []
     units, resampled = _site_units(run_dir, vdir, [str(i) for i in oof.ids])
     n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
-    figures = site_figures(oof.grades, oof.probs, oof.pred, sites, n_boot=n_boot, patients=units)
+    seed = metrics.get("seed") if isinstance(metrics.get("seed"), int) else 0  # the pooled CIs' seed
+    figures = site_figures(oof.grades, oof.probs, oof.pred, sites, n_boot=n_boot, seed=seed, patients=units)
     referable = metrics.get("referable") if isinstance(metrics.get("referable"), dict) else {}
     referred = read_oof_column(vdir / OOF_FILE, "referred")
     from_grade = referable.get("from_grade")

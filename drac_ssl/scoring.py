@@ -146,6 +146,7 @@ from data_prep.layout import (
 )
 from data_prep.problems import Problem, counted, error, in_line_order, note, warning
 from data_prep.validate import (
+    EYE_PAIR_WORDS,
     GRADABLE_SCORE_FIX,
     LabelRow,
     NameIndex,
@@ -174,6 +175,7 @@ from data_prep.validate import (
     severity_range,
     stray_grades,
     ungraded_words,
+    unpaired_eyes_words,
     zero_word_readings,
     zero_words_named,
 )
@@ -209,6 +211,7 @@ from drac_ssl.metrics import (
     macro_ovo_auc,
     macro_ovr_auc,
     one_grade_note,
+    p_referable,
     patient_screening,
     patient_screening_summary,
     quadratic_weighted_kappa,
@@ -466,7 +469,7 @@ UNGRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their im
 """The scorer's fix for rows of a layout's ungradable grade (DeepDRiD's 5), as for an empty cell."""
 
 
-EYEPACS_PAIRS = "(EyePACS image ids <patient>_left / _right)"
+EYEPACS_PAIRS = f"(EyePACS image ids {EYE_PAIR_WORDS})"
 """``LabelRows.patient_column`` when the patients are read from EyePACS-layout image ids, as the
 ingest pairs them (:func:`data_prep.validate.eye_pair_patient`), not from a column."""
 
@@ -884,19 +887,16 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         if any(paired):
             patients, patient_at, patient_from = paired, -1, EYEPACS_PAIRS
             problems.append(note(path, f"{sum(1 for p in paired if p)} of {counted(len(names), 'image')} named "
-                                       f"<patient>_left / _right, EyePACS's ids: the two eyes of a patient are "
+                                       f"{EYE_PAIR_WORDS}, EyePACS's ids: the two eyes of a patient are "
                                        f"one patient, as the ingest pairs them (the bootstrap resamples "
                                        f"patients; the per-patient referral figures are given)",
                                  "nothing to do; --patient-column overrides it", "patient"))
     if patient_at is None and (said := eye_names_words(names, "images of the label CSV")):
         # as the ingest warns (data_prep.ingest.own_patients): outside EyePACS's ids the part
         # before the eye need not be the patient, so nothing is paired by a guess
-        problems.append(warning(path, f"{said}, but no patient column is given: each image is its own unit, "
-                                      f"so the bootstrap CIs treat a patient's fellow eyes as independent and "
-                                      f"no per-patient referral is given",
-                                "add a column naming each image's patient (the part before the eye, e.g. 10 "
-                                "for 10_left) to the label CSV and pass --patient-column <that column>",
-                                "patient"))
+        problems.append(warning(path, *unpaired_eyes_words(said, "the bootstrap CIs treat a patient's fellow "
+                                                                 "eyes as independent and no per-patient "
+                                                                 "referral is given"), "patient"))
     return LabelRows(path, names, grades, lines, table.columns[index["image-name"]], column, layout,
                      table.dialect, problems, patients if patient_at is not None else [],
                      patient_from, per_eye=bool(eyes),
@@ -1422,7 +1422,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         # referable / referred if any of their images is), at the submitted grades; a Kaggle
         # file's classes refer as well as any, its one-hot P columns rank nothing (no AUC)
         referable["per_patient"] = patient_screening(
-            y, np.asarray(probs, dtype=np.float64)[:, cut:].sum(axis=1), (np.asarray(pred) >= cut).astype(np.int64),
+            y, p_referable(probs, cut), (np.asarray(pred) >= cut).astype(np.int64),
             cut, groups, n_boot=n_boot, seed=seed, left_out=left_out)
         if kaggle:
             referable["per_patient"].update(auc=float("nan"), auc_ci95=[float("nan"), float("nan")],
@@ -2150,7 +2150,7 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                 f"(--ungradable leave_out)" if left_out else ""),
              f"Labels: columns {columns['image']!r} (image) and {columns['grade']!r} "
              + ("(grade: each image's own eye, told from its id)" if record.get("label_per_eye") else "(grade)")
-             + ((" and patients: paired from EyePACS image ids (<patient>_left / _right)"
+             + ((f" and patients: paired from EyePACS image ids ({EYE_PAIR_WORDS})"
                  if columns["patient"] == EYEPACS_PAIRS else f" and {columns['patient']!r} (patient)")
                 if columns.get("patient") else "")
              + (f", the {layout} layout's" if layout else "")

@@ -2106,18 +2106,14 @@ def _ingest_kept_words() -> StageInterrupted | None:
     its rerun (:data:`data_prep.cache.DECODED`, as ``python -m data_prep ingest`` says it,
     :func:`data_prep.ingest.interrupted_words`), e.g. ``("12 of 40 images to decode are decoded
     and kept", "continue the ingest from there: it decodes only the other 28 and reuses the 70
-    of the finished cache")``; None before the ingest knew which images it decodes."""
-    from data_prep import cache
+    of the finished cache")``; None before the ingest knew which images it decodes. The words
+    are the ingest's own (:func:`data_prep.ingest.kept_for_rerun`)."""
+    from data_prep.ingest import kept_for_rerun
 
-    count = cache.DECODED
-    if count.wanted <= 0:
+    kept = kept_for_rerun()
+    if kept is None:
         return None
-    reuse = f" and reuses the {count.reused:,} of the finished cache" if count.reused > 0 else ""
-    left = count.wanted - count.kept
-    return StageInterrupted(
-        f"{count.kept:,} of {count.wanted:,} images to decode are decoded and kept",
-        "continue the ingest from there: it decodes "
-        + (f"only the other {left:,}" if left > 0 else "none of them again") + reuse)
+    return StageInterrupted(kept[0], f"continue the ingest from there: it decodes {kept[1]}{kept[2]}")
 
 
 def _killed_left(cfg: Config, run_dir: Path, name: str) -> SavedCheckpoint:

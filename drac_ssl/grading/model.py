@@ -58,6 +58,7 @@ from drac_ssl.metrics import (
     fit_temperature,
     level_text,
     operating_cut,
+    p_referable,
     softmax,
 )
 from drac_ssl.models import ARCHS, Backbone
@@ -507,7 +508,7 @@ class ReferralCut:
 
     def probability(self, probs: np.ndarray) -> np.ndarray:
         """``(n,)`` P(referable) of probabilities ``(n, K)``."""
-        return np.asarray(probs, dtype=np.float64)[:, self.from_grade:].sum(axis=1)
+        return p_referable(probs, self.from_grade)
 
     def refer(self, probs: np.ndarray) -> np.ndarray:
         """``(n,)`` int64: 1 where P(referable) of ``probs`` ``(n, K)`` as a submission CSV and

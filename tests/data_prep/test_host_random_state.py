@@ -44,6 +44,32 @@ print(json.dumps({"kept": [random.getstate() == before, True], "loaded": "monai"
 """
 
 
+_IMPORT = """
+import json, random, sys
+random.seed(11)
+before = random.getstate()
+import drac_ssl.{module}
+from drac_ssl.plots import roc_curves
+import numpy as np
+kept_on_import = random.getstate() == before
+roc_curves(np.array([0, 1, 1, 0]), np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3]]), ["a", "b"])
+print(json.dumps({{"kept": [kept_on_import, random.getstate() == before], "loaded": "sklearn" in sys.modules}}))
+"""
+
+
+@pytest.mark.parametrize("module", ["compare", "report"])
+def test_importing_compare_or_report_leaves_python_s_random_stream(tmp_path: Path, module: str) -> None:
+    # a fresh interpreter: plots (imported by report, imported by compare) loads scikit-learn only
+    # when it draws a ROC curve, under python_random_kept
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", _IMPORT.format(module=module)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found["loaded"], "the test did not import scikit-learn"
+    assert found["kept"] == [True, True]
+
+
 @pytest.mark.parametrize("host", [_INGEST, _PREDICTOR], ids=["ingest", "predictor-with-heatmaps"])
 def test_an_ingest_and_a_predictor_with_heatmaps_leave_the_host_s_random_streams(tmp_path: Path, host: str) -> None:
     # each in a fresh interpreter: scikit-learn and MONAI draw on their first import only

@@ -126,3 +126,16 @@ def test_digit_runs_apart_keep_their_boundary_and_their_own_zeros() -> None:
     assert patient_spellings(["P-007", "p007"]) == [["P-007", "p007"]]
     assert patient_spellings(["S01-012", "S1-12", "s01 12", "S11-2"]) == [["S01-012", "S1-12", "s01 12"]]
     assert patient_spellings(["2024-01-05", "2024-1-5", "2024-11-5"]) == [["2024-01-05", "2024-1-5"]]
+
+
+def test_an_eyepacs_id_with_a_dot_of_its_own_is_paired() -> None:
+    """A review: eye_pair_patient took Path(id).stem of ids that are already stems, so
+    ``1.2_left`` became ``1`` and matched no eye (not paired into patient ``1.2``). Only a known
+    image extension is stripped now."""
+    from data_prep.validate import eye_pair_patient, eye_suffix_share
+
+    assert eye_pair_patient("1.2_left") == "1.2"
+    assert eye_pair_patient("1.2_right.jpeg") == "1.2"
+    assert eye_pair_patient("10_LEFT.PNG") == "10"
+    assert eye_pair_patient("10_left.v2") is None  # not an image extension: the id is 10_left.v2
+    assert eye_suffix_share(["1.2_left", "1.2_OD", "3.5"])[0] == 2

@@ -240,6 +240,32 @@ def test_a_site_column_without_a_label_csv_is_an_error(tmp_path: Path) -> None:
     assert ingest.run(config(npz, n_folds=2), tmp_path / "out2", verbose=False).n_train == 10
 
 
+def test_a_patient_column_equal_to_the_site_column_is_leave_one_site_out_as_the_readers_decide(
+        tmp_path: Path) -> None:
+    """--patient-column clinic_id --site-column site, each clinic_id its site: the readers
+    (finetune's per-patient block, report.md, preflight) decide by the manifest's values
+    (drac_ssl.oof.sites_as_patients) and call it leave-one-site-out; the ingest decided by
+    the column's name and its summary said "grade x site", so the model card said otherwise."""
+    from drac_ssl.oof import sites_as_patients
+
+    root = tmp_path / "d"
+    rows = []
+    for i in range(18):
+        site = "ABC"[i % 3]
+        write_png(root / f"{site}_{i:02d}.png", smooth_image(i))
+        rows.append([f"{site}_{i:02d}.png", (i // 3) % 3, site, site])
+    write_csv(root / "labels.csv", ["image name", "DR grade", "site", "clinic_id"], rows)
+    result = ingest.run(config(root, patient_column="clinic_id", site_column="site", n_folds=3),
+                        tmp_path / "out", verbose=False)
+    _, manifest = _manifest(result.manifest_path)
+    assert sites_as_patients([r for r in manifest if r["split"] == "train"])
+    import json
+
+    assert json.loads(result.summary_path.read_text(encoding="utf-8"))["sites"]["folds"] == "whole"
+    by_site = {s: {r["fold"] for r in manifest if r["site"] == s} for s in "ABC"}
+    assert all(len(f) == 1 for f in by_site.values()), by_site
+
+
 def test_too_few_sites_for_the_folds_stop_the_ingest_before_decoding(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A docs trial: "2 sites for 3 folds" (leave-one-site-out, --folds 3) was found only after

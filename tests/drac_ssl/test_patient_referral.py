@@ -41,6 +41,11 @@ def test_the_patient_rule_is_the_worse_eye_the_any_image_referral_and_the_max_sc
         patient_referral(["a"], [0, 1], [0.1, 0.2], [0, 1])
     with pytest.raises(ValueError, match="referred must hold 0 or 1"):
         patient_referral(["a", "b"], [0, 1], [0.1, 0.2], [0, 2])
+    # the first bad value and its index are named (a review: the message named neither)
+    with pytest.raises(ValueError, match=r"image 1 \(0-based\) holds 2, and 1 more"):
+        patient_referral(["a", "b", "c"], [0, 2, 3], [0.1, 0.2, 0.3], [0, 1, 1])
+    with pytest.raises(ValueError, match="and 1 more image"):
+        patient_referral(["a", "b", "c"], [0, 2, 3], [0.1, 0.2, 0.3], [0, 1, 1])
 
 
 def test_per_patient_figures_differ_from_the_per_image_ones_and_say_their_unit() -> None:

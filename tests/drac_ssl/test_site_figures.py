@@ -110,6 +110,31 @@ def test_per_site_cis_resample_the_pooled_ci_s_units(tmp_path: Path) -> None:
     assert units == ["image:i3", "group:g", "group:g", "image:i2"]
 
 
+def test_per_site_cis_use_the_run_s_seed_as_the_pooled_cis_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: report.md's per-site CIs were drawn with seed 0 while the pooled CIs beside them
+    used the run's seed (metrics.json "seed"). Now both use the run's."""
+    import types
+
+    import drac_ssl.oof as oof_module
+    from drac_ssl import report
+
+    seen = {}
+
+    def figures(*args: object, **kwargs: object) -> list:
+        seen.update(kwargs)
+        return []
+
+    monkeypatch.setattr(oof_module, "read_oof_column", lambda path, column: ["A", "B"] if column == "site" else None)
+    monkeypatch.setattr(report, "_site_units", lambda *a: (None, "images"))
+    monkeypatch.setattr(report, "_site_folds", lambda *a: "")
+    monkeypatch.setattr(report, "site_lines", lambda *a, **k: [])
+    monkeypatch.setattr(report, "site_figures", figures)
+    oof = types.SimpleNamespace(ids=["a", "b"], grades=np.array([0, 1]), probs=np.eye(2), pred=np.array([0, 1]),
+                                folds=np.array([0, 1]))
+    report._site_section(tmp_path, tmp_path, oof, {"n_boot": 50, "seed": 7})
+    assert seen["seed"] == 7 and seen["n_boot"] == 50
+
+
 def test_site_scope_words_name_the_sites_and_counts() -> None:
     assert site_scope_words(None) == "" and site_scope_words({}) == ""
     assert site_scope_words({"A": 30, "B": 120}).startswith(
