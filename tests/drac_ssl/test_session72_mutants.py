@@ -11,11 +11,9 @@ S1 finetune's per-patient block uses each fold's own referral cut (oof.csv ``ref
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from data_prep import cache, ingest
 from data_prep.folds import site_dealt_folds
