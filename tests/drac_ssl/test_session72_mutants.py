@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from data_prep import cache, ingest
 from data_prep.folds import site_dealt_folds
@@ -138,3 +139,68 @@ def test_site_dealt_folds_deal_each_grade_and_grade_site_block_within_one() -> N
             for s in "ABC":
                 block = folds[(y == g) & (site == s)]
                 assert np.ptp(np.bincount(block, minlength=k)) <= 1, (seed, g, s)
+
+
+# --------------------------------------------------------------------------------------
+# S1: the per-patient block refers by each fold's own cut (oof.csv's referred)
+
+
+def test_the_per_patient_block_uses_each_folds_cut_not_the_deployed_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tiny run (2 folds, 3 grades, patients of two images, a referral target) whose
+    deployed cut is forced to 1.0 (refers next to nothing) while each fold keeps its own fitted
+    cut: the per-patient block must count oof.csv's ``referred`` grouped by patient."""
+    import csv
+    import dataclasses
+
+    import torch
+    from fake_ingest import TINY_FINETUNE, make_fake_ingest
+
+    from drac_ssl import finetune, pretrain
+    from drac_ssl.config import load_config
+    from drac_ssl.metrics import patient_referral
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        root = tmp_path / "run"
+        make_fake_ingest(root, n_folds=2)
+        manifest = root / "data" / "manifest.csv"
+        with open(manifest, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        for i, row in enumerate(r for r in rows if r["split"] == "train"):
+            row["patient"] = f"P{i // 2:02d}"
+        with open(manifest, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        pretrain.run(load_config(None, [f"{k}={v}" for k, v in {**TINY_FINETUNE, "data.n_folds": "2"}.items()]),
+                     root)
+        n_train = sum(r["split"] == "train" for r in rows)
+        real_fit = finetune.Calibration.fit.__func__  # type: ignore[attr-defined]
+
+        def fit(cls: type, raw: np.ndarray, grades: np.ndarray, *args: object, **kwargs: object) -> object:
+            cal = real_fit(cls, raw, grades, *args, **kwargs)
+            if len(grades) == n_train and cal.referral is not None:  # the deployed one: all folds' images
+                cal = dataclasses.replace(cal, referral=dataclasses.replace(cal.referral, cut=1.0))
+            return cal
+
+        monkeypatch.setattr(finetune.Calibration, "fit", classmethod(fit))
+        settings = {**TINY_FINETUNE, "data.n_folds": "2", "finetune.compare_scratch": "false", "finetune.n_boot": "20",
+                    "finetune.referable_from": "1", "finetune.referral_target": "sensitivity:0.8"}
+        result = finetune.run(load_config(None, [f"{k}={v}" for k, v in settings.items()]), root)
+    finally:
+        torch.set_num_threads(threads)
+    variant = result.variants["vicreg"]
+    metrics = json.loads((variant.out_dir / "metrics.json").read_text())
+    assert metrics["referable"]["referral"]["cut"] == 1.0  # the forced deployed cut
+    block = metrics["referable"]["per_patient"]
+    with open(variant.oof_path, newline="", encoding="utf-8") as fh:
+        oof = list(csv.DictReader(fh))
+    patients = [r["patient"] for r in oof]
+    truth = [int(int(r["grade"]) >= 1) for r in oof]
+    p_ref = [float(r["P_referable"]) for r in oof]
+    _, _, _, by_folds = patient_referral(patients, truth, p_ref, [int(r["referred"]) for r in oof])
+    _, _, _, by_deployed = patient_referral(patients, truth, p_ref, [int(p >= 1.0) for p in p_ref])
+    assert int(by_folds.sum()) != int(by_deployed.sum())  # the case tells the two cuts apart
+    assert block["n_referred"] == int(by_folds.sum())
