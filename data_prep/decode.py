@@ -1638,6 +1638,9 @@ def _image_header(data: bytes) -> tuple[str, tuple[int, int]]:
     def opened() -> tuple[str, tuple[int, int]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # only the header is read (often a file's first bytes alone): Pillow's TIFF reader
+            # warns of a cut file while it reads the tags, which says nothing here
+            warnings.filterwarnings("ignore", message="Truncated File Read", category=UserWarning)
             with Image.open(io.BytesIO(data)) as im:
                 return str(im.format or ""), (int(im.size[0]), int(im.size[1]))
 
