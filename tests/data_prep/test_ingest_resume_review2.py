@@ -63,6 +63,22 @@ def test_F1_a_record_without_rows_is_a_bug_not_the_last_row() -> None:
         cache._row_of(cache.FileRecord("a.png", sha256="x"), SIZE, previous, None)
 
 
+def killed_before_summary(cfg: object, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the ingest of ``cfg`` into ``out`` and kill it (KeyboardInterrupt) after its
+    manifest, as it writes its summary."""
+    real = ingest.atomic_write_json
+
+    def killed(path: Path, *args: object, **kwargs: object) -> object:
+        if Path(path).name == ingest.SUMMARY_NAME:
+            raise KeyboardInterrupt
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "atomic_write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ingest.run(cfg, out, verbose=False)  # type: ignore[arg-type]
+    monkeypatch.undo()
+
+
 @pytest.mark.parametrize("rerun", [False, True])
 def test_F2_an_ingest_killed_between_manifest_and_summary_is_not_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rerun: bool) -> None:
@@ -73,17 +89,7 @@ def test_F2_an_ingest_killed_between_manifest_and_summary_is_not_refused(
     if rerun:
         ingest.run(cfg, out, verbose=False)
         write_png(data / "002.png", 255 - smooth_image(1))
-    real = ingest.atomic_write_json
-
-    def killed(path: Path, *args: object, **kwargs: object) -> object:
-        if Path(path).name == ingest.SUMMARY_NAME:
-            raise KeyboardInterrupt
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(ingest, "atomic_write_json", killed)
-    with pytest.raises(KeyboardInterrupt):
-        ingest.run(cfg, out, verbose=False)
-    monkeypatch.undo()
+    killed_before_summary(cfg, out, monkeypatch)
     assert (out / ingest.MANIFEST_NAME).is_file() and not (out / ingest.SUMMARY_NAME).exists()
     assert ingest.out_in_use(cfg, out) == ""  # was: "exists and is not empty"
     other = make_plain(tmp_path / "d2", {"a.png": 1}, seed=50)

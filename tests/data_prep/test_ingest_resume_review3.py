@@ -16,23 +16,10 @@ import cv2
 import numpy as np
 import pytest
 from test_ingest import SIZE, config, make_plain, smooth_image
+from test_ingest_resume_review2 import killed_before_summary
 
 from data_prep import cache, ingest
 from data_prep.validate import IngestError
-
-
-def _killed_before_summary(cfg: object, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = ingest.atomic_write_json
-
-    def killed(path: Path, *args: object, **kwargs: object) -> object:
-        if Path(path).name == ingest.SUMMARY_NAME:
-            raise KeyboardInterrupt
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(ingest, "atomic_write_json", killed)
-    with pytest.raises(KeyboardInterrupt):
-        ingest.run(cfg, out, verbose=False)  # type: ignore[arg-type]
-    monkeypatch.undo()
 
 
 @pytest.mark.parametrize("record", ["bare", "state of another version", "journal of other keys"])
@@ -56,7 +43,7 @@ def test_F1_a_real_record_needs_the_ingests_files_beside_it(tmp_path: Path, monk
     beside a user's own file, or a manifest.csv not the ingest's, is refused."""
     data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 5)})
     out, cfg = tmp_path / "out", config(data)
-    _killed_before_summary(cfg, out, monkeypatch)
+    killed_before_summary(cfg, out, monkeypatch)
     assert cache.recorded_root(out / ingest.CACHE_DIR) is not None
     assert ingest.out_in_use(cfg, out) == ""
     (out / ".DS_Store").write_bytes(b"")  # a desktop's file changes nothing
@@ -172,7 +159,7 @@ def test_a_killed_site_column_ingest_is_continued_by_its_rerun(tmp_path: Path, m
     out = tmp_path / "out"
     cfg = ingest.DataConfig(root=str(data), cache_sizes=[SIZE], n_folds=2, workers=1, site_column="Site",
                             **({"near_duplicate_mse": 1e-9} if twins else {}))
-    _killed_before_summary(cfg, out, monkeypatch)
+    killed_before_summary(cfg, out, monkeypatch)
     first = (out / ingest.MANIFEST_NAME).read_text().splitlines()[0]
     assert first == ",".join(ingest.manifest_header(twins, True)) and first.endswith(",site")
     assert ingest.out_in_use(cfg, out) == ""  # was: "not empty"

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from fake_ingest import SOURCE_SIZE, TINY_FINETUNE, make_fake_ingest
+from fake_ingest import SOURCE_SIZE, TINY_FINETUNE, make_fake_ingest, pair_into_patients
 
 from drac_ssl import finetune, pretrain
 from drac_ssl.config import Config, ConfigError, FinetuneConfig, load_config
@@ -341,13 +341,7 @@ def test_cis_resample_patients_when_the_manifest_names_them(
     run = tmp_path / "run"
     shutil.copytree(frozen_result.out_dir.parent, run, symlinks=True)
     manifest = run / "data" / "manifest.csv"
-    rows = _read_csv(manifest)
-    for i, row in enumerate(r for r in rows if r["split"] == "train"):
-        row["patient"] = f"P{i // 2:02d}"
-    with open(manifest, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    rows = pair_into_patients(manifest)
     capsys.readouterr()
     result = finetune.run(tiny_config(**{"finetune.compare_scratch": "true"}), run)
     said = capsys.readouterr().out

@@ -151,32 +151,10 @@ def test_a_plain_csv_of_left_right_names_is_warned_not_silently_split(tmp_path: 
 def patient_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny pretrained run (2 folds, 3 grades) whose manifest pairs its training images into
     patients of two (``P00``..``P14``)."""
-    import csv
+    from fake_ingest import make_patient_run
 
-    import torch
-    from fake_ingest import TINY_FINETUNE, make_fake_ingest
-
-    from drac_ssl import pretrain
-    from drac_ssl.config import load_config
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        root = tmp_path_factory.mktemp("patient_run")
-        make_fake_ingest(root, n_folds=2)
-        manifest = root / "data" / "manifest.csv"
-        with open(manifest, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        for i, row in enumerate(r for r in rows if r["split"] == "train"):
-            row["patient"] = f"P{i // 2:02d}"
-        with open(manifest, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        pretrain.run(load_config(None, [f"{k}={v}" for k, v in {**TINY_FINETUNE, "data.n_folds": "2"}.items()]),
-                     root)
-    finally:
-        torch.set_num_threads(threads)
+    root = tmp_path_factory.mktemp("patient_run")
+    make_patient_run(root)
     return root
 
 

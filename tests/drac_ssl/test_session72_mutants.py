@@ -154,28 +154,17 @@ def test_the_per_patient_block_uses_each_folds_cut_not_the_deployed_one(
     import dataclasses
 
     import torch
-    from fake_ingest import TINY_FINETUNE, make_fake_ingest
+    from fake_ingest import TINY_FINETUNE, make_patient_run
 
-    from drac_ssl import finetune, pretrain
+    from drac_ssl import finetune
     from drac_ssl.config import load_config
     from drac_ssl.metrics import patient_referral
 
+    root = tmp_path / "run"
+    rows = make_patient_run(root)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        root = tmp_path / "run"
-        make_fake_ingest(root, n_folds=2)
-        manifest = root / "data" / "manifest.csv"
-        with open(manifest, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        for i, row in enumerate(r for r in rows if r["split"] == "train"):
-            row["patient"] = f"P{i // 2:02d}"
-        with open(manifest, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        pretrain.run(load_config(None, [f"{k}={v}" for k, v in {**TINY_FINETUNE, "data.n_folds": "2"}.items()]),
-                     root)
         n_train = sum(r["split"] == "train" for r in rows)
         real_fit = finetune.Calibration.fit.__func__  # type: ignore[attr-defined]
 

@@ -74,6 +74,42 @@ def make_fake_ingest(root: Path, n_train: int = 30, n_test: int = 6, size: int =
     return data
 
 
+def pair_into_patients(manifest: Path) -> list[dict[str, str]]:
+    """Rewrite ``manifest`` (a manifest.csv) with its training images paired into patients of
+    two, in file order (``P00``, ``P00``, ``P01`` ...); returns the rows as written."""
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for i, row in enumerate(r for r in rows if r["split"] == "train"):
+        row["patient"] = f"P{i // 2:02d}"
+    with open(manifest, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def make_patient_run(root: Path) -> list[dict[str, str]]:
+    """A tiny pretrained run in ``root`` (the fake ingest, 2 folds, 3 grades, its training
+    images paired into patients of two by :func:`pair_into_patients`, pretrained with
+    :data:`TINY_FINETUNE` on one thread, the caller's thread count given back); returns the
+    manifest rows."""
+    import torch
+
+    from drac_ssl import pretrain
+    from drac_ssl.config import load_config
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        make_fake_ingest(root, n_folds=2)
+        rows = pair_into_patients(root / "data" / "manifest.csv")
+        pretrain.run(load_config(None, [f"{k}={v}" for k, v in {**TINY_FINETUNE, "data.n_folds": "2"}.items()]),
+                     root)
+    finally:
+        torch.set_num_threads(threads)
+    return rows
+
+
 def make_finished_run(run_dir: Path) -> Path:
     """A fabricated finished run folder: the fake ingest (its cache recorded as the ingest
     records it), config.yaml, stages.json with every stage done, and the files each stage
