@@ -33,7 +33,7 @@ import numpy as np
 from data_prep.grades import grade_label, merge_fix
 from data_prep.problems import Problem, counted, note
 from data_prep.validate import IngestError, error
-from drac_ssl.starting import python_random_kept
+from drac_ssl.starting import import_keeping_random
 
 if TYPE_CHECKING:  # imported in assign_folds: scikit-learn (SciPy, pandas) is 4-5 s of imports,
     # which python -m data_prep --help and the ingest's usage errors need not wait for
@@ -389,8 +389,9 @@ def _split_grades(y: np.ndarray, n_folds: int, seed: int, patients: Sequence[str
     """The folds of ``y`` (grades, or any stratum labels): dealt (:func:`dealt_folds`) when no
     label has ``n_folds`` images and no patients, else scikit-learn's splitter, and the
     warnings it gave."""
-    with python_random_kept():  # importing scikit-learn draws from Python's random: a host's stream
-        from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
+    model_selection = import_keeping_random("sklearn.model_selection")
+    GroupKFold, StratifiedGroupKFold, StratifiedKFold = (
+        model_selection.GroupKFold, model_selection.StratifiedGroupKFold, model_selection.StratifiedKFold)
 
     folds = np.full(len(y), -1, dtype=np.int64)
     splitter: StratifiedKFold | StratifiedGroupKFold | GroupKFold
