@@ -620,9 +620,10 @@ def patient_unit(patient: str | None, image_id: str) -> str:
     manifest's units (:func:`manifest_units`) and the preflight's patient counts
     (``drac_ssl.preflight``) all name patients here, so they count the same patients.
 
-    Two readers of finished runs name the units their own way, ``patient:<patient>`` or
-    ``image:<id>``: the model card's patient count (``drac_ssl.grading.bundle.data_provenance``)
-    and the out-of-fold bootstrap's units (``drac_ssl.oof.patient_groups``). They differ from
+    The readers of finished runs name the units their own way, ``patient:<patient>`` or
+    ``image:<id>`` (``drac_ssl.manifest.resampling_unit``): the model card's patient count
+    (``drac_ssl.grading.bundle.data_provenance``), the out-of-fold bootstrap's units
+    (``drac_ssl.oof.patient_groups``) and the per-patient figures. They differ from
     this function only where a patient id equals the id of another image that names no
     patient: here that is one unit (those images share a fold, which costs nothing), there
     two. This function is not prefixed the same way because its names are the groups

@@ -117,7 +117,7 @@ from drac_ssl.io import (
     unended_invocation,
     unreadable_words,
 )
-from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
+from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest, resampling_unit
 from drac_ssl.metrics import (
     PAIRED_METRICS,
     BootstrapScores,
@@ -286,7 +286,7 @@ class RunOutputs:
         does not name is its own unit), None when the manifest names no patient."""
         if self.patients is None:
             return None
-        return [self.patients.get(image, f"image:{image}") for image in ids]
+        return [self.patients.get(image, resampling_unit(None, image)) for image in ids]
 
     @property
     def n_patients(self) -> int | None:

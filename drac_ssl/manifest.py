@@ -221,6 +221,20 @@ def manifest_change(data_dir: str | os.PathLike[str]) -> str | None:
             f"which the cache and every stage follow")
 
 
+def resampling_unit(patient: str | None, image_id: Any) -> str:
+    """The unit one image is resampled with by the bootstrap CIs and counted with by the
+    per-patient figures: ``patient:<patient>``, or ``image:<image_id>`` for an image without a
+    patient (``patient`` None or ''; the caller strips it, as it reads the cell), its own unit.
+    The one spelling of these units: :func:`drac_ssl.oof.patient_groups` (the out-of-fold
+    CIs), the fine-tuning's per-patient figures, ``python -m drac_ssl.compare``, the model
+    card's patient count and ``python -m drac_ssl.score``'s cluster bootstrap. The prefixes keep
+    a patient whose id is another image's id a unit apart from it, and sort every image of its
+    own before every patient (:func:`drac_ssl.metrics.patient_referral` orders its patients by
+    id). Not the folds' names, which are unprefixed (:func:`data_prep.folds.patient_unit`: the
+    ingest's split orders its groups by them)."""
+    return f"patient:{patient}" if patient else f"image:{image_id}"
+
+
 def labelled_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows cross-validation may use: training split, a grade, a fold >= 0. Test rows
     (split ``test`` or no grade) are never among them. ``rows``: :func:`read_manifest`'s."""
