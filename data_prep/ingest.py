@@ -163,6 +163,7 @@ CACHE_DIR = "cache"
 # written from a MedMNIST ``.npz`` row, whose ``sha256`` is of the row's bytes), empty for an
 # image that did not decode. With ``data.near_duplicate_mse`` > 0 the ingest writes
 # :data:`FOLD_GROUP_COLUMN` after them.
+MANIFEST_COLUMNS = WRITTEN_COLUMNS  # this module's name for them before session 73 (kept for scripts)
 FOLD_GROUP_COLUMN = "fold_group"
 """The manifest's column after :data:`WRITTEN_COLUMNS` (only :data:`SITE_COLUMN` after it;
 :func:`manifest_header`), not always its last, when ``data.near_duplicate_mse`` > 0 (absent when 0, so that the

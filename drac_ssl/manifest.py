@@ -84,6 +84,9 @@ this), before the optional ``fold_group`` and :data:`SITE_COLUMN`
 (:func:`data_prep.ingest.manifest_header`): :data:`REQUIRED_COLUMNS`, then the two no reader
 requires (a manifest made before :data:`PIXELS_COLUMN` lacks it)."""
 
+MANIFEST_COLUMNS = REQUIRED_COLUMNS
+"""The name :data:`REQUIRED_COLUMNS` had before 0.1.x's session 73 (kept for scripts that import it)."""
+
 _INTEGERS = {"grade": True, "fold": False, "cache_index": False, "orig_width": True, "orig_height": True}
 """The integer columns, and whether an empty value is allowed (read as None)."""
 

@@ -1420,6 +1420,8 @@ def site_figures(grades: Any, probs: Any, pred: Any, sites: Sequence[str], n_boo
     site_of = np.asarray([str(s) for s in sites], dtype=object)
     k = int(p.shape[1])
     kappa = functools.partial(quadratic_weighted_kappa, num_grades=k)
+    # each unit, a patient's or a patient_groups() unit alike, is wrapped whole: a blank's
+    # image:<i> then cannot equal an already-prefixed unit (only the grouping counts here)
     units = (np.asarray([resampling_unit(u, i) for i, u in enumerate(patients)], dtype=object)
              if patients is not None and any(patients) else None)
 

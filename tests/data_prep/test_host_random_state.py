@@ -117,3 +117,19 @@ def test_import_keeping_random_gives_python_s_random_its_state_back(tmp_path: Pa
     random.seed(11)
     assert module.DRAWN == random.random()  # it did draw: the state was given back, not untouched
     monkeypatch.delitem(sys.modules, "draws_on_import")
+
+
+def test_import_keeping_random_gives_the_state_back_when_the_import_fails(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # a module that draws and then raises (a broken install): the ImportError reaches the caller
+    # and Python's random is where it was
+    from drac_ssl.starting import import_keeping_random
+
+    (tmp_path / "draws_then_fails.py").write_text("import random\nrandom.random()\nraise ImportError('broken')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "draws_then_fails", raising=False)
+    random.seed(12)
+    before = random.getstate()
+    with pytest.raises(ImportError, match="broken"):
+        import_keeping_random("draws_then_fails")
+    assert random.getstate() == before
