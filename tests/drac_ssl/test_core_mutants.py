@@ -66,7 +66,7 @@ def test_inner_objective_weights_the_js_term_by_beta() -> None:
 
 
 def test_knn_weights_each_neighbour_by_exp_cosine_over_temperature() -> None:
-    """The weighted k-NN of methods.md (Wu et al. 2018: weight exp(s / T), T = 0.07). Query
+    """The weighted k-NN of methods.md section 3: neighbours weighted by exp(s / T), T = 0.07. Query
     [1, 0]; train [1, 0] of class 0 (cosine 1) and [.8, +-.6] of class 1 (cosine 0.8), k = 3.
     Class 0 gets exp(1/T), class 1 2 exp(0.8/T): relative to class 0, 2 exp(-0.2/0.07) = 0.115,
     so class 0 wins. With exp(s * T) (the mutant) the three weigh almost alike (1 vs
