@@ -88,6 +88,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 )
 from drac_ssl.console import print_lines
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
+from drac_ssl.exit_codes import RUN_BUSY
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
@@ -2407,7 +2408,8 @@ def main(argv: list[str] | None = None) -> int:
         0 failed; 2 a configuration or data problem, said on stderr before any stage ran or
         where it stopped, or a file of the run folder that could not be written (a full or
         read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`);
-        130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
+        75 (:data:`~drac_ssl.exit_codes.RUN_BUSY`) the run is already running in another
+        process (:class:`drac_ssl.runtime.RunBusy`); 130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
         :func:`drac_ssl.starting.interrupt_exit_code`). ``--help``, ``--version``,
         ``--list-configs`` and a usage error raise ``SystemExit`` (argparse).
 
@@ -2501,6 +2503,9 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
                 *([f"[train] {first_try}: the tiny first try, its figures mean nothing"] if first_try else [])]
         print("\n".join(said))
         run_pipeline(cfg, sources, problems, said=said)
+    except runtime.RunBusy as exc:  # another process trains this run: try later (a scheduler requeues)
+        print(f"error: {exc}", file=sys.stderr)
+        return RUN_BUSY
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         global _REFUSED
