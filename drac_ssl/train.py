@@ -190,8 +190,9 @@ UNCHECKED = "its images were never checked"
 be taken from took it with other folds and never checked them (:func:`check_refolded`)."""
 DEFAULT_CONFIG = PACKAGE_CONFIGS / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
-    d = cfg.data
-    return Path("data") / "phantom" / f"seed{d.phantom_seed}-train{d.phantom_n_train}-test{d.phantom_n_test}"
+    """:func:`drac_ssl.preflight.phantom_root`: where an empty ``data.root``'s phantom set is
+    (the preflight checks it can be written before any stage runs)."""
+    return preflight.phantom_root(cfg)
 
 
 def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
@@ -1361,6 +1362,9 @@ def run_folder_write_words(exc: OSError, cfg: Config, run_dir: Path) -> str:
     permission, a failing disk) gets words that read nothing instead, never a second error."""
     target = written_file(exc) or (exc.filename2 if exc.filename2 is not None else exc.filename)
     file = os.fsdecode(target) if target is not None else f"a file in {run_dir}"
+    outside = not _in_run_folder(exc, run_dir)
+    if outside and target is not None:  # not where the command says: named wherever it is (cwd-relative)
+        file = os.path.abspath(file)
     if no_space(exc):
         why, fix, other = NO_SPACE_WORDS, "free space on that disk (or raise the file-size limit: ulimit -f)", \
             "<a folder on a disk with room>"
@@ -1369,7 +1373,9 @@ def run_folder_write_words(exc: OSError, cfg: Config, run_dir: Path) -> str:
             "<a folder you can write to>"
     elif exc.errno in (errno.EACCES, errno.EPERM):
         why, other = "this account may not write it (its permissions)", "<a folder you can write to>"
-        fix = f"make the run folder writable: chmod -R u+w {shlex.quote(str(run_dir))} (or ask its owner)"
+        fix = (f"make its folder writable: chmod u+w {shlex.quote(str(Path(file).parent))} (or ask its owner)"
+               if outside and target is not None else
+               f"make the run folder writable: chmod -R u+w {shlex.quote(str(run_dir))} (or ask its owner)")
     else:
         why, fix, other = (exc.strerror or "the write failed").lower(), \
             "see what is wrong with that disk (dmesg shows its errors)", "<a folder on another disk>"
@@ -1382,8 +1388,12 @@ def run_folder_write_words(exc: OSError, cfg: Config, run_dir: Path) -> str:
         done = []
         rerun = (f"it skips the stages done and the next one resumes from what it saved ({run_dir} could "
                  f"not be read to say which)")
-    if not _in_run_folder(exc, run_dir):  # another folder (a phantom set drawn): another run folder is no fix
-        elsewhere = ""
+    if outside:  # another folder (a phantom set drawn): another run folder is no fix
+        phantom = preflight.phantom_root(cfg).absolute()
+        in_phantom = not cfg.data.root and target is not None and Path(file).is_relative_to(phantom)
+        # a read-only checkout (a cluster's): a mount its user cannot change, so the other ways too
+        elsewhere = (f"or {preflight.phantom_folder_fix(cfg)}"
+                     if in_phantom and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else "")
     elif done:  # a stage another run folder can take (run.reuse copies it from here)
         elsewhere = runtime.command_changes([("run.out_dir", other), ("run.reuse", str(run_dir))])
         elsewhere = (f"or carry on in a new run folder elsewhere that takes this run's finished stages "
