@@ -74,8 +74,8 @@ its ``--help`` says them."""
 
 TRAIN_EXIT_CODES = (
     "Exit codes: 0 every stage of run.stages done (a resume that had nothing left to do too); 1 a "
-    "training stopped on a non-finite loss (its diagnostic and fix said), or a torchrun process "
-    "failed; 2 the run cannot start or go on as asked: a setting or the data refused before any "
+    "training stopped on a non-finite loss (its diagnostic and fix said), a torchrun process "
+    "failed, or an unexpected error (a traceback); 2 the run cannot start or go on as asked: a setting or the data refused before any "
     "stage ran, a run folder not this account's, a file it cannot read or write; 75 this run is "
     "already running (another process holds its run folder): try again later; 130 "
     "interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's time limit): what was "
