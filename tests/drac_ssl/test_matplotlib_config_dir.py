@@ -58,6 +58,32 @@ def test_a_host_value_and_a_writable_home_are_left_as_they_are(tmp_path: Path, m
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))  # writable: matplotlib's own ~/.config and ~/.cache
     assert drac_ssl._matplotlib_config_dir() is None and "MPLCONFIGDIR" not in os.environ
-    monkeypatch.setenv("XDG_CACHE_HOME", str(_unwritable_home(tmp_path)))  # one of the two is enough
+    # only the cache unwritable: the config folder named, which matplotlib reads its rc from
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_unwritable_home(tmp_path)))
+    assert drac_ssl._matplotlib_config_dir() == str(home / ".config" / "matplotlib")
+    assert os.environ["MPLCONFIGDIR"] == str(home / ".config" / "matplotlib")
+    monkeypatch.delenv("MPLCONFIGDIR")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(_unwritable_home(tmp_path)))  # neither: the temporary one
     assert drac_ssl._matplotlib_config_dir() == str(tmp_path / f"drac_ssl-matplotlib-{os.getuid()}")
     assert os.environ["MPLCONFIGDIR"] == str(tmp_path / f"drac_ssl-matplotlib-{os.getuid()}")
+
+
+def test_a_hosts_matplotlibrc_still_applies_when_only_the_cache_is_read_only(tmp_path: Path) -> None:
+    """A review (F2): MPLCONFIGDIR names the config folder too, so pointing it at the temporary
+    folder when only ``~/.cache`` was read-only silently dropped the host's ``matplotlibrc``."""
+    home = tmp_path / "home"
+    (home / ".config" / "matplotlib").mkdir(parents=True)
+    (home / ".config" / "matplotlib" / "matplotlibrc").write_text("lines.linewidth: 7.25\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "MATPLOTLIBRC")}
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(_unwritable_home(tmp_path)), TMPDIR=str(scratch),
+               PYTHONPATH=str(REPO))
+    script = "import drac_ssl, matplotlib; print(matplotlib.rcParams['lines.linewidth'])"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "7.25", (proc.stdout, proc.stderr)
+    assert "matplotlib" not in proc.stderr.lower(), proc.stderr
+    assert list(scratch.iterdir()) == []
+
