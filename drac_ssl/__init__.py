@@ -78,7 +78,8 @@ def _matplotlib_config_dir() -> str | None:
     config folder cannot be written either, to ``<tempfile.gettempdir()>/drac_ssl-matplotlib-<uid>``
     (made mode 0700). Left as it is: a value already set (a host's, ``docs/deploying.md``'s
     service), default folders that can be written, Windows, and a temporary folder of that name
-    that is not this user's own folder (a link, another account's: matplotlib's own
+    that is not this user's private folder (a link, another account's, or one others may
+    write, mode & 0o077 not 0, whose files anyone could have put there: matplotlib's own
     fall-back then). Returns the folder set, or None. Never raises."""
     if _os.environ.get("MPLCONFIGDIR") or _os.name != "posix":
         return None
@@ -101,7 +102,8 @@ def _matplotlib_config_dir() -> str | None:
         folder = _os.path.join(tempfile.gettempdir(), f"drac_ssl-matplotlib-{_os.getuid()}")
         _os.makedirs(folder, mode=0o700, exist_ok=True)
         made = _os.lstat(folder)
-        if (not stat.S_ISDIR(made.st_mode) or made.st_uid != _os.getuid() or not _os.access(folder, _os.W_OK)):
+        if (not stat.S_ISDIR(made.st_mode) or made.st_uid != _os.getuid() or made.st_mode & 0o077
+                or not _os.access(folder, _os.W_OK)):
             return None
         _os.environ["MPLCONFIGDIR"] = folder
         return folder
