@@ -80,6 +80,8 @@ TRAIN_EXIT_CODES = (
     "already running (another process holds its run folder): try again later; 130 "
     "interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's time limit): what was "
     "saved is said, and the same command resumes from it. On a cluster: requeue on 143 or 75, "
-    "never on 1 or 2 (docs/running.md, On a cluster).")
+    "never on 1 or 2 (plain python -m; under torchrun the job sees torchrun's 1: read the run's "
+    "outcome from the last line of RUN/invocations.jsonl, its \"ended\" \"exit_code\", none "
+    "ended: still held or killed, requeue; docs/running.md, On a cluster).")
 """The exit codes of ``python -m drac_ssl.train`` (:func:`drac_ssl.train.main`), as its
 ``--help`` says them (a CLI review: the export's --help listed its own, the training's none)."""

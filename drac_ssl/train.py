@@ -1660,11 +1660,11 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     try:
         _run_stages(cfg, run_dir, sources, peers, seen)
     except BaseException as exc:
-        record_end(run_dir, invocation, t0, exc)
+        record_end(run_dir, invocation, t0, exc, exit_code=_exit_code_of(exc))
         if isinstance(exc, KeyboardInterrupt) and getattr(exc, "report", None) is None:
             setattr(exc, "report", _report_hint(run_dir))  # noqa: B010 - said after its words (runtime.interrupted_words)
         raise
-    record_end(run_dir, invocation, t0)
+    record_end(run_dir, invocation, t0, exit_code=0)
     print(f"[train] finished: {run_dir}")
     said = result_line(run_dir)  # the headline figures, as the fine-tuning stored them
     # and what report.md's "Read this first" warns of a collapsed representation, in its words
@@ -2543,6 +2543,25 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
         return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM
     return 0
+
+
+def _exit_code_of(exc: BaseException) -> int:
+    """The exit code :func:`_main` returns for ``exc`` raised by the stages, as
+    ``invocations.jsonl`` records it (``"ended": {"exit_code"}``): under torchrun the job script
+    sees torchrun's 1 whatever the process's code, so this line is where it reads 143 (requeue)
+    from 1 or 2 (stop), docs/running.md, On a cluster. 130 or 143 for an interrupt (which
+    signal, :func:`drac_ssl.starting.interrupt_exit_code`), :data:`RUN_BUSY` for
+    :class:`drac_ssl.runtime.RunBusy`, 1 for a non-finite loss or a failed torchrun process, 2
+    for a refused setting, a missing file, an unreadable one, 1 for anything else (a traceback)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return interrupt_exit_code()
+    if isinstance(exc, runtime.RunBusy):
+        return RUN_BUSY
+    if isinstance(exc, (NonFiniteError, ProcessZeroFailed)):
+        return 1
+    if isinstance(exc, (ConfigError, FileNotFoundError, ValueError, PermissionError)):
+        return 2
+    return 1
 
 
 def _other_run_config_problem(cfg: Config, sources: dict[str, str] | None, overrides: Sequence[str]) -> str:
