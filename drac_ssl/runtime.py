@@ -35,7 +35,7 @@ from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
 from drac_ssl.run_state import lock_holder as _lock_holder
-from drac_ssl.starting import console_script_word, python_random_kept
+from drac_ssl.starting import console_script_word, import_keeping_random
 from drac_ssl.starting import interpreter_word as interpreter_word  # stdlib only, re-exported
 from drac_ssl.starting import sigterm_as_ctrl_c as sigterm_as_ctrl_c  # re-exported (train.py)
 
@@ -978,9 +978,7 @@ def environment_info() -> dict[str, Any]:
     import cv2
     import torchvision
 
-    with python_random_kept():  # its first import draws from Python's random (a host's stream)
-        import sklearn
-
+    sklearn = import_keeping_random("sklearn")
     info: dict[str, Any] = {
         "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
@@ -1240,7 +1238,8 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
     (``exc``) ``"error"`` (the exception's type and first line). ``exit_code``: the exit code
     a command returned (not raised), written as ``"exit_code"``; the outcome is "finished"
     for one of :data:`FINISHED_EXIT_CODES`, else "failed" (no ``"error"``: nothing was
-    raised). ``note``: words on it, written as ``"note"`` (``incomplete submission: 2 file(s)
+    raised); given with ``exc`` (a training's, :func:`drac_ssl.train._exit_code_of`), the code
+    the command returns for it, written as well, the outcome still ``exc``'s. ``note``: words on it, written as ``"note"`` (``incomplete submission: 2 file(s)
     skipped``).
     The file keeps one line per invocation (rewritten atomically); a line without ``ended``
     is an invocation still running or killed (the outcome ``"killed"``, with a ``"note"`` and
