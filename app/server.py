@@ -105,6 +105,7 @@ from drac_ssl.grading.bundle import (
     HEATMAP_CAVEAT,
     REFERABLE_SCOPE_WORDS,
     data_folder_name,
+    grading_provenance_words,
     scope_words,
 )
 from drac_ssl.grading.image_file import DEFAULT_LIMITS
@@ -2605,7 +2606,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         # every file, in upload order, with its notes: the warnings travel with the download
         # (this file is what gets passed on)
         graded_index = {at: i for i, at in enumerate(good_at)}
-        # the bundle's caveat once, in its first row (app.batch_csv), not on every row
+        # the bundle's caveat once, in its first row (app.batch_csv), not on every row, and
+        # which model graded (the export's provenance record's fields: the grades CSV beside
+        # keeps DRAC's case,class,P0.. columns and names no model)
+        graded_by = grading_provenance_words(predictor.bundle.grading_provenance(n_good, None))
         notes_path = str(write_grades_for_people(
             out_dir / NOTES_CSV,
             [(row[0], graded_index.get(at), row[-1] if at in graded_index else f"{NOT_GRADED}{row[-1]}")
@@ -2613,7 +2617,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             unreliable=[reasons[graded_index[at]] if at in graded_index else []
                         for at in range(len(rows))],
             trained=[good_trained[graded_index[at]] if at in graded_index else False for at in range(len(rows))],
-            about=model_words))
+            about=" ".join(x for x in (model_words, graded_by) if x)))
         rejected = len(rows) - n_good
         warned = _batch_warning_line(unlike, sentences, n_good) if graded_rows else ""
         n_borderline = sum(1 for close in borderlines if close)

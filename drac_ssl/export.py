@@ -363,6 +363,7 @@ from drac_ssl.runtime import (
     EXIT_SKIPPED,
     RUN_LOCK,
     command_given,
+    command_line,
     hold_run,
     record_end,
     record_start,
@@ -396,6 +397,7 @@ from drac_ssl.submission import (
     images_option_problem,
     is_drac_test_folder,
     printable_text,
+    provenance_path,
     read_folder,
     read_submission,
     referable_path,
@@ -885,16 +887,19 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         if referable_cut_of(bundle.metadata, k) is not None:
             companions.append((referable_path(final), lambda tmp, csv: said_referable.append(
                 write_referable_beside(bundle, final, source=csv, out=tmp))))
+        # which model graded, always, as --images writes it (provenance_path)
+        grading_record = bundle.grading_provenance(len(cases), command_line())
+        companions.append((provenance_path(final), lambda tmp, _csv: atomic_write_json(tmp, grading_record)))
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
                 path, images_dir, num_grades=k, grade_names=names or None, cases=cases),
-            beside=(referable_path(final), notes_file), companions=companions)
+            beside=(referable_path(final), notes_file, provenance_path(final)), companions=companions)
         if problems:
             # the stage's own submission (with its referable and notes files) and summary of an
             # earlier export describe an earlier bundle, not the one just built: they go
             # together, none is left to be taken for this export's; a file of the user's (--out) stays
             earlier = [p for p in (own_csv, referable_path(own_csv), image_notes_path(own_csv),
-                                   run_dir / "export" / summary_name) if p.is_file()]
+                                   provenance_path(own_csv), run_dir / "export" / summary_name) if p.is_file()]
             for path in earlier:
                 path.unlink()
             left = (f" ({final} is {'as it was' if existed else 'not written'})" if theirs else "")
@@ -1982,6 +1987,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         companions.append((referable_path(out), lambda tmp, csv: said_referable.append(
             _referable_of(bundle, out, tmp, cases, rows, graded) if kaggle else
             write_referable_beside(bundle, out, source=csv, out=tmp))))
+    # which model graded, always (a clean batch has no notes file), beside the CSV whose
+    # format stays DRAC's: the bundle's identity and build, this command, the time, the rows
+    grading_record = bundle.grading_provenance(len(graded_files), command_line())
+    companions.append((provenance_path(out), lambda tmp, _csv: atomic_write_json(tmp, grading_record)))
     if skip_unreadable:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
         real = {printable_text(str(path)): path for path in skipped}  # a name's line break, as it is
@@ -2008,14 +2017,14 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             out, lambda path: write_kaggle(path, rows, graded.classes),
             lambda path: check_kaggle(path, images_dir=None if skipped else images_dir, num_grades=k,
                                       ids=cases if skipped else None),
-            beside=(record, referable_path(out), notes_file), companions=companions)
+            beside=(record, referable_path(out), notes_file, provenance_path(out)), companions=companions)
     else:
         written, issues = _write_checked(
             out, lambda path: write_submission(path, cases, graded.probs, graded.classes, num_grades=k),
             lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
                                           grade_names=names,
                                           cases=[images_dir.name] if single else cases if skipped else None),
-            beside=(record, referable_path(out), notes_file), companions=companions)
+            beside=(record, referable_path(out), notes_file, provenance_path(out)), companions=companions)
     referable_line = said_referable[0][1] if said_referable and not issues else ""
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)

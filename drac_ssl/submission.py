@@ -73,7 +73,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
-           "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
+           "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "provenance_path", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "REFUSED_FORMAT_CHARACTERS",
            "ALLOWED_FORMAT_CHARACTERS", "refused_name_character", "broken_link_words", "case_name_problem", "printable_text",
            "CASE_NAME_KIND", "case_name_problems", "SCORE_COLUMN",
@@ -416,6 +416,15 @@ def image_notes_path(submission: str | os.PathLike[str]) -> Path:
     ``submission``: ``new_grades.csv`` -> ``new_grades_notes.csv`` (:func:`write_image_notes`)."""
     submission = Path(submission)
     return submission.with_name(f"{submission.stem}_notes.csv")
+
+
+def provenance_path(submission: str | os.PathLike[str]) -> Path:
+    """Where the export writes which model graded the submission ``submission`` and how
+    (:meth:`drac_ssl.grading.bundle.Bundle.grading_provenance`, always, one JSON object):
+    ``grades.csv`` -> ``grades_provenance.json`` beside it (the stem with ``_provenance``). The
+    submission keeps DRAC's ``case,class,P0..`` format: its model identity lives here."""
+    submission = Path(submission)
+    return submission.with_name(f"{submission.stem}_provenance.json")
 
 
 def skipped_record_path(out: str | os.PathLike[str]) -> Path:

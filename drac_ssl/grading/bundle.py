@@ -143,6 +143,8 @@ __all__ = [
     "backbones_identical",
     "calibration_failed",
     "calibration_warning",
+    "GRADING_PROVENANCE_FORMAT",
+    "grading_provenance_words",
     "probability_columns_words",
     "caveat_line",
     "DEMO_SCOPE_WORDS",
@@ -356,6 +358,33 @@ class Bundle:
             digest = None
         return {"created_utc": self.metadata.get("created_utc"),
                 "variant": self.metadata.get("variant"), "metadata_sha256": digest}
+
+    def grading_provenance(self, n_images: int, command: str | None,
+                           graded_utc: str | None = None) -> dict[str, Any]:
+        """Which model graded a batch of ``n_images`` images, and how, for the export's
+        provenance sidecar (:func:`drac_ssl.submission.provenance_path`,
+        ``grades_provenance.json`` beside ``grades.csv``) and the app batch's notes CSV's first
+        row (:func:`grading_provenance_words`): ``format`` (:data:`GRADING_PROVENANCE_FORMAT`),
+        ``bundle`` (:attr:`identity`: ``metadata_sha256``, ``variant``, ``created_utc``; with
+        the bundle's ``package_version`` and, where ``metadata.json``'s ``provenance`` records
+        them, ``trained_at_commit`` (the run's git commit) and ``built_at_commit``; None when not
+        recorded), ``graded_by`` (``drac_ssl`` and the version grading now), ``command`` (the
+        command line as typed, :func:`drac_ssl.runtime.command_line`; None for the app),
+        ``graded_utc`` (ISO 8601, seconds; now unless given) and ``n_images`` (the rows
+        written). The submission CSV itself keeps DRAC's ``case,class,P0..`` format."""
+        prov = self.metadata.get("provenance") if isinstance(self.metadata.get("provenance"), dict) else {}
+
+        def commit(key: str) -> str | None:
+            code = prov.get(key)
+            return str(code["git_commit"]) if isinstance(code, dict) and code.get("git_commit") else None
+
+        return {"format": GRADING_PROVENANCE_FORMAT,
+                "bundle": {**self.identity, "package_version": self.metadata.get("package_version"),
+                           "trained_at_commit": commit("run_code"), "built_at_commit": commit("built_with")},
+                "graded_by": {"package": "drac_ssl", "package_version": __version__},
+                "command": command,
+                "graded_utc": graded_utc or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "n_images": int(n_images)}
 
     @property
     def shared_backbone(self) -> Backbone | None:
@@ -1582,6 +1611,27 @@ def task_description(grade_names: Sequence[str], channels: int, kind: str | None
     image = ("colour fundus photograph" if channels == 3 else "grey fundus photograph"
              if modality == "fundus" else "UW-OCTA image" if modality == "octa" else "grey retinal image")
     return f"diabetic retinopathy grade ({len(grade_names)} grades) of one {image}"
+
+
+GRADING_PROVENANCE_FORMAT = "drac_ssl grading provenance v1"
+"""The ``format`` of :meth:`Bundle.grading_provenance`'s record."""
+
+
+def grading_provenance_words(record: dict[str, Any]) -> str:
+    """One line of :meth:`Bundle.grading_provenance`'s ``record`` for people (the app batch's
+    notes CSV, first row): ``Graded by bundle metadata_sha256=...; variant=...;
+    created_utc=... (drac_ssl 0.1.0, trained at commit da7b0341) with drac_ssl 0.1.0 at
+    2026-12-07T02:30:00+00:00, 4 images.`` A value not recorded reads ``unknown``."""
+    bundle = record.get("bundle") or {}
+    ids = "; ".join(f"{key}={'unknown' if bundle.get(key) is None else bundle.get(key)}"
+                    for key in ("metadata_sha256", "variant", "created_utc"))
+    made = [f"drac_ssl {bundle.get('package_version') or 'unknown'}"]
+    if bundle.get("trained_at_commit"):
+        made.append(f"trained at commit {bundle['trained_at_commit']}")
+    n = int(record.get("n_images") or 0)
+    return (f"Graded by bundle {ids} ({', '.join(made)}) with drac_ssl "
+            f"{(record.get('graded_by') or {}).get('package_version')} at {record.get('graded_utc')}, "
+            f"{n} image{'' if n == 1 else 's'}.")
 
 
 def calibration_failed(meta: dict[str, Any]) -> bool:

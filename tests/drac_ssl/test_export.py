@@ -439,6 +439,31 @@ def test_command_line_grades_a_folder_and_checks_files(exported_run: Path, tmp_p
 
 
 
+def test_every_export_records_which_model_graded_beside_an_unchanged_submission(
+        exported_run: Path, tmp_path: Path) -> None:
+    # an auditor's finding: a clean batch (no notes file) named no model at all; the sidecar is
+    # always written, and the submission keeps DRAC's case,class,P0.. columns
+    meta_file = exported_run / "bundle" / "metadata.json"
+    meta = json.loads(meta_file.read_text())
+    digest = hashlib.sha256(meta_file.read_bytes()).hexdigest()[:12]
+    stage = json.loads((exported_run / "export" / "submission_provenance.json").read_text())
+    assert stage["bundle"]["metadata_sha256"] == digest and stage["n_images"] == 6
+    test_dir = exported_run / "images" / "test"
+    out = tmp_path / "grades.csv"
+    assert export.main([str(exported_run), "--images", str(test_dir), "--out", str(out)]) == 0
+    record = json.loads((tmp_path / "grades_provenance.json").read_text())
+    assert record["format"] == bundles.GRADING_PROVENANCE_FORMAT
+    assert record["bundle"]["metadata_sha256"] == digest
+    assert record["bundle"]["variant"] == meta["variant"]
+    assert record["bundle"]["created_utc"] == meta["created_utc"]
+    assert record["bundle"]["package_version"] == meta["package_version"]
+    assert record["n_images"] == len(list(test_dir.iterdir())) == len(out.read_text().splitlines()) - 1
+    assert "--images" in record["command"] and str(out) in record["command"]
+    assert record["graded_utc"][:4].isdigit() and record["graded_by"]["package"] == "drac_ssl"
+    k = len(meta["class_names"])
+    assert out.read_text().splitlines()[0] == ",".join(["case", "class", *(f"P{i}" for i in range(k))])
+
+
 def test_command_line_grading_prints_a_progress_line_a_minute_off_a_terminal(
         exported_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
