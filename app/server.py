@@ -963,10 +963,17 @@ def probabilities_note(predictor: Predictor) -> str:
     bundle's training images, not your patients or this clinic's population (a real-patient
     bundle's images are patients' too: a review found "not on patients" wrong for them); a
     phantom-trained bundle's on phantom images (procedural stand-ins, not patient data), not on
-    patients; an untrained demo bundle's on nothing (a clinician trial: the page never said it)."""
+    patients; an untrained demo bundle's on nothing (a clinician trial: the page never said it).
+    When the bundle's calibration failed (:attr:`app.predict.Predictor.calibration_warning`, its
+    temperature at the edge of its search range) it says they are NOT calibrated: an auditor
+    found it claiming "calibrated on its own training images" beside that warning."""
     if predictor.untrained:
         return ("Percentages: from an untrained demo model (random weights), calibrated on no "
                 "image: they mean nothing.")
+    if predictor.calibration_warning:
+        return ("Percentages: the model's raw outputs, NOT calibrated (its calibration on its own "
+                "training images failed): they do not say how likely the model finds each grade, "
+                "nor the chance that this eye has that grade. Read the grade, not the percentages.")
     if predictor.trained_on_phantoms:
         return ("Percentages: how likely the model finds each grade, calibrated on phantom images "
                 "(procedural stand-ins, not patient data), not on patients: not the chance that this "

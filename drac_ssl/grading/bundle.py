@@ -143,6 +143,8 @@ __all__ = [
     "backbones_identical",
     "calibration_failed",
     "calibration_warning",
+    "SUBMISSION_P_CALIBRATED",
+    "SUBMISSION_P_UNCALIBRATED",
     "GRADING_PROVENANCE_FORMAT",
     "grading_provenance_words",
     "probability_columns_words",
@@ -1645,6 +1647,14 @@ def calibration_failed(meta: dict[str, Any]) -> bool:
     return temperature_at_bound((meta.get("calibration") or {}).get("temperature"))
 
 
+SUBMISSION_P_CALIBRATED = "calibrated ensemble probabilities"
+"""``metadata.json``'s ``submission.P`` of a bundle whose calibration succeeded."""
+
+SUBMISSION_P_UNCALIBRATED = ("ensemble probabilities, NOT calibrated: the calibration failed (its temperature "
+                             "is at the edge of its search range); read the grade, not the probabilities")
+"""``metadata.json``'s ``submission.P`` when the calibration failed (:func:`calibration_failed`)."""
+
+
 def calibration_warning(meta: dict[str, Any]) -> str | None:
     """A warning, in words a clinician reads, when the bundle's calibration failed
     (:func:`calibration_failed`); None otherwise. The plain meaning comes first, the numbers in
@@ -2460,7 +2470,10 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "submission": {"columns": list(submission_columns(k)),
                        "class": ("most probable calibrated grade"
                                  if calibration.get("decision") == "argmax" else "thresholded score"),
-                       "P": "calibrated ensemble probabilities"},
+                       # what the P columns are: not called calibrated when the calibration
+                       # failed (its temperature at the edge of its search range)
+                       "P": SUBMISSION_P_UNCALIBRATED if calibration_failed({"calibration": calibration})
+                       else SUBMISSION_P_CALIBRATED},
         "not_a_medical_device": True,
         "provenance": run_provenance(run_dir),
         # a trial run (pretraining epochs capped, or a stage's epochs typed far below its config

@@ -178,5 +178,16 @@ def test_the_banner_says_chance_and_trial_plainly_with_the_figures_folded(predic
 
 def test_the_page_says_what_the_percentages_are_calibrated_on(predictor: Any) -> None:
     assert "untrained demo" in probabilities_note(predictor) and "mean nothing" in probabilities_note(predictor)
-    phantom = SimpleNamespace(untrained=False, trained_on_phantoms=True, training_images_words="x")
+    phantom = SimpleNamespace(untrained=False, trained_on_phantoms=True, training_images_words="x",
+                              calibration_warning=None)
     assert "calibrated on phantom images" in probabilities_note(phantom) and "not on patients" in probabilities_note(phantom)
+
+
+def test_the_line_under_the_widget_never_calls_percentages_calibrated_when_calibration_failed() -> None:
+    # an auditor's finding: "calibrated on its own training images" beside "Probabilities not calibrated"
+    failed = SimpleNamespace(untrained=False, trained_on_phantoms=False, training_images_words="30 APTOS images",
+                             calibration_warning="Probabilities not calibrated: ...")
+    note = probabilities_note(failed)
+    assert "NOT calibrated" in note and "calibrated on" not in note, note
+    ok = SimpleNamespace(**{**vars(failed), "calibration_warning": None})
+    assert "calibrated on its own training images" in probabilities_note(ok)

@@ -2047,8 +2047,12 @@ def test_a_failed_calibration_is_said_on_the_export_console_and_in_its_summary(
         capsys.readouterr()
         export.run(tiny_config(), run)
         out = capsys.readouterr().out
-        warning = bundles.calibration_warning(json.loads((run / "bundle" / "metadata.json").read_text()))
+        built = json.loads((run / "bundle" / "metadata.json").read_text())
+        warning = bundles.calibration_warning(built)
         assert (warning is not None) is failed
+        # an auditor's finding: metadata.json called the P columns calibrated whatever happened
+        assert ("NOT calibrated" in built["submission"]["P"]) is failed, built["submission"]
+        assert (built["submission"]["P"] == "calibrated ensemble probabilities") is not failed
         summary = json.loads((run / "export" / "summary.json").read_text())
         assert summary["calibration_failed"] is failed and summary["temperature"] == t, summary
         if failed:
