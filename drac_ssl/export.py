@@ -291,6 +291,7 @@ from drac_ssl.grading.bundle import (
     load_bundle,
     ood_check_caveat,
     probability_columns_words,
+    profile_hash_note,
     referable_cut_of,
     referable_not_informative,
     reusable_bundle,
@@ -2048,6 +2049,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     ood_note = _ood_check_note(bundle)
     if ood_note:
         print(f"note: {ood_note}", file=sys.stderr)
+    if unverified := profile_hash_note(bundle):  # an older bundle: its input profile unchecked
+        print(f"note: {unverified}", file=sys.stderr)
     if hashes is not None and by_pixels is None:  # an ingest made before the pixel hashes: once
         print(f"note: {PIXELS_CHECK_NEEDS_INGEST}", file=sys.stderr)
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule

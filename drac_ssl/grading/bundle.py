@@ -187,6 +187,8 @@ __all__ = [
     "to_inference_layout",
     "variant_title",
     "verify_weight_hashes",
+    "verify_profile_hash",
+    "profile_hash_note",
     "with_trial_run",
 ]
 
@@ -581,6 +583,55 @@ def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any
             f"short or interrupted, fold files swapped, an edit).\n  fix: copy the whole bundle "
             f"folder again from where it was built, or {rebuild_advice(bundle_dir)}")
     return sorted(wanted)
+
+
+PROFILE_HASH_MISSING = ("records no SHA-256 of its input profile (built before it was recorded): the file "
+                        "behind \"unlike the training images\" and \"not reliably gradable\" is used "
+                        "unverified")
+""":func:`profile_hash_note`'s words for a bundle built before ``input_profile.sha256``."""
+
+
+def verify_profile_hash(bundle_dir: str | os.PathLike[str], meta: dict[str, Any]) -> bool:
+    """Check the bundle's input profile (``input_profile.npz``, which decides "unlike the
+    training images" and "not reliably gradable") against the SHA-256 its ``metadata.json``
+    (``meta["input_profile"]["sha256"]``) records, as :func:`verify_weight_hashes` checks the
+    weights. True when checked; False when there is nothing to check (no profile, or a bundle
+    built before the digest was recorded: :func:`profile_hash_note` says so).
+
+    Raises:
+        BundleError: its digest is not the recorded one (the message names the file, both
+            digests' first 12 hex digits, its size, and the fix: copy the bundle folder again,
+            or rebuild it); the file cannot be read (:func:`unreadable_bundle_file`).
+    """
+    bundle_dir = Path(bundle_dir)
+    entry = meta.get("input_profile") if isinstance(meta.get("input_profile"), dict) else {}
+    name, recorded = entry.get("file"), entry.get("sha256")
+    if not name or not isinstance(recorded, str) or not recorded:
+        return False
+    path = bundle_dir / str(name)
+    try:
+        got = sha256_file(path)
+    except OSError as exc:
+        raise unreadable_bundle_file(bundle_dir, path, exc) from None
+    if got != recorded.lower():
+        raise BundleError(
+            f"{path}: SHA-256 {got[:12]}... of its {path.stat().st_size:,} bytes, but "
+            f"{bundle_dir / 'metadata.json'} records {recorded[:12]}... for it: the input profile, "
+            f"which decides which images are flagged \"unlike the training images\" or \"not "
+            f"reliably gradable\", is not the one the bundle was built with (changed, replaced "
+            f"or damaged since); nothing was loaded.\n  fix: copy the whole bundle folder again "
+            f"from where it was built, or {rebuild_advice(bundle_dir)}")
+    return True
+
+
+def profile_hash_note(bundle: Bundle) -> str | None:
+    """A note for a bundle whose input profile is used unverified, built before
+    ``input_profile.sha256`` was recorded (:func:`verify_profile_hash`), with the fix
+    (:func:`rebuild_advice`); None when it was checked, or the bundle has no profile."""
+    entry = bundle.metadata.get("input_profile") if isinstance(bundle.metadata.get("input_profile"), dict) else {}
+    if bundle.input_profile is None or not entry.get("file") or entry.get("sha256"):
+        return None
+    return f"{bundle.path} {PROFILE_HASH_MISSING}. To have it checked: {rebuild_advice(bundle.path)}"
 
 
 def data_folder_name(root: object) -> str:
@@ -2523,7 +2574,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         if profile is not None:
             profile.save(tmp / PROFILE_FILE)
             profile = with_trial_run(profile, meta)  # a trial run's model: the check is weak
-            meta["input_profile"] = {"file": PROFILE_FILE, "how": profile.describe(),
+            meta["input_profile"] = {"file": PROFILE_FILE, "sha256": sha256_file(tmp / PROFILE_FILE),
+                                     "how": profile.describe(),
                                      "threshold": profile.threshold, "percentile": profile.percentile,
                                      "margin": profile.margin, "images": profile.n_images,
                                      "dimensions": profile.dimensions, "weak": profile.weak,
@@ -2534,9 +2586,12 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         if demo:  # app.demo_bundle's random weights: a demo bundle however it is (re)built
             meta["demo"] = demo
             meta["data"] = {"kind": "none", "note": demo}
+        card = demo_card(meta, demo_run_seed(run_dir)) if demo else _model_card(meta)
+        atomic_write_text(tmp / "MODEL_CARD.md", card)
+        # the card the app shows is part of the bundle's identity (metadata_sha256): its
+        # SHA-256 recorded, written before metadata.json (the card is made from it, never of it)
+        meta["model_card"] = {"file": "MODEL_CARD.md", "sha256": sha256_file(tmp / "MODEL_CARD.md")}
         atomic_write_json(tmp / "metadata.json", meta)
-        atomic_write_text(tmp / "MODEL_CARD.md", demo_card(meta, demo_run_seed(run_dir)) if demo
-                          else _model_card(meta))
         _swap_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -2936,7 +2991,9 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
             or weights that do not fit the metadata's model, an ``input.channels`` other than
             1 or 3, a weight file this account cannot read (no read permission, an I/O error:
             :func:`unreadable_bundle_file`, which says the ``chmod`` that fixes it), or an
-            unreadable input profile; each message names the file and says the fix.
+            unreadable input profile, or one whose SHA-256 is not ``input_profile.sha256``
+            (:func:`verify_profile_hash`; a bundle built before that digest loads unchecked,
+            :func:`profile_hash_note`); each message names the file and says the fix.
         FileNotFoundError: a weight file that was there when the bundle was checked and is gone
             when it is loaded (removed meanwhile), re-raised as it is.
         ValueError: ``device`` is not one this machine has (``"cuda"`` without a usable CUDA
@@ -3010,6 +3067,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
     models = [to_inference_layout(model.to(dev), layout) for model in models]
     profile = None
     if (meta.get("input_profile") or {}).get("file"):
+        verify_profile_hash(bundle_dir, meta)  # as the weights: before it is read
         try:
             profile = with_trial_run(InputProfile.load(bundle_dir / meta["input_profile"]["file"]), meta)
         except ValueError as exc:

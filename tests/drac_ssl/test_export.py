@@ -195,6 +195,36 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     assert "its out-of-fold accuracy was the highest (or tied highest) of these 2" in bundles._model_card(argmax)
 
 
+def test_the_input_profile_and_card_are_in_the_identity_and_a_changed_profile_is_refused(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # an auditor multiplied input_profile.npz's threshold by 1e6: it loaded silently (no image
+    # ever flagged "unlike the training images") and metadata_sha256 stayed the same
+    bundle_dir = tmp_path / "bundle"
+    shutil.copytree(exported_run / "bundle", bundle_dir)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    profile = bundle_dir / meta["input_profile"]["file"]
+    assert meta["input_profile"]["sha256"] == hashlib.sha256(profile.read_bytes()).hexdigest()
+    assert meta["model_card"]["sha256"] == hashlib.sha256((bundle_dir / "MODEL_CARD.md").read_bytes()).hexdigest()
+    assert bundles.load_bundle(bundle_dir).input_profile is not None
+    with np.load(profile, allow_pickle=False) as z:
+        arrays = {key: z[key] for key in z.files}
+    arrays["threshold"] = arrays["threshold"] * 1e6
+    np.savez(profile, **arrays)
+    with pytest.raises(bundles.BundleError) as caught:
+        bundles.load_bundle(bundle_dir)
+    words = str(caught.value)
+    assert str(profile) in words and "unlike the training images" in words and "fix:" in words, words
+    # a bundle built before the digest: loads, its profile unchecked, and the export says so
+    del meta["input_profile"]["sha256"]
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    loaded = bundles.load_bundle(bundle_dir)
+    note = bundles.profile_hash_note(loaded)
+    assert note is not None and bundles.PROFILE_HASH_MISSING in note
+    one = sorted((exported_run / "images" / "test").iterdir())[0]
+    assert export.main([str(bundle_dir), "--images", str(one), "--out", str(tmp_path / "g.csv")]) in (0, 4)
+    assert f"note: {note}" in capsys.readouterr().err
+
+
 def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) -> None:
     bundle = bundles.load_bundle(exported_run)
     profile = bundle.input_profile
