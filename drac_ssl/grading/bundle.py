@@ -2043,7 +2043,7 @@ to diagnose, grade or triage patients.
 - Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature {cal['temperature']:.3f})
   and a grade = {grade_rule}.
 - Input: {inp['preprocessing']}.{fundus}{_small_image_card_words(meta)}
-- Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}
+- Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}{_training_trace_card(meta)}
 
 ## What it was trained on
 - Data: {layout_name(data.get('kind'))} ({data_folder_name(data.get('root')) or 'unknown root'}); {data.get('n_train', '?')}
@@ -2289,9 +2289,17 @@ def training_images_of(data_dir: str | os.PathLike[str]) -> dict[str, Any] | Non
     return record if record["images"] else None
 
 
+ENVIRONMENT_KEYS = ("python", "torch", "torchvision", "numpy", "opencv", "scikit_learn", "builds", "device")
+"""The keys of a run's ``environment.json`` copied into a bundle's ``provenance.environment``."""
+
+
 def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """What made the models of a run folder and what builds its bundle now, for
-    ``metadata.json`` and the model card: ``run_seed`` (``run.seed`` of its ``config.yaml``),
+    ``metadata.json`` and the model card: ``run_folder`` (the run folder's name, not its path),
+    ``training_data`` (``manifest_sha256`` and ``labels_csv_sha256`` of the ingest,
+    ``data/ingest_summary.json``), ``environment`` (:data:`ENVIRONMENT_KEYS` of the run's
+    ``environment.json``: Python, torch and library versions, their wheel ``builds``, the
+    device), ``run_seed`` (``run.seed`` of its ``config.yaml``),
     ``run_code`` (the commit, dirty flag and code fingerprint the run was made at,
     ``environment.json``; the fingerprint, :func:`drac_ssl.runtime.code_fingerprint`, names
     code that was no git checkout, e.g. a source archive: absent for a run made before it),
@@ -2314,7 +2322,16 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     env = read("environment.json")
     seed = (read("config.yaml").get("run") or {}).get("seed")
     finetune = (read("stages.json").get("finetune") or {}).get("code")
-    return {"run_seed": seed if isinstance(seed, int) else None,
+    ingest = read("data/ingest_summary.json")
+    labels = ((ingest.get("source_files") or {}).get("labels_csv") or {}) if isinstance(
+        ingest.get("source_files"), dict) else {}
+    return {"run_folder": run_dir.name,
+            # what the models were trained on: the ingest's manifest and label CSV, by hash
+            "training_data": {"manifest_sha256": ingest.get("manifest_sha256"),
+                              "labels_csv_sha256": labels.get("sha256") if isinstance(labels, dict) else None},
+            # what they were trained with: the run's environment.json (versions and builds)
+            "environment": {key: env.get(key) for key in ENVIRONMENT_KEYS},
+            "run_seed": seed if isinstance(seed, int) else None,
             "run_code": ({k: env.get(k) for k in ("git_commit", "git_dirty")}
                          | ({"code_fingerprint": env["code_fingerprint"]} if env.get("code_fingerprint") else {})
                          if env.get("git_commit") or env.get("code_fingerprint") else None),
@@ -2342,6 +2359,28 @@ def _provenance_card(meta: dict[str, Any]) -> str:
     if finetune_code is not None:
         words += f", fine-tuned at {code(finetune_code, run_code)}"
     return words + f"; bundle built at {code(prov.get('built_with'))}."
+
+
+def _training_trace_card(meta: dict[str, Any]) -> str:
+    """The model card's line tracing the bundle to its run, data and environment
+    (:func:`run_provenance`'s ``run_folder``, ``training_data``, ``environment``): '' for a bundle
+    built before they were recorded. Hashes shortened to 12 hex digits (whole in metadata.json)."""
+    prov = meta.get("provenance")
+    if not isinstance(prov, dict) or "run_folder" not in prov:
+        return ""
+    data = prov.get("training_data") or {}
+    env = prov.get("environment") or {}
+
+    def short(value: Any) -> str:
+        return f"{str(value)[:12]}..." if value else "not recorded"
+
+    libraries = ", ".join(f"{name} {env[key]}" for key, name in (
+        ("python", "Python"), ("torch", "torch"), ("torchvision", "torchvision"), ("numpy", "NumPy"),
+        ("opencv", "OpenCV"), ("scikit_learn", "scikit-learn")) if env.get(key))
+    return (f"\n- Traced to: run folder `{prov.get('run_folder')}`; its ingest's manifest SHA-256 "
+            f"{short(data.get('manifest_sha256'))}, label CSV SHA-256 {short(data.get('labels_csv_sha256'))}; "
+            f"trained with {libraries or 'library versions not recorded'}"
+            f"{' (their wheel builds: metadata.json provenance.environment.builds)' if env.get('builds') else ''}.")
 
 
 def with_trial_run(profile: InputProfile, meta: dict[str, Any]) -> InputProfile:
