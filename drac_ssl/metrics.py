@@ -1170,10 +1170,12 @@ def referable_summary(referable: dict[str, Any], cuts_scale: str = "") -> str:
 
 
 def _cut_words(referable: dict[str, Any], key: str, score: str = "P(referable)") -> str:
-    """`` (P(referable) >= 0.612)``: the stored cut of an operating point, "" for a run stored
-    before the cuts were (or an undefined one)."""
+    """`` (P(referable) >= 0.612345)``: the stored cut of an operating point to 6 decimals
+    (:func:`cut_text`, as docs/evaluation.md says cuts are printed: a cut of 0.600593 said as
+    0.601 read as if an image at 0.6006 met it), "" for a run stored before the cuts were (or
+    an undefined one)."""
     cut = finite_number(referable.get(key))
-    return f" ({score} >= {figure_text(cut)})" if cut is not None else ""
+    return f" ({score} >= {cut_text(cut)})" if cut is not None else ""
 
 
 OPERATING_CUTS_SCALE = ("those cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to "

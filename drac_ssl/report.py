@@ -2783,13 +2783,28 @@ def _github_anchor(heading: str, seen: dict[str, int]) -> str:
     return base if seen[base] == 0 else f"{base}-{seen[base]}"
 
 
-def _headline(bold: str) -> str:
+_BARE_LEADS = ("Warning", "Note", "Caution")
+"""Bold leads that say nothing of what they warn about (``> **Warning:** The kappa-tuned ...``):
+:func:`_headline` adds the first clause of the text after them."""
+
+
+def _headline(bold: str, rest: str = "") -> str:
     """A warning's bold lead, cut to its first clause when that says enough (25+ characters):
     ``No evidence that this model grades better than chance: out-of-fold QWK ...`` -> its
-    first clause; ``Honest note: this run used the phantom UW-OCTA set`` stays whole."""
+    first clause; ``Honest note: this run used the phantom UW-OCTA set`` stays whole. A bare
+    lead (:data:`_BARE_LEADS`, ``**Warning:**``) gets the first clause of ``rest``, the text
+    after it, without its brackets (an auditor read a bare "Warning" in "Read this first"):
+    ``Warning: the kappa-tuned thresholds give grade 4 to none of the 30 images in-sample``."""
     text = bold.strip().rstrip(":.")
     if text == "Read with care":  # the qualifier of the comparison's differences
         return "Read with care: the differences between the variants"
+    if text in _BARE_LEADS and rest.strip():
+        said = rest.strip()
+        for _ in range(3):  # nested brackets, innermost first
+            said = re.sub(r"\s*\([^()]*\)", "", said)
+        clause = said.split(": ", 1)[0].split(". ", 1)[0].strip().rstrip(".")
+        if clause:
+            return f"{text}: {clause[:1].lower()}{clause[1:]}"
     for sep in (": ", " ("):
         head = text.split(sep, 1)[0]
         if len(head) >= 25:
@@ -2813,7 +2828,7 @@ def read_this_first(body: Sequence[str], cut_short: str = "", unfinished: str = 
         lead = _WARNING_LEAD.match(line)
         if lead is None or lead.group(1).strip().startswith(_NOT_WARNINGS):
             continue
-        places = where.setdefault(_headline(lead.group(1)), [])
+        places = where.setdefault(_headline(lead.group(1), line[lead.end():]), [])
         if heading and (heading, anchor) not in places:
             places.append((heading, anchor))
     items = [f"- {said}" for said in (unfinished, cut_short) if said]

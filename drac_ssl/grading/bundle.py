@@ -886,8 +886,15 @@ def data_provenance(data_dir: str | os.PathLike[str],
                      mixed_phantom_words({"phantom_mixed": mixed, "layout": layout}),
                      pretraining_phantom_words({"phantom_pretraining": pretraining, "layout": layout})) if x)
                  if mixed or pretraining else
-                 "images ingested from the data root above (not recognised as the phantom set)"),
+                 # the card names the data folder by its last component only (data_folder_name),
+                 # metadata.json's data.root whole: "the data root above" named none on the card
+                 DATA_FOLDER_NOTE),
     }
+
+
+DATA_FOLDER_NOTE = ("images ingested from the data folder named above (its whole path: metadata.json's "
+                    "data.root); not recognised as the phantom set")
+"""``metadata.json``'s ``data.note`` (and the model card's) for real images."""
 
 
 def site_scope_words(sites: Any, folds: str = "sites") -> str:

@@ -38,3 +38,14 @@ def test_the_bundle_records_and_its_card_says_the_runs_data_and_environment(tmp_
     assert "manifest SHA-256 not recorded" in bundles._training_trace_card({"provenance": bare})
     # a bundle built before they were recorded: no line
     assert bundles._training_trace_card({"provenance": {"run_seed": 0}}) == ""
+
+
+def test_the_cards_data_note_names_where_the_whole_data_path_is(tmp_path: Path) -> None:
+    # an auditor: the card said "Images ingested from the data root above" and showed no root
+    # (the card names the data folder by its last component only, for privacy)
+    from fake_ingest import make_fake_ingest
+
+    make_fake_ingest(tmp_path)
+    note = bundles.data_provenance(tmp_path / "data", ["Normal", "NPDR", "PDR"])["note"]
+    assert note == bundles.DATA_FOLDER_NOTE
+    assert "data root above" not in note and "data.root" in note and "folder named above" in note

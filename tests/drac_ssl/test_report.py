@@ -679,6 +679,20 @@ def test_read_this_first_gathers_the_reports_warnings_with_links_to_them(tmp_pat
     assert "nothing in this report is marked for care" in head.lower(), head
 
 
+def test_read_this_first_says_what_a_bare_warning_warns_about() -> None:
+    """An auditor read "- Warning (scratch, VICReg, ...)" in "Read this first": a bold lead of
+    "Warning:" alone said nothing of the grade-4 threshold band it warned about."""
+    from drac_ssl.report import read_this_first
+
+    body = []
+    for variant, cuts in (("scratch", "2.00049, 2.0005"), ("VICReg", "2.00336, 2.00339")):
+        body += [f"## {variant}", "", f"> **Warning:** The kappa-tuned thresholds ({cuts}) give grade 4 (PDR) "
+                 "to none of the 30 images (6 labelled) in-sample: the thresholds rule (nearly) never gives that grade.", ""]
+    items = [line for line in read_this_first(body) if line.startswith("- ")]
+    assert items == ["- Warning: the kappa-tuned thresholds give grade 4 to none of the 30 images in-sample "
+                     "([scratch](#scratch), [VICReg](#vicreg))"], items
+
+
 def test_read_this_first_says_when_the_pretraining_was_cut_short(tmp_path: Path) -> None:
     """The README's tiny first try caps the pretraining's epochs; its report now says first
     that its figures check the pipeline, not a grading. A full pretraining says nothing of it."""
