@@ -80,6 +80,7 @@ from drac_ssl.figures import (
     markdown_table,
 )
 from drac_ssl.grading.bundle import (
+    NO_SUBGROUP_WORDS,
     VARIANT_TITLES,
     chance_warning,
     data_provenance,
@@ -377,7 +378,10 @@ def _data_section(run_dir: Path) -> list[str]:
             lines.append(f"- {gap}")
         comparison = read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
-        lines += ([f"- {grouping}"] if grouping else []) + [""]
+        lines += [f"- {grouping}"] if grouping else []
+        if not prov.get("train_sites"):  # the figures are pooled: say no subgroup was looked at
+            lines.append(f"- {NO_SUBGROUP_WORDS}.")
+        lines.append("")
     return lines
 
 

@@ -188,6 +188,7 @@ __all__ = [
     "variant_title",
     "verify_weight_hashes",
     "verify_profile_hash",
+    "NO_SUBGROUP_WORDS",
     "profile_hash_note",
     "with_trial_run",
 ]
@@ -895,6 +896,17 @@ def data_provenance(data_dir: str | os.PathLike[str],
 DATA_FOLDER_NOTE = ("images ingested from the data folder named above (its whole path: metadata.json's "
                     "data.root); not recognised as the phantom set")
 """``metadata.json``'s ``data.note`` (and the model card's) for real images."""
+
+
+NO_SUBGROUP_WORDS = "No subgroup analysis: no site column given (data.site_column)"
+"""report.md's Data section and the model card, for a run whose ingest read no site column: the
+figures are pooled, and nothing says how they differ by site, camera or population."""
+
+
+def _no_subgroup_card(data: dict[str, Any]) -> str:
+    """The model card's line :data:`NO_SUBGROUP_WORDS` for a bundle whose ``data`` records no
+    ``train_sites`` (no ``data.site_column``); '' with sites (report.md gives their figures)."""
+    return "" if data.get("train_sites") else f"\n- {NO_SUBGROUP_WORDS}."
 
 
 def site_scope_words(sites: Any, folds: str = "sites") -> str:
@@ -2055,7 +2067,7 @@ to diagnose, grade or triage patients.
 ## What it was trained on
 - Data: {layout_name(data.get('kind'))} ({data_folder_name(data.get('root')) or 'unknown root'}); {data.get('n_train', '?')}
   training images ({pooled}per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
-  test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}
+  test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}{_no_subgroup_card(data)}
 - Self-supervised pretraining ({PRETRAIN_METHOD}{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
   on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else _transductive_words(meta)};
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.

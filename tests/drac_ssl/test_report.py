@@ -677,6 +677,13 @@ def test_read_this_first_gathers_the_reports_warnings_with_links_to_them(tmp_pat
     healthy = write_report(_run(tmp_path / "ok", GRADES, HEALTHY)).read_text()
     head = healthy.split("## Read this first", 1)[1].split("\n## ", 1)[0]
     assert "nothing in this report is marked for care" in head.lower(), head
+    # no data.site_column: the Data section says no subgroup was analysed (an auditor's finding)
+    from fake_ingest import make_fake_ingest
+
+    ingested = _run(tmp_path / "ingested", GRADES, HEALTHY)
+    make_fake_ingest(ingested)
+    data = _section(write_report(ingested).read_text(), "## Data")
+    assert "- No subgroup analysis: no site column given (data.site_column)." in data, data
 
 
 def test_read_this_first_says_what_a_bare_warning_warns_about() -> None:
