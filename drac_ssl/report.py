@@ -1347,6 +1347,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     gap = _pooling_gap(metrics)
     if gap:
         lines += [gap, ""]
+    lines += _calibration_measure_lines(run_dir, vdir, oof, metrics)
     lines += _site_section(run_dir, vdir, oof, metrics, title)
     report = grading_report(grades, probs, pred, names)
     cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png", names,
@@ -1477,6 +1478,30 @@ def _site_units(run_dir: Path, vdir: Path, ids: Sequence[str]) -> tuple[list[str
     patients = read_oof_column(vdir / OOF_FILE, PATIENT_COLUMN)
     grouped = patients is not None and any(patients)
     return (patients if grouped else None), ("patients" if grouped else "images")
+
+
+def _calibration_measure_lines(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any]) -> list[str]:
+    """How well a variant's out-of-fold probabilities are calibrated, for report.md under its
+    figures: :func:`drac_ssl.scoring.calibration_measures` (the Brier score and the ECE with
+    their percentile bootstrap 95% CIs, as ``--score`` gives them for a submission) of
+    ``oof.csv``'s cross-fitted probabilities ``oof.probs`` ``(n, K)`` against ``oof.grades``,
+    resampling the units the pooled CIs resample (:func:`_site_units`: images, or patients)
+    with ``metrics``' ``n_boot`` and ``seed``. [] for fewer than 2 images."""
+    from drac_ssl.scoring import calibration_measures
+
+    if len(oof.ids) < 2:
+        return []
+    units, resampled = _site_units(run_dir, vdir, [str(i) for i in oof.ids])
+    n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
+    seed = metrics.get("seed") if isinstance(metrics.get("seed"), int) else 0
+    measured = calibration_measures(np.asarray(oof.grades), np.asarray(oof.probs), n_boot=n_boot, seed=seed,
+                                    groups=None if units is None else np.asarray(units))
+    brier, ece = measured["brier_ci95"], measured["ece_ci95"]
+    return [f"Calibration, out of fold (oof.csv's cross-fitted probabilities, {len(oof.ids)} images; "
+            f"95% CIs: percentile bootstrap of the {resampled}): Brier score "
+            f"{format_with_ci(measured['brier'], brier[0], brier[1])}, ECE "
+            f"{format_with_ci(measured['ece'], ece[0], ece[1])} (lower is better for both). "
+            f"{measured['words']}.", ""]
 
 
 def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],

@@ -700,6 +700,24 @@ def test_read_this_first_says_what_a_bare_warning_warns_about() -> None:
                      "([scratch](#scratch), [VICReg](#vicreg))"], items
 
 
+def test_each_variant_says_its_out_of_fold_brier_and_ece_with_cis(tmp_path: Path) -> None:
+    """An auditor wanted the out-of-fold calibration measured, not only the temperature: the
+    Brier score and ECE of oof.csv's probabilities, with the CIs --score gives a submission
+    (drac_ssl.scoring.calibration_measures, the one implementation)."""
+    from drac_ssl.figures import format_with_ci
+    from drac_ssl.oof import read_oof
+    from drac_ssl.scoring import calibration_measures
+
+    run = _run(tmp_path, GRADES, HEALTHY)
+    text = write_report(run).read_text()
+    oof = read_oof(run / "finetune" / "vicreg" / "oof.csv")
+    want = calibration_measures(np.asarray(oof.grades), np.asarray(oof.probs), n_boot=1000, seed=0, groups=None)
+    lines = [line for line in text.splitlines() if line.startswith("Calibration, out of fold")]
+    assert len(lines) == 2, lines  # scratch and VICReg, each under its own figures
+    assert any(f"Brier score {format_with_ci(want['brier'], *want['brier_ci95'])}, ECE "
+               f"{format_with_ci(want['ece'], *want['ece_ci95'])}" in line for line in lines), lines
+
+
 def test_read_this_first_says_when_the_pretraining_was_cut_short(tmp_path: Path) -> None:
     """The README's tiny first try caps the pretraining's epochs; its report now says first
     that its figures check the pipeline, not a grading. A full pretraining says nothing of it."""
