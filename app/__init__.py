@@ -2,8 +2,8 @@
 ``drac-ssl-app``).
 
 Importing this package (``import app.predict``, the library entry point, too) sets only what
-``import drac_ssl`` sets, and only where unset: ``NO_ALBUMENTATIONS_UPDATE`` and
-``HF_HUB_DISABLE_TELEMETRY``. The server's variables, which would change other libraries of a
+``import drac_ssl`` sets, and only where unset (:data:`drac_ssl.OFFLINE_ENVIRONMENT`:
+``NO_ALBUMENTATIONS_UPDATE`` and ``HF_HUB_DISABLE_TELEMETRY``), by importing it first. The server's variables, which would change other libraries of a
 host process (``GRADIO_ANALYTICS_ENABLED=False`` forced, ``HF_HUB_OFFLINE=1`` unless set), are
 set by :func:`offline_server_environment`, which the server calls before gradio is imported
 (``python -m app``, ``import app.server``). See :mod:`app.server`
@@ -16,9 +16,10 @@ set by :func:`offline_server_environment`, which the server calls before gradio 
 from __future__ import annotations
 
 import os
+import re
 
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # as drac_ssl: harmless to a host
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations' version check
+# first: importing drac_ssl sets drac_ssl.OFFLINE_ENVIRONMENT where unset (harmless to a host)
+from drac_ssl import __version__
 
 __all__ = ["GRADIO_MISSING", "GRADIO_RANGE", "__version__", "gradio_version_problem",
            "installed_gradio_problem", "offline_server_environment"]
@@ -33,9 +34,6 @@ def offline_server_environment() -> None:
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import re  # noqa: E402
-
-from drac_ssl import __version__  # noqa: E402
 
 GRADIO_RANGE = ">=6.31,<7"
 """The gradio versions the app runs on: pyproject.toml's ``app`` extra is ``gradio`` with this

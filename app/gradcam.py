@@ -155,7 +155,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from drac_ssl.starting import python_random_kept
+from drac_ssl.starting import import_keeping_random
 
 if TYPE_CHECKING:
     from data_prep.cache import RowGeometry
@@ -256,8 +256,7 @@ def minmax_normalizer(x: Tensor | np.ndarray) -> Tensor | np.ndarray:
 def _signed_gradcam_class() -> type:
     """:class:`monai.visualize.GradCAM` without its final ``ReLU`` (MONAI imported on first use:
     it takes seconds, and the page's colours need none of it)."""
-    with python_random_kept():  # importing MONAI draws from Python's random: a host's stream
-        from monai.visualize import GradCAM
+    GradCAM = import_keeping_random("monai.visualize").GradCAM
 
     class SignedGradCAM(GradCAM):
         def compute_map(self, x: Tensor, class_idx: int | None = None, retain_graph: bool = False,

@@ -33,7 +33,7 @@ import numpy as np
 from data_prep.grades import grade_label, merge_fix
 from data_prep.problems import Problem, counted, note
 from data_prep.validate import IngestError, error
-from drac_ssl.starting import python_random_kept
+from drac_ssl.starting import import_keeping_random
 
 if TYPE_CHECKING:  # imported in assign_folds: scikit-learn (SciPy, pandas) is 4-5 s of imports,
     # which python -m data_prep --help and the ingest's usage errors need not wait for
@@ -389,8 +389,9 @@ def _split_grades(y: np.ndarray, n_folds: int, seed: int, patients: Sequence[str
     """The folds of ``y`` (grades, or any stratum labels): dealt (:func:`dealt_folds`) when no
     label has ``n_folds`` images and no patients, else scikit-learn's splitter, and the
     warnings it gave."""
-    with python_random_kept():  # importing scikit-learn draws from Python's random: a host's stream
-        from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
+    model_selection = import_keeping_random("sklearn.model_selection")
+    GroupKFold, StratifiedGroupKFold, StratifiedKFold = (
+        model_selection.GroupKFold, model_selection.StratifiedGroupKFold, model_selection.StratifiedKFold)
 
     folds = np.full(len(y), -1, dtype=np.int64)
     splitter: StratifiedKFold | StratifiedGroupKFold | GroupKFold
@@ -619,9 +620,10 @@ def patient_unit(patient: str | None, image_id: str) -> str:
     manifest's units (:func:`manifest_units`) and the preflight's patient counts
     (``drac_ssl.preflight``) all name patients here, so they count the same patients.
 
-    Two readers of finished runs name the units their own way, ``patient:<patient>`` or
-    ``image:<id>``: the model card's patient count (``drac_ssl.grading.bundle.data_provenance``)
-    and the out-of-fold bootstrap's units (``drac_ssl.oof.patient_groups``). They differ from
+    The readers of finished runs name the units their own way, ``patient:<patient>`` or
+    ``image:<id>`` (``drac_ssl.manifest.resampling_unit``): the model card's patient count
+    (``drac_ssl.grading.bundle.data_provenance``), the out-of-fold bootstrap's units
+    (``drac_ssl.oof.patient_groups``) and the per-patient figures. They differ from
     this function only where a patient id equals the id of another image that names no
     patient: here that is one unit (those images share a fold, which costs nothing), there
     two. This function is not prefixed the same way because its names are the groups

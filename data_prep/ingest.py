@@ -141,7 +141,7 @@ from drac_ssl.io import (
     sha256_file,
     unreadable_words,
 )
-from drac_ssl.manifest import SITE_COLUMN
+from drac_ssl.manifest import SITE_COLUMN, WRITTEN_COLUMNS
 from drac_ssl.starting import ascii_int, python_command  # stdlib only
 
 MANIFEST_NAME = "manifest.csv"
@@ -151,19 +151,21 @@ PROBLEMS_NAME = "ingest_problems.txt"
 most :data:`data_prep.problems.SHOWN_PER_KIND` per kind, the same finding of many files on
 one line); the only file a failed ingest writes."""
 CACHE_DIR = "cache"
-MANIFEST_COLUMNS = ("id", "path", "grade", "split", "fold", "patient", "sha256",
-                    "orig_width", "orig_height", "orig_mode", "cache_index", "origin", "pixels_sha256")
-"""``split`` is ``train`` (the labelled cross-validation pool), ``test`` (unlabelled, graded
-by the export) or ``unlabelled`` (``data.unlabelled``: pretraining and UMM only); ``origin``
-is the official split the image came from (``train``, ``val`` or ``test``: a MedMNIST ``val``
-image is in the ``train`` pool; ``unlabelled``); ``pixels_sha256`` the SHA-256 of the decoded
-image's pixels in their canonical form (:func:`data_prep.validate.pixels_sha256`: in the
-ingest's channels, before any crop, filter or resize), which a copy of the image in another
-file shares (a PNG written from a MedMNIST ``.npz`` row, whose ``sha256`` is of the row's
-bytes), empty for an image that did not decode. With ``data.near_duplicate_mse`` > 0 the
-ingest writes :data:`FOLD_GROUP_COLUMN` after them."""
+# The manifest's columns, :data:`WRITTEN_COLUMNS` (one definition:
+# :data:`drac_ssl.manifest.WRITTEN_COLUMNS`, whose first ones,
+# :data:`drac_ssl.manifest.REQUIRED_COLUMNS`, are what its reader requires): ``split`` is
+# ``train`` (the labelled cross-validation pool), ``test`` (unlabelled, graded by the export) or
+# ``unlabelled`` (``data.unlabelled``: pretraining and UMM only); ``origin`` is the official
+# split the image came from (``train``, ``val`` or ``test``: a MedMNIST ``val`` image is in the
+# ``train`` pool; ``unlabelled``); ``pixels_sha256`` the SHA-256 of the decoded image's pixels
+# in their canonical form (:func:`data_prep.validate.pixels_sha256`: in the ingest's channels,
+# before any crop, filter or resize), which a copy of the image in another file shares (a PNG
+# written from a MedMNIST ``.npz`` row, whose ``sha256`` is of the row's bytes), empty for an
+# image that did not decode. With ``data.near_duplicate_mse`` > 0 the ingest writes
+# :data:`FOLD_GROUP_COLUMN` after them.
+MANIFEST_COLUMNS = WRITTEN_COLUMNS  # this module's name for them before session 73 (kept for scripts)
 FOLD_GROUP_COLUMN = "fold_group"
-"""The manifest's column after :data:`MANIFEST_COLUMNS` (only :data:`SITE_COLUMN` after it;
+"""The manifest's column after :data:`WRITTEN_COLUMNS` (only :data:`SITE_COLUMN` after it;
 :func:`manifest_header`), not always its last, when ``data.near_duplicate_mse`` > 0 (absent when 0, so that the
 manifest is byte for byte the one made without the option): each training image's unit, the
 name the folds grouped it by (:func:`data_prep.near_duplicates.grouped_units`: its patient, or
@@ -175,13 +177,13 @@ them (:func:`data_prep.folds.manifest_fold_gaps`)."""
 
 
 def manifest_header(fold_groups: bool = False, sites: bool = False) -> tuple[str, ...]:
-    """The manifest's columns: :data:`MANIFEST_COLUMNS`, then :data:`FOLD_GROUP_COLUMN` when
+    """The manifest's columns: :data:`WRITTEN_COLUMNS`, then :data:`FOLD_GROUP_COLUMN` when
     ``fold_groups`` (``data.near_duplicate_mse`` > 0), then :data:`SITE_COLUMN`
     (:data:`drac_ssl.manifest.SITE_COLUMN`) when ``sites`` (an image names a site,
     ``data.site_column``); neither: the manifest made before both. The one place of their
     order: :func:`_manifest_text` writes it, :func:`_killed_before_summary` accepts exactly
     these four headers."""
-    return (MANIFEST_COLUMNS + ((FOLD_GROUP_COLUMN,) if fold_groups else ())
+    return (WRITTEN_COLUMNS + ((FOLD_GROUP_COLUMN,) if fold_groups else ())
             + ((SITE_COLUMN,) if sites else ()))
 
 
@@ -2080,7 +2082,7 @@ def _empty_grades(entries: Sequence[ImageEntry], grade_names: Sequence[str], sou
 
 
 def _manifest_text(entries: Sequence[ImageEntry], fold_groups: bool = False) -> str:
-    """The manifest: :data:`MANIFEST_COLUMNS`, :data:`FOLD_GROUP_COLUMN` when ``fold_groups``
+    """The manifest: :data:`WRITTEN_COLUMNS`, :data:`FOLD_GROUP_COLUMN` when ``fold_groups``
     (``data.near_duplicate_mse`` > 0), and :data:`drac_ssl.manifest.SITE_COLUMN` last when an
     image names a site (``data.site_column``): :func:`manifest_header`; a manifest without
     either is as before."""

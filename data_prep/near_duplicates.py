@@ -46,7 +46,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from drac_ssl.starting import python_random_kept
+from drac_ssl.starting import import_keeping_random
 
 COMPARE_SIDE = 64
 """The largest side (px) at which the ingest compares the cached copies: a larger cache size
@@ -88,8 +88,7 @@ def nearest_neighbours(x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.n
 
     Raises:
         ValueError: (scikit-learn's) fewer than 2 rows without ``y``, or ``y`` empty."""
-    with python_random_kept():  # importing scikit-learn draws from Python's random (a host's stream)
-        from sklearn.neighbors import NearestNeighbors
+    NearestNeighbors = import_keeping_random("sklearn.neighbors").NearestNeighbors
 
     search = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(x if y is None else y)
     # without a query, each fitted row's neighbours leave out the row itself
@@ -157,8 +156,7 @@ def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
         ValueError: more than ``max_pairs`` pairs below ``threshold`` (the message names
             the setting, what was found and the fix).
     """
-    with python_random_kept():  # importing scikit-learn draws from Python's random (a host's stream)
-        from sklearn.metrics import pairwise_distances_chunked
+    pairwise_distances_chunked = import_keeping_random("sklearn.metrics").pairwise_distances_chunked
 
     n, d = rows.shape
     limit = MAX_PAIRS_PER_IMAGE * n if max_pairs is None else max_pairs

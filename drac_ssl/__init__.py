@@ -23,16 +23,26 @@ Importing the package keeps it off the network: albumentations (imported for the
 transform) asks PyPI for a newer version when it is imported, a DNS lookup and an HTTPS
 connection that block an offline host for seconds, unless ``NO_ALBUMENTATIONS_UPDATE`` is
 set; the Hugging Face Hub client it imports sends telemetry unless
-``HF_HUB_DISABLE_TELEMETRY`` is set. Both are set here (``os.environ.setdefault``: a value
-the caller set is kept) before any module of the package imports albumentations; the package
+``HF_HUB_DISABLE_TELEMETRY`` is set. Both are set here (:data:`OFFLINE_ENVIRONMENT`,
+``os.environ.setdefault``: a value the caller set is kept) before any module of the package
+imports albumentations; the package
 itself never downloads anything (``docs/python.md``, "Offline"). An albumentations imported
 before ``drac_ssl`` has made its check already.
 """
 
 import os as _os
 
-_os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations' PyPI version check
-_os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # huggingface_hub, imported by albumentations
+OFFLINE_ENVIRONMENT = {
+    "NO_ALBUMENTATIONS_UPDATE": "1",  # albumentations' PyPI version check
+    "HF_HUB_DISABLE_TELEMETRY": "1",  # huggingface_hub, imported by albumentations
+}
+"""The environment variables importing the package sets, each only where unset
+(``os.environ.setdefault``: harmless to a host, whose own values are kept), before any module
+of it imports albumentations: the one list, which ``import app`` sets too by importing the
+package first (the app server's own variables are :func:`app.offline_server_environment`'s)."""
+for _name, _value in OFFLINE_ENVIRONMENT.items():
+    _os.environ.setdefault(_name, _value)
+del _name, _value
 
 __version__ = "0.1.0"
 PRETRAIN_METHOD = "VICReg"

@@ -10,7 +10,7 @@ table instead of a script of their own: one row per run and variant, with
   ``data.modality`` as the run's ingest resolved them, so ``[]`` and the scale it stands
   for are not a difference); up to :data:`MAX_SETTING_COLUMNS` of them are columns, more get a
   table of their own (setting by run), and the settings of speed only
-  (:data:`SPEED_SETTINGS`: ``pretrain.num_workers``, ``compile``, ...) a line of their own,
+  (:data:`drac_ssl.stage_settings.SPEED_SETTINGS`: ``pretrain.num_workers``, ``compile``, ...) a line of their own,
 * the mean number of training images per fold (``finetune/<variant>/metrics.json``,
   ``folds[*].n_train``: what ``finetune.label_fraction`` really left),
 * the out-of-fold QWK with its 95% CI, accuracy, AUC one-vs-one and one-vs-rest and macro F1
@@ -117,7 +117,7 @@ from drac_ssl.io import (
     unended_invocation,
     unreadable_words,
 )
-from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
+from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest, resampling_unit
 from drac_ssl.metrics import (
     PAIRED_METRICS,
     BootstrapScores,
@@ -143,7 +143,7 @@ from drac_ssl.report import screening_line
 from drac_ssl.run_state import TRAIN_VIEWS, resume_in_place_command, run_folder_problem
 from drac_ssl.runtime import code_at, code_known, same_code
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
-from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, fold_lines
+from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, SPEED_SETTINGS, fold_lines
 from drac_ssl.starting import started
 
 __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "VariantOutputs",
@@ -160,13 +160,6 @@ CSV_METRICS = (("qwk", "qwk"), ("qwk_ci_low", "qwk_ci_low"), ("qwk_ci_high", "qw
                ("accuracy", "accuracy"), ("auc_ovo", "auc"), ("auc_ovr", "auc_ovr"),
                ("macro_f1", "macro_f1"))
 """CSV column -> key of a ``comparison.json`` row (``auc`` there is the one-vs-one AUC)."""
-SPEED_SETTINGS = ("pretrain.compile", "pretrain.channels_last", "pretrain.num_workers",
-                  "pretrain.checkpoint_every")
-"""Settings that change how fast a run goes, not what it computes (its results only through
-float rounding or the order of random draws; ``pretrain.num_workers`` not at all, each view
-drawn from its own seed, except in a run fine-tuned by a drac_ssl before its fold records said
-``train_views``, whose fine-tuning views followed the worker count): the text names them in a
-line of their own instead of giving them a column; the CSV keeps them."""
 MAX_SETTING_COLUMNS = 3
 """Up to this many differing settings are columns of the runs' table; more get a table of
 their own (one row per setting, one column per run), so the metrics stay readable."""
@@ -293,7 +286,7 @@ class RunOutputs:
         does not name is its own unit), None when the manifest names no patient."""
         if self.patients is None:
             return None
-        return [self.patients.get(image, f"image:{image}") for image in ids]
+        return [self.patients.get(image, resampling_unit(None, image)) for image in ids]
 
     @property
     def n_patients(self) -> int | None:
@@ -1210,12 +1203,13 @@ def between_runs(runs: Sequence[RunOutputs], labels: Sequence[str], n_boot: int,
 def _differing_settings(settings: list[dict[str, Any]]) -> list[str]:
     """The dotted keys whose value is not the same in every run (a key some runs lack counts
     as differing), in the order of the configuration file, output-only settings left out but
-    for the speed settings (:data:`SPEED_SETTINGS`, e.g. ``pretrain.num_workers``), which keep
+    for those :data:`~drac_ssl.stage_settings.OUTPUT_ONLY_SETTINGS` marks as speed settings
+    (:data:`~drac_ssl.stage_settings.SPEED_SETTINGS`, e.g. ``pretrain.num_workers``), which keep
     their line of their own."""
     keys: dict[str, None] = {}
     for flat in settings:
         keys.update(dict.fromkeys(flat))
-    return [key for key in keys if (key not in OUTPUT_ONLY_SETTINGS or key in SPEED_SETTINGS)
+    return [key for key in keys if OUTPUT_ONLY_SETTINGS.get(key, True)
             and any(flat.get(key, ABSENT) != settings[0].get(key, ABSENT) for flat in settings[1:])]
 
 

@@ -152,7 +152,10 @@ from drac_ssl.grading.model import (
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
 from drac_ssl.losses.grading import class_weights_for, grading_loss
-from drac_ssl.manifest import labelled_rows  # re-exported: bench/umm_ablation.py reads it here
+from drac_ssl.manifest import (
+    labelled_rows,  # re-exported: bench/umm_ablation.py reads it here
+    resampling_unit,
+)
 from drac_ssl.metrics import (
     REFERRAL_RULE,
     BootstrapScores,
@@ -194,6 +197,7 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     OOF_FILE,
     REFERABLE_COLUMNS,
     SCREENING_COLUMNS,
+    ci_resampling,
     folds_taken_from,
     folds_taken_words,
     oof_columns,
@@ -384,23 +388,8 @@ def left_out_patients(data_dir: Path) -> list[str] | None:
     rows = summary.get("left_out_ungradable") or []
     if not isinstance(rows, list) or not all(isinstance(r, dict) and "patient" in r for r in rows):
         return None
-    return [f"patient:{str(r['patient']).strip()}" if str(r["patient"] or "").strip() else "" for r in rows]
-
-
-def ci_resampling(groups: Sequence[Any] | None, n: int, sites: bool = False) -> dict[str, Any]:
-    """What the bootstrap CIs of ``n`` images resample, as ``metrics.json`` and
-    ``comparison.json`` record it: ``{"ci_resamples": "patients", "ci_units": <patients>}``
-    with ``groups`` (:func:`patient_groups`) of patients, ``"groups"`` and their number when
-    they join near twins (:func:`drac_ssl.oof.resampling_kind`: the ``fold_group`` units of an
-    ingest with ``data.near_duplicate_mse`` > 0), else ``{"ci_resamples": "images",
-    "ci_units": n}``. ``sites``: the patients are sites (leave-one-site-out,
-    :func:`drac_ssl.oof.sites_as_patients`): ``"ci_unit": "site"`` is added to patients, so
-    that the words say sites (:func:`drac_ssl.grading.bundle.ci_resampling_words`)."""
-    if groups is None:
-        return {"ci_resamples": "images", "ci_units": n}
-    kind = resampling_kind(groups)
-    return {"ci_resamples": kind, "ci_units": len(set(groups)),
-            **({"ci_unit": "site"} if sites and kind == "patients" else {})}
+    patients = [str(r["patient"] or "").strip() for r in rows]
+    return [resampling_unit(p, "") if p else "" for p in patients]
 
 
 # --------------------------------------------------------------------------------------
@@ -2160,7 +2149,7 @@ def _patient_units(rows: Sequence[dict[str, Any]]) -> list[str] | None:
     patients = [str(r.get("patient") or "").strip() for r in rows]
     if not any(patients):
         return None
-    return [f"patient:{p}" if p else f"image:{r.get('id')}" for p, r in zip(patients, rows, strict=True)]
+    return [resampling_unit(p, r.get("id")) for p, r in zip(patients, rows, strict=True)]
 
 
 def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,

@@ -8,7 +8,8 @@ drac_ssl.compare``'s patients, the bundle's data counts
 (:func:`drac_ssl.export.manifest_test_cases`). A layer of the standard library alone, so
 that grading (inference) reads it without training code.
 
-Columns (:data:`MANIFEST_COLUMNS`; the ingest also writes ``origin``, the official split):
+Columns (:data:`REQUIRED_COLUMNS`; the ingest also writes ``origin``, the official split, and
+``pixels_sha256``: :data:`WRITTEN_COLUMNS`):
 
 - ``id``: the image id (a test image's id is its case name in the submission);
 - ``path``: the image file, relative to ``data.root``;
@@ -56,10 +57,12 @@ from drac_ssl.io import sha256_file
 
 MANIFEST_FILE = "manifest.csv"
 
-MANIFEST_COLUMNS = (
+REQUIRED_COLUMNS = (
     "id", "path", "grade", "split", "fold", "patient", "sha256",
     "orig_width", "orig_height", "orig_mode", "cache_index",
 )  # fmt: skip
+"""The columns every manifest has (an ingest of any version wrote them): what
+:func:`read_manifest` requires by default. The first of :data:`WRITTEN_COLUMNS`."""
 
 SITE_COLUMN = "site"
 """The manifest's last column when ``data.site_column`` is set (absent otherwise, so that the
@@ -70,6 +73,19 @@ CSV row names it, empty for the other rows; ``oof.csv`` carries it under the sam
 
 PIXELS_COLUMN = "pixels_sha256"
 """The manifest's column of each image's decoded-pixel hash (absent in a manifest made before it)."""
+
+ORIGIN_COLUMN = "origin"
+"""The manifest's column of the official split an image came from (``train``, ``val``, ``test``
+or ``unlabelled``); no reader requires it."""
+
+WRITTEN_COLUMNS = (*REQUIRED_COLUMNS, ORIGIN_COLUMN, PIXELS_COLUMN)
+"""The columns the ingest writes, in this order (:data:`data_prep.ingest.WRITTEN_COLUMNS` is
+this), before the optional ``fold_group`` and :data:`SITE_COLUMN`
+(:func:`data_prep.ingest.manifest_header`): :data:`REQUIRED_COLUMNS`, then the two no reader
+requires (a manifest made before :data:`PIXELS_COLUMN` lacks it)."""
+
+MANIFEST_COLUMNS = REQUIRED_COLUMNS
+"""The name :data:`REQUIRED_COLUMNS` had before 0.1.x's session 73 (kept for scripts that import it)."""
 
 _INTEGERS = {"grade": True, "fold": False, "cache_index": False, "orig_width": True, "orig_height": True}
 """The integer columns, and whether an empty value is allowed (read as None)."""
@@ -100,7 +116,7 @@ class ManifestError(ValueError):
 
 
 def read_manifest(path: str | os.PathLike[str],
-                  required: Sequence[str] = MANIFEST_COLUMNS,
+                  required: Sequence[str] = REQUIRED_COLUMNS,
                   num_grades: int | None = None) -> list[dict[str, Any]]:
     """The rows of a ``manifest.csv``, in file order, as dicts of its columns: of those in
     ``required``, ``grade`` int or None, ``fold`` and ``cache_index`` int, ``orig_width`` /
@@ -108,7 +124,7 @@ def read_manifest(path: str | os.PathLike[str],
     read is never checked). A byte-order mark before the header (a file saved by Excel) is
     read as none; fields beyond the header's are dropped.
 
-    ``required``: the columns the caller reads (default: all of :data:`MANIFEST_COLUMNS`).
+    ``required``: the columns the caller reads (default: all of :data:`REQUIRED_COLUMNS`).
     ``num_grades``: the ingest's K (``ingest_summary.json``'s ``grades``), when the caller
     knows it: a ``grade`` outside ``0..K-1`` is refused (None: not checked).
 
@@ -137,11 +153,11 @@ def read_manifest(path: str | os.PathLike[str],
     fix = f"\n  fix: {redo_ingest_fix(path.parent)}"
     if not columns:
         raise ManifestError(f"{path}: empty (no header line; the ingest writes "
-                            f"{','.join(MANIFEST_COLUMNS)},origin).{fix}")
+                            f"{','.join(WRITTEN_COLUMNS)}).{fix}")
     missing = [c for c in required if c not in columns]
     if missing:
         raise ManifestError(f"{path}: no column {', '.join(missing)} (the ingest writes "
-                            f"{','.join(MANIFEST_COLUMNS)},origin).{fix}")
+                            f"{','.join(WRITTEN_COLUMNS)}).{fix}")
     out = []
     first_line: dict[tuple[str, str], int] = {}  # (split, id) -> the line it is first on
     for line, row in rows:
@@ -206,6 +222,20 @@ def manifest_change(data_dir: str | os.PathLike[str]) -> str | None:
             f"{digest[:12]}... is not the {recorded[:12]}... {INGEST_SUMMARY_FILE} records): edited "
             f"by hand or damaged; its rows (ids, grades, folds, paths) are no longer the ingest's, "
             f"which the cache and every stage follow")
+
+
+def resampling_unit(patient: str | None, image_id: Any) -> str:
+    """The unit one image is resampled with by the bootstrap CIs and counted with by the
+    per-patient figures: ``patient:<patient>``, or ``image:<image_id>`` for an image without a
+    patient (``patient`` None or ''; the caller strips it, as it reads the cell), its own unit.
+    The one spelling of these units: :func:`drac_ssl.oof.patient_groups` (the out-of-fold
+    CIs), the fine-tuning's per-patient figures, ``python -m drac_ssl.compare``, the model
+    card's patient count and ``python -m drac_ssl.score``'s cluster bootstrap. The prefixes keep
+    a patient whose id is another image's id a unit apart from it, and sort every image of its
+    own before every patient (:func:`drac_ssl.metrics.patient_referral` orders its patients by
+    id). Not the folds' names, which are unprefixed (:func:`data_prep.folds.patient_unit`: the
+    ingest's split orders its groups by them)."""
+    return f"patient:{patient}" if patient else f"image:{image_id}"
 
 
 def labelled_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -59,7 +59,7 @@ from drac_ssl.figures import (
 )
 from drac_ssl.oof import resampling_kind
 from drac_ssl.scale import default_grade_names
-from drac_ssl.starting import python_random_kept
+from drac_ssl.starting import import_keeping_random
 
 
 def _sklearn_metric(name: str) -> Callable[..., Any]:
@@ -69,10 +69,7 @@ def _sklearn_metric(name: str) -> Callable[..., Any]:
     "Offline")."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        with python_random_kept():  # its first import draws from Python's random (a host's stream)
-            import sklearn.metrics
-
-        return getattr(sklearn.metrics, name)(*args, **kwargs)
+        return getattr(import_keeping_random("sklearn.metrics"), name)(*args, **kwargs)
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"scikit-learn's ``sklearn.metrics.{name}``, imported on the first call."
@@ -2240,9 +2237,7 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
                       seed: int, units: _Units) -> BootstrapScores:
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
-    with python_random_kept():  # its first import draws from Python's random (a host's stream)
-        import sklearn
-
+    sklearn = import_keeping_random("sklearn")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         # None or a Generator would draw other images for each model: nothing would pair them
         raise ValueError(f"seed must be an integer (the same draws for every model), got {seed!r}")

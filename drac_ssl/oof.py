@@ -75,7 +75,7 @@ from typing import Any
 import numpy as np
 
 from drac_ssl.io import read_json_dict
-from drac_ssl.manifest import SITE_COLUMN
+from drac_ssl.manifest import SITE_COLUMN, resampling_unit
 from drac_ssl.scale import prob_columns
 
 OOF_FILE = "oof.csv"
@@ -254,7 +254,7 @@ def patient_groups(rows: Sequence[dict[str, Any]]) -> list[str] | None:
     None when no row names a patient and no near twins were joined (every image its own unit:
     the image bootstrap). :func:`resampling_kind` says which of the three a result is."""
     patients = [str(r.get("patient") or "").strip() for r in rows]
-    alone = [f"patient:{p}" if p else f"image:{r.get('id')}" for p, r in zip(patients, rows, strict=True)]
+    alone = [resampling_unit(p, r.get("id")) for p, r in zip(patients, rows, strict=True)]
     fold_groups = [str(r.get("fold_group") or "").strip() for r in rows]
     if any(fold_groups):
         joined = [f"group:{g}" if g else a for g, a in zip(fold_groups, alone, strict=True)]
@@ -281,6 +281,24 @@ def resampling_kind(groups: Sequence[str] | None) -> str:
     if groups is None:
         return "images"
     return "groups" if any(str(g).startswith("group:") for g in groups) else "patients"
+
+
+def ci_resampling(groups: Sequence[Any] | None, n: int, sites: bool = False) -> dict[str, Any]:
+    """What the bootstrap CIs of ``n`` images resample, as ``metrics.json`` and
+    ``comparison.json`` record it: ``{"ci_resamples": "patients", "ci_units": <patients>}``
+    with ``groups`` (:func:`patient_groups`) of patients, ``"groups"`` and their number when
+    they join near twins (:func:`resampling_kind`: the ``fold_group`` units of an
+    ingest with ``data.near_duplicate_mse`` > 0), else ``{"ci_resamples": "images",
+    "ci_units": n}``. ``sites``: the patients are sites (leave-one-site-out,
+    :func:`sites_as_patients`): ``"ci_unit": "site"`` is added to patients, so
+    that the words say sites (:func:`drac_ssl.grading.bundle.ci_resampling_words`). The one
+    record of it: the fine-tuning's (:mod:`drac_ssl.finetune`) and ``python -m drac_ssl.score``'s
+    (whose ``groups`` are patients only)."""
+    if groups is None:
+        return {"ci_resamples": "images", "ci_units": n}
+    kind = resampling_kind(groups)
+    return {"ci_resamples": kind, "ci_units": len(set(groups)),
+            **({"ci_unit": "site"} if sites and kind == "patients" else {})}
 
 
 def folds_taken_from(run_dir: str | Path, variant: str) -> dict[str, list[int]]:

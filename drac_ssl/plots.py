@@ -22,7 +22,7 @@ from matplotlib.ticker import MaxNLocator
 
 from drac_ssl.io import atomic_path
 from drac_ssl.scale import default_grade_names
-from drac_ssl.starting import python_random_kept
+from drac_ssl.starting import import_keeping_random
 
 __all__ = ["BAR_HATCHES", "CURVE_STYLES", "OKABE_ITO", "plot_comparison", "plot_confusion", "plot_history", "plot_monitor", "plot_roc", "roc_curves", "series_style"]
 
@@ -276,8 +276,8 @@ def roc_curves(y: np.ndarray, probs: np.ndarray,
     (column k of ``probs`` ``(n, K)`` against ``y == k``), or for two grades the one curve of
     the second grade against the first (the first grade's curve is its mirror image and adds
     nothing). A grade without positives or negatives gets an empty curve labelled undefined."""
-    with python_random_kept():  # scikit-learn's first import draws from Python's random (a host's stream)
-        from sklearn.metrics import roc_auc_score, roc_curve
+    sklearn_metrics = import_keeping_random("sklearn.metrics")
+    roc_auc_score, roc_curve = sklearn_metrics.roc_auc_score, sklearn_metrics.roc_curve
     curves = []
     for c, name in enumerate(class_names):
         if len(class_names) == 2 and c == 0:

@@ -106,7 +106,7 @@ from drac_ssl.io import (
     read_json,
     unreadable_words,
 )
-from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
+from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest, resampling_unit
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
     REFERRAL_RULE,
@@ -1425,7 +1425,9 @@ def site_figures(grades: Any, probs: Any, pred: Any, sites: Sequence[str], n_boo
     site_of = np.asarray([str(s) for s in sites], dtype=object)
     k = int(p.shape[1])
     kappa = functools.partial(quadratic_weighted_kappa, num_grades=k)
-    units = (np.asarray([u or f"\0image{i}" for i, u in enumerate(patients)], dtype=object)
+    # each unit, a patient's or a patient_groups() unit alike, is wrapped whole: a blank's
+    # image:<i> then cannot equal an already-prefixed unit (only the grouping counts here)
+    units = (np.asarray([resampling_unit(u, i) for i, u in enumerate(patients)], dtype=object)
              if patients is not None and any(patients) else None)
 
     def interval(truth: np.ndarray, given: np.ndarray, metric: Any, groups: Any) -> list[float | None]:

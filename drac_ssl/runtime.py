@@ -35,7 +35,7 @@ from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
 from drac_ssl.run_state import lock_holder as _lock_holder
-from drac_ssl.starting import console_script_word, python_random_kept
+from drac_ssl.starting import console_script_word, import_keeping_random
 from drac_ssl.starting import interpreter_word as interpreter_word  # stdlib only, re-exported
 from drac_ssl.starting import sigterm_as_ctrl_c as sigterm_as_ctrl_c  # re-exported (train.py)
 
@@ -978,9 +978,7 @@ def environment_info() -> dict[str, Any]:
     import cv2
     import torchvision
 
-    with python_random_kept():  # its first import draws from Python's random (a host's stream)
-        import sklearn
-
+    sklearn = import_keeping_random("sklearn")
     info: dict[str, Any] = {
         "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],

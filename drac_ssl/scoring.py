@@ -200,6 +200,7 @@ from drac_ssl.figures import (
 )
 from drac_ssl.io import atomic_write_json
 from drac_ssl.kaggle import KAGGLE_COLUMNS, KAGGLE_GRADES, is_kaggle_file, read_kaggle
+from drac_ssl.manifest import resampling_unit
 from drac_ssl.metrics import (
     SCORED_CUTS_SCALE,
     SCORED_OPERATING_POINTS_NOTE,
@@ -221,6 +222,7 @@ from drac_ssl.metrics import (
     two_grade_decision_words,
 )
 from drac_ssl.name_tags import csv_first_column
+from drac_ssl.oof import ci_resampling
 from drac_ssl.scale import default_grade_names, grades_scale_from
 from drac_ssl.starting import interpreter_word, python_command, started
 from drac_ssl.submission import (
@@ -1179,7 +1181,7 @@ def _patient_groups(labels: LabelRows, label_rows: Sequence[int]) -> tuple[np.nd
         return None, []
     patients = [labels.patients[j] for j in label_rows]
     empty = [j for j in label_rows if not labels.patients[j]]
-    groups = np.array([p or f"\0{labels.names[j]}" for p, j in zip(patients, label_rows, strict=True)])
+    groups = np.array([resampling_unit(p, labels.names[j]) for p, j in zip(patients, label_rows, strict=True)])
     said = ([f"{labels.path}: {counted(len(empty), 'row')} without a patient in {labels.patient_column!r} "
              f"(e.g. line {labels.lines[empty[0]]}): each resampled as a patient of its own -> fill in "
              "their patients for an interval over patients only"] if empty else [])
@@ -1391,7 +1393,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
     # the patients of the rows left out without a true grade, as groups names them: the
     # per-patient block is on the gradable images only and counts them apart
-    left_out = ([rows.patients[j] or f"\0{rows.names[j]}" for j in rows.left_out]
+    left_out = ([resampling_unit(rows.patients[j], rows.names[j]) for j in rows.left_out]
                 if groups is not None else None)
     pred, probs = sub.classes, sub.probs
     report = grading_report(y, probs, pred, names)
@@ -1464,8 +1466,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         "accuracy_ci95": list(accuracy_ci), "macro_f1": report["macro_f1"],
         "precision": report["precision"], "recall": report["recall"], "f1": report["f1"],
         "confusion": report["confusion"], "one_grade_note": one_grade_note(pred, None, names),
-        "ci_resamples": "images" if groups is None else "patients",
-        "ci_units": report["n"] if groups is None else len(set(groups.tolist())), "n_boot": n_boot, "seed": seed,
+        **ci_resampling(None if groups is None else groups.tolist(), report["n"]), "n_boot": n_boot, "seed": seed,
     }
     if rows.left_out:
         record["left_out_ungradable"] = len(rows.left_out)

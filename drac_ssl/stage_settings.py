@@ -7,7 +7,7 @@ by its stage (:mod:`drac_ssl.pretrain`, :mod:`drac_ssl.umm.stage`). A run folder
 ``config.yaml`` edited after its stages ran is found by one check (:func:`edited_config_words`,
 against what the stages saved themselves) for the training's resume, ``run.reuse`` and
 ``python -m drac_ssl.report``; ``python -m
-drac_ssl.compare`` leaves :data:`OUTPUT_ONLY_SETTINGS` out of the settings it lists as differing
+drac_ssl.compare`` leaves :data:`OUTPUT_ONLY_SETTINGS` (but for its speed settings) out of the settings it lists as differing
 between runs. Settings are nested dicts as
 :func:`drac_ssl.config.to_dict` writes them; differences are ``"section.key: old -> new"``.
 """
@@ -39,9 +39,11 @@ from drac_ssl.io import absolute_from, read_json_dict, same_path
 from drac_ssl.run_state import made_in
 
 # settings that change what a resumed run does or writes, or how fast, not its results
-OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
-                        "run.private", "run.reuse", "run.keep_checkpoints", "data.workers",
-                        "pretrain.num_workers")
+OUTPUT_ONLY_SETTINGS: dict[str, bool] = {
+    "run.stages": False, "run.tensorboard": False, "run.threads": False, "run.out_dir": False,
+    "run.name": False, "run.private": False, "run.reuse": False, "run.keep_checkpoints": False,
+    "data.workers": False, "pretrain.num_workers": True,
+}
 """Settings that change no stage's result: which stages run, logging, threads, the worker
 processes (``data.workers``: the ingest decodes each image alone, whichever process does it;
 ``pretrain.num_workers``: each view is drawn with its own seed, ``tests/drac_ssl/
@@ -56,7 +58,22 @@ machine's default policy may differ) but warned about and recorded
 (:func:`drac_ssl.train._resumed_with_other_threads`). ``pretrain.channels_last`` and
 ``pretrain.compile`` are not here: another memory layout or a compiled graph picks other
 kernels, whose float sums differ in the last digits (a ResNet-18's outputs by ~1e-6 in fp32 on
-a CPU for channels_last), so they count as changes of the result."""
+a CPU for channels_last), so they count as changes of the result.
+
+Each says whether it is one of :data:`SPEED_SETTINGS`, which ``python -m drac_ssl.compare``
+still names when they differ (on a line of their own): only ``pretrain.num_workers``, which
+changed the fine-tuning's views of a run made before its fold records said ``train_views``;
+compare leaves the others out (:func:`drac_ssl.compare._differing_settings`)."""
+
+SPEED_SETTINGS = ("pretrain.compile", "pretrain.channels_last", "pretrain.checkpoint_every",
+                  *(key for key, speed in OUTPUT_ONLY_SETTINGS.items() if speed))
+"""Settings that change how fast a run goes, not what it computes (its results only through
+float rounding or the order of random draws; ``pretrain.num_workers`` not at all, each view
+drawn from its own seed, except in a run fine-tuned by a drac_ssl before its fold records said
+``train_views``, whose fine-tuning views followed the worker count): ``python -m
+drac_ssl.compare``'s text names them in a line of their own instead of giving them a column;
+its CSV keeps them. The first three change a result's last digits, so a resume checks them
+(not output-only); the rest are the :data:`OUTPUT_ONLY_SETTINGS` marked as speed settings."""
 REUSABLE_STAGES: dict[str, tuple[str, ...]] = {
     "ingest": ("data.",),
     # the pretraining's rate-reduction monitor (which picks monitor_peak.pt, UMM's start) uses

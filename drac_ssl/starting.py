@@ -19,7 +19,7 @@ data_prep's, the app's), here for the same reason. And :func:`python_command`, t
 command runs as printed), for the modules that load no torch too. And
 :func:`add_version_option`, every command's ``--version`` (``drac_ssl 0.1.0``: the one
 version, :data:`drac_ssl.__version__`, which pyproject.toml's ``dynamic = ["version"]`` reads
-too). And :func:`python_random_kept`, around the lazy imports of scikit-learn and MONAI, which
+too). And :func:`import_keeping_random`, every lazy import of scikit-learn and MONAI, which
 draw from Python's ``random`` as they load: a host's stream goes on as if they had not.
 
 Only the standard library is imported here, so that the handler is in place before torch.
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import random
 import shlex
@@ -38,7 +39,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 
 _PROG: list[str] = []  # the command whose handler is installed (empty: none)
 
@@ -396,3 +397,16 @@ def python_random_kept() -> Iterator[None]:
         yield
     finally:
         random.setstate(state)
+
+
+def import_keeping_random(name: str) -> ModuleType:
+    """The module ``name`` (a dotted name: ``"sklearn.metrics"``, ``"monai.visualize"``),
+    imported under :func:`python_random_kept`: the one way the package imports scikit-learn or
+    MONAI lazily, since their first import draws from Python's ``random`` (a host's stream);
+    Python's ``random`` is in the same state after the call as before it.
+
+    Raises:
+        ImportError: (``importlib``'s) the module is not installed or fails to import; the
+            ``random`` state is given back all the same."""
+    with python_random_kept():
+        return importlib.import_module(name)

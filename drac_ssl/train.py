@@ -822,9 +822,9 @@ def refolded_image_difference(new_data: Path, old_data: Path, size: int) -> str:
     version did not write (``pixels_sha256``, :data:`drac_ssl.manifest.PIXELS_COLUMN`, is
     absent from a manifest made before it), not an image difference; the images themselves
     are still compared by the columns both have (``id``, ``path``, ``sha256``, ``split``,
-    ``grade``, ``cache_index``: :data:`drac_ssl.manifest.MANIFEST_COLUMNS`, which every manifest
+    ``grade``, ``cache_index``: :data:`drac_ssl.manifest.REQUIRED_COLUMNS`, which every manifest
     has) and by the cache array's bytes."""
-    from drac_ssl.manifest import MANIFEST_COLUMNS
+    from drac_ssl.manifest import REQUIRED_COLUMNS
     from drac_ssl.scale import read_ingest_facts
 
     array = Path("cache") / f"{size}px.npy"
@@ -836,7 +836,7 @@ def refolded_image_difference(new_data: Path, old_data: Path, size: int) -> str:
 
     (new_columns, new_rows), (old_columns, old_rows) = rows(new_data), rows(old_data)
     shared = set(new_columns) & set(old_columns) - {"fold", "fold_group"}
-    lacking = [c for c in MANIFEST_COLUMNS if c not in shared and c != "fold"]
+    lacking = [c for c in REQUIRED_COLUMNS if c not in shared and c != "fold"]
     if lacking:  # not a manifest of an ingest: nothing to tell the images by
         return (f"{new_data / 'manifest.csv'} or {old_data / 'manifest.csv'} lacks the column(s) "
                 f"{', '.join(lacking)} (not a manifest written by the ingest)")

@@ -108,7 +108,13 @@ from drac_ssl.io import (
     read_json_dict,
     sha256_file,
 )
-from drac_ssl.manifest import MANIFEST_FILE, PIXELS_COLUMN, labelled_rows, read_manifest
+from drac_ssl.manifest import (
+    MANIFEST_FILE,
+    PIXELS_COLUMN,
+    labelled_rows,
+    read_manifest,
+    resampling_unit,
+)
 from drac_ssl.metrics import (
     REFERRAL_RULE,
     RESAMPLING_UNITS,
@@ -800,7 +806,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
             width, height = (str(row.get(c) or "").strip() for c in ("orig_width", "orig_height"))
             if width.isdigit() and height.isdigit() and row["grade"] is not None and row["grade"] >= 0:
                 sides.append(min(int(width), int(height)))  # the labelled images', as _image_sides says
-            patients.add(f"patient:{patient}" if patient else f"image:{row['id']}")
+            patients.add(resampling_unit(patient, row["id"]))
             if row["grade"] is not None and row["grade"] >= 0:
                 per_grade[row["grade"]] = per_grade.get(row["grade"], 0) + 1
     by_kind = summary.get("findings_by_kind")
@@ -1254,7 +1260,7 @@ TWIN_GROUP_WORDS = "an image with its near twins and, where patients are named, 
 
 CI_UNIT_NOUNS = RESAMPLING_UNITS
 """The noun of one resampling unit for each ``ci_resamples`` value
-(:func:`drac_ssl.finetune.ci_resampling`): :data:`drac_ssl.metrics.RESAMPLING_UNITS`, the
+(:func:`drac_ssl.oof.ci_resampling`): :data:`drac_ssl.metrics.RESAMPLING_UNITS`, the
 table the bootstrap's own messages use."""
 
 
@@ -1270,7 +1276,7 @@ def ci_units_words(resamples: Any, units: Any, unit: str = "") -> str:
 
 
 def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = None) -> str:
-    """What bootstrap CIs resample, from a record of :func:`drac_ssl.finetune.ci_resampling`
+    """What bootstrap CIs resample, from a record of :func:`drac_ssl.oof.ci_resampling`
     (``metrics.json``, ``comparison.json``, a bundle's ``cv_metrics``: ``ci_resamples``
     ``patients``, ``groups`` or ``images``, ``ci_units`` their number): ``percentile bootstrap
     (1000 resamples) of the 23 patients, each with all its images``, ``... of the 14 image

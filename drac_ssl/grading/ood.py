@@ -66,7 +66,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from drac_ssl.grading.image_notes import UNLIKE_TRAINING
-from drac_ssl.starting import python_random_kept
+from drac_ssl.starting import import_keeping_random
 
 __all__ = ["GRID", "PROFILE_FILE", "InputProfile", "fit_input_profile", "input_descriptors"]
 
@@ -254,9 +254,8 @@ def fit_input_profile(batches: Iterable[tuple[Tensor, Tensor]], percentile: floa
         ValueError: fewer than ``2 * n_folds`` images, a ``percentile`` outside (0, 100), a
             ``margin`` below 1, or batches of different channel or feature counts.
     """
-    with python_random_kept():  # importing scikit-learn draws from Python's random (a host's stream)
-        from sklearn.covariance import LedoitWolf
-        from sklearn.model_selection import KFold
+    LedoitWolf = import_keeping_random("sklearn.covariance").LedoitWolf
+    KFold = import_keeping_random("sklearn.model_selection").KFold
 
     if not 0 < percentile < 100:
         raise ValueError(f"percentile must be in (0, 100), got {percentile}")

@@ -44,7 +44,7 @@ def test_a_png_of_an_npz_row_has_the_rows_pixel_hash_in_the_manifest(tmp_path: P
     np.savez(npz, train_images=images, train_labels=(np.arange(6) % 3).reshape(-1, 1).astype(np.uint8))
     ingest.run(config(npz, cache_sizes=[16], fundus_crop=True), tmp_path / "out", verbose=False)
     rows = read_manifest(tmp_path / "out" / ingest.MANIFEST_NAME)
-    assert list(rows[0]) == list(ingest.MANIFEST_COLUMNS) and PIXELS_COLUMN in rows[0]
+    assert list(rows[0]) == list(ingest.WRITTEN_COLUMNS) and PIXELS_COLUMN in rows[0]
     for i, row in enumerate(rows):
         png = tmp_path / f"row{i}.png"
         Image.fromarray(images[i]).save(png)

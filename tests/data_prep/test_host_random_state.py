@@ -60,7 +60,7 @@ print(json.dumps({{"kept": [kept_on_import, random.getstate() == before], "loade
 @pytest.mark.parametrize("module", ["compare", "report"])
 def test_importing_compare_or_report_leaves_python_s_random_stream(tmp_path: Path, module: str) -> None:
     # a fresh interpreter: plots (imported by report, imported by compare) loads scikit-learn only
-    # when it draws a ROC curve, under python_random_kept
+    # when it draws a ROC curve, imported by import_keeping_random
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", _IMPORT.format(module=module)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -99,3 +99,37 @@ def test_train_main_from_python_gives_the_three_generators_back(monkeypatch: pyt
     assert random.getstate() == before[0]
     np.testing.assert_array_equal(np.random.get_state()[1], before[1])
     assert torch.equal(torch.get_rng_state(), before[2])
+
+
+def test_import_keeping_random_gives_python_s_random_its_state_back(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # the one helper every lazy scikit-learn / MONAI import goes through: a module that draws
+    # from Python's random as it loads (as they do), imported by it, leaves the stream where it was
+    from drac_ssl.starting import import_keeping_random
+
+    (tmp_path / "draws_on_import.py").write_text("import random\nDRAWN = random.random()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "draws_on_import", raising=False)
+    random.seed(11)
+    before = random.getstate()
+    module = import_keeping_random("draws_on_import")
+    assert random.getstate() == before
+    random.seed(11)
+    assert module.DRAWN == random.random()  # it did draw: the state was given back, not untouched
+    monkeypatch.delitem(sys.modules, "draws_on_import")
+
+
+def test_import_keeping_random_gives_the_state_back_when_the_import_fails(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # a module that draws and then raises (a broken install): the ImportError reaches the caller
+    # and Python's random is where it was
+    from drac_ssl.starting import import_keeping_random
+
+    (tmp_path / "draws_then_fails.py").write_text("import random\nrandom.random()\nraise ImportError('broken')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "draws_then_fails", raising=False)
+    random.seed(12)
+    before = random.getstate()
+    with pytest.raises(ImportError, match="broken"):
+        import_keeping_random("draws_then_fails")
+    assert random.getstate() == before

@@ -148,7 +148,7 @@ def test_official_layout_with_real_samples(tmp_path: Path, real_samples: list[Pa
     assert result.counts_per_grade == {0: 1, 1: 1, 2: 1}
     assert any(".DS_Store" in line for line in result.notes)
     rows = read_manifest(result.manifest_path)
-    assert list(rows[0]) == list(ingest.MANIFEST_COLUMNS)
+    assert list(rows[0]) == list(ingest.WRITTEN_COLUMNS)
     assert [r["id"] for r in rows] == ["001.png", "002.png", "003.png", "1000.png"]
     assert [r["grade"] for r in rows] == ["0", "1", "2", ""]
     assert [r["split"] for r in rows] == ["train", "train", "train", "test"]

@@ -267,7 +267,7 @@ def test_a_twin_grouped_manifest_names_each_image_s_fold_unit_and_the_cis_resamp
     result = ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=1e-4), tmp_path / "twins",
                         verbose=False)
     header = result.manifest_path.read_text(encoding="utf-8").splitlines()[0]
-    assert header == ",".join(ingest.MANIFEST_COLUMNS) + ",fold_group"
+    assert header == ",".join(ingest.WRITTEN_COLUMNS) + ",fold_group"
     rows = manifests.read_manifest(result.manifest_path)
     unit = {r["id"]: r["fold_group"] for r in rows}
     assert unit["t1.png"] == unit["t2.png"] == ""  # not a training image

@@ -121,7 +121,7 @@ def test_the_site_column_reaches_the_manifest_and_a_run_without_it_is_unchanged(
     assert "site" not in header  # without --site-column: the manifest as before
     result = ingest.run(config(data, site_column="Site"), tmp_path / "sites", verbose=False)
     header, rows = _manifest(result.manifest_path)
-    assert header[-1] == "site" and tuple(header[:-1]) == ingest.MANIFEST_COLUMNS
+    assert header[-1] == "site" and tuple(header[:-1]) == ingest.WRITTEN_COLUMNS
     assert all(r["site"] == r["id"][0] for r in rows)
     # the columns before it are those written without it, but the folds (stratified on grade x site)
     _, before = _manifest(plain.manifest_path)

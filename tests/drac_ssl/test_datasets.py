@@ -34,7 +34,7 @@ from drac_ssl.datasets import (
     normalization_for,
     read_idx,
 )
-from drac_ssl.manifest import MANIFEST_COLUMNS
+from drac_ssl.manifest import REQUIRED_COLUMNS
 
 DATA = SHARED_DATA
 
@@ -302,7 +302,7 @@ def write_fake_run_data(root: Path, size: int = 16) -> np.ndarray:
     np.save(root / "cache" / f"{size}px.npy", images)
     with open(root / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(MANIFEST_COLUMNS)
+        writer.writerow(REQUIRED_COLUMNS)
         for i in range(6):
             test = i >= 4
             writer.writerow([

@@ -328,7 +328,14 @@ def test_cis_resample_patients_when_the_manifest_names_them(
     metrics.json / comparison.json / report.md say so; without patients: images, as before."""
     import functools
 
-    from drac_ssl.metrics import bootstrap_ci, paired_bootstrap_difference, quadratic_weighted_kappa
+    from drac_ssl.metrics import (
+        accuracy_score,
+        bootstrap_ci,
+        macro_ovo_auc,
+        macro_ovr_auc,
+        paired_bootstrap_difference,
+        quadratic_weighted_kappa,
+    )
     from drac_ssl.report import write_report
 
     plain = frozen_result.variants["vicreg"].metrics
@@ -368,6 +375,13 @@ def test_cis_resample_patients_when_the_manifest_names_them(
     assert metrics["qwk_ci95"] == list(want)
     assert metrics["qwk_ci95"] != plain["qwk_ci95"]  # over images it was another interval
     assert metrics["qwk_ci95"] != list(bootstrap_ci(y, pred["vicreg"], qwk, n_boot=100, seed=metrics["seed"]))
+    # the accuracy and both AUCs' intervals, labelled as resampling patients, do so too (mutation
+    # audit s73: drawn over images they were narrower than their label said)
+    for key, metric, given in (("accuracy_ci95", accuracy_score, pred["vicreg"]),
+                               ("auc_ovo_ci95", macro_ovo_auc, probs["vicreg"]),
+                               ("auc_ovr_ci95", macro_ovr_auc, probs["vicreg"])):
+        assert metrics[key] == list(bootstrap_ci(y, given, metric, n_boot=100, seed=metrics["seed"],
+                                                 groups=groups)), key
     comparison = json.loads(result.comparison_path.read_text())
     assert (comparison["ci_resamples"], comparison["ci_units"]) == ("patients", 15)
     assert comparison["pretrained_minus_scratch"]["vicreg"] == paired_bootstrap_difference(

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from data_prep import ingest
-from drac_ssl import compare, datasets, export
+from drac_ssl import compare, datasets, export, manifest
 from drac_ssl.finetune import labelled_rows, patient_groups
 from drac_ssl.grading.bundle import data_provenance
-from drac_ssl.manifest import MANIFEST_COLUMNS, ManifestError, read_manifest
+from drac_ssl.manifest import REQUIRED_COLUMNS, ManifestError, read_manifest
 
 ROWS = [  # id, grade, split, fold, patient
     ("a", "0", "train", "0", ""), ("b", "1", "train", "1", ""), ("c", "2", "train", "0", ""),
@@ -27,7 +27,7 @@ ROWS = [  # id, grade, split, fold, patient
 
 def write_manifest(data: Path, drop: str = "") -> Path:
     data.mkdir(parents=True, exist_ok=True)
-    columns = [c for c in ingest.MANIFEST_COLUMNS if c != drop]
+    columns = [c for c in ingest.WRITTEN_COLUMNS if c != drop]
     with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -39,8 +39,17 @@ def write_manifest(data: Path, drop: str = "") -> Path:
     return data / "manifest.csv"
 
 
+def test_the_ingest_writes_the_readers_columns_first_from_one_definition() -> None:
+    """The reader's required columns are the first the ingest writes, and the ingest's list is
+    the manifest module's (one definition: the two cannot drift apart)."""
+    assert ingest.WRITTEN_COLUMNS is manifest.WRITTEN_COLUMNS
+    written = manifest.WRITTEN_COLUMNS
+    assert written[:len(REQUIRED_COLUMNS)] == REQUIRED_COLUMNS
+    assert written[len(REQUIRED_COLUMNS):] == (manifest.ORIGIN_COLUMN, manifest.PIXELS_COLUMN)
+    assert len(set(written)) == len(written)
+
+
 def test_the_reader_takes_the_ingests_columns_and_types_them(tmp_path: Path) -> None:
-    assert set(MANIFEST_COLUMNS) <= set(ingest.MANIFEST_COLUMNS)  # what the ingest writes
     rows = read_manifest(write_manifest(tmp_path / "data"))
     assert [r["id"] for r in rows] == [r[0] for r in ROWS]
     assert rows[0]["grade"] == 0 and rows[3]["grade"] is None and rows[3]["fold"] == -1

@@ -36,6 +36,20 @@ def _python(code: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.Com
 OFFLINE_VARIABLES = ("NO_ALBUMENTATIONS_UPDATE", "HF_HUB_DISABLE_TELEMETRY")
 
 
+def test_importing_the_app_sets_the_packages_offline_variables_and_keeps_a_hosts() -> None:
+    # one list (drac_ssl.OFFLINE_ENVIRONMENT): the app sets what the package sets, only where unset
+    from drac_ssl import OFFLINE_ENVIRONMENT
+
+    assert set(OFFLINE_ENVIRONMENT) == set(OFFLINE_VARIABLES)
+    code = (f"import json, os, app\nprint(json.dumps({{k: os.environ.get(k) for k in {OFFLINE_VARIABLES!r}}}))\n")
+    unset = _python(code, drop=OFFLINE_VARIABLES)
+    assert unset.returncode == 0, unset.stderr
+    assert json.loads(unset.stdout.strip().splitlines()[-1]) == OFFLINE_ENVIRONMENT
+    host = _python(code, NO_ALBUMENTATIONS_UPDATE="0", HF_HUB_DISABLE_TELEMETRY="0")
+    assert host.returncode == 0, host.stderr
+    assert json.loads(host.stdout.strip().splitlines()[-1]) == dict.fromkeys(OFFLINE_VARIABLES, "0")
+
+
 def test_importing_the_package_makes_no_connection_and_sets_the_offline_variables() -> None:
     proc = _python(_NO_NETWORK + (
         "import os, json\n"

@@ -449,3 +449,25 @@ def test_score_words_the_eyepacs_pairing_and_warns_eye_names_without_patients(
     err = capsys.readouterr().err
     said = [line for line in err.splitlines() if "no patient column is given" in line]
     assert len(said) == 1 and said[0].startswith("warning: "), err
+
+
+def test_an_image_without_a_patient_is_its_own_unit_spelled_the_same_everywhere() -> None:
+    # one spelling (drac_ssl.manifest.resampling_unit) for the out-of-fold CIs, the fine-tuning's
+    # per-patient figures and the scoring's cluster bootstrap: a patient named as another image
+    # (here 'p1') stays a unit apart from it, and every image of its own sorts before every
+    # patient (patient_referral orders its patients by id: the per-patient CIs' resamples)
+    from drac_ssl import finetune, scoring
+    from drac_ssl.manifest import resampling_unit
+    from drac_ssl.oof import patient_groups
+
+    rows = [{"id": "a", "patient": "p1"}, {"id": "b", "patient": ""}, {"id": "p1", "patient": ""}]
+    units = ["patient:p1", "image:b", "image:p1"]
+    assert [resampling_unit(r["patient"], r["id"]) for r in rows] == units
+    assert patient_groups(rows) == units
+    assert finetune._patient_units(rows) == units
+    labels = scoring.LabelRows(Path("labels.csv"), [r["id"] for r in rows], [0, 1, 2], [2, 3, 4], "image",
+                               "grade", "", "", patients=[r["patient"] for r in rows], patient_column="patient")
+    groups, notes = scoring._patient_groups(labels, [0, 1, 2])
+    assert groups is not None and groups.tolist() == units and len(notes) == 1
+    assert sorted(units) == ["image:b", "image:p1", "patient:p1"]
+    assert patient_referral(units, [1, 0, 1], [0.9, 0.1, 0.8], [1, 0, 1])[0].tolist() == sorted(units)

@@ -20,7 +20,7 @@ import pytest
 
 from data_prep import ingest
 from drac_ssl.config import DataConfig, load_config
-from drac_ssl.manifest import MANIFEST_COLUMNS
+from drac_ssl.manifest import REQUIRED_COLUMNS
 from drac_ssl.preflight import Finding, check, new_run_problems, read_config
 from drac_ssl.train import DEFAULT_CONFIG
 
@@ -49,7 +49,7 @@ def _ingested(run_dir: Path, patients: dict[str, list[int]], *, named: bool = Tr
                          "orig_width": 224, "orig_height": 224, "orig_mode": "RGB",
                          "cache_index": len(rows), "origin": "train"})
     with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, [*MANIFEST_COLUMNS, "origin"])
+        writer = csv.DictWriter(fh, [*REQUIRED_COLUMNS, "origin"])
         writer.writeheader()
         writer.writerows(rows)
     grouped = named or bool(patient_column)

@@ -11,6 +11,7 @@ from typing import Any
 from drac_ssl.stage_settings import (
     OUTPUT_ONLY_SETTINGS,
     REUSABLE_STAGES,
+    SPEED_SETTINGS,
     config_differences,
     fold_lines,
     parse_difference_line,
@@ -354,3 +355,17 @@ def test_an_ingest_recorded_before_site_column_read_it_as_no_site() -> None:
     recorded = IngestRecord(Path("data"), summary={}, made={"site_column": "site"})
     assert not recorded.differs("data.site_column", {"site_column": " site "})
     assert recorded.differs("data.site_column", {"site_column": ""})
+
+
+def test_compare_names_an_output_only_setting_only_when_it_is_marked_a_speed_setting() -> None:
+    # one list: OUTPUT_ONLY_SETTINGS says which of its settings are speed settings, and compare
+    # (its differing settings) and SPEED_SETTINGS (compare's line of speed settings) both read it
+    from drac_ssl.compare import _differing_settings
+
+    marked = [key for key, speed in OUTPUT_ONLY_SETTINGS.items() if speed]
+    assert marked == ["pretrain.num_workers"]
+    a = {**dict.fromkeys(OUTPUT_ONLY_SETTINGS, 1), "finetune.lr": 1, "pretrain.compile": "auto"}
+    b = {**dict.fromkeys(OUTPUT_ONLY_SETTINGS, 2), "finetune.lr": 2, "pretrain.compile": "false"}
+    assert _differing_settings([a, b]) == [*marked, "finetune.lr", "pretrain.compile"]
+    assert set(marked) <= set(SPEED_SETTINGS)
+    assert all(OUTPUT_ONLY_SETTINGS.get(key, True) for key in SPEED_SETTINGS)

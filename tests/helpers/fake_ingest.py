@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from data_prep.cache import resize_gray
-from drac_ssl.manifest import MANIFEST_COLUMNS
+from drac_ssl.manifest import REQUIRED_COLUMNS
 
 SOURCE_SIZE = 48
 
@@ -63,7 +63,7 @@ def make_fake_ingest(root: Path, n_train: int = 30, n_test: int = 6, size: int =
         cache.append(resize_gray(image, SOURCE_SIZE))
     with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(MANIFEST_COLUMNS)
+        writer.writerow(REQUIRED_COLUMNS)
         writer.writerows(rows)
     np.save(data / "cache" / f"{SOURCE_SIZE}px.npy", np.stack(cache))
     (data / "ingest_summary.json").write_text(json.dumps({
