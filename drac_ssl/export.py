@@ -917,7 +917,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision, "
               f"{'4 flips' if bundle.tta_in_cv else 'no flips'} as in the cross-validation) -> {written} "
-              f"(checked against {images_dir or 'the manifest test ids'})")
+              f"(checked against {images_dir or 'the manifest test ids'}; which model graded: "
+              f"{provenance_path(final).name})")
         rule = class_rule_said(bundle, n_not_largest, len(cases),
                                f"why in the grade_note column of {notes_file}" if with_notes else "",
                                n_near_tie, smaller_class_rows(probs, grades))
@@ -2123,7 +2124,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                       + (f"; the score each class was cut from is in {notes_file}"
                          if not issues and bundle.calibration.decision == "thresholds"
                          and not bundle.calibration.referral_decides else ""))
-    out_lines += [f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {written}{converted}",
+    # the sidecar named on the summary line: the CSV alone does not say which model graded
+    said_sidecar = "" if issues else f"; which model graded: {provenance_path(out).name}"
+    out_lines += [f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {written}"
+                  f"{converted}{said_sidecar}",
                   f"  class = {rule}; P0..P{k - 1} = "
                   f"{probability_columns_words(bundle.metadata)}; "
                   f"{'the mean over 4 flips' if flips else 'no flips'} (test-time augmentation"

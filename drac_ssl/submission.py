@@ -73,7 +73,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
-           "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "provenance_path", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
+           "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "provenance_path", "GRADING_PROVENANCE_FORMAT", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "REFUSED_FORMAT_CHARACTERS",
            "ALLOWED_FORMAT_CHARACTERS", "refused_name_character", "broken_link_words", "case_name_problem", "printable_text",
            "CASE_NAME_KIND", "case_name_problems", "SCORE_COLUMN",
@@ -416,6 +416,12 @@ def image_notes_path(submission: str | os.PathLike[str]) -> Path:
     ``submission``: ``new_grades.csv`` -> ``new_grades_notes.csv`` (:func:`write_image_notes`)."""
     submission = Path(submission)
     return submission.with_name(f"{submission.stem}_notes.csv")
+
+
+GRADING_PROVENANCE_FORMAT = "drac_ssl grading provenance v1"
+"""The ``format`` of the export's grading provenance record (:func:`provenance_path`,
+:meth:`drac_ssl.grading.bundle.Bundle.grading_provenance`); ``drac_ssl.out_paths`` replaces an
+existing ``<stem>_provenance.json`` only when it carries this."""
 
 
 def provenance_path(submission: str | os.PathLike[str]) -> Path:

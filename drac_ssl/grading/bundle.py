@@ -132,6 +132,7 @@ from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
 from drac_ssl.selection import recorded_selection
 from drac_ssl.starting import python_command, python_word
+from drac_ssl.submission import GRADING_PROVENANCE_FORMAT  # the one spelling (out_paths reads it)
 from drac_ssl.trial_run import trial_run_record, trial_run_words
 from drac_ssl.weights_file import WeightsFileError
 
@@ -1691,8 +1692,6 @@ def task_description(grade_names: Sequence[str], channels: int, kind: str | None
     return f"diabetic retinopathy grade ({len(grade_names)} grades) of one {image}"
 
 
-GRADING_PROVENANCE_FORMAT = "drac_ssl grading provenance v1"
-"""The ``format`` of :meth:`Bundle.grading_provenance`'s record."""
 
 
 def grading_provenance_words(record: dict[str, Any]) -> str:

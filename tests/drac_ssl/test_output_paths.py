@@ -106,6 +106,22 @@ def test_an_earlier_export_and_an_empty_file_may_be_replaced(tmp_path: Path) -> 
     assert not written_by_export(tmp_path / "other.csv")
 
 
+
+def test_a_provenance_json_of_the_users_is_refused_the_exports_own_replaced(tmp_path: Path) -> None:
+    """The sidecar ``<stem>_provenance.json`` is guarded like ``_notes.csv``: a JSON file of the
+    user's own of that name (any other content) stops the export; an earlier export's (its
+    ``format``) may be replaced."""
+    from drac_ssl.submission import GRADING_PROVENANCE_FORMAT
+
+    out = tmp_path / "grades.csv"
+    mine = tmp_path / "grades_provenance.json"
+    mine.write_text(json.dumps({"patient": "my own record"}), encoding="utf-8")
+    problem = export_out_problem(out, None, None)
+    assert problem is not None and "the grading provenance (which model graded) beside --out as " \
+        f"{mine}, an existing file it did not write" in problem, problem
+    mine.write_text(json.dumps({"format": GRADING_PROVENANCE_FORMAT, "n_images": 1}), encoding="utf-8")
+    assert export_out_problem(out, None, None) is None
+
 @pytest.mark.parametrize("k", [2, 3, 5])
 def test_what_the_writers_write_is_recognised_as_the_exports(k: int, tmp_path: Path) -> None:
     """EXPORT_HEADERS reads each header from the module that writes it: whatever the writers
@@ -152,7 +168,8 @@ def test_a_real_export_writes_again_over_its_own_submission(
     for _ in range(2):  # the second run replaces the first's files, as before
         assert export.main([str(bundle), "--images", str(photos), "--out", str(out)]) in (0, export.EXIT_FLAGGED)
         assert out.read_text(encoding="utf-8").startswith("case,class,P0,P1,P2,P3,P4\n")
-    capsys.readouterr()
+        summary = next(line for line in capsys.readouterr().out.splitlines() if " graded with " in line)
+        assert summary.endswith("; which model graded: graded_provenance.json"), summary  # the sidecar named
     assert export.main([str(bundle), "--images", str(photos), "--out", str(bundle / "x.csv")]) == 2
     assert "--out lies in" in capsys.readouterr().err  # the bundle folder (inside the run's bundle/)
 
