@@ -149,6 +149,7 @@ __all__ = [
     "BundleError",
     "backbones_identical",
     "calibration_failed",
+    "older_bundle_records",
     "calibration_warning",
     "SUBMISSION_P_CALIBRATED",
     "SUBMISSION_P_UNCALIBRATED",
@@ -2777,6 +2778,9 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
     Raises BundleError as :func:`build_bundle` does."""
     run_dir = Path(run_dir)
     out, digest, meta, reusable = _reuse_check(run_dir, variant, out)
+    if not reusable and said is not None and meta.get("format") == BUNDLE_FORMAT \
+            and (older := older_bundle_records(meta)):
+        said.append(f"rebuilt: older records ({', '.join(older)})")
     pool = None  # the record a rebuild writes, made once: for the check, then for the build
     if reusable:  # pretraining_record_missing's rule, on the metadata _reuse_check read
         if _needs_no_pretraining_list(variant, meta):
@@ -2835,8 +2839,32 @@ def _reuse_check(run_dir: Path, variant: str,
                 and (out / "MODEL_CARD.md").is_file()
                 and (meta.get("built_from") or {}).get("sha256") == digest
                 and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])
-                and _bundle_weights_intact(out, vdir, meta))
+                and _bundle_weights_intact(out, vdir, meta)
+                and not older_bundle_records(meta))
     return out, digest, meta if isinstance(meta, dict) else {}, bool(reusable)
+
+
+def older_bundle_records(meta: dict[str, Any]) -> list[str]:
+    """What a bundle's ``metadata.json`` (``meta``) lacks or says otherwise than a build now
+    writes, in words (``[]``: nothing): ``input_profile.sha256`` (a profile recorded without it),
+    ``model_card.sha256``, ``provenance.run_folder``, or a ``submission.P`` whose words disagree
+    with :func:`calibration_failed` (a failed calibration called calibrated). Such a bundle is
+    not reused by :func:`build_or_reuse_bundle` (the upgrade's rebuild command reused it
+    unchanged before): it is rebuilt, ``"rebuilt: older records (...)"`` said."""
+    lacking = []
+    profile = meta.get("input_profile")
+    if isinstance(profile, dict) and profile.get("file") and not profile.get("sha256"):
+        lacking.append("no input_profile.sha256")
+    card = meta.get("model_card")
+    if not (isinstance(card, dict) and card.get("sha256")):
+        lacking.append("no model_card.sha256")
+    prov = meta.get("provenance")
+    if not (isinstance(prov, dict) and prov.get("run_folder")):
+        lacking.append("no provenance.run_folder")
+    words = (meta.get("submission") or {}).get("P") if isinstance(meta.get("submission"), dict) else None
+    if words != (SUBMISSION_P_UNCALIBRATED if calibration_failed(meta) else SUBMISSION_P_CALIBRATED):
+        lacking.append("submission.P's words disagree with its calibration")
+    return lacking
 
 
 def _pretraining_record_current(run_dir: Path, variant: str, meta: dict[str, Any]) -> bool:

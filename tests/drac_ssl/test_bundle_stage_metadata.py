@@ -49,3 +49,33 @@ def test_a_bundle_metadata_that_is_not_an_object_is_refused_by_the_loader(run: t
     with pytest.raises(bundles.BundleError, match=r"metadata.json: the bundle metadata is a list, not a JSON "
                                                   r"object\n  fix: "):
         bundles.load_bundle(bundle_dir)
+
+
+def test_a_bundle_lacking_this_versions_records_is_rebuilt_not_reused(run: tuple[Path, str]) -> None:
+    """The upgrade's rebuild command (``export RUN --variant NAME``) reused a bundle built before
+    ``input_profile.sha256``, ``model_card.sha256`` and ``provenance.run_folder`` (or with a
+    failed calibration called calibrated) unchanged, its fine-tuning outputs the same: it is
+    rebuilt now, saying why."""
+    run_dir, variant = run
+    out, reused = bundles.build_or_reuse_bundle(run_dir, variant)
+    assert not reused and bundles.build_or_reuse_bundle(run_dir, variant) == (out, True)
+    meta_path = out / "metadata.json"
+    fresh = json.loads(meta_path.read_text())
+    assert not bundles.older_bundle_records(fresh)
+    older = json.loads(meta_path.read_text())
+    older.pop("model_card")
+    older["provenance"].pop("run_folder")
+    if isinstance(older.get("input_profile"), dict):
+        older["input_profile"].pop("sha256", None)
+    meta_path.write_text(json.dumps(older))
+    said: list[str] = []
+    assert bundles.build_or_reuse_bundle(run_dir, variant, said=said) == (out, False)
+    assert said and said[0].startswith("rebuilt: older records (") and "no model_card.sha256" in said[0], said
+    assert "no provenance.run_folder" in said[0]
+    rebuilt = json.loads(meta_path.read_text())
+    assert rebuilt["model_card"]["sha256"] and rebuilt["provenance"]["run_folder"] == "run"
+    # words of a failed calibration's probabilities that call them calibrated: rebuilt too
+    rebuilt["calibration"]["temperature"] = 100.0
+    meta_path.write_text(json.dumps(rebuilt))
+    assert "submission.P's words disagree with its calibration" in bundles.older_bundle_records(rebuilt)
+    assert bundles.reusable_bundle(run_dir, variant) is None
