@@ -890,7 +890,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                 write_referable_beside(bundle, final, source=csv, out=tmp))))
         # which model graded, always, as --images writes it (provenance_path)
         grading_record = bundle.grading_provenance(len(cases), command_line())
-        companions.append((provenance_path(final), lambda tmp, _csv: atomic_write_json(tmp, grading_record)))
+        companions.append((provenance_path(final), _provenance_writer(grading_record, final)))
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
                 path, images_dir, num_grades=k, grade_names=names or None, cases=cases),
@@ -1048,6 +1048,17 @@ EARLIER_SET_KEPT = "earlier_set_kept"
 submission set is as it was (nothing replaced, or every rename undone), False when undoing
 failed too (the exception's notes say where the earlier files are). Absent: the error was
 raised elsewhere, after or before the set was replaced."""
+
+
+def _provenance_writer(record: dict[str, Any], final: Path) -> Callable[[Path, Path], object]:
+    """The companion writing the grading provenance ``record``
+    (:meth:`drac_ssl.grading.bundle.Bundle.grading_provenance`) for the CSV written as
+    ``final``, tied to it: ``submission`` = its file name and the SHA-256 of the checked CSV
+    (the hidden file renamed onto ``final``, the same bytes), which ``export --check`` compares
+    (:func:`drac_ssl.submission.provenance_words`)."""
+    def write(tmp: Path, csv: Path) -> object:
+        return atomic_write_json(tmp, {**record, "submission": {"file": final.name, "sha256": sha256_file(csv)}})
+    return write
 
 
 def _write_checked(final: Path, write: Callable[[Path], Path],
@@ -1992,7 +2003,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # which model graded, always (a clean batch has no notes file), beside the CSV whose
     # format stays DRAC's: the bundle's identity and build, this command, the time, the rows
     grading_record = bundle.grading_provenance(len(graded_files), command_line())
-    companions.append((provenance_path(out), lambda tmp, _csv: atomic_write_json(tmp, grading_record)))
+    companions.append((provenance_path(out), _provenance_writer(grading_record, out)))
     if skip_unreadable:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
         real = {printable_text(str(path)): path for path in skipped}  # a name's line break, as it is

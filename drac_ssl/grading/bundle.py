@@ -381,7 +381,8 @@ class Bundle:
         ``bundle`` (:attr:`identity`: ``metadata_sha256``, ``variant``, ``created_utc``; with
         the bundle's ``package_version`` and, where ``metadata.json``'s ``provenance`` records
         them, ``trained_at_commit`` (the run's git commit) and ``built_at_commit``; None when not
-        recorded), ``graded_by`` (``drac_ssl`` and the version grading now), ``command`` (the
+        recorded; ``metadata_sha256_full``, all 64 hex digits, to compare with a bundle's
+        ``sha256sum``), ``graded_by`` (``drac_ssl`` and the version grading now), ``command`` (the
         command line as typed, :func:`drac_ssl.runtime.command_line`; None for the app),
         ``graded_utc`` (ISO 8601, seconds; now unless given) and ``n_images`` (the rows
         written). The submission CSV itself keeps DRAC's ``case,class,P0..`` format."""
@@ -391,8 +392,13 @@ class Bundle:
             code = prov.get(key)
             return str(code["git_commit"]) if isinstance(code, dict) and code.get("git_commit") else None
 
+        try:
+            full: str | None = sha256_file(self.path / "metadata.json")
+        except OSError:
+            full = None
         return {"format": GRADING_PROVENANCE_FORMAT,
-                "bundle": {**self.identity, "package_version": self.metadata.get("package_version"),
+                "bundle": {**self.identity, "metadata_sha256_full": full,
+                           "package_version": self.metadata.get("package_version"),
                            "trained_at_commit": commit("run_code"), "built_at_commit": commit("built_with")},
                 "graded_by": {"package": "drac_ssl", "package_version": __version__},
                 "command": command,

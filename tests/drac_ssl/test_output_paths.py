@@ -172,6 +172,26 @@ def test_a_real_export_writes_again_over_its_own_submission(
         assert summary.endswith("; which model graded: graded_provenance.json"), summary  # the sidecar named
     assert export.main([str(bundle), "--images", str(photos), "--out", str(bundle / "x.csv")]) == 2
     assert "--out lies in" in capsys.readouterr().err  # the bundle folder (inside the run's bundle/)
+    # the sidecar is tied to its CSV (the file's name and SHA-256, the bundle's whole metadata
+    # SHA-256), and export --check says when it is missing or describes another file
+    import hashlib
+
+    sidecar = tmp_path / "graded_provenance.json"
+    record = json.loads(sidecar.read_text(encoding="utf-8"))
+    assert record["submission"] == {"file": "graded.csv", "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
+    assert record["bundle"]["metadata_sha256_full"] == hashlib.sha256(
+        (bundle / "metadata.json").read_bytes()).hexdigest()
+    capsys.readouterr()
+    assert export.main(["--check", str(out)]) == 0
+    assert "graded_provenance.json" not in capsys.readouterr().err  # it names this very file
+    out.write_text(out.read_text(encoding="utf-8").replace("eye_0.png", "eye_9.png"), encoding="utf-8")  # edited
+    assert export.main(["--check", str(out)]) == 0  # a warning: the exit code is the file's
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"warning: {sidecar} records another CSV (graded.csv, SHA-256 {record['submission']['sha256'][:12]}" in err
+    sidecar.unlink()
+    assert export.main(["--check", str(out)]) == 0
+    assert "note: no graded_provenance.json beside graded.csv: nothing says which model graded it" in \
+        " ".join(capsys.readouterr().err.split())
 
 
 def test_ingest_refuses_an_out_in_its_root(tmp_path: Path, capsys: pytest.CaptureFixture[str],
