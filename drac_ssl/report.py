@@ -1347,7 +1347,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     gap = _pooling_gap(metrics)
     if gap:
         lines += [gap, ""]
-    lines += _calibration_measure_lines(run_dir, vdir, oof, metrics)
+    lines += _calibration_measure_lines(run_dir, vdir, oof, metrics, temperature)
     lines += _site_section(run_dir, vdir, oof, metrics, title)
     report = grading_report(grades, probs, pred, names)
     cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png", names,
@@ -1482,13 +1482,20 @@ def _site_units(run_dir: Path, vdir: Path, ids: Sequence[str]) -> tuple[list[str
     return (patients if grouped else None), ("patients" if grouped else "images")
 
 
-def _calibration_measure_lines(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any]) -> list[str]:
+def _calibration_measure_lines(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
+                               temperature: object = None) -> list[str]:
     """How well a variant's out-of-fold probabilities are calibrated, for report.md under its
     figures: :func:`drac_ssl.scoring.calibration_measures` (the Brier score and the ECE with
     their percentile bootstrap 95% CIs, as ``--score`` gives them for a submission) of
     ``oof.csv``'s cross-fitted probabilities ``oof.probs`` ``(n, K)`` against ``oof.grades``,
     resampling the units the pooled CIs resample (:func:`_site_units`: images, or patients)
-    with ``metrics``' ``n_boot`` and ``seed``. [] for fewer than 2 images."""
+    with ``metrics``' ``n_boot`` and ``seed``. Beside them, the reference: the Brier score of a
+    constant prediction of the grade frequencies (every image given the out-of-fold grades'
+    shares), which flat probabilities (all near 1/K) come close to; and, when the variant's
+    calibration ``temperature`` sits at its bound (:func:`drac_ssl.metrics.temperature_at_bound`:
+    the calibration failed), that a low ECE there comes from near-flat probabilities, not from
+    calibration. [] for fewer than 2 images."""
+    from drac_ssl.metrics import brier_score
     from drac_ssl.scoring import calibration_measures
 
     if len(oof.ids) < 2:
@@ -1499,10 +1506,16 @@ def _calibration_measure_lines(run_dir: Path, vdir: Path, oof: Any, metrics: dic
     measured = calibration_measures(np.asarray(oof.grades), np.asarray(oof.probs), n_boot=n_boot, seed=seed,
                                     groups=None if units is None else np.asarray(units))
     brier, ece = measured["brier_ci95"], measured["ece_ci95"]
+    grades, probs = np.asarray(oof.grades, dtype=int), np.asarray(oof.probs, dtype=float)
+    shares = np.bincount(grades, minlength=probs.shape[1])[:probs.shape[1]] / len(grades)
+    reference = brier_score(grades, np.tile(shares, (len(grades), 1)))  # no model: the grade frequencies
+    flat = (" The calibration failed (its temperature at the edge of its search range): a low ECE here "
+            "comes from near-flat probabilities, not from calibration." if temperature_at_bound(temperature) else "")
     return [f"Calibration, out of fold (oof.csv's cross-fitted probabilities, {len(oof.ids)} images; "
             f"95% CIs: percentile bootstrap of the {resampled}): Brier score "
-            f"{format_with_ci(measured['brier'], brier[0], brier[1])}, ECE "
-            f"{format_with_ci(measured['ece'], ece[0], ece[1])} (lower is better for both). "
+            f"{format_with_ci(measured['brier'], brier[0], brier[1])} (a constant prediction of the grade "
+            f"frequencies scores {figure_text(reference)}: no better than that, no skill), ECE "
+            f"{format_with_ci(measured['ece'], ece[0], ece[1])} (lower is better for both).{flat} "
             f"{measured['words']}.", ""]
 
 

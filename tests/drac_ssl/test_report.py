@@ -714,8 +714,35 @@ def test_each_variant_says_its_out_of_fold_brier_and_ece_with_cis(tmp_path: Path
     want = calibration_measures(np.asarray(oof.grades), np.asarray(oof.probs), n_boot=1000, seed=0, groups=None)
     lines = [line for line in text.splitlines() if line.startswith("Calibration, out of fold")]
     assert len(lines) == 2, lines  # scratch and VICReg, each under its own figures
-    assert any(f"Brier score {format_with_ci(want['brier'], *want['brier_ci95'])}, ECE "
-               f"{format_with_ci(want['ece'], *want['ece_ci95'])}" in line for line in lines), lines
+    assert any(f"Brier score {format_with_ci(want['brier'], *want['brier_ci95'])} (a constant prediction "
+               f"of the grade frequencies scores " in line and f"ECE {format_with_ci(want['ece'], *want['ece_ci95'])}"
+               in line for line in lines), lines
+    assert not any("near-flat" in line for line in lines)  # temperature 1.0: the calibration held
+
+
+def test_a_low_ece_of_flat_probabilities_is_read_beside_the_grade_frequencies(tmp_path: Path) -> None:
+    """A reviewer: 'Brier 0.800, ECE 0.002' read as well calibrated for probabilities all near
+    1/K. The line gives the Brier score of a constant prediction of the grade frequencies beside
+    it, and with the temperature at its bound says where a low ECE comes from."""
+    from drac_ssl.figures import figure_text
+    from drac_ssl.metrics import brier_score
+    from drac_ssl.oof import read_oof
+
+    run = _run(tmp_path, GRADES, HEALTHY)
+    metrics_path = run / "finetune" / "vicreg" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["calibration"]["temperature"] = 100.0  # at its bound: the calibration failed
+    metrics_path.write_text(json.dumps(metrics))
+    grades = np.asarray(read_oof(run / "finetune" / "vicreg" / "oof.csv").grades)
+    shares = np.bincount(grades, minlength=3) / len(grades)
+    reference = figure_text(brier_score(grades, np.tile(shares, (len(grades), 1))))
+    text = " ".join(write_report(run).read_text().split())
+    vicreg = text.split("### VICReg", 1)[1]
+    assert f"(a constant prediction of the grade frequencies scores {reference}: no better than that, " \
+           "no skill)" in vicreg, vicreg
+    assert "a low ECE here comes from near-flat probabilities, not from calibration" in vicreg
+    scratch = text.split("### scratch", 1)[1].split("### ", 1)[0]
+    assert "near-flat" not in scratch  # its temperature 1.0
 
 
 def test_read_this_first_says_when_the_pretraining_was_cut_short(tmp_path: Path) -> None:
