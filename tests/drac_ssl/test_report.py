@@ -1277,8 +1277,8 @@ def test_the_two_grade_screening_sentence_names_the_thresholds_its_figures_were_
     run, metrics, y, p1, folds = _two_grade_run(tmp_path)
     stored = json.loads((run / "finetune" / "vicreg" / "metrics.json").read_text())
     line = screening_line(stored, TWO)
-    listed = ", ".join(f"fold {f['fold']} {f['thresholds_cross_fitted'][0]:.3f}" for f in stored["folds"])
-    assert listed == "fold 0 0.450, fold 1 0.580, fold 2 0.500, fold 3 0.620"
+    listed = ", ".join(f"fold {f['fold']} {f['thresholds_cross_fitted'][0]:.6f}" for f in stored["folds"])
+    assert listed == "fold 0 0.450000, fold 1 0.580000, fold 2 0.500000, fold 3 0.620000"  # as stored
     assert (f"Two grades, read as a screening decision (referable = grade 1, referable: 20 images of grade 1 "
             f"and 20 of grade 0), out of fold, at cross-fitted thresholds (each fold's images are grade 1 "
             f"when P1, under that fold's temperature, is at or above that fold's threshold, fitted without "
@@ -1294,7 +1294,7 @@ def test_the_two_grade_screening_sentence_names_the_thresholds_its_figures_were_
     assert (f"sensitivity {at_folds['sensitivity']:.3f} (12/20 images; 95% CI {format_ci(*ref['sensitivity_ci95'])}) "
             f"(images of grade 1, referable, found), specificity {at_folds['specificity']:.3f} (17/20 images; 95% CI "
             f"{format_ci(*ref['specificity_ci95'])}, Wilson score) (grade 0, non-referable, cleared).") in line
-    assert ("The deployed threshold, grade 1 when P1 >= 0.512, was fitted on all out-of-fold outputs: it "
+    assert (f"The deployed threshold, grade 1 when P1 >= {DEPLOYED:.6f}, was fitted on all out-of-fold outputs: it "
             "grades new images, and applied to oof.csv's P1 it gives other (in-sample) figures than these.") in line
     assert "(grade 1 when P1 >= 0.512): sensitivity" not in line  # the old words
     # the AUC once, with its CI and the operating points, said to be the macro AUC
