@@ -383,7 +383,8 @@ class Bundle:
         them, ``trained_at_commit`` (the run's git commit) and ``built_at_commit``; None when not
         recorded; ``metadata_sha256_full``, all 64 hex digits, to compare with a bundle's
         ``sha256sum``), ``graded_by`` (``drac_ssl`` and the version grading now), ``command`` (the
-        command line as typed, :func:`drac_ssl.runtime.command_line`; None for the app),
+        command line as typed, each path reduced to its last component by the export,
+        :func:`drac_ssl.runtime.command_line` ``names_only``; None for the app),
         ``graded_utc`` (ISO 8601, seconds; now unless given) and ``n_images`` (the rows
         written). The submission CSV itself keeps DRAC's ``case,class,P0..`` format."""
         prov = self.metadata.get("provenance") if isinstance(self.metadata.get("provenance"), dict) else {}

@@ -181,6 +181,9 @@ def test_a_real_export_writes_again_over_its_own_submission(
     assert record["submission"] == {"file": "graded.csv", "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
     assert record["bundle"]["metadata_sha256_full"] == hashlib.sha256(
         (bundle / "metadata.json").read_bytes()).hexdigest()
+    # the command names each path by its last component (the folders above can name a patient)
+    assert str(tmp_path) not in record["command"] and "--images photos --out graded.csv" in record["command"], \
+        record["command"]
     capsys.readouterr()
     assert export.main(["--check", str(out)]) == 0
     assert "graded_provenance.json" not in capsys.readouterr().err  # it names this very file
@@ -306,3 +309,13 @@ def test_a_prefix_of_an_option_is_refused_and_the_labels_option_is_named_as_type
         assert args.labels == "x.csv"
         assert score_arguments_problem(args) == (f"{typed} goes with --score SUBMISSION.csv (score a "
                                                  "submission against labels you hold)")
+
+
+def test_a_command_word_keeps_only_the_last_component_of_its_path() -> None:
+    from drac_ssl.runtime import name_only_word
+
+    assert name_only_word("/srv/patients/jane-doe/photos/") == "photos"
+    assert name_only_word("--out=/srv/x/grades.csv") == "--out=grades.csv"
+    assert name_only_word("data.root=/data/DRAC 2022") == "data.root=DRAC 2022"
+    assert name_only_word("C:\\Users\\jane\\grades.csv") == "grades.csv"
+    assert name_only_word("--tta") == "--tta" and name_only_word("-m") == "-m"
