@@ -2053,6 +2053,7 @@ def _banner(predictor: Predictor) -> str:
         f"variant {html.escape(str(meta.get('variant', '?')))}, {len(predictor.bundle.models)} fold "
         f"model(s), {html.escape(perf)}; training data: {html.escape(_data_words(meta))}.</p>")
     technical.append(f"<p style='margin:2px 0 0 0'>Every image: {html.escape(predictor.describe())}</p>")
+    technical += [f"<p style='margin:2px 0 0 0'>Note: {html.escape(note)}</p>" for note in predictor.bundle_notes]
     parts.append(f"<details style='margin-top:6px;font-size:90%'><summary>{TECHNICAL_SUMMARY}</summary>"
                  + "".join(technical) + "</details>")
     return "\n".join(parts)
@@ -3171,6 +3172,8 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     if open_host and not login and not insecure_no_auth:
         raise ValueError(open_host_refusal(settings.host))  # before anything is built or bound
     demo = build_demo(predictor, settings)
+    for note in predictor.bundle_notes:  # a file of the bundle loaded unverified: the log says it
+        log.warning("bundle %s: %s", predictor.path, note)
     handler_limit, guard = gradio_limits(settings.concurrency, settings.queue_size)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=guard, api_open=False)
     if open_host and not login:

@@ -289,6 +289,7 @@ from drac_ssl.grading.bundle import (
     check_referral_cut,
     grade_caveats,
     load_bundle,
+    model_card_note,
     ood_check_caveat,
     probability_columns_words,
     profile_hash_note,
@@ -2063,6 +2064,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         print(f"note: {ood_note}", file=sys.stderr)
     if unverified := profile_hash_note(bundle):  # an older bundle: its input profile unchecked
         print(f"note: {unverified}", file=sys.stderr)
+    if card := model_card_note(bundle):  # an edited MODEL_CARD.md loads (words only): said
+        print(f"note: {card}", file=sys.stderr)
     if hashes is not None and by_pixels is None:  # an ingest made before the pixel hashes: once
         print(f"note: {PIXELS_CHECK_NEEDS_INGEST}", file=sys.stderr)
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule

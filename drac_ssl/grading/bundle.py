@@ -198,6 +198,7 @@ __all__ = [
     "verify_profile_hash",
     "NO_SUBGROUP_WORDS",
     "profile_hash_note",
+    "model_card_note",
     "with_trial_run",
 ]
 
@@ -648,6 +649,31 @@ def profile_hash_note(bundle: Bundle) -> str | None:
     if bundle.input_profile is None or not entry.get("file") or entry.get("sha256"):
         return None
     return f"{bundle.path} {PROFILE_HASH_MISSING}. To have it checked: {rebuild_advice(bundle.path)}"
+
+
+def model_card_note(bundle: Bundle, paths: bool = True) -> str | None:
+    """A note when the bundle's ``MODEL_CARD.md`` is not the card it was built with: its SHA-256
+    differs from ``metadata.json``'s ``model_card.sha256`` (an edit since: the card still loads,
+    as it is only words, but what it says is no longer the build's) or the file is gone; None
+    when it matches, or the bundle records no card hash (built before it did). The identity
+    (``metadata_sha256``, of ``metadata.json``) covers the recorded hash, not the file.
+    ``paths`` False: the file by its name alone and no rebuild command (the app's page, which
+    shows no server path)."""
+    entry = bundle.metadata.get("model_card") if isinstance(bundle.metadata.get("model_card"), dict) else {}
+    recorded, name = entry.get("sha256"), str(entry.get("file") or "MODEL_CARD.md")
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    path = Path(bundle.path) / name
+    shown = path if paths else name
+    try:
+        got = sha256_file(path)
+    except OSError:
+        return f"{shown} is missing or unreadable: the bundle's model card cannot be shown as built"
+    if got == recorded.lower():
+        return None
+    return (f"{shown} is not the card the bundle was built with (SHA-256 {got[:12]}..., "
+            f"metadata.json records {recorded[:12]}...): it was edited since; what it says is not "
+            f"the build's" + (f". To restore it: {rebuild_advice(bundle.path)}" if paths else ""))
 
 
 def data_folder_name(root: object) -> str:
