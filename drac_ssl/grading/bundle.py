@@ -641,13 +641,17 @@ def verify_profile_hash(bundle_dir: str | os.PathLike[str], meta: dict[str, Any]
     return True
 
 
-def profile_hash_note(bundle: Bundle) -> str | None:
+def profile_hash_note(bundle: Bundle, paths: bool = True) -> str | None:
     """A note for a bundle whose input profile is used unverified, built before
     ``input_profile.sha256`` was recorded (:func:`verify_profile_hash`), with the fix
-    (:func:`rebuild_advice`); None when it was checked, or the bundle has no profile."""
+    (:func:`rebuild_advice`); None when it was checked, or the bundle has no profile.
+    ``paths`` False: "This bundle" and no rebuild command (the app's page, which shows no
+    server path)."""
     entry = bundle.metadata.get("input_profile") if isinstance(bundle.metadata.get("input_profile"), dict) else {}
     if bundle.input_profile is None or not entry.get("file") or entry.get("sha256"):
         return None
+    if not paths:
+        return f"This bundle {PROFILE_HASH_MISSING}; rebuilding it from its run has it checked"
     return f"{bundle.path} {PROFILE_HASH_MISSING}. To have it checked: {rebuild_advice(bundle.path)}"
 
 
