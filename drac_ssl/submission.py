@@ -436,9 +436,9 @@ def provenance_path(submission: str | os.PathLike[str]) -> Path:
 def provenance_words(csv_path: str | os.PathLike[str], csv_sha256: str | None = None) -> str | None:
     """What ``export --check`` says of the grading provenance beside the submission
     ``csv_path`` (:func:`provenance_path`), one line for stderr, or None when it names this very
-    file: ``note:`` when there is none (nothing says which model graded the file: written by
-    another tool, before the sidecar, or copied without it) or it records no SHA-256 of its CSV
-    (written before it did); ``warning:`` when it is no grading provenance (not JSON, another
+    file or there is none (``--check`` is DRAC's format check, run on CSVs made by any tool: a
+    missing drac_ssl record is no finding there); ``note:`` when it records no SHA-256 of its
+    CSV (written before it did); ``warning:`` when it is no grading provenance (not JSON, another
     ``format``) or records another file (its ``submission.sha256`` is not this CSV's: an
     earlier or another export's record, not this file's). ``csv_sha256``: the file's SHA-256
     when already known (else read). Never raises for a file it cannot read: the check says that."""
@@ -446,9 +446,8 @@ def provenance_words(csv_path: str | os.PathLike[str], csv_sha256: str | None = 
 
     csv_path = Path(csv_path)
     sidecar = provenance_path(csv_path)
-    if not sidecar.is_file():
-        return (f"note: no {sidecar.name} beside {csv_path.name}: nothing says which model graded it "
-                f"(the export writes one with every CSV; copy it with the CSV)")
+    if not sidecar.is_file():  # a CSV of another tool, or copied alone: not this check's business
+        return None
     record = read_json_dict(sidecar)
     if record is None or record.get("format") != GRADING_PROVENANCE_FORMAT:
         return (f"warning: {sidecar} is not the export's grading provenance (not a JSON object of "

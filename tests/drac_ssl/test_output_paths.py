@@ -191,10 +191,21 @@ def test_a_real_export_writes_again_over_its_own_submission(
     assert export.main(["--check", str(out)]) == 0  # a warning: the exit code is the file's
     err = " ".join(capsys.readouterr().err.split())
     assert f"warning: {sidecar} records another CSV (graded.csv, SHA-256 {record['submission']['sha256'][:12]}" in err
+    # an earlier export's record, without the CSV's SHA-256: a note (it may describe another file)
+    del record["submission"]
+    sidecar.write_text(json.dumps(record), encoding="utf-8")
+    assert export.main(["--check", str(out)]) == 0
+    assert f"note: {sidecar} records no SHA-256 of its CSV (written before it did)" in \
+        " ".join(capsys.readouterr().err.split())
+    sidecar.write_text("{not json", encoding="utf-8")  # no grading provenance at all: a warning
+    assert export.main(["--check", str(out)]) == 0
+    assert f"warning: {sidecar} is not the export's grading provenance" in " ".join(capsys.readouterr().err.split())
+    # none: --check is DRAC's format check, run on CSVs of any tool: a missing drac_ssl record
+    # is no finding, and nothing is said of it
     sidecar.unlink()
     assert export.main(["--check", str(out)]) == 0
-    assert "note: no graded_provenance.json beside graded.csv: nothing says which model graded it" in \
-        " ".join(capsys.readouterr().err.split())
+    err = capsys.readouterr().err
+    assert "provenance" not in err and "which model graded" not in err, err
 
 
 def test_ingest_refuses_an_out_in_its_root(tmp_path: Path, capsys: pytest.CaptureFixture[str],
