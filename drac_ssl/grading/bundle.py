@@ -2357,7 +2357,8 @@ ENVIRONMENT_KEYS = ("python", "torch", "torchvision", "numpy", "opencv", "scikit
 
 def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """What made the models of a run folder and what builds its bundle now, for
-    ``metadata.json`` and the model card: ``run_folder`` (the run folder's name, not its path),
+    ``metadata.json`` and the model card: ``run_folder`` (the run folder's name, not its path,
+    also when ``run_dir`` is ``.`` or ends in ``..``),
     ``training_data`` (``manifest_sha256`` and ``labels_csv_sha256`` of the ingest,
     ``data/ingest_summary.json``), ``environment`` (:data:`ENVIRONMENT_KEYS` of the run's
     ``environment.json``: Python, torch and library versions, their wheel ``builds``, the
@@ -2387,7 +2388,10 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     ingest = read("data/ingest_summary.json")
     labels = ((ingest.get("source_files") or {}).get("labels_csv") or {}) if isinstance(
         ingest.get("source_files"), dict) else {}
-    return {"run_folder": run_dir.name,
+    # the folder's own name however it was typed: 'export . --variant NAME' in the run folder
+    # gave Path('.').name == '' (recorded as no run folder: a rebuild at every export);
+    # abspath, not resolve: a run reached through a link keeps the name the user gave it
+    return {"run_folder": Path(os.path.abspath(run_dir)).name,
             # what the models were trained on: the ingest's manifest and label CSV, by hash
             "training_data": {"manifest_sha256": ingest.get("manifest_sha256"),
                               "labels_csv_sha256": labels.get("sha256") if isinstance(labels, dict) else None},
