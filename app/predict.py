@@ -705,6 +705,19 @@ class Predictor:
         return list(grade_names_for_people(self.class_names))
 
     @property
+    def bundle_notes(self) -> list[str]:
+        """Notes on the bundle's files that loaded but are not verified as built, for the page's
+        technical details and the server's log, naming files by name alone (no server path): an
+        input profile used unverified, the bundle built before its hash was recorded
+        (:func:`drac_ssl.grading.bundle.profile_hash_note`; the export says it too), and an
+        edited ``MODEL_CARD.md`` (:func:`drac_ssl.grading.bundle.model_card_note`); [] when
+        there is none."""
+        from drac_ssl.grading.bundle import model_card_note, profile_hash_note
+
+        return [note for note in (profile_hash_note(self.bundle, paths=False),
+                                  model_card_note(self.bundle, paths=False)) if note]
+
+    @property
     def chance_warning(self) -> str | None:
         """The bundle's "no evidence that this model grades better than chance" sentence (its
         out-of-fold QWK 95% CI reaches 0), None otherwise: :func:`drac_ssl.grading.bundle.chance_warning`,

@@ -105,6 +105,7 @@ from drac_ssl.grading.bundle import (
     HEATMAP_CAVEAT,
     REFERABLE_SCOPE_WORDS,
     data_folder_name,
+    grading_provenance_words,
     scope_words,
 )
 from drac_ssl.grading.image_file import DEFAULT_LIMITS
@@ -962,10 +963,17 @@ def probabilities_note(predictor: Predictor) -> str:
     bundle's training images, not your patients or this clinic's population (a real-patient
     bundle's images are patients' too: a review found "not on patients" wrong for them); a
     phantom-trained bundle's on phantom images (procedural stand-ins, not patient data), not on
-    patients; an untrained demo bundle's on nothing (a clinician trial: the page never said it)."""
+    patients; an untrained demo bundle's on nothing (a clinician trial: the page never said it).
+    When the bundle's calibration failed (:attr:`app.predict.Predictor.calibration_warning`, its
+    temperature at the edge of its search range) it says they are NOT calibrated: an auditor
+    found it claiming "calibrated on its own training images" beside that warning."""
     if predictor.untrained:
         return ("Percentages: from an untrained demo model (random weights), calibrated on no "
                 "image: they mean nothing.")
+    if predictor.calibration_warning:
+        return ("Percentages: the model's raw outputs, NOT calibrated (its calibration on its own "
+                "training images failed): they do not say how likely the model finds each grade, "
+                "nor the chance that this eye has that grade. Read the grade, not the percentages.")
     if predictor.trained_on_phantoms:
         return ("Percentages: how likely the model finds each grade, calibrated on phantom images "
                 "(procedural stand-ins, not patient data), not on patients: not the chance that this "
@@ -2045,6 +2053,7 @@ def _banner(predictor: Predictor) -> str:
         f"variant {html.escape(str(meta.get('variant', '?')))}, {len(predictor.bundle.models)} fold "
         f"model(s), {html.escape(perf)}; training data: {html.escape(_data_words(meta))}.</p>")
     technical.append(f"<p style='margin:2px 0 0 0'>Every image: {html.escape(predictor.describe())}</p>")
+    technical += [f"<p style='margin:2px 0 0 0'>Note: {html.escape(note)}</p>" for note in predictor.bundle_notes]
     parts.append(f"<details style='margin-top:6px;font-size:90%'><summary>{TECHNICAL_SUMMARY}</summary>"
                  + "".join(technical) + "</details>")
     return "\n".join(parts)
@@ -2605,7 +2614,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         # every file, in upload order, with its notes: the warnings travel with the download
         # (this file is what gets passed on)
         graded_index = {at: i for i, at in enumerate(good_at)}
-        # the bundle's caveat once, in its first row (app.batch_csv), not on every row
+        # the bundle's caveat once, in its first row (app.batch_csv), not on every row, and
+        # which model graded (the export's provenance record's fields: the grades CSV beside
+        # keeps DRAC's case,class,P0.. columns and names no model)
+        graded_by = grading_provenance_words(predictor.bundle.grading_provenance(n_good, None))
         notes_path = str(write_grades_for_people(
             out_dir / NOTES_CSV,
             [(row[0], graded_index.get(at), row[-1] if at in graded_index else f"{NOT_GRADED}{row[-1]}")
@@ -2613,7 +2625,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             unreliable=[reasons[graded_index[at]] if at in graded_index else []
                         for at in range(len(rows))],
             trained=[good_trained[graded_index[at]] if at in graded_index else False for at in range(len(rows))],
-            about=model_words))
+            about=" ".join(x for x in (model_words, graded_by) if x)))
         rejected = len(rows) - n_good
         warned = _batch_warning_line(unlike, sentences, n_good) if graded_rows else ""
         n_borderline = sum(1 for close in borderlines if close)
@@ -3160,6 +3172,8 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     if open_host and not login and not insecure_no_auth:
         raise ValueError(open_host_refusal(settings.host))  # before anything is built or bound
     demo = build_demo(predictor, settings)
+    for note in predictor.bundle_notes:  # a file of the bundle loaded unverified: the log says it
+        log.warning("bundle %s: %s", predictor.path, note)
     handler_limit, guard = gradio_limits(settings.concurrency, settings.queue_size)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=guard, api_open=False)
     if open_host and not login:

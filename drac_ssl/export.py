@@ -289,8 +289,10 @@ from drac_ssl.grading.bundle import (
     check_referral_cut,
     grade_caveats,
     load_bundle,
+    model_card_note,
     ood_check_caveat,
     probability_columns_words,
+    profile_hash_note,
     referable_cut_of,
     referable_not_informative,
     reusable_bundle,
@@ -363,6 +365,7 @@ from drac_ssl.runtime import (
     EXIT_SKIPPED,
     RUN_LOCK,
     command_given,
+    command_line,
     hold_run,
     record_end,
     record_start,
@@ -396,6 +399,7 @@ from drac_ssl.submission import (
     images_option_problem,
     is_drac_test_folder,
     printable_text,
+    provenance_path,
     read_folder,
     read_submission,
     referable_path,
@@ -885,16 +889,19 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         if referable_cut_of(bundle.metadata, k) is not None:
             companions.append((referable_path(final), lambda tmp, csv: said_referable.append(
                 write_referable_beside(bundle, final, source=csv, out=tmp))))
+        # which model graded, always, as --images writes it (provenance_path)
+        grading_record = bundle.grading_provenance(len(cases), command_line(names_only=True))
+        companions.append((provenance_path(final), _provenance_writer(grading_record, final)))
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
                 path, images_dir, num_grades=k, grade_names=names or None, cases=cases),
-            beside=(referable_path(final), notes_file), companions=companions)
+            beside=(referable_path(final), notes_file, provenance_path(final)), companions=companions)
         if problems:
             # the stage's own submission (with its referable and notes files) and summary of an
             # earlier export describe an earlier bundle, not the one just built: they go
             # together, none is left to be taken for this export's; a file of the user's (--out) stays
             earlier = [p for p in (own_csv, referable_path(own_csv), image_notes_path(own_csv),
-                                   run_dir / "export" / summary_name) if p.is_file()]
+                                   provenance_path(own_csv), run_dir / "export" / summary_name) if p.is_file()]
             for path in earlier:
                 path.unlink()
             left = (f" ({final} is {'as it was' if existed else 'not written'})" if theirs else "")
@@ -911,7 +918,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision, "
               f"{'4 flips' if bundle.tta_in_cv else 'no flips'} as in the cross-validation) -> {written} "
-              f"(checked against {images_dir or 'the manifest test ids'})")
+              f"(checked against {images_dir or 'the manifest test ids'}; which model graded: "
+              f"{provenance_path(final).name})")
         rule = class_rule_said(bundle, n_not_largest, len(cases),
                                f"why in the grade_note column of {notes_file}" if with_notes else "",
                                n_near_tie, smaller_class_rows(probs, grades))
@@ -1041,6 +1049,17 @@ EARLIER_SET_KEPT = "earlier_set_kept"
 submission set is as it was (nothing replaced, or every rename undone), False when undoing
 failed too (the exception's notes say where the earlier files are). Absent: the error was
 raised elsewhere, after or before the set was replaced."""
+
+
+def _provenance_writer(record: dict[str, Any], final: Path) -> Callable[[Path, Path], object]:
+    """The companion writing the grading provenance ``record``
+    (:meth:`drac_ssl.grading.bundle.Bundle.grading_provenance`) for the CSV written as
+    ``final``, tied to it: ``submission`` = its file name and the SHA-256 of the checked CSV
+    (the hidden file renamed onto ``final``, the same bytes), which ``export --check`` compares
+    (:func:`drac_ssl.submission.provenance_words`)."""
+    def write(tmp: Path, csv: Path) -> object:
+        return atomic_write_json(tmp, {**record, "submission": {"file": final.name, "sha256": sha256_file(csv)}})
+    return write
 
 
 def _write_checked(final: Path, write: Callable[[Path], Path],
@@ -1982,6 +2001,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         companions.append((referable_path(out), lambda tmp, csv: said_referable.append(
             _referable_of(bundle, out, tmp, cases, rows, graded) if kaggle else
             write_referable_beside(bundle, out, source=csv, out=tmp))))
+    # which model graded, always (a clean batch has no notes file), beside the CSV whose
+    # format stays DRAC's: the bundle's identity and build, this command, the time, the rows
+    grading_record = bundle.grading_provenance(len(graded_files), command_line(names_only=True))
+    companions.append((provenance_path(out), _provenance_writer(grading_record, out)))
     if skip_unreadable:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
         real = {printable_text(str(path)): path for path in skipped}  # a name's line break, as it is
@@ -2008,14 +2031,14 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             out, lambda path: write_kaggle(path, rows, graded.classes),
             lambda path: check_kaggle(path, images_dir=None if skipped else images_dir, num_grades=k,
                                       ids=cases if skipped else None),
-            beside=(record, referable_path(out), notes_file), companions=companions)
+            beside=(record, referable_path(out), notes_file, provenance_path(out)), companions=companions)
     else:
         written, issues = _write_checked(
             out, lambda path: write_submission(path, cases, graded.probs, graded.classes, num_grades=k),
             lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
                                           grade_names=names,
                                           cases=[images_dir.name] if single else cases if skipped else None),
-            beside=(record, referable_path(out), notes_file), companions=companions)
+            beside=(record, referable_path(out), notes_file, provenance_path(out)), companions=companions)
     referable_line = said_referable[0][1] if said_referable and not issues else ""
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
@@ -2039,6 +2062,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     ood_note = _ood_check_note(bundle)
     if ood_note:
         print(f"note: {ood_note}", file=sys.stderr)
+    if unverified := profile_hash_note(bundle):  # an older bundle: its input profile unchecked
+        print(f"note: {unverified}", file=sys.stderr)
+    if card := model_card_note(bundle):  # an edited MODEL_CARD.md loads (words only): said
+        print(f"note: {card}", file=sys.stderr)
     if hashes is not None and by_pixels is None:  # an ingest made before the pixel hashes: once
         print(f"note: {PIXELS_CHECK_NEEDS_INGEST}", file=sys.stderr)
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
@@ -2111,7 +2138,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                       + (f"; the score each class was cut from is in {notes_file}"
                          if not issues and bundle.calibration.decision == "thresholds"
                          and not bundle.calibration.referral_decides else ""))
-    out_lines += [f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {written}{converted}",
+    # the sidecar named on the summary line: the CSV alone does not say which model graded
+    said_sidecar = "" if issues else f"; which model graded: {provenance_path(out).name}"
+    out_lines += [f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {written}"
+                  f"{converted}{said_sidecar}",
                   f"  class = {rule}; P0..P{k - 1} = "
                   f"{probability_columns_words(bundle.metadata)}; "
                   f"{'the mean over 4 flips' if flips else 'no flips'} (test-time augmentation"

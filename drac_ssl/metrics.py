@@ -1167,10 +1167,12 @@ def referable_summary(referable: dict[str, Any], cuts_scale: str = "") -> str:
 
 
 def _cut_words(referable: dict[str, Any], key: str, score: str = "P(referable)") -> str:
-    """`` (P(referable) >= 0.612)``: the stored cut of an operating point, "" for a run stored
-    before the cuts were (or an undefined one)."""
+    """`` (P(referable) >= 0.612345)``: the stored cut of an operating point to 6 decimals
+    (:func:`cut_text`, as docs/evaluation.md says cuts are printed: a cut of 0.600593 said as
+    0.601 read as if an image at 0.6006 met it), "" for a run stored before the cuts were (or
+    an undefined one)."""
     cut = finite_number(referable.get(key))
-    return f" ({score} >= {figure_text(cut)})" if cut is not None else ""
+    return f" ({score} >= {cut_text(cut)})" if cut is not None else ""
 
 
 OPERATING_CUTS_SCALE = ("those cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to "
@@ -1299,14 +1301,15 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
     elif decision == "thresholds":
         cuts = [(f.get("fold"), (list(f.get("thresholds_cross_fitted") or []) + [None])[0])
                 for f in cv.get("folds") or [] if isinstance(f, dict)]
-        listed = ", ".join(f"fold {fold} {figure_text(t)}" for fold, t in cuts if finite_number(t) is not None)
+        # the cuts as stored (cut_text, 6 decimals): a P1 of 0.6006 against 0.600593 printed as 0.601
+        listed = ", ".join(f"fold {fold} {cut_text(t)}" for fold, t in cuts if finite_number(t) is not None)
         how = ("" if regression else ", under that fold's temperature,")
         rule = (f"out of fold, at cross-fitted thresholds (each fold's images are grade 1 when "
                 f"{score}{how} is at or above that fold's threshold, fitted without its images: "
                 + (listed or "per fold, not recorded") + ")")
         deployed = (list(cal.get("thresholds") or []) + [None])[0]
         column = "score" if regression else "P1"
-        after = (f" The deployed threshold, grade 1 when {score} >= {figure_text(deployed)}, was fitted "
+        after = (f" The deployed threshold, grade 1 when {score} >= {cut_text(deployed)}, was fitted "
                  f"on all out-of-fold outputs: it grades new images, and applied to oof.csv's "
                  f"{column} it gives other (in-sample) figures than these."
                  if finite_number(deployed) is not None else "")

@@ -132,9 +132,22 @@ def _skipped_record(path: Path) -> bool:
     return isinstance(record, dict) and "submission" in record and "skipped" in record
 
 
+def _provenance_record(path: Path) -> bool:
+    """Whether ``path`` holds the export's grading provenance (a JSON object whose ``format`` is
+    :data:`drac_ssl.submission.GRADING_PROVENANCE_FORMAT`): a JSON file of the user's own of
+    that name is not one, and is not replaced."""
+    from drac_ssl.submission import GRADING_PROVENANCE_FORMAT  # noqa: PLC0415 - numpy, only when one exists
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("format") == GRADING_PROVENANCE_FORMAT
+
+
 def _beside(out: Path) -> list[tuple[Path, str, Callable[[Path], bool]]]:
-    """The files the export writes beside ``out`` (its notes, referable and skipped-files
-    record), each with its words and the rule recognising an earlier export's."""
+    """The files the export writes beside ``out`` (its notes, referable, grading provenance and
+    skipped-files record), each with its words and the rule recognising an earlier export's."""
     stem = out.stem
     record = (out.with_suffix(".skipped.json") if out.suffix.lower() == ".csv"
               else out.with_name(out.name + ".skipped.json"))
@@ -142,6 +155,8 @@ def _beside(out: Path) -> list[tuple[Path, str, Callable[[Path], bool]]]:
              lambda p: _notes_header(first_fields(p) or [])),
             (out.with_name(f"{stem}_referable.csv"), "the referable-DR file",
              lambda p: _referable_header(first_fields(p) or [])),
+            (out.with_name(f"{stem}_provenance.json"), "the grading provenance (which model graded)",
+             _provenance_record),
             (record, "the skipped-files record", _skipped_record)]
 
 

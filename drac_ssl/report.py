@@ -80,6 +80,7 @@ from drac_ssl.figures import (
     markdown_table,
 )
 from drac_ssl.grading.bundle import (
+    NO_SUBGROUP_WORDS,
     VARIANT_TITLES,
     chance_warning,
     data_provenance,
@@ -377,7 +378,10 @@ def _data_section(run_dir: Path) -> list[str]:
             lines.append(f"- {gap}")
         comparison = read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
-        lines += ([f"- {grouping}"] if grouping else []) + [""]
+        lines += [f"- {grouping}"] if grouping else []
+        if not prov.get("train_sites"):  # the figures are pooled: say no subgroup was looked at
+            lines.append(f"- {NO_SUBGROUP_WORDS}.")
+        lines.append("")
     return lines
 
 
@@ -1343,6 +1347,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     gap = _pooling_gap(metrics)
     if gap:
         lines += [gap, ""]
+    lines += _calibration_measure_lines(run_dir, vdir, oof, metrics, temperature)
     lines += _site_section(run_dir, vdir, oof, metrics, title)
     report = grading_report(grades, probs, pred, names)
     cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png", names,
@@ -1475,6 +1480,43 @@ def _site_units(run_dir: Path, vdir: Path, ids: Sequence[str]) -> tuple[list[str
     patients = read_oof_column(vdir / OOF_FILE, PATIENT_COLUMN)
     grouped = patients is not None and any(patients)
     return (patients if grouped else None), ("patients" if grouped else "images")
+
+
+def _calibration_measure_lines(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
+                               temperature: object = None) -> list[str]:
+    """How well a variant's out-of-fold probabilities are calibrated, for report.md under its
+    figures: :func:`drac_ssl.scoring.calibration_measures` (the Brier score and the ECE with
+    their percentile bootstrap 95% CIs, as ``--score`` gives them for a submission) of
+    ``oof.csv``'s cross-fitted probabilities ``oof.probs`` ``(n, K)`` against ``oof.grades``,
+    resampling the units the pooled CIs resample (:func:`_site_units`: images, or patients)
+    with ``metrics``' ``n_boot`` and ``seed``. Beside them, the reference: the Brier score of a
+    constant prediction of the grade frequencies (every image given the out-of-fold grades'
+    shares), which flat probabilities (all near 1/K) come close to; and, when the variant's
+    calibration ``temperature`` sits at its bound (:func:`drac_ssl.metrics.temperature_at_bound`:
+    the calibration failed), that a low ECE there comes from near-flat probabilities, not from
+    calibration. [] for fewer than 2 images."""
+    from drac_ssl.metrics import brier_score
+    from drac_ssl.scoring import calibration_measures
+
+    if len(oof.ids) < 2:
+        return []
+    units, resampled = _site_units(run_dir, vdir, [str(i) for i in oof.ids])
+    n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
+    seed = metrics.get("seed") if isinstance(metrics.get("seed"), int) else 0
+    measured = calibration_measures(np.asarray(oof.grades), np.asarray(oof.probs), n_boot=n_boot, seed=seed,
+                                    groups=None if units is None else np.asarray(units))
+    brier, ece = measured["brier_ci95"], measured["ece_ci95"]
+    grades, probs = np.asarray(oof.grades, dtype=int), np.asarray(oof.probs, dtype=float)
+    shares = np.bincount(grades, minlength=probs.shape[1])[:probs.shape[1]] / len(grades)
+    reference = brier_score(grades, np.tile(shares, (len(grades), 1)))  # no model: the grade frequencies
+    flat = (" The calibration failed (its temperature at the edge of its search range): a low ECE here "
+            "comes from near-flat probabilities, not from calibration." if temperature_at_bound(temperature) else "")
+    return [f"Calibration, out of fold (oof.csv's cross-fitted probabilities, {len(oof.ids)} images; "
+            f"95% CIs: percentile bootstrap of the {resampled}): Brier score "
+            f"{format_with_ci(measured['brier'], brier[0], brier[1])} (a constant prediction of the grade "
+            f"frequencies scores {figure_text(reference)}: no better than that, no skill), ECE "
+            f"{format_with_ci(measured['ece'], ece[0], ece[1])} (lower is better for both).{flat} "
+            f"{measured['words']}.", ""]
 
 
 def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
@@ -2785,13 +2827,28 @@ def _github_anchor(heading: str, seen: dict[str, int]) -> str:
     return base if seen[base] == 0 else f"{base}-{seen[base]}"
 
 
-def _headline(bold: str) -> str:
+_BARE_LEADS = ("Warning", "Note", "Caution")
+"""Bold leads that say nothing of what they warn about (``> **Warning:** The kappa-tuned ...``):
+:func:`_headline` adds the first clause of the text after them."""
+
+
+def _headline(bold: str, rest: str = "") -> str:
     """A warning's bold lead, cut to its first clause when that says enough (25+ characters):
     ``No evidence that this model grades better than chance: out-of-fold QWK ...`` -> its
-    first clause; ``Honest note: this run used the phantom UW-OCTA set`` stays whole."""
+    first clause; ``Honest note: this run used the phantom UW-OCTA set`` stays whole. A bare
+    lead (:data:`_BARE_LEADS`, ``**Warning:**``) gets the first clause of ``rest``, the text
+    after it, without its brackets (an auditor read a bare "Warning" in "Read this first"):
+    ``Warning: the kappa-tuned thresholds give grade 4 to none of the 30 images in-sample``."""
     text = bold.strip().rstrip(":.")
     if text == "Read with care":  # the qualifier of the comparison's differences
         return "Read with care: the differences between the variants"
+    if text in _BARE_LEADS and rest.strip():
+        said = rest.strip()
+        for _ in range(3):  # nested brackets, innermost first
+            said = re.sub(r"\s*\([^()]*\)", "", said)
+        clause = said.split(": ", 1)[0].split(". ", 1)[0].strip().rstrip(".")
+        if clause:
+            return f"{text}: {clause[:1].lower()}{clause[1:]}"
     for sep in (": ", " ("):
         head = text.split(sep, 1)[0]
         if len(head) >= 25:
@@ -2815,7 +2872,7 @@ def read_this_first(body: Sequence[str], cut_short: str = "", unfinished: str = 
         lead = _WARNING_LEAD.match(line)
         if lead is None or lead.group(1).strip().startswith(_NOT_WARNINGS):
             continue
-        places = where.setdefault(_headline(lead.group(1)), [])
+        places = where.setdefault(_headline(lead.group(1), line[lead.end():]), [])
         if heading and (heading, anchor) not in places:
             places.append((heading, anchor))
     items = [f"- {said}" for said in (unfinished, cut_short) if said]

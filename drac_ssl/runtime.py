@@ -876,13 +876,29 @@ def command_argv() -> list[str]:
     return [interpreter_word(), *sys.argv]
 
 
-def command_line() -> str:
+def command_line(names_only: bool = False) -> str:
     """The command as the user typed it (:func:`command_argv`), each word quoted for the shell
     where it needs it (:func:`drac_ssl.config.shell_word`: ``'data.root=/data/DRAC 2022'``), so
-    that it can be run again as written."""
+    that it can be run again as written. ``names_only``: each path in it reduced to its last
+    component (:func:`name_only_word`: ``--images /srv/patients/jane-doe/photos`` ->
+    ``--images photos``), for a record that travels with graded files (the export's
+    provenance sidecar), whose folders above can name a patient or a user."""
     from drac_ssl.config import shell_word
 
-    return " ".join(shell_word(word) for word in command_argv())
+    return " ".join(shell_word(name_only_word(word) if names_only else word) for word in command_argv())
+
+
+def name_only_word(word: str) -> str:
+    """``word`` of a command line with its path reduced to the last component: ``/a/b/c.csv``
+    -> ``c.csv``, ``--out=/a/b.csv`` -> ``--out=b.csv``, ``data.root=/data/x`` ->
+    ``data.root=x``, ``C:\\d\\x`` -> ``x``; a word holding no ``/`` or ``\\`` unchanged."""
+    head, eq, value = word.partition("=")
+    if eq and not any(sep in head for sep in "/\\"):  # an option or a setting given a path
+        return head + eq + name_only_word(value)
+    if not any(sep in word for sep in "/\\"):
+        return word
+    text = word.rstrip("/\\")
+    return text.replace("\\", "/").rsplit("/", 1)[-1] or word
 
 
 FIGURE_LIBRARIES = ("torch", "torchvision", "numpy", "opencv-python-headless", "opencv-python",

@@ -1597,7 +1597,7 @@ def _calibration_lines(record: Mapping[str, Any]) -> list[str]:
     if isinstance(cal, Mapping) and cal.get("note"):
         lines.append(f"Calibration applied: not known here: {cal['note']}.")
     elif isinstance(cal, Mapping):
-        thresholds = ", ".join(figure_text(t) for t in cal.get("thresholds") or [])
+        thresholds = ", ".join(cut_text(t) for t in cal.get("thresholds") or [])  # as stored, 6 decimals
         decision = str(cal.get("decision") or "thresholds")
         rule = str(cal.get("grade") or decision)
         parts = [f"temperature {figure_text(cal.get('temperature'))}" if cal.get("temperature") is not None else "",

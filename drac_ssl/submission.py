@@ -73,7 +73,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
-           "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
+           "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "provenance_path", "provenance_words", "GRADING_PROVENANCE_FORMAT", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "REFUSED_FORMAT_CHARACTERS",
            "ALLOWED_FORMAT_CHARACTERS", "refused_name_character", "broken_link_words", "case_name_problem", "printable_text",
            "CASE_NAME_KIND", "case_name_problems", "SCORE_COLUMN",
@@ -416,6 +416,57 @@ def image_notes_path(submission: str | os.PathLike[str]) -> Path:
     ``submission``: ``new_grades.csv`` -> ``new_grades_notes.csv`` (:func:`write_image_notes`)."""
     submission = Path(submission)
     return submission.with_name(f"{submission.stem}_notes.csv")
+
+
+GRADING_PROVENANCE_FORMAT = "drac_ssl grading provenance v1"
+"""The ``format`` of the export's grading provenance record (:func:`provenance_path`,
+:meth:`drac_ssl.grading.bundle.Bundle.grading_provenance`); ``drac_ssl.out_paths`` replaces an
+existing ``<stem>_provenance.json`` only when it carries this."""
+
+
+def provenance_path(submission: str | os.PathLike[str]) -> Path:
+    """Where the export writes which model graded the submission ``submission`` and how
+    (:meth:`drac_ssl.grading.bundle.Bundle.grading_provenance`, always, one JSON object):
+    ``grades.csv`` -> ``grades_provenance.json`` beside it (the stem with ``_provenance``). The
+    submission keeps DRAC's ``case,class,P0..`` format: its model identity lives here."""
+    submission = Path(submission)
+    return submission.with_name(f"{submission.stem}_provenance.json")
+
+
+def provenance_words(csv_path: str | os.PathLike[str], csv_sha256: str | None = None) -> str | None:
+    """What ``export --check`` says of the grading provenance beside the submission
+    ``csv_path`` (:func:`provenance_path`), one line for stderr, or None when it names this very
+    file or there is none (``--check`` is DRAC's format check, run on CSVs made by any tool: a
+    missing drac_ssl record is no finding there); ``note:`` when it records no SHA-256 of its
+    CSV (written before it did); ``warning:`` when it is no grading provenance (not JSON, another
+    ``format``) or records another file (its ``submission.sha256`` is not this CSV's: an
+    earlier or another export's record, not this file's). ``csv_sha256``: the file's SHA-256
+    when already known (else read). Never raises for a file it cannot read: the check says that."""
+    from drac_ssl.io import read_json_dict, sha256_file  # noqa: PLC0415
+
+    csv_path = Path(csv_path)
+    sidecar = provenance_path(csv_path)
+    if not sidecar.is_file():  # a CSV of another tool, or copied alone: not this check's business
+        return None
+    record = read_json_dict(sidecar)
+    if record is None or record.get("format") != GRADING_PROVENANCE_FORMAT:
+        return (f"warning: {sidecar} is not the export's grading provenance (not a JSON object of "
+                f"format {GRADING_PROVENANCE_FORMAT!r}): nothing here says which model graded {csv_path.name}")
+    sub = record.get("submission") if isinstance(record.get("submission"), dict) else {}
+    recorded = sub.get("sha256")
+    if not isinstance(recorded, str) or not recorded:
+        return (f"note: {sidecar} records no SHA-256 of its CSV (written before it did): it may "
+                f"describe another file than {csv_path.name}")
+    try:
+        got = csv_sha256 or sha256_file(csv_path)
+    except OSError:
+        return None
+    if got != recorded.lower():
+        return (f"warning: {sidecar} records another CSV ({sub.get('file')}, SHA-256 {recorded[:12]}...; "
+                f"this file's is {got[:12]}...): it does not say which model graded this file (the CSV "
+                f"was edited, or the record is an earlier export's); fix: export again to write both "
+                f"together, or keep each CSV with its own record")
+    return None
 
 
 def skipped_record_path(out: str | os.PathLike[str]) -> Path:
@@ -2387,6 +2438,8 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     # stderr: the cases a spreadsheet may read as formulas (no problem), the scale used and
     # where it came from, pass or fail
     said: list[str] = list(problems.warnings)
+    if Path(csv_path).is_file() and (sidecar := provenance_words(csv_path)):  # which model graded it
+        said.append(sidecar)
     if k is not None:
         scale = f"checked as {k} grades (P0..P{k - 1}){against}"
         if checked.k_from == "drac":

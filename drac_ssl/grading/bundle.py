@@ -132,6 +132,7 @@ from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
 from drac_ssl.selection import recorded_selection
 from drac_ssl.starting import python_command, python_word
+from drac_ssl.submission import GRADING_PROVENANCE_FORMAT  # the one spelling (out_paths reads it)
 from drac_ssl.trial_run import trial_run_record, trial_run_words
 from drac_ssl.weights_file import WeightsFileError
 
@@ -148,7 +149,12 @@ __all__ = [
     "BundleError",
     "backbones_identical",
     "calibration_failed",
+    "older_bundle_records",
     "calibration_warning",
+    "SUBMISSION_P_CALIBRATED",
+    "SUBMISSION_P_UNCALIBRATED",
+    "GRADING_PROVENANCE_FORMAT",
+    "grading_provenance_words",
     "probability_columns_words",
     "caveat_line",
     "DEMO_SCOPE_WORDS",
@@ -189,6 +195,10 @@ __all__ = [
     "to_inference_layout",
     "variant_title",
     "verify_weight_hashes",
+    "verify_profile_hash",
+    "NO_SUBGROUP_WORDS",
+    "profile_hash_note",
+    "model_card_note",
     "with_trial_run",
 ]
 
@@ -362,6 +372,40 @@ class Bundle:
             digest = None
         return {"created_utc": self.metadata.get("created_utc"),
                 "variant": self.metadata.get("variant"), "metadata_sha256": digest}
+
+    def grading_provenance(self, n_images: int, command: str | None,
+                           graded_utc: str | None = None) -> dict[str, Any]:
+        """Which model graded a batch of ``n_images`` images, and how, for the export's
+        provenance sidecar (:func:`drac_ssl.submission.provenance_path`,
+        ``grades_provenance.json`` beside ``grades.csv``) and the app batch's notes CSV's first
+        row (:func:`grading_provenance_words`): ``format`` (:data:`GRADING_PROVENANCE_FORMAT`),
+        ``bundle`` (:attr:`identity`: ``metadata_sha256``, ``variant``, ``created_utc``; with
+        the bundle's ``package_version`` and, where ``metadata.json``'s ``provenance`` records
+        them, ``trained_at_commit`` (the run's git commit) and ``built_at_commit``; None when not
+        recorded; ``metadata_sha256_full``, all 64 hex digits, to compare with a bundle's
+        ``sha256sum``), ``graded_by`` (``drac_ssl`` and the version grading now), ``command`` (the
+        command line as typed, each path reduced to its last component by the export,
+        :func:`drac_ssl.runtime.command_line` ``names_only``; None for the app),
+        ``graded_utc`` (ISO 8601, seconds; now unless given) and ``n_images`` (the rows
+        written). The submission CSV itself keeps DRAC's ``case,class,P0..`` format."""
+        prov = self.metadata.get("provenance") if isinstance(self.metadata.get("provenance"), dict) else {}
+
+        def commit(key: str) -> str | None:
+            code = prov.get(key)
+            return str(code["git_commit"]) if isinstance(code, dict) and code.get("git_commit") else None
+
+        try:
+            full: str | None = sha256_file(self.path / "metadata.json")
+        except OSError:
+            full = None
+        return {"format": GRADING_PROVENANCE_FORMAT,
+                "bundle": {**self.identity, "metadata_sha256_full": full,
+                           "package_version": self.metadata.get("package_version"),
+                           "trained_at_commit": commit("run_code"), "built_at_commit": commit("built_with")},
+                "graded_by": {"package": "drac_ssl", "package_version": __version__},
+                "command": command,
+                "graded_utc": graded_utc or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "n_images": int(n_images)}
 
     @property
     def shared_backbone(self) -> Backbone | None:
@@ -556,6 +600,84 @@ def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any
             f"short or interrupted, fold files swapped, an edit).\n  fix: copy the whole bundle "
             f"folder again from where it was built, or {rebuild_advice(bundle_dir)}")
     return sorted(wanted)
+
+
+PROFILE_HASH_MISSING = ("records no SHA-256 of its input profile (built before it was recorded): the file "
+                        "behind \"unlike the training images\" and \"not reliably gradable\" is used "
+                        "unverified")
+""":func:`profile_hash_note`'s words for a bundle built before ``input_profile.sha256``."""
+
+
+def verify_profile_hash(bundle_dir: str | os.PathLike[str], meta: dict[str, Any]) -> bool:
+    """Check the bundle's input profile (``input_profile.npz``, which decides "unlike the
+    training images" and "not reliably gradable") against the SHA-256 its ``metadata.json``
+    (``meta["input_profile"]["sha256"]``) records, as :func:`verify_weight_hashes` checks the
+    weights. True when checked; False when there is nothing to check (no profile, or a bundle
+    built before the digest was recorded: :func:`profile_hash_note` says so).
+
+    Raises:
+        BundleError: its digest is not the recorded one (the message names the file, both
+            digests' first 12 hex digits, its size, and the fix: copy the bundle folder again,
+            or rebuild it); the file cannot be read (:func:`unreadable_bundle_file`).
+    """
+    bundle_dir = Path(bundle_dir)
+    entry = meta.get("input_profile") if isinstance(meta.get("input_profile"), dict) else {}
+    name, recorded = entry.get("file"), entry.get("sha256")
+    if not name or not isinstance(recorded, str) or not recorded:
+        return False
+    path = bundle_dir / str(name)
+    try:
+        got = sha256_file(path)
+    except OSError as exc:
+        raise unreadable_bundle_file(bundle_dir, path, exc) from None
+    if got != recorded.lower():
+        raise BundleError(
+            f"{path}: SHA-256 {got[:12]}... of its {path.stat().st_size:,} bytes, but "
+            f"{bundle_dir / 'metadata.json'} records {recorded[:12]}... for it: the input profile, "
+            f"which decides which images are flagged \"unlike the training images\" or \"not "
+            f"reliably gradable\", is not the one the bundle was built with (changed, replaced "
+            f"or damaged since); nothing was loaded.\n  fix: copy the whole bundle folder again "
+            f"from where it was built, or {rebuild_advice(bundle_dir)}")
+    return True
+
+
+def profile_hash_note(bundle: Bundle, paths: bool = True) -> str | None:
+    """A note for a bundle whose input profile is used unverified, built before
+    ``input_profile.sha256`` was recorded (:func:`verify_profile_hash`), with the fix
+    (:func:`rebuild_advice`); None when it was checked, or the bundle has no profile.
+    ``paths`` False: "This bundle" and no rebuild command (the app's page, which shows no
+    server path)."""
+    entry = bundle.metadata.get("input_profile") if isinstance(bundle.metadata.get("input_profile"), dict) else {}
+    if bundle.input_profile is None or not entry.get("file") or entry.get("sha256"):
+        return None
+    if not paths:
+        return f"This bundle {PROFILE_HASH_MISSING}; rebuilding it from its run has it checked"
+    return f"{bundle.path} {PROFILE_HASH_MISSING}. To have it checked: {rebuild_advice(bundle.path)}"
+
+
+def model_card_note(bundle: Bundle, paths: bool = True) -> str | None:
+    """A note when the bundle's ``MODEL_CARD.md`` is not the card it was built with: its SHA-256
+    differs from ``metadata.json``'s ``model_card.sha256`` (an edit since: the card still loads,
+    as it is only words, but what it says is no longer the build's) or the file is gone; None
+    when it matches, or the bundle records no card hash (built before it did). The identity
+    (``metadata_sha256``, of ``metadata.json``) covers the recorded hash, not the file.
+    ``paths`` False: the file by its name alone and no rebuild command (the app's page, which
+    shows no server path)."""
+    entry = bundle.metadata.get("model_card") if isinstance(bundle.metadata.get("model_card"), dict) else {}
+    recorded, name = entry.get("sha256"), str(entry.get("file") or "MODEL_CARD.md")
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    path = Path(bundle.path) / name
+    shown = path if paths else name
+    try:
+        got = sha256_file(path)
+    except OSError:
+        return f"{shown} is missing or unreadable: the bundle's model card cannot be shown as built"
+    if got == recorded.lower():
+        return None
+    return (f"{shown} is not the card the bundle was built with (SHA-256 {got[:12]}..., "
+            f"metadata.json records {recorded[:12]}...): it was edited since; what it says is not "
+            f"the build's" + (f". To restore it: {rebuild_advice(bundle.path)}" if paths else ""))
 
 
 def data_folder_name(root: object) -> str:
@@ -810,8 +932,26 @@ def data_provenance(data_dir: str | os.PathLike[str],
                      mixed_phantom_words({"phantom_mixed": mixed, "layout": layout}),
                      pretraining_phantom_words({"phantom_pretraining": pretraining, "layout": layout})) if x)
                  if mixed or pretraining else
-                 "images ingested from the data root above (not recognised as the phantom set)"),
+                 # the card names the data folder by its last component only (data_folder_name),
+                 # metadata.json's data.root whole: "the data root above" named none on the card
+                 DATA_FOLDER_NOTE),
     }
+
+
+DATA_FOLDER_NOTE = ("images ingested from the data folder named above (its whole path: metadata.json's "
+                    "data.root); not recognised as the phantom set")
+"""``metadata.json``'s ``data.note`` (and the model card's) for real images."""
+
+
+NO_SUBGROUP_WORDS = "No subgroup analysis: no site column given (data.site_column)"
+"""report.md's Data section and the model card, for a run whose ingest read no site column: the
+figures are pooled, and nothing says how they differ by site, camera or population."""
+
+
+def _no_subgroup_card(data: dict[str, Any]) -> str:
+    """The model card's line :data:`NO_SUBGROUP_WORDS` for a bundle whose ``data`` records no
+    ``train_sites`` (no ``data.site_column``); '' with sites (report.md gives their figures)."""
+    return "" if data.get("train_sites") else f"\n- {NO_SUBGROUP_WORDS}."
 
 
 def site_scope_words(sites: Any, folds: str = "sites") -> str:
@@ -1590,6 +1730,25 @@ def task_description(grade_names: Sequence[str], channels: int, kind: str | None
     return f"diabetic retinopathy grade ({len(grade_names)} grades) of one {image}"
 
 
+
+
+def grading_provenance_words(record: dict[str, Any]) -> str:
+    """One line of :meth:`Bundle.grading_provenance`'s ``record`` for people (the app batch's
+    notes CSV, first row): ``Graded by bundle metadata_sha256=...; variant=...;
+    created_utc=... (drac_ssl 0.1.0, trained at commit da7b0341) with drac_ssl 0.1.0 at
+    2026-12-07T02:30:00+00:00, 4 images.`` A value not recorded reads ``unknown``."""
+    bundle = record.get("bundle") or {}
+    ids = "; ".join(f"{key}={'unknown' if bundle.get(key) is None else bundle.get(key)}"
+                    for key in ("metadata_sha256", "variant", "created_utc"))
+    made = [f"drac_ssl {bundle.get('package_version') or 'unknown'}"]
+    if bundle.get("trained_at_commit"):
+        made.append(f"trained at commit {bundle['trained_at_commit']}")
+    n = int(record.get("n_images") or 0)
+    return (f"Graded by bundle {ids} ({', '.join(made)}) with drac_ssl "
+            f"{(record.get('graded_by') or {}).get('package_version')} at {record.get('graded_utc')}, "
+            f"{n} image{'' if n == 1 else 's'}.")
+
+
 def calibration_failed(meta: dict[str, Any]) -> bool:
     """Whether the bundle's calibration failed: its fitted temperature
     (``meta["calibration"]["temperature"]``) sits at the edge of its search range
@@ -1599,6 +1758,14 @@ def calibration_failed(meta: dict[str, Any]) -> bool:
     report.md's Export section) and the model card's calibration line. False for a bundle
     without a calibration or with a temperature that is not a number."""
     return temperature_at_bound((meta.get("calibration") or {}).get("temperature"))
+
+
+SUBMISSION_P_CALIBRATED = "calibrated ensemble probabilities"
+"""``metadata.json``'s ``submission.P`` of a bundle whose calibration succeeded."""
+
+SUBMISSION_P_UNCALIBRATED = ("ensemble probabilities, NOT calibrated: the calibration failed (its temperature "
+                             "is at the edge of its search range); read the grade, not the probabilities")
+"""``metadata.json``'s ``submission.P`` when the calibration failed (:func:`calibration_failed`)."""
 
 
 def calibration_warning(meta: dict[str, Any]) -> str | None:
@@ -1938,12 +2105,12 @@ to diagnose, grade or triage patients.
 - Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature {cal['temperature']:.3f})
   and a grade = {grade_rule}.
 - Input: {inp['preprocessing']}.{fundus}{_small_image_card_words(meta)}
-- Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}
+- Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}{_training_trace_card(meta)}
 
 ## What it was trained on
 - Data: {layout_name(data.get('kind'))} ({data_folder_name(data.get('root')) or 'unknown root'}); {data.get('n_train', '?')}
   training images ({pooled}per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
-  test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}
+  test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}{_no_subgroup_card(data)}
 - Self-supervised pretraining ({PRETRAIN_METHOD}{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
   on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else _transductive_words(meta)};
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.
@@ -2184,9 +2351,18 @@ def training_images_of(data_dir: str | os.PathLike[str]) -> dict[str, Any] | Non
     return record if record["images"] else None
 
 
+ENVIRONMENT_KEYS = ("python", "torch", "torchvision", "numpy", "opencv", "scikit_learn", "builds", "device")
+"""The keys of a run's ``environment.json`` copied into a bundle's ``provenance.environment``."""
+
+
 def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """What made the models of a run folder and what builds its bundle now, for
-    ``metadata.json`` and the model card: ``run_seed`` (``run.seed`` of its ``config.yaml``),
+    ``metadata.json`` and the model card: ``run_folder`` (the run folder's name, not its path,
+    also when ``run_dir`` is ``.`` or ends in ``..``),
+    ``training_data`` (``manifest_sha256`` and ``labels_csv_sha256`` of the ingest,
+    ``data/ingest_summary.json``), ``environment`` (:data:`ENVIRONMENT_KEYS` of the run's
+    ``environment.json``: Python, torch and library versions, their wheel ``builds``, the
+    device), ``run_seed`` (``run.seed`` of its ``config.yaml``),
     ``run_code`` (the commit, dirty flag and code fingerprint the run was made at,
     ``environment.json``; the fingerprint, :func:`drac_ssl.runtime.code_fingerprint`, names
     code that was no git checkout, e.g. a source archive: absent for a run made before it),
@@ -2209,7 +2385,19 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     env = read("environment.json")
     seed = (read("config.yaml").get("run") or {}).get("seed")
     finetune = (read("stages.json").get("finetune") or {}).get("code")
-    return {"run_seed": seed if isinstance(seed, int) else None,
+    ingest = read("data/ingest_summary.json")
+    labels = ((ingest.get("source_files") or {}).get("labels_csv") or {}) if isinstance(
+        ingest.get("source_files"), dict) else {}
+    # the folder's own name however it was typed: 'export . --variant NAME' in the run folder
+    # gave Path('.').name == '' (recorded as no run folder: a rebuild at every export);
+    # abspath, not resolve: a run reached through a link keeps the name the user gave it
+    return {"run_folder": Path(os.path.abspath(run_dir)).name,
+            # what the models were trained on: the ingest's manifest and label CSV, by hash
+            "training_data": {"manifest_sha256": ingest.get("manifest_sha256"),
+                              "labels_csv_sha256": labels.get("sha256") if isinstance(labels, dict) else None},
+            # what they were trained with: the run's environment.json (versions and builds)
+            "environment": {key: env.get(key) for key in ENVIRONMENT_KEYS},
+            "run_seed": seed if isinstance(seed, int) else None,
             "run_code": ({k: env.get(k) for k in ("git_commit", "git_dirty")}
                          | ({"code_fingerprint": env["code_fingerprint"]} if env.get("code_fingerprint") else {})
                          if env.get("git_commit") or env.get("code_fingerprint") else None),
@@ -2237,6 +2425,28 @@ def _provenance_card(meta: dict[str, Any]) -> str:
     if finetune_code is not None:
         words += f", fine-tuned at {code(finetune_code, run_code)}"
     return words + f"; bundle built at {code(prov.get('built_with'))}."
+
+
+def _training_trace_card(meta: dict[str, Any]) -> str:
+    """The model card's line tracing the bundle to its run, data and environment
+    (:func:`run_provenance`'s ``run_folder``, ``training_data``, ``environment``): '' for a bundle
+    built before they were recorded. Hashes shortened to 12 hex digits (whole in metadata.json)."""
+    prov = meta.get("provenance")
+    if not isinstance(prov, dict) or "run_folder" not in prov:
+        return ""
+    data = prov.get("training_data") or {}
+    env = prov.get("environment") or {}
+
+    def short(value: Any) -> str:
+        return f"{str(value)[:12]}..." if value else "not recorded"
+
+    libraries = ", ".join(f"{name} {env[key]}" for key, name in (
+        ("python", "Python"), ("torch", "torch"), ("torchvision", "torchvision"), ("numpy", "NumPy"),
+        ("opencv", "OpenCV"), ("scikit_learn", "scikit-learn")) if env.get(key))
+    return (f"\n- Traced to: run folder `{prov.get('run_folder')}`; its ingest's manifest SHA-256 "
+            f"{short(data.get('manifest_sha256'))}, label CSV SHA-256 {short(data.get('labels_csv_sha256'))}; "
+            f"trained with {libraries or 'library versions not recorded'}"
+            f"{' (their wheel builds: metadata.json provenance.environment.builds)' if env.get('builds') else ''}.")
 
 
 def with_trial_run(profile: InputProfile, meta: dict[str, Any]) -> InputProfile:
@@ -2416,7 +2626,10 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "submission": {"columns": list(submission_columns(k)),
                        "class": ("most probable calibrated grade"
                                  if calibration.get("decision") == "argmax" else "thresholded score"),
-                       "P": "calibrated ensemble probabilities"},
+                       # what the P columns are: not called calibrated when the calibration
+                       # failed (its temperature at the edge of its search range)
+                       "P": SUBMISSION_P_UNCALIBRATED if calibration_failed({"calibration": calibration})
+                       else SUBMISSION_P_CALIBRATED},
         "not_a_medical_device": True,
         "provenance": run_provenance(run_dir),
         # a trial run (pretraining epochs capped, or a stage's epochs typed far below its config
@@ -2466,7 +2679,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         if profile is not None:
             profile.save(tmp / PROFILE_FILE)
             profile = with_trial_run(profile, meta)  # a trial run's model: the check is weak
-            meta["input_profile"] = {"file": PROFILE_FILE, "how": profile.describe(),
+            meta["input_profile"] = {"file": PROFILE_FILE, "sha256": sha256_file(tmp / PROFILE_FILE),
+                                     "how": profile.describe(),
                                      "threshold": profile.threshold, "percentile": profile.percentile,
                                      "margin": profile.margin, "images": profile.n_images,
                                      "dimensions": profile.dimensions, "weak": profile.weak,
@@ -2477,9 +2691,12 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         if demo:  # app.demo_bundle's random weights: a demo bundle however it is (re)built
             meta["demo"] = demo
             meta["data"] = {"kind": "none", "note": demo}
+        card = demo_card(meta, demo_run_seed(run_dir)) if demo else _model_card(meta)
+        atomic_write_text(tmp / "MODEL_CARD.md", card)
+        # the card the app shows is part of the bundle's identity (metadata_sha256): its
+        # SHA-256 recorded, written before metadata.json (the card is made from it, never of it)
+        meta["model_card"] = {"file": "MODEL_CARD.md", "sha256": sha256_file(tmp / "MODEL_CARD.md")}
         atomic_write_json(tmp / "metadata.json", meta)
-        atomic_write_text(tmp / "MODEL_CARD.md", demo_card(meta, demo_run_seed(run_dir)) if demo
-                          else _model_card(meta))
         _swap_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -2602,6 +2819,9 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
     Raises BundleError as :func:`build_bundle` does."""
     run_dir = Path(run_dir)
     out, digest, meta, reusable = _reuse_check(run_dir, variant, out)
+    if not reusable and said is not None and meta.get("format") == BUNDLE_FORMAT \
+            and (older := older_bundle_records(meta)):
+        said.append(f"rebuilt: older records ({', '.join(older)})")
     pool = None  # the record a rebuild writes, made once: for the check, then for the build
     if reusable:  # pretraining_record_missing's rule, on the metadata _reuse_check read
         if _needs_no_pretraining_list(variant, meta):
@@ -2660,8 +2880,32 @@ def _reuse_check(run_dir: Path, variant: str,
                 and (out / "MODEL_CARD.md").is_file()
                 and (meta.get("built_from") or {}).get("sha256") == digest
                 and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])
-                and _bundle_weights_intact(out, vdir, meta))
+                and _bundle_weights_intact(out, vdir, meta)
+                and not older_bundle_records(meta))
     return out, digest, meta if isinstance(meta, dict) else {}, bool(reusable)
+
+
+def older_bundle_records(meta: dict[str, Any]) -> list[str]:
+    """What a bundle's ``metadata.json`` (``meta``) lacks or says otherwise than a build now
+    writes, in words (``[]``: nothing): ``input_profile.sha256`` (a profile recorded without it),
+    ``model_card.sha256``, ``provenance.run_folder``, or a ``submission.P`` whose words disagree
+    with :func:`calibration_failed` (a failed calibration called calibrated). Such a bundle is
+    not reused by :func:`build_or_reuse_bundle` (the upgrade's rebuild command reused it
+    unchanged before): it is rebuilt, ``"rebuilt: older records (...)"`` said."""
+    lacking = []
+    profile = meta.get("input_profile")
+    if isinstance(profile, dict) and profile.get("file") and not profile.get("sha256"):
+        lacking.append("no input_profile.sha256")
+    card = meta.get("model_card")
+    if not (isinstance(card, dict) and card.get("sha256")):
+        lacking.append("no model_card.sha256")
+    prov = meta.get("provenance")
+    if not (isinstance(prov, dict) and prov.get("run_folder")):
+        lacking.append("no provenance.run_folder")
+    words = (meta.get("submission") or {}).get("P") if isinstance(meta.get("submission"), dict) else None
+    if words != (SUBMISSION_P_UNCALIBRATED if calibration_failed(meta) else SUBMISSION_P_CALIBRATED):
+        lacking.append("submission.P's words disagree with its calibration")
+    return lacking
 
 
 def _pretraining_record_current(run_dir: Path, variant: str, meta: dict[str, Any]) -> bool:
@@ -2879,7 +3123,9 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
             or weights that do not fit the metadata's model, an ``input.channels`` other than
             1 or 3, a weight file this account cannot read (no read permission, an I/O error:
             :func:`unreadable_bundle_file`, which says the ``chmod`` that fixes it), or an
-            unreadable input profile; each message names the file and says the fix.
+            unreadable input profile, or one whose SHA-256 is not ``input_profile.sha256``
+            (:func:`verify_profile_hash`; a bundle built before that digest loads unchecked,
+            :func:`profile_hash_note`); each message names the file and says the fix.
         FileNotFoundError: a weight file that was there when the bundle was checked and is gone
             when it is loaded (removed meanwhile), re-raised as it is.
         ValueError: ``device`` is not one this machine has (``"cuda"`` without a usable CUDA
@@ -2953,6 +3199,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
     models = [to_inference_layout(model.to(dev), layout) for model in models]
     profile = None
     if (meta.get("input_profile") or {}).get("file"):
+        verify_profile_hash(bundle_dir, meta)  # as the weights: before it is read
         try:
             profile = with_trial_run(InputProfile.load(bundle_dir / meta["input_profile"]["file"]), meta)
         except ValueError as exc:

@@ -219,7 +219,7 @@ def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:
             and noted[0] == ("case,grade,grade_name,most_likely_grade,P_Normal,P_NPDR,P_PDR,"
                              "not_reliably_gradable,model_output_only,training_image,notes"))
     about, *rows = list(csv.reader(noted[1:]))
-    assert about[0] == "(about these grades)" and about[-1].endswith("Research software, not a medical device.")
+    assert about[0] == "(about these grades)" and "Research software, not a medical device. Graded by bundle " in about[-1]
     submitted = list(csv.reader(lines[1:]))
     assert [row[0] for row in rows] == [row[0] for row in submitted]
     for mine, theirs in zip(rows, submitted, strict=True):

@@ -56,3 +56,51 @@ def test_the_banner_tells_which_build_is_served(predictor: Any) -> None:
         "build time not recorded, metadata.json SHA-256 3f2a9c1d0b7e")
     assert bundle_identity_words({"created_utc": "2025-03-01T10:20:00+00:00", "metadata_sha256": None}) == (
         "built 2025-03-01T10:20:00+00:00")
+
+
+def test_an_edited_model_card_is_noted_in_the_banner_and_by_the_predictor(tmp_path: Path) -> None:
+    """docs/upgrading.md said the identity "covers the profile and the card", but an edited
+    MODEL_CARD.md loaded silently (it is words, not weights: it still loads). The card's hash,
+    recorded in metadata.json, is compared at load and a difference said."""
+    from app.demo_bundle import build_demo_bundle
+    from app.predict import Predictor
+    from drac_ssl.grading.bundle import load_bundle, model_card_note
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1)
+    assert model_card_note(load_bundle(bundle)) is None  # as built
+    card = bundle / "MODEL_CARD.md"
+    card.write_text(card.read_text(encoding="utf-8") + "\nValidated for clinical use.\n", encoding="utf-8")
+    predictor = Predictor(bundle, gradcam=False)
+    (note,) = predictor.bundle_notes
+    assert note.startswith("MODEL_CARD.md is not the card the bundle was built with (SHA-256 "), note
+    assert "edited since" in note and str(tmp_path) not in note  # the page shows no server path
+    banner = _banner(predictor).replace("&#x27;", "'")
+    assert "Note: MODEL_CARD.md is not the card the bundle was built with" in banner
+    said = model_card_note(predictor.bundle)  # the export's, with the path and the fix
+    assert said is not None and said.startswith(f"{card} is not the card") and "To restore it: rebuild" in said
+
+
+def test_an_older_bundles_unverified_input_profile_is_noted_in_the_banner(tmp_path: Path) -> None:
+    """The export said that an older bundle's input profile (no input_profile.sha256) is used
+    unverified; the app said nothing. Its banner's technical details now say it."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from app.demo_bundle import build_demo_bundle
+    from app.predict import Predictor
+    from drac_ssl.grading.bundle import PROFILE_HASH_MISSING, load_bundle
+    from drac_ssl.grading.ood import PROFILE_FILE, fit_input_profile
+    from drac_ssl.grading.predict import preprocess_image, profile_features
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1)
+    meta = json.loads((bundle / "metadata.json").read_text())
+    rng = np.random.default_rng(0)
+    train = torch.stack([preprocess_image(rng.integers(0, 255, (32, 32), dtype=np.uint8), meta) for _ in range(12)])
+    fit_input_profile([(train, profile_features(load_bundle(bundle), train))]).save(bundle / PROFILE_FILE)
+    meta["input_profile"] = {"file": PROFILE_FILE}  # as built before its sha256 was recorded
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    predictor = Predictor(bundle, gradcam=False)
+    assert predictor.bundle_notes == [f"This bundle {PROFILE_HASH_MISSING}; rebuilding it from its run has it checked"]
+    assert "Note: This bundle records no SHA-256 of its input profile" in _banner(predictor)

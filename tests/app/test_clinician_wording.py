@@ -139,6 +139,20 @@ def test_a_batch_writes_the_caveat_once_and_no_timing_column(predictor: Any, tmp
     assert "**2 images graded**" in summary and "image(s)" not in summary
 
 
+def test_a_batchs_notes_csv_names_the_model_that_graded_in_its_first_row(predictor: Any, tmp_path: Path) -> None:
+    # an auditor's finding: neither batch CSV said which model graded (the grades CSV keeps
+    # DRAC's columns; the notes CSV's first row held only the caveat)
+    scans = [graded_scan(tmp_path / "a.png"), graded_scan(tmp_path / "b.png")]
+    _, _, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(p) for p in scans])
+    with open(notes_path, newline="", encoding="utf-8-sig") as fh:
+        about = next(csv.DictReader(fh))
+    identity = predictor.bundle.identity
+    assert about["case"] == ABOUT_ROW
+    for key in ("metadata_sha256", "variant", "created_utc"):
+        assert f"{key}={identity[key]}" in about["notes"]
+    assert "2 images." in about["notes"] and f"drac_ssl {predictor.metadata['package_version']}" in about["notes"]
+
+
 def test_the_banner_says_chance_and_trial_plainly_with_the_figures_folded(predictor: Any) -> None:
     meta = json.loads(json.dumps(predictor.metadata))
     meta.pop("demo", None)
@@ -164,5 +178,16 @@ def test_the_banner_says_chance_and_trial_plainly_with_the_figures_folded(predic
 
 def test_the_page_says_what_the_percentages_are_calibrated_on(predictor: Any) -> None:
     assert "untrained demo" in probabilities_note(predictor) and "mean nothing" in probabilities_note(predictor)
-    phantom = SimpleNamespace(untrained=False, trained_on_phantoms=True, training_images_words="x")
+    phantom = SimpleNamespace(untrained=False, trained_on_phantoms=True, training_images_words="x",
+                              calibration_warning=None)
     assert "calibrated on phantom images" in probabilities_note(phantom) and "not on patients" in probabilities_note(phantom)
+
+
+def test_the_line_under_the_widget_never_calls_percentages_calibrated_when_calibration_failed() -> None:
+    # an auditor's finding: "calibrated on its own training images" beside "Probabilities not calibrated"
+    failed = SimpleNamespace(untrained=False, trained_on_phantoms=False, training_images_words="30 APTOS images",
+                             calibration_warning="Probabilities not calibrated: ...")
+    note = probabilities_note(failed)
+    assert "NOT calibrated" in note and "calibrated on" not in note, note
+    ok = SimpleNamespace(**{**vars(failed), "calibration_warning": None})
+    assert "calibrated on its own training images" in probabilities_note(ok)

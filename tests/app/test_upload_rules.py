@@ -315,7 +315,9 @@ def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predi
             assert float(mine[named]) == pytest.approx(float(theirs[numbered]), abs=0.0015)
     # the table's notes; the bundle's caveat once, in the first row: the warnings travel with the download
     assert "Too small" in written[0]["notes"] and written[0]["notes"] == rows[0][-1]
-    assert _rows(notes_path)[0]["notes"] == predictor.caveat
+    # the caveat, then which model graded (grading_provenance_words)
+    about = _rows(notes_path)[0]["notes"]
+    assert about.startswith(predictor.caveat + " Graded by bundle metadata_sha256="), about
 
 
 # --------------------------------------------------------------------------------------
@@ -400,7 +402,8 @@ def test_the_result_carries_the_bundles_caveat(predictor: Predictor, tmp_path: P
         # but in the notes CSV, the file that gets passed on (a review: it lost "trained on phantom
         # images"), once, in its first row (a clinician trial: the same caveat on every row); the
         # submission keeps DRAC's columns
-        assert [r["notes"] for r in _rows(notes_path)] == [model_caveat(pred_), rows[0][-1]]
+        about, row = [r["notes"] for r in _rows(notes_path)]
+        assert about.startswith(model_caveat(pred_) + " Graded by bundle ") and row == rows[0][-1]
         assert caveat in model_caveat(pred_)
         assert list(_rows(csv_path)[0]) == ["case", "class", "P0", "P1", "P2"]
         assert caveat not in Path(csv_path).read_text(encoding="utf-8")

@@ -195,6 +195,36 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     assert "its out-of-fold accuracy was the highest (or tied highest) of these 2" in bundles._model_card(argmax)
 
 
+def test_the_input_profile_and_card_are_in_the_identity_and_a_changed_profile_is_refused(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # an auditor multiplied input_profile.npz's threshold by 1e6: it loaded silently (no image
+    # ever flagged "unlike the training images") and metadata_sha256 stayed the same
+    bundle_dir = tmp_path / "bundle"
+    shutil.copytree(exported_run / "bundle", bundle_dir)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    profile = bundle_dir / meta["input_profile"]["file"]
+    assert meta["input_profile"]["sha256"] == hashlib.sha256(profile.read_bytes()).hexdigest()
+    assert meta["model_card"]["sha256"] == hashlib.sha256((bundle_dir / "MODEL_CARD.md").read_bytes()).hexdigest()
+    assert bundles.load_bundle(bundle_dir).input_profile is not None
+    with np.load(profile, allow_pickle=False) as z:
+        arrays = {key: z[key] for key in z.files}
+    arrays["threshold"] = arrays["threshold"] * 1e6
+    np.savez(profile, **arrays)
+    with pytest.raises(bundles.BundleError) as caught:
+        bundles.load_bundle(bundle_dir)
+    words = str(caught.value)
+    assert str(profile) in words and "unlike the training images" in words and "fix:" in words, words
+    # a bundle built before the digest: loads, its profile unchecked, and the export says so
+    del meta["input_profile"]["sha256"]
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    loaded = bundles.load_bundle(bundle_dir)
+    note = bundles.profile_hash_note(loaded)
+    assert note is not None and bundles.PROFILE_HASH_MISSING in note
+    one = sorted((exported_run / "images" / "test").iterdir())[0]
+    assert export.main([str(bundle_dir), "--images", str(one), "--out", str(tmp_path / "g.csv")]) in (0, 4)
+    assert f"note: {note}" in capsys.readouterr().err
+
+
 def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) -> None:
     bundle = bundles.load_bundle(exported_run)
     profile = bundle.input_profile
@@ -439,6 +469,33 @@ def test_command_line_grades_a_folder_and_checks_files(exported_run: Path, tmp_p
 
 
 
+def test_every_export_records_which_model_graded_beside_an_unchanged_submission(
+        exported_run: Path, tmp_path: Path) -> None:
+    # an auditor's finding: a clean batch (no notes file) named no model at all; the sidecar is
+    # always written, and the submission keeps DRAC's case,class,P0.. columns
+    meta_file = exported_run / "bundle" / "metadata.json"
+    meta = json.loads(meta_file.read_text())
+    digest = hashlib.sha256(meta_file.read_bytes()).hexdigest()[:12]
+    stage = json.loads((exported_run / "export" / "submission_provenance.json").read_text())
+    assert stage["bundle"]["metadata_sha256"] == digest and stage["n_images"] == 6
+    test_dir = exported_run / "images" / "test"
+    out = tmp_path / "grades.csv"
+    assert export.main([str(exported_run), "--images", str(test_dir), "--out", str(out)]) == 0
+    record = json.loads((tmp_path / "grades_provenance.json").read_text())
+    assert record["format"] == bundles.GRADING_PROVENANCE_FORMAT
+    assert record["bundle"]["metadata_sha256"] == digest
+    assert record["bundle"]["variant"] == meta["variant"]
+    assert record["bundle"]["created_utc"] == meta["created_utc"]
+    assert record["bundle"]["package_version"] == meta["package_version"]
+    assert record["n_images"] == len(list(test_dir.iterdir())) == len(out.read_text().splitlines()) - 1
+    # the command as typed, each path by its last component (the folders above can name a patient)
+    assert "--images" in record["command"] and f"--out {out.name}" in record["command"]
+    assert str(out.parent) not in record["command"]
+    assert record["graded_utc"][:4].isdigit() and record["graded_by"]["package"] == "drac_ssl"
+    k = len(meta["class_names"])
+    assert out.read_text().splitlines()[0] == ",".join(["case", "class", *(f"P{i}" for i in range(k))])
+
+
 def test_command_line_grading_prints_a_progress_line_a_minute_off_a_terminal(
         exported_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -468,7 +525,8 @@ def test_command_line_grading_prints_a_progress_line_a_minute_off_a_terminal(
     quiet = capsys.readouterr()
     assert "images graded (" not in quiet.err
     assert (tmp_path / "log.csv").read_bytes() == (tmp_path / "tty.csv").read_bytes()
-    assert logged.out.replace("log.csv", "tty.csv").replace("log_notes.csv", "tty_notes.csv") == quiet.out
+    assert logged.out.replace("log.csv", "tty.csv").replace("log_notes.csv", "tty_notes.csv").replace(
+        "log_provenance.json", "tty_provenance.json") == quiet.out
 
 
 def test_the_grading_bar_is_closed_when_grading_is_interrupted(
@@ -742,7 +800,10 @@ def test_check_against_dracs_test_folder_uses_dracs_3_grades(tmp_path: Path,
             "number of grades (this header has 5), or --manifest RUN for a run whose manifest "
             "lists test images\n") in capsys.readouterr().err
     assert export.main(["--check", str(team), "--images", str(other), "--grades", "5"]) == 0
-    assert "note:" not in capsys.readouterr().err  # the advice followed: nothing left to say
+    # the advice followed: nothing left to say of the scale; and the file was written by hand,
+    # with no drac_ssl provenance beside it, which a DRAC format check does not mention (it is
+    # run on CSVs of any tool): stderr is the scale line alone, as before the provenance record
+    assert capsys.readouterr().err == f"checked as 5 grades (P0..P4), against {other} (--grades says 5 grades)\n"
     assert export.main(["--check", str(team)]) == 0  # the format alone: either says K
     assert ("note: K=5 taken from the header; to check the scale, pass --grades K, your scale's "
             "number of grades (this header has 5), or --manifest RUN for a run whose manifest "
@@ -2022,8 +2083,12 @@ def test_a_failed_calibration_is_said_on_the_export_console_and_in_its_summary(
         capsys.readouterr()
         export.run(tiny_config(), run)
         out = capsys.readouterr().out
-        warning = bundles.calibration_warning(json.loads((run / "bundle" / "metadata.json").read_text()))
+        built = json.loads((run / "bundle" / "metadata.json").read_text())
+        warning = bundles.calibration_warning(built)
         assert (warning is not None) is failed
+        # an auditor's finding: metadata.json called the P columns calibrated whatever happened
+        assert ("NOT calibrated" in built["submission"]["P"]) is failed, built["submission"]
+        assert (built["submission"]["P"] == "calibrated ensemble probabilities") is not failed
         summary = json.loads((run / "export" / "summary.json").read_text())
         assert summary["calibration_failed"] is failed and summary["temperature"] == t, summary
         if failed:

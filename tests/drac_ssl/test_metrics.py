@@ -1120,9 +1120,12 @@ def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is
         "(95% CI 0.500..0.900); at the submitted grades (not an operating point tuned on P(referable)) "
         "sensitivity 0.750 (3/4 images), specificity 0.500 (2/4 images); on the ROC curve of P(referable), with the cut chosen "
         "on these same images (in-sample, optimistic): sensitivity 0.500 at specificity >= 0.90 "
-        "(P(referable) >= 0.750), specificity 0.500 at sensitivity >= 0.90 (P(referable) >= 0.375) (those "
+        "(P(referable) >= 0.750000), specificity 0.500 at sensitivity >= 0.90 (P(referable) >= 0.375000) (those "
         "cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to refer new images, set "
         "finetune.referral_target)")
+    # a cut as stored, 6 decimals (an auditor: 0.600593 printed as ">= 0.601" read as if an
+    # image at 0.6006 met it)
+    assert "(P(referable) >= 0.600593)" in referable_summary({**got, "sensitivity_at_specificity_90_cut": 0.600593})
     # a run stored before the cuts were keeps its words exactly (review F8)
     no_cuts = {k: v for k, v in got.items() if not k.endswith("_90_cut")}
     assert referable_summary(no_cuts).endswith(

@@ -106,6 +106,22 @@ def test_an_earlier_export_and_an_empty_file_may_be_replaced(tmp_path: Path) -> 
     assert not written_by_export(tmp_path / "other.csv")
 
 
+
+def test_a_provenance_json_of_the_users_is_refused_the_exports_own_replaced(tmp_path: Path) -> None:
+    """The sidecar ``<stem>_provenance.json`` is guarded like ``_notes.csv``: a JSON file of the
+    user's own of that name (any other content) stops the export; an earlier export's (its
+    ``format``) may be replaced."""
+    from drac_ssl.submission import GRADING_PROVENANCE_FORMAT
+
+    out = tmp_path / "grades.csv"
+    mine = tmp_path / "grades_provenance.json"
+    mine.write_text(json.dumps({"patient": "my own record"}), encoding="utf-8")
+    problem = export_out_problem(out, None, None)
+    assert problem is not None and "the grading provenance (which model graded) beside --out as " \
+        f"{mine}, an existing file it did not write" in problem, problem
+    mine.write_text(json.dumps({"format": GRADING_PROVENANCE_FORMAT, "n_images": 1}), encoding="utf-8")
+    assert export_out_problem(out, None, None) is None
+
 @pytest.mark.parametrize("k", [2, 3, 5])
 def test_what_the_writers_write_is_recognised_as_the_exports(k: int, tmp_path: Path) -> None:
     """EXPORT_HEADERS reads each header from the module that writes it: whatever the writers
@@ -152,9 +168,44 @@ def test_a_real_export_writes_again_over_its_own_submission(
     for _ in range(2):  # the second run replaces the first's files, as before
         assert export.main([str(bundle), "--images", str(photos), "--out", str(out)]) in (0, export.EXIT_FLAGGED)
         assert out.read_text(encoding="utf-8").startswith("case,class,P0,P1,P2,P3,P4\n")
-    capsys.readouterr()
+        summary = next(line for line in capsys.readouterr().out.splitlines() if " graded with " in line)
+        assert summary.endswith("; which model graded: graded_provenance.json"), summary  # the sidecar named
     assert export.main([str(bundle), "--images", str(photos), "--out", str(bundle / "x.csv")]) == 2
     assert "--out lies in" in capsys.readouterr().err  # the bundle folder (inside the run's bundle/)
+    # the sidecar is tied to its CSV (the file's name and SHA-256, the bundle's whole metadata
+    # SHA-256), and export --check says when it is missing or describes another file
+    import hashlib
+
+    sidecar = tmp_path / "graded_provenance.json"
+    record = json.loads(sidecar.read_text(encoding="utf-8"))
+    assert record["submission"] == {"file": "graded.csv", "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
+    assert record["bundle"]["metadata_sha256_full"] == hashlib.sha256(
+        (bundle / "metadata.json").read_bytes()).hexdigest()
+    # the command names each path by its last component (the folders above can name a patient)
+    assert str(tmp_path) not in record["command"] and "--images photos --out graded.csv" in record["command"], \
+        record["command"]
+    capsys.readouterr()
+    assert export.main(["--check", str(out)]) == 0
+    assert "graded_provenance.json" not in capsys.readouterr().err  # it names this very file
+    out.write_text(out.read_text(encoding="utf-8").replace("eye_0.png", "eye_9.png"), encoding="utf-8")  # edited
+    assert export.main(["--check", str(out)]) == 0  # a warning: the exit code is the file's
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"warning: {sidecar} records another CSV (graded.csv, SHA-256 {record['submission']['sha256'][:12]}" in err
+    # an earlier export's record, without the CSV's SHA-256: a note (it may describe another file)
+    del record["submission"]
+    sidecar.write_text(json.dumps(record), encoding="utf-8")
+    assert export.main(["--check", str(out)]) == 0
+    assert f"note: {sidecar} records no SHA-256 of its CSV (written before it did)" in \
+        " ".join(capsys.readouterr().err.split())
+    sidecar.write_text("{not json", encoding="utf-8")  # no grading provenance at all: a warning
+    assert export.main(["--check", str(out)]) == 0
+    assert f"warning: {sidecar} is not the export's grading provenance" in " ".join(capsys.readouterr().err.split())
+    # none: --check is DRAC's format check, run on CSVs of any tool: a missing drac_ssl record
+    # is no finding, and nothing is said of it
+    sidecar.unlink()
+    assert export.main(["--check", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "provenance" not in err and "which model graded" not in err, err
 
 
 def test_ingest_refuses_an_out_in_its_root(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -269,3 +320,13 @@ def test_a_prefix_of_an_option_is_refused_and_the_labels_option_is_named_as_type
         assert args.labels == "x.csv"
         assert score_arguments_problem(args) == (f"{typed} goes with --score SUBMISSION.csv (score a "
                                                  "submission against labels you hold)")
+
+
+def test_a_command_word_keeps_only_the_last_component_of_its_path() -> None:
+    from drac_ssl.runtime import name_only_word
+
+    assert name_only_word("/srv/patients/jane-doe/photos/") == "photos"
+    assert name_only_word("--out=/srv/x/grades.csv") == "--out=grades.csv"
+    assert name_only_word("data.root=/data/DRAC 2022") == "data.root=DRAC 2022"
+    assert name_only_word("C:\\Users\\jane\\grades.csv") == "grades.csv"
+    assert name_only_word("--tta") == "--tta" and name_only_word("-m") == "-m"

@@ -164,14 +164,14 @@ def test_the_words_put_each_cut_on_its_own_probabilities() -> None:
             "cross-fitted P1; it was fitted on the pooled out-of-fold outputs of single fold models, while new "
             "images are graded by the fold ensemble (mean of the folds, with flips)") in said
     # the target is set: no advice to set it (review: report.md and the model card gave it anyway)
-    assert ("specificity 0.350 at sensitivity >= 0.90 (P1 >= 0.155) (those cuts are on oof.csv's cross-fitted "
+    assert ("specificity 0.350 at sensitivity >= 0.90 (P1 >= 0.155000) (those cuts are on oof.csv's cross-fitted "
             "probabilities, not the bundle's: new images are referred by the referral cut of "
             "finetune.referral_target)") in said
     assert "set finetune.referral_target" not in said
     # the target off: the advice, there only
     off = {k: v for k, v in referable.items() if k != "referral"}
     said_off = two_grade_summary({"decision": "thresholds", "folds": [], "referable": off}, TWO)
-    assert ("(P1 >= 0.155) (those cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to refer "
+    assert ("(P1 >= 0.155000) (those cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to refer "
             "new images, set finetune.referral_target)") in said_off
     from drac_ssl.metrics import referable_summary
 

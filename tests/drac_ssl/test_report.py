@@ -677,6 +677,72 @@ def test_read_this_first_gathers_the_reports_warnings_with_links_to_them(tmp_pat
     healthy = write_report(_run(tmp_path / "ok", GRADES, HEALTHY)).read_text()
     head = healthy.split("## Read this first", 1)[1].split("\n## ", 1)[0]
     assert "nothing in this report is marked for care" in head.lower(), head
+    # no data.site_column: the Data section says no subgroup was analysed (an auditor's finding)
+    from fake_ingest import make_fake_ingest
+
+    ingested = _run(tmp_path / "ingested", GRADES, HEALTHY)
+    make_fake_ingest(ingested)
+    data = _section(write_report(ingested).read_text(), "## Data")
+    assert "- No subgroup analysis: no site column given (data.site_column)." in data, data
+
+
+def test_read_this_first_says_what_a_bare_warning_warns_about() -> None:
+    """An auditor read "- Warning (scratch, VICReg, ...)" in "Read this first": a bold lead of
+    "Warning:" alone said nothing of the grade-4 threshold band it warned about."""
+    from drac_ssl.report import read_this_first
+
+    body = []
+    for variant, cuts in (("scratch", "2.00049, 2.0005"), ("VICReg", "2.00336, 2.00339")):
+        body += [f"## {variant}", "", f"> **Warning:** The kappa-tuned thresholds ({cuts}) give grade 4 (PDR) "
+                 "to none of the 30 images (6 labelled) in-sample: the thresholds rule (nearly) never gives that grade.", ""]
+    items = [line for line in read_this_first(body) if line.startswith("- ")]
+    assert items == ["- Warning: the kappa-tuned thresholds give grade 4 to none of the 30 images in-sample "
+                     "([scratch](#scratch), [VICReg](#vicreg))"], items
+
+
+def test_each_variant_says_its_out_of_fold_brier_and_ece_with_cis(tmp_path: Path) -> None:
+    """An auditor wanted the out-of-fold calibration measured, not only the temperature: the
+    Brier score and ECE of oof.csv's probabilities, with the CIs --score gives a submission
+    (drac_ssl.scoring.calibration_measures, the one implementation)."""
+    from drac_ssl.figures import format_with_ci
+    from drac_ssl.oof import read_oof
+    from drac_ssl.scoring import calibration_measures
+
+    run = _run(tmp_path, GRADES, HEALTHY)
+    text = write_report(run).read_text()
+    oof = read_oof(run / "finetune" / "vicreg" / "oof.csv")
+    want = calibration_measures(np.asarray(oof.grades), np.asarray(oof.probs), n_boot=1000, seed=0, groups=None)
+    lines = [line for line in text.splitlines() if line.startswith("Calibration, out of fold")]
+    assert len(lines) == 2, lines  # scratch and VICReg, each under its own figures
+    assert any(f"Brier score {format_with_ci(want['brier'], *want['brier_ci95'])} (a constant prediction "
+               f"of the grade frequencies scores " in line and f"ECE {format_with_ci(want['ece'], *want['ece_ci95'])}"
+               in line for line in lines), lines
+    assert not any("near-flat" in line for line in lines)  # temperature 1.0: the calibration held
+
+
+def test_a_low_ece_of_flat_probabilities_is_read_beside_the_grade_frequencies(tmp_path: Path) -> None:
+    """A reviewer: 'Brier 0.800, ECE 0.002' read as well calibrated for probabilities all near
+    1/K. The line gives the Brier score of a constant prediction of the grade frequencies beside
+    it, and with the temperature at its bound says where a low ECE comes from."""
+    from drac_ssl.figures import figure_text
+    from drac_ssl.metrics import brier_score
+    from drac_ssl.oof import read_oof
+
+    run = _run(tmp_path, GRADES, HEALTHY)
+    metrics_path = run / "finetune" / "vicreg" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["calibration"]["temperature"] = 100.0  # at its bound: the calibration failed
+    metrics_path.write_text(json.dumps(metrics))
+    grades = np.asarray(read_oof(run / "finetune" / "vicreg" / "oof.csv").grades)
+    shares = np.bincount(grades, minlength=3) / len(grades)
+    reference = figure_text(brier_score(grades, np.tile(shares, (len(grades), 1))))
+    text = " ".join(write_report(run).read_text().split())
+    vicreg = text.split("### VICReg", 1)[1]
+    assert f"(a constant prediction of the grade frequencies scores {reference}: no better than that, " \
+           "no skill)" in vicreg, vicreg
+    assert "a low ECE here comes from near-flat probabilities, not from calibration" in vicreg
+    scratch = text.split("### scratch", 1)[1].split("### ", 1)[0]
+    assert "near-flat" not in scratch  # its temperature 1.0
 
 
 def test_read_this_first_says_when_the_pretraining_was_cut_short(tmp_path: Path) -> None:
@@ -1211,8 +1277,8 @@ def test_the_two_grade_screening_sentence_names_the_thresholds_its_figures_were_
     run, metrics, y, p1, folds = _two_grade_run(tmp_path)
     stored = json.loads((run / "finetune" / "vicreg" / "metrics.json").read_text())
     line = screening_line(stored, TWO)
-    listed = ", ".join(f"fold {f['fold']} {f['thresholds_cross_fitted'][0]:.3f}" for f in stored["folds"])
-    assert listed == "fold 0 0.450, fold 1 0.580, fold 2 0.500, fold 3 0.620"
+    listed = ", ".join(f"fold {f['fold']} {f['thresholds_cross_fitted'][0]:.6f}" for f in stored["folds"])
+    assert listed == "fold 0 0.450000, fold 1 0.580000, fold 2 0.500000, fold 3 0.620000"  # as stored
     assert (f"Two grades, read as a screening decision (referable = grade 1, referable: 20 images of grade 1 "
             f"and 20 of grade 0), out of fold, at cross-fitted thresholds (each fold's images are grade 1 "
             f"when P1, under that fold's temperature, is at or above that fold's threshold, fitted without "
@@ -1228,7 +1294,7 @@ def test_the_two_grade_screening_sentence_names_the_thresholds_its_figures_were_
     assert (f"sensitivity {at_folds['sensitivity']:.3f} (12/20 images; 95% CI {format_ci(*ref['sensitivity_ci95'])}) "
             f"(images of grade 1, referable, found), specificity {at_folds['specificity']:.3f} (17/20 images; 95% CI "
             f"{format_ci(*ref['specificity_ci95'])}, Wilson score) (grade 0, non-referable, cleared).") in line
-    assert ("The deployed threshold, grade 1 when P1 >= 0.512, was fitted on all out-of-fold outputs: it "
+    assert (f"The deployed threshold, grade 1 when P1 >= {DEPLOYED:.6f}, was fitted on all out-of-fold outputs: it "
             "grades new images, and applied to oof.csv's P1 it gives other (in-sample) figures than these.") in line
     assert "(grade 1 when P1 >= 0.512): sensitivity" not in line  # the old words
     # the AUC once, with its CI and the operating points, said to be the macro AUC

@@ -531,8 +531,8 @@ def test_score_names_the_calibration_applied_and_measures_the_probabilities(
     (line,) = [x for x in printed.splitlines() if x.startswith("Calibration applied")]
     assert line == (f"Calibration applied (from {bundle / 'metadata.json'}, fitted on out-of-fold outputs of 1200 "
                     "images, re-used unchanged: nothing was re-fitted on the scored images): temperature 1.250; "
-                    "grade = argmax_k P_k (the most probable calibrated grade) (thresholds 0.500, 1.500, 2.500, "
-                    "3.500 stored, unused by the argmax decision); referral cut P(referable) >= 0.500000 (grade >= 2, "
+                    "grade = argmax_k P_k (the most probable calibrated grade) (thresholds 0.500000, 1.500000, "
+                    "2.500000, 3.500000 stored, unused by the argmax decision); referral cut P(referable) >= 0.500000 (grade >= 2, "
                     "set for sensitivity:0.90).")
     cal = record["calibration"]
     assert cal["source"] == str(bundle / "metadata.json") and cal["temperature"] == 1.25

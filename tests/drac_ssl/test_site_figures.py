@@ -201,8 +201,14 @@ def test_the_site_column_reaches_oof_csv_report_md_and_the_card_s_data(site_run:
     assert ("Cross-validated on 2 pooled sites, A (15 images) and B (15 images), the folds stratified on grade x "
             "site (report.md gives the figures per site) (no external test set)") in " ".join(card.split())
     assert "this one data set" not in card
+    # an auditor: without data.site_column neither said that no subgroup was looked at
+    from drac_ssl.grading.bundle import NO_SUBGROUP_WORDS
+
+    assert NO_SUBGROUP_WORDS not in card and NO_SUBGROUP_WORDS not in report
     prov.pop("train_sites")
-    assert "this one data set" in _model_card({**meta, "data": prov, "trial_run": {"trial": False}})
+    unsited = _model_card({**meta, "data": prov, "trial_run": {"trial": False}})
+    assert "this one data set" in unsited
+    assert f"- {NO_SUBGROUP_WORDS}." in unsited
 
 
 def test_the_weak_check_rule_is_one_function_for_the_app_and_the_score(
