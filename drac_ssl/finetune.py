@@ -180,6 +180,7 @@ from drac_ssl.metrics import (
     one_grade_note,
     one_grade_words,
     operating_points_note,
+    ovr_auc_per_grade_ci,
     p_referable,
     paired_difference,
     patient_screening,
@@ -2001,6 +2002,13 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         y, probs, macro_ovo_auc, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
     *accuracy_ci, accuracy_used = bootstrap_ci_counted(y, pred, accuracy_score, n_boot=ctx.ft.n_boot,
                                                        seed=ctx.seed, groups=ctx.patients)
+    # each grade's one-vs-rest AUC with the images (and resampled units) it rests on and its
+    # interval, on the same resamples: a rare grade's AUC of 3 images read as firm (small-set review F2)
+    per_grade_ci = ovr_auc_per_grade_ci(y, probs, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
+    per_grade_n = {name: int(np.sum(np.asarray(y) == g)) for g, name in enumerate(names)}
+    per_grade_units = (None if ctx.patients is None else
+                       {name: len({u for u, t in zip(ctx.patients, y, strict=True) if int(t) == g})
+                        for g, name in enumerate(names)})
     # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
     # is not certainty; the figures stay, the note says why they mean nothing
     qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names, out_of_fold=True)
@@ -2088,6 +2096,12 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         "auc_ovr_ci95_resamples": auc_ovr_used,
         "auc_ovo_ci95": list(auc_ovo_ci), "auc_ovo_ci95_resamples": auc_ovo_used,
         "auc_per_grade": report["auc_per_grade"],
+        # per grade: its labelled images, the resampled units (patients, or image groups) among
+        # them (absent when the resamples are of images), the AUC's 95% CI and its resamples
+        "auc_per_grade_n": per_grade_n,
+        **({"auc_per_grade_units": per_grade_units} if per_grade_units is not None else {}),
+        "auc_per_grade_ci95": {name: [lo, hi] for name, (lo, hi, _) in zip(names, per_grade_ci, strict=True)},
+        "auc_per_grade_ci95_resamples": {name: used for name, (_, _, used) in zip(names, per_grade_ci, strict=True)},
         "auc_note": report["auc_note"],
         "accuracy": report["accuracy"], "accuracy_ci95": list(accuracy_ci),
         "accuracy_ci95_resamples": accuracy_used, "macro_f1": report["macro_f1"],

@@ -111,6 +111,7 @@ from drac_ssl.metrics import (
     REFERRAL_RULE,
     apply_thresholds,
     calibrated_one_grade_words,
+    counted_units,
     degenerate_ci_reason,
     grading_report,
     majority_grade_reference,
@@ -260,11 +261,31 @@ def confusion_lines(confusion: Any, names: Sequence[str]) -> list[str]:
             *markdown_table(header, rows)]
 
 
-def roc_auc_line(grades: Any, probs: Any, names: Sequence[str]) -> list[str]:
+def roc_auc_line(grades: Any, probs: Any, names: Sequence[str], metrics: dict[str, Any] | None = None) -> list[str]:
     """Each ROC curve's AUC (:func:`drac_ssl.plots.roc_curves`, the legend of the ROC figure) in
-    words: "Out-of-fold ROC AUC per grade: Normal vs rest: AUC 0.893; ...", then an empty line."""
-    labels = [label for label, _, _ in roc_curves(np.asarray(grades), np.asarray(probs), list(names))]
-    return [f"Out-of-fold ROC AUC per grade (the curves above): {'; '.join(labels)}.", ""]
+    words, with the images of the grade it rests on and, from the variant's ``metrics``
+    (metrics.json: ``auc_per_grade_units``, the resampled patients or image groups among them,
+    and ``auc_per_grade_ci95``), their number and its bootstrap 95% CI: "Out-of-fold ROC AUC
+    per grade: PDR vs rest (3 images, 2 patients): AUC 0.976 (95% CI 0.912..1.000); ...", then
+    an empty line. ``grades`` ``(n,)``, ``probs`` ``(n, K)``; a run made before those records
+    (none in ``metrics``) gets the images alone. With two grades, the one curve of the second."""
+    metrics = metrics or {}
+    y = np.asarray(grades)
+    units, cis = metrics.get("auc_per_grade_units") or {}, metrics.get("auc_per_grade_ci95") or {}
+    unit = {"patients": "site" if metrics.get("ci_unit") == "site" else "patient",
+            "groups": "image group"}.get(str(metrics.get("ci_resamples")), "")
+    graded = [c for c in range(len(names)) if not (len(names) == 2 and c == 0)]  # roc_curves' curves
+    said = []
+    for c, (label, _, _) in zip(graded, roc_curves(y, np.asarray(probs), list(names)), strict=True):
+        head, _, auc = label.partition(": ")
+        rests_on = [counted_units(int(np.sum(y == c)), "image")]
+        if unit and isinstance(units.get(names[c]), int):
+            rests_on.append(counted_units(units[names[c]], unit))
+        ci = cis.get(names[c])
+        interval = (f" (95% CI {format_ci(*ci)})" if isinstance(ci, list) and len(ci) == 2
+                    and "undefined" not in auc else "")
+        said.append(f"{head} ({', '.join(rests_on)}): {auc}{interval}")
+    return [f"Out-of-fold ROC AUC per grade (the curves above): {'; '.join(said)}.", ""]
 
 
 def figure_caption(stem: str, variant: str = "") -> str | None:
@@ -1349,7 +1370,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                         title=f"{title}: out-of-fold confusion")
     roc = plot_roc(grades, probs, figures / f"{name}_roc.png", names, title=f"{title}: out-of-fold ROC")
     lines += _figure(run_dir, cm, figure_alt(cm.stem, title, name), name) + confusion_lines(report["confusion"], names)
-    lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names)
+    lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names, metrics)
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):
         record = read_json(vdir / f"fold{f['fold']}.json")

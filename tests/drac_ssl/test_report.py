@@ -1545,5 +1545,28 @@ def test_figures_have_alt_texts_that_describe_them_and_their_numbers_in_text(tmp
     probs[np.arange(30), scratch] = 0.8
     for k, name in enumerate(NAMES):
         auc = roc_auc_score(np.array(GRADES) == k, probs[:, k])
-        assert f"{name} vs rest: AUC {auc:.3f}" in section.split("Out-of-fold ROC AUC per grade", 1)[1]
+        count = GRADES.count(k)
+        assert re.search(rf"{name} vs rest \({count} images?[^)]*\): AUC {auc:.3f}",
+                         section.split("Out-of-fold ROC AUC per grade", 1)[1])
     assert section.index("_confusion.png") < section.index("Out-of-fold confusion counts") < section.index("_roc.png")
+
+
+def test_per_grade_auc_line_gives_its_images_units_and_interval() -> None:
+    """Small-set review F2: report.md's per-grade AUC line gave a rare grade's AUC bare ("PDR vs
+    rest: AUC 0.976", 3 images of 2 patients): each now says the images and the resampled
+    patients it rests on and its bootstrap 95% CI, from metrics.json."""
+    from drac_ssl.report import roc_auc_line
+
+    grades = np.array([0] * 30 + [1] * 12 + [2] * 3)
+    probs = np.full((45, 3), 0.2)
+    probs[np.arange(45), grades] = 0.6
+    metrics = {"ci_resamples": "patients", "ci_units": 26,
+               "auc_per_grade_units": {"Normal": 20, "NPDR": 8, "PDR": 2},
+               "auc_per_grade_ci95": {"Normal": [0.9, 1.0], "NPDR": [0.8, 1.0], "PDR": [0.7123, 1.0]}}
+    (line, blank) = roc_auc_line(grades, probs, ["Normal", "NPDR", "PDR"], metrics)
+    assert blank == ""
+    assert "PDR vs rest (3 images, 2 patients): AUC 1.000 (95% CI 0.712..1.000)" in line
+    assert "Normal vs rest (30 images, 20 patients): AUC 1.000 (95% CI 0.900..1.000)" in line
+    # without the records (a run of an earlier version): the images alone, no interval
+    (line, _) = roc_auc_line(grades, probs, ["Normal", "NPDR", "PDR"])
+    assert "PDR vs rest (3 images): AUC 1.000." in line and "CI" not in line
