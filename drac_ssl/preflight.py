@@ -130,7 +130,8 @@ class PreflightError(ConfigError):
     fix). ``findings`` holds them, errors and warnings."""
 
     def __init__(self, findings: list[Finding], when: str = "before any stage ran") -> None:
-        self.findings = [f for f in findings if not f.speed_hint]  # of use to a run that goes ahead
+        # of use to a run that goes ahead: a speed hint, a note
+        self.findings = [f for f in findings if not f.speed_hint and f.severity != "note"]
         self.when = when
         findings = self.findings
         errors = [f for f in findings if f.severity == "error"]
@@ -180,7 +181,7 @@ class Finding:
     value: Any
     what: str
     fix: str = ""
-    severity: str = "error"  # error | warning
+    severity: str = "error"  # error | warning | note (a fact to read before the stages, no problem)
     where: str = ""
     # the configuration itself could not be read (not valid YAML, no such -c file): the checks
     # would check the defaults instead of what was meant, so :func:`run` does not run them
@@ -1999,6 +2000,8 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
         _check_ingest_folds(c, facts)
     if (ingest_runs or "finetune" in stages) and facts.n_labelled:
         _check_empty_grades(c, facts, strict=ingest_runs and d.strict, ingest_runs=ingest_runs)
+    if "finetune" in stages and facts.n_labelled:
+        _check_small_set(c, facts, d.n_folds)
     if "finetune" in stages:
         if facts.n_labelled == 0:
             why, fix = facts.no_labels
@@ -2082,6 +2085,85 @@ def _check_inner_split(c: _Findings, cfg: Config, data_dir: Path) -> None:
         typed = user_typed(c.sources)
         c.error("finetune.keep", f"{problem.removeprefix('finetune.keep=inner: ').rstrip('.')} (the ingest in {data_dir})",
                 inner_split_fix(run_dir, new_run=bool(blocking_outputs(run_dir)), typed=typed))
+
+
+SMALL_GRADE = 10
+"""A grade with fewer labelled images than this (or, when the folds group patients, fewer
+patients) makes a small set's per-grade figures fragile: its one-vs-rest AUC's 95% interval
+spans a third of the scale or more, one image more or less moves its recall by 10 points or
+more, and each validation fold holds only a few of it (in 3 folds, 3 images put one in each).
+Ten is the usual floor of events for a stable rate (the "10 events per variable" rule of
+Peduzzi et al. 1996, J Clin Epidemiol 49:1373). Below it :func:`small_set_words` says so: a
+note before the stages (:func:`_check_small_set`) and in report.md's "Read this first"."""
+
+
+def small_set_words(grade_counts: dict[int, int], patients_per_grade: dict[int, int] | None,
+                    names: tuple[str, ...] | list[str], n_folds: int | None, n_labelled: int,
+                    of_patients: bool = False) -> str | None:
+    """What a small set's figures rest on, or None when every labelled grade has
+    :data:`SMALL_GRADE` images or more (and patients, with ``patients_per_grade``): ``per-grade
+    figures for PDR rest on 3 images (2 patients); NPDR on 12 images (7 patients)``, the
+    commonest grades last left out; then, with ``n_folds`` 2, that each fold's model trains on
+    half the ``n_labelled`` images. ``grade_counts``: labelled images per grade (0..K-1, a grade
+    without any left out: the ingest's empty-grade warning says it); ``of_patients``: ``3 images
+    of 2 patients`` (report.md's bold lead, which "Read this first" cuts at the first ``(``)."""
+    small = [g for g, n in sorted(grade_counts.items())
+             if n > 0 and (n < SMALL_GRADE or (patients_per_grade is not None
+                                               and patients_per_grade.get(g, 0) < SMALL_GRADE))]
+    if not small:
+        return None
+
+    def rests_on(g: int) -> str:
+        images = counted(grade_counts[g], "image")
+        if patients_per_grade is None:
+            return images
+        patients = counted(patients_per_grade.get(g, 0), "patient")
+        return f"{images} of {patients}" if of_patients else f"{images} ({patients})"
+
+    small.sort(key=lambda g: grade_counts[g])  # the rarest first
+    name = {g: str(names[g]) if g < len(names) else f"grade {g}" for g in small}
+    words = (f"per-grade figures for {name[small[0]]} rest on {rests_on(small[0])}"
+             + "".join(f"; {name[g]} on {rests_on(g)}" for g in small[1:]))
+    if n_folds == 2:
+        words += (f"; with data.n_folds=2 each fold's model trains on half the labelled images "
+                  f"(about {n_labelled - math.ceil(n_labelled / 2)} of {n_labelled})")
+    return words
+
+
+def small_set_fix(n_folds: int | None) -> str:
+    """What to do about :func:`small_set_words`' set: read, or add, not a setting that runs."""
+    return ("read those figures with their 95% intervals (report.md's per-grade AUC line gives them); "
+            "more labelled images of those grades narrow them"
+            + ("; data.n_folds=5 trains each fold on 4/5 of them" if n_folds == 2 else ""))
+
+
+def ingest_small_set_words(data_dir: Path, of_patients: bool = False) -> str | None:
+    """:func:`small_set_words` of an existing ingest (its manifest and summary, counted as
+    :func:`_facts_from_ingest` counts them; the folds it made); None when they cannot be read."""
+    try:
+        summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = {}
+    summary = summary if isinstance(summary, dict) else {}
+    names = tuple((summary.get("grades") or {}).get("names") or ())
+    try:
+        _, grades, folds, train, _, _ = _labels_from_manifest(data_dir / "manifest.csv",
+                                                              len(names) if len(names) >= 2 else None)
+        per_grade, _, _ = _ingest_patients(train, summary, grades, data_dir / "manifest.csv")
+    except (OSError, ValueError, csv.Error):
+        return None
+    return small_set_words(grades, per_grade, names, len(folds), sum(grades.values()), of_patients)
+
+
+def _check_small_set(c: _Findings, facts: DataFacts, n_folds: int) -> None:
+    """A note, before the stages, when :func:`small_set_words` finds a grade too small for firm
+    per-grade figures (small-set review F1: a full run on 45 images, PDR 3 of them, said nothing
+    of it before its hours; its result line gave only the QWK's interval)."""
+    folds = len(facts.fold_sizes) if facts.fold_sizes else n_folds
+    words = small_set_words(facts.grade_counts, facts.patients_per_grade, facts.grade_names, folds,
+                            facts.n_labelled)
+    if words:
+        c.add("note", "", f"a small set ({facts.source}): {words}", small_set_fix(folds))
 
 
 BINARY_ON_A_SCALE = 4

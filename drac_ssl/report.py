@@ -380,6 +380,7 @@ def _data_section(run_dir: Path) -> list[str]:
                          f"{prov['n_unlabelled']}")
         lines.append(f"- ingested: {prov.get('ingested_utc')}")
         lines += _ingest_warning_lines(run_dir, prov)
+        lines += _small_set_lines(run_dir)
         lines += _data_changed_lines(run_dir)
         recipe = _pretrain_recipe(run_dir)
         if facts.modality == "fundus" and recipe == "octa":  # the preflight warned; the report keeps it
@@ -400,6 +401,20 @@ def _data_section(run_dir: Path) -> list[str]:
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]
     return lines
+
+
+def _small_set_lines(run_dir: Path) -> list[str]:
+    """The data section's bullet, a warning of "Read this first", when a grade has too few
+    labelled images (or patients) for firm per-grade figures, or 2 folds train on half the
+    images: the preflight's note before the stages (:func:`drac_ssl.preflight.small_set_words`),
+    kept with the figures it qualifies (small-set review F1)."""
+    from drac_ssl.preflight import ingest_small_set_words, small_set_fix
+
+    words = ingest_small_set_words(run_dir / "data", of_patients=True)
+    if not words:
+        return []
+    n_folds = 2 if "data.n_folds=2" in words else None
+    return [f"- **{words[:1].upper()}{words[1:]}**: {small_set_fix(n_folds)}."]
 
 
 def _data_changed_lines(run_dir: Path) -> list[str]:

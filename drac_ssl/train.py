@@ -1273,8 +1273,8 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
                 if stale:
                     print(f"[train] removed {len(stale)} temporary file(s) that killed invocations "
                           f"left: " + ", ".join(p.relative_to(run_dir).as_posix() for p in stale))
-                for warning in warnings:
-                    print(f"[preflight] warning: {warning.line}")
+                for warning in warnings:  # and notes (a small set: preflight.small_set_words)
+                    print(f"[preflight] {warning.severity}: {warning.line}")
                 if reused:
                     print(reused)
                 return _run_in_folder(cfg, run_dir, sources, peers, seen, earlier_first_try, not_applied)
@@ -2367,7 +2367,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         if name == "ingest":
             check_refolded(cfg, run_dir, status)  # before the checks of the stages left to run
             for warning in preflight.after_ingest(cfg, run_dir, sources):
-                print(f"[preflight] warning: {warning.line}")
+                print(f"[preflight] {warning.severity}: {warning.line}")
     if not cfg.run.keep_checkpoints:  # every stage of run.stages is done: none will resume
         try:
             remove_checkpoints(cfg, run_dir)

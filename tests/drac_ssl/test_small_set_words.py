@@ -1,0 +1,87 @@
+"""A small imbalanced set (a trial's 45 images, 30/12/3 over Normal/NPDR/PDR, PDR from 2
+patients): what a run says of its size before the stages and in report.md (small-set review)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from data_prep import ingest
+from drac_ssl import preflight
+from drac_ssl.config import DataConfig
+
+GRADES = [0] * 30 + [1] * 12 + [2] * 3
+PATIENTS = [f"n{i % 20}" for i in range(30)] + [f"m{i % 4}" for i in range(12)] + ["r0", "r0", "r1"]
+SCALE = "data.grades=[Normal, NPDR, PDR]"
+
+
+def _clinic(root: Path, grades: list[int] = GRADES, patients: list[str] | None = PATIENTS,
+            images: bool = False) -> Path:
+    root.mkdir(parents=True)
+    for i in range(len(grades)):
+        if images:
+            cv2.imwrite(str(root / f"{i:03d}.png"), np.full((16, 16), (7 * i) % 250 + 3, np.uint8))
+        else:
+            (root / f"{i:03d}.png").write_bytes(b"not decoded by the preflight")
+    head = "image name,DR grade" + (",patient" if patients else "")
+    rows = [f"{i:03d}.png,{g}" + (f",{patients[i]}" if patients else "") for i, g in enumerate(grades)]
+    (root / "labels.csv").write_text("\n".join([head, *rows]) + "\n")
+    return root
+
+
+def _notes(root: Path, *overrides: str) -> list[str]:
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={root}", SCALE, "pretrain.batch_size=8",
+                                                   "umm.batch_size=8", "run.device=cpu", *overrides])
+    return [f.line for f in preflight.check(cfg, Path("runs-not-there") / "x", sources) if f.severity == "note"]
+
+
+def test_a_small_set_is_said_before_the_stages_with_its_rare_grades_and_half_data_folds(tmp_path: Path) -> None:
+    """F1: a full run on 45 images said nothing of their number before its hours; the note names
+    each grade under preflight.SMALL_GRADE images or patients, rarest first, and 2 folds' half."""
+    root = _clinic(tmp_path / "clinic")
+    (note,) = _notes(root, "data.patient_column=patient", "data.n_folds=2")
+    assert ("per-grade figures for PDR rest on 3 images (2 patients); NPDR on 12 images (4 patients); "
+            "with data.n_folds=2 each fold's model trains on half the labelled images (about 22 of 45)") in note, note
+    assert "Normal on" not in note  # 30 images of 20 patients: not small
+    assert "fix: read those figures with their 95% intervals" in note
+    # three folds: no half-data clause; without patients, images alone
+    (note,) = _notes(_clinic(tmp_path / "nopatients", patients=None), "data.n_folds=3")
+    assert note.split("\n")[0].endswith("labels.csv): per-grade figures for PDR rest on 3 images"), note
+
+
+def test_a_set_of_ten_images_per_grade_gets_no_note(tmp_path: Path) -> None:
+    root = _clinic(tmp_path / "even", grades=[0, 1, 2] * 10, patients=None)
+    assert _notes(root, "data.n_folds=3") == []
+
+
+def test_a_note_never_joins_a_refusal(tmp_path: Path) -> None:
+    """The note is of use to a run that goes ahead: a refusal lists the errors and warnings."""
+    root = _clinic(tmp_path / "clinic")
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={root}", SCALE, "data.n_folds=2",
+                                                   "pretrain.batch_size=999", "run.device=cpu"])
+    try:
+        preflight.run(cfg, Path("runs-not-there") / "x", sources)
+    except preflight.PreflightError as refused:
+        assert "per-grade figures" not in str(refused)
+        assert all(f.severity != "note" for f in refused.findings)
+    else:
+        raise AssertionError("pretrain.batch_size=999 on 45 images was not refused")
+
+
+def test_report_md_reads_the_small_set_first(tmp_path: Path) -> None:
+    """F1: report.md's "Read this first" names the rare grades, from the run's ingest."""
+    from drac_ssl.report import write_report
+
+    root = _clinic(tmp_path / "clinic", images=True)
+    run = tmp_path / "runs" / "small"
+    ingest.run(DataConfig(root=str(root), cache_sizes=[16], n_folds=2, workers=1, patient_column="patient",
+                          grades=["Normal", "NPDR", "PDR"]), run / "data", verbose=False)
+    assert preflight.ingest_small_set_words(run / "data") == (
+        "per-grade figures for PDR rest on 3 images (2 patients); NPDR on 12 images (4 patients); with "
+        "data.n_folds=2 each fold's model trains on half the labelled images (about 22 of 45)")
+    text = write_report(run).read_text()
+    first = text.split("## Read this first", 1)[1].split("\n## ", 1)[0]
+    assert "Per-grade figures for PDR rest on 3 images of 2 patients; NPDR on 12 images of 4 patients" in first, first
+
