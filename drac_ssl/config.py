@@ -3673,7 +3673,9 @@ class SettingsError(ConfigError):
             said = where(setting)
             if not said:
                 continue
-            mention = re.search(rf"(?<![\w.]){re.escape(setting)}(?:=[^\s,;:()]*[^\s,;:().])?(?![\w.])", what)
+            # a list value whole (data.grades=[Normal, NPDR, PDR]): the source after it, not in it
+            mention = re.search(rf"(?<![\w.]){re.escape(setting)}(?:=(?:\[[^\]]*\]|[^\s,;:()]*[^\s,;:().]))?(?![\w.])",
+                                what)
             if mention:
                 what = f"{what[:mention.end()]} ({said}){what[mention.end():]}"
             else:

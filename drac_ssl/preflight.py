@@ -1627,6 +1627,12 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"once these are fixed, to check the image files alone: {command}")
     labelled = [e for e in entries if e.split == "train" and e.label is not None
                 and e.label.grade is not None]
+    if config_module.referable_from_problem(d.referable_from, d.grades)[0]:
+        # data.referable_from refused beside data.grades (its own error): the labels counted as
+        # they are, on data.grades' scale, not made two grades (a false "grade 2 (PDR): no labelled
+        # image" beside 3 of them: small-set review F6)
+        labelled = [dataclasses.replace(e, label=dataclasses.replace(e.label, grade=e.label.source_grade))
+                    if e.label is not None and e.label.source_grade is not None else e for e in labelled]
     counts = {g: 0 for g in range(len(names))}
     for e in labelled:
         assert e.label is not None and e.label.grade is not None
@@ -2722,6 +2728,7 @@ def _run_stage_validators(c: _Findings, cfg: Config, stages: list[str]) -> None:
     """Each stage's own validator stops at its first problem; whatever one rejects that the
     checks above have not already reported for that setting is added, so the preflight never
     lets through what a stage would refuse later."""
+    said: set[str] = set()  # the settings a validator's error named: another's on them is the same
     for _, validator in _stage_validators(cfg, stages):
         try:
             validator()
@@ -2730,8 +2737,11 @@ def _run_stage_validators(c: _Findings, cfg: Config, stages: list[str]) -> None:
                 exc = exc.located(lambda setting: _where(setting, c.sources, c.cfg))
             message = str(exc)
             setting = _setting_named(message)
-            if setting and c.has_error(setting):
+            if setting and (c.has_error(setting) or setting in said):
+                # (the ingest's check of data.referable_from after the config's, in its own
+                # --referable-from words a train user never typed: said once, in settings)
                 continue
+            said.add(setting)
             if not setting and any(f.severity == "error" for f in c.items):
                 continue  # cannot tell which setting: the errors above already stop the run
             what = message.replace("\n  fix: ", "\n     fix: ").replace(" -> ", "\n     fix: ", 1)

@@ -85,3 +85,20 @@ def test_report_md_reads_the_small_set_first(tmp_path: Path) -> None:
     first = text.split("## Read this first", 1)[1].split("\n## ", 1)[0]
     assert "Per-grade figures for PDR rest on 3 images of 2 patients; NPDR on 12 images of 4 patients" in first, first
 
+
+def test_a_refused_referable_cut_on_another_scale_is_said_once_in_settings_without_a_false_empty_grade(
+        tmp_path: Path) -> None:
+    """F6: data.referable_from=1 beside a 3-grade scale of one's own was refused twice (the
+    second in the ingest's --referable-from / --grades words a train user never typed), the
+    source label spliced into the list (data.grades=[Normal (command line ...), NPDR, PDR]), and
+    warned of a grade 2 (PDR) without an image beside 3 of them (counted after binarising)."""
+    root = _clinic(tmp_path / "clinic")
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={root}", SCALE, "data.referable_from=1",
+                                                   "data.patient_column=patient", "data.n_folds=2",
+                                                   "pretrain.batch_size=8", "umm.batch_size=8"])
+    lines = [f.line for f in preflight.check(cfg, Path("runs-not-there") / "x", sources)]
+    said = [line for line in lines if "makes two grades" in line]
+    assert len(said) == 1, lines
+    assert "--referable-from" not in said[0] and "--grades" not in said[0], said[0]
+    assert "data.grades=[Normal, NPDR, PDR] (command line 'data.grades=[Normal, NPDR, PDR]') names 3" in said[0], said[0]
+    assert not [line for line in lines if "no labelled image" in line], lines
