@@ -1341,7 +1341,12 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     held_inner = metrics.get("keep") == "inner"
     two = len(names) == 2  # one AUC, the kappa by its name (the QWK of two grades is Cohen's kappa)
     kappa = "kappa" if two else "QWK"
-    rows = [[f["fold"], f["n_train"], *([figure_text(f.get("n_inner"))] if held_inner else []), f["n_val"],
+    if held_inner and metrics.get("inner_split_note"):  # a small inner split: "Read this first"
+        note = str(metrics["inner_split_note"])
+        lines += [f"**{note[:1].upper()}{note[1:]}** (finetune.keep=inner).", ""]
+    # the inner count an integer, as train and val (figure_text gave 4.000)
+    rows = [[f["fold"], f["n_train"], *([f.get("n_inner") if isinstance(f.get("n_inner"), int)
+                                         else figure_text(f.get("n_inner"))] if held_inner else []), f["n_val"],
              int(f["best_epoch"]) + 1, f["epochs_run"], figure_text(f.get("qwk")),
              figure_text(f.get("val_qwk_uncalibrated", f.get("best_val_qwk_uncalibrated")) if held_inner
                          else f.get("best_val_qwk_uncalibrated")),
