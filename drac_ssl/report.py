@@ -69,6 +69,7 @@ from drac_ssl.datasets import GENERIC_DATASET_WORDS
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
+    KEEP_BEST_CAVEAT,
     auc_words,
     figure_text,
     figure_with_ci,
@@ -2069,6 +2070,8 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     rows = comparison["rows"]
     freeze = run_freeze(run_dir)
     lines += [comparison.get("protocol", ""), ""]
+    if (_saved_config(run_dir).get("finetune") or {}).get("keep") == "best":  # "Read this first" says it
+        lines += [f"**Figures {KEEP_BEST_CAVEAT.split(' (', 1)[0]}** ({KEEP_BEST_CAVEAT.split(' (', 1)[1]}.", ""]
     unit = comparison.get("ci_resamples")
     counted = None if unit in (None, "images") else _images_without_patient(run_dir)
     caveat = clustering_caveat(unit, *(counted or (None, None)))

@@ -91,6 +91,7 @@ from drac_ssl.distributed import DistInfo, cleanup, init_distributed
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
+    KEEP_BEST_CAVEAT,
     figure_text,
     format_ci,
     screening_figures_words,
@@ -1879,6 +1880,8 @@ def result_line(run_dir: Path) -> str | None:
         line += " (not a leaderboard score: report.md says why)"
     said = ["On phantom images: the figures measure the pipeline on synthetic images, not how well "
             "it grades a real eye"] if phantom else []
+    if metrics.get("keep") == "best":  # the epoch chosen on the figures' own rows
+        said.append(f"Figures {KEEP_BEST_CAVEAT}")
     if mixed := mixed_phantom_words(prov):
         said.append(mixed[0].upper() + mixed[1:])
     if trial := trial_run_words(trial_run_record(run_dir)):

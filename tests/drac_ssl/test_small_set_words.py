@@ -102,3 +102,31 @@ def test_a_refused_referable_cut_on_another_scale_is_said_once_in_settings_witho
     assert "--referable-from" not in said[0] and "--grades" not in said[0], said[0]
     assert "data.grades=[Normal, NPDR, PDR] (command line 'data.grades=[Normal, NPDR, PDR]') names 3" in said[0], said[0]
     assert not [line for line in lines if "no labelled image" in line], lines
+
+
+def test_keep_best_says_its_optimism_in_the_result_line_and_read_this_first(tmp_path: Path) -> None:
+    """F4: finetune.keep=best's caveat (the epoch chosen on the rows it scores) was only in the
+    comparison's protocol, deep in report.md: now in the train result line and "Read this first"."""
+    import json
+
+    import yaml
+
+    from drac_ssl import train
+    from drac_ssl.figures import KEEP_BEST_CAVEAT
+    from drac_ssl.report import write_report
+
+    run = tmp_path / "run"
+    (run / "finetune" / "vicreg").mkdir(parents=True)
+    (run / "finetune" / "summary.json").write_text(json.dumps({"selected": "vicreg"}))
+    metrics = {"n": 45, "qwk": 0.4, "qwk_ci95": [0.03, 0.64], "auc": 0.67, "keep": "best"}
+    (run / "finetune" / "vicreg" / "metrics.json").write_text(json.dumps(metrics))
+    assert f". Figures {KEEP_BEST_CAVEAT}" in train.result_line(run)
+    (run / "finetune" / "vicreg" / "metrics.json").write_text(json.dumps({**metrics, "keep": "last"}))
+    assert "keep=best" not in train.result_line(run)
+    # report.md: a bold lead under the comparison's protocol, so "Read this first" lists it
+    (run / "config.yaml").write_text(yaml.safe_dump({"finetune": {"keep": "best"}}))
+    (run / "finetune" / "comparison.json").write_text(json.dumps(
+        {"rows": [{"variant": "vicreg", "n": 45, "qwk": 0.4}], "protocol": "5-fold cross-validation"}))
+    text = write_report(run).read_text()
+    first = text.split("## Read this first", 1)[1].split("\n## ", 1)[0]
+    assert "- Figures chosen on the rows they score" in first, first
