@@ -2970,7 +2970,23 @@ def _sizes(text: str) -> list[int]:
 
 
 def _grades(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+    """``--grades``' names, comma-separated (``Normal,NPDR,PDR``), or written as the pipeline's
+    list (``'[Normal, NPDR, PDR]'``, as ``data.grades`` takes it): its brackets are the list's,
+    not part of the first and last names (small-set review F7: they made grades "[Normal" and
+    "PDR]"). A scale name (``icdr``, ``drac``) passes as one name.
+
+    Raises:
+        argparse.ArgumentTypeError: a bracket left inside a name (``Normal],[NPDR``)."""
+    listed = text.strip()
+    if listed.startswith("[") and listed.endswith("]"):
+        listed = listed[1:-1]
+    names = [part.strip() for part in listed.split(",") if part.strip()]
+    odd = [name for name in names if "[" in name or "]" in name]
+    if odd:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the grade name {odd[0]!r} holds a bracket; give the names comma-separated, "
+            f"--grades \"Normal,NPDR,PDR\", or as one list, --grades '[Normal, NPDR, PDR]'")
+    return names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -130,3 +130,21 @@ def test_keep_best_says_its_optimism_in_the_result_line_and_read_this_first(tmp_
     text = write_report(run).read_text()
     first = text.split("## Read this first", 1)[1].split("\n## ", 1)[0]
     assert "- Figures chosen on the rows they score" in first, first
+
+
+def test_the_ingest_reads_grades_written_as_the_pipelines_list(tmp_path: Path) -> None:
+    """F7: ``--grades '[Normal, NPDR, PDR]'`` (data.grades' form, which train takes) made the
+    grade names "[Normal" and "PDR]" without a word; the brackets are the list's now, and a
+    bracket inside a name is refused with the two forms."""
+    import argparse
+
+    import pytest
+
+    parser = argparse.ArgumentParser()
+    ingest.add_arguments(parser)
+    read = parser.parse_args(["--root", "x", "--out", "y", "--grades", "[Normal, NPDR, PDR]"])
+    assert read.grades == ["Normal", "NPDR", "PDR"]
+    assert parser.parse_args(["--root", "x", "--out", "y", "--grades", "Normal,NPDR,PDR"]).grades == [
+        "Normal", "NPDR", "PDR"]
+    with pytest.raises(argparse.ArgumentTypeError, match=r"holds a bracket; give the names comma-separated"):
+        ingest._grades("Normal],[NPDR")
