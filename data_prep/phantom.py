@@ -65,6 +65,7 @@ __all__ = [
     "draw_severity",
     "encode_phantom_png",
     "generate",
+    "holds_set",
     "image_name",
     "nonperfusion_fraction",
     "phantom_image",
@@ -799,6 +800,13 @@ def _is_complete(root: Path, params: dict[str, Any], plan: PhantomPlan) -> bool:
         if present != {c.name for c in cases}:
             return False
     return True
+
+
+def holds_set(out_dir: str | os.PathLike[str], n_train: int = N_TRAIN, n_test: int = N_TEST, seed: int = 0,
+              size: int = 1024) -> bool:
+    """Whether ``out_dir`` holds a complete phantom set of these parameters, as :func:`generate`
+    would return at once (reading only: nothing is written)."""
+    return _is_complete(Path(out_dir), _params(n_train, n_test, seed, size), plan_phantom(n_train, n_test, seed))
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:

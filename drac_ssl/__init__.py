@@ -28,9 +28,17 @@ set; the Hugging Face Hub client it imports sends telemetry unless
 imports albumentations; the package
 itself never downloads anything (``docs/python.md``, "Offline"). An albumentations imported
 before ``drac_ssl`` has made its check already.
+
+Where matplotlib (the run's figures, the app's Grad-CAM) could not write its default config
+and cache folders (a read-only or missing home, as on a cluster's compute nodes), ``MPLCONFIGDIR``
+is set before matplotlib is imported (:func:`_matplotlib_config_dir`): to its config folder where
+only the cache cannot be written (its ``matplotlibrc`` still read), else to a private folder of
+this user's under the temporary folder; matplotlib otherwise warned twice in every run's log and
+rebuilt its font cache each time. A value the caller set is kept.
 """
 
 import os as _os
+import sys as _sys
 
 OFFLINE_ENVIRONMENT = {
     "NO_ALBUMENTATIONS_UPDATE": "1",  # albumentations' PyPI version check
@@ -43,6 +51,67 @@ package first (the app server's own variables are :func:`app.offline_server_envi
 for _name, _value in OFFLINE_ENVIRONMENT.items():
     _os.environ.setdefault(_name, _value)
 del _name, _value
+
+
+def _can_make(folder: str) -> bool:
+    """Whether ``folder`` is a folder this process can write, or could make (``mkdir -p``):
+    its nearest existing ancestor is a folder it can write. Unlike matplotlib's own check it
+    makes nothing."""
+    path = _os.path.abspath(folder)
+    while not _os.path.lexists(path):
+        parent = _os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return _os.path.isdir(path) and _os.access(path, _os.W_OK | _os.X_OK)
+
+
+def _matplotlib_config_dir() -> str | None:
+    """Set ``MPLCONFIGDIR`` when it is not set and matplotlib's default config or cache folder
+    cannot be written or made (Linux: ``$XDG_CONFIG_HOME/matplotlib`` or
+    ``~/.config/matplotlib``, and ``$XDG_CACHE_HOME/matplotlib`` or ``~/.cache/matplotlib``;
+    other POSIX systems: ``~/.matplotlib``, both in one); matplotlib then neither warns
+    ("mkdir -p failed ... Matplotlib created a temporary cache directory") nor builds its font
+    cache again at every start. ``MPLCONFIGDIR`` names matplotlib's config folder as well as
+    its cache, so where only the cache cannot be written it is set to the config folder itself
+    (its ``matplotlibrc``, a host's style, still read; the font cache kept there too); where the
+    config folder cannot be written either, to ``<tempfile.gettempdir()>/drac_ssl-matplotlib-<uid>``
+    (made mode 0700). Left as it is: a value already set (a host's, ``docs/deploying.md``'s
+    service), default folders that can be written, Windows, and a temporary folder of that name
+    that is not this user's private folder (a link, another account's, or one others may
+    write, mode & 0o077 not 0, whose files anyone could have put there: matplotlib's own
+    fall-back then). Returns the folder set, or None. Never raises."""
+    if _os.environ.get("MPLCONFIGDIR") or _os.name != "posix":
+        return None
+    try:
+        home = _os.path.expanduser("~")
+        if _sys.platform.startswith(("linux", "freebsd")):
+            config = _os.path.join(_os.environ.get("XDG_CONFIG_HOME") or _os.path.join(home, ".config"), "matplotlib")
+            cache = _os.path.join(_os.environ.get("XDG_CACHE_HOME") or _os.path.join(home, ".cache"), "matplotlib")
+        else:
+            config = cache = _os.path.join(home, ".matplotlib")
+        known = home != "~"  # "~": no home known
+        if known and _can_make(config):
+            if _can_make(cache):
+                return None
+            _os.environ["MPLCONFIGDIR"] = config  # the cache beside the config: its rc kept
+            return config
+        import stat
+        import tempfile
+
+        folder = _os.path.join(tempfile.gettempdir(), f"drac_ssl-matplotlib-{_os.getuid()}")
+        _os.makedirs(folder, mode=0o700, exist_ok=True)
+        made = _os.lstat(folder)
+        if (not stat.S_ISDIR(made.st_mode) or made.st_uid != _os.getuid() or made.st_mode & 0o077
+                or not _os.access(folder, _os.W_OK)):
+            return None
+        _os.environ["MPLCONFIGDIR"] = folder
+        return folder
+    except Exception:  # noqa: BLE001 - best effort: matplotlib's own fall-back
+        return None
+
+
+_matplotlib_config_dir()
 
 __version__ = "0.1.0"
 PRETRAIN_METHOD = "VICReg"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
-__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INTERRUPTED", "TRAIN_EXIT_CODES",
-           "USAGE_ERROR"]
+__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INTERRUPTED", "RUN_BUSY",
+           "TRAIN_EXIT_CODES", "USAGE_ERROR"]
 
 USAGE_ERROR = 2
 """The exit code of a command that cannot run as asked: a bad option, bad input, or an
@@ -22,6 +22,12 @@ INTERRUPTED = 130
 """The exit code of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports a process
 ended by it): the commands' own (:mod:`drac_ssl.starting`, :func:`drac_ssl.export.main`) and
 that of a Ctrl-C leaving the console of ``--log-names tag`` (:mod:`drac_ssl.name_tags`)."""
+
+RUN_BUSY = 75
+"""The exit code of ``python -m drac_ssl.train`` refused because the run is already running
+(another process holds its run folder's lock: :class:`drac_ssl.runtime.RunBusy`): try again
+later, nothing is wrong with the command. sysexits' ``EX_TEMPFAIL``; it was 2 before, which a
+cluster job script could not tell from a bad setting (never worth requeueing)."""
 
 INCOMPLETE_SUBMISSION = 3
 """The exit code of a submission CSV known not to be complete, though its rows are valid: the
@@ -68,10 +74,14 @@ its ``--help`` says them."""
 
 TRAIN_EXIT_CODES = (
     "Exit codes: 0 every stage of run.stages done (a resume that had nothing left to do too); 1 a "
-    "training stopped on a non-finite loss (its diagnostic and fix said), or a torchrun process "
-    "failed; 2 the run cannot start or go on as asked: a setting or the data refused before any "
-    "stage ran, a run folder in use or not this account's, a file it cannot read or write; 130 "
+    "training stopped on a non-finite loss (its diagnostic and fix said), a torchrun process "
+    "failed, or an unexpected error (a traceback); 2 the run cannot start or go on as asked: a setting or the data refused before any "
+    "stage ran, a run folder not this account's, a file it cannot read or write; 75 this run is "
+    "already running (another process holds its run folder): try again later; 130 "
     "interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's time limit): what was "
-    "saved is said, and the same command resumes from it.")
+    "saved is said, and the same command resumes from it. On a cluster: requeue on 143 or 75, "
+    "never on 1 or 2 (plain python -m; under torchrun the job sees torchrun's 1: read the run's "
+    "outcome from the last line of RUN/invocations.jsonl, its \"ended\" \"exit_code\", none "
+    "ended: still held or killed, requeue; docs/running.md, On a cluster).")
 """The exit codes of ``python -m drac_ssl.train`` (:func:`drac_ssl.train.main`), as its
 ``--help`` says them (a CLI review: the export's --help listed its own, the training's none)."""

@@ -1372,6 +1372,67 @@ def _check_phantom_meant(c: _Findings, cfg: Config) -> None:
               f"({python_command('drac_ssl.train')} with no -c)")
 
 
+def phantom_root(cfg: Config) -> Path:
+    """The folder of the embedded phantom UW-OCTA set an empty ``data.root`` runs on:
+    ``data/phantom/seed<S>-train<N>-test<M>`` of the current folder (``data.phantom_seed``,
+    ``data.phantom_n_train``, ``data.phantom_n_test``), relative as it is (README command (1)
+    runs in the checkout, so the set is made once there)."""
+    d = cfg.data
+    return Path("data") / "phantom" / f"seed{d.phantom_seed}-train{d.phantom_n_train}-test{d.phantom_n_test}"
+
+
+def _check_phantom_writable(c: _Findings, cfg: Config) -> None:
+    """An error, before any stage, when the phantom set an empty ``data.root`` runs on is not
+    there complete and its folder (:func:`phantom_root`, under the current folder) cannot be
+    written or made: a read-only checkout on a cluster (a review: README command (1) made the
+    run folder, then stopped in the ingest on ``data/phantom/.../.phantom.partial.json``, a
+    relative path, with "remount it read-write" as the only fix). Said with the absolute path
+    and what the user can do: run from a folder they can write, or make the set elsewhere and
+    point ``data.root`` at it. A complete set is only read: no error on a read-only disk."""
+    root = phantom_root(cfg).absolute()
+    existing = next((p for p in [root, *root.parents] if os.path.lexists(p)), None)
+    if existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return
+    from data_prep import phantom
+
+    d = cfg.data
+    if existing == root and phantom.holds_set(root, d.phantom_n_train, d.phantom_n_test, d.phantom_seed):
+        return  # made before (by a run from a writable copy): only read
+    if existing is None or not existing.is_dir():
+        why = f"{existing} is not a folder" if existing is not None else "no folder of it exists"
+    else:
+        why = f"{existing} is {_read_only_words(existing)}"
+    c.error("data.root",
+            f"empty: the embedded phantom UW-OCTA set is made in {root} (data/phantom under the current "
+            f"folder, {Path.cwd()}), which cannot be written: {why}", phantom_folder_fix(cfg))
+
+
+def phantom_folder_fix(cfg: Config) -> str:
+    """What to do when the phantom set's folder (:func:`phantom_root`) cannot be written: run
+    from a folder one can write to, or make the set elsewhere with ``python -m data_prep
+    phantom`` (its options from ``data.phantom_*`` where not the defaults) and point
+    ``data.root`` at it. Used by the preflight and by :func:`drac_ssl.train.run_folder_write_words`."""
+    from data_prep import phantom
+
+    d = cfg.data
+    options = (f" --n-train {d.phantom_n_train} --n-test {d.phantom_n_test} --seed {d.phantom_seed}"
+               if (d.phantom_n_train, d.phantom_n_test, d.phantom_seed) != (phantom.N_TRAIN, phantom.N_TEST, 0) else "")
+    return (f"run the command from a folder you can write to (cd there; scripts/run_default.sh always "
+            f"runs in the checkout: call {python_command('drac_ssl.train')} itself), or make the set "
+            f"once where you can write, {python_command('data_prep')} phantom --out DIR{options}, and "
+            f"set data.root=DIR")
+
+
+def _read_only_words(folder: Path) -> str:
+    """``"on a read-only file system"`` (a read-only mount: ``os.statvfs``'s ``ST_RDONLY``) or
+    ``"not writable by this account"``, for a folder this process cannot write in."""
+    try:
+        mounted = bool(os.statvfs(folder).f_flag & getattr(os, "ST_RDONLY", 1))
+    except (OSError, AttributeError):  # no statvfs on Windows
+        mounted = False
+    return "on a read-only file system" if mounted else "not writable by this account"
+
+
 def cpu_pretrain_seconds(pairs: int, image_size: int, cifar_stem: bool = False,
                          stem_stride: int = 1) -> float:
     """Estimated seconds of VICReg pretraining (ResNet-18, fp32, one thread) for ``pairs``
@@ -1762,6 +1823,7 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
     if "ingest" in stages:
         if not d.root:
             _check_phantom_meant(c, cfg)
+            _check_phantom_writable(c, cfg)
         return _facts_from_layout(c, cfg) if d.root else _facts_from_phantom(cfg)
     if (data_dir / "manifest.csv").is_file():
         if changed := manifest_change(data_dir):  # edited by hand: its rows say nothing of the data

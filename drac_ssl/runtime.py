@@ -1238,7 +1238,8 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
     (``exc``) ``"error"`` (the exception's type and first line). ``exit_code``: the exit code
     a command returned (not raised), written as ``"exit_code"``; the outcome is "finished"
     for one of :data:`FINISHED_EXIT_CODES`, else "failed" (no ``"error"``: nothing was
-    raised). ``note``: words on it, written as ``"note"`` (``incomplete submission: 2 file(s)
+    raised); given with ``exc`` (a training's, :func:`drac_ssl.train._exit_code_of`), the code
+    the command returns for it, written as well, the outcome still ``exc``'s. ``note``: words on it, written as ``"note"`` (``incomplete submission: 2 file(s)
     skipped``).
     The file keeps one line per invocation (rewritten atomically); a line without ``ended``
     is an invocation still running or killed (the outcome ``"killed"``, with a ``"note"`` and

@@ -227,8 +227,27 @@ def ignore_stop_signals_in_worker(worker_id: int | None = None) -> None:
 
 
 def _leave_quietly(signum: int, frame: object) -> None:
-    """A worker's SIGTERM handler: exit with status 0 now (:func:`ignore_stop_signals_in_worker`)."""
+    """A worker's SIGTERM handler: exit with status 0 now (:func:`ignore_stop_signals_in_worker`),
+    after removing this process's own multiprocessing temporary folder (:func:`_remove_own_temp_dir`)."""
+    _remove_own_temp_dir()
     os._exit(0)
+
+
+def _remove_own_temp_dir() -> None:
+    """Remove the ``pymp-XXXX/`` folder this process made in ``$TMPDIR`` (multiprocessing's
+    ``util.get_temp_dir()``: a data-loading worker makes one for the listener socket through
+    which it hands its batches' shared memory to the main process), as multiprocessing's own
+    exit would. ``os._exit`` skips that clean-up, so every run stopped by SIGTERM left one (a
+    cluster review: one per stopped run in a job's ``$TMPDIR``). Only this process's own: the
+    folder whose removal multiprocessing registered in this process (a forked child starts with
+    none registered, so a folder it inherited from its parent is left to the parent). Best
+    effort: never raises."""
+    with contextlib.suppress(Exception):
+        from multiprocessing import util
+
+        for finalizer in list(util._finalizer_registry.values()):
+            if getattr(finalizer, "_callback", None) is util._remove_temp_dir:
+                finalizer()  # shutil.rmtree of the folder, once (then unregistered)
 
 
 def command_name(installed: str, module: str) -> str:

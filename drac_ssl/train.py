@@ -88,6 +88,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 )
 from drac_ssl.console import print_lines
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
+from drac_ssl.exit_codes import RUN_BUSY
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
@@ -190,8 +191,9 @@ UNCHECKED = "its images were never checked"
 be taken from took it with other folds and never checked them (:func:`check_refolded`)."""
 DEFAULT_CONFIG = PACKAGE_CONFIGS / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
-    d = cfg.data
-    return Path("data") / "phantom" / f"seed{d.phantom_seed}-train{d.phantom_n_train}-test{d.phantom_n_test}"
+    """:func:`drac_ssl.preflight.phantom_root`: where an empty ``data.root``'s phantom set is
+    (the preflight checks it can be written before any stage runs)."""
+    return preflight.phantom_root(cfg)
 
 
 def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
@@ -1361,6 +1363,9 @@ def run_folder_write_words(exc: OSError, cfg: Config, run_dir: Path) -> str:
     permission, a failing disk) gets words that read nothing instead, never a second error."""
     target = written_file(exc) or (exc.filename2 if exc.filename2 is not None else exc.filename)
     file = os.fsdecode(target) if target is not None else f"a file in {run_dir}"
+    outside = not _in_run_folder(exc, run_dir)
+    if outside and target is not None:  # not where the command says: named wherever it is (cwd-relative)
+        file = os.path.abspath(file)
     if no_space(exc):
         why, fix, other = NO_SPACE_WORDS, "free space on that disk (or raise the file-size limit: ulimit -f)", \
             "<a folder on a disk with room>"
@@ -1369,7 +1374,9 @@ def run_folder_write_words(exc: OSError, cfg: Config, run_dir: Path) -> str:
             "<a folder you can write to>"
     elif exc.errno in (errno.EACCES, errno.EPERM):
         why, other = "this account may not write it (its permissions)", "<a folder you can write to>"
-        fix = f"make the run folder writable: chmod -R u+w {shlex.quote(str(run_dir))} (or ask its owner)"
+        fix = (f"make its folder writable: chmod u+w {shlex.quote(str(Path(file).parent))} (or ask its owner)"
+               if outside and target is not None else
+               f"make the run folder writable: chmod -R u+w {shlex.quote(str(run_dir))} (or ask its owner)")
     else:
         why, fix, other = (exc.strerror or "the write failed").lower(), \
             "see what is wrong with that disk (dmesg shows its errors)", "<a folder on another disk>"
@@ -1382,8 +1389,12 @@ def run_folder_write_words(exc: OSError, cfg: Config, run_dir: Path) -> str:
         done = []
         rerun = (f"it skips the stages done and the next one resumes from what it saved ({run_dir} could "
                  f"not be read to say which)")
-    if not _in_run_folder(exc, run_dir):  # another folder (a phantom set drawn): another run folder is no fix
-        elsewhere = ""
+    if outside:  # another folder (a phantom set drawn): another run folder is no fix
+        phantom = preflight.phantom_root(cfg).absolute()
+        in_phantom = not cfg.data.root and target is not None and Path(file).is_relative_to(phantom)
+        # a read-only checkout (a cluster's): a mount its user cannot change, so the other ways too
+        elsewhere = (f"or {preflight.phantom_folder_fix(cfg)}"
+                     if in_phantom and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else "")
     elif done:  # a stage another run folder can take (run.reuse copies it from here)
         elsewhere = runtime.command_changes([("run.out_dir", other), ("run.reuse", str(run_dir))])
         elsewhere = (f"or carry on in a new run folder elsewhere that takes this run's finished stages "
@@ -1650,11 +1661,11 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     try:
         _run_stages(cfg, run_dir, sources, peers, seen)
     except BaseException as exc:
-        record_end(run_dir, invocation, t0, exc)
+        record_end(run_dir, invocation, t0, exc, exit_code=_exit_code_of(exc))
         if isinstance(exc, KeyboardInterrupt) and getattr(exc, "report", None) is None:
             setattr(exc, "report", _report_hint(run_dir))  # noqa: B010 - said after its words (runtime.interrupted_words)
         raise
-    record_end(run_dir, invocation, t0)
+    record_end(run_dir, invocation, t0, exit_code=0)
     print(f"[train] finished: {run_dir}")
     said = result_line(run_dir)  # the headline figures, as the fine-tuning stored them
     # and what report.md's "Read this first" warns of a collapsed representation, in its words
@@ -2410,7 +2421,8 @@ def main(argv: list[str] | None = None) -> int:
         0 failed; 2 a configuration or data problem, said on stderr before any stage ran or
         where it stopped, or a file of the run folder that could not be written (a full or
         read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`);
-        130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
+        75 (:data:`~drac_ssl.exit_codes.RUN_BUSY`) the run is already running in another
+        process (:class:`drac_ssl.runtime.RunBusy`); 130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
         :func:`drac_ssl.starting.interrupt_exit_code`). ``--help``, ``--version``,
         ``--list-configs`` and a usage error raise ``SystemExit`` (argparse).
 
@@ -2504,6 +2516,9 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
                 *([f"[train] {first_try}: the tiny first try, its figures mean nothing"] if first_try else [])]
         print("\n".join(said))
         run_pipeline(cfg, sources, problems, said=said)
+    except runtime.RunBusy as exc:  # another process trains this run: try later (a scheduler requeues)
+        print(f"error: {exc}", file=sys.stderr)
+        return RUN_BUSY
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         global _REFUSED
@@ -2531,6 +2546,25 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
         return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM
     return 0
+
+
+def _exit_code_of(exc: BaseException) -> int:
+    """The exit code :func:`_main` returns for ``exc`` raised by the stages, as
+    ``invocations.jsonl`` records it (``"ended": {"exit_code"}``): under torchrun the job script
+    sees torchrun's 1 whatever the process's code, so this line is where it reads 143 (requeue)
+    from 1 or 2 (stop), docs/running.md, On a cluster. 130 or 143 for an interrupt (which
+    signal, :func:`drac_ssl.starting.interrupt_exit_code`), :data:`RUN_BUSY` for
+    :class:`drac_ssl.runtime.RunBusy`, 1 for a non-finite loss or a failed torchrun process, 2
+    for a refused setting, a missing file, an unreadable one, 1 for anything else (a traceback)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return interrupt_exit_code()
+    if isinstance(exc, runtime.RunBusy):
+        return RUN_BUSY
+    if isinstance(exc, (NonFiniteError, ProcessZeroFailed)):
+        return 1
+    if isinstance(exc, (ConfigError, FileNotFoundError, ValueError, PermissionError)):
+        return 2
+    return 1
 
 
 def _other_run_config_problem(cfg: Config, sources: dict[str, str] | None, overrides: Sequence[str]) -> str:

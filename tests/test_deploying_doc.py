@@ -35,10 +35,13 @@ def test_the_app_defaults_it_quotes_are_the_app_s() -> None:
 
 def test_the_offline_variables_it_names_are_set_where_it_says() -> None:
     page = _page()
+    import drac_ssl
+
     package = (REPO / "drac_ssl" / "__init__.py").read_text(encoding="utf-8")
     app = (REPO / "app" / "__init__.py").read_text(encoding="utf-8")
+    assert "_os.environ.setdefault(_name, _value)" in package  # each only where unset, as the page says
     for name in ("NO_ALBUMENTATIONS_UPDATE", "HF_HUB_DISABLE_TELEMETRY"):
-        assert f'setdefault("{name}", "1")' in package and f"`{name}=1`" in page
+        assert drac_ssl.OFFLINE_ENVIRONMENT[name] == "1" and f"`{name}=1`" in page
     server_setup = app.split("def offline_server_environment", 1)[1]  # the server's, not the import's
     assert 'os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"' in server_setup
     assert "forces `GRADIO_ANALYTICS_ENABLED=False`" in page

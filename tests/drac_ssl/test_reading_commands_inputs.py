@@ -113,7 +113,9 @@ def test_train_help_lists_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> 
         train_parser().parse_args(["--help"])
     out = " ".join(capsys.readouterr().out.split())
     for code in ("Exit codes: 0 every stage", "; 1 a training stopped on a non-finite loss", "; 2 the run cannot start",
-                 "; 130 interrupted by Ctrl-C, 143 stopped by SIGTERM"):
+                 "; 75 this run is already running", "; 130 interrupted by Ctrl-C, 143 stopped by SIGTERM",
+                 "requeue on 143 or 75, never on 1 or 2 (plain python -m; under torchrun the job sees torchrun's 1",
+                 'last line of RUN/invocations.jsonl, its "ended" "exit_code"'):
         assert code in out, out
 
 

@@ -65,13 +65,16 @@ exit_with(main())
 
 
 @pytest.mark.parametrize("to", ["group", "parent"])
-def test_sigterm_ends_a_run_whose_worker_is_stuck_with_a_clean_exit(to: str) -> None:
+def test_sigterm_ends_a_run_whose_worker_is_stuck_with_a_clean_exit(to: str, tmp_path: Path) -> None:
     """A review: workers ignoring SIGTERM made a stuck worker (busy in its item when the run was
     stopped) unkillable by torch's ``terminate()``; the main process then waited in
     multiprocessing's ``join()`` forever, deaf to more signals. Now SIGTERM to the process group
     (``kill -TERM -PGID``) or to the main process alone ends it with 143, the interrupted line,
-    no 'killed by signal' error and no worker left."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_ALBUMENTATIONS_UPDATE": "1"}
+    no 'killed by signal' error and no worker left. And nothing left in ``$TMPDIR`` (a cluster
+    review: each stopped run left the worker's ``pymp-XXXX/`` folder, holding the listener
+    socket through which it handed its batches' shared memory over, since the worker's quick
+    exit skipped multiprocessing's clean-up)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_ALBUMENTATIONS_UPDATE": "1", "TMPDIR": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-c", _STUCK], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env, cwd=REPO, start_new_session=True)
     try:
@@ -87,6 +90,7 @@ def test_sigterm_ends_a_run_whose_worker_is_stuck_with_a_clean_exit(to: str) -> 
     assert "interrupted" in out and "killed by signal" not in out and "Traceback" not in out, out
     left = subprocess.run(["ps", "-o", "pid=", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert left == [], left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "left in TMPDIR"
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

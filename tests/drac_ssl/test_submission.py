@@ -1165,7 +1165,10 @@ def _submission_references(path: Path, module: Path, defined: set[str]) -> set[t
     the module (``submission.f``)."""
     import ast
 
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    if path != module and "submission" not in text:
+        return set()  # each read below spells the module's name (an import of it): none here, unparsed
+    tree = ast.parse(text)
     names: dict[str, str] = {name: name for name in defined} if path == module else {}
     modules: set[str] = set()
     for node in ast.walk(tree):

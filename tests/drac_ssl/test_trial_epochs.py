@@ -73,10 +73,33 @@ def test_the_training_records_the_epochs_typed_with_the_config_file_s(tmp_path: 
     assert train._epochs_typed(cfg, sources) == {}  # the file's own counts: nothing typed
 
 
-def _stub_pretraining(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str]]:
+COMMON = ["data.phantom_n_train=15", "data.phantom_n_test=3", "data.cache_sizes=[24]", "data.workers=1",
+          "data.n_folds=2", "pretrain.batch_size=4", "pretrain.augment.image_size=16",
+          "pretrain.augment.source_size=24", "run.device=cpu", "run.stages=[ingest,pretrain]"]
+"""The tiny settings of a run of ingest + pretrain (:func:`_stub_pretraining`)."""
+
+
+@pytest.fixture(scope="module")
+def phantom_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The phantom set :data:`COMMON`'s ingest draws (its seed and sizes), drawn once for the
+    module into a folder of its own that no test changes (about 2 CPU seconds a drawing)."""
+    from data_prep import phantom
+
+    data = train.load_config(train.DEFAULT_CONFIG, COMMON).data
+    root = tmp_path_factory.mktemp("phantom") / "set"
+    phantom.generate(root, n_train=data.phantom_n_train, n_test=data.phantom_n_test,
+                     seed=data.phantom_seed, workers=data.workers, progress=False)
+    return root
+
+
+def _stub_pretraining(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phantom_set: Path) -> tuple[Path, list[str]]:
     """A pretraining stage that only leaves the files run.reuse checks, a config file setting
     100 pretraining epochs, and the tiny settings of a run of ingest + pretrain (run in
-    ``tmp_path``): ``(config, common)``."""
+    ``tmp_path``): ``(config, common)``. A copy of :func:`phantom_set` lies where the runs look
+    for it, as an earlier run there leaves it: the ingest checks it and takes it (what these
+    tests read is the runs' records, nothing of the drawing)."""
+    import shutil
+
     def finished(cfg, run_dir):  # type: ignore[no-untyped-def]
         (run_dir / "pretrain").mkdir(exist_ok=True)
         for name in ("backbone.safetensors", "vicreg_model.safetensors"):  # what run.reuse checks is there
@@ -85,18 +108,17 @@ def _stub_pretraining(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(train.STAGES, "pretrain", finished)
+    shutil.copytree(phantom_set, tmp_path / train.phantom_root(train.load_config(train.DEFAULT_CONFIG, COMMON)))
     config = tmp_path / "long.yaml"
     config.write_text("pretrain:\n  epochs: 100\n")
-    return config, ["data.phantom_n_train=15", "data.phantom_n_test=3", "data.cache_sizes=[24]", "data.workers=1",
-                    "data.n_folds=2", "pretrain.batch_size=4", "pretrain.augment.image_size=16",
-                    "pretrain.augment.source_size=24", "run.device=cpu", "run.stages=[ingest,pretrain]"]
+    return config, list(COMMON)
 
 
 def test_a_training_run_given_a_few_of_its_file_s_epochs_is_a_trial_run(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phantom_set: Path) -> None:
     """End to end through python -m drac_ssl.train's main: the invocation line records the
     count typed and the file's, and the run folder then reads as a trial run."""
-    config, common = _stub_pretraining(tmp_path, monkeypatch)
+    config, common = _stub_pretraining(tmp_path, monkeypatch, phantom_set)
     assert train.main(["-c", str(config), *common, "run.name=short", "pretrain.epochs=2"]) == 0
     line = json.loads((tmp_path / "runs" / "short" / "invocations.jsonl").read_text().splitlines()[-1])
     assert line[INVOCATION_KEY] == {"pretrain.epochs": {"typed": 2, "file": 100, "config": str(config)}}, line
@@ -109,12 +131,12 @@ def test_a_training_run_given_a_few_of_its_file_s_epochs_is_a_trial_run(
 
 
 def test_a_run_from_a_trial_s_config_yaml_or_taking_its_stages_is_a_trial_run(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phantom_set: Path) -> None:
     """The README's new run from a trial's own config.yaml (``-c TRIAL/config.yaml run.name=B
     run.reuse=TRIAL``) typed no epochs: the short count is in that file, so B's pretraining,
     taken from the trial, read as a full run's. The trial's record is carried forward: into
     the stage's stages.json entry by run.reuse, and into B's invocation line by -c."""
-    config, common = _stub_pretraining(tmp_path, monkeypatch)
+    config, common = _stub_pretraining(tmp_path, monkeypatch, phantom_set)
     assert train.main(["-c", str(config), *common, "run.name=first-try", "pretrain.epochs=2"]) == 0
     trial = Path("runs") / "first-try"
     # run.reuse of the trial from its own config.yaml: the taken pretraining is the trial's
@@ -154,12 +176,12 @@ def test_a_run_from_a_trial_s_config_yaml_or_taking_its_stages_is_a_trial_run(
 
 
 def test_a_count_first_try_set_is_said_so_in_a_run_that_takes_it_or_starts_from_its_config(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phantom_set: Path) -> None:
     """Review F4: a first try's pretrain.epochs=1, set by --first-try, read "typed on the
     command line of runs/first-try" in a run that took its pretraining (run.reuse: the ``in``
     record) or started from its config.yaml (the ``via`` record): the option is carried with
     the record and said, as the first try's own report says it."""
-    config, common = _stub_pretraining(tmp_path, monkeypatch)
+    config, common = _stub_pretraining(tmp_path, monkeypatch, phantom_set)
     assert train.main(["-c", str(config), "--first-try", *common]) == 0
     trial = Path("runs") / "first-try"
     assert "pretrain.epochs=1 set by --first-try on the command line)" in trial_run_record(trial)["why"]

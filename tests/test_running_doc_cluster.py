@@ -1,0 +1,34 @@
+"""docs/running.md's "On a cluster" section against the training's ``--help``: each exit code
+``drac_ssl.exit_codes.TRAIN_EXIT_CODES`` lists has its row in the section's table (a review: a
+job script is written from that table, and 75 was new), and the table lists no other."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from drac_ssl.exit_codes import RUN_BUSY, TRAIN_EXIT_CODES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cluster_section() -> str:
+    doc = (REPO / "docs" / "running.md").read_text(encoding="utf-8")
+    start = doc.index("\n## On a cluster\n")
+    end = doc.index("\n## ", start + 1)
+    return doc[start:end]
+
+
+def test_every_training_exit_code_has_its_row_in_the_cluster_table() -> None:
+    listed = {int(code) for code in re.findall(r"(?:Exit codes:|;|,) (\d+) ", TRAIN_EXIT_CODES)}
+    assert {0, 1, 2, RUN_BUSY, 130, 143} <= listed, listed  # the pattern reads the --help text
+    rows = {int(code) for code in re.findall(r"^\| (\d+) \|", _cluster_section(), flags=re.MULTILINE)}
+    assert rows == listed, f"docs/running.md, On a cluster: table rows {sorted(rows)}, --help {sorted(listed)}"
+
+
+def test_the_cluster_section_says_the_other_commands_exit_2_on_a_busy_folder() -> None:
+    section = _cluster_section()
+    assert re.search(r"`python -m drac_ssl\.umm`, `\.report` and\s+`\.export` refused on a folder", section)
+    assert "still exit 2" in section
+    doc = (REPO / "docs" / "running.md").read_text(encoding="utf-8")
+    assert "refused with them, exit 2)" not in doc  # the training's is 75
