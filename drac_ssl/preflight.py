@@ -2198,16 +2198,33 @@ def small_set_words(grade_counts: dict[int, int], patients_per_grade: dict[int, 
     return words
 
 
-def small_set_fix(n_folds: int | None) -> str:
-    """What to do about :func:`small_set_words`' set: read, or add, not a setting that runs."""
+def most_folds(grade_counts: dict[int, int], patients_per_grade: dict[int, int] | None) -> int:
+    """The most folds, up to 5, that the set's rarest grade allows: its units (patients with
+    ``patients_per_grade``, the folds grouping them, else labelled images), one per fold at
+    least, as the preflight's fold check (:func:`_check_folds`) asks; 5 for an empty count."""
+    units = [patients_per_grade.get(g, 0) if patients_per_grade is not None else n
+             for g, n in grade_counts.items() if n > 0]
+    return max(min([5, *units]), 0)
+
+
+def small_set_fix(n_folds: int | None, most: int = 5) -> str:
+    """What to do about :func:`small_set_words`' set: read, or add, not a setting that runs.
+    With ``n_folds`` 2, the folds that train on more of the images: ``most``
+    (:func:`most_folds`: the preflight refuses more) when above 2, else that 2 is the most
+    this set allows (small-set review F1: data.n_folds=5 was suggested, then refused)."""
+    folds = ""
+    if n_folds == 2:
+        folds = (f"; data.n_folds={most} trains each fold on {most - 1}/{most} of them" if most > 2 else
+                 "; 2 folds is the most this set allows (each fold must hold at least one of every "
+                 "grade's patients or images): more of the rarest grade allow more")
     return ("read those figures with their 95% intervals (report.md's per-grade AUC line gives them); "
-            "more labelled images of those grades narrow them"
-            + ("; data.n_folds=5 trains each fold on 4/5 of them" if n_folds == 2 else ""))
+            "more labelled images of those grades narrow them" + folds)
 
 
-def ingest_small_set_words(data_dir: Path, of_patients: bool = False) -> str | None:
-    """:func:`small_set_words` of an existing ingest (its manifest and summary, counted as
-    :func:`_facts_from_ingest` counts them; the folds it made); None when they cannot be read."""
+def _ingest_counts(data_dir: Path) -> tuple[dict[int, int], dict[int, int] | None, tuple[str, ...], int] | None:
+    """(labelled images per grade, patients per grade or None, grade names, folds) of an
+    existing ingest (its manifest and summary, counted as :func:`_facts_from_ingest` counts
+    them); None when they cannot be read."""
     try:
         summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -2220,18 +2237,41 @@ def ingest_small_set_words(data_dir: Path, of_patients: bool = False) -> str | N
         per_grade, _, _ = _ingest_patients(train, summary, grades, data_dir / "manifest.csv")
     except (OSError, ValueError, csv.Error):
         return None
-    return small_set_words(grades, per_grade, names, len(folds), sum(grades.values()), of_patients)
+    return grades, per_grade, names, len(folds)
+
+
+def ingest_small_set_words(data_dir: Path, of_patients: bool = False) -> str | None:
+    """:func:`small_set_words` of an existing ingest (:func:`_ingest_counts`; the folds it
+    made); None when they cannot be read."""
+    counts = _ingest_counts(data_dir)
+    if counts is None:
+        return None
+    grades, per_grade, names, folds = counts
+    return small_set_words(grades, per_grade, names, folds, sum(grades.values()), of_patients)
+
+
+def ingest_small_set_fix(data_dir: Path) -> str:
+    """:func:`small_set_fix` of an existing ingest: its folds, and the most its rarest grade allows."""
+    counts = _ingest_counts(data_dir)
+    if counts is None:
+        return small_set_fix(None)
+    grades, per_grade, _, folds = counts
+    return small_set_fix(folds, most_folds(grades, per_grade))
 
 
 def _check_small_set(c: _Findings, facts: DataFacts, n_folds: int) -> None:
     """A note, before the stages, when :func:`small_set_words` finds a grade too small for firm
     per-grade figures (small-set review F1: a full run on 45 images, PDR 3 of them, said nothing
     of it before its hours; its result line gave only the QWK's interval)."""
-    folds = len(facts.fold_sizes) if facts.fold_sizes else n_folds
+    folds: int | None = len(facts.fold_sizes) if facts.fold_sizes else n_folds
+    options = getattr(c.sources, "options", None) or {}
+    if not facts.fold_sizes and isinstance(options.get("data.n_folds"), config_module.PresetOverride):
+        folds = None  # --first-try's 2 folds, not the user's: its run's figures mean nothing anyway
     words = small_set_words(facts.grade_counts, facts.patients_per_grade, facts.grade_names, folds,
                             facts.n_labelled)
     if words:
-        c.add("note", "", f"a small set ({facts.source}): {words}", small_set_fix(folds))
+        c.add("note", "", f"a small set ({facts.source}): {words}",
+              small_set_fix(folds, most_folds(facts.grade_counts, facts.patients_per_grade)))
 
 
 BINARY_ON_A_SCALE = 4

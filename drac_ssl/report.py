@@ -409,13 +409,12 @@ def _small_set_lines(run_dir: Path) -> list[str]:
     labelled images (or patients) for firm per-grade figures, or 2 folds train on half the
     images: the preflight's note before the stages (:func:`drac_ssl.preflight.small_set_words`),
     kept with the figures it qualifies (small-set review F1)."""
-    from drac_ssl.preflight import ingest_small_set_words, small_set_fix
+    from drac_ssl.preflight import ingest_small_set_fix, ingest_small_set_words
 
     words = ingest_small_set_words(run_dir / "data", of_patients=True)
     if not words:
         return []
-    n_folds = 2 if "data.n_folds=2" in words else None
-    return [f"- **{words[:1].upper()}{words[1:]}**: {small_set_fix(n_folds)}."]
+    return [f"- **{words[:1].upper()}{words[1:]}**: {ingest_small_set_fix(run_dir / 'data')}."]
 
 
 def _data_changed_lines(run_dir: Path) -> list[str]:

@@ -148,3 +148,27 @@ def test_the_ingest_reads_grades_written_as_the_pipelines_list(tmp_path: Path) -
         "Normal", "NPDR", "PDR"]
     with pytest.raises(argparse.ArgumentTypeError, match=r"holds a bracket; give the names comma-separated"):
         ingest._grades("Normal],[NPDR")
+
+
+def test_the_small_set_fix_suggests_only_the_folds_its_rarest_grade_allows(tmp_path: Path) -> None:
+    """Fix-up F1: the note's fix said data.n_folds=5, which the preflight then refused (PDR has 2
+    patients: 2 folds at most); it names the most folds the rarest grade's units allow, says
+    when 2 is the most, and leaves the folds out when --first-try set them, not the user."""
+    from drac_ssl.trial_run import first_try_overrides
+
+    root = _clinic(tmp_path / "clinic")
+    (note,) = _notes(root, "data.patient_column=patient", "data.n_folds=2")
+    assert "data.n_folds=5" not in note and "2 folds is the most this set allows" in note, note
+    # images alone: PDR's 3 images allow 3 folds, the most the fix names
+    (note,) = _notes(_clinic(tmp_path / "nopatients", patients=None), "data.n_folds=2")
+    assert "data.n_folds=3 trains each fold on 2/3 of them" in note and "n_folds=5" not in note, note
+    assert preflight.most_folds({0: 30, 1: 12, 2: 3}, {0: 20, 1: 4, 2: 2}) == 2
+    assert preflight.most_folds({0: 30, 1: 12, 2: 0}, None) == 5
+    # --first-try's data.n_folds=2: neither its half-data clause nor a fold fix
+    cfg, sources, _ = preflight.read_config(
+        None, [f"data.root={root}", SCALE, "data.patient_column=patient", "run.device=cpu"],
+        preset=first_try_overrides)
+    assert cfg.data.n_folds == 2
+    (note,) = [f.line for f in preflight.check(cfg, Path("runs-not-there") / "x", sources)
+               if f.severity == "note" and "small set" in f.line]
+    assert "n_folds" not in note and "folds is the most" not in note, note
