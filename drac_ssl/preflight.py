@@ -2062,13 +2062,18 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
         # data.grades is itself the error: the grades' names, counts per fold and the referable
         # cut would be said on the default scale it fell back to, which is nobody's scale
         return
-    if ingest_runs and d.n_folds >= 2:
+    # data.referable_from refused (its own error): the grades counted per fold, and any without
+    # an image, depend on the fix the user picks (data.grades=[] makes two grades of the labels;
+    # data.referable_from off keeps data.grades' own): said once that is fixed, not first as a
+    # stop the refusal's own first fix removes (small-set fix-up F2)
+    per_grade = not config_module.referable_from_problem(d.referable_from, d.grades)[0]
+    if per_grade and ingest_runs and d.n_folds >= 2:
         _check_folds(c, cfg, facts)
-    elif "finetune" in stages and facts.fold_grades:
+    elif per_grade and "finetune" in stages and facts.fold_grades:
         _check_ingest_folds(c, facts)
-    if (ingest_runs or "finetune" in stages) and facts.n_labelled:
+    if per_grade and (ingest_runs or "finetune" in stages) and facts.n_labelled:
         _check_empty_grades(c, facts, strict=ingest_runs and d.strict, ingest_runs=ingest_runs)
-    if "finetune" in stages and facts.n_labelled:
+    if per_grade and "finetune" in stages and facts.n_labelled:
         _check_small_set(c, facts, d.n_folds)
     if "finetune" in stages:
         if facts.n_labelled == 0:

@@ -172,3 +172,21 @@ def test_the_small_set_fix_suggests_only_the_folds_its_rarest_grade_allows(tmp_p
     (note,) = [f.line for f in preflight.check(cfg, Path("runs-not-there") / "x", sources)
                if f.severity == "note" and "small set" in f.line]
     assert "n_folds" not in note and "folds is the most" not in note, note
+
+
+def test_a_refused_referable_cut_leaves_out_the_fold_count_its_fix_changes(tmp_path: Path) -> None:
+    """Fix-up F2: beside a refused data.referable_from=1, "data.n_folds=5: grade 2 (PDR) has only
+    3 labelled images" came first, though the refusal's first fix (data.grades=[]: two grades)
+    makes the 5 folds pass: the fold and empty-grade checks wait for that fix."""
+    root = _clinic(tmp_path / "clinic", patients=None)
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={root}", SCALE, "data.referable_from=1",
+                                                   "pretrain.batch_size=8", "umm.batch_size=8"])
+    errors = [f.line for f in preflight.check(cfg, Path("runs-not-there") / "x", sources)
+              if f.severity == "error"]
+    assert [line for line in errors if "makes two grades" in line], errors
+    assert not [line for line in errors if "data.n_folds" in line or "has only" in line], errors
+    # the fix taken: two grades of 15 and 30 images, five folds pass
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={root}", "data.grades=[]", "data.referable_from=1",
+                                                   "pretrain.batch_size=8", "umm.batch_size=8"])
+    assert not [f.line for f in preflight.check(cfg, Path("runs-not-there") / "x", sources)
+                if f.severity == "error"]
