@@ -268,13 +268,17 @@ def roc_auc_line(grades: Any, probs: Any, names: Sequence[str], metrics: dict[st
     (metrics.json: ``auc_per_grade_units``, the resampled patients or image groups among them,
     and ``auc_per_grade_ci95``), their number and its bootstrap 95% CI: "Out-of-fold ROC AUC
     per grade: PDR vs rest (3 images, 2 patients): AUC 0.976 (95% CI 0.912..1.000); ...", then
-    an empty line. ``grades`` ``(n,)``, ``probs`` ``(n, K)``; a run made before those records
-    (none in ``metrics``) gets the images alone. With two grades, the one curve of the second."""
+    an empty line. An interval from fewer resamples than ``n_boot`` (``auc_per_grade_ci95_resamples``:
+    those with the grade and another) says how many, as the macro AUC's note does
+    (:func:`resamples_used_words`).
+    ``grades`` ``(n,)``, ``probs`` ``(n, K)``; a run made before those records (none in
+    ``metrics``) gets the images alone. With two grades, the one curve of the second."""
     metrics = metrics or {}
     y = np.asarray(grades)
     units, cis = metrics.get("auc_per_grade_units") or {}, metrics.get("auc_per_grade_ci95") or {}
     unit = {"patients": "site" if metrics.get("ci_unit") == "site" else "patient",
             "groups": "image group"}.get(str(metrics.get("ci_resamples")), "")
+    used_per_grade, n_boot = metrics.get("auc_per_grade_ci95_resamples") or {}, metrics.get("n_boot")
     graded = [c for c in range(len(names)) if not (len(names) == 2 and c == 0)]  # roc_curves' curves
     said = []
     for c, (label, _, _) in zip(graded, roc_curves(y, np.asarray(probs), list(names)), strict=True):
@@ -283,8 +287,13 @@ def roc_auc_line(grades: Any, probs: Any, names: Sequence[str], metrics: dict[st
         if unit and isinstance(units.get(names[c]), int):
             rests_on.append(counted_units(units[names[c]], unit))
         ci = cis.get(names[c])
-        interval = (f" (95% CI {format_ci(*ci)})" if isinstance(ci, list) and len(ci) == 2
-                    and "undefined" not in auc else "")
+        interval = ""
+        if isinstance(ci, list) and len(ci) == 2 and "undefined" not in auc:
+            used = used_per_grade.get(names[c])
+            fewer = (f", from {used:,} of {n_boot:,} resamples: the rest held no {names[c]} image or only "
+                     f"{names[c]} images" if isinstance(used, int) and not isinstance(used, bool)
+                     and isinstance(n_boot, int) and 0 < used < n_boot else "")
+            interval = f" (95% CI {format_ci(*ci)}{fewer})"
         said.append(f"{head} ({', '.join(rests_on)}): {auc}{interval}")
     return [f"Out-of-fold ROC AUC per grade (the curves above): {'; '.join(said)}.", ""]
 

@@ -1570,3 +1570,21 @@ def test_per_grade_auc_line_gives_its_images_units_and_interval() -> None:
     # without the records (a run of an earlier version): the images alone, no interval
     (line, _) = roc_auc_line(grades, probs, ["Normal", "NPDR", "PDR"])
     assert "PDR vs rest (3 images): AUC 1.000." in line and "CI" not in line
+
+
+def test_per_grade_auc_interval_says_it_rests_on_fewer_resamples() -> None:
+    """Small-set fix-up F3: PDR's interval rested on 869 of 1,000 resamples (the rest held no
+    PDR image) and report.md's per-grade line did not say so, though the macro line does."""
+    from drac_ssl.report import roc_auc_line
+
+    grades = np.array([0] * 30 + [1] * 12 + [2] * 3)
+    probs = np.full((45, 3), 0.2)
+    probs[np.arange(45), grades] = 0.6
+    metrics = {"ci_resamples": "patients", "n_boot": 1000,
+               "auc_per_grade_units": {"Normal": 20, "NPDR": 8, "PDR": 2},
+               "auc_per_grade_ci95": {"Normal": [0.9, 1.0], "NPDR": [0.8, 1.0], "PDR": [0.7123, 1.0]},
+               "auc_per_grade_ci95_resamples": {"Normal": 1000, "NPDR": 1000, "PDR": 869}}
+    (line, _) = roc_auc_line(grades, probs, ["Normal", "NPDR", "PDR"], metrics)
+    assert ("PDR vs rest (3 images, 2 patients): AUC 1.000 (95% CI 0.712..1.000, from 869 of 1,000 "
+            "resamples: the rest held no PDR image or only PDR images)") in line, line
+    assert "Normal vs rest (30 images, 20 patients): AUC 1.000 (95% CI 0.900..1.000);" in line, line
