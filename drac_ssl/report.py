@@ -77,6 +77,7 @@ from drac_ssl.figures import (
     format_ci,
     format_difference,
     format_with_ci,
+    interval_width_zero,
     kappa_name,
     markdown_table,
 )
@@ -270,7 +271,8 @@ def roc_auc_line(grades: Any, probs: Any, names: Sequence[str], metrics: dict[st
     per grade: PDR vs rest (3 images, 2 patients): AUC 0.976 (95% CI 0.912..1.000); ...", then
     an empty line. An interval from fewer resamples than ``n_boot`` (``auc_per_grade_ci95_resamples``:
     those with the grade and another) says how many, as the macro AUC's note does
-    (:func:`resamples_used_words`).
+    (:func:`resamples_used_words`); one of width 0 at 0 or 1 says the images it rests on and
+    that the bootstrap cannot show how far from there the AUC may be (:func:`_edge_reason`).
     ``grades`` ``(n,)``, ``probs`` ``(n, K)``; a run made before those records (none in
     ``metrics``) gets the images alone. With two grades, the one curve of the second."""
     metrics = metrics or {}
@@ -293,9 +295,23 @@ def roc_auc_line(grades: Any, probs: Any, names: Sequence[str], metrics: dict[st
             fewer = (f", from {used:,} of {n_boot:,} resamples: the rest held no {names[c]} image or only "
                      f"{names[c]} images" if isinstance(used, int) and not isinstance(used, bool)
                      and isinstance(n_boot, int) and 0 < used < n_boot else "")
-            interval = f" (95% CI {format_ci(*ci)}{fewer})"
+            interval = f" (95% CI {format_ci(*ci, _edge_reason(ci, rests_on))}{fewer})"
         said.append(f"{head} ({', '.join(rests_on)}): {auc}{interval}")
     return [f"Out-of-fold ROC AUC per grade (the curves above): {'; '.join(said)}.", ""]
+
+
+def _edge_reason(ci: Sequence[Any], rests_on: Sequence[str]) -> str | None:
+    """Why a per-grade AUC's interval of width 0 at 1 (or 0) is not firm: every resample of a
+    few images separates them as the whole set does, which bounds nothing (a grade of 3 images
+    read "AUC 1.000 (95% CI not meaningful: every resample gives 1.000 ...)" as firm); None for
+    any other interval (:func:`drac_ssl.figures.format_ci` words those). ``rests_on``: its
+    images, then its resampled units (``["3 images", "2 patients"]``)."""
+    value = interval_width_zero(*ci)
+    if value not in (0.0, 1.0):
+        return None
+    units = f" ({', '.join(rests_on[1:])})" if rests_on[1:] else ""
+    return (f"every resample gives {value:.3f}, and it rests on {rests_on[0]}{units}: the bootstrap "
+            f"cannot show how far {'below 1' if value == 1.0 else 'above 0'} the AUC may be")
 
 
 def figure_caption(stem: str, variant: str = "") -> str | None:

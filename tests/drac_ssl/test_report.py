@@ -1588,3 +1588,20 @@ def test_per_grade_auc_interval_says_it_rests_on_fewer_resamples() -> None:
     assert ("PDR vs rest (3 images, 2 patients): AUC 1.000 (95% CI 0.712..1.000, from 869 of 1,000 "
             "resamples: the rest held no PDR image or only PDR images)") in line, line
     assert "Normal vs rest (30 images, 20 patients): AUC 1.000 (95% CI 0.900..1.000);" in line, line
+
+
+def test_per_grade_auc_interval_of_width_zero_at_one_says_what_it_rests_on() -> None:
+    """Small-set fix-up F5: "AUC 1.000 (95% CI not meaningful: every resample gives 1.000 ...)"
+    for a grade of 3 images read as firm: it now says the images and patients it rests on and
+    that the bootstrap cannot show how far below 1 the AUC may be."""
+    from drac_ssl.report import roc_auc_line
+
+    grades = np.array([0] * 30 + [1] * 12 + [2] * 3)
+    probs = np.full((45, 3), 0.2)
+    probs[np.arange(45), grades] = 0.6
+    metrics = {"ci_resamples": "patients", "auc_per_grade_units": {"Normal": 20, "NPDR": 8, "PDR": 2},
+               "auc_per_grade_ci95": {"Normal": [0.9, 1.0], "NPDR": [0.8, 1.0], "PDR": [1.0, 1.0]}}
+    (line, _) = roc_auc_line(grades, probs, ["Normal", "NPDR", "PDR"], metrics)
+    assert ("PDR vs rest (3 images, 2 patients): AUC 1.000 (95% CI not meaningful: every resample gives "
+            "1.000, and it rests on 3 images (2 patients): the bootstrap cannot show how far below 1 "
+            "the AUC may be)") in line, line
