@@ -146,7 +146,7 @@ def test_the_ingest_reads_grades_written_as_the_pipelines_list(tmp_path: Path) -
     assert read.grades == ["Normal", "NPDR", "PDR"]
     assert parser.parse_args(["--root", "x", "--out", "y", "--grades", "Normal,NPDR,PDR"]).grades == [
         "Normal", "NPDR", "PDR"]
-    with pytest.raises(argparse.ArgumentTypeError, match=r"holds a bracket; give the names comma-separated"):
+    with pytest.raises(argparse.ArgumentTypeError, match=r"holds an unpaired bracket; give the names comma-separated"):
         ingest._grades("Normal],[NPDR")
 
 
@@ -190,3 +190,20 @@ def test_a_refused_referable_cut_leaves_out_the_fold_count_its_fix_changes(tmp_p
                                                    "pretrain.batch_size=8", "umm.batch_size=8"])
     assert not [f.line for f in preflight.check(cfg, Path("runs-not-there") / "x", sources)
                 if f.severity == "error"]
+
+
+def test_the_ingest_reads_quoted_grade_lists_and_names_with_a_bracketed_part() -> None:
+    """Fix-up F4: ``--grades '["Normal", "NPDR", "PDR"]'`` kept the quote marks in the names,
+    and ``--grades 'No DR,Mild [R1],PDR'`` (which main took) was refused: the list is read as
+    data.grades reads it, and only an unpaired bracket is refused."""
+    import argparse
+
+    import pytest
+
+    assert ingest._grades('["Normal", "NPDR", "PDR"]') == ["Normal", "NPDR", "PDR"]
+    assert ingest._grades("No DR,Mild [R1],PDR") == ["No DR", "Mild [R1]", "PDR"]
+    assert ingest._grades("[No DR, Mild [R1], PDR]") == ["No DR", "Mild [R1]", "PDR"]
+    assert ingest._grades("['No DR', 'Mild [R1]']") == ["No DR", "Mild [R1]"]
+    for unpaired in ("[Normal,NPDR", "Normal,NPDR]"):
+        with pytest.raises(argparse.ArgumentTypeError, match="unpaired bracket"):
+            ingest._grades(unpaired)
