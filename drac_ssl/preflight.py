@@ -2835,7 +2835,7 @@ def _run_stage_validators(c: _Findings, cfg: Config, stages: list[str]) -> None:
     """Each stage's own validator stops at its first problem; whatever one rejects that the
     checks above have not already reported for that setting is added, so the preflight never
     lets through what a stage would refuse later."""
-    said: set[str] = set()  # the settings a validator's error named: another's on them is the same
+    said: set[str] = set()  # the settings a validator's error named: another's in option words is the same
     for _, validator in _stage_validators(cfg, stages):
         try:
             validator()
@@ -2844,9 +2844,12 @@ def _run_stage_validators(c: _Findings, cfg: Config, stages: list[str]) -> None:
                 exc = exc.located(lambda setting: _where(setting, c.sources, c.cfg))
             message = str(exc)
             setting = _setting_named(message)
-            if setting and (c.has_error(setting) or setting in said):
+            option = re.match(r"(--[a-z-]+)", message)
+            in_option_words = bool(option) and option.group(1) in _OPTION_SETTINGS
+            if setting and (c.has_error(setting) or (setting in said and in_option_words)):
                 # (the ingest's check of data.referable_from after the config's, in its own
-                # --referable-from words a train user never typed: said once, in settings)
+                # --referable-from words a train user never typed: said once, in settings);
+                # another problem of a setting already named, in settings' words, is its own
                 continue
             said.add(setting)
             if not setting and any(f.severity == "error" for f in c.items):

@@ -207,3 +207,25 @@ def test_the_ingest_reads_quoted_grade_lists_and_names_with_a_bracketed_part() -
     for unpaired in ("[Normal,NPDR", "Normal,NPDR]"):
         with pytest.raises(argparse.ArgumentTypeError, match="unpaired bracket"):
             ingest._grades(unpaired)
+
+
+def test_a_second_validator_error_on_a_named_setting_is_dropped_only_in_the_ingests_option_words(
+        monkeypatch) -> None:
+    """Fix-up F6: any later validator error whose setting an earlier one named was dropped; only
+    the ingest's copy in its option words (--referable-from, a train user never typed) is the same."""
+    from drac_ssl.config import Config, ConfigError
+
+    def raising(message: str):
+        def validator() -> None:
+            raise ConfigError(message)
+        return validator
+
+    monkeypatch.setattr(preflight, "_stage_validators", lambda cfg, stages: [
+        ("config", raising("data.referable_from=1 makes two grades of another scale -> data.grades=[]")),
+        ("ingest", raising("--referable-from 1 makes two grades of another scale -> --grades icdr")),
+        ("finetune", raising("data.referable_from=1 leaves a fold without a referable image -> add some"))])
+    c = preflight._Findings(Config(), {})
+    preflight._run_stage_validators(c, Config(), ["ingest", "finetune"])
+    said = [f.what for f in c.items]
+    assert len(said) == 2 and not [w for w in said if w.startswith("--referable-from")], said
+    assert any("leaves a fold without a referable image" in w for w in said), said
