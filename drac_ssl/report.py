@@ -433,9 +433,12 @@ def _small_set_lines(run_dir: Path) -> list[str]:
     """The data section's bullet, a warning of "Read this first", when a grade has too few
     labelled images (or patients) for firm per-grade figures, or 2 folds train on half the
     images: the preflight's note before the stages (:func:`drac_ssl.preflight.small_set_words`),
-    kept with the figures it qualifies (small-set review F1)."""
+    kept with the figures it qualifies (small-set review F1). None without ``finetune/``: its
+    fix points to the per-grade AUC line, which only a fine-tuning writes."""
     from drac_ssl.preflight import ingest_small_set_fix, ingest_small_set_words
 
+    if not (run_dir / "finetune").is_dir():
+        return []
     words = ingest_small_set_words(run_dir / "data", of_patients=True)
     if not words:
         return []

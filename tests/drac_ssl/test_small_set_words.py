@@ -81,9 +81,13 @@ def test_report_md_reads_the_small_set_first(tmp_path: Path) -> None:
     assert preflight.ingest_small_set_words(run / "data") == (
         "per-grade figures for PDR rest on 3 images (2 patients); NPDR on 12 images (4 patients); with "
         "data.n_folds=2 each fold's model trains on half the labelled images (about 22 of 45)")
+    # without a fine-tuning (fix-up F7): no bullet, its fix names a per-grade AUC line none wrote
+    assert "Per-grade figures" not in write_report(run).read_text()
+    (run / "finetune").mkdir()
     text = write_report(run).read_text()
     first = text.split("## Read this first", 1)[1].split("\n## ", 1)[0]
     assert "Per-grade figures for PDR rest on 3 images of 2 patients; NPDR on 12 images of 4 patients" in first, first
+    assert "2 folds is the most this set allows" in text  # fix-up F1: the data section, the rarest grade's folds
 
 
 def test_a_refused_referable_cut_on_another_scale_is_said_once_in_settings_without_a_false_empty_grade(
