@@ -2970,7 +2970,50 @@ def _sizes(text: str) -> list[int]:
 
 
 def _grades(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+    """``--grades``' names, comma-separated (``Normal,NPDR,PDR``; a name may hold a bracketed
+    part, ``No DR,Mild [R1],PDR``), or written as the pipeline's list (``'[Normal, NPDR, PDR]'``,
+    ``'["Normal", "NPDR", "PDR"]'``), read as ``data.grades`` reads it
+    (:func:`drac_ssl.config.read_yaml`): its brackets and quote marks are the list's, not part
+    of the names (small-set review F7: they made grades "[Normal" and "PDR]"). A list YAML
+    cannot read as names alone (``[No DR, Mild [R1], PDR]``) loses its outer brackets and is
+    split at its commas, each name's enclosing quote marks dropped. A scale name (``icdr``,
+    ``drac``) passes as one name.
+
+    Raises:
+        argparse.ArgumentTypeError: a name with an unpaired bracket (``Normal],[NPDR``,
+        ``[Normal,NPDR``)."""
+    import yaml
+
+    from drac_ssl.config import read_yaml
+
+    listed = text.strip()
+    names: list[str] | None = None
+    if listed.startswith("[") and listed.endswith("]"):
+        try:
+            read = read_yaml(listed)
+        except yaml.YAMLError:
+            read = None
+        if isinstance(read, list) and all(isinstance(n, (str, int, float)) and not isinstance(n, bool)
+                                          for n in read):
+            names = [str(n).strip() for n in read if str(n).strip()]
+        else:
+            listed = listed[1:-1]
+    if names is None:
+        names = [_unquoted(part.strip()) for part in listed.split(",") if _unquoted(part.strip())]
+    odd = [name for name in names if name.count("[") != name.count("]")
+           or ("]" in name and name.index("]") < name.index("["))]
+    if odd:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the grade name {odd[0]!r} holds an unpaired bracket; give the names "
+            f"comma-separated, --grades \"Normal,NPDR,PDR\", or as one list, --grades '[Normal, NPDR, PDR]'")
+    return names
+
+
+def _unquoted(name: str) -> str:
+    """``name`` without one pair of enclosing quote marks (``"NPDR"`` or ``'NPDR'``), stripped."""
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in "'\"":
+        return name[1:-1].strip()
+    return name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

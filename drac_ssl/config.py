@@ -3642,6 +3642,11 @@ THREADS_WORDS = "run.threads must be 0 (the default policy) or a positive count"
 :func:`load_config`."""
 
 
+_LISTED = r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]"
+"""A bracketed list value in a message, brackets paired one level deep: ``[No DR, Mild [R1], PDR]``
+whole, not cut at the first ``]`` (:meth:`SettingsError.located` puts a setting's source after it)."""
+
+
 class SettingsError(ConfigError):
     """A value check of :func:`validate` that names the settings it involves, so that the
     message can say where each was set (config files, the command line: "Every bad key or value
@@ -3673,7 +3678,10 @@ class SettingsError(ConfigError):
             said = where(setting)
             if not said:
                 continue
-            mention = re.search(rf"(?<![\w.]){re.escape(setting)}(?:=[^\s,;:()]*[^\s,;:().])?(?![\w.])", what)
+            # a list value whole (data.grades=[Normal, NPDR, PDR]), a name's own bracketed part
+            # in it (Mild [R1]) paired, not taken for its end: the source after it, not in it
+            mention = re.search(rf"(?<![\w.]){re.escape(setting)}(?:=(?:{_LISTED}|[^\s,;:()]*[^\s,;:().]))?(?![\w.])",
+                                what)
             if mention:
                 what = f"{what[:mention.end()]} ({said}){what[mention.end():]}"
             else:

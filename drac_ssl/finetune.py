@@ -180,6 +180,7 @@ from drac_ssl.metrics import (
     one_grade_note,
     one_grade_words,
     operating_points_note,
+    ovr_auc_per_grade_ci,
     p_referable,
     paired_difference,
     patient_screening,
@@ -660,6 +661,46 @@ def inner_split(grades: np.ndarray, units: Sequence[str] | None, fraction: float
             f", so no inner split leaves every grade trained on.\n  fix: finetune.keep=last (the default), "
             f"or more labelled images")
     return np.flatnonzero(np.isin(of_image, sorted(picked))).astype(np.int64)
+
+
+SMALL_INNER = 10
+"""An inner split (``finetune.keep=inner``) of fewer images than this chooses each fold's epoch
+on a kappa that one image moves a long way (a trial's 45 images in 2 folds held out 4 per
+fold): :func:`inner_split_note` says so, as does an inner split without some grade of the
+fold's training images, which :func:`inner_split` allows (it never holds a grade's last unit
+out, so a rare grade of one or two patients is never in it). 10 as
+:data:`drac_ssl.preflight.SMALL_GRADE`: the usual floor of events for a stable rate."""
+
+
+def inner_split_note(ctx: _Context) -> str | None:
+    """``finetune.keep=inner`` on a small set: ``epoch chosen on 4 images of 2 grades (fold 0's
+    inner split, without any PDR image): prefer finetune.keep=last ...``, of the fold whose
+    inner split lacks the most grades of its training images, then the smallest; None when
+    every fold's inner split holds :data:`SMALL_INNER` images or more and every grade its
+    training images hold, or under ``keep=last|best``."""
+    if ctx.ft.keep != "inner":
+        return None
+    worst: tuple[int, int, int, list[int]] | None = None
+    for fold in ctx.fold_ids:
+        inner = ctx.inner_positions(fold)
+        held = set(ctx.grades[inner].tolist())
+        lacks = sorted(set(ctx.grades[ctx.train_positions(fold)].tolist()) - held)
+        if inner.size >= SMALL_INNER and not lacks:
+            continue
+        case = (-len(lacks), int(inner.size), fold, lacks)
+        if worst is None or case[:2] < worst[:2]:
+            worst = case
+    if worst is None:
+        return None
+    _, size, fold, lacks = worst
+    inner = ctx.inner_positions(fold)
+    n_grades = len(set(ctx.grades[inner].tolist()))
+    without = (f", without any {' or '.join(str(ctx.grade_names[g]) for g in lacks)} image: a grade's "
+               f"last {'patient' if ctx.patients is not None else 'image'} is never held out"
+               if lacks else "")
+    return (f"epoch chosen on {size} image{'' if size == 1 else 's'} of {n_grades} "
+            f"grade{'' if n_grades == 1 else 's'} (fold {fold}'s inner split{without}): prefer "
+            f"finetune.keep=last (the default: the last epoch, none chosen) on a set this small")
 
 
 def _label_draw(ctx: _Context) -> tuple[str, float]:
@@ -2001,6 +2042,13 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         y, probs, macro_ovo_auc, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
     *accuracy_ci, accuracy_used = bootstrap_ci_counted(y, pred, accuracy_score, n_boot=ctx.ft.n_boot,
                                                        seed=ctx.seed, groups=ctx.patients)
+    # each grade's one-vs-rest AUC with the images (and resampled units) it rests on and its
+    # interval, on the same resamples: a rare grade's AUC of 3 images read as firm (small-set review F2)
+    per_grade_ci = ovr_auc_per_grade_ci(y, probs, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
+    per_grade_n = {name: int(np.sum(np.asarray(y) == g)) for g, name in enumerate(names)}
+    per_grade_units = (None if ctx.patients is None else
+                       {name: len({u for u, t in zip(ctx.patients, y, strict=True) if int(t) == g})
+                        for g, name in enumerate(names)})
     # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
     # is not certainty; the figures stay, the note says why they mean nothing
     qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names, out_of_fold=True)
@@ -2088,6 +2136,12 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         "auc_ovr_ci95_resamples": auc_ovr_used,
         "auc_ovo_ci95": list(auc_ovo_ci), "auc_ovo_ci95_resamples": auc_ovo_used,
         "auc_per_grade": report["auc_per_grade"],
+        # per grade: its labelled images, the resampled units (patients, or image groups) among
+        # them (absent when the resamples are of images), the AUC's 95% CI and its resamples
+        "auc_per_grade_n": per_grade_n,
+        **({"auc_per_grade_units": per_grade_units} if per_grade_units is not None else {}),
+        "auc_per_grade_ci95": {name: [lo, hi] for name, (lo, hi, _) in zip(names, per_grade_ci, strict=True)},
+        "auc_per_grade_ci95_resamples": {name: used for name, (_, _, used) in zip(names, per_grade_ci, strict=True)},
         "auc_note": report["auc_note"],
         "accuracy": report["accuracy"], "accuracy_ci95": list(accuracy_ci),
         "accuracy_ci95_resamples": accuracy_used, "macro_f1": report["macro_f1"],
@@ -2107,7 +2161,8 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         "folds": per_fold,
         "calibration": calibration.to_dict(),
         "keep": ctx.ft.keep,
-        **({"inner_fraction": ctx.ft.inner_fraction} if ctx.ft.keep == "inner" else {}),
+        **({"inner_fraction": ctx.ft.inner_fraction, "inner_split_note": inner_split_note(ctx)}
+           if ctx.ft.keep == "inner" else {}),
         **(binary_screening(y, pred) if k == 2 else {}),  # two grades: a screening decision
         # finetune.referable_from: grade >= r as the screening decision (two grades: r = 1, the
         # same sensitivity and specificity as above, with their CIs, the AUC's and its operating points)
@@ -2465,6 +2520,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     problem = inner_split_problem(cfg, lab)
     if problem:
         raise ValueError(f"{problem}\n  fix: {inner_split_fix(run_dir)}")
+    inner_note = inner_split_note(ctx)  # keep=inner on a small set (small-set review F3)
     print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds, {len(names)} grades "
           f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, "
           f"{freeze_words(ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; "
@@ -2473,6 +2529,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
              f"epochs (finetune.head_warmup_epochs, LP-FT)" if ft.head_warmup_epochs else "")
           + (f"; {_label_draw(ctx)[0]}, and is scored on its whole validation fold"
              if ft.label_fraction < 1 else ""))
+    if inner_note:
+        print(f"[finetune] note: finetune.keep=inner: {inner_note}")
     _announce_backbones(ctx, model_spec, sources, out_dir)
     variants: dict[str, VariantResult] = {}
     saved_folds: dict[str, list[int]] = {}  # variant -> its folds saved (trained or reused) so far

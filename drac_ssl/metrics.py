@@ -121,6 +121,7 @@ __all__ = [
     "majority_grade_reference",
     "one_grade_words",
     "ovr_auc_per_grade",
+    "ovr_auc_per_grade_ci",
     "BootstrapScores",
     "bootstrap_scores",
     "paired_bootstrap_difference",
@@ -1351,6 +1352,36 @@ def ovr_auc_per_grade(y_true: Any, probs: Any) -> list[float]:
         positive = yt == k
         out.append(float(roc_auc_score(positive, p[:, k])) if 0 < positive.sum() < yt.size
                    else float("nan"))
+    return out
+
+
+def ovr_auc_per_grade_ci(y_true: Any, probs: Any, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
+                         groups: Any = None) -> list[tuple[float, float, int]]:
+    """The percentile bootstrap ``(1 - alpha)`` interval of each grade's one-vs-rest AUC
+    (:func:`ovr_auc_per_grade`: ``P_k`` against ``y == k``), with how many resamples it used:
+    a list of K ``(low, high, used)``. Each is :func:`bootstrap_ci_counted` of the two columns
+    ``[1 - P_k, P_k]`` against ``y == k`` with :func:`macro_ovr_auc` (with two columns, the AUC
+    of the second), so every grade is drawn from the same ``seed`` and ``groups`` (``(n,)``, a
+    patient id per image: the cluster bootstrap) as the run's other intervals, the same
+    resamples; a resample without an image of the grade, or with only it, is left out.
+    ``(nan, nan, 0)`` for a grade with no positive or no negative image. ``y_true``: grades
+    ``(n,)``; ``probs``: ``(n, K)``, rows sum to 1.
+
+    Raises:
+        ValueError: malformed input, as :func:`ovr_auc_per_grade`; malformed ``groups``."""
+    yt = _as_grades(y_true, "y_true")
+    p = _as_probs(probs, n=yt.size)
+    _check_grades_within(yt, p.shape[1], "y_true")
+    out: list[tuple[float, float, int]] = []
+    for k in range(p.shape[1]):
+        positive = (yt == k).astype(np.int64)
+        if not 0 < positive.sum() < yt.size:
+            out.append((float("nan"), float("nan"), 0))
+            continue
+        s = np.clip(p[:, k], 0.0, 1.0)
+        low, high, used = bootstrap_ci_counted(positive, np.stack([1.0 - s, s], axis=1), macro_ovr_auc,
+                                               n_boot=n_boot, alpha=alpha, seed=seed, groups=groups)
+        out.append((low, high, used))
     return out
 
 

@@ -130,7 +130,8 @@ class PreflightError(ConfigError):
     fix). ``findings`` holds them, errors and warnings."""
 
     def __init__(self, findings: list[Finding], when: str = "before any stage ran") -> None:
-        self.findings = [f for f in findings if not f.speed_hint]  # of use to a run that goes ahead
+        # of use to a run that goes ahead: a speed hint, a note
+        self.findings = [f for f in findings if not f.speed_hint and f.severity != "note"]
         self.when = when
         findings = self.findings
         errors = [f for f in findings if f.severity == "error"]
@@ -180,7 +181,7 @@ class Finding:
     value: Any
     what: str
     fix: str = ""
-    severity: str = "error"  # error | warning
+    severity: str = "error"  # error | warning | note (a fact to read before the stages, no problem)
     where: str = ""
     # the configuration itself could not be read (not valid YAML, no such -c file): the checks
     # would check the defaults instead of what was meant, so :func:`run` does not run them
@@ -1687,6 +1688,12 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"once these are fixed, to check the image files alone: {command}")
     labelled = [e for e in entries if e.split == "train" and e.label is not None
                 and e.label.grade is not None]
+    if config_module.referable_from_problem(d.referable_from, d.grades)[0]:
+        # data.referable_from refused beside data.grades (its own error): the labels counted as
+        # they are, on data.grades' scale, not made two grades (a false "grade 2 (PDR): no labelled
+        # image" beside 3 of them: small-set review F6)
+        labelled = [dataclasses.replace(e, label=dataclasses.replace(e.label, grade=e.label.source_grade))
+                    if e.label is not None and e.label.source_grade is not None else e for e in labelled]
     counts = {g: 0 for g in range(len(names))}
     for e in labelled:
         assert e.label is not None and e.label.grade is not None
@@ -2055,12 +2062,19 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
         # data.grades is itself the error: the grades' names, counts per fold and the referable
         # cut would be said on the default scale it fell back to, which is nobody's scale
         return
-    if ingest_runs and d.n_folds >= 2:
+    # data.referable_from refused (its own error): the grades counted per fold, and any without
+    # an image, depend on the fix the user picks (data.grades=[] makes two grades of the labels;
+    # data.referable_from off keeps data.grades' own): said once that is fixed, not first as a
+    # stop the refusal's own first fix removes (small-set fix-up F2)
+    per_grade = not config_module.referable_from_problem(d.referable_from, d.grades)[0]
+    if per_grade and ingest_runs and d.n_folds >= 2:
         _check_folds(c, cfg, facts)
-    elif "finetune" in stages and facts.fold_grades:
+    elif per_grade and "finetune" in stages and facts.fold_grades:
         _check_ingest_folds(c, facts)
-    if (ingest_runs or "finetune" in stages) and facts.n_labelled:
+    if per_grade and (ingest_runs or "finetune" in stages) and facts.n_labelled:
         _check_empty_grades(c, facts, strict=ingest_runs and d.strict, ingest_runs=ingest_runs)
+    if per_grade and "finetune" in stages and facts.n_labelled:
+        _check_small_set(c, facts, d.n_folds)
     if "finetune" in stages:
         if facts.n_labelled == 0:
             why, fix = facts.no_labels
@@ -2144,6 +2158,125 @@ def _check_inner_split(c: _Findings, cfg: Config, data_dir: Path) -> None:
         typed = user_typed(c.sources)
         c.error("finetune.keep", f"{problem.removeprefix('finetune.keep=inner: ').rstrip('.')} (the ingest in {data_dir})",
                 inner_split_fix(run_dir, new_run=bool(blocking_outputs(run_dir)), typed=typed))
+
+
+SMALL_GRADE = 10
+"""A grade with fewer labelled images than this (or, when the folds group patients, fewer
+patients) makes a small set's per-grade figures fragile: its one-vs-rest AUC's 95% interval
+spans a third of the scale or more, one image more or less moves its recall by 10 points or
+more, and each validation fold holds only a few of it (in 3 folds, 3 images put one in each).
+Ten is the usual floor of events for a stable rate (the "10 events per variable" rule of
+Peduzzi et al. 1996, J Clin Epidemiol 49:1373). Below it :func:`small_set_words` says so: a
+note before the stages (:func:`_check_small_set`) and in report.md's "Read this first"."""
+
+
+def small_set_words(grade_counts: dict[int, int], patients_per_grade: dict[int, int] | None,
+                    names: tuple[str, ...] | list[str], n_folds: int | None, n_labelled: int,
+                    of_patients: bool = False) -> str | None:
+    """What a small set's figures rest on, or None when every labelled grade has
+    :data:`SMALL_GRADE` images or more (and patients, with ``patients_per_grade``): ``per-grade
+    figures for PDR rest on 3 images (2 patients); NPDR on 12 images (7 patients)``, the
+    commonest grades last left out; then, with ``n_folds`` 2, that each fold's model trains on
+    half the ``n_labelled`` images. ``grade_counts``: labelled images per grade (0..K-1, a grade
+    without any left out: the ingest's empty-grade warning says it); ``of_patients``: ``3 images
+    of 2 patients`` (report.md's bold lead, which "Read this first" cuts at the first ``(``)."""
+    small = [g for g, n in sorted(grade_counts.items())
+             if n > 0 and (n < SMALL_GRADE or (patients_per_grade is not None
+                                               and patients_per_grade.get(g, 0) < SMALL_GRADE))]
+    if not small:
+        return None
+
+    def rests_on(g: int) -> str:
+        images = counted(grade_counts[g], "image")
+        if patients_per_grade is None:
+            return images
+        patients = counted(patients_per_grade.get(g, 0), "patient")
+        return f"{images} of {patients}" if of_patients else f"{images} ({patients})"
+
+    small.sort(key=lambda g: grade_counts[g])  # the rarest first
+    name = {g: str(names[g]) if g < len(names) else f"grade {g}" for g in small}
+    words = (f"per-grade figures for {name[small[0]]} rest on {rests_on(small[0])}"
+             + "".join(f"; {name[g]} on {rests_on(g)}" for g in small[1:]))
+    if n_folds == 2:
+        words += (f"; with data.n_folds=2 each fold's model trains on half the labelled images "
+                  f"(about {n_labelled - math.ceil(n_labelled / 2)} of {n_labelled})")
+    return words
+
+
+def most_folds(grade_counts: dict[int, int], patients_per_grade: dict[int, int] | None) -> int:
+    """The most folds, up to 5, that the set's rarest grade allows: its units (patients with
+    ``patients_per_grade``, the folds grouping them, else labelled images), one per fold at
+    least, as the preflight's fold check (:func:`_check_folds`) asks; 5 for an empty count."""
+    units = [patients_per_grade.get(g, 0) if patients_per_grade is not None else n
+             for g, n in grade_counts.items() if n > 0]
+    return max(min([5, *units]), 0)
+
+
+def small_set_fix(n_folds: int | None, most: int = 5) -> str:
+    """What to do about :func:`small_set_words`' set: read, or add, not a setting that runs.
+    With ``n_folds`` 2, the folds that train on more of the images: ``most``
+    (:func:`most_folds`: the preflight refuses more) when above 2, else that 2 is the most
+    this set allows (small-set review F1: data.n_folds=5 was suggested, then refused)."""
+    folds = ""
+    if n_folds == 2:
+        folds = (f"; data.n_folds={most} trains each fold on {most - 1}/{most} of them" if most > 2 else
+                 "; 2 folds is the most this set allows (each fold must hold at least one of every "
+                 "grade's patients or images): more of the rarest grade allow more")
+    return ("read those figures with their 95% intervals (report.md's per-grade AUC line gives them); "
+            "more labelled images of those grades narrow them" + folds)
+
+
+def _ingest_counts(data_dir: Path) -> tuple[dict[int, int], dict[int, int] | None, tuple[str, ...], int] | None:
+    """(labelled images per grade, patients per grade or None, grade names, folds) of an
+    existing ingest (its manifest and summary, counted as :func:`_facts_from_ingest` counts
+    them); None when they cannot be read."""
+    try:
+        summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = {}
+    summary = summary if isinstance(summary, dict) else {}
+    names = tuple((summary.get("grades") or {}).get("names") or ())
+    try:
+        _, grades, folds, train, _, _ = _labels_from_manifest(data_dir / "manifest.csv",
+                                                              len(names) if len(names) >= 2 else None)
+        per_grade, _, _ = _ingest_patients(train, summary, grades, data_dir / "manifest.csv")
+    except (OSError, ValueError, csv.Error):
+        return None
+    return grades, per_grade, names, len(folds)
+
+
+def ingest_small_set_words(data_dir: Path, of_patients: bool = False) -> str | None:
+    """:func:`small_set_words` of an existing ingest (:func:`_ingest_counts`; the folds it
+    made); None when they cannot be read."""
+    counts = _ingest_counts(data_dir)
+    if counts is None:
+        return None
+    grades, per_grade, names, folds = counts
+    return small_set_words(grades, per_grade, names, folds, sum(grades.values()), of_patients)
+
+
+def ingest_small_set_fix(data_dir: Path) -> str:
+    """:func:`small_set_fix` of an existing ingest: its folds, and the most its rarest grade allows."""
+    counts = _ingest_counts(data_dir)
+    if counts is None:
+        return small_set_fix(None)
+    grades, per_grade, _, folds = counts
+    return small_set_fix(folds, most_folds(grades, per_grade))
+
+
+def _check_small_set(c: _Findings, facts: DataFacts, n_folds: int) -> None:
+    """A note, before the stages, when :func:`small_set_words` finds a grade too small for firm
+    per-grade figures (small-set review F1: a full run on 45 images, PDR 3 of them, said nothing
+    of it before its hours; its result line gave only the QWK's interval)."""
+    folds: int | None = len(facts.fold_sizes) if facts.fold_sizes else n_folds
+    options = getattr(c.sources, "options", None) or {}
+    if not facts.fold_sizes and isinstance(options.get("data.n_folds"), config_module.PresetOverride):
+        folds = None  # --first-try's 2 folds, not the user's: its run's figures mean nothing anyway
+    words = small_set_words(facts.grade_counts, facts.patients_per_grade, facts.grade_names, folds,
+                            facts.n_labelled)
+    if words:
+        c.add("note", "", f"a small set ({facts.source}): {words}",
+              small_set_fix(folds, most_folds(facts.grade_counts, facts.patients_per_grade)))
 
 
 BINARY_ON_A_SCALE = 4
@@ -2702,6 +2835,7 @@ def _run_stage_validators(c: _Findings, cfg: Config, stages: list[str]) -> None:
     """Each stage's own validator stops at its first problem; whatever one rejects that the
     checks above have not already reported for that setting is added, so the preflight never
     lets through what a stage would refuse later."""
+    said: set[str] = set()  # the settings a validator's error named: another's in option words is the same
     for _, validator in _stage_validators(cfg, stages):
         try:
             validator()
@@ -2710,8 +2844,14 @@ def _run_stage_validators(c: _Findings, cfg: Config, stages: list[str]) -> None:
                 exc = exc.located(lambda setting: _where(setting, c.sources, c.cfg))
             message = str(exc)
             setting = _setting_named(message)
-            if setting and c.has_error(setting):
+            option = re.match(r"(--[a-z-]+)", message)
+            in_option_words = bool(option) and option.group(1) in _OPTION_SETTINGS
+            if setting and (c.has_error(setting) or (setting in said and in_option_words)):
+                # (the ingest's check of data.referable_from after the config's, in its own
+                # --referable-from words a train user never typed: said once, in settings);
+                # another problem of a setting already named, in settings' words, is its own
                 continue
+            said.add(setting)
             if not setting and any(f.severity == "error" for f in c.items):
                 continue  # cannot tell which setting: the errors above already stop the run
             what = message.replace("\n  fix: ", "\n     fix: ").replace(" -> ", "\n     fix: ", 1)

@@ -69,6 +69,7 @@ from drac_ssl.datasets import GENERIC_DATASET_WORDS
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
+    KEEP_BEST_CAVEAT,
     auc_words,
     figure_text,
     figure_with_ci,
@@ -76,6 +77,7 @@ from drac_ssl.figures import (
     format_ci,
     format_difference,
     format_with_ci,
+    interval_width_zero,
     kappa_name,
     markdown_table,
 )
@@ -112,6 +114,7 @@ from drac_ssl.metrics import (
     REFERRAL_RULE,
     apply_thresholds,
     calibrated_one_grade_words,
+    counted_units,
     degenerate_ci_reason,
     grading_report,
     majority_grade_reference,
@@ -261,11 +264,55 @@ def confusion_lines(confusion: Any, names: Sequence[str]) -> list[str]:
             *markdown_table(header, rows)]
 
 
-def roc_auc_line(grades: Any, probs: Any, names: Sequence[str]) -> list[str]:
+def roc_auc_line(grades: Any, probs: Any, names: Sequence[str], metrics: dict[str, Any] | None = None) -> list[str]:
     """Each ROC curve's AUC (:func:`drac_ssl.plots.roc_curves`, the legend of the ROC figure) in
-    words: "Out-of-fold ROC AUC per grade: Normal vs rest: AUC 0.893; ...", then an empty line."""
-    labels = [label for label, _, _ in roc_curves(np.asarray(grades), np.asarray(probs), list(names))]
-    return [f"Out-of-fold ROC AUC per grade (the curves above): {'; '.join(labels)}.", ""]
+    words, with the images of the grade it rests on and, from the variant's ``metrics``
+    (metrics.json: ``auc_per_grade_units``, the resampled patients or image groups among them,
+    and ``auc_per_grade_ci95``), their number and its bootstrap 95% CI: "Out-of-fold ROC AUC
+    per grade: PDR vs rest (3 images, 2 patients): AUC 0.976 (95% CI 0.912..1.000); ...", then
+    an empty line. An interval from fewer resamples than ``n_boot`` (``auc_per_grade_ci95_resamples``:
+    those with the grade and another) says how many, as the macro AUC's note does
+    (:func:`resamples_used_words`); one of width 0 at 0 or 1 says the images it rests on and
+    that the bootstrap cannot show how far from there the AUC may be (:func:`_edge_reason`).
+    ``grades`` ``(n,)``, ``probs`` ``(n, K)``; a run made before those records (none in
+    ``metrics``) gets the images alone. With two grades, the one curve of the second."""
+    metrics = metrics or {}
+    y = np.asarray(grades)
+    units, cis = metrics.get("auc_per_grade_units") or {}, metrics.get("auc_per_grade_ci95") or {}
+    unit = {"patients": "site" if metrics.get("ci_unit") == "site" else "patient",
+            "groups": "image group"}.get(str(metrics.get("ci_resamples")), "")
+    used_per_grade, n_boot = metrics.get("auc_per_grade_ci95_resamples") or {}, metrics.get("n_boot")
+    graded = [c for c in range(len(names)) if not (len(names) == 2 and c == 0)]  # roc_curves' curves
+    said = []
+    for c, (label, _, _) in zip(graded, roc_curves(y, np.asarray(probs), list(names)), strict=True):
+        head, _, auc = label.partition(": ")
+        rests_on = [counted_units(int(np.sum(y == c)), "image")]
+        if unit and isinstance(units.get(names[c]), int):
+            rests_on.append(counted_units(units[names[c]], unit))
+        ci = cis.get(names[c])
+        interval = ""
+        if isinstance(ci, list) and len(ci) == 2 and "undefined" not in auc:
+            used = used_per_grade.get(names[c])
+            fewer = (f", from {used:,} of {n_boot:,} resamples: the rest held no {names[c]} image or only "
+                     f"{names[c]} images" if isinstance(used, int) and not isinstance(used, bool)
+                     and isinstance(n_boot, int) and 0 < used < n_boot else "")
+            interval = f" (95% CI {format_ci(*ci, _edge_reason(ci, rests_on))}{fewer})"
+        said.append(f"{head} ({', '.join(rests_on)}): {auc}{interval}")
+    return [f"Out-of-fold ROC AUC per grade (the curves above): {'; '.join(said)}.", ""]
+
+
+def _edge_reason(ci: Sequence[Any], rests_on: Sequence[str]) -> str | None:
+    """Why a per-grade AUC's interval of width 0 at 1 (or 0) is not firm: every resample of a
+    few images separates them as the whole set does, which bounds nothing (a grade of 3 images
+    read "AUC 1.000 (95% CI not meaningful: every resample gives 1.000 ...)" as firm); None for
+    any other interval (:func:`drac_ssl.figures.format_ci` words those). ``rests_on``: its
+    images, then its resampled units (``["3 images", "2 patients"]``)."""
+    value = interval_width_zero(*ci)
+    if value not in (0.0, 1.0):
+        return None
+    units = f" ({', '.join(rests_on[1:])})" if rests_on[1:] else ""
+    return (f"every resample gives {value:.3f}, and it rests on {rests_on[0]}{units}: the bootstrap "
+            f"cannot show how far {'below 1' if value == 1.0 else 'above 0'} the AUC may be")
 
 
 def figure_caption(stem: str, variant: str = "") -> str | None:
@@ -360,6 +407,7 @@ def _data_section(run_dir: Path) -> list[str]:
                          f"{prov['n_unlabelled']}")
         lines.append(f"- ingested: {prov.get('ingested_utc')}")
         lines += _ingest_warning_lines(run_dir, prov)
+        lines += _small_set_lines(run_dir)
         lines += _data_changed_lines(run_dir)
         recipe = _pretrain_recipe(run_dir)
         if facts.modality == "fundus" and recipe == "octa":  # the preflight warned; the report keeps it
@@ -383,6 +431,22 @@ def _data_section(run_dir: Path) -> list[str]:
             lines.append(f"- {NO_SUBGROUP_WORDS}.")
         lines.append("")
     return lines
+
+
+def _small_set_lines(run_dir: Path) -> list[str]:
+    """The data section's bullet, a warning of "Read this first", when a grade has too few
+    labelled images (or patients) for firm per-grade figures, or 2 folds train on half the
+    images: the preflight's note before the stages (:func:`drac_ssl.preflight.small_set_words`),
+    kept with the figures it qualifies (small-set review F1). None without ``finetune/``: its
+    fix points to the per-grade AUC line, which only a fine-tuning writes."""
+    from drac_ssl.preflight import ingest_small_set_fix, ingest_small_set_words
+
+    if not (run_dir / "finetune").is_dir():
+        return []
+    words = ingest_small_set_words(run_dir / "data", of_patients=True)
+    if not words:
+        return []
+    return [f"- **{words[:1].upper()}{words[1:]}**: {ingest_small_set_fix(run_dir / 'data')}."]
 
 
 def _data_changed_lines(run_dir: Path) -> list[str]:
@@ -1309,7 +1373,12 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     held_inner = metrics.get("keep") == "inner"
     two = len(names) == 2  # one AUC, the kappa by its name (the QWK of two grades is Cohen's kappa)
     kappa = "kappa" if two else "QWK"
-    rows = [[f["fold"], f["n_train"], *([figure_text(f.get("n_inner"))] if held_inner else []), f["n_val"],
+    if held_inner and metrics.get("inner_split_note"):  # a small inner split: "Read this first"
+        note = str(metrics["inner_split_note"])
+        lines += [f"**{note[:1].upper()}{note[1:]}** (finetune.keep=inner).", ""]
+    # the inner count an integer, as train and val (figure_text gave 4.000)
+    rows = [[f["fold"], f["n_train"], *([f.get("n_inner") if isinstance(f.get("n_inner"), int)
+                                         else figure_text(f.get("n_inner"))] if held_inner else []), f["n_val"],
              int(f["best_epoch"]) + 1, f["epochs_run"], figure_text(f.get("qwk")),
              figure_text(f.get("val_qwk_uncalibrated", f.get("best_val_qwk_uncalibrated")) if held_inner
                          else f.get("best_val_qwk_uncalibrated")),
@@ -1354,7 +1423,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                         title=f"{title}: out-of-fold confusion")
     roc = plot_roc(grades, probs, figures / f"{name}_roc.png", names, title=f"{title}: out-of-fold ROC")
     lines += _figure(run_dir, cm, figure_alt(cm.stem, title, name), name) + confusion_lines(report["confusion"], names)
-    lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names)
+    lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names, metrics)
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):
         record = read_json(vdir / f"fold{f['fold']}.json")
@@ -2070,6 +2139,8 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     rows = comparison["rows"]
     freeze = run_freeze(run_dir)
     lines += [comparison.get("protocol", ""), ""]
+    if (_saved_config(run_dir).get("finetune") or {}).get("keep") == "best":  # "Read this first" says it
+        lines += [f"**Figures {KEEP_BEST_CAVEAT.split(' (', 1)[0]}** ({KEEP_BEST_CAVEAT.split(' (', 1)[1]}.", ""]
     unit = comparison.get("ci_resamples")
     counted = None if unit in (None, "images") else _images_without_patient(run_dir)
     caveat = clustering_caveat(unit, *(counted or (None, None)))

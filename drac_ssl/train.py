@@ -92,6 +92,7 @@ from drac_ssl.exit_codes import RUN_BUSY
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
+    KEEP_BEST_CAVEAT,
     figure_text,
     format_ci,
     screening_figures_words,
@@ -1275,8 +1276,8 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
                 if stale:
                     print(f"[train] removed {len(stale)} temporary file(s) that killed invocations "
                           f"left: " + ", ".join(p.relative_to(run_dir).as_posix() for p in stale))
-                for warning in warnings:
-                    print(f"[preflight] warning: {warning.line}")
+                for warning in warnings:  # and notes (a small set: preflight.small_set_words)
+                    print(f"[preflight] {warning.severity}: {warning.line}")
                 if reused:
                     print(reused)
                 return _run_in_folder(cfg, run_dir, sources, peers, seen, earlier_first_try, not_applied)
@@ -1890,6 +1891,8 @@ def result_line(run_dir: Path) -> str | None:
         line += " (not a leaderboard score: report.md says why)"
     said = ["On phantom images: the figures measure the pipeline on synthetic images, not how well "
             "it grades a real eye"] if phantom else []
+    if metrics.get("keep") == "best":  # the epoch chosen on the figures' own rows
+        said.append(f"Figures {KEEP_BEST_CAVEAT}")
     if mixed := mixed_phantom_words(prov):
         said.append(mixed[0].upper() + mixed[1:])
     if trial := trial_run_words(trial_run_record(run_dir)):
@@ -2378,7 +2381,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         if name == "ingest":
             check_refolded(cfg, run_dir, status)  # before the checks of the stages left to run
             for warning in preflight.after_ingest(cfg, run_dir, sources):
-                print(f"[preflight] warning: {warning.line}")
+                print(f"[preflight] {warning.severity}: {warning.line}")
     if not cfg.run.keep_checkpoints:  # every stage of run.stages is done: none will resume
         try:
             remove_checkpoints(cfg, run_dir)

@@ -128,3 +128,28 @@ def test_the_full_run_keeps_the_settings_step_2_sets_and_gets_its_own_folder() -
     assert "run.name=" not in step2 and "`run.name`)" not in last.split("run it on a GPU", 1)[0]
     name = load_config(GUIDE.parents[1] / "configs" / "fundus.yaml").run.name
     assert f"its own run folder, `{name}`" in " ".join(last.split()), last
+
+
+def test_the_rare_grades_section_names_each_balance_and_what_the_calibration_cannot_undo() -> None:
+    """Small-set review F5: imbalance handling was documented only in configuration.md's table.
+    The guide's section names every finetune.class_balance choice, the weight class_weights_for
+    gives, and that the calibration is one temperature, checked against the code's fields: a
+    per-grade correction added to Calibration would make its words wrong, and fail here."""
+    import dataclasses
+
+    import numpy as np
+
+    from drac_ssl.config import _CHOICES as CHOICES  # the setting's allowed values
+    from drac_ssl.grading.model import Calibration
+    from drac_ssl.losses.grading import class_weights_for
+
+    section = GUIDE.read_text(encoding="utf-8").split("## Rare grades", 1)[1]
+    for choice in CHOICES["finetune.class_balance"]:
+        assert f"- `{choice}`" in section, choice
+    grades = np.array([0] * 30 + [1] * 12 + [2] * 3)
+    assert class_weights_for(grades, 3)[2] == 45 / (3 * 3)  # n / (K * count_k), as the section says
+    assert "`n / (K * count_k)`" in section
+    assert {f.name for f in dataclasses.fields(Calibration)} == {"output", "temperature", "thresholds", "decision",
+                                                                 "referral"}
+    assert "it is one temperature" in " ".join(section.split())
+    assert "has no per-grade offset" in " ".join(section.split())

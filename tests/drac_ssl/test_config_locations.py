@@ -102,3 +102,13 @@ def test_an_unknown_setting_error_pickles_as_itself() -> None:
     back = pickle.loads(pickle.dumps(error))
     assert type(back) is UnknownSettingError
     assert (str(back), back.setting, back.meant) == (str(error), "data.image_colum", ("data.image_column",))
+
+
+def test_a_listed_value_with_a_bracketed_name_is_located_after_the_whole_list() -> None:
+    """Small-set fix-up F7: the location pattern stopped at the first "]", so the source of
+    data.grades=[No DR, Mild [R1], PDR] was spliced inside the list, after "Mild [R1]"."""
+    from drac_ssl.config import SettingsError
+
+    error = SettingsError(("data.grades",), "data.grades=[No DR, Mild [R1], PDR] names 3 grades")
+    assert str(error.located(lambda s: "x.yaml:2")).startswith(
+        "config: data.grades=[No DR, Mild [R1], PDR] (x.yaml:2) names 3 grades"), str(error.located(lambda s: "x.yaml:2"))

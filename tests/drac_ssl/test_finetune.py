@@ -1810,6 +1810,40 @@ def test_each_stored_interval_is_its_own_figures_recomputed_from_oof_csv(
     assert _recomputed_intervals(run, variant.oof_path, metrics, argmax)["accuracy"] != stored["accuracy"]
 
 
+def test_each_grade_auc_is_stored_with_its_images_units_and_its_own_interval(
+        frozen_result: finetune.FinetuneResult) -> None:
+    """Small-set review F2: metrics.json's auc_per_grade was bare (PDR's AUC of 3 images read as
+    firm). auc_per_grade_n counts each grade's images, auc_per_grade_units the resampled units
+    among them, and auc_per_grade_ci95 is recomputed here image set by image set with
+    scikit-learn's AUC on the run's own resamples (seed, n_boot, the manifest's units)."""
+    from sklearn.metrics import roc_auc_score
+
+    from drac_ssl.manifest import labelled_rows, read_manifest
+    from drac_ssl.metrics import bootstrap_resamples
+    from drac_ssl.oof import patient_groups, read_oof
+
+    run = frozen_result.out_dir.parent
+    variant = frozen_result.variants["vicreg"]
+    metrics, oof = variant.metrics, read_oof(variant.oof_path)
+    lab = labelled_rows(read_manifest(run / "data" / "manifest.csv"))
+    units = patient_groups(lab)
+    groups = None if units is None else [dict(zip((r["id"] for r in lab), units, strict=True))[i] for i in oof.ids]
+    names = metrics["class_names"]
+    assert metrics["auc_per_grade_n"] == {n: int((oof.grades == k).sum()) for k, n in enumerate(names)}
+    if groups is not None:
+        assert metrics["auc_per_grade_units"] == {
+            n: len({g for g, t in zip(groups, oof.grades, strict=True) if t == k}) for k, n in enumerate(names)}
+    for k, name in enumerate(names):
+        values = []
+        for idx in bootstrap_resamples(len(oof.grades), metrics["n_boot"], metrics["seed"], groups):
+            truth = oof.grades[idx] == k
+            if 0 < truth.sum() < truth.size:
+                values.append(roc_auc_score(truth, oof.probs[idx, k]))
+        assert metrics["auc_per_grade_ci95_resamples"][name] == len(values)
+        assert metrics["auc_per_grade_ci95"][name] == pytest.approx(list(np.percentile(values, [2.5, 97.5])), abs=1e-9)
+        assert metrics["auc_per_grade_ci95"][name][0] <= metrics["auc_per_grade"][name] <= metrics["auc_per_grade_ci95"][name][1]
+
+
 def test_the_first_line_names_each_variant_once_and_says_what_a_frozen_scratch_is() -> None:
     """A new user's trial read 'variants scratch, vicreg, vicreg_umm (scratch: scratch (random
     init, frozen: ...))': scratch said twice. Now it is said once, with what it is after it."""

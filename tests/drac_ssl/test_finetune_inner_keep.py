@@ -169,6 +169,16 @@ def test_keep_inner_keeps_the_inner_best_epoch_scores_validation_once_and_resume
 
     text = write_report(run).read_text(encoding="utf-8")
     assert "| fold | train | inner | val | kept epoch |" in text
+    # small-set review F3: the inner count an integer (figure_text printed 4.000), and the inner
+    # split of 4-5 images said on the console, in metrics.json and in "Read this first"
+    for row in result.variants["vicreg"].metrics["folds"]:
+        assert f"| {row['fold']} | {row['n_train']} | {row['n_inner']} | {row['n_val']} |" in text
+    note = result.variants["vicreg"].metrics["inner_split_note"]
+    assert note.startswith("epoch chosen on ") and note.endswith("prefer finetune.keep=last (the default: "
+                                                                 "the last epoch, none chosen) on a set this small")
+    assert f"[finetune] note: finetune.keep=inner: {note}" in out
+    first = text.split("## Read this first", 1)[1].split("\n## ", 1)[0]
+    assert f"- {note[:1].upper()}{note[1:].split(' (', 1)[0]} (" in first, first
     assert "vicreg_inner_qwk.png" in text and "vicreg_val_qwk.png" not in text
     assert f"*Figure: {FIGURE_CAPTIONS['inner_qwk']}*" in text and "Validation QWK per epoch" not in text
 
@@ -180,6 +190,31 @@ def test_keep_inner_keeps_the_inner_best_epoch_scores_validation_once_and_resume
     assert "reusing" not in capsys.readouterr().out
     finetune.run(tiny_config(**{**settings, "finetune.keep": "best", "finetune.inner_fraction": "0.2"}), run)
     assert "reusing" not in capsys.readouterr().out
+
+
+def test_an_inner_split_small_or_without_a_grade_is_said_and_a_large_one_is_not() -> None:
+    """Small-set review F3: keep=inner chose each fold's epoch on an inner split of 4 images
+    without the rare grade (inner_split never holds a grade's last unit out) without a word."""
+    grades = np.array([0] * 30 + [1] * 12 + [2] * 3)
+    folds = np.arange(45) % 2
+    patients = [f"n{i % 20}" for i in range(30)] + [f"m{i % 4}" for i in range(12)] + ["r0", "r0", "r1"]
+    folds[42:45] = [0, 0, 1]  # r0's two PDR images in one fold, r1's in the other
+    cfg = tiny_config(**{"finetune.keep": "inner", "finetune.inner_fraction": "0.2"})
+    ctx = _ctx(cfg, grades, folds, patients)
+    ctx.grade_names = ("Normal", "NPDR", "PDR")
+    note = finetune.inner_split_note(ctx)
+    sizes = {f: ctx.inner_positions(f).size for f in ctx.fold_ids}
+    assert all(2 not in set(grades[ctx.inner_positions(f)].tolist()) for f in ctx.fold_ids)  # by design
+    fold = min(sizes, key=lambda f: (sizes[f], f))
+    held = len(set(grades[ctx.inner_positions(fold)].tolist()))
+    assert note == (f"epoch chosen on {sizes[fold]} images of {held} grades (fold {fold}'s inner split, without any "
+                    f"PDR image: a grade's last patient is never held out): prefer finetune.keep=last (the default: "
+                    f"the last epoch, none chosen) on a set this small"), note
+    big = np.repeat(np.arange(3), [200, 100, 60])
+    large = _ctx(cfg, big, np.arange(big.size) % 2)
+    large.grade_names = ("Normal", "NPDR", "PDR")
+    assert finetune.inner_split_note(large) is None
+    assert finetune.inner_split_note(_ctx(tiny_config(), grades, folds, patients)) is None  # keep=last
 
 
 def test_the_inner_fraction_is_signed_only_under_keep_inner() -> None:

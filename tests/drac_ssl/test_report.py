@@ -1611,5 +1611,63 @@ def test_figures_have_alt_texts_that_describe_them_and_their_numbers_in_text(tmp
     probs[np.arange(30), scratch] = 0.8
     for k, name in enumerate(NAMES):
         auc = roc_auc_score(np.array(GRADES) == k, probs[:, k])
-        assert f"{name} vs rest: AUC {auc:.3f}" in section.split("Out-of-fold ROC AUC per grade", 1)[1]
+        count = GRADES.count(k)
+        assert re.search(rf"{name} vs rest \({count} images?[^)]*\): AUC {auc:.3f}",
+                         section.split("Out-of-fold ROC AUC per grade", 1)[1])
     assert section.index("_confusion.png") < section.index("Out-of-fold confusion counts") < section.index("_roc.png")
+
+
+def test_per_grade_auc_line_gives_its_images_units_and_interval() -> None:
+    """Small-set review F2: report.md's per-grade AUC line gave a rare grade's AUC bare ("PDR vs
+    rest: AUC 0.976", 3 images of 2 patients): each now says the images and the resampled
+    patients it rests on and its bootstrap 95% CI, from metrics.json."""
+    from drac_ssl.report import roc_auc_line
+
+    grades = np.array([0] * 30 + [1] * 12 + [2] * 3)
+    probs = np.full((45, 3), 0.2)
+    probs[np.arange(45), grades] = 0.6
+    metrics = {"ci_resamples": "patients", "ci_units": 26,
+               "auc_per_grade_units": {"Normal": 20, "NPDR": 8, "PDR": 2},
+               "auc_per_grade_ci95": {"Normal": [0.9, 1.0], "NPDR": [0.8, 1.0], "PDR": [0.7123, 1.0]}}
+    (line, blank) = roc_auc_line(grades, probs, ["Normal", "NPDR", "PDR"], metrics)
+    assert blank == ""
+    assert "PDR vs rest (3 images, 2 patients): AUC 1.000 (95% CI 0.712..1.000)" in line
+    assert "Normal vs rest (30 images, 20 patients): AUC 1.000 (95% CI 0.900..1.000)" in line
+    # without the records (a run of an earlier version): the images alone, no interval
+    (line, _) = roc_auc_line(grades, probs, ["Normal", "NPDR", "PDR"])
+    assert "PDR vs rest (3 images): AUC 1.000." in line and "CI" not in line
+
+
+def test_per_grade_auc_interval_says_it_rests_on_fewer_resamples() -> None:
+    """Small-set fix-up F3: PDR's interval rested on 869 of 1,000 resamples (the rest held no
+    PDR image) and report.md's per-grade line did not say so, though the macro line does."""
+    from drac_ssl.report import roc_auc_line
+
+    grades = np.array([0] * 30 + [1] * 12 + [2] * 3)
+    probs = np.full((45, 3), 0.2)
+    probs[np.arange(45), grades] = 0.6
+    metrics = {"ci_resamples": "patients", "n_boot": 1000,
+               "auc_per_grade_units": {"Normal": 20, "NPDR": 8, "PDR": 2},
+               "auc_per_grade_ci95": {"Normal": [0.9, 1.0], "NPDR": [0.8, 1.0], "PDR": [0.7123, 1.0]},
+               "auc_per_grade_ci95_resamples": {"Normal": 1000, "NPDR": 1000, "PDR": 869}}
+    (line, _) = roc_auc_line(grades, probs, ["Normal", "NPDR", "PDR"], metrics)
+    assert ("PDR vs rest (3 images, 2 patients): AUC 1.000 (95% CI 0.712..1.000, from 869 of 1,000 "
+            "resamples: the rest held no PDR image or only PDR images)") in line, line
+    assert "Normal vs rest (30 images, 20 patients): AUC 1.000 (95% CI 0.900..1.000);" in line, line
+
+
+def test_per_grade_auc_interval_of_width_zero_at_one_says_what_it_rests_on() -> None:
+    """Small-set fix-up F5: "AUC 1.000 (95% CI not meaningful: every resample gives 1.000 ...)"
+    for a grade of 3 images read as firm: it now says the images and patients it rests on and
+    that the bootstrap cannot show how far below 1 the AUC may be."""
+    from drac_ssl.report import roc_auc_line
+
+    grades = np.array([0] * 30 + [1] * 12 + [2] * 3)
+    probs = np.full((45, 3), 0.2)
+    probs[np.arange(45), grades] = 0.6
+    metrics = {"ci_resamples": "patients", "auc_per_grade_units": {"Normal": 20, "NPDR": 8, "PDR": 2},
+               "auc_per_grade_ci95": {"Normal": [0.9, 1.0], "NPDR": [0.8, 1.0], "PDR": [1.0, 1.0]}}
+    (line, _) = roc_auc_line(grades, probs, ["Normal", "NPDR", "PDR"], metrics)
+    assert ("PDR vs rest (3 images, 2 patients): AUC 1.000 (95% CI not meaningful: every resample gives "
+            "1.000, and it rests on 3 images (2 patients): the bootstrap cannot show how far below 1 "
+            "the AUC may be)") in line, line
