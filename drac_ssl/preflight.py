@@ -68,7 +68,13 @@ from drac_ssl.config import (
     shipped_config_word,
 )
 from drac_ssl.io import absolute_from, invocations, read_json_dict, sha256_file
-from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
+from drac_ssl.manifest import (
+    SITE_COLUMN,
+    labelled_rows,
+    manifest_change,
+    read_manifest,
+    redo_ingest_fix,
+)
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
 from drac_ssl.run_state import made_in
 from drac_ssl.stage_settings import (
@@ -2172,14 +2178,16 @@ note before the stages (:func:`_check_small_set`) and in report.md's "Read this 
 
 def small_set_words(grade_counts: dict[int, int], patients_per_grade: dict[int, int] | None,
                     names: tuple[str, ...] | list[str], n_folds: int | None, n_labelled: int,
-                    of_patients: bool = False) -> str | None:
+                    of_patients: bool = False, unit: str = "patient") -> str | None:
     """What a small set's figures rest on, or None when every labelled grade has
     :data:`SMALL_GRADE` images or more (and patients, with ``patients_per_grade``): ``per-grade
     figures for PDR rest on 3 images (2 patients); NPDR on 12 images (7 patients)``, the
     commonest grades last left out; then, with ``n_folds`` 2, that each fold's model trains on
     half the ``n_labelled`` images. ``grade_counts``: labelled images per grade (0..K-1, a grade
     without any left out: the ingest's empty-grade warning says it); ``of_patients``: ``3 images
-    of 2 patients`` (report.md's bold lead, which "Read this first" cuts at the first ``(``)."""
+    of 2 patients`` (report.md's bold lead, which "Read this first" cuts at the first ``(``);
+    ``unit``: what ``patients_per_grade`` counts, ``site`` when the folds keep sites whole with
+    the site as the patient (leave-one-site-out: "of 2 sites", not "of 2 patients")."""
     small = [g for g, n in sorted(grade_counts.items())
              if n > 0 and (n < SMALL_GRADE or (patients_per_grade is not None
                                                and patients_per_grade.get(g, 0) < SMALL_GRADE))]
@@ -2190,7 +2198,7 @@ def small_set_words(grade_counts: dict[int, int], patients_per_grade: dict[int, 
         images = counted(grade_counts[g], "image")
         if patients_per_grade is None:
             return images
-        patients = counted(patients_per_grade.get(g, 0), "patient")
+        patients = counted(patients_per_grade.get(g, 0), unit)
         return f"{images} of {patients}" if of_patients else f"{images} ({patients})"
 
     small.sort(key=lambda g: grade_counts[g])  # the rarest first
@@ -2252,7 +2260,25 @@ def ingest_small_set_words(data_dir: Path, of_patients: bool = False) -> str | N
     if counts is None:
         return None
     grades, per_grade, names, folds = counts
-    return small_set_words(grades, per_grade, names, folds, sum(grades.values()), of_patients)
+    return small_set_words(grades, per_grade, names, folds, sum(grades.values()), of_patients,
+                           unit="site" if _ingest_site_folds(data_dir) else "patient")
+
+
+def _ingest_site_folds(data_dir: Path) -> bool:
+    """Whether an existing ingest kept each site whole in one fold (``sites.folds`` ``whole``,
+    leave-one-site-out) with each labelled image's patient its site (``--patient-column site
+    --site-column site``), so that the units counted as patients are sites."""
+    try:
+        summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
+        sites = summary.get("sites") if isinstance(summary, dict) else None
+        if not (isinstance(sites, dict) and sites.get("folds") == "whole"):
+            return False
+        with open(data_dir / "manifest.csv", newline="", encoding="utf-8") as fh:
+            rows = [row for row in csv.DictReader(fh) if row.get("split") == "train"]
+    except (OSError, ValueError, csv.Error):
+        return False
+    return bool(rows) and all(row.get("patient") and row.get("patient") == row.get(SITE_COLUMN)
+                              for row in rows)
 
 
 def ingest_small_set_fix(data_dir: Path) -> str:

@@ -160,7 +160,7 @@ def test_the_banner_says_chance_and_trial_plainly_with_the_figures_folded(predic
                           "auc_ovr_ci95": [0.45, 0.64]}
     meta["trial_run"] = {"trial": True, "why": "pretrain.epochs=1 set by --first-try on the command line"}
     fake = SimpleNamespace(**{k: getattr(predictor, k) for k in ("bundle", "path", "describe")},
-                           metadata=meta, calibration_warning=None, untrained=False)
+                           metadata=meta, calibration_warning=None, untrained=False, bundle_notes=[])
     from drac_ssl.figures import chance_words
     from drac_ssl.trial_run import trial_run_words
 

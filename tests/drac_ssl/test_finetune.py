@@ -1302,7 +1302,7 @@ def test_a_two_grade_run_prints_and_tabulates_its_screening_figures(
         assert ref[key] == pytest.approx(want[key], nan_ok=True), key
     line = f"[finetune] vicreg: {two_grade_summary(stored, names)}"
     assert line in said and "at cross-fitted thresholds" in line and "referable DR: " not in said
-    assert ", ".join(f"fold {f['fold']} {f['thresholds_cross_fitted'][0]:.3f}" for f in stored["folds"]) in line
+    assert ", ".join(f"fold {f['fold']} {f['thresholds_cross_fitted'][0]:.6f}" for f in stored["folds"]) in line
     assert "the expected grade cut at 0.5 (with two grades, Cohen's kappa)" in said  # not "0.5, 1.5, ..."
     table = _read_csv(result.comparison_csv)
     assert list(table[0])[-7:] == ["referable_auc", "referable_auc_ci_low", "referable_auc_ci_high",

@@ -9,9 +9,11 @@ exit code already decided."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -65,7 +67,7 @@ exit_with(main())
 
 
 @pytest.mark.parametrize("to", ["group", "parent"])
-def test_sigterm_ends_a_run_whose_worker_is_stuck_with_a_clean_exit(to: str, tmp_path: Path) -> None:
+def test_sigterm_ends_a_run_whose_worker_is_stuck_with_a_clean_exit(to: str) -> None:
     """A review: workers ignoring SIGTERM made a stuck worker (busy in its item when the run was
     stopped) unkillable by torch's ``terminate()``; the main process then waited in
     multiprocessing's ``join()`` forever, deaf to more signals. Now SIGTERM to the process group
@@ -74,7 +76,10 @@ def test_sigterm_ends_a_run_whose_worker_is_stuck_with_a_clean_exit(to: str, tmp
     review: each stopped run left the worker's ``pymp-XXXX/`` folder, holding the listener
     socket through which it handed its batches' shared memory over, since the worker's quick
     exit skipped multiprocessing's clean-up)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_ALBUMENTATIONS_UPDATE": "1", "TMPDIR": str(tmp_path)}
+    # a short TMPDIR: the worker's listener socket lives in it (pymp-XXXX/listener-XXXX), and an
+    # AF_UNIX path is at most 107 bytes; pytest's tmp_path under the CI's TMPDIR is too long for one
+    short_tmp = Path(tempfile.mkdtemp(prefix="ss", dir="/tmp"))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_ALBUMENTATIONS_UPDATE": "1", "TMPDIR": str(short_tmp)}
     proc = subprocess.Popen([sys.executable, "-c", _STUCK], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env, cwd=REPO, start_new_session=True)
     try:
@@ -90,7 +95,9 @@ def test_sigterm_ends_a_run_whose_worker_is_stuck_with_a_clean_exit(to: str, tmp
     assert "interrupted" in out and "killed by signal" not in out and "Traceback" not in out, out
     left = subprocess.run(["ps", "-o", "pid=", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert left == [], left
-    assert sorted(p.name for p in tmp_path.iterdir()) == [], "left in TMPDIR"
+    left_in_tmp = sorted(p.name for p in short_tmp.iterdir())
+    shutil.rmtree(short_tmp, ignore_errors=True)
+    assert left_in_tmp == [], "left in TMPDIR"
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
