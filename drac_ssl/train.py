@@ -1254,6 +1254,9 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
         reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []), earlier_first_try)
     except KeyboardInterrupt:  # Ctrl-C during the checks: nothing of this invocation was written
         raise InterruptedBeforeStart from None
+    except (ConfigError, FileNotFoundError, ValueError, PermissionError) as exc:
+        _record_refused(cfg, run_dir, exc)  # a requeued torchrun job reads its 2, not the last job's 143
+        raise
     # a file of the run folder that cannot be written (a full disk, a read-only one): said with
     # the file, the fix and what a rerun resumes from (RunFolderWriteError), not a traceback
     with run_folder_writes(cfg, run_dir):
@@ -1281,6 +1284,24 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
                 if reused:
                     print(reused)
                 return _run_in_folder(cfg, run_dir, sources, peers, seen, earlier_first_try, not_applied)
+
+
+def _record_refused(cfg: Config, run_dir: Path, exc: BaseException) -> None:
+    """Record a run refused by the checks before it started (``exc``: the refusal, exit code 2,
+    :func:`_exit_code_of`) as a line of ``run_dir/invocations.jsonl`` whose ``"ended"`` holds
+    ``"exit_code": 2``, when that file already exists (a run folder an earlier invocation
+    used). A torchrun job script reads its outcome from that file's last line (torchrun exits 1
+    whatever the training's code; docs/running.md, On a cluster): without this line a requeued
+    job refused for its settings (a data root gone) read the previous job's 143 and was
+    requeued again, up to the job's limit. Nothing is written for a new run folder (the
+    refusal leaves no file), a ``run.name`` that is a path, a run another process holds
+    (:class:`drac_ssl.runtime.RunBusy`: its line stays the last, no ``"ended"``, and the job
+    reads 75) or a folder that cannot be written; nothing raised (the refusal is what is said)."""
+    if run_name_problem(cfg.run.name, cfg.run.out_dir)[0] or not (run_dir / runtime.INVOCATIONS).is_file():
+        return
+    t0 = time.perf_counter()
+    with contextlib.suppress(runtime.RunBusy, OSError), runtime.hold_run(run_dir):
+        record_end(run_dir, record_start(run_dir, "drac_ssl.train"), t0, exc, exit_code=_exit_code_of(exc))
 
 
 class RunFolderWriteError(ValueError):
