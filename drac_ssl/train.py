@@ -2539,38 +2539,38 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         run_pipeline(cfg, sources, problems, said=said)
     except runtime.RunBusy as exc:  # another process trains this run: try later (a scheduler requeues)
         print(f"error: {exc}", file=sys.stderr)
-        return RUN_BUSY
+        return _exit_code_of(exc)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         global _REFUSED
         _REFUSED = isinstance(exc, preflight.PreflightError)  # no stage running, every file written
-        return 2
+        return _exit_code_of(exc)
     except PermissionError as exc:  # another account's run folder (mode 0700, run.private), a file it reads
         print(f"error: {unreadable_words(exc)}", file=sys.stderr)
-        return 2
+        return _exit_code_of(exc)
     except NonFiniteError as exc:  # a training diverged: its diagnostic and fix, not a traceback
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _exit_code_of(exc)
     except ProcessZeroFailed as exc:
         print(exc, file=sys.stderr)
-        return 1
-    except InterruptedBeforeStart:
+        return _exit_code_of(exc)
+    except InterruptedBeforeStart as exc:
         if inter_op:  # the command's own process: a second Ctrl-C cannot cut the line (not a caller's)
             hold_signals_for_exit()
         print("\n[train] interrupted before any stage started (while the settings were checked): "
               "nothing was run or written; rerun the same command to run it", file=sys.stderr)
-        return interrupt_exit_code()
+        return _exit_code_of(exc)
     except KeyboardInterrupt as exc:
         if inter_op:  # as above: further Ctrl-C / SIGTERM ignored until exit_with takes over
             hold_signals_for_exit()
         sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
-        return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM
+        return _exit_code_of(exc)  # 130 Ctrl-C, 143 SIGTERM
     return 0
 
 
 def _exit_code_of(exc: BaseException) -> int:
-    """The exit code :func:`_main` returns for ``exc`` raised by the stages, as
+    """The exit code :func:`_main` returns for ``exc`` (its one mapping; it prints the words), as
     ``invocations.jsonl`` records it (``"ended": {"exit_code"}``): under torchrun the job script
     sees torchrun's 1 whatever the process's code, so this line is where it reads 143 (requeue)
     from 1 or 2 (stop), docs/running.md, On a cluster. 130 or 143 for an interrupt (which
