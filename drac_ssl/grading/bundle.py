@@ -687,8 +687,9 @@ def data_folder_name(root: object) -> str:
     app, and the folders above the data name the machine's layout (a user's home, a share,
     sometimes a study or a patient): ``metadata.json`` keeps the whole ``data.root``, and the
     run folder's ``data/ingest_summary.json`` too."""
-    text = str(root or "").rstrip("/\\")
-    return text.replace("\\", "/").rsplit("/", 1)[-1]
+    from drac_ssl.runtime import last_component  # the one spelling (runtime loads no training code)
+
+    return last_component(root)
 
 
 def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
@@ -2370,7 +2371,10 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     recorded) and ``built_with`` (those of the code building the bundle now,
     :func:`drac_ssl.runtime.code_version`: the fingerprint alone without git). A value the run
     folder does not hold is None."""
-    from drac_ssl.runtime import code_version  # one git call; runtime loads no training code
+    from drac_ssl.runtime import (  # one git call; runtime loads no training code
+        code_version,
+        last_component,
+    )
 
     run_dir = Path(run_dir)
 
@@ -2391,7 +2395,7 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     # the folder's own name however it was typed: 'export . --variant NAME' in the run folder
     # gave Path('.').name == '' (recorded as no run folder: a rebuild at every export);
     # abspath, not resolve: a run reached through a link keeps the name the user gave it
-    return {"run_folder": Path(os.path.abspath(run_dir)).name,
+    return {"run_folder": last_component(os.path.abspath(run_dir)),
             # what the models were trained on: the ingest's manifest and label CSV, by hash
             "training_data": {"manifest_sha256": ingest.get("manifest_sha256"),
                               "labels_csv_sha256": labels.get("sha256") if isinstance(labels, dict) else None},
