@@ -339,3 +339,23 @@ def test_a_command_keeps_only_the_last_component_of_its_paths_and_other_values_a
         "--variant", "a/b", "--image-column=Image/Name", "data.grades=[No DR, Mild/Moderate, PDR]",
         "data.root=DRAC 2022", "data.unlabelled=[u1, u2]", "run.out_dir=runs", "--tta"]
     assert last_component("C:\\data\\photos") == "photos" and last_component(None) == ""
+
+
+def test_a_bundle_s_identity_is_the_hash_of_the_metadata_it_loaded_read_once(tmp_path: Path) -> None:
+    """A review: metadata.json was hashed twice (the identity's 12 digits on first use, the
+    sidecar's 64 digits again), each from the file as it was then, not as load_bundle parsed it:
+    a file replaced in between gave a record whose two hashes disagree and describe a bundle
+    that was not the one loaded. Now one hash, of the bytes load_bundle parsed."""
+    import hashlib
+
+    from app.demo_bundle import build_demo_bundle
+    from drac_ssl.grading.bundle import load_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1)
+    loaded = (bundle_dir / "metadata.json").read_bytes()
+    bundle = load_bundle(bundle_dir)
+    (bundle_dir / "metadata.json").write_bytes(loaded + b"\n")  # replaced after the load (a rebuild)
+    full = hashlib.sha256(loaded).hexdigest()
+    record = bundle.grading_provenance(1, None)["bundle"]
+    assert record["metadata_sha256_full"] == full and record["metadata_sha256"] == full[:12], record
+    assert bundle.identity["metadata_sha256"] == full[:12]
