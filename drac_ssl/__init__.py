@@ -47,7 +47,10 @@ OFFLINE_ENVIRONMENT = {
 """The environment variables importing the package sets, each only where unset
 (``os.environ.setdefault``: harmless to a host, whose own values are kept), before any module
 of it imports albumentations: the one list, which ``import app`` sets too by importing the
-package first (the app server's own variables are :func:`app.offline_server_environment`'s)."""
+package first (the app server's own variables are :func:`app.offline_server_environment`'s).
+Importing the package sets one more, not listed here as it is set only when needed:
+``MPLCONFIGDIR``, when it is unset and matplotlib's default config or cache folder cannot be
+written or made (:func:`_matplotlib_config_dir`)."""
 for _name, _value in OFFLINE_ENVIRONMENT.items():
     _os.environ.setdefault(_name, _value)
 del _name, _value
