@@ -56,17 +56,25 @@ for _name, _value in OFFLINE_ENVIRONMENT.items():
 del _name, _value
 
 
-def _can_make(folder: str) -> bool:
-    """Whether ``folder`` is a folder this process can write, or could make (``mkdir -p``):
-    its nearest existing ancestor is a folder it can write. Unlike matplotlib's own check it
-    makes nothing."""
+def can_make_folder(folder: str | _os.PathLike[str]) -> tuple[bool, str | None]:
+    """Whether ``folder`` is a folder this process can write, or could make (``mkdir -p``): its
+    nearest existing ancestor (itself when it exists; a link counts, as ``os.path.lexists``)
+    is a folder it can write and enter; with that ancestor (an absolute path, None when no
+    component exists), which a message names. Makes nothing (unlike matplotlib's own check).
+    The one such check: matplotlib's folders here (stdlib only, at import) and the preflight's
+    phantom-set folder (:func:`drac_ssl.preflight.phantom_root`)."""
     path = _os.path.abspath(folder)
     while not _os.path.lexists(path):
         parent = _os.path.dirname(path)
         if parent == path:
-            return False
+            return False, None
         path = parent
-    return _os.path.isdir(path) and _os.access(path, _os.W_OK | _os.X_OK)
+    return _os.path.isdir(path) and _os.access(path, _os.W_OK | _os.X_OK), path
+
+
+def _can_make(folder: str) -> bool:
+    """:func:`can_make_folder`'s yes or no."""
+    return can_make_folder(folder)[0]
 
 
 def _matplotlib_config_dir() -> str | None:
