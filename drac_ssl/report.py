@@ -82,6 +82,7 @@ from drac_ssl.figures import (
     markdown_table,
 )
 from drac_ssl.grading.bundle import (
+    CALIBRATION_FAILED_WORDS,
     NO_SUBGROUP_WORDS,
     VARIANT_TITLES,
     chance_warning,
@@ -1599,8 +1600,8 @@ def _calibration_measure_lines(run_dir: Path, vdir: Path, oof: Any, metrics: dic
     grades, probs = np.asarray(oof.grades, dtype=int), np.asarray(oof.probs, dtype=float)
     shares = np.bincount(grades, minlength=probs.shape[1])[:probs.shape[1]] / len(grades)
     reference = brier_score(grades, np.tile(shares, (len(grades), 1)))  # no model: the grade frequencies
-    flat = (" The calibration failed (its temperature at the edge of its search range): a low ECE here "
-            "comes from near-flat probabilities, not from calibration." if temperature_at_bound(temperature) else "")
+    flat = (f" {CALIBRATION_FAILED_WORDS[0].upper()}{CALIBRATION_FAILED_WORDS[1:]}: a low ECE here comes from "
+            "near-flat probabilities, not from calibration." if temperature_at_bound(temperature) else "")
     return [f"Calibration, out of fold (oof.csv's cross-fitted probabilities, {len(oof.ids)} images; "
             f"95% CIs: percentile bootstrap of the {resampled}): Brier score "
             f"{format_with_ci(measured['brier'], brier[0], brier[1])} (a constant prediction of the grade "

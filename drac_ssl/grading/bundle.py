@@ -154,6 +154,7 @@ __all__ = [
     "calibration_warning",
     "SUBMISSION_P_CALIBRATED",
     "SUBMISSION_P_UNCALIBRATED",
+    "CALIBRATION_FAILED_WORDS",
     "GRADING_PROVENANCE_FORMAT",
     "grading_provenance_words",
     "probability_columns_words",
@@ -1768,9 +1769,16 @@ def calibration_failed(meta: dict[str, Any]) -> bool:
 SUBMISSION_P_CALIBRATED = "calibrated ensemble probabilities"
 """``metadata.json``'s ``submission.P`` of a bundle whose calibration succeeded."""
 
-SUBMISSION_P_UNCALIBRATED = ("ensemble probabilities, NOT calibrated: the calibration failed (its temperature "
-                             "is at the edge of its search range); read the grade, not the probabilities")
-"""``metadata.json``'s ``submission.P`` when the calibration failed (:func:`calibration_failed`)."""
+CALIBRATION_FAILED_WORDS = "the calibration failed (its temperature is at the edge of its search range)"
+"""What a failed calibration is (:func:`calibration_failed`), in the records' and report.md's
+words: :data:`SUBMISSION_P_UNCALIBRATED` and report.md's out-of-fold calibration line
+(:func:`drac_ssl.report._calibration_measure_lines`). The app's line for clinicians and
+:func:`calibration_warning` say it in their own words (no temperature, or its value)."""
+SUBMISSION_P_UNCALIBRATED = (f"ensemble probabilities, NOT calibrated: {CALIBRATION_FAILED_WORDS}; read the "
+                             f"grade, not the probabilities")
+"""``metadata.json``'s ``submission.P`` when the calibration failed (:func:`calibration_failed`);
+a bundle whose stored words differ is rebuilt by ``export RUN --variant NAME``, so this text
+stays as built."""
 
 
 def calibration_warning(meta: dict[str, Any]) -> str | None:
