@@ -100,6 +100,7 @@ from drac_ssl.figures import (
 from drac_ssl.grading.bundle import data_provenance, mixed_phantom_words, variant_title
 from drac_ssl.io import (
     NO_SPACE_WORDS,
+    REFUSED_NOTE,
     atomic_write_json,
     invocations,
     make_run_folder,
@@ -1296,12 +1297,15 @@ def _record_refused(cfg: Config, run_dir: Path, exc: BaseException) -> None:
     requeued again, up to the job's limit. Nothing is written for a new run folder (the
     refusal leaves no file), a ``run.name`` that is a path, a run another process holds
     (:class:`drac_ssl.runtime.RunBusy`: its line stays the last, no ``"ended"``, and the job
-    reads 75) or a folder that cannot be written; nothing raised (the refusal is what is said)."""
+    reads 75) or a folder that cannot be written; nothing raised (the refusal is what is said).
+    The line's ``"note"`` is :data:`drac_ssl.io.REFUSED_NOTE`: every other reader of the file
+    leaves it out (:func:`drac_ssl.io.invocations`), as the invocation ran nothing."""
     if run_name_problem(cfg.run.name, cfg.run.out_dir)[0] or not (run_dir / runtime.INVOCATIONS).is_file():
         return
     t0 = time.perf_counter()
     with contextlib.suppress(runtime.RunBusy, OSError), runtime.hold_run(run_dir):
-        record_end(run_dir, record_start(run_dir, "drac_ssl.train"), t0, exc, exit_code=_exit_code_of(exc))
+        record_end(run_dir, record_start(run_dir, "drac_ssl.train"), t0, exc, exit_code=_exit_code_of(exc),
+                   note=REFUSED_NOTE)
 
 
 class RunFolderWriteError(ValueError):

@@ -2844,6 +2844,9 @@ def test_a_refused_invocation_in_an_existing_run_folder_records_its_exit_code_2(
     ended = json.loads(lines[-1])["ended"]
     assert ended["exit_code"] == 2 and ended["outcome"] == "failed", ended
     assert ended["error"].startswith("PreflightError")
+    # it ran nothing: every other reader of the file (the last training's threads, builds,
+    # a killed stage's words) still sees the invocation before it
+    assert run_state.last_training(run_dir) == json.loads(before)
     # a new run folder refused: nothing is made (the job script finds no file and stops)
     assert train.main([*REDUCED, "run.name=fresh", "pretrain.batch_size=0"]) == 2
     assert not (tmp_path / "runs" / "fresh").exists()
