@@ -3,7 +3,8 @@
 
 Importing this package (``import app.predict``, the library entry point, too) sets only what
 ``import drac_ssl`` sets, and only where unset (:data:`drac_ssl.OFFLINE_ENVIRONMENT`:
-``NO_ALBUMENTATIONS_UPDATE`` and ``HF_HUB_DISABLE_TELEMETRY``), by importing it first. The server's variables, which would change other libraries of a
+``NO_ALBUMENTATIONS_UPDATE`` and ``HF_HUB_DISABLE_TELEMETRY``, and ``MPLCONFIGDIR`` when unset and
+matplotlib's default config or cache folder cannot be written), by importing it first. The server's variables, which would change other libraries of a
 host process (``GRADIO_ANALYTICS_ENABLED=False`` forced, ``HF_HUB_OFFLINE=1`` unless set), are
 set by :func:`offline_server_environment`, which the server calls before gradio is imported
 (``python -m app``, ``import app.server``). See :mod:`app.server`

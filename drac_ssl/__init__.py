@@ -47,23 +47,34 @@ OFFLINE_ENVIRONMENT = {
 """The environment variables importing the package sets, each only where unset
 (``os.environ.setdefault``: harmless to a host, whose own values are kept), before any module
 of it imports albumentations: the one list, which ``import app`` sets too by importing the
-package first (the app server's own variables are :func:`app.offline_server_environment`'s)."""
+package first (the app server's own variables are :func:`app.offline_server_environment`'s).
+Importing the package sets one more, not listed here as it is set only when needed:
+``MPLCONFIGDIR``, when it is unset and matplotlib's default config or cache folder cannot be
+written or made (:func:`_matplotlib_config_dir`)."""
 for _name, _value in OFFLINE_ENVIRONMENT.items():
     _os.environ.setdefault(_name, _value)
 del _name, _value
 
 
-def _can_make(folder: str) -> bool:
-    """Whether ``folder`` is a folder this process can write, or could make (``mkdir -p``):
-    its nearest existing ancestor is a folder it can write. Unlike matplotlib's own check it
-    makes nothing."""
+def can_make_folder(folder: str | _os.PathLike[str]) -> tuple[bool, str | None]:
+    """Whether ``folder`` is a folder this process can write, or could make (``mkdir -p``): its
+    nearest existing ancestor (itself when it exists; a link counts, as ``os.path.lexists``)
+    is a folder it can write and enter; with that ancestor (an absolute path, None when no
+    component exists), which a message names. Makes nothing (unlike matplotlib's own check).
+    The one such check: matplotlib's folders here (stdlib only, at import) and the preflight's
+    phantom-set folder (:func:`drac_ssl.preflight.phantom_root`)."""
     path = _os.path.abspath(folder)
     while not _os.path.lexists(path):
         parent = _os.path.dirname(path)
         if parent == path:
-            return False
+            return False, None
         path = parent
-    return _os.path.isdir(path) and _os.access(path, _os.W_OK | _os.X_OK)
+    return _os.path.isdir(path) and _os.access(path, _os.W_OK | _os.X_OK), path
+
+
+def _can_make(folder: str) -> bool:
+    """:func:`can_make_folder`'s yes or no."""
+    return can_make_folder(folder)[0]
 
 
 def _matplotlib_config_dir() -> str | None:

@@ -890,7 +890,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             companions.append((referable_path(final), lambda tmp, csv: said_referable.append(
                 write_referable_beside(bundle, final, source=csv, out=tmp))))
         # which model graded, always, as --images writes it (provenance_path)
-        grading_record = bundle.grading_provenance(len(cases), command_line(names_only=True))
+        grading_record = bundle.grading_provenance(len(cases), command_line(names_only=True, parser=export_parser()))
         companions.append((provenance_path(final), _provenance_writer(grading_record, final)))
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
@@ -2003,7 +2003,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             write_referable_beside(bundle, out, source=csv, out=tmp))))
     # which model graded, always (a clean batch has no notes file), beside the CSV whose
     # format stays DRAC's: the bundle's identity and build, this command, the time, the rows
-    grading_record = bundle.grading_provenance(len(graded_files), command_line(names_only=True))
+    grading_record = bundle.grading_provenance(len(graded_files), command_line(names_only=True, parser=export_parser()))
     companions.append((provenance_path(out), _provenance_writer(grading_record, out)))
     if skip_unreadable:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost

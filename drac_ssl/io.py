@@ -533,12 +533,22 @@ def jsonl_dicts(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return found
 
 
+REFUSED_NOTE = "refused by the checks before any stage ran: nothing was run"
+"""The ``"ended"`` ``"note"`` of a training refused by its checks in an existing run folder
+(:func:`drac_ssl.train._record_refused`): its line is there for a torchrun job script, which
+reads the file's last line for the exit code (2), and is no invocation of record otherwise
+(:func:`invocations` leaves it out: it ran nothing, so the run's last training, its thread
+count and library builds are the invocation before)."""
+
+
 def invocations(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> list[dict[str, Any]]:
     """``tool``'s lines of a run's ``invocations.jsonl`` (``path``;
     :func:`drac_ssl.runtime.record_start`) in their order; [] when there is none or no readable
     file. A damaged line (cut by a crash) is skipped (:func:`jsonl_dicts`); a line without
-    ``tool`` is a training's (older runs)."""
-    return [line for line in jsonl_dicts(path) if line.get("tool", "drac_ssl.train") == tool]
+    ``tool`` is a training's (older runs); a refused training's line (:data:`REFUSED_NOTE`) is
+    left out."""
+    return [line for line in jsonl_dicts(path) if line.get("tool", "drac_ssl.train") == tool
+            and not (isinstance(line.get("ended"), dict) and line["ended"].get("note") == REFUSED_NOTE)]
 
 
 def last_invocation(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> dict[str, Any] | None:

@@ -133,16 +133,12 @@ def _skipped_record(path: Path) -> bool:
 
 
 def _provenance_record(path: Path) -> bool:
-    """Whether ``path`` holds the export's grading provenance (a JSON object whose ``format`` is
-    :data:`drac_ssl.submission.GRADING_PROVENANCE_FORMAT`): a JSON file of the user's own of
+    """Whether ``path`` holds the export's grading provenance
+    (:func:`drac_ssl.submission.grading_provenance_record`): a JSON file of the user's own of
     that name is not one, and is not replaced."""
-    from drac_ssl.submission import GRADING_PROVENANCE_FORMAT  # noqa: PLC0415 - numpy, only when one exists
+    from drac_ssl.submission import grading_provenance_record  # noqa: PLC0415 - numpy, only when one exists
 
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and record.get("format") == GRADING_PROVENANCE_FORMAT
+    return grading_provenance_record(path) is not None
 
 
 def _beside(out: Path) -> list[tuple[Path, str, Callable[[Path], bool]]]:

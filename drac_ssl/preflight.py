@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from data_prep.problems import counted, ingest_command
-from drac_ssl import PRETRAIN_METHOD
+from drac_ssl import PRETRAIN_METHOD, can_make_folder
 from drac_ssl import config as config_module
 from drac_ssl.config import (
     FINETUNE_RANGES,
@@ -1396,13 +1396,14 @@ def _check_phantom_writable(c: _Findings, cfg: Config) -> None:
     and what the user can do: run from a folder they can write, or make the set elsewhere and
     point ``data.root`` at it. A complete set is only read: no error on a read-only disk."""
     root = phantom_root(cfg).absolute()
-    existing = next((p for p in [root, *root.parents] if os.path.lexists(p)), None)
-    if existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+    writable, nearest = can_make_folder(root)
+    if writable:
         return
+    existing = Path(nearest) if nearest is not None else None
     from data_prep import phantom
 
     d = cfg.data
-    if existing == root and phantom.holds_set(root, d.phantom_n_train, d.phantom_n_test, d.phantom_seed):
+    if existing == Path(os.path.abspath(root)) and phantom.holds_set(root, d.phantom_n_train, d.phantom_n_test, d.phantom_seed):
         return  # made before (by a run from a writable copy): only read
     if existing is None or not existing.is_dir():
         why = f"{existing} is not a folder" if existing is not None else "no folder of it exists"

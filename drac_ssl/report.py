@@ -82,6 +82,7 @@ from drac_ssl.figures import (
     markdown_table,
 )
 from drac_ssl.grading.bundle import (
+    CALIBRATION_FAILED_WORDS,
     NO_SUBGROUP_WORDS,
     VARIANT_TITLES,
     chance_warning,
@@ -1529,10 +1530,19 @@ def site_figures(grades: Any, probs: Any, pred: Any, sites: Sequence[str], n_boo
 def _site_units(run_dir: Path, vdir: Path, ids: Sequence[str]) -> tuple[list[str] | None, str]:
     """The bootstrap units of the images ``ids`` (``oof.csv``'s order) as the pooled CI resamples
     them (:func:`drac_ssl.oof.patient_groups` of ``run_dir``'s manifest rows: patients, near
-    twins joined when the ingest kept them together), and what they are (``images``,
-    ``patients``, ``patients and near-twin groups``); ``oof.csv``'s own ``patient`` column when
-    the manifest cannot be read or lacks an image."""
-    from drac_ssl.oof import PATIENT_COLUMN, patient_groups, read_oof_column, resampling_kind
+    twins joined when the ingest kept them together), and what they are (:func:`_unit_words` of
+    :func:`drac_ssl.oof.ci_resampling`: ``images``, ``patients``, ``patients and near-twin
+    groups``, ``sites`` for a leave-one-site-out ingest); when the manifest cannot be read or
+    lacks an image, ``oof.csv``'s own ``patient`` column, each cell its
+    :func:`drac_ssl.manifest.resampling_unit` (an image without a patient its own unit, not
+    one unit with every other blank)."""
+    from drac_ssl.oof import (
+        PATIENT_COLUMN,
+        ci_resampling,
+        patient_groups,
+        read_oof_column,
+        sites_as_patients,
+    )
 
     try:
         rows = labelled_rows(read_manifest(run_dir / "data" / "manifest.csv", ("id", "grade", "split", "fold")))
@@ -1541,14 +1551,26 @@ def _site_units(run_dir: Path, vdir: Path, ids: Sequence[str]) -> tuple[list[str
     known = {str(r["id"]) for r in rows}
     if rows and all(i in known for i in ids):
         groups = patient_groups(rows)
-        words = {"images": "images", "patients": "patients", "groups": "patients and near-twin groups"}
         if groups is None:
             return None, "images"
         unit_of = dict(zip((str(r["id"]) for r in rows), groups, strict=True))
-        return [unit_of[i] for i in ids], words.get(resampling_kind(groups), "patients")
+        units = [unit_of[i] for i in ids]
+        return units, _unit_words(ci_resampling(units, len(ids), sites=sites_as_patients(rows)))
     patients = read_oof_column(vdir / OOF_FILE, PATIENT_COLUMN)
-    grouped = patients is not None and any(patients)
-    return (patients if grouped else None), ("patients" if grouped else "images")
+    if patients is None or len(patients) != len(ids) or not any(p.strip() for p in patients):
+        return None, "images"
+    units = [resampling_unit(p.strip(), i) for p, i in zip(patients, ids, strict=True)]
+    return units, _unit_words(ci_resampling(units, len(ids)))
+
+
+def _unit_words(resampling: dict[str, Any]) -> str:
+    """What a :func:`drac_ssl.oof.ci_resampling` record's units are, for report.md's CI lines:
+    ``images``, ``patients``, ``patients and near-twin groups`` or ``sites`` (its ``ci_unit``:
+    leave-one-site-out, each patient a site)."""
+    if resampling.get("ci_unit") == "site":
+        return "sites"
+    return {"images": "images", "groups": "patients and near-twin groups"}.get(
+        str(resampling.get("ci_resamples")), "patients")
 
 
 def _calibration_measure_lines(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
@@ -1578,8 +1600,8 @@ def _calibration_measure_lines(run_dir: Path, vdir: Path, oof: Any, metrics: dic
     grades, probs = np.asarray(oof.grades, dtype=int), np.asarray(oof.probs, dtype=float)
     shares = np.bincount(grades, minlength=probs.shape[1])[:probs.shape[1]] / len(grades)
     reference = brier_score(grades, np.tile(shares, (len(grades), 1)))  # no model: the grade frequencies
-    flat = (" The calibration failed (its temperature at the edge of its search range): a low ECE here "
-            "comes from near-flat probabilities, not from calibration." if temperature_at_bound(temperature) else "")
+    flat = (f" {CALIBRATION_FAILED_WORDS[0].upper()}{CALIBRATION_FAILED_WORDS[1:]}: a low ECE here comes from "
+            "near-flat probabilities, not from calibration." if temperature_at_bound(temperature) else "")
     return [f"Calibration, out of fold (oof.csv's cross-fitted probabilities, {len(oof.ids)} images; "
             f"95% CIs: percentile bootstrap of the {resampled}): Brier score "
             f"{format_with_ci(measured['brier'], brier[0], brier[1])} (a constant prediction of the grade "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import contextvars
 import datetime as _dt
@@ -876,29 +877,79 @@ def command_argv() -> list[str]:
     return [interpreter_word(), *sys.argv]
 
 
-def command_line(names_only: bool = False) -> str:
+def command_line(names_only: bool = False, parser: argparse.ArgumentParser | None = None) -> str:
     """The command as the user typed it (:func:`command_argv`), each word quoted for the shell
     where it needs it (:func:`drac_ssl.config.shell_word`: ``'data.root=/data/DRAC 2022'``), so
     that it can be run again as written. ``names_only``: each path in it reduced to its last
-    component (:func:`name_only_word`: ``--images /srv/patients/jane-doe/photos`` ->
-    ``--images photos``), for a record that travels with graded files (the export's
-    provenance sidecar), whose folders above can name a patient or a user."""
+    component (:func:`name_only_words` with the command's ``parser``: ``--images
+    /srv/patients/jane-doe/photos`` -> ``--images photos``), for a record that travels with
+    graded files (the export's provenance sidecar), whose folders above can name a patient or a
+    user."""
     from drac_ssl.config import shell_word
 
-    return " ".join(shell_word(name_only_word(word) if names_only else word) for word in command_argv())
+    words = command_argv()
+    return " ".join(shell_word(word) for word in (name_only_words(words, parser) if names_only else words))
 
 
-def name_only_word(word: str) -> str:
-    """``word`` of a command line with its path reduced to the last component: ``/a/b/c.csv``
-    -> ``c.csv``, ``--out=/a/b.csv`` -> ``--out=b.csv``, ``data.root=/data/x`` ->
-    ``data.root=x``, ``C:\\d\\x`` -> ``x``; a word holding no ``/`` or ``\\`` unchanged."""
-    head, eq, value = word.partition("=")
-    if eq and not any(sep in head for sep in "/\\"):  # an option or a setting given a path
-        return head + eq + name_only_word(value)
-    if not any(sep in word for sep in "/\\"):
-        return word
-    text = word.rstrip("/\\")
-    return text.replace("\\", "/").rsplit("/", 1)[-1] or word
+PATH_METAVARS = frozenset({"DIR", "CSV", "FILE", "RUN", "FILE|NAME"})
+"""The metavars of the commands' options whose value is a path (``--images DIR``, ``--out
+CSV``, ``--manifest RUN``, ``-c FILE|NAME``): :func:`name_only_words` reduces their values."""
+
+
+def last_component(path: object) -> str:
+    """The last component of a path (``/srv/hospital/photos/`` -> ``photos``; ``C:\\data\\photos``
+    -> ``photos``; a word without a separator unchanged), ``""`` for None or ``""``: how a
+    record shown beyond this machine names a folder or file (the model card's training data,
+    a bundle's run folder, the export's provenance command), since the folders above can name
+    a user, a share or a patient. The one spelling of it (:func:`drac_ssl.grading.bundle.data_folder_name`,
+    :func:`drac_ssl.grading.bundle.run_provenance`, :func:`name_only_words`)."""
+    text = str(path or "").rstrip("/\\")
+    return text.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def name_only_words(words: Sequence[str], parser: argparse.ArgumentParser | None = None) -> list[str]:
+    """``words`` of a command line with only its paths reduced to their last component
+    (:func:`last_component`): a positional word (the run or bundle folder, the interpreter),
+    the value of an option of ``parser`` whose metavar names a path (:data:`PATH_METAVARS`:
+    ``--out /a/b.csv`` and ``--out=/a/b.csv`` -> ``b.csv``) and of a path setting
+    (``data.root=/data/x`` -> ``data.root=x``; :func:`drac_ssl.run_state.relative_path_settings`
+    and ``run.out_dir``; a list's each item). Every other value is kept as typed: an
+    option's (``--variant``, ``--image-column``) and a setting's
+    (``data.grades=[No DR, Mild/Moderate, PDR]`` was cut to ``Moderate, PDR]``); without
+    ``parser`` every option's value is kept."""
+    from drac_ssl.run_state import relative_path_settings
+
+    path_options: set[str] = set()
+    value_options: set[str] = set()
+    for action in (parser._actions if parser is not None else ()):
+        if action.option_strings and action.nargs != 0:
+            (path_options if action.metavar in PATH_METAVARS else value_options).update(action.option_strings)
+    path_settings = {*relative_path_settings(), "run.out_dir"}
+
+    def reduced(value: str) -> str:
+        if value.startswith("[") and value.endswith("]"):  # a list setting: data.unlabelled=[a, b]
+            return "[" + ", ".join(last_component(v.strip()) for v in value[1:-1].split(",")) + "]"
+        return last_component(value) or value
+
+    out: list[str] = []
+    option = ""  # the option word whose value comes next
+    for word in words:
+        if option:
+            out.append(reduced(word) if option in path_options else word)
+            option = ""
+            continue
+        head, eq, value = word.partition("=")
+        if word.startswith("-"):
+            if eq:
+                out.append(head + eq + reduced(value) if head in path_options else word)
+            else:
+                out.append(word)
+                option = word if word in path_options or word in value_options else ""
+        elif eq and not any(sep in head for sep in "/\\"):  # a setting
+            out.append(head + eq + reduced(value) if head in path_settings else word)
+        else:
+            out.append(reduced(word))
+    return out
 
 
 FIGURE_LIBRARIES = ("torch", "torchvision", "numpy", "opencv-python-headless", "opencv-python",

@@ -73,7 +73,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
-           "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "provenance_path", "provenance_words", "GRADING_PROVENANCE_FORMAT", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
+           "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "provenance_path", "provenance_words", "grading_provenance_record", "GRADING_PROVENANCE_FORMAT", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "REFUSED_FORMAT_CHARACTERS",
            "ALLOWED_FORMAT_CHARACTERS", "refused_name_character", "broken_link_words", "case_name_problem", "printable_text",
            "CASE_NAME_KIND", "case_name_problems", "SCORE_COLUMN",
@@ -433,6 +433,18 @@ def provenance_path(submission: str | os.PathLike[str]) -> Path:
     return submission.with_name(f"{submission.stem}_provenance.json")
 
 
+def grading_provenance_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The export's grading provenance record in ``path`` (a JSON object whose ``format`` is
+    :data:`GRADING_PROVENANCE_FORMAT`), None when the file is missing, unreadable, not JSON or
+    another object (a JSON file of the user's own of that name): the one recogniser of the
+    sidecar, for ``export --check`` (:func:`provenance_words`) and the rule that lets the
+    export replace an earlier export's (:mod:`drac_ssl.out_paths`). Never raises."""
+    from drac_ssl.io import read_json_dict  # noqa: PLC0415
+
+    record = read_json_dict(path)
+    return record if record is not None and record.get("format") == GRADING_PROVENANCE_FORMAT else None
+
+
 def provenance_words(csv_path: str | os.PathLike[str], csv_sha256: str | None = None) -> str | None:
     """What ``export --check`` says of the grading provenance beside the submission
     ``csv_path`` (:func:`provenance_path`), one line for stderr, or None when it names this very
@@ -442,14 +454,14 @@ def provenance_words(csv_path: str | os.PathLike[str], csv_sha256: str | None = 
     ``format``) or records another file (its ``submission.sha256`` is not this CSV's: an
     earlier or another export's record, not this file's). ``csv_sha256``: the file's SHA-256
     when already known (else read). Never raises for a file it cannot read: the check says that."""
-    from drac_ssl.io import read_json_dict, sha256_file  # noqa: PLC0415
+    from drac_ssl.io import sha256_file  # noqa: PLC0415
 
     csv_path = Path(csv_path)
     sidecar = provenance_path(csv_path)
     if not sidecar.is_file():  # a CSV of another tool, or copied alone: not this check's business
         return None
-    record = read_json_dict(sidecar)
-    if record is None or record.get("format") != GRADING_PROVENANCE_FORMAT:
+    record = grading_provenance_record(sidecar)
+    if record is None:
         return (f"warning: {sidecar} is not the export's grading provenance (not a JSON object of "
                 f"format {GRADING_PROVENANCE_FORMAT!r}): nothing here says which model graded {csv_path.name}")
     sub = record.get("submission") if isinstance(record.get("submission"), dict) else {}

@@ -100,6 +100,7 @@ from drac_ssl.figures import (
 from drac_ssl.grading.bundle import data_provenance, mixed_phantom_words, variant_title
 from drac_ssl.io import (
     NO_SPACE_WORDS,
+    REFUSED_NOTE,
     atomic_write_json,
     invocations,
     make_run_folder,
@@ -1254,6 +1255,9 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
         reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []), earlier_first_try)
     except KeyboardInterrupt:  # Ctrl-C during the checks: nothing of this invocation was written
         raise InterruptedBeforeStart from None
+    except (ConfigError, FileNotFoundError, ValueError, PermissionError) as exc:
+        _record_refused(cfg, run_dir, exc)  # a requeued torchrun job reads its 2, not the last job's 143
+        raise
     # a file of the run folder that cannot be written (a full disk, a read-only one): said with
     # the file, the fix and what a rerun resumes from (RunFolderWriteError), not a traceback
     with run_folder_writes(cfg, run_dir):
@@ -1281,6 +1285,27 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
                 if reused:
                     print(reused)
                 return _run_in_folder(cfg, run_dir, sources, peers, seen, earlier_first_try, not_applied)
+
+
+def _record_refused(cfg: Config, run_dir: Path, exc: BaseException) -> None:
+    """Record a run refused by the checks before it started (``exc``: the refusal, exit code 2,
+    :func:`_exit_code_of`) as a line of ``run_dir/invocations.jsonl`` whose ``"ended"`` holds
+    ``"exit_code": 2``, when that file already exists (a run folder an earlier invocation
+    used). A torchrun job script reads its outcome from that file's last line (torchrun exits 1
+    whatever the training's code; docs/running.md, On a cluster): without this line a requeued
+    job refused for its settings (a data root gone) read the previous job's 143 and was
+    requeued again, up to the job's limit. Nothing is written for a new run folder (the
+    refusal leaves no file), a ``run.name`` that is a path, a run another process holds
+    (:class:`drac_ssl.runtime.RunBusy`: its line stays the last, no ``"ended"``, and the job
+    reads 75) or a folder that cannot be written; nothing raised (the refusal is what is said).
+    The line's ``"note"`` is :data:`drac_ssl.io.REFUSED_NOTE`: every other reader of the file
+    leaves it out (:func:`drac_ssl.io.invocations`), as the invocation ran nothing."""
+    if run_name_problem(cfg.run.name, cfg.run.out_dir)[0] or not (run_dir / runtime.INVOCATIONS).is_file():
+        return
+    t0 = time.perf_counter()
+    with contextlib.suppress(runtime.RunBusy, OSError), runtime.hold_run(run_dir):
+        record_end(run_dir, record_start(run_dir, "drac_ssl.train"), t0, exc, exit_code=_exit_code_of(exc),
+                   note=REFUSED_NOTE)
 
 
 class RunFolderWriteError(ValueError):
@@ -2518,38 +2543,38 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         run_pipeline(cfg, sources, problems, said=said)
     except runtime.RunBusy as exc:  # another process trains this run: try later (a scheduler requeues)
         print(f"error: {exc}", file=sys.stderr)
-        return RUN_BUSY
+        return _exit_code_of(exc)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         global _REFUSED
         _REFUSED = isinstance(exc, preflight.PreflightError)  # no stage running, every file written
-        return 2
+        return _exit_code_of(exc)
     except PermissionError as exc:  # another account's run folder (mode 0700, run.private), a file it reads
         print(f"error: {unreadable_words(exc)}", file=sys.stderr)
-        return 2
+        return _exit_code_of(exc)
     except NonFiniteError as exc:  # a training diverged: its diagnostic and fix, not a traceback
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _exit_code_of(exc)
     except ProcessZeroFailed as exc:
         print(exc, file=sys.stderr)
-        return 1
-    except InterruptedBeforeStart:
+        return _exit_code_of(exc)
+    except InterruptedBeforeStart as exc:
         if inter_op:  # the command's own process: a second Ctrl-C cannot cut the line (not a caller's)
             hold_signals_for_exit()
         print("\n[train] interrupted before any stage started (while the settings were checked): "
               "nothing was run or written; rerun the same command to run it", file=sys.stderr)
-        return interrupt_exit_code()
+        return _exit_code_of(exc)
     except KeyboardInterrupt as exc:
         if inter_op:  # as above: further Ctrl-C / SIGTERM ignored until exit_with takes over
             hold_signals_for_exit()
         sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
-        return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM
+        return _exit_code_of(exc)  # 130 Ctrl-C, 143 SIGTERM
     return 0
 
 
 def _exit_code_of(exc: BaseException) -> int:
-    """The exit code :func:`_main` returns for ``exc`` raised by the stages, as
+    """The exit code :func:`_main` returns for ``exc`` (its one mapping; it prints the words), as
     ``invocations.jsonl`` records it (``"ended": {"exit_code"}``): under torchrun the job script
     sees torchrun's 1 whatever the process's code, so this line is where it reads 143 (requeue)
     from 1 or 2 (stop), docs/running.md, On a cluster. 130 or 143 for an interrupt (which

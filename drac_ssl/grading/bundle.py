@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
+import hashlib
 import json
 import os
 import shlex
@@ -153,6 +154,7 @@ __all__ = [
     "calibration_warning",
     "SUBMISSION_P_CALIBRATED",
     "SUBMISSION_P_UNCALIBRATED",
+    "CALIBRATION_FAILED_WORDS",
     "GRADING_PROVENANCE_FORMAT",
     "grading_provenance_words",
     "probability_columns_words",
@@ -314,6 +316,8 @@ class Bundle:
     device: torch.device
     channels_last: bool = False  # weights stored channels-last (load_bundle: on the CPU)
     input_profile: InputProfile | None = None  # the out-of-distribution check (None: not built)
+    # the SHA-256 (64 hex digits) of metadata.json's bytes as load_bundle read and parsed them
+    metadata_sha256: str | None = None
 
     @property
     def tta_in_cv(self) -> bool:
@@ -360,16 +364,13 @@ class Bundle:
         """Which bundle this is, for an audit trail of its grades (each
         :meth:`app.predict.Prediction.as_dict` carries it): ``created_utc`` (when it was built,
         ``metadata.json``'s), ``variant`` (the fine-tuning variant exported) and
-        ``metadata_sha256``, the first 12 hex digits of the SHA-256 of ``metadata.json`` as it
-        is on disk (``sha256sum bundle/metadata.json``): the file records every weights file's
-        SHA-256 and the calibration, so a rebuilt or recalibrated bundle has another (None when
-        the file cannot be read now). Not the folder: the app's page shows the result's
-        details, and the server's paths are not the viewer's business. Read once, on first
-        use."""
-        try:
-            digest: str | None = sha256_file(self.path / "metadata.json")[:12]
-        except OSError:
-            digest = None
+        ``metadata_sha256``, the first 12 hex digits of the SHA-256 of ``metadata.json`` as
+        :func:`load_bundle` read it (:attr:`metadata_sha256`; ``sha256sum bundle/metadata.json``
+        gives it while the file is unchanged): the file records every weights file's SHA-256
+        and the calibration, so a rebuilt or recalibrated bundle has another (None for a bundle
+        not made by :func:`load_bundle`). Not the folder: the app's page shows the result's
+        details, and the server's paths are not the viewer's business."""
+        digest = self.metadata_sha256[:12] if self.metadata_sha256 else None
         return {"created_utc": self.metadata.get("created_utc"),
                 "variant": self.metadata.get("variant"), "metadata_sha256": digest}
 
@@ -382,8 +383,8 @@ class Bundle:
         ``bundle`` (:attr:`identity`: ``metadata_sha256``, ``variant``, ``created_utc``; with
         the bundle's ``package_version`` and, where ``metadata.json``'s ``provenance`` records
         them, ``trained_at_commit`` (the run's git commit) and ``built_at_commit``; None when not
-        recorded; ``metadata_sha256_full``, all 64 hex digits, to compare with a bundle's
-        ``sha256sum``), ``graded_by`` (``drac_ssl`` and the version grading now), ``command`` (the
+        recorded; ``metadata_sha256_full``, all 64 hex digits (:attr:`metadata_sha256`, the
+        file as loaded), to compare with a bundle's ``sha256sum``), ``graded_by`` (``drac_ssl`` and the version grading now), ``command`` (the
         command line as typed, each path reduced to its last component by the export,
         :func:`drac_ssl.runtime.command_line` ``names_only``; None for the app),
         ``graded_utc`` (ISO 8601, seconds; now unless given) and ``n_images`` (the rows
@@ -394,12 +395,8 @@ class Bundle:
             code = prov.get(key)
             return str(code["git_commit"]) if isinstance(code, dict) and code.get("git_commit") else None
 
-        try:
-            full: str | None = sha256_file(self.path / "metadata.json")
-        except OSError:
-            full = None
         return {"format": GRADING_PROVENANCE_FORMAT,
-                "bundle": {**self.identity, "metadata_sha256_full": full,
+                "bundle": {**self.identity, "metadata_sha256_full": self.metadata_sha256,
                            "package_version": self.metadata.get("package_version"),
                            "trained_at_commit": commit("run_code"), "built_at_commit": commit("built_with")},
                 "graded_by": {"package": "drac_ssl", "package_version": __version__},
@@ -425,16 +422,24 @@ def _read_json(path: Path, what: str, fix: str | None = None) -> dict[str, Any]:
     as a ``  fix:`` line, when given) when it is missing, unreadable, or valid JSON that is not
     an object (a list, a number: ``is a list, not a JSON object``), which every caller reads
     by key."""
+    return _read_json_and_sha256(path, what, fix)[0]
+
+
+def _read_json_and_sha256(path: Path, what: str, fix: str | None = None) -> tuple[dict[str, Any], str]:
+    """:func:`_read_json` of ``path`` and the SHA-256 (64 hex digits) of the very bytes it
+    parsed (a bundle's identity: read once, so the hash and the metadata used are of one file
+    state). Raises BundleError as :func:`_read_json` does."""
     said = f"\n  fix: {fix}" if fix else ""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise BundleError(f"{path}: {what} not found{said}") from None
     except (OSError, ValueError) as exc:
         raise BundleError(f"{path}: {what} is unreadable ({exc}){said}") from None
     if not isinstance(data, dict):
         raise BundleError(f"{path}: {what} is a {type(data).__name__}, not a JSON object{said}")
-    return data
+    return data, hashlib.sha256(raw).hexdigest()
 
 
 _METADATA_ENTRIES: dict[str, type] = {"model": dict, "calibration": dict, "folds": list}
@@ -687,8 +692,9 @@ def data_folder_name(root: object) -> str:
     app, and the folders above the data name the machine's layout (a user's home, a share,
     sometimes a study or a patient): ``metadata.json`` keeps the whole ``data.root``, and the
     run folder's ``data/ingest_summary.json`` too."""
-    text = str(root or "").rstrip("/\\")
-    return text.replace("\\", "/").rsplit("/", 1)[-1]
+    from drac_ssl.runtime import last_component  # the one spelling (runtime loads no training code)
+
+    return last_component(root)
 
 
 def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
@@ -1763,9 +1769,16 @@ def calibration_failed(meta: dict[str, Any]) -> bool:
 SUBMISSION_P_CALIBRATED = "calibrated ensemble probabilities"
 """``metadata.json``'s ``submission.P`` of a bundle whose calibration succeeded."""
 
-SUBMISSION_P_UNCALIBRATED = ("ensemble probabilities, NOT calibrated: the calibration failed (its temperature "
-                             "is at the edge of its search range); read the grade, not the probabilities")
-"""``metadata.json``'s ``submission.P`` when the calibration failed (:func:`calibration_failed`)."""
+CALIBRATION_FAILED_WORDS = "the calibration failed (its temperature is at the edge of its search range)"
+"""What a failed calibration is (:func:`calibration_failed`), in the records' and report.md's
+words: :data:`SUBMISSION_P_UNCALIBRATED` and report.md's out-of-fold calibration line
+(:func:`drac_ssl.report._calibration_measure_lines`). The app's line for clinicians and
+:func:`calibration_warning` say it in their own words (no temperature, or its value)."""
+SUBMISSION_P_UNCALIBRATED = (f"ensemble probabilities, NOT calibrated: {CALIBRATION_FAILED_WORDS}; read the "
+                             f"grade, not the probabilities")
+"""``metadata.json``'s ``submission.P`` when the calibration failed (:func:`calibration_failed`);
+a bundle whose stored words differ is rebuilt by ``export RUN --variant NAME``, so this text
+stays as built."""
 
 
 def calibration_warning(meta: dict[str, Any]) -> str | None:
@@ -2370,7 +2383,10 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     recorded) and ``built_with`` (those of the code building the bundle now,
     :func:`drac_ssl.runtime.code_version`: the fingerprint alone without git). A value the run
     folder does not hold is None."""
-    from drac_ssl.runtime import code_version  # one git call; runtime loads no training code
+    from drac_ssl.runtime import (  # one git call; runtime loads no training code
+        code_version,
+        last_component,
+    )
 
     run_dir = Path(run_dir)
 
@@ -2391,7 +2407,7 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     # the folder's own name however it was typed: 'export . --variant NAME' in the run folder
     # gave Path('.').name == '' (recorded as no run folder: a rebuild at every export);
     # abspath, not resolve: a run reached through a link keeps the name the user gave it
-    return {"run_folder": Path(os.path.abspath(run_dir)).name,
+    return {"run_folder": last_component(os.path.abspath(run_dir)),
             # what the models were trained on: the ingest's manifest and label CSV, by hash
             "training_data": {"manifest_sha256": ingest.get("manifest_sha256"),
                               "labels_csv_sha256": labels.get("sha256") if isinstance(labels, dict) else None},
@@ -3144,7 +3160,8 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
     """
     dev = usable_device(device)  # before anything is read: torch's own error came mid-load
     bundle_dir = bundle_folder(path)
-    meta = _read_json(bundle_dir / "metadata.json", "the bundle metadata", fix=rebuild_advice(bundle_dir))
+    meta, meta_sha256 = _read_json_and_sha256(bundle_dir / "metadata.json", "the bundle metadata",
+                                              fix=rebuild_advice(bundle_dir))
     if meta.get("format") != BUNDLE_FORMAT:
         raise BundleError(
             f"{bundle_dir}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}.\n  fix: "
@@ -3205,7 +3222,8 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
         except ValueError as exc:
             raise BundleError(f"{exc}\n  fix: rebuild the bundle from its run folder "
                               f"(build_bundle('RUN'))") from None
-    return Bundle(bundle_dir, meta, models, calibration, input_spec_of(meta), dev, layout, profile)
+    return Bundle(bundle_dir, meta, models, calibration, input_spec_of(meta), dev, layout, profile,
+                  metadata_sha256=meta_sha256)
 
 
 def backbones_identical(models: Sequence[GradingModel]) -> bool:

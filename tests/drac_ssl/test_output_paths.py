@@ -322,11 +322,40 @@ def test_a_prefix_of_an_option_is_refused_and_the_labels_option_is_named_as_type
                                                  "submission against labels you hold)")
 
 
-def test_a_command_word_keeps_only_the_last_component_of_its_path() -> None:
-    from drac_ssl.runtime import name_only_word
+def test_a_command_keeps_only_the_last_component_of_its_paths_and_other_values_as_typed() -> None:
+    """The export's provenance sidecar records its command with paths cut to their last
+    component; a review: every word holding a "/" was cut, so data.grades=[No DR, Mild/Moderate,
+    PDR] became data.grades=Moderate, PDR]. Only positional words and the values of path
+    options (by the parser's metavar) and path settings are cut now."""
+    from drac_ssl.commands import export_parser
+    from drac_ssl.runtime import last_component, name_only_words
 
-    assert name_only_word("/srv/patients/jane-doe/photos/") == "photos"
-    assert name_only_word("--out=/srv/x/grades.csv") == "--out=grades.csv"
-    assert name_only_word("data.root=/data/DRAC 2022") == "data.root=DRAC 2022"
-    assert name_only_word("C:\\Users\\jane\\grades.csv") == "grades.csv"
-    assert name_only_word("--tta") == "--tta" and name_only_word("-m") == "-m"
+    words = ["/venv/bin/python", "-m", "drac_ssl.export", "/srv/runs/r1/", "--images", "/srv/patients/jane-doe/photos/",
+             "--out=/srv/x/grades.csv", "--labels", "C:\\Users\\jane\\labels.csv", "--variant", "a/b",
+             "--image-column=Image/Name", "data.grades=[No DR, Mild/Moderate, PDR]", "data.root=/data/DRAC 2022",
+             "data.unlabelled=[/a/u1, /b/u2]", "run.out_dir=/scratch/jane/runs", "--tta"]
+    assert name_only_words(words, export_parser()) == [
+        "python", "-m", "drac_ssl.export", "r1", "--images", "photos", "--out=grades.csv", "--labels", "labels.csv",
+        "--variant", "a/b", "--image-column=Image/Name", "data.grades=[No DR, Mild/Moderate, PDR]",
+        "data.root=DRAC 2022", "data.unlabelled=[u1, u2]", "run.out_dir=runs", "--tta"]
+    assert last_component("C:\\data\\photos") == "photos" and last_component(None) == ""
+
+
+def test_a_bundle_s_identity_is_the_hash_of_the_metadata_it_loaded_read_once(tmp_path: Path) -> None:
+    """A review: metadata.json was hashed twice (the identity's 12 digits on first use, the
+    sidecar's 64 digits again), each from the file as it was then, not as load_bundle parsed it:
+    a file replaced in between gave a record whose two hashes disagree and describe a bundle
+    that was not the one loaded. Now one hash, of the bytes load_bundle parsed."""
+    import hashlib
+
+    from app.demo_bundle import build_demo_bundle
+    from drac_ssl.grading.bundle import load_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1)
+    loaded = (bundle_dir / "metadata.json").read_bytes()
+    bundle = load_bundle(bundle_dir)
+    (bundle_dir / "metadata.json").write_bytes(loaded + b"\n")  # replaced after the load (a rebuild)
+    full = hashlib.sha256(loaded).hexdigest()
+    record = bundle.grading_provenance(1, None)["bundle"]
+    assert record["metadata_sha256_full"] == full and record["metadata_sha256"] == full[:12], record
+    assert bundle.identity["metadata_sha256"] == full[:12]

@@ -2825,3 +2825,28 @@ def test_ctrl_c_in_the_ingest_stage_says_how_many_images_are_kept(
             "70 of the finished cache") in err, err
     status = json.loads((tmp_path / "runs" / "kept" / "stages.json").read_text())
     assert status["ingest"]["saved"] == "12 of 40 images to decode are decoded and kept"
+
+
+def test_a_refused_invocation_in_an_existing_run_folder_records_its_exit_code_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A torchrun job reads the training's code from the last line of invocations.jsonl: a
+    requeued job refused by the checks (a bad setting, exit 2) wrote no line, so the script read
+    the previous job's 143 and requeued a job that can only be refused again (a review, F1)."""
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "runs" / "requeued"
+    run_dir.mkdir(parents=True)
+    before = json.dumps({"tool": "drac_ssl.train", "pid": 1, "ended": {"outcome": "interrupted", "exit_code": 143}})
+    (run_dir / "invocations.jsonl").write_text(before + "\n")
+    assert train.main([*REDUCED, "run.name=requeued", "pretrain.batch_size=0"]) == 2
+    assert "pretrain.batch_size" in capsys.readouterr().err
+    lines = (run_dir / "invocations.jsonl").read_text().splitlines()
+    assert lines[0] == before and len(lines) == 2
+    ended = json.loads(lines[-1])["ended"]
+    assert ended["exit_code"] == 2 and ended["outcome"] == "failed", ended
+    assert ended["error"].startswith("PreflightError")
+    # it ran nothing: every other reader of the file (the last training's threads, builds,
+    # a killed stage's words) still sees the invocation before it
+    assert run_state.last_training(run_dir) == json.loads(before)
+    # a new run folder refused: nothing is made (the job script finds no file and stops)
+    assert train.main([*REDUCED, "run.name=fresh", "pretrain.batch_size=0"]) == 2
+    assert not (tmp_path / "runs" / "fresh").exists()
