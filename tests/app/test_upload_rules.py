@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -872,3 +873,19 @@ def test_the_commands_limits_are_input_limits_defaults() -> None:
     served = AppSettings(max_mb=args.max_size_mb, max_side=args.max_side,
                          max_megapixels=args.max_megapixels).limits
     assert served == AppSettings().limits == DEFAULT_LIMITS
+
+
+def test_the_batch_notes_graded_by_row_names_the_bundle_and_counts_the_graded_images(
+        predictor: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches the batch notes' "Graded by bundle ..." row counting other than the rows the
+    batch graded (the CSV's), or naming less than the bundle's full identity."""
+    from app.server import AppSettings, _grade_batch_now
+
+    monkeypatch.setattr(predictor, "untrained", False)
+    files = [str(_write(tmp_path, f"scan{i}.png", _scan(200, seed=i))) for i in range(3)]
+    _summary, _table, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), files)
+    graded = len(_rows(csv_path))
+    about = _rows(notes_path)[0]["notes"]
+    identity = predictor.bundle.identity
+    assert f"metadata_sha256={identity['metadata_sha256']}; variant={identity['variant']}" in about, about
+    assert about.endswith(f", {graded} image{'' if graded == 1 else 's'}."), (graded, about)

@@ -116,3 +116,21 @@ def test_a_fresh_bundle_is_reused_by_the_next_identical_export(
     assert meta["provenance"]["run_folder"] == "run" and not bundles.older_bundle_records(meta)
     assert ("NOT calibrated" in meta["submission"]["P"]) is calibration_failed
     assert meta["model"]["output"] == HEADS[head]
+
+
+def test_each_record_an_older_bundle_lacks_is_named_on_its_own() -> None:
+    """Catches a dead check of the input profile's hash: a bundle whose profile has no sha256
+    must be rebuilt (else its profile is used unverified for ever); each other lack is named
+    alone, and a current record lacks none."""
+    current = {"input_profile": {"file": "input_profile.npz", "sha256": "a" * 64},
+               "model_card": {"file": "MODEL_CARD.md", "sha256": "b" * 64},
+               "provenance": {"run_folder": "run1"}, "calibration": {"temperature": 1.3},
+               "submission": {"P": bundles.SUBMISSION_P_CALIBRATED}}
+    assert bundles.older_bundle_records(current) == []
+    assert bundles.older_bundle_records({**current, "input_profile": {"file": "input_profile.npz"}}) == [
+        "no input_profile.sha256"]
+    assert bundles.older_bundle_records({**current, "input_profile": None}) == []  # no profile: nothing to hash
+    assert bundles.older_bundle_records({**current, "model_card": {"file": "MODEL_CARD.md"}}) == [
+        "no model_card.sha256"]
+    assert bundles.older_bundle_records({**current, "provenance": {"run_folder": ""}}) == [
+        "no provenance.run_folder"]

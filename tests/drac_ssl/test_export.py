@@ -4389,3 +4389,36 @@ def test_list_images_and_the_submission_put_2_png_before_10_png(tmp_path: Path) 
     assert export.main([str(bundle_dir), "--images", str(images), "--out", str(tmp_path / "s.csv")]) == 0
     with (tmp_path / "s.csv").open(newline="") as f:
         assert [row[0] for row in csv.reader(f)][1:] == ["2.png", "10.png"]
+
+
+def test_the_runs_own_export_records_its_command_without_the_folders_above(
+        exported_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a stage export (export RUN --variant NAME) recording its command line whole: the
+    sidecar travels with the submission, so each path in it is cut to its last component (as
+    --images does), never the run's full path (a user's, a patient's folder name)."""
+    run = _two_variant_run(exported_run, tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(Path(export.__file__)), str(run), "--variant", "vicreg"])
+    assert export.main([str(run), "--variant", "vicreg"]) in (0, export.EXIT_FLAGGED)
+    [sidecar] = (run / "export").glob("submission_vicreg_provenance.json")
+    command = json.loads(sidecar.read_text(encoding="utf-8"))["command"]
+    assert str(tmp_path) not in command and str(Path(export.__file__).parent) not in command, command
+    assert f" {run.name} --variant vicreg" in command, command
+
+
+def test_a_failed_stage_export_removes_the_earlier_grading_record_with_the_earlier_submission(
+        exported_run: Path, tmp_path: Path) -> None:
+    """Catches a stale submission_provenance.json kept when the stage's export fails its check:
+    the earlier submission.csv and summary go, and the record naming their model must go too
+    (else it describes whatever CSV is put there next)."""
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles"))
+    sidecar = run / "export" / "submission_provenance.json"
+    assert sidecar.is_file()  # the earlier export's
+    manifest = run / "data" / "manifest.csv"
+    lines = manifest.read_text().splitlines(keepends=True)  # one test row lost: a case missing
+    tests = [ln for ln in lines[1:] if ",test," in ln]
+    manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln] + tests[1:]))
+    with pytest.raises(bundles.BundleError):
+        export.run(tiny_config(), run)
+    assert not (run / "export" / "submission.csv").exists()
+    assert not sidecar.exists()

@@ -104,3 +104,47 @@ def test_a_temporary_folder_others_may_write_is_not_used(tmp_path: Path, monkeyp
     assert drac_ssl._matplotlib_config_dir() is None and "MPLCONFIGDIR" not in os.environ
     folder.chmod(0o700)  # private: taken
     assert drac_ssl._matplotlib_config_dir() == str(folder)
+
+
+@pytest.fixture()
+def no_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The private temporary folder's path (not made) for a process whose home cannot be
+    written and which names no MPLCONFIGDIR or XDG folders: the one the function would take."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    monkeypatch.delenv("MPLCONFIGDIR", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(_unwritable_home(tmp_path)))
+    return tmp_path / f"drac_ssl-matplotlib-{os.getuid()}"
+
+
+def test_a_temporary_folder_its_group_may_write_or_read_is_not_used(no_home_folder: Path) -> None:
+    """Catches a permission mask that checks only 'others' (mode & 0o007): a folder of mode
+    0770 lets the group put a matplotlibrc there, and 0750 is not private either."""
+    no_home_folder.mkdir()
+    no_home_folder.chmod(0o770)
+    assert drac_ssl._matplotlib_config_dir() is None and "MPLCONFIGDIR" not in os.environ
+    no_home_folder.chmod(0o750)
+    assert drac_ssl._matplotlib_config_dir() is None and "MPLCONFIGDIR" not in os.environ
+
+
+def test_a_link_planted_at_the_temporary_folders_name_is_not_followed(no_home_folder: Path, tmp_path: Path) -> None:
+    """Catches the folder checked with stat (which follows links) instead of lstat: a link at
+    the folder's name to a private-looking folder of someone else's choosing is not taken."""
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    target.chmod(0o700)
+    no_home_folder.symlink_to(target)
+    assert drac_ssl._matplotlib_config_dir() is None and "MPLCONFIGDIR" not in os.environ
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="giving a folder to another account needs root")
+def test_a_temporary_folder_of_another_account_is_not_used(no_home_folder: Path) -> None:
+    """Catches a dropped owner check: a private (0700) folder of that name owned by another
+    uid is another account's, whose matplotlibrc this process would read."""
+    no_home_folder.mkdir(mode=0o700)
+    no_home_folder.chmod(0o700)
+    os.chown(no_home_folder, 54321, -1)
+    assert drac_ssl._matplotlib_config_dir() is None and "MPLCONFIGDIR" not in os.environ

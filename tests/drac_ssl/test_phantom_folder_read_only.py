@@ -66,3 +66,36 @@ def test_a_write_refused_in_the_phantom_folder_names_its_absolute_path_and_the_w
     words = str(said.value)
     assert words.startswith(f"{tmp_path / partial}: could not be written: the disk is read-only"), words
     assert "or run the command from a folder you can write to" in words and "data.root=DIR" in words, words
+
+
+def test_an_existing_read_only_phantom_folder_is_refused_though_its_parent_is_writable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches the writability check starting at the phantom folder's parents, skipping the
+    folder itself: a partial set copied read-only under a writable data/phantom would fail the
+    ingest, so the preflight refuses it, naming that folder."""
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(None, RUN)
+    folder = tmp_path / "data" / "phantom" / "seed0-train15-test3"
+    folder.mkdir(parents=True)
+    real_access = os.access  # root may write anything: the folder is made read-only by its answer
+    monkeypatch.setattr(preflight.os, "access", lambda p, mode: real_access(p, mode) and Path(p) != folder)
+    findings = preflight.check(cfg, tmp_path / "elsewhere" / "runs" / "ro")
+    said = [f for f in findings if f.setting == "data.root" and f.severity == "error"]
+    assert len(said) == 1 and f"{folder} is " in said[0].what, findings
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM])
+def test_a_permission_refused_in_the_phantom_folder_gives_the_read_only_ways_out(
+        code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches only EROFS getting the phantom folder's ways out: a checkout the user may not
+    write (EACCES/EPERM, not a read-only mount) is told to run from a writable folder or set
+    data.root, naming the phantom file, not told to chmod the run folder."""
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(None, RUN)
+    partial = Path("data/phantom/seed0-train15-test3/.phantom.partial.json")
+    with pytest.raises(train.RunFolderWriteError) as said, train.run_folder_writes(cfg, tmp_path / "runs" / "ro"):
+        with io.writing(partial):
+            raise OSError(code, os.strerror(code), str(partial))
+    words = str(said.value)
+    assert words.startswith(f"{tmp_path / partial}: could not be written"), words
+    assert "or run the command from a folder you can write to" in words and "data.root=DIR" in words, words
