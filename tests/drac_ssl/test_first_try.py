@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drac_ssl import preflight, run_state, runtime, train
+from drac_ssl import io, preflight, run_state, runtime, train
 from drac_ssl.commands import train_overrides, train_parser, train_preset
 from drac_ssl.config import (
     ConfigError,
@@ -225,6 +225,15 @@ def _photographs(folder: Path, n: int = 20) -> Path:
     return folder
 
 
+def _nothing_more_run(run_dir: Path, refused_at_least: int) -> None:
+    """The run's two invocations of record (the first try and its resume) and nothing else run:
+    every later line of ``invocations.jsonl`` is a refusal, recorded with exit code 2 for a
+    torchrun job script that reads the last line's code (:data:`drac_ssl.io.REFUSED_NOTE`)."""
+    recorded = [json.loads(x) for x in (run_dir / "invocations.jsonl").read_text().splitlines()]
+    assert len(io.invocations(run_dir / "invocations.jsonl")) == 2 and len(recorded) >= 2 + refused_at_least
+    assert all(r["ended"]["note"] == io.REFUSED_NOTE and r["ended"]["exit_code"] == 2 for r in recorded[2:])
+
+
 def test_the_run_records_the_option_and_a_resume_or_reuse_without_it_is_told_to_add_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The run folder says it was made with --first-try (config.yaml's comment, its line of
@@ -274,7 +283,7 @@ def test_the_run_records_the_option_and_a_resume_or_reuse_without_it_is_told_to_
                 f"is a tiny first try, made with {FIRST_TRY_OPTION}; this command has none); or add {FIRST_TRY_OPTION} "
                 f"to your command to resume that first try") in err, err
         assert "not a cached size" not in err and "source_size=128" not in err, err  # the new run caches 256, 512
-    assert len((run_dir / "invocations.jsonl").read_text().splitlines()) == 2
+    _nothing_more_run(run_dir, refused_at_least=2)
     # a first try of another configuration in the same folder (a trial user: -c retinamnist
     # --first-try after -c fundus --first-try, both in first-try): a folder of its own first,
     # before the saved config, and the many differences shortened
@@ -286,7 +295,7 @@ def test_the_run_records_the_option_and_a_resume_or_reuse_without_it_is_told_to_
             f"saved config:") in err, err
     assert f"more (all of them: compare {run_dir / 'config.yaml'})" in err, err
     assert err.index("run.name=ft-2") < err.index("saved config")
-    assert len((run_dir / "invocations.jsonl").read_text().splitlines()) == 2
+    _nothing_more_run(run_dir, refused_at_least=2)
     # a resume from the run's own config.yaml, a stage to run again (config.yaml rewritten):
     # the values are the file's, and its comment is kept from the run's records
     (run_dir / "stages.json").unlink()
