@@ -1605,7 +1605,8 @@ def _calibration_measure_lines(run_dir: Path, vdir: Path, oof: Any, metrics: dic
     return [f"Calibration, out of fold (oof.csv's cross-fitted probabilities, {len(oof.ids)} images; "
             f"95% CIs: percentile bootstrap of the {resampled}): Brier score "
             f"{format_with_ci(measured['brier'], brier[0], brier[1])} (a constant prediction of the grade "
-            f"frequencies scores {figure_text(reference)}: no better than that, no skill), ECE "
+            f"frequencies, which has no skill, scores {figure_text(reference)}: a model scoring no "
+            f"lower shows none either), ECE "
             f"{format_with_ci(measured['ece'], ece[0], ece[1])} (lower is better for both).{flat} "
             f"{measured['words']}.", ""]
 

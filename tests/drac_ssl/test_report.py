@@ -738,8 +738,8 @@ def test_a_low_ece_of_flat_probabilities_is_read_beside_the_grade_frequencies(tm
     reference = figure_text(brier_score(grades, np.tile(shares, (len(grades), 1))))
     text = " ".join(write_report(run).read_text().split())
     vicreg = text.split("### VICReg", 1)[1]
-    assert f"(a constant prediction of the grade frequencies scores {reference}: no better than that, " \
-           "no skill)" in vicreg, vicreg
+    assert f"(a constant prediction of the grade frequencies, which has no skill, scores {reference}: " \
+           "a model scoring no lower shows none either)" in vicreg, vicreg
     assert "a low ECE here comes from near-flat probabilities, not from calibration" in vicreg
     scratch = text.split("### scratch", 1)[1].split("### ", 1)[0]
     assert "near-flat" not in scratch  # its temperature 1.0

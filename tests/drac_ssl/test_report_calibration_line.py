@@ -32,7 +32,7 @@ def test_the_reference_is_a_constant_forecast_of_the_grade_frequencies(tmp_path:
     want = figure_text(brier_score(grades, np.tile(shares, (len(grades), 1))))
     flat = figure_text(brier_score(grades, np.full((len(grades), 3), 1 / 3)))
     assert want != flat
-    assert f"grade frequencies scores {want}: no better than that" in line, line
+    assert f"grade frequencies, which has no skill, scores {want}: a model scoring no lower shows none" in line, line
     assert "near-flat" not in line
     [failed, _] = _calibration_measure_lines(tmp_path, tmp_path, oof, {"n_boot": 50, "seed": 0}, 100.0)
     assert "comes from near-flat probabilities, not from calibration" in failed
