@@ -715,7 +715,7 @@ def test_each_variant_says_its_out_of_fold_brier_and_ece_with_cis(tmp_path: Path
     lines = [line for line in text.splitlines() if line.startswith("Calibration, out of fold")]
     assert len(lines) == 2, lines  # scratch and VICReg, each under its own figures
     assert any(f"Brier score {format_with_ci(want['brier'], *want['brier_ci95'])} (a constant prediction "
-               f"of the grade frequencies scores " in line and f"ECE {format_with_ci(want['ece'], *want['ece_ci95'])}"
+               f"of the grade frequencies, which has no skill, scores " in line and f"ECE {format_with_ci(want['ece'], *want['ece_ci95'])}"
                in line for line in lines), lines
     assert not any("near-flat" in line for line in lines)  # temperature 1.0: the calibration held
 
