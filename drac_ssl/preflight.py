@@ -1125,6 +1125,40 @@ AMX_BF16_MIN_SIZE = 128
 faster than fp32 at 224 px, 1.2x at 64 px, 0.9x at 28 px (bench/results/cpu_precision.json)."""
 
 
+SOCKET_PATH_MAX = 107
+"""The longest path a Linux ``AF_UNIX`` socket may bind (``sun_path``: 108 bytes with its NUL)."""
+
+WORKER_SOCKET_TAIL = len("/pymp-XXXXXXXX/listener-XXXXXXXX")
+"""What multiprocessing adds to the temporary folder for the socket through which a DataLoader
+worker hands its batches over (``multiprocessing.util.get_temp_dir``'s ``pymp-`` folder, the
+``listener-`` address of ``multiprocessing.resource_sharer``): 32 bytes."""
+
+
+def _check_temp_dir_for_workers(c: _Findings, cfg: Config, stages: list[str]) -> None:
+    """A warning, before any stage, when a training stage will start DataLoader workers
+    (:func:`drac_ssl.runtime.dataloader_workers` of ``pretrain.num_workers``) and the temporary
+    folder (``$TMPDIR``, :func:`tempfile.gettempdir`) is too long for the socket their batches
+    pass through on Linux (:data:`SOCKET_PATH_MAX`): the worker's feeder thread fails and the
+    batch never arrives (seen in this project's CI, whose test folders under a long
+    ``$TMPDIR`` passed the limit; a cluster's per-job ``$TMPDIR`` can be as long)."""
+    import sys
+
+    from drac_ssl.runtime import dataloader_workers
+
+    if not sys.platform.startswith("linux") or not any(s in stages for s in ("pretrain", "umm", "finetune")):
+        return
+    folder = tempfile.gettempdir()
+    length = len(os.fsencode(folder))
+    if length + WORKER_SOCKET_TAIL <= SOCKET_PATH_MAX or dataloader_workers(cfg.pretrain.num_workers) == 0:
+        return
+    c.warning("pretrain.num_workers",
+              f"the temporary folder {folder} is {length} bytes long: the DataLoader workers hand their "
+              f"batches over through a socket under it, {length + WORKER_SOCKET_TAIL} bytes, over Linux's "
+              f"{SOCKET_PATH_MAX} for one, so the first batch can fail",
+              f"export TMPDIR=/tmp (any folder of at most {SOCKET_PATH_MAX - WORKER_SOCKET_TAIL} bytes), "
+              f"or pretrain.num_workers=0")
+
+
 def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str]) -> None:
     pc = cfg.pretrain
     if device != "cpu":
@@ -3129,6 +3163,7 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
     if any(s in stages for s in TORCH_STAGES):
         device = _resolve_device(c, cfg)
         _check_device_use(c, cfg, device, stages)
+    _check_temp_dir_for_workers(c, cfg, stages)
     _check_stage_outputs(c, cfg, run_dir, stages)
     _check_finished_outputs(c, cfg, run_dir, stages)
     _check_checkpoints(c, cfg, run_dir, stages)
