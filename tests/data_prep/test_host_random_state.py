@@ -117,15 +117,20 @@ def test_train_main_from_python_gives_the_three_generators_back(monkeypatch: pyt
     assert torch.equal(torch.get_rng_state(), before[2])
 
 
+def _importable(folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> None:
+    """A module ``name`` of ``source`` on the import path, not yet imported."""
+    (folder / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+
+
 def test_import_keeping_random_gives_python_s_random_its_state_back(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # the one helper every lazy scikit-learn / MONAI import goes through: a module that draws
     # from Python's random as it loads (as they do), imported by it, leaves the stream where it was
     from drac_ssl.starting import import_keeping_random
 
-    (tmp_path / "draws_on_import.py").write_text("import random\nDRAWN = random.random()\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "draws_on_import", raising=False)
+    _importable(tmp_path, monkeypatch, "draws_on_import", "import random\nDRAWN = random.random()\n")
     random.seed(11)
     before = random.getstate()
     module = import_keeping_random("draws_on_import")
@@ -141,9 +146,7 @@ def test_import_keeping_random_gives_the_state_back_when_the_import_fails(tmp_pa
     # and Python's random is where it was
     from drac_ssl.starting import import_keeping_random
 
-    (tmp_path / "draws_then_fails.py").write_text("import random\nrandom.random()\nraise ImportError('broken')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "draws_then_fails", raising=False)
+    _importable(tmp_path, monkeypatch, "draws_then_fails", "import random\nrandom.random()\nraise ImportError('broken')\n")
     random.seed(12)
     before = random.getstate()
     with pytest.raises(ImportError, match="broken"):

@@ -207,3 +207,11 @@ def test_low_label_finetune_lr_decays_every_decay_every_steps(monkeypatch: pytes
     finetune_classifier(nn.Identity(), x, y, x, y, x, y, lr=1.0, batch_size=8, max_epochs=2, patience=5,
                         decay_every=1, decay_rate=0.5)
     assert seen == pytest.approx([1.0, 0.5, 0.25, 0.125])
+    # a staircase (methods.md's low-label protocol, "step 50, rate 0.95"): with decay_every 2 the
+    # four steps run at lr, lr, 0.95 lr, 0.95 lr (mutant step / decay_every: 0.95 ** 0.5 at
+    # step 1), and the history logs each epoch's last step's lr (the same mutant there: 0.95 ** 0.5)
+    seen.clear()
+    result = finetune_classifier(nn.Identity(), x, y, x, y, x, y, lr=1.0, batch_size=8, max_epochs=2,
+                                 patience=5, decay_every=2, decay_rate=0.95)
+    assert seen == [1.0, 1.0, 0.95, 0.95]
+    assert [h["lr"] for h in result.history] == [1.0, 0.95]

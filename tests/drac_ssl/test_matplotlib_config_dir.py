@@ -88,17 +88,11 @@ def test_a_hosts_matplotlibrc_still_applies_when_only_the_cache_is_read_only(tmp
     assert list(scratch.iterdir()) == []
 
 
-def test_a_temporary_folder_others_may_write_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_temporary_folder_others_may_write_is_not_used(no_home_folder: Path) -> None:
     """A review (F3): this user's own folder left mode 777 (a umask, a chmod) may hold files
     another account put there (a matplotlibrc, a font cache): not taken, matplotlib's own
     fall-back instead."""
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.setattr("tempfile.tempdir", None)
-    monkeypatch.delenv("MPLCONFIGDIR", raising=False)
-    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.setenv("HOME", str(_unwritable_home(tmp_path)))
-    folder = tmp_path / f"drac_ssl-matplotlib-{os.getuid()}"
+    folder = no_home_folder
     folder.mkdir()
     folder.chmod(0o777)
     assert drac_ssl._matplotlib_config_dir() is None and "MPLCONFIGDIR" not in os.environ
