@@ -1100,17 +1100,29 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
     """(why, fix) for a file of an image folder not named as an image: its content decides
     (:func:`drac_ssl.grading.image_notes.named_otherwise`, the content check the ingest and the
     app share), in the app's words: ``is a WEBP file`` (an image the package does not read),
-    ``is not an image (...; it holds plain text)`` (never quoted; a DICOM file: ``it holds a
-    DICOM file (export the image as PNG or TIFF from the viewer)``), or an image of a format it
-    reads under another name (``scan.dat`` holding a PNG: a case name must be an image file
-    name, ``rename it scan.png``)."""
-    from drac_ssl.grading.image_notes import CONVERT_FIX, named_otherwise, not_an_image
+    ``is a DICOM file (...)`` (the ``DICM`` tag, or named ``.dcm`` / ``.dicom`` holding nothing
+    else it knows: an image it cannot read, like a ``.webp``, fix
+    :data:`~drac_ssl.grading.image_notes.DICOM_CONVERT_FIX`), ``is not an image (...; it holds
+    plain text)`` (never quoted), or an image of a format it reads under another name
+    (``scan.dat`` holding a PNG: a case name must be an image file name, ``rename it
+    scan.png``)."""
+    from drac_ssl.grading.image_notes import (
+        CONVERT_FIX,
+        DICOM_CONVERT_FIX,
+        DICOM_SUFFIXES,
+        READ_FORMATS,
+        named_otherwise,
+        not_an_image,
+    )
 
     kind, why, fix = named_otherwise(path)
     if kind == "image":
         return f"{why}, so it cannot be a case", fix
-    if kind == "dicom":  # the export's own sentence, the DICOM words inside it
-        return not_an_image(why.removeprefix("holds ")), NOT_AN_IMAGE_FIX
+    if kind == "dicom" or (kind == "none" and path.suffix.lower() in DICOM_SUFFIXES):
+        # an image it cannot read, as a .webp (review formats F1: a note only, the case silently
+        # missing from the grades CSV): with the unreadable images, exit 2 or --skip-unreadable
+        return (f"is a DICOM file (an image format this package does not read; {READ_FORMATS} "
+                "expected)", DICOM_CONVERT_FIX)
     if kind == "none":
         return not_an_image(why), NOT_AN_IMAGE_FIX
     if kind == "other":

@@ -66,6 +66,7 @@ __all__ = [
     "DEPTH_CONVERTED",
     "DEPTH_NOTE",
     "DEPTH_NOTES",
+    "DICOM_CONVERT_FIX",
     "DICOM_FIX",
     "DICOM_SUFFIXES",
     "DOUBT_KINDS",
@@ -974,6 +975,14 @@ opens as ``MPO``)."""
 DICOM_FIX = "export the image as PNG or TIFF from the viewer"
 """What to do with a DICOM file given as an image (the words of
 :func:`data_prep.decode.content_words` too)."""
+
+DICOM_CONVERT_FIX = (f"{DICOM_FIX}, 16-bit for a 12- or 16-bit image so that no grey level is lost "
+                     "(in Python: Image.fromarray(pydicom.dcmread('scan.dcm').pixel_array)"
+                     ".save('scan.png') writes a grey image's 16 bits or a colour image's 8), or "
+                     "move it out of the folder")
+"""The fix of a DICOM file in a folder of images to grade (the export command, the app's batch
+tab: :func:`drac_ssl.submission.read_folder`): an image the package cannot read, like a
+``.webp``, said how to convert (Pillow writes a 2-D ``uint16`` array as a 16-bit PNG)."""
 
 
 def named_otherwise(path: Any) -> tuple[str, str, str]:
