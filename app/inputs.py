@@ -81,6 +81,7 @@ from drac_ssl.grading.image_file import (
     InputLimits,
     bytes_refusal,
     content_refusal,  # the one rule of what is read (read_image's too)
+    misnamed_finding,
     path_refusal,
 )
 from drac_ssl.grading.image_notes import (
@@ -352,6 +353,8 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
         reason = "; ".join(p.what for p in fatal) or "corrupt image (cannot be decoded)"
         raise InputRejected(f"`{name}` cannot be read: {reason}. Re-export or re-copy the image.")
     notes = [p.what for p in decoded.problems if p.severity in ("warning", "note")]
+    wrong_name = misnamed_finding(file_format, name)  # the ingest's warning, a plain note here
+    notes = [wrong_name, *notes] if wrong_name else notes
     image = LoadedImage(name=name, gray=decoded.gray, width=decoded.width, height=decoded.height,
                         mode=decoded.mode, file_format=ACCEPTED_FORMATS[file_format],
                         n_bytes=len(data), notes=notes, pixels=decoded.pixels,

@@ -619,6 +619,10 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
      "data): the image is complete"),
     (r"Pillow cannot open this file; decoded by OpenCV",
      "decoded by OpenCV, as the ingest and the export decode it"),
+    (r"an? (?:PNG|JPEG|TIFF|BMP) file, though named \.",
+     "a file whose name's suffix names another format it reads (a JPEG named .png), read by its "
+     "content as in training (:func:`drac_ssl.grading.image_file.misnamed_finding`): the grade "
+     "is the content's; the note says to rename it"),
     (r"damaged PNG metadata left out: ",
      "a metadata chunk failing its CRC check left out, as the PNG specification has a decoder "
      "ignore an ancillary chunk it cannot use: the image data pass their own CRC checks, so "

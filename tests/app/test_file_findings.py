@@ -112,6 +112,8 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
                                             "F"), "TIFF"),
                       "float image (0..1): values 0..1 scaled by 255"),
         "float_rgb.tif": (float_rgb.tobytes(), "Pillow cannot open this file; decoded by OpenCV"),
+        # the ingest's misnamed warning (review formats F3: the app said nothing of it)
+        "jpeg_named.png": (jpeg, "a JPEG file, though named .png (read as JPEG"),
     }
 
 

@@ -347,3 +347,22 @@ def test_a_dicom_file_is_an_image_it_cannot_read_not_a_note(
     assert _cases(out) == ["1.png"]
     record = json.loads(export.skipped_record_path(out).read_text())
     assert sorted(e["file"] for e in record["skipped"]) == ["PACS_0001", "scan.dcm"], record
+
+
+def test_a_jpeg_named_png_is_said_as_a_note_as_the_ingest_warns(
+        bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review formats F3: a JPEG named .png (a .png is taken for lossless) was read by its
+    content, and only the ingest said so; the export command said nothing. It says the ingest's
+    words as a plain note, and grades it all the same."""
+    folder = tmp_path / "night"
+    _write(folder / "1.png", 1)
+    ok, jpeg = cv2.imencode(".jpg", _scan(2))
+    (folder / "2.png").write_bytes(jpeg.tobytes())
+    out = tmp_path / "grades.csv"
+    capsys.readouterr()
+    assert export.main([str(bundle_dir), "--images", str(folder), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "though named .png" in line]
+    assert len(said) == 1 and said[0].startswith("note: 2.png: Image file: a JPEG file"), err
+    assert "rename it to .jpg" in said[0], said
+    assert _cases(out) == ["1.png", "2.png"]
