@@ -607,6 +607,9 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
     (r"[\d.]+% of the pixels are \(partly\) transparent: composited over black",
      "transparency composited over black, as the training ingest composites it; the page "
      "shows the composited image that was graded"),
+    (r"the alpha channel holds one value everywhere",
+     "an alpha channel of one value in every pixel (no mask) ignored, as the training ingest "
+     "ignores it (:data:`data_prep.decode.CONSTANT_ALPHA`): the colour values are used as stored"),
     (r"float image",
      "float samples scaled to 8 bits, as the training ingest scales them (the 16-bit "
      "conversion's counterpart, :data:`DEPTH_NOTES`)"),

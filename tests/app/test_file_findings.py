@@ -104,6 +104,8 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
                       "25.0% of the pixels are (partly) transparent: composited over black"),
         "grey_alpha.png": (_save(Image.fromarray(np.dstack([scan, alpha]), "LA"), "PNG"),
                            "25.0% of the pixels are (partly) transparent: composited over black"),
+        "constant_alpha.png": (_save(Image.fromarray(np.dstack([scan, np.full_like(scan, 128)]), "LA"), "PNG"),
+                               "the alpha channel holds one value everywhere (128 of 255"),
         "cmyk.jpg": (_save(grey.convert("CMYK"), "JPEG", quality=95),
                      "converted to RGB without colour management"),
         # stretched to exactly 0..1: the real scan spans 0..255, the stand-in without the real
