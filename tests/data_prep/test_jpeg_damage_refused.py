@@ -72,7 +72,10 @@ DAMAGED = {  # name -> (bytes, the opening of the package's words)
     "cmyk cut and closed": (lambda: _cut_and_closed(_jpeg("CMYK")), "truncated JPEG"),
     "one byte of image data lost": (lambda: _jpeg()[:-3] + b"\xff\xd9", "truncated JPEG"),
     "last third cut, no end marker": (lambda: _jpeg()[: len(_jpeg()) * 2 // 3], "truncated JPEG"),
-    "end marker cut": (lambda: _jpeg()[:-2], "truncated JPEG"),
+    # a progressive file without its end marker (a single-scan sequential one missing only
+    # that is decoded with a note: tests/data_prep/test_decode_jpeg_eoi.py, review formats F2)
+    "progressive end marker cut": (lambda: _jpeg(progressive=True)[:-2], "truncated JPEG"),
+    "end marker and a byte of image data cut": (lambda: _jpeg()[:-3], "truncated JPEG"),
     "restart marker changed": (lambda: _rst_renumbered(_jpeg(restart_marker_blocks=4)), "corrupt JPEG"),
 }
 
