@@ -2466,13 +2466,26 @@ def _provenance_card(meta: dict[str, Any]) -> str:
     return words + f"; bundle built at {code(prov.get('built_with'))}."
 
 
+def _recorded_run_folder(meta: dict[str, Any]) -> Any:
+    """The run folder's name a bundle's ``metadata.json`` (``meta``) records
+    (``provenance.run_folder``, :func:`run_provenance`), None for none: a bundle built before it
+    was recorded, or an empty name (an older ``export . --variant NAME`` in the run folder
+    recorded ``Path('.').name``, ''). The one rule of "no run folder": the model card's trace
+    line (:func:`_training_trace_card`) and the rebuild (:func:`older_bundle_records`)."""
+    prov = meta.get("provenance")
+    name = prov.get("run_folder") if isinstance(prov, dict) else None
+    return name if name else None
+
+
 def _training_trace_card(meta: dict[str, Any]) -> str:
     """The model card's line tracing the bundle to its run, data and environment
     (:func:`run_provenance`'s ``run_folder``, ``training_data``, ``environment``): '' for a bundle
-    built before they were recorded. Hashes shortened to 12 hex digits (whole in metadata.json)."""
-    prov = meta.get("provenance")
-    if not isinstance(prov, dict) or "run_folder" not in prov:
+    built before they were recorded, or that records no run folder's name
+    (:func:`_recorded_run_folder`). Hashes shortened to 12 hex digits (whole in metadata.json)."""
+    run_folder = _recorded_run_folder(meta)
+    if run_folder is None:
         return ""
+    prov = meta["provenance"]
     data = prov.get("training_data") or {}
     env = prov.get("environment") or {}
 
@@ -2482,7 +2495,7 @@ def _training_trace_card(meta: dict[str, Any]) -> str:
     libraries = ", ".join(f"{name} {env[key]}" for key, name in (
         ("python", "Python"), ("torch", "torch"), ("torchvision", "torchvision"), ("numpy", "NumPy"),
         ("opencv", "OpenCV"), ("scikit_learn", "scikit-learn")) if env.get(key))
-    return (f"\n- Traced to: run folder `{prov.get('run_folder')}`; its ingest's manifest SHA-256 "
+    return (f"\n- Traced to: run folder `{run_folder}`; its ingest's manifest SHA-256 "
             f"{short(data.get('manifest_sha256'))}, label CSV SHA-256 {short(data.get('labels_csv_sha256'))}; "
             f"trained with {libraries or 'library versions not recorded'}"
             f"{' (their wheel builds: metadata.json provenance.environment.builds)' if env.get('builds') else ''}.")
@@ -2936,8 +2949,7 @@ def older_bundle_records(meta: dict[str, Any]) -> list[str]:
         lacking.append("no input_profile.sha256")
     if not _recorded_file(meta, "model_card")[1]:
         lacking.append("no model_card.sha256")
-    prov = meta.get("provenance")
-    if not (isinstance(prov, dict) and prov.get("run_folder")):
+    if _recorded_run_folder(meta) is None:
         lacking.append("no provenance.run_folder")
     words = (meta.get("submission") or {}).get("P") if isinstance(meta.get("submission"), dict) else None
     if words != (SUBMISSION_P_UNCALIBRATED if calibration_failed(meta) else SUBMISSION_P_CALIBRATED):
