@@ -130,6 +130,7 @@ from drac_ssl.metrics import (
     two_grade_summary,
 )
 from drac_ssl.models import Backbone
+from drac_ssl.runtime import last_component  # runtime loads no training code
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
 from drac_ssl.selection import recorded_selection
 from drac_ssl.starting import python_command, python_word
@@ -708,16 +709,14 @@ def model_card_note(bundle: Bundle, paths: bool = True) -> str | None:
             f"the build's" + (f". To restore it: {rebuild_advice(bundle.path)}" if paths else ""))
 
 
-def data_folder_name(root: object) -> str:
-    """The last component of a data root (``/srv/hospital/photos`` -> ``photos``; a MedMNIST
-    ``.npz`` file: its name; ``C:\\data\\photos`` -> ``photos``), ``""`` for none: what the
-    model card says of where its training images were. The card is shown to every user of the
-    app, and the folders above the data name the machine's layout (a user's home, a share,
-    sometimes a study or a patient): ``metadata.json`` keeps the whole ``data.root``, and the
-    run folder's ``data/ingest_summary.json`` too."""
-    from drac_ssl.runtime import last_component  # the one spelling (runtime loads no training code)
-
-    return last_component(root)
+data_folder_name = last_component
+"""An alias of :func:`drac_ssl.runtime.last_component`, kept as this module's public name (in
+``__all__``): the last component of a data root (``/srv/hospital/photos`` -> ``photos``; a
+MedMNIST ``.npz`` file: its name; ``C:\\data\\photos`` -> ``photos``), ``""`` for none: what
+the model card says of where its training images were. The card is shown to every user of the
+app, and the folders above the data name the machine's layout (a user's home, a share,
+sometimes a study or a patient): ``metadata.json`` keeps the whole ``data.root``, and the run
+folder's ``data/ingest_summary.json`` too."""
 
 
 def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
@@ -961,7 +960,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
                      mixed_phantom_words({"phantom_mixed": mixed, "layout": layout}),
                      pretraining_phantom_words({"phantom_pretraining": pretraining, "layout": layout})) if x)
                  if mixed or pretraining else
-                 # the card names the data folder by its last component only (data_folder_name),
+                 # the card names the data folder by its last component only (last_component),
                  # metadata.json's data.root whole: "the data root above" named none on the card
                  DATA_FOLDER_NOTE),
     }
@@ -2144,7 +2143,7 @@ to diagnose, grade or triage patients.
 - Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}{_training_trace_card(meta)}
 
 ## What it was trained on
-- Data: {layout_name(data.get('kind'))} ({data_folder_name(data.get('root')) or 'unknown root'}); {data.get('n_train', '?')}
+- Data: {layout_name(data.get('kind'))} ({last_component(data.get('root')) or 'unknown root'}); {data.get('n_train', '?')}
   training images ({pooled}per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}{_no_subgroup_card(data)}
 - Self-supervised pretraining ({PRETRAIN_METHOD}{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
@@ -2406,10 +2405,7 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     recorded) and ``built_with`` (those of the code building the bundle now,
     :func:`drac_ssl.runtime.code_version`: the fingerprint alone without git). A value the run
     folder does not hold is None."""
-    from drac_ssl.runtime import (  # one git call; runtime loads no training code
-        code_version,
-        last_component,
-    )
+    from drac_ssl.runtime import code_version  # one git call
 
     run_dir = Path(run_dir)
 
