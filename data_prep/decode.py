@@ -53,9 +53,7 @@ sBIT, iCCP ...) failing its CRC-32     for text, a warning for a chunk that says
 JPEG image data that end before the   an error (``truncated``; ``corrupt`` for a code no table
 last block (cut short and closed with  holds, a restart marker out of place): libjpeg's warning
 an EOI, bytes lost), or are damaged    read back from stderr (:func:`jpeg_damage`); a file
-                                       without its EOI is Pillow's ``truncated`` error, unless
-                                       only the EOI is missing from a single-scan sequential
-                                       JPEG (note, ``trailing-data``: :func:`jpeg_only_eoi_missing`)
+                                       without its EOI is Pillow's ``truncated`` error
 bytes after a complete image           decoded fully; the extra bytes are ignored (note,
 (JPEG after EOI or between its image   ``trailing-data``); a real truncation stays an error
 data and EOI, PNG after IEND)
@@ -425,42 +423,40 @@ def _png_pixel_bytes(data: bytes, structure: _Structure, complete: bool = False)
     return b"".join([_PNG_SIGNATURE, *kept])
 
 
-def _jpeg_markers(data: bytes) -> Iterator[tuple[int, int]]:
-    """The markers of the first JPEG image in ``data`` (T.81 B.1), each ``(marker, offset just
-    past it)``, up to its EOI (``0xD9``, the last one yielded) or until the structure stops
-    making sense or the data end (then no EOI). Segments are skipped by their length (so an
-    Exif thumbnail's own SOI/EOI is not taken for the end); after each SOS the entropy-coded
-    data run to the next marker that is not a stuffed ``FF00``, a restart ``FFD0..FFD7`` or a
-    fill byte."""
+def jpeg_end(data: bytes) -> int | None:
+    """Offset just past the EOI marker of the first JPEG image in ``data`` (T.81 B.1), or None.
+
+    Segments are skipped by their length (so an Exif thumbnail's own SOI/EOI is not taken
+    for the end); after each SOS the entropy-coded data run to the next marker that is not a
+    stuffed ``FF00``, a restart ``FFD0..FFD7`` or a fill byte.
+    """
     if not data.startswith(b"\xff\xd8"):
-        return
+        return None
     pos, n = 2, len(data)
     while pos < n:
         if data[pos] != 0xFF:
-            return
+            return None
         while pos < n and data[pos] == 0xFF:
             pos += 1
         if pos >= n:
-            return
+            return None
         marker = data[pos]
         pos += 1
         if marker == 0xD9:
-            yield marker, pos
-            return
+            return pos
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:
             continue
         if pos + 2 > n:
-            return
+            return None
         length = int.from_bytes(data[pos:pos + 2], "big")
         if length < 2:
-            return
-        yield marker, pos
+            return None
         pos += length
         if marker == 0xDA:
             while True:
                 pos = data.find(b"\xff", pos)
                 if pos < 0 or pos + 1 >= n:
-                    return
+                    return None
                 following = data[pos + 1]
                 if following == 0x00 or 0xD0 <= following <= 0xD7:
                     pos += 2
@@ -468,31 +464,7 @@ def _jpeg_markers(data: bytes) -> Iterator[tuple[int, int]]:
                     pos += 1
                 else:
                     break
-
-
-def jpeg_end(data: bytes) -> int | None:
-    """Offset just past the EOI marker of the first JPEG image in ``data`` (T.81 B.1), or None
-    (:func:`_jpeg_markers` walks to it: an Exif thumbnail's own SOI/EOI is not taken for the
-    end)."""
-    return next((pos for marker, pos in _jpeg_markers(data) if marker == 0xD9), None)
-
-
-def jpeg_only_eoi_missing(data: bytes) -> bool:
-    """Whether ``data`` is a JPEG whose one thing missing may be its final 2-byte end-of-image
-    marker (EOI): no EOI, but with one appended every segment is whole, and it is sequential
-    (SOF0 / SOF1, Huffman) with a single scan. Whether the scan's data are all there only a
-    decode can tell: libjpeg, given the data closed with an EOI, warns (``premature end of
-    data segment``, :data:`_JPEG_DAMAGE`) when any block's bits are missing, and says nothing
-    when only the EOI was (:func:`decode` decodes the closed data and keeps the result only
-    then). A progressive file, or a multi-scan one, is never so: cut at a scan boundary and
-    closed, it decodes without a warning, a coarser picture (review formats F2)."""
-    if not data.startswith(b"\xff\xd8") or jpeg_end(data) is not None:
-        return False
-    closed = data + b"\xff\xd9"
-    markers = [marker for marker, _ in _jpeg_markers(closed)]
-    frames = [m for m in markers if 0xC0 <= m <= 0xCF and m not in (0xC4, 0xC8, 0xCC)]
-    return (jpeg_end(closed) == len(closed) and markers.count(0xDA) == 1
-            and frames in ([0xC0], [0xC1]))
+    return None
 
 
 # --------------------------------------------------------------------------------------
@@ -1759,14 +1731,6 @@ def _text_too_large_fallback(data: bytes, path: str) -> Decoded:
                    max(colour_bits or (0,)))
 
 
-JPEG_EOI_MISSING = ("the JPEG's end-of-image marker (EOI, its last 2 bytes) is missing; the "
-                    "image data are complete (one sequential scan, every block decoded without a "
-                    "warning) and were decoded fully")
-"""The decoder's note on a JPEG that lacks only its final EOI marker
-(:func:`jpeg_only_eoi_missing`): decoded as the complete file, as Pillow's
-``LOAD_TRUNCATED_IMAGES`` and OpenCV decode it."""
-
-
 def decode(data: bytes, path: str) -> Decoded:
     """Decode ``data`` (the bytes of one image file, reported as ``path``) completely.
 
@@ -1797,14 +1761,6 @@ def decode(data: bytes, path: str) -> Decoded:
         decoded.problems[:0] = [said] if said is not None else []
         decoded.phantom = decoded.phantom or phantom
         return decoded
-    if structure is None and jpeg_only_eoi_missing(data):
-        # only its EOI missing? closed with one, libjpeg decodes every block without a warning
-        # then (its damage checked): kept with a note; else the file as it is, truncated
-        closed = decode(data + b"\xff\xd9", path)
-        if closed.pixels is not None and not any(p.kind == "not-checked" for p in closed.problems):
-            closed.problems[:0] = [note(path, JPEG_EOI_MISSING, "nothing to do (re-copy the file "
-                                        "from the original data to have it intact)", "trailing-data")]
-            return closed
     try:
         return _decode_with_pillow(data, path, structure)
     except _TextTooLarge:  # PNG text above Pillow's 1 MB a chunk: read again with more room

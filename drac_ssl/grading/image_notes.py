@@ -617,10 +617,9 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
      "a resolution tag of non-square pixels not applied: the image is used on its pixel grid, "
      "as the training ingest uses it (an image whose grid is not square is doubted on its own)"),
     (r"\d+ byte\(s\) (?:after|before) the |the PNG has no complete IEND end chunk"
-     r"|the PNG's end chunk IEND fails its CRC check"
-     r"|the JPEG's end-of-image marker \(EOI, its last 2 bytes\) is missing",
-     "bytes after a complete image ignored, or a missing or damaged end chunk or marker (IEND, "
-     "EOI: they carry no data): the image is complete"),
+     r"|the PNG's end chunk IEND fails its CRC check",
+     "bytes after a complete image ignored, or a missing or damaged end chunk (IEND carries no "
+     "data): the image is complete"),
     (r"Pillow cannot open this file; decoded by OpenCV",
      "decoded by OpenCV, as the ingest and the export decode it"),
     (r"an? (?:PNG|JPEG|TIFF|BMP) file, though named \.",

@@ -94,7 +94,6 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
         "trailer.jpg": (jpeg + b"\r\n", "2 byte(s) after the JPEG"),
         "padded.jpg": (jpeg[:-2] + bytes(40) + b"\xff\xd9", "byte(s) before the JPEG's end-of-image marker"),
         "trailer.png": (_save(grey, "PNG") + b"junk", "4 byte(s) after the PNG"),
-        "no_eoi.jpg": (jpeg[:-2], "end-of-image marker (EOI, its last 2 bytes) is missing"),
         "no_iend.png": (_save(grey, "PNG")[:-12], "no complete IEND end chunk"),
         "damaged_iend.png": (_save(grey, "PNG")[:-4] + b"\x00" * 4, "end chunk IEND fails its CRC check"),
         "damaged_text.png": (_damaged_crc(_save(grey, "PNG", pnginfo=_text("Comment", "scanned")), b"tEXt"),
