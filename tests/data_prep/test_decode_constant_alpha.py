@@ -9,11 +9,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from app.inputs import load_bytes
+from app.inputs import InputRejected, check_gradable, load_bytes
 from data_prep import decode, validate
 from drac_ssl.grading.image_notes import is_plain_note
 from drac_ssl.grading.predict import read_image
@@ -33,7 +34,7 @@ def rgb() -> np.ndarray:
     return np.dstack([base, np.roll(base, 5, 0), base // 2])
 
 
-@pytest.mark.parametrize("value", [128, 0, 254])
+@pytest.mark.parametrize("value", [128, 26, 254])
 def test_a_constant_alpha_is_ignored_with_a_note(rgb: np.ndarray, value: int) -> None:
     data = _png(np.dstack([rgb, np.full(rgb.shape[:2], value, np.uint8)]), "RGBA")
     decoded = decode.decode(data, "half.png")
@@ -41,6 +42,32 @@ def test_a_constant_alpha_is_ignored_with_a_note(rgb: np.ndarray, value: int) ->
     (said,) = [p for p in decoded.problems if p.kind == "alpha"]
     assert said.severity == "note" and said.what.startswith(decode.CONSTANT_ALPHA), said
     assert f"({value} of 255, {100 * (1 - value / 255):.1f}% transparent)" in said.what, said
+
+
+@pytest.mark.parametrize("value", [0, 25])
+def test_a_constant_alpha_that_hides_everything_is_composited_and_refused(rgb: np.ndarray, value: int) -> None:
+    """Below 10% opacity (26 of 255) a constant alpha reads as "hide everything", not an
+    export's opacity (review formats R2): composited over black as on main, never graded from
+    the colour values the file hides; fully transparent (0), the app refuses it as blank."""
+    data = _png(np.dstack([rgb, np.full(rgb.shape[:2], value, np.uint8)]), "RGBA")
+    decoded = decode.decode(data, "clear.png")
+    np.testing.assert_array_equal(decoded.pixels, np.rint(rgb * (value / 255)).astype(np.uint8))
+    (said,) = [p for p in decoded.problems if p.kind == "alpha"]
+    assert said.severity == "warning" and "100.0% of the pixels are (partly) transparent" in said.what
+    if value == 0:
+        page = load_bytes(data, "clear.png", channels=3, kind="fundus")
+        with pytest.raises(InputRejected, match="blank or near-constant"):
+            check_gradable(page, "fundus", 3)
+
+
+def test_the_constant_alpha_threshold_scales_to_16_bits(rgb: np.ndarray) -> None:
+    grey = rgb[..., 0].astype(np.uint16) * 257
+    for value, kept in ((6553, False), (6554, True)):  # 10% of 65535 = 6553.5
+        array = np.dstack([grey, grey, grey, np.full_like(grey, value)])
+        data = cv2.imencode(".png", array)[1].tobytes()  # Pillow writes no 16-bit RGBA PNG
+        decoded = decode.decode(data, "deep.png")
+        (said,) = [p for p in decoded.problems if p.kind == "alpha"]
+        assert (said.severity == "note") is kept, (value, said)
 
 
 def test_a_constant_grey_alpha_is_ignored_and_a_mask_still_composited(rgb: np.ndarray) -> None:
