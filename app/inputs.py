@@ -87,6 +87,8 @@ from drac_ssl.grading.image_file import (
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
     DEPTH_NOTE,
+    DICOM_CONVERT,
+    DICOM_WORDS,
     GREY_TRAINED_NOT_GIVEN,
     IMAGE_SUFFIXES,
     NO_KNOWN_FORMAT,
@@ -341,7 +343,11 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
             raise InputRejected(f"`{name}` is {words}. {fix[0].upper()}{fix[1:]}{again}.")
         # the export command's words too (not_an_image, other_format); a TIFF whose header
         # gives no size was refused by content_refusal (tiff_header_refusal), as in the ingest
-        raise InputRejected(f"`{name}` {not_an_image(holds_words(data))}.")
+        holds = holds_words(data)
+        if holds.startswith("a DICOM file"):  # the export's words and fix (review formats R4)
+            again = ", and upload the PNG or TIFF" if upload else ""
+            raise InputRejected(f"`{name}` {DICOM_WORDS}. {DICOM_CONVERT[0].upper()}{DICOM_CONVERT[1:]}{again}.")
+        raise InputRejected(f"`{name}` {not_an_image(holds)}.")
     file_format = header[0]
     try:  # size: sanity_warnings; channels: the model's (1: as the grey ingest converts)
         decoded = inspect_image(data, name, channels=1 if channels == 1 else None,

@@ -1112,8 +1112,8 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
         DICOM_CONVERT_FIX,
         DICOM_FIX,
         DICOM_SUFFIXES,
+        DICOM_WORDS,
         NO_KNOWN_FORMAT,
-        READ_FORMATS,
         named_otherwise,
         not_an_image,
     )
@@ -1124,8 +1124,7 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
     if kind == "dicom":
         # an image it cannot read, as a .webp (review formats F1: a note only, the case silently
         # missing from the grades CSV): with the unreadable images, exit 2 or --skip-unreadable
-        return (f"is a DICOM file (an image format this package does not read; {READ_FORMATS} "
-                "expected)", DICOM_CONVERT_FIX)
+        return DICOM_WORDS, DICOM_CONVERT_FIX
     if kind == "none" and path.suffix.lower() in DICOM_SUFFIXES:
         # named as a DICOM image but holding none (review formats R3: an empty or text .dcm was
         # said to be a DICOM file): still a test image missing, with the unreadable images

@@ -979,14 +979,21 @@ NAMED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "TIFF": "TIFF", "B
 """PIL format name -> the format of :data:`READ_FORMATS` it is (a JPEG with EXIF thumbnails
 opens as ``MPO``)."""
 
+DICOM_WORDS = f"is a DICOM file (an image format this package does not read; {READ_FORMATS} expected)"
+"""Why a DICOM file is not graded, after its name: the export command's and the app's words
+(:func:`drac_ssl.submission.read_folder`, :func:`app.inputs.load_bytes`)."""
+
 DICOM_FIX = "export the image as PNG or TIFF from the viewer"
 """What to do with a DICOM file given as an image (the words of
 :func:`data_prep.decode.content_words` too)."""
 
-DICOM_CONVERT_FIX = (f"{DICOM_FIX}, 16-bit for a 12- or 16-bit image so that no grey level is lost "
-                     "(in Python: Image.fromarray(pydicom.dcmread('scan.dcm').pixel_array)"
-                     ".save('scan.png') writes a grey image's 16 bits or a colour image's 8), or "
-                     "move it out of the folder")
+DICOM_CONVERT = (f"{DICOM_FIX}, 16-bit for a 12- or 16-bit image so that no grey level is lost "
+                 "(in Python: Image.fromarray(pydicom.dcmread('scan.dcm').pixel_array)"
+                 ".save('scan.png') writes a grey image's 16 bits or a colour image's 8)")
+"""How to convert a DICOM file to an image the package reads: the app's refusal of an uploaded
+DICOM file (:func:`app.inputs.load_bytes`) and, with the folder's words, :data:`DICOM_CONVERT_FIX`."""
+
+DICOM_CONVERT_FIX = f"{DICOM_CONVERT}, or move it out of the folder"
 """The fix of a DICOM file in a folder of images to grade (the export command, the app's batch
 tab: :func:`drac_ssl.submission.read_folder`): an image the package cannot read, like a
 ``.webp``, said how to convert (Pillow writes a 2-D ``uint16`` array as a 16-bit PNG)."""
