@@ -88,7 +88,7 @@ STATE_VERSION = 7  # 2: channels and the decoding options are part of the state;
 # 5: grading's rule of a file (process_file: a GIF named .png, above 8192 px ...): an older
 # state's reused records were never held to it; 6: each image's decoded-pixel hash
 # (FileRecord.pixels_sha256, the manifest's pixels_sha256): an older state's reused records lack it;
-# 7: an alpha channel of one value everywhere is ignored, no longer composited over black
+# 7: an alpha channel of one value everywhere (10% opacity or more) is ignored, no longer composited over black
 # (decode._composite): an older state's reused records hold such an image darkened
 
 
