@@ -81,11 +81,14 @@ from drac_ssl.grading.image_file import (
     InputLimits,
     bytes_refusal,
     content_refusal,  # the one rule of what is read (read_image's too)
+    misnamed_finding,
     path_refusal,
 )
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
     DEPTH_NOTE,
+    DICOM_CONVERT,
+    DICOM_WORDS,
     GREY_TRAINED_NOT_GIVEN,
     IMAGE_SUFFIXES,
     NO_KNOWN_FORMAT,
@@ -340,7 +343,11 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
             raise InputRejected(f"`{name}` is {words}. {fix[0].upper()}{fix[1:]}{again}.")
         # the export command's words too (not_an_image, other_format); a TIFF whose header
         # gives no size was refused by content_refusal (tiff_header_refusal), as in the ingest
-        raise InputRejected(f"`{name}` {not_an_image(holds_words(data))}.")
+        holds = holds_words(data)
+        if holds.startswith("a DICOM file"):  # the export's words and fix (review formats R4)
+            again = ", and upload the PNG or TIFF" if upload else ""
+            raise InputRejected(f"`{name}` {DICOM_WORDS}. {DICOM_CONVERT[0].upper()}{DICOM_CONVERT[1:]}{again}.")
+        raise InputRejected(f"`{name}` {not_an_image(holds)}.")
     file_format = header[0]
     try:  # size: sanity_warnings; channels: the model's (1: as the grey ingest converts)
         decoded = inspect_image(data, name, channels=1 if channels == 1 else None,
@@ -352,6 +359,8 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
         reason = "; ".join(p.what for p in fatal) or "corrupt image (cannot be decoded)"
         raise InputRejected(f"`{name}` cannot be read: {reason}. Re-export or re-copy the image.")
     notes = [p.what for p in decoded.problems if p.severity in ("warning", "note")]
+    wrong_name = misnamed_finding(file_format, name)  # the ingest's warning, a plain note here
+    notes = [wrong_name, *notes] if wrong_name else notes
     image = LoadedImage(name=name, gray=decoded.gray, width=decoded.width, height=decoded.height,
                         mode=decoded.mode, file_format=ACCEPTED_FORMATS[file_format],
                         n_bytes=len(data), notes=notes, pixels=decoded.pixels,

@@ -82,12 +82,14 @@ from drac_ssl.grading.image_notes import FUNDUS_CROP_DOES  # stdlib only
 from drac_ssl.io import atomic_path, atomic_write_json
 
 STATE_NAME = "state.json"
-STATE_VERSION = 6  # 2: channels and the decoding options are part of the state; 3: the
+STATE_VERSION = 7  # 2: channels and the decoding options are part of the state; 3: the
 # findings include blank images (validate.blank_problem): older findings lack them; 4: each
 # file's phantom marker (FileRecord.phantom): an older state would read every file as unmarked;
 # 5: grading's rule of a file (process_file: a GIF named .png, above 8192 px ...): an older
 # state's reused records were never held to it; 6: each image's decoded-pixel hash
-# (FileRecord.pixels_sha256, the manifest's pixels_sha256): an older state's reused records lack it
+# (FileRecord.pixels_sha256, the manifest's pixels_sha256): an older state's reused records lack it;
+# 7: an alpha channel of one value everywhere (10% opacity or more) is ignored, no longer composited over black
+# (decode._composite): an older state's reused records hold such an image darkened
 
 
 def array_path(cache_dir: Path, size: int) -> Path:

@@ -59,7 +59,8 @@ bytes after a complete image           decoded fully; the extra bytes are ignore
 data and EOI, PNG after IEND)
 palette, tRNS colour key, alpha        palette expanded; transparent pixels composited over
 (P, PA, LA, RGBA, 16-bit RGBA)         black (warning, ``alpha``); a fully opaque alpha is
-                                       dropped silently
+                                       dropped silently, one of a single value everywhere
+                                       (no mask) with a note (``alpha``)
 CMYK / YCCK JPEG, CMYK TIFF, Lab       converted to RGB without colour management (warning,
                                        ``colour-space``)
 several frames (APNG, GIF, multi-page  the first frame only (warning, ``frames``); a multi-
@@ -1128,12 +1129,38 @@ def _split_alpha(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return (array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array), None
 
 
+CONSTANT_ALPHA = "the alpha channel holds one value everywhere"
+"""The start of the decoder's note on an alpha channel of one value in every pixel (not fully
+opaque): it carries no mask, so it is ignored (:func:`_composite`)."""
+
+CONSTANT_ALPHA_MIN_SHARE = 0.1
+"""The lowest constant alpha, as a share of full opacity, that :func:`_composite` ignores as a
+global opacity: 26 of 255 (8-bit), 6554 of 65535 (16-bit), 0.1 of 1.0 (float). A constant
+alpha below it (0: fully transparent everywhere) reads as "hide everything", not an export's
+opacity: it is composited over black as a mask is, and the near-black picture is then refused
+as blank rather than graded from colour values the file hides (review formats R2)."""
+
+
 def _composite(colour: np.ndarray, alpha: np.ndarray, path: str) -> tuple[np.ndarray, list[Problem]]:
-    """Transparent pixels over black; a fully opaque alpha channel is dropped silently."""
+    """Transparent pixels over black; a fully opaque alpha channel is dropped silently, and one
+    of a single value everywhere (every pixel 50% transparent: an export's global opacity, not
+    a mask) is dropped with a note (:data:`CONSTANT_ALPHA`): composited, it only darkened the
+    whole picture (by half for 128), and the grade could change (review formats F4). A constant
+    alpha below :data:`CONSTANT_ALPHA_MIN_SHARE` of full opacity (0: all hidden) is composited
+    like a mask, and the dark result is refused as blank downstream. The one
+    place the ingest and grading (the app, the export) handle alpha: they decode alike."""
     top = float(np.iinfo(alpha.dtype).max) if alpha.dtype.kind in "ui" else \
         (1.0 if float(alpha.max(initial=0)) <= 1.0 else 255.0)
-    if float(alpha.min(initial=top)) >= top:
+    low = float(alpha.min(initial=top))
+    if low >= top:
         return colour, []
+    if low == float(alpha.max(initial=low)) and low >= CONSTANT_ALPHA_MIN_SHARE * top:
+        return colour, [note(path, f"{CONSTANT_ALPHA} ({low:g} of {top:g}, "
+                                   f"{100 * (1 - low / top):.1f}% transparent): it carries no mask, "
+                                   "so it is ignored and the colour values are used as stored "
+                                   "(not composited over black)",
+                             "export the image without transparency if a darker picture is meant",
+                             "alpha")]
     weight = np.clip(alpha.astype(np.float32) / top, 0.0, 1.0)
     if colour.ndim == 3:
         weight = weight[..., None]

@@ -1100,17 +1100,40 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
     """(why, fix) for a file of an image folder not named as an image: its content decides
     (:func:`drac_ssl.grading.image_notes.named_otherwise`, the content check the ingest and the
     app share), in the app's words: ``is a WEBP file`` (an image the package does not read),
-    ``is not an image (...; it holds plain text)`` (never quoted; a DICOM file: ``it holds a
-    DICOM file (export the image as PNG or TIFF from the viewer)``), or an image of a format it
-    reads under another name (``scan.dat`` holding a PNG: a case name must be an image file
-    name, ``rename it scan.png``)."""
-    from drac_ssl.grading.image_notes import CONVERT_FIX, named_otherwise, not_an_image
+    ``is a DICOM file (...)`` (the ``DICM`` tag: an image it cannot read, like a ``.webp``, fix
+    :data:`~drac_ssl.grading.image_notes.DICOM_CONVERT_FIX`), ``is named .dcm but holds an
+    empty file (not a DICOM file)`` (named ``.dcm`` / ``.dicom``, holding no image: also among
+    the images it cannot read, a case missing), ``is not an image (...; it holds
+    plain text)`` (never quoted), or an image of a format it reads under another name
+    (``scan.dat`` holding a PNG: a case name must be an image file name, ``rename it
+    scan.png``)."""
+    from drac_ssl.grading.image_notes import (
+        CONVERT_FIX,
+        DICOM_CONVERT_FIX,
+        DICOM_FIX,
+        DICOM_SUFFIXES,
+        DICOM_WORDS,
+        NO_KNOWN_FORMAT,
+        named_otherwise,
+        not_an_image,
+    )
 
     kind, why, fix = named_otherwise(path)
     if kind == "image":
         return f"{why}, so it cannot be a case", fix
-    if kind == "dicom":  # the export's own sentence, the DICOM words inside it
-        return not_an_image(why.removeprefix("holds ")), NOT_AN_IMAGE_FIX
+    if kind == "dicom":
+        # an image it cannot read, as a .webp (review formats F1: a note only, the case silently
+        # missing from the grades CSV): with the unreadable images, exit 2 or --skip-unreadable
+        return DICOM_WORDS, DICOM_CONVERT_FIX
+    if kind == "none" and path.suffix.lower() in DICOM_SUFFIXES:
+        # named as a DICOM image but holding none (review formats R3: an empty or text .dcm was
+        # said to be a DICOM file): still a test image missing, with the unreadable images
+        if why == NO_KNOWN_FORMAT:  # binary without the DICM tag: perhaps a preamble-less DICOM
+            return (f"is named {path.suffix} but holds {why} (no DICOM tag: not a DICOM file "
+                    "it can tell)", DICOM_CONVERT_FIX)
+        return (f"is named {path.suffix} but holds {why} (not a DICOM file)",
+                f"copy the image again from where it came from ({DICOM_FIX}), or move it out of "
+                "the folder")
     if kind == "none":
         return not_an_image(why), NOT_AN_IMAGE_FIX
     if kind == "other":

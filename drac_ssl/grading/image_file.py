@@ -25,7 +25,8 @@ The training ingest applies the same rule to every image file it takes (by its s
 error of its one-pass report, so that no image is trained on that grading would refuse (review
 s58r5 F5: a GIF named ``.png`` was trained on, then refused here). A PNG, JPEG, TIFF or BMP
 named as another of them (a JPEG named ``.png``) is read by its content here and there; the
-ingest warns of it (:func:`misnamed`).
+ingest warns of it (:func:`misnamed`), the app and the export command say it as a plain note
+(:func:`misnamed_finding`).
 
 Each refusal is a :class:`FileRefusal` (what is wrong, what to do) in one of two wordings:
 ``upload=True`` the app page's ("Upload the original ..."), ``upload=False`` (a script, the
@@ -66,6 +67,7 @@ __all__ = [
     "downscale_fix",
     "header_refusal",
     "misnamed",
+    "misnamed_finding",
     "name_words",
     "path_refusal",
     "read_header",
@@ -103,8 +105,9 @@ def misnamed(file_format: str, name: str) -> tuple[str, str] | None:
     ``file_format``) whose name's suffix names another of them: a JPEG named ``scan.png``. Read
     by its content all the same (the ingest, the export and the app alike); the ingest warns
     (:func:`data_prep.cache.process_file`), since a tool that goes by the name may not, and a
-    ``.png`` is taken for lossless. None for a name that agrees, has no image suffix, or a
-    format that is not read (refused: :func:`header_refusal` says the name)."""
+    ``.png`` is taken for lossless; the app and the export command say the same words as a
+    plain note (:func:`misnamed_finding`). None for a name that agrees, has no image suffix, or
+    a format that is not read (refused: :func:`header_refusal` says the name)."""
     content = ACCEPTED_FORMATS.get(file_format)
     if content is None or not name_words(file_format, name):
         return None
@@ -113,6 +116,18 @@ def misnamed(file_format: str, name: str) -> tuple[str, str] | None:
     return (f"a {content} file, though named {suffix} (read as {content}: the content decides, "
             f"in training and in grading)",
             f"rename it to {own} (a tool that goes by the name may misread it)")
+
+
+def misnamed_finding(file_format: str, name: str) -> str | None:
+    """The ingest's :func:`misnamed` words as one decoder finding, ``WHAT; FIX``, for the app
+    (:func:`app.inputs.load_bytes`) and the export command
+    (:func:`drac_ssl.grading.predict.read_image`) to say beside the grade as a plain note
+    (``Image file: a JPEG file, though named .png (read as JPEG: ...); rename it to .jpg
+    (...).``: :data:`drac_ssl.grading.image_notes.PLAIN_FINDINGS`): the grade is the content's,
+    but a JPEG named ``.png`` was taken for lossless by whoever named it (review formats F3:
+    only the ingest said it). None when :func:`misnamed` is."""
+    said = misnamed(file_format, name)
+    return None if said is None else f"{said[0]}; {said[1]}"
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ __all__ = [
     "DEPTH_CONVERTED",
     "DEPTH_NOTE",
     "DEPTH_NOTES",
+    "DICOM_CONVERT_FIX",
     "DICOM_FIX",
     "DICOM_SUFFIXES",
     "DOUBT_KINDS",
@@ -606,6 +607,9 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
     (r"[\d.]+% of the pixels are \(partly\) transparent: composited over black",
      "transparency composited over black, as the training ingest composites it; the page "
      "shows the composited image that was graded"),
+    (r"the alpha channel holds one value everywhere",
+     "an alpha channel of one value in every pixel (no mask) ignored, as the training ingest "
+     "ignores it (:data:`data_prep.decode.CONSTANT_ALPHA`): the colour values are used as stored"),
     (r"float image",
      "float samples scaled to 8 bits, as the training ingest scales them (the 16-bit "
      "conversion's counterpart, :data:`DEPTH_NOTES`)"),
@@ -618,6 +622,10 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
      "data): the image is complete"),
     (r"Pillow cannot open this file; decoded by OpenCV",
      "decoded by OpenCV, as the ingest and the export decode it"),
+    (r"an? (?:PNG|JPEG|TIFF|BMP) file, though named \.",
+     "a file whose name's suffix names another format it reads (a JPEG named .png), read by its "
+     "content as in training (:func:`drac_ssl.grading.image_file.misnamed_finding`): the grade "
+     "is the content's; the note says to rename it"),
     (r"damaged PNG metadata left out: ",
      "a metadata chunk failing its CRC check left out, as the PNG specification has a decoder "
      "ignore an ancillary chunk it cannot use: the image data pass their own CRC checks, so "
@@ -971,9 +979,24 @@ NAMED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "TIFF": "TIFF", "B
 """PIL format name -> the format of :data:`READ_FORMATS` it is (a JPEG with EXIF thumbnails
 opens as ``MPO``)."""
 
+DICOM_WORDS = f"is a DICOM file (an image format this package does not read; {READ_FORMATS} expected)"
+"""Why a DICOM file is not graded, after its name: the export command's and the app's words
+(:func:`drac_ssl.submission.read_folder`, :func:`app.inputs.load_bytes`)."""
+
 DICOM_FIX = "export the image as PNG or TIFF from the viewer"
 """What to do with a DICOM file given as an image (the words of
 :func:`data_prep.decode.content_words` too)."""
+
+DICOM_CONVERT = (f"{DICOM_FIX}, 16-bit for a 12- or 16-bit image so that no grey level is lost "
+                 "(in Python: Image.fromarray(pydicom.dcmread('scan.dcm').pixel_array)"
+                 ".save('scan.png') writes a grey image's 16 bits or a colour image's 8)")
+"""How to convert a DICOM file to an image the package reads: the app's refusal of an uploaded
+DICOM file (:func:`app.inputs.load_bytes`) and, with the folder's words, :data:`DICOM_CONVERT_FIX`."""
+
+DICOM_CONVERT_FIX = f"{DICOM_CONVERT}, or move it out of the folder"
+"""The fix of a DICOM file in a folder of images to grade (the export command, the app's batch
+tab: :func:`drac_ssl.submission.read_folder`): an image the package cannot read, like a
+``.webp``, said how to convert (Pillow writes a 2-D ``uint16`` array as a 16-bit PNG)."""
 
 
 def named_otherwise(path: Any) -> tuple[str, str, str]:

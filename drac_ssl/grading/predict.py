@@ -63,6 +63,7 @@ from drac_ssl.grading.image_file import (
     InputLimits,
     bytes_refusal,
     content_refusal,
+    misnamed_finding,
     path_refusal,
 )
 from drac_ssl.grading.image_notes import (
@@ -295,7 +296,7 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     if refused is not None and refused.kind != "empty":  # an empty file: the decoder's words
         raise ImageReadError(refused.problem(p).line, [refused.problem(p)])
     data = p.read_bytes()
-    _, refused = content_refusal(data, limits, name=p.name)
+    header, refused = content_refusal(data, limits, name=p.name)
     if refused is not None:  # the app's rule: another format, or above the limits
         raise ImageReadError(refused.problem(p).line, [refused.problem(p)])
     decoded = inspect_image(data, str(p), channels=None, expected_side=None)
@@ -321,6 +322,10 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     warnings += [FileWarning(p.name, other)] if other else []
     found = [q for q in decoded.problems if q.what not in said]  # said by the depth note
     findings = [(q.severity, file_finding(q.what)) for q in found if q.severity in ("note", "warning")]
+    # a JPEG named .png ...: the ingest's warning, a plain note here as on the app's page
+    wrong_name = misnamed_finding(header[0], p.name) if header is not None else None
+    if wrong_name:
+        findings.insert(0, ("note", file_finding(wrong_name)))
     if notes is not None:
         notes += [FileWarning(p.name, depth)] if depth else []
         # the decoder's notes, and its warnings that cast no doubt on the image (an ICC profile

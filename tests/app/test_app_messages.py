@@ -362,6 +362,21 @@ def test_a_tiff_pillow_cannot_open_is_graded_as_the_export_grades_it(
         load_bytes(b"\x00\x01\x02\x03" * 64, "x.tif")
 
 
+def test_an_uploaded_dicom_file_is_refused_in_the_exports_words() -> None:
+    """Review formats R4: the app refused a DICOM upload as "is not an image ... it holds a
+    DICOM file" without the export's conversion advice (16-bit); it says the export's words
+    (:data:`~drac_ssl.grading.image_notes.DICOM_WORDS`) and how to convert it, whatever its name."""
+    from drac_ssl.grading.image_notes import DICOM_CONVERT, DICOM_WORDS
+
+    dicom = b"\x00" * 128 + b"DICM" + b"\x02\x00" * 32
+    for name in ("scan.dcm", "scan.png", "IM0001"):
+        with pytest.raises(InputRejected) as caught:
+            load_bytes(dicom, name)
+        said = str(caught.value)
+        assert said.startswith(f"`{name}` {DICOM_WORDS}. ") and DICOM_CONVERT[1:] in said, said
+        assert "16-bit" in said and "not an image" not in said and "folder" not in said, said
+
+
 def test_a_batch_that_fails_leaves_no_temporary_folder(predictor: Predictor, upload: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Each batch writes its CSVs into a folder of its own under the process's batch folder;

@@ -104,6 +104,8 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
                       "25.0% of the pixels are (partly) transparent: composited over black"),
         "grey_alpha.png": (_save(Image.fromarray(np.dstack([scan, alpha]), "LA"), "PNG"),
                            "25.0% of the pixels are (partly) transparent: composited over black"),
+        "constant_alpha.png": (_save(Image.fromarray(np.dstack([scan, np.full_like(scan, 128)]), "LA"), "PNG"),
+                               "the alpha channel holds one value everywhere (128 of 255"),
         "cmyk.jpg": (_save(grey.convert("CMYK"), "JPEG", quality=95),
                      "converted to RGB without colour management"),
         # stretched to exactly 0..1: the real scan spans 0..255, the stand-in without the real
@@ -112,6 +114,8 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
                                             "F"), "TIFF"),
                       "float image (0..1): values 0..1 scaled by 255"),
         "float_rgb.tif": (float_rgb.tobytes(), "Pillow cannot open this file; decoded by OpenCV"),
+        # the ingest's misnamed warning (review formats F3: the app said nothing of it)
+        "jpeg_named.png": (jpeg, "a JPEG file, though named .png (read as JPEG"),
     }
 
 

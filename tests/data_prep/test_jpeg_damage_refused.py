@@ -59,6 +59,17 @@ def _cut_and_closed(data: bytes) -> bytes:
     return data[: len(data) * 2 // 3] + b"\xff\xd9"
 
 
+def _copy_broken_off(fill: bytes) -> bytes:
+    """A JPEG with restart markers every 2 blocks whose copy broke off halfway, the rest of the
+    file's length filled with ``fill`` (zeros, text): no end marker. Closed with one, libjpeg
+    decodes it without a warning (restart markers resynchronise it), the bottom flat grey: it is
+    refused as truncated, never decoded as if only its end marker were missing (review formats
+    R1)."""
+    data = cv2.imencode(".jpg", _picture(), [cv2.IMWRITE_JPEG_RST_INTERVAL, 2])[1].tobytes()
+    half = len(data) // 2
+    return data[:half] + fill * (len(data) - half)
+
+
 def _rst_renumbered(data: bytes) -> bytes:
     """The first restart marker's number changed (RST0 -> RST3): a changed byte libjpeg sees."""
     at = data.index(b"\xff\xd0", data.index(b"\xff\xda"))
@@ -73,6 +84,10 @@ DAMAGED = {  # name -> (bytes, the opening of the package's words)
     "one byte of image data lost": (lambda: _jpeg()[:-3] + b"\xff\xd9", "truncated JPEG"),
     "last third cut, no end marker": (lambda: _jpeg()[: len(_jpeg()) * 2 // 3], "truncated JPEG"),
     "end marker cut": (lambda: _jpeg()[:-2], "truncated JPEG"),
+    "progressive end marker cut": (lambda: _jpeg(progressive=True)[:-2], "truncated JPEG"),
+    "end marker and a byte of image data cut": (lambda: _jpeg()[:-3], "truncated JPEG"),
+    "copy broken off, zero-filled": (lambda: _copy_broken_off(b"\x00"), "truncated JPEG"),
+    "copy broken off, text after": (lambda: _copy_broken_off(b"U"), "truncated JPEG"),
     "restart marker changed": (lambda: _rst_renumbered(_jpeg(restart_marker_blocks=4)), "corrupt JPEG"),
 }
 

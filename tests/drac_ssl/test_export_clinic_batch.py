@@ -254,7 +254,7 @@ def test_a_folder_that_is_not_empty_is_no_quiet_night(
     (dicom / "notes.txt").write_text("two scans")
     code, said = grade(dicom)
     assert code == 2 and "NOTHING TO GRADE" not in said, said
-    assert "IMG0: is not an image" in said and "DICOM" in said, said
+    assert "IMG0: is a DICOM file" in said and "16-bit" in said, said
 
     ok, data = cv2.imencode(".png", np.full((64, 64), 128, np.uint8))
     for sub, name, content in (("webp_sub", "x.webp", data.tobytes()),
@@ -307,16 +307,62 @@ def test_every_entry_not_graded_is_in_the_record_and_a_broken_link_is_said_as_on
                         "--skip-unreadable"]) == export.EXIT_SKIPPED
     captured = capsys.readouterr()
     record = json.loads(export.skipped_record_path(out).read_text())
-    assert [(e["file"], e["problem"]) for e in record["skipped"]] == [("gone.png", broken)]
+    skipped = {e["file"]: e["problem"] for e in record["skipped"]}
+    assert skipped.keys() == {"gone.png", "scan.dcm"} and skipped["gone.png"] == broken, skipped
+    assert skipped["scan.dcm"].startswith("is a DICOM file"), skipped  # an image not read: skipped
     left = {e["file"]: e for e in record["left_out"]}
     assert {name: e["kind"] for name, e in left.items()} == {
-        "gone.txt": "broken link", "notes.txt": "not an image", "scan.dcm": "not an image",
-        "old": "sub-folder", ".DS_Store": "hidden"}
+        "gone.txt": "broken link", "notes.txt": "not an image", "old": "sub-folder", ".DS_Store": "hidden"}
     assert all(e["problem"] and e["fix"] and e["path"] == str(folder / e["file"]) for e in left.values())
-    assert "DICOM" in left["scan.dcm"]["problem"]
     # every entry of the folder: a graded case, a skipped file or an entry left out
     assert sorted([*_cases(out), *(e["file"] for e in record["skipped"]), *left]) == sorted(os.listdir(folder))
     summary = captured.out.splitlines()[0]
-    assert (f"not graded either: 3 file(s) holding no image and 1 sub-folder(s) (see the notes; "
+    assert (f"not graded either: 2 file(s) holding no image and 1 sub-folder(s) (see the notes; "
             f"listed in {export.skipped_record_path(out)})") in summary, summary
     assert ".DS_Store" not in captured.out + captured.err  # hidden files: in the record only
+
+
+def test_a_dicom_file_is_an_image_it_cannot_read_not_a_note(
+        bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review formats F1: a DICOM file of the --images folder (``scan.dcm``, or a PACS export
+    without extension: the ``DICM`` tag at byte 128) got only a ``note:`` and the export exited
+    0, the case silently missing from the grades CSV, while a ``.webp`` stopped it. A DICOM file
+    is an image the package cannot read, like a ``.webp``: exit 2 with how to convert it, or
+    skipped and said with --skip-unreadable (the CSV then marked incomplete)."""
+    folder = tmp_path / "night"
+    _write(folder / "1.png", 1)
+    dicom = b"\x00" * 128 + b"DICM" + b"\x02\x00" * 32
+    (folder / "scan.dcm").write_bytes(dicom)
+    (folder / "PACS_0001").write_bytes(dicom)
+    out = tmp_path / "grades.csv"
+    capsys.readouterr()
+    assert export.main([str(bundle_dir), "--images", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert not out.exists()
+    for name in ("scan.dcm", "PACS_0001"):
+        assert f"{folder / name}: is a DICOM file" in err and f"note: {folder / name}" not in err, err
+    assert "16-bit" in err and "--skip-unreadable" in err, err
+    assert export.main([str(bundle_dir), "--images", str(folder), "--out", str(out),
+                        "--skip-unreadable"]) == export.EXIT_SKIPPED
+    assert _cases(out) == ["1.png"]
+    record = json.loads(export.skipped_record_path(out).read_text())
+    assert sorted(e["file"] for e in record["skipped"]) == ["PACS_0001", "scan.dcm"], record
+
+
+def test_a_jpeg_named_png_is_said_as_a_note_as_the_ingest_warns(
+        bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review formats F3: a JPEG named .png (a .png is taken for lossless) was read by its
+    content, and only the ingest said so; the export command said nothing. It says the ingest's
+    words as a plain note, and grades it all the same."""
+    folder = tmp_path / "night"
+    _write(folder / "1.png", 1)
+    ok, jpeg = cv2.imencode(".jpg", _scan(2))
+    (folder / "2.png").write_bytes(jpeg.tobytes())
+    out = tmp_path / "grades.csv"
+    capsys.readouterr()
+    assert export.main([str(bundle_dir), "--images", str(folder), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "though named .png" in line]
+    assert len(said) == 1 and said[0].startswith("note: 2.png: Image file: a JPEG file"), err
+    assert "rename it to .jpg" in said[0], said
+    assert _cases(out) == ["1.png", "2.png"]

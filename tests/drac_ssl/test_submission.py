@@ -1016,6 +1016,24 @@ def test_an_image_under_another_name_is_named_as_one_even_with_large_text_metada
         assert fix == f"rename it {name}.png", fix
 
 
+def test_a_dcm_file_holding_no_dicom_is_not_called_one(tmp_path: Path) -> None:
+    """Review formats R3: an empty or text file named ``.dcm`` was said to be "a DICOM file".
+    It is said as what it holds, named .dcm, and stays among the images the export cannot read
+    (``others``: exit 2, or skipped with --skip-unreadable); a real DICOM file is still one."""
+    from drac_ssl.submission import read_folder
+
+    (tmp_path / "empty.dcm").write_bytes(b"")
+    (tmp_path / "text.DCM").write_text("scan notes")
+    (tmp_path / "real.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"\x02\x00" * 32)
+    found = read_folder(tmp_path)
+    assert found.not_images == [], found.not_images
+    said = {p.name: (why, fix) for p, why, fix in found.others}
+    assert said["empty.dcm"][0] == "is named .dcm but holds an empty file (not a DICOM file)", said
+    assert said["text.DCM"][0] == "is named .DCM but holds plain text (not a DICOM file)", said
+    assert said["real.dcm"][0].startswith("is a DICOM file"), said
+    assert all("DICOM file" not in fix for _, fix in (said["empty.dcm"], said["text.DCM"])), said
+
+
 @pytest.mark.parametrize("num_grades", [3, 5])
 def test_the_apps_notes_file_with_only_its_notes_column_cut_is_one_problem(
         tmp_path: Path, num_grades: int) -> None:
