@@ -58,7 +58,8 @@ It prints the bundle used and, when the run selected another variant, that one a
 (``finetune/summary.json``); a variant the run did not fine-tune exits 2 naming those it has.
 Writing into RUN (a bundle to build, or ``RUN/export``), it holds the run folder's lock as the
 training, UMM and report commands do (:func:`drac_ssl.runtime.hold_run`): while one of them, or
-another export, runs in RUN it is refused (exit 2, naming that process), and they are refused
+another export, runs in RUN it is refused (exit 75, :data:`drac_ssl.exit_codes.RUN_BUSY`:
+try again later; naming that process), and they are refused
 while it runs; a run folder it cannot write (read-only, another user's) is refused then too
 (exit 2, the fixes said). A reused bundle grading ``--images`` writes nothing into RUN and
 takes no lock: a run folder that is only readable serves. A submission of the ingest's test
@@ -228,7 +229,9 @@ skipped, or (``--check`` without ``--images`` or ``--manifest``) a file known to
 incomplete: of DRAC's 3 grades with a row count not DRAC's 386, or whose ``.skipped.json``
 names skipped files it has no row for (:func:`drac_ssl.submission.report_check`); 4 written, every image graded, but some image is not reliably gradable (its reasons in
 ``<stem>_notes.csv``; 3 goes first when files were also skipped); 5 nothing to grade (the
-folder holds no image; nothing written).
+folder holds no image; nothing written); 75 (:data:`drac_ssl.exit_codes.RUN_BUSY`) ``RUN
+--variant NAME`` refused on a run folder in use (try again later). ``--help`` lists them as
+:data:`drac_ssl.exit_codes.EXPORT_EXIT_CODES`.
 """
 
 from __future__ import annotations
@@ -272,6 +275,7 @@ from drac_ssl.commands import (
 from drac_ssl.config import GRADE_SCALES, Config
 from drac_ssl.console import ProgressLines, print_lines, progress_bar
 from drac_ssl.datasets import load_octa_cache
+from drac_ssl.exit_codes import RUN_BUSY
 from drac_ssl.grading.batch import (  # noqa: F401 - nothing_to_grade_problem re-exported
     FILE_CHUNK,
     NOT_GRADABLE_KIND,
@@ -364,6 +368,7 @@ from drac_ssl.runtime import (
     EXIT_NO_IMAGES,
     EXIT_SKIPPED,
     RUN_LOCK,
+    RunBusy,
     command_given,
     command_line,
     hold_run,
@@ -2444,7 +2449,7 @@ def _export_variant(args: argparse.Namespace) -> int:
     else:
         writes = [f"{run_dir / 'export'} (the submission of the ingest's test images and its summary)"]
     # it writes RUN/bundles/NAME (and, without --images, RUN/export): a training, UMM, report
-    # or another export holding RUN is refused (RunBusy, exit 2), and one started meanwhile
+    # or another export holding RUN is refused (RunBusy, exit 75: try later), and one started meanwhile
     # too; the training's own export stage calls run() under the training's hold
     with contextlib.ExitStack() as held:
         try:
@@ -2679,7 +2684,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``.skipped.json`` names skipped files it has no row for (NOT a complete submission),
     :data:`drac_ssl.exit_codes.INCOMPLETE_SUBMISSION`, 4 written but some image not reliably
     gradable: :data:`drac_ssl.runtime.EXIT_FLAGGED`, 5 nothing to grade: the folder holds no
-    image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`).
+    image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`, 75 ``RUN --variant NAME`` on a run folder
+    another process holds, :data:`drac_ssl.exit_codes.RUN_BUSY`: try again later).
 
     ``argv``: the words after ``python -m drac_ssl.export``; None: ``sys.argv[1:]``. Called
     from Python with an ``argv``, the run's ``invocations.jsonl`` records ``PYTHON -m
@@ -2767,6 +2773,9 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             raise BundleError(grade_arguments_problem(args.run, args.images, args.out))
         return _predict_folder(args.run, _images_arg(args.images, args.run), Path(args.out), args.tta, args.device,
                                skip_unreadable=args.skip_unreadable, fmt=args.format)
+    except RunBusy as exc:  # a ValueError: before it, so that a job script can requeue it
+        print(f"error: {exc}", file=sys.stderr)
+        return RUN_BUSY
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
         fix = no_temp_folder_fix(exc)  # ulimit -f 0: torch's import asks for a temporary folder
         print(f"error: {exc}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)

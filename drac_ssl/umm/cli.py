@@ -5,9 +5,13 @@
 from whose ``pretrain/`` ``umm.start_from`` picks the checkpoint (``best``, ``last``,
 ``peak``, ``past_peak``).
 
-Exit codes: 0 done, 1 a non-finite loss (the last good checkpoint kept), 2 bad input (a
-missing checkpoint, a bad setting: every problem of the configuration listed with its fix,
-before torch loads and before the run folder is made, :func:`drac_ssl.preflight.umm_refusal`), 130 Ctrl-C, said as ``python -m drac_ssl.train`` says
+Exit codes (:data:`drac_ssl.exit_codes.UMM_EXIT_CODES`, in ``--help``): 0 done, 1 a
+non-finite loss (the last good checkpoint kept), 2 bad input (a missing checkpoint, a bad
+setting: every problem of the configuration listed with its fix, before torch loads and
+before the run folder is made, :func:`drac_ssl.preflight.umm_refusal`), 75
+(:data:`drac_ssl.exit_codes.RUN_BUSY`) the run folder is in use (another process holds its
+lock: :class:`drac_ssl.runtime.RunBusy`; try again later, as a job script requeues the
+training's 75), 130 Ctrl-C, said as ``python -m drac_ssl.train`` says
 it (:func:`drac_ssl.runtime.interrupted_words`): e.g. ``[umm] interrupted in umm (epoch 6 of
 20 saved); rerun the same command to resume from epoch 7``."""
 
@@ -24,6 +28,7 @@ from drac_ssl.config import (
     load_config,
     shadowed_config_words,
 )
+from drac_ssl.exit_codes import RUN_BUSY, UMM_EXIT_CODES
 from drac_ssl.starting import add_version_option, python_command, started
 
 __all__ = ["main"]
@@ -64,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         "layers after it by the bi-level rate-reduction / alignment objective.",
         epilog=f"Examples: the fair control from the over-trained checkpoint: {prog} "
         "runs/x --run-dir runs/x-control umm.start_from=past_peak umm.alpha=0; an ablation: "
-        f"{prog} runs/x/pretrain/vicreg_model.safetensors --run-dir runs/x-umm-nojs umm.use_js=false",
+        f"{prog} runs/x/pretrain/vicreg_model.safetensors --run-dir runs/x-umm-nojs umm.use_js=false. "
+        f"{UMM_EXIT_CODES}",
     )
     parser.add_argument(
         "checkpoint",
@@ -124,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     from drac_ssl.io import make_run_folder
     from drac_ssl.out_paths import folder_under_file_problem
     from drac_ssl.runtime import (
+        RunBusy,
         StageInterrupted,
         apply_thread_policy,
         checkpoint_interrupted,
@@ -173,12 +180,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(problem)
             umm_dir, epochs = run_dir / "umm", cfg.umm.epochs
             # a python -m drac_ssl.train (or another copy of this command) running in the folder
-            # would write umm/ at the same time: refused (RunBusy, a ValueError: exit 2) while it
+            # would write umm/ at the same time: refused (RunBusy: exit 75, try later) while it
             # holds the run's lock; a new folder is made first, so two copies started together
             # into it cannot both run
             make_run_folder(run_dir, cfg.run.private)  # 0700 by default, as python -m drac_ssl.train's
             with hold_run(run_dir, tool="drac_ssl.umm"):
                 run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
+        except RunBusy as exc:  # a ValueError: before it, so that a job script can requeue it
+            print(f"error: {exc}", file=sys.stderr)
+            return RUN_BUSY
         except (ConfigError, FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

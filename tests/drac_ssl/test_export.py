@@ -3048,17 +3048,19 @@ def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: ``python -m drac_ssl.export RUN --variant NAME`` wrote RUN/bundles/NAME and
     RUN/export while a training (or another export) of RUN could write them too: it now holds
-    the run's lock like the report does, and is refused (exit 2, nothing written) while
-    another process holds it; a training started meanwhile is refused, the export named."""
+    the run's lock like the report does, and is refused (exit 75, the training's for a busy
+    folder, which a job script requeues; it was 2; nothing written) while another process
+    holds it; a training started meanwhile is refused, the export named."""
+    from drac_ssl.exit_codes import RUN_BUSY
     from drac_ssl.runtime import RunBusy, hold_run
 
     run = tmp_path / "run"
     shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles", "export"))
     capsys.readouterr()
     with hold_run(run):
-        assert export.main([str(run), "--variant", "vicreg"]) == 2
+        assert export.main([str(run), "--variant", "vicreg"]) == RUN_BUSY == 75
         assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
-                            "--out", str(tmp_path / "v.csv")]) == 2
+                            "--out", str(tmp_path / "v.csv")]) == RUN_BUSY
     err = capsys.readouterr().err
     assert err.count("error:") == 2 and "Traceback" not in err
     assert "in use: python -m drac_ssl.train, process" in err and "this export would write" in err, err
@@ -3089,7 +3091,7 @@ def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
     capsys.readouterr()
     with hold_run(run):
         assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
-                            "--out", str(run / "inside.csv")]) == 2
+                            "--out", str(run / "inside.csv")]) == RUN_BUSY
         # the run's own submission is refused as --out before any lock (drac_ssl/out_paths.py)
         assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
                             "--out", str(run / "export" / "submission_vicreg.csv")]) == 2

@@ -536,15 +536,17 @@ def test_the_reproduce_command_of_a_run_made_by_other_code_says_it_may_not_repro
 def test_the_report_command_is_refused_while_a_training_holds_the_run_folder(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """``python -m drac_ssl.report RUN`` rewrote report.md and report/ while a training (or a
-    UMM) held RUN, which writes them too at its end: it is refused (exit 2), writing nothing,
-    and a training started while the report runs is refused with the report named."""
+    UMM) held RUN, which writes them too at its end: it is refused (exit 75, the training's for
+    a busy folder, which a job script requeues; it was 2), writing nothing, and a training
+    started while the report runs is refused with the report named."""
     from drac_ssl import report
+    from drac_ssl.exit_codes import RUN_BUSY
     from drac_ssl.runtime import RunBusy, hold_run
 
     run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
     (run / "stages.json").write_text(json.dumps({"finetune": {"status": "done"}}))
     with hold_run(run):
-        assert report.main([str(run)]) == 2
+        assert report.main([str(run)]) == RUN_BUSY == 75
     err = capsys.readouterr().err
     assert "in use: python -m drac_ssl.train, process" in err and "Traceback" not in err
     assert "writes report.md itself" in err

@@ -839,7 +839,9 @@ def test_cli_config_errors_are_all_listed_with_fixes_and_leave_no_run_folder(
 def test_cli_is_refused_while_a_training_holds_the_run_folder(
         pretrained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``python -m drac_ssl.umm RUN`` writes RUN/umm: while ``python -m drac_ssl.train`` (or
-    another copy) holds RUN's lock, both would write it; this one is refused, writing nothing."""
+    another copy) holds RUN's lock, both would write it; this one is refused, writing nothing,
+    with the training's exit code for a busy folder (75, a job script requeues it; it was 2)."""
+    from drac_ssl.exit_codes import RUN_BUSY
     from drac_ssl.runtime import hold_run
 
     run_dir = tmp_path / "busy"
@@ -847,7 +849,7 @@ def test_cli_is_refused_while_a_training_holds_the_run_folder(
     args = [str(pretrained / "pretrain" / "vicreg_model.safetensors"), "--run-dir", str(run_dir),
             *(f"{k}={v}" for k, v in CHEAP.items())]
     with hold_run(run_dir):
-        assert umm.main(args) == 2
+        assert umm.main(args) == RUN_BUSY == 75
     err = capsys.readouterr().err
     assert "in use: python -m drac_ssl.train, process" in err and "Traceback" not in err
     assert "--run-dir OTHER" in err  # the umm's own fix, not the training's run.name=
