@@ -40,3 +40,15 @@ def test_the_cluster_section_says_the_other_commands_exit_75_on_a_busy_folder() 
     assert "2 for .umm, .report, .export" not in doc
     for codes in (EXPORT_EXIT_CODES, REPORT_EXIT_CODES, UMM_EXIT_CODES):
         assert f"{RUN_BUSY} " in codes and "in use" in codes, codes
+
+
+def test_the_cluster_section_says_where_torch_compiles_cache_goes_and_the_package_leaves_it() -> None:
+    """torch.compile (pretrain.compile, auto on CUDA) keeps its cache in $TMPDIR/torchinductor_<user>:
+    a job-local $TMPDIR loses it, and each requeued job compiles again. The section names the
+    variable that keeps it; the package itself never sets it (a user's setting is theirs)."""
+    section = " ".join(_cluster_section().split())
+    assert "torchinductor_<user>/" in section
+    assert "export TORCHINDUCTOR_CACHE_DIR=$SCRATCH/.torchinductor" in section
+    setters = [path for path in (REPO / "drac_ssl").rglob("*.py")
+               if "TORCHINDUCTOR_CACHE_DIR" in path.read_text(encoding="utf-8")]
+    assert not setters, setters
