@@ -12,7 +12,7 @@ from __future__ import annotations
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
 __all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INTERRUPTED", "REPORT_EXIT_CODES",
-           "RUN_BUSY", "TRAIN_EXIT_CODES", "UMM_EXIT_CODES", "USAGE_ERROR"]
+           "RUN_BUSY", "RunBusy", "TRAIN_EXIT_CODES", "UMM_EXIT_CODES", "USAGE_ERROR"]
 
 USAGE_ERROR = 2
 """The exit code of a command that cannot run as asked: a bad option, bad input, or an
@@ -31,6 +31,17 @@ refused because their run folder is in use (another process holds its lock:
 later, nothing is wrong with the command. sysexits' ``EX_TEMPFAIL``; it was 2 before (the
 training's until one review, the others' until the next), which a cluster job script could
 not tell from a bad setting (never worth requeueing)."""
+
+
+class RunBusy(ValueError):
+    """Another ``python -m drac_ssl.train``, ``.umm``, ``.report`` or ``.export`` holds the run
+    folder (:func:`drac_ssl.runtime.hold_run` raises it; re-exported as
+    :class:`drac_ssl.runtime.RunBusy`), or a command finds the run's stage it reads still
+    running, a live training holding the folder (:func:`drac_ssl.run_state.unfinished_state`):
+    the commands exit :data:`RUN_BUSY` on it (try again later), not 2. The message names the
+    holder and the fix. Defined here, stdlib only, so that
+    :func:`drac_ssl.grading.bundle_folder.bundle_folder` can raise it without torch."""
+
 
 INCOMPLETE_SUBMISSION = 3
 """The exit code of a submission CSV known not to be complete, though its rows are valid: the
@@ -69,7 +80,8 @@ EXPORT_EXIT_CODES = (
     "images, not a wrong command; a file that may be an image it cannot read, a DICOM or .webp, "
     "or a sub-folder holding any file is 2); "
     f"{RUN_BUSY} a run folder in use (RUN --variant NAME writing into RUN while a training, UMM, "
-    "report or another export holds it): try again later, as a job script requeues the "
+    "report or another export holds it; RUN whose training still runs, its bundle or "
+    "fine-tuning not done yet): try again later, as a job script requeues the "
     f"training's {RUN_BUSY}. --check: {CHECK_EXIT_CODES}. --score: 0 "
     "scored; 1 the submission fails its check; 2 anything else that stops the scoring. "
     "--find-tag: 0 every tag found (its names printed); 1 some tag matches no listed name; 2 no "
@@ -97,6 +109,8 @@ UMM_EXIT_CODES = (
     "configuration listed with its fix, before torch loads and before the run folder is made), "
     f"a file it cannot read; {RUN_BUSY} the run folder is in use (a training, another UMM, a "
     "report or an export holds it): try again later, or give this UMM its own --run-dir; "
+    f"{RUN_BUSY} too when the checkpoint is not written yet while its run's training still "
+    "pretrains: try again later; "
     f"{INTERRUPTED} interrupted by Ctrl-C: what was saved is said, and the same command "
     "resumes from it.")
 """The exit codes of ``python -m drac_ssl.umm`` (:func:`drac_ssl.umm.cli.main`), as its

@@ -362,7 +362,7 @@ from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.name_tags import tagged_console
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.out_paths import export_out_problem
-from drac_ssl.run_state import unfinished_words
+from drac_ssl.run_state import unfinished_state
 from drac_ssl.runtime import (
     EXIT_FLAGGED,
     EXIT_NO_IMAGES,
@@ -2426,10 +2426,13 @@ def _export_variant(args: argparse.Namespace) -> int:
                           f"{python_command('drac_ssl.export')} RUN --variant NAME")
     run_dir = Path(args.run)
     if not (run_dir / "finetune" / "summary.json").is_file():
-        if (unfinished := unfinished_words(run_dir, "finetune")) is not None:  # say its state
-            what, fix = unfinished
-            raise BundleError(f"{run_dir}: a run folder whose fine-tuning has not finished (no "
-                              f"finetune/summary.json): {what}.\n  fix: {fix}")
+        if (unfinished := unfinished_state(run_dir, "finetune")) is not None:  # say its state
+            # its training still running (a live process holds RUN): busy, exit 75, which a
+            # job script requeues (an export job started while the training, or its requeued
+            # copy, runs); else refused, exit 2
+            raise (RunBusy if unfinished.running else BundleError)(
+                f"{run_dir}: a run folder whose fine-tuning has not finished (no "
+                f"finetune/summary.json): {unfinished.what}.\n  fix: {unfinished.fix}")
         raise BundleError(f"{run_dir}: not a run folder whose fine-tuning finished (no "
                           f"finetune/summary.json).\n  fix: pass the run folder (not a bundle "
                           f"folder) of a run with the finetune stage done")
@@ -2564,7 +2567,13 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
     the command that finishes it) and the commands that do more: ``--images DIR --out FILE``
     grades other images, ``--variant NAME`` exports another variant (the run's others named),
     ``--check`` checks the file. Nothing is exported again without being asked for.
-    ``--images`` without ``--out``: that ``--out`` is needed. Else :data:`GRADE_ARGUMENTS`."""
+    ``--images`` without ``--out``: that ``--out`` is needed. Else :data:`GRADE_ARGUMENTS`.
+
+    Raises:
+        RunBusy (:class:`drac_ssl.runtime.RunBusy`, a ValueError): ``RUN``'s export not done
+            and its training still running (a live ``python -m drac_ssl.train`` holds the
+            run's lock, :func:`drac_ssl.run_state.unfinished_state`): the same words, which
+            the command says with exit 75 (try again later), not 2."""
     if images and not out:
         return "--images DIR needs --out CSV (the submission file to write)"
     if not run or images:
@@ -2572,9 +2581,12 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
     run_dir = Path(run)
     finetune = read_json_dict(run_dir / "finetune" / "summary.json")
     if finetune is None:
-        if (unfinished := unfinished_words(run_dir, "export")) is not None:
-            what, fix = unfinished
-            return f"{run_dir}: a run folder whose export has not run: {what}.\n  fix: {fix}"
+        if (unfinished := unfinished_state(run_dir, "export")) is not None:
+            words = (f"{run_dir}: a run folder whose export has not run: {unfinished.what}.\n  "
+                     f"fix: {unfinished.fix}")
+            if unfinished.running:  # a live training holds RUN: try again later (exit 75)
+                raise RunBusy(words)
+            return words
         return GRADE_ARGUMENTS
     py, where = python_command("drac_ssl.export"), shlex.quote(str(run_dir))
     submission = run_dir / "export" / "submission.csv"
@@ -2583,6 +2595,7 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
     graded = summary.get("variant") if isinstance(summary.get("variant"), str) else None
     first: list[str] = []  # before and after the fixes every finished run gets
     last: list[str] = []
+    busy = False
     if submission.is_file():
         by = ""
         if graded:
@@ -2596,10 +2609,10 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
         notes = summary.get("notes") or []
         why = str(notes[0]) if notes else "the ingest manifest has no test images"
         said = f"{run_dir}: this run's export wrote no submission: {why}"
-    elif (unfinished := unfinished_words(run_dir, "export")) is not None:
-        what, fix = unfinished
-        said = f"{run_dir}: this run has no submission yet (no {submission}): {what}"
-        first.append(f"to write it, finish the run: {fix}")
+    elif (unfinished := unfinished_state(run_dir, "export")) is not None:
+        said = f"{run_dir}: this run has no submission yet (no {submission}): {unfinished.what}"
+        first.append(f"to write it, finish the run: {unfinished.fix}")
+        busy = unfinished.running  # a live training holds RUN: try again later (exit 75)
     else:
         said = f"{run_dir}: this run has no submission (no {submission})"
     variants = finetune.get("variants")
@@ -2609,6 +2622,8 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
              + (f" ({', '.join(others)})" if others else "")
              + f" into {run_dir / 'export' / 'submission_NAME.csv'}: {py} {where} --variant NAME",
              f"to grade other images with its bundle: {py} {where} --images DIR --out FILE.csv", *last]
+    if busy:
+        raise RunBusy(f"{said}\n  fix: " + ";\n  or ".join(fixes))
     return f"{said}\n  fix: " + ";\n  or ".join(fixes)
 
 

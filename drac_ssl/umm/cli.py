@@ -11,7 +11,8 @@ setting: every problem of the configuration listed with its fix, before torch lo
 before the run folder is made, :func:`drac_ssl.preflight.umm_refusal`), 75
 (:data:`drac_ssl.exit_codes.RUN_BUSY`) the run folder is in use (another process holds its
 lock: :class:`drac_ssl.runtime.RunBusy`; try again later, as a job script requeues the
-training's 75), 130 Ctrl-C, said as ``python -m drac_ssl.train`` says
+training's 75), or the checkpoint not written yet while its run's training still pretrains
+(a live process holds that run folder), 130 Ctrl-C, said as ``python -m drac_ssl.train`` says
 it (:func:`drac_ssl.runtime.interrupted_words`): e.g. ``[umm] interrupted in umm (epoch 6 of
 20 saved); rerun the same command to resume from epoch 7``."""
 
@@ -41,6 +42,30 @@ def _source_run_dir(checkpoint: Path) -> Path | None:
         if parent.name in ("pretrain", "umm"):
             return parent.parent
     return None
+
+
+def _pretraining_busy_words(checkpoint: Path) -> str | None:
+    """The refusal of a missing ``checkpoint`` (a file, or a run folder whose ``pretrain/`` has
+    none yet) whose run folder's training still runs the stage that writes it (a live
+    ``python -m drac_ssl.train`` holds the run's lock, its ``pretrain`` stage, or its ``umm``
+    stage for a file under ``RUN/umm/``, not done: :func:`drac_ssl.run_state.unfinished_state`):
+    the training's state and the fix (wait for it, then rerun), said with exit 75
+    (:data:`drac_ssl.exit_codes.RUN_BUSY`: try again later), not 2 "does not exist": a UMM
+    job started while the pretraining runs (or its requeued copy) is requeued. None when the
+    checkpoint's run folder is not known, not held by a live training, or its stage is done."""
+    from drac_ssl.run_state import unfinished_state  # stdlib only: before torch loads
+
+    if checkpoint.is_dir():
+        source_run, stage = checkpoint, "pretrain"
+    elif (source_run := _source_run_dir(checkpoint)) is not None:
+        stage = "umm" if "umm" in (p.name for p in list(checkpoint.resolve().parents)[:2]) else "pretrain"
+    else:
+        return None
+    unfinished = unfinished_state(source_run, stage)
+    if unfinished is None or not unfinished.running:
+        return None
+    return (f"{checkpoint}: the checkpoint UMM starts from is not written yet: {unfinished.what}.\n"
+            f"  fix: {unfinished.fix}")
 
 
 def _default_config_path(checkpoint: Path) -> Path:
@@ -101,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)  # options may come between the overrides
     checkpoint = Path(args.checkpoint)
     if not checkpoint.is_file() and not checkpoint.is_dir():  # said before torch loads
+        if (busy := _pretraining_busy_words(checkpoint)) is not None:  # its pretraining runs
+            print(f"error: {busy}", file=sys.stderr)
+            return RUN_BUSY
         print(f"error: UMM checkpoint not found: {checkpoint}\n"
               f"  fix: pass RUN/pretrain/vicreg_model.safetensors, RUN/pretrain/checkpoints/last.pt "
               f"or the run folder RUN", file=sys.stderr)
@@ -160,8 +188,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"{threads['usable_cores']} usable cores)")
             check_settings(cfg.umm)  # the stage's own check, before the run folder is made (a net)
             source_run = checkpoint if checkpoint.is_dir() else _source_run_dir(checkpoint)
-            start = (resolve_start(checkpoint, None, cfg.umm.start_from, cfg.umm.past_peak_drop)
-                     if checkpoint.is_dir() else checkpoint)
+            try:
+                start = (resolve_start(checkpoint, None, cfg.umm.start_from, cfg.umm.past_peak_drop)
+                         if checkpoint.is_dir() else checkpoint)
+            except FileNotFoundError:
+                # no checkpoint yet while the run's training still pretrains: busy (exit 75,
+                # try later), not "run the pretrain stage first" (exit 2)
+                if (busy := _pretraining_busy_words(checkpoint)) is not None:
+                    raise RunBusy(busy) from None
+                raise
             run_dir = (
                 Path(args.run_dir)
                 if args.run_dir

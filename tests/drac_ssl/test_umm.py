@@ -862,6 +862,38 @@ def test_cli_is_refused_while_a_training_holds_the_run_folder(
     assert '"tool": "drac_ssl.umm"' in (new / ".train.lock").read_text()
 
 
+def test_cli_exits_busy_while_the_source_runs_pretraining_still_runs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: ``python -m drac_ssl.umm RUN`` (or ``RUN/pretrain/vicreg_model.safetensors``)
+    started while RUN's training still pretrains said "does not exist ... run the pretrain stage
+    first" and exited 2 (a UMM job beside the training job, or its requeued copy, on SLURM):
+    it now says the training's state and exits 75 (try again later). A lock left by a dead
+    training is no run in progress: exit 2, the missing checkpoint said as before."""
+    from drac_ssl.exit_codes import RUN_BUSY
+    from drac_ssl.run_state import RUN_LOCK
+    from drac_ssl.runtime import hold_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain, umm]\n")
+    (run / "stages.json").write_text(json.dumps({
+        "ingest": {"status": "done", "seconds": 1.0, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}},
+        "pretrain": {"status": "running"}}))
+    commands = [[str(run), "--run-dir", str(tmp_path / "u")], [str(run / "pretrain" / "vicreg_model.safetensors")]]
+    capsys.readouterr()
+    with hold_run(run):  # the training, pretraining
+        assert [umm.main(argv) for argv in commands] == [RUN_BUSY, RUN_BUSY] == [75, 75]
+    err = capsys.readouterr().err
+    assert err.count("its training is still running: pretrain running (python -m drac_ssl.train, process") == 2, err
+    assert "Traceback" not in err and "run the pretrain stage first" not in err, err
+    assert not (tmp_path / "u").exists() and not (run / "umm").exists()
+    (run / RUN_LOCK).write_text(json.dumps({"tool": "drac_ssl.train", "pid": 2 ** 22 + 1,
+                                            "host": "elsewhere", "date_utc": "2026-01-01T00:00:00+00:00"}))
+    assert [umm.main(argv) for argv in commands] == [2, 2]
+    err = capsys.readouterr().err
+    assert "still running" not in err and "UMM checkpoint not found" in err and "run the pretrain stage first" in err, err
+
+
 # --------------------------------------------------------------------------------------
 # The anchored outer objective (issue #13) on the tiny float64 problem
 
