@@ -8,7 +8,9 @@ from whose ``pretrain/`` ``umm.start_from`` picks the checkpoint (``best``, ``la
 Exit codes (:data:`drac_ssl.exit_codes.UMM_EXIT_CODES`, in ``--help``): 0 done, 1 a
 non-finite loss (the last good checkpoint kept), 2 bad input (a missing checkpoint, a bad
 setting: every problem of the configuration listed with its fix, before torch loads and
-before the run folder is made, :func:`drac_ssl.preflight.umm_refusal`), 75
+before the run folder is made, :func:`drac_ssl.preflight.umm_refusal`; a file or folder it
+cannot read or write, a ``--run-dir`` it cannot make: one line with the folder and the fixes,
+:func:`drac_ssl.io.unreadable_words`), 75
 (:data:`drac_ssl.exit_codes.RUN_BUSY`) the run folder is in use (another process holds its
 lock: :class:`drac_ssl.runtime.RunBusy`; try again later, as a job script requeues the
 training's 75), or the checkpoint not written yet while its run's training still pretrains
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     exit_on_bad_torch_pair()  # torch and torchvision a supported pair, before either loads
     # the stage (torch, torchvision, albumentations): after the arguments and the settings are
     # checked, so that --help, a usage error and a bad setting are answered at once
-    from drac_ssl.io import make_run_folder
+    from drac_ssl.io import make_run_folder, unreadable_words
     from drac_ssl.out_paths import folder_under_file_problem
     from drac_ssl.runtime import (
         RunBusy,
@@ -226,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
             return RUN_BUSY
         except (ConfigError, FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            # a --run-dir it cannot make or write (read-only, another account's), a file it cannot
+            # read: one line with the folder and the fixes, exit 2 (1 is a non-finite loss's)
+            print(f"error: {unreadable_words(exc)}", file=sys.stderr)
             return 2
         except UMMNonFiniteError as exc:  # the diagnostic and its fix, as python -m drac_ssl.train says it
             print(f"error: {exc}", file=sys.stderr)

@@ -894,6 +894,41 @@ def test_cli_exits_busy_while_the_source_runs_pretraining_still_runs(
     assert "still running" not in err and "UMM checkpoint not found" in err and "run the pretrain stage first" in err, err
 
 
+def test_cli_says_a_run_dir_it_cannot_make_in_one_line_and_exits_2(
+        pretrained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``--run-dir`` in a folder this account cannot write exited 1 (the code of a
+    non-finite loss) with a PermissionError traceback; it is one error line naming the folder
+    and the fixes (:func:`drac_ssl.io.unreadable_words`, as the report says it), exit 2."""
+    import errno
+
+    from drac_ssl import io
+
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    closed.chmod(0o500)  # read and enter, not write
+    if getattr(os, "geteuid", lambda: 1)() == 0:  # root writes it anyway: refused as the kernel refuses others
+        real = io.make_run_folder
+
+        def refused(path: object, private: bool = True) -> bool:
+            if Path(str(path)).parent == closed:
+                with io.writing(Path(str(path))):
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return real(path, private)
+
+        monkeypatch.setattr(io, "make_run_folder", refused)
+    try:
+        code = umm.main([str(pretrained / "pretrain" / "vicreg_model.safetensors"), "--run-dir",
+                         str(closed / "u"), *(f"{k}={v}" for k, v in CHEAP.items())])
+    finally:
+        closed.chmod(0o700)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and err.count("error:") == 1, err
+    assert str(closed / "u") in err and "fix" in err, err
+    assert not (closed / "u").exists()
+
+
 # --------------------------------------------------------------------------------------
 # The anchored outer objective (issue #13) on the tiny float64 problem
 
