@@ -121,6 +121,8 @@ REPORT_EXIT_CODES = (
     "Exit codes: 0 report.md written; 2 not a run folder, a config.yaml edited after the "
     "stages ran, a file it cannot read or write, a bad option; "
     f"{RUN_BUSY} the run folder is in use (a training, UMM, export or another report holds it; "
-    "a training writes report.md itself when it ends): try again later.")
+    "a training writes report.md itself when it ends): try again later; "
+    f"{INTERRUPTED} interrupted by Ctrl-C (report.md as it was: it is written whole, last; "
+    "rerun the same command). SIGTERM kills it (143 as a shell says it), report.md as it was.")
 """The exit codes of ``python -m drac_ssl.report`` (:func:`drac_ssl.report.main`), as its
 ``--help`` says them."""

@@ -66,7 +66,7 @@ from drac_ssl.config import (
     with_former_defaults,
 )
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
-from drac_ssl.exit_codes import RUN_BUSY
+from drac_ssl.exit_codes import INTERRUPTED, RUN_BUSY
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
@@ -2988,7 +2988,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (:data:`drac_ssl.exit_codes.REPORT_EXIT_CODES`): 0 written, 2 refused (not a run folder, an
     edited config.yaml, a file it cannot read or write, a usage error), 75
     (:data:`drac_ssl.exit_codes.RUN_BUSY`) another process holds the run folder
-    (:class:`drac_ssl.runtime.RunBusy`). Called from Python with an
+    (:class:`drac_ssl.runtime.RunBusy`), 130 (:data:`drac_ssl.exit_codes.INTERRUPTED`) Ctrl-C,
+    one line said (the run's ``invocations.jsonl`` line ends "interrupted"). Called from Python with an
     ``argv``, the run's ``invocations.jsonl`` records ``PYTHON -m drac_ssl.report *argv``, not
     the caller's ``sys.argv`` (:func:`drac_ssl.runtime.command_given`)."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
@@ -3021,6 +3022,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # another account's run folder (mode 0700), a failing disk: not a traceback
         print(f"error: {unreadable_words(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback (it also exited 130, by SIGINT)
+        sys.stdout.flush()
+        print("\n[report] interrupted: report.md is as it was (it is written whole, last; figures "
+              "under report/ may be redrawn already); rerun the same command to write it", file=sys.stderr)
+        return INTERRUPTED
 
 
 def _edited_config(run_dir: Path) -> str:
