@@ -113,7 +113,9 @@ UMM_EXIT_CODES = (
     f"{RUN_BUSY} too when the checkpoint is not written yet while its run's training still "
     "pretrains: try again later; "
     f"{INTERRUPTED} interrupted by Ctrl-C: what was saved is said, and the same command "
-    "resumes from it.")
+    "resumes from it. SIGTERM (scancel, a job's time limit) is not handled: the UMM is killed by "
+    "the signal (143 as a shell says it, nothing said) and the same command resumes from its "
+    "last checkpoint (umm/checkpoints/last.pt, written whole every epoch).")
 """The exit codes of ``python -m drac_ssl.umm`` (:func:`drac_ssl.umm.cli.main`), as its
 ``--help`` says them."""
 

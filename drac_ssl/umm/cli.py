@@ -16,7 +16,10 @@ lock: :class:`drac_ssl.runtime.RunBusy`; try again later, as a job script requeu
 training's 75), or the checkpoint not written yet while its run's training still pretrains
 (a live process holds that run folder), 130 Ctrl-C, said as ``python -m drac_ssl.train`` says
 it (:func:`drac_ssl.runtime.interrupted_words`): e.g. ``[umm] interrupted in umm (epoch 6 of
-20 saved); rerun the same command to resume from epoch 7``."""
+20 saved); rerun the same command to resume from epoch 7``. SIGTERM is left to its default
+(unlike ``python -m drac_ssl.train``, which says it and exits 143): the process is killed by
+the signal, and the same command resumes from ``umm/checkpoints/last.pt`` (atomic, every
+epoch)."""
 
 from __future__ import annotations
 
