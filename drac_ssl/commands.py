@@ -33,7 +33,9 @@ from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.exit_codes import (  # stdlib only; re-exported
     CHECK_EXIT_CODES,
     EXPORT_EXIT_CODES,
+    REPORT_EXIT_CODES,
     TRAIN_EXIT_CODES,
+    UMM_EXIT_CODES,
     USAGE_ERROR,
 )
 from drac_ssl.name_tags import LOG_NAMES, TAG_HEX, visible_text  # stdlib only
@@ -44,7 +46,8 @@ from drac_ssl.starting import (  # re-exported: stdlib only, for the app and dat
     python_command,
 )
 
-__all__ = ["CHECK_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "SCORE_ONLY_OPTIONS", "ListConfigs", "OneConfig", "OverrideParser", "PrintConfig", "ascii_int", "check_arguments_problem",
+__all__ = ["CHECK_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "REPORT_EXIT_CODES", "SCORE_ONLY_OPTIONS",
+           "UMM_EXIT_CODES", "ListConfigs", "OneConfig", "OverrideParser", "PrintConfig", "ascii_int", "check_arguments_problem",
            "command_name", "compare_command", "compare_parser", "export_command", "export_early",
            "export_log_names", "export_parser", "find_tag_command", "option_override_fix", "report_command", "report_parser",
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
@@ -882,7 +885,7 @@ def report_parser() -> argparse.ArgumentParser:
         description=("Write RUN/report.md (and its figures under RUN/report/) again from the run "
                      "folder's files, with the code of now; the run's invocations.jsonl gets a line "
                      "saying so. drac_ssl.train writes the report at the end of every run."),
-        epilog=f"Example: {prog} runs/default")
+        epilog=f"Example: {prog} runs/default. {REPORT_EXIT_CODES}")
     parser.add_argument("run", metavar="RUN", help="the run folder (runs/<run.name>)")
     return add_version_option(parser)
 

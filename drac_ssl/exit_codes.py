@@ -1,4 +1,5 @@
-"""The exit codes of the submission check and the export, as their ``--help`` says them.
+"""The exit codes of the commands (the submission check, the export, the training, the UMM
+stage and the report), as their ``--help`` says them.
 
 Stdlib only and importing nothing of the package but :mod:`drac_ssl.challenge` (itself stdlib
 only), so that :mod:`drac_ssl.submission`, which the app imports, can name them without
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
-__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INTERRUPTED", "RUN_BUSY",
-           "TRAIN_EXIT_CODES", "USAGE_ERROR"]
+__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INTERRUPTED", "REPORT_EXIT_CODES",
+           "RUN_BUSY", "RunBusy", "TRAIN_EXIT_CODES", "UMM_EXIT_CODES", "USAGE_ERROR"]
 
 USAGE_ERROR = 2
 """The exit code of a command that cannot run as asked: a bad option, bad input, or an
@@ -24,10 +25,23 @@ ended by it): the commands' own (:mod:`drac_ssl.starting`, :func:`drac_ssl.expor
 that of a Ctrl-C leaving the console of ``--log-names tag`` (:mod:`drac_ssl.name_tags`)."""
 
 RUN_BUSY = 75
-"""The exit code of ``python -m drac_ssl.train`` refused because the run is already running
-(another process holds its run folder's lock: :class:`drac_ssl.runtime.RunBusy`): try again
-later, nothing is wrong with the command. sysexits' ``EX_TEMPFAIL``; it was 2 before, which a
-cluster job script could not tell from a bad setting (never worth requeueing)."""
+"""The exit code of ``python -m drac_ssl.train``, ``.umm``, ``.report`` and ``.export``
+refused because their run folder is in use (another process holds its lock:
+:class:`drac_ssl.runtime.RunBusy`, raised by :func:`drac_ssl.runtime.hold_run`): try again
+later, nothing is wrong with the command. sysexits' ``EX_TEMPFAIL``; it was 2 before (the
+training's until one review, the others' until the next), which a cluster job script could
+not tell from a bad setting (never worth requeueing)."""
+
+
+class RunBusy(ValueError):
+    """Another ``python -m drac_ssl.train``, ``.umm``, ``.report`` or ``.export`` holds the run
+    folder (:func:`drac_ssl.runtime.hold_run` raises it; re-exported as
+    :class:`drac_ssl.runtime.RunBusy`), or a command finds the run's stage it reads still
+    running, a live training holding the folder (:func:`drac_ssl.run_state.unfinished_state`):
+    the commands exit :data:`RUN_BUSY` on it (try again later), not 2. The message names the
+    holder and the fix. Defined here, stdlib only, so that
+    :func:`drac_ssl.grading.bundle_folder.bundle_folder` can raise it without torch."""
+
 
 INCOMPLETE_SUBMISSION = 3
 """The exit code of a submission CSV known not to be complete, though its rows are valid: the
@@ -58,15 +72,17 @@ EXPORT_EXIT_CODES = (
     "Exit codes. Grading (RUN --images DIR --out CSV, RUN --variant NAME): 0 written; 1 the "
     "written submission fails its check (kept as CSV.failed); 2 bad input (a missing run or "
     "bundle, an unreadable image, a file name that cannot be a case, images only in sub-folders, "
-    "bad options, a file it cannot write, a run folder in use: a training, UMM, report or another "
-    "export holds it, not requeued as the training's 75); 3 written with "
+    "bad options, a file it cannot write); 3 written with "
     "--skip-unreadable, some files skipped (not a complete submission); 4 written, some image "
     "not reliably gradable (<stem>_notes.csv beside it says why); 5 nothing to grade: DIR holds "
     "no image (empty, or only text or office files holding no image, sub-folders empty at any "
     "depth, hidden files), nothing written, an earlier CSV left as it was (a night without "
     "images, not a wrong command; a file that may be an image it cannot read, a DICOM or .webp, "
-    "or a sub-folder holding any file is 2). "
-    f"--check: {CHECK_EXIT_CODES}. --score: 0 "
+    "or a sub-folder holding any file is 2); "
+    f"{RUN_BUSY} a run folder in use (RUN --variant NAME writing into RUN while a training, UMM, "
+    "report or another export holds it; RUN whose training still runs, its bundle or "
+    "fine-tuning not done yet): try again later, as a job script requeues the "
+    f"training's {RUN_BUSY}. --check: {CHECK_EXIT_CODES}. --score: 0 "
     "scored; 1 the submission fails its check; 2 anything else that stops the scoring. "
     "--find-tag: 0 every tag found (its names printed); 1 some tag matches no listed name; 2 no "
     "DRAC_SSL_LOG_NAMES_KEY, a bad key or a bad tag.")
@@ -86,3 +102,29 @@ TRAIN_EXIT_CODES = (
     "ended: still held or killed, requeue; docs/running.md, On a cluster).")
 """The exit codes of ``python -m drac_ssl.train`` (:func:`drac_ssl.train.main`), as its
 ``--help`` says them (a CLI review: the export's --help listed its own, the training's none)."""
+
+UMM_EXIT_CODES = (
+    "Exit codes: 0 done; 1 a non-finite loss (its diagnostic and fix said, the last good "
+    "checkpoint kept); 2 bad input: a missing checkpoint, a bad setting (every problem of the "
+    "configuration listed with its fix, before torch loads and before the run folder is made), "
+    "a file or folder it cannot read or write (a --run-dir it cannot make: the folder and the "
+    f"fixes said); {RUN_BUSY} the run folder is in use (a training, another UMM, a report or an "
+    "export holds it): try again later, or give this UMM its own --run-dir; "
+    f"{RUN_BUSY} too when the checkpoint is not written yet while its run's training still "
+    "pretrains: try again later; "
+    f"{INTERRUPTED} interrupted by Ctrl-C: what was saved is said, and the same command "
+    "resumes from it. SIGTERM (scancel, a job's time limit) is not handled: the UMM is killed by "
+    "the signal (143 as a shell says it, nothing said) and the same command resumes from its "
+    "last checkpoint (umm/checkpoints/last.pt, written whole every epoch).")
+"""The exit codes of ``python -m drac_ssl.umm`` (:func:`drac_ssl.umm.cli.main`), as its
+``--help`` says them."""
+
+REPORT_EXIT_CODES = (
+    "Exit codes: 0 report.md written; 2 not a run folder, a config.yaml edited after the "
+    "stages ran, a file it cannot read or write, a bad option; "
+    f"{RUN_BUSY} the run folder is in use (a training, UMM, export or another report holds it; "
+    "a training writes report.md itself when it ends): try again later; "
+    f"{INTERRUPTED} interrupted by Ctrl-C (report.md as it was: it is written whole, last; "
+    "rerun the same command). SIGTERM kills it (143 as a shell says it), report.md as it was.")
+"""The exit codes of ``python -m drac_ssl.report`` (:func:`drac_ssl.report.main`), as its
+``--help`` says them."""

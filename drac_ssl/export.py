@@ -58,7 +58,8 @@ It prints the bundle used and, when the run selected another variant, that one a
 (``finetune/summary.json``); a variant the run did not fine-tune exits 2 naming those it has.
 Writing into RUN (a bundle to build, or ``RUN/export``), it holds the run folder's lock as the
 training, UMM and report commands do (:func:`drac_ssl.runtime.hold_run`): while one of them, or
-another export, runs in RUN it is refused (exit 2, naming that process), and they are refused
+another export, runs in RUN it is refused (exit 75, :data:`drac_ssl.exit_codes.RUN_BUSY`:
+try again later; naming that process), and they are refused
 while it runs; a run folder it cannot write (read-only, another user's) is refused then too
 (exit 2, the fixes said). A reused bundle grading ``--images`` writes nothing into RUN and
 takes no lock: a run folder that is only readable serves. A submission of the ingest's test
@@ -228,7 +229,9 @@ skipped, or (``--check`` without ``--images`` or ``--manifest``) a file known to
 incomplete: of DRAC's 3 grades with a row count not DRAC's 386, or whose ``.skipped.json``
 names skipped files it has no row for (:func:`drac_ssl.submission.report_check`); 4 written, every image graded, but some image is not reliably gradable (its reasons in
 ``<stem>_notes.csv``; 3 goes first when files were also skipped); 5 nothing to grade (the
-folder holds no image; nothing written).
+folder holds no image; nothing written); 75 (:data:`drac_ssl.exit_codes.RUN_BUSY`) ``RUN
+--variant NAME`` refused on a run folder in use (try again later). ``--help`` lists them as
+:data:`drac_ssl.exit_codes.EXPORT_EXIT_CODES`.
 """
 
 from __future__ import annotations
@@ -272,6 +275,7 @@ from drac_ssl.commands import (
 from drac_ssl.config import GRADE_SCALES, Config
 from drac_ssl.console import ProgressLines, print_lines, progress_bar
 from drac_ssl.datasets import load_octa_cache
+from drac_ssl.exit_codes import RUN_BUSY
 from drac_ssl.grading.batch import (  # noqa: F401 - nothing_to_grade_problem re-exported
     FILE_CHUNK,
     NOT_GRADABLE_KIND,
@@ -358,12 +362,13 @@ from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.name_tags import tagged_console
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.out_paths import export_out_problem
-from drac_ssl.run_state import unfinished_words
+from drac_ssl.run_state import unfinished_state
 from drac_ssl.runtime import (
     EXIT_FLAGGED,
     EXIT_NO_IMAGES,
     EXIT_SKIPPED,
     RUN_LOCK,
+    RunBusy,
     command_given,
     command_line,
     hold_run,
@@ -2421,10 +2426,13 @@ def _export_variant(args: argparse.Namespace) -> int:
                           f"{python_command('drac_ssl.export')} RUN --variant NAME")
     run_dir = Path(args.run)
     if not (run_dir / "finetune" / "summary.json").is_file():
-        if (unfinished := unfinished_words(run_dir, "finetune")) is not None:  # say its state
-            what, fix = unfinished
-            raise BundleError(f"{run_dir}: a run folder whose fine-tuning has not finished (no "
-                              f"finetune/summary.json): {what}.\n  fix: {fix}")
+        if (unfinished := unfinished_state(run_dir, "finetune")) is not None:  # say its state
+            # its training still running (a live process holds RUN): busy, exit 75, which a
+            # job script requeues (an export job started while the training, or its requeued
+            # copy, runs); else refused, exit 2
+            raise (RunBusy if unfinished.running else BundleError)(
+                f"{run_dir}: a run folder whose fine-tuning has not finished (no "
+                f"finetune/summary.json): {unfinished.what}.\n  fix: {unfinished.fix}")
         raise BundleError(f"{run_dir}: not a run folder whose fine-tuning finished (no "
                           f"finetune/summary.json).\n  fix: pass the run folder (not a bundle "
                           f"folder) of a run with the finetune stage done")
@@ -2444,7 +2452,7 @@ def _export_variant(args: argparse.Namespace) -> int:
     else:
         writes = [f"{run_dir / 'export'} (the submission of the ingest's test images and its summary)"]
     # it writes RUN/bundles/NAME (and, without --images, RUN/export): a training, UMM, report
-    # or another export holding RUN is refused (RunBusy, exit 2), and one started meanwhile
+    # or another export holding RUN is refused (RunBusy, exit 75: try later), and one started meanwhile
     # too; the training's own export stage calls run() under the training's hold
     with contextlib.ExitStack() as held:
         try:
@@ -2559,7 +2567,13 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
     the command that finishes it) and the commands that do more: ``--images DIR --out FILE``
     grades other images, ``--variant NAME`` exports another variant (the run's others named),
     ``--check`` checks the file. Nothing is exported again without being asked for.
-    ``--images`` without ``--out``: that ``--out`` is needed. Else :data:`GRADE_ARGUMENTS`."""
+    ``--images`` without ``--out``: that ``--out`` is needed. Else :data:`GRADE_ARGUMENTS`.
+
+    Raises:
+        RunBusy (:class:`drac_ssl.runtime.RunBusy`, a ValueError): ``RUN``'s export not done
+            and its training still running (a live ``python -m drac_ssl.train`` holds the
+            run's lock, :func:`drac_ssl.run_state.unfinished_state`): the same words, which
+            the command says with exit 75 (try again later), not 2."""
     if images and not out:
         return "--images DIR needs --out CSV (the submission file to write)"
     if not run or images:
@@ -2567,9 +2581,12 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
     run_dir = Path(run)
     finetune = read_json_dict(run_dir / "finetune" / "summary.json")
     if finetune is None:
-        if (unfinished := unfinished_words(run_dir, "export")) is not None:
-            what, fix = unfinished
-            return f"{run_dir}: a run folder whose export has not run: {what}.\n  fix: {fix}"
+        if (unfinished := unfinished_state(run_dir, "export")) is not None:
+            words = (f"{run_dir}: a run folder whose export has not run: {unfinished.what}.\n  "
+                     f"fix: {unfinished.fix}")
+            if unfinished.running:  # a live training holds RUN: try again later (exit 75)
+                raise RunBusy(words)
+            return words
         return GRADE_ARGUMENTS
     py, where = python_command("drac_ssl.export"), shlex.quote(str(run_dir))
     submission = run_dir / "export" / "submission.csv"
@@ -2578,6 +2595,7 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
     graded = summary.get("variant") if isinstance(summary.get("variant"), str) else None
     first: list[str] = []  # before and after the fixes every finished run gets
     last: list[str] = []
+    busy = False
     if submission.is_file():
         by = ""
         if graded:
@@ -2591,10 +2609,10 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
         notes = summary.get("notes") or []
         why = str(notes[0]) if notes else "the ingest manifest has no test images"
         said = f"{run_dir}: this run's export wrote no submission: {why}"
-    elif (unfinished := unfinished_words(run_dir, "export")) is not None:
-        what, fix = unfinished
-        said = f"{run_dir}: this run has no submission yet (no {submission}): {what}"
-        first.append(f"to write it, finish the run: {fix}")
+    elif (unfinished := unfinished_state(run_dir, "export")) is not None:
+        said = f"{run_dir}: this run has no submission yet (no {submission}): {unfinished.what}"
+        first.append(f"to write it, finish the run: {unfinished.fix}")
+        busy = unfinished.running  # a live training holds RUN: try again later (exit 75)
     else:
         said = f"{run_dir}: this run has no submission (no {submission})"
     variants = finetune.get("variants")
@@ -2604,6 +2622,8 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
              + (f" ({', '.join(others)})" if others else "")
              + f" into {run_dir / 'export' / 'submission_NAME.csv'}: {py} {where} --variant NAME",
              f"to grade other images with its bundle: {py} {where} --images DIR --out FILE.csv", *last]
+    if busy:
+        raise RunBusy(f"{said}\n  fix: " + ";\n  or ".join(fixes))
     return f"{said}\n  fix: " + ";\n  or ".join(fixes)
 
 
@@ -2679,7 +2699,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``.skipped.json`` names skipped files it has no row for (NOT a complete submission),
     :data:`drac_ssl.exit_codes.INCOMPLETE_SUBMISSION`, 4 written but some image not reliably
     gradable: :data:`drac_ssl.runtime.EXIT_FLAGGED`, 5 nothing to grade: the folder holds no
-    image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`).
+    image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`, 75 ``RUN --variant NAME`` on a run folder
+    another process holds, :data:`drac_ssl.exit_codes.RUN_BUSY`: try again later).
 
     ``argv``: the words after ``python -m drac_ssl.export``; None: ``sys.argv[1:]``. Called
     from Python with an ``argv``, the run's ``invocations.jsonl`` records ``PYTHON -m
@@ -2767,6 +2788,9 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             raise BundleError(grade_arguments_problem(args.run, args.images, args.out))
         return _predict_folder(args.run, _images_arg(args.images, args.run), Path(args.out), args.tta, args.device,
                                skip_unreadable=args.skip_unreadable, fmt=args.format)
+    except RunBusy as exc:  # a ValueError: before it, so that a job script can requeue it
+        print(f"error: {exc}", file=sys.stderr)
+        return RUN_BUSY
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
         fix = no_temp_folder_fix(exc)  # ulimit -f 0: torch's import asks for a temporary folder
         print(f"error: {exc}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)

@@ -66,6 +66,7 @@ from drac_ssl.config import (
     with_former_defaults,
 )
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
+from drac_ssl.exit_codes import INTERRUPTED, RUN_BUSY
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
@@ -2983,7 +2984,12 @@ logs itself in its ``invocations.jsonl`` then)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m drac_ssl.report RUN``: write RUN/report.md. Called from Python with an
+    """``python -m drac_ssl.report RUN``: write RUN/report.md; returns the exit code
+    (:data:`drac_ssl.exit_codes.REPORT_EXIT_CODES`): 0 written, 2 refused (not a run folder, an
+    edited config.yaml, a file it cannot read or write, a usage error), 75
+    (:data:`drac_ssl.exit_codes.RUN_BUSY`) another process holds the run folder
+    (:class:`drac_ssl.runtime.RunBusy`), 130 (:data:`drac_ssl.exit_codes.INTERRUPTED`) Ctrl-C,
+    one line said (the run's ``invocations.jsonl`` line ends "interrupted"). Called from Python with an
     ``argv``, the run's ``invocations.jsonl`` records ``PYTHON -m drac_ssl.report *argv``, not
     the caller's ``sys.argv`` (:func:`drac_ssl.runtime.command_given`)."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
@@ -3003,16 +3009,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if edited:
             raise ValueError(edited)
         # a training or UMM holding the run folder writes report.md itself at its end: refused
-        # (RunBusy, exit 2), and a training started while this report writes is refused too
+        # (RunBusy, exit 75: try later), and a training started while this report writes is refused too
         with (runtime.hold_run(run_dir, tool="drac_ssl.report") if in_run else contextlib.nullcontext(),
               runtime.command_given("drac_ssl.report", argv)):
             return _write_logged(run_dir, in_run)
+    except runtime.RunBusy as exc:  # a ValueError: before it, so that a job script can requeue it
+        print(f"error: {exc}", file=sys.stderr)
+        return RUN_BUSY
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # another account's run folder (mode 0700), a failing disk: not a traceback
         print(f"error: {unreadable_words(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback (it also exited 130, by SIGINT)
+        sys.stdout.flush()
+        print("\n[report] interrupted: report.md is as it was (it is written whole, last; figures "
+              "under report/ may be redrawn already); rerun the same command to write it", file=sys.stderr)
+        return INTERRUPTED
 
 
 def _edited_config(run_dir: Path) -> str:

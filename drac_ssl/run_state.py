@@ -980,11 +980,31 @@ def unfinished(run_dir: str | os.PathLike[str], check_lock: bool = True) -> list
     return [s for s in stage_states(run_dir, check_lock) if s.status != "done"]
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    """Why a run folder cannot give what a command wants of it (:func:`unfinished_state`):
+    ``what`` and ``fix`` (:func:`unfinished_words`' words), and ``running``: True when its
+    training still runs (a live ``python -m drac_ssl.train`` holds the run's lock,
+    :func:`held_by`): a command that needs the stage should then exit as busy
+    (:class:`drac_ssl.exit_codes.RunBusy`, exit 75: try again later), not as refused (exit 2). A lock left by a
+    dead process is not held: ``running`` is False."""
+
+    what: str
+    fix: str
+    running: bool
+
+
 def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, str] | None:
+    """:func:`unfinished_state`'s ``(what, fix)``, or None."""
+    state = unfinished_state(run_dir, needs)
+    return None if state is None else (state.what, state.fix)
+
+
+def unfinished_state(run_dir: str | os.PathLike[str], needs: str) -> Unfinished | None:
     """Why the run folder ``run_dir`` cannot give what a command wants of it, its stage
-    ``needs`` (``export``: the bundle; ``finetune``: the fine-tuned variants) not being done,
-    and the fix, as ``(what, fix)``: the stage running (a training holds the run's lock: wait
-    for it), or the stages interrupted, failed, killed or not run, and the command that
+    ``needs`` (``export``: the bundle; ``finetune``: the fine-tuned variants; ``pretrain``: the
+    pretrained model) not being done, and the fix, as an :class:`Unfinished`: the stage running
+    (a live training holds the run's lock: wait for it; ``running`` True), or the stages interrupted, failed, killed or not run, and the command that
     finishes the run (:func:`resume_command`, with ``run.stages`` up to ``needs`` when the run
     did not ask for it), with, for a run some stage of which is done, the command that writes
     its report.md so far (:func:`report_words`). None when ``run_dir`` is not a run folder
@@ -996,12 +1016,12 @@ def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, 
     if dataset not in ("", "drac") and needs in ("finetune", "export"):
         # a correctness run of a generic data set: it can have no fine-tuning nor bundle (the
         # preflight refuses those stages for it), so resuming it is no fix (a review)
-        return (f"a pretraining run of data.dataset={dataset}, a check of the self-supervised "
-                f"stage, which has no {needs} stage and no model bundle (data.dataset={dataset} "
-                "is read directly by the pretraining; only ingested retinal images are graded)",
-                "evaluate its backbone with k-NN / linear probes (drac_ssl.evaluation); to grade, "
-                "pass the bundle of a run on graded retinal images (configs/drac.yaml, "
-                "configs/fundus.yaml, or a folder of your own: docs/data.md)")
+        return Unfinished(f"a pretraining run of data.dataset={dataset}, a check of the self-supervised "
+                          f"stage, which has no {needs} stage and no model bundle (data.dataset={dataset} "
+                          "is read directly by the pretraining; only ingested retinal images are graded)",
+                          "evaluate its backbone with k-NN / linear probes (drac_ssl.evaluation); to grade, "
+                          "pass the bundle of a run on graded retinal images (configs/drac.yaml, "
+                          "configs/fundus.yaml, or a folder of your own: docs/data.md)", False)
     states = stage_states(folder)
     planned = [s.stage for s in states]
     recorded = read_json_dict(folder / "stages.json")
@@ -1031,4 +1051,4 @@ def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, 
                f"stages are skipped): {command}" + (f" ({note})" if note else "")
                + "; then rerun this command"
                + (f" (meanwhile, {report_words(folder)})" if done and open_ else ""))
-    return what, fix
+    return Unfinished(what, fix, running is not None)

@@ -32,6 +32,7 @@ import torch
 from drac_ssl.cpu_threads import MAX_DEFAULT_THREADS, default_threads, thread_count, usable_cores  # noqa: F401
 from drac_ssl.devices import cuda_shortfall
 from drac_ssl.exit_codes import INCOMPLETE_SUBMISSION  # stdlib only: 3, the export's EXIT_SKIPPED
+from drac_ssl.exit_codes import RunBusy as RunBusy  # defined there: stdlib only, for bundle_folder
 from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
@@ -1076,11 +1077,6 @@ def environment_info() -> dict[str, Any]:
     return info
 
 
-
-
-class RunBusy(ValueError):
-    """Another ``python -m drac_ssl.train``, ``.umm``, ``.report`` or ``.export`` holds the run
-    folder (:func:`hold_run`)."""
 
 
 @contextlib.contextmanager

@@ -1289,7 +1289,9 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
 
 def _record_refused(cfg: Config, run_dir: Path, exc: BaseException) -> None:
     """Record a run refused by the checks before it started (``exc``: the refusal, exit code 2,
-    :func:`_exit_code_of`) as a line of ``run_dir/invocations.jsonl`` whose ``"ended"`` holds
+    :func:`_exit_code_of`; the preflight's, or :func:`_other_run_config_problem`'s, which
+    :func:`_main` records in the folder the command would work on) as a line of
+    ``run_dir/invocations.jsonl`` whose ``"ended"`` holds
     ``"exit_code": 2``, when that file already exists (a run folder an earlier invocation
     used). A torchrun job script reads its outcome from that file's last line (torchrun exits 1
     whatever the training's code; docs/running.md, On a cluster): without this line a requeued
@@ -2535,8 +2537,12 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         first_try = first_try_words(_first_try_applied(sources, _ingest_kept(cfg) if getattr(sources, "presets", None)
                                                        else set()))
         other_run = _other_run_config_problem(cfg, sources, overrides)
-        if other_run:  # before any work: nothing run or written (a warning alone still trained)
-            raise ConfigError(other_run)
+        if other_run:  # before any work: nothing run (a warning alone still trained)
+            refused = ConfigError(other_run)
+            if os.environ.get("RANK", "0") in ("", "0"):  # process 0 (torchrun: each process refuses)
+                # a requeued torchrun job reads this 2 from the folder it names, not its last 143
+                _record_refused(cfg, resolve_run_dir(cfg), refused)
+            raise refused
         said = [*_named_config_line(config, sources), threads_line,
                 *([f"[train] {first_try}: the tiny first try, its figures mean nothing"] if first_try else [])]
         print("\n".join(said))
@@ -2619,7 +2625,7 @@ def _other_run_config_problem(cfg: Config, sources: dict[str, str] | None, overr
     command, note = resume_in_place_command_and_note(folder)
     return (f"-c {fixes.file} is the config.yaml of the run folder {folder}, but this command would work on "
             f"the run folder {target} (that file's run.out_dir={cfg.run.out_dir} from the current folder, "
-            f"{Path.cwd()}, and run.name={cfg.run.name}): {kind}, not that run; nothing was run or written\n"
+            f"{Path.cwd()}, and run.name={cfg.run.name}): {kind}, not that run; nothing was run\n"
             f"  fix: to resume that run where it is (from any folder): {command}"
             + (f" ({note})" if note else "")
             + f"; or type run.name=NEW to start a new run from this config (run.out_dir={cfg.run.out_dir} "

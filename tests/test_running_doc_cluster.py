@@ -26,9 +26,29 @@ def test_every_training_exit_code_has_its_row_in_the_cluster_table() -> None:
     assert rows == listed, f"docs/running.md, On a cluster: table rows {sorted(rows)}, --help {sorted(listed)}"
 
 
-def test_the_cluster_section_says_the_other_commands_exit_2_on_a_busy_folder() -> None:
+def test_the_cluster_section_says_the_other_commands_exit_75_on_a_busy_folder() -> None:
+    """The UMM stage, the report and the export exit 75 on a busy run folder as the training
+    does (they exited 2, and the section said so): the section says it, no longer the
+    caveat, and each command's --help (drac_ssl.exit_codes) lists it."""
+    from drac_ssl.exit_codes import EXPORT_EXIT_CODES, REPORT_EXIT_CODES, UMM_EXIT_CODES
+
     section = _cluster_section()
-    assert re.search(r"`python -m drac_ssl\.umm`, `\.report` and\s+`\.export` refused on a folder", section)
-    assert "still exit 2" in section
+    assert re.search(r"`python -m drac_ssl\.umm`, `\.report` and `\.export` refused on a run folder another "
+                     r"process\s+holds exit 75 too", section)
     doc = (REPO / "docs" / "running.md").read_text(encoding="utf-8")
-    assert "refused with them, exit 2)" not in doc  # the training's is 75
+    assert "still exit 2" not in doc and "Only the training exits 75" not in doc
+    assert "2 for .umm, .report, .export" not in doc
+    for codes in (EXPORT_EXIT_CODES, REPORT_EXIT_CODES, UMM_EXIT_CODES):
+        assert f"{RUN_BUSY} " in codes and "in use" in codes, codes
+
+
+def test_the_cluster_section_says_where_torch_compiles_cache_goes_and_the_package_leaves_it() -> None:
+    """torch.compile (pretrain.compile, auto on CUDA) keeps its cache in $TMPDIR/torchinductor_<user>:
+    a job-local $TMPDIR loses it, and each requeued job compiles again. The section names the
+    variable that keeps it; the package itself never sets it (a user's setting is theirs)."""
+    section = " ".join(_cluster_section().split())
+    assert "torchinductor_<user>/" in section
+    assert "export TORCHINDUCTOR_CACHE_DIR=$SCRATCH/.torchinductor" in section
+    setters = [path for path in (REPO / "drac_ssl").rglob("*.py")
+               if "TORCHINDUCTOR_CACHE_DIR" in path.read_text(encoding="utf-8")]
+    assert not setters, setters

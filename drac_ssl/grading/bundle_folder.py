@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from drac_ssl.exit_codes import RunBusy  # stdlib only
 from drac_ssl.starting import python_command
 
-__all__ = ["BUNDLE_COPY_FIX", "INPUT_SIDES", "BundleError", "bundle_folder"]
+__all__ = ["BUNDLE_COPY_FIX", "INPUT_SIDES", "BundleBusy", "BundleError", "bundle_folder"]
 
 
 INPUT_SIDES = (1, 8192)
@@ -30,6 +31,13 @@ class BundleError(ValueError):
     """A bundle or run folder that cannot be used; the message says why and what to do."""
 
 
+class BundleBusy(BundleError, RunBusy):
+    """A run folder with no bundle yet whose training still runs (a live process holds its
+    lock): a BundleError for the callers that refuse one, and a
+    :class:`drac_ssl.exit_codes.RunBusy`, which ``python -m drac_ssl.export`` says with exit 75
+    (:data:`drac_ssl.exit_codes.RUN_BUSY`: try again later), not 2."""
+
+
 def bundle_folder(path: str | os.PathLike[str]) -> Path:
     """The bundle folder ``path`` names: ``path`` itself when it holds ``metadata.json`` and
     ``MODEL_CARD.md``, else ``path/bundle`` when that holds ``metadata.json`` (a run folder).
@@ -40,9 +48,10 @@ def bundle_folder(path: str | os.PathLike[str]) -> Path:
             current folder), lies in a folder this account may not read (a run folder of
             another account, mode 0700: :func:`drac_ssl.io.unreadable_words`), or is neither a bundle nor a run folder with ``bundle/``; the
             message names the fix. For a run folder of ``python -m drac_ssl.train`` whose
-            export stage is not done, it says the stage running (the run's lock held) or the
-            stages interrupted, failed or not run, and the command that finishes the run
-            (:func:`drac_ssl.run_state.unfinished_words`).
+            export stage is not done, it says the stage running (the run's lock held by a live
+            training: a :class:`BundleBusy`, also a RunBusy) or the stages interrupted, failed
+            or not run, and the command that finishes the run
+            (:func:`drac_ssl.run_state.unfinished_state`).
     """
     try:
         return _bundle_folder(Path(path))
@@ -67,11 +76,11 @@ def _bundle_folder(p: Path) -> Path:
         return p
     if (p / "bundle" / "metadata.json").is_file():
         return p / "bundle"
-    from drac_ssl.run_state import unfinished_words  # a run folder's records: only read here
+    from drac_ssl.run_state import unfinished_state  # a run folder's records: only read here
 
-    if (unfinished := unfinished_words(p, "export")) is not None:
-        what, fix = unfinished
-        raise BundleError(f"{p}: a run folder with no model bundle (bundle/) yet: {what}.\n  fix: {fix}")
+    if (unfinished := unfinished_state(p, "export")) is not None:
+        raise (BundleBusy if unfinished.running else BundleError)(
+            f"{p}: a run folder with no model bundle (bundle/) yet: {unfinished.what}.\n  fix: {unfinished.fix}")
     raise BundleError(
         f"{p}: neither a model bundle (metadata.json + MODEL_CARD.md) nor a run folder with "
         f"bundle/.\n  fix: pass RUN or RUN/bundle of a run whose export stage finished (a "

@@ -5,11 +5,21 @@
 from whose ``pretrain/`` ``umm.start_from`` picks the checkpoint (``best``, ``last``,
 ``peak``, ``past_peak``).
 
-Exit codes: 0 done, 1 a non-finite loss (the last good checkpoint kept), 2 bad input (a
-missing checkpoint, a bad setting: every problem of the configuration listed with its fix,
-before torch loads and before the run folder is made, :func:`drac_ssl.preflight.umm_refusal`), 130 Ctrl-C, said as ``python -m drac_ssl.train`` says
+Exit codes (:data:`drac_ssl.exit_codes.UMM_EXIT_CODES`, in ``--help``): 0 done, 1 a
+non-finite loss (the last good checkpoint kept), 2 bad input (a missing checkpoint, a bad
+setting: every problem of the configuration listed with its fix, before torch loads and
+before the run folder is made, :func:`drac_ssl.preflight.umm_refusal`; a file or folder it
+cannot read or write, a ``--run-dir`` it cannot make: one line with the folder and the fixes,
+:func:`drac_ssl.io.unreadable_words`), 75
+(:data:`drac_ssl.exit_codes.RUN_BUSY`) the run folder is in use (another process holds its
+lock: :class:`drac_ssl.runtime.RunBusy`; try again later, as a job script requeues the
+training's 75), or the checkpoint not written yet while its run's training still pretrains
+(a live process holds that run folder), 130 Ctrl-C, said as ``python -m drac_ssl.train`` says
 it (:func:`drac_ssl.runtime.interrupted_words`): e.g. ``[umm] interrupted in umm (epoch 6 of
-20 saved); rerun the same command to resume from epoch 7``."""
+20 saved); rerun the same command to resume from epoch 7``. SIGTERM is left to its default
+(unlike ``python -m drac_ssl.train``, which says it and exits 143): the process is killed by
+the signal, and the same command resumes from ``umm/checkpoints/last.pt`` (atomic, every
+epoch)."""
 
 from __future__ import annotations
 
@@ -24,6 +34,7 @@ from drac_ssl.config import (
     load_config,
     shadowed_config_words,
 )
+from drac_ssl.exit_codes import RUN_BUSY, UMM_EXIT_CODES
 from drac_ssl.starting import add_version_option, python_command, started
 
 __all__ = ["main"]
@@ -36,6 +47,30 @@ def _source_run_dir(checkpoint: Path) -> Path | None:
         if parent.name in ("pretrain", "umm"):
             return parent.parent
     return None
+
+
+def _pretraining_busy_words(checkpoint: Path) -> str | None:
+    """The refusal of a missing ``checkpoint`` (a file, or a run folder whose ``pretrain/`` has
+    none yet) whose run folder's training still runs the stage that writes it (a live
+    ``python -m drac_ssl.train`` holds the run's lock, its ``pretrain`` stage, or its ``umm``
+    stage for a file under ``RUN/umm/``, not done: :func:`drac_ssl.run_state.unfinished_state`):
+    the training's state and the fix (wait for it, then rerun), said with exit 75
+    (:data:`drac_ssl.exit_codes.RUN_BUSY`: try again later), not 2 "does not exist": a UMM
+    job started while the pretraining runs (or its requeued copy) is requeued. None when the
+    checkpoint's run folder is not known, not held by a live training, or its stage is done."""
+    from drac_ssl.run_state import unfinished_state  # stdlib only: before torch loads
+
+    if checkpoint.is_dir():
+        source_run, stage = checkpoint, "pretrain"
+    elif (source_run := _source_run_dir(checkpoint)) is not None:
+        stage = "umm" if "umm" in (p.name for p in list(checkpoint.resolve().parents)[:2]) else "pretrain"
+    else:
+        return None
+    unfinished = unfinished_state(source_run, stage)
+    if unfinished is None or not unfinished.running:
+        return None
+    return (f"{checkpoint}: the checkpoint UMM starts from is not written yet: {unfinished.what}.\n"
+            f"  fix: {unfinished.fix}")
 
 
 def _default_config_path(checkpoint: Path) -> Path:
@@ -64,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         "layers after it by the bi-level rate-reduction / alignment objective.",
         epilog=f"Examples: the fair control from the over-trained checkpoint: {prog} "
         "runs/x --run-dir runs/x-control umm.start_from=past_peak umm.alpha=0; an ablation: "
-        f"{prog} runs/x/pretrain/vicreg_model.safetensors --run-dir runs/x-umm-nojs umm.use_js=false",
+        f"{prog} runs/x/pretrain/vicreg_model.safetensors --run-dir runs/x-umm-nojs umm.use_js=false. "
+        f"{UMM_EXIT_CODES}",
     )
     parser.add_argument(
         "checkpoint",
@@ -95,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)  # options may come between the overrides
     checkpoint = Path(args.checkpoint)
     if not checkpoint.is_file() and not checkpoint.is_dir():  # said before torch loads
+        if (busy := _pretraining_busy_words(checkpoint)) is not None:  # its pretraining runs
+            print(f"error: {busy}", file=sys.stderr)
+            return RUN_BUSY
         print(f"error: UMM checkpoint not found: {checkpoint}\n"
               f"  fix: pass RUN/pretrain/vicreg_model.safetensors, RUN/pretrain/checkpoints/last.pt "
               f"or the run folder RUN", file=sys.stderr)
@@ -121,9 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     exit_on_bad_torch_pair()  # torch and torchvision a supported pair, before either loads
     # the stage (torch, torchvision, albumentations): after the arguments and the settings are
     # checked, so that --help, a usage error and a bad setting are answered at once
-    from drac_ssl.io import make_run_folder
+    from drac_ssl.io import make_run_folder, unreadable_words
     from drac_ssl.out_paths import folder_under_file_problem
     from drac_ssl.runtime import (
+        RunBusy,
         StageInterrupted,
         apply_thread_policy,
         checkpoint_interrupted,
@@ -153,8 +193,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"{threads['usable_cores']} usable cores)")
             check_settings(cfg.umm)  # the stage's own check, before the run folder is made (a net)
             source_run = checkpoint if checkpoint.is_dir() else _source_run_dir(checkpoint)
-            start = (resolve_start(checkpoint, None, cfg.umm.start_from, cfg.umm.past_peak_drop)
-                     if checkpoint.is_dir() else checkpoint)
+            try:
+                start = (resolve_start(checkpoint, None, cfg.umm.start_from, cfg.umm.past_peak_drop)
+                         if checkpoint.is_dir() else checkpoint)
+            except FileNotFoundError:
+                # no checkpoint yet while the run's training still pretrains: busy (exit 75,
+                # try later), not "run the pretrain stage first" (exit 2)
+                if (busy := _pretraining_busy_words(checkpoint)) is not None:
+                    raise RunBusy(busy) from None
+                raise
             run_dir = (
                 Path(args.run_dir)
                 if args.run_dir
@@ -173,14 +220,22 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(problem)
             umm_dir, epochs = run_dir / "umm", cfg.umm.epochs
             # a python -m drac_ssl.train (or another copy of this command) running in the folder
-            # would write umm/ at the same time: refused (RunBusy, a ValueError: exit 2) while it
+            # would write umm/ at the same time: refused (RunBusy: exit 75, try later) while it
             # holds the run's lock; a new folder is made first, so two copies started together
             # into it cannot both run
             make_run_folder(run_dir, cfg.run.private)  # 0700 by default, as python -m drac_ssl.train's
             with hold_run(run_dir, tool="drac_ssl.umm"):
                 run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
+        except RunBusy as exc:  # a ValueError: before it, so that a job script can requeue it
+            print(f"error: {exc}", file=sys.stderr)
+            return RUN_BUSY
         except (ConfigError, FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            # a --run-dir it cannot make or write (read-only, another account's), a file it cannot
+            # read: one line with the folder and the fixes, exit 2 (1 is a non-finite loss's)
+            print(f"error: {unreadable_words(exc)}", file=sys.stderr)
             return 2
         except UMMNonFiniteError as exc:  # the diagnostic and its fix, as python -m drac_ssl.train says it
             print(f"error: {exc}", file=sys.stderr)

@@ -3048,17 +3048,19 @@ def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: ``python -m drac_ssl.export RUN --variant NAME`` wrote RUN/bundles/NAME and
     RUN/export while a training (or another export) of RUN could write them too: it now holds
-    the run's lock like the report does, and is refused (exit 2, nothing written) while
-    another process holds it; a training started meanwhile is refused, the export named."""
+    the run's lock like the report does, and is refused (exit 75, the training's for a busy
+    folder, which a job script requeues; it was 2; nothing written) while another process
+    holds it; a training started meanwhile is refused, the export named."""
+    from drac_ssl.exit_codes import RUN_BUSY
     from drac_ssl.runtime import RunBusy, hold_run
 
     run = tmp_path / "run"
     shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles", "export"))
     capsys.readouterr()
     with hold_run(run):
-        assert export.main([str(run), "--variant", "vicreg"]) == 2
+        assert export.main([str(run), "--variant", "vicreg"]) == RUN_BUSY == 75
         assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
-                            "--out", str(tmp_path / "v.csv")]) == 2
+                            "--out", str(tmp_path / "v.csv")]) == RUN_BUSY
     err = capsys.readouterr().err
     assert err.count("error:") == 2 and "Traceback" not in err
     assert "in use: python -m drac_ssl.train, process" in err and "this export would write" in err, err
@@ -3089,7 +3091,7 @@ def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
     capsys.readouterr()
     with hold_run(run):
         assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
-                            "--out", str(run / "inside.csv")]) == 2
+                            "--out", str(run / "inside.csv")]) == RUN_BUSY
         # the run's own submission is refused as --out before any lock (drac_ssl/out_paths.py)
         assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
                             "--out", str(run / "export" / "submission_vicreg.csv")]) == 2
@@ -3100,6 +3102,51 @@ def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
     assert "in use: python -m drac_ssl.train, process" in err
     assert f"--out lies in {run / 'export'}, a folder of the run's own files" in err, err
     assert (run / "export" / "submission_vicreg.csv").read_bytes() == mine
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "finetune", "export"])
+def test_the_export_command_exits_busy_while_the_runs_training_still_runs(
+        stage: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: ``export RUN --variant NAME``, ``export RUN --images DIR --out CSV`` and
+    ``export RUN`` on a run whose training still runs (an export job started while the
+    training, or its requeued copy, runs: the commonest busy case on SLURM) exited 2, said as
+    the unfinished run, which a job script cannot tell from a bad setting; they now exit 75
+    (try again later) with the same words. A lock left by a dead training is no run in
+    progress: the same commands still exit 2, the run's own command given as the fix."""
+    from drac_ssl.exit_codes import RUN_BUSY
+    from drac_ssl.run_state import RUN_LOCK
+    from drac_ssl.runtime import hold_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain, umm, finetune, export]\n")
+    done = {"status": "done", "seconds": 1.0, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}}
+    order = ["ingest", "pretrain", "umm", "finetune", "export"]
+    stages = {name: done for name in order[:order.index(stage)]}
+    (run / "stages.json").write_text(json.dumps({**stages, stage: {"status": "running"}}))
+    if stage == "export":  # the fine-tuning done: export RUN says where its submission will be
+        (run / "finetune").mkdir()
+        (run / "finetune" / "summary.json").write_text(json.dumps({"selected": "vicreg", "variants": {"vicreg": {}}}))
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), np.zeros((8, 8), np.uint8))
+    commands = [[str(run), "--images", str(images), "--out", str(tmp_path / "a.csv")], [str(run)]]
+    if stage != "export":  # finetune/summary.json there: --variant would build its bundle
+        commands.append([str(run), "--variant", "vicreg"])
+    capsys.readouterr()
+    with hold_run(run):  # the training, running
+        assert [export.main(argv) for argv in commands] == [RUN_BUSY] * len(commands) == [75] * len(commands)
+    err = capsys.readouterr().err
+    assert err.count("error:") == len(commands) and "Traceback" not in err, err
+    assert err.count("its training is still running") == len(commands), err
+    assert f"{stage} running (python -m drac_ssl.train, process {os.getpid()}" in err, err
+    assert not (tmp_path / "a.csv").exists() and not (run / "bundles").exists()
+    # the lock file left by a training killed since (its record names a process that is gone)
+    (run / RUN_LOCK).write_text(json.dumps({"tool": "drac_ssl.train", "pid": 2 ** 22 + 1,
+                                            "host": "elsewhere", "date_utc": "2026-01-01T00:00:00+00:00"}))
+    assert [export.main(argv) for argv in commands] == [2] * len(commands)
+    err = capsys.readouterr().err
+    assert "still running" not in err and f"{stage} killed" in err, err
 
 
 def test_the_export_command_reads_a_run_folder_it_cannot_write(

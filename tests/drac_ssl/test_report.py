@@ -533,18 +533,49 @@ def test_the_reproduce_command_of_a_run_made_by_other_code_says_it_may_not_repro
     assert "may not reproduce" not in report.provenance_line(run)  # an archive of this code
 
 
+def test_the_report_command_says_a_ctrl_c_in_one_line_and_exits_130(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``python -m drac_ssl.report`` listed no 130 in its exit codes; a Ctrl-C while
+    it wrote gave a KeyboardInterrupt traceback (exit by SIGINT). One line now, exit 130, the
+    run's invocations.jsonl line ended "interrupted"; its ``--help`` lists 130."""
+    from drac_ssl import report
+    from drac_ssl.commands import report_parser
+    from drac_ssl.exit_codes import INTERRUPTED
+
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    (run / "stages.json").write_text(json.dumps({"finetune": {"status": "done"}}))
+
+    def ctrl_c(run_dir: Path) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "write_report", ctrl_c)
+    monkeypatch.setattr(report.runtime, "environment_info", dict)  # no torchvision import: < 2 s alone
+    try:
+        code = report.main([str(run)])
+    except KeyboardInterrupt:  # caught here: it would stop the whole test session
+        pytest.fail("Ctrl-C left report.main as a KeyboardInterrupt (a traceback)")
+    assert code == INTERRUPTED == 130
+    err = capsys.readouterr().err
+    assert "[report] interrupted: report.md is as it was" in err and "Traceback" not in err, err
+    last = json.loads((run / "invocations.jsonl").read_text().splitlines()[-1])
+    assert last["ended"]["outcome"] == "interrupted", last
+    assert "130 interrupted by Ctrl-C" in " ".join(report_parser().format_help().split())
+
+
 def test_the_report_command_is_refused_while_a_training_holds_the_run_folder(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """``python -m drac_ssl.report RUN`` rewrote report.md and report/ while a training (or a
-    UMM) held RUN, which writes them too at its end: it is refused (exit 2), writing nothing,
-    and a training started while the report runs is refused with the report named."""
+    UMM) held RUN, which writes them too at its end: it is refused (exit 75, the training's for
+    a busy folder, which a job script requeues; it was 2), writing nothing, and a training
+    started while the report runs is refused with the report named."""
     from drac_ssl import report
+    from drac_ssl.exit_codes import RUN_BUSY
     from drac_ssl.runtime import RunBusy, hold_run
 
     run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
     (run / "stages.json").write_text(json.dumps({"finetune": {"status": "done"}}))
     with hold_run(run):
-        assert report.main([str(run)]) == 2
+        assert report.main([str(run)]) == RUN_BUSY == 75
     err = capsys.readouterr().err
     assert "in use: python -m drac_ssl.train, process" in err and "Traceback" not in err
     assert "writes report.md itself" in err

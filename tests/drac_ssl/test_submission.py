@@ -533,8 +533,9 @@ def test_the_check_commands_document_their_exit_codes() -> None:
     helped = " ".join(export_parser().format_help().split())
     assert " ".join(CHECK_EXIT_CODES.split()) in helped
     assert "Exit codes. Grading" in helped and "--score: 0 scored" in helped
-    # docs/running.md: an export refused on a run folder another process holds exits 2, not 75
-    assert "a run folder in use: a training, UMM, report or another export holds it" in helped
+    # docs/running.md: an export refused on a run folder another process holds exits 75, as
+    # the training does (a job script requeues it), no longer 2
+    assert "75 a run folder in use (RUN --variant NAME writing into RUN while a training, UMM, report" in helped
 
 
 def test_cli_check_exits_quietly_when_stdout_is_closed_or_full(tmp_path: Path) -> None:

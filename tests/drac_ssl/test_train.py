@@ -2773,7 +2773,7 @@ def test_another_folders_run_config_from_elsewhere_is_refused_before_any_work(
     assert (f"error: -c ../old_tree/runs/int3/config.yaml is the config.yaml of the run folder {full}, "
             f"but this command would work on the run folder {elsewhere.resolve() / 'runs' / 'int3'} (that "
             f"file's run.out_dir=runs from the current folder, {elsewhere.resolve()}, and run.name=int3): a new "
-            f"run, not that run; nothing was run or written") in err, err
+            f"run, not that run; nothing was run") in err, err
     assert (f"fix: to resume that run where it is (from any folder): {python_command('drac_ssl.train')} -c "
             f"{full / 'config.yaml'} run.out_dir={full.parent} run.name=int3; or type run.name=NEW to start a "
             f"new run from this config") in err, err
@@ -2787,6 +2787,42 @@ def test_another_folders_run_config_from_elsewhere_is_refused_before_any_work(
     assert train._other_run_config_problem(tried[0], tried[1], []) == ""
     (run / "stages.json").unlink()  # a resolved config.yaml that is no run's records: a file like any other
     assert train._other_run_config_problem(cfg, sources, []) == ""
+
+
+def test_another_folders_run_config_refused_over_an_existing_run_records_its_exit_code_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The -c refusal above (another folder's run config.yaml) was the one refusal in an existing
+    run folder that wrote no line in its invocations.jsonl: a requeued torchrun job naming that
+    folder read its previous job's 143 and requeued a job that can only be refused again. It is
+    recorded as the preflight's refusals are (exit 2, io.REFUSED_NOTE), in the folder the command
+    would work on; the run the -c file belongs to is left as it was."""
+    from drac_ssl import runtime
+    from drac_ssl.io import REFUSED_NOTE
+
+    monkeypatch.setattr(runtime, "environment_info", lambda: {"python": "3"})  # git, pip: seconds, not tested here
+    made_in = tmp_path / "old_tree"
+    run = made_in / "runs" / "int3"
+    train.save_config(train.load_config(train.DEFAULT_CONFIG, ["run.out_dir=runs", "run.name=int3"]),
+                      run / "config.yaml")
+    (run / "stages.json").write_text(json.dumps({"ingest": {"status": "done", "seconds": 1.0}}))
+    mine = json.dumps({"tool": "drac_ssl.train", "pid": 1, "ended": {"outcome": "finished", "exit_code": 0}})
+    (run / "invocations.jsonl").write_text(mine + "\n")
+    elsewhere = tmp_path / "new_tree"
+    target = elsewhere / "runs" / "int3"  # a run of the same name here, its last job stopped by SIGTERM
+    target.mkdir(parents=True)
+    before = json.dumps({"tool": "drac_ssl.train", "pid": 2, "ended": {"outcome": "interrupted", "exit_code": 143}})
+    (target / "invocations.jsonl").write_text(before + "\n")
+    monkeypatch.chdir(elsewhere)
+    assert train.main(["-c", "../old_tree/runs/int3/config.yaml", "run.device=cpu"]) == 2
+    assert "not that run; nothing was run" in capsys.readouterr().err
+    lines = (target / "invocations.jsonl").read_text().splitlines()
+    assert lines[0] == before and len(lines) == 2, lines
+    ended = json.loads(lines[-1])["ended"]
+    assert ended["exit_code"] == 2 and ended["note"] == REFUSED_NOTE, ended
+    assert ended["error"].startswith("ConfigError: -c ../old_tree/runs/int3/config.yaml is the config.yaml"), ended
+    assert run_state.last_training(target) == json.loads(before)  # it ran nothing
+    assert (run / "invocations.jsonl").read_text() == mine + "\n"  # that run's records untouched
+    assert sorted(p.name for p in target.iterdir()) == [".train.lock", "invocations.jsonl"]
 
 
 def test_the_documented_new_run_from_a_runs_config_still_runs(

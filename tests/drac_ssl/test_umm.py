@@ -839,7 +839,9 @@ def test_cli_config_errors_are_all_listed_with_fixes_and_leave_no_run_folder(
 def test_cli_is_refused_while_a_training_holds_the_run_folder(
         pretrained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``python -m drac_ssl.umm RUN`` writes RUN/umm: while ``python -m drac_ssl.train`` (or
-    another copy) holds RUN's lock, both would write it; this one is refused, writing nothing."""
+    another copy) holds RUN's lock, both would write it; this one is refused, writing nothing,
+    with the training's exit code for a busy folder (75, a job script requeues it; it was 2)."""
+    from drac_ssl.exit_codes import RUN_BUSY
     from drac_ssl.runtime import hold_run
 
     run_dir = tmp_path / "busy"
@@ -847,7 +849,7 @@ def test_cli_is_refused_while_a_training_holds_the_run_folder(
     args = [str(pretrained / "pretrain" / "vicreg_model.safetensors"), "--run-dir", str(run_dir),
             *(f"{k}={v}" for k, v in CHEAP.items())]
     with hold_run(run_dir):
-        assert umm.main(args) == 2
+        assert umm.main(args) == RUN_BUSY == 75
     err = capsys.readouterr().err
     assert "in use: python -m drac_ssl.train, process" in err and "Traceback" not in err
     assert "--run-dir OTHER" in err  # the umm's own fix, not the training's run.name=
@@ -858,6 +860,73 @@ def test_cli_is_refused_while_a_training_holds_the_run_folder(
     assert umm.main([args[0], "--run-dir", str(new), "pretrain.backbone.cifar_stem=false"]) == 2
     assert "does not match" in capsys.readouterr().err
     assert '"tool": "drac_ssl.umm"' in (new / ".train.lock").read_text()
+
+
+def test_cli_exits_busy_while_the_source_runs_pretraining_still_runs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: ``python -m drac_ssl.umm RUN`` (or ``RUN/pretrain/vicreg_model.safetensors``)
+    started while RUN's training still pretrains said "does not exist ... run the pretrain stage
+    first" and exited 2 (a UMM job beside the training job, or its requeued copy, on SLURM):
+    it now says the training's state and exits 75 (try again later). A lock left by a dead
+    training is no run in progress: exit 2, the missing checkpoint said as before."""
+    from drac_ssl.exit_codes import RUN_BUSY
+    from drac_ssl.run_state import RUN_LOCK
+    from drac_ssl.runtime import hold_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain, umm]\n")
+    (run / "stages.json").write_text(json.dumps({
+        "ingest": {"status": "done", "seconds": 1.0, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}},
+        "pretrain": {"status": "running"}}))
+    commands = [[str(run), "--run-dir", str(tmp_path / "u")], [str(run / "pretrain" / "vicreg_model.safetensors")]]
+    capsys.readouterr()
+    with hold_run(run):  # the training, pretraining
+        assert [umm.main(argv) for argv in commands] == [RUN_BUSY, RUN_BUSY] == [75, 75]
+    err = capsys.readouterr().err
+    assert err.count("its training is still running: pretrain running (python -m drac_ssl.train, process") == 2, err
+    assert "Traceback" not in err and "run the pretrain stage first" not in err, err
+    assert not (tmp_path / "u").exists() and not (run / "umm").exists()
+    (run / RUN_LOCK).write_text(json.dumps({"tool": "drac_ssl.train", "pid": 2 ** 22 + 1,
+                                            "host": "elsewhere", "date_utc": "2026-01-01T00:00:00+00:00"}))
+    assert [umm.main(argv) for argv in commands] == [2, 2]
+    err = capsys.readouterr().err
+    assert "still running" not in err and "UMM checkpoint not found" in err and "run the pretrain stage first" in err, err
+
+
+def test_cli_says_a_run_dir_it_cannot_make_in_one_line_and_exits_2(
+        pretrained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``--run-dir`` in a folder this account cannot write exited 1 (the code of a
+    non-finite loss) with a PermissionError traceback; it is one error line naming the folder
+    and the fixes (:func:`drac_ssl.io.unreadable_words`, as the report says it), exit 2."""
+    import errno
+
+    from drac_ssl import io
+
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    closed.chmod(0o500)  # read and enter, not write
+    if getattr(os, "geteuid", lambda: 1)() == 0:  # root writes it anyway: refused as the kernel refuses others
+        real = io.make_run_folder
+
+        def refused(path: object, private: bool = True) -> bool:
+            if Path(str(path)).parent == closed:
+                with io.writing(Path(str(path))):
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return real(path, private)
+
+        monkeypatch.setattr(io, "make_run_folder", refused)
+    try:
+        code = umm.main([str(pretrained / "pretrain" / "vicreg_model.safetensors"), "--run-dir",
+                         str(closed / "u"), *(f"{k}={v}" for k, v in CHEAP.items())])
+    finally:
+        closed.chmod(0o700)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and err.count("error:") == 1, err
+    assert str(closed / "u") in err and "fix" in err, err
+    assert not (closed / "u").exists()
 
 
 # --------------------------------------------------------------------------------------
