@@ -215,6 +215,8 @@ class IngestResult:
     seconds: float = 0.0
     n_unlabelled: int = 0  # images of the data.unlabelled folders (copies left out)
     unlabelled_copies: list[str] = field(default_factory=list)  # the copies left out (root-relative)
+    # the pool's near twins of test images, kept (data.near_duplicate_mse > 0; root-relative)
+    unlabelled_near_test: list[str] = field(default_factory=list)
     grade_names: tuple[str, ...] = ("Normal", "NPDR", "PDR")  # grades 0..K-1
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
     # labelled training images that are grey pictures (a grey file, or a colour file whose three
@@ -896,31 +898,74 @@ def _pool_dropped(out: Path, cfg: DataConfig) -> list[Problem]:
                     + (" (and the others)" if len(gone) > 1 else ""), "unlabelled")]
 
 
+POOL_COPIES_SHOWN = 3
+"""The pairs (pool image = graded or test image) a note of :func:`_pool_copies` names."""
+
+
+def _copy_keys(entry: ImageEntry) -> list[str]:
+    """What makes two images one for :func:`_pool_copies`: the file's bytes (``b:`` its
+    ``sha256``) and its decoded pixels (``p:`` its ``pixels_sha256``, the same for a PNG re-save
+    of a JPEG's decoded pixels, a PNG written from a MedMNIST ``.npz`` row, or a grey image
+    stored in three equal channels). A MedMNIST row's ``sha256`` is that of the row's bytes,
+    no file's: only its pixel hash can meet a file's."""
+    record = entry.record
+    return [key for key in (f"b:{record.sha256}" if record.sha256 else "",
+                            f"p:{record.pixels_sha256}" if record.pixels_sha256 else "") if key]
+
+
 def _pool_copies(entries: list[ImageEntry]) -> tuple[list[Problem], list[str]]:
-    """Leave out (from ``entries``, in place) each ``unlabelled`` image byte-identical to a
-    training or test image or to an earlier image of the pool, so that no image is
-    pretrained on twice (the DRAC tasks' folders share scans); one note says how many and
-    names the first few. Returns the note and the copies' paths (manifest-style: relative
-    to the root, or to the folder of a MedMNIST ``.npz``), which ``ingest_summary.json`` keeps so that a resume's data check
-    (:mod:`data_prep.source_check`) does not take them for added images."""
-    seen = {e.record.sha256: e for e in entries if e.split != UNLABELLED and e.record.sha256}
-    copies: list[tuple[ImageEntry, ImageEntry]] = []
+    """Leave out (from ``entries``, in place) each ``unlabelled`` image that is a copy of a
+    test image, of a training image or of an earlier image of the pool (the same file bytes,
+    or the same decoded pixels in another file: :func:`_copy_keys`), so that
+    ``pretrain.use_test_images=false`` keeps every test picture out of the pretraining and no
+    image is pretrained on twice (the DRAC tasks' folders share scans). One note for the copies
+    of test images and one for the others say how many and name the first pairs
+    (:data:`POOL_COPIES_SHOWN`). Returns the notes and the copies' paths (manifest-style:
+    relative to the root, or to the folder of a MedMNIST ``.npz``), which
+    ``ingest_summary.json`` keeps so that a resume's data check (:mod:`data_prep.source_check`)
+    does not take them for added images. A near copy (a JPEG re-encoding, a resize) is not one
+    here: :func:`_twins_across_splits` looks for those with ``data.near_duplicate_mse`` > 0."""
+    tests: dict[str, ImageEntry] = {}
+    graded: dict[str, ImageEntry] = {}
+    for entry in entries:
+        if entry.split != UNLABELLED:
+            for key in _copy_keys(entry):
+                (tests if entry.split == "test" else graded).setdefault(key, entry)
+    earlier: dict[str, ImageEntry] = {}
+    of_test: list[tuple[ImageEntry, ImageEntry]] = []
+    others: list[tuple[ImageEntry, ImageEntry]] = []
     kept: list[ImageEntry] = []
     for entry in entries:
-        if entry.split == UNLABELLED and entry.record.sha256:
-            first = seen.setdefault(entry.record.sha256, entry)
-            if first is not entry:
-                copies.append((entry, first))
-                continue
+        keys = _copy_keys(entry) if entry.split == UNLABELLED else []
+        # a test image first: its copy is the one that matters to pretrain.use_test_images
+        first = next((found[k] for found in (tests, graded, earlier) for k in keys if k in found), None)
+        if first is not None:
+            (of_test if first.split == "test" else others).append((entry, first))
+            continue
+        for key in keys:
+            earlier.setdefault(key, entry)
         kept.append(entry)
     entries[:] = kept
-    if not copies:
-        return [], []
-    examples = "; ".join(f"{e.path} = {f.display} ({f.split})" for e, f in copies[:3])
-    return [note(copies[0][0].path.parent, f"{counted(len(copies), 'image')} of the "
-                 f"--unlabelled folders left out: byte-identical to a training, test or earlier "
-                 f"unlabelled image, so none is pretrained on twice (e.g. {examples})", "nothing to do",
-                 "unlabelled")], [e.rel for e, _ in copies]
+    found: list[Problem] = []
+
+    def pairs(copies: list[tuple[ImageEntry, ImageEntry]], with_split: bool) -> str:
+        return "; ".join(f"{e.path} = {f.display}{f' ({f.split})' if with_split else ''}"
+                         f"{'' if e.record.sha256 == f.record.sha256 else ', same pixels'}"
+                         for e, f in copies[:POOL_COPIES_SHOWN])
+
+    if of_test:
+        found.append(note(of_test[0][0].path.parent, f"{counted(len(of_test), 'image')} of the "
+                          f"--unlabelled folders left out: the same picture as a test image "
+                          f"(byte-identical, or the same pixels in another file), so that the "
+                          f"test images stay out of the pretraining with pretrain.use_test_images="
+                          f"false (e.g. {pairs(of_test, False)})", "nothing to do", "unlabelled"))
+    if others:
+        found.append(note(others[0][0].path.parent, f"{counted(len(others), 'image')} of the "
+                          f"--unlabelled folders left out: the same picture as a training or an "
+                          f"earlier unlabelled image (byte-identical, or the same pixels in "
+                          f"another file), so none is pretrained on twice (e.g. "
+                          f"{pairs(others, True)})", "nothing to do", "unlabelled"))
+    return found, [e.rel for e, _ in of_test + others]
 
 
 def _npz_labels(npz: Path, split: str, labels: np.ndarray, n: int,
@@ -1882,7 +1927,7 @@ def _comparison_rows(records: Sequence[cache.FileRecord], size: int, previous: c
 def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Sequence[int],
                       previous: cache.CacheState, channels: int,
                       spill: cache.RowSpill | None, where: str = ""
-                      ) -> tuple[np.ndarray | None, list[Problem]]:
+                      ) -> tuple[np.ndarray | None, list[Problem], list[str]]:
     """Each training image's near-twin group (``data.near_duplicate_mse`` > 0; None when 0),
     and what the comparison found beside the groups.
 
@@ -1891,19 +1936,21 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     :data:`~data_prep.near_duplicates.COMPARE_SIDE` px, 0..1); the training images grouped
     by :func:`data_prep.near_duplicates.near_duplicate_groups` (``(n_train,)`` ints, in the
     order of the training images); the test images and the unlabelled pool compared with the
-    training images (:func:`_twins_across_splits`). The problems: a warning for each group
-    whose images carry different grades (``where``: the label CSV), a warning for each test
-    image with a twin among the training images (both fatal with ``--strict``), a note for the unlabelled pool's twins.
+    training images, the pool with the test images too (:func:`_twins_across_splits`). The
+    problems: a warning for each group whose images carry different grades (``where``: the
+    label CSV), a warning for each test image with a twin among the training images, one for
+    the pool's twins of test images (all fatal with ``--strict``), a note for the pool's twins
+    of training images. Third: the pool's near twins of test images (manifest-style paths).
 
     Raises:
         IngestError: a threshold that links far too many images (its message names the fix)."""
     if cfg.near_duplicate_mse <= 0:
-        return None, []
+        return None, [], []
     train = [e for e in entries if e.split == "train"]
     size = min(sizes)
     rows = _comparison_rows([e.record for e in train], size, previous, channels, spill)
     if not len(train):
-        return np.zeros(0, dtype=np.int64), []
+        return np.zeros(0, dtype=np.int64), [], []
     try:
         groups = twins.near_duplicate_groups(rows, cfg.near_duplicate_mse,
                                              setting="--near-duplicate-mse ")
@@ -1911,8 +1958,8 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
         raise IngestError(str(exc)) from None
     problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent),
                                    cfg.near_duplicate_mse)
-    problems += _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill)
-    return groups, problems
+    across, near_test = _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill)
+    return groups, problems + across, near_test
 
 
 def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: str,
@@ -1949,26 +1996,41 @@ TWIN_CLASH_SHOWN = 4
 def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEntry],
                          train_rows: np.ndarray, cfg: DataConfig, size: int,
                          previous: cache.CacheState, channels: int,
-                         spill: cache.RowSpill | None) -> list[Problem]:
+                         spill: cache.RowSpill | None) -> tuple[list[Problem], list[str]]:
     """The test images and the unlabelled pool compared with the training images
-    (``train_rows``: their comparison rows), a block at a time
-    (:func:`data_prep.near_duplicates.twins_across`): a warning (an error with ``--strict``,
+    (``train_rows``: their comparison rows), and the pool with the test images, a block at a
+    time (:func:`data_prep.near_duplicates.twins_across`): a warning (an error with ``--strict``,
     as the caller applies it) for each test image whose nearest training image is closer than
     ``data.near_duplicate_mse`` (a re-encoded copy of a test image among the training images
     credits the test figures with memory; not an error by default, as copies and distinct
     pictures overlap near 4e-4, and a challenge's test folder cannot lose an image), naming
-    both files and the distance; one note counting the unlabelled images that are near twins of
-    training images (pretraining sees both anyway: nothing leaks)."""
+    both files and the distance; one warning counting the unlabelled images that are near
+    twins of test images (kept: a near copy cannot be proven one picture, but pretraining on it
+    sees the test picture even with ``pretrain.use_test_images=false``); one note counting
+    those that are near twins of training images (pretraining sees both anyway: nothing
+    leaks). Returns the problems and the paths (manifest-style, as ``unlabelled_copies``) of
+    the pool's near twins of test images, which ``ingest_summary.json`` keeps
+    (``unlabelled_near_test``) for the pretraining's and the report's words."""
     found: list[Problem] = []
     pool_twins: list[str] = []
     pool_where = ""  # the unlabelled folder of the first twin
+    near_test: list[tuple[ImageEntry, ImageEntry, float]] = []
     block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
     setting = f"--near-duplicate-mse {cfg.near_duplicate_mse:g}"
+    tests = [e for e in entries if e.split == "test"]
+    with_pool = any(e.split == UNLABELLED for e in entries)
+    test_rows: list[np.ndarray] = []  # kept only when a pool is compared with them
     for split in ("test", UNLABELLED):
-        others = [e for e in entries if e.split == split]
+        others = tests if split == "test" else [e for e in entries if e.split == split]
         for start in range(0, len(others), block):
             chunk = others[start:start + block]
             rows = _comparison_rows([e.record for e in chunk], size, previous, channels, spill)
+            if split == "test" and with_pool:
+                test_rows.append(rows)
+            if split == UNLABELLED and test_rows:
+                # test_rows: one array once the test split is done (below)
+                for q, r, mse in zip(*twins.twins_across(rows, test_rows[0], cfg.near_duplicate_mse), strict=True):
+                    near_test.append((chunk[int(q)], tests[int(r)], float(mse)))
             for q, r, mse in zip(*twins.twins_across(rows, train_rows, cfg.near_duplicate_mse), strict=True):
                 other, twin = chunk[int(q)], train[int(r)]
                 if split == UNLABELLED:
@@ -1985,13 +2047,27 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
                                      f"label row from the training images (the test folder of a "
                                      f"challenge stays as it is); if two pictures, nothing to do, or "
                                      "lower --near-duplicate-mse", "near-duplicates"))
+        if split == "test" and len(test_rows) > 1:
+            test_rows = [np.concatenate(test_rows)]
+    if near_test:
+        shown = "; ".join(f"{e.path} ~ {t.display} ({mse:.1e})" for e, t, mse in near_test[:POOL_COPIES_SHOWN])
+        found.append(warning(near_test[0][0].path.parent,
+                             f"{counted(len(near_test), 'image')} of the unlabelled pool "
+                             f"{'is a near twin' if len(near_test) == 1 else 'are near twins'} of "
+                             f"test images below {setting} (e.g. {shown}): kept, as a near copy "
+                             f"cannot be proven one picture, but pretraining on "
+                             f"{'it' if len(near_test) == 1 else 'them'} sees the test pictures even "
+                             f"with pretrain.use_test_images=false",
+                             "look at them: if copies of test images, delete them from the "
+                             "unlabelled folder and ingest again; if other pictures, nothing to do",
+                             "near-duplicates"))
     if pool_twins:
         found.append(note(pool_where, f"{counted(len(pool_twins), 'image')} of the "
                           f"unlabelled pool {'is a near twin' if len(pool_twins) == 1 else 'are near twins'}"
                           f" of training images below {setting} (e.g. {pool_twins[0]})",
                           "nothing to do (pretraining sees the training images anyway); remove "
                           "the copies from the unlabelled folder to save time", "near-duplicates"))
-    return found
+    return found, [e.rel for e, _, _ in near_test]
 
 
 TWIN_SHARE_WARNING = 0.10
@@ -2665,10 +2741,11 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     problems += apply_strict(_phantom_images(entries, root), cfg.strict)
 
     twin_groups = None
+    pool_near_test: list[str] = []  # the pool's near twins of test images (data.near_duplicate_mse)
     attention: list[Problem] = []  # said again at the end of the summary: lost among the others
     site_folds = ""  # how the folds treated the sites (data_prep.folds.SITE_FOLDS), from _assign_folds
     if not any(p.severity == "error" for p in problems):
-        twin_groups, twin_problems = _near_twin_groups(entries, cfg, sizes, previous, channels,
+        twin_groups, twin_problems, pool_near_test = _near_twin_groups(entries, cfg, sizes, previous, channels,
                                                        spill, str(layout.labels_csv or root))
         problems += apply_strict(twin_problems, cfg.strict)
         problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
@@ -2725,6 +2802,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             patients=patient_facts,
             near_duplicates=_twin_facts(twin_groups, cfg, sizes, bool(patient_facts["grouped"])),
             unlabelled_copies=pool_copies,
+            unlabelled_near_test=pool_near_test,
             left_out_ungradable=[(row, None if path is None else relative(path, root))
                                  for row, path in left_out],
             left_out_missing=missing,
@@ -2858,6 +2936,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         # images (source_check's changed grades) reads the file so, not by a Windows-1252 guess
         "labels_csv_encoding": encoding or None,
         "unlabelled_dirs": [str(readable_absolute(t)) for t in cfg.unlabelled],
+        "unlabelled_near_test": result.unlabelled_near_test,  # kept: near twins of test images
         "unlabelled_copies": result.unlabelled_copies,  # left out: byte-identical to another image
         "source_files": sources,  # what a resumed run compares (source_check), stamped before reading
         "label_columns": columns,

@@ -2017,7 +2017,7 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     world = max(1, world)
     pool = facts.n_images - (0 if pc.use_test_images or d.dataset != "drac" else facts.n_test)
     ungraded = (f" + {facts.n_unlabelled} ungraded (data.unlabelled; at most: the ingest leaves out "
-                f"byte-identical copies)" if facts.n_unlabelled else "")
+                f"copies of other images)" if facts.n_unlabelled else "")
     pool_source = facts.source + (
         f": {facts.n_images - facts.n_test - facts.n_unlabelled} training{ungraded} + "
         f"{facts.n_test} test images (pretrain.use_test_images=true)"

@@ -87,7 +87,7 @@ from drac_ssl.datasets import GENERIC_DATASETS, load_generic, load_octa_cache, n
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed, on_main
 from drac_ssl.engine import Engine, Monitor, TrainingTask, checkpoint_kept_words
 from drac_ssl.evaluation import KnnMonitor, embed_images
-from drac_ssl.io import atomic_write_json
+from drac_ssl.io import atomic_write_json, read_json_dict
 from drac_ssl.losses.mcr2 import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
@@ -127,7 +127,7 @@ defined, with their units; the first epoch's line names it."""
 # drac_ssl.evaluation; both stay importable from here (pretrain.embed_images).
 __all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "KnnMonitor",
            "NonFiniteLossError", "PretrainData", "PretrainResult", "TwoViewFeed", "collapse_symptoms",
-           "embed_images", "epoch_order", "knn_subset", "load_pretrain_data", "normalization_name", "run", "sync_batchnorm",
+           "embed_images", "epoch_order", "held_out_words", "knn_subset", "load_pretrain_data", "normalization_name", "run", "sync_batchnorm",
            "train_step", "use_bf16", "view_recipe"]
 
 
@@ -192,6 +192,39 @@ def default_cache_dir() -> Path:
     return Path("data") / "cache"
 
 
+def _without_test_images(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """``rows`` (manifest rows, :func:`drac_ssl.datasets.load_octa_cache`) without the test
+    images and without the ``unlabelled`` images that hold a test image's bytes (``sha256``) or
+    pixels (``pixels_sha256``): the ingest leaves such copies out of the pool
+    (:func:`data_prep.ingest._pool_copies`); an ingest of an older version kept those of the same
+    pixels. Returns the rows kept and the number of pool copies left out here."""
+    test = [r for r in rows if r["split"] == "test"]
+    digests = {r.get(k) for r in test for k in ("sha256", "pixels_sha256")} - {None, ""}
+    copies = {id(r) for r in rows if r["split"] == "unlabelled"
+              and ({r.get("sha256"), r.get("pixels_sha256")} & digests)}
+    return [r for r in rows if r["split"] != "test" and id(r) not in copies], len(copies)
+
+
+def held_out_words(n_test: int, n_copies: int, n_pool: int, summary: dict[str, Any]) -> str:
+    """What ``pretrain.use_test_images=false`` left out, in words true of the pool too: the
+    ``n_test`` test images; the ``n_copies`` pool images of a test image's bytes or pixels left
+    out here (an older ingest's); the pool images ``summary`` (``ingest_summary.json``) records
+    as near twins of test images (``unlabelled_near_test``: kept), or, with ``n_pool`` pool
+    images and ``data.near_duplicate_mse`` off, that near copies (a re-encoding, a resize) were
+    not looked for."""
+    words = f"{n_test} test images left out: pretrain.use_test_images=false"
+    if n_copies:
+        words += f"; {n_copies} ungraded copies of them too"
+    near = len(summary.get("unlabelled_near_test") or ())
+    if near:
+        words += (f"; but {near} ungraded image{'s are near copies' if near != 1 else ' is a near copy'} "
+                  "of test images, kept (data.near_duplicate_mse: not provably the same picture)")
+    elif n_pool and not summary.get("near_duplicates"):
+        words += ("; the ingest left out ungraded copies of them, but not near copies (a "
+                  "re-encoding, a resize): data.near_duplicate_mse=0 does not look for them")
+    return words
+
+
 def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
     """The image pool for ``cfg.data.dataset``.
 
@@ -211,12 +244,14 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
         n_pool = sum(1 for r in rows if r["split"] == "unlabelled")  # data.unlabelled
         left_out = ""
         if not cfg.pretrain.use_test_images and n_test:
-            rows = [r for r in rows if r["split"] != "test"]
+            rows, n_copies = _without_test_images(rows)
+            n_pool -= n_copies
             keep = np.array(sorted(int(r["cache_index"]) for r in rows), dtype=np.int64)
             images = np.asarray(images[keep])
             position = {int(c): i for i, c in enumerate(keep)}
             rows = [{**r, "cache_index": position[int(r["cache_index"])]} for r in rows]
-            left_out = f" ({n_test} test images left out: pretrain.use_test_images=false)"
+            summary = read_json_dict(data_dir / "ingest_summary.json") or {}
+            left_out = f" ({held_out_words(n_test, n_copies, n_pool, summary)})"
         splits = ("training and test images" if n_test and not left_out
                   else f"training images{' only' if left_out and not n_pool else ''}")
         pool = f" and {n_pool} ungraded ones (data.unlabelled)" if n_pool else ""

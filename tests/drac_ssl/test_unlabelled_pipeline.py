@@ -90,7 +90,7 @@ def test_the_preflight_counts_the_ungraded_images_and_stops_on_a_missing_folder(
     with_pool = errors("pretrain.batch_size=32", "umm.batch_size=8", f"data.unlabelled=[{pool}]")
     assert ("larger than the 18 images pretraining draws from "
             f"({root / 'labels.csv'}: 12 training + 6 ungraded (data.unlabelled; at most: the ingest "
-            "leaves out byte-identical copies) images)"
+            "leaves out copies of other images) images)"
             ) in with_pool["pretrain.batch_size"], with_pool
     assert "pretrain.batch_size" not in errors("pretrain.batch_size=16", "umm.batch_size=8",
                                                f"data.unlabelled=[{pool}]")

@@ -1,0 +1,92 @@
+"""The ungraded pool (``data.unlabelled``) against the test images: a copy of a test image
+in another file (a PNG re-save, a PNG of a MedMNIST ``.npz`` row) is left out of the pool, so
+that ``pretrain.use_test_images=false`` keeps every test picture out of the pretraining, and
+the pretraining's words say what was left out (a trial user's review: 400 copies of test
+images pretrained on under 'test images left out')."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+from test_ingest import config, make_plain, smooth_image, write_png
+
+from data_prep import ingest
+from drac_ssl.pretrain import held_out_words
+
+
+def _pool_rows(out: Path) -> list[dict[str, str]]:
+    with open(out / ingest.MANIFEST_NAME, newline="", encoding="utf-8") as fh:
+        return [r for r in csv.DictReader(fh) if r["split"] == "unlabelled"]
+
+
+def test_a_png_resave_of_a_test_image_in_the_pool_is_left_out(tmp_path: Path) -> None:
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 7)}, test=("t1.png",))
+    pool = tmp_path / "pool"
+    pixels = cv2.imread(str(root / "test" / "t1.png"), cv2.IMREAD_UNCHANGED)
+    # the same pixels in other bytes: another compression level
+    pool.mkdir()
+    assert cv2.imwrite(str(pool / "resaved.png"), pixels, [cv2.IMWRITE_PNG_COMPRESSION, 0])
+    assert (pool / "resaved.png").read_bytes() != (root / "test" / "t1.png").read_bytes()
+    write_png(pool / "own.png", smooth_image(700))
+    out = tmp_path / "out"
+    result = ingest.run(config(root, unlabelled=[str(pool)]), out, verbose=False)
+    assert [r["id"] for r in _pool_rows(out)] == ["pool/own.png"]
+    (said,) = [n for n in result.notes if "left out" in n and "test image" in n]
+    assert "1 image of the --unlabelled folders left out: the same picture as a test image" in said
+    assert f"{pool / 'resaved.png'} = {root / 'test' / 't1.png'}, same pixels" in said
+    summary = json.loads((out / ingest.SUMMARY_NAME).read_text())
+    assert summary["unlabelled_copies"] == ["../pool/resaved.png"]
+
+
+def test_a_pool_png_of_an_npz_row_is_left_out(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (8, 28, 28, 3), dtype=np.uint8)
+    npz = tmp_path / "tiny.npz"
+    labels = (np.arange(8) % 2).reshape(-1, 1).astype(np.uint8)
+    np.savez(npz, train_images=images[:6], train_labels=labels[:6], test_images=images[6:],
+             test_labels=labels[6:])
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    Image.fromarray(images[7]).save(pool / "test_row.png")  # a test row
+    Image.fromarray(images[0]).save(pool / "train_row.png")  # a training row
+    Image.fromarray(rng.integers(0, 256, (28, 28, 3), dtype=np.uint8)).save(pool / "new.png")
+    out = tmp_path / "out"
+    result = ingest.run(config(npz, cache_sizes=[16], unlabelled=[str(pool)]), out, verbose=False)
+    assert [r["id"] for r in _pool_rows(out)] == ["pool/new.png"]
+    (of_test,) = [n for n in result.notes if "as a test image" in n]
+    assert f"{pool / 'test_row.png'} = {npz}:test_images[1], same pixels" in of_test
+    (of_train,) = [n for n in result.notes if "as a training or an earlier" in n]
+    assert "train_row.png" in of_train
+
+
+def test_the_pretraining_words_say_what_use_test_images_false_left_out() -> None:
+    assert held_out_words(400, 0, 0, {}) == "400 test images left out: pretrain.use_test_images=false"
+    assert "; 3 ungraded copies of them too" in held_out_words(400, 3, 5, {"near_duplicates": {"mse": 1e-4}})
+    near = held_out_words(400, 0, 5, {"near_duplicates": {"mse": 1e-4}, "unlabelled_near_test": ["a", "b"]})
+    assert "but 2 ungraded images are near copies of test images, kept" in near
+    assert "not near copies (a re-encoding, a resize): data.near_duplicate_mse=0" in held_out_words(
+        400, 0, 5, {"near_duplicates": None})
+
+
+def test_a_near_copy_of_a_test_image_in_the_pool_is_warned_of_and_recorded(tmp_path: Path) -> None:
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 7)}, test=("t1.png",))
+    pool = tmp_path / "pool"
+    near = cv2.imread(str(root / "test" / "t1.png"), cv2.IMREAD_UNCHANGED).astype(np.int16)
+    near[::7, ::5] += 3  # not the same pixels, a near copy
+    write_png(pool / "near.png", np.clip(near, 0, 255).astype(np.uint8))
+    write_png(pool / "own.png", smooth_image(700))
+    out = tmp_path / "out"
+    result = ingest.run(config(root, unlabelled=[str(pool)], near_duplicate_mse=1e-4), out, verbose=False)
+    assert [r["id"] for r in _pool_rows(out)] == ["pool/near.png", "pool/own.png"]  # kept
+    (said,) = [w for w in result.warnings if "near twin of test images" in w]
+    assert f"1 image of the unlabelled pool is a near twin of test images below --near-duplicate-mse 0.0001 " \
+           f"(e.g. {pool / 'near.png'} ~ {root / 'test' / 't1.png'}" in said
+    assert "sees the test pictures even with pretrain.use_test_images=false" in said
+    summary = json.loads((out / ingest.SUMMARY_NAME).read_text())
+    assert summary["unlabelled_near_test"] == ["../pool/near.png"]
+    assert "1 ungraded image is a near copy of test images" in held_out_words(1, 0, 2, summary)
