@@ -217,6 +217,8 @@ class IngestResult:
     unlabelled_copies: list[str] = field(default_factory=list)  # the copies left out (root-relative)
     # the pool's near twins of test images, kept (data.near_duplicate_mse > 0; root-relative)
     unlabelled_near_test: list[str] = field(default_factory=list)
+    # each data.unlabelled folder's counts (_pool_folder_counts): dir, kept, copies, skipped
+    unlabelled_folders: list[dict[str, object]] = field(default_factory=list)
     grade_names: tuple[str, ...] = ("Normal", "NPDR", "PDR")  # grades 0..K-1
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
     # labelled training images that are grey pictures (a grey file, or a colour file whose three
@@ -896,6 +898,22 @@ def _pool_dropped(out: Path, cfg: DataConfig) -> list[Problem]:
                     f"{', '.join(gone)}",
                     f"add --unlabelled {gone[0]} to keep {'it' if len(gone) == 1 else 'them'}"
                     + (" (and the others)" if len(gone) > 1 else ""), "unlabelled")]
+
+
+def _pool_folder_counts(cfg: DataConfig, pool: Sequence[ImageEntry], entries: Sequence[ImageEntry],
+                       skipped: Counter[str]) -> list[dict[str, object]]:
+    """Each ``data.unlabelled`` folder's counts, for ``ingest_summary.json``
+    (``unlabelled_folders``) and ``report.md``: ``dir`` (absolute), ``kept`` (its images in the
+    pool), ``copies`` (its images left out by :func:`_pool_copies`: ``pool``, the images listed,
+    less those still in ``entries``), ``skipped`` (what its listing ignored: subfolders,
+    hidden files; ``skipped`` counts them by folder)."""
+    kept = Counter(e.path.parent for e in entries if e.split == UNLABELLED)
+    listed = Counter(e.path.parent for e in pool)
+    counts: list[dict[str, object]] = []
+    for folder in dict.fromkeys(readable_absolute(t) for t in cfg.unlabelled):
+        counts.append({"dir": str(folder), "kept": kept[folder], "copies": listed[folder] - kept[folder],
+                       "skipped": skipped[str(folder)]})
+    return counts
 
 
 POOL_COPIES_SHOWN = 3
@@ -2648,6 +2666,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     no_images = [] if entries or any(p.severity == "error" for p in found) else [no_images_problem(layout)]
     problems += found
     pool, found = collect_unlabelled(cfg, root)
+    # what each pool folder's listing ignored (subfolders, hidden files): its 'skipped' count
+    pool_skipped = Counter(str(Path(p.path).parent) for p in found if p.severity == "note")
     entries, problems = entries + pool, [p for p in problems if not _pool_subfolder(p, cfg)] + found
     if no_images and not any(p.severity == "error" for p in problems):
         # a subfolder the likely root names is that root: its 'move its images up' note would
@@ -2708,6 +2728,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                    for e in entries if e.record.sha256 and e.split != UNLABELLED])
     found, pool_copies = _pool_copies(entries)
     problems += found
+    pool_folders = _pool_folder_counts(cfg, pool, entries, pool_skipped)
     # the labelled and test images decide the channels (and so the modality); the ungraded pool
     # of data.unlabelled follows them
     labelled_part = [e for e in entries if e.split != UNLABELLED]
@@ -2803,6 +2824,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             near_duplicates=_twin_facts(twin_groups, cfg, sizes, bool(patient_facts["grouped"])),
             unlabelled_copies=pool_copies,
             unlabelled_near_test=pool_near_test,
+            unlabelled_folders=pool_folders,
             left_out_ungradable=[(row, None if path is None else relative(path, root))
                                  for row, path in left_out],
             left_out_missing=missing,
@@ -2937,6 +2959,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "labels_csv_encoding": encoding or None,
         "unlabelled_dirs": [str(readable_absolute(t)) for t in cfg.unlabelled],
         "unlabelled_near_test": result.unlabelled_near_test,  # kept: near twins of test images
+        "unlabelled_folders": result.unlabelled_folders,  # per folder: kept, copies, skipped
         "unlabelled_copies": result.unlabelled_copies,  # left out: byte-identical to another image
         "source_files": sources,  # what a resumed run compares (source_check), stamped before reading
         "label_columns": columns,

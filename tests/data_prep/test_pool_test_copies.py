@@ -90,3 +90,31 @@ def test_a_near_copy_of_a_test_image_in_the_pool_is_warned_of_and_recorded(tmp_p
     summary = json.loads((out / ingest.SUMMARY_NAME).read_text())
     assert summary["unlabelled_near_test"] == ["../pool/near.png"]
     assert "1 ungraded image is a near copy of test images" in held_out_words(1, 0, 2, summary)
+
+
+def test_each_pool_folder_is_counted_in_the_summary_and_the_report(tmp_path: Path) -> None:
+    """report.md's Data section gave the pool's total alone: each folder now gets a line of
+    its kept images, copies left out and skipped entries (ingest_summary.json's
+    unlabelled_folders)."""
+    from drac_ssl.report import pool_lines
+
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 7)}, test=("t1.png",))
+    one, two = tmp_path / "one", tmp_path / "two"
+    write_png(one / "a.png", smooth_image(700))
+    write_png(one / "b.png", smooth_image(701))
+    write_png(one / "sub" / "c.png", smooth_image(702))  # a subfolder: skipped
+    write_png(two / "again.png", smooth_image(700))  # a copy of one/a.png
+    write_png(two / "d.png", smooth_image(703))
+    out = tmp_path / "out"
+    ingest.run(config(root, unlabelled=[str(one), str(two)]), out, verbose=False)
+    summary = json.loads((out / ingest.SUMMARY_NAME).read_text())
+    assert summary["unlabelled_folders"] == [{"dir": str(one), "kept": 2, "copies": 0, "skipped": 1},
+                                             {"dir": str(two), "kept": 1, "copies": 1, "skipped": 0}]
+    assert pool_lines(3, summary) == [
+        "- ungraded images for pretraining and UMM only (data.unlabelled): 3",
+        f"  - `{one}`: 2 kept, 0 left out as copies of other images, 1 skipped (subfolders, hidden files)",
+        f"  - `{two}`: 1 kept, 1 left out as copies of other images, 0 skipped (subfolders, hidden files)"]
+    near = pool_lines(3, {**summary, "unlabelled_near_test": ["../one/a.png"]})[0]
+    assert near.endswith(": 3; 1 of them is a near copy of test images (data.near_duplicate_mse; kept, "
+                         "not provably the same picture, and pretrained on even with "
+                         "pretrain.use_test_images=false)")

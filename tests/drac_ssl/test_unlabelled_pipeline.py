@@ -53,6 +53,8 @@ def test_ungraded_images_are_pretrained_on_and_nothing_else(pool_run: Path) -> N
     assert f"and {N_POOL} ungraded images (data.unlabelled, for pretraining only)" in card
     report = (pool_run / "report.md").read_text()
     assert f"- ungraded images for pretraining and UMM only (data.unlabelled): {N_POOL}" in report
+    assert (f"  - `{pool_run.parent.parent / 'ungraded'}`: {N_POOL} kept, 0 left out as copies of other images, "
+            "0 skipped (subfolders, hidden files)") in report  # one line per folder
     assert "**The test images were among them**" in report
 
 
