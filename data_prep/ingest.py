@@ -1302,13 +1302,17 @@ the cache enlarges it many times (a 20 x 20 crop among 1024 px scans: 26x at 512
 
 def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int],
                   cfg: DataConfig | None = None) -> list[Problem]:
-    """A warning per image far smaller than the others (:data:`SMALL_SHARE`), unless its size
-    was already said (a grey image not of ``data.expected_side`` has its own warning).
+    """A warning per graded (training or test) image far smaller than the others
+    (:data:`SMALL_SHARE`), unless its size was already said (a grey image not of
+    ``data.expected_side`` has its own warning), and one warning for the ``data.unlabelled``
+    pool's such images (counted, the first :data:`SMALL_POOL_SHOWN` named; its fix: take them
+    out of the pool folder, as they have no label row).
 
-    The typical size said is one the images have (:func:`statistics.median_high` of the
-    longer sides: an even split of two sizes, as two pooled sites give, names the larger, not
-    their mean). With a site column (``entry.site``) each image is compared with its own
-    site's images (a site of under 3 sized images with the whole set's; ``cfg``'s
+    The typical size said is one the graded images have (:func:`statistics.median_high` of
+    the longer sides, of all images when fewer than 3 graded ones are sized: an even split of
+    two sizes, as two pooled sites give, names the larger, not their mean), so a large pool of
+    another size does not set it. With a site column (``entry.site``) each image is compared
+    with its own site's images (a site of under 3 sized images with the whole set's; ``cfg``'s
     ``site_column``, read from the label rows: the folds set ``entry.site`` later): a site
     photographed smaller than another is said by the sizes note, not as thumbnails."""
     import statistics
@@ -1316,19 +1320,25 @@ def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int],
     sized = [(e, max(e.record.width, e.record.height)) for e in entries if e.record.width]
     if len(sized) < 3:
         return []
-    typical_all = statistics.median_high([side for _, side in sized])
+    graded_sides = [side for e, side in sized if e.split != UNLABELLED]
+    typical_all = statistics.median_high(graded_sides if len(graded_sides) >= 3 else [side for _, side in sized])
     by_site: dict[str, list[int]] = {}
     site = {id(e): site_of(e.label, cfg) if cfg is not None and e.label is not None else e.site
             for e, _ in sized}
     for e, side in sized:
-        by_site.setdefault(site[id(e)], []).append(side)
+        if e.split != UNLABELLED:
+            by_site.setdefault(site[id(e)], []).append(side)
     typical = {name: statistics.median_high(sides) if name and len(sides) >= 3 else typical_all
                for name, sides in by_site.items()}
     found = []
+    pool: list[tuple[ImageEntry, int]] = []
     for e, side in sized:
         where = site[id(e)]
-        usual = typical[where]
+        usual = typical.get(where, typical_all)
         if side * SMALL_SHARE > usual or any(issue[3] == "size" for issue in e.record.issues):
+            continue
+        if e.split == UNLABELLED:
+            pool.append((e, side))
             continue
         others = (f"the other images of site {where}" if where and len(by_site[where]) >= 3
                   else "the other images")
@@ -1337,7 +1347,22 @@ def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int],
                        f"(typically {usual} px): enlarged {max(sizes) / side:.{1 if max(sizes) < 2 * side else 0}f}x to the {max(sizes)} px "
                        f"cache; a thumbnail or a crop?",
             "use the full-size image, or remove its row from the label CSV", "size"))
+    if pool:
+        shown = ", ".join(f"{e.image_id} {e.record.width}x{e.record.height} px" for e, _ in pool[:SMALL_POOL_SHOWN])
+        found.append(warning(
+            pool[0][0].path.parent,
+            f"{counted(len(pool), 'image')} of the unlabelled pool (data.unlabelled) "
+            f"{'is' if len(pool) == 1 else 'are'} far smaller than the graded images (typically "
+            f"{typical_all} px): {shown}{', ...' if len(pool) > SMALL_POOL_SHOWN else ''}, enlarged up to "
+            f"{max(sizes) / min(side for _, side in pool):.0f}x to the {max(sizes)} px cache; "
+            f"thumbnails or crops, pretrained on as blurred pictures",
+            "use the full-size images, or take them out of the --unlabelled folder (they have no "
+            "label row: pretraining alone reads them)", "size"))
     return found
+
+
+SMALL_POOL_SHOWN = 3
+"""The pool images :func:`_small_images`' one warning of the pool's thumbnails names."""
 
 
 def is_depth_conversion(problem: Problem) -> bool:
@@ -2754,11 +2779,14 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         entries, root, lambda some: _mean_levels(some, min(sizes), previous, channels, spill, filtered))
     problems += apply_strict(depth_problems, cfg.strict)
     octa = plan.resolved_modality(layout, channels) == "octa"
+    # the sizes' notes speak of the grades and the graded folder: the graded images alone (the
+    # pool's thumbnails are _small_images' pool warning)
+    graded = [e for e in entries if e.split != UNLABELLED]
     # colour photographs too, in a plain folder only (pooled sources' sizes): a known set's
     # cameras export several sizes (APTOS, EyePACS, Messidor), a note on every ingest of it
     if not plan.options.expected_side and (octa or layout.kind == "plain"):
-        problems += _sizes_note(entries, sizes, root, octa)
-    problems += enlarged_images_note(_decoded_sizes(entries), max(sizes), root)
+        problems += _sizes_note(graded, sizes, root, octa)
+    problems += enlarged_images_note(_decoded_sizes(graded), max(sizes), root)
     problems += apply_strict(_phantom_images(entries, root), cfg.strict)
 
     twin_groups = None

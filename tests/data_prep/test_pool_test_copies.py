@@ -118,3 +118,22 @@ def test_each_pool_folder_is_counted_in_the_summary_and_the_report(tmp_path: Pat
     assert near.endswith(": 3; 1 of them is a near copy of test images (data.near_duplicate_mse; kept, "
                          "not provably the same picture, and pretrained on even with "
                          "pretrain.use_test_images=false)")
+
+
+def test_the_size_notes_judge_the_graded_images_and_the_pool_gets_its_own_advice(tmp_path: Path) -> None:
+    """Pool images of other sizes made 'images of 2 sizes ... check that each grade is spread
+    over them' of the graded folder, and each pool thumbnail was told to 'remove its row from
+    the label CSV' (it has none): the graded images alone are judged, and the pool's
+    thumbnails get one warning with a pool fix."""
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 7)}, test=("t1.png",))
+    pool = tmp_path / "pool"
+    for i in range(3):
+        write_png(pool / f"small{i}.png", smooth_image(800 + i, side=40))
+    write_png(pool / "big.png", smooth_image(810, side=512))
+    result = ingest.run(config(root, unlabelled=[str(pool)]), tmp_path / "out", verbose=False)
+    said = result.warnings + result.notes
+    assert not [w for w in said if "sizes (" in w or "remove its row" in w], said
+    (small,) = [w for w in result.warnings if "far smaller" in w]
+    assert small.startswith(f"{pool}: 3 images of the unlabelled pool (data.unlabelled) are far smaller "
+                            "than the graded images (typically 1024 px): pool/small0.png 40x40 px"), small
+    assert "take them out of the --unlabelled folder" in small
