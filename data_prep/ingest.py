@@ -835,6 +835,28 @@ def move_up_command(sub: Path, folder: Path) -> str:
             f"&& rmdir {q(str(sub))}")
 
 
+def pool_folders(cfg: DataConfig) -> tuple[list[Path], list[Problem]]:
+    """The ``data.unlabelled`` folders (absolute, :func:`readable_absolute`), each once in the
+    order given: a folder given twice (``pool3`` and ``pool3/``, a link to it) is read once, with a
+    note naming both spellings (its images would otherwise be 'copies' of themselves)."""
+    folders: list[Path] = []
+    seen: dict[Path, str] = {}
+    problems: list[Problem] = []
+    for text in cfg.unlabelled:
+        folder = readable_absolute(text)
+        try:
+            key = folder.resolve()
+        except (OSError, RuntimeError):
+            key = folder
+        if key in seen:
+            problems.append(note(folder, f"--unlabelled folder given twice (as {seen[key]} and {text}): "
+                                         "read once", f"give --unlabelled {seen[key]} once", "unlabelled"))
+            continue
+        seen[key] = str(text)
+        folders.append(folder)
+    return folders, problems
+
+
 def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], list[Problem]]:
     """The images of the ``data.unlabelled`` folders (``--unlabelled``), in the order given,
     each folder's in natural name order: split ``unlabelled``, no label, no fold. Their case
@@ -842,11 +864,10 @@ def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], l
     name), so that they never collide with a training or test id. A folder that is missing
     or not a folder is fatal; its listing is checked as an image folder's
     (:func:`data_prep.layout.scan_image_folder`)."""
-    folders = [readable_absolute(text) for text in cfg.unlabelled]
+    folders, problems = pool_folders(cfg)
     base = root if root.is_dir() else root.parent  # a MedMNIST root is the .npz file itself
     repeated = {f.name for f in folders if sum(g.name == f.name for g in folders) > 1}
     entries: list[ImageEntry] = []
-    problems: list[Problem] = []
     for i, folder in enumerate(folders):
         if not folder.is_dir():
             problems.append(error(folder, f"--unlabelled folder {i + 1} of {len(folders)} "
@@ -910,7 +931,7 @@ def _pool_folder_counts(cfg: DataConfig, pool: Sequence[ImageEntry], entries: Se
     kept = Counter(e.path.parent for e in entries if e.split == UNLABELLED)
     listed = Counter(e.path.parent for e in pool)
     counts: list[dict[str, object]] = []
-    for folder in dict.fromkeys(readable_absolute(t) for t in cfg.unlabelled):
+    for folder in pool_folders(cfg)[0]:
         counts.append({"dir": str(folder), "kept": kept[folder], "copies": listed[folder] - kept[folder],
                        "skipped": skipped[str(folder)]})
     return counts
@@ -2753,7 +2774,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                    for e in entries if e.record.sha256 and e.split != UNLABELLED])
     found, pool_copies = _pool_copies(entries)
     problems += found
-    pool_folders = _pool_folder_counts(cfg, pool, entries, pool_skipped)
+    pool_counts = _pool_folder_counts(cfg, pool, entries, pool_skipped)
     # the labelled and test images decide the channels (and so the modality); the ungraded pool
     # of data.unlabelled follows them
     labelled_part = [e for e in entries if e.split != UNLABELLED]
@@ -2852,7 +2873,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             near_duplicates=_twin_facts(twin_groups, cfg, sizes, bool(patient_facts["grouped"])),
             unlabelled_copies=pool_copies,
             unlabelled_near_test=pool_near_test,
-            unlabelled_folders=pool_folders,
+            unlabelled_folders=pool_counts,
             left_out_ungradable=[(row, None if path is None else relative(path, root))
                                  for row, path in left_out],
             left_out_missing=missing,
@@ -2985,7 +3006,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         # the codec taken (GBK told by the folder's names): a later read without the folder's
         # images (source_check's changed grades) reads the file so, not by a Windows-1252 guess
         "labels_csv_encoding": encoding or None,
-        "unlabelled_dirs": [str(readable_absolute(t)) for t in cfg.unlabelled],
+        "unlabelled_dirs": [str(folder) for folder in pool_folders(cfg)[0]],
         "unlabelled_near_test": result.unlabelled_near_test,  # kept: near twins of test images
         "unlabelled_folders": result.unlabelled_folders,  # per folder: kept, copies, skipped
         "unlabelled_copies": result.unlabelled_copies,  # left out: byte-identical to another image
