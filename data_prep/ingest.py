@@ -937,6 +937,29 @@ def _pool_folder_counts(cfg: DataConfig, pool: Sequence[ImageEntry], entries: Se
     return counts
 
 
+POOL_SHARE_NOTE = 10
+"""Above this many ungraded images (``data.unlabelled``) per graded one the ingest says so
+(:func:`_pool_share_note`)."""
+
+
+def _pool_share_note(entries: Sequence[ImageEntry]) -> list[Problem]:
+    """A note when the ``data.unlabelled`` pool (after :func:`_pool_copies`) holds more than
+    :data:`POOL_SHARE_NOTE` times as many images as the graded (training and test) images: a
+    pretraining epoch goes over the whole pool, so it takes that much longer, and the
+    graded images are then a small part of what the encoder learns from; [] otherwise."""
+    n_pool = sum(1 for e in entries if e.split == UNLABELLED)
+    graded = [e for e in entries if e.split != UNLABELLED]
+    if not graded or n_pool <= POOL_SHARE_NOTE * len(graded):
+        return []
+    pool_dir = next(e.path.parent for e in entries if e.split == UNLABELLED)
+    return [note(pool_dir, f"the --unlabelled pool holds {n_pool:,} images, "
+                           f"{n_pool / len(graded):.0f}x the {len(graded):,} graded (training and test) "
+                           f"images: each pretraining epoch goes over all of them (that much longer "
+                           f"than the graded images alone), and the encoder learns mostly from the pool",
+                 "nothing to do if the pool is of the same kind of images as the graded ones; "
+                 "pretrain.epochs counts passes over the whole pool, so fewer epochs may do", "unlabelled")]
+
+
 POOL_COPIES_SHOWN = 3
 """The pairs (pool image = graded or test image) a note of :func:`_pool_copies` names."""
 
@@ -1253,9 +1276,19 @@ def _grey_grading_words(grey: int, total: int) -> str:
 def _pool_channels(entries: Sequence[ImageEntry], channels: int) -> list[Problem]:
     """A warning when ``data.unlabelled`` images are colour while the labelled and test images
     made the cache grey (``channels`` 1): they are converted to grey, and may not be the same
-    kind of image; [] otherwise. (Grey pool images in a colour cache are replicated, as grey
-    labelled ones are.)"""
-    colour = [e for e in entries if e.split == UNLABELLED and e.record.sha256 and e.record.colour]
+    kind of image; a note counting the grey pool images of a colour cache (``channels`` 3):
+    replicated to three identical channels, as grey labelled ones are, and maybe of another
+    kind (a UW-OCTA scan among fundus photographs); [] otherwise."""
+    pool = [e for e in entries if e.split == UNLABELLED and e.record.sha256]
+    colour = [e for e in pool if e.record.colour]
+    grey = [e for e in pool if not e.record.colour]
+    if channels == 3 and grey:
+        examples = ", ".join(e.image_id for e in grey[:3]) + (", ..." if len(grey) > 3 else "")
+        return [note(grey[0].path.parent, f"{counted(len(grey), 'grey image')} of the --unlabelled "
+                     f"folders replicated to 3 identical channels, as the labelled images are colour "
+                     f"({examples}): are they the same kind of image?",
+                     "nothing to do if they are (a red-free photograph); else take them out of the "
+                     "--unlabelled folder", "channels")]
     if channels != 1 or not colour:
         return []
     examples = ", ".join(e.image_id for e in colour[:3]) + (", ..." if len(colour) > 3 else "")
@@ -2775,6 +2808,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     found, pool_copies = _pool_copies(entries)
     problems += found
     pool_counts = _pool_folder_counts(cfg, pool, entries, pool_skipped)
+    problems += _pool_share_note(entries)
     # the labelled and test images decide the channels (and so the modality); the ungraded pool
     # of data.unlabelled follows them
     labelled_part = [e for e in entries if e.split != UNLABELLED]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from test_ingest import config, make_plain, smooth_image, write_png
 
 from data_prep import ingest
@@ -56,3 +57,42 @@ def test_the_fix_of_an_unused_data_unlabelled_says_leave_it_out_once() -> None:
     preflight._check_unused_settings(c, cfg, ["ingest", "pretrain"])
     (found,) = [f for f in c.items if f.setting == "data.unlabelled"]
     assert found.fix == "leave data.unlabelled out for this data set"
+
+
+def _colour_set(root: Path, n: int = 6) -> Path:
+    from test_ingest import write_csv
+
+    for i in range(n):
+        rgb = np.stack([smooth_image(i, 64), smooth_image(50 + i, 64), smooth_image(100 + i, 64)], axis=2)
+        write_png(root / f"{i:03d}.png", rgb)
+    write_csv(root / "labels.csv", ["image name", "DR grade"], [[f"{i:03d}.png", i % 3] for i in range(n)])
+    return root
+
+
+def test_grey_pool_images_of_a_colour_set_are_counted(tmp_path: Path) -> None:
+    """Grey pool images in a colour cache were replicated to three channels without a word."""
+    root = _colour_set(tmp_path / "d")
+    pool = tmp_path / "pool"
+    write_png(pool / "octa.png", smooth_image(900, side=64))
+    result = ingest.run(config(root, unlabelled=[str(pool)]), tmp_path / "out", verbose=False)
+    assert result.channels == 3
+    (grey,) = [n for n in result.notes if "grey image of the --unlabelled" in n]
+    assert "1 grey image of the --unlabelled folders replicated to 3 identical channels, as the " \
+           "labelled images are colour (pool/octa.png)" in grey
+
+
+def test_a_pool_ten_times_the_graded_set_is_said(tmp_path: Path) -> None:
+    root = _colour_set(tmp_path / "d", n=3)
+    pool = tmp_path / "pool"
+    for i in range(31):
+        rgb = np.stack([smooth_image(200 + i, 16)] * 2 + [smooth_image(300 + i, 16)], axis=2)
+        write_png(pool / f"u{i:02d}.png", rgb)
+    result = ingest.run(config(root, unlabelled=[str(pool)], n_folds=2, cache_sizes=[16]), tmp_path / "out",
+                        verbose=False)
+    (said,) = [n for n in result.notes if "--unlabelled pool holds" in n]
+    assert "the --unlabelled pool holds 31 images, 10x the 3 graded (training and test) images" in said
+    assert "pretrain.epochs counts passes over the whole pool" in said
+    (pool / "u30.png").unlink()  # 30 images: 10x, not more
+    again = ingest.run(config(root, unlabelled=[str(pool)], n_folds=2, cache_sizes=[16]), tmp_path / "out2",
+                       verbose=False)
+    assert not [n for n in again.notes if "--unlabelled pool holds" in n]
