@@ -2095,8 +2095,10 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
                          previous: cache.CacheState, channels: int,
                          spill: cache.RowSpill | None) -> tuple[list[Problem], list[str]]:
     """The test images and the unlabelled pool compared with the training images
-    (``train_rows``: their comparison rows), and the pool with the test images, a block at a
-    time (:func:`data_prep.near_duplicates.twins_across`): a warning (an error with ``--strict``,
+    (``train_rows``: their comparison rows) a block at a time
+    (:func:`data_prep.near_duplicates.twins_across`), and the pool with the test images, a
+    chunk of :data:`POOL_CHUNK_BYTES` of pool rows against every test block in turn
+    (:func:`_nearest_test_twins`: no test matrix held): a warning (an error with ``--strict``,
     as the caller applies it) for each test image whose nearest training image is closer than
     ``data.near_duplicate_mse`` (a re-encoded copy of a test image among the training images
     credits the test figures with memory; not an error by default, as copies and distinct
@@ -2115,19 +2117,17 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
     block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
     setting = f"--near-duplicate-mse {cfg.near_duplicate_mse:g}"
     tests = [e for e in entries if e.split == "test"]
-    with_pool = any(e.split == UNLABELLED for e in entries)
-    test_rows: list[np.ndarray] = []  # kept only when a pool is compared with them
     for split in ("test", UNLABELLED):
         others = tests if split == "test" else [e for e in entries if e.split == split]
-        for start in range(0, len(others), block):
-            chunk = others[start:start + block]
+        # the pool a larger chunk at a time: each chunk is compared with every test block
+        step = block if split == "test" else max(block, POOL_CHUNK_BYTES // _row_bytes(size, channels))
+        for start in range(0, len(others), step):
+            chunk = others[start:start + step]
             rows = _comparison_rows([e.record for e in chunk], size, previous, channels, spill)
-            if split == "test" and with_pool:
-                test_rows.append(rows)
-            if split == UNLABELLED and test_rows:
-                # test_rows: one array once the test split is done (below)
-                for q, r, mse in zip(*twins.twins_across(rows, test_rows[0], cfg.near_duplicate_mse), strict=True):
-                    near_test.append((chunk[int(q)], tests[int(r)], float(mse)))
+            if split == UNLABELLED:
+                for q, r, mse in _nearest_test_twins(rows, tests, block, cfg.near_duplicate_mse, size,
+                                                     previous, channels, spill):
+                    near_test.append((chunk[q], tests[r], mse))
             for q, r, mse in zip(*twins.twins_across(rows, train_rows, cfg.near_duplicate_mse), strict=True):
                 other, twin = chunk[int(q)], train[int(r)]
                 if split == UNLABELLED:
@@ -2144,8 +2144,6 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
                                      f"label row from the training images (the test folder of a "
                                      f"challenge stays as it is); if two pictures, nothing to do, or "
                                      "lower --near-duplicate-mse", "near-duplicates"))
-        if split == "test" and len(test_rows) > 1:
-            test_rows = [np.concatenate(test_rows)]
     if near_test:
         shown = "; ".join(f"{e.path} ~ {t.display} ({mse:.1e})" for e, t, mse in near_test[:POOL_COPIES_SHOWN])
         found.append(warning(near_test[0][0].path.parent,
@@ -2165,6 +2163,44 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
                           "nothing to do (pretraining sees the training images anyway); remove "
                           "the copies from the unlabelled folder to save time", "near-duplicates"))
     return found, [e.rel for e, _, _ in near_test]
+
+
+POOL_CHUNK_BYTES = 512 << 20
+"""The comparison rows of the unlabelled pool held at once (:func:`_twins_across_splits`):
+each such chunk is compared with the test images a block at a time, the test rows made again
+for every chunk, so that no test matrix is held (EyePACS's 53k test images are 2.5 GiB of
+rows); 512 MiB is about 10,900 pool images at 64 x 64 x 3."""
+
+
+def _row_bytes(size: int, channels: int) -> int:
+    """The bytes of one :func:`data_prep.near_duplicates.comparison_rows` row of a ``size`` px
+    cache row with ``channels`` channels (float32, at most
+    :data:`~data_prep.near_duplicates.COMPARE_SIDE` px a side)."""
+    side = min(size, twins.COMPARE_SIDE)
+    return side * side * channels * 4
+
+
+def _nearest_test_twins(rows: np.ndarray, tests: Sequence[ImageEntry], block: int, threshold: float,
+                        size: int, previous: cache.CacheState, channels: int,
+                        spill: cache.RowSpill | None) -> list[tuple[int, int, float]]:
+    """The rows of ``rows`` (``(m, d)``, a chunk of the pool's comparison rows) whose nearest
+    test image (its rows made ``block`` images at a time and dropped, never all held) is closer
+    than ``threshold`` (strictly): ``(row, test index, mean squared difference)`` in row order,
+    as :func:`data_prep.near_duplicates.twins_across` on all the test rows at once would give
+    (the first of equally near test images)."""
+    if not len(rows) or not tests:
+        return []
+    best = np.full(len(rows), np.inf)
+    which = np.zeros(len(rows), dtype=np.int64)
+    for start in range(0, len(tests), block):
+        test_rows = _comparison_rows([e.record for e in tests[start:start + block]], size, previous,
+                                     channels, spill)
+        index, distance = twins.nearest_neighbours(rows, test_rows)
+        closer = distance < best  # strictly: an earlier block keeps a tie, as argmin would
+        best[closer] = distance[closer]
+        which[closer] = index[closer] + start
+    near = np.flatnonzero(best < threshold)
+    return [(int(q), int(which[q]), float(best[q])) for q in near]
 
 
 TWIN_SHARE_WARNING = 0.10

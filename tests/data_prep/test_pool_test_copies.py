@@ -16,6 +16,7 @@ from PIL import Image
 from test_ingest import config, make_plain, smooth_image, write_png
 
 from data_prep import ingest
+from data_prep.near_duplicates import twins_across
 from drac_ssl.pretrain import held_out_words
 
 
@@ -137,3 +138,24 @@ def test_the_size_notes_judge_the_graded_images_and_the_pool_gets_its_own_advice
     assert small.startswith(f"{pool}: 3 images of the unlabelled pool (data.unlabelled) are far smaller "
                             "than the graded images (typically 1024 px): pool/small0.png 40x40 px"), small
     assert "take them out of the --unlabelled folder" in small
+
+
+def test_the_pool_meets_the_test_images_a_block_at_a_time_with_the_same_twins(monkeypatch) -> None:
+    # review F1: the test rows were all kept (and concatenated) to compare the pool with them
+    rng = np.random.default_rng(0)
+    tests = rng.random((7, 12), dtype=np.float32)
+    tests[5] = tests[1]  # a tie across blocks: the first test image is named, as argmin would
+    pool = np.stack([tests[1] + 0.001, tests[6] - 0.002, rng.random(12, dtype=np.float32), tests[3]])
+    asked: list[int] = []
+
+    def rows_of(records, *_args):
+        asked.append(len(records))
+        return tests[list(records)]
+
+    monkeypatch.setattr(ingest, "_comparison_rows", rows_of)
+    entries = [type("E", (), {"record": i})() for i in range(len(tests))]
+    found = ingest._nearest_test_twins(pool, entries, 2, 1e-4, 28, None, 1, None)
+    q, r, mse = twins_across(pool, tests, 1e-4)
+    assert found == [(int(a), int(b), float(c)) for a, b, c in zip(q, r, mse, strict=True)]
+    assert [(a, b) for a, b, _ in found] == [(0, 1), (1, 6), (3, 3)]
+    assert max(asked) == 2  # never more than one block of test rows at once
