@@ -167,6 +167,11 @@ class PretrainData:
     :func:`drac_ssl.report.knn_start_comparison`; not ``splits.test``, which would read as the
     challenge's test split. Runs made before have no count: their k-NN figure is read without
     a noise band."""
+    pool_test_copies: int = 0
+    """The ``data.unlabelled`` images left out here under ``pretrain.use_test_images=false`` as
+    copies (bytes or pixels) of test images that the ingest kept (:func:`_without_test_images`:
+    an older ingest's); 0 otherwise. ``last.pt`` records it, so that a resume of a pretraining
+    begun before such copies were left out says its pool changed (:meth:`_VICRegTraining.check_resume`)."""
 
     @property
     def channels(self) -> int:
@@ -242,7 +247,7 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
         images, rows = load_octa_cache(data_dir, aug.source_size)
         n_test = sum(1 for r in rows if r["split"] == "test")
         n_pool = sum(1 for r in rows if r["split"] == "unlabelled")  # data.unlabelled
-        left_out = ""
+        left_out, n_copies = "", 0
         if not cfg.pretrain.use_test_images and n_test:
             rows, n_copies = _without_test_images(rows)
             n_pool -= n_copies
@@ -278,6 +283,7 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
             images=images,
             description=f"{kind}, {len(rows)} images ({len(labelled)} labelled; {splits}), "
                         f"ingest at {data_dir}",
+            pool_test_copies=n_copies,
             knn_train=knn_train,
             knn_test=knn_test,
             facts=facts.to_dict(),
@@ -718,7 +724,8 @@ class _VICRegTraining(TrainingTask):
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "knn_start_top1": self.knn_start, "normalization": _statistics(self.cfg)}
+                "knn_start_top1": self.knn_start, "normalization": _statistics(self.cfg),
+                "pool_test_copies": self.data.pool_test_copies}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -734,7 +741,10 @@ class _VICRegTraining(TrainingTask):
     def check_resume(self, state: dict[str, Any]) -> None:
         """Refuse ``last.pt`` made with other settings the pretraining's output depends on
         (``stage_settings.REUSABLE_STAGES["pretrain"]``: ``data.*``, ``pretrain.*``,
-        ``run.seed`` and the monitor's UMM settings; ``pretrain.epochs`` may grow)."""
+        ``run.seed`` and the monitor's UMM settings; ``pretrain.epochs`` may grow). One printed
+        line when ``last.pt`` predates :attr:`PretrainData.pool_test_copies` (no such key) and
+        this loading left pool copies of test images out: the older code pretrained on them, so
+        the resumed run's pool and epoch order are not the interrupted run's."""
         from drac_ssl.stage_settings import stage_resume_differences
 
         assert self.ckpt_dir is not None, "set ckpt_dir before resuming"
@@ -753,6 +763,14 @@ class _VICRegTraining(TrainingTask):
                 + f"\n  fix: rerun with the settings it was made with{saved}; or start a new run "
                 f"folder (run.name=NEW){reuse}; or delete {out_dir} to start over.")
         self._check_resumed_statistics(state, out_dir)
+        copies = self.data.pool_test_copies
+        if copies and "pool_test_copies" not in state:  # begun by a version that kept them
+            print(f"[pretrain] {self.ckpt_dir / 'last.pt'} was begun by an older version that "
+                  f"pretrained on {copies} ungraded image{'s' if copies != 1 else ''} with a test "
+                  f"image's bytes or pixels; this version leaves {'them' if copies != 1 else 'it'} "
+                  f"out (pretrain.use_test_images=false), so the resume has another pool and epoch "
+                  f"order and does not replay the interrupted run exactly (delete {out_dir} to "
+                  f"pretrain on one pool throughout)")
 
     def _check_resumed_statistics(self, state: dict[str, Any], out_dir: Path) -> None:
         """Refuse ``last.pt`` whose views were normalised with other statistics than this code
