@@ -215,8 +215,9 @@ def held_out_words(n_test: int, n_copies: int, n_pool: int, summary: dict[str, A
     ``n_test`` test images; the ``n_copies`` pool images of a test image's bytes or pixels left
     out here (an older ingest's); the pool images ``summary`` (``ingest_summary.json``) records
     as near twins of test images (``unlabelled_near_test``: kept), or, with ``n_pool`` pool
-    images and ``data.near_duplicate_mse`` off, that near copies (a re-encoding, a resize) were
-    not looked for."""
+    images, that near copies (a re-encoding, a resize) were not looked for: with
+    ``data.near_duplicate_mse`` off, or on by an older ingest that compared the pool with the
+    training images only (no ``unlabelled_near_test`` key; an empty list: looked for, none)."""
     words = f"{n_test} test images left out: pretrain.use_test_images=false"
     if n_copies:
         words += f"; {n_copies} ungraded copies of them too"
@@ -227,6 +228,11 @@ def held_out_words(n_test: int, n_copies: int, n_pool: int, summary: dict[str, A
     elif n_pool and not summary.get("near_duplicates"):
         words += ("; the ingest left out ungraded copies of them, but not near copies (a "
                   "re-encoding, a resize): data.near_duplicate_mse=0 does not look for them")
+    elif n_pool and "unlabelled_near_test" not in summary:
+        words += ("; the ingest left out ungraded copies of them, but did not look for near copies "
+                  "(a re-encoding, a resize) among the ungraded images: an older ingest compared "
+                  "them with the training images only under data.near_duplicate_mse; ingest again "
+                  "to compare them with the test images")
     return words
 
 

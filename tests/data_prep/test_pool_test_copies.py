@@ -74,6 +74,17 @@ def test_the_pretraining_words_say_what_use_test_images_false_left_out() -> None
         400, 0, 5, {"near_duplicates": None})
 
 
+def test_an_older_ingest_with_near_duplicates_on_did_not_look_for_pool_near_copies() -> None:
+    # review F3: its summary has near_duplicates but no unlabelled_near_test (the pool was
+    # compared with the training images only); an empty list means looked for, none found
+    older = held_out_words(400, 0, 5, {"near_duplicates": {"mse": 1e-4}})
+    assert "did not look for near copies (a re-encoding, a resize) among the ungraded images" in older
+    assert "ingest again" in older
+    looked = held_out_words(400, 0, 5, {"near_duplicates": {"mse": 1e-4}, "unlabelled_near_test": []})
+    assert looked == "400 test images left out: pretrain.use_test_images=false"
+    assert held_out_words(400, 0, 0, {"near_duplicates": {"mse": 1e-4}}) == looked  # no pool
+
+
 def test_a_near_copy_of_a_test_image_in_the_pool_is_warned_of_and_recorded(tmp_path: Path) -> None:
     root = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 7)}, test=("t1.png",))
     pool = tmp_path / "pool"
