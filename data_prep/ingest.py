@@ -888,6 +888,14 @@ def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], l
     return entries, problems
 
 
+def _listing_skip(problem: Problem) -> bool:
+    """Whether ``problem`` is a note of an entry a folder's listing skipped
+    (:func:`data_prep.layout.scan_image_folder`: a hidden file, a subfolder), counted in the
+    folder's ``skipped``; not another note (a folder given twice, :func:`pool_folders`)."""
+    return problem.severity == "note" and (problem.kind == "hidden"
+                                           or problem.what.startswith("subfolder ignored"))
+
+
 def _pool_subfolder(problem: Problem, cfg: DataConfig) -> bool:
     """Whether ``problem`` is the 'subfolder ignored' note of a folder of the image folder
     that is a ``data.unlabelled`` folder (an image without a label row moved there, as its fix
@@ -2782,7 +2790,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     problems += found
     pool, found = collect_unlabelled(cfg, root)
     # what each pool folder's listing ignored (subfolders, hidden files): its 'skipped' count
-    pool_skipped = Counter(str(Path(p.path).parent) for p in found if p.severity == "note")
+    pool_skipped = Counter(str(Path(p.path).parent) for p in found if _listing_skip(p))
     entries, problems = entries + pool, [p for p in problems if not _pool_subfolder(p, cfg)] + found
     if no_images and not any(p.severity == "error" for p in problems):
         # a subfolder the likely root names is that root: its 'move its images up' note would

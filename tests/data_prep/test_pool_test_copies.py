@@ -132,6 +132,18 @@ def test_each_pool_folder_is_counted_in_the_summary_and_the_report(tmp_path: Pat
                          "pretrain.use_test_images=false)")
 
 
+def test_a_pool_folder_given_twice_is_not_skipped_by_its_parent_pool_folder(tmp_path: Path) -> None:
+    # review F4: the 'given twice' note of one/sub was counted as one more entry one skipped
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 7)})
+    one = tmp_path / "one"
+    write_png(one / "a.png", smooth_image(700))
+    write_png(one / "sub" / "c.png", smooth_image(702))  # a subfolder of one, a pool folder too
+    out = tmp_path / "out"
+    ingest.run(config(root, unlabelled=[str(one), str(one / "sub"), f"{one / 'sub'}/"]), out, verbose=False)
+    folders = json.loads((out / ingest.SUMMARY_NAME).read_text())["unlabelled_folders"]
+    assert [(f["dir"], f["skipped"]) for f in folders] == [(str(one), 1), (str(one / "sub"), 0)]
+
+
 def test_the_size_notes_judge_the_graded_images_and_the_pool_gets_its_own_advice(tmp_path: Path) -> None:
     """Pool images of other sizes made 'images of 2 sizes ... check that each grade is spread
     over them' of the graded folder, and each pool thumbnail was told to 'remove its row from
