@@ -150,7 +150,7 @@ from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
 __all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "figure_alt", "figure_caption",
-           "model_next_steps", "pretrain_curve_words", "roc_auc_line", "screening_line", "write_report", "main"]
+           "model_next_steps", "pool_lines", "pretrain_curve_words", "roc_auc_line", "screening_line", "write_report", "main"]
 
 FIGURES = "report"
 
@@ -358,6 +358,27 @@ def _figure(run_dir: Path, path: Path, alt: str, variant: str = "", caption: str
     return [_link(run_dir, path, alt), ""] + ([f"*Figure: {caption}*", ""] if caption else [])
 
 
+def pool_lines(n_pool: int, summary: Any) -> list[str]:
+    """The Data section's lines of the ungraded pool (``data.unlabelled``): its count, the pool
+    images ``summary`` (``ingest_summary.json``) records as near copies of test images
+    (``unlabelled_near_test``), and one line per folder (``unlabelled_folders``: kept, copies
+    left out, entries skipped), which an ingest of an older version did not record."""
+    summary = summary if isinstance(summary, dict) else {}
+    near = len(summary.get("unlabelled_near_test") or ())
+    head = f"- ungraded images for pretraining and UMM only (data.unlabelled): {n_pool}"
+    if near:
+        head += (f"; {near} of them {'are near copies' if near != 1 else 'is a near copy'} of test "
+                 "images (data.near_duplicate_mse; kept, not provably the same picture, and pretrained "
+                 "on even with pretrain.use_test_images=false)")
+    lines = [head]
+    for folder in summary.get("unlabelled_folders") or ():
+        if isinstance(folder, dict):
+            lines.append(f"  - `{folder.get('dir')}`: {folder.get('kept', 0)} kept, "
+                         f"{folder.get('copies', 0)} left out as copies of other images, "
+                         f"{folder.get('skipped', 0)} skipped (subfolders, hidden files)")
+    return lines
+
+
 def _data_section(run_dir: Path) -> list[str]:
     dataset = _generic_dataset(run_dir)
     if dataset is not None:
@@ -405,8 +426,7 @@ def _data_section(run_dir: Path) -> list[str]:
                   f"- training images: {prov.get('n_train')} ({pooled + '; ' if pooled else ''}{per_grade})",
                   f"- test images: {prov.get('n_test')}"]
         if prov.get("n_unlabelled"):
-            lines.append(f"- ungraded images for pretraining and UMM only (data.unlabelled): "
-                         f"{prov['n_unlabelled']}")
+            lines += pool_lines(prov["n_unlabelled"], read_json(run_dir / "data" / "ingest_summary.json"))
         lines.append(f"- ingested: {prov.get('ingested_utc')}")
         lines += _ingest_warning_lines(run_dir, prov)
         lines += _small_set_lines(run_dir)
