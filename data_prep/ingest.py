@@ -1141,8 +1141,8 @@ def _grade_words(entry: ImageEntry, table: LabelTable | None) -> str:
 
 def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
                   plan: Plan, workers: int, npz: Path | None, spill: cache.RowSpill | None = None) -> None:
-    """Fill ``entry.record``: reuse files whose size and mtime are unchanged (or, when they
-    changed, whose sha256 is the same), from the finished cache (``previous``) or else from the
+    """Fill ``entry.record``: reuse files whose size, mtime and identity are unchanged
+    (:func:`_reused`; or, when they changed, whose sha256 is the same), from the finished cache (``previous``) or else from the
     rows a resumable ``spill`` kept from an interrupted or failed run
     (:meth:`data_prep.cache.RowSpill.take`, the same rule); process the rest (their new rows go
     to ``spill`` when given)."""
@@ -1190,9 +1190,12 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
         old = previous.files.get(entry.rel)
         if not record.decoded and record.sha256 and resumable and \
                 (kept := spill.take(entry.rel, record.size, None, record.sha256)) is not None:
-            record = dataclasses.replace(kept, size=record.size, mtime_ns=record.mtime_ns)
+            record = dataclasses.replace(kept, size=record.size, mtime_ns=record.mtime_ns,
+                                         identity=record.identity)
         elif not record.decoded and record.sha256 and old is not None and record.sha256 == old.sha256:
-            record = dataclasses.replace(old, size=record.size, mtime_ns=record.mtime_ns)
+            # the stat read now is what the state keeps: the next run reuses it unread
+            record = dataclasses.replace(old, size=record.size, mtime_ns=record.mtime_ns,
+                                         identity=record.identity)
         elif not record.decoded and record.sha256:
             # its hash was the one known, but neither the kept rows (damaged since they were
             # checked, or dropped) nor the finished cache give its rows: decode it after all
@@ -1206,8 +1209,15 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
 
 def _reused(old: cache.FileRecord | None, stat: os.stat_result | None) -> bool:
     """Whether a file's record ``old`` of the finished cache is reused without reading the file:
-    its byte count and mtime are the recorded ones."""
-    return old is not None and stat is not None and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    its byte count, mtime and identity (``(st_ino, st_ctime_ns)``) are the recorded ones, the
+    rule of the kept rows (:meth:`data_prep.cache.RowSpill.take`). Size and mtime alone do not
+    tell a file replaced by another of the same size and mtime (``cp -p``, ``rsync -a``, an
+    archive's extraction keep mtimes; a fixed-size TIFF or BMP re-export keeps the size): its
+    new inode or ctime does. Otherwise the file is read and hashed (``known_sha256``), and
+    decoded only when its hash differs. A record without identity (a state written before it
+    was kept) is read and hashed once, not trusted: the state then records it."""
+    return old is not None and stat is not None and old.identity is not None and \
+        (old.size, old.mtime_ns, *old.identity) == (stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
 
 
 def _redecode_lost_colour(entries: Sequence[ImageEntry], previous: cache.CacheState, channels: int,
