@@ -131,7 +131,9 @@ from drac_ssl.submission import (
     TRAINING_IMAGE_COLUMN,
     UNRELIABLE_COLUMN,
     case_name_problem,
+    provenance_path,
     safe_case_name,
+    write_grading_provenance,
     write_incomplete_grades,
     write_submission,
 )
@@ -321,6 +323,13 @@ def probability_key(class_names: list[str]) -> str:
 
 NOTES_CSV = "grades_with_notes.csv"
 """The batch's second download: every file with its grade and notes (:func:`_grade_batch`)."""
+
+PROVENANCE_LABEL = ("Which model graded the grades CSV: its provenance record, NAME_provenance.json "
+                    "(bundle hash, code version, each image's SHA-256, time, TTA; keep it beside the "
+                    "CSV: export --check compares the CSV's SHA-256)")
+"""The label of the batch's third download: the grades CSV's grading provenance record
+(:func:`drac_ssl.submission.provenance_path`, :func:`drac_ssl.submission.write_grading_provenance`),
+the export's sidecar."""
 
 FLAGGED_CSV = "grades_FLAGGED.csv"
 """The name of the batch's grades CSV (the submission's format) when every file was graded but
@@ -2279,7 +2288,11 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     (:func:`drac_ssl.grading.image_notes.incomplete_line`), and the CSV,
     ``grades_INCOMPLETE.csv``, lists them too, first, without a grade, the reason in a notes
     column (:func:`drac_ssl.submission.write_incomplete_grades`): never a file that passes for
-    a complete submission. Nothing graded: no CSV. The notes CSV, ``grades_with_notes.csv``
+    a complete submission. Beside the grades CSV, :func:`drac_ssl.submission.provenance_path`
+    (``submission_provenance.json``): the export's grading provenance record
+    (:meth:`drac_ssl.grading.bundle.Bundle.grading_provenance` with the TTA used and each graded
+    file's SHA-256, written by :func:`drac_ssl.submission.write_grading_provenance`, tied to the
+    CSV by its SHA-256; the page offers it as a third download). Nothing graded: no CSV. The notes CSV, ``grades_with_notes.csv``
     (:func:`app.batch_csv.write_grades_for_people`), is always there: every file in
     upload order, ``case,grade,grade_name,most_likely_grade,P_<grade>...,not_reliably_gradable,
     model_output_only,training_image,notes``, the bundle's caveat once in its first row, with
@@ -2448,6 +2461,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     rejected_rows: dict[int, list[Any]] = {}  # upload position -> the row of a file not graded
     good_at: list[int] = []  # the upload position of each graded file
     good_names: list[str] = []
+    good_sha256: list[str] = []  # per graded file: the SHA-256 of its bytes (the provenance record)
     # per graded file, its grading (Predictor.grade_prepared_sentences of it alone, in its turn)
     graded_parts: list[tuple[np.ndarray, np.ndarray, list[str], list[list[str]]]] = []
     model_s = 0.0  # seconds in the model, all graded files together (the table's mean s/image)
@@ -2518,6 +2532,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         graded_as[name] = nth
         good_at.append(at)
         good_names.append(name)
+        good_sha256.append(loaded.sha256)
         good_warnings.append(predictor.upload_warnings(loaded))  # a training image: a note
         # a demo bundle was trained on nothing: no (empty), not "unknown"
         good_trained.append(False if predictor.metadata.get("demo") else predictor.training_match(loaded))
@@ -2617,7 +2632,12 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         # the bundle's caveat once, in its first row (app.batch_csv), not on every row, and
         # which model graded (the export's provenance record's fields: the grades CSV beside
         # keeps DRAC's case,class,P0.. columns and names no model)
-        graded_by = grading_provenance_words(predictor.bundle.grading_provenance(n_good, None))
+        # with the flip TTA used and each graded file's SHA-256 (never a copy of it)
+        graded_record = predictor.bundle.grading_provenance(
+            n_good, None, tta=predictor.tta, images=list(zip(good_names, good_sha256, strict=True)))
+        graded_by = grading_provenance_words(graded_record)
+        if csv_path:  # beside the grades CSV, the export's record of it (export --check reads it)
+            write_grading_provenance(provenance_path(csv_path), graded_record, csv_path)
         notes_path = str(write_grades_for_people(
             out_dir / NOTES_CSV,
             [(row[0], graded_index.get(at), row[-1] if at in graded_index else f"{NOT_GRADED}{row[-1]}")
@@ -2708,6 +2728,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                       f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
                       f"written by the export command), and {with_notes}." if csv_path else
                       f". {with_notes[0].upper()}{with_notes[1:]} below says why for each file.")
+                   + (f" Beside them, `{provenance_path(csv_path).name}`: which model graded the grades "
+                      f"CSV (bundle hash, code version, each image's SHA-256, time, TTA), the export's "
+                      f"record; keep it with the CSV (`export --check` compares the CSV's SHA-256)."
+                      if csv_path else "")
                    + f" {download_time_words()}" + cautions)
         handed = True
         return summary, rows, csv_path, notes_path
@@ -2788,7 +2812,10 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         as the page writes percentages)."""
         claims.claim(paths)
         summary, rows, *files = _grade_batch(predictor, settings, paths, queue)
-        return (summary, table_value(rows, len(predictor.grade_names)) if rows else rows, *files)
+        # the grades CSV's provenance record, written beside it (provenance_path): a third download
+        sidecar = provenance_path(files[0]) if files[0] else None
+        return (summary, table_value(rows, len(predictor.grade_names)) if rows else rows, *files,
+                str(sidecar) if sidecar is not None and sidecar.is_file() else None)
 
     def claim_batch(paths: list[str] | None) -> None:
         """The batch tab's upload: its files wait for *Grade all*, kept as a graded upload is
@@ -2905,13 +2932,14 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                                f"upload order; {UNRELIABLE_COLUMN} and "
                                                f"{TRAINING_IMAGE_COLUMN} columns to filter on)",
                                          interactive=False)
+                    provenance_file = gr.File(label=PROVENANCE_LABEL, interactive=False)
                 # as on the single-image tab: "Grading 5 files.", the grading, then its sentence
                 # and as there, a step that fails inside gradio says so (failed_status)
                 batch_starts = {"inputs": files, "outputs": batch_said, "api_visibility": "private",
                               "queue": False, "show_progress": "hidden"}
                 batch_starting = batch_button.click(grading_batch, **batch_starts)
                 batch_graded = batch_starting.then(
-                    grade_batch, inputs=files, outputs=[batch_summary, table, csv_file, notes_file],
+                    grade_batch, inputs=files, outputs=[batch_summary, table, csv_file, notes_file, provenance_file],
                     api_name="grade_batch", **model_event)
                 batch_graded.then(said_batch, inputs=[batch_summary, table], outputs=batch_said,
                                   api_visibility="private", queue=False, show_progress="hidden")

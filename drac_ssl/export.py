@@ -406,6 +406,7 @@ from drac_ssl.submission import (
     skipped_record_path,  # re-exported: export.skipped_record_path
     smaller_class_rows,
     two_grade_rule_words,
+    write_grading_provenance,
     write_image_notes,
     write_referable,
     write_submission,
@@ -890,7 +891,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             companions.append((referable_path(final), lambda tmp, csv: said_referable.append(
                 write_referable_beside(bundle, final, source=csv, out=tmp))))
         # which model graded, always, as --images writes it (provenance_path)
-        grading_record = bundle.grading_provenance(len(cases), command_line(names_only=True, parser=export_parser()))
+        grading_record = bundle.grading_provenance(len(cases), command_line(names_only=True, parser=export_parser()),
+                                                   tta=bundle.tta_in_cv)
         companions.append((provenance_path(final), _provenance_writer(grading_record, final)))
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
@@ -1058,7 +1060,7 @@ def _provenance_writer(record: dict[str, Any], final: Path) -> Callable[[Path, P
     (the hidden file renamed onto ``final``, the same bytes), which ``export --check`` compares
     (:func:`drac_ssl.submission.provenance_words`)."""
     def write(tmp: Path, csv: Path) -> object:
-        return atomic_write_json(tmp, {**record, "submission": {"file": final.name, "sha256": sha256_file(csv)}})
+        return write_grading_provenance(tmp, record, csv, csv_name=final.name)
     return write
 
 
@@ -2003,7 +2005,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             write_referable_beside(bundle, out, source=csv, out=tmp))))
     # which model graded, always (a clean batch has no notes file), beside the CSV whose
     # format stays DRAC's: the bundle's identity and build, this command, the time, the rows
-    grading_record = bundle.grading_provenance(len(graded_files), command_line(names_only=True, parser=export_parser()))
+    grading_record = bundle.grading_provenance(len(graded_files), command_line(names_only=True, parser=export_parser()),
+                                               tta=bundle.tta_in_cv if tta is None else bool(tta))
     companions.append((provenance_path(out), _provenance_writer(grading_record, out)))
     if skip_unreadable:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost

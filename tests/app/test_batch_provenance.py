@@ -1,0 +1,56 @@
+"""The app batch's grades CSV carries the export's grading provenance record beside it
+(``<stem>_provenance.json``, :func:`drac_ssl.submission.write_grading_provenance`): which
+bundle, which code, each graded file's SHA-256, when, the flip TTA; tied to the CSV offered by
+its SHA-256, so that ``export --check`` accepts the pair, and offered as the page's third
+download."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import server
+from drac_ssl import export
+from drac_ssl.submission import GRADING_PROVENANCE_FORMAT, provenance_path
+
+
+def _scan(path: Path, seed: int) -> Path:
+    ramp = np.add.outer(np.arange(96), np.arange(96)) // 2  # graded: not noise, not blank
+    noise = np.random.default_rng(seed).integers(0, 40, (96, 96))
+    Image.fromarray((ramp + noise).astype(np.uint8)).save(path)
+    return path
+
+
+def test_the_batch_csv_has_the_exports_provenance_record_beside_it(
+        predictor: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Catches a batch CSV offered with no record of the model that graded it, or a record
+    that names another CSV (--check would warn) or leaves out the images and the TTA."""
+    scans = [_scan(tmp_path / f"eye_{i}.png", i) for i in range(2)]
+    summary, _rows, csv_path, _notes = server._grade_batch(predictor, server.AppSettings(), [str(p) for p in scans])
+    assert csv_path
+    sidecar = provenance_path(csv_path)
+    record = json.loads(sidecar.read_text(encoding="utf-8"))
+    assert record["format"] == GRADING_PROVENANCE_FORMAT
+    assert record["submission"] == {"file": Path(csv_path).name,
+                                    "sha256": hashlib.sha256(Path(csv_path).read_bytes()).hexdigest()}
+    assert record["bundle"]["metadata_sha256_full"] == predictor.bundle.metadata_sha256
+    assert record["tta"] is predictor.tta and record["n_images"] == 2 and record["command"] is None
+    assert record["images"] == [{"case": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+                                for p in scans]
+    assert f"`{sidecar.name}`" in summary
+    capsys.readouterr()
+    assert export.main(["--check", csv_path, "--images", str(tmp_path)]) == 0
+    assert "provenance" not in capsys.readouterr().err
+
+
+def test_the_batch_tab_offers_the_record_as_a_third_download(predictor: Any, tmp_path: Path) -> None:
+    """Catches the record written but not handed to the page (no download beside the CSV)."""
+    demo = server.build_demo(predictor, server.AppSettings())
+    grade = next(f for f in demo.fns.values() if f.api_name == "grade_batch")
+    *_, csv_path, notes_path, sidecar = grade.fn([str(_scan(tmp_path / "eye.png", 0))])
+    assert sidecar == str(provenance_path(csv_path)) and Path(sidecar).is_file() and notes_path
