@@ -492,6 +492,7 @@ def test_every_export_records_which_model_graded_beside_an_unchanged_submission(
     assert "--images" in record["command"] and f"--out {out.name}" in record["command"]
     assert str(out.parent) not in record["command"]
     assert record["graded_utc"][:4].isdigit() and record["graded_by"]["package"] == "drac_ssl"
+    assert record["tta"] is stage["tta"] is meta["tta"]["used_in_cv"]  # the flips that graded
     k = len(meta["class_names"])
     assert out.read_text().splitlines()[0] == ",".join(["case", "class", *(f"P{i}" for i in range(k))])
 
