@@ -813,11 +813,17 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     device = resolve_device(cfg.run.device)
     notes: list[str] = []
     reused = False
+    # report.md's out-of-fold Brier score and ECE, for the bundle's metadata and model card
+    # (computed here: the grading modules do not import the scoring module)
+    from drac_ssl.report import oof_calibration_of
+
+    oof_calibration = oof_calibration_of(run_dir, variant)
     if variant is None:
-        bundle_dir = build_bundle(run_dir, None, bundle_dir, device=device)
+        bundle_dir = build_bundle(run_dir, None, bundle_dir, device=device, oof_calibration=oof_calibration)
     else:
         why: list[str] = []
-        bundle_dir, reused = build_or_reuse_bundle(run_dir, variant, bundle_dir, device=device, said=why)
+        bundle_dir, reused = build_or_reuse_bundle(run_dir, variant, bundle_dir, device=device, said=why,
+                                                   oof_calibration=oof_calibration)
         other = selected_other_line(run_dir, variant)
         for line in variant_lines(run_dir, variant, bundle_dir, reused, other, rebuilt="; ".join(why)):
             print(f"[export] {line}")
@@ -2517,8 +2523,12 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
         if reused_dir is not None:
             bundle_dir, reused = reused_dir, True
         else:
+            # the card's out-of-fold Brier score and ECE (report.md's)
+            from drac_ssl.report import oof_calibration_of
+
             bundle_dir, reused = build_or_reuse_bundle(run_dir, args.variant,
-                                                       device=resolve_device(args.device), said=why)
+                                                       device=resolve_device(args.device), said=why,
+                                                       oof_calibration=oof_calibration_of(run_dir, args.variant))
         # printed with the summary (print_lines), not before grading: a closed or full stdout
         # must not cost the grades (a bare print here ended in "error: Broken pipe", no CSV)
         lead = variant_lines(run_dir, args.variant, bundle_dir, reused,

@@ -62,6 +62,7 @@ from drac_ssl.figures import (
     figure_text,
     finite_pair,
     format_ci,
+    format_with_ci,
     kappa_name,
 )
 from drac_ssl.grading.bundle_folder import INPUT_SIDES, BundleError, bundle_folder
@@ -1829,14 +1830,57 @@ def probability_columns_words(meta: dict[str, Any]) -> str:
     return "the calibrated probabilities of the grades"
 
 
-def _calibration_card_line(cal: dict[str, Any]) -> str:
+OOF_CALIBRATION_KEY = "oof_calibration"
+"""``metadata.json``'s entry for the out-of-fold calibration figures report.md gives (the Brier
+score and the ECE; :func:`oof_calibration_words`), passed in at the build by the export
+(:func:`build_bundle`'s ``oof_calibration``: this package's grading modules do not import the
+scoring module that computes them). Absent: a bundle built before it was recorded, or built
+without them."""
+
+OOF_CALIBRATION_NOT_RECORDED = (
+    "Calibration, out of fold (Brier score, ECE): not recorded in this bundle (built before "
+    "the export recorded them, or without the run's out-of-fold predictions); the run's "
+    "report.md gives them.")
+"""The model card's calibration-figures line for a bundle without :data:`OOF_CALIBRATION_KEY`."""
+
+
+def oof_calibration_words(record: dict[str, Any], temperature: object = None) -> str:
+    """The out-of-fold calibration line of report.md (:func:`drac_ssl.report._calibration_measure_lines`)
+    and the model card, from ``record`` (:func:`drac_ssl.report.oof_calibration_record`:
+    ``n_images``, ``resampled`` (``images``, ``patients`` ...: the bootstrap's units),
+    ``brier``, ``brier_ci95``, ``ece``, ``ece_ci95`` (unitless, 0..1 for the ECE, 0..2 for a
+    multi-class Brier score), ``reference_brier`` (the no-skill forecast's: every image given the
+    grade frequencies) and ``words`` (what each measure is)). When the calibration
+    ``temperature`` sits at its search bound (:func:`drac_ssl.metrics.temperature_at_bound`:
+    the calibration failed) it says, in :data:`CALIBRATION_FAILED_WORDS`, that a low ECE there
+    comes from near-flat probabilities, not from calibration. A figure not recorded reads as
+    :func:`drac_ssl.figures.format_with_ci` writes a missing one."""
+    brier = list(record.get("brier_ci95") or [None, None])[:2]
+    ece = list(record.get("ece_ci95") or [None, None])[:2]
+    flat = (f" {CALIBRATION_FAILED_WORDS[0].upper()}{CALIBRATION_FAILED_WORDS[1:]}: a low ECE here comes from "
+            "near-flat probabilities, not from calibration." if temperature_at_bound(temperature) else "")
+    return (f"Calibration, out of fold (oof.csv's cross-fitted probabilities, {record.get('n_images')} images; "
+            f"95% CIs: percentile bootstrap of the {record.get('resampled') or 'images'}): Brier score "
+            f"{format_with_ci(record.get('brier'), *brier)} (a constant prediction of the grade "
+            f"frequencies, which has no skill, scores {figure_text(record.get('reference_brier'))}: a model "
+            f"scoring no lower shows none either), ECE "
+            f"{format_with_ci(record.get('ece'), *ece)} (lower is better for both).{flat} "
+            f"{record.get('words')}.")
+
+
+def _calibration_card_line(cal: dict[str, Any], oof: object = None) -> str:
     """The model card's calibration limitation: calibrated on out-of-fold predictions only, or,
     when that calibration failed (:func:`calibration_failed`), that its probabilities are not
-    calibrated, with :func:`_temperature_edge`'s words."""
+    calibrated, with :func:`_temperature_edge`'s words; then, on a line of its own, the
+    out-of-fold Brier score and ECE (``oof``, ``metadata.json``'s :data:`OOF_CALIBRATION_KEY`:
+    :func:`oof_calibration_words`, report.md's line), or :data:`OOF_CALIBRATION_NOT_RECORDED`
+    when the bundle has none (``oof`` None or not a JSON object)."""
+    figures = ("\n- " + (oof_calibration_words(oof, cal.get("temperature")) if isinstance(oof, dict)
+                         else OOF_CALIBRATION_NOT_RECORDED))
     if calibration_failed({"calibration": cal}):
         return ("The probabilities are not calibrated: their calibration, fitted on out-of-fold "
-                "predictions only, failed." + _temperature_edge(cal))
-    return "The probabilities are calibrated on out-of-fold predictions only."
+                "predictions only, failed." + _temperature_edge(cal) + figures)
+    return "The probabilities are calibrated on out-of-fold predictions only." + figures
 
 
 def _temperature_edge(cal: dict[str, Any]) -> str:
@@ -2166,7 +2210,7 @@ conv head not its last convolution, `head.conv`).
   the deployed ones were fitted on all out-of-fold predictions (with finetune.label_fraction
   below 1: those of the images some fold was trained on).
 - {ood_line} {conversion}
-- {_calibration_card_line(cal)}
+- {_calibration_card_line(cal, meta.get(OOF_CALIBRATION_KEY))}
 - The figures above are those of single fold models, each with its own cross-fitted
   calibration; this bundle grades with the mean of its {len(meta['folds'])} fold models, calibrated with the
   temperature and thresholds fitted on single models' outputs. The ensemble itself has no
@@ -2541,7 +2585,8 @@ def bundle_out_problem(out: Path, run_dir: Path) -> str | None:
 def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                  out: str | os.PathLike[str] | None = None,
                  device: str | torch.device = "cpu", built_from: dict[str, str] | None = None,
-                 pretraining_images: dict[str, Any] | None = None) -> Path:
+                 pretraining_images: dict[str, Any] | None = None,
+                 oof_calibration: dict[str, Any] | None = None) -> Path:
     """Write ``run_dir/bundle/`` (or ``out``) from the fine-tuning outputs (see the module
     docstring).
 
@@ -2556,7 +2601,10 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     ``pretraining_images``: the record of the images its backbone's pretraining read
     (:func:`drac_ssl.grading.training_images.pretraining_images_of` of ``run_dir`` and
     ``variant``) when the caller has just made it (:func:`build_or_reuse_bundle`'s check); None:
-    made here.
+    made here. ``oof_calibration``: the variant's out-of-fold calibration figures, report.md's
+    Brier score and ECE (:func:`drac_ssl.report.oof_calibration_record`, which the export
+    passes in), recorded as ``metadata.json``'s :data:`OOF_CALIBRATION_KEY` and said on the
+    model card (:func:`oof_calibration_words`); None: not recorded (the card says so).
 
     The run folder of an untrained demo bundle (:func:`drac_ssl.grading.demo.demo_run_note`:
     ``app.demo_bundle``'s marks in ``finetune/``) gives a demo bundle every time, whoever
@@ -2628,6 +2676,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                 "flips": [FLIP_NAMES[d] for d in TTA_FLIPS],
                 "how": "mean raw model output over the flipped inputs, per fold model"},
         "calibration": {k: v for k, v in calibration.items()},
+        # report.md's out-of-fold Brier score and ECE, as the export computed them (not here:
+        # this module does not import the scoring module); absent without them
+        **({OOF_CALIBRATION_KEY: dict(oof_calibration)} if oof_calibration else {}),
         "cv_metrics": {**{key: metrics.get(key) for key in (
             "n", "qwk", "qwk_ci95", "qwk_ci95_note", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
             "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
@@ -2832,7 +2883,8 @@ def finetune_outputs_digest(run_dir: str | os.PathLike[str], variant: str) -> di
 
 def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
                           out: str | os.PathLike[str] | None = None,
-                          device: str | torch.device = "cpu", said: list[str] | None = None) -> tuple[Path, bool]:
+                          device: str | torch.device = "cpu", said: list[str] | None = None,
+                          oof_calibration: dict[str, Any] | None = None) -> tuple[Path, bool]:
     """The bundle of ``variant`` in ``out`` (default ``run_dir/bundles/<variant>``) and
     whether it was reused: a bundle already there of this format and variant, built from
     fine-tuning outputs identical to the run's now (:func:`finetune_outputs_digest`, recorded
@@ -2841,7 +2893,8 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
     anyway (under the run's lock), so a bundle built before it listed the images its backbone's
     pretraining read (:func:`pretraining_record_missing`) is rebuilt with the list, to travel
     with a copy of it; ``said`` (a list, when given) gets why, ``"rebuilt because ..."``.
-    Raises BundleError as :func:`build_bundle` does."""
+    ``oof_calibration``: :func:`build_bundle`'s, for a (re)build (a bundle reused keeps what it
+    recorded). Raises BundleError as :func:`build_bundle` does."""
     run_dir = Path(run_dir)
     out, digest, meta, reusable = _reuse_check(run_dir, variant, out)
     if not reusable and said is not None and meta.get("format") == BUNDLE_FORMAT \
@@ -2858,7 +2911,8 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
             said.append(f"rebuilt from {run_dir / 'finetune' / variant} because it was built before bundles "
                         f"listed the images its backbone's self-supervised pretraining read (export --score "
                         f"with a copy of it could not tell a transductive score)")
-    return build_bundle(run_dir, variant, out, device=device, built_from=digest, pretraining_images=pool), False
+    return build_bundle(run_dir, variant, out, device=device, built_from=digest, pretraining_images=pool,
+                        oof_calibration=oof_calibration), False
 
 
 def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
