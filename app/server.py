@@ -2749,7 +2749,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
 
     API names (for ``gradio_client``): ``/grade`` (one file and optionally the grade to
     explain, -1 = the shown one -> markdown, label, original, overlay, details JSON) and
-    ``/grade_batch`` (files -> markdown, table, CSV file, notes CSV file).
+    ``/grade_batch`` (files -> markdown, table, CSV file, notes CSV file, the CSV's provenance
+    record ``<stem>_provenance.json``: :func:`drac_ssl.submission.provenance_path`).
     """
     card_path = predictor.path / "MODEL_CARD.md"
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else "No MODEL_CARD.md in this bundle."
