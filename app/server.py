@@ -23,6 +23,7 @@ logged with its traceback and reported the same way, and the server keeps servin
 
 from __future__ import annotations
 
+import csv
 import html
 import inspect
 import json
@@ -66,6 +67,8 @@ from app.gradcam import (
     reads_box_only,
     strongest_words,
 )
+from app.grading_log import GradingLog
+from app.grading_log import utc_now as grading_utc_now
 from app.inputs import (
     FILE_TYPES,
     FORMAT_WORDS,
@@ -122,6 +125,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
 )
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.grading.training_images import BY_PIXELS, training_images_line
+from drac_ssl.io import sha256_file
 from drac_ssl.metrics import referral_words
 from drac_ssl.name_tags import name_digest
 from drac_ssl.scale import grade_names_for_people
@@ -131,6 +135,7 @@ from drac_ssl.submission import (
     TRAINING_IMAGE_COLUMN,
     UNRELIABLE_COLUMN,
     case_name_problem,
+    grading_provenance_record,
     provenance_path,
     safe_case_name,
     write_grading_provenance,
@@ -777,6 +782,9 @@ class AppSettings:
     max_batch_files: int = 200
     tta: bool | None = None  # None: as the bundle's cross-validation (Bundle.tta_in_cv)
     gradcam: bool = True
+    grading_log: str | None = None
+    """``--grading-log FILE``: the file each grading appends a JSON line to
+    (:class:`app.grading_log.GradingLog`); None (the default): no record of gradings."""
     root_path: str | None = None
     """The path at which a reverse proxy serves the app (``--root-path``: ``"/drac"``; ``"/drac/"``
     is taken as ``"/drac"``, ``"/"`` as ``""``), or, as gradio's ``launch`` also takes it, a
@@ -2740,6 +2748,58 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def _signed_in(request: Any) -> str | None:
+    """The signed-in user's name of a gradio request (``--auth-file``), None without logins."""
+    name = getattr(request, "username", None)
+    return str(name) if name else None
+
+
+def single_grading_lines(predictor: Predictor, path: str, details: dict[str, Any],
+                         user: str | None) -> list[str]:
+    """The ``--grading-log`` line of a single image's result (:class:`app.grading_log.GradingLog`:
+    the SHA-256 of the upload at ``path``, never its name), ``[]`` when it was not graded
+    (refused, busy, the model failed: no ``grade`` in ``details``) or the upload is gone."""
+    if not isinstance(details, dict) or details.get("grade") is None or "P" not in details:
+        return []
+    try:
+        digest = sha256_file(path)
+    except OSError:
+        return []
+    grade = int(details["grade"])
+    return [GradingLog.line(utc=grading_utc_now(), user=user, image_sha256=digest,
+                            bundle_sha256=predictor.bundle.metadata_sha256, grade=grade,
+                            grade_name=predictor.grade_names[grade], probabilities=details["P"],
+                            tta=predictor.tta, via="single")]
+
+
+def batch_grading_lines(predictor: Predictor, csv_path: str, sidecar: Path, user: str | None) -> list[str]:
+    """The ``--grading-log`` lines of a batch, one per graded file, from what the batch wrote:
+    its provenance record ``sidecar`` (each graded file's SHA-256, the time, the TTA) and its
+    grades CSV ``csv_path`` (the grade and P columns of that file's row); ``[]`` when either
+    cannot be read. Never a file name."""
+    record = grading_provenance_record(sidecar)
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            rows = {row.get("case"): row for row in csv.DictReader(fh)}
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return []
+    if record is None:
+        return []
+    k = len(predictor.grade_names)
+    lines = []
+    for image in record.get("images") or []:
+        row = rows.get(image.get("case"))
+        if not row or not str(row.get("class") or "").strip():
+            continue
+        grade = int(row["class"])
+        lines.append(GradingLog.line(
+            utc=str(record.get("graded_utc")), user=user, image_sha256=str(image.get("sha256")),
+            bundle_sha256=predictor.bundle.metadata_sha256, grade=grade,
+            grade_name=predictor.grade_names[grade], probabilities=[float(row[f"P{i}"]) for i in range(k)],
+            tta=bool(record.get("tta")), via="batch"))
+    return lines
+
+
 # --------------------------------------------------------------------------------------
 # The page
 
@@ -2765,14 +2825,20 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         """No upload: no result (the upload's x, or the heatmap choice changed before one)."""
         return "Upload an image to grade it.", None, None, None, {}
 
-    def grade(path: str | None, explain: int | None = -1) -> tuple[Any, ...]:
-        claims.claim(path)
-        return _grade_single(predictor, settings, path, explain, queue)
+    # --grading-log: one JSON line per graded image (app.grading_log), off by default
+    grading_log = GradingLog(settings.grading_log) if settings.grading_log else None
 
-    def regrade(path: str | None, explain: int | None) -> tuple[Any, ...]:
+    def grade(path: str | None, explain: int | None = -1, request: gr.Request | None = None) -> tuple[Any, ...]:
+        claims.claim(path)
+        result = _grade_single(predictor, settings, path, explain, queue)
+        if grading_log is not None and path:
+            grading_log.record(single_grading_lines(predictor, path, result[-1], _signed_in(request)))
+        return result
+
+    def regrade(path: str | None, explain: int | None, request: gr.Request | None = None) -> tuple[Any, ...]:
         if not path:
             return cleared()
-        return grade(path, explain)
+        return grade(path, explain, request)
 
     def picture_alt_texts(details: dict[str, Any] | None) -> tuple[Any, ...]:
         """The two pictures' alt text for the result's ``details`` (:func:`image_alt_texts`), run
@@ -2808,13 +2874,15 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         rows = table.values.tolist() if hasattr(table, "values") else list(table or [])
         return batch_status(summary or "", rows, predictor)
 
-    def grade_batch(paths: list[str] | None) -> tuple[Any, ...]:
+    def grade_batch(paths: list[str] | None, request: gr.Request | None = None) -> tuple[Any, ...]:
         """:func:`_grade_batch`, its rows as the table's value (:func:`table_value`: numbers, shown
         as the page writes percentages)."""
         claims.claim(paths)
         summary, rows, *files = _grade_batch(predictor, settings, paths, queue)
         # the grades CSV's provenance record, written beside it (provenance_path): a third download
         sidecar = provenance_path(files[0]) if files[0] else None
+        if grading_log is not None and sidecar is not None and sidecar.is_file():
+            grading_log.record(batch_grading_lines(predictor, files[0], sidecar, _signed_in(request)))
         return (summary, table_value(rows, len(predictor.grade_names)) if rows else rows, *files,
                 str(sidecar) if sidecar is not None and sidecar.is_file() else None)
 
