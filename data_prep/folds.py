@@ -629,6 +629,7 @@ def patient_unit(patient: str | None, image_id: str) -> str:
     two. This function is not prefixed the same way because its names are the groups
     :func:`assign_folds` orders (StratifiedGroupKFold sorts them): other names would give
     other folds, and an existing run's manifest could no longer be checked against them."""
+    # not drac_ssl.manifest.resampling_unit (prefixed) nor drac_ssl.metrics._patient_id (blank = NaN/spaces too): unprefixed names order the folds
     return patient or image_id
 
 

@@ -235,6 +235,7 @@ def resampling_unit(patient: str | None, image_id: Any) -> str:
     own before every patient (:func:`drac_ssl.metrics.patient_referral` orders its patients by
     id). Not the folds' names, which are unprefixed (:func:`data_prep.folds.patient_unit`: the
     ingest's split orders its groups by them)."""
+    # not data_prep.folds.patient_unit (unprefixed: the folds' order) nor drac_ssl.metrics._patient_id (its callers' units, by position)
     return f"patient:{patient}" if patient else f"image:{image_id}"
 
 

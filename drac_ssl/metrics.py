@@ -790,6 +790,7 @@ def patient_referral(patients: Any, referable: Any, p_referable: Any, referred: 
 def _patient_id(patient: Any, position: int) -> str:
     """A patient id as text; a blank one (None, ``""``, spaces, NaN as pandas reads an empty
     cell) the image's own, ``"\\0image <position>"`` (no real id starts with a NUL)."""
+    # not resampling_unit / data_prep.folds.patient_unit: callers pass their units or raw cells (NaN, spaces), by position
     if patient is None or (isinstance(patient, float) and math.isnan(patient)) or not str(patient).strip():
         return f"\0image {position}"
     return str(patient)

@@ -901,7 +901,7 @@ def last_component(path: object) -> str:
     -> ``photos``; a word without a separator unchanged), ``""`` for None or ``""``: how a
     record shown beyond this machine names a folder or file (the model card's training data,
     a bundle's run folder, the export's provenance command), since the folders above can name
-    a user, a share or a patient. The one spelling of it (:func:`drac_ssl.grading.bundle.data_folder_name`,
+    a user, a share or a patient. The one spelling of it (its alias :func:`drac_ssl.grading.bundle.data_folder_name`,
     :func:`drac_ssl.grading.bundle.run_provenance`, :func:`name_only_words`)."""
     text = str(path or "").rstrip("/\\")
     return text.replace("\\", "/").rsplit("/", 1)[-1]

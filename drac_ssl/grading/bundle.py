@@ -131,6 +131,7 @@ from drac_ssl.metrics import (
     two_grade_summary,
 )
 from drac_ssl.models import Backbone
+from drac_ssl.runtime import last_component  # runtime loads no training code
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
 from drac_ssl.selection import recorded_selection
 from drac_ssl.starting import python_command, python_word
@@ -529,8 +530,7 @@ def _check_weight_names(bundle_dir: Path, meta: dict[str, Any]) -> None:
                     f"weights are read from its own folder only, and nothing was opened.\n  fix: the "
                     f"metadata.json was edited or is not a drac_ssl bundle's: copy the bundle folder "
                     f"again from where it was built, or {rebuild_advice(bundle_dir)}")
-    profile = meta.get("input_profile")
-    name = profile.get("file") if isinstance(profile, dict) else None
+    name = _recorded_file(meta, "input_profile")[0]
     if name not in (None, "") and (problem := weight_name_problem(name)) is not None:
         raise BundleError(
             f"{path}: the input profile's file (input_profile.file) {problem}: a bundle's files "
@@ -559,6 +559,24 @@ def unreadable_bundle_file(bundle_dir: str | os.PathLike[str], path: str | os.Pa
             f"read-only to the serving account (docs/deploying.md)")
     return BundleError(f"{path}: the bundle's file cannot be read ({reason}).\n  fix: copy the bundle "
                        f"folder again, or {rebuild_advice(bundle_dir)}")
+
+
+def _recorded_file(meta: dict[str, Any], key: str) -> tuple[Any, Any]:
+    """The ``file`` and ``sha256`` that a bundle's ``metadata.json`` (``meta``) records under
+    ``key`` (``"input_profile"``, ``"model_card"``), each as written, None where absent (both
+    when ``meta[key]`` is no dict: absent, None). The one reader of such an entry; each caller
+    judges the values by its own rule."""
+    entry = meta.get(key)
+    return (entry.get("file"), entry.get("sha256")) if isinstance(entry, dict) else (None, None)
+
+
+def _sha256_matches(path: Path, *recorded: str) -> tuple[str, bool]:
+    """The SHA-256 of the file at ``path`` (lower-case hex) and whether it is the recorded
+    digest, each of ``recorded`` (compared without case; a file recorded with two digests, by
+    two folds that disagree, matches neither). Raises OSError when the file cannot be read:
+    each caller says that its own way (:func:`unreadable_bundle_file`, a note)."""
+    got = sha256_file(path)
+    return got, {digest.lower() for digest in recorded} == {got}
 
 
 def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any]) -> list[str]:
@@ -593,10 +611,10 @@ def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any
     for name, by_digest in wanted.items():
         path = bundle_dir / name
         try:
-            got = sha256_file(path)
+            got, same = _sha256_matches(path, *by_digest)
         except OSError as exc:
             raise unreadable_bundle_file(bundle_dir, path, exc) from None
-        if set(by_digest) == {got}:
+        if same:
             continue
         folds = sorted({f for fs in by_digest.values() for f in fs}, key=str)
         recorded = ", ".join(f"{d[:12]}..." for d in sorted(by_digest))
@@ -636,16 +654,15 @@ def verify_profile_hash(bundle_dir: str | os.PathLike[str], meta: dict[str, Any]
             or rebuild it); the file cannot be read (:func:`unreadable_bundle_file`).
     """
     bundle_dir = Path(bundle_dir)
-    entry = meta.get("input_profile") if isinstance(meta.get("input_profile"), dict) else {}
-    name, recorded = entry.get("file"), entry.get("sha256")
+    name, recorded = _recorded_file(meta, "input_profile")
     if not name or not isinstance(recorded, str) or not recorded:
         return False
     path = bundle_dir / str(name)
     try:
-        got = sha256_file(path)
+        got, same = _sha256_matches(path, recorded)
     except OSError as exc:
         raise unreadable_bundle_file(bundle_dir, path, exc) from None
-    if got != recorded.lower():
+    if not same:
         raise BundleError(
             f"{path}: SHA-256 {got[:12]}... of its {path.stat().st_size:,} bytes, but "
             f"{bundle_dir / 'metadata.json'} records {recorded[:12]}... for it: the input profile, "
@@ -656,14 +673,21 @@ def verify_profile_hash(bundle_dir: str | os.PathLike[str], meta: dict[str, Any]
     return True
 
 
+def _profile_recorded_unhashed(meta: dict[str, Any]) -> bool:
+    """Whether ``meta`` records an input profile's file but no SHA-256 of it (a bundle built
+    before it was recorded): :func:`profile_hash_note`'s note, :func:`older_bundle_records`'s
+    rebuild."""
+    name, recorded = _recorded_file(meta, "input_profile")
+    return bool(name) and not recorded
+
+
 def profile_hash_note(bundle: Bundle, paths: bool = True) -> str | None:
     """A note for a bundle whose input profile is used unverified, built before
     ``input_profile.sha256`` was recorded (:func:`verify_profile_hash`), with the fix
     (:func:`rebuild_advice`); None when it was checked, or the bundle has no profile.
     ``paths`` False: "This bundle" and no rebuild command (the app's page, which shows no
     server path)."""
-    entry = bundle.metadata.get("input_profile") if isinstance(bundle.metadata.get("input_profile"), dict) else {}
-    if bundle.input_profile is None or not entry.get("file") or entry.get("sha256"):
+    if bundle.input_profile is None or not _profile_recorded_unhashed(bundle.metadata):
         return None
     if not paths:
         return f"This bundle {PROFILE_HASH_MISSING}; rebuilding it from its run has it checked"
@@ -678,33 +702,31 @@ def model_card_note(bundle: Bundle, paths: bool = True) -> str | None:
     (``metadata_sha256``, of ``metadata.json``) covers the recorded hash, not the file.
     ``paths`` False: the file by its name alone and no rebuild command (the app's page, which
     shows no server path)."""
-    entry = bundle.metadata.get("model_card") if isinstance(bundle.metadata.get("model_card"), dict) else {}
-    recorded, name = entry.get("sha256"), str(entry.get("file") or "MODEL_CARD.md")
+    name, recorded = _recorded_file(bundle.metadata, "model_card")
     if not isinstance(recorded, str) or not recorded:
         return None
+    name = str(name or "MODEL_CARD.md")
     path = Path(bundle.path) / name
     shown = path if paths else name
     try:
-        got = sha256_file(path)
+        got, same = _sha256_matches(path, recorded)
     except OSError:
         return f"{shown} is missing or unreadable: the bundle's model card cannot be shown as built"
-    if got == recorded.lower():
+    if same:
         return None
     return (f"{shown} is not the card the bundle was built with (SHA-256 {got[:12]}..., "
             f"metadata.json records {recorded[:12]}...): it was edited since; what it says is not "
             f"the build's" + (f". To restore it: {rebuild_advice(bundle.path)}" if paths else ""))
 
 
-def data_folder_name(root: object) -> str:
-    """The last component of a data root (``/srv/hospital/photos`` -> ``photos``; a MedMNIST
-    ``.npz`` file: its name; ``C:\\data\\photos`` -> ``photos``), ``""`` for none: what the
-    model card says of where its training images were. The card is shown to every user of the
-    app, and the folders above the data name the machine's layout (a user's home, a share,
-    sometimes a study or a patient): ``metadata.json`` keeps the whole ``data.root``, and the
-    run folder's ``data/ingest_summary.json`` too."""
-    from drac_ssl.runtime import last_component  # the one spelling (runtime loads no training code)
-
-    return last_component(root)
+data_folder_name = last_component
+"""An alias of :func:`drac_ssl.runtime.last_component`, kept as this module's public name (in
+``__all__``): the last component of a data root (``/srv/hospital/photos`` -> ``photos``; a
+MedMNIST ``.npz`` file: its name; ``C:\\data\\photos`` -> ``photos``), ``""`` for none: what
+the model card says of where its training images were. The card is shown to every user of the
+app, and the folders above the data name the machine's layout (a user's home, a share,
+sometimes a study or a patient): ``metadata.json`` keeps the whole ``data.root``, and the run
+folder's ``data/ingest_summary.json`` too."""
 
 
 def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
@@ -948,7 +970,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
                      mixed_phantom_words({"phantom_mixed": mixed, "layout": layout}),
                      pretraining_phantom_words({"phantom_pretraining": pretraining, "layout": layout})) if x)
                  if mixed or pretraining else
-                 # the card names the data folder by its last component only (data_folder_name),
+                 # the card names the data folder by its last component only (last_component),
                  # metadata.json's data.root whole: "the data root above" named none on the card
                  DATA_FOLDER_NOTE),
     }
@@ -2174,7 +2196,7 @@ to diagnose, grade or triage patients.
 - Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}{_training_trace_card(meta)}
 
 ## What it was trained on
-- Data: {layout_name(data.get('kind'))} ({data_folder_name(data.get('root')) or 'unknown root'}); {data.get('n_train', '?')}
+- Data: {layout_name(data.get('kind'))} ({last_component(data.get('root')) or 'unknown root'}); {data.get('n_train', '?')}
   training images ({pooled}per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}{_no_subgroup_card(data)}
 - Self-supervised pretraining ({PRETRAIN_METHOD}{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
@@ -2436,10 +2458,7 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     recorded) and ``built_with`` (those of the code building the bundle now,
     :func:`drac_ssl.runtime.code_version`: the fingerprint alone without git). A value the run
     folder does not hold is None."""
-    from drac_ssl.runtime import (  # one git call; runtime loads no training code
-        code_version,
-        last_component,
-    )
+    from drac_ssl.runtime import code_version  # one git call
 
     run_dir = Path(run_dir)
 
@@ -2496,13 +2515,26 @@ def _provenance_card(meta: dict[str, Any]) -> str:
     return words + f"; bundle built at {code(prov.get('built_with'))}."
 
 
+def _recorded_run_folder(meta: dict[str, Any]) -> Any:
+    """The run folder's name a bundle's ``metadata.json`` (``meta``) records
+    (``provenance.run_folder``, :func:`run_provenance`), None for none: a bundle built before it
+    was recorded, or an empty name (an older ``export . --variant NAME`` in the run folder
+    recorded ``Path('.').name``, ''). The one rule of "no run folder": the model card's trace
+    line (:func:`_training_trace_card`) and the rebuild (:func:`older_bundle_records`)."""
+    prov = meta.get("provenance")
+    name = prov.get("run_folder") if isinstance(prov, dict) else None
+    return name if name else None
+
+
 def _training_trace_card(meta: dict[str, Any]) -> str:
     """The model card's line tracing the bundle to its run, data and environment
     (:func:`run_provenance`'s ``run_folder``, ``training_data``, ``environment``): '' for a bundle
-    built before they were recorded. Hashes shortened to 12 hex digits (whole in metadata.json)."""
-    prov = meta.get("provenance")
-    if not isinstance(prov, dict) or "run_folder" not in prov:
+    built before they were recorded, or that records no run folder's name
+    (:func:`_recorded_run_folder`). Hashes shortened to 12 hex digits (whole in metadata.json)."""
+    run_folder = _recorded_run_folder(meta)
+    if run_folder is None:
         return ""
+    prov = meta["provenance"]
     data = prov.get("training_data") or {}
     env = prov.get("environment") or {}
 
@@ -2512,7 +2544,7 @@ def _training_trace_card(meta: dict[str, Any]) -> str:
     libraries = ", ".join(f"{name} {env[key]}" for key, name in (
         ("python", "Python"), ("torch", "torch"), ("torchvision", "torchvision"), ("numpy", "NumPy"),
         ("opencv", "OpenCV"), ("scikit_learn", "scikit-learn")) if env.get(key))
-    return (f"\n- Traced to: run folder `{prov.get('run_folder')}`; its ingest's manifest SHA-256 "
+    return (f"\n- Traced to: run folder `{run_folder}`; its ingest's manifest SHA-256 "
             f"{short(data.get('manifest_sha256'))}, label CSV SHA-256 {short(data.get('labels_csv_sha256'))}; "
             f"trained with {libraries or 'library versions not recorded'}"
             f"{' (their wheel builds: metadata.json provenance.environment.builds)' if env.get('builds') else ''}.")
@@ -2972,14 +3004,11 @@ def older_bundle_records(meta: dict[str, Any]) -> list[str]:
     not reused by :func:`build_or_reuse_bundle` (the upgrade's rebuild command reused it
     unchanged before): it is rebuilt, ``"rebuilt: older records (...)"`` said."""
     lacking = []
-    profile = meta.get("input_profile")
-    if isinstance(profile, dict) and profile.get("file") and not profile.get("sha256"):
+    if _profile_recorded_unhashed(meta):
         lacking.append("no input_profile.sha256")
-    card = meta.get("model_card")
-    if not (isinstance(card, dict) and card.get("sha256")):
+    if not _recorded_file(meta, "model_card")[1]:
         lacking.append("no model_card.sha256")
-    prov = meta.get("provenance")
-    if not (isinstance(prov, dict) and prov.get("run_folder")):
+    if _recorded_run_folder(meta) is None:
         lacking.append("no provenance.run_folder")
     words = (meta.get("submission") or {}).get("P") if isinstance(meta.get("submission"), dict) else None
     if words != (SUBMISSION_P_UNCALIBRATED if calibration_failed(meta) else SUBMISSION_P_CALIBRATED):
@@ -3027,7 +3056,7 @@ def _bundle_weights_intact(bundle_dir: Path, vdir: Path, meta: dict[str, Any]) -
                 if source.is_file() and os.path.samefile(mine, source):
                     continue
                 want = recorded.get(name) or (sha256_file(source) if source.is_file() else None)
-                if not isinstance(want, str) or sha256_file(mine) != want.lower():
+                if not isinstance(want, str) or not _sha256_matches(mine, want)[1]:
                     return False
             except OSError:
                 return False

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from drac_ssl.grading import bundle as bundles
 
 MANIFEST = "d538c11b2fb659c4c64437f2ef991f89bbd0bef48d188dbfb051ca654fc7cd57"
@@ -38,6 +40,20 @@ def test_the_bundle_records_and_its_card_says_the_runs_data_and_environment(tmp_
     assert "manifest SHA-256 not recorded" in bundles._training_trace_card({"provenance": bare})
     # a bundle built before they were recorded: no line
     assert bundles._training_trace_card({"provenance": {"run_seed": 0}}) == ""
+
+
+@pytest.mark.parametrize("run_folder", ["run1", "", None, "absent"])
+def test_the_card_and_the_rebuild_agree_on_no_run_folder(run_folder: str | None) -> None:
+    # an older 'export . --variant NAME' recorded run_folder '' (Path('.').name): the rebuild
+    # said "no provenance.run_folder" while the card traced it to run folder ``
+    prov = {"training_data": {"manifest_sha256": MANIFEST}, "environment": {}}
+    if run_folder != "absent":
+        prov["run_folder"] = run_folder
+    meta = {"provenance": prov}
+    lacking = "no provenance.run_folder" in bundles.older_bundle_records(meta)
+    line = bundles._training_trace_card(meta)
+    assert lacking is (run_folder != "run1") and (line == "") is lacking, (lacking, line)
+    assert not line or "run folder `run1`" in line
 
 
 def test_the_cards_data_note_names_where_the_whole_data_path_is(tmp_path: Path) -> None:
