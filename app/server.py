@@ -33,6 +33,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 import unicodedata
@@ -2748,6 +2749,43 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             shutil.rmtree(out_dir, ignore_errors=True)
 
 
+class BatchSidecars:
+    """Each batch's grades CSV -> its provenance record (:func:`drac_ssl.submission.provenance_path`),
+    for the page's third download. The page hands the next step gradio's cached copy of the CSV,
+    in a folder of its own (not the batch's folder beside the record): the record is found by
+    the CSV's SHA-256 (the one it records as ``submission.sha256``). Records whose file is gone
+    (the sweep removed the batch's folder) are forgotten at the next batch. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._by_sha256: dict[str, Path] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, csv_path: str | os.PathLike[str], sidecar: Path) -> None:
+        """Record that ``sidecar`` is the provenance record of the CSV at ``csv_path``; a CSV
+        that cannot be read is not recorded."""
+        try:
+            digest = sha256_file(csv_path)
+        except OSError:
+            return
+        with self._lock:
+            for key in [k for k, v in self._by_sha256.items() if not v.is_file()]:
+                del self._by_sha256[key]
+            self._by_sha256[digest] = sidecar
+
+    def of(self, csv_path: str | os.PathLike[str] | None) -> str | None:
+        """The path of the provenance record of the CSV at ``csv_path`` (any copy of it), None
+        when there is no CSV, it cannot be read, or no batch recorded one for its bytes."""
+        if not csv_path:
+            return None
+        try:
+            digest = sha256_file(csv_path)
+        except OSError:
+            return None
+        with self._lock:
+            sidecar = self._by_sha256.get(digest)
+        return str(sidecar) if sidecar is not None and sidecar.is_file() else None
+
+
 def _signed_in(request: Any) -> str | None:
     """The signed-in user's name of a gradio request (``--auth-file``), None without logins."""
     name = getattr(request, "username", None)
@@ -2809,8 +2847,10 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
 
     API names (for ``gradio_client``): ``/grade`` (one file and optionally the grade to
     explain, -1 = the shown one -> markdown, label, original, overlay, details JSON) and
-    ``/grade_batch`` (files -> markdown, table, CSV file, notes CSV file, the CSV's provenance
-    record ``<stem>_provenance.json``: :func:`drac_ssl.submission.provenance_path`).
+    ``/grade_batch`` (files -> markdown, table, CSV file, notes CSV file). The CSV's provenance
+    record ``<stem>_provenance.json`` (:func:`drac_ssl.submission.provenance_path`) is the page's
+    third download, filled by a private step after it (:class:`BatchSidecars`): not a value of
+    ``/grade_batch``, whose four values clients unpack.
     """
     card_path = predictor.path / "MODEL_CARD.md"
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else "No MODEL_CARD.md in this bundle."
@@ -2827,6 +2867,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
 
     # --grading-log: one JSON line per graded image (app.grading_log), off by default
     grading_log = GradingLog(settings.grading_log) if settings.grading_log else None
+    sidecars = BatchSidecars()  # each batch's grades CSV -> its provenance record
 
     def grade(path: str | None, explain: int | None = -1, request: gr.Request | None = None) -> tuple[Any, ...]:
         claims.claim(path)
@@ -2879,12 +2920,20 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         as the page writes percentages)."""
         claims.claim(paths)
         summary, rows, *files = _grade_batch(predictor, settings, paths, queue)
-        # the grades CSV's provenance record, written beside it (provenance_path): a third download
+        # the grades CSV's provenance record, written beside it (provenance_path): the third
+        # download, handed to the page by the next step (provenance_of), not by /grade_batch,
+        # whose four values API clients unpack
         sidecar = provenance_path(files[0]) if files[0] else None
-        if grading_log is not None and sidecar is not None and sidecar.is_file():
-            grading_log.record(batch_grading_lines(predictor, files[0], sidecar, _signed_in(request)))
-        return (summary, table_value(rows, len(predictor.grade_names)) if rows else rows, *files,
-                str(sidecar) if sidecar is not None and sidecar.is_file() else None)
+        if sidecar is not None and sidecar.is_file():
+            sidecars.remember(files[0], sidecar)
+            if grading_log is not None:
+                grading_log.record(batch_grading_lines(predictor, files[0], sidecar, _signed_in(request)))
+        return (summary, table_value(rows, len(predictor.grade_names)) if rows else rows, *files)
+
+    def provenance_of(csv_path: str | None) -> str | None:
+        """The batch's third download, run in the page after each batch: the provenance record
+        of the grades CSV the page holds (:class:`BatchSidecars`), None when there is none."""
+        return sidecars.of(csv_path)
 
     def claim_batch(paths: list[str] | None) -> None:
         """The batch tab's upload: its files wait for *Grade all*, kept as a graded upload is
@@ -3008,8 +3057,12 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                               "queue": False, "show_progress": "hidden"}
                 batch_starting = batch_button.click(grading_batch, **batch_starts)
                 batch_graded = batch_starting.then(
-                    grade_batch, inputs=files, outputs=[batch_summary, table, csv_file, notes_file, provenance_file],
+                    grade_batch, inputs=files, outputs=[batch_summary, table, csv_file, notes_file],
                     api_name="grade_batch", **model_event)
+                # the grades CSV's provenance record: a step of its own, so that /grade_batch keeps
+                # its four values (gradio_client hands a client every output of the event)
+                batch_graded.then(provenance_of, inputs=csv_file, outputs=provenance_file,
+                                  api_visibility="private", queue=False, show_progress="hidden")
                 batch_graded.then(said_batch, inputs=[batch_summary, table], outputs=batch_said,
                                   api_visibility="private", queue=False, show_progress="hidden")
                 for step in (batch_starting, batch_graded):

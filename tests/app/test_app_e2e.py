@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -204,7 +202,7 @@ def test_a_heatmap_choice_outside_the_radio_writes_no_traceback(client, samples:
 def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:
     from gradio_client import handle_file
 
-    summary, table, csv_path, notes_path, provenance = client.predict(
+    summary, table, csv_path, notes_path = client.predict(
         [handle_file(str(samples[0])), handle_file(str(samples[1]))], api_name="/grade_batch")
     assert "2 images graded" in summary and "rejected" not in summary
     assert [row[0] for row in table["data"]] == ["sample_0.png", "sample_1.png"]
@@ -214,10 +212,6 @@ def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:
     assert check_submission(csv_path) == []
     lines = Path(csv_path).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "case,class,P0,P1,P2" and len(lines) == 3
-    # the CSV's provenance record, downloaded beside it: of this very file (its SHA-256)
-    record = json.loads(Path(provenance).read_text(encoding="utf-8"))
-    assert Path(provenance).name == Path(csv_path).stem + "_provenance.json"
-    assert record["submission"]["sha256"] == hashlib.sha256(Path(csv_path).read_bytes()).hexdigest()
     # the notes CSV beside it, for people: the same files, grades and (3 decimals of the 6)
     # probabilities, the grade in words, the bundle's caveat once in its first row
     noted = Path(notes_path).read_text(encoding="utf-8-sig").splitlines()
@@ -253,7 +247,7 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
     markdown, *_rest, details = client.predict(handle_file(str(big)), api_name="/grade")
     assert "above the limit of 1.5 MiB" in markdown and "above the limit" in details["error"]
 
-    summary, table, csv_path, *_ = client.predict(
+    summary, table, csv_path, _ = client.predict(
         [handle_file(str(fake)), handle_file(str(samples[0]))], api_name="/grade_batch")
     assert "1 image graded" in summary and "1 rejected" in summary
     assert summary.startswith("INCOMPLETE: 1 of the 2 files not graded: notes.png: is not an image")
@@ -266,7 +260,7 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
     # 'Invalid file type' error naming no file; it is one file not graded, like any other
     stray = tmp_path / "notes.txt"
     stray.write_text("referral letter\n", encoding="utf-8")
-    summary, table, csv_path, *_ = client.predict(
+    summary, table, csv_path, _ = client.predict(
         [handle_file(str(stray)), handle_file(str(samples[0]))], api_name="/grade_batch")
     assert summary.startswith("INCOMPLETE: 1 of the 2 files not graded: notes.txt: "), summary
     assert "1 image graded" in summary and csv_path is not None

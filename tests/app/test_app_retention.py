@@ -231,7 +231,7 @@ def test_a_served_app_sweeps_a_bare_upload_keeps_a_graded_one_and_ages_its_own_f
         *_, details = client.predict(handle_file(str(image)), -1, api_name="/grade")
         assert "error" not in details
         other = _image(tmp_path / "other.png", seed=1)  # batched alone: only the batch claims it
-        summary, _rows, csv_file, _notes, _provenance = client.predict([handle_file(str(other))],
+        summary, _rows, csv_file, _notes = client.predict([handle_file(str(other))],
                                                           api_name="/grade_batch")
         assert csv_file, summary
         graded = [p for p in demo.upload_file_set if p.endswith("scan.png")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,27 @@ def test_the_batch_csv_has_the_exports_provenance_record_beside_it(
 
 
 def test_the_batch_tab_offers_the_record_as_a_third_download(predictor: Any, tmp_path: Path) -> None:
-    """Catches the record written but not handed to the page (no download beside the CSV)."""
+    """Catches the record written but not handed to the page (no download beside the CSV), and
+    /grade_batch growing a fifth value for it: gradio_client hands a client every output of the
+    event, and clients unpack four."""
     demo = server.build_demo(predictor, server.AppSettings())
     grade = next(f for f in demo.fns.values() if f.api_name == "grade_batch")
-    *_, csv_path, notes_path, sidecar = grade.fn([str(_scan(tmp_path / "eye.png", 0))])
+    assert len(grade.outputs) == 4
+    values = grade.fn([str(_scan(tmp_path / "eye.png", 0))])
+    assert len(values) == 4
+    _summary, _table, csv_path, notes_path = values
+    csv_file = grade.outputs[2]
+    # the private step after it: from the CSV the page holds (gradio's copy, in a folder of its
+    # own), the record beside the batch's CSV
+    (offer,) = [f for f in demo.fns.values() if f.inputs == [csv_file] and f.fn is not None
+                and getattr(f.fn, "__name__", "") == "provenance_of"]
+    assert offer.api_visibility == "private" and len(offer.outputs) == 1
+    assert "provenance" in offer.outputs[0].label
+    cached = tmp_path / "cache" / "0123abcd" / Path(csv_path).name
+    cached.parent.mkdir(parents=True)
+    shutil.copyfile(csv_path, cached)
+    sidecar = offer.fn(str(cached))
     assert sidecar == str(provenance_path(csv_path)) and Path(sidecar).is_file() and notes_path
+    assert offer.fn(None) is None
+    cached.write_text("case,class,P0,P1,P2\n", encoding="utf-8")  # another CSV: no record of it
+    assert offer.fn(str(cached)) is None
