@@ -36,8 +36,8 @@ def test_each_graded_file_of_a_batch_appends_a_line_without_its_name(predictor: 
     record.parent.mkdir()
     demo = server.build_demo(predictor, server.AppSettings(grading_log=str(record)))
     scans = [_scan(tmp_path / f"Doe_Jane_{i}.png", i) for i in range(2)]
-    *_, csv_path, _notes, _sidecar = _handler(demo, "grade_batch")([str(p) for p in scans],
-                                                                  SimpleNamespace(username="dr_x"))
+    *_, csv_path, _notes = _handler(demo, "grade_batch")([str(p) for p in scans],
+                                                         SimpleNamespace(username="dr_x"))
     text = record.read_text(encoding="utf-8")
     assert "Doe_Jane" not in text and str(tmp_path) not in text
     lines = [json.loads(line) for line in text.splitlines()]
