@@ -2641,9 +2641,12 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         # the bundle's caveat once, in its first row (app.batch_csv), not on every row, and
         # which model graded (the export's provenance record's fields: the grades CSV beside
         # keeps DRAC's case,class,P0.. columns and names no model)
-        # with the flip TTA used and each graded file's SHA-256 (never a copy of it)
+        # with the flip TTA used and each graded file's SHA-256 (never a copy of it, nor its
+        # name) by its row in the grades CSV (grades_INCOMPLETE.csv lists the files not graded first)
+        first_row = 1 + (len(rejected_notes) if not_graded else 0)
         graded_record = predictor.bundle.grading_provenance(
-            n_good, None, tta=predictor.tta, images=list(zip(good_names, good_sha256, strict=True)))
+            n_good, None, tta=predictor.tta,
+            images=[(first_row + i, digest) for i, digest in enumerate(good_sha256)])
         graded_by = grading_provenance_words(graded_record)
         if csv_path:  # beside the grades CSV, the export's record of it (export --check reads it)
             write_grading_provenance(provenance_path(csv_path), graded_record, csv_path)
@@ -2812,13 +2815,13 @@ def single_grading_lines(predictor: Predictor, path: str, details: dict[str, Any
 
 def batch_grading_lines(predictor: Predictor, csv_path: str, sidecar: Path, user: str | None) -> list[str]:
     """The ``--grading-log`` lines of a batch, one per graded file, from what the batch wrote:
-    its provenance record ``sidecar`` (each graded file's SHA-256, the time, the TTA) and its
-    grades CSV ``csv_path`` (the grade and P columns of that file's row); ``[]`` when either
-    cannot be read. Never a file name."""
+    its provenance record ``sidecar`` (each graded file's SHA-256 by its row in the CSV, the
+    time, the TTA) and its grades CSV ``csv_path`` (the grade and P columns of that row); ``[]``
+    when either cannot be read. Never a file name."""
     record = grading_provenance_record(sidecar)
     try:
         with open(csv_path, newline="", encoding="utf-8") as fh:
-            rows = {row.get("case"): row for row in csv.DictReader(fh)}
+            rows = list(csv.DictReader(fh))
     except (OSError, csv.Error, UnicodeDecodeError):
         return []
     if record is None:
@@ -2826,7 +2829,8 @@ def batch_grading_lines(predictor: Predictor, csv_path: str, sidecar: Path, user
     k = len(predictor.grade_names)
     lines = []
     for image in record.get("images") or []:
-        row = rows.get(image.get("case"))
+        n = image.get("row")
+        row = rows[n - 1] if isinstance(n, int) and 1 <= n <= len(rows) else None
         if not row or not str(row.get("class") or "").strip():
             continue
         grade = int(row["class"])

@@ -378,7 +378,7 @@ class Bundle:
 
     def grading_provenance(self, n_images: int, command: str | None,
                            graded_utc: str | None = None, *, tta: bool | None = None,
-                           images: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
+                           images: Sequence[tuple[int, str]] | None = None) -> dict[str, Any]:
         """Which model graded a batch of ``n_images`` images, and how, for the export's
         provenance sidecar (:func:`drac_ssl.submission.provenance_path`,
         ``grades_provenance.json`` beside ``grades.csv``) and the app batch's notes CSV's first
@@ -392,9 +392,12 @@ class Bundle:
         :func:`drac_ssl.runtime.command_line` ``names_only``; None for the app),
         ``graded_utc`` (ISO 8601, seconds; now unless given) and ``n_images`` (the rows
         written); ``tta`` (whether flip test-time augmentation graded, True/False) when given;
-        ``images`` when given: ``[{"case": name, "sha256": 64 hex digits of the file's bytes}]``,
-        one per graded image in the CSV's row order (the app batch's record, which holds no
-        copy of the uploads: ``sha256sum`` of a file tells whether it is one that was graded).
+        ``images`` when given, ``(row, sha256)`` pairs: ``[{"row": n, "sha256": 64 hex digits of
+        the file's bytes}]``, one per graded image in the CSV's row order, ``n`` its row in the
+        CSV (1 = the first after the header): the app batch's record, which holds no copy of the
+        uploads and no file name (a name may be a patient's: the CSV beside it has them, the
+        record only ties each row to a file's bytes; ``sha256sum`` of a file tells whether it is
+        one that was graded).
         The submission CSV itself keeps DRAC's ``case,class,P0..`` format; the writer adds
         ``submission`` (:func:`drac_ssl.submission.write_grading_provenance`)."""
         prov = self.metadata.get("provenance") if isinstance(self.metadata.get("provenance"), dict) else {}
@@ -412,8 +415,8 @@ class Bundle:
                 "graded_utc": graded_utc or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 "n_images": int(n_images),
                 **({} if tta is None else {"tta": bool(tta)}),
-                **({} if images is None else {"images": [{"case": str(case), "sha256": str(digest)}
-                                                         for case, digest in images]})}
+                **({} if images is None else {"images": [{"row": int(row), "sha256": str(digest)}
+                                                         for row, digest in images]})}
 
     @property
     def shared_backbone(self) -> Backbone | None:

@@ -31,7 +31,7 @@ def test_the_batch_csv_has_the_exports_provenance_record_beside_it(
         predictor: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Catches a batch CSV offered with no record of the model that graded it, or a record
     that names another CSV (--check would warn) or leaves out the images and the TTA."""
-    scans = [_scan(tmp_path / f"eye_{i}.png", i) for i in range(2)]
+    scans = [_scan(tmp_path / f"Smith_John_1960-01-0{i + 1}_OD.png", i) for i in range(2)]
     summary, _rows, csv_path, _notes = server._grade_batch(predictor, server.AppSettings(), [str(p) for p in scans])
     assert csv_path
     sidecar = provenance_path(csv_path)
@@ -41,8 +41,8 @@ def test_the_batch_csv_has_the_exports_provenance_record_beside_it(
                                     "sha256": hashlib.sha256(Path(csv_path).read_bytes()).hexdigest()}
     assert record["bundle"]["metadata_sha256_full"] == predictor.bundle.metadata_sha256
     assert record["tta"] is predictor.tta and record["n_images"] == 2 and record["command"] is None
-    assert record["images"] == [{"case": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
-                                for p in scans]
+    assert record["images"] == [{"row": n, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+                                for n, p in enumerate(scans, 1)]
     assert f"`{sidecar.name}`" in summary
     capsys.readouterr()
     assert export.main(["--check", csv_path, "--images", str(tmp_path)]) == 0
@@ -74,3 +74,19 @@ def test_the_batch_tab_offers_the_record_as_a_third_download(predictor: Any, tmp
     assert offer.fn(None) is None
     cached.write_text("case,class,P0,P1,P2\n", encoding="utf-8")  # another CSV: no record of it
     assert offer.fn(str(cached)) is None
+
+
+def test_the_record_names_no_uploaded_file(predictor: Any, tmp_path: Path) -> None:
+    """Catches the record keeping the uploads' file names (a name may be a patient's: the page
+    says bundle hash, code version, each image's SHA-256, time, TTA): each image is its row in
+    the CSV, which also ties it to the row when files not graded come first."""
+    bad = tmp_path / "Doe_Jane_1970-05-06_OS.png"
+    bad.write_bytes(b"not an image")
+    scan = _scan(tmp_path / "Smith_John_1960-01-02_OD.png", 0)
+    _summary, _rows, csv_path, _notes = server._grade_batch(predictor, server.AppSettings(), [str(bad), str(scan)])
+    text = provenance_path(csv_path).read_text(encoding="utf-8")
+    for name in ("Smith", "John", "Doe", "Jane", "1960", "1970", scan.stem, bad.stem):
+        assert name not in text
+    record = json.loads(text)
+    assert record["images"] == [{"row": 2, "sha256": hashlib.sha256(scan.read_bytes()).hexdigest()}]
+    assert Path(csv_path).read_text(encoding="utf-8").splitlines()[2].startswith(scan.name + ",")
