@@ -256,6 +256,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -814,16 +815,17 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     notes: list[str] = []
     reused = False
     # report.md's out-of-fold Brier score and ECE, for the bundle's metadata and model card
-    # (computed here: the grading modules do not import the scoring module)
+    # (computed here: the grading modules do not import the scoring module); a bootstrap: for a
+    # variant's bundle, worked out only when it is built (build_or_reuse_bundle calls it)
     from drac_ssl.report import oof_calibration_of
 
-    oof_calibration = oof_calibration_of(run_dir, variant)
     if variant is None:
-        bundle_dir = build_bundle(run_dir, None, bundle_dir, device=device, oof_calibration=oof_calibration)
+        bundle_dir = build_bundle(run_dir, None, bundle_dir, device=device,
+                                  oof_calibration=oof_calibration_of(run_dir, variant))
     else:
         why: list[str] = []
         bundle_dir, reused = build_or_reuse_bundle(run_dir, variant, bundle_dir, device=device, said=why,
-                                                   oof_calibration=oof_calibration)
+                                                   oof_calibration=partial(oof_calibration_of, run_dir, variant))
         other = selected_other_line(run_dir, variant)
         for line in variant_lines(run_dir, variant, bundle_dir, reused, other, rebuilt="; ".join(why)):
             print(f"[export] {line}")
@@ -2528,7 +2530,8 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
 
             bundle_dir, reused = build_or_reuse_bundle(run_dir, args.variant,
                                                        device=resolve_device(args.device), said=why,
-                                                       oof_calibration=oof_calibration_of(run_dir, args.variant))
+                                                       oof_calibration=partial(oof_calibration_of, run_dir,
+                                                                               args.variant))
         # printed with the summary (print_lines), not before grading: a closed or full stdout
         # must not cost the grades (a bare print here ended in "error: Broken pipe", no CSV)
         lead = variant_lines(run_dir, args.variant, bundle_dir, reused,

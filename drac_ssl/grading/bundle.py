@@ -40,7 +40,7 @@ import json
 import os
 import shlex
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -2919,7 +2919,8 @@ def finetune_outputs_digest(run_dir: str | os.PathLike[str], variant: str) -> di
 def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
                           out: str | os.PathLike[str] | None = None,
                           device: str | torch.device = "cpu", said: list[str] | None = None,
-                          oof_calibration: dict[str, Any] | None = None) -> tuple[Path, bool]:
+                          oof_calibration: dict[str, Any] | Callable[[], dict[str, Any] | None] | None = None,
+                          ) -> tuple[Path, bool]:
     """The bundle of ``variant`` in ``out`` (default ``run_dir/bundles/<variant>``) and
     whether it was reused: a bundle already there of this format and variant, built from
     fine-tuning outputs identical to the run's now (:func:`finetune_outputs_digest`, recorded
@@ -2928,12 +2929,25 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
     anyway (under the run's lock), so a bundle built before it listed the images its backbone's
     pretraining read (:func:`pretraining_record_missing`) is rebuilt with the list, to travel
     with a copy of it; ``said`` (a list, when given) gets why, ``"rebuilt because ..."``.
-    ``oof_calibration``: :func:`build_bundle`'s, for a (re)build (a bundle reused keeps what it
-    recorded). Raises BundleError as :func:`build_bundle` does."""
+    ``oof_calibration``: :func:`build_bundle`'s, for a (re)build, or a function of no argument
+    that returns it (:func:`drac_ssl.report.oof_calibration_of`: a bootstrap, called only when
+    needed: not for a bundle reused that records them already). A bundle that records none
+    while they are known (not None) is rebuilt to record them (:func:`older_bundle_records`),
+    ``"rebuilt: older records (no oof_calibration)"`` said; one reused keeps what it recorded.
+    Raises BundleError as :func:`build_bundle` does."""
     run_dir = Path(run_dir)
     out, digest, meta, reusable = _reuse_check(run_dir, variant, out)
+    known: list[dict[str, Any] | None] = []  # oof_calibration, once worked out
+
+    def figures() -> dict[str, Any] | None:
+        if not known:
+            known.append(oof_calibration() if callable(oof_calibration) else oof_calibration)
+        return known[0]
+
+    if reusable and not isinstance(meta.get(OOF_CALIBRATION_KEY), dict) and figures() is not None:
+        reusable = False  # built before the card gave them (or without them): rebuilt to record them
     if not reusable and said is not None and meta.get("format") == BUNDLE_FORMAT \
-            and (older := older_bundle_records(meta)):
+            and (older := older_bundle_records(meta, oof_calibration_known=figures() is not None)):
         said.append(f"rebuilt: older records ({', '.join(older)})")
     pool = None  # the record a rebuild writes, made once: for the check, then for the build
     if reusable:  # pretraining_record_missing's rule, on the metadata _reuse_check read
@@ -2947,7 +2961,7 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
                         f"listed the images its backbone's self-supervised pretraining read (export --score "
                         f"with a copy of it could not tell a transductive score)")
     return build_bundle(run_dir, variant, out, device=device, built_from=digest, pretraining_images=pool,
-                        oof_calibration=oof_calibration), False
+                        oof_calibration=figures()), False
 
 
 def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
@@ -2999,14 +3013,19 @@ def _reuse_check(run_dir: Path, variant: str,
     return out, digest, meta if isinstance(meta, dict) else {}, bool(reusable)
 
 
-def older_bundle_records(meta: dict[str, Any]) -> list[str]:
+def older_bundle_records(meta: dict[str, Any], oof_calibration_known: bool = False) -> list[str]:
     """What a bundle's ``metadata.json`` (``meta``) lacks or says otherwise than a build now
     writes, in words (``[]``: nothing): ``input_profile.sha256`` (a profile recorded without it),
     ``model_card.sha256``, ``provenance.run_folder``, or a ``submission.P`` whose words disagree
-    with :func:`calibration_failed` (a failed calibration called calibrated). Such a bundle is
-    not reused by :func:`build_or_reuse_bundle` (the upgrade's rebuild command reused it
-    unchanged before): it is rebuilt, ``"rebuilt: older records (...)"`` said."""
+    with :func:`calibration_failed` (a failed calibration called calibrated); with
+    ``oof_calibration_known`` (the export has the run's out-of-fold Brier score and ECE to
+    record: :func:`build_or_reuse_bundle`'s ``oof_calibration`` not None), no
+    :data:`OOF_CALIBRATION_KEY` too ("no oof_calibration"). Such a bundle is not reused by
+    :func:`build_or_reuse_bundle` (the upgrade's rebuild command reused it unchanged before): it
+    is rebuilt, ``"rebuilt: older records (...)"`` said."""
     lacking = []
+    if oof_calibration_known and not isinstance(meta.get(OOF_CALIBRATION_KEY), dict):
+        lacking.append(f"no {OOF_CALIBRATION_KEY}")
     if _profile_recorded_unhashed(meta):
         lacking.append("no input_profile.sha256")
     if not _recorded_file(meta, "model_card")[1]:

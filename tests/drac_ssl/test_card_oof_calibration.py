@@ -4,7 +4,10 @@ import the scoring module) and passes them to the build, which records them in
 ``metadata.json`` (``oof_calibration``); a bundle built before says they are not recorded."""
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +15,7 @@ import numpy as np
 import pytest
 
 from app.demo_bundle import build_demo_bundle
+from drac_ssl import export
 from drac_ssl.grading.bundle import (
     OOF_CALIBRATION_KEY,
     OOF_CALIBRATION_NOT_RECORDED,
@@ -79,3 +83,53 @@ def test_the_export_reads_the_runs_figures_and_the_build_records_them(run: Path,
     out = build_bundle(run, None, tmp_path / "bundle", oof_calibration=record)
     meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
     assert meta[OOF_CALIBRATION_KEY] == record
+
+
+def _write_oof(vdir: Path) -> None:
+    oof = _oof()
+    rows = ["id,fold,grade,pred,P0,P1,P2"] + [f"{i},0,{g},0,{p[0]:.6f},{p[1]:.6f},{p[2]:.6f}"
+                                              for i, g, p in zip(oof.ids, GRADES, oof.probs, strict=True)]
+    (vdir / "oof.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_the_documented_rebuild_adds_the_figures_to_an_older_variant_bundle(run: Path, tmp_path: Path) -> None:
+    """Catches ``export RUN --variant NAME`` (:func:`build_or_reuse_bundle`, given the figures as
+    the export gives them: :func:`oof_calibration_of` of the run, called when needed) reusing a
+    bundle built before the card gave the out-of-fold figures ('reused: built from the same
+    fine-tuning outputs'), so the documented rebuild never added them; and the bootstrap run
+    again for a bundle reused that has them."""
+    from app_fixtures import as_trained_run
+
+    from drac_ssl.grading.bundle import build_or_reuse_bundle, older_bundle_records
+
+    shutil.copytree(run, copy := tmp_path / "run")
+    (copy / "finetune" / "vicreg" / "oof.csv").unlink(missing_ok=True)
+    run = as_trained_run(copy)
+    metrics = run / "finetune" / "vicreg" / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), **METRICS}))  # a short bootstrap
+    out, reused = build_or_reuse_bundle(run, "vicreg")  # built without the figures: an older bundle
+    assert not reused and OOF_CALIBRATION_KEY not in json.loads((out / "metadata.json").read_text())
+    figures = functools.partial(oof_calibration_of, run, "vicreg")  # as the export passes them
+    assert build_or_reuse_bundle(run, "vicreg", oof_calibration=figures) == (out, True)  # no oof.csv: reused
+    _write_oof(run / "finetune" / "vicreg")
+    assert older_bundle_records(json.loads((out / "metadata.json").read_text()), oof_calibration_known=True) == [
+        "no oof_calibration"]
+    said: list[str] = []
+    assert build_or_reuse_bundle(run, "vicreg", said=said, oof_calibration=figures) == (out, False)
+    assert said == ["rebuilt: older records (no oof_calibration)"]
+    meta = json.loads((out / "metadata.json").read_text())
+    card = " ".join((out / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    assert meta[OOF_CALIBRATION_KEY]["n_images"] == len(GRADES)
+    assert "Calibration, out of fold (oof.csv's cross-fitted probabilities, 20 images" in card
+    assert " ".join(OOF_CALIBRATION_NOT_RECORDED.split()) not in card
+    calls: list[str] = []  # now reused, its figures recorded: no bootstrap
+    assert build_or_reuse_bundle(run, "vicreg", oof_calibration=lambda: calls.append("bootstrap")) == (out, True)
+    assert calls == []
+
+
+def test_the_export_hands_the_build_its_figures_to_work_out_when_needed() -> None:
+    """Catches the export computing the bootstrap before knowing whether the bundle is rebuilt,
+    or not handing the figures to the variant's build at all."""
+    source = inspect.getsource(export)
+    assert source.count("oof_calibration=partial(oof_calibration_of, run_dir") == 2
+    assert "oof_calibration = oof_calibration_of(" not in source
