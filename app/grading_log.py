@@ -19,8 +19,10 @@ changed on the single-image tab grades the upload again: another line.
 
 The file is created mode 0600 (a link, a FIFO or anything but a plain file is refused at the
 start), opened for each line in append mode (a file moved away by logrotate is made anew),
-each line written whole by one ``write``, lines of concurrent gradings one after another (a
-lock). The app never deletes or rotates it: its retention is the site's (docs/deploying.md).
+each line written whole (a short ``write``, a full disk's, is followed by the rest; one that
+writes nothing is a failure), after a newline when the file does not end with one (a line cut
+short by an earlier failure stays a line of its own, never glued to the next), lines of
+concurrent gradings one after another (a lock). The app never deletes or rotates it: its retention is the site's (docs/deploying.md).
 When a line cannot be written (a full disk), the console log says so, once, and the grading
 goes on (the page's result does not wait for the record).
 """
@@ -28,6 +30,7 @@ goes on (the page's result does not wait for the record).
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import logging
 import os
@@ -64,8 +67,11 @@ class GradingLog:
 
     def _open(self) -> int:
         """The file opened for appending (created 0600), after checking it is a plain file."""
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-                     | getattr(os, "O_NONBLOCK", 0), 0o600)
+        flags = os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:  # read too: whether the file ends with a newline (_ends_cut)
+            fd = os.open(self.path, os.O_RDWR | flags, 0o600)
+        except PermissionError:  # a file the site made write-only for this account
+            fd = os.open(self.path, os.O_WRONLY | flags, 0o600)
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise OSError(0, "not a plain file")
@@ -82,16 +88,19 @@ class GradingLog:
                            "tta": bool(tta), "via": via}, ensure_ascii=False) + "\n"
 
     def record(self, lines: Sequence[str]) -> bool:
-        """Append ``lines`` (:meth:`line`), each by one ``write``; False when that failed (said
-        in the console log once, never raised: the grading goes on)."""
+        """Append ``lines`` (:meth:`line`), each written whole (:func:`_write_all`), after a
+        newline when the file ends inside a line (:func:`_ends_cut`); False when that failed
+        (said in the console log once, never raised: the grading goes on)."""
         if not lines:
             return True
         with self._lock:
             try:
                 fd = self._open()
                 try:
+                    if _ends_cut(fd):
+                        _write_all(fd, b"\n")
                     for text in lines:
-                        os.write(fd, text.encode("utf-8"))
+                        _write_all(fd, text.encode("utf-8"))
                 finally:
                     os.close(fd)
             except OSError as exc:
@@ -101,6 +110,29 @@ class GradingLog:
                               "grading, and says this once", self.path, exc.strerror or type(exc).__name__)
                 return False
         return True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``: ``os.write`` may write part of it (a disk filling up);
+    the rest follows. Raises OSError (ENOSPC) when a write writes nothing, and as ``os.write``."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, "a write wrote nothing")
+        view = view[written:]
+
+
+def _ends_cut(fd: int) -> bool:
+    """Whether the file open at ``fd`` ends inside a line (not empty, its last byte no newline:
+    a line an earlier failure cut short). False when it cannot be read (opened write-only)."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return False
+    try:
+        return os.pread(fd, 1, size - 1) != b"\n"
+    except OSError:
+        return False
 
 
 def utc_now() -> str:

@@ -83,3 +83,36 @@ def test_python_m_app_refuses_a_bad_grading_log_before_serving(
 
     assert main(["--bundle", str(predictor.path), "--quiet", "--grading-log", str(tmp_path)]) == 2
     assert f"error: --grading-log {tmp_path}: cannot be opened" in capsys.readouterr().err
+
+
+def _a_line(n: int) -> str:
+    return GradingLog.line(utc="2026-12-07T04:30:00+00:00", user=None, image_sha256=f"{n:064x}",
+                           bundle_sha256="b" * 64, grade=1, grade_name="NPDR", probabilities=[0.1, 0.7, 0.2],
+                           tta=True, via="single")
+
+
+def test_a_short_write_is_finished_and_a_full_disk_leaves_no_glued_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a short os.write (a disk filling up) taken for the whole line: half a line
+    written, success reported, and the next line glued to it."""
+    import os
+
+    record = GradingLog(tmp_path / "g.jsonl")
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data)[:max(1, len(data) // 2)]))
+    assert record.record([_a_line(1), _a_line(2)])  # short writes: the rest follows
+    assert [json.loads(t)["image_sha256"] for t in record.path.read_text().splitlines()] == [
+        f"{1:064x}", f"{2:064x}"]
+    full = {"left": 40}  # the disk fills up within the next line: 40 bytes, then nothing
+
+    def filling(fd: int, data: bytes) -> int:
+        n = min(len(data), full["left"])
+        full["left"] -= n
+        return real_write(fd, bytes(data)[:n]) if n else 0
+    monkeypatch.setattr(os, "write", filling)
+    assert not record.record([_a_line(3)])  # a failure, not success
+    monkeypatch.setattr(os, "write", real_write)
+    assert record.record([_a_line(4)])
+    lines = record.path.read_text().splitlines()
+    assert len(lines) == 4 and lines[2] == _a_line(3)[:40]  # the cut line stays alone
+    assert json.loads(lines[3])["image_sha256"] == f"{4:064x}"
