@@ -23,8 +23,12 @@ each line written whole (a short ``write``, a full disk's, is followed by the re
 writes nothing is a failure), after a newline when the file does not end with one (a line cut
 short by an earlier failure stays a line of its own, never glued to the next), lines of
 concurrent gradings one after another (a lock). The app never deletes or rotates it: its retention is the site's (docs/deploying.md).
-When a line cannot be written (a full disk), the console log says so, once, and the grading
-goes on (the page's result does not wait for the record).
+When a line cannot be written (a full disk), the console log says so once for each run of
+failures, and the grading goes on (the page's result does not wait for the record); the first
+line written after it says in the console log that recording goes on again and how many lines
+were lost meanwhile (:attr:`GradingLog.lost`, all lost lines since the start). A grading whose
+upload was gone before it could be hashed (:meth:`GradingLog.lose`) is a lost line too, said
+each time.
 """
 
 from __future__ import annotations
@@ -56,7 +60,9 @@ class GradingLog:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).absolute()
         self._lock = threading.Lock()
-        self._failed = False  # a write failed: said once in the console log
+        self._failing = 0  # lines lost since the last write failed (0: the last write succeeded)
+        self.lost = 0
+        """Lines lost since the start: not written (a write failed) or not made (:meth:`lose`)."""
         try:
             os.close(self._open())
         except OSError as exc:
@@ -89,11 +95,14 @@ class GradingLog:
 
     def record(self, lines: Sequence[str]) -> bool:
         """Append ``lines`` (:meth:`line`), each written whole (:func:`_write_all`), after a
-        newline when the file ends inside a line (:func:`_ends_cut`); False when that failed
-        (said in the console log once, never raised: the grading goes on)."""
+        newline when the file ends inside a line (:func:`_ends_cut`); False when that failed,
+        never raised: the grading goes on. The console log says the first failure of a run of
+        them (the lines not written counted in :attr:`lost`), and, at the next line written,
+        that recording goes on again with the number of lines lost meanwhile."""
         if not lines:
             return True
         with self._lock:
+            written = 0
             try:
                 fd = self._open()
                 try:
@@ -101,15 +110,32 @@ class GradingLog:
                         _write_all(fd, b"\n")
                     for text in lines:
                         _write_all(fd, text.encode("utf-8"))
+                        written += 1
                 finally:
                     os.close(fd)
             except OSError as exc:
-                if not self._failed:
-                    self._failed = True
-                    log.error("--grading-log %s: a grading could not be recorded (%s); the app goes on "
-                              "grading, and says this once", self.path, exc.strerror or type(exc).__name__)
+                lost = len(lines) - written
+                self.lost += lost
+                if not self._failing:
+                    log.error("--grading-log %s: %d grading line(s) could not be recorded (%s); the app goes "
+                              "on grading, and says when recording works again", self.path, lost,
+                              exc.strerror or type(exc).__name__)
+                self._failing += lost
                 return False
+            if self._failing:
+                log.warning("--grading-log %s: recording again; %d grading line(s) were lost since it "
+                            "failed (%d since the start)", self.path, self._failing, self.lost)
+                self._failing = 0
         return True
+
+    def lose(self, count: int, why: str) -> None:
+        """Say in the console log that ``count`` gradings get no line, and why (``why``: no file
+        name, no path), counted in :attr:`lost`: a grading is never left out of the record
+        silently."""
+        with self._lock:
+            self.lost += count
+            log.error("--grading-log %s: %d grading line(s) not recorded: %s (%d lost since the start)",
+                      self.path, count, why, self.lost)
 
 
 def _write_all(fd: int, data: bytes) -> None:

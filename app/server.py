@@ -2796,16 +2796,18 @@ def _signed_in(request: Any) -> str | None:
 
 
 def single_grading_lines(predictor: Predictor, path: str, details: dict[str, Any],
-                         user: str | None) -> list[str]:
+                         user: str | None) -> list[str] | None:
     """The ``--grading-log`` line of a single image's result (:class:`app.grading_log.GradingLog`:
     the SHA-256 of the upload at ``path``, never its name), ``[]`` when it was not graded
-    (refused, busy, the model failed: no ``grade`` in ``details``) or the upload is gone."""
+    (refused, busy, the model failed: no ``grade`` in ``details``); None when it was graded but
+    the upload cannot be read any more to hash it (removed meanwhile): a lost line, which the
+    caller says (:meth:`app.grading_log.GradingLog.lose`)."""
     if not isinstance(details, dict) or details.get("grade") is None or "P" not in details:
         return []
     try:
         digest = sha256_file(path)
     except OSError:
-        return []
+        return None
     grade = int(details["grade"])
     return [GradingLog.line(utc=grading_utc_now(), user=user, image_sha256=digest,
                             bundle_sha256=predictor.bundle.metadata_sha256, grade=grade,
@@ -2877,7 +2879,11 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         claims.claim(path)
         result = _grade_single(predictor, settings, path, explain, queue)
         if grading_log is not None and path:
-            grading_log.record(single_grading_lines(predictor, path, result[-1], _signed_in(request)))
+            lines = single_grading_lines(predictor, path, result[-1], _signed_in(request))
+            if lines is None:
+                grading_log.lose(1, "a graded upload was removed before its SHA-256 could be taken")
+            else:
+                grading_log.record(lines)
         return result
 
     def regrade(path: str | None, explain: int | None, request: gr.Request | None = None) -> tuple[Any, ...]:

@@ -116,3 +116,56 @@ def test_a_short_write_is_finished_and_a_full_disk_leaves_no_glued_line(
     lines = record.path.read_text().splitlines()
     assert len(lines) == 4 and lines[2] == _a_line(3)[:40]  # the cut line stays alone
     assert json.loads(lines[3])["image_sha256"] == f"{4:064x}"
+
+
+def test_each_run_of_failures_is_said_once_and_the_recovery_with_the_lines_lost(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Catches a record that fails silently for ever after its first failure: each run of
+    failures is said once, the next line written says recording works again and how many lines
+    were lost."""
+    import logging
+    import os
+
+    record = GradingLog(tmp_path / "g.jsonl")
+    real_write = os.write
+    caplog.set_level(logging.INFO, logger="app")
+    for episode in (1, 2):
+        monkeypatch.setattr(os, "write", lambda fd, data: 0)  # a full disk
+        assert not record.record([_a_line(1), _a_line(2)]) and not record.record([_a_line(3)])
+        monkeypatch.setattr(os, "write", real_write)
+        assert record.record([_a_line(4)])
+        said = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        assert len(said) == 2, said
+        assert "2 grading line(s) could not be recorded" in said[0]
+        assert said[1].endswith(f"recording again; 3 grading line(s) were lost since it failed "
+                                f"({3 * episode} since the start)"), said
+    assert record.lost == 6
+
+
+def test_a_graded_upload_removed_before_its_hash_is_a_lost_line_said(
+        predictor: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a graded image left out of the record silently (its upload gone before it was
+    hashed: single_grading_lines had nothing to say)."""
+    import logging
+
+    scan = _scan(tmp_path / "Doe_Jane.png", 0)
+    details = {"grade": 1, "P": [0.2, 0.5, 0.3]}
+    assert server.single_grading_lines(predictor, str(scan), details, None)
+    assert server.single_grading_lines(predictor, str(scan), {"error": "busy"}, None) == []
+    scan.unlink()
+    assert server.single_grading_lines(predictor, str(scan), details, None) is None
+    # the single-image tab: graded, then the upload gone before the record hashes it
+    grade = _handler(server.build_demo(predictor, server.AppSettings(grading_log=str(tmp_path / "g.jsonl"))),
+                     "grade")
+    scan = _scan(tmp_path / "Doe_Jane.png", 0)
+
+    def gone(path: object) -> str:
+        raise FileNotFoundError(2, "No such file or directory")
+    monkeypatch.setattr(server, "sha256_file", gone)
+    caplog.set_level(logging.INFO, logger="app")
+    *_, details = grade(str(scan), -1, None)
+    assert details.get("grade") is not None
+    said = [r.getMessage() for r in caplog.records if "--grading-log" in r.getMessage()]
+    assert len(said) == 1 and "1 grading line(s) not recorded: a graded upload was removed" in said[0]
+    assert "Doe_Jane" not in said[0] and (tmp_path / "g.jsonl").read_text() == ""
