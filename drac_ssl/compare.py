@@ -94,6 +94,7 @@ from drac_ssl.config import (
     to_dict,
 )
 from drac_ssl.figures import (
+    KEEP_BEST_CAVEAT,
     figure_text,
     finite_number,
     format_difference,
@@ -191,7 +192,9 @@ class VariantOutputs:
     (:func:`drac_ssl.oof.folds_taken_from`), of ``n_folds`` folds; ``folds`` ``(n,)``
     int: each image's fold (``oof.csv``'s ``fold``; None without that column); ``screening``:
     its referable-DR or two-grade screening figures in the words of its report.md
-    (:func:`drac_ssl.report.screening_line`), None when its ``metrics.json`` has none.
+    (:func:`drac_ssl.report.screening_line`), None when its ``metrics.json`` has none;
+    ``keep``: the epoch rule its folds ran under (``metrics.json``'s ``keep``, else the run's
+    ``finetune.keep``, ``best`` for a run made before the setting existed), None when unknown.
     """
 
     name: str
@@ -206,6 +209,13 @@ class VariantOutputs:
     n_folds: int = 0
     folds: np.ndarray | None = None
     screening: str | None = None
+    keep: str | None = None
+
+    @property
+    def keep_best(self) -> bool:
+        """Whether each fold's epoch was chosen by its kappa on the rows it scores
+        (``finetune.keep=best``: :data:`drac_ssl.figures.KEEP_BEST_CAVEAT`)."""
+        return self.keep == "best"
 
     def qwk_ci_note(self, class_names: Sequence[str] | None = None) -> str | None:
         """Why the QWK's CI is not meaningful (an interval of width 0, e.g. every image given
@@ -443,6 +453,9 @@ class Comparison:
                  *_screening_cells(row, screening)]
                 for row in self.table_rows()]
         lines += markdown_table(header, body)
+        if any(variant.keep_best for run in self.runs for variant in run.variants.values()):
+            lines += [f"**Figures marked {KEEP_BEST_MARK}** (and the differences made of them): "
+                      f"{KEEP_BEST_CAVEAT}.", ""]
         if not self.setting_keys:
             where = "the runs' `config.yaml` settings are equal"
         elif not result_keys:
@@ -473,7 +486,8 @@ class Comparison:
         if self.differences:
             lines += markdown_table(["run", "difference", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
                                      "CI from (resamples, seed, units)"],
-                                    [[d.label, f"{d.variant} − {d.baseline}", d.n,
+                                    [[d.label, _marked(f"{d.variant} − {d.baseline}", _keep_best_difference(d, self)),
+                                      d.n,
                                       *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
                                      for d in self.differences])
             sources = []
@@ -547,7 +561,8 @@ class Comparison:
                             "images with the same grades (see the notes).", ""]
         lines += markdown_table(["run", "variant", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
                                  "CI from (resamples, seed, units)"],
-                                [[f"`{d.label}` − `{d.baseline}`", d.variant, d.n,
+                                [[f"`{d.label}` − `{d.baseline}`", _marked(d.variant, _keep_best_difference(d, self, True)),
+                                  d.n,
                                   *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
                                  for d in self.between])
         n = len(PAIRED_METRICS) * len(self.between)  # one CI per difference and metric
@@ -755,10 +770,12 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         # as the fine-tuning takes them into the rows (referable DR; two grades' sensitivity)
         row = {**referable_columns(metrics.get("referable")),
                **{c: metrics[c] for c in SCREENING_COLUMNS if c in metrics}, **row}
+        keep = metrics.get("keep") if isinstance(metrics.get("keep"), str) else settings.get("finetune.keep")
         variants[row["variant"]] = VariantOutputs(row["variant"], row, per_fold, vdir / "oof.csv",
                                                   ids, grades, probs, pred,
                                                   folds_taken_from(run, row["variant"]),
-                                                  len(metrics.get("folds") or []), folds)
+                                                  len(metrics.get("folds") or []), folds,
+                                                  keep=keep if isinstance(keep, str) else None)
     widths = {v.probs.shape[1] for v in variants.values()}
     if len(widths) > 1:
         counts = ", ".join(f"{v.name} {v.probs.shape[1]}" for v in variants.values())
@@ -1313,15 +1330,38 @@ def _count(value: float | None) -> str:
 
 def _variant_text(row: dict[str, Any], comparison: Comparison) -> str:
     """A table row's variant, marked when its fine-tuning was taken from another run folder:
-    ``scratch (folds from eye_b)``."""
+    ``scratch (folds from eye_b)``, and when its epochs were chosen on the rows it scores:
+    ``scratch (keep=best)`` (:data:`KEEP_BEST_MARK`)."""
     run = comparison.runs[comparison.labels.index(row["run"])]
     variant = run.variants[row["variant"]]
-    if not variant.taken_from:
-        return row["variant"]
     parts = [(f"{len(folds)} of {variant.n_folds} folds" if 0 < len(folds) < variant.n_folds else "folds")
              + f" from {_source_label(source, comparison.runs, comparison.labels)}"
              for source, folds in variant.taken_from.items()]
-    return f"{row['variant']} ({'; '.join(parts)})"
+    parts += [KEEP_BEST_MARK] if variant.keep_best else []
+    return f"{row['variant']} ({'; '.join(parts)})" if parts else row["variant"]
+
+
+KEEP_BEST_MARK = "keep=best"
+"""The mark of a table row whose figures :data:`drac_ssl.figures.KEEP_BEST_CAVEAT` is about
+(its fine-tuning ran with ``finetune.keep=best``); :meth:`Comparison.markdown` says the caveat
+once."""
+
+
+def _keep_best_difference(d: VariantDifference, comparison: Comparison, between: bool = False) -> bool:
+    """Whether either side of a paired difference has figures of ``finetune.keep=best``: two
+    variants of run ``d.label`` or, ``between``, variant ``d.variant`` of runs ``d.label`` and
+    ``d.baseline``."""
+    def run(label: str) -> RunOutputs:
+        return comparison.runs[comparison.labels.index(label)]
+
+    sides = ((run(d.label), d.variant), (run(d.baseline), d.variant)) if between else \
+        ((run(d.label), d.variant), (run(d.label), d.baseline))
+    return any(r.variants[name].keep_best for r, name in sides if name in r.variants)
+
+
+def _marked(text: str, keep_best: bool) -> str:
+    """``text`` with :data:`KEEP_BEST_MARK` in brackets when ``keep_best``."""
+    return f"{text} ({KEEP_BEST_MARK})" if keep_best else text
 
 
 def _source_label(source: str, runs: Sequence[RunOutputs], labels: Sequence[str]) -> str:

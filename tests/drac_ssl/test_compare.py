@@ -1026,3 +1026,20 @@ def test_a_setting_an_old_run_lacks_is_todays_default_and_different_code_is_said
     # a docs-only commit: another commit, the same Python source, is the same code
     h = make_run(tmp_path, "h", code={"git_commit": "54e10d4", "git_dirty": False, "code_fingerprint": "f" * 64})
     assert not any("same code" in n for n in compare_runs([f, h], n_boot=20).notes)
+
+
+def test_keep_best_rows_are_marked_and_their_caveat_said_once(tmp_path: Path) -> None:
+    """A run fine-tuned with finetune.keep=best: its rows and its paired differences are marked
+    and KEEP_BEST_CAVEAT is said once (a selection-bias audit F1: the tables showed them bare);
+    a keep=last run beside it is not marked."""
+    from drac_ssl.figures import KEEP_BEST_CAVEAT
+
+    best = make_run(tmp_path, "best", ["finetune.keep=best"])
+    last = make_run(tmp_path, "last")
+    text = compare_runs([best, last], n_boot=20).markdown()
+    assert "| best | best | scratch (keep=best) |" in text
+    assert "| last | last | scratch |" in text
+    assert "| best | vicreg − scratch (keep=best) |" in text and "| last | vicreg − scratch |" in text
+    assert text.count(KEEP_BEST_CAVEAT) == 1
+    assert f"**Figures marked keep=best** (and the differences made of them): {KEEP_BEST_CAVEAT}." in text
+
