@@ -85,6 +85,7 @@ from data_prep.labels import id_words
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.commands import DEFAULT_N_BOOT, compare_parser
 from drac_ssl.config import (
+    DEFAULTS_BEFORE,
     REFERABLE_OFF,
     Config,
     ConfigError,
@@ -92,6 +93,7 @@ from drac_ssl.config import (
     read_yaml,
     referable_cut,
     to_dict,
+    with_former_defaults,
 )
 from drac_ssl.figures import (
     KEEP_BEST_CAVEAT,
@@ -724,7 +726,7 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     if problem := run_folder_problem(run):  # not there, a file, no config.yaml (runs/: the runs it holds)
         raise CompareError(problem)
     facts = read_ingest_facts(run / "data")  # read once: the settings and the data words use it
-    settings, defaulted = _with_defaults(dotted_settings(_read_yaml(config_path)))
+    settings, defaulted = _with_defaults(_read_yaml(config_path))
     settings = _resolved(settings, facts, _label_columns(run / "data"))
     comparison_path = run / "finetune" / "comparison.json"
     if not comparison_path.is_file():
@@ -819,13 +821,17 @@ def _current_defaults() -> dict[str, Any]:
     return dotted_settings(read_yaml(yaml.safe_dump(to_dict(Config()), sort_keys=False)))
 
 
-def _with_defaults(settings: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """``settings`` (a run's ``config.yaml``, dotted) with each setting it lacks given this
-    code's default, and those settings' keys. A run made by older code lacks the settings
-    added since (an upgrade review: ``finetune.referral_target`` was a differing setting of
-    an old and a new run whose value was the default); the default is what today's code would
-    run it with, not necessarily what the older code did (it had no such setting)."""
-    defaults = _current_defaults()
+def _with_defaults(saved: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``saved`` (a run's nested ``config.yaml``) as dotted settings, with each setting it
+    lacks given a default, and those settings' keys. A run made by older code lacks the
+    settings added since (an upgrade review: ``finetune.referral_target`` was a differing
+    setting of an old and a new run whose value was the default): a setting of
+    :data:`drac_ssl.config.DEFAULTS_BEFORE` gets the value that code ran under
+    (:func:`drac_ssl.config.with_former_defaults`: ``finetune.keep`` ``best``, not today's
+    ``last``), any other this code's default, what today's code would run it with."""
+    settings = dotted_settings(saved)
+    former = dotted_settings(with_former_defaults(saved))
+    defaults = {**_current_defaults(), **{key: former[key] for key in DEFAULTS_BEFORE}}
     missing = tuple(key for key in defaults if key not in settings)
     return {**settings, **{key: defaults[key] for key in missing}}, missing
 
@@ -1269,12 +1275,18 @@ def _upgrade_notes(labels: Sequence[str], runs: Sequence[RunOutputs], setting_ke
         notes.append(f"The runs were not all made by the same code ({listing}): differences among them "
                      "may come from changes of the code, not only from the settings that differ.")
     for label, run in zip(labels, runs, strict=True):
-        shown = [key for key in run.defaulted if key in setting_keys]
+        shown = [key for key in run.defaulted if key in setting_keys and key not in DEFAULTS_BEFORE]
         if shown:
             notes.append(f"`{label}`'s `config.yaml` has no " + ", ".join(f"`{key}`" for key in shown)
                          + " (written by older code, before the setting existed): shown with today's "
                          "default, " + ", ".join(_setting_text(run.settings[key]) for key in shown)
                          + "; that code did not read the setting.")
+        former = [key for key in run.defaulted if key in setting_keys and key in DEFAULTS_BEFORE]
+        if former:
+            notes.append(f"`{label}`'s `config.yaml` has no " + ", ".join(f"`{key}`" for key in former)
+                         + " (written by older code, before the setting existed): shown with the value "
+                         "that code ran under, " + ", ".join(_setting_text(run.settings[key]) for key in former)
+                         + ", not today's default.")
         if run.older_views:
             which = ("its" if len(run.older_views) == len(run.variants)
                      else "the " + ", ".join(run.older_views) + " variant(s)'")

@@ -1043,3 +1043,21 @@ def test_keep_best_rows_are_marked_and_their_caveat_said_once(tmp_path: Path) ->
     assert text.count(KEEP_BEST_CAVEAT) == 1
     assert f"**Figures marked keep=best** (and the differences made of them): {KEEP_BEST_CAVEAT}." in text
 
+
+def test_a_run_made_before_finetune_keep_existed_is_keep_best(tmp_path: Path) -> None:
+    """A run folder whose config.yaml and metrics.json lack finetune.keep ran as keep=best, the
+    rule before the setting existed (config.DEFAULTS_BEFORE): shown so, marked, not with
+    today's default (a selection-bias audit F2)."""
+    old = make_run(tmp_path, "old")
+    config = yaml.safe_load((old / "config.yaml").read_text())
+    del config["finetune"]["keep"]
+    (old / "config.yaml").write_text(yaml.safe_dump(config))
+    assert all("keep" not in json.loads(p.read_text()) for p in old.glob("finetune/*/metrics.json"))
+    new = make_run(tmp_path, "new")
+    comparison = compare_runs([old, new], n_boot=20)
+    assert comparison.setting_keys == ["finetune.keep"]
+    assert comparison.runs[0].settings["finetune.keep"] == "best"
+    text = comparison.markdown()
+    assert "| old | best | scratch (keep=best) |" in text and "| new | last | scratch |" in text
+    assert ("`old`'s `config.yaml` has no `finetune.keep` (written by older code, before the setting "
+            "existed): shown with the value that code ran under, best, not today's default.") in text
