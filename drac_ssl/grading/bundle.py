@@ -1369,11 +1369,16 @@ def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = 
 
 
 CI_HELD_FIXED = ("with the trained fold models and their cross-fitted calibration held fixed "
-                 "(training randomness, such as another seed or fold split, is not in the interval)")
+                 "(training randomness, such as another seed or fold split, is not in the interval, "
+                 "nor is a choice made on these same rows: which variant is exported and, under "
+                 "finetune.keep=best, each fold's epoch)")
 """What the bootstrap CIs of the out-of-fold figures do not resample (methods review, December
 2026): one training's outputs are resampled; a rerun with another ``run.seed`` can move a figure
 by as much as the interval's half-width (``python -m drac_ssl.compare`` puts such runs side by
-side)."""
+side). Nor do they account for a choice made on the rows they score (selection-bias audit F5):
+the exported variant, the winner of a comparison on them, and under ``finetune.keep=best`` each
+fold's epoch. The one source of these words: the fine-tuning's protocol (report.md, the model
+card, through :func:`ci_resampling_words`) and ``python -m drac_ssl.compare`` say them."""
 
 
 PREPROCESSING_REFERENCES: dict[str, str] = {"fundus_crop": "B. Graham, Kaggle DR 2015",

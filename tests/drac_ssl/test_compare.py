@@ -1061,3 +1061,16 @@ def test_a_run_made_before_finetune_keep_existed_is_keep_best(tmp_path: Path) ->
     assert "| old | best | scratch (keep=best) |" in text and "| new | last | scratch |" in text
     assert ("`old`'s `config.yaml` has no `finetune.keep` (written by older code, before the setting "
             "existed): shown with the value that code ran under, best, not today's default.") in text
+
+
+def test_the_intervals_say_they_leave_out_a_choice_made_on_their_rows() -> None:
+    """The CI wording's one source (report.md's and the model card's protocol through
+    ci_resampling_words, compare's legends) says that the interval does not account for
+    choosing the variant, nor under keep=best the epoch, on the same rows (selection-bias
+    audit F5)."""
+    from drac_ssl.grading.bundle import CI_HELD_FIXED, ci_resampling_words
+
+    clause = ("nor is a choice made on these same rows: which variant is exported and, under "
+              "finetune.keep=best, each fold's epoch)")
+    assert CI_HELD_FIXED.endswith(clause)
+    assert ci_resampling_words({"ci_resamples": "images", "ci_units": 40}, 100).endswith(clause)
