@@ -53,7 +53,7 @@ from data_prep.labels import id_words
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import PRETRAIN_METHOD, __version__
 from drac_ssl.challenge import drac_scale, leaderboard_words
-from drac_ssl.config import layout_name
+from drac_ssl.config import layout_name, with_former_defaults
 from drac_ssl.devices import DEVICE_TYPES, cuda_shortfall
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
@@ -198,6 +198,8 @@ __all__ = [
     "scope_words",
     "to_inference_layout",
     "variant_title",
+    "winner_caveat",
+    "bundle_keep_best",
     "verify_weight_hashes",
     "verify_profile_hash",
     "NO_SUBGROUP_WORDS",
@@ -1380,11 +1382,16 @@ def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = 
 
 
 CI_HELD_FIXED = ("with the trained fold models and their cross-fitted calibration held fixed "
-                 "(training randomness, such as another seed or fold split, is not in the interval)")
+                 "(training randomness, such as another seed or fold split, is not in the interval, "
+                 "nor is a choice made on these same rows: which variant is exported and, under "
+                 "finetune.keep=best, each fold's epoch)")
 """What the bootstrap CIs of the out-of-fold figures do not resample (methods review, December
 2026): one training's outputs are resampled; a rerun with another ``run.seed`` can move a figure
 by as much as the interval's half-width (``python -m drac_ssl.compare`` puts such runs side by
-side)."""
+side). Nor do they account for a choice made on the rows they score (selection-bias audit F5):
+the exported variant, the winner of a comparison on them, and under ``finetune.keep=best`` each
+fold's epoch. The one source of these words: the fine-tuning's protocol (report.md, the model
+card, through :func:`ci_resampling_words`) and ``python -m drac_ssl.compare`` say them."""
 
 
 PREPROCESSING_REFERENCES: dict[str, str] = {"fundus_crop": "B. Graham, Kaggle DR 2015",
@@ -2006,6 +2013,40 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
             f"strength.{chosen} {heatmap_bench_words(4 if flips else 1)}")
 
 
+def winner_caveat(meta: dict[str, Any]) -> str:
+    """The model card's sentence on a bundle whose variant won a comparison on the images its
+    figures score (``metadata.json``'s ``comparison`` holds more than one variant and its
+    ``selection`` was not asked for by name): "This variant was exported because its
+    out-of-fold QWK was the highest ... on the same images: the figures of a winner chosen on
+    them overstate, by an amount not measured here, how it grades new images." '' otherwise.
+    The app's banner says it beside the figures too."""
+    n_compared = len(meta.get("comparison") or [])
+    if n_compared <= 1 or str(meta.get("selection", "")).startswith("asked for by name"):
+        return ""
+    # finetune.select_variant: QWK with the thresholds decision, accuracy with argmax
+    argmax = (meta.get("calibration") or {}).get("decision", "thresholds") == "argmax"
+    chosen_by = "accuracy" if argmax else kappa_name(len(meta.get("class_names") or ()), short=True)
+    why = (f"its out-of-fold {chosen_by} was the highest (or tied highest) of these {n_compared}"
+           if not (meta.get("cv_metrics") or {}).get("referral_decides_grade") else
+           # two grades and finetune.referral_target: the screening target ranked them
+           f"its referral cut's out-of-fold figures ranked first of these {n_compared} (the target "
+           f"met first, then the other figure: the selection above says which)")
+    return (f"This variant was exported because {why} on the same images: the figures of a winner "
+            f"chosen on them overstate, by an amount not measured here, how it grades new images.")
+
+
+def bundle_keep_best(meta: dict[str, Any]) -> bool:
+    """Whether the bundle's cross-validated figures come from ``finetune.keep=best`` folds (each
+    fold's epoch chosen on the rows it scores: :data:`drac_ssl.figures.KEEP_BEST_CAVEAT`):
+    ``metadata.json``'s ``finetune.keep``, read with
+    :func:`drac_ssl.config.with_former_defaults` (a bundle built before the setting existed
+    ran so); False for a bundle that records no ``finetune`` settings."""
+    finetune = meta.get("finetune")
+    if not isinstance(finetune, dict):
+        return False
+    return (with_former_defaults({"finetune": finetune})["finetune"]).get("keep") == "best"
+
+
 def _model_card(meta: dict[str, Any]) -> str:
     cv = meta["cv_metrics"]
     data = meta["data"]
@@ -2042,17 +2083,8 @@ def _model_card(meta: dict[str, Any]) -> str:
                 + " (with two grades the one AUC: one-vs-one and one-vs-rest are this number)," if two else
                 f"Quadratic weighted kappa {num(cv.get('qwk'))} (bootstrap 95% CI {ci_words_}),\n"
                 f"macro one-vs-one AUC {num(cv.get('auc'))}, macro one-vs-rest AUC {num(cv.get('auc_ovr'))},")
-    n_compared = len(meta.get("comparison", []))
-    if n_compared > 1 and not str(meta.get("selection", "")).startswith("asked for by name"):
-        # finetune.select_variant: QWK with the thresholds decision, accuracy with argmax
-        chosen_by = "accuracy" if cal.get("decision", "thresholds") == "argmax" else kappa_name(k, short=True)
-        why = (f"its out-of-fold {chosen_by} was the highest (or tied highest) of these {n_compared}"
-               if not cv.get("referral_decides_grade") else
-               # two grades and finetune.referral_target: the screening target ranked them
-               f"its referral cut's out-of-fold figures ranked first of these {n_compared} (the target "
-               f"met first, then the other figure: the selection above says which)")
-        comparison += (f"\n\nThis variant was exported because {why} on the same images: the figures of a winner "
-                       f"chosen on them overstate, by an amount not measured here, how it grades new images.")
+    if winner := winner_caveat(meta):
+        comparison += f"\n\n{winner}"
     data_warning = (
         "\n> **The training data were phantom images** (procedural stand-ins generated by "
         "`data_prep.phantom`), not patient data. This bundle only demonstrates the pipeline; "

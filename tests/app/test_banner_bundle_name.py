@@ -104,3 +104,30 @@ def test_an_older_bundles_unverified_input_profile_is_noted_in_the_banner(tmp_pa
     predictor = Predictor(bundle, gradcam=False)
     assert predictor.bundle_notes == [f"This bundle {PROFILE_HASH_MISSING}; rebuilding it from its run has it checked"]
     assert "Note: This bundle records no SHA-256 of its input profile" in _banner(predictor)
+
+
+def test_the_banner_says_how_its_figures_were_chosen(predictor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beside the cross-validated kappa, the model card's caveats of it (a selection-bias audit
+    F3): the variant won a comparison on the same images (more than one compared), and, under
+    finetune.keep=best (or a bundle built before the setting: it ran so), each fold's epoch was
+    chosen on the rows it scores. Neither for one variant asked for by name under keep=last."""
+    from html import escape
+
+    from drac_ssl.figures import KEEP_BEST_CAVEAT
+    from drac_ssl.grading.bundle import winner_caveat
+
+    base = predictor.metadata
+    rows = [{"variant": "scratch", "qwk": 0.4}, {"variant": "vicreg", "qwk": 0.5}]
+    said = {}
+    for name, finetune, comparison in (("best", {**base.get("finetune", {}), "keep": "best"}, rows),
+                                       ("older", {k: v for k, v in base.get("finetune", {}).items() if k != "keep"}, rows),
+                                       ("last", {**base.get("finetune", {}), "keep": "last"}, rows[:1])):
+        meta = {**base, "finetune": finetune, "comparison": comparison, "selection": "highest out-of-fold QWK"}
+        monkeypatch.setattr(predictor, "metadata", meta)
+        said[name] = (_banner(predictor), winner_caveat(meta))
+    banner, winner = said["best"]
+    assert winner.startswith("This variant was exported because its out-of-fold") and escape(winner) in banner
+    assert escape(f"Figures {KEEP_BEST_CAVEAT}.") in banner
+    assert escape(f"Figures {KEEP_BEST_CAVEAT}.") in said["older"][0]
+    banner, winner = said["last"]
+    assert winner == "" and "This variant was exported" not in banner and "keep=best" not in banner
