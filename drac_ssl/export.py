@@ -301,6 +301,7 @@ from drac_ssl.grading.bundle import (
     referable_not_informative,
     reusable_bundle,
     reused_bundle_note,
+    weights_hash_note,
 )
 from drac_ssl.grading.bundle_folder import BUNDLE_COPY_FIX
 from drac_ssl.grading.demo import demo_ood_words
@@ -2067,6 +2068,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     ood_note = _ood_check_note(bundle)
     if ood_note:
         print(f"note: {ood_note}", file=sys.stderr)
+    if unchecked := weights_hash_note(bundle):  # an older bundle: its weights unchecked
+        print(f"note: {unchecked}", file=sys.stderr)
     if unverified := profile_hash_note(bundle):  # an older bundle: its input profile unchecked
         print(f"note: {unverified}", file=sys.stderr)
     if card := model_card_note(bundle):  # an edited MODEL_CARD.md loads (words only): said

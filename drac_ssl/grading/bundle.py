@@ -201,6 +201,7 @@ __all__ = [
     "verify_profile_hash",
     "NO_SUBGROUP_WORDS",
     "profile_hash_note",
+    "weights_hash_note",
     "model_card_note",
     "with_trial_run",
 ]
@@ -572,9 +573,10 @@ def _sha256_matches(path: Path, *recorded: str) -> tuple[str, bool]:
 def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any]) -> list[str]:
     """Check every weights file of the bundle in ``bundle_dir`` against the SHA-256 its
     ``metadata.json`` (``meta``) records (each fold's ``sha256``: ``{file name: hex digest}``,
-    copied from the fine-tuning's ``model.json``); a file shared by the folds (a frozen
-    backbone) is hashed once. Returns the names checked (empty for a bundle that records no
-    digests, built before they were: nothing to check). The names must have passed
+    copied from the fine-tuning's ``model.json``, else taken of the files at the build); a file
+    shared by the folds (a frozen backbone) is hashed once. Returns the names checked (empty for
+    a bundle that records no digests, built before they were: nothing to check,
+    :func:`weights_hash_note` says so). The names must have passed
     :func:`drac_ssl.grading.model.weight_name_problem` (:func:`load_bundle` checks them first).
 
     Raises:
@@ -682,6 +684,51 @@ def profile_hash_note(bundle: Bundle, paths: bool = True) -> str | None:
     if not paths:
         return f"This bundle {PROFILE_HASH_MISSING}; rebuilding it from its run has it checked"
     return f"{bundle.path} {PROFILE_HASH_MISSING}. To have it checked: {rebuild_advice(bundle.path)}"
+
+
+def _weights_unhashed(meta: dict[str, Any]) -> list[str]:
+    """The weights files listed by ``meta``'s folds for which no fold records a SHA-256 (a bundle
+    built before digests were recorded: :func:`verify_weight_hashes` checks nothing of them),
+    sorted; [] when every one is recorded. :func:`weights_hash_note`'s note,
+    :func:`older_bundle_records`'s rebuild, and :func:`build_bundle` takes them of the files."""
+    listed: set[str] = set()
+    hashed: set[str] = set()
+    for entry in meta.get("folds") or []:
+        if not isinstance(entry, dict):
+            continue
+        digests = entry.get("sha256") if isinstance(entry.get("sha256"), dict) else {}
+        for name in entry.get("weights") or []:
+            if isinstance(name, str):
+                listed.add(name)
+                if isinstance(digests.get(name), str) and digests.get(name):
+                    hashed.add(name)
+    return sorted(listed - hashed)
+
+
+WEIGHTS_HASH_MISSING = ("records no SHA-256 of {what} (built before digests were recorded): the "
+                        "weights are used unverified, so a file changed, swapped or damaged since "
+                        "the build goes unnoticed")
+""":func:`weights_hash_note`'s words; ``{what}``: "its weights files" or the files by name."""
+
+
+def weights_hash_note(bundle: Bundle, paths: bool = True) -> str | None:
+    """A note for a bundle whose weights files are used unverified: its ``metadata.json``
+    records no SHA-256 of them (built before digests were recorded, :func:`verify_weight_hashes`
+    checks nothing), with the fix (:func:`rebuild_advice`; a rebuild records them). None when
+    every weights file was checked, and for a demo bundle (``metadata["demo"]``: random
+    weights, nothing to vouch for). ``paths`` False: "This bundle" and no rebuild command (the
+    app's page, which shows no server path)."""
+    meta = bundle.metadata
+    unhashed = _weights_unhashed(meta)
+    if not unhashed or meta.get("demo"):
+        return None
+    listed = {n for entry in meta.get("folds") or [] if isinstance(entry, dict)
+              for n in entry.get("weights") or [] if isinstance(n, str)}
+    what = "its weights files" if set(unhashed) == listed else f"its weights file(s) {', '.join(unhashed)}"
+    words = WEIGHTS_HASH_MISSING.format(what=what)
+    if not paths:
+        return f"This bundle {words}; rebuilding it from its run has them checked"
+    return f"{bundle.path} {words}. To have them checked: {rebuild_advice(bundle.path)}"
 
 
 def model_card_note(bundle: Bundle, paths: bool = True) -> str | None:
@@ -2721,6 +2768,12 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             # the digest build_or_reuse_bundle has just taken, else the file itself: hashed once
             _check_weight_hash(model_json["folds"], name, tmp / name, vdir,
                                (built_from or {}).get(f"finetune/{variant}/{name}"))
+        if unhashed := _weights_unhashed(meta):  # a model.json of before digests (an older run): taken now
+            known = {name: str((built_from or {}).get(f"finetune/{variant}/{name}") or "") for name in unhashed}
+            taken = {name: d if len(d) == 64 else sha256_file(tmp / name) for name, d in known.items()}
+            meta["folds"] = [{**entry, "sha256": {**(entry.get("sha256") or {}),
+                                                  **{n: taken[n] for n in entry["weights"] if n in taken}}}
+                             for entry in meta["folds"]]
         dev = torch.device(device)
         first = load_fold_model(meta, tmp, meta["folds"][0]).to(dev)
         profile, why_not = training_input_profile(run_dir / "data", meta, first)
@@ -2936,13 +2989,16 @@ def _reuse_check(run_dir: Path, variant: str,
 def older_bundle_records(meta: dict[str, Any]) -> list[str]:
     """What a bundle's ``metadata.json`` (``meta``) lacks or says otherwise than a build now
     writes, in words (``[]``: nothing): ``input_profile.sha256`` (a profile recorded without it),
-    ``model_card.sha256``, ``provenance.run_folder``, or a ``submission.P`` whose words disagree
-    with :func:`calibration_failed` (a failed calibration called calibrated). Such a bundle is
+    the weights files' ``sha256`` (:func:`weights_hash_note`), ``model_card.sha256``,
+    ``provenance.run_folder``, or a ``submission.P`` whose words disagree with
+    :func:`calibration_failed` (a failed calibration called calibrated). Such a bundle is
     not reused by :func:`build_or_reuse_bundle` (the upgrade's rebuild command reused it
     unchanged before): it is rebuilt, ``"rebuilt: older records (...)"`` said."""
     lacking = []
     if _profile_recorded_unhashed(meta):
         lacking.append("no input_profile.sha256")
+    if _weights_unhashed(meta):
+        lacking.append("no weights sha256")
     if not _recorded_file(meta, "model_card")[1]:
         lacking.append("no model_card.sha256")
     if _recorded_run_folder(meta) is None:

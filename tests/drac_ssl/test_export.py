@@ -214,15 +214,21 @@ def test_the_input_profile_and_card_are_in_the_identity_and_a_changed_profile_is
         bundles.load_bundle(bundle_dir)
     words = str(caught.value)
     assert str(profile) in words and "unlike the training images" in words and "fix:" in words, words
-    # a bundle built before the digest: loads, its profile unchecked, and the export says so
+    # a bundle built before the digests: loads, its profile and weights unchecked, and the export says so
     del meta["input_profile"]["sha256"]
+    assert all(entry["sha256"] for entry in meta["folds"])  # a build records the weights' digests
+    for entry in meta["folds"]:
+        del entry["sha256"]
     (bundle_dir / "metadata.json").write_text(json.dumps(meta))
     loaded = bundles.load_bundle(bundle_dir)
     note = bundles.profile_hash_note(loaded)
     assert note is not None and bundles.PROFILE_HASH_MISSING in note
+    weights = bundles.weights_hash_note(loaded)
+    assert weights is not None and weights.startswith(f"{bundle_dir} records no SHA-256 of its weights files")
     one = sorted((exported_run / "images" / "test").iterdir())[0]
     assert export.main([str(bundle_dir), "--images", str(one), "--out", str(tmp_path / "g.csv")]) in (0, 4)
-    assert f"note: {note}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"note: {note}" in err and f"note: {weights}" in err
 
 
 def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) -> None:
@@ -960,6 +966,7 @@ def _unshared_bundle(run_dir: Path, head: str, differ: str) -> Path:
 
     from app.demo_bundle import build_demo_bundle
     from drac_ssl.checkpoint import save_weights
+    from drac_ssl.io import sha256_file
 
     bundle = build_demo_bundle(run_dir, image_size=32, source_size=48, n_folds=3, head=head)
     backbone = load_file(str(bundle / "backbone.safetensors"))
@@ -975,6 +982,7 @@ def _unshared_bundle(run_dir: Path, head: str, differ: str) -> Path:
         state.update(load_file(str(bundle / f"fold{k}.safetensors")))
         save_weights(bundle / f"fold{k}.safetensors", state, {"format": "drac_ssl grading fold v1"})
         entry["weights"] = [f"fold{k}.safetensors"]
+        entry["sha256"] = {f"fold{k}.safetensors": sha256_file(bundle / f"fold{k}.safetensors")}  # as a build records
     (bundle / "backbone.safetensors").unlink()
     meta["freeze"] = "last" if differ == "layer4" else "all"
     (bundle / "metadata.json").write_text(json.dumps(meta))
