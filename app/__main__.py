@@ -182,6 +182,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "warned about at start (blank lines and # comments skipped; app.auth). "
                              f"Throttle (app.login_guard): {throttle_words()}. Needed with a --host "
                              "other than 127.0.0.1 (or --insecure-no-auth), behind a TLS reverse proxy")
+    parser.add_argument("--grading-log", default=None, metavar="FILE",
+                        help="opt-in: append one JSON line per graded image to FILE (UTC time, the "
+                             "signed-in user name with --auth-file, the image file's SHA-256, never "
+                             "the image or its name; the bundle's metadata.json SHA-256, grade, "
+                             "probabilities, TTA; app.grading_log), created mode 0600; the app never "
+                             "deletes or rotates it: its retention is yours (docs/deploying.md). "
+                             "Default: no record of gradings")
     parser.add_argument("--audit-log", default=None, metavar="FILE",
                         help="with --auth-file: the file to which every login attempt is appended "
                              "(UTC time, user name, outcome; never a password; throttled attempts "
@@ -385,11 +392,24 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
     from app.server import AppSettings, OwnAddressUnreachable, serve
     from drac_ssl.grading.bundle import BundleError, grade_caveats
 
+    if args.grading_log:  # opened now: a bad place stops the start, not the first grading
+        from app.auth import readable_by_others
+        from app.grading_log import GradingLog, GradingLogError
+
+        try:
+            args.grading_log = str(GradingLog(args.grading_log).path)
+        except GradingLogError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if readable_by_others(args.grading_log):
+            logging.warning("--grading-log %s may be read by other users of this machine (it names "
+                            "users and the SHA-256 of patients' images): chmod 600 it", args.grading_log)
     settings = AppSettings(host=args.host, port=args.port, max_mb=args.max_size_mb,
                            max_side=args.max_side, max_megapixels=args.max_megapixels,
                            concurrency=args.concurrency,
                            queue_size=args.queue_size, max_batch_files=args.max_batch,
-                           tta=args.tta, gradcam=not args.no_gradcam, root_path=args.root_path)
+                           tta=args.tta, gradcam=not args.no_gradcam, root_path=args.root_path,
+                           grading_log=args.grading_log)
     try:
         predictor = Predictor(bundle, tta=settings.tta, gradcam=settings.gradcam,
                               limits=settings.limits)
@@ -411,6 +431,10 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
               f"name within {throttle.window_s / 60:g} minutes refuse that name until the first "
               f"is {throttle.window_s / 60:g} minutes old, {throttle.max_per_minute} in a minute "
               f"in all refuse every login for that minute", flush=True)
+    if settings.grading_log:
+        print(f"[app] every graded image (UTC time, user name, the image's SHA-256, never the image "
+              f"or its name; bundle, grade, probabilities, TTA) is appended to {settings.grading_log}, "
+              f"which the app never deletes", flush=True)
     demo = None
     try:
         # gradio quiet: its start-up lines said "Running on local URL" (the line below says

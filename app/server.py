@@ -23,6 +23,7 @@ logged with its traceback and reported the same way, and the server keeps servin
 
 from __future__ import annotations
 
+import csv
 import html
 import inspect
 import json
@@ -32,6 +33,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 import unicodedata
@@ -66,6 +68,8 @@ from app.gradcam import (
     reads_box_only,
     strongest_words,
 )
+from app.grading_log import GradingLog
+from app.grading_log import utc_now as grading_utc_now
 from app.inputs import (
     FILE_TYPES,
     FORMAT_WORDS,
@@ -122,6 +126,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
 )
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.grading.training_images import BY_PIXELS, training_images_line
+from drac_ssl.io import sha256_file
 from drac_ssl.metrics import referral_words
 from drac_ssl.name_tags import name_digest
 from drac_ssl.scale import grade_names_for_people
@@ -131,7 +136,10 @@ from drac_ssl.submission import (
     TRAINING_IMAGE_COLUMN,
     UNRELIABLE_COLUMN,
     case_name_problem,
+    grading_provenance_record,
+    provenance_path,
     safe_case_name,
+    write_grading_provenance,
     write_incomplete_grades,
     write_submission,
 )
@@ -321,6 +329,13 @@ def probability_key(class_names: list[str]) -> str:
 
 NOTES_CSV = "grades_with_notes.csv"
 """The batch's second download: every file with its grade and notes (:func:`_grade_batch`)."""
+
+PROVENANCE_LABEL = ("Which model graded the grades CSV: its provenance record, NAME_provenance.json "
+                    "(bundle hash, code version, each image's SHA-256, time, TTA; keep it beside the "
+                    "CSV: export --check compares the CSV's SHA-256)")
+"""The label of the batch's third download: the grades CSV's grading provenance record
+(:func:`drac_ssl.submission.provenance_path`, :func:`drac_ssl.submission.write_grading_provenance`),
+the export's sidecar."""
 
 FLAGGED_CSV = "grades_FLAGGED.csv"
 """The name of the batch's grades CSV (the submission's format) when every file was graded but
@@ -768,6 +783,9 @@ class AppSettings:
     max_batch_files: int = 200
     tta: bool | None = None  # None: as the bundle's cross-validation (Bundle.tta_in_cv)
     gradcam: bool = True
+    grading_log: str | None = None
+    """``--grading-log FILE``: the file each grading appends a JSON line to
+    (:class:`app.grading_log.GradingLog`); None (the default): no record of gradings."""
     root_path: str | None = None
     """The path at which a reverse proxy serves the app (``--root-path``: ``"/drac"``; ``"/drac/"``
     is taken as ``"/drac"``, ``"/"`` as ``""``), or, as gradio's ``launch`` also takes it, a
@@ -2279,7 +2297,11 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     (:func:`drac_ssl.grading.image_notes.incomplete_line`), and the CSV,
     ``grades_INCOMPLETE.csv``, lists them too, first, without a grade, the reason in a notes
     column (:func:`drac_ssl.submission.write_incomplete_grades`): never a file that passes for
-    a complete submission. Nothing graded: no CSV. The notes CSV, ``grades_with_notes.csv``
+    a complete submission. Beside the grades CSV, :func:`drac_ssl.submission.provenance_path`
+    (``submission_provenance.json``): the export's grading provenance record
+    (:meth:`drac_ssl.grading.bundle.Bundle.grading_provenance` with the TTA used and each graded
+    file's SHA-256, written by :func:`drac_ssl.submission.write_grading_provenance`, tied to the
+    CSV by its SHA-256; the page offers it as a third download). Nothing graded: no CSV. The notes CSV, ``grades_with_notes.csv``
     (:func:`app.batch_csv.write_grades_for_people`), is always there: every file in
     upload order, ``case,grade,grade_name,most_likely_grade,P_<grade>...,not_reliably_gradable,
     model_output_only,training_image,notes``, the bundle's caveat once in its first row, with
@@ -2448,6 +2470,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     rejected_rows: dict[int, list[Any]] = {}  # upload position -> the row of a file not graded
     good_at: list[int] = []  # the upload position of each graded file
     good_names: list[str] = []
+    good_sha256: list[str] = []  # per graded file: the SHA-256 of its bytes (the provenance record)
     # per graded file, its grading (Predictor.grade_prepared_sentences of it alone, in its turn)
     graded_parts: list[tuple[np.ndarray, np.ndarray, list[str], list[list[str]]]] = []
     model_s = 0.0  # seconds in the model, all graded files together (the table's mean s/image)
@@ -2518,6 +2541,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         graded_as[name] = nth
         good_at.append(at)
         good_names.append(name)
+        good_sha256.append(loaded.sha256)
         good_warnings.append(predictor.upload_warnings(loaded))  # a training image: a note
         # a demo bundle was trained on nothing: no (empty), not "unknown"
         good_trained.append(False if predictor.metadata.get("demo") else predictor.training_match(loaded))
@@ -2617,7 +2641,15 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         # the bundle's caveat once, in its first row (app.batch_csv), not on every row, and
         # which model graded (the export's provenance record's fields: the grades CSV beside
         # keeps DRAC's case,class,P0.. columns and names no model)
-        graded_by = grading_provenance_words(predictor.bundle.grading_provenance(n_good, None))
+        # with the flip TTA used and each graded file's SHA-256 (never a copy of it, nor its
+        # name) by its row in the grades CSV (grades_INCOMPLETE.csv lists the files not graded first)
+        first_row = 1 + (len(rejected_notes) if not_graded else 0)
+        graded_record = predictor.bundle.grading_provenance(
+            n_good, None, tta=predictor.tta,
+            images=[(first_row + i, digest) for i, digest in enumerate(good_sha256)])
+        graded_by = grading_provenance_words(graded_record)
+        if csv_path:  # beside the grades CSV, the export's record of it (export --check reads it)
+            write_grading_provenance(provenance_path(csv_path), graded_record, csv_path)
         notes_path = str(write_grades_for_people(
             out_dir / NOTES_CSV,
             [(row[0], graded_index.get(at), row[-1] if at in graded_index else f"{NOT_GRADED}{row[-1]}")
@@ -2708,12 +2740,108 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                       f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
                       f"written by the export command), and {with_notes}." if csv_path else
                       f". {with_notes[0].upper()}{with_notes[1:]} below says why for each file.")
+                   + (f" Beside them, `{provenance_path(csv_path).name}`: which model graded the grades "
+                      f"CSV (bundle hash, code version, each image's SHA-256, time, TTA), the export's "
+                      f"record; keep it with the CSV (`export --check` compares the CSV's SHA-256)."
+                      if csv_path else "")
                    + f" {download_time_words()}" + cautions)
         handed = True
         return summary, rows, csv_path, notes_path
     finally:
         if not handed:
             shutil.rmtree(out_dir, ignore_errors=True)
+
+
+class BatchSidecars:
+    """Each batch's grades CSV -> its provenance record (:func:`drac_ssl.submission.provenance_path`),
+    for the page's third download. The page hands the next step gradio's cached copy of the CSV,
+    in a folder of its own (not the batch's folder beside the record): the record is found by
+    the CSV's SHA-256 (the one it records as ``submission.sha256``). Records whose file is gone
+    (the sweep removed the batch's folder) are forgotten at the next batch. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._by_sha256: dict[str, Path] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, csv_path: str | os.PathLike[str], sidecar: Path) -> None:
+        """Record that ``sidecar`` is the provenance record of the CSV at ``csv_path``; a CSV
+        that cannot be read is not recorded."""
+        try:
+            digest = sha256_file(csv_path)
+        except OSError:
+            return
+        with self._lock:
+            for key in [k for k, v in self._by_sha256.items() if not v.is_file()]:
+                del self._by_sha256[key]
+            self._by_sha256[digest] = sidecar
+
+    def of(self, csv_path: str | os.PathLike[str] | None) -> str | None:
+        """The path of the provenance record of the CSV at ``csv_path`` (any copy of it), None
+        when there is no CSV, it cannot be read, or no batch recorded one for its bytes."""
+        if not csv_path:
+            return None
+        try:
+            digest = sha256_file(csv_path)
+        except OSError:
+            return None
+        with self._lock:
+            sidecar = self._by_sha256.get(digest)
+        return str(sidecar) if sidecar is not None and sidecar.is_file() else None
+
+
+def _signed_in(request: Any) -> str | None:
+    """The signed-in user's name of a gradio request (``--auth-file``), None without logins."""
+    name = getattr(request, "username", None)
+    return str(name) if name else None
+
+
+def single_grading_lines(predictor: Predictor, path: str, details: dict[str, Any],
+                         user: str | None) -> list[str] | None:
+    """The ``--grading-log`` line of a single image's result (:class:`app.grading_log.GradingLog`:
+    the SHA-256 of the upload at ``path``, never its name), ``[]`` when it was not graded
+    (refused, busy, the model failed: no ``grade`` in ``details``); None when it was graded but
+    the upload cannot be read any more to hash it (removed meanwhile): a lost line, which the
+    caller says (:meth:`app.grading_log.GradingLog.lose`)."""
+    if not isinstance(details, dict) or details.get("grade") is None or "P" not in details:
+        return []
+    try:
+        digest = sha256_file(path)
+    except OSError:
+        return None
+    grade = int(details["grade"])
+    return [GradingLog.line(utc=grading_utc_now(), user=user, image_sha256=digest,
+                            bundle_sha256=predictor.bundle.metadata_sha256, grade=grade,
+                            grade_name=predictor.grade_names[grade], probabilities=details["P"],
+                            tta=predictor.tta, via="single")]
+
+
+def batch_grading_lines(predictor: Predictor, csv_path: str, sidecar: Path, user: str | None) -> list[str]:
+    """The ``--grading-log`` lines of a batch, one per graded file, from what the batch wrote:
+    its provenance record ``sidecar`` (each graded file's SHA-256 by its row in the CSV, the
+    time, the TTA) and its grades CSV ``csv_path`` (the grade and P columns of that row); ``[]``
+    when either cannot be read. Never a file name."""
+    record = grading_provenance_record(sidecar)
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return []
+    if record is None:
+        return []
+    k = len(predictor.grade_names)
+    lines = []
+    for image in record.get("images") or []:
+        n = image.get("row")
+        row = rows[n - 1] if isinstance(n, int) and 1 <= n <= len(rows) else None
+        if not row or not str(row.get("class") or "").strip():
+            continue
+        grade = int(row["class"])
+        lines.append(GradingLog.line(
+            utc=str(record.get("graded_utc")), user=user, image_sha256=str(image.get("sha256")),
+            bundle_sha256=predictor.bundle.metadata_sha256, grade=grade,
+            grade_name=predictor.grade_names[grade], probabilities=[float(row[f"P{i}"]) for i in range(k)],
+            tta=bool(record.get("tta")), via="batch"))
+    return lines
 
 
 # --------------------------------------------------------------------------------------
@@ -2725,7 +2853,10 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
 
     API names (for ``gradio_client``): ``/grade`` (one file and optionally the grade to
     explain, -1 = the shown one -> markdown, label, original, overlay, details JSON) and
-    ``/grade_batch`` (files -> markdown, table, CSV file, notes CSV file).
+    ``/grade_batch`` (files -> markdown, table, CSV file, notes CSV file). The CSV's provenance
+    record ``<stem>_provenance.json`` (:func:`drac_ssl.submission.provenance_path`) is the page's
+    third download, filled by a private step after it (:class:`BatchSidecars`): not a value of
+    ``/grade_batch``, whose four values clients unpack.
     """
     card_path = predictor.path / "MODEL_CARD.md"
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else "No MODEL_CARD.md in this bundle."
@@ -2740,14 +2871,25 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         """No upload: no result (the upload's x, or the heatmap choice changed before one)."""
         return "Upload an image to grade it.", None, None, None, {}
 
-    def grade(path: str | None, explain: int | None = -1) -> tuple[Any, ...]:
-        claims.claim(path)
-        return _grade_single(predictor, settings, path, explain, queue)
+    # --grading-log: one JSON line per graded image (app.grading_log), off by default
+    grading_log = GradingLog(settings.grading_log) if settings.grading_log else None
+    sidecars = BatchSidecars()  # each batch's grades CSV -> its provenance record
 
-    def regrade(path: str | None, explain: int | None) -> tuple[Any, ...]:
+    def grade(path: str | None, explain: int | None = -1, request: gr.Request | None = None) -> tuple[Any, ...]:
+        claims.claim(path)
+        result = _grade_single(predictor, settings, path, explain, queue)
+        if grading_log is not None and path:
+            lines = single_grading_lines(predictor, path, result[-1], _signed_in(request))
+            if lines is None:
+                grading_log.lose(1, "a graded upload was removed before its SHA-256 could be taken")
+            else:
+                grading_log.record(lines)
+        return result
+
+    def regrade(path: str | None, explain: int | None, request: gr.Request | None = None) -> tuple[Any, ...]:
         if not path:
             return cleared()
-        return grade(path, explain)
+        return grade(path, explain, request)
 
     def picture_alt_texts(details: dict[str, Any] | None) -> tuple[Any, ...]:
         """The two pictures' alt text for the result's ``details`` (:func:`image_alt_texts`), run
@@ -2783,12 +2925,25 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         rows = table.values.tolist() if hasattr(table, "values") else list(table or [])
         return batch_status(summary or "", rows, predictor)
 
-    def grade_batch(paths: list[str] | None) -> tuple[Any, ...]:
+    def grade_batch(paths: list[str] | None, request: gr.Request | None = None) -> tuple[Any, ...]:
         """:func:`_grade_batch`, its rows as the table's value (:func:`table_value`: numbers, shown
         as the page writes percentages)."""
         claims.claim(paths)
         summary, rows, *files = _grade_batch(predictor, settings, paths, queue)
+        # the grades CSV's provenance record, written beside it (provenance_path): the third
+        # download, handed to the page by the next step (provenance_of), not by /grade_batch,
+        # whose four values API clients unpack
+        sidecar = provenance_path(files[0]) if files[0] else None
+        if sidecar is not None and sidecar.is_file():
+            sidecars.remember(files[0], sidecar)
+            if grading_log is not None:
+                grading_log.record(batch_grading_lines(predictor, files[0], sidecar, _signed_in(request)))
         return (summary, table_value(rows, len(predictor.grade_names)) if rows else rows, *files)
+
+    def provenance_of(csv_path: str | None) -> str | None:
+        """The batch's third download, run in the page after each batch: the provenance record
+        of the grades CSV the page holds (:class:`BatchSidecars`), None when there is none."""
+        return sidecars.of(csv_path)
 
     def claim_batch(paths: list[str] | None) -> None:
         """The batch tab's upload: its files wait for *Grade all*, kept as a graded upload is
@@ -2905,6 +3060,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                                f"upload order; {UNRELIABLE_COLUMN} and "
                                                f"{TRAINING_IMAGE_COLUMN} columns to filter on)",
                                          interactive=False)
+                    provenance_file = gr.File(label=PROVENANCE_LABEL, interactive=False)
                 # as on the single-image tab: "Grading 5 files.", the grading, then its sentence
                 # and as there, a step that fails inside gradio says so (failed_status)
                 batch_starts = {"inputs": files, "outputs": batch_said, "api_visibility": "private",
@@ -2913,6 +3069,10 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 batch_graded = batch_starting.then(
                     grade_batch, inputs=files, outputs=[batch_summary, table, csv_file, notes_file],
                     api_name="grade_batch", **model_event)
+                # the grades CSV's provenance record: a step of its own, so that /grade_batch keeps
+                # its four values (gradio_client hands a client every output of the event)
+                batch_graded.then(provenance_of, inputs=csv_file, outputs=provenance_file,
+                                  api_visibility="private", queue=False, show_progress="hidden")
                 batch_graded.then(said_batch, inputs=[batch_summary, table], outputs=batch_said,
                                   api_visibility="private", queue=False, show_progress="hidden")
                 for step in (batch_starting, batch_graded):

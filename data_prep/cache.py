@@ -314,8 +314,12 @@ class FileRecord:
     # decode. What tells a training image held in another file (a PNG written from an .npz row,
     # a re-saved copy) at grading (drac_ssl.grading.training_images)
     pixels_sha256: str = ""
-    # the file's (st_ino, st_ctime_ns) as it was read in this run (not kept in the state): what
-    # a kept row's journal line records beside size and mtime (:meth:`RowSpill.keep`)
+    # the file's (st_ino, st_ctime_ns) as it was read: what a kept row's journal line records
+    # beside size and mtime (:meth:`RowSpill.keep`), and kept in the state, so that a rerun
+    # reuses a file's rows unread only when its size, mtime and identity are all the recorded
+    # ones (data_prep.ingest._reused: a file replaced by another of the same size and mtime, by
+    # ``cp -p``, ``rsync -a`` or an archive's extraction, has another inode or ctime). None: not
+    # known (a state written before it was recorded; the file is hashed again, not decoded)
     identity: tuple[int, int] | None = None
 
     def problems(self, display_path: str) -> list[Problem]:
@@ -327,7 +331,19 @@ class FileRecord:
                 "width": self.width, "height": self.height, "mode": self.mode,
                 "colour": self.colour, "issues": [list(issue) for issue in self.issues],
                 "phantom": self.phantom, "grey_level": self.grey_level,
-                "pixels_sha256": self.pixels_sha256, "cache_index": cache_index}
+                "pixels_sha256": self.pixels_sha256, "cache_index": cache_index,
+                "identity": list(self.identity) if self.identity is not None else None}
+
+    @classmethod
+    def from_state(cls, rel: str, entry: dict[str, Any]) -> FileRecord:
+        """The record :meth:`state_entry` wrote (``cache_index`` included when there), for
+        ``rel``. An ``identity`` that is not two integers (absent in an older state, or damaged)
+        reads as None: not known. Raises TypeError for a key a record does not have."""
+        identity = entry.get("identity")
+        known = isinstance(identity, list) and len(identity) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in identity)
+        return cls(rel, **{**entry, "issues": [tuple(i) for i in entry["issues"]],
+                           "identity": tuple(identity) if known else None})
 
 
 @dataclass(frozen=True)
@@ -665,8 +681,7 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
                 return CacheState(reason=f"{file.name} has shape {array.shape}, rebuilding")
             arrays[size] = array
         files = {
-            rel: FileRecord(rel, **{**entry, "issues": [tuple(i) for i in entry["issues"]]})
-            for rel, entry in state["files"].items()
+            rel: FileRecord.from_state(rel, entry) for rel, entry in state["files"].items()
         }
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return CacheState(reason=f"cache state unreadable ({exc}), rebuilding")
@@ -1164,7 +1179,9 @@ class RowSpill:
                 raise ValueError("another file")
             rgb, sizes = self._read_rows(line)
             entry.pop("cache_index", None)
-            record = FileRecord(rel, **{**entry, "issues": [tuple(i) for i in entry["issues"]]})
+            record = FileRecord.from_state(rel, entry)
+            if identity is not None:  # the one just compared (a line of an older record lacks it)
+                record.identity = tuple(identity)
         except (OSError, ValueError, KeyError, TypeError):
             self._drop(rel)
             return None

@@ -215,6 +215,10 @@ class IngestResult:
     seconds: float = 0.0
     n_unlabelled: int = 0  # images of the data.unlabelled folders (copies left out)
     unlabelled_copies: list[str] = field(default_factory=list)  # the copies left out (root-relative)
+    # the pool's near twins of test images, kept (data.near_duplicate_mse > 0; root-relative)
+    unlabelled_near_test: list[str] = field(default_factory=list)
+    # each data.unlabelled folder's counts (_pool_folder_counts): dir, kept, copies, skipped
+    unlabelled_folders: list[dict[str, object]] = field(default_factory=list)
     grade_names: tuple[str, ...] = ("Normal", "NPDR", "PDR")  # grades 0..K-1
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
     # labelled training images that are grey pictures (a grey file, or a colour file whose three
@@ -831,6 +835,28 @@ def move_up_command(sub: Path, folder: Path) -> str:
             f"&& rmdir {q(str(sub))}")
 
 
+def pool_folders(cfg: DataConfig) -> tuple[list[Path], list[Problem]]:
+    """The ``data.unlabelled`` folders (absolute, :func:`readable_absolute`), each once in the
+    order given: a folder given twice (``pool3`` and ``pool3/``, a link to it) is read once, with a
+    note naming both spellings (its images would otherwise be 'copies' of themselves)."""
+    folders: list[Path] = []
+    seen: dict[Path, str] = {}
+    problems: list[Problem] = []
+    for text in cfg.unlabelled:
+        folder = readable_absolute(text)
+        try:
+            key = folder.resolve()
+        except (OSError, RuntimeError):
+            key = folder
+        if key in seen:
+            problems.append(note(folder, f"--unlabelled folder given twice (as {seen[key]} and {text}): "
+                                         "read once", f"give --unlabelled {seen[key]} once", "unlabelled"))
+            continue
+        seen[key] = str(text)
+        folders.append(folder)
+    return folders, problems
+
+
 def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], list[Problem]]:
     """The images of the ``data.unlabelled`` folders (``--unlabelled``), in the order given,
     each folder's in natural name order: split ``unlabelled``, no label, no fold. Their case
@@ -838,11 +864,10 @@ def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], l
     name), so that they never collide with a training or test id. A folder that is missing
     or not a folder is fatal; its listing is checked as an image folder's
     (:func:`data_prep.layout.scan_image_folder`)."""
-    folders = [readable_absolute(text) for text in cfg.unlabelled]
+    folders, problems = pool_folders(cfg)
     base = root if root.is_dir() else root.parent  # a MedMNIST root is the .npz file itself
     repeated = {f.name for f in folders if sum(g.name == f.name for g in folders) > 1}
     entries: list[ImageEntry] = []
-    problems: list[Problem] = []
     for i, folder in enumerate(folders):
         if not folder.is_dir():
             problems.append(error(folder, f"--unlabelled folder {i + 1} of {len(folders)} "
@@ -861,6 +886,14 @@ def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], l
                                origin=UNLABELLED)
                     for p in sorted(scan.images, key=lambda p: natural_key(p.name))]
     return entries, problems
+
+
+def _listing_skip(problem: Problem) -> bool:
+    """Whether ``problem`` is a note of an entry a folder's listing skipped
+    (:func:`data_prep.layout.scan_image_folder`: a hidden file, a subfolder), counted in the
+    folder's ``skipped``; not another note (a folder given twice, :func:`pool_folders`)."""
+    return problem.severity == "note" and (problem.kind == "hidden"
+                                           or problem.what.startswith("subfolder ignored"))
 
 
 def _pool_subfolder(problem: Problem, cfg: DataConfig) -> bool:
@@ -896,31 +929,113 @@ def _pool_dropped(out: Path, cfg: DataConfig) -> list[Problem]:
                     + (" (and the others)" if len(gone) > 1 else ""), "unlabelled")]
 
 
+def _pool_folder_counts(cfg: DataConfig, pool: Sequence[ImageEntry], entries: Sequence[ImageEntry],
+                       skipped: Counter[str]) -> list[dict[str, object]]:
+    """Each ``data.unlabelled`` folder's counts, for ``ingest_summary.json``
+    (``unlabelled_folders``) and ``report.md``: ``dir`` (absolute), ``kept`` (its images in the
+    pool), ``copies`` (its images left out by :func:`_pool_copies`: ``pool``, the images listed,
+    less those still in ``entries``), ``skipped`` (what its listing ignored: subfolders,
+    hidden files; ``skipped`` counts them by folder)."""
+    kept = Counter(e.path.parent for e in entries if e.split == UNLABELLED)
+    listed = Counter(e.path.parent for e in pool)
+    counts: list[dict[str, object]] = []
+    for folder in pool_folders(cfg)[0]:
+        counts.append({"dir": str(folder), "kept": kept[folder], "copies": listed[folder] - kept[folder],
+                       "skipped": skipped[str(folder)]})
+    return counts
+
+
+POOL_SHARE_NOTE = 10
+"""Above this many ungraded images (``data.unlabelled``) per graded one the ingest says so
+(:func:`_pool_share_note`)."""
+
+
+def _pool_share_note(entries: Sequence[ImageEntry]) -> list[Problem]:
+    """A note when the ``data.unlabelled`` pool (after :func:`_pool_copies`) holds more than
+    :data:`POOL_SHARE_NOTE` times as many images as the graded (training and test) images: a
+    pretraining epoch goes over the whole pool, so it takes that much longer, and the
+    graded images are then a small part of what the encoder learns from; [] otherwise."""
+    n_pool = sum(1 for e in entries if e.split == UNLABELLED)
+    graded = [e for e in entries if e.split != UNLABELLED]
+    if not graded or n_pool <= POOL_SHARE_NOTE * len(graded):
+        return []
+    pool_dir = next(e.path.parent for e in entries if e.split == UNLABELLED)
+    return [note(pool_dir, f"the --unlabelled pool holds {n_pool:,} images, "
+                           f"{n_pool / len(graded):.0f}x the {len(graded):,} graded (training and test) "
+                           f"images: each pretraining epoch goes over all of them (that much longer "
+                           f"than the graded images alone), and the encoder learns mostly from the pool",
+                 "nothing to do if the pool is of the same kind of images as the graded ones; "
+                 "pretrain.epochs counts passes over the whole pool, so fewer epochs may do", "unlabelled")]
+
+
+POOL_COPIES_SHOWN = 3
+"""The pairs (pool image = graded or test image) a note of :func:`_pool_copies` names."""
+
+
+def _copy_keys(entry: ImageEntry) -> list[str]:
+    """What makes two images one for :func:`_pool_copies`: the file's bytes (``b:`` its
+    ``sha256``) and its decoded pixels (``p:`` its ``pixels_sha256``, the same for a PNG re-save
+    of a JPEG's decoded pixels, a PNG written from a MedMNIST ``.npz`` row, or a grey image
+    stored in three equal channels). A MedMNIST row's ``sha256`` is that of the row's bytes,
+    no file's: only its pixel hash can meet a file's."""
+    record = entry.record
+    return [key for key in (f"b:{record.sha256}" if record.sha256 else "",
+                            f"p:{record.pixels_sha256}" if record.pixels_sha256 else "") if key]
+
+
 def _pool_copies(entries: list[ImageEntry]) -> tuple[list[Problem], list[str]]:
-    """Leave out (from ``entries``, in place) each ``unlabelled`` image byte-identical to a
-    training or test image or to an earlier image of the pool, so that no image is
-    pretrained on twice (the DRAC tasks' folders share scans); one note says how many and
-    names the first few. Returns the note and the copies' paths (manifest-style: relative
-    to the root, or to the folder of a MedMNIST ``.npz``), which ``ingest_summary.json`` keeps so that a resume's data check
-    (:mod:`data_prep.source_check`) does not take them for added images."""
-    seen = {e.record.sha256: e for e in entries if e.split != UNLABELLED and e.record.sha256}
-    copies: list[tuple[ImageEntry, ImageEntry]] = []
+    """Leave out (from ``entries``, in place) each ``unlabelled`` image that is a copy of a
+    test image, of a training image or of an earlier image of the pool (the same file bytes,
+    or the same decoded pixels in another file: :func:`_copy_keys`), so that
+    ``pretrain.use_test_images=false`` keeps every test picture out of the pretraining and no
+    image is pretrained on twice (the DRAC tasks' folders share scans). One note for the copies
+    of test images and one for the others say how many and name the first pairs
+    (:data:`POOL_COPIES_SHOWN`). Returns the notes and the copies' paths (manifest-style:
+    relative to the root, or to the folder of a MedMNIST ``.npz``), which
+    ``ingest_summary.json`` keeps so that a resume's data check (:mod:`data_prep.source_check`)
+    does not take them for added images. A near copy (a JPEG re-encoding, a resize) is not one
+    here: :func:`_twins_across_splits` looks for those with ``data.near_duplicate_mse`` > 0."""
+    tests: dict[str, ImageEntry] = {}
+    graded: dict[str, ImageEntry] = {}
+    for entry in entries:
+        if entry.split != UNLABELLED:
+            for key in _copy_keys(entry):
+                (tests if entry.split == "test" else graded).setdefault(key, entry)
+    earlier: dict[str, ImageEntry] = {}
+    of_test: list[tuple[ImageEntry, ImageEntry]] = []
+    others: list[tuple[ImageEntry, ImageEntry]] = []
     kept: list[ImageEntry] = []
     for entry in entries:
-        if entry.split == UNLABELLED and entry.record.sha256:
-            first = seen.setdefault(entry.record.sha256, entry)
-            if first is not entry:
-                copies.append((entry, first))
-                continue
+        keys = _copy_keys(entry) if entry.split == UNLABELLED else []
+        # a test image first: its copy is the one that matters to pretrain.use_test_images
+        first = next((found[k] for found in (tests, graded, earlier) for k in keys if k in found), None)
+        if first is not None:
+            (of_test if first.split == "test" else others).append((entry, first))
+            continue
+        for key in keys:
+            earlier.setdefault(key, entry)
         kept.append(entry)
     entries[:] = kept
-    if not copies:
-        return [], []
-    examples = "; ".join(f"{e.path} = {f.display} ({f.split})" for e, f in copies[:3])
-    return [note(copies[0][0].path.parent, f"{counted(len(copies), 'image')} of the "
-                 f"--unlabelled folders left out: byte-identical to a training, test or earlier "
-                 f"unlabelled image, so none is pretrained on twice (e.g. {examples})", "nothing to do",
-                 "unlabelled")], [e.rel for e, _ in copies]
+    found: list[Problem] = []
+
+    def pairs(copies: list[tuple[ImageEntry, ImageEntry]], with_split: bool) -> str:
+        return "; ".join(f"{e.path} = {f.display}{f' ({f.split})' if with_split else ''}"
+                         f"{'' if e.record.sha256 == f.record.sha256 else ', same pixels'}"
+                         for e, f in copies[:POOL_COPIES_SHOWN])
+
+    if of_test:
+        found.append(note(of_test[0][0].path.parent, f"{counted(len(of_test), 'image')} of the "
+                          f"--unlabelled folders left out: the same picture as a test image "
+                          f"(byte-identical, or the same pixels in another file), so that the "
+                          f"test images stay out of the pretraining with pretrain.use_test_images="
+                          f"false (e.g. {pairs(of_test, False)})", "nothing to do", "unlabelled"))
+    if others:
+        found.append(note(others[0][0].path.parent, f"{counted(len(others), 'image')} of the "
+                          f"--unlabelled folders left out: the same picture as a training or an "
+                          f"earlier unlabelled image (byte-identical, or the same pixels in "
+                          f"another file), so none is pretrained on twice (e.g. "
+                          f"{pairs(others, True)})", "nothing to do", "unlabelled"))
+    return found, [e.rel for e, _ in of_test + others]
 
 
 def _npz_labels(npz: Path, split: str, labels: np.ndarray, n: int,
@@ -1026,8 +1141,8 @@ def _grade_words(entry: ImageEntry, table: LabelTable | None) -> str:
 
 def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
                   plan: Plan, workers: int, npz: Path | None, spill: cache.RowSpill | None = None) -> None:
-    """Fill ``entry.record``: reuse files whose size and mtime are unchanged (or, when they
-    changed, whose sha256 is the same), from the finished cache (``previous``) or else from the
+    """Fill ``entry.record``: reuse files whose size, mtime and identity are unchanged
+    (:func:`_reused`; or, when they changed, whose sha256 is the same), from the finished cache (``previous``) or else from the
     rows a resumable ``spill`` kept from an interrupted or failed run
     (:meth:`data_prep.cache.RowSpill.take`, the same rule); process the rest (their new rows go
     to ``spill`` when given)."""
@@ -1075,9 +1190,12 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
         old = previous.files.get(entry.rel)
         if not record.decoded and record.sha256 and resumable and \
                 (kept := spill.take(entry.rel, record.size, None, record.sha256)) is not None:
-            record = dataclasses.replace(kept, size=record.size, mtime_ns=record.mtime_ns)
+            record = dataclasses.replace(kept, size=record.size, mtime_ns=record.mtime_ns,
+                                         identity=record.identity)
         elif not record.decoded and record.sha256 and old is not None and record.sha256 == old.sha256:
-            record = dataclasses.replace(old, size=record.size, mtime_ns=record.mtime_ns)
+            # the stat read now is what the state keeps: the next run reuses it unread
+            record = dataclasses.replace(old, size=record.size, mtime_ns=record.mtime_ns,
+                                         identity=record.identity)
         elif not record.decoded and record.sha256:
             # its hash was the one known, but neither the kept rows (damaged since they were
             # checked, or dropped) nor the finished cache give its rows: decode it after all
@@ -1091,8 +1209,15 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
 
 def _reused(old: cache.FileRecord | None, stat: os.stat_result | None) -> bool:
     """Whether a file's record ``old`` of the finished cache is reused without reading the file:
-    its byte count and mtime are the recorded ones."""
-    return old is not None and stat is not None and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    its byte count, mtime and identity (``(st_ino, st_ctime_ns)``) are the recorded ones, the
+    rule of the kept rows (:meth:`data_prep.cache.RowSpill.take`). Size and mtime alone do not
+    tell a file replaced by another of the same size and mtime (``cp -p``, ``rsync -a``, an
+    archive's extraction keep mtimes; a fixed-size TIFF or BMP re-export keeps the size): its
+    new inode or ctime does. Otherwise the file is read and hashed (``known_sha256``), and
+    decoded only when its hash differs. A record without identity (a state written before it
+    was kept) is read and hashed once, not trusted: the state then records it."""
+    return old is not None and stat is not None and old.identity is not None and \
+        (old.size, old.mtime_ns, *old.identity) == (stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
 
 
 def _redecode_lost_colour(entries: Sequence[ImageEntry], previous: cache.CacheState, channels: int,
@@ -1169,9 +1294,19 @@ def _grey_grading_words(grey: int, total: int) -> str:
 def _pool_channels(entries: Sequence[ImageEntry], channels: int) -> list[Problem]:
     """A warning when ``data.unlabelled`` images are colour while the labelled and test images
     made the cache grey (``channels`` 1): they are converted to grey, and may not be the same
-    kind of image; [] otherwise. (Grey pool images in a colour cache are replicated, as grey
-    labelled ones are.)"""
-    colour = [e for e in entries if e.split == UNLABELLED and e.record.sha256 and e.record.colour]
+    kind of image; a note counting the grey pool images of a colour cache (``channels`` 3):
+    replicated to three identical channels, as grey labelled ones are, and maybe of another
+    kind (a UW-OCTA scan among fundus photographs); [] otherwise."""
+    pool = [e for e in entries if e.split == UNLABELLED and e.record.sha256]
+    colour = [e for e in pool if e.record.colour]
+    grey = [e for e in pool if not e.record.colour]
+    if channels == 3 and grey:
+        examples = ", ".join(e.image_id for e in grey[:3]) + (", ..." if len(grey) > 3 else "")
+        return [note(grey[0].path.parent, f"{counted(len(grey), 'grey image')} of the --unlabelled "
+                     f"folders replicated to 3 identical channels, as the labelled images are colour "
+                     f"({examples}): are they the same kind of image?",
+                     "nothing to do if they are (a red-free photograph); else take them out of the "
+                     "--unlabelled folder", "channels")]
     if channels != 1 or not colour:
         return []
     examples = ", ".join(e.image_id for e in colour[:3]) + (", ..." if len(colour) > 3 else "")
@@ -1239,13 +1374,17 @@ the cache enlarges it many times (a 20 x 20 crop among 1024 px scans: 26x at 512
 
 def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int],
                   cfg: DataConfig | None = None) -> list[Problem]:
-    """A warning per image far smaller than the others (:data:`SMALL_SHARE`), unless its size
-    was already said (a grey image not of ``data.expected_side`` has its own warning).
+    """A warning per graded (training or test) image far smaller than the others
+    (:data:`SMALL_SHARE`), unless its size was already said (a grey image not of
+    ``data.expected_side`` has its own warning), and one warning for the ``data.unlabelled``
+    pool's such images (counted, the first :data:`SMALL_POOL_SHOWN` named; its fix: take them
+    out of the pool folder, as they have no label row).
 
-    The typical size said is one the images have (:func:`statistics.median_high` of the
-    longer sides: an even split of two sizes, as two pooled sites give, names the larger, not
-    their mean). With a site column (``entry.site``) each image is compared with its own
-    site's images (a site of under 3 sized images with the whole set's; ``cfg``'s
+    The typical size said is one the graded images have (:func:`statistics.median_high` of
+    the longer sides, of all images when fewer than 3 graded ones are sized: an even split of
+    two sizes, as two pooled sites give, names the larger, not their mean), so a large pool of
+    another size does not set it. With a site column (``entry.site``) each image is compared
+    with its own site's images (a site of under 3 sized images with the whole set's; ``cfg``'s
     ``site_column``, read from the label rows: the folds set ``entry.site`` later): a site
     photographed smaller than another is said by the sizes note, not as thumbnails."""
     import statistics
@@ -1253,19 +1392,25 @@ def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int],
     sized = [(e, max(e.record.width, e.record.height)) for e in entries if e.record.width]
     if len(sized) < 3:
         return []
-    typical_all = statistics.median_high([side for _, side in sized])
+    graded_sides = [side for e, side in sized if e.split != UNLABELLED]
+    typical_all = statistics.median_high(graded_sides if len(graded_sides) >= 3 else [side for _, side in sized])
     by_site: dict[str, list[int]] = {}
     site = {id(e): site_of(e.label, cfg) if cfg is not None and e.label is not None else e.site
             for e, _ in sized}
     for e, side in sized:
-        by_site.setdefault(site[id(e)], []).append(side)
+        if e.split != UNLABELLED:
+            by_site.setdefault(site[id(e)], []).append(side)
     typical = {name: statistics.median_high(sides) if name and len(sides) >= 3 else typical_all
                for name, sides in by_site.items()}
     found = []
+    pool: list[tuple[ImageEntry, int]] = []
     for e, side in sized:
         where = site[id(e)]
-        usual = typical[where]
+        usual = typical.get(where, typical_all)
         if side * SMALL_SHARE > usual or any(issue[3] == "size" for issue in e.record.issues):
+            continue
+        if e.split == UNLABELLED:
+            pool.append((e, side))
             continue
         others = (f"the other images of site {where}" if where and len(by_site[where]) >= 3
                   else "the other images")
@@ -1274,7 +1419,22 @@ def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int],
                        f"(typically {usual} px): enlarged {max(sizes) / side:.{1 if max(sizes) < 2 * side else 0}f}x to the {max(sizes)} px "
                        f"cache; a thumbnail or a crop?",
             "use the full-size image, or remove its row from the label CSV", "size"))
+    if pool:
+        shown = ", ".join(f"{e.image_id} {e.record.width}x{e.record.height} px" for e, _ in pool[:SMALL_POOL_SHOWN])
+        found.append(warning(
+            pool[0][0].path.parent,
+            f"{counted(len(pool), 'image')} of the unlabelled pool (data.unlabelled) "
+            f"{'is' if len(pool) == 1 else 'are'} far smaller than the graded images (typically "
+            f"{typical_all} px): {shown}{', ...' if len(pool) > SMALL_POOL_SHOWN else ''}, enlarged up to "
+            f"{max(sizes) / min(side for _, side in pool):.0f}x to the {max(sizes)} px cache; "
+            f"thumbnails or crops, pretrained on as blurred pictures",
+            "use the full-size images, or take them out of the --unlabelled folder (they have no "
+            "label row: pretraining alone reads them)", "size"))
     return found
+
+
+SMALL_POOL_SHOWN = 3
+"""The pool images :func:`_small_images`' one warning of the pool's thumbnails names."""
 
 
 def is_depth_conversion(problem: Problem) -> bool:
@@ -1882,7 +2042,7 @@ def _comparison_rows(records: Sequence[cache.FileRecord], size: int, previous: c
 def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Sequence[int],
                       previous: cache.CacheState, channels: int,
                       spill: cache.RowSpill | None, where: str = ""
-                      ) -> tuple[np.ndarray | None, list[Problem]]:
+                      ) -> tuple[np.ndarray | None, list[Problem], list[str]]:
     """Each training image's near-twin group (``data.near_duplicate_mse`` > 0; None when 0),
     and what the comparison found beside the groups.
 
@@ -1891,19 +2051,21 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     :data:`~data_prep.near_duplicates.COMPARE_SIDE` px, 0..1); the training images grouped
     by :func:`data_prep.near_duplicates.near_duplicate_groups` (``(n_train,)`` ints, in the
     order of the training images); the test images and the unlabelled pool compared with the
-    training images (:func:`_twins_across_splits`). The problems: a warning for each group
-    whose images carry different grades (``where``: the label CSV), a warning for each test
-    image with a twin among the training images (both fatal with ``--strict``), a note for the unlabelled pool's twins.
+    training images, the pool with the test images too (:func:`_twins_across_splits`). The
+    problems: a warning for each group whose images carry different grades (``where``: the
+    label CSV), a warning for each test image with a twin among the training images, one for
+    the pool's twins of test images (all fatal with ``--strict``), a note for the pool's twins
+    of training images. Third: the pool's near twins of test images (manifest-style paths).
 
     Raises:
         IngestError: a threshold that links far too many images (its message names the fix)."""
     if cfg.near_duplicate_mse <= 0:
-        return None, []
+        return None, [], []
     train = [e for e in entries if e.split == "train"]
     size = min(sizes)
     rows = _comparison_rows([e.record for e in train], size, previous, channels, spill)
     if not len(train):
-        return np.zeros(0, dtype=np.int64), []
+        return np.zeros(0, dtype=np.int64), [], []
     try:
         groups = twins.near_duplicate_groups(rows, cfg.near_duplicate_mse,
                                              setting="--near-duplicate-mse ")
@@ -1911,8 +2073,8 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
         raise IngestError(str(exc)) from None
     problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent),
                                    cfg.near_duplicate_mse)
-    problems += _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill)
-    return groups, problems
+    across, near_test = _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill)
+    return groups, problems + across, near_test
 
 
 def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: str,
@@ -1949,26 +2111,41 @@ TWIN_CLASH_SHOWN = 4
 def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEntry],
                          train_rows: np.ndarray, cfg: DataConfig, size: int,
                          previous: cache.CacheState, channels: int,
-                         spill: cache.RowSpill | None) -> list[Problem]:
+                         spill: cache.RowSpill | None) -> tuple[list[Problem], list[str]]:
     """The test images and the unlabelled pool compared with the training images
-    (``train_rows``: their comparison rows), a block at a time
-    (:func:`data_prep.near_duplicates.twins_across`): a warning (an error with ``--strict``,
+    (``train_rows``: their comparison rows) a block at a time
+    (:func:`data_prep.near_duplicates.twins_across`), and the pool with the test images, a
+    chunk of :data:`POOL_CHUNK_BYTES` of pool rows against every test block in turn
+    (:func:`_nearest_test_twins`: no test matrix held): a warning (an error with ``--strict``,
     as the caller applies it) for each test image whose nearest training image is closer than
     ``data.near_duplicate_mse`` (a re-encoded copy of a test image among the training images
     credits the test figures with memory; not an error by default, as copies and distinct
     pictures overlap near 4e-4, and a challenge's test folder cannot lose an image), naming
-    both files and the distance; one note counting the unlabelled images that are near twins of
-    training images (pretraining sees both anyway: nothing leaks)."""
+    both files and the distance; one warning counting the unlabelled images that are near
+    twins of test images (kept: a near copy cannot be proven one picture, but pretraining on it
+    sees the test picture even with ``pretrain.use_test_images=false``); one note counting
+    those that are near twins of training images (pretraining sees both anyway: nothing
+    leaks). Returns the problems and the paths (manifest-style, as ``unlabelled_copies``) of
+    the pool's near twins of test images, which ``ingest_summary.json`` keeps
+    (``unlabelled_near_test``) for the pretraining's and the report's words."""
     found: list[Problem] = []
     pool_twins: list[str] = []
     pool_where = ""  # the unlabelled folder of the first twin
+    near_test: list[tuple[ImageEntry, ImageEntry, float]] = []
     block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
     setting = f"--near-duplicate-mse {cfg.near_duplicate_mse:g}"
+    tests = [e for e in entries if e.split == "test"]
     for split in ("test", UNLABELLED):
-        others = [e for e in entries if e.split == split]
-        for start in range(0, len(others), block):
-            chunk = others[start:start + block]
+        others = tests if split == "test" else [e for e in entries if e.split == split]
+        # the pool a larger chunk at a time: each chunk is compared with every test block
+        step = block if split == "test" else max(block, POOL_CHUNK_BYTES // _row_bytes(size, channels))
+        for start in range(0, len(others), step):
+            chunk = others[start:start + step]
             rows = _comparison_rows([e.record for e in chunk], size, previous, channels, spill)
+            if split == UNLABELLED:
+                for q, r, mse in _nearest_test_twins(rows, tests, block, cfg.near_duplicate_mse, size,
+                                                     previous, channels, spill):
+                    near_test.append((chunk[q], tests[r], mse))
             for q, r, mse in zip(*twins.twins_across(rows, train_rows, cfg.near_duplicate_mse), strict=True):
                 other, twin = chunk[int(q)], train[int(r)]
                 if split == UNLABELLED:
@@ -1985,13 +2162,63 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
                                      f"label row from the training images (the test folder of a "
                                      f"challenge stays as it is); if two pictures, nothing to do, or "
                                      "lower --near-duplicate-mse", "near-duplicates"))
+    if near_test:
+        shown = "; ".join(f"{e.path} ~ {t.display} ({mse:.1e})" for e, t, mse in near_test[:POOL_COPIES_SHOWN])
+        found.append(warning(near_test[0][0].path.parent,
+                             f"{counted(len(near_test), 'image')} of the unlabelled pool "
+                             f"{'is a near twin' if len(near_test) == 1 else 'are near twins'} of "
+                             f"test images below {setting} (e.g. {shown}): kept, as a near copy "
+                             f"cannot be proven one picture, but pretraining on "
+                             f"{'it' if len(near_test) == 1 else 'them'} sees the test pictures even "
+                             f"with pretrain.use_test_images=false",
+                             "look at them: if copies of test images, delete them from the "
+                             "unlabelled folder and ingest again; if other pictures, nothing to do",
+                             "near-duplicates"))
     if pool_twins:
         found.append(note(pool_where, f"{counted(len(pool_twins), 'image')} of the "
                           f"unlabelled pool {'is a near twin' if len(pool_twins) == 1 else 'are near twins'}"
                           f" of training images below {setting} (e.g. {pool_twins[0]})",
                           "nothing to do (pretraining sees the training images anyway); remove "
                           "the copies from the unlabelled folder to save time", "near-duplicates"))
-    return found
+    return found, [e.rel for e, _, _ in near_test]
+
+
+POOL_CHUNK_BYTES = 512 << 20
+"""The comparison rows of the unlabelled pool held at once (:func:`_twins_across_splits`):
+each such chunk is compared with the test images a block at a time, the test rows made again
+for every chunk, so that no test matrix is held (EyePACS's 53k test images are 2.5 GiB of
+rows); 512 MiB is about 10,900 pool images at 64 x 64 x 3."""
+
+
+def _row_bytes(size: int, channels: int) -> int:
+    """The bytes of one :func:`data_prep.near_duplicates.comparison_rows` row of a ``size`` px
+    cache row with ``channels`` channels (float32, at most
+    :data:`~data_prep.near_duplicates.COMPARE_SIDE` px a side)."""
+    side = min(size, twins.COMPARE_SIDE)
+    return side * side * channels * 4
+
+
+def _nearest_test_twins(rows: np.ndarray, tests: Sequence[ImageEntry], block: int, threshold: float,
+                        size: int, previous: cache.CacheState, channels: int,
+                        spill: cache.RowSpill | None) -> list[tuple[int, int, float]]:
+    """The rows of ``rows`` (``(m, d)``, a chunk of the pool's comparison rows) whose nearest
+    test image (its rows made ``block`` images at a time and dropped, never all held) is closer
+    than ``threshold`` (strictly): ``(row, test index, mean squared difference)`` in row order,
+    as :func:`data_prep.near_duplicates.twins_across` on all the test rows at once would give
+    (the first of equally near test images)."""
+    if not len(rows) or not tests:
+        return []
+    best = np.full(len(rows), np.inf)
+    which = np.zeros(len(rows), dtype=np.int64)
+    for start in range(0, len(tests), block):
+        test_rows = _comparison_rows([e.record for e in tests[start:start + block]], size, previous,
+                                     channels, spill)
+        index, distance = twins.nearest_neighbours(rows, test_rows)
+        closer = distance < best  # strictly: an earlier block keeps a tie, as argmin would
+        best[closer] = distance[closer]
+        which[closer] = index[closer] + start
+    near = np.flatnonzero(best < threshold)
+    return [(int(q), int(which[q]), float(best[q])) for q in near]
 
 
 TWIN_SHARE_WARNING = 0.10
@@ -2572,6 +2799,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     no_images = [] if entries or any(p.severity == "error" for p in found) else [no_images_problem(layout)]
     problems += found
     pool, found = collect_unlabelled(cfg, root)
+    # what each pool folder's listing ignored (subfolders, hidden files): its 'skipped' count
+    pool_skipped = Counter(str(Path(p.path).parent) for p in found if _listing_skip(p))
     entries, problems = entries + pool, [p for p in problems if not _pool_subfolder(p, cfg)] + found
     if no_images and not any(p.severity == "error" for p in problems):
         # a subfolder the likely root names is that root: its 'move its images up' note would
@@ -2632,6 +2861,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                    for e in entries if e.record.sha256 and e.split != UNLABELLED])
     found, pool_copies = _pool_copies(entries)
     problems += found
+    pool_counts = _pool_folder_counts(cfg, pool, entries, pool_skipped)
+    problems += _pool_share_note(entries)
     # the labelled and test images decide the channels (and so the modality); the ungraded pool
     # of data.unlabelled follows them
     labelled_part = [e for e in entries if e.split != UNLABELLED]
@@ -2657,18 +2888,22 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         entries, root, lambda some: _mean_levels(some, min(sizes), previous, channels, spill, filtered))
     problems += apply_strict(depth_problems, cfg.strict)
     octa = plan.resolved_modality(layout, channels) == "octa"
+    # the sizes' notes speak of the grades and the graded folder: the graded images alone (the
+    # pool's thumbnails are _small_images' pool warning)
+    graded = [e for e in entries if e.split != UNLABELLED]
     # colour photographs too, in a plain folder only (pooled sources' sizes): a known set's
     # cameras export several sizes (APTOS, EyePACS, Messidor), a note on every ingest of it
     if not plan.options.expected_side and (octa or layout.kind == "plain"):
-        problems += _sizes_note(entries, sizes, root, octa)
-    problems += enlarged_images_note(_decoded_sizes(entries), max(sizes), root)
+        problems += _sizes_note(graded, sizes, root, octa)
+    problems += enlarged_images_note(_decoded_sizes(graded), max(sizes), root)
     problems += apply_strict(_phantom_images(entries, root), cfg.strict)
 
     twin_groups = None
+    pool_near_test: list[str] = []  # the pool's near twins of test images (data.near_duplicate_mse)
     attention: list[Problem] = []  # said again at the end of the summary: lost among the others
     site_folds = ""  # how the folds treated the sites (data_prep.folds.SITE_FOLDS), from _assign_folds
     if not any(p.severity == "error" for p in problems):
-        twin_groups, twin_problems = _near_twin_groups(entries, cfg, sizes, previous, channels,
+        twin_groups, twin_problems, pool_near_test = _near_twin_groups(entries, cfg, sizes, previous, channels,
                                                        spill, str(layout.labels_csv or root))
         problems += apply_strict(twin_problems, cfg.strict)
         problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
@@ -2725,6 +2960,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             patients=patient_facts,
             near_duplicates=_twin_facts(twin_groups, cfg, sizes, bool(patient_facts["grouped"])),
             unlabelled_copies=pool_copies,
+            unlabelled_near_test=pool_near_test,
+            unlabelled_folders=pool_counts,
             left_out_ungradable=[(row, None if path is None else relative(path, root))
                                  for row, path in left_out],
             left_out_missing=missing,
@@ -2857,7 +3094,9 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         # the codec taken (GBK told by the folder's names): a later read without the folder's
         # images (source_check's changed grades) reads the file so, not by a Windows-1252 guess
         "labels_csv_encoding": encoding or None,
-        "unlabelled_dirs": [str(readable_absolute(t)) for t in cfg.unlabelled],
+        "unlabelled_dirs": [str(folder) for folder in pool_folders(cfg)[0]],
+        "unlabelled_near_test": result.unlabelled_near_test,  # kept: near twins of test images
+        "unlabelled_folders": result.unlabelled_folders,  # per folder: kept, copies, skipped
         "unlabelled_copies": result.unlabelled_copies,  # left out: byte-identical to another image
         "source_files": sources,  # what a resumed run compares (source_check), stamped before reading
         "label_columns": columns,

@@ -30,6 +30,7 @@ every file removed.
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,11 @@ def _examples(names: list[str]) -> str:
     return shown + (", ..." if len(names) > 3 else "")
 
 
+POOL_WORDS = "in the data.unlabelled folders"
+"""How :func:`source_changes` marks a change of the ungraded pool's images (``data.unlabelled``),
+which the preflight's warning then names as the setting."""
+
+
 def source_changes(data_dir: str | Path) -> list[str]:
     """What changed in the data since the ingest in ``data_dir`` (a run's ``data/``), as
     phrases (``"the label CSV /d/labels.csv was edited"``, ``"2 images added (a.png,
@@ -192,10 +198,18 @@ def _changes(data_dir: Path) -> list[str]:
     compared = {rel: _changed(root / rel, state[rel], budget) for rel in sorted(ingested & listed) if rel in state}
     edited = [rel for rel, changed in compared.items() if changed]
     unknown = [rel for rel, changed in compared.items() if changed is None]
+    pool = {os.path.normpath(d) for d in pool_dirs}
+
+    def in_pool(rel: str) -> bool:
+        return os.path.dirname(os.path.normpath(root / rel)) in pool
+
     for names, verb in ((added, "added"), (removed, "removed"), (edited, "replaced or edited")):
-        if names:
-            changes.append(f"{len(names)} image{'s' if len(names) != 1 else ''} {verb} "
-                           f"({_examples(names)})")
+        # a data.unlabelled folder's images said apart: the preflight names data.unlabelled
+        for some, where in (([n for n in names if not in_pool(n)], ""),
+                            ([n for n in names if in_pool(n)], f" {POOL_WORDS}")):
+            if some:
+                changes.append(f"{len(some)} image{'s' if len(some) != 1 else ''} {verb}{where} "
+                               f"({_examples(some)})")
     if unknown:
         changes.append(f"{len(unknown)} image{'s' if len(unknown) != 1 else ''} with new file times, of "
                        f"the same size, not compared byte by byte ({_examples(unknown)}; a copy that "

@@ -259,6 +259,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -412,6 +413,7 @@ from drac_ssl.submission import (
     skipped_record_path,  # re-exported: export.skipped_record_path
     smaller_class_rows,
     two_grade_rule_words,
+    write_grading_provenance,
     write_image_notes,
     write_referable,
     write_submission,
@@ -818,11 +820,18 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     device = resolve_device(cfg.run.device)
     notes: list[str] = []
     reused = False
+    # report.md's out-of-fold Brier score and ECE, for the bundle's metadata and model card
+    # (computed here: the grading modules do not import the scoring module); a bootstrap: for a
+    # variant's bundle, worked out only when it is built (build_or_reuse_bundle calls it)
+    from drac_ssl.report import oof_calibration_of
+
     if variant is None:
-        bundle_dir = build_bundle(run_dir, None, bundle_dir, device=device)
+        bundle_dir = build_bundle(run_dir, None, bundle_dir, device=device,
+                                  oof_calibration=oof_calibration_of(run_dir, variant))
     else:
         why: list[str] = []
-        bundle_dir, reused = build_or_reuse_bundle(run_dir, variant, bundle_dir, device=device, said=why)
+        bundle_dir, reused = build_or_reuse_bundle(run_dir, variant, bundle_dir, device=device, said=why,
+                                                   oof_calibration=partial(oof_calibration_of, run_dir, variant))
         other = selected_other_line(run_dir, variant)
         for line in variant_lines(run_dir, variant, bundle_dir, reused, other, rebuilt="; ".join(why)):
             print(f"[export] {line}")
@@ -896,7 +905,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             companions.append((referable_path(final), lambda tmp, csv: said_referable.append(
                 write_referable_beside(bundle, final, source=csv, out=tmp))))
         # which model graded, always, as --images writes it (provenance_path)
-        grading_record = bundle.grading_provenance(len(cases), command_line(names_only=True, parser=export_parser()))
+        grading_record = bundle.grading_provenance(len(cases), command_line(names_only=True, parser=export_parser()),
+                                                   tta=bundle.tta_in_cv)
         companions.append((provenance_path(final), _provenance_writer(grading_record, final)))
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
@@ -1064,7 +1074,7 @@ def _provenance_writer(record: dict[str, Any], final: Path) -> Callable[[Path, P
     (the hidden file renamed onto ``final``, the same bytes), which ``export --check`` compares
     (:func:`drac_ssl.submission.provenance_words`)."""
     def write(tmp: Path, csv: Path) -> object:
-        return atomic_write_json(tmp, {**record, "submission": {"file": final.name, "sha256": sha256_file(csv)}})
+        return write_grading_provenance(tmp, record, csv, csv_name=final.name)
     return write
 
 
@@ -2009,7 +2019,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             write_referable_beside(bundle, out, source=csv, out=tmp))))
     # which model graded, always (a clean batch has no notes file), beside the CSV whose
     # format stays DRAC's: the bundle's identity and build, this command, the time, the rows
-    grading_record = bundle.grading_provenance(len(graded_files), command_line(names_only=True, parser=export_parser()))
+    grading_record = bundle.grading_provenance(len(graded_files), command_line(names_only=True, parser=export_parser()),
+                                               tta=bundle.tta_in_cv if tta is None else bool(tta))
     companions.append((provenance_path(out), _provenance_writer(grading_record, out)))
     if skip_unreadable:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
@@ -2525,8 +2536,13 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
         if reused_dir is not None:
             bundle_dir, reused = reused_dir, True
         else:
+            # the card's out-of-fold Brier score and ECE (report.md's)
+            from drac_ssl.report import oof_calibration_of
+
             bundle_dir, reused = build_or_reuse_bundle(run_dir, args.variant,
-                                                       device=resolve_device(args.device), said=why)
+                                                       device=resolve_device(args.device), said=why,
+                                                       oof_calibration=partial(oof_calibration_of, run_dir,
+                                                                               args.variant))
         # printed with the summary (print_lines), not before grading: a closed or full stdout
         # must not cost the grades (a bare print here ended in "error: Broken pipe", no CSV)
         lead = variant_lines(run_dir, args.variant, bundle_dir, reused,

@@ -906,8 +906,9 @@ def _check_unused_settings(c: _Findings, cfg: Config, stages: Iterable[str]) -> 
             if setting in warned or not _users_setting(c, setting):
                 continue
             warned.add(setting)
+            fix = row.fix.format(cfg=cfg)
             c.warning(setting, "set but not used: " + row.why.format(cfg=cfg),
-                      f"{row.fix.format(cfg=cfg)}, or leave {setting} out")
+                      fix if f"leave {setting} out" in fix else f"{fix}, or leave {setting} out")
 
 
 class _ReadSettings:
@@ -1908,6 +1909,7 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
     the new run would take the old ingest again and stop here again)."""
     from data_prep.source_check import (
         BYTES_ONLY_WORDS,
+        POOL_WORDS,
         differences_words,
         grade_differences,
         labels_edited,
@@ -1957,7 +1959,9 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
         changes = [f"{ch}{said}" if ch.startswith(f"the label CSV {labels}") else ch for ch in changes]
     redo = (f"or delete {run_dir} and rerun without run.reuse (its ingest was taken from {taken}, "
             f"made from the old data)" if taken else f"or delete {run_dir} to redo this one")
-    c.warning("data.root", f"the data changed since this run ingested it: {'; '.join(changes)}. "
+    # only the ungraded pool's images changed: data.unlabelled is the setting to look at
+    setting = "data.unlabelled" if all(POOL_WORDS in ch for ch in changes) else "data.root"
+    c.warning(setting, f"the data changed since this run ingested it: {'; '.join(changes)}. "
                            + ("This run is finished: every stage was made from the data as it was "
                               "ingested, and nothing is rerun, so its results do not reflect the "
                               "changes" if finished else
@@ -2017,7 +2021,7 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     world = max(1, world)
     pool = facts.n_images - (0 if pc.use_test_images or d.dataset != "drac" else facts.n_test)
     ungraded = (f" + {facts.n_unlabelled} ungraded (data.unlabelled; at most: the ingest leaves out "
-                f"byte-identical copies)" if facts.n_unlabelled else "")
+                f"copies of other images)" if facts.n_unlabelled else "")
     pool_source = facts.source + (
         f": {facts.n_images - facts.n_test - facts.n_unlabelled} training{ungraded} + "
         f"{facts.n_test} test images (pretrain.use_test_images=true)"

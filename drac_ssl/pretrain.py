@@ -87,7 +87,7 @@ from drac_ssl.datasets import GENERIC_DATASETS, load_generic, load_octa_cache, n
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed, on_main
 from drac_ssl.engine import Engine, Monitor, TrainingTask, checkpoint_kept_words
 from drac_ssl.evaluation import KnnMonitor, embed_images
-from drac_ssl.io import atomic_write_json
+from drac_ssl.io import atomic_write_json, read_json_dict
 from drac_ssl.losses.mcr2 import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
@@ -127,7 +127,7 @@ defined, with their units; the first epoch's line names it."""
 # drac_ssl.evaluation; both stay importable from here (pretrain.embed_images).
 __all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "KnnMonitor",
            "NonFiniteLossError", "PretrainData", "PretrainResult", "TwoViewFeed", "collapse_symptoms",
-           "embed_images", "epoch_order", "knn_subset", "load_pretrain_data", "normalization_name", "run", "sync_batchnorm",
+           "embed_images", "epoch_order", "held_out_words", "knn_subset", "load_pretrain_data", "normalization_name", "run", "sync_batchnorm",
            "train_step", "use_bf16", "view_recipe"]
 
 
@@ -167,6 +167,11 @@ class PretrainData:
     :func:`drac_ssl.report.knn_start_comparison`; not ``splits.test``, which would read as the
     challenge's test split. Runs made before have no count: their k-NN figure is read without
     a noise band."""
+    pool_test_copies: int = 0
+    """The ``data.unlabelled`` images left out here under ``pretrain.use_test_images=false`` as
+    copies (bytes or pixels) of test images that the ingest kept (:func:`_without_test_images`:
+    an older ingest's); 0 otherwise. ``last.pt`` records it, so that a resume of a pretraining
+    begun before such copies were left out says its pool changed (:meth:`_VICRegTraining.check_resume`)."""
 
     @property
     def channels(self) -> int:
@@ -192,6 +197,45 @@ def default_cache_dir() -> Path:
     return Path("data") / "cache"
 
 
+def _without_test_images(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """``rows`` (manifest rows, :func:`drac_ssl.datasets.load_octa_cache`) without the test
+    images and without the ``unlabelled`` images that hold a test image's bytes (``sha256``) or
+    pixels (``pixels_sha256``): the ingest leaves such copies out of the pool
+    (:func:`data_prep.ingest._pool_copies`); an ingest of an older version kept those of the same
+    pixels. Returns the rows kept and the number of pool copies left out here."""
+    test = [r for r in rows if r["split"] == "test"]
+    digests = {r.get(k) for r in test for k in ("sha256", "pixels_sha256")} - {None, ""}
+    copies = {id(r) for r in rows if r["split"] == "unlabelled"
+              and ({r.get("sha256"), r.get("pixels_sha256")} & digests)}
+    return [r for r in rows if r["split"] != "test" and id(r) not in copies], len(copies)
+
+
+def held_out_words(n_test: int, n_copies: int, n_pool: int, summary: dict[str, Any]) -> str:
+    """What ``pretrain.use_test_images=false`` left out, in words true of the pool too: the
+    ``n_test`` test images; the ``n_copies`` pool images of a test image's bytes or pixels left
+    out here (an older ingest's); the pool images ``summary`` (``ingest_summary.json``) records
+    as near twins of test images (``unlabelled_near_test``: kept), or, with ``n_pool`` pool
+    images, that near copies (a re-encoding, a resize) were not looked for: with
+    ``data.near_duplicate_mse`` off, or on by an older ingest that compared the pool with the
+    training images only (no ``unlabelled_near_test`` key; an empty list: looked for, none)."""
+    words = f"{n_test} test images left out: pretrain.use_test_images=false"
+    if n_copies:
+        words += f"; {n_copies} ungraded copies of them too"
+    near = len(summary.get("unlabelled_near_test") or ())
+    if near:
+        words += (f"; but {near} ungraded image{'s are near copies' if near != 1 else ' is a near copy'} "
+                  "of test images, kept (data.near_duplicate_mse: not provably the same picture)")
+    elif n_pool and not summary.get("near_duplicates"):
+        words += ("; the ingest left out ungraded copies of them, but not near copies (a "
+                  "re-encoding, a resize): data.near_duplicate_mse=0 does not look for them")
+    elif n_pool and "unlabelled_near_test" not in summary:
+        words += ("; the ingest left out ungraded copies of them, but did not look for near copies "
+                  "(a re-encoding, a resize) among the ungraded images: an older ingest compared "
+                  "them with the training images only under data.near_duplicate_mse; ingest again "
+                  "to compare them with the test images")
+    return words
+
+
 def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
     """The image pool for ``cfg.data.dataset``.
 
@@ -209,14 +253,16 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
         images, rows = load_octa_cache(data_dir, aug.source_size)
         n_test = sum(1 for r in rows if r["split"] == "test")
         n_pool = sum(1 for r in rows if r["split"] == "unlabelled")  # data.unlabelled
-        left_out = ""
+        left_out, n_copies = "", 0
         if not cfg.pretrain.use_test_images and n_test:
-            rows = [r for r in rows if r["split"] != "test"]
+            rows, n_copies = _without_test_images(rows)
+            n_pool -= n_copies
             keep = np.array(sorted(int(r["cache_index"]) for r in rows), dtype=np.int64)
             images = np.asarray(images[keep])
             position = {int(c): i for i, c in enumerate(keep)}
             rows = [{**r, "cache_index": position[int(r["cache_index"])]} for r in rows]
-            left_out = f" ({n_test} test images left out: pretrain.use_test_images=false)"
+            summary = read_json_dict(data_dir / "ingest_summary.json") or {}
+            left_out = f" ({held_out_words(n_test, n_copies, n_pool, summary)})"
         splits = ("training and test images" if n_test and not left_out
                   else f"training images{' only' if left_out and not n_pool else ''}")
         pool = f" and {n_pool} ungraded ones (data.unlabelled)" if n_pool else ""
@@ -243,6 +289,7 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
             images=images,
             description=f"{kind}, {len(rows)} images ({len(labelled)} labelled; {splits}), "
                         f"ingest at {data_dir}",
+            pool_test_copies=n_copies,
             knn_train=knn_train,
             knn_test=knn_test,
             facts=facts.to_dict(),
@@ -683,7 +730,8 @@ class _VICRegTraining(TrainingTask):
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "knn_start_top1": self.knn_start, "normalization": _statistics(self.cfg)}
+                "knn_start_top1": self.knn_start, "normalization": _statistics(self.cfg),
+                "pool_test_copies": self.data.pool_test_copies}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -699,7 +747,10 @@ class _VICRegTraining(TrainingTask):
     def check_resume(self, state: dict[str, Any]) -> None:
         """Refuse ``last.pt`` made with other settings the pretraining's output depends on
         (``stage_settings.REUSABLE_STAGES["pretrain"]``: ``data.*``, ``pretrain.*``,
-        ``run.seed`` and the monitor's UMM settings; ``pretrain.epochs`` may grow)."""
+        ``run.seed`` and the monitor's UMM settings; ``pretrain.epochs`` may grow). One printed
+        line when ``last.pt`` predates :attr:`PretrainData.pool_test_copies` (no such key) and
+        this loading left pool copies of test images out: the older code pretrained on them, so
+        the resumed run's pool and epoch order are not the interrupted run's."""
         from drac_ssl.stage_settings import stage_resume_differences
 
         assert self.ckpt_dir is not None, "set ckpt_dir before resuming"
@@ -718,6 +769,14 @@ class _VICRegTraining(TrainingTask):
                 + f"\n  fix: rerun with the settings it was made with{saved}; or start a new run "
                 f"folder (run.name=NEW){reuse}; or delete {out_dir} to start over.")
         self._check_resumed_statistics(state, out_dir)
+        copies = self.data.pool_test_copies
+        if copies and "pool_test_copies" not in state:  # begun by a version that kept them
+            print(f"[pretrain] {self.ckpt_dir / 'last.pt'} was begun by an older version that "
+                  f"pretrained on {copies} ungraded image{'s' if copies != 1 else ''} with a test "
+                  f"image's bytes or pixels; this version leaves {'them' if copies != 1 else 'it'} "
+                  f"out (pretrain.use_test_images=false), so the resume has another pool and epoch "
+                  f"order and does not replay the interrupted run exactly (delete {out_dir} to "
+                  f"pretrain on one pool throughout)")
 
     def _check_resumed_statistics(self, state: dict[str, Any], out_dir: Path) -> None:
         """Refuse ``last.pt`` whose views were normalised with other statistics than this code

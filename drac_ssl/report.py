@@ -83,11 +83,12 @@ from drac_ssl.figures import (
     markdown_table,
 )
 from drac_ssl.grading.bundle import (
-    CALIBRATION_FAILED_WORDS,
     NO_SUBGROUP_WORDS,
     VARIANT_TITLES,
+    BundleError,
     chance_warning,
     data_provenance,
+    fine_tuned_variant_dir,
     fold_gap_words,
     fold_grouping_words,
     freeze_words,
@@ -95,6 +96,7 @@ from drac_ssl.grading.bundle import (
     left_out_missing_words,
     left_out_words,
     mixed_phantom_words,
+    oof_calibration_words,
     pooled_origins_words,
     pretraining_phantom_words,
     probability_columns_words,
@@ -150,7 +152,7 @@ from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
 __all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "figure_alt", "figure_caption",
-           "model_next_steps", "pretrain_curve_words", "roc_auc_line", "screening_line", "write_report", "main"]
+           "model_next_steps", "pool_lines", "pretrain_curve_words", "roc_auc_line", "screening_line", "write_report", "main"]
 
 FIGURES = "report"
 
@@ -358,6 +360,27 @@ def _figure(run_dir: Path, path: Path, alt: str, variant: str = "", caption: str
     return [_link(run_dir, path, alt), ""] + ([f"*Figure: {caption}*", ""] if caption else [])
 
 
+def pool_lines(n_pool: int, summary: Any) -> list[str]:
+    """The Data section's lines of the ungraded pool (``data.unlabelled``): its count, the pool
+    images ``summary`` (``ingest_summary.json``) records as near copies of test images
+    (``unlabelled_near_test``), and one line per folder (``unlabelled_folders``: kept, copies
+    left out, entries skipped), which an ingest of an older version did not record."""
+    summary = summary if isinstance(summary, dict) else {}
+    near = len(summary.get("unlabelled_near_test") or ())
+    head = f"- ungraded images for pretraining and UMM only (data.unlabelled): {n_pool}"
+    if near:
+        head += (f"; {near} of them {'are near copies' if near != 1 else 'is a near copy'} of test "
+                 "images (data.near_duplicate_mse; kept, not provably the same picture, and pretrained "
+                 "on even with pretrain.use_test_images=false)")
+    lines = [head]
+    for folder in summary.get("unlabelled_folders") or ():
+        if isinstance(folder, dict):
+            lines.append(f"  - `{folder.get('dir')}`: {folder.get('kept', 0)} kept, "
+                         f"{folder.get('copies', 0)} left out as copies of other images, "
+                         f"{folder.get('skipped', 0)} skipped (subfolders, hidden files)")
+    return lines
+
+
 def _data_section(run_dir: Path) -> list[str]:
     dataset = _generic_dataset(run_dir)
     if dataset is not None:
@@ -405,8 +428,7 @@ def _data_section(run_dir: Path) -> list[str]:
                   f"- training images: {prov.get('n_train')} ({pooled + '; ' if pooled else ''}{per_grade})",
                   f"- test images: {prov.get('n_test')}"]
         if prov.get("n_unlabelled"):
-            lines.append(f"- ungraded images for pretraining and UMM only (data.unlabelled): "
-                         f"{prov['n_unlabelled']}")
+            lines += pool_lines(prov["n_unlabelled"], read_json(run_dir / "data" / "ingest_summary.json"))
         lines.append(f"- ingested: {prov.get('ingested_utc')}")
         lines += _ingest_warning_lines(run_dir, prov)
         lines += _small_set_lines(run_dir)
@@ -1574,42 +1596,79 @@ def _unit_words(resampling: dict[str, Any]) -> str:
         str(resampling.get("ci_resamples")), "patients")
 
 
-def _calibration_measure_lines(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
-                               temperature: object = None) -> list[str]:
-    """How well a variant's out-of-fold probabilities are calibrated, for report.md under its
-    figures: :func:`drac_ssl.scoring.calibration_measures` (the Brier score and the ECE with
-    their percentile bootstrap 95% CIs, as ``--score`` gives them for a submission) of
-    ``oof.csv``'s cross-fitted probabilities ``oof.probs`` ``(n, K)`` against ``oof.grades``,
-    resampling the units the pooled CIs resample (:func:`_site_units`: images, or patients)
-    with ``metrics``' ``n_boot`` and ``seed``. Beside them, the reference: the Brier score of a
-    constant prediction of the grade frequencies (every image given the out-of-fold grades'
-    shares), which flat probabilities (all near 1/K) come close to; and, when the variant's
-    calibration ``temperature`` sits at its bound (:func:`drac_ssl.metrics.temperature_at_bound`:
-    the calibration failed), that a low ECE there comes from near-flat probabilities, not from
-    calibration. [] for fewer than 2 images."""
+def oof_calibration_record(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """How well a variant's out-of-fold probabilities are calibrated: :func:`drac_ssl.scoring.calibration_measures`
+    (the Brier score and the ECE with their percentile bootstrap 95% CIs, as ``--score`` gives
+    them for a submission) of ``oof.csv``'s cross-fitted probabilities ``oof.probs`` ``(n, K)``
+    against ``oof.grades``, resampling the units the pooled CIs resample (:func:`_site_units`:
+    images, or patients) with ``metrics``' ``n_boot`` and ``seed``; beside them the reference
+    (``reference_brier``): the Brier score of a constant prediction of the grade frequencies
+    (every image given the out-of-fold grades' shares), which flat probabilities (all near 1/K)
+    come close to. Keys: ``n_images``, ``resampled``, ``brier``, ``brier_ci95``,
+    ``brier_definition``, ``ece``, ``ece_ci95``, ``ece_bins``, ``reference_brier``, ``words``
+    (plain floats and strings: JSON as it is). report.md's line
+    (:func:`drac_ssl.grading.bundle.oof_calibration_words`) and the bundle's record
+    (:func:`oof_calibration_of`, the export's) are both of it. None for fewer than 2 images."""
     from drac_ssl.metrics import brier_score
     from drac_ssl.scoring import calibration_measures
 
     if len(oof.ids) < 2:
-        return []
+        return None
     units, resampled = _site_units(run_dir, vdir, [str(i) for i in oof.ids])
     n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
     seed = metrics.get("seed") if isinstance(metrics.get("seed"), int) else 0
     measured = calibration_measures(np.asarray(oof.grades), np.asarray(oof.probs), n_boot=n_boot, seed=seed,
                                     groups=None if units is None else np.asarray(units))
-    brier, ece = measured["brier_ci95"], measured["ece_ci95"]
     grades, probs = np.asarray(oof.grades, dtype=int), np.asarray(oof.probs, dtype=float)
     shares = np.bincount(grades, minlength=probs.shape[1])[:probs.shape[1]] / len(grades)
     reference = brier_score(grades, np.tile(shares, (len(grades), 1)))  # no model: the grade frequencies
-    flat = (f" {CALIBRATION_FAILED_WORDS[0].upper()}{CALIBRATION_FAILED_WORDS[1:]}: a low ECE here comes from "
-            "near-flat probabilities, not from calibration." if temperature_at_bound(temperature) else "")
-    return [f"Calibration, out of fold (oof.csv's cross-fitted probabilities, {len(oof.ids)} images; "
-            f"95% CIs: percentile bootstrap of the {resampled}): Brier score "
-            f"{format_with_ci(measured['brier'], brier[0], brier[1])} (a constant prediction of the grade "
-            f"frequencies, which has no skill, scores {figure_text(reference)}: a model scoring no "
-            f"lower shows none either), ECE "
-            f"{format_with_ci(measured['ece'], ece[0], ece[1])} (lower is better for both).{flat} "
-            f"{measured['words']}.", ""]
+
+    def plain(value: Any) -> Any:  # numpy floats as Python's, for metadata.json
+        return [plain(v) for v in value] if isinstance(value, (list, tuple)) else (
+            float(value) if isinstance(value, (float, np.floating)) else value)
+    return {"n_images": len(oof.ids), "resampled": resampled,
+            **{key: plain(measured[key]) for key in ("brier", "brier_ci95", "brier_definition", "ece",
+                                                     "ece_ci95", "ece_bins", "words")},
+            "reference_brier": float(reference)}
+
+
+def oof_calibration_of(run_dir: str | os.PathLike[str], variant: str | None = None) -> dict[str, Any] | None:
+    """:func:`oof_calibration_record` of the fine-tuning variant ``variant`` of ``run_dir`` (None:
+    the one ``finetune/summary.json`` selected), as report.md gives it, for the bundle the export
+    builds (:func:`drac_ssl.grading.bundle.build_bundle`'s ``oof_calibration``: the grading
+    modules do not import the scoring module). None when its ``oof.csv`` or ``metrics.json`` is
+    missing or unreadable, the run has no such variant, or the summary names none: the bundle then records none, and
+    its model card says they are not recorded. Never raises for those."""
+    run_dir = Path(run_dir)
+    if variant is None:
+        summary = read_json(run_dir / "finetune" / "summary.json")
+        variant = summary.get("selected") if isinstance(summary, dict) else None
+        if not isinstance(variant, str) or not variant:
+            return None
+    try:
+        vdir = fine_tuned_variant_dir(run_dir, variant)
+    except BundleError:  # no such variant: the build says so, in its own words
+        return None
+    metrics = read_json(vdir / "metrics.json")
+    if not isinstance(metrics, dict):
+        return None
+    try:
+        oof = read_oof(vdir / OOF_FILE)
+    except OofError:
+        return None
+    return oof_calibration_record(run_dir, vdir, oof, metrics)
+
+
+def _calibration_measure_lines(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
+                               temperature: object = None) -> list[str]:
+    """How well a variant's out-of-fold probabilities are calibrated, for report.md under its
+    figures: :func:`oof_calibration_record` in the words of
+    :func:`drac_ssl.grading.bundle.oof_calibration_words` (the model card's line too), which
+    says, when the variant's calibration ``temperature`` sits at its bound
+    (:func:`drac_ssl.metrics.temperature_at_bound`: the calibration failed), that a low ECE there
+    comes from near-flat probabilities, not from calibration. [] for fewer than 2 images."""
+    record = oof_calibration_record(run_dir, vdir, oof, metrics)
+    return [] if record is None else [oof_calibration_words(record, temperature), ""]
 
 
 def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],

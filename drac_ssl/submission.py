@@ -73,7 +73,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
-           "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "provenance_path", "provenance_words", "grading_provenance_record", "GRADING_PROVENANCE_FORMAT", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
+           "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "provenance_path", "provenance_words", "write_grading_provenance", "grading_provenance_record", "GRADING_PROVENANCE_FORMAT", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "REFUSED_FORMAT_CHARACTERS",
            "ALLOWED_FORMAT_CHARACTERS", "refused_name_character", "broken_link_words", "case_name_problem", "printable_text",
            "CASE_NAME_KIND", "case_name_problems", "SCORE_COLUMN",
@@ -443,6 +443,22 @@ def grading_provenance_record(path: str | os.PathLike[str]) -> dict[str, Any] | 
 
     record = read_json_dict(path)
     return record if record is not None and record.get("format") == GRADING_PROVENANCE_FORMAT else None
+
+
+def write_grading_provenance(path: str | os.PathLike[str], record: dict[str, Any],
+                             csv_path: str | os.PathLike[str], csv_name: str | None = None) -> Path:
+    """Write the grading provenance ``record`` (:meth:`drac_ssl.grading.bundle.Bundle.grading_provenance`)
+    to ``path`` (JSON, atomically), tied to the CSV at ``csv_path``: ``submission`` = ``{"file":
+    csv_name or its name, "sha256": the SHA-256 of its bytes now}``, which ``export --check``
+    compares (:func:`provenance_words`). The one writer of the sidecar: the export's (``path``
+    its hidden name, ``csv_path`` the checked CSV under its hidden name, ``csv_name`` the name
+    it is renamed to) and the app batch's (:func:`provenance_path` of the CSV it offers).
+    Returns ``path``. Raises OSError when the CSV cannot be read or ``path`` written."""
+    from drac_ssl.io import atomic_write_json, sha256_file  # noqa: PLC0415
+
+    csv_path = Path(csv_path)
+    return atomic_write_json(path, {**record, "submission": {"file": csv_name or csv_path.name,
+                                                             "sha256": sha256_file(csv_path)}})
 
 
 def provenance_words(csv_path: str | os.PathLike[str], csv_sha256: str | None = None) -> str | None:

@@ -40,7 +40,7 @@ import json
 import os
 import shlex
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ from drac_ssl.figures import (
     figure_text,
     finite_pair,
     format_ci,
+    format_with_ci,
     kappa_name,
 )
 from drac_ssl.grading.bundle_folder import INPUT_SIDES, BundleError, bundle_folder
@@ -377,7 +378,8 @@ class Bundle:
                 "variant": self.metadata.get("variant"), "metadata_sha256": digest}
 
     def grading_provenance(self, n_images: int, command: str | None,
-                           graded_utc: str | None = None) -> dict[str, Any]:
+                           graded_utc: str | None = None, *, tta: bool | None = None,
+                           images: Sequence[tuple[int, str]] | None = None) -> dict[str, Any]:
         """Which model graded a batch of ``n_images`` images, and how, for the export's
         provenance sidecar (:func:`drac_ssl.submission.provenance_path`,
         ``grades_provenance.json`` beside ``grades.csv``) and the app batch's notes CSV's first
@@ -390,7 +392,15 @@ class Bundle:
         command line as typed, each path reduced to its last component by the export,
         :func:`drac_ssl.runtime.command_line` ``names_only``; None for the app),
         ``graded_utc`` (ISO 8601, seconds; now unless given) and ``n_images`` (the rows
-        written). The submission CSV itself keeps DRAC's ``case,class,P0..`` format."""
+        written); ``tta`` (whether flip test-time augmentation graded, True/False) when given;
+        ``images`` when given, ``(row, sha256)`` pairs: ``[{"row": n, "sha256": 64 hex digits of
+        the file's bytes}]``, one per graded image in the CSV's row order, ``n`` its row in the
+        CSV (1 = the first after the header): the app batch's record, which holds no copy of the
+        uploads and no file name (a name may be a patient's: the CSV beside it has them, the
+        record only ties each row to a file's bytes; ``sha256sum`` of a file tells whether it is
+        one that was graded).
+        The submission CSV itself keeps DRAC's ``case,class,P0..`` format; the writer adds
+        ``submission`` (:func:`drac_ssl.submission.write_grading_provenance`)."""
         prov = self.metadata.get("provenance") if isinstance(self.metadata.get("provenance"), dict) else {}
 
         def commit(key: str) -> str | None:
@@ -404,7 +414,10 @@ class Bundle:
                 "graded_by": {"package": "drac_ssl", "package_version": __version__},
                 "command": command,
                 "graded_utc": graded_utc or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                "n_images": int(n_images)}
+                "n_images": int(n_images),
+                **({} if tta is None else {"tta": bool(tta)}),
+                **({} if images is None else {"images": [{"row": int(row), "sha256": str(digest)}
+                                                         for row, digest in images]})}
 
     @property
     def shared_backbone(self) -> Backbone | None:
@@ -1889,14 +1902,57 @@ def probability_columns_words(meta: dict[str, Any]) -> str:
     return "the calibrated probabilities of the grades"
 
 
-def _calibration_card_line(cal: dict[str, Any]) -> str:
+OOF_CALIBRATION_KEY = "oof_calibration"
+"""``metadata.json``'s entry for the out-of-fold calibration figures report.md gives (the Brier
+score and the ECE; :func:`oof_calibration_words`), passed in at the build by the export
+(:func:`build_bundle`'s ``oof_calibration``: this package's grading modules do not import the
+scoring module that computes them). Absent: a bundle built before it was recorded, or built
+without them."""
+
+OOF_CALIBRATION_NOT_RECORDED = (
+    "Calibration, out of fold (Brier score, ECE): not recorded in this bundle (built before "
+    "the export recorded them, or without the run's out-of-fold predictions); the run's "
+    "report.md gives them.")
+"""The model card's calibration-figures line for a bundle without :data:`OOF_CALIBRATION_KEY`."""
+
+
+def oof_calibration_words(record: dict[str, Any], temperature: object = None) -> str:
+    """The out-of-fold calibration line of report.md (:func:`drac_ssl.report._calibration_measure_lines`)
+    and the model card, from ``record`` (:func:`drac_ssl.report.oof_calibration_record`:
+    ``n_images``, ``resampled`` (``images``, ``patients`` ...: the bootstrap's units),
+    ``brier``, ``brier_ci95``, ``ece``, ``ece_ci95`` (unitless, 0..1 for the ECE, 0..2 for a
+    multi-class Brier score), ``reference_brier`` (the no-skill forecast's: every image given the
+    grade frequencies) and ``words`` (what each measure is)). When the calibration
+    ``temperature`` sits at its search bound (:func:`drac_ssl.metrics.temperature_at_bound`:
+    the calibration failed) it says, in :data:`CALIBRATION_FAILED_WORDS`, that a low ECE there
+    comes from near-flat probabilities, not from calibration. A figure not recorded reads as
+    :func:`drac_ssl.figures.format_with_ci` writes a missing one."""
+    brier = list(record.get("brier_ci95") or [None, None])[:2]
+    ece = list(record.get("ece_ci95") or [None, None])[:2]
+    flat = (f" {CALIBRATION_FAILED_WORDS[0].upper()}{CALIBRATION_FAILED_WORDS[1:]}: a low ECE here comes from "
+            "near-flat probabilities, not from calibration." if temperature_at_bound(temperature) else "")
+    return (f"Calibration, out of fold (oof.csv's cross-fitted probabilities, {record.get('n_images')} images; "
+            f"95% CIs: percentile bootstrap of the {record.get('resampled') or 'images'}): Brier score "
+            f"{format_with_ci(record.get('brier'), *brier)} (a constant prediction of the grade "
+            f"frequencies, which has no skill, scores {figure_text(record.get('reference_brier'))}: a model "
+            f"scoring no lower shows none either), ECE "
+            f"{format_with_ci(record.get('ece'), *ece)} (lower is better for both).{flat} "
+            f"{record.get('words')}.")
+
+
+def _calibration_card_line(cal: dict[str, Any], oof: object = None) -> str:
     """The model card's calibration limitation: calibrated on out-of-fold predictions only, or,
     when that calibration failed (:func:`calibration_failed`), that its probabilities are not
-    calibrated, with :func:`_temperature_edge`'s words."""
+    calibrated, with :func:`_temperature_edge`'s words; then, on a line of its own, the
+    out-of-fold Brier score and ECE (``oof``, ``metadata.json``'s :data:`OOF_CALIBRATION_KEY`:
+    :func:`oof_calibration_words`, report.md's line), or :data:`OOF_CALIBRATION_NOT_RECORDED`
+    when the bundle has none (``oof`` None or not a JSON object)."""
+    figures = ("\n- " + (oof_calibration_words(oof, cal.get("temperature")) if isinstance(oof, dict)
+                         else OOF_CALIBRATION_NOT_RECORDED))
     if calibration_failed({"calibration": cal}):
         return ("The probabilities are not calibrated: their calibration, fitted on out-of-fold "
-                "predictions only, failed." + _temperature_edge(cal))
-    return "The probabilities are calibrated on out-of-fold predictions only."
+                "predictions only, failed." + _temperature_edge(cal) + figures)
+    return "The probabilities are calibrated on out-of-fold predictions only." + figures
 
 
 def _temperature_edge(cal: dict[str, Any]) -> str:
@@ -2226,7 +2282,7 @@ conv head not its last convolution, `head.conv`).
   the deployed ones were fitted on all out-of-fold predictions (with finetune.label_fraction
   below 1: those of the images some fold was trained on).
 - {ood_line} {conversion}
-- {_calibration_card_line(cal)}
+- {_calibration_card_line(cal, meta.get(OOF_CALIBRATION_KEY))}
 - The figures above are those of single fold models, each with its own cross-fitted
   calibration; this bundle grades with the mean of its {len(meta['folds'])} fold models, calibrated with the
   temperature and thresholds fitted on single models' outputs. The ensemble itself has no
@@ -2611,7 +2667,8 @@ def bundle_out_problem(out: Path, run_dir: Path) -> str | None:
 def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                  out: str | os.PathLike[str] | None = None,
                  device: str | torch.device = "cpu", built_from: dict[str, str] | None = None,
-                 pretraining_images: dict[str, Any] | None = None) -> Path:
+                 pretraining_images: dict[str, Any] | None = None,
+                 oof_calibration: dict[str, Any] | None = None) -> Path:
     """Write ``run_dir/bundle/`` (or ``out``) from the fine-tuning outputs (see the module
     docstring).
 
@@ -2626,7 +2683,10 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     ``pretraining_images``: the record of the images its backbone's pretraining read
     (:func:`drac_ssl.grading.training_images.pretraining_images_of` of ``run_dir`` and
     ``variant``) when the caller has just made it (:func:`build_or_reuse_bundle`'s check); None:
-    made here.
+    made here. ``oof_calibration``: the variant's out-of-fold calibration figures, report.md's
+    Brier score and ECE (:func:`drac_ssl.report.oof_calibration_record`, which the export
+    passes in), recorded as ``metadata.json``'s :data:`OOF_CALIBRATION_KEY` and said on the
+    model card (:func:`oof_calibration_words`); None: not recorded (the card says so).
 
     The run folder of an untrained demo bundle (:func:`drac_ssl.grading.demo.demo_run_note`:
     ``app.demo_bundle``'s marks in ``finetune/``) gives a demo bundle every time, whoever
@@ -2698,6 +2758,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                 "flips": [FLIP_NAMES[d] for d in TTA_FLIPS],
                 "how": "mean raw model output over the flipped inputs, per fold model"},
         "calibration": {k: v for k, v in calibration.items()},
+        # report.md's out-of-fold Brier score and ECE, as the export computed them (not here:
+        # this module does not import the scoring module); absent without them
+        **({OOF_CALIBRATION_KEY: dict(oof_calibration)} if oof_calibration else {}),
         "cv_metrics": {**{key: metrics.get(key) for key in (
             "n", "qwk", "qwk_ci95", "qwk_ci95_note", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
             "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
@@ -2908,7 +2971,9 @@ def finetune_outputs_digest(run_dir: str | os.PathLike[str], variant: str) -> di
 
 def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
                           out: str | os.PathLike[str] | None = None,
-                          device: str | torch.device = "cpu", said: list[str] | None = None) -> tuple[Path, bool]:
+                          device: str | torch.device = "cpu", said: list[str] | None = None,
+                          oof_calibration: dict[str, Any] | Callable[[], dict[str, Any] | None] | None = None,
+                          ) -> tuple[Path, bool]:
     """The bundle of ``variant`` in ``out`` (default ``run_dir/bundles/<variant>``) and
     whether it was reused: a bundle already there of this format and variant, built from
     fine-tuning outputs identical to the run's now (:func:`finetune_outputs_digest`, recorded
@@ -2917,11 +2982,25 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
     anyway (under the run's lock), so a bundle built before it listed the images its backbone's
     pretraining read (:func:`pretraining_record_missing`) is rebuilt with the list, to travel
     with a copy of it; ``said`` (a list, when given) gets why, ``"rebuilt because ..."``.
+    ``oof_calibration``: :func:`build_bundle`'s, for a (re)build, or a function of no argument
+    that returns it (:func:`drac_ssl.report.oof_calibration_of`: a bootstrap, called only when
+    needed: not for a bundle reused that records them already). A bundle that records none
+    while they are known (not None) is rebuilt to record them (:func:`older_bundle_records`),
+    ``"rebuilt: older records (no oof_calibration)"`` said; one reused keeps what it recorded.
     Raises BundleError as :func:`build_bundle` does."""
     run_dir = Path(run_dir)
     out, digest, meta, reusable = _reuse_check(run_dir, variant, out)
+    known: list[dict[str, Any] | None] = []  # oof_calibration, once worked out
+
+    def figures() -> dict[str, Any] | None:
+        if not known:
+            known.append(oof_calibration() if callable(oof_calibration) else oof_calibration)
+        return known[0]
+
+    if reusable and not isinstance(meta.get(OOF_CALIBRATION_KEY), dict) and figures() is not None:
+        reusable = False  # built before the card gave them (or without them): rebuilt to record them
     if not reusable and said is not None and meta.get("format") == BUNDLE_FORMAT \
-            and (older := older_bundle_records(meta)):
+            and (older := older_bundle_records(meta, oof_calibration_known=figures() is not None)):
         said.append(f"rebuilt: older records ({', '.join(older)})")
     pool = None  # the record a rebuild writes, made once: for the check, then for the build
     if reusable:  # pretraining_record_missing's rule, on the metadata _reuse_check read
@@ -2934,7 +3013,8 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
             said.append(f"rebuilt from {run_dir / 'finetune' / variant} because it was built before bundles "
                         f"listed the images its backbone's self-supervised pretraining read (export --score "
                         f"with a copy of it could not tell a transductive score)")
-    return build_bundle(run_dir, variant, out, device=device, built_from=digest, pretraining_images=pool), False
+    return build_bundle(run_dir, variant, out, device=device, built_from=digest, pretraining_images=pool,
+                        oof_calibration=figures()), False
 
 
 def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
@@ -2986,15 +3066,20 @@ def _reuse_check(run_dir: Path, variant: str,
     return out, digest, meta if isinstance(meta, dict) else {}, bool(reusable)
 
 
-def older_bundle_records(meta: dict[str, Any]) -> list[str]:
+def older_bundle_records(meta: dict[str, Any], oof_calibration_known: bool = False) -> list[str]:
     """What a bundle's ``metadata.json`` (``meta``) lacks or says otherwise than a build now
     writes, in words (``[]``: nothing): ``input_profile.sha256`` (a profile recorded without it),
     the weights files' ``sha256`` (:func:`weights_hash_note`), ``model_card.sha256``,
     ``provenance.run_folder``, or a ``submission.P`` whose words disagree with
-    :func:`calibration_failed` (a failed calibration called calibrated). Such a bundle is
-    not reused by :func:`build_or_reuse_bundle` (the upgrade's rebuild command reused it
-    unchanged before): it is rebuilt, ``"rebuilt: older records (...)"`` said."""
+    :func:`calibration_failed` (a failed calibration called calibrated); with
+    ``oof_calibration_known`` (the export has the run's out-of-fold Brier score and ECE to
+    record: :func:`build_or_reuse_bundle`'s ``oof_calibration`` not None), no
+    :data:`OOF_CALIBRATION_KEY` too ("no oof_calibration"). Such a bundle is not reused by
+    :func:`build_or_reuse_bundle` (the upgrade's rebuild command reused it unchanged before): it
+    is rebuilt, ``"rebuilt: older records (...)"`` said."""
     lacking = []
+    if oof_calibration_known and not isinstance(meta.get(OOF_CALIBRATION_KEY), dict):
+        lacking.append(f"no {OOF_CALIBRATION_KEY}")
     if _profile_recorded_unhashed(meta):
         lacking.append("no input_profile.sha256")
     if _weights_unhashed(meta):

@@ -498,8 +498,22 @@ def test_every_export_records_which_model_graded_beside_an_unchanged_submission(
     assert "--images" in record["command"] and f"--out {out.name}" in record["command"]
     assert str(out.parent) not in record["command"]
     assert record["graded_utc"][:4].isdigit() and record["graded_by"]["package"] == "drac_ssl"
+    assert record["tta"] is stage["tta"] is meta["tta"]["used_in_cv"]  # the flips that graded
     k = len(meta["class_names"])
     assert out.read_text().splitlines()[0] == ",".join(["case", "class", *(f"P{i}" for i in range(k))])
+
+
+def test_the_exported_bundle_records_and_cards_the_reports_calibration_figures(exported_run: Path) -> None:
+    """Catches the export building its bundle without report.md's out-of-fold Brier score and
+    ECE (the grading modules cannot compute them): metadata.json and MODEL_CARD.md say them."""
+    from drac_ssl.report import oof_calibration_of
+
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    record = meta[bundles.OOF_CALIBRATION_KEY]
+    assert record == oof_calibration_of(exported_run)  # the run's, as report.md computes them
+    card = " ".join((exported_run / "bundle" / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    words = bundles.oof_calibration_words(record, meta["calibration"].get("temperature"))
+    assert " ".join(words.split()) in card and bundles.OOF_CALIBRATION_NOT_RECORDED not in card
 
 
 def test_command_line_grading_prints_a_progress_line_a_minute_off_a_terminal(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 import drac_ssl
 from drac_ssl import pretrain
 from drac_ssl.checkpoint import load_checkpoint
-from drac_ssl.config import Config, ConfigError, load_config
+from drac_ssl.config import Config, ConfigError, load_config, to_dict
 from drac_ssl.distributed import DistInfo
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import build_backbone, load_local_weights
@@ -638,3 +639,24 @@ def test_loss_plot_draws_the_given_terms(tmp_path: Path, monkeypatch) -> None:
                            loss_name="NT-Xent")
     assert drawn[0] == (["loss", "invariance", "variance", "covariance"], "VICReg loss terms per epoch")
     assert drawn[2] == (["loss", "positive_cosine"], "NT-Xent loss terms per epoch")
+
+
+def test_a_resume_begun_before_pool_copies_of_test_images_were_left_out_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F2 of the pool: a last.pt of the code that pretrained on the pool's pixel-copies of
+    test images, resumed by the code that leaves them out, got another pool without a word."""
+    task = object.__new__(pretrain._VICRegTraining)  # check_resume alone, no model
+    task.cfg, task.ckpt_dir = tiny_config(), tmp_path / "pretrain" / "checkpoints"
+    task.pc, task.data = task.cfg.pretrain, dataclasses.replace(tiny_data(), pool_test_copies=2)
+    task.model, task.knn_start = torch.nn.Linear(1, 1), None
+    task.optimizer = torch.optim.SGD(task.model.parameters(), lr=0.1)
+    state = {"config": to_dict(task.cfg), **task.state_dict()}  # as last.pt holds it
+    assert state["pool_test_copies"] == 2  # this version records the copies it left out
+    said = "was begun by an older version that pretrained on 2 ungraded images with a test image's bytes"
+    capsys.readouterr()
+    task.check_resume(state)  # a last.pt of this version: its pool was recorded
+    assert said not in capsys.readouterr().out
+    del state["pool_test_copies"]  # as the code before the change wrote it
+    task.check_resume(state)
+    out = capsys.readouterr().out
+    assert said in out and "does not replay the interrupted run exactly" in out, out

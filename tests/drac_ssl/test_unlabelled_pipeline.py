@@ -53,6 +53,8 @@ def test_ungraded_images_are_pretrained_on_and_nothing_else(pool_run: Path) -> N
     assert f"and {N_POOL} ungraded images (data.unlabelled, for pretraining only)" in card
     report = (pool_run / "report.md").read_text()
     assert f"- ungraded images for pretraining and UMM only (data.unlabelled): {N_POOL}" in report
+    assert (f"  - `{pool_run.parent.parent / 'ungraded'}`: {N_POOL} kept, 0 left out as copies of other images, "
+            "0 skipped (subfolders, hidden files)") in report  # one line per folder
     assert "**The test images were among them**" in report
 
 
@@ -90,7 +92,7 @@ def test_the_preflight_counts_the_ungraded_images_and_stops_on_a_missing_folder(
     with_pool = errors("pretrain.batch_size=32", "umm.batch_size=8", f"data.unlabelled=[{pool}]")
     assert ("larger than the 18 images pretraining draws from "
             f"({root / 'labels.csv'}: 12 training + 6 ungraded (data.unlabelled; at most: the ingest "
-            "leaves out byte-identical copies) images)"
+            "leaves out copies of other images) images)"
             ) in with_pool["pretrain.batch_size"], with_pool
     assert "pretrain.batch_size" not in errors("pretrain.batch_size=16", "umm.batch_size=8",
                                                f"data.unlabelled=[{pool}]")

@@ -1,0 +1,166 @@
+"""The app's opt-in record of each grading (``python -m app --grading-log FILE``).
+
+Off unless asked for: the app otherwise keeps nothing of a grading beyond the hour of its
+retention rules (:mod:`app.retention`). With ``--grading-log FILE`` every image the model grades
+(the single-image tab, ``/grade``, and each graded file of a batch, ``/grade_batch``) appends one
+JSON line to ``FILE``:
+
+``{"utc": "2026-12-07T04:30:00+00:00", "user": "dr_x", "image_sha256": "<64 hex>",
+"bundle_metadata_sha256": "<64 hex>", "grade": 1, "grade_name": "NPDR", "P": [0.1, 0.7, 0.2],
+"tta": true, "via": "single"}``
+
+``utc``: when it was graded (ISO 8601, seconds); ``user``: the signed-in user name (``--auth-file``),
+null without logins; ``image_sha256``: the SHA-256 of the uploaded file's bytes (``sha256sum``
+of a file tells whether it is the one graded), never the image, its file name or its path;
+``bundle_metadata_sha256``: all 64 hex digits of ``sha256sum bundle/metadata.json`` (the
+bundle that graded); ``grade``, ``grade_name``, ``P`` (the probabilities, in grade order, 6
+decimals); ``tta``: whether the 4 flips graded; ``via``: ``single`` or ``batch``. A heatmap choice
+changed on the single-image tab grades the upload again: another line.
+
+The file is created mode 0600 (a link, a FIFO or anything but a plain file is refused at the
+start), opened for each line in append mode (a file moved away by logrotate is made anew),
+each line written whole (a short ``write``, a full disk's, is followed by the rest; one that
+writes nothing is a failure), after a newline when the file does not end with one (a line cut
+short by an earlier failure stays a line of its own, never glued to the next), lines of
+concurrent gradings one after another (a lock). The app never deletes or rotates it: its retention is the site's (docs/deploying.md).
+When a line cannot be written (a full disk), the console log says so once for each run of
+failures, and the grading goes on (the page's result does not wait for the record); the first
+line written after it says in the console log that recording goes on again and how many lines
+were lost meanwhile (:attr:`GradingLog.lost`, all lost lines since the start). A grading whose
+upload was gone before it could be hashed (:meth:`GradingLog.lose`) is a lost line too, said
+each time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import errno
+import json
+import logging
+import os
+import stat
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["GradingLog", "GradingLogError"]
+
+log = logging.getLogger("app")
+
+
+class GradingLogError(ValueError):
+    """``--grading-log FILE`` cannot be used: the message names the file, what is wrong and the fix."""
+
+
+class GradingLog:
+    """The record of gradings at ``path`` (module docstring). Raises GradingLogError at once
+    when the file cannot be created or opened for appending, or is not a plain file (a link, a
+    FIFO, a folder), so that a bad place stops the start, not the first grading."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).absolute()
+        self._lock = threading.Lock()
+        self._failing = 0  # lines lost since the last write failed (0: the last write succeeded)
+        self.lost = 0
+        """Lines lost since the start: not written (a write failed) or not made (:meth:`lose`)."""
+        try:
+            os.close(self._open())
+        except OSError as exc:
+            raise GradingLogError(
+                f"--grading-log {self.path}: cannot be opened for appending "
+                f"({exc.strerror or type(exc).__name__}).\n  fix: give --grading-log a plain file in an "
+                f"existing folder this account may write (e.g. /var/log/drac_app/gradings.jsonl)") from None
+
+    def _open(self) -> int:
+        """The file opened for appending (created 0600), after checking it is a plain file."""
+        flags = os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:  # read too: whether the file ends with a newline (_ends_cut)
+            fd = os.open(self.path, os.O_RDWR | flags, 0o600)
+        except PermissionError:  # a file the site made write-only for this account
+            fd = os.open(self.path, os.O_WRONLY | flags, 0o600)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(0, "not a plain file")
+        return fd
+
+    @staticmethod
+    def line(*, utc: str, user: str | None, image_sha256: str, bundle_sha256: str, grade: int,
+             grade_name: str, probabilities: Sequence[float], tta: bool, via: str) -> str:
+        """One record, a JSON object on one line (module docstring; ``P`` rounded to 6 decimals,
+        as the grades CSV holds them)."""
+        return json.dumps({"utc": utc, "user": user, "image_sha256": image_sha256,
+                           "bundle_metadata_sha256": bundle_sha256, "grade": int(grade),
+                           "grade_name": grade_name, "P": [round(float(p), 6) for p in probabilities],
+                           "tta": bool(tta), "via": via}, ensure_ascii=False) + "\n"
+
+    def record(self, lines: Sequence[str]) -> bool:
+        """Append ``lines`` (:meth:`line`), each written whole (:func:`_write_all`), after a
+        newline when the file ends inside a line (:func:`_ends_cut`); False when that failed,
+        never raised: the grading goes on. The console log says the first failure of a run of
+        them (the lines not written counted in :attr:`lost`), and, at the next line written,
+        that recording goes on again with the number of lines lost meanwhile."""
+        if not lines:
+            return True
+        with self._lock:
+            written = 0
+            try:
+                fd = self._open()
+                try:
+                    if _ends_cut(fd):
+                        _write_all(fd, b"\n")
+                    for text in lines:
+                        _write_all(fd, text.encode("utf-8"))
+                        written += 1
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                lost = len(lines) - written
+                self.lost += lost
+                if not self._failing:
+                    log.error("--grading-log %s: %d grading line(s) could not be recorded (%s); the app goes "
+                              "on grading, and says when recording works again", self.path, lost,
+                              exc.strerror or type(exc).__name__)
+                self._failing += lost
+                return False
+            if self._failing:
+                log.warning("--grading-log %s: recording again; %d grading line(s) were lost since it "
+                            "failed (%d since the start)", self.path, self._failing, self.lost)
+                self._failing = 0
+        return True
+
+    def lose(self, count: int, why: str) -> None:
+        """Say in the console log that ``count`` gradings get no line, and why (``why``: no file
+        name, no path), counted in :attr:`lost`: a grading is never left out of the record
+        silently."""
+        with self._lock:
+            self.lost += count
+            log.error("--grading-log %s: %d grading line(s) not recorded: %s (%d lost since the start)",
+                      self.path, count, why, self.lost)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``: ``os.write`` may write part of it (a disk filling up);
+    the rest follows. Raises OSError (ENOSPC) when a write writes nothing, and as ``os.write``."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, "a write wrote nothing")
+        view = view[written:]
+
+
+def _ends_cut(fd: int) -> bool:
+    """Whether the file open at ``fd`` ends inside a line (not empty, its last byte no newline:
+    a line an earlier failure cut short). False when it cannot be read (opened write-only)."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return False
+    try:
+        return os.pread(fd, 1, size - 1) != b"\n"
+    except OSError:
+        return False
+
+
+def utc_now() -> str:
+    """Now, UTC, ISO 8601 to the second: a record's ``utc``."""
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,171 @@
+"""``python -m app --grading-log FILE``: one JSON line per graded image (UTC time, the signed-in
+user, the image file's SHA-256, the bundle's, grade, probabilities, TTA), never the image's
+name; off by default; a file that cannot be a record refused at the start."""
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import server
+from app.grading_log import GradingLog, GradingLogError
+
+
+def _scan(path: Path, seed: int) -> Path:
+    ramp = np.add.outer(np.arange(96), np.arange(96)) // 2  # graded: not noise, not blank
+    noise = np.random.default_rng(seed).integers(0, 40, (96, 96))
+    Image.fromarray((ramp + noise).astype(np.uint8)).save(path)
+    return path
+
+
+def _handler(demo: Any, name: str) -> Any:
+    return next(f for f in demo.fns.values() if f.api_name == name).fn
+
+
+def test_each_graded_file_of_a_batch_appends_a_line_without_its_name(predictor: Any, tmp_path: Path) -> None:
+    """Catches a batch not recorded, or a record naming the file or lacking the user, the
+    image's and the bundle's hashes, the grade, the probabilities or the TTA."""
+    record = tmp_path / "logs" / "gradings.jsonl"
+    record.parent.mkdir()
+    demo = server.build_demo(predictor, server.AppSettings(grading_log=str(record)))
+    scans = [_scan(tmp_path / f"Doe_Jane_{i}.png", i) for i in range(2)]
+    *_, csv_path, _notes = _handler(demo, "grade_batch")([str(p) for p in scans],
+                                                         SimpleNamespace(username="dr_x"))
+    text = record.read_text(encoding="utf-8")
+    assert "Doe_Jane" not in text and str(tmp_path) not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [line["image_sha256"] for line in lines] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in scans]
+    rows = [r.split(",") for r in Path(csv_path).read_text(encoding="utf-8").splitlines()[1:]]
+    assert [line["grade"] for line in lines] == [int(r[1]) for r in rows]
+    assert [line["P"] for line in lines] == [[float(p) for p in r[2:]] for r in rows]
+    for line in lines:
+        assert line["user"] == "dr_x" and line["tta"] is predictor.tta and line["via"] == "batch"
+        assert line["bundle_metadata_sha256"] == predictor.bundle.metadata_sha256
+        assert line["grade_name"] == predictor.grade_names[line["grade"]] and line["utc"].endswith("+00:00")
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+
+
+def test_a_single_grading_is_recorded_with_no_user_without_logins(predictor: Any, tmp_path: Path) -> None:
+    """Catches the single-image tab's grading not recorded, and a user invented without logins;
+    no record without --grading-log (the default)."""
+    assert server.AppSettings().grading_log is None
+    scan = _scan(tmp_path / "Doe_Jane.png", 0)
+    record = tmp_path / "g.jsonl"
+    *_, details = _handler(server.build_demo(predictor, server.AppSettings(grading_log=str(record))),
+                           "grade")(str(scan), -1, None)
+    [line] = [json.loads(text) for text in record.read_text(encoding="utf-8").splitlines()]
+    assert line["user"] is None and line["via"] == "single" and "Doe_Jane" not in json.dumps(line)
+    assert line["image_sha256"] == hashlib.sha256(scan.read_bytes()).hexdigest()
+    assert line["grade"] == details["grade"] and line["P"] == pytest.approx(details["P"], abs=1e-6)
+
+
+def test_a_place_that_cannot_hold_the_record_is_refused_at_the_start(tmp_path: Path) -> None:
+    """Catches a bad --grading-log found only at the first grading (the gradings meanwhile
+    unrecorded): a folder, a missing folder, a link."""
+    (tmp_path / "real.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "real.jsonl")
+    for bad in (tmp_path, tmp_path / "missing" / "g.jsonl", tmp_path / "link.jsonl"):
+        with pytest.raises(GradingLogError, match="(?s)--grading-log .*fix: give --grading-log a plain file"):
+            GradingLog(bad)
+
+
+def test_python_m_app_refuses_a_bad_grading_log_before_serving(
+        predictor: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Catches --grading-log not wired to the command (ignored, or refused only at a grading)."""
+    from app.__main__ import main
+
+    assert main(["--bundle", str(predictor.path), "--quiet", "--grading-log", str(tmp_path)]) == 2
+    assert f"error: --grading-log {tmp_path}: cannot be opened" in capsys.readouterr().err
+
+
+def _a_line(n: int) -> str:
+    return GradingLog.line(utc="2026-12-07T04:30:00+00:00", user=None, image_sha256=f"{n:064x}",
+                           bundle_sha256="b" * 64, grade=1, grade_name="NPDR", probabilities=[0.1, 0.7, 0.2],
+                           tta=True, via="single")
+
+
+def test_a_short_write_is_finished_and_a_full_disk_leaves_no_glued_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a short os.write (a disk filling up) taken for the whole line: half a line
+    written, success reported, and the next line glued to it."""
+    import os
+
+    record = GradingLog(tmp_path / "g.jsonl")
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data)[:max(1, len(data) // 2)]))
+    assert record.record([_a_line(1), _a_line(2)])  # short writes: the rest follows
+    assert [json.loads(t)["image_sha256"] for t in record.path.read_text().splitlines()] == [
+        f"{1:064x}", f"{2:064x}"]
+    full = {"left": 40}  # the disk fills up within the next line: 40 bytes, then nothing
+
+    def filling(fd: int, data: bytes) -> int:
+        n = min(len(data), full["left"])
+        full["left"] -= n
+        return real_write(fd, bytes(data)[:n]) if n else 0
+    monkeypatch.setattr(os, "write", filling)
+    assert not record.record([_a_line(3)])  # a failure, not success
+    monkeypatch.setattr(os, "write", real_write)
+    assert record.record([_a_line(4)])
+    lines = record.path.read_text().splitlines()
+    assert len(lines) == 4 and lines[2] == _a_line(3)[:40]  # the cut line stays alone
+    assert json.loads(lines[3])["image_sha256"] == f"{4:064x}"
+
+
+def test_each_run_of_failures_is_said_once_and_the_recovery_with_the_lines_lost(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Catches a record that fails silently for ever after its first failure: each run of
+    failures is said once, the next line written says recording works again and how many lines
+    were lost."""
+    import logging
+    import os
+
+    record = GradingLog(tmp_path / "g.jsonl")
+    real_write = os.write
+    caplog.set_level(logging.INFO, logger="app")
+    for episode in (1, 2):
+        monkeypatch.setattr(os, "write", lambda fd, data: 0)  # a full disk
+        assert not record.record([_a_line(1), _a_line(2)]) and not record.record([_a_line(3)])
+        monkeypatch.setattr(os, "write", real_write)
+        assert record.record([_a_line(4)])
+        said = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        assert len(said) == 2, said
+        assert "2 grading line(s) could not be recorded" in said[0]
+        assert said[1].endswith(f"recording again; 3 grading line(s) were lost since it failed "
+                                f"({3 * episode} since the start)"), said
+    assert record.lost == 6
+
+
+def test_a_graded_upload_removed_before_its_hash_is_a_lost_line_said(
+        predictor: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a graded image left out of the record silently (its upload gone before it was
+    hashed: single_grading_lines had nothing to say)."""
+    import logging
+
+    scan = _scan(tmp_path / "Doe_Jane.png", 0)
+    details = {"grade": 1, "P": [0.2, 0.5, 0.3]}
+    assert server.single_grading_lines(predictor, str(scan), details, None)
+    assert server.single_grading_lines(predictor, str(scan), {"error": "busy"}, None) == []
+    scan.unlink()
+    assert server.single_grading_lines(predictor, str(scan), details, None) is None
+    # the single-image tab: graded, then the upload gone before the record hashes it
+    grade = _handler(server.build_demo(predictor, server.AppSettings(grading_log=str(tmp_path / "g.jsonl"))),
+                     "grade")
+    scan = _scan(tmp_path / "Doe_Jane.png", 0)
+
+    def gone(path: object) -> str:
+        raise FileNotFoundError(2, "No such file or directory")
+    monkeypatch.setattr(server, "sha256_file", gone)
+    caplog.set_level(logging.INFO, logger="app")
+    *_, details = grade(str(scan), -1, None)
+    assert details.get("grade") is not None
+    said = [r.getMessage() for r in caplog.records if "--grading-log" in r.getMessage()]
+    assert len(said) == 1 and "1 grading line(s) not recorded: a graded upload was removed" in said[0]
+    assert "Doe_Jane" not in said[0] and (tmp_path / "g.jsonl").read_text() == ""

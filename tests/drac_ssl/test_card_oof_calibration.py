@@ -1,0 +1,135 @@
+"""The model card carries report.md's out-of-fold calibration figures (Brier score, ECE): the
+export computes them (:func:`drac_ssl.report.oof_calibration_of`; the grading modules do not
+import the scoring module) and passes them to the build, which records them in
+``metadata.json`` (``oof_calibration``); a bundle built before says they are not recorded."""
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from app.demo_bundle import build_demo_bundle
+from drac_ssl import export
+from drac_ssl.grading.bundle import (
+    OOF_CALIBRATION_KEY,
+    OOF_CALIBRATION_NOT_RECORDED,
+    _model_card,
+    build_bundle,
+)
+from drac_ssl.report import _calibration_measure_lines, oof_calibration_of, oof_calibration_record
+
+GRADES = [0] * 14 + [1] * 4 + [2] * 2
+METRICS = {"n_boot": 50, "seed": 0}
+
+
+def _oof() -> SimpleNamespace:
+    probs = np.random.default_rng(0).dirichlet([2.0, 1.0, 1.0], size=len(GRADES))
+    return SimpleNamespace(ids=[f"img{i}" for i in range(len(GRADES))], grades=list(GRADES), probs=probs)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo run folder (one fold, 32 px, 3 grades), its metadata made to look trained below."""
+    folder = tmp_path_factory.mktemp("oofcal") / "run"
+    build_demo_bundle(folder, image_size=32, source_size=48, n_folds=1)
+    return folder
+
+
+def _card(run: Path, **extra: object) -> str:
+    meta = json.loads((run / "bundle" / "metadata.json").read_text(encoding="utf-8"))
+    meta.pop("demo")
+    meta.update(extra)
+    return " ".join(_model_card({**meta, "trial_run": {"trial": False}, "variant": "vicreg"}).split())
+
+
+def test_the_card_says_reports_calibration_line_and_an_older_bundle_says_not_recorded(
+        run: Path, tmp_path: Path) -> None:
+    """Catches a card without the out-of-fold Brier score and ECE report.md gives, a card in
+    other words than report.md's (the failed calibration's 'not from calibration' included),
+    and a bundle built before the record crashing the card instead of saying so."""
+    oof = _oof()
+    record = oof_calibration_record(tmp_path, tmp_path, oof, METRICS)
+    assert record is not None
+    json.dumps(record)  # metadata.json holds it as it is
+    [line, _] = _calibration_measure_lines(tmp_path, tmp_path, oof, METRICS, 1.0)
+    card = _card(run, **{OOF_CALIBRATION_KEY: record})
+    assert " ".join(line.split()) in card and "Brier score" in card and "ECE" in card
+    assert OOF_CALIBRATION_NOT_RECORDED not in card
+    [failed, _] = _calibration_measure_lines(tmp_path, tmp_path, oof, METRICS, 100.0)
+    meta = json.loads((run / "bundle" / "metadata.json").read_text(encoding="utf-8"))
+    card = _card(run, **{OOF_CALIBRATION_KEY: record, "calibration": {**meta["calibration"], "temperature": 100.0}})
+    assert "not from calibration" in failed and " ".join(failed.split()) in card
+    assert " ".join(OOF_CALIBRATION_NOT_RECORDED.split()) in _card(run)  # built before: no crash
+
+
+def test_the_export_reads_the_runs_figures_and_the_build_records_them(run: Path, tmp_path: Path) -> None:
+    """Catches figures computed but not recorded by the build (the card would say nothing),
+    and the export's reader failing on a run without an oof.csv instead of recording none."""
+    oof = _oof()
+    vdir = run / "finetune" / "vicreg"  # the demo run's variant, as the run selected it
+    assert oof_calibration_of(run) is None  # no oof.csv: none, no error
+    assert oof_calibration_of(run, "no_such_variant") is None
+    rows = ["id,fold,grade,pred,P0,P1,P2"] + [f"{i},0,{g},0,{p[0]:.6f},{p[1]:.6f},{p[2]:.6f}"
+                                              for i, g, p in zip(oof.ids, GRADES, oof.probs, strict=True)]
+    (vdir / "oof.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    record = oof_calibration_of(run)
+    assert record is not None and record["n_images"] == len(GRADES) and 0 < record["brier"] < 2
+    out = build_bundle(run, None, tmp_path / "bundle", oof_calibration=record)
+    meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
+    assert meta[OOF_CALIBRATION_KEY] == record
+
+
+def _write_oof(vdir: Path) -> None:
+    oof = _oof()
+    rows = ["id,fold,grade,pred,P0,P1,P2"] + [f"{i},0,{g},0,{p[0]:.6f},{p[1]:.6f},{p[2]:.6f}"
+                                              for i, g, p in zip(oof.ids, GRADES, oof.probs, strict=True)]
+    (vdir / "oof.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_the_documented_rebuild_adds_the_figures_to_an_older_variant_bundle(run: Path, tmp_path: Path) -> None:
+    """Catches ``export RUN --variant NAME`` (:func:`build_or_reuse_bundle`, given the figures as
+    the export gives them: :func:`oof_calibration_of` of the run, called when needed) reusing a
+    bundle built before the card gave the out-of-fold figures ('reused: built from the same
+    fine-tuning outputs'), so the documented rebuild never added them; and the bootstrap run
+    again for a bundle reused that has them."""
+    from app_fixtures import as_trained_run
+
+    from drac_ssl.grading.bundle import build_or_reuse_bundle, older_bundle_records
+
+    shutil.copytree(run, copy := tmp_path / "run")
+    (copy / "finetune" / "vicreg" / "oof.csv").unlink(missing_ok=True)
+    run = as_trained_run(copy)
+    metrics = run / "finetune" / "vicreg" / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), **METRICS}))  # a short bootstrap
+    out, reused = build_or_reuse_bundle(run, "vicreg")  # built without the figures: an older bundle
+    assert not reused and OOF_CALIBRATION_KEY not in json.loads((out / "metadata.json").read_text())
+    figures = functools.partial(oof_calibration_of, run, "vicreg")  # as the export passes them
+    assert build_or_reuse_bundle(run, "vicreg", oof_calibration=figures) == (out, True)  # no oof.csv: reused
+    _write_oof(run / "finetune" / "vicreg")
+    assert older_bundle_records(json.loads((out / "metadata.json").read_text()), oof_calibration_known=True) == [
+        "no oof_calibration"]
+    said: list[str] = []
+    assert build_or_reuse_bundle(run, "vicreg", said=said, oof_calibration=figures) == (out, False)
+    assert said == ["rebuilt: older records (no oof_calibration)"]
+    meta = json.loads((out / "metadata.json").read_text())
+    card = " ".join((out / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    assert meta[OOF_CALIBRATION_KEY]["n_images"] == len(GRADES)
+    assert "Calibration, out of fold (oof.csv's cross-fitted probabilities, 20 images" in card
+    assert " ".join(OOF_CALIBRATION_NOT_RECORDED.split()) not in card
+    calls: list[str] = []  # now reused, its figures recorded: no bootstrap
+    assert build_or_reuse_bundle(run, "vicreg", oof_calibration=lambda: calls.append("bootstrap")) == (out, True)
+    assert calls == []
+
+
+def test_the_export_hands_the_build_its_figures_to_work_out_when_needed() -> None:
+    """Catches the export computing the bootstrap before knowing whether the bundle is rebuilt,
+    or not handing the figures to the variant's build at all."""
+    source = inspect.getsource(export)
+    assert source.count("oof_calibration=partial(oof_calibration_of, run_dir") == 2
+    assert "oof_calibration = oof_calibration_of(" not in source
