@@ -295,6 +295,7 @@ from drac_ssl.grading.bundle import (
     grade_caveats,
     load_bundle,
     model_card_note,
+    older_bundle_records,
     ood_check_caveat,
     probability_columns_words,
     profile_hash_note,
@@ -2457,12 +2458,17 @@ def _export_variant(args: argparse.Namespace) -> int:
                           "ingest's test images grades the ingest cache as the export stage does")
     if args.images:  # grading a folder writes into RUN only to build the bundle
         _images_arg(args.images, args.run)  # a missing folder said before the run folder's lock
-        reused = reusable_bundle(run_dir, args.variant)
+        # a bundle built before its weights' digests were recorded grades as it is (the note
+        # says they are used unverified): a read-only run folder still grades (review F2 of
+        # killtests6); export RUN --variant NAME, or an --out inside RUN, rebuilds it to record them
+        reused = reusable_bundle(run_dir, args.variant, unhashed_weights_ok=True)
         if reused is not None and not _inside(Path(args.out), run_dir):
             return _export_variant_held(args, run_dir, reused)  # writes nothing into RUN
-        writes = ([f"{args.out} (inside the run folder)"] if reused is not None else
-                  [f"{run_dir / 'bundles' / args.variant} (the {args.variant} bundle, to build from "
-                   f"{run_dir / 'finetune' / args.variant})"])
+        build = f"{run_dir / 'bundles' / args.variant} (the {args.variant} bundle, to build from " \
+                f"{run_dir / 'finetune' / args.variant})"
+        writes = [build] if reused is None else [f"{args.out} (inside the run folder)"]
+        if reused is not None and older_bundle_records(read_json_dict(reused / "metadata.json") or {}):
+            writes.append(build)  # under the lock, build_or_reuse_bundle records the digests
     else:
         writes = [f"{run_dir / 'export'} (the submission of the ingest's test images and its summary)"]
     # it writes RUN/bundles/NAME (and, without --images, RUN/export): a training, UMM, report

@@ -718,6 +718,9 @@ def _weights_unhashed(meta: dict[str, Any]) -> list[str]:
     return sorted(listed - hashed)
 
 
+WEIGHTS_UNHASHED_RECORD = "no weights sha256"
+""":func:`older_bundle_records`'s words for a bundle whose weights files' SHA-256 is not recorded."""
+
 WEIGHTS_HASH_MISSING = ("records no SHA-256 of {what} (built before digests were recorded): the "
                         "weights are used unverified, so a file changed, swapped or damaged since "
                         "the build goes unnoticed")
@@ -3018,7 +3021,8 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
 
 
 def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
-                    out: str | os.PathLike[str] | None = None) -> Path | None:
+                    out: str | os.PathLike[str] | None = None, *,
+                    unhashed_weights_ok: bool = False) -> Path | None:
     """The bundle folder of ``variant`` (default ``run_dir/bundles/<variant>``) when
     :func:`build_or_reuse_bundle` would reuse it as it is (nothing written), else None (it
     would build one). Only reads. Raises BundleError for a variant the run did not fine-tune
@@ -3027,8 +3031,13 @@ def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
     records (:func:`drac_ssl.grading.training_images.pretraining_record`), and ``export RUN
     --variant NAME --images DIR --out CSV`` writes nothing into the run (a read-only one, a
     training holding its lock) to add it (review of the scorewarn2 merge, F1;
-    :func:`reused_bundle_note` says so)."""
-    out, _, _, reusable = _reuse_check(Path(run_dir), variant, out)
+    :func:`reused_bundle_note` says so). ``unhashed_weights_ok``: a bundle whose only older
+    record (:func:`older_bundle_records`) is its weights files' missing SHA-256 is reusable too
+    (grading a folder: its weights are used unverified, as before digests were recorded, and
+    :func:`weights_hash_note` says so; a read-only run folder still grades), while
+    :func:`build_or_reuse_bundle` rebuilds it to record them (review of killtests6, F2)."""
+    out, _, _, reusable = _reuse_check(Path(run_dir), variant, out,
+                                       tolerated=(WEIGHTS_UNHASHED_RECORD,) if unhashed_weights_ok else ())
     return out if reusable else None
 
 
@@ -3043,13 +3052,14 @@ def pretraining_record_missing(run_dir: str | os.PathLike[str], variant: str,
     return meta is not None and not _pretraining_record_current(Path(run_dir), variant, meta)
 
 
-def _reuse_check(run_dir: Path, variant: str,
-                 out: str | os.PathLike[str] | None) -> tuple[Path, str, dict[str, Any], bool]:
+def _reuse_check(run_dir: Path, variant: str, out: str | os.PathLike[str] | None,
+                 tolerated: Sequence[str] = ()) -> tuple[Path, str, dict[str, Any], bool]:
     """The bundle folder, the fine-tuning outputs' digest (:func:`finetune_outputs_digest`),
     the ``metadata.json`` of the bundle there ({} when there is none or it cannot be read) and
     whether the bundle was built from them (of this format and variant, whole, its weights
-    intact: :func:`_bundle_weights_intact`). Whether it lists the images its backbone's
-    pretraining read is :func:`pretraining_record_missing`'s, apart."""
+    intact: :func:`_bundle_weights_intact`, no :func:`older_bundle_records` but those in
+    ``tolerated``). Whether it lists the images its backbone's pretraining read is
+    :func:`pretraining_record_missing`'s, apart."""
     vdir = fine_tuned_variant_dir(run_dir, variant)
     out = Path(out) if out is not None else run_dir / "bundles" / variant
     try:
@@ -3062,7 +3072,7 @@ def _reuse_check(run_dir: Path, variant: str,
                 and (meta.get("built_from") or {}).get("sha256") == digest
                 and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])
                 and _bundle_weights_intact(out, vdir, meta)
-                and not older_bundle_records(meta))
+                and not [r for r in older_bundle_records(meta) if r not in tolerated])
     return out, digest, meta if isinstance(meta, dict) else {}, bool(reusable)
 
 
@@ -3083,7 +3093,7 @@ def older_bundle_records(meta: dict[str, Any], oof_calibration_known: bool = Fal
     if _profile_recorded_unhashed(meta):
         lacking.append("no input_profile.sha256")
     if _weights_unhashed(meta):
-        lacking.append("no weights sha256")
+        lacking.append(WEIGHTS_UNHASHED_RECORD)
     if not _recorded_file(meta, "model_card")[1]:
         lacking.append("no model_card.sha256")
     if _recorded_run_folder(meta) is None:

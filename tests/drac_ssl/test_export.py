@@ -3242,6 +3242,55 @@ def test_the_export_command_reads_a_run_folder_it_cannot_write(
     assert err.startswith(f"error: {tmp_path / 'w.csv'}: No space left on device") and "Traceback" not in err, err
 
 
+def test_a_bundle_without_weight_digests_grades_from_a_run_folder_it_cannot_write(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F2 of killtests6: a bundle whose folds record no SHA-256 of their weights (built
+    before digests were recorded) is an older record, rebuilt by ``export RUN --variant NAME``;
+    grading a folder with it from a run folder it cannot write took the lock to rebuild it and
+    was refused ("cannot write into the run folder") where it graded before. It grades with
+    the bundle as it is, the note saying its weights are used unverified."""
+    from drac_ssl.grading.bundle import reusable_bundle
+    from drac_ssl.runtime import RUN_LOCK
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles", "export"))
+    test_dir, out = run / "images" / "test", tmp_path / "v.csv"
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
+    meta_path = run / "bundles" / "vicreg" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    assert all(entry["sha256"] for entry in meta["folds"])
+    for entry in meta["folds"]:
+        del entry["sha256"]
+    meta_path.write_text(json.dumps(meta))
+    built = meta_path.stat().st_mtime_ns
+    # export RUN --variant NAME (building under the lock) rebuilds it; grading a folder reuses it
+    assert reusable_bundle(run, "vicreg") is None
+    assert reusable_bundle(run, "vicreg", unhashed_weights_ok=True) == run / "bundles" / "vicreg"
+    real_open = os.open
+
+    def refused(path: object, *args: object, **kwargs: object) -> int:
+        if Path(str(path)).name == RUN_LOCK:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)  # a root test process writes anything: the lock's open fails
+    capsys.readouterr()
+    out.unlink()
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
+    said = capsys.readouterr()
+    assert "Traceback" not in said.err and "cannot write into the run folder" not in said.err, said
+    assert f"note: {run / 'bundles' / 'vicreg'} records no SHA-256 of its weights files" in said.err, said.err
+    assert check_submission(out, test_dir) == []
+    assert meta_path.stat().st_mtime_ns == built
+    # an --out inside the run folder takes the lock, and would rebuild the bundle: both said
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir),
+                        "--out", str(run / "in.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write into the run folder" in err and f"{run / 'in.csv'} (inside the run folder)" in err
+    assert "(the vicreg bundle, to build from" in err, err
+
+
 def test_a_failed_submission_is_not_left_under_its_name(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: the stage wrote export/submission.csv and then checked it; a file failing
