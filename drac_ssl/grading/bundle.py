@@ -730,7 +730,8 @@ WEIGHTS_HASH_MISSING = ("records no SHA-256 of {what} (built before digests were
 def weights_hash_note(bundle: Bundle, paths: bool = True) -> str | None:
     """A note for a bundle whose weights files are used unverified: its ``metadata.json``
     records no SHA-256 of them (built before digests were recorded, :func:`verify_weight_hashes`
-    checks nothing), with the fix (:func:`rebuild_advice`; a rebuild records them). None when
+    checks nothing), with the fix (:func:`rebuild_advice`; a rebuild records them, of the files as
+    they are then: later changes are caught, not damage before it). None when
     every weights file was checked, and for a demo bundle (``metadata["demo"]``: random
     weights, nothing to vouch for). ``paths`` False: "This bundle" and no rebuild command (the
     app's page, which shows no server path)."""
@@ -743,8 +744,8 @@ def weights_hash_note(bundle: Bundle, paths: bool = True) -> str | None:
     what = "its weights files" if set(unhashed) == listed else f"its weights file(s) {', '.join(unhashed)}"
     words = WEIGHTS_HASH_MISSING.format(what=what)
     if not paths:
-        return f"This bundle {words}; rebuilding it from its run has them checked"
-    return f"{bundle.path} {words}. To have them checked: {rebuild_advice(bundle.path)}"
+        return f"This bundle {words}; a rebuild records them, so later changes are caught"
+    return f"{bundle.path} {words}. A rebuild records them, so later changes are caught: {rebuild_advice(bundle.path)}"
 
 
 def model_card_note(bundle: Bundle, paths: bool = True) -> str | None:
@@ -2242,7 +2243,7 @@ to diagnose, grade or triage patients.
 - Model: {model['arch']} backbone ({inp['channels']} input channel{'s' if inp['channels'] != 1 else ''}), backbone variant
   `{meta['variant']}` ({meta['selection']}), {model['head']} head ({model['output']}{width}),
   {freeze_words(meta['freeze'])} during fine-tuning; an ensemble of {len(meta['folds'])}
-  cross-validation fold models {_tta_words(meta)}.
+  cross-validation fold models {_tta_words(meta)}{_weights_digest_card(meta)}.
 - Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature {cal['temperature']:.3f})
   and a grade = {grade_rule}.
 - Input: {inp['preprocessing']}.{fundus}{_small_image_card_words(meta)}
@@ -2568,6 +2569,24 @@ def _provenance_card(meta: dict[str, Any]) -> str:
     return words + f"; bundle built at {code(prov.get('built_with'))}."
 
 
+WEIGHTS_SHA256_FROM = "weights_sha256_from"
+"""``metadata.json``'s key saying where the folds' weights digests came from: ``"fine-tuning"``
+(its ``model.json``, written as it saved the files) or ``"build"`` (taken of the bundle's own
+files by :func:`build_bundle`, the ``model.json`` recording none: an older run, the demo);
+absent in a bundle built before it was recorded."""
+
+WEIGHTS_DIGEST_BUILD_WORDS = ("; its weights' SHA-256 taken at the build: they catch later changes, "
+                              "not damage before it")
+""":func:`_weights_digest_card`'s clause for digests taken at the build."""
+
+
+def _weights_digest_card(meta: dict[str, Any]) -> str:
+    """The model card's clause on weights digests taken at the build
+    (:data:`WEIGHTS_SHA256_FROM` ``"build"``): :data:`WEIGHTS_DIGEST_BUILD_WORDS`; '' otherwise
+    (the fine-tuning's digests, or a bundle that does not record where they came from)."""
+    return WEIGHTS_DIGEST_BUILD_WORDS if meta.get(WEIGHTS_SHA256_FROM) == "build" else ""
+
+
 def _recorded_run_folder(meta: dict[str, Any]) -> Any:
     """The run folder's name a bundle's ``metadata.json`` (``meta``) records
     (``provenance.run_folder``, :func:`run_provenance`), None for none: a bundle built before it
@@ -2840,6 +2859,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             meta["folds"] = [{**entry, "sha256": {**(entry.get("sha256") or {}),
                                                   **{n: taken[n] for n in entry["weights"] if n in taken}}}
                              for entry in meta["folds"]]
+        # where the digests came from: the fine-tuning's (made as it saved the files) or this
+        # build's (of the files as they are now: a damage before it goes unseen), on the card
+        meta[WEIGHTS_SHA256_FROM] = "build" if unhashed else "fine-tuning"
         dev = torch.device(device)
         first = load_fold_model(meta, tmp, meta["folds"][0]).to(dev)
         profile, why_not = training_input_profile(run_dir / "data", meta, first)

@@ -126,6 +126,6 @@ def test_an_older_bundles_unverified_weights_are_noted_in_the_banner(tmp_path: P
     (bundle / "metadata.json").write_text(json.dumps(meta))
     predictor = Predictor(bundle, gradcam=False)
     words = WEIGHTS_HASH_MISSING.format(what="its weights files")
-    assert predictor.bundle_notes[0] == f"This bundle {words}; rebuilding it from its run has them checked"
+    assert predictor.bundle_notes[0] == f"This bundle {words}; a rebuild records them, so later changes are caught"
     assert "Note: This bundle records no SHA-256 of its weights files" in _banner(predictor)
     assert str(tmp_path) not in " ".join(predictor.bundle_notes)

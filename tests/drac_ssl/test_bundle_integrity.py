@@ -109,6 +109,34 @@ def test_a_bundle_built_from_a_model_json_without_digests_records_them(tmp_path:
     assert bundles.weights_hash_note(loaded) is None and not bundles.older_bundle_records(meta)
 
 
+def test_the_bundle_records_where_its_weights_digests_came_from(tmp_path: Path) -> None:
+    """Review F3 of killtests6: digests taken at the build (the model.json had none) vouch for
+    the files as they were then, not for the fine-tuning's output: metadata.json says which
+    (``weights_sha256_from``), and the model card says so of the build's in one clause."""
+    run = tmp_path / "run"
+    bundle_dir = build_demo_bundle(run, image_size=32, source_size=48, n_folds=1)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    assert meta["weights_sha256_from"] == "build"
+    # the package's card (the demo's own card says its weights are random: nothing to vouch for)
+    card = bundles._model_card(meta)
+    assert card.count(bundles.WEIGHTS_DIGEST_BUILD_WORDS) == 1
+    assert "the cross-validated figures were measured; its weights' SHA-256 taken at the build: they catch later changes, " \
+           "not damage before it." in " ".join(card.split()), card
+    assert "taken at the build" not in bundles._model_card({**meta, "weights_sha256_from": "fine-tuning"})
+    assert "taken at the build" not in bundles._model_card({k: v for k, v in meta.items()
+                                                            if k != "weights_sha256_from"})
+    # a model.json that records them (a run fine-tuned now): the fine-tuning's, no clause
+    model_path = run / "finetune" / "vicreg" / "model.json"
+    model_json = json.loads(model_path.read_text())
+    vdir = model_path.parent
+    for entry in model_json["folds"]:
+        entry["sha256"] = {name: sha256_file(vdir / name) for name in entry["weights"]}
+    model_path.write_text(json.dumps(model_json))
+    again = bundles.build_bundle(run, "vicreg", tmp_path / "again")
+    meta = json.loads((again / "metadata.json").read_text())
+    assert meta["weights_sha256_from"] == "fine-tuning"
+
+
 def test_a_bundle_without_recorded_digests_loads_with_a_note_and_is_rebuilt(tmp_path: Path) -> None:
     bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
     meta = _unhashed(bundle_dir)
@@ -119,10 +147,10 @@ def test_a_bundle_without_recorded_digests_loads_with_a_note_and_is_rebuilt(tmp_
     assert note is not None and note.startswith(f"{bundle_dir} records no SHA-256 of its weights files "
                                                 f"(built before digests were recorded): the weights are "
                                                 f"used unverified")
-    assert "To have them checked: rebuild" in note and "build_bundle(" in note
+    assert "A rebuild records them, so later changes are caught: rebuild" in note and "build_bundle(" in note
     assert bundles.weights_hash_note(loaded, paths=False) == (
-        f"This bundle {bundles.WEIGHTS_HASH_MISSING.format(what='its weights files')}; rebuilding it "
-        f"from its run has them checked")
+        f"This bundle {bundles.WEIGHTS_HASH_MISSING.format(what='its weights files')}; a rebuild records "
+        f"them, so later changes are caught")
     assert "no weights sha256" in bundles.older_bundle_records(meta)  # the export rebuilds it
 
 
