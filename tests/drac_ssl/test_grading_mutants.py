@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file, save_file
 
 from app.demo_bundle import build_demo_bundle
 from drac_ssl.grading import bundle as bundles
@@ -43,9 +45,21 @@ def test_argmax_ties_go_to_the_first_grade() -> None:
 
 
 def test_a_model_output_count_other_than_the_grade_names_is_refused_at_load(tmp_path: Path) -> None:
+    """The fold weights really have one head output more than the grade names (and their digests
+    are recorded anew), so the weights fit the model metadata.json describes: only the count
+    check refuses the bundle (review F4 of killtests6: a weight-shape mismatch refused it too)."""
     bundle_dir, meta = _demo(tmp_path)
     names = len(bundles.grade_names_of(meta))
     meta["model"]["num_grades"] = names + 1
+    for entry in meta["folds"]:
+        fold_file = bundle_dir / f"fold{entry['fold']}.safetensors"
+        tensors = load_file(str(fold_file))
+        assert tensors["head.fc.weight"].shape[0] == names
+        tensors["head.fc.weight"] = torch.cat([tensors["head.fc.weight"], tensors["head.fc.weight"][:1]])
+        tensors["head.fc.bias"] = torch.cat([tensors["head.fc.bias"], tensors["head.fc.bias"][:1]])
+        fold_file.unlink()  # a hard link to the fine-tuning's file: a new file, not written into it
+        save_file(tensors, str(fold_file))
+        entry["sha256"] = {name: sha256_file(bundle_dir / name) for name in entry["weights"]}
     (bundle_dir / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(bundles.BundleError, match=rf"{names} grade names, {names - 1} thresholds and a "
                                                   rf"{names + 1}-grade model disagree"):
