@@ -2278,8 +2278,10 @@ def _pretraining_doubt_line(record: Mapping[str, Any] | None, pretrained: Sequen
     (the files not among the run's are marked so in ``notes_file``,
     :data:`drac_ssl.submission.PRETRAINING_OUTSIDE_MARK`, for ``--score`` to hedge); or the
     bundle records no list (``record`` None: built before it, outside its run folder), with
-    the command that rebuilds it; "" otherwise (``pretrained``: :func:`_pretraining_marks`)."""
-    if record is None and metadata.get("variant") != "scratch" and pretrained:
+    the command that rebuilds it; "" otherwise (``pretrained``: :func:`_pretraining_marks`), and
+    for a demo bundle (``metadata["demo"]``: random weights, no pretraining whose images a rebuild
+    could list, as :func:`drac_ssl.grading.bundle.weights_hash_note` says nothing of it)."""
+    if record is None and metadata.get("variant") != "scratch" and pretrained and not metadata.get("demo"):
         variant = str(metadata.get("variant") or "NAME")
         return (f"NOTE: {bundle_dir} records no list of the images its backbone's self-supervised "
                 f"pretraining read (built before that list), so whether these images were among them "

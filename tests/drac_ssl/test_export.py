@@ -3291,6 +3291,19 @@ def test_a_bundle_without_weight_digests_grades_from_a_run_folder_it_cannot_writ
     assert "(the vicreg bundle, to build from" in err, err
 
 
+def test_a_demo_variant_bundle_gets_no_note_to_rebuild_it_for_a_pretraining_list(tmp_path: Path) -> None:
+    """Review F6 of killtests6: a demo bundle built just now by ``export RUN --variant NAME``
+    was said to be "built before that list" with a rebuild to add the images its backbone's
+    pretraining read; a demo's random weights were pretrained on nothing, and a rebuild adds no
+    list. No such note for it (its pretraining_image cells still say unknown); a real bundle
+    without the list keeps it."""
+    bundle_dir, notes, written = tmp_path / "bundles" / "vicreg", tmp_path / "a_notes.csv", tmp_path / "a.csv"
+    meta = {"variant": "vicreg", "demo": True}
+    assert export._pretraining_doubt_line(None, [None], "", bundle_dir, meta, notes, written) == ""
+    line = export._pretraining_doubt_line(None, [None], "", bundle_dir, {"variant": "vicreg"}, notes, written)
+    assert line.startswith(f"NOTE: {bundle_dir} records no list of the images its backbone's self-supervised")
+
+
 def test_a_failed_submission_is_not_left_under_its_name(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: the stage wrote export/submission.csv and then checked it; a file failing
