@@ -131,3 +131,28 @@ def test_the_banner_says_how_its_figures_were_chosen(predictor: Any, monkeypatch
     assert escape(f"Figures {KEEP_BEST_CAVEAT}.") in said["older"][0]
     banner, winner = said["last"]
     assert winner == "" and "This variant was exported" not in banner and "keep=best" not in banner
+
+
+def test_an_older_bundles_unverified_weights_are_noted_in_the_banner(tmp_path: Path) -> None:
+    """A bundle whose folds record no SHA-256 of the weights files (built before digests were
+    recorded) loaded without a word, while an unverified input profile got one: the banner's
+    technical details now say it too, first, with no server path."""
+    import json
+
+    from app.demo_bundle import build_demo_bundle
+    from app.predict import Predictor
+    from drac_ssl.grading.bundle import WEIGHTS_HASH_MISSING
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1)
+    meta = json.loads((bundle / "metadata.json").read_text())
+    for entry in meta["folds"]:
+        entry.pop("sha256")
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    assert Predictor(bundle, gradcam=False).bundle_notes == []  # a demo bundle: random weights
+    meta.pop("demo")
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    predictor = Predictor(bundle, gradcam=False)
+    words = WEIGHTS_HASH_MISSING.format(what="its weights files")
+    assert predictor.bundle_notes[0] == f"This bundle {words}; a rebuild records them, so later changes are caught"
+    assert "Note: This bundle records no SHA-256 of its weights files" in _banner(predictor)
+    assert str(tmp_path) not in " ".join(predictor.bundle_notes)
