@@ -3097,7 +3097,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "unlabelled_dirs": [str(folder) for folder in pool_folders(cfg)[0]],
         "unlabelled_near_test": result.unlabelled_near_test,  # kept: near twins of test images
         "unlabelled_folders": result.unlabelled_folders,  # per folder: kept, copies, skipped
-        "unlabelled_copies": result.unlabelled_copies,  # left out: byte-identical to another image
+        "unlabelled_copies": result.unlabelled_copies,  # left out: byte- or pixel-identical to another image
         "source_files": sources,  # what a resumed run compares (source_check), stamped before reading
         "label_columns": columns,
         "manifest": MANIFEST_NAME,
