@@ -1924,9 +1924,18 @@ without them."""
 
 OOF_CALIBRATION_NOT_RECORDED = (
     "Calibration, out of fold (Brier score, ECE): not recorded in this bundle (built before "
-    "the export recorded them, or without the run's out-of-fold predictions); the run's "
-    "report.md gives them.")
-"""The model card's calibration-figures line for a bundle without :data:`OOF_CALIBRATION_KEY`."""
+    "the export recorded them, or without them though its run has its out-of-fold "
+    "predictions); the run's report.md gives them.")
+"""The model card's calibration-figures line for a bundle without :data:`OOF_CALIBRATION_KEY`
+whose run has its out-of-fold predictions (``oof.csv``): the figures exist, in report.md.
+:data:`OOF_CALIBRATION_NONE` when it has none."""
+
+OOF_CALIBRATION_NONE = (
+    "Calibration, out of fold (Brier score, ECE): none, as the run has no out-of-fold "
+    "predictions (its oof.csv) to compute them from.")
+"""The model card's calibration-figures line for a bundle built from a run without the
+variant's ``oof.csv`` (a demo run, an older fine-tuning): no figures exist to record or read
+elsewhere, unlike :data:`OOF_CALIBRATION_NOT_RECORDED`."""
 
 
 def oof_calibration_words(record: dict[str, Any], temperature: object = None) -> str:
@@ -1953,15 +1962,16 @@ def oof_calibration_words(record: dict[str, Any], temperature: object = None) ->
             f"{record.get('words')}.")
 
 
-def _calibration_card_line(cal: dict[str, Any], oof: object = None) -> str:
+def _calibration_card_line(cal: dict[str, Any], oof: object = None, oof_csv: bool = True) -> str:
     """The model card's calibration limitation: calibrated on out-of-fold predictions only, or,
     when that calibration failed (:func:`calibration_failed`), that its probabilities are not
     calibrated, with :func:`_temperature_edge`'s words; then, on a line of its own, the
     out-of-fold Brier score and ECE (``oof``, ``metadata.json``'s :data:`OOF_CALIBRATION_KEY`:
-    :func:`oof_calibration_words`, report.md's line), or :data:`OOF_CALIBRATION_NOT_RECORDED`
-    when the bundle has none (``oof`` None or not a JSON object)."""
+    :func:`oof_calibration_words`, report.md's line), or, when the bundle has none (``oof``
+    None or not a JSON object), :data:`OOF_CALIBRATION_NOT_RECORDED` (``oof_csv``: the run has
+    the out-of-fold predictions they come from) or :data:`OOF_CALIBRATION_NONE` (it has none)."""
     figures = ("\n- " + (oof_calibration_words(oof, cal.get("temperature")) if isinstance(oof, dict)
-                         else OOF_CALIBRATION_NOT_RECORDED))
+                         else OOF_CALIBRATION_NOT_RECORDED if oof_csv else OOF_CALIBRATION_NONE))
     if calibration_failed({"calibration": cal}):
         return ("The probabilities are not calibrated: their calibration, fitted on out-of-fold "
                 "predictions only, failed." + _temperature_edge(cal) + figures)
@@ -2111,7 +2121,10 @@ def figure_caveats(meta: dict[str, Any]) -> list[str]:
     return [sentence for sentence in said if sentence]
 
 
-def _model_card(meta: dict[str, Any]) -> str:
+def _model_card(meta: dict[str, Any], oof_csv: bool = True) -> str:
+    """The bundle's ``MODEL_CARD.md`` text from its ``metadata.json`` ``meta``; ``oof_csv``:
+    whether its run has the variant's out-of-fold predictions (:func:`_calibration_card_line`'s
+    words for a bundle recording no out-of-fold calibration figures)."""
     cv = meta["cv_metrics"]
     data = meta["data"]
     inp = meta["input"]
@@ -2331,7 +2344,7 @@ conv head not its last convolution, `head.conv`).
   the deployed ones were fitted on all out-of-fold predictions (with finetune.label_fraction
   below 1: those of the images some fold was trained on).
 - {ood_line} {conversion}
-- {_calibration_card_line(cal, meta.get(OOF_CALIBRATION_KEY))}
+- {_calibration_card_line(cal, meta.get(OOF_CALIBRATION_KEY), oof_csv)}
 - The figures above are those of single fold models, each with its own cross-fitted
   calibration; this bundle grades with the mean of its {len(meta['folds'])} fold models, calibrated with the
   temperature and thresholds fitted on single models' outputs. The ensemble itself has no
@@ -2925,7 +2938,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         if demo:  # app.demo_bundle's random weights: a demo bundle however it is (re)built
             meta["demo"] = demo
             meta["data"] = {"kind": "none", "note": demo}
-        card = demo_card(meta, demo_run_seed(run_dir)) if demo else _model_card(meta)
+        card = (demo_card(meta, demo_run_seed(run_dir)) if demo else
+                _model_card(meta, oof_csv=(vdir / "oof.csv").is_file()))
         atomic_write_text(tmp / "MODEL_CARD.md", card)
         # the card the app shows is part of the bundle's identity (metadata_sha256): its
         # SHA-256 recorded, written before metadata.json (the card is made from it, never of it)
