@@ -69,7 +69,6 @@ from app.gradcam import (
     strongest_words,
 )
 from app.grading_log import GradingLog
-from app.grading_log import utc_now as grading_utc_now
 from app.inputs import (
     FILE_TYPES,
     FORMAT_WORDS,
@@ -126,6 +125,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
 )
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.grading.training_images import BY_PIXELS, training_images_line
+from drac_ssl.grading.utc import utc_now as grading_utc_now
 from drac_ssl.io import sha256_file
 from drac_ssl.metrics import referral_words
 from drac_ssl.name_tags import name_digest

@@ -33,7 +33,6 @@ that rebuilds it. Prediction: :mod:`drac_ssl.grading.predict`.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import functools
 import hashlib
 import json
@@ -104,6 +103,7 @@ from drac_ssl.grading.training_images import (
     pretraining_images_of,
     training_images_record,
 )
+from drac_ssl.grading.utc import utc_now  # stdlib only
 from drac_ssl.io import (
     access_fix,
     atomic_write_json,
@@ -417,7 +417,7 @@ class Bundle:
                            "trained_at_commit": commit("run_code"), "built_at_commit": commit("built_with")},
                 "graded_by": {"package": "drac_ssl", "package_version": __version__},
                 "command": command,
-                "graded_utc": graded_utc or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "graded_utc": graded_utc or utc_now(),
                 "n_images": int(n_images),
                 **({} if tta is None else {"tta": bool(tta)}),
                 **({} if images is None else {"images": [{"row": int(row), "sha256": str(digest)}
@@ -2814,7 +2814,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "format": BUNDLE_FORMAT,
         "package": "drac_ssl",
         "package_version": __version__,
-        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "created_utc": utc_now(),
         "task": task,
         "class_names": class_names,
         "input": model_json["input"],
