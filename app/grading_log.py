@@ -33,7 +33,6 @@ each time.
 
 from __future__ import annotations
 
-import datetime as _dt
 import errno
 import json
 import logging
@@ -159,8 +158,3 @@ def _ends_cut(fd: int) -> bool:
         return os.pread(fd, 1, size - 1) != b"\n"
     except OSError:
         return False
-
-
-def utc_now() -> str:
-    """Now, UTC, ISO 8601 to the second: a record's ``utc``."""
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

@@ -69,7 +69,6 @@ from app.gradcam import (
     strongest_words,
 )
 from app.grading_log import GradingLog
-from app.grading_log import utc_now as grading_utc_now
 from app.inputs import (
     FILE_TYPES,
     FORMAT_WORDS,
@@ -126,6 +125,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
 )
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.grading.training_images import BY_PIXELS, training_images_line
+from drac_ssl.grading.utc import utc_now as grading_utc_now
 from drac_ssl.io import sha256_file
 from drac_ssl.metrics import referral_words
 from drac_ssl.name_tags import name_digest
@@ -330,9 +330,12 @@ def probability_key(class_names: list[str]) -> str:
 NOTES_CSV = "grades_with_notes.csv"
 """The batch's second download: every file with its grade and notes (:func:`_grade_batch`)."""
 
+PROVENANCE_HOLDS = "bundle hash, code version, each image's SHA-256, time, TTA"
+"""What the grades CSV's provenance record holds, as the batch's download label
+(:data:`PROVENANCE_LABEL`) and its summary (:func:`_grade_batch`) say it: one list for both."""
+
 PROVENANCE_LABEL = ("Which model graded the grades CSV: its provenance record, NAME_provenance.json "
-                    "(bundle hash, code version, each image's SHA-256, time, TTA; keep it beside the "
-                    "CSV: export --check compares the CSV's SHA-256)")
+                    f"({PROVENANCE_HOLDS}; keep it beside the CSV: export --check compares the CSV's SHA-256)")
 """The label of the batch's third download: the grades CSV's grading provenance record
 (:func:`drac_ssl.submission.provenance_path`, :func:`drac_ssl.submission.write_grading_provenance`),
 the export's sidecar."""
@@ -2026,13 +2029,11 @@ def _banner(predictor: Predictor) -> str:
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
                      f"{html.escape(str(meta['demo']))}.</b></div>")
     data_kind = (meta.get("data") or {}).get("kind")
-    from drac_ssl.figures import KEEP_BEST_CAVEAT
     from drac_ssl.grading.bundle import (
-        bundle_keep_best,
         chance_warning,
+        figure_caveats,
         mixed_phantom_words,
         pretraining_phantom_caveat,
-        winner_caveat,
     )
 
     chance = chance_warning(cv)  # the figures: in the technical section below
@@ -2074,8 +2075,7 @@ def _banner(predictor: Predictor) -> str:
         f"variant {html.escape(str(meta.get('variant', '?')))}, {len(predictor.bundle.models)} fold "
         f"model(s), {html.escape(perf)}; training data: {html.escape(_data_words(meta))}.</p>")
     # the model card's caveats of those figures: the variant won on them, the epochs chosen on them
-    chosen = [winner_caveat(meta), f"Figures {KEEP_BEST_CAVEAT}." if bundle_keep_best(meta) else ""]
-    technical += [f"<p style='margin:2px 0 0 0'>{html.escape(said)}</p>" for said in chosen if said]
+    technical += [f"<p style='margin:2px 0 0 0'>{html.escape(said)}</p>" for said in figure_caveats(meta)]
     technical.append(f"<p style='margin:2px 0 0 0'>Every image: {html.escape(predictor.describe())}</p>")
     technical += [f"<p style='margin:2px 0 0 0'>Note: {html.escape(note)}</p>" for note in predictor.bundle_notes]
     parts.append(f"<details style='margin-top:6px;font-size:90%'><summary>{TECHNICAL_SUMMARY}</summary>"
@@ -2747,7 +2747,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                       f"written by the export command), and {with_notes}." if csv_path else
                       f". {with_notes[0].upper()}{with_notes[1:]} below says why for each file.")
                    + (f" Beside them, `{provenance_path(csv_path).name}`: which model graded the grades "
-                      f"CSV (bundle hash, code version, each image's SHA-256, time, TTA), the export's "
+                      f"CSV ({PROVENANCE_HOLDS}), the export's "
                       f"record; keep it with the CSV (`export --check` compares the CSV's SHA-256)."
                       if csv_path else "")
                    + f" {download_time_words()}" + cautions)
@@ -2821,19 +2821,21 @@ def single_grading_lines(predictor: Predictor, path: str, details: dict[str, Any
                             tta=predictor.tta, via="single")]
 
 
-def batch_grading_lines(predictor: Predictor, csv_path: str, sidecar: Path, user: str | None) -> list[str]:
+def batch_grading_lines(predictor: Predictor, csv_path: str, sidecar: Path,
+                        user: str | None) -> list[str] | None:
     """The ``--grading-log`` lines of a batch, one per graded file, from what the batch wrote:
     its provenance record ``sidecar`` (each graded file's SHA-256 by its row in the CSV, the
-    time, the TTA) and its grades CSV ``csv_path`` (the grade and P columns of that row); ``[]``
-    when either cannot be read. Never a file name."""
+    time, the TTA) and its grades CSV ``csv_path`` (the grade and P columns of that row); None
+    when either cannot be read (missing, unreadable, not UTF-8, no JSON record): lost lines,
+    which the caller says (:meth:`app.grading_log.GradingLog.lose`). Never a file name."""
     record = grading_provenance_record(sidecar)
     try:
         with open(csv_path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
     except (OSError, csv.Error, UnicodeDecodeError):
-        return []
+        return None
     if record is None:
-        return []
+        return None
     k = len(predictor.grade_names)
     lines = []
     for image in record.get("images") or []:
@@ -2942,8 +2944,16 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         sidecar = provenance_path(files[0]) if files[0] else None
         if sidecar is not None and sidecar.is_file():
             sidecars.remember(files[0], sidecar)
-            if grading_log is not None:
-                grading_log.record(batch_grading_lines(predictor, files[0], sidecar, _signed_in(request)))
+        if grading_log is not None and sidecar is not None:
+            # a batch graded but not recorded (its CSV or record unreadable or gone): said, as
+            # the log promises no grading is left out silently
+            lines = batch_grading_lines(predictor, files[0], sidecar, _signed_in(request))
+            if lines is None:
+                n_graded = sum(1 for row in rows if row[1] is not None)
+                grading_log.lose(n_graded, "the batch's grades CSV or its provenance record could "
+                                           "not be read")
+            else:
+                grading_log.record(lines)
         return (summary, table_value(rows, len(predictor.grade_names)) if rows else rows, *files)
 
     def provenance_of(csv_path: str | None) -> str | None:

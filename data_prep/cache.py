@@ -89,7 +89,8 @@ STATE_VERSION = 7  # 2: channels and the decoding options are part of the state;
 # state's reused records were never held to it; 6: each image's decoded-pixel hash
 # (FileRecord.pixels_sha256, the manifest's pixels_sha256): an older state's reused records lack it;
 # 7: an alpha channel of one value everywhere (10% opacity or more) is ignored, no longer composited over black
-# (decode._composite): an older state's reused records hold such an image darkened
+# (decode._composite): an older state's reused records hold such an image darkened; and each
+# file's identity (inode, ctime), so a file swapped in with the same size and mtime is read again
 
 
 def array_path(cache_dir: Path, size: int) -> Path:

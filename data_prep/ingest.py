@@ -50,6 +50,7 @@ import numpy as np
 from data_prep import cache
 from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
+from data_prep.copies import copy_keys  # the pretraining's rule too
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import (
     FOLD_UNITS,
@@ -973,14 +974,9 @@ POOL_COPIES_SHOWN = 3
 
 
 def _copy_keys(entry: ImageEntry) -> list[str]:
-    """What makes two images one for :func:`_pool_copies`: the file's bytes (``b:`` its
-    ``sha256``) and its decoded pixels (``p:`` its ``pixels_sha256``, the same for a PNG re-save
-    of a JPEG's decoded pixels, a PNG written from a MedMNIST ``.npz`` row, or a grey image
-    stored in three equal channels). A MedMNIST row's ``sha256`` is that of the row's bytes,
-    no file's: only its pixel hash can meet a file's."""
-    record = entry.record
-    return [key for key in (f"b:{record.sha256}" if record.sha256 else "",
-                            f"p:{record.pixels_sha256}" if record.pixels_sha256 else "") if key]
+    """What makes two images one for :func:`_pool_copies`: :func:`data_prep.copies.copy_keys`
+    of the file's bytes' and decoded pixels' hashes (the pretraining's rule too)."""
+    return copy_keys(entry.record.sha256, entry.record.pixels_sha256)
 
 
 def _pool_copies(entries: list[ImageEntry]) -> tuple[list[Problem], list[str]]:
@@ -3097,7 +3093,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "unlabelled_dirs": [str(folder) for folder in pool_folders(cfg)[0]],
         "unlabelled_near_test": result.unlabelled_near_test,  # kept: near twins of test images
         "unlabelled_folders": result.unlabelled_folders,  # per folder: kept, copies, skipped
-        "unlabelled_copies": result.unlabelled_copies,  # left out: byte-identical to another image
+        "unlabelled_copies": result.unlabelled_copies,  # left out: byte- or pixel-identical to another image
         "source_files": sources,  # what a resumed run compares (source_check), stamped before reading
         "label_columns": columns,
         "manifest": MANIFEST_NAME,

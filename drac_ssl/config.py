@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from drac_ssl.figures import KEEP_SELECTION_GAP  # stdlib only
 from drac_ssl.name_tags import visible_text as visible_text  # one rendering of hidden characters
 
 
@@ -3570,7 +3571,7 @@ UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
                "and keeps the last: no fold stops early, so the patience is not used",
                "finetune.keep=best to stop each fold early on its validation kappa (chosen on the fold it "
                "is scored on, so its kappa is optimistic: python -m bench.keep_selection indicates by how "
-               "much, best − last, which mixes that optimism with what a tuned epoch honestly adds: the two cannot be split), or finetune.keep=inner to stop it early on an inner split of its training images "
+               f"much, {KEEP_SELECTION_GAP}), or finetune.keep=inner to stop it early on an inner split of its training images "
                "(honest)", ("finetune",)),
     UnusedWhen(("finetune.inner_fraction",), lambda c: c.finetune.keep != "inner",
                "finetune.keep={cfg.finetune.keep} holds out no inner split: the fraction is not used",

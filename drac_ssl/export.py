@@ -221,17 +221,10 @@ could be confirmed by: the tag is keyed (:mod:`drac_ssl.name_tags`). Under the k
 ``DRAC_SSL_LOG_NAMES_KEY``, ``--find-tag TAG`` added to the arguments of the run whose log shows
 a tag prints its name(s) and does nothing else (:func:`drac_ssl.commands.find_tag_command`).
 
-Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
-fix; the file is kept as ``OUT.failed``, :func:`failed_submission_path`, and ``--out`` left as it
-was), 2 bad input (missing run or bundle, unreadable images, bad arguments, a file or folder
-it cannot write), without a traceback; 3 written with ``--skip-unreadable`` but some files
-skipped, or (``--check`` without ``--images`` or ``--manifest``) a file known to be
-incomplete: of DRAC's 3 grades with a row count not DRAC's 386, or whose ``.skipped.json``
-names skipped files it has no row for (:func:`drac_ssl.submission.report_check`); 4 written, every image graded, but some image is not reliably gradable (its reasons in
-``<stem>_notes.csv``; 3 goes first when files were also skipped); 5 nothing to grade (the
-folder holds no image; nothing written); 75 (:data:`drac_ssl.exit_codes.RUN_BUSY`) ``RUN
---variant NAME`` refused on a run folder in use (try again later). ``--help`` lists them as
-:data:`drac_ssl.exit_codes.EXPORT_EXIT_CODES`.
+Exit codes: those :data:`drac_ssl.exit_codes.EXPORT_EXIT_CODES` lists for each mode (``--help``
+says them; one list, not restated here). A submission failing its check is kept as
+``OUT.failed`` (:func:`failed_submission_path`), ``--out`` left as it was; bad input (exit 2)
+is said without a traceback.
 """
 
 from __future__ import annotations
@@ -2720,14 +2713,8 @@ def _read_failed(exc: OSError, out: str | None) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.export RUN --images DIR --out TEAM.csv``, ``--check TEAM.csv
     --images DIR`` or ``--score TEAM.csv --labels LABELS.csv`` (:func:`drac_ssl.scoring.score_command`);
-    returns the exit code (0 ok, 1 submission problems, 2 bad input, 3 written with
-    ``--skip-unreadable`` but some files skipped, or ``--check`` without the test images of a
-    DRAC-scale file whose row count is not 386 (NOT a valid DRAC submission) or of a file whose
-    ``.skipped.json`` names skipped files it has no row for (NOT a complete submission),
-    :data:`drac_ssl.exit_codes.INCOMPLETE_SUBMISSION`, 4 written but some image not reliably
-    gradable: :data:`drac_ssl.runtime.EXIT_FLAGGED`, 5 nothing to grade: the folder holds no
-    image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`, 75 ``RUN --variant NAME`` on a run folder
-    another process holds, :data:`drac_ssl.exit_codes.RUN_BUSY`: try again later).
+    returns the exit code, one of those :data:`drac_ssl.exit_codes.EXPORT_EXIT_CODES` lists
+    for its mode (the command's ``--help`` says them).
 
     ``argv``: the words after ``python -m drac_ssl.export``; None: ``sys.argv[1:]``. Called
     from Python with an ``argv``, the run's ``invocations.jsonl`` records ``PYTHON -m

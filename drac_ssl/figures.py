@@ -40,7 +40,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["AUC_TWO_GRADES", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "MISSING", "auc_words", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
+__all__ = ["AUC_TWO_GRADES", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "screening_figure_words", "screening_figures_words", "signed_text"]
@@ -293,14 +293,19 @@ KAPPA_TWO_GRADES = "Cohen's kappa (K=2: QWK equals it)"
 Cohen's kappa (one disagreement weight), so report.md's, the model card's and the console's
 headers and figures of a two-grade run name it so (:func:`kappa_name`)."""
 
+KEEP_SELECTION_GAP = ("best − last, which mixes that optimism with what a tuned epoch honestly adds: "
+                      "the two cannot be split")
+"""What ``python -m bench.keep_selection`` measures of ``finetune.keep=best``'s optimism, and
+what it cannot separate: the one wording of the settings' fix, the fine-tuning's protocol and
+report.md's comparison (:data:`KEEP_BEST_CAVEAT`'s optimism)."""
+
 KEEP_BEST_CAVEAT = ("chosen on the rows they score (finetune.keep=best: each fold's epoch picked by its "
                     "kappa on the validation fold that then scores it), so the kappa is optimistic; "
                     "finetune.keep=last (the default) chooses no epoch on them")
 """``finetune.keep=best``'s caveat where its figures are headlined: the train command's result
 line and report.md's "Read this first" (small-set review F4: it was only in the comparison's
 protocol, deep in the report); ``python -m bench.keep_selection`` indicates the optimism
-(best − last, which mixes that optimism with what a tuned epoch honestly adds: the two cannot
-be split)."""
+(:data:`KEEP_SELECTION_GAP`)."""
 
 AUC_TWO_GRADES = "AUC of P(referable)"
 """The one AUC of two grades (the one-vs-one and one-vs-rest AUCs are both the ROC AUC of P1 =

@@ -132,7 +132,7 @@ from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
 from drac_ssl.evaluation import stratified_split
-from drac_ssl.figures import AUC_TWO_GRADES, kappa_name
+from drac_ssl.figures import AUC_TWO_GRADES, KEEP_SELECTION_GAP, kappa_name
 from drac_ssl.grading.bundle import (
     VARIANT_STAGE,
     ci_resampling_words,
@@ -1973,7 +1973,7 @@ def _protocol_words(ctx: _Context, draw_words: str) -> str:
                f"scored once with those weights, untouched by the choice" if ctx.ft.keep == "inner" else
                ", each fold's model from the epoch with the best validation kappa "
                "(finetune.keep=best: chosen on the fold it scores, so its kappa is optimistic by an amount not the "
-               "same for every variant, which python -m bench.keep_selection indicates (best − last, which mixes that optimism with what a tuned epoch honestly adds: the two cannot be split); "
+               f"same for every variant, which python -m bench.keep_selection indicates ({KEEP_SELECTION_GAP}); "
                "finetune.keep=last, the default, chooses nothing)")
             + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
             "other folds' out-of-fold outputs"
@@ -2590,7 +2590,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                         "fold it then scores (finetune.keep=best), so the figures below were chosen on "
                         "the rows they score: the kappa, which chose the epoch, is optimistic, the "
                         "others off by an amount of either sign, neither the same for every variant "
-                        "(python -m bench.keep_selection indicates it: best − last, which mixes that optimism with what a tuned epoch honestly adds: the two cannot be split; finetune.keep=last, the "
+                        f"(python -m bench.keep_selection indicates it: {KEEP_SELECTION_GAP}; finetune.keep=last, the "
                         "default, chooses nothing)" if ft.keep == "best" else
                         f"; each fold's model from the epoch with the best kappa on an inner split of "
                         f"its training images (finetune.keep=inner: {_inner_words(ft, ctx.patients)}), so no figure "

@@ -200,13 +200,17 @@ def default_cache_dir() -> Path:
 def _without_test_images(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """``rows`` (manifest rows, :func:`drac_ssl.datasets.load_octa_cache`) without the test
     images and without the ``unlabelled`` images that hold a test image's bytes (``sha256``) or
-    pixels (``pixels_sha256``): the ingest leaves such copies out of the pool
-    (:func:`data_prep.ingest._pool_copies`); an ingest of an older version kept those of the same
-    pixels. Returns the rows kept and the number of pool copies left out here."""
-    test = [r for r in rows if r["split"] == "test"]
-    digests = {r.get(k) for r in test for k in ("sha256", "pixels_sha256")} - {None, ""}
-    copies = {id(r) for r in rows if r["split"] == "unlabelled"
-              and ({r.get("sha256"), r.get("pixels_sha256")} & digests)}
+    pixels (``pixels_sha256``), by the ingest's rule (:func:`data_prep.copies.copy_keys`): the
+    ingest leaves such copies out of the pool (:func:`data_prep.ingest._pool_copies`); an
+    ingest of an older version kept those of the same pixels. Returns the rows kept and the
+    number of pool copies left out here."""
+    from data_prep.copies import copy_keys  # stdlib only
+
+    def keys(row: dict[str, Any]) -> set[str]:
+        return set(copy_keys(row.get("sha256"), row.get("pixels_sha256")))
+
+    digests = set().union(*(keys(r) for r in rows if r["split"] == "test"))
+    copies = {id(r) for r in rows if r["split"] == "unlabelled" and keys(r) & digests}
     return [r for r in rows if r["split"] != "test" and id(r) not in copies], len(copies)
 
 

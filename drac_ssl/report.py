@@ -3053,12 +3053,10 @@ logs itself in its ``invocations.jsonl`` then)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m drac_ssl.report RUN``: write RUN/report.md; returns the exit code
-    (:data:`drac_ssl.exit_codes.REPORT_EXIT_CODES`): 0 written, 2 refused (not a run folder, an
-    edited config.yaml, a file it cannot read or write, a usage error), 75
-    (:data:`drac_ssl.exit_codes.RUN_BUSY`) another process holds the run folder
-    (:class:`drac_ssl.runtime.RunBusy`), 130 (:data:`drac_ssl.exit_codes.INTERRUPTED`) Ctrl-C,
-    one line said (the run's ``invocations.jsonl`` line ends "interrupted"). Called from Python with an
+    """``python -m drac_ssl.report RUN``: write RUN/report.md; returns the exit code, one of
+    those :data:`drac_ssl.exit_codes.REPORT_EXIT_CODES` lists (its ``--help`` says them; not
+    restated here). A Ctrl-C is one line said, the run's ``invocations.jsonl`` line ending
+    "interrupted". Called from Python with an
     ``argv``, the run's ``invocations.jsonl`` records ``PYTHON -m drac_ssl.report *argv``, not
     the caller's ``sys.argv`` (:func:`drac_ssl.runtime.command_given`)."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again

@@ -33,7 +33,6 @@ that rebuilds it. Prediction: :mod:`drac_ssl.grading.predict`.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import functools
 import hashlib
 import json
@@ -58,6 +57,7 @@ from drac_ssl.devices import DEVICE_TYPES, cuda_shortfall
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
+    KEEP_BEST_CAVEAT,
     chance_words,
     figure_text,
     finite_pair,
@@ -103,6 +103,7 @@ from drac_ssl.grading.training_images import (
     pretraining_images_of,
     training_images_record,
 )
+from drac_ssl.grading.utc import utc_now  # stdlib only
 from drac_ssl.io import (
     access_fix,
     atomic_write_json,
@@ -200,6 +201,7 @@ __all__ = [
     "variant_title",
     "winner_caveat",
     "bundle_keep_best",
+    "figure_caveats",
     "verify_weight_hashes",
     "verify_profile_hash",
     "NO_SUBGROUP_WORDS",
@@ -415,7 +417,7 @@ class Bundle:
                            "trained_at_commit": commit("run_code"), "built_at_commit": commit("built_with")},
                 "graded_by": {"package": "drac_ssl", "package_version": __version__},
                 "command": command,
-                "graded_utc": graded_utc or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "graded_utc": graded_utc or utc_now(),
                 "n_images": int(n_images),
                 **({} if tta is None else {"tta": bool(tta)}),
                 **({} if images is None else {"images": [{"row": int(row), "sha256": str(digest)}
@@ -1922,9 +1924,18 @@ without them."""
 
 OOF_CALIBRATION_NOT_RECORDED = (
     "Calibration, out of fold (Brier score, ECE): not recorded in this bundle (built before "
-    "the export recorded them, or without the run's out-of-fold predictions); the run's "
-    "report.md gives them.")
-"""The model card's calibration-figures line for a bundle without :data:`OOF_CALIBRATION_KEY`."""
+    "the export recorded them, or without them though its run has its out-of-fold "
+    "predictions); the run's report.md gives them.")
+"""The model card's calibration-figures line for a bundle without :data:`OOF_CALIBRATION_KEY`
+whose run has its out-of-fold predictions (``oof.csv``): the figures exist, in report.md.
+:data:`OOF_CALIBRATION_NONE` when it has none."""
+
+OOF_CALIBRATION_NONE = (
+    "Calibration, out of fold (Brier score, ECE): none, as the run has no out-of-fold "
+    "predictions (its oof.csv) to compute them from.")
+"""The model card's calibration-figures line for a bundle built from a run without the
+variant's ``oof.csv`` (a demo run, an older fine-tuning): no figures exist to record or read
+elsewhere, unlike :data:`OOF_CALIBRATION_NOT_RECORDED`."""
 
 
 def oof_calibration_words(record: dict[str, Any], temperature: object = None) -> str:
@@ -1951,15 +1962,16 @@ def oof_calibration_words(record: dict[str, Any], temperature: object = None) ->
             f"{record.get('words')}.")
 
 
-def _calibration_card_line(cal: dict[str, Any], oof: object = None) -> str:
+def _calibration_card_line(cal: dict[str, Any], oof: object = None, oof_csv: bool = True) -> str:
     """The model card's calibration limitation: calibrated on out-of-fold predictions only, or,
     when that calibration failed (:func:`calibration_failed`), that its probabilities are not
     calibrated, with :func:`_temperature_edge`'s words; then, on a line of its own, the
     out-of-fold Brier score and ECE (``oof``, ``metadata.json``'s :data:`OOF_CALIBRATION_KEY`:
-    :func:`oof_calibration_words`, report.md's line), or :data:`OOF_CALIBRATION_NOT_RECORDED`
-    when the bundle has none (``oof`` None or not a JSON object)."""
+    :func:`oof_calibration_words`, report.md's line), or, when the bundle has none (``oof``
+    None or not a JSON object), :data:`OOF_CALIBRATION_NOT_RECORDED` (``oof_csv``: the run has
+    the out-of-fold predictions they come from) or :data:`OOF_CALIBRATION_NONE` (it has none)."""
     figures = ("\n- " + (oof_calibration_words(oof, cal.get("temperature")) if isinstance(oof, dict)
-                         else OOF_CALIBRATION_NOT_RECORDED))
+                         else OOF_CALIBRATION_NOT_RECORDED if oof_csv else OOF_CALIBRATION_NONE))
     if calibration_failed({"calibration": cal}):
         return ("The probabilities are not calibrated: their calibration, fitted on out-of-fold "
                 "predictions only, failed." + _temperature_edge(cal) + figures)
@@ -2098,7 +2110,21 @@ def bundle_keep_best(meta: dict[str, Any]) -> bool:
     return (with_former_defaults({"finetune": finetune})["finetune"]).get("keep") == "best"
 
 
-def _model_card(meta: dict[str, Any]) -> str:
+def figure_caveats(meta: dict[str, Any]) -> list[str]:
+    """The caveats of a bundle's cross-validated figures, each a sentence, in the order said:
+    the variant won a comparison on the images they score (:func:`winner_caveat`), and its folds'
+    epochs were chosen on those images (``finetune.keep=best``, :func:`bundle_keep_best`:
+    "Figures chosen on the rows they score ..."). Empty when neither holds. The one source of
+    the model card's caveats under its comparison table and of the app's banner beside the
+    figures, so that the two say the same."""
+    said = [winner_caveat(meta), f"Figures {KEEP_BEST_CAVEAT}." if bundle_keep_best(meta) else ""]
+    return [sentence for sentence in said if sentence]
+
+
+def _model_card(meta: dict[str, Any], oof_csv: bool = True) -> str:
+    """The bundle's ``MODEL_CARD.md`` text from its ``metadata.json`` ``meta``; ``oof_csv``:
+    whether its run has the variant's out-of-fold predictions (:func:`_calibration_card_line`'s
+    words for a bundle recording no out-of-fold calibration figures)."""
     cv = meta["cv_metrics"]
     data = meta["data"]
     inp = meta["input"]
@@ -2134,8 +2160,8 @@ def _model_card(meta: dict[str, Any]) -> str:
                 + " (with two grades the one AUC: one-vs-one and one-vs-rest are this number)," if two else
                 f"Quadratic weighted kappa {num(cv.get('qwk'))} (bootstrap 95% CI {ci_words_}),\n"
                 f"macro one-vs-one AUC {num(cv.get('auc'))}, macro one-vs-rest AUC {num(cv.get('auc_ovr'))},")
-    if winner := winner_caveat(meta):
-        comparison += f"\n\n{winner}"
+    for caveat in figure_caveats(meta):  # the app's banner says the same (figure_caveats)
+        comparison += f"\n\n{caveat}"
     data_warning = (
         "\n> **The training data were phantom images** (procedural stand-ins generated by "
         "`data_prep.phantom`), not patient data. This bundle only demonstrates the pipeline; "
@@ -2318,7 +2344,7 @@ conv head not its last convolution, `head.conv`).
   the deployed ones were fitted on all out-of-fold predictions (with finetune.label_fraction
   below 1: those of the images some fold was trained on).
 - {ood_line} {conversion}
-- {_calibration_card_line(cal, meta.get(OOF_CALIBRATION_KEY))}
+- {_calibration_card_line(cal, meta.get(OOF_CALIBRATION_KEY), oof_csv)}
 - The figures above are those of single fold models, each with its own cross-fitted
   calibration; this bundle grades with the mean of its {len(meta['folds'])} fold models, calibrated with the
   temperature and thresholds fitted on single models' outputs. The ensemble itself has no
@@ -2788,7 +2814,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "format": BUNDLE_FORMAT,
         "package": "drac_ssl",
         "package_version": __version__,
-        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "created_utc": utc_now(),
         "task": task,
         "class_names": class_names,
         "input": model_json["input"],
@@ -2912,7 +2938,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         if demo:  # app.demo_bundle's random weights: a demo bundle however it is (re)built
             meta["demo"] = demo
             meta["data"] = {"kind": "none", "note": demo}
-        card = demo_card(meta, demo_run_seed(run_dir)) if demo else _model_card(meta)
+        card = (demo_card(meta, demo_run_seed(run_dir)) if demo else
+                _model_card(meta, oof_csv=(vdir / "oof.csv").is_file()))
         atomic_write_text(tmp / "MODEL_CARD.md", card)
         # the card the app shows is part of the bundle's identity (metadata_sha256): its
         # SHA-256 recorded, written before metadata.json (the card is made from it, never of it)

@@ -5,20 +5,16 @@
 from whose ``pretrain/`` ``umm.start_from`` picks the checkpoint (``best``, ``last``,
 ``peak``, ``past_peak``).
 
-Exit codes (:data:`drac_ssl.exit_codes.UMM_EXIT_CODES`, in ``--help``): 0 done, 1 a
-non-finite loss (the last good checkpoint kept), 2 bad input (a missing checkpoint, a bad
-setting: every problem of the configuration listed with its fix, before torch loads and
-before the run folder is made, :func:`drac_ssl.preflight.umm_refusal`; a file or folder it
-cannot read or write, a ``--run-dir`` it cannot make: one line with the folder and the fixes,
-:func:`drac_ssl.io.unreadable_words`), 75
-(:data:`drac_ssl.exit_codes.RUN_BUSY`) the run folder is in use (another process holds its
-lock: :class:`drac_ssl.runtime.RunBusy`; try again later, as a job script requeues the
-training's 75), or the checkpoint not written yet while its run's training still pretrains
-(a live process holds that run folder), 130 Ctrl-C, said as ``python -m drac_ssl.train`` says
-it (:func:`drac_ssl.runtime.interrupted_words`): e.g. ``[umm] interrupted in umm (epoch 6 of
-20 saved); rerun the same command to resume from epoch 7``. SIGTERM is left to its default
-(unlike ``python -m drac_ssl.train``, which says it and exits 143): the process is killed by
-the signal, and the same command resumes from ``umm/checkpoints/last.pt`` (atomic, every
+Exit codes: those :data:`drac_ssl.exit_codes.UMM_EXIT_CODES` lists (``--help`` says them; one
+list, not restated here). A bad setting is refused with every problem of the configuration
+and its fix, before torch loads and before the run folder is made
+(:func:`drac_ssl.preflight.umm_refusal`); a file or folder it cannot read or write, or a
+``--run-dir`` it cannot make, in one line with the folder and the fixes
+(:func:`drac_ssl.io.unreadable_words`); a run folder in use is
+:class:`drac_ssl.runtime.RunBusy`; Ctrl-C is said as ``python -m drac_ssl.train`` says it
+(:func:`drac_ssl.runtime.interrupted_words`): e.g. ``[umm] interrupted in umm (epoch 6 of
+20 saved); rerun the same command to resume from epoch 7``. SIGTERM is left to its default:
+the same command resumes from ``umm/checkpoints/last.pt`` (atomic, every
 epoch)."""
 
 from __future__ import annotations

@@ -133,6 +133,22 @@ def test_the_banner_says_how_its_figures_were_chosen(predictor: Any, monkeypatch
     assert winner == "" and "This variant was exported" not in banner and "keep=best" not in banner
 
 
+def test_the_model_card_says_the_banners_caveats(predictor: Any) -> None:
+    """The banner presents "the model card's caveats": the card says each of them too (it had
+    the winner's but not finetune.keep=best's), in the same words, from one helper."""
+    from drac_ssl.figures import KEEP_BEST_CAVEAT
+    from drac_ssl.grading.bundle import _model_card, figure_caveats
+
+    base = predictor.metadata
+    rows = [{"variant": "scratch", "qwk": 0.4}, {"variant": "vicreg", "qwk": 0.5}]
+    meta = {**base, "finetune": {**base.get("finetune", {}), "keep": "best"}, "comparison": rows,
+            "selection": "highest out-of-fold QWK"}
+    caveats = figure_caveats(meta)
+    assert len(caveats) == 2 and caveats[1] == f"Figures {KEEP_BEST_CAVEAT}."
+    card = " ".join(_model_card(meta).split())
+    assert all(" ".join(c.split()) in card for c in caveats)
+
+
 def test_an_older_bundles_unverified_weights_are_noted_in_the_banner(tmp_path: Path) -> None:
     """A bundle whose folds record no SHA-256 of the weights files (built before digests were
     recorded) loaded without a word, while an unverified input profile got one: the banner's

@@ -169,3 +169,22 @@ def test_a_graded_upload_removed_before_its_hash_is_a_lost_line_said(
     said = [r.getMessage() for r in caplog.records if "--grading-log" in r.getMessage()]
     assert len(said) == 1 and "1 grading line(s) not recorded: a graded upload was removed" in said[0]
     assert "Doe_Jane" not in said[0] and (tmp_path / "g.jsonl").read_text() == ""
+
+
+def test_a_batch_whose_record_cannot_be_read_is_lost_lines_said(
+        predictor: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a graded batch left out of the record silently (its provenance record unreadable:
+    batch_grading_lines had no lines to give, and nothing was said)."""
+    import logging
+
+    record = tmp_path / "g.jsonl"
+    grade_batch = _handler(server.build_demo(predictor, server.AppSettings(grading_log=str(record))),
+                           "grade_batch")
+    scans = [_scan(tmp_path / f"Doe_Jane_{i}.png", i) for i in range(2)]
+    monkeypatch.setattr(server, "grading_provenance_record", lambda path: None)
+    caplog.set_level(logging.INFO, logger="app")
+    *_, csv_path, _notes = grade_batch([str(p) for p in scans], None)
+    assert csv_path
+    said = [r.getMessage() for r in caplog.records if "--grading-log" in r.getMessage()]
+    assert len(said) == 1 and "2 grading line(s) not recorded: the batch's grades CSV" in said[0], said
+    assert "Doe_Jane" not in said[0] and not (record.exists() and record.read_text())

@@ -18,6 +18,7 @@ from app.demo_bundle import build_demo_bundle
 from drac_ssl import export
 from drac_ssl.grading.bundle import (
     OOF_CALIBRATION_KEY,
+    OOF_CALIBRATION_NONE,
     OOF_CALIBRATION_NOT_RECORDED,
     _model_card,
     build_bundle,
@@ -109,6 +110,9 @@ def test_the_documented_rebuild_adds_the_figures_to_an_older_variant_bundle(run:
     metrics.write_text(json.dumps({**json.loads(metrics.read_text()), **METRICS}))  # a short bootstrap
     out, reused = build_or_reuse_bundle(run, "vicreg")  # built without the figures: an older bundle
     assert not reused and OOF_CALIBRATION_KEY not in json.loads((out / "metadata.json").read_text())
+    # no oof.csv: no figures exist, so the card does not send the reader to report.md for them
+    card = " ".join((out / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    assert OOF_CALIBRATION_NONE in card and "report.md gives them" not in card
     figures = functools.partial(oof_calibration_of, run, "vicreg")  # as the export passes them
     assert build_or_reuse_bundle(run, "vicreg", oof_calibration=figures) == (out, True)  # no oof.csv: reused
     _write_oof(run / "finetune" / "vicreg")
