@@ -2450,8 +2450,15 @@ def main(argv: list[str] | None = None) -> int:
         read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`);
         75 (:data:`~drac_ssl.exit_codes.RUN_BUSY`) the run is already running in another
         process (:class:`drac_ssl.runtime.RunBusy`); 130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
-        :func:`drac_ssl.starting.interrupt_exit_code`). ``--help``, ``--version``,
-        ``--list-configs`` and a usage error raise ``SystemExit`` (argparse).
+        :func:`drac_ssl.starting.interrupt_exit_code`), with ``argv`` None only.
+        ``--help``, ``--version``, ``--list-configs`` and a usage error raise ``SystemExit`` (argparse).
+
+    Raises:
+        KeyboardInterrupt: interrupted (Ctrl-C, a notebook's "Interrupt kernel", SIGTERM)
+            when called with an ``argv``: recorded and said as the command does (what is
+            saved, how to resume), then raised again so that the caller (a notebook's "Run
+            All", a script) stops there; its ``exit_code`` attribute is the command's code,
+            130 or 143.
 
     Called from Python with an ``argv`` (a script, a notebook), the run records and prints
     the command that does the same, ``PYTHON -m drac_ssl.train *argv`` (each word quoted for
@@ -2569,14 +2576,28 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
             hold_signals_for_exit()
         print("\n[train] interrupted before any stage started (while the settings were checked): "
               "nothing was run or written; rerun the same command to run it", file=sys.stderr)
-        return _exit_code_of(exc)
+        return _interrupted_exit(exc, inter_op)
     except KeyboardInterrupt as exc:
         if inter_op:  # as above: further Ctrl-C / SIGTERM ignored until exit_with takes over
             hold_signals_for_exit()
         sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
-        return _exit_code_of(exc)  # 130 Ctrl-C, 143 SIGTERM
+        return _interrupted_exit(exc, inter_op)  # 130 Ctrl-C, 143 SIGTERM
     return 0
+
+
+def _interrupted_exit(exc: KeyboardInterrupt, command: bool) -> int:
+    """After an interrupt was recorded and said: the exit code (130 Ctrl-C, 143 SIGTERM) for
+    the command's own process (``command``: :func:`command_main`, ``python -m drac_ssl.train``,
+    ``drac-ssl-train``); a call from Python with an ``argv`` (a notebook, a script) gets the
+    KeyboardInterrupt raised again, its ``exit_code`` attribute set to that code, so that a
+    notebook's "Interrupt kernel" stops "Run All" there instead of running the next cells on
+    a half-finished run (a review: the call returned 130 and the notebook carried on)."""
+    code = _exit_code_of(exc)
+    if command:
+        return code
+    exc.exit_code = code  # type: ignore[attr-defined]
+    raise exc
 
 
 def _exit_code_of(exc: BaseException) -> int:
