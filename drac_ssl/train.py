@@ -167,6 +167,7 @@ from drac_ssl.starting import (
     started,
     stop_signal_handlers_given_back,
 )
+from drac_ssl.torch_pair import require_torch_pair  # stdlib only
 from drac_ssl.trial_run import (
     EPOCH_SETTINGS,
     FIRST_TRY,
@@ -2454,6 +2455,10 @@ def main(argv: list[str] | None = None) -> int:
         ``--help``, ``--version``, ``--list-configs`` and a usage error raise ``SystemExit`` (argparse).
 
     Raises:
+        drac_ssl.torch_pair.TorchPairError: (an ImportError) the installed torch and
+            torchvision are no matching pair, or one is missing: the versions and the
+            ``pip install`` that fixes it (:func:`drac_ssl.torch_pair.require_torch_pair`),
+            before anything is read or run.
         KeyboardInterrupt: interrupted (Ctrl-C, a notebook's "Interrupt kernel", SIGTERM)
             when called with an ``argv``: recorded and said as the command does (what is
             saved, how to resume), then raised again so that the caller (a notebook's "Run
@@ -2493,6 +2498,9 @@ def main(argv: list[str] | None = None) -> int:
     (:func:`command_main`) keeps them ignored until :func:`exit_with`.
     """
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
+    # a notebook's mismatched torchvision: said with its fix, not "torchvision::nms does not exist"
+    # (the command line checks it before torch loads: drac_ssl.commands.refuse_train_early)
+    require_torch_pair()
     with stop_signal_handlers_given_back():  # the caller's, after started(): a notebook's Ctrl-C
         return _command(argv)
 
