@@ -2452,7 +2452,9 @@ def main(argv: list[str] | None = None) -> int:
         75 (:data:`~drac_ssl.exit_codes.RUN_BUSY`) the run is already running in another
         process (:class:`drac_ssl.runtime.RunBusy`); 130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
         :func:`drac_ssl.starting.interrupt_exit_code`), with ``argv`` None only.
-        ``--help``, ``--version``, ``--list-configs`` and a usage error raise ``SystemExit`` (argparse).
+        ``--help``, ``--version``, ``--list-configs`` and a usage error raise ``SystemExit`` (argparse);
+        so does ``main()`` without ``argv`` in a Jupyter kernel (whose ``sys.argv`` is the
+        kernel's own): the error says to pass ``argv``.
 
     Raises:
         drac_ssl.torch_pair.TorchPairError: (an ImportError) the installed torch and
@@ -2501,8 +2503,19 @@ def main(argv: list[str] | None = None) -> int:
     # a notebook's mismatched torchvision: said with its fix, not "torchvision::nms does not exist"
     # (the command line checks it before torch loads: drac_ssl.commands.refuse_train_early)
     require_torch_pair()
+    if argv is None and _in_a_notebook():  # the kernel's own command line: "unrecognized arguments: -f"
+        train_parser().error("called from a notebook: pass argv, e.g. "
+                             "drac_ssl.train.main(['-c', 'fundus', '--first-try']) (main() reads sys.argv, "
+                             "here the Jupyter kernel's own command line)")
     with stop_signal_handlers_given_back():  # the caller's, after started(): a notebook's Ctrl-C
         return _command(argv)
+
+
+def _in_a_notebook() -> bool:
+    """Whether this process is a Jupyter (IPython) kernel: its ``sys.argv`` is the kernel's
+    (``.../ipykernel_launcher.py -f .../kernel-N.json``), not a command for :func:`main`."""
+    launcher = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return launcher == "ipykernel_launcher.py" or "ipykernel" in sys.modules
 
 
 def command_main() -> int:

@@ -12,6 +12,7 @@ import json
 import shlex
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,3 +230,24 @@ def test_a_umm_called_from_python_records_its_own_command_and_gives_the_threads_
     assert recorded == [[runtime.interpreter_word(), "-m", "drac_ssl.umm", *argv]]
     assert (torch.get_num_threads(), cv2.getNumThreads()) == (2, 2)
     assert runtime.command_argv()[1:] == ["ft.py"]
+
+
+@pytest.mark.parametrize("kernel", ["launcher", "module"])
+def test_main_without_argv_in_a_notebook_says_to_pass_argv(
+        kernel: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A notebook review: ``drac_ssl.train.main()`` in a Jupyter kernel read the kernel's own
+    ``sys.argv`` and said "unrecognized arguments: -f"; now it says to pass ``argv``. The kernel
+    is told by its launcher (``sys.argv[0]``) or by ``ipykernel`` being loaded."""
+    monkeypatch.setattr(train, "_command", lambda argv: pytest.fail("the command line was read"))
+    if kernel == "launcher":
+        monkeypatch.setattr(sys, "argv", ["/venv/lib/python3.11/site-packages/ipykernel_launcher.py", "-f",
+                                          "/root/.local/share/jupyter/runtime/kernel-1.json"])
+    else:
+        monkeypatch.setattr(sys, "argv", ["pretrain.lr=0.1"])
+        monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    with pytest.raises(SystemExit) as caught:
+        train.main()
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and "called from a notebook: pass argv, e.g. " \
+        "drac_ssl.train.main(['-c', 'fundus', '--first-try'])" in err, err
+    assert "unrecognized arguments" not in err
