@@ -56,6 +56,7 @@ import json
 import re
 import shlex
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -2457,6 +2458,9 @@ def main(argv: list[str] | None = None) -> int:
         kernel's own): the error says to pass ``argv``.
 
     Raises:
+        TrainingInProgress: (a RuntimeError) another ``main()`` call is running in this
+            process (another thread): one training per process at a time; refused before
+            anything is read, naming the other call's thread and ``argv``.
         drac_ssl.torch_pair.TorchPairError: (an ImportError) the installed torch and
             torchvision are no matching pair, or one is missing: the versions and the
             ``pip install`` that fixes it (:func:`drac_ssl.torch_pair.require_torch_pair`),
@@ -2485,13 +2489,14 @@ def main(argv: list[str] | None = None) -> int:
     from ``run.seed``; a call with an ``argv`` gives the caller's states back on return,
     whatever happened (:func:`drac_ssl.runtime.random_state_kept`).
 
-    One run per process at a time is the supported use: the run's ``console.log`` takes this
+    One run per process at a time (a second call while one runs raises
+    :class:`TrainingInProgress`): the run's ``console.log`` takes this
     process's ``sys.stdout`` and ``sys.stderr`` (:func:`drac_ssl.runtime.console_log`), and
     the thread counts are the process's, so two runs in two threads of one process would each
     log the other's lines and set each other's threads; start a process per run
     (``subprocess.run([sys.executable, "-m", "drac_ssl.train", ...])``) to run several at
-    once. The command each call records is its own even so (a context variable, per thread),
-    and a grading or export in another thread while a run trains records its own command.
+    once. A grading or export in another thread while a run trains records its own command
+    (a context variable, per thread).
 
     Signals: SIGINT's and SIGTERM's handlers are the caller's again when the call returns or
     raises, whatever happened (:func:`drac_ssl.starting.stop_signal_handlers_given_back`): an
@@ -2507,8 +2512,43 @@ def main(argv: list[str] | None = None) -> int:
         train_parser().error("called from a notebook: pass argv, e.g. "
                              "drac_ssl.train.main(['-c', 'fundus', '--first-try']) (main() reads sys.argv, "
                              "here the Jupyter kernel's own command line)")
-    with stop_signal_handlers_given_back():  # the caller's, after started(): a notebook's Ctrl-C
+    with _one_training(argv), stop_signal_handlers_given_back():  # the caller's, after started()
         return _command(argv)
+
+
+class TrainingInProgress(RuntimeError):
+    """:func:`main` called while another call of it runs in this process (another thread, a
+    notebook's background thread): refused before anything is read or run, as two runs in one
+    process would each log the other's lines and set each other's thread counts."""
+
+
+_TRAINING = threading.Lock()
+"""Held while a :func:`main` call runs: one training per process at a time."""
+_TRAINING_BY = ""
+"""Which call holds :data:`_TRAINING`, in words (its thread and ``argv``), for the refusal."""
+
+
+@contextlib.contextmanager
+def _one_training(argv: list[str] | None) -> Iterator[None]:
+    """The block holds this process's one training slot (:data:`_TRAINING`).
+
+    Raises:
+        TrainingInProgress: another :func:`main` call holds it; the message names its thread
+            and ``argv`` and says how to run several at once (a process per run)."""
+    global _TRAINING_BY
+    if not _TRAINING.acquire(blocking=False):
+        raise TrainingInProgress(
+            f"another training is running in this process ({_TRAINING_BY}): drac_ssl.train.main runs one "
+            f"training per process at a time (the run's console.log takes the process's stdout and stderr, "
+            f"and its thread counts are the process's)\n"
+            f"  fix: wait for it to return, or start a process per run: subprocess.run([sys.executable, "
+            f"'-m', 'drac_ssl.train', ...])")
+    try:
+        _TRAINING_BY = f"thread {threading.current_thread().name!r}, argv {argv!r}"
+        yield
+    finally:
+        _TRAINING_BY = ""
+        _TRAINING.release()
 
 
 def _in_a_notebook() -> bool:

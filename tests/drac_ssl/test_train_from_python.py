@@ -123,11 +123,12 @@ def test_the_command_s_own_process_sizes_the_inter_op_pool(monkeypatch: pytest.M
 def test_two_runs_in_two_threads_each_record_their_own_command(monkeypatch: pytest.MonkeyPatch,
                                                                from_a_script: None,
                                                                caller_threads: list[int]) -> None:
-    """The command a call records is its thread's own: two ``train.main(argv)`` overlapping in
-    two threads, and a third thread (an export or report beside a training) that gives no
-    ``argv``, each see theirs, while both runs are inside and after the first has returned (a
+    """The command a call records is its thread's own: two commands' work overlapping in two
+    threads, and a third thread (an export or report beside a training) that gives no
+    ``argv``, each see theirs, while both are inside and after the first has returned (a
     process-wide list gave every thread the last one entered, and the first to return took
-    the other's away)."""
+    the other's away). A second ``train.main`` is refused while one runs (the test below), so
+    the second thread runs ``_command``, main's work inside its one-training slot."""
     inside, first_out = threading.Barrier(3), threading.Barrier(2)
     seen: dict[str, list[list[str]]] = {"a": [], "b": [], "beside": []}
 
@@ -148,7 +149,7 @@ def test_two_runs_in_two_threads_each_record_their_own_command(monkeypatch: pyte
     results: dict[str, int] = {}
 
     def run(name: str) -> None:
-        results[name] = train.main([f"run.name={name}"])
+        results[name] = (train.main if name == "a" else train._command)([f"run.name={name}"])
         if name == "a":
             first_out.wait(timeout=30)
 
@@ -251,3 +252,33 @@ def test_main_without_argv_in_a_notebook_says_to_pass_argv(
     assert caught.value.code == 2 and "called from a notebook: pass argv, e.g. " \
         "drac_ssl.train.main(['-c', 'fundus', '--first-try'])" in err, err
     assert "unrecognized arguments" not in err
+
+
+def test_a_second_training_while_one_runs_in_this_process_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A notebook review: two ``train.main`` calls at once in one process (a background
+    thread, then a cell) were neither refused nor warned, and torch's thread count ended as
+    the first to return left it (threads_kept given back out of order). The second call is
+    refused before anything runs, naming the first; the slot is free again once it returns."""
+    inside, release = threading.Event(), threading.Event()
+
+    def fake_main(*args: object, **kwargs: object) -> int:
+        inside.set()
+        assert release.wait(timeout=30)
+        return 0
+
+    monkeypatch.setattr(train, "_main", fake_main)
+    results: list[int] = []
+    first = threading.Thread(target=lambda: results.append(train.main(["run.name=a"])), name="background")
+    first.start()
+    try:
+        assert inside.wait(timeout=30)
+        with pytest.raises(train.TrainingInProgress, match=r"another training is running in this process "
+                                                           r"\(thread 'background', argv \['run.name=a'\]\)") as caught:
+            train.main(["run.name=b"])
+        assert "fix: wait for it to return, or start a process per run" in str(caught.value)
+    finally:
+        release.set()
+        first.join(timeout=30)
+    assert results == [0]
+    assert train.main(["run.name=c"]) == 0  # free again
+
