@@ -23,7 +23,9 @@ did when it took the statistics from there; :mod:`drac_ssl.datasets` needs no to
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -137,6 +139,18 @@ def check_recipe(recipe: str, crop_scale: Sequence[float]) -> None:
         raise ValueError(f"augment.crop_scale must be [low, high] in (0, 1], got {crop_scale}")
 
 
+def quiet_albumentations() -> ModuleType:
+    """``albumentations``, imported without the ``TqdmWarning: IProgress not found. Please
+    update jupyter and ipywidgets`` a Jupyter kernel without ipywidgets printed during a
+    training: albumentations imports huggingface_hub, whose ``tqdm.auto`` import warns so in a
+    kernel; the package draws no notebook widget there (its bars are plain tqdm, on a terminal
+    only: :func:`drac_ssl.console.progress_bar`). Other warnings are kept."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import albumentations
+    return albumentations
+
+
 def eval_transform(image_size: int, channels: int, mean: tuple[float, ...],
                    std: tuple[float, ...]) -> Any:
     """Deterministic preprocessing for the fine-tuning's evaluation and inference (the k-NN
@@ -147,8 +161,9 @@ def eval_transform(image_size: int, channels: int, mean: tuple[float, ...],
     already matches, as for CIFAR-10 at 32 and MNIST at 28), then ``(x / 255 - mean) / std``
     per channel with ``mean`` / ``std`` in [0, 1] units (:func:`stats_for` of ``channels``).
     No random operation. Raises ValueError for statistics that do not fit ``channels``."""
-    import albumentations as A
     import cv2
+
+    A = quiet_albumentations()  # noqa: N806 - albumentations' usual name
 
     return A.Compose(
         [
