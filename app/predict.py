@@ -709,12 +709,15 @@ class Predictor:
         """Notes on the bundle's files that loaded but are not verified as built, for the page's
         technical details and the server's log, naming files by name alone (no server path): an
         input profile used unverified, the bundle built before its hash was recorded
-        (:func:`drac_ssl.grading.bundle.profile_hash_note`; the export says it too), and an
+        (:func:`drac_ssl.grading.bundle.profile_hash_note`; the export says it too), weights
+        files used unverified, the bundle built before their digests were recorded
+        (:func:`drac_ssl.grading.bundle.weights_hash_note`; the export says it too), and an
         edited ``MODEL_CARD.md`` (:func:`drac_ssl.grading.bundle.model_card_note`); [] when
         there is none."""
-        from drac_ssl.grading.bundle import model_card_note, profile_hash_note
+        from drac_ssl.grading.bundle import model_card_note, profile_hash_note, weights_hash_note
 
-        return [note for note in (profile_hash_note(self.bundle, paths=False),
+        return [note for note in (weights_hash_note(self.bundle, paths=False),
+                                  profile_hash_note(self.bundle, paths=False),
                                   model_card_note(self.bundle, paths=False)) if note]
 
     @property

@@ -2026,10 +2026,13 @@ def _banner(predictor: Predictor) -> str:
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
                      f"{html.escape(str(meta['demo']))}.</b></div>")
     data_kind = (meta.get("data") or {}).get("kind")
+    from drac_ssl.figures import KEEP_BEST_CAVEAT
     from drac_ssl.grading.bundle import (
+        bundle_keep_best,
         chance_warning,
         mixed_phantom_words,
         pretraining_phantom_caveat,
+        winner_caveat,
     )
 
     chance = chance_warning(cv)  # the figures: in the technical section below
@@ -2070,6 +2073,9 @@ def _banner(predictor: Predictor) -> str:
         f"{html.escape(str(model.get('arch', '?')))} + {html.escape(str(model.get('head', '?')))} head, "
         f"variant {html.escape(str(meta.get('variant', '?')))}, {len(predictor.bundle.models)} fold "
         f"model(s), {html.escape(perf)}; training data: {html.escape(_data_words(meta))}.</p>")
+    # the model card's caveats of those figures: the variant won on them, the epochs chosen on them
+    chosen = [winner_caveat(meta), f"Figures {KEEP_BEST_CAVEAT}." if bundle_keep_best(meta) else ""]
+    technical += [f"<p style='margin:2px 0 0 0'>{html.escape(said)}</p>" for said in chosen if said]
     technical.append(f"<p style='margin:2px 0 0 0'>Every image: {html.escape(predictor.describe())}</p>")
     technical += [f"<p style='margin:2px 0 0 0'>Note: {html.escape(note)}</p>" for note in predictor.bundle_notes]
     parts.append(f"<details style='margin-top:6px;font-size:90%'><summary>{TECHNICAL_SUMMARY}</summary>"

@@ -85,6 +85,7 @@ from data_prep.labels import id_words
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.commands import DEFAULT_N_BOOT, compare_parser
 from drac_ssl.config import (
+    DEFAULTS_BEFORE,
     REFERABLE_OFF,
     Config,
     ConfigError,
@@ -92,8 +93,10 @@ from drac_ssl.config import (
     read_yaml,
     referable_cut,
     to_dict,
+    with_former_defaults,
 )
 from drac_ssl.figures import (
+    KEEP_BEST_CAVEAT,
     figure_text,
     finite_number,
     format_difference,
@@ -191,7 +194,9 @@ class VariantOutputs:
     (:func:`drac_ssl.oof.folds_taken_from`), of ``n_folds`` folds; ``folds`` ``(n,)``
     int: each image's fold (``oof.csv``'s ``fold``; None without that column); ``screening``:
     its referable-DR or two-grade screening figures in the words of its report.md
-    (:func:`drac_ssl.report.screening_line`), None when its ``metrics.json`` has none.
+    (:func:`drac_ssl.report.screening_line`), None when its ``metrics.json`` has none;
+    ``keep``: the epoch rule its folds ran under (``metrics.json``'s ``keep``, else the run's
+    ``finetune.keep``, ``best`` for a run made before the setting existed), None when unknown.
     """
 
     name: str
@@ -206,6 +211,13 @@ class VariantOutputs:
     n_folds: int = 0
     folds: np.ndarray | None = None
     screening: str | None = None
+    keep: str | None = None
+
+    @property
+    def keep_best(self) -> bool:
+        """Whether each fold's epoch was chosen by its kappa on the rows it scores
+        (``finetune.keep=best``: :data:`drac_ssl.figures.KEEP_BEST_CAVEAT`)."""
+        return self.keep == "best"
 
     def qwk_ci_note(self, class_names: Sequence[str] | None = None) -> str | None:
         """Why the QWK's CI is not meaningful (an interval of width 0, e.g. every image given
@@ -443,6 +455,9 @@ class Comparison:
                  *_screening_cells(row, screening)]
                 for row in self.table_rows()]
         lines += markdown_table(header, body)
+        if any(variant.keep_best for run in self.runs for variant in run.variants.values()):
+            lines += [f"**Figures marked {KEEP_BEST_MARK}** (and the differences made of them): "
+                      f"{KEEP_BEST_CAVEAT}.", ""]
         if not self.setting_keys:
             where = "the runs' `config.yaml` settings are equal"
         elif not result_keys:
@@ -473,7 +488,8 @@ class Comparison:
         if self.differences:
             lines += markdown_table(["run", "difference", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
                                      "CI from (resamples, seed, units)"],
-                                    [[d.label, f"{d.variant} − {d.baseline}", d.n,
+                                    [[d.label, _marked(f"{d.variant} − {d.baseline}", _keep_best_difference(d, self)),
+                                      d.n,
                                       *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
                                      for d in self.differences])
             sources = []
@@ -547,7 +563,8 @@ class Comparison:
                             "images with the same grades (see the notes).", ""]
         lines += markdown_table(["run", "variant", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
                                  "CI from (resamples, seed, units)"],
-                                [[f"`{d.label}` − `{d.baseline}`", d.variant, d.n,
+                                [[f"`{d.label}` − `{d.baseline}`", _marked(d.variant, _keep_best_difference(d, self, True)),
+                                  d.n,
                                   *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
                                  for d in self.between])
         n = len(PAIRED_METRICS) * len(self.between)  # one CI per difference and metric
@@ -709,7 +726,7 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     if problem := run_folder_problem(run):  # not there, a file, no config.yaml (runs/: the runs it holds)
         raise CompareError(problem)
     facts = read_ingest_facts(run / "data")  # read once: the settings and the data words use it
-    settings, defaulted = _with_defaults(dotted_settings(_read_yaml(config_path)))
+    settings, defaulted = _with_defaults(_read_yaml(config_path))
     settings = _resolved(settings, facts, _label_columns(run / "data"))
     comparison_path = run / "finetune" / "comparison.json"
     if not comparison_path.is_file():
@@ -755,10 +772,12 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         # as the fine-tuning takes them into the rows (referable DR; two grades' sensitivity)
         row = {**referable_columns(metrics.get("referable")),
                **{c: metrics[c] for c in SCREENING_COLUMNS if c in metrics}, **row}
+        keep = metrics.get("keep") if isinstance(metrics.get("keep"), str) else settings.get("finetune.keep")
         variants[row["variant"]] = VariantOutputs(row["variant"], row, per_fold, vdir / "oof.csv",
                                                   ids, grades, probs, pred,
                                                   folds_taken_from(run, row["variant"]),
-                                                  len(metrics.get("folds") or []), folds)
+                                                  len(metrics.get("folds") or []), folds,
+                                                  keep=keep if isinstance(keep, str) else None)
     widths = {v.probs.shape[1] for v in variants.values()}
     if len(widths) > 1:
         counts = ", ".join(f"{v.name} {v.probs.shape[1]}" for v in variants.values())
@@ -802,13 +821,17 @@ def _current_defaults() -> dict[str, Any]:
     return dotted_settings(read_yaml(yaml.safe_dump(to_dict(Config()), sort_keys=False)))
 
 
-def _with_defaults(settings: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """``settings`` (a run's ``config.yaml``, dotted) with each setting it lacks given this
-    code's default, and those settings' keys. A run made by older code lacks the settings
-    added since (an upgrade review: ``finetune.referral_target`` was a differing setting of
-    an old and a new run whose value was the default); the default is what today's code would
-    run it with, not necessarily what the older code did (it had no such setting)."""
-    defaults = _current_defaults()
+def _with_defaults(saved: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``saved`` (a run's nested ``config.yaml``) as dotted settings, with each setting it
+    lacks given a default, and those settings' keys. A run made by older code lacks the
+    settings added since (an upgrade review: ``finetune.referral_target`` was a differing
+    setting of an old and a new run whose value was the default): a setting of
+    :data:`drac_ssl.config.DEFAULTS_BEFORE` gets the value that code ran under
+    (:func:`drac_ssl.config.with_former_defaults`: ``finetune.keep`` ``best``, not today's
+    ``last``), any other this code's default, what today's code would run it with."""
+    settings = dotted_settings(saved)
+    former = dotted_settings(with_former_defaults(saved))
+    defaults = {**_current_defaults(), **{key: former[key] for key in DEFAULTS_BEFORE}}
     missing = tuple(key for key in defaults if key not in settings)
     return {**settings, **{key: defaults[key] for key in missing}}, missing
 
@@ -1252,12 +1275,18 @@ def _upgrade_notes(labels: Sequence[str], runs: Sequence[RunOutputs], setting_ke
         notes.append(f"The runs were not all made by the same code ({listing}): differences among them "
                      "may come from changes of the code, not only from the settings that differ.")
     for label, run in zip(labels, runs, strict=True):
-        shown = [key for key in run.defaulted if key in setting_keys]
+        shown = [key for key in run.defaulted if key in setting_keys and key not in DEFAULTS_BEFORE]
         if shown:
             notes.append(f"`{label}`'s `config.yaml` has no " + ", ".join(f"`{key}`" for key in shown)
                          + " (written by older code, before the setting existed): shown with today's "
                          "default, " + ", ".join(_setting_text(run.settings[key]) for key in shown)
                          + "; that code did not read the setting.")
+        former = [key for key in run.defaulted if key in setting_keys and key in DEFAULTS_BEFORE]
+        if former:
+            notes.append(f"`{label}`'s `config.yaml` has no " + ", ".join(f"`{key}`" for key in former)
+                         + " (written by older code, before the setting existed): shown with the value "
+                         "that code ran under, " + ", ".join(_setting_text(run.settings[key]) for key in former)
+                         + ", not today's default.")
         if run.older_views:
             which = ("its" if len(run.older_views) == len(run.variants)
                      else "the " + ", ".join(run.older_views) + " variant(s)'")
@@ -1313,15 +1342,38 @@ def _count(value: float | None) -> str:
 
 def _variant_text(row: dict[str, Any], comparison: Comparison) -> str:
     """A table row's variant, marked when its fine-tuning was taken from another run folder:
-    ``scratch (folds from eye_b)``."""
+    ``scratch (folds from eye_b)``, and when its epochs were chosen on the rows it scores:
+    ``scratch (keep=best)`` (:data:`KEEP_BEST_MARK`)."""
     run = comparison.runs[comparison.labels.index(row["run"])]
     variant = run.variants[row["variant"]]
-    if not variant.taken_from:
-        return row["variant"]
     parts = [(f"{len(folds)} of {variant.n_folds} folds" if 0 < len(folds) < variant.n_folds else "folds")
              + f" from {_source_label(source, comparison.runs, comparison.labels)}"
              for source, folds in variant.taken_from.items()]
-    return f"{row['variant']} ({'; '.join(parts)})"
+    parts += [KEEP_BEST_MARK] if variant.keep_best else []
+    return f"{row['variant']} ({'; '.join(parts)})" if parts else row["variant"]
+
+
+KEEP_BEST_MARK = "keep=best"
+"""The mark of a table row whose figures :data:`drac_ssl.figures.KEEP_BEST_CAVEAT` is about
+(its fine-tuning ran with ``finetune.keep=best``); :meth:`Comparison.markdown` says the caveat
+once."""
+
+
+def _keep_best_difference(d: VariantDifference, comparison: Comparison, between: bool = False) -> bool:
+    """Whether either side of a paired difference has figures of ``finetune.keep=best``: two
+    variants of run ``d.label`` or, ``between``, variant ``d.variant`` of runs ``d.label`` and
+    ``d.baseline``."""
+    def run(label: str) -> RunOutputs:
+        return comparison.runs[comparison.labels.index(label)]
+
+    sides = ((run(d.label), d.variant), (run(d.baseline), d.variant)) if between else \
+        ((run(d.label), d.variant), (run(d.label), d.baseline))
+    return any(r.variants[name].keep_best for r, name in sides if name in r.variants)
+
+
+def _marked(text: str, keep_best: bool) -> str:
+    """``text`` with :data:`KEEP_BEST_MARK` in brackets when ``keep_best``."""
+    return f"{text} ({KEEP_BEST_MARK})" if keep_best else text
 
 
 def _source_label(source: str, runs: Sequence[RunOutputs], labels: Sequence[str]) -> str:

@@ -511,7 +511,8 @@ class FinetuneConfig:
     # kappa (the lowest validation loss among equal kappas; early stopping with patience), chosen
     # on the very fold it is then scored on, so its kappa is optimistic (the other figures off
     # either way), by an amount not the same for every variant (python -m bench.keep_selection
-    # measures it on a run); inner = honest early stopping: each fold holds out
+    # indicates it on a run: best − last, which mixes that optimism with what a tuned epoch
+    # honestly adds: the two cannot be split); inner = honest early stopping: each fold holds out
     # finetune.inner_fraction of its training images (an inner split, grade-stratified, patients
     # and near-twin groups kept whole), trains on the rest and keeps the epoch with the best
     # inner-split kappa (same tie rule and patience as best); the validation fold is scored
@@ -3568,8 +3569,8 @@ UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
                "finetune.keep=last (the default since December 2026) runs every one of finetune.epochs "
                "and keeps the last: no fold stops early, so the patience is not used",
                "finetune.keep=best to stop each fold early on its validation kappa (chosen on the fold it "
-               "is scored on, so its kappa is optimistic: python -m bench.keep_selection measures by how "
-               "much), or finetune.keep=inner to stop it early on an inner split of its training images "
+               "is scored on, so its kappa is optimistic: python -m bench.keep_selection indicates by how "
+               "much, best − last, which mixes that optimism with what a tuned epoch honestly adds: the two cannot be split), or finetune.keep=inner to stop it early on an inner split of its training images "
                "(honest)", ("finetune",)),
     UnusedWhen(("finetune.inner_fraction",), lambda c: c.finetune.keep != "inner",
                "finetune.keep={cfg.finetune.keep} holds out no inner split: the fraction is not used",

@@ -295,6 +295,7 @@ from drac_ssl.grading.bundle import (
     grade_caveats,
     load_bundle,
     model_card_note,
+    older_bundle_records,
     ood_check_caveat,
     probability_columns_words,
     profile_hash_note,
@@ -302,6 +303,7 @@ from drac_ssl.grading.bundle import (
     referable_not_informative,
     reusable_bundle,
     reused_bundle_note,
+    weights_hash_note,
 )
 from drac_ssl.grading.bundle_folder import BUNDLE_COPY_FIX
 from drac_ssl.grading.demo import demo_ood_words
@@ -2078,6 +2080,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     ood_note = _ood_check_note(bundle)
     if ood_note:
         print(f"note: {ood_note}", file=sys.stderr)
+    if unchecked := weights_hash_note(bundle):  # an older bundle: its weights unchecked
+        print(f"note: {unchecked}", file=sys.stderr)
     if unverified := profile_hash_note(bundle):  # an older bundle: its input profile unchecked
         print(f"note: {unverified}", file=sys.stderr)
     if card := model_card_note(bundle):  # an edited MODEL_CARD.md loads (words only): said
@@ -2274,8 +2278,10 @@ def _pretraining_doubt_line(record: Mapping[str, Any] | None, pretrained: Sequen
     (the files not among the run's are marked so in ``notes_file``,
     :data:`drac_ssl.submission.PRETRAINING_OUTSIDE_MARK`, for ``--score`` to hedge); or the
     bundle records no list (``record`` None: built before it, outside its run folder), with
-    the command that rebuilds it; "" otherwise (``pretrained``: :func:`_pretraining_marks`)."""
-    if record is None and metadata.get("variant") != "scratch" and pretrained:
+    the command that rebuilds it; "" otherwise (``pretrained``: :func:`_pretraining_marks`), and
+    for a demo bundle (``metadata["demo"]``: random weights, no pretraining whose images a rebuild
+    could list, as :func:`drac_ssl.grading.bundle.weights_hash_note` says nothing of it)."""
+    if record is None and metadata.get("variant") != "scratch" and pretrained and not metadata.get("demo"):
         variant = str(metadata.get("variant") or "NAME")
         return (f"NOTE: {bundle_dir} records no list of the images its backbone's self-supervised "
                 f"pretraining read (built before that list), so whether these images were among them "
@@ -2454,12 +2460,17 @@ def _export_variant(args: argparse.Namespace) -> int:
                           "ingest's test images grades the ingest cache as the export stage does")
     if args.images:  # grading a folder writes into RUN only to build the bundle
         _images_arg(args.images, args.run)  # a missing folder said before the run folder's lock
-        reused = reusable_bundle(run_dir, args.variant)
+        # a bundle built before its weights' digests were recorded grades as it is (the note
+        # says they are used unverified): a read-only run folder still grades (review F2 of
+        # killtests6); export RUN --variant NAME, or an --out inside RUN, rebuilds it to record them
+        reused = reusable_bundle(run_dir, args.variant, unhashed_weights_ok=True)
         if reused is not None and not _inside(Path(args.out), run_dir):
             return _export_variant_held(args, run_dir, reused)  # writes nothing into RUN
-        writes = ([f"{args.out} (inside the run folder)"] if reused is not None else
-                  [f"{run_dir / 'bundles' / args.variant} (the {args.variant} bundle, to build from "
-                   f"{run_dir / 'finetune' / args.variant})"])
+        build = f"{run_dir / 'bundles' / args.variant} (the {args.variant} bundle, to build from " \
+                f"{run_dir / 'finetune' / args.variant})"
+        writes = [build] if reused is None else [f"{args.out} (inside the run folder)"]
+        if reused is not None and older_bundle_records(read_json_dict(reused / "metadata.json") or {}):
+            writes.append(build)  # under the lock, build_or_reuse_bundle records the digests
     else:
         writes = [f"{run_dir / 'export'} (the submission of the ingest's test images and its summary)"]
     # it writes RUN/bundles/NAME (and, without --images, RUN/export): a training, UMM, report

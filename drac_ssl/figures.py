@@ -298,7 +298,9 @@ KEEP_BEST_CAVEAT = ("chosen on the rows they score (finetune.keep=best: each fol
                     "finetune.keep=last (the default) chooses no epoch on them")
 """``finetune.keep=best``'s caveat where its figures are headlined: the train command's result
 line and report.md's "Read this first" (small-set review F4: it was only in the comparison's
-protocol, deep in the report); ``python -m bench.keep_selection`` measures the optimism."""
+protocol, deep in the report); ``python -m bench.keep_selection`` indicates the optimism
+(best − last, which mixes that optimism with what a tuned epoch honestly adds: the two cannot
+be split)."""
 
 AUC_TWO_GRADES = "AUC of P(referable)"
 """The one AUC of two grades (the one-vs-one and one-vs-rest AUCs are both the ROC AUC of P1 =

@@ -20,7 +20,8 @@ validation. Each fold keeps the weights after the last of ``finetune.epochs`` ep
 the out-of-fold metrics carry no selection bias), or those of the epoch with the best
 validation quadratic weighted kappa (early stopping with ``finetune.patience``;
 ``finetune.keep=best``: chosen on the scored fold, so its kappa is optimistic; ``bench/keep_selection.py``
-measures by how much), or (``finetune.keep=inner``, honest early stopping) those of the epoch
+indicates by how much: best − last, which mixes that optimism with what a tuned epoch honestly
+adds, the two not to be split), or (``finetune.keep=inner``, honest early stopping) those of the epoch
 with the best kappa on an inner split of the fold's training images
 (``finetune.inner_fraction`` of them, grade-stratified, patients and near-twin groups kept
 whole, the same for every variant: :func:`inner_split`), which the fold does not train on; its
@@ -1975,7 +1976,7 @@ def _protocol_words(ctx: _Context, draw_words: str) -> str:
                f"scored once with those weights, untouched by the choice" if ctx.ft.keep == "inner" else
                ", each fold's model from the epoch with the best validation kappa "
                "(finetune.keep=best: chosen on the fold it scores, so its kappa is optimistic by an amount not the "
-               "same for every variant, which python -m bench.keep_selection measures; "
+               "same for every variant, which python -m bench.keep_selection indicates (best − last, which mixes that optimism with what a tuned epoch honestly adds: the two cannot be split); "
                "finetune.keep=last, the default, chooses nothing)")
             + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
             "other folds' out-of-fold outputs"
@@ -2592,7 +2593,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                         "fold it then scores (finetune.keep=best), so the figures below were chosen on "
                         "the rows they score: the kappa, which chose the epoch, is optimistic, the "
                         "others off by an amount of either sign, neither the same for every variant "
-                        "(python -m bench.keep_selection measures it; finetune.keep=last, the "
+                        "(python -m bench.keep_selection indicates it: best − last, which mixes that optimism with what a tuned epoch honestly adds: the two cannot be split; finetune.keep=last, the "
                         "default, chooses nothing)" if ft.keep == "best" else
                         f"; each fold's model from the epoch with the best kappa on an inner split of "
                         f"its training images (finetune.keep=inner: {_inner_words(ft, ctx.patients)}), so no figure "

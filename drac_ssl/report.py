@@ -546,6 +546,16 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
     return cfg if isinstance(cfg, dict) else {}
 
 
+def run_keep(run_dir: Path) -> str | None:
+    """The run's ``finetune.keep`` (``best``, ``last`` or ``inner``) as its ``config.yaml`` says
+    it, read with :func:`drac_ssl.config.with_former_defaults`: ``best`` for a run made before
+    the setting existed (it ran so), not today's default. None without a readable
+    ``config.yaml``."""
+    cfg = _saved_config(run_dir)
+    keep = (with_former_defaults(cfg).get("finetune") or {}).get("keep") if cfg else None
+    return keep if isinstance(keep, str) else None
+
+
 def _generic_dataset(run_dir: Path) -> str | None:
     """``data.dataset`` of a run on a generic data set (MNIST, Fashion-MNIST, CIFAR-10: read
     by the pretraining, no ingest, no grades), None for an ingested folder (``drac``)."""
@@ -2222,7 +2232,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     rows = comparison["rows"]
     freeze = run_freeze(run_dir)
     lines += [comparison.get("protocol", ""), ""]
-    if (_saved_config(run_dir).get("finetune") or {}).get("keep") == "best":  # "Read this first" says it
+    if run_keep(run_dir) == "best":  # "Read this first" says it; an older run's too (it ran so)
         lines += [f"**Figures {KEEP_BEST_CAVEAT.split(' (', 1)[0]}** ({KEEP_BEST_CAVEAT.split(' (', 1)[1]}.", ""]
     unit = comparison.get("ci_resamples")
     counted = None if unit in (None, "images") else _images_without_patient(run_dir)

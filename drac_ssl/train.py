@@ -1875,7 +1875,7 @@ def result_line(run_dir: Path) -> str | None:
     fine-tuning: a generic data set's, or one whose ``run.stages`` left it out) gets its
     pretraining's headline instead (:func:`pretraining_result_line`); None when it has neither."""
     from drac_ssl.metrics import grade_name_words
-    from drac_ssl.report import run_freeze  # its plotting imports: paid once the run is done
+    from drac_ssl.report import run_freeze, run_keep  # plotting imports: paid once the run is done
 
     summary = read_json_dict(run_dir / "finetune" / "summary.json") or {}
     selected = summary.get("selected")
@@ -1920,7 +1920,9 @@ def result_line(run_dir: Path) -> str | None:
         line += " (not a leaderboard score: report.md says why)"
     said = ["On phantom images: the figures measure the pipeline on synthetic images, not how well "
             "it grades a real eye"] if phantom else []
-    if metrics.get("keep") == "best":  # the epoch chosen on the figures' own rows
+    # the epoch chosen on the figures' own rows; a run made before the setting: its config.yaml's
+    # rule, read with the former default (best), as report.md reads it
+    if (metrics["keep"] if "keep" in metrics else run_keep(run_dir)) == "best":
         said.append(f"Figures {KEEP_BEST_CAVEAT}")
     if mixed := mixed_phantom_words(prov):
         said.append(mixed[0].upper() + mixed[1:])

@@ -53,7 +53,7 @@ from data_prep.labels import id_words
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import PRETRAIN_METHOD, __version__
 from drac_ssl.challenge import drac_scale, leaderboard_words
-from drac_ssl.config import layout_name
+from drac_ssl.config import layout_name, with_former_defaults
 from drac_ssl.devices import DEVICE_TYPES, cuda_shortfall
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
@@ -199,10 +199,13 @@ __all__ = [
     "scope_words",
     "to_inference_layout",
     "variant_title",
+    "winner_caveat",
+    "bundle_keep_best",
     "verify_weight_hashes",
     "verify_profile_hash",
     "NO_SUBGROUP_WORDS",
     "profile_hash_note",
+    "weights_hash_note",
     "model_card_note",
     "with_trial_run",
 ]
@@ -586,9 +589,10 @@ def _sha256_matches(path: Path, *recorded: str) -> tuple[str, bool]:
 def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any]) -> list[str]:
     """Check every weights file of the bundle in ``bundle_dir`` against the SHA-256 its
     ``metadata.json`` (``meta``) records (each fold's ``sha256``: ``{file name: hex digest}``,
-    copied from the fine-tuning's ``model.json``); a file shared by the folds (a frozen
-    backbone) is hashed once. Returns the names checked (empty for a bundle that records no
-    digests, built before they were: nothing to check). The names must have passed
+    copied from the fine-tuning's ``model.json``, else taken of the files at the build); a file
+    shared by the folds (a frozen backbone) is hashed once. Returns the names checked (empty for
+    a bundle that records no digests, built before they were: nothing to check,
+    :func:`weights_hash_note` says so). The names must have passed
     :func:`drac_ssl.grading.model.weight_name_problem` (:func:`load_bundle` checks them first).
 
     Raises:
@@ -696,6 +700,55 @@ def profile_hash_note(bundle: Bundle, paths: bool = True) -> str | None:
     if not paths:
         return f"This bundle {PROFILE_HASH_MISSING}; rebuilding it from its run has it checked"
     return f"{bundle.path} {PROFILE_HASH_MISSING}. To have it checked: {rebuild_advice(bundle.path)}"
+
+
+def _weights_unhashed(meta: dict[str, Any]) -> list[str]:
+    """The weights files listed by ``meta``'s folds for which no fold records a SHA-256 (a bundle
+    built before digests were recorded: :func:`verify_weight_hashes` checks nothing of them),
+    sorted; [] when every one is recorded. :func:`weights_hash_note`'s note,
+    :func:`older_bundle_records`'s rebuild, and :func:`build_bundle` takes them of the files."""
+    listed: set[str] = set()
+    hashed: set[str] = set()
+    for entry in meta.get("folds") or []:
+        if not isinstance(entry, dict):
+            continue
+        digests = entry.get("sha256") if isinstance(entry.get("sha256"), dict) else {}
+        for name in entry.get("weights") or []:
+            if isinstance(name, str):
+                listed.add(name)
+                if isinstance(digests.get(name), str) and digests.get(name):
+                    hashed.add(name)
+    return sorted(listed - hashed)
+
+
+WEIGHTS_UNHASHED_RECORD = "no weights sha256"
+""":func:`older_bundle_records`'s words for a bundle whose weights files' SHA-256 is not recorded."""
+
+WEIGHTS_HASH_MISSING = ("records no SHA-256 of {what} (built before digests were recorded): the "
+                        "weights are used unverified, so a file changed, swapped or damaged since "
+                        "the build goes unnoticed")
+""":func:`weights_hash_note`'s words; ``{what}``: "its weights files" or the files by name."""
+
+
+def weights_hash_note(bundle: Bundle, paths: bool = True) -> str | None:
+    """A note for a bundle whose weights files are used unverified: its ``metadata.json``
+    records no SHA-256 of them (built before digests were recorded, :func:`verify_weight_hashes`
+    checks nothing), with the fix (:func:`rebuild_advice`; a rebuild records them, of the files as
+    they are then: later changes are caught, not damage before it). None when
+    every weights file was checked, and for a demo bundle (``metadata["demo"]``: random
+    weights, nothing to vouch for). ``paths`` False: "This bundle" and no rebuild command (the
+    app's page, which shows no server path)."""
+    meta = bundle.metadata
+    unhashed = _weights_unhashed(meta)
+    if not unhashed or meta.get("demo"):
+        return None
+    listed = {n for entry in meta.get("folds") or [] if isinstance(entry, dict)
+              for n in entry.get("weights") or [] if isinstance(n, str)}
+    what = "its weights files" if set(unhashed) == listed else f"its weights file(s) {', '.join(unhashed)}"
+    words = WEIGHTS_HASH_MISSING.format(what=what)
+    if not paths:
+        return f"This bundle {words}; a rebuild records them, so later changes are caught"
+    return f"{bundle.path} {words}. A rebuild records them, so later changes are caught: {rebuild_advice(bundle.path)}"
 
 
 def model_card_note(bundle: Bundle, paths: bool = True) -> str | None:
@@ -1381,11 +1434,16 @@ def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = 
 
 
 CI_HELD_FIXED = ("with the trained fold models and their cross-fitted calibration held fixed "
-                 "(training randomness, such as another seed or fold split, is not in the interval)")
+                 "(training randomness, such as another seed or fold split, is not in the interval, "
+                 "nor is a choice made on these same rows: which variant is exported and, under "
+                 "finetune.keep=best, each fold's epoch)")
 """What the bootstrap CIs of the out-of-fold figures do not resample (methods review, December
 2026): one training's outputs are resampled; a rerun with another ``run.seed`` can move a figure
 by as much as the interval's half-width (``python -m drac_ssl.compare`` puts such runs side by
-side)."""
+side). Nor do they account for a choice made on the rows they score (selection-bias audit F5):
+the exported variant, the winner of a comparison on them, and under ``finetune.keep=best`` each
+fold's epoch. The one source of these words: the fine-tuning's protocol (report.md, the model
+card, through :func:`ci_resampling_words`) and ``python -m drac_ssl.compare`` say them."""
 
 
 PREPROCESSING_REFERENCES: dict[str, str] = {"fundus_crop": "B. Graham, Kaggle DR 2015",
@@ -2007,6 +2065,40 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
             f"strength.{chosen} {heatmap_bench_words(4 if flips else 1)}")
 
 
+def winner_caveat(meta: dict[str, Any]) -> str:
+    """The model card's sentence on a bundle whose variant won a comparison on the images its
+    figures score (``metadata.json``'s ``comparison`` holds more than one variant and its
+    ``selection`` was not asked for by name): "This variant was exported because its
+    out-of-fold QWK was the highest ... on the same images: the figures of a winner chosen on
+    them overstate, by an amount not measured here, how it grades new images." '' otherwise.
+    The app's banner says it beside the figures too."""
+    n_compared = len(meta.get("comparison") or [])
+    if n_compared <= 1 or str(meta.get("selection", "")).startswith("asked for by name"):
+        return ""
+    # finetune.select_variant: QWK with the thresholds decision, accuracy with argmax
+    argmax = (meta.get("calibration") or {}).get("decision", "thresholds") == "argmax"
+    chosen_by = "accuracy" if argmax else kappa_name(len(meta.get("class_names") or ()), short=True)
+    why = (f"its out-of-fold {chosen_by} was the highest (or tied highest) of these {n_compared}"
+           if not (meta.get("cv_metrics") or {}).get("referral_decides_grade") else
+           # two grades and finetune.referral_target: the screening target ranked them
+           f"its referral cut's out-of-fold figures ranked first of these {n_compared} (the target "
+           f"met first, then the other figure: the selection above says which)")
+    return (f"This variant was exported because {why} on the same images: the figures of a winner "
+            f"chosen on them overstate, by an amount not measured here, how it grades new images.")
+
+
+def bundle_keep_best(meta: dict[str, Any]) -> bool:
+    """Whether the bundle's cross-validated figures come from ``finetune.keep=best`` folds (each
+    fold's epoch chosen on the rows it scores: :data:`drac_ssl.figures.KEEP_BEST_CAVEAT`):
+    ``metadata.json``'s ``finetune.keep``, read with
+    :func:`drac_ssl.config.with_former_defaults` (a bundle built before the setting existed
+    ran so); False for a bundle that records no ``finetune`` settings."""
+    finetune = meta.get("finetune")
+    if not isinstance(finetune, dict):
+        return False
+    return (with_former_defaults({"finetune": finetune})["finetune"]).get("keep") == "best"
+
+
 def _model_card(meta: dict[str, Any]) -> str:
     cv = meta["cv_metrics"]
     data = meta["data"]
@@ -2043,17 +2135,8 @@ def _model_card(meta: dict[str, Any]) -> str:
                 + " (with two grades the one AUC: one-vs-one and one-vs-rest are this number)," if two else
                 f"Quadratic weighted kappa {num(cv.get('qwk'))} (bootstrap 95% CI {ci_words_}),\n"
                 f"macro one-vs-one AUC {num(cv.get('auc'))}, macro one-vs-rest AUC {num(cv.get('auc_ovr'))},")
-    n_compared = len(meta.get("comparison", []))
-    if n_compared > 1 and not str(meta.get("selection", "")).startswith("asked for by name"):
-        # finetune.select_variant: QWK with the thresholds decision, accuracy with argmax
-        chosen_by = "accuracy" if cal.get("decision", "thresholds") == "argmax" else kappa_name(k, short=True)
-        why = (f"its out-of-fold {chosen_by} was the highest (or tied highest) of these {n_compared}"
-               if not cv.get("referral_decides_grade") else
-               # two grades and finetune.referral_target: the screening target ranked them
-               f"its referral cut's out-of-fold figures ranked first of these {n_compared} (the target "
-               f"met first, then the other figure: the selection above says which)")
-        comparison += (f"\n\nThis variant was exported because {why} on the same images: the figures of a winner "
-                       f"chosen on them overstate, by an amount not measured here, how it grades new images.")
+    if winner := winner_caveat(meta):
+        comparison += f"\n\n{winner}"
     data_warning = (
         "\n> **The training data were phantom images** (procedural stand-ins generated by "
         "`data_prep.phantom`), not patient data. This bundle only demonstrates the pipeline; "
@@ -2193,7 +2276,7 @@ to diagnose, grade or triage patients.
 - Model: {model['arch']} backbone ({inp['channels']} input channel{'s' if inp['channels'] != 1 else ''}), backbone variant
   `{meta['variant']}` ({meta['selection']}), {model['head']} head ({model['output']}{width}),
   {freeze_words(meta['freeze'])} during fine-tuning; an ensemble of {len(meta['folds'])}
-  cross-validation fold models {_tta_words(meta)}.
+  cross-validation fold models {_tta_words(meta)}{_weights_digest_card(meta)}.
 - Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature {cal['temperature']:.3f})
   and a grade = {grade_rule}.
 - Input: {inp['preprocessing']}.{fundus}{_small_image_card_words(meta)}
@@ -2519,6 +2602,24 @@ def _provenance_card(meta: dict[str, Any]) -> str:
     return words + f"; bundle built at {code(prov.get('built_with'))}."
 
 
+WEIGHTS_SHA256_FROM = "weights_sha256_from"
+"""``metadata.json``'s key saying where the folds' weights digests came from: ``"fine-tuning"``
+(its ``model.json``, written as it saved the files) or ``"build"`` (taken of the bundle's own
+files by :func:`build_bundle`, the ``model.json`` recording none: an older run, the demo);
+absent in a bundle built before it was recorded."""
+
+WEIGHTS_DIGEST_BUILD_WORDS = ("; its weights' SHA-256 taken at the build: they catch later changes, "
+                              "not damage before it")
+""":func:`_weights_digest_card`'s clause for digests taken at the build."""
+
+
+def _weights_digest_card(meta: dict[str, Any]) -> str:
+    """The model card's clause on weights digests taken at the build
+    (:data:`WEIGHTS_SHA256_FROM` ``"build"``): :data:`WEIGHTS_DIGEST_BUILD_WORDS`; '' otherwise
+    (the fine-tuning's digests, or a bundle that does not record where they came from)."""
+    return WEIGHTS_DIGEST_BUILD_WORDS if meta.get(WEIGHTS_SHA256_FROM) == "build" else ""
+
+
 def _recorded_run_folder(meta: dict[str, Any]) -> Any:
     """The run folder's name a bundle's ``metadata.json`` (``meta``) records
     (``provenance.run_folder``, :func:`run_provenance`), None for none: a bundle built before it
@@ -2785,6 +2886,15 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             # the digest build_or_reuse_bundle has just taken, else the file itself: hashed once
             _check_weight_hash(model_json["folds"], name, tmp / name, vdir,
                                (built_from or {}).get(f"finetune/{variant}/{name}"))
+        if unhashed := _weights_unhashed(meta):  # a model.json of before digests (an older run): taken now
+            known = {name: str((built_from or {}).get(f"finetune/{variant}/{name}") or "") for name in unhashed}
+            taken = {name: d if len(d) == 64 else sha256_file(tmp / name) for name, d in known.items()}
+            meta["folds"] = [{**entry, "sha256": {**(entry.get("sha256") or {}),
+                                                  **{n: taken[n] for n in entry["weights"] if n in taken}}}
+                             for entry in meta["folds"]]
+        # where the digests came from: the fine-tuning's (made as it saved the files) or this
+        # build's (of the files as they are now: a damage before it goes unseen), on the card
+        meta[WEIGHTS_SHA256_FROM] = "build" if unhashed else "fine-tuning"
         dev = torch.device(device)
         first = load_fold_model(meta, tmp, meta["folds"][0]).to(dev)
         profile, why_not = training_input_profile(run_dir / "data", meta, first)
@@ -2966,7 +3076,8 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
 
 
 def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
-                    out: str | os.PathLike[str] | None = None) -> Path | None:
+                    out: str | os.PathLike[str] | None = None, *,
+                    unhashed_weights_ok: bool = False) -> Path | None:
     """The bundle folder of ``variant`` (default ``run_dir/bundles/<variant>``) when
     :func:`build_or_reuse_bundle` would reuse it as it is (nothing written), else None (it
     would build one). Only reads. Raises BundleError for a variant the run did not fine-tune
@@ -2975,8 +3086,13 @@ def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
     records (:func:`drac_ssl.grading.training_images.pretraining_record`), and ``export RUN
     --variant NAME --images DIR --out CSV`` writes nothing into the run (a read-only one, a
     training holding its lock) to add it (review of the scorewarn2 merge, F1;
-    :func:`reused_bundle_note` says so)."""
-    out, _, _, reusable = _reuse_check(Path(run_dir), variant, out)
+    :func:`reused_bundle_note` says so). ``unhashed_weights_ok``: a bundle whose only older
+    record (:func:`older_bundle_records`) is its weights files' missing SHA-256 is reusable too
+    (grading a folder: its weights are used unverified, as before digests were recorded, and
+    :func:`weights_hash_note` says so; a read-only run folder still grades), while
+    :func:`build_or_reuse_bundle` rebuilds it to record them (review of killtests6, F2)."""
+    out, _, _, reusable = _reuse_check(Path(run_dir), variant, out,
+                                       tolerated=(WEIGHTS_UNHASHED_RECORD,) if unhashed_weights_ok else ())
     return out if reusable else None
 
 
@@ -2991,13 +3107,14 @@ def pretraining_record_missing(run_dir: str | os.PathLike[str], variant: str,
     return meta is not None and not _pretraining_record_current(Path(run_dir), variant, meta)
 
 
-def _reuse_check(run_dir: Path, variant: str,
-                 out: str | os.PathLike[str] | None) -> tuple[Path, str, dict[str, Any], bool]:
+def _reuse_check(run_dir: Path, variant: str, out: str | os.PathLike[str] | None,
+                 tolerated: Sequence[str] = ()) -> tuple[Path, str, dict[str, Any], bool]:
     """The bundle folder, the fine-tuning outputs' digest (:func:`finetune_outputs_digest`),
     the ``metadata.json`` of the bundle there ({} when there is none or it cannot be read) and
     whether the bundle was built from them (of this format and variant, whole, its weights
-    intact: :func:`_bundle_weights_intact`). Whether it lists the images its backbone's
-    pretraining read is :func:`pretraining_record_missing`'s, apart."""
+    intact: :func:`_bundle_weights_intact`, no :func:`older_bundle_records` but those in
+    ``tolerated``). Whether it lists the images its backbone's pretraining read is
+    :func:`pretraining_record_missing`'s, apart."""
     vdir = fine_tuned_variant_dir(run_dir, variant)
     out = Path(out) if out is not None else run_dir / "bundles" / variant
     try:
@@ -3010,15 +3127,16 @@ def _reuse_check(run_dir: Path, variant: str,
                 and (meta.get("built_from") or {}).get("sha256") == digest
                 and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])
                 and _bundle_weights_intact(out, vdir, meta)
-                and not older_bundle_records(meta))
+                and not [r for r in older_bundle_records(meta) if r not in tolerated])
     return out, digest, meta if isinstance(meta, dict) else {}, bool(reusable)
 
 
 def older_bundle_records(meta: dict[str, Any], oof_calibration_known: bool = False) -> list[str]:
     """What a bundle's ``metadata.json`` (``meta``) lacks or says otherwise than a build now
     writes, in words (``[]``: nothing): ``input_profile.sha256`` (a profile recorded without it),
-    ``model_card.sha256``, ``provenance.run_folder``, or a ``submission.P`` whose words disagree
-    with :func:`calibration_failed` (a failed calibration called calibrated); with
+    the weights files' ``sha256`` (:func:`weights_hash_note`), ``model_card.sha256``,
+    ``provenance.run_folder``, or a ``submission.P`` whose words disagree with
+    :func:`calibration_failed` (a failed calibration called calibrated); with
     ``oof_calibration_known`` (the export has the run's out-of-fold Brier score and ECE to
     record: :func:`build_or_reuse_bundle`'s ``oof_calibration`` not None), no
     :data:`OOF_CALIBRATION_KEY` too ("no oof_calibration"). Such a bundle is not reused by
@@ -3029,6 +3147,8 @@ def older_bundle_records(meta: dict[str, Any], oof_calibration_known: bool = Fal
         lacking.append(f"no {OOF_CALIBRATION_KEY}")
     if _profile_recorded_unhashed(meta):
         lacking.append("no input_profile.sha256")
+    if _weights_unhashed(meta):
+        lacking.append(WEIGHTS_UNHASHED_RECORD)
     if not _recorded_file(meta, "model_card")[1]:
         lacking.append("no model_card.sha256")
     if _recorded_run_folder(meta) is None:

@@ -104,3 +104,55 @@ def test_an_older_bundles_unverified_input_profile_is_noted_in_the_banner(tmp_pa
     predictor = Predictor(bundle, gradcam=False)
     assert predictor.bundle_notes == [f"This bundle {PROFILE_HASH_MISSING}; rebuilding it from its run has it checked"]
     assert "Note: This bundle records no SHA-256 of its input profile" in _banner(predictor)
+
+
+def test_the_banner_says_how_its_figures_were_chosen(predictor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beside the cross-validated kappa, the model card's caveats of it (a selection-bias audit
+    F3): the variant won a comparison on the same images (more than one compared), and, under
+    finetune.keep=best (or a bundle built before the setting: it ran so), each fold's epoch was
+    chosen on the rows it scores. Neither for one variant asked for by name under keep=last."""
+    from html import escape
+
+    from drac_ssl.figures import KEEP_BEST_CAVEAT
+    from drac_ssl.grading.bundle import winner_caveat
+
+    base = predictor.metadata
+    rows = [{"variant": "scratch", "qwk": 0.4}, {"variant": "vicreg", "qwk": 0.5}]
+    said = {}
+    for name, finetune, comparison in (("best", {**base.get("finetune", {}), "keep": "best"}, rows),
+                                       ("older", {k: v for k, v in base.get("finetune", {}).items() if k != "keep"}, rows),
+                                       ("last", {**base.get("finetune", {}), "keep": "last"}, rows[:1])):
+        meta = {**base, "finetune": finetune, "comparison": comparison, "selection": "highest out-of-fold QWK"}
+        monkeypatch.setattr(predictor, "metadata", meta)
+        said[name] = (_banner(predictor), winner_caveat(meta))
+    banner, winner = said["best"]
+    assert winner.startswith("This variant was exported because its out-of-fold") and escape(winner) in banner
+    assert escape(f"Figures {KEEP_BEST_CAVEAT}.") in banner
+    assert escape(f"Figures {KEEP_BEST_CAVEAT}.") in said["older"][0]
+    banner, winner = said["last"]
+    assert winner == "" and "This variant was exported" not in banner and "keep=best" not in banner
+
+
+def test_an_older_bundles_unverified_weights_are_noted_in_the_banner(tmp_path: Path) -> None:
+    """A bundle whose folds record no SHA-256 of the weights files (built before digests were
+    recorded) loaded without a word, while an unverified input profile got one: the banner's
+    technical details now say it too, first, with no server path."""
+    import json
+
+    from app.demo_bundle import build_demo_bundle
+    from app.predict import Predictor
+    from drac_ssl.grading.bundle import WEIGHTS_HASH_MISSING
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1)
+    meta = json.loads((bundle / "metadata.json").read_text())
+    for entry in meta["folds"]:
+        entry.pop("sha256")
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    assert Predictor(bundle, gradcam=False).bundle_notes == []  # a demo bundle: random weights
+    meta.pop("demo")
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    predictor = Predictor(bundle, gradcam=False)
+    words = WEIGHTS_HASH_MISSING.format(what="its weights files")
+    assert predictor.bundle_notes[0] == f"This bundle {words}; a rebuild records them, so later changes are caught"
+    assert "Note: This bundle records no SHA-256 of its weights files" in _banner(predictor)
+    assert str(tmp_path) not in " ".join(predictor.bundle_notes)

@@ -446,6 +446,7 @@ def _own_backbones(bundle_dir: Path) -> None:
     from safetensors.torch import load_file
 
     from drac_ssl.checkpoint import save_weights
+    from drac_ssl.io import sha256_file
 
     backbone = load_file(str(bundle_dir / "backbone.safetensors"))
     meta = json.loads((bundle_dir / "metadata.json").read_text())
@@ -456,6 +457,7 @@ def _own_backbones(bundle_dir: Path) -> None:
         state.update(load_file(str(bundle_dir / f"fold{k}.safetensors")))
         save_weights(bundle_dir / f"fold{k}.safetensors", state, {"format": "drac_ssl grading fold v1"})
         entry["weights"] = [f"fold{k}.safetensors"]
+        entry["sha256"] = {f"fold{k}.safetensors": sha256_file(bundle_dir / f"fold{k}.safetensors")}  # as a build records
     (bundle_dir / "backbone.safetensors").unlink()
     meta["freeze"] = "last"
     (bundle_dir / "metadata.json").write_text(json.dumps(meta))

@@ -64,8 +64,15 @@ def test_a_damaged_bundle_is_an_error_line_and_exit_2(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
     (bundle / "backbone.safetensors").write_bytes(b"")
-    rc = inference.main(["--bundle", str(bundle), "--device", "cpu", "--out-dir", str(tmp_path),
-                         "--name", "inf"])
+    args = ["--bundle", str(bundle), "--device", "cpu", "--out-dir", str(tmp_path), "--name", "inf"]
+    rc = inference.main(args)
+    err = capsys.readouterr().err  # the build recorded its digest: refused before it is read
+    assert rc == 2 and "backbone.safetensors (folds 0, 1): SHA-256" in err and "not the ones" in err, err
+    meta = json.loads((bundle / "metadata.json").read_text())
+    for entry in meta["folds"]:  # a bundle built before digests were recorded: read, and refused
+        del entry["sha256"]
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    rc = inference.main(args)
     err = capsys.readouterr().err
     assert rc == 2 and "backbone.safetensors: a damaged safetensors file" in err
     assert not (tmp_path / "inf.json").exists()

@@ -81,12 +81,90 @@ def test_a_changed_shared_backbone_names_every_fold_and_the_export_exits_2(
     assert not (tmp_path / "s.csv").exists()
 
 
-def test_a_bundle_without_recorded_digests_loads_as_before(tmp_path: Path) -> None:
+def _unhashed(bundle_dir: Path, *, demo: bool = False, keep: tuple[str, ...] = ()) -> dict:
+    """Make the bundle's ``metadata.json`` record no SHA-256 of its weights files but those in
+    ``keep`` (as a bundle built before digests were recorded), a trained model's unless ``demo``."""
+    meta_path = bundle_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    for entry in meta["folds"]:
+        entry["sha256"] = {name: digest for name, digest in entry["sha256"].items() if name in keep}
+    if not demo:
+        meta.pop("demo")
+    meta_path.write_text(json.dumps(meta))
+    return meta
+
+
+def test_a_bundle_built_from_a_model_json_without_digests_records_them(tmp_path: Path) -> None:
+    """The demo's model.json, as a run's fine-tuned before digests were recorded, has none: the
+    build takes them of the bundle's files, so that later damage is caught and no note is due."""
     bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    model_json = json.loads((tmp_path / "run" / "finetune" / "vicreg" / "model.json").read_text())
+    assert all("sha256" not in entry for entry in model_json["folds"])
     meta = json.loads((bundle_dir / "metadata.json").read_text())
-    assert all("sha256" not in entry for entry in meta["folds"])
+    for entry in meta["folds"]:
+        assert entry["sha256"] == {name: sha256_file(bundle_dir / name) for name in entry["weights"]}
+    loaded = bundles.load_bundle(bundle_dir)
+    assert bundles.verify_weight_hashes(bundle_dir, meta) == [
+        "backbone.safetensors", "fold0.safetensors", "fold1.safetensors"]
+    assert bundles.weights_hash_note(loaded) is None and not bundles.older_bundle_records(meta)
+
+
+def test_the_bundle_records_where_its_weights_digests_came_from(tmp_path: Path) -> None:
+    """Review F3 of killtests6: digests taken at the build (the model.json had none) vouch for
+    the files as they were then, not for the fine-tuning's output: metadata.json says which
+    (``weights_sha256_from``), and the model card says so of the build's in one clause."""
+    run = tmp_path / "run"
+    bundle_dir = build_demo_bundle(run, image_size=32, source_size=48, n_folds=1)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    assert meta["weights_sha256_from"] == "build"
+    # the package's card (the demo's own card says its weights are random: nothing to vouch for)
+    card = bundles._model_card(meta)
+    assert card.count(bundles.WEIGHTS_DIGEST_BUILD_WORDS) == 1
+    assert "the cross-validated figures were measured; its weights' SHA-256 taken at the build: they catch later changes, " \
+           "not damage before it." in " ".join(card.split()), card
+    assert "taken at the build" not in bundles._model_card({**meta, "weights_sha256_from": "fine-tuning"})
+    assert "taken at the build" not in bundles._model_card({k: v for k, v in meta.items()
+                                                            if k != "weights_sha256_from"})
+    # a model.json that records them (a run fine-tuned now): the fine-tuning's, no clause
+    model_path = run / "finetune" / "vicreg" / "model.json"
+    model_json = json.loads(model_path.read_text())
+    vdir = model_path.parent
+    for entry in model_json["folds"]:
+        entry["sha256"] = {name: sha256_file(vdir / name) for name in entry["weights"]}
+    model_path.write_text(json.dumps(model_json))
+    again = bundles.build_bundle(run, "vicreg", tmp_path / "again")
+    meta = json.loads((again / "metadata.json").read_text())
+    assert meta["weights_sha256_from"] == "fine-tuning"
+
+
+def test_a_bundle_without_recorded_digests_loads_with_a_note_and_is_rebuilt(tmp_path: Path) -> None:
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    meta = _unhashed(bundle_dir)
     assert bundles.verify_weight_hashes(bundle_dir, meta) == []
-    assert len(bundles.load_bundle(bundle_dir).models) == 2
+    loaded = bundles.load_bundle(bundle_dir)
+    assert len(loaded.models) == 2
+    note = bundles.weights_hash_note(loaded)
+    assert note is not None and note.startswith(f"{bundle_dir} records no SHA-256 of its weights files "
+                                                f"(built before digests were recorded): the weights are "
+                                                f"used unverified")
+    assert "A rebuild records them, so later changes are caught: rebuild" in note and "build_bundle(" in note
+    assert bundles.weights_hash_note(loaded, paths=False) == (
+        f"This bundle {bundles.WEIGHTS_HASH_MISSING.format(what='its weights files')}; a rebuild records "
+        f"them, so later changes are caught")
+    assert "no weights sha256" in bundles.older_bundle_records(meta)  # the export rebuilds it
+
+
+def test_only_the_unhashed_weights_files_are_named(tmp_path: Path) -> None:
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    _unhashed(bundle_dir, keep=("backbone.safetensors", "fold0.safetensors"))
+    note = bundles.weights_hash_note(bundles.load_bundle(bundle_dir), paths=False)
+    assert note is not None and "records no SHA-256 of its weights file(s) fold1.safetensors (built" in note
+
+
+def test_a_demo_bundle_without_digests_gets_no_note(tmp_path: Path) -> None:
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
+    _unhashed(bundle_dir, demo=True)
+    assert bundles.weights_hash_note(bundles.load_bundle(bundle_dir)) is None
 
 
 @pytest.mark.parametrize("name", ["/ABS", "../fold0.safetensors", "sub/fold0.safetensors",

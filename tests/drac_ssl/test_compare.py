@@ -1026,3 +1026,51 @@ def test_a_setting_an_old_run_lacks_is_todays_default_and_different_code_is_said
     # a docs-only commit: another commit, the same Python source, is the same code
     h = make_run(tmp_path, "h", code={"git_commit": "54e10d4", "git_dirty": False, "code_fingerprint": "f" * 64})
     assert not any("same code" in n for n in compare_runs([f, h], n_boot=20).notes)
+
+
+def test_keep_best_rows_are_marked_and_their_caveat_said_once(tmp_path: Path) -> None:
+    """A run fine-tuned with finetune.keep=best: its rows and its paired differences are marked
+    and KEEP_BEST_CAVEAT is said once (a selection-bias audit F1: the tables showed them bare);
+    a keep=last run beside it is not marked."""
+    from drac_ssl.figures import KEEP_BEST_CAVEAT
+
+    best = make_run(tmp_path, "best", ["finetune.keep=best"])
+    last = make_run(tmp_path, "last")
+    text = compare_runs([best, last], n_boot=20).markdown()
+    assert "| best | best | scratch (keep=best) |" in text
+    assert "| last | last | scratch |" in text
+    assert "| best | vicreg − scratch (keep=best) |" in text and "| last | vicreg − scratch |" in text
+    assert text.count(KEEP_BEST_CAVEAT) == 1
+    assert f"**Figures marked keep=best** (and the differences made of them): {KEEP_BEST_CAVEAT}." in text
+
+
+def test_a_run_made_before_finetune_keep_existed_is_keep_best(tmp_path: Path) -> None:
+    """A run folder whose config.yaml and metrics.json lack finetune.keep ran as keep=best, the
+    rule before the setting existed (config.DEFAULTS_BEFORE): shown so, marked, not with
+    today's default (a selection-bias audit F2)."""
+    old = make_run(tmp_path, "old")
+    config = yaml.safe_load((old / "config.yaml").read_text())
+    del config["finetune"]["keep"]
+    (old / "config.yaml").write_text(yaml.safe_dump(config))
+    assert all("keep" not in json.loads(p.read_text()) for p in old.glob("finetune/*/metrics.json"))
+    new = make_run(tmp_path, "new")
+    comparison = compare_runs([old, new], n_boot=20)
+    assert comparison.setting_keys == ["finetune.keep"]
+    assert comparison.runs[0].settings["finetune.keep"] == "best"
+    text = comparison.markdown()
+    assert "| old | best | scratch (keep=best) |" in text and "| new | last | scratch |" in text
+    assert ("`old`'s `config.yaml` has no `finetune.keep` (written by older code, before the setting "
+            "existed): shown with the value that code ran under, best, not today's default.") in text
+
+
+def test_the_intervals_say_they_leave_out_a_choice_made_on_their_rows() -> None:
+    """The CI wording's one source (report.md's and the model card's protocol through
+    ci_resampling_words, compare's legends) says that the interval does not account for
+    choosing the variant, nor under keep=best the epoch, on the same rows (selection-bias
+    audit F5)."""
+    from drac_ssl.grading.bundle import CI_HELD_FIXED, ci_resampling_words
+
+    clause = ("nor is a choice made on these same rows: which variant is exported and, under "
+              "finetune.keep=best, each fold's epoch)")
+    assert CI_HELD_FIXED.endswith(clause)
+    assert ci_resampling_words({"ci_resamples": "images", "ci_units": 40}, 100).endswith(clause)

@@ -214,15 +214,21 @@ def test_the_input_profile_and_card_are_in_the_identity_and_a_changed_profile_is
         bundles.load_bundle(bundle_dir)
     words = str(caught.value)
     assert str(profile) in words and "unlike the training images" in words and "fix:" in words, words
-    # a bundle built before the digest: loads, its profile unchecked, and the export says so
+    # a bundle built before the digests: loads, its profile and weights unchecked, and the export says so
     del meta["input_profile"]["sha256"]
+    assert all(entry["sha256"] for entry in meta["folds"])  # a build records the weights' digests
+    for entry in meta["folds"]:
+        del entry["sha256"]
     (bundle_dir / "metadata.json").write_text(json.dumps(meta))
     loaded = bundles.load_bundle(bundle_dir)
     note = bundles.profile_hash_note(loaded)
     assert note is not None and bundles.PROFILE_HASH_MISSING in note
+    weights = bundles.weights_hash_note(loaded)
+    assert weights is not None and weights.startswith(f"{bundle_dir} records no SHA-256 of its weights files")
     one = sorted((exported_run / "images" / "test").iterdir())[0]
     assert export.main([str(bundle_dir), "--images", str(one), "--out", str(tmp_path / "g.csv")]) in (0, 4)
-    assert f"note: {note}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"note: {note}" in err and f"note: {weights}" in err
 
 
 def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) -> None:
@@ -974,6 +980,7 @@ def _unshared_bundle(run_dir: Path, head: str, differ: str) -> Path:
 
     from app.demo_bundle import build_demo_bundle
     from drac_ssl.checkpoint import save_weights
+    from drac_ssl.io import sha256_file
 
     bundle = build_demo_bundle(run_dir, image_size=32, source_size=48, n_folds=3, head=head)
     backbone = load_file(str(bundle / "backbone.safetensors"))
@@ -989,6 +996,7 @@ def _unshared_bundle(run_dir: Path, head: str, differ: str) -> Path:
         state.update(load_file(str(bundle / f"fold{k}.safetensors")))
         save_weights(bundle / f"fold{k}.safetensors", state, {"format": "drac_ssl grading fold v1"})
         entry["weights"] = [f"fold{k}.safetensors"]
+        entry["sha256"] = {f"fold{k}.safetensors": sha256_file(bundle / f"fold{k}.safetensors")}  # as a build records
     (bundle / "backbone.safetensors").unlink()
     meta["freeze"] = "last" if differ == "layer4" else "all"
     (bundle / "metadata.json").write_text(json.dumps(meta))
@@ -2513,13 +2521,25 @@ def test_a_cut_short_or_empty_weight_file_is_a_bundle_error_and_export_exits_2(
     weights = sorted(bundle_dir.glob("*.safetensors"))[-1]
     data = weights.read_bytes()
     weights.write_bytes(data[:int(len(data) * keep)])
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs" / "a.png"), np.zeros((48, 48), np.uint8))
+    args = [str(bundle_dir), "--images", str(tmp_path / "imgs"), "--out", str(tmp_path / "s.csv")]
+    # the build recorded the folds' digests: the changed file is refused before it is read
+    with pytest.raises(bundles.BundleError, match="SHA-256") as info:
+        export.load_bundle(bundle_dir)
+    assert f"{weights} (fold 1): SHA-256" in str(info.value) and "not the ones" in str(info.value)
+    assert export.main(args) == 2
+    err = capsys.readouterr().err
+    assert "SHA-256" in err and "not the ones" in err and "Traceback" not in err
+    meta_path = bundle_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    for entry in meta["folds"]:  # a bundle built before digests were recorded: read, and refused
+        del entry["sha256"]
+    meta_path.write_text(json.dumps(meta))
     with pytest.raises(bundles.BundleError, match="damaged safetensors file") as info:
         export.load_bundle(bundle_dir)
     assert str(weights) in str(info.value) and "fix:" in str(info.value)
-    (tmp_path / "imgs").mkdir()
-    cv2.imwrite(str(tmp_path / "imgs" / "a.png"), np.zeros((48, 48), np.uint8))
-    assert export.main([str(bundle_dir), "--images", str(tmp_path / "imgs"),
-                        "--out", str(tmp_path / "s.csv")]) == 2
+    assert export.main(args) == 2
     err = capsys.readouterr().err
     assert "damaged safetensors file" in err and "Traceback" not in err
     assert not (tmp_path / "s.csv").exists()
@@ -3220,6 +3240,68 @@ def test_the_export_command_reads_a_run_folder_it_cannot_write(
     assert export.main([str(run), "--images", str(test_dir), "--out", str(tmp_path / "w.csv")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {tmp_path / 'w.csv'}: No space left on device") and "Traceback" not in err, err
+
+
+def test_a_bundle_without_weight_digests_grades_from_a_run_folder_it_cannot_write(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F2 of killtests6: a bundle whose folds record no SHA-256 of their weights (built
+    before digests were recorded) is an older record, rebuilt by ``export RUN --variant NAME``;
+    grading a folder with it from a run folder it cannot write took the lock to rebuild it and
+    was refused ("cannot write into the run folder") where it graded before. It grades with
+    the bundle as it is, the note saying its weights are used unverified."""
+    from drac_ssl.grading.bundle import reusable_bundle
+    from drac_ssl.runtime import RUN_LOCK
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles", "export"))
+    test_dir, out = run / "images" / "test", tmp_path / "v.csv"
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
+    meta_path = run / "bundles" / "vicreg" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    assert all(entry["sha256"] for entry in meta["folds"])
+    for entry in meta["folds"]:
+        del entry["sha256"]
+    meta_path.write_text(json.dumps(meta))
+    built = meta_path.stat().st_mtime_ns
+    # export RUN --variant NAME (building under the lock) rebuilds it; grading a folder reuses it
+    assert reusable_bundle(run, "vicreg") is None
+    assert reusable_bundle(run, "vicreg", unhashed_weights_ok=True) == run / "bundles" / "vicreg"
+    real_open = os.open
+
+    def refused(path: object, *args: object, **kwargs: object) -> int:
+        if Path(str(path)).name == RUN_LOCK:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)  # a root test process writes anything: the lock's open fails
+    capsys.readouterr()
+    out.unlink()
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
+    said = capsys.readouterr()
+    assert "Traceback" not in said.err and "cannot write into the run folder" not in said.err, said
+    assert f"note: {run / 'bundles' / 'vicreg'} records no SHA-256 of its weights files" in said.err, said.err
+    assert check_submission(out, test_dir) == []
+    assert meta_path.stat().st_mtime_ns == built
+    # an --out inside the run folder takes the lock, and would rebuild the bundle: both said
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir),
+                        "--out", str(run / "in.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write into the run folder" in err and f"{run / 'in.csv'} (inside the run folder)" in err
+    assert "(the vicreg bundle, to build from" in err, err
+
+
+def test_a_demo_variant_bundle_gets_no_note_to_rebuild_it_for_a_pretraining_list(tmp_path: Path) -> None:
+    """Review F6 of killtests6: a demo bundle built just now by ``export RUN --variant NAME``
+    was said to be "built before that list" with a rebuild to add the images its backbone's
+    pretraining read; a demo's random weights were pretrained on nothing, and a rebuild adds no
+    list. No such note for it (its pretraining_image cells still say unknown); a real bundle
+    without the list keeps it."""
+    bundle_dir, notes, written = tmp_path / "bundles" / "vicreg", tmp_path / "a_notes.csv", tmp_path / "a.csv"
+    meta = {"variant": "vicreg", "demo": True}
+    assert export._pretraining_doubt_line(None, [None], "", bundle_dir, meta, notes, written) == ""
+    line = export._pretraining_doubt_line(None, [None], "", bundle_dir, {"variant": "vicreg"}, notes, written)
+    assert line.startswith(f"NOTE: {bundle_dir} records no list of the images its backbone's self-supervised")
 
 
 def test_a_failed_submission_is_not_left_under_its_name(

@@ -136,6 +136,34 @@ def test_keep_best_says_its_optimism_in_the_result_line_and_read_this_first(tmp_
     assert "- Figures chosen on the rows they score" in first, first
 
 
+def test_a_run_made_before_finetune_keep_existed_says_keep_bests_caveat(tmp_path: Path) -> None:
+    """A run folder whose config.yaml and metrics.json lack finetune.keep ran as keep=best (the
+    rule before the setting existed, config.DEFAULTS_BEFORE): report.md's "Read this first" and
+    the train result line say the caveat, as for a run that names it (a selection-bias audit
+    F2: the raw config.yaml was read, and the caveat lost)."""
+    import json
+
+    import yaml
+
+    from drac_ssl import train
+    from drac_ssl.figures import KEEP_BEST_CAVEAT
+    from drac_ssl.report import write_report
+
+    run = tmp_path / "run"
+    (run / "finetune" / "vicreg").mkdir(parents=True)
+    (run / "finetune" / "summary.json").write_text(json.dumps({"selected": "vicreg"}))
+    (run / "finetune" / "vicreg" / "metrics.json").write_text(json.dumps(
+        {"n": 45, "qwk": 0.4, "qwk_ci95": [0.03, 0.64], "auc": 0.67}))
+    (run / "config.yaml").write_text(yaml.safe_dump({"finetune": {"epochs": 2}}))
+    (run / "finetune" / "comparison.json").write_text(json.dumps(
+        {"rows": [{"variant": "vicreg", "n": 45, "qwk": 0.4}], "protocol": "5-fold cross-validation"}))
+    assert f". Figures {KEEP_BEST_CAVEAT}" in train.result_line(run)
+    first = write_report(run).read_text().split("## Read this first", 1)[1].split("\n## ", 1)[0]
+    assert "- Figures chosen on the rows they score" in first, first
+    (run / "config.yaml").write_text(yaml.safe_dump({"finetune": {"epochs": 2, "keep": "last"}}))
+    assert "keep=best" not in train.result_line(run)
+
+
 def test_the_ingest_reads_grades_written_as_the_pipelines_list(tmp_path: Path) -> None:
     """F7: ``--grades '[Normal, NPDR, PDR]'`` (data.grades' form, which train takes) made the
     grade names "[Normal" and "PDR]" without a word; the brackets are the list's now, and a

@@ -270,7 +270,8 @@ def test_the_result_line_says_what_its_figure_is_not(tmp_path: Path) -> None:
     run = _headline_run(tmp_path / "trial")
     (run / "pretrain").mkdir()
     (run / "pretrain" / "metadata.json").write_text(json.dumps({"training_data": "997 images of the ingest"}))
-    (run / "config.yaml").write_text("pretrain:\n  batch_size: 8\n  max_steps_per_epoch: 3\n")
+    (run / "config.yaml").write_text("pretrain:\n  batch_size: 8\n  max_steps_per_epoch: 3\n"
+                                     "finetune:\n  keep: last\n")  # no keep: an older run's best
     trial = train.result_line(run)
     assert trial.startswith(f"result: VICReg (selected for export): {figures}{not_leaderboard}. A trial "
                             "run: the pretraining was cut short (capped at 3 steps an epoch"), trial
