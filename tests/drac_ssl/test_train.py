@@ -394,7 +394,7 @@ def test_a_hand_edited_config_yaml_is_named_as_edited_and_its_fix_is_not_the_ref
     for name, stage, code in (("edited", interrupted, 130), ("edited_done", finished, 0)):
         args = [*REDUCED, f"run.name={name}", "run.stages=[ingest,pretrain]"]
         monkeypatch.setitem(train.STAGES, "pretrain", stage)
-        assert train.main(args) == code
+        assert (interrupted_main(args) if code == 130 else train.main(args)) == code
         saved = Path("runs") / name / "config.yaml"
         train.save_config(train.load_config(saved, ["pretrain.lr=0.03"]), saved)  # the hand edit
         capsys.readouterr()
