@@ -13,6 +13,7 @@ import sys
 import types
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,37 @@ def test_the_simulated_kernel_does_warn_on_a_plain_import() -> None:
 
 def test_the_training_loops_import_no_tqdm_at_their_top() -> None:
     assert not hasattr(engine, "tqdm") and not hasattr(evaluation, "tqdm")
+
+
+def test_filters_installed_while_albumentations_loads_survive_and_only_its_entry_goes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``warnings.catch_warnings`` restored its snapshot of the process-wide filter
+    list, dropping the filters a library imported inside it installed (scipy's 'always' for
+    its SpecialFunctionWarning). A stand-in albumentations installs one and warns."""
+    from tqdm.std import TqdmWarning
+
+    package = tmp_path / "albumentations"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "import warnings\n"
+        "from tqdm.std import TqdmWarning\n"
+        "warnings.filterwarnings('always', message='a filter of a library albumentations imports')\n"
+        "warnings.warn('IProgress not found. Please update jupyter and ipywidgets.', TqdmWarning)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = sys.modules.pop("albumentations", None)
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # the test's own, around the call
+            warnings.simplefilter("always")
+            before = list(warnings.filters)
+            module = quiet_albumentations()
+            after = list(warnings.filters)
+            assert quiet_albumentations() is module and warnings.filters == after  # imported: untouched
+        assert module.__file__ == str(package / "__init__.py")
+        assert not [w for w in caught if issubclass(w.category, TqdmWarning)]
+        added = [f for f in after if f not in before]
+        assert [(f[0], f[1].pattern) for f in added] == [("always", "a filter of a library albumentations imports")]
+        assert len(after) == len(before) + 1  # the silencing entry itself is gone
+    finally:
+        sys.modules.pop("albumentations", None)
+        if real is not None:
+            sys.modules["albumentations"] = real
