@@ -2538,19 +2538,22 @@ def _one_training(argv: list[str] | None) -> Iterator[None]:
         TrainingInProgress: another :func:`main` call holds it; the message names its thread
             and ``argv`` and says how to run several at once (a process per run)."""
     global _TRAINING_BY
-    if not _TRAINING.acquire(blocking=False):
-        raise TrainingInProgress(
-            f"another training is running in this process ({_TRAINING_BY}): drac_ssl.train.main runs one "
-            f"training per process at a time (the run's console.log takes the process's stdout and stderr, "
-            f"and its thread counts are the process's)\n"
-            f"  fix: wait for it to return, or start a process per run: subprocess.run([sys.executable, "
-            f"'-m', 'drac_ssl.train', ...])")
-    try:
+    acquired = False
+    try:  # acquired inside: a Ctrl-C right after the acquire still releases it
+        acquired = _TRAINING.acquire(blocking=False)
+        if not acquired:
+            raise TrainingInProgress(
+                f"another training is running in this process ({_TRAINING_BY}): drac_ssl.train.main runs one "
+                f"training per process at a time (the run's console.log takes the process's stdout and stderr, "
+                f"and its thread counts are the process's)\n"
+                f"  fix: wait for it to return, or start a process per run: subprocess.run([sys.executable, "
+                f"'-m', 'drac_ssl.train', ...])")
         _TRAINING_BY = f"thread {threading.current_thread().name!r}, argv {argv!r}"
         yield
     finally:
-        _TRAINING_BY = ""
-        _TRAINING.release()
+        if acquired:
+            _TRAINING_BY = ""
+            _TRAINING.release()
 
 
 def _in_a_notebook() -> bool:
