@@ -220,4 +220,12 @@ def require_torch_pair() -> None:
     problem = _installed_pair_problem()
     if problem:
         raise TorchPairError(problem)
+    _said_installed_pair_warning()
+
+
+@functools.cache
+def _said_installed_pair_warning() -> None:
+    """:func:`say_torch_pair_warning` once per process for :func:`require_torch_pair`: a
+    matching pair is not read again (:func:`say_torch_pair_warning` reads the versions on every
+    call until it has warned)."""
     say_torch_pair_warning()

@@ -53,3 +53,26 @@ def test_a_matching_pair_passes(monkeypatch: pytest.MonkeyPatch) -> None:
         require_torch_pair()
     finally:
         torch_pair._installed_pair_problem.cache_clear()
+
+
+def test_a_matching_pair_is_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review nit: every require_torch_pair call (each train.main, load_bundle) read both
+    versions again for the out-of-range warning; a matching pair is read once."""
+    read: list[str] = []
+
+    def installed_version(name: str) -> str:
+        read.append(name)
+        return {"torch": "2.14.1", "torchvision": "0.29.1"}[name]
+
+    monkeypatch.setattr(torch_pair, "installed_version", installed_version)
+    torch_pair._installed_pair_problem.cache_clear()
+    torch_pair._said_installed_pair_warning.cache_clear()
+    try:
+        require_torch_pair()
+        first = len(read)
+        require_torch_pair()
+        require_torch_pair()
+        assert first and len(read) == first, read
+    finally:
+        torch_pair._installed_pair_problem.cache_clear()
+        torch_pair._said_installed_pair_warning.cache_clear()
