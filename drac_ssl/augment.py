@@ -62,7 +62,6 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import albumentations as A
 import cv2
 import numpy as np
 import torch
@@ -77,10 +76,13 @@ from drac_ssl.eval_input import (  # the deterministic input path, shared with i
     check_recipe,
     eval_transform,
     normalization_for,
+    quiet_albumentations,
     stats_for,  # re-exported: drac_ssl.evaluation and the benches read it here
     to_chw,
 )
 from drac_ssl.starting import ignore_stop_signals_in_worker
+
+A = quiet_albumentations()  # no "IProgress not found" in a Jupyter kernel (huggingface_hub's tqdm.auto)
 
 _DEFAULT_CHANNELS = {"octa": 1, "fundus": 3, "cifar": 3, "mnist": 1}
 # name -> (grid_sample padding_mode, OpenCV border). "reflect" is NOT the same fill on both:

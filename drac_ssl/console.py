@@ -92,19 +92,22 @@ class _NoBar:
         pass
 
 
-def progress_bar(total: int, desc: str, unit: str, enabled: bool = True, leave: bool = True) -> Any:
+def progress_bar(total: int, desc: str, unit: str, enabled: bool = True, leave: bool = True,
+                 mininterval: float = 0.1) -> Any:
     """A tqdm bar on stderr (``update``, ``close``) when ``enabled``, ``total`` > 0 and stderr
     is a terminal (tqdm's own ``disable=None`` rule); otherwise an object whose methods do
     nothing, and no tqdm is made at all: any tqdm instance, even a disabled one, creates a
     ``multiprocessing`` lock, which fixes the process's start method, so a host that calls
     the package with progress off (or off a terminal) and then
     ``multiprocessing.set_start_method("spawn")`` got ``RuntimeError: context has already
-    been set``."""
+    been set``. tqdm is imported only then (``tqdm.auto`` in a Jupyter kernel without
+    ipywidgets warned "IProgress not found" at import). ``mininterval``: the fewest seconds
+    between two redraws."""
     if not (enabled and total and is_terminal(sys.stderr)):
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, leave=leave)
+    return tqdm(total=total, desc=desc, unit=unit, leave=leave, mininterval=mininterval)
 
 
 class ProgressLines:

@@ -74,7 +74,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from drac_ssl.checkpoint import (
     CheckpointReadError,
@@ -83,7 +82,7 @@ from drac_ssl.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from drac_ssl.console import ProgressLines
+from drac_ssl.console import ProgressLines, progress_bar
 from drac_ssl.distributed import all_reduce_mean, sums_over_processes
 from drac_ssl.io import atomic_write_text, read_json_dict
 from drac_ssl.run_state import CHECKPOINT_RECORD, torn_checkpoint_fix, write_checkpoint_record
@@ -447,29 +446,32 @@ class Engine:
         watch = list(task.keys).index(task.watched[0]) if task.watched and check_every else None
         n_steps = 0
         t0 = time.perf_counter()
-        bar = tqdm(task.batches(epoch), total=steps, desc=f"{self.stage} {epoch + 1}/{self.epochs}",
-                   # None: no bar when stderr is not a terminal (a log file would hold the bar's
-                   # carriage returns glued to the epoch lines, as a trial's `> log 2>&1` did)
-                   disable=None if self.is_main else True, leave=False, mininterval=2.0)
+        # a bar only when stderr is a terminal (a log file would hold the bar's carriage returns
+        # glued to the epoch lines, as a trial's `> log 2>&1` did); off one no tqdm at all: even a
+        # disabled one fixes a host's multiprocessing start method (console.progress_bar)
+        bar = progress_bar(steps, f"{self.stage} {epoch + 1}/{self.epochs}", "it", enabled=self.is_main,
+                           leave=False, mininterval=2.0)
         # off a terminal, a plain line now and then (the clock only: nothing read from the device),
         # on stdout beside the epoch lines: the rule of every long loop (drac_ssl.console)
         progress = ProgressLines(sys.stdout, self.stage, enabled=self.is_main)
-        for i, batch in enumerate(bar):
-            logs = task.step(batch, epoch * steps + i)
-            with torch.no_grad():
-                values = torch.stack([logs[k].detach().double() for k in task.keys])
-                if sums is None:
-                    sums = torch.zeros(len(task.keys), dtype=torch.float64, device=values.device)
-                sums += values
-            n_steps += 1
-            if progress.due():
-                elapsed = progress.seconds
-                progress.say(f"[{self.stage}] epoch {epoch + 1}/{self.epochs}: step {i + 1} of {steps}, "
-                             f"{(i + 1) * task.pairs_per_step / max(elapsed, 1e-9):.1f} pairs/s, "
-                             f"{elapsed:.0f} s into the epoch")
-            if watch is not None and i % check_every == check_every - 1 \
-                    and not self._finite(sums[watch]):
-                break
+        with bar:
+            for i, batch in enumerate(task.batches(epoch)):
+                logs = task.step(batch, epoch * steps + i)
+                with torch.no_grad():
+                    values = torch.stack([logs[k].detach().double() for k in task.keys])
+                    if sums is None:
+                        sums = torch.zeros(len(task.keys), dtype=torch.float64, device=values.device)
+                    sums += values
+                n_steps += 1
+                bar.update(1)
+                if progress.due():
+                    elapsed = progress.seconds
+                    progress.say(f"[{self.stage}] epoch {epoch + 1}/{self.epochs}: step {i + 1} of {steps}, "
+                                 f"{(i + 1) * task.pairs_per_step / max(elapsed, 1e-9):.1f} pairs/s, "
+                                 f"{elapsed:.0f} s into the epoch")
+                if watch is not None and i % check_every == check_every - 1 \
+                        and not self._finite(sums[watch]):
+                    break
         if self.distributed:  # every process: the same global means, so the same decisions
             totals, counted = sums_over_processes(sums, n_steps, len(task.keys))
         else:

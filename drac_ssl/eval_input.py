@@ -23,7 +23,13 @@ did when it took the statistics from there; :mod:`drac_ssl.datasets` needs no to
 
 from __future__ import annotations
 
+import contextlib
+import re
+import sys
+import threading
+import warnings
 from collections.abc import Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -137,6 +143,55 @@ def check_recipe(recipe: str, crop_scale: Sequence[float]) -> None:
         raise ValueError(f"augment.crop_scale must be [low, high] in (0, 1], got {crop_scale}")
 
 
+_QUIET_IMPORT = threading.Lock()
+"""Held while :func:`quiet_albumentations` imports albumentations with its one filter in place."""
+
+
+def quiet_albumentations() -> ModuleType:
+    """``albumentations``, imported without the ``TqdmWarning: IProgress not found. Please
+    update jupyter and ipywidgets`` a Jupyter kernel without ipywidgets printed during a
+    training: albumentations imports huggingface_hub, whose ``tqdm.auto`` import warns so in a
+    kernel; the package draws no notebook widget there (its bars are plain tqdm, on a terminal
+    only: :func:`drac_ssl.console.progress_bar`).
+
+    Once imported, the module is returned as it is (no warnings filter touched). The first
+    import adds one ``ignore`` filter for that message (category ``tqdm.TqdmWarning``) to
+    :data:`warnings.filters` and removes exactly that entry afterwards, under a lock: every
+    other warning is kept, and filters other libraries install while albumentations loads
+    (scipy's, say) stay in place (a ``warnings.catch_warnings`` block would drop them when it
+    restores its snapshot of the process-wide list)."""
+    loaded = sys.modules.get("albumentations")
+    if loaded is not None:
+        return loaded
+    with _QUIET_IMPORT:
+        try:
+            from tqdm.std import TqdmWarning as category
+        except ImportError:  # no tqdm: nothing to silence but the same message
+            category = Warning  # type: ignore[assignment,misc]
+        # the entry warnings.filterwarnings inserts: (action, message, category, module, lineno)
+        entry = ("ignore", re.compile("IProgress not found", re.I), category, None, 0)
+        added = entry not in warnings.filters  # one the caller set stays theirs
+        if added:
+            warnings.filters.insert(0, entry)  # type: ignore[attr-defined]
+            _warning_filters_changed()
+        try:
+            import albumentations
+        finally:
+            if added:
+                with contextlib.suppress(ValueError):  # a warnings.resetwarnings() meanwhile
+                    warnings.filters.remove(entry)  # type: ignore[attr-defined]
+                _warning_filters_changed()
+    return albumentations
+
+
+def _warning_filters_changed() -> None:
+    """Tell :mod:`warnings` its filter list changed (its "already warned" caches are reset),
+    as :func:`warnings.filterwarnings` does; a no-op where the private hook is missing."""
+    mutated = getattr(warnings, "_filters_mutated", None)
+    if mutated is not None:
+        mutated()
+
+
 def eval_transform(image_size: int, channels: int, mean: tuple[float, ...],
                    std: tuple[float, ...]) -> Any:
     """Deterministic preprocessing for the fine-tuning's evaluation and inference (the k-NN
@@ -147,8 +202,9 @@ def eval_transform(image_size: int, channels: int, mean: tuple[float, ...],
     already matches, as for CIFAR-10 at 32 and MNIST at 28), then ``(x / 255 - mean) / std``
     per channel with ``mean`` / ``std`` in [0, 1] units (:func:`stats_for` of ``channels``).
     No random operation. Raises ValueError for statistics that do not fit ``channels``."""
-    import albumentations as A
     import cv2
+
+    A = quiet_albumentations()  # noqa: N806 - albumentations' usual name
 
     return A.Compose(
         [

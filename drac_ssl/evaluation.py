@@ -36,10 +36,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from drac_ssl.augment import prepare_images, stats_for, to_device_uint8
-from drac_ssl.console import ProgressLines
+from drac_ssl.console import ProgressLines, progress_bar
 from drac_ssl.datasets import normalization_for
 from drac_ssl.metrics import knn_accuracy
 
@@ -83,16 +82,18 @@ def embed_images(
     feats = []
     starts = range(0, len(images), batch_size)
     lines = ProgressLines(sys.stderr, progress or "", enabled=bool(progress))  # off a terminal
+    # a bar only on a terminal, not in a log file; off one no tqdm at all (console.progress_bar)
+    bar = progress_bar(len(starts), progress or "", "batch", enabled=bool(progress), leave=False, mininterval=2.0)
     try:
-        for start in (tqdm(starts, desc=progress, unit="batch", leave=False, mininterval=2.0,
-                           disable=None)  # None: only on a terminal, not in a log file
-                      if progress else starts):
-            x = prepare_images(images[start : start + batch_size], mean, std, image_size, device)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-                feats.append(backbone(x).float())
-            lines.count(min(start + batch_size, len(images)), len(images))
+        with bar:
+            for start in starts:
+                x = prepare_images(images[start : start + batch_size], mean, std, image_size, device)
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+                    feats.append(backbone(x).float())
+                bar.update(1)
+                lines.count(min(start + batch_size, len(images)), len(images))
     finally:
         backbone.train(was_training)
     return torch.cat(feats)

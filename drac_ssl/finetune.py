@@ -221,6 +221,7 @@ from drac_ssl.runtime import (
     resolve_device,
     seed_everything,
     use_bf16,
+    worker_context,
 )
 from drac_ssl.scale import describe_grades, read_ingest_facts
 from drac_ssl.selection import VARIANT_PREFERENCE, deciding_referral, select_variant  # noqa: F401 - re-exported: they were here
@@ -848,7 +849,9 @@ def _view_loader(ctx: _Context, dataset: EvalDataset, positions: np.ndarray, see
     augmentation seed (:func:`view_keys` of ``seed``), in ``ctx.workers`` processes."""
     return DataLoader(dataset, batch_size=batch_size, sampler=view_keys(positions, seed),
                       num_workers=ctx.workers, worker_init_fn=seed_worker if ctx.workers else None,
-                      generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory)
+                      generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory,
+                      # the host's (or the platform's) start method, not fixed for the host's process
+                      multiprocessing_context=worker_context() if ctx.workers else None)
 
 
 def _stack_inputs(ctx: _Context, transform: Any, positions: np.ndarray, seed: int) -> Iterator[Tensor]:

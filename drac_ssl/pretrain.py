@@ -102,6 +102,7 @@ from drac_ssl.runtime import (
     resolve_device,
     use_bf16,
     use_compile,
+    worker_context,
 )
 from drac_ssl.starting import python_command
 from drac_ssl.tensorboard_log import require_tensorboard
@@ -393,6 +394,8 @@ class TwoViewFeed:
             generator=torch.Generator().manual_seed(epoch_seed(self.cfg.run.seed, epoch, self.dist.rank)),
             pin_memory=self.device.type == "cuda",
             prefetch_factor=4 if self.workers else None,
+            # the host's (or the platform's) start method, not fixed for the host's process
+            multiprocessing_context=worker_context() if self.workers else None,
         )
         self._stream = iter(loader)
         self._next_epoch = epoch

@@ -10,6 +10,8 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import multiprocessing
+import multiprocessing.context
 import os
 import platform
 import random
@@ -219,6 +221,19 @@ def dataloader_workers(setting: int) -> int:
     (``TwoViewFeed``, :func:`drac_ssl.finetune.view_keys`), so the figures are the same for
     any count; the run's ``environment.json`` records it as ``dataloader_workers``."""
     return max(0, usable_cores() - 1) if setting < 0 else setting
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """The ``multiprocessing_context`` the package's DataLoaders with workers use: the start
+    method the host chose (``multiprocessing.set_start_method``) when it chose one, else the
+    platform's default (the first of ``multiprocessing.get_all_start_methods()``: ``fork`` on
+    Linux before Python 3.14), so the workers start as a DataLoader without one starts them. A
+    DataLoader given none takes the process's default context, which fixes the start method
+    for good: a notebook or script that trained and then called
+    ``multiprocessing.set_start_method("spawn")`` got ``RuntimeError: context has already been
+    set``; this context object leaves it unset."""
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+    return multiprocessing.get_context(method)
 
 
 def cpu_bf16_flags() -> list[str]:

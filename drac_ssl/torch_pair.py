@@ -28,13 +28,14 @@ Standard library only, importing neither torch nor torchvision (``importlib.meta
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import re
 
 __all__ = ["TESTED_PAIR", "TORCHVISION_MINOR_OFFSET", "TORCHVISION_RANGE", "TORCH_RANGE",
-           "exit_on_bad_torch_pair", "installed_version", "say_torch_pair_warning", "torch_pair_problem",
-           "torch_pair_refusal", "torch_pair_warning"]
+           "TorchPairError", "exit_on_bad_torch_pair", "installed_version", "require_torch_pair",
+           "say_torch_pair_warning", "torch_pair_problem", "torch_pair_refusal", "torch_pair_warning"]
 
 TORCH_RANGE = ((2, 11), (2, 15))
 """torch ``>=2.11,<2.15`` (``pyproject.toml``): (lowest minor release, first one not supported)."""
@@ -185,4 +186,46 @@ def exit_on_bad_torch_pair() -> None:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         raise SystemExit(USAGE_ERROR)
+    say_torch_pair_warning()
+
+
+class TorchPairError(ImportError):
+    """The installed torch and torchvision are no matching pair, or one is missing
+    (:func:`torch_pair_problem`'s words and fix): raised by :func:`require_torch_pair` where a
+    call from Python would load torchvision (:func:`drac_ssl.train.main`,
+    :func:`drac_ssl.grading.load_bundle`, ``app.predict.Predictor``), instead of torchvision's
+    own ``operator torchvision::nms does not exist``. An ``ImportError``: what is wrong is the
+    environment; fix it and restart the Python process (a notebook: restart the kernel), as
+    the torch already imported stays loaded."""
+
+
+@functools.cache
+def _installed_pair_problem() -> str | None:
+    """:func:`torch_pair_refusal`, read once per process (the versions a process has loaded
+    do not change when pip installs others beside them)."""
+    return torch_pair_refusal()
+
+
+def require_torch_pair() -> None:
+    """The raising variant of :func:`exit_on_bad_torch_pair`, for a call from Python (a
+    notebook, a script): returns when the installed torch and torchvision are a matching pair
+    (after :func:`say_torch_pair_warning` when they lie outside the supported ranges). The
+    versions are read once per process (``importlib.metadata``, nothing imported), so a
+    second call costs nothing.
+
+    Raises:
+        TorchPairError: a mismatched pair, or torch or torchvision missing; the message names
+            both versions and says the ``pip install`` that fixes it, and the one that keeps
+            an installed torch in range."""
+    problem = _installed_pair_problem()
+    if problem:
+        raise TorchPairError(problem)
+    _said_installed_pair_warning()
+
+
+@functools.cache
+def _said_installed_pair_warning() -> None:
+    """:func:`say_torch_pair_warning` once per process for :func:`require_torch_pair`: a
+    matching pair is not read again (:func:`say_torch_pair_warning` reads the versions on every
+    call until it has warned)."""
     say_torch_pair_warning()

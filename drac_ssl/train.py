@@ -56,6 +56,7 @@ import json
 import re
 import shlex
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -167,6 +168,7 @@ from drac_ssl.starting import (
     started,
     stop_signal_handlers_given_back,
 )
+from drac_ssl.torch_pair import require_torch_pair  # stdlib only
 from drac_ssl.trial_run import (
     EPOCH_SETTINGS,
     FIRST_TRY,
@@ -2452,8 +2454,24 @@ def main(argv: list[str] | None = None) -> int:
         read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`);
         75 (:data:`~drac_ssl.exit_codes.RUN_BUSY`) the run is already running in another
         process (:class:`drac_ssl.runtime.RunBusy`); 130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
-        :func:`drac_ssl.starting.interrupt_exit_code`). ``--help``, ``--version``,
-        ``--list-configs`` and a usage error raise ``SystemExit`` (argparse).
+        :func:`drac_ssl.starting.interrupt_exit_code`), with ``argv`` None only.
+        ``--help``, ``--version``, ``--list-configs`` and a usage error raise ``SystemExit`` (argparse);
+        so does ``main()`` without ``argv`` in a Jupyter kernel (whose ``sys.argv`` is the
+        kernel's own): the error says to pass ``argv``.
+
+    Raises:
+        TrainingInProgress: (a RuntimeError) another ``main()`` call is running in this
+            process (another thread): one training per process at a time; refused before
+            anything is read, naming the other call's thread and ``argv``.
+        drac_ssl.torch_pair.TorchPairError: (an ImportError) the installed torch and
+            torchvision are no matching pair, or one is missing: the versions and the
+            ``pip install`` that fixes it (:func:`drac_ssl.torch_pair.require_torch_pair`),
+            before anything is read or run.
+        KeyboardInterrupt: interrupted (Ctrl-C, a notebook's "Interrupt kernel", SIGTERM)
+            when called with an ``argv``: recorded and said as the command does (what is
+            saved, how to resume), then raised again so that the caller (a notebook's "Run
+            All", a script) stops there; its ``exit_code`` attribute is the command's code,
+            130 or 143.
 
     Called from Python with an ``argv`` (a script, a notebook), the run records and prints
     the command that does the same, ``PYTHON -m drac_ssl.train *argv`` (each word quoted for
@@ -2473,13 +2491,14 @@ def main(argv: list[str] | None = None) -> int:
     from ``run.seed``; a call with an ``argv`` gives the caller's states back on return,
     whatever happened (:func:`drac_ssl.runtime.random_state_kept`).
 
-    One run per process at a time is the supported use: the run's ``console.log`` takes this
+    One run per process at a time (a second call while one runs raises
+    :class:`TrainingInProgress`): the run's ``console.log`` takes this
     process's ``sys.stdout`` and ``sys.stderr`` (:func:`drac_ssl.runtime.console_log`), and
     the thread counts are the process's, so two runs in two threads of one process would each
     log the other's lines and set each other's threads; start a process per run
     (``subprocess.run([sys.executable, "-m", "drac_ssl.train", ...])``) to run several at
-    once. The command each call records is its own even so (a context variable, per thread),
-    and a grading or export in another thread while a run trains records its own command.
+    once. A grading or export in another thread while a run trains records its own command
+    (a context variable, per thread).
 
     Signals: SIGINT's and SIGTERM's handlers are the caller's again when the call returns or
     raises, whatever happened (:func:`drac_ssl.starting.stop_signal_handlers_given_back`): an
@@ -2488,8 +2507,60 @@ def main(argv: list[str] | None = None) -> int:
     (:func:`command_main`) keeps them ignored until :func:`exit_with`.
     """
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    with stop_signal_handlers_given_back():  # the caller's, after started(): a notebook's Ctrl-C
+    # a notebook's mismatched torchvision: said with its fix, not "torchvision::nms does not exist"
+    # (the command line checks it before torch loads: drac_ssl.commands.refuse_train_early)
+    require_torch_pair()
+    if argv is None and _in_a_notebook():  # the kernel's own command line: "unrecognized arguments: -f"
+        train_parser().error("called from a notebook: pass argv, e.g. "
+                             "drac_ssl.train.main(['-c', 'fundus', '--first-try']) (main() reads sys.argv, "
+                             "here the Jupyter kernel's own command line)")
+    with _one_training(argv), stop_signal_handlers_given_back():  # the caller's, after started()
         return _command(argv)
+
+
+class TrainingInProgress(RuntimeError):
+    """:func:`main` called while another call of it runs in this process (another thread, a
+    notebook's background thread): refused before anything is read or run, as two runs in one
+    process would each log the other's lines and set each other's thread counts."""
+
+
+_TRAINING = threading.Lock()
+"""Held while a :func:`main` call runs: one training per process at a time."""
+_TRAINING_BY = ""
+"""Which call holds :data:`_TRAINING`, in words (its thread and ``argv``), for the refusal."""
+
+
+@contextlib.contextmanager
+def _one_training(argv: list[str] | None) -> Iterator[None]:
+    """The block holds this process's one training slot (:data:`_TRAINING`).
+
+    Raises:
+        TrainingInProgress: another :func:`main` call holds it; the message names its thread
+            and ``argv`` and says how to run several at once (a process per run)."""
+    global _TRAINING_BY
+    acquired = False
+    try:  # acquired inside: a Ctrl-C right after the acquire still releases it
+        acquired = _TRAINING.acquire(blocking=False)
+        if not acquired:
+            raise TrainingInProgress(
+                f"another training is running in this process ({_TRAINING_BY}): drac_ssl.train.main runs one "
+                f"training per process at a time (the run's console.log takes the process's stdout and stderr, "
+                f"and its thread counts are the process's)\n"
+                f"  fix: wait for it to return, or start a process per run: subprocess.run([sys.executable, "
+                f"'-m', 'drac_ssl.train', ...])")
+        _TRAINING_BY = f"thread {threading.current_thread().name!r}, argv {argv!r}"
+        yield
+    finally:
+        if acquired:
+            _TRAINING_BY = ""
+            _TRAINING.release()
+
+
+def _in_a_notebook() -> bool:
+    """Whether this process is a Jupyter (IPython) kernel: its ``sys.argv`` is the kernel's
+    (``.../ipykernel_launcher.py -f .../kernel-N.json``), not a command for :func:`main`."""
+    launcher = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return launcher == "ipykernel_launcher.py" or "ipykernel" in sys.modules
 
 
 def command_main() -> int:
@@ -2571,14 +2642,28 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
             hold_signals_for_exit()
         print("\n[train] interrupted before any stage started (while the settings were checked): "
               "nothing was run or written; rerun the same command to run it", file=sys.stderr)
-        return _exit_code_of(exc)
+        return _interrupted_exit(exc, inter_op)
     except KeyboardInterrupt as exc:
         if inter_op:  # as above: further Ctrl-C / SIGTERM ignored until exit_with takes over
             hold_signals_for_exit()
         sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
-        return _exit_code_of(exc)  # 130 Ctrl-C, 143 SIGTERM
+        return _interrupted_exit(exc, inter_op)  # 130 Ctrl-C, 143 SIGTERM
     return 0
+
+
+def _interrupted_exit(exc: KeyboardInterrupt, command: bool) -> int:
+    """After an interrupt was recorded and said: the exit code (130 Ctrl-C, 143 SIGTERM) for
+    the command's own process (``command``: :func:`command_main`, ``python -m drac_ssl.train``,
+    ``drac-ssl-train``); a call from Python with an ``argv`` (a notebook, a script) gets the
+    KeyboardInterrupt raised again, its ``exit_code`` attribute set to that code, so that a
+    notebook's "Interrupt kernel" stops "Run All" there instead of running the next cells on
+    a half-finished run (a review: the call returned 130 and the notebook carried on)."""
+    code = _exit_code_of(exc)
+    if command:
+        return code
+    exc.exit_code = code  # type: ignore[attr-defined]
+    raise exc
 
 
 def _exit_code_of(exc: BaseException) -> int:

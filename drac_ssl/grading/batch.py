@@ -252,8 +252,9 @@ def grade_files(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *, chun
             or the export's listing, :func:`drac_ssl.export.list_images`).
         chunk: files read and graded at a time (:data:`FILE_CHUNK`): the decoded images of
             one chunk are held at once.
-        progress: None or False, nothing; True, a bar (``tqdm.auto``: a widget in a notebook,
-            a line on stderr elsewhere) counting the files; a callable ``progress(done,
+        progress: None or False, nothing; True, a bar (``tqdm.auto``: a widget in a notebook
+            with ``ipywidgets`` installed, else tqdm warns "IProgress not found" and draws a
+            line on stderr, as elsewhere) counting the files; a callable ``progress(done,
             total)``, called after each chunk (``done`` of ``total`` files read, graded or
             failed).
         tta: flip test-time augmentation, as for ``grade_images`` (None: as the bundle's

@@ -137,6 +137,7 @@ from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, su
 from drac_ssl.selection import recorded_selection
 from drac_ssl.starting import python_command, python_word
 from drac_ssl.submission import GRADING_PROVENANCE_FORMAT  # the one spelling (out_paths reads it)
+from drac_ssl.torch_pair import require_torch_pair  # stdlib only
 from drac_ssl.trial_run import trial_run_record, trial_run_words
 from drac_ssl.weights_file import WeightsFileError
 
@@ -3403,6 +3404,10 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
             unreadable input profile, or one whose SHA-256 is not ``input_profile.sha256``
             (:func:`verify_profile_hash`; a bundle built before that digest loads unchecked,
             :func:`profile_hash_note`); each message names the file and says the fix.
+        drac_ssl.torch_pair.TorchPairError: (an ImportError) the installed torch and
+            torchvision are no matching pair, or torchvision is missing: the versions and the
+            ``pip install`` that fixes it (:func:`drac_ssl.torch_pair.require_torch_pair`),
+            before anything is read.
         FileNotFoundError: a weight file that was there when the bundle was checked and is gone
             when it is loaded (removed meanwhile), re-raised as it is.
         ValueError: ``device`` is not one this machine has (``"cuda"`` without a usable CUDA
@@ -3419,6 +3424,8 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
     (``finetune.freeze: last`` / ``all``) about 0.5 s. A bundle that records no digests (built
     before they were recorded, or the demo bundle) loads as before, unchecked.
     """
+    # a notebook's mismatched torchvision: said with its fix, not "torchvision::nms does not exist"
+    require_torch_pair()
     dev = usable_device(device)  # before anything is read: torch's own error came mid-load
     bundle_dir = bundle_folder(path)
     meta, meta_sha256 = _read_json_and_sha256(bundle_dir / "metadata.json", "the bundle metadata",

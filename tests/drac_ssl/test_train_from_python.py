@@ -12,6 +12,7 @@ import json
 import shlex
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,11 +123,12 @@ def test_the_command_s_own_process_sizes_the_inter_op_pool(monkeypatch: pytest.M
 def test_two_runs_in_two_threads_each_record_their_own_command(monkeypatch: pytest.MonkeyPatch,
                                                                from_a_script: None,
                                                                caller_threads: list[int]) -> None:
-    """The command a call records is its thread's own: two ``train.main(argv)`` overlapping in
-    two threads, and a third thread (an export or report beside a training) that gives no
-    ``argv``, each see theirs, while both runs are inside and after the first has returned (a
+    """The command a call records is its thread's own: two commands' work overlapping in two
+    threads, and a third thread (an export or report beside a training) that gives no
+    ``argv``, each see theirs, while both are inside and after the first has returned (a
     process-wide list gave every thread the last one entered, and the first to return took
-    the other's away)."""
+    the other's away). A second ``train.main`` is refused while one runs (the test below), so
+    the second thread runs ``_command``, main's work inside its one-training slot."""
     inside, first_out = threading.Barrier(3), threading.Barrier(2)
     seen: dict[str, list[list[str]]] = {"a": [], "b": [], "beside": []}
 
@@ -147,7 +149,7 @@ def test_two_runs_in_two_threads_each_record_their_own_command(monkeypatch: pyte
     results: dict[str, int] = {}
 
     def run(name: str) -> None:
-        results[name] = train.main([f"run.name={name}"])
+        results[name] = (train.main if name == "a" else train._command)([f"run.name={name}"])
         if name == "a":
             first_out.wait(timeout=30)
 
@@ -229,3 +231,54 @@ def test_a_umm_called_from_python_records_its_own_command_and_gives_the_threads_
     assert recorded == [[runtime.interpreter_word(), "-m", "drac_ssl.umm", *argv]]
     assert (torch.get_num_threads(), cv2.getNumThreads()) == (2, 2)
     assert runtime.command_argv()[1:] == ["ft.py"]
+
+
+@pytest.mark.parametrize("kernel", ["launcher", "module"])
+def test_main_without_argv_in_a_notebook_says_to_pass_argv(
+        kernel: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A notebook review: ``drac_ssl.train.main()`` in a Jupyter kernel read the kernel's own
+    ``sys.argv`` and said "unrecognized arguments: -f"; now it says to pass ``argv``. The kernel
+    is told by its launcher (``sys.argv[0]``) or by ``ipykernel`` being loaded."""
+    monkeypatch.setattr(train, "_command", lambda argv: pytest.fail("the command line was read"))
+    if kernel == "launcher":
+        monkeypatch.setattr(sys, "argv", ["/venv/lib/python3.11/site-packages/ipykernel_launcher.py", "-f",
+                                          "/root/.local/share/jupyter/runtime/kernel-1.json"])
+    else:
+        monkeypatch.setattr(sys, "argv", ["pretrain.lr=0.1"])
+        monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    with pytest.raises(SystemExit) as caught:
+        train.main()
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and "called from a notebook: pass argv, e.g. " \
+        "drac_ssl.train.main(['-c', 'fundus', '--first-try'])" in err, err
+    assert "unrecognized arguments" not in err
+
+
+def test_a_second_training_while_one_runs_in_this_process_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A notebook review: two ``train.main`` calls at once in one process (a background
+    thread, then a cell) were neither refused nor warned, and torch's thread count ended as
+    the first to return left it (threads_kept given back out of order). The second call is
+    refused before anything runs, naming the first; the slot is free again once it returns."""
+    inside, release = threading.Event(), threading.Event()
+
+    def fake_main(*args: object, **kwargs: object) -> int:
+        inside.set()
+        assert release.wait(timeout=30)
+        return 0
+
+    monkeypatch.setattr(train, "_main", fake_main)
+    results: list[int] = []
+    first = threading.Thread(target=lambda: results.append(train.main(["run.name=a"])), name="background")
+    first.start()
+    try:
+        assert inside.wait(timeout=30)
+        with pytest.raises(train.TrainingInProgress, match=r"another training is running in this process "
+                                                           r"\(thread 'background', argv \['run.name=a'\]\)") as caught:
+            train.main(["run.name=b"])
+        assert "fix: wait for it to return, or start a process per run" in str(caught.value)
+    finally:
+        release.set()
+        first.join(timeout=30)
+    assert results == [0]
+    assert train.main(["run.name=c"]) == 0  # free again
+

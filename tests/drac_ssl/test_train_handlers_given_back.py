@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
+from interrupted_train import interrupted_main
 
 from drac_ssl import preflight, train
 from drac_ssl.starting import hold_signals_for_exit
@@ -41,14 +42,15 @@ def _now() -> dict[int, object]:
 def test_an_interrupted_main_gives_the_callers_handlers_back(
         argv: list[str] | None, callers_handlers: dict[int, object], monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """Ctrl-C while the settings are checked: 130, and the caller's handlers, not SIG_IGN
-    (the old code's, with ``argv`` None, the command line's own parse)."""
+    """Ctrl-C while the settings are checked: 130 (with ``argv``, the KeyboardInterrupt raised
+    again, carrying it), and the caller's handlers, not SIG_IGN (the old code's, with ``argv``
+    None, the command line's own parse)."""
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sys, "argv", ["train", "-c", "retinamnist"])
     monkeypatch.setattr(preflight, "read_config", interrupted)
-    assert train.main(argv) == 130
+    assert (train.main(argv) if argv is None else interrupted_main(argv)) == 130
     assert "interrupted before any stage started" in capsys.readouterr().err
     assert _now() == callers_handlers
 
@@ -123,3 +125,19 @@ def test_sigterm_as_ctrl_c_gives_the_previous_handler_back_unless_the_block_set_
     with sigterm_as_ctrl_c():
         hold_signals_for_exit()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+
+
+def test_an_interrupted_call_with_argv_raises_after_saying_it(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A notebook review: "Interrupt kernel" during ``train.main([...])`` returned 130, and
+    "Run All" carried on into the next cells with a half-finished run. Called with an ``argv``
+    the interrupt is said as the command says it, then raised again with the command's code;
+    the command's own process (``command_main``) still returns 130 (the test above)."""
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(preflight, "read_config", interrupted)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        train.main(["-c", "retinamnist"])
+    assert caught.value.exit_code == 130
+    assert "[train] interrupted before any stage started" in capsys.readouterr().err

@@ -1,0 +1,101 @@
+"""A notebook review: a training in a Jupyter kernel without ipywidgets printed ``TqdmWarning:
+IProgress not found. Please update jupyter and ipywidgets``: the engine imported ``tqdm.auto``
+at its top, and albumentations imports huggingface_hub, which imports it too. The engine's bars
+are plain tqdm made on a terminal only (imported there), and albumentations is imported with
+that one warning silenced (``drac_ssl.eval_input.quiet_albumentations``). The kernel is
+simulated as tqdm.autonotebook detects one (``ipykernel.zmqshell`` loaded, a
+``ZMQInteractiveShell``); the modules imported again are dropped afterwards."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drac_ssl import engine, evaluation
+from drac_ssl.eval_input import quiet_albumentations
+
+
+@pytest.fixture()
+def fresh_kernel_imports() -> Iterator[None]:
+    """A Jupyter kernel without ipywidgets, in which albumentations, huggingface_hub and
+    tqdm.auto are not imported yet; sys.modules as it was afterwards."""
+    before = dict(sys.modules)
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("albumentations", "huggingface_hub") or name in (
+                "tqdm.auto", "tqdm.autonotebook", "tqdm.notebook"):
+            del sys.modules[name]
+
+    class ZMQInteractiveShell:
+        pass
+
+    sys.modules["IPython"] = types.SimpleNamespace(get_ipython=ZMQInteractiveShell)  # type: ignore[assignment]
+    sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
+    try:
+        yield
+    finally:
+        for name in [n for n in sys.modules if n not in before]:
+            del sys.modules[name]
+        sys.modules.update(before)
+
+
+def _iprogress_warnings(import_it: object) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import_it()  # type: ignore[operator]
+    return [str(w.message) for w in caught if "IProgress not found" in str(w.message)]
+
+
+@pytest.mark.usefixtures("fresh_kernel_imports")
+def test_albumentations_is_imported_without_the_iprogress_warning() -> None:
+    assert _iprogress_warnings(quiet_albumentations) == []
+    assert "tqdm.auto" in sys.modules  # the simulated kernel did import it (through huggingface_hub)
+
+
+@pytest.mark.usefixtures("fresh_kernel_imports")
+def test_the_simulated_kernel_does_warn_on_a_plain_import() -> None:
+    """The fixture's kernel is one tqdm warns in (else the test above proves nothing)."""
+    assert _iprogress_warnings(lambda: importlib.import_module("albumentations"))
+
+
+def test_the_training_loops_import_no_tqdm_at_their_top() -> None:
+    assert not hasattr(engine, "tqdm") and not hasattr(evaluation, "tqdm")
+
+
+def test_filters_installed_while_albumentations_loads_survive_and_only_its_entry_goes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``warnings.catch_warnings`` restored its snapshot of the process-wide filter
+    list, dropping the filters a library imported inside it installed (scipy's 'always' for
+    its SpecialFunctionWarning). A stand-in albumentations installs one and warns."""
+    from tqdm.std import TqdmWarning
+
+    package = tmp_path / "albumentations"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "import warnings\n"
+        "from tqdm.std import TqdmWarning\n"
+        "warnings.filterwarnings('always', message='a filter of a library albumentations imports')\n"
+        "warnings.warn('IProgress not found. Please update jupyter and ipywidgets.', TqdmWarning)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = sys.modules.pop("albumentations", None)
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # the test's own, around the call
+            warnings.simplefilter("always")
+            before = list(warnings.filters)
+            module = quiet_albumentations()
+            after = list(warnings.filters)
+            assert quiet_albumentations() is module and warnings.filters == after  # imported: untouched
+        assert module.__file__ == str(package / "__init__.py")
+        assert not [w for w in caught if issubclass(w.category, TqdmWarning)]
+        added = [f for f in after if f not in before]
+        assert [(f[0], f[1].pattern) for f in added] == [("always", "a filter of a library albumentations imports")]
+        assert len(after) == len(before) + 1  # the silencing entry itself is gone
+    finally:
+        sys.modules.pop("albumentations", None)
+        if real is not None:
+            sys.modules["albumentations"] = real
