@@ -1019,18 +1019,15 @@ def _pool_copies(entries: list[ImageEntry]) -> tuple[list[Problem], list[str]]:
                          f"{'' if e.record.sha256 == f.record.sha256 else ', same pixels'}"
                          for e, f in copies[:POOL_COPIES_SHOWN])
 
-    if of_test:
-        found.append(note(of_test[0][0].path.parent, f"{counted(len(of_test), 'image')} of the "
-                          f"--unlabelled folders left out: the same picture as a test image "
-                          f"(byte-identical, or the same pixels in another file), so that the "
-                          f"test images stay out of the pretraining with pretrain.use_test_images="
-                          f"false (e.g. {pairs(of_test, False)})", "nothing to do", "unlabelled"))
-    if others:
-        found.append(note(others[0][0].path.parent, f"{counted(len(others), 'image')} of the "
-                          f"--unlabelled folders left out: the same picture as a training or an "
-                          f"earlier unlabelled image (byte-identical, or the same pixels in "
-                          f"another file), so none is pretrained on twice (e.g. "
-                          f"{pairs(others, True)})", "nothing to do", "unlabelled"))
+    for copies, of_what, so_that, with_split in (
+            (of_test, "a test image", "so that the test images stay out of the pretraining with "
+             "pretrain.use_test_images=false", False),
+            (others, "a training or an earlier unlabelled image", "so none is pretrained on twice", True)):
+        if copies:
+            found.append(note(copies[0][0].path.parent, f"{counted(len(copies), 'image')} of the "
+                              f"--unlabelled folders left out: the same picture as {of_what} "
+                              f"(byte-identical, or the same pixels in another file), {so_that} "
+                              f"(e.g. {pairs(copies, with_split)})", "nothing to do", "unlabelled"))
     return found, [e.rel for e, _ in of_test + others]
 
 

@@ -1,15 +1,18 @@
-"""Shared fixtures of the data_prep tests: the real samples under ``$DRAC_SSL_SHARED_DATA`` or
+"""Shared fixtures of the data_prep tests (and ``count_decodes``, the decoder call counter): the real samples under ``$DRAC_SSL_SHARED_DATA`` or
 ``../shared/data`` (tests/helpers/shared_data.py)."""
 
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from shared_data import SHARED_DATA, need
+
+from data_prep import validate
 
 DRAC_SAMPLES = SHARED_DATA / "drac_samples"
 APTOS_SAMPLES = SHARED_DATA / "aptos_samples"
@@ -38,3 +41,17 @@ def aptos(aptos_dir: Path) -> list[tuple[str, int, np.ndarray]]:
         rows = [(r["id_code"], int(r["diagnosis"])) for r in csv.DictReader(fh)]
     return [(code, grade, np.array(Image.open(aptos_dir / "train_images" / f"{code}.png")))
             for code, grade in rows]
+
+
+@pytest.fixture
+def count_decodes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Count calls of the decoder (the tests run the ingest in-process, workers=1)."""
+    counter: Counter[str] = Counter()
+    real = validate.decode_image
+
+    def counting(data: bytes) -> np.ndarray | None:
+        counter["decodes"] += 1
+        return real(data)
+
+    monkeypatch.setattr(validate, "decode_image", counting)
+    return counter

@@ -908,20 +908,6 @@ def test_help_shows_the_defaults() -> None:
 # Incremental re-runs and atomic writes
 
 
-@pytest.fixture
-def count_decodes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Count calls of the decoder (the tests run the ingest in-process, workers=1)."""
-    counter: Counter[str] = Counter()
-    real = validate.decode_image
-
-    def counting(data: bytes) -> np.ndarray | None:
-        counter["decodes"] += 1
-        return real(data)
-
-    monkeypatch.setattr(validate, "decode_image", counting)
-    return counter
-
-
 def test_incremental_rerun(tmp_path: Path, count_decodes: Counter[str]) -> None:
     grades = {f"{i:03d}.png": i % 3 for i in range(1, 7)}
     data = make_plain(tmp_path / "d", grades)

@@ -15,22 +15,11 @@ import numpy as np
 import pytest
 from test_ingest import SIZE, config, make_plain, smooth_image
 
-from data_prep import ingest, validate
+from data_prep import ingest
 
 STORED = [cv2.IMWRITE_PNG_COMPRESSION, 0]  # uncompressed: same size whatever the picture
 
 
-@pytest.fixture
-def decodes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    counter: Counter[str] = Counter()
-    real = validate.decode_image
-
-    def counting(data: bytes) -> np.ndarray | None:
-        counter["decodes"] += 1
-        return real(data)
-
-    monkeypatch.setattr(validate, "decode_image", counting)
-    return counter
 
 
 def _small(root: Path) -> Path:
@@ -62,7 +51,7 @@ def test_a_file_replaced_keeping_size_and_mtime_gets_its_new_rows(tmp_path: Path
 
 
 def test_a_state_without_identity_is_hashed_once_not_decoded_then_reused_unread(
-        tmp_path: Path, decodes: Counter[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, count_decodes: Counter[str], monkeypatch: pytest.MonkeyPatch) -> None:
     data = _small(tmp_path / "d")
     cfg = config(data, grades=["Normal", "DR"], expected_side=0)
     out = tmp_path / "out"
@@ -82,9 +71,9 @@ def test_a_state_without_identity_is_hashed_once_not_decoded_then_reused_unread(
         return real(task)
 
     monkeypatch.setattr(ingest.cache, "process_file", counting)
-    decodes.clear()
+    count_decodes.clear()
     ingest.run(cfg, out, verbose=False)
-    assert decodes["decodes"] == 0 and sum(reads.values()) == 4  # each read once, none decoded
+    assert count_decodes["decodes"] == 0 and sum(reads.values()) == 4  # each read once, none decoded
     assert all(len(f["identity"]) == 2 for f in
                json.loads(state_path.read_text(encoding="utf-8"))["files"].values())
 
