@@ -107,7 +107,32 @@ def command_classes() -> dict[str, type]:
     return {"build_py": BuildPyWithCommit, "sdist": SdistWithCommit}
 
 
-if __name__ == "__main__":  # setuptools' build backend runs this file as __main__
-    from setuptools import setup
+SETUPTOOLS_NEEDED = 77
+"""The oldest setuptools that reads pyproject.toml's ``license = "Apache-2.0"`` (a PEP 639
+license expression) and ``license-files``; pyproject.toml's ``[build-system] requires`` says
+the same to an isolated build."""
 
-    setup(cmdclass=command_classes())
+
+def check_setuptools(version: str) -> None:
+    """Raise RuntimeError, saying what, why and how to fix, when setuptools ``version`` is older
+    than :data:`SETUPTOOLS_NEEDED`. A build without isolation (``pip wheel --no-build-isolation``,
+    ``python -m build --no-isolation``) uses the environment's setuptools, ignoring
+    ``[build-system] requires``: setuptools < 77 stopped with "project.license must be valid
+    exactly by one definition (2 matches found)", which names neither cause nor fix (a packaging
+    review, F4). A version that does not start with a number is let through."""
+    leading = version.split(".", 1)[0]
+    if leading.isdigit() and int(leading) < SETUPTOOLS_NEEDED:
+        raise RuntimeError(
+            f"drac_ssl needs setuptools >= {SETUPTOOLS_NEEDED} to build, and this environment has "
+            f"setuptools {version}: pyproject.toml's license is a PEP 639 license expression "
+            f"(license = \"Apache-2.0\"), which older setuptools rejects (\"project.license must be "
+            f"valid exactly by one definition\"). Fix: pip install 'setuptools>={SETUPTOOLS_NEEDED}' "
+            f"in this environment, or build with isolation (leave out --no-build-isolation / "
+            f"--no-isolation: pip and build then fetch a new enough setuptools)")
+
+
+if __name__ == "__main__":  # setuptools' build backend runs this file as __main__
+    import setuptools
+
+    check_setuptools(setuptools.__version__)
+    setuptools.setup(cmdclass=command_classes())
