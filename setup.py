@@ -1,4 +1,5 @@
-"""The build's record of the commit it was built from; everything else is in pyproject.toml.
+"""The build's record of the commit it was built from, and the version naming it
+(:func:`package_version`: ``0.1.0+g1a2b3c4``); everything else is in pyproject.toml.
 
 A wheel installed from a checkout recorded ``git_commit: unknown`` and version 0.1.0 in every
 run's ``environment.json``: wheels of different commits could not be told apart (a packaging
@@ -14,7 +15,9 @@ dependency.
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import subprocess
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -44,13 +47,60 @@ def source_commit(root: str = ROOT) -> tuple[str, bool | None] | None:
     return head.stdout.strip(), (bool(status.stdout.strip()) if status.returncode == 0 else None)
 
 
-def build_info_text(commit: str, dirty: bool | None) -> str:
-    """The text of ``drac_ssl/_build_info.py``: two literals that
-    :func:`drac_ssl.runtime.build_origin` reads without importing the file."""
+def base_version(root: str = ROOT) -> str:
+    """The release part of the version: ``drac_ssl/__init__.py``'s ``__version__ = "..."``
+    literal under ``root`` (read, not imported: the package needs what the build may lack)."""
+    with open(os.path.join(root, "drac_ssl", "__init__.py"), encoding="utf-8") as fh:
+        found = re.search(r'^__version__ = "([^"]+)"$', fh.read(), re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"no __version__ = \"...\" line in {root}/drac_ssl/__init__.py")
+    return found.group(1)
+
+
+def local_version(base: str, commit: str, dirty: bool | None) -> str:
+    """``base`` with a PEP 440 local label naming the build's commit: ``0.1.0+g1a2b3c4``, and
+    ``.dirty`` when tracked files differed from it (``0.1.0+g1a2b3c4.dirty``). Every commit
+    built as plain 0.1.0 (a packaging trial, F3): pip took a newer wheel for the installed one
+    ("already installed with the same version") and wheel files of two commits collided."""
+    return f"{base}+g{commit[:7]}" + (".dirty" if dirty else "")
+
+
+def recorded_build(root: str = ROOT) -> tuple[str, bool | None] | None:
+    """``(commit, dirty)`` of the build record an sdist carries (``drac_ssl/_build_info.py``
+    under ``root``, its literals read without importing it); None without one."""
+    try:
+        with open(os.path.join(root, BUILD_INFO), encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    said = {target.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant) for target in node.targets
+            if isinstance(target, ast.Name)}
+    commit, dirty = said.get("BUILD_COMMIT"), said.get("BUILD_DIRTY")
+    if not isinstance(commit, str) or not re.fullmatch(r"[0-9a-f]{7,64}", commit):
+        return None
+    return commit, dirty if isinstance(dirty, bool) else None
+
+
+def package_version(root: str = ROOT) -> str:
+    """The version a build of ``root`` gets: :func:`local_version` of its git commit (a
+    checkout), else of the commit an sdist recorded (a rebuild from the sdist: the same
+    version as the sdist), else :func:`base_version` alone (no git, no record)."""
+    base = base_version(root)
+    record = source_commit(root) or recorded_build(root)
+    return local_version(base, *record) if record else base
+
+
+def build_info_text(commit: str, dirty: bool | None, root: str = ROOT) -> str:
+    """The text of ``drac_ssl/_build_info.py``: literals that
+    :func:`drac_ssl.runtime.build_origin` reads without importing the file, and the version
+    (:func:`local_version`) that ``drac_ssl/__init__.py`` takes as ``__version__``, the one
+    the wheel's metadata has."""
     return ('"""Written by setup.py when this wheel or sdist was built: the commit of the drac_ssl\n'
             'checkout it was built from (drac_ssl.runtime.build_origin reads it). Not in git."""\n\n'
             f"BUILD_COMMIT = {commit!r}\n"
-            f"BUILD_DIRTY = {dirty!r}  # tracked files differed from the commit (None: unknown)\n")
+            f"BUILD_DIRTY = {dirty!r}  # tracked files differed from the commit (None: unknown)\n"
+            f"BUILD_VERSION = {local_version(base_version(root), commit, dirty)!r}  # drac_ssl.__version__\n")
 
 
 def write_build_info(path: str, root: str = ROOT) -> bool:
@@ -62,7 +112,7 @@ def write_build_info(path: str, root: str = ROOT) -> bool:
     if os.path.lexists(path):
         os.remove(path)  # sdist's release tree hard-links the source files: never write through one
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(build_info_text(*record))
+        fh.write(build_info_text(*record, root=root))
     return True
 
 
@@ -135,4 +185,4 @@ if __name__ == "__main__":  # setuptools' build backend runs this file as __main
     import setuptools
 
     check_setuptools(setuptools.__version__)
-    setuptools.setup(cmdclass=command_classes())
+    setuptools.setup(version=package_version(), cmdclass=command_classes())

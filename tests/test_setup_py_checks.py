@@ -1,16 +1,20 @@
 """setup.py's own checks and version (a packaging trial): a build without isolation under
 setuptools < 77 stopped with "project.license must be valid exactly by one definition (2 matches
-found)", naming neither the cause nor the fix (F4). setup.py's functions are loaded without
+found)", naming neither the cause nor the fix (F4); every commit built as version 0.1.0 (F3).
+setup.py's functions are loaded without
 running setup()."""
 
 from __future__ import annotations
 
+import re
 import runpy
+import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from package_tree import isolated_git
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,3 +38,35 @@ def test_an_old_setuptools_is_refused_with_the_cause_and_the_fix() -> None:
 def test_the_check_and_the_build_requirement_name_the_same_setuptools() -> None:
     requires = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]["requires"]
     assert f"setuptools>={_setup_module()['SETUPTOOLS_NEEDED']}" in requires
+
+
+def _repo_with_package(root: Path) -> str:
+    """A git repository at ``root`` holding ``drac_ssl/__init__.py`` (version 0.1.0), one commit."""
+    (root / "drac_ssl").mkdir(parents=True)
+    (root / "drac_ssl" / "__init__.py").write_text('__version__ = "0.1.0"\n', encoding="utf-8")
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-q", "-m", "a release")):
+        isolated_git(root, *args, user="builder")
+    return isolated_git(root, "rev-parse", "HEAD")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_a_build_is_versioned_by_its_commit_and_an_sdist_keeps_that_version(tmp_path: Path) -> None:
+    """F3: every commit built as 0.1.0, so pip kept an older wheel installed ("already installed
+    with the same version") and wheels of two commits had one file name."""
+    setup = _setup_module()
+    root = tmp_path / "checkout"
+    commit = _repo_with_package(root)
+    assert setup["package_version"](str(root)) == f"0.1.0+g{commit[:7]}"
+    (root / "drac_ssl" / "__init__.py").write_text('__version__ = "0.1.0"\nX = 1\n', encoding="utf-8")
+    assert setup["package_version"](str(root)) == f"0.1.0+g{commit[:7]}.dirty"
+    # an unpacked sdist: no git, the record its sdist carries names the same version
+    sdist = tmp_path / "drac_ssl-0.1.0"
+    (sdist / "drac_ssl").mkdir(parents=True)
+    (sdist / "drac_ssl" / "__init__.py").write_text('__version__ = "0.1.0"\n', encoding="utf-8")
+    assert setup["package_version"](str(sdist)) == "0.1.0"  # no git, no record: the plain version
+    record = setup["build_info_text"](commit, True, str(root))
+    assert f"BUILD_VERSION = '0.1.0+g{commit[:7]}.dirty'" in record
+    (sdist / "drac_ssl" / "_build_info.py").write_text(record, encoding="utf-8")
+    assert setup["package_version"](str(sdist)) == f"0.1.0+g{commit[:7]}.dirty"
+    # PEP 440's local label: ASCII letters and digits in segments joined by "."
+    assert re.fullmatch(r"0\.1\.0\+[a-z0-9]+(\.[a-z0-9]+)*", setup["package_version"](str(sdist)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import runpy
 import shutil
 import subprocess
@@ -76,11 +77,25 @@ def _installed(wheel: Path, site: Path) -> Path:
     return site / "drac_ssl"
 
 
+def _metadata_version(site: Path) -> str:
+    """The ``Version:`` of the drac_ssl distribution unpacked in ``site``."""
+    dist, = importlib.metadata.distributions(name="drac_ssl", path=[str(site)])
+    return dist.version
+
+
 def test_a_wheel_from_a_checkout_records_its_commit_in_environment_json(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     checkout, commit = _checkout(tmp_path / "checkout")
     package = _installed(_wheel(checkout, tmp_path / "dist"), tmp_path / "site")
     assert runtime.build_origin(str(package)) == {"build_commit": commit, "build_dirty": False}
+    # F3: the wheel's version names the commit, and the installed __version__ (every command's
+    # --version) is the metadata's
+    version = f"0.1.0+g{commit[:7]}"
+    assert _metadata_version(package.parent) == version
+    said = subprocess.run([sys.executable, "-c", "import drac_ssl.starting as s; print(s.version_words())"],
+                          check=True, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(package.parent)})
+    assert said.stdout.strip() == f"drac_ssl {version}"
     assert not (checkout / "drac_ssl" / "_build_info.py").exists()  # the checkout is not written
     assert _git(checkout, "status", "--porcelain", "--untracked-files=no") == ""
     monkeypatch.delenv("DRAC_SSL_CODE_STAMP", raising=False)
@@ -112,6 +127,7 @@ def test_an_sdist_carries_the_commit_to_a_wheel_built_without_git(tmp_path: Path
     assert runtime.build_origin(str(unpacked / "drac_ssl")) == {"build_commit": commit, "build_dirty": True}
     package = _installed(_wheel(unpacked, tmp_path / "dist"), tmp_path / "site")
     assert runtime.build_origin(str(package)) == {"build_commit": commit, "build_dirty": True}
+    assert _metadata_version(package.parent) == f"0.1.0+g{commit[:7]}.dirty" == name.split("-")[1].removesuffix(".tar.gz")
     assert runtime.build_commit_words(str(package)) == f"built from commit {commit[:7]} with uncommitted changes"
 
 
