@@ -28,7 +28,8 @@ from drac_ssl import runtime
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "drac_ssl", "data_prep", "app", "configs")
+SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "drac_ssl", "data_prep", "app",
+           "configs", "docs")
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -96,6 +97,7 @@ def test_a_wheel_from_a_checkout_records_its_commit_in_environment_json(
                           check=True, capture_output=True, text=True, timeout=60, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(package.parent)})
     assert said.stdout.strip() == f"drac_ssl {version}"
+    assert (package / "docs" / "running.md").is_file() and not (package / "docs" / "img").exists()
     assert not (checkout / "drac_ssl" / "_build_info.py").exists()  # the checkout is not written
     assert _git(checkout, "status", "--porcelain", "--untracked-files=no") == ""
     monkeypatch.delenv("DRAC_SSL_CODE_STAMP", raising=False)
@@ -128,6 +130,8 @@ def test_an_sdist_carries_the_commit_to_a_wheel_built_without_git(tmp_path: Path
     package = _installed(_wheel(unpacked, tmp_path / "dist"), tmp_path / "site")
     assert runtime.build_origin(str(package)) == {"build_commit": commit, "build_dirty": True}
     assert _metadata_version(package.parent) == f"0.1.0+g{commit[:7]}.dirty" == name.split("-")[1].removesuffix(".tar.gz")
+    # the docs the messages cite reach the wheel through the sdist too (MANIFEST.in's graft)
+    assert sorted(p.name for p in (package / "docs").iterdir()) == sorted(p.name for p in (REPO / "docs").glob("*.md"))
     assert runtime.build_commit_words(str(package)) == f"built from commit {commit[:7]} with uncommitted changes"
 
 
