@@ -104,7 +104,8 @@ def twins_across(queries: np.ndarray, references: np.ndarray | Iterable[np.ndarr
 
     Args:
         queries: ``(m, d)`` floats (:func:`comparison_rows`: 0..1); a block of them at a time
-            keeps memory at one block plus ``references``.
+            keeps memory at one query block plus ``references`` (or, for blocks of references,
+            one query block plus one reference block, and the next while it is made).
         references: ``(n, d)`` floats of the same ``d``, or an iterable of such blocks
             ``(n_b, d)``, their rows numbered on from block to block, each compared and
             dropped before the next is taken (a generator: never all held; not drawn from when

@@ -548,8 +548,8 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
 
 
 def run_keep(run_dir: Path, metrics: dict[str, Any] | None = None) -> str | None:
-    """The run's ``finetune.keep`` (``best``, ``last`` or ``inner``) as its ``config.yaml`` says
-    it, or a variant's as its ``metrics`` (``metrics.json``) records it:
+    """The run's ``finetune.keep`` (``best``, ``last`` or ``inner``): a variant's ``metrics``
+    (``metrics.json``) keep where it records one, else its ``config.yaml``'s:
     :func:`drac_ssl.config.variant_keep` (``best`` for a run made before the setting existed).
     None without a readable ``config.yaml`` (nor a recorded ``metrics["keep"]``)."""
     return variant_keep(_saved_config(run_dir) or None, metrics)
