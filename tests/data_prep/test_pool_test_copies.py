@@ -16,7 +16,7 @@ from PIL import Image
 from test_ingest import config, make_plain, smooth_image, write_png
 
 from data_prep import ingest
-from data_prep.near_duplicates import twins_across
+from data_prep.near_duplicates import comparison_rows, nearest_neighbours, twins_across
 from drac_ssl.pretrain import held_out_words
 
 
@@ -102,6 +102,35 @@ def test_a_near_copy_of_a_test_image_in_the_pool_is_warned_of_and_recorded(tmp_p
     summary = json.loads((out / ingest.SUMMARY_NAME).read_text())
     assert summary["unlabelled_near_test"] == ["../pool/near.png"]
     assert "1 ungraded image is a near copy of test images" in held_out_words(1, 0, 2, summary)
+
+
+def test_a_pool_image_exactly_at_the_threshold_from_a_test_image_is_no_near_twin(tmp_path: Path) -> None:
+    """data.near_duplicate_mse is a bound a near twin is strictly below (docs/configuration.md
+    "below this", the warning's "below --near-duplicate-mse"): a pool image at exactly that
+    distance from a test image is neither warned of nor recorded, one a float above is (a
+    mutation audit M5: <= for < lived). The distance is the package's own of the cached rows."""
+    root = tmp_path / "d"
+    for i in range(6):
+        write_png(root / f"{i:03d}.png", smooth_image(i, side=256))
+    write_png(root / "test" / "t1.png", smooth_image(1000, side=256))
+    (root / "labels.csv").write_text("image name,DR grade\n" + "".join(f"{i:03d}.png,{i % 2}\n" for i in range(6)))
+    near = smooth_image(1000, side=256).astype(np.int16)
+    near[::7, ::5] += 3
+    write_png(tmp_path / "pool" / "near.png", np.clip(near, 0, 255).astype(np.uint8))
+    out = tmp_path / "out"
+    ingest.run(config(root, unlabelled=[str(tmp_path / "pool")], near_duplicate_mse=1e-4), out, verbose=False)
+    assert json.loads((out / ingest.SUMMARY_NAME).read_text())["unlabelled_near_test"] == ["../pool/near.png"]
+    with open(out / ingest.MANIFEST_NAME, newline="", encoding="utf-8") as fh:
+        split = [r["split"] for r in csv.DictReader(fh)]
+    cached = np.load(out / ingest.CACHE_DIR / "64px.npy")
+    _, (mse,) = nearest_neighbours(comparison_rows(cached[[split.index("unlabelled")]]),
+                                   comparison_rows(cached[[split.index("test")]]))
+    assert 0 < mse < 1e-4
+    for threshold, recorded in ((float(mse), []), (float(np.nextafter(mse, 1.0)), ["../pool/near.png"])):
+        result = ingest.run(config(root, unlabelled=[str(tmp_path / "pool")], near_duplicate_mse=threshold),
+                            out, verbose=False)
+        assert json.loads((out / ingest.SUMMARY_NAME).read_text())["unlabelled_near_test"] == recorded
+        assert bool([w for w in result.warnings if "near twin of test images" in w]) == bool(recorded)
 
 
 def test_each_pool_folder_is_counted_in_the_summary_and_the_report(tmp_path: Path) -> None:
