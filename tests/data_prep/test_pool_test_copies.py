@@ -65,6 +65,29 @@ def test_a_pool_png_of_an_npz_row_is_left_out(tmp_path: Path) -> None:
     assert "train_row.png" in of_train
 
 
+def test_the_note_of_pool_copies_of_test_images_comes_before_the_other_copies(tmp_path: Path) -> None:
+    """The leak a reader must see first: the note of pool copies of test images is said before
+    the note of copies of training images, in the printed notes and ingest_summary.json's,
+    whatever the pool's file order (a mutation audit M1: the notes' order swapped lived)."""
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (8, 28, 28, 3), dtype=np.uint8)
+    npz = tmp_path / "tiny.npz"
+    labels = (np.arange(8) % 2).reshape(-1, 1).astype(np.uint8)
+    np.savez(npz, train_images=images[:6], train_labels=labels[:6], test_images=images[6:],
+             test_labels=labels[6:])
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    Image.fromarray(images[0]).save(pool / "a_train_row.png")  # first in the pool, a training row
+    Image.fromarray(images[7]).save(pool / "z_test_row.png")  # last, a test row
+    out = tmp_path / "out"
+    result = ingest.run(config(npz, cache_sizes=[16], unlabelled=[str(pool)]), out, verbose=False)
+    copies = [n for n in result.notes if "--unlabelled folders left out" in n]
+    assert len(copies) == 2 and "as a test image" in copies[0] and "as a training or an earlier" in copies[1]
+    summary = json.loads((out / ingest.SUMMARY_NAME).read_text())
+    assert [n for n in summary["notes"] if "--unlabelled folders left out" in n] == copies
+    assert sorted(summary["unlabelled_copies"]) == ["pool/a_train_row.png", "pool/z_test_row.png"]
+
+
 def test_the_pretraining_words_say_what_use_test_images_false_left_out() -> None:
     assert held_out_words(400, 0, 0, {}) == "400 test images left out: pretrain.use_test_images=false"
     assert "; 3 ungraded copies of them too" in held_out_words(400, 3, 5, {"near_duplicates": {"mse": 1e-4}})
