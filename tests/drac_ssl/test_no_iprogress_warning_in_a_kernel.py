@@ -123,7 +123,7 @@ def test_the_callers_own_identical_filter_is_left_in_place(tmp_path: Path, monke
             before = list(warnings.filters)
             assert quiet_albumentations().__file__ == str(package / "__init__.py")
             assert warnings.filters == before and warnings.filters.count(mine) == 1
-            warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", TqdmWarning)
+            warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", TqdmWarning, stacklevel=1)
         assert not [w for w in caught if issubclass(w.category, TqdmWarning)]
     finally:
         sys.modules.pop("albumentations", None)
