@@ -106,7 +106,7 @@ class ListConfigs(argparse.Action):
 
 class ShowDocs(argparse.Action):
     """``--docs [NAME]``: print the path of the documentation folder that messages cite as
-    ``docs/NAME.md`` (an install's own copy, :func:`drac_ssl.config.docs_path`), or of its file
+    ``docs/<name>.md`` (an install's own copy, :func:`drac_ssl.config.docs_path`), or of its file
     ``NAME.md``, and exit 0, answered while parsing (as ``--version``); a NAME it lacks is a usage
     error listing the names."""
 
@@ -319,8 +319,8 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-configs", action=ListConfigs,
                         help="list the shipped configs (-c NAME) and exit")
     parser.add_argument("--docs", action=ShowDocs, metavar="NAME",
-                        help="print where the documentation the messages cite as docs/NAME.md is "
-                             "(this copy's own), or the path of docs/NAME.md, and exit: "
+                        help="print where the documentation the messages cite as docs/<name>.md is "
+                             "(this copy's own), or, given NAME, the path of docs/<name>.md, and exit: "
                              "less \"$(drac-ssl-train --docs running)\"")
     parser.add_argument("--print-config", action=PrintConfig, metavar="NAME",
                         help="print the shipped config NAME and exit, to copy it out for editing: "

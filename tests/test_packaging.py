@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.util
-import re
 import shutil
 import sys
 import tomllib
@@ -23,14 +22,12 @@ from pathlib import Path
 import pytest
 
 from drac_ssl import config
+from tests.helpers.cited_docs import cited_docs
 
 REPO = Path(__file__).resolve().parents[1]
 SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
 CONFIGS_PACKAGE = "drac_ssl.configs"
 DOCS_PACKAGE = "drac_ssl.docs"
-CITED_DOC = re.compile(r"docs/([a-z0-9_][a-z0-9_.-]*?\.md)")
-"""A document as the package's ``--help`` texts, messages and docstrings cite it: ``docs/running.md``
-(lower case: ``docs/NAME.md`` is the placeholder of the words about them)."""
 
 
 def _packages_on_disk() -> set[str]:
@@ -59,23 +56,13 @@ def test_every_file_in_configs_is_declared_package_data_of_the_configs_package()
     assert left_out == []
 
 
-def _cited_docs() -> dict[str, list[str]]:
-    """Every ``docs/NAME.md`` the package's modules cite: NAME.md -> the files citing it."""
-    cited: dict[str, list[str]] = {}
-    for top in ("drac_ssl", "data_prep", "app"):
-        for module in sorted((REPO / top).rglob("*.py")):
-            for name in CITED_DOC.findall(module.read_text(encoding="utf-8")):
-                cited.setdefault(name, []).append(str(module.relative_to(REPO)))
-    return cited
-
-
 def test_every_doc_the_package_cites_exists_and_is_package_data_of_the_docs_package() -> None:
     """A packaging trial: the wheel and the sdist carried no docs/, while the installed --help
-    texts, messages, the app page and the model card cite docs/NAME.md (13 files, 114 times);
+    texts, messages, the app page and the model card cite docs/<name>.md (13 files, 114 times);
     and data_prep/phantom.py cited a docs/octa.md this repository does not have. pyproject.toml
     maps docs/ to the package drac_ssl.docs (installed as drac_ssl/docs, where
     config.DOCS looks), its *.md as package data; MANIFEST.in grafts docs/ into the sdist."""
-    cited = _cited_docs()
+    cited = cited_docs()
     assert len(cited) >= 10, cited  # the pattern still finds the citations
     missing = {name: files for name, files in cited.items() if not (REPO / "docs" / name).is_file()}
     assert missing == {}
@@ -144,8 +131,8 @@ def test_setuptools_maps_every_config_into_the_wheels_configs_folder(
                   for package, src, build, names in build_py.data_files}
     assert mapped[CONFIGS_PACKAGE] == ("configs", Path("drac_ssl", "configs"),
                                        sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
-    # the docs the messages cite, as drac_ssl/docs/NAME.md (config.DOCS of an install)
-    cited = set(_cited_docs())
+    # the docs the messages cite, as drac_ssl/docs/<name>.md (config.DOCS of an install)
+    cited = set(cited_docs())
     assert mapped[DOCS_PACKAGE][:2] == ("docs", Path("drac_ssl", "docs"))
     assert cited and cited <= set(mapped[DOCS_PACKAGE][2]), cited - set(mapped[DOCS_PACKAGE][2])
 
