@@ -1,12 +1,12 @@
 """The build's record of the commit it was built from, and the version naming it
-(:func:`package_version`: ``0.1.0+g1a2b3c4``); everything else is in pyproject.toml.
+(:func:`package_version`: ``0.1.0+57.g1a2b3c4``); everything else is in pyproject.toml.
 
 A wheel installed from a checkout recorded ``git_commit: unknown`` and version 0.1.0 in every
 run's ``environment.json``: wheels of different commits could not be told apart (a packaging
 review, F4). A build from a git checkout of drac_ssl now writes ``drac_ssl/_build_info.py``
 into the wheel (``build_py``) and into the sdist (``sdist``; a wheel built from that sdist,
 where there is no git, copies it as a module of the package): the full commit and whether
-tracked files differed from it. :func:`drac_ssl.runtime.build_origin` reads it, and
+tracked files differed from it, and the number of commits up to it. :func:`drac_ssl.runtime.build_origin` reads it, and
 ``environment.json`` records it as ``build_commit`` and ``build_dirty``. Never written into the
 checkout itself (``.gitignore`` lists it all the same), nor for an editable install, which runs
 from the checkout and is named by git. Standard library and setuptools only: no new build
@@ -25,9 +25,11 @@ BUILD_INFO = os.path.join("drac_ssl", "_build_info.py")
 """Where the record lies in the wheel and the sdist, relative to their top folder."""
 
 
-def source_commit(root: str = ROOT) -> tuple[str, bool | None] | None:
-    """``(full commit, dirty)`` of the git checkout whose top folder is ``root``; dirty: whether
-    tracked files differ from the commit (None when git would not say). None when git is
+def source_commit(root: str = ROOT) -> tuple[str, bool | None, int | None] | None:
+    """``(full commit, dirty, count)`` of the git checkout whose top folder is ``root``; dirty:
+    whether tracked files differ from the commit (None when git would not say); count: the
+    commits up to and including it (``git rev-list --count HEAD``), None in a shallow clone,
+    whose history is cut (its count would be too small), or when git would not say. None when git is
     missing or fails, or ``root`` is not the top of its own repository (an sdist unpacked inside
     another project's repository: git would name that project's commit)."""
     def git(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,9 +44,14 @@ def source_commit(root: str = ROOT) -> tuple[str, bool | None] | None:
         if head.returncode != 0:  # a repository without a commit yet
             return None
         status = git("status", "--porcelain", "--untracked-files=no")
+        shallow = git("rev-parse", "--is-shallow-repository")
+        count = git("rev-list", "--count", "HEAD")
     except (OSError, subprocess.SubprocessError):
         return None
-    return head.stdout.strip(), (bool(status.stdout.strip()) if status.returncode == 0 else None)
+    counted = (int(count.stdout.strip()) if count.returncode == 0 and count.stdout.strip().isdigit()
+               and shallow.returncode == 0 and shallow.stdout.strip() == "false" else None)
+    return (head.stdout.strip(), (bool(status.stdout.strip()) if status.returncode == 0 else None),
+            counted)
 
 
 def base_version(root: str = ROOT) -> str:
@@ -57,16 +64,26 @@ def base_version(root: str = ROOT) -> str:
     return found.group(1)
 
 
-def local_version(base: str, commit: str, dirty: bool | None) -> str:
-    """``base`` with a PEP 440 local label naming the build's commit: ``0.1.0+g1a2b3c4``, and
-    ``.dirty`` when tracked files differed from it (``0.1.0+g1a2b3c4.dirty``). Every commit
-    built as plain 0.1.0 (a packaging trial, F3): pip took a newer wheel for the installed one
-    ("already installed with the same version") and wheel files of two commits collided."""
-    return f"{base}+g{commit[:7]}" + (".dirty" if dirty else "")
+def local_version(base: str, commit: str, dirty: bool | None, count: int | None) -> str:
+    """``base`` with a PEP 440 local label naming the build's commit, after the number of
+    commits up to it: ``0.1.0+57.g1a2b3c4``, and ``.dirty`` when tracked files differed from it
+    (``0.1.0+57.g1a2b3c4.dirty``); ``0.1.0+g1a2b3c4`` when the count is unknown (a shallow
+    clone), which sorts before every counted label. Every commit built as plain 0.1.0 (a
+    packaging trial, F3): pip took a newer wheel for the installed one ("already installed with
+    the same version") and wheel files of two commits collided. The count comes first because
+    PEP 440 compares local labels segment by segment, a number as a number: with the commit's
+    hash first (``+g3740114`` against ``+g22065ff``) versions sorted by hash text, and
+    ``pip install --upgrade`` from a wheelhouse of several builds could keep an older one (a
+    review, F2). The label stays local, not ``.postN`` or ``.devN``: the base stays
+    ``__version__``'s release (a requirement ``drac_ssl==0.1.0`` still matches), pip does not
+    take a build for a pre-release (``.devN``: left out without ``--pre`` beside a release), and
+    no next release number is guessed; local labels cannot go to PyPI, where drac_ssl is not."""
+    label = f"{count}.g{commit[:7]}" if count is not None else f"g{commit[:7]}"
+    return f"{base}+{label}" + (".dirty" if dirty else "")
 
 
-def recorded_build(root: str = ROOT) -> tuple[str, bool | None] | None:
-    """``(commit, dirty)`` of the build record an sdist carries (``drac_ssl/_build_info.py``
+def recorded_build(root: str = ROOT) -> tuple[str, bool | None, int | None] | None:
+    """``(commit, dirty, count)`` of the build record an sdist carries (``drac_ssl/_build_info.py``
     under ``root``, its literals read without importing it); None without one."""
     try:
         with open(os.path.join(root, BUILD_INFO), encoding="utf-8") as fh:
@@ -76,10 +93,11 @@ def recorded_build(root: str = ROOT) -> tuple[str, bool | None] | None:
     said = {target.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
             and isinstance(node.value, ast.Constant) for target in node.targets
             if isinstance(target, ast.Name)}
-    commit, dirty = said.get("BUILD_COMMIT"), said.get("BUILD_DIRTY")
+    commit, dirty, count = said.get("BUILD_COMMIT"), said.get("BUILD_DIRTY"), said.get("BUILD_COUNT")
     if not isinstance(commit, str) or not re.fullmatch(r"[0-9a-f]{7,64}", commit):
         return None
-    return commit, dirty if isinstance(dirty, bool) else None
+    counted = count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
+    return commit, dirty if isinstance(dirty, bool) else None, counted
 
 
 def package_version(root: str = ROOT) -> str:
@@ -91,7 +109,7 @@ def package_version(root: str = ROOT) -> str:
     return local_version(base, *record) if record else base
 
 
-def build_info_text(commit: str, dirty: bool | None, root: str = ROOT) -> str:
+def build_info_text(commit: str, dirty: bool | None, count: int | None, root: str = ROOT) -> str:
     """The text of ``drac_ssl/_build_info.py``: literals that
     :func:`drac_ssl.runtime.build_origin` reads without importing the file, and the version
     (:func:`local_version`) that ``drac_ssl/__init__.py`` takes as ``__version__``, the one
@@ -100,7 +118,8 @@ def build_info_text(commit: str, dirty: bool | None, root: str = ROOT) -> str:
             'checkout it was built from (drac_ssl.runtime.build_origin reads it). Not in git."""\n\n'
             f"BUILD_COMMIT = {commit!r}\n"
             f"BUILD_DIRTY = {dirty!r}  # tracked files differed from the commit (None: unknown)\n"
-            f"BUILD_VERSION = {local_version(base_version(root), commit, dirty)!r}  # drac_ssl.__version__\n")
+            f"BUILD_COUNT = {count!r}  # commits up to it, git rev-list --count (None: a shallow clone)\n"
+            f"BUILD_VERSION = {local_version(base_version(root), commit, dirty, count)!r}  # drac_ssl.__version__\n")
 
 
 def write_build_info(path: str, root: str = ROOT) -> bool:

@@ -18,7 +18,7 @@ data_prep's, the app's), here for the same reason. And :func:`python_command`, t
 ``PYTHON -m MODULE`` of a command a message prints (the running interpreter, so that the
 command runs as printed), for the modules that load no torch too. And
 :func:`add_version_option`, every command's ``--version`` (``drac_ssl 0.1.0``; a wheel built
-from a git checkout ``0.1.0+g1a2b3c4``: the one version, :data:`drac_ssl.__version__`, the
+from a git checkout ``0.1.0+57.g1a2b3c4``: the one version, :data:`drac_ssl.__version__`, the
 installed metadata's too, setup.py writing both). And :func:`import_keeping_random`, every lazy import of scikit-learn and MONAI, which
 draw from Python's ``random`` as they load: a host's stream goes on as if they had not.
 

@@ -56,17 +56,45 @@ def test_a_build_is_versioned_by_its_commit_and_an_sdist_keeps_that_version(tmp_
     setup = _setup_module()
     root = tmp_path / "checkout"
     commit = _repo_with_package(root)
-    assert setup["package_version"](str(root)) == f"0.1.0+g{commit[:7]}"
+    assert setup["package_version"](str(root)) == f"0.1.0+1.g{commit[:7]}"
     (root / "drac_ssl" / "__init__.py").write_text('__version__ = "0.1.0"\nX = 1\n', encoding="utf-8")
-    assert setup["package_version"](str(root)) == f"0.1.0+g{commit[:7]}.dirty"
+    assert setup["package_version"](str(root)) == f"0.1.0+1.g{commit[:7]}.dirty"
     # an unpacked sdist: no git, the record its sdist carries names the same version
     sdist = tmp_path / "drac_ssl-0.1.0"
     (sdist / "drac_ssl").mkdir(parents=True)
     (sdist / "drac_ssl" / "__init__.py").write_text('__version__ = "0.1.0"\n', encoding="utf-8")
     assert setup["package_version"](str(sdist)) == "0.1.0"  # no git, no record: the plain version
-    record = setup["build_info_text"](commit, True, str(root))
-    assert f"BUILD_VERSION = '0.1.0+g{commit[:7]}.dirty'" in record
+    record = setup["build_info_text"](commit, True, 1, str(root))
+    assert f"BUILD_VERSION = '0.1.0+1.g{commit[:7]}.dirty'" in record and "BUILD_COUNT = 1 " in record
     (sdist / "drac_ssl" / "_build_info.py").write_text(record, encoding="utf-8")
-    assert setup["package_version"](str(sdist)) == f"0.1.0+g{commit[:7]}.dirty"
+    assert setup["package_version"](str(sdist)) == f"0.1.0+1.g{commit[:7]}.dirty"
     # PEP 440's local label: ASCII letters and digits in segments joined by "."
     assert re.fullmatch(r"0\.1\.0\+[a-z0-9]+(\.[a-z0-9]+)*", setup["package_version"](str(sdist)))
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_the_versions_of_successive_commits_order_as_the_commits(tmp_path: Path) -> None:
+    """A review (F2): the label ``+g<hash>`` sorted by hash text, so pip kept 0.1.0+g3740114 over
+    a later commit's 0.1.0+g22065ff and ``--upgrade`` from a wheelhouse of several builds
+    installed an old one. The commit count comes first, compared as a number (PEP 440)."""
+    version = pytest.importorskip("packaging.version")
+    setup = _setup_module()
+    root = tmp_path / "checkout"
+    _repo_with_package(root)
+    built = [setup["package_version"](str(root))]
+    for n in range(2, 12):  # past 9 commits: 10 must not sort before 9, as text would
+        (root / "drac_ssl" / "__init__.py").write_text(f'__version__ = "0.1.0"\nX = {n}\n', encoding="utf-8")
+        if n == 11:
+            built.append(setup["package_version"](str(root)))  # uncommitted changes on commit 10
+            break
+        isolated_git(root, "commit", "-q", "-am", f"change {n}", user="builder")
+        built.append(setup["package_version"](str(root)))
+    assert [v.split("+")[1].split(".")[0] for v in built[:-1]] == [str(n) for n in range(1, 11)]
+    assert built[-1].endswith(".dirty")
+    parsed = [version.Version(v) for v in built]  # every label parses, the dirty one too
+    assert parsed == sorted(parsed) and len(set(parsed)) == len(parsed), built
+    # whatever the hashes: an older commit's hash text greater than a later one's still sorts first
+    assert version.Version("0.1.0+2.gffffff0") > version.Version(setup["local_version"]("0.1.0", "0" * 40, False, 1))
+    # a shallow clone (count unknown) and the labels of earlier builds sort before any counted one
+    assert version.Version(setup["local_version"]("0.1.0", "f" * 40, True, None)) < version.Version("0.1.0+1.g0000000")
+    assert version.Version(setup["package_version"](str(root))) > version.Version("0.1.0")

@@ -91,7 +91,7 @@ def test_a_wheel_from_a_checkout_records_its_commit_in_environment_json(
     assert runtime.build_origin(str(package)) == {"build_commit": commit, "build_dirty": False}
     # F3: the wheel's version names the commit, and the installed __version__ (every command's
     # --version) is the metadata's
-    version = f"0.1.0+g{commit[:7]}"
+    version = f"0.1.0+1.g{commit[:7]}"  # the checkout's one commit, then its hash
     assert _metadata_version(package.parent) == version
     said = subprocess.run([sys.executable, "-c", "import drac_ssl.starting as s; print(s.version_words())"],
                           check=True, capture_output=True, text=True, timeout=60, cwd=tmp_path,
@@ -129,7 +129,7 @@ def test_an_sdist_carries_the_commit_to_a_wheel_built_without_git(tmp_path: Path
     assert runtime.build_origin(str(unpacked / "drac_ssl")) == {"build_commit": commit, "build_dirty": True}
     package = _installed(_wheel(unpacked, tmp_path / "dist"), tmp_path / "site")
     assert runtime.build_origin(str(package)) == {"build_commit": commit, "build_dirty": True}
-    assert _metadata_version(package.parent) == f"0.1.0+g{commit[:7]}.dirty" == name.split("-")[1].removesuffix(".tar.gz")
+    assert _metadata_version(package.parent) == f"0.1.0+1.g{commit[:7]}.dirty" == name.split("-")[1].removesuffix(".tar.gz")
     # the docs the messages cite reach the wheel through the sdist too (MANIFEST.in's graft)
     assert sorted(p.name for p in (package / "docs").iterdir()) == sorted(p.name for p in (REPO / "docs").glob("*.md"))
     assert runtime.build_commit_words(str(package)) == f"built from commit {commit[:7]} with uncommitted changes"
@@ -149,7 +149,7 @@ def test_no_commit_is_taken_from_another_projects_repository(tmp_path: Path) -> 
     assert setup["source_commit"](str(inside)) is None
     assert setup["source_commit"](str(tmp_path / "nowhere")) is None
     target = inside / "drac_ssl" / "_build_info.py"
-    target.write_text(setup["build_info_text"]("a" * 40, False), encoding="utf-8")
+    target.write_text(setup["build_info_text"]("a" * 40, False, 3), encoding="utf-8")
     assert setup["write_build_info"](str(target), str(inside)) is False  # the sdist's record kept
     assert runtime.build_origin(str(inside / "drac_ssl")) == {"build_commit": "a" * 40, "build_dirty": False}
 
