@@ -669,14 +669,17 @@ def _not_git_origin(source: str) -> dict[str, Any]:
 
 def unknown_code_words() -> str:
     """Why this process's commit is unknown, in words: ``unknown (an installed package, not a
-    git checkout of drac_ssl; drac_ssl 0.1.0)``, with ``, built from commit 1a2b3c4`` when its
-    wheel recorded it (:func:`build_commit_words`), or ``unknown (no git)``."""
+    git checkout of drac_ssl; drac_ssl 0.1.0)``, with ``; built from commit 1a2b3c4`` when its
+    wheel recorded it (:func:`build_commit_words`) and its version does not name that commit
+    already (``drac_ssl 0.1.0+57.g1a2b3c4``), or ``unknown (no git)``."""
     source = code_source()
     if source == "git":
         return "unknown (no git)"
     version = distribution_version()
     words = CODE_SOURCES[source].replace("PATH", os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
-    built = build_commit_words()
+    origin = build_origin()
+    named = bool(origin) and re.search(rf"\+(\d+\.)?g{origin['build_commit'][:7]}\b", version or "") is not None
+    built = "" if named else build_commit_words()
     said = "; ".join(part for part in (f"drac_ssl {version}" if version else "", built) if part)
     return f"unknown ({words}" + (f"; {said})" if said else ")")
 

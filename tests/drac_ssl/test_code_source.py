@@ -400,3 +400,22 @@ def test_a_diff_git_cannot_give_is_unavailable_not_none(tmp_path: Path, package_
     origin = runtime.code_origin()
     assert origin["git_diff_sha256"] == "unavailable"
     assert origin["git_changed_files"] == ["drac_ssl/metrics.py"]
+
+
+def test_the_unknown_code_words_name_the_build_commit_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: an installed wheel's words said ``drac_ssl 0.1.0+g3740114; built from commit
+    3740114``, the commit twice. The build's commit is said when the version does not name it."""
+    commit = "3740114" + "d" * 33
+    monkeypatch.setattr(runtime, "code_source", lambda package_dir=None: "installed package")
+    for dirty, label in ((False, ""), (True, ".dirty")):
+        monkeypatch.setattr(runtime, "build_origin", lambda package_dir=None, d=dirty: {
+            "build_commit": commit, "build_dirty": d})
+        for version in (f"0.1.0+57.g3740114{label}", f"0.1.0+g3740114{label}"):
+            monkeypatch.setattr(runtime, "distribution_version", lambda package_dir=None, v=version: v)
+            words = runtime.unknown_code_words()
+            assert words.endswith(f"; drac_ssl {version})") and "built from" not in words, words
+        # a version naming no commit (a wheel built before the label, or another commit's)
+        for version in ("0.1.0", "0.1.0+58.g22065ff"):
+            monkeypatch.setattr(runtime, "distribution_version", lambda package_dir=None, v=version: v)
+            assert runtime.unknown_code_words().endswith(
+                f"; drac_ssl {version}; built from commit 3740114{' with uncommitted changes' if dirty else ''})")
