@@ -98,3 +98,20 @@ def test_the_versions_of_successive_commits_order_as_the_commits(tmp_path: Path)
     # a shallow clone (count unknown) and the labels of earlier builds sort before any counted one
     assert version.Version(setup["local_version"]("0.1.0", "f" * 40, True, None)) < version.Version("0.1.0+1.g0000000")
     assert version.Version(setup["package_version"](str(root))) > version.Version("0.1.0")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_a_shallow_clone_names_no_commit_count(tmp_path: Path) -> None:
+    """A shallow clone's ``git rev-list --count`` counts only the commits it fetched (1 with
+    ``--depth 1``): a build of it would sort before older builds of a full clone. It gets no
+    count (``0.1.0+g<hash>``), which sorts before every counted label, and says so."""
+    setup = _setup_module()
+    full = tmp_path / "full"
+    _repo_with_package(full)
+    (full / "drac_ssl" / "__init__.py").write_text('__version__ = "0.1.0"\nX = 2\n', encoding="utf-8")
+    isolated_git(full, "commit", "-q", "-am", "second", user="builder")
+    commit = isolated_git(full, "rev-parse", "HEAD")
+    assert setup["package_version"](str(full)) == f"0.1.0+2.g{commit[:7]}"
+    isolated_git(tmp_path, "clone", "-q", "--depth", "1", f"file://{full}", "shallow")
+    assert setup["source_commit"](str(tmp_path / "shallow")) == (commit, False, None)
+    assert setup["package_version"](str(tmp_path / "shallow")) == f"0.1.0+g{commit[:7]}"
