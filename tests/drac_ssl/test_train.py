@@ -952,8 +952,9 @@ def test_fine_tuned_folds_taken_from_another_run_are_said_to_be_that_runs(
     assert ("`umm2`'s fine-tuning of vicreg (2 of 2 folds) was taken from `reduced` (run.reuse: the same "
             "settings, data, seed and weights, so the same models, not trained again): those rows repeat "
             "`reduced`'s, they are not an independent replication.") in out
-    # a chain of reuses names the run that trained the folds
-    assert train.main([*REDUCED, "umm.epochs=3", "run.name=umm3", "run.reuse=runs/umm2", no_export]) == 0
+    # a chain of reuses names the run that trained the folds (umm3's UMM differs from umm2's
+    # and the reduced run's: one epoch, as the reduced run's, of another alpha)
+    assert train.main([*REDUCED, "umm.alpha=0.5", "run.name=umm3", "run.reuse=runs/umm2", no_export]) == 0
     assert folds_taken_from(work / "runs" / "umm3", "vicreg") == {str(source): [0, 1]}
     # a run made before the record: found by the folds' signatures in the run it took stages from
     path = run / "finetune" / "vicreg" / "metrics.json"
@@ -2462,7 +2463,9 @@ def test_keep_checkpoints_false_removes_them_once_every_stage_finished(
     assert "fix: umm.start_from=best" in err and "leave run.reuse out" in err, err
     assert not (tmp_path / "runs" / "lean-last").exists()
     # ... while the default umm.start_from=best (vicreg_model.safetensors) takes it and runs UMM anew
-    assert train.main([*REDUCED, "run.name=lean-umm", "run.reuse=lean", "umm.alpha=0.5"]) == 0
+    # (up to the UMM: what is checked is the taken pretraining and the UMM's checkpoints)
+    assert train.main([*REDUCED, "run.name=lean-umm", "run.reuse=lean", "umm.alpha=0.5",
+                       "run.stages=[ingest,pretrain,umm]"]) == 0
     assert "takes ingest, pretrain from" in capsys.readouterr().out
     taken = json.loads((tmp_path / "runs" / "lean-umm" / "stages.json").read_text())
     assert taken["pretrain"]["checkpoints_removed"] == {  # removed there, not here (a diff review)
