@@ -952,8 +952,9 @@ def test_fine_tuned_folds_taken_from_another_run_are_said_to_be_that_runs(
     assert ("`umm2`'s fine-tuning of vicreg (2 of 2 folds) was taken from `reduced` (run.reuse: the same "
             "settings, data, seed and weights, so the same models, not trained again): those rows repeat "
             "`reduced`'s, they are not an independent replication.") in out
-    # a chain of reuses names the run that trained the folds
-    assert train.main([*REDUCED, "umm.epochs=3", "run.name=umm3", "run.reuse=runs/umm2", no_export]) == 0
+    # a chain of reuses names the run that trained the folds (umm3's UMM differs from umm2's
+    # and the reduced run's: one epoch, as the reduced run's, of another alpha)
+    assert train.main([*REDUCED, "umm.alpha=0.5", "run.name=umm3", "run.reuse=runs/umm2", no_export]) == 0
     assert folds_taken_from(work / "runs" / "umm3", "vicreg") == {str(source): [0, 1]}
     # a run made before the record: found by the folds' signatures in the run it took stages from
     path = run / "finetune" / "vicreg" / "metrics.json"
@@ -1414,8 +1415,9 @@ def test_a_pretraining_taken_with_other_folds_says_its_k_nn_figures_are_that_run
     monkeypatch.chdir(work)
     capsys.readouterr()
     knn = ["pretrain.knn_every=1", "data.fold_seed=1"]
+    # up to the UMM: the notes are the pretraining's (a fine-tuning would add seconds, no check)
     assert train.main([*REDUCED, *knn, "run.name=knn-refold", f"run.reuse={knn_source}",
-                       "run.stages=[ingest,pretrain,umm,finetune]"]) == 0
+                       "run.stages=[ingest,pretrain,umm]"]) == 0
     out = capsys.readouterr().out
     assert (f"their figures knn_top1, knn_start_top1 (the k-NN monitor's: pretrain/metrics.csv, metadata.json, "
             f"the plots) were measured on {knn_source}'s folds, not this run's") in out, out
@@ -1430,7 +1432,7 @@ def test_a_pretraining_taken_with_other_folds_says_its_k_nn_figures_are_that_run
     assert f"its k-NN figures (knn_top1) were measured on the folds of `{knn_source}`" in ssl, ssl
     # taken on with this run's folds: the note goes with it, naming the run that measured them
     assert train.main([*REDUCED, *knn, "run.name=knn-chain", "run.reuse=runs/knn-refold",
-                       "run.stages=[ingest,pretrain,umm]"]) == 0
+                       "run.stages=[ingest,pretrain]"]) == 0
     chained = json.loads((work / "runs" / "knn-chain" / "stages.json").read_text())
     assert chained["pretrain"]["other_folds"] == json.loads((run / "stages.json").read_text())["pretrain"]["other_folds"]
     assert chained["pretrain"]["other_folds"]["figures_from"] == str(knn_source)
@@ -2461,7 +2463,9 @@ def test_keep_checkpoints_false_removes_them_once_every_stage_finished(
     assert "fix: umm.start_from=best" in err and "leave run.reuse out" in err, err
     assert not (tmp_path / "runs" / "lean-last").exists()
     # ... while the default umm.start_from=best (vicreg_model.safetensors) takes it and runs UMM anew
-    assert train.main([*REDUCED, "run.name=lean-umm", "run.reuse=lean", "umm.alpha=0.5"]) == 0
+    # (up to the UMM: what is checked is the taken pretraining and the UMM's checkpoints)
+    assert train.main([*REDUCED, "run.name=lean-umm", "run.reuse=lean", "umm.alpha=0.5",
+                       "run.stages=[ingest,pretrain,umm]"]) == 0
     assert "takes ingest, pretrain from" in capsys.readouterr().out
     taken = json.loads((tmp_path / "runs" / "lean-umm" / "stages.json").read_text())
     assert taken["pretrain"]["checkpoints_removed"] == {  # removed there, not here (a diff review)
