@@ -813,7 +813,7 @@ def _stages_section(run_dir: Path) -> list[str]:
     comparison = read_json(run_dir / "finetune" / "comparison.json")
     variants = [r.get("variant") for r in (comparison or {}).get("rows", []) if isinstance(r, dict)] \
         if isinstance(comparison, dict) else []
-    for mixed in (mixed_code_words(run_dir), mixed_build_words(run_dir)):
+    for mixed in (mixed_code_words(run_dir), mixed_build_words(run_dir), mixed_threads_words(run_dir)):
         if mixed:
             lines += ["", mixed]
     for words in folds_taken_words(run_dir, [v for v in variants if isinstance(v, str)]):
@@ -2532,6 +2532,47 @@ def mixed_build_words(run_dir: Path) -> str | None:
             "figures depend on than it was made with (`environment.json`'s `builds`): "
             + "; ".join(changes) + " (`invocations.jsonl`, `resumed_with_other_builds`). Another build "
             "can decode, resize and sum differently: its results may not be those of one environment.")
+
+
+def _int_list(value: Any) -> list[int]:
+    """The ints of ``value`` when it is a list (a record's ``cpu_threads``), else []."""
+    return [v for v in value if isinstance(v, int) and not isinstance(v, bool)] if isinstance(value, list) else []
+
+
+def mixed_threads_words(run_dir: Path) -> str | None:
+    """Words for a run whose figures came from more than one CPU thread count (CPU float sums
+    depend on it: not bit-identical to a run with one count), else None. Mixed when an
+    invocation resumed a stage's saved state with another count (``invocations.jsonl``'s
+    ``resumed_with_other_threads``, which :func:`drac_ssl.train.main` writes as it warns), or
+    when the last attempts of the stages that finished ran with different counts
+    (``stages.json``'s ``cpu_threads``: each attempt's, in order; a stage started over with
+    another count, e.g. the fine-tuning after a pretraining finished with one). Each stage's
+    attempts are listed; a run made before they were recorded names the resumes only."""
+    stages = read_json(run_dir / "stages.json")
+    stages = stages if isinstance(stages, dict) else {}
+    attempts = {name: _int_list(s.get("cpu_threads")) for name, s in stages.items() if isinstance(s, dict)}
+    attempts = {name: counts for name, counts in attempts.items() if counts}
+    finished = {attempts[name][-1] for name, s in stages.items()
+                if name in attempts and s.get("status") == "done"}
+    resumes: list[str] = []
+    for line in invocations(run_dir / runtime.INVOCATIONS):
+        found = line.get("resumed_with_other_threads")
+        if isinstance(found, dict) and {"stage", "threads", "earlier"} <= found.keys():
+            words = (f"{found['stage']} resumed with {found['threads']} from state made with "
+                     f"{found['earlier']}")
+            if words not in resumes:
+                resumes.append(words)
+    if not resumes and len(finished) < 2:
+        return None
+    listed = ", ".join(f"{name} {' then '.join(map(str, counts))}" for name, counts in attempts.items())
+    said = "; ".join(part for part in (
+        f"the stages' attempts ran with {listed} CPU thread(s) (`stages.json`, each stage's `cpu_threads`)"
+        if listed else "", ", ".join(resumes) + " (`invocations.jsonl`, `resumed_with_other_threads`)"
+        if resumes else "") if part)
+    return ("**The run mixed CPU thread counts:** " + said + ". CPU float sums depend on the thread "
+            "count, so its results are not bit-identical to a run with one count (the same settings; "
+            "the weights differ in their last digits): a rerun repeats them only in part, whatever "
+            "`run.threads` it is given.")
 
 
 def provenance_line(run_dir: Path) -> str:

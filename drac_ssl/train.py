@@ -2303,7 +2303,8 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
     under torchrun, the other processes, told before the pretraining whether to take part.
 
     A stage's entry is written as it starts (``"status": "running"``, ``started_utc``, its
-    ``attempts`` so far) and again as it ends (done, interrupted or failed). An entry still
+    ``attempts`` so far, ``cpu_threads``: the torch intra-op threads of each attempt, this
+    one last) and again as it ends (done, interrupted or failed). An entry still
     ``running`` at the next start is an attempt killed without a word (``kill -9``, the OOM
     killer): it counts as an attempt (``killed_attempts``), what a killed pretraining or UMM
     saved in ``killed_left`` (``what``, ``then``: :func:`_killed_left`, what this attempt does
@@ -2316,6 +2317,9 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
     if status_path.exists():
         status = json.loads(status_path.read_text(encoding="utf-8"))
     start = read_json_dict(run_dir / "environment.json") or {}  # the code the run was made with
+    import torch  # the stages import it anyway
+
+    threads = torch.get_num_threads()  # run.threads as applied: each attempt's, in cpu_threads
     for name in PIPELINE:
         if name == "pretrain":  # taken with other folds: on the images of the ingest (a no-op once checked)
             check_refolded(cfg, run_dir, status)
@@ -2346,7 +2350,11 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         # what a killed pretraining or UMM saved, read before this attempt writes a checkpoint
         left = _killed_left(cfg, run_dir, name) if killed_now and name in CHECKPOINT_STAGES else None
         killed_left = {"what": left.what, "then": left.then} if left else previous.get("killed_left")
-        record = {"seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
+        # each attempt's CPU threads, in order (attempts made before they were recorded: not
+        # listed): a resume with another count is not bit-identical (report.mixed_threads_words)
+        earlier_threads = previous.get("cpu_threads")
+        cpu_threads = [*(earlier_threads if isinstance(earlier_threads, list) else []), threads]
+        record = {"seconds_earlier_attempts": round(before_s, 2), "attempts": attempts, "cpu_threads": cpu_threads,
                   **({"killed_attempts": killed} if killed else {}),
                   **({"untimed_attempts": untimed} if untimed else {}),
                   **({"killed_left": killed_left} if isinstance(killed_left, dict) else {})}
@@ -2404,6 +2412,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         }
         if previous:  # resumed: the time of the interrupted attempts is not lost
             status[name].update(record)
+        status[name]["cpu_threads"] = cpu_threads
         atomic_write_json(status_path, status)
         print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s"
               + (f" (+ {earlier} in {attempts - 1} earlier attempt(s){of_killed})" if previous else ""))
