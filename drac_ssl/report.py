@@ -2575,6 +2575,29 @@ def mixed_threads_words(run_dir: Path) -> str | None:
             "`run.threads` it is given.")
 
 
+def _recorded_threads(env: dict[str, Any]) -> int | None:
+    """The CPU threads (torch intra-op) an ``environment.json`` records, None when it does not."""
+    threads = env.get("threads")
+    count = threads.get("torch_intra_op") if isinstance(threads, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
+def _same_code_and_builds_words(env: dict[str, Any]) -> str:
+    """What else a rerun needs to repeat the run's figures to the last digit
+    (docs/running.md, "Its figures on your machine"): the commit to check out
+    (``environment.json``'s ``git_commit_full``, said dirty when ``git_dirty``: its
+    uncommitted changes are not in it) and the wheels of ``scripts/requirements-cpu.lock``."""
+    full = env.get("git_commit_full") or (env.get("git_commit") if known_commit(env) else None)
+    if full:
+        code = f"`git checkout {full}`" + (
+            " (the run's checkout was dirty: its uncommitted changes, `git_changed_files` in "
+            "`environment.json`, are not in that commit)" if env.get("git_dirty") else "")
+    else:
+        code = "the code that made the run (its commit is not recorded)"
+    return (f"To repeat its figures to the last digit, on the same CPU: {code}, and "
+            f"`pip install -r scripts/requirements-cpu.lock` (the wheel builds the project tests).")
+
+
 def provenance_line(run_dir: Path) -> str:
     """What wrote report.md (drac_ssl version, commit, date) and what made the run (its
     commit(s) where they differ, its command and folder, and the config file its ``-c`` read,
@@ -2613,11 +2636,16 @@ def provenance_line(run_dir: Path) -> str:
     if saved.is_file():  # the config's header says it too
         # run.out_dir absolute: the file's own may be relative to the folder the run started in
         out_dir = shell_word(str(run_dir.resolve().parent))
-        words += (f" {REPRODUCE_WORDS[0].upper()}{REPRODUCE_WORDS[1:]}: "
-                  f"`{reproduce_command(shell_word(str(saved.resolve())), out_dir)}` (with "
+        threads = _recorded_threads(env)  # run.threads 0 is half the cores of the machine it runs on
+        setting = (_saved_config(run_dir).get("run") or {}).get("threads")
+        threads = threads if threads != setting else None  # config.yaml says it already
+        command = reproduce_command(shell_word(str(saved.resolve())), out_dir, threads)
+        words += (f" {REPRODUCE_WORDS[0].upper()}{REPRODUCE_WORDS[1:]}: `{command}` (with "
                   f"`run.name={shell_word(run_dir.name)}` for `run.name=NEW`, from any folder, it "
                   f"resumes this run, or reports it when finished; this folder's own name, as "
-                  f"config.yaml's run.name is not once the folder was renamed or moved).")
+                  f"config.yaml's run.name is not once the folder was renamed or moved)"
+                  + (f"; `run.threads={threads}`: the CPU thread count the run ran with"
+                     if threads is not None else "") + ". " + _same_code_and_builds_words(env))
         # an upgrade review: the command reads as if it gave the same run again; stages taken
         # by run.reuse count too (the command runs them here, on this code)
         made_by = distinct + [c for c in taken.values() if not any(same_code(c, d) for d in distinct)]

@@ -1655,8 +1655,10 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         # (a resume with -c RUN/config.yaml too: its records)
         comment = "\n".join(c for c in (_first_try_comment(run_first_try),
                                          _not_applied_comment(cfg, run_dir, not_applied)) if c)
+        import torch  # run.threads as applied (0: half the cores): the header's reproduce command says it
+
         with writing(run_dir / "config.yaml"):  # an error here is a write's (run_folder_writes)
-            save_config(cfg, run_dir / "config.yaml", comment=comment)
+            save_config(cfg, run_dir / "config.yaml", comment=comment, threads=torch.get_num_threads())
     env = environment_info()
     # speed only (every view carries its own seed), but recorded: -1 resolves per machine
     env["dataloader_workers"] = dataloader_workers(cfg.pretrain.num_workers)

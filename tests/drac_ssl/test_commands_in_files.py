@@ -111,3 +111,32 @@ def test_report_mds_commands_name_the_run_folder_from_any_folder(
     assert (Path(new.out_dir) / new.name).resolve() == run.resolve().parent / "NEW"
     again = load_config(words[words.index("-c") + 1], overrides[:-1]).run
     assert (Path(again.out_dir) / again.name).resolve() == run.resolve()
+
+
+def test_the_reproduce_command_names_the_thread_count_and_the_commit_and_lock_to_use(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reproducibility review: "to reproduce" gave ``-c config.yaml run.name=NEW``, whose
+    ``run.threads: 0`` is half the cores of whatever machine runs it (other last digits), and
+    said nothing of the commit and wheel builds docs/running.md says must match too."""
+    from drac_ssl.report import provenance_line
+
+    interpreter(monkeypatch, "/usr/bin/python", "/usr/bin/python")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("run:\n  threads: 0\n", encoding="utf-8")
+    made = {"git_commit": "abcdef1", "git_commit_full": "abcdef1" + "0" * 33, "git_dirty": True,
+            "threads": {"torch_intra_op": 3}}
+    (run / "environment.json").write_text(__import__("json").dumps(made), encoding="utf-8")
+    line = provenance_line(run)
+    assert f"run.out_dir={tmp_path} run.threads=3 run.name=NEW`" in line, line
+    assert f"`git checkout abcdef1{'0' * 33}` (the run's checkout was dirty" in line, line
+    assert "`pip install -r scripts/requirements-cpu.lock`" in line, line
+    (run / "config.yaml").write_text("run:\n  threads: 3\n", encoding="utf-8")  # the file says it already
+    assert "run.threads=3" not in provenance_line(run)
+    # config.yaml's own header: the count the run applied, when run.threads is not it
+    header = save_config(Config(), tmp_path / "config.yaml", threads=2).read_text(encoding="utf-8")
+    assert "-c THIS_FILE run.threads=2 run.name=NEW (" in header.splitlines()[0], header
+    counted = Config()
+    counted.run.threads = 2
+    header = save_config(counted, tmp_path / "config.yaml", threads=2).read_text(encoding="utf-8")
+    assert "run.threads" not in header.splitlines()[0]
