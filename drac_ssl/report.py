@@ -2582,6 +2582,32 @@ def _recorded_threads(env: dict[str, Any]) -> int | None:
     return count if isinstance(count, int) and not isinstance(count, bool) else None
 
 
+def environment_words(env: dict[str, Any]) -> str:
+    """``Made on CPU: Intel Xeon x16 (AVX512), 4 CPU thread(s), Python 3.11.9, torch 2.5.1
+    (wheel ..., files ...), torchvision 0.20.1 (...) (`environment.json`).``: the device, the
+    thread count and torch's and torchvision's builds that an ``environment.json`` (the
+    run's first invocation's, :func:`drac_ssl.runtime.environment_info`) records; "" when it
+    records none of them (a run made before they were recorded, or no such file)."""
+    builds = env.get("builds") if isinstance(env.get("builds"), dict) else {}
+    parts: list[str] = []
+    if env.get("gpu"):
+        parts.append(f"GPU: {env['gpu']}" + (f" (CUDA {env['cuda']})" if env.get("cuda") else ""))
+    elif env.get("device") or env.get("cpu"):
+        device = str(env.get("device") or f"CPU: {env['cpu']}")
+        parts.append(device + (f" ({env['cpu_capability']})" if env.get("cpu_capability") else ""))
+    if (threads := _recorded_threads(env)) is not None:
+        parts.append(f"{threads} CPU thread(s)")
+    if env.get("python"):
+        parts.append(f"Python {env['python']}")
+    for library in ("torch", "torchvision"):
+        if isinstance(build := builds.get(library), str) and ", " in build:  # "2.5.1, wheel ..., files ..."
+            version, how = build.split(", ", 1)
+            parts.append(f"{library} {version} ({how})")
+        elif env.get(library):  # a run made before builds were recorded: the version alone
+            parts.append(f"{library} {env[library]}")
+    return f"Made on {', '.join(parts)} (`environment.json`)." if parts else ""
+
+
 def _same_code_and_builds_words(env: dict[str, Any]) -> str:
     """What else a rerun needs to repeat the run's figures to the last digit
     (docs/running.md, "Its figures on your machine"): the commit to check out
@@ -2632,6 +2658,8 @@ def provenance_line(run_dir: Path) -> str:
         words += ("; taken from another run by run.reuse: "
                   + ", ".join(f"{name} (made at {code_at(c)})" for name, c in taken.items()))
     words += "."
+    if made_on := environment_words(env):
+        words += f" {made_on}"
     saved = run_dir / "config.yaml"
     if saved.is_file():  # the config's header says it too
         # run.out_dir absolute: the file's own may be relative to the folder the run started in

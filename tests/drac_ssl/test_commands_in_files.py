@@ -140,3 +140,23 @@ def test_the_reproduce_command_names_the_thread_count_and_the_commit_and_lock_to
     counted.run.threads = 2
     header = save_config(counted, tmp_path / "config.yaml", threads=2).read_text(encoding="utf-8")
     assert "run.threads" not in header.splitlines()[0]
+
+
+def test_report_mds_provenance_names_the_device_threads_and_torch_builds(tmp_path: Path) -> None:
+    """A reproducibility review: report.md showed no environment; a reader had to open
+    environment.json to learn the device, thread count and torch build behind the figures."""
+    import json
+
+    from drac_ssl.report import provenance_line
+
+    run = tmp_path / "run"
+    run.mkdir()
+    made = {"device": "CPU: Intel Xeon x8", "cpu": "Intel Xeon", "cpu_capability": "AVX2", "gpu": None,
+            "threads": {"torch_intra_op": 4}, "python": "3.11.9", "torch": "2.5.1", "torchvision": "0.20.1",
+            "builds": {"torch": "2.5.1, wheel cp311-x, files aaa", "numpy": "2.1.0, wheel y, files bbb"}}
+    (run / "environment.json").write_text(json.dumps(made), encoding="utf-8")
+    assert ("Made on CPU: Intel Xeon x8 (AVX2), 4 CPU thread(s), Python 3.11.9, torch 2.5.1 (wheel "
+            "cp311-x, files aaa), torchvision 0.20.1 (`environment.json`).") in provenance_line(run)
+    made.update(gpu="NVIDIA H100", cuda="12.4")
+    (run / "environment.json").write_text(json.dumps(made), encoding="utf-8")
+    assert "Made on GPU: NVIDIA H100 (CUDA 12.4), 4 CPU thread(s)" in provenance_line(run)
