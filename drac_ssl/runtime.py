@@ -333,6 +333,17 @@ def thread_settings() -> dict[str, Any]:
     }
 
 
+def gpu_determinism() -> dict[str, bool]:
+    """What makes CUDA results repeatable, as this process has it: ``cudnn_deterministic``
+    (``torch.backends.cudnn.deterministic``), ``cudnn_benchmark`` (``...benchmark``: picks
+    kernels by timing, which may pick others on a rerun) and ``deterministic_algorithms``
+    (``torch.are_deterministic_algorithms_enabled()``). The package sets none of them, so a
+    GPU run is not bit-identical to another; the CPU's results are (docs/running.md)."""
+    return {"cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+            "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+            "deterministic_algorithms": bool(torch.are_deterministic_algorithms_enabled())}
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -1077,6 +1088,9 @@ def environment_info() -> dict[str, Any]:
         "cpu_capability": _cpu_capability(),
         "cpu_cores": os.cpu_count(),
         "threads": thread_settings(),
+        # GPU float rounding: neither is set by the package (docs/design.md), so two CUDA runs,
+        # resumed or not, may differ in their last digits; recorded so a reader can see it
+        "gpu_determinism": gpu_determinism(),
         **code_origin(),  # git_commit, git_dirty, code_source: git's, or a GPU machine's code stamp
         "command": command_line(),
         "argv": command_argv(),  # the words as typed: the run's resume command (drac_ssl.run_state)

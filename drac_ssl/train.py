@@ -1662,6 +1662,7 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     env = environment_info()
     # speed only (every view carries its own seed), but recorded: -1 resolves per machine
     env["dataloader_workers"] = dataloader_workers(cfg.pretrain.num_workers)
+    env["torch_compile"] = _torch_compile_record(cfg)  # on CUDA by default: another source of rounding
     if (fixes := getattr(sources, "fixes", None)) is not None:  # the file -c read (a shipped
         env["config_file"] = str(Path(fixes.file).absolute())  # config's, for -c NAME: config_file)
     made = read_json_dict(run_dir / "environment.json")  # before this invocation
@@ -2039,6 +2040,18 @@ def next_step_lines(run_dir: Path) -> list[str]:
         else:
             lines.append(f"  or {step.what}: {step.command}")
     return lines
+
+
+def _torch_compile_record(cfg: Config) -> dict[str, Any]:
+    """``{"setting": pretrain.compile, "used": bool | None}``: whether the pretraining (the
+    stage that compiles) runs ``torch.compile`` on the device ``run.device`` picks here
+    (:func:`drac_ssl.runtime.use_compile`: ``auto`` is on CUDA only); ``used`` None when that
+    device cannot be resolved now (the preflight says why)."""
+    try:
+        used: bool | None = runtime.use_compile(cfg.pretrain.compile, runtime.resolve_device(cfg.run.device))
+    except (ValueError, RuntimeError):
+        used = None
+    return {"setting": cfg.pretrain.compile, "used": used}
 
 
 def _threads_of(record: dict[str, Any] | None) -> int | None:

@@ -233,3 +233,22 @@ def test_omp_num_threads_in_other_than_ascii_digits_is_no_count(value: str, monk
     assert cpu_threads.thread_count(None, cores=4) == (cpu_threads.default_threads(4), "default")
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert cpu_threads.thread_count(None, cores=4) == (3, "OMP_NUM_THREADS")
+
+
+def test_environment_records_what_decides_gpu_repeatability(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reproducibility review: that cuDNN determinism is not set and torch.compile is on by
+    default on CUDA was said in docs/design.md only; environment.json now records both."""
+    from drac_ssl import train
+    from drac_ssl.config import load_config
+
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    assert runtime.gpu_determinism() == {"cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+                                         "cudnn_benchmark": True,
+                                         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}
+    assert runtime.environment_info()["gpu_determinism"]["cudnn_benchmark"] is True
+    cpu = load_config(None, ["run.device=cpu"])
+    assert train._torch_compile_record(cpu) == {"setting": "auto", "used": False}  # auto: CUDA only
+    cpu.pretrain.compile = "true"
+    assert train._torch_compile_record(cpu) == {"setting": "true", "used": True}
+    cpu.run.device = "tpu"  # not a device this package runs on: unknown, not a failure
+    assert train._torch_compile_record(cpu)["used"] is None
