@@ -51,13 +51,25 @@ def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
     os._exit(130)
 
 
+STOPPED_CLEANLY = ("train", "umm", "export")
+"""The commands that say where a Ctrl-C or SIGTERM stopped them and resume from there: the
+ones :func:`quiet_while_starting` tells how to stop when SIGINT is ignored."""
+
+
 def quiet_while_starting(prog: str) -> None:
     """Make Ctrl-C exit at once with exit code 130 and one line naming ``prog`` (e.g.
     ``"export"``), until :func:`started`. Only where Ctrl-C would raise KeyboardInterrupt: a
-    command started with SIGINT ignored (a background job of a script) keeps ignoring it."""
+    command started with SIGINT ignored (a background job of a script, ``&``, or ``nohup``:
+    POSIX has them ignore it, so ``kill -INT`` does nothing) keeps ignoring it, and one of
+    :data:`STOPPED_CLEANLY` says so in a note line on stderr, with the SIGTERM that stops it."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         _PROG[:] = [prog]
         signal.signal(signal.SIGINT, _interrupted_while_starting)
+    elif signal.getsignal(signal.SIGINT) is signal.SIG_IGN and prog in STOPPED_CLEANLY:
+        sys.stderr.write(f"[{prog}] note: Ctrl-C (SIGINT) is ignored in this process (started in the "
+                         f"background from a script, or with nohup); stop it with SIGTERM: "
+                         f"kill {os.getpid()}\n")
+        sys.stderr.flush()
 
 
 def started() -> None:

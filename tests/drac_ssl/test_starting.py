@@ -206,3 +206,21 @@ def test_a_console_script_run_records_the_script_without_the_interpreter(
         assert starting.console_script_word(other) is None, other
     monkeypatch.setattr(sys, "argv", [str(tmp_path / "ft.py"), "x"])  # the user's own script: as before
     assert runtime.command_argv()[1:] == [str(tmp_path / "ft.py"), "x"]
+
+
+def test_a_training_started_with_sigint_ignored_says_to_stop_it_with_sigterm(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A reproducibility review: started with ``&`` from a script (or nohup) a run ignores
+    SIGINT (POSIX), so ``kill -INT`` did nothing and nothing said why; the start now does."""
+    from drac_ssl import starting
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        starting.quiet_while_starting("train")
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # left ignored, as the user's shell set it
+        starting.quiet_while_starting("report")  # a short command: nothing to stop
+    finally:
+        signal.signal(signal.SIGINT, before)
+    said = capsys.readouterr().err.splitlines()
+    assert said == [f"[train] note: Ctrl-C (SIGINT) is ignored in this process (started in the background "
+                    f"from a script, or with nohup); stop it with SIGTERM: kill {os.getpid()}"], said
