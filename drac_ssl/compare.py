@@ -69,6 +69,7 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
     compare_parser().parse_intermixed_args()  # --help, a usage error: answered before torch loads
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -1067,7 +1068,7 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
     names = [run.path.name or str(run.path) for run in runs]
     labels = [name if names.count(name) == 1 else str(run.path) for name, run in zip(names, runs, strict=True)]
     setting_keys = _differing_settings([run.settings for run in runs])
-    notes: list[str] = _upgrade_notes(labels, runs, setting_keys)
+    notes: list[str] = _upgrade_notes(labels, runs, setting_keys) + same_oof_notes(labels, runs)
     differences: list[VariantDifference] = []
     for label, run in zip(labels, runs, strict=True):
         for source in sorted(set(run.reused.values())):
@@ -1415,6 +1416,30 @@ def _other_folds_notes(label: str, run: RunOutputs) -> list[str]:
     return [f"`{label}`'s {', '.join(stages)} stage(s) were made with the folds of the run they were taken "
             f"from ({there}; run.reuse of a change of the folds alone): they read no grade, and its "
             f"fine-tuning ran on its own folds."]
+
+
+def same_oof_notes(labels: Sequence[str], runs: Sequence[RunOutputs]) -> list[str]:
+    """One note per set of variants, of two or more of the runs, whose out-of-fold files
+    (``finetune/<variant>/oof.csv``) are byte-identical (the same SHA-256): the same run made
+    again (same settings, seed, data, code, builds and CPU threads: docs/running.md), so their
+    rows repeat each other and are not independent replicates; a reader of two rows could
+    take them for two seeds. ``labels``: the runs' names in the table, in ``runs``' order."""
+    by_digest: dict[str, list[tuple[str, str]]] = {}
+    for label, run in zip(labels, runs, strict=True):
+        for variant in run.variants.values():
+            try:
+                digest = hashlib.sha256(variant.oof_path.read_bytes()).hexdigest()
+            except OSError:  # read once already: gone since, nothing to say of it
+                continue
+            by_digest.setdefault(digest, []).append((label, variant.name))
+    notes = []
+    for digest, same in by_digest.items():
+        if len({label for label, _ in same}) > 1:
+            notes.append(", ".join(f"`{label}` {name}" for label, name in same)
+                         + f": byte-identical out-of-fold files (`oof.csv`, SHA-256 {digest[:12]}...), the "
+                         "same run made again (same settings, seed, data, code and CPU threads): those rows "
+                         "repeat each other, they are not independent replicates.")
+    return notes
 
 
 def _taken_notes(label: str, run: RunOutputs, runs: Sequence[RunOutputs], labels: Sequence[str]) -> list[str]:

@@ -1074,3 +1074,17 @@ def test_the_intervals_say_they_leave_out_a_choice_made_on_their_rows() -> None:
               "finetune.keep=best, each fold's epoch)")
     assert CI_HELD_FIXED.endswith(clause)
     assert ci_resampling_words({"ci_resamples": "images", "ci_units": 40}, 100).endswith(clause)
+
+
+def test_runs_whose_out_of_fold_files_are_byte_identical_are_noted_as_one_run_repeated(tmp_path: Path) -> None:
+    """A reproducibility review: two runs of the same settings and seed (byte-identical
+    oof.csv, as the CPU gives) appeared as two rows, readable as two replicates."""
+    first, again = make_run(tmp_path, "first"), make_run(tmp_path, "again")
+    comparison = compare_runs([first, again], n_boot=N_BOOT)
+    same = [note for note in comparison.notes if "byte-identical out-of-fold files" in note]
+    assert len(same) == 2 and same[1].startswith("`first` vicreg, `again` vicreg: byte-identical"), same
+    assert "not independent replicates" in same[1] and same[1] in comparison.markdown()
+    oof = again / "finetune" / "vicreg" / "oof.csv"
+    oof.write_text(oof.read_text(encoding="utf-8").replace("img000.png", "img999.png"), encoding="utf-8")
+    same = [note for note in compare_runs([first, again], n_boot=N_BOOT).notes if "byte-identical" in note]
+    assert [note.split(":")[0] for note in same] == ["`first` scratch, `again` scratch"], same
