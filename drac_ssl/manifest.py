@@ -244,3 +244,19 @@ def labelled_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     (split ``test`` or no grade) are never among them. ``rows``: :func:`read_manifest`'s."""
     return [r for r in rows if r.get("split") == "train" and r.get("grade") is not None
             and int(r.get("fold", -1)) >= 0]
+
+
+def source_file_changes(made: Sequence[dict[str, Any]],
+                        now: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """How the source files of two ingests' manifests differ, image by image (an image is its
+    ``split`` and ``id``; ids are unique per split only): ``{"differ": paths whose ``sha256``
+    changed, "new": paths only ``now`` has, "gone": paths only ``made`` has}``, each in
+    manifest order and empty when none. ``made``, ``now``: :func:`read_manifest` rows (with
+    ``id``, ``split``, ``path`` and ``sha256``), e.g. the run a ``-c RUN/config.yaml`` came
+    from and the new run's, whose figures can only repeat the first's on the same files."""
+    before = {(row["split"], row["id"]): row for row in made}
+    after = {(row["split"], row["id"]): row for row in now}
+    return {"differ": [row["path"] for key, row in after.items()
+                       if key in before and before[key]["sha256"] != row["sha256"]],
+            "new": [row["path"] for key, row in after.items() if key not in before],
+            "gone": [row["path"] for key, row in before.items() if key not in after]}

@@ -2042,6 +2042,43 @@ def next_step_lines(run_dir: Path) -> list[str]:
     return lines
 
 
+def data_against_config_run(sources: dict[str, str] | None, run_dir: Path, shown: int = 5) -> str | None:
+    """When ``-c`` read another run folder's ``config.yaml`` (a rerun of that run) and that
+    folder has ``data/manifest.csv``: words naming the source files whose SHA-256 differs from
+    that run's, the new ones and the gone ones (:func:`drac_ssl.manifest.source_file_changes`,
+    the first ``shown`` of each), compared with the manifest this run's ingest just wrote; None
+    when they are the same, or there is nothing to compare (no such ``-c``, this run's own
+    folder, a manifest missing or unreadable). A rerun on other data cannot repeat the run's
+    figures, and nothing said so (a reproducibility review)."""
+    from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest, source_file_changes
+
+    file = getattr(getattr(sources, "fixes", None), "file", None)
+    if file is None or Path(file).name != "config.yaml":
+        return None
+    source = Path(file).absolute().parent
+    made = source / "data" / MANIFEST_FILE
+    if source.resolve() == run_dir.resolve() or not (source / "stages.json").is_file() or not made.is_file():
+        return None
+    columns = ("id", "path", "split", "sha256")
+    try:
+        changes = source_file_changes(read_manifest(made, columns),
+                                      read_manifest(run_dir / "data" / MANIFEST_FILE, columns))
+    except (OSError, ManifestError):
+        return None
+    if not any(changes.values()):
+        return None
+
+    def listed(paths: list[str]) -> str:
+        more = f", and {len(paths) - shown} more" if len(paths) > shown else ""
+        return ", ".join(paths[:shown]) + more
+
+    said = "; ".join(f"{len(paths)} {what} ({listed(paths)})" for what, paths in (
+        ("differ", changes["differ"]), ("new", changes["new"]), ("gone", changes["gone"])) if paths)
+    return (f"the data are not the data of {source}, whose config.yaml -c read: against its "
+            f"data/{MANIFEST_FILE} (each source file's sha256), {said}; this run cannot repeat "
+            f"its figures")
+
+
 def _torch_compile_record(cfg: Config) -> dict[str, Any]:
     """``{"setting": pretrain.compile, "used": bool | None}``: whether the pretraining (the
     stage that compiles) runs ``torch.compile`` on the device ``run.device`` picks here
@@ -2434,6 +2471,8 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         if name == "pretrain" and peers is not None:
             peers.leave()  # torchrun: the others have left; the later stages run in this process alone
         if name == "ingest":
+            if changed := data_against_config_run(sources, run_dir):
+                print(f"[train] warning: {changed}")
             check_refolded(cfg, run_dir, status)  # before the checks of the stages left to run
             for warning in preflight.after_ingest(cfg, run_dir, sources):
                 print(f"[preflight] {warning.severity}: {warning.line}")

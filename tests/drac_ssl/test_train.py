@@ -2832,13 +2832,22 @@ def test_another_folders_run_config_refused_over_an_existing_run_records_its_exi
 
 
 def test_the_documented_new_run_from_a_runs_config_still_runs(
-        phantom_ready: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        phantom_ready: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """README: a new run from a run's resolved settings, -c runs/<name>/config.yaml run.name=NEW,
     from the folder it was made in or another: not refused by the check above."""
     monkeypatch.chdir(tmp_path)
     assert train.main([*REDUCED, "run.stages=[ingest]"]) == 0
     assert train.main(["-c", "runs/reduced/config.yaml", "run.name=again", "run.stages=[ingest]"]) == 0
     assert (tmp_path / "runs" / "again" / "data" / "manifest.csv").is_file()
+    assert "the data are not the data of" not in capsys.readouterr().out  # the same files: nothing said
+    with open(tmp_path / "runs" / "reduced" / "data" / "manifest.csv", "r+", encoding="utf-8") as fh:
+        lines = fh.read().splitlines(keepends=True)
+        fh.seek(0)
+        fh.writelines([*lines[:-1]])  # the run's record lacks one image: new in a rerun
+        fh.truncate()
+    assert train.main(["-c", "runs/reduced/config.yaml", "run.name=fourth", "run.stages=[ingest]"]) == 0
+    assert "[train] warning: the data are not the data of " in capsys.readouterr().out
     (tmp_path / "other").mkdir()
     monkeypatch.chdir(tmp_path / "other")
     # the phantom set, as REDUCED draws it, is looked for in ./data/phantom: where it is
