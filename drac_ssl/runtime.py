@@ -663,6 +663,38 @@ def git_changes() -> dict[str, Any]:
     return said
 
 
+CODE_PATCH = "code.patch"
+"""The run folder's copy of the uncommitted changes of the checkout that made the run."""
+
+CODE_PATCH_LIMIT = 5 * 2**20
+"""The largest ``code.patch`` written (bytes): a bigger diff is noted, not saved."""
+
+
+def save_code_patch(run_dir: str | os.PathLike[str], limit: int = CODE_PATCH_LIMIT) -> str | None:
+    """Write the checkout's uncommitted changes to the tracked files (the bytes of ``git diff
+    HEAD --binary`` with :data:`DIFF_ARGS`' options, whose SHA-256 ``environment.json`` records
+    as ``git_diff_sha256``) to ``run_dir/code.patch``, so that a dirty run can be remade: ``git
+    checkout <git_commit_full> && git apply code.patch`` (untracked files are not in it: their
+    names are ``git_untracked_files``). Returns what ``environment.json`` records as
+    ``code_patch``: ``"code.patch"`` when written, ``"not saved: N.N MiB, over the 5 MiB cap"``
+    for a bigger diff, ``"unavailable"`` when git could not give it; None when there is no
+    diff (a clean checkout, or no git checkout of drac_ssl: :func:`code_source`)."""
+    if code_source() != "git":
+        return None
+    diff = _git_out(*DIFF_ARGS, timeout=60)
+    if diff is None:
+        return "unavailable"
+    if not diff:
+        return None
+    if len(diff) > limit:
+        return f"not saved: {len(diff) / 2**20:.1f} MiB, over the {limit / 2**20:g} MiB cap"
+    target = Path(run_dir) / CODE_PATCH
+    tmp = target.with_name(f".{CODE_PATCH}.tmp-{os.getpid()}")
+    tmp.write_bytes(diff)
+    os.replace(tmp, target)
+    return CODE_PATCH
+
+
 def _not_git_origin(source: str) -> dict[str, Any]:
     """:func:`code_origin` of a package that is no git checkout of drac_ssl: the commit
     unknown, ``code_source`` what it is, ``distribution_version`` its installed version, and

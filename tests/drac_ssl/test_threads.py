@@ -84,6 +84,9 @@ def test_train_applies_threads_and_records_them(tmp_path: Path) -> None:
     env = json.loads((tmp_path / "a" / "environment.json").read_text())
     assert env["threads"]["torch_intra_op"] == 3 and env["threads"]["opencv"] == 3
     assert env["threads"]["policy"] == "setting"
+    # a dirty checkout (a code change not committed): its diff kept beside the run
+    assert (env.get("code_patch") == "code.patch") == (tmp_path / "a" / "code.patch").is_file()
+    assert ("code_patch" in env) == bool(env.get("git_diff_sha256")), env
     assert train.main(["run.threads=2", "run.name=b", *args]) == 0  # the config key
     assert json.loads((tmp_path / "b" / "environment.json").read_text())["threads"]["torch_intra_op"] == 2
     # a different thread count resumes the same run folder (speed, not results)
