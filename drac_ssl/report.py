@@ -2608,16 +2608,21 @@ def environment_words(env: dict[str, Any]) -> str:
     return f"Made on {', '.join(parts)} (`environment.json`)." if parts else ""
 
 
-def _same_code_and_builds_words(env: dict[str, Any]) -> str:
+def _same_code_and_builds_words(env: dict[str, Any], run_dir: Path) -> str:
     """What else a rerun needs to repeat the run's figures to the last digit
     (docs/running.md, "Its figures on your machine"): the commit to check out
-    (``environment.json``'s ``git_commit_full``, said dirty when ``git_dirty``: its
-    uncommitted changes are not in it) and the wheels of ``scripts/requirements-cpu.lock``."""
+    (``environment.json``'s ``git_commit_full``; said dirty when ``git_dirty``, with the
+    ``git apply`` of the run's ``code.patch`` when it was saved, else that its uncommitted
+    changes are not in that commit) and the wheels of ``scripts/requirements-cpu.lock``."""
     full = env.get("git_commit_full") or (env.get("git_commit") if known_commit(env) else None)
+    patch = run_dir.resolve() / runtime.CODE_PATCH
     if full:
         code = f"`git checkout {full}`" + (
+            "" if not env.get("git_dirty") else
+            f" then `git apply {shell_word(str(patch))}` (the run's checkout was dirty: its uncommitted "
+            f"changes to tracked files)" if env.get("code_patch") == runtime.CODE_PATCH and patch.is_file() else
             " (the run's checkout was dirty: its uncommitted changes, `git_changed_files` in "
-            "`environment.json`, are not in that commit)" if env.get("git_dirty") else "")
+            "`environment.json`, are not in that commit)")
     else:
         code = "the code that made the run (its commit is not recorded)"
     return (f"To repeat its figures to the last digit, on the same CPU: {code}, and "
@@ -2673,7 +2678,7 @@ def provenance_line(run_dir: Path) -> str:
                   f"resumes this run, or reports it when finished; this folder's own name, as "
                   f"config.yaml's run.name is not once the folder was renamed or moved)"
                   + (f"; `run.threads={threads}`: the CPU thread count the run ran with"
-                     if threads is not None else "") + ". " + _same_code_and_builds_words(env))
+                     if threads is not None else "") + ". " + _same_code_and_builds_words(env, run_dir))
         # an upgrade review: the command reads as if it gave the same run again; stages taken
         # by run.reuse count too (the command runs them here, on this code)
         made_by = distinct + [c for c in taken.values() if not any(same_code(c, d) for d in distinct)]

@@ -131,6 +131,9 @@ def test_the_reproduce_command_names_the_thread_count_and_the_commit_and_lock_to
     assert f"run.out_dir={tmp_path} run.threads=3 run.name=NEW`" in line, line
     assert f"`git checkout abcdef1{'0' * 33}` (the run's checkout was dirty" in line, line
     assert "`pip install -r scripts/requirements-cpu.lock`" in line, line
+    (run / "code.patch").write_text("diff --git a/x b/x\n", encoding="utf-8")  # its changes, saved
+    (run / "environment.json").write_text(__import__("json").dumps({**made, "code_patch": "code.patch"}))
+    assert f"`git checkout abcdef1{'0' * 33}` then `git apply {run / 'code.patch'}`" in provenance_line(run)
     (run / "config.yaml").write_text("run:\n  threads: 3\n", encoding="utf-8")  # the file says it already
     assert "run.threads=3" not in provenance_line(run)
     # config.yaml's own header: the count the run applied, when run.threads is not it
