@@ -139,7 +139,12 @@ class GradingLog:
 
 def _write_all(fd: int, data: bytes) -> None:
     """Write all of ``data`` to ``fd``: ``os.write`` may write part of it (a disk filling up);
-    the rest follows. Raises OSError (ENOSPC) when a write writes nothing, and as ``os.write``."""
+    the rest follows. Raises OSError (ENOSPC) when a write writes nothing, and as ``os.write``.
+    Not a buffered file's write + flush: its flush retries a write of nothing for ever (holding
+    the log's lock: every grading would wait), and a failed line's rest, kept in its buffer, is
+    written at its close after the line was counted lost. A line is one ``write`` of the
+    ``O_APPEND`` file (more only after a short one), so the lines of another process appending
+    to it land between whole lines."""
     view = memoryview(data)
     while view:
         written = os.write(fd, view)

@@ -2197,21 +2197,12 @@ def _nearest_test_twins(rows: np.ndarray, tests: Sequence[ImageEntry], block: in
     """The rows of ``rows`` (``(m, d)``, a chunk of the pool's comparison rows) whose nearest
     test image (its rows made ``block`` images at a time and dropped, never all held) is closer
     than ``threshold`` (strictly): ``(row, test index, mean squared difference)`` in row order,
-    as :func:`data_prep.near_duplicates.twins_across` on all the test rows at once would give
-    (the first of equally near test images)."""
-    if not len(rows) or not tests:
-        return []
-    best = np.full(len(rows), np.inf)
-    which = np.zeros(len(rows), dtype=np.int64)
-    for start in range(0, len(tests), block):
-        test_rows = _comparison_rows([e.record for e in tests[start:start + block]], size, previous,
-                                     channels, spill)
-        index, distance = twins.nearest_neighbours(rows, test_rows)
-        closer = distance < best  # strictly: an earlier block keeps a tie, as argmin would
-        best[closer] = distance[closer]
-        which[closer] = index[closer] + start
-    near = np.flatnonzero(best < threshold)
-    return [(int(q), int(which[q]), float(best[q])) for q in near]
+    :func:`data_prep.near_duplicates.twins_across` of the test rows' blocks (the first of
+    equally near test images, as on all the test rows at once)."""
+    blocks = (_comparison_rows([e.record for e in tests[start:start + block]], size, previous, channels, spill)
+              for start in range(0, len(tests), block))
+    return [(int(q), int(r), float(mse))
+            for q, r, mse in zip(*twins.twins_across(rows, blocks, threshold), strict=True)]
 
 
 TWIN_SHARE_WARNING = 0.10

@@ -41,7 +41,7 @@ errors need not wait for).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -96,16 +96,21 @@ def nearest_neighbours(x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.n
     return index[:, 0], distance[:, 0] ** 2 / x.shape[1]
 
 
-def twins_across(queries: np.ndarray, references: np.ndarray, threshold: float
+def twins_across(queries: np.ndarray, references: np.ndarray | Iterable[np.ndarray], threshold: float
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rows of ``queries`` (a test split's, an unlabelled pool's) whose nearest row of
-    ``references`` (the training images') is closer than ``threshold`` (strictly), by mean
-    squared difference (:func:`nearest_neighbours`, exact search).
+    ``references`` (the training images', the test images') is closer than ``threshold``
+    (strictly), by mean squared difference (:func:`nearest_neighbours`, exact search).
 
     Args:
         queries: ``(m, d)`` floats (:func:`comparison_rows`: 0..1); a block of them at a time
-            keeps memory at one block plus ``references``.
-        references: ``(n, d)`` floats of the same ``d``.
+            keeps memory at one query block plus ``references`` (or, for blocks of references,
+            one query block plus one reference block, and the next while it is made).
+        references: ``(n, d)`` floats of the same ``d``, or an iterable of such blocks
+            ``(n_b, d)``, their rows numbered on from block to block, each compared and
+            dropped before the next is taken (a generator: never all held; not drawn from when
+            ``queries`` is empty). Of equally near rows the first is the twin, as if compared
+            at once.
         threshold: the mean squared difference below which two rows are twins.
 
     Returns:
@@ -113,16 +118,24 @@ def twins_across(queries: np.ndarray, references: np.ndarray, threshold: float
         a twin, in query order: the twin is the query's nearest reference row.
 
     Raises:
-        ValueError: ``queries`` and ``references`` differ in ``d``."""
-    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
-    if not len(queries) or not len(references):
-        return empty
-    if queries.shape[1] != references.shape[1]:
-        raise ValueError(f"twins_across: rows of {queries.shape[1]} values against rows of "
-                         f"{references.shape[1]}")
-    index, distance = nearest_neighbours(queries, references)
-    near = np.flatnonzero(distance < threshold)
-    return near.astype(np.int64), index[near].astype(np.int64), distance[near]
+        ValueError: ``queries`` and ``references`` (a block of them) differ in ``d``."""
+    if not len(queries):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    best = np.full(len(queries), np.inf)
+    which = np.zeros(len(queries), dtype=np.int64)
+    start = 0
+    for block in [references] if isinstance(references, np.ndarray) else references:
+        if len(block):
+            if queries.shape[1] != block.shape[1]:
+                raise ValueError(f"twins_across: rows of {queries.shape[1]} values against rows of "
+                                 f"{block.shape[1]}")
+            index, distance = nearest_neighbours(queries, block)
+            closer = distance < best  # strictly: an earlier block keeps a tie, as argmin would
+            best[closer] = distance[closer]
+            which[closer] = index[closer] + start
+        start += len(block)
+    near = np.flatnonzero(best < threshold)
+    return near.astype(np.int64), which[near], best[near]
 
 
 MAX_PAIRS_PER_IMAGE = 50

@@ -94,6 +94,7 @@ from drac_ssl.config import (
     read_yaml,
     referable_cut,
     to_dict,
+    variant_keep,
     with_former_defaults,
 )
 from drac_ssl.figures import (
@@ -196,8 +197,9 @@ class VariantOutputs:
     int: each image's fold (``oof.csv``'s ``fold``; None without that column); ``screening``:
     its referable-DR or two-grade screening figures in the words of its report.md
     (:func:`drac_ssl.report.screening_line`), None when its ``metrics.json`` has none;
-    ``keep``: the epoch rule its folds ran under (``metrics.json``'s ``keep``, else the run's
-    ``finetune.keep``, ``best`` for a run made before the setting existed), None when unknown.
+    ``keep``: the epoch rule its folds ran under (:func:`drac_ssl.config.variant_keep`:
+    ``metrics.json``'s ``keep``, else the run's ``finetune.keep``, ``best`` for a run made
+    before the setting existed), None when unknown.
     """
 
     name: str
@@ -727,7 +729,8 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     if problem := run_folder_problem(run):  # not there, a file, no config.yaml (runs/: the runs it holds)
         raise CompareError(problem)
     facts = read_ingest_facts(run / "data")  # read once: the settings and the data words use it
-    settings, defaulted = _with_defaults(_read_yaml(config_path))
+    saved = _read_yaml(config_path)
+    settings, defaulted = _with_defaults(saved)
     settings = _resolved(settings, facts, _label_columns(run / "data"))
     comparison_path = run / "finetune" / "comparison.json"
     if not comparison_path.is_file():
@@ -773,12 +776,11 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         # as the fine-tuning takes them into the rows (referable DR; two grades' sensitivity)
         row = {**referable_columns(metrics.get("referable")),
                **{c: metrics[c] for c in SCREENING_COLUMNS if c in metrics}, **row}
-        keep = metrics.get("keep") if isinstance(metrics.get("keep"), str) else settings.get("finetune.keep")
         variants[row["variant"]] = VariantOutputs(row["variant"], row, per_fold, vdir / "oof.csv",
                                                   ids, grades, probs, pred,
                                                   folds_taken_from(run, row["variant"]),
                                                   len(metrics.get("folds") or []), folds,
-                                                  keep=keep if isinstance(keep, str) else None)
+                                                  keep=variant_keep(saved, metrics))
     widths = {v.probs.shape[1] for v in variants.values()}
     if len(widths) > 1:
         counts = ", ".join(f"{v.name} {v.probs.shape[1]}" for v in variants.values())

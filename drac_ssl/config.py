@@ -4183,6 +4183,23 @@ def with_former_defaults(saved: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def variant_keep(saved: object, metrics: object = None) -> str | None:
+    """A fine-tuned variant's ``finetune.keep`` (``best``, ``last`` or ``inner``: how its folds'
+    epochs were kept), the one reading of it train's result line, compare, report.md and a
+    bundle's model card share: ``metrics["keep"]`` (its ``metrics.json``) when it records one
+    (a string), else the ``finetune.keep`` of ``saved`` (a run's nested ``config.yaml``, or
+    ``{"finetune": ...}`` of a bundle's ``metadata.json``) read with
+    :func:`with_former_defaults`: ``best`` for a run made before the setting existed (it ran
+    so), not today's default. None when neither says (``saved`` not a dict: no configuration)."""
+    recorded = metrics.get("keep") if isinstance(metrics, dict) else None
+    if isinstance(recorded, str):
+        return recorded
+    if not isinstance(saved, dict):
+        return None
+    keep = (with_former_defaults(saved).get("finetune") or {}).get("keep")
+    return keep if isinstance(keep, str) else None
+
+
 def from_dict(data: dict[str, Any]) -> Config:
     """Rebuild a Config from a dict (e.g. read back from a checkpoint or config.yaml)."""
     return _merge(Config(), data, "saved config")

@@ -358,7 +358,7 @@ from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.name_tags import tagged_console
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.out_paths import export_out_problem
-from drac_ssl.run_state import unfinished_state
+from drac_ssl.run_state import Unfinished, unfinished_state
 from drac_ssl.runtime import (
     EXIT_FLAGGED,
     EXIT_NO_IMAGES,
@@ -2440,9 +2440,9 @@ def _export_variant(args: argparse.Namespace) -> int:
             # its training still running (a live process holds RUN): busy, exit 75, which a
             # job script requeues (an export job started while the training, or its requeued
             # copy, runs); else refused, exit 2
-            raise (RunBusy if unfinished.running else BundleError)(
+            raise BundleError(unfinished.refused(
                 f"{run_dir}: a run folder whose fine-tuning has not finished (no "
-                f"finetune/summary.json): {unfinished.what}.\n  fix: {unfinished.fix}")
+                f"finetune/summary.json): {unfinished.what}.\n  fix: {unfinished.fix}"))
         raise BundleError(f"{run_dir}: not a run folder whose fine-tuning finished (no "
                           f"finetune/summary.json).\n  fix: pass the run folder (not a bundle "
                           f"folder) of a run with the finetune stage done")
@@ -2602,11 +2602,9 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
     finetune = read_json_dict(run_dir / "finetune" / "summary.json")
     if finetune is None:
         if (unfinished := unfinished_state(run_dir, "export")) is not None:
-            words = (f"{run_dir}: a run folder whose export has not run: {unfinished.what}.\n  "
-                     f"fix: {unfinished.fix}")
-            if unfinished.running:  # a live training holds RUN: try again later (exit 75)
-                raise RunBusy(words)
-            return words
+            # a live training holds RUN: try again later (exit 75)
+            return unfinished.refused(f"{run_dir}: a run folder whose export has not run: {unfinished.what}.\n  "
+                                      f"fix: {unfinished.fix}")
         return GRADE_ARGUMENTS
     py, where = python_command("drac_ssl.export"), shlex.quote(str(run_dir))
     submission = run_dir / "export" / "submission.csv"
@@ -2615,7 +2613,7 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
     graded = summary.get("variant") if isinstance(summary.get("variant"), str) else None
     first: list[str] = []  # before and after the fixes every finished run gets
     last: list[str] = []
-    busy = False
+    pending: Unfinished | None = None  # its export not done: the run's state
     if submission.is_file():
         by = ""
         if graded:
@@ -2629,10 +2627,9 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
         notes = summary.get("notes") or []
         why = str(notes[0]) if notes else "the ingest manifest has no test images"
         said = f"{run_dir}: this run's export wrote no submission: {why}"
-    elif (unfinished := unfinished_state(run_dir, "export")) is not None:
-        said = f"{run_dir}: this run has no submission yet (no {submission}): {unfinished.what}"
-        first.append(f"to write it, finish the run: {unfinished.fix}")
-        busy = unfinished.running  # a live training holds RUN: try again later (exit 75)
+    elif (pending := unfinished_state(run_dir, "export")) is not None:
+        said = f"{run_dir}: this run has no submission yet (no {submission}): {pending.what}"
+        first.append(f"to write it, finish the run: {pending.fix}")
     else:
         said = f"{run_dir}: this run has no submission (no {submission})"
     variants = finetune.get("variants")
@@ -2642,9 +2639,9 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
              + (f" ({', '.join(others)})" if others else "")
              + f" into {run_dir / 'export' / 'submission_NAME.csv'}: {py} {where} --variant NAME",
              f"to grade other images with its bundle: {py} {where} --images DIR --out FILE.csv", *last]
-    if busy:
-        raise RunBusy(f"{said}\n  fix: " + ";\n  or ".join(fixes))
-    return f"{said}\n  fix: " + ";\n  or ".join(fixes)
+    words = f"{said}\n  fix: " + ";\n  or ".join(fixes)
+    # a live training holds RUN: try again later (exit 75)
+    return words if pending is None else pending.refused(words)
 
 
 def _ood_check_note(bundle: Bundle) -> str | None:

@@ -63,6 +63,7 @@ from drac_ssl.config import (
     reproduce_command,
     shell_word,
     to_dict,
+    variant_keep,
     with_former_defaults,
 )
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
@@ -546,14 +547,12 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
     return cfg if isinstance(cfg, dict) else {}
 
 
-def run_keep(run_dir: Path) -> str | None:
-    """The run's ``finetune.keep`` (``best``, ``last`` or ``inner``) as its ``config.yaml`` says
-    it, read with :func:`drac_ssl.config.with_former_defaults`: ``best`` for a run made before
-    the setting existed (it ran so), not today's default. None without a readable
-    ``config.yaml``."""
-    cfg = _saved_config(run_dir)
-    keep = (with_former_defaults(cfg).get("finetune") or {}).get("keep") if cfg else None
-    return keep if isinstance(keep, str) else None
+def run_keep(run_dir: Path, metrics: dict[str, Any] | None = None) -> str | None:
+    """The run's ``finetune.keep`` (``best``, ``last`` or ``inner``): a variant's ``metrics``
+    (``metrics.json``) keep where it records one, else its ``config.yaml``'s:
+    :func:`drac_ssl.config.variant_keep` (``best`` for a run made before the setting existed).
+    None without a readable ``config.yaml`` (nor a recorded ``metrics["keep"]``)."""
+    return variant_keep(_saved_config(run_dir) or None, metrics)
 
 
 def _generic_dataset(run_dir: Path) -> str | None:

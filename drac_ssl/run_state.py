@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drac_ssl.exit_codes import RunBusy
 from drac_ssl.io import (
     absolute_from,
     atomic_write_json,
@@ -992,6 +993,18 @@ class Unfinished:
     what: str
     fix: str
     running: bool
+
+    def refused(self, words: str, busy: type[RunBusy] = RunBusy) -> str:
+        """``words`` (the command's message: what is unfinished and the fix) as a refusal (exit
+        2), returned for the caller to raise as its own error or say as a usage error; while
+        the training still runs (``running``) raised as ``busy`` instead (a
+        :class:`drac_ssl.exit_codes.RunBusy`, exit 75: try again later, a job script requeues).
+
+        Raises:
+            RunBusy: (``busy``) ``running`` is True."""
+        if self.running:
+            raise busy(words)
+        return words
 
 
 def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, str] | None:

@@ -1928,7 +1928,7 @@ def result_line(run_dir: Path) -> str | None:
             "it grades a real eye"] if phantom else []
     # the epoch chosen on the figures' own rows; a run made before the setting: its config.yaml's
     # rule, read with the former default (best), as report.md reads it
-    if (metrics["keep"] if "keep" in metrics else run_keep(run_dir)) == "best":
+    if run_keep(run_dir, metrics) == "best":
         said.append(f"Figures {KEEP_BEST_CAVEAT}")
     if mixed := mixed_phantom_words(prov):
         said.append(mixed[0].upper() + mixed[1:])

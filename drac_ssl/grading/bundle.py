@@ -52,7 +52,7 @@ from data_prep.labels import id_words
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import PRETRAIN_METHOD, __version__
 from drac_ssl.challenge import drac_scale, leaderboard_words
-from drac_ssl.config import layout_name, with_former_defaults
+from drac_ssl.config import layout_name, variant_keep
 from drac_ssl.devices import DEVICE_TYPES, cuda_shortfall
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
@@ -2110,13 +2110,10 @@ def winner_caveat(meta: dict[str, Any]) -> str:
 def bundle_keep_best(meta: dict[str, Any]) -> bool:
     """Whether the bundle's cross-validated figures come from ``finetune.keep=best`` folds (each
     fold's epoch chosen on the rows it scores: :data:`drac_ssl.figures.KEEP_BEST_CAVEAT`):
-    ``metadata.json``'s ``finetune.keep``, read with
-    :func:`drac_ssl.config.with_former_defaults` (a bundle built before the setting existed
-    ran so); False for a bundle that records no ``finetune`` settings."""
+    ``metadata.json``'s ``finetune.keep``, read as :func:`drac_ssl.config.variant_keep` reads a
+    run's (``best`` for a bundle built before the setting existed: it ran so); False for a bundle that records no ``finetune`` settings."""
     finetune = meta.get("finetune")
-    if not isinstance(finetune, dict):
-        return False
-    return (with_former_defaults({"finetune": finetune})["finetune"]).get("keep") == "best"
+    return isinstance(finetune, dict) and variant_keep({"finetune": finetune}) == "best"
 
 
 def figure_caveats(meta: dict[str, Any]) -> list[str]:

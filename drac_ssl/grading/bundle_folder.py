@@ -79,8 +79,9 @@ def _bundle_folder(p: Path) -> Path:
     from drac_ssl.run_state import unfinished_state  # a run folder's records: only read here
 
     if (unfinished := unfinished_state(p, "export")) is not None:
-        raise (BundleBusy if unfinished.running else BundleError)(
-            f"{p}: a run folder with no model bundle (bundle/) yet: {unfinished.what}.\n  fix: {unfinished.fix}")
+        raise BundleError(unfinished.refused(
+            f"{p}: a run folder with no model bundle (bundle/) yet: {unfinished.what}.\n  fix: {unfinished.fix}",
+            busy=BundleBusy))
     raise BundleError(
         f"{p}: neither a model bundle (metadata.json + MODEL_CARD.md) nor a run folder with "
         f"bundle/.\n  fix: pass RUN or RUN/bundle of a run whose export stage finished (a "

@@ -143,6 +143,20 @@ def test_twins_across_takes_each_query_s_nearest_reference() -> None:
         twins_across(np.zeros((1, 3)), references, 1e-3)
 
 
+def test_twins_across_blocks_of_references_finds_the_twins_of_all_of_them_at_once() -> None:
+    # one block-wise search serves the ingest's pool-against-test comparison too (it had its own)
+    references = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [0.5, 0.5]])  # rows 0 and 2 tie
+    queries = np.array([[0.0, 0.01], [0.5, 0.49], [0.9, 0.9], [1.0, 1.0]])
+    whole = twins_across(queries, references, 1e-3)
+    blocks = twins_across(queries, (references[i:i + 2] for i in (0, 2)), 1e-3)
+    assert [a.tolist() for a in blocks] == [a.tolist() for a in whole]
+    assert blocks[0].tolist() == [0, 1, 3] and blocks[1].tolist() == [0, 3, 1]  # the first of a tie
+    assert twins_across(queries, iter(()), 1e-3)[0].tolist() == []
+    assert twins_across(queries, [references[:2]], 0.0)[0].tolist() == []  # strictly below: 0 is not
+    with pytest.raises(ValueError, match="rows of 2 values against rows of 3"):
+        twins_across(queries, [references, np.zeros((1, 3))], 1e-3)
+
+
 def test_a_loose_threshold_chaining_many_grades_says_it_is_too_loose(tmp_path: Path, aptos: list) -> None:
     """A multi-site user's review: --near-duplicate-mse 1e-3 chained 19 APTOS photographs of
     grades 1..4 into one group (one fold took 18 of 30), and the advice was only to correct the

@@ -16,7 +16,7 @@ from PIL import Image
 from test_ingest import config, make_plain, smooth_image, write_png
 
 from data_prep import ingest
-from data_prep.near_duplicates import twins_across
+from data_prep.near_duplicates import comparison_rows, nearest_neighbours, twins_across
 from drac_ssl.pretrain import held_out_words
 
 
@@ -65,6 +65,29 @@ def test_a_pool_png_of_an_npz_row_is_left_out(tmp_path: Path) -> None:
     assert "train_row.png" in of_train
 
 
+def test_the_note_of_pool_copies_of_test_images_comes_before_the_other_copies(tmp_path: Path) -> None:
+    """The leak a reader must see first: the note of pool copies of test images is said before
+    the note of copies of training images, in the printed notes and ingest_summary.json's,
+    whatever the pool's file order (a mutation audit M1: the notes' order swapped lived)."""
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (8, 28, 28, 3), dtype=np.uint8)
+    npz = tmp_path / "tiny.npz"
+    labels = (np.arange(8) % 2).reshape(-1, 1).astype(np.uint8)
+    np.savez(npz, train_images=images[:6], train_labels=labels[:6], test_images=images[6:],
+             test_labels=labels[6:])
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    Image.fromarray(images[0]).save(pool / "a_train_row.png")  # first in the pool, a training row
+    Image.fromarray(images[7]).save(pool / "z_test_row.png")  # last, a test row
+    out = tmp_path / "out"
+    result = ingest.run(config(npz, cache_sizes=[16], unlabelled=[str(pool)]), out, verbose=False)
+    copies = [n for n in result.notes if "--unlabelled folders left out" in n]
+    assert len(copies) == 2 and "as a test image" in copies[0] and "as a training or an earlier" in copies[1]
+    summary = json.loads((out / ingest.SUMMARY_NAME).read_text())
+    assert [n for n in summary["notes"] if "--unlabelled folders left out" in n] == copies
+    assert sorted(summary["unlabelled_copies"]) == ["pool/a_train_row.png", "pool/z_test_row.png"]
+
+
 def test_the_pretraining_words_say_what_use_test_images_false_left_out() -> None:
     assert held_out_words(400, 0, 0, {}) == "400 test images left out: pretrain.use_test_images=false"
     assert "; 3 ungraded copies of them too" in held_out_words(400, 3, 5, {"near_duplicates": {"mse": 1e-4}})
@@ -102,6 +125,35 @@ def test_a_near_copy_of_a_test_image_in_the_pool_is_warned_of_and_recorded(tmp_p
     summary = json.loads((out / ingest.SUMMARY_NAME).read_text())
     assert summary["unlabelled_near_test"] == ["../pool/near.png"]
     assert "1 ungraded image is a near copy of test images" in held_out_words(1, 0, 2, summary)
+
+
+def test_a_pool_image_exactly_at_the_threshold_from_a_test_image_is_no_near_twin(tmp_path: Path) -> None:
+    """data.near_duplicate_mse is a bound a near twin is strictly below (docs/configuration.md
+    "below this", the warning's "below --near-duplicate-mse"): a pool image at exactly that
+    distance from a test image is neither warned of nor recorded, one a float above is (a
+    mutation audit M5: <= for < lived). The distance is the package's own of the cached rows."""
+    root = tmp_path / "d"
+    for i in range(6):
+        write_png(root / f"{i:03d}.png", smooth_image(i, side=256))
+    write_png(root / "test" / "t1.png", smooth_image(1000, side=256))
+    (root / "labels.csv").write_text("image name,DR grade\n" + "".join(f"{i:03d}.png,{i % 2}\n" for i in range(6)))
+    near = smooth_image(1000, side=256).astype(np.int16)
+    near[::7, ::5] += 3
+    write_png(tmp_path / "pool" / "near.png", np.clip(near, 0, 255).astype(np.uint8))
+    out = tmp_path / "out"
+    ingest.run(config(root, unlabelled=[str(tmp_path / "pool")], near_duplicate_mse=1e-4), out, verbose=False)
+    assert json.loads((out / ingest.SUMMARY_NAME).read_text())["unlabelled_near_test"] == ["../pool/near.png"]
+    with open(out / ingest.MANIFEST_NAME, newline="", encoding="utf-8") as fh:
+        split = [r["split"] for r in csv.DictReader(fh)]
+    cached = np.load(out / ingest.CACHE_DIR / "64px.npy")
+    _, (mse,) = nearest_neighbours(comparison_rows(cached[[split.index("unlabelled")]]),
+                                   comparison_rows(cached[[split.index("test")]]))
+    assert 0 < mse < 1e-4
+    for threshold, recorded in ((float(mse), []), (float(np.nextafter(mse, 1.0)), ["../pool/near.png"])):
+        result = ingest.run(config(root, unlabelled=[str(tmp_path / "pool")], near_duplicate_mse=threshold),
+                            out, verbose=False)
+        assert json.loads((out / ingest.SUMMARY_NAME).read_text())["unlabelled_near_test"] == recorded
+        assert bool([w for w in result.warnings if "near twin of test images" in w]) == bool(recorded)
 
 
 def test_each_pool_folder_is_counted_in_the_summary_and_the_report(tmp_path: Path) -> None:

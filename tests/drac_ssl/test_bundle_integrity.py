@@ -161,6 +161,22 @@ def test_only_the_unhashed_weights_files_are_named(tmp_path: Path) -> None:
     assert note is not None and "records no SHA-256 of its weights file(s) fold1.safetensors (built" in note
 
 
+def test_an_empty_recorded_digest_is_no_digest(tmp_path: Path) -> None:
+    """A weights SHA-256 recorded as "" vouches for nothing: the file is unverified, named in
+    the note, and the export rebuilds the bundle, as for a digest never recorded (a mutation
+    audit M15: "" counted as recorded lived, a bundle so edited would pass as verified)."""
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    meta_path = bundle_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta.pop("demo")
+    meta["folds"][1]["sha256"]["fold1.safetensors"] = ""
+    meta_path.write_text(json.dumps(meta))
+    assert bundles.verify_weight_hashes(bundle_dir, meta) == ["backbone.safetensors", "fold0.safetensors"]
+    note = bundles.weights_hash_note(bundles.load_bundle(bundle_dir), paths=False)
+    assert note is not None and "records no SHA-256 of its weights file(s) fold1.safetensors (built" in note
+    assert bundles.WEIGHTS_UNHASHED_RECORD in bundles.older_bundle_records(meta)
+
+
 def test_a_demo_bundle_without_digests_gets_no_note(tmp_path: Path) -> None:
     bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
     _unhashed(bundle_dir, demo=True)

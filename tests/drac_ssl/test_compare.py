@@ -1044,6 +1044,17 @@ def test_keep_best_rows_are_marked_and_their_caveat_said_once(tmp_path: Path) ->
     assert f"**Figures marked keep=best** (and the differences made of them): {KEEP_BEST_CAVEAT}." in text
 
 
+def test_between_marks_a_difference_whose_first_run_alone_is_keep_best(tmp_path: Path) -> None:
+    """--between's difference of a keep=last run minus a keep=best first run is marked too:
+    either side's epochs chosen on the scored rows bias the difference (a mutation audit M19:
+    a mark that looked at the later run only was not caught)."""
+    best = make_run(tmp_path, "best", ["finetune.keep=best"])
+    last = make_run(tmp_path, "last")
+    text = compare_runs([best, last], n_boot=20, between=True).markdown()
+    assert "| `last` − `best` | scratch (keep=best) |" in text
+    assert "| `last` − `best` | vicreg (keep=best) |" in text
+
+
 def test_a_run_made_before_finetune_keep_existed_is_keep_best(tmp_path: Path) -> None:
     """A run folder whose config.yaml and metrics.json lack finetune.keep ran as keep=best, the
     rule before the setting existed (config.DEFAULTS_BEFORE): shown so, marked, not with

@@ -1035,3 +1035,14 @@ def test_one_grade_name_far_from_every_scale_name_gets_no_did_you_mean(name: str
     what, fix = grades_problem([name])
     assert what == f"names one grade ({name!r}); grading needs at least 2" and "did you mean" not in what
     assert fix.startswith("list the grade names in order"), fix
+
+
+def test_a_variant_s_keep_is_its_metrics_else_its_config_with_the_former_default() -> None:
+    # one reading for train's result line, compare, report.md and a bundle's card (each had its own)
+    from drac_ssl.config import variant_keep
+
+    assert variant_keep({"finetune": {"keep": "last"}}, {"keep": "inner"}) == "inner"
+    assert variant_keep({"finetune": {"keep": "last"}}, {"keep": None, "qwk": 0.5}) == "last"
+    assert variant_keep({"finetune": {"epochs": 3}}) == "best"  # made before the setting: it ran so
+    assert variant_keep({"pretrain": {}}) == "best" and variant_keep({}) == "best"
+    assert variant_keep(None, {"qwk": 0.5}) is None and variant_keep(None, {"keep": "last"}) == "last"

@@ -99,3 +99,33 @@ def test_filters_installed_while_albumentations_loads_survive_and_only_its_entry
         sys.modules.pop("albumentations", None)
         if real is not None:
             sys.modules["albumentations"] = real
+
+
+def test_the_callers_own_identical_filter_is_left_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller that silences the IProgress warning itself, with the very filter
+    quiet_albumentations would add, keeps it after the import (a mutation audit M25: removing
+    the entry on exit though none was added lived)."""
+    from tqdm.std import TqdmWarning
+
+    package = tmp_path / "albumentations"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "import warnings\n"
+        "from tqdm.std import TqdmWarning\n"
+        "warnings.warn('IProgress not found. Please update jupyter and ipywidgets.', TqdmWarning)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = sys.modules.pop("albumentations", None)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
+            mine = warnings.filters[0]
+            before = list(warnings.filters)
+            assert quiet_albumentations().__file__ == str(package / "__init__.py")
+            assert warnings.filters == before and warnings.filters.count(mine) == 1
+            warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", TqdmWarning, stacklevel=1)
+        assert not [w for w in caught if issubclass(w.category, TqdmWarning)]
+    finally:
+        sys.modules.pop("albumentations", None)
+        if real is not None:
+            sys.modules["albumentations"] = real

@@ -57,3 +57,16 @@ def test_held_by_opens_the_lock_for_writing_and_writes_nothing(tmp_path: Path,
     assert run_state.held_by(tmp_path) is None  # nobody holds it
     assert flags and flags[0] & os.O_ACCMODE == os.O_RDWR and not flags[0] & os.O_CREAT, flags
     assert lock.read_bytes() == before
+
+
+def test_an_unfinished_run_is_busy_while_its_training_runs_else_refused() -> None:
+    # one rule for the export's three refusals and bundle_folder's (each had its own): exit 75
+    # (RunBusy, try again later) while a live training holds the run, else the caller's exit 2
+    from drac_ssl.grading.bundle_folder import BundleBusy
+
+    running = run_state.Unfinished("its training is still running", "wait", True)
+    with pytest.raises(runtime.RunBusy, match="^RUN: not yet$"):
+        running.refused("RUN: not yet")
+    with pytest.raises(BundleBusy):
+        running.refused("RUN: not yet", busy=BundleBusy)
+    assert run_state.Unfinished("interrupted", "resume", False).refused("RUN: not yet") == "RUN: not yet"
