@@ -1657,8 +1657,10 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
                                          _not_applied_comment(cfg, run_dir, not_applied)) if c)
         import torch  # run.threads as applied (0: half the cores): the header's reproduce command says it
 
+        # the run's own count (its first invocation's, as report.md's command gives it), not a resume's
+        threads = _threads_of(read_json_dict(run_dir / "environment.json")) or torch.get_num_threads()
         with writing(run_dir / "config.yaml"):  # an error here is a write's (run_folder_writes)
-            save_config(cfg, run_dir / "config.yaml", comment=comment, threads=torch.get_num_threads())
+            save_config(cfg, run_dir / "config.yaml", comment=comment, threads=threads)
     env = environment_info()
     # speed only (every view carries its own seed), but recorded: -1 resolves per machine
     env["dataloader_workers"] = dataloader_workers(cfg.pretrain.num_workers)

@@ -2234,6 +2234,8 @@ def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
     assert last["resumed_with_other_threads"] == {"stage": "pretrain", "threads": 2, "earlier": 1}
     # each attempt's count, in stages.json (environment.json keeps the first invocation's)
     assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["cpu_threads"] == [1, 1, 2]
+    # config.yaml, rewritten by the resume, still gives the run's own count to reproduce it
+    assert " -c THIS_FILE run.threads=1 run.name=NEW " in (run_dir / "config.yaml").read_text().splitlines()[0]
     try:  # no unfinished stage: nothing said
         assert train.main([*REDUCED, "run.name=threads", "run.stages=[ingest]", "run.threads=2"]) == 0
     finally:
