@@ -1522,7 +1522,7 @@ def console_log(path: str | os.PathLike[str], header: str,
     to ``path`` (appended, after a ``header`` line such as ``==== <UTC> <command> (pid N)
     ====``): the run folder's ``console.log``, which keeps the warnings and selection lines
     a terminal loses. ``said``: lines the command printed before it knew the run folder (the
-    CPU threads line), written after the header as they were printed, not printed again. tqdm bars (carriage returns) stay on the terminal. Output written to
+    CPU threads line; :func:`drac_ssl.starting.said_at_start`'s go first), written after the header as they were printed, not printed again. tqdm bars (carriage returns) stay on the terminal. Output written to
     the file descriptors directly (a subprocess, a C library) is not in it. The streams are
     put back as they were when the block ends (a test's capture stays intact). A stream that
     is None (a closed file descriptor) stays None: ``print`` then writes nothing, as before.
@@ -1541,7 +1541,9 @@ def console_log(path: str | os.PathLike[str], header: str,
             disk keeps out of it when it is closed.
     """
     from drac_ssl.io import writing
+    from drac_ssl.starting import said_at_start
 
+    said = [*said_at_start(), *said]  # the SIGINT-ignored note, printed before the run folder was known
     with writing(path):  # an error here is the log's, not a read's (drac_ssl.io.written_file)
         log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
     try:
