@@ -2612,7 +2612,11 @@ def _same_code_and_builds_words(env: dict[str, Any], run_dir: Path) -> str:
     (docs/running.md, "Its figures on your machine"): the commit to check out
     (``environment.json``'s ``git_commit_full``; said dirty when ``git_dirty``, with the
     ``git apply`` of the run's ``code.patch`` when it was saved, else that its uncommitted
-    changes are not in that commit) and the wheels of ``scripts/requirements-cpu.lock``."""
+    changes are not in that commit) and the wheels of ``scripts/requirements-cpu.lock``. A run
+    made on a GPU (``gpu``) is said not to be bit-identical, the same code and builds coming
+    closest (the CPU lock is no GPU's wheels); one made from an installed package
+    (``code_source``: no ``scripts/`` beside it) is given its torch and torchvision builds
+    instead of the lock file."""
     full = env.get("git_commit_full") or (env.get("git_commit") if known_commit(env) else None)
     patch = run_dir.resolve() / runtime.CODE_PATCH
     if full:
@@ -2622,10 +2626,17 @@ def _same_code_and_builds_words(env: dict[str, Any], run_dir: Path) -> str:
             f"changes to tracked files)" if env.get("code_patch") == runtime.CODE_PATCH and patch.is_file() else
             " (the run's checkout was dirty: its uncommitted changes, `git_changed_files` in "
             "`environment.json`, are not in that commit)")
+    elif env.get("code_source") == "installed package" and env.get("distribution_version"):
+        code = f"the installed drac_ssl {env['distribution_version']} that made it"
     else:
         code = "the code that made the run (its commit is not recorded)"
-    return (f"To repeat its figures to the last digit, on the same CPU: {code}, and "
-            f"`pip install -r scripts/requirements-cpu.lock` (the wheel builds the project tests).")
+    builds = "the same torch and torchvision builds (`environment.json`'s `builds`)"
+    if env.get("gpu"):
+        return (f"A GPU run is not bit-identical, even on the same GPU (docs/running.md): {code} and {builds} "
+                f"come closest.")
+    lock = ("" if env.get("code_source") == "installed package" else
+            ", and `pip install -r scripts/requirements-cpu.lock` (the wheel builds the project tests)")
+    return f"To repeat its figures to the last digit, on the same CPU: {code}{lock or f', and {builds}'}."
 
 
 def provenance_line(run_dir: Path) -> str:

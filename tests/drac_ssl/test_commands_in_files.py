@@ -145,6 +145,33 @@ def test_the_reproduce_command_names_the_thread_count_and_the_commit_and_lock_to
     assert "run.threads" not in header.splitlines()[0]
 
 
+def test_a_gpu_or_installed_runs_repeat_words_give_no_cpu_lock_file(tmp_path: Path) -> None:
+    """A review: a GPU run's report.md said "To repeat its figures to the last digit, on the
+    same CPU: ... pip install -r scripts/requirements-cpu.lock" (a GPU run is not bit-identical,
+    and the CPU lock has no GPU wheels); an installed wheel's run has no scripts/ to install."""
+    import json
+
+    from drac_ssl.report import provenance_line
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("run:\n  threads: 4\n", encoding="utf-8")
+    made = {"git_commit": "abcdef1", "git_commit_full": "abcdef1" + "0" * 33, "git_dirty": False,
+            "gpu": "NVIDIA H100", "threads": {"torch_intra_op": 4}}
+    (run / "environment.json").write_text(json.dumps(made), encoding="utf-8")
+    line = provenance_line(run)
+    assert (f"A GPU run is not bit-identical, even on the same GPU (docs/running.md): `git checkout abcdef1{'0' * 33}` "
+            f"and the same torch and torchvision builds (`environment.json`'s `builds`) come closest.") in line, line
+    assert "same CPU" not in line and "requirements-cpu.lock" not in line, line
+    installed = {"git_commit": "unknown", "git_dirty": None, "code_source": "installed package",
+                 "distribution_version": "0.1.0+57.g1a2b3c4", "threads": {"torch_intra_op": 4}}
+    (run / "environment.json").write_text(json.dumps(installed), encoding="utf-8")
+    line = provenance_line(run)
+    assert ("To repeat its figures to the last digit, on the same CPU: the installed drac_ssl 0.1.0+57.g1a2b3c4 "
+            "that made it, and the same torch and torchvision builds (`environment.json`'s `builds`).") in line, line
+    assert "requirements-cpu.lock" not in line, line
+
+
 def test_report_mds_provenance_names_the_device_threads_and_torch_builds(tmp_path: Path) -> None:
     """A reproducibility review: report.md showed no environment; a reader had to open
     environment.json to learn the device, thread count and torch build behind the figures."""
