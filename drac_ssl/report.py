@@ -138,6 +138,7 @@ from drac_ssl.run_state import (
     killed_attempt_seconds,
     killed_training_seen,
     made_in,
+    recorded_threads,
     resume_command_and_note,
     run_folder_problem,
     stage_states,
@@ -2574,13 +2575,6 @@ def mixed_threads_words(run_dir: Path) -> str | None:
             "`run.threads` it is given.")
 
 
-def _recorded_threads(env: dict[str, Any]) -> int | None:
-    """The CPU threads (torch intra-op) an ``environment.json`` records, None when it does not."""
-    threads = env.get("threads")
-    count = threads.get("torch_intra_op") if isinstance(threads, dict) else None
-    return count if isinstance(count, int) and not isinstance(count, bool) else None
-
-
 def environment_words(env: dict[str, Any]) -> str:
     """``Made on CPU: Intel Xeon x16 (AVX512), 4 CPU thread(s), Python 3.11.9, torch 2.5.1
     (wheel ..., files ...), torchvision 0.20.1 (...) (`environment.json`).``: the device, the
@@ -2594,7 +2588,7 @@ def environment_words(env: dict[str, Any]) -> str:
     elif env.get("device") or env.get("cpu"):
         device = str(env.get("device") or f"CPU: {env['cpu']}")
         parts.append(device + (f" ({env['cpu_capability']})" if env.get("cpu_capability") else ""))
-    if (threads := _recorded_threads(env)) is not None:
+    if (threads := recorded_threads(env)) is not None:
         parts.append(f"{threads} CPU thread(s)")
     if env.get("python"):
         parts.append(f"Python {env['python']}")
@@ -2679,7 +2673,7 @@ def provenance_line(run_dir: Path) -> str:
     if saved.is_file():  # the config's header says it too
         # run.out_dir absolute: the file's own may be relative to the folder the run started in
         out_dir = shell_word(str(run_dir.resolve().parent))
-        threads = _recorded_threads(env)  # run.threads 0 is half the cores of the machine it runs on
+        threads = recorded_threads(env)  # run.threads 0 is half the cores of the machine it runs on
         setting = (_saved_config(run_dir).get("run") or {}).get("threads")
         threads = threads if threads != setting else None  # config.yaml says it already
         command = reproduce_command(shell_word(str(saved.resolve())), out_dir, threads)

@@ -125,6 +125,7 @@ from drac_ssl.run_state import (
     killed_attempt_seconds,
     killed_training_seen,
     made_in,
+    recorded_threads,
     report_words,
     resume_in_place_command_and_note,
     saved_checkpoint,
@@ -1686,7 +1687,7 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         import torch  # run.threads as applied (0: half the cores): the header's reproduce command says it
 
         # the run's own count (its first invocation's, as report.md's command gives it), not a resume's
-        threads = _threads_of(read_json_dict(run_dir / "environment.json")) or torch.get_num_threads()
+        threads = recorded_threads(read_json_dict(run_dir / "environment.json")) or torch.get_num_threads()
         with writing(run_dir / "config.yaml"):  # an error here is a write's (run_folder_writes)
             save_config(cfg, run_dir / "config.yaml", comment=comment, threads=threads)
     env = environment_info()
@@ -2127,14 +2128,6 @@ def _torch_compile_record(cfg: Config) -> dict[str, Any]:
     return {"setting": cfg.pretrain.compile, "used": used}
 
 
-def _threads_of(record: dict[str, Any] | None) -> int | None:
-    """The torch threads an invocation ran with (its ``threads.torch_intra_op``, as
-    :func:`drac_ssl.runtime.environment_info` records it); None when not recorded."""
-    threads = (record or {}).get("threads")
-    count = threads.get("torch_intra_op") if isinstance(threads, dict) else None
-    return count if isinstance(count, int) and not isinstance(count, bool) else None
-
-
 def _saved_state_threads(run_dir: Path, stage: str) -> tuple[bool, int | None]:
     """(whether ``stage`` resumes from saved state, the CPU threads that made it) for a stage
     that keeps ``checkpoints/last.pt`` (:data:`CHECKPOINT_STAGES`): no last.pt is
@@ -2170,7 +2163,7 @@ def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any])
     ``run.threads`` changes no setting's signature (a resume on another machine is
     legitimate), but CPU float sums depend on the thread count: a pretraining resumed with
     another count differed in most of its tensors."""
-    now = _threads_of(env)
+    now = recorded_threads(env)
     status = read_json_dict(run_dir / "stages.json") or {}
     stage = next((name for name in PIPELINE if name in cfg.run.stages
                   and (status.get(name) or {}).get("status") != "done"), None)
@@ -2219,10 +2212,10 @@ def _last_invocation_threads(run_dir: Path) -> int | None:
     """The CPU threads of the run's last earlier ``python -m drac_ssl.train`` invocation that
     recorded them (``invocations.jsonl``, else ``environment.json``); None when none did."""
     for line in reversed(invocations(run_dir / runtime.INVOCATIONS)):
-        earlier = _threads_of(line)
+        earlier = recorded_threads(line)
         if earlier is not None:
             return earlier
-    return _threads_of(read_json_dict(run_dir / "environment.json"))
+    return recorded_threads(read_json_dict(run_dir / "environment.json"))
 
 
 def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted | None:

@@ -255,3 +255,17 @@ def test_environment_records_what_decides_gpu_repeatability(monkeypatch: pytest.
     assert train._torch_compile_record(cpu) == {"setting": "true", "used": True}
     cpu.run.device = "tpu"  # not a device this package runs on: unknown, not a failure
     assert train._torch_compile_record(cpu)["used"] is None
+
+
+def test_the_recorded_thread_count_is_read_by_one_function() -> None:
+    """A review: report.md's provenance (report._recorded_threads) and the resume's check
+    (train._threads_of) each read ``threads.torch_intra_op``, two copies that could drift: a
+    record one took for a count the other would not. One reader, in run_state, serves both."""
+    from drac_ssl import report, run_state, train
+
+    assert report.recorded_threads is run_state.recorded_threads is train.recorded_threads
+    assert not hasattr(report, "_recorded_threads") and not hasattr(train, "_threads_of")
+    read = run_state.recorded_threads
+    assert read({"threads": {"torch_intra_op": 3}}) == 3
+    assert [read(r) for r in (None, {}, {"threads": 3}, {"threads": {"torch_intra_op": True}},
+                              {"threads": {"torch_intra_op": "3"}})] == [None] * 5
