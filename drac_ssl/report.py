@@ -2601,6 +2601,16 @@ def environment_words(env: dict[str, Any]) -> str:
     return f"Made on {', '.join(parts)} (`environment.json`)." if parts else ""
 
 
+def _untracked_words(env: dict[str, Any]) -> str:
+    """``; 3 untracked files, not in it`` when ``environment.json`` lists
+    ``git_untracked_files`` (and counts ``git_untracked_files_more``): files the run's checkout
+    held that ``code.patch`` (a ``git diff HEAD``) leaves out; "" when none are listed."""
+    listed = env.get("git_untracked_files")
+    more = env.get("git_untracked_files_more")
+    n = (len(listed) if isinstance(listed, list) else 0) + (more if isinstance(more, int) else 0)
+    return f"; {n} untracked file{'s' if n != 1 else ''}, not in it" if n else ""
+
+
 def _same_code_and_builds_words(env: dict[str, Any], run_dir: Path) -> str:
     """What else a rerun needs to repeat the run's figures to the last digit
     (docs/running.md, "Its figures on your machine"): the commit to check out
@@ -2617,7 +2627,8 @@ def _same_code_and_builds_words(env: dict[str, Any], run_dir: Path) -> str:
         code = f"`git checkout {full}`" + (
             "" if not env.get("git_dirty") else
             f" then `git apply {shell_word(str(patch))}` (the run's checkout was dirty: its uncommitted "
-            f"changes to tracked files)" if env.get("code_patch") == runtime.CODE_PATCH and patch.is_file() else
+            f"changes to tracked files{_untracked_words(env)})"
+            if env.get("code_patch") == runtime.CODE_PATCH and patch.is_file() else
             " (the run's checkout was dirty: its uncommitted changes, `git_changed_files` in "
             "`environment.json`, are not in that commit)")
     elif env.get("code_source") == "installed package" and env.get("distribution_version"):

@@ -134,6 +134,17 @@ def test_the_reproduce_command_names_the_thread_count_and_the_commit_and_lock_to
     (run / "code.patch").write_text("diff --git a/x b/x\n", encoding="utf-8")  # its changes, saved
     (run / "environment.json").write_text(__import__("json").dumps({**made, "code_patch": "code.patch"}))
     assert f"`git checkout abcdef1{'0' * 33}` then `git apply {run / 'code.patch'}`" in provenance_line(run)
+    assert "untracked" not in provenance_line(run)
+    # a review: code.patch (git diff HEAD) leaves out untracked files, which the clause did not say
+    (run / "environment.json").write_text(__import__("json").dumps(
+        {**made, "code_patch": "code.patch", "git_untracked_files": ["drac_ssl/new.py", "configs/x.yaml"]}))
+    assert ("(the run's checkout was dirty: its uncommitted changes to tracked files; 2 untracked files, "
+            "not in it)") in provenance_line(run)
+    # and its edits are copied verbatim: report.md's file list says to check it before sharing
+    from drac_ssl.run_files import RUN_FILES
+
+    (patch_entry,) = [entry for entry in RUN_FILES if entry.name == "code.patch"]
+    assert "verbatim" in patch_entry.what and "before sharing the run folder" in patch_entry.what
     (run / "config.yaml").write_text("run:\n  threads: 3\n", encoding="utf-8")  # the file says it already
     assert "run.threads=3" not in provenance_line(run)
     # config.yaml's own header: the count the run applied, when run.threads is not it
