@@ -1383,8 +1383,10 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
     path = Path(run_dir) / INVOCATIONS
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-        at = len(lines) - 1 - lines[::-1].index(invocation)
-    except (OSError, ValueError):
+    except OSError:
+        return
+    at = _invocation_at(lines, invocation)
+    if at is None:
         return
     outcome = ("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed" if exc is not None
                else "finished" if exit_code is None or exit_code in FINISHED_EXIT_CODES else "failed")
@@ -1402,13 +1404,59 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
     if outcome == "failed" and exc is not None:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
         ended["error"] = f"{type(exc).__name__}: {first}"[:500] if first else type(exc).__name__
-    lines[at] = json.dumps({**json.loads(invocation), "ended": ended}, default=str)
+    lines[at] = json.dumps({**json.loads(lines[at]), "ended": ended}, default=str)
+    _rewrite_lines(path, lines)
+
+
+def _invocation_at(lines: Sequence[str], invocation: str) -> int | None:
+    """The index of ``invocation``'s line (as :func:`record_start` wrote it) in
+    ``invocations.jsonl``'s ``lines``: the last line equal to it or, once
+    :func:`add_to_invocation` added to it, the last unended line holding all its fields; None
+    when it is gone."""
+    if invocation in lines:
+        return len(lines) - 1 - lines[::-1].index(invocation)
+    start = json.loads(invocation)
+    for at in range(len(lines) - 1, -1, -1):
+        try:
+            line = json.loads(lines[at])
+        except ValueError:
+            continue
+        if isinstance(line, dict) and "ended" not in line and all(line.get(k) == v for k, v in start.items()):
+            return at
+    return None
+
+
+def _rewrite_lines(path: Path, lines: Sequence[str]) -> None:
+    """``path`` rewritten atomically with ``lines``; left as it is when it cannot be written."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
+
+
+def add_to_invocation(run_dir: str | os.PathLike[str], fields: dict[str, Any]) -> None:
+    """Add ``fields`` to this process's running invocation's line of ``invocations.jsonl`` (the
+    last line of this ``pid`` and host without ``ended``): what the command found once it ran,
+    e.g. a warning said on the console only (``{"data_against_config_run": "the data are not
+    ..."}``); :func:`record_end` finds the line still. Nothing is done when there is no such
+    line, and a file that cannot be written is left as it is."""
+    path = Path(run_dir) / INVOCATIONS
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return
+    for at in range(len(lines) - 1, -1, -1):
+        try:
+            line = json.loads(lines[at])
+        except ValueError:
+            continue
+        if (isinstance(line, dict) and "ended" not in line and line.get("pid") == os.getpid()
+                and line.get("host") == platform.node()):
+            lines[at] = json.dumps({**line, **fields}, default=str)
+            _rewrite_lines(path, lines)
+            return
 
 
 def new_run_pairs(run_dir: Path) -> list[tuple[str, str]]:

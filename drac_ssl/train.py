@@ -2110,7 +2110,8 @@ def data_against_config_run(sources: dict[str, str] | None, run_dir: Path, shown
         return ", ".join(paths[:shown]) + more
 
     said = "; ".join(f"{len(paths)} {what} ({listed(paths)})" for what, paths in (
-        ("differ", changes["differ"]), ("new", changes["new"]), ("gone", changes["gone"])) if paths)
+        ("differ", changes["differ"]), ("changed split", changes["moved"]), ("new", changes["new"]),
+        ("gone", changes["gone"])) if paths)
     return (f"the data are not the data of {source}, whose config.yaml -c read: against its "
             f"data/{MANIFEST_FILE} (each source file's sha256), {said}; this run cannot repeat "
             f"its figures")
@@ -2502,6 +2503,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         if name == "ingest":
             if changed := data_against_config_run(sources, run_dir):
                 print(f"[train] warning: {changed}")
+                runtime.add_to_invocation(run_dir, {"data_against_config_run": changed})  # not the console's only
             check_refolded(cfg, run_dir, status)  # before the checks of the stages left to run
             for warning in preflight.after_ingest(cfg, run_dir, sources):
                 print(f"[preflight] {warning.severity}: {warning.line}")

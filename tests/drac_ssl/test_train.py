@@ -2850,6 +2850,9 @@ def test_the_documented_new_run_from_a_runs_config_still_runs(
         fh.truncate()
     assert train.main(["-c", "runs/reduced/config.yaml", "run.name=fourth", "run.stages=[ingest]"]) == 0
     assert "[train] warning: the data are not the data of " in capsys.readouterr().out
+    (fourth,) = [json.loads(x) for x in (tmp_path / "runs" / "fourth" / "invocations.jsonl").read_text().splitlines()]
+    assert fourth["data_against_config_run"].startswith("the data are not the data of "), fourth  # kept, not console-only
+    assert fourth["ended"]["outcome"] == "finished", fourth
     (tmp_path / "other").mkdir()
     monkeypatch.chdir(tmp_path / "other")
     # the phantom set, as REDUCED draws it, is looked for in ./data/phantom: where it is
