@@ -2640,8 +2640,13 @@ def _same_code_and_builds_words(env: dict[str, Any], run_dir: Path) -> str:
         return (f"A GPU run is not bit-identical, even on the same GPU (docs/running.md): {code} and {builds} "
                 f"come closest.")
     lock = ("" if env.get("code_source") == "installed package" else
-            ", and `pip install -r scripts/requirements-cpu.lock` (the wheel builds the project tests)")
+            ", and `pip install -r scripts/requirements-cpu.lock` (the wheel versions the project is tested with)")
     return f"To repeat its figures to the last digit, on the same CPU: {code}{lock or f', and {builds}'}."
+
+
+HARD_BREAK = "  \n"
+"""A Markdown line break inside a paragraph (two spaces, a newline): report.md's provenance
+puts its "Made on" and "To repeat" sentences on lines of their own."""
 
 
 def provenance_line(run_dir: Path) -> str:
@@ -2650,7 +2655,9 @@ def provenance_line(run_dir: Path) -> str:
     from ``environment.json``: ``config_file``); then, with a ``config.yaml``, the command that
     reproduces the run in a new folder beside it (:func:`drac_ssl.config.reproduce_command`,
     its ``run.out_dir`` absolute: the command works from any folder), said not to reproduce it
-    exactly when the run was made by other code than this (or code unknown, or unrecorded)."""
+    exactly when the run was made by other code than this (or code unknown, or unrecorded).
+    The "Made on" sentence and what repeats the figures begin lines of their own
+    (:data:`HARD_BREAK`): one paragraph still."""
     now = runtime.code_version()
     env, codes = _run_codes(run_dir)
     written = (f"commit {code_words(now)}" if known_commit(now) else f"commit {runtime.unknown_code_words()}"
@@ -2678,8 +2685,8 @@ def provenance_line(run_dir: Path) -> str:
         words += ("; taken from another run by run.reuse: "
                   + ", ".join(f"{name} (made at {code_at(c)})" for name, c in taken.items()))
     words += "."
-    if made_on := environment_words(env):
-        words += f" {made_on}"
+    if made_on := environment_words(env):  # its own line (a Markdown hard break: two spaces)
+        words += f"{HARD_BREAK}{made_on}"
     saved = run_dir / "config.yaml"
     if saved.is_file():  # the config's header says it too
         # run.out_dir absolute: the file's own may be relative to the folder the run started in
@@ -2693,7 +2700,7 @@ def provenance_line(run_dir: Path) -> str:
                   f"resumes this run, or reports it when finished; this folder's own name, as "
                   f"config.yaml's run.name is not once the folder was renamed or moved)"
                   + (f"; `run.threads={threads}`: the CPU thread count the run ran with"
-                     if threads is not None else "") + ". " + _same_code_and_builds_words(env, run_dir))
+                     if threads is not None else "") + "." + HARD_BREAK + _same_code_and_builds_words(env, run_dir))
         # an upgrade review: the command reads as if it gave the same run again; stages taken
         # by run.reuse count too (the command runs them here, on this code)
         made_by = distinct + [c for c in taken.values() if not any(same_code(c, d) for d in distinct)]

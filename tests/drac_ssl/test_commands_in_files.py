@@ -201,3 +201,11 @@ def test_report_mds_provenance_names_the_device_threads_and_torch_builds(tmp_pat
     made.update(gpu="NVIDIA H100", cuda="12.4")
     (run / "environment.json").write_text(json.dumps(made), encoding="utf-8")
     assert "Made on GPU: NVIDIA H100 (CUDA 12.4), 4 CPU thread(s)" in provenance_line(run)
+    # a review: the sentences ran on in one block; each starts a line (a Markdown hard break)
+    (run / "config.yaml").write_text("run:\n  threads: 4\n", encoding="utf-8")
+    lines = provenance_line(run).split("  \n")
+    assert [line.split(" ", 2)[:2] for line in lines[1:]] == [["Made", "on"], ["A", "GPU"]], lines
+    made.update(gpu=None)
+    (run / "environment.json").write_text(json.dumps(made), encoding="utf-8")
+    assert provenance_line(run).split("  \n")[2].startswith("To repeat its figures to the last digit, on the same CPU: ")
+    assert "(the wheel versions the project is tested with)" in provenance_line(run)
