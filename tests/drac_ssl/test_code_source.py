@@ -402,6 +402,28 @@ def test_a_diff_git_cannot_give_is_unavailable_not_none(tmp_path: Path, package_
     assert origin["git_changed_files"] == ["drac_ssl/metrics.py"]
 
 
+def test_a_dirty_checkouts_changes_are_saved_as_code_patch_up_to_a_cap(tmp_path: Path, package_at) -> None:
+    """A reproducibility review: a dirty tree recorded git_diff_sha256 and the changed files'
+    names, not the changes: the run's code could be told apart but not remade."""
+    checkout = _drac_ssl_checkout(tmp_path)
+    package_at(checkout / "drac_ssl")
+    run = tmp_path / "run"
+    run.mkdir()
+    assert runtime.save_code_patch(run) is None and not (run / "code.patch").exists()  # clean: nothing
+    module = checkout / "drac_ssl" / "metrics.py"
+    original = module.read_bytes()
+    module.write_text(module.read_text() + "# a local change\n")
+    assert runtime.save_code_patch(run) == "code.patch"
+    patch = (run / "code.patch").read_bytes()
+    assert hashlib.sha256(patch).hexdigest() == runtime.code_origin()["git_diff_sha256"]
+    module.write_bytes(original)  # the patch remakes the change on the commit
+    _git(checkout, "apply", str(run / "code.patch"))
+    assert module.read_text().endswith("# a local change\n")
+    (run / "code.patch").unlink()
+    assert runtime.save_code_patch(run, limit=10) == f"not saved: {len(patch) / 2**20:.1f} MiB, over the {10 / 2**20:g} MiB cap"
+    assert not (run / "code.patch").exists()
+
+
 def test_the_unknown_code_words_name_the_build_commit_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A review: an installed wheel's words said ``drac_ssl 0.1.0+g3740114; built from commit
     3740114``, the commit twice. The build's commit is said when the version does not name it."""

@@ -533,6 +533,31 @@ def test_the_reproduce_command_of_a_run_made_by_other_code_says_it_may_not_repro
     assert "may not reproduce" not in report.provenance_line(run)  # an archive of this code
 
 
+def test_a_run_whose_stages_ran_with_other_cpu_thread_counts_says_so(tmp_path: Path) -> None:
+    """A reproducibility review: a resume with 2 threads of a run made with 1 was said on the
+    console only; environment.json (1, the first invocation's) and report.md ("resumed") hid
+    it. report.md now says the run mixed counts, from stages.json's cpu_threads."""
+    from drac_ssl import report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    stages = {"ingest": {"status": "done", "cpu_threads": [1]},
+              "pretrain": {"status": "done", "cpu_threads": [1, 2, 1]},  # the 2 saved nothing
+              "finetune": {"status": "done", "cpu_threads": [1]}}
+    (run / "stages.json").write_text(json.dumps(stages))
+    assert report.mixed_threads_words(run) is None  # every stage finished with 1
+    stages["finetune"]["cpu_threads"] = [2]  # started over with 2 after the pretraining's 1
+    (run / "stages.json").write_text(json.dumps(stages))
+    words = report.mixed_threads_words(run)
+    assert words is not None and words.startswith("**The run mixed CPU thread counts:**")
+    assert "ingest 1, pretrain 1 then 2 then 1, finetune 2 CPU thread(s)" in words, words
+    # a run made before cpu_threads: the invocation that resumed with another count
+    (run / "stages.json").write_text(json.dumps({"pretrain": {"status": "done"}}))
+    (run / "invocations.jsonl").write_text(json.dumps(
+        {"resumed_with_other_threads": {"stage": "pretrain", "threads": 2, "earlier": 1}}) + "\n")
+    assert "pretrain resumed with 2 from state made with 1" in (report.mixed_threads_words(run) or "")
+
+
 def test_the_report_command_says_a_ctrl_c_in_one_line_and_exits_130(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """A review: ``python -m drac_ssl.report`` listed no 130 in its exit codes; a Ctrl-C while

@@ -2234,6 +2234,10 @@ def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
     run_dir = tmp_path / "runs" / "threads"
     last = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])
     assert last["resumed_with_other_threads"] == {"stage": "pretrain", "threads": 2, "earlier": 1}
+    # each attempt's count, in stages.json (environment.json keeps the first invocation's)
+    assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["cpu_threads"] == [1, 1, 2]
+    # config.yaml, rewritten by the resume, still gives the run's own count to reproduce it
+    assert " -c THIS_FILE run.threads=1 run.name=NEW " in (run_dir / "config.yaml").read_text().splitlines()[0]
     try:  # no unfinished stage: nothing said
         assert train.main([*REDUCED, "run.name=threads", "run.stages=[ingest]", "run.threads=2"]) == 0
     finally:
@@ -2834,13 +2838,25 @@ def test_another_folders_run_config_refused_over_an_existing_run_records_its_exi
 
 
 def test_the_documented_new_run_from_a_runs_config_still_runs(
-        phantom_ready: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        phantom_ready: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """README: a new run from a run's resolved settings, -c runs/<name>/config.yaml run.name=NEW,
     from the folder it was made in or another: not refused by the check above."""
     monkeypatch.chdir(tmp_path)
     assert train.main([*REDUCED, "run.stages=[ingest]"]) == 0
     assert train.main(["-c", "runs/reduced/config.yaml", "run.name=again", "run.stages=[ingest]"]) == 0
     assert (tmp_path / "runs" / "again" / "data" / "manifest.csv").is_file()
+    assert "the data are not the data of" not in capsys.readouterr().out  # the same files: nothing said
+    with open(tmp_path / "runs" / "reduced" / "data" / "manifest.csv", "r+", encoding="utf-8") as fh:
+        lines = fh.read().splitlines(keepends=True)
+        fh.seek(0)
+        fh.writelines([*lines[:-1]])  # the run's record lacks one image: new in a rerun
+        fh.truncate()
+    assert train.main(["-c", "runs/reduced/config.yaml", "run.name=fourth", "run.stages=[ingest]"]) == 0
+    assert "[train] warning: the data are not the data of " in capsys.readouterr().out
+    (fourth,) = [json.loads(x) for x in (tmp_path / "runs" / "fourth" / "invocations.jsonl").read_text().splitlines()]
+    assert fourth["data_against_config_run"].startswith("the data are not the data of "), fourth  # kept, not console-only
+    assert fourth["ended"]["outcome"] == "finished", fourth
     (tmp_path / "other").mkdir()
     monkeypatch.chdir(tmp_path / "other")
     # the phantom set, as REDUCED draws it, is looked for in ./data/phantom: where it is
