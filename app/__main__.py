@@ -4,7 +4,9 @@ Serves the grading app for a model bundle (default: the run bundle ``runs/*/bund
 said with how many were found, a few of the others and ``--bundle PATH`` to choose one; with a
 warning when it is a trial run's, an untrained demo or phantom-trained while an older one is
 from a full training run of the same task: :func:`app.bundle_path.chosen_bundle_words`). Console
-script: ``drac-ssl-app = "app.__main__:main"``. Exit code 2, with the commands that make a
+script: ``drac-ssl-app = "app.__main__:main"``. Exit code 75
+(:data:`drac_ssl.exit_codes.RUN_BUSY`: try again later) for a ``--bundle RUN`` with no bundle
+yet whose training still runs, as ``python -m drac_ssl.export`` says it. Exit code 2, with the commands that make a
 bundle, when there is none, or with the install command when gradio (the ``app`` extra) is
 missing or of a version outside :data:`app.GRADIO_RANGE`, or when torch and torchvision are
 not a supported matching pair (:mod:`drac_ssl.torch_pair`), or with the two ways to start it
@@ -279,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # the bundle, from paths only: one not there is said now, not after torch and gradio load
     from app.bundle_path import NoBundleError, RunBundle, chosen_bundle_words, run_bundles
-    from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
+    from drac_ssl.exit_codes import RUN_BUSY
+    from drac_ssl.grading.bundle_folder import BundleBusy, BundleError, bundle_folder
 
     found: list[RunBundle] = []  # newest first, each metadata.json read once
     try:
@@ -291,6 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NoBundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BundleBusy as exc:  # a run whose training still runs: try later (75), as the export says it
+        print(f"error: cannot load the bundle {args.bundle}: {exc}", file=sys.stderr)
+        return RUN_BUSY
     except BundleError as exc:
         print(f"error: cannot load the bundle {args.bundle}: {exc}", file=sys.stderr)
         return 2
