@@ -2222,6 +2222,17 @@ def transductive_words(run_dir: Path, rows: Sequence[dict[str, Any]], freeze: st
               "saw\").")
 
 
+def _selected_metrics(ft: Path) -> dict[str, Any] | None:
+    """The ``metrics.json`` of the variant ``ft/summary.json`` selected (for export), None when
+    the summary names none or the file cannot be read."""
+    summary = read_json(ft / "summary.json")
+    selected = summary.get("selected") if isinstance(summary, dict) else None
+    if not isinstance(selected, str) or not selected:
+        return None
+    metrics = read_json(ft / selected / "metrics.json")
+    return metrics if isinstance(metrics, dict) else None
+
+
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
     comparison = read_json(ft / "comparison.json")
@@ -2231,7 +2242,9 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     rows = comparison["rows"]
     freeze = run_freeze(run_dir)
     lines += [comparison.get("protocol", ""), ""]
-    if run_keep(run_dir) == "best":  # "Read this first" says it; an older run's too (it ran so)
+    # the selected variant's recorded keep, else config.yaml's (variant_keep: train's result
+    # line and compare read it so); "Read this first" says it; an older run's too (it ran so)
+    if run_keep(run_dir, _selected_metrics(ft)) == "best":
         lines += [f"**Figures {KEEP_BEST_CAVEAT.split(' (', 1)[0]}** ({KEEP_BEST_CAVEAT.split(' (', 1)[1]}.", ""]
     unit = comparison.get("ci_resamples")
     counted = None if unit in (None, "images") else _images_without_patient(run_dir)
