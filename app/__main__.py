@@ -89,6 +89,20 @@ def _positive_number(default: float) -> Callable[[str], float]:
     return parse
 
 
+def _non_negative_number(default: float) -> Callable[[str], float]:
+    """An argparse type: a finite number >= 0 (0: off); the message names the value and ``default``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text) if text.isascii() else math.nan
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value >= 0):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not allowed: give a number >= 0 (finite; 0: off), e.g. {default:g} (the default)")
+        return value
+    return parse
+
+
 def _count(least: int, default: int) -> Callable[[str], int]:
     """An argparse type: a whole number ``least`` or more (:func:`drac_ssl.starting.whole_number`)."""
     from drac_ssl.starting import whole_number  # stdlib only
@@ -109,6 +123,7 @@ def _root_path(text: str) -> str:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from app.auth import hash_command
+    from app.grading_log import GRADING_LOG_BACKUPS, GRADING_LOG_MAX_MB  # stdlib only
     from app.login_guard import (  # stdlib and app.auth only
         AUDIT_MAX_BYTES,
         SUM_FLUSH_S,
@@ -188,9 +203,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="opt-in: append one JSON line per graded image to FILE (UTC time, the "
                              "signed-in user name with --auth-file, the image file's SHA-256, never "
                              "the image or its name; the bundle's metadata.json SHA-256, grade, "
-                             "probabilities, TTA; app.grading_log), created mode 0600; the app never "
-                             "deletes or rotates it: its retention is yours (docs/deploying.md). "
-                             "Default: no record of gradings")
+                             "probabilities, TTA; app.grading_log), created mode 0600, rotated above "
+                             "--grading-log-max-mb to FILE.1 ... FILE.9 (the oldest removed); its "
+                             "retention is yours (docs/deploying.md). Default: no record of gradings")
+    parser.add_argument("--grading-log-max-mb", type=_non_negative_number(GRADING_LOG_MAX_MB),
+                        default=GRADING_LOG_MAX_MB, metavar="MB",
+                        help=f"with --grading-log: the size in MiB above which FILE is renamed FILE.1 "
+                             f"(FILE.1 to FILE.2 ... FILE.{GRADING_LOG_BACKUPS}, whose older content is "
+                             f"removed) and a new FILE begun; 0: never rotated nor deleted by the app "
+                             f"(logrotate's job); default {GRADING_LOG_MAX_MB:g}")
     parser.add_argument("--audit-log", default=None, metavar="FILE",
                         help="with --auth-file: the file to which every login attempt is appended "
                              "(UTC time, user name, outcome; never a password; throttled attempts "
@@ -400,10 +421,10 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
 
     if args.grading_log:  # opened now: a bad place stops the start, not the first grading
         from app.auth import readable_by_others
-        from app.grading_log import GradingLog, GradingLogError
+        from app.grading_log import GradingLog, GradingLogError, mib_bytes
 
         try:
-            args.grading_log = str(GradingLog(args.grading_log).path)
+            args.grading_log = str(GradingLog(args.grading_log, mib_bytes(args.grading_log_max_mb)).path)
         except GradingLogError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -415,7 +436,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
                            concurrency=args.concurrency,
                            queue_size=args.queue_size, max_batch_files=args.max_batch,
                            tta=args.tta, gradcam=not args.no_gradcam, root_path=args.root_path,
-                           grading_log=args.grading_log)
+                           grading_log=args.grading_log, grading_log_max_mb=args.grading_log_max_mb)
     try:
         predictor = Predictor(bundle, tta=settings.tta, gradcam=settings.gradcam,
                               limits=settings.limits)
@@ -438,9 +459,13 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
               f"is {throttle.window_s / 60:g} minutes old, {throttle.max_per_minute} in a minute "
               f"in all refuse every login for that minute", flush=True)
     if settings.grading_log:
+        from app.grading_log import GRADING_LOG_BACKUPS
+
         print(f"[app] every graded image (UTC time, user name, the image's SHA-256, never the image "
               f"or its name; bundle, grade, probabilities, TTA) is appended to {settings.grading_log}, "
-              f"which the app never deletes", flush=True)
+              + (f"rotated above {settings.grading_log_max_mb:g} MiB ({settings.grading_log}.1 to "
+                 f".{GRADING_LOG_BACKUPS} kept, the oldest removed)"
+                 if settings.grading_log_max_mb else "which the app never deletes nor rotates"), flush=True)
     demo = None
     try:
         # gradio quiet: its start-up lines said "Running on local URL" (the line below says

@@ -22,7 +22,14 @@ start), opened for each line in append mode (a file moved away by logrotate is m
 each line written whole (a short ``write``, a full disk's, is followed by the rest; one that
 writes nothing is a failure), after a newline when the file does not end with one (a line cut
 short by an earlier failure stays a line of its own, never glued to the next), lines of
-concurrent gradings one after another (a lock). The app never deletes or rotates it: its retention is the site's (docs/deploying.md).
+concurrent gradings one after another (a lock). Above ``max_bytes`` (``--grading-log-max-mb``,
+default :data:`GRADING_LOG_MAX_MB` MiB) the file is renamed ``FILE.1`` before the next lines
+(``FILE.1`` to ``FILE.2`` ... up to ``FILE.``:data:`GRADING_LOG_BACKUPS`, whose older content is
+replaced: removed) and a new ``FILE`` begun, as ``logging.handlers.RotatingFileHandler`` rotates
+(not used: its buffered stream breaks the guarantees of :func:`_write_all`); the size check and
+the renames hold an ``flock`` on the file, so that two servers sharing it do not both rotate it
+(one that cannot have it at once writes to the file it opened, rotating nothing). ``max_bytes``
+0: never rotated, the app never deletes it, its retention is the site's (docs/deploying.md).
 When a line cannot be written (a full disk), the console log says so once for each run of
 failures, and the grading goes on (the page's result does not wait for the record); the first
 line written after it says in the console log that recording goes on again and how many lines
@@ -34,6 +41,7 @@ each time.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -42,9 +50,22 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["GradingLog", "GradingLogError"]
+__all__ = ["GRADING_LOG_BACKUPS", "GRADING_LOG_MAX_MB", "GradingLog", "GradingLogError", "mib_bytes"]
 
 log = logging.getLogger("app")
+
+GRADING_LOG_MAX_MB = 100.0
+"""``--grading-log-max-mb``'s default: the size (MiB) above which the record is rotated (about
+300,000 lines of ~350 bytes)."""
+GRADING_LOG_BACKUPS = 9
+"""The rotated files kept, ``FILE.1`` (the newest) to ``FILE.9``: with the default size, about
+1 GiB in all; the content of an older one is removed by the rotation."""
+
+
+def mib_bytes(mib: float) -> int:
+    """``--grading-log-max-mb`` in bytes (1 MiB = 1,048,576 bytes), at least 1; 0 (or less)
+    stays 0: never rotated."""
+    return max(round(mib * 2**20), 1) if mib > 0 else 0
 
 
 class GradingLogError(ValueError):
@@ -56,8 +77,14 @@ class GradingLog:
     when the file cannot be created or opened for appending, or is not a plain file (a link, a
     FIFO, a folder), so that a bad place stops the start, not the first grading."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], max_bytes: int = 0,
+                 backups: int = GRADING_LOG_BACKUPS) -> None:
         self.path = Path(path).absolute()
+        self.max_bytes = max(int(max_bytes), 0)
+        """Rotate the file before lines that would take it past this many bytes; 0: never."""
+        self.backups = max(int(backups), 1)
+        """The rotated files kept: ``FILE.1`` to ``FILE.<backups>``."""
+        self._rotation_failing = False  # the last rotation failed (said once until one works)
         self._lock = threading.Lock()
         self._failing = 0  # lines lost since the last write failed (0: the last write succeeded)
         self.lost = 0
@@ -105,6 +132,14 @@ class GradingLog:
             try:
                 fd = self._open()
                 try:
+                    rotated = self._rotated(fd, sum(len(text.encode("utf-8")) for text in lines))
+                except BaseException:
+                    os.close(fd)
+                    raise
+                if rotated:
+                    os.close(fd)
+                    fd = self._open()  # the new, empty file
+                try:
                     if _ends_cut(fd):
                         _write_all(fd, b"\n")
                     for text in lines:
@@ -126,6 +161,52 @@ class GradingLog:
                             "failed (%d since the start)", self.path, self._failing, self.lost)
                 self._failing = 0
         return True
+
+    def _rotated(self, fd: int, incoming: int) -> bool:
+        """Rotate the file open at ``fd`` (module docstring) when ``incoming`` bytes would take it
+        past :attr:`max_bytes` and it already holds some; True when ``path`` was renamed (the
+        caller opens the new file). Under an ``flock`` of ``fd``, taken without waiting: False
+        (write to ``fd``) when another server holds it, or has rotated the file since ``fd``
+        was opened. A rename that fails (a folder this account may not write) is said once in
+        the console log until one works, and the lines go to ``fd``: never lost to a rotation."""
+        if not self.max_bytes:
+            return False
+        size = os.fstat(fd).st_size
+        if not size or size + incoming <= self.max_bytes:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # another server rotates it now
+            return False
+        try:
+            try:
+                now = os.lstat(self.path)
+            except FileNotFoundError:
+                return False
+            held = os.fstat(fd)
+            if (now.st_ino, now.st_dev) != (held.st_ino, held.st_dev):  # rotated by another meanwhile
+                return False
+            try:
+                for n in range(self.backups - 1, 0, -1):  # FILE.8 -> FILE.9 (replacing it) ... FILE.1 -> FILE.2
+                    if os.path.lexists(self._backup(n)):
+                        os.replace(self._backup(n), self._backup(n + 1))
+                os.replace(self.path, self._backup(1))
+            except OSError as exc:
+                if not self._rotation_failing:
+                    log.warning("--grading-log %s: cannot rotate it above %d bytes (%s); lines are appended "
+                                "to it meanwhile", self.path, self.max_bytes, exc.strerror or type(exc).__name__)
+                self._rotation_failing = True
+                return False
+            self._rotation_failing = False
+            log.info("--grading-log %s: above %d bytes, renamed %s (the rotated files kept: %s.1 to .%d)",
+                     self.path, self.max_bytes, self._backup(1).name, self.path.name, self.backups)
+            return True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _backup(self, n: int) -> Path:
+        """The ``n``-th rotated file, ``FILE.n`` (1: the newest)."""
+        return self.path.with_name(f"{self.path.name}.{n}")
 
     def lose(self, count: int, why: str) -> None:
         """Say in the console log that ``count`` gradings get no line, and why (``why``: no file

@@ -188,3 +188,79 @@ def test_a_batch_whose_record_cannot_be_read_is_lost_lines_said(
     said = [r.getMessage() for r in caplog.records if "--grading-log" in r.getMessage()]
     assert len(said) == 1 and "2 grading line(s) not recorded: the batch's grades CSV" in said[0], said
     assert "Doe_Jane" not in said[0] and not (record.exists() and record.read_text())
+
+
+def _hashes(path: Path) -> list[str]:
+    return [json.loads(text)["image_sha256"][-2:] for text in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_the_record_is_rotated_above_its_size_keeping_its_backups_whole_and_private(tmp_path: Path) -> None:
+    """Catches a --grading-log that grows without bound (a review), a rotation that cuts or loses a
+    line, keeps more than its backups, or makes a file others may read; 0 never rotates."""
+    size = len(_a_line(0).encode())
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=2 * size, backups=2)  # two lines a file
+    for n in range(1, 8):
+        assert record.record([_a_line(n)])
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["g.jsonl", "g.jsonl.1", "g.jsonl.2"], names  # .3 never: its lines replaced
+    assert _hashes(record.path) == ["07"]
+    assert _hashes(tmp_path / "g.jsonl.1") == ["05", "06"] and _hashes(tmp_path / "g.jsonl.2") == ["03", "04"]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in tmp_path.iterdir())
+    assert record.record([_a_line(8), _a_line(9)])  # a batch past the size: rotated before, kept whole
+    assert _hashes(record.path) == ["08", "09"] and _hashes(tmp_path / "g.jsonl.1") == ["07"]
+    never = GradingLog(tmp_path / "never.jsonl")  # max_bytes 0 (the class's default): never rotated
+    for n in range(5):
+        assert never.record([_a_line(n)])
+    assert len(_hashes(never.path)) == 5 and not (tmp_path / "never.jsonl.1").exists()
+
+
+def test_a_rotation_another_server_holds_or_cannot_rename_writes_the_line_all_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Catches a line lost to a rotation: another server sharing the record holding its flock
+    (it rotates), or a folder where the rename fails: the line goes to the file, said once."""
+    import fcntl
+    import logging
+    import os
+
+    size = len(_a_line(0).encode())
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=size)
+    assert record.record([_a_line(1)])
+    other = os.open(record.path, os.O_RDONLY)  # another server, rotating it now
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        assert record.record([_a_line(2)])
+    finally:
+        os.close(other)
+    assert _hashes(record.path) == ["01", "02"] and not (tmp_path / "g.jsonl.1").exists()
+    caplog.set_level(logging.INFO, logger="app")
+
+    def refused(*args: object) -> None:
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(os, "replace", refused)
+    assert record.record([_a_line(3)]) and record.record([_a_line(4)])
+    assert _hashes(record.path) == ["01", "02", "03", "04"] and record.lost == 0
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "cannot rotate it" in said[0] and "Permission denied" in said[0], said
+    monkeypatch.undo()
+    assert record.record([_a_line(5)]) and _hashes(record.path) == ["05"]
+    assert _hashes(tmp_path / "g.jsonl.1") == ["01", "02", "03", "04"]
+
+
+def test_python_m_app_rotates_at_grading_log_max_mb_and_0_never(predictor: Any, tmp_path: Path) -> None:
+    """Catches --grading-log-max-mb not reaching the server's record (the default 100 MiB; 0
+    off; a negative or non-finite size refused as a usage error)."""
+    from app.__main__ import parse_args
+
+    assert parse_args([]).grading_log_max_mb == 100 and parse_args(["--grading-log-max-mb", "0"]).grading_log_max_mb == 0
+    for bad in ("-1", "nan", "inf"):
+        with pytest.raises(SystemExit):
+            parse_args(["--grading-log-max-mb", bad])
+    scan = _scan(tmp_path / "scan.png", 0)
+    for max_mb, rotated in ((1e-6, True), (0, False)):  # 1e-6 MiB: 1 byte, each line rotates
+        record = tmp_path / f"g{max_mb}.jsonl"
+        grade = _handler(server.build_demo(predictor, server.AppSettings(
+            grading_log=str(record), grading_log_max_mb=max_mb)), "grade")
+        grade(str(scan), -1, None)
+        grade(str(scan), -1, None)
+        assert len(record.read_text(encoding="utf-8").splitlines()) == (1 if rotated else 2)
+        assert record.with_name(record.name + ".1").exists() is rotated
