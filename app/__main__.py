@@ -123,7 +123,7 @@ def _root_path(text: str) -> str:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from app.auth import hash_command
-    from app.grading_log import GRADING_LOG_BACKUPS, GRADING_LOG_MAX_MB  # stdlib only
+    from app.grading_log import GRADING_LOG_MAX_MB  # stdlib only
     from app.login_guard import (  # stdlib and app.auth only
         AUDIT_MAX_BYTES,
         SUM_FLUSH_S,
@@ -204,14 +204,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "signed-in user name with --auth-file, the image file's SHA-256, never "
                              "the image or its name; the bundle's metadata.json SHA-256, grade, "
                              "probabilities, TTA; app.grading_log), created mode 0600, rotated above "
-                             "--grading-log-max-mb to FILE.1 ... FILE.9 (the oldest removed); its "
+                             "--grading-log-max-mb; the app deletes no line nor rotated file: their "
                              "retention is yours (docs/deploying.md). Default: no record of gradings")
     parser.add_argument("--grading-log-max-mb", type=_non_negative_number(GRADING_LOG_MAX_MB),
                         default=GRADING_LOG_MAX_MB, metavar="MB",
-                        help=f"with --grading-log: the size in MiB above which FILE is renamed FILE.1 "
-                             f"(FILE.1 to FILE.2 ... FILE.{GRADING_LOG_BACKUPS}, whose older content is "
-                             f"removed) and a new FILE begun; 0: never rotated nor deleted by the app "
-                             f"(logrotate's job); default {GRADING_LOG_MAX_MB:g}")
+                        help=f"with --grading-log: the size in MiB above which FILE is renamed "
+                             f"FILE.<UTC yyyymmddThhmmssZ> (a name no file has; every rotated file "
+                             f"kept, none deleted by the app: prune them by your retention rule) and "
+                             f"a new FILE begun; 0: never rotated; default {GRADING_LOG_MAX_MB:g}")
     parser.add_argument("--audit-log", default=None, metavar="FILE",
                         help="with --auth-file: the file to which every login attempt is appended "
                              "(UTC time, user name, outcome; never a password; throttled attempts "
@@ -459,12 +459,10 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
               f"is {throttle.window_s / 60:g} minutes old, {throttle.max_per_minute} in a minute "
               f"in all refuse every login for that minute", flush=True)
     if settings.grading_log:
-        from app.grading_log import GRADING_LOG_BACKUPS
-
         print(f"[app] every graded image (UTC time, user name, the image's SHA-256, never the image "
               f"or its name; bundle, grade, probabilities, TTA) is appended to {settings.grading_log}, "
-              + (f"rotated above {settings.grading_log_max_mb:g} MiB ({settings.grading_log}.1 to "
-                 f".{GRADING_LOG_BACKUPS} kept, the oldest removed)"
+              + (f"renamed {settings.grading_log}.<UTC time> above {settings.grading_log_max_mb:g} MiB; "
+                 f"the app deletes no line nor rotated file (prune them by your retention rule)"
                  if settings.grading_log_max_mb else "which the app never deletes nor rotates"), flush=True)
     demo = None
     try:

@@ -23,13 +23,17 @@ each line written whole (a short ``write``, a full disk's, is followed by the re
 writes nothing is a failure), after a newline when the file does not end with one (a line cut
 short by an earlier failure stays a line of its own, never glued to the next), lines of
 concurrent gradings one after another (a lock). Above ``max_bytes`` (``--grading-log-max-mb``,
-default :data:`GRADING_LOG_MAX_MB` MiB) the file is renamed ``FILE.1`` before the next lines
-(``FILE.1`` to ``FILE.2`` ... up to ``FILE.``:data:`GRADING_LOG_BACKUPS`, whose older content is
-replaced: removed) and a new ``FILE`` begun, as ``logging.handlers.RotatingFileHandler`` rotates
-(not used: its buffered stream breaks the guarantees of :func:`_write_all`); the size check and
-the renames hold an ``flock`` on the file, so that two servers sharing it do not both rotate it
-(one that cannot have it at once writes to the file it opened, rotating nothing). ``max_bytes``
-0: never rotated, the app never deletes it, its retention is the site's (docs/deploying.md).
+default :data:`GRADING_LOG_MAX_MB` MiB) the file is renamed ``FILE.<UTC yyyymmddThhmmssZ>``
+(the time of the rename; ``FILE.<stamp>.001``, ``.002`` ... when that name is taken) before the
+next lines and a new ``FILE`` begun; the rename never replaces a file and nothing is removed:
+the app deletes no line, ever; the rotated files are kept until the site prunes them by its
+retention rule (docs/deploying.md). Their names sort by time (:meth:`GradingLog.rotated_files`
+lists them oldest first; ``FILE`` itself is the newest). The rotation keeps one file small
+enough to open, as ``logging.handlers.RotatingFileHandler`` would (not used: it removes the
+oldest file, and its buffered stream breaks the guarantees of :func:`_write_all`); the size
+check and the rename hold an ``flock`` on the file, so that two servers sharing it do not both
+rotate it (one that cannot have it at once writes to the file it opened, rotating nothing).
+``max_bytes`` 0: never rotated (logrotate's job, if the site wants one).
 When a line cannot be written (a full disk), the console log says so once for each run of
 failures, and the grading goes on (the page's result does not wait for the record); the first
 line written after it says in the console log that recording goes on again and how many lines
@@ -45,21 +49,20 @@ import fcntl
 import json
 import logging
 import os
+import re
 import stat
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["GRADING_LOG_BACKUPS", "GRADING_LOG_MAX_MB", "GradingLog", "GradingLogError", "mib_bytes"]
+__all__ = ["GRADING_LOG_MAX_MB", "GradingLog", "GradingLogError", "mib_bytes"]
 
 log = logging.getLogger("app")
 
 GRADING_LOG_MAX_MB = 100.0
 """``--grading-log-max-mb``'s default: the size (MiB) above which the record is rotated (about
-300,000 lines of ~350 bytes)."""
-GRADING_LOG_BACKUPS = 9
-"""The rotated files kept, ``FILE.1`` (the newest) to ``FILE.9``: with the default size, about
-1 GiB in all; the content of an older one is removed by the rotation."""
+300,000 lines of ~350 bytes); the rotated files are all kept."""
 
 
 def mib_bytes(mib: float) -> int:
@@ -77,13 +80,10 @@ class GradingLog:
     when the file cannot be created or opened for appending, or is not a plain file (a link, a
     FIFO, a folder), so that a bad place stops the start, not the first grading."""
 
-    def __init__(self, path: str | os.PathLike[str], max_bytes: int = 0,
-                 backups: int = GRADING_LOG_BACKUPS) -> None:
+    def __init__(self, path: str | os.PathLike[str], max_bytes: int = 0) -> None:
         self.path = Path(path).absolute()
         self.max_bytes = max(int(max_bytes), 0)
         """Rotate the file before lines that would take it past this many bytes; 0: never."""
-        self.backups = max(int(backups), 1)
-        """The rotated files kept: ``FILE.1`` to ``FILE.<backups>``."""
         self._rotation_failing = False  # the last rotation failed (said once until one works)
         self._lock = threading.Lock()
         self._failing = 0  # lines lost since the last write failed (0: the last write succeeded)
@@ -187,10 +187,8 @@ class GradingLog:
             if (now.st_ino, now.st_dev) != (held.st_ino, held.st_dev):  # rotated by another meanwhile
                 return False
             try:
-                for n in range(self.backups - 1, 0, -1):  # FILE.8 -> FILE.9 (replacing it) ... FILE.1 -> FILE.2
-                    if os.path.lexists(self._backup(n)):
-                        os.replace(self._backup(n), self._backup(n + 1))
-                os.replace(self.path, self._backup(1))
+                target = self._rotated_name()
+                os.rename(self.path, target)  # a free name (under the flock): replaces nothing
             except OSError as exc:
                 if not self._rotation_failing:
                     log.warning("--grading-log %s: cannot rotate it above %d bytes (%s); lines are appended "
@@ -198,15 +196,33 @@ class GradingLog:
                 self._rotation_failing = True
                 return False
             self._rotation_failing = False
-            log.info("--grading-log %s: above %d bytes, renamed %s (the rotated files kept: %s.1 to .%d)",
-                     self.path, self.max_bytes, self._backup(1).name, self.path.name, self.backups)
+            log.info("--grading-log %s: above %d bytes, renamed %s and a new one begun (the app deletes "
+                     "no rotated file)", self.path, self.max_bytes, target.name)
             return True
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _backup(self, n: int) -> Path:
-        """The ``n``-th rotated file, ``FILE.n`` (1: the newest)."""
-        return self.path.with_name(f"{self.path.name}.{n}")
+    def _rotated_name(self) -> Path:
+        """A name no file has: ``FILE.<UTC yyyymmddThhmmssZ>``, else the first free of
+        ``FILE.<stamp>.001``, ``.002`` ... (several rotations in one second)."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = self.path.with_name(f"{self.path.name}.{stamp}")
+        n = 0
+        while os.path.lexists(target):
+            n += 1
+            target = self.path.with_name(f"{self.path.name}.{stamp}.{n:03d}")
+        return target
+
+    def rotated_files(self) -> list[Path]:
+        """The rotated files beside :attr:`path` (``FILE.<stamp>[.n]``), oldest first: read them in
+        this order, then ``FILE``, for every line in the order written. Empty when none."""
+        pattern = re.compile(re.escape(self.path.name) + r"\.(\d{8}T\d{6}Z)(?:\.(\d+))?")
+        found = []
+        for entry in self.path.parent.iterdir():
+            match = pattern.fullmatch(entry.name)
+            if match:
+                found.append(((match[1], int(match[2] or 0)), entry))
+        return [entry for _, entry in sorted(found)]
 
     def lose(self, count: int, why: str) -> None:
         """Say in the console log that ``count`` gradings get no line, and why (``why``: no file

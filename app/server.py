@@ -790,8 +790,9 @@ class AppSettings:
     """``--grading-log FILE``: the file each grading appends a JSON line to
     (:class:`app.grading_log.GradingLog`); None (the default): no record of gradings."""
     grading_log_max_mb: float = GRADING_LOG_MAX_MB
-    """``--grading-log-max-mb``: the size in MiB above which the record is rotated (FILE.1 ...,
-    :class:`app.grading_log.GradingLog`); 0: never."""
+    """``--grading-log-max-mb``: the size in MiB above which the record is renamed
+    ``FILE.<UTC time>`` and a new one begun, no file deleted (:class:`app.grading_log.GradingLog`);
+    0: never."""
     root_path: str | None = None
     """The path at which a reverse proxy serves the app (``--root-path``: ``"/drac"``; ``"/drac/"``
     is taken as ``"/drac"``, ``"/"`` as ``""``), or, as gradio's ``launch`` also takes it, a

@@ -194,24 +194,50 @@ def _hashes(path: Path) -> list[str]:
     return [json.loads(text)["image_sha256"][-2:] for text in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_the_record_is_rotated_above_its_size_keeping_its_backups_whole_and_private(tmp_path: Path) -> None:
-    """Catches a --grading-log that grows without bound (a review), a rotation that cuts or loses a
-    line, keeps more than its backups, or makes a file others may read; 0 never rotates."""
+def test_the_record_is_rotated_above_its_size_deleting_nothing_in_time_order(tmp_path: Path) -> None:
+    """Catches a rotation that deletes or replaces a grading record (an audit record: the app
+    removes nothing, however many rotations), cuts a line, names files out of time order or
+    makes a file others may read; 0 never rotates."""
     size = len(_a_line(0).encode())
-    record = GradingLog(tmp_path / "g.jsonl", max_bytes=2 * size, backups=2)  # two lines a file
-    for n in range(1, 8):
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=2 * size)  # two lines a file
+    for n in range(1, 24):  # 11 rotations, most within one second: names taken, .001 ... .010
         assert record.record([_a_line(n)])
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["g.jsonl", "g.jsonl.1", "g.jsonl.2"], names  # .3 never: its lines replaced
-    assert _hashes(record.path) == ["07"]
-    assert _hashes(tmp_path / "g.jsonl.1") == ["05", "06"] and _hashes(tmp_path / "g.jsonl.2") == ["03", "04"]
+    assert record.record([_a_line(24), _a_line(25)])  # a batch past the size: rotated before, kept whole
+    rotated = record.rotated_files()
+    assert len(rotated) == 12 and {p for p in tmp_path.iterdir()} == {record.path, *rotated}
+    every = [h for p in [*rotated, record.path] for h in _hashes(p)]
+    assert every == [f"{n:02x}" for n in range(1, 26)], every  # every record on disk, in order
+    assert [p.name for p in rotated] == sorted(p.name for p in rotated)  # `ls` order is time order
+    assert _hashes(record.path) == ["18", "19"] and all(len(_hashes(p)) == 2 for p in rotated[:-1])
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in tmp_path.iterdir())
-    assert record.record([_a_line(8), _a_line(9)])  # a batch past the size: rotated before, kept whole
-    assert _hashes(record.path) == ["08", "09"] and _hashes(tmp_path / "g.jsonl.1") == ["07"]
-    never = GradingLog(tmp_path / "never.jsonl")  # max_bytes 0 (the class's default): never rotated
+    (tmp_path / "never").mkdir()
+    never = GradingLog(tmp_path / "never" / "n.jsonl")
     for n in range(5):
-        assert never.record([_a_line(n)])
-    assert len(_hashes(never.path)) == 5 and not (tmp_path / "never.jsonl.1").exists()
+        assert never.record([_a_line(n)])  # max_bytes 0 (the class's default): never rotated
+    assert len(_hashes(never.path)) == 5 and never.rotated_files() == []
+
+
+def test_a_rotation_never_replaces_a_file_already_named_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a rotated name that collides with a file there (the clock's second repeated, a
+    clock set back, another server's rotation): the file there keeps its lines."""
+    import app.grading_log as grading_log
+
+    class Frozen:
+        @staticmethod
+        def now(tz: object) -> Any:
+            from datetime import UTC, datetime
+            return datetime(2026, 12, 7, 8, 30, 0, tzinfo=UTC)
+    monkeypatch.setattr(grading_log, "datetime", Frozen)
+    size = len(_a_line(0).encode())
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=size)
+    (tmp_path / "g.jsonl.20261207T083000Z").write_text(_a_line(90), encoding="utf-8")
+    (tmp_path / "g.jsonl.20261207T083000Z.001").write_text(_a_line(91), encoding="utf-8")
+    for n in range(1, 4):
+        assert record.record([_a_line(n)])
+    assert [p.name for p in record.rotated_files()] == [
+        "g.jsonl.20261207T083000Z", "g.jsonl.20261207T083000Z.001", "g.jsonl.20261207T083000Z.002",
+        "g.jsonl.20261207T083000Z.003"]
+    assert [h for p in [*record.rotated_files(), record.path] for h in _hashes(p)] == ["5a", "5b", "01", "02", "03"]
 
 
 def test_a_rotation_another_server_holds_or_cannot_rename_writes_the_line_all_the_same(
@@ -231,19 +257,19 @@ def test_a_rotation_another_server_holds_or_cannot_rename_writes_the_line_all_th
         assert record.record([_a_line(2)])
     finally:
         os.close(other)
-    assert _hashes(record.path) == ["01", "02"] and not (tmp_path / "g.jsonl.1").exists()
+    assert _hashes(record.path) == ["01", "02"] and not record.rotated_files()
     caplog.set_level(logging.INFO, logger="app")
 
     def refused(*args: object) -> None:
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(os, "replace", refused)
+    monkeypatch.setattr(os, "rename", refused)
     assert record.record([_a_line(3)]) and record.record([_a_line(4)])
     assert _hashes(record.path) == ["01", "02", "03", "04"] and record.lost == 0
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and "cannot rotate it" in said[0] and "Permission denied" in said[0], said
     monkeypatch.undo()
     assert record.record([_a_line(5)]) and _hashes(record.path) == ["05"]
-    assert _hashes(tmp_path / "g.jsonl.1") == ["01", "02", "03", "04"]
+    assert [h for p in record.rotated_files() for h in _hashes(p)] == ["01", "02", "03", "04"]
 
 
 def test_python_m_app_rotates_at_grading_log_max_mb_and_0_never(predictor: Any, tmp_path: Path) -> None:
@@ -263,4 +289,4 @@ def test_python_m_app_rotates_at_grading_log_max_mb_and_0_never(predictor: Any, 
         grade(str(scan), -1, None)
         grade(str(scan), -1, None)
         assert len(record.read_text(encoding="utf-8").splitlines()) == (1 if rotated else 2)
-        assert record.with_name(record.name + ".1").exists() is rotated
+        assert len(GradingLog(record).rotated_files()) == (1 if rotated else 0)
