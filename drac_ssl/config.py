@@ -1600,6 +1600,29 @@ NO_CONFIGS_WHY, NO_CONFIGS_FIX = no_configs_words(_FOLDERS)
 (:func:`no_configs_words`): reinstall, or, in a tree copied without drac_ssl's pyproject.toml,
 that file or ``-c`` the unread ``configs/`` file by its path."""
 CONFIG_SUFFIX = ".yaml"
+DOCS = CHECKOUT / "docs" if CHECKOUT is not None else Path(__file__).resolve().parent / "docs"
+"""The documentation (``docs/*.md``, ``docs/img``) that ``--help`` texts and messages cite as
+``docs/<name>.md``: the checkout's ``docs/``, or in an install ``drac_ssl/docs``, package data that
+pyproject.toml maps from ``docs/`` as it does the configs (a packaging trial: the wheel and the
+sdist carried no docs, so an installed copy cited files it did not have). ``drac-ssl-train
+--docs [NAME]`` prints it (:func:`docs_path`)."""
+
+
+def docs_path(name: str | None = None) -> Path:
+    """:data:`DOCS`, or its file ``NAME.md`` for ``name`` (``running``, ``running.md`` and
+    ``docs/running.md`` alike), as an absolute path. Raises ConfigError when the folder is
+    missing (an install that lost it) or holds no such file (the error lists the names)."""
+    if not DOCS.is_dir():
+        raise ConfigError(f"no documentation at {DOCS} (an install without its docs): reinstall drac_ssl, "
+                          f"or read docs/ in a checkout of it")
+    if name is None:
+        return DOCS
+    stem = name.removeprefix("docs/").removesuffix(".md")
+    file = DOCS / f"{stem}.md"
+    if "/" in stem or not stem or not file.is_file():
+        names = ", ".join(sorted(p.stem for p in DOCS.glob("*.md")))
+        raise ConfigError(f"no document {name!r} in {DOCS}: give one of {names}")
+    return file
 
 
 def shipped_config_names() -> list[str]:

@@ -403,12 +403,19 @@ def code_source(package_dir: str | None = None) -> str:
 
 def distribution_version(package_dir: str | None = None) -> str:
     """The version of the drac_ssl package in ``package_dir`` (default: this one's): the
-    installed distribution's (``importlib.metadata``) when its files are this package (its
-    ``drac_ssl/__init__.py`` is this one's), else ``drac_ssl.__version__``: a checkout run with
-    ``PYTHONPATH`` while another tree is installed (editable) would otherwise record that
-    tree's version as this code's."""
+    installed distribution's (``importlib.metadata``) when the package is installed
+    (:func:`code_source` ``"installed package"``) and the distribution's files are this package
+    (its ``drac_ssl/__init__.py`` is this one's), else ``drac_ssl.__version__``: a checkout run
+    with ``PYTHONPATH`` while another tree is installed (editable) would otherwise record that
+    tree's version as this code's. A source tree (a checkout, an unpacked sdist: drac_ssl's
+    pyproject.toml beside the package) is always ``__version__`` (its ``_build_info.py``'s in
+    an sdist): metadata found there is what a build left in it (``drac_ssl.egg-info``, read
+    from the current folder) or an editable install's, of the commit built or installed then,
+    and a later run recorded that stale version (a review, F3)."""
     from drac_ssl import __version__
 
+    if code_source(package_dir) != "installed package":
+        return __version__
     here = os.path.realpath(package_dir or _PACKAGE_DIR)
     try:
         dist = importlib.metadata.distribution("drac_ssl")
@@ -662,14 +669,17 @@ def _not_git_origin(source: str) -> dict[str, Any]:
 
 def unknown_code_words() -> str:
     """Why this process's commit is unknown, in words: ``unknown (an installed package, not a
-    git checkout of drac_ssl; drac_ssl 0.1.0)``, with ``, built from commit 1a2b3c4`` when its
-    wheel recorded it (:func:`build_commit_words`), or ``unknown (no git)``."""
+    git checkout of drac_ssl; drac_ssl 0.1.0)``, with ``; built from commit 1a2b3c4`` when its
+    wheel recorded it (:func:`build_commit_words`) and its version does not name that commit
+    already (``drac_ssl 0.1.0+57.g1a2b3c4``), or ``unknown (no git)``."""
     source = code_source()
     if source == "git":
         return "unknown (no git)"
     version = distribution_version()
     words = CODE_SOURCES[source].replace("PATH", os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
-    built = build_commit_words()
+    origin = build_origin()
+    named = bool(origin) and re.search(rf"\+(\d+\.)?g{origin['build_commit'][:7]}\b", version or "") is not None
+    built = "" if named else build_commit_words()
     said = "; ".join(part for part in (f"drac_ssl {version}" if version else "", built) if part)
     return f"unknown ({words}" + (f"; {said})" if said else ")")
 

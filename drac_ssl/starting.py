@@ -17,9 +17,9 @@ installed console script or ``python -m MODULE``): :mod:`drac_ssl.commands` and 
 data_prep's, the app's), here for the same reason. And :func:`python_command`, the
 ``PYTHON -m MODULE`` of a command a message prints (the running interpreter, so that the
 command runs as printed), for the modules that load no torch too. And
-:func:`add_version_option`, every command's ``--version`` (``drac_ssl 0.1.0``: the one
-version, :data:`drac_ssl.__version__`, which pyproject.toml's ``dynamic = ["version"]`` reads
-too). And :func:`import_keeping_random`, every lazy import of scikit-learn and MONAI, which
+:func:`add_version_option`, every command's ``--version`` (``drac_ssl 0.1.0``; a wheel built
+from a git checkout ``0.1.0+57.g1a2b3c4``: the one version, :data:`drac_ssl.__version__`, the
+installed metadata's too, setup.py writing both). And :func:`import_keeping_random`, every lazy import of scikit-learn and MONAI, which
 draw from Python's ``random`` as they load: a host's stream goes on as if they had not.
 
 Only the standard library is imported here, so that the handler is in place before torch.
@@ -387,8 +387,8 @@ def whole_number(least: int, default: int, why: str = "", most: int | None = Non
 
 def version_words() -> str:
     """What every command's ``--version`` prints: ``drac_ssl VERSION``, the package's one
-    version (:data:`drac_ssl.__version__`, which pyproject.toml reads for the installed
-    distribution's metadata)."""
+    version (:data:`drac_ssl.__version__`, which setup.py gives the installed distribution's
+    metadata, with the build's commit as a local label in a wheel)."""
     from drac_ssl import __version__  # the package's __init__: the standard library only
 
     return f"drac_ssl {__version__}"

@@ -199,6 +199,31 @@ def phantom_root(cfg: Config) -> Path:
     return preflight.phantom_root(cfg)
 
 
+def phantom_start_line(root: Path, images: int, reused: bool) -> str:
+    """The ingest's first line when an empty ``data.root`` runs on the phantom set in ``root``
+    (:func:`phantom_root`): that it is generated (``images`` images) into that folder of the
+    current folder, by its absolute path, or ``reused`` from it (complete: its ``phantom.json``,
+    written last, is there). A trial user read "using the embedded phantom set" as a set inside
+    the package, and found 846 MB of images written into ./data/phantom."""
+    where = root.absolute()
+    if reused:
+        return f"[ingest] data.root is empty: reusing the embedded phantom UW-OCTA set generated earlier in {where}"
+    return (f"[ingest] data.root is empty: generating the embedded phantom UW-OCTA set ({images} synthetic "
+            f"images) into {where}, under the current folder")
+
+
+def phantom_size_line(root: Path) -> str:
+    """``note: the phantom set data/phantom/... (807.3 MiB) can be deleted ...``: the phantom set's
+    folder by its absolute path, what removing it frees (:func:`_freed_mib`), and that a run
+    without ``data.root`` makes it again; said at the end of a run on it, beside the first try's
+    own folder (:func:`first_try_size_line`), which a trial user read as the only thing to
+    delete."""
+    freed, shared = _freed_mib(root)
+    also = f"; {shared:.1f} MiB more are hard links another folder holds" if shared else ""
+    return (f"note: the phantom set {root.absolute()} ({freed:.1f} MiB{also}) can be deleted too once no "
+            f"run needs it: later runs from this folder without data.root reuse it, or generate it again")
+
+
 def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     if cfg.data.dataset != "drac":
         print(f"[ingest] {cfg.data.dataset}: generic datasets are read directly from {cfg.data.root}; nothing to ingest")
@@ -210,12 +235,15 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     phantom_seconds = None
     if not data_cfg.root:
         root = phantom_root(cfg)
-        print(f"[ingest] data.root is empty: using the embedded phantom UW-OCTA set at {root}")
+        reused = (root / phantom.MANIFEST_NAME).is_file()
+        print(phantom_start_line(root, data_cfg.phantom_n_train + data_cfg.phantom_n_test, reused))
         t0 = time.perf_counter()
         phantom.generate(root, n_train=data_cfg.phantom_n_train, n_test=data_cfg.phantom_n_test,
                          seed=data_cfg.phantom_seed, workers=data_cfg.workers)
         # part of the stage's seconds in stages.json (0 when the set was there already)
         phantom_seconds = round(time.perf_counter() - t0, 1)
+        if not reused:  # generated now: what it took
+            print(f"[ingest] the phantom set takes {_freed_mib(root)[0]:.1f} MiB in {root.absolute()}")
         data_cfg = dataclasses.replace(data_cfg, root=str(root))
     # the fundus recipe (not the default) says what the images are: a plain folder of fundus
     # photographs ingested as grey is still fundus (no UW-OCTA checks or wording)
@@ -1719,6 +1747,9 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
                           f"meet ({type(failure).__name__}: {failure}); its own preflight will say"]
         for line in full_lines:
             print(f"[train] {line}")
+    phantom = phantom_root(cfg) if cfg.data.dataset == "drac" and not cfg.data.root else None
+    if phantom is not None and phantom.is_dir():  # the set the run made under the current folder
+        print(f"[train] {phantom_size_line(phantom)}")
     return run_dir
 
 
