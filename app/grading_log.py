@@ -25,7 +25,8 @@ short by an earlier failure stays a line of its own, never glued to the next), l
 concurrent gradings one after another (a lock). Above ``max_bytes`` (``--grading-log-max-mb``,
 default :data:`GRADING_LOG_MAX_MB` MiB) the file is renamed ``FILE.<UTC yyyymmddThhmmssZ>``
 (the time of the rename; ``FILE.<stamp>.001``, ``.002`` ... when that name is taken) before the
-next lines and a new ``FILE`` begun; the rename never replaces a file and nothing is removed:
+next lines and a new ``FILE`` begun; the rename (a hard link to the new name, which fails on a
+name taken, then ``FILE`` unlinked) never replaces a file and nothing is removed:
 the app deletes no line, ever; the rotated files are kept until the site prunes them by its
 retention rule (docs/deploying.md). Their names sort by time (:meth:`GradingLog.rotated_files`
 lists them oldest first; ``FILE`` itself is the newest). The rotation keeps one file small
@@ -46,19 +47,24 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import itertools
 import json
 import logging
 import os
 import re
 import stat
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["GRADING_LOG_MAX_MB", "GradingLog", "GradingLogError", "mib_bytes"]
 
 log = logging.getLogger("app")
+
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOSYS,
+                            errno.EMLINK})
+"""``os.link`` errors of a filesystem (or file) that takes no hard link: rotated by a rename."""
 
 GRADING_LOG_MAX_MB = 100.0
 """``--grading-log-max-mb``'s default: the size (MiB) above which the record is rotated (about
@@ -187,8 +193,7 @@ class GradingLog:
             if (now.st_ino, now.st_dev) != (held.st_ino, held.st_dev):  # rotated by another meanwhile
                 return False
             try:
-                target = self._rotated_name()
-                os.rename(self.path, target)  # a free name (under the flock): replaces nothing
+                target = self._move_aside()
             except OSError as exc:
                 if not self._rotation_failing:
                     log.warning("--grading-log %s: cannot rotate it above %d bytes (%s); lines are appended "
@@ -202,16 +207,40 @@ class GradingLog:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _rotated_name(self) -> Path:
-        """A name no file has: ``FILE.<UTC yyyymmddThhmmssZ>``, else the first free of
-        ``FILE.<stamp>.001``, ``.002`` ... (several rotations in one second)."""
+    def _move_aside(self) -> Path:
+        """Give ``FILE`` its rotated name (:meth:`_rotated_names`) and free ``FILE``; the name given.
+        ``os.link`` to the name, then ``os.unlink`` of ``FILE``: the link fails (EEXIST) on a name
+        taken, even by a server on another host the ``flock`` does not reach (NFS without locks),
+        where ``os.rename`` would silently replace that file; the next name is tried. Writers
+        holding ``FILE`` open append to the same file (inode) meanwhile: no line is lost. Where
+        the filesystem has no hard links (EPERM, ENOTSUP, EXDEV ...), a rename to a name free
+        now, safe under the ``flock`` only. Raises OSError (a folder this account may not write)."""
+        for target in self._rotated_names():
+            try:
+                os.link(self.path, target, follow_symlinks=False)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno not in _NO_HARD_LINKS:
+                    raise
+                target = next(name for name in self._rotated_names() if not os.path.lexists(name))
+                os.rename(self.path, target)  # a free name (under the flock): replaces nothing
+                return target
+            try:
+                os.unlink(self.path)
+            except OSError:
+                os.unlink(target)  # FILE keeps its one name: not rotated, said by the caller
+                raise
+            return target
+        raise AssertionError("unreachable: _rotated_names never ends")
+
+    def _rotated_names(self) -> Iterator[Path]:
+        """``FILE.<UTC yyyymmddThhmmssZ>``, then ``FILE.<stamp>.001``, ``.002`` ... (the names to
+        try, in turn, for several rotations in one second)."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        target = self.path.with_name(f"{self.path.name}.{stamp}")
-        n = 0
-        while os.path.lexists(target):
-            n += 1
-            target = self.path.with_name(f"{self.path.name}.{stamp}.{n:03d}")
-        return target
+        yield self.path.with_name(f"{self.path.name}.{stamp}")
+        for n in itertools.count(1):
+            yield self.path.with_name(f"{self.path.name}.{stamp}.{n:03d}")
 
     def rotated_files(self) -> list[Path]:
         """The rotated files beside :attr:`path` (``FILE.<stamp>[.n]``), oldest first: read them in

@@ -217,9 +217,7 @@ def test_the_record_is_rotated_above_its_size_deleting_nothing_in_time_order(tmp
     assert len(_hashes(never.path)) == 5 and never.rotated_files() == []
 
 
-def test_a_rotation_never_replaces_a_file_already_named_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Catches a rotated name that collides with a file there (the clock's second repeated, a
-    clock set back, another server's rotation): the file there keeps its lines."""
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     import app.grading_log as grading_log
 
     class Frozen:
@@ -228,6 +226,12 @@ def test_a_rotation_never_replaces_a_file_already_named_so(tmp_path: Path, monke
             from datetime import UTC, datetime
             return datetime(2026, 12, 7, 8, 30, 0, tzinfo=UTC)
     monkeypatch.setattr(grading_log, "datetime", Frozen)
+
+
+def test_a_rotation_never_replaces_a_file_already_named_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a rotated name that collides with a file there (the clock's second repeated, a
+    clock set back, another server's rotation): the file there keeps its lines."""
+    _frozen_clock(monkeypatch)
     size = len(_a_line(0).encode())
     record = GradingLog(tmp_path / "g.jsonl", max_bytes=size)
     (tmp_path / "g.jsonl.20261207T083000Z").write_text(_a_line(90), encoding="utf-8")
@@ -238,6 +242,41 @@ def test_a_rotation_never_replaces_a_file_already_named_so(tmp_path: Path, monke
         "g.jsonl.20261207T083000Z", "g.jsonl.20261207T083000Z.001", "g.jsonl.20261207T083000Z.002",
         "g.jsonl.20261207T083000Z.003"]
     assert [h for p in [*record.rotated_files(), record.path] for h in _hashes(p)] == ["5a", "5b", "01", "02", "03"]
+
+
+def test_a_name_taken_after_it_was_seen_free_is_not_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a rotation that checks the name, then renames (os.rename replaces a file on
+    POSIX): a server on another host, which the flock does not reach (NFS without locks),
+    giving that name in between lost a rotated file. The hard link fails on a name taken."""
+    import os
+
+    _frozen_clock(monkeypatch)
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=len(_a_line(0).encode()))
+    (tmp_path / "g.jsonl.20261207T083000Z").write_text(_a_line(90), encoding="utf-8")  # the other host's
+    monkeypatch.setattr(os.path, "lexists", lambda path: False)  # it was free when looked at
+    assert record.record([_a_line(1)]) and record.record([_a_line(2)])
+    assert [p.name for p in record.rotated_files()] == ["g.jsonl.20261207T083000Z", "g.jsonl.20261207T083000Z.001"]
+    assert [h for p in [*record.rotated_files(), record.path] for h in _hashes(p)] == ["5a", "01", "02"]
+
+
+def test_a_filesystem_without_hard_links_is_rotated_by_a_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a rotation given up where os.link is refused (EPERM: a filesystem or file that
+    takes no hard link): it renames to a free name, under the flock, as before."""
+    import errno
+    import os
+
+    _frozen_clock(monkeypatch)
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+    monkeypatch.setattr(os, "link", no_links)
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=len(_a_line(0).encode()))
+    (tmp_path / "g.jsonl.20261207T083000Z").write_text(_a_line(90), encoding="utf-8")
+    for n in range(1, 4):
+        assert record.record([_a_line(n)])
+    assert [p.name for p in record.rotated_files()] == [
+        "g.jsonl.20261207T083000Z", "g.jsonl.20261207T083000Z.001", "g.jsonl.20261207T083000Z.002"]
+    assert [h for p in [*record.rotated_files(), record.path] for h in _hashes(p)] == ["5a", "01", "02", "03"]
 
 
 def test_a_rotation_another_server_holds_or_cannot_rename_writes_the_line_all_the_same(
@@ -260,8 +299,9 @@ def test_a_rotation_another_server_holds_or_cannot_rename_writes_the_line_all_th
     assert _hashes(record.path) == ["01", "02"] and not record.rotated_files()
     caplog.set_level(logging.INFO, logger="app")
 
-    def refused(*args: object) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(os, "link", refused)  # a folder this account may not write
     monkeypatch.setattr(os, "rename", refused)
     assert record.record([_a_line(3)]) and record.record([_a_line(4)])
     assert _hashes(record.path) == ["01", "02", "03", "04"] and record.lost == 0
