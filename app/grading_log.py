@@ -33,7 +33,9 @@ lists them oldest first; ``FILE`` itself is the newest). The rotation keeps one 
 enough to open, as ``logging.handlers.RotatingFileHandler`` would (not used: it removes the
 oldest file, and its buffered stream breaks the guarantees of :func:`_write_all`); the size
 check and the rename hold an ``flock`` on the file, so that two servers sharing it do not both
-rotate it (one that cannot have it at once writes to the file it opened, rotating nothing).
+rotate it (one that cannot have it at once writes to the file it opened, rotating nothing;
+where the filesystem refuses locks, ENOLCK, the file is never rotated, said once: use
+``--grading-log-max-mb 0`` and logrotate).
 ``max_bytes`` 0: never rotated (logrotate's job, if the site wants one).
 When a line cannot be written (a full disk), the console log says so once for each run of
 failures, and the grading goes on (the page's result does not wait for the record); the first
@@ -91,6 +93,7 @@ class GradingLog:
         self.max_bytes = max(int(max_bytes), 0)
         """Rotate the file before lines that would take it past this many bytes; 0: never."""
         self._rotation_failing = False  # the last rotation failed (said once until one works)
+        self._lock_refused = False  # flock refused (no locks on that filesystem): said once
         self._lock = threading.Lock()
         self._failing = 0  # lines lost since the last write failed (0: the last write succeeded)
         self.lost = 0
@@ -173,7 +176,7 @@ class GradingLog:
         past :attr:`max_bytes` and it already holds some; True when ``path`` was renamed (the
         caller opens the new file). Under an ``flock`` of ``fd``, taken without waiting: False
         (write to ``fd``) when another server holds it, or has rotated the file since ``fd``
-        was opened. A rename that fails (a folder this account may not write) is said once in
+        was opened; False, said once, where the filesystem takes no lock (ENOLCK). A rename that fails (a folder this account may not write) is said once in
         the console log until one works, and the lines go to ``fd``: never lost to a rotation."""
         if not self.max_bytes:
             return False
@@ -182,7 +185,16 @@ class GradingLog:
             return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # another server rotates it now
+        except BlockingIOError:  # EWOULDBLOCK: another server holds it, rotating it now
+            return False
+        except OSError as exc:  # no locks there (ENOLCK: NFS mounted nolock): never rotated, said once
+            # not rotated without the lock: link + unlink is no atomic step, and between them a
+            # server elsewhere could rotate FILE and begin a new one, whose name the unlink removes
+            if not self._lock_refused:
+                log.warning("--grading-log %s: cannot lock it for rotation (%s); it is not rotated: use "
+                            "--grading-log-max-mb 0 and logrotate (docs/deploying.md)", self.path,
+                            exc.strerror or type(exc).__name__)
+            self._lock_refused = True
             return False
         try:
             try:

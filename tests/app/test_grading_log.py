@@ -312,6 +312,29 @@ def test_a_rotation_another_server_holds_or_cannot_rename_writes_the_line_all_th
     assert [h for p in record.rotated_files() for h in _hashes(p)] == ["01", "02", "03", "04"]
 
 
+def test_a_filesystem_without_locks_is_said_once_not_taken_for_another_server(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Catches every flock error read as "another server rotates it now": on a filesystem
+    without locks (ENOLCK, NFS mounted nolock) the file was never rotated and nothing said so.
+    Only EWOULDBLOCK is another server; ENOLCK is said once, with the fix, the lines written."""
+    import errno
+    import fcntl
+    import logging
+
+    def no_locks(fd: int, operation: int) -> None:
+        if operation & fcntl.LOCK_EX:
+            raise OSError(errno.ENOLCK, "No locks available")
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    caplog.set_level(logging.INFO, logger="app")
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=len(_a_line(0).encode()))
+    for n in range(1, 4):
+        assert record.record([_a_line(n)])
+    assert _hashes(record.path) == ["01", "02", "03"] and not record.rotated_files() and record.lost == 0
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "cannot lock it for rotation (No locks available)" in said[0], said
+    assert "--grading-log-max-mb 0 and logrotate" in said[0]
+
+
 def test_python_m_app_rotates_at_grading_log_max_mb_and_0_never(predictor: Any, tmp_path: Path) -> None:
     """Catches --grading-log-max-mb not reaching the server's record (the default 100 MiB; 0
     off; a negative or non-finite size refused as a usage error)."""
