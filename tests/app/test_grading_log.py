@@ -312,6 +312,27 @@ def test_a_rotation_another_server_holds_or_cannot_rename_writes_the_line_all_th
     assert [h for p in record.rotated_files() for h in _hashes(p)] == ["01", "02", "03", "04"]
 
 
+def test_a_server_that_waited_for_the_lock_does_not_rotate_the_file_begun_since(tmp_path: Path) -> None:
+    """Catches a rotation of the wrong file: a server whose open file another server rotated
+    (renamed, a new FILE begun) while it waited must not rename that new FILE, nor fail where
+    FILE is gone (moved away by logrotate): False, its lines go to the file it holds."""
+    import os
+
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=len(_a_line(0).encode()))
+    assert record.record([_a_line(1)])
+    fd = os.open(record.path, os.O_RDWR | os.O_APPEND)
+    try:
+        os.rename(record.path, tmp_path / "g.jsonl.20261207T083000Z")  # the other server's rotation
+        assert not record._rotated(fd, 10_000)  # FILE gone: nothing to rename
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["g.jsonl.20261207T083000Z"]
+        (tmp_path / "g.jsonl").write_text(_a_line(2), encoding="utf-8")  # the file it began
+        assert not record._rotated(fd, 10_000)  # another inode: not the file fd holds
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["g.jsonl", "g.jsonl.20261207T083000Z"]
+        assert _hashes(record.path) == ["02"]
+    finally:
+        os.close(fd)
+
+
 def test_a_filesystem_without_locks_is_said_once_not_taken_for_another_server(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """Catches every flock error read as "another server rotates it now": on a filesystem
