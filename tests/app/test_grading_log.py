@@ -356,9 +356,10 @@ def test_a_filesystem_without_locks_is_said_once_not_taken_for_another_server(
     assert "--grading-log-max-mb 0 and logrotate" in said[0]
 
 
-def test_python_m_app_rotates_at_grading_log_max_mb_and_0_never(predictor: Any, tmp_path: Path) -> None:
-    """Catches --grading-log-max-mb not reaching the server's record (the default 100 MiB; 0
-    off; a negative or non-finite size refused as a usage error)."""
+def test_grading_log_max_mb_is_parsed_and_the_record_rotates_at_it_and_0_never(predictor: Any, tmp_path: Path) -> None:
+    """Catches --grading-log-max-mb parsed wrong (the default 100 MiB; 0 off; a negative or
+    non-finite size refused as a usage error) or AppSettings.grading_log_max_mb not reaching
+    the page's record (its wiring in python -m app: the next test)."""
     from app.__main__ import parse_args
 
     assert parse_args([]).grading_log_max_mb == 100 and parse_args(["--grading-log-max-mb", "0"]).grading_log_max_mb == 0
@@ -374,3 +375,36 @@ def test_python_m_app_rotates_at_grading_log_max_mb_and_0_never(predictor: Any, 
         grade(str(scan), -1, None)
         assert len(record.read_text(encoding="utf-8").splitlines()) == (1 if rotated else 2)
         assert len(GradingLog(record).rotated_files()) == (1 if rotated else 0)
+
+
+@pytest.mark.parametrize("max_mb", ["0", "2.5"])
+def test_python_m_app_serves_with_the_grading_log_max_mb_given(
+        predictor: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_mb: str) -> None:
+    """Catches python -m app's main building AppSettings without --grading-log-max-mb (the
+    default 100 MiB served whatever was given: 0, for a site whose logrotate rotates it,
+    rotated all the same). The bundle's load and gradio's server are replaced."""
+    import signal
+
+    import app.predict
+    from app.__main__ import main
+
+    served: list[Any] = []
+
+    class Demo:
+        def block_thread(self) -> None:
+            pass
+
+        def close(self, verbose: bool = True) -> None:
+            pass
+
+    def serve(predictor: Any, settings: Any, **kwargs: Any) -> Demo:
+        served.append(settings)
+        return Demo()
+    monkeypatch.setattr(server, "serve", serve)
+    monkeypatch.setattr(app.predict, "Predictor", lambda *args, **kwargs: predictor)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # main's SIGTERM handler: not here
+    record = tmp_path / "g.jsonl"
+    assert main(["--bundle", str(predictor.path), "--threads", "1", "--grading-log", str(record),
+                 "--grading-log-max-mb", max_mb]) == 0
+    (settings,) = served
+    assert settings.grading_log == str(record) and settings.grading_log_max_mb == float(max_mb)
