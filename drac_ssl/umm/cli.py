@@ -260,9 +260,11 @@ def main(argv: list[str] | None = None) -> int:
                 return INTERRUPTED
             # a call from Python (a notebook's "Interrupt kernel"): raised again, as
             # drac_ssl.train.main raises it, so that "Run All" stops here instead of running the
-            # next cells on a half-trained stage; exit_code is what the command exits with
+            # next cells on a half-trained stage; exit_code is what the command exits with. from
+            # None: the words above replace the KeyboardInterrupt they were made from, which a
+            # notebook would show first ("During handling of the above exception ...")
             exc.exit_code = INTERRUPTED  # type: ignore[attr-defined]
-            raise exc
+            raise exc from None
         return 0
 
 

@@ -1300,6 +1300,9 @@ def test_cli_ctrl_c_after_the_last_epoch_says_what_the_checkpoint_holds(
         umm.main(args)
     assert caught.value.exit_code == 130  # type: ignore[attr-defined]
     assert capsys.readouterr().err.endswith(said)
+    # one traceback in a notebook, as train's: not the KeyboardInterrupt it was made from first
+    # ("During handling of the above exception, another exception occurred")
+    assert caught.value.__suppress_context__ and caught.value.__cause__ is None
 
 
 def test_cli_ctrl_c_says_which_epoch_is_saved_and_the_rerun_resumes_there(
