@@ -29,8 +29,9 @@ next lines and a new ``FILE`` begun; the rename (a hard link to the new name, wh
 name taken, then ``FILE`` unlinked) never replaces a file and nothing is removed:
 the app deletes no line, ever; the rotated files are kept until the site prunes them by its
 retention rule (docs/deploying.md). Their names sort by time (:meth:`GradingLog.rotated_files`
-lists them oldest first; ``FILE`` itself is the newest). The rotation keeps one file small
-enough to open, as ``logging.handlers.RotatingFileHandler`` would (not used: it removes the
+lists them oldest first; ``FILE`` itself is the newest): read so, each server's lines come in
+the order it wrote them (not across servers sharing ``FILE``: below). The rotation keeps one
+file small enough to open, as ``logging.handlers.RotatingFileHandler`` would (not used: it removes the
 oldest file, and its buffered stream breaks the guarantees of :func:`_write_all`); the size
 check and the rename hold an ``flock`` on the file, so that two servers sharing it do not both
 rotate it (one that cannot have it at once writes to the file it opened, rotating nothing;
@@ -208,13 +209,14 @@ class GradingLog:
                 target = self._move_aside()
             except OSError as exc:
                 if not self._rotation_failing:
-                    log.warning("--grading-log %s: cannot rotate it above %d bytes (%s); lines are appended "
+                    log.warning("--grading-log %s: cannot rotate it, though the next line(s) would take it "
+                                "past %d bytes (%s); lines are appended "
                                 "to it meanwhile", self.path, self.max_bytes, exc.strerror or type(exc).__name__)
                 self._rotation_failing = True
                 return False
             self._rotation_failing = False
-            log.info("--grading-log %s: above %d bytes, renamed %s and a new one begun (the app deletes "
-                     "no rotated file)", self.path, self.max_bytes, target.name)
+            log.info("--grading-log %s: the next line(s) would take it past %d bytes: renamed %s and a new "
+                     "one begun (the app deletes no rotated file)", self.path, self.max_bytes, target.name)
             return True
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -256,7 +258,9 @@ class GradingLog:
 
     def rotated_files(self) -> list[Path]:
         """The rotated files beside :attr:`path` (``FILE.<stamp>[.n]``), oldest first: read them in
-        this order, then ``FILE``, for every line in the order written. Empty when none."""
+        this order, then ``FILE``: each server's lines in the order it wrote them (a server that
+        could not take the lock appends to the file it opened, maybe one just rotated, so the
+        lines of several servers sharing ``FILE`` may interleave across files). Empty when none."""
         pattern = re.compile(re.escape(self.path.name) + r"\.(\d{8}T\d{6}Z)(?:\.(\d+))?")
         found = []
         for entry in self.path.parent.iterdir():

@@ -244,6 +244,23 @@ def test_a_rotation_never_replaces_a_file_already_named_so(tmp_path: Path, monke
     assert [h for p in [*record.rotated_files(), record.path] for h in _hashes(p)] == ["5a", "5b", "01", "02", "03"]
 
 
+def test_the_rotation_is_said_as_the_next_line_passing_the_size(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Catches "above N bytes, renamed": the file is rotated before the line that would take it
+    past N bytes, while it holds N or less."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="app")
+    size = len(_a_line(0).encode())
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=size + 1)
+    assert record.record([_a_line(1)]) and record.record([_a_line(2)])
+    (rotated,) = record.rotated_files()
+    assert rotated.stat().st_size == size <= record.max_bytes  # not above: the next line would pass it
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [f"--grading-log {record.path}: the next line(s) would take it past {size + 1} bytes: "
+                    f"renamed {rotated.name} and a new one begun (the app deletes no rotated file)"], said
+
+
 def test_a_name_taken_after_it_was_seen_free_is_not_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Catches a rotation that checks the name, then renames (os.rename replaces a file on
     POSIX): a server on another host, which the flock does not reach (NFS without locks),
