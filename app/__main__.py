@@ -74,31 +74,19 @@ def _port(text: str) -> int:
     return port
 
 
-def _positive_number(default: float) -> Callable[[str], float]:
-    """An argparse type: a finite number > 0 (inf crashed with OverflowError, nan was blamed
-    on the bundle); the message names the value, the range and ``default``."""
+def _number(default: float, zero_ok: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number > 0, or >= 0 with ``zero_ok`` (0: off); inf crashed
+    with OverflowError, nan was blamed on the bundle. The message names the value, the range
+    and ``default``."""
     def parse(text: str) -> float:
         try:
             value = float(text) if text.isascii() else math.nan  # float() reads '０.５' too
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and value > 0):
+        if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0)):
+            allowed = "a number >= 0 (finite; 0: off)" if zero_ok else "a number > 0 (finite)"
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not allowed: give a number > 0 (finite), e.g. {default:g} (the default)")
-        return value
-    return parse
-
-
-def _non_negative_number(default: float) -> Callable[[str], float]:
-    """An argparse type: a finite number >= 0 (0: off); the message names the value and ``default``."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text) if text.isascii() else math.nan
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value >= 0):
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not allowed: give a number >= 0 (finite; 0: off), e.g. {default:g} (the default)")
+                f"{text!r} is not allowed: give {allowed}, e.g. {default:g} (the default)")
         return value
     return parse
 
@@ -164,11 +152,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "docs/deploying.md)")
     mib, side = DEFAULT_LIMITS.max_mb, DEFAULT_LIMITS.max_side  # InputLimits' defaults: 50, 8192
     megapixels = DEFAULT_LIMITS.max_pixels / 1_000_000  # 40
-    parser.add_argument("--max-size-mb", type=_positive_number(mib), default=mib,
+    parser.add_argument("--max-size-mb", type=_number(mib), default=mib,
                         help=f"largest accepted upload in MiB (1 MiB = 1,048,576 bytes; default {mib:g})")
     parser.add_argument("--max-side", type=_count(1, side), default=side,
                         help=f"largest accepted image side in pixels (default {side})")
-    parser.add_argument("--max-megapixels", type=_positive_number(megapixels), default=megapixels,
+    parser.add_argument("--max-megapixels", type=_number(megapixels), default=megapixels,
                         help=f"largest accepted image in decoded megapixels, width x height "
                              f"(default {megapixels:g}: a small file may hold a huge image); an image "
                              f"may also take at most {DECODED_BYTES_PER_PIXEL} bytes a pixel of it "
@@ -206,7 +194,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "probabilities, TTA; app.grading_log), created mode 0600, rotated above "
                              "--grading-log-max-mb; the app deletes no line nor rotated file: their "
                              "retention is yours (docs/deploying.md). Default: no record of gradings")
-    parser.add_argument("--grading-log-max-mb", type=_non_negative_number(GRADING_LOG_MAX_MB),
+    parser.add_argument("--grading-log-max-mb", type=_number(GRADING_LOG_MAX_MB, zero_ok=True),
                         default=GRADING_LOG_MAX_MB, metavar="MB",
                         help=f"with --grading-log: the size in MiB above which FILE is renamed "
                              f"FILE.<UTC yyyymmddThhmmssZ> (a name no file has; every rotated file "
