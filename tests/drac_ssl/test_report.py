@@ -463,6 +463,28 @@ def test_the_fold_table_says_the_uncalibrated_kappa_chose_the_epoch_only_under_k
         assert "; it chose the kept epoch." in finetune and "it chose no epoch" not in finetune
 
 
+@pytest.mark.parametrize(("recorded", "configured"), [("best", "last"), ("last", "best")])
+def test_the_keep_best_caveat_reads_the_selected_variants_recorded_keep(
+        tmp_path: Path, recorded: str, configured: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caveat over the fine-tuning section read config.yaml alone, while train's result line
+    and compare read the selected variant's metrics.json keep first
+    (:func:`drac_ssl.config.variant_keep`): a run whose two disagree (a config.yaml edited, a
+    variant reused from another run) was said "chosen on the rows they score" by one and not by
+    the other. Now report.md reads the same keep."""
+    from drac_ssl import report
+
+    monkeypatch.setattr(report, "_variant_section", lambda *args, **kwargs: ([], None))  # its figures: not read here
+    run = _run(tmp_path, GRADES, HEALTHY)
+    (run / "finetune" / "summary.json").write_text(json.dumps({"selected": "vicreg"}))
+    for name, keep in (("vicreg", recorded), ("scratch", configured)):  # the selected one is read
+        path = run / "finetune" / name / "metrics.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "keep": keep}))
+    (run / "config.yaml").write_text(yaml.safe_dump({"finetune": {"keep": configured}}))
+    caveat = any(line.startswith("**Figures ") and "finetune.keep=best" in line
+                 for line in report._finetune_section(run, run / "report"))
+    assert caveat is (recorded == "best"), (recorded, configured)
+
+
 def test_the_report_command_returns_its_exit_code_for_help_and_usage_errors(
         capsys: pytest.CaptureFixture[str]) -> None:
     from drac_ssl import report
