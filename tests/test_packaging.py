@@ -103,6 +103,15 @@ def test_the_docs_option_prints_where_this_copy_keeps_the_docs(
     assert module.docs_path("data") == package / "docs" / "data.md"
 
 
+def test_the_docs_option_names_only_a_document_of_the_docs_folder() -> None:
+    """A name with a folder part that leaves docs/ (``../README``: the repository's README.md is
+    a file) and an empty name are no document: refused with the names, not printed as a path or
+    as the folder (a mutation audit M8, M10)."""
+    assert (REPO / "README.md").is_file()  # what docs/../README.md would reach
+    for given in ("../README", "docs/../README", "../README.md", ""):
+        with pytest.raises(config.ConfigError, match="no document .* give one of app, "):
+            config.docs_path(given)
+
 def test_the_code_reads_the_configs_where_the_wheel_puts_them() -> None:
     """The wheel's ``drac_ssl/configs`` (the package's dotted name as a folder) is
     config.INSTALLED_CONFIGS; a checkout (this one) reads configs/ itself."""

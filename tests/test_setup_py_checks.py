@@ -73,6 +73,19 @@ def test_a_build_is_versioned_by_its_commit_and_an_sdist_keeps_that_version(tmp_
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_a_checkout_s_commit_wins_over_a_stale_build_record(tmp_path: Path) -> None:
+    """A checkout holding drac_ssl/_build_info.py of another commit (an earlier build's, not in
+    git) is versioned by its own HEAD: the record is an sdist's, read only without git (a
+    mutation audit M15: the record read first built every later commit as the old version)."""
+    setup = _setup_module()
+    root = tmp_path / "checkout"
+    commit = _repo_with_package(root)
+    stale = setup["build_info_text"]("0123456789abcdef0123456789abcdef01234567", False, 7, str(root))
+    (root / "drac_ssl" / "_build_info.py").write_text(stale, encoding="utf-8")  # untracked
+    assert setup["recorded_build"](str(root))[0].startswith("0123456")  # the record reads
+    assert setup["package_version"](str(root)) == f"0.1.0+1.g{commit[:7]}"
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_the_versions_of_successive_commits_order_as_the_commits(tmp_path: Path) -> None:
     """A review (F2): the label ``+g<hash>`` sorted by hash text, so pip kept 0.1.0+g3740114 over
     a later commit's 0.1.0+g22065ff and ``--upgrade`` from a wheelhouse of several builds

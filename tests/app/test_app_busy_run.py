@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from app.__main__ import main
-from drac_ssl.exit_codes import RUN_BUSY
+from drac_ssl.exit_codes import RUN_BUSY, RunBusy
+from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 from drac_ssl.runtime import hold_run
 
 
@@ -21,6 +22,10 @@ def test_a_run_whose_training_still_runs_exits_busy_not_2(tmp_path: Path, capsys
     (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain, umm, finetune, export]\n")
     (run / "stages.json").write_text(json.dumps({"finetune": {"status": "running"}}))
     with hold_run(run):  # the training, running
+        # one exception of both kinds: a bare RunBusy escaped main as a traceback (a mutation audit M29)
+        with pytest.raises(BundleError, match="its training is still running") as info:
+            bundle_folder(run)
+        assert isinstance(info.value, RunBusy), type(info.value).__mro__
         assert main(["--bundle", str(run), "--temp-dir", str(tmp_path)]) == RUN_BUSY == 75
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot load the bundle {run}: {run}: a run folder with no model bundle "

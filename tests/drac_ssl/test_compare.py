@@ -1044,6 +1044,22 @@ def test_keep_best_rows_are_marked_and_their_caveat_said_once(tmp_path: Path) ->
     assert f"**Figures marked keep=best** (and the differences made of them): {KEEP_BEST_CAVEAT}." in text
 
 
+def test_a_variant_s_recorded_keep_wins_over_its_run_s_config(tmp_path: Path) -> None:
+    """A run whose config.yaml says keep=best but whose fine-tuned variants' metrics.json record
+    keep=last (how its folds did run: config.variant_keep reads the record first) is not marked
+    keep=best (a mutation audit M26: compare read the config alone)."""
+    from drac_ssl.figures import KEEP_BEST_CAVEAT
+
+    said_best = make_run(tmp_path, "said-best", ["finetune.keep=best"])
+    for path in said_best.glob("finetune/*/metrics.json"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "keep": "last"}))
+    comparison = compare_runs([said_best, make_run(tmp_path, "last")], n_boot=20)
+    text = comparison.markdown()
+    assert "| said-best | best | scratch |" in text, text  # its setting shown, its rows unmarked
+    assert "(keep=best)" not in text and KEEP_BEST_CAVEAT not in text, text
+    assert [v.keep for v in comparison.runs[0].variants.values()] == ["last", "last"]
+
+
 def test_between_marks_a_difference_whose_first_run_alone_is_keep_best(tmp_path: Path) -> None:
     """--between's difference of a keep=last run minus a keep=best first run is marked too:
     either side's epochs chosen on the scored rows bias the difference (a mutation audit M19:

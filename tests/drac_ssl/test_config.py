@@ -1046,3 +1046,5 @@ def test_a_variant_s_keep_is_its_metrics_else_its_config_with_the_former_default
     assert variant_keep({"finetune": {"epochs": 3}}) == "best"  # made before the setting: it ran so
     assert variant_keep({"pretrain": {}}) == "best" and variant_keep({}) == "best"
     assert variant_keep(None, {"qwk": 0.5}) is None and variant_keep(None, {"keep": "last"}) == "last"
+    # a recorded keep that is no string (a damaged metrics.json) is not taken: the config's (M7)
+    assert variant_keep({"finetune": {"keep": "last"}}, {"keep": 3}) == "last"

@@ -50,3 +50,64 @@ def test_a_run_on_the_phantom_set_ends_with_the_note(
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1] == f"[train] {train.phantom_size_line(root)}", lines[-3:]
     assert f"note: the phantom set {tmp_path / root} (1.0 MiB) can be deleted too" in lines[-1]
+
+
+class _IngestReached(Exception):
+    """Raised by the stubbed ingest: the phantom set's lines are printed by then."""
+
+
+def test_an_interrupted_generation_is_generated_again_and_its_size_said(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A set's folder without its phantom.json (written last: a generation interrupted) is
+    generated again, said so, and its size said after; a complete one is reused, with no size
+    line (a mutation audit M22, M23: either way the folder exists)."""
+    from data_prep import ingest, phantom
+
+    monkeypatch.chdir(tmp_path)
+    cfg = train.load_config(train.DEFAULT_CONFIG, ["data.phantom_n_train=15", "data.phantom_n_test=3"])
+    root = train.phantom_root(cfg)
+    (root / "images").mkdir(parents=True)  # what an interrupted generation left
+    generated: list[Path] = []
+
+    def generate(folder: Path, **kwargs: object) -> None:
+        generated.append(folder)
+        (folder / "images" / "1.png").write_bytes(b"\0" * 2**20)
+        (folder / phantom.MANIFEST_NAME).write_text("{}")
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise _IngestReached
+
+    monkeypatch.setattr(phantom, "generate", generate)
+    monkeypatch.setattr(ingest, "run", stop)
+    with pytest.raises(_IngestReached):
+        train.stage_ingest(cfg, tmp_path / "run")
+    out = capsys.readouterr().out
+    assert generated == [root]
+    assert out.startswith(train.phantom_start_line(root, 18, reused=False)), out
+    assert f"[ingest] the phantom set takes 1.0 MiB in {root.absolute()}\n" in out, out
+    with pytest.raises(_IngestReached):  # phantom.json there now: reused, no size line
+        train.stage_ingest(cfg, tmp_path / "run")
+    out = capsys.readouterr().out
+    assert out.startswith(train.phantom_start_line(root, 18, reused=True)), out
+    assert "MiB" not in out and "generating" not in out, out
+
+
+def test_a_run_on_a_data_root_ends_without_the_phantom_note(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run with data.root did not touch the phantom set, even where an earlier run left one in
+    ./data/phantom: its end names no phantom set to delete (a mutation audit M24)."""
+    monkeypatch.chdir(tmp_path)
+    args = ["data.phantom_n_train=15", "data.phantom_n_test=3", "data.n_folds=2", "data.workers=1", "run.device=cpu",
+            "run.name=own-data", "run.stages=[ingest]"]
+    root = train.phantom_root(train.load_config(train.DEFAULT_CONFIG, args))
+    root.mkdir(parents=True)  # an earlier run's set, in this folder
+    (root / "1.png").write_bytes(b"\0" * 2**20)
+    own = tmp_path / "own"  # a folder of one's own: 6 graded images (never opened: ingest stubbed)
+    own.mkdir()
+    for i in range(6):
+        (own / f"{i}.png").write_bytes(b"\0" * 16)
+    (own / "labels.csv").write_text("image name,DR grade\n" + "".join(f"{i}.png,{i % 3}\n" for i in range(6)))
+    monkeypatch.setitem(train.STAGES, "ingest", lambda cfg, run_dir: {})
+    assert train.main([*args, f"data.root={own}"]) == 0
+    out = capsys.readouterr().out
+    assert "[train] " in out and "phantom set" not in out, out
