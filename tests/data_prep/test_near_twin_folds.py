@@ -90,6 +90,55 @@ def test_a_threshold_that_links_far_too_many_pairs_stops_with_the_fix() -> None:
         near_duplicate_groups(rows, 1.0, max_pairs=10)
 
 
+def _pairs_compared_with_all_rows(rows: np.ndarray, threshold: float) -> list[list[int]]:
+    """The search as it was (every block against all rows, pairs j > i kept): the reference."""
+    from sklearn.metrics import pairwise_distances_chunked
+
+    d, pairs, start = rows.shape[1], [], 0
+    for block in pairwise_distances_chunked(rows, metric="euclidean", working_memory=7 * len(rows) * 8 / 2**20):
+        for i, row in enumerate(block.astype(np.float64) ** 2 / d < threshold, start=start):
+            pairs += [[i, int(j)] for j in np.flatnonzero(row[i + 1:]) + i + 1]
+        start += len(block)
+    return pairs
+
+
+def test_the_pair_search_computes_each_pair_once_and_finds_the_same_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial at 8,000 images: the search compared each block of rows with all n rows and
+    kept the pairs j > i, twice the distances needed (EyePACS: 35k labelled images). Each
+    block is now compared with the rows from its own on: at most n (n + block) / 2 distances,
+    and the same pairs, in the same order, as the search over all rows, with near pairs planted
+    inside blocks, across block edges and far apart, and one at the threshold (not below)."""
+    import sklearn.metrics
+    import sklearn.metrics.pairwise
+
+    from data_prep import near_duplicates
+
+    rng = np.random.default_rng(3)
+    rows = rng.uniform(0.0, 1.0, size=(600, 12)).astype(np.float32)
+    for a, b in [(0, 1), (4, 5), (6, 7), (3, 250), (255, 256), (511, 512), (2, 597), (598, 599)]:
+        rows[b] = rows[a] + rng.normal(0.0, 0.005, 12).astype(np.float32)
+    computed = []
+    original = sklearn.metrics.pairwise.pairwise_distances
+
+    def counted(*args: object, **kwargs: object) -> np.ndarray:
+        out = original(*args, **kwargs)
+        computed.append(out.size)
+        return out
+
+    monkeypatch.setattr(sklearn.metrics, "pairwise_distances", counted)
+    monkeypatch.setattr(sklearn.metrics.pairwise, "pairwise_distances", counted)  # the chunked search's
+    expected = _pairs_compared_with_all_rows(rows, 1e-3)
+    assert len(expected) == 8 and [2, 597] in expected and [255, 256] in expected, expected
+    computed.clear()
+    assert near_pairs(rows, 1e-3).tolist() == expected
+    assert 600 * 599 / 2 <= sum(computed) <= 600 * (600 + near_duplicates.BLOCK_ROWS) / 2, computed
+    for block_rows in (5, 7, 599):
+        assert near_pairs(rows, 1e-3, block_rows=block_rows).tolist() == expected, block_rows
+    mse = float(np.mean((rows[255].astype(np.float64) - rows[256]) ** 2))
+    at = near_pairs(rows, np.nextafter(mse, 0.0), block_rows=5).tolist()  # 255~256 just not below
+    assert [255, 256] not in at and at == _pairs_compared_with_all_rows(rows, np.nextafter(mse, 0.0))
+
+
 def test_comparison_rows_scale_to_0_1_and_area_resize_only_larger_copies() -> None:
     small = np.full((2, 28, 28, 3), 255, dtype=np.uint8)
     rows = comparison_rows(small)
