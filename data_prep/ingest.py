@@ -127,6 +127,7 @@ from drac_ssl.config import (
     referable_grade,
     validate_grades,
 )
+from drac_ssl.console import LoopProgress
 from drac_ssl.grading.image_notes import (
     FUNDUS_CROP_DOES,
     GREY_TRAINED_RULE,
@@ -2034,7 +2035,7 @@ def _comparison_rows(records: Sequence[cache.FileRecord], size: int, previous: c
 
 def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Sequence[int],
                       previous: cache.CacheState, channels: int,
-                      spill: cache.RowSpill | None, where: str = ""
+                      spill: cache.RowSpill | None, where: str = "", verbose: bool = False
                       ) -> tuple[np.ndarray | None, list[Problem], list[str]]:
     """Each training image's near-twin group (``data.near_duplicate_mse`` > 0; None when 0),
     and what the comparison found beside the groups.
@@ -2049,6 +2050,8 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     label CSV), a warning for each test image with a twin among the training images, one for
     the pool's twins of test images (all fatal with ``--strict``), a note for the pool's twins
     of training images. Third: the pool's near twins of test images (manifest-style paths).
+    Both searches show their progress (:class:`drac_ssl.console.LoopProgress`: a bar on a
+    terminal, a line a minute off one), and with ``verbose`` say when they start.
 
     Raises:
         IngestError: a threshold that links far too many images (its message names the fix)."""
@@ -2059,14 +2062,20 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     rows = _comparison_rows([e.record for e in train], size, previous, channels, spill)
     if not len(train):
         return np.zeros(0, dtype=np.int64), [], []
+    n = len(train)
+    start = (f"[ingest] looking for near copies among {n:,} training images (quadratic: "
+             f"{n * (n - 1) // 2:,} pairs of {rows.shape[1]:,} values; about 4x the time for 2x the images)")
     try:
-        groups = twins.near_duplicate_groups(rows, cfg.near_duplicate_mse,
-                                             setting="--near-duplicate-mse ")
+        with LoopProgress(n * (n - 1) // 2, "ingest", "near copies", "pairs", "pair",
+                          start=start if verbose else None) as progress:
+            groups = twins.near_duplicate_groups(rows, cfg.near_duplicate_mse,
+                                                 setting="--near-duplicate-mse ", progress=progress.update)
     except ValueError as exc:  # a threshold far above near twins: the message names the fix
         raise IngestError(str(exc)) from None
     problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent),
                                    cfg.near_duplicate_mse)
-    across, near_test = _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill)
+    across, near_test = _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill,
+                                             verbose)
     return groups, problems + across, near_test
 
 
@@ -2104,7 +2113,7 @@ TWIN_CLASH_SHOWN = 4
 def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEntry],
                          train_rows: np.ndarray, cfg: DataConfig, size: int,
                          previous: cache.CacheState, channels: int,
-                         spill: cache.RowSpill | None) -> tuple[list[Problem], list[str]]:
+                         spill: cache.RowSpill | None, verbose: bool = False) -> tuple[list[Problem], list[str]]:
     """The test images and the unlabelled pool compared with the training images
     (``train_rows``: their comparison rows) a block at a time
     (:func:`data_prep.near_duplicates.twins_across`), and the pool with the test images, a
@@ -2120,7 +2129,9 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
     those that are near twins of training images (pretraining sees both anyway: nothing
     leaks). Returns the problems and the paths (manifest-style, as ``unlabelled_copies``) of
     the pool's near twins of test images, which ``ingest_summary.json`` keeps
-    (``unlabelled_near_test``) for the pretraining's and the report's words."""
+    (``unlabelled_near_test``) for the pretraining's and the report's words. Its progress is
+    counted in image pairs (:class:`drac_ssl.console.LoopProgress`; ``verbose``: a line at the
+    start)."""
     found: list[Problem] = []
     pool_twins: list[str] = []
     pool_where = ""  # the unlabelled folder of the first twin
@@ -2128,6 +2139,13 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
     block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
     setting = f"--near-duplicate-mse {cfg.near_duplicate_mse:g}"
     tests = [e for e in entries if e.split == "test"]
+    n_pool = sum(e.split == UNLABELLED for e in entries)
+    pairs = len(tests) * len(train) + n_pool * (len(train) + len(tests))
+    pool_words = f" and {n_pool:,} unlabelled images (these with the test images too)" if n_pool else ""
+    start_words = (f"[ingest] comparing {len(tests):,} test images{pool_words} with the {len(train):,} "
+                   f"training images ({pairs:,} pairs)")
+    progress = LoopProgress(pairs, "ingest", "near copies across splits", "pairs", "pair",
+                            start=start_words if verbose and pairs else None)
     for split in ("test", UNLABELLED):
         others = tests if split == "test" else [e for e in entries if e.split == split]
         # the pool a larger chunk at a time: each chunk is compared with every test block
@@ -2155,6 +2173,8 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
                                      f"label row from the training images (the test folder of a "
                                      f"challenge stays as it is); if two pictures, nothing to do, or "
                                      "lower --near-duplicate-mse", "near-duplicates"))
+            progress.update(len(chunk) * (len(train) + (len(tests) if split == UNLABELLED else 0)))
+    progress.close()
     if near_test:
         shown = "; ".join(f"{e.path} ~ {t.display} ({mse:.1e})" for e, t, mse in near_test[:POOL_COPIES_SHOWN])
         found.append(warning(near_test[0][0].path.parent,
@@ -2888,7 +2908,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     site_folds = ""  # how the folds treated the sites (data_prep.folds.SITE_FOLDS), from _assign_folds
     if not any(p.severity == "error" for p in problems):
         twin_groups, twin_problems, pool_near_test = _near_twin_groups(entries, cfg, sizes, previous, channels,
-                                                       spill, str(layout.labels_csv or root))
+                                                       spill, str(layout.labels_csv or root), verbose)
         problems += apply_strict(twin_problems, cfg.strict)
         problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
                                  cfg.strict)
@@ -2918,7 +2938,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
 
     try:
         cache_paths = _write(out, root, sizes, entries, previous, channels, spill,
-                             fold_groups=twin_groups is not None)
+                             fold_groups=twin_groups is not None, verbose=verbose)
         per_grade, per_split, per_fold = _counts(entries, len(plan.grade_names))
         patient_facts = _patient_facts(entries, cfg, table.columns if table is not None else (),
                                        layout.grade_column, layout.image_column, layout,
@@ -2961,7 +2981,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                           _summary(result, cfg, layout, plan, channels_why, dialect, sources,
                                    encoding))
         cache.save_state(cache_dir, root, sizes, [e.record for e in entries], plan.options,
-                         channels)
+                         channels, verbose=verbose)
         spill.finished()  # the kept rows are in the arrays now: removed on the way out
         cache.release_held(cache_dir)  # and so are the held old cache's
     except OSError as exc:
@@ -3029,13 +3049,16 @@ def _listing(problems: Sequence[Problem], out: Path, root: Path,
 
 def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageEntry],
            previous: cache.CacheState, channels: int,
-           spill: cache.RowSpill | None = None, fold_groups: bool = False) -> dict[int, Path]:
+           spill: cache.RowSpill | None = None, fold_groups: bool = False,
+           verbose: bool = False) -> dict[int, Path]:
     """Arrays, then the manifest. The state and the manifest are removed first (the state held
     aside, :func:`data_prep.cache.hold_state`, for the rerun of a killed run to reuse the old
     rows), so that a run killed in between leaves nothing that a later run or stage would trust; arrays of
     sizes not in ``sizes`` (an earlier ingest's) are removed before the manifest is written
     (their rows follow that ingest's manifest, not this one's). ``fold_groups``: the manifest
-    gets :data:`FOLD_GROUP_COLUMN` (``data.near_duplicate_mse`` > 0)."""
+    gets :data:`FOLD_GROUP_COLUMN` (``data.near_duplicate_mse`` > 0). The writing shows its
+    progress in rows (:class:`drac_ssl.console.LoopProgress`; ``verbose``: a line at the start,
+    for arrays of :data:`data_prep.cache.ANNOUNCED_BYTES` or more)."""
     cache_dir = out / CACHE_DIR
     records = [e.record for e in entries]
     paths = {size: cache.array_path(cache_dir, size) for size in sizes}
@@ -3043,8 +3066,14 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
         cache.hold_state(cache_dir)  # the state goes; the old rows stay readable for a killed run's rerun
         (out / MANIFEST_NAME).unlink(missing_ok=True)
         (out / SUMMARY_NAME).unlink(missing_ok=True)
-        for size, path in paths.items():
-            cache.write_assembled(path, records, size, previous, channels, spill)
+        shape_bytes = sum(math.prod(cache.array_shape(len(records), size, channels)) for size in paths)
+        start = (f"[ingest] writing the cache arrays ({', '.join(f'{s} px' for s in paths)}: "
+                 f"{cache.bytes_words(shape_bytes)}) in {cache_dir}")
+        announce = verbose and shape_bytes >= cache.ANNOUNCED_BYTES
+        with LoopProgress(len(records) * len(paths), "ingest", "writing the cache", "rows", "row",
+                          start=start if announce else None) as progress:
+            for size, path in paths.items():
+                cache.write_assembled(path, records, size, previous, channels, spill, progress.update)
     previous.arrays.clear()  # release the memory maps of the old arrays
     for stale in cache_dir.glob("[0-9]*px.npy"):  # sizes no longer asked for: rows of another manifest
         if stale not in paths.values():

@@ -42,7 +42,7 @@ errors need not wait for).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -157,7 +157,8 @@ most images into a few groups; :func:`near_pairs` stops and says so."""
 
 
 def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
-               setting: str = "data.near_duplicate_mse=", block_rows: int | None = None) -> np.ndarray:
+               setting: str = "data.near_duplicate_mse=", block_rows: int | None = None,
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Every pair of rows whose mean squared difference is below ``threshold`` (strictly).
 
     The distances are computed a block of rows at a time, each block only with the rows from
@@ -177,6 +178,8 @@ def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
             command line).
         block_rows: rows per block (default: :data:`BLOCK_ROWS`, fewer where
             :data:`BLOCK_BYTES` says so; a test sets a few to cross block edges).
+        progress: called after each block with the number of pairs it settled (``n * (n - 1)
+            / 2`` in all): the ingest's progress bar or lines.
 
     Returns:
         ``(m, 2)`` int64 pairs ``(i, j)``, ``i < j``, sorted by ``i`` then ``j``.
@@ -204,6 +207,9 @@ def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
             if len(js):
                 found.append(np.stack([np.full(len(js), start + i), js], axis=1).astype(np.int64))
                 total += len(js)
+        if progress is not None:
+            rows_done = stop - start
+            progress(rows_done * (n - 1 - start) - rows_done * (rows_done - 1) // 2)
         start = stop
         if total > limit:
             raise ValueError(
@@ -238,15 +244,16 @@ def twin_groups(n: int, pairs: np.ndarray) -> np.ndarray:
 
 
 def near_duplicate_groups(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
-                          setting: str = "data.near_duplicate_mse=") -> np.ndarray:
+                          setting: str = "data.near_duplicate_mse=",
+                          progress: Callable[[int], None] | None = None) -> np.ndarray:
     """The near-twin groups of the rows of :func:`comparison_rows`: every pair below
-    ``threshold`` (:func:`near_pairs`) linked, the groups their connected components
-    (:func:`twin_groups`). ``(n,)`` group ids (the first member's index); fewer than 2 rows:
-    each its own group.
+    ``threshold`` (:func:`near_pairs`, which calls ``progress``) linked, the groups their
+    connected components (:func:`twin_groups`). ``(n,)`` group ids (the first member's index);
+    fewer than 2 rows: each its own group.
 
     Raises:
         ValueError: more than ``max_pairs`` pairs below ``threshold`` (:func:`near_pairs`)."""
-    return twin_groups(len(rows), near_pairs(rows, threshold, max_pairs, setting))
+    return twin_groups(len(rows), near_pairs(rows, threshold, max_pairs, setting, progress=progress))
 
 
 def grouped_units(units: Sequence[str], groups: Sequence[int] | np.ndarray) -> list[str]:

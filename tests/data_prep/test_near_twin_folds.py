@@ -9,14 +9,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from step_clock import StepClock
 from test_ingest import config, expect_error, make_plain, read_manifest, write_csv
 
-from data_prep import ingest
+from data_prep import cache, ingest
 from data_prep.folds import (
     TWIN_UNIT,
     assign_folds,
@@ -185,6 +188,41 @@ def make_twins(root: Path, test: tuple[str, ...] = ()) -> Path:
 
 def folds_of(manifest: Path) -> dict[str, str]:
     return {row["id"]: row["fold"] for row in read_manifest(manifest) if row["split"] == "train"}
+
+
+def test_the_phases_after_decoding_say_when_they_start_and_show_their_progress(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial user's extrapolation to EyePACS (88,702 images): after the decoding's last
+    progress line, the near-copy search (quadratic), the test-vs-training search, the cache
+    write and its hashing ran for 10 min (16 cores) to over an hour (1 thread) without a word.
+    Each now says when it starts (verbose) and shows its progress as the decoding does: a line
+    when due off a terminal (here every read of the clock), a bar on one."""
+    from drac_ssl import console
+
+    data = make_twins(tmp_path / "d", test=("t1.png", "t2.png"))
+    monkeypatch.setattr(console, "progress_clock", StepClock(61.0))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    monkeypatch.setattr(cache, "ANNOUNCED_BYTES", 1)  # arrays of 1 GB or more: these 90 kB too
+    ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=1e-4), tmp_path / "out")
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[ingest] ")]
+    said = "\n".join(err)
+    assert ("[ingest] looking for near copies among 20 training images (quadratic: 190 pairs of "
+            "4,096 values; about 4x the time for 2x the images)") in err, said
+    assert re.search(r"^\[ingest\] near copies: 190 of 190 pairs \([\d,.]+ pair/s\)$", said, re.M), said
+    assert "[ingest] comparing 2 test images with the 20 training images (40 pairs)" in err, said
+    assert re.search(r"^\[ingest\] near copies across splits: 40 of 40 pairs \(", said, re.M), said
+    assert any(re.fullmatch(r"\[ingest\] writing the cache arrays \(64 px: [\d.]+ kB \([\d,]+ bytes\)\) in .*", line)
+               for line in err), said
+    assert re.search(r"^\[ingest\] writing the cache: 22 of 22 rows \(", said, re.M), said
+    assert re.search(r"^\[ingest\] hashing the cache arrays for its state \(64 px: ", said, re.M), said
+    assert re.search(r"^\[ingest\] hashing the cache: 1 of 1 MiB \(", said, re.M), said
+    assert [line for line in err if line.startswith("[ingest] looking for")][0] == err[
+        [i for i, line in enumerate(err) if line.startswith("[ingest] near copies: ")][0] - 1], said
+    # arrays under cache.ANNOUNCED_BYTES (a small ingest's): their writing and hashing unsaid
+    (tmp_path / "out" / "cache" / "64px.npy").touch()  # another time: hashed again
+    monkeypatch.setattr(cache, "ANNOUNCED_BYTES", 1 << 30)
+    cache.save_state(tmp_path / "out" / "cache", data, [64], [], verbose=True)
+    assert "[ingest] hashing the cache arrays" not in capsys.readouterr().err
 
 
 def test_the_option_keeps_each_copy_in_its_original_s_fold(tmp_path: Path,
