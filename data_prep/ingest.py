@@ -112,6 +112,7 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     warning,
     zero_word_empty_grade,
 )
+from drac_ssl import console
 from drac_ssl.config import (
     DATA_CHANNELS,
     DATA_MISSING,
@@ -2068,8 +2069,9 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     try:
         with LoopProgress(n * (n - 1) // 2, "ingest", "near copies", "pairs", "pair",
                           start=start if verbose else None) as progress:
+            timed = _first_block_timed(progress, verbose)
             groups = twins.near_duplicate_groups(rows, cfg.near_duplicate_mse,
-                                                 setting="--near-duplicate-mse ", progress=progress.update)
+                                                 setting="--near-duplicate-mse ", progress=timed)
     except ValueError as exc:  # a threshold far above near twins: the message names the fix
         raise IngestError(str(exc)) from None
     problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent),
@@ -2077,6 +2079,27 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     across, near_test = _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill,
                                              verbose)
     return groups, problems + across, near_test
+
+
+def _first_block_timed(progress: LoopProgress, verbose: bool) -> Callable[[int], None]:
+    """``progress.update``, and after the first block (with ``verbose``, when more than a
+    minute is left) a line of the time left at that block's speed
+    (``[ingest] near copies: about 25 min left (the first 8,900,000 pairs took 21 s)``): the
+    search's only seconds figure, measured on this machine, not guessed. Timed by
+    :data:`drac_ssl.console.progress_clock`."""
+    started = console.progress_clock()
+
+    def update(n: int) -> None:
+        first = progress.done == 0
+        progress.update(n)
+        if not (first and verbose and n):
+            return
+        seconds = console.progress_clock() - started
+        left = (progress.total - n) * seconds / n
+        if left >= 60:
+            progress.lines.say(f"[ingest] {progress.what}: about {console.left_words(left)} left "
+                               f"(the first {n:,} pairs took {console.left_words(seconds)})")
+    return update
 
 
 def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: str,
@@ -2732,6 +2755,36 @@ def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheS
     return needed, problems
 
 
+NEAR_COPIES_LARGE = 20_000
+"""From this many images on, the ingest's up-front line of the near-copy search
+(:func:`near_copies_plan`) points at docs/data.md's figures for sets of EyePACS's size."""
+
+
+def near_copies_plan(entries: Sequence[ImageEntry], sizes: Sequence[int], channels: str) -> str:
+    """The up-front line of the near-copy search (``data.near_duplicate_mse`` > 0): how many
+    image pairs it compares (the training images with each other, ``n_train (n_train - 1) / 2``;
+    the test images with them, ``n_test n_train``; the unlabelled pool with both), each a
+    distance over ``d`` values (the comparison rows: at most
+    :data:`~data_prep.near_duplicates.COMPARE_SIDE` px a side, times the channels when known
+    (``channels``: ``1`` or ``3``; else both)), and that it is quadratic; with
+    :data:`NEAR_COPIES_LARGE` images or more, where docs/data.md gives figures. No seconds: the
+    speed is not known until the first block is timed (:func:`_near_twin_groups` says it then)."""
+    n_train = sum(e.split == "train" for e in entries)
+    n_test = sum(e.split == "test" for e in entries)
+    n_pool = len(entries) - n_train - n_test
+    pairs = n_train * (n_train - 1) // 2 + n_test * n_train + n_pool * (n_train + n_test)
+    side = min(min(sizes), twins.COMPARE_SIDE)
+    values = (f"{side * side * int(channels):,} values" if channels in ("1", "3")
+              else f"{side * side:,} values if grey, {side * side * 3:,} if colour")
+    pool = f", {n_pool:,} unlabelled image{'s' if n_pool > 1 else ''} with both" if n_pool else ""
+    large = ("; for sets this large docs/data.md (Near duplicates) gives the time to expect"
+             if len(entries) >= NEAR_COPIES_LARGE else "")
+    return (f"[ingest] near copies (--near-duplicate-mse): about {pairs:,} image pairs to compare "
+            f"({n_train:,} training images with each other, {n_test:,} test images with them{pool}), "
+            f"each a distance over {values} ({side} x {side} px); quadratic: about 4x the time for "
+            f"2x the images{large}")
+
+
 def _as_written(text: str) -> str:
     return text
 
@@ -2849,6 +2902,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if spill.lock_note:
         problems.append(note(cache_dir / cache.INGEST_LOCK, spill.lock_note, "nothing to do"))
     problems += _check_disk(out, entries, previous, sizes, plan, verbose, said, spill)[1]
+    if verbose and cfg.near_duplicate_mse > 0:
+        print(said(near_copies_plan(entries, sizes, plan.channels_setting)), file=sys.stderr)
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
     # a deep file's conversion to 8-bit is said of the whole set below (_bit_depths), not per file
     record_problems = [leave_out_way(p, cfg.missing) if entry.label is not None and layout.npz is None else p

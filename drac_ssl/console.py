@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-__all__ = ["PROGRESS_EVERY_S", "LoopProgress", "ProgressLines", "count_progress_line", "is_terminal", "print_lines", "progress_bar"]
+__all__ = ["PROGRESS_EVERY_S", "LoopProgress", "ProgressLines", "count_progress_line", "is_terminal", "left_words", "print_lines", "progress_bar"]
 
 PROGRESS_EVERY_S = 60.0
 """Seconds between two plain progress lines of one loop when its stream is not a terminal."""
@@ -195,7 +195,7 @@ class LoopProgress:
         self.close()
 
 
-def _left_words(seconds: float) -> str:
+def left_words(seconds: float) -> str:
     """A time left in round words: ``61 s`` under 90 s, ``2 min`` under 90 min, else ``1.1 h``."""
     if seconds < 90:
         return f"{max(1, round(seconds))} s"
@@ -209,9 +209,9 @@ def count_progress_line(label: str, done: int, total: int, seconds: float,
     """``[LABEL] DONE of TOTAL NOUN (RATE UNIT/s, about LEFT left)``: the plain progress line of
     a loop over ``total`` images (``unit`` ``img``; or other things), ``done`` of them in ``seconds`` (> 0). The rate is to the
     unit under 10 a second, else to 2 significant figures; the time left assumes the rate
-    holds (:func:`_left_words`), and is left out when nothing is left. E.g.
+    holds (:func:`left_words`), and is left out when nothing is left. E.g.
     ``[ingest] 12,000 of 35,126 images (211 img/s, about 2 min left)``."""
     rate = done / max(seconds, 1e-9)
     rate_words = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"
-    left = f", about {_left_words((total - done) / rate)} left" if done < total and rate > 0 else ""
+    left = f", about {left_words((total - done) / rate)} left" if done < total and rate > 0 else ""
     return f"[{label}] {done:,} of {total:,} {noun} ({rate_words} {unit}/s{left})"

@@ -206,6 +206,7 @@ def test_the_phases_after_decoding_say_when_they_start_and_show_their_progress(
     ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=1e-4), tmp_path / "out")
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[ingest] ")]
     said = "\n".join(err)
+    assert err[1].startswith("[ingest] near copies (--near-duplicate-mse): about 230 image pairs"), said
     assert ("[ingest] looking for near copies among 20 training images (quadratic: 190 pairs of "
             "4,096 values; about 4x the time for 2x the images)") in err, said
     assert re.search(r"^\[ingest\] near copies: 190 of 190 pairs \([\d,.]+ pair/s\)$", said, re.M), said
@@ -223,6 +224,41 @@ def test_the_phases_after_decoding_say_when_they_start_and_show_their_progress(
     monkeypatch.setattr(cache, "ANNOUNCED_BYTES", 1 << 30)
     cache.save_state(tmp_path / "out" / "cache", data, [64], [], verbose=True)
     assert "[ingest] hashing the cache arrays" not in capsys.readouterr().err
+
+
+def test_the_near_copy_search_says_its_size_before_decoding_and_its_time_after_one_block(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial user extrapolated the ingest's time to EyePACS by hand: the up-front line gave the
+    disk only. It now says the search's pairs (training with training, test and pool with
+    training, pool with test), their size and that the search is quadratic, with a pointer to
+    docs/data.md for large sets; the only seconds figure is the time left at the first block's
+    measured speed, said once after it (more than a minute left)."""
+    import io
+    from types import SimpleNamespace
+
+    from drac_ssl import console
+
+    entries = [SimpleNamespace(split=s) for s in ["train"] * 3 + ["test"] * 2 + ["unlabelled"]]
+    said = ingest.near_copies_plan(entries, [256, 512], "3")
+    assert said == ("[ingest] near copies (--near-duplicate-mse): about 14 image pairs to compare (3 training "
+                    "images with each other, 2 test images with them, 1 unlabelled image with both), each a "
+                    "distance over 12,288 values (64 x 64 px); quadratic: about 4x the time for 2x the images")
+    assert "over 784 values if grey, 2,352 if colour (28 x 28 px)" in ingest.near_copies_plan(entries, [28], "auto")
+    monkeypatch.setattr(ingest, "NEAR_COPIES_LARGE", 6)
+    assert ingest.near_copies_plan(entries, [64], "1").endswith(
+        "for 2x the images; for sets this large docs/data.md (Near duplicates) gives the time to expect")
+
+    monkeypatch.setattr(console, "progress_clock", StepClock(10.0))  # 10 s a read
+    stream = io.StringIO()
+    progress = console.LoopProgress(1000, "ingest", "near copies", "pairs", "pair", stream=stream)
+    update = ingest._first_block_timed(progress, verbose=True)
+    update(100)  # 2 more reads of the clock since the start: 20 s for 100 of 1000 pairs
+    update(100)
+    assert stream.getvalue().splitlines() == [
+        "[ingest] near copies: about 3 min left (the first 100 pairs took 20 s)"], stream.getvalue()
+    quiet = console.LoopProgress(1000, "ingest", "near copies", "pairs", "pair", stream=stream)
+    ingest._first_block_timed(quiet, verbose=False)(100)
+    assert len(stream.getvalue().splitlines()) == 1
 
 
 def test_the_option_keeps_each_copy_in_its_original_s_fold(tmp_path: Path,
