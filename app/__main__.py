@@ -4,7 +4,9 @@ Serves the grading app for a model bundle (default: the run bundle ``runs/*/bund
 said with how many were found, a few of the others and ``--bundle PATH`` to choose one; with a
 warning when it is a trial run's, an untrained demo or phantom-trained while an older one is
 from a full training run of the same task: :func:`app.bundle_path.chosen_bundle_words`). Console
-script: ``drac-ssl-app = "app.__main__:main"``. Exit code 2, with the commands that make a
+script: ``drac-ssl-app = "app.__main__:main"``. Exit code 75
+(:data:`drac_ssl.exit_codes.RUN_BUSY`: try again later) for a ``--bundle RUN`` with no bundle
+yet whose training still runs, as ``python -m drac_ssl.export`` says it. Exit code 2, with the commands that make a
 bundle, when there is none, or with the install command when gradio (the ``app`` extra) is
 missing or of a version outside :data:`app.GRADIO_RANGE`, or when torch and torchvision are
 not a supported matching pair (:mod:`drac_ssl.torch_pair`), or with the two ways to start it
@@ -72,17 +74,19 @@ def _port(text: str) -> int:
     return port
 
 
-def _positive_number(default: float) -> Callable[[str], float]:
-    """An argparse type: a finite number > 0 (inf crashed with OverflowError, nan was blamed
-    on the bundle); the message names the value, the range and ``default``."""
+def _number(default: float, zero_ok: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number > 0, or >= 0 with ``zero_ok`` (0: off); inf crashed
+    with OverflowError, nan was blamed on the bundle. The message names the value, the range
+    and ``default``."""
     def parse(text: str) -> float:
         try:
             value = float(text) if text.isascii() else math.nan  # float() reads '０.５' too
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and value > 0):
+        if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0)):
+            allowed = "a number >= 0 (finite; 0: off)" if zero_ok else "a number > 0 (finite)"
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not allowed: give a number > 0 (finite), e.g. {default:g} (the default)")
+                f"{text!r} is not allowed: give {allowed}, e.g. {default:g} (the default)")
         return value
     return parse
 
@@ -107,6 +111,7 @@ def _root_path(text: str) -> str:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from app.auth import hash_command
+    from app.grading_log import GRADING_LOG_MAX_MB  # stdlib only
     from app.login_guard import (  # stdlib and app.auth only
         AUDIT_MAX_BYTES,
         SUM_FLUSH_S,
@@ -147,11 +152,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "docs/deploying.md)")
     mib, side = DEFAULT_LIMITS.max_mb, DEFAULT_LIMITS.max_side  # InputLimits' defaults: 50, 8192
     megapixels = DEFAULT_LIMITS.max_pixels / 1_000_000  # 40
-    parser.add_argument("--max-size-mb", type=_positive_number(mib), default=mib,
+    parser.add_argument("--max-size-mb", type=_number(mib), default=mib,
                         help=f"largest accepted upload in MiB (1 MiB = 1,048,576 bytes; default {mib:g})")
     parser.add_argument("--max-side", type=_count(1, side), default=side,
                         help=f"largest accepted image side in pixels (default {side})")
-    parser.add_argument("--max-megapixels", type=_positive_number(megapixels), default=megapixels,
+    parser.add_argument("--max-megapixels", type=_number(megapixels), default=megapixels,
                         help=f"largest accepted image in decoded megapixels, width x height "
                              f"(default {megapixels:g}: a small file may hold a huge image); an image "
                              f"may also take at most {DECODED_BYTES_PER_PIXEL} bytes a pixel of it "
@@ -186,9 +191,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="opt-in: append one JSON line per graded image to FILE (UTC time, the "
                              "signed-in user name with --auth-file, the image file's SHA-256, never "
                              "the image or its name; the bundle's metadata.json SHA-256, grade, "
-                             "probabilities, TTA; app.grading_log), created mode 0600; the app never "
-                             "deletes or rotates it: its retention is yours (docs/deploying.md). "
-                             "Default: no record of gradings")
+                             "probabilities, TTA; app.grading_log), created mode 0600, rotated above "
+                             "--grading-log-max-mb; the app deletes no line nor rotated file: their "
+                             "retention is yours (docs/deploying.md). Default: no record of gradings")
+    parser.add_argument("--grading-log-max-mb", type=_number(GRADING_LOG_MAX_MB, zero_ok=True),
+                        default=GRADING_LOG_MAX_MB, metavar="MB",
+                        help=f"with --grading-log: the size in MiB above which FILE is renamed "
+                             f"FILE.<UTC yyyymmddThhmmssZ> (a name no file has; every rotated file "
+                             f"kept, none deleted by the app: prune them by your retention rule) and "
+                             f"a new FILE begun; 0: never rotated; default {GRADING_LOG_MAX_MB:g}")
     parser.add_argument("--audit-log", default=None, metavar="FILE",
                         help="with --auth-file: the file to which every login attempt is appended "
                              "(UTC time, user name, outcome; never a password; throttled attempts "
@@ -279,7 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # the bundle, from paths only: one not there is said now, not after torch and gradio load
     from app.bundle_path import NoBundleError, RunBundle, chosen_bundle_words, run_bundles
-    from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
+    from drac_ssl.exit_codes import RUN_BUSY
+    from drac_ssl.grading.bundle_folder import BundleBusy, BundleError, bundle_folder
 
     found: list[RunBundle] = []  # newest first, each metadata.json read once
     try:
@@ -291,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NoBundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BundleBusy as exc:  # a run whose training still runs: try later (75), as the export says it
+        print(f"error: cannot load the bundle {args.bundle}: {exc}", file=sys.stderr)
+        return RUN_BUSY
     except BundleError as exc:
         print(f"error: cannot load the bundle {args.bundle}: {exc}", file=sys.stderr)
         return 2
@@ -394,10 +409,10 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
 
     if args.grading_log:  # opened now: a bad place stops the start, not the first grading
         from app.auth import readable_by_others
-        from app.grading_log import GradingLog, GradingLogError
+        from app.grading_log import GradingLog, GradingLogError, mib_bytes
 
         try:
-            args.grading_log = str(GradingLog(args.grading_log).path)
+            args.grading_log = str(GradingLog(args.grading_log, mib_bytes(args.grading_log_max_mb)).path)
         except GradingLogError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -409,7 +424,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
                            concurrency=args.concurrency,
                            queue_size=args.queue_size, max_batch_files=args.max_batch,
                            tta=args.tta, gradcam=not args.no_gradcam, root_path=args.root_path,
-                           grading_log=args.grading_log)
+                           grading_log=args.grading_log, grading_log_max_mb=args.grading_log_max_mb)
     try:
         predictor = Predictor(bundle, tta=settings.tta, gradcam=settings.gradcam,
                               limits=settings.limits)
@@ -434,7 +449,9 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
     if settings.grading_log:
         print(f"[app] every graded image (UTC time, user name, the image's SHA-256, never the image "
               f"or its name; bundle, grade, probabilities, TTA) is appended to {settings.grading_log}, "
-              f"which the app never deletes", flush=True)
+              + (f"renamed {settings.grading_log}.<UTC time> above {settings.grading_log_max_mb:g} MiB; "
+                 f"the app deletes no line nor rotated file (prune them by your retention rule)"
+                 if settings.grading_log_max_mb else "which the app never deletes nor rotates"), flush=True)
     demo = None
     try:
         # gradio quiet: its start-up lines said "Running on local URL" (the line below says

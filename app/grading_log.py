@@ -22,7 +22,22 @@ start), opened for each line in append mode (a file moved away by logrotate is m
 each line written whole (a short ``write``, a full disk's, is followed by the rest; one that
 writes nothing is a failure), after a newline when the file does not end with one (a line cut
 short by an earlier failure stays a line of its own, never glued to the next), lines of
-concurrent gradings one after another (a lock). The app never deletes or rotates it: its retention is the site's (docs/deploying.md).
+concurrent gradings one after another (a lock). Above ``max_bytes`` (``--grading-log-max-mb``,
+default :data:`GRADING_LOG_MAX_MB` MiB) the file is renamed ``FILE.<UTC yyyymmddThhmmssZ>``
+(the time of the rename; ``FILE.<stamp>.001``, ``.002`` ... when that name is taken) before the
+next lines and a new ``FILE`` begun; the rename (a hard link to the new name, which fails on a
+name taken, then ``FILE`` unlinked) never replaces a file and nothing is removed:
+the app deletes no line, ever; the rotated files are kept until the site prunes them by its
+retention rule (docs/deploying.md). Their names sort by time (:meth:`GradingLog.rotated_files`
+lists them oldest first; ``FILE`` itself is the newest): read so, each server's lines come in
+the order it wrote them (not across servers sharing ``FILE``: below). The rotation keeps one
+file small enough to open, as ``logging.handlers.RotatingFileHandler`` would (not used: it removes the
+oldest file, and its buffered stream breaks the guarantees of :func:`_write_all`); the size
+check and the rename hold an ``flock`` on the file, so that two servers sharing it do not both
+rotate it (one that cannot have it at once writes to the file it opened, rotating nothing;
+where the filesystem refuses locks, ENOLCK, the file is never rotated, said once: use
+``--grading-log-max-mb 0`` and logrotate).
+``max_bytes`` 0: never rotated (logrotate's job, if the site wants one).
 When a line cannot be written (a full disk), the console log says so once for each run of
 failures, and the grading goes on (the page's result does not wait for the record); the first
 line written after it says in the console log that recording goes on again and how many lines
@@ -34,17 +49,35 @@ each time.
 from __future__ import annotations
 
 import errno
+import fcntl
+import itertools
 import json
 import logging
 import os
+import re
 import stat
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["GradingLog", "GradingLogError"]
+__all__ = ["GRADING_LOG_MAX_MB", "GradingLog", "GradingLogError", "mib_bytes"]
 
 log = logging.getLogger("app")
+
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOSYS,
+                            errno.EMLINK})
+"""``os.link`` errors of a filesystem (or file) that takes no hard link: rotated by a rename."""
+
+GRADING_LOG_MAX_MB = 100.0
+"""``--grading-log-max-mb``'s default: the size (MiB) above which the record is rotated (about
+300,000 lines of ~350 bytes); the rotated files are all kept."""
+
+
+def mib_bytes(mib: float) -> int:
+    """``--grading-log-max-mb`` in bytes (1 MiB = 1,048,576 bytes), at least 1; 0 (or less)
+    stays 0: never rotated."""
+    return max(round(mib * 2**20), 1) if mib > 0 else 0
 
 
 class GradingLogError(ValueError):
@@ -56,8 +89,12 @@ class GradingLog:
     when the file cannot be created or opened for appending, or is not a plain file (a link, a
     FIFO, a folder), so that a bad place stops the start, not the first grading."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], max_bytes: int = 0) -> None:
         self.path = Path(path).absolute()
+        self.max_bytes = max(int(max_bytes), 0)
+        """Rotate the file before lines that would take it past this many bytes; 0: never."""
+        self._rotation_failing = False  # the last rotation failed (said once until one works)
+        self._lock_refused = False  # flock refused (no locks on that filesystem): said once
         self._lock = threading.Lock()
         self._failing = 0  # lines lost since the last write failed (0: the last write succeeded)
         self.lost = 0
@@ -105,6 +142,14 @@ class GradingLog:
             try:
                 fd = self._open()
                 try:
+                    rotated = self._rotated(fd, sum(len(text.encode("utf-8")) for text in lines))
+                except BaseException:
+                    os.close(fd)
+                    raise
+                if rotated:
+                    os.close(fd)
+                    fd = self._open()  # the new, empty file
+                try:
                     if _ends_cut(fd):
                         _write_all(fd, b"\n")
                     for text in lines:
@@ -126,6 +171,103 @@ class GradingLog:
                             "failed (%d since the start)", self.path, self._failing, self.lost)
                 self._failing = 0
         return True
+
+    def _rotated(self, fd: int, incoming: int) -> bool:
+        """Rotate the file open at ``fd`` (module docstring) when ``incoming`` bytes would take it
+        past :attr:`max_bytes` and it already holds some; True when ``path`` was renamed (the
+        caller opens the new file). Under an ``flock`` of ``fd``, taken without waiting: False
+        (write to ``fd``) when another server holds it, or has rotated the file since ``fd``
+        was opened; False, said once, where the filesystem takes no lock (ENOLCK). A rename that fails (a folder this account may not write) is said once in
+        the console log until one works, and the lines go to ``fd``: never lost to a rotation."""
+        if not self.max_bytes:
+            return False
+        size = os.fstat(fd).st_size
+        if not size or size + incoming <= self.max_bytes:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # EWOULDBLOCK: another server holds it, rotating it now
+            return False
+        except OSError as exc:  # no locks there (ENOLCK: NFS mounted nolock): never rotated, said once
+            # not rotated without the lock: link + unlink is no atomic step, and between them a
+            # server elsewhere could rotate FILE and begin a new one, whose name the unlink removes
+            if not self._lock_refused:
+                log.warning("--grading-log %s: cannot lock it for rotation (%s); it is not rotated: use "
+                            "--grading-log-max-mb 0 and logrotate (docs/deploying.md)", self.path,
+                            exc.strerror or type(exc).__name__)
+            self._lock_refused = True
+            return False
+        try:
+            try:
+                now = os.lstat(self.path)
+            except FileNotFoundError:
+                return False
+            held = os.fstat(fd)
+            if (now.st_ino, now.st_dev) != (held.st_ino, held.st_dev):  # rotated by another meanwhile
+                return False
+            try:
+                target = self._move_aside()
+            except OSError as exc:
+                if not self._rotation_failing:
+                    log.warning("--grading-log %s: cannot rotate it, though the next line(s) would take it "
+                                "past %d bytes (%s); lines are appended "
+                                "to it meanwhile", self.path, self.max_bytes, exc.strerror or type(exc).__name__)
+                self._rotation_failing = True
+                return False
+            self._rotation_failing = False
+            log.info("--grading-log %s: the next line(s) would take it past %d bytes: renamed %s and a new "
+                     "one begun (the app deletes no rotated file)", self.path, self.max_bytes, target.name)
+            return True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _move_aside(self) -> Path:
+        """Give ``FILE`` its rotated name (:meth:`_rotated_names`) and free ``FILE``; the name given.
+        ``os.link`` to the name, then ``os.unlink`` of ``FILE``: the link fails (EEXIST) on a name
+        taken, even by a server on another host the ``flock`` does not reach (NFS without locks),
+        where ``os.rename`` would silently replace that file; the next name is tried. Writers
+        holding ``FILE`` open append to the same file (inode) meanwhile: no line is lost. Where
+        the filesystem has no hard links (EPERM, ENOTSUP, EXDEV ...), a rename to a name free
+        now, safe under the ``flock`` only. Raises OSError (a folder this account may not write)."""
+        for target in self._rotated_names():
+            try:
+                os.link(self.path, target, follow_symlinks=False)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno not in _NO_HARD_LINKS:
+                    raise
+                target = next(name for name in self._rotated_names() if not os.path.lexists(name))
+                os.rename(self.path, target)  # a free name (under the flock): replaces nothing
+                return target
+            try:
+                os.unlink(self.path)
+            except OSError:
+                os.unlink(target)  # FILE keeps its one name: not rotated, said by the caller
+                raise
+            return target
+        raise AssertionError("unreachable: _rotated_names never ends")
+
+    def _rotated_names(self) -> Iterator[Path]:
+        """``FILE.<UTC yyyymmddThhmmssZ>``, then ``FILE.<stamp>.001``, ``.002`` ... (the names to
+        try, in turn, for several rotations in one second)."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        yield self.path.with_name(f"{self.path.name}.{stamp}")
+        for n in itertools.count(1):
+            yield self.path.with_name(f"{self.path.name}.{stamp}.{n:03d}")
+
+    def rotated_files(self) -> list[Path]:
+        """The rotated files beside :attr:`path` (``FILE.<stamp>[.n]``), oldest first: read them in
+        this order, then ``FILE``: each server's lines in the order it wrote them (a server that
+        could not take the lock appends to the file it opened, maybe one just rotated, so the
+        lines of several servers sharing ``FILE`` may interleave across files). Empty when none."""
+        pattern = re.compile(re.escape(self.path.name) + r"\.(\d{8}T\d{6}Z)(?:\.(\d+))?")
+        found = []
+        for entry in self.path.parent.iterdir():
+            match = pattern.fullmatch(entry.name)
+            if match:
+                found.append(((match[1], int(match[2] or 0)), entry))
+        return [entry for _, entry in sorted(found)]
 
     def lose(self, count: int, why: str) -> None:
         """Say in the console log that ``count`` gradings get no line, and why (``why``: no file

@@ -68,7 +68,7 @@ from app.gradcam import (
     reads_box_only,
     strongest_words,
 )
-from app.grading_log import GradingLog
+from app.grading_log import GRADING_LOG_MAX_MB, GradingLog, mib_bytes
 from app.inputs import (
     FILE_TYPES,
     FORMAT_WORDS,
@@ -789,6 +789,10 @@ class AppSettings:
     grading_log: str | None = None
     """``--grading-log FILE``: the file each grading appends a JSON line to
     (:class:`app.grading_log.GradingLog`); None (the default): no record of gradings."""
+    grading_log_max_mb: float = GRADING_LOG_MAX_MB
+    """``--grading-log-max-mb``: the size in MiB above which the record is renamed
+    ``FILE.<UTC time>`` and a new one begun, no file deleted (:class:`app.grading_log.GradingLog`);
+    0: never."""
     root_path: str | None = None
     """The path at which a reverse proxy serves the app (``--root-path``: ``"/drac"``; ``"/drac/"``
     is taken as ``"/drac"``, ``"/"`` as ``""``), or, as gradio's ``launch`` also takes it, a
@@ -2880,7 +2884,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         return "Upload an image to grade it.", None, None, None, {}
 
     # --grading-log: one JSON line per graded image (app.grading_log), off by default
-    grading_log = GradingLog(settings.grading_log) if settings.grading_log else None
+    grading_log = (GradingLog(settings.grading_log, mib_bytes(settings.grading_log_max_mb))
+                   if settings.grading_log else None)
     sidecars = BatchSidecars()  # each batch's grades CSV -> its provenance record
 
     def grade(path: str | None, explain: int | None = -1, request: gr.Request | None = None) -> tuple[Any, ...]:

@@ -1,7 +1,7 @@
 """Phantom UW-OCTA images of diabetic retinopathy in the official DRAC 2022 Task 3 layout.
 
 Real DRAC images cannot be shipped, so the package draws procedural stand-ins that show what
-a grader looks for (see ``docs/octa.md`` of the shared docs):
+a grader looks for (see docs/data.md, "The phantom data"):
 
 * anatomy in every grade: vessel trees with tapering radius that leave a dark optic disc near
   one side and arch around the fovea; a dense fine capillary mesh modulated by a perfusion

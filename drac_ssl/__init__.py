@@ -125,6 +125,10 @@ def _matplotlib_config_dir() -> str | None:
 _matplotlib_config_dir()
 
 __version__ = "0.1.0"
+try:  # a wheel or sdist built from a git checkout: 0.1.0+<count>.g<commit>[.dirty], its metadata's version
+    from drac_ssl._build_info import BUILD_VERSION as __version__  # noqa: F401 - setup.py writes it
+except ImportError:  # a checkout (git names its code), or a build without git
+    pass
 PRETRAIN_METHOD = "VICReg"
 """The self-supervised method that pretrains the backbone, by the name people read: the one
 source of that name in the report, the model card, the comparison, the collapse warnings,

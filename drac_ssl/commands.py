@@ -104,6 +104,27 @@ class ListConfigs(argparse.Action):
         parser.exit(0)  # closed pipe (| head) is no traceback
 
 
+class ShowDocs(argparse.Action):
+    """``--docs [NAME]``: print the path of the documentation folder that messages cite as
+    ``docs/<name>.md`` (an install's own copy, :func:`drac_ssl.config.docs_path`), or of its file
+    ``NAME.md``, and exit 0, answered while parsing (as ``--version``); a NAME it lacks is a usage
+    error listing the names."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs="?", default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        from drac_ssl.config import ConfigError, docs_path  # PyYAML only
+
+        try:
+            path = docs_path(values)
+        except ConfigError as failure:
+            parser.error(str(failure))
+        parser._print_message(f"{path}\n", sys.stdout)
+        parser.exit(0)
+
+
 class PrintConfig(argparse.Action):
     """``--print-config NAME``: write the shipped config ``NAME`` (or a YAML file's path) to
     stdout as it is, comments included, and exit 0, to copy it out for editing
@@ -297,6 +318,10 @@ def train_parser() -> argparse.ArgumentParser:
                              "(default: the shipped default, the CPU demo on phantom data)")
     parser.add_argument("--list-configs", action=ListConfigs,
                         help="list the shipped configs (-c NAME) and exit")
+    parser.add_argument("--docs", action=ShowDocs, metavar="NAME",
+                        help="print where the documentation the messages cite as docs/<name>.md is "
+                             "(this copy's own), or, given NAME, the path of docs/<name>.md, and exit: "
+                             "less \"$(drac-ssl-train --docs running)\"")
     parser.add_argument("--print-config", action=PrintConfig, metavar="NAME",
                         help="print the shipped config NAME and exit, to copy it out for editing: "
                              "--print-config drac > my.yaml")

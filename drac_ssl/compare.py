@@ -69,6 +69,7 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
     compare_parser().parse_intermixed_args()  # --help, a usage error: answered before torch loads
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -1069,7 +1070,7 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
     names = [run.path.name or str(run.path) for run in runs]
     labels = [name if names.count(name) == 1 else str(run.path) for name, run in zip(names, runs, strict=True)]
     setting_keys = _differing_settings([run.settings for run in runs])
-    notes: list[str] = _upgrade_notes(labels, runs, setting_keys)
+    notes: list[str] = _upgrade_notes(labels, runs, setting_keys) + same_oof_notes(labels, runs)
     differences: list[VariantDifference] = []
     for label, run in zip(labels, runs, strict=True):
         for source in sorted(set(run.reused.values())):
@@ -1417,6 +1418,41 @@ def _other_folds_notes(label: str, run: RunOutputs) -> list[str]:
     return [f"`{label}`'s {', '.join(stages)} stage(s) were made with the folds of the run they were taken "
             f"from ({there}; run.reuse of a change of the folds alone): they read no grade, and its "
             f"fine-tuning ran on its own folds."]
+
+
+def same_oof_notes(labels: Sequence[str], runs: Sequence[RunOutputs]) -> list[str]:
+    """One note per pair of the runs with variants whose out-of-fold files
+    (``finetune/<variant>/oof.csv``) are byte-identical (the same SHA-256), listing those
+    variants: their rows repeat each other and are not independent replicates (a reader of
+    two rows could take them for two seeds). It says no more of why: a same-seed rerun gives
+    it, and so does every pretraining ablation's scratch, which never reads the pretraining.
+    A pair whose variant one run took from the other, or both from one run (``run.reuse``),
+    is left to :func:`_taken_notes`. ``labels``: the runs' names in the table, in ``runs``'
+    order."""
+    by_digest: dict[str, list[tuple[int, VariantOutputs]]] = {}
+    for index, run in enumerate(runs):
+        for variant in run.variants.values():
+            try:
+                digest = hashlib.sha256(variant.oof_path.read_bytes()).hexdigest()
+            except OSError:  # read once already: gone since, nothing to say of it
+                continue
+            by_digest.setdefault(digest, []).append((index, variant))
+
+    def made_in(index: int, variant: VariantOutputs) -> set[str]:
+        return {os.path.abspath(runs[index].path)} | {os.path.abspath(s) for s in variant.taken_from}
+
+    by_pair: dict[tuple[int, int], list[str]] = {}
+    for same in by_digest.values():
+        for i, (a, first) in enumerate(same):
+            for b, second in same[i + 1:]:
+                if a == b or made_in(a, first) & made_in(b, second):
+                    continue
+                pair, (one, other) = ((a, b), (first, second)) if a < b else ((b, a), (second, first))
+                by_pair.setdefault(pair, []).append(
+                    one.name if one.name == other.name else f"{one.name} = `{labels[pair[1]]}` {other.name}")
+    return [f"`{labels[a]}` and `{labels[b]}` ({', '.join(names)}): byte-identical out-of-fold files: "
+            f"these rows repeat each other, they are not independent replicates."
+            for (a, b), names in sorted(by_pair.items())]
 
 
 def _taken_notes(label: str, run: RunOutputs, runs: Sequence[RunOutputs], labels: Sequence[str]) -> list[str]:

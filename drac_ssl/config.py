@@ -1600,6 +1600,29 @@ NO_CONFIGS_WHY, NO_CONFIGS_FIX = no_configs_words(_FOLDERS)
 (:func:`no_configs_words`): reinstall, or, in a tree copied without drac_ssl's pyproject.toml,
 that file or ``-c`` the unread ``configs/`` file by its path."""
 CONFIG_SUFFIX = ".yaml"
+DOCS = CHECKOUT / "docs" if CHECKOUT is not None else Path(__file__).resolve().parent / "docs"
+"""The documentation (``docs/*.md``, ``docs/img``) that ``--help`` texts and messages cite as
+``docs/<name>.md``: the checkout's ``docs/``, or in an install ``drac_ssl/docs``, package data that
+pyproject.toml maps from ``docs/`` as it does the configs (a packaging trial: the wheel and the
+sdist carried no docs, so an installed copy cited files it did not have). ``drac-ssl-train
+--docs [NAME]`` prints it (:func:`docs_path`)."""
+
+
+def docs_path(name: str | None = None) -> Path:
+    """:data:`DOCS`, or its file ``NAME.md`` for ``name`` (``running``, ``running.md`` and
+    ``docs/running.md`` alike), as an absolute path. Raises ConfigError when the folder is
+    missing (an install that lost it) or holds no such file (the error lists the names)."""
+    if not DOCS.is_dir():
+        raise ConfigError(f"no documentation at {DOCS} (an install without its docs): reinstall drac_ssl, "
+                          f"or read docs/ in a checkout of it")
+    if name is None:
+        return DOCS
+    stem = name.removeprefix("docs/").removesuffix(".md")
+    file = DOCS / f"{stem}.md"
+    if "/" in stem or not stem or not file.is_file():
+        names = ", ".join(sorted(p.stem for p in DOCS.glob("*.md")))
+        raise ConfigError(f"no document {name!r} in {DOCS}: give one of {names}")
+    return file
 
 
 def shipped_config_names() -> list[str]:
@@ -4064,18 +4087,21 @@ REPRODUCE_WORDS = "to reproduce in a new run folder"
 """How a saved ``config.yaml``'s header and report.md's provenance introduce
 :func:`reproduce_command`."""
 
-def reproduce_command(config_file: str, out_dir: str = "") -> str:
-    """``python -m drac_ssl.train -c CONFIG_FILE [run.out_dir=OUT_DIR] run.name=NEW``: a new
-    run of a saved configuration in a run folder of its own (``config_file`` as it is to be
-    typed: a quoted path, or ``THIS_FILE`` in the file's own header; ``out_dir``, quoted too,
-    the folder to make it in, absolute in report.md: a run's ``run.out_dir``, ``runs`` by
-    default, is relative to the folder it was started in, a review's F7). The interpreter as a
-    file read later, from anywhere, can say it (:func:`drac_ssl.starting.python_command`'s
-    ``in_file``)."""
+def reproduce_command(config_file: str, out_dir: str = "", threads: int | None = None) -> str:
+    """``python -m drac_ssl.train -c CONFIG_FILE [run.out_dir=OUT_DIR] [run.threads=N]
+    run.name=NEW``: a new run of a saved configuration in a run folder of its own
+    (``config_file`` as it is to be typed: a quoted path, or ``THIS_FILE`` in the file's own
+    header; ``out_dir``, quoted too, the folder to make it in, absolute in report.md: a run's
+    ``run.out_dir``, ``runs`` by default, is relative to the folder it was started in, a
+    review's F7; ``threads``, the CPU thread count the run used, when its ``run.threads`` does
+    not say it: 0, the default, is half the cores of the machine it runs on, and CPU float
+    sums depend on the count, a reproducibility review). The interpreter as a file read later,
+    from anywhere, can say it (:func:`drac_ssl.starting.python_command`'s ``in_file``)."""
     from drac_ssl.starting import python_command  # stdlib only
 
     where = f" run.out_dir={out_dir}" if out_dir else ""
-    return f"{python_command('drac_ssl.train', in_file=True)} -c {config_file}{where} run.name=NEW"
+    count = f" run.threads={threads}" if threads is not None else ""
+    return f"{python_command('drac_ssl.train', in_file=True)} -c {config_file}{where}{count} run.name=NEW"
 
 
 def resume_words(out_dir: str) -> str:
@@ -4088,18 +4114,22 @@ def resume_words(out_dir: str) -> str:
             f"{out_dir}, is relative to it), resumes this run, or reports it when finished")
 
 
-def save_config(cfg: Config, path: str | os.PathLike[str], comment: str = "") -> Path:
+def save_config(cfg: Config, path: str | os.PathLike[str], comment: str = "",
+                threads: int | None = None) -> Path:
     """Write the resolved configuration as YAML (atomically). Every setting is written, those
     the run's stages do not read too; for a generic data set (``data.dataset`` not ``drac``) a
     second comment line says which do not apply (:func:`generic_config_note`); ``comment``, a
-    line about how the run was made (``--first-try``'s settings), after them."""
+    line about how the run was made (``--first-try``'s settings), after them. ``threads``: the
+    CPU thread count the run uses, added to the header's reproduce command when
+    ``run.threads`` is not that count (0: half the cores; :func:`reproduce_command`)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
     note = generic_config_note(cfg.data.dataset)
     tmp.write_text(
         # a file read later, from anywhere: no absolute interpreter path (python_word's in_file)
-        RESOLVED_HEADER + f"; {REPRODUCE_WORDS}: {reproduce_command('THIS_FILE')} "
+        RESOLVED_HEADER + f"; {REPRODUCE_WORDS}: "
+        f"{reproduce_command('THIS_FILE', threads=threads if threads != cfg.run.threads else None)} "
         # the file keeps the run's own run.name: alone it names this folder again
         f"({resume_words(str(cfg.run.out_dir))})\n"
         + (f"# {note}\n" if note else "")

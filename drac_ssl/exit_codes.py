@@ -83,7 +83,8 @@ EXPORT_EXIT_CODES = (
     "report or another export holds it; RUN whose training still runs, its bundle or "
     "fine-tuning not done yet): try again later, as a job script requeues the "
     f"training's {RUN_BUSY}. --check: {CHECK_EXIT_CODES}. --score: 0 "
-    "scored; 1 the submission fails its check; 2 anything else that stops the scoring. "
+    f"scored; 1 the submission fails its check; {RUN_BUSY} RUN's training still runs (no bundle yet): "
+    "try again later; 2 anything else that stops the scoring. "
     "--find-tag: 0 every tag found (its names printed); 1 some tag matches no listed name; 2 no "
     "DRAC_SSL_LOG_NAMES_KEY, a bad key or a bad tag.")
 """The exit codes of ``python -m drac_ssl.export`` (:mod:`drac_ssl.export`'s docstring), as

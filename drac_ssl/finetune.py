@@ -2124,7 +2124,7 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     fold_qwk = np.array([f["qwk"] for f in per_fold], dtype=np.float64)
     draw_words, draw_fraction = _label_draw(ctx)
     protocol_words = _protocol_words(ctx, draw_words)
-    ci_words = ci_resampling_words(resampling, ctx.ft.n_boot)
+    ci_words = ci_resampling_words(resampling, ctx.ft.n_boot, ctx.seed)
     return {
         "variant": variant,
         "n": report["n"],
@@ -2178,6 +2178,8 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         "label_fraction": ctx.ft.label_fraction,
         "label_fraction_in_effect": draw_fraction,
         "seed": ctx.seed,
+        # the seed the CIs' resamples were drawn from (the fine-tuning's): named, not implied
+        "bootstrap_seed": ctx.seed,
         "protocol": protocol_words + (
                      (" (decision_rules: both rules, each alone, and the referral cut that gives the grades "
                       "(referral), on the same cross-fitted probabilities); " if deciding else
@@ -2602,7 +2604,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                         "chosen on the fold it scores)")
                      + "; metrics on out-of-fold "
                      f"predictions with cross-fitted calibration, {_grades_by_words(ctx)}; AUC: macro one-vs-one (auc) and one-vs-rest (auc_ovr); 95% CI: "
-                     f"{ci_resampling_words(resampling, ft.n_boot)}")}))
+                     f"{ci_resampling_words(resampling, ft.n_boot, ctx.seed)}"),
+        "bootstrap_seed": ctx.seed}))
     atomic_write_text(comparison_csv, _csv_text(columns, [[_fmt(row[c]) for c in columns] for row in table]))
 
     selected, selection = select_variant({n: v.metrics for n, v in variants.items()}, ft.decision)

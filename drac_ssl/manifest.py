@@ -244,3 +244,26 @@ def labelled_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     (split ``test`` or no grade) are never among them. ``rows``: :func:`read_manifest`'s."""
     return [r for r in rows if r.get("split") == "train" and r.get("grade") is not None
             and int(r.get("fold", -1)) >= 0]
+
+
+def source_file_changes(made: Sequence[dict[str, Any]],
+                        now: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """How the source files of two ingests' manifests differ, image by image (an image is its
+    ``split`` and ``id``; ids are unique per split only): ``{"differ": paths whose ``sha256``
+    changed, "moved": ``"<path> moved from test to train"`` for a file whose image changed
+    split, "new": other paths only ``now`` has, "gone": other paths only ``made`` has}``, each in
+    manifest order and empty when none. ``made``, ``now``: :func:`read_manifest` rows (with
+    ``id``, ``split``, ``path`` and ``sha256``), e.g. the run a ``-c RUN/config.yaml`` came
+    from and the new run's, whose figures can only repeat the first's on the same files."""
+    before = {(row["split"], row["id"]): row for row in made}
+    after = {(row["split"], row["id"]): row for row in now}
+    new = [row for key, row in after.items() if key not in before]
+    gone = [row for key, row in before.items() if key not in after]
+    was = {row["path"]: row for row in gone}
+    moved = {row["path"] for row in new if row["path"] in was}  # the same file, in the other split
+    return {"differ": [row["path"] for key, row in after.items()
+                       if key in before and before[key]["sha256"] != row["sha256"]],
+            "moved": [f"{row['path']} moved from {was[row['path']]['split']} to {row['split']}"
+                      for row in new if row["path"] in moved],
+            "new": [row["path"] for row in new if row["path"] not in moved],
+            "gone": [row["path"] for row in gone if row["path"] not in moved]}

@@ -568,7 +568,9 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
                       stage: str = "vicreg", terms: Sequence[str] = TERMS) -> dict[str, Any]:
     """MONAI-bundle-style description of what the weights expect (metadata.json). ``terms``:
     the logged columns of the loss (the training task's ``keys``, :data:`TERMS` for VICReg)
-    whose values at ``best_epoch`` its ``metrics`` record, beside the monitors'."""
+    whose values at ``best_epoch`` its ``metrics`` record, beside the monitors'; ``cpu_threads``:
+    the CPU threads this process trains with (``config``'s ``run.threads`` is the setting,
+    0 for half the cores)."""
     pc = cfg.pretrain
     mean, std = normalization_for(normalization_name(cfg))
     best = next((r for r in history if r["epoch"] == best_epoch), history[-1] if history else {})
@@ -599,6 +601,9 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
         "metrics": {k: best.get(k) for k in (*terms, *MONITOR_KEYS, "knn_top1") if k in best},
         "epochs_run": len(history),
         **({"splits": data.splits} if data.splits is not None else {}),
+        # run.threads as applied (config's 0: half the cores), by the attempt that finished
+        # the stage; each attempt's: the run's stages.json (cpu_threads)
+        "cpu_threads": torch.get_num_threads(),
         "config": to_dict(cfg),
     }
 

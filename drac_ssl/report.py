@@ -138,6 +138,7 @@ from drac_ssl.run_state import (
     killed_attempt_seconds,
     killed_training_seen,
     made_in,
+    recorded_threads,
     resume_command_and_note,
     run_folder_problem,
     stage_states,
@@ -812,7 +813,7 @@ def _stages_section(run_dir: Path) -> list[str]:
     comparison = read_json(run_dir / "finetune" / "comparison.json")
     variants = [r.get("variant") for r in (comparison or {}).get("rows", []) if isinstance(r, dict)] \
         if isinstance(comparison, dict) else []
-    for mixed in (mixed_code_words(run_dir), mixed_build_words(run_dir)):
+    for mixed in (mixed_code_words(run_dir), mixed_build_words(run_dir), mixed_threads_words(run_dir)):
         if mixed:
             lines += ["", mixed]
     for words in folds_taken_words(run_dir, [v for v in variants if isinstance(v, str)]):
@@ -1650,9 +1651,8 @@ def oof_calibration_of(run_dir: str | os.PathLike[str], variant: str | None = No
     its model card says they are not recorded. Never raises for those."""
     run_dir = Path(run_dir)
     if variant is None:
-        summary = read_json(run_dir / "finetune" / "summary.json")
-        variant = summary.get("selected") if isinstance(summary, dict) else None
-        if not isinstance(variant, str) or not variant:
+        variant = _selected_variant(run_dir / "finetune")
+        if variant is None:
             return None
     try:
         vdir = fine_tuned_variant_dir(run_dir, variant)
@@ -2222,6 +2222,24 @@ def transductive_words(run_dir: Path, rows: Sequence[dict[str, Any]], freeze: st
               "saw\").")
 
 
+def _selected_variant(ft: Path) -> str | None:
+    """The variant ``ft/summary.json`` selected for export (``ft``: the run's ``finetune``
+    folder), None when the summary is missing, unreadable or names none."""
+    summary = read_json(ft / "summary.json")
+    selected = summary.get("selected") if isinstance(summary, dict) else None
+    return selected if isinstance(selected, str) and selected else None
+
+
+def _selected_metrics(ft: Path) -> dict[str, Any] | None:
+    """The ``metrics.json`` of the variant ``ft/summary.json`` selected (:func:`_selected_variant`),
+    None when the summary names none or the file cannot be read."""
+    selected = _selected_variant(ft)
+    if selected is None:
+        return None
+    metrics = read_json(ft / selected / "metrics.json")
+    return metrics if isinstance(metrics, dict) else None
+
+
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
     comparison = read_json(ft / "comparison.json")
@@ -2231,7 +2249,9 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     rows = comparison["rows"]
     freeze = run_freeze(run_dir)
     lines += [comparison.get("protocol", ""), ""]
-    if run_keep(run_dir) == "best":  # "Read this first" says it; an older run's too (it ran so)
+    # the selected variant's recorded keep, else config.yaml's (variant_keep: train's result
+    # line and compare read it so); "Read this first" says it; an older run's too (it ran so)
+    if run_keep(run_dir, _selected_metrics(ft)) == "best":
         lines += [f"**Figures {KEEP_BEST_CAVEAT.split(' (', 1)[0]}** ({KEEP_BEST_CAVEAT.split(' (', 1)[1]}.", ""]
     unit = comparison.get("ci_resamples")
     counted = None if unit in (None, "images") else _images_without_patient(run_dir)
@@ -2395,10 +2415,10 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         # a tie said as one, for a summary written before those words too (recorded_selection)
         why = recorded_selection(str(summary.get("selection") or ""), summary.get("variants"),
                                  summary.get("decision"), str(summary.get("selected")), drac=_drac_data(run_dir))
-        chosen = read_json(ft / str(summary.get("selected")) / "metrics.json")
+        chosen = _selected_metrics(ft)
         # K >= 3 with finetune.referral_target: the variant is still chosen by the grades' figure
         chosen_referral = ((chosen.get("referable") or {}).get("referral") if isinstance(chosen, dict) else None)
-        if isinstance(chosen_referral, dict) and not chosen.get("referral_decides_grade"):
+        if isinstance(chosen_referral, dict) and not (chosen or {}).get("referral_decides_grade"):
             by = "QWK" if summary.get("decision", "thresholds") == "thresholds" else "accuracy"
             why += f"; chosen by {by}; referral target not used to choose"
         lines += [f"Selected for export: **{summary.get('selected')}** ({why})"
@@ -2408,7 +2428,6 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                   + (" Chosen as the best of these variants on the same out-of-fold images, its "
                      "figures overstate, by an amount not measured here, how it grades new images."
                      if len(rows) > 1 else ""), ""]
-        chosen = read_json(ft / str(summary.get("selected")) / "metrics.json")
         chance = chance_warning(chosen) if isinstance(chosen, dict) else None
         if chance:
             lines += [f"> **{chance}**", ""]
@@ -2533,13 +2552,130 @@ def mixed_build_words(run_dir: Path) -> str | None:
             "can decode, resize and sum differently: its results may not be those of one environment.")
 
 
+def _int_list(value: Any) -> list[int]:
+    """The ints of ``value`` when it is a list (a record's ``cpu_threads``), else []."""
+    return [v for v in value if isinstance(v, int) and not isinstance(v, bool)] if isinstance(value, list) else []
+
+
+def mixed_threads_words(run_dir: Path) -> str | None:
+    """Words for a run whose figures came from more than one CPU thread count (CPU float sums
+    depend on it: not bit-identical to a run with one count), else None. Mixed when an
+    invocation resumed a stage's saved state with another count (``invocations.jsonl``'s
+    ``resumed_with_other_threads``, which :func:`drac_ssl.train.main` writes as it warns), or
+    when the last attempts of the stages that finished ran with different counts
+    (``stages.json``'s ``cpu_threads``: each attempt's, in order; a stage started over with
+    another count, e.g. the fine-tuning after a pretraining finished with one). Each stage's
+    attempts are listed; a run made before they were recorded names the resumes only."""
+    stages = read_json(run_dir / "stages.json")
+    stages = stages if isinstance(stages, dict) else {}
+    attempts = {name: _int_list(s.get("cpu_threads")) for name, s in stages.items() if isinstance(s, dict)}
+    attempts = {name: counts for name, counts in attempts.items() if counts}
+    finished = {attempts[name][-1] for name, s in stages.items()
+                if name in attempts and s.get("status") == "done"}
+    resumes: list[str] = []
+    for line in invocations(run_dir / runtime.INVOCATIONS):
+        found = line.get("resumed_with_other_threads")
+        if isinstance(found, dict) and {"stage", "threads", "earlier"} <= found.keys():
+            words = (f"{found['stage']} resumed with {found['threads']} from state made with "
+                     f"{found['earlier']}")
+            if words not in resumes:
+                resumes.append(words)
+    if not resumes and len(finished) < 2:
+        return None
+    listed = ", ".join(f"{name} {' then '.join(map(str, counts))}" for name, counts in attempts.items())
+    said = "; ".join(part for part in (
+        f"the stages' attempts ran with {listed} CPU thread(s) (`stages.json`, each stage's `cpu_threads`)"
+        if listed else "", ", ".join(resumes) + " (`invocations.jsonl`, `resumed_with_other_threads`)"
+        if resumes else "") if part)
+    return ("**The run mixed CPU thread counts:** " + said + ". CPU float sums depend on the thread "
+            "count, so its results are not bit-identical to a run with one count (the same settings; "
+            "the weights differ in their last digits): a rerun repeats them only in part, whatever "
+            "`run.threads` it is given.")
+
+
+def environment_words(env: dict[str, Any]) -> str:
+    """``Made on CPU: Intel Xeon x16 (AVX512), 4 CPU thread(s), Python 3.11.9, torch 2.5.1
+    (wheel ..., files ...), torchvision 0.20.1 (...) (`environment.json`).``: the device, the
+    thread count and torch's and torchvision's builds that an ``environment.json`` (the
+    run's first invocation's, :func:`drac_ssl.runtime.environment_info`) records; "" when it
+    records none of them (a run made before they were recorded, or no such file)."""
+    builds = env.get("builds") if isinstance(env.get("builds"), dict) else {}
+    parts: list[str] = []
+    if env.get("gpu"):
+        parts.append(f"GPU: {env['gpu']}" + (f" (CUDA {env['cuda']})" if env.get("cuda") else ""))
+    elif env.get("device") or env.get("cpu"):
+        device = str(env.get("device") or f"CPU: {env['cpu']}")
+        parts.append(device + (f" ({env['cpu_capability']})" if env.get("cpu_capability") else ""))
+    if (threads := recorded_threads(env)) is not None:
+        parts.append(f"{threads} CPU thread(s)")
+    if env.get("python"):
+        parts.append(f"Python {env['python']}")
+    for library in ("torch", "torchvision"):
+        if isinstance(build := builds.get(library), str) and ", " in build:  # "2.5.1, wheel ..., files ..."
+            version, how = build.split(", ", 1)
+            parts.append(f"{library} {version} ({how})")
+        elif env.get(library):  # a run made before builds were recorded: the version alone
+            parts.append(f"{library} {env[library]}")
+    return f"Made on {', '.join(parts)} (`environment.json`)." if parts else ""
+
+
+def _untracked_words(env: dict[str, Any]) -> str:
+    """``; 3 untracked files, not in it`` when ``environment.json`` lists
+    ``git_untracked_files`` (and counts ``git_untracked_files_more``): files the run's checkout
+    held that ``code.patch`` (a ``git diff HEAD``) leaves out; "" when none are listed."""
+    listed = env.get("git_untracked_files")
+    more = env.get("git_untracked_files_more")
+    n = (len(listed) if isinstance(listed, list) else 0) + (more if isinstance(more, int) else 0)
+    return f"; {n} untracked file{'s' if n != 1 else ''}, not in it" if n else ""
+
+
+def _same_code_and_builds_words(env: dict[str, Any], run_dir: Path) -> str:
+    """What else a rerun needs to repeat the run's figures to the last digit
+    (docs/running.md, "Its figures on your machine"): the commit to check out
+    (``environment.json``'s ``git_commit_full``; said dirty when ``git_dirty``, with the
+    ``git apply`` of the run's ``code.patch`` when it was saved, else that its uncommitted
+    changes are not in that commit) and the wheels of ``scripts/requirements-cpu.lock``. A run
+    made on a GPU (``gpu``) is said not to be bit-identical, the same code and builds coming
+    closest (the CPU lock is no GPU's wheels); one made from an installed package
+    (``code_source``: no ``scripts/`` beside it) is given its torch and torchvision builds
+    instead of the lock file."""
+    full = env.get("git_commit_full") or (env.get("git_commit") if known_commit(env) else None)
+    patch = run_dir.resolve() / runtime.CODE_PATCH
+    if full:
+        code = f"`git checkout {full}`" + (
+            "" if not env.get("git_dirty") else
+            f" then `git apply {shell_word(str(patch))}` (the run's checkout was dirty: its uncommitted "
+            f"changes to tracked files{_untracked_words(env)})"
+            if env.get("code_patch") == runtime.CODE_PATCH and patch.is_file() else
+            " (the run's checkout was dirty: its uncommitted changes, `git_changed_files` in "
+            "`environment.json`, are not in that commit)")
+    elif env.get("code_source") == "installed package" and env.get("distribution_version"):
+        code = f"the installed drac_ssl {env['distribution_version']} that made it"
+    else:
+        code = "the code that made the run (its commit is not recorded)"
+    builds = "the same torch and torchvision builds (`environment.json`'s `builds`)"
+    if env.get("gpu"):
+        return (f"A GPU run is not bit-identical, even on the same GPU (docs/running.md): {code} and {builds} "
+                f"come closest.")
+    lock = ("" if env.get("code_source") == "installed package" else
+            ", and `pip install -r scripts/requirements-cpu.lock` (the wheel versions the project is tested with)")
+    return f"To repeat its figures to the last digit, on the same CPU: {code}{lock or f', and {builds}'}."
+
+
+HARD_BREAK = "  \n"
+"""A Markdown line break inside a paragraph (two spaces, a newline): report.md's provenance
+puts its "Made on" and "To repeat" sentences on lines of their own."""
+
+
 def provenance_line(run_dir: Path) -> str:
     """What wrote report.md (drac_ssl version, commit, date) and what made the run (its
     commit(s) where they differ, its command and folder, and the config file its ``-c`` read,
     from ``environment.json``: ``config_file``); then, with a ``config.yaml``, the command that
     reproduces the run in a new folder beside it (:func:`drac_ssl.config.reproduce_command`,
     its ``run.out_dir`` absolute: the command works from any folder), said not to reproduce it
-    exactly when the run was made by other code than this (or code unknown, or unrecorded)."""
+    exactly when the run was made by other code than this (or code unknown, or unrecorded).
+    The "Made on" sentence and what repeats the figures begin lines of their own
+    (:data:`HARD_BREAK`): one paragraph still."""
     now = runtime.code_version()
     env, codes = _run_codes(run_dir)
     written = (f"commit {code_words(now)}" if known_commit(now) else f"commit {runtime.unknown_code_words()}"
@@ -2567,15 +2703,22 @@ def provenance_line(run_dir: Path) -> str:
         words += ("; taken from another run by run.reuse: "
                   + ", ".join(f"{name} (made at {code_at(c)})" for name, c in taken.items()))
     words += "."
+    if made_on := environment_words(env):  # its own line (a Markdown hard break: two spaces)
+        words += f"{HARD_BREAK}{made_on}"
     saved = run_dir / "config.yaml"
     if saved.is_file():  # the config's header says it too
         # run.out_dir absolute: the file's own may be relative to the folder the run started in
         out_dir = shell_word(str(run_dir.resolve().parent))
-        words += (f" {REPRODUCE_WORDS[0].upper()}{REPRODUCE_WORDS[1:]}: "
-                  f"`{reproduce_command(shell_word(str(saved.resolve())), out_dir)}` (with "
+        threads = recorded_threads(env)  # run.threads 0 is half the cores of the machine it runs on
+        setting = (_saved_config(run_dir).get("run") or {}).get("threads")
+        threads = threads if threads != setting else None  # config.yaml says it already
+        command = reproduce_command(shell_word(str(saved.resolve())), out_dir, threads)
+        words += (f" {REPRODUCE_WORDS[0].upper()}{REPRODUCE_WORDS[1:]}: `{command}` (with "
                   f"`run.name={shell_word(run_dir.name)}` for `run.name=NEW`, from any folder, it "
                   f"resumes this run, or reports it when finished; this folder's own name, as "
-                  f"config.yaml's run.name is not once the folder was renamed or moved).")
+                  f"config.yaml's run.name is not once the folder was renamed or moved)"
+                  + (f"; `run.threads={threads}`: the CPU thread count the run ran with"
+                     if threads is not None else "") + "." + HARD_BREAK + _same_code_and_builds_words(env, run_dir))
         # an upgrade review: the command reads as if it gave the same run again; stages taken
         # by run.reuse count too (the command runs them here, on this code)
         made_by = distinct + [c for c in taken.values() if not any(same_code(c, d) for d in distinct)]

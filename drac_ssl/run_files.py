@@ -71,6 +71,10 @@ RUN_FILES: tuple[RunFile, ...] = (
             "configuration section reads it."),
     RunFile("environment.json", "Versions, device, git commit and command of the invocation that made the run.",
             f"{KEEP}: report.md's first lines and its warning of mixed library builds read it."),
+    RunFile("code.patch", "The uncommitted changes (`git diff HEAD --binary`) of the checkout that made the run, "
+            "verbatim (whatever the edits hold: check it before sharing the run folder).",
+            "Can be deleted: nothing reads it; without it a dirty run cannot be remade exactly "
+            "(`git checkout <git_commit_full> && git apply code.patch`)."),
     RunFile("stages.json", "Which stages finished, when, in how many seconds, what they wrote and on which code.",
             f"{KEEP}: without it {_RERUN} takes no stage for finished and runs them again."),
     RunFile("invocations.jsonl", "Every command run on this folder, one line each, and how it ended.",

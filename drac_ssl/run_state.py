@@ -447,6 +447,16 @@ def killed_attempt_seconds(entry: dict[str, Any], seen: tuple[str, float] | None
     return round(seconds, 2) if seconds >= 0 else None
 
 
+def recorded_threads(record: dict[str, Any] | None) -> int | None:
+    """The CPU threads (torch intra-op) a record says an invocation ran with: its
+    ``threads.torch_intra_op``, as :func:`drac_ssl.runtime.environment_info` records it in
+    ``environment.json`` and each ``invocations.jsonl`` line; None when not recorded (a run
+    made before, a record that is not a dict, a count that is no int)."""
+    threads = (record or {}).get("threads")
+    count = threads.get("torch_intra_op") if isinstance(threads, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
 def is_run_folder(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` holds the records of ``python -m drac_ssl.train`` (``stages.json``, or
     ``invocations.jsonl`` beside ``config.yaml``: a run still in its first stage)."""

@@ -333,6 +333,17 @@ def thread_settings() -> dict[str, Any]:
     }
 
 
+def gpu_determinism() -> dict[str, bool]:
+    """What makes CUDA results repeatable, as this process has it: ``cudnn_deterministic``
+    (``torch.backends.cudnn.deterministic``), ``cudnn_benchmark`` (``...benchmark``: picks
+    kernels by timing, which may pick others on a rerun) and ``deterministic_algorithms``
+    (``torch.are_deterministic_algorithms_enabled()``). The package sets none of them, so a
+    GPU run is not bit-identical to another; the CPU's results are (docs/running.md)."""
+    return {"cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+            "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+            "deterministic_algorithms": bool(torch.are_deterministic_algorithms_enabled())}
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -403,12 +414,19 @@ def code_source(package_dir: str | None = None) -> str:
 
 def distribution_version(package_dir: str | None = None) -> str:
     """The version of the drac_ssl package in ``package_dir`` (default: this one's): the
-    installed distribution's (``importlib.metadata``) when its files are this package (its
-    ``drac_ssl/__init__.py`` is this one's), else ``drac_ssl.__version__``: a checkout run with
-    ``PYTHONPATH`` while another tree is installed (editable) would otherwise record that
-    tree's version as this code's."""
+    installed distribution's (``importlib.metadata``) when the package is installed
+    (:func:`code_source` ``"installed package"``) and the distribution's files are this package
+    (its ``drac_ssl/__init__.py`` is this one's), else ``drac_ssl.__version__``: a checkout run
+    with ``PYTHONPATH`` while another tree is installed (editable) would otherwise record that
+    tree's version as this code's. A source tree (a checkout, an unpacked sdist: drac_ssl's
+    pyproject.toml beside the package) is always ``__version__`` (its ``_build_info.py``'s in
+    an sdist): metadata found there is what a build left in it (``drac_ssl.egg-info``, read
+    from the current folder) or an editable install's, of the commit built or installed then,
+    and a later run recorded that stale version (a review, F3)."""
     from drac_ssl import __version__
 
+    if code_source(package_dir) != "installed package":
+        return __version__
     here = os.path.realpath(package_dir or _PACKAGE_DIR)
     try:
         dist = importlib.metadata.distribution("drac_ssl")
@@ -652,6 +670,38 @@ def git_changes() -> dict[str, Any]:
     return said
 
 
+CODE_PATCH = "code.patch"
+"""The run folder's copy of the uncommitted changes of the checkout that made the run."""
+
+CODE_PATCH_LIMIT = 5 * 2**20
+"""The largest ``code.patch`` written (bytes): a bigger diff is noted, not saved."""
+
+
+def save_code_patch(run_dir: str | os.PathLike[str], limit: int = CODE_PATCH_LIMIT) -> str | None:
+    """Write the checkout's uncommitted changes to the tracked files (the bytes of ``git diff
+    HEAD --binary`` with :data:`DIFF_ARGS`' options, whose SHA-256 ``environment.json`` records
+    as ``git_diff_sha256``) to ``run_dir/code.patch``, so that a dirty run can be remade: ``git
+    checkout <git_commit_full> && git apply code.patch`` (untracked files are not in it: their
+    names are ``git_untracked_files``). Returns what ``environment.json`` records as
+    ``code_patch``: ``"code.patch"`` when written, ``"not saved: N.N MiB, over the 5 MiB cap"``
+    for a bigger diff, ``"unavailable"`` when git could not give it; None when there is no
+    diff (a clean checkout, or no git checkout of drac_ssl: :func:`code_source`)."""
+    if code_source() != "git":
+        return None
+    diff = _git_out(*DIFF_ARGS, timeout=60)
+    if diff is None:
+        return "unavailable"
+    if not diff:
+        return None
+    if len(diff) > limit:
+        return f"not saved: {len(diff) / 2**20:.1f} MiB, over the {limit / 2**20:g} MiB cap"
+    target = Path(run_dir) / CODE_PATCH
+    tmp = target.with_name(f".{CODE_PATCH}.tmp-{os.getpid()}")
+    tmp.write_bytes(diff)
+    os.replace(tmp, target)
+    return CODE_PATCH
+
+
 def _not_git_origin(source: str) -> dict[str, Any]:
     """:func:`code_origin` of a package that is no git checkout of drac_ssl: the commit
     unknown, ``code_source`` what it is, ``distribution_version`` its installed version, and
@@ -662,14 +712,17 @@ def _not_git_origin(source: str) -> dict[str, Any]:
 
 def unknown_code_words() -> str:
     """Why this process's commit is unknown, in words: ``unknown (an installed package, not a
-    git checkout of drac_ssl; drac_ssl 0.1.0)``, with ``, built from commit 1a2b3c4`` when its
-    wheel recorded it (:func:`build_commit_words`), or ``unknown (no git)``."""
+    git checkout of drac_ssl; drac_ssl 0.1.0)``, with ``; built from commit 1a2b3c4`` when its
+    wheel recorded it (:func:`build_commit_words`) and its version does not name that commit
+    already (``drac_ssl 0.1.0+57.g1a2b3c4``), or ``unknown (no git)``."""
     source = code_source()
     if source == "git":
         return "unknown (no git)"
     version = distribution_version()
     words = CODE_SOURCES[source].replace("PATH", os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
-    built = build_commit_words()
+    origin = build_origin()
+    named = bool(origin) and re.search(rf"\+(\d+\.)?g{origin['build_commit'][:7]}\b", version or "") is not None
+    built = "" if named else build_commit_words()
     said = "; ".join(part for part in (f"drac_ssl {version}" if version else "", built) if part)
     return f"unknown ({words}" + (f"; {said})" if said else ")")
 
@@ -1077,6 +1130,9 @@ def environment_info() -> dict[str, Any]:
         "cpu_capability": _cpu_capability(),
         "cpu_cores": os.cpu_count(),
         "threads": thread_settings(),
+        # GPU float rounding: neither is set by the package (docs/design.md), so two CUDA runs,
+        # resumed or not, may differ in their last digits; recorded so a reader can see it
+        "gpu_determinism": gpu_determinism(),
         **code_origin(),  # git_commit, git_dirty, code_source: git's, or a GPU machine's code stamp
         "command": command_line(),
         "argv": command_argv(),  # the words as typed: the run's resume command (drac_ssl.run_state)
@@ -1327,8 +1383,10 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
     path = Path(run_dir) / INVOCATIONS
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-        at = len(lines) - 1 - lines[::-1].index(invocation)
-    except (OSError, ValueError):
+    except OSError:
+        return
+    at = _invocation_at(lines, invocation)
+    if at is None:
         return
     outcome = ("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed" if exc is not None
                else "finished" if exit_code is None or exit_code in FINISHED_EXIT_CODES else "failed")
@@ -1346,13 +1404,59 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
     if outcome == "failed" and exc is not None:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
         ended["error"] = f"{type(exc).__name__}: {first}"[:500] if first else type(exc).__name__
-    lines[at] = json.dumps({**json.loads(invocation), "ended": ended}, default=str)
+    lines[at] = json.dumps({**json.loads(lines[at]), "ended": ended}, default=str)
+    _rewrite_lines(path, lines)
+
+
+def _invocation_at(lines: Sequence[str], invocation: str) -> int | None:
+    """The index of ``invocation``'s line (as :func:`record_start` wrote it) in
+    ``invocations.jsonl``'s ``lines``: the last line equal to it or, once
+    :func:`add_to_invocation` added to it, the last unended line holding all its fields; None
+    when it is gone."""
+    if invocation in lines:
+        return len(lines) - 1 - lines[::-1].index(invocation)
+    start = json.loads(invocation)
+    for at in range(len(lines) - 1, -1, -1):
+        try:
+            line = json.loads(lines[at])
+        except ValueError:
+            continue
+        if isinstance(line, dict) and "ended" not in line and all(line.get(k) == v for k, v in start.items()):
+            return at
+    return None
+
+
+def _rewrite_lines(path: Path, lines: Sequence[str]) -> None:
+    """``path`` rewritten atomically with ``lines``; left as it is when it cannot be written."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
+
+
+def add_to_invocation(run_dir: str | os.PathLike[str], fields: dict[str, Any]) -> None:
+    """Add ``fields`` to this process's running invocation's line of ``invocations.jsonl`` (the
+    last line of this ``pid`` and host without ``ended``): what the command found once it ran,
+    e.g. a warning said on the console only (``{"data_against_config_run": "the data are not
+    ..."}``); :func:`record_end` finds the line still. Nothing is done when there is no such
+    line, and a file that cannot be written is left as it is."""
+    path = Path(run_dir) / INVOCATIONS
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return
+    for at in range(len(lines) - 1, -1, -1):
+        try:
+            line = json.loads(lines[at])
+        except ValueError:
+            continue
+        if (isinstance(line, dict) and "ended" not in line and line.get("pid") == os.getpid()
+                and line.get("host") == platform.node()):
+            lines[at] = json.dumps({**line, **fields}, default=str)
+            _rewrite_lines(path, lines)
+            return
 
 
 def new_run_pairs(run_dir: Path) -> list[tuple[str, str]]:
@@ -1466,7 +1570,7 @@ def console_log(path: str | os.PathLike[str], header: str,
     to ``path`` (appended, after a ``header`` line such as ``==== <UTC> <command> (pid N)
     ====``): the run folder's ``console.log``, which keeps the warnings and selection lines
     a terminal loses. ``said``: lines the command printed before it knew the run folder (the
-    CPU threads line), written after the header as they were printed, not printed again. tqdm bars (carriage returns) stay on the terminal. Output written to
+    CPU threads line; :func:`drac_ssl.starting.said_at_start`'s go first), written after the header as they were printed, not printed again. tqdm bars (carriage returns) stay on the terminal. Output written to
     the file descriptors directly (a subprocess, a C library) is not in it. The streams are
     put back as they were when the block ends (a test's capture stays intact). A stream that
     is None (a closed file descriptor) stays None: ``print`` then writes nothing, as before.
@@ -1485,7 +1589,9 @@ def console_log(path: str | os.PathLike[str], header: str,
             disk keeps out of it when it is closed.
     """
     from drac_ssl.io import writing
+    from drac_ssl.starting import said_at_start
 
+    said = [*said_at_start(), *said]  # the SIGINT-ignored note, printed before the run folder was known
     with writing(path):  # an error here is the log's, not a read's (drac_ssl.io.written_file)
         log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
     try:

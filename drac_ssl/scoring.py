@@ -188,6 +188,7 @@ from drac_ssl.config import (
     referable_grade,
 )
 from drac_ssl.console import print_lines
+from drac_ssl.exit_codes import RUN_BUSY, RunBusy
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     auc_words,
@@ -2767,13 +2768,32 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
     return told
 
 
+def _refuse_busy_run(run: str) -> None:
+    """Raise the :class:`drac_ssl.grading.bundle_folder.BundleBusy` of ``RUN`` (a
+    :class:`RunBusy`) when it is a run folder with no bundle yet whose training still runs;
+    nothing otherwise (any other problem of ``RUN`` is said as the score's warning). A review:
+    ``--score ... RUN`` on such a run scored without RUN's grade names, calibration and
+    training-image check, warned "RUN is no run or bundle folder" and exited 0, where the
+    export's other modes refuse it with exit 75 (try again later) and the same words."""
+    from drac_ssl.grading.bundle_folder import BundleBusy, bundle_folder
+
+    try:
+        bundle_folder(run)
+    except BundleBusy:
+        raise
+    except ValueError:  # BundleError: the training-image check says it, the score stands
+        pass
+
+
 def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``python -m drac_ssl.export --score SUBMISSION.csv --labels LABELS.csv ...`` (parsed by
     :func:`drac_ssl.commands.export_parser`, ``argv`` as typed, for the record's ``command``):
     writes ``--json``, then prints :func:`score_lines`; the exit code: 0 scored (a RUN that is
     no run or bundle folder too: the score is printed and written, with a warning that the
     training-image check read only the notes file, if any), 1 the
-    submission fails its check (its lines on stdout, as ``--check`` prints them), 2 anything
+    submission fails its check (its lines on stdout, as ``--check`` prints them), 75
+    (:data:`drac_ssl.exit_codes.RUN_BUSY`) RUN a run folder with no bundle yet whose training
+    still runs (try again later; nothing scored or written), 2 anything
     else (the message on stderr, ``error: ...``), a stdout that cannot be written
     (``> /dev/full``) included; a reader that closes the pipe (``| head -1``) changes nothing
     (:func:`drac_ssl.console.print_lines`)."""
@@ -2785,6 +2805,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise ScoreError(problem)
         if args.grades is not None and args.grades < 2:
             raise ScoreError(f"--grades {args.grades}: a grading scale has at least 2 grades")
+        if args.run is not None:
+            _refuse_busy_run(args.run)  # RunBusy: exit 75, as the export's other modes say it
         graded_by = grading_bundle(args.score, args.run)
         not_grader = run_not_grader_words(graded_by)  # RUN's calibration and cut were not applied
         names = model_grade_names(args.score, args.run)
@@ -2808,6 +2830,9 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
             return 2
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except RunBusy as exc:  # a ValueError: before it, so that a job script can requeue it
+        print(f"error: {exc}", file=sys.stderr)
+        return RUN_BUSY
     except ValueError as exc:  # ScoreError; a metric's refusal would say the same way, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -17,9 +17,9 @@ installed console script or ``python -m MODULE``): :mod:`drac_ssl.commands` and 
 data_prep's, the app's), here for the same reason. And :func:`python_command`, the
 ``PYTHON -m MODULE`` of a command a message prints (the running interpreter, so that the
 command runs as printed), for the modules that load no torch too. And
-:func:`add_version_option`, every command's ``--version`` (``drac_ssl 0.1.0``: the one
-version, :data:`drac_ssl.__version__`, which pyproject.toml's ``dynamic = ["version"]`` reads
-too). And :func:`import_keeping_random`, every lazy import of scikit-learn and MONAI, which
+:func:`add_version_option`, every command's ``--version`` (``drac_ssl 0.1.0``; a wheel built
+from a git checkout ``0.1.0+57.g1a2b3c4``: the one version, :data:`drac_ssl.__version__`, the
+installed metadata's too, setup.py writing both). And :func:`import_keeping_random`, every lazy import of scikit-learn and MONAI, which
 draw from Python's ``random`` as they load: a host's stream goes on as if they had not.
 
 Only the standard library is imported here, so that the handler is in place before torch.
@@ -51,21 +51,50 @@ def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
     os._exit(130)
 
 
+STOPPED_CLEANLY = ("train", "umm", "export")
+"""The commands that say where a Ctrl-C or SIGTERM stopped them and resume from there: the
+ones :func:`started` tells how to stop when SIGINT is ignored."""
+
+
+_SIGINT_IGNORED: list[str] = []  # the command of STOPPED_CLEANLY started with SIGINT ignored
+_SAID_AT_START: list[str] = []  # the lines started() printed: for the run's console.log
+
+
 def quiet_while_starting(prog: str) -> None:
     """Make Ctrl-C exit at once with exit code 130 and one line naming ``prog`` (e.g.
     ``"export"``), until :func:`started`. Only where Ctrl-C would raise KeyboardInterrupt: a
-    command started with SIGINT ignored (a background job of a script) keeps ignoring it."""
+    command started with SIGINT ignored (``&`` from a script, a non-interactive shell with no
+    job control: POSIX has its background jobs ignore SIGINT, so ``kill -INT`` does nothing;
+    ``nohup`` ignores SIGHUP only) keeps ignoring it, and one of :data:`STOPPED_CLEANLY` says
+    so when it starts its work (:func:`started`: not for ``--help`` or ``--version``)."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         _PROG[:] = [prog]
         signal.signal(signal.SIGINT, _interrupted_while_starting)
+    elif signal.getsignal(signal.SIGINT) is signal.SIG_IGN and prog in STOPPED_CLEANLY:
+        _SIGINT_IGNORED[:] = [prog]
 
 
 def started() -> None:
     """Everything is imported: Ctrl-C raises KeyboardInterrupt again (only where
     :func:`quiet_while_starting` had installed its handler; no-op otherwise, e.g. when
-    ``main()`` is called from Python)."""
+    ``main()`` is called from Python). A command :func:`quiet_while_starting` found with SIGINT
+    ignored says so here, once, in a note line on stderr with the SIGTERM that stops it
+    (``kill PID``); :func:`said_at_start` keeps the line for the run's ``console.log``."""
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if _SIGINT_IGNORED and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        line = (f"[{_SIGINT_IGNORED[0]}] note: Ctrl-C (SIGINT) is ignored in this process (started with & "
+                f"from a script: no job control); stop it with SIGTERM: kill {os.getpid()}")
+        sys.stderr.write(f"{line}\n")
+        sys.stderr.flush()
+        _SAID_AT_START.append(line)
+    _SIGINT_IGNORED.clear()
+
+
+def said_at_start() -> list[str]:
+    """The lines :func:`started` printed in this process (the SIGINT-ignored note), for the
+    run folder's ``console.log`` (:func:`drac_ssl.runtime.console_log`), which opens later."""
+    return list(_SAID_AT_START)
 
 
 @contextlib.contextmanager
@@ -387,8 +416,8 @@ def whole_number(least: int, default: int, why: str = "", most: int | None = Non
 
 def version_words() -> str:
     """What every command's ``--version`` prints: ``drac_ssl VERSION``, the package's one
-    version (:data:`drac_ssl.__version__`, which pyproject.toml reads for the installed
-    distribution's metadata)."""
+    version (:data:`drac_ssl.__version__`, which setup.py gives the installed distribution's
+    metadata, with the build's commit as a local label in a wheel)."""
     from drac_ssl import __version__  # the package's __init__: the standard library only
 
     return f"drac_ssl {__version__}"

@@ -125,6 +125,7 @@ from drac_ssl.run_state import (
     killed_attempt_seconds,
     killed_training_seen,
     made_in,
+    recorded_threads,
     report_words,
     resume_in_place_command_and_note,
     saved_checkpoint,
@@ -199,6 +200,31 @@ def phantom_root(cfg: Config) -> Path:
     return preflight.phantom_root(cfg)
 
 
+def phantom_start_line(root: Path, images: int, reused: bool) -> str:
+    """The ingest's first line when an empty ``data.root`` runs on the phantom set in ``root``
+    (:func:`phantom_root`): that it is generated (``images`` images) into that folder of the
+    current folder, by its absolute path, or ``reused`` from it (complete: its ``phantom.json``,
+    written last, is there). A trial user read "using the embedded phantom set" as a set inside
+    the package, and found 846 MB of images written into ./data/phantom."""
+    where = root.absolute()
+    if reused:
+        return f"[ingest] data.root is empty: reusing the embedded phantom UW-OCTA set generated earlier in {where}"
+    return (f"[ingest] data.root is empty: generating the embedded phantom UW-OCTA set ({images} synthetic "
+            f"images) into {where}, under the current folder")
+
+
+def phantom_size_line(root: Path) -> str:
+    """``note: the phantom set data/phantom/... (807.3 MiB) can be deleted ...``: the phantom set's
+    folder by its absolute path, what removing it frees (:func:`_freed_mib`), and that a run
+    without ``data.root`` makes it again; said at the end of a run on it, beside the first try's
+    own folder (:func:`first_try_size_line`), which a trial user read as the only thing to
+    delete."""
+    freed, shared = _freed_mib(root)
+    also = f"; {shared:.1f} MiB more are hard links another folder holds" if shared else ""
+    return (f"note: the phantom set {root.absolute()} ({freed:.1f} MiB{also}) can be deleted too once no "
+            f"run needs it: later runs from this folder without data.root reuse it, or generate it again")
+
+
 def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     if cfg.data.dataset != "drac":
         print(f"[ingest] {cfg.data.dataset}: generic datasets are read directly from {cfg.data.root}; nothing to ingest")
@@ -210,12 +236,15 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     phantom_seconds = None
     if not data_cfg.root:
         root = phantom_root(cfg)
-        print(f"[ingest] data.root is empty: using the embedded phantom UW-OCTA set at {root}")
+        reused = (root / phantom.MANIFEST_NAME).is_file()
+        print(phantom_start_line(root, data_cfg.phantom_n_train + data_cfg.phantom_n_test, reused))
         t0 = time.perf_counter()
         phantom.generate(root, n_train=data_cfg.phantom_n_train, n_test=data_cfg.phantom_n_test,
                          seed=data_cfg.phantom_seed, workers=data_cfg.workers)
         # part of the stage's seconds in stages.json (0 when the set was there already)
         phantom_seconds = round(time.perf_counter() - t0, 1)
+        if not reused:  # generated now: what it took
+            print(f"[ingest] the phantom set takes {_freed_mib(root)[0]:.1f} MiB in {root.absolute()}")
         data_cfg = dataclasses.replace(data_cfg, root=str(root))
     # the fundus recipe (not the default) says what the images are: a plain folder of fundus
     # photographs ingested as grey is still fundus (no UW-OCTA checks or wording)
@@ -1655,11 +1684,16 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         # (a resume with -c RUN/config.yaml too: its records)
         comment = "\n".join(c for c in (_first_try_comment(run_first_try),
                                          _not_applied_comment(cfg, run_dir, not_applied)) if c)
+        import torch  # run.threads as applied (0: half the cores): the header's reproduce command says it
+
+        # the run's own count (its first invocation's, as report.md's command gives it), not a resume's
+        threads = recorded_threads(read_json_dict(run_dir / "environment.json")) or torch.get_num_threads()
         with writing(run_dir / "config.yaml"):  # an error here is a write's (run_folder_writes)
-            save_config(cfg, run_dir / "config.yaml", comment=comment)
+            save_config(cfg, run_dir / "config.yaml", comment=comment, threads=threads)
     env = environment_info()
     # speed only (every view carries its own seed), but recorded: -1 resolves per machine
     env["dataloader_workers"] = dataloader_workers(cfg.pretrain.num_workers)
+    env["torch_compile"] = _torch_compile_record(cfg)  # on CUDA by default: another source of rounding
     if (fixes := getattr(sources, "fixes", None)) is not None:  # the file -c read (a shipped
         env["config_file"] = str(Path(fixes.file).absolute())  # config's, for -c NAME: config_file)
     made = read_json_dict(run_dir / "environment.json")  # before this invocation
@@ -1670,6 +1704,9 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
             made_env = {k: v for k, v in env.items() if k != "cwd"}
             if cwd := made_in(run_dir):
                 made_env["cwd"] = cwd
+        if made_env.get("git_diff_sha256"):  # a dirty checkout: its changes kept, to remake the run
+            with writing(run_dir / runtime.CODE_PATCH):
+                made_env = {**made_env, "code_patch": runtime.save_code_patch(run_dir)}
         atomic_write_json(run_dir / "environment.json", made_env)
     other_threads = _resumed_with_other_threads(cfg, run_dir, env)
     if other_threads:  # said before the stage starts, and kept in this invocation's line
@@ -1719,6 +1756,9 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
                           f"meet ({type(failure).__name__}: {failure}); its own preflight will say"]
         for line in full_lines:
             print(f"[train] {line}")
+    phantom = phantom_root(cfg) if cfg.data.dataset == "drac" and not cfg.data.root else None
+    if phantom is not None and phantom.is_dir():  # the set the run made under the current folder
+        print(f"[train] {phantom_size_line(phantom)}")
     return run_dir
 
 
@@ -2039,12 +2079,54 @@ def next_step_lines(run_dir: Path) -> list[str]:
     return lines
 
 
-def _threads_of(record: dict[str, Any] | None) -> int | None:
-    """The torch threads an invocation ran with (its ``threads.torch_intra_op``, as
-    :func:`drac_ssl.runtime.environment_info` records it); None when not recorded."""
-    threads = (record or {}).get("threads")
-    count = threads.get("torch_intra_op") if isinstance(threads, dict) else None
-    return count if isinstance(count, int) and not isinstance(count, bool) else None
+def data_against_config_run(sources: dict[str, str] | None, run_dir: Path, shown: int = 5) -> str | None:
+    """When ``-c`` read another run folder's ``config.yaml`` (a rerun of that run) and that
+    folder has ``data/manifest.csv``: words naming the source files whose SHA-256 differs from
+    that run's, the new ones and the gone ones (:func:`drac_ssl.manifest.source_file_changes`,
+    the first ``shown`` of each), compared with the manifest this run's ingest just wrote; None
+    when they are the same, or there is nothing to compare (no such ``-c``, this run's own
+    folder, a manifest missing or unreadable). A rerun on other data cannot repeat the run's
+    figures, and nothing said so (a reproducibility review)."""
+    from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest, source_file_changes
+
+    file = getattr(getattr(sources, "fixes", None), "file", None)
+    if file is None or Path(file).name != "config.yaml":
+        return None
+    source = Path(file).absolute().parent
+    made = source / "data" / MANIFEST_FILE
+    if source.resolve() == run_dir.resolve() or not (source / "stages.json").is_file() or not made.is_file():
+        return None
+    columns = ("id", "path", "split", "sha256")
+    try:
+        changes = source_file_changes(read_manifest(made, columns),
+                                      read_manifest(run_dir / "data" / MANIFEST_FILE, columns))
+    except (OSError, ManifestError):
+        return None
+    if not any(changes.values()):
+        return None
+
+    def listed(paths: list[str]) -> str:
+        more = f", and {len(paths) - shown} more" if len(paths) > shown else ""
+        return ", ".join(paths[:shown]) + more
+
+    said = "; ".join(f"{len(paths)} {what} ({listed(paths)})" for what, paths in (
+        ("differ", changes["differ"]), ("changed split", changes["moved"]), ("new", changes["new"]),
+        ("gone", changes["gone"])) if paths)
+    return (f"the data are not the data of {source}, whose config.yaml -c read: against its "
+            f"data/{MANIFEST_FILE} (each source file's sha256), {said}; this run cannot repeat "
+            f"its figures")
+
+
+def _torch_compile_record(cfg: Config) -> dict[str, Any]:
+    """``{"setting": pretrain.compile, "used": bool | None}``: whether the pretraining (the
+    stage that compiles) runs ``torch.compile`` on the device ``run.device`` picks here
+    (:func:`drac_ssl.runtime.use_compile`: ``auto`` is on CUDA only); ``used`` None when that
+    device cannot be resolved now (the preflight says why)."""
+    try:
+        used: bool | None = runtime.use_compile(cfg.pretrain.compile, runtime.resolve_device(cfg.run.device))
+    except (ValueError, RuntimeError):
+        used = None
+    return {"setting": cfg.pretrain.compile, "used": used}
 
 
 def _saved_state_threads(run_dir: Path, stage: str) -> tuple[bool, int | None]:
@@ -2082,7 +2164,7 @@ def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any])
     ``run.threads`` changes no setting's signature (a resume on another machine is
     legitimate), but CPU float sums depend on the thread count: a pretraining resumed with
     another count differed in most of its tensors."""
-    now = _threads_of(env)
+    now = recorded_threads(env)
     status = read_json_dict(run_dir / "stages.json") or {}
     stage = next((name for name in PIPELINE if name in cfg.run.stages
                   and (status.get(name) or {}).get("status") != "done"), None)
@@ -2131,10 +2213,10 @@ def _last_invocation_threads(run_dir: Path) -> int | None:
     """The CPU threads of the run's last earlier ``python -m drac_ssl.train`` invocation that
     recorded them (``invocations.jsonl``, else ``environment.json``); None when none did."""
     for line in reversed(invocations(run_dir / runtime.INVOCATIONS)):
-        earlier = _threads_of(line)
+        earlier = recorded_threads(line)
         if earlier is not None:
             return earlier
-    return _threads_of(read_json_dict(run_dir / "environment.json"))
+    return recorded_threads(read_json_dict(run_dir / "environment.json"))
 
 
 def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted | None:
@@ -2303,7 +2385,8 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
     under torchrun, the other processes, told before the pretraining whether to take part.
 
     A stage's entry is written as it starts (``"status": "running"``, ``started_utc``, its
-    ``attempts`` so far) and again as it ends (done, interrupted or failed). An entry still
+    ``attempts`` so far, ``cpu_threads``: the torch intra-op threads of each attempt, this
+    one last) and again as it ends (done, interrupted or failed). An entry still
     ``running`` at the next start is an attempt killed without a word (``kill -9``, the OOM
     killer): it counts as an attempt (``killed_attempts``), what a killed pretraining or UMM
     saved in ``killed_left`` (``what``, ``then``: :func:`_killed_left`, what this attempt does
@@ -2316,6 +2399,9 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
     if status_path.exists():
         status = json.loads(status_path.read_text(encoding="utf-8"))
     start = read_json_dict(run_dir / "environment.json") or {}  # the code the run was made with
+    import torch  # the stages import it anyway
+
+    threads = torch.get_num_threads()  # run.threads as applied: each attempt's, in cpu_threads
     for name in PIPELINE:
         if name == "pretrain":  # taken with other folds: on the images of the ingest (a no-op once checked)
             check_refolded(cfg, run_dir, status)
@@ -2346,7 +2432,11 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         # what a killed pretraining or UMM saved, read before this attempt writes a checkpoint
         left = _killed_left(cfg, run_dir, name) if killed_now and name in CHECKPOINT_STAGES else None
         killed_left = {"what": left.what, "then": left.then} if left else previous.get("killed_left")
-        record = {"seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
+        # each attempt's CPU threads, in order (attempts made before they were recorded: not
+        # listed): a resume with another count is not bit-identical (report.mixed_threads_words)
+        earlier_threads = previous.get("cpu_threads")
+        cpu_threads = [*(earlier_threads if isinstance(earlier_threads, list) else []), threads]
+        record = {"seconds_earlier_attempts": round(before_s, 2), "attempts": attempts, "cpu_threads": cpu_threads,
                   **({"killed_attempts": killed} if killed else {}),
                   **({"untimed_attempts": untimed} if untimed else {}),
                   **({"killed_left": killed_left} if isinstance(killed_left, dict) else {})}
@@ -2404,12 +2494,16 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         }
         if previous:  # resumed: the time of the interrupted attempts is not lost
             status[name].update(record)
+        status[name]["cpu_threads"] = cpu_threads
         atomic_write_json(status_path, status)
         print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s"
               + (f" (+ {earlier} in {attempts - 1} earlier attempt(s){of_killed})" if previous else ""))
         if name == "pretrain" and peers is not None:
             peers.leave()  # torchrun: the others have left; the later stages run in this process alone
         if name == "ingest":
+            if changed := data_against_config_run(sources, run_dir):
+                print(f"[train] warning: {changed}")
+                runtime.add_to_invocation(run_dir, {"data_against_config_run": changed})  # not the console's only
             check_refolded(cfg, run_dir, status)  # before the checks of the stages left to run
             for warning in preflight.after_ingest(cfg, run_dir, sources):
                 print(f"[preflight] {warning.severity}: {warning.line}")

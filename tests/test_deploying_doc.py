@@ -154,3 +154,21 @@ def test_the_memory_figures_are_the_benchs_and_the_unit_file_starts_the_app() ->
     assert command[1:3] == ["-m", "app"]
     args = parse_args(command[3:])
     assert args.root_path == "/drac" and args.audit_log.startswith(f"/var/log/{lines['LogsDirectory']}/")
+
+
+def test_the_unit_file_waits_between_restarts_so_a_busy_run_is_tried_again() -> None:
+    """Review F3: the unit set no RestartSec: an app exiting 75 (RUN_BUSY, its --bundle RUN still
+    training) was restarted 5 times within systemd's default 100 ms apart, hit the start limit
+    (5 starts in StartLimitIntervalSec=10 s) and stayed failed. Restarts a minute apart never
+    reach it; the page says why."""
+    from drac_ssl.exit_codes import RUN_BUSY
+
+    unit = re.search(r"^```ini\n(.*?)^```", PAGE.read_text(encoding="utf-8"), re.S | re.M)
+    assert unit is not None, "the page shows no systemd unit"
+    lines = dict(line.split("=", 1) for line in unit.group(1).splitlines() if "=" in line and not line.startswith("#"))
+    start_limit_interval_s, start_limit_burst = 10, 5  # systemd's defaults (the unit sets neither)
+    assert "StartLimitIntervalSec" not in lines and "StartLimitBurst" not in lines
+    assert int(lines["RestartSec"]) * (start_limit_burst - 1) > start_limit_interval_s
+    assert str(RUN_BUSY) not in lines["RestartPreventExitStatus"].split()
+    assert (f"`RestartSec=60`: a minute between restarts. systemd's default, 100 ms, restarts an app that "
+            f"exits at once (exit {RUN_BUSY} while the training runs)") in _page()

@@ -109,6 +109,18 @@ def test_the_page_says_what_a_library_user_trips_on() -> None:
     assert "docs/python.md" in (drac_ssl.__doc__ or "")
 
 
+def test_the_offline_install_installs_the_wheel_it_built() -> None:
+    """A packaging trial: the recipe built drac_ssl's wheel into wheelhouse/ and then installed
+    the checkout in editable mode (``--no-deps -e .``), so the wheel went unused and the server
+    needed the checkout."""
+    text = PAGE.read_text(encoding="utf-8")
+    recipe = text[text.index("**Installing without internet.**"):]
+    recipe = recipe[recipe.index("```bash"):recipe.index("```\n", recipe.index("```bash") + 7)]
+    assert "pip wheel --no-deps -w wheelhouse ." in recipe
+    assert recipe.rstrip().endswith(".venv/bin/pip install --no-index --find-links wheelhouse drac_ssl"), recipe
+    assert " -e " not in recipe
+
+
 def test_the_pages_way_to_read_larger_files_keeps_the_local_file_limit() -> None:
     """Every ``limits=...`` the page recommends for larger files, evaluated as written (a
     ``...`` filled with a larger side), keeps :data:`LOCAL_FILE_LIMITS`' 512 MiB of file: the page

@@ -17,7 +17,7 @@ from package_tree import copy_sources
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "drac_ssl", "data_prep",
-          "app", "configs", "scripts", "tests")
+          "app", "configs", "scripts", "tests", "docs")
 
 
 def _sdist_names(tmp_path: Path) -> set[str]:
@@ -40,6 +40,8 @@ def test_the_sdist_has_the_constraints_and_the_configs_and_no_stray_tests(tmp_pa
             "data_prep/__main__.py"} <= names, sorted(names)
     configs = {f"configs/{p.name}" for p in (REPO / "configs").glob("*.yaml")}
     assert configs and configs <= names  # the wheel's drac_ssl/configs are built from these
+    docs = {f"docs/{p.relative_to(REPO / 'docs')}" for p in (REPO / "docs").rglob("*") if p.is_file()}
+    assert docs and docs <= names, sorted(docs - names)  # the docs the messages cite; and its drac_ssl/docs
     assert not [n for n in names if n.startswith("tests/")], sorted(n for n in names if n.startswith("tests/"))
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     packages = [n for n in names if n.endswith(".py") and n.split("/")[0] in ("drac_ssl", "data_prep", "app")]

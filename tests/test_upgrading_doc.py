@@ -69,3 +69,16 @@ def test_the_upgrading_page_names_oof_csv_s_optional_columns_in_their_order() ->
     columns = oof_columns(3, "classification", patients=True, referral=True, sites=True)
     assert columns[-5:] == [*REFERRAL_COLUMNS, PATIENT_COLUMN, SITE_COLUMN]
     assert "into the last column" not in _text(REPO / "docs" / "running.md")
+
+
+def test_the_page_says_pip_list_shows_an_editable_installs_version_of_its_install_time() -> None:
+    """A review (F4): "an editable install's code still says 0.1.0" left out that ``pip list``
+    shows the editable install's metadata, versioned by the commit it was installed at
+    (setup.py), which setup.sh renews only when the lock changes."""
+    text = _text(PAGE)
+    said = text.split("A checkout (and an editable install's code) still says", 1)[1].split("- **", 1)[0]
+    assert "`pip list` shows an editable install's version as of its install" in said
+    assert "`scripts/setup.sh` reinstalls only when the lock changes" in said
+    setup_sh = (REPO / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    reinstall = setup_sh.split("if up_to_date; then", 1)[1].split("\nfi\n", 1)[0]
+    assert "-e ." in reinstall.split("else", 1)[1]  # the editable install: in the not-up-to-date branch only

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import runpy
 import shutil
 import subprocess
@@ -27,7 +28,8 @@ from drac_ssl import runtime
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "drac_ssl", "data_prep", "app", "configs")
+SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "drac_ssl", "data_prep", "app",
+           "configs", "docs")
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -76,11 +78,26 @@ def _installed(wheel: Path, site: Path) -> Path:
     return site / "drac_ssl"
 
 
+def _metadata_version(site: Path) -> str:
+    """The ``Version:`` of the drac_ssl distribution unpacked in ``site``."""
+    dist, = importlib.metadata.distributions(name="drac_ssl", path=[str(site)])
+    return dist.version
+
+
 def test_a_wheel_from_a_checkout_records_its_commit_in_environment_json(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     checkout, commit = _checkout(tmp_path / "checkout")
     package = _installed(_wheel(checkout, tmp_path / "dist"), tmp_path / "site")
     assert runtime.build_origin(str(package)) == {"build_commit": commit, "build_dirty": False}
+    # F3: the wheel's version names the commit, and the installed __version__ (every command's
+    # --version) is the metadata's
+    version = f"0.1.0+1.g{commit[:7]}"  # the checkout's one commit, then its hash
+    assert _metadata_version(package.parent) == version
+    said = subprocess.run([sys.executable, "-c", "import drac_ssl.starting as s; print(s.version_words())"],
+                          check=True, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(package.parent)})
+    assert said.stdout.strip() == f"drac_ssl {version}"
+    assert (package / "docs" / "running.md").is_file() and not (package / "docs" / "img").exists()
     assert not (checkout / "drac_ssl" / "_build_info.py").exists()  # the checkout is not written
     assert _git(checkout, "status", "--porcelain", "--untracked-files=no") == ""
     monkeypatch.delenv("DRAC_SSL_CODE_STAMP", raising=False)
@@ -96,7 +113,9 @@ def test_a_wheel_from_a_checkout_records_its_commit_in_environment_json(
         # the same code to same_code (an upgrade review, F6)
         assert origin["code_fingerprint"] == runtime.source_fingerprint(checkout) == runtime.code_fingerprint()
         assert (package / "_build_info.py").is_file()
-        assert f"built from commit {commit[:7]})" in runtime.unknown_code_words()
+        monkeypatch.syspath_prepend(str(package.parent))  # as the install's process finds its metadata
+        assert runtime.distribution_version() == version
+        assert runtime.unknown_code_words().endswith(f"; drac_ssl {version})")  # the version names the commit
     finally:
         runtime.code_source.cache_clear()
 
@@ -112,6 +131,9 @@ def test_an_sdist_carries_the_commit_to_a_wheel_built_without_git(tmp_path: Path
     assert runtime.build_origin(str(unpacked / "drac_ssl")) == {"build_commit": commit, "build_dirty": True}
     package = _installed(_wheel(unpacked, tmp_path / "dist"), tmp_path / "site")
     assert runtime.build_origin(str(package)) == {"build_commit": commit, "build_dirty": True}
+    assert _metadata_version(package.parent) == f"0.1.0+1.g{commit[:7]}.dirty" == name.split("-")[1].removesuffix(".tar.gz")
+    # the docs the messages cite reach the wheel through the sdist too (MANIFEST.in's graft)
+    assert sorted(p.name for p in (package / "docs").iterdir()) == sorted(p.name for p in (REPO / "docs").glob("*.md"))
     assert runtime.build_commit_words(str(package)) == f"built from commit {commit[:7]} with uncommitted changes"
 
 
@@ -129,7 +151,7 @@ def test_no_commit_is_taken_from_another_projects_repository(tmp_path: Path) -> 
     assert setup["source_commit"](str(inside)) is None
     assert setup["source_commit"](str(tmp_path / "nowhere")) is None
     target = inside / "drac_ssl" / "_build_info.py"
-    target.write_text(setup["build_info_text"]("a" * 40, False), encoding="utf-8")
+    target.write_text(setup["build_info_text"]("a" * 40, False, 3), encoding="utf-8")
     assert setup["write_build_info"](str(target), str(inside)) is False  # the sdist's record kept
     assert runtime.build_origin(str(inside / "drac_ssl")) == {"build_commit": "a" * 40, "build_dirty": False}
 

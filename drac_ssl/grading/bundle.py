@@ -1411,7 +1411,8 @@ def ci_units_words(resamples: Any, units: Any, unit: str = "") -> str:
     return f"{noun}s"
 
 
-def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = None) -> str:
+def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = None,
+                        seed: int | None = None) -> str:
     """What bootstrap CIs resample, from a record of :func:`drac_ssl.oof.ci_resampling`
     (``metrics.json``, ``comparison.json``, a bundle's ``cv_metrics``: ``ci_resamples``
     ``patients``, ``groups`` or ``images``, ``ci_units`` their number): ``percentile bootstrap
@@ -1419,8 +1420,15 @@ def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = 
     groups the folds kept whole (...), each with all its images`` (near twins kept together,
     ``data.near_duplicate_mse``) or ``... of the 44 images, each its own unit``, then
     :data:`CI_HELD_FIXED` (what they do not vary). A record without them (a run made before
-    patient-level CIs): images."""
-    resampling = resampling or {}
+    patient-level CIs): images. ``seed``: the seed the resamples were drawn from (the
+    fine-tuning's: ``finetune.seed``, or ``run.seed`` when that is -1), said last when given
+    (``...; resamples drawn with seed 0``): the interval's endpoints depend on it."""
+    words = _resampled_words(resampling or {}, n_boot)
+    return words + (f"; resamples drawn with seed {seed}" if seed is not None else "")
+
+
+def _resampled_words(resampling: dict[str, Any], n_boot: int | None) -> str:
+    """:func:`ci_resampling_words` without its seed."""
     how = "percentile bootstrap" + (f" ({n_boot} resamples)" if n_boot is not None else "")
     units = resampling.get("ci_units")
     count = f" {units}" if isinstance(units, int) and not isinstance(units, bool) else ""

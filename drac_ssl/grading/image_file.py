@@ -46,7 +46,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from drac_ssl.grading.image_notes import CONVERT_FIX, READ_FORMATS, other_format
+from drac_ssl.grading.image_notes import (
+    CONVERT_FIX,
+    DICOM_SUFFIXES,
+    OTHER_IMAGE_SUFFIXES,
+    READ_FORMATS,
+    other_format,
+)
 from drac_ssl.name_tags import printable_text  # stdlib only
 
 if TYPE_CHECKING:
@@ -107,14 +113,26 @@ def misnamed(file_format: str, name: str) -> tuple[str, str] | None:
     (:func:`data_prep.cache.process_file`), since a tool that goes by the name may not, and a
     ``.png`` is taken for lossless; the app and the export command say the same words as a
     plain note (:func:`misnamed_finding`). None for a name that agrees, has no image suffix, or
-    a format that is not read (refused: :func:`header_refusal` says the name)."""
+    a format that is not read (refused: :func:`header_refusal` says the name).
+
+    A name whose suffix names an image format the package does not read (``scan.dcm``, a PNG
+    saved as ``.dcm``: :data:`~drac_ssl.grading.image_notes.DICOM_SUFFIXES`, ``.webp``:
+    :data:`~drac_ssl.grading.image_notes.OTHER_IMAGE_SUFFIXES`) is misnamed too: the app
+    grades such a file by its content (a review: silently, where ``python -m drac_ssl.export
+    --images`` refuses it by its name, "rename it scan.png"); the ingest and the export's
+    folder never read it, so there the words say grading only."""
     content = ACCEPTED_FORMATS.get(file_format)
-    if content is None or not name_words(file_format, name):
+    if content is None:
         return None
     suffix = os.path.splitext(name)[1]
+    if name_words(file_format, name):
+        where = "in training and in grading"
+    elif suffix.lower() in DICOM_SUFFIXES or suffix.lower() in OTHER_IMAGE_SUFFIXES:
+        where = "in grading"
+    else:
+        return None
     own = next(s for s, f in SUFFIX_FORMATS.items() if f == content)
-    return (f"a {content} file, though named {suffix} (read as {content}: the content decides, "
-            f"in training and in grading)",
+    return (f"a {content} file, though named {suffix} (read as {content}: the content decides, {where})",
             f"rename it to {own} (a tool that goes by the name may misread it)")
 
 

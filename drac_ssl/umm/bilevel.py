@@ -103,13 +103,13 @@ def grads_or_zeros(
 
 
 def global_norm(tensors: Sequence[Tensor]) -> Tensor:
-    """The Euclidean norm of all ``tensors`` taken together, 0-dim float64, detached."""
-    return torch.sqrt(
-        sum(
-            (t.detach().double().pow(2).sum() for t in tensors),
-            torch.zeros((), dtype=torch.float64, device=tensors[0].device),
-        )
-    )
+    """The Euclidean norm of all ``tensors`` taken together, 0-dim float64, detached.
+
+    Each tensor's norm is accumulated in float64 by ``torch.linalg.vector_norm`` (``dtype``)
+    without a float64 copy of it: ``t.double().pow(2)`` made two, ~40% of a CPU UMM step on
+    ResNet-18's layer4 (eight calls a step)."""
+    return torch.stack([torch.linalg.vector_norm(t.detach(), dtype=torch.float64) for t in tensors]
+                       ).square().sum().sqrt()
 
 
 def hessian_vector_product(

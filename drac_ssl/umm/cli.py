@@ -30,7 +30,7 @@ from drac_ssl.config import (
     load_config,
     shadowed_config_words,
 )
-from drac_ssl.exit_codes import RUN_BUSY, UMM_EXIT_CODES
+from drac_ssl.exit_codes import INTERRUPTED, RUN_BUSY, UMM_EXIT_CODES
 from drac_ssl.starting import add_version_option, python_command, started
 
 __all__ = ["main"]
@@ -80,14 +80,23 @@ def _default_config_path(checkpoint: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m drac_ssl.umm CHECKPOINT|RUN [-c CONFIG] [section.key=value ...] [--run-dir
-    DIR]``; returns the exit code (the module's: 0, 1, 2, 130). ``argv``: the words after
+    DIR]``; returns the exit code (the module's: 0, 1, 2, 75, 130; 130 with ``argv`` None
+    only). ``argv``: the words after
     ``python -m drac_ssl.umm``; None: ``sys.argv[1:]``. Called from Python with an ``argv``,
     ``RUN/umm/environment.json`` records ``PYTHON -m drac_ssl.umm *argv``, not the caller's
     ``sys.argv`` (:func:`drac_ssl.runtime.command_given`). ``run.threads`` sets torch's and
     OpenCV's CPU threads for the stage (:func:`drac_ssl.runtime.apply_thread_policy`, as
     ``python -m drac_ssl.train`` sets them; torch's inter-op pool, sized once per process, only
     in the command's own process, ``argv`` None), and the caller's are given back on return
-    (:func:`drac_ssl.runtime.threads_kept`)."""
+    (:func:`drac_ssl.runtime.threads_kept`).
+
+    Raises:
+        KeyboardInterrupt: interrupted (Ctrl-C, a notebook's "Interrupt kernel") once the stage
+            is set up, when called with an ``argv``: said as the command says it (what is saved,
+            how to resume), then raised again so that the caller (a notebook's "Run All", a
+            script) stops there, as :func:`drac_ssl.train.main` does; its ``exit_code``
+            attribute is the command's code, 130. With ``argv`` None (``python -m
+            drac_ssl.umm``) 130 is returned instead, without a traceback."""
     prog = python_command("drac_ssl.umm")  # the interpreter that runs it, as a fix says it
     parser = OverrideParser(
         prog=prog,
@@ -247,7 +256,15 @@ def main(argv: list[str] | None = None) -> int:
                 exc.stage = "umm"
             sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
             print(f"\n[umm] {interrupted_words(exc)}", file=sys.stderr)
-            return 130
+            if argv is None:  # the command's own process: exit 130, no traceback
+                return INTERRUPTED
+            # a call from Python (a notebook's "Interrupt kernel"): raised again, as
+            # drac_ssl.train.main raises it, so that "Run All" stops here instead of running the
+            # next cells on a half-trained stage; exit_code is what the command exits with. from
+            # None: the words above replace the KeyboardInterrupt they were made from, which a
+            # notebook would show first ("During handling of the above exception ...")
+            exc.exit_code = INTERRUPTED  # type: ignore[attr-defined]
+            raise exc from None
         return 0
 
 

@@ -116,6 +116,8 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
         "float_rgb.tif": (float_rgb.tobytes(), "Pillow cannot open this file; decoded by OpenCV"),
         # the ingest's misnamed warning (review formats F3: the app said nothing of it)
         "jpeg_named.png": (jpeg, "a JPEG file, though named .png (read as JPEG"),
+        # named as a format the package does not read: the export refuses it by its name
+        "png_named.dcm": (_save(grey, "PNG"), "a PNG file, though named .dcm (read as PNG"),
     }
 
 
@@ -171,6 +173,27 @@ def test_an_oriented_jpeg_of_a_real_scan_is_graded_without_the_not_octa_heading(
     assert "unlike the training images" not in summary
     notes = Path(notes_path).read_text(encoding="utf-8-sig")
     assert "Note: Image file: Exif Orientation 6" in notes
+
+
+def test_a_png_named_dcm_is_graded_with_the_misnamed_note_on_the_api_too(
+        predictor: Predictor, scan: np.ndarray, tmp_path: Path) -> None:
+    """A review: a PNG saved as ``scan.dcm`` was graded by the page, the API and
+    ``Predictor.predict_file`` without a word (``export --images`` refuses it: "rename it
+    scan.png"), though a JPEG named ``.png`` had its note: now the same plain note, the fix to
+    rename it."""
+    from app.server import AppSettings, _grade_single_now
+
+    path = tmp_path / "scan.dcm"
+    path.write_bytes(_save(Image.fromarray(scan), "PNG"))
+    said = ("a PNG file, though named .dcm (read as PNG: the content decides, in grading); rename it "
+            "to .png (a tool that goes by the name may misread it)")
+    pred = predictor.predict_file(path, gradcam=False)  # a script's, and the API's reading
+    assert [w for w in pred.warnings if said in w] and all(is_plain_note(w) for w in pred.warnings
+                                                          if w.startswith(FILE_FINDING)), pred.warnings
+    markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(gradcam=False), str(path), None,
+                                                       "scan.dcm")
+    assert label is not None and [w for w in details["warnings"] if said in w], details
+    assert f"Note: {FILE_FINDING}" in markdown, markdown
 
 
 def test_two_notes_are_two_paragraphs(predictor: Predictor, scan: np.ndarray, tmp_path: Path) -> None:

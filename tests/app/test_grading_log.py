@@ -188,3 +188,240 @@ def test_a_batch_whose_record_cannot_be_read_is_lost_lines_said(
     said = [r.getMessage() for r in caplog.records if "--grading-log" in r.getMessage()]
     assert len(said) == 1 and "2 grading line(s) not recorded: the batch's grades CSV" in said[0], said
     assert "Doe_Jane" not in said[0] and not (record.exists() and record.read_text())
+
+
+def _hashes(path: Path) -> list[str]:
+    return [json.loads(text)["image_sha256"][-2:] for text in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_the_record_is_rotated_above_its_size_deleting_nothing_in_time_order(tmp_path: Path) -> None:
+    """Catches a rotation that deletes or replaces a grading record (an audit record: the app
+    removes nothing, however many rotations), cuts a line, names files out of time order or
+    makes a file others may read; 0 never rotates."""
+    size = len(_a_line(0).encode())
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=2 * size)  # two lines a file
+    for n in range(1, 24):  # 11 rotations, most within one second: names taken, .001 ... .010
+        assert record.record([_a_line(n)])
+    assert record.record([_a_line(24), _a_line(25)])  # a batch past the size: rotated before, kept whole
+    rotated = record.rotated_files()
+    assert len(rotated) == 12 and {p for p in tmp_path.iterdir()} == {record.path, *rotated}
+    every = [h for p in [*rotated, record.path] for h in _hashes(p)]
+    assert every == [f"{n:02x}" for n in range(1, 26)], every  # every record on disk, in order
+    assert [p.name for p in rotated] == sorted(p.name for p in rotated)  # `ls` order is time order
+    assert _hashes(record.path) == ["18", "19"] and all(len(_hashes(p)) == 2 for p in rotated[:-1])
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in tmp_path.iterdir())
+    (tmp_path / "never").mkdir()
+    never = GradingLog(tmp_path / "never" / "n.jsonl")
+    for n in range(5):
+        assert never.record([_a_line(n)])  # max_bytes 0 (the class's default): never rotated
+    assert len(_hashes(never.path)) == 5 and never.rotated_files() == []
+
+
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.grading_log as grading_log
+
+    class Frozen:
+        @staticmethod
+        def now(tz: object) -> Any:
+            from datetime import UTC, datetime
+            return datetime(2026, 12, 7, 8, 30, 0, tzinfo=UTC)
+    monkeypatch.setattr(grading_log, "datetime", Frozen)
+
+
+def test_a_rotation_never_replaces_a_file_already_named_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a rotated name that collides with a file there (the clock's second repeated, a
+    clock set back, another server's rotation): the file there keeps its lines."""
+    _frozen_clock(monkeypatch)
+    size = len(_a_line(0).encode())
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=size)
+    (tmp_path / "g.jsonl.20261207T083000Z").write_text(_a_line(90), encoding="utf-8")
+    (tmp_path / "g.jsonl.20261207T083000Z.001").write_text(_a_line(91), encoding="utf-8")
+    for n in range(1, 4):
+        assert record.record([_a_line(n)])
+    assert [p.name for p in record.rotated_files()] == [
+        "g.jsonl.20261207T083000Z", "g.jsonl.20261207T083000Z.001", "g.jsonl.20261207T083000Z.002",
+        "g.jsonl.20261207T083000Z.003"]
+    assert [h for p in [*record.rotated_files(), record.path] for h in _hashes(p)] == ["5a", "5b", "01", "02", "03"]
+
+
+def test_the_rotation_is_said_as_the_next_line_passing_the_size(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Catches "above N bytes, renamed": the file is rotated before the line that would take it
+    past N bytes, while it holds N or less."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="app")
+    size = len(_a_line(0).encode())
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=size + 1)
+    assert record.record([_a_line(1)]) and record.record([_a_line(2)])
+    (rotated,) = record.rotated_files()
+    assert rotated.stat().st_size == size <= record.max_bytes  # not above: the next line would pass it
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [f"--grading-log {record.path}: the next line(s) would take it past {size + 1} bytes: "
+                    f"renamed {rotated.name} and a new one begun (the app deletes no rotated file)"], said
+
+
+def test_a_name_taken_after_it_was_seen_free_is_not_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a rotation that checks the name, then renames (os.rename replaces a file on
+    POSIX): a server on another host, which the flock does not reach (NFS without locks),
+    giving that name in between lost a rotated file. The hard link fails on a name taken."""
+    import os
+
+    _frozen_clock(monkeypatch)
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=len(_a_line(0).encode()))
+    (tmp_path / "g.jsonl.20261207T083000Z").write_text(_a_line(90), encoding="utf-8")  # the other host's
+    monkeypatch.setattr(os.path, "lexists", lambda path: False)  # it was free when looked at
+    assert record.record([_a_line(1)]) and record.record([_a_line(2)])
+    assert [p.name for p in record.rotated_files()] == ["g.jsonl.20261207T083000Z", "g.jsonl.20261207T083000Z.001"]
+    assert [h for p in [*record.rotated_files(), record.path] for h in _hashes(p)] == ["5a", "01", "02"]
+
+
+def test_a_filesystem_without_hard_links_is_rotated_by_a_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a rotation given up where os.link is refused (EPERM: a filesystem or file that
+    takes no hard link): it renames to a free name, under the flock, as before."""
+    import errno
+    import os
+
+    _frozen_clock(monkeypatch)
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+    monkeypatch.setattr(os, "link", no_links)
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=len(_a_line(0).encode()))
+    (tmp_path / "g.jsonl.20261207T083000Z").write_text(_a_line(90), encoding="utf-8")
+    for n in range(1, 4):
+        assert record.record([_a_line(n)])
+    assert [p.name for p in record.rotated_files()] == [
+        "g.jsonl.20261207T083000Z", "g.jsonl.20261207T083000Z.001", "g.jsonl.20261207T083000Z.002"]
+    assert [h for p in [*record.rotated_files(), record.path] for h in _hashes(p)] == ["5a", "01", "02", "03"]
+
+
+def test_a_rotation_another_server_holds_or_cannot_rename_writes_the_line_all_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Catches a line lost to a rotation: another server sharing the record holding its flock
+    (it rotates), or a folder where the rename fails: the line goes to the file, said once."""
+    import fcntl
+    import logging
+    import os
+
+    size = len(_a_line(0).encode())
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=size)
+    assert record.record([_a_line(1)])
+    other = os.open(record.path, os.O_RDONLY)  # another server, rotating it now
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        assert record.record([_a_line(2)])
+    finally:
+        os.close(other)
+    assert _hashes(record.path) == ["01", "02"] and not record.rotated_files()
+    caplog.set_level(logging.INFO, logger="app")
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(os, "link", refused)  # a folder this account may not write
+    monkeypatch.setattr(os, "rename", refused)
+    assert record.record([_a_line(3)]) and record.record([_a_line(4)])
+    assert _hashes(record.path) == ["01", "02", "03", "04"] and record.lost == 0
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "cannot rotate it" in said[0] and "Permission denied" in said[0], said
+    monkeypatch.undo()
+    assert record.record([_a_line(5)]) and _hashes(record.path) == ["05"]
+    assert [h for p in record.rotated_files() for h in _hashes(p)] == ["01", "02", "03", "04"]
+
+
+def test_a_server_that_waited_for_the_lock_does_not_rotate_the_file_begun_since(tmp_path: Path) -> None:
+    """Catches a rotation of the wrong file: a server whose open file another server rotated
+    (renamed, a new FILE begun) while it waited must not rename that new FILE, nor fail where
+    FILE is gone (moved away by logrotate): False, its lines go to the file it holds."""
+    import os
+
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=len(_a_line(0).encode()))
+    assert record.record([_a_line(1)])
+    fd = os.open(record.path, os.O_RDWR | os.O_APPEND)
+    try:
+        os.rename(record.path, tmp_path / "g.jsonl.20261207T083000Z")  # the other server's rotation
+        assert not record._rotated(fd, 10_000)  # FILE gone: nothing to rename
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["g.jsonl.20261207T083000Z"]
+        (tmp_path / "g.jsonl").write_text(_a_line(2), encoding="utf-8")  # the file it began
+        assert not record._rotated(fd, 10_000)  # another inode: not the file fd holds
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["g.jsonl", "g.jsonl.20261207T083000Z"]
+        assert _hashes(record.path) == ["02"]
+    finally:
+        os.close(fd)
+
+
+def test_a_filesystem_without_locks_is_said_once_not_taken_for_another_server(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Catches every flock error read as "another server rotates it now": on a filesystem
+    without locks (ENOLCK, NFS mounted nolock) the file was never rotated and nothing said so.
+    Only EWOULDBLOCK is another server; ENOLCK is said once, with the fix, the lines written."""
+    import errno
+    import fcntl
+    import logging
+
+    def no_locks(fd: int, operation: int) -> None:
+        if operation & fcntl.LOCK_EX:
+            raise OSError(errno.ENOLCK, "No locks available")
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    caplog.set_level(logging.INFO, logger="app")
+    record = GradingLog(tmp_path / "g.jsonl", max_bytes=len(_a_line(0).encode()))
+    for n in range(1, 4):
+        assert record.record([_a_line(n)])
+    assert _hashes(record.path) == ["01", "02", "03"] and not record.rotated_files() and record.lost == 0
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "cannot lock it for rotation (No locks available)" in said[0], said
+    assert "--grading-log-max-mb 0 and logrotate" in said[0]
+
+
+def test_grading_log_max_mb_is_parsed_and_the_record_rotates_at_it_and_0_never(predictor: Any, tmp_path: Path) -> None:
+    """Catches --grading-log-max-mb parsed wrong (the default 100 MiB; 0 off; a negative or
+    non-finite size refused as a usage error) or AppSettings.grading_log_max_mb not reaching
+    the page's record (its wiring in python -m app: the next test)."""
+    from app.__main__ import parse_args
+
+    assert parse_args([]).grading_log_max_mb == 100 and parse_args(["--grading-log-max-mb", "0"]).grading_log_max_mb == 0
+    for bad in ("-1", "nan", "inf"):
+        with pytest.raises(SystemExit):
+            parse_args(["--grading-log-max-mb", bad])
+    scan = _scan(tmp_path / "scan.png", 0)
+    for max_mb, rotated in ((1e-6, True), (0, False)):  # 1e-6 MiB: 1 byte, each line rotates
+        record = tmp_path / f"g{max_mb}.jsonl"
+        grade = _handler(server.build_demo(predictor, server.AppSettings(
+            grading_log=str(record), grading_log_max_mb=max_mb)), "grade")
+        grade(str(scan), -1, None)
+        grade(str(scan), -1, None)
+        assert len(record.read_text(encoding="utf-8").splitlines()) == (1 if rotated else 2)
+        assert len(GradingLog(record).rotated_files()) == (1 if rotated else 0)
+
+
+@pytest.mark.parametrize("max_mb", ["0", "2.5"])
+def test_python_m_app_serves_with_the_grading_log_max_mb_given(
+        predictor: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_mb: str) -> None:
+    """Catches python -m app's main building AppSettings without --grading-log-max-mb (the
+    default 100 MiB served whatever was given: 0, for a site whose logrotate rotates it,
+    rotated all the same). The bundle's load and gradio's server are replaced."""
+    import signal
+
+    import app.predict
+    from app.__main__ import main
+
+    served: list[Any] = []
+
+    class Demo:
+        def block_thread(self) -> None:
+            pass
+
+        def close(self, verbose: bool = True) -> None:
+            pass
+
+    def serve(predictor: Any, settings: Any, **kwargs: Any) -> Demo:
+        served.append(settings)
+        return Demo()
+    monkeypatch.setattr(server, "serve", serve)
+    monkeypatch.setattr(app.predict, "Predictor", lambda *args, **kwargs: predictor)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # main's SIGTERM handler: not here
+    record = tmp_path / "g.jsonl"
+    assert main(["--bundle", str(predictor.path), "--threads", "1", "--grading-log", str(record),
+                 "--grading-log-max-mb", max_mb]) == 0
+    (settings,) = served
+    assert settings.grading_log == str(record) and settings.grading_log_max_mb == float(max_mb)

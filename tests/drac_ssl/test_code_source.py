@@ -10,6 +10,7 @@ link to one) where a venv or a vendored copy would put it."""
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -203,10 +204,12 @@ def test_a_checkout_git_refuses_to_read_says_so_with_the_safe_directory_fix(
 
 
 def test_the_distribution_version_is_used_only_when_its_files_are_this_package(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, package_at) -> None:
     import importlib.metadata
 
     from drac_ssl import __version__
+
+    package_at(_copy_package(tmp_path / "site-packages" / "drac_ssl"))  # an installed package
 
     class Other:  # an editable install of another tree, of another version
         version = "9.9.9"
@@ -220,6 +223,32 @@ def test_the_distribution_version_is_used_only_when_its_files_are_this_package(
     assert runtime.distribution_version() == __version__
     Other.locate_file = staticmethod(lambda name: Path(runtime._PACKAGE_DIR).parent / name)
     assert runtime.distribution_version() == "9.9.9"
+
+
+def test_a_checkout_with_a_builds_egg_info_records_its_own_version(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, package_at) -> None:
+    """A review (F3): a wheel or sdist built in a checkout leaves ``drac_ssl.egg-info`` there
+    (listing drac_ssl/__init__.py), which importlib.metadata finds from the current folder; a
+    later run from the checkout recorded that build's version (another commit's) in
+    environment.json. A source tree is named by its own ``__version__``."""
+    from drac_ssl import __version__
+
+    checkout = _drac_ssl_checkout(tmp_path)
+    egg_info = checkout / "drac_ssl.egg-info"
+    egg_info.mkdir()
+    (egg_info / "PKG-INFO").write_text("Metadata-Version: 2.4\nName: drac_ssl\nVersion: 9.9.9\n", encoding="utf-8")
+    (egg_info / "SOURCES.txt").write_text("pyproject.toml\ndrac_ssl/__init__.py\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(checkout))  # run from the checkout: its folder first on sys.path
+    assert importlib.metadata.distribution("drac_ssl").version == "9.9.9"  # the stale record is found
+    package_at(checkout / "drac_ssl")
+    assert runtime.code_source() == "git"
+    assert runtime.distribution_version() == __version__ != "9.9.9"
+    assert runtime.code_origin()["distribution_version"] == __version__
+    # the same tree copied without git (an untracked source tree, e.g. an unpacked sdist)
+    shutil.rmtree(checkout / ".git")
+    package_at(checkout / "drac_ssl")
+    assert runtime.code_source() == "untracked source tree"
+    assert runtime.distribution_version() == __version__
 
 
 def test_a_dirty_checkout_records_the_full_commit_the_diffs_hash_and_the_changed_files(
@@ -371,3 +400,44 @@ def test_a_diff_git_cannot_give_is_unavailable_not_none(tmp_path: Path, package_
     origin = runtime.code_origin()
     assert origin["git_diff_sha256"] == "unavailable"
     assert origin["git_changed_files"] == ["drac_ssl/metrics.py"]
+
+
+def test_a_dirty_checkouts_changes_are_saved_as_code_patch_up_to_a_cap(tmp_path: Path, package_at) -> None:
+    """A reproducibility review: a dirty tree recorded git_diff_sha256 and the changed files'
+    names, not the changes: the run's code could be told apart but not remade."""
+    checkout = _drac_ssl_checkout(tmp_path)
+    package_at(checkout / "drac_ssl")
+    run = tmp_path / "run"
+    run.mkdir()
+    assert runtime.save_code_patch(run) is None and not (run / "code.patch").exists()  # clean: nothing
+    module = checkout / "drac_ssl" / "metrics.py"
+    original = module.read_bytes()
+    module.write_text(module.read_text() + "# a local change\n")
+    assert runtime.save_code_patch(run) == "code.patch"
+    patch = (run / "code.patch").read_bytes()
+    assert hashlib.sha256(patch).hexdigest() == runtime.code_origin()["git_diff_sha256"]
+    module.write_bytes(original)  # the patch remakes the change on the commit
+    _git(checkout, "apply", str(run / "code.patch"))
+    assert module.read_text().endswith("# a local change\n")
+    (run / "code.patch").unlink()
+    assert runtime.save_code_patch(run, limit=10) == f"not saved: {len(patch) / 2**20:.1f} MiB, over the {10 / 2**20:g} MiB cap"
+    assert not (run / "code.patch").exists()
+
+
+def test_the_unknown_code_words_name_the_build_commit_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: an installed wheel's words said ``drac_ssl 0.1.0+g3740114; built from commit
+    3740114``, the commit twice. The build's commit is said when the version does not name it."""
+    commit = "3740114" + "d" * 33
+    monkeypatch.setattr(runtime, "code_source", lambda package_dir=None: "installed package")
+    for dirty, label in ((False, ""), (True, ".dirty")):
+        monkeypatch.setattr(runtime, "build_origin", lambda package_dir=None, d=dirty: {
+            "build_commit": commit, "build_dirty": d})
+        for version in (f"0.1.0+57.g3740114{label}", f"0.1.0+g3740114{label}"):
+            monkeypatch.setattr(runtime, "distribution_version", lambda package_dir=None, v=version: v)
+            words = runtime.unknown_code_words()
+            assert words.endswith(f"; drac_ssl {version})") and "built from" not in words, words
+        # a version naming no commit (a wheel built before the label, or another commit's)
+        for version in ("0.1.0", "0.1.0+58.g22065ff"):
+            monkeypatch.setattr(runtime, "distribution_version", lambda package_dir=None, v=version: v)
+            assert runtime.unknown_code_words().endswith(
+                f"; drac_ssl {version}; built from commit 3740114{' with uncommitted changes' if dirty else ''})")

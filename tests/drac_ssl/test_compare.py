@@ -1085,3 +1085,33 @@ def test_the_intervals_say_they_leave_out_a_choice_made_on_their_rows() -> None:
               "finetune.keep=best, each fold's epoch)")
     assert CI_HELD_FIXED.endswith(clause)
     assert ci_resampling_words({"ci_resamples": "images", "ci_units": 40}, 100).endswith(clause)
+
+
+def test_runs_whose_out_of_fold_files_are_byte_identical_are_noted_as_one_run_repeated(tmp_path: Path) -> None:
+    """A reproducibility review: two runs of the same settings and seed (byte-identical
+    oof.csv, as the CPU gives) appeared as two rows, readable as two replicates."""
+    first, again = make_run(tmp_path, "first"), make_run(tmp_path, "again")
+    comparison = compare_runs([first, again], n_boot=N_BOOT)
+    same = [note for note in comparison.notes if "byte-identical out-of-fold files" in note]
+    assert same == ["`first` and `again` (scratch, vicreg): byte-identical out-of-fold files: these rows "
+                    "repeat each other, they are not independent replicates."], same
+    assert same[0] in comparison.markdown()
+    oof = again / "finetune" / "vicreg" / "oof.csv"
+    oof.write_text(oof.read_text(encoding="utf-8").replace("img000.png", "img999.png"), encoding="utf-8")
+    same = [note for note in compare_runs([first, again], n_boot=N_BOOT).notes if "byte-identical" in note]
+    assert [note.split(":")[0] for note in same] == ["`first` and `again` (scratch)"], same
+
+
+def test_a_byte_identical_scratch_of_an_ablation_is_not_called_the_same_run_made_again(tmp_path: Path) -> None:
+    """A review: the note said "the same run made again (same settings, seed, ...)" of an
+    ablation's scratch, which never reads the pretraining, so it is identical across runs
+    whose settings differ; and it repeated run.reuse's own note of a variant taken over."""
+    base = make_run(tmp_path, "base")
+    other = make_run(tmp_path, "other", ["pretrain.epochs=7"])
+    (taken,) = [n for n in compare_runs([base, other], n_boot=N_BOOT).notes if "byte-identical" in n]
+    assert "same run" not in taken and "settings" not in taken, taken
+    metrics = other / "finetune" / "vicreg" / "metrics.json"  # other's vicreg taken from base
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "folds_taken_from": {str(base): [0, 1]}}))
+    notes = compare_runs([base, other], n_boot=N_BOOT).notes
+    assert [n.split(":")[0] for n in notes if "byte-identical" in n] == ["`base` and `other` (scratch)"], notes
+    assert any("fine-tuning of vicreg" in n and "was taken from `base`" in n for n in notes), notes

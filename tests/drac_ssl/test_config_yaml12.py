@@ -666,10 +666,10 @@ def test_every_commands_integer_option_refuses_other_than_ascii_digits(
 
 
 @pytest.mark.parametrize("option", ["--port", "--max-size-mb", "--max-side", "--concurrency", "--queue-size",
-                                    "--max-batch", "--max-megapixels"])
+                                    "--max-batch", "--max-megapixels", "--grading-log-max-mb"])
 def test_the_apps_number_options_refuse_other_than_ascii_digits(
         option: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """The app's own number types (_port, _positive_number, _count) read '７８６０' as 7860 and
+    """The app's own number types (_port, _number, _count) read '７８６０' as 7860 and
     '３' as 3 through int()/float(); they refuse them now, naming the value and the range."""
     from app.__main__ import parse_args
 
@@ -678,6 +678,7 @@ def test_the_apps_number_options_refuse_other_than_ascii_digits(
     assert stop.value.code == 2
     err = capsys.readouterr().err
     word = "７８６０" if option == "--port" else "３"
-    given = {"--port": "1..65535", "--max-size-mb": "a number > 0", "--max-megapixels": "a number > 0"}
+    given = {"--port": "1..65535", "--max-size-mb": "a number > 0", "--max-megapixels": "a number > 0",
+             "--grading-log-max-mb": "a number >= 0"}
     assert option in err and repr(word) in err and given.get(option, "a whole number") in err, err
     assert parse_args([option, "7860" if option == "--port" else "3"]) is not None

@@ -3183,6 +3183,32 @@ def test_the_export_command_exits_busy_while_the_runs_training_still_runs(
     assert "still running" not in err and f"{stage} killed" in err, err
 
 
+def test_score_exits_busy_while_the_runs_training_still_runs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: ``--score TEAM.csv --labels L.csv RUN`` on a run whose training still runs
+    scored without RUN's bundle, warned "RUN is no run or bundle folder" and exited 0 (a job
+    script went on with figures that lacked RUN's checks); the export's other modes exit 75
+    (try again later) there, and so does --score now, in their words, nothing written."""
+    from drac_ssl.exit_codes import RUN_BUSY
+    from drac_ssl.runtime import hold_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain, umm, finetune, export]\n")
+    (run / "stages.json").write_text(json.dumps({"pretrain": {"status": "running"}}))
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "b. IDRiD_Disease Grading_Testing Labels.csv")
+    out = tmp_path / "score.json"
+    argv = ["--score", str(sub), "--labels", str(labels), "--json", str(out), str(run)]
+    capsys.readouterr()
+    with hold_run(run):  # the training, running
+        assert export.main(argv) == RUN_BUSY == 75
+    said = capsys.readouterr()
+    assert said.err.startswith(f"error: {run}: a run folder with no model bundle (bundle/) yet: its training "
+                               f"is still running: "), said.err
+    assert "no run or bundle folder" not in said.err and not said.out and not out.exists()
+
+
 def test_the_export_command_reads_a_run_folder_it_cannot_write(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:

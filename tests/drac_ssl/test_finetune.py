@@ -149,6 +149,22 @@ def test_oof_predictions_cover_every_labelled_image_once(frozen_result: finetune
             assert all((variant.out_dir / w).is_file() for w in fold["weights"])
 
 
+def test_metrics_and_comparison_name_the_seed_of_the_bootstrap(frozen_result: finetune.FinetuneResult) -> None:
+    """A reproducibility review: the CIs' resamples come from the fine-tuning's seed
+    (finetune.seed, else run.seed), but the protocol said "percentile bootstrap (1000
+    resamples)" and metrics.json a bare "seed": which seed drew them was implied."""
+    from drac_ssl.grading.bundle import ci_resampling_words
+
+    metrics = frozen_result.variants["vicreg"].metrics
+    comparison = json.loads(frozen_result.comparison_path.read_text())
+    seed = metrics["seed"]
+    assert metrics["bootstrap_seed"] == seed and comparison["bootstrap_seed"] == seed
+    for protocol in (metrics["protocol"], metrics["protocol_words"], comparison["protocol"]):
+        assert f"; resamples drawn with seed {seed}" in protocol, protocol
+    assert ci_resampling_words({}, 100, 7).endswith("each fold's epoch); resamples drawn with seed 7")
+    assert "drawn with seed" not in ci_resampling_words({}, 100)  # a bundle's record without it: unsaid
+
+
 def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.FinetuneResult) -> None:
     table = json.loads(frozen_result.comparison_path.read_text())
     assert [r["variant"] for r in table["rows"]] == ["scratch", "vicreg"]

@@ -115,3 +115,54 @@ def test_an_excel_bom_an_older_manifest_without_patients_and_broken_files_are_re
         read_manifest(manifest)
     with pytest.raises(export.BundleError, match=r"\(not an ingest manifest\?\)\n  fix: run the python -m data_prep ingest command"):
         export.manifest_test_cases(manifest)
+
+
+def _manifest(folder: Path, rows: list[tuple[str, str, str]]) -> None:
+    """``folder/data/manifest.csv`` of ``(id, split, sha256)`` rows, paths ``img/<id>.png``."""
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "manifest.csv").write_text(
+        "id,path,split,sha256\n" + "".join(f"{i},img/{i}.png,{split},{digest}\n" for i, split, digest in rows),
+        encoding="utf-8")
+
+
+def test_a_rerun_from_a_runs_config_yaml_names_the_files_that_differ_from_that_runs_data(tmp_path: Path) -> None:
+    """A reproducibility review: ``-c RUN/config.yaml`` on data that had changed since gave
+    other figures, and nothing compared the data with the manifest that run recorded."""
+    from drac_ssl.config import Config, FixBase
+    from drac_ssl.preflight import Sources
+    from drac_ssl.train import data_against_config_run
+
+    source, rerun = tmp_path / "runs" / "a", tmp_path / "runs" / "b"
+    _manifest(source, [("1", "train", "aa"), ("2", "train", "bb"), ("3", "test", "cc")])
+    (source / "config.yaml").write_text("run:\n  seed: 0\n", encoding="utf-8")
+    (source / "stages.json").write_text("{}", encoding="utf-8")
+    _manifest(rerun, [("1", "train", "aa"), ("2", "train", "b2"), ("4", "train", "dd"), ("3", "train", "cc")])
+    sources = Sources()
+    sources.fixes = FixBase(Config(), str(source / "config.yaml"))
+    said = data_against_config_run(sources, rerun)
+    assert said is not None and f"not the data of {source}, whose config.yaml -c read" in said, said
+    # a review: 3 moved from test to train was said as new and gone under one path
+    assert ("1 differ (img/2.png); 1 changed split (img/3.png moved from test to train); 1 new (img/4.png); "
+            "this run cannot repeat its figures") in said, said
+    _manifest(rerun.with_name("c"), [("1", "train", "aa"), ("2", "train", "bb"), ("3", "test", "cc")])
+    assert data_against_config_run(sources, rerun.with_name("c")) is None  # the same files
+    assert data_against_config_run(sources, source) is None  # its own folder: a resume
+    assert data_against_config_run({}, rerun) is None  # no -c file
+
+
+def test_a_warning_found_once_the_command_ran_is_kept_in_its_invocations_line(tmp_path: Path) -> None:
+    """A review: the rerun's data-changed warning was said on the console only; it is added to
+    the invocation's line of invocations.jsonl, which record_end still finds and ends."""
+    import json
+
+    from drac_ssl import runtime
+
+    earlier = runtime.record_start(tmp_path, "drac_ssl.train", {"seed": 0})
+    runtime.record_end(tmp_path, earlier, 0.0, exit_code=0)
+    line = runtime.record_start(tmp_path, "drac_ssl.train", {"seed": 0})
+    runtime.add_to_invocation(tmp_path, {"data_against_config_run": "the data are not the data of RUN"})
+    runtime.record_end(tmp_path, line, 0.0, exit_code=0)
+    first, second = (json.loads(x) for x in (tmp_path / runtime.INVOCATIONS).read_text().splitlines())
+    assert "data_against_config_run" not in first and first["ended"]["outcome"] == "finished"
+    assert second["data_against_config_run"] == "the data are not the data of RUN", second
+    assert second["ended"]["outcome"] == "finished", second

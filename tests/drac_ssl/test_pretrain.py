@@ -108,6 +108,20 @@ def test_fashion_mnist_is_normalised_with_its_own_statistics_everywhere(tmp_path
     assert backbone_metadata(tiny_config(), tiny_data(), [], 0)["input"]["normalization"]["mean"] == list(OCTA_MEAN)
 
 
+def test_the_backbone_metadata_records_the_cpu_threads_it_trained_with() -> None:
+    """A reproducibility review: pretrain/metadata.json said "threads": 0 (the setting, half
+    the cores of whatever machine), not the count the weights were trained with."""
+    from drac_ssl.pretrain import backbone_metadata
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        meta = backbone_metadata(tiny_config(), tiny_data(), [], 0)
+    finally:
+        torch.set_num_threads(before)
+    assert meta["cpu_threads"] == 3 and meta["config"]["run"]["threads"] == 0
+
+
 def test_a_fashion_mnist_pretraining_begun_with_mnist_statistics_is_not_resumed_with_others(tmp_path: Path) -> None:
     """A Fashion-MNIST run folder interrupted before its own statistics were used (its
     last.pt records none, or other ones) would switch statistics mid-run on a resume: refused,

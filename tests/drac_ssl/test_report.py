@@ -463,6 +463,28 @@ def test_the_fold_table_says_the_uncalibrated_kappa_chose_the_epoch_only_under_k
         assert "; it chose the kept epoch." in finetune and "it chose no epoch" not in finetune
 
 
+@pytest.mark.parametrize(("recorded", "configured"), [("best", "last"), ("last", "best")])
+def test_the_keep_best_caveat_reads_the_selected_variants_recorded_keep(
+        tmp_path: Path, recorded: str, configured: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caveat over the fine-tuning section read config.yaml alone, while train's result line
+    and compare read the selected variant's metrics.json keep first
+    (:func:`drac_ssl.config.variant_keep`): a run whose two disagree (a config.yaml edited, a
+    variant reused from another run) was said "chosen on the rows they score" by one and not by
+    the other. Now report.md reads the same keep."""
+    from drac_ssl import report
+
+    monkeypatch.setattr(report, "_variant_section", lambda *args, **kwargs: ([], None))  # its figures: not read here
+    run = _run(tmp_path, GRADES, HEALTHY)
+    (run / "finetune" / "summary.json").write_text(json.dumps({"selected": "vicreg"}))
+    for name, keep in (("vicreg", recorded), ("scratch", configured)):  # the selected one is read
+        path = run / "finetune" / name / "metrics.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "keep": keep}))
+    (run / "config.yaml").write_text(yaml.safe_dump({"finetune": {"keep": configured}}))
+    caveat = any(line.startswith("**Figures ") and "finetune.keep=best" in line
+                 for line in report._finetune_section(run, run / "report"))
+    assert caveat is (recorded == "best"), (recorded, configured)
+
+
 def test_the_report_command_returns_its_exit_code_for_help_and_usage_errors(
         capsys: pytest.CaptureFixture[str]) -> None:
     from drac_ssl import report
@@ -531,6 +553,31 @@ def test_the_reproduce_command_of_a_run_made_by_other_code_says_it_may_not_repro
     assert "may not reproduce" not in report.provenance_line(run)
     (run / "environment.json").write_text(json.dumps({"git_commit": "unknown", "code_fingerprint": "d" * 64}))
     assert "may not reproduce" not in report.provenance_line(run)  # an archive of this code
+
+
+def test_a_run_whose_stages_ran_with_other_cpu_thread_counts_says_so(tmp_path: Path) -> None:
+    """A reproducibility review: a resume with 2 threads of a run made with 1 was said on the
+    console only; environment.json (1, the first invocation's) and report.md ("resumed") hid
+    it. report.md now says the run mixed counts, from stages.json's cpu_threads."""
+    from drac_ssl import report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    stages = {"ingest": {"status": "done", "cpu_threads": [1]},
+              "pretrain": {"status": "done", "cpu_threads": [1, 2, 1]},  # the 2 saved nothing
+              "finetune": {"status": "done", "cpu_threads": [1]}}
+    (run / "stages.json").write_text(json.dumps(stages))
+    assert report.mixed_threads_words(run) is None  # every stage finished with 1
+    stages["finetune"]["cpu_threads"] = [2]  # started over with 2 after the pretraining's 1
+    (run / "stages.json").write_text(json.dumps(stages))
+    words = report.mixed_threads_words(run)
+    assert words is not None and words.startswith("**The run mixed CPU thread counts:**")
+    assert "ingest 1, pretrain 1 then 2 then 1, finetune 2 CPU thread(s)" in words, words
+    # a run made before cpu_threads: the invocation that resumed with another count
+    (run / "stages.json").write_text(json.dumps({"pretrain": {"status": "done"}}))
+    (run / "invocations.jsonl").write_text(json.dumps(
+        {"resumed_with_other_threads": {"stage": "pretrain", "threads": 2, "earlier": 1}}) + "\n")
+    assert "pretrain resumed with 2 from state made with 1" in (report.mixed_threads_words(run) or "")
 
 
 def test_the_report_command_says_a_ctrl_c_in_one_line_and_exits_130(

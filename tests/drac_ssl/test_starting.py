@@ -206,3 +206,33 @@ def test_a_console_script_run_records_the_script_without_the_interpreter(
         assert starting.console_script_word(other) is None, other
     monkeypatch.setattr(sys, "argv", [str(tmp_path / "ft.py"), "x"])  # the user's own script: as before
     assert runtime.command_argv()[1:] == [str(tmp_path / "ft.py"), "x"]
+
+
+def test_a_training_started_with_sigint_ignored_says_to_stop_it_with_sigterm(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reproducibility review: started with ``&`` from a script a run ignores SIGINT (POSIX),
+    so ``kill -INT`` did nothing and nothing said why; the start now does. A later review: the
+    note blamed nohup (which ignores SIGHUP only) and was printed at import, before a
+    ``--help``'s usage text: it is printed by started(), once the command runs, and kept for
+    the run's console.log."""
+    from drac_ssl import runtime, starting
+
+    monkeypatch.setattr(starting, "_SAID_AT_START", [])
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        starting.quiet_while_starting("train")
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # left ignored, as the user's shell set it
+        assert capsys.readouterr().err == ""  # --help, --version: answered before started(), no note
+        starting.started()
+        starting.started()  # once
+        starting.quiet_while_starting("report")  # a short command: nothing to stop
+        starting.started()
+    finally:
+        signal.signal(signal.SIGINT, before)
+    note = (f"[train] note: Ctrl-C (SIGINT) is ignored in this process (started with & from a script: no job "
+            f"control); stop it with SIGTERM: kill {os.getpid()}")
+    said = capsys.readouterr().err.splitlines()
+    assert said == [note], said
+    with runtime.console_log(tmp_path / "console.log", "==== header ====", ["[train] CPU threads: 1"]):
+        pass
+    assert (tmp_path / "console.log").read_text().splitlines() == ["==== header ====", note, "[train] CPU threads: 1"]

@@ -84,6 +84,9 @@ def test_train_applies_threads_and_records_them(tmp_path: Path) -> None:
     env = json.loads((tmp_path / "a" / "environment.json").read_text())
     assert env["threads"]["torch_intra_op"] == 3 and env["threads"]["opencv"] == 3
     assert env["threads"]["policy"] == "setting"
+    # a dirty checkout (a code change not committed): its diff kept beside the run
+    assert (env.get("code_patch") == "code.patch") == (tmp_path / "a" / "code.patch").is_file()
+    assert ("code_patch" in env) == bool(env.get("git_diff_sha256")), env
     assert train.main(["run.threads=2", "run.name=b", *args]) == 0  # the config key
     assert json.loads((tmp_path / "b" / "environment.json").read_text())["threads"]["torch_intra_op"] == 2
     # a different thread count resumes the same run folder (speed, not results)
@@ -233,3 +236,36 @@ def test_omp_num_threads_in_other_than_ascii_digits_is_no_count(value: str, monk
     assert cpu_threads.thread_count(None, cores=4) == (cpu_threads.default_threads(4), "default")
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert cpu_threads.thread_count(None, cores=4) == (3, "OMP_NUM_THREADS")
+
+
+def test_environment_records_what_decides_gpu_repeatability(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reproducibility review: that cuDNN determinism is not set and torch.compile is on by
+    default on CUDA was said in docs/design.md only; environment.json now records both."""
+    from drac_ssl import train
+    from drac_ssl.config import load_config
+
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    assert runtime.gpu_determinism() == {"cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+                                         "cudnn_benchmark": True,
+                                         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}
+    assert runtime.environment_info()["gpu_determinism"]["cudnn_benchmark"] is True
+    cpu = load_config(None, ["run.device=cpu"])
+    assert train._torch_compile_record(cpu) == {"setting": "auto", "used": False}  # auto: CUDA only
+    cpu.pretrain.compile = "true"
+    assert train._torch_compile_record(cpu) == {"setting": "true", "used": True}
+    cpu.run.device = "tpu"  # not a device this package runs on: unknown, not a failure
+    assert train._torch_compile_record(cpu)["used"] is None
+
+
+def test_the_recorded_thread_count_is_read_by_one_function() -> None:
+    """A review: report.md's provenance (report._recorded_threads) and the resume's check
+    (train._threads_of) each read ``threads.torch_intra_op``, two copies that could drift: a
+    record one took for a count the other would not. One reader, in run_state, serves both."""
+    from drac_ssl import report, run_state, train
+
+    assert report.recorded_threads is run_state.recorded_threads is train.recorded_threads
+    assert not hasattr(report, "_recorded_threads") and not hasattr(train, "_threads_of")
+    read = run_state.recorded_threads
+    assert read({"threads": {"torch_intra_op": 3}}) == 3
+    assert [read(r) for r in (None, {}, {"threads": 3}, {"threads": {"torch_intra_op": True}},
+                              {"threads": {"torch_intra_op": "3"}})] == [None] * 5

@@ -952,8 +952,9 @@ def test_fine_tuned_folds_taken_from_another_run_are_said_to_be_that_runs(
     assert ("`umm2`'s fine-tuning of vicreg (2 of 2 folds) was taken from `reduced` (run.reuse: the same "
             "settings, data, seed and weights, so the same models, not trained again): those rows repeat "
             "`reduced`'s, they are not an independent replication.") in out
-    # a chain of reuses names the run that trained the folds
-    assert train.main([*REDUCED, "umm.epochs=3", "run.name=umm3", "run.reuse=runs/umm2", no_export]) == 0
+    # a chain of reuses names the run that trained the folds (umm3's UMM differs from umm2's
+    # and the reduced run's: one epoch, as the reduced run's, of another alpha)
+    assert train.main([*REDUCED, "umm.alpha=0.5", "run.name=umm3", "run.reuse=runs/umm2", no_export]) == 0
     assert folds_taken_from(work / "runs" / "umm3", "vicreg") == {str(source): [0, 1]}
     # a run made before the record: found by the folds' signatures in the run it took stages from
     path = run / "finetune" / "vicreg" / "metrics.json"
@@ -1414,8 +1415,9 @@ def test_a_pretraining_taken_with_other_folds_says_its_k_nn_figures_are_that_run
     monkeypatch.chdir(work)
     capsys.readouterr()
     knn = ["pretrain.knn_every=1", "data.fold_seed=1"]
+    # up to the UMM: the notes are the pretraining's (a fine-tuning would add seconds, no check)
     assert train.main([*REDUCED, *knn, "run.name=knn-refold", f"run.reuse={knn_source}",
-                       "run.stages=[ingest,pretrain,umm,finetune]"]) == 0
+                       "run.stages=[ingest,pretrain,umm]"]) == 0
     out = capsys.readouterr().out
     assert (f"their figures knn_top1, knn_start_top1 (the k-NN monitor's: pretrain/metrics.csv, metadata.json, "
             f"the plots) were measured on {knn_source}'s folds, not this run's") in out, out
@@ -1430,7 +1432,7 @@ def test_a_pretraining_taken_with_other_folds_says_its_k_nn_figures_are_that_run
     assert f"its k-NN figures (knn_top1) were measured on the folds of `{knn_source}`" in ssl, ssl
     # taken on with this run's folds: the note goes with it, naming the run that measured them
     assert train.main([*REDUCED, *knn, "run.name=knn-chain", "run.reuse=runs/knn-refold",
-                       "run.stages=[ingest,pretrain,umm]"]) == 0
+                       "run.stages=[ingest,pretrain]"]) == 0
     chained = json.loads((work / "runs" / "knn-chain" / "stages.json").read_text())
     assert chained["pretrain"]["other_folds"] == json.loads((run / "stages.json").read_text())["pretrain"]["other_folds"]
     assert chained["pretrain"]["other_folds"]["figures_from"] == str(knn_source)
@@ -2232,6 +2234,10 @@ def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
     run_dir = tmp_path / "runs" / "threads"
     last = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])
     assert last["resumed_with_other_threads"] == {"stage": "pretrain", "threads": 2, "earlier": 1}
+    # each attempt's count, in stages.json (environment.json keeps the first invocation's)
+    assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["cpu_threads"] == [1, 1, 2]
+    # config.yaml, rewritten by the resume, still gives the run's own count to reproduce it
+    assert " -c THIS_FILE run.threads=1 run.name=NEW " in (run_dir / "config.yaml").read_text().splitlines()[0]
     try:  # no unfinished stage: nothing said
         assert train.main([*REDUCED, "run.name=threads", "run.stages=[ingest]", "run.threads=2"]) == 0
     finally:
@@ -2444,7 +2450,7 @@ def test_keep_checkpoints_false_removes_them_once_every_stage_finished(
     out = capsys.readouterr().out
     for stage in train.PIPELINE:
         assert f"stage {stage}: already done" in out
-    assert "keep_checkpoints" not in out
+    assert "run.keep_checkpoints=false: removed" not in out  # (the tmp folder's name holds the words too)
     after = _files(run_dir)
     def kept(files: dict[str, float]) -> dict[str, float]:  # report.md and its figures are rewritten
         return {k: v for k, v in files.items() if not k.startswith("report")}
@@ -2461,7 +2467,9 @@ def test_keep_checkpoints_false_removes_them_once_every_stage_finished(
     assert "fix: umm.start_from=best" in err and "leave run.reuse out" in err, err
     assert not (tmp_path / "runs" / "lean-last").exists()
     # ... while the default umm.start_from=best (vicreg_model.safetensors) takes it and runs UMM anew
-    assert train.main([*REDUCED, "run.name=lean-umm", "run.reuse=lean", "umm.alpha=0.5"]) == 0
+    # (up to the UMM: what is checked is the taken pretraining and the UMM's checkpoints)
+    assert train.main([*REDUCED, "run.name=lean-umm", "run.reuse=lean", "umm.alpha=0.5",
+                       "run.stages=[ingest,pretrain,umm]"]) == 0
     assert "takes ingest, pretrain from" in capsys.readouterr().out
     taken = json.loads((tmp_path / "runs" / "lean-umm" / "stages.json").read_text())
     assert taken["pretrain"]["checkpoints_removed"] == {  # removed there, not here (a diff review)
@@ -2830,13 +2838,25 @@ def test_another_folders_run_config_refused_over_an_existing_run_records_its_exi
 
 
 def test_the_documented_new_run_from_a_runs_config_still_runs(
-        phantom_ready: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        phantom_ready: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """README: a new run from a run's resolved settings, -c runs/<name>/config.yaml run.name=NEW,
     from the folder it was made in or another: not refused by the check above."""
     monkeypatch.chdir(tmp_path)
     assert train.main([*REDUCED, "run.stages=[ingest]"]) == 0
     assert train.main(["-c", "runs/reduced/config.yaml", "run.name=again", "run.stages=[ingest]"]) == 0
     assert (tmp_path / "runs" / "again" / "data" / "manifest.csv").is_file()
+    assert "the data are not the data of" not in capsys.readouterr().out  # the same files: nothing said
+    with open(tmp_path / "runs" / "reduced" / "data" / "manifest.csv", "r+", encoding="utf-8") as fh:
+        lines = fh.read().splitlines(keepends=True)
+        fh.seek(0)
+        fh.writelines([*lines[:-1]])  # the run's record lacks one image: new in a rerun
+        fh.truncate()
+    assert train.main(["-c", "runs/reduced/config.yaml", "run.name=fourth", "run.stages=[ingest]"]) == 0
+    assert "[train] warning: the data are not the data of " in capsys.readouterr().out
+    (fourth,) = [json.loads(x) for x in (tmp_path / "runs" / "fourth" / "invocations.jsonl").read_text().splitlines()]
+    assert fourth["data_against_config_run"].startswith("the data are not the data of "), fourth  # kept, not console-only
+    assert fourth["ended"]["outcome"] == "finished", fourth
     (tmp_path / "other").mkdir()
     monkeypatch.chdir(tmp_path / "other")
     # the phantom set, as REDUCED draws it, is looked for in ./data/phantom: where it is

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -1283,11 +1285,24 @@ def test_cli_ctrl_c_after_the_last_epoch_says_what_the_checkpoint_holds(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(umm_stage, "run", ctrl_c)  # cli.main imports it after parsing
-    assert umm.main([str(pretrained / "pretrain" / "vicreg_model.safetensors"), "--run-dir", str(tmp_path),
-                     "umm.epochs=1", "run.device=cpu"]) == 130
-    assert capsys.readouterr().err.endswith(
-        "[umm] interrupted in umm (training finished: epoch 1 of 1 saved); rerun the same command to "
-        "finish the stage from the saved weights (no epoch is trained again)\n")
+    args = [str(pretrained / "pretrain" / "vicreg_model.safetensors"), "--run-dir", str(tmp_path),
+            "umm.epochs=1", "run.device=cpu"]
+    said = ("[umm] interrupted in umm (training finished: epoch 1 of 1 saved); rerun the same command to "
+            "finish the stage from the saved weights (no epoch is trained again)\n")
+    # the command's own process (python -m drac_ssl.umm: argv None): exit 130, no traceback
+    monkeypatch.setattr(sys, "argv", ["drac_ssl.umm", *args])
+    assert umm.main() == 130
+    assert capsys.readouterr().err.endswith(said)
+    shutil.rmtree(tmp_path / "umm")
+    # a call from Python (a notebook): said the same, then raised again with the command's code,
+    # as drac_ssl.train.main does, so that "Run All" stops (it returned 130 and the next cell ran)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        umm.main(args)
+    assert caught.value.exit_code == 130  # type: ignore[attr-defined]
+    assert capsys.readouterr().err.endswith(said)
+    # one traceback in a notebook, as train's: not the KeyboardInterrupt it was made from first
+    # ("During handling of the above exception, another exception occurred")
+    assert caught.value.__suppress_context__ and caught.value.__cause__ is None
 
 
 def test_cli_ctrl_c_says_which_epoch_is_saved_and_the_rerun_resumes_there(
@@ -1316,7 +1331,9 @@ def test_cli_ctrl_c_says_which_epoch_is_saved_and_the_rerun_resumes_there(
     try:
         with monkeypatch.context() as patch:
             patch.setattr(umm_stage._UMMTraining, "step", ctrl_c_in_the_second_epoch)
-            assert umm.main(args) == 130
+            with pytest.raises(KeyboardInterrupt) as caught:
+                umm.main(args)
+            assert caught.value.exit_code == 130  # type: ignore[attr-defined]
     finally:
         signal.signal(signal.SIGINT, previous)
     err = capsys.readouterr().err
