@@ -2167,37 +2167,36 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
     pool_words = f" and {n_pool:,} unlabelled images (these with the test images too)" if n_pool else ""
     start_words = (f"[ingest] comparing {len(tests):,} test images{pool_words} with the {len(train):,} "
                    f"training images ({pairs:,} pairs)")
-    progress = LoopProgress(pairs, "ingest", "near copies across splits", "pairs", "pair",
-                            start=start_words if verbose and pairs else None)
-    for split in ("test", UNLABELLED):
-        others = tests if split == "test" else [e for e in entries if e.split == split]
-        # the pool a larger chunk at a time: each chunk is compared with every test block
-        step = block if split == "test" else max(block, POOL_CHUNK_BYTES // _row_bytes(size, channels))
-        for start in range(0, len(others), step):
-            chunk = others[start:start + step]
-            rows = _comparison_rows([e.record for e in chunk], size, previous, channels, spill)
-            if split == UNLABELLED:
-                for q, r, mse in _nearest_test_twins(rows, tests, block, cfg.near_duplicate_mse, size,
-                                                     previous, channels, spill):
-                    near_test.append((chunk[q], tests[r], mse))
-            for q, r, mse in zip(*twins.twins_across(rows, train_rows, cfg.near_duplicate_mse), strict=True):
-                other, twin = chunk[int(q)], train[int(r)]
+    with LoopProgress(pairs, "ingest", "near copies across splits", "pairs", "pair",
+                      start=start_words if verbose and pairs else None) as progress:
+        for split in ("test", UNLABELLED):
+            others = tests if split == "test" else [e for e in entries if e.split == split]
+            # the pool a larger chunk at a time: each chunk is compared with every test block
+            step = block if split == "test" else max(block, POOL_CHUNK_BYTES // _row_bytes(size, channels))
+            for start in range(0, len(others), step):
+                chunk = others[start:start + step]
+                rows = _comparison_rows([e.record for e in chunk], size, previous, channels, spill)
                 if split == UNLABELLED:
-                    pool_twins.append(f"{other.image_id} ~ {twin.image_id}")
-                    pool_where = pool_where or str(other.path.parent)
-                    continue
-                line = f" (line {twin.label.line})" if twin.label is not None and twin.label.line else ""
-                found.append(warning(other.display,
-                                     f"test image {other.image_id} is a near twin of the training image "
-                                     f"{twin.display}{line}: mean squared difference {mse:.1e}, below "
-                                     f"{setting}; if it is one picture, the test figures would credit "
-                                     f"the model's memory of a training image",
-                                     f"look at both: if one picture, delete {twin.image_id} and its "
-                                     f"label row from the training images (the test folder of a "
-                                     f"challenge stays as it is); if two pictures, nothing to do, or "
-                                     "lower --near-duplicate-mse", "near-duplicates"))
-            progress.update(len(chunk) * (len(train) + (len(tests) if split == UNLABELLED else 0)))
-    progress.close()
+                    for q, r, mse in _nearest_test_twins(rows, tests, block, cfg.near_duplicate_mse, size,
+                                                         previous, channels, spill):
+                        near_test.append((chunk[q], tests[r], mse))
+                for q, r, mse in zip(*twins.twins_across(rows, train_rows, cfg.near_duplicate_mse), strict=True):
+                    other, twin = chunk[int(q)], train[int(r)]
+                    if split == UNLABELLED:
+                        pool_twins.append(f"{other.image_id} ~ {twin.image_id}")
+                        pool_where = pool_where or str(other.path.parent)
+                        continue
+                    line = f" (line {twin.label.line})" if twin.label is not None and twin.label.line else ""
+                    found.append(warning(other.display,
+                                         f"test image {other.image_id} is a near twin of the training image "
+                                         f"{twin.display}{line}: mean squared difference {mse:.1e}, below "
+                                         f"{setting}; if it is one picture, the test figures would credit "
+                                         f"the model's memory of a training image",
+                                         f"look at both: if one picture, delete {twin.image_id} and its "
+                                         f"label row from the training images (the test folder of a "
+                                         f"challenge stays as it is); if two pictures, nothing to do, or "
+                                         "lower --near-duplicate-mse", "near-duplicates"))
+                progress.update(len(chunk) * (len(train) + (len(tests) if split == UNLABELLED else 0)))
     if near_test:
         shown = "; ".join(f"{e.path} ~ {t.display} ({mse:.1e})" for e, t, mse in near_test[:POOL_COPIES_SHOWN])
         found.append(warning(near_test[0][0].path.parent,

@@ -226,6 +226,34 @@ def test_the_phases_after_decoding_say_when_they_start_and_show_their_progress(
     assert "[ingest] hashing the cache arrays" not in capsys.readouterr().err
 
 
+def test_a_failed_search_across_the_splits_closes_its_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception in the test-vs-training search (a full disk, Ctrl-C) left its terminal bar
+    open, drawn over the traceback: the bar is closed as the search stops."""
+    from drac_ssl import console
+
+    closed: list[str] = []
+
+    class Recorded(console.LoopProgress):
+        def close(self) -> None:
+            closed.append(self.what)
+            super().close()
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(ingest, "LoopProgress", Recorded)
+    monkeypatch.setattr(ingest, "_comparison_rows", lambda records, *a: np.zeros((len(records), 4), np.float32))
+    monkeypatch.setattr(ingest.twins, "twins_across", fails)
+    train = [SimpleNamespace(split="train", record=None)] * 2
+    entries = [*train, SimpleNamespace(split="test", record=None)]
+    cfg = SimpleNamespace(near_duplicate_mse=1e-4)
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest._twins_across_splits(entries, train, np.zeros((2, 4), np.float32), cfg, 8, None, 1, None)
+    assert closed == ["near copies across splits"], closed
+
+
 def test_the_near_copy_search_says_its_size_before_decoding_and_its_time_after_one_block(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A trial user extrapolated the ingest's time to EyePACS by hand: the up-front line gave the
