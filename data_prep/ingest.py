@@ -2052,7 +2052,8 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     the pool's twins of test images (all fatal with ``--strict``), a note for the pool's twins
     of training images. Third: the pool's near twins of test images (manifest-style paths).
     Both searches show their progress (:class:`drac_ssl.console.LoopProgress`: a bar on a
-    terminal, a line a minute off one), and with ``verbose`` say when they start.
+    terminal, a line a minute off one); their size was said before the decoding
+    (:func:`near_copies_plan`, from :data:`NEAR_COPIES_ANNOUNCED_PAIRS` pairs on).
 
     Raises:
         IngestError: a threshold that links far too many images (its message names the fix)."""
@@ -2064,11 +2065,8 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     if not len(train):
         return np.zeros(0, dtype=np.int64), [], []
     n = len(train)
-    start = (f"[ingest] looking for near copies among {n:,} training images (quadratic: "
-             f"{n * (n - 1) // 2:,} pairs of {rows.shape[1]:,} values; about 4x the time for 2x the images)")
     try:
-        with LoopProgress(n * (n - 1) // 2, "ingest", "near copies", "pairs", "pair",
-                          start=start if verbose else None) as progress:
+        with LoopProgress(n * (n - 1) // 2, "ingest", "near copies", "pairs", "pair") as progress:
             timed = _first_block_timed(progress, verbose)
             groups = twins.near_duplicate_groups(rows, cfg.near_duplicate_mse,
                                                  setting="--near-duplicate-mse ", progress=timed)
@@ -2076,8 +2074,7 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
         raise IngestError(str(exc)) from None
     problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent),
                                    cfg.near_duplicate_mse)
-    across, near_test = _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill,
-                                             verbose)
+    across, near_test = _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill)
     return groups, problems + across, near_test
 
 
@@ -2136,7 +2133,7 @@ TWIN_CLASH_SHOWN = 4
 def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEntry],
                          train_rows: np.ndarray, cfg: DataConfig, size: int,
                          previous: cache.CacheState, channels: int,
-                         spill: cache.RowSpill | None, verbose: bool = False) -> tuple[list[Problem], list[str]]:
+                         spill: cache.RowSpill | None) -> tuple[list[Problem], list[str]]:
     """The test images and the unlabelled pool compared with the training images
     (``train_rows``: their comparison rows) a block at a time
     (:func:`data_prep.near_duplicates.twins_across`), and the pool with the test images, a
@@ -2153,8 +2150,7 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
     leaks). Returns the problems and the paths (manifest-style, as ``unlabelled_copies``) of
     the pool's near twins of test images, which ``ingest_summary.json`` keeps
     (``unlabelled_near_test``) for the pretraining's and the report's words. Its progress is
-    counted in image pairs (:class:`drac_ssl.console.LoopProgress`; ``verbose``: a line at the
-    start)."""
+    counted in image pairs (:class:`drac_ssl.console.LoopProgress`)."""
     found: list[Problem] = []
     pool_twins: list[str] = []
     pool_where = ""  # the unlabelled folder of the first twin
@@ -2164,11 +2160,7 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
     tests = [e for e in entries if e.split == "test"]
     n_pool = sum(e.split == UNLABELLED for e in entries)
     pairs = len(tests) * len(train) + n_pool * (len(train) + len(tests))
-    pool_words = f" and {n_pool:,} unlabelled images (these with the test images too)" if n_pool else ""
-    start_words = (f"[ingest] comparing {len(tests):,} test images{pool_words} with the {len(train):,} "
-                   f"training images ({pairs:,} pairs)")
-    with LoopProgress(pairs, "ingest", "near copies across splits", "pairs", "pair",
-                      start=start_words if verbose and pairs else None) as progress:
+    with LoopProgress(pairs, "ingest", "near copies across splits", "pairs", "pair") as progress:
         for split in ("test", UNLABELLED):
             others = tests if split == "test" else [e for e in entries if e.split == split]
             # the pool a larger chunk at a time: each chunk is compared with every test block
@@ -2754,6 +2746,22 @@ def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheS
     return needed, problems
 
 
+def near_copy_pairs(entries: Sequence[ImageEntry]) -> tuple[int, int]:
+    """The image pairs the near-copy search compares: the training images with each other
+    (``n_train (n_train - 1) / 2``), and across the splits (the test images with the training
+    images, ``n_test n_train``; the unlabelled pool with both, ``n_pool (n_train + n_test)``)."""
+    n_train = sum(e.split == "train" for e in entries)
+    n_test = sum(e.split == "test" for e in entries)
+    n_pool = sum(e.split == UNLABELLED for e in entries)
+    return n_train * (n_train - 1) // 2, n_test * n_train + n_pool * (n_train + n_test)
+
+
+NEAR_COPIES_ANNOUNCED_PAIRS = 10**7
+"""From this many image pairs on (about 4,500 training images), a verbose ingest says the
+near-copy search's size before decoding (:func:`near_copies_plan`): a search of minutes. A
+smaller one (seconds) says nothing more than before, as the cache's writing and hashing are
+said from :data:`data_prep.cache.ANNOUNCED_BYTES` on."""
+
 NEAR_COPIES_LARGE = 20_000
 """From this many images on, the ingest's up-front line of the near-copy search
 (:func:`near_copies_plan`) points at docs/data.md's figures for sets of EyePACS's size."""
@@ -2766,20 +2774,23 @@ def near_copies_plan(entries: Sequence[ImageEntry], sizes: Sequence[int], channe
     distance over ``d`` values (the comparison rows: at most
     :data:`~data_prep.near_duplicates.COMPARE_SIDE` px a side, times the channels when known
     (``channels``: ``1`` or ``3``; else both)), and that it is quadratic; with
-    :data:`NEAR_COPIES_LARGE` images or more, where docs/data.md gives figures. No seconds: the
+    :data:`NEAR_COPIES_LARGE` images or more, where docs/data.md gives figures. Said by a verbose
+    ingest from :data:`NEAR_COPIES_ANNOUNCED_PAIRS` pairs on (:func:`near_copy_pairs`). No seconds: the
     speed is not known until the first block is timed (:func:`_near_twin_groups` says it then)."""
     n_train = sum(e.split == "train" for e in entries)
     n_test = sum(e.split == "test" for e in entries)
     n_pool = len(entries) - n_train - n_test
-    pairs = n_train * (n_train - 1) // 2 + n_test * n_train + n_pool * (n_train + n_test)
+    pairs = sum(near_copy_pairs(entries))
     side = min(min(sizes), twins.COMPARE_SIDE)
     values = (f"{side * side * int(channels):,} values" if channels in ("1", "3")
               else f"{side * side:,} values if grey, {side * side * 3:,} if colour")
-    pool = f", {n_pool:,} unlabelled image{'s' if n_pool > 1 else ''} with both" if n_pool else ""
+    pool = (f", {n_pool:,} unlabelled image{'s' if n_pool > 1 else ''} with {'both' if n_test else 'them'}"
+            if n_pool else "")
+    tested = f", {n_test:,} test image{'s' if n_test > 1 else ''} with them" if n_test else ""
     large = ("; for sets this large docs/data.md (Near duplicates) gives the time to expect"
              if len(entries) >= NEAR_COPIES_LARGE else "")
     return (f"[ingest] near copies (--near-duplicate-mse): about {pairs:,} image pairs to compare "
-            f"({n_train:,} training images with each other, {n_test:,} test images with them{pool}), "
+            f"({n_train:,} training images with each other{tested}{pool}), "
             f"each a distance over {values} ({side} x {side} px); quadratic: about 4x the time for "
             f"2x the images{large}")
 
@@ -2901,7 +2912,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if spill.lock_note:
         problems.append(note(cache_dir / cache.INGEST_LOCK, spill.lock_note, "nothing to do"))
     problems += _check_disk(out, entries, previous, sizes, plan, verbose, said, spill)[1]
-    if verbose and cfg.near_duplicate_mse > 0:
+    if verbose and cfg.near_duplicate_mse > 0 and sum(near_copy_pairs(entries)) >= NEAR_COPIES_ANNOUNCED_PAIRS:
         print(said(near_copies_plan(entries, sizes, plan.channels_setting)), file=sys.stderr)
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
     # a deep file's conversion to 8-bit is said of the whole set below (_bit_depths), not per file

@@ -195,8 +195,9 @@ def test_the_phases_after_decoding_say_when_they_start_and_show_their_progress(
     """A trial user's extrapolation to EyePACS (88,702 images): after the decoding's last
     progress line, the near-copy search (quadratic), the test-vs-training search, the cache
     write and its hashing ran for 10 min (16 cores) to over an hour (1 thread) without a word.
-    Each now says when it starts (verbose) and shows its progress as the decoding does: a line
-    when due off a terminal (here every read of the clock), a bar on one."""
+    Each now shows its progress as the decoding does: a line when due off a terminal (here
+    every read of the clock), a bar on one; the write and hashing of large arrays say when they
+    start (the near-copy search's size is said before decoding, for large sets only)."""
     from drac_ssl import console
 
     data = make_twins(tmp_path / "d", test=("t1.png", "t2.png"))
@@ -206,24 +207,40 @@ def test_the_phases_after_decoding_say_when_they_start_and_show_their_progress(
     ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=1e-4), tmp_path / "out")
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[ingest] ")]
     said = "\n".join(err)
-    assert err[1].startswith("[ingest] near copies (--near-duplicate-mse): about 230 image pairs"), said
-    assert ("[ingest] looking for near copies among 20 training images (quadratic: 190 pairs of "
-            "4,096 values; about 4x the time for 2x the images)") in err, said
     assert re.search(r"^\[ingest\] near copies: 190 of 190 pairs \([\d,.]+ pair/s\)$", said, re.M), said
-    assert "[ingest] comparing 2 test images with the 20 training images (40 pairs)" in err, said
     assert re.search(r"^\[ingest\] near copies across splits: 40 of 40 pairs \(", said, re.M), said
     assert any(re.fullmatch(r"\[ingest\] writing the cache arrays \(64 px: [\d.]+ kB \([\d,]+ bytes\)\) in .*", line)
                for line in err), said
     assert re.search(r"^\[ingest\] writing the cache: 22 of 22 rows \(", said, re.M), said
     assert re.search(r"^\[ingest\] hashing the cache arrays for its state \(64 px: ", said, re.M), said
     assert re.search(r"^\[ingest\] hashing the cache: 1 of 1 MiB \(", said, re.M), said
-    assert [line for line in err if line.startswith("[ingest] looking for")][0] == err[
-        [i for i, line in enumerate(err) if line.startswith("[ingest] near copies: ")][0] - 1], said
     # arrays under cache.ANNOUNCED_BYTES (a small ingest's): their writing and hashing unsaid
     (tmp_path / "out" / "cache" / "64px.npy").touch()  # another time: hashed again
     monkeypatch.setattr(cache, "ANNOUNCED_BYTES", 1 << 30)
     cache.save_state(tmp_path / "out" / "cache", data, [64], [], verbose=True)
     assert "[ingest] hashing the cache arrays" not in capsys.readouterr().err
+
+
+def test_a_small_search_for_near_copies_says_nothing_more_than_its_progress(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A small verbose ingest with --near-duplicate-mse printed two lines saying the same thing
+    (the search's size before decoding, and again as it started), and a third for the test
+    images: a search of seconds now says nothing (as before these lines came); one of
+    NEAR_COPIES_ANNOUNCED_PAIRS pairs or more says its size once, before decoding, without
+    "0 test images"."""
+    data = make_twins(tmp_path / "d")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    said_lines = ("[ingest] near copies (--near", "[ingest] looking for near copies", "[ingest] comparing ")
+    ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=1e-4), tmp_path / "out")
+    err = capsys.readouterr().err
+    assert not [line for line in err.splitlines() if line.startswith(said_lines)], err
+    monkeypatch.setattr(ingest, "NEAR_COPIES_ANNOUNCED_PAIRS", 190)  # 20 training images: 190 pairs
+    ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=1e-4), tmp_path / "out2")
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith(said_lines)] == [
+        "[ingest] near copies (--near-duplicate-mse): about 190 image pairs to compare (20 training "
+        "images with each other), each a distance over 4,096 values if grey, 12,288 if colour "
+        "(64 x 64 px); quadratic: about 4x the time for 2x the images"], err
 
 
 def test_a_failed_search_across_the_splits_closes_its_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
