@@ -304,6 +304,13 @@ def test_the_near_copy_search_says_its_size_before_decoding_and_its_time_after_o
     quiet = console.LoopProgress(1000, "ingest", "near copies", "pairs", "pair", stream=stream)
     ingest._first_block_timed(quiet, verbose=False)(100)
     assert len(stream.getvalue().splitlines()) == 1
+    # the test images and the pool with the training images follow, outside that time
+    stream = io.StringIO()
+    progress = console.LoopProgress(1000, "ingest", "near copies", "pairs", "pair", stream=stream)
+    ingest._first_block_timed(progress, verbose=True, then=3000)(100)
+    assert stream.getvalue().splitlines() == [
+        "[ingest] near copies: about 3 min left (the training images; 3,000 test/pool pairs follow; "
+        "the first 100 pairs took 20 s)"], stream.getvalue()
 
 
 def test_the_option_keeps_each_copy_in_its_original_s_fold(tmp_path: Path,
