@@ -148,7 +148,7 @@ BLOCK_ROWS = 256
 ``n * (n + BLOCK_ROWS) / 2`` distances (the pairs plus the blocks' own lower triangles), near
 the ``n * (n - 1) / 2`` pairs when ``n`` is large (a hand measurement, 4,000 random
 64 x 64 x 3 rows, one BLAS thread on a loaded machine: 0.62 to 0.72 of the time of comparing
-every block with all rows, the same pairs)."""
+every block with all rows, the same pairs up to float32 rounding)."""
 
 MAX_PAIRS_PER_IMAGE = 50
 """At most this many linked pairs per labelled image (``50 * n``): a threshold that links more
@@ -164,7 +164,8 @@ def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
     The distances are computed a block of rows at a time, each block only with the rows from
     its own first row on (``sklearn.metrics.pairwise_distances``, euclidean): each pair once,
     about half the work of comparing every block with all ``n`` rows, with the same distances
-    (float32 rows: float32, squared in float64). A block has at most :data:`BLOCK_ROWS` rows and
+    up to float32 rounding (float32 rows: float32, squared in float64; a block's size changes
+    the BLAS summation order, so a pair within one rounding step of the threshold could flip). A block has at most :data:`BLOCK_ROWS` rows and
     :data:`BLOCK_BYTES` of distances, and only the pairs below the threshold are kept, so memory
     stays bounded by one block plus the pairs found.
 
