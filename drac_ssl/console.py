@@ -147,10 +147,11 @@ class ProgressLines:
         except (OSError, ValueError):  # a reader gone, a full disk, a closed stream
             self.on = False
 
-    def count(self, done: int, total: int, noun: str = "images", unit: str = "img") -> None:
-        """:func:`count_progress_line` of ``done`` of ``total``, printed when due."""
+    def count(self, done: int, total: int, noun: str = "images", unit: str = "img", what: str = "") -> None:
+        """:func:`count_progress_line` of ``done`` of ``total`` (``what``: the loop's name, or
+        none), printed when due."""
         if self.due():
-            self.say(count_progress_line(self.label, done, total, self.seconds, noun, unit))
+            self.say(count_progress_line(self.label, done, total, self.seconds, noun, unit, what))
 
 
 class LoopProgress:
@@ -179,11 +180,7 @@ class LoopProgress:
         """``n`` more units done: the bar moves, and a line is printed when one is due."""
         self.done += n
         self.bar.update(n)
-        if self.lines.due():
-            head = f"[{self.lines.label}] "
-            line = count_progress_line(self.lines.label, self.done, self.total, self.lines.seconds,
-                                       self.noun, self.unit)
-            self.lines.say(f"{head}{self.what}: {line[len(head):]}")
+        self.lines.count(self.done, self.total, self.noun, self.unit, self.what)
 
     def close(self) -> None:
         self.bar.close()
@@ -205,13 +202,16 @@ def left_words(seconds: float) -> str:
 
 
 def count_progress_line(label: str, done: int, total: int, seconds: float,
-                        noun: str = "images", unit: str = "img") -> str:
+                        noun: str = "images", unit: str = "img", what: str = "") -> str:
     """``[LABEL] DONE of TOTAL NOUN (RATE UNIT/s, about LEFT left)``: the plain progress line of
-    a loop over ``total`` images (``unit`` ``img``; or other things), ``done`` of them in ``seconds`` (> 0). The rate is to the
+    a loop over ``total`` images (``unit`` ``img``; or other things), ``done`` of them in
+    ``seconds`` (> 0); ``what``, the loop's name, after the label when given
+    (``[ingest] near copies: 12,000 of ...``). The rate is to the
     unit under 10 a second, else to 2 significant figures; the time left assumes the rate
     holds (:func:`left_words`), and is left out when nothing is left. E.g.
     ``[ingest] 12,000 of 35,126 images (211 img/s, about 2 min left)``."""
     rate = done / max(seconds, 1e-9)
     rate_words = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"
     left = f", about {left_words((total - done) / rate)} left" if done < total and rate > 0 else ""
-    return f"[{label}] {done:,} of {total:,} {noun} ({rate_words} {unit}/s{left})"
+    name = f"{what}: " if what else ""
+    return f"[{label}] {name}{done:,} of {total:,} {noun} ({rate_words} {unit}/s{left})"
