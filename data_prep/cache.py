@@ -38,7 +38,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +69,7 @@ from data_prep.validate import (
     warning,
 )
 from drac_ssl import io as drac_io
-from drac_ssl.console import ProgressLines, progress_bar
+from drac_ssl.console import LoopProgress, ProgressLines, progress_bar
 from drac_ssl.cpu_threads import usable_cores  # stdlib only
 from drac_ssl.grading.image_file import (  # grading's rule of a file (light: no torch)
     LOCAL_FILE_LIMITS,
@@ -696,18 +696,21 @@ def invalidate_state(cache_dir: Path) -> None:
     (cache_dir / STATE_NAME).unlink(missing_ok=True)
 
 
-def _array_digests(cache_dir: Path, sizes: Sequence[int]) -> dict[int, str]:
+def _array_digests(cache_dir: Path, sizes: Sequence[int], verbose: bool = False) -> dict[int, str]:
     """Each array's SHA-256 (of the whole ``.npy`` file), for :func:`save_state`: the one the
     state in ``cache_dir`` records when the array's byte count and time are still the recorded
     ones (an incremental rerun that rewrote nothing reads nothing), else hashed
     (``hashlib.file_digest``, once per ingest that writes the arrays: APTOS's 4.4 GB at 512 px
     took 3.1 s here, 1.3 GiB/s from the page cache just after the 24 s of writing it). Readers compare it when an array's time changed but
-    not its size (:func:`drac_ssl.datasets.check_cache_array`: a copy that kept the bytes)."""
+    not its size (:func:`drac_ssl.datasets.check_cache_array`: a copy that kept the bytes).
+    The hashing shows its progress in MiB (:class:`drac_ssl.console.LoopProgress`: EyePACS's
+    87 GB at 256,512 px take minutes); with ``verbose`` a line says when it starts (arrays of
+    :data:`ANNOUNCED_BYTES` or more)."""
     try:
         old = json.loads((cache_dir / STATE_NAME).read_text(encoding="utf-8"))["arrays"]
     except (OSError, ValueError, KeyError, TypeError):
         old = {}
-    digests = {}
+    digests, to_hash = {}, []
     for size in sizes:
         path = array_path(cache_dir, size)
         meta = old.get(str(size)) if isinstance(old, dict) else None
@@ -715,18 +718,43 @@ def _array_digests(cache_dir: Path, sizes: Sequence[int]) -> dict[int, str]:
                 and {k: meta.get(k) for k in ("bytes", "mtime_ns")} == _array_stamp(path)):
             digests[size] = meta["sha256"]
         else:
-            digests[size] = drac_io.sha256_file(path)
-    return digests
+            to_hash.append(size)
+    if not to_hash:
+        return digests
+    sizes_bytes = [array_path(cache_dir, size).stat().st_size for size in to_hash]
+    mib = sum(-(-n // HASH_BLOCK_BYTES) for n in sizes_bytes)
+    start = (f"[ingest] hashing the cache arrays for its state ({', '.join(f'{s} px' for s in to_hash)}: "
+             f"{bytes_words(sum(sizes_bytes))})")
+    announce = verbose and sum(sizes_bytes) >= ANNOUNCED_BYTES
+    with LoopProgress(mib, "ingest", "hashing the cache", "MiB", "MiB", start=start if announce else None) as progress:
+        for size in to_hash:
+            digest = hashlib.sha256()
+            with open(array_path(cache_dir, size), "rb") as fh:
+                while block := fh.read(HASH_BLOCK_BYTES):
+                    digest.update(block)
+                    progress.update(1)
+            digests[size] = digest.hexdigest()
+    return {size: digests[size] for size in sizes}
+
+
+ANNOUNCED_BYTES = 1 << 30
+"""Cache arrays of at least this many bytes in all have their writing and hashing announced
+on stderr (verbose ingest: ``[ingest] writing the cache arrays ...``): under it they take
+seconds, and a small ingest's output stays as it was."""
+
+HASH_BLOCK_BYTES = 1 << 20
+"""The cache arrays are hashed this many bytes at a time (:func:`_array_digests`: 1 MiB, a
+progress unit)."""
 
 
 def save_state(cache_dir: Path, root: Path, sizes: Sequence[int],
                records: Sequence[FileRecord], options: CacheOptions = CacheOptions(),
-               channels: int = 1) -> Path:
+               channels: int = 1, verbose: bool = False) -> Path:
     """Write the state LAST, after the arrays and the manifest are in place; each array's
     ``shape``, ``bytes``, ``mtime_ns`` and ``sha256`` (:func:`_array_digests`), and the root
     as given (``root``) and its real path now (``root_realpath``: what :func:`load_state`
-    compares)."""
-    digests = _array_digests(cache_dir, sizes)
+    compares). ``verbose``: the hashing says when it starts (:func:`_array_digests`)."""
+    digests = _array_digests(cache_dir, sizes, verbose)
     arrays = {str(size): {"shape": list(array_shape(len(records), size, channels)),
                           **_array_stamp(array_path(cache_dir, size)), "sha256": digests[size]}
               for size in sizes}
@@ -1326,10 +1354,12 @@ def assemble(records: Sequence[FileRecord], size: int, previous: CacheState,
 
 
 def write_assembled(path: Path, records: Sequence[FileRecord], size: int, previous: CacheState,
-                    channels: int = 1, spill: RowSpill | None = None) -> Path:
+                    channels: int = 1, spill: RowSpill | None = None,
+                    progress: Callable[[int], None] | None = None) -> Path:
     """The array of :func:`assemble`, written as a ``.npy`` (to a temporary file, fsync, then
     ``os.replace`` onto ``path``) one block of rows at a time, never all in memory. Not
-    ``np.lib.format.open_memmap``: its written pages would count in the process's memory."""
+    ``np.lib.format.open_memmap``: its written pages would count in the process's memory.
+    ``progress``: called with the rows of each block written (the ingest's progress)."""
     shape = array_shape(len(records), size, channels)
     row_bytes = max(1, int(np.prod(shape[1:])))
     block = max(1, ROW_BLOCK_BYTES // row_bytes)
@@ -1339,6 +1369,8 @@ def write_assembled(path: Path, records: Sequence[FileRecord], size: int, previo
         np.lib.format.write_array_header_1_0(fh, header)
         for start in range(0, len(records), block):
             fh.write(memoryview(assemble(records, size, previous, channels, spill, start, start + block)))
+            if progress is not None:
+                progress(min(block, len(records) - start))
     return path
 
 

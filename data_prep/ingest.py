@@ -112,6 +112,7 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     warning,
     zero_word_empty_grade,
 )
+from drac_ssl import console
 from drac_ssl.config import (
     DATA_CHANNELS,
     DATA_MISSING,
@@ -127,6 +128,7 @@ from drac_ssl.config import (
     referable_grade,
     validate_grades,
 )
+from drac_ssl.console import LoopProgress
 from drac_ssl.grading.image_notes import (
     FUNDUS_CROP_DOES,
     GREY_TRAINED_RULE,
@@ -2034,7 +2036,7 @@ def _comparison_rows(records: Sequence[cache.FileRecord], size: int, previous: c
 
 def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Sequence[int],
                       previous: cache.CacheState, channels: int,
-                      spill: cache.RowSpill | None, where: str = ""
+                      spill: cache.RowSpill | None, where: str = "", verbose: bool = False
                       ) -> tuple[np.ndarray | None, list[Problem], list[str]]:
     """Each training image's near-twin group (``data.near_duplicate_mse`` > 0; None when 0),
     and what the comparison found beside the groups.
@@ -2049,6 +2051,9 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     label CSV), a warning for each test image with a twin among the training images, one for
     the pool's twins of test images (all fatal with ``--strict``), a note for the pool's twins
     of training images. Third: the pool's near twins of test images (manifest-style paths).
+    Both searches show their progress (:class:`drac_ssl.console.LoopProgress`: a bar on a
+    terminal, a line a minute off one); their size was said before the decoding
+    (:func:`near_copies_plan`, from :data:`NEAR_COPIES_ANNOUNCED_PAIRS` pairs on).
 
     Raises:
         IngestError: a threshold that links far too many images (its message names the fix)."""
@@ -2059,15 +2064,42 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     rows = _comparison_rows([e.record for e in train], size, previous, channels, spill)
     if not len(train):
         return np.zeros(0, dtype=np.int64), [], []
+    n = len(train)
     try:
-        groups = twins.near_duplicate_groups(rows, cfg.near_duplicate_mse,
-                                             setting="--near-duplicate-mse ")
+        with LoopProgress(n * (n - 1) // 2, "ingest", "near copies", "pairs", "pair") as progress:
+            timed = _first_block_timed(progress, verbose, then=near_copy_pairs(entries)[1])
+            groups = twins.near_duplicate_groups(rows, cfg.near_duplicate_mse,
+                                                 setting="--near-duplicate-mse ", progress=timed)
     except ValueError as exc:  # a threshold far above near twins: the message names the fix
         raise IngestError(str(exc)) from None
     problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent),
                                    cfg.near_duplicate_mse)
     across, near_test = _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill)
     return groups, problems + across, near_test
+
+
+def _first_block_timed(progress: LoopProgress, verbose: bool, then: int = 0) -> Callable[[int], None]:
+    """``progress.update``, and after the first block (with ``verbose``, when more than a
+    minute is left) a line of the time left at that block's speed
+    (``[ingest] near copies: about 25 min left (the first 8,900,000 pairs took 21 s)``): the
+    search's only seconds figure, measured on this machine, not guessed. Timed by
+    :data:`drac_ssl.console.progress_clock`. ``then``: the pairs of the search across the
+    splits that follow, not in that time (at EyePACS's size 3/4 of the work): the line says so
+    (``(the training images; 1,881,862,776 test/pool pairs follow; the first ...)``)."""
+    started = console.progress_clock()
+
+    def update(n: int) -> None:
+        first = progress.done == 0
+        progress.update(n)
+        if not (first and verbose and n):
+            return
+        seconds = console.progress_clock() - started
+        left = (progress.total - n) * seconds / n
+        if left >= 60:
+            follow = f"the training images; {then:,} test/pool pairs follow; " if then else ""
+            progress.lines.say(f"[ingest] {progress.what}: about {console.left_words(left)} left "
+                               f"({follow}the first {n:,} pairs took {console.left_words(seconds)})")
+    return update
 
 
 def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: str,
@@ -2120,7 +2152,8 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
     those that are near twins of training images (pretraining sees both anyway: nothing
     leaks). Returns the problems and the paths (manifest-style, as ``unlabelled_copies``) of
     the pool's near twins of test images, which ``ingest_summary.json`` keeps
-    (``unlabelled_near_test``) for the pretraining's and the report's words."""
+    (``unlabelled_near_test``) for the pretraining's and the report's words. Its progress is
+    counted in image pairs (:class:`drac_ssl.console.LoopProgress`)."""
     found: list[Problem] = []
     pool_twins: list[str] = []
     pool_where = ""  # the unlabelled folder of the first twin
@@ -2128,33 +2161,37 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
     block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
     setting = f"--near-duplicate-mse {cfg.near_duplicate_mse:g}"
     tests = [e for e in entries if e.split == "test"]
-    for split in ("test", UNLABELLED):
-        others = tests if split == "test" else [e for e in entries if e.split == split]
-        # the pool a larger chunk at a time: each chunk is compared with every test block
-        step = block if split == "test" else max(block, POOL_CHUNK_BYTES // _row_bytes(size, channels))
-        for start in range(0, len(others), step):
-            chunk = others[start:start + step]
-            rows = _comparison_rows([e.record for e in chunk], size, previous, channels, spill)
-            if split == UNLABELLED:
-                for q, r, mse in _nearest_test_twins(rows, tests, block, cfg.near_duplicate_mse, size,
-                                                     previous, channels, spill):
-                    near_test.append((chunk[q], tests[r], mse))
-            for q, r, mse in zip(*twins.twins_across(rows, train_rows, cfg.near_duplicate_mse), strict=True):
-                other, twin = chunk[int(q)], train[int(r)]
+    n_pool = sum(e.split == UNLABELLED for e in entries)
+    pairs = len(tests) * len(train) + n_pool * (len(train) + len(tests))
+    with LoopProgress(pairs, "ingest", "near copies across splits", "pairs", "pair") as progress:
+        for split in ("test", UNLABELLED):
+            others = tests if split == "test" else [e for e in entries if e.split == split]
+            # the pool a larger chunk at a time: each chunk is compared with every test block
+            step = block if split == "test" else max(block, POOL_CHUNK_BYTES // _row_bytes(size, channels))
+            for start in range(0, len(others), step):
+                chunk = others[start:start + step]
+                rows = _comparison_rows([e.record for e in chunk], size, previous, channels, spill)
                 if split == UNLABELLED:
-                    pool_twins.append(f"{other.image_id} ~ {twin.image_id}")
-                    pool_where = pool_where or str(other.path.parent)
-                    continue
-                line = f" (line {twin.label.line})" if twin.label is not None and twin.label.line else ""
-                found.append(warning(other.display,
-                                     f"test image {other.image_id} is a near twin of the training image "
-                                     f"{twin.display}{line}: mean squared difference {mse:.1e}, below "
-                                     f"{setting}; if it is one picture, the test figures would credit "
-                                     f"the model's memory of a training image",
-                                     f"look at both: if one picture, delete {twin.image_id} and its "
-                                     f"label row from the training images (the test folder of a "
-                                     f"challenge stays as it is); if two pictures, nothing to do, or "
-                                     "lower --near-duplicate-mse", "near-duplicates"))
+                    for q, r, mse in _nearest_test_twins(rows, tests, block, cfg.near_duplicate_mse, size,
+                                                         previous, channels, spill):
+                        near_test.append((chunk[q], tests[r], mse))
+                for q, r, mse in zip(*twins.twins_across(rows, train_rows, cfg.near_duplicate_mse), strict=True):
+                    other, twin = chunk[int(q)], train[int(r)]
+                    if split == UNLABELLED:
+                        pool_twins.append(f"{other.image_id} ~ {twin.image_id}")
+                        pool_where = pool_where or str(other.path.parent)
+                        continue
+                    line = f" (line {twin.label.line})" if twin.label is not None and twin.label.line else ""
+                    found.append(warning(other.display,
+                                         f"test image {other.image_id} is a near twin of the training image "
+                                         f"{twin.display}{line}: mean squared difference {mse:.1e}, below "
+                                         f"{setting}; if it is one picture, the test figures would credit "
+                                         f"the model's memory of a training image",
+                                         f"look at both: if one picture, delete {twin.image_id} and its "
+                                         f"label row from the training images (the test folder of a "
+                                         f"challenge stays as it is); if two pictures, nothing to do, or "
+                                         "lower --near-duplicate-mse", "near-duplicates"))
+                progress.update(len(chunk) * (len(train) + (len(tests) if split == UNLABELLED else 0)))
     if near_test:
         shown = "; ".join(f"{e.path} ~ {t.display} ({mse:.1e})" for e, t, mse in near_test[:POOL_COPIES_SHOWN])
         found.append(warning(near_test[0][0].path.parent,
@@ -2712,6 +2749,55 @@ def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheS
     return needed, problems
 
 
+def near_copy_pairs(entries: Sequence[ImageEntry]) -> tuple[int, int]:
+    """The image pairs the near-copy search compares: the training images with each other
+    (``n_train (n_train - 1) / 2``), and across the splits (the test images with the training
+    images, ``n_test n_train``; the unlabelled pool with both, ``n_pool (n_train + n_test)``)."""
+    n_train = sum(e.split == "train" for e in entries)
+    n_test = sum(e.split == "test" for e in entries)
+    n_pool = sum(e.split == UNLABELLED for e in entries)
+    return n_train * (n_train - 1) // 2, n_test * n_train + n_pool * (n_train + n_test)
+
+
+NEAR_COPIES_ANNOUNCED_PAIRS = 10**7
+"""From this many image pairs on (about 4,500 training images), a verbose ingest says the
+near-copy search's size before decoding (:func:`near_copies_plan`): a search of minutes. A
+smaller one (seconds) says nothing more than before, as the cache's writing and hashing are
+said from :data:`data_prep.cache.ANNOUNCED_BYTES` on."""
+
+NEAR_COPIES_LARGE = 20_000
+"""From this many images on, the ingest's up-front line of the near-copy search
+(:func:`near_copies_plan`) points at docs/data.md's figures for sets of EyePACS's size."""
+
+
+def near_copies_plan(entries: Sequence[ImageEntry], sizes: Sequence[int], channels: str) -> str:
+    """The up-front line of the near-copy search (``data.near_duplicate_mse`` > 0): how many
+    image pairs it compares (the training images with each other, ``n_train (n_train - 1) / 2``;
+    the test images with them, ``n_test n_train``; the unlabelled pool with both), each a
+    distance over ``d`` values (the comparison rows: at most
+    :data:`~data_prep.near_duplicates.COMPARE_SIDE` px a side, times the channels when known
+    (``channels``: ``1`` or ``3``; else both)), and that it is quadratic; with
+    :data:`NEAR_COPIES_LARGE` images or more, where docs/data.md gives figures. Said by a verbose
+    ingest from :data:`NEAR_COPIES_ANNOUNCED_PAIRS` pairs on (:func:`near_copy_pairs`). No seconds: the
+    speed is not known until the first block is timed (:func:`_near_twin_groups` says it then)."""
+    n_train = sum(e.split == "train" for e in entries)
+    n_test = sum(e.split == "test" for e in entries)
+    n_pool = len(entries) - n_train - n_test
+    pairs = sum(near_copy_pairs(entries))
+    side = min(min(sizes), twins.COMPARE_SIDE)
+    values = (f"{side * side * int(channels):,} values" if channels in ("1", "3")
+              else f"{side * side:,} values if grey, {side * side * 3:,} if colour")
+    pool = (f", {n_pool:,} unlabelled image{'s' if n_pool > 1 else ''} with {'both' if n_test else 'them'}"
+            if n_pool else "")
+    tested = f", {n_test:,} test image{'s' if n_test > 1 else ''} with them" if n_test else ""
+    large = ("; for sets this large docs/data.md (Near duplicates) gives the time to expect"
+             if len(entries) >= NEAR_COPIES_LARGE else "")
+    return (f"[ingest] near copies (--near-duplicate-mse): about {pairs:,} image pairs to compare "
+            f"({n_train:,} training images with each other{tested}{pool}), "
+            f"each a distance over {values} ({side} x {side} px); quadratic: about 4x the time for "
+            f"2x the images{large}")
+
+
 def _as_written(text: str) -> str:
     return text
 
@@ -2829,6 +2915,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if spill.lock_note:
         problems.append(note(cache_dir / cache.INGEST_LOCK, spill.lock_note, "nothing to do"))
     problems += _check_disk(out, entries, previous, sizes, plan, verbose, said, spill)[1]
+    if verbose and cfg.near_duplicate_mse > 0 and sum(near_copy_pairs(entries)) >= NEAR_COPIES_ANNOUNCED_PAIRS:
+        print(said(near_copies_plan(entries, sizes, plan.channels_setting)), file=sys.stderr)
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
     # a deep file's conversion to 8-bit is said of the whole set below (_bit_depths), not per file
     record_problems = [leave_out_way(p, cfg.missing) if entry.label is not None and layout.npz is None else p
@@ -2888,7 +2976,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     site_folds = ""  # how the folds treated the sites (data_prep.folds.SITE_FOLDS), from _assign_folds
     if not any(p.severity == "error" for p in problems):
         twin_groups, twin_problems, pool_near_test = _near_twin_groups(entries, cfg, sizes, previous, channels,
-                                                       spill, str(layout.labels_csv or root))
+                                                       spill, str(layout.labels_csv or root), verbose)
         problems += apply_strict(twin_problems, cfg.strict)
         problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
                                  cfg.strict)
@@ -2918,7 +3006,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
 
     try:
         cache_paths = _write(out, root, sizes, entries, previous, channels, spill,
-                             fold_groups=twin_groups is not None)
+                             fold_groups=twin_groups is not None, verbose=verbose)
         per_grade, per_split, per_fold = _counts(entries, len(plan.grade_names))
         patient_facts = _patient_facts(entries, cfg, table.columns if table is not None else (),
                                        layout.grade_column, layout.image_column, layout,
@@ -2961,7 +3049,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                           _summary(result, cfg, layout, plan, channels_why, dialect, sources,
                                    encoding))
         cache.save_state(cache_dir, root, sizes, [e.record for e in entries], plan.options,
-                         channels)
+                         channels, verbose=verbose)
         spill.finished()  # the kept rows are in the arrays now: removed on the way out
         cache.release_held(cache_dir)  # and so are the held old cache's
     except OSError as exc:
@@ -3029,13 +3117,16 @@ def _listing(problems: Sequence[Problem], out: Path, root: Path,
 
 def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageEntry],
            previous: cache.CacheState, channels: int,
-           spill: cache.RowSpill | None = None, fold_groups: bool = False) -> dict[int, Path]:
+           spill: cache.RowSpill | None = None, fold_groups: bool = False,
+           verbose: bool = False) -> dict[int, Path]:
     """Arrays, then the manifest. The state and the manifest are removed first (the state held
     aside, :func:`data_prep.cache.hold_state`, for the rerun of a killed run to reuse the old
     rows), so that a run killed in between leaves nothing that a later run or stage would trust; arrays of
     sizes not in ``sizes`` (an earlier ingest's) are removed before the manifest is written
     (their rows follow that ingest's manifest, not this one's). ``fold_groups``: the manifest
-    gets :data:`FOLD_GROUP_COLUMN` (``data.near_duplicate_mse`` > 0)."""
+    gets :data:`FOLD_GROUP_COLUMN` (``data.near_duplicate_mse`` > 0). The writing shows its
+    progress in rows (:class:`drac_ssl.console.LoopProgress`; ``verbose``: a line at the start,
+    for arrays of :data:`data_prep.cache.ANNOUNCED_BYTES` or more)."""
     cache_dir = out / CACHE_DIR
     records = [e.record for e in entries]
     paths = {size: cache.array_path(cache_dir, size) for size in sizes}
@@ -3043,8 +3134,14 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
         cache.hold_state(cache_dir)  # the state goes; the old rows stay readable for a killed run's rerun
         (out / MANIFEST_NAME).unlink(missing_ok=True)
         (out / SUMMARY_NAME).unlink(missing_ok=True)
-        for size, path in paths.items():
-            cache.write_assembled(path, records, size, previous, channels, spill)
+        shape_bytes = sum(math.prod(cache.array_shape(len(records), size, channels)) for size in paths)
+        start = (f"[ingest] writing the cache arrays ({', '.join(f'{s} px' for s in paths)}: "
+                 f"{cache.bytes_words(shape_bytes)}) in {cache_dir}")
+        announce = verbose and shape_bytes >= cache.ANNOUNCED_BYTES
+        with LoopProgress(len(records) * len(paths), "ingest", "writing the cache", "rows", "row",
+                          start=start if announce else None) as progress:
+            for size, path in paths.items():
+                cache.write_assembled(path, records, size, previous, channels, spill, progress.update)
     previous.arrays.clear()  # release the memory maps of the old arrays
     for stale in cache_dir.glob("[0-9]*px.npy"):  # sizes no longer asked for: rows of another manifest
         if stale not in paths.values():

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-__all__ = ["PROGRESS_EVERY_S", "ProgressLines", "count_progress_line", "is_terminal", "print_lines", "progress_bar"]
+__all__ = ["PROGRESS_EVERY_S", "LoopProgress", "ProgressLines", "count_progress_line", "is_terminal", "left_words", "print_lines", "progress_bar"]
 
 PROGRESS_EVERY_S = 60.0
 """Seconds between two plain progress lines of one loop when its stream is not a terminal."""
@@ -93,7 +93,7 @@ class _NoBar:
 
 
 def progress_bar(total: int, desc: str, unit: str, enabled: bool = True, leave: bool = True,
-                 mininterval: float = 0.1) -> Any:
+                 mininterval: float = 0.1, unit_scale: bool = False) -> Any:
     """A tqdm bar on stderr (``update``, ``close``) when ``enabled``, ``total`` > 0 and stderr
     is a terminal (tqdm's own ``disable=None`` rule); otherwise an object whose methods do
     nothing, and no tqdm is made at all: any tqdm instance, even a disabled one, creates a
@@ -102,12 +102,13 @@ def progress_bar(total: int, desc: str, unit: str, enabled: bool = True, leave: 
     ``multiprocessing.set_start_method("spawn")`` got ``RuntimeError: context has already
     been set``. tqdm is imported only then (``tqdm.auto`` in a Jupyter kernel without
     ipywidgets warned "IProgress not found" at import). ``mininterval``: the fewest seconds
-    between two redraws."""
+    between two redraws. ``unit_scale``: counts in k, M, G (a count of pairs)."""
     if not (enabled and total and is_terminal(sys.stderr)):
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, leave=leave, mininterval=mininterval)
+    return tqdm(total=total, desc=desc, unit=unit, leave=leave, mininterval=mininterval,
+                unit_scale=unit_scale)
 
 
 class ProgressLines:
@@ -146,13 +147,52 @@ class ProgressLines:
         except (OSError, ValueError):  # a reader gone, a full disk, a closed stream
             self.on = False
 
-    def count(self, done: int, total: int, noun: str = "images") -> None:
-        """:func:`count_progress_line` of ``done`` of ``total``, printed when due."""
+    def count(self, done: int, total: int, noun: str = "images", unit: str = "img", what: str = "") -> None:
+        """:func:`count_progress_line` of ``done`` of ``total`` (``what``: the loop's name, or
+        none), printed when due."""
         if self.due():
-            self.say(count_progress_line(self.label, done, total, self.seconds, noun))
+            self.say(count_progress_line(self.label, done, total, self.seconds, noun, unit, what))
 
 
-def _left_words(seconds: float) -> str:
+class LoopProgress:
+    """A long loop's progress as the ingest's decoding shows it: a tqdm bar on a terminal
+    (:func:`progress_bar`), off one a plain line at most every :data:`PROGRESS_EVERY_S`
+    seconds (:class:`ProgressLines`), for loops counted in any unit (image pairs, rows).
+
+    Args:
+        total: the units the loop will do.
+        label: starts the plain lines (``ingest``: ``[ingest] ...``).
+        what: the loop's name, the bar's description and the lines' first words
+            (``near copies``: ``[ingest] near copies: 12,000 of 35,126 pairs ...``).
+        noun, unit: the counted things and their rate's unit (``pairs``, ``pair``).
+        start: a line said when the loop starts (on ``stream``), or None."""
+
+    def __init__(self, total: int, label: str, what: str, noun: str = "images", unit: str = "img",
+                 start: str | None = None, stream: TextIO | None = None) -> None:
+        self.total, self.done, self.noun, self.unit = total, 0, noun, unit
+        self.what = what
+        self.lines = ProgressLines(sys.stderr if stream is None else stream, label)
+        self.bar = progress_bar(total, f"{label} {what}", unit, leave=False, unit_scale=True)
+        if start is not None:
+            self.lines.say(start)
+
+    def update(self, n: int) -> None:
+        """``n`` more units done: the bar moves, and a line is printed when one is due."""
+        self.done += n
+        self.bar.update(n)
+        self.lines.count(self.done, self.total, self.noun, self.unit, self.what)
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def __enter__(self) -> LoopProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def left_words(seconds: float) -> str:
     """A time left in round words: ``61 s`` under 90 s, ``2 min`` under 90 min, else ``1.1 h``."""
     if seconds < 90:
         return f"{max(1, round(seconds))} s"
@@ -162,13 +202,16 @@ def _left_words(seconds: float) -> str:
 
 
 def count_progress_line(label: str, done: int, total: int, seconds: float,
-                        noun: str = "images") -> str:
-    """``[LABEL] DONE of TOTAL NOUN (RATE img/s, about LEFT left)``: the plain progress line of
-    a loop over ``total`` images, ``done`` of them in ``seconds`` (> 0). The rate is to the
+                        noun: str = "images", unit: str = "img", what: str = "") -> str:
+    """``[LABEL] DONE of TOTAL NOUN (RATE UNIT/s, about LEFT left)``: the plain progress line of
+    a loop over ``total`` images (``unit`` ``img``; or other things), ``done`` of them in
+    ``seconds`` (> 0); ``what``, the loop's name, after the label when given
+    (``[ingest] near copies: 12,000 of ...``). The rate is to the
     unit under 10 a second, else to 2 significant figures; the time left assumes the rate
-    holds (:func:`_left_words`), and is left out when nothing is left. E.g.
+    holds (:func:`left_words`), and is left out when nothing is left. E.g.
     ``[ingest] 12,000 of 35,126 images (211 img/s, about 2 min left)``."""
     rate = done / max(seconds, 1e-9)
     rate_words = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"
-    left = f", about {_left_words((total - done) / rate)} left" if done < total and rate > 0 else ""
-    return f"[{label}] {done:,} of {total:,} {noun} ({rate_words} img/s{left})"
+    left = f", about {left_words((total - done) / rate)} left" if done < total and rate > 0 else ""
+    name = f"{what}: " if what else ""
+    return f"[{label}] {name}{done:,} of {total:,} {noun} ({rate_words} {unit}/s{left})"

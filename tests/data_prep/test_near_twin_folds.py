@@ -9,14 +9,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from step_clock import StepClock
 from test_ingest import config, expect_error, make_plain, read_manifest, write_csv
 
-from data_prep import ingest
+from data_prep import cache, ingest
 from data_prep.folds import (
     TWIN_UNIT,
     assign_folds,
@@ -90,6 +93,55 @@ def test_a_threshold_that_links_far_too_many_pairs_stops_with_the_fix() -> None:
         near_duplicate_groups(rows, 1.0, max_pairs=10)
 
 
+def _pairs_compared_with_all_rows(rows: np.ndarray, threshold: float) -> list[list[int]]:
+    """The search as it was (every block against all rows, pairs j > i kept): the reference."""
+    from sklearn.metrics import pairwise_distances_chunked
+
+    d, pairs, start = rows.shape[1], [], 0
+    for block in pairwise_distances_chunked(rows, metric="euclidean", working_memory=7 * len(rows) * 8 / 2**20):
+        for i, row in enumerate(block.astype(np.float64) ** 2 / d < threshold, start=start):
+            pairs += [[i, int(j)] for j in np.flatnonzero(row[i + 1:]) + i + 1]
+        start += len(block)
+    return pairs
+
+
+def test_the_pair_search_computes_each_pair_once_and_finds_the_same_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial at 8,000 images: the search compared each block of rows with all n rows and
+    kept the pairs j > i, twice the distances needed (EyePACS: 35k labelled images). Each
+    block is now compared with the rows from its own on: at most n (n + block) / 2 distances,
+    and the same pairs, in the same order, as the search over all rows, with near pairs planted
+    inside blocks, across block edges and far apart, and one at the threshold (not below)."""
+    import sklearn.metrics
+    import sklearn.metrics.pairwise
+
+    from data_prep import near_duplicates
+
+    rng = np.random.default_rng(3)
+    rows = rng.uniform(0.0, 1.0, size=(600, 12)).astype(np.float32)
+    for a, b in [(0, 1), (4, 5), (6, 7), (3, 250), (255, 256), (511, 512), (2, 597), (598, 599)]:
+        rows[b] = rows[a] + rng.normal(0.0, 0.005, 12).astype(np.float32)
+    computed = []
+    original = sklearn.metrics.pairwise.pairwise_distances
+
+    def counted(*args: object, **kwargs: object) -> np.ndarray:
+        out = original(*args, **kwargs)
+        computed.append(out.size)
+        return out
+
+    monkeypatch.setattr(sklearn.metrics, "pairwise_distances", counted)
+    monkeypatch.setattr(sklearn.metrics.pairwise, "pairwise_distances", counted)  # the chunked search's
+    expected = _pairs_compared_with_all_rows(rows, 1e-3)
+    assert len(expected) == 8 and [2, 597] in expected and [255, 256] in expected, expected
+    computed.clear()
+    assert near_pairs(rows, 1e-3).tolist() == expected
+    assert 600 * 599 / 2 <= sum(computed) <= 600 * (600 + near_duplicates.BLOCK_ROWS) / 2, computed
+    for block_rows in (5, 7, 599):
+        assert near_pairs(rows, 1e-3, block_rows=block_rows).tolist() == expected, block_rows
+    mse = float(np.mean((rows[255].astype(np.float64) - rows[256]) ** 2))
+    at = near_pairs(rows, np.nextafter(mse, 0.0), block_rows=5).tolist()  # 255~256 just not below
+    assert [255, 256] not in at and at == _pairs_compared_with_all_rows(rows, np.nextafter(mse, 0.0))
+
+
 def test_comparison_rows_scale_to_0_1_and_area_resize_only_larger_copies() -> None:
     small = np.full((2, 28, 28, 3), 255, dtype=np.uint8)
     rows = comparison_rows(small)
@@ -136,6 +188,129 @@ def make_twins(root: Path, test: tuple[str, ...] = ()) -> Path:
 
 def folds_of(manifest: Path) -> dict[str, str]:
     return {row["id"]: row["fold"] for row in read_manifest(manifest) if row["split"] == "train"}
+
+
+def test_the_phases_after_decoding_say_when_they_start_and_show_their_progress(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial user's extrapolation to EyePACS (88,702 images): after the decoding's last
+    progress line, the near-copy search (quadratic), the test-vs-training search, the cache
+    write and its hashing ran for 10 min (16 cores) to over an hour (1 thread) without a word.
+    Each now shows its progress as the decoding does: a line when due off a terminal (here
+    every read of the clock), a bar on one; the write and hashing of large arrays say when they
+    start (the near-copy search's size is said before decoding, for large sets only)."""
+    from drac_ssl import console
+
+    data = make_twins(tmp_path / "d", test=("t1.png", "t2.png"))
+    monkeypatch.setattr(console, "progress_clock", StepClock(61.0))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    monkeypatch.setattr(cache, "ANNOUNCED_BYTES", 1)  # arrays of 1 GB or more: these 90 kB too
+    ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=1e-4), tmp_path / "out")
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[ingest] ")]
+    said = "\n".join(err)
+    assert re.search(r"^\[ingest\] near copies: 190 of 190 pairs \([\d,.]+ pair/s\)$", said, re.M), said
+    assert re.search(r"^\[ingest\] near copies across splits: 40 of 40 pairs \(", said, re.M), said
+    assert any(re.fullmatch(r"\[ingest\] writing the cache arrays \(64 px: [\d.]+ kB \([\d,]+ bytes\)\) in .*", line)
+               for line in err), said
+    assert re.search(r"^\[ingest\] writing the cache: 22 of 22 rows \(", said, re.M), said
+    assert re.search(r"^\[ingest\] hashing the cache arrays for its state \(64 px: ", said, re.M), said
+    assert re.search(r"^\[ingest\] hashing the cache: 1 of 1 MiB \(", said, re.M), said
+    # arrays under cache.ANNOUNCED_BYTES (a small ingest's): their writing and hashing unsaid
+    (tmp_path / "out" / "cache" / "64px.npy").touch()  # another time: hashed again
+    monkeypatch.setattr(cache, "ANNOUNCED_BYTES", 1 << 30)
+    cache.save_state(tmp_path / "out" / "cache", data, [64], [], verbose=True)
+    assert "[ingest] hashing the cache arrays" not in capsys.readouterr().err
+
+
+def test_a_small_search_for_near_copies_says_nothing_more_than_its_progress(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A small verbose ingest with --near-duplicate-mse printed two lines saying the same thing
+    (the search's size before decoding, and again as it started), and a third for the test
+    images: a search of seconds now says nothing (as before these lines came); one of
+    NEAR_COPIES_ANNOUNCED_PAIRS pairs or more says its size once, before decoding, without
+    "0 test images"."""
+    data = make_twins(tmp_path / "d")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    said_lines = ("[ingest] near copies (--near", "[ingest] looking for near copies", "[ingest] comparing ")
+    ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=1e-4), tmp_path / "out")
+    err = capsys.readouterr().err
+    assert not [line for line in err.splitlines() if line.startswith(said_lines)], err
+    monkeypatch.setattr(ingest, "NEAR_COPIES_ANNOUNCED_PAIRS", 190)  # 20 training images: 190 pairs
+    ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=1e-4), tmp_path / "out2")
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith(said_lines)] == [
+        "[ingest] near copies (--near-duplicate-mse): about 190 image pairs to compare (20 training "
+        "images with each other), each a distance over 4,096 values if grey, 12,288 if colour "
+        "(64 x 64 px); quadratic: about 4x the time for 2x the images"], err
+
+
+def test_a_failed_search_across_the_splits_closes_its_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception in the test-vs-training search (a full disk, Ctrl-C) left its terminal bar
+    open, drawn over the traceback: the bar is closed as the search stops."""
+    from drac_ssl import console
+
+    closed: list[str] = []
+
+    class Recorded(console.LoopProgress):
+        def close(self) -> None:
+            closed.append(self.what)
+            super().close()
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(ingest, "LoopProgress", Recorded)
+    monkeypatch.setattr(ingest, "_comparison_rows", lambda records, *a: np.zeros((len(records), 4), np.float32))
+    monkeypatch.setattr(ingest.twins, "twins_across", fails)
+    train = [SimpleNamespace(split="train", record=None)] * 2
+    entries = [*train, SimpleNamespace(split="test", record=None)]
+    cfg = SimpleNamespace(near_duplicate_mse=1e-4)
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest._twins_across_splits(entries, train, np.zeros((2, 4), np.float32), cfg, 8, None, 1, None)
+    assert closed == ["near copies across splits"], closed
+
+
+def test_the_near_copy_search_says_its_size_before_decoding_and_its_time_after_one_block(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial user extrapolated the ingest's time to EyePACS by hand: the up-front line gave the
+    disk only. It now says the search's pairs (training with training, test and pool with
+    training, pool with test), their size and that the search is quadratic, with a pointer to
+    docs/data.md for large sets; the only seconds figure is the time left at the first block's
+    measured speed, said once after it (more than a minute left)."""
+    import io
+    from types import SimpleNamespace
+
+    from drac_ssl import console
+
+    entries = [SimpleNamespace(split=s) for s in ["train"] * 3 + ["test"] * 2 + ["unlabelled"]]
+    said = ingest.near_copies_plan(entries, [256, 512], "3")
+    assert said == ("[ingest] near copies (--near-duplicate-mse): about 14 image pairs to compare (3 training "
+                    "images with each other, 2 test images with them, 1 unlabelled image with both), each a "
+                    "distance over 12,288 values (64 x 64 px); quadratic: about 4x the time for 2x the images")
+    assert "over 784 values if grey, 2,352 if colour (28 x 28 px)" in ingest.near_copies_plan(entries, [28], "auto")
+    monkeypatch.setattr(ingest, "NEAR_COPIES_LARGE", 6)
+    assert ingest.near_copies_plan(entries, [64], "1").endswith(
+        "for 2x the images; for sets this large docs/data.md (Near duplicates) gives the time to expect")
+
+    monkeypatch.setattr(console, "progress_clock", StepClock(10.0))  # 10 s a read
+    stream = io.StringIO()
+    progress = console.LoopProgress(1000, "ingest", "near copies", "pairs", "pair", stream=stream)
+    update = ingest._first_block_timed(progress, verbose=True)
+    update(100)  # 2 more reads of the clock since the start: 20 s for 100 of 1000 pairs
+    update(100)
+    assert stream.getvalue().splitlines() == [
+        "[ingest] near copies: about 3 min left (the first 100 pairs took 20 s)"], stream.getvalue()
+    quiet = console.LoopProgress(1000, "ingest", "near copies", "pairs", "pair", stream=stream)
+    ingest._first_block_timed(quiet, verbose=False)(100)
+    assert len(stream.getvalue().splitlines()) == 1
+    # the test images and the pool with the training images follow, outside that time
+    stream = io.StringIO()
+    progress = console.LoopProgress(1000, "ingest", "near copies", "pairs", "pair", stream=stream)
+    ingest._first_block_timed(progress, verbose=True, then=3000)(100)
+    assert stream.getvalue().splitlines() == [
+        "[ingest] near copies: about 3 min left (the training images; 3,000 test/pool pairs follow; "
+        "the first 100 pairs took 20 s)"], stream.getvalue()
 
 
 def test_the_option_keeps_each_copy_in_its_original_s_fold(tmp_path: Path,

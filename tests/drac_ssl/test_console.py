@@ -17,6 +17,9 @@ def test_a_count_progress_line_says_done_of_total_the_rate_and_the_time_left() -
     assert count_progress_line("export", 100, 200, 61.0, noun="images graded") == (
         "[export] 100 of 200 images graded (1.6 img/s, about 61 s left)")
     assert count_progress_line("ingest", 6, 6, 61.0)== "[ingest] 6 of 6 images (0.098 img/s)"
+    # a named loop's line: the name after the label, from the function (not cut from its line)
+    assert count_progress_line("ingest", 3, 6, 60.0, "pairs", "pair", what="near copies") == (
+        "[ingest] near copies: 3 of 6 pairs (0.05 pair/s, about 60 s left)")
 
 
 def test_progress_lines_without_a_stream_print_nothing(capsys) -> None:
