@@ -2557,6 +2557,10 @@ def _int_list(value: Any) -> list[int]:
     return [v for v in value if isinstance(v, int) and not isinstance(v, bool)] if isinstance(value, list) else []
 
 
+# The stages whose figures come from CPU float sums over weights: their thread counts matter.
+_SUMMING_STAGES = ("pretrain", "umm", "finetune")
+
+
 def mixed_threads_words(run_dir: Path) -> str | None:
     """Words for a run whose figures came from more than one CPU thread count (CPU float sums
     depend on it: not bit-identical to a run with one count), else None. Mixed when an
@@ -2565,10 +2569,13 @@ def mixed_threads_words(run_dir: Path) -> str | None:
     when the last attempts of the stages that finished ran with different counts
     (``stages.json``'s ``cpu_threads``: each attempt's, in order; a stage started over with
     another count, e.g. the fine-tuning after a pretraining finished with one). Each stage's
-    attempts are listed; a run made before they were recorded names the resumes only."""
+    attempts are listed; a run made before they were recorded names the resumes only. Only the
+    stages whose weights come from torch sums count (pretrain, umm, finetune): the ingest does
+    none and the export only writes the submission, so their counts change no figure."""
     stages = read_json(run_dir / "stages.json")
     stages = stages if isinstance(stages, dict) else {}
-    attempts = {name: _int_list(s.get("cpu_threads")) for name, s in stages.items() if isinstance(s, dict)}
+    attempts = {name: _int_list(s.get("cpu_threads")) for name, s in stages.items()
+                if name in _SUMMING_STAGES and isinstance(s, dict)}
     attempts = {name: counts for name, counts in attempts.items() if counts}
     finished = {attempts[name][-1] for name, s in stages.items()
                 if name in attempts and s.get("status") == "done"}
