@@ -202,10 +202,12 @@ def phantom_root(cfg: Config) -> Path:
 
 def phantom_start_line(root: Path, images: int, reused: bool) -> str:
     """The ingest's first line when an empty ``data.root`` runs on the phantom set in ``root``
-    (:func:`phantom_root`): that it is generated (``images`` images) into that folder of the
-    current folder, by its absolute path, or ``reused`` from it (complete: its ``phantom.json``,
-    written last, is there). A trial user read "using the embedded phantom set" as a set inside
-    the package, and found 846 MB of images written into ./data/phantom."""
+    (:func:`phantom_root`): that it is generated (``images``: the number of images, train and
+    test) into that folder, by its absolute path (``root`` may be relative to the current
+    folder), or ``reused`` from it (complete, :func:`data_prep.phantom.holds_set`: its
+    ``phantom.json``, written last, and every image are there). A trial user read "using the
+    embedded phantom set" as a set inside the package, and found 846 MB of images written into
+    ./data/phantom."""
     where = root.absolute()
     if reused:
         return f"[ingest] data.root is empty: reusing the embedded phantom UW-OCTA set generated earlier in {where}"
@@ -236,7 +238,8 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     phantom_seconds = None
     if not data_cfg.root:
         root = phantom_root(cfg)
-        reused = (root / phantom.MANIFEST_NAME).is_file()
+        # complete as generate() would reuse it: a phantom.json with images deleted is generated again
+        reused = phantom.holds_set(root, data_cfg.phantom_n_train, data_cfg.phantom_n_test, data_cfg.phantom_seed)
         print(phantom_start_line(root, data_cfg.phantom_n_train + data_cfg.phantom_n_test, reused))
         t0 = time.perf_counter()
         phantom.generate(root, n_train=data_cfg.phantom_n_train, n_test=data_cfg.phantom_n_test,
