@@ -129,6 +129,7 @@ from drac_ssl.run_state import (
     report_words,
     resume_in_place_command_and_note,
     saved_checkpoint,
+    selected_metrics,
 )
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
@@ -1921,9 +1922,8 @@ def result_line(run_dir: Path) -> str | None:
     from drac_ssl.report import run_freeze, run_keep  # plotting imports: paid once the run is done
 
     summary = read_json_dict(run_dir / "finetune" / "summary.json") or {}
-    selected = summary.get("selected")
-    metrics = read_json_dict(run_dir / "finetune" / str(selected) / "metrics.json") if isinstance(
-        selected, str) and selected else None
+    selected = str(summary.get("selected"))  # a str when metrics is read (run_state.selected_variant)
+    metrics = selected_metrics(run_dir)
     if metrics is None:
         return pretraining_result_line(run_dir)
     key, tie_key, key_words, tie_words = ranking_figures(str(summary.get("decision") or metrics.get(
