@@ -637,6 +637,12 @@ def _listed(key: str, names: list[str]) -> dict[str, Any]:
     return said
 
 
+_DIFF_TAKEN: dict[str, bytes] = {}
+"""The bytes of the last non-empty diff :func:`git_changes` hashed, by their SHA-256: what
+:func:`save_code_patch` writes for that ``git_diff_sha256`` (one diff taken, not two that an
+edit between them would make differ)."""
+
+
 def git_changes() -> dict[str, Any]:
     """What exactly the checkout this package runs from holds, beyond :func:`git_commit`'s
     short name: ``git_commit_full`` (the 40-hex SHA of ``HEAD``), and when the code differs from
@@ -658,6 +664,9 @@ def git_changes() -> dict[str, Any]:
         return {}
     said: dict[str, Any] = {"git_commit_full": full}
     diff = _git_out(*DIFF_ARGS, timeout=60)
+    if diff:  # kept for save_code_patch: code.patch is the diff this hash is of
+        _DIFF_TAKEN.clear()
+        _DIFF_TAKEN[hashlib.sha256(diff).hexdigest()] = diff
     changed_names = _file_names(_git_out("diff", "HEAD", "--no-renames", "--name-only", "-z", "--",
                                          *CODE_FOLDERS))
     untracked_names = _file_names(_git_out("ls-files", "--others", "--exclude-standard", "-z", "--",
@@ -677,28 +686,39 @@ CODE_PATCH_LIMIT = 5 * 2**20
 """The largest ``code.patch`` written (bytes): a bigger diff is noted, not saved."""
 
 
-def save_code_patch(run_dir: str | os.PathLike[str], limit: int = CODE_PATCH_LIMIT) -> str | None:
+def save_code_patch(run_dir: str | os.PathLike[str], diff_sha256: str | None = None,
+                    limit: int = CODE_PATCH_LIMIT) -> str | None:
     """Write the checkout's uncommitted changes to the tracked files (the bytes of ``git diff
     HEAD --binary`` with :data:`DIFF_ARGS`' options, whose SHA-256 ``environment.json`` records
-    as ``git_diff_sha256``) to ``run_dir/code.patch``, so that a dirty run can be remade: ``git
-    checkout <git_commit_full> && git apply code.patch`` (untracked files are not in it: their
-    names are ``git_untracked_files``). Returns what ``environment.json`` records as
-    ``code_patch``: ``"code.patch"`` when written, ``"not saved: N.N MiB, over the 5 MiB cap"``
-    for a bigger diff, ``"unavailable"`` when git could not give it; None when there is no
-    diff (a clean checkout, or no git checkout of drac_ssl: :func:`code_source`)."""
+    as ``git_diff_sha256``) to ``run_dir/code.patch`` (atomically,
+    :func:`drac_ssl.io.atomic_write_bytes`), so that a dirty run can be remade: ``git checkout
+    <git_commit_full> && git apply code.patch`` (untracked files are not in it: their names are
+    ``git_untracked_files``). ``diff_sha256``: the ``git_diff_sha256`` recorded, whose diff
+    :func:`git_changes` took is written (not one taken now, which an edit since would make
+    another); None, or a diff not taken in this process: the diff taken now. Returns what
+    ``environment.json`` records as ``code_patch``: ``"code.patch"`` when written, ``"not
+    saved: N.N MiB, over the 5 MiB cap"`` for a bigger diff, ``"unavailable"`` when git could
+    not give it; None when there is no diff (a clean checkout, or no git checkout of drac_ssl:
+    :func:`code_source`).
+
+    Raises:
+        OSError: ``run_dir/code.patch`` could not be written (a full disk, no permission),
+            named as the file written (:func:`drac_ssl.io.writing`); no temporary file is left.
+    """
+    from drac_ssl.io import atomic_write_bytes
+
     if code_source() != "git":
         return None
-    diff = _git_out(*DIFF_ARGS, timeout=60)
+    diff = _DIFF_TAKEN.get(diff_sha256) if diff_sha256 else None
+    if diff is None:
+        diff = _git_out(*DIFF_ARGS, timeout=60)
     if diff is None:
         return "unavailable"
     if not diff:
         return None
     if len(diff) > limit:
         return f"not saved: {len(diff) / 2**20:.1f} MiB, over the {limit / 2**20:g} MiB cap"
-    target = Path(run_dir) / CODE_PATCH
-    tmp = target.with_name(f".{CODE_PATCH}.tmp-{os.getpid()}")
-    tmp.write_bytes(diff)
-    os.replace(tmp, target)
+    atomic_write_bytes(Path(run_dir) / CODE_PATCH, diff)
     return CODE_PATCH
 
 

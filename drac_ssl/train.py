@@ -1710,7 +1710,8 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
                 made_env["cwd"] = cwd
         if made_env.get("git_diff_sha256"):  # a dirty checkout: its changes kept, to remake the run
             with writing(run_dir / runtime.CODE_PATCH):
-                made_env = {**made_env, "code_patch": runtime.save_code_patch(run_dir)}
+                made_env = {**made_env, "code_patch": runtime.save_code_patch(
+                    run_dir, made_env["git_diff_sha256"])}  # the diff that hash is of
         atomic_write_json(run_dir / "environment.json", made_env)
     other_threads = _resumed_with_other_threads(cfg, run_dir, env)
     if other_threads:  # said before the stage starts, and kept in this invocation's line

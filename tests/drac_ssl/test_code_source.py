@@ -420,6 +420,16 @@ def test_a_dirty_checkouts_changes_are_saved_as_code_patch_up_to_a_cap(tmp_path:
     _git(checkout, "apply", str(run / "code.patch"))
     assert module.read_text().endswith("# a local change\n")
     (run / "code.patch").unlink()
+    # the patch is the diff git_diff_sha256 hashed (a final review, F6): an edit between the two
+    # took another diff for code.patch
+    module.write_text(module.read_text() + "# a local change\n")
+    said = runtime.code_origin()["git_diff_sha256"]
+    module.write_text(module.read_text() + "# an edit after the hash\n")
+    assert runtime.save_code_patch(run, said) == "code.patch"
+    assert hashlib.sha256((run / "code.patch").read_bytes()).hexdigest() == said
+    assert [p.name for p in run.iterdir()] == ["code.patch"]  # no temporary file left
+    module.write_bytes(original + b"# a local change\n")  # as the patch left it
+    (run / "code.patch").unlink()
     assert runtime.save_code_patch(run, limit=10) == f"not saved: {len(patch) / 2**20:.1f} MiB, over the {10 / 2**20:g} MiB cap"
     assert not (run / "code.patch").exists()
 
