@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1436,13 +1436,21 @@ def _invocation_at(lines: Sequence[str], invocation: str) -> int | None:
     if invocation in lines:
         return len(lines) - 1 - lines[::-1].index(invocation)
     start = json.loads(invocation)
+    found = _unended_line_at(lines, lambda line: all(line.get(k) == v for k, v in start.items()))
+    return None if found is None else found[0]
+
+
+def _unended_line_at(lines: Sequence[str], match: Callable[[dict[str, Any]], bool]) -> tuple[int, dict[str, Any]] | None:
+    """The last of ``invocations.jsonl``'s ``lines`` that is a JSON object without ``ended``
+    for which ``match`` is true, as its index and the object; None when there is none (lines
+    that are no JSON are passed over)."""
     for at in range(len(lines) - 1, -1, -1):
         try:
             line = json.loads(lines[at])
         except ValueError:
             continue
-        if isinstance(line, dict) and "ended" not in line and all(line.get(k) == v for k, v in start.items()):
-            return at
+        if isinstance(line, dict) and "ended" not in line and match(line):
+            return at, line
     return None
 
 
@@ -1467,16 +1475,11 @@ def add_to_invocation(run_dir: str | os.PathLike[str], fields: dict[str, Any]) -
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return
-    for at in range(len(lines) - 1, -1, -1):
-        try:
-            line = json.loads(lines[at])
-        except ValueError:
-            continue
-        if (isinstance(line, dict) and "ended" not in line and line.get("pid") == os.getpid()
-                and line.get("host") == platform.node()):
-            lines[at] = json.dumps({**line, **fields}, default=str)
-            _rewrite_lines(path, lines)
-            return
+    found = _unended_line_at(lines, lambda line: line.get("pid") == os.getpid() and line.get("host") == platform.node())
+    if found is not None:
+        at, line = found
+        lines[at] = json.dumps({**line, **fields}, default=str)
+        _rewrite_lines(path, lines)
 
 
 def new_run_pairs(run_dir: Path) -> list[tuple[str, str]]:
