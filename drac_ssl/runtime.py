@@ -452,6 +452,22 @@ def build_origin(package_dir: str | None = None) -> dict[str, Any]:
     setup.py wrote it) or it holds no commit (40 or 64 hex digits); the file is read, not
     imported. Wheels of one version from different commits differ here (a packaging review,
     F4: they recorded ``git_commit: unknown`` and 0.1.0 alike)."""
+    said = _build_literals(package_dir)
+    commit, dirty = said.get("BUILD_COMMIT"), said.get("BUILD_DIRTY")
+    if not (isinstance(commit, str) and re.fullmatch(BUILD_COMMIT_PATTERN, commit)):
+        return {}
+    return {"build_commit": commit, "build_dirty": dirty if isinstance(dirty, bool) else None}
+
+
+BUILD_COMMIT_PATTERN = r"[0-9a-f]{40}|[0-9a-f]{64}"
+"""A full git commit (SHA-1 or SHA-256 object names): what :func:`build_origin` takes as
+``BUILD_COMMIT``; setup.py's ``recorded_build`` holds the same rule (it cannot import the package)."""
+
+
+def _build_literals(package_dir: str | None = None) -> dict[str, Any]:
+    """The names :data:`BUILD_INFO_FILE` in ``package_dir`` (default: this package's) assigns,
+    with their literal values; the file is parsed, not imported. {} when it is missing or
+    unreadable."""
     import ast
 
     path = os.path.join(package_dir or _PACKAGE_DIR, BUILD_INFO_FILE)
@@ -467,10 +483,16 @@ def build_origin(package_dir: str | None = None) -> dict[str, Any]:
                 said[node.targets[0].id] = ast.literal_eval(node.value)
             except ValueError:
                 continue
-    commit, dirty = said.get("BUILD_COMMIT"), said.get("BUILD_DIRTY")
-    if not (isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit)):
-        return {}
-    return {"build_commit": commit, "build_dirty": dirty if isinstance(dirty, bool) else None}
+    return said
+
+
+def build_version(package_dir: str | None = None) -> str | None:
+    """The version setup.py gave the build of the package in ``package_dir`` (default: this
+    one's), ``BUILD_VERSION`` of :data:`BUILD_INFO_FILE` (``0.1.0+57.g1a2b3c4``: its label
+    names :func:`build_origin`'s commit); None without one (a checkout, a wheel built without
+    git or before setup.py recorded it)."""
+    version = _build_literals(package_dir).get("BUILD_VERSION")
+    return version if isinstance(version, str) and version else None
 
 
 def build_commit_words(package_dir: str | None = None) -> str:
@@ -734,14 +756,15 @@ def unknown_code_words() -> str:
     """Why this process's commit is unknown, in words: ``unknown (an installed package, not a
     git checkout of drac_ssl; drac_ssl 0.1.0)``, with ``; built from commit 1a2b3c4`` when its
     wheel recorded it (:func:`build_commit_words`) and its version does not name that commit
-    already (``drac_ssl 0.1.0+57.g1a2b3c4``), or ``unknown (no git)``."""
+    already (``drac_ssl 0.1.0+57.g1a2b3c4``: the version the build recorded,
+    :func:`build_version`), or ``unknown (no git)``."""
     source = code_source()
     if source == "git":
         return "unknown (no git)"
     version = distribution_version()
     words = CODE_SOURCES[source].replace("PATH", os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
-    origin = build_origin()
-    named = bool(origin) and re.search(rf"\+(\d+\.)?g{origin['build_commit'][:7]}\b", version or "") is not None
+    # the installed version is the build's own (setup.py's label names its commit)
+    named = bool(build_origin()) and version is not None and version == build_version()
     built = "" if named else build_commit_words()
     said = "; ".join(part for part in (f"drac_ssl {version}" if version else "", built) if part)
     return f"unknown ({words}" + (f"; {said})" if said else ")")
