@@ -94,7 +94,8 @@ def recorded_build(root: str = ROOT) -> tuple[str, bool | None, int | None] | No
             and isinstance(node.value, ast.Constant) for target in node.targets
             if isinstance(target, ast.Name)}
     commit, dirty, count = said.get("BUILD_COMMIT"), said.get("BUILD_DIRTY"), said.get("BUILD_COUNT")
-    if not isinstance(commit, str) or not re.fullmatch(r"[0-9a-f]{7,64}", commit):
+    # a full commit, the rule of drac_ssl.runtime.BUILD_COMMIT_PATTERN (the package is not imported here)
+    if not isinstance(commit, str) or not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit):
         return None
     counted = count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
     return commit, dirty if isinstance(dirty, bool) else None, counted

@@ -69,7 +69,6 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
     compare_parser().parse_intermixed_args()  # --help, a usage error: answered before torch loads
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -119,6 +118,7 @@ from drac_ssl.io import (
     atomic_write_text,
     output_file_problem,
     running_here,
+    sha256_file,
     unended_invocation,
     unreadable_words,
 )
@@ -1433,7 +1433,7 @@ def same_oof_notes(labels: Sequence[str], runs: Sequence[RunOutputs]) -> list[st
     for index, run in enumerate(runs):
         for variant in run.variants.values():
             try:
-                digest = hashlib.sha256(variant.oof_path.read_bytes()).hexdigest()
+                digest = sha256_file(variant.oof_path)
             except OSError:  # read once already: gone since, nothing to say of it
                 continue
             by_digest.setdefault(digest, []).append((index, variant))

@@ -1601,10 +1601,11 @@ NO_CONFIGS_WHY, NO_CONFIGS_FIX = no_configs_words(_FOLDERS)
 that file or ``-c`` the unread ``configs/`` file by its path."""
 CONFIG_SUFFIX = ".yaml"
 DOCS = CHECKOUT / "docs" if CHECKOUT is not None else Path(__file__).resolve().parent / "docs"
-"""The documentation (``docs/*.md``, ``docs/img``) that ``--help`` texts and messages cite as
-``docs/<name>.md``: the checkout's ``docs/``, or in an install ``drac_ssl/docs``, package data that
-pyproject.toml maps from ``docs/`` as it does the configs (a packaging trial: the wheel and the
-sdist carried no docs, so an installed copy cited files it did not have). ``drac-ssl-train
+"""The documentation (``docs/*.md``) that ``--help`` texts and messages cite as
+``docs/<name>.md``: the checkout's ``docs/`` (with ``docs/img``), or in an install
+``drac_ssl/docs``, package data that pyproject.toml maps from ``docs/`` as it does the configs,
+its ``*.md`` only (``docs/img``'s screenshots stay in the sdist and the checkout) (a packaging
+trial: the wheel and the sdist carried no docs, so an installed copy cited files it did not have). ``drac-ssl-train
 --docs [NAME]`` prints it (:func:`docs_path`)."""
 
 

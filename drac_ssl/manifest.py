@@ -254,7 +254,11 @@ def source_file_changes(made: Sequence[dict[str, Any]],
     split, "new": other paths only ``now`` has, "gone": other paths only ``made`` has}``, each in
     manifest order and empty when none. ``made``, ``now``: :func:`read_manifest` rows (with
     ``id``, ``split``, ``path`` and ``sha256``), e.g. the run a ``-c RUN/config.yaml`` came
-    from and the new run's, whose figures can only repeat the first's on the same files."""
+    from and the new run's, whose figures can only repeat the first's on the same files.
+
+    Raises:
+        KeyError: a row lacks ``id``, ``split``, ``path`` or ``sha256`` (rows of
+            :func:`read_manifest` have them all)."""
     before = {(row["split"], row["id"]): row for row in made}
     after = {(row["split"], row["id"]): row for row in now}
     new = [row for key, row in after.items() if key not in before]

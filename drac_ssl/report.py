@@ -141,6 +141,8 @@ from drac_ssl.run_state import (
     recorded_threads,
     resume_command_and_note,
     run_folder_problem,
+    selected_metrics,
+    selected_variant,
     stage_states,
     unfinished,
 )
@@ -1651,7 +1653,7 @@ def oof_calibration_of(run_dir: str | os.PathLike[str], variant: str | None = No
     its model card says they are not recorded. Never raises for those."""
     run_dir = Path(run_dir)
     if variant is None:
-        variant = _selected_variant(run_dir / "finetune")
+        variant = selected_variant(run_dir)
         if variant is None:
             return None
     try:
@@ -2222,24 +2224,6 @@ def transductive_words(run_dir: Path, rows: Sequence[dict[str, Any]], freeze: st
               "saw\").")
 
 
-def _selected_variant(ft: Path) -> str | None:
-    """The variant ``ft/summary.json`` selected for export (``ft``: the run's ``finetune``
-    folder), None when the summary is missing, unreadable or names none."""
-    summary = read_json(ft / "summary.json")
-    selected = summary.get("selected") if isinstance(summary, dict) else None
-    return selected if isinstance(selected, str) and selected else None
-
-
-def _selected_metrics(ft: Path) -> dict[str, Any] | None:
-    """The ``metrics.json`` of the variant ``ft/summary.json`` selected (:func:`_selected_variant`),
-    None when the summary names none or the file cannot be read."""
-    selected = _selected_variant(ft)
-    if selected is None:
-        return None
-    metrics = read_json(ft / selected / "metrics.json")
-    return metrics if isinstance(metrics, dict) else None
-
-
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
     comparison = read_json(ft / "comparison.json")
@@ -2251,7 +2235,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     lines += [comparison.get("protocol", ""), ""]
     # the selected variant's recorded keep, else config.yaml's (variant_keep: train's result
     # line and compare read it so); "Read this first" says it; an older run's too (it ran so)
-    if run_keep(run_dir, _selected_metrics(ft)) == "best":
+    if run_keep(run_dir, selected_metrics(run_dir)) == "best":
         lines += [f"**Figures {KEEP_BEST_CAVEAT.split(' (', 1)[0]}** ({KEEP_BEST_CAVEAT.split(' (', 1)[1]}.", ""]
     unit = comparison.get("ci_resamples")
     counted = None if unit in (None, "images") else _images_without_patient(run_dir)
@@ -2415,7 +2399,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         # a tie said as one, for a summary written before those words too (recorded_selection)
         why = recorded_selection(str(summary.get("selection") or ""), summary.get("variants"),
                                  summary.get("decision"), str(summary.get("selected")), drac=_drac_data(run_dir))
-        chosen = _selected_metrics(ft)
+        chosen = selected_metrics(run_dir)
         # K >= 3 with finetune.referral_target: the variant is still chosen by the grades' figure
         chosen_referral = ((chosen.get("referable") or {}).get("referral") if isinstance(chosen, dict) else None)
         if isinstance(chosen_referral, dict) and not (chosen or {}).get("referral_decides_grade"):
@@ -2557,6 +2541,10 @@ def _int_list(value: Any) -> list[int]:
     return [v for v in value if isinstance(v, int) and not isinstance(v, bool)] if isinstance(value, list) else []
 
 
+# The stages whose figures come from CPU float sums over weights: their thread counts matter.
+_SUMMING_STAGES = ("pretrain", "umm", "finetune")
+
+
 def mixed_threads_words(run_dir: Path) -> str | None:
     """Words for a run whose figures came from more than one CPU thread count (CPU float sums
     depend on it: not bit-identical to a run with one count), else None. Mixed when an
@@ -2565,10 +2553,13 @@ def mixed_threads_words(run_dir: Path) -> str | None:
     when the last attempts of the stages that finished ran with different counts
     (``stages.json``'s ``cpu_threads``: each attempt's, in order; a stage started over with
     another count, e.g. the fine-tuning after a pretraining finished with one). Each stage's
-    attempts are listed; a run made before they were recorded names the resumes only."""
+    attempts are listed; a run made before they were recorded names the resumes only. Only the
+    stages whose weights come from torch sums count (pretrain, umm, finetune): the ingest does
+    none and the export only writes the submission, so their counts change no figure."""
     stages = read_json(run_dir / "stages.json")
     stages = stages if isinstance(stages, dict) else {}
-    attempts = {name: _int_list(s.get("cpu_threads")) for name, s in stages.items() if isinstance(s, dict)}
+    attempts = {name: _int_list(s.get("cpu_threads")) for name, s in stages.items()
+                if name in _SUMMING_STAGES and isinstance(s, dict)}
     attempts = {name: counts for name, counts in attempts.items() if counts}
     finished = {attempts[name][-1] for name, s in stages.items()
                 if name in attempts and s.get("status") == "done"}

@@ -582,6 +582,22 @@ def first_training(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     return lines[0] if lines else None
 
 
+def selected_variant(run_dir: str | os.PathLike[str]) -> str | None:
+    """The variant the run's ``finetune/summary.json`` selected for export (e.g. ``vicreg``);
+    None when the summary is missing, unreadable or names none."""
+    summary = read_json_dict(Path(run_dir) / "finetune" / "summary.json")
+    selected = summary.get("selected") if summary is not None else None
+    return selected if isinstance(selected, str) and selected else None
+
+
+def selected_metrics(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ``finetune/<variant>/metrics.json`` object of the variant the run selected
+    (:func:`selected_variant`); None when the summary names none or the file cannot be read
+    as a JSON object."""
+    selected = selected_variant(run_dir)
+    return None if selected is None else read_json_dict(Path(run_dir) / "finetune" / selected / "metrics.json")
+
+
 def made_in(run_dir: str | os.PathLike[str]) -> str | None:
     """The working folder the run in ``run_dir`` was made from, which its ``config.yaml``'s
     relative paths are read from: ``environment.json``'s ``cwd``; for a run made before it was

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -452,6 +452,22 @@ def build_origin(package_dir: str | None = None) -> dict[str, Any]:
     setup.py wrote it) or it holds no commit (40 or 64 hex digits); the file is read, not
     imported. Wheels of one version from different commits differ here (a packaging review,
     F4: they recorded ``git_commit: unknown`` and 0.1.0 alike)."""
+    said = _build_literals(package_dir)
+    commit, dirty = said.get("BUILD_COMMIT"), said.get("BUILD_DIRTY")
+    if not (isinstance(commit, str) and re.fullmatch(BUILD_COMMIT_PATTERN, commit)):
+        return {}
+    return {"build_commit": commit, "build_dirty": dirty if isinstance(dirty, bool) else None}
+
+
+BUILD_COMMIT_PATTERN = r"[0-9a-f]{40}|[0-9a-f]{64}"
+"""A full git commit (SHA-1 or SHA-256 object names): what :func:`build_origin` takes as
+``BUILD_COMMIT``; setup.py's ``recorded_build`` holds the same rule (it cannot import the package)."""
+
+
+def _build_literals(package_dir: str | None = None) -> dict[str, Any]:
+    """The names :data:`BUILD_INFO_FILE` in ``package_dir`` (default: this package's) assigns,
+    with their literal values; the file is parsed, not imported. {} when it is missing or
+    unreadable."""
     import ast
 
     path = os.path.join(package_dir or _PACKAGE_DIR, BUILD_INFO_FILE)
@@ -467,10 +483,16 @@ def build_origin(package_dir: str | None = None) -> dict[str, Any]:
                 said[node.targets[0].id] = ast.literal_eval(node.value)
             except ValueError:
                 continue
-    commit, dirty = said.get("BUILD_COMMIT"), said.get("BUILD_DIRTY")
-    if not (isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit)):
-        return {}
-    return {"build_commit": commit, "build_dirty": dirty if isinstance(dirty, bool) else None}
+    return said
+
+
+def build_version(package_dir: str | None = None) -> str | None:
+    """The version setup.py gave the build of the package in ``package_dir`` (default: this
+    one's), ``BUILD_VERSION`` of :data:`BUILD_INFO_FILE` (``0.1.0+57.g1a2b3c4``: its label
+    names :func:`build_origin`'s commit); None without one (a checkout, a wheel built without
+    git or before setup.py recorded it)."""
+    version = _build_literals(package_dir).get("BUILD_VERSION")
+    return version if isinstance(version, str) and version else None
 
 
 def build_commit_words(package_dir: str | None = None) -> str:
@@ -637,6 +659,12 @@ def _listed(key: str, names: list[str]) -> dict[str, Any]:
     return said
 
 
+_DIFF_TAKEN: dict[str, bytes] = {}
+"""The bytes of the last non-empty diff :func:`git_changes` hashed, by their SHA-256: what
+:func:`save_code_patch` writes for that ``git_diff_sha256`` (one diff taken, not two that an
+edit between them would make differ)."""
+
+
 def git_changes() -> dict[str, Any]:
     """What exactly the checkout this package runs from holds, beyond :func:`git_commit`'s
     short name: ``git_commit_full`` (the 40-hex SHA of ``HEAD``), and when the code differs from
@@ -658,6 +686,9 @@ def git_changes() -> dict[str, Any]:
         return {}
     said: dict[str, Any] = {"git_commit_full": full}
     diff = _git_out(*DIFF_ARGS, timeout=60)
+    if diff:  # kept for save_code_patch: code.patch is the diff this hash is of
+        _DIFF_TAKEN.clear()
+        _DIFF_TAKEN[hashlib.sha256(diff).hexdigest()] = diff
     changed_names = _file_names(_git_out("diff", "HEAD", "--no-renames", "--name-only", "-z", "--",
                                          *CODE_FOLDERS))
     untracked_names = _file_names(_git_out("ls-files", "--others", "--exclude-standard", "-z", "--",
@@ -677,28 +708,39 @@ CODE_PATCH_LIMIT = 5 * 2**20
 """The largest ``code.patch`` written (bytes): a bigger diff is noted, not saved."""
 
 
-def save_code_patch(run_dir: str | os.PathLike[str], limit: int = CODE_PATCH_LIMIT) -> str | None:
+def save_code_patch(run_dir: str | os.PathLike[str], diff_sha256: str | None = None,
+                    limit: int = CODE_PATCH_LIMIT) -> str | None:
     """Write the checkout's uncommitted changes to the tracked files (the bytes of ``git diff
     HEAD --binary`` with :data:`DIFF_ARGS`' options, whose SHA-256 ``environment.json`` records
-    as ``git_diff_sha256``) to ``run_dir/code.patch``, so that a dirty run can be remade: ``git
-    checkout <git_commit_full> && git apply code.patch`` (untracked files are not in it: their
-    names are ``git_untracked_files``). Returns what ``environment.json`` records as
-    ``code_patch``: ``"code.patch"`` when written, ``"not saved: N.N MiB, over the 5 MiB cap"``
-    for a bigger diff, ``"unavailable"`` when git could not give it; None when there is no
-    diff (a clean checkout, or no git checkout of drac_ssl: :func:`code_source`)."""
+    as ``git_diff_sha256``) to ``run_dir/code.patch`` (atomically,
+    :func:`drac_ssl.io.atomic_write_bytes`), so that a dirty run can be remade: ``git checkout
+    <git_commit_full> && git apply code.patch`` (untracked files are not in it: their names are
+    ``git_untracked_files``). ``diff_sha256``: the ``git_diff_sha256`` recorded, whose diff
+    :func:`git_changes` took is written (not one taken now, which an edit since would make
+    another); None, or a diff not taken in this process: the diff taken now. Returns what
+    ``environment.json`` records as ``code_patch``: ``"code.patch"`` when written, ``"not
+    saved: N.N MiB, over the 5 MiB cap"`` for a bigger diff, ``"unavailable"`` when git could
+    not give it; None when there is no diff (a clean checkout, or no git checkout of drac_ssl:
+    :func:`code_source`).
+
+    Raises:
+        OSError: ``run_dir/code.patch`` could not be written (a full disk, no permission),
+            named as the file written (:func:`drac_ssl.io.writing`); no temporary file is left.
+    """
+    from drac_ssl.io import atomic_write_bytes
+
     if code_source() != "git":
         return None
-    diff = _git_out(*DIFF_ARGS, timeout=60)
+    diff = _DIFF_TAKEN.get(diff_sha256) if diff_sha256 else None
+    if diff is None:
+        diff = _git_out(*DIFF_ARGS, timeout=60)
     if diff is None:
         return "unavailable"
     if not diff:
         return None
     if len(diff) > limit:
         return f"not saved: {len(diff) / 2**20:.1f} MiB, over the {limit / 2**20:g} MiB cap"
-    target = Path(run_dir) / CODE_PATCH
-    tmp = target.with_name(f".{CODE_PATCH}.tmp-{os.getpid()}")
-    tmp.write_bytes(diff)
-    os.replace(tmp, target)
+    atomic_write_bytes(Path(run_dir) / CODE_PATCH, diff)
     return CODE_PATCH
 
 
@@ -714,14 +756,15 @@ def unknown_code_words() -> str:
     """Why this process's commit is unknown, in words: ``unknown (an installed package, not a
     git checkout of drac_ssl; drac_ssl 0.1.0)``, with ``; built from commit 1a2b3c4`` when its
     wheel recorded it (:func:`build_commit_words`) and its version does not name that commit
-    already (``drac_ssl 0.1.0+57.g1a2b3c4``), or ``unknown (no git)``."""
+    already (``drac_ssl 0.1.0+57.g1a2b3c4``: the version the build recorded,
+    :func:`build_version`), or ``unknown (no git)``."""
     source = code_source()
     if source == "git":
         return "unknown (no git)"
     version = distribution_version()
     words = CODE_SOURCES[source].replace("PATH", os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
-    origin = build_origin()
-    named = bool(origin) and re.search(rf"\+(\d+\.)?g{origin['build_commit'][:7]}\b", version or "") is not None
+    # the installed version is the build's own (setup.py's label names its commit)
+    named = bool(build_origin()) and version is not None and version == build_version()
     built = "" if named else build_commit_words()
     said = "; ".join(part for part in (f"drac_ssl {version}" if version else "", built) if part)
     return f"unknown ({words}" + (f"; {said})" if said else ")")
@@ -1416,13 +1459,21 @@ def _invocation_at(lines: Sequence[str], invocation: str) -> int | None:
     if invocation in lines:
         return len(lines) - 1 - lines[::-1].index(invocation)
     start = json.loads(invocation)
+    found = _unended_line_at(lines, lambda line: all(line.get(k) == v for k, v in start.items()))
+    return None if found is None else found[0]
+
+
+def _unended_line_at(lines: Sequence[str], match: Callable[[dict[str, Any]], bool]) -> tuple[int, dict[str, Any]] | None:
+    """The last of ``invocations.jsonl``'s ``lines`` that is a JSON object without ``ended``
+    for which ``match`` is true, as its index and the object; None when there is none (lines
+    that are no JSON are passed over)."""
     for at in range(len(lines) - 1, -1, -1):
         try:
             line = json.loads(lines[at])
         except ValueError:
             continue
-        if isinstance(line, dict) and "ended" not in line and all(line.get(k) == v for k, v in start.items()):
-            return at
+        if isinstance(line, dict) and "ended" not in line and match(line):
+            return at, line
     return None
 
 
@@ -1447,16 +1498,11 @@ def add_to_invocation(run_dir: str | os.PathLike[str], fields: dict[str, Any]) -
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return
-    for at in range(len(lines) - 1, -1, -1):
-        try:
-            line = json.loads(lines[at])
-        except ValueError:
-            continue
-        if (isinstance(line, dict) and "ended" not in line and line.get("pid") == os.getpid()
-                and line.get("host") == platform.node()):
-            lines[at] = json.dumps({**line, **fields}, default=str)
-            _rewrite_lines(path, lines)
-            return
+    found = _unended_line_at(lines, lambda line: line.get("pid") == os.getpid() and line.get("host") == platform.node())
+    if found is not None:
+        at, line = found
+        lines[at] = json.dumps({**line, **fields}, default=str)
+        _rewrite_lines(path, lines)
 
 
 def new_run_pairs(run_dir: Path) -> list[tuple[str, str]]:

@@ -129,6 +129,7 @@ from drac_ssl.run_state import (
     report_words,
     resume_in_place_command_and_note,
     saved_checkpoint,
+    selected_metrics,
 )
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
@@ -202,10 +203,12 @@ def phantom_root(cfg: Config) -> Path:
 
 def phantom_start_line(root: Path, images: int, reused: bool) -> str:
     """The ingest's first line when an empty ``data.root`` runs on the phantom set in ``root``
-    (:func:`phantom_root`): that it is generated (``images`` images) into that folder of the
-    current folder, by its absolute path, or ``reused`` from it (complete: its ``phantom.json``,
-    written last, is there). A trial user read "using the embedded phantom set" as a set inside
-    the package, and found 846 MB of images written into ./data/phantom."""
+    (:func:`phantom_root`): that it is generated (``images``: the number of images, train and
+    test) into that folder, by its absolute path (``root`` may be relative to the current
+    folder), or ``reused`` from it (complete, :func:`data_prep.phantom.holds_set`: its
+    ``phantom.json``, written last, and every image are there). A trial user read "using the
+    embedded phantom set" as a set inside the package, and found 846 MB of images written into
+    ./data/phantom."""
     where = root.absolute()
     if reused:
         return f"[ingest] data.root is empty: reusing the embedded phantom UW-OCTA set generated earlier in {where}"
@@ -236,7 +239,8 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     phantom_seconds = None
     if not data_cfg.root:
         root = phantom_root(cfg)
-        reused = (root / phantom.MANIFEST_NAME).is_file()
+        # complete as generate() would reuse it: a phantom.json with images deleted is generated again
+        reused = phantom.holds_set(root, data_cfg.phantom_n_train, data_cfg.phantom_n_test, data_cfg.phantom_seed)
         print(phantom_start_line(root, data_cfg.phantom_n_train + data_cfg.phantom_n_test, reused))
         t0 = time.perf_counter()
         phantom.generate(root, n_train=data_cfg.phantom_n_train, n_test=data_cfg.phantom_n_test,
@@ -1706,7 +1710,8 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
                 made_env["cwd"] = cwd
         if made_env.get("git_diff_sha256"):  # a dirty checkout: its changes kept, to remake the run
             with writing(run_dir / runtime.CODE_PATCH):
-                made_env = {**made_env, "code_patch": runtime.save_code_patch(run_dir)}
+                made_env = {**made_env, "code_patch": runtime.save_code_patch(
+                    run_dir, made_env["git_diff_sha256"])}  # the diff that hash is of
         atomic_write_json(run_dir / "environment.json", made_env)
     other_threads = _resumed_with_other_threads(cfg, run_dir, env)
     if other_threads:  # said before the stage starts, and kept in this invocation's line
@@ -1918,9 +1923,8 @@ def result_line(run_dir: Path) -> str | None:
     from drac_ssl.report import run_freeze, run_keep  # plotting imports: paid once the run is done
 
     summary = read_json_dict(run_dir / "finetune" / "summary.json") or {}
-    selected = summary.get("selected")
-    metrics = read_json_dict(run_dir / "finetune" / str(selected) / "metrics.json") if isinstance(
-        selected, str) and selected else None
+    selected = str(summary.get("selected"))  # a str when metrics is read (run_state.selected_variant)
+    metrics = selected_metrics(run_dir)
     if metrics is None:
         return pretraining_result_line(run_dir)
     key, tie_key, key_words, tie_words = ranking_figures(str(summary.get("decision") or metrics.get(

@@ -128,3 +128,24 @@ def test_a_shallow_clone_names_no_commit_count(tmp_path: Path) -> None:
     isolated_git(tmp_path, "clone", "-q", "--depth", "1", f"file://{full}", "shallow")
     assert setup["source_commit"](str(tmp_path / "shallow")) == (commit, False, None)
     assert setup["package_version"](str(tmp_path / "shallow")) == f"0.1.0+g{commit[:7]}"
+
+
+def test_setup_py_and_the_package_read_one_build_record_alike(tmp_path: Path) -> None:
+    """A final review (F5): setup.py's ``recorded_build`` took 7 to 64 hex digits as the commit,
+    :func:`drac_ssl.runtime.build_origin` 40 or 64: an sdist whose record held a short commit
+    was versioned by it while the installed package said its commit unknown. One rule, and the
+    package reads the version setup.py recorded (``BUILD_VERSION``), as drac_ssl.__version__."""
+    from drac_ssl import runtime
+
+    setup = _setup_module()
+    package = tmp_path / "drac_ssl"
+    package.mkdir()
+    (package / "__init__.py").write_text('__version__ = "0.1.0"\n', encoding="utf-8")
+    for commit in ("0123456", "a" * 39, "a" * 40, "A" * 40, "b" * 64, "c" * 41):
+        (package / "_build_info.py").write_text(setup["build_info_text"](commit, False, 3, str(tmp_path)),
+                                                encoding="utf-8")
+        record = setup["recorded_build"](str(tmp_path))
+        origin = runtime.build_origin(str(package))
+        assert (record is not None) == bool(origin) == (commit in ("a" * 40, "b" * 64)), commit
+        assert record is None or (record[0] == origin["build_commit"] == commit
+                                  and runtime.build_version(str(package)) == f"0.1.0+3.g{commit[:7]}")

@@ -105,9 +105,12 @@ def grads_or_zeros(
 def global_norm(tensors: Sequence[Tensor]) -> Tensor:
     """The Euclidean norm of all ``tensors`` taken together, 0-dim float64, detached.
 
-    Each tensor's norm is accumulated in float64 by ``torch.linalg.vector_norm`` (``dtype``)
-    without a float64 copy of it: ``t.double().pow(2)`` made two, ~40% of a CPU UMM step on
-    ResNet-18's layer4 (eight calls a step)."""
+    Each tensor's norm is accumulated in float64 by ``torch.linalg.vector_norm`` (``dtype``),
+    which still makes one float64 copy of the tensor: ``t.double().pow(2)`` made two, ~40% of a
+    CPU UMM step on ResNet-18's layer4 (eight calls a step).
+
+    Raises:
+        RuntimeError: ``tensors`` is empty (``torch.stack`` of no tensors)."""
     return torch.stack([torch.linalg.vector_norm(t.detach(), dtype=torch.float64) for t in tensors]
                        ).square().sum().sqrt()
 

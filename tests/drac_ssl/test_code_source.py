@@ -420,6 +420,16 @@ def test_a_dirty_checkouts_changes_are_saved_as_code_patch_up_to_a_cap(tmp_path:
     _git(checkout, "apply", str(run / "code.patch"))
     assert module.read_text().endswith("# a local change\n")
     (run / "code.patch").unlink()
+    # the patch is the diff git_diff_sha256 hashed (a final review, F6): an edit between the two
+    # took another diff for code.patch
+    module.write_text(module.read_text() + "# a local change\n")
+    said = runtime.code_origin()["git_diff_sha256"]
+    module.write_text(module.read_text() + "# an edit after the hash\n")
+    assert runtime.save_code_patch(run, said) == "code.patch"
+    assert hashlib.sha256((run / "code.patch").read_bytes()).hexdigest() == said
+    assert [p.name for p in run.iterdir()] == ["code.patch"]  # no temporary file left
+    module.write_bytes(original + b"# a local change\n")  # as the patch left it
+    (run / "code.patch").unlink()
     assert runtime.save_code_patch(run, limit=10) == f"not saved: {len(patch) / 2**20:.1f} MiB, over the {10 / 2**20:g} MiB cap"
     assert not (run / "code.patch").exists()
 
@@ -432,11 +442,12 @@ def test_the_unknown_code_words_name_the_build_commit_once(monkeypatch: pytest.M
     for dirty, label in ((False, ""), (True, ".dirty")):
         monkeypatch.setattr(runtime, "build_origin", lambda package_dir=None, d=dirty: {
             "build_commit": commit, "build_dirty": d})
-        for version in (f"0.1.0+57.g3740114{label}", f"0.1.0+g3740114{label}"):
-            monkeypatch.setattr(runtime, "distribution_version", lambda package_dir=None, v=version: v)
-            words = runtime.unknown_code_words()
-            assert words.endswith(f"; drac_ssl {version})") and "built from" not in words, words
-        # a version naming no commit (a wheel built before the label, or another commit's)
+        built = f"0.1.0+57.g3740114{label}"  # the version the build recorded
+        monkeypatch.setattr(runtime, "build_version", lambda package_dir=None, v=built: v)
+        monkeypatch.setattr(runtime, "distribution_version", lambda package_dir=None, v=built: v)
+        words = runtime.unknown_code_words()
+        assert words.endswith(f"; drac_ssl {built})") and "built from" not in words, words
+        # a version other than the build's (a wheel built before the label, or another commit's)
         for version in ("0.1.0", "0.1.0+58.g22065ff"):
             monkeypatch.setattr(runtime, "distribution_version", lambda package_dir=None, v=version: v)
             assert runtime.unknown_code_words().endswith(

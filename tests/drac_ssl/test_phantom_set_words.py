@@ -5,6 +5,7 @@ first try's folder as deletable."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,22 @@ def test_a_run_on_the_phantom_set_ends_with_the_note(
     assert f"note: the phantom set {tmp_path / root} (1.0 MiB) can be deleted too" in lines[-1]
 
 
+def _write_complete_set(folder: Path, n_train: int, n_test: int) -> None:
+    """What :func:`data_prep.phantom.generate` leaves (seed 0), with 1 MiB in all of blank
+    images: :func:`data_prep.phantom.holds_set` finds it complete."""
+    from data_prep import phantom
+
+    plan = phantom.plan_phantom(n_train, n_test, 0)
+    for sub, cases in ((phantom.TRAIN_IMAGE_DIR, plan.train), (phantom.TEST_IMAGE_DIR, plan.test)):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        for case in cases:
+            (folder / sub / case.name).write_bytes(b"")
+    (folder / phantom.LABELS_CSV).parent.mkdir(parents=True, exist_ok=True)
+    (folder / phantom.LABELS_CSV).write_text("image name,DR grade\n")
+    (folder / "images" / "1.png").write_bytes(b"\0" * 2**20)
+    (folder / phantom.MANIFEST_NAME).write_text(json.dumps({"params": phantom._params(n_train, n_test, 0, 1024)}))
+
+
 class _IngestReached(Exception):
     """Raised by the stubbed ingest: the phantom set's lines are printed by then."""
 
@@ -71,8 +88,7 @@ def test_an_interrupted_generation_is_generated_again_and_its_size_said(
 
     def generate(folder: Path, **kwargs: object) -> None:
         generated.append(folder)
-        (folder / "images" / "1.png").write_bytes(b"\0" * 2**20)
-        (folder / phantom.MANIFEST_NAME).write_text("{}")
+        _write_complete_set(folder, 15, 3)
 
     def stop(*args: object, **kwargs: object) -> None:
         raise _IngestReached
@@ -85,11 +101,20 @@ def test_an_interrupted_generation_is_generated_again_and_its_size_said(
     assert generated == [root]
     assert out.startswith(train.phantom_start_line(root, 18, reused=False)), out
     assert f"[ingest] the phantom set takes 1.0 MiB in {root.absolute()}\n" in out, out
-    with pytest.raises(_IngestReached):  # phantom.json there now: reused, no size line
+    with pytest.raises(_IngestReached):  # complete now: reused, no size line
         train.stage_ingest(cfg, tmp_path / "run")
     out = capsys.readouterr().out
     assert out.startswith(train.phantom_start_line(root, 18, reused=True)), out
     assert "MiB" not in out and "generating" not in out, out
+    # a final review (F13): images deleted, phantom.json kept: generate() makes them again, which
+    # was said as "reusing ... generated earlier", with no size line
+    next((root / phantom.TRAIN_IMAGE_DIR).glob("*.png")).unlink()
+    with pytest.raises(_IngestReached):
+        train.stage_ingest(cfg, tmp_path / "run")
+    out = capsys.readouterr().out
+    assert out.startswith(train.phantom_start_line(root, 18, reused=False)), out
+    assert f"[ingest] the phantom set takes 1.0 MiB in {root.absolute()}\n" in out, out
+    assert generated == [root, root, root]
 
 
 def test_a_run_on_a_data_root_ends_without_the_phantom_note(

@@ -572,7 +572,12 @@ def test_a_run_whose_stages_ran_with_other_cpu_thread_counts_says_so(tmp_path: P
     (run / "stages.json").write_text(json.dumps(stages))
     words = report.mixed_threads_words(run)
     assert words is not None and words.startswith("**The run mixed CPU thread counts:**")
-    assert "ingest 1, pretrain 1 then 2 then 1, finetune 2 CPU thread(s)" in words, words
+    assert "the stages' attempts ran with pretrain 1 then 2 then 1, finetune 2 CPU thread(s)" in words, words
+    # the ingest and the export do no torch sums: their counts mix nothing (it said they did)
+    (run / "stages.json").write_text(json.dumps({
+        "ingest": {"status": "done", "cpu_threads": [2]}, "pretrain": {"status": "done", "cpu_threads": [4]},
+        "finetune": {"status": "done", "cpu_threads": [4]}, "export": {"status": "done", "cpu_threads": [1]}}))
+    assert report.mixed_threads_words(run) is None
     # a run made before cpu_threads: the invocation that resumed with another count
     (run / "stages.json").write_text(json.dumps({"pretrain": {"status": "done"}}))
     (run / "invocations.jsonl").write_text(json.dumps(
