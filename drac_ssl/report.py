@@ -2667,6 +2667,17 @@ HARD_BREAK = "  \n"
 puts its "Made on" and "To repeat" sentences on lines of their own."""
 
 
+def wheel_build(record: dict[str, Any]) -> str:
+    """The commit an installed package's wheel was built from, as a record says it (an
+    ``environment.json``, or ``{"code_source": ..., **runtime.build_origin()}``): ``e6cd020``,
+    `` with uncommitted changes`` when ``build_dirty``; "" when ``code_source`` is not
+    ``"installed package"`` or no ``build_commit`` is recorded."""
+    commit = record.get("build_commit")
+    if record.get("code_source") != "installed package" or not isinstance(commit, str) or not commit:
+        return ""
+    return commit[:7] + (" with uncommitted changes" if record.get("build_dirty") else "")
+
+
 def provenance_line(run_dir: Path) -> str:
     """What wrote report.md (drac_ssl version, commit, date) and what made the run (its
     commit(s) where they differ, its command and folder, and the config file its ``-c`` read,
@@ -2678,8 +2689,14 @@ def provenance_line(run_dir: Path) -> str:
     (:data:`HARD_BREAK`): one paragraph still."""
     now = runtime.code_version()
     env, codes = _run_codes(run_dir)
-    written = (f"commit {code_words(now)}" if known_commit(now) else f"commit {runtime.unknown_code_words()}"
-               + (f", {code_at(now)}" if code_known(now) else ""))
+    origin = {} if known_commit(now) else {"code_source": runtime.code_source(), **runtime.build_origin()}
+    if known_commit(now):
+        written = f"commit {code_words(now)}"
+    elif wheel_build(origin):  # the commit its wheel was built from (a trial user, F2)
+        written = f"commit {wheel_build(origin)} (the installed wheel's build)"
+    else:  # the version is said once, before it (a trial user, F2)
+        written = (f"commit {runtime.unknown_code_words().replace(f'; drac_ssl {__version__}', '')}"
+                   + (f", {code_at(now)}" if code_known(now) else ""))
     words = (f"Written by drac_ssl {__version__} at {written} "
              f"on {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}")
     run_codes = [c for c in ([env] if env.get("git_commit") or env.get("code_fingerprint") else [])
