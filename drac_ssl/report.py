@@ -2678,6 +2678,29 @@ def wheel_build(record: dict[str, Any]) -> str:
     return commit[:7] + (" with uncommitted changes" if record.get("build_dirty") else "")
 
 
+def _code_name(record: dict[str, Any]) -> str:
+    """What a code record names itself by, beside its fingerprint: ``commit 17e12e1 (dirty)``
+    for a checkout, ``drac_ssl 0.1.0+3.g1a2b3c4 (built from commit 1a2b3c4)`` for an installed
+    wheel (:func:`wheel_build`), its version alone, or "" (nothing but the fingerprint)."""
+    if known_commit(record):
+        return f"commit {code_words(record)}"
+    version = record.get("distribution_version")
+    build = wheel_build(record)
+    if version:
+        return f"drac_ssl {version}" + (f" (built from commit {build})" if build else "")
+    return f"commit {build} (an installed wheel's build)" if build else ""
+
+
+def _named_alike(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two code records name themselves alike (:func:`_code_name`; two commits when one
+    short commit is a prefix of the other, git lengthening its short hashes, with the same dirty
+    flag): "at this commit too" is then true of them."""
+    ca, cb = known_commit(a), known_commit(b)
+    if ca and cb:
+        return bool(a.get("git_dirty")) == bool(b.get("git_dirty")) and (ca.startswith(cb) or cb.startswith(ca))
+    return _code_name(a) == _code_name(b)
+
+
 def provenance_line(run_dir: Path) -> str:
     """What wrote report.md (drac_ssl version, commit, date) and what made the run (its
     commit(s) where they differ, its command and folder, and the config file its ``-c`` read,
@@ -2709,8 +2732,12 @@ def provenance_line(run_dir: Path) -> str:
     if distinct and not made_here:
         words += ("; the run was made at " if all(known_commit(c) for c in distinct)
                   else "; the run was made with ") + _codes_at(distinct)
-    elif distinct:
+    elif distinct and _named_alike(distinct[0], {**now, **origin, "distribution_version": __version__}):
         words += "; the run was made at this commit too"
+    elif distinct:  # one fingerprint, recorded under another version or commit (an upgraded wheel, F3)
+        words += (f"; the run was made by the same code (fingerprint "
+                  f"{str(now.get('code_fingerprint'))[:runtime.FINGERPRINT_LENGTH]})"
+                  + (f" as {_code_name(distinct[0])}" if _code_name(distinct[0]) else ""))
     if env.get("command"):
         words += f", by `{env['command']}`" + (f" (in `{env['cwd']}`)" if env.get("cwd") else "")
     if env.get("config_file"):  # the file -c read (a shipped config's, for -c NAME)

@@ -40,3 +40,13 @@ def test_an_installed_wheels_run_names_its_build_commit_and_its_version_once(tmp
     assert line.split(". ")[0].count("0.1.0+2999.ge6cd020") == 1, line
     assert "commit unknown" not in line, line
 
+
+def test_an_upgraded_wheel_of_the_same_code_is_not_said_to_be_the_runs_commit(tmp_path: Path, installed) -> None:
+    line = report.provenance_line(_run(tmp_path, "0.1.0+2990.g1111111", "1111111" + "0" * 33))
+    assert "this commit too" not in line, line
+    assert ("the run was made by the same code (fingerprint abababababab) as drac_ssl 0.1.0+2990.g1111111 "
+            "(built from commit 1111111)") in line, line
+
+
+def test_the_same_wheel_made_the_run_at_this_commit(tmp_path: Path, installed) -> None:
+    assert "the run was made at this commit too" in report.provenance_line(_run(tmp_path, "0.1.0+2999.ge6cd020", BUILD))
