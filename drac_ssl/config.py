@@ -4095,18 +4095,13 @@ def reproduce_command(config_file: str, out_dir: str = "", threads: int | None =
     ``run.out_dir``, ``runs`` by default, is relative to the folder it was started in, a
     review's F7; ``threads``, the CPU thread count the run used, when its ``run.threads`` does
     not say it: 0, the default, is half the cores of the machine it runs on, and CPU float
-    sums depend on the count, a reproducibility review). The interpreter as the console's
-    next-step lines name it (:func:`drac_ssl.starting.python_command`: ``.venv/bin/python``,
-    or its absolute path when the interpreter lies outside the current folder, shell-quoted;
-    ``python`` only for an active venv's): a bare ``python`` is, on a cluster without the venv
-    activated, the system's, which has no drac_ssl (a trial user, F4). Another machine
-    without that path says so at once ("No such file"), as it would have said "No module named
-    drac_ssl"."""
+    sums depend on the count, a reproducibility review). The interpreter as a file read later,
+    from anywhere, can say it (:func:`drac_ssl.starting.python_command`'s ``in_file``)."""
     from drac_ssl.starting import python_command  # stdlib only
 
     where = f" run.out_dir={out_dir}" if out_dir else ""
     count = f" run.threads={threads}" if threads is not None else ""
-    return f"{python_command('drac_ssl.train')} -c {config_file}{where}{count} run.name=NEW"
+    return f"{python_command('drac_ssl.train', in_file=True)} -c {config_file}{where}{count} run.name=NEW"
 
 
 def resume_words(out_dir: str) -> str:
