@@ -321,7 +321,8 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--docs", action=ShowDocs, metavar="NAME",
                         help="print where the documentation the messages cite as docs/<name>.md is "
                              "(this copy's own), or, given NAME, the path of docs/<name>.md, and exit: "
-                             "less \"$(drac-ssl-train --docs running)\"")
+                             "less \"$(drac-ssl-train --docs running)\" (an installed copy's links "
+                             "outside docs/ and its images resolve only in the repository or sdist)")
     parser.add_argument("--print-config", action=PrintConfig, metavar="NAME",
                         help="print the shipped config NAME and exit, to copy it out for editing: "
                              "--print-config drac > my.yaml")

@@ -2658,6 +2658,40 @@ HARD_BREAK = "  \n"
 puts its "Made on" and "To repeat" sentences on lines of their own."""
 
 
+def wheel_build(record: dict[str, Any]) -> str:
+    """The commit an installed package's wheel was built from, as a record says it (an
+    ``environment.json``, or ``{"code_source": ..., **runtime.build_origin()}``): ``e6cd020``,
+    `` with uncommitted changes`` when ``build_dirty``; "" when ``code_source`` is not
+    ``"installed package"`` or no ``build_commit`` is recorded."""
+    commit = record.get("build_commit")
+    if record.get("code_source") != "installed package" or not isinstance(commit, str) or not commit:
+        return ""
+    return commit[:7] + (" with uncommitted changes" if record.get("build_dirty") else "")
+
+
+def _code_name(record: dict[str, Any]) -> str:
+    """What a code record names itself by, beside its fingerprint: ``commit 17e12e1 (dirty)``
+    for a checkout, ``drac_ssl 0.1.0+3.g1a2b3c4 (built from commit 1a2b3c4)`` for an installed
+    wheel (:func:`wheel_build`), its version alone, or "" (nothing but the fingerprint)."""
+    if known_commit(record):
+        return f"commit {code_words(record)}"
+    version = record.get("distribution_version")
+    build = wheel_build(record)
+    if version:
+        return f"drac_ssl {version}" + (f" (built from commit {build})" if build else "")
+    return f"commit {build} (an installed wheel's build)" if build else ""
+
+
+def _named_alike(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two code records name themselves alike (:func:`_code_name`; two commits when one
+    short commit is a prefix of the other, git lengthening its short hashes, with the same dirty
+    flag): "at this commit too" is then true of them."""
+    ca, cb = known_commit(a), known_commit(b)
+    if ca and cb:
+        return bool(a.get("git_dirty")) == bool(b.get("git_dirty")) and (ca.startswith(cb) or cb.startswith(ca))
+    return _code_name(a) == _code_name(b)
+
+
 def provenance_line(run_dir: Path) -> str:
     """What wrote report.md (drac_ssl version, commit, date) and what made the run (its
     commit(s) where they differ, its command and folder, and the config file its ``-c`` read,
@@ -2669,8 +2703,14 @@ def provenance_line(run_dir: Path) -> str:
     (:data:`HARD_BREAK`): one paragraph still."""
     now = runtime.code_version()
     env, codes = _run_codes(run_dir)
-    written = (f"commit {code_words(now)}" if known_commit(now) else f"commit {runtime.unknown_code_words()}"
-               + (f", {code_at(now)}" if code_known(now) else ""))
+    origin = {} if known_commit(now) else {"code_source": runtime.code_source(), **runtime.build_origin()}
+    if known_commit(now):
+        written = f"commit {code_words(now)}"
+    elif wheel_build(origin):  # the commit its wheel was built from (a trial user, F2)
+        written = f"commit {wheel_build(origin)} (the installed wheel's build)"
+    else:  # the version is said once, before it (a trial user, F2)
+        written = (f"commit {runtime.unknown_code_words().replace(f'; drac_ssl {__version__}', '')}"
+                   + (f", {code_at(now)}" if code_known(now) else ""))
     words = (f"Written by drac_ssl {__version__} at {written} "
              f"on {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}")
     run_codes = [c for c in ([env] if env.get("git_commit") or env.get("code_fingerprint") else [])
@@ -2683,8 +2723,12 @@ def provenance_line(run_dir: Path) -> str:
     if distinct and not made_here:
         words += ("; the run was made at " if all(known_commit(c) for c in distinct)
                   else "; the run was made with ") + _codes_at(distinct)
-    elif distinct:
+    elif distinct and _named_alike(distinct[0], {**now, **origin, "distribution_version": __version__}):
         words += "; the run was made at this commit too"
+    elif distinct:  # one fingerprint, recorded under another version or commit (an upgraded wheel, F3)
+        words += (f"; the run was made by the same code (fingerprint "
+                  f"{str(now.get('code_fingerprint'))[:runtime.FINGERPRINT_LENGTH]})"
+                  + (f" as {_code_name(distinct[0])}" if _code_name(distinct[0]) else ""))
     if env.get("command"):
         words += f", by `{env['command']}`" + (f" (in `{env['cwd']}`)" if env.get("cwd") else "")
     if env.get("config_file"):  # the file -c read (a shipped config's, for -c NAME)

@@ -208,12 +208,16 @@ def phantom_start_line(root: Path, images: int, reused: bool) -> str:
     folder), or ``reused`` from it (complete, :func:`data_prep.phantom.holds_set`: its
     ``phantom.json``, written last, and every image are there). A trial user read "using the
     embedded phantom set" as a set inside the package, and found 846 MB of images written into
-    ./data/phantom."""
+    ./data/phantom; another found its size said only once written: the line says it up front, an
+    estimate (:data:`data_prep.phantom.PNG_MIB_ESTIMATE` per image)."""
+    from data_prep.phantom import PNG_MIB_ESTIMATE
+
     where = root.absolute()
     if reused:
         return f"[ingest] data.root is empty: reusing the embedded phantom UW-OCTA set generated earlier in {where}"
     return (f"[ingest] data.root is empty: generating the embedded phantom UW-OCTA set ({images} synthetic "
-            f"images) into {where}, under the current folder")
+            f"images, about {images * PNG_MIB_ESTIMATE:.0f} MiB, an estimate at {PNG_MIB_ESTIMATE} MiB per "
+            f"image) into {where}, under the current folder")
 
 
 def phantom_size_line(root: Path) -> str:

@@ -155,3 +155,34 @@ def test_the_score_signature_lists_every_keyword_of_score() -> None:
     missing = [name for name in inspect.signature(score).parameters if f"{name}" not in shown]
     assert missing == [], missing
     assert "`referable_from=` takes effect only with `grade_names=`" in text
+
+
+def test_the_offline_install_offers_the_lock_files_exact_wheels() -> None:
+    """A trial user: the offline recipe downloaded ``-r scripts/requirements-cpu.txt`` (versions
+    only) where ``scripts/setup.sh`` installs the lock's very wheels, which the figures were made
+    with. The page offers the lock with ``--require-hashes``, which pip accepts only when every
+    line pins one version (``==``) with its hash: the lock's lines are so."""
+    text = PAGE.read_text(encoding="utf-8")
+    recipe = text[text.index("**Installing without internet.**"):text.index("**Installing into your own environment**")]
+    assert "`--require-hashes -r scripts/requirements-cpu.lock`" in recipe, recipe
+    lines = [line for line in (REPO / "scripts" / "requirements-cpu.lock").read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert len(lines) > 50
+    for line in lines:
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+==[A-Za-z0-9_.+!-]+ --hash=sha256:[0-9a-f]{64}", line), line
+
+
+def test_the_installed_docs_say_which_links_resolve_only_in_the_repository() -> None:
+    """A trial user read the installed docs (``drac-ssl-train --docs``): links to ../README.md,
+    ../tests/... and the images in img/ led nowhere, as the wheel ships docs/*.md alone. The
+    offline section and the ``--docs`` help say where they resolve."""
+    from drac_ssl.commands import train_parser
+
+    text = PAGE.read_text(encoding="utf-8")
+    offline = text[text.index("**Installing without internet.**"):text.index("**Installing into your own environment**")]
+    assert "links outside `docs/`" in offline and "resolve only in the repository or the sdist" in offline
+    docs = next(a for a in train_parser()._actions if "--docs" in a.option_strings)
+    assert "resolve only in the repository or sdist" in docs.help, docs.help
+    # the links the sentence is about exist (else it would be stale)
+    pages = "".join(p.read_text(encoding="utf-8") for p in (REPO / "docs").glob("*.md"))
+    assert "](../README.md" in pages and "](img/" in pages

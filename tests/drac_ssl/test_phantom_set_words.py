@@ -19,9 +19,20 @@ def test_the_ingest_says_it_generates_the_set_into_a_folder_of_the_current_folde
     root = Path("data") / "phantom" / "seed0-train611-test386"
     line = train.phantom_start_line(root, 997, reused=False)
     assert line == (f"[ingest] data.root is empty: generating the embedded phantom UW-OCTA set (997 synthetic "
-                    f"images) into {tmp_path / root}, under the current folder")
+                    f"images, about 842 MiB, an estimate at 0.845 MiB per image) into {tmp_path / root}, under "
+                    f"the current folder")
     assert train.phantom_start_line(root, 997, reused=True) == (
         f"[ingest] data.root is empty: reusing the embedded phantom UW-OCTA set generated earlier in {tmp_path / root}")
+
+
+def test_the_size_said_before_generating_is_near_a_rendered_images_file() -> None:
+    """A trial user: the start line gave the image count, not the ~844 MiB it writes into the
+    current folder; its per-image estimate stays within 5% of a rendered phantom's PNG."""
+    from data_prep import phantom
+
+    for grade in (0, 1, 2):
+        size = len(phantom.encode_phantom_png(phantom.phantom_image(0, grade, grade))) / 2**20
+        assert abs(size - phantom.PNG_MIB_ESTIMATE) < 0.05 * phantom.PNG_MIB_ESTIMATE, (grade, size)
 
 
 def test_the_end_of_run_note_names_the_phantom_set_and_its_size(
