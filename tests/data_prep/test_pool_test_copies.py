@@ -44,8 +44,10 @@ def test_a_png_resave_of_a_test_image_in_the_pool_is_left_out(tmp_path: Path) ->
     assert summary["unlabelled_copies"] == ["../pool/resaved.png"]
 
 
-def test_a_pool_png_of_an_npz_row_is_left_out(tmp_path: Path) -> None:
-    rng = np.random.default_rng(3)
+def _npz_and_pool(tmp_path: Path, seed: int) -> tuple[np.random.Generator, np.ndarray, Path, Path]:
+    """A tiny npz data set (6 training rows, test rows 6 and 7 of ``images``) and an empty pool
+    folder beside it: (the generator drawn from, images, the npz, the pool)."""
+    rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, (8, 28, 28, 3), dtype=np.uint8)
     npz = tmp_path / "tiny.npz"
     labels = (np.arange(8) % 2).reshape(-1, 1).astype(np.uint8)
@@ -53,6 +55,11 @@ def test_a_pool_png_of_an_npz_row_is_left_out(tmp_path: Path) -> None:
              test_labels=labels[6:])
     pool = tmp_path / "pool"
     pool.mkdir()
+    return rng, images, npz, pool
+
+
+def test_a_pool_png_of_an_npz_row_is_left_out(tmp_path: Path) -> None:
+    rng, images, npz, pool = _npz_and_pool(tmp_path, 3)
     Image.fromarray(images[7]).save(pool / "test_row.png")  # a test row
     Image.fromarray(images[0]).save(pool / "train_row.png")  # a training row
     Image.fromarray(rng.integers(0, 256, (28, 28, 3), dtype=np.uint8)).save(pool / "new.png")
@@ -69,14 +76,7 @@ def test_the_note_of_pool_copies_of_test_images_comes_before_the_other_copies(tm
     """The leak a reader must see first: the note of pool copies of test images is said before
     the note of copies of training images, in the printed notes and ingest_summary.json's,
     whatever the pool's file order (a mutation audit M1: the notes' order swapped lived)."""
-    rng = np.random.default_rng(4)
-    images = rng.integers(0, 256, (8, 28, 28, 3), dtype=np.uint8)
-    npz = tmp_path / "tiny.npz"
-    labels = (np.arange(8) % 2).reshape(-1, 1).astype(np.uint8)
-    np.savez(npz, train_images=images[:6], train_labels=labels[:6], test_images=images[6:],
-             test_labels=labels[6:])
-    pool = tmp_path / "pool"
-    pool.mkdir()
+    _, images, npz, pool = _npz_and_pool(tmp_path, 4)
     Image.fromarray(images[0]).save(pool / "a_train_row.png")  # first in the pool, a training row
     Image.fromarray(images[7]).save(pool / "z_test_row.png")  # last, a test row
     out = tmp_path / "out"

@@ -12,7 +12,7 @@ import importlib
 import sys
 import types
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +51,31 @@ def _iprogress_warnings(import_it: object) -> list[str]:
     return [str(w.message) for w in caught if "IProgress not found" in str(w.message)]
 
 
+@pytest.fixture()
+def stand_in_albumentations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Path]]:
+    """A function writing a stand-in albumentations package (its ``__init__.py``: the given
+    lines, then tqdm's IProgress warning), first on sys.path and not imported yet; the real
+    module, if imported, is put back afterwards."""
+    def write(lines: str = "") -> Path:
+        package = tmp_path / "albumentations"
+        package.mkdir()
+        (package / "__init__.py").write_text(
+            "import warnings\n"
+            "from tqdm.std import TqdmWarning\n"
+            f"{lines}"
+            "warnings.warn('IProgress not found. Please update jupyter and ipywidgets.', TqdmWarning)\n")
+        return package / "__init__.py"
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = sys.modules.pop("albumentations", None)
+    try:
+        yield write
+    finally:
+        sys.modules.pop("albumentations", None)
+        if real is not None:
+            sys.modules["albumentations"] = real
+
+
 @pytest.mark.usefixtures("fresh_kernel_imports")
 def test_albumentations_is_imported_without_the_iprogress_warning() -> None:
     assert _iprogress_warnings(quiet_albumentations) == []
@@ -68,64 +93,40 @@ def test_the_training_loops_import_no_tqdm_at_their_top() -> None:
 
 
 def test_filters_installed_while_albumentations_loads_survive_and_only_its_entry_goes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        stand_in_albumentations: Callable[[str], Path]) -> None:
     """A review: ``warnings.catch_warnings`` restored its snapshot of the process-wide filter
     list, dropping the filters a library imported inside it installed (scipy's 'always' for
     its SpecialFunctionWarning). A stand-in albumentations installs one and warns."""
     from tqdm.std import TqdmWarning
 
-    package = tmp_path / "albumentations"
-    package.mkdir()
-    (package / "__init__.py").write_text(
-        "import warnings\n"
-        "from tqdm.std import TqdmWarning\n"
-        "warnings.filterwarnings('always', message='a filter of a library albumentations imports')\n"
-        "warnings.warn('IProgress not found. Please update jupyter and ipywidgets.', TqdmWarning)\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    real = sys.modules.pop("albumentations", None)
-    try:
-        with warnings.catch_warnings(record=True) as caught:  # the test's own, around the call
-            warnings.simplefilter("always")
-            before = list(warnings.filters)
-            module = quiet_albumentations()
-            after = list(warnings.filters)
-            assert quiet_albumentations() is module and warnings.filters == after  # imported: untouched
-        assert module.__file__ == str(package / "__init__.py")
-        assert not [w for w in caught if issubclass(w.category, TqdmWarning)]
-        added = [f for f in after if f not in before]
-        assert [(f[0], f[1].pattern) for f in added] == [("always", "a filter of a library albumentations imports")]
-        assert len(after) == len(before) + 1  # the silencing entry itself is gone
-    finally:
-        sys.modules.pop("albumentations", None)
-        if real is not None:
-            sys.modules["albumentations"] = real
+    init = stand_in_albumentations(
+        "warnings.filterwarnings('always', message='a filter of a library albumentations imports')\n")
+    with warnings.catch_warnings(record=True) as caught:  # the test's own, around the call
+        warnings.simplefilter("always")
+        before = list(warnings.filters)
+        module = quiet_albumentations()
+        after = list(warnings.filters)
+        assert quiet_albumentations() is module and warnings.filters == after  # imported: untouched
+    assert module.__file__ == str(init)
+    assert not [w for w in caught if issubclass(w.category, TqdmWarning)]
+    added = [f for f in after if f not in before]
+    assert [(f[0], f[1].pattern) for f in added] == [("always", "a filter of a library albumentations imports")]
+    assert len(after) == len(before) + 1  # the silencing entry itself is gone
 
 
-def test_the_callers_own_identical_filter_is_left_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_callers_own_identical_filter_is_left_in_place(stand_in_albumentations: Callable[[str], Path]) -> None:
     """A caller that silences the IProgress warning itself, with the very filter
     quiet_albumentations would add, keeps it after the import (a mutation audit M25: removing
     the entry on exit though none was added lived)."""
     from tqdm.std import TqdmWarning
 
-    package = tmp_path / "albumentations"
-    package.mkdir()
-    (package / "__init__.py").write_text(
-        "import warnings\n"
-        "from tqdm.std import TqdmWarning\n"
-        "warnings.warn('IProgress not found. Please update jupyter and ipywidgets.', TqdmWarning)\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    real = sys.modules.pop("albumentations", None)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
-            mine = warnings.filters[0]
-            before = list(warnings.filters)
-            assert quiet_albumentations().__file__ == str(package / "__init__.py")
-            assert warnings.filters == before and warnings.filters.count(mine) == 1
-            warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", TqdmWarning, stacklevel=1)
-        assert not [w for w in caught if issubclass(w.category, TqdmWarning)]
-    finally:
-        sys.modules.pop("albumentations", None)
-        if real is not None:
-            sys.modules["albumentations"] = real
+    init = stand_in_albumentations("")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
+        mine = warnings.filters[0]
+        before = list(warnings.filters)
+        assert quiet_albumentations().__file__ == str(init)
+        assert warnings.filters == before and warnings.filters.count(mine) == 1
+        warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", TqdmWarning, stacklevel=1)
+    assert not [w for w in caught if issubclass(w.category, TqdmWarning)]
