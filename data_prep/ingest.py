@@ -2749,13 +2749,17 @@ def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheS
     return needed, problems
 
 
+def _split_counts(entries: Sequence[ImageEntry]) -> tuple[int, int, int]:
+    """(training, test, unlabelled pool) images among ``entries``."""
+    counts = Counter(e.split for e in entries)
+    return counts["train"], counts["test"], counts[UNLABELLED]
+
+
 def near_copy_pairs(entries: Sequence[ImageEntry]) -> tuple[int, int]:
     """The image pairs the near-copy search compares: the training images with each other
     (``n_train (n_train - 1) / 2``), and across the splits (the test images with the training
     images, ``n_test n_train``; the unlabelled pool with both, ``n_pool (n_train + n_test)``)."""
-    n_train = sum(e.split == "train" for e in entries)
-    n_test = sum(e.split == "test" for e in entries)
-    n_pool = sum(e.split == UNLABELLED for e in entries)
+    n_train, n_test, n_pool = _split_counts(entries)
     return n_train * (n_train - 1) // 2, n_test * n_train + n_pool * (n_train + n_test)
 
 
@@ -2780,9 +2784,7 @@ def near_copies_plan(entries: Sequence[ImageEntry], sizes: Sequence[int], channe
     :data:`NEAR_COPIES_LARGE` images or more, where docs/data.md gives figures. Said by a verbose
     ingest from :data:`NEAR_COPIES_ANNOUNCED_PAIRS` pairs on (:func:`near_copy_pairs`). No seconds: the
     speed is not known until the first block is timed (:func:`_near_twin_groups` says it then)."""
-    n_train = sum(e.split == "train" for e in entries)
-    n_test = sum(e.split == "test" for e in entries)
-    n_pool = len(entries) - n_train - n_test
+    n_train, n_test, n_pool = _split_counts(entries)
     pairs = sum(near_copy_pairs(entries))
     side = min(min(sizes), twins.COMPARE_SIDE)
     values = (f"{side * side * int(channels):,} values" if channels in ("1", "3")

@@ -2235,7 +2235,8 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     lines += [comparison.get("protocol", ""), ""]
     # the selected variant's recorded keep, else config.yaml's (variant_keep: train's result
     # line and compare read it so); "Read this first" says it; an older run's too (it ran so)
-    if run_keep(run_dir, selected_metrics(run_dir)) == "best":
+    chosen = selected_metrics(run_dir)  # read once: the keep caveat and the referral note below
+    if run_keep(run_dir, chosen) == "best":
         lines += [f"**Figures {KEEP_BEST_CAVEAT.split(' (', 1)[0]}** ({KEEP_BEST_CAVEAT.split(' (', 1)[1]}.", ""]
     unit = comparison.get("ci_resamples")
     counted = None if unit in (None, "images") else _images_without_patient(run_dir)
@@ -2399,7 +2400,6 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         # a tie said as one, for a summary written before those words too (recorded_selection)
         why = recorded_selection(str(summary.get("selection") or ""), summary.get("variants"),
                                  summary.get("decision"), str(summary.get("selected")), drac=_drac_data(run_dir))
-        chosen = selected_metrics(run_dir)
         # K >= 3 with finetune.referral_target: the variant is still chosen by the grades' figure
         chosen_referral = ((chosen.get("referable") or {}).get("referral") if isinstance(chosen, dict) else None)
         if isinstance(chosen_referral, dict) and not (chosen or {}).get("referral_decides_grade"):
@@ -2704,12 +2704,13 @@ def provenance_line(run_dir: Path) -> str:
     now = runtime.code_version()
     env, codes = _run_codes(run_dir)
     origin = {} if known_commit(now) else {"code_source": runtime.code_source(), **runtime.build_origin()}
+    build = wheel_build(origin)
     if known_commit(now):
         written = f"commit {code_words(now)}"
-    elif wheel_build(origin):  # the commit its wheel was built from (a trial user, F2)
-        written = f"commit {wheel_build(origin)} (the installed wheel's build)"
+    elif build:  # the commit its wheel was built from (a trial user, F2)
+        written = f"commit {build} (the installed wheel's build)"
     else:  # the version is said once, before it (a trial user, F2)
-        written = (f"commit {runtime.unknown_code_words().replace(f'; drac_ssl {__version__}', '')}"
+        written = (f"commit {runtime.unknown_code_words(with_version=False)}"
                    + (f", {code_at(now)}" if code_known(now) else ""))
     words = (f"Written by drac_ssl {__version__} at {written} "
              f"on {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}")

@@ -659,10 +659,10 @@ def _listed(key: str, names: list[str]) -> dict[str, Any]:
     return said
 
 
-_DIFF_TAKEN: dict[str, bytes] = {}
-"""The bytes of the last non-empty diff :func:`git_changes` hashed, by their SHA-256: what
-:func:`save_code_patch` writes for that ``git_diff_sha256`` (one diff taken, not two that an
-edit between them would make differ)."""
+_DIFF_TAKEN: tuple[str, bytes] | None = None
+"""(SHA-256, bytes) of the last non-empty diff :func:`git_changes` hashed: what
+:func:`save_code_patch` writes (or finds over its cap) for that ``git_diff_sha256`` (one diff
+taken, not two that an edit between them would make differ); None before one is taken."""
 
 
 def git_changes() -> dict[str, Any]:
@@ -679,6 +679,7 @@ def git_changes() -> dict[str, Any]:
     commit apart (the same hash: the same tracked code); an untracked file's content is not
     hashed. {} when the package is no git checkout of drac_ssl (:func:`code_source`) or git
     cannot say."""
+    global _DIFF_TAKEN
     if code_source() != "git":
         return {}
     full = (_git_out("rev-parse", "HEAD") or b"").decode("ascii", "replace").strip()
@@ -687,8 +688,7 @@ def git_changes() -> dict[str, Any]:
     said: dict[str, Any] = {"git_commit_full": full}
     diff = _git_out(*DIFF_ARGS, timeout=60)
     if diff:  # kept for save_code_patch: code.patch is the diff this hash is of
-        _DIFF_TAKEN.clear()
-        _DIFF_TAKEN[hashlib.sha256(diff).hexdigest()] = diff
+        _DIFF_TAKEN = (hashlib.sha256(diff).hexdigest(), diff)
     changed_names = _file_names(_git_out("diff", "HEAD", "--no-renames", "--name-only", "-z", "--",
                                          *CODE_FOLDERS))
     untracked_names = _file_names(_git_out("ls-files", "--others", "--exclude-standard", "-z", "--",
@@ -731,7 +731,7 @@ def save_code_patch(run_dir: str | os.PathLike[str], diff_sha256: str | None = N
 
     if code_source() != "git":
         return None
-    diff = _DIFF_TAKEN.get(diff_sha256) if diff_sha256 else None
+    diff = _DIFF_TAKEN[1] if _DIFF_TAKEN is not None and _DIFF_TAKEN[0] == diff_sha256 else None
     if diff is None:
         diff = _git_out(*DIFF_ARGS, timeout=60)
     if diff is None:
@@ -752,12 +752,13 @@ def _not_git_origin(source: str) -> dict[str, Any]:
             "distribution_version": distribution_version(), **build_origin()}
 
 
-def unknown_code_words() -> str:
+def unknown_code_words(with_version: bool = True) -> str:
     """Why this process's commit is unknown, in words: ``unknown (an installed package, not a
     git checkout of drac_ssl; drac_ssl 0.1.0)``, with ``; built from commit 1a2b3c4`` when its
     wheel recorded it (:func:`build_commit_words`) and its version does not name that commit
     already (``drac_ssl 0.1.0+57.g1a2b3c4``: the version the build recorded,
-    :func:`build_version`), or ``unknown (no git)``."""
+    :func:`build_version`), or ``unknown (no git)``. ``with_version=False`` leaves the version out
+    (report.md says it before these words)."""
     source = code_source()
     if source == "git":
         return "unknown (no git)"
@@ -766,7 +767,8 @@ def unknown_code_words() -> str:
     # the installed version is the build's own (setup.py's label names its commit)
     named = bool(build_origin()) and version is not None and version == build_version()
     built = "" if named else build_commit_words()
-    said = "; ".join(part for part in (f"drac_ssl {version}" if version else "", built) if part)
+    said = "; ".join(part for part in (f"drac_ssl {version}" if version and with_version else "", built)
+                     if part)
     return f"unknown ({words}" + (f"; {said})" if said else ")")
 
 
