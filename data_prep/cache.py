@@ -700,7 +700,7 @@ def _array_digests(cache_dir: Path, sizes: Sequence[int], verbose: bool = False)
     """Each array's SHA-256 (of the whole ``.npy`` file), for :func:`save_state`: the one the
     state in ``cache_dir`` records when the array's byte count and time are still the recorded
     ones (an incremental rerun that rewrote nothing reads nothing), else hashed
-    (``hashlib.file_digest``, once per ingest that writes the arrays: APTOS's 4.4 GB at 512 px
+    (:func:`drac_ssl.io.sha256_file`, once per ingest that writes the arrays: APTOS's 4.4 GB at 512 px
     took 3.1 s here, 1.3 GiB/s from the page cache just after the 24 s of writing it). Readers compare it when an array's time changed but
     not its size (:func:`drac_ssl.datasets.check_cache_array`: a copy that kept the bytes).
     The hashing shows its progress in MiB (:class:`drac_ssl.console.LoopProgress`: EyePACS's
@@ -728,12 +728,8 @@ def _array_digests(cache_dir: Path, sizes: Sequence[int], verbose: bool = False)
     announce = verbose and sum(sizes_bytes) >= ANNOUNCED_BYTES
     with LoopProgress(mib, "ingest", "hashing the cache", "MiB", "MiB", start=start if announce else None) as progress:
         for size in to_hash:
-            digest = hashlib.sha256()
-            with open(array_path(cache_dir, size), "rb") as fh:
-                while block := fh.read(HASH_BLOCK_BYTES):
-                    digest.update(block)
-                    progress.update(1)
-            digests[size] = digest.hexdigest()
+            digests[size] = drac_io.sha256_file(array_path(cache_dir, size), lambda: progress.update(1),
+                                                HASH_BLOCK_BYTES)
     return {size: digests[size] for size in sizes}
 
 
