@@ -1083,10 +1083,8 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
         # folder may be a layout, so its subfolder of images is no root to offer; one in the
         # folder above (a root of images below it) comes after a layout or CSV named nearby
         otherwise = "put the label CSV here or pass --labels-csv FILE"
-        messidor2 = messidor2_csv_fix(root)  # a Messidor-2 download without its grades CSV
         likely = (packed_label_csv_fix(root)
-                  or (f"{messidor2}. If not Messidor-2: {likely_roots(root, otherwise=otherwise) or otherwise}"
-                      if messidor2 else "")
+                  or messidor2_csv_fix(root, otherwise)  # a Messidor-2 download without its CSV
                   or likely_roots(root, otherwise=otherwise)
                   or (packed_label_csv_fix(root.parent, above=True)
                       if root.parent != root and count_images(root) else ""))
@@ -1234,21 +1232,29 @@ def messidor2_by_csv(root: Path, labels_csv: str) -> bool:
     return csv_path is not None and not problems and label_format_of(csv_path) == "messidor2"
 
 
-def messidor2_csv_fix(root: Path) -> str:
+def messidor2_csv_fix(root: Path, otherwise: str = "") -> str:
     """The fix of a root without a label CSV that looks like a Messidor-2 download without its
     grades: ``root`` holds an ``IMAGES/`` folder of images (the Messidor-2 image folder), or is
-    that folder (named ``IMAGES``, no CSV in the folder above). ``''`` otherwise. The name is
-    matched in its letter case: an ``images/`` folder is too common to be taken for it."""
+    that folder of images (named ``IMAGES``, no CSV in the folder above). ``''`` otherwise (an
+    empty ``IMAGES`` folder is no download: the plain folder's problems are said). The name is
+    matched in its letter case: an ``images/`` folder is too common to be taken for it. If
+    this is not Messidor-2, the root :func:`likely_roots` offers follows; else, for ``IMAGES``
+    itself, ``otherwise`` (the plain folder's fix; a root holding ``IMAGES/`` already said
+    ``--labels-csv``). Each fix is said once."""
     csv_name = f"the Messidor-2 adjudicated grades CSV ({MESSIDOR2_CSV})"
     images = root / MESSIDOR2_IMAGES
     if root.is_dir() and images.is_dir() and MESSIDOR2_IMAGES in os.listdir(root) and count_images(images):
-        return (f"a Messidor-2 folder ({MESSIDOR2_IMAGES}/ of {count_images(images)} images)? "
-                f"put {csv_name} here beside it, or pass --labels-csv FILE")
-    if (root.name == MESSIDOR2_IMAGES and root.parent != root
+        fix = (f"a Messidor-2 folder ({MESSIDOR2_IMAGES}/ of {count_images(images)} images)? put "
+               f"{csv_name} here beside {MESSIDOR2_IMAGES}/ or pass --labels-csv FILE")
+        otherwise = ""
+    elif (root.name == MESSIDOR2_IMAGES and root.parent != root and count_images(root)
             and not any(p.suffix.lower() == ".csv" and not is_hidden(p) for p in root.parent.iterdir())):
-        return (f"a Messidor-2 {root.name}/ folder? put {csv_name} in "
-                f"{shlex.quote(str(root.parent))} beside it and pass that folder as --root")
-    return ""
+        fix = (f"a Messidor-2 {root.name}/ folder? put {csv_name} in "
+               f"{shlex.quote(str(root.parent))} beside it and pass that folder as --root")
+    else:
+        return ""
+    other = likely_roots(root) or otherwise
+    return f"{fix}; if this is not Messidor-2: {other}" if other else fix
 
 
 def _npz_files(root: Path) -> list[Path]:

@@ -38,15 +38,26 @@ def test_images_without_their_csv_name_messidor2_s_grades_csv(tmp_path: Path) ->
     images_only(root)
     said = refusal(config(root), tmp_path / "o1")
     assert (f"{root}: no label CSV found here -> a Messidor-2 folder (IMAGES/ of 25 images)? put "
-            "the Messidor-2 adjudicated grades CSV (messidor_data.csv) here beside it") in said, said
-    assert f"If not Messidor-2: did you mean --root {root / 'IMAGES'} (25 images)?" in said, said
+            "the Messidor-2 adjudicated grades CSV (messidor_data.csv) here beside IMAGES/ or pass "
+            f"--labels-csv FILE; if this is not Messidor-2: did you mean --root {root / 'IMAGES'} "
+            "(25 images)?\n") in said, said
+    assert said.count("--labels-csv") == 1, said  # each fix said once
     inside = refusal(config(root / "IMAGES"), tmp_path / "o2")  # the folder it offers, taken
     assert (f"a Messidor-2 IMAGES/ folder? put the Messidor-2 adjudicated grades CSV "
-            f"(messidor_data.csv) in {root} beside it and pass that folder as --root") in inside, inside
+            f"(messidor_data.csv) in {root} beside it and pass that folder as --root; if this is "
+            "not Messidor-2: put the label CSV here or pass --labels-csv FILE") in inside, inside
     # a folder that is not Messidor-2's (images/, lower case): no Messidor-2 guess
     other = tmp_path / "photos"
     colour_jpegs(other / "images")
     assert "Messidor-2" not in refusal(config(other), tmp_path / "o3")
+
+
+def test_an_empty_images_folder_is_no_messidor2_download(tmp_path: Path) -> None:
+    empty = tmp_path / "e" / "IMAGES"  # named as Messidor-2's, holding no image
+    empty.mkdir(parents=True)
+    said = refusal(config(empty), tmp_path / "out")
+    assert "Messidor-2" not in said, said
+    assert f"{empty}: no label CSV found here -> put the label CSV here or pass --labels-csv FILE" in said, said
 
 
 def test_messidor2_s_csv_passed_from_elsewhere_reads_the_folder_as_messidor2(tmp_path: Path) -> None:
