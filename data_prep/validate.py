@@ -2511,8 +2511,7 @@ SHARED_NAME_LAYOUTS = frozenset(kind for kind in DATA_LAYOUTS
 copied in overwrite each other (:func:`shared_name_columns`): every layout of
 :data:`drac_ssl.config.DATA_LAYOUTS` but the per-patient folder ones
 (:data:`data_prep.layout.NESTED_LAYOUTS`, DeepDRiD: both copies kept) and MedMNIST (its images
-are rows of one ``.npz``, with no file names to share), so a new flat layout is in by itself:
-DRAC, plain, APTOS, EyePACS, IDRiD, Messidor-2."""
+are rows of one ``.npz``, with no file names to share), so a new flat layout is in by itself."""
 
 
 def source_column(name: str) -> bool:
