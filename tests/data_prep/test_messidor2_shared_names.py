@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_ingest import make_drac, write_csv
 
 from data_prep import ingest, validate
-from data_prep.layout import NESTED_LAYOUTS
+from data_prep.layout import GROUNDTRUTH_DIR, LABELS_CSV_NAME, NESTED_LAYOUTS, TASK_DIR
 from drac_ssl.config import DATA_LAYOUTS, DataConfig
 from tests.data_prep.test_repeated_label_rows import colour_jpegs
 
@@ -58,3 +59,15 @@ def test_every_flat_folder_layout_can_hold_two_sources_under_one_name() -> None:
     assert validate.SHARED_NAME_LAYOUTS == flat, (
         f"a flat-folder layout missing: add {sorted(flat - validate.SHARED_NAME_LAYOUTS)} to "
         "data_prep.validate.SHARED_NAME_LAYOUTS (or take it out of NESTED_LAYOUTS)")
+
+
+def test_a_name_two_sites_share_is_refused_in_a_drac_folder(tmp_path: Path) -> None:
+    """DRAC's training images lie in one folder too: its label CSV with a ``site`` column naming
+    ``001.png`` twice, from two sites, is refused (it was kept with a warning, the first row)."""
+    root = make_drac(tmp_path / "DRAC", n_train=6, test=False)
+    csv_path = write_csv(root / TASK_DIR / GROUNDTRUTH_DIR / LABELS_CSV_NAME,
+                         ["image name", "DR grade", "site"],
+                         [*([f"{i:03d}.png", i % 3, "A"] for i in range(1, 7)), ["001.png", 1, "B"]])
+    problem = refused(config(root), tmp_path / "out")
+    assert problem.path == f"{csv_path}:8" and problem.severity == "error", problem
+    assert "site 'A' vs 'B'" in problem.what, problem.what
