@@ -149,6 +149,8 @@ __all__ = [
     "BRIER_WORDS",
     "expected_calibration_error",
     "ECE_BINS",
+    "ece_if_calibrated",
+    "ECE_CONSISTENCY_DRAWS",
     "referral_summary",
     "referral_words",
     "patient_referral",
@@ -2704,6 +2706,63 @@ def expected_calibration_error(y_true: Any, probs: Any, n_bins: int = ECE_BINS) 
     counts = np.bincount(bins, minlength=n_bins)
     gap = np.abs(np.bincount(bins, correct, n_bins) - np.bincount(bins, confidence, n_bins))
     return float(gap.sum() / yt.size) if counts.sum() else float("nan")
+
+
+ECE_CONSISTENCY_DRAWS = 1000
+"""Draws of :func:`ece_if_calibrated` (its 95th percentile moves by about 0.002 between seeds
+at n = 600)."""
+
+
+def ece_if_calibrated(probs: Any, n_bins: int = ECE_BINS, n_draws: int = ECE_CONSISTENCY_DRAWS,
+                      seed: int = 0) -> tuple[float, float]:
+    """The ECE a perfectly calibrated model with these predictions would show: consistency
+    resampling (Bröcker & Smith, "Increasing the reliability of reliability diagrams", Weather
+    and Forecasting 22(3), 2007). Each draw takes every image's grade from its own row of
+    ``probs`` (the null hypothesis: the probabilities are right) and recomputes
+    :func:`expected_calibration_error`; returns the mean and the 95th percentile of the
+    ``n_draws`` ECEs. The ECE of a finite sample is biased upwards (a few dozen images in ten
+    bins give 0.05..0.1 for a perfect model), and a percentile bootstrap CI around the observed
+    ECE does not hold the true 0 (a simulation of the stats audit: 0 of 20 such CIs at n = 611):
+    read the observed ECE against this reference instead, an ECE above the 95th percentile
+    being miscalibration beyond chance.
+
+    Only whether the drawn grade is the top one enters the ECE, and a grade drawn from row
+    ``P`` is ``argmax P`` with probability ``max P`` (the confidence): each draw is one
+    Bernoulli(confidence) per image, all draws at once (about 5 ms for n = 600, 1000 draws).
+
+    Args:
+        probs: ``(n, K)`` probabilities, rows summing to 1.
+        n_bins: the ECE's equal-width bins (>= 1), :data:`ECE_BINS` as the observed ECE's.
+        n_draws: how many draws (>= 1).
+        seed: of ``numpy.random.default_rng``: the same seed, the same figures.
+
+    Returns:
+        ``(mean, p95)``, in ``[0, 1]``; ``(nan, nan)`` for no image.
+
+    Raises:
+        ValueError: malformed probabilities, ``n_bins < 1`` or ``n_draws < 1``.
+    """
+    if int(n_bins) < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    if int(n_draws) < 1:
+        raise ValueError(f"n_draws must be >= 1, got {n_draws}")
+    p = _as_probs(probs)
+    n = p.shape[0]
+    if n == 0:
+        return float("nan"), float("nan")
+    confidence = p.max(axis=1)
+    bins = np.clip(np.ceil(confidence * n_bins - 1e-9).astype(np.int64) - 1, 0, int(n_bins) - 1)
+    in_bin = np.zeros((n, int(n_bins)))
+    in_bin[np.arange(n), bins] = 1.0
+    confidence_sums = confidence @ in_bin
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 2_000_000 // n)  # at most ~16 MB of draws at a time
+    eces = []
+    for start in range(0, int(n_draws), chunk):
+        right = rng.random((min(chunk, int(n_draws) - start), n)) < confidence
+        eces.append(np.abs(right @ in_bin - confidence_sums).sum(axis=1) / n)
+    draws = np.concatenate(eces)
+    return float(draws.mean()), float(np.percentile(draws, 95))
 
 
 def softmax(logits: Any, temperature: float = 1.0) -> np.ndarray:

@@ -193,6 +193,7 @@ from drac_ssl.figures import (
     AUC_TWO_GRADES,
     auc_words,
     chance_words,
+    ece_with_reference,
     figure_text,
     figure_with_ci,
     format_ci,
@@ -1313,8 +1314,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``calibration`` (:func:`calibration_provenance`: what was applied and where it came from,
     re-used unchanged; or ``{"note": ...}``: not found, none recorded, or ``run_not_grader``),
     ``calibration_measures`` (only with probabilities: ``brier`` (binary with two grades,
-    multi-class with more: ``brier_definition``) and ``ece`` of the submitted probabilities
-    with their CIs on the same resamples, ``ece_bins`` and ``words``, both in words:
+    multi-class with more: ``brier_definition``) with its CI on the same resamples, ``ece`` of
+    the submitted probabilities beside a perfectly calibrated model's (``ece_if_calibrated``,
+    ``ece_if_calibrated_p95``), ``ece_bins`` and ``words``, both in words:
     :func:`calibration_measures`),
     ``unlike_training_images`` (only with the export's notes file beside the submission:
     :func:`unlike_training_images`, how many scored images its input check flagged as unlike
@@ -1569,26 +1571,33 @@ def calibration_measures(y: np.ndarray, probs: np.ndarray, *, n_boot: int, seed:
     the usual binary Brier score of P1, scikit-learn's ``brier_score_loss(y, P1)``; with more
     the multi-class one; ``brier_definition`` says which, ``binary`` or ``multiclass``) and ``ece`` (:func:`drac_ssl.metrics.expected_calibration_error`, the top-class
     confidence in ``ece_bins`` equal-width bins), each with its percentile bootstrap 95% CI
-    (``brier_ci95``, ``ece_ci95``: :func:`drac_ssl.metrics.bootstrap_ci`, the same ``n_boot``,
-    ``seed`` and ``groups``, so the same resamples as the other CIs); ``words``: both in words."""
+    (``brier_ci95``: :func:`drac_ssl.metrics.bootstrap_ci`, the same ``n_boot``, ``seed`` and
+    ``groups``, so the same resamples as the other CIs), ``ece`` (:func:`drac_ssl.metrics.expected_calibration_error`, the top-class
+    confidence in ``ece_bins`` equal-width bins) beside the ECE a perfectly calibrated model
+    with these probabilities would show (``ece_if_calibrated``, the mean, and
+    ``ece_if_calibrated_p95``, the 95th percentile, of :func:`drac_ssl.metrics.ece_if_calibrated`'s
+    draws, seeded with ``seed``): no bootstrap CI for the ECE, whose percentile interval did not
+    hold a perfect model's 0 (stats audit, F1); ``words``: both in words."""
     from drac_ssl.metrics import (
         BRIER_WORDS,
         ECE_BINS,
         brier_definition,
         brier_score,
+        ece_if_calibrated,
         expected_calibration_error,
     )
 
     definition = brier_definition(np.asarray(probs).shape[1])
+    reference, reference_p95 = ece_if_calibrated(probs, seed=seed)
     return {"brier": brier_score(y, probs), "brier_definition": definition,
             "brier_ci95": list(bootstrap_ci(y, probs, brier_score, n_boot=n_boot, seed=seed, groups=groups)),
             "ece": expected_calibration_error(y, probs),
-            "ece_ci95": list(bootstrap_ci(y, probs, expected_calibration_error, n_boot=n_boot, seed=seed,
-                                          groups=groups)),
+            "ece_if_calibrated": reference, "ece_if_calibrated_p95": reference_p95,
             "ece_bins": ECE_BINS,
             "words": (f"Brier score: {BRIER_WORDS[definition]}; ECE: the expected calibration error of the top-class confidence "
                       f"max_k P_k against the accuracy of argmax_k P_k, {ECE_BINS} equal-width bins, biased upwards "
-                      f"when the bins hold few images")}
+                      f"when the bins hold few images, hence read against a perfectly calibrated model's (its "
+                      f"grades drawn from these probabilities, consistency resampling)")}
 
 
 def _calibration_lines(record: Mapping[str, Any]) -> list[str]:
@@ -1615,7 +1624,7 @@ def _calibration_lines(record: Mapping[str, Any]) -> list[str]:
     measures = record.get("calibration_measures")
     if isinstance(measures, Mapping):
         lines.append(f"Calibration of the submitted probabilities: Brier score {figure_with_ci(measures, 'brier', 'brier_ci95')}"
-                     f", ECE {figure_with_ci(measures, 'ece', 'ece_ci95')} ({measures.get('words')}).")
+                     f", ECE {ece_with_reference(measures)} ({measures.get('words')}).")
     return lines
 
 

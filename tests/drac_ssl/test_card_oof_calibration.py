@@ -69,6 +69,29 @@ def test_the_card_says_reports_calibration_line_and_an_older_bundle_says_not_rec
     assert " ".join(OOF_CALIBRATION_NOT_RECORDED.split()) in _card(run)  # built before: no crash
 
 
+def test_a_bundle_recorded_with_the_eces_bootstrap_ci_shows_no_ci_and_is_rebuilt(run: Path, tmp_path: Path) -> None:
+    """Stats audit F1: the ECE's percentile bootstrap CI never held a perfectly calibrated
+    model's 0. Catches a card of a bundle built before (``ece_ci95``, no ``ece_if_calibrated``)
+    still showing that CI as one, and such a bundle reused instead of rebuilt with the
+    perfectly calibrated model's ECE beside its own."""
+    from drac_ssl.figures import ECE_REFERENCE_NOT_RECORDED
+    from drac_ssl.grading.bundle import older_bundle_records
+
+    record = oof_calibration_record(tmp_path, tmp_path, _oof(), METRICS)
+    assert record is not None and "ece_ci95" not in record
+    assert 0 <= record["ece_if_calibrated"] <= record["ece_if_calibrated_p95"] <= 1
+    old = {key: value for key, value in record.items() if not key.startswith("ece_if_calibrated")}
+    old["ece_ci95"] = [0.123456, 0.654321]
+    card = _card(run, **{OOF_CALIBRATION_KEY: old})
+    assert "0.123" not in card and "0.654" not in card, card
+    assert f"ECE {record['ece']:.3f} ({ECE_REFERENCE_NOT_RECORDED})" in card
+    meta = {**json.loads((run / "bundle" / "metadata.json").read_text()), OOF_CALIBRATION_KEY: old}
+    assert f"{OOF_CALIBRATION_KEY} without the ECE of a perfectly calibrated model" in older_bundle_records(
+        meta, oof_calibration_known=True)
+    meta[OOF_CALIBRATION_KEY] = record
+    assert not any(OOF_CALIBRATION_KEY in said for said in older_bundle_records(meta, oof_calibration_known=True))
+
+
 def test_the_export_reads_the_runs_figures_and_the_build_records_them(run: Path, tmp_path: Path) -> None:
     """Catches figures computed but not recorded by the build (the card would say nothing),
     and the export's reader failing on a run without an oof.csv instead of recording none."""

@@ -787,7 +787,7 @@ def test_each_variant_says_its_out_of_fold_brier_and_ece_with_cis(tmp_path: Path
     """An auditor wanted the out-of-fold calibration measured, not only the temperature: the
     Brier score and ECE of oof.csv's probabilities, with the CIs --score gives a submission
     (drac_ssl.scoring.calibration_measures, the one implementation)."""
-    from drac_ssl.figures import format_with_ci
+    from drac_ssl.figures import ece_with_reference, format_with_ci
     from drac_ssl.oof import read_oof
     from drac_ssl.scoring import calibration_measures
 
@@ -798,9 +798,12 @@ def test_each_variant_says_its_out_of_fold_brier_and_ece_with_cis(tmp_path: Path
     lines = [line for line in text.splitlines() if line.startswith("Calibration, out of fold")]
     assert len(lines) == 2, lines  # scratch and VICReg, each under its own figures
     assert any(f"Brier score {format_with_ci(want['brier'], *want['brier_ci95'])} (a constant prediction "
-               f"of the grade frequencies, which has no skill, scores " in line and f"ECE {format_with_ci(want['ece'], *want['ece_ci95'])}"
+               f"of the grade frequencies, which has no skill, scores " in line and f"ECE {ece_with_reference(want)} (lower"
                in line for line in lines), lines
     assert not any("near-flat" in line for line in lines)  # temperature 1.0: the calibration held
+    # stats audit F1: beside the ECE a perfectly calibrated model's, not a bootstrap CI
+    assert all("a perfectly calibrated model with these probabilities would show ECE ~" in line
+               for line in lines), lines
 
 
 def test_a_low_ece_of_flat_probabilities_is_read_beside_the_grade_frequencies(tmp_path: Path) -> None:
