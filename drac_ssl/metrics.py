@@ -253,9 +253,9 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
     """Quadratic weighted Cohen's kappa, the DRAC Task 3 ranking score.
 
     ``y_true``, ``y_pred``: integer grades, shape ``(n,)``. Computed as
-    ``sklearn.metrics.cohen_kappa_score(weights="quadratic")`` computes it, over the
-    consecutive labels ``0 .. max(K-1, largest grade seen)`` (``K = num_grades``; omitted:
-    the largest grade seen), so a grade absent from both arrays still keeps its distance
+    ``sklearn.metrics.cohen_kappa_score(weights="quadratic", labels=range(K))`` computes it,
+    over the consecutive labels ``0 .. K-1`` (``K = num_grades``; omitted: up to the largest
+    grade seen), so a grade absent from both arrays still keeps its distance
     (missing NPDR does not make Normal-vs-PDR a one-step error). Equals the organisers' score
     whenever the data use the grades present. Scikit-learn's steps are repeated on a
     confusion matrix counted with ``np.bincount`` (the same float64 operations in the same
@@ -271,7 +271,8 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
             of grades: pass ``argmax`` or thresholded grades), not integer grades (strings,
             fractions, NaN), a negative grade, or the two of different lengths;
             ``num_grades`` given but below 2 (a grading scale has at least 2 grades; 0 was
-            once taken as 2).
+            once taken as 2), or given with a grade outside ``0 .. num_grades-1`` (such a
+            grade once widened the scale silently: grade 4 with ``num_grades=3`` scored on 5).
     """
     if num_grades is not None and int(num_grades) < 2:
         raise ValueError(f"num_grades must be >= 2 (the grades of the scale), got {num_grades}; "
@@ -280,9 +281,17 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
     yp = _as_grades(y_pred, "y_pred")
     if yt.shape != yp.shape:
         raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} differ in length")
+    if num_grades is not None:
+        for name, grades in (("y_true", yt), ("y_pred", yp)):
+            if grades.size and int(grades.max()) >= int(num_grades):
+                raise ValueError(
+                    f"{name} holds grade {int(grades.max())}, outside the {int(num_grades)} grades "
+                    f"0..{int(num_grades) - 1} of num_grades={num_grades}: pass the scale's num_grades "
+                    f"(5 for ICDR), map the grades onto this scale, or omit num_grades to take the "
+                    f"largest grade seen")
     if yt.size == 0:
         return float("nan")
-    top = max(int(num_grades or 2) - 1, int(yt.max()), int(yp.max()))
+    top = int(num_grades) - 1 if num_grades is not None else max(1, int(yt.max()), int(yp.max()))
     return _sklearn_qwk(yt, yp, top + 1)
 
 
