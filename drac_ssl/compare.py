@@ -160,7 +160,7 @@ a figure that is missing or undefined is written ``n/a``, in report.md's words
 (:data:`drac_ssl.figures.MISSING`)."""
 BASELINE = "scratch"
 """The variant the pretrained ones are compared with, within each run."""
-METRIC_TITLES = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC OvR"}
+METRIC_TITLES = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC OvR", "auc_ovo": "AUC OvO"}
 CSV_METRICS = (("qwk", "qwk"), ("qwk_ci_low", "qwk_ci_low"), ("qwk_ci_high", "qwk_ci_high"),
                ("accuracy", "accuracy"), ("auc_ovo", "auc"), ("auc_ovr", "auc_ovr"),
                ("macro_f1", "macro_f1"))
@@ -493,7 +493,7 @@ class Comparison:
                                      "CI from (resamples, seed, units)"],
                                     [[d.label, _marked(f"{d.variant} − {d.baseline}", _keep_best_difference(d, self)),
                                       d.n,
-                                      *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
+                                      *(_signed_ci(d.result.get(m, {})) for m in PAIRED_METRICS), d.source]
                                      for d in self.differences])
             sources = []
             if any(d.stored for d in self.differences):
@@ -509,8 +509,8 @@ class Comparison:
                       "one time in twenty by chance alone when nothing differs, and this table has "
                       f"{len(PAIRED_METRICS) * len(self.differences)}; a difference between models no better than chance "
                       "(see the notes) says nothing. QWK and accuracy of the "
-                      "submitted grades, AUC one-vs-rest of the probabilities (resamples that lack a "
-                      "grade are left out of the AUC's CI). " + "; ".join(sources) + ".", ""]
+                      "submitted grades, AUC one-vs-rest and one-vs-one (DRAC's tie-breaker) of the "
+                      "probabilities (resamples that lack a grade are left out of the AUCs' CIs). " + "; ".join(sources) + ".", ""]
             caveat = self._difference_caveat()
             if caveat:
                 lines += [caveat, ""]
@@ -568,7 +568,7 @@ class Comparison:
                                  "CI from (resamples, seed, units)"],
                                 [[f"`{d.label}` − `{d.baseline}`", _marked(d.variant, _keep_best_difference(d, self, True)),
                                   d.n,
-                                  *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
+                                  *(_signed_ci(d.result.get(m, {})) for m in PAIRED_METRICS), d.source]
                                  for d in self.between])
         n = len(PAIRED_METRICS) * len(self.between)  # one CI per difference and metric
         lines += ["The same variant of two runs on the same out-of-fold images (95% CI): paired "
@@ -936,17 +936,25 @@ def _resolved(settings: dict[str, Any], facts: IngestFacts,
     return out
 
 
+STORED_BEFORE_OVO = ("accuracy", "qwk", "auc_ovr")
+"""The paired differences a run fine-tuned before the one-vs-one AUC's (stats audit F5) stored:
+its own figures are shown as they are (those of its report.md), the AUC OvO's cell ``n/a``."""
+
+
 def _stored_differences(entries: Any) -> dict[str, dict[str, dict[str, float]]]:
     """The complete entries of ``comparison.json``'s ``pretrained_minus_scratch`` (variant ->
-    metric -> ``difference``, ``ci_low``, ``ci_high``, ...); an incomplete one is left out and
-    recomputed instead."""
+    metric -> ``difference``, ``ci_low``, ``ci_high``, ...; complete: every metric of
+    :data:`STORED_BEFORE_OVO`, and the AUC OvO's where stored); an incomplete one is left out
+    and recomputed instead."""
     if not isinstance(entries, dict):
         return {}
     keys = ("difference", "ci_low", "ci_high")
-    return {str(variant): {m: dict(entry[m]) for m in PAIRED_METRICS}
+
+    def whole(entry: Any, m: str) -> bool:
+        return isinstance(entry.get(m), dict) and all(k in entry[m] for k in keys)
+    return {str(variant): {m: dict(entry[m]) for m in PAIRED_METRICS if whole(entry, m)}
             for variant, entry in entries.items()
-            if isinstance(entry, dict) and all(
-                isinstance(entry.get(m), dict) and all(k in entry[m] for k in keys) for m in PAIRED_METRICS)}
+            if isinstance(entry, dict) and all(whole(entry, m) for m in STORED_BEFORE_OVO)}
 
 
 def _run_bootstrap(settings: dict[str, Any]) -> tuple[int, int] | None:
@@ -1180,7 +1188,7 @@ def between_runs(runs: Sequence[RunOutputs], labels: Sequence[str], n_boot: int,
 
     For every variant name the first run and a later run both have, scored on the same
     images with the same grades (:func:`_unpaired`), the paired bootstrap difference later -
-    first of accuracy, QWK and AUC one-vs-rest (:func:`drac_ssl.metrics.paired_difference`
+    first of accuracy, QWK and the AUCs one-vs-rest and one-vs-one (:func:`drac_ssl.metrics.paired_difference`
     of both variants' :func:`drac_ssl.metrics.bootstrap_scores` on the first run's image
     order, the same ``n_boot`` resamples and ``seed``; over the first run's patients when
     its manifest names them). Each variant's resamples are scored once. A pair that cannot
@@ -1529,7 +1537,7 @@ def _zero_width(differences: Sequence[VariantDifference]) -> list[str]:
     found = []
     for d in differences:
         metrics = [METRIC_TITLES[m] for m in PAIRED_METRICS
-                   if degenerate_ci_reason(d.result[m].get("ci_low"), d.result[m].get("ci_high"))]
+                   if m in d.result and degenerate_ci_reason(d.result[m].get("ci_low"), d.result[m].get("ci_high"))]
         if metrics:
             found.append(f"`{d.label}` − `{d.baseline}` {d.variant}: {', '.join(metrics)}")
     return found

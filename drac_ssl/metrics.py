@@ -2165,8 +2165,10 @@ def stored_one_grade_note(record: dict[str, Any], y_pred: Any, folds: Any = None
     return one_grade_note(y_pred, folds, grade_names)
 
 
-PAIRED_METRICS = ("accuracy", "qwk", "auc_ovr")
-"""The metrics :func:`paired_bootstrap_difference` compares, named as in :func:`grading_report`."""
+PAIRED_METRICS = ("accuracy", "qwk", "auc_ovr", "auc_ovo")
+"""The metrics :func:`paired_bootstrap_difference` compares, named as in :func:`grading_report`:
+the macro one-vs-one AUC, DRAC's tie-breaker, since the stats audit (F5); records made before
+hold the first three."""
 
 
 def paired_bootstrap_difference(
@@ -2181,7 +2183,8 @@ def paired_bootstrap_difference(
     groups: Any = None,
 ) -> dict[str, dict[str, float]]:
     """Difference ``a - b`` of two models graded on the same images, with a paired percentile
-    bootstrap ``(1 - alpha)`` confidence interval, for accuracy, QWK and macro one-vs-rest AUC.
+    bootstrap ``(1 - alpha)`` confidence interval, for accuracy, QWK and the macro one-vs-rest
+    and one-vs-one AUCs.
 
     Args:
         y_true: true grades ``(n,)``, integers ``0 .. K-1``.
@@ -2197,7 +2200,7 @@ def paired_bootstrap_difference(
             for both models.
 
     Accuracy and QWK (:func:`quadratic_weighted_kappa` over the K grades) score the given
-    grades, the AUC (:func:`macro_ovr_auc`) the probabilities, exactly as
+    grades, the AUCs (:func:`macro_ovr_auc`, :func:`macro_ovo_auc`) the probabilities, exactly as
     :func:`grading_report` does. Each resample draws ``n`` images with replacement (with
     ``groups``: the patients, each with all its images), and the SAME images score both models (paired: what the two share, the images, cancels out of the
     difference). The interval is the ``alpha/2`` and ``1 - alpha/2`` percentiles of the
@@ -2209,7 +2212,7 @@ def paired_bootstrap_difference(
     the AUC's interval rest on the resamples that contain it, which ``resamples`` counts.
 
     Returns:
-        For each of :data:`PAIRED_METRICS` (``accuracy``, ``qwk``, ``auc_ovr``): ``a``, ``b``
+        For each of :data:`PAIRED_METRICS` (``accuracy``, ``qwk``, ``auc_ovr``, ``auc_ovo``): ``a``, ``b``
         (the metric on all ``n`` images), ``difference`` (``a - b``), ``ci_low``, ``ci_high``
         and ``resamples`` (how many resamples the interval used). nan where undefined (e.g. the
         AUC when a grade is absent from ``y_true``, or ``n == 0``).
@@ -2288,16 +2291,16 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
     seed = int(seed)
     k = probs.shape[1]
 
-    def scores(idx: np.ndarray) -> tuple[float, float, float]:
+    def scores(idx: np.ndarray) -> tuple[float, float, float, float]:
         y = yt[idx]
         if y.size == 0:
-            return float("nan"), float("nan"), float("nan")
+            return float("nan"), float("nan"), float("nan"), float("nan")
         return (float(accuracy_score(y, pred[idx])), quadratic_weighted_kappa(y, pred[idx], k),
-                macro_ovr_auc(y, probs[idx]))
+                macro_ovr_auc(y, probs[idx]), macro_ovo_auc(y, probs[idx]))
 
     def counted(counts: np.ndarray) -> np.ndarray:
         return np.stack([_counted_accuracy(counts, yt, pred), _counted_qwk(counts, yt, pred, k),
-                         _counted_ovr_auc(counts, yt, probs)], axis=1)
+                         _counted_ovr_auc(counts, yt, probs), _counted_ovo_auc(counts, yt, probs)], axis=1)
 
     n = yt.size
     # inputs checked by the callers: scikit-learn's own checks only cost time
@@ -2322,8 +2325,8 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
 
 def bootstrap_scores(y_true: Any, probs: Any, pred: Any, n_boot: int = 1000,
                      seed: int = 0, groups: Any = None, kind: str | None = None) -> BootstrapScores:
-    """One model's accuracy and QWK of its grades ``pred`` ``(n,)`` and macro one-vs-rest AUC of
-    its probabilities ``probs`` ``(n, K)`` against ``y_true`` ``(n,)``, on all ``n`` images and
+    """One model's accuracy and QWK of its grades ``pred`` ``(n,)`` and macro one-vs-rest and
+    one-vs-one AUCs of its probabilities ``probs`` ``(n, K)`` against ``y_true`` ``(n,)``, on all ``n`` images and
     on each of ``n_boot`` resamples drawn with replacement by ``numpy.random.default_rng(seed)``
     (the draws of :func:`paired_bootstrap_difference`). ``groups`` ``(n,)``, a patient id per
     image: each resample draws the patients with replacement, each with all its images (the

@@ -2349,7 +2349,9 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     differences = {label: d for label, (_, _, _, d) in pairs.items()}
     if differences:
         titles = ({"accuracy": "accuracy", "qwk": "Cohen's kappa", "auc_ovr": AUC_TWO_GRADES} if two else
-                  {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"})
+                  {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)", "auc_ovo": "AUC (OvO)"})
+        if not any(isinstance(d, dict) and "auc_ovo" in d for d in differences.values()):
+            titles.pop("auc_ovo", None)  # a run fine-tuned before the OvO difference was stored
         resampled = {"patients": "the patients (each with all its images)",  # comparison.json's ci_resamples
                      "groups": "the image groups the folds kept whole (each with all its images)",
                      }.get(str(comparison.get("ci_resamples")), "these images")

@@ -332,6 +332,22 @@ def test_the_data_section_says_when_fundus_photographs_were_pretrained_with_the_
     assert "octa augmentation recipe" not in "\n".join(_data_section(run))
 
 
+def test_the_differences_table_gives_the_one_vs_one_auc_where_the_run_stored_it(tmp_path: Path) -> None:
+    """Stats audit F5: DRAC's tie-breaker, the one-vs-one AUC, had no paired difference. Catches
+    a table without its column when comparison.json holds it, and an ``n/a`` column for a run
+    fine-tuned before it was stored."""
+    run = _run(tmp_path, [1] * 30, COLLAPSED)
+    old = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    assert "| difference | accuracy | QWK | AUC (OvR) |\n" in old
+    comparison = json.loads((run / "finetune" / "comparison.json").read_text())
+    comparison["pretrained_minus_scratch"]["vicreg"]["auc_ovo"] = {"difference": 0.25, "ci_low": 0.05,
+                                                                   "ci_high": 0.45}
+    (run / "finetune" / "comparison.json").write_text(json.dumps(comparison))
+    text = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    assert "| difference | accuracy | QWK | AUC (OvR) | AUC (OvO) |\n" in text, text
+    assert "+0.250 (+0.050..+0.450) |" in text
+
+
 def test_a_difference_whose_interval_has_width_0_is_not_printed_as_an_interval(tmp_path: Path) -> None:
     """Trials read ``+0.000 (+0.000..+0.000)`` in report.md's differences table as certainty
     (compare already said "not meaningful"): a width-0 interval now says so in its cell, with
