@@ -11,7 +11,13 @@ Conventions (shared by every function here):
 - The challenge scores are computed exactly as the organisers do (``docs/drac.md``):
   ``cohen_kappa_score(y, pred, weights="quadratic")`` ranks, macro one-vs-one
   ``roc_auc_score(y, P, average="macro", multi_class="ovo")`` breaks ties. The macro
-  one-vs-rest AUC (MedMNIST's "AUC") is reported beside it.
+  one-vs-rest AUC (MedMNIST's "AUC") is reported beside it. The kappa passes
+  ``labels=range(K)``: identical to the organisers' call whenever every grade appears in the
+  labels or the predictions (DRAC's test set holds all three), it differs when a grade is
+  absent from both, where scikit-learn's default numbers only the grades seen and so shortens
+  the distance across the gap (``y = [0,0,2,3,4,4,0,2]``, ``pred = [0,2,2,4,4,3,0,0]``,
+  K = 5: 0.7605 with ``labels=range(5)``, 0.8261 without). A small fold or subset lacking a
+  grade is scored on the scale's real distances that way.
 - A metric that is undefined on the given data (kappa when ``y_true`` and the predictions
   are one and the same single grade, or there is no image; AUC when a grade is absent from
   ``y_true``) returns ``float("nan")`` instead of raising, so that a small cross-validation
