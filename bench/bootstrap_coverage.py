@@ -53,7 +53,12 @@ def draw(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.n
 
 def coverage(n: int, reps: int, n_boot: int, truth: tuple[float, float], rng: np.random.Generator) -> dict[str, Any]:
     """The share of ``reps`` data sets of ``n`` images whose 95% CIs hold ``truth`` (QWK, AUC OvO)."""
-    from drac_ssl.metrics import bootstrap_ci, bootstrap_ci_counted, macro_ovo_auc, quadratic_weighted_kappa
+    from drac_ssl.metrics import (
+        bootstrap_ci,
+        bootstrap_ci_counted,
+        macro_ovo_auc,
+        quadratic_weighted_kappa,
+    )
 
     qwk = functools.partial(quadratic_weighted_kappa, num_grades=3)
     held_qwk = held_auc = without_pdr = 0

@@ -55,7 +55,12 @@ def loop_scores(c: dict[str, Any], n_boot: int, seed: int) -> np.ndarray:
     import sklearn
     from sklearn.metrics import accuracy_score
 
-    from drac_ssl.metrics import bootstrap_resamples, macro_ovo_auc, macro_ovr_auc, quadratic_weighted_kappa
+    from drac_ssl.metrics import (
+        bootstrap_resamples,
+        macro_ovo_auc,
+        macro_ovr_auc,
+        quadratic_weighted_kappa,
+    )
 
     y, probs, pred, k = c["y"], c["probs"], c["pred"], c["k"]
     rows = []

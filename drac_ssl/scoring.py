@@ -238,7 +238,7 @@ __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionChec
            "model_calibration", "model_grade_names", "model_labels_referable_from", "model_referable_cut",
            "notes_grade_names", "read_grade_labels",
            "scale_names", "score", "score_command", "score_lines", "unlike_training_images",
-           "calibration_measures", "calibration_provenance", "grading_bundle", "bundle_check_weak"]
+           "calibration_measures", "calibration_provenance", "grading_bundle", "bundle_check_weak", "small_sample_note"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -1471,6 +1471,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         "confusion": report["confusion"], "one_grade_note": one_grade_note(pred, None, names),
         **ci_resampling(None if groups is None else groups.tolist(), report["n"]), "n_boot": n_boot, "seed": seed,
     }
+    small = small_sample_note(y, groups, names)
+    if small is not None:
+        record["small_sample_note"] = small
     if rows.left_out:
         record["left_out_ungradable"] = len(rows.left_out)
     if mapped is not None:
@@ -1562,6 +1565,35 @@ def calibration_provenance(calibration: Mapping[str, Any] | None, source: str | 
             "referral": ({key: referral.get(key) for key in ("target", "from_grade", "cut", "fitted_on")}
                          if isinstance(referral, Mapping) else None),
             "reused": CALIBRATION_REUSED}
+
+
+SMALL_SAMPLE_UNITS = 100
+"""Fewer bootstrap units (images, or patients) than this: :func:`small_sample_note` says the
+CIs hold the truth less often than 95% (docs/evaluation.md, "Small n")."""
+
+SMALL_SAMPLE_GRADE_UNITS = 10
+"""A grade with fewer units than this: :func:`small_sample_note` says so too."""
+
+
+def small_sample_note(y: np.ndarray, groups: np.ndarray | None, names: Sequence[str]) -> str | None:
+    """The note ``export --score`` prints under its CIs when the bootstrap has few units: fewer
+    than :data:`SMALL_SAMPLE_UNITS` in all, or a grade of the ``len(names)`` with fewer than
+    :data:`SMALL_SAMPLE_GRADE_UNITS` (its units: the images of that true grade, or with
+    ``groups`` ``(n,)`` the patients that have one); None otherwise. ``y``: true grades
+    ``(n,)``. Percentile bootstrap 95% CIs under-cover there (a simulation of the stats audit,
+    ``bench/bootstrap_coverage.py``: QWK and AUC OvO about 86-92% at 40 images)."""
+    y = np.asarray(y)
+    noun = "images" if groups is None else "patients"
+    units = y.size if groups is None else len(set(np.asarray(groups).tolist()))
+    per_grade = [int((y == g).sum()) if groups is None else len(set(np.asarray(groups)[y == g].tolist()))
+                 for g in range(len(names))]
+    rarest = int(np.argmin(per_grade))
+    if units >= SMALL_SAMPLE_UNITS and per_grade[rarest] >= SMALL_SAMPLE_GRADE_UNITS:
+        return None
+    return (f"few units for the bootstrap ({units} {noun}; the rarest grade, {_class_word(rarest, names)}, "
+            f"{per_grade[rarest]}): percentile bootstrap 95% CIs hold the true value less often than 95% "
+            f"at such sizes (about 86-92% at 40 images in a simulation: docs/evaluation.md, \"Small n\"), "
+            f"so read them as a little too narrow")
 
 
 def calibration_measures(y: np.ndarray, probs: np.ndarray, *, n_boot: int, seed: int,
@@ -2182,6 +2214,8 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                 f"{record['n']} images (seed {record['seed']}; images of one patient are not independent, "
                 f"so with both eyes or repeat visits the interval is too narrow: --patient-column NAME "
                 f"resamples patients).")]
+    if record.get("small_sample_note"):
+        lines.append(f"Note: {record['small_sample_note'][:1].upper()}{record['small_sample_note'][1:]}.")
     if isinstance(record.get("graded_by"), dict):
         lines.insert(2, _graded_by_line(record["graded_by"]))
     if isinstance(record.get("referable"), dict):  # the training's screening words, on these labels
