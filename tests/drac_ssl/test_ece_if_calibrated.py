@@ -63,10 +63,12 @@ def test_an_overconfident_model_lies_above_it() -> None:
 
 def test_it_is_fast_and_says_what_it_refuses() -> None:
     probs = np.random.default_rng(0).dirichlet([3.0, 2.0, 0.8], size=600)
-    ece_if_calibrated(probs)  # warm
-    start = time.perf_counter()
-    ece_if_calibrated(probs, n_draws=1000)
-    assert time.perf_counter() - start < 0.1
+    seconds = []
+    for _ in range(3):  # the quickest of three: a shared machine's load is not the function's
+        start = time.perf_counter()
+        ece_if_calibrated(probs, n_draws=1000)
+        seconds.append(time.perf_counter() - start)
+    assert min(seconds) < 0.1, seconds
     assert all(np.isnan(ece_if_calibrated(np.zeros((0, 3)))))
     with pytest.raises(ValueError, match="n_draws"):
         ece_if_calibrated(probs, n_draws=0)
