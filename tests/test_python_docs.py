@@ -10,6 +10,8 @@ import contextlib
 import csv
 import io
 import re
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -21,24 +23,37 @@ PAGE = REPO / "docs" / "python.md"
 
 
 def _python_blocks() -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", PAGE.read_text(encoding="utf-8"), re.S | re.M)
+    """Every ```python block of the page, an indented one (in a list item) dedented: a trial user
+    found the wrapper script's block, indented, skipped, and failing as written (``argv``
+    undefined)."""
+    text = PAGE.read_text(encoding="utf-8")
+    return [textwrap.dedent(m.group(2)) for m in re.finditer(r"^( *)```python\n(.*?)^\1```", text, re.S | re.M)]
 
 
 def test_every_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = _python_blocks()
-    assert len(blocks) == 10, "docs/python.md's examples were not all found"
+    assert len(blocks) == 11, "docs/python.md's examples were not all found"
+    assert sum(block.count("```") for block in blocks) == 0, "a block ran past its fence"
     monkeypatch.chdir(tmp_path)
+    # the wrapper script's block is a script: run with its arguments (a config that does not
+    # exist: the cheapest run of train.main, which returns 2), it ends with sys.exit(rc)
+    monkeypatch.setattr(sys, "argv", ["wrapper.py", "-c", "no_such_config_here"])
+    exits: list[tuple[int, object]] = []
     assert list(tmp_path.iterdir()) == []  # nothing made beforehand: the page makes what it uses
     namespace: dict[str, object] = {}
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
         with contextlib.redirect_stdout(io.StringIO()) as printed:
-            for block in blocks:
-                exec(compile(block, str(PAGE), "exec"), namespace)  # noqa: S102 (the page's own code)
+            for number, block in enumerate(blocks):
+                try:
+                    exec(compile(block, str(PAGE), "exec"), namespace)  # noqa: S102 (the page's own code)
+                except SystemExit as e:  # only a script's sys.exit, said below
+                    exits.append((number, e.code))
     finally:
         torch.set_num_threads(before)
     assert printed.getvalue().count("\n") >= 10
+    assert exits == [(0, 2)] and namespace["rc"] == 2, exits  # the wrapper exits as the command did
     # what the examples promise
     assert namespace["z_a"].grad is not None  # type: ignore[attr-defined]
     assert tuple(namespace["features"].shape) == (2, 512)  # type: ignore[attr-defined]
