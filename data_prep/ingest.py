@@ -147,6 +147,9 @@ from drac_ssl.io import (
 from drac_ssl.manifest import SITE_COLUMN, WRITTEN_COLUMNS
 from drac_ssl.starting import ascii_int, python_command  # stdlib only
 
+__all__ = ["IngestError", "IngestResult", "run"]
+"""The public names (docs/python.md): the ingest, what it returns and what it raises."""
+
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "ingest_summary.json"
 PROBLEMS_NAME = "ingest_problems.txt"

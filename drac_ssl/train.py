@@ -189,6 +189,10 @@ from drac_ssl.trial_run import (
     typed_epochs,
 )
 
+__all__ = ["TrainingInProgress", "main", "run_pipeline"]
+"""The public names (docs/python.md): the command as a function, the pipeline under it, and the
+refusal of a second training in one process."""
+
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 LATER_NOUNS = {"finetune": "the fine-tuning", "export": "the export"}
 UNCHECKED = "its images were never checked"
