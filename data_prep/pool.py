@@ -28,11 +28,12 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-__all__ = ["spawn_pool"]
+__all__ = ["spawn_pool", "top_level_rerun"]
 
 
 @contextlib.contextmanager
@@ -75,3 +76,42 @@ def _exit_when_gone(sentinel: int) -> None:
     """Block until the parent process has exited, then end this worker at once."""
     multiprocessing.connection.wait([sentinel])
     os._exit(1)
+
+
+_MAIN_IMPORTS = ("_fixup_main_from_path", "_fixup_main_from_name")
+"""The functions of :mod:`multiprocessing.spawn` that run the parent's main module again, as
+``__mp_main__``, in a spawn- or forkserver-started child (its ``prepare``)."""
+
+
+def top_level_rerun() -> str | None:
+    """The script (or ``-m`` module) whose top level this call runs in again, inside a child
+    process that is importing its parent's main module, else None.
+
+    A spawn- or forkserver-started worker (this package's :func:`spawn_pool`, or one of the
+    caller's own) first imports the main module of the process that started it, running its
+    top level as ``__mp_main__``; a call there that is not under ``if __name__ ==
+    "__main__":`` runs again in every worker. Told as :mod:`multiprocessing` tells a process
+    started there (its ``_check_not_importing_main``: the child's ``_inheriting`` flag, set
+    while it unpickles its preparation data and imports the main module), so a deliberate call
+    in a worker's task, after that import, is not taken for one; the script is named from the
+    stack (:mod:`multiprocessing.spawn`'s functions that import it)."""
+    if not getattr(multiprocessing.current_process(), "_inheriting", False):
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name in _MAIN_IMPORTS and frame.f_globals.get("__name__") == "multiprocessing.spawn":
+            where = frame.f_locals.get("main_path") or frame.f_locals.get("mod_name")
+            if where:
+                return str(where)
+        frame = frame.f_back
+    return "the main script"
+
+
+def top_level_words(call: str, script: str, workers_fix: str) -> str:
+    """The error of ``call`` made at the top level of ``script`` in a worker that imports it
+    (:func:`top_level_rerun`): the cause and the two fixes, the guard and ``workers_fix`` (no
+    worker processes)."""
+    return (f"{script}: {call} runs at the top level of this script, not under "
+            f"`if __name__ == \"__main__\":`, so each spawn-started worker process (its own among them) "
+            f"imports the script and runs the call again; in a worker it is refused -> put the call under `if __name__ == \"__main__\":`, or pass {workers_fix} "
+            f"(no worker processes)")
