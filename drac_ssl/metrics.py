@@ -187,11 +187,26 @@ DEFAULT_THRESHOLDS = default_thresholds(3)
 # --------------------------------------------------------------------------- validation
 
 
+def _one_d_fix(name: str, shape: tuple[int, ...], rows: str = "grades") -> str:
+    """How to make an array of ``shape`` the 1-D ``(n,)`` one ``name`` must be: a column
+    ``(n, 1)`` (MedMNIST's npz labels are so) is raveled, never silently, as a wrong axis would
+    grade nonsense; ``(n, K)`` rows of ``rows`` other than grades (probabilities, one-hot)
+    give their grade by argmax."""
+    if len(shape) == 2 and shape[1] == 1:
+        return (f"pass {name}.ravel() (or {name}[:, 0]): a column of {rows} (n, 1), as MedMNIST's "
+                "npz labels are, is not raveled for you")
+    if len(shape) == 2 and rows == "grades":
+        return (f"for probabilities or one-hot rows (n, K) pass {name}.argmax(axis=1), the grade of "
+                "each row")
+    return f"pass one value per image, a 1-D array (n,) of {rows}"
+
+
 def _as_grades(y: Any, name: str) -> np.ndarray:
-    """Return ``y`` as a 1-D int64 array of non-negative integer grades, or raise ValueError."""
+    """Return ``y`` as a 1-D int64 array of non-negative integer grades, or raise ValueError
+    (a 2-D ``(n, 1)`` column too: its message says ``y.ravel()``)."""
     arr = np.asarray(y)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (n,), got shape {arr.shape}")
+        raise ValueError(f"{name} must be 1-D (n,), got shape {arr.shape}; {_one_d_fix(name, arr.shape)}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not (np.issubdtype(arr.dtype, np.number) and np.all(np.isfinite(arr))
                 and np.all(arr == np.round(arr))):
@@ -2419,7 +2434,7 @@ def apply_thresholds(scores: Any, thresholds: Sequence[float] | None = None) -> 
     s = np.asarray(scores, dtype=np.float64)
     t = np.asarray(DEFAULT_THRESHOLDS if thresholds is None else thresholds, dtype=np.float64)
     if s.ndim != 1:
-        raise ValueError(f"scores must be 1-D (n,), got shape {s.shape}")
+        raise ValueError(f"scores must be 1-D (n,), got shape {s.shape}; {_one_d_fix('scores', s.shape, 'scores')}")
     bad = np.flatnonzero(~np.isfinite(s))
     if bad.size:
         raise ValueError(f"apply_thresholds: {bad.size} of {s.size} scores are not finite (first at "

@@ -1214,3 +1214,22 @@ def test_expected_grade_refuses_rows_off_by_more_than_1e_3() -> None:
 
     with pytest.raises(ValueError, match="sum to 1"):
         expected_grade([[0.5, 0.3, 0.195]])
+
+
+def test_a_column_of_grades_is_refused_with_its_fix() -> None:
+    """A trial user passed MedMNIST's npz labels, shape (n, 1), and read "y_true must be 1-D (n,),
+    got shape (120, 1)" with no fix, unlike the package's other messages. The message gives
+    ``y_true.ravel()``; the column is still refused, not raveled for the caller."""
+    y = np.array([0, 1, 2, 1] * 30).reshape(120, 1)
+    probs = softmax(np.stack([-(y[:, 0] - k) ** 2.0 for k in range(3)], axis=1))
+    with pytest.raises(ValueError) as column:
+        macro_ovo_auc(y, probs)
+    assert str(column.value) == ("y_true must be 1-D (n,), got shape (120, 1); pass y_true.ravel() (or "
+                                 "y_true[:, 0]): a column of grades (n, 1), as MedMNIST's npz labels are, "
+                                 "is not raveled for you")
+    assert macro_ovo_auc(y.ravel(), probs) == macro_ovo_auc(y[:, 0], probs) == 1.0  # the fix works
+    with pytest.raises(ValueError, match=r"got shape \(120, 3\); for probabilities or one-hot rows \(n, K\) "
+                                         r"pass y_pred.argmax\(axis=1\), the grade of each row"):
+        quadratic_weighted_kappa(y.ravel(), probs)
+    with pytest.raises(ValueError, match=r"scores must be 1-D \(n,\), got shape \(120, 1\); pass scores.ravel\(\)"):
+        apply_thresholds(y.astype(float))
