@@ -65,6 +65,7 @@ from typing import Any
 
 import yaml
 
+from data_prep.pool import refuse_top_level_rerun
 from drac_ssl import PRETRAIN_METHOD, preflight, runtime
 from drac_ssl.challenge import drac_scale
 from drac_ssl.collapse import run_collapse_warnings
@@ -1244,7 +1245,14 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             anything was written.
         ProcessZeroFailed: (torchrun, processes other than 0) process 0 stopped before the
             pretraining.
+        SystemExit: (code 1, one line on stderr) in a worker process (the ingest's, a
+            DataLoader's under spawn) importing a script that calls this at its top level, not
+            under ``if __name__ == "__main__":`` (:func:`data_prep.pool.refuse_top_level_rerun`):
+            nothing of the script after the call runs there; the guard, or ``data.workers=1``
+            and ``pretrain.num_workers=0``, is the fix.
     """
+    # a worker importing a script that calls it unguarded: not RunBusy, its own parent's run
+    refuse_top_level_rerun("drac_ssl.train.run_pipeline", "data.workers=1 and pretrain.num_workers=0")
     procs = init_distributed()  # torchrun: the process group (pretraining runs on every process)
     # data.* settings only the ingest applies, given otherwise than an ingest this run does not
     # run again: that ingest's values are used, and recorded (config.yaml), said as warnings
@@ -2573,6 +2581,12 @@ def main(argv: list[str] | None = None) -> int:
             torchvision are no matching pair, or one is missing: the versions and the
             ``pip install`` that fixes it (:func:`drac_ssl.torch_pair.require_torch_pair`),
             before anything is read or run.
+        SystemExit: (code 1, one line on stderr) in a worker process (the ingest's, a
+            DataLoader's under spawn) importing a script that calls ``main`` at its top level,
+            not under ``if __name__ == "__main__":`` (:func:`data_prep.pool.refuse_top_level_rerun`),
+            before anything is read: it would meet its own parent's run ("this run is already
+            running") and run the script's code after the call in every worker; the guard, or
+            ``data.workers=1 pretrain.num_workers=0``, is the fix.
         KeyboardInterrupt: interrupted (Ctrl-C, a notebook's "Interrupt kernel", SIGTERM)
             when called with an ``argv``: recorded and said as the command does (what is
             saved, how to resume), then raised again so that the caller (a notebook's "Run
@@ -2612,6 +2626,9 @@ def main(argv: list[str] | None = None) -> int:
     and a notebook or script that called it keeps its Ctrl-C. The command's own process
     (:func:`command_main`) keeps them ignored until :func:`exit_with`.
     """
+    # a worker process importing a script that calls main() at its top level, unguarded: it
+    # stops there, before the run's lock ("this run is already running": its own parent's run)
+    refuse_top_level_rerun("drac_ssl.train.main", "data.workers=1 pretrain.num_workers=0")
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     # a notebook's mismatched torchvision: said with its fix, not "torchvision::nms does not exist"
     # (the command line checks it before torch loads: drac_ssl.commands.refuse_train_early)
