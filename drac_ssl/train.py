@@ -190,9 +190,10 @@ from drac_ssl.trial_run import (
     typed_epochs,
 )
 
-__all__ = ["TrainingInProgress", "main", "run_pipeline"]
-"""The public names (docs/python.md): the command as a function, the pipeline under it, and the
-refusal of a second training in one process."""
+__all__ = ["RunFolderWriteError", "TrainingInProgress", "main", "run_pipeline"]
+"""The public names (docs/python.md, docs/running.md): the command as a function, the pipeline
+under it, the refusal of a second training in one process, and the error of a run folder that
+cannot be written (a full or read-only disk)."""
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 LATER_NOUNS = {"finetune": "the fine-tuning", "export": "the export"}
