@@ -264,3 +264,17 @@ def test_the_installed_docs_say_which_links_resolve_only_in_the_repository() -> 
     # the links the sentence is about exist (else it would be stale)
     pages = "".join(p.read_text(encoding="utf-8") for p in (REPO / "docs").glob("*.md"))
     assert "](../README.md" in pages and "](img/" in pages
+
+
+def test_the_ingest_and_train_example_runs_twice_in_one_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: run a second time in the same folder, the example stopped at
+    ``photos.mkdir()`` (FileExistsError). The second run reuses the photos, the ingest and the
+    run folder."""
+    block = next(b for b in _python_blocks() if "run_pipeline(cfg)" in b)
+    monkeypatch.chdir(tmp_path)
+    with contextlib.redirect_stdout(io.StringIO()):
+        for _ in range(2):
+            namespace: dict[str, object] = {}
+            exec(compile(block, str(PAGE), "exec"), namespace)  # noqa: S102 (the page's own code)
+    assert namespace["checked"].n_train == 30  # type: ignore[attr-defined]
+    assert Path(namespace["run_dir"]).resolve() == (tmp_path / "runs" / "from_python").resolve()  # type: ignore[arg-type]
