@@ -65,7 +65,7 @@ from typing import Any
 
 import yaml
 
-from data_prep.pool import refuse_top_level_rerun
+from data_prep.pool import refuse_top_level_rerun, top_level_rerun_said
 from drac_ssl import PRETRAIN_METHOD, preflight, runtime
 from drac_ssl.challenge import drac_scale
 from drac_ssl.collapse import run_collapse_warnings
@@ -2566,7 +2566,8 @@ def main(argv: list[str] | None = None) -> int:
         The exit code: 0 done; 1 a training diverged (non-finite) or, under torchrun, process
         0 failed; 2 a configuration or data problem, said on stderr before any stage ran or
         where it stopped, or a file of the run folder that could not be written (a full or
-        read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`);
+        read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`),
+        or DataLoader workers (spawn) that stopped at the script's unguarded top-level call;
         75 (:data:`~drac_ssl.exit_codes.RUN_BUSY`) the run is already running in another
         process (:class:`drac_ssl.runtime.RunBusy`); 130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
         :func:`drac_ssl.starting.interrupt_exit_code`), with ``argv`` None only.
@@ -2761,6 +2762,14 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
     except ProcessZeroFailed as exc:
         print(exc, file=sys.stderr)
         return _exit_code_of(exc)
+    except RuntimeError as exc:
+        if top_level_rerun_said() is None:
+            raise
+        # a DataLoader's workers (spawn) stopped at the script's unguarded top-level main(): one
+        # of them said the fix; torch says only "DataLoader worker (pid 123) exited unexpectedly"
+        print(f"error: {exc}: its worker processes stopped as they started: each imports this script again "
+              "and met its top-level call (the error above says the fix)", file=sys.stderr)
+        return 2
     except InterruptedBeforeStart as exc:
         if inter_op:  # the command's own process: a second Ctrl-C cannot cut the line (not a caller's)
             hold_signals_for_exit()

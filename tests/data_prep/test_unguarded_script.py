@@ -139,3 +139,25 @@ def test_a_call_in_a_workers_task_is_not_taken_for_one() -> None:
     assert top_level_rerun() is None
     with spawn_pool(1) as pool:
         assert pool.submit(top_level_rerun).result() is None
+
+
+def test_a_dataloader_that_lost_its_workers_so_says_the_cause(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Under the spawn start method the pretraining's DataLoader workers import the script too;
+    stopped there, torch said only "DataLoader worker (pid 123) exited unexpectedly" with a
+    traceback. ``train.main`` says it in one line, after the worker's, and returns 2."""
+    from drac_ssl import train
+
+    def stopped(*args, **kwargs):
+        raise RuntimeError("DataLoader worker (pid(s) 123) exited unexpectedly")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pool_module, "_rerun_marker", lambda pid: tmp_path / f"marker-{pid}.txt")
+    monkeypatch.setattr(train, "run_pipeline", stopped)
+    with pytest.raises(RuntimeError, match="exited unexpectedly"):  # no worker said why: as it was
+        train.main(["-c", "default", "run.stages=[ingest]"])
+    (tmp_path / f"marker-{os.getpid()}.txt").write_text("the words", encoding="utf-8")  # a worker said why
+    assert train.main(["-c", "default", "run.stages=[ingest]"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "error: DataLoader worker (pid(s) 123) exited unexpectedly: its worker processes stopped as they "
+        "started: each imports this script again and met its top-level call (the error above says the fix)\n")
+    assert not (tmp_path / f"marker-{os.getpid()}.txt").exists()
