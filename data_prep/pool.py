@@ -60,14 +60,17 @@ def spawn_pool(n_workers: int, initializer: Callable[[], None] | None = None) ->
     pool = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(initializer,))
     try:
-        yield pool
-    except BaseException as exc:
-        pool.shutdown(wait=True, cancel_futures=True)
-        if isinstance(exc, BrokenProcessPool) and top_level_rerun_said():
-            raise UnguardedScriptPool("its workers stopped as they started: each imports this script again "
-                                      "and met its top-level call (the error above says the fix)") from None
-        raise
-    pool.shutdown(wait=True)
+        try:
+            yield pool
+        except BaseException as exc:
+            pool.shutdown(wait=True, cancel_futures=True)
+            if isinstance(exc, BrokenProcessPool) and top_level_rerun_said():
+                raise UnguardedScriptPool("its workers stopped as they started: each imports this script again "
+                                          "and met its top-level call (the error above says the fix)") from None
+            raise
+        pool.shutdown(wait=True)
+    finally:  # a broken pool the block caught itself, or another error: the marker goes all the same
+        top_level_rerun_said()
 
 
 class UnguardedScriptPool(BrokenProcessPool):
@@ -132,6 +135,19 @@ def refuse_top_level_rerun(call: str, workers_fix: str) -> None:
     file named by the parent's process id, in the temporary folder): a pool of 16 said it 16
     times, each with a traceback. ``call`` is the function the script calls
     (``drac_ssl.train.main``), ``workers_fix`` the settings that start no worker processes.
+
+    The marker's limits, as they are:
+
+    * the parent removes it: :func:`spawn_pool` when its pool ends (and before it starts),
+      ``drac_ssl.train.run_pipeline`` when it starts and ends (a DataLoader's workers);
+      a parent killed in between (``kill -9``, the OOM killer) leaves it in the temporary
+      folder, a file of one line, until a process of the same id clears it;
+    * process ids are reused: a marker older than 60 s is taken for one of an earlier
+      process of that id, ignored by the parent and written over by the worker, whose line
+      is then said. Only where the parent cleared no marker first (a caller's own pool, not
+      those two calls) and the dead process's marker is under 60 s old do its workers take it
+      for their own and print nothing;
+    * no temporary folder to write in: each worker prints the line.
 
     Raises:
         SystemExit: (code 1) in such a worker."""

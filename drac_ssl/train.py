@@ -190,10 +190,11 @@ from drac_ssl.trial_run import (
     typed_epochs,
 )
 
-__all__ = ["RunFolderWriteError", "TrainingInProgress", "main", "run_pipeline"]
+__all__ = ["RunFolderWriteError", "TrainingInProgress", "UnguardedScriptLoader", "main", "run_pipeline"]
 """The public names (docs/python.md, docs/running.md): the command as a function, the pipeline
-under it, the refusal of a second training in one process, and the error of a run folder that
-cannot be written (a full or read-only disk)."""
+under it, the refusal of a second training in one process, the error of a run folder that
+cannot be written (a full or read-only disk), and a DataLoader's workers stopped at the
+script's unguarded top-level call."""
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 LATER_NOUNS = {"finetune": "the fine-tuning", "export": "the export"}
@@ -1251,9 +1252,36 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             under ``if __name__ == "__main__":`` (:func:`data_prep.pool.refuse_top_level_rerun`):
             nothing of the script after the call runs there; the guard, or ``data.workers=1``
             and ``pretrain.num_workers=0``, is the fix.
+        UnguardedScriptLoader: (a RuntimeError) in the script's own process, when a DataLoader's
+            workers stopped so: torch's error with the cause, said once (the marker of
+            :func:`data_prep.pool.refuse_top_level_rerun` is removed on every way out).
     """
     # a worker importing a script that calls it unguarded: not RunBusy, its own parent's run
     refuse_top_level_rerun("drac_ssl.train.run_pipeline", "data.workers=1 and pretrain.num_workers=0")
+    top_level_rerun_said()  # a marker left by a killed process of this id: not this run's workers'
+    try:
+        return _run_pipeline_stages(cfg, sources, earlier, said)
+    except RuntimeError as exc:
+        if isinstance(exc, UnguardedScriptLoader) or top_level_rerun_said() is None:
+            raise
+        # a DataLoader's workers (spawn) stopped at the script's unguarded top-level call: one
+        # of them said the fix; torch says only "DataLoader worker (pid 123) exited unexpectedly"
+        raise UnguardedScriptLoader(f"{exc}: its worker processes stopped as they started: each imports this "
+                                    "script again and met its top-level call (the error above says the fix)") from None
+    finally:  # whatever ended the run, this process's marker goes with it
+        top_level_rerun_said()
+
+
+class UnguardedScriptLoader(RuntimeError):
+    """:func:`run_pipeline`'s DataLoader (spawn start method) lost its worker processes because
+    they stopped at the script's unguarded top-level call (one of them printed the fix,
+    :func:`data_prep.pool.refuse_top_level_rerun`): torch's "DataLoader worker (pid(s) 123)
+    exited unexpectedly" with the cause; :func:`main` says it in one line and returns 2."""
+
+
+def _run_pipeline_stages(cfg: Config, sources: dict[str, str] | None, earlier: list[Finding] | None,
+                         said: Sequence[str]) -> Path:
+    """:func:`run_pipeline` once the worker check is passed."""
     procs = init_distributed()  # torchrun: the process group (pretraining runs on every process)
     # data.* settings only the ingest applies, given otherwise than an ingest this run does not
     # run again: that ingest's values are used, and recorded (config.yaml), said as warnings
@@ -2762,13 +2790,8 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
     except ProcessZeroFailed as exc:
         print(exc, file=sys.stderr)
         return _exit_code_of(exc)
-    except RuntimeError as exc:
-        if top_level_rerun_said() is None:
-            raise
-        # a DataLoader's workers (spawn) stopped at the script's unguarded top-level main(): one
-        # of them said the fix; torch says only "DataLoader worker (pid 123) exited unexpectedly"
-        print(f"error: {exc}: its worker processes stopped as they started: each imports this script again "
-              "and met its top-level call (the error above says the fix)", file=sys.stderr)
+    except UnguardedScriptLoader as exc:  # one line, after the worker's own with the fix
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except InterruptedBeforeStart as exc:
         if inter_op:  # the command's own process: a second Ctrl-C cannot cut the line (not a caller's)

@@ -117,23 +117,60 @@ def test_a_call_in_a_workers_task_is_not_taken_for_one() -> None:
         assert pool.submit(top_level_rerun).result() is None
 
 
+def test_a_pool_removes_its_marker_however_it_ends(tmp_path: Path, monkeypatch) -> None:
+    """The marker a worker of this process wrote (its first to stop at the script's top-level
+    call) goes with the pool's end, also when the block caught the broken pool itself or
+    failed otherwise: left there, it made the next failure of this process within 60 s say
+    "its workers stopped as they started" of a cause that was not."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    marker = tmp_path / f"marker-{os.getpid()}.txt"
+    monkeypatch.setattr(pool_module, "_rerun_marker", lambda pid: tmp_path / f"marker-{pid}.txt")
+    with spawn_pool(1):  # no task submitted: no worker started
+        marker.write_text("the words", encoding="utf-8")
+        try:
+            raise BrokenProcessPool("a worker stopped")
+        except BrokenProcessPool:
+            pass  # the caller went on in its own process
+    assert not marker.exists()
+    with pytest.raises(ValueError), spawn_pool(1):
+        marker.write_text("the words", encoding="utf-8")
+        raise ValueError("another error")
+    assert not marker.exists()
+
+
 def test_a_dataloader_that_lost_its_workers_so_says_the_cause(tmp_path: Path, monkeypatch, capsys) -> None:
     """Under the spawn start method the pretraining's DataLoader workers import the script too;
     stopped there, torch said only "DataLoader worker (pid 123) exited unexpectedly" with a
     traceback. ``train.main`` says it in one line, after the worker's, and returns 2."""
     from drac_ssl import train
 
-    def stopped(*args, **kwargs):
+    marker = tmp_path / f"marker-{os.getpid()}.txt"
+    worker_says: list[str] = []
+
+    def stopped(*args, **kwargs):  # the pretraining's DataLoader, its workers stopped at start
+        for words in worker_says:
+            marker.write_text(words, encoding="utf-8")
         raise RuntimeError("DataLoader worker (pid(s) 123) exited unexpectedly")
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(pool_module, "_rerun_marker", lambda pid: tmp_path / f"marker-{pid}.txt")
-    monkeypatch.setattr(train, "run_pipeline", stopped)
+    monkeypatch.setattr(train, "_run_pipeline_stages", stopped)
+    marker.write_text("a killed process's, of this id", encoding="utf-8")  # not this run's workers'
     with pytest.raises(RuntimeError, match="exited unexpectedly"):  # no worker said why: as it was
         train.main(["-c", "default", "run.stages=[ingest]"])
-    (tmp_path / f"marker-{os.getpid()}.txt").write_text("the words", encoding="utf-8")  # a worker said why
+    assert not marker.exists()
+    worker_says.append("the words")  # a worker said why
     assert train.main(["-c", "default", "run.stages=[ingest]"]) == 2
     assert capsys.readouterr().err.endswith(
         "error: DataLoader worker (pid(s) 123) exited unexpectedly: its worker processes stopped as they "
         "started: each imports this script again and met its top-level call (the error above says the fix)\n")
-    assert not (tmp_path / f"marker-{os.getpid()}.txt").exists()
+    assert not marker.exists()
+
+    def stopped_otherwise(*args, **kwargs):  # a worker said why, and the run ended another way
+        marker.write_text("the words", encoding="utf-8")
+        raise ValueError("a later error")
+
+    monkeypatch.setattr(train, "_run_pipeline_stages", stopped_otherwise)
+    assert train.main(["-c", "default", "run.stages=[ingest]"]) == 2
+    assert not marker.exists()  # gone whatever ended the run
