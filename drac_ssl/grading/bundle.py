@@ -3078,8 +3078,10 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
     ``oof_calibration``: :func:`build_bundle`'s, for a (re)build, or a function of no argument
     that returns it (:func:`drac_ssl.report.oof_calibration_of`: a bootstrap, called only when
     needed: not for a bundle reused that records them already). A bundle that records none
-    while they are known (not None) is rebuilt to record them (:func:`older_bundle_records`),
-    ``"rebuilt: older records (no oof_calibration)"`` said; one reused keeps what it recorded.
+    while they are known (not None), or records them without ``ece_if_calibrated_p95`` (with the
+    ECE's bootstrap CI ``ece_ci95``, before the stats audit's F1), is rebuilt to record them
+    (:func:`older_bundle_records`), ``"rebuilt: older records (...)"`` said; one reused keeps
+    what it recorded (and no bootstrap is run for it).
     Raises BundleError as :func:`build_bundle` does."""
     run_dir = Path(run_dir)
     out, digest, meta, reusable = _reuse_check(run_dir, variant, out)
@@ -3090,8 +3092,12 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
             known.append(oof_calibration() if callable(oof_calibration) else oof_calibration)
         return known[0]
 
-    if reusable and not isinstance(meta.get(OOF_CALIBRATION_KEY), dict) and figures() is not None:
-        reusable = False  # built before the card gave them (or without them): rebuilt to record them
+    record = meta.get(OOF_CALIBRATION_KEY)
+    if reusable and (not isinstance(record, dict) or "ece_if_calibrated_p95" not in record) \
+            and figures() is not None:
+        # built before the card gave them (or without them), or with the ECE's bootstrap CI
+        # (ece_ci95, before the stats audit's F1): rebuilt to record them as a build now does
+        reusable = False
     if not reusable and said is not None and meta.get("format") == BUNDLE_FORMAT \
             and (older := older_bundle_records(meta, oof_calibration_known=figures() is not None)):
         said.append(f"rebuilt: older records ({', '.join(older)})")

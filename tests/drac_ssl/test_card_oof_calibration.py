@@ -160,3 +160,41 @@ def test_the_export_hands_the_build_its_figures_to_work_out_when_needed() -> Non
     source = inspect.getsource(export)
     assert source.count("oof_calibration=partial(oof_calibration_of, run_dir") == 2
     assert "oof_calibration = oof_calibration_of(" not in source
+
+
+def test_export_rebuilds_a_variant_bundle_recorded_with_the_eces_bootstrap_ci(run: Path, tmp_path: Path) -> None:
+    """Review of the stats branch, F1: ``export RUN --variant NAME`` (:func:`build_or_reuse_bundle`,
+    the figures given as the export gives them) reused a bundle whose ``oof_calibration``
+    recorded the ECE's bootstrap CI (``ece_ci95``, no ``ece_if_calibrated_p95``): the record was a
+    dict, so nothing asked for a rebuild, and MODEL_CARD.md (which the app shows) kept the old CI.
+    Catches that reuse; a bundle with the current record is still reused without a bootstrap."""
+    from app_fixtures import as_trained_run
+
+    from drac_ssl.grading.bundle import build_or_reuse_bundle
+
+    shutil.copytree(run, copy := tmp_path / "run")
+    run = as_trained_run(copy)
+    metrics = run / "finetune" / "vicreg" / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), **METRICS}))  # a short bootstrap
+    _write_oof(run / "finetune" / "vicreg")
+    figures = functools.partial(oof_calibration_of, run, "vicreg")  # as the export passes them
+    out, reused = build_or_reuse_bundle(run, "vicreg", oof_calibration=figures)
+    assert not reused
+    meta = json.loads((out / "metadata.json").read_text())
+    record = meta[OOF_CALIBRATION_KEY]
+    # as a build before the stats audit's F1 recorded it, its card showing the CI
+    meta[OOF_CALIBRATION_KEY] = {**{key: value for key, value in record.items()
+                                    if not key.startswith("ece_if_calibrated")}, "ece_ci95": [0.123456, 0.654321]}
+    (out / "metadata.json").write_text(json.dumps(meta, indent=2))
+    with (out / "MODEL_CARD.md").open("a", encoding="utf-8") as card:
+        card.write(f"\nECE {record['ece']:.3f} (95% CI 0.123..0.654)\n")
+    said: list[str] = []
+    assert build_or_reuse_bundle(run, "vicreg", said=said, oof_calibration=figures) == (out, False)
+    assert said == [f"rebuilt: older records ({OOF_CALIBRATION_KEY} without the ECE of a perfectly calibrated model)"]
+    rebuilt = json.loads((out / "metadata.json").read_text())[OOF_CALIBRATION_KEY]
+    assert "ece_ci95" not in rebuilt and rebuilt["ece_if_calibrated_p95"] == record["ece_if_calibrated_p95"]
+    card = " ".join((out / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    assert "0.123..0.654" not in card and "a perfectly calibrated model with these probabilities" in card
+    calls: list[str] = []  # the current record: reused, no bootstrap
+    assert build_or_reuse_bundle(run, "vicreg", oof_calibration=lambda: calls.append("bootstrap")) == (out, True)
+    assert calls == []
