@@ -2792,7 +2792,7 @@ def ece_if_calibrated(probs: Any, n_bins: int = ECE_BINS, n_draws: int = ECE_CON
 
     Only whether the drawn grade is the top one enters the ECE, and a grade drawn from row
     ``P`` is ``argmax P`` with probability ``max P`` (the confidence): each draw is one
-    Bernoulli(confidence) per image, all draws at once (under 0.1 s for n = 600, 1000 draws).
+    Bernoulli(confidence) per image, all draws at once (one array operation, no loop per draw).
 
     Args:
         probs: ``(n, K)`` probabilities, rows summing to 1.

@@ -4,8 +4,6 @@ against the ECE a perfectly calibrated model with the same probabilities would s
 (:func:`drac_ssl.metrics.ece_if_calibrated`, consistency resampling, Bröcker & Smith 2007)."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -61,14 +59,9 @@ def test_an_overconfident_model_lies_above_it() -> None:
     assert expected_calibration_error(grades, sharp) > ece_if_calibrated(sharp)[1]
 
 
-def test_it_is_fast_and_says_what_it_refuses() -> None:
+def test_it_says_what_it_refuses() -> None:
+    """Catches an empty set, no draws or no bins giving a figure instead of NaN or an error."""
     probs = np.random.default_rng(0).dirichlet([3.0, 2.0, 0.8], size=600)
-    seconds = []
-    for _ in range(3):  # the quickest of three: a shared machine's load is not the function's
-        start = time.perf_counter()
-        ece_if_calibrated(probs, n_draws=1000)
-        seconds.append(time.perf_counter() - start)
-    assert min(seconds) < 0.1, seconds
     assert all(np.isnan(ece_if_calibrated(np.zeros((0, 3)))))
     with pytest.raises(ValueError, match="n_draws"):
         ece_if_calibrated(probs, n_draws=0)
