@@ -1574,6 +1574,13 @@ CIs hold the truth less often than 95% (docs/evaluation.md, "Small n")."""
 SMALL_SAMPLE_GRADE_UNITS = 10
 """A grade with fewer units than this: :func:`small_sample_note` says so too."""
 
+SMALL_SAMPLE_COVERAGE = "86-92% at 40 images"
+"""How often the percentile bootstrap 95% CIs of QWK and AUC OvO held the true value at 40
+images in the stats audit's simulation (``bench/bootstrap_coverage.py``; the committed run,
+``bench/results/bootstrap_coverage.json``'s ``n = 40`` entry, the lower and higher of the two
+rounded: tests/bench/test_bootstrap_coverage.py holds this to it), as :func:`small_sample_note`
+says it."""
+
 
 def small_sample_note(y: np.ndarray, groups: np.ndarray | None, names: Sequence[str]) -> str | None:
     """The note ``export --score`` prints under its CIs when the bootstrap has few units: fewer
@@ -1581,7 +1588,7 @@ def small_sample_note(y: np.ndarray, groups: np.ndarray | None, names: Sequence[
     :data:`SMALL_SAMPLE_GRADE_UNITS` (its units: the images of that true grade, or with
     ``groups`` ``(n,)`` the patients that have one); None otherwise. ``y``: true grades
     ``(n,)``. Percentile bootstrap 95% CIs under-cover there (a simulation of the stats audit,
-    ``bench/bootstrap_coverage.py``: QWK and AUC OvO about 86-92% at 40 images)."""
+    ``bench/bootstrap_coverage.py``: QWK and AUC OvO about :data:`SMALL_SAMPLE_COVERAGE`)."""
     y = np.asarray(y)
     noun = "images" if groups is None else "patients"
     units = y.size if groups is None else len(set(np.asarray(groups).tolist()))
@@ -1592,7 +1599,7 @@ def small_sample_note(y: np.ndarray, groups: np.ndarray | None, names: Sequence[
         return None
     return (f"few units for the bootstrap ({units} {noun}; the rarest grade, {_class_word(rarest, names)}, "
             f"{per_grade[rarest]}): percentile bootstrap 95% CIs hold the true value less often than 95% "
-            f"at such sizes (about 86-92% at 40 images in a simulation: docs/evaluation.md, \"Small n\"), "
+            f"at such sizes (about {SMALL_SAMPLE_COVERAGE} in a simulation: docs/evaluation.md, \"Small n\"), "
             f"so read them as a little too narrow")
 
 

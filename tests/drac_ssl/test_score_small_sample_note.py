@@ -1,5 +1,5 @@
 """Stats audit F2: percentile bootstrap 95% CIs under-cover at tens of images (QWK and AUC OvO
-about 86-92% at 40 in bench/bootstrap_coverage.py's simulation); ``export --score`` says so
+in bench/bootstrap_coverage.py's simulation: drac_ssl.scoring.SMALL_SAMPLE_COVERAGE); ``export --score`` says so
 under its CIs when the bootstrap has few units."""
 from __future__ import annotations
 
