@@ -254,20 +254,23 @@ def ece_with_reference(record: Mapping[str, Any]) -> str:
     same probabilities would show (``ece_if_calibrated``, its mean, and
     ``ece_if_calibrated_p95``: :func:`drac_ssl.metrics.ece_if_calibrated`), for the out-of-fold
     calibration line (report.md, the model card) and ``export --score``: ``0.039 (a perfectly
-    calibrated model with these probabilities would show ECE ~0.036, 95% up to 0.056: no
-    miscalibration beyond chance shown)``; above the 95% bound, ``miscalibrated beyond
-    chance``. A record without the reference (made before it was) says so
-    (:data:`ECE_REFERENCE_NOT_RECORDED`); :data:`MISSING` alone for a missing ECE."""
-    shown = figure_text(record.get("ece"))
-    if shown == MISSING:
+    calibrated model with these probabilities would show ECE ~0.036, 95th percentile 0.056: no
+    miscalibration beyond chance shown)``; above the 95th percentile, ``miscalibrated beyond
+    chance``. Three decimals, or as many more (up to six) as it takes for the ECE and the 95th
+    percentile to differ when they round alike (``0.0561 ... 95th percentile 0.0558:
+    miscalibrated beyond chance``, not ``0.056`` beside ``0.056``). A record without the
+    reference (made before it was) says so (:data:`ECE_REFERENCE_NOT_RECORDED`);
+    :data:`MISSING` alone for a missing ECE."""
+    ece = finite_number(record.get("ece"))
+    if ece is None:
         return MISSING
     mean, p95 = finite_number(record.get("ece_if_calibrated")), finite_number(record.get("ece_if_calibrated_p95"))
     if mean is None or p95 is None:
-        return f"{shown} ({ECE_REFERENCE_NOT_RECORDED})"
-    verdict = ("miscalibrated beyond chance" if float(record["ece"]) > p95
-               else "no miscalibration beyond chance shown")
-    return (f"{shown} (a perfectly calibrated model with these probabilities would show ECE "
-            f"~{figure_text(mean)}, 95% up to {figure_text(p95)}: {verdict})")
+        return f"{figure_text(ece)} ({ECE_REFERENCE_NOT_RECORDED})"
+    digits = next((d for d in range(3, 7) if figure_text(ece, d) != figure_text(p95, d)), 3)
+    verdict = "miscalibrated beyond chance" if ece > p95 else "no miscalibration beyond chance shown"
+    return (f"{figure_text(ece, digits)} (a perfectly calibrated model with these probabilities would show ECE "
+            f"~{figure_text(mean, digits)}, 95th percentile {figure_text(p95, digits)}: {verdict})")
 
 
 def auc_words(metrics: dict[str, Any], num_grades: int, drac: bool) -> str:

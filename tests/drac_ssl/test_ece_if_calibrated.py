@@ -67,3 +67,18 @@ def test_it_says_what_it_refuses() -> None:
         ece_if_calibrated(probs, n_draws=0)
     with pytest.raises(ValueError, match="n_bins"):
         ece_if_calibrated(probs, n_bins=0)
+
+
+def test_the_words_show_the_ece_and_its_95th_percentile_apart_when_they_round_alike() -> None:
+    """Review of the stats branch, F5: an ECE of 0.0561 against a 95th percentile of 0.0558 read
+    "0.056 (... 95% up to 0.056: miscalibrated beyond chance)", the verdict contradicting the
+    figures shown. Catches that: one more decimal when they round alike, and the bound named the
+    95th percentile."""
+    from drac_ssl.figures import ece_with_reference
+
+    tied = ece_with_reference({"ece": 0.0561, "ece_if_calibrated": 0.04, "ece_if_calibrated_p95": 0.0558})
+    assert tied == ("0.0561 (a perfectly calibrated model with these probabilities would show ECE ~0.0400, "
+                    "95th percentile 0.0558: miscalibrated beyond chance)"), tied
+    apart = ece_with_reference({"ece": 0.039, "ece_if_calibrated": 0.036, "ece_if_calibrated_p95": 0.056})
+    assert apart == ("0.039 (a perfectly calibrated model with these probabilities would show ECE ~0.036, "
+                     "95th percentile 0.056: no miscalibration beyond chance shown)"), apart

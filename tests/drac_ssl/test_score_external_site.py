@@ -552,7 +552,7 @@ def test_score_names_the_calibration_applied_and_measures_the_probabilities(
     assert said.startswith(f"Calibration of the submitted probabilities: Brier score {measures['brier']:.3f} (95% CI ")
     assert "10 equal-width bins" in said
     assert (f"ECE {measures['ece']:.3f} (a perfectly calibrated model with these probabilities would show ECE "
-            f"~{measures['ece_if_calibrated']:.3f}, 95% up to {measures['ece_if_calibrated_p95']:.3f}: ") in said, said
+            f"~{measures['ece_if_calibrated']:.3f}, 95th percentile {measures['ece_if_calibrated_p95']:.3f}: ") in said, said
     # without the bundle: said unknown; a Kaggle file: no measures
     bare = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES)
     assert bare["calibration"]["note"].startswith("the bundle that graded was not found")
