@@ -1608,11 +1608,11 @@ def calibration_measures(y: np.ndarray, probs: np.ndarray, *, n_boot: int, seed:
     """How well the submitted probabilities ``probs`` ``(n, K)`` are calibrated against the true
     grades ``y`` ``(n,)``: ``brier`` (:func:`drac_ssl.metrics.brier_score`: with two grades
     the usual binary Brier score of P1, scikit-learn's ``brier_score_loss(y, P1)``; with more
-    the multi-class one; ``brier_definition`` says which, ``binary`` or ``multiclass``) and ``ece`` (:func:`drac_ssl.metrics.expected_calibration_error`, the top-class
-    confidence in ``ece_bins`` equal-width bins), each with its percentile bootstrap 95% CI
-    (``brier_ci95``: :func:`drac_ssl.metrics.bootstrap_ci`, the same ``n_boot``, ``seed`` and
-    ``groups``, so the same resamples as the other CIs), ``ece`` (:func:`drac_ssl.metrics.expected_calibration_error`, the top-class
-    confidence in ``ece_bins`` equal-width bins) beside the ECE a perfectly calibrated model
+    the multi-class one; ``brier_definition`` says which, ``binary`` or ``multiclass``) with its
+    percentile bootstrap 95% CI (``brier_ci95``: :func:`drac_ssl.metrics.bootstrap_ci`, the same
+    ``n_boot``, ``seed`` and ``groups``, so the same resamples as the other CIs), and ``ece``
+    (:func:`drac_ssl.metrics.expected_calibration_error`, the top-class confidence in
+    ``ece_bins`` equal-width bins) beside the ECE a perfectly calibrated model
     with these probabilities would show (``ece_if_calibrated``, the mean, and
     ``ece_if_calibrated_p95``, the 95th percentile, of :func:`drac_ssl.metrics.ece_if_calibrated`'s
     draws, seeded with ``seed``): no bootstrap CI for the ECE, whose percentile interval did not
