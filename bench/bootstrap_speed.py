@@ -10,7 +10,8 @@ sizes of the package's data): the DRAC 2022 training set (611 images, K = 3, eac
 own unit), the same with patients (611 images of 306 patients: the cluster bootstrap), and the
 RetinaMNIST cross-validation pool (1,200 images, K = 5). For each case and method it times
 :func:`drac_ssl.metrics.bootstrap_scores` (accuracy, QWK and macro one-vs-rest AUC of every
-resample: one variant's share of the paired comparisons) and the QWK interval of
+resample, and the one-vs-one AUC since the stats audit's F5, after bootstrap_speed.json was
+measured: one variant's share of the paired comparisons) and the QWK interval of
 :func:`drac_ssl.metrics.bootstrap_ci` (what each decision rule's interval costs).
 
 ``loop`` is the earlier code path, kept here as the reference: the package's scikit-learn
@@ -54,7 +55,12 @@ def loop_scores(c: dict[str, Any], n_boot: int, seed: int) -> np.ndarray:
     import sklearn
     from sklearn.metrics import accuracy_score
 
-    from drac_ssl.metrics import bootstrap_resamples, macro_ovr_auc, quadratic_weighted_kappa
+    from drac_ssl.metrics import (
+        bootstrap_resamples,
+        macro_ovo_auc,
+        macro_ovr_auc,
+        quadratic_weighted_kappa,
+    )
 
     y, probs, pred, k = c["y"], c["probs"], c["pred"], c["k"]
     rows = []
@@ -62,7 +68,7 @@ def loop_scores(c: dict[str, Any], n_boot: int, seed: int) -> np.ndarray:
         warnings.simplefilter("ignore")
         for idx in bootstrap_resamples(y.size, n_boot, seed, c["groups"]):
             rows.append((accuracy_score(y[idx], pred[idx]), quadratic_weighted_kappa(y[idx], pred[idx], k),
-                         macro_ovr_auc(y[idx], probs[idx])))
+                         macro_ovr_auc(y[idx], probs[idx]), macro_ovo_auc(y[idx], probs[idx])))
     return np.array(rows, dtype=np.float64)
 
 

@@ -1289,6 +1289,27 @@ def twin_folds_rows(r: dict[str, Any]) -> list[str]:
             f"`{r.get('command')}` |"]
 
 
+def bootstrap_coverage_rows(r: dict[str, Any]) -> list[str]:
+    """How often the percentile bootstrap 95% CIs of QWK and AUC OvO held the true value in the
+    simulation of bench/bootstrap_coverage.py: one row per size."""
+    rows = []
+    for f in r.get("sizes") or []:
+        auc_sets = f.get("reps", 0) - f.get("auc_sets_without_pdr", 0)
+        rows.append(f"| percentile bootstrap 95% CI coverage, {f.get('n')} images (simulation: a 3-grade model "
+                    f"with DRAC's grade shares, {f.get('reps')} data sets, {r.get('n_boot')} resamples) "
+                    f"| QWK {100 * f['qwk_coverage']:.1f} % (MC SE {100 * f['qwk_mc_se']:.1f}), AUC OvO "
+                    f"{100 * f['auc_ovo_coverage']:.1f} % ({auc_sets} sets with PDR); true QWK {r.get('true_qwk')}, "
+                    f"AUC OvO {r.get('true_auc_ovo')} | {_device(r)} | {_date(r)} | `{r.get('command')}` |")
+    return rows
+
+
+def _bootstrap_coverage_headline(r: dict[str, Any]) -> str | None:
+    """The CIs' coverage at each simulated size, QWK / AUC OvO."""
+    said = [f"{f['n']} images {100 * f['qwk_coverage']:.0f} / {100 * f['auc_ovo_coverage']:.0f} %"
+            for f in r.get("sizes") or [] if isinstance(f, dict) and "qwk_coverage" in f]
+    return f"95% CIs held the truth (QWK / AUC OvO, simulation): {', '.join(said)}" if said else None
+
+
 def bootstrap_speed_rows(r: dict[str, Any]) -> list[str]:
     """Counted bootstrap vs the earlier per-resample scikit-learn loop: one row per case."""
     rows = []
@@ -3229,6 +3250,7 @@ def _rows_of(name: str, record: dict[str, Any]) -> list[str] | None:
     correctness table (:data:`TABLE_ONLY`). A new file of a known bench renders with that
     bench's rows, a file of a new bench with the generic ones."""
     by_name = {"ingest": ingest_rows, "bootstrap_speed": bootstrap_speed_rows, "default_run": default_run_rows,
+               "bootstrap_coverage": bootstrap_coverage_rows,
                "threads": threads_rows, "cli_startup": cli_startup_rows, "name_tags": name_tags_rows,
                "app_browser_a11y": app_browser_a11y_rows,
                "structure_check": structure_check_rows, "retinamnist": retinamnist_rows,
@@ -3965,7 +3987,8 @@ HEADLINES = (("retinamnist_epochs", _epochs_headline), ("retinamnist", _job_head
              ("heatmap_sanity", _heatmap_sanity_headline), ("ood_check", _ood_headline),
              ("threads", _threads_headline), ("pretrain_throughput", _pretrain_throughput_headline),
              ("ingest", _ingest_headline), ("disk_use", _disk_headline),
-             ("bootstrap_speed", _bootstrap_speed_headline), ("feed_throughput", _feed_headline),
+             ("bootstrap_speed", _bootstrap_speed_headline), ("bootstrap_coverage", _bootstrap_coverage_headline),
+             ("feed_throughput", _feed_headline),
              ("app_load", _app_load_headline), ("app_browser_a11y", _app_browser_a11y_headline))
 """The summary figure of a result, by the prefix of its key, where the first words of its row
 would not say it (or it has no row): the figure its table or row leads with, from its record;

@@ -160,7 +160,7 @@ a figure that is missing or undefined is written ``n/a``, in report.md's words
 (:data:`drac_ssl.figures.MISSING`)."""
 BASELINE = "scratch"
 """The variant the pretrained ones are compared with, within each run."""
-METRIC_TITLES = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC OvR"}
+METRIC_TITLES = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC OvR", "auc_ovo": "AUC OvO"}
 CSV_METRICS = (("qwk", "qwk"), ("qwk_ci_low", "qwk_ci_low"), ("qwk_ci_high", "qwk_ci_high"),
                ("accuracy", "accuracy"), ("auc_ovo", "auc"), ("auc_ovr", "auc_ovr"),
                ("macro_f1", "macro_f1"))
@@ -390,6 +390,22 @@ class Comparison:
         return ([*REFERABLE_COLUMNS] if any("referable_auc" in row for row in rows) else []) + \
             ([*SCREENING_COLUMNS] if any("sensitivity" in row for row in rows) else [])
 
+    def paired_metrics(self) -> tuple[str, ...]:
+        """The metrics of the difference tables' columns, in :data:`PAIRED_METRICS` order: all
+        four, less ``auc_ovo`` when every run has two grades (its one-vs-one and one-vs-rest
+        AUCs are then both the ROC AUC of P1: one column, not two equal ones)."""
+        if self.runs and all(run.num_grades == 2 for run in self.runs):
+            return tuple(m for m in PAIRED_METRICS if m != "auc_ovo")
+        return PAIRED_METRICS
+
+    def _auc_words(self) -> str:
+        """The difference tables' AUCs, in words."""
+        if "auc_ovo" not in self.paired_metrics():
+            return ("the AUC of the probabilities (with two grades one-vs-one and one-vs-rest coincide, both the "
+                    "ROC AUC of P1; resamples that lack a grade are left out of its CI)")
+        return ("AUC one-vs-rest and one-vs-one (DRAC's tie-breaker) of the probabilities (resamples that lack a "
+                "grade are left out of the AUCs' CIs)")
+
     def table_rows(self) -> list[dict[str, Any]]:
         """One dict per (run, variant): ``run``, ``path``, the differing settings
         (:data:`ABSENT` where a run lacks one), ``variant``, ``train_images_per_fold``, the
@@ -489,11 +505,12 @@ class Comparison:
         lines += self._screening_lines()
         lines += [f"## Pretrained minus {BASELINE}, per run", ""]
         if self.differences:
-            lines += markdown_table(["run", "difference", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
+            metrics = self.paired_metrics()
+            lines += markdown_table(["run", "difference", "images", *(METRIC_TITLES[m] for m in metrics),
                                      "CI from (resamples, seed, units)"],
                                     [[d.label, _marked(f"{d.variant} − {d.baseline}", _keep_best_difference(d, self)),
                                       d.n,
-                                      *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
+                                      *(_signed_ci(d.result.get(m, {})) for m in metrics), d.source]
                                      for d in self.differences])
             sources = []
             if any(d.stored for d in self.differences):
@@ -507,10 +524,9 @@ class Comparison:
                       f"(Efron & Tibshirani 1993), {self._difference_units()}, {CI_HELD_FIXED}; a CI "
                       "that excludes 0 is a difference these images support, but a 95% CI excludes 0 "
                       "one time in twenty by chance alone when nothing differs, and this table has "
-                      f"{len(PAIRED_METRICS) * len(self.differences)}; a difference between models no better than chance "
+                      f"{_ci_count(self.differences, metrics)}; a difference between models no better than chance "
                       "(see the notes) says nothing. QWK and accuracy of the "
-                      "submitted grades, AUC one-vs-rest of the probabilities (resamples that lack a "
-                      "grade are left out of the AUC's CI). " + "; ".join(sources) + ".", ""]
+                      f"submitted grades, {self._auc_words()}. " + "; ".join(sources) + ".", ""]
             caveat = self._difference_caveat()
             if caveat:
                 lines += [caveat, ""]
@@ -564,13 +580,14 @@ class Comparison:
         if not self.between:
             return lines + [f"None: no later run has a variant of `{first}`'s scored on the same "
                             "images with the same grades (see the notes).", ""]
-        lines += markdown_table(["run", "variant", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
+        metrics = self.paired_metrics()
+        lines += markdown_table(["run", "variant", "images", *(METRIC_TITLES[m] for m in metrics),
                                  "CI from (resamples, seed, units)"],
                                 [[f"`{d.label}` − `{d.baseline}`", _marked(d.variant, _keep_best_difference(d, self, True)),
                                   d.n,
-                                  *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
+                                  *(_signed_ci(d.result.get(m, {})) for m in metrics), d.source]
                                  for d in self.between])
-        n = len(PAIRED_METRICS) * len(self.between)  # one CI per difference and metric
+        n = _ci_count(self.between, metrics)
         lines += ["The same variant of two runs on the same out-of-fold images (95% CI): paired "
                   f"percentile bootstrap, the same resamples for both runs, {CI_HELD_FIXED}; what it measures is what "
                   "the settings that differ (above) changed, together with the randomness of "
@@ -578,7 +595,7 @@ class Comparison:
                   "A CI that excludes 0 is a "
                   "difference these images support, but each excludes 0 one time in twenty by "
                   f"chance alone when nothing differs, and this table has {n}.", ""]
-        flat = _zero_width(self.between)
+        flat = _zero_width(self.between, metrics)
         if flat:
             lines += ["Not meaningful (a CI of width 0): " + "; ".join(flat) + ". Every resample scored "
                       "both runs' models alike, which is not certainty that they are the same: often "
@@ -936,17 +953,25 @@ def _resolved(settings: dict[str, Any], facts: IngestFacts,
     return out
 
 
+STORED_BEFORE_OVO = ("accuracy", "qwk", "auc_ovr")
+"""The paired differences a run fine-tuned before the one-vs-one AUC's (stats audit F5) stored:
+its own figures are shown as they are (those of its report.md), the AUC OvO's cell ``n/a``."""
+
+
 def _stored_differences(entries: Any) -> dict[str, dict[str, dict[str, float]]]:
     """The complete entries of ``comparison.json``'s ``pretrained_minus_scratch`` (variant ->
-    metric -> ``difference``, ``ci_low``, ``ci_high``, ...); an incomplete one is left out and
-    recomputed instead."""
+    metric -> ``difference``, ``ci_low``, ``ci_high``, ...; complete: every metric of
+    :data:`STORED_BEFORE_OVO`, and the AUC OvO's where stored); an incomplete one is left out
+    and recomputed instead."""
     if not isinstance(entries, dict):
         return {}
     keys = ("difference", "ci_low", "ci_high")
-    return {str(variant): {m: dict(entry[m]) for m in PAIRED_METRICS}
+
+    def whole(entry: Any, m: str) -> bool:
+        return isinstance(entry.get(m), dict) and all(k in entry[m] for k in keys)
+    return {str(variant): {m: dict(entry[m]) for m in PAIRED_METRICS if whole(entry, m)}
             for variant, entry in entries.items()
-            if isinstance(entry, dict) and all(
-                isinstance(entry.get(m), dict) and all(k in entry[m] for k in keys) for m in PAIRED_METRICS)}
+            if isinstance(entry, dict) and all(whole(entry, m) for m in STORED_BEFORE_OVO)}
 
 
 def _run_bootstrap(settings: dict[str, Any]) -> tuple[int, int] | None:
@@ -1180,7 +1205,7 @@ def between_runs(runs: Sequence[RunOutputs], labels: Sequence[str], n_boot: int,
 
     For every variant name the first run and a later run both have, scored on the same
     images with the same grades (:func:`_unpaired`), the paired bootstrap difference later -
-    first of accuracy, QWK and AUC one-vs-rest (:func:`drac_ssl.metrics.paired_difference`
+    first of accuracy, QWK and the AUCs one-vs-rest and one-vs-one (:func:`drac_ssl.metrics.paired_difference`
     of both variants' :func:`drac_ssl.metrics.bootstrap_scores` on the first run's image
     order, the same ``n_boot`` resamples and ``seed``; over the first run's patients when
     its manifest names them). Each variant's resamples are scored once. A pair that cannot
@@ -1523,13 +1548,19 @@ def _signed_ci(result: dict[str, float]) -> str:
     return format_difference(*(result.get(key) for key in ("difference", "ci_low", "ci_high")))
 
 
-def _zero_width(differences: Sequence[VariantDifference]) -> list[str]:
+def _ci_count(differences: Sequence[VariantDifference], metrics: Sequence[str]) -> int:
+    """How many CIs a difference table shows: one per difference and metric of ``metrics`` (its
+    columns) that the difference has (an older run's stored three: its OvO cell ``n/a``)."""
+    return sum(m in d.result for d in differences for m in metrics)
+
+
+def _zero_width(differences: Sequence[VariantDifference], shown: Sequence[str] = PAIRED_METRICS) -> list[str]:
     """``run − baseline variant: QWK, accuracy`` for each difference with an interval of width
-    0 in some metric (in :data:`PAIRED_METRICS` order)."""
+    0 in some metric of ``shown`` (the table's columns, in :data:`PAIRED_METRICS` order)."""
     found = []
     for d in differences:
-        metrics = [METRIC_TITLES[m] for m in PAIRED_METRICS
-                   if degenerate_ci_reason(d.result[m].get("ci_low"), d.result[m].get("ci_high"))]
+        metrics = [METRIC_TITLES[m] for m in shown
+                   if m in d.result and degenerate_ci_reason(d.result[m].get("ci_low"), d.result[m].get("ci_high"))]
         if metrics:
             found.append(f"`{d.label}` − `{d.baseline}` {d.variant}: {', '.join(metrics)}")
     return found

@@ -40,7 +40,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["AUC_TWO_GRADES", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
+__all__ = ["AUC_TWO_GRADES", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "ece_with_reference", "ECE_REFERENCE_NOT_RECORDED", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "screening_figure_words", "screening_figures_words", "signed_text"]
@@ -239,6 +239,38 @@ def figure_with_ci(metrics: dict[str, Any], key: str, ci_key: str) -> str:
     if not isinstance(stored, list | tuple) or len(stored) < 2 or shown == figure_text(None):
         return shown
     return f"{shown} (95% CI {format_ci(stored[0], stored[1])})"
+
+
+ECE_REFERENCE_NOT_RECORDED = ("no reference for a perfectly calibrated model recorded (made before "
+                              "it was; the ECE of a few hundred images is biased upwards: rebuild or re-score "
+                              "for the reference)")
+"""What :func:`ece_with_reference` says of a record made before ``ece_if_calibrated`` was (its
+``ece_ci95``, a percentile bootstrap interval that did not hold a perfect model's 0, is not
+shown)."""
+
+
+def ece_with_reference(record: Mapping[str, Any]) -> str:
+    """The observed ECE ``record["ece"]`` beside the ECE a perfectly calibrated model with the
+    same probabilities would show (``ece_if_calibrated``, its mean, and
+    ``ece_if_calibrated_p95``: :func:`drac_ssl.metrics.ece_if_calibrated`), for the out-of-fold
+    calibration line (report.md, the model card) and ``export --score``: ``0.039 (a perfectly
+    calibrated model with these probabilities would show ECE ~0.036, 95th percentile 0.056: no
+    miscalibration beyond chance shown)``; above the 95th percentile, ``miscalibrated beyond
+    chance``. Three decimals, or as many more (up to six) as it takes for the ECE and the 95th
+    percentile to differ when they round alike (``0.0561 ... 95th percentile 0.0558:
+    miscalibrated beyond chance``, not ``0.056`` beside ``0.056``). A record without the
+    reference (made before it was) says so (:data:`ECE_REFERENCE_NOT_RECORDED`);
+    :data:`MISSING` alone for a missing ECE."""
+    ece = finite_number(record.get("ece"))
+    if ece is None:
+        return MISSING
+    mean, p95 = finite_number(record.get("ece_if_calibrated")), finite_number(record.get("ece_if_calibrated_p95"))
+    if mean is None or p95 is None:
+        return f"{figure_text(ece)} ({ECE_REFERENCE_NOT_RECORDED})"
+    digits = next((d for d in range(3, 7) if figure_text(ece, d) != figure_text(p95, d)), 3)
+    verdict = "miscalibrated beyond chance" if ece > p95 else "no miscalibration beyond chance shown"
+    return (f"{figure_text(ece, digits)} (a perfectly calibrated model with these probabilities would show ECE "
+            f"~{figure_text(mean, digits)}, 95th percentile {figure_text(p95, digits)}: {verdict})")
 
 
 def auc_words(metrics: dict[str, Any], num_grades: int, drac: bool) -> str:

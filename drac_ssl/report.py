@@ -1610,14 +1610,15 @@ def _unit_words(resampling: dict[str, Any]) -> str:
 
 def oof_calibration_record(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any]) -> dict[str, Any] | None:
     """How well a variant's out-of-fold probabilities are calibrated: :func:`drac_ssl.scoring.calibration_measures`
-    (the Brier score and the ECE with their percentile bootstrap 95% CIs, as ``--score`` gives
-    them for a submission) of ``oof.csv``'s cross-fitted probabilities ``oof.probs`` ``(n, K)``
+    (the Brier score with its percentile bootstrap 95% CI and the ECE beside a perfectly
+    calibrated model's, as ``--score`` gives them for a submission) of ``oof.csv``'s cross-fitted probabilities ``oof.probs`` ``(n, K)``
     against ``oof.grades``, resampling the units the pooled CIs resample (:func:`_site_units`:
     images, or patients) with ``metrics``' ``n_boot`` and ``seed``; beside them the reference
     (``reference_brier``): the Brier score of a constant prediction of the grade frequencies
     (every image given the out-of-fold grades' shares), which flat probabilities (all near 1/K)
     come close to. Keys: ``n_images``, ``resampled``, ``brier``, ``brier_ci95``,
-    ``brier_definition``, ``ece``, ``ece_ci95``, ``ece_bins``, ``reference_brier``, ``words``
+    ``brier_definition``, ``ece``, ``ece_if_calibrated``, ``ece_if_calibrated_p95``, ``ece_bins``,
+    ``reference_brier``, ``words``
     (plain floats and strings: JSON as it is). report.md's line
     (:func:`drac_ssl.grading.bundle.oof_calibration_words`) and the bundle's record
     (:func:`oof_calibration_of`, the export's) are both of it. None for fewer than 2 images."""
@@ -1640,7 +1641,8 @@ def oof_calibration_record(run_dir: Path, vdir: Path, oof: Any, metrics: dict[st
             float(value) if isinstance(value, (float, np.floating)) else value)
     return {"n_images": len(oof.ids), "resampled": resampled,
             **{key: plain(measured[key]) for key in ("brier", "brier_ci95", "brier_definition", "ece",
-                                                     "ece_ci95", "ece_bins", "words")},
+                                                     "ece_if_calibrated", "ece_if_calibrated_p95",
+                                                     "ece_bins", "words")},
             "reference_brier": float(reference)}
 
 
@@ -2347,7 +2349,9 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     differences = {label: d for label, (_, _, _, d) in pairs.items()}
     if differences:
         titles = ({"accuracy": "accuracy", "qwk": "Cohen's kappa", "auc_ovr": AUC_TWO_GRADES} if two else
-                  {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"})
+                  {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)", "auc_ovo": "AUC (OvO)"})
+        if not any(isinstance(d, dict) and "auc_ovo" in d for d in differences.values()):
+            titles.pop("auc_ovo", None)  # a run fine-tuned before the OvO difference was stored
         resampled = {"patients": "the patients (each with all its images)",  # comparison.json's ci_resamples
                      "groups": "the image groups the folds kept whole (each with all its images)",
                      }.get(str(comparison.get("ci_resamples")), "these images")

@@ -193,6 +193,7 @@ from drac_ssl.figures import (
     AUC_TWO_GRADES,
     auc_words,
     chance_words,
+    ece_with_reference,
     figure_text,
     figure_with_ci,
     format_ci,
@@ -237,7 +238,7 @@ __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionChec
            "model_calibration", "model_grade_names", "model_labels_referable_from", "model_referable_cut",
            "notes_grade_names", "read_grade_labels",
            "scale_names", "score", "score_command", "score_lines", "unlike_training_images",
-           "calibration_measures", "calibration_provenance", "grading_bundle", "bundle_check_weak"]
+           "calibration_measures", "calibration_provenance", "grading_bundle", "bundle_check_weak", "small_sample_note"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -1313,8 +1314,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``calibration`` (:func:`calibration_provenance`: what was applied and where it came from,
     re-used unchanged; or ``{"note": ...}``: not found, none recorded, or ``run_not_grader``),
     ``calibration_measures`` (only with probabilities: ``brier`` (binary with two grades,
-    multi-class with more: ``brier_definition``) and ``ece`` of the submitted probabilities
-    with their CIs on the same resamples, ``ece_bins`` and ``words``, both in words:
+    multi-class with more: ``brier_definition``) with its CI on the same resamples, ``ece`` of
+    the submitted probabilities beside a perfectly calibrated model's (``ece_if_calibrated``,
+    ``ece_if_calibrated_p95``), ``ece_bins`` and ``words``, both in words:
     :func:`calibration_measures`),
     ``unlike_training_images`` (only with the export's notes file beside the submission:
     :func:`unlike_training_images`, how many scored images its input check flagged as unlike
@@ -1469,6 +1471,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         "confusion": report["confusion"], "one_grade_note": one_grade_note(pred, None, names),
         **ci_resampling(None if groups is None else groups.tolist(), report["n"]), "n_boot": n_boot, "seed": seed,
     }
+    small = small_sample_note(y, groups, names)
+    if small is not None:
+        record["small_sample_note"] = small
     if rows.left_out:
         record["left_out_ungradable"] = len(rows.left_out)
     if mapped is not None:
@@ -1562,33 +1567,76 @@ def calibration_provenance(calibration: Mapping[str, Any] | None, source: str | 
             "reused": CALIBRATION_REUSED}
 
 
+SMALL_SAMPLE_UNITS = 100
+"""Fewer bootstrap units (images, or patients) than this: :func:`small_sample_note` says the
+CIs hold the truth less often than 95% (docs/evaluation.md, "Small n")."""
+
+SMALL_SAMPLE_GRADE_UNITS = 10
+"""A grade with fewer units than this: :func:`small_sample_note` says so too."""
+
+SMALL_SAMPLE_COVERAGE = "86-92% at 40 images"
+"""How often the percentile bootstrap 95% CIs of QWK and AUC OvO held the true value at 40
+images in the stats audit's simulation (``bench/bootstrap_coverage.py``; the committed run,
+``bench/results/bootstrap_coverage.json``'s ``n = 40`` entry, the lower and higher of the two
+rounded: tests/bench/test_bootstrap_coverage.py holds this to it), as :func:`small_sample_note`
+says it."""
+
+
+def small_sample_note(y: np.ndarray, groups: np.ndarray | None, names: Sequence[str]) -> str | None:
+    """The note ``export --score`` prints under its CIs when the bootstrap has few units: fewer
+    than :data:`SMALL_SAMPLE_UNITS` in all, or a grade of the ``len(names)`` with fewer than
+    :data:`SMALL_SAMPLE_GRADE_UNITS` (its units: the images of that true grade, or with
+    ``groups`` ``(n,)`` the patients that have one); None otherwise. ``y``: true grades
+    ``(n,)``. Percentile bootstrap 95% CIs under-cover there (a simulation of the stats audit,
+    ``bench/bootstrap_coverage.py``: QWK and AUC OvO about :data:`SMALL_SAMPLE_COVERAGE`)."""
+    y = np.asarray(y)
+    noun = "images" if groups is None else "patients"
+    units = y.size if groups is None else len(set(np.asarray(groups).tolist()))
+    per_grade = [int((y == g).sum()) if groups is None else len(set(np.asarray(groups)[y == g].tolist()))
+                 for g in range(len(names))]
+    rarest = int(np.argmin(per_grade))
+    if units >= SMALL_SAMPLE_UNITS and per_grade[rarest] >= SMALL_SAMPLE_GRADE_UNITS:
+        return None
+    return (f"few units for the bootstrap ({units} {noun}; the rarest grade, {_class_word(rarest, names)}, "
+            f"{per_grade[rarest]}): percentile bootstrap 95% CIs hold the true value less often than 95% "
+            f"at such sizes (about {SMALL_SAMPLE_COVERAGE} in a simulation: docs/evaluation.md, \"Small n\"), "
+            f"so read them as a little too narrow")
+
+
 def calibration_measures(y: np.ndarray, probs: np.ndarray, *, n_boot: int, seed: int,
                          groups: np.ndarray | None) -> dict[str, Any]:
     """How well the submitted probabilities ``probs`` ``(n, K)`` are calibrated against the true
     grades ``y`` ``(n,)``: ``brier`` (:func:`drac_ssl.metrics.brier_score`: with two grades
     the usual binary Brier score of P1, scikit-learn's ``brier_score_loss(y, P1)``; with more
-    the multi-class one; ``brier_definition`` says which, ``binary`` or ``multiclass``) and ``ece`` (:func:`drac_ssl.metrics.expected_calibration_error`, the top-class
-    confidence in ``ece_bins`` equal-width bins), each with its percentile bootstrap 95% CI
-    (``brier_ci95``, ``ece_ci95``: :func:`drac_ssl.metrics.bootstrap_ci`, the same ``n_boot``,
-    ``seed`` and ``groups``, so the same resamples as the other CIs); ``words``: both in words."""
+    the multi-class one; ``brier_definition`` says which, ``binary`` or ``multiclass``) with its
+    percentile bootstrap 95% CI (``brier_ci95``: :func:`drac_ssl.metrics.bootstrap_ci`, the same
+    ``n_boot``, ``seed`` and ``groups``, so the same resamples as the other CIs), and ``ece``
+    (:func:`drac_ssl.metrics.expected_calibration_error`, the top-class confidence in
+    ``ece_bins`` equal-width bins) beside the ECE a perfectly calibrated model
+    with these probabilities would show (``ece_if_calibrated``, the mean, and
+    ``ece_if_calibrated_p95``, the 95th percentile, of :func:`drac_ssl.metrics.ece_if_calibrated`'s
+    draws, seeded with ``seed``): no bootstrap CI for the ECE, whose percentile interval did not
+    hold a perfect model's 0 (stats audit, F1); ``words``: both in words."""
     from drac_ssl.metrics import (
         BRIER_WORDS,
         ECE_BINS,
         brier_definition,
         brier_score,
+        ece_if_calibrated,
         expected_calibration_error,
     )
 
     definition = brier_definition(np.asarray(probs).shape[1])
+    reference, reference_p95 = ece_if_calibrated(probs, seed=seed)
     return {"brier": brier_score(y, probs), "brier_definition": definition,
             "brier_ci95": list(bootstrap_ci(y, probs, brier_score, n_boot=n_boot, seed=seed, groups=groups)),
             "ece": expected_calibration_error(y, probs),
-            "ece_ci95": list(bootstrap_ci(y, probs, expected_calibration_error, n_boot=n_boot, seed=seed,
-                                          groups=groups)),
+            "ece_if_calibrated": reference, "ece_if_calibrated_p95": reference_p95,
             "ece_bins": ECE_BINS,
             "words": (f"Brier score: {BRIER_WORDS[definition]}; ECE: the expected calibration error of the top-class confidence "
                       f"max_k P_k against the accuracy of argmax_k P_k, {ECE_BINS} equal-width bins, biased upwards "
-                      f"when the bins hold few images")}
+                      f"when the bins hold few images, hence read against a perfectly calibrated model's (its "
+                      f"grades drawn from these probabilities, consistency resampling)")}
 
 
 def _calibration_lines(record: Mapping[str, Any]) -> list[str]:
@@ -1615,7 +1663,7 @@ def _calibration_lines(record: Mapping[str, Any]) -> list[str]:
     measures = record.get("calibration_measures")
     if isinstance(measures, Mapping):
         lines.append(f"Calibration of the submitted probabilities: Brier score {figure_with_ci(measures, 'brier', 'brier_ci95')}"
-                     f", ECE {figure_with_ci(measures, 'ece', 'ece_ci95')} ({measures.get('words')}).")
+                     f", ECE {ece_with_reference(measures)} ({measures.get('words')}).")
     return lines
 
 
@@ -2173,6 +2221,8 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                 f"{record['n']} images (seed {record['seed']}; images of one patient are not independent, "
                 f"so with both eyes or repeat visits the interval is too narrow: --patient-column NAME "
                 f"resamples patients).")]
+    if record.get("small_sample_note"):
+        lines.append(f"Note: {record['small_sample_note'][:1].upper()}{record['small_sample_note'][1:]}.")
     if isinstance(record.get("graded_by"), dict):
         lines.insert(2, _graded_by_line(record["graded_by"]))
     if isinstance(record.get("referable"), dict):  # the training's screening words, on these labels

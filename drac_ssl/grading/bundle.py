@@ -59,6 +59,7 @@ from drac_ssl.figures import (
     KAPPA_TWO_GRADES,
     KEEP_BEST_CAVEAT,
     chance_words,
+    ece_with_reference,
     figure_text,
     finite_pair,
     format_ci,
@@ -1950,24 +1951,26 @@ elsewhere, unlike :data:`OOF_CALIBRATION_NOT_RECORDED`."""
 def oof_calibration_words(record: dict[str, Any], temperature: object = None) -> str:
     """The out-of-fold calibration line of report.md (:func:`drac_ssl.report._calibration_measure_lines`)
     and the model card, from ``record`` (:func:`drac_ssl.report.oof_calibration_record`:
-    ``n_images``, ``resampled`` (``images``, ``patients`` ...: the bootstrap's units),
-    ``brier``, ``brier_ci95``, ``ece``, ``ece_ci95`` (unitless, 0..1 for the ECE, 0..2 for a
-    multi-class Brier score), ``reference_brier`` (the no-skill forecast's: every image given the
+    ``n_images``, ``resampled`` (``images``, ``patients`` ...: the Brier CI's bootstrap units),
+    ``brier``, ``brier_ci95``, ``ece`` (unitless, 0..1 for the ECE, 0..2 for a multi-class
+    Brier score), ``ece_if_calibrated`` and ``ece_if_calibrated_p95`` (the ECE a perfectly
+    calibrated model with these probabilities would show: :func:`drac_ssl.figures.ece_with_reference`;
+    a record made before says it has none, and its ``ece_ci95`` is not shown),
+    ``reference_brier`` (the no-skill forecast's: every image given the
     grade frequencies) and ``words`` (what each measure is)). When the calibration
     ``temperature`` sits at its search bound (:func:`drac_ssl.metrics.temperature_at_bound`:
     the calibration failed) it says, in :data:`CALIBRATION_FAILED_WORDS`, that a low ECE there
     comes from near-flat probabilities, not from calibration. A figure not recorded reads as
     :func:`drac_ssl.figures.format_with_ci` writes a missing one."""
     brier = list(record.get("brier_ci95") or [None, None])[:2]
-    ece = list(record.get("ece_ci95") or [None, None])[:2]
     flat = (f" {CALIBRATION_FAILED_WORDS[0].upper()}{CALIBRATION_FAILED_WORDS[1:]}: a low ECE here comes from "
             "near-flat probabilities, not from calibration." if temperature_at_bound(temperature) else "")
     return (f"Calibration, out of fold (oof.csv's cross-fitted probabilities, {record.get('n_images')} images; "
-            f"95% CIs: percentile bootstrap of the {record.get('resampled') or 'images'}): Brier score "
+            f"Brier score's 95% CI: percentile bootstrap of the {record.get('resampled') or 'images'}): Brier score "
             f"{format_with_ci(record.get('brier'), *brier)} (a constant prediction of the grade "
             f"frequencies, which has no skill, scores {figure_text(record.get('reference_brier'))}: a model "
             f"scoring no lower shows none either), ECE "
-            f"{format_with_ci(record.get('ece'), *ece)} (lower is better for both).{flat} "
+            f"{ece_with_reference(record)} (lower is better for both).{flat} "
             f"{record.get('words')}.")
 
 
@@ -3075,8 +3078,10 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
     ``oof_calibration``: :func:`build_bundle`'s, for a (re)build, or a function of no argument
     that returns it (:func:`drac_ssl.report.oof_calibration_of`: a bootstrap, called only when
     needed: not for a bundle reused that records them already). A bundle that records none
-    while they are known (not None) is rebuilt to record them (:func:`older_bundle_records`),
-    ``"rebuilt: older records (no oof_calibration)"`` said; one reused keeps what it recorded.
+    while they are known (not None), or records them without ``ece_if_calibrated_p95`` (with the
+    ECE's bootstrap CI ``ece_ci95``, before the stats audit's F1), is rebuilt to record them
+    (:func:`older_bundle_records`), ``"rebuilt: older records (...)"`` said; one reused keeps
+    what it recorded (and no bootstrap is run for it).
     Raises BundleError as :func:`build_bundle` does."""
     run_dir = Path(run_dir)
     out, digest, meta, reusable = _reuse_check(run_dir, variant, out)
@@ -3087,8 +3092,12 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
             known.append(oof_calibration() if callable(oof_calibration) else oof_calibration)
         return known[0]
 
-    if reusable and not isinstance(meta.get(OOF_CALIBRATION_KEY), dict) and figures() is not None:
-        reusable = False  # built before the card gave them (or without them): rebuilt to record them
+    record = meta.get(OOF_CALIBRATION_KEY)
+    if reusable and (not isinstance(record, dict) or "ece_if_calibrated_p95" not in record) \
+            and figures() is not None:
+        # built before the card gave them (or without them), or with the ECE's bootstrap CI
+        # (ece_ci95, before the stats audit's F1): rebuilt to record them as a build now does
+        reusable = False
     if not reusable and said is not None and meta.get("format") == BUNDLE_FORMAT \
             and (older := older_bundle_records(meta, oof_calibration_known=figures() is not None)):
         said.append(f"rebuilt: older records ({', '.join(older)})")
@@ -3171,12 +3180,16 @@ def older_bundle_records(meta: dict[str, Any], oof_calibration_known: bool = Fal
     :func:`calibration_failed` (a failed calibration called calibrated); with
     ``oof_calibration_known`` (the export has the run's out-of-fold Brier score and ECE to
     record: :func:`build_or_reuse_bundle`'s ``oof_calibration`` not None), no
-    :data:`OOF_CALIBRATION_KEY` too ("no oof_calibration"). Such a bundle is not reused by
+    :data:`OOF_CALIBRATION_KEY` too ("no oof_calibration"), or one without
+    ``ece_if_calibrated_p95`` (recorded with the ECE's bootstrap CI, before the stats audit's
+    F1). Such a bundle is not reused by
     :func:`build_or_reuse_bundle` (the upgrade's rebuild command reused it unchanged before): it
     is rebuilt, ``"rebuilt: older records (...)"`` said."""
     lacking = []
     if oof_calibration_known and not isinstance(meta.get(OOF_CALIBRATION_KEY), dict):
         lacking.append(f"no {OOF_CALIBRATION_KEY}")
+    elif oof_calibration_known and "ece_if_calibrated_p95" not in meta[OOF_CALIBRATION_KEY]:
+        lacking.append(f"{OOF_CALIBRATION_KEY} without the ECE of a perfectly calibrated model")
     if _profile_recorded_unhashed(meta):
         lacking.append("no input_profile.sha256")
     if _weights_unhashed(meta):

@@ -69,6 +69,29 @@ def test_the_card_says_reports_calibration_line_and_an_older_bundle_says_not_rec
     assert " ".join(OOF_CALIBRATION_NOT_RECORDED.split()) in _card(run)  # built before: no crash
 
 
+def test_a_bundle_recorded_with_the_eces_bootstrap_ci_shows_no_ci_and_is_rebuilt(run: Path, tmp_path: Path) -> None:
+    """Stats audit F1: the ECE's percentile bootstrap CI never held a perfectly calibrated
+    model's 0. Catches a card of a bundle built before (``ece_ci95``, no ``ece_if_calibrated``)
+    still showing that CI as one, and such a bundle reused instead of rebuilt with the
+    perfectly calibrated model's ECE beside its own."""
+    from drac_ssl.figures import ECE_REFERENCE_NOT_RECORDED
+    from drac_ssl.grading.bundle import older_bundle_records
+
+    record = oof_calibration_record(tmp_path, tmp_path, _oof(), METRICS)
+    assert record is not None and "ece_ci95" not in record
+    assert 0 <= record["ece_if_calibrated"] <= record["ece_if_calibrated_p95"] <= 1
+    old = {key: value for key, value in record.items() if not key.startswith("ece_if_calibrated")}
+    old["ece_ci95"] = [0.123456, 0.654321]
+    card = _card(run, **{OOF_CALIBRATION_KEY: old})
+    assert "0.123" not in card and "0.654" not in card, card
+    assert f"ECE {record['ece']:.3f} ({ECE_REFERENCE_NOT_RECORDED})" in card
+    meta = {**json.loads((run / "bundle" / "metadata.json").read_text()), OOF_CALIBRATION_KEY: old}
+    assert f"{OOF_CALIBRATION_KEY} without the ECE of a perfectly calibrated model" in older_bundle_records(
+        meta, oof_calibration_known=True)
+    meta[OOF_CALIBRATION_KEY] = record
+    assert not any(OOF_CALIBRATION_KEY in said for said in older_bundle_records(meta, oof_calibration_known=True))
+
+
 def test_the_export_reads_the_runs_figures_and_the_build_records_them(run: Path, tmp_path: Path) -> None:
     """Catches figures computed but not recorded by the build (the card would say nothing),
     and the export's reader failing on a run without an oof.csv instead of recording none."""
@@ -137,3 +160,41 @@ def test_the_export_hands_the_build_its_figures_to_work_out_when_needed() -> Non
     source = inspect.getsource(export)
     assert source.count("oof_calibration=partial(oof_calibration_of, run_dir") == 2
     assert "oof_calibration = oof_calibration_of(" not in source
+
+
+def test_export_rebuilds_a_variant_bundle_recorded_with_the_eces_bootstrap_ci(run: Path, tmp_path: Path) -> None:
+    """Review of the stats branch, F1: ``export RUN --variant NAME`` (:func:`build_or_reuse_bundle`,
+    the figures given as the export gives them) reused a bundle whose ``oof_calibration``
+    recorded the ECE's bootstrap CI (``ece_ci95``, no ``ece_if_calibrated_p95``): the record was a
+    dict, so nothing asked for a rebuild, and MODEL_CARD.md (which the app shows) kept the old CI.
+    Catches that reuse; a bundle with the current record is still reused without a bootstrap."""
+    from app_fixtures import as_trained_run
+
+    from drac_ssl.grading.bundle import build_or_reuse_bundle
+
+    shutil.copytree(run, copy := tmp_path / "run")
+    run = as_trained_run(copy)
+    metrics = run / "finetune" / "vicreg" / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), **METRICS}))  # a short bootstrap
+    _write_oof(run / "finetune" / "vicreg")
+    figures = functools.partial(oof_calibration_of, run, "vicreg")  # as the export passes them
+    out, reused = build_or_reuse_bundle(run, "vicreg", oof_calibration=figures)
+    assert not reused
+    meta = json.loads((out / "metadata.json").read_text())
+    record = meta[OOF_CALIBRATION_KEY]
+    # as a build before the stats audit's F1 recorded it, its card showing the CI
+    meta[OOF_CALIBRATION_KEY] = {**{key: value for key, value in record.items()
+                                    if not key.startswith("ece_if_calibrated")}, "ece_ci95": [0.123456, 0.654321]}
+    (out / "metadata.json").write_text(json.dumps(meta, indent=2))
+    with (out / "MODEL_CARD.md").open("a", encoding="utf-8") as card:
+        card.write(f"\nECE {record['ece']:.3f} (95% CI 0.123..0.654)\n")
+    said: list[str] = []
+    assert build_or_reuse_bundle(run, "vicreg", said=said, oof_calibration=figures) == (out, False)
+    assert said == [f"rebuilt: older records ({OOF_CALIBRATION_KEY} without the ECE of a perfectly calibrated model)"]
+    rebuilt = json.loads((out / "metadata.json").read_text())[OOF_CALIBRATION_KEY]
+    assert "ece_ci95" not in rebuilt and rebuilt["ece_if_calibrated_p95"] == record["ece_if_calibrated_p95"]
+    card = " ".join((out / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    assert "0.123..0.654" not in card and "a perfectly calibrated model with these probabilities" in card
+    calls: list[str] = []  # the current record: reused, no bootstrap
+    assert build_or_reuse_bundle(run, "vicreg", oof_calibration=lambda: calls.append("bootstrap")) == (out, True)
+    assert calls == []

@@ -373,7 +373,8 @@ def test_a_run_that_stored_its_differences_is_shown_with_its_own_figures(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "| stored | vicreg − scratch | 24 | +0.123 (+0.011..+0.222) | +0.123 (+0.011..+0.222) | " \
-           "+0.123 (+0.011..+0.222) | the run's (321, seed 7, 24 images) |" in captured.out
+           "+0.123 (+0.011..+0.222) | n/a | the run's (321, seed 7, 24 images) |" in captured.out  # no OvO stored
+    assert "and this table has 7;" in captured.out  # the CIs shown: 3 stored + 4 recomputed, not the n/a
     assert "| older | vicreg − scratch | 24 | +0.667 (+" in captured.out
     assert "| here (1000, seed 0, 24 images) |" in captured.out and "the run did not store its own" in captured.out
     assert "[compare] stored:" not in captured.err and "[compare] older: vicreg − scratch" in captured.err
@@ -686,7 +687,7 @@ def test_chance_level_variants_are_noted_and_the_legend_counts_the_intervals(tmp
     assert note.startswith("`tiny` scratch: No evidence that this model grades better than chance")
     assert note in text and not any("vicreg: No evidence" in n for n in comparison.notes)
     assert ("a 95% CI excludes 0 one time in twenty by chance alone when nothing differs, and this "
-            "table has 3;") in text  # one difference x accuracy, QWK, AUC one-vs-rest
+            "table has 4;") in text  # one difference x accuracy, QWK, AUC OvR, AUC OvO
     # a run that stored the AUC's own CI: the note words it as report.md does
     metrics_path = run / "finetune" / "scratch" / "metrics.json"
     stored = json.loads(metrics_path.read_text())
@@ -746,7 +747,7 @@ def test_between_says_whether_the_changed_settings_helped_variant_by_variant(
     text = comparison.markdown()
     assert "## Each run minus `base`, variant by variant" in text
     assert "| `mlp` − `base` | vicreg | 24 |" in text
-    assert "and this table has 6." in text
+    assert "and this table has 8." in text
 
     assert main([str(base), str(worse), "--between", "--n-boot", "20"]) == 0
     assert "## Each run minus `base`, variant by variant" in capsys.readouterr().out
@@ -790,7 +791,7 @@ def test_between_says_a_difference_of_width_zero_is_not_meaningful(
     flat = "+0.000 (CI not meaningful: every resample gives 0.000: no resample of these images changes it)"
     assert f"| `r2` − `r1` | vicreg | 24 | {flat} | {flat} |" in text, text
     assert "+0.000..+0.000" not in text
-    assert "Not meaningful (a CI of width 0): `r2` − `r1` scratch: accuracy, QWK, AUC OvR; `r2` − `r1` vicreg:" in text
+    assert "Not meaningful (a CI of width 0): `r2` − `r1` scratch: accuracy, QWK, AUC OvR, AUC OvO; `r2` − `r1` vicreg:" in text
     assert f"`r2` vicreg: after the cross-fitted calibration, {FOLD_WORDS}" in text  # the notes say why
     # a real interval stays an interval
     vicreg_row = next(line for line in text.splitlines() if line.startswith("| r2 | vicreg − scratch"))
@@ -1131,3 +1132,21 @@ def test_a_byte_identical_scratch_of_an_ablation_is_not_called_the_same_run_made
     notes = compare_runs([base, other], n_boot=N_BOOT).notes
     assert [n.split(":")[0] for n in notes if "byte-identical" in n] == ["`base` and `other` (scratch)"], notes
     assert any("fine-tuning of vicreg" in n and "was taken from `base`" in n for n in notes), notes
+
+
+def test_two_grade_runs_show_one_auc_difference_and_count_the_cis_shown(tmp_path: Path) -> None:
+    """Review of the stats branch, F4: with two grades the one-vs-one and one-vs-rest AUCs are
+    both the ROC AUC of P1, yet compare's difference tables showed both as equal columns and
+    counted four CIs per difference in their multiple-testing sentence. Catches a second AUC
+    column or a count of cells not shown (three grades keep all four:
+    test_chance_level_variants_are_noted_and_the_legend_counts_the_intervals)."""
+    names = ["no referable DR", "referable DR"]
+    runs = [make_run(tmp_path, name, ["data.grades=[no referable DR, referable DR]", *extra], k=2, names=names)
+            for name, extra in (("two", ()), ("two-mlp", ("finetune.head=mlp",)))]
+    text = compare_runs(runs, n_boot=20, between=True).markdown()
+    assert _cells(text, "| run | difference |")[3:6] == ["accuracy", "QWK", "AUC OvR"]
+    assert _cells(text, "| run | variant | images |")[3:6] == ["accuracy", "QWK", "AUC OvR"]
+    assert "AUC OvO" not in text.split("## Pretrained minus")[1]
+    assert "and this table has 6;" in text  # two differences x accuracy, QWK, AUC
+    assert "and this table has 6." in text  # --between: two variants x the same three
+    assert "the AUC of the probabilities (with two grades one-vs-one and one-vs-rest coincide, both" in text

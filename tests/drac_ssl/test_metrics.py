@@ -1216,6 +1216,22 @@ def test_expected_grade_refuses_rows_off_by_more_than_1e_3() -> None:
         expected_grade([[0.5, 0.3, 0.195]])
 
 
+def test_qwk_refuses_a_grade_outside_the_num_grades_it_is_given() -> None:
+    """Stats audit F4: grade 4 with ``num_grades=3`` widened the scale to 5 grades silently
+    (a mislabelled ICDR grade scored on DRAC's scale); now a ValueError says which value and
+    how to fix it. Without ``num_grades`` the largest grade seen still decides."""
+    from drac_ssl.metrics import quadratic_weighted_kappa
+
+    with pytest.raises(ValueError, match=r"y_true holds grade 4, outside the 3 grades 0\.\.2 of num_grades=3"):
+        quadratic_weighted_kappa([0, 1, 2, 4, 0, 2], [0, 1, 2, 2, 0, 2], num_grades=3)
+    with pytest.raises(ValueError, match=r"y_pred holds grade 3, outside the 3 grades.*omit num_grades"):
+        quadratic_weighted_kappa([0, 1, 2, 2], [0, 1, 2, 3], 3)
+    y, p = [0, 1, 2, 4, 0, 2], [0, 1, 2, 2, 0, 2]
+    assert quadratic_weighted_kappa(y, p) == pytest.approx(
+        cohen_kappa_score(y, p, weights="quadratic", labels=list(range(5))))
+    assert quadratic_weighted_kappa(y, p, 5) == quadratic_weighted_kappa(y, p)
+
+
 def test_a_column_of_grades_is_refused_with_its_fix() -> None:
     """A trial user passed MedMNIST's npz labels, shape (n, 1), and read "y_true must be 1-D (n,),
     got shape (120, 1)" with no fix, unlike the package's other messages. The message gives

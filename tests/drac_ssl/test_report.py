@@ -332,6 +332,22 @@ def test_the_data_section_says_when_fundus_photographs_were_pretrained_with_the_
     assert "octa augmentation recipe" not in "\n".join(_data_section(run))
 
 
+def test_the_differences_table_gives_the_one_vs_one_auc_where_the_run_stored_it(tmp_path: Path) -> None:
+    """Stats audit F5: DRAC's tie-breaker, the one-vs-one AUC, had no paired difference. Catches
+    a table without its column when comparison.json holds it, and an ``n/a`` column for a run
+    fine-tuned before it was stored."""
+    run = _run(tmp_path, [1] * 30, COLLAPSED)
+    old = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    assert "| difference | accuracy | QWK | AUC (OvR) |\n" in old
+    comparison = json.loads((run / "finetune" / "comparison.json").read_text())
+    comparison["pretrained_minus_scratch"]["vicreg"]["auc_ovo"] = {"difference": 0.25, "ci_low": 0.05,
+                                                                   "ci_high": 0.45}
+    (run / "finetune" / "comparison.json").write_text(json.dumps(comparison))
+    text = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    assert "| difference | accuracy | QWK | AUC (OvR) | AUC (OvO) |\n" in text, text
+    assert "+0.250 (+0.050..+0.450) |" in text
+
+
 def test_a_difference_whose_interval_has_width_0_is_not_printed_as_an_interval(tmp_path: Path) -> None:
     """Trials read ``+0.000 (+0.000..+0.000)`` in report.md's differences table as certainty
     (compare already said "not meaningful"): a width-0 interval now says so in its cell, with
@@ -787,7 +803,7 @@ def test_each_variant_says_its_out_of_fold_brier_and_ece_with_cis(tmp_path: Path
     """An auditor wanted the out-of-fold calibration measured, not only the temperature: the
     Brier score and ECE of oof.csv's probabilities, with the CIs --score gives a submission
     (drac_ssl.scoring.calibration_measures, the one implementation)."""
-    from drac_ssl.figures import format_with_ci
+    from drac_ssl.figures import ece_with_reference, format_with_ci
     from drac_ssl.oof import read_oof
     from drac_ssl.scoring import calibration_measures
 
@@ -798,9 +814,12 @@ def test_each_variant_says_its_out_of_fold_brier_and_ece_with_cis(tmp_path: Path
     lines = [line for line in text.splitlines() if line.startswith("Calibration, out of fold")]
     assert len(lines) == 2, lines  # scratch and VICReg, each under its own figures
     assert any(f"Brier score {format_with_ci(want['brier'], *want['brier_ci95'])} (a constant prediction "
-               f"of the grade frequencies, which has no skill, scores " in line and f"ECE {format_with_ci(want['ece'], *want['ece_ci95'])}"
+               f"of the grade frequencies, which has no skill, scores " in line and f"ECE {ece_with_reference(want)} (lower"
                in line for line in lines), lines
     assert not any("near-flat" in line for line in lines)  # temperature 1.0: the calibration held
+    # stats audit F1: beside the ECE a perfectly calibrated model's, not a bootstrap CI
+    assert all("a perfectly calibrated model with these probabilities would show ECE ~" in line
+               for line in lines), lines
 
 
 def test_a_low_ece_of_flat_probabilities_is_read_beside_the_grade_frequencies(tmp_path: Path) -> None:

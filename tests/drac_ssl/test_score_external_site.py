@@ -521,7 +521,7 @@ def test_expected_calibration_error_by_hand() -> None:
 
 def test_score_names_the_calibration_applied_and_measures_the_probabilities(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from drac_ssl.metrics import bootstrap_ci, brier_score
+    from drac_ssl.metrics import bootstrap_ci, brier_score, ece_if_calibrated
 
     sub = tmp_path / "graded.csv"
     write_submission(sub, CASES, _referable_probs(), GIVEN, num_grades=5)
@@ -543,10 +543,16 @@ def test_score_names_the_calibration_applied_and_measures_the_probabilities(
     assert measures["brier"] == pytest.approx(brier_score(y, probs))
     assert measures["brier_ci95"] == pytest.approx(list(bootstrap_ci(y, probs, brier_score, n_boot=1000, seed=0)))
     assert measures["brier_ci95"][0] < measures["brier"] < measures["brier_ci95"][1]
-    assert measures["ece_bins"] == 10 and 0 <= measures["ece_ci95"][0] <= measures["ece"] <= measures["ece_ci95"][1]
+    # stats audit F1: no percentile CI for the ECE (it missed a perfect model's 0), the ECE a
+    # perfectly calibrated model with these probabilities would show instead
+    assert measures["ece_bins"] == 10 and "ece_ci95" not in measures
+    assert (measures["ece_if_calibrated"], measures["ece_if_calibrated_p95"]) == pytest.approx(
+        ece_if_calibrated(probs, seed=0))
     (said,) = [x for x in printed.splitlines() if x.startswith("Calibration of the submitted probabilities")]
     assert said.startswith(f"Calibration of the submitted probabilities: Brier score {measures['brier']:.3f} (95% CI ")
     assert "10 equal-width bins" in said
+    assert (f"ECE {measures['ece']:.3f} (a perfectly calibrated model with these probabilities would show ECE "
+            f"~{measures['ece_if_calibrated']:.3f}, 95th percentile {measures['ece_if_calibrated_p95']:.3f}: ") in said, said
     # without the bundle: said unknown; a Kaggle file: no measures
     bare = scoring.score(sub, _labels(tmp_path), n_boot=20, grade_names=NAMES)
     assert bare["calibration"]["note"].startswith("the bundle that graded was not found")
