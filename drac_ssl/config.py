@@ -458,6 +458,7 @@ class UMMConfig:
     outer_lr: float = 1e-4  # the outer optimiser's lr (the authors: the same at both levels)
     alpha: float = 1.0  # weight of Delta R in the outer objective; 0 = the fair control
     outer_ssl: bool = True  # F = L_ssl - alpha Delta R (false: the pre-#13 objective -alpha Delta R alone)
+    outer_batch: str = "same"  # which batch the outer objective F is taken on: same (the inner step's batch and views) | next (the epoch's next batch with its own two views, the last step's the epoch's first: other data, as the authors' separate loader iterators; design.md's departures)
     membership: str = "soft"  # soft (anchor-based, the paper's Appendix C) | pairs (each image's two views)
     membership_temperature: float = 0.1  # tau of the soft membership's softmax of cosine similarity
     beta: float = 1.0  # weight of the JS alignment term
@@ -3357,6 +3358,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "umm.hvp": ("exact", "finite_difference"),
     "umm.inner_optimizer": ("adam", "sgd"),
     "umm.membership": ("soft", "pairs"),
+    "umm.outer_batch": ("same", "next"),
     "umm.start_from": ("best", "last", "peak", "past_peak"),
     "finetune.head": ("linear", "mlp", "conv", "regression"),
     "finetune.freeze": ("frozen", "last", "all"),
@@ -3540,8 +3542,8 @@ class UnusedWhen:
 
 _GENERIC_UNUSED = ("data.dataset", "data.root", "data.unlabelled")
 _UMM_READ_BY_PRETRAIN_MONITOR = ("umm.early_cut", "umm.membership", "umm.membership_temperature", "umm.eps2")
-_OUTER_LEVEL = ("umm.alpha", "umm.outer_lr", "umm.outer_sign", "umm.outer_ssl", "umm.hypergradient",
-                "umm.neumann_steps", "umm.hvp", "umm.fd_radius", "umm.max_step_ratio")
+_OUTER_LEVEL = ("umm.alpha", "umm.outer_lr", "umm.outer_sign", "umm.outer_ssl", "umm.outer_batch",
+                "umm.hypergradient", "umm.neumann_steps", "umm.hvp", "umm.fd_radius", "umm.max_step_ratio")
 
 UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
     UnusedWhen(("data.unlabelled",), lambda c: c.data.dataset != "drac",

@@ -16,6 +16,13 @@ parameter takes an outer step).
 ``umm.use_rate_reduction=false`` removes the outer level altogether (single-level training
 on ``L_in``).
 
+Which batch F is taken on (``umm.outer_batch``): ``same`` (the default), the inner step's
+batch and views; ``next``, the epoch's next batch with its own two views
+(:func:`with_next_batch`), so the outer level sees other data than the inner one, as the
+authors' ``train_umm.py`` does (betty gives each problem its own loader iterator) and as
+DARTS takes its outer gradient on held-out data. On the same batch the hypergradient points
+largely along the inner gradient (docs/design.md, "Where the code fills in or departs").
+
 The updates, one batch:
 
 1. the inner step: ``umm.inner_optimizer`` (``adam``, the default, as the authors; or
@@ -40,9 +47,9 @@ step's Euclidean norm (the real parameter displacements).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -57,9 +64,14 @@ from drac_ssl.models import VICRegModel
 from drac_ssl.umm.bilevel import global_norm, grads_or_zeros, hypergradient
 from drac_ssl.umm.layers import AfterCut, early_features, pooled
 
-__all__ = ["STEP_KEYS", "InnerTerms", "OuterTerms", "UMMOptimizers", "build_optimizers",
+T = TypeVar("T")
+
+__all__ = ["OUTER_BATCHES", "STEP_KEYS", "InnerTerms", "OuterTerms", "UMMOptimizers", "build_optimizers",
            "effective_alpha", "inner_objective", "outer_objective", "outer_step_groups",
-           "parameter_groups", "step_keys", "umm_step"]
+           "parameter_groups", "step_keys", "umm_step", "with_next_batch"]
+
+OUTER_BATCHES = ("same", "next")
+"""``umm.outer_batch``: F on the inner step's batch, or on the epoch's next one."""
 
 
 class InnerTerms(NamedTuple):
@@ -267,6 +279,25 @@ def outer_objective(feat_a: Tensor, feat_b: Tensor, z_a: Tensor | None, z_b: Ten
     return OuterTerms(objective, ssl, rr.detach())
 
 
+def with_next_batch(batches: Iterable[T]) -> Iterator[tuple[T, T]]:
+    """``(batch_i, batch_{i+1})`` for each batch of an epoch, the last one paired with the
+    first (``umm.outer_batch=next``: the inner step on the first, F on the second).
+
+    Every batch is then used once by each level per epoch, with the views the feed drew for
+    it; the first batch is held until the last step. An epoch of one batch pairs it with
+    itself (the stage refuses ``next`` then, :func:`drac_ssl.umm.stage.run`).
+    """
+    iterator = iter(batches)
+    try:
+        first = previous = next(iterator)
+    except StopIteration:
+        return
+    for batch in iterator:
+        yield previous, batch
+        previous = batch
+    yield previous, first
+
+
 def _monitor(uc: UMMConfig, z_a: Tensor, z_b: Tensor) -> tuple[RateReduction, Tensor]:
     rr = rate_reduction(z_a, z_b, uc.eps2, membership=uc.membership,
                         temperature=uc.membership_temperature)
@@ -283,19 +314,36 @@ def umm_step(
     loss_fn: VICRegLoss,
     optimizers: UMMOptimizers,
     bf16: bool = False,
+    outer_views: tuple[Tensor, Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """One UMM step on a batch of two views ``(n, C, H, W)`` (module docstring).
 
+    ``outer_views``: with ``umm.outer_batch=next``, the two views ``(n', C, H, W)`` of the
+    batch F is taken on (the next one, :func:`with_next_batch`); with ``same``, None (F on
+    ``view_a``, ``view_b``). A mismatch with ``uc.outer_batch`` is a ValueError (without an
+    outer level, ``umm.use_rate_reduction=false``, they are not read).
+
     Returns 0-dim detached tensors keyed by :func:`step_keys` of the parameter groups: the
     SSL loss and its terms, JS and ``inner_loss`` at ``theta_t``; ``outer_objective``
-    (``F``), ``outer_ssl_loss`` and ``outer_rate_reduction`` at ``theta'_t`` (NaN without
-    an outer level); ``rate_reduction_*`` / ``coding_rate_*`` (R) / ``compress_rate_*``
+    (``F``), ``outer_ssl_loss`` and ``outer_rate_reduction`` at ``theta'_t``, on the outer
+    batch (NaN without an outer level); ``rate_reduction_*`` / ``coding_rate_*`` (R) / ``compress_rate_*``
     (R_c) and ``view_cosine_*`` of the pooled early-cut / last-layer features at
     ``theta_t``; gradient and step norms; ``step_ratio_<group>`` = ||outer step|| / ||inner
     step|| of the group (0 for a group without an outer step; NaN without an outer level).
     """
+    if uc.use_rate_reduction and (outer_views is None) != (uc.outer_batch == "same"):
+        raise ValueError(
+            f"umm.outer_batch={uc.outer_batch} takes "
+            f"{'no outer_views (F on the inner batch)' if uc.outer_batch == 'same' else 'the next batch as outer_views'}"
+            f", but umm_step was given {'none' if outer_views is None else 'outer_views'}."
+        )
     h_a = early_features(model, view_a, uc.early_cut, bf16)
     h_b = early_features(model, view_b, uc.early_cut, bf16)
+    if outer_views is None or not uc.use_rate_reduction:
+        outer_h_a, outer_h_b = h_a, h_b
+    else:
+        outer_h_a = early_features(model, outer_views[0], uc.early_cut, bf16)
+        outer_h_b = early_features(model, outer_views[1], uc.early_cut, bf16)
     names, params = list(tuned), list(tuned.values())
     groups = parameter_groups(names)
     inner = inner_objective(head, h_a, h_b, loss_fn, beta=uc.beta, use_js=uc.use_js)
@@ -310,8 +358,8 @@ def umm_step(
 
         def outer_loss_fn(theta: Sequence[Tensor]) -> Tensor:
             state = state_at(theta)
-            feat_a, z_a = functional_call(head, state, (h_a,), {"embed": uc.outer_ssl})
-            feat_b, z_b = functional_call(head, state, (h_b,), {"embed": uc.outer_ssl})
+            feat_a, z_a = functional_call(head, state, (outer_h_a,), {"embed": uc.outer_ssl})
+            feat_b, z_b = functional_call(head, state, (outer_h_b,), {"embed": uc.outer_ssl})
             terms = outer_objective(feat_a, feat_b, z_a, z_b, loss_fn, uc)
             outer_log["outer_rate_reduction"] = terms.rate_reduction
             outer_log["outer_ssl_loss"] = terms.ssl

@@ -1141,9 +1141,9 @@ def tuned_model(cfg: Config, pretrained: Path):
     return model, head, tuned
 
 
-def one_step(cfg: Config, pretrained: Path, x: torch.Tensor):
-    """One umm_step from the pretrained weights; returns (logs, state after the inner step,
-    state after the step)."""
+def one_step(cfg: Config, pretrained: Path, x: torch.Tensor, outer_views: torch.Tensor | None = None):
+    """One umm_step from the pretrained weights (``outer_views``: F's batch with
+    ``umm.outer_batch=next``); returns (logs, state after the inner step, state after the step)."""
     model, head, tuned = tuned_model(cfg, pretrained)
     optimizers = umm.build_optimizers(list(tuned.values()), cfg.umm)
     after_inner: dict[str, torch.Tensor] = {}
@@ -1155,7 +1155,8 @@ def one_step(cfg: Config, pretrained: Path, x: torch.Tensor):
         return out
 
     optimizers.inner.step = recording_step
-    logs = umm.umm_step(model, head, tuned, x[0], x[1], cfg.umm, VICRegLoss(), optimizers)
+    logs = umm.umm_step(model, head, tuned, x[0], x[1], cfg.umm, VICRegLoss(), optimizers,
+                        outer_views=None if outer_views is None else (outer_views[0], outer_views[1]))
     return logs, after_inner, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -1199,6 +1200,80 @@ def test_outer_step_skips_the_expander_when_delta_r_alone_is_the_outer_objective
         assert torch.equal(value, after[key]) == key.startswith("expander."), key
     logs, _, _ = one_step(tiny_config(**CHEAP), pretrained, x)  # anchored: every group steps
     assert float(logs["step_ratio_expander"]) > 0 and float(logs["step_ratio_layer4"]) > 0
+
+
+def test_with_next_batch_pairs_each_batch_with_the_next_and_the_last_with_the_first() -> None:
+    from drac_ssl.umm.step import with_next_batch
+
+    assert list(with_next_batch(iter([1, 2, 3]))) == [(1, 2), (2, 3), (3, 1)]
+    assert list(with_next_batch([7])) == [(7, 7)]
+    assert list(with_next_batch([])) == []
+
+
+def test_outer_batch_next_takes_f_on_the_next_batch_and_same_on_the_inner_one(
+    pretrained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drac_ssl.umm import step as umm_step_module
+
+    seen: list[int] = []
+    real = umm_step_module.outer_objective
+
+    def spy(feat_a, *args, **kwargs):
+        seen.append(len(feat_a))
+        return real(feat_a, *args, **kwargs)
+
+    monkeypatch.setattr(umm_step_module, "outer_objective", spy)
+    x = torch.randn(2, 4, 1, 32, 32, generator=torch.Generator().manual_seed(3))
+    nxt = torch.randn(2, 3, 1, 32, 32, generator=torch.Generator().manual_seed(4))  # 3 images: told apart
+    logs_s, inner_s, after_s = one_step(tiny_config(**CHEAP), pretrained, x)
+    assert seen and set(seen) == {4}  # same: F on the inner step's 4 images
+    seen.clear()
+    logs_n, inner_n, after_n = one_step(tiny_config(**CHEAP, **{"umm.outer_batch": "next"}), pretrained, x, nxt)
+    assert seen and set(seen) == {3}  # next: F on the next batch's 3 images only
+    for key, value in inner_s.items():  # the inner step does not read the outer batch
+        assert torch.equal(value, inner_n[key]), key
+    assert float(logs_s["ssl_loss"]) == float(logs_n["ssl_loss"])
+    assert float(logs_s["outer_ssl_loss"]) != float(logs_n["outer_ssl_loss"])
+    name = "backbone.layer4.0.conv1.weight"
+    assert not torch.equal(after_s[name], after_n[name])
+    model, head, tuned = tuned_model(tiny_config(), pretrained)  # refused before any forward
+    for setting, outer_views in (("next", None), ("same", (nxt[0], nxt[1]))):
+        uc = tiny_config(**CHEAP, **{"umm.outer_batch": setting}).umm
+        with pytest.raises(ValueError, match=f"umm.outer_batch={setting}"):
+            umm.umm_step(model, head, tuned, x[0], x[1], uc, VICRegLoss(),
+                         umm.build_optimizers(list(tuned.values()), uc), outer_views=outer_views)
+
+
+def test_outer_batch_next_feeds_the_stage_s_step_pairs_of_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Feed:
+        def epoch(self, epoch: int):
+            return iter([(f"a{i}", f"b{i}") for i in range(3)])
+
+    calls: list[tuple[str, tuple[str, str] | None]] = []
+    monkeypatch.setattr(umm_stage, "umm_step", lambda model, head, tuned, view_a, view_b, *args, outer_views=None,
+                        **kwargs: calls.append((view_a, outer_views)) or {})
+    for setting, use_rate_reduction, want in (
+        ("next", True, [("a0", ("a1", "b1")), ("a1", ("a2", "b2")), ("a2", ("a0", "b0"))]),
+        ("same", True, [("a0", None), ("a1", None), ("a2", None)]),
+        ("next", False, [("a0", None), ("a1", None), ("a2", None)]),  # no outer level: nothing to pair
+    ):
+        task = object.__new__(umm_stage._UMMTraining)  # only what batches() and step() read
+        task.uc = tiny_config(**{"umm.outer_batch": setting,
+                                 "umm.use_rate_reduction": str(use_rate_reduction).lower()}).umm
+        task.feed, task.model, task.head, task.tuned = Feed(), None, None, None
+        task.loss_fn, task.optimizers, task.bf16 = None, None, False
+        calls.clear()
+        for i, batch in enumerate(task.batches(0)):
+            task.step(batch, i)
+        assert calls == want, setting
+
+
+def test_outer_batch_next_is_refused_with_one_batch_an_epoch(pretrained: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(**CHEAP, **{"umm.outer_batch": "next"})  # umm.max_steps_per_epoch=1
+    with pytest.raises(ValueError, match="umm.outer_batch=next takes F on the epoch's next batch") as err:
+        umm.run(cfg, tmp_path / "run", data=tiny_data(),
+                checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors")
+    assert "fix:" in str(err.value)
 
 
 # --------------------------------------------------------------------------------------
