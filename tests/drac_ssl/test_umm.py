@@ -616,7 +616,7 @@ def fake_steps(rate_reductions: list[float], **planted: list[float]):
     one tuned weight, so the chosen weights show."""
     calls = {"n": 0}
 
-    def step(model, head, tuned, view_a, view_b, uc, loss_fn, optimizers, bf16=False):
+    def step(model, head, tuned, view_a, view_b, uc, loss_fn, optimizers, bf16=False, outer_views=None):
         epoch = calls["n"]
         calls["n"] += 1
         with torch.no_grad():
