@@ -83,6 +83,7 @@ from drac_ssl.umm.source import (
 )
 from drac_ssl.umm.step import (
     OUTER_BATCHES,
+    RATE_REDUCTION_ON,
     UMMOptimizers,
     build_optimizers,
     effective_alpha,
@@ -166,6 +167,7 @@ def check_settings(uc: UMMConfig) -> None:
         "umm.outer_sign": (uc.outer_sign, OUTER_SIGNS),
         "umm.membership": (uc.membership, MEMBERSHIPS),
         "umm.outer_batch": (uc.outer_batch, OUTER_BATCHES),
+        "umm.rate_reduction_on": (uc.rate_reduction_on, RATE_REDUCTION_ON),
         "umm.start_from": (uc.start_from, START_RULES),
     }
     for key, (value, choices) in checks.items():
@@ -575,6 +577,7 @@ def run(
         f"{f' (tau {uc.membership_temperature:g})' if uc.membership == 'soft' else ''}, outer step on "
         f"{', '.join(stepped) or 'nothing'}"
         f"{' (F on the next batch)' if uc.outer_batch == 'next' and uc.use_rate_reduction else ''}"
+        f"{' (Delta R on the expander outputs)' if uc.rate_reduction_on == 'embedding' and uc.use_rate_reduction else ''}"
         f"; {uc.hypergradient}"
         f"{f' K={uc.neumann_steps}' if uc.hypergradient == 'neumann' else ''}, hvp {uc.hvp}, "
         f"JS {'on' if uc.use_js else 'off'}, {uc.inner_optimizer}/adam lr {uc.inner_lr:g}/{uc.outer_lr:g}"
@@ -625,6 +628,7 @@ def run(
         "membership": uc.membership,
         "membership_temperature": uc.membership_temperature,
         "outer_batch": uc.outer_batch,
+        "rate_reduction_on": uc.rate_reduction_on,
         "outer_step_groups": stepped,
         "excluded_from_outer_step": [g for g in groups if g not in stepped],
         "ssl_start": task.ssl_start,

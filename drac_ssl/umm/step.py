@@ -7,7 +7,9 @@ to the SSL loss (issue #13, methods.md section 2):
 
 ``s = +1`` for ``umm.outer_sign=maximize`` (the paper), ``-1`` for ``minimize``; ``Delta R``
 of the pooled last-layer features of the two views with ``umm.membership`` (``soft``: the
-anchor-based membership of :mod:`drac_ssl.losses.mcr2`). ``alpha = 0`` is the fair
+anchor-based membership of :mod:`drac_ssl.losses.mcr2`), or with
+``umm.rate_reduction_on=embedding`` of their expander outputs (where the authors' code takes
+it; rows L2-normalised and ``umm.eps2`` either way). ``alpha = 0`` is the fair
 control: the same code path and the same two updates per batch, with ``F = L_ssl(theta')``
 under the default ``umm.outer_ssl=true`` (``Delta R`` is then computed for the log only,
 detached, and never enters an update; with ``outer_ssl=false`` F is the constant 0 and no
@@ -34,7 +36,8 @@ The updates, one batch:
    structurally zero would receive only the cross-term ``-xi (H v)``, which Adam would blow
    up to a full-size step; it gets no outer step. With ``outer_ssl=true`` F reaches every
    tuned parameter (nothing is excluded); with ``outer_ssl=false`` the expander is excluded
-   (Delta R is computed on the backbone features, before the expander).
+   (Delta R is computed on the backbone features, before the expander), unless
+   ``umm.rate_reduction_on=embedding``.
 
 No weight decay at either level. The step logs (:data:`STEP_KEYS`, plus
 ``step_ratio_<group>`` for every parameter group, :func:`parameter_groups`): the SSL loss and
@@ -66,12 +69,16 @@ from drac_ssl.umm.layers import AfterCut, early_features, pooled
 
 T = TypeVar("T")
 
-__all__ = ["OUTER_BATCHES", "STEP_KEYS", "InnerTerms", "OuterTerms", "UMMOptimizers", "build_optimizers",
+__all__ = ["OUTER_BATCHES", "RATE_REDUCTION_ON", "STEP_KEYS", "InnerTerms", "OuterTerms", "UMMOptimizers", "build_optimizers",
            "effective_alpha", "inner_objective", "outer_objective", "outer_step_groups",
            "parameter_groups", "step_keys", "umm_step", "with_next_batch"]
 
 OUTER_BATCHES = ("same", "next")
 """``umm.outer_batch``: F on the inner step's batch, or on the epoch's next one."""
+
+RATE_REDUCTION_ON = ("features", "embedding")
+"""``umm.rate_reduction_on``: F's Delta R on the pooled backbone features (before the
+expander) or on the expander's outputs."""
 
 
 class InnerTerms(NamedTuple):
@@ -184,7 +191,8 @@ def outer_step_groups(uc: UMMConfig, groups: Sequence[str]) -> list[str]:
 
     ``use_rate_reduction=false`` or ``F`` identically zero (``outer_ssl=false`` and
     ``alpha = 0``): none. ``outer_ssl=false``: the backbone stages (Delta R is computed on
-    the backbone features, so the expander's only outer gradient is the cross-term).
+    the backbone features, so the expander's only outer gradient is the cross-term), every
+    group with ``rate_reduction_on=embedding`` (Delta R then reaches the expander).
     """
     if not uc.use_rate_reduction:
         return []
@@ -192,6 +200,8 @@ def outer_step_groups(uc: UMMConfig, groups: Sequence[str]) -> list[str]:
         return list(groups)
     if effective_alpha(uc) == 0.0:
         return []
+    if uc.rate_reduction_on == "embedding":
+        return list(groups)
     return [g for g in groups if g != "expander"]
 
 
@@ -230,7 +240,8 @@ class OuterTerms(NamedTuple):
     """:func:`outer_objective` on one batch, at ``theta'``: ``objective`` (F, with its graph;
     a constant 0 without graph when ``alpha = 0`` and ``outer_ssl=false``), ``ssl`` (``L_ssl``,
     detached; NaN when ``outer_ssl=false``: F does not contain it) and ``rate_reduction``
-    (``Delta R`` of the features, detached; always computed, also with ``alpha = 0``, where
+    (``Delta R`` of the features or, with ``rate_reduction_on=embedding``, of the
+    embeddings, detached; always computed, also with ``alpha = 0``, where
     it is logged only and never differentiated)."""
 
     objective: Tensor
@@ -244,9 +255,10 @@ def outer_objective(feat_a: Tensor, feat_b: Tensor, z_a: Tensor | None, z_b: Ten
 
     Args:
         feat_a, feat_b: pooled last-layer features ``(n, feature_dim)`` of the two views.
-        z_a, z_b: their expander embeddings ``(n, out_dim)`` (needed when ``uc.outer_ssl``).
+        z_a, z_b: their expander embeddings ``(n, out_dim)`` (needed when ``uc.outer_ssl``
+            or ``uc.rate_reduction_on == "embedding"``).
         loss_fn: the VICReg loss (``L_ssl``).
-        uc: ``alpha``, ``outer_sign``, ``outer_ssl``, ``membership``,
+        uc: ``alpha``, ``outer_sign``, ``outer_ssl``, ``rate_reduction_on``, ``membership``,
             ``membership_temperature``, ``eps2``.
 
     Returns:
@@ -256,17 +268,24 @@ def outer_objective(feat_a: Tensor, feat_b: Tensor, z_a: Tensor | None, z_b: Ten
         :func:`outer_step_groups`).
 
     Raises:
-        ValueError: ``uc.outer_ssl`` is true and ``z_a`` or ``z_b`` is None.
+        ValueError: ``uc.outer_ssl`` is true, or ``uc.rate_reduction_on`` is ``embedding``,
+            and ``z_a`` or ``z_b`` is None.
     """
     alpha = effective_alpha(uc)
     nan = torch.full((), math.nan, device=feat_a.device)
+    if uc.rate_reduction_on == "embedding":
+        if z_a is None or z_b is None:
+            raise ValueError("umm.rate_reduction_on=embedding needs the expander embeddings z_a, z_b.")
+        rr_a, rr_b = z_a, z_b
+    else:
+        rr_a, rr_b = feat_a, feat_b
     if alpha != 0.0:
-        rr = rate_reduction(feat_a, feat_b, uc.eps2, membership=uc.membership,
+        rr = rate_reduction(rr_a, rr_b, uc.eps2, membership=uc.membership,
                             temperature=uc.membership_temperature).delta
         objective = -alpha * rr
     else:  # the fair control: Delta R is logged, never differentiated
         with torch.no_grad():
-            rr = rate_reduction(feat_a.detach(), feat_b.detach(), uc.eps2, membership=uc.membership,
+            rr = rate_reduction(rr_a.detach(), rr_b.detach(), uc.eps2, membership=uc.membership,
                                 temperature=uc.membership_temperature).delta
         objective = torch.zeros((), device=feat_a.device)
     ssl = nan
@@ -356,10 +375,12 @@ def umm_step(
         def state_at(theta: Sequence[Tensor]) -> dict[str, Tensor]:
             return {**buffers, **dict(zip(names, theta, strict=True))}
 
+        embed = uc.outer_ssl or uc.rate_reduction_on == "embedding"
+
         def outer_loss_fn(theta: Sequence[Tensor]) -> Tensor:
             state = state_at(theta)
-            feat_a, z_a = functional_call(head, state, (outer_h_a,), {"embed": uc.outer_ssl})
-            feat_b, z_b = functional_call(head, state, (outer_h_b,), {"embed": uc.outer_ssl})
+            feat_a, z_a = functional_call(head, state, (outer_h_a,), {"embed": embed})
+            feat_b, z_b = functional_call(head, state, (outer_h_b,), {"embed": embed})
             terms = outer_objective(feat_a, feat_b, z_a, z_b, loss_fn, uc)
             outer_log["outer_rate_reduction"] = terms.rate_reduction
             outer_log["outer_ssl_loss"] = terms.ssl

@@ -935,7 +935,8 @@ def test_cli_says_a_run_dir_it_cannot_make_in_one_line_and_exits_2(
 # The anchored outer objective (issue #13) on the tiny float64 problem
 
 
-def anchored_problem(alpha: float, outer_ssl: bool = True, membership: str = "soft", seed: int = 0):
+def anchored_problem(alpha: float, outer_ssl: bool = True, membership: str = "soft", seed: int = 0,
+                     rate_reduction_on: str = "features"):
     """The tiny problem with UMM's own outer objective ``umm.outer_objective``:
     ``F = L_ssl(theta') - alpha * Delta R(theta')`` on features tanh(h W1 + b1) and
     embeddings features @ W2 (W2 plays the expander)."""
@@ -944,7 +945,8 @@ def anchored_problem(alpha: float, outer_ssl: bool = True, membership: str = "so
     h_a = torch.randn(6, 5, generator=g, dtype=torch.float64)
     h_b = h_a + 0.5 * torch.randn(6, 5, generator=g, dtype=torch.float64)
     uc = load_config(None, [f"umm.alpha={alpha}", f"umm.outer_ssl={str(outer_ssl).lower()}",
-                            f"umm.membership={membership}", "umm.membership_temperature=0.3"]).umm
+                            f"umm.membership={membership}", "umm.membership_temperature=0.3",
+                            f"umm.rate_reduction_on={rate_reduction_on}"]).umm
     loss_fn = VICRegLoss()
 
     def terms(p: Sequence[torch.Tensor]) -> umm.OuterTerms:
@@ -996,6 +998,25 @@ def test_without_the_ssl_anchor_the_expander_gets_only_the_cross_term() -> None:
     assert umm.outer_step_groups(load_config(None, []).umm, ["layer4", "expander"]) == ["layer4", "expander"]
     assert umm.outer_step_groups(load_config(None, ["umm.outer_ssl=false", "umm.alpha=0"]).umm,
                                  ["layer4", "expander"]) == []
+
+
+def test_rate_reduction_on_the_embedding_takes_delta_r_of_the_expander_outputs() -> None:
+    theta, inner_loss_fn, terms, (h_a, h_b, uc, _) = anchored_problem(1.0, outer_ssl=False,
+                                                                    rate_reduction_on="embedding")
+    fa, fb = torch.tanh(h_a @ theta[0] + theta[1]), torch.tanh(h_b @ theta[0] + theta[1])
+    on_z = rate_reduction(fa @ theta[2], fb @ theta[2], eps2=uc.eps2, membership="soft", temperature=0.3).delta
+    on_features = rate_reduction(fa, fb, eps2=uc.eps2, membership="soft", temperature=0.3).delta
+    got = terms(theta)
+    assert float(got.rate_reduction) == pytest.approx(float(on_z), rel=1e-12)
+    assert float(got.rate_reduction) != pytest.approx(float(on_features), rel=1e-3)
+    assert float(got.objective) == pytest.approx(-float(on_z), rel=1e-12)
+    # Delta R now reaches W2 (the expander's part) directly: it takes an outer step
+    hg = umm.hypergradient(theta, inner_loss_fn(theta), lambda p: terms(p).objective, inner_lr=0.3)
+    assert hg.direct == [True, True, True]
+    cfg = load_config(None, ["umm.outer_ssl=false", "umm.rate_reduction_on=embedding"])
+    assert umm.outer_step_groups(cfg.umm, ["layer4", "expander"]) == ["layer4", "expander"]
+    with pytest.raises(ValueError, match="umm.rate_reduction_on=embedding"):
+        umm.outer_objective(fa, fb, None, None, VICRegLoss(), cfg.umm)
 
 
 # --------------------------------------------------------------------------------------
