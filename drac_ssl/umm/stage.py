@@ -84,6 +84,7 @@ from drac_ssl.umm.source import (
 from drac_ssl.umm.step import (
     OUTER_BATCHES,
     RATE_REDUCTION_ON,
+    EarlyFeatureCache,
     UMMOptimizers,
     build_optimizers,
     effective_alpha,
@@ -274,6 +275,7 @@ class _UMMTraining(TrainingTask):
             ["outer_objective"] if self.uc.use_rate_reduction else [])
         self.ssl_start: float | None = None
         self.guard_reason = ""
+        self.early_cache = EarlyFeatureCache()  # outer_batch=next: step i's outer batch is step i+1's inner
 
     def batches(self, epoch: int) -> Iterator[Any]:
         """The epoch's batches of two views; with ``umm.outer_batch=next`` each paired with the
@@ -296,6 +298,7 @@ class _UMMTraining(TrainingTask):
         self.head.train()
         if not self.uc.tune_expander:
             self.model.expander.eval()
+        self.early_cache.clear()
 
     def measure_probe(self) -> dict[str, float]:
         """Pretraining's monitor (:func:`drac_ssl.pretrain.rate_reduction_monitor`) on its fixed
@@ -331,9 +334,10 @@ class _UMMTraining(TrainingTask):
             batch, outer_views = batch
         view_a, view_b = batch
         return umm_step(self.model, self.head, self.tuned, view_a, view_b, self.uc, self.loss_fn,
-                        self.optimizers, self.bf16, outer_views=outer_views)
+                        self.optimizers, self.bf16, outer_views=outer_views, early_cache=self.early_cache)
 
     def epoch_monitors(self, epoch: int, row: dict[str, Any]) -> dict[str, Any]:
+        self.early_cache.clear()  # the last step's outer batch, the epoch's first: not used again
         out: dict[str, Any] = {}
         if self.ssl_start and row.get("ssl_loss") is not None:
             out["ssl_rise"] = round(row["ssl_loss"] / self.ssl_start - 1.0, 6)
@@ -555,12 +559,18 @@ def run(
         )
     feed = pretrain.TwoViewFeed(data.images, feed_cfg, device, DistInfo())
     if uc.outer_batch == "next" and uc.use_rate_reduction and len(feed) < 2:
+        # name only the setting(s) that leave one batch: the images, or the step cap
+        fixes = []
+        if len(data.images) // uc.batch_size < 2:
+            fixes.append(f"umm.batch_size={max(2, len(data.images) // 2)} (two batches or more)")
+        if uc.max_steps_per_epoch == 1:
+            fixes.append("umm.max_steps_per_epoch=0 (the full epoch) or >= 2")
+        fixes.append("umm.outer_batch=same")
         raise ValueError(
             f"umm.outer_batch=next takes F on the epoch's next batch, but an epoch here has "
             f"{len(feed)} batch ({len(data.images)} images, umm.batch_size={uc.batch_size}, "
             f"umm.max_steps_per_epoch={uc.max_steps_per_epoch}): it would be the same batch.\n"
-            f"  fix: umm.batch_size={max(2, len(data.images) // 2)} (two batches or more), "
-            f"umm.max_steps_per_epoch=0, or umm.outer_batch=same")
+            f"  fix: {', or '.join(fixes)}")
     task = _UMMTraining(cfg, model, head, tuned, optimizers, loss_fn, feed, bf16, source, out_dir,
                         device, probe_images=data.images if probe else None)
     engine.resume(task, map_location=device)

@@ -69,7 +69,7 @@ from drac_ssl.umm.layers import AfterCut, early_features, pooled
 
 T = TypeVar("T")
 
-__all__ = ["OUTER_BATCHES", "RATE_REDUCTION_ON", "STEP_KEYS", "InnerTerms", "OuterTerms", "UMMOptimizers", "build_optimizers",
+__all__ = ["OUTER_BATCHES", "RATE_REDUCTION_ON", "STEP_KEYS", "EarlyFeatureCache", "InnerTerms", "OuterTerms", "UMMOptimizers", "build_optimizers",
            "effective_alpha", "inner_objective", "outer_objective", "outer_step_groups",
            "parameter_groups", "step_keys", "umm_step", "with_next_batch"]
 
@@ -317,6 +317,38 @@ def with_next_batch(batches: Iterable[T]) -> Iterator[tuple[T, T]]:
     yield previous, first
 
 
+class EarlyFeatureCache:
+    """The frozen early-cut features of one step's outer batch, kept for the next step
+    (``umm.outer_batch=next``: step i's outer batch is step i+1's inner batch, the same view
+    tensors, :func:`with_next_batch`), so each batch's early stages run once an epoch (the
+    last step's outer batch, the epoch's first, is computed again).
+
+    Reuse is exact: a hit needs the very same tensor object (``is``; the cache holds it, so
+    its id cannot be taken by another), the same cut and autocast, and the model's backbone
+    frozen up to that cut (:meth:`~drac_ssl.models.Backbone.freeze_until`: no gradient, eval
+    mode, so fixed weights and BatchNorm running statistics; the forward is under no_grad).
+    Anything else is computed afresh.
+    """
+
+    def __init__(self) -> None:
+        self._kept: list[tuple[Tensor, str, bool, Tensor]] = []
+
+    def features(self, model: VICRegModel, x: Tensor, early_cut: str, bf16: bool) -> Tensor:
+        """:func:`~drac_ssl.umm.layers.early_features` of ``x``, from the cache when kept."""
+        if model.backbone.frozen_until == early_cut:
+            for view, cut, autocast, h in self._kept:
+                if view is x and cut == early_cut and autocast == bf16:
+                    return h
+        return early_features(model, x, early_cut, bf16)
+
+    def keep(self, pairs: Sequence[tuple[Tensor, Tensor]], early_cut: str, bf16: bool) -> None:
+        """Keep ``(view, features)`` pairs for the next step, dropping what was kept."""
+        self._kept = [(view, early_cut, bf16, h) for view, h in pairs]
+
+    def clear(self) -> None:
+        self._kept = []
+
+
 def _monitor(uc: UMMConfig, z_a: Tensor, z_b: Tensor) -> tuple[RateReduction, Tensor]:
     rr = rate_reduction(z_a, z_b, uc.eps2, membership=uc.membership,
                         temperature=uc.membership_temperature)
@@ -334,13 +366,17 @@ def umm_step(
     optimizers: UMMOptimizers,
     bf16: bool = False,
     outer_views: tuple[Tensor, Tensor] | None = None,
+    early_cache: EarlyFeatureCache | None = None,
 ) -> dict[str, Tensor]:
     """One UMM step on a batch of two views ``(n, C, H, W)`` (module docstring).
 
     ``outer_views``: with ``umm.outer_batch=next``, the two views ``(n', C, H, W)`` of the
     batch F is taken on (the next one, :func:`with_next_batch`); with ``same``, None (F on
     ``view_a``, ``view_b``). A mismatch with ``uc.outer_batch`` is a ValueError (without an
-    outer level, ``umm.use_rate_reduction=false``, they are not read).
+    outer level, ``umm.use_rate_reduction=false``, they are not read). ``early_cache``: an
+    :class:`EarlyFeatureCache` the stage keeps across steps; the inner batch's early features
+    are taken from it when the previous step's outer batch was this batch, and the outer
+    batch's are kept in it (the results are bit-identical to computing them afresh).
 
     Returns 0-dim detached tensors keyed by :func:`step_keys` of the parameter groups: the
     SSL loss and its terms, JS and ``inner_loss`` at ``theta_t``; ``outer_objective``
@@ -356,13 +392,16 @@ def umm_step(
             f"{'no outer_views (F on the inner batch)' if uc.outer_batch == 'same' else 'the next batch as outer_views'}"
             f", but umm_step was given {'none' if outer_views is None else 'outer_views'}."
         )
-    h_a = early_features(model, view_a, uc.early_cut, bf16)
-    h_b = early_features(model, view_b, uc.early_cut, bf16)
+    cache = early_cache if early_cache is not None else EarlyFeatureCache()
+    h_a = cache.features(model, view_a, uc.early_cut, bf16)
+    h_b = cache.features(model, view_b, uc.early_cut, bf16)
     if outer_views is None or not uc.use_rate_reduction:
         outer_h_a, outer_h_b = h_a, h_b
+        cache.clear()
     else:
-        outer_h_a = early_features(model, outer_views[0], uc.early_cut, bf16)
-        outer_h_b = early_features(model, outer_views[1], uc.early_cut, bf16)
+        outer_h_a = cache.features(model, outer_views[0], uc.early_cut, bf16)
+        outer_h_b = cache.features(model, outer_views[1], uc.early_cut, bf16)
+        cache.keep([(outer_views[0], outer_h_a), (outer_views[1], outer_h_b)], uc.early_cut, bf16)
     names, params = list(tuned), list(tuned.values())
     groups = parameter_groups(names)
     inner = inner_objective(head, h_a, h_b, loss_fn, beta=uc.beta, use_js=uc.use_js)

@@ -616,7 +616,8 @@ def fake_steps(rate_reductions: list[float], **planted: list[float]):
     one tuned weight, so the chosen weights show."""
     calls = {"n": 0}
 
-    def step(model, head, tuned, view_a, view_b, uc, loss_fn, optimizers, bf16=False, outer_views=None):
+    def step(model, head, tuned, view_a, view_b, uc, loss_fn, optimizers, bf16=False, outer_views=None,
+             early_cache=None):
         epoch = calls["n"]
         calls["n"] += 1
         with torch.no_grad():
@@ -1004,12 +1005,13 @@ def test_rate_reduction_on_the_embedding_takes_delta_r_of_the_expander_outputs()
     theta, inner_loss_fn, terms, (h_a, h_b, uc, _) = anchored_problem(1.0, outer_ssl=False,
                                                                     rate_reduction_on="embedding")
     fa, fb = torch.tanh(h_a @ theta[0] + theta[1]), torch.tanh(h_b @ theta[0] + theta[1])
-    on_z = rate_reduction(fa @ theta[2], fb @ theta[2], eps2=uc.eps2, membership="soft", temperature=0.3).delta
-    on_features = rate_reduction(fa, fb, eps2=uc.eps2, membership="soft", temperature=0.3).delta
+    on_z = rate_reduction(fa @ theta[2], fb @ theta[2], eps2=uc.eps2, membership="soft",
+                          temperature=0.3).delta.detach()
+    on_features = rate_reduction(fa, fb, eps2=uc.eps2, membership="soft", temperature=0.3).delta.detach()
     got = terms(theta)
     assert float(got.rate_reduction) == pytest.approx(float(on_z), rel=1e-12)
     assert float(got.rate_reduction) != pytest.approx(float(on_features), rel=1e-3)
-    assert float(got.objective) == pytest.approx(-float(on_z), rel=1e-12)
+    assert float(got.objective.detach()) == pytest.approx(-float(on_z), rel=1e-12)
     # Delta R now reaches W2 (the expander's part) directly: it takes an outer step
     hg = umm.hypergradient(theta, inner_loss_fn(theta), lambda p: terms(p).objective, inner_lr=0.3)
     assert hg.direct == [True, True, True]
@@ -1282,19 +1284,67 @@ def test_outer_batch_next_feeds_the_stage_s_step_pairs_of_batches(monkeypatch: p
         task.uc = tiny_config(**{"umm.outer_batch": setting,
                                  "umm.use_rate_reduction": str(use_rate_reduction).lower()}).umm
         task.feed, task.model, task.head, task.tuned = Feed(), None, None, None
-        task.loss_fn, task.optimizers, task.bf16 = None, None, False
+        task.loss_fn, task.optimizers, task.bf16, task.early_cache = None, None, False, None
         calls.clear()
         for i, batch in enumerate(task.batches(0)):
             task.step(batch, i)
         assert calls == want, setting
 
 
-def test_outer_batch_next_is_refused_with_one_batch_an_epoch(pretrained: Path, tmp_path: Path) -> None:
-    cfg = tiny_config(**CHEAP, **{"umm.outer_batch": "next"})  # umm.max_steps_per_epoch=1
+def test_outer_batch_next_reuses_the_outer_batch_s_early_features_bit_for_bit(
+    pretrained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review F2: step i's outer batch is step i+1's inner batch (the same view tensors);
+    its frozen, eval-mode early stages ran twice. With the cache they run once, and the
+    steps are bit-for-bit those without it."""
+    from drac_ssl.umm import step as umm_step_module
+
+    cfg = tiny_config(**CHEAP, **{"umm.outer_batch": "next"})
+    g = torch.Generator().manual_seed(5)
+    batches = [tuple(torch.randn(2, 3, 1, 16, 16, generator=g)) for _ in range(2)]
+    count = {"n": 0}
+    real = umm_step_module.early_features
+
+    def counted(*args, **kwargs):
+        count["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(umm_step_module, "early_features", counted)
+
+    def epoch(cache: umm_step_module.EarlyFeatureCache | None):
+        model, head, tuned = tuned_model(cfg, pretrained)
+        optimizers = umm.build_optimizers(list(tuned.values()), cfg.umm)
+        count["n"] = 0
+        logs = [umm.umm_step(model, head, tuned, *inner, cfg.umm, VICRegLoss(), optimizers,
+                             outer_views=outer, early_cache=cache)
+                for inner, outer in umm_step_module.with_next_batch(batches)]
+        return count["n"], logs, model.state_dict()
+
+    calls_plain, logs_plain, state_plain = epoch(None)
+    calls_cached, logs_cached, state_cached = epoch(umm_step_module.EarlyFeatureCache())
+    assert calls_plain == 4 * 2  # two views of the inner and of the outer batch, each step
+    assert calls_cached == 4 + 2  # the first step, then only the outer batch's views
+    for plain, cached in zip(logs_plain, logs_cached, strict=True):
+        for key, value in plain.items():
+            assert torch.equal(value, cached[key]) or (value.isnan() and cached[key].isnan()), key
+    for key, value in state_plain.items():
+        assert torch.equal(value, state_cached[key]), key
+
+
+@pytest.mark.parametrize(("overrides", "cause", "not_the_cause"), [
+    ({}, "umm.max_steps_per_epoch=0", "umm.batch_size="),  # 24 images: 3 batches of 8, capped at 1
+    ({"umm.max_steps_per_epoch": "0", "umm.batch_size": "16"}, "umm.batch_size=12", "umm.max_steps_per_epoch=0"),
+])
+def test_outer_batch_next_is_refused_with_one_batch_an_epoch(
+        pretrained: Path, tmp_path: Path, overrides: dict[str, str], cause: str, not_the_cause: str) -> None:
+    """The fix names the setting that leaves one batch: the step cap, or a batch of more than
+    half the images (review F1: it suggested umm.batch_size also when the cap was the cause)."""
+    cfg = tiny_config(**CHEAP, **{"umm.outer_batch": "next", **overrides})  # umm.max_steps_per_epoch=1
     with pytest.raises(ValueError, match="umm.outer_batch=next takes F on the epoch's next batch") as err:
         umm.run(cfg, tmp_path / "run", data=tiny_data(),
                 checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors")
-    assert "fix:" in str(err.value)
+    fix = str(err.value).partition("fix: ")[2]
+    assert cause in fix and not_the_cause not in fix and "umm.outer_batch=same" in fix, fix
 
 
 # --------------------------------------------------------------------------------------
