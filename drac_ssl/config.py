@@ -463,6 +463,8 @@ class UMMConfig:
     outer_lr: float = 1e-4  # the outer optimiser's lr (the authors: the same at both levels)
     alpha: float = 1.0  # weight of Delta R in the outer objective; 0 = the fair control
     outer_ssl: bool = True  # F = L_ssl - alpha Delta R (false: the pre-#13 objective -alpha Delta R alone)
+    rate_reduction_on: str = "features"  # what the outer objective's Delta R is taken on: features (the pooled backbone features before the expander, methods.md's last-layer features) | embedding (the expander's outputs, where the authors' code takes it); rows L2-normalised, umm.eps2 and umm.membership either way
+    outer_batch: str = "same"  # which batch the outer objective F is taken on: same (the inner step's batch and views) | next (the epoch's next batch with its own two views, the last step's the epoch's first: other data, as the authors' separate loader iterators; design.md's departures)
     membership: str = "soft"  # soft (anchor-based, the paper's Appendix C) | pairs (each image's two views)
     membership_temperature: float = 0.1  # tau of the soft membership's softmax of cosine similarity
     beta: float = 1.0  # weight of the JS alignment term
@@ -3362,6 +3364,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "umm.hvp": ("exact", "finite_difference"),
     "umm.inner_optimizer": ("adam", "sgd"),
     "umm.membership": ("soft", "pairs"),
+    "umm.outer_batch": ("same", "next"),
+    "umm.rate_reduction_on": ("features", "embedding"),
     "umm.start_from": ("best", "last", "peak", "past_peak"),
     "finetune.head": ("linear", "mlp", "conv", "regression"),
     "finetune.freeze": ("frozen", "last", "all"),
@@ -3545,8 +3549,8 @@ class UnusedWhen:
 
 _GENERIC_UNUSED = ("data.dataset", "data.root", "data.unlabelled")
 _UMM_READ_BY_PRETRAIN_MONITOR = ("umm.early_cut", "umm.membership", "umm.membership_temperature", "umm.eps2")
-_OUTER_LEVEL = ("umm.alpha", "umm.outer_lr", "umm.outer_sign", "umm.outer_ssl", "umm.hypergradient",
-                "umm.neumann_steps", "umm.hvp", "umm.fd_radius", "umm.max_step_ratio")
+_OUTER_LEVEL = ("umm.alpha", "umm.outer_lr", "umm.outer_sign", "umm.outer_ssl", "umm.outer_batch",
+                "umm.rate_reduction_on", "umm.hypergradient", "umm.neumann_steps", "umm.hvp", "umm.fd_radius", "umm.max_step_ratio")
 
 UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
     UnusedWhen(("data.unlabelled",), lambda c: c.data.dataset != "drac",

@@ -805,6 +805,12 @@ def _check_umm_settings(c: _Findings, cfg: Config) -> None:
                 f"monitor off (it needs >= 2 images): the umm stage would stop after the whole "
                 f"pretraining, finding no monitor in its history",
                 "pretrain.monitor_images >= 2 (the default 64), or umm.start_from=best|last")
+    if uc.outer_batch == "next" and uc.use_rate_reduction and uc.max_steps_per_epoch == 1:
+        c.error("umm.outer_batch",
+                "umm.outer_batch=next takes the outer objective F on the epoch's next batch, and "
+                "umm.max_steps_per_epoch=1 leaves an epoch one batch: F's batch would be the inner "
+                "step's own (the umm stage would stop after the whole pretraining)",
+                "umm.max_steps_per_epoch=0 (the full epoch) or >= 2, or umm.outer_batch=same")
     if uc.early_cut in STAGE_NAMES and STAGE_NAMES.index(uc.early_cut) >= len(STAGE_NAMES) - 1:
         c.error("umm.early_cut", f"the cut must leave a stage to re-tune after it "
                                  f"({', '.join(STAGE_NAMES)})", c.default("umm.early_cut"))

@@ -1149,8 +1149,14 @@ def _umm_line(info: dict[str, Any]) -> str:
                   if guard.get("fired") else f"the guard (max SSL-loss rise {guard.get('max_ssl_rise')}) "
                                              f"did not fire")
     note = info.get("start_note")  # not past the monitor's peak (drac_ssl.umm.source.start_note)
+    # the departures from the defaults (docs/design.md); absent in runs before them
+    departures = [text for key, default, text in (
+        ("outer_batch", "same", "on the epoch's next batch, umm.outer_batch=next"),
+        ("rate_reduction_on", "features", "Delta R on the expander outputs, umm.rate_reduction_on=embedding"),
+    ) if info.get(key, default) != default]
+    departure_text = f" ({'; '.join(departures)})" if departures else ""
     return (f"UMM started from `{start.get('rule', '?')}` ({start.get('reason', '')}): {where}"
-            f"{peak_text}. Outer objective {info.get('outer_objective')}, membership "
+            f"{peak_text}. Outer objective {info.get('outer_objective')}{departure_text}, membership "
             f"{info.get('membership')}, outer step on {', '.join(info.get('outer_step_groups') or []) or 'nothing'}"
             f"; {guard_text}." + (f" {note}." if isinstance(note, str) and note else ""))
 

@@ -17,7 +17,9 @@ Defaults (each a ``umm.*`` setting):
   the same two updates per batch with ``F = L_ssl(theta')``. ``outer_ssl=false`` is the
   objective before issue #13 (``-alpha * Delta R`` alone; it raised the SSL loss from 16.9 to
   22.3 on CIFAR-10 and cost 4.4 linear points), kept for the ablation;
-* ``Delta R``: MCR^2 rate reduction of the pooled last-layer features of the two views with
+* ``Delta R``: MCR^2 rate reduction of the pooled last-layer features of the two views
+  (``rate_reduction_on=features``; ``embedding``: of their expander outputs, where the
+  authors' code takes it) with
   the **anchor-based soft membership** of the paper's Appendix C (``membership=soft``,
   ``membership_temperature``; our reconstruction,
   :mod:`drac_ssl.losses.mcr2`). ``membership=pairs`` (each image its own group of
@@ -30,6 +32,10 @@ Defaults (each a ``umm.*`` setting):
   ``inner_lr = outer_lr``), as the authors' code; the outer step skips parameters whose
   only outer gradient is the ``xi H v`` cross-term (with ``outer_ssl=false``: the
   expander); every step logs the outer / inner step-norm ratio of each parameter group;
+* F is taken on the inner step's batch and views (``outer_batch=same``); ``next`` takes it
+  on the epoch's next batch, as the authors' separate loader iterators do (docs/design.md,
+  "Where the code fills in or departs from methods.md", says what differs and that neither
+  choice has been measured);
 * a **guard**: UMM stops, keeping the last epoch that passed, when the SSL loss rises more
   than ``max_ssl_rise`` (10 %) above its value at the start;
 * ``start_from`` picks the pretraining checkpoint: ``best`` (default), ``last``, ``peak``

@@ -82,6 +82,9 @@ from drac_ssl.umm.source import (
     with_checkpoint_channels,
 )
 from drac_ssl.umm.step import (
+    OUTER_BATCHES,
+    RATE_REDUCTION_ON,
+    EarlyFeatureCache,
     UMMOptimizers,
     build_optimizers,
     effective_alpha,
@@ -90,6 +93,7 @@ from drac_ssl.umm.step import (
     parameter_groups,
     step_keys,
     umm_step,
+    with_next_batch,
 )
 
 __all__ = ["EARLY_CUTS", "PROBE_KEY", "UMMNonFiniteError", "UMMResult", "check_settings", "feed_config",
@@ -163,6 +167,8 @@ def check_settings(uc: UMMConfig) -> None:
         "umm.inner_optimizer": (uc.inner_optimizer, INNER_OPTIMIZERS),
         "umm.outer_sign": (uc.outer_sign, OUTER_SIGNS),
         "umm.membership": (uc.membership, MEMBERSHIPS),
+        "umm.outer_batch": (uc.outer_batch, OUTER_BATCHES),
+        "umm.rate_reduction_on": (uc.rate_reduction_on, RATE_REDUCTION_ON),
         "umm.start_from": (uc.start_from, START_RULES),
     }
     for key, (value, choices) in checks.items():
@@ -269,8 +275,13 @@ class _UMMTraining(TrainingTask):
             ["outer_objective"] if self.uc.use_rate_reduction else [])
         self.ssl_start: float | None = None
         self.guard_reason = ""
+        self.early_cache = EarlyFeatureCache()  # outer_batch=next: step i's outer batch is step i+1's inner
 
-    def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(self, epoch: int) -> Iterator[Any]:
+        """The epoch's batches of two views; with ``umm.outer_batch=next`` each paired with the
+        next one (:func:`~drac_ssl.umm.step.with_next_batch`), F's batch."""
+        if self.uc.outer_batch == "next" and self.uc.use_rate_reduction:
+            return with_next_batch(self.feed.epoch(epoch))
         return self.feed.epoch(epoch)
 
     def begin_epoch(self, epoch: int) -> None:
@@ -287,6 +298,7 @@ class _UMMTraining(TrainingTask):
         self.head.train()
         if not self.uc.tune_expander:
             self.model.expander.eval()
+        self.early_cache.clear()
 
     def measure_probe(self) -> dict[str, float]:
         """Pretraining's monitor (:func:`drac_ssl.pretrain.rate_reduction_monitor`) on its fixed
@@ -316,12 +328,16 @@ class _UMMTraining(TrainingTask):
             count += 1
         return total / max(count, 1)
 
-    def step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+    def step(self, batch: Any, step: int) -> dict[str, torch.Tensor]:
+        outer_views = None
+        if self.uc.outer_batch == "next" and self.uc.use_rate_reduction:
+            batch, outer_views = batch
         view_a, view_b = batch
         return umm_step(self.model, self.head, self.tuned, view_a, view_b, self.uc, self.loss_fn,
-                        self.optimizers, self.bf16)
+                        self.optimizers, self.bf16, outer_views=outer_views, early_cache=self.early_cache)
 
     def epoch_monitors(self, epoch: int, row: dict[str, Any]) -> dict[str, Any]:
+        self.early_cache.clear()  # the last step's outer batch, the epoch's first: not used again
         out: dict[str, Any] = {}
         if self.ssl_start and row.get("ssl_loss") is not None:
             out["ssl_rise"] = round(row["ssl_loss"] / self.ssl_start - 1.0, 6)
@@ -542,6 +558,19 @@ def run(
             f"  fix: umm.batch_size={max(2, len(data.images))} or add images."
         )
     feed = pretrain.TwoViewFeed(data.images, feed_cfg, device, DistInfo())
+    if uc.outer_batch == "next" and uc.use_rate_reduction and len(feed) < 2:
+        # name only the setting(s) that leave one batch: the images, or the step cap
+        fixes = []
+        if len(data.images) // uc.batch_size < 2:
+            fixes.append(f"umm.batch_size={max(2, len(data.images) // 2)} (two batches or more)")
+        if uc.max_steps_per_epoch == 1:
+            fixes.append("umm.max_steps_per_epoch=0 (the full epoch) or >= 2")
+        fixes.append("umm.outer_batch=same")
+        raise ValueError(
+            f"umm.outer_batch=next takes F on the epoch's next batch, but an epoch here has "
+            f"{len(feed)} batch ({len(data.images)} images, umm.batch_size={uc.batch_size}, "
+            f"umm.max_steps_per_epoch={uc.max_steps_per_epoch}): it would be the same batch.\n"
+            f"  fix: {', or '.join(fixes)}")
     task = _UMMTraining(cfg, model, head, tuned, optimizers, loss_fn, feed, bf16, source, out_dir,
                         device, probe_images=data.images if probe else None)
     engine.resume(task, map_location=device)
@@ -556,7 +585,10 @@ def run(
         f"tuning {sum(p.numel() for p in tuned.values()):,} parameters; outer objective "
         f"{objective}, membership {uc.membership}"
         f"{f' (tau {uc.membership_temperature:g})' if uc.membership == 'soft' else ''}, outer step on "
-        f"{', '.join(stepped) or 'nothing'}; {uc.hypergradient}"
+        f"{', '.join(stepped) or 'nothing'}"
+        f"{' (F on the next batch)' if uc.outer_batch == 'next' and uc.use_rate_reduction else ''}"
+        f"{' (Delta R on the expander outputs)' if uc.rate_reduction_on == 'embedding' and uc.use_rate_reduction else ''}"
+        f"; {uc.hypergradient}"
         f"{f' K={uc.neumann_steps}' if uc.hypergradient == 'neumann' else ''}, hvp {uc.hvp}, "
         f"JS {'on' if uc.use_js else 'off'}, {uc.inner_optimizer}/adam lr {uc.inner_lr:g}/{uc.outer_lr:g}"
     )
@@ -605,6 +637,8 @@ def run(
         "outer_objective": objective,
         "membership": uc.membership,
         "membership_temperature": uc.membership_temperature,
+        "outer_batch": uc.outer_batch,
+        "rate_reduction_on": uc.rate_reduction_on,
         "outer_step_groups": stepped,
         "excluded_from_outer_step": [g for g in groups if g not in stepped],
         "ssl_start": task.ssl_start,

@@ -7,7 +7,9 @@ to the SSL loss (issue #13, methods.md section 2):
 
 ``s = +1`` for ``umm.outer_sign=maximize`` (the paper), ``-1`` for ``minimize``; ``Delta R``
 of the pooled last-layer features of the two views with ``umm.membership`` (``soft``: the
-anchor-based membership of :mod:`drac_ssl.losses.mcr2`). ``alpha = 0`` is the fair
+anchor-based membership of :mod:`drac_ssl.losses.mcr2`), or with
+``umm.rate_reduction_on=embedding`` of their expander outputs (where the authors' code takes
+it; rows L2-normalised and ``umm.eps2`` either way). ``alpha = 0`` is the fair
 control: the same code path and the same two updates per batch, with ``F = L_ssl(theta')``
 under the default ``umm.outer_ssl=true`` (``Delta R`` is then computed for the log only,
 detached, and never enters an update; with ``outer_ssl=false`` F is the constant 0 and no
@@ -15,6 +17,13 @@ parameter takes an outer step).
 ``umm.outer_ssl=false`` gives the objective before issue #13 (``-s alpha Delta R`` alone);
 ``umm.use_rate_reduction=false`` removes the outer level altogether (single-level training
 on ``L_in``).
+
+Which batch F is taken on (``umm.outer_batch``): ``same`` (the default), the inner step's
+batch and views; ``next``, the epoch's next batch with its own two views
+(:func:`with_next_batch`), so the outer level sees other data than the inner one, as the
+authors' ``train_umm.py`` does (betty gives each problem its own loader iterator) and as
+DARTS takes its outer gradient on held-out data. On the same batch the hypergradient points
+largely along the inner gradient (docs/design.md, "Where the code fills in or departs").
 
 The updates, one batch:
 
@@ -27,7 +36,8 @@ The updates, one batch:
    structurally zero would receive only the cross-term ``-xi (H v)``, which Adam would blow
    up to a full-size step; it gets no outer step. With ``outer_ssl=true`` F reaches every
    tuned parameter (nothing is excluded); with ``outer_ssl=false`` the expander is excluded
-   (Delta R is computed on the backbone features, before the expander).
+   (Delta R is computed on the backbone features, before the expander), unless
+   ``umm.rate_reduction_on=embedding``.
 
 No weight decay at either level. The step logs (:data:`STEP_KEYS`, plus
 ``step_ratio_<group>`` for every parameter group, :func:`parameter_groups`): the SSL loss and
@@ -40,9 +50,9 @@ step's Euclidean norm (the real parameter displacements).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -57,9 +67,18 @@ from drac_ssl.models import VICRegModel
 from drac_ssl.umm.bilevel import global_norm, grads_or_zeros, hypergradient
 from drac_ssl.umm.layers import AfterCut, early_features, pooled
 
-__all__ = ["STEP_KEYS", "InnerTerms", "OuterTerms", "UMMOptimizers", "build_optimizers",
+T = TypeVar("T")
+
+__all__ = ["OUTER_BATCHES", "RATE_REDUCTION_ON", "STEP_KEYS", "EarlyFeatureCache", "InnerTerms", "OuterTerms", "UMMOptimizers", "build_optimizers",
            "effective_alpha", "inner_objective", "outer_objective", "outer_step_groups",
-           "parameter_groups", "step_keys", "umm_step"]
+           "parameter_groups", "step_keys", "umm_step", "with_next_batch"]
+
+OUTER_BATCHES = ("same", "next")
+"""``umm.outer_batch``: F on the inner step's batch, or on the epoch's next one."""
+
+RATE_REDUCTION_ON = ("features", "embedding")
+"""``umm.rate_reduction_on``: F's Delta R on the pooled backbone features (before the
+expander) or on the expander's outputs."""
 
 
 class InnerTerms(NamedTuple):
@@ -172,7 +191,8 @@ def outer_step_groups(uc: UMMConfig, groups: Sequence[str]) -> list[str]:
 
     ``use_rate_reduction=false`` or ``F`` identically zero (``outer_ssl=false`` and
     ``alpha = 0``): none. ``outer_ssl=false``: the backbone stages (Delta R is computed on
-    the backbone features, so the expander's only outer gradient is the cross-term).
+    the backbone features, so the expander's only outer gradient is the cross-term), every
+    group with ``rate_reduction_on=embedding`` (Delta R then reaches the expander).
     """
     if not uc.use_rate_reduction:
         return []
@@ -180,6 +200,8 @@ def outer_step_groups(uc: UMMConfig, groups: Sequence[str]) -> list[str]:
         return list(groups)
     if effective_alpha(uc) == 0.0:
         return []
+    if uc.rate_reduction_on == "embedding":
+        return list(groups)
     return [g for g in groups if g != "expander"]
 
 
@@ -218,7 +240,8 @@ class OuterTerms(NamedTuple):
     """:func:`outer_objective` on one batch, at ``theta'``: ``objective`` (F, with its graph;
     a constant 0 without graph when ``alpha = 0`` and ``outer_ssl=false``), ``ssl`` (``L_ssl``,
     detached; NaN when ``outer_ssl=false``: F does not contain it) and ``rate_reduction``
-    (``Delta R`` of the features, detached; always computed, also with ``alpha = 0``, where
+    (``Delta R`` of the features or, with ``rate_reduction_on=embedding``, of the
+    embeddings, detached; always computed, also with ``alpha = 0``, where
     it is logged only and never differentiated)."""
 
     objective: Tensor
@@ -232,9 +255,10 @@ def outer_objective(feat_a: Tensor, feat_b: Tensor, z_a: Tensor | None, z_b: Ten
 
     Args:
         feat_a, feat_b: pooled last-layer features ``(n, feature_dim)`` of the two views.
-        z_a, z_b: their expander embeddings ``(n, out_dim)`` (needed when ``uc.outer_ssl``).
+        z_a, z_b: their expander embeddings ``(n, out_dim)`` (needed when ``uc.outer_ssl``
+            or ``uc.rate_reduction_on == "embedding"``).
         loss_fn: the VICReg loss (``L_ssl``).
-        uc: ``alpha``, ``outer_sign``, ``outer_ssl``, ``membership``,
+        uc: ``alpha``, ``outer_sign``, ``outer_ssl``, ``rate_reduction_on``, ``membership``,
             ``membership_temperature``, ``eps2``.
 
     Returns:
@@ -244,17 +268,24 @@ def outer_objective(feat_a: Tensor, feat_b: Tensor, z_a: Tensor | None, z_b: Ten
         :func:`outer_step_groups`).
 
     Raises:
-        ValueError: ``uc.outer_ssl`` is true and ``z_a`` or ``z_b`` is None.
+        ValueError: ``uc.outer_ssl`` is true, or ``uc.rate_reduction_on`` is ``embedding``,
+            and ``z_a`` or ``z_b`` is None.
     """
     alpha = effective_alpha(uc)
     nan = torch.full((), math.nan, device=feat_a.device)
+    if uc.rate_reduction_on == "embedding":
+        if z_a is None or z_b is None:
+            raise ValueError("umm.rate_reduction_on=embedding needs the expander embeddings z_a, z_b.")
+        rr_a, rr_b = z_a, z_b
+    else:
+        rr_a, rr_b = feat_a, feat_b
     if alpha != 0.0:
-        rr = rate_reduction(feat_a, feat_b, uc.eps2, membership=uc.membership,
+        rr = rate_reduction(rr_a, rr_b, uc.eps2, membership=uc.membership,
                             temperature=uc.membership_temperature).delta
         objective = -alpha * rr
     else:  # the fair control: Delta R is logged, never differentiated
         with torch.no_grad():
-            rr = rate_reduction(feat_a.detach(), feat_b.detach(), uc.eps2, membership=uc.membership,
+            rr = rate_reduction(rr_a.detach(), rr_b.detach(), uc.eps2, membership=uc.membership,
                                 temperature=uc.membership_temperature).delta
         objective = torch.zeros((), device=feat_a.device)
     ssl = nan
@@ -265,6 +296,57 @@ def outer_objective(feat_a: Tensor, feat_b: Tensor, z_a: Tensor | None, z_b: Ten
         ssl = ssl_loss.detach()
         objective = ssl_loss + objective if alpha != 0.0 else ssl_loss
     return OuterTerms(objective, ssl, rr.detach())
+
+
+def with_next_batch(batches: Iterable[T]) -> Iterator[tuple[T, T]]:
+    """``(batch_i, batch_{i+1})`` for each batch of an epoch, the last one paired with the
+    first (``umm.outer_batch=next``: the inner step on the first, F on the second).
+
+    Every batch is then used once by each level per epoch, with the views the feed drew for
+    it; the first batch is held until the last step. An epoch of one batch pairs it with
+    itself (the stage refuses ``next`` then, :func:`drac_ssl.umm.stage.run`).
+    """
+    iterator = iter(batches)
+    try:
+        first = previous = next(iterator)
+    except StopIteration:
+        return
+    for batch in iterator:
+        yield previous, batch
+        previous = batch
+    yield previous, first
+
+
+class EarlyFeatureCache:
+    """The frozen early-cut features of one step's outer batch, kept for the next step
+    (``umm.outer_batch=next``: step i's outer batch is step i+1's inner batch, the same view
+    tensors, :func:`with_next_batch`), so each batch's early stages run once an epoch (the
+    last step's outer batch, the epoch's first, is computed again).
+
+    Reuse is exact: a hit needs the very same tensor object (``is``; the cache holds it, so
+    its id cannot be taken by another), the same cut and autocast, and the model's backbone
+    frozen up to that cut (:meth:`~drac_ssl.models.Backbone.freeze_until`: no gradient, eval
+    mode, so fixed weights and BatchNorm running statistics; the forward is under no_grad).
+    Anything else is computed afresh.
+    """
+
+    def __init__(self) -> None:
+        self._kept: list[tuple[Tensor, str, bool, Tensor]] = []
+
+    def features(self, model: VICRegModel, x: Tensor, early_cut: str, bf16: bool) -> Tensor:
+        """:func:`~drac_ssl.umm.layers.early_features` of ``x``, from the cache when kept."""
+        if model.backbone.frozen_until == early_cut:
+            for view, cut, autocast, h in self._kept:
+                if view is x and cut == early_cut and autocast == bf16:
+                    return h
+        return early_features(model, x, early_cut, bf16)
+
+    def keep(self, pairs: Sequence[tuple[Tensor, Tensor]], early_cut: str, bf16: bool) -> None:
+        """Keep ``(view, features)`` pairs for the next step, dropping what was kept."""
+        self._kept = [(view, early_cut, bf16, h) for view, h in pairs]
+
+    def clear(self) -> None:
+        self._kept = []
 
 
 def _monitor(uc: UMMConfig, z_a: Tensor, z_b: Tensor) -> tuple[RateReduction, Tensor]:
@@ -283,19 +365,43 @@ def umm_step(
     loss_fn: VICRegLoss,
     optimizers: UMMOptimizers,
     bf16: bool = False,
+    outer_views: tuple[Tensor, Tensor] | None = None,
+    early_cache: EarlyFeatureCache | None = None,
 ) -> dict[str, Tensor]:
     """One UMM step on a batch of two views ``(n, C, H, W)`` (module docstring).
 
+    ``outer_views``: with ``umm.outer_batch=next``, the two views ``(n', C, H, W)`` of the
+    batch F is taken on (the next one, :func:`with_next_batch`); with ``same``, None (F on
+    ``view_a``, ``view_b``). A mismatch with ``uc.outer_batch`` is a ValueError (without an
+    outer level, ``umm.use_rate_reduction=false``, they are not read). ``early_cache``: an
+    :class:`EarlyFeatureCache` the stage keeps across steps; the inner batch's early features
+    are taken from it when the previous step's outer batch was this batch, and the outer
+    batch's are kept in it (the results are bit-identical to computing them afresh).
+
     Returns 0-dim detached tensors keyed by :func:`step_keys` of the parameter groups: the
     SSL loss and its terms, JS and ``inner_loss`` at ``theta_t``; ``outer_objective``
-    (``F``), ``outer_ssl_loss`` and ``outer_rate_reduction`` at ``theta'_t`` (NaN without
-    an outer level); ``rate_reduction_*`` / ``coding_rate_*`` (R) / ``compress_rate_*``
+    (``F``), ``outer_ssl_loss`` and ``outer_rate_reduction`` at ``theta'_t``, on the outer
+    batch (NaN without an outer level); ``rate_reduction_*`` / ``coding_rate_*`` (R) / ``compress_rate_*``
     (R_c) and ``view_cosine_*`` of the pooled early-cut / last-layer features at
     ``theta_t``; gradient and step norms; ``step_ratio_<group>`` = ||outer step|| / ||inner
     step|| of the group (0 for a group without an outer step; NaN without an outer level).
     """
-    h_a = early_features(model, view_a, uc.early_cut, bf16)
-    h_b = early_features(model, view_b, uc.early_cut, bf16)
+    if uc.use_rate_reduction and (outer_views is None) != (uc.outer_batch == "same"):
+        raise ValueError(
+            f"umm.outer_batch={uc.outer_batch} takes "
+            f"{'no outer_views (F on the inner batch)' if uc.outer_batch == 'same' else 'the next batch as outer_views'}"
+            f", but umm_step was given {'none' if outer_views is None else 'outer_views'}."
+        )
+    cache = early_cache if early_cache is not None else EarlyFeatureCache()
+    h_a = cache.features(model, view_a, uc.early_cut, bf16)
+    h_b = cache.features(model, view_b, uc.early_cut, bf16)
+    if outer_views is None or not uc.use_rate_reduction:
+        outer_h_a, outer_h_b = h_a, h_b
+        cache.clear()
+    else:
+        outer_h_a = cache.features(model, outer_views[0], uc.early_cut, bf16)
+        outer_h_b = cache.features(model, outer_views[1], uc.early_cut, bf16)
+        cache.keep([(outer_views[0], outer_h_a), (outer_views[1], outer_h_b)], uc.early_cut, bf16)
     names, params = list(tuned), list(tuned.values())
     groups = parameter_groups(names)
     inner = inner_objective(head, h_a, h_b, loss_fn, beta=uc.beta, use_js=uc.use_js)
@@ -308,10 +414,12 @@ def umm_step(
         def state_at(theta: Sequence[Tensor]) -> dict[str, Tensor]:
             return {**buffers, **dict(zip(names, theta, strict=True))}
 
+        embed = uc.outer_ssl or uc.rate_reduction_on == "embedding"
+
         def outer_loss_fn(theta: Sequence[Tensor]) -> Tensor:
             state = state_at(theta)
-            feat_a, z_a = functional_call(head, state, (h_a,), {"embed": uc.outer_ssl})
-            feat_b, z_b = functional_call(head, state, (h_b,), {"embed": uc.outer_ssl})
+            feat_a, z_a = functional_call(head, state, (outer_h_a,), {"embed": embed})
+            feat_b, z_b = functional_call(head, state, (outer_h_b,), {"embed": embed})
             terms = outer_objective(feat_a, feat_b, z_a, z_b, loss_fn, uc)
             outer_log["outer_rate_reduction"] = terms.rate_reduction
             outer_log["outer_ssl_loss"] = terms.ssl

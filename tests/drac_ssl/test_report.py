@@ -249,6 +249,25 @@ def test_the_umm_line_says_when_umm_did_not_start_past_the_monitor_peak(tmp_path
     assert after.replace(f" {note}.", "") == before  # only words added
 
 
+def test_the_umm_line_says_the_outer_batch_and_what_delta_r_is_taken_on_when_not_the_defaults() -> None:
+    """Review F3: umm.outer_batch=next and umm.rate_reduction_on=embedding change what F is,
+    but report.md's UMM line (metadata.json ``umm``) read as for the defaults; the defaults
+    (and runs before the settings) read as before."""
+    from drac_ssl.report import _umm_line
+
+    objective = "F = L_ssl(theta') - 1 * Delta R(theta')"
+    info = {"start": {"rule": "best", "reason": "the pretraining output", "epoch": 1},
+            "outer_objective": objective, "membership": "soft", "guard": {}}
+    both = _umm_line(info | {"outer_batch": "next", "rate_reduction_on": "embedding"})
+    assert (f"Outer objective {objective} (on the epoch's next batch, umm.outer_batch=next; Delta R on "
+            f"the expander outputs, umm.rate_reduction_on=embedding), membership soft") in both, both
+    plain = _umm_line(info | {"outer_batch": "same", "rate_reduction_on": "features"})
+    assert f"Outer objective {objective}, membership soft" in plain, plain
+    assert _umm_line(info) == plain  # a run before the settings
+    one = _umm_line(info | {"outer_batch": "same", "rate_reduction_on": "embedding"})
+    assert "umm.outer_batch" not in one and "(Delta R on the expander outputs" in one, one
+
+
 def _six_image_manifest(data: Path) -> None:
     """A run's ``data/manifest.csv`` of six training images, grades 0-2, two folds."""
     with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:

@@ -616,7 +616,8 @@ def fake_steps(rate_reductions: list[float], **planted: list[float]):
     one tuned weight, so the chosen weights show."""
     calls = {"n": 0}
 
-    def step(model, head, tuned, view_a, view_b, uc, loss_fn, optimizers, bf16=False):
+    def step(model, head, tuned, view_a, view_b, uc, loss_fn, optimizers, bf16=False, outer_views=None,
+             early_cache=None):
         epoch = calls["n"]
         calls["n"] += 1
         with torch.no_grad():
@@ -935,7 +936,8 @@ def test_cli_says_a_run_dir_it_cannot_make_in_one_line_and_exits_2(
 # The anchored outer objective (issue #13) on the tiny float64 problem
 
 
-def anchored_problem(alpha: float, outer_ssl: bool = True, membership: str = "soft", seed: int = 0):
+def anchored_problem(alpha: float, outer_ssl: bool = True, membership: str = "soft", seed: int = 0,
+                     rate_reduction_on: str = "features"):
     """The tiny problem with UMM's own outer objective ``umm.outer_objective``:
     ``F = L_ssl(theta') - alpha * Delta R(theta')`` on features tanh(h W1 + b1) and
     embeddings features @ W2 (W2 plays the expander)."""
@@ -944,7 +946,8 @@ def anchored_problem(alpha: float, outer_ssl: bool = True, membership: str = "so
     h_a = torch.randn(6, 5, generator=g, dtype=torch.float64)
     h_b = h_a + 0.5 * torch.randn(6, 5, generator=g, dtype=torch.float64)
     uc = load_config(None, [f"umm.alpha={alpha}", f"umm.outer_ssl={str(outer_ssl).lower()}",
-                            f"umm.membership={membership}", "umm.membership_temperature=0.3"]).umm
+                            f"umm.membership={membership}", "umm.membership_temperature=0.3",
+                            f"umm.rate_reduction_on={rate_reduction_on}"]).umm
     loss_fn = VICRegLoss()
 
     def terms(p: Sequence[torch.Tensor]) -> umm.OuterTerms:
@@ -996,6 +999,26 @@ def test_without_the_ssl_anchor_the_expander_gets_only_the_cross_term() -> None:
     assert umm.outer_step_groups(load_config(None, []).umm, ["layer4", "expander"]) == ["layer4", "expander"]
     assert umm.outer_step_groups(load_config(None, ["umm.outer_ssl=false", "umm.alpha=0"]).umm,
                                  ["layer4", "expander"]) == []
+
+
+def test_rate_reduction_on_the_embedding_takes_delta_r_of_the_expander_outputs() -> None:
+    theta, inner_loss_fn, terms, (h_a, h_b, uc, _) = anchored_problem(1.0, outer_ssl=False,
+                                                                    rate_reduction_on="embedding")
+    fa, fb = torch.tanh(h_a @ theta[0] + theta[1]), torch.tanh(h_b @ theta[0] + theta[1])
+    on_z = rate_reduction(fa @ theta[2], fb @ theta[2], eps2=uc.eps2, membership="soft",
+                          temperature=0.3).delta.detach()
+    on_features = rate_reduction(fa, fb, eps2=uc.eps2, membership="soft", temperature=0.3).delta.detach()
+    got = terms(theta)
+    assert float(got.rate_reduction) == pytest.approx(float(on_z), rel=1e-12)
+    assert float(got.rate_reduction) != pytest.approx(float(on_features), rel=1e-3)
+    assert float(got.objective.detach()) == pytest.approx(-float(on_z), rel=1e-12)
+    # Delta R now reaches W2 (the expander's part) directly: it takes an outer step
+    hg = umm.hypergradient(theta, inner_loss_fn(theta), lambda p: terms(p).objective, inner_lr=0.3)
+    assert hg.direct == [True, True, True]
+    cfg = load_config(None, ["umm.outer_ssl=false", "umm.rate_reduction_on=embedding"])
+    assert umm.outer_step_groups(cfg.umm, ["layer4", "expander"]) == ["layer4", "expander"]
+    with pytest.raises(ValueError, match="umm.rate_reduction_on=embedding"):
+        umm.outer_objective(fa, fb, None, None, VICRegLoss(), cfg.umm)
 
 
 # --------------------------------------------------------------------------------------
@@ -1141,9 +1164,9 @@ def tuned_model(cfg: Config, pretrained: Path):
     return model, head, tuned
 
 
-def one_step(cfg: Config, pretrained: Path, x: torch.Tensor):
-    """One umm_step from the pretrained weights; returns (logs, state after the inner step,
-    state after the step)."""
+def one_step(cfg: Config, pretrained: Path, x: torch.Tensor, outer_views: torch.Tensor | None = None):
+    """One umm_step from the pretrained weights (``outer_views``: F's batch with
+    ``umm.outer_batch=next``); returns (logs, state after the inner step, state after the step)."""
     model, head, tuned = tuned_model(cfg, pretrained)
     optimizers = umm.build_optimizers(list(tuned.values()), cfg.umm)
     after_inner: dict[str, torch.Tensor] = {}
@@ -1155,7 +1178,8 @@ def one_step(cfg: Config, pretrained: Path, x: torch.Tensor):
         return out
 
     optimizers.inner.step = recording_step
-    logs = umm.umm_step(model, head, tuned, x[0], x[1], cfg.umm, VICRegLoss(), optimizers)
+    logs = umm.umm_step(model, head, tuned, x[0], x[1], cfg.umm, VICRegLoss(), optimizers,
+                        outer_views=None if outer_views is None else (outer_views[0], outer_views[1]))
     return logs, after_inner, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -1199,6 +1223,128 @@ def test_outer_step_skips_the_expander_when_delta_r_alone_is_the_outer_objective
         assert torch.equal(value, after[key]) == key.startswith("expander."), key
     logs, _, _ = one_step(tiny_config(**CHEAP), pretrained, x)  # anchored: every group steps
     assert float(logs["step_ratio_expander"]) > 0 and float(logs["step_ratio_layer4"]) > 0
+
+
+def test_with_next_batch_pairs_each_batch_with_the_next_and_the_last_with_the_first() -> None:
+    from drac_ssl.umm.step import with_next_batch
+
+    assert list(with_next_batch(iter([1, 2, 3]))) == [(1, 2), (2, 3), (3, 1)]
+    assert list(with_next_batch([7])) == [(7, 7)]
+    assert list(with_next_batch([])) == []
+
+
+def test_outer_batch_next_takes_f_on_the_next_batch_and_same_on_the_inner_one(
+    pretrained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drac_ssl.umm import step as umm_step_module
+
+    seen: list[int] = []
+    real = umm_step_module.outer_objective
+
+    def spy(feat_a, *args, **kwargs):
+        seen.append(len(feat_a))
+        return real(feat_a, *args, **kwargs)
+
+    monkeypatch.setattr(umm_step_module, "outer_objective", spy)
+    x = torch.randn(2, 4, 1, 32, 32, generator=torch.Generator().manual_seed(3))
+    nxt = torch.randn(2, 3, 1, 32, 32, generator=torch.Generator().manual_seed(4))  # 3 images: told apart
+    logs_s, inner_s, after_s = one_step(tiny_config(**CHEAP), pretrained, x)
+    assert seen and set(seen) == {4}  # same: F on the inner step's 4 images
+    seen.clear()
+    logs_n, inner_n, after_n = one_step(tiny_config(**CHEAP, **{"umm.outer_batch": "next"}), pretrained, x, nxt)
+    assert seen and set(seen) == {3}  # next: F on the next batch's 3 images only
+    for key, value in inner_s.items():  # the inner step does not read the outer batch
+        assert torch.equal(value, inner_n[key]), key
+    assert float(logs_s["ssl_loss"]) == float(logs_n["ssl_loss"])
+    assert float(logs_s["outer_ssl_loss"]) != float(logs_n["outer_ssl_loss"])
+    name = "backbone.layer4.0.conv1.weight"
+    assert not torch.equal(after_s[name], after_n[name])
+    model, head, tuned = tuned_model(tiny_config(), pretrained)  # refused before any forward
+    for setting, outer_views in (("next", None), ("same", (nxt[0], nxt[1]))):
+        uc = tiny_config(**CHEAP, **{"umm.outer_batch": setting}).umm
+        with pytest.raises(ValueError, match=f"umm.outer_batch={setting}"):
+            umm.umm_step(model, head, tuned, x[0], x[1], uc, VICRegLoss(),
+                         umm.build_optimizers(list(tuned.values()), uc), outer_views=outer_views)
+
+
+def test_outer_batch_next_feeds_the_stage_s_step_pairs_of_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Feed:
+        def epoch(self, epoch: int):
+            return iter([(f"a{i}", f"b{i}") for i in range(3)])
+
+    calls: list[tuple[str, tuple[str, str] | None]] = []
+    monkeypatch.setattr(umm_stage, "umm_step", lambda model, head, tuned, view_a, view_b, *args, outer_views=None,
+                        **kwargs: calls.append((view_a, outer_views)) or {})
+    for setting, use_rate_reduction, want in (
+        ("next", True, [("a0", ("a1", "b1")), ("a1", ("a2", "b2")), ("a2", ("a0", "b0"))]),
+        ("same", True, [("a0", None), ("a1", None), ("a2", None)]),
+        ("next", False, [("a0", None), ("a1", None), ("a2", None)]),  # no outer level: nothing to pair
+    ):
+        task = object.__new__(umm_stage._UMMTraining)  # only what batches() and step() read
+        task.uc = tiny_config(**{"umm.outer_batch": setting,
+                                 "umm.use_rate_reduction": str(use_rate_reduction).lower()}).umm
+        task.feed, task.model, task.head, task.tuned = Feed(), None, None, None
+        task.loss_fn, task.optimizers, task.bf16, task.early_cache = None, None, False, None
+        calls.clear()
+        for i, batch in enumerate(task.batches(0)):
+            task.step(batch, i)
+        assert calls == want, setting
+
+
+def test_outer_batch_next_reuses_the_outer_batch_s_early_features_bit_for_bit(
+    pretrained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review F2: step i's outer batch is step i+1's inner batch (the same view tensors);
+    its frozen, eval-mode early stages ran twice. With the cache they run once, and the
+    steps are bit-for-bit those without it."""
+    from drac_ssl.umm import step as umm_step_module
+
+    cfg = tiny_config(**CHEAP, **{"umm.outer_batch": "next"})
+    g = torch.Generator().manual_seed(5)
+    batches = [tuple(torch.randn(2, 3, 1, 16, 16, generator=g)) for _ in range(2)]
+    count = {"n": 0}
+    real = umm_step_module.early_features
+
+    def counted(*args, **kwargs):
+        count["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(umm_step_module, "early_features", counted)
+
+    def epoch(cache: umm_step_module.EarlyFeatureCache | None):
+        model, head, tuned = tuned_model(cfg, pretrained)
+        optimizers = umm.build_optimizers(list(tuned.values()), cfg.umm)
+        count["n"] = 0
+        logs = [umm.umm_step(model, head, tuned, *inner, cfg.umm, VICRegLoss(), optimizers,
+                             outer_views=outer, early_cache=cache)
+                for inner, outer in umm_step_module.with_next_batch(batches)]
+        return count["n"], logs, model.state_dict()
+
+    calls_plain, logs_plain, state_plain = epoch(None)
+    calls_cached, logs_cached, state_cached = epoch(umm_step_module.EarlyFeatureCache())
+    assert calls_plain == 4 * 2  # two views of the inner and of the outer batch, each step
+    assert calls_cached == 4 + 2  # the first step, then only the outer batch's views
+    for plain, cached in zip(logs_plain, logs_cached, strict=True):
+        for key, value in plain.items():
+            assert torch.equal(value, cached[key]) or (value.isnan() and cached[key].isnan()), key
+    for key, value in state_plain.items():
+        assert torch.equal(value, state_cached[key]), key
+
+
+@pytest.mark.parametrize(("overrides", "cause", "not_the_cause"), [
+    ({}, "umm.max_steps_per_epoch=0", "umm.batch_size="),  # 24 images: 3 batches of 8, capped at 1
+    ({"umm.max_steps_per_epoch": "0", "umm.batch_size": "16"}, "umm.batch_size=12", "umm.max_steps_per_epoch=0"),
+])
+def test_outer_batch_next_is_refused_with_one_batch_an_epoch(
+        pretrained: Path, tmp_path: Path, overrides: dict[str, str], cause: str, not_the_cause: str) -> None:
+    """The fix names the setting that leaves one batch: the step cap, or a batch of more than
+    half the images (review F1: it suggested umm.batch_size also when the cap was the cause)."""
+    cfg = tiny_config(**CHEAP, **{"umm.outer_batch": "next", **overrides})  # umm.max_steps_per_epoch=1
+    with pytest.raises(ValueError, match="umm.outer_batch=next takes F on the epoch's next batch") as err:
+        umm.run(cfg, tmp_path / "run", data=tiny_data(),
+                checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors")
+    fix = str(err.value).partition("fix: ")[2]
+    assert cause in fix and not_the_cause not in fix and "umm.outer_batch=same" in fix, fix
 
 
 # --------------------------------------------------------------------------------------

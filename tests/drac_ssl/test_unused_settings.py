@@ -155,6 +155,21 @@ def test_a_peak_start_without_the_monitor_is_refused_before_pretraining(start_fr
     assert "umm.start_from" not in errors("umm.start_from=best", "pretrain.monitor_images=0")
 
 
+def test_an_outer_batch_of_next_with_one_step_an_epoch_is_refused_before_pretraining() -> None:
+    """Review F1: umm.outer_batch=next with umm.max_steps_per_epoch=1 was refused by the umm
+    stage only after the whole pretraining (F's next batch would be the inner step's own)."""
+    line = errors("umm.outer_batch=next", "umm.max_steps_per_epoch=1")["umm.outer_batch"]
+    assert "umm.max_steps_per_epoch=1" in line and "next batch" in line, line
+    (found,) = [f for f in findings("umm.outer_batch=next", "umm.max_steps_per_epoch=1")
+                if f.setting == "umm.outer_batch"]
+    assert "umm.max_steps_per_epoch=0" in found.fix and "umm.outer_batch=same" in found.fix, found.fix
+    assert "umm.outer_batch" not in errors("umm.outer_batch=next", "umm.max_steps_per_epoch=2")
+    assert "umm.outer_batch" not in errors("umm.outer_batch=same", "umm.max_steps_per_epoch=1")
+    # without the outer level there is no F and no second batch to take it on
+    assert "umm.outer_batch" not in errors("umm.outer_batch=next", "umm.max_steps_per_epoch=1",
+                                           "umm.use_rate_reduction=false")
+
+
 def test_more_frozen_views_than_epochs_is_warned() -> None:
     """F7: the bank is capped at finetune.epochs views while config.yaml says the larger count."""
     (warned,) = [f for f in findings("finetune.frozen_train_views=6", "finetune.epochs=3")
