@@ -138,6 +138,7 @@ from drac_ssl.grading.image_notes import (
 from drac_ssl.io import (
     atomic_write_json,
     atomic_write_text,
+    guarded_cell,
     make_run_folder,
     readable_absolute,
     same_path,
@@ -2333,18 +2334,21 @@ def _manifest_text(entries: Sequence[ImageEntry], fold_groups: bool = False) -> 
     """The manifest: :data:`WRITTEN_COLUMNS`, :data:`FOLD_GROUP_COLUMN` when ``fold_groups``
     (``data.near_duplicate_mse`` > 0), and :data:`drac_ssl.manifest.SITE_COLUMN` last when an
     image names a site (``data.site_column``): :func:`manifest_header`; a manifest without
-    either is as before."""
+    either is as before. Every text cell is :func:`drac_ssl.io.guarded_cell`'s (an image named
+    ``=HYPERLINK(1).png`` is ``'=HYPERLINK(1).png``, so that a spreadsheet opening the file runs
+    no formula); :func:`drac_ssl.manifest.read_manifest` gives the names back exactly."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     sites = any(e.site for e in entries)
     writer.writerow(manifest_header(fold_groups, sites))
     for index, e in enumerate(entries):
         r = e.record
-        writer.writerow([e.image_id, e.rel, "" if e.label is None else e.label.grade, e.split,
-                         e.fold, "" if e.label is None else e.label.patient, r.sha256,
-                         r.width, r.height, r.mode, index, e.origin or e.split, r.pixels_sha256]
-                        + ([e.fold_group if e.split == "train" else ""] if fold_groups else [])
-                        + ([e.site] if sites else []))
+        cells = ([e.image_id, e.rel, "" if e.label is None else e.label.grade, e.split,
+                  e.fold, "" if e.label is None else e.label.patient, r.sha256,
+                  r.width, r.height, r.mode, index, e.origin or e.split, r.pixels_sha256]
+                 + ([e.fold_group if e.split == "train" else ""] if fold_groups else [])
+                 + ([e.site] if sites else []))
+        writer.writerow([guarded_cell(c) if isinstance(c, str) else c for c in cells])
     return buffer.getvalue()
 
 

@@ -151,7 +151,13 @@ from drac_ssl.grading.model import (
     ModelSpec,
 )
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
-from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
+from drac_ssl.io import (
+    atomic_write_json,
+    atomic_write_text,
+    guarded_cell,
+    read_json_dict,
+    sha256_file,
+)
 from drac_ssl.losses.grading import class_weights_for, grading_loss
 from drac_ssl.manifest import (
     labelled_rows,  # re-exported: bench/umm_ablation.py reads it here
@@ -2241,9 +2247,12 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
                 int(fit.referred[i])]
 
     sites = site_cells(ctx.lab)
-    oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
+    # the id, patient and site cells guarded against a spreadsheet formula (drac_ssl.io.guarded_cell;
+    # drac_ssl.oof's readers give them back exactly)
+    oof_rows = [[guarded_cell(str(r["id"])), int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i]),
-                 *referral_cells(i), *([patients[i]] if named else []), *([sites[i]] if sites else [])]
+                 *referral_cells(i), *([guarded_cell(str(patients[i]))] if named else []),
+                 *([guarded_cell(sites[i])] if sites else [])]
                 for i, r in enumerate(ctx.lab)]
     header = oof_columns(k, spec.output, patients=named, referral=referral, sites=bool(sites))
     oof_path = out_dir / OOF_FILE

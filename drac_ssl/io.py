@@ -168,6 +168,27 @@ Excel needs to read UTF-8 on a Windows whose code page is not (German, French, C
 file a program reads (submissions, the challenge's format) stays UTF-8 without it."""
 
 
+FORMULA_CELL_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""The first characters that make a spreadsheet read a CSV cell as a formula, OWASP's list
+(CSV injection): ``=``, ``+``, ``-``, ``@``, a tab and a carriage return."""
+
+
+def guarded_cell(text: str) -> str:
+    """``text`` as a cell of a CSV the package writes AND reads back (``data/manifest.csv``,
+    ``finetune/<variant>/oof.csv``) that a spreadsheet shows as text: a ``'`` before a first
+    character of :data:`FORMULA_CELL_STARTS` (``=HYPERLINK(1).png`` -> ``'=HYPERLINK(1).png``,
+    OWASP's advice against CSV injection) and before a first ``'`` (``'a.png`` -> ``''a.png``),
+    else ``text`` unchanged; so that :func:`unguarded_cell` gives every name back exactly."""
+    return f"'{text}" if text[:1] in FORMULA_CELL_STARTS or text[:1] == "'" else text
+
+
+def unguarded_cell(cell: str) -> str:
+    """The text :func:`guarded_cell` wrote as ``cell``: without its first ``'``, if any
+    (``'=HYPERLINK(1).png`` -> ``=HYPERLINK(1).png``, ``''a.png`` -> ``'a.png``); a cell
+    written before the guard (no ``'`` first) is its own text."""
+    return cell[1:] if cell[:1] == "'" else cell
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (:func:`atomic_path`) in ``encoding``: UTF-8 (no
     byte-order mark) for every file a program reads; ``utf-8-sig`` for a CSV written for people

@@ -20,6 +20,12 @@ Columns (:data:`REQUIRED_COLUMNS`; the ingest also writes ``origin``, the offici
 - ``sha256``, ``orig_width``, ``orig_height``, ``orig_mode``: the source file;
 - ``cache_index``: the image's row in ``data/cache/<size>px.npy``.
 
+A text cell whose first character would make a spreadsheet read it as a formula (``=``, ``+``,
+``-``, ``@``, a tab, a carriage return) or that starts with ``'`` is written with a ``'`` before
+it (:func:`drac_ssl.io.guarded_cell`: ``=HYPERLINK(1).png`` -> ``'=HYPERLINK(1).png``), so that
+opening the file in a spreadsheet runs nothing; :func:`read_manifest` gives the name back
+exactly (:func:`drac_ssl.io.unguarded_cell`), and so must any other reader.
+
 Optional (an ingest made before it lacks it; no reader requires it):
 
 - ``pixels_sha256`` (:data:`PIXELS_COLUMN`, after ``origin``): the SHA-256 of the decoded image's
@@ -53,7 +59,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from drac_ssl.io import sha256_file
+from drac_ssl.io import sha256_file, unguarded_cell
 
 MANIFEST_FILE = "manifest.csv"
 
@@ -166,11 +172,13 @@ def read_manifest(path: str | os.PathLike[str],
         if short:
             raise ManifestError(f"{path}, line {line}: fewer fields than the header's {len(columns)}: "
                                 f"no value for {', '.join(short)}{fix}")
-        typed: dict[str, Any] = dict(row)
+        # a cell the ingest guarded against a spreadsheet formula ('=HYPERLINK(1).png) is the
+        # name itself again (drac_ssl.io.guarded_cell)
+        typed: dict[str, Any] = {c: unguarded_cell(v) if isinstance(v, str) else v for c, v in row.items()}
         for column, may_be_empty in _INTEGERS.items():
             if column not in required:
                 continue
-            text = (row.get(column) or "").strip()
+            text = (typed.get(column) or "").strip()
             try:
                 typed[column] = None if (text == "" and may_be_empty) else int(text)
             except ValueError:

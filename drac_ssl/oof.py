@@ -15,7 +15,10 @@ another (:func:`folds_taken_from`, :func:`folds_taken_words`).
 
 Columns, one row per labelled image in manifest order:
 
-- ``id``: the image id of the manifest;
+- ``id``: the image id of the manifest (this and the ``patient`` and ``site`` cells written
+  with a ``'`` before a first ``=``, ``+``, ``-``, ``@``, tab, carriage return or ``'``:
+  :func:`drac_ssl.io.guarded_cell`, so that a spreadsheet runs no formula; :func:`read_oof`
+  and :func:`read_oof_column` give them back exactly);
 - ``grade``: the reference grade, ``0..K-1``;
 - ``fold``: the validation fold that graded it;
 - ``P0..P{K-1}``: calibrated probabilities, 6 decimals rounded as a submission CSV rounds
@@ -74,7 +77,7 @@ from typing import Any
 
 import numpy as np
 
-from drac_ssl.io import read_json_dict
+from drac_ssl.io import read_json_dict, unguarded_cell
 from drac_ssl.manifest import SITE_COLUMN, resampling_unit
 from drac_ssl.scale import prob_columns
 
@@ -118,7 +121,7 @@ def read_oof_column(path: str | os.PathLike[str], column: str) -> list[str] | No
             reader = csv.DictReader(fh)
             if column not in (reader.fieldnames or []):
                 return None
-            return [str(row.get(column) or "").strip() for row in reader]
+            return [unguarded_cell(str(row.get(column) or "")).strip() for row in reader]
     except (OSError, csv.Error, UnicodeDecodeError):
         return None
 
@@ -196,7 +199,7 @@ def read_oof(path: str | os.PathLike[str]) -> OutOfFold:
             raise OofError(f"{path}, line {line}: {column} is {text!r}, not "
                            f"{'an integer' if kind is int else 'a number'}") from None
 
-    ids = tuple(str(row["id"]) for _, row in rows)
+    ids = tuple(unguarded_cell(str(row["id"])) for _, row in rows)
     repeated = [image for image, count in Counter(ids).items() if count > 1]
     if repeated:
         raise OofError(f"{path}: id {repeated[0]!r} appears more than once")
