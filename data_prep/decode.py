@@ -1367,12 +1367,33 @@ UNDECODABLE_JPEG_WORDS = ("a JPEG that cannot be decoded (an unsupported variant
 UNDECODABLE_JPEG_FIX = "convert it to PNG with the tool that wrote it"
 
 
+PLAIN_TEXT_WORDS = "plain text"
+"""What :func:`content_words` says a text file holds: never its words, which in a hospital are
+often a patient's (a clinical note saved as ``scan.png``: "Patient: Jane Doe DOB ..."), and
+would be copied into the console and the run's ``console.log`` (security review F3)."""
+
+
+def _text_kind(text: str) -> str:
+    """:data:`PLAIN_TEXT_WORDS` with the kind of text when its first characters tell it
+    (``plain text (an HTML page ...)``, ``(XML)``, ``(JSON?)``), from ``text``'s start only; never
+    any of its words."""
+    start = text.lstrip().lower()
+    if start.startswith(("<!doctype html", "<html")):
+        return (f"{PLAIN_TEXT_WORDS} (an HTML page: a download that saved a web page instead "
+                "of the image?)")
+    if start.startswith("<?xml"):
+        return f"{PLAIN_TEXT_WORDS} (XML)"
+    if start.startswith(("{", "[")):
+        return f"{PLAIN_TEXT_WORDS} (JSON?)"
+    return PLAIN_TEXT_WORDS
+
+
 def content_words(data: bytes) -> str:
     """What a file that is not an image seems to hold, for messages: ``a PDF document``,
-    ``text "referral letter"`` (printable UTF-8 text, its first 24 characters, a byte-order mark
-    left out), a DICOM file (the
-    ``DICM`` tag at byte 128) ..., else its first bytes in hex (``bytes 00 01 02 03 ...``);
-    ``an empty file`` for no bytes."""
+    :data:`PLAIN_TEXT_WORDS` (printable UTF-8 text, a byte-order mark left out; its kind added
+    when its start tells it: :func:`_text_kind`; never quoted), a DICOM file (the ``DICM`` tag
+    at byte 128) ..., ``plain text (UTF-16)`` for a UTF-16 byte-order mark, else its first bytes
+    in hex (``bytes 00 01 02 03 ...``); ``an empty file`` for no bytes."""
     if not data:
         return "an empty file"
     if b"DICM" in (data[128:132], data[:4]):  # after the 128-byte preamble, or without one
@@ -1391,8 +1412,9 @@ def content_words(data: bytes) -> str:
     except UnicodeDecodeError:
         text = ""
     if text and all(c.isprintable() or c in "\r\n\t" for c in text):
-        flat = " ".join(text.split())
-        return f'text "{flat[:24]}{"..." if len(flat) > 24 else ""}"'
+        return _text_kind(text)
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return f"{PLAIN_TEXT_WORDS} (UTF-16)"
     return "bytes " + " ".join(f"{b:02x}" for b in data[:8]) + (" ..." if len(data) > 8 else "")
 
 

@@ -958,13 +958,13 @@ def holds_words(data: bytes) -> str:
     ...") and found its first words on the page and in both batch CSVs, the files that get
     passed on; a new-user trial found the export command's stderr quoting "Patient: John
     Smith, DOB..." of a text file in the image folder, a log that gets pasted. The file's name
-    already tells the user which file it was. (The ingest, run on one's own training files,
-    still quotes it.)"""
+    already tells the user which file it was. The ingest says the same words (it quoted the
+    text until security review F3 found a patient's name copied into a run's console.log)."""
     from data_prep.decode import content_words  # Pillow: not for every importer of this module
 
-    words = content_words(data)
-    if words.startswith('text "'):
-        return PLAIN_TEXT
+    words = content_words(data)  # text: never quoted, its kind said (an HTML page, ...)
+    if words.startswith(PLAIN_TEXT):
+        return words
     if words.startswith("bytes "):  # UTF-16 or Latin-1 text reads as bytes: 'Patiënt: Jöh'
         return NO_KNOWN_FORMAT
     return words

@@ -297,12 +297,17 @@ def test_palette_and_alpha(drac_samples: list[np.ndarray]) -> None:
 
 
 @pytest.mark.parametrize(("data", "words"), [
-    (b"referral letter for patient 12\nplease grade\n", 'text "referral letter for pati..."'),
-    (b"short\n", 'text "short"'),
+    # text is never quoted (security review F3: a patient's name in console.log)
+    (b"referral letter for patient 12\nplease grade\n", "plain text"),
+    (b"short\n", "plain text"),
     # a UTF-8 file with a byte-order mark (Excel's "CSV UTF-8"): text, not "bytes ef bb bf 50 ..."
-    (b"\xef\xbb\xbfPhone,grade\r\n", 'text "Phone,grade"'),
+    (b"\xef\xbb\xbfPhone,grade\r\n", "plain text"),
     # a character cut in two by the 48 bytes read is still text
-    (b"x" * 47 + "\u00fc".encode() + b" tail", 'text "xxxxxxxxxxxxxxxxxxxxxxxx..."'),
+    (b"x" * 47 + "\u00fc".encode() + b" tail", "plain text"),
+    (b"<!DOCTYPE html><html><body>Patient Jane", "plain text (an HTML page: a download that saved "
+                                                 "a web page instead of the image?)"),
+    (b'{"patient": "Jane Doe"}', "plain text (JSON?)"),
+    ("Patient: Jane".encode("utf-16"), "plain text (UTF-16)"),
     (b"%PDF-1.7\n%\xe2\xe3", "a PDF document"),
     (b"PK\x03\x04\x14\x00", "a ZIP archive (e.g. a .docx or .xlsx)"),
     (b"\x00" * 128 + b"DICM" + b"\x02" * 8, "a DICOM file (export the image as PNG or TIFF from the viewer)"),
@@ -360,7 +365,7 @@ def test_a_complete_jpeg_that_cannot_be_decoded_is_not_called_truncated(aptos_di
 
 def test_text_starting_like_a_bmp_is_still_text() -> None:
     """BMP's signature is two letters ("BM"): only with its reserved zero bytes is it a BMP."""
-    assert decode.content_words(b"BMI table of the cohort\n") == 'text "BMI table of the cohort"'
+    assert decode.content_words(b"BMI table of the cohort\n") == "plain text"
     assert decode.damaged_image_format(b"BMI table of the cohort\n") is None
 
 
@@ -575,3 +580,11 @@ def test_a_png_with_large_text_metadata_is_decoded_as_any_png(drac_samples: list
     assert "text metadata" in said.what and "16 MB" in said.what and "not read" in said.what
     assert "strip" in said.fix and "exiftool" in said.fix
     assert PngImagePlugin.MAX_TEXT_CHUNK == ImageFile.SAFEBLOCK
+
+
+def test_a_text_file_in_the_image_folder_is_never_quoted_in_the_ingests_words() -> None:
+    """Security review F3: a clinical note saved as scan.png was reported as ``not an image (it
+    holds text "Patient: Jane Doe DOB 19...")`` on the console and in the run's console.log."""
+    said = messages(validate.inspect_image(b"Patient: Jane Doe DOB 1961-02-03\n", "scan.png"))
+    assert "not an image (it holds plain text)" in said, said
+    assert "Jane" not in said and "Patient" not in said, said
