@@ -750,16 +750,24 @@ def empty_image_files(entries: Sequence[ImageEntry]) -> list[Problem]:
     .ImageEntry`, listed, not opened) that holds 0 bytes (``empty file (0 bytes)``, kind
     ``empty``, as :func:`data_prep.decode.decode` says it), found by one ``stat`` per file, so
     that the preflight (and :func:`run`, before it decodes anything) names it before the set is decoded; array rows
-    (MedMNIST's ``.npz``) and files that cannot be stat'ed (the ingest's to say) are skipped."""
+    (MedMNIST's ``.npz``) and files that cannot be stat'ed (the ingest's to say) are skipped.
+    A named pipe, socket or device (0 bytes by its stat, and reading it would wait forever)
+    is ``not a regular file (a named pipe)``, kind ``not-regular``, as the export says it
+    (:func:`drac_ssl.grading.image_file.not_regular_words`; security review F5)."""
+    from drac_ssl.grading.image_file import not_regular_words
+
     found = []
     for entry in entries:
         if entry.array_row:  # a row of an array file, not a file of its own
             continue
         try:
-            empty = entry.path.stat().st_size == 0
+            st = entry.path.stat()
         except OSError:
             continue
-        if empty:
+        if (special := not_regular_words(st.st_mode)) is not None:
+            found.append(error(entry.path, special, f"replace it with the image file itself, or {MOVE_OUT}",
+                               "not-regular"))
+        elif st.st_size == 0:
             found.append(error(entry.path, "empty file (0 bytes)",
                                "re-copy the image from the original data", "empty"))
     return found
