@@ -1,0 +1,61 @@
+"""Security review F1: served beyond this machine, a login file others may read or holding a
+plaintext password is refused (on loopback it is warned, as before); ``python -m app.auth
+hash`` refuses a password under 12 characters. No server or bundle is started."""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from app.auth import (
+    MIN_PASSWORD_CHARS,
+    hash_password,
+    main,
+    open_host_auth_file_refusal,
+    read_auth_file,
+)
+
+FAST = {"n": 2**10, "r": 8, "p": 1}  # a cheap hash: what is tested is the file, not scrypt
+
+
+def _logins(tmp_path: Path, text: str, mode: int) -> Path:
+    path = tmp_path / "logins"
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_an_open_host_refuses_a_login_file_others_may_read_or_with_a_plaintext_password(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.__main__ import main as app_main
+
+    hashed = f"alice:{hash_password('a long passphrase', **FAST)}\n"
+    path = _logins(tmp_path, hashed + "bob:pw2\n", 0o644)
+    said = open_host_auth_file_refusal(path, read_auth_file(path), "0.0.0.0")
+    assert said is not None and said.startswith(f"--auth-file {path}: other users of this machine "
+                                                f"may read it (mode 644) and line(s) 2 (bob) hold a "
+                                                f"plaintext password."), said
+    assert "Not started" in said and f"chmod 600 {path}" in said and "app.auth hash bob" in said
+    assert "pw2" not in said
+    # before any bundle is looked for: exit code 2, the error on stderr
+    assert app_main(["--host", "0.0.0.0", "--auth-file", str(path), "--bundle", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --auth-file {path}: other users") and "pw2" not in err, err
+    path.chmod(0o600)
+    assert "may read it" not in (open_host_auth_file_refusal(path, read_auth_file(path), "::") or "")
+    path.write_text(hashed, encoding="utf-8")
+    assert open_host_auth_file_refusal(path, read_auth_file(path), "0.0.0.0") is None
+
+
+@pytest.mark.parametrize("password", ["Q", "Qz7!kp Wv", "Q" * (MIN_PASSWORD_CHARS - 1)])
+def test_the_hash_command_refuses_a_password_under_12_characters(password: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["hash", "alice"], stdin=io.StringIO(f"{password}\n"), stdout=out, stderr=err) == 2
+    said = err.getvalue()
+    assert out.getvalue() == "" and said.startswith(f"error: the password has {len(password)} character{'s' * (len(password) != 1)}, "
+                                                    f"fewer than the 12 needed"), said
+    assert "fix:" in said and password not in said
+    assert main(["hash", "alice"], stdin=io.StringIO("x" * MIN_PASSWORD_CHARS + "\n"), stdout=out, stderr=err) == 0
