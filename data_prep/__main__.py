@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     import textwrap
 
     from data_prep import flatten, ingest, phantom
+    from drac_ssl.config import layouts_in_words
     from drac_ssl.starting import (  # stdlib only
         add_version_option,
         ascii_int,
@@ -42,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_arguments(sub.add_parser(
         "ingest", parents=[common], allow_abbrev=False, help="validate, cache and index a dataset",
         description=textwrap.fill(
-            "Validate every image and label of a data set (DRAC, APTOS, EyePACS, IDRiD, DeepDRiD, "
-            "Messidor-2, MedMNIST, or a plain folder with a label CSV), then write OUT/manifest.csv "
+            f"Validate every image and label of a data set ({layouts_in_words()} with a label "
+            "CSV), then write OUT/manifest.csv "
             "(ids, grades, folds), the resized cache OUT/cache/ and OUT/ingest_summary.json: the "
             "first stage of python -m drac_ssl.train, run alone. Every problem is listed with its "
             "fix; nothing is written until all are fixed. OUT is new or empty, holds a failed ingest's leftovers, or "

@@ -1,7 +1,8 @@
 """The grade scale of an ingest: names of grades 0..K-1 from ``data.grades`` or the layout.
 
 DRAC 2022 Task 3 grades UW-OCTA on 3 levels (0 Normal, 1 NPDR, 2 PDR); the public colour
-fundus sets (APTOS 2019, EyePACS / Kaggle DR 2015, IDRiD, DeepDRiD, RetinaMNIST) use the 5-level
+fundus sets (APTOS 2019, EyePACS / Kaggle DR 2015, IDRiD, DeepDRiD, Messidor-2, MedMNIST's
+RetinaMNIST: the layouts :data:`LAYOUT_SCALES` puts on ``icdr``) use the 5-level
 International Clinical Diabetic Retinopathy scale (ICDR; Wilkinson et al., Ophthalmology
 2003): 0 No DR, 1 Mild, 2 Moderate, 3 Severe NPDR, 4 PDR.
 """

@@ -56,7 +56,9 @@ underscore-space are real)::
       messidor_data.csv   (image_id, adjudicated_dr_grade, adjudicated_dme, adjudicated_gradable)
       IMAGES/*.png, *.JPG
 
-  ``root`` is the folder holding both. ICDR grades (``adjudicated_dr_grade``), colour fundus
+  ``root`` is the folder holding both, or ``IMAGES/`` alone with that CSV passed as
+  ``labels_csv`` (:func:`messidor2_by_csv`); ``IMAGES/`` without a CSV is refused naming it
+  (:func:`messidor2_csv_fix`). ICDR grades (``adjudicated_dr_grade``), colour fundus
   photographs. A row whose ``adjudicated_gradable`` is 0 is an ungradable row whatever its
   grade cell holds (:data:`GRADABLE_COLUMNS`), as is an empty grade cell: an error naming
   ``data.ungradable``, or left out with ``leave_out``. An examination photographs both eyes,
@@ -1080,8 +1082,10 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
         # a compressed label CSV here (Kaggle's trainLabels.csv.zip) is the one: unpacked, the
         # folder may be a layout, so its subfolder of images is no root to offer; one in the
         # folder above (a root of images below it) comes after a layout or CSV named nearby
+        otherwise = "put the label CSV here or pass --labels-csv FILE"
         likely = (packed_label_csv_fix(root)
-                  or likely_roots(root, otherwise="put the label CSV here or pass --labels-csv FILE")
+                  or messidor2_csv_fix(root, otherwise)  # a Messidor-2 download without its CSV
+                  or likely_roots(root, otherwise=otherwise)
                   or (packed_label_csv_fix(root.parent, above=True)
                       if root.parent != root and count_images(root) else ""))
         sheets = sorted(p for p in root.iterdir()
@@ -1211,6 +1215,46 @@ def looks_like_messidor2(root: Path) -> bool:
     csv_path, images = _child(root, MESSIDOR2_CSV), _child(root, MESSIDOR2_IMAGES)
     return (csv_path is not None and csv_path.is_file()
             and images is not None and images.is_dir())
+
+
+def messidor2_by_csv(root: Path, labels_csv: str) -> bool:
+    """A Messidor-2 folder whose label CSV lies elsewhere (``--labels-csv``, a half-download's
+    CSV saved apart): ``root`` holds ``IMAGES/`` and no image of its own, and ``labels_csv``
+    has Messidor-2's label columns (:func:`label_format_of`). ``data.layout=auto`` then takes
+    the Messidor-2 layout (its grades, its ungradable column, its notes), not a plain folder
+    without images."""
+    if not labels_csv or not root.is_dir() or count_images(root):
+        return False
+    images = _child(root, MESSIDOR2_IMAGES)
+    if images is None or not images.is_dir():
+        return False
+    csv_path, problems = _explicit_csv(labels_csv, root)
+    return csv_path is not None and not problems and label_format_of(csv_path) == "messidor2"
+
+
+def messidor2_csv_fix(root: Path, otherwise: str = "") -> str:
+    """The fix of a root without a label CSV that looks like a Messidor-2 download without its
+    grades: ``root`` holds an ``IMAGES/`` folder of images (the Messidor-2 image folder), or is
+    that folder of images (named ``IMAGES``, no CSV in the folder above). ``''`` otherwise (an
+    empty ``IMAGES`` folder is no download: the plain folder's problems are said). The name is
+    matched in its letter case: an ``images/`` folder is too common to be taken for it. If
+    this is not Messidor-2, the root :func:`likely_roots` offers follows; else, for ``IMAGES``
+    itself, ``otherwise`` (the plain folder's fix; a root holding ``IMAGES/`` already said
+    ``--labels-csv``). Each fix is said once."""
+    csv_name = f"the Messidor-2 adjudicated grades CSV ({MESSIDOR2_CSV})"
+    images = root / MESSIDOR2_IMAGES
+    if root.is_dir() and images.is_dir() and MESSIDOR2_IMAGES in os.listdir(root) and count_images(images):
+        fix = (f"a Messidor-2 folder ({MESSIDOR2_IMAGES}/ of {count_images(images)} images)? put "
+               f"{csv_name} here beside {MESSIDOR2_IMAGES}/ or pass --labels-csv FILE")
+        otherwise = ""
+    elif (root.name == MESSIDOR2_IMAGES and root.parent != root and count_images(root)
+            and not any(p.suffix.lower() == ".csv" and not is_hidden(p) for p in root.parent.iterdir())):
+        fix = (f"a Messidor-2 {root.name}/ folder? put {csv_name} in "
+               f"{shlex.quote(str(root.parent))} beside it and pass that folder as --root")
+    else:
+        return ""
+    other = likely_roots(root) or otherwise
+    return f"{fix}; if this is not Messidor-2: {other}" if other else fix
 
 
 def _npz_files(root: Path) -> list[Path]:
@@ -1494,7 +1538,7 @@ def _discover_messidor2(root: Path, labels_csv: str) -> Layout:
         raise _missing_folder(f"{root}: no Messidor-2 '{MESSIDOR2_IMAGES}/' folder here -> point --root "
                               f"at the folder holding '{MESSIDOR2_CSV}' and '{MESSIDOR2_IMAGES}/'", problems)
     csv_path, found = (_explicit_csv(labels_csv, root) if labels_csv
-                       else _required(root, MESSIDOR2_CSV, "Messidor-2 label"))
+                       else _required(root, MESSIDOR2_CSV, "Messidor-2 label (adjudicated grades)"))
     problems += found
     problems.append(note(root, "a Messidor-2 folder is read as labelled images only: no test split",
                          "nothing to do", "layout"))
@@ -2201,6 +2245,8 @@ def discover(cfg: DataConfig) -> Layout:
     """
     root = data_root(cfg)
     kind = detect_kind(root) if cfg.layout == "auto" else cfg.layout
+    if kind == "plain" and cfg.layout == "auto" and messidor2_by_csv(root, cfg.labels_csv):
+        kind = "messidor2"
     if root.is_file() and kind != "medmnist":
         raise IngestError(f"{root}: --root must be a folder (or a MedMNIST .npz file), this is a "
                           "file -> pass the folder that holds the images")
@@ -2218,8 +2264,8 @@ def discover(cfg: DataConfig) -> Layout:
         layout.label_format = label_format_of(layout.labels_csv)
         if layout.label_format:
             layout.problems.append(_label_format_note(layout))
-    if layout.treated_as == "messidor2" and not cfg.patient_column:
-        layout.problems.append(examination_note(layout))
+    if layout.treated_as == "messidor2" and not cfg.patient_column and layout.labels_csv is not None:
+        layout.problems.append(examination_note(layout))  # no CSV: its own error says so
     image_column, grade_column = COLUMNS[layout.treated_as]
     eye_columns: tuple[str, ...] = ()
     if cfg.grade_column == defaults.grade_column and layout.treated_as in EYE_COLUMNS:

@@ -63,6 +63,7 @@ from data_prep.layout import (
     EYE_COLUMNS,
     GRADABLE_COLUMNS,
     IMAGE_SUFFIXES,
+    NESTED_LAYOUTS,
     PATIENT_COLUMNS,
     name_key,
     name_readings,
@@ -79,7 +80,7 @@ from data_prep.problems import (  # noqa: F401 - re-exported: the historical hom
     note,
     warning,
 )
-from drac_ssl.config import GRADE_SCALES, LAYOUT_NAMES
+from drac_ssl.config import DATA_LAYOUTS, GRADE_SCALES, LAYOUT_NAMES
 from drac_ssl.grading.image_notes import OTHER_IMAGE_SUFFIXES
 from drac_ssl.starting import python_word
 
@@ -2504,10 +2505,13 @@ pandas index (``Unnamed: 0``, ``index``), who graded (``grader``, ``rater``, ``r
 and when (``graded_on``, ``date``, ``source_date``): such cells differ between rows of one
 image without another image behind them."""
 
-SHARED_NAME_LAYOUTS = frozenset({"plain", "aptos", "eyepacs", "idrid"})
+SHARED_NAME_LAYOUTS = frozenset(kind for kind in DATA_LAYOUTS
+                                if kind not in ("auto", "medmnist") and kind not in NESTED_LAYOUTS)
 """The layouts whose training images lie in one flat folder, where two sources' ``7.png``
-copied in overwrite each other (:func:`shared_name_columns`); a per-patient folder layout
-(DeepDRiD) keeps both."""
+copied in overwrite each other (:func:`shared_name_columns`): every layout of
+:data:`drac_ssl.config.DATA_LAYOUTS` but the per-patient folder ones
+(:data:`data_prep.layout.NESTED_LAYOUTS`, DeepDRiD: both copies kept) and MedMNIST (its images
+are rows of one ``.npz``, with no file names to share), so a new flat layout is in by itself."""
 
 
 def source_column(name: str) -> bool:
@@ -2563,7 +2567,7 @@ def drop_repeated_rows(table: LabelTable, layout_kind: str | None = None, site_c
     identical and names those columns' cells (:func:`_other_cells`): still a warning, since the
     manifest is the same whichever row is kept. Where a differing column names the source
     (``site``, ``hospital``: :func:`source_column`) and ``layout_kind`` (``None``: plain) keeps
-    its images in one flat folder (plain, APTOS, EyePACS, IDRiD), the rows may be two images
+    its images in one flat folder (:data:`SHARED_NAME_LAYOUTS`), the rows may be two images
     under one name (two sources' ``7.png`` pooled into one folder, one file overwriting the
     other: an image lost without a word, and the kept row's site maybe not the pixels'): an
     error, whose fix is to prefix each source's files and CSV names

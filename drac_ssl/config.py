@@ -103,14 +103,15 @@ def referable_grade(grade: int, referable_from: int) -> int:
     """ICDR ``grade`` as one of the two grades of the cut ``referable_from``
     (:func:`referable_from_rule`): 1 (referable) when it is ``referable_from`` or more, else 0."""
     return int(grade >= referable_from)
-DATA_LAYOUTS = ("auto", "drac", "plain", "aptos", "eyepacs", "idrid", "deepdrid", "messidor2",
-                "medmnist")
 LAYOUT_NAMES = {"drac": "DRAC", "plain": "plain", "aptos": "APTOS", "eyepacs": "EyePACS",
                 "idrid": "IDRiD", "deepdrid": "DeepDRiD", "messidor2": "Messidor-2",
                 "medmnist": "MedMNIST"}
-"""Each layout of :data:`DATA_LAYOUTS` (but ``auto``) as people write it, for help texts and
-messages (:func:`layout_root_help`); ``tests/data_prep/test_layouts.py`` checks that every
-layout has one."""
+"""Each layout kind (``data.layout``) and its name as people write it, for help texts and
+messages (:func:`layout_root_help`): the one list of layouts, :data:`DATA_LAYOUTS` is built
+from it, in this order."""
+DATA_LAYOUTS = ("auto", *LAYOUT_NAMES)
+"""The values of ``data.layout`` (``--layout``): ``auto`` and every layout of
+:data:`LAYOUT_NAMES`, in its order (the ``--layout`` choices, the settings reference)."""
 SCORED_LAYOUTS = ("drac", "aptos", "eyepacs", "idrid", "messidor2")
 """The layouts whose label columns ``python -m drac_ssl.export --score --labels`` looks for,
 in this order (``drac_ssl.scoring.LABEL_LAYOUTS``; a plain folder's columns are DRAC's)."""

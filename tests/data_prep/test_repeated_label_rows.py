@@ -271,7 +271,7 @@ def test_a_repeat_differing_in_a_grader_date_or_index_column_is_a_warning(
 
 def test_a_site_column_is_an_error_only_in_a_flat_folder_layout() -> None:
     """The scope of the two-sources error (F1): a differing ``site``/``Hospital``/``centre_id``
-    cell, in a plain, APTOS, EyePACS or IDRiD folder; never in DeepDRiD's per-patient folders
+    cell, in a flat-folder layout (here plain, APTOS, EyePACS, IDRiD); never in DeepDRiD's per-patient folders
     (two sources' ``7.png`` cannot overwrite each other there), nor for a grader or a date."""
     def rows(column: str) -> list[validate.LabelRow]:
         return [validate.LabelRow(name="7.png", grade=4, patient="", line=line, written="4",

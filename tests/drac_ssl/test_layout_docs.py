@@ -1,7 +1,9 @@
 """Docstrings that name the layouts by hand, beyond those the layout guard test reads
 (``tests/data_prep/test_layouts.py``): ``DataConfig``'s paragraphs on ``layout``, ``grades``
-and ``modality``, and ``data_provenance``'s kinds. A new layout must be named in each
-(docs/design.md, "Adding a data layout", step 4); DeepDRiD was once missing from two."""
+and ``modality``, ``data_provenance``'s kinds, ``data_prep/layout.py``'s and
+``data_prep/grades.py``'s module docstrings; and the ingest help, built from the layout list. A
+new layout must be named in each (docs/design.md, "Adding a data layout", steps 4 and 9);
+DeepDRiD was once missing from two, Messidor-2 from grades.py's."""
 
 from __future__ import annotations
 
@@ -49,3 +51,49 @@ def test_a_layout_name_for_people_never_reads_none() -> None:
 
     assert layout_name("aptos") == "APTOS" and layout_name("phantom") == "phantom"
     assert layout_name(None) == layout_name("") == "unknown"
+
+
+def test_the_ingest_help_names_the_layouts_from_the_layout_list(
+        monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """``python -m data_prep ingest --help``'s description is built from ``LAYOUT_NAMES`` (it
+    was typed by hand, one more list to keep): a layout renamed there is renamed here."""
+    import pytest
+
+    from data_prep.__main__ import main
+    from drac_ssl import config
+
+    monkeypatch.setitem(config.LAYOUT_NAMES, "messidor2", "Messidor-Two")
+    with pytest.raises(SystemExit):
+        main(["ingest", "--help"])
+    description = " ".join(capsys.readouterr().out.partition("Validate every image")[2].split())
+    said = description.partition("), then write")[0]
+    for kind in LAYOUTS:
+        assert config.LAYOUT_NAMES[kind] in said, (kind, said)
+    assert "Messidor-2" not in said, said
+
+
+def test_the_module_docstrings_that_list_layouts_name_every_one() -> None:
+    """The hand-typed lists of layouts in docstrings a trial contributor found stale or
+    unguarded: ``data_prep/grades.py``'s ICDR sets (Messidor-2 was missing),
+    ``data_prep/layout.py``'s one section per layout and its label formats, and
+    ``DataConfig``'s label formats."""
+    import data_prep.grades
+    from data_prep import layout
+
+    icdr = " ".join((data_prep.grades.__doc__ or "").split())
+    for kind in LAYOUTS:
+        if LAYOUT_SCALES[kind] == "icdr":
+            assert LAYOUT_NAMES[kind] in icdr, f"data_prep/grades.py docstring: add {LAYOUT_NAMES[kind]} (ICDR)"
+        assert f"\n``{kind}``:" in (layout.__doc__ or ""), (
+            f"data_prep/layout.py module docstring: add a ``{kind}``: section")
+    layout_formats = " ".join((layout.__doc__ or "").split()).partition(
+        "has those of exactly one public layout (")[2].partition(")")[0]
+    config_formats = paragraph(DataConfig.__doc__ or "", "``layout`` ``auto``").partition(
+        "exactly one public layout (")[2].partition(")")[0]
+    assert layout_formats and config_formats
+    for kind in layout.LABEL_FORMATS:
+        name = LAYOUT_NAMES[kind]
+        assert f"{name}'s" in layout_formats, (
+            f"data_prep/layout.py module docstring, label formats: add {name}'s columns")
+        assert name in config_formats, (
+            f"drac_ssl/config.py DataConfig docstring, ``layout`` paragraph's label formats: add {name}")
