@@ -588,3 +588,17 @@ def test_a_text_file_in_the_image_folder_is_never_quoted_in_the_ingests_words() 
     said = messages(validate.inspect_image(b"Patient: Jane Doe DOB 1961-02-03\n", "scan.png"))
     assert "not an image (it holds plain text)" in said, said
     assert "Jane" not in said and "Patient" not in said, said
+
+
+@pytest.mark.parametrize("data", ["Bericht für Müller, geb. 1970".encode("latin-1"),
+                                  "Patient: Jane Doe".encode("cp1252") + b"\x81\x00\x01"])
+def test_a_single_byte_text_file_is_never_described_by_its_letters_in_hex(data: bytes) -> None:
+    """Review F6: a Latin-1 / Windows-1252 note without BOM named scan.png was said as
+    ``bytes 42 65 72 69 ...``, its first letters (a patient's text) in hex; now plain text or an
+    unknown format, without bytes. Binary bytes are still given in hex."""
+    from data_prep.decode import content_words
+
+    said = content_words(data)
+    assert said in ("plain text", "an unknown format (its first bytes are text)"), said
+    assert data[:8].hex(" ") not in said and not said.startswith("bytes")
+    assert content_words(b"\x00\x01\x02\x03abc") == "bytes 00 01 02 03 61 62 63"
