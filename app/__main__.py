@@ -266,10 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuthFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    # served beyond this machine: a login file others may read or with a plaintext password is
-    # refused (security review F1); on loopback both are warned below
-    if auth and not is_loopback_host(args.host) and (
-            refusal := open_host_auth_file_refusal(args.auth_file, auth, args.host)):
+    # served beyond this machine (another host, or behind a reverse proxy: --root-path or
+    # GRADIO_ROOT_PATH): a login file others may read or with a plaintext password is refused
+    # (security review F1); on loopback alone both are warned below
+    if auth and (not is_loopback_host(args.host) or args.root_path) and (
+            refusal := open_host_auth_file_refusal(args.auth_file, auth, args.host, args.root_path)):
         print(f"error: {refusal}", file=sys.stderr)
         return 2
     if args.auth_file and readable_by_others(args.auth_file):

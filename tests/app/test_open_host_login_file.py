@@ -59,3 +59,32 @@ def test_the_hash_command_refuses_a_password_under_12_characters(password: str) 
                                                     f"fewer than the 12 needed"), said
     assert "fix:" in said and password not in said
     assert main(["hash", "alice"], stdin=io.StringIO("x" * MIN_PASSWORD_CHARS + "\n"), stdout=out, stderr=err) == 0
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize("proxy", [["--root-path", "/drac"], "GRADIO_ROOT_PATH"])
+def test_behind_a_reverse_proxy_a_weak_login_file_is_refused_on_loopback_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        proxy: list[str] | str) -> None:
+    """Review F3: docs/deploying.md's unit listens on 127.0.0.1 behind nginx with --root-path
+    /drac: served beyond this machine, so a group-readable or plaintext login file is refused
+    there too (it was only warned); without a proxy, loopback still only warns."""
+    from app.__main__ import main as app_main
+
+    path = _logins(tmp_path, "bob:pw2\n", 0o640)
+    monkeypatch.delenv("GRADIO_ROOT_PATH", raising=False)
+    if proxy == "GRADIO_ROOT_PATH":
+        monkeypatch.setenv("GRADIO_ROOT_PATH", "/drac")
+        given: list[str] = []
+    else:
+        given = list(proxy)
+    assert app_main(["--host", "127.0.0.1", *given, "--auth-file", str(path),
+                     "--bundle", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --auth-file {path}: other users of this machine may read it (mode 640) "
+                          f"and line(s) 1 (bob) hold a plaintext password. Behind a reverse proxy at "
+                          f"/drac"), err
+    assert "pw2" not in err and f"chmod 600 {path}" in err
+    monkeypatch.delenv("GRADIO_ROOT_PATH", raising=False)  # loopback alone: warned, not refused here
+    app_main(["--host", "127.0.0.1", "--auth-file", str(path), "--bundle", str(tmp_path / "none")])
+    assert "Not started" not in capsys.readouterr().err
