@@ -136,6 +136,7 @@ from drac_ssl.grading.image_notes import (
     grey_trained_enough,
 )
 from drac_ssl.io import (
+    GUARDED_CELLS_FIELD,
     atomic_write_json,
     atomic_write_text,
     guarded_cell,
@@ -3196,6 +3197,9 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "source_files": sources,  # what a resumed run compares (source_check), stamped before reading
         "label_columns": columns,
         "manifest": MANIFEST_NAME,
+        # its text cells guarded against a spreadsheet formula (drac_ssl.io.guarded_cell): readers
+        # unguard them; a manifest of an ingest before the guard lacks this and is read as written
+        GUARDED_CELLS_FIELD: True,
         # the manifest as written: a resume refuses one edited since (drac_ssl.preflight)
         "manifest_sha256": sha256_file(result.manifest_path),
         "n_images": n,

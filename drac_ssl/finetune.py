@@ -152,9 +152,9 @@ from drac_ssl.grading.model import (
 )
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import (
+    GUARDED_CELLS_FIELD,
     atomic_write_json,
     atomic_write_text,
-    guarded_cell,
     read_json_dict,
     sha256_file,
 )
@@ -203,12 +203,14 @@ from drac_ssl.metrics import (
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
 from drac_ssl.oof import (  # re-exported: the stage's public names before they moved to a layer
     OOF_FILE,
+    OOF_RECORD,
     REFERABLE_COLUMNS,
     SCREENING_COLUMNS,
     ci_resampling,
     folds_taken_from,
     folds_taken_words,
     oof_columns,
+    oof_csv_text,
     patient_groups,
     referable_columns,
     resampling_kind,
@@ -2249,20 +2251,22 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
     sites = site_cells(ctx.lab)
     # the id, patient and site cells guarded against a spreadsheet formula (drac_ssl.io.guarded_cell;
     # drac_ssl.oof's readers give them back exactly)
-    oof_rows = [[guarded_cell(str(r["id"])), int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
+    oof_rows = [[str(r["id"]), int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i]),
-                 *referral_cells(i), *([guarded_cell(str(patients[i]))] if named else []),
-                 *([guarded_cell(sites[i])] if sites else [])]
+                 *referral_cells(i), *([str(patients[i])] if named else []),
+                 *([sites[i]] if sites else [])]
                 for i, r in enumerate(ctx.lab)]
     header = oof_columns(k, spec.output, patients=named, referral=referral, sites=bool(sites))
     oof_path = out_dir / OOF_FILE
-    atomic_write_text(oof_path, _csv_text(header, oof_rows))
+    atomic_write_text(oof_path, oof_csv_text(header, oof_rows))
     # keep=inner: the inner split's images too, so train + inner + val are the fold's images
     fold_cols = ["fold", "n_train", *(["n_inner"] if ctx.ft.keep == "inner" else []), "n_val", "best_epoch",
                  "epochs_run", "qwk", "auc", "accuracy", "macro_f1", "seconds"]
     atomic_write_text(out_dir / "folds.csv",
                       _csv_text(fold_cols, [[_fmt(f[c]) for c in fold_cols] for f in metrics["folds"]]))
-    atomic_write_json(out_dir / "metrics.json", _json_safe(metrics))
+    # says oof.csv's names are guarded (drac_ssl.oof.oof_cells_guarded): an oof.csv of a run
+    # before the guard has no such field and is read as written
+    atomic_write_json(out_dir / OOF_RECORD, {**_json_safe(metrics), GUARDED_CELLS_FIELD: True})
     atomic_write_json(out_dir / "calibration.json",
                       {**fit.calibration.to_dict(),
                        "fitted_on": _calibration_fitted_on(fit.given.size, len(ctx.lab))})

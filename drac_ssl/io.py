@@ -182,11 +182,30 @@ def guarded_cell(text: str) -> str:
     return f"'{text}" if text[:1] in FORMULA_CELL_STARTS or text[:1] == "'" else text
 
 
-def unguarded_cell(cell: str) -> str:
+def unguarded_cell(cell: str, guarded: bool = True) -> str:
     """The text :func:`guarded_cell` wrote as ``cell``: without its first ``'``, if any
-    (``'=HYPERLINK(1).png`` -> ``=HYPERLINK(1).png``, ``''a.png`` -> ``'a.png``); a cell
-    written before the guard (no ``'`` first) is its own text."""
-    return cell[1:] if cell[:1] == "'" else cell
+    (``'=HYPERLINK(1).png`` -> ``=HYPERLINK(1).png``, ``''a.png`` -> ``'a.png``). ``guarded``
+    False (a file written before the guard, whose record lacks :data:`GUARDED_CELLS_FIELD`:
+    :func:`declares_guarded_cells`): ``cell`` itself, a first ``'`` included (``'c.png``)."""
+    return cell[1:] if guarded and cell[:1] == "'" else cell
+
+
+GUARDED_CELLS_FIELD = "formula_cells_guarded"
+"""The field (``true``) of the JSON record beside a CSV the package writes and reads back that
+says its text cells are :func:`guarded_cell`'s: ``ingest_summary.json`` for ``manifest.csv``,
+``metrics.json`` for ``finetune/<variant>/oof.csv``. A file whose record lacks it was written
+before the guard and is read exactly as written (``=a.png`` and ``'c.png`` are those names)."""
+
+
+def declares_guarded_cells(record: str | os.PathLike[str]) -> bool:
+    """Whether the JSON record ``record`` (``ingest_summary.json``, ``metrics.json``) says the
+    CSV beside it holds :func:`guarded_cell`'s cells (:data:`GUARDED_CELLS_FIELD` true); False
+    for one without the field (written before the guard), missing or unreadable."""
+    try:
+        data = json.loads(Path(record).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get(GUARDED_CELLS_FIELD) is True
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:

@@ -24,7 +24,9 @@ A text cell whose first character would make a spreadsheet read it as a formula 
 ``-``, ``@``, a tab, a carriage return) or that starts with ``'`` is written with a ``'`` before
 it (:func:`drac_ssl.io.guarded_cell`: ``=HYPERLINK(1).png`` -> ``'=HYPERLINK(1).png``), so that
 opening the file in a spreadsheet runs nothing; :func:`read_manifest` gives the name back
-exactly (:func:`drac_ssl.io.unguarded_cell`), and so must any other reader.
+exactly (:func:`drac_ssl.io.unguarded_cell`), and so must any other reader. The ingest's
+``ingest_summary.json`` says so (``formula_cells_guarded``: :func:`manifest_cells_guarded`): a
+manifest written before the guard lacks it and is read exactly as written (``'c.png`` is that name).
 
 Optional (an ingest made before it lacks it; no reader requires it):
 
@@ -59,7 +61,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from drac_ssl.io import sha256_file, unguarded_cell
+from drac_ssl.io import declares_guarded_cells, sha256_file, unguarded_cell
 
 MANIFEST_FILE = "manifest.csv"
 
@@ -121,6 +123,15 @@ class ManifestError(ValueError):
     file (and the line, for a bad value), what is wrong and the fix."""
 
 
+def manifest_cells_guarded(path: str | os.PathLike[str]) -> bool:
+    """Whether the ``manifest.csv`` at ``path`` holds cells guarded against a spreadsheet formula
+    (:func:`drac_ssl.io.guarded_cell`): its ingest's ``ingest_summary.json`` beside it says so
+    (:data:`drac_ssl.io.GUARDED_CELLS_FIELD`). False for a manifest written before the guard,
+    whose cells are the names as they are (``=a.png``, ``'c.png``): every reader of a manifest
+    passes this to :func:`drac_ssl.io.unguarded_cell`."""
+    return declares_guarded_cells(Path(path).parent / "ingest_summary.json")
+
+
 def read_manifest(path: str | os.PathLike[str],
                   required: Sequence[str] = REQUIRED_COLUMNS,
                   num_grades: int | None = None) -> list[dict[str, Any]]:
@@ -157,6 +168,7 @@ def read_manifest(path: str | os.PathLike[str],
     except (csv.Error, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: not a readable CSV file ({exc})") from None
     fix = f"\n  fix: {redo_ingest_fix(path.parent)}"
+    guarded = manifest_cells_guarded(path)
     if not columns:
         raise ManifestError(f"{path}: empty (no header line; the ingest writes "
                             f"{','.join(WRITTEN_COLUMNS)}).{fix}")
@@ -173,8 +185,9 @@ def read_manifest(path: str | os.PathLike[str],
             raise ManifestError(f"{path}, line {line}: fewer fields than the header's {len(columns)}: "
                                 f"no value for {', '.join(short)}{fix}")
         # a cell the ingest guarded against a spreadsheet formula ('=HYPERLINK(1).png) is the
-        # name itself again (drac_ssl.io.guarded_cell)
-        typed: dict[str, Any] = {c: unguarded_cell(v) if isinstance(v, str) else v for c, v in row.items()}
+        # name itself again (drac_ssl.io.guarded_cell); a manifest written before the guard as written
+        typed: dict[str, Any] = {c: unguarded_cell(v, guarded) if isinstance(v, str) else v
+                                 for c, v in row.items()}
         for column, may_be_empty in _INTEGERS.items():
             if column not in required:
                 continue

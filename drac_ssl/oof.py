@@ -18,7 +18,9 @@ Columns, one row per labelled image in manifest order:
 - ``id``: the image id of the manifest (this and the ``patient`` and ``site`` cells written
   with a ``'`` before a first ``=``, ``+``, ``-``, ``@``, tab, carriage return or ``'``:
   :func:`drac_ssl.io.guarded_cell`, so that a spreadsheet runs no formula; :func:`read_oof`
-  and :func:`read_oof_column` give them back exactly);
+  and :func:`read_oof_column` give them back exactly, as ``metrics.json`` beside the file
+  says: ``formula_cells_guarded``, :func:`oof_cells_guarded`; a file written before the guard
+  is read as written);
 - ``grade``: the reference grade, ``0..K-1``;
 - ``fold``: the validation fold that graded it;
 - ``P0..P{K-1}``: calibrated probabilities, 6 decimals rounded as a submission CSV rounds
@@ -68,6 +70,7 @@ Optional, last (after ``patient`` when both), only when the manifest names sites
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -77,7 +80,7 @@ from typing import Any
 
 import numpy as np
 
-from drac_ssl.io import read_json_dict, unguarded_cell
+from drac_ssl.io import declares_guarded_cells, guarded_cell, read_json_dict, unguarded_cell
 from drac_ssl.manifest import SITE_COLUMN, resampling_unit
 from drac_ssl.scale import prob_columns
 
@@ -112,16 +115,60 @@ def site_cells(manifest_rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return sites if any(sites) else []
 
 
+OOF_RECORD = "metrics.json"
+"""The JSON record beside ``oof.csv`` (``finetune/<variant>/``) whose
+:data:`drac_ssl.io.GUARDED_CELLS_FIELD` says the file's id, patient and site cells are guarded
+against a spreadsheet formula (:func:`oof_cells_guarded`)."""
+
+
+GUARDED_OOF_COLUMNS = ("id", PATIENT_COLUMN, SITE_COLUMN)
+"""The text columns of an ``oof.csv`` (names of images, patients and sites) that
+:func:`oof_csv_text` guards against a spreadsheet formula."""
+
+
+def oof_record(path: str | os.PathLike[str]) -> Path:
+    """The JSON record that says whether the out-of-fold CSV ``path`` is guarded
+    (:func:`oof_cells_guarded`): :data:`OOF_RECORD` beside an ``oof.csv``; ``X.json`` beside
+    a file of its format under another name ``X.csv`` (the bench's ``pixel_floor_oof.csv``)."""
+    path = Path(path)
+    return path.parent / OOF_RECORD if path.name == OOF_FILE else path.with_suffix(".json")
+
+
+def oof_cells_guarded(path: str | os.PathLike[str]) -> bool:
+    """Whether the ``oof.csv`` at ``path`` holds :func:`drac_ssl.io.guarded_cell`'s cells: its
+    :func:`oof_record` says so (:data:`drac_ssl.io.GUARDED_CELLS_FIELD`). False for a file
+    written before the guard (or without its record): read exactly as written, a first ``'``
+    included."""
+    return declares_guarded_cells(oof_record(path))
+
+
+def oof_csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """The text of an ``oof.csv`` (or a file in its format, such as the bench's pixel floor):
+    ``header`` then ``rows`` (each as long as ``header``; numbers as the caller formats them),
+    the cells of :data:`GUARDED_OOF_COLUMNS` guarded against a spreadsheet formula
+    (:func:`drac_ssl.io.guarded_cell`), lines ending in ``\n``. Whoever writes it also writes
+    :data:`drac_ssl.io.GUARDED_CELLS_FIELD` ``true`` in the :data:`OOF_RECORD` beside it, so
+    that :func:`read_oof` gives the names back exactly."""
+    guard = [c in GUARDED_OOF_COLUMNS for c in header]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([guarded_cell(str(v)) if g else v for g, v in zip(guard, row, strict=True)]
+                     for row in rows)
+    return buffer.getvalue()
+
+
 def read_oof_column(path: str | os.PathLike[str], column: str) -> list[str] | None:
     """The cells (stripped) of ``column`` in an ``oof.csv``, in row order (as :func:`read_oof`'s
     rows), e.g. :data:`SITE_COLUMN` or :data:`PATIENT_COLUMN`; None when the file cannot be
     read or has no such column (a run without it)."""
+    guarded = oof_cells_guarded(path)
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             if column not in (reader.fieldnames or []):
                 return None
-            return [unguarded_cell(str(row.get(column) or "")).strip() for row in reader]
+            return [unguarded_cell(str(row.get(column) or ""), guarded).strip() for row in reader]
     except (OSError, csv.Error, UnicodeDecodeError):
         return None
 
@@ -199,7 +246,8 @@ def read_oof(path: str | os.PathLike[str]) -> OutOfFold:
             raise OofError(f"{path}, line {line}: {column} is {text!r}, not "
                            f"{'an integer' if kind is int else 'a number'}") from None
 
-    ids = tuple(unguarded_cell(str(row["id"])) for _, row in rows)
+    guarded = oof_cells_guarded(path)  # a file written before the guard: as written
+    ids = tuple(unguarded_cell(str(row["id"]), guarded) for _, row in rows)
     repeated = [image for image, count in Counter(ids).items() if count > 1]
     if repeated:
         raise OofError(f"{path}: id {repeated[0]!r} appears more than once")

@@ -74,3 +74,87 @@ def test_oof_csv_guards_formula_names_and_its_readers_get_them_back(tmp_path: Pa
     read = read_oof(oof)
     assert sorted(read.ids) == sorted(NAMES)
     assert dict(zip(read.ids, read_oof_column(oof, PATIENT_COLUMN) or [], strict=True)) == NAMES
+
+
+OLD_NAMES = {"=a.png": "=1+1", "'c.png": "'P2", "b.png": "P3"}
+"""image -> patient as a file written before the guard holds them: unguarded, a first ' included."""
+
+
+def _write_unguarded_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    """A CSV as the code before the guard wrote it: the names as they are, no ' added."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def test_a_manifest_and_oof_written_before_the_guard_read_exactly_as_written(tmp_path: Path) -> None:
+    """Review F2: a manifest.csv or oof.csv without the record's formula_cells_guarded (a run
+    made before the guard) holds the names themselves: 'c.png is that name, not c.png."""
+    import json
+
+    from drac_ssl.io import GUARDED_CELLS_FIELD
+    from drac_ssl.oof import PATIENT_COLUMN, read_oof, read_oof_column
+
+    data = tmp_path / "data"
+    _write_unguarded_csv(data / "manifest.csv", ["id", "path", "grade", "split", "fold", "patient"],
+                         [[n, n, 0, "train", 0, p] for n, p in OLD_NAMES.items()])
+    (data / "ingest_summary.json").write_text(json.dumps({"manifest": "manifest.csv"}), encoding="utf-8")
+    rows = read_manifest(data / "manifest.csv", ("id", "path", "grade", "split", "fold"))
+    assert {r["id"]: r["patient"] for r in rows} == OLD_NAMES
+    variant = tmp_path / "finetune" / "vicreg"
+    _write_unguarded_csv(variant / "oof.csv", ["id", "grade", "fold", "P0", "P1", "pred", PATIENT_COLUMN],
+                         [[n, 0, 0, "0.6", "0.4", 0, p] for n, p in OLD_NAMES.items()])
+    (variant / "metrics.json").write_text(json.dumps({"qwk": 0.5}), encoding="utf-8")
+    assert read_oof(variant / "oof.csv").ids == tuple(OLD_NAMES)
+    assert read_oof_column(variant / "oof.csv", PATIENT_COLUMN) == list(OLD_NAMES.values())
+    # the same names guarded, with the record saying so: the same names back
+    _write_unguarded_csv(variant / "oof.csv", ["id", "grade", "fold", "P0", "P1", "pred", PATIENT_COLUMN],
+                         [[guarded_cell(n), 0, 0, "0.6", "0.4", 0, guarded_cell(p)] for n, p in OLD_NAMES.items()])
+    (variant / "metrics.json").write_text(json.dumps({GUARDED_CELLS_FIELD: True}), encoding="utf-8")
+    assert read_oof(variant / "oof.csv").ids == tuple(OLD_NAMES)
+    assert read_oof_column(variant / "oof.csv", PATIENT_COLUMN) == list(OLD_NAMES.values())
+
+
+def test_run_reuse_of_a_run_before_the_guard_keeps_its_pretraining_and_umm(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F1: run.reuse of a run whose manifest was written before the guard (=HYPERLINK(1).png
+    as it is, no formula_cells_guarded in its ingest_summary.json), refolded by this version
+    (the same images, '=HYPERLINK(1).png guarded): the same images, so the taken pretraining and
+    UMM stand; they were thrown away (manifest differs in more than its fold columns)."""
+    import json
+    import shutil
+
+    from drac_ssl import train
+    from drac_ssl.io import GUARDED_CELLS_FIELD
+
+    new = _ingested(tmp_path / "new")
+    old = tmp_path / "old-run" / "data"
+    shutil.copytree(new, old)
+    with open(new / "manifest.csv", newline="", encoding="utf-8") as fh:
+        table = list(csv.reader(fh))
+    # as the code before the guard wrote it: the names as they are, other folds, no marker
+    folds = table[0].index("fold")
+    _write_unguarded_csv(old / "manifest.csv", table[0],
+                         [[unguarded_cell(c) if i != folds else str((int(c) + 1) % 2) if c else c
+                           for i, c in enumerate(row)] for row in table[1:]])
+    assert "=HYPERLINK(1).png" in (old / "manifest.csv").read_text(encoding="utf-8")
+    summary = json.loads((old / "ingest_summary.json").read_text(encoding="utf-8"))
+    assert summary.pop(GUARDED_CELLS_FIELD) is True
+    (old / "ingest_summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    size = int(next((new / "cache").glob("*px.npy")).name.removesuffix("px.npy"))
+    assert train.refolded_image_difference(new, old, size) == ""
+    assert train.refolded_image_difference(old, new, size) == ""
+    run = new.parent
+    cfg = train.load_config(train.DEFAULT_CONFIG, [f"pretrain.augment.source_size={size}"])
+    other = {"ingest_of": str(old.parent), "settings": ["data.fold_seed: 0 -> 1"], "fold_figures": [],
+             "images": "not checked yet (after the ingest)"}
+    status = {"ingest": {"status": "done"},
+              **{s: {"status": "done", "reused_from": "x", "other_folds": dict(other)} for s in ("pretrain", "umm")}}
+    for stage in ("pretrain", "umm"):
+        (run / stage).mkdir()
+    train.check_refolded(cfg, run, status)
+    assert list(status) == ["ingest", "pretrain", "umm"], status
+    assert status["pretrain"]["other_folds"]["images"].startswith("the same")
+    assert (run / "pretrain").is_dir() and "they stand as taken" in capsys.readouterr().out
