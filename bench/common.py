@@ -294,6 +294,9 @@ def keep_oof_copies(sources: Mapping[str, Path], out_dir: Path, name: str,
     import io
     import re
 
+    from drac_ssl.io import unguarded_cell
+    from drac_ssl.oof import oof_cells_guarded
+
     kept: dict[str, dict[str, Any]] = {}
     for label, source in sources.items():
         with open(source, encoding="utf-8", newline="") as f:
@@ -306,15 +309,17 @@ def keep_oof_copies(sources: Mapping[str, Path], out_dir: Path, name: str,
                              f"not an out-of-fold file of drac_ssl.finetune or bench.retinamnist")
         where = [header.index(c) for c in columns]
         body = [[row[i] for i in where] for row in rows[1:] if row]
-        if units is not None:
+        if units is not None:  # keyed by the manifest's ids: the names, not guarded cells
             key = columns.index("id")
-            lacking = [row[key] for row in body if row[key] not in units]
+            guarded = oof_cells_guarded(source)
+            images = [unguarded_cell(row[key], guarded) for row in body]
+            lacking = [n for n in images if n not in units]
             if lacking:
                 raise ValueError(f"{source}: image {lacking[0]!r} has no resampling unit in the run's "
                                  f"manifest ({len(lacking)} such); is it the run's out-of-fold file?")
             at = columns.index("fold") + 1 if "fold" in columns else columns.index("grade") + 1
             columns = [*columns[:at], OOF_UNIT_COLUMN, *columns[at:]]
-            body = [[*row[:at], units[row[key]], *row[at:]] for row in body]
+            body = [[*row[:at], units[n], *row[at:]] for n, row in zip(images, body, strict=True)]
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)
