@@ -1388,9 +1388,13 @@ def _text_kind(text: str) -> str:
     return PLAIN_TEXT_WORDS
 
 
+UNKNOWN_BINARY_WORDS = "an unknown format"
+"""What :func:`content_words` says a file holds whose start is mostly not text and has no
+signature it knows: never its bytes (in hex they could spell a patient's letters)."""
+
 UNKNOWN_CONTENT_WORDS = "an unknown format (its first bytes are text)"
-"""What :func:`content_words` says a file holds whose first 8 bytes read as text but whose
-start is not all text: not those bytes in hex, which would spell its first letters."""
+"""What :func:`content_words` says a file holds at least half of whose first bytes read as text
+but whose start is not all text: not those bytes in hex, which would spell its first letters."""
 
 
 def content_words(data: bytes) -> str:
@@ -1398,9 +1402,9 @@ def content_words(data: bytes) -> str:
     :data:`PLAIN_TEXT_WORDS` (printable UTF-8 text, a byte-order mark left out; its kind added
     when its start tells it: :func:`_text_kind`; never quoted), a DICOM file (the ``DICM`` tag
     at byte 128) ..., ``plain text (UTF-16)`` for a UTF-16 byte-order mark, plain text too for
-    printable text in a single-byte code page (Latin-1, Windows-1252), :data:`UNKNOWN_CONTENT_WORDS`
-    when only its first 8 bytes read as text, else its first bytes in hex
-    (``bytes 00 01 02 03 ...``: never letters); ``an empty file`` for no bytes."""
+    printable text in Windows-1252 (Latin-1's letters too), :data:`UNKNOWN_CONTENT_WORDS` when at
+    least half of its first 48 bytes read so, else :data:`UNKNOWN_BINARY_WORDS`: never its bytes
+    (in hex they spelled a Windows-1252 note's letters); ``an empty file`` for no bytes."""
     if not data:
         return "an empty file"
     if b"DICM" in (data[128:132], data[:4]):  # after the 128-byte preamble, or without one
@@ -1423,16 +1427,17 @@ def content_words(data: bytes) -> str:
     if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return f"{PLAIN_TEXT_WORDS} (UTF-16)"
 
-    def printable(chunk: bytes) -> bool:  # as Latin-1 / Windows-1252 text: letters, not codes
-        return bool(chunk) and all(c.isprintable() or c in "\r\n\t" for c in chunk.decode("latin-1"))
-
-    # text in a single-byte code page (a Latin-1 or Windows-1252 note: "Bericht für Müller"): its
-    # bytes in hex would spell its first letters, i.e. the patient's text (security review F6)
-    if printable(head):
-        return _text_kind(head.decode("latin-1"))
-    if printable(data[:8]):  # text first, then something else: no hex of those letters either
+    # text in a single-byte code page (a Windows-1252 note: "Bericht für Müller", “Müller” with
+    # its quotes 0x93/0x94): its bytes in hex would spell its letters, i.e. the patient's text
+    # (security reviews F6, F1): no byte is ever shown, only how much of the start reads as text
+    # in Windows-1252 (Latin-1's letters too; its 5 undefined bytes are no text)
+    text = head.decode("cp1252", errors="replace")
+    letters = sum(c != "\ufffd" and (c.isprintable() or c in "\r\n\t") for c in text)
+    if letters == len(text):
+        return _text_kind(text)
+    if letters * 2 >= len(text):  # text first, then something else
         return UNKNOWN_CONTENT_WORDS
-    return "bytes " + " ".join(f"{b:02x}" for b in data[:8]) + (" ..." if len(data) > 8 else "")
+    return UNKNOWN_BINARY_WORDS
 
 
 _TIFF_SIGNATURES = {b"II*\x00": ("<", False), b"MM\x00*": (">", False),  # classic TIFF

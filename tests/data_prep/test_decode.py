@@ -311,7 +311,7 @@ def test_palette_and_alpha(drac_samples: list[np.ndarray]) -> None:
     (b"%PDF-1.7\n%\xe2\xe3", "a PDF document"),
     (b"PK\x03\x04\x14\x00", "a ZIP archive (e.g. a .docx or .xlsx)"),
     (b"\x00" * 128 + b"DICM" + b"\x02" * 8, "a DICOM file (export the image as PNG or TIFF from the viewer)"),
-    (bytes(range(12)), "bytes 00 01 02 03 04 05 06 07 ..."),
+    (bytes(range(12)), "an unknown format"),  # no bytes in hex: they could spell letters
     (b"", "an empty file"),
 ])
 def test_a_file_that_is_not_an_image_is_said_in_words(data: bytes, words: str) -> None:
@@ -595,10 +595,23 @@ def test_a_text_file_in_the_image_folder_is_never_quoted_in_the_ingests_words() 
 def test_a_single_byte_text_file_is_never_described_by_its_letters_in_hex(data: bytes) -> None:
     """Review F6: a Latin-1 / Windows-1252 note without BOM named scan.png was said as
     ``bytes 42 65 72 69 ...``, its first letters (a patient's text) in hex; now plain text or an
-    unknown format, without bytes. Binary bytes are still given in hex."""
+    unknown format, without bytes. Binary bytes neither (review F1: they spelled letters too)."""
     from data_prep.decode import content_words
 
     said = content_words(data)
     assert said in ("plain text", "an unknown format (its first bytes are text)"), said
     assert data[:8].hex(" ") not in said and not said.startswith("bytes")
-    assert content_words(b"\x00\x01\x02\x03abc") == "bytes 00 01 02 03 61 62 63"
+    assert content_words(b"\x00\x01\x02\x03abc") == "an unknown format"
+
+
+@pytest.mark.parametrize("data", ["\u201cM\u00fcller\u201d, Befund vom 3.4.".encode("cp1252"),
+                                  b"Jane\x07Doe, born 1970, left eye"])
+def test_text_with_a_windows_1252_quote_or_a_control_byte_is_never_shown_in_hex(data: bytes) -> None:
+    """Review F1: a Windows-1252 note starting with a curly quote (0x93: “Müller”) and a text
+    with one control byte in its first 8 were still said as ``bytes 93 4d fc 6c 6c 65 72 94``
+    (“Müller”) and ``bytes 4a 61 6e 65 07 44 6f 65`` (Jane.Doe): no byte is shown now."""
+    from data_prep.decode import content_words
+
+    said = content_words(data)
+    assert said in ("plain text", "an unknown format (its first bytes are text)"), said
+    assert not said.startswith("bytes") and data[:4].hex(" ") not in said
