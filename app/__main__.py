@@ -269,7 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # served beyond this machine (another host, or behind a reverse proxy: --root-path or
     # GRADIO_ROOT_PATH): a login file others may read or with a plaintext password is refused
     # (security review F1); on loopback alone both are warned below
-    if auth and (not is_loopback_host(args.host) or args.root_path) and (
+    # (root_path "" is a proxy too: --root-path / or GRADIO_ROOT_PATH=/, the app at its root)
+    if auth and (not is_loopback_host(args.host) or args.root_path is not None) and (
             refusal := open_host_auth_file_refusal(args.auth_file, auth, args.host, args.root_path)):
         print(f"error: {refusal}", file=sys.stderr)
         return 2

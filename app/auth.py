@@ -336,8 +336,10 @@ def readable_by_others(path: str | os.PathLike[str]) -> bool:
 def open_host_auth_file_refusal(path: str | os.PathLike[str], logins: Sequence[Login], host: str,
                                 root_path: str | None = None) -> str | None:
     """Why a server on ``host`` (not loopback: :func:`is_loopback_host`), or behind a reverse
-    proxy at ``root_path`` (``--root-path`` or ``GRADIO_ROOT_PATH``: the proxy serves it beyond
-    this machine, though it listens on 127.0.0.1), does not start on the
+    proxy at ``root_path`` (``--root-path`` or ``GRADIO_ROOT_PATH``, in
+    :func:`app.reverse_proxy.root_path`'s form: ``""`` for ``/``, the proxy's root; None when
+    neither is given: the proxy serves it beyond this machine, though it listens on 127.0.0.1),
+    does not start on the
     login file at ``path`` (its ``logins``: :func:`read_auth_file`): other users of the machine
     may read it (:func:`readable_by_others`: group or world read permission), or a line holds a
     plaintext password (:func:`plaintext_warning`'s lines); what, why and the fix (``chmod 600``,
@@ -359,10 +361,10 @@ def open_host_auth_file_refusal(path: str | os.PathLike[str], logins: Sequence[L
     if not what:
         return None
     served = (f"With --host {host or repr(host)} the app is served to other machines"
-              if not (root_path and is_loopback_host(host)) else
-              f"Behind a reverse proxy at {root_path} (--root-path or GRADIO_ROOT_PATH) the app is "
-              f"served to other machines")
-    alone = ("on 127.0.0.1 (the default) without a reverse proxy" if root_path
+              if not (root_path is not None and is_loopback_host(host)) else
+              f"Behind a reverse proxy at {root_path or '/'} (--root-path or GRADIO_ROOT_PATH) the "
+              f"app is served to other machines")
+    alone = ("on 127.0.0.1 (the default) without a reverse proxy" if root_path is not None
              else "on 127.0.0.1 (the default)")
     return (f"--auth-file {path}: {' and '.join(what)}. {served}, so its login file must hold "
             f"password hashes only and be readable by its owner alone: whoever reads a password "

@@ -88,3 +88,27 @@ def test_behind_a_reverse_proxy_a_weak_login_file_is_refused_on_loopback_too(
     monkeypatch.delenv("GRADIO_ROOT_PATH", raising=False)  # loopback alone: warned, not refused here
     app_main(["--host", "127.0.0.1", "--auth-file", str(path), "--bundle", str(tmp_path / "none")])
     assert "Not started" not in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize("proxy", [["--root-path", "/"], "GRADIO_ROOT_PATH"])
+def test_a_reverse_proxy_at_its_root_is_a_proxy_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        proxy: list[str] | str) -> None:
+    """Review 2 F2: ``--root-path /`` (or GRADIO_ROOT_PATH=/), the app at the proxy's root, is
+    ``""`` in gradio's form, which was taken for no proxy: a weak login file was only warned.
+    It is refused as behind any other path, and the message says "at /"."""
+    from app.__main__ import main as app_main
+
+    path = _logins(tmp_path, "bob:pw2\n", 0o640)
+    monkeypatch.delenv("GRADIO_ROOT_PATH", raising=False)
+    if proxy == "GRADIO_ROOT_PATH":
+        monkeypatch.setenv("GRADIO_ROOT_PATH", "/")
+        given: list[str] = []
+    else:
+        given = list(proxy)
+    assert app_main(["--host", "127.0.0.1", *given, "--auth-file", str(path),
+                     "--bundle", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "Behind a reverse proxy at / (--root-path or GRADIO_ROOT_PATH)" in err, err
+    assert "pw2" not in err and "Not started" in err
