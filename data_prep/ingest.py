@@ -3171,6 +3171,9 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
     for stale in cache_dir.glob("[0-9]*px.npy"):  # sizes no longer asked for: rows of another manifest
         if stale not in paths.values():
             stale.unlink(missing_ok=True)
+    # the old summary goes before the manifest is rewritten, with an unchanged cache too (other
+    # folds): a rerun killed in between leaves no summary of the last ingest beside the new manifest
+    (out / SUMMARY_NAME).unlink(missing_ok=True)
     atomic_write_text(out / MANIFEST_NAME, _manifest_text(entries, fold_groups))
     return paths
 

@@ -171,7 +171,7 @@ def _changes(data_dir: Path) -> list[str]:
     try:
         with open(data_dir / "manifest.csv", newline="", encoding="utf-8") as fh:
             guarded = manifest_cells_guarded(data_dir / "manifest.csv")  # not before the guard
-            ingested = {unguarded_cell(row["path"], guarded) for row in csv.DictReader(fh) if row.get("path")
+            ingested = {unguarded_cell(row["path"], guarded=guarded) for row in csv.DictReader(fh) if row.get("path")
                         and (not arrays or row.get("split") == "unlabelled")}
     except (OSError, KeyError, csv.Error):
         return changes
@@ -289,7 +289,7 @@ def grade_differences(data_dir: str | Path) -> list[str] | None:
         with open(data_dir / "manifest.csv", newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
                 if row.get("split") == "train" and row.get("grade") not in (None, ""):
-                    ingested[Path(unguarded_cell(str(row.get("path") or row.get("id") or ""), guarded))] = str(row["grade"])
+                    ingested[Path(unguarded_cell(str(row.get("path") or row.get("id") or ""), guarded=guarded))] = str(row["grade"])
         gone = {name_key(str(r.get("name", ""))) for r in summary.get("left_out_missing") or []
                 if isinstance(r, dict)}  # rows whose image was nowhere (data.missing=leave_out)
         ungradable = {name_key(str(r.get("name", ""))): str(r.get("grade_cell", ""))

@@ -152,7 +152,6 @@ from drac_ssl.grading.model import (
 )
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import (
-    GUARDED_CELLS_FIELD,
     atomic_write_json,
     atomic_write_text,
     read_json_dict,
@@ -211,6 +210,7 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     folds_taken_words,
     oof_columns,
     oof_csv_text,
+    oof_record_fields,
     patient_groups,
     referable_columns,
     resampling_kind,
@@ -2260,15 +2260,18 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
                 for i, r in enumerate(ctx.lab)]
     header = oof_columns(k, spec.output, patients=named, referral=referral, sites=bool(sites))
     oof_path = out_dir / OOF_FILE
+    # the old record goes first: a rerun killed before the new one is written leaves no
+    # metrics.json that an older run wrote (without the guard) beside the new, guarded oof.csv
+    (out_dir / OOF_RECORD).unlink(missing_ok=True)
     atomic_write_text(oof_path, oof_csv_text(header, oof_rows))
     # keep=inner: the inner split's images too, so train + inner + val are the fold's images
     fold_cols = ["fold", "n_train", *(["n_inner"] if ctx.ft.keep == "inner" else []), "n_val", "best_epoch",
                  "epochs_run", "qwk", "auc", "accuracy", "macro_f1", "seconds"]
     atomic_write_text(out_dir / "folds.csv",
                       _csv_text(fold_cols, [[_fmt(f[c]) for c in fold_cols] for f in metrics["folds"]]))
-    # says oof.csv's names are guarded (drac_ssl.oof.oof_cells_guarded): an oof.csv of a run
-    # before the guard has no such field and is read as written
-    atomic_write_json(out_dir / OOF_RECORD, {**_json_safe(metrics), GUARDED_CELLS_FIELD: True})
+    # says oof.csv's names are guarded, for this very file (its SHA-256: drac_ssl.oof.oof_cells_guarded):
+    # an oof.csv of a run before the guard has no such fields and is read as written
+    atomic_write_json(out_dir / OOF_RECORD, {**_json_safe(metrics), **oof_record_fields(oof_path)})
     atomic_write_json(out_dir / "calibration.json",
                       {**fit.calibration.to_dict(),
                        "fitted_on": _calibration_fitted_on(fit.given.size, len(ctx.lab))})

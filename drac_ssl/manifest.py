@@ -61,7 +61,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from drac_ssl.io import declares_guarded_cells, sha256_file, unguarded_cell
+from drac_ssl.io import CsvRecordMismatch, declares_guarded_cells, sha256_file, unguarded_cell
 
 MANIFEST_FILE = "manifest.csv"
 
@@ -128,8 +128,20 @@ def manifest_cells_guarded(path: str | os.PathLike[str]) -> bool:
     (:func:`drac_ssl.io.guarded_cell`): its ingest's ``ingest_summary.json`` beside it says so
     (:data:`drac_ssl.io.GUARDED_CELLS_FIELD`). False for a manifest written before the guard,
     whose cells are the names as they are (``=a.png``, ``'c.png``): every reader of a manifest
-    passes this to :func:`drac_ssl.io.unguarded_cell`."""
-    return declares_guarded_cells(Path(path).parent / "ingest_summary.json")
+    passes this to :func:`drac_ssl.io.unguarded_cell`. The summary's word is taken only for the
+    manifest it describes (its ``manifest_sha256``: :func:`drac_ssl.io.declares_guarded_cells`).
+
+    Raises:
+        ManifestError: the summary records another manifest's SHA-256 (an ingest interrupted
+            between rewriting the manifest and its summary, or the manifest edited since); the
+            message says so and gives :func:`redo_ingest_fix`.
+    """
+    path = Path(path)
+    try:
+        return declares_guarded_cells(path.parent / "ingest_summary.json", path, "manifest_sha256",
+                                      redo_ingest_fix(path.parent))
+    except CsvRecordMismatch as exc:
+        raise ManifestError(str(exc)) from None
 
 
 def read_manifest(path: str | os.PathLike[str],
@@ -186,7 +198,7 @@ def read_manifest(path: str | os.PathLike[str],
                                 f"no value for {', '.join(short)}{fix}")
         # a cell the ingest guarded against a spreadsheet formula ('=HYPERLINK(1).png) is the
         # name itself again (drac_ssl.io.guarded_cell); a manifest written before the guard as written
-        typed: dict[str, Any] = {c: unguarded_cell(v, guarded) if isinstance(v, str) else v
+        typed: dict[str, Any] = {c: unguarded_cell(v, guarded=guarded) if isinstance(v, str) else v
                                  for c, v in row.items()}
         for column, may_be_empty in _INTEGERS.items():
             if column not in required:

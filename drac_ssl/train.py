@@ -887,7 +887,7 @@ def refolded_image_difference(new_data: Path, old_data: Path, size: int) -> str:
         with open(data / "manifest.csv", newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             return list(reader.fieldnames or ()), [
-                {k: unguarded_cell(v, guarded) if isinstance(v, str) else v for k, v in row.items()}
+                {k: unguarded_cell(v, guarded=guarded) if isinstance(v, str) else v for k, v in row.items()}
                 for row in reader]
 
     (new_columns, new_rows), (old_columns, old_rows) = rows(new_data), rows(old_data)
