@@ -2227,7 +2227,8 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
     """Write the variant's files in ``out_dir``, in this order: ``oof.csv`` (one row per
     labelled image, ``ctx.lab`` order: id, grade, fold, K probabilities, score, grade given,
     the raw outputs; 6 decimals; the manifest's patient last when it names any; names guarded: :func:`drac_ssl.oof.oof_csv_text`),
-    ``folds.csv``, ``metrics.json`` (with ``formula_cells_guarded: true``, which says oof.csv's
+    ``folds.csv``, ``metrics.json`` (removed before oof.csv is written; with
+    ``formula_cells_guarded: true`` and ``oof_sha256``, which say this oof.csv's
     names are guarded: :func:`drac_ssl.oof.oof_cells_guarded`), ``calibration.json`` (the
     deployed calibration and what it was fitted on) and ``model.json`` (what a bundle is
     built from, with each fold weight file's SHA-256 as it is now). Returns oof.csv's path."""
