@@ -183,8 +183,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--auth-file", default=None, metavar="FILE",
                         help=f"require a login: one line per user, USER:scrypt$..., the line "
                              f"'{hash_command()}' prints (it asks for the password, "
-                             "echoing nothing); plaintext user:password lines still work but are "
-                             "warned about at start (blank lines and # comments skipped; app.auth). "
+                             "echoing nothing); plaintext user:password lines, and a file others may "
+                             "read, are warned about at start on 127.0.0.1 and refused on another "
+                             "--host (chmod 600; blank lines and # comments skipped; app.auth). "
                              f"Throttle (app.login_guard): {throttle_words()}. Needed with a --host "
                              "other than 127.0.0.1 (or --insecure-no-auth), behind a TLS reverse proxy")
     parser.add_argument("--grading-log", default=None, metavar="FILE",
@@ -249,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.auth import (
         AuthFileError,
         is_loopback_host,
+        open_host_auth_file_refusal,
         open_host_refusal,
         parameter_warning,
         plaintext_warning,
@@ -263,6 +265,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         auth = read_auth_file(args.auth_file) if args.auth_file else None
     except AuthFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # served beyond this machine (another host, or behind a reverse proxy: --root-path or
+    # GRADIO_ROOT_PATH): a login file others may read or with a plaintext password is refused
+    # (security review F1); on loopback alone both are warned below
+    # (root_path "" is a proxy too: --root-path / or GRADIO_ROOT_PATH=/, the app at its root)
+    if auth and (not is_loopback_host(args.host) or args.root_path is not None) and (
+            refusal := open_host_auth_file_refusal(args.auth_file, auth, args.host, args.root_path)):
+        print(f"error: {refusal}", file=sys.stderr)
         return 2
     if args.auth_file and readable_by_others(args.auth_file):
         logging.warning("--auth-file %s may be read by other users of this machine: chmod 600 it",

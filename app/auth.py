@@ -31,7 +31,8 @@ Errors name the file and the line, never the line's text: it may hold a password
 
 A server on another interface than the loopback one (:func:`is_loopback_host`) needs a login
 file or an explicit ``--insecure-no-auth`` (:func:`open_host_refusal`): without either it does
-not start.
+not start; nor on a login file that other users of the machine may read or that holds a
+plaintext password (:func:`open_host_auth_file_refusal`), which on loopback is only warned.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ from typing import NamedTuple, TextIO
 
 __all__ = ["HASH_BYTES", "INSECURE_NO_AUTH", "MAX_CONCURRENT_SCRYPT", "MAX_SCRYPT_WORK", "MAX_USER_CHARS", "SALT_BYTES", "SCHEME",
            "SCRYPT_N", "SCRYPT_P", "SCRYPT_R", "AuthFileError", "Login", "bind_name", "common_parameters",
-           "hash_command", "hash_password", "is_loopback_host", "main", "open_host_refusal",
+           "MIN_PASSWORD_CHARS", "hash_command", "hash_password", "is_loopback_host", "main",
+           "open_host_auth_file_refusal", "open_host_refusal",
            "parameter_warning", "parse_hash", "plaintext_warning", "read_auth_file", "readable_by_others",
            "verify_password"]
 
@@ -80,6 +82,10 @@ MAX_SCRYPT_WORK = 2**23
 """The most scrypt work a line may ask for one check, ``n * r * p`` (the count of the block
 mixes that the check runs one after another): 12.8 times the new lines' 2^14 * 8 * 5, so that a
 line cannot make every check, and the unknown users' too, take many seconds."""
+MIN_PASSWORD_CHARS = 12
+"""The shortest password ``python -m app.auth hash`` makes a line for (:func:`main`): a login
+file that leaks is guessed at offline, at any speed, whatever the app's throttle; 12 characters
+(or a few random words) puts that out of reach where 4 or 6 do not."""
 MAX_USER_CHARS = 256
 """The longest user name, in characters, that a login file may hold; a longer typed name is
 refused without hashing (:class:`app.login_guard.LoginGuard`): no line can have it."""
@@ -327,6 +333,45 @@ def readable_by_others(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+def open_host_auth_file_refusal(path: str | os.PathLike[str], logins: Sequence[Login], host: str,
+                                root_path: str | None = None) -> str | None:
+    """Why a server on ``host`` (not loopback: :func:`is_loopback_host`), or behind a reverse
+    proxy at ``root_path`` (``--root-path`` or ``GRADIO_ROOT_PATH``, in
+    :func:`app.reverse_proxy.root_path`'s form: ``""`` for ``/``, the proxy's root; None when
+    neither is given: the proxy serves it beyond this machine, though it listens on 127.0.0.1),
+    does not start on the
+    login file at ``path`` (its ``logins``: :func:`read_auth_file`): other users of the machine
+    may read it (:func:`readable_by_others`: group or world read permission), or a line holds a
+    plaintext password (:func:`plaintext_warning`'s lines); what, why and the fix (``chmod 600``,
+    ``python -m app.auth hash USER``), never a password. None when neither. On loopback both
+    are only warned (``python -m app``'s start-up log): a server for this machine alone."""
+    shown = shlex.quote(str(path))
+    what, fixes = [], []
+    if readable_by_others(path):
+        mode = stat.S_IMODE(Path(path).stat().st_mode)
+        what.append(f"other users of this machine may read it (mode {mode:o})")
+        fixes.append(f"chmod 600 {shown}")
+    plain = [login for login in logins if not login.hashed]
+    if plain:
+        lines = ", ".join(f"{login.line} ({login.user})" for login in plain)
+        what.append(f"line(s) {lines} hold a plaintext password")
+        commands = "; ".join(f"`{hash_command(login.user)}`" for login in plain)
+        fixes.append(f"run {commands} (it asks for the password, echoing nothing) and put the line "
+                     f"it prints in place of the old one")
+    if not what:
+        return None
+    served = (f"With --host {host or repr(host)} the app is served to other machines"
+              if not (root_path is not None and is_loopback_host(host)) else
+              f"Behind a reverse proxy at {root_path or '/'} (--root-path or GRADIO_ROOT_PATH) the "
+              f"app is served to other machines")
+    alone = ("on 127.0.0.1 (the default) without a reverse proxy" if root_path is not None
+             else "on 127.0.0.1 (the default)")
+    return (f"--auth-file {path}: {' and '.join(what)}. {served}, so its login file must hold "
+            f"password hashes only and be readable by its owner alone: whoever reads a password "
+            f"logs in as that user. Not started.\n  fix: {'; '.join(fixes)}; or serve {alone}, "
+            f"where this is only warned")
+
+
 def is_loopback_host(host: str) -> bool:
     """True when ``host`` (``--host``) binds the loopback interface only: ``localhost``, an
     address in 127.0.0.0/8, ``::1``. Anything else (``0.0.0.0``, ``::``, ``""``, a LAN address, a
@@ -386,6 +431,12 @@ def _read_password(user: str, stdin: TextIO, stderr: TextIO) -> str:
         password = stdin.readline().removesuffix("\n").removesuffix("\r")
     if not password:
         raise ValueError("the password is empty; nothing was written")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValueError(
+            f"the password has {len(password)} character{'s' * (len(password) != 1)}, fewer than the {MIN_PASSWORD_CHARS} "
+            f"needed: a login file that leaks is guessed at offline, at any speed, and a short "
+            f"password falls in hours; nothing was written.\n  fix: choose a longer one, e.g. "
+            f"four random words (a password manager makes one)")
     return password
 
 
@@ -395,7 +446,8 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     read without echo (or from stdin when it is not a terminal, e.g. ``printf '%s\\n' "$PW" |
     python -m app.auth hash alice``). The line goes to stdout alone (``>> FILE`` appends it);
     the prompt and a hint go to stderr. Exit code 0, or 2 (nothing printed on stdout) for a
-    user name that a login file cannot hold or an empty or mistyped password."""
+    user name that a login file cannot hold or an empty, mistyped or short password (under
+    :data:`MIN_PASSWORD_CHARS` characters)."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     from drac_ssl.starting import add_version_option, python_command
 

@@ -272,7 +272,9 @@ def keep_oof_copies(sources: Mapping[str, Path], out_dir: Path, name: str,
     (:func:`oof_copy_path`), keeping the columns ``id``, ``grade``, ``fold``, ``P0..P{K-1}``
     and ``pred`` in the source's order and its rows as written, so that the result's figures and
     bootstrap intervals can be recomputed without a rerun (referee F1: no RetinaMNIST result had
-    kept them). The copy is readable by :func:`drac_ssl.oof.read_oof`.
+    kept them). The copy is readable by :func:`drac_ssl.oof.read_oof`: its ids are the names
+    themselves (a source's guard against spreadsheet formulas, ``'=a.png``, taken off as its
+    record says: the copy has no record, so it is read as written).
 
     ``units`` (:func:`oof_units`: image id -> its resampling unit), given when the run's
     bootstrap resampled patients or twin groups rather than images: the copy then has a
@@ -294,6 +296,9 @@ def keep_oof_copies(sources: Mapping[str, Path], out_dir: Path, name: str,
     import io
     import re
 
+    from drac_ssl.io import unguarded_cell
+    from drac_ssl.oof import oof_cells_guarded
+
     kept: dict[str, dict[str, Any]] = {}
     for label, source in sources.items():
         with open(source, encoding="utf-8", newline="") as f:
@@ -306,15 +311,21 @@ def keep_oof_copies(sources: Mapping[str, Path], out_dir: Path, name: str,
                              f"not an out-of-fold file of drac_ssl.finetune or bench.retinamnist")
         where = [header.index(c) for c in columns]
         body = [[row[i] for i in where] for row in rows[1:] if row]
-        if units is not None:
-            key = columns.index("id")
-            lacking = [row[key] for row in body if row[key] not in units]
+        # the ids as the names themselves (a source guarded against spreadsheet formulas, '=a.png,
+        # has a record saying so; the copy has none, so read_oof reads it as written: =a.png)
+        key = columns.index("id")
+        guarded = oof_cells_guarded(source)
+        body = [[unguarded_cell(c, guarded=guarded) if i == key else c for i, c in enumerate(row)]
+                for row in body]
+        if units is not None:  # keyed by the manifest's ids
+            images = [row[key] for row in body]
+            lacking = [n for n in images if n not in units]
             if lacking:
                 raise ValueError(f"{source}: image {lacking[0]!r} has no resampling unit in the run's "
                                  f"manifest ({len(lacking)} such); is it the run's out-of-fold file?")
             at = columns.index("fold") + 1 if "fold" in columns else columns.index("grade") + 1
             columns = [*columns[:at], OOF_UNIT_COLUMN, *columns[at:]]
-            body = [[*row[:at], units[row[key]], *row[at:]] for row in body]
+            body = [[*row[:at], units[n], *row[at:]] for n, row in zip(images, body, strict=True)]
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)

@@ -196,15 +196,21 @@ def write_floor_oof(path: Path, ids: Sequence[str], grades: np.ndarray, folds: n
     the argmax grade; ``probs`` as :class:`FloorFit` holds them, already rounded to 6 decimals
     that sum to exactly 1 per row, each written as that decimal), one row per labelled image in
     ``ids``' order: what :func:`pixel_floor` scored and :func:`floor_paired` compared, kept
-    beside the variants' ``oof.csv``."""
+    beside the variants' ``oof.csv``. Written as they are (:func:`drac_ssl.oof.oof_csv_text`:
+    ids guarded against a spreadsheet formula), with the record that says so beside it
+    (:func:`drac_ssl.oof.oof_record`: ``pixel_floor_oof.json``, with the file's SHA-256), so that
+    :func:`drac_ssl.oof.read_oof` gives the ids back exactly."""
+    from drac_ssl.io import atomic_write_json
+    from drac_ssl.oof import oof_csv_text, oof_record, oof_record_fields
     from drac_ssl.scale import prob_columns
 
-    lines = [",".join(["id", "grade", "fold", *prob_columns(probs.shape[1]), "pred"])]
-    for i, image_id in enumerate(ids):
-        lines.append(",".join([str(image_id), str(int(grades[i])), str(int(folds[i])),
-                               *(f"{p:.6f}" for p in probs[i]), str(int(probs[i].argmax()))]))
+    header = ["id", "grade", "fold", *prob_columns(probs.shape[1]), "pred"]
+    rows = [[str(image_id), int(grades[i]), int(folds[i]), *(f"{p:.6f}" for p in probs[i]),
+             int(probs[i].argmax())] for i, image_id in enumerate(ids)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    oof_record(path).unlink(missing_ok=True)  # no older record ever beside the new file
+    path.write_text(oof_csv_text(header, rows), encoding="utf-8")
+    atomic_write_json(oof_record(path), oof_record_fields(path))  # the guard, for this file's SHA-256
 
 
 def floor_paired(run_dir: Path, ids: Sequence[str], grades: np.ndarray, floor_probs: np.ndarray, *,

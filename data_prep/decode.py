@@ -1367,12 +1367,44 @@ UNDECODABLE_JPEG_WORDS = ("a JPEG that cannot be decoded (an unsupported variant
 UNDECODABLE_JPEG_FIX = "convert it to PNG with the tool that wrote it"
 
 
+PLAIN_TEXT_WORDS = "plain text"
+"""What :func:`content_words` says a text file holds: never its words, which in a hospital are
+often a patient's (a clinical note saved as ``scan.png``: "Patient: Jane Doe DOB ..."), and
+would be copied into the console and the run's ``console.log`` (security review F3)."""
+
+
+def _text_kind(text: str) -> str:
+    """:data:`PLAIN_TEXT_WORDS` with the kind of text when its first characters tell it
+    (``plain text (an HTML page ...)``, ``(XML)``, ``(JSON?)``), from ``text``'s start only; never
+    any of its words."""
+    start = text.lstrip().lower()
+    if start.startswith(("<!doctype html", "<html")):
+        return (f"{PLAIN_TEXT_WORDS} (an HTML page: a download that saved a web page instead "
+                "of the image?)")
+    if start.startswith("<?xml"):
+        return f"{PLAIN_TEXT_WORDS} (XML)"
+    if start.startswith(("{", "[")):
+        return f"{PLAIN_TEXT_WORDS} (JSON?)"
+    return PLAIN_TEXT_WORDS
+
+
+UNKNOWN_BINARY_WORDS = "an unknown format"
+"""What :func:`content_words` says a file holds whose start is mostly not text and has no
+signature it knows: never its bytes (in hex they could spell a patient's letters)."""
+
+UNKNOWN_CONTENT_WORDS = "an unknown format (its first bytes are text)"
+"""What :func:`content_words` says a file holds at least half of whose first bytes read as text
+but whose start is not all text: not those bytes in hex, which would spell its first letters."""
+
+
 def content_words(data: bytes) -> str:
     """What a file that is not an image seems to hold, for messages: ``a PDF document``,
-    ``text "referral letter"`` (printable UTF-8 text, its first 24 characters, a byte-order mark
-    left out), a DICOM file (the
-    ``DICM`` tag at byte 128) ..., else its first bytes in hex (``bytes 00 01 02 03 ...``);
-    ``an empty file`` for no bytes."""
+    :data:`PLAIN_TEXT_WORDS` (printable UTF-8 text, a byte-order mark left out; its kind added
+    when its start tells it: :func:`_text_kind`; never quoted), a DICOM file (the ``DICM`` tag
+    at byte 128) ..., ``plain text (UTF-16)`` for a UTF-16 byte-order mark, plain text too for
+    printable text in Windows-1252 (Latin-1's letters too), :data:`UNKNOWN_CONTENT_WORDS` when at
+    least half of its first 48 bytes read so, else :data:`UNKNOWN_BINARY_WORDS`: never its bytes
+    (in hex they spelled a Windows-1252 note's letters); ``an empty file`` for no bytes."""
     if not data:
         return "an empty file"
     if b"DICM" in (data[128:132], data[:4]):  # after the 128-byte preamble, or without one
@@ -1391,9 +1423,21 @@ def content_words(data: bytes) -> str:
     except UnicodeDecodeError:
         text = ""
     if text and all(c.isprintable() or c in "\r\n\t" for c in text):
-        flat = " ".join(text.split())
-        return f'text "{flat[:24]}{"..." if len(flat) > 24 else ""}"'
-    return "bytes " + " ".join(f"{b:02x}" for b in data[:8]) + (" ..." if len(data) > 8 else "")
+        return _text_kind(text)
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return f"{PLAIN_TEXT_WORDS} (UTF-16)"
+
+    # text in a single-byte code page (a Windows-1252 note: "Bericht für Müller", “Müller” with
+    # its quotes 0x93/0x94): its bytes in hex would spell its letters, i.e. the patient's text
+    # (security reviews F6, F1): no byte is ever shown, only how much of the start reads as text
+    # in Windows-1252 (Latin-1's letters too; its 5 undefined bytes are no text)
+    text = head.decode("cp1252", errors="replace")
+    letters = sum(c != "\ufffd" and (c.isprintable() or c in "\r\n\t") for c in text)
+    if letters == len(text):
+        return _text_kind(text)
+    if letters * 2 >= len(text):  # text first, then something else
+        return UNKNOWN_CONTENT_WORDS
+    return UNKNOWN_BINARY_WORDS
 
 
 _TIFF_SIGNATURES = {b"II*\x00": ("<", False), b"MM\x00*": (">", False),  # classic TIFF

@@ -137,8 +137,10 @@ from drac_ssl.grading.image_notes import (
     grey_trained_enough,
 )
 from drac_ssl.io import (
+    GUARDED_CELLS_FIELD,
     atomic_write_json,
     atomic_write_text,
+    guarded_cell,
     make_run_folder,
     readable_absolute,
     same_path,
@@ -753,16 +755,24 @@ def empty_image_files(entries: Sequence[ImageEntry]) -> list[Problem]:
     .ImageEntry`, listed, not opened) that holds 0 bytes (``empty file (0 bytes)``, kind
     ``empty``, as :func:`data_prep.decode.decode` says it), found by one ``stat`` per file, so
     that the preflight (and :func:`run`, before it decodes anything) names it before the set is decoded; array rows
-    (MedMNIST's ``.npz``) and files that cannot be stat'ed (the ingest's to say) are skipped."""
+    (MedMNIST's ``.npz``) and files that cannot be stat'ed (the ingest's to say) are skipped.
+    A named pipe, socket or device (0 bytes by its stat, and reading it would wait forever)
+    is ``not a regular file (a named pipe)``, kind ``not-regular``, as the export says it
+    (:func:`drac_ssl.grading.image_file.not_regular_words`; security review F5)."""
+    from drac_ssl.grading.image_file import not_regular_words
+
     found = []
     for entry in entries:
         if entry.array_row:  # a row of an array file, not a file of its own
             continue
         try:
-            empty = entry.path.stat().st_size == 0
+            st = entry.path.stat()
         except OSError:
             continue
-        if empty:
+        if (special := not_regular_words(st.st_mode)) is not None:
+            found.append(error(entry.path, special, f"replace it with the image file itself, or {MOVE_OUT}",
+                               "not-regular"))
+        elif st.st_size == 0:
             found.append(error(entry.path, "empty file (0 bytes)",
                                "re-copy the image from the original data", "empty"))
     return found
@@ -2337,18 +2347,21 @@ def _manifest_text(entries: Sequence[ImageEntry], fold_groups: bool = False) -> 
     """The manifest: :data:`WRITTEN_COLUMNS`, :data:`FOLD_GROUP_COLUMN` when ``fold_groups``
     (``data.near_duplicate_mse`` > 0), and :data:`drac_ssl.manifest.SITE_COLUMN` last when an
     image names a site (``data.site_column``): :func:`manifest_header`; a manifest without
-    either is as before."""
+    either is as before. Every text cell is :func:`drac_ssl.io.guarded_cell`'s (an image named
+    ``=HYPERLINK(1).png`` is ``'=HYPERLINK(1).png``, so that a spreadsheet opening the file runs
+    no formula); :func:`drac_ssl.manifest.read_manifest` gives the names back exactly."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     sites = any(e.site for e in entries)
     writer.writerow(manifest_header(fold_groups, sites))
     for index, e in enumerate(entries):
         r = e.record
-        writer.writerow([e.image_id, e.rel, "" if e.label is None else e.label.grade, e.split,
-                         e.fold, "" if e.label is None else e.label.patient, r.sha256,
-                         r.width, r.height, r.mode, index, e.origin or e.split, r.pixels_sha256]
-                        + ([e.fold_group if e.split == "train" else ""] if fold_groups else [])
-                        + ([e.site] if sites else []))
+        cells = ([e.image_id, e.rel, "" if e.label is None else e.label.grade, e.split,
+                  e.fold, "" if e.label is None else e.label.patient, r.sha256,
+                  r.width, r.height, r.mode, index, e.origin or e.split, r.pixels_sha256]
+                 + ([e.fold_group if e.split == "train" else ""] if fold_groups else [])
+                 + ([e.site] if sites else []))
+        writer.writerow([guarded_cell(c) if isinstance(c, str) else c for c in cells])
     return buffer.getvalue()
 
 
@@ -3158,6 +3171,9 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
     for stale in cache_dir.glob("[0-9]*px.npy"):  # sizes no longer asked for: rows of another manifest
         if stale not in paths.values():
             stale.unlink(missing_ok=True)
+    # the old summary goes before the manifest is rewritten, with an unchanged cache too (other
+    # folds): a rerun killed in between leaves no summary of the last ingest beside the new manifest
+    (out / SUMMARY_NAME).unlink(missing_ok=True)
     atomic_write_text(out / MANIFEST_NAME, _manifest_text(entries, fold_groups))
     return paths
 
@@ -3194,6 +3210,9 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "source_files": sources,  # what a resumed run compares (source_check), stamped before reading
         "label_columns": columns,
         "manifest": MANIFEST_NAME,
+        # its text cells guarded against a spreadsheet formula (drac_ssl.io.guarded_cell): readers
+        # unguard them; a manifest of an ingest before the guard lacks this and is read as written
+        GUARDED_CELLS_FIELD: True,
         # the manifest as written: a resume refuses one edited since (drac_ssl.preflight)
         "manifest_sha256": sha256_file(result.manifest_path),
         "n_images": n,

@@ -165,8 +165,11 @@ def decode_text(raw: bytes, path: Path, encoding: str = "") -> tuple[str | None,
                             "save it again as 'CSV UTF-8' from the spreadsheet program", "csv")]
 
 
-def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]] | None:
-    """Non-blank records with their line numbers; cells stripped, trailing empty cells dropped."""
+def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]] | tuple[int, str]:
+    """Non-blank records with their line numbers; cells stripped, trailing empty cells dropped.
+    A record Python's CSV reader refuses (a cell over its limit of
+    :func:`csv.field_size_limit` characters, 131,072: an unclosed quote that swallowed the rest
+    of the file, a pasted blob) gives ``(line, the reader's words)`` instead."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"',
                         skipinitialspace=True, strict=False)
     out: list[tuple[int, list[str]]] = []
@@ -177,9 +180,28 @@ def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]] | None:
                 cleaned.pop()
             if cleaned:
                 out.append((reader.line_num, cleaned))
-    except csv.Error:
-        return None
+    except csv.Error as exc:
+        return reader.line_num, str(exc)
     return out
+
+
+LABEL_CSV_MAX_BYTES = 1024 ** 3
+"""The largest label CSV read (1 GiB): EyePACS's 88,702 rows are about 1.2 MB, so this refuses
+only a file that is no label table (a disk image renamed .csv), before it is read into memory."""
+
+
+def _unreadable_record(path: Path, line: int, words: str) -> Problem:
+    """The error of a label CSV whose record at ``line`` (where the reader stopped) Python's CSV
+    reader refuses (``words``: its message): said with the file and line, not as an empty CSV
+    (security review F4)."""
+    long_cell = "field larger than field limit" in words
+    what = (f"a cell longer than {csv.field_size_limit():,} characters, which no label table "
+            f"holds ({words})" if long_cell else f"cannot be read as CSV ({words})")
+    fix = ("look at that line (and the lines before it): close an unclosed quote (\"), or remove "
+           "the text pasted into one cell; a label CSV holds one short row per image"
+           if long_cell else "look at that line: fix its quotes, or save the table again as "
+           "'CSV UTF-8' from the spreadsheet program")
+    return error(f"{path}:{line}", what, fix, "csv")
 
 
 def _score(records: list[tuple[int, list[str]]], wanted: Sequence[str]) -> tuple[int, float, int]:
@@ -207,6 +229,12 @@ def read_table(path: Path, wanted: Sequence[str] = (), encoding: str = "") -> tu
     the dialect, errors for unreadable files and for rows with too many cells.
     """
     try:
+        size = path.stat().st_size
+        if size > LABEL_CSV_MAX_BYTES:
+            return None, [error(path, f"{size:,} bytes, larger than any label CSV (at most "
+                                      f"{LABEL_CSV_MAX_BYTES:,} bytes, 1 GiB, are read)",
+                                "give the label table itself (one row per image: its name and "
+                                "grade)", "csv")]
         raw = path.read_bytes()
     except OSError as exc:
         return None, [error(path, f"cannot read the CSV ({exc.strerror or exc})",
@@ -217,12 +245,18 @@ def read_table(path: Path, wanted: Sequence[str] = (), encoding: str = "") -> tu
     first_line = text.split("\n", 1)[0].split("\r", 1)[0]
     forced = _SEP_LINE.match(first_line)
     parsed: dict[str, list[tuple[int, list[str]]]] = {}
+    refused: list[tuple[int, str]] = []  # (line, the CSV reader's words) of each delimiter tried
     for delimiter in ([forced.group(1)] if forced else DELIMITERS):
         records = _records(text, delimiter)
-        if records is not None and forced:
+        if isinstance(records, tuple):
+            refused.append(records)
+            continue
+        if forced:
             records = records[1:]
         if records:
             parsed[delimiter] = records
+    if not parsed and refused:
+        return None, problems + [_unreadable_record(path, *refused[0])]
     if not parsed:
         return None, problems + [error(path, "the CSV is empty (no header row)",
                                        "write a header row with the column names, then one row "

@@ -42,7 +42,8 @@ from data_prep.layout import (
     scan_image_folder,
 )
 from data_prep.problems import IngestError
-from drac_ssl.io import read_json_dict, sha256_file
+from drac_ssl.io import read_json_dict, sha256_file, unguarded_cell
+from drac_ssl.manifest import manifest_cells_guarded
 
 __all__ = ["BYTES_ONLY_WORDS", "HASH_BUDGET_BYTES", "SOURCE_ROLES", "changed_grades", "data_changed_words",
            "differences_words", "grade_differences", "labels_edited", "source_changes", "stamp_sources"]
@@ -169,7 +170,8 @@ def _changes(data_dir: Path) -> list[str]:
     state = (read_json_dict(data_dir / "cache" / "state.json") or {}).get("files") or {}
     try:
         with open(data_dir / "manifest.csv", newline="", encoding="utf-8") as fh:
-            ingested = {row["path"] for row in csv.DictReader(fh) if row.get("path")
+            guarded = manifest_cells_guarded(data_dir / "manifest.csv")  # not before the guard
+            ingested = {unguarded_cell(row["path"], guarded=guarded) for row in csv.DictReader(fh) if row.get("path")
                         and (not arrays or row.get("split") == "unlabelled")}
     except (OSError, KeyError, csv.Error):
         return changes
@@ -283,10 +285,11 @@ def grade_differences(data_dir: str | Path) -> list[str] | None:
                                grade_names=[str(n) for n in names], scale_given=True,
                                encoding=encoding)
         ingested: dict[Path, str] = {}  # training image (manifest path) -> its grade, manifest order
+        guarded = manifest_cells_guarded(data_dir / "manifest.csv")  # not before the guard
         with open(data_dir / "manifest.csv", newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
                 if row.get("split") == "train" and row.get("grade") not in (None, ""):
-                    ingested[Path(str(row.get("path") or row.get("id") or ""))] = str(row["grade"])
+                    ingested[Path(unguarded_cell(str(row.get("path") or row.get("id") or ""), guarded=guarded))] = str(row["grade"])
         gone = {name_key(str(r.get("name", ""))) for r in summary.get("left_out_missing") or []
                 if isinstance(r, dict)}  # rows whose image was nowhere (data.missing=leave_out)
         ungradable = {name_key(str(r.get("name", ""))): str(r.get("grade_cell", ""))

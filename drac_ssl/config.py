@@ -1411,6 +1411,35 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
+YAML_EXPANDED_NODES_LIMIT = 10_000
+"""The most values (YAML nodes, each alias counted as a copy of what it names) a YAML text read
+by :class:`YamlLoader` may hold: a full run's ``config.yaml`` holds about 300, and no shipped
+config uses an alias. 8 levels of 9 aliases (a "billion laughs" file) expand to 43 million,
+which took 34 s and 950 MB before the settings check refused them (security review F6)."""
+
+
+class YamlAliasExpansionError(yaml.composer.ComposerError):
+    """A YAML text whose aliases (``*name``) expand beyond :data:`YAML_EXPANDED_NODES_LIMIT`
+    values; ``problem_mark`` is the first alias (PyYAML's 0-based line)."""
+
+
+def _expanded_nodes(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """The values ``node`` stands for with every alias expanded (a node reached twice counted
+    twice), in time linear in the distinct nodes (``sizes``: id -> size, memoised)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = 1  # a cycle (an alias inside its own anchor) counts once, not forever
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_nodes(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_nodes(k, sizes) + _expanded_nodes(v, sizes) for k, v in node.value)
+    else:
+        size = 1
+    sizes[id(node)] = size
+    return size
+
+
 class YamlLoader(yaml.SafeLoader):
     """PyYAML's SafeLoader with YAML 1.2's booleans: only ``true`` and ``false`` (any case).
 
@@ -1418,7 +1447,28 @@ class YamlLoader(yaml.SafeLoader):
     grade scale written ``[no, yes]`` would silently become ``['false', 'true']``. Every
     config file and command-line override is read with this loader (:func:`read_yaml`): those
     words stay the words written, and a bool setting written ``yes`` gets the type error
-    that says to write true or false."""
+    that says to write true or false.
+
+    A text whose aliases expand beyond :data:`YAML_EXPANDED_NODES_LIMIT` values is refused
+    once composed, before anything walks it (:class:`YamlAliasExpansionError`): the walks of
+    the settings would follow every alias, exponentially many for a "billion laughs" file."""
+
+    _first_alias: yaml.Mark | None = None
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self._first_alias is None and self.check_event(yaml.AliasEvent):
+            self._first_alias = self.peek_event().start_mark
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None and self._first_alias is not None:
+            size = _expanded_nodes(node, {})
+            if size > YAML_EXPANDED_NODES_LIMIT:
+                raise YamlAliasExpansionError(
+                    None, None, f"its aliases (*name) expand to {size:,} values, more than the "
+                    f"{YAML_EXPANDED_NODES_LIMIT:,} a config may hold", self._first_alias)
+        return node
 
 
 YamlLoader.yaml_implicit_resolvers = {
@@ -2788,6 +2838,12 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         repeated = _repeated_key(node, text)
         data = loader.construct_document(node) if node is not None else None
         data = _written_values(node, data)
+    except YamlAliasExpansionError as exc:
+        line = _editor_position(text, exc.problem_mark.index)[0] + 1 if exc.problem_mark else 1
+        raise ConfigError(f"{path}:{line}: refused: {exc.problem} (a 'billion laughs' file, "
+                          f"which would take minutes and gigabytes to read).\n  fix: write each "
+                          f"setting's value itself, without anchors (&name) and aliases (*name); "
+                          f"no shipped config uses them.") from None
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_error_text(path, exc, text)) from None
     finally:

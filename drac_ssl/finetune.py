@@ -151,7 +151,12 @@ from drac_ssl.grading.model import (
     ModelSpec,
 )
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
-from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
+from drac_ssl.io import (
+    atomic_write_json,
+    atomic_write_text,
+    read_json_dict,
+    sha256_file,
+)
 from drac_ssl.losses.grading import class_weights_for, grading_loss
 from drac_ssl.manifest import (
     labelled_rows,  # re-exported: bench/umm_ablation.py reads it here
@@ -197,12 +202,15 @@ from drac_ssl.metrics import (
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
 from drac_ssl.oof import (  # re-exported: the stage's public names before they moved to a layer
     OOF_FILE,
+    OOF_RECORD,
     REFERABLE_COLUMNS,
     SCREENING_COLUMNS,
     ci_resampling,
     folds_taken_from,
     folds_taken_words,
     oof_columns,
+    oof_csv_text,
+    oof_record_fields,
     patient_groups,
     referable_columns,
     resampling_kind,
@@ -2218,7 +2226,10 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
                          metrics: dict[str, Any]) -> Path:
     """Write the variant's files in ``out_dir``, in this order: ``oof.csv`` (one row per
     labelled image, ``ctx.lab`` order: id, grade, fold, K probabilities, score, grade given,
-    the raw outputs; 6 decimals; the manifest's patient last when it names any), ``folds.csv``, ``metrics.json``, ``calibration.json`` (the
+    the raw outputs; 6 decimals; the manifest's patient last when it names any; names guarded: :func:`drac_ssl.oof.oof_csv_text`),
+    ``folds.csv``, ``metrics.json`` (removed before oof.csv is written; with
+    ``formula_cells_guarded: true`` and ``oof_sha256``, which say this oof.csv's
+    names are guarded: :func:`drac_ssl.oof.oof_cells_guarded`), ``calibration.json`` (the
     deployed calibration and what it was fitted on) and ``model.json`` (what a bundle is
     built from, with each fold weight file's SHA-256 as it is now). Returns oof.csv's path."""
     k = ctx.num_grades
@@ -2241,19 +2252,27 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
                 int(fit.referred[i])]
 
     sites = site_cells(ctx.lab)
-    oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
+    # the id, patient and site cells guarded against a spreadsheet formula (drac_ssl.io.guarded_cell;
+    # drac_ssl.oof's readers give them back exactly)
+    oof_rows = [[str(r["id"]), int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i]),
-                 *referral_cells(i), *([patients[i]] if named else []), *([sites[i]] if sites else [])]
+                 *referral_cells(i), *([str(patients[i])] if named else []),
+                 *([sites[i]] if sites else [])]
                 for i, r in enumerate(ctx.lab)]
     header = oof_columns(k, spec.output, patients=named, referral=referral, sites=bool(sites))
     oof_path = out_dir / OOF_FILE
-    atomic_write_text(oof_path, _csv_text(header, oof_rows))
+    # the old record goes first: a rerun killed before the new one is written leaves no
+    # metrics.json that an older run wrote (without the guard) beside the new, guarded oof.csv
+    (out_dir / OOF_RECORD).unlink(missing_ok=True)
+    atomic_write_text(oof_path, oof_csv_text(header, oof_rows))
     # keep=inner: the inner split's images too, so train + inner + val are the fold's images
     fold_cols = ["fold", "n_train", *(["n_inner"] if ctx.ft.keep == "inner" else []), "n_val", "best_epoch",
                  "epochs_run", "qwk", "auc", "accuracy", "macro_f1", "seconds"]
     atomic_write_text(out_dir / "folds.csv",
                       _csv_text(fold_cols, [[_fmt(f[c]) for c in fold_cols] for f in metrics["folds"]]))
-    atomic_write_json(out_dir / "metrics.json", _json_safe(metrics))
+    # says oof.csv's names are guarded, for this very file (its SHA-256: drac_ssl.oof.oof_cells_guarded):
+    # an oof.csv of a run before the guard has no such fields and is read as written
+    atomic_write_json(out_dir / OOF_RECORD, {**_json_safe(metrics), **oof_record_fields(oof_path)})
     atomic_write_json(out_dir / "calibration.json",
                       {**fit.calibration.to_dict(),
                        "fitted_on": _calibration_fitted_on(fit.given.size, len(ctx.lab))})

@@ -168,6 +168,82 @@ Excel needs to read UTF-8 on a Windows whose code page is not (German, French, C
 file a program reads (submissions, the challenge's format) stays UTF-8 without it."""
 
 
+FORMULA_CELL_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""The first characters that make a spreadsheet read a CSV cell as a formula, OWASP's list
+(CSV injection): ``=``, ``+``, ``-``, ``@``, a tab and a carriage return."""
+
+
+def guarded_cell(text: str) -> str:
+    """``text`` as a cell of a CSV the package writes AND reads back (``data/manifest.csv``,
+    ``finetune/<variant>/oof.csv``) that a spreadsheet shows as text: a ``'`` before a first
+    character of :data:`FORMULA_CELL_STARTS` (``=HYPERLINK(1).png`` -> ``'=HYPERLINK(1).png``,
+    OWASP's advice against CSV injection) and before a first ``'`` (``'a.png`` -> ``''a.png``),
+    else ``text`` unchanged; so that :func:`unguarded_cell` gives every name back exactly."""
+    return f"'{text}" if text[:1] in FORMULA_CELL_STARTS or text[:1] == "'" else text
+
+
+def unguarded_cell(cell: str, *, guarded: bool) -> str:
+    """The text :func:`guarded_cell` wrote as ``cell``: without its first ``'``, if any
+    (``'=HYPERLINK(1).png`` -> ``=HYPERLINK(1).png``, ``''a.png`` -> ``'a.png``). ``guarded``
+    False (a file written before the guard, whose record lacks :data:`GUARDED_CELLS_FIELD`:
+    :func:`declares_guarded_cells`): ``cell`` itself, a first ``'`` included (``'c.png``).
+    ``guarded`` has no default: each caller says what the CSV's record declares."""
+    return cell[1:] if guarded and cell[:1] == "'" else cell
+
+
+GUARDED_CELLS_FIELD = "formula_cells_guarded"
+"""The field (``true``) of the JSON record beside a CSV the package writes and reads back that
+says its text cells are :func:`guarded_cell`'s: ``ingest_summary.json`` for ``manifest.csv``,
+``metrics.json`` for ``finetune/<variant>/oof.csv``. A file whose record lacks it was written
+before the guard and is read exactly as written (``=a.png`` and ``'c.png`` are those names)."""
+
+
+class CsvRecordMismatch(ValueError):
+    """A CSV the package writes and reads back is not the file its JSON record describes (the
+    record's SHA-256 of it differs): a run or ingest was interrupted between writing the two, or
+    the CSV was edited since. The message names both files, what is wrong and the fix."""
+
+
+def declares_guarded_cells(record: str | os.PathLike[str], csv_path: str | os.PathLike[str],
+                           digest_field: str, fix: str) -> bool:
+    """Whether the JSON record ``record`` (``ingest_summary.json``, ``metrics.json``) says the
+    CSV ``csv_path`` beside it holds :func:`guarded_cell`'s cells: :data:`GUARDED_CELLS_FIELD`
+    true AND its ``digest_field`` (``manifest_sha256``, ``oof_sha256``) the SHA-256 of that very
+    file. False for a record without the field or the digest (written before the guard),
+    missing or unreadable, and for a CSV that cannot be read (its reader says why).
+
+    Raises:
+        CsvRecordMismatch: the record holds a digest, the CSV's is another and a cell of the CSV
+            starts with ``'`` (so guarded or not reads differently; a run or ingest
+            interrupted between writing the CSV and its record: a guarded CSV beside an older
+            record would be read with its guard's ``'`` as part of the names); ``fix`` (the
+            command that rewrites both) ends the message.
+    """
+    try:
+        data = json.loads(Path(record).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    digest = data.get(digest_field) if isinstance(data, dict) else None
+    if not isinstance(digest, str):
+        return False
+    try:
+        actual = sha256_file(csv_path)
+    except OSError:
+        return False
+    if actual != digest:
+        # only a cell starting with ' reads differently guarded or not: without one the file is
+        # read alike either way, and its reader's own checks say what else is wrong with it
+        text = Path(csv_path).read_text(encoding="utf-8", errors="replace")
+        if not re.search(r"(?:^|,)\"?'", text, re.MULTILINE):
+            return False
+        raise CsvRecordMismatch(
+            f"{csv_path}: not the file its record {record} describes (its SHA-256 {actual[:12]}... "
+            f"is not the recorded {digest_field} {digest[:12]}...): the CSV and its record "
+            f"disagree, because a run or ingest was interrupted between writing them (or the CSV "
+            f"was edited since), so its names cannot be read safely.\n  fix: {fix}")
+    return data.get(GUARDED_CELLS_FIELD) is True
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (:func:`atomic_path`) in ``encoding``: UTF-8 (no
     byte-order mark) for every file a program reads; ``utf-8-sig`` for a CSV written for people

@@ -20,6 +20,14 @@ Columns (:data:`REQUIRED_COLUMNS`; the ingest also writes ``origin``, the offici
 - ``sha256``, ``orig_width``, ``orig_height``, ``orig_mode``: the source file;
 - ``cache_index``: the image's row in ``data/cache/<size>px.npy``.
 
+A text cell whose first character would make a spreadsheet read it as a formula (``=``, ``+``,
+``-``, ``@``, a tab, a carriage return) or that starts with ``'`` is written with a ``'`` before
+it (:func:`drac_ssl.io.guarded_cell`: ``=HYPERLINK(1).png`` -> ``'=HYPERLINK(1).png``), so that
+opening the file in a spreadsheet runs nothing; :func:`read_manifest` gives the name back
+exactly (:func:`drac_ssl.io.unguarded_cell`), and so must any other reader. The ingest's
+``ingest_summary.json`` says so (``formula_cells_guarded``: :func:`manifest_cells_guarded`): a
+manifest written before the guard lacks it and is read exactly as written (``'c.png`` is that name).
+
 Optional (an ingest made before it lacks it; no reader requires it):
 
 - ``pixels_sha256`` (:data:`PIXELS_COLUMN`, after ``origin``): the SHA-256 of the decoded image's
@@ -53,7 +61,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from drac_ssl.io import sha256_file
+from drac_ssl.io import CsvRecordMismatch, declares_guarded_cells, sha256_file, unguarded_cell
 
 MANIFEST_FILE = "manifest.csv"
 
@@ -115,6 +123,27 @@ class ManifestError(ValueError):
     file (and the line, for a bad value), what is wrong and the fix."""
 
 
+def manifest_cells_guarded(path: str | os.PathLike[str]) -> bool:
+    """Whether the ``manifest.csv`` at ``path`` holds cells guarded against a spreadsheet formula
+    (:func:`drac_ssl.io.guarded_cell`): its ingest's ``ingest_summary.json`` beside it says so
+    (:data:`drac_ssl.io.GUARDED_CELLS_FIELD`). False for a manifest written before the guard,
+    whose cells are the names as they are (``=a.png``, ``'c.png``): every reader of a manifest
+    passes this to :func:`drac_ssl.io.unguarded_cell`. The summary's word is taken only for the
+    manifest it describes (its ``manifest_sha256``: :func:`drac_ssl.io.declares_guarded_cells`).
+
+    Raises:
+        ManifestError: the summary records another manifest's SHA-256 (an ingest interrupted
+            between rewriting the manifest and its summary, or the manifest edited since); the
+            message says so and gives :func:`redo_ingest_fix`.
+    """
+    path = Path(path)
+    try:
+        return declares_guarded_cells(path.parent / "ingest_summary.json", path, "manifest_sha256",
+                                      redo_ingest_fix(path.parent))
+    except CsvRecordMismatch as exc:
+        raise ManifestError(str(exc)) from None
+
+
 def read_manifest(path: str | os.PathLike[str],
                   required: Sequence[str] = REQUIRED_COLUMNS,
                   num_grades: int | None = None) -> list[dict[str, Any]]:
@@ -151,6 +180,7 @@ def read_manifest(path: str | os.PathLike[str],
     except (csv.Error, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: not a readable CSV file ({exc})") from None
     fix = f"\n  fix: {redo_ingest_fix(path.parent)}"
+    guarded = manifest_cells_guarded(path)
     if not columns:
         raise ManifestError(f"{path}: empty (no header line; the ingest writes "
                             f"{','.join(WRITTEN_COLUMNS)}).{fix}")
@@ -166,11 +196,14 @@ def read_manifest(path: str | os.PathLike[str],
         if short:
             raise ManifestError(f"{path}, line {line}: fewer fields than the header's {len(columns)}: "
                                 f"no value for {', '.join(short)}{fix}")
-        typed: dict[str, Any] = dict(row)
+        # a cell the ingest guarded against a spreadsheet formula ('=HYPERLINK(1).png) is the
+        # name itself again (drac_ssl.io.guarded_cell); a manifest written before the guard as written
+        typed: dict[str, Any] = {c: unguarded_cell(v, guarded=guarded) if isinstance(v, str) else v
+                                 for c, v in row.items()}
         for column, may_be_empty in _INTEGERS.items():
             if column not in required:
                 continue
-            text = (row.get(column) or "").strip()
+            text = (typed.get(column) or "").strip()
             try:
                 typed[column] = None if (text == "" and may_be_empty) else int(text)
             except ValueError:

@@ -15,7 +15,12 @@ another (:func:`folds_taken_from`, :func:`folds_taken_words`).
 
 Columns, one row per labelled image in manifest order:
 
-- ``id``: the image id of the manifest;
+- ``id``: the image id of the manifest (this and the ``patient`` and ``site`` cells written
+  with a ``'`` before a first ``=``, ``+``, ``-``, ``@``, tab, carriage return or ``'``:
+  :func:`drac_ssl.io.guarded_cell`, so that a spreadsheet runs no formula; :func:`read_oof`
+  and :func:`read_oof_column` give them back exactly, as ``metrics.json`` beside the file
+  says: ``formula_cells_guarded``, :func:`oof_cells_guarded`; a file written before the guard
+  is read as written);
 - ``grade``: the reference grade, ``0..K-1``;
 - ``fold``: the validation fold that graded it;
 - ``P0..P{K-1}``: calibrated probabilities, 6 decimals rounded as a submission CSV rounds
@@ -65,6 +70,7 @@ Optional, last (after ``patient`` when both), only when the manifest names sites
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -74,7 +80,15 @@ from typing import Any
 
 import numpy as np
 
-from drac_ssl.io import read_json_dict
+from drac_ssl.io import (
+    GUARDED_CELLS_FIELD,
+    CsvRecordMismatch,
+    declares_guarded_cells,
+    guarded_cell,
+    read_json_dict,
+    sha256_file,
+    unguarded_cell,
+)
 from drac_ssl.manifest import SITE_COLUMN, resampling_unit
 from drac_ssl.scale import prob_columns
 
@@ -109,16 +123,85 @@ def site_cells(manifest_rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return sites if any(sites) else []
 
 
+OOF_RECORD = "metrics.json"
+"""The JSON record beside ``oof.csv`` (``finetune/<variant>/``) whose
+:data:`drac_ssl.io.GUARDED_CELLS_FIELD` says the file's id, patient and site cells are guarded
+against a spreadsheet formula (:func:`oof_cells_guarded`)."""
+
+
+OOF_DIGEST = "oof_sha256"
+"""The field of :data:`OOF_RECORD` (and of the bench floor's record) holding the SHA-256 of the
+out-of-fold CSV beside it as written: its :data:`drac_ssl.io.GUARDED_CELLS_FIELD` is trusted for
+that file only (a run killed between rewriting the CSV and the record is refused, not misread)."""
+
+
+def oof_record_fields(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The fields a writer of the out-of-fold CSV ``path`` (written by :func:`oof_csv_text`) puts
+    in its :func:`oof_record`: :data:`drac_ssl.io.GUARDED_CELLS_FIELD` true and
+    :data:`OOF_DIGEST`, the file's SHA-256. Write the CSV after removing the old record and the
+    record after the CSV, so that no older record is ever read beside a newer CSV."""
+    return {GUARDED_CELLS_FIELD: True, OOF_DIGEST: sha256_file(path)}
+
+
+GUARDED_OOF_COLUMNS = ("id", PATIENT_COLUMN, SITE_COLUMN)
+"""The text columns of an ``oof.csv`` (names of images, patients and sites) that
+:func:`oof_csv_text` guards against a spreadsheet formula."""
+
+
+def oof_record(path: str | os.PathLike[str]) -> Path:
+    """The JSON record that says whether the out-of-fold CSV ``path`` is guarded
+    (:func:`oof_cells_guarded`): :data:`OOF_RECORD` beside an ``oof.csv``; ``X.json`` beside
+    a file of its format under another name ``X.csv`` (the bench's ``pixel_floor_oof.csv``)."""
+    path = Path(path)
+    return path.parent / OOF_RECORD if path.name == OOF_FILE else path.with_suffix(".json")
+
+
+def oof_cells_guarded(path: str | os.PathLike[str]) -> bool:
+    """Whether the ``oof.csv`` at ``path`` holds :func:`drac_ssl.io.guarded_cell`'s cells: its
+    :func:`oof_record` says so (:data:`drac_ssl.io.GUARDED_CELLS_FIELD`). False for a file
+    written before the guard (or without its record): read exactly as written, a first ``'``
+    included. The record's word is taken only for the file it describes: its :data:`OOF_DIGEST`
+    (:func:`drac_ssl.io.declares_guarded_cells`).
+
+    Raises:
+        OofError: the record holds another file's SHA-256 (a run interrupted between rewriting
+            ``oof.csv`` and its record, or the file edited since): rerun the same command."""
+    try:
+        return declares_guarded_cells(oof_record(path), path, OOF_DIGEST,
+                                      "rerun the same command (python -m drac_ssl.train, or the "
+                                      "bench), which rewrites both")
+    except CsvRecordMismatch as exc:
+        raise OofError(str(exc)) from None
+
+
+def oof_csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """The text of an ``oof.csv`` (or a file in its format, such as the bench's pixel floor):
+    ``header`` then ``rows`` (each as long as ``header``; numbers as the caller formats them),
+    the cells of :data:`GUARDED_OOF_COLUMNS` guarded against a spreadsheet formula
+    (:func:`drac_ssl.io.guarded_cell`), lines ending in ``\n``. Whoever writes it removes the
+    :func:`oof_record` beside it first and writes it again after, with :func:`oof_record_fields`,
+    so that :func:`read_oof` gives the names back exactly."""
+    guard = [c in GUARDED_OOF_COLUMNS for c in header]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([guarded_cell(str(v)) if g else v for g, v in zip(guard, row, strict=True)]
+                     for row in rows)
+    return buffer.getvalue()
+
+
 def read_oof_column(path: str | os.PathLike[str], column: str) -> list[str] | None:
     """The cells (stripped) of ``column`` in an ``oof.csv``, in row order (as :func:`read_oof`'s
     rows), e.g. :data:`SITE_COLUMN` or :data:`PATIENT_COLUMN`; None when the file cannot be
-    read or has no such column (a run without it)."""
+    read or has no such column (a run without it). Raises :class:`OofError` as
+    :func:`oof_cells_guarded` does (a file its record does not describe)."""
+    guarded = oof_cells_guarded(path)
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             if column not in (reader.fieldnames or []):
                 return None
-            return [str(row.get(column) or "").strip() for row in reader]
+            return [unguarded_cell(str(row.get(column) or ""), guarded=guarded).strip() for row in reader]
     except (OSError, csv.Error, UnicodeDecodeError):
         return None
 
@@ -196,7 +279,8 @@ def read_oof(path: str | os.PathLike[str]) -> OutOfFold:
             raise OofError(f"{path}, line {line}: {column} is {text!r}, not "
                            f"{'an integer' if kind is int else 'a number'}") from None
 
-    ids = tuple(str(row["id"]) for _, row in rows)
+    guarded = oof_cells_guarded(path)  # a file written before the guard: as written
+    ids = tuple(unguarded_cell(str(row["id"]), guarded=guarded) for _, row in rows)
     repeated = [image for image, count in Counter(ids).items() if count > 1]
     if repeated:
         raise OofError(f"{path}: id {repeated[0]!r} appears more than once")

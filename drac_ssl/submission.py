@@ -49,6 +49,7 @@ from drac_ssl.console import print_lines
 from drac_ssl.exit_codes import CHECK_EXIT_CODES, INCOMPLETE_SUBMISSION
 from drac_ssl.figures import tied_grades
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
+from drac_ssl.io import FORMULA_CELL_STARTS as FORMULA_CELL_STARTS
 from drac_ssl.io import PEOPLE_CSV_ENCODING, atomic_write_text
 
 # the one rendering of a name's hidden characters, and the formatting characters a case may hold
@@ -698,9 +699,8 @@ def bundle_cell_fields(cell: str) -> dict[str, str]:
 NOT_GRADED = "NOT GRADED: "
 """How the notes cell of a file not graded starts (:func:`write_incomplete_grades`)."""
 
-FORMULA_CELL_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""The first characters that make a spreadsheet read a CSV cell as a formula, OWASP's list
-(CSV injection): :data:`SPREADSHEET_FORMULA_STARTS` and a tab or carriage return."""
+# FORMULA_CELL_STARTS (drac_ssl.io's, imported above): the first characters that make a
+# spreadsheet read a CSV cell as a formula: SPREADSHEET_FORMULA_STARTS, a tab, a carriage return.
 
 NEUTRALISED_NAME_WORDS = ("its name is written here with a ' before it, so that a spreadsheet "
                           "does not read it as a formula; the file's own name has no '")

@@ -874,15 +874,21 @@ def refolded_image_difference(new_data: Path, old_data: Path, size: int) -> str:
     are still compared by the columns both have (``id``, ``path``, ``sha256``, ``split``,
     ``grade``, ``cache_index``: :data:`drac_ssl.manifest.REQUIRED_COLUMNS`, which every manifest
     has) and by the cache array's bytes."""
-    from drac_ssl.manifest import REQUIRED_COLUMNS
+    from drac_ssl.io import unguarded_cell
+    from drac_ssl.manifest import REQUIRED_COLUMNS, manifest_cells_guarded
     from drac_ssl.scale import read_ingest_facts
 
     array = Path("cache") / f"{size}px.npy"
 
     def rows(data: Path) -> tuple[list[str], list[dict[str, str]]]:
+        # the names themselves: a manifest guarded against spreadsheet formulas ('=a.png) and
+        # one written before the guard (=a.png) name the same image alike
+        guarded = manifest_cells_guarded(data / "manifest.csv")
         with open(data / "manifest.csv", newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            return list(reader.fieldnames or ()), list(reader)
+            return list(reader.fieldnames or ()), [
+                {k: unguarded_cell(v, guarded=guarded) if isinstance(v, str) else v for k, v in row.items()}
+                for row in reader]
 
     (new_columns, new_rows), (old_columns, old_rows) = rows(new_data), rows(old_data)
     shared = set(new_columns) & set(old_columns) - {"fold", "fold_group"}

@@ -71,6 +71,7 @@ __all__ = [
     "content_refusal",
     "decoded_refusal",
     "downscale_fix",
+    "not_regular_words",
     "header_refusal",
     "misnamed",
     "misnamed_finding",
@@ -249,6 +250,17 @@ _NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
                 (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
 
 
+def not_regular_words(mode: int) -> str | None:
+    """``not a regular file (a named pipe)`` (a socket, a character or block device, a special
+    file) for an ``st_mode`` that is neither a regular file nor a folder, as the export, the app
+    and the ingest say it (reading one would wait for a writer forever, or never end); None
+    for a regular file or a folder."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    what = next((words for test, words in _NOT_REGULAR if test(mode)), "a special file")
+    return f"not a regular file ({what})"
+
+
 def path_refusal(path: str | os.PathLike[str], upload: bool = False) -> FileRefusal | None:
     """Why ``path`` is not an image file to read, from the file system alone (nothing is
     opened); None for a regular file (a symbolic link to one included).
@@ -281,9 +293,8 @@ def path_refusal(path: str | os.PathLike[str], upload: bool = False) -> FileRefu
     if stat.S_ISDIR(st.st_mode):
         return FileRefusal("is a folder, not an image file",
                            "upload an image file" if upload else "give an image file in it", "folder")
-    if not stat.S_ISREG(st.st_mode):
-        what = next((words for test, words in _NOT_REGULAR if test(st.st_mode)), "a special file")
-        return FileRefusal(f"is not a regular file ({what})",
+    if (words := not_regular_words(st.st_mode)) is not None:
+        return FileRefusal(f"is {words}",
                            "upload an image file" if upload else "give the image file itself", "not-regular")
     return None
 

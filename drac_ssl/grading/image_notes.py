@@ -944,8 +944,9 @@ quoting it."""
 
 NO_KNOWN_FORMAT = "data in no format it knows"
 """What the app and the export command say a file holds when its first bytes name no format
-and are not UTF-8 text (:func:`holds_words`): never the bytes themselves, which of a UTF-16 or
-Latin-1 text file are its first letters (a review: ``50 61 74 69 eb 6e 74 3a``, "Patiënt:")."""
+and are not text (:func:`holds_words`; the ingest's :data:`data_prep.decode.UNKNOWN_BINARY_WORDS`
+and :data:`data_prep.decode.UNKNOWN_CONTENT_WORDS`): never the bytes themselves, which could be
+letters (a review: ``50 61 74 69 eb 6e 74 3a``, "Patiënt:")."""
 
 
 def holds_words(data: bytes) -> str:
@@ -958,14 +959,17 @@ def holds_words(data: bytes) -> str:
     ...") and found its first words on the page and in both batch CSVs, the files that get
     passed on; a new-user trial found the export command's stderr quoting "Patient: John
     Smith, DOB..." of a text file in the image folder, a log that gets pasted. The file's name
-    already tells the user which file it was. (The ingest, run on one's own training files,
-    still quotes it.)"""
-    from data_prep.decode import content_words  # Pillow: not for every importer of this module
+    already tells the user which file it was. The ingest says the same words (it quoted the
+    text until security review F3 found a patient's name copied into a run's console.log)."""
+    from data_prep.decode import (  # Pillow: not for every importer
+        UNKNOWN_BINARY_WORDS,
+        content_words,
+    )
 
-    words = content_words(data)
-    if words.startswith('text "'):
-        return PLAIN_TEXT
-    if words.startswith("bytes "):  # UTF-16 or Latin-1 text reads as bytes: 'Patiënt: Jöh'
+    words = content_words(data)  # text: never quoted, its kind said (an HTML page, ...)
+    if words.startswith(PLAIN_TEXT):
+        return words
+    if words.startswith(UNKNOWN_BINARY_WORDS):  # no known format; never its bytes
         return NO_KNOWN_FORMAT
     return words
 

@@ -657,12 +657,16 @@ def test_a_utf8_text_file_with_a_byte_order_mark_is_said_to_hold_text(
                                   "Patiënt: Jöhn Doe\r\n".encode("latin-1")])
 def test_a_text_file_in_utf16_or_latin1_is_not_shown_as_its_bytes(data: bytes) -> None:
     """A review: the app's 'plain text, never quoted' held for UTF-8 only; a UTF-16 (Notepad's
-    "Unicode") or Latin-1 note was shown as its first bytes, which are its first letters."""
+    "Unicode") or Latin-1 note was shown as its first bytes, which are its first letters; now
+    plain text, as the ingest says (data_prep.decode.content_words)."""
     with pytest.raises(InputRejected) as refused:
         load_bytes(data, "notes.png")
     said = str(refused.value)
     assert "bytes" not in said and data[:8].hex(" ") not in said, said
-    assert "it holds data in no format it knows" in said, said
+    assert "it holds plain text" in said, said  # text in UTF-16 or a single-byte code page
+    with pytest.raises(InputRejected) as refused:  # no format, no text: no bytes either
+        load_bytes(bytes(range(64)), "notes.png")
+    assert "it holds data in no format it knows" in str(refused.value), str(refused.value)
 
 
 def test_limits() -> None:

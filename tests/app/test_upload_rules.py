@@ -736,13 +736,14 @@ def test_the_batch_counts_every_graded_image_that_carries_a_warning_by_kind(pred
 def test_a_text_file_is_said_to_hold_plain_text_never_quoted(predictor: Predictor, tmp_path: Path) -> None:
     """A review: a clinical note saved as notes.png had its first words ("Patient: Jane Doe ...")
     quoted on the page and in both batch CSVs. The app says "plain text" (the file's name says
-    which file it was); the ingest's own words (data_prep.decode.content_words) are unchanged."""
+    which file it was); the ingest's own words (data_prep.decode.content_words) say the same
+    since security review F3."""
     from app.server import AppSettings, _grade_batch_now, _grade_single_now
     from data_prep.decode import content_words
 
     note = tmp_path / "notes.png"
     note.write_text("Patient: Jane Doe Visit 2024-01-02\n", encoding="utf-8")
-    assert content_words(note.read_bytes()).startswith('text "Patient: Jane Doe')
+    assert content_words(note.read_bytes()) == "plain text"
     markdown, _, _, _, details = _grade_single_now(predictor, AppSettings(), str(note), None, "notes.png")
     assert "it holds plain text" in markdown and "Jane" not in markdown + details["error"]
     scan = _write(tmp_path, "scan.png", _scan(300))

@@ -184,3 +184,23 @@ def test_the_floor_keeps_its_out_of_fold_probabilities_and_scores_them_once(tmp_
     assert roc_auc_score(grades, written, multi_class="ovo", average="macro") == reported["auc_ovo"]
     assert roc_auc_score(grades, written, multi_class="ovr", average="macro") == reported["auc_ovr"]
     assert [int(row[-1]) for row in rows] == written.argmax(axis=1).tolist()
+
+
+def test_the_floor_oof_guards_formula_ids_as_finetunes_oof_does(tmp_path: Path) -> None:
+    """Review F4: write_floor_oof wrote ids raw (=HYPERLINK(1).png ran in a spreadsheet); now as
+    finetune's oof.csv: guarded, with the record that says so beside it, read back exactly."""
+    from bench.common import keep_oof_copies
+    from bench.retinamnist import write_floor_oof
+    from drac_ssl.oof import read_oof
+
+    ids = ["=HYPERLINK(1).png", "'q.png", "a.png"]
+    path = tmp_path / "pixel_floor_oof.csv"
+    write_floor_oof(path, ids, np.array([0, 1, 0]), np.array([0, 1, 0]),
+                    np.array([[0.7, 0.3], [0.4, 0.6], [0.5, 0.5]]))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["'=HYPERLINK(1).png", "''q.png", "a.png"]
+    assert read_oof(path).ids == tuple(ids)
+    # the copy kept for the result finds each image's resampling unit by its name
+    kept = keep_oof_copies({"pixel_floor": path}, tmp_path / "out", "r.json",
+                           units=dict(zip(ids, ["p1", "p2", "p3"], strict=True)))
+    assert kept["pixel_floor"]["rows"] == 3

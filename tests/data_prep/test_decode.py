@@ -297,16 +297,21 @@ def test_palette_and_alpha(drac_samples: list[np.ndarray]) -> None:
 
 
 @pytest.mark.parametrize(("data", "words"), [
-    (b"referral letter for patient 12\nplease grade\n", 'text "referral letter for pati..."'),
-    (b"short\n", 'text "short"'),
+    # text is never quoted (security review F3: a patient's name in console.log)
+    (b"referral letter for patient 12\nplease grade\n", "plain text"),
+    (b"short\n", "plain text"),
     # a UTF-8 file with a byte-order mark (Excel's "CSV UTF-8"): text, not "bytes ef bb bf 50 ..."
-    (b"\xef\xbb\xbfPhone,grade\r\n", 'text "Phone,grade"'),
+    (b"\xef\xbb\xbfPhone,grade\r\n", "plain text"),
     # a character cut in two by the 48 bytes read is still text
-    (b"x" * 47 + "\u00fc".encode() + b" tail", 'text "xxxxxxxxxxxxxxxxxxxxxxxx..."'),
+    (b"x" * 47 + "\u00fc".encode() + b" tail", "plain text"),
+    (b"<!DOCTYPE html><html><body>Patient Jane", "plain text (an HTML page: a download that saved "
+                                                 "a web page instead of the image?)"),
+    (b'{"patient": "Jane Doe"}', "plain text (JSON?)"),
+    ("Patient: Jane".encode("utf-16"), "plain text (UTF-16)"),
     (b"%PDF-1.7\n%\xe2\xe3", "a PDF document"),
     (b"PK\x03\x04\x14\x00", "a ZIP archive (e.g. a .docx or .xlsx)"),
     (b"\x00" * 128 + b"DICM" + b"\x02" * 8, "a DICOM file (export the image as PNG or TIFF from the viewer)"),
-    (bytes(range(12)), "bytes 00 01 02 03 04 05 06 07 ..."),
+    (bytes(range(12)), "an unknown format"),  # no bytes in hex: they could spell letters
     (b"", "an empty file"),
 ])
 def test_a_file_that_is_not_an_image_is_said_in_words(data: bytes, words: str) -> None:
@@ -360,7 +365,7 @@ def test_a_complete_jpeg_that_cannot_be_decoded_is_not_called_truncated(aptos_di
 
 def test_text_starting_like_a_bmp_is_still_text() -> None:
     """BMP's signature is two letters ("BM"): only with its reserved zero bytes is it a BMP."""
-    assert decode.content_words(b"BMI table of the cohort\n") == 'text "BMI table of the cohort"'
+    assert decode.content_words(b"BMI table of the cohort\n") == "plain text"
     assert decode.damaged_image_format(b"BMI table of the cohort\n") is None
 
 
@@ -575,3 +580,38 @@ def test_a_png_with_large_text_metadata_is_decoded_as_any_png(drac_samples: list
     assert "text metadata" in said.what and "16 MB" in said.what and "not read" in said.what
     assert "strip" in said.fix and "exiftool" in said.fix
     assert PngImagePlugin.MAX_TEXT_CHUNK == ImageFile.SAFEBLOCK
+
+
+def test_a_text_file_in_the_image_folder_is_never_quoted_in_the_ingests_words() -> None:
+    """Security review F3: a clinical note saved as scan.png was reported as ``not an image (it
+    holds text "Patient: Jane Doe DOB 19...")`` on the console and in the run's console.log."""
+    said = messages(validate.inspect_image(b"Patient: Jane Doe DOB 1961-02-03\n", "scan.png"))
+    assert "not an image (it holds plain text)" in said, said
+    assert "Jane" not in said and "Patient" not in said, said
+
+
+@pytest.mark.parametrize("data", ["Bericht für Müller, geb. 1970".encode("latin-1"),
+                                  "Patient: Jane Doe".encode("cp1252") + b"\x81\x00\x01"])
+def test_a_single_byte_text_file_is_never_described_by_its_letters_in_hex(data: bytes) -> None:
+    """Review F6: a Latin-1 / Windows-1252 note without BOM named scan.png was said as
+    ``bytes 42 65 72 69 ...``, its first letters (a patient's text) in hex; now plain text or an
+    unknown format, without bytes. Binary bytes neither (review F1: they spelled letters too)."""
+    from data_prep.decode import content_words
+
+    said = content_words(data)
+    assert said in ("plain text", "an unknown format (its first bytes are text)"), said
+    assert data[:8].hex(" ") not in said and not said.startswith("bytes")
+    assert content_words(b"\x00\x01\x02\x03abc") == "an unknown format"
+
+
+@pytest.mark.parametrize("data", ["\u201cM\u00fcller\u201d, Befund vom 3.4.".encode("cp1252"),
+                                  b"Jane\x07Doe, born 1970, left eye"])
+def test_text_with_a_windows_1252_quote_or_a_control_byte_is_never_shown_in_hex(data: bytes) -> None:
+    """Review F1: a Windows-1252 note starting with a curly quote (0x93: “Müller”) and a text
+    with one control byte in its first 8 were still said as ``bytes 93 4d fc 6c 6c 65 72 94``
+    (“Müller”) and ``bytes 4a 61 6e 65 07 44 6f 65`` (Jane.Doe): no byte is shown now."""
+    from data_prep.decode import content_words
+
+    said = content_words(data)
+    assert said in ("plain text", "an unknown format (its first bytes are text)"), said
+    assert not said.startswith("bytes") and data[:4].hex(" ") not in said

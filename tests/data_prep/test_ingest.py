@@ -432,7 +432,7 @@ def _identical_across_splits(root: Path) -> Path:
 
 CORPUS = {
     "truncated png": (_truncated, ["truncated PNG"]),
-    "text file named .png": (_text_as_png, ["not an image (it holds text \""]),
+    "text file named .png": (_text_as_png, ["not an image (it holds plain text)"]),
     "non-image file": (_non_image, ["not an image file (.txt)", "move it out"]),
     "image without label": (_unlabelled, ["image without label"]),
     "label without image": (_label_without_image, ["label without image: 003.png"]),

@@ -1,0 +1,34 @@
+"""A config whose YAML aliases expand exponentially ("billion laughs", security review F6) is
+refused at once, with its file and line; a config with a few aliases still reads."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from drac_ssl.config import ConfigError, load_config, read_yaml
+
+LEVELS = "\n".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9))
+LAUGHS = f'l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n{LEVELS}\nrun:\n  name: *l8\n'
+
+
+def test_a_billion_laughs_config_is_refused_at_once_with_its_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "laughs.yaml"
+    path.write_text(LAUGHS, encoding="utf-8")
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path), [])
+    assert time.perf_counter() - started < 1.0
+    said = str(caught.value)
+    assert said.startswith(f"{path}:2: refused: its aliases (*name) expand to ") and "fix:" in said, said
+    with pytest.raises(yaml.YAMLError, match="expand to"):  # a run folder's config.yaml read back
+        read_yaml(LAUGHS)
+
+
+def test_a_config_with_a_few_aliases_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "small.yaml"
+    path.write_text("pretrain:\n  epochs: &n 3\nfinetune:\n  epochs: *n\n", encoding="utf-8")
+    cfg = load_config(str(path), [])
+    assert (cfg.pretrain.epochs, cfg.finetune.epochs) == (3, 3)
