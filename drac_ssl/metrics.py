@@ -2765,11 +2765,17 @@ def expected_calibration_error(y_true: Any, probs: Any, n_bins: int = ECE_BINS) 
         return float("nan")
     confidence = p.max(axis=1)
     correct = (p.argmax(axis=1) == yt).astype(np.float64)
-    # 0.1 * 7 is 0.7000000000000001 in floats: a confidence at an edge within 1e-9 stays in the bin it closes
-    bins = np.clip(np.ceil(confidence * n_bins - 1e-9).astype(np.int64) - 1, 0, int(n_bins) - 1)
+    bins = _confidence_bins(confidence, n_bins)
     counts = np.bincount(bins, minlength=n_bins)
     gap = np.abs(np.bincount(bins, correct, n_bins) - np.bincount(bins, confidence, n_bins))
     return float(gap.sum() / yt.size) if counts.sum() else float("nan")
+
+
+def _confidence_bins(confidence: np.ndarray, n_bins: int) -> np.ndarray:
+    """The ECE's bin of each confidence ``(n,)``: ``0 .. n_bins-1`` of ``n_bins`` equal-width
+    bins of ``(0, 1]``, each closed at its upper edge (``(n,)`` int64)."""
+    # 0.1 * 7 is 0.7000000000000001 in floats: a confidence at an edge within 1e-9 stays in the bin it closes
+    return np.clip(np.ceil(confidence * n_bins - 1e-9).astype(np.int64) - 1, 0, int(n_bins) - 1)
 
 
 ECE_CONSISTENCY_DRAWS = 1000
@@ -2815,7 +2821,7 @@ def ece_if_calibrated(probs: Any, n_bins: int = ECE_BINS, n_draws: int = ECE_CON
     if n == 0:
         return float("nan"), float("nan")
     confidence = p.max(axis=1)
-    bins = np.clip(np.ceil(confidence * n_bins - 1e-9).astype(np.int64) - 1, 0, int(n_bins) - 1)
+    bins = _confidence_bins(confidence, n_bins)
     in_bin = np.zeros((n, int(n_bins)))
     in_bin[np.arange(n), bins] = 1.0
     confidence_sums = confidence @ in_bin
