@@ -15,7 +15,8 @@ bench/bootstrap_coverage.py's (DRAC's grade shares, a latent score, softmax prob
 grades), with each image's grade then drawn from its own probabilities: the probabilities are
 right, so the true ECE is 0. For each size ``n``, ``reps`` data sets of ``n`` images get the
 observed ECE (10 bins), its old CI (``n_boot`` resamples of the images, seeded by the
-repetition) and the reference (1000 draws, seeded by the repetition). ``*_mc_se``: the Monte
+repetition) and the reference (1000 draws, seeded by the repetition); the first data set's
+reference is drawn under 20 seeds too, for the spread of its 95th percentile. ``*_mc_se``: the Monte
 Carlo standard error of a share, ``sqrt(p (1 - p) / reps)``.
 """
 
@@ -31,6 +32,10 @@ import numpy as np
 from bench.bootstrap_coverage import draw
 from bench.common import write_result
 from drac_ssl.starting import python_command
+
+SEED_SPREAD_SEEDS = 20
+"""Seeds of ``ece_if_calibrated`` on one data set per size: how far its 95th percentile moves
+between seeds (``reference_p95_seed_sd``, ``reference_p95_seed_range``)."""
 
 
 def calibrated(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +63,8 @@ def size(n: int, reps: int, n_boot: int, rng: np.random.Generator) -> dict[str, 
         above += bool(ece > p95)
         means.append(mean)
         p95s.append(p95)
+        if rep == 0:  # the reference's 95th percentile across seeds, on the first data set
+            seeds = [ece_if_calibrated(probs, seed=s)[1] for s in range(SEED_SPREAD_SEEDS)]
     h, a = held / reps, above / reps
     return {"n": n, "reps": reps, "ece_mean": round(float(np.mean(eces)), 4),
             "ece_median": round(float(np.median(eces)), 4),
@@ -65,6 +72,8 @@ def size(n: int, reps: int, n_boot: int, rng: np.random.Generator) -> dict[str, 
             "reference_mean": round(float(np.mean(means)), 4), "reference_p95_mean": round(float(np.mean(p95s)), 4),
             "above_reference_p95": above, "false_alarm_share": round(a, 4),
             "false_alarm_mc_se": round(math.sqrt(a * (1 - a) / reps), 4),
+            "reference_p95_seed_sd": round(float(np.std(seeds, ddof=1)), 4),
+            "reference_p95_seed_range": round(float(np.ptp(seeds)), 4),
             "seconds": round(time.perf_counter() - start, 1)}
 
 
