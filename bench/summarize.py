@@ -1317,7 +1317,8 @@ def ece_reference_rows(r: dict[str, Any]) -> list[str]:
             f"{f.get('reps')} data sets, {r.get('n_boot')} resamples) | ECE mean {f.get('ece_mean')} (true 0); "
             f"the old percentile bootstrap 95% CI held 0 in {f.get('old_ci_held_0')} of {f.get('reps')}; "
             f"ece_if_calibrated: mean {f.get('reference_mean')}, 95th percentile {f.get('reference_p95_mean')}, "
-            f"the ECE above it in {f.get('above_reference_p95')} of {f.get('reps')} | {_device(r)} | {_date(r)} "
+            f"the ECE above it in {f.get('above_reference_p95')} of {f.get('reps')}, its seed-to-seed sd "
+            f"{f.get('reference_p95_seed_sd')} | {_device(r)} | {_date(r)} "
             f"| `{r.get('command')}` |" for f in r.get("sizes") or [] if isinstance(f, dict)]
 
 
