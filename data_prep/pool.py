@@ -150,7 +150,7 @@ def refuse_top_level_rerun(call: str, workers_fix: str) -> None:
       a parent killed in between (``kill -9``, the OOM killer) leaves it in the temporary
       folder, a file of one line, until a process of the same id clears it;
     * process ids are reused: a marker older than 60 s is taken for one of an earlier
-      process of that id, ignored by the parent and written over by the worker, whose line
+      process of that id, ignored by the parent and replaced by the worker (removed and made anew, never written through a link), whose line
       is then said. Only where the parent cleared no marker first (a caller's own pool, not
       those two calls) and the dead process's marker is under 60 s old do its workers take it
       for their own and print nothing;
