@@ -1237,6 +1237,35 @@ def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
                          "least 2 patients, one per fold")
 
 
+# A trial user's 30 photographs of 15 patients (two eyes each): (patient, grade) per image
+TWO_EYES = [("001", 3), ("001", 3), ("002", 4), ("002", 2), ("003", 1), ("003", 2), ("004", 4), ("004", 2),
+            ("005", 2), ("005", 1), ("006", 2), ("006", 1), ("007", 1), ("007", 3), ("008", 3), ("008", 1),
+            ("009", 2), ("009", 4), ("010", 4), ("010", 3), ("011", 4), ("011", 1), ("012", 3), ("012", 0),
+            ("013", 0), ("013", 0), ("014", 0), ("014", 0), ("015", 0), ("015", 4)]
+
+
+def test_the_fold_count_offered_is_checked_on_the_patients(tmp_path: Path) -> None:
+    """Grade 0 has 4 patients, too few for 5 folds: 'data.n_folds=4' was offered, whose 4
+    patient-grouped folds (seed 0) leave grade 0 out of one (the full run's report then said
+    data.fold_seed=1). The fix offered now is checked as the ingest will split the patients,
+    and following it fills every fold."""
+    from data_prep.folds import assign_folds, folds_without_grade
+
+    root = plain_dataset(tmp_path / "plain", [g for _, g in TWO_EYES])
+    rows = (root / "labels.csv").read_text().splitlines()
+    lines = [rows[0] + ",patient"] + [f"{r},{p}" for r, (p, _) in zip(rows[1:], TWO_EYES, strict=True)]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    grades, patients = [g for _, g in TWO_EYES], [p for p, _ in TWO_EYES]
+    assert folds_without_grade(grades, assign_folds(grades, 4, 0, patients)[0], 4)  # the unchecked fix fails
+    line = errors(f"data.root={root}", "data.patient_column=patient", "data.n_folds=5", "data.grades=icdr",
+                  *SMALL_BATCHES)["data.n_folds"]
+    assert "has only 4 patients" in line
+    fix = re.search(r"fix: data\.n_folds=(\d+)(?: data\.fold_seed=(\d+))? \(checked: ", line)
+    assert fix, line
+    k, seed = int(fix[1]), int(fix[2] or 0)
+    assert not folds_without_grade(grades, assign_folds(grades, k, seed, patients)[0], k)
+
+
 def test_eyepacs_eye_pairs_are_counted_as_patients_as_the_ingest_groups_them(tmp_path: Path) -> None:
     """EyePACS images <patient>_left / _right share a fold in the ingest: 8 images of a grade
     from 4 patients cannot fill 5 folds, which the preflight says before any stage runs."""
