@@ -1745,14 +1745,16 @@ def patients_source_words(layout: str, owned_column: str) -> str:
 
 
 def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
-                 source: str) -> tuple[str, list[Problem]]:
+                 source: str, guess: str | None = None) -> tuple[str, list[Problem]]:
     """The patients a layout names by itself when ``data.patient_column`` is not set: the
     patient column it owns (``Layout.patient_column``: DeepDRiD's ``patient_id``, read onto
     the labels by :func:`collect_images`), or EyePACS's image ids ``<patient>_left`` /
     ``_right`` (recorded on the labels here, :func:`pair_eyes`). Returns where they come
     from, in words (``''``: the layout names none, or ``data.patient_column`` is set, or no
     image has one) and the note that says so (at ``source``, the label CSV); the folds, the
-    summary and the preflight of ``python -m drac_ssl.train`` all ask here."""
+    summary and the preflight of ``python -m drac_ssl.train`` all ask here. ``guess``: the
+    label CSV's column that looks like a patient id (the ingest's other warning), which the
+    warning on images named after an eye then names as its fix (:func:`unpaired_eyes_words`)."""
     if cfg.patient_column:
         return "", []
     if layout.patient_column:
@@ -1779,7 +1781,7 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
     # would silently change the folds of runs made before
     message, fix = unpaired_eyes_words(said, "a patient's fellow eyes can fall in different folds (their "
                                              "figures then overstate) and the bootstrap CIs treat them as "
-                                             "independent", setting=True)
+                                             "independent", setting=True, column=guess)
     return "", [warning(source, message, fix, "folds")]
 
 
@@ -1793,7 +1795,8 @@ def image_patients(train: Sequence[ImageEntry]) -> list[str]:
 
 def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
                   layout: Layout, grade_names: Sequence[str] = (),
-                  twin_groups: np.ndarray | None = None) -> tuple[list[Problem], str]:
+                  twin_groups: np.ndarray | None = None, guess: str | None = None
+                  ) -> tuple[list[Problem], str]:
     """Set ``fold`` of every training image (all labelled and valid by now); return notes or
     the error of an impossible split, and how the folds treated the sites (``data.site_column``:
     a key of :data:`data_prep.folds.SITE_FOLDS`, ``whole`` when the site column is the patient
@@ -1804,7 +1807,10 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     :func:`_near_twin_groups`), in the order of the training images; when a group holds two
     or more images the folds keep it whole too, joined with the patients of its images
     (:func:`data_prep.near_duplicates.grouped_units`: an image without a patient is its own
-    unit under its image id). None, or no such group: the folds of the patients alone. Each
+    unit under its image id). None, or no such group: the folds of the patients alone.
+    ``guess``: the label CSV's column that looks like a patient id, not given
+    (:attr:`data_prep.validate.LabelTable.patient_guess`): the warning on images named after an
+    eye names it (:func:`own_patients`). Each
     training image's ``fold_group`` is set to the unit the folds grouped it by ('' when they
     were not grouped); the notes call the units image groups (:data:`data_prep.folds.TWIN_UNIT`)
     when the near twins joined some."""
@@ -1815,7 +1821,7 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     whole = _sites_are_patients(train, cfg)
     if not train or len(grades) != len(train):
         return [], "whole" if whole else ""
-    own, notes = own_patients(layout, cfg, train, source)
+    own, notes = own_patients(layout, cfg, train, source, guess)
     patients = image_patients(train) if cfg.patient_column or own else None
     unit = "patient"
     if twin_groups is not None and twins.group_counts(twin_groups)[1]:
@@ -2983,7 +2989,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
                                  cfg.strict)
         fold_problems, site_folds = _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
-                                                  plan.grade_names, twin_groups)
+                                                  plan.grade_names, twin_groups,
+                                                  table.patient_guess if table is not None else None)
         problems += fold_problems
         attention = _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
                                   cfg.strict, left_out_grades(missing), table)
