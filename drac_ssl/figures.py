@@ -334,6 +334,14 @@ def two_grades_of(figures: Mapping[str, Any]) -> bool:
     return "sensitivity" in figures and "specificity" in figures
 
 
+USEFUL_QWK = 0.4
+"""A QWK from which a reader would call the grading useful (Landis and Koch's "moderate"
+agreement begins at 0.41): a CI reaching 0 whose upper end is at or above it holds both
+chance-level and useful grading, and :func:`chance_words` says the result is inconclusive (a
+trial user's 30 photographs, QWK 0.186, 95% CI -0.138..0.483, read "no evidence ... it needs
+more labelled images" as the method failing)."""
+
+
 def chance_words(figures: Mapping[str, Any], subject: str = "this model",
                  qwk_words: str = "out-of-fold QWK", remedy: str = CHANCE_REMEDY,
                  probabilities: bool = True) -> str | None:
@@ -346,7 +354,9 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     variant's ``metrics.json``, a bundle's ``cv_metrics``, ``export --score``'s record. The
     rule: the CI's lower end is at or below 0 (QWK 0 = chance agreement). When the one-vs-rest
     AUC's CI lies above 0.5 the sentence says that the probabilities do rank the images better
-    than chance while the grades do not yet agree. ``subject`` (``this model``, ``this
+    than chance while the grades do not yet agree. When the interval reaches
+    :data:`USEFUL_QWK` too, it says that the interval holds both chance-level and useful grading,
+    so the result is inconclusive, not evidence that the method fails. ``subject`` (``this model``, ``this
     submission``), ``qwk_words`` (what the QWK is: ``out-of-fold QWK``, ``QWK``) and
     ``remedy`` (after "Do not read its grades ... as a grading; ") word it for its caller.
     ``probabilities``: False for what gives grades only (a Kaggle file): "Do not read its
@@ -370,14 +380,18 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     ci_text = (f"95% CI {format_ci(ci[0], ci[1])} {where}" if not note and ci[0] != ci[1]
                else f"its CI {format_ci(ci[0], ci[1], note)}")
     said = f"No evidence that {subject} grades better than chance: {qwk_words} {qwk:.3f}, {ci_text}"
+    kappa = kappa_name(2 if two else None, short=True)
+    inconclusive = (f"; the {kappa}'s interval holds both chance-level and useful grading ({kappa} {USEFUL_QWK:g} "
+                    f"or more), so the result is inconclusive, not evidence that the method fails"
+                    if ci[1] >= USEFUL_QWK and ci[0] != ci[1] else "")  # too few images to tell
     auc_ci = finite_pair(figures.get("auc_ovr_ci95")) if kind == "one-vs-rest" else None
     if auc_ci is not None and auc_ci[0] > 0.5:
-        return (f"{said}. Its probabilities do rank the images better than chance ({auc_name} "
+        return (f"{said}{inconclusive}. Its probabilities do rank the images better than chance ({auc_name} "
                 f"{auc:.3f}, 95% CI {format_ci(auc_ci[0], auc_ci[1])}, above 0.5), but "
                 f"its grades do not yet agree with the true grades beyond chance. Do not read its "
                 f"grades as a grading; {remedy}")
     read = "its grades or probabilities" if probabilities else "its grades"
-    return f"{said}{auc_text}. Do not read {read} as a grading; {remedy}"
+    return f"{said}{auc_text}{inconclusive}. Do not read {read} as a grading; {remedy}"
 
 
 def ci_words(interval: Any) -> str:
