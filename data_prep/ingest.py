@@ -73,6 +73,7 @@ from data_prep.layout import (
     undecodable_problems,
 )
 from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
+from data_prep.pool import refuse_top_level_rerun
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.natural_key
@@ -146,6 +147,9 @@ from drac_ssl.io import (
 )
 from drac_ssl.manifest import SITE_COLUMN, WRITTEN_COLUMNS
 from drac_ssl.starting import ascii_int, python_command  # stdlib only
+
+__all__ = ["IngestError", "IngestResult", "run"]
+"""The public names (docs/python.md): the ingest, what it returns and what it raises."""
 
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "ingest_summary.json"
@@ -2574,7 +2578,11 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     Raises :class:`IngestError` when any problem is fatal: its ``problems`` hold ALL of them,
     its message prints at most 10 of a kind (nothing is written, but for the full list in
     ``out_dir/ingest_problems.txt`` when the printed one leaves a line out); also, before any
-    image is read, when ``out_dir`` or a folder above it is a file.
+    image is read, when ``out_dir`` or a folder above it is a file. Raises ``SystemExit`` (one
+    line on stderr, :func:`data_prep.pool.refuse_top_level_rerun`) when the call runs in a
+    worker process importing a script that makes it at its top level, not under ``if __name__ ==
+    "__main__":``: the guard or ``DataConfig(workers=1)`` is the fix, where the rerun would have
+    met the ingest's own lock ("another ingest is writing").
     With ``verbose``, warnings, notes and the summary table are printed to stdout. The new
     cache rows wait in a spill file in ``out_dir/cache`` until every file has been checked
     (:class:`data_prep.cache.RowSpill`; removed at the end), so memory does not grow with
@@ -2602,8 +2610,10 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         drac_ssl's phantom marker (a copied phantom PNG: a warning each, outside the phantom
         set's own folder).
     """
-    out = readable_absolute(out_dir)  # '--out ../o' said as a clean path, as the root is
     said = wording or _as_written
+    # a worker importing a script that calls run() unguarded: not its lock's words ("another ingest")
+    refuse_top_level_rerun("data_prep.ingest.run", "DataConfig(workers=1)")
+    out = readable_absolute(out_dir)  # '--out ../o' said as a clean path, as the root is
     try:  # before any image is read: not "check free disk space" at the end
         _check_output(out)
     except IngestError as exc:

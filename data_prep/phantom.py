@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from data_prep.decode import PHANTOM_TEXT, PHANTOM_TEXT_KEY
-from data_prep.pool import spawn_pool
+from data_prep.pool import refuse_top_level_rerun, spawn_pool
 from drac_ssl.config import DataConfig  # PyYAML, no torch: data.phantom_n_train / _n_test
 from drac_ssl.console import ProgressLines, progress_bar  # stdlib only
 from drac_ssl.cpu_threads import usable_cores  # stdlib only
@@ -892,7 +892,16 @@ def generate(
 
     Returns:
         ``out_dir`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        SystemExit: called in a worker process importing a script that makes the call at its
+            top level, not under ``if __name__ == "__main__":`` (one line on stderr:
+            :func:`data_prep.pool.refuse_top_level_rerun`), where the call would render into the
+            same folder as the script's own: the guard or ``workers=1`` is the fix.
+        data_prep.pool.UnguardedScriptPool: (a ``BrokenProcessPool``) in the script's own
+            process then: its workers stopped so.
     """
+    refuse_top_level_rerun("data_prep.phantom.generate", "workers=1")  # a worker importing a script that calls it unguarded
     root = Path(out_dir)
     params = _params(n_train, n_test, seed, size)
     plan = plan_phantom(n_train, n_test, seed)

@@ -28,11 +28,16 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
-__all__ = ["spawn_pool"]
+__all__ = ["UnguardedScriptPool", "refuse_top_level_rerun", "spawn_pool", "top_level_rerun", "top_level_rerun_said"]
 
 
 @contextlib.contextmanager
@@ -48,16 +53,29 @@ def spawn_pool(n_workers: int, initializer: Callable[[], None] | None = None) ->
         The :class:`~concurrent.futures.ProcessPoolExecutor`. On a normal exit the block waits
         for the work it submitted; on an exception (KeyboardInterrupt included) the work not
         yet started is cancelled, the work in progress is waited for, and the exception
-        propagates.
+        propagates; a pool whose workers stopped at the script's unguarded top-level call
+        raises :class:`UnguardedScriptPool` (a ``BrokenProcessPool``) saying so.
     """
+    top_level_rerun_said()  # a stale marker of an earlier process of this id: not this pool's
     pool = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(initializer,))
     try:
-        yield pool
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+        try:
+            yield pool
+        except BaseException as exc:
+            pool.shutdown(wait=True, cancel_futures=True)
+            if isinstance(exc, BrokenProcessPool) and top_level_rerun_said():
+                raise UnguardedScriptPool("its workers stopped as they started: each imports this script again "
+                                          "and met its top-level call (the error above says the fix)") from None
+            raise
+        pool.shutdown(wait=True)
+    finally:  # a broken pool the block caught itself, or another error: the marker goes all the same
+        top_level_rerun_said()
+
+
+class UnguardedScriptPool(BrokenProcessPool):
+    """:func:`spawn_pool`'s pool broke because its workers stopped at the script's top-level
+    call (:func:`refuse_top_level_rerun`; one of them printed why): the cause, said once."""
 
 
 def _start_worker(initializer: Callable[[], None] | None) -> None:
@@ -75,3 +93,120 @@ def _exit_when_gone(sentinel: int) -> None:
     """Block until the parent process has exited, then end this worker at once."""
     multiprocessing.connection.wait([sentinel])
     os._exit(1)
+
+
+_MAIN_IMPORTS = ("_fixup_main_from_path", "_fixup_main_from_name")
+"""The functions of :mod:`multiprocessing.spawn` that run the parent's main module again, as
+``__mp_main__``, in a spawn- or forkserver-started child (its ``prepare``)."""
+
+
+def top_level_rerun() -> str | None:
+    """The script (or ``-m`` module) whose top level this call runs in again, inside a child
+    process that is importing its parent's main module, else None.
+
+    A spawn- or forkserver-started worker (this package's :func:`spawn_pool`, or one of the
+    caller's own) first imports the main module of the process that started it, running its
+    top level as ``__mp_main__``; a call there that is not under ``if __name__ ==
+    "__main__":`` runs again in every worker. Told as :mod:`multiprocessing` tells a process
+    started there (its ``_check_not_importing_main``: the child's ``_inheriting`` flag, set
+    while it unpickles its preparation data and imports the main module), so a deliberate call
+    in a worker's task, after that import, is not taken for one; the script is named from the
+    stack (:mod:`multiprocessing.spawn`'s functions that import it)."""
+    if not getattr(multiprocessing.current_process(), "_inheriting", False):
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name in _MAIN_IMPORTS and frame.f_globals.get("__name__") == "multiprocessing.spawn":
+            where = frame.f_locals.get("main_path") or frame.f_locals.get("mod_name")
+            if where:
+                return str(where)
+        frame = frame.f_back
+    return "the main script"
+
+
+def refuse_top_level_rerun(call: str, workers_fix: str) -> None:
+    """Stop this worker process, with one line on stderr, when ``call`` runs in it again from
+    the top level of its parent's script (:func:`top_level_rerun`); else return.
+
+    The worker exits (``SystemExit(1)``, no traceback) before the call does anything, so
+    neither the call (which would meet its parent's run or ingest lock and blame a run the
+    user never started) nor the script's top-level code after it runs there. Of a parent's
+    workers only the first to get here prints the line (:func:`top_level_rerun_said`: a marker
+    file named by the parent's process id, in the temporary folder): a pool of 16 said it 16
+    times, each with a traceback. ``call`` is the function the script calls
+    (``drac_ssl.train.main``), ``workers_fix`` the settings that start no worker processes.
+
+    The marker's limits, as they are:
+
+    * the parent removes it: :func:`spawn_pool` when its pool ends (and before it starts),
+      ``drac_ssl.train.run_pipeline`` when it starts and ends (a DataLoader's workers);
+      a parent killed in between (``kill -9``, the OOM killer) leaves it in the temporary
+      folder, a file of one line, until a process of the same id clears it;
+    * process ids are reused: a marker older than 60 s is taken for one of an earlier
+      process of that id, ignored by the parent and written over by the worker, whose line
+      is then said. Only where the parent cleared no marker first (a caller's own pool, not
+      those two calls) and the dead process's marker is under 60 s old do its workers take it
+      for their own and print nothing;
+    * no temporary folder to write in: each worker prints the line.
+
+    Raises:
+        SystemExit: (code 1) in such a worker."""
+    script = top_level_rerun()
+    if script is None:
+        return
+    words = top_level_words(call, script, workers_fix)
+    marker = _rerun_marker(os.getppid())
+    try:
+        with marker.open("x", encoding="utf-8") as out:
+            out.write(words)
+        first = True
+    except FileExistsError:  # another worker said it; or one of a dead parent of this pid
+        first = _stale(marker)
+        if first:
+            marker.write_text(words, encoding="utf-8")
+    except OSError:  # no temporary folder to write: each worker says it
+        first = True
+    if first:
+        print(f"error: {words}", file=sys.stderr, flush=True)
+    raise SystemExit(1)
+
+
+_MARKER_FRESH_S = 60.0
+"""A marker older than this is of an earlier process of the same id (its workers start within
+seconds of each other)."""
+
+
+def _rerun_marker(parent_pid: int) -> Path:
+    """The file in which the first of ``parent_pid``'s workers records :func:`refuse_top_level_rerun`'s words."""
+    return Path(tempfile.gettempdir()) / f"drac_ssl-top-level-rerun-{parent_pid}.txt"
+
+
+def _stale(marker: Path) -> bool:
+    try:
+        return time.time() - marker.stat().st_mtime > _MARKER_FRESH_S
+    except OSError:
+        return True
+
+
+def top_level_rerun_said(clear: bool = True) -> str | None:
+    """The words a worker of this process printed when it stopped at the script's top-level
+    call (:func:`refuse_top_level_rerun`), else None; the marker is removed with ``clear``.
+    For the note of a pool that failed: its workers ended at start, and the cause is said."""
+    marker = _rerun_marker(os.getpid())
+    try:
+        words = None if _stale(marker) else marker.read_text(encoding="utf-8")
+        if clear:
+            marker.unlink(missing_ok=True)
+    except OSError:
+        return None
+    return words or None
+
+
+def top_level_words(call: str, script: str, workers_fix: str) -> str:
+    """The error of ``call`` made at the top level of ``script`` in a worker that imports it
+    (:func:`top_level_rerun`): the cause and the two fixes, the guard and ``workers_fix`` (no
+    worker processes)."""
+    return (f"{script}: {call} runs at the top level of this script, not under "
+            f"`if __name__ == \"__main__\":`, so each spawn-started worker process (its own among them) "
+            f"imports the script and runs the call again; in a worker it is refused -> put the call under `if __name__ == \"__main__\":`, or pass {workers_fix} "
+            f"(no worker processes)")

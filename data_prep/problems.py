@@ -36,6 +36,10 @@ from drac_ssl.config import (
     DataConfig,
 )
 
+__all__ = ["IngestError", "Problem", "as_config_keys"]
+"""The public names (docs/python.md): the ingest's error, its findings (``IngestError.problems``,
+``IngestResult.findings``) and the wording of its advice as ``drac_ssl.train`` settings."""
+
 SHOWN_PER_KIND = 10
 """Printed lines per (severity, kind), errors included; the rest are counted on one line."""
 

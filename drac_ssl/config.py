@@ -32,6 +32,11 @@ import yaml
 from drac_ssl.figures import KEEP_SELECTION_GAP  # stdlib only
 from drac_ssl.name_tags import visible_text as visible_text  # one rendering of hidden characters
 
+__all__ = ["Config", "ConfigError", "DataConfig", "PretrainConfig", "load_config"]
+"""The public names (docs/python.md): the configuration, its data section (``data_prep.ingest.run``'s
+argument), its pretraining section (``drac_ssl.models.build_vicreg_model``'s), the loader of a
+YAML file or shipped config with overrides, and its error."""
+
 
 class ConfigError(ValueError):
     """A configuration problem, with a message that says where, what and how to fix it."""

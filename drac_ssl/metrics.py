@@ -187,11 +187,57 @@ DEFAULT_THRESHOLDS = default_thresholds(3)
 # --------------------------------------------------------------------------- validation
 
 
+def _one_d_fix(name: str, arr: np.ndarray, rows: str = "grades") -> str:
+    """How to make ``arr`` the 1-D ``(n,)`` array ``name`` must be: a column ``(n, 1)``
+    (MedMNIST's npz labels are so), a row ``(1, n)`` or a 2-D array of whole numbers that are
+    not one-hot is raveled, never silently, as a wrong axis would grade nonsense; argmax is
+    said only for ``rows`` of grades that look like probabilities or one-hot rows (each row
+    non-negative, summing to 1): ``argmax(axis=1)`` of a row of grades gave one value, and the
+    lengths no longer matched."""
+    shape = arr.shape
+    if len(shape) == 2 and shape[1] == 1:
+        return (f"pass {name}.ravel() (or {name}[:, 0]): a column of {rows} (n, 1), as MedMNIST's "
+                "npz labels are, is not raveled for you")
+    probabilities = rows == "grades" and len(shape) == 2 and _rows_sum_to_one(arr)
+    if len(shape) == 2 and shape[0] == 1:
+        fix = f"pass {name}.ravel() (or {name}[0]): a row of {rows} (1, n), one per image, is not raveled for you"
+        if probabilities:
+            fix += f"; if it is one image's probabilities or one-hot row (1, K), {name}.argmax(axis=1)"
+        return fix
+    if probabilities:
+        return (f"for probabilities or one-hot rows (n, K) pass {name}.argmax(axis=1), the grade of "
+                "each row")
+    if len(shape) == 2 and _whole_numbers(arr):
+        return (f"if it holds one grade per image, in order, pass {name}.ravel() ({arr.size} values); "
+                "its rows are no probabilities or one-hot rows (not summing to 1), which argmax(axis=1) would take")
+    return f"pass one value per image, a 1-D array (n,) of {rows}"
+
+
+def _rows_sum_to_one(arr: np.ndarray) -> bool:
+    """Whether each row of the 2-D ``arr`` (K >= 2 columns) looks like probabilities or a
+    one-hot row: finite, non-negative, summing to 1 (within 1e-3)."""
+    if arr.shape[1] < 2 or not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        return False
+    values = arr.astype(np.float64)
+    return bool(np.all(np.isfinite(values)) and np.all(values >= 0)
+                and np.allclose(values.sum(axis=1), 1.0, atol=1e-3))
+
+
+def _whole_numbers(arr: np.ndarray) -> bool:
+    """Whether ``arr`` holds only whole numbers (an integer or bool dtype, or integral floats)."""
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
+        return True
+    if not np.issubdtype(arr.dtype, np.floating):
+        return False
+    return bool(np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
+
+
 def _as_grades(y: Any, name: str) -> np.ndarray:
-    """Return ``y`` as a 1-D int64 array of non-negative integer grades, or raise ValueError."""
+    """Return ``y`` as a 1-D int64 array of non-negative integer grades, or raise ValueError
+    (a 2-D ``(n, 1)`` column too: its message says ``y.ravel()``)."""
     arr = np.asarray(y)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (n,), got shape {arr.shape}")
+        raise ValueError(f"{name} must be 1-D (n,), got shape {arr.shape}; {_one_d_fix(name, arr)}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not (np.issubdtype(arr.dtype, np.number) and np.all(np.isfinite(arr))
                 and np.all(arr == np.round(arr))):
@@ -2419,7 +2465,7 @@ def apply_thresholds(scores: Any, thresholds: Sequence[float] | None = None) -> 
     s = np.asarray(scores, dtype=np.float64)
     t = np.asarray(DEFAULT_THRESHOLDS if thresholds is None else thresholds, dtype=np.float64)
     if s.ndim != 1:
-        raise ValueError(f"scores must be 1-D (n,), got shape {s.shape}")
+        raise ValueError(f"scores must be 1-D (n,), got shape {s.shape}; {_one_d_fix('scores', s, 'scores')}")
     bad = np.flatnonzero(~np.isfinite(s))
     if bad.size:
         raise ValueError(f"apply_thresholds: {bad.size} of {s.size} scores are not finite (first at "

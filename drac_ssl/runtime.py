@@ -46,6 +46,14 @@ from drac_ssl.starting import sigterm_as_ctrl_c as sigterm_as_ctrl_c  # re-expor
 if TYPE_CHECKING:
     from drac_ssl.config import Config
 
+__all__ = ["EXIT_FLAGGED", "EXIT_NO_IMAGES", "EXIT_SKIPPED", "RunBusy", "apply_thread_policy", "code_fingerprint",
+           "default_threads", "random_state_kept", "threads_kept", "worker_context"]
+"""The public names (docs/python.md, docs/configuration.md, docs/running.md, docs/upgrading.md):
+the thread policy the commands apply, the start method of the package's worker processes, the
+keeping of the caller's random generators and threads, the code fingerprint runs record, the
+refusal of a run another process holds, and the export's exit codes of a job done (a nightly
+job's wrapper compares them)."""
+
 
 class StageInterrupted(KeyboardInterrupt):
     """Ctrl-C inside a stage that knows what of its work is saved: ``saved`` says it in words

@@ -65,6 +65,7 @@ from typing import Any
 
 import yaml
 
+from data_prep.pool import refuse_top_level_rerun, top_level_rerun_said
 from drac_ssl import PRETRAIN_METHOD, preflight, runtime
 from drac_ssl.challenge import drac_scale
 from drac_ssl.collapse import run_collapse_warnings
@@ -189,6 +190,12 @@ from drac_ssl.trial_run import (
     trial_run_words,
     typed_epochs,
 )
+
+__all__ = ["RunFolderWriteError", "TrainingInProgress", "UnguardedScriptLoader", "main", "run_pipeline"]
+"""The public names (docs/python.md, docs/running.md): the command as a function, the pipeline
+under it, the refusal of a second training in one process, the error of a run folder that
+cannot be written (a full or read-only disk), and a DataLoader's workers stopped at the
+script's unguarded top-level call."""
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 LATER_NOUNS = {"finetune": "the fine-tuning", "export": "the export"}
@@ -1241,7 +1248,41 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             anything was written.
         ProcessZeroFailed: (torchrun, processes other than 0) process 0 stopped before the
             pretraining.
+        SystemExit: (code 1, one line on stderr) in a worker process (the ingest's, a
+            DataLoader's under spawn) importing a script that calls this at its top level, not
+            under ``if __name__ == "__main__":`` (:func:`data_prep.pool.refuse_top_level_rerun`):
+            nothing of the script after the call runs there; the guard, or ``data.workers=1``
+            and ``pretrain.num_workers=0``, is the fix.
+        UnguardedScriptLoader: (a RuntimeError) in the script's own process, when a DataLoader's
+            workers stopped so: torch's error with the cause, said once (the marker of
+            :func:`data_prep.pool.refuse_top_level_rerun` is removed on every way out).
     """
+    # a worker importing a script that calls it unguarded: not RunBusy, its own parent's run
+    refuse_top_level_rerun("drac_ssl.train.run_pipeline", "data.workers=1 and pretrain.num_workers=0")
+    top_level_rerun_said()  # a marker left by a killed process of this id: not this run's workers'
+    try:
+        return _run_pipeline_stages(cfg, sources, earlier, said)
+    except RuntimeError as exc:
+        if isinstance(exc, UnguardedScriptLoader) or top_level_rerun_said() is None:
+            raise
+        # a DataLoader's workers (spawn) stopped at the script's unguarded top-level call: one
+        # of them said the fix; torch says only "DataLoader worker (pid 123) exited unexpectedly"
+        raise UnguardedScriptLoader(f"{exc}: its worker processes stopped as they started: each imports this "
+                                    "script again and met its top-level call (the error above says the fix)") from None
+    finally:  # whatever ended the run, this process's marker goes with it
+        top_level_rerun_said()
+
+
+class UnguardedScriptLoader(RuntimeError):
+    """:func:`run_pipeline`'s DataLoader (spawn start method) lost its worker processes because
+    they stopped at the script's unguarded top-level call (one of them printed the fix,
+    :func:`data_prep.pool.refuse_top_level_rerun`): torch's "DataLoader worker (pid(s) 123)
+    exited unexpectedly" with the cause; :func:`main` says it in one line and returns 2."""
+
+
+def _run_pipeline_stages(cfg: Config, sources: dict[str, str] | None, earlier: list[Finding] | None,
+                         said: Sequence[str]) -> Path:
+    """:func:`run_pipeline` once the worker check is passed."""
     procs = init_distributed()  # torchrun: the process group (pretraining runs on every process)
     # data.* settings only the ingest applies, given otherwise than an ingest this run does not
     # run again: that ingest's values are used, and recorded (config.yaml), said as warnings
@@ -2585,7 +2626,8 @@ def main(argv: list[str] | None = None) -> int:
         The exit code: 0 done; 1 a training diverged (non-finite) or, under torchrun, process
         0 failed; 2 a configuration or data problem, said on stderr before any stage ran or
         where it stopped, or a file of the run folder that could not be written (a full or
-        read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`);
+        read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`),
+        or DataLoader workers (spawn) that stopped at the script's unguarded top-level call;
         75 (:data:`~drac_ssl.exit_codes.RUN_BUSY`) the run is already running in another
         process (:class:`drac_ssl.runtime.RunBusy`); 130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
         :func:`drac_ssl.starting.interrupt_exit_code`), with ``argv`` None only.
@@ -2601,6 +2643,12 @@ def main(argv: list[str] | None = None) -> int:
             torchvision are no matching pair, or one is missing: the versions and the
             ``pip install`` that fixes it (:func:`drac_ssl.torch_pair.require_torch_pair`),
             before anything is read or run.
+        SystemExit: (code 1, one line on stderr) in a worker process (the ingest's, a
+            DataLoader's under spawn) importing a script that calls ``main`` at its top level,
+            not under ``if __name__ == "__main__":`` (:func:`data_prep.pool.refuse_top_level_rerun`),
+            before anything is read: it would meet its own parent's run ("this run is already
+            running") and run the script's code after the call in every worker; the guard, or
+            ``data.workers=1 pretrain.num_workers=0``, is the fix.
         KeyboardInterrupt: interrupted (Ctrl-C, a notebook's "Interrupt kernel", SIGTERM)
             when called with an ``argv``: recorded and said as the command does (what is
             saved, how to resume), then raised again so that the caller (a notebook's "Run
@@ -2640,6 +2688,9 @@ def main(argv: list[str] | None = None) -> int:
     and a notebook or script that called it keeps its Ctrl-C. The command's own process
     (:func:`command_main`) keeps them ignored until :func:`exit_with`.
     """
+    # a worker process importing a script that calls main() at its top level, unguarded: it
+    # stops there, before the run's lock ("this run is already running": its own parent's run)
+    refuse_top_level_rerun("drac_ssl.train.main", "data.workers=1 pretrain.num_workers=0")
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     # a notebook's mismatched torchvision: said with its fix, not "torchvision::nms does not exist"
     # (the command line checks it before torch loads: drac_ssl.commands.refuse_train_early)
@@ -2771,6 +2822,9 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
     except ProcessZeroFailed as exc:
         print(exc, file=sys.stderr)
         return _exit_code_of(exc)
+    except UnguardedScriptLoader as exc:  # one line, after the worker's own with the fix
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except InterruptedBeforeStart as exc:
         if inter_op:  # the command's own process: a second Ctrl-C cannot cut the line (not a caller's)
             hold_signals_for_exit()

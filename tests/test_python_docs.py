@@ -10,6 +10,8 @@ import contextlib
 import csv
 import io
 import re
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +23,44 @@ PAGE = REPO / "docs" / "python.md"
 
 
 def _python_blocks() -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", PAGE.read_text(encoding="utf-8"), re.S | re.M)
+    """Every ```python block of the page, an indented one (in a list item) dedented: a trial user
+    found the wrapper script's block, indented, skipped, and failing as written (``argv``
+    undefined)."""
+    text = PAGE.read_text(encoding="utf-8")
+    return [textwrap.dedent(m.group(2)) for m in re.finditer(r"^( *)```python\n(.*?)^\1```", text, re.S | re.M)]
 
 
 def test_every_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = _python_blocks()
-    assert len(blocks) == 10, "docs/python.md's examples were not all found"
+    assert len(blocks) == 12, "docs/python.md's examples were not all found"
+    assert sum(block.count("```") for block in blocks) == 0, "a block ran past its fence"
     monkeypatch.chdir(tmp_path)
+    # the wrapper script's block is a script: run with its arguments (a config that does not
+    # exist: the cheapest run of train.main, which returns 2), it ends with sys.exit(rc)
+    monkeypatch.setattr(sys, "argv", ["wrapper.py", "-c", "no_such_config_here"])
+    exits: list[tuple[int, object]] = []
     assert list(tmp_path.iterdir()) == []  # nothing made beforehand: the page makes what it uses
     namespace: dict[str, object] = {}
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
         with contextlib.redirect_stdout(io.StringIO()) as printed:
-            for block in blocks:
-                exec(compile(block, str(PAGE), "exec"), namespace)  # noqa: S102 (the page's own code)
+            for number, block in enumerate(blocks):
+                try:
+                    exec(compile(block, str(PAGE), "exec"), namespace)  # noqa: S102 (the page's own code)
+                except SystemExit as e:  # only a script's sys.exit, said below
+                    exits.append((number, e.code))
     finally:
         torch.set_num_threads(before)
     assert printed.getvalue().count("\n") >= 10
+    assert exits == [(0, 2)] and namespace["rc"] == 2, exits  # the wrapper exits as the command did
     # what the examples promise
+    # ingest and train from Python: the ingest's result, the pipeline's run folder (the ingest only)
+    checked = namespace["checked"]
+    assert (checked.n_train, checked.channels, checked.grade_names) == (30, 3, ("Normal", "NPDR", "PDR"))  # type: ignore[attr-defined]
+    run_dir = Path(namespace["run_dir"])  # type: ignore[arg-type]
+    assert run_dir.resolve() == (tmp_path / "runs" / "from_python").resolve()
+    assert (run_dir / "data" / "manifest.csv").is_file() and (run_dir / "stages.json").is_file()
     assert namespace["z_a"].grad is not None  # type: ignore[attr-defined]
     assert tuple(namespace["features"].shape) == (2, 512)  # type: ignore[attr-defined]
     # the own-loop example: three VICReg steps that trained the backbone through the expander
@@ -90,6 +111,63 @@ def test_every_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monke
 
     with Image.open(tmp_path / "a_heatmap.png") as overlay:
         assert overlay.mode == "RGB" and overlay.size == (256, 256)
+
+
+PUBLIC = {"drac_ssl.train": {"main", "run_pipeline", "TrainingInProgress"},
+          "drac_ssl.config": {"DataConfig", "Config", "ConfigError", "load_config"},
+          "data_prep.ingest": {"run", "IngestResult", "IngestError"},
+          "data_prep.problems": {"IngestError"},
+          "drac_ssl.runtime": {"apply_thread_policy", "worker_context", "random_state_kept"}}
+"""The names docs/python.md has a library user call or catch, by module."""
+
+
+def test_the_names_the_page_calls_are_public() -> None:
+    """A trial user: the page calls public "the names in a module's __all__", yet drac_ssl.train,
+    drac_ssl.config, data_prep.ingest, data_prep.problems and drac_ssl.runtime had no __all__,
+    so ingest.run, DataConfig, IngestError, train.main, run_pipeline, load_config and
+    TrainingInProgress were formally not public. Every name of theirs the page gives by its
+    dotted path is in its module's __all__, and every __all__ entry exists."""
+    import importlib
+
+    text = PAGE.read_text(encoding="utf-8")
+    for module_name, needed in PUBLIC.items():
+        module = importlib.import_module(module_name)
+        exported = set(getattr(module, "__all__", ()))
+        named = set(re.findall(rf"{re.escape(module_name)}\.([A-Za-z_]\w*)", text))
+        assert needed | named <= exported, (module_name, sorted((needed | named) - exported))
+        assert all(hasattr(module, name) for name in exported), module_name
+        # 10, not 8: drac_ssl.runtime's three exit codes of a job done (running.md's nightly job)
+        assert len(exported) <= 10, (module_name, "keep the public names few and deliberate")
+    assert "## Ingest and train from Python" in text and "`drac_ssl.config.DataConfig(workers=1)`" in text
+
+
+CONTRIBUTOR_NAMES = {"drac_ssl.train": {"check_refolded", "plan_reuse"},
+                     "data_prep.ingest": {"collect_unlabelled"},
+                     "data_prep.problems": {"cut_per_kind"}}
+"""Internals of :data:`PUBLIC`'s modules that docs/design.md (the page for contributors) names by
+their dotted path; on any other page such a path is presented as a user's name."""
+
+
+def test_every_page_names_only_public_names_of_these_modules() -> None:
+    """A review: running.md gave ``drac_ssl.runtime.EXIT_FLAGGED`` / ``EXIT_NO_IMAGES`` (a
+    nightly job's codes) and ``drac_ssl.train.RunFolderWriteError``, data.md and
+    configuration.md three tables and helpers, by the dotted path a user imports, yet none was
+    in its module's ``__all__``. Every ``module.Name`` of these modules on README.md and
+    docs/*.md is in ``__all__``, or an internal design.md (only) names."""
+    import importlib
+
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    missing = []
+    for module_name in PUBLIC:
+        exported = set(importlib.import_module(module_name).__all__)
+        for page in pages:
+            allowed = CONTRIBUTOR_NAMES.get(module_name, set()) if page.name == "design.md" else set()
+            text = page.read_text(encoding="utf-8")
+            for name in set(re.findall(rf"(?<![\w.]){re.escape(module_name)}\.([A-Za-z_]\w*)", text)):
+                if name not in exported | allowed:
+                    missing.append(f"{page.name}: {module_name}.{name}")
+    assert not missing, sorted(missing)
+    assert {"EXIT_FLAGGED", "EXIT_NO_IMAGES", "EXIT_SKIPPED"} <= set(importlib.import_module("drac_ssl.runtime").__all__)
 
 
 def test_the_page_says_what_a_library_user_trips_on() -> None:
@@ -186,3 +264,17 @@ def test_the_installed_docs_say_which_links_resolve_only_in_the_repository() -> 
     # the links the sentence is about exist (else it would be stale)
     pages = "".join(p.read_text(encoding="utf-8") for p in (REPO / "docs").glob("*.md"))
     assert "](../README.md" in pages and "](img/" in pages
+
+
+def test_the_ingest_and_train_example_runs_twice_in_one_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: run a second time in the same folder, the example stopped at
+    ``photos.mkdir()`` (FileExistsError). The second run reuses the photos, the ingest and the
+    run folder."""
+    block = next(b for b in _python_blocks() if "run_pipeline(cfg)" in b)
+    monkeypatch.chdir(tmp_path)
+    with contextlib.redirect_stdout(io.StringIO()):
+        for _ in range(2):
+            namespace: dict[str, object] = {}
+            exec(compile(block, str(PAGE), "exec"), namespace)  # noqa: S102 (the page's own code)
+    assert namespace["checked"].n_train == 30  # type: ignore[attr-defined]
+    assert Path(namespace["run_dir"]).resolve() == (tmp_path / "runs" / "from_python").resolve()  # type: ignore[arg-type]

@@ -148,8 +148,12 @@ def limit_threads(threads: int) -> dict[str, int]:
     ``--threads``). ``torch.set_num_threads`` alone leaves the other two at their defaults (the
     machine's cores), which a nightly batch on a shared server feels.
 
-    Call it once, before loading a bundle: torch's inter-op pool can be sized only before it
-    first runs (a later call keeps its size, with a ``RuntimeWarning`` saying so).
+    Call it once, before loading a bundle. Torch sizes its inter-op pool once per process: the
+    first call that sizes it (this one, ``torch.set_num_interop_threads``) or its first use
+    (``torch.jit.fork``, some ops) fixes it, and a later call asking for another count keeps it,
+    with a ``RuntimeWarning`` saying so. Grading and a training from
+    :func:`drac_ssl.train.main` with an ``argv`` neither size nor use it: after them the first
+    call still sets all three, without a warning.
 
     Returns:
         What is set now: ``torch_intra_op``, ``torch_inter_op``, ``opencv`` (threads).
@@ -166,9 +170,11 @@ def limit_threads(threads: int) -> dict[str, int]:
     applied = apply_thread_policy(int(threads))
     set_now = {key: int(applied[key]) for key in ("torch_intra_op", "torch_inter_op", "opencv")}
     if set_now["torch_inter_op"] != threads:
-        warnings.warn(f"limit_threads({threads}): torch's inter-op pool had already started with "
-                      f"{set_now['torch_inter_op']} threads and keeps them; call limit_threads before "
-                      f"loading a bundle", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"limit_threads({threads}): torch's inter-op pool was sized already, to "
+                      f"{set_now['torch_inter_op']} threads (an earlier limit_threads or "
+                      f"torch.set_num_interop_threads, or its first use), and torch keeps that size for "
+                      f"the process; the other two are set -> call limit_threads once, at the start",
+                      RuntimeWarning, stacklevel=2)
     return set_now
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from data_prep.pool import refuse_top_level_rerun
 from drac_ssl.commands import OneConfig, OverrideParser
 from drac_ssl.config import (
     ConfigError,
@@ -96,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
             how to resume), then raised again so that the caller (a notebook's "Run All", a
             script) stops there, as :func:`drac_ssl.train.main` does; its ``exit_code``
             attribute is the command's code, 130. With ``argv`` None (``python -m
-            drac_ssl.umm``) 130 is returned instead, without a traceback."""
+            drac_ssl.umm``) 130 is returned instead, without a traceback.
+        SystemExit: (code 1, one line on stderr) in a worker process importing a script that
+            calls this at its top level, not under ``if __name__ == "__main__":``
+            (:func:`data_prep.pool.refuse_top_level_rerun`)."""
+    # a DataLoader worker (spawn) importing a script that calls main() at its top level, unguarded
+    refuse_top_level_rerun("drac_ssl.umm.cli.main", "pretrain.num_workers=0")
     prog = python_command("drac_ssl.umm")  # the interpreter that runs it, as a fix says it
     parser = OverrideParser(
         prog=prog,

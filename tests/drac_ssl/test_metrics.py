@@ -1214,3 +1214,42 @@ def test_expected_grade_refuses_rows_off_by_more_than_1e_3() -> None:
 
     with pytest.raises(ValueError, match="sum to 1"):
         expected_grade([[0.5, 0.3, 0.195]])
+
+
+def test_a_column_of_grades_is_refused_with_its_fix() -> None:
+    """A trial user passed MedMNIST's npz labels, shape (n, 1), and read "y_true must be 1-D (n,),
+    got shape (120, 1)" with no fix, unlike the package's other messages. The message gives
+    ``y_true.ravel()``; the column is still refused, not raveled for the caller."""
+    y = np.array([0, 1, 2, 1] * 30).reshape(120, 1)
+    probs = softmax(np.stack([-(y[:, 0] - k) ** 2.0 for k in range(3)], axis=1))
+    with pytest.raises(ValueError) as column:
+        macro_ovo_auc(y, probs)
+    assert str(column.value) == ("y_true must be 1-D (n,), got shape (120, 1); pass y_true.ravel() (or "
+                                 "y_true[:, 0]): a column of grades (n, 1), as MedMNIST's npz labels are, "
+                                 "is not raveled for you")
+    assert macro_ovo_auc(y.ravel(), probs) == macro_ovo_auc(y[:, 0], probs) == 1.0  # the fix works
+    with pytest.raises(ValueError, match=r"got shape \(120, 3\); for probabilities or one-hot rows \(n, K\) "
+                                         r"pass y_pred.argmax\(axis=1\), the grade of each row"):
+        quadratic_weighted_kappa(y.ravel(), probs)
+    with pytest.raises(ValueError, match=r"scores must be 1-D \(n,\), got shape \(120, 1\); pass scores.ravel\(\)"):
+        apply_thresholds(y.astype(float))
+
+
+def test_a_row_of_grades_is_told_ravel_not_argmax() -> None:
+    """A review: a row of grades, shape (1, n), was told ``argmax(axis=1)``, which gives one
+    value, and the lengths no longer matched. A row, or whole numbers that are no one-hot
+    rows, is told ``.ravel()``, which works; argmax only for rows that sum to 1."""
+    y = np.array([0, 1, 2, 1] * 5)
+    row = y.reshape(1, 20)
+    with pytest.raises(ValueError) as told:
+        quadratic_weighted_kappa(y, row)
+    assert ("got shape (1, 20); pass y_pred.ravel() (or y_pred[0]): a row of grades (1, n), one per image"
+            in str(told.value)) and "argmax" not in str(told.value), str(told.value)
+    assert quadratic_weighted_kappa(y, row.ravel()) == 1.0  # the fix works
+    with pytest.raises(ValueError, match=r"got shape \(4, 5\); if it holds one grade per image, in order, "
+                                         r"pass y_true.ravel\(\) \(20 values\)"):
+        quadratic_weighted_kappa(y.reshape(4, 5), y)
+    one_image = np.array([[0.2, 0.5, 0.3]])  # one image's probabilities: both readings said
+    with pytest.raises(ValueError, match=r"pass y_pred.ravel\(\) .*; if it is one image's probabilities or "
+                                         r"one-hot row \(1, K\), y_pred.argmax\(axis=1\)"):
+        quadratic_weighted_kappa([1], one_image)

@@ -142,3 +142,31 @@ def test_the_app_library_leaves_the_server_variables_to_the_host_and_the_server_
     assert found["gradio_first"] is False
     assert found["server"] == {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
     assert found["hub_offline"] is True  # set before the hub client read it
+
+
+def test_limit_threads_warns_only_when_the_inter_op_pool_was_sized_already() -> None:
+    """A trial user could not make limit_threads warn as docs/python.md said it would "after
+    loading or grading": grading never sizes or uses torch's inter-op pool, so the first call
+    after it set all three silently. The warning comes from a second call asking for another
+    count (torch sizes the pool once per process), and says so."""
+    proc = _python(
+        "import json, warnings, torch\n"
+        "from drac_ssl.grading import limit_threads\n"
+        "with torch.no_grad():\n"
+        "    torch.nn.Conv2d(3, 4, 3)(torch.randn(2, 3, 32, 32))  # a grading's convolutions\n"
+        "with warnings.catch_warnings(record=True) as said:\n"
+        "    warnings.simplefilter('always')\n"
+        "    first = limit_threads(1)\n"
+        "    second = limit_threads(2)\n"
+        "print(json.dumps({'first': first, 'second': second, 'said': [str(w.message) for w in said]}))\n",
+        drop=("OMP_NUM_THREADS",))
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found["first"]["torch_inter_op"] == 1 and found["second"]["torch_inter_op"] == 1, found
+    assert found["second"]["torch_intra_op"] == 2 and found["second"]["opencv"] == 2, found
+    (said,) = found["said"]  # the second call only
+    assert said.startswith("limit_threads(2): torch's inter-op pool was sized already, to 1 threads"), said
+    assert said.endswith("-> call limit_threads once, at the start"), said
+    page = " ".join((REPO / "docs" / "python.md").read_text(encoding="utf-8").split())
+    assert "keeps its size once it has run, and `limit_threads` then warns" not in page
+    assert "a first `limit_threads` after them still sets all three, silently" in page
