@@ -241,14 +241,16 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         probabilities={'No DR': 0.202, ...}, not_reliably_gradable=[...], warnings=3)``: plain
         floats rounded to 4 places; ``path`` only when set (:meth:`Predictor.predict_file`),
         so that two ``eye.png`` of two folders print apart; the arrays (image, heatmap) left
-        out. When ``grade`` is not the most probable grade (:func:`drac_ssl.figures.tied_grades`,
-        at the precision shown), ``decision`` follows: the rule that chose it
-        (:attr:`Predictor.decision_rule`)."""
+        out. When ``grade``'s probability, as printed (4 places), is below the largest printed,
+        ``decision`` follows: the rule that chose it (:attr:`Predictor.decision_rule`). Not the
+        whole-percentage tie of :func:`drac_ssl.figures.tied_grades`: a tiny model's 0.1985
+        beside 0.2017 ties at 20% each, yet the printed figures show it is not the most probable."""
         probs = {n: round(p, 4) for n, p in self.probabilities.items()}
         path = "" if self.path is None else f"path={self.path!r}, "
-        # a grade other than the most probable: the rule that chose it, said beside it
-        rule = (f", decision={self.decision!r}" if self.decision and len(self.probs)
-                and int(self.grade) not in tied_grades(self.probs) else "")
+        # a grade other than the most probable at the printed precision: its rule, said beside it
+        shown = [round(float(p), 4) for p in self.probs]
+        rule = (f", decision={self.decision!r}" if self.decision and shown
+                and shown[int(self.grade)] < max(shown) else "")
         return (f"Prediction(name={self.name!r}, {path}grade={self.grade}, grade_name={self.grade_name!r}, "
                 f"probabilities={probs!r}, not_reliably_gradable={self.not_reliably_gradable!r}, "
                 f"warnings={len(self.warnings)}{rule})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,13 @@ def test_a_grade_other_than_the_most_probable_says_its_rule(predictor: Predictor
 
     assert shown(2).endswith(f"warnings=0, decision={rule!r})"), shown(2)
     assert "decision=" not in shown(3)  # the most probable grade: nothing to explain
+    # docs/own_fundus_folder.md's tiny trial model: all five tie at 20%, yet grade 2's printed
+    # 0.1985 is below Severe's 0.2017, so the printed form still says the rule
+    tiny = Prediction(name="new_grey.jpg", grade=2, grade_name="Moderate", heatmap=None,
+                      probs=np.array([0.1996, 0.2015, 0.1985, 0.2017, 0.1987]),
+                      image=np.zeros((4, 4), np.uint8), seconds=0.1, class_names=names, decision=rule)
+    assert repr(tiny).endswith(f"decision={rule!r})"), repr(tiny)
+    assert "decision=" not in repr(replace(tiny, grade=3, grade_name="Severe"))
 
 
 def test_same_result_as_export_path(bundle_dir: Path, predictor: Predictor, sample_path: Path) -> None:
