@@ -88,7 +88,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     to_dict,
     typed_keys,
 )
-from drac_ssl.console import left_words, print_lines
+from drac_ssl.console import print_lines
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
 from drac_ssl.exit_codes import RUN_BUSY
 from drac_ssl.figures import (
@@ -184,7 +184,6 @@ from drac_ssl.trial_run import (
     first_try_record,
     first_try_words,
     holds_first_try,
-    pool_size,
     taken_record,
     trial_run_record,
     trial_run_words,
@@ -573,6 +572,10 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
 
 
 NOTHING_TAKEN = "nothing in it can be taken into a new run"
+# where the full run's time is said, a hand-measured run labelled with its machine and data (the
+# first try's next: line points here; an estimate of the pretraining's steps alone, there before,
+# was 1.8x too low for a trial user and left UMM out)
+FULL_RUN_TIME_DOC = "docs/own_fundus_folder.md#full-run-time"
 """How every refusal says that ``run.reuse`` could take nothing from the run folder it names
 (``run.reuse=RUN``, or the run folder a changed configuration is refused in), before why."""
 
@@ -1921,46 +1924,17 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
                      f"{FIRST_TRY_OPTION}, and its stages, made at the first try's sizes, cannot be taken "
                      f"into a run without it (its ingest differs); the full run makes its own")
     command = command_without(run_dir, FIRST_TRY_OPTION, settings, config, drop=drop)
-    time = ""
-    if command:  # its pretraining's CPU time, with the fixes the command carries
-        fixed = preflight.apply_overrides(file, [*overrides, *settings])[0] if settings else cfg
-        time = full_run_cpu_words(fixed, pool_size(run_dir))
     if command and settings:
         fixes = "this fix" if len(settings) == 1 else "these fixes"
         rest = (f" (and {by_hand} problem(s) above to fix by hand: the command alone would still stop)"
                 if by_hand else "")
-        lines.append(f"next: the full run, with {fixes}{rest}{time}: {command}")
+        lines.append(f"next: the full run, with {fixes}{rest}: {command}")
     elif command:
         rest = f" ({by_hand} problem(s) above to fix by hand first)" if by_hand else ""
-        lines.append(f"next: the full run{rest}{time}: {command}")
+        lines.append(f"next: the full run{rest}: {command}")
+    if command:  # its time: the docs' hand-measured run, labelled with its data and machine
+        lines.append(f"note: for how long the full run takes, see {FULL_RUN_TIME_DOC}")
     return [*lines, first_try_size_line(run_dir, own_folder=config is None)]
-
-
-def full_run_cpu_words(cfg: Config, n_images: int | None) -> str:
-    """What the ``next:`` line after a first try says of the full run's time (a trial user's
-    30 photographs: the docs said "a GPU job", the full run took 221 s on a 2-core CPU):
-    `` (on a CPU the steps of its pretraining take about 5 min for all 100 epochs ...)``, the estimate of
-    :func:`drac_ssl.preflight.cpu_pretrain_seconds` (one thread, steps only, the development
-    machine's step times) for ``cfg``'s epochs, each of ``n_images // pretrain.batch_size``
-    steps (``pretrain.max_steps_per_epoch`` caps them), at its crop size. Only the pretraining
-    has an estimate: UMM and the fine-tuning come on top, unestimated. '' when the pool
-    (``n_images``, the first try's, :func:`drac_ssl.trial_run.pool_size`) is not known or an
-    epoch would have no step (the preflight refuses that)."""
-    from data_prep.problems import counted
-
-    pc = cfg.pretrain
-    if not n_images or pc.batch_size <= 0 or pc.epochs <= 0 or n_images < pc.batch_size:
-        return ""
-    steps = n_images // pc.batch_size
-    if pc.max_steps_per_epoch > 0:
-        steps = min(steps, pc.max_steps_per_epoch)
-    seconds = preflight.cpu_pretrain_seconds(pc.epochs * steps * pc.batch_size, pc.augment.image_size,
-                                             bool(pc.backbone.cifar_stem), int(pc.backbone.stem_stride))
-    stop = ", early stopping may end it sooner" if pc.patience > 0 else ""
-    # no ': ' in it: the command is what follows the line's first one
-    return (f" (on a CPU the steps of its pretraining take about {left_words(seconds)} for all {pc.epochs} "
-            f"epochs of {counted(steps, 'step')} of {pc.batch_size} pairs at {pc.augment.image_size} px{stop}; "
-            f"an estimate from one thread's step times, the augmentation, UMM and the fine-tuning on top)")
 
 
 def _first_try_source(cfg: Config) -> Path | None:
