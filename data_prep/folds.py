@@ -467,7 +467,7 @@ def working_folds(grades: Sequence[int] | np.ndarray, n_folds: int, seed: int,
 
 
 def checked_fold_count(grades: Sequence[int] | np.ndarray, patients: Sequence[str] | None, n_folds: int,
-                       seed: int) -> str:
+                       seed: int, sites: Sequence[str] | None = None) -> str:
     """The ingest's flags for ``n_folds`` folds offered as a fix (a grade of fewer units than the
     folds asked for: :func:`rare_grade_parts`' fold count), checked as the ingest will split
     ``grades`` (one per labelled training image) grouped by ``patients`` (one id per image) with
@@ -478,15 +478,18 @@ def checked_fold_count(grades: Sequence[int] | np.ndarray, patients: Sequence[st
     4 folds then hold every grade)``, ``--folds 3 (checked, with the same seed: ...)``);
     ``--folds 4`` unchecked when ``patients`` is None (stratified folds of images always fill a
     grade of as many images as folds) or neither was found (a trial: ``data.n_folds=4`` after a
-    first try, whose 4 folds then left grade 0 out of one)."""
+    first try, whose 4 folds then left grade 0 out of one). ``sites`` (one per image, or None):
+    the folds checked are split on them too, as :func:`assign_site_folds` splits them
+    (``data.site_column``; a review: ``data.n_folds=4`` offered unchecked beside a site column
+    left a grade out of a fold)."""
     flag = f"--folds {n_folds}"
     if patients is None or len(set(patients)) < n_folds or len(grades) == 0:
         return flag
     y = np.asarray(grades, dtype=np.int64)
     per_grade = units_per_grade(y, patients)
-    if _fills(y, n_folds, seed, patients, per_grade):
+    if _fills(y, n_folds, seed, patients, per_grade, sites):
         return flag
-    other, fewer = working_folds(y, n_folds, seed, patients, per_grade)
+    other, fewer = working_folds(y, n_folds, seed, patients, per_grade, sites)
     if other is not None:
         return (f"{flag} --seed {other} (checked: {n_folds} folds with --seed {seed} leave a grade out of "
                 f"a fold; with --seed {other} its {n_folds} folds hold {_every_grade_words(per_grade, n_folds, 'patient')})")

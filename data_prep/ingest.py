@@ -1836,11 +1836,10 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     # each image's row in the label CSV, so that a fix can name the images to relabel
     rows = [(e.label.name, e.label.line) for e in train if e.label is not None] \
         if Path(source).suffix.lower() != ".npz" and Path(source).is_file() else None
-    sites = None
+    sites = fold_sites(train, cfg)
     if cfg.site_column:
         for e in train:
             e.site = site_of(e.label, cfg) if e.label is not None else ""
-        sites = None if whole else [e.site for e in train]
         if whole and unit == "patient":
             unit = "site"  # the notes count sites, not patients
     try:
@@ -1879,6 +1878,17 @@ def _too_few_fold_units(entries: Sequence[ImageEntry], cfg: DataConfig, source: 
     fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
            f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
     return [error(source, f"only {FOLD_UNITS[unit].count(units)} for {cfg.n_folds} folds", fix, "folds")]
+
+
+def fold_sites(train: Sequence[ImageEntry], cfg: DataConfig) -> list[str] | None:
+    """The site of each of ``train`` (the labelled training images) as the folds split on them
+    (:func:`data_prep.folds.assign_site_folds`' ``sites``: :func:`site_of`, '' for an image
+    without a label); None without ``data.site_column`` or when each site is kept whole (the
+    site column is the patient column: :func:`_sites_are_patients`), where the folds are split
+    without sites. The preflight checks a fold count it offers on them too."""
+    if not cfg.site_column or _sites_are_patients(train, cfg):
+        return None
+    return [site_of(e.label, cfg) if e.label is not None else "" for e in train]
 
 
 def _sites_are_patients(train: Sequence[ImageEntry], cfg: DataConfig) -> bool:

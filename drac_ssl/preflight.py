@@ -608,6 +608,12 @@ class DataFacts:
     # (grade, patient) of each labelled training image, as the ingest will split them, when the
     # folds are grouped by patient (None as above): a fold count offered as a fix is checked on them
     image_patients: tuple[tuple[int, str], ...] | None = None
+    # the site of each of image_patients' images as the folds will split on them
+    # (data_prep.ingest.fold_sites): None without data.site_column or with each site kept whole
+    image_sites: tuple[str, ...] | None = None
+    # False: data.site_column is set and the sites the folds split on could not be read, so a
+    # fold count offered is left unchecked (checked on patients alone it could be wrong)
+    sites_known: bool = True
     patients_from: str = ""  # where the patients come from, in words (the messages say it)
     cache_sizes: list[int] | None = None  # the cached sides (None: a generic dataset)
     native_size: int | None = None  # a generic dataset's image side
@@ -1323,7 +1329,8 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
                      channels_why=f"the cache in {data_dir / 'cache'}",
                      fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""),
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
-                     patients_from=patients_from, image_patients=image_patients)
+                     patients_from=patients_from, image_patients=image_patients,
+                     sites_known=not cfg.data.site_column)
 
 
 def _ingest_patients(train: list[tuple[int, int, str, str]], summary: dict[str, Any],
@@ -1761,6 +1768,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         patient_ids = ingest.image_patients(labelled)
         patients_per_grade, n_patients = _patient_counts(image_grades, patient_ids, counts)
         image_patients = tuple(zip(image_grades, patient_ids, strict=True))
+    sites = ingest.fold_sites(labelled, d)  # as the ingest's folds will split on them
+    image_sites = tuple(sites) if sites is not None else None
     grade_rows: dict[int, list[tuple[str, int]]] = {}
     if layout.labels_csv is not None and layout.npz is None:  # the rows a fix can name
         for e in labelled:
@@ -1783,7 +1792,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                      zero_left_out=zero_word_empty_grade(table),
                      grades_inferred=grades_inferred,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
-                     patients_from=patients_from, image_patients=image_patients, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
+                     patients_from=patients_from, image_patients=image_patients, image_sites=image_sites,
+                     cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
                      labels_known=not blocking or only_missing, grade_rows=grade_rows,
                      labels_name=layout.labels_csv.name if grade_rows and layout.labels_csv else "",
                      no_labels=(as_config_keys(no_train[0].what.partition(": ")[2]),
@@ -2457,10 +2467,10 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
         return
     short = {g: n for g, n in counts.items() if 0 < n < k}
     if short:
-        # a fold count offered is checked on the patients as the ingest will split them (with
-        # data.site_column the ingest splits on sites too: offered unchecked)
+        # a fold count offered is checked on the patients (and sites) as the ingest will split
+        # them; unchecked where the sites are not known (an existing ingest's facts)
         what, fix = _rare_grades_words(facts, short, unit, k,
-                                       None if cfg.data.site_column else cfg.data.fold_seed)
+                                       cfg.data.fold_seed if facts.sites_known else None)
         c.error("data.n_folds", what, fix)
 
 
@@ -2503,7 +2513,7 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
         if seed is None or facts.image_patients is None:
             return f"--folds {n}"
         return checked([g for g, _ in facts.image_patients], [p for _, p in facts.image_patients],
-                                  n, seed)
+                       n, seed, facts.image_sites)
 
     fewest, where = min(short.values()), f" in {facts.source}"
     parts = {g: rare_grade_parts(g, facts.grade_names, n, unit, k, fewest, where=where,

@@ -1266,6 +1266,33 @@ def test_the_fold_count_offered_is_checked_on_the_patients(tmp_path: Path) -> No
     assert not folds_without_grade(grades, assign_folds(grades, k, seed, patients)[0], k)
 
 
+def test_the_fold_count_offered_beside_a_site_column_is_checked_on_the_sites_too(tmp_path: Path) -> None:
+    """Review F3: with data.site_column the preflight offered 'data.n_folds=4' unchecked, whose
+    4 folds left a grade out of one, though the ingest checks its folds with the sites. The fix
+    offered now is checked as the ingest will split the patients and the sites (these sites move
+    the working seed from 1 to 2), and following it fills every fold."""
+    from data_prep.folds import assign_site_folds, folds_without_grade
+
+    site = dict(zip([f"{i:03d}" for i in range(1, 16)], "AABABBBBAABABBA", strict=True))
+    root = plain_dataset(tmp_path / "plain", [g for _, g in TWO_EYES])
+    rows = (root / "labels.csv").read_text().splitlines()
+    lines = [rows[0] + ",patient,site"] + [f"{r},{p},{site[p]}" for r, (p, _) in zip(rows[1:], TWO_EYES, strict=True)]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    grades, patients = [g for _, g in TWO_EYES], [p for p, _ in TWO_EYES]
+    sites = [site[p] for p in patients]
+
+    def gaps(k: int, seed: int) -> dict[int, list[int]]:
+        return folds_without_grade(grades, assign_site_folds(grades, k, seed, patients, sites=sites)[0], k)
+
+    assert gaps(4, 0) and gaps(4, 1)  # the unchecked fix, and the seed checked without the sites, fail
+    line = errors(f"data.root={root}", "data.patient_column=patient", "data.site_column=site", "data.n_folds=5",
+                  "data.grades=icdr", *SMALL_BATCHES)["data.n_folds"]
+    assert "has only 4 patients" in line
+    fix = re.search(r"fix: data\.n_folds=(\d+)(?: data\.fold_seed=(\d+))? \(checked: ", line)
+    assert fix, line
+    assert not gaps(int(fix[1]), int(fix[2] or 0)), line
+
+
 def test_eyepacs_eye_pairs_are_counted_as_patients_as_the_ingest_groups_them(tmp_path: Path) -> None:
     """EyePACS images <patient>_left / _right share a fold in the ingest: 8 images of a grade
     from 4 patients cannot fill 5 folds, which the preflight says before any stage runs."""
