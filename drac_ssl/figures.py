@@ -40,7 +40,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["AUC_TWO_GRADES", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
+__all__ = ["AUC_TWO_GRADES", "CHANCE_NEEDS", "INCONCLUSIVE_NEEDS", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "screening_figure_words", "screening_figures_words", "signed_text"]
@@ -284,7 +284,14 @@ def finite_pair(values: Any) -> tuple[float, float] | None:
     return float(values[0]), float(values[1])
 
 
-CHANCE_REMEDY = "it needs more labelled images, more training or another recipe."
+CHANCE_NEEDS = "more labelled images, more training or another recipe"
+"""What a model no better than chance needs, in every remedy of :func:`chance_words`' callers;
+in place of it :data:`INCONCLUSIVE_NEEDS` where the interval also holds useful grading."""
+INCONCLUSIVE_NEEDS = "more labelled images"
+"""What an inconclusive result needs (the QWK's interval holds chance-level and useful grading):
+images to tell, not another recipe (a trial user's 30 photographs read "another recipe" as a
+verdict on the method)."""
+CHANCE_REMEDY = f"it needs {CHANCE_NEEDS}."
 """The end of :func:`chance_words` about a model."""
 
 
@@ -356,7 +363,8 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     AUC's CI lies above 0.5 the sentence says that the probabilities do rank the images better
     than chance while the grades do not yet agree. When the interval reaches
     :data:`USEFUL_QWK` too, it says that the interval holds both chance-level and useful grading,
-    so the result is inconclusive, not evidence that the method fails. ``subject`` (``this model``, ``this
+    so the result is inconclusive, not evidence that the method fails, and the remedy's
+    :data:`CHANCE_NEEDS` becomes :data:`INCONCLUSIVE_NEEDS`. ``subject`` (``this model``, ``this
     submission``), ``qwk_words`` (what the QWK is: ``out-of-fold QWK``, ``QWK``) and
     ``remedy`` (after "Do not read its grades ... as a grading; ") word it for its caller.
     ``probabilities``: False for what gives grades only (a Kaggle file): "Do not read its
@@ -384,6 +392,8 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     inconclusive = (f"; the {kappa}'s interval holds both chance-level and useful grading ({kappa} {USEFUL_QWK:g} "
                     f"or more), so the result is inconclusive, not evidence that the method fails"
                     if ci[1] >= USEFUL_QWK and ci[0] != ci[1] else "")  # too few images to tell
+    if inconclusive:  # not "or another recipe" beside "not evidence that the method fails"
+        remedy = remedy.replace(CHANCE_NEEDS, INCONCLUSIVE_NEEDS)
     auc_ci = finite_pair(figures.get("auc_ovr_ci95")) if kind == "one-vs-rest" else None
     if auc_ci is not None and auc_ci[0] > 0.5:
         return (f"{said}{inconclusive}. Its probabilities do rank the images better than chance ({auc_name} "
