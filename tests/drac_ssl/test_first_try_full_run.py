@@ -252,3 +252,28 @@ def test_the_full_runs_line_points_at_its_measured_time(first_try: tuple[Path, l
     assert said[i + 1] == f"note: for how long the full run takes, see {train.FULL_RUN_TIME_DOC}", said
     page, anchor = train.FULL_RUN_TIME_DOC.split("#")
     assert f'<a id="{anchor}"></a>' in (REPO / page).read_text(encoding="utf-8")
+
+
+def test_the_checked_fold_fix_is_carried_into_the_full_runs_command(
+        first_try: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F4: a trial user's 30 photographs of 15 patients, 4 of No DR: the note's fix was
+    the checked 'data.n_folds=4 data.fold_seed=1 (checked: ...), or add ...' (the preflight's,
+    test_preflight's test_the_fold_count_offered_is_checked_on_the_patients), yet the next: line
+    left it '1 problem(s) above to fix by hand' beside a command without it. Its settings are
+    carried now, in place of the words typed; a fix in words still is not."""
+    checked = ("data.n_folds=4 data.fold_seed=1 (checked: 4 folds with data.fold_seed=0 leave a grade out of a "
+               "fold; with data.fold_seed=1 its 4 folds hold every grade), or add labelled grade 0 (No DR) images "
+               "of more patients (at least 5 for 5 folds)")
+    folds = preflight.Finding("data.n_folds", 5, "grade 0 (No DR) has only 4 patients", fix=checked)
+    monkeypatch.setattr(preflight, "new_run_problems", lambda *_: [folds])
+    run_dir, own = first_try
+    (command,) = [line for line in _full_run_lines(run_dir, own) if line.startswith("next: ")]
+    assert command.startswith("next: the full run, with these fixes: "), command  # nothing left by hand
+    words = shlex.split(command.split(": ", 1)[1])
+    assert words[-2:] == ["data.n_folds=4", "data.fold_seed=1"], words
+    assert train.command_settings(checked) == ["data.n_folds=4", "data.fold_seed=1"]
+    assert train.command_settings("data.n_folds=3 (checked: 4 folds leave a grade out of a fold; its 3 folds "
+                                  "hold every grade), or add labelled grade 0 images") == ["data.n_folds=3"]
+    assert train.command_settings("data.n_folds=3, or add labelled grade 3 (Severe) images") == []
+    assert train.command_settings("data.nosuch=3 (checked: it works)") == []
+    assert train.command_settings("pretrain.batch_size=16") == ["pretrain.batch_size=16"]
