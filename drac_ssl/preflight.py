@@ -1330,7 +1330,32 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
                      fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""),
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      patients_from=patients_from, image_patients=image_patients,
-                     sites_known=not cfg.data.site_column)
+                     **_ingest_fold_sites(cfg, summary, manifest, image_patients,
+                                          len(recorded) if len(recorded) >= 2 else None))
+
+
+def _ingest_fold_sites(cfg: Config, summary: dict[str, Any], manifest: Path,
+                       image_patients: tuple[tuple[int, str], ...] | None,
+                       num_grades: int | None) -> dict[str, Any]:
+    """:class:`DataFacts`' ``image_sites`` and ``sites_known`` of an existing ingest, for a run
+    with ``data.site_column``: the manifest's site of each labelled training row (as
+    :func:`_labels_from_manifest` orders them) when the ingest split on sites (its summary's
+    ``sites``), None when it kept each site whole; ``sites_known`` False when the ingest
+    recorded no sites or they cannot be read (a fold count offered is then left unchecked)."""
+    if not cfg.data.site_column:
+        return {"image_sites": None, "sites_known": True}
+    recorded = summary.get("sites")
+    if image_patients is None or not isinstance(recorded, dict):
+        return {"image_sites": None, "sites_known": image_patients is None}
+    if recorded.get("folds") == "whole":  # the sites are the patients: split without sites
+        return {"image_sites": None, "sites_known": True}
+    try:
+        rows = labelled_rows(read_manifest(manifest, ("id", "grade", "split", "fold"), num_grades))
+    except (OSError, ValueError, csv.Error):
+        return {"image_sites": None, "sites_known": False}
+    sites = tuple(str(r.get(SITE_COLUMN) or "") for r in rows)
+    return ({"image_sites": sites, "sites_known": True} if len(sites) == len(image_patients)
+            else {"image_sites": None, "sites_known": False})
 
 
 def _ingest_patients(train: list[tuple[int, int, str, str]], summary: dict[str, Any],

@@ -1293,6 +1293,32 @@ def test_the_fold_count_offered_beside_a_site_column_is_checked_on_the_sites_too
     assert not gaps(int(fix[1]), int(fix[2] or 0)), line
 
 
+def test_the_full_runs_fold_count_after_a_first_try_with_sites_is_checked_on_its_sites(tmp_path: Path) -> None:
+    """Review F3, the first try's note on the full run: judged from the first try's ingest, whose
+    manifest records each image's site; the fold count offered is checked on them as on the
+    label CSV (the working seed is 2 with these sites, 1 without), and unchecked for an ingest
+    that recorded no sites."""
+    site = dict(zip([f"{i:03d}" for i in range(1, 16)], "AABABBBBAABABBA", strict=True))
+    data = tmp_path / "ft" / "data"
+    data.mkdir(parents=True)
+    (data / "manifest.csv").write_text("id,path,grade,split,fold,patient,site\n" + "".join(
+        f"e{i}.png,e{i}.png,{g},train,{i % 2},{p},{site[p]}\n" for i, (p, g) in enumerate(TWO_EYES)))
+    summary = {"patients": {"grouped": True, "column": "patient"}, "grades": {"names": ["No DR", "Mild", "Moderate", "Severe", "PDR"]},
+               "sites": {"column": "site", "folds": "sites"}}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    cfg, sources, _ = preflight.read_config(Path("configs/fundus.yaml"), [
+        "data.root=/x", "data.patient_column=patient", "data.site_column=site", "run.stages=[ingest]"])
+
+    def fix() -> str:
+        (found,) = [f for f in preflight.new_run_problems(cfg, tmp_path / "ft", sources) if f.setting == "data.n_folds"]
+        return found.fix
+
+    assert fix().startswith("data.n_folds=4 data.fold_seed=2 (checked: "), fix()
+    del summary["sites"]
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    assert fix().startswith("data.n_folds=4, or "), fix()  # sites not recorded: not checked on the patients alone
+
+
 def test_eyepacs_eye_pairs_are_counted_as_patients_as_the_ingest_groups_them(tmp_path: Path) -> None:
     """EyePACS images <patient>_left / _right share a fold in the ingest: 8 images of a grade
     from 4 patients cannot fill 5 folds, which the preflight says before any stage runs."""
