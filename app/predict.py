@@ -224,6 +224,11 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     calibration_failed: bool = False
     # the path as given to Predictor.predict_file (str); None for an array or an upload
     path: str | None = None
+    # how the bundle chose ``grade`` (Predictor.decision_rule, the details JSON's "decision"):
+    # under the default thresholds rule the expected grade cut at kappa-tuned thresholds, which
+    # may differ from the most probable grade (a trial: grade 2 'Moderate' beside Severe and
+    # No DR the most probable); '' when not known
+    decision: str = ""
 
     @property
     def probabilities(self) -> dict[str, float]:
@@ -236,12 +241,19 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         probabilities={'No DR': 0.202, ...}, not_reliably_gradable=[...], warnings=3)``: plain
         floats rounded to 4 places; ``path`` only when set (:meth:`Predictor.predict_file`),
         so that two ``eye.png`` of two folders print apart; the arrays (image, heatmap) left
-        out."""
+        out. When ``grade``'s probability, as printed (4 places), is below the largest printed,
+        ``decision`` follows: the rule that chose it (:attr:`Predictor.decision_rule`). Not the
+        whole-percentage tie of :func:`drac_ssl.figures.tied_grades`: a tiny model's 0.1985
+        beside 0.2017 ties at 20% each, yet the printed figures show it is not the most probable."""
         probs = {n: round(p, 4) for n, p in self.probabilities.items()}
         path = "" if self.path is None else f"path={self.path!r}, "
+        # a grade other than the most probable at the printed precision: its rule, said beside it
+        shown = [round(float(p), 4) for p in self.probs]
+        rule = (f", decision={self.decision!r}" if self.decision and shown
+                and shown[int(self.grade)] < max(shown) else "")
         return (f"Prediction(name={self.name!r}, {path}grade={self.grade}, grade_name={self.grade_name!r}, "
                 f"probabilities={probs!r}, not_reliably_gradable={self.not_reliably_gradable!r}, "
-                f"warnings={len(self.warnings)})")
+                f"warnings={len(self.warnings)}{rule})")
 
     @property
     def not_reliably_gradable(self) -> list[str]:
@@ -552,6 +564,32 @@ class Predictor:
         return (f"over the same {len(self.map_flips)} views as the grade (the image and its "
                 f"{len(self.map_flips) - 1} flips, each view's map flipped back onto the image)"
                 if self.tta else "on the image as given (no flip TTA)")
+
+    @property
+    def decision_rule(self) -> str:
+        """How the bundle decides the grade, in technical words (the details JSON's
+        ``decision``, :func:`app.server.decision_rule`; each :class:`Prediction`'s ``decision``):
+        the expected grade Σ k·P_k cut at the kappa-tuned thresholds, the most probable grade
+        (``argmax``), a regression head's score cut at its thresholds, or a two-grade bundle's
+        referral cut on P1 with the target it was set for (``finetune.referral_target``)."""
+        from drac_ssl.grading.model import threshold_words
+
+        cal = self.bundle.calibration
+        t = (self.metadata.get("calibration") or {}).get("thresholds") or []
+        if (cut := cal.referral if getattr(cal, "referral_decides", False) else None) is not None:
+            return (f"Grade = 1 ({self.grade_names[1]}) when P1 >= {cut.cut:.6g}, the referral cut set "
+                    f"for {cut.words()} on the out-of-fold outputs (finetune.referral_target={cut.target}), "
+                    f"else 0; it may differ from the most probable grade.")
+        if cal.decision == "argmax":
+            return ("Grade = the most probable grade (the bundle's class decision: argmax of the "
+                    "calibrated probabilities).")
+        what = "the regression head's score" if self.regression else "expected grade Σ k·P_k"
+        cut_at = f" {threshold_words(t, ' / ')}" if t else ""
+        if self.metadata.get("demo"):  # app.demo_bundle's: its thresholds were tuned on nothing
+            return (f"Grade = {what} cut at the untrained demo bundle's evenly spaced default "
+                    f"thresholds{cut_at}, tuned on no image; it may differ from the most probable grade.")
+        return (f"Grade = {what} cut at the bundle's kappa-tuned thresholds{cut_at}; it may differ "
+                f"from the most probable grade.")
 
     def heatmap_score_note(self, explains: str = "grade") -> str:
         """One sentence when the heatmap explains another score than the one that chose the
@@ -921,7 +959,8 @@ class Predictor:
                           class_names=list(self.class_names),
                           timings=timings, input_check=input_check, referable=referable,
                           bundle=dict(self.bundle.identity),
-                          calibration_failed=self.calibration_warning is not None)
+                          calibration_failed=self.calibration_warning is not None,
+                          decision=self.decision_rule)
 
     @functools.cached_property
     def training_hashes(self) -> set[str] | None:

@@ -123,7 +123,6 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
     same_grade_words,
     unreliable_reasons,
 )
-from drac_ssl.grading.model import threshold_words
 from drac_ssl.grading.training_images import BY_PIXELS, training_images_line
 from drac_ssl.grading.utc import utc_now as grading_utc_now
 from drac_ssl.io import sha256_file
@@ -1546,24 +1545,9 @@ def _decision_words(probs: Any, grade: int, predictor: Predictor,
 def decision_rule(predictor: Predictor) -> str:
     """How the bundle decides the grade, in technical words, for the details JSON
     (``details["decision"]``; the page's result says it in plain words, :func:`_decision_lines`):
-    the expected grade Σ k·P_k cut at the kappa-tuned thresholds, the most probable grade
-    (``argmax``), a regression head's score cut at its thresholds, or a two-grade bundle's
-    referral cut on P1 with the target it was set for (``finetune.referral_target``)."""
-    t = (predictor.metadata.get("calibration") or {}).get("thresholds") or []
-    if (cut := _deciding_referral(predictor)) is not None:
-        return (f"Grade = 1 ({predictor.grade_names[1]}) when P1 >= {cut.cut:.6g}, the referral cut set "
-                f"for {cut.words()} on the out-of-fold outputs (finetune.referral_target={cut.target}), "
-                f"else 0; it may differ from the most probable grade.")
-    if predictor.bundle.calibration.decision == "argmax":
-        return ("Grade = the most probable grade (the bundle's class decision: argmax of the "
-                "calibrated probabilities).")
-    what = "the regression head's score" if predictor.regression else "expected grade Σ k·P_k"
-    cut = f" {threshold_words(t, ' / ')}" if t else ""
-    if predictor.metadata.get("demo"):  # app.demo_bundle's: its thresholds were tuned on nothing
-        return (f"Grade = {what} cut at the untrained demo bundle's evenly spaced default "
-                f"thresholds{cut}, tuned on no image; it may differ from the most probable grade.")
-    return (f"Grade = {what} cut at the bundle's kappa-tuned thresholds{cut}; it may differ "
-            f"from the most probable grade.")
+    :attr:`app.predict.Predictor.decision_rule`, which each :class:`app.predict.Prediction` also
+    carries (``decision``)."""
+    return predictor.decision_rule
 
 
 def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:

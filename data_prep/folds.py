@@ -466,6 +466,39 @@ def working_folds(grades: Sequence[int] | np.ndarray, n_folds: int, seed: int,
     return other, fewer
 
 
+def checked_fold_count(grades: Sequence[int] | np.ndarray, patients: Sequence[str] | None, n_folds: int,
+                       seed: int, sites: Sequence[str] | None = None) -> str:
+    """The ingest's flags for ``n_folds`` folds offered as a fix (a grade of fewer units than the
+    folds asked for: :func:`rare_grade_parts`' fold count), checked as the ingest will split
+    ``grades`` (one per labelled training image) grouped by ``patients`` (one id per image) with
+    ``seed``: ``--folds 4`` when those folds put every grade of at least 4 patients in every
+    fold; else, patient-grouped folds having left such a grade out of a fold (StratifiedGroupKFold
+    spreads patients, not images), the seed or the smaller fold count :func:`working_folds` found
+    to fill them, said checked as :func:`gap_fixes` says them (``--folds 4 --seed 1 (checked: its
+    4 folds then hold every grade)``, ``--folds 3 (checked, with the same seed: ...)``);
+    ``--folds 4`` unchecked when ``patients`` is None (stratified folds of images always fill a
+    grade of as many images as folds) or neither was found (a trial: ``data.n_folds=4`` after a
+    first try, whose 4 folds then left grade 0 out of one). ``sites`` (one per image, or None):
+    the folds checked are split on them too, as :func:`assign_site_folds` splits them
+    (``data.site_column``; a review: ``data.n_folds=4`` offered unchecked beside a site column
+    left a grade out of a fold)."""
+    flag = f"--folds {n_folds}"
+    if patients is None or len(set(patients)) < n_folds or len(grades) == 0:
+        return flag
+    y = np.asarray(grades, dtype=np.int64)
+    per_grade = units_per_grade(y, patients)
+    if _fills(y, n_folds, seed, patients, per_grade, sites):
+        return flag
+    other, fewer = working_folds(y, n_folds, seed, patients, per_grade, sites)
+    if other is not None:
+        return (f"{flag} --seed {other} (checked: {n_folds} folds with --seed {seed} leave a grade out of "
+                f"a fold; with --seed {other} its {n_folds} folds hold {_every_grade_words(per_grade, n_folds, 'patient')})")
+    if fewer is not None:
+        return (f"--folds {fewer} (checked: {n_folds} folds leave a grade out of a fold; its {fewer} "
+                f"folds hold {_every_grade_words(per_grade, fewer, 'patient')})")
+    return flag
+
+
 def _every_grade_words(per_grade: Sequence[int], k: int, unit: str) -> str:
     """'every grade' when every grade present has at least ``k`` units, else 'every grade of
     at least k patients' (a rarer grade cannot be in every fold)."""

@@ -1759,14 +1759,16 @@ def patients_source_words(layout: str, owned_column: str) -> str:
 
 
 def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
-                 source: str) -> tuple[str, list[Problem]]:
+                 source: str, guess: str | None = None) -> tuple[str, list[Problem]]:
     """The patients a layout names by itself when ``data.patient_column`` is not set: the
     patient column it owns (``Layout.patient_column``: DeepDRiD's ``patient_id``, read onto
     the labels by :func:`collect_images`), or EyePACS's image ids ``<patient>_left`` /
     ``_right`` (recorded on the labels here, :func:`pair_eyes`). Returns where they come
     from, in words (``''``: the layout names none, or ``data.patient_column`` is set, or no
     image has one) and the note that says so (at ``source``, the label CSV); the folds, the
-    summary and the preflight of ``python -m drac_ssl.train`` all ask here."""
+    summary and the preflight of ``python -m drac_ssl.train`` all ask here. ``guess``: the
+    label CSV's column that looks like a patient id (the ingest's other warning), which the
+    warning on images named after an eye then names as its fix (:func:`unpaired_eyes_words`)."""
     if cfg.patient_column:
         return "", []
     if layout.patient_column:
@@ -1793,7 +1795,7 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
     # would silently change the folds of runs made before
     message, fix = unpaired_eyes_words(said, "a patient's fellow eyes can fall in different folds (their "
                                              "figures then overstate) and the bootstrap CIs treat them as "
-                                             "independent", setting=True)
+                                             "independent", setting=True, column=guess)
     return "", [warning(source, message, fix, "folds")]
 
 
@@ -1807,7 +1809,8 @@ def image_patients(train: Sequence[ImageEntry]) -> list[str]:
 
 def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
                   layout: Layout, grade_names: Sequence[str] = (),
-                  twin_groups: np.ndarray | None = None) -> tuple[list[Problem], str]:
+                  twin_groups: np.ndarray | None = None, guess: str | None = None
+                  ) -> tuple[list[Problem], str]:
     """Set ``fold`` of every training image (all labelled and valid by now); return notes or
     the error of an impossible split, and how the folds treated the sites (``data.site_column``:
     a key of :data:`data_prep.folds.SITE_FOLDS`, ``whole`` when the site column is the patient
@@ -1818,7 +1821,10 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     :func:`_near_twin_groups`), in the order of the training images; when a group holds two
     or more images the folds keep it whole too, joined with the patients of its images
     (:func:`data_prep.near_duplicates.grouped_units`: an image without a patient is its own
-    unit under its image id). None, or no such group: the folds of the patients alone. Each
+    unit under its image id). None, or no such group: the folds of the patients alone.
+    ``guess``: the label CSV's column that looks like a patient id, not given
+    (:attr:`data_prep.validate.LabelTable.patient_guess`): the warning on images named after an
+    eye names it (:func:`own_patients`). Each
     training image's ``fold_group`` is set to the unit the folds grouped it by ('' when they
     were not grouped); the notes call the units image groups (:data:`data_prep.folds.TWIN_UNIT`)
     when the near twins joined some."""
@@ -1829,7 +1835,7 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     whole = _sites_are_patients(train, cfg)
     if not train or len(grades) != len(train):
         return [], "whole" if whole else ""
-    own, notes = own_patients(layout, cfg, train, source)
+    own, notes = own_patients(layout, cfg, train, source, guess)
     patients = image_patients(train) if cfg.patient_column or own else None
     unit = "patient"
     if twin_groups is not None and twins.group_counts(twin_groups)[1]:
@@ -1840,11 +1846,10 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     # each image's row in the label CSV, so that a fix can name the images to relabel
     rows = [(e.label.name, e.label.line) for e in train if e.label is not None] \
         if Path(source).suffix.lower() != ".npz" and Path(source).is_file() else None
-    sites = None
+    sites = fold_sites(train, cfg)
     if cfg.site_column:
         for e in train:
             e.site = site_of(e.label, cfg) if e.label is not None else ""
-        sites = None if whole else [e.site for e in train]
         if whole and unit == "patient":
             unit = "site"  # the notes count sites, not patients
     try:
@@ -1883,6 +1888,17 @@ def _too_few_fold_units(entries: Sequence[ImageEntry], cfg: DataConfig, source: 
     fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
            f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
     return [error(source, f"only {FOLD_UNITS[unit].count(units)} for {cfg.n_folds} folds", fix, "folds")]
+
+
+def fold_sites(train: Sequence[ImageEntry], cfg: DataConfig) -> list[str] | None:
+    """The site of each of ``train`` (the labelled training images) as the folds split on them
+    (:func:`data_prep.folds.assign_site_folds`' ``sites``: :func:`site_of`, '' for an image
+    without a label); None without ``data.site_column`` or when each site is kept whole (the
+    site column is the patient column: :func:`_sites_are_patients`), where the folds are split
+    without sites. The preflight checks a fold count it offers on them too."""
+    if not cfg.site_column or _sites_are_patients(train, cfg):
+        return None
+    return [site_of(e.label, cfg) if e.label is not None else "" for e in train]
 
 
 def _sites_are_patients(train: Sequence[ImageEntry], cfg: DataConfig) -> bool:
@@ -3006,7 +3022,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
                                  cfg.strict)
         fold_problems, site_folds = _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
-                                                  plan.grade_names, twin_groups)
+                                                  plan.grade_names, twin_groups,
+                                                  table.patient_guess if table is not None else None)
         problems += fold_problems
         attention = _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
                                   cfg.strict, left_out_grades(missing), table)

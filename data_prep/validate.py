@@ -3314,15 +3314,25 @@ def eye_names_words(image_ids: Sequence[str], what: str = "training image ids") 
     return f"{hits} of {len(image_ids)} {what} are named <id>{kinds.replace(' and ', ' or <id>')}"
 
 
-def unpaired_eyes_words(said: str, consequences: str, setting: bool = False) -> tuple[str, str]:
+def unpaired_eyes_words(said: str, consequences: str, setting: bool = False,
+                        column: str | None = None) -> tuple[str, str]:
     """The message and fix of the warning that images named after an eye (``said``:
     :func:`eye_names_words`) are not paired into patients, no patient column given: "each
     image is its own unit, so ``consequences``". ``setting``: the fix names
-    ``data.patient_column`` too (the ingest's; ``export --score`` has no such setting). The
-    ingest's (:func:`data_prep.ingest.own_patients`) and ``export --score``'s one wording."""
+    ``data.patient_column`` too (the ingest's; ``export --score`` has no such setting).
+    ``column``: the label CSV's column that looks like a patient id
+    (:func:`patient_column_guess`, the ingest's "pass --patient-column" warning), which the fix
+    then names, as that warning does (a trial user's CSV had 'Patient ID': the fix said to add
+    such a column); None: add one. The ingest's (:func:`data_prep.ingest.own_patients`) and
+    ``export --score``'s one wording."""
+    flag = " (data.patient_column)" if setting else ""
+    if column:
+        return (f"{said}, but no patient column is given: each image is its own unit, so {consequences}",
+                f"pass --patient-column {column!r}{flag}: the label CSV's column {column!r} looks like "
+                f"{id_words(column)} (the warning on it above), and keeps each patient's images in one fold")
     return (f"{said}, but no patient column is given: each image is its own unit, so {consequences}",
             "add a column naming each image's patient (the part before the eye, e.g. 10 for 10_left) to the "
-            "label CSV and pass --patient-column <that column>" + (" (data.patient_column)" if setting else ""))
+            f"label CSV and pass --patient-column <that column>{flag}")
 
 
 class TakenNames:

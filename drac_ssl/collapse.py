@@ -14,13 +14,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from data_prep.problems import counted
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.io import finite_number, read_json_dict
-from drac_ssl.trial_run import pretraining_cut_short, standing_first_try
+from drac_ssl.trial_run import pretraining_cut_short, recorded_pool, standing_first_try
 
 __all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "EXPECTED_IN_FIRST_TRY",
-           "EXPECTED_IN_TRIAL_RUN", "FIRST_TRYS_PRETRAINING", "SSL_STAGE_TITLES", "collapse_symptoms", "collapse_warning",
-           "console_collapse_warning", "expected_collapse_clause", "recorded_gamma", "run_collapse_warnings"]
+           "EXPECTED_IN_TRIAL_RUN", "FEW_IMAGES_TO_PRETRAIN", "FIRST_TRYS_PRETRAINING", "SSL_STAGE_TITLES", "collapse_symptoms", "collapse_warning",
+           "console_collapse_warning", "expected_collapse_clause", "recorded_gamma", "run_collapse_warnings",
+           "stage_collapse_warning"]
 
 COLLAPSE_RATE_REDUCTION = 0.5
 """Delta R (nats) below which the features tell images apart no better than two views of one
@@ -133,19 +135,64 @@ def collapse_warning(meta: dict[str, Any], stage: str, *, markdown: bool = False
     head = (f"**The {title} representation looks collapsed**" if markdown
             else f"the {title} representation looks collapsed")
     below = " below" if markdown else ""
+    section, stopped = ("umm" if stage == "umm" else "pretrain"), ""
+    settings = _recorded_settings(meta, section)
+    n_images, batch = recorded_pool(meta), _whole(settings.get("batch_size"))
+    # a larger batch only where one fits the pool (batches are full: a batch over the pool has no step)
+    fits = n_images is None or batch is None or 2 * batch <= n_images
+    larger = (f" or with a larger batch ({code(f'{section}.batch_size')})" if fits else
+              f" (its batch, {code(f'{section}.batch_size={batch}')}, is the largest {n_images} images allow)")
     if stage == "umm":  # UMM's own settings (config.UMMConfig); only the variant it trains is hit
         meaning = (f"the fine-tuning figures of the {PRETRAIN_METHOD} + UMM variant{below} measure mostly the head and "
                    f"the fine-tuning, not UMM's re-tuning")
-        fix = (f"Re-tune UMM for more epochs ({code('umm.epochs')}) or with a larger batch "
-               f"({code('umm.batch_size')}), and check its learning rates ({code('umm.inner_lr')}, "
-               f"{code('umm.outer_lr')}); if the {PRETRAIN_METHOD} representation it starts from looks collapsed "
-               f"too, mend the pretraining first")
+        fix = (f"Re-tune UMM for more epochs ({code('umm.epochs')}){larger}, and check its learning rates "
+               f"({code('umm.inner_lr')}, {code('umm.outer_lr')}); if the {PRETRAIN_METHOD} representation it "
+               f"starts from looks collapsed too, mend the pretraining first")
     else:
         meaning = (f"the fine-tuning figures of the {PRETRAIN_METHOD} variants{below} measure mostly the head and the "
                    f"fine-tuning, not the pretraining")
-        fix = (f"Pretrain for more epochs ({code('pretrain.epochs')}) or with a larger batch "
-               f"({code('pretrain.batch_size')}), and check the learning rate ({code('pretrain.lr')})")
+        epochs, patience, run = (_whole(settings.get("epochs")), _whole(settings.get("patience")),
+                                 _whole(meta.get("epochs_run")))
+        early = (str(meta.get("stopped") or "").startswith("early stopping") and patience and run and epochs)
+        stopped = (f"it stopped early, at epoch {run} of {epochs}, after {code(f'pretrain.patience={patience}')} "
+                   f"epochs without a lower epoch loss" if early else "")
+        if stopped:
+            # more epochs change nothing: the loss stopped it (a trial user, 12 of 100 epochs run)
+            fix = (f"As {stopped}, more epochs ({code('pretrain.epochs')}) alone change nothing: raise "
+                   f"{code('pretrain.patience')} (0 turns early stopping off)"
+                   f"{', or pretrain with a larger batch (' + code('pretrain.batch_size') + ')' if fits else larger}"
+                   f", and check the learning rate ({code('pretrain.lr')})")
+        else:
+            fix = (f"Pretrain for more epochs ({code('pretrain.epochs')}){larger}, and check the learning rate "
+                   f"({code('pretrain.lr')})")
+    if n_images is not None and n_images < FEW_IMAGES_TO_PRETRAIN:  # no setting mends that
+        said = [f"{counted(n_images // batch, 'step')} an epoch at batch {batch}" if batch else "", stopped]
+        scratch = code("scratch")
+        said = f" ({'; '.join(w for w in said if w)})" if any(said) else ""
+        fix = (f"On {n_images} images{said}, self-supervised learning cannot be expected to learn features "
+               f"that help the grading, whatever its settings: what counts is the comparison with {scratch} "
+               f"(random features under a trained head){below or ' in report.md'}: a variant no better than "
+               f"{scratch} gained nothing from it")
     return f"{head}: {'; '.join(seen)}. Its features then carry little information about the images, so {meaning}. {fix}."
+
+
+FEW_IMAGES_TO_PRETRAIN = 300
+"""A pool of fewer images than this gets no setting as the fix of a collapse (:func:`collapse_warning`):
+a judgement, not a measurement. A trial user's 30 fundus photographs pretrained one step an epoch
+(batch 16) and stopped early at epoch 12 of 100; more epochs changed nothing and a larger batch
+was refused (larger than the pool). The scratch comparison of the fine-tuning is what tells."""
+
+
+def _recorded_settings(meta: dict[str, Any], section: str) -> dict[str, Any]:
+    """The ``section`` (``pretrain``, ``umm``) of the ``config`` a stage's ``metadata.json`` recorded; {}."""
+    config = meta.get("config")
+    found = config.get(section) if isinstance(config, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as a positive whole number, else None (a damaged record is no evidence)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 EXPECTED_IN_FIRST_TRY = " (expected in a first try: its pretraining is a few steps)"
@@ -205,13 +252,35 @@ def console_collapse_warning(meta: dict[str, Any], stage: str, run_dir: str | os
     return f"{words}{expected_collapse_clause(run_dir)}" if words else ""
 
 
+_SAID_BY_THE_STAGE: set[tuple[str, str]] = set()
+"""(run folder, stage) whose collapse warning this process printed at the end of the stage
+(:func:`stage_collapse_warning`): the run's result lines then point at it, not repeat it."""
+
+
+def stage_collapse_warning(meta: dict[str, Any], stage: str, run_dir: str | os.PathLike[str]) -> str:
+    """:func:`console_collapse_warning`, for the stage's own ``warning:`` line (pretraining's,
+    UMM's), remembered as said in this process so that :func:`run_collapse_warnings` does not
+    print the same paragraph again after the run's result line (a trial user saw it twice)."""
+    words = console_collapse_warning(meta, stage, run_dir)
+    if words:
+        _SAID_BY_THE_STAGE.add((str(Path(run_dir).resolve()), stage))
+    return words
+
+
 def run_collapse_warnings(run_dir: str | os.PathLike[str]) -> list[str]:
     """The console's :func:`console_collapse_warning` of each self-supervised stage of the run
     folder ``run_dir`` (``pretrain/metadata.json``, ``umm/metadata.json``) whose recorded
-    monitors show a collapse, in stage order; [] when none does or no stage left its record."""
+    monitors show a collapse, in stage order; [] when none does or no stage left its record.
+    A stage that said it in full in this process (:func:`stage_collapse_warning`: it ran in
+    this invocation) gets one short line pointing at it, with the trial clause
+    (:func:`expected_collapse_clause`); a stage run earlier (a resumed run) gets the full words."""
     said = []
     for stage in SSL_STAGE_TITLES:
         meta = read_json_dict(Path(run_dir) / stage / "metadata.json")
-        if meta is not None and (words := console_collapse_warning(meta, stage, run_dir)):
-            said.append(words)
+        if meta is None or not (words := console_collapse_warning(meta, stage, run_dir)):
+            continue
+        if (str(Path(run_dir).resolve()), stage) in _SAID_BY_THE_STAGE:
+            words = (f"the {SSL_STAGE_TITLES[stage]} representation looks collapsed: the [{stage}] warning "
+                     f"above says what was seen and what to do{expected_collapse_clause(run_dir)}")
+        said.append(words)
     return said

@@ -40,7 +40,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["AUC_TWO_GRADES", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "ece_with_reference", "ECE_REFERENCE_NOT_RECORDED", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
+__all__ = ["AUC_TWO_GRADES", "CHANCE_NEEDS", "INCONCLUSIVE_NEEDS", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "ece_with_reference", "ECE_REFERENCE_NOT_RECORDED", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "screening_figure_words", "screening_figures_words", "signed_text"]
@@ -316,7 +316,14 @@ def finite_pair(values: Any) -> tuple[float, float] | None:
     return float(values[0]), float(values[1])
 
 
-CHANCE_REMEDY = "it needs more labelled images, more training or another recipe."
+CHANCE_NEEDS = "more labelled images, more training or another recipe"
+"""What a model no better than chance needs, in every remedy of :func:`chance_words`' callers;
+in place of it :data:`INCONCLUSIVE_NEEDS` where the interval also holds useful grading."""
+INCONCLUSIVE_NEEDS = "more labelled images"
+"""What an inconclusive result needs (the QWK's interval holds chance-level and useful grading):
+images to tell, not another recipe (a trial user's 30 photographs read "another recipe" as a
+verdict on the method)."""
+CHANCE_REMEDY = f"it needs {CHANCE_NEEDS}."
 """The end of :func:`chance_words` about a model."""
 
 
@@ -366,6 +373,14 @@ def two_grades_of(figures: Mapping[str, Any]) -> bool:
     return "sensitivity" in figures and "specificity" in figures
 
 
+USEFUL_QWK = 0.4
+"""A QWK from which a reader would call the grading useful (Landis and Koch's "moderate"
+agreement begins at 0.41): a CI reaching 0 whose upper end is at or above it holds both
+chance-level and useful grading, and :func:`chance_words` says the result is inconclusive (a
+trial user's 30 photographs, QWK 0.186, 95% CI -0.138..0.483, read "no evidence ... it needs
+more labelled images" as the method failing)."""
+
+
 def chance_words(figures: Mapping[str, Any], subject: str = "this model",
                  qwk_words: str = "out-of-fold QWK", remedy: str = CHANCE_REMEDY,
                  probabilities: bool = True) -> str | None:
@@ -378,7 +393,10 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     variant's ``metrics.json``, a bundle's ``cv_metrics``, ``export --score``'s record. The
     rule: the CI's lower end is at or below 0 (QWK 0 = chance agreement). When the one-vs-rest
     AUC's CI lies above 0.5 the sentence says that the probabilities do rank the images better
-    than chance while the grades do not yet agree. ``subject`` (``this model``, ``this
+    than chance while the grades do not yet agree. When the interval reaches
+    :data:`USEFUL_QWK` too, it says that the interval holds both chance-level and useful grading,
+    so the result is inconclusive, not evidence that the method fails, and the remedy's
+    :data:`CHANCE_NEEDS` becomes :data:`INCONCLUSIVE_NEEDS`. ``subject`` (``this model``, ``this
     submission``), ``qwk_words`` (what the QWK is: ``out-of-fold QWK``, ``QWK``) and
     ``remedy`` (after "Do not read its grades ... as a grading; ") word it for its caller.
     ``probabilities``: False for what gives grades only (a Kaggle file): "Do not read its
@@ -402,14 +420,20 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     ci_text = (f"95% CI {format_ci(ci[0], ci[1])} {where}" if not note and ci[0] != ci[1]
                else f"its CI {format_ci(ci[0], ci[1], note)}")
     said = f"No evidence that {subject} grades better than chance: {qwk_words} {qwk:.3f}, {ci_text}"
+    kappa = kappa_name(2 if two else None, short=True)
+    inconclusive = (f"; the {kappa}'s interval holds both chance-level and useful grading ({kappa} {USEFUL_QWK:g} "
+                    f"or more), so the result is inconclusive, not evidence that the method fails"
+                    if ci[1] >= USEFUL_QWK and ci[0] != ci[1] else "")  # too few images to tell
+    if inconclusive:  # not "or another recipe" beside "not evidence that the method fails"
+        remedy = remedy.replace(CHANCE_NEEDS, INCONCLUSIVE_NEEDS)
     auc_ci = finite_pair(figures.get("auc_ovr_ci95")) if kind == "one-vs-rest" else None
     if auc_ci is not None and auc_ci[0] > 0.5:
-        return (f"{said}. Its probabilities do rank the images better than chance ({auc_name} "
+        return (f"{said}{inconclusive}. Its probabilities do rank the images better than chance ({auc_name} "
                 f"{auc:.3f}, 95% CI {format_ci(auc_ci[0], auc_ci[1])}, above 0.5), but "
                 f"its grades do not yet agree with the true grades beyond chance. Do not read its "
                 f"grades as a grading; {remedy}")
     read = "its grades or probabilities" if probabilities else "its grades"
-    return f"{said}{auc_text}. Do not read {read} as a grading; {remedy}"
+    return f"{said}{auc_text}{inconclusive}. Do not read {read} as a grading; {remedy}"
 
 
 def ci_words(interval: Any) -> str:

@@ -605,6 +605,15 @@ class DataFacts:
     # manifest's patient column (_ingest_patients); None: folds per image, grade_counts counts
     patients_per_grade: dict[int, int] | None = None
     n_patients: int | None = None  # distinct patients of those images (None as above)
+    # (grade, patient) of each labelled training image, as the ingest will split them, when the
+    # folds are grouped by patient (None as above): a fold count offered as a fix is checked on them
+    image_patients: tuple[tuple[int, str], ...] | None = None
+    # the site of each of image_patients' images as the folds will split on them
+    # (data_prep.ingest.fold_sites): None without data.site_column or with each site kept whole
+    image_sites: tuple[str, ...] | None = None
+    # False: data.site_column is set and the sites the folds split on could not be read, so a
+    # fold count offered is left unchecked (checked on patients alone it could be wrong)
+    sites_known: bool = True
     patients_from: str = ""  # where the patients come from, in words (the messages say it)
     cache_sizes: list[int] | None = None  # the cached sides (None: a generic dataset)
     native_size: int | None = None  # a generic dataset's image side
@@ -1309,6 +1318,12 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
     modality = summary.get("modality")
     fundus = isinstance(modality, dict) and modality.get("value") == "fundus"
     patients_per_grade, n_patients, patients_from = _ingest_patients(train, summary, counts, manifest)
+    image_patients = None
+    if patients_per_grade is not None:
+        from data_prep.folds import manifest_units, summary_grouped
+
+        units, _ = manifest_units(train, summary_grouped(summary))
+        image_patients = tuple(zip([g for g, _, _, _ in train], units or (), strict=True)) if units else None
     return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test,
                      fundus_why=(f"the ingest found colour fundus photographs "
                                  f"({data_dir / 'ingest_summary.json'}: modality fundus)" if fundus else ""),
@@ -1320,7 +1335,33 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
                      channels_why=f"the cache in {data_dir / 'cache'}",
                      fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""),
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
-                     patients_from=patients_from)
+                     patients_from=patients_from, image_patients=image_patients,
+                     **_ingest_fold_sites(cfg, summary, manifest, image_patients,
+                                          len(recorded) if len(recorded) >= 2 else None))
+
+
+def _ingest_fold_sites(cfg: Config, summary: dict[str, Any], manifest: Path,
+                       image_patients: tuple[tuple[int, str], ...] | None,
+                       num_grades: int | None) -> dict[str, Any]:
+    """:class:`DataFacts`' ``image_sites`` and ``sites_known`` of an existing ingest, for a run
+    with ``data.site_column``: the manifest's site of each labelled training row (as
+    :func:`_labels_from_manifest` orders them) when the ingest split on sites (its summary's
+    ``sites``), None when it kept each site whole; ``sites_known`` False when the ingest
+    recorded no sites or they cannot be read (a fold count offered is then left unchecked)."""
+    if not cfg.data.site_column:
+        return {"image_sites": None, "sites_known": True}
+    recorded = summary.get("sites")
+    if image_patients is None or not isinstance(recorded, dict):
+        return {"image_sites": None, "sites_known": image_patients is None}
+    if recorded.get("folds") == "whole":  # the sites are the patients: split without sites
+        return {"image_sites": None, "sites_known": True}
+    try:
+        rows = labelled_rows(read_manifest(manifest, ("id", "grade", "split", "fold"), num_grades))
+    except (OSError, ValueError, csv.Error):
+        return {"image_sites": None, "sites_known": False}
+    sites = tuple(str(r.get(SITE_COLUMN) or "") for r in rows)
+    return ({"image_sites": sites, "sites_known": True} if len(sites) == len(image_patients)
+            else {"image_sites": None, "sites_known": False})
 
 
 def _ingest_patients(train: list[tuple[int, int, str, str]], summary: dict[str, Any],
@@ -1749,13 +1790,17 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     patients_per_grade: dict[int, int] | None = None
     n_patients: int | None = None
     patients_from = ""
+    image_patients = None
     # as the ingest will: data.patient_column, else the patient column the layout owns
     # (DeepDRiD's), or both eyes of a patient (EyePACS's <patient>_left / _right) share a fold
     if d.patient_column or ingest.own_patients(layout, d, labelled, "")[0]:
         patients_from = _patients_words(layout.treated_as, layout.patient_column, d.patient_column)
-        patients_per_grade, n_patients = _patient_counts(
-            [e.label.grade for e in labelled if e.label is not None and e.label.grade is not None],
-            ingest.image_patients(labelled), counts)
+        image_grades = [e.label.grade for e in labelled if e.label is not None and e.label.grade is not None]
+        patient_ids = ingest.image_patients(labelled)
+        patients_per_grade, n_patients = _patient_counts(image_grades, patient_ids, counts)
+        image_patients = tuple(zip(image_grades, patient_ids, strict=True))
+    sites = ingest.fold_sites(labelled, d)  # as the ingest's folds will split on them
+    image_sites = tuple(sites) if sites is not None else None
     grade_rows: dict[int, list[tuple[str, int]]] = {}
     if layout.labels_csv is not None and layout.npz is None:  # the rows a fix can name
         for e in labelled:
@@ -1778,7 +1823,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                      zero_left_out=zero_word_empty_grade(table),
                      grades_inferred=grades_inferred,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
-                     patients_from=patients_from, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
+                     patients_from=patients_from, image_patients=image_patients, image_sites=image_sites,
+                     cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
                      labels_known=not blocking or only_missing, grade_rows=grade_rows,
                      labels_name=layout.labels_csv.name if grade_rows and layout.labels_csv else "",
                      no_labels=(as_config_keys(no_train[0].what.partition(": ")[2]),
@@ -2452,7 +2498,10 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
         return
     short = {g: n for g, n in counts.items() if 0 < n < k}
     if short:
-        what, fix = _rare_grades_words(facts, short, unit, k)
+        # a fold count offered is checked on the patients (and sites) as the ingest will split
+        # them; unchecked where the sites are not known (an existing ingest's facts)
+        what, fix = _rare_grades_words(facts, short, unit, k,
+                                       cfg.data.fold_seed if facts.sites_known else None)
         c.error("data.n_folds", what, fix)
 
 
@@ -2474,7 +2523,8 @@ def _too_few_to_fold_fix(n: int, n_folds: int) -> str:
             "trains on the other folds' images, 2 or more)")
 
 
-def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: int) -> tuple[str, str]:
+def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: int,
+                       seed: int | None = None) -> tuple[str, str]:
     """(what is wrong, the fix, in settings) of the grades ``short`` (grade -> its ``unit``s,
     fewer than the ``k`` folds), said once for all of them: one grade in the ingest's words
     (:func:`data_prep.folds.rare_grade`, its note on such folds); several in one sentence
@@ -2486,8 +2536,15 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
     names those left, so two merges said side by side would name different scales, each wrong
     once the other is made; the check says the next merge on the renumbered labels)."""
     from data_prep.folds import FOLD_UNITS, rare_grade_parts, single_image_minimum
+    from data_prep.folds import checked_fold_count as checked
     from data_prep.grades import grade_label, merge_fix
     from data_prep.problems import as_config_keys
+
+    def fold_flag(n: int) -> str:  # checked on the patient grouping (with ``seed``) where known
+        if seed is None or facts.image_patients is None:
+            return f"--folds {n}"
+        return checked([g for g, _ in facts.image_patients], [p for _, p in facts.image_patients],
+                       n, seed, facts.image_sites)
 
     fewest, where = min(short.values()), f" in {facts.source}"
     parts = {g: rare_grade_parts(g, facts.grade_names, n, unit, k, fewest, where=where,
@@ -2498,10 +2555,10 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
     fix = []
     if len(by_count) == 1:  # the ingest's words
         ((g, folds),) = by_count.items()
-        fix.append(f"--folds {folds}, or {parts[g][2]}")
+        fix.append(f"{fold_flag(folds)}, or {parts[g][2]}")
     elif by_count:
         more = config_module.in_words([labels[g] for g in by_count], "and")
-        fix.append(f"--folds {min(by_count.values())}, or add labelled {more} {FOLD_UNITS[unit].more} "
+        fix.append(f"{fold_flag(min(by_count.values()))}, or add labelled {more} {FOLD_UNITS[unit].more} "
                    f"(at least {k} of each for {k} folds)")
     single = [g for g, (_, folds, _) in parts.items() if folds is None]  # one image: more, or a merge
     if len(single) == 1:

@@ -80,7 +80,7 @@ from drac_ssl.collapse import (  # re-exported: the stage's public names before 
     COLLAPSE_VARIANCE_SHARE,
     COLLAPSE_VIEW_COSINE,
     collapse_symptoms,
-    console_collapse_warning,
+    stage_collapse_warning,
 )
 from drac_ssl.config import Config, ConfigError, to_dict, with_data_channels
 from drac_ssl.datasets import GENERIC_DATASETS, load_generic, load_octa_cache, normalization_for
@@ -975,7 +975,7 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         _plot_history(out_dir, history, knn_start=task.knn_start, terms=task.keys, loss_name=task.loss_name)
         print(f"[pretrain] {stopped}; best epoch {best_epoch + 1} -> {backbone_path}")
         # report.md's warning, in the same words, and the run's clause if it is a trial
-        if words := console_collapse_warning(meta, "pretrain", run_dir):
+        if words := stage_collapse_warning(meta, "pretrain", run_dir):
             print(f"[pretrain] warning: {words}")
 
     # rank 0 exports while the other processes wait: none returns before the weights exist

@@ -191,6 +191,7 @@ from drac_ssl.console import print_lines
 from drac_ssl.exit_codes import RUN_BUSY, RunBusy
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
+    CHANCE_NEEDS,
     auc_words,
     chance_words,
     ece_with_reference,
@@ -1532,7 +1533,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
         record, subject="this submission", qwk_words="QWK",
         remedy=(DOMAIN_SHIFT_REMEDY if unlike is not None and unlike["most"] else WEAK_CHECK_REMEDY if weak else
-                "the model that wrote it needs more labelled images, more training or another recipe."),
+                f"the model that wrote it needs {CHANCE_NEEDS}."),
         probabilities=not kaggle)  # a Kaggle file has no probabilities to read
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
@@ -1670,12 +1671,12 @@ def _calibration_lines(record: Mapping[str, Any]) -> list[str]:
 DOMAIN_SHIFT_REMEDY = ("most of these images were flagged as unlike the training images, so suspect domain "
                        "shift first: another camera, site or preprocessing than the training images' (grade "
                        "images prepared as the training images were, or fine-tune on labelled images of this "
-                       "site); only then more labelled images, more training or another recipe.")
+                       f"site); only then {CHANCE_NEEDS}.")
 """The chance warning's remedy (:func:`drac_ssl.figures.chance_words`) when most scored images
 were flagged unlike the training images (:func:`unlike_training_images`)."""
 
 
-WEAK_CHECK_REMEDY = ("the model that wrote it needs more labelled images, more training or another recipe, "
+WEAK_CHECK_REMEDY = (f"the model that wrote it needs {CHANCE_NEEDS}, "
                      "or these images differ from the training images (domain shift: another camera, site "
                      "or preprocessing), which the bundle's weak input check cannot rule out: grade images "
                      "prepared as the training images were, or fine-tune on labelled images of this site.")

@@ -572,6 +572,10 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
 
 
 NOTHING_TAKEN = "nothing in it can be taken into a new run"
+# where the full run's time is said, a hand-measured run labelled with its machine and data (the
+# first try's next: line points here; an estimate of the pretraining's steps alone, there before,
+# was 1.8x too low for a trial user and left UMM out)
+FULL_RUN_TIME_DOC = "docs/own_fundus_folder.md#full-run-time"
 """How every refusal says that ``run.reuse`` could take nothing from the run folder it names
 (``run.reuse=RUN``, or the run folder a changed configuration is refused in), before why."""
 
@@ -1837,6 +1841,26 @@ def one_setting_fix(fix: str) -> bool:
     return True
 
 
+_CHECKED_SETTINGS = re.compile(r"(\S+=\S+(?: \S+=\S+)*) \(checked[:,]")
+"""A fix whose settings were checked to work before it was offered, then said why:
+``data.n_folds=4 data.fold_seed=1 (checked: ...), or add ...`` (the preflight's fold count,
+:func:`data_prep.folds.checked_fold_count`)."""
+
+
+def command_settings(fix: str) -> list[str]:
+    """The ``key=value`` words of a finding's ``fix`` that a command can carry: the fix itself
+    when it is one setting (:func:`one_setting_fix`); the settings a checked fix opens with
+    (:data:`_CHECKED_SETTINGS`: ``data.n_folds=4 data.fold_seed=1 (checked: ...), or add
+    labelled ...`` gives ``data.n_folds=4`` and ``data.fold_seed=1``), each one setting, the
+    words after them only its reasons and the other ways; [] for a fix in words (a trial: the
+    checked fold fix was left "to fix by hand" beside a command without it)."""
+    if one_setting_fix(fix):
+        return [fix]
+    checked = _CHECKED_SETTINGS.match(fix)
+    words = checked[1].split(" ") if checked else []
+    return words if words and all(one_setting_fix(w) for w in words) else []
+
+
 def first_try_size_line(run_dir: Path, own_folder: bool = True) -> str:
     """``note: runs/first-try (312.4 MiB) can be deleted once ...``: the first try's folder and
     what removing it frees (:func:`_freed_mib`: the files' apparent sizes, each inode once, a
@@ -1870,7 +1894,8 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     batch sizes against the images, images per grade against ``data.n_folds`` ...), each
     ``note: the full run (without --first-try) would stop: ...`` with its fix, then ``next:``
     the full run's command with the fixes that are one setting's value
-    (``pretrain.batch_size=16``, ``data.cache_sizes=[128, 256]``: :func:`one_setting_fix`) in
+    (``pretrain.batch_size=16``, ``data.cache_sizes=[128, 256]``: :func:`one_setting_fix`), and
+    the settings of a checked fix (``data.n_folds=4 data.fold_seed=1``: :func:`command_settings`) in
     place of the words typed for those settings, each setting once and each word quoted for a
     shell (:func:`drac_ssl.run_state.command_without`); with nothing to fix, ``next:`` the full
     run's command as it is. A ``run.name`` (typed, or the file's) that names this first try's
@@ -1910,8 +1935,8 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
         return []
     problems = preflight.new_run_problems(cfg, run_dir, full_sources)
     lines += [f"note: the full run (without {FIRST_TRY_OPTION}) would stop: {f.line}" for f in problems]
-    settings = list(dict.fromkeys(f.fix for f in problems if one_setting_fix(f.fix)))
-    by_hand = sum(1 for f in problems if not one_setting_fix(f.fix))
+    settings = list(dict.fromkeys(w for f in problems for w in command_settings(f.fix)))
+    by_hand = sum(1 for f in problems if not command_settings(f.fix))
     if cfg.run.name and resolve_run_dir(cfg).absolute() == run_dir.absolute():  # its own folder needed
         name = cfg.run.name
         settings.append(f"run.name={name}-2")
@@ -1934,6 +1959,8 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     elif command:
         rest = f" ({by_hand} problem(s) above to fix by hand first)" if by_hand else ""
         lines.append(f"next: the full run{rest}: {command}")
+    if command:  # its time: the docs' hand-measured run, labelled with its data and machine
+        lines.append(f"note: for how long the full run takes, see {FULL_RUN_TIME_DOC}")
     return [*lines, first_try_size_line(run_dir, own_folder=config is None)]
 
 

@@ -385,11 +385,17 @@ def pool_size(run_dir: Path) -> int | None:
             meta = json.loads((run_dir / stage / "metadata.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        found = (re.search(r"(\d+) images", str(meta.get("training_data") or ""))
-                 if isinstance(meta, dict) else None)
-        if found:
-            return int(found.group(1))
+        if (found := recorded_pool(meta)) is not None:
+            return found
     return None
+
+
+def recorded_pool(meta: Any) -> int | None:
+    """The ``N images`` (digits, commas allowed) of a stage's recorded ``training_data`` (its
+    ``metadata.json``, ``meta``); None when it names none or ``meta`` is no dict."""
+    found = (re.search(r"(\d[\d,]*) images", str(meta.get("training_data") or ""))
+             if isinstance(meta, dict) else None)
+    return int(found.group(1).replace(",", "")) if found else None
 
 
 def cap_words(stage: str, settings: dict[str, Any], n_images: int | None) -> str:

@@ -49,7 +49,7 @@ import torch
 
 from drac_ssl import pretrain
 from drac_ssl.checkpoint import load_checkpoint, save_weights
-from drac_ssl.collapse import console_collapse_warning
+from drac_ssl.collapse import stage_collapse_warning
 from drac_ssl.config import NUMBER_RANGES, Config, ConfigError, UMMConfig, save_config, to_dict
 from drac_ssl.distributed import DistInfo
 from drac_ssl.engine import Engine, Monitor, TrainingTask, checkpoint_kept_words
@@ -666,7 +666,7 @@ def run(
         plot_start_point(pretrain_rows, start, out_dir / "plots" / "umm_start.png")
     print(f"[umm] {stopped}; weights of {meta['umm']['weights']} -> {backbone_path}")
     # report.md's warning, in the same words, and the run's clause if it is a trial
-    if words := console_collapse_warning(meta, "umm", run_dir):
+    if words := stage_collapse_warning(meta, "umm", run_dir):
         print(f"[umm] warning: {words}")
     return UMMResult(out_dir, backbone_path, model_path, metadata_path, history, out_epoch,
                      stopped, start, guard_fired)

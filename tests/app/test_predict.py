@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from app.gradcam import (
     overlay_heatmap,
 )
 from app.inputs import InputLimits, InputRejected, load_bytes, load_upload
-from app.predict import NoBundleError, Predictor, find_newest_bundle
+from app.predict import NoBundleError, Prediction, Predictor, find_newest_bundle
 from drac_ssl.figures import whole_percentages
 from drac_ssl.grading.model import HEADS
 from drac_ssl.grading.predict import TTA_FLIPS
@@ -96,6 +97,33 @@ def test_predict_shapes_probabilities_heatmap(predictor: Predictor, sample_path:
     assert all(type(p) is float for p in [*pred.probabilities.values(), *d["P"], *d["probabilities"].values()])
     shown = repr(pred)
     assert "np.float64" not in shown and "array(" not in shown and "probabilities={'Normal': " in shown
+
+
+def test_a_grade_other_than_the_most_probable_says_its_rule(predictor: Predictor, sample_path: Path) -> None:
+    """A trial user's ``predict_file`` gave grade 2 'Moderate' while Severe and No DR were the most
+    probable, with nothing saying why: each Prediction carries the bundle's rule (the details
+    JSON's ``decision``), and its printed form says it when the grade is not the most probable."""
+    from app.server import decision_rule
+
+    pred = predictor.predict_file(sample_path, gradcam=False)
+    assert pred.decision == predictor.decision_rule == decision_rule(predictor) and pred.decision.startswith("Grade = ")
+    names = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+    rule = "Grade = expected grade Σ k·P_k cut at the bundle's kappa-tuned thresholds; it may differ from the most probable grade."
+
+    def shown(grade: int) -> str:
+        return repr(Prediction(name="eye.jpg", grade=grade, grade_name=names[grade], heatmap=None,
+                               probs=np.array([0.3, 0.1, 0.2, 0.35, 0.05]), image=np.zeros((4, 4), np.uint8),
+                               seconds=0.1, class_names=names, decision=rule))
+
+    assert shown(2).endswith(f"warnings=0, decision={rule!r})"), shown(2)
+    assert "decision=" not in shown(3)  # the most probable grade: nothing to explain
+    # docs/own_fundus_folder.md's tiny trial model: all five tie at 20%, yet grade 2's printed
+    # 0.1985 is below Severe's 0.2017, so the printed form still says the rule
+    tiny = Prediction(name="new_grey.jpg", grade=2, grade_name="Moderate", heatmap=None,
+                      probs=np.array([0.1996, 0.2015, 0.1985, 0.2017, 0.1987]),
+                      image=np.zeros((4, 4), np.uint8), seconds=0.1, class_names=names, decision=rule)
+    assert repr(tiny).endswith(f"decision={rule!r})"), repr(tiny)
+    assert "decision=" not in repr(replace(tiny, grade=3, grade_name="Severe"))
 
 
 def test_same_result_as_export_path(bundle_dir: Path, predictor: Predictor, sample_path: Path) -> None:

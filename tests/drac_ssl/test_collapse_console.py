@@ -90,6 +90,33 @@ def test_the_umm_warning_names_umms_own_settings() -> None:
                            "the learning rate (`pretrain.lr`)."), vicreg
 
 
+def test_the_fix_says_what_happened_not_settings_that_cannot_help() -> None:
+    """A trial user's 30 photographs: batch 16 (one step an epoch), early stopping at epoch 12 of
+    100 (pretrain.patience=5); the warning said 'more epochs or a larger batch', neither of which
+    could help (early stop; a batch over 30 is refused). Now: a tiny pool says no setting mends
+    it and points at the scratch comparison; a pool that stopped early names pretrain.patience
+    and the epoch; a batch already the largest the pool allows is not offered larger."""
+    def meta(n: int, batch: int, stopped: str) -> dict[str, object]:
+        return {**_meta(COLLAPSED), "training_data": f"colour fundus photographs, {n:,} images", "stopped": stopped,
+                "epochs_run": 12, "config": {"pretrain": {"batch_size": batch, "epochs": 100, "patience": 5}}}
+
+    early = "early stopping: no improvement of the epoch loss for 5 epochs"
+    tiny = collapse_warning(meta(30, 16, early), "pretrain")
+    assert ("On 30 images (1 step an epoch at batch 16; it stopped early, at epoch 12 of 100, after "
+            "pretrain.patience=5 epochs without a lower epoch loss), self-supervised learning cannot be "
+            "expected to learn") in tiny, tiny
+    assert "comparison with scratch" in tiny and "larger batch" not in tiny and "more epochs" not in tiny
+    stopped = collapse_warning(meta(3000, 32, early), "pretrain")
+    assert ("As it stopped early, at epoch 12 of 100, after pretrain.patience=5 epochs without a lower epoch "
+            "loss, more epochs (pretrain.epochs) alone change nothing: raise pretrain.patience") in stopped, stopped
+    assert "or pretrain with a larger batch (pretrain.batch_size)" in stopped
+    largest = collapse_warning(meta(3000, 2048, "completed all epochs"), "pretrain", markdown=True)
+    assert "larger batch" not in largest
+    assert "(its batch, `pretrain.batch_size=2048`, is the largest 3000 images allow)" in largest, largest
+    umm = collapse_warning({**meta(30, 16, early), "config": {"umm": {"batch_size": 16}}}, "umm")
+    assert "On 30 images (1 step an epoch at batch 16)" in umm and "larger batch" not in umm, umm
+
+
 def test_a_collapsed_pretraining_is_warned_of_on_the_console(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A tiny MNIST pretraining (one step) whose variance term's target std is 100
@@ -119,8 +146,11 @@ def test_a_collapsed_pretraining_is_warned_of_on_the_console(
     expected = " (expected in a trial run: its pretraining was cut short)"
     assert lines[at + 1] == f"[pretrain] warning: {words}{expected}", lines[at:at + 2]
     result = next(i for i, line in enumerate(lines) if line.startswith("[train] result: "))
-    assert lines[result + 1] == f"[train] warning: {words}{expected}", lines[result:result + 2]
-    assert "carry little information about the images" in words and "pretrain.batch_size" in words
+    # said once in full (a trial user saw the paragraph twice): the result's line points at it
+    assert lines[result + 1] == ("[train] warning: the VICReg representation looks collapsed: the [pretrain] "
+                                 f"warning above says what was seen and what to do{expected}"), lines[result:result + 2]
+    assert out.count(words) == 1
+    assert "carry little information about the images" in words and "comparison with scratch" in words  # a tiny pool
     assert lines[result + 2].startswith("[train] next: "), lines[result:]
     report = (tmp_path / "runs" / "collapsed" / "report.md").read_text(encoding="utf-8")
     assert collapse_warning(meta, "pretrain", markdown=True) in report
@@ -153,9 +183,13 @@ def test_a_first_trys_collapse_is_said_expected_on_every_stages_line(
         assert words.startswith(f"the {collapse.SSL_STAGE_TITLES[stage]} representation looks collapsed: "), words
         said[stage] = words
     warned = [line for line in out.splitlines() if " warning: the " in line and "looks collapsed" in line]
+    pointer = "the {} representation looks collapsed: the [{}] warning above says what was seen and what to do"
     assert warned == [f"[pretrain] warning: {said['pretrain']}{expected}", f"[umm] warning: {said['umm']}{expected}",
-                      f"[train] warning: {said['pretrain']}{expected}", f"[train] warning: {said['umm']}{expected}"], warned
-    # the words come from one place: the stage's line is the console's rule of its record
+                      f"[train] warning: {pointer.format('VICReg', 'pretrain')}{expected}",
+                      f"[train] warning: {pointer.format('UMM', 'umm')}{expected}"], warned
+    # the words come from one place: the stage's line is the console's rule of its record; a
+    # process that did not run the stages (a resumed run) says them in full
+    collapse._SAID_BY_THE_STAGE.clear()
     assert run_collapse_warnings(run) == [f"{said['pretrain']}{expected}", f"{said['umm']}{expected}"]
     # report.md keeps its own words, without the console's clause
     report = (run / "report.md").read_text(encoding="utf-8")

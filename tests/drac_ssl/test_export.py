@@ -1171,6 +1171,12 @@ def test_a_model_no_better_than_chance_is_flagged(exported_run: Path) -> None:
                                                     "resample gives 0.000"})
     assert "QWK 0.000, its CI not meaningful: every image was given one grade (1 NPDR)" in text
     assert "95% CI -0.100..0.100 reaches 0" in bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [-0.1, 0.1]})
+    assert "inconclusive" not in bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [-0.1, 0.1]})
+    # a trial user's 30 photographs: an interval up to 0.483 holds useful grading too, said inconclusive
+    small = bundles.chance_warning({"qwk": 0.186, "qwk_ci95": [-0.138, 0.483], "auc_ovr": 0.56})
+    assert ("95% CI -0.138..0.483 reaches 0, macro AUC one-vs-rest 0.560 (0.5 = chance); the QWK's interval "
+            "holds both chance-level and useful grading (QWK 0.4 or more), so the result is inconclusive, not "
+            "evidence that the method fails. Do not read") in small, small
     # an interval wholly below 0 does not "reach" 0 (a review): worse than chance, said so
     assert "95% CI -0.200..-0.050 lies below 0 (worse than chance)" in bundles.chance_warning(
         {"qwk": -0.12, "qwk_ci95": [-0.2, -0.05]})
@@ -1180,7 +1186,9 @@ def test_a_model_no_better_than_chance_is_flagged(exported_run: Path) -> None:
     ranked = bundles.chance_warning({"qwk": 0.469, "qwk_ci95": [-0.011, 0.716], "auc_ovr": 0.81,
                                      "auc_ovr_ci95": [0.7, 0.9]})
     assert ranked.startswith("No evidence that this model grades better than chance: out-of-fold QWK "
-                             "0.469, 95% CI -0.011..0.716 reaches 0. Its probabilities do rank the images "
+                             "0.469, 95% CI -0.011..0.716 reaches 0; the QWK's interval holds both chance-level and "
+                             "useful grading (QWK 0.4 or more), so the result is inconclusive, not evidence that "
+                             "the method fails. Its probabilities do rank the images "
                              "better than chance (macro AUC one-vs-rest 0.810, 95% CI 0.700..0.900, above 0.5)")
     assert "rank the images" not in bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [-0.1, 0.1],
                                                             "auc_ovr": 0.55, "auc_ovr_ci95": [0.45, 0.65]})

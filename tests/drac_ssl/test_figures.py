@@ -161,3 +161,21 @@ def test_a_bound_near_0_keeps_enough_decimals_to_say_which_side_of_0_it_is() -> 
     assert format_ci(-4e-9, 0.3) == "0.000..0.300"  # beyond 6 decimals: float noise, 0
     assert format_difference(0.0, -1e-17, 0.05) == "+0.000 (+0.000..+0.050)"
     assert format_ci(-2.4e-6, 0.3) == "-0.000002..0.300"
+
+
+def test_an_inconclusive_chance_warning_asks_for_images_not_another_recipe() -> None:
+    """Review F6: beside "inconclusive, not evidence that the method fails" the remedy said "more
+    training or another recipe", which undoes it; an inconclusive interval asks for more labelled
+    images, in the default remedy and in the scoring's. A CI short of useful grading keeps them."""
+    from drac_ssl.figures import CHANCE_NEEDS, chance_words
+    from drac_ssl.scoring import DOMAIN_SHIFT_REMEDY, WEAK_CHECK_REMEDY
+
+    small = {"qwk": 0.186, "qwk_ci95": [-0.138, 0.483], "auc_ovr": 0.56}  # a trial: reaches 0.4 too
+    for remedy in (None, DOMAIN_SHIFT_REMEDY, WEAK_CHECK_REMEDY):
+        said = chance_words(small) if remedy is None else chance_words(small, remedy=remedy)
+        assert said is not None and "not evidence that the method fails" in said
+        assert "another recipe" not in said and "more training" not in said and "more labelled images" in said, said
+    assert chance_words(small).endswith("Do not read its grades or probabilities as a grading; it needs more "
+                                        "labelled images.")
+    short = chance_words({"qwk": -0.087, "qwk_ci95": [-0.412, 0.246], "auc_ovr": 0.433})
+    assert short is not None and "inconclusive" not in short and short.endswith(f"it needs {CHANCE_NEEDS}.")

@@ -1237,6 +1237,88 @@ def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
                          "least 2 patients, one per fold")
 
 
+# A trial user's 30 photographs of 15 patients (two eyes each): (patient, grade) per image
+TWO_EYES = [("001", 3), ("001", 3), ("002", 4), ("002", 2), ("003", 1), ("003", 2), ("004", 4), ("004", 2),
+            ("005", 2), ("005", 1), ("006", 2), ("006", 1), ("007", 1), ("007", 3), ("008", 3), ("008", 1),
+            ("009", 2), ("009", 4), ("010", 4), ("010", 3), ("011", 4), ("011", 1), ("012", 3), ("012", 0),
+            ("013", 0), ("013", 0), ("014", 0), ("014", 0), ("015", 0), ("015", 4)]
+
+
+def test_the_fold_count_offered_is_checked_on_the_patients(tmp_path: Path) -> None:
+    """Grade 0 has 4 patients, too few for 5 folds: 'data.n_folds=4' was offered, whose 4
+    patient-grouped folds (seed 0) leave grade 0 out of one (the full run's report then said
+    data.fold_seed=1). The fix offered now is checked as the ingest will split the patients,
+    and following it fills every fold."""
+    from data_prep.folds import assign_folds, folds_without_grade
+
+    root = plain_dataset(tmp_path / "plain", [g for _, g in TWO_EYES])
+    rows = (root / "labels.csv").read_text().splitlines()
+    lines = [rows[0] + ",patient"] + [f"{r},{p}" for r, (p, _) in zip(rows[1:], TWO_EYES, strict=True)]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    grades, patients = [g for _, g in TWO_EYES], [p for p, _ in TWO_EYES]
+    assert folds_without_grade(grades, assign_folds(grades, 4, 0, patients)[0], 4)  # the unchecked fix fails
+    line = errors(f"data.root={root}", "data.patient_column=patient", "data.n_folds=5", "data.grades=icdr",
+                  *SMALL_BATCHES)["data.n_folds"]
+    assert "has only 4 patients" in line
+    fix = re.search(r"fix: data\.n_folds=(\d+)(?: data\.fold_seed=(\d+))? \(checked: ", line)
+    assert fix, line
+    k, seed = int(fix[1]), int(fix[2] or 0)
+    assert not folds_without_grade(grades, assign_folds(grades, k, seed, patients)[0], k)
+
+
+def test_the_fold_count_offered_beside_a_site_column_is_checked_on_the_sites_too(tmp_path: Path) -> None:
+    """Review F3: with data.site_column the preflight offered 'data.n_folds=4' unchecked, whose
+    4 folds left a grade out of one, though the ingest checks its folds with the sites. The fix
+    offered now is checked as the ingest will split the patients and the sites (these sites move
+    the working seed from 1 to 2), and following it fills every fold."""
+    from data_prep.folds import assign_site_folds, folds_without_grade
+
+    site = dict(zip([f"{i:03d}" for i in range(1, 16)], "AABABBBBAABABBA", strict=True))
+    root = plain_dataset(tmp_path / "plain", [g for _, g in TWO_EYES])
+    rows = (root / "labels.csv").read_text().splitlines()
+    lines = [rows[0] + ",patient,site"] + [f"{r},{p},{site[p]}" for r, (p, _) in zip(rows[1:], TWO_EYES, strict=True)]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    grades, patients = [g for _, g in TWO_EYES], [p for p, _ in TWO_EYES]
+    sites = [site[p] for p in patients]
+
+    def gaps(k: int, seed: int) -> dict[int, list[int]]:
+        return folds_without_grade(grades, assign_site_folds(grades, k, seed, patients, sites=sites)[0], k)
+
+    assert gaps(4, 0) and gaps(4, 1)  # the unchecked fix, and the seed checked without the sites, fail
+    line = errors(f"data.root={root}", "data.patient_column=patient", "data.site_column=site", "data.n_folds=5",
+                  "data.grades=icdr", *SMALL_BATCHES)["data.n_folds"]
+    assert "has only 4 patients" in line
+    fix = re.search(r"fix: data\.n_folds=(\d+)(?: data\.fold_seed=(\d+))? \(checked: ", line)
+    assert fix, line
+    assert not gaps(int(fix[1]), int(fix[2] or 0)), line
+
+
+def test_the_full_runs_fold_count_after_a_first_try_with_sites_is_checked_on_its_sites(tmp_path: Path) -> None:
+    """Review F3, the first try's note on the full run: judged from the first try's ingest, whose
+    manifest records each image's site; the fold count offered is checked on them as on the
+    label CSV (the working seed is 2 with these sites, 1 without), and unchecked for an ingest
+    that recorded no sites."""
+    site = dict(zip([f"{i:03d}" for i in range(1, 16)], "AABABBBBAABABBA", strict=True))
+    data = tmp_path / "ft" / "data"
+    data.mkdir(parents=True)
+    (data / "manifest.csv").write_text("id,path,grade,split,fold,patient,site\n" + "".join(
+        f"e{i}.png,e{i}.png,{g},train,{i % 2},{p},{site[p]}\n" for i, (p, g) in enumerate(TWO_EYES)))
+    summary = {"patients": {"grouped": True, "column": "patient"}, "grades": {"names": ["No DR", "Mild", "Moderate", "Severe", "PDR"]},
+               "sites": {"column": "site", "folds": "sites"}}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    cfg, sources, _ = preflight.read_config(Path("configs/fundus.yaml"), [
+        "data.root=/x", "data.patient_column=patient", "data.site_column=site", "run.stages=[ingest]"])
+
+    def fix() -> str:
+        (found,) = [f for f in preflight.new_run_problems(cfg, tmp_path / "ft", sources) if f.setting == "data.n_folds"]
+        return found.fix
+
+    assert fix().startswith("data.n_folds=4 data.fold_seed=2 (checked: "), fix()
+    del summary["sites"]
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    assert fix().startswith("data.n_folds=4, or "), fix()  # sites not recorded: not checked on the patients alone
+
+
 def test_eyepacs_eye_pairs_are_counted_as_patients_as_the_ingest_groups_them(tmp_path: Path) -> None:
     """EyePACS images <patient>_left / _right share a fold in the ingest: 8 images of a grade
     from 4 patients cannot fill 5 folds, which the preflight says before any stage runs."""
