@@ -1340,7 +1340,7 @@ def umm_departure_checks_rows(r: dict[str, Any]) -> list[str]:
                      f"{m.get('view_cosine_along_soft')} vs {m.get('view_cosine_along_pairs')}"
                      for m in r.get("membership") or [] if isinstance(m, dict))
     tail = f"| {_device(r)} | {_date(r)} | `{r.get('command')}` |"
-    return [f"| UMM outer hypergradient vs inner gradient (random ResNet-18 after {o.get('early_cut')}, "
+    return [f"| UMM outer vs inner gradient (random ResNet-18 after {o.get('early_cut')}, "
             f"{o.get('images')} images of {o.get('pixels')} px, one seed) | cosine {o.get('cos_outer_inner_same_batch')} "
             f"on the same batch, {o.get('cos_outer_inner_other_batch')} on another; look-ahead step "
             f"{o.get('look_ahead_length')} vs a first Adam step {o.get('first_adam_step_length')} "
@@ -1353,8 +1353,7 @@ def _umm_departure_checks_headline(r: dict[str, Any]) -> str | None:
     o = r.get("outer_batch") or {}
     if "cos_outer_inner_same_batch" not in o:
         return None
-    return (f"outer vs inner gradient cosine {o['cos_outer_inner_same_batch']} same batch, "
-            f"{o['cos_outer_inner_other_batch']} another")
+    return f"cosine {o['cos_outer_inner_same_batch']} same batch, {o['cos_outer_inner_other_batch']} another"
 
 
 def bootstrap_speed_rows(r: dict[str, Any]) -> list[str]:
