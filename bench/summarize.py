@@ -1310,6 +1310,52 @@ def _bootstrap_coverage_headline(r: dict[str, Any]) -> str | None:
     return f"95% CIs held the truth (QWK / AUC OvO, simulation): {', '.join(said)}" if said else None
 
 
+def ece_reference_rows(r: dict[str, Any]) -> list[str]:
+    """The ECE of perfectly calibrated simulated models (bench/ece_reference.py), its old
+    bootstrap CI's coverage of 0 and ece_if_calibrated's reference: one row per size."""
+    return [f"| ECE of perfectly calibrated models, {f.get('n')} images (simulation: a 3-grade model, "
+            f"{f.get('reps')} data sets, {r.get('n_boot')} resamples) | ECE mean {f.get('ece_mean')} (true 0); "
+            f"the old percentile bootstrap 95% CI held 0 in {f.get('old_ci_held_0')} of {f.get('reps')}; "
+            f"ece_if_calibrated: mean {f.get('reference_mean')}, 95th percentile {f.get('reference_p95_mean')}, "
+            f"the ECE above it in {f.get('above_reference_p95')} of {f.get('reps')}, its seed-to-seed sd "
+            f"{f.get('reference_p95_seed_sd')} | {_device(r)} | {_date(r)} "
+            f"| `{r.get('command')}` |" for f in r.get("sizes") or [] if isinstance(f, dict)]
+
+
+def _ece_reference_headline(r: dict[str, Any]) -> str | None:
+    """Each size's ECE of a perfect model, and its old CIs that held 0."""
+    sizes = [f for f in r.get("sizes") or [] if isinstance(f, dict) and "ece_mean" in f]
+    if not sizes:
+        return None
+    eces = ", ".join(f"{f['ece_mean']} at {f['n']}" for f in sizes)
+    held = ", ".join(f"{f['old_ci_held_0']} of {f['reps']}" for f in sizes)
+    return f"true 0: ECE {eces} images; old CIs held 0 in {held}"
+
+
+def umm_departure_checks_rows(r: dict[str, Any]) -> list[str]:
+    """design.md's UMM departure checks (bench/umm_departure_checks.py): the outer batch's and
+    the soft membership's rows."""
+    o = r.get("outer_batch") or {}
+    soft = "; ".join(f"tau {m.get('temperature')}: cosine {m.get('cos_soft_pairs')}, view cosine "
+                     f"{m.get('view_cosine_along_soft')} vs {m.get('view_cosine_along_pairs')}"
+                     for m in r.get("membership") or [] if isinstance(m, dict))
+    tail = f"| {_device(r)} | {_date(r)} | `{r.get('command')}` |"
+    return [f"| UMM outer vs inner gradient (random ResNet-18 after {o.get('early_cut')}, "
+            f"{o.get('images')} images of {o.get('pixels')} px, one seed) | cosine {o.get('cos_outer_inner_same_batch')} "
+            f"on the same batch, {o.get('cos_outer_inner_other_batch')} on another; look-ahead step "
+            f"{o.get('look_ahead_length')} vs a first Adam step {o.get('first_adam_step_length')} "
+            f"(x{o.get('adam_over_look_ahead')}) {tail}",
+            f"| soft vs pairs Delta R gradients (free features, 32 pairs, 512-d, one seed) | {soft} {tail}"]
+
+
+def _umm_departure_checks_headline(r: dict[str, Any]) -> str | None:
+    """The outer hypergradient's cosine with the inner gradient, same batch / another."""
+    o = r.get("outer_batch") or {}
+    if "cos_outer_inner_same_batch" not in o:
+        return None
+    return f"cosine {o['cos_outer_inner_same_batch']} same batch, {o['cos_outer_inner_other_batch']} another"
+
+
 def bootstrap_speed_rows(r: dict[str, Any]) -> list[str]:
     """Counted bootstrap vs the earlier per-resample scikit-learn loop: one row per case."""
     rows = []
@@ -3250,7 +3296,8 @@ def _rows_of(name: str, record: dict[str, Any]) -> list[str] | None:
     correctness table (:data:`TABLE_ONLY`). A new file of a known bench renders with that
     bench's rows, a file of a new bench with the generic ones."""
     by_name = {"ingest": ingest_rows, "bootstrap_speed": bootstrap_speed_rows, "default_run": default_run_rows,
-               "bootstrap_coverage": bootstrap_coverage_rows,
+               "bootstrap_coverage": bootstrap_coverage_rows, "ece_reference": ece_reference_rows,
+               "umm_departure_checks": umm_departure_checks_rows,
                "threads": threads_rows, "cli_startup": cli_startup_rows, "name_tags": name_tags_rows,
                "app_browser_a11y": app_browser_a11y_rows,
                "structure_check": structure_check_rows, "retinamnist": retinamnist_rows,
@@ -3988,6 +4035,7 @@ HEADLINES = (("retinamnist_epochs", _epochs_headline), ("retinamnist", _job_head
              ("threads", _threads_headline), ("pretrain_throughput", _pretrain_throughput_headline),
              ("ingest", _ingest_headline), ("disk_use", _disk_headline),
              ("bootstrap_speed", _bootstrap_speed_headline), ("bootstrap_coverage", _bootstrap_coverage_headline),
+             ("ece_reference", _ece_reference_headline), ("umm_departure_checks", _umm_departure_checks_headline),
              ("feed_throughput", _feed_headline),
              ("app_load", _app_load_headline), ("app_browser_a11y", _app_browser_a11y_headline))
 """The summary figure of a result, by the prefix of its key, where the first words of its row

@@ -561,8 +561,9 @@ def run(
     if uc.outer_batch == "next" and uc.use_rate_reduction and len(feed) < 2:
         # name only the setting(s) that leave one batch: the images, or the step cap
         fixes = []
-        if len(data.images) // uc.batch_size < 2:
-            fixes.append(f"umm.batch_size={max(2, len(data.images) // 2)} (two batches or more)")
+        if len(data.images) // uc.batch_size < 2:  # two batches of 2 or more need 4 images
+            fixes.append(f"umm.batch_size={len(data.images) // 2} (two batches or more)" if len(data.images) >= 4
+                         else f"4 images or more (two batches of 2; {len(data.images)} give one)")
         if uc.max_steps_per_epoch == 1:
             fixes.append("umm.max_steps_per_epoch=0 (the full epoch) or >= 2")
         fixes.append("umm.outer_batch=same")

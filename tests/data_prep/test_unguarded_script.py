@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def test_train_main_run_pipeline_and_the_umm_stage_refuse_a_top_level_rerun(tmp_
     for call, name in ((lambda: train.main(argv), "drac_ssl.train.main"),
                        (lambda: run_pipeline(cfg), "drac_ssl.train.run_pipeline"),
                        (lambda: cli.main(["runs/r"]), "drac_ssl.umm.cli.main")):
-        (tmp_path / f"marker-{os.getppid()}.txt").unlink(missing_ok=True)  # another parent's workers
+        (tmp_path / f"marker-{pool_module._top_pid()}.txt").unlink(missing_ok=True)  # another parent's workers
         for worker in range(2):  # two workers of one parent: the second is silent
             with pytest.raises(SystemExit) as stop:
                 call()
@@ -174,3 +175,63 @@ def test_a_dataloader_that_lost_its_workers_so_says_the_cause(tmp_path: Path, mo
     monkeypatch.setattr(train, "_run_pipeline_stages", stopped_otherwise)
     assert train.main(["-c", "default", "run.stages=[ingest]"]) == 2
     assert not marker.exists()  # gone whatever ended the run
+
+
+def test_forkserver_workers_leave_their_marker_for_the_top_process(tmp_path: Path) -> None:
+    """Under the forkserver start method (Linux's default from Python 3.14) a worker's parent is
+    the forkserver: keyed on it, the marker was never found by the process that started the pool
+    (whose failure then said nothing of the cause) and stayed in the temporary folder. It is keyed
+    on the top process now (``DRAC_SSL_TOP_PID``), found and removed."""
+    script = tmp_path / "unguarded_forkserver.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        from data_prep.pool import refuse_top_level_rerun, top_level_rerun_said
+
+        refuse_top_level_rerun("a.main", "workers=1")
+        top_level_rerun_said()
+        try:
+            with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver")) as pool:
+                pool.submit(abs, 1).result()
+        except BrokenProcessPool:
+            print("said:", top_level_rerun_said() is not None, flush=True)
+    """))
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(temp)}
+    env.pop("DRAC_SSL_TOP_PID", None)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=60)
+    said = f"error: {script}: a.main runs at the top level of this script"
+    if done.stdout == "":  # this Python's forkserver imported the script itself (and stopped there)
+        pytest.skip(f"the forkserver preloads the main module here: {done.stderr[-300:]}")
+    assert done.stdout == "said: True\n", done.stderr
+    assert done.stderr.count(said) == 1, done.stderr  # once of the pool's workers
+    assert [p.name for p in temp.rglob("*") if p.is_file()] == []  # no marker left behind
+
+
+def test_a_marker_is_never_written_or_read_through_a_link(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A link planted at a stale marker's name in a shared temporary folder was written through
+    (``write_text``) by the worker: now the link is replaced, its target untouched, and the
+    parent never reads through one."""
+    monkeypatch.setattr(pool_module, "top_level_rerun", lambda: "/w/script.py")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("DRAC_SSL_TOP_PID", "4242")
+    target = tmp_path / "victim.txt"
+    target.write_text("keep me", encoding="utf-8")
+    marker = pool_module._rerun_marker(4242)
+    assert oct(marker.parent.stat().st_mode & 0o777) == "0o700"
+    marker.symlink_to(target)
+    os.utime(marker, (0, 0), follow_symlinks=False)  # a dead process's, long ago
+    with pytest.raises(SystemExit):
+        pool_module.refuse_top_level_rerun("a.main", "workers=1")
+    assert target.read_text(encoding="utf-8") == "keep me"
+    assert not marker.is_symlink() and "a.main runs at the top level" in marker.read_text(encoding="utf-8")
+    assert capsys.readouterr().err.startswith("error: /w/script.py: a.main")
+    here = pool_module._rerun_marker(os.getpid())
+    here.unlink(missing_ok=True)
+    here.symlink_to(target)
+    assert pool_module.top_level_rerun_said() is None  # not read through the link
+    assert not here.is_symlink()

@@ -33,6 +33,13 @@ def _python(code: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.Com
                           text=True, timeout=300)
 
 
+def _python_json(code: str, drop: tuple[str, ...] = (), **env: str):
+    """:func:`_python`'s run of ``code``, which must succeed, and the JSON of its last line of output."""
+    proc = _python(code, drop, **env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 OFFLINE_VARIABLES = ("NO_ALBUMENTATIONS_UPDATE", "HF_HUB_DISABLE_TELEMETRY")
 
 
@@ -42,16 +49,13 @@ def test_importing_the_app_sets_the_packages_offline_variables_and_keeps_a_hosts
 
     assert set(OFFLINE_ENVIRONMENT) == set(OFFLINE_VARIABLES)
     code = (f"import json, os, app\nprint(json.dumps({{k: os.environ.get(k) for k in {OFFLINE_VARIABLES!r}}}))\n")
-    unset = _python(code, drop=OFFLINE_VARIABLES)
-    assert unset.returncode == 0, unset.stderr
-    assert json.loads(unset.stdout.strip().splitlines()[-1]) == OFFLINE_ENVIRONMENT
-    host = _python(code, NO_ALBUMENTATIONS_UPDATE="0", HF_HUB_DISABLE_TELEMETRY="0")
-    assert host.returncode == 0, host.stderr
-    assert json.loads(host.stdout.strip().splitlines()[-1]) == dict.fromkeys(OFFLINE_VARIABLES, "0")
+    assert _python_json(code, drop=OFFLINE_VARIABLES) == OFFLINE_ENVIRONMENT
+    host = _python_json(code, NO_ALBUMENTATIONS_UPDATE="0", HF_HUB_DISABLE_TELEMETRY="0")
+    assert host == dict.fromkeys(OFFLINE_VARIABLES, "0")
 
 
 def test_importing_the_package_makes_no_connection_and_sets_the_offline_variables() -> None:
-    proc = _python(_NO_NETWORK + (
+    found = _python_json(_NO_NETWORK + (
         "import os, json\n"
         "import drac_ssl.grading.predict\n"
         "lazy = {m: m in sys.modules for m in ('albumentations', 'sklearn', 'pandas', 'torchvision')}\n"
@@ -59,8 +63,6 @@ def test_importing_the_package_makes_no_connection_and_sets_the_offline_variable
         "print(json.dumps({'tried': tried, 'lazy': lazy, 'albumentations': 'albumentations' in sys.modules,\n"
         f"                  'env': {{k: os.environ.get(k) for k in {OFFLINE_VARIABLES!r}}}}}))\n"),
         drop=OFFLINE_VARIABLES)
-    assert proc.returncode == 0, proc.stderr
-    found = json.loads(proc.stdout.strip().splitlines()[-1])
     assert found["albumentations"], "the test did not import albumentations"
     assert found["tried"] == [], f"a network connection was attempted: {found['tried']}"
     assert found["env"] == {"NO_ALBUMENTATIONS_UPDATE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
@@ -92,19 +94,36 @@ def test_grading_with_a_bundle_loads_no_scikit_learn(tmp_path: Path) -> None:
     assert proc.stdout.strip() == "[]", proc.stdout
 
 
-def test_limit_threads_caps_torch_and_opencv() -> None:
-    proc = _python(
-        "import cv2, torch, json\n"
-        "before = {'cv2': cv2.getNumThreads(), 'inter': torch.get_num_interop_threads()}\n"
+def test_limit_threads_caps_torch_and_opencv_and_warns_only_when_the_inter_op_pool_was_sized_already() -> None:
+    """After a grading's convolutions, ``limit_threads(1)`` caps all three pools, silently: a
+    trial user could not make it warn as docs/python.md said it would "after loading or
+    grading" (grading never sizes or uses torch's inter-op pool). The warning comes from a second
+    call asking for another count (torch sizes the pool once per process), and says so. One
+    interpreter for both (one torch import)."""
+    found = _python_json(
+        "import cv2, json, torch, warnings\n"
         "from drac_ssl.grading import limit_threads\n"
-        "set_now = limit_threads(1)\n"
-        "print(json.dumps({'before': before, 'set': set_now, 'torch': torch.get_num_threads(),\n"
-        "                  'inter': torch.get_num_interop_threads(), 'cv2': cv2.getNumThreads()}))\n",
+        "with torch.no_grad():\n"
+        "    torch.nn.Conv2d(3, 4, 3)(torch.randn(2, 3, 32, 32))  # a grading's convolutions\n"
+        "with warnings.catch_warnings(record=True) as said:\n"
+        "    warnings.simplefilter('always')\n"
+        "    first = limit_threads(1)\n"
+        "    now = {'torch': torch.get_num_threads(), 'inter': torch.get_num_interop_threads(),\n"
+        "           'cv2': cv2.getNumThreads()}\n"
+        "    second = limit_threads(2)\n"
+        "print(json.dumps({'first': first, 'now': now, 'second': second,\n"
+        "                  'said': [str(w.message) for w in said]}))\n",
         drop=("OMP_NUM_THREADS",))
-    assert proc.returncode == 0, proc.stderr
-    found = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert (found["torch"], found["inter"], found["cv2"]) == (1, 1, 1), found
-    assert found["set"] == {"torch_intra_op": 1, "torch_inter_op": 1, "opencv": 1}
+    assert found["now"] == {"torch": 1, "inter": 1, "cv2": 1}, found
+    assert found["first"] == {"torch_intra_op": 1, "torch_inter_op": 1, "opencv": 1}, found
+    assert found["second"]["torch_inter_op"] == 1, found
+    assert found["second"]["torch_intra_op"] == 2 and found["second"]["opencv"] == 2, found
+    (said,) = found["said"]  # the second call only
+    assert said.startswith("limit_threads(2): torch's inter-op pool was sized already, to 1 threads"), said
+    assert said.endswith("-> call limit_threads once, at the start"), said
+    page = " ".join((REPO / "docs" / "python.md").read_text(encoding="utf-8").split())
+    assert "keeps its size once it has run, and `limit_threads` then warns" not in page
+    assert "a first `limit_threads` after them still sets all three, silently" in page
 
 
 def test_limit_threads_refuses_what_is_not_a_thread_count() -> None:
@@ -124,7 +143,7 @@ def test_the_app_library_leaves_the_server_variables_to_the_host_and_the_server_
     # a host service embedding Predictor (import app.predict) keeps its own values: forcing
     # them would change other libraries of its process (docs/python.md, "Offline"); the server
     # (import app.server, as python -m app does) still sets them before gradio is imported
-    proc = _python(
+    found = _python_json(
         "import json, os, sys\n"
         "import app.predict\n"
         f"library = {{k: os.environ.get(k) for k in {SERVER_VARIABLES!r}}}\n"
@@ -136,37 +155,7 @@ def test_the_app_library_leaves_the_server_variables_to_the_host_and_the_server_
         "print(json.dumps({'library': library, 'server': server, 'gradio_first': first,\n"
         "                  'hub_offline': bool(c.HF_HUB_OFFLINE)}))\n",
         drop=SERVER_VARIABLES, GRADIO_ANALYTICS_ENABLED="True")
-    assert proc.returncode == 0, proc.stderr
-    found = json.loads(proc.stdout.strip().splitlines()[-1])
     assert found["library"] == {"GRADIO_ANALYTICS_ENABLED": "True", "HF_HUB_OFFLINE": None}
     assert found["gradio_first"] is False
     assert found["server"] == {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
     assert found["hub_offline"] is True  # set before the hub client read it
-
-
-def test_limit_threads_warns_only_when_the_inter_op_pool_was_sized_already() -> None:
-    """A trial user could not make limit_threads warn as docs/python.md said it would "after
-    loading or grading": grading never sizes or uses torch's inter-op pool, so the first call
-    after it set all three silently. The warning comes from a second call asking for another
-    count (torch sizes the pool once per process), and says so."""
-    proc = _python(
-        "import json, warnings, torch\n"
-        "from drac_ssl.grading import limit_threads\n"
-        "with torch.no_grad():\n"
-        "    torch.nn.Conv2d(3, 4, 3)(torch.randn(2, 3, 32, 32))  # a grading's convolutions\n"
-        "with warnings.catch_warnings(record=True) as said:\n"
-        "    warnings.simplefilter('always')\n"
-        "    first = limit_threads(1)\n"
-        "    second = limit_threads(2)\n"
-        "print(json.dumps({'first': first, 'second': second, 'said': [str(w.message) for w in said]}))\n",
-        drop=("OMP_NUM_THREADS",))
-    assert proc.returncode == 0, proc.stderr
-    found = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert found["first"]["torch_inter_op"] == 1 and found["second"]["torch_inter_op"] == 1, found
-    assert found["second"]["torch_intra_op"] == 2 and found["second"]["opencv"] == 2, found
-    (said,) = found["said"]  # the second call only
-    assert said.startswith("limit_threads(2): torch's inter-op pool was sized already, to 1 threads"), said
-    assert said.endswith("-> call limit_threads once, at the start"), said
-    page = " ".join((REPO / "docs" / "python.md").read_text(encoding="utf-8").split())
-    assert "keeps its size once it has run, and `limit_threads` then warns" not in page
-    assert "a first `limit_threads` after them still sets all three, silently" in page

@@ -1331,17 +1331,21 @@ def test_outer_batch_next_reuses_the_outer_batch_s_early_features_bit_for_bit(
         assert torch.equal(value, state_cached[key]), key
 
 
-@pytest.mark.parametrize(("overrides", "cause", "not_the_cause"), [
-    ({}, "umm.max_steps_per_epoch=0", "umm.batch_size="),  # 24 images: 3 batches of 8, capped at 1
-    ({"umm.max_steps_per_epoch": "0", "umm.batch_size": "16"}, "umm.batch_size=12", "umm.max_steps_per_epoch=0"),
+@pytest.mark.parametrize(("overrides", "n_images", "cause", "not_the_cause"), [
+    ({}, 24, "umm.max_steps_per_epoch=0", "umm.batch_size="),  # 24 images: 3 batches of 8, capped at 1
+    ({"umm.max_steps_per_epoch": "0", "umm.batch_size": "16"}, 24, "umm.batch_size=12", "umm.max_steps_per_epoch=0"),
+    # 3 images: umm.batch_size=2 still gives one batch (3 // 2); only more images make two
+    ({"umm.max_steps_per_epoch": "0", "umm.batch_size": "2"}, 3, "4 images or more", "umm.batch_size="),
 ])
 def test_outer_batch_next_is_refused_with_one_batch_an_epoch(
-        pretrained: Path, tmp_path: Path, overrides: dict[str, str], cause: str, not_the_cause: str) -> None:
+        pretrained: Path, tmp_path: Path, overrides: dict[str, str], n_images: int, cause: str,
+        not_the_cause: str) -> None:
     """The fix names the setting that leaves one batch: the step cap, or a batch of more than
-    half the images (review F1: it suggested umm.batch_size also when the cap was the cause)."""
+    half the images (review F1: it suggested umm.batch_size also when the cap was the cause),
+    and with 2-3 images no batch size, which would leave one batch all the same."""
     cfg = tiny_config(**CHEAP, **{"umm.outer_batch": "next", **overrides})  # umm.max_steps_per_epoch=1
     with pytest.raises(ValueError, match="umm.outer_batch=next takes F on the epoch's next batch") as err:
-        umm.run(cfg, tmp_path / "run", data=tiny_data(),
+        umm.run(cfg, tmp_path / "run", data=tiny_data(n_images),
                 checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors")
     fix = str(err.value).partition("fix: ")[2]
     assert cause in fix and not_the_cause not in fix and "umm.outer_batch=same" in fix, fix
