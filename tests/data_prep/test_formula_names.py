@@ -274,3 +274,17 @@ def test_an_ingest_whose_manifest_write_fails_leaves_a_manifest_that_is_refused(
     with pytest.raises(ManifestError, match="is missing"):
         read_manifest(out / "manifest.csv", ("id", "path", "grade", "split", "fold"))
 
+
+
+def test_a_manifest_edited_after_its_ingest_is_a_change_not_a_crash(tmp_path: Path) -> None:
+    """Review 3 F4: source_changes read the manifest through manifest_cells_guarded, whose
+    ManifestError (a summary recording another manifest's SHA-256) it did not catch, so a
+    manifest hand-edited after a run crashed report.py and the training's last lines."""
+    from data_prep.source_check import data_changed_words
+
+    out = _ingested(tmp_path)
+    manifest = out / "manifest.csv"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    words = data_changed_words(out)
+    assert words.startswith("the data changed since this run ingested it: ")
+    assert f"the manifest {manifest} is not the one its ingest_summary.json describes" in words
