@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from drac_ssl import config
 from drac_ssl.config import ConfigError, YamlLoader, load_config, read_yaml
 
 LEVELS = "\n".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9))
@@ -15,13 +16,15 @@ LAUGHS = f'l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol
 
 def test_a_billion_laughs_config_is_refused_at_once_with_its_file_and_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Refused once composed, before anything expands the aliases: no Python object is built
-    (construction, which would follow every alias, fails the test) and the count said is the
-    expansion's, computed without building it."""
-    def constructed(self: YamlLoader, node: object) -> object:
-        raise AssertionError("the aliases were expanded before the refusal")
+    """Refused once composed, before anything follows the aliases: neither the walk for
+    repeated keys nor the construction of Python objects (each following every alias) is
+    reached, and the count said is the expansion's, computed without expanding it."""
+    def expanded(*args: object) -> object:
+        __tracebackhide__ = True  # its argument, the expanded document, is too large to show
+        raise AssertionError("the aliases were followed before the refusal")
 
-    monkeypatch.setattr(YamlLoader, "construct_document", constructed)
+    monkeypatch.setattr(config, "_repeated_key", expanded)
+    monkeypatch.setattr(YamlLoader, "construct_document", expanded)
     path = tmp_path / "laughs.yaml"
     path.write_text(LAUGHS, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
