@@ -572,12 +572,13 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
 
 
 NOTHING_TAKEN = "nothing in it can be taken into a new run"
+"""How every refusal says that ``run.reuse`` could take nothing from the run folder it names
+(``run.reuse=RUN``, or the run folder a changed configuration is refused in), before why."""
+
 # where the full run's time is said, a hand-measured run labelled with its machine and data (the
 # first try's next: line points here; an estimate of the pretraining's steps alone, there before,
 # was 1.8x too low for a trial user and left UMM out)
 FULL_RUN_TIME_DOC = "docs/own_fundus_folder.md#full-run-time"
-"""How every refusal says that ``run.reuse`` could take nothing from the run folder it names
-(``run.reuse=RUN``, or the run folder a changed configuration is refused in), before why."""
 
 
 @dataclasses.dataclass(frozen=True)
