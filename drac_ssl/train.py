@@ -68,7 +68,7 @@ import yaml
 from data_prep.pool import refuse_top_level_rerun, top_level_rerun_said
 from drac_ssl import PRETRAIN_METHOD, preflight, runtime
 from drac_ssl.challenge import drac_scale
-from drac_ssl.collapse import run_collapse_warnings
+from drac_ssl.collapse import forget_stage_warnings, run_collapse_warnings
 from drac_ssl.commands import train_overrides, train_parser, train_preset
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
@@ -1270,6 +1270,7 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     # a worker importing a script that calls it unguarded: not RunBusy, its own parent's run
     refuse_top_level_rerun("drac_ssl.train.run_pipeline", "data.workers=1 and pretrain.num_workers=0")
     top_level_rerun_said()  # a marker left by a killed process of this id: not this run's workers'
+    forget_stage_warnings()  # an earlier run in this process printed its own, not this one's
     try:
         return _run_pipeline_stages(cfg, sources, earlier, said)
     except RuntimeError as exc:
