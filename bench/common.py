@@ -274,7 +274,8 @@ def keep_oof_copies(sources: Mapping[str, Path], out_dir: Path, name: str,
     bootstrap intervals can be recomputed without a rerun (referee F1: no RetinaMNIST result had
     kept them). The copy is readable by :func:`drac_ssl.oof.read_oof`: its ids are the names
     themselves (a source's guard against spreadsheet formulas, ``'=a.png``, taken off as its
-    record says: the copy has no record, so it is read as written).
+    record says: the copy has no record, so it is read as written; a copy with an id starting
+    with ``'``, which no RetinaMNIST id does, is refused by ``read_oof`` rather than misread).
 
     ``units`` (:func:`oof_units`: image id -> its resampling unit), given when the run's
     bootstrap resampled patients or twin groups rather than images: the copy then has a

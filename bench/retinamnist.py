@@ -200,7 +200,7 @@ def write_floor_oof(path: Path, ids: Sequence[str], grades: np.ndarray, folds: n
     ids guarded against a spreadsheet formula), with the record that says so beside it
     (:func:`drac_ssl.oof.oof_record`: ``pixel_floor_oof.json``, with the file's SHA-256), so that
     :func:`drac_ssl.oof.read_oof` gives the ids back exactly."""
-    from drac_ssl.io import atomic_write_json
+    from drac_ssl.io import atomic_write_json, atomic_write_text
     from drac_ssl.oof import oof_csv_text, oof_record, oof_record_fields
     from drac_ssl.scale import prob_columns
 
@@ -209,7 +209,7 @@ def write_floor_oof(path: Path, ids: Sequence[str], grades: np.ndarray, folds: n
              int(probs[i].argmax())] for i, image_id in enumerate(ids)]
     path.parent.mkdir(parents=True, exist_ok=True)
     oof_record(path).unlink(missing_ok=True)  # no older record ever beside the new file
-    path.write_text(oof_csv_text(header, rows), encoding="utf-8")
+    atomic_write_text(path, oof_csv_text(header, rows))  # a cut leaves the old file or the new one
     atomic_write_json(oof_record(path), oof_record_fields(path))  # the guard, for this file's SHA-256
 
 

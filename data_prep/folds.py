@@ -474,8 +474,9 @@ def checked_fold_count(grades: Sequence[int] | np.ndarray, patients: Sequence[st
     ``seed``: ``--folds 4`` when those folds put every grade of at least 4 patients in every
     fold; else, patient-grouped folds having left such a grade out of a fold (StratifiedGroupKFold
     spreads patients, not images), the seed or the smaller fold count :func:`working_folds` found
-    to fill them, said checked as :func:`gap_fixes` says them (``--folds 4 --seed 1 (checked: its
-    4 folds then hold every grade)``, ``--folds 3 (checked, with the same seed: ...)``);
+    to fill them, with what was checked (``--folds 4 --seed 1 (checked: 4 folds with --seed 0
+    leave a grade out of a fold; with --seed 1 its 4 folds hold every grade)``, ``--folds 3
+    (checked: 4 folds leave a grade out of a fold; its 3 folds hold every grade)``);
     ``--folds 4`` unchecked when ``patients`` is None (stratified folds of images always fill a
     grade of as many images as folds) or neither was found (a trial: ``data.n_folds=4`` after a
     first try, whose 4 folds then left grade 0 out of one). ``sites`` (one per image, or None):

@@ -43,7 +43,7 @@ from data_prep.layout import (
 )
 from data_prep.problems import IngestError
 from drac_ssl.io import read_json_dict, sha256_file, unguarded_cell
-from drac_ssl.manifest import manifest_cells_guarded
+from drac_ssl.manifest import ManifestError, manifest_cells_guarded
 
 __all__ = ["BYTES_ONLY_WORDS", "HASH_BUDGET_BYTES", "SOURCE_ROLES", "changed_grades", "data_changed_words",
            "differences_words", "grade_differences", "labels_edited", "source_changes", "stamp_sources"]
@@ -173,6 +173,10 @@ def _changes(data_dir: Path) -> list[str]:
             guarded = manifest_cells_guarded(data_dir / "manifest.csv")  # not before the guard
             ingested = {unguarded_cell(row["path"], guarded=guarded) for row in csv.DictReader(fh) if row.get("path")
                         and (not arrays or row.get("split") == "unlabelled")}
+    except ManifestError:  # its summary describes another manifest: edited, or an ingest cut
+        changes.append(f"the manifest {data_dir / 'manifest.csv'} is not the one its "
+                       f"ingest_summary.json describes (edited since, or an ingest interrupted)")
+        return changes
     except (OSError, KeyError, csv.Error):
         return changes
     ingested |= set(summary.get("unlabelled_copies") or ())  # known, left out by the ingest

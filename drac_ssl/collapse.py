@@ -253,8 +253,17 @@ def console_collapse_warning(meta: dict[str, Any], stage: str, run_dir: str | os
 
 
 _SAID_BY_THE_STAGE: set[tuple[str, str]] = set()
-"""(run folder, stage) whose collapse warning this process printed at the end of the stage
-(:func:`stage_collapse_warning`): the run's result lines then point at it, not repeat it."""
+"""(run folder, stage) whose collapse warning this run printed at the end of the stage
+(:func:`stage_collapse_warning`): the run's result lines then point at it, not repeat it.
+Emptied as each run starts (:func:`forget_stage_warnings`)."""
+
+
+def forget_stage_warnings() -> None:
+    """Forget the stage warnings this process printed (:func:`stage_collapse_warning`): called
+    as a run starts (:func:`drac_ssl.train.run_pipeline`), so that a second run of the same
+    folder in one process (a script, a notebook) whose stages were already done says their
+    warnings in full, not "the [pretrain] warning above" with nothing above."""
+    _SAID_BY_THE_STAGE.clear()
 
 
 def stage_collapse_warning(meta: dict[str, Any], stage: str, run_dir: str | os.PathLike[str]) -> str:

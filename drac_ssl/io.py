@@ -204,23 +204,49 @@ class CsvRecordMismatch(ValueError):
     the CSV was edited since. The message names both files, what is wrong and the fix."""
 
 
+def _has_quoted_cell(csv_path: str | os.PathLike[str]) -> bool:
+    """Whether a cell of the CSV ``csv_path`` starts with ``'`` (quoted by the CSV writer or
+    not); False for a file that cannot be read (its reader says why)."""
+    try:
+        text = Path(csv_path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"(?:^|,)\"?'", text, re.MULTILINE) is not None
+
+
 def declares_guarded_cells(record: str | os.PathLike[str], csv_path: str | os.PathLike[str],
                            digest_field: str, fix: str) -> bool:
     """Whether the JSON record ``record`` (``ingest_summary.json``, ``metrics.json``) says the
     CSV ``csv_path`` beside it holds :func:`guarded_cell`'s cells: :data:`GUARDED_CELLS_FIELD`
     true AND its ``digest_field`` (``manifest_sha256``, ``oof_sha256``) the SHA-256 of that very
-    file. False for a record without the field or the digest (written before the guard),
-    missing or unreadable, and for a CSV that cannot be read (its reader says why).
+    file. False for a record without the field or the digest (written before the guard) or
+    unreadable, for a missing record beside a CSV without a cell starting with ``'`` (read alike
+    guarded or not), and for a CSV that cannot be read (its reader says why).
+
+    A CSV without its record is always an interrupted state, never a file written before the
+    guard: every version of the package wrote the record after the CSV, and a writer now removes
+    the old record before rewriting the CSV. So a missing record is refused (below) when the
+    CSV holds a cell starting with ``'``, which a guard may have written.
 
     Raises:
-        CsvRecordMismatch: the record holds a digest, the CSV's is another and a cell of the CSV
-            starts with ``'`` (so guarded or not reads differently; a run or ingest
-            interrupted between writing the CSV and its record: a guarded CSV beside an older
-            record would be read with its guard's ``'`` as part of the names); ``fix`` (the
-            command that rewrites both) ends the message.
+        CsvRecordMismatch: a cell of the CSV starts with ``'`` (so guarded or not reads
+            differently) and the record is missing, or holds a digest other than the CSV's: a
+            run or ingest was interrupted between writing the CSV and its record (killed, disk
+            full), or the CSV was edited since; a guarded CSV read without its record's word
+            would keep its guard's ``'`` as part of the names. ``fix`` (the command that
+            rewrites both) ends the message.
     """
+    record = Path(record)
+    if not record.exists():
+        if _has_quoted_cell(csv_path):
+            raise CsvRecordMismatch(
+                f"{csv_path}: its record {record} is missing, and a cell of the CSV starts with "
+                f"' (a guard against a spreadsheet formula, or part of a name): a run or ingest "
+                f"was interrupted between writing the CSV and its record, so its names cannot be "
+                f"read safely.\n  fix: {fix}")
+        return False
     try:
-        data = json.loads(Path(record).read_text(encoding="utf-8"))
+        data = json.loads(record.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     digest = data.get(digest_field) if isinstance(data, dict) else None
@@ -233,8 +259,7 @@ def declares_guarded_cells(record: str | os.PathLike[str], csv_path: str | os.Pa
     if actual != digest:
         # only a cell starting with ' reads differently guarded or not: without one the file is
         # read alike either way, and its reader's own checks say what else is wrong with it
-        text = Path(csv_path).read_text(encoding="utf-8", errors="replace")
-        if not re.search(r"(?:^|,)\"?'", text, re.MULTILINE):
+        if not _has_quoted_cell(csv_path):
             return False
         raise CsvRecordMismatch(
             f"{csv_path}: not the file its record {record} describes (its SHA-256 {actual[:12]}... "

@@ -132,9 +132,10 @@ def manifest_cells_guarded(path: str | os.PathLike[str]) -> bool:
     manifest it describes (its ``manifest_sha256``: :func:`drac_ssl.io.declares_guarded_cells`).
 
     Raises:
-        ManifestError: the summary records another manifest's SHA-256 (an ingest interrupted
-            between rewriting the manifest and its summary, or the manifest edited since); the
-            message says so and gives :func:`redo_ingest_fix`.
+        ManifestError: a cell starts with ``'`` and the summary is missing or records another
+            manifest's SHA-256 (an ingest interrupted between rewriting the manifest and its
+            summary, or the manifest edited since); the message says so and gives
+            :func:`redo_ingest_fix`.
     """
     path = Path(path)
     try:

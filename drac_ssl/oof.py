@@ -132,7 +132,8 @@ against a spreadsheet formula (:func:`oof_cells_guarded`)."""
 OOF_DIGEST = "oof_sha256"
 """The field of :data:`OOF_RECORD` (and of the bench floor's record) holding the SHA-256 of the
 out-of-fold CSV beside it as written: its :data:`drac_ssl.io.GUARDED_CELLS_FIELD` is trusted for
-that file only (a run killed between rewriting the CSV and the record is refused, not misread)."""
+that file only: a file with a cell starting with ``'`` beside a missing record or one with
+another digest (a run killed between rewriting the CSV and the record) is refused, not misread."""
 
 
 def oof_record_fields(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -159,13 +160,14 @@ def oof_record(path: str | os.PathLike[str]) -> Path:
 def oof_cells_guarded(path: str | os.PathLike[str]) -> bool:
     """Whether the ``oof.csv`` at ``path`` holds :func:`drac_ssl.io.guarded_cell`'s cells: its
     :func:`oof_record` says so (:data:`drac_ssl.io.GUARDED_CELLS_FIELD`). False for a file
-    written before the guard (or without its record): read exactly as written, a first ``'``
-    included. The record's word is taken only for the file it describes: its :data:`OOF_DIGEST`
+    written before the guard: read exactly as written, a first ``'`` included (a file without
+    its record only when no cell starts with ``'``). The record's word is taken only for the file it describes: its :data:`OOF_DIGEST`
     (:func:`drac_ssl.io.declares_guarded_cells`).
 
     Raises:
-        OofError: the record holds another file's SHA-256 (a run interrupted between rewriting
-            ``oof.csv`` and its record, or the file edited since): rerun the same command."""
+        OofError: a cell starts with ``'`` and the record is missing or holds another file's
+            SHA-256 (a run interrupted between rewriting ``oof.csv`` and its record, or the file
+            edited since): rerun the same command."""
     try:
         return declares_guarded_cells(oof_record(path), path, OOF_DIGEST,
                                       "rerun the same command (python -m drac_ssl.train, or the "

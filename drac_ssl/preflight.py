@@ -1236,23 +1236,26 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
 
 def _labels_from_manifest(path: Path, num_grades: int | None = None
                           ) -> tuple[int, dict[int, int], dict[int, dict[int, int]],
-                                     list[tuple[int, int, str, str]], int, int]:
+                                     list[tuple[int, int, str, str]], int, int, tuple[str, ...]]:
     """(rows, labelled per grade, labelled per fold and grade, the labelled rows as (grade,
-    fold, patient: '' for none, image id) in file order, test rows, data.unlabelled rows) of a
-    manifest (:func:`data_prep.folds.fold_row`); ``num_grades``: the ingest's K, a grade outside
+    fold, patient: '' for none, image id) in file order, test rows, data.unlabelled rows, the
+    labelled rows' sites in the same order: '' for none) of a manifest
+    (:func:`data_prep.folds.fold_row`); ``num_grades``: the ingest's K, a grade outside
     ``0..K-1`` refused (:func:`drac_ssl.manifest.read_manifest`)."""
     from data_prep.folds import fold_row
 
     rows = read_manifest(path, ("id", "grade", "split", "fold"), num_grades)  # patient: optional
     grades: dict[int, int] = {}
     folds: dict[int, dict[int, int]] = {}
-    train = [fold_row(row) for row in labelled_rows(rows)]
+    labelled = labelled_rows(rows)
+    train = [fold_row(row) for row in labelled]
     for grade, fold, _, _ in train:
         grades[grade] = grades.get(grade, 0) + 1
         per_grade = folds.setdefault(fold, {})
         per_grade[grade] = per_grade.get(grade, 0) + 1
     return (len(rows), grades, folds, train, sum(r["split"] == "test" for r in rows),
-            sum(r["split"] == "unlabelled" for r in rows))
+            sum(r["split"] == "unlabelled" for r in rows),
+            tuple(str(r.get(SITE_COLUMN) or "") for r in labelled))
 
 
 def _patient_counts(grades: list[int], patients: list[str],
@@ -1284,7 +1287,7 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
         pass
     recorded = tuple((summary.get("grades") or {}).get("names") or ()) if isinstance(summary, dict) else ()
     try:
-        n, grades, folds, train, n_test, n_pool = _labels_from_manifest(
+        n, grades, folds, train, n_test, n_pool, train_sites = _labels_from_manifest(
             manifest, len(recorded) if len(recorded) >= 2 else None)
     except (OSError, ValueError, csv.Error) as exc:
         what, _, fix = str(exc).partition("\n  fix: ")  # a ManifestError names the file and its fix
@@ -1336,18 +1339,16 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
                      fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""),
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      patients_from=patients_from, image_patients=image_patients,
-                     **_ingest_fold_sites(cfg, summary, manifest, image_patients,
-                                          len(recorded) if len(recorded) >= 2 else None))
+                     **_ingest_fold_sites(cfg, summary, train_sites, image_patients))
 
 
-def _ingest_fold_sites(cfg: Config, summary: dict[str, Any], manifest: Path,
-                       image_patients: tuple[tuple[int, str], ...] | None,
-                       num_grades: int | None) -> dict[str, Any]:
+def _ingest_fold_sites(cfg: Config, summary: dict[str, Any], train_sites: tuple[str, ...],
+                       image_patients: tuple[tuple[int, str], ...] | None) -> dict[str, Any]:
     """:class:`DataFacts`' ``image_sites`` and ``sites_known`` of an existing ingest, for a run
-    with ``data.site_column``: the manifest's site of each labelled training row (as
-    :func:`_labels_from_manifest` orders them) when the ingest split on sites (its summary's
-    ``sites``), None when it kept each site whole; ``sites_known`` False when the ingest
-    recorded no sites or they cannot be read (a fold count offered is then left unchecked)."""
+    with ``data.site_column``: ``train_sites``, the manifest's site of each labelled training
+    row (:func:`_labels_from_manifest`'s, in its order), when the ingest split on sites (its
+    summary's ``sites``), None when it kept each site whole; ``sites_known`` False when the
+    ingest recorded no sites (a fold count offered is then left unchecked)."""
     if not cfg.data.site_column:
         return {"image_sites": None, "sites_known": True}
     recorded = summary.get("sites")
@@ -1355,12 +1356,7 @@ def _ingest_fold_sites(cfg: Config, summary: dict[str, Any], manifest: Path,
         return {"image_sites": None, "sites_known": image_patients is None}
     if recorded.get("folds") == "whole":  # the sites are the patients: split without sites
         return {"image_sites": None, "sites_known": True}
-    try:
-        rows = labelled_rows(read_manifest(manifest, ("id", "grade", "split", "fold"), num_grades))
-    except (OSError, ValueError, csv.Error):
-        return {"image_sites": None, "sites_known": False}
-    sites = tuple(str(r.get(SITE_COLUMN) or "") for r in rows)
-    return ({"image_sites": sites, "sites_known": True} if len(sites) == len(image_patients)
+    return ({"image_sites": train_sites, "sites_known": True} if len(train_sites) == len(image_patients)
             else {"image_sites": None, "sites_known": False})
 
 
@@ -2336,7 +2332,7 @@ def _ingest_counts(data_dir: Path) -> tuple[dict[int, int], dict[int, int] | Non
     summary = summary if isinstance(summary, dict) else {}
     names = tuple((summary.get("grades") or {}).get("names") or ())
     try:
-        _, grades, folds, train, _, _ = _labels_from_manifest(data_dir / "manifest.csv",
+        _, grades, folds, train, _, _, _ = _labels_from_manifest(data_dir / "manifest.csv",
                                                               len(names) if len(names) >= 2 else None)
         per_grade, _, _ = _ingest_patients(train, summary, grades, data_dir / "manifest.csv")
     except (OSError, ValueError, csv.Error):

@@ -68,7 +68,7 @@ import yaml
 from data_prep.pool import refuse_top_level_rerun, top_level_rerun_said
 from drac_ssl import PRETRAIN_METHOD, preflight, runtime
 from drac_ssl.challenge import drac_scale
-from drac_ssl.collapse import run_collapse_warnings
+from drac_ssl.collapse import forget_stage_warnings, run_collapse_warnings
 from drac_ssl.commands import train_overrides, train_parser, train_preset
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
@@ -572,12 +572,13 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
 
 
 NOTHING_TAKEN = "nothing in it can be taken into a new run"
+"""How every refusal says that ``run.reuse`` could take nothing from the run folder it names
+(``run.reuse=RUN``, or the run folder a changed configuration is refused in), before why."""
+
 # where the full run's time is said, a hand-measured run labelled with its machine and data (the
 # first try's next: line points here; an estimate of the pretraining's steps alone, there before,
 # was 1.8x too low for a trial user and left UMM out)
 FULL_RUN_TIME_DOC = "docs/own_fundus_folder.md#full-run-time"
-"""How every refusal says that ``run.reuse`` could take nothing from the run folder it names
-(``run.reuse=RUN``, or the run folder a changed configuration is refused in), before why."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1269,6 +1270,7 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     # a worker importing a script that calls it unguarded: not RunBusy, its own parent's run
     refuse_top_level_rerun("drac_ssl.train.run_pipeline", "data.workers=1 and pretrain.num_workers=0")
     top_level_rerun_said()  # a marker left by a killed process of this id: not this run's workers'
+    forget_stage_warnings()  # an earlier run in this process printed its own, not this one's
     try:
         return _run_pipeline_stages(cfg, sources, earlier, said)
     except RuntimeError as exc:

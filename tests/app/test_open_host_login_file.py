@@ -62,53 +62,33 @@ def test_the_hash_command_refuses_a_password_under_12_characters(password: str) 
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
-@pytest.mark.parametrize("proxy", [["--root-path", "/drac"], "GRADIO_ROOT_PATH"])
+@pytest.mark.parametrize("root", ["/drac", "/"])
+@pytest.mark.parametrize("given_as", ["--root-path", "GRADIO_ROOT_PATH"])
 def test_behind_a_reverse_proxy_a_weak_login_file_is_refused_on_loopback_too(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        proxy: list[str] | str) -> None:
+        root: str, given_as: str) -> None:
     """Review F3: docs/deploying.md's unit listens on 127.0.0.1 behind nginx with --root-path
     /drac: served beyond this machine, so a group-readable or plaintext login file is refused
-    there too (it was only warned); without a proxy, loopback still only warns."""
+    there too (it was only warned); without a proxy, loopback still only warns. Review 2 F2:
+    ``--root-path /`` (or GRADIO_ROOT_PATH=/), the app at the proxy's root, is ``""`` in
+    gradio's form, which was taken for no proxy: it is refused as behind any other path, and
+    the message says "at /"."""
     from app.__main__ import main as app_main
 
     path = _logins(tmp_path, "bob:pw2\n", 0o640)
     monkeypatch.delenv("GRADIO_ROOT_PATH", raising=False)
-    if proxy == "GRADIO_ROOT_PATH":
-        monkeypatch.setenv("GRADIO_ROOT_PATH", "/drac")
+    if given_as == "GRADIO_ROOT_PATH":
+        monkeypatch.setenv("GRADIO_ROOT_PATH", root)
         given: list[str] = []
     else:
-        given = list(proxy)
+        given = ["--root-path", root]
     assert app_main(["--host", "127.0.0.1", *given, "--auth-file", str(path),
                      "--bundle", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: --auth-file {path}: other users of this machine may read it (mode 640) "
                           f"and line(s) 1 (bob) hold a plaintext password. Behind a reverse proxy at "
-                          f"/drac"), err
-    assert "pw2" not in err and f"chmod 600 {path}" in err
+                          f"{root} (--root-path or GRADIO_ROOT_PATH)"), err
+    assert "pw2" not in err and f"chmod 600 {path}" in err and "Not started" in err
     monkeypatch.delenv("GRADIO_ROOT_PATH", raising=False)  # loopback alone: warned, not refused here
     app_main(["--host", "127.0.0.1", "--auth-file", str(path), "--bundle", str(tmp_path / "none")])
     assert "Not started" not in capsys.readouterr().err
-
-
-@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
-@pytest.mark.parametrize("proxy", [["--root-path", "/"], "GRADIO_ROOT_PATH"])
-def test_a_reverse_proxy_at_its_root_is_a_proxy_too(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        proxy: list[str] | str) -> None:
-    """Review 2 F2: ``--root-path /`` (or GRADIO_ROOT_PATH=/), the app at the proxy's root, is
-    ``""`` in gradio's form, which was taken for no proxy: a weak login file was only warned.
-    It is refused as behind any other path, and the message says "at /"."""
-    from app.__main__ import main as app_main
-
-    path = _logins(tmp_path, "bob:pw2\n", 0o640)
-    monkeypatch.delenv("GRADIO_ROOT_PATH", raising=False)
-    if proxy == "GRADIO_ROOT_PATH":
-        monkeypatch.setenv("GRADIO_ROOT_PATH", "/")
-        given: list[str] = []
-    else:
-        given = list(proxy)
-    assert app_main(["--host", "127.0.0.1", *given, "--auth-file", str(path),
-                     "--bundle", str(tmp_path / "none")]) == 2
-    err = capsys.readouterr().err
-    assert "Behind a reverse proxy at / (--root-path or GRADIO_ROOT_PATH)" in err, err
-    assert "pw2" not in err and "Not started" in err

@@ -378,10 +378,11 @@ def test_out_of_fold_copies_keep_what_the_intervals_need_and_read_back(tmp_path:
 def test_an_out_of_fold_copy_of_guarded_names_reads_back_the_names(tmp_path: Path) -> None:
     """Review 2 F5: a copy of a guarded oof.csv kept its cells ('=a.png) without the record that
     says they are guarded, so read_oof(copy) gave '=a.png for =a.png; the copy holds the names."""
+    import csv
     import json
 
     from bench.common import keep_oof_copies, oof_copy_path
-    from drac_ssl.oof import oof_csv_text, oof_record_fields, read_oof
+    from drac_ssl.oof import OofError, oof_csv_text, oof_record_fields, read_oof
 
     source = tmp_path / "run" / "pixel_floor_oof.csv"
     source.parent.mkdir(parents=True)
@@ -391,7 +392,19 @@ def test_an_out_of_fold_copy_of_guarded_names_reads_back_the_names(tmp_path: Pat
     source.with_suffix(".json").write_text(json.dumps(oof_record_fields(source)), encoding="utf-8")
     assert list(read_oof(source).ids) == names
     keep_oof_copies({"pixel_floor": source}, tmp_path / "results", "x")
-    assert list(read_oof(oof_copy_path(tmp_path / "results", "x", "pixel_floor")).ids) == names
+    copy = oof_copy_path(tmp_path / "results", "x", "pixel_floor")
+    with open(copy, newline="", encoding="utf-8") as fh:
+        assert [row["id"] for row in csv.DictReader(fh)] == names  # the names, plain
+    # without a record, a copy with a cell starting with ' cannot be told from a guarded file
+    # cut before its record: refused, not misread (review 3 F1); without one it reads back
+    with pytest.raises(OofError, match="is missing"):
+        read_oof(copy)
+    plain = ["=a.png", "b.png"]
+    source.write_text(oof_csv_text(["id", "grade", "fold", "P0", "P1", "pred"],
+                                   [[n, 0, 0, "0.6", "0.4", 0] for n in plain]), encoding="utf-8")
+    source.with_suffix(".json").write_text(json.dumps(oof_record_fields(source)), encoding="utf-8")
+    keep_oof_copies({"pixel_floor": source}, tmp_path / "results", "x")
+    assert list(read_oof(copy).ids) == plain
 
 
 def test_out_of_fold_copies_of_a_grouped_run_keep_each_images_resampling_unit(tmp_path: Path) -> None:

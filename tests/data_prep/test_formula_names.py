@@ -65,7 +65,7 @@ def test_oof_csv_guards_formula_names_and_its_readers_get_them_back(
 
     from drac_ssl import finetune, pretrain
     from drac_ssl.config import load_config
-    from drac_ssl.oof import PATIENT_COLUMN, read_oof, read_oof_column
+    from drac_ssl.oof import PATIENT_COLUMN, OofError, read_oof, read_oof_column
 
     _ingested(tmp_path)
     settings = {**TINY_FINETUNE, "data.cache_sizes": "[64]", "pretrain.augment.source_size": "64",
@@ -86,6 +86,9 @@ def test_oof_csv_guards_formula_names_and_its_readers_get_them_back(
     with pytest.raises(KeyboardInterrupt):
         finetune.run(cfg, tmp_path)
     assert oof.is_file() and not (oof.parent / "metrics.json").exists()  # no older record beside it
+    with pytest.raises(OofError, match="is missing") as caught:  # read killed: refused (review 3 F2)
+        read_oof(oof)
+    assert "fix: rerun the same command" in str(caught.value)
     monkeypatch.setattr(finetune, "atomic_write_json", real)
     finetune.run(cfg, tmp_path)
     with open(oof, newline="", encoding="utf-8") as fh:
@@ -234,8 +237,54 @@ def test_a_refold_killed_before_its_summary_leaves_no_older_summary_beside_the_n
     with pytest.raises(KeyboardInterrupt):
         ingest.run(cfg, out, verbose=False)
     assert (out / "manifest.csv").is_file() and not summary.exists()
+    # read in the killed state: the guarded manifest without its summary is refused, not read
+    # with its guard's ' in the names (review 3 F1)
+    with pytest.raises(ManifestError, match="is missing") as caught:
+        read_manifest(out / "manifest.csv", ("id", "path", "grade", "split", "fold"))
+    assert "fix: run the python -m data_prep ingest command" in str(caught.value)
     # the reader's side: a summary of another manifest is refused, with the fix
     summary.write_text(json.dumps({**old, "manifest_sha256": "0" * 64}), encoding="utf-8")
     with pytest.raises(ManifestError, match="interrupted between writing them") as caught:
         read_manifest(out / "manifest.csv", ("id", "path", "grade", "split", "fold"))
     assert "fix: run the python -m data_prep ingest command" in str(caught.value)
+
+
+def test_an_ingest_whose_manifest_write_fails_leaves_a_manifest_that_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 3 F1: the old summary goes before the manifest is rewritten, so a disk full while
+    writing the manifest left the last guarded manifest without its summary, which the readers
+    took for a manifest written before the guard ("'=HYPERLINK(1).png" read as a name)."""
+    import errno
+
+    from drac_ssl.manifest import ManifestError
+
+    out = _ingested(tmp_path)
+    real = ingest.atomic_write_text
+
+    def disk_full(path: Path, text: str, encoding: str = "utf-8") -> Path:
+        if Path(path).name == "manifest.csv":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, text, encoding)
+
+    monkeypatch.setattr(ingest, "atomic_write_text", disk_full)
+    cfg = config(tmp_path / "images", patient_column="patient", grades=["none", "some"], fold_seed=7)
+    with pytest.raises(ingest.IngestError, match="No space left"):
+        ingest.run(cfg, out, verbose=False)
+    assert not (out / "ingest_summary.json").exists()
+    with pytest.raises(ManifestError, match="is missing"):
+        read_manifest(out / "manifest.csv", ("id", "path", "grade", "split", "fold"))
+
+
+
+def test_a_manifest_edited_after_its_ingest_is_a_change_not_a_crash(tmp_path: Path) -> None:
+    """Review 3 F4: source_changes read the manifest through manifest_cells_guarded, whose
+    ManifestError (a summary recording another manifest's SHA-256) it did not catch, so a
+    manifest hand-edited after a run crashed report.py and the training's last lines."""
+    from data_prep.source_check import data_changed_words
+
+    out = _ingested(tmp_path)
+    manifest = out / "manifest.csv"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    words = data_changed_words(out)
+    assert words.startswith("the data changed since this run ingested it: ")
+    assert f"the manifest {manifest} is not the one its ingest_summary.json describes" in words

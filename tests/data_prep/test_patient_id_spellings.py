@@ -145,18 +145,9 @@ def test_the_eye_name_warning_names_the_patient_column_the_csv_has(tmp_path: Pat
     """A trial user's CSV (``Patient ID``, images ``patient001_OD.jpg``) without
     --patient-column: the first warning said to pass --patient-column 'Patient ID', the eye
     names' warning to *add* such a column to the label CSV, which has one. Both now name it."""
-    root = tmp_path / "d"
-    root.mkdir()
-    rng = np.random.default_rng(3)
-    lines = ["Patient ID,image name,DR grade"]
-    for i in range(20):
-        name = f"patient{i // 2:03d}_{'OD' if i % 2 == 0 else 'OS'}.jpg"
-        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-        Image.fromarray(coarse).resize((64, 64), Image.Resampling.BILINEAR).save(root / name)
-        lines.append(f"{i // 2:03d},{name},{i % 5}")
-    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = ingest.run(DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
-                                   grades=["icdr"]), tmp_path / "out", verbose=False)
+    from eye_pairs import ingest_eye_pairs
+
+    result = ingest_eye_pairs(tmp_path, lambda n: f"patient{n:03d}", patient_column="Patient ID")
     (eyes,) = [w for w in result.warnings if "named <id>_OD/_OS" in w]
     assert "pass --patient-column 'Patient ID'" in eyes and "add a column" not in eyes, eyes
     assert any("pass --patient-column 'Patient ID'" in w for w in result.warnings if w != eyes)

@@ -412,3 +412,27 @@ def test_a_first_try_whose_config_sets_few_epochs_on_a_small_pool_keeps_its_clau
     typed = {FIRST_TRY_KEY: {"applied": ["pretrain.max_steps_per_epoch=3"], "replaced": ["pretrain.epochs=1"]}}
     run = _trial_folder(tmp_path / "typed", {"epochs": 1, "max_steps_per_epoch": 3}, typed, recorded=False)
     assert expected_collapse_clause(run) != EXPECTED_IN_FIRST_TRY
+
+
+def test_a_second_run_in_the_same_process_says_the_stage_warnings_in_full(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 3 F10: the stages whose warning this process printed were remembered for the whole
+    process, so a second run_pipeline of the same folder (a script, a notebook) whose stages
+    were done pointed at "the [pretrain] warning above" with nothing above it."""
+    from drac_ssl import collapse, train
+
+    run = tmp_path / "run"
+    (run / "pretrain").mkdir(parents=True)
+    (run / "pretrain" / "metadata.json").write_text(json.dumps(_meta(COLLAPSED)))
+    assert collapse.stage_collapse_warning(_meta(COLLAPSED), "pretrain", run)  # the first run's stage
+    assert "warning above" in run_collapse_warnings(run)[0]
+    seen: list[list[str]] = []
+
+    def stages_done(*args: object) -> Path:  # the second run: every stage already done
+        seen.append(run_collapse_warnings(run))
+        return run
+
+    monkeypatch.setattr(train, "_run_pipeline_stages", stages_done)
+    train.run_pipeline(load_config(None, []))
+    assert len(seen) == 1 and "warning above" not in seen[0][0]
+    assert seen[0][0].startswith(collapse_warning(_meta(COLLAPSED), "pretrain"))

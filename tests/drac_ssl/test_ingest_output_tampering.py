@@ -188,7 +188,7 @@ def test_an_idrid_ingest_whose_test_ids_restart_is_read_by_every_reader(tmp_path
     assert sorted(shared) == ["test", "train"]  # one id, two rows: unique per split only
     images, loaded = load_octa_cache(data, SIZE)
     assert len(loaded) == 13 and images.shape[0] == 13
-    n, grades, _, train, n_test, _ = preflight._labels_from_manifest(data / "manifest.csv", 5)
+    n, grades, _, train, n_test, _, _ = preflight._labels_from_manifest(data / "manifest.csv", 5)
     assert (n, n_test, len(train), sum(grades.values())) == (13, 3, 10, 10)
     assert manifest_test_cases(data)[0] == ["IDRiD_001.jpg", "IDRiD_002.jpg", "IDRiD_003.jpg"]
     # one id twice in one split is still refused, naming the split

@@ -123,21 +123,9 @@ def test_score_pairs_eyepacs_eyes_and_gives_the_per_patient_block(
 
 
 def test_a_plain_csv_of_left_right_names_is_warned_not_silently_split(tmp_path: Path) -> None:
-    from data_prep import ingest
-    from drac_ssl.config import DataConfig
+    from eye_pairs import ingest_eye_pairs
 
-    root = tmp_path / "d"
-    root.mkdir()
-    rng = np.random.default_rng(3)
-    lines = ["image name,DR grade"]
-    for i in range(20):
-        name = f"{100 + i // 2}_{'OD' if i % 2 == 0 else 'OS'}.jpg"
-        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-        Image.fromarray(coarse).resize((64, 64), Image.Resampling.BILINEAR).save(root / name)
-        lines.append(f"{name},{i % 5}")
-    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = ingest.run(DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
-                                   grades=["icdr"]), tmp_path / "out", verbose=False)
+    result = ingest_eye_pairs(tmp_path, lambda n: f"{100 + n}")
     said = [w for w in result.warnings if "named <id>_OD/_OS" in w]
     assert len(said) == 1, result.warnings
     assert "20 of 20 training image ids" in said[0] and "--patient-column" in said[0]
