@@ -214,3 +214,11 @@ def test_a_grade_with_exactly_n_folds_images_still_gets_stratified_folds() -> No
             expected[val] = fold
     folds, _ = assign_folds(y, 5, 0)
     assert folds.tolist() == expected.tolist() == [2, 0, 1, 3, 4, 0, 2, 1]
+
+
+def test_fewer_patients_than_folds_is_offered_unchecked_not_a_crash() -> None:
+    """Mutation audit M34: 3 patients cannot make 4 patient-grouped folds (scikit-learn raises
+    ``n_splits > number of groups``); the flag is offered unchecked instead."""
+    from data_prep.folds import checked_fold_count
+
+    assert checked_fold_count([0, 1, 0, 1, 0, 1], list("aabbcc"), 4, 0) == "--folds 4"
