@@ -48,3 +48,15 @@ def test_the_size_cap_is_one_gib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(Path, "read_bytes", lambda self: b"image,grade\na.png,0\n")
     table, problems = read_table(path, ("image", "grade"))
     assert table is not None and not any("larger than" in p.what for p in problems), problems
+
+
+def test_a_cell_too_long_for_one_delimiter_is_read_with_another(tmp_path: Path) -> None:
+    """Mutation audit M70: the record the comma reader refuses (one cell of 140,000 characters)
+    is four short cells to the semicolon reader; the table is read with semicolons, not refused
+    because one delimiter tried could not read it."""
+    path = tmp_path / "labels.csv"
+    path.write_text("image;grade;note;more\na.png;0;" + "x" * 70_000 + ";" + "y" * 70_000 + "\nb.png;1;ok;\n",
+                    encoding="utf-8")
+    table, problems = read_table(path, ("image", "grade"))
+    assert table is not None and table.delimiter == ";", problems
+    assert not [p for p in problems if p.severity == "error"], problems
