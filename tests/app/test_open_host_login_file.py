@@ -92,3 +92,13 @@ def test_behind_a_reverse_proxy_a_weak_login_file_is_refused_on_loopback_too(
     monkeypatch.delenv("GRADIO_ROOT_PATH", raising=False)  # loopback alone: warned, not refused here
     app_main(["--host", "127.0.0.1", "--auth-file", str(path), "--bundle", str(tmp_path / "none")])
     assert "Not started" not in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_an_open_host_with_a_root_path_is_said_served_on_that_host(tmp_path: Path) -> None:
+    """Mutation audit M62: ``--host 0.0.0.0`` with a root path was said only "behind a reverse
+    proxy" (the loopback test dropped); it is served on 0.0.0.0 itself, the proxy or not."""
+    path = _logins(tmp_path, "bob:pw2\n", 0o640)
+    said = open_host_auth_file_refusal(path, read_auth_file(path), "0.0.0.0", root_path="/drac")
+    assert said is not None and "With --host 0.0.0.0 the app is served to other machines" in said, said
+    assert "Behind a reverse proxy" not in said, said

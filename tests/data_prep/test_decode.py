@@ -615,3 +615,10 @@ def test_text_with_a_windows_1252_quote_or_a_control_byte_is_never_shown_in_hex(
     said = content_words(data)
     assert said in ("plain text", "an unknown format (its first bytes are text)"), said
     assert not said.startswith("bytes") and data[:4].hex(" ") not in said
+
+
+def test_an_xml_file_is_said_plain_text_xml() -> None:
+    """Mutation audit M25: an XML start (``<?xml``) is told as such, never by its words."""
+    from data_prep.decode import content_words
+
+    assert content_words(b'<?xml version="1.0"?>\n<note>Patient: Jane Doe</note>\n') == "plain text (XML)"

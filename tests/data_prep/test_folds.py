@@ -214,3 +214,25 @@ def test_a_grade_with_exactly_n_folds_images_still_gets_stratified_folds() -> No
             expected[val] = fold
     folds, _ = assign_folds(y, 5, 0)
     assert folds.tolist() == expected.tolist() == [2, 0, 1, 3, 4, 0, 2, 1]
+
+
+def test_fewer_patients_than_folds_is_offered_unchecked_not_a_crash() -> None:
+    """Mutation audit M34: 3 patients cannot make 4 patient-grouped folds (scikit-learn raises
+    ``n_splits > number of groups``); the flag is offered unchecked instead."""
+    from data_prep.folds import checked_fold_count
+
+    assert checked_fold_count([0, 1, 0, 1, 0, 1], list("aabbcc"), 4, 0) == "--folds 4"
+
+
+def test_the_fold_count_is_checked_on_the_folds_its_sites_make() -> None:
+    """Mutation audit M58: the first check of :func:`checked_fold_count` split without the
+    site column (its later tries split with it), so it could offer a fix for folds the ingest
+    does not make. Here 4 grade-only folds leave a grade out of a fold and the grade x site
+    folds the ingest makes do not: with the sites, ``--folds 4`` as asked."""
+    from data_prep.folds import checked_fold_count
+
+    grades = [0, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1]
+    patients = [f"p{i}" for i in (2, 1, 5, 7, 6, 7, 2, 0, 1, 5, 8)]
+    sites = [f"s{i}" for i in (2, 0, 2, 2, 1, 2, 2, 2, 0, 2, 1)]
+    assert checked_fold_count(grades, patients, 4, 0).startswith("--folds 3 (checked: 4 folds leave a grade out")
+    assert checked_fold_count(grades, patients, 4, 0, sites) == "--folds 4"

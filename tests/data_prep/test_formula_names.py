@@ -10,7 +10,7 @@ from test_ingest import config, smooth_image, write_csv, write_png
 
 from data_prep import ingest
 from data_prep.source_check import grade_differences
-from drac_ssl.io import FORMULA_CELL_STARTS, guarded_cell, unguarded_cell
+from drac_ssl.io import FORMULA_CELL_STARTS, declares_guarded_cells, guarded_cell, unguarded_cell
 from drac_ssl.manifest import read_manifest
 
 NAMES = {"=HYPERLINK(1).png": "=1+1", "+cmd.png": "P2", "@SUM(A1).png": "P3", "-x.png": "-P4",
@@ -288,3 +288,21 @@ def test_a_manifest_edited_after_its_ingest_is_a_change_not_a_crash(tmp_path: Pa
     words = data_changed_words(out)
     assert words.startswith("the data changed since this run ingested it: ")
     assert f"the manifest {manifest} is not the one its ingest_summary.json describes" in words
+
+
+@pytest.mark.parametrize("text", ["=A1", "+1", "-1", "@x", "\tx", "\rx"])
+def test_every_formula_start_of_owasp_s_list_is_guarded(text: str) -> None:
+    """Mutation audit M21: a start dropped from :data:`FORMULA_CELL_STARTS` (the carriage
+    return) still passed the round trip above, which checks the guarded cell against the same
+    shortened list. Catches that: each of OWASP's starts gets the guard's ``'``."""
+    assert guarded_cell(text) == "'" + text
+
+
+def test_a_record_of_another_file_beside_a_csv_without_a_quote_is_read_as_is(tmp_path: Path) -> None:
+    """Mutation audit M22: a CSV without a cell starting with ``'`` reads alike guarded or not,
+    so a record whose digest is another file's leaves it to its reader (False), not refused."""
+    csv_path = tmp_path / "oof.csv"
+    csv_path.write_text("image,grade\na.png,1\n=b.png,0\n", encoding="utf-8")
+    record = tmp_path / "metrics.json"
+    record.write_text('{"formula_cells_guarded": true, "oof_sha256": "' + "0" * 64 + '"}', encoding="utf-8")
+    assert declares_guarded_cells(record, csv_path, "oof_sha256", "rerun") is False

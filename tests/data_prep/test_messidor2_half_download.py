@@ -87,3 +87,21 @@ def test_messidor2_without_its_csv_says_no_examination_note(tmp_path: Path) -> N
     assert any("messidor_data.csv: Messidor-2 label (adjudicated grades) CSV not found" in line
                for line in lines), lines
     assert not any("names no examination" in line for line in lines), lines
+
+
+def test_an_images_folder_beside_a_csv_is_not_taken_for_messidor2_s(tmp_path: Path) -> None:
+    root = tmp_path / "messidor-2"
+    images_only(root)
+    (root / "labels.csv").write_text("image,grade\n", encoding="utf-8")  # the folder above has a CSV
+    assert layout.messidor2_csv_fix(root / "IMAGES", "the plain fix") == ""
+
+
+def test_an_explicit_plain_layout_stays_plain_beside_messidor2_s_csv(tmp_path: Path) -> None:
+    root = tmp_path / "messidor-2"
+    names = images_only(root)
+    csv_path = tmp_path / "downloads" / "messidor_data.csv"
+    csv_path.parent.mkdir()
+    csv_path.write_text("\n".join([HEADER, *(f"{n},{i % 5},0,1" for i, n in enumerate(names))]) + "\n",
+                        encoding="utf-8")
+    assert layout.discover(config(root, labels_csv=str(csv_path))).kind == "messidor2"  # auto: guessed
+    assert layout.discover(config(root, labels_csv=str(csv_path), layout="plain")).kind == "plain"

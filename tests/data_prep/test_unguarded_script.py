@@ -235,3 +235,13 @@ def test_a_marker_is_never_written_or_read_through_a_link(tmp_path: Path, monkey
     here.symlink_to(target)
     assert pool_module.top_level_rerun_said() is None  # not read through the link
     assert not here.is_symlink()
+
+
+def test_a_rerun_whose_script_is_not_on_the_stack_is_still_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mutation audit M54: a child importing its parent's main module by a path the stack does
+    not show (no :mod:`multiprocessing.spawn` frame naming it) is still a top-level rerun,
+    told as "the main script", not taken for none (None lets the rerun go on in every worker)."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(pool_module.multiprocessing, "current_process", lambda: SimpleNamespace(_inheriting=True))
+    assert top_level_rerun() == "the main script"

@@ -436,3 +436,19 @@ def test_a_second_run_in_the_same_process_says_the_stage_warnings_in_full(
     train.run_pipeline(load_config(None, []))
     assert len(seen) == 1 and "warning above" not in seen[0][0]
     assert seen[0][0].startswith(collapse_warning(_meta(COLLAPSED), "pretrain"))
+
+
+def test_a_pool_of_exactly_300_images_gets_the_settings_fix() -> None:
+    """Mutation audit M65: only a pool of FEWER than :data:`FEW_IMAGES_TO_PRETRAIN` (300)
+    images is told that no setting mends a collapse; one of exactly 300 gets the settings."""
+    from drac_ssl.collapse import FEW_IMAGES_TO_PRETRAIN
+
+    def words(n: int) -> str:
+        return collapse_warning({**_meta(COLLAPSED), "training_data": f"colour fundus photographs, {n:,} images",
+                                 "stopped": "completed all epochs", "epochs_run": 100,
+                                 "config": {"pretrain": {"batch_size": 16, "epochs": 100, "patience": 5}}}, "pretrain")
+
+    assert FEW_IMAGES_TO_PRETRAIN == 300
+    assert "cannot be expected to learn" in words(299)
+    exactly = words(300)
+    assert "cannot be expected to learn" not in exactly and "Pretrain for more epochs" in exactly, exactly

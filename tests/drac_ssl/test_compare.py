@@ -1150,3 +1150,19 @@ def test_two_grade_runs_show_one_auc_difference_and_count_the_cis_shown(tmp_path
     assert "and this table has 6;" in text  # two differences x accuracy, QWK, AUC
     assert "and this table has 6." in text  # --between: two variants x the same three
     assert "the AUC of the probabilities (with two grades one-vs-one and one-vs-rest coincide, both" in text
+
+
+def test_runs_of_two_and_five_grades_keep_the_one_vs_one_auc_column() -> None:
+    """Mutation audit M45: the one-vs-one AUC column is dropped only when EVERY run has two
+    grades (its one-vs-one and one-vs-rest AUCs then coincide); a five-grade run beside a
+    two-grade one keeps it."""
+    from types import SimpleNamespace
+
+    from drac_ssl.compare import PAIRED_METRICS, Comparison
+
+    def metrics(*grades: int) -> tuple[str, ...]:
+        return Comparison.paired_metrics(SimpleNamespace(runs=[SimpleNamespace(num_grades=k) for k in grades]))
+
+    assert "auc_ovo" in PAIRED_METRICS
+    assert metrics(2, 5) == PAIRED_METRICS
+    assert "auc_ovo" not in metrics(2, 2)

@@ -82,3 +82,33 @@ def test_the_words_show_the_ece_and_its_95th_percentile_apart_when_they_round_al
     apart = ece_with_reference({"ece": 0.039, "ece_if_calibrated": 0.036, "ece_if_calibrated_p95": 0.056})
     assert apart == ("0.039 (a perfectly calibrated model with these probabilities would show ECE ~0.036, "
                      "95th percentile 0.056: no miscalibration beyond chance shown)"), apart
+
+
+def test_its_draws_bin_each_confidence_as_the_observed_ece_does() -> None:
+    """Mutation audit M12: a confidence put one bin too high (the bin index's ``- 1`` dropped)
+    moved the reference by less than the loose comparison above allows. Catches that exactly:
+    the same draws (``default_rng(seed).random((n_draws, n)) < confidence``) binned by
+    ``np.linspace`` edges give the same mean and 95th percentile to 1e-12."""
+    from drac_ssl.metrics import ECE_BINS
+
+    probs = np.random.default_rng(5).dirichlet([2.0, 1.0, 1.0], size=40)
+    confidence = probs.max(axis=1)
+    right = np.random.default_rng(11).random((200, 40)) < confidence
+    bins = (confidence[:, None] > np.linspace(0.0, 1.0, ECE_BINS + 1)[1:-1]).sum(axis=1)
+    eces = [sum(abs(right[d, bins == b].sum() - confidence[bins == b].sum()) for b in range(ECE_BINS)) / 40
+            for d in range(200)]
+    mean, p95 = ece_if_calibrated(probs, n_draws=200, seed=11)
+    assert mean == pytest.approx(np.mean(eces), abs=1e-12)
+    assert p95 == pytest.approx(np.percentile(eces, 95), abs=1e-12)
+
+
+def test_an_ece_at_its_95th_percentile_is_no_miscalibration_and_half_a_reference_is_none() -> None:
+    """Mutation audit M14, M72: an ECE exactly at the 95th percentile is within what chance
+    gives (beyond it is above it); a record with the reference's mean but no 95th percentile
+    says the reference was not recorded, not a verdict on half of it."""
+    from drac_ssl.figures import ECE_REFERENCE_NOT_RECORDED, ece_with_reference
+
+    at = ece_with_reference({"ece": 0.05, "ece_if_calibrated": 0.03, "ece_if_calibrated_p95": 0.05})
+    assert at.endswith(": no miscalibration beyond chance shown)"), at
+    half = ece_with_reference({"ece": 0.05, "ece_if_calibrated": 0.03})
+    assert half == f"0.050 ({ECE_REFERENCE_NOT_RECORDED})", half

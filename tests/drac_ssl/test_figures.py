@@ -179,3 +179,14 @@ def test_an_inconclusive_chance_warning_asks_for_images_not_another_recipe() -> 
                                         "labelled images.")
     short = chance_words({"qwk": -0.087, "qwk_ci95": [-0.412, 0.246], "auc_ovr": 0.433})
     assert short is not None and "inconclusive" not in short and short.endswith(f"it needs {CHANCE_NEEDS}.")
+
+
+def test_an_interval_ending_exactly_at_useful_grading_is_inconclusive() -> None:
+    """Mutation audit M64: a QWK interval whose upper end is exactly :data:`USEFUL_QWK` (0.4)
+    reaches useful grading, so the result is inconclusive (``>=``, not ``>``)."""
+    from drac_ssl.figures import USEFUL_QWK, chance_words
+
+    said = chance_words({"qwk": 0.1, "qwk_ci95": [-0.2, USEFUL_QWK], "auc_ovr": 0.56})
+    assert said is not None and "so the result is inconclusive" in said, said
+    below = chance_words({"qwk": 0.1, "qwk_ci95": [-0.2, 0.399], "auc_ovr": 0.56})
+    assert below is not None and "inconclusive" not in below, below

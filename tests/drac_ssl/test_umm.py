@@ -1513,3 +1513,26 @@ def test_js_term_has_a_graph_that_trains_the_tuned_layers() -> None:
     assert terms.js.requires_grad
     grads = torch.autograd.grad(terms.js, params, allow_unused=True)
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_kept_early_features_are_not_reused_once_the_backbone_is_unfrozen_past_the_cut(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mutation audit M41: the cache reused kept features whatever the backbone's frozen part
+    (the check ``frozen_until == early_cut`` replaced by True) and no test saw it. Catches that:
+    kept features are returned while the backbone is frozen up to the cut, and computed afresh
+    once it is frozen up to another cut or not at all (its weights and BatchNorm statistics may
+    then change between steps)."""
+    from types import SimpleNamespace
+
+    from drac_ssl.umm import step as umm_step_module
+
+    fresh = torch.zeros(1)
+    monkeypatch.setattr(umm_step_module, "early_features", lambda *args: fresh)
+    view, kept = torch.ones(1), torch.full((1,), 2.0)
+    cache = umm_step_module.EarlyFeatureCache()
+    cache.keep([(view, kept)], "layer2", False)
+    model = SimpleNamespace(backbone=SimpleNamespace(frozen_until="layer2"))
+    assert cache.features(model, view, "layer2", False) is kept  # type: ignore[arg-type]
+    for unfrozen in (None, "layer1"):
+        model.backbone.frozen_until = unfrozen
+        assert cache.features(model, view, "layer2", False) is fresh, unfrozen  # type: ignore[arg-type]
