@@ -208,7 +208,7 @@ def _top_pid() -> int:
     """The id of the process whose workers this one's markers are for: :data:`TOP_PID_VARIABLE`,
     else (not set, or not a number) the parent's."""
     value = os.environ.get(TOP_PID_VARIABLE, "")
-    return int(value) if value.isdigit() else os.getppid()
+    return int(value) if value.isascii() and value.isdigit() else os.getppid()
 
 
 def _rerun_marker(top_pid: int) -> Path:

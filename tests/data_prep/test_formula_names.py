@@ -306,3 +306,16 @@ def test_a_record_of_another_file_beside_a_csv_without_a_quote_is_read_as_is(tmp
     record = tmp_path / "metrics.json"
     record.write_text('{"formula_cells_guarded": true, "oof_sha256": "' + "0" * 64 + '"}', encoding="utf-8")
     assert declares_guarded_cells(record, csv_path, "oof_sha256", "rerun") is False
+
+
+def test_a_quote_inside_a_quoted_cell_starts_no_cell(tmp_path: Path) -> None:
+    """A read of the merged change: the missing-record check found ``,'`` anywhere in the text,
+    so a site ``North,'East`` (one quoted cell) had a CSV without its record refused as an
+    interrupted write. The cells are split by the CSV reader now; a real ``'`` cell is still refused."""
+    csv_path = tmp_path / "oof.csv"
+    record = tmp_path / "metrics.json"  # missing
+    csv_path.write_text("id,site,grade\na.png,\"North,'East\",1\n", encoding="utf-8")
+    assert declares_guarded_cells(record, csv_path, "oof_sha256", "rerun") is False
+    csv_path.write_text("id,site,grade\n'=a.png,North,1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="record .* is missing"):
+        declares_guarded_cells(record, csv_path, "oof_sha256", "rerun")

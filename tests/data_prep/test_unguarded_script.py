@@ -252,3 +252,12 @@ def test_a_rerun_whose_script_is_not_on_the_stack_is_still_told(monkeypatch: pyt
 
     monkeypatch.setattr(pool_module.multiprocessing, "current_process", lambda: SimpleNamespace(_inheriting=True))
     assert top_level_rerun() == "the main script"
+
+
+def test_a_top_pid_that_is_not_an_ascii_number_falls_back_to_the_parent(monkeypatch) -> None:
+    """``str.isdigit`` takes ``²`` as a digit and ``int`` refuses it: the worker then died with a
+    traceback instead of its one line. Only ASCII digits name the top process."""
+    monkeypatch.setenv("DRAC_SSL_TOP_PID", "\u00b2")
+    assert pool_module._top_pid() == os.getppid()
+    monkeypatch.setenv("DRAC_SSL_TOP_PID", "4242")
+    assert pool_module._top_pid() == 4242
