@@ -80,16 +80,24 @@ def coverage(n: int, reps: int, n_boot: int, truth: tuple[float, float], rng: np
             "auc_sets_without_pdr": without_pdr, "seconds": round(time.perf_counter() - start, 1)}
 
 
+def add_simulation_arguments(parser: argparse.ArgumentParser, name: str, sizes: list[int], reps: int,
+                             resampled: str) -> None:
+    """The options of a bench of simulated data sets (this one, ``bench.ece_reference``):
+    ``--sizes`` (images per set), ``--reps`` (sets per size), ``--n-boot`` (resamples per
+    ``resampled``), ``--seed`` and ``--name`` (the result's, default ``name``)."""
+    parser.add_argument("--sizes", type=int, nargs="+", default=sizes,
+                        help=f"images per simulated data set (default {' '.join(map(str, sizes))})")
+    parser.add_argument("--reps", type=int, default=reps, help=f"data sets per size (default {reps})")
+    parser.add_argument("--n-boot", type=int, default=1000, help=f"resamples per {resampled} (default 1000, "
+                                                                 "finetune.n_boot's default)")
+    parser.add_argument("--seed", type=int, default=42, help="of the simulated data (default 42)")
+    parser.add_argument("--name", default=name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=python_command("bench.bootstrap_coverage"), allow_abbrev=False,
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[40, 100, 611],
-                        help="images per simulated data set (default 40 100 611)")
-    parser.add_argument("--reps", type=int, default=300, help="data sets per size (default 300)")
-    parser.add_argument("--n-boot", type=int, default=1000, help="resamples per interval (default 1000, "
-                                                                 "finetune.n_boot's default)")
-    parser.add_argument("--seed", type=int, default=42, help="of the simulated data (default 42)")
-    parser.add_argument("--name", default="bootstrap_coverage")
+    add_simulation_arguments(parser, "bootstrap_coverage", [40, 100, 611], 300, "interval")
     args = parser.parse_args(argv)
     from drac_ssl.metrics import macro_ovo_auc, quadratic_weighted_kappa
 

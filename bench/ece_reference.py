@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.bootstrap_coverage import draw
+from bench.bootstrap_coverage import add_simulation_arguments, draw
 from bench.common import write_result
 from drac_ssl.starting import python_command
 
@@ -80,13 +80,7 @@ def size(n: int, reps: int, n_boot: int, rng: np.random.Generator) -> dict[str, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=python_command("bench.ece_reference"), allow_abbrev=False,
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[60, 611],
-                        help="images per simulated data set (default 60 611)")
-    parser.add_argument("--reps", type=int, default=100, help="data sets per size (default 100)")
-    parser.add_argument("--n-boot", type=int, default=1000, help="resamples per old CI (default 1000, "
-                                                                 "finetune.n_boot's default)")
-    parser.add_argument("--seed", type=int, default=42, help="of the simulated data (default 42)")
-    parser.add_argument("--name", default="ece_reference")
+    add_simulation_arguments(parser, "ece_reference", [60, 611], 100, "old CI")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     sizes = []

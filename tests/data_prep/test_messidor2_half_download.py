@@ -60,13 +60,19 @@ def test_an_empty_images_folder_is_no_messidor2_download(tmp_path: Path) -> None
     assert f"{empty}: no label CSV found here -> put the label CSV here or pass --labels-csv FILE" in said, said
 
 
-def test_messidor2_s_csv_passed_from_elsewhere_reads_the_folder_as_messidor2(tmp_path: Path) -> None:
-    root = tmp_path / "messidor-2"
-    names = images_only(root)
+def messidor_csv_elsewhere(tmp_path: Path, names: list[str]) -> Path:
+    """Messidor-2's label CSV for ``names``, downloaded apart from its images (``downloads/``)."""
     csv_path = tmp_path / "downloads" / "messidor_data.csv"
     csv_path.parent.mkdir()
     csv_path.write_text("\n".join([HEADER, *(f"{n},{i % 5},0,1" for i, n in enumerate(names))]) + "\n",
                         encoding="utf-8")
+    return csv_path
+
+
+def test_messidor2_s_csv_passed_from_elsewhere_reads_the_folder_as_messidor2(tmp_path: Path) -> None:
+    root = tmp_path / "messidor-2"
+    names = images_only(root)
+    csv_path = messidor_csv_elsewhere(tmp_path, names)
     found = layout.discover(config(root, labels_csv=str(csv_path)))
     assert (found.kind, found.train_dir, found.labels_csv) == ("messidor2", root / "IMAGES", csv_path)
     assert (found.image_column, found.grade_column) == ("image_id", "adjudicated_dr_grade")
@@ -99,9 +105,6 @@ def test_an_images_folder_beside_a_csv_is_not_taken_for_messidor2_s(tmp_path: Pa
 def test_an_explicit_plain_layout_stays_plain_beside_messidor2_s_csv(tmp_path: Path) -> None:
     root = tmp_path / "messidor-2"
     names = images_only(root)
-    csv_path = tmp_path / "downloads" / "messidor_data.csv"
-    csv_path.parent.mkdir()
-    csv_path.write_text("\n".join([HEADER, *(f"{n},{i % 5},0,1" for i, n in enumerate(names))]) + "\n",
-                        encoding="utf-8")
+    csv_path = messidor_csv_elsewhere(tmp_path, names)
     assert layout.discover(config(root, labels_csv=str(csv_path))).kind == "messidor2"  # auto: guessed
     assert layout.discover(config(root, labels_csv=str(csv_path), layout="plain")).kind == "plain"
