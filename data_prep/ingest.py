@@ -2191,9 +2191,7 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
     block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
     setting = f"--near-duplicate-mse {cfg.near_duplicate_mse:g}"
     tests = [e for e in entries if e.split == "test"]
-    n_pool = sum(e.split == UNLABELLED for e in entries)
-    pairs = len(tests) * len(train) + n_pool * (len(train) + len(tests))
-    with LoopProgress(pairs, "ingest", "near copies across splits", "pairs", "pair") as progress:
+    with LoopProgress(near_copy_pairs(entries)[1], "ingest", "near copies across splits", "pairs", "pair") as progress:
         for split in ("test", UNLABELLED):
             others = tests if split == "test" else [e for e in entries if e.split == split]
             # the pool a larger chunk at a time: each chunk is compared with every test block

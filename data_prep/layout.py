@@ -1243,8 +1243,9 @@ def messidor2_csv_fix(root: Path, otherwise: str = "") -> str:
     ``--labels-csv``). Each fix is said once."""
     csv_name = f"the Messidor-2 adjudicated grades CSV ({MESSIDOR2_CSV})"
     images = root / MESSIDOR2_IMAGES
-    if root.is_dir() and images.is_dir() and MESSIDOR2_IMAGES in os.listdir(root) and count_images(images):
-        fix = (f"a Messidor-2 folder ({MESSIDOR2_IMAGES}/ of {count_images(images)} images)? put "
+    n_images = count_images(images) if root.is_dir() and images.is_dir() and MESSIDOR2_IMAGES in os.listdir(root) else 0
+    if n_images:
+        fix = (f"a Messidor-2 folder ({MESSIDOR2_IMAGES}/ of {n_images} images)? put "
                f"{csv_name} here beside {MESSIDOR2_IMAGES}/ or pass --labels-csv FILE")
         otherwise = ""
     elif (root.name == MESSIDOR2_IMAGES and root.parent != root and count_images(root)

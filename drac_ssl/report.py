@@ -111,6 +111,7 @@ from drac_ssl.io import (
     invocations,
     jsonl_dicts,
     read_json,
+    read_json_dict,
     unreadable_words,
 )
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest, resampling_unit
@@ -2566,8 +2567,7 @@ def mixed_threads_words(run_dir: Path) -> str | None:
     attempts are listed; a run made before they were recorded names the resumes only. Only the
     stages whose weights come from torch sums count (pretrain, umm, finetune): the ingest does
     none and the export only writes the submission, so their counts change no figure."""
-    stages = read_json(run_dir / "stages.json")
-    stages = stages if isinstance(stages, dict) else {}
+    stages = read_json_dict(run_dir / "stages.json") or {}
     attempts = {name: _int_list(s.get("cpu_threads")) for name, s in stages.items()
                 if name in _SUMMING_STAGES and isinstance(s, dict)}
     attempts = {name: counts for name, counts in attempts.items() if counts}
