@@ -486,6 +486,12 @@ class UMMConfig:
     tune_expander: bool = True  # re-tune the expander with the layers after early_cut
     max_steps_per_epoch: int = 0  # steps per epoch at most; 0 = the full epoch (small values for smoke tests)
 
+    @property
+    def outer_on_next_batch(self) -> bool:
+        """Whether the outer objective is taken on the epoch's next batch: ``outer_batch=next``
+        with an outer level (``use_rate_reduction``; without it the setting is unused)."""
+        return self.outer_batch == "next" and self.use_rate_reduction
+
 
 @dataclass
 class FinetuneConfig:

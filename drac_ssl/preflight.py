@@ -814,7 +814,7 @@ def _check_umm_settings(c: _Findings, cfg: Config) -> None:
                 f"monitor off (it needs >= 2 images): the umm stage would stop after the whole "
                 f"pretraining, finding no monitor in its history",
                 "pretrain.monitor_images >= 2 (the default 64), or umm.start_from=best|last")
-    if uc.outer_batch == "next" and uc.use_rate_reduction and uc.max_steps_per_epoch == 1:
+    if uc.outer_on_next_batch and uc.max_steps_per_epoch == 1:
         c.error("umm.outer_batch",
                 "umm.outer_batch=next takes the outer objective F on the epoch's next batch, and "
                 "umm.max_steps_per_epoch=1 leaves an epoch one batch: F's batch would be the inner "

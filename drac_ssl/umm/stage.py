@@ -280,7 +280,7 @@ class _UMMTraining(TrainingTask):
     def batches(self, epoch: int) -> Iterator[Any]:
         """The epoch's batches of two views; with ``umm.outer_batch=next`` each paired with the
         next one (:func:`~drac_ssl.umm.step.with_next_batch`), F's batch."""
-        if self.uc.outer_batch == "next" and self.uc.use_rate_reduction:
+        if self.uc.outer_on_next_batch:
             return with_next_batch(self.feed.epoch(epoch))
         return self.feed.epoch(epoch)
 
@@ -330,7 +330,7 @@ class _UMMTraining(TrainingTask):
 
     def step(self, batch: Any, step: int) -> dict[str, torch.Tensor]:
         outer_views = None
-        if self.uc.outer_batch == "next" and self.uc.use_rate_reduction:
+        if self.uc.outer_on_next_batch:
             batch, outer_views = batch
         view_a, view_b = batch
         return umm_step(self.model, self.head, self.tuned, view_a, view_b, self.uc, self.loss_fn,
@@ -558,7 +558,7 @@ def run(
             f"  fix: umm.batch_size={max(2, len(data.images))} or add images."
         )
     feed = pretrain.TwoViewFeed(data.images, feed_cfg, device, DistInfo())
-    if uc.outer_batch == "next" and uc.use_rate_reduction and len(feed) < 2:
+    if uc.outer_on_next_batch and len(feed) < 2:
         # name only the setting(s) that leave one batch: the images, or the step cap
         fixes = []
         if len(data.images) // uc.batch_size < 2:  # two batches of 2 or more need 4 images
@@ -587,7 +587,7 @@ def run(
         f"{objective}, membership {uc.membership}"
         f"{f' (tau {uc.membership_temperature:g})' if uc.membership == 'soft' else ''}, outer step on "
         f"{', '.join(stepped) or 'nothing'}"
-        f"{' (F on the next batch)' if uc.outer_batch == 'next' and uc.use_rate_reduction else ''}"
+        f"{' (F on the next batch)' if uc.outer_on_next_batch else ''}"
         f"{' (Delta R on the expander outputs)' if uc.rate_reduction_on == 'embedding' and uc.use_rate_reduction else ''}"
         f"; {uc.hypergradient}"
         f"{f' K={uc.neumann_steps}' if uc.hypergradient == 'neumann' else ''}, hvp {uc.hvp}, "
