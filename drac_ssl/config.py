@@ -2815,11 +2815,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"{path}: config file not found{here}.\n  fix: {_missing_config_fix(path)}"
         ) from None
     except UnicodeDecodeError as exc:  # saved as Latin-1 / Windows-1252 (root: café)
-        line = exc.object[:exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}:{line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}).\n"
-            f"  fix: save the file as UTF-8."
-        ) from None
+        raise ConfigError(f"{_not_utf8_words(path, exc)}.\n  fix: save the file as UTF-8.") from None
     except OSError as exc:  # a folder, no permission
         if os.path.isdir(path):
             raise ConfigError(_folder_config_text(path)) from None
@@ -2879,6 +2875,70 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     if text.startswith(RESOLVED_HEADER):  # a run's config.yaml, perhaps from before a default
         data = with_former_defaults(data)  # changed: read as it ran (-c RUN/config.yaml resumes)
     return data
+
+
+def _not_utf8_words(path: Path, exc: UnicodeDecodeError) -> str:
+    """``FILE:LINE: not UTF-8 (byte 0xff)``: where ``path``'s bytes (``exc.object``) stop being
+    UTF-8 (a file saved as Latin-1 / Windows-1252, or damaged)."""
+    line = exc.object[:exc.start].count(b"\n") + 1
+    return f"{path}:{line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x})"
+
+
+SAVED_CONFIG = "config.yaml"
+"""The name of a run folder's saved configuration (:func:`save_config`, :func:`read_saved_config`)."""
+
+
+def read_saved_config(run_dir: str | os.PathLike[str], strict: bool = False) -> dict[str, Any]:
+    """The run folder ``run_dir``'s saved ``config.yaml`` as the nested dict it holds, read
+    as written (:func:`read_yaml`: no former defaults filled in, unlike :func:`load_config`):
+    the one reader of a run's saved configuration. ``{}`` when there is none: no such file
+    (or no such folder), or a file with no settings (empty, only comments).
+
+    A damaged file (bytes that are not UTF-8, text that is not YAML, a top level that is not a
+    mapping of sections) or one that cannot be read: ``{}`` too unless ``strict``, for a
+    caller to which "no config" is normal (a report line, a note left out); with ``strict``,
+    for one that needs the settings (a resume, ``python -m drac_ssl.report``), it raises.
+
+    Raises:
+        ConfigError: (``strict``) the damaged file, ``FILE:LINE:`` where known, what is wrong
+            and ``\n  fix: ...``.
+        OSError: (``strict``) the file cannot be read (no permission, a folder of that name):
+            what every command says in :func:`drac_ssl.io.unreadable_words`."""
+    path = Path(run_dir) / SAVED_CONFIG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        if not strict:
+            return {}
+        if isinstance(exc, OSError):
+            raise
+        raise ConfigError(f"{_not_utf8_words(path, exc)}: the run's saved configuration cannot be read "
+                          f"(damaged, or saved by an editor in another encoding).\n  fix: "
+                          f"{_saved_config_fix('save it as UTF-8')}") from None
+    try:
+        data = read_yaml(text)
+    except yaml.YAMLError as exc:
+        if not strict:
+            return {}
+        raise ConfigError(_yaml_error_text(path, exc, text)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        if not strict:
+            return {}
+        kind = "a list" if isinstance(data, list) else f"the {type(data).__name__} {data!r:.40}"
+        raise ConfigError(f"{path}: the top level is {kind}, not the mapping of sections (data:, "
+                          f"pretrain:, umm:, finetune:, run:) a run's saved configuration holds.\n  "
+                          f"fix: {_saved_config_fix('write its settings under their sections')}")
+    return data
+
+
+def _saved_config_fix(how: str) -> str:
+    """The fix of a damaged run's ``config.yaml`` (:func:`read_saved_config`), ``how`` the
+    repair of the file itself."""
+    return f"put back the config.yaml the run wrote (a copy, a backup), or {how} with the values the run was made with"
 
 
 def _key_line(path: Path, dotted: str) -> str:

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from drac_ssl import PRETRAIN_METHOD, __version__, runtime
 from drac_ssl.challenge import drac_scale, leaderboard_words
@@ -58,7 +57,7 @@ from drac_ssl.config import (
     REPRODUCE_WORDS,
     FinetuneConfig,
     layout_name,
-    read_yaml,
+    read_saved_config,
     referral_target_text,
     reproduce_command,
     shell_word,
@@ -341,11 +340,7 @@ def run_freeze(run_dir: Path) -> str | None:
         model = read_json(ft / name / "model.json")
         if isinstance(model, dict) and model.get("freeze"):
             return str(model["freeze"])
-    try:
-        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    freeze = (cfg.get("finetune") or {}).get("freeze") if isinstance(cfg, dict) else None
+    freeze = (_saved_config(run_dir).get("finetune") or {}).get("freeze")
     return str(freeze) if freeze else None
 
 
@@ -515,9 +510,8 @@ def _pretrain_recipe(run_dir: Path) -> str | None:
     if not (run_dir / "pretrain").is_dir():
         return None
     try:
-        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-        return str(cfg["pretrain"]["augment"]["recipe"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return str(_saved_config(run_dir)["pretrain"]["augment"]["recipe"])
+    except (KeyError, TypeError):
         return None
 
 
@@ -543,12 +537,9 @@ GENERIC_WORDS = GENERIC_DATASET_WORDS
 
 
 def _saved_config(run_dir: Path) -> dict[str, Any]:
-    """The run's ``config.yaml`` as a nested dict ({} when missing or unreadable)."""
-    try:
-        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return cfg if isinstance(cfg, dict) else {}
+    """The run's ``config.yaml`` as a nested dict ({} when missing or unreadable:
+    :func:`drac_ssl.config.read_saved_config`)."""
+    return read_saved_config(run_dir)
 
 
 def run_keep(run_dir: Path, metrics: dict[str, Any] | None = None) -> str | None:
@@ -617,9 +608,8 @@ def _generic_data_section(run_dir: Path, dataset: str) -> list[str]:
 
 
 def _config_section(run_dir: Path) -> list[str]:
-    try:
-        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+    cfg = _saved_config(run_dir)
+    if not cfg:
         return ["## Configuration", "", "No readable `config.yaml` in the run folder.", ""]
     pc, uc = cfg.get("pretrain", {}), cfg.get("umm", {})
     # older runs: the defaults they used (finetune.keep: best, before the setting existed)
@@ -3287,12 +3277,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _edited_config(run_dir: Path) -> str:
     """:func:`drac_ssl.stage_settings.edited_config_words` of the run's ``config.yaml``, with
     this command as what to rerun; '' when it agrees with what the stages saved, or when there
-    is no readable config.yaml (the report says that in its configuration section)."""
-    try:
-        written = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return ""
-    if not isinstance(written, dict):
+    is no config.yaml (the report says that in its configuration section).
+
+    Raises:
+        ConfigError: a damaged config.yaml (:func:`drac_ssl.config.read_saved_config`,
+            ``strict``): the file, the line where known, and the fix."""
+    written = read_saved_config(run_dir, strict=True)
+    if not written:
         return ""
     return edited_config_words(run_dir, written, then=f"rerun {python_command('drac_ssl.report')} {run_dir}")
 

@@ -1,0 +1,91 @@
+"""One reader of a run folder's saved ``config.yaml`` (:func:`drac_ssl.config.read_saved_config`).
+
+An audit found it read raw in ~14 places, each catching its own set of errors: a config.yaml
+with bytes that are not UTF-8 made ``report.run_keep`` / ``report.run_freeze`` raise
+UnicodeDecodeError (their docstrings promise None), ``python -m drac_ssl.report RUN`` said
+only "'utf-8' codec can't decode byte 0xff in position 14" (no file, no fix), and one whose
+top level is a list ended the report in a traceback."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drac_ssl.config import ConfigError, read_saved_config
+
+BAD_BYTES = b"run:\n  name: x\xff\xfe\n"
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fake_ingest import make_finished_run
+
+    return make_finished_run(tmp_path_factory.mktemp("saved") / "runs" / "done")
+
+
+@pytest.fixture
+def run(finished: Path, tmp_path: Path) -> Path:
+    """A copy of the finished run folder, whose config.yaml a test may damage."""
+    import shutil
+
+    return Path(shutil.copytree(finished, tmp_path / "runs" / "done", symlinks=True))
+
+
+def test_the_reader_gives_the_settings_and_empty_for_no_config(tmp_path: Path) -> None:
+    assert read_saved_config(tmp_path) == {} == read_saved_config(tmp_path / "gone", strict=True)
+    (tmp_path / "config.yaml").write_text("# only a comment\n")
+    assert read_saved_config(tmp_path, strict=True) == {}
+    (tmp_path / "config.yaml").write_text("run:\n  name: no\n  seed: 3\n")
+    assert read_saved_config(tmp_path) == {"run": {"name": "no", "seed": 3}}  # YAML 1.2: 'no' a word
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    (BAD_BYTES, ":2: not UTF-8 (byte 0xff): the run's saved configuration cannot be read"),
+    (b"- data\n- run\n", ": the top level is a list, not the mapping of sections"),
+    (b"run:\n  name: [x\n", ":2: not valid YAML"),
+])
+def test_a_damaged_config_is_empty_to_a_lenient_caller_and_a_clear_error_to_a_strict_one(
+        tmp_path: Path, text: bytes, said: str) -> None:
+    saved = tmp_path / "config.yaml"
+    saved.write_bytes(text)
+    assert read_saved_config(tmp_path) == {}
+    with pytest.raises(ConfigError) as caught:
+        read_saved_config(tmp_path, strict=True)
+    assert str(caught.value).startswith(f"{saved}{said}"), caught.value
+    assert "\n  fix: " in str(caught.value)
+
+
+def test_run_keep_and_run_freeze_say_none_for_a_config_that_is_not_utf8(run: Path) -> None:
+    from drac_ssl import report
+
+    (run / "config.yaml").write_bytes(BAD_BYTES)
+    assert report.run_freeze(run) is None and report.run_keep(run) is None
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    (BAD_BYTES, ":2: not UTF-8 (byte 0xff)"),
+    (b"- data\n- run\n", ": the top level is a list"),
+])
+def test_the_report_command_names_a_damaged_config_and_the_fix(
+        run: Path, capsys: pytest.CaptureFixture[str], text: bytes, said: str) -> None:
+    from drac_ssl import report
+
+    saved = run / "config.yaml"
+    saved.write_bytes(text)
+    assert report.main([str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {saved}{said}"), err
+    assert "fix: put back the config.yaml the run wrote" in err and "codec" not in err, err
+    assert "Traceback" not in err and not (run / "report.md").exists(), err
+
+
+def test_a_resume_and_a_reuse_of_a_run_with_a_damaged_config_name_the_file(run: Path, tmp_path: Path) -> None:
+    from drac_ssl import train
+
+    cfg = train.load_config(run / "config.yaml")
+    saved = run / "config.yaml"
+    saved.write_bytes(BAD_BYTES)
+    problem = train._existing_run_problem(cfg, run)
+    assert problem.startswith(f"{saved}:2: not UTF-8 (byte 0xff)") and "another run.name" in problem, problem
+    with pytest.raises(ConfigError, match=r"(?s)not UTF-8 .*; or run.reuse=another run folder$"):
+        train.plan_reuse(cfg, run, tmp_path / "runs" / "new")
