@@ -3508,6 +3508,12 @@ class SettingRange:
         high = "" if self.high is None else f" and {'<' if self.high_open else '<='} {_bound_words(self.high)}"
         return f"must be {low}{high}{self.why}"
 
+    def problem_words(self, value: Any) -> str:
+        """What is wrong with ``value``, a value outside the range, after ``setting=value``:
+        :meth:`words`, or for NaN and inf ``not a finite number: it must be ...`` (``inf``
+        is no number ``>= 0`` names: it is not in the range because it is not finite)."""
+        return self.words() if math.isfinite(value) else f"not a finite number: it {self.words()}"
+
     def fix_words(self, fixes: FixBase | None = None) -> str:
         """The fix: ``fix``, or ``setting=<default> (the default)``, or with ``fixes`` the ``-c``
         file's value where it has a valid one of its own (:func:`fallback`: ``(as in FILE)``)."""
@@ -3725,9 +3731,12 @@ def range_problems(cfg: Config, ranges: Iterable[SettingRange]) -> list[tuple[Se
 
 def check_ranges(cfg: Config, ranges: Iterable[SettingRange]) -> None:
     """Raise ConfigError for the first setting of ``cfg`` outside its range: the setting, its
-    value, what it must be and the fix."""
+    value, what it must be and the fix; NaN or inf in :func:`load_config`'s words
+    (``'umm.alpha' is inf, not a finite number: it must be >= 0.``), since ``umm.alpha=inf must
+    be >= 0`` would contradict itself."""
     for r, value in range_problems(cfg, ranges)[:1]:
-        raise ConfigError(f"config: {r.setting}={value} {r.words()}.\n  fix: {r.fix_words()}")
+        head = f"{r.setting}={value}" if math.isfinite(value) else f"'{r.setting}' is {value},"
+        raise ConfigError(f"config: {head} {r.problem_words(value)}.\n  fix: {r.fix_words()}")
 
 
 def check_choices(cfg: Config, prefix: str = "") -> None:

@@ -173,7 +173,7 @@ def check_settings(uc: UMMConfig) -> None:
     for f in dataclasses.fields(uc):  # a setting without a range (umm.batch_size) given inf or NaN
         value = getattr(uc, f.name)
         if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"config: umm.{f.name}={value} is not a finite number.\n"
+            raise ConfigError(f"config: 'umm.{f.name}' is {value}, not a finite number.\n"
                               f"  fix: umm.{f.name}={getattr(UMMConfig(), f.name)} (the default)")
     if uc.batch_size < 2:  # the preflight's _check_umm_batch says why in full
         raise ConfigError(

@@ -82,3 +82,37 @@ def test_the_umm_stage_takes_each_choice_and_refuses_any_other(setting: str) -> 
         check_settings(dataclasses.replace(UMMConfig(), **{name: typo}))
     assert str(caught.value) == (f"config: {setting}={typo!r} is not one of {', '.join(choices)}.\n"
                                  f"  fix: {setting}={choices[-1]}")
+
+
+@pytest.mark.parametrize("r", UMM_RANGES, ids=lambda r: r.setting)
+def test_a_nan_or_inf_umm_number_is_said_not_finite_not_out_of_range(r: config.SettingRange) -> None:
+    """``umm.alpha=inf must be >= 0`` contradicts itself (inf is >= 0): NaN and inf are said
+    as load_config says them, by the stage's check and the preflight's alike."""
+    from drac_ssl import preflight
+    from drac_ssl.umm.stage import check_settings
+
+    name = r.setting.removeprefix("umm.")
+    for value in (float("inf"), float("-inf"), float("nan")):
+        uc = dataclasses.replace(UMMConfig(), **{name: value})
+        with pytest.raises(ConfigError) as caught:
+            check_settings(uc)
+        assert str(caught.value) == (f"config: '{r.setting}' is {value}, not a finite number: it "
+                                     f"{r.words()}.\n  fix: {r.fix_words()}")
+        said = [f.line for f in preflight.check(config.Config(umm=uc), "runs-that-do-not-exist/x", stages=["umm"])
+                if f.setting == r.setting and f.severity == "error"]
+        assert len(said) == 1 and f": not a finite number: it {r.words()}\n" in said[0], said
+        assert said[0].endswith(f"fix: {r.fix_words()}"), said
+
+
+def test_the_umm_stage_refuses_a_batch_of_one_image() -> None:
+    """umm.batch_size has no range line (EXPLICIT): the stage's own check refuses a batch of
+    one (VICReg's variance of one image is none) with the default as the fix, and takes 2."""
+    from drac_ssl.umm.stage import check_settings
+
+    with pytest.raises(ConfigError) as caught:
+        check_settings(UMMConfig(batch_size=1))
+    assert "umm.batch_size must be >= 2" in str(caught.value)
+    assert str(caught.value).endswith("\n  fix: umm.batch_size=32 (the default)")
+    check_settings(UMMConfig(batch_size=2))
+    with pytest.raises(ConfigError, match=r"^config: 'umm.batch_size' is inf, not a finite number\.\n"):
+        check_settings(UMMConfig(batch_size=float("inf")))  # type: ignore[arg-type]
