@@ -92,7 +92,8 @@ the bundle and the app say it is a trial run: :func:`cap_words`). Its image size
 larger (RetinaMNIST's and MNIST's 28 px) keeps its own (:func:`first_try_settings`). The
 overrides are given before the command line's own (:func:`first_try_overrides`), so a
 ``section.key=value`` the user types wins (``run.name=mine`` too). The one list: the README's
-and docs/own_fundus_folder.md's first try, the ``--help`` (:func:`first_try_help`) and the
+first try (what it sets, in docs/running.md's "The tiny first try") and docs/own_fundus_folder.md's,
+the ``--help`` (:func:`first_try_help`) and the
 run's record (:data:`FIRST_TRY_KEY`) are made from it."""
 
 FIRST_TRY_SIZES = ("data.cache_sizes", "pretrain.augment.source_size", "pretrain.augment.image_size",
