@@ -1429,6 +1429,15 @@ class YamlAliasExpansionError(yaml.composer.ComposerError):
     values; ``problem_mark`` is the first alias (PyYAML's 0-based line)."""
 
 
+class YamlNoSuchDateError(yaml.constructor.ConstructorError):
+    """Text YAML 1.1 reads as a date that is no date (``name: 2026-02-30``, ``2026-13-01``);
+    ``problem_mark`` is the value (PyYAML's 0-based line), ``value`` the text as written and
+    ``reason`` datetime's words (``day is out of range for month``)."""
+
+    value: str = ""
+    reason: str = ""
+
+
 def _expanded_nodes(node: yaml.Node, sizes: dict[int, int]) -> int:
     """The values ``node`` stands for with every alias expanded (a node reached twice counted
     twice), in time linear in the distinct nodes (``sizes``: id -> size, memoised)."""
@@ -1476,7 +1485,20 @@ class YamlLoader(yaml.SafeLoader):
                     f"{YAML_EXPANDED_NODES_LIMIT:,} a config may hold", self._first_alias)
         return node
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """YAML 1.1's date for date-shaped text (``2026-02-28``); for text shaped so that is no
+        date (``2026-02-30``: datetime's bare ``ValueError``, with no file or line) the
+        :class:`YamlNoSuchDateError` at the value."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            error = YamlNoSuchDateError(None, None, f"YAML reads {node.value} as a date, and it is no date ({exc})",
+                                        node.start_mark)
+            error.value, error.reason = node.value, str(exc)
+            raise error from None
 
+
+YamlLoader.add_constructor("tag:yaml.org,2002:timestamp", YamlLoader.construct_yaml_timestamp)
 YamlLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL_TAG]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -1488,7 +1510,8 @@ def read_yaml(text: str) -> Any:
     """The YAML ``text`` as Python values, read with :class:`YamlLoader` (YAML 1.2 booleans).
 
     Raises:
-        yaml.YAMLError: text that is not valid YAML."""
+        yaml.YAMLError: text that is not valid YAML, or date-shaped text that is no date
+            (:class:`YamlNoSuchDateError`, ``2026-02-30``)."""
     return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass
 
 
@@ -2649,6 +2672,12 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str) -> str:
     lines = _editor_lines(text)
     if isinstance(exc, yaml.reader.ReaderError):
         return _not_text_error(path, exc, text)
+    if isinstance(exc, YamlNoSuchDateError) and mark is not None:  # valid YAML: no line-above hint
+        shown = lines[mark.line] if mark.line < len(lines) else ""
+        quoted = shown.replace(exc.value, f"'{exc.value}'", 1) if exc.value in shown else f"'{exc.value}'"
+        return (f"{path}:{mark.line + 1}: {exc.value} is read as a date (YAML 1.1 reads text shaped "
+                f"YYYY-MM-DD so), and it is no date ({exc.reason}): line {mark.line + 1} `{shown}`.\n  "
+                f"fix: quote it to keep it as text, `{quoted}`, or write the date meant.")
     unclosed = _UNCLOSED.get(context)
     at_stream_end = mark is not None and mark.index >= len(text)  # no final newline after the value
     if unclosed and start is not None and (mark is None or mark.line != start.line or at_stream_end):
@@ -2901,7 +2930,8 @@ def read_saved_config(run_dir: str | os.PathLike[str], strict: bool = False) -> 
 
     Raises:
         ConfigError: (``strict``) the damaged file, ``FILE:LINE:`` where known, what is wrong
-            and ``\n  fix: ...``.
+            and ``\n  fix: ...`` (a date-shaped value that is no date, ``name: 2026-02-30``,
+            too: PyYAML's bare ``ValueError``).
         OSError: (``strict``) the file cannot be read (no permission, a folder of that name):
             what every command says in :func:`drac_ssl.io.unreadable_words`."""
     path = Path(run_dir) / SAVED_CONFIG
@@ -2919,10 +2949,13 @@ def read_saved_config(run_dir: str | os.PathLike[str], strict: bool = False) -> 
                           f"{_saved_config_fix('save it as UTF-8')}") from None
     try:
         data = read_yaml(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a value PyYAML cannot construct
         if not strict:
             return {}
-        raise ConfigError(_yaml_error_text(path, exc, text)) from None
+        if isinstance(exc, yaml.YAMLError):  # a no-date date (2026-02-30) too: YamlNoSuchDateError
+            raise ConfigError(_yaml_error_text(path, exc, text)) from None
+        raise ConfigError(f"{path}: a value in it cannot be read ({exc}).\n  fix: "
+                          f"{_saved_config_fix('quote that value')}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

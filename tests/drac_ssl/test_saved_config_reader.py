@@ -43,6 +43,8 @@ def test_the_reader_gives_the_settings_and_empty_for_no_config(tmp_path: Path) -
     (BAD_BYTES, ":2: not UTF-8 (byte 0xff): the run's saved configuration cannot be read"),
     (b"- data\n- run\n", ": the top level is a list, not the mapping of sections"),
     (b"run:\n  name: [x\n", ":2: not valid YAML"),
+    # PyYAML's bare ValueError for date-shaped text that is no date (a review: run_state raised it)
+    (b"run:\n  out_dir: runs\n  name: 2026-02-30\n", ":3: 2026-02-30 is read as a date (YAML 1.1"),
 ])
 def test_a_damaged_config_is_empty_to_a_lenient_caller_and_a_clear_error_to_a_strict_one(
         tmp_path: Path, text: bytes, said: str) -> None:
@@ -53,6 +55,21 @@ def test_a_damaged_config_is_empty_to_a_lenient_caller_and_a_clear_error_to_a_st
         read_saved_config(tmp_path, strict=True)
     assert str(caught.value).startswith(f"{saved}{said}"), caught.value
     assert "\n  fix: " in str(caught.value)
+
+
+def test_run_state_reads_a_no_date_config_as_no_config(tmp_path: Path) -> None:
+    from drac_ssl import run_state
+
+    (tmp_path / "config.yaml").write_text("run:\n  out_dir: runs\n  name: 2026-02-30\n")
+    assert run_state.recorded_run_folder(tmp_path, str(tmp_path)) is None
+    assert run_state.planned_stages(tmp_path) == run_state.planned_stages(tmp_path / "gone")
+
+
+def test_a_no_date_value_is_said_with_its_quoted_fix(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("run:\n  name: 2026-13-01  # a name\n")
+    with pytest.raises(ConfigError, match=r"month must be in 1\.\.12.*\n  fix: quote it to keep it as "
+                       r"text, `  name: '2026-13-01'  # a name`"):
+        read_saved_config(tmp_path, strict=True)
 
 
 def test_run_keep_and_run_freeze_say_none_for_a_config_that_is_not_utf8(run: Path) -> None:
