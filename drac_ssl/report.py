@@ -55,6 +55,7 @@ from drac_ssl.collapse import (
 from drac_ssl.commands import report_parser
 from drac_ssl.config import (
     REPRODUCE_WORDS,
+    ConfigError,
     FinetuneConfig,
     layout_name,
     read_saved_config,
@@ -607,9 +608,27 @@ def _generic_data_section(run_dir: Path, dataset: str) -> list[str]:
     return lines + [""]
 
 
+def _saved_config_problem(run_dir: Path) -> str:
+    """What is wrong with the run's ``config.yaml`` as :func:`drac_ssl.config.read_saved_config`
+    (``strict``) says it: the file, the line where known, what and the fix (a damaged file), or
+    :func:`drac_ssl.io.unreadable_words` (a file this account cannot read); '' when it reads
+    (or there is none)."""
+    try:
+        read_saved_config(run_dir, strict=True)
+    except ConfigError as exc:
+        return str(exc)
+    except OSError as exc:
+        return unreadable_words(exc, run_dir / "config.yaml", "the run's saved configuration")
+    return ""
+
+
 def _config_section(run_dir: Path) -> list[str]:
     cfg = _saved_config(run_dir)
     if not cfg:
+        if problem := _saved_config_problem(run_dir):  # the figures do not come from it: said, not refused
+            return ["## Configuration", "", "The run's `config.yaml` cannot be read, so its settings are not "
+                    "shown here (the figures and records below do not come from it):", "", "```", problem,
+                    "```", ""]
         return ["## Configuration", "", "No readable `config.yaml` in the run folder.", ""]
     pc, uc = cfg.get("pretrain", {}), cfg.get("umm", {})
     # older runs: the defaults they used (finetune.keep: best, before the setting existed)
@@ -3253,6 +3272,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         edited = _edited_config(run_dir)
         if edited:
             raise ValueError(edited)
+        # a damaged one states no values: the report is written, its configuration section
+        # saying what is wrong (the figures and records do not come from config.yaml)
+        if problem := _saved_config_problem(run_dir):
+            print(f"warning: {problem}\n  report.md is written without the run's settings (its "
+                  f"configuration section says this).", file=sys.stderr)
         # a training or UMM holding the run folder writes report.md itself at its end: refused
         # (RunBusy, exit 75: try later), and a training started while this report writes is refused too
         with (runtime.hold_run(run_dir, tool="drac_ssl.report") if in_run else contextlib.nullcontext(),
@@ -3277,12 +3301,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _edited_config(run_dir: Path) -> str:
     """:func:`drac_ssl.stage_settings.edited_config_words` of the run's ``config.yaml``, with
     this command as what to rerun; '' when it agrees with what the stages saved, or when there
-    is no config.yaml (the report says that in its configuration section).
-
-    Raises:
-        ConfigError: a damaged config.yaml (:func:`drac_ssl.config.read_saved_config`,
-            ``strict``): the file, the line where known, and the fix."""
-    written = read_saved_config(run_dir, strict=True)
+    is no readable config.yaml: none, or a damaged one (:func:`_saved_config_problem`), of
+    which the report states no values (its configuration section says what is wrong)."""
+    written = read_saved_config(run_dir)
     if not written:
         return ""
     return edited_config_words(run_dir, written, then=f"rerun {python_command('drac_ssl.report')} {run_dir}")

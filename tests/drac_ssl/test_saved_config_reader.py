@@ -7,6 +7,7 @@ only "'utf-8' codec can't decode byte 0xff in position 14" (no file, no fix), an
 top level is a list ended the report in a traceback."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -82,18 +83,39 @@ def test_run_keep_and_run_freeze_say_none_for_a_config_that_is_not_utf8(run: Pat
 @pytest.mark.parametrize(("text", "said"), [
     (BAD_BYTES, ":2: not UTF-8 (byte 0xff)"),
     (b"- data\n- run\n", ": the top level is a list"),
+    (b"run:\n  name: [x\n", ":2: not valid YAML"),
 ])
-def test_the_report_command_names_a_damaged_config_and_the_fix(
+def test_the_report_command_writes_the_report_and_names_a_damaged_config_and_the_fix(
         run: Path, capsys: pytest.CaptureFixture[str], text: bytes, said: str) -> None:
+    """A review: invalid YAML made the report exit 2 with no report.md, where main wrote it
+    ("No readable config.yaml"); its figures and records do not come from config.yaml."""
     from drac_ssl import report
 
     saved = run / "config.yaml"
     saved.write_bytes(text)
+    assert report.main([str(run)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"warning: {saved}{said}"), err
+    assert "\n  fix: " in err and "codec" not in err, err
+    assert "Traceback" not in err and "report.md is written without the run's settings" in err, err
+    section = (run / "report.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    assert "cannot be read, so its settings are not shown" in section and f"{saved}{said}" in section, section
+    assert "\n  fix: " in section and "No readable" not in section, section
+
+
+def test_the_report_command_still_refuses_a_config_edited_after_the_stages_ran(
+        run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 2 stays for the one case where the report would state values the run did not run with."""
+    from drac_ssl import report, train
+
+    saved = run / "config.yaml"
+    (run / "report.md").unlink(missing_ok=True)
+    cfg = train.load_config(saved)
+    (run / "pretrain" / "metadata.json").write_text(json.dumps({"config": train.to_dict(cfg)}))  # what it ran with
+    train.save_config(train.load_config(saved, [f"pretrain.lr={cfg.pretrain.lr * 2}"]), saved)  # the hand edit
     assert report.main([str(run)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {saved}{said}"), err
-    assert "fix: put back the config.yaml the run wrote" in err and "codec" not in err, err
-    assert "Traceback" not in err and not (run / "report.md").exists(), err
+    assert f"{saved} does not say what the stages ran with" in err and not (run / "report.md").exists(), err
 
 
 def test_a_resume_and_a_reuse_of_a_run_with_a_damaged_config_name_the_file(run: Path, tmp_path: Path) -> None:
