@@ -2970,8 +2970,8 @@ def read_saved_config(run_dir: str | os.PathLike[str], strict: bool = False) -> 
 
 def _saved_config_fix(how: str) -> str:
     """The fix of a damaged run's ``config.yaml`` (:func:`read_saved_config`), ``how`` the
-    repair of the file itself."""
-    return f"put back the config.yaml the run wrote (a copy, a backup), or {how} with the values the run was made with"
+    repair of the file itself; ends in "." as every fix (a caller adds an alternative on its own line)."""
+    return f"put back the config.yaml the run wrote (a copy, a backup), or {how} with the values the run was made with."
 
 
 def _key_line(path: Path, dotted: str) -> str:

@@ -394,7 +394,7 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     try:
         old = read_saved_config(run_dir, strict=True)
     except ConfigError as exc:  # damaged: which file, where, and the fix
-        return f"{exc}; or choose another run.name to start a new run"
+        return f"{exc}\n  or: choose another run.name to start a new run"  # the fix ends in "."
     edited = edited_config_words(run_dir, old)
     if edited:  # config.yaml is not what the stages ran with: comparing with it misleads
         return edited
@@ -703,7 +703,7 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
     try:
         old = read_saved_config(source, strict=True)
     except ConfigError as exc:
-        raise ConfigError(f"{exc}; or run.reuse=another run folder") from None
+        raise ConfigError(f"{exc}\n  or: run.reuse=another run folder") from None
     # compared with a config.yaml edited after its stages ran, stages made with other settings
     # than this run's would be taken as its own
     edited = edited_config_words(source, old, then="rerun this command")

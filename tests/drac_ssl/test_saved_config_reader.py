@@ -125,6 +125,12 @@ def test_a_resume_and_a_reuse_of_a_run_with_a_damaged_config_name_the_file(run: 
     saved = run / "config.yaml"
     saved.write_bytes(BAD_BYTES)
     problem = train._existing_run_problem(cfg, run)
-    assert problem.startswith(f"{saved}:2: not UTF-8 (byte 0xff)") and "another run.name" in problem, problem
-    with pytest.raises(ConfigError, match=r"(?s)not UTF-8 .*; or run.reuse=another run folder$"):
+    assert problem.startswith(f"{saved}:2: not UTF-8 (byte 0xff)"), problem
+    # the alternative on its own line (a review: "... at the end of the value.; or choose ...")
+    assert problem.endswith(".\n  or: choose another run.name to start a new run"), problem
+    with pytest.raises(ConfigError, match=r"(?s)not UTF-8 .*\.\n  or: run.reuse=another run folder$"):
         train.plan_reuse(cfg, run, tmp_path / "runs" / "new")
+    saved.write_text("run:\n  name: [x\n")  # invalid YAML: its fix ends in "." too
+    problem = train._existing_run_problem(cfg, run)
+    assert ".;" not in problem and problem.endswith(
+        "' at the end of the value.\n  or: choose another run.name to start a new run"), problem
