@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drac_ssl import pretrain
+from bench.common import SHARED_DATA_ENV
+from drac_ssl import datasets, pretrain
 from drac_ssl.config import Config
 from drac_ssl.io import atomic_write_json
 from drac_ssl.runtime import StageInterrupted, interrupted_words
@@ -188,3 +189,28 @@ def run_command(command: Callable[[list[str] | None], object], argv: list[str] |
             command(argv)
     except KeyboardInterrupt as exc:
         raise SystemExit(interrupted_exit(exc)) from None
+    except (FileNotFoundError, ValueError) as exc:
+        if not is_data_error(exc):
+            raise
+        sys.stdout.flush()
+        print(f"error: {exc}\n{DATA_FIX}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+DATA_FIX = (f"fix: --data PATH (or {SHARED_DATA_ENV}=FOLDER, the folder holding mnist/, fashion_mnist/, "
+            f"cifar10/, ...: the configs' ../shared/data)")
+"""The fix a bench prints under a data error (:func:`run_command`)."""
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by the data loaders (:mod:`drac_ssl.datasets`: files missing or
+    unreadable under the data path) or by :func:`bench.common.data_root` (``--data`` and
+    ``data.root=`` disagree): the errors :func:`run_command` says in two lines, not a
+    traceback. Any other FileNotFoundError or ValueError is a fault to show whole."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    code = tb.tb_frame.f_code
+    return Path(code.co_filename).resolve() == Path(datasets.__file__).resolve() or code.co_name == "data_root"
