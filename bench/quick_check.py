@@ -80,7 +80,7 @@ run pretrains afresh and its wall time is the whole check::
 
 A smoke run of the flow (a minute or two)::
 
-    python -m bench.quick_check --test-images 200 pretrain.epochs=1 pretrain.max_steps_per_epoch=2
+    python -m bench.quick_check --data ../shared/data/mnist --test-images 200 pretrain.epochs=1 pretrain.max_steps_per_epoch=2
 """
 
 from __future__ import annotations
@@ -507,6 +507,17 @@ def smoke_reasons(overrides: list[str], labels: int, test_images: int) -> list[s
     return out
 
 
+SMOKE_COMMAND = ("python -m bench.quick_check --data ../shared/data/mnist --test-images 200 "
+                 "pretrain.epochs=1 pretrain.max_steps_per_epoch=2")
+"""A smoke run of the flow, about a minute on a CPU (checks that it runs, not the claim)."""
+
+HELP = (__doc__.split("\n\n", 1)[0] + "\n\nA one-minute smoke run of the flow (not the check):\n  "
+        + SMOKE_COMMAND + "\n\nThe designs, what each judges and their results: "
+        "docs/data.md#correctness-checks-on-mnist-fashion-mnist-and-cifar-10 (and this script's docstring).")
+"""``--help``'s description: the docstring's first paragraph, the smoke run and where the rest is
+(the whole docstring, about 80 lines, scrolled the options off the screen)."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """The command; a Ctrl-C ends with what was saved and how to resume (exit code 130)."""
     run_command(_main, argv)
@@ -516,7 +527,7 @@ def _main(argv: list[str] | None) -> None:
     t_start, cpu_start = time.perf_counter(), time.process_time()
     load_start = load_average()
     parser = argparse.ArgumentParser(prog=python_command("bench.quick_check"), allow_abbrev=False,
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=sorted(CONFIGS), default="mnist",
                         help="the correctness data set (configs/<dataset>.yaml shortened by the preset; default mnist)")
     parser.add_argument("--design", choices=sorted(DESIGNS), default=DESIGN,
