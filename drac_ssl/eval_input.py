@@ -50,13 +50,13 @@ __all__ = [
     "OCTA_MEAN",
     "OCTA_STD",
     "RECIPES",
+    "RECIPE_CHANNELS",
     "check_recipe",
     "eval_transform",
     "model_input",
     "normalization_for",
     "stats_for",
     "to_chw",
-    "RECIPE_CHANNELS",
 ]
 
 RECIPES = ("octa", "fundus", "cifar", "mnist")
