@@ -121,13 +121,13 @@ def tied_grades(probs: Sequence[Any]) -> list[int]:
 
 def tie_words(probs: Sequence[Any], grades: Sequence[int]) -> str:
     """The figure of ``grades`` (two or more of ``probs``, tied: :func:`tied_grades`) in words:
-    ``45% each`` when their whole percentages rounded together (those shown beside them) are
-    equal; ``about 45% each`` when only each rounded alone is (0.455 / 0.09 / 0.455 is shown 46 /
-    9 / 45, which add up to 100; the tie is 45.5% each), the percentage of the largest of them
-    rounded alone."""
-    together = whole_percentages(probs)
-    if len({together[k] for k in grades}) == 1:
-        return f"{percent_text(together[grades[0]])} each"
+    ``45% each`` when the texts shown beside them (:func:`percent_texts`) are equal, as for equal
+    probabilities (0.455 / 0.09 / 0.455: ``45.5% each``); ``about 45% each`` when only each
+    rounded alone is (0.333 / 0.334 / 0.333 is shown 33 / 34 / 33, each 33% alone), the
+    percentage of the largest of them rounded alone."""
+    shown = percent_texts(probs)
+    if len({shown[k] for k in grades}) == 1:
+        return f"{shown[grades[0]]} each"
     alone = _alone_percentages(probs)
     top = max(grades, key=lambda k: float(probs[k]))
     return f"about {percent_text(alone[top])} each"
@@ -142,8 +142,27 @@ def percent_text(percent: int) -> str:
 
 def percent_texts(probs: Sequence[Any]) -> list[str]:
     """The K probabilities of one image as people are shown them: :func:`whole_percentages`
-    written by :func:`percent_text` (``['<1%', '37%', '63%']``)."""
-    return [percent_text(p) for p in whole_percentages(probs)]
+    written by :func:`percent_text` (``['<1%', '37%', '63%']``), except that equal probabilities
+    always read alike: where largest-remainder rounding split a group of equal values (0.455 /
+    0.09 / 0.455 is 46 / 9 / 45), each of them is shown the group's whole parts shared equally,
+    ``<1%`` below 1, else with one decimal when not whole: ``['45.5%', '9%', '45.5%']``,
+    ``['<1%', '<1%', '99%']`` for 0.005 / 0.005 / 0.99 (it read ``1%`` and ``<1%``: a trial).
+    The shown figures still add up to 100 for a tie of two (the usual one); a tie of three or
+    more whose share is not a tenth is shown rounded to one (1/3 each: ``33.3%`` three times,
+    99.9): equal values shown alike win over the last tenth. Raises ValueError as
+    :func:`rounded_probabilities` does."""
+    parts = whole_percentages(probs)
+    texts = [percent_text(p) for p in parts]
+    groups: dict[float, list[int]] = {}
+    for k, value in enumerate(probs):
+        groups.setdefault(float(value), []).append(k)
+    for members in groups.values():
+        if len({parts[k] for k in members}) > 1:  # a tie split by the rounding
+            share = sum(parts[k] for k in members) / len(members)
+            text = "<1%" if share < 1 else percent_text(int(share)) if share.is_integer() else f"{share:.1f}%"
+            for k in members:
+                texts[k] = text
+    return texts
 
 
 def signed_text(value: Any, digits: int = 3) -> str:

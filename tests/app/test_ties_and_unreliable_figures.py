@@ -42,9 +42,10 @@ def test_the_tie_rule_counts_percentages_rounded_alone_or_together() -> None:
     assert tied_grades([0.455, 0.09, 0.455]) == [0, 2]
     assert tied_grades([0.44, 0.46, 0.10]) == [1]
     assert tie_words([0.449, 0.451, 0.10], [0, 1]) == "45% each"
-    # shown 46 / 9 / 45 (they add up to 100): the figure of the tie is said as about
+    # rounded together 46 / 9 / 45 (they add up to 100), shown 45.5 / 9 / 45.5 (equal values alike)
     assert whole_percentages([0.455, 0.09, 0.455]) == [46, 9, 45]
-    assert tie_words([0.455, 0.09, 0.455], [0, 2]) == "about 46% each"
+    assert tie_words([0.455, 0.09, 0.455], [0, 2]) == "45.5% each"
+    assert tie_words([0.333, 0.334, 0.333], [0, 1, 2]) == "about 33% each"  # shown 33 / 34 / 33
 
 
 def test_equal_remainders_go_to_the_larger_value_first() -> None:
@@ -57,9 +58,9 @@ def test_equal_remainders_go_to_the_larger_value_first() -> None:
 def test_borderline_and_decision_words_say_one_tie() -> None:
     probs = [0.455, 0.09, 0.455]
     line = borderline_words(probs, NAMES)
-    assert line == "Borderline: the model cannot tell 0 Normal from 2 PDR on this image (about 46% each)."
+    assert line == "Borderline: the model cannot tell 0 Normal from 2 PDR on this image (45.5% each)."
     words = decision_words(probs, 1, NAMES, "thresholds")
-    assert words.startswith("0 Normal and 2 PDR are equally likely (about 46% each); "), words
+    assert words.startswith("0 Normal and 2 PDR are equally likely (45.5% each); "), words
     assert tied_grades(probs) == [0, 2] and not milder_than_most_likely(np.array(probs), 1)
     # not a tie: the percentages shown, as before
     assert borderline_words([0.44, 0.46, 0.10], NAMES) == ("Borderline: the model cannot tell 0 Normal from "
