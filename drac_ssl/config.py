@@ -3407,6 +3407,27 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
     return cfg
 
 
+EARLY_CUTS = ("layer2", "layer3")
+"""``umm.early_cut``: the backbone stage up to which UMM freezes the layers."""
+HYPERGRADIENTS = ("unrolled", "neumann")
+"""``umm.hypergradient``: how the outer gradient through the inner step is taken
+(:func:`drac_ssl.umm.bilevel.hypergradient`)."""
+HVP_MODES = ("exact", "finite_difference")
+"""``umm.hvp``: the Hessian-vector product by double backward or by DARTS' central difference."""
+INNER_OPTIMIZERS = ("adam", "sgd")
+"""``umm.inner_optimizer``."""
+OUTER_SIGNS = ("maximize", "minimize")
+"""``umm.outer_sign``: maximise Delta R (the paper) or minimise it."""
+MEMBERSHIPS = ("soft", "pairs")
+"""``umm.membership``: the rate reduction's memberships (:func:`drac_ssl.losses.mcr2.rate_reduction`)."""
+OUTER_BATCHES = ("same", "next")
+"""``umm.outer_batch``: F on the inner step's batch, or on the epoch's next one."""
+RATE_REDUCTION_ON = ("features", "embedding")
+"""``umm.rate_reduction_on``: F's Delta R on the pooled backbone features (before the
+expander) or on the expander's outputs."""
+START_RULES = ("best", "last", "peak", "past_peak")
+"""``umm.start_from``: which pretraining checkpoint UMM starts from."""
+
 _CHOICES: dict[str, tuple[str, ...]] = {
     "data.dataset": ("drac", "mnist", "fashion_mnist", "cifar10"),
     "data.layout": DATA_LAYOUTS,
@@ -3420,15 +3441,15 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "pretrain.compile": ("auto", "true", "false"),
     "pretrain.augment.recipe": ("octa", "fundus", "cifar", "mnist"),
     "pretrain.backbone.arch": ("resnet18", "resnet34", "resnet50"),
-    "umm.early_cut": ("layer2", "layer3"),
-    "umm.hypergradient": ("unrolled", "neumann"),
-    "umm.outer_sign": ("maximize", "minimize"),
-    "umm.hvp": ("exact", "finite_difference"),
-    "umm.inner_optimizer": ("adam", "sgd"),
-    "umm.membership": ("soft", "pairs"),
-    "umm.outer_batch": ("same", "next"),
-    "umm.rate_reduction_on": ("features", "embedding"),
-    "umm.start_from": ("best", "last", "peak", "past_peak"),
+    "umm.early_cut": EARLY_CUTS,
+    "umm.hypergradient": HYPERGRADIENTS,
+    "umm.outer_sign": OUTER_SIGNS,
+    "umm.hvp": HVP_MODES,
+    "umm.inner_optimizer": INNER_OPTIMIZERS,
+    "umm.membership": MEMBERSHIPS,
+    "umm.outer_batch": OUTER_BATCHES,
+    "umm.rate_reduction_on": RATE_REDUCTION_ON,
+    "umm.start_from": START_RULES,
     "finetune.head": ("linear", "mlp", "conv", "regression"),
     "finetune.freeze": ("frozen", "last", "all"),
     "finetune.class_balance": ("weighted_loss", "balanced_sampler", "none"),
@@ -3486,6 +3507,12 @@ class SettingRange:
         low = f"{'>' if self.strict else '>='} {_bound_words(self.low)}"
         high = "" if self.high is None else f" and {'<' if self.high_open else '<='} {_bound_words(self.high)}"
         return f"must be {low}{high}{self.why}"
+
+    def problem_words(self, value: Any) -> str:
+        """What is wrong with ``value``, a value outside the range, after ``setting=value``:
+        :meth:`words`, or for NaN and inf ``not a finite number: it must be ...`` (``inf``
+        is no number ``>= 0`` names: it is not in the range because it is not finite)."""
+        return self.words() if math.isfinite(value) else f"not a finite number: it {self.words()}"
 
     def fix_words(self, fixes: FixBase | None = None) -> str:
         """The fix: ``fix``, or ``setting=<default> (the default)``, or with ``fixes`` the ``-c``
@@ -3586,9 +3613,10 @@ UMM_RANGES: tuple[SettingRange, ...] = (
     SettingRange("umm.past_peak_drop", 0, high=1, high_open=True,
                  why=": the fraction below its peak the rate-reduction monitor must have fallen"),
 )
-"""UMM's number ranges: every range its stage's :func:`drac_ssl.umm.stage.check_settings`
-checks (it also checks the choices and ``umm.batch_size`` >= 2), so that the preflight and
-``python -m drac_ssl.umm`` list them all before anything is made."""
+"""UMM's number ranges, the one list: :func:`drac_ssl.umm.stage.check_settings` refuses the
+first setting outside its range (it also checks UMM's :data:`_CHOICES` and ``umm.batch_size``
+>= 2), the preflight and ``python -m drac_ssl.umm`` list them all before anything is made. A
+new number setting of UMM gets its line here (``tests/drac_ssl/test_umm_settings_tables.py``)."""
 NUMBER_RANGES: dict[str, SettingRange] = {
     r.setting: r for r in (*RUN_RANGES, *DATA_RANGES, *PRETRAIN_RANGES, *MODEL_RANGES, *UMM_RANGES,
                            *FINETUNE_RANGES)}
@@ -3703,9 +3731,29 @@ def range_problems(cfg: Config, ranges: Iterable[SettingRange]) -> list[tuple[Se
 
 def check_ranges(cfg: Config, ranges: Iterable[SettingRange]) -> None:
     """Raise ConfigError for the first setting of ``cfg`` outside its range: the setting, its
-    value, what it must be and the fix."""
+    value, what it must be and the fix; NaN or inf in :func:`load_config`'s words
+    (``'umm.alpha' is inf, not a finite number: it must be >= 0.``), since ``umm.alpha=inf must
+    be >= 0`` would contradict itself."""
     for r, value in range_problems(cfg, ranges)[:1]:
-        raise ConfigError(f"config: {r.setting}={value} {r.words()}.\n  fix: {r.fix_words()}")
+        head = f"{r.setting}={value}" if math.isfinite(value) else f"'{r.setting}' is {value},"
+        raise ConfigError(f"config: {head} {r.problem_words(value)}.\n  fix: {r.fix_words()}")
+
+
+def check_choices(cfg: Config, prefix: str = "") -> None:
+    """Raise ConfigError for the first setting of :data:`_CHOICES` whose name starts with
+    ``prefix`` (``"umm."``: UMM's; "": every one) and whose value in ``cfg`` is none of its
+    choices: the setting, its value, the choices and the fix (the choice it most likely means:
+    :func:`closest_choice`)."""
+    for dotted, choices in _CHOICES.items():
+        if not dotted.startswith(prefix):
+            continue
+        value = get(cfg, dotted)
+        if value not in choices:
+            raise ConfigError(
+                f"config: {dotted}={value!r} is not one of "
+                f"{', '.join(c or repr(c) + ' (the default)' for c in choices)}.\n"
+                f"  fix: {dotted}={closest_choice(value, choices, dotted)}"
+            )
 
 
 _CHOICE_MEANINGS: dict[str, dict[str, str]] = {
@@ -3820,14 +3868,7 @@ def _given_where(file: Path | None, data: dict[str, Any], overrides: Sequence[st
 def validate(cfg: Config) -> None:
     """Value checks beyond types: choices and ranges, and the settings that must agree (a
     :class:`SettingsError` naming them, which :func:`load_config` and the preflight locate)."""
-    for dotted, choices in _CHOICES.items():
-        value = get(cfg, dotted)
-        if value not in choices:
-            raise ConfigError(
-                f"config: {dotted}={value!r} is not one of "
-                f"{', '.join(c or repr(c) + ' (the default)' for c in choices)}.\n"
-                f"  fix: {dotted}={closest_choice(value, choices, dotted)}"
-            )
+    check_choices(cfg)
     positive = ["data.n_folds", "pretrain.epochs", "pretrain.batch_size",  # finetune.*: FINETUNE_RANGES
                 "pretrain.augment.image_size", "pretrain.checkpoint_every"]
     for dotted in positive:

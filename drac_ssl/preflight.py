@@ -722,9 +722,10 @@ def _range(c: _Findings, cfg: Config, settings: Iterable[str], low: float, *, st
 
 
 def _ranges(c: _Findings, cfg: Config, ranges: Iterable[SettingRange]) -> None:
-    """An error for every setting outside its range, in the words of the stages' own checks."""
-    for r, _ in range_problems(cfg, ranges):
-        c.error(r.setting, r.words(), r.fix_words(c.fixes))
+    """An error for every setting outside its range, in the words of the stages' own checks
+    (NaN or inf: ``not a finite number: it must be ...``, as :func:`config.check_ranges`)."""
+    for r, value in range_problems(cfg, ranges):
+        c.error(r.setting, r.problem_words(value), r.fix_words(c.fixes))
 
 
 def _check_data_settings(c: _Findings, cfg: Config) -> None:

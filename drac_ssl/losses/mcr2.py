@@ -69,6 +69,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from drac_ssl.config import MEMBERSHIPS  # re-exported: umm.membership's choices (config's _CHOICES)
 from drac_ssl.losses.view_pairs import at_least_float32, check_view_pair
 
 __all__ = [
@@ -83,7 +84,6 @@ __all__ = [
     "rate_reduction_general",
 ]
 
-MEMBERSHIPS = ("soft", "pairs")
 FORMS = ("auto", "feature", "kernel")
 
 

@@ -55,11 +55,11 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from drac_ssl.config import HVP_MODES, HYPERGRADIENTS  # re-exported: config's _CHOICES holds them
+
 __all__ = ["HVP_MODES", "HYPERGRADIENTS", "Hypergradient", "ParamFn", "global_norm",
            "grads_or_zeros", "hessian_vector_product", "hypergradient"]
 
-HYPERGRADIENTS = ("unrolled", "neumann")
-HVP_MODES = ("exact", "finite_difference")
 
 ParamFn = Callable[[Sequence[Tensor]], Tensor]
 """A scalar function of a list of parameter tensors (same order and shapes as theta)."""

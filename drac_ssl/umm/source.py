@@ -35,7 +35,12 @@ from typing import Any
 
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.checkpoint import load_checkpoint
-from drac_ssl.config import Config, configured_channels, with_data_channels
+from drac_ssl.config import (  # START_RULES re-exported: config's _CHOICES holds it
+    START_RULES,
+    Config,
+    configured_channels,
+    with_data_channels,
+)
 from drac_ssl.io import finite_number, read_json_dict
 from drac_ssl.models import (
     BackboneArchitecture,
@@ -49,7 +54,6 @@ __all__ = ["MONITOR_KEY", "START_RULES", "StartPoint", "choose_start", "default_
            "load_pretrained_model", "monitor_peak", "pretrain_history", "resolve_checkpoint",
            "resolve_start", "saved_epoch", "start_note", "with_checkpoint_channels"]
 
-START_RULES = ("best", "last", "peak", "past_peak")
 MONITOR_KEY = "rate_reduction_last"
 """The pretraining monitor the start rule reads (a column of ``pretrain/metrics.jsonl``)."""
 PEAK_CHECKPOINT = "monitor_peak.pt"

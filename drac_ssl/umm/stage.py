@@ -50,7 +50,20 @@ import torch
 from drac_ssl import pretrain
 from drac_ssl.checkpoint import load_checkpoint, save_weights
 from drac_ssl.collapse import stage_collapse_warning
-from drac_ssl.config import NUMBER_RANGES, Config, ConfigError, UMMConfig, save_config, to_dict
+from drac_ssl.config import (  # UMM's choices: config's _CHOICES holds them, re-exported here
+    EARLY_CUTS,
+    INNER_OPTIMIZERS,
+    MEMBERSHIPS,
+    OUTER_SIGNS,
+    UMM_RANGES,
+    Config,
+    ConfigError,
+    UMMConfig,
+    check_choices,
+    check_ranges,
+    save_config,
+    to_dict,
+)
 from drac_ssl.distributed import DistInfo
 from drac_ssl.engine import Engine, Monitor, TrainingTask, checkpoint_kept_words
 from drac_ssl.io import atomic_write_json, finite_number
@@ -67,13 +80,11 @@ from drac_ssl.runtime import (
 )
 from drac_ssl.starting import python_command
 from drac_ssl.tensorboard_log import require_tensorboard
-from drac_ssl.umm.bilevel import HVP_MODES, HYPERGRADIENTS
 from drac_ssl.umm.layers import AfterCut, early_features, make_batch_norm_composable
 from drac_ssl.umm.plots import plot_start_point
 from drac_ssl.umm.plots import plot_umm_history as _plot_history
 from drac_ssl.umm.source import (
     MONITOR_KEY,
-    START_RULES,
     StartPoint,
     load_pretrained_model,
     pretrain_history,
@@ -82,8 +93,6 @@ from drac_ssl.umm.source import (
     with_checkpoint_channels,
 )
 from drac_ssl.umm.step import (
-    OUTER_BATCHES,
-    RATE_REDUCTION_ON,
     EarlyFeatureCache,
     UMMOptimizers,
     build_optimizers,
@@ -96,13 +105,8 @@ from drac_ssl.umm.step import (
     with_next_batch,
 )
 
-__all__ = ["EARLY_CUTS", "PROBE_KEY", "UMMNonFiniteError", "UMMResult", "check_settings", "feed_config",
+__all__ = ["EARLY_CUTS", "INNER_OPTIMIZERS", "MEMBERSHIPS", "OUTER_SIGNS", "PROBE_KEY", "UMMNonFiniteError", "UMMResult", "check_settings", "feed_config",
            "run"]
-
-EARLY_CUTS = ("layer2", "layer3")
-INNER_OPTIMIZERS = ("adam", "sgd")
-OUTER_SIGNS = ("maximize", "minimize")
-MEMBERSHIPS = ("soft", "pairs")
 
 PROBE_PREFIX = "probe_"
 """UMM's columns of pretraining's rate-reduction monitor (:func:`drac_ssl.pretrain
@@ -158,58 +162,24 @@ class UMMResult:
 
 
 def check_settings(uc: UMMConfig) -> None:
-    """Raise ConfigError for a UMM setting outside its choices or range (called by the
-    stage and, before any stage runs, by :mod:`drac_ssl.preflight`)."""
-    checks = {
-        "umm.early_cut": (uc.early_cut, EARLY_CUTS),
-        "umm.hypergradient": (uc.hypergradient, HYPERGRADIENTS),
-        "umm.hvp": (uc.hvp, HVP_MODES),
-        "umm.inner_optimizer": (uc.inner_optimizer, INNER_OPTIMIZERS),
-        "umm.outer_sign": (uc.outer_sign, OUTER_SIGNS),
-        "umm.membership": (uc.membership, MEMBERSHIPS),
-        "umm.outer_batch": (uc.outer_batch, OUTER_BATCHES),
-        "umm.rate_reduction_on": (uc.rate_reduction_on, RATE_REDUCTION_ON),
-        "umm.start_from": (uc.start_from, START_RULES),
-    }
-    for key, (value, choices) in checks.items():
-        if value not in choices:
-            raise ConfigError(
-                f"config: {key}={value!r} is not one of {', '.join(choices)}.\n  fix: {key}={choices[0]}"
-            )
-    for f in dataclasses.fields(uc):  # inf and NaN pass the comparisons below
+    """Raise ConfigError for the first UMM setting outside its choices (``umm.*`` of
+    :data:`drac_ssl.config._CHOICES`) or its range (:data:`drac_ssl.config.UMM_RANGES`: NaN
+    and inf are outside every range), or a ``umm.batch_size`` below 2, each naming the
+    setting, its value, what it must be and the fix (called by the stage and, before any stage
+    runs, by :mod:`drac_ssl.preflight`, which reports every one from the same tables)."""
+    cfg = Config(umm=uc)
+    check_choices(cfg, "umm.")
+    check_ranges(cfg, UMM_RANGES)
+    for f in dataclasses.fields(uc):  # a setting without a range (umm.batch_size) given inf or NaN
         value = getattr(uc, f.name)
         if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"config: umm.{f.name}={value} is not a finite number.\n"
+            raise ConfigError(f"config: 'umm.{f.name}' is {value}, not a finite number.\n"
                               f"  fix: umm.{f.name}={getattr(UMMConfig(), f.name)} (the default)")
-    alpha = NUMBER_RANGES["umm.alpha"]
-    if not alpha.holds(uc.alpha):
-        raise ConfigError(f"config: umm.alpha={uc.alpha} {alpha.words()}.\n  fix: {alpha.fix_words()}")
-    if uc.batch_size < 2:
+    if uc.batch_size < 2:  # the preflight's _check_umm_batch says why in full
         raise ConfigError(
-            f"config: umm.batch_size must be >= 2 (VICReg's variance needs it), got {uc.batch_size}."
+            f"config: umm.batch_size must be >= 2 (VICReg's variance needs it), got {uc.batch_size}.\n"
+            f"  fix: umm.batch_size={UMMConfig().batch_size} (the default)"
         )
-    for key, value in {
-        "umm.epochs": uc.epochs,
-        "umm.inner_lr": uc.inner_lr,
-        "umm.eps2": uc.eps2,
-        "umm.fd_radius": uc.fd_radius,
-        "umm.membership_temperature": uc.membership_temperature,
-    }.items():
-        if not value > 0:
-            raise ConfigError(f"config: {key} must be > 0, got {value}.")
-    for key, value in {
-        "umm.outer_lr": uc.outer_lr,
-        "umm.beta": uc.beta,
-        "umm.neumann_steps": uc.neumann_steps,
-        "umm.patience": uc.patience,
-        "umm.max_steps_per_epoch": uc.max_steps_per_epoch,
-        "umm.max_ssl_rise": uc.max_ssl_rise,
-        "umm.max_step_ratio": uc.max_step_ratio,
-    }.items():
-        if value < 0:
-            raise ConfigError(f"config: {key} must be >= 0, got {value}.")
-    if not 0 <= uc.past_peak_drop < 1:
-        raise ConfigError(f"config: umm.past_peak_drop must be in [0, 1), got {uc.past_peak_drop}.")
 
 
 def _resume_differences(state: dict[str, Any], cfg: Config, source: Path, out_dir: Path) -> list[str]:

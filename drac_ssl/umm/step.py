@@ -59,7 +59,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from drac_ssl.config import UMMConfig
+from drac_ssl.config import (  # re-exported: config's _CHOICES holds them
+    OUTER_BATCHES,
+    RATE_REDUCTION_ON,
+    UMMConfig,
+)
 from drac_ssl.losses.alignment import alignment_js
 from drac_ssl.losses.mcr2 import RateReduction, rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
@@ -73,12 +77,6 @@ __all__ = ["OUTER_BATCHES", "RATE_REDUCTION_ON", "STEP_KEYS", "EarlyFeatureCache
            "effective_alpha", "inner_objective", "outer_objective", "outer_step_groups",
            "parameter_groups", "step_keys", "umm_step", "with_next_batch"]
 
-OUTER_BATCHES = ("same", "next")
-"""``umm.outer_batch``: F on the inner step's batch, or on the epoch's next one."""
-
-RATE_REDUCTION_ON = ("features", "embedding")
-"""``umm.rate_reduction_on``: F's Delta R on the pooled backbone features (before the
-expander) or on the expander's outputs."""
 
 
 class InnerTerms(NamedTuple):
