@@ -255,7 +255,7 @@ def table_columns(grade_names: Sequence[str]) -> list[str]:
     (:func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR`` where the ``/grade_batch`` API
     gave the bundle's recorded ``Severe`` before, docs/app.md); each ``P(k name) %`` cell the
     grade's whole percentage, a number (:func:`percent_cells`: the K of an image rounded together,
-    adding up to 100), shown as the rest of the page writes it (``37``, ``<1`` for 0, ``>99`` for
+    adding up to 100; equal ones alike, then 99..101 for three grades), shown as the rest of the page writes it (``37``, ``<1`` for 0, ``>99`` for
     100: :func:`table_value`), None (empty) for an image not reliably gradable, whose percentages
     the page never shows. The table said ``P0..`` with 4 decimals until an accessibility review
     (everything else says the grade's name and whole percentages); the submission CSV keeps
@@ -275,7 +275,8 @@ def table_datatypes(num_grades: int) -> list[str]:
 def percent_cells(probs: Any) -> list[int]:
     """An image's K probabilities ``(K,)`` as the batch table's ``P(k name) %`` cells: whole
     percentages rounded together, adding up to 100 (:func:`drac_ssl.figures.whole_percentages`:
-    ``[0, 37, 63]``); the page shows 0 as ``<1`` and 100 as ``>99`` (:func:`percent_cell_text`),
+    ``[0, 37, 63]``; equal values alike, ``[46, 9, 46]``, then 99..101 for three grades, the
+    figures of the page and the notes); the page shows 0 as ``<1`` and 100 as ``>99`` (:func:`percent_cell_text`),
     as a model's probability is never exactly either."""
     return whole_percentages(probs)
 
@@ -325,7 +326,8 @@ def probability_key(class_names: list[str]) -> str:
     exact figures are."""
     first, last = (probability_header(k, class_names[k]) for k in (0, len(class_names) - 1))
     return (f"{first} ... {last}: each grade's probability in whole percent, an image's rounded "
-            f"together to add up to 100 (shown <1 and >99 at the ends, held as 0 and 100, which a "
+            f"together to add up to 100 (equal ones alike, then within a point or two of 100; shown "
+            f"<1 and >99 at the ends, held as 0 and 100, which a "
             f"probability never is exactly; empty for an image not reliably gradable); a column "
             f"sorts by these numbers; the grades CSV keeps them as P0.. with 6 decimals")
 
@@ -1004,15 +1006,16 @@ def _label_value(pred: Prediction, names: list[str]) -> dict[str, Any] | None:
     """The probability widget's value (:func:`grade_probabilities`): the graded class and every
     grade's probability, in grade order, each label saying its whole percentage
     (``2 PDR: 60%``, :func:`drac_ssl.figures.percent_texts`, the result's figures) and each bar
-    that percentage, so that the widget's figures sum to 100 (its own rounded figure, which
-    said 0% and 100% at the ends and 3% + 37% + 61% = 101%, is hidden by
-    :data:`PROBABILITY_CSS`). None, an empty widget, for an image not reliably gradable
+    that same percentage (:func:`drac_ssl.figures.whole_percentages`), so that the widget's
+    figures sum to 100, or to 99..101 where equal probabilities are shown alike (0.455 / 0.09 /
+    0.455: 46 / 9 / 46); its own rounded figure, which said 0% and 100% at the ends and 3% +
+    37% + 61% = 101%, is hidden by :data:`PROBABILITY_CSS`. None, an empty widget, for an image not reliably gradable
     (:attr:`app.predict.Prediction.not_reliably_gradable`): a trial read "2 PDR 100%" on a brick
     texture; its probabilities stay in the details JSON."""
     if pred.not_reliably_gradable:
         return None
-    percents = whole_percentages(pred.probs)  # the bars; the labels say the result's texts (equal ties alike)
-    labels = [f"{k} {n}: {q}" for k, (n, q) in enumerate(zip(names, percent_texts(pred.probs), strict=True))]
+    percents = whole_percentages(pred.probs)  # the bars, the labels' figures: the result's
+    labels = [f"{k} {n}: {percent_text(q)}" for k, (n, q) in enumerate(zip(names, percents, strict=True))]
     return {"graded": labels[int(pred.grade)],
             "probabilities": {lab: q / 100 for lab, q in zip(labels, percents, strict=True)}}
 
@@ -1300,11 +1303,11 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     never = never_found_words(predictor.metadata, predictor.grade_names)
     lines += [
         grade_heading(pred, doubts, bool(chance), **mark_flags(predictor)),
+        # a failed calibration: said first under the grade (docs/app.md), before any line that
+        # reads the percentages (no borderline then; the decision line without figures)
+        *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
         # a grade never found out of fold: under every grade, visible (a clinician trial: small print)
         *([f"⚠ **{md_words(never)}**", ""] if never else []),
-        # a failed calibration: said first under the grade, before any line that reads the
-        # percentages (no borderline then; the decision line without figures)
-        *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
         *([f"**{md_words(borderline)}**", ""] if borderline else []),
         # an image not reliably gradable: no line that reads its percentages, none of them shown
         # (the widget is empty too, _label_value): a trial read "The single most likely grade is
@@ -1671,8 +1674,8 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
                       f"rule, which {'calls it' if g >= r else 'does not call it'} referable; the referral "
                       f"cut is the screening rule.")
     return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.grade_names[r])} or worse) "
-                f"**{percent_text(sum(whole_percentages(pred.probs)[r:]))}**, the sum of those "
-                f"grades' percentages "
+                f"**{percent_text(sum(whole_percentages(pred.probs)[r:]))}**, the sum of the "
+                f"percentages shown for those grades "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "
                 f"{num(cv.get('specificity'))}).{refer} Research software: not a referral decision. "
@@ -2770,7 +2773,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             unreliable=[reasons[graded_index[at]] if at in graded_index else []
                         for at in range(len(rows))],
             trained=[good_trained[graded_index[at]] if at in graded_index else False for at in range(len(rows))],
-            about=" ".join(x for x in (model_words, graded_by) if x)))
+            about=" ".join(x for x in (model_words, graded_by) if x), mark=demo_mark(predictor)))
         rejected = len(rows) - n_good
         warned = _batch_warning_line(unlike, sentences, n_good) if graded_rows else ""
         n_borderline = sum(1 for close in borderlines if close)

@@ -16,7 +16,8 @@ hold anything an older version wrote. The conventions, once for every caller:
   (``n/a..0.300``); both missing is :data:`MISSING`.
 * A probability shown to a person (the app's result and its widget, the batch table's notes,
   the notes of a grade) is a whole percentage; the K probabilities of one image are rounded
-  together so that they sum to 100 (:func:`whole_percentages`, largest-remainder rounding), and
+  together so that they sum to 100 (:func:`whole_percentages`, largest-remainder rounding; equal
+  values always alike, then 99..101 for three grades), and
   the ends are said as
   ``<1%`` and ``>99%`` (:func:`percent_texts`): never ``0%`` or ``100%``, which a model's
   probability never is; the app's batch table writes them so too, under ``P(k name) %``
@@ -68,12 +69,19 @@ def figure_text(value: Any, digits: int = 3) -> str:
 
 def rounded_probabilities(probs: Sequence[Any], total: int) -> list[int]:
     """``probs`` (K probabilities of one image, summing to 1 within float rounding) as K whole
-    numbers of ``total`` parts (100: percentages; 1000: thousandths) that sum to exactly
-    ``total``: largest-remainder (Hamilton) rounding, each value floored and the parts left
-    over given one each to the largest remainders; on equal remainders to the larger exact value
-    first (so a larger probability never gets a smaller part), then to the lower grade (exactly
-    equal values: 0.455 / 0.09 / 0.455 is 46 / 9 / 45). The values are scaled by their own sum first (a row off by float rounding). Raises
-    ValueError for no value, or one that is negative or not finite, or all zero."""
+    numbers of ``total`` parts (100: percentages; 1000: thousandths): largest-remainder
+    (Hamilton) rounding, each value floored and the parts left over given one each to the
+    largest remainders; on equal remainders to the larger exact value first (so a larger
+    probability never gets a smaller part), then to the lower grade. Equal values always get the
+    same part: where the parts left over would split a group of equal values (0.455 / 0.09 /
+    0.455 would be 46 / 9 / 45), each of them gets its own value rounded half up instead (46 / 9
+    / 46; 0.005 / 0.005 / 0.99 is 1 / 1 / 99, not 1 / 0 / 99; 1/3 each is 33 / 33 / 33), still
+    never a smaller part for a larger value. So the parts add up to exactly ``total`` unless
+    equal values were split, and then to within 1 of it for three grades (99..101 percent) and
+    within 2 for five (98..102; checked on every grid of 1/200 resp. 1/40 and random ties), each
+    part within 1 of its exact value, as without ties. The values are scaled by
+    their own sum first (a row off by float rounding). Raises ValueError for no value, or one that
+    is negative or not finite, or all zero."""
     values = [finite_number(p) for p in probs]
     if not values or any(v is None or v < 0 for v in values):
         raise ValueError(f"probabilities must be finite and >= 0, got {list(probs)!r}")
@@ -86,12 +94,21 @@ def rounded_probabilities(probs: Sequence[Any], total: int) -> list[int]:
     order = sorted(range(len(exact)), key=lambda k: (-(exact[k] - parts[k]), -exact[k], k))
     for k in order[:total - sum(parts)]:
         parts[k] += 1
+    groups: dict[float, list[int]] = {}
+    for k, value in enumerate(given):
+        groups.setdefault(value, []).append(k)
+    for members in groups.values():
+        if len({parts[k] for k in members}) > 1:  # a tie split by the parts left over
+            for k in members:
+                parts[k] = math.floor(exact[k] + 0.5)
     return parts
 
 
 def whole_percentages(probs: Sequence[Any]) -> list[int]:
     """:func:`rounded_probabilities` in percent: ``[0.034, 0.367, 0.599]`` -> ``[3, 37, 60]``
-    (not 3 + 37 + 61 = 101, as rounding each alone gives)."""
+    (not 3 + 37 + 61 = 101, as rounding each alone gives); equal values alike
+    (``[0.455, 0.09, 0.455]`` -> ``[46, 9, 46]``, 101: the one precision of the page, its
+    widget's bars and labels, the batch table and its notes)."""
     return rounded_probabilities(probs, 100)
 
 
@@ -107,7 +124,8 @@ def tied_grades(probs: Sequence[Any]) -> list[int]:
     precision people are shown, whole percentages, in grade order; one grade (the largest, the
     first of equal maxima) when none ties with it. A grade ties when its percentage equals the
     largest's either rounded alone (0.449 and 0.451 are both 45%) or rounded with the others
-    (:func:`whole_percentages`: 1/3 each reads 34 / 33 / 33, and 33 and 33 alone). The one tie
+    (:func:`whole_percentages`: 0.333 / 0.334 / 0.333 reads 33 / 34 / 33, and 33 and 33 alone;
+    equal values always read alike). The one tie
     rule of the app's sentences ("equally likely", the Borderline line's ``about 45% each``, the
     milder-grade warning, the notes CSV's ``most_likely_grade``) and the export's notes. Raises
     ValueError as :func:`rounded_probabilities` does."""
@@ -122,7 +140,8 @@ def tied_grades(probs: Sequence[Any]) -> list[int]:
 def tie_words(probs: Sequence[Any], grades: Sequence[int]) -> str:
     """The figure of ``grades`` (two or more of ``probs``, tied: :func:`tied_grades`) in words:
     ``45% each`` when the texts shown beside them (:func:`percent_texts`) are equal, as for equal
-    probabilities (0.455 / 0.09 / 0.455: ``45.5% each``); ``about 45% each`` when only each
+    probabilities (0.455 / 0.09 / 0.455, shown 46 / 9 / 46: ``46% each``, the figure of the
+    cells beside them); ``about 45% each`` when only each
     rounded alone is (0.333 / 0.334 / 0.333 is shown 33 / 34 / 33, each 33% alone), the
     percentage of the largest of them rounded alone."""
     shown = percent_texts(probs)
@@ -142,27 +161,12 @@ def percent_text(percent: int) -> str:
 
 def percent_texts(probs: Sequence[Any]) -> list[str]:
     """The K probabilities of one image as people are shown them: :func:`whole_percentages`
-    written by :func:`percent_text` (``['<1%', '37%', '63%']``), except that equal probabilities
-    always read alike: where largest-remainder rounding split a group of equal values (0.455 /
-    0.09 / 0.455 is 46 / 9 / 45), each of them is shown the group's whole parts shared equally,
-    ``<1%`` below 1, else with one decimal when not whole: ``['45.5%', '9%', '45.5%']``,
-    ``['<1%', '<1%', '99%']`` for 0.005 / 0.005 / 0.99 (it read ``1%`` and ``<1%``: a trial).
-    The shown figures still add up to 100 for a tie of two (the usual one); a tie of three or
-    more whose share is not a tenth is shown rounded to one (1/3 each: ``33.3%`` three times,
-    99.9): equal values shown alike win over the last tenth. Raises ValueError as
-    :func:`rounded_probabilities` does."""
-    parts = whole_percentages(probs)
-    texts = [percent_text(p) for p in parts]
-    groups: dict[float, list[int]] = {}
-    for k, value in enumerate(probs):
-        groups.setdefault(float(value), []).append(k)
-    for members in groups.values():
-        if len({parts[k] for k in members}) > 1:  # a tie split by the rounding
-            share = sum(parts[k] for k in members) / len(members)
-            text = "<1%" if share < 1 else percent_text(int(share)) if share.is_integer() else f"{share:.1f}%"
-            for k in members:
-                texts[k] = text
-    return texts
+    written by :func:`percent_text` (``['<1%', '37%', '63%']``): whole percentages adding up to
+    100, except that equal probabilities always read alike (``['46%', '9%', '46%']`` for 0.455 /
+    0.09 / 0.455, ``['1%', '1%', '99%']`` for 0.005 / 0.005 / 0.99, ``33%`` each for 1/3 each),
+    their figures then adding up to 99..101 for three grades, 98..102 for five
+    (:func:`rounded_probabilities`). Raises ValueError as :func:`rounded_probabilities` does."""
+    return [percent_text(p) for p in whole_percentages(probs)]
 
 
 def signed_text(value: Any, digits: int = 3) -> str:

@@ -44,3 +44,15 @@ def test_the_batch_says_it_in_its_summary_and_notes_csv(blind: Predictor, tmp_pa
     with open(notes_path, newline="", encoding="utf-8") as fh:
         about = list(csv.reader(fh))[1]  # the first row under the header: what applies to every grade
     assert about[0] == ABOUT_ROW and NEVER in about[-1], about
+
+
+def test_the_calibration_warning_comes_first_under_the_heading(tmp_path: Path) -> None:
+    flat = trained_demo(tmp_path / "flat", metadata={"per_grade": PER_GRADE}, calibration={"temperature": 100.0})
+    scan = str(ramp_scan(tmp_path / "scan.png"))
+    markdown, *_ = _grade_single_now(flat, AppSettings(gradcam=False), scan, None, "scan.png")
+    lines = markdown.split("\n")
+    heading = next(i for i, line in enumerate(lines) if line.startswith("### "))
+    below = [line for line in lines[heading + 1:] if line]
+    # docs/app.md: the not-calibrated warning "directly under its heading", the never-found one next
+    assert below[0].startswith("⚠ **Probabilities not calibrated"), below[:2]
+    assert below[1] == f"⚠ **{NEVER}**", below[:2]

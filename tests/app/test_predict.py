@@ -1275,8 +1275,8 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     # the sum of the grades' percentages as the Probabilities line shows them (not 100 * p rounded
     # alone, which can differ from that sum by a point)
     shown = sum(whole_percentages(pred.probs)[2:])
-    assert (f"P(referable: grade ≥ 2, Moderate NPDR or worse) **{shown}%**, the sum of those "
-            f"grades' percentages (out of fold: AUC 0.900") in page
+    assert (f"P(referable: grade ≥ 2, Moderate NPDR or worse) **{shown}%**, the sum of the "
+            f"percentages shown for those grades (out of fold: AUC 0.900") in page
 
     # a trial: a model no better than chance showed "P(referable) 0.599 ... sensitivity 0.500,
     # specificity 0.500" as if informative; the figure is now left out, and the line says why

@@ -7,12 +7,14 @@ CSV's name (``grades_TRIAL_RUN.csv``) and download label, and ``details["trial_r
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from app.batch_csv import ABOUT_ROW
 from app.predict import Predictor
 from app.server import (
     TRIAL_CSV,
@@ -56,7 +58,7 @@ def test_a_trial_runs_result_and_batch_are_marked(trial: Predictor, tmp_path: Pa
     assert not any(line.startswith("### Grade") for line in markdown.split("\n"))
     assert details["trial_run"] is True and details["phantom_trained_demo"] is False
     scans = [scan, str(ramp_scan(tmp_path / "b.png", 1))]
-    summary, rows, csv_path, _ = _grade_batch_now(trial, AppSettings(), scans)
+    summary, rows, csv_path, notes_path = _grade_batch_now(trial, AppSettings(), scans)
     assert all(row[2] == f"{trial.class_names[row[1]]} (trial run)" for row in rows), rows
     assert csv_path is not None and Path(csv_path).name == TRIAL_CSV == "grades_TRIAL_RUN.csv"
     assert check_submission(csv_path) == []  # the submission's format; only the name warns
@@ -64,3 +66,9 @@ def test_a_trial_runs_result_and_batch_are_marked(trial: Predictor, tmp_path: Pa
     label = grades_csv_label(False, trial=True)
     assert TRIAL_CSV in label and "the submission" not in label
     assert TRIAL_CSV not in grades_csv_label(False)
+    # the notes CSV marks every data row, as the table's cell does: a sort moves its first row
+    with open(notes_path, newline="", encoding="utf-8-sig") as fh:
+        table = list(csv.DictReader(fh))
+    graded = [row for row in table if row["case"] != ABOUT_ROW]
+    assert len(graded) == 2 and all(row["grade_name"] == cell for row, cell in
+                                    zip(graded, [r[2] for r in rows], strict=True)), graded
