@@ -20,8 +20,9 @@ not_reliably_gradable, model_output_only, training_image, notes``
   :func:`most_likely_cell`, the tie rule of the page's "equally likely",
   :func:`drac_ssl.figures.tied_grades`), never one of them picked; empty where ``grade`` is.
 * ``P_<name>``: each grade's probability with 3 decimals, the K of a row rounded together so
-  that they sum to exactly 1.000 (:func:`drac_ssl.figures.rounded_probabilities`; equal
-  probabilities alike, then within 0.001 of it for three grades, 0.002 for five). Empty for an
+  that they sum to 1.000 (:func:`drac_ssl.figures.rounded_probabilities`), except that equal
+  probabilities read alike, a row's sum then within floor(K/2) thousandths of 1.000 for K grades
+  (0.001 for three grades, 0.002 for five). Empty for an
   image not reliably gradable, as the page shows it no percentage (a trial read a brick
   texture's "2 PDR 100%" as a certainty): its probabilities stay, for machines, in the grades
   CSV written beside this file (``submission.csv`` or the name the batch summary gives it,

@@ -99,6 +99,7 @@ from drac_ssl.figures import (
     format_ci,
     percent_text,
     percent_texts,
+    referable_percent_text,
     screening_figures_words,
     tie_words,
     tied_grades,
@@ -255,7 +256,7 @@ def table_columns(grade_names: Sequence[str]) -> list[str]:
     (:func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR`` where the ``/grade_batch`` API
     gave the bundle's recorded ``Severe`` before, docs/app.md); each ``P(k name) %`` cell the
     grade's whole percentage, a number (:func:`percent_cells`: the K of an image rounded together,
-    adding up to 100; equal ones alike, then 99..101 for three grades), shown as the rest of the page writes it (``37``, ``<1`` for 0, ``>99`` for
+    adding up to 100; equal ones alike, then within floor(K/2) of 100 for K grades), shown as the rest of the page writes it (``37``, ``<1`` for 0, ``>99`` for
     100: :func:`table_value`), None (empty) for an image not reliably gradable, whose percentages
     the page never shows. The table said ``P0..`` with 4 decimals until an accessibility review
     (everything else says the grade's name and whole percentages); the submission CSV keeps
@@ -275,7 +276,7 @@ def table_datatypes(num_grades: int) -> list[str]:
 def percent_cells(probs: Any) -> list[int]:
     """An image's K probabilities ``(K,)`` as the batch table's ``P(k name) %`` cells: whole
     percentages rounded together, adding up to 100 (:func:`drac_ssl.figures.whole_percentages`:
-    ``[0, 37, 63]``; equal values alike, ``[46, 9, 46]``, then 99..101 for three grades, the
+    ``[0, 37, 63]``; equal values alike, ``[46, 9, 46]``, then within floor(K/2) of 100 for K grades, the
     figures of the page and the notes); the page shows 0 as ``<1`` and 100 as ``>99`` (:func:`percent_cell_text`),
     as a model's probability is never exactly either."""
     return whole_percentages(probs)
@@ -1007,7 +1008,7 @@ def _label_value(pred: Prediction, names: list[str]) -> dict[str, Any] | None:
     grade's probability, in grade order, each label saying its whole percentage
     (``2 PDR: 60%``, :func:`drac_ssl.figures.percent_texts`, the result's figures) and each bar
     that same percentage (:func:`drac_ssl.figures.whole_percentages`), so that the widget's
-    figures sum to 100, or to 99..101 where equal probabilities are shown alike (0.455 / 0.09 /
+    figures sum to 100, or to within floor(K/2) of it where equal probabilities are shown alike (0.455 / 0.09 /
     0.455: 46 / 9 / 46); its own rounded figure, which said 0% and 100% at the ends and 3% +
     37% + 61% = 101%, is hidden by :data:`PROBABILITY_CSS`. None, an empty widget, for an image not reliably gradable
     (:attr:`app.predict.Prediction.not_reliably_gradable`): a trial read "2 PDR 100%" on a brick
@@ -1627,7 +1628,9 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     out-of-fold AUC and the sensitivity and specificity at the cross-fitted thresholds, with
     their 95% CIs where the bundle records them. More grades: the sum of the referable grades'
     whole percentages as the Probabilities line shows them (0.496 / 0.168 / 0.168 / 0.168 from
-    grade 1: 17% + 17% + 17% = 51%, where the probability rounded alone, 0.504, said 50%);
+    grade 1: 17% + 17% + 17% = 51%, where the probability rounded alone, 0.504, said 50%), never
+    contradicting them where equal probabilities make them add up past 100: ``99%``, not ``>99%``,
+    beside a milder grade shown 1% or more (:func:`drac_ssl.figures.referable_percent_text`);
     ``details["referable"]["probability"]`` keeps the exact figure.
 
     With a referral cut (the bundle calibration's ``referral``, ``finetune.referral_target``):
@@ -1674,7 +1677,7 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
                       f"rule, which {'calls it' if g >= r else 'does not call it'} referable; the referral "
                       f"cut is the screening rule.")
     return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.grade_names[r])} or worse) "
-                f"**{percent_text(sum(whole_percentages(pred.probs)[r:]))}**, the sum of the "
+                f"**{referable_percent_text(pred.probs, r)}**, the sum of the "
                 f"percentages shown for those grades "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "

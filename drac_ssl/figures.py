@@ -17,7 +17,8 @@ hold anything an older version wrote. The conventions, once for every caller:
 * A probability shown to a person (the app's result and its widget, the batch table's notes,
   the notes of a grade) is a whole percentage; the K probabilities of one image are rounded
   together so that they sum to 100 (:func:`whole_percentages`, largest-remainder rounding; equal
-  values always alike, then 99..101 for three grades), and
+  values always alike, then within floor(K/2) of 100 for K grades: 99..101 for three, 98..102
+  for five), and
   the ends are said as
   ``<1%`` and ``>99%`` (:func:`percent_texts`): never ``0%`` or ``100%``, which a model's
   probability never is; the app's batch table writes them so too, under ``P(k name) %``
@@ -41,7 +42,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["AUC_TWO_GRADES", "CHANCE_NEEDS", "INCONCLUSIVE_NEEDS", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "ece_with_reference", "ECE_REFERENCE_NOT_RECORDED", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
+__all__ = ["AUC_TWO_GRADES", "CHANCE_NEEDS", "INCONCLUSIVE_NEEDS", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "ece_with_reference", "ECE_REFERENCE_NOT_RECORDED", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "referable_percent_text", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "screening_figure_words", "screening_figures_words", "signed_text"]
@@ -77,8 +78,9 @@ def rounded_probabilities(probs: Sequence[Any], total: int) -> list[int]:
     0.455 would be 46 / 9 / 45), each of them gets its own value rounded half up instead (46 / 9
     / 46; 0.005 / 0.005 / 0.99 is 1 / 1 / 99, not 1 / 0 / 99; 1/3 each is 33 / 33 / 33), still
     never a smaller part for a larger value. So the parts add up to exactly ``total`` unless
-    equal values were split, and then to within 1 of it for three grades (99..101 percent) and
-    within 2 for five (98..102; checked on every grid of 1/200 resp. 1/40 and random ties), each
+    equal values were split, and then to within floor(K/2) of it for K grades (at most 1 for
+    three grades, 99..101 percent, 2 for five, 98..102; checked on every grid of 1/200 resp. 1/40
+    and on random ties of 2 to 8 grades, in percent and thousandths), each
     part within 1 of its exact value, as without ties. The values are scaled by
     their own sum first (a row off by float rounding). Raises ValueError for no value, or one that
     is negative or not finite, or all zero."""
@@ -164,9 +166,39 @@ def percent_texts(probs: Sequence[Any]) -> list[str]:
     written by :func:`percent_text` (``['<1%', '37%', '63%']``): whole percentages adding up to
     100, except that equal probabilities always read alike (``['46%', '9%', '46%']`` for 0.455 /
     0.09 / 0.455, ``['1%', '1%', '99%']`` for 0.005 / 0.005 / 0.99, ``33%`` each for 1/3 each),
-    their figures then adding up to 99..101 for three grades, 98..102 for five
-    (:func:`rounded_probabilities`). Raises ValueError as :func:`rounded_probabilities` does."""
+    their figures then adding up to within floor(K/2) of 100 (99..101 for three grades, 98..102
+    for five: :func:`rounded_probabilities`). Raises ValueError as :func:`rounded_probabilities` does."""
     return [percent_text(p) for p in whole_percentages(probs)]
+
+
+def referable_percent_text(probs: Sequence[Any], from_grade: int) -> str:
+    """P(referable) of ``probs`` (K probabilities of one image) from grade ``from_grade`` (1 to
+    K-1) as the page says it: the sum of the referable grades' whole percentages as
+    :func:`percent_texts` shows them (0.496 / 0.010 / 0.168 / 0.158 / 0.168 from grade 2:
+    17 + 16 + 17 = ``50%``, where 0.494 rounded alone says 49%), written by :func:`percent_text`,
+    except where that text would contradict the figures beside it. Equal probabilities may make
+    the shown figures add up to more than 100 (:func:`rounded_probabilities`), so that the sum
+    reaches 100 while a milder grade shows 1% or more: 0.0184 / 0.2454 x 4 from grade 1 is
+    shown 2% / 25% x 4, 0.01 / 0.495 / 0.495 1% / 50% / 50%; the text is then ``99%``, not
+    ``>99%`` (true: 98.16%, 99%), as it is when two or more milder grades all show ``<1%`` but
+    add up to 0.005 or more. Symmetrically, where two or more referable grades all show ``<1%``
+    but add up to 0.005 or more (0.994 / 0.003 / 0.003 from grade 1, shown 100 / 0 / 0) it is
+    ``1%``, not ``<1%``. One grade's own figure is never contradicted: one referable grade
+    showing ``>99%`` keeps ``>99%``, the last grade alone reads as its own figure. Raises
+    ValueError as :func:`rounded_probabilities` does, and for a ``from_grade`` outside 1..K-1."""
+    shown = whole_percentages(probs)
+    r = int(from_grade)
+    if not 1 <= r < len(shown):
+        raise ValueError(f"from_grade must be 1..{len(shown) - 1} for {len(shown)} grades, got {from_grade!r}")
+    values = [float(v) for v in probs]
+    tail = sum(values[r:]) / sum(values)
+    total = sum(shown[r:])
+    milder_shown = sum(shown[:r]) >= 1 or (r >= 2 and 1 - tail >= 0.005)
+    if total >= 100 and max(shown[r:]) < 100 and milder_shown:
+        return percent_text(99)
+    if total <= 0 and len(shown) - r >= 2 and tail >= 0.005:
+        return percent_text(1)
+    return percent_text(total)
 
 
 def signed_text(value: Any, digits: int = 3) -> str:

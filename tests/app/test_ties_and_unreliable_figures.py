@@ -89,6 +89,10 @@ def test_p_referable_is_the_sum_of_the_percentages_shown(tmp_path: Path, one_thr
     assert "**50%**, the sum of the percentages shown for those grades" in page, page
     assert "3 Severe NPDR **16%** · 4 PDR **17%**" in page, page
     assert "or worse) **49%**" not in page
+    tied = np.array([0.01, 0.003, 0.465, 0.465, 0.057])  # shown 1 / 0 / 47 / 47 / 6: 100 from grade 2
+    assert sum(whole_percentages(tied)[2:]) == 100
+    page = _result_markdown(replace(pred, grade=2, grade_name="Moderate", probs=tied, warnings=[]), five)
+    assert "or worse) **99%**, the sum of the percentages shown" in page, page  # not >99% beside 1%
     flagged = _result_markdown(replace(pred, grade=0, grade_name="No DR", probs=probs, warnings=[UNLIKE]), five)
     assert "P(referable" not in flagged and "50%" not in flagged
 

@@ -2,17 +2,26 @@
 0.005 / 0.005 / 0.99 was shown ``1%``, ``<1%``, ``99%``; a review: one-decimal tie texts were
 wrong in the tenth and disagreed with the batch cells, bars and notes): where the rounding
 together would split equal values, each is its own value rounded half up, and the figures then
-add up to 99..101 for three grades, 98..102 for five."""
+add up to within floor(K/2) of 100 for K grades (99..101 for three grades, 98..102 for five),
+and P(referable), the sum of the referable grades' figures, never contradicts them (a re-review:
+0.01 / 0.495 / 0.495, shown 1% / 50% / 50%, read P(referable) ">99%")."""
 
 from __future__ import annotations
 
 import itertools
+import random
 
 import numpy as np
 
 from app.predict import Prediction
 from app.server import _label_value, percent_cells
-from drac_ssl.figures import percent_texts, rounded_probabilities, tie_words, whole_percentages
+from drac_ssl.figures import (
+    percent_texts,
+    referable_percent_text,
+    rounded_probabilities,
+    tie_words,
+    whole_percentages,
+)
 from drac_ssl.grading.image_notes import decision_words
 
 
@@ -39,6 +48,42 @@ def test_the_sum_stays_within_the_documented_bound() -> None:
                 assert abs(sum(parts) - 100) <= most, (probs, parts)
                 assert all(parts[i] == parts[j] for i, j in itertools.combinations(range(k), 2)
                            if probs[i] == probs[j]), (probs, parts)
+
+
+def test_the_sum_stays_within_half_the_grades_on_random_ties() -> None:
+    """Any K (data.grades takes any): within floor(K/2) points of 100, thousandths of 1000."""
+    rng = random.Random(7)
+    worst = {}
+    for total in (100, 1000):
+        for k in range(2, 9):
+            for _ in range(600):
+                grid = rng.choice([40, 200, 2000, None])
+                values = [rng.randint(0, grid) / grid if grid else rng.random() for _ in range(rng.randint(1, k - 1 or 1))]
+                probs = [rng.choice(values) for _ in range(k)]
+                if sum(probs) == 0:
+                    continue
+                parts = rounded_probabilities(probs, total)
+                assert abs(sum(parts) - total) <= k // 2, (k, total, probs, parts)
+                worst[k] = max(worst.get(k, 0), abs(sum(parts) - total))
+    assert worst[3] == 1 and worst[5] == 2, worst  # the bound is reached, not loose
+
+
+def test_p_referable_never_contradicts_the_figures_shown() -> None:
+    # a milder grade shows 1% or more: at most 99%, though the referable figures add up to 100
+    five = [0.0184] + [0.2454] * 4  # true 98.16%
+    assert percent_texts(five) == ["2%"] + ["25%"] * 4 and sum(whole_percentages(five)[1:]) == 100
+    assert referable_percent_text(five, 1) == "99%"
+    assert percent_texts([0.01, 0.495, 0.495]) == ["1%", "50%", "50%"]
+    assert referable_percent_text([0.01, 0.495, 0.495], 1) == "99%"  # true 99%
+    # referable grades each shown <1% but adding up to 0.006: at least 1%
+    assert percent_texts([0.994, 0.003, 0.003]) == [">99%", "<1%", "<1%"]
+    assert referable_percent_text([0.994, 0.003, 0.003], 1) == "1%"
+    # a grade's own figure is never contradicted; no contradiction, no change
+    assert referable_percent_text([0.994, 0.003, 0.003], 2) == "<1%"  # the grade itself
+    assert referable_percent_text([0.003, 0.003, 0.994, 0.0], 2) == ">99%"  # grade 2 alone shows >99%
+    assert referable_percent_text([0.996, 0.002, 0.002], 1) == "<1%"  # true 0.4%
+    assert referable_percent_text([0.002, 0.002, 0.996], 1) == ">99%"
+    assert referable_percent_text([0.496, 0.010, 0.168, 0.158, 0.168], 2) == "50%"  # the shown sum
 
 
 def test_the_widget_cells_and_words_say_the_same_figure() -> None:
