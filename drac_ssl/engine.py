@@ -85,7 +85,12 @@ from drac_ssl.checkpoint import (
 from drac_ssl.console import ProgressLines, progress_bar
 from drac_ssl.distributed import all_reduce_mean, sums_over_processes
 from drac_ssl.io import atomic_write_text, read_json_dict
-from drac_ssl.run_state import CHECKPOINT_RECORD, torn_checkpoint_fix, write_checkpoint_record
+from drac_ssl.run_state import (
+    CHECKPOINT_RECORD,
+    altered_checkpoint,
+    torn_checkpoint_fix,
+    write_checkpoint_record,
+)
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
@@ -353,6 +358,9 @@ class Engine:
             if self.is_main:  # a record of a checkpoint removed since: this attempt starts afresh
                 (self.ckpt_dir / CHECKPOINT_RECORD).unlink(missing_ok=True)
             return False
+        altered = altered_checkpoint(self.last)  # bytes no epoch wrote: never resumed from silently
+        if altered:
+            raise CheckpointReadError(altered, torn_checkpoint_fix(self.last))
         try:
             state = load_checkpoint(self.last, map_location=map_location)
         except CheckpointReadError as exc:  # torn or altered: say what to delete, not "the previous one"

@@ -82,3 +82,22 @@ def test_the_resume_of_a_torn_last_pt_says_what_to_delete(tmp_path: Path) -> Non
     assert said.startswith(f"{last}: cannot be read as a drac_ssl checkpoint")
     assert f"\n  fix: delete it: rm {last}; the rerun of the same command then starts the stage again from epoch 1" in said
     assert f"last.pt holds {size // 2} bytes, not the {size} its last.json records: torn or altered" in said
+
+
+def test_the_resume_refuses_a_last_pt_altered_in_its_middle(tmp_path: Path) -> None:
+    """An interruption review (F3): a last.pt whose middle was overwritten (same size, same
+    first and last MiB) loads without error in torch, which checks no CRC, and was resumed
+    from; the engine now compares it with its record's whole-file SHA-256 first."""
+    folder = tmp_path / "pretrain" / "checkpoints"
+    last = save_checkpoint(folder / "last.pt", {"epoch": 1, "model": {"w": torch.zeros(2**20)}})  # 4 MiB
+    write_checkpoint_record(last, epochs_done=2, epochs=4, step=8)
+    with open(last, "r+b") as fh:
+        fh.seek(last.stat().st_size // 2)
+        fh.write(b"\xff" * 4096)
+    assert load_checkpoint(last)["epoch"] == 1  # torch reads it: only the record tells
+    engine = Engine("pretrain", folder.parent, epochs=4, monitor=Monitor("loss"), config={}, seed=0)
+    with pytest.raises(CheckpointReadError) as refused:
+        engine.resume(task=None)  # type: ignore[arg-type]  # stops before the task is touched
+    said = str(refused.value)
+    assert said.startswith(f"{last}: altered since it was written: its SHA-256 is not the one its last.json records")
+    assert f"\n  fix: delete it: rm {last}; the rerun of the same command then starts the stage again" in said
