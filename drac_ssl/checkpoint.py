@@ -8,6 +8,8 @@ sent them). Random-number-generator states are stored as tensors for the same re
 from __future__ import annotations
 
 import random
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from drac_ssl.io import NO_SPACE_WORDS, atomic_path, no_space
+from drac_ssl.io import NO_SPACE_WORDS, atomic_path, bytes_words, no_space
 from drac_ssl.weights_file import refused_globals, torch_load_detail, unpickling_refused_words
 
 
@@ -70,22 +72,123 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """
     path = Path(path)
     try:
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            # our own file object, closed on a failure: torch's writer given a path kept the
+            # removed temporary file open, so its blocks stayed taken and the next small write
+            # (stages.json) failed in its place, naming that file (review F5)
+            torch.save(state, fh)
     except (OSError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and "inline_container" not in str(exc):
             raise  # not torch's file writer: a bug, with its traceback
-        why = (NO_SPACE_WORDS if no_space(exc) else
-               exc.strerror if isinstance(exc, OSError) and exc.strerror else "the file writer failed")
+        # torch's "unexpected pos" hides the OSError of the write (ENOSPC, EFBIG): said instead
+        cause = exc.__context__ if isinstance(exc, RuntimeError) and isinstance(exc.__context__, OSError) else exc
+        full = no_space(exc) or no_space(cause)
+        why = (NO_SPACE_WORDS if full else
+               cause.strerror if isinstance(cause, OSError) and cause.strerror else "the file writer failed")
+        detail = (f"{type(cause).__name__}: [Errno {cause.errno}] {cause.strerror}"
+                  if isinstance(cause, OSError) and cause.errno else
+                  f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else exc!r}")
         kept = (f"{path.name} there is the earlier complete one, kept as it was" if path.is_file()
                 else f"no {path.name} was left (the temporary file is removed)")
+        room, more = "", "free space on that disk"
+        if full:  # the room it needs, beside what is free once its temporary file is removed
+            needed, free = tensor_bytes(state), _free_bytes(path.parent)
+            room = f"; it needs about {bytes_words(needed)} for its tensors" + (
+                f", {bytes_words(free)} free in {path.parent} now" if free is not None else "")
+            if free is not None and needed > free:
+                more = f"free {bytes_words(needed - free)} or more on that disk"
         raise CheckpointWriteError(
-            f"{path}: the checkpoint could not be written: {why} ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else exc!r}); {kept}\n"
-            f"  fix: free space on that disk (or raise the file-size limit: ulimit -f), then rerun "
+            f"{path}: the checkpoint could not be written: {why} ({detail}){room}; {kept}\n"
+            f"  fix: {more} (or raise the file-size limit: ulimit -f), then rerun "
             f"the same command: it resumes from the last complete checkpoint (the stage starts "
             f"again from its first epoch when none was written)") from None
     return path
+
+
+def tensor_bytes(state: Any) -> int:
+    """Bytes of the tensors in ``state`` (nested dicts, lists and tuples), each storage counted
+    once: what ``torch.save`` writes for it, less its pickle and zip records (a few kB)."""
+    seen: set[tuple[int, int]] = set()
+    total, stack = 0, [state]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, torch.Tensor):
+            storage = item.untyped_storage()
+            key = (storage.data_ptr(), storage.nbytes())
+            if key not in seen or not key[0]:
+                seen.add(key)
+                total += storage.nbytes()
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return total
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Free bytes on the disk of ``folder`` (its nearest existing folder); None when unknown."""
+    where = next((p for p in (folder, *folder.parents) if p.is_dir()), folder)
+    try:
+        return shutil.disk_usage(where).free
+    except OSError:
+        return None
+
+
+OPTIMIZER_SLOTS = 2
+"""Values per parameter an optimiser's state holds at most, for the estimate of a checkpoint
+before its first step (:func:`checkpoint_room`; torch creates the state at the first step):
+Adam's two moments (UMM's outer optimiser); SGD's and LARS's momentum hold one."""
+
+
+@dataclass(frozen=True)
+class CheckpointRoom:
+    """The disk a stage's checkpoints need (:func:`checkpoint_room`), in bytes: ``last``, one
+    ``last.pt`` (estimated: its tensors, with :data:`OPTIMIZER_SLOTS` values per parameter for an
+    optimiser without state yet), ``least``, the tensors it holds now (no smaller ``last.pt``
+    can be written), ``best``, ``best.pt`` (0 without one), ``need``, what they take beyond the
+    checkpoints already in the folder at their peak (the new ``last.pt`` is written beside the
+    one before it, then renamed onto it: two at once, and ``best.pt``), ``free`` on its disk
+    (None: unknown), and ``where``, the checkpoint folder."""
+
+    last: int
+    least: int
+    best: int
+    need: int
+    free: int | None
+    where: Path
+
+    def words(self) -> str:
+        """``last.pt takes about 134.2 MB (...) for the model and its optimiser's state, written beside the one before it, and best.pt
+        about 44.7 MB (...): about 313.1 MB (...) more at their peak, 188.7 MB (...) free in DIR``."""
+        best = f", and best.pt about {bytes_words(self.best)}" if self.best else ""
+        free = f", {bytes_words(self.free)} free in {self.where}" if self.free is not None else ""
+        return (f"last.pt takes about {bytes_words(self.last)} for the model and its optimiser's state, "
+                f"written beside the one before it{best}: about {bytes_words(self.need)} more at "
+                f"their peak{free}")
+
+
+def checkpoint_room(ckpt_dir: str | Path, state: dict[str, Any], best_state: dict[str, Any] | None) -> CheckpointRoom:
+    """What the checkpoints of a stage about to train need in ``ckpt_dir`` (:class:`CheckpointRoom`),
+    from ``state`` (the task's state dict, whose ``last.pt`` it estimates: its tensors, and for
+    each optimiser's state dict without state yet, ``{"state": {}, "param_groups": ...}``,
+    :data:`OPTIMIZER_SLOTS` times the bytes of ``state["model"]``) and ``best_state`` (``best.pt``'s,
+    None: none written), less the ``last.pt`` and ``best.pt`` already there (an overestimate by up
+    to one value per parameter for a momentum optimiser: a warning's, not a refusal's, figure)."""
+    folder = Path(ckpt_dir)
+    least = tensor_bytes(state)
+    model = tensor_bytes(state.get("model", {}))
+    stack, fresh = [state], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "param_groups" in item and isinstance(item.get("state"), dict) and not item["state"]:
+                fresh += 1
+            else:
+                stack.extend(v for v in item.values() if isinstance(v, dict))
+    last = least + fresh * OPTIMIZER_SLOTS * model
+    best = tensor_bytes(best_state) if best_state is not None else 0
+    held = sum(p.stat().st_size for p in (folder / "last.pt", folder / "best.pt") if p.is_file())
+    return CheckpointRoom(last, least, best, max(last, 2 * last + best - held), _free_bytes(folder), folder)
 
 
 CHECKPOINT_REFUSED_FIX = (

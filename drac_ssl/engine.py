@@ -77,6 +77,8 @@ import torch
 
 from drac_ssl.checkpoint import (
     CheckpointReadError,
+    CheckpointWriteError,
+    checkpoint_room,
     load_checkpoint,
     rng_state,
     save_checkpoint,
@@ -84,7 +86,7 @@ from drac_ssl.checkpoint import (
 )
 from drac_ssl.console import ProgressLines, progress_bar
 from drac_ssl.distributed import all_reduce_mean, sums_over_processes
-from drac_ssl.io import atomic_write_text, read_json_dict
+from drac_ssl.io import atomic_write_text, bytes_words, read_json_dict
 from drac_ssl.run_state import (
     CHECKPOINT_RECORD,
     altered_checkpoint,
@@ -406,6 +408,32 @@ class Engine:
         return (f"\n  ({self.last.name} holds {size} bytes, not the {recorded} its {CHECKPOINT_RECORD} "
                 f"records: torn or altered since it was written whole)")
 
+    def check_room(self, task: TrainingTask) -> None:
+        """Before an epoch is trained, compare the free space of the checkpoint folder's disk
+        with what the checkpoints need (:func:`drac_ssl.checkpoint.checkpoint_room`): a warning
+        (main process) when less is free than they take at their peak, as the ingest warns of
+        its own (review F5: a 180 MB disk took one 128 MiB last.pt and failed at the first
+        epoch's); refused when not even one ``last.pt`` of the tensors the task holds now fits.
+        Nothing when no epoch is left to train or the free space is unknown.
+
+        Raises:
+            CheckpointWriteError: clearly too little room, with the file, the sizes and the fix."""
+        if self.stopped or self.start_epoch >= self.epochs:
+            return
+        room = checkpoint_room(self.ckpt_dir, task.state_dict(), task.best_state())
+        if room.free is None or room.free >= room.need:
+            return
+        fix = (f"free {bytes_words(room.need - room.free)} or more on that disk, or run in a folder on "
+               f"another disk (run.out_dir), then rerun the same command")
+        if room.free < room.least:
+            raise CheckpointWriteError(
+                f"{self.last}: not enough free disk space for the {self.stage} checkpoints: {room.words()}; "
+                f"not even one last.pt of the tensors held now ({bytes_words(room.least)}) fits\n  fix: {fix}")
+        if self.is_main:
+            print(f"[{self.stage}] warning: {self.ckpt_dir}: the disk may be too small for the checkpoints: "
+                  f"{room.words()}; a checkpoint that does not fit stops the stage, the one before it kept\n"
+                  f"  fix: {fix}")
+
     def interrupted(self) -> StageInterrupted:
         """What a Ctrl-C now says: which epoch ``last.pt`` holds and where the same command
         resumes (:func:`drac_ssl.runtime.saved_words`)."""
@@ -423,6 +451,7 @@ class Engine:
         """
         if _has_guard(task) and not self.stopped:
             self._passed = (_device_copy(task.state_dict()), self.start_epoch - 1)
+        self.check_room(task)
         try:
             if self._pending is not None:  # the saved epoch's monitors, cut by a Ctrl-C
                 row, self._pending = dict(self._pending), None

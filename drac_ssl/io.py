@@ -53,6 +53,15 @@ NO_SPACE_WORDS = "the disk is full or a file-size limit (ulimit -f, a quota) was
 """What :data:`NO_SPACE_ERRNOS` mean, in the words every stage's message uses."""
 
 
+def bytes_words(n: int) -> str:
+    """``n`` bytes as people read them, and exactly: ``2.9 GB (2,949,120,000 bytes)`` (powers
+    of 1000): the ingest's disk estimate and the checkpoints' (:mod:`drac_ssl.checkpoint`)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit} ({n:,} bytes)"
+    return f"{n} bytes"
+
+
 def no_space(exc: BaseException) -> bool:
     """Whether ``exc`` is an ``OSError`` of :data:`NO_SPACE_ERRNOS` (a full disk, a file-size
     limit, a quota), or a ``RuntimeError`` of torch's zip writer that hides one

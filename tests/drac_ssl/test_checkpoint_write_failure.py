@@ -38,8 +38,8 @@ def test_a_full_disk_is_said_with_the_file_and_the_earlier_checkpoint_stays(
     last = save_checkpoint(tmp_path / "checkpoints" / "last.pt", _state(3))
     written = last.read_bytes()
 
-    def full(state: dict[str, Any], path: Any) -> None:
-        Path(path).write_bytes(b"PK\x03\x04 half a zip")  # torch writes, then fails
+    def full(state: dict[str, Any], fh: Any) -> None:
+        fh.write(b"PK\x03\x04 half a zip")  # torch writes, then fails
         raise failure
 
     monkeypatch.setattr(checkpoint.torch, "save", full)
@@ -48,6 +48,7 @@ def test_a_full_disk_is_said_with_the_file_and_the_earlier_checkpoint_stays(
     said = str(refused.value)
     assert said.startswith(f"{last}: the checkpoint could not be written: {NO_SPACE_WORDS} (")
     assert "last.pt there is the earlier complete one, kept as it was" in said
+    assert "; it needs about 256 bytes for its tensors, " in said and f" free in {last.parent} now; " in said
     assert "\n  fix: free space on that disk" in said and "rerun the same command: it resumes" in said
     assert last.read_bytes() == written  # no torn last.pt
     assert [p.name for p in last.parent.iterdir()] == ["last.pt"]  # the temporary file is gone
@@ -101,3 +102,82 @@ def test_the_resume_refuses_a_last_pt_altered_in_its_middle(tmp_path: Path) -> N
     said = str(refused.value)
     assert said.startswith(f"{last}: altered since it was written: its SHA-256 is not the one its last.json records")
     assert f"\n  fix: delete it: rm {last}; the rerun of the same command then starts the stage again" in said
+
+
+def test_a_full_disk_closes_the_temporary_file_and_names_the_checkpoint_with_its_size(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interruption review (F5): on a full disk torch's writer, given a path, kept the removed
+    temporary file open, so its blocks stayed taken; the next small write (stages.json) failed
+    and its error named that file, with no size, on the rerun too. The checkpoint is now written
+    through a file object of our own, closed on the failure, and the error names last.pt, the
+    system's ENOSPC (not torch's "unexpected pos") and the room it needs against what is free."""
+    opened: list[Any] = []
+
+    def full(state: dict[str, Any], fh: Any) -> None:
+        opened.append(fh)
+        fh.write(b"PK\x03\x04 half a zip")
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:  # as torch's zip writer raises it: the OSError its context
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598") from None
+
+    monkeypatch.setattr(checkpoint.torch, "save", full)
+    monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda p: shutil_usage(free=1000))
+    last = tmp_path / "checkpoints" / "last.pt"
+    with pytest.raises(CheckpointWriteError) as refused:
+        save_checkpoint(last, {"model": {"w": torch.zeros(2**20)}})  # 4 MiB
+    assert opened and opened[0].closed  # its blocks are given back at once
+    said = str(refused.value)
+    assert said.startswith(f"{last}: the checkpoint could not be written: {NO_SPACE_WORDS} (OSError: [Errno 28] "
+                           f"No space left on device); it needs about 4.2 MB (4,194,304 bytes) for its tensors, "
+                           f"1.0 kB (1,000 bytes) free in {last.parent} now; no last.pt was left"), said
+    assert "\n  fix: free 4.2 MB (4,193,304 bytes) or more on that disk" in said
+
+
+def shutil_usage(free: int) -> Any:
+    import shutil
+
+    return shutil._ntuple_diskusage(10 * free + 10**12, 0, free)  # type: ignore[attr-defined]
+
+
+class _Task:
+    """The two methods of a training task Engine.check_room reads: a 4 MB model whose Adam
+    has no state yet (before its first step) and its best.pt's weights."""
+
+    model = {"weight": torch.zeros(1000, 1000), "bias": torch.zeros(1000)}
+
+    def state_dict(self) -> dict[str, Any]:  # an optimiser's state_dict() before its first step
+        return {"model": self.model, "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]}}
+
+    def best_state(self) -> dict[str, Any]:
+        return {"model": self.model}
+
+
+@pytest.mark.parametrize("free", [10**9, 20 * 10**6, 3 * 10**6])
+def test_before_training_the_disk_is_compared_with_what_the_checkpoints_need(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], free: int) -> None:
+    """Review F5: nothing said before a 128 MiB checkpoint filled a 180 MB disk. The engine now
+    estimates the checkpoints (the model's 4.0 MB, Adam's two moments: last.pt 12.0 MB, written
+    beside the one before it, and best.pt 4.0 MB: 28.0 MB at the peak) before training: a
+    warning when less is free, a refusal when not even the tensors held now fit."""
+    monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda p: shutil_usage(free=free))
+    engine = Engine("pretrain", tmp_path / "pretrain", epochs=4, monitor=Monitor("loss"), config={}, seed=0)
+    if free < 4 * 10**6:
+        with pytest.raises(CheckpointWriteError) as refused:
+            engine.check_room(_Task())  # type: ignore[arg-type]
+        said = str(refused.value)
+        assert said.startswith(f"{engine.last}: not enough free disk space for the pretrain checkpoints: last.pt "
+                               f"takes about 12.0 MB (12,012,000 bytes) for the model and its optimiser's state, "
+                               f"written beside the one before it, and best.pt about 4.0 MB (4,004,000 bytes): "
+                               f"about 28.0 MB (28,028,000 bytes) more at their peak, 3.0 MB (3,000,000 bytes) "
+                               f"free in "), said
+        assert "\n  fix: free 25.0 MB (25,028,000 bytes) or more on that disk" in said
+        return
+    engine.check_room(_Task())  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    if free > 10**8:
+        assert out == ""
+    else:
+        assert out.startswith("[pretrain] warning: ") and "the disk may be too small for the checkpoints: " \
+            "last.pt takes about 12.0 MB" in out and "20.0 MB (20,000,000 bytes) free in" in out, out
+        assert "fix: free 8.0 MB (8,028,000 bytes) or more on that disk" in out
