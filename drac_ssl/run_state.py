@@ -605,14 +605,10 @@ def planned_stages(run_dir: str | os.PathLike[str]) -> list[str]:
 
 def _setting(run_dir: Path, section: str, name: str) -> Any:
     """``section.name`` of the run's ``config.yaml``; None when the file, the section or the
-    setting is not there or not readable."""
-    import yaml
+    setting is not there or not readable (:func:`drac_ssl.config.read_saved_config`)."""
+    from drac_ssl.config import read_saved_config  # here: imported without it
 
-    try:
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    part = cfg.get(section) if isinstance(cfg, dict) else None
+    part = read_saved_config(run_dir).get(section)
     return part.get(name) if isinstance(part, dict) else None
 
 
@@ -862,13 +858,10 @@ def _absolute_path_words(folder: Path) -> tuple[list[str], str]:
     name in its ``run.out_dir``). A path whose folder is gone is still given when the path it
     names from there exists (a removed checkout beside ``../shared``); otherwise it is left out
     and the note says to type it absolutely."""
-    import yaml  # only here: the module is otherwise read without it
+    from drac_ssl.config import read_saved_config  # here: imported without it
 
-    try:
-        saved = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return [], ""
-    if not isinstance(saved, dict):
+    saved = read_saved_config(folder)
+    if not saved:
         return [], ""
     cwd = made_in(folder) or ""
     there = bool(cwd) and Path(cwd).is_dir()
@@ -942,13 +935,9 @@ def recorded_run_folder(run_dir: str | os.PathLike[str], cwd: str) -> Path | Non
     ``config.yaml``'s ``run.out_dir`` (``~`` expanded; relative: to ``cwd``) and ``run.name``,
     which that command resolved to; None when the ``config.yaml`` does not say (unreadable,
     no ``run`` section)."""
-    import yaml  # only here: the module is otherwise read without it
+    from drac_ssl.config import read_saved_config  # here: imported without it
 
-    try:
-        saved = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    run = saved.get("run") if isinstance(saved, dict) else None
+    run = read_saved_config(run_dir).get("run")
     if not (isinstance(run, dict) and isinstance(run.get("out_dir"), str) and isinstance(run.get("name"), str)
             and run["name"]):
         return None

@@ -63,8 +63,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from data_prep.pool import refuse_top_level_rerun, top_level_rerun_said
 from drac_ssl import PRETRAIN_METHOD, preflight, runtime
 from drac_ssl.challenge import drac_scale
@@ -81,6 +79,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     ingest_modality,
     load_config,
     parse_override,
+    read_saved_config,
     read_yaml,
     run_name_problem,
     save_config,
@@ -393,9 +392,9 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     if not saved.exists():
         return ""
     try:
-        old = read_yaml(saved.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        return f"{saved}: the saved configuration is not valid YAML ({exc}).\n     fix: choose another run.name"
+        old = read_saved_config(run_dir, strict=True)
+    except ConfigError as exc:  # damaged: which file, where, and the fix
+        return f"{exc}\n  or: choose another run.name to start a new run"  # the fix ends in "."
     edited = edited_config_words(run_dir, old)
     if edited:  # config.yaml is not what the stages ran with: comparing with it misleads
         return edited
@@ -522,10 +521,10 @@ def _unapplied_in_config(cfg: Config, run_dir: Path) -> tuple[dict[str, Any], di
     record = _kept_ingest(cfg, run_dir)
     if record is None or not (run_dir / "config.yaml").is_file():
         return {}, {}
-    try:
-        old = saved_settings(read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {})
-    except (OSError, ValueError, yaml.YAMLError):
+    saved = read_saved_config(run_dir)
+    if not saved:
         return {}, {}
+    old = saved_settings(saved)
     data = old.get("data") if isinstance(old.get("data"), dict) else {}
     # a setting left at its default that names nothing (data.root: '' of configs/drac.yaml after a
     # standalone ingest, docs/data.md) was not "never applied": the ingest's, said by nobody
@@ -718,7 +717,6 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         ConfigError: ``source`` is not a run folder, is ``run_dir`` itself, or ``run_dir``
             already holds files; its message ends with ``\n  fix: ...``.
     """
-    saved = source / "config.yaml"
     if not _is_run_folder(source):
         raise ConfigError(f"{source} is not a run folder of python -m drac_ssl.train (no config.yaml and "
                           f"stages.json there)\n  fix: run.reuse=the folder of an earlier run, e.g. "
@@ -730,9 +728,9 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         raise ConfigError(f"{run_dir} already holds files but no config.yaml: finished stages are taken "
                           f"only into a new run folder\n  fix: choose another run.name")
     try:
-        old = read_yaml(saved.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{saved} is not valid YAML ({exc})\n  fix: run.reuse=another run folder") from None
+        old = read_saved_config(source, strict=True)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}\n  or: run.reuse=another run folder") from None
     # compared with a config.yaml edited after its stages ran, stages made with other settings
     # than this run's would be taken as its own
     edited = edited_config_words(source, old, then="rerun this command")
