@@ -223,6 +223,21 @@ def test_each_checkpoint_is_followed_by_its_record_for_the_commands_without_torc
     assert not (ckpt / CHECKPOINT_RECORD).exists() and not (ckpt / "last.pt").exists()
 
 
+def test_the_free_space_estimate_counts_the_peak_checkpoint(tmp_path: Path) -> None:
+    """Review F1: the warning before the first epoch left out monitor_peak.pt (45 MB in the
+    tiny configuration), the pretraining's own checkpoint: the task now names it, with the
+    model's weights it holds, when the monitor is on (none without it)."""
+    from types import SimpleNamespace
+
+    model = torch.nn.Linear(4, 2)
+    for images, expected in ((6, [pretrain.PEAK_CHECKPOINT]), (0, [])):
+        task = SimpleNamespace(pc=SimpleNamespace(monitor_images=images), ckpt_dir=tmp_path, model=model)
+        extra = pretrain._VICRegTraining.extra_checkpoints(task)  # type: ignore[arg-type]
+        assert list(extra) == expected
+        if expected:
+            assert set(extra[pretrain.PEAK_CHECKPOINT]["model"]) == {"weight", "bias"}
+
+
 def test_rate_reduction_monitor_uses_a_fixed_probe(tmp_path: Path) -> None:
     cfg = tiny_config(**{"pretrain.monitor_images": "6"})
     data = tiny_data()
