@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import shlex
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,10 +195,11 @@ alignment absorbs: a 44 MB ``torch.save`` of epochs 2, 3 and 4 measured the same
 byte); the ends alone missed a checkpoint altered in its middle (review F3: 4 KiB overwritten
 at 60 MB of a 128 MiB ``last.pt`` was resumed from silently, and the run's weights and
 figures differed). The whole file is read once per checkpoint written and once per status
-command or resume: 0.08 s for a 128 MiB file in the page cache on a loaded 2-core machine
-(median of 7, interleaved with the ends' 1.3 ms), against an epoch of minutes. The modification time
-(``mtime_ns``) is not used: a copy of the run folder that does not keep times (``cp -r``, a
-download) loses it. A record without ``sha256`` (a drac_ssl older than it) is checked as it
+command or resume (:func:`whole_sha256` keeps its hash in the process while the file's ``stat``
+is unchanged): 0.08 s for a 128 MiB file in the page cache on a loaded 2-core machine
+(median of 7, interleaved with the ends' 1.3 ms), against an epoch of minutes. The modification
+time (``mtime_ns``) is not recorded: a copy of the run folder that does not keep times (``cp -r``,
+a download) loses it. A record without ``sha256`` (a drac_ssl older than it) is checked as it
 was: by its ends' SHA-256, or by its size alone when it has none either."""
 
 
@@ -365,7 +367,40 @@ def _same_whole(last: Path, recorded: Any) -> bool:
         OSError: ``last`` cannot be read."""
     if not isinstance(recorded, str):
         return True
-    return sha256_file(last) == recorded
+    return whole_sha256(last) == recorded
+
+
+_WHOLE_SHA256: dict[tuple[str, int, int, int, int, int], str] = {}
+"""The :func:`whole_sha256` of the files this process hashed, by path and ``stat`` (a few
+entries: the checkpoints a command reads)."""
+
+
+def whole_sha256(path: str | os.PathLike[str]) -> str:
+    """:func:`drac_ssl.io.sha256_file` of ``path``, hashed once per process while the file is
+    unchanged (the same path, device, inode, size, ``mtime_ns`` and ``ctime_ns``: a write, or
+    a file put in its place, changes one of them): a status command reads a killed stage's
+    ``last.pt`` record in several places (review F4: ``python -m drac_ssl.report`` hashed a
+    128 MiB ``last.pt`` 7 times, 1.3 s). Within one process only: a copy of the run folder
+    that does not keep times is hashed again by the next command. A file modified in the last
+    :data:`RACY_SECONDS` is hashed every time (as git treats a "racily clean" file): a
+    filesystem's coarse clock can give a write right after the hash the same ``mtime_ns``.
+
+    Raises:
+        OSError: ``path`` cannot be read."""
+    st = os.stat(path)
+    key = (os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key in _WHOLE_SHA256:
+        return _WHOLE_SHA256[key]
+    digest = sha256_file(path)
+    if time.time_ns() - st.st_mtime_ns > RACY_SECONDS * 10**9:
+        if len(_WHOLE_SHA256) >= 16:
+            _WHOLE_SHA256.clear()
+        _WHOLE_SHA256[key] = digest
+    return digest
+
+
+RACY_SECONDS = 2
+"""How long a file must be left unmodified before :func:`whole_sha256` keeps its hash."""
 
 
 def altered_checkpoint(last: str | os.PathLike[str]) -> str | None:

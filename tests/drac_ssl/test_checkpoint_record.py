@@ -304,3 +304,42 @@ def test_a_checkpoint_altered_in_its_middle_is_not_resumed_from(tmp_path: Path) 
     record.write_text(json.dumps(fields))
     assert altered_checkpoint(last) is None
     assert checkpoint_saved(run, "pretrain").then == "resumes from it with epoch 3"
+
+
+def test_a_status_command_hashes_an_unchanged_checkpoint_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F4: ``python -m drac_ssl.report`` on a killed run read its 128 MiB last.pt whole
+    7 times (1.3 s), one SHA-256 per place that says the stage. The hash is now kept in the
+    process per file and stat: two reads of an unchanged file hash it once; a changed file (a
+    new mtime) is hashed again, and a file written just now every time (a coarse clock)."""
+    import os
+
+    from drac_ssl import run_state
+
+    run = _run(tmp_path)
+    size = 3 * 2**20  # more than its two ends' MiB, so the whole file's hash tells the change
+    last = _checkpoint(run, size=size)
+    write_checkpoint_record(last, epochs_done=2, epochs=4, step=8)
+    hashed: list[Path] = []
+    real = run_state.sha256_file
+
+    def counted(path: Any) -> str:
+        hashed.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(run_state, "sha256_file", counted)
+    checkpoint_saved(run, "pretrain")  # written just now: not kept
+    checkpoint_saved(run, "pretrain")
+    assert len(hashed) == 2
+    an_hour_ago = last.stat().st_mtime_ns - 3600 * 10**9
+    os.utime(last, ns=(an_hour_ago, an_hour_ago))
+    hashed.clear()
+    first = checkpoint_saved(run, "pretrain")
+    assert checkpoint_saved(run, "pretrain") == first and first.resumable
+    assert hashed == [last]  # once for both
+    data = bytearray(last.read_bytes())
+    data[size // 2] ^= 0xFF  # the middle, same size
+    last.write_bytes(bytes(data))
+    os.utime(last, ns=(an_hour_ago + 10**9, an_hour_ago + 10**9))
+    hashed.clear()
+    assert not checkpoint_saved(run, "pretrain").resumable  # altered: seen, not the kept hash
+    assert hashed == [last]
