@@ -1491,7 +1491,7 @@ def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files of ``folder`` (named as images, not hidden), in natural order (``2.png`` <
     ``10.png``); the files it leaves out, and why, are :func:`drac_ssl.submission.read_folder`'s."""
-    from data_prep.ingest import natural_key
+    from data_prep.validate import natural_key
 
     return sorted(read_folder(folder).images, key=lambda p: natural_key(p.name))
 
@@ -1519,7 +1519,7 @@ def _cannot_grade(problems: list[Problem], n_skipped: int, n_files: int, n_image
     files (``n_images`` of them named as images and not refused by name) cannot be graded,
     each problem's line (sorted by file name) and the fix. ``early``: said from the names
     alone (:func:`_case_name_problems`), before any image was read or graded."""
-    from data_prep.ingest import natural_key
+    from data_prep.validate import natural_key
 
     if single:  # one file: no folder to move it out of, nothing else to grade
         fix = ("rename it as said above" if any(p.kind == CASE_NAME_KIND for p in problems) else
@@ -1831,7 +1831,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     ids). Without probabilities in the file, and for a regression head (whose output the P
     columns do not give back), the notes file is written for every export, with its ``score``
     column: what the thresholds cut, to cut again."""
-    from data_prep.ingest import natural_key
+    from data_prep.validate import natural_key
     from drac_ssl.kaggle import (
         kaggle_sorted,
         layout_mismatch,
@@ -1842,36 +1842,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     )
 
     bundle = load_bundle(run, resolve_device(device))
-    single = images_dir.is_file()
-    found = read_folder(images_dir) if not single else None
-    files = [images_dir] if found is None else sorted(found.images, key=lambda p: natural_key(p.name))
-    # files not named as images (x.webp, notes.txt): not graded, said like unreadable ones
-    problems = [Problem(str(path), why, fix, kind="not-graded") for path, why, fix in
-                (found.others if found is not None else [])]
-    skipped: list[Path] = [Path(p.path) for p in problems]
-    for path, why in found.not_images if found is not None else []:  # notes.txt: no image lost
-        print(f"note: {printable_text(str(path))}: {why}; not graded", file=sys.stderr)
-    n_not_images = len(found.not_images) if found is not None else 0
-    subfolders = found.subfolders if found is not None else []
-    for sub in subfolders[:SUBFOLDER_NOTES] if files else []:  # none: the error says where they are
-        print(f"note: {sub}: {SUBFOLDER_WHY.format(folder=images_dir)}; {SUBFOLDER_FIX}", file=sys.stderr)
-    if files and len(subfolders) > SUBFOLDER_NOTES:
-        print(f"note: ... and {len(subfolders) - SUBFOLDER_NOTES} more sub-folders of {images_dir}, "
-              "not graded either", file=sys.stderr)
-    if found is not None and _nothing_there(found):
-        # nothing there that could be a case: a night without images, not a wrong command
-        return _nothing_to_grade(images_dir, out, found, lead_lines)
-    if not files:
-        # files that may be images it cannot read (a DICOM file): said again, as the reason
-        unread = [f"{printable_text(str(path))}: {why}" for path, why in found.not_images
-                  if not _clearly_no_image(path)] if found is not None else []
-        raise BundleError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"
-                          + "".join(f"\n  {p.line}" for p in problems)
-                          + "".join(f"\n  {line}" for line in unread[:SUBFOLDERS_SHOWN_DEEPER])
-                          + (f"\n  ... and {len(unread) - SUBFOLDERS_SHOWN_DEEPER} more such files"
-                             if len(unread) > SUBFOLDERS_SHOWN_DEEPER else "")
-                          + f"\n  fix: {'convert those files to PNG or TIFF (each line says how), or ' if unread else ''}"
-                          f"{_no_images_fix(subfolders, bool(problems), images_dir)}")
+    listing = _list_images(images_dir, out, lead_lines)
+    if isinstance(listing, int):  # nothing there that could be a case: _nothing_to_grade's code
+        return listing
+    single, found, files, problems, skipped, n_not_images, subfolders = listing
     # a name that cannot be a case (a comma, a quote, a line break, white space at either end,
     # a formula's first character): known from the listing, said before any image is read
     renames = _case_name_problems(files, images_dir.parent if single else images_dir)
@@ -1939,17 +1913,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         skipped.append(failure.path)
     graded = result.graded
     graded_files = result.paths
-    file_words: list[list[str]] = []  # per graded file: its warnings, without the "NAME: "
-    warnings: list[str] = []
-    level_warnings: list[str] = []  # NAME: only a few grey levels (a thresholded export, a mask)
-    for path, words in zip(graded_files, graded.file_warnings, strict=True):
-        # read_image says a thresholded export or mask (the app's warning, few_levels_words)
-        # among its warnings: listed last, counted apart
-        levels = [w for w in words if re.match(FEW_LEVELS_OPENING, w)]
-        said = [w for w in words if w not in levels]
-        warnings += [f"{path.name}: {w}" for w in said]
-        level_warnings += [f"{path.name}: {w}" for w in levels]
-        file_words.append(said + levels)
+    file_words, warnings, level_warnings = _file_warnings(graded_files, graded.file_warnings)
     # plain notes, not doubts (a 16-bit file ...), NAME: as read_image says them
     plain = [f"{path.name}: {words}" for path, noted in zip(graded_files, result.notes, strict=True)
              for words in noted]
@@ -1999,57 +1963,12 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # file-size limit keeps the earlier set whole, and a kill never leaves a CSV beside the
     # records of another (a flagged CSV without its notes reads as clean to --score).
     # With skipped files the folder has images without a row: the rows written are checked
-    said_referable: list[tuple[Path | None, str]] = []
-    companions: list[Companion] = []
-    scores_elsewhere = _score_not_in_file(bundle, fmt)  # the notes file's score column: the one record of it
-    if n_flagged or n_trained or n_noted or n_pretrained or outside or scores_elsewhere:
-        companions.append((notes_file, lambda tmp, _csv: write_image_notes(
-            tmp, rows, [int(c) for c in graded.classes], reasons, trained, grade_notes,
-            bundle=bundle.identity, pretrained=pretrained, outside=outside, grade_names=bundle.grade_names,
-            scores=graded.score, pretrained_by_pixels=pretrained_by_pixels)))
-    if referable_cut_of(bundle.metadata, k) is not None:
-        companions.append((referable_path(out), lambda tmp, csv: said_referable.append(
-            _referable_of(bundle, out, tmp, cases, rows, graded) if kaggle else
-            write_referable_beside(bundle, out, source=csv, out=tmp))))
-    # which model graded, always (a clean batch has no notes file), beside the CSV whose
-    # format stays DRAC's: the bundle's identity and build, this command, the time, the rows
-    grading_record = bundle.grading_provenance(len(graded_files), command_line(names_only=True, parser=export_parser()),
-                                               tta=bundle.tta_in_cv if tta is None else bool(tta))
-    companions.append((provenance_path(out), _provenance_writer(grading_record, out)))
-    if skip_unreadable:
-        left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
-        real = {printable_text(str(path)): path for path in skipped}  # a name's line break, as it is
-        skipped_record = {
-            "submission": str(out), "images": str(images_dir), "complete": not skipped,
-            "graded": len(graded_files), "skipped": [
-                {"file": real.get(p.path, Path(p.path)).name, "path": str(real.get(p.path, p.path)),
-                 "problem": p.what, "fix": p.fix}
-                for p in problems],
-            "left_out": left_out,
-            "note": ("every image was read: a complete submission" if not skipped else
-                     f"{len(skipped)} file(s) not graded (unreadable, not an image this package "
-                     f"reads, named so that the name cannot be a case, or blank or random noise: "
-                     f"nothing to grade) skipped by --skip-unreadable: the CSV has no row for them, "
-                     f"so it is not a complete submission")
-                    + (f"; left_out: the folder's {len(left_out)} other entr"
-                       f"{'y' if len(left_out) == 1 else 'ies'}, not graded and no case (files "
-                       f"holding no image, sub-folders, hidden files)" if left_out else "")}
-        companions.append((record, lambda tmp, _csv: atomic_write_json(tmp, skipped_record)))
-    if kaggle:
-        from drac_ssl.kaggle import check_kaggle, write_kaggle
-
-        written, issues = _write_checked(
-            out, lambda path: write_kaggle(path, rows, graded.classes),
-            lambda path: check_kaggle(path, images_dir=None if skipped else images_dir, num_grades=k,
-                                      ids=cases if skipped else None),
-            beside=(record, referable_path(out), notes_file, provenance_path(out)), companions=companions)
-    else:
-        written, issues = _write_checked(
-            out, lambda path: write_submission(path, cases, graded.probs, graded.classes, num_grades=k),
-            lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
-                                          grade_names=names,
-                                          cases=[images_dir.name] if single else cases if skipped else None),
-            beside=(record, referable_path(out), notes_file, provenance_path(out)), companions=companions)
+    written, issues, said_referable = _write_outputs(
+        bundle, out, images_dir, found, graded, graded_files, fmt=fmt, tta=tta, skip_unreadable=skip_unreadable,
+        single=single, cases=cases, rows=rows, names=names, problems=problems, skipped=skipped,
+        record=record, notes_file=notes_file, reasons=reasons, trained=trained, grade_notes=grade_notes,
+        pretrained=pretrained, outside=outside, pretrained_by_pixels=pretrained_by_pixels,
+        written_notes=bool(n_flagged or n_trained or n_noted or n_pretrained))
     referable_line = said_referable[0][1] if said_referable and not issues else ""
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
@@ -2194,6 +2113,139 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
               file=sys.stderr)
         return 2
     return 1 if issues else EXIT_SKIPPED if skipped else EXIT_FLAGGED if n_flagged else 0
+
+
+_FolderListing = tuple[bool, FolderFiles | None, list[Path], list[Problem], list[Path], int, list[Path]]
+"""What :func:`_list_images` found: ``single`` (``images_dir`` is one file), the folder's
+listing (None for one file), the image files in natural order, the problems and skipped paths
+of the files not named as images, the count of files holding no image, the sub-folders."""
+
+
+def _list_images(images_dir: Path, out: Path, lead_lines: Sequence[str]) -> _FolderListing | int:
+    """:func:`_predict_folder`'s listing of ``images_dir`` (a folder or one image file), before
+    any name is checked as a case: the notes on stderr (files holding no image, sub-folders), the
+    exit code of :func:`_nothing_to_grade` when nothing there could be a case, BundleError when
+    the folder has no image to grade (naming each file and the fix), else :data:`_FolderListing`."""
+    from data_prep.validate import natural_key
+
+    single = images_dir.is_file()
+    found = read_folder(images_dir) if not single else None
+    files = [images_dir] if found is None else sorted(found.images, key=lambda p: natural_key(p.name))
+    # files not named as images (x.webp, notes.txt): not graded, said like unreadable ones
+    problems = [Problem(str(path), why, fix, kind="not-graded") for path, why, fix in
+                (found.others if found is not None else [])]
+    skipped: list[Path] = [Path(p.path) for p in problems]
+    for path, why in found.not_images if found is not None else []:  # notes.txt: no image lost
+        print(f"note: {printable_text(str(path))}: {why}; not graded", file=sys.stderr)
+    n_not_images = len(found.not_images) if found is not None else 0
+    subfolders = found.subfolders if found is not None else []
+    for sub in subfolders[:SUBFOLDER_NOTES] if files else []:  # none: the error says where they are
+        print(f"note: {sub}: {SUBFOLDER_WHY.format(folder=images_dir)}; {SUBFOLDER_FIX}", file=sys.stderr)
+    if files and len(subfolders) > SUBFOLDER_NOTES:
+        print(f"note: ... and {len(subfolders) - SUBFOLDER_NOTES} more sub-folders of {images_dir}, "
+              "not graded either", file=sys.stderr)
+    if found is not None and _nothing_there(found):
+        # nothing there that could be a case: a night without images, not a wrong command
+        return _nothing_to_grade(images_dir, out, found, lead_lines)
+    if not files:
+        # files that may be images it cannot read (a DICOM file): said again, as the reason
+        unread = [f"{printable_text(str(path))}: {why}" for path, why in found.not_images
+                  if not _clearly_no_image(path)] if found is not None else []
+        raise BundleError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"
+                          + "".join(f"\n  {p.line}" for p in problems)
+                          + "".join(f"\n  {line}" for line in unread[:SUBFOLDERS_SHOWN_DEEPER])
+                          + (f"\n  ... and {len(unread) - SUBFOLDERS_SHOWN_DEEPER} more such files"
+                             if len(unread) > SUBFOLDERS_SHOWN_DEEPER else "")
+                          + f"\n  fix: {'convert those files to PNG or TIFF (each line says how), or ' if unread else ''}"
+                          f"{_no_images_fix(subfolders, bool(problems), images_dir)}")
+    return single, found, files, problems, skipped, n_not_images, subfolders
+
+
+def _file_warnings(graded_files: Sequence[Path], file_warnings: Sequence[Sequence[str]],
+                   ) -> tuple[list[list[str]], list[str], list[str]]:
+    """Per graded file (:func:`_predict_folder`), its :func:`read_image` warnings: ``file_words``
+    (per file, without the ``NAME: ``, the few-grey-levels ones last), ``warnings`` and
+    ``level_warnings`` (``NAME: words``, only a few grey levels: a thresholded export, a mask)."""
+    file_words: list[list[str]] = []  # per graded file: its warnings, without the "NAME: "
+    warnings: list[str] = []
+    level_warnings: list[str] = []  # NAME: only a few grey levels (a thresholded export, a mask)
+    for path, words in zip(graded_files, file_warnings, strict=True):
+        # read_image says a thresholded export or mask (the app's warning, few_levels_words)
+        # among its warnings: listed last, counted apart
+        levels = [w for w in words if re.match(FEW_LEVELS_OPENING, w)]
+        said = [w for w in words if w not in levels]
+        warnings += [f"{path.name}: {w}" for w in said]
+        level_warnings += [f"{path.name}: {w}" for w in levels]
+        file_words.append(said + levels)
+    return file_words, warnings, level_warnings
+
+
+def _write_outputs(bundle: Bundle, out: Path, images_dir: Path, found: FolderFiles | None,
+                   graded: GradedImages, graded_files: list[Path], *, fmt: str, tta: bool | None, skip_unreadable: bool,
+                   single: bool, cases: list[str], rows: list[str], names: list[str] | None,
+                   problems: list[Problem], skipped: list[Path], record: Path, notes_file: Path,
+                   reasons: list[list[str]], trained: list[Any], grade_notes: list[str],
+                   pretrained: list[Any], outside: str, pretrained_by_pixels: Any,
+                   written_notes: bool) -> tuple[Path, list[str], list[tuple[Path | None, str]]]:
+    """:func:`_predict_folder`'s files: the submission ``out`` (DRAC's or Kaggle's format,
+    checked under a hidden name, :func:`_write_checked`) with its companions (the notes file when
+    ``written_notes`` or the rows need one, the referable file, the grading provenance and, with
+    ``skip_unreadable``, the skipped record), all put in place together. Returns the written
+    path, the check's problems and what the referable file said."""
+    k = bundle.calibration.num_grades
+    kaggle = fmt == "kaggle"
+    said_referable: list[tuple[Path | None, str]] = []
+    companions: list[Companion] = []
+    scores_elsewhere = _score_not_in_file(bundle, fmt)  # the notes file's score column: the one record of it
+    if written_notes or outside or scores_elsewhere:
+        companions.append((notes_file, lambda tmp, _csv: write_image_notes(
+            tmp, rows, [int(c) for c in graded.classes], reasons, trained, grade_notes,
+            bundle=bundle.identity, pretrained=pretrained, outside=outside, grade_names=bundle.grade_names,
+            scores=graded.score, pretrained_by_pixels=pretrained_by_pixels)))
+    if referable_cut_of(bundle.metadata, k) is not None:
+        companions.append((referable_path(out), lambda tmp, csv: said_referable.append(
+            _referable_of(bundle, out, tmp, cases, rows, graded) if kaggle else
+            write_referable_beside(bundle, out, source=csv, out=tmp))))
+    # which model graded, always (a clean batch has no notes file), beside the CSV whose
+    # format stays DRAC's: the bundle's identity and build, this command, the time, the rows
+    grading_record = bundle.grading_provenance(len(graded_files), command_line(names_only=True, parser=export_parser()),
+                                               tta=bundle.tta_in_cv if tta is None else bool(tta))
+    companions.append((provenance_path(out), _provenance_writer(grading_record, out)))
+    if skip_unreadable:
+        left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
+        real = {printable_text(str(path)): path for path in skipped}  # a name's line break, as it is
+        skipped_record = {
+            "submission": str(out), "images": str(images_dir), "complete": not skipped,
+            "graded": len(graded_files), "skipped": [
+                {"file": real.get(p.path, Path(p.path)).name, "path": str(real.get(p.path, p.path)),
+                 "problem": p.what, "fix": p.fix}
+                for p in problems],
+            "left_out": left_out,
+            "note": ("every image was read: a complete submission" if not skipped else
+                     f"{len(skipped)} file(s) not graded (unreadable, not an image this package "
+                     f"reads, named so that the name cannot be a case, or blank or random noise: "
+                     f"nothing to grade) skipped by --skip-unreadable: the CSV has no row for them, "
+                     f"so it is not a complete submission")
+                    + (f"; left_out: the folder's {len(left_out)} other entr"
+                       f"{'y' if len(left_out) == 1 else 'ies'}, not graded and no case (files "
+                       f"holding no image, sub-folders, hidden files)" if left_out else "")}
+        companions.append((record, lambda tmp, _csv: atomic_write_json(tmp, skipped_record)))
+    if kaggle:
+        from drac_ssl.kaggle import check_kaggle, write_kaggle
+
+        written, issues = _write_checked(
+            out, lambda path: write_kaggle(path, rows, graded.classes),
+            lambda path: check_kaggle(path, images_dir=None if skipped else images_dir, num_grades=k,
+                                      ids=cases if skipped else None),
+            beside=(record, referable_path(out), notes_file, provenance_path(out)), companions=companions)
+    else:
+        written, issues = _write_checked(
+            out, lambda path: write_submission(path, cases, graded.probs, graded.classes, num_grades=k),
+            lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
+                                          grade_names=names,
+                                          cases=[images_dir.name] if single else cases if skipped else None),
+            beside=(record, referable_path(out), notes_file, provenance_path(out)), companions=companions)
+    return written, issues, said_referable
 
 
 def _score_not_in_file(bundle: Bundle, fmt: str) -> bool:

@@ -465,6 +465,11 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
                f"an earlier {FIRST_TRY_OPTION} of another configuration); or rerun with its saved config: {rerun}")
         return (f"{saved}: this run folder was made with a different configuration:\n     "
                 + "\n     ".join(shown) + "\n     fix: " + fix + (branch if later else ""))
+    epochs_fix = _unfinished_epochs_fix(diffs, run_dir, rerun)
+    if epochs_fix:  # no "rerun with the saved config": that file is the way, given the count
+        return (f"{saved}: this run folder was made with a different configuration:\n     "
+                + "\n     ".join(diffs) + "\n     fix: " + epochs_fix + "; or choose another run.name to start a "
+                "new run with that count" + branch)
     fix = ("choose another run.name to start a new run"
            + (" with " + ", ".join(parse_difference_line(d)[0] for d in meant) + " as given" if every else "")
            + ", or rerun with the saved config"
@@ -472,6 +477,28 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
            + f": {rerun}")
     return (f"{saved}: this run folder was made with a different configuration:\n     "
             + "\n     ".join(diffs) + "\n     fix: " + fix + branch)
+
+
+def _unfinished_epochs_fix(diffs: Sequence[str], run_dir: Path, rerun: str) -> str:
+    """The first words of the fix when every difference is the epochs of an unfinished
+    pretraining or UMM (``pretrain.epochs: 4 -> 6`` typed for a stage not done): that count in
+    the run folder's config.yaml resumes it (the edited file is compared with what the stages
+    ran with, where an unfinished stage's epochs may change: docs/running.md), while the command
+    line is compared with the file; ``rerun`` is the command that reads it. "" otherwise.
+    Accepting the typed count instead was not chosen: config.yaml is the run's one record of
+    its settings, and the docs' "more pretrain.epochs / umm.epochs resume an unfinished stage"
+    speaks of it (review F6)."""
+    status = preflight._status(run_dir)
+    counts = []
+    for diff in diffs:
+        key, _, new = parse_difference_line(diff)
+        stage = key.split(".", 1)[0]
+        if key not in ("pretrain.epochs", "umm.epochs") or (status.get(stage) or {}).get("status") == "done":
+            return ""
+        counts.append(({"pretrain": "pretraining", "umm": "UMM"}[stage], f"epochs: {new} under {stage}:"))
+    return (f"to train the unfinished {' and '.join(n for n, _ in counts)} to that count in this run (it "
+            f"resumes from the epochs saved), write it into {run_dir / 'config.yaml'} "
+            f"({'; '.join(c for _, c in counts)}) and rerun with that file: {rerun}")
 
 
 def _kept_ingest(cfg: Config, run_dir: Path) -> IngestRecord | None:

@@ -4,6 +4,7 @@
   its spec, calibration and the class decision; the fine-tuning's loss is
   :mod:`drac_ssl.losses.grading`'s, the input transform :mod:`drac_ssl.eval_input`'s);
 * :mod:`drac_ssl.grading.bundle`: the model bundle (format, build, load, metadata, card);
+  :mod:`drac_ssl.grading.model_card`: its model card and the words it shares (re-exported by bundle);
   :mod:`drac_ssl.grading.bundle_folder`: where a bundle is, from paths alone (stdlib only);
 * :mod:`drac_ssl.grading.predict`: preprocessing, flip TTA, the fold ensemble;
   :mod:`drac_ssl.grading.image_file`: what an image file must be to be graded (the app's

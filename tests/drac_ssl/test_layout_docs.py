@@ -42,7 +42,7 @@ def test_data_config_docstring_names_every_layout_where_it_lists_them() -> None:
 def test_data_provenance_docstring_names_every_layout_kind() -> None:
     doc = " ".join((data_provenance.__doc__ or "").split())
     for kind in LAYOUTS:
-        assert f"``{kind}``" in doc, f"drac_ssl/grading/bundle.py data_provenance docstring: add ``{kind}``"
+        assert f"``{kind}``" in doc, f"drac_ssl/grading/model_card.py data_provenance docstring: add ``{kind}``"
 
 
 def test_a_layout_name_for_people_never_reads_none() -> None:

@@ -124,8 +124,8 @@ def _takes_the_constant(node: ast.expr) -> bool:
 # (module, the module-level name, the dict key or None for the name itself): titles that are the name
 TITLES_FROM_THE_CONSTANT = (
     ("drac_ssl/collapse.py", "SSL_STAGE_TITLES", "pretrain"),
-    ("drac_ssl/grading/bundle.py", "VARIANT_TITLES", "vicreg"),
-    ("drac_ssl/grading/bundle.py", "VARIANT_TITLES", "vicreg_umm"),
+    ("drac_ssl/grading/model_card.py", "VARIANT_TITLES", "vicreg"),
+    ("drac_ssl/grading/model_card.py", "VARIANT_TITLES", "vicreg_umm"),
     ("drac_ssl/pretrain.py", "LOSS_NAME", None),
 )
 
@@ -151,7 +151,7 @@ def test_the_words_people_read_take_the_name_from_the_one_source() -> None:
             "PRETRAIN_METHOD (from drac_ssl import PRETRAIN_METHOD) so a second method is not called VICReg")
     # each module that writes the name reads the constant (its texts are checked above)
     for module in ("drac_ssl/collapse.py", "drac_ssl/compare.py", "drac_ssl/report.py", "drac_ssl/train.py",
-                   "drac_ssl/grading/bundle.py", "drac_ssl/grading/training_images.py", "drac_ssl/pretrain.py",
+                   "drac_ssl/grading/model_card.py", "drac_ssl/grading/training_images.py", "drac_ssl/pretrain.py",
                    "drac_ssl/preflight.py", "drac_ssl/umm/source.py", "drac_ssl/trial_run.py"):
         text = (REPO / module).read_text(encoding="utf-8")
         assert re.search(r"^from drac_ssl import .*\bPRETRAIN_METHOD\b", text, re.M), module

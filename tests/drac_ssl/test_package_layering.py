@@ -302,7 +302,7 @@ def test_grade_constants_are_defined_once_and_only_defaults() -> None:
     # none of them reads the DRAC constants (docs/design.md)
     for module in ("drac_ssl/metrics.py", "drac_ssl/plots.py", "drac_ssl/report.py",
                    "drac_ssl/compare.py", "drac_ssl/export.py", "drac_ssl/scoring.py",
-                   "drac_ssl/grading/bundle.py", "drac_ssl/grading/predict.py",
+                   "drac_ssl/grading/bundle.py", "drac_ssl/grading/model_card.py", "drac_ssl/grading/predict.py",
                    "app/predict.py", "app/server.py", "app/inputs.py"):
         text = (REPO / module).read_text(encoding="utf-8")
         for name in ("NUM_GRADES", "GRADE_NAMES", "PROB_COLUMNS"):  # DRAC_PROB_COLUMNS: the exception

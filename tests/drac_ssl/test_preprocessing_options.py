@@ -212,9 +212,9 @@ def test_each_step_is_named_wherever_the_preprocessing_is_said(key: str) -> None
 def test_each_step_names_its_own_source() -> None:
     """The model card cites the source of each step that is on (Graham's for the crop and the
     filter), never one step's source for another: every step has its entry in
-    drac_ssl/grading/bundle.py PREPROCESSING_REFERENCES ("" when it has none)."""
+    drac_ssl/grading/model_card.py PREPROCESSING_REFERENCES ("" when it has none)."""
     assert set(PREPROCESSING_REFERENCES) == set(STEPS), (
-        "drac_ssl/grading/bundle.py PREPROCESSING_REFERENCES: one entry per step")
+        "drac_ssl/grading/model_card.py PREPROCESSING_REFERENCES: one entry per step")
     for key in STEPS:
         assert preprocessing_references({key: True}) == PREPROCESSING_REFERENCES[key], key
     assert preprocessing_references(DEFAULT_PREPROCESSING) == ""
