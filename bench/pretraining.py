@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,13 +193,28 @@ def run_command(command: Callable[[list[str] | None], object], argv: list[str] |
         if not is_data_error(exc):
             raise
         sys.stdout.flush()
-        print(f"error: {exc}\n{DATA_FIX}", file=sys.stderr)
+        print(f"error: {exc}\n{data_fix(sys.argv[1:] if argv is None else argv)}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
 DATA_FIX = (f"fix: --data PATH (or {SHARED_DATA_ENV}=FOLDER, the folder holding mnist/, fashion_mnist/, "
             f"cifar10/, ...: the configs' ../shared/data)")
-"""The fix a bench prints under a data error (:func:`run_command`)."""
+"""The fix a bench prints under a data error when its command named no data path."""
+
+DATA_PATH_FIX = ("fix: --data PATH, the data set's own folder or archive holding the files named above "
+                 "(e.g. ../shared/data/mnist, ../shared/data/cifar10/cifar10_jpeg.tar.xz)")
+"""The fix under a data error when the command gave ``--data`` or ``data.root=``: that path is
+read as typed and ``DRAC_SSL_SHARED_DATA`` is not, so setting the variable would change nothing."""
+
+
+def data_fix(argv: Sequence[str]) -> str:
+    """The ``fix:`` line under a data error for a bench's arguments ``argv``: :data:`DATA_PATH_FIX`
+    when they give the data path (``--data PATH``, ``--data=PATH`` or a ``data.root=`` override,
+    which come before the shared-data variable: :func:`bench.common.data_root`), else
+    :data:`DATA_FIX` (``--data`` or the variable)."""
+    given = any(a == "--data" or a.startswith("--data=") or a.split("=", 1)[0].strip() == "data.root"
+                for a in argv)
+    return DATA_PATH_FIX if given else DATA_FIX
 
 
 def is_data_error(exc: BaseException) -> bool:

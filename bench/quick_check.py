@@ -80,7 +80,7 @@ run pretrains afresh and its wall time is the whole check::
 
 A smoke run of the flow (a minute or two)::
 
-    python -m bench.quick_check --data ../shared/data/mnist --test-images 200 pretrain.epochs=1 pretrain.max_steps_per_epoch=2
+    python -m bench.quick_check --test-images 200 pretrain.epochs=1 pretrain.max_steps_per_epoch=2
 """
 
 from __future__ import annotations
@@ -549,7 +549,7 @@ def smoke_reasons(overrides: list[str], labels: int, test_images: int) -> list[s
     return out
 
 
-SMOKE_COMMAND = ("python -m bench.quick_check --data ../shared/data/mnist --test-images 200 "
+SMOKE_COMMAND = ("python -m bench.quick_check --test-images 200 "
                  "pretrain.epochs=1 pretrain.max_steps_per_epoch=2")
 """A smoke run of the flow, about a minute on a CPU (checks that it runs, not the claim)."""
 

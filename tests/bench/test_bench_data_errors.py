@@ -44,3 +44,19 @@ def test_a_fault_that_is_no_data_error_keeps_its_traceback() -> None:
 
     with pytest.raises(ValueError, match="a bug"):
         pretraining.run_command(bench, [])
+
+
+@pytest.mark.parametrize("given", [["--data", "elsewhere/mnist"], ["--data=elsewhere/mnist"],
+                                   ["data.root=elsewhere/mnist"]])
+def test_a_typed_data_path_is_fixed_with_data_alone(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], given: list[str]) -> None:
+    """Review F2: with --data or data.root= typed the shared-data variable is not read, yet the fix
+    line offered it."""
+    def bench(argv: list[str] | None) -> None:
+        datasets.mnist_files(tmp_path / "nothing", "train")
+
+    with pytest.raises(SystemExit):
+        pretraining.run_command(bench, ["--test-images", "200", *given])
+    fix = capsys.readouterr().err.strip().splitlines()[-1]
+    assert fix.startswith("fix: --data PATH, the data set's own folder"), fix
+    assert "DRAC_SSL_SHARED_DATA" not in fix, fix

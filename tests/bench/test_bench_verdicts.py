@@ -27,10 +27,24 @@ def test_the_cifar10_verdict_names_the_marks_the_verdicts_and_the_reference_not_
     assert "a smoke run" not in lines[3] and "a smoke run checks that the protocol runs" in lines[4], text
     # a full run: the recorded verdicts, in words
     full = cifar10_vicreg.verdict_lines(84.0, 100, {"linear_top1_at_100_epochs_ge_83": True,
-                                                    "pretrain_100_epochs_under_240_s": False},
+                                                    "pretrain_100_epochs_under_240_s": False,
+                                                    "measured_on": "NVIDIA H200"},
                                         cifar10_vicreg.seed_report_comparison(pretrain, 100), 300.0)
-    assert full[1].endswith(": met") and full[2].endswith(": not met"), full
+    assert full[1].endswith(": met") and full[2].endswith("300.0 s (this run on NVIDIA H200): not met"), full
     assert "one pretraining at one seed" in full[4], full
+
+
+def test_the_cifar10_speed_line_names_the_device_and_is_not_comparable_off_an_h200() -> None:
+    """Review F3: the speed line said "met" or "not met" against the H200 mark without saying the
+    run's device; an H100's or a CPU's seconds are not comparable with it."""
+    pretrain = {"backbone": {"arch": "resnet18"}, "batch_size": 256, "optimizer": "lars"}
+    for device in ("NVIDIA H100 80GB HBM3", "cpu"):
+        lines = cifar10_vicreg.verdict_lines(84.0, 100, {"linear_top1_at_100_epochs_ge_83": True,
+                                                         "pretrain_100_epochs_under_240_s": True,
+                                                         "measured_on": device},
+                                             cifar10_vicreg.seed_report_comparison(pretrain, 100), 200.0)
+        assert lines[2].endswith(f"200.0 s (this run on {device}): not comparable (the mark is for an H200)"), lines
+        assert lines[1].endswith(": met"), lines  # the accuracy mark holds on any device
 
 
 def test_the_quick_check_verdict_says_the_claim_its_mark_and_what_is_not_judged() -> None:
