@@ -154,6 +154,40 @@ def seed_report_comparison(pretrain_settings: dict[str, Any], epochs_run: int,
             "seed_report_states": SEED_REPORT_STATES, "differences": differences}
 
 
+def verdict_lines(linear_top1: float, epochs_run: int, goals: dict[str, Any], comparison: dict[str, Any],
+                  pretrain_seconds: float) -> list[str]:
+    """The console's closing block (lines without the ``[bench]`` prefix): what the bench judges
+    and its marks (issue #15: linear top-1 >= :data:`GOAL_LINEAR_100` % at 100 epochs, 100 epochs
+    of pretraining under :data:`GOAL_SECONDS_100` s), this run's figures and verdicts (``goals``
+    as the result file records them: True, False or ``"not applicable: ..."``), and the reference
+    figure (``comparison``: :func:`seed_report_comparison`) with why it is not comparable. The
+    console ended on the k-NN and linear figures alone, with no mark or reference beside them.
+    The speed line names the run's device (``goals["measured_on"]``); off an H200 its seconds are
+    "not comparable" with the H200 mark, whatever the record's boolean says."""
+    def said(goal: bool | str) -> str:
+        if isinstance(goal, str):
+            return "not judged (" + goal.removeprefix("not applicable: ") + ")"
+        return "met" if goal else "not met"
+
+    measured_on = str(goals.get("measured_on") or "an unrecorded device")
+    speed = goals["pretrain_100_epochs_under_240_s"]
+    speed_said = (said(speed) if isinstance(speed, str) or "H200" in measured_on.upper()
+                  else "not comparable (the mark is for an H200)")
+
+    smoke = [d for d in comparison["differences"] if d.startswith("a smoke run")]
+    differences = [d for d in comparison["differences"] if d not in smoke]
+    return ["verdict:",
+            f"  mark: linear top-1 >= {GOAL_LINEAR_100:g} % after {PROTOCOL_EPOCHS} epochs (issue #15); this run "
+            f"{linear_top1:.2f} % after {epochs_run} epoch(s): "
+            f"{said(goals['linear_top1_at_100_epochs_ge_83'])}",
+            f"  mark: {PROTOCOL_EPOCHS} epochs of pretraining under {GOAL_SECONDS_100:g} s on one H200; this run "
+            f"{pretrain_seconds:.1f} s (this run on {measured_on}): {speed_said}",
+            f"  reference: the seed report's {comparison['seed_report_linear_top1']:.2f} % linear (VICReg ResNet-34, "
+            f"100 epochs): not comparable ({'; '.join(differences)})",
+            "  not shown: " + ("how good the features are: a smoke run checks that the protocol runs"
+                               if smoke else "whether it repeats: one pretraining at one seed")]
+
+
 def knn_ks(n_train: int, ks: tuple[int, ...] = (20, 200)) -> tuple[int, ...]:
     """The k of k-NN worth scoring: k below the number of training images (at k >= that the
     vote runs over every image and says nothing about the features)."""
@@ -290,6 +324,15 @@ def _main(argv: list[str] | None) -> None:
     plot_history(result.history, [k for k in ("loss", "rate_reduction", "knn_top1") if k in result.history[-1]],
                  out_dir / f"{name}_curve.png", f"CIFAR-10 VICReg ResNet-18 ({len(result.history)} epochs)",
                  baselines={"knn_top1": ("starting backbone", knn_start)} if knn_start is not None else None)
+    goals = {
+        "linear_top1_at_100_epochs_ge_83": (probe.top1 >= GOAL_LINEAR_100)
+                                           if epochs_run == 100 and not reasons
+                                           else f"not applicable: {'; '.join(reasons) or f'{epochs_run} epochs'}",
+        "pretrain_100_epochs_under_240_s": speed_goal(pretrain_seconds < GOAL_SECONDS_100, epochs_run,
+                                                      PROTOCOL_EPOCHS, reasons, run),
+        "measured_on": str(torch.cuda.get_device_name(0)) if device.type == "cuda" else "cpu",
+    }
+    comparison = seed_report_comparison(to_dict(cfg)["pretrain"], epochs_run, reasons)
     write_result(name, {
         "smoke": bool(reasons),
         "smoke_reasons": reasons,
@@ -327,18 +370,13 @@ def _main(argv: list[str] | None) -> None:
                                  "resolution = the k-NN monitor interval (pretrain.knn_every)",
         "baselines": {"seed_report_linear_resnet34_100ep": SEED_REPORT_LINEAR,
                       "umm_paper_vicregl_resnet18_linear": UMM_PAPER_VICREGL_LINEAR},
-        "seed_report_comparison": seed_report_comparison(to_dict(cfg)["pretrain"], epochs_run, reasons),
-        "goals": {
-            "linear_top1_at_100_epochs_ge_83": (probe.top1 >= GOAL_LINEAR_100)
-                                               if epochs_run == 100 and not reasons
-                                               else f"not applicable: {'; '.join(reasons) or f'{epochs_run} epochs'}",
-            "pretrain_100_epochs_under_240_s": speed_goal(pretrain_seconds < GOAL_SECONDS_100, epochs_run,
-                                                          PROTOCOL_EPOCHS, reasons, run),
-            "measured_on": str(torch.cuda.get_device_name(0)) if device.type == "cuda" else "cpu",
-        },
+        "seed_report_comparison": comparison,
+        "goals": goals,
         "curve": curve,
         "config": to_dict(cfg),
     }, out_dir)
+    print("\n".join(f"[bench] {line}" for line in verdict_lines(probe.top1, epochs_run, goals, comparison,
+                                                                 pretrain_seconds)))
 
 
 if __name__ == "__main__":

@@ -534,8 +534,11 @@ def data_root(config: str | Path, data: str | None, overrides: Sequence[str]) ->
     """The one data path a bench pretrains and evaluates on: ``--data`` (``data``), else the
     command's ``data.root=`` override, else the config file's ``data.root`` (a relative one
     that does not exist from the current folder is read from the repository root, where the
-    configs' ``../shared/...`` paths point). Raises ValueError when ``--data`` and a
-    ``data.root=`` override name different paths (which one was meant is unknown)."""
+    configs' ``../shared/...`` paths point). A config's ``../shared/data/...`` is read under
+    :func:`shared_data_folder`, so ``DRAC_SSL_SHARED_DATA`` moves it as it moves every bench's
+    data (it was ignored, the benches reading ``../shared/data`` whatever it said). Raises
+    ValueError when ``--data`` and a ``data.root=`` override name different paths (which one
+    was meant is unknown)."""
     given = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].strip() == "data.root"]
     if data and given and os.path.normpath(given[-1]) != os.path.normpath(data):
         raise ValueError(f"--data {data} and data.root={given[-1]} name different data; "
@@ -547,6 +550,9 @@ def data_root(config: str | Path, data: str | None, overrides: Sequence[str]) ->
     from drac_ssl.config import load_config
 
     root = str(load_config(config).data.root)
+    shared = Path("..", "shared", "data")
+    if root and Path(os.path.normpath(root)).parts[:3] == shared.parts:
+        return str(shared_data_folder().joinpath(*Path(os.path.normpath(root)).parts[3:]))
     if root and not os.path.isabs(root) and not os.path.exists(root) and (REPO / root).exists():
         return os.path.normpath(REPO / root)
     return root

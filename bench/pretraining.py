@@ -22,12 +22,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drac_ssl import pretrain
+from bench.common import SHARED_DATA_ENV
+from drac_ssl import datasets, pretrain
 from drac_ssl.config import Config
 from drac_ssl.io import atomic_write_json
 from drac_ssl.runtime import StageInterrupted, interrupted_words
@@ -188,3 +189,43 @@ def run_command(command: Callable[[list[str] | None], object], argv: list[str] |
             command(argv)
     except KeyboardInterrupt as exc:
         raise SystemExit(interrupted_exit(exc)) from None
+    except (FileNotFoundError, ValueError) as exc:
+        if not is_data_error(exc):
+            raise
+        sys.stdout.flush()
+        print(f"error: {exc}\n{data_fix(sys.argv[1:] if argv is None else argv)}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+DATA_FIX = (f"fix: --data PATH (or {SHARED_DATA_ENV}=FOLDER, the folder holding mnist/, fashion_mnist/, "
+            f"cifar10/, ...: the configs' ../shared/data)")
+"""The fix a bench prints under a data error when its command named no data path."""
+
+DATA_PATH_FIX = ("fix: --data PATH, the data set's own folder or archive holding the files named above "
+                 "(e.g. ../shared/data/mnist, ../shared/data/cifar10/cifar10_jpeg.tar.xz)")
+"""The fix under a data error when the command gave ``--data`` or ``data.root=``: that path is
+read as typed and ``DRAC_SSL_SHARED_DATA`` is not, so setting the variable would change nothing."""
+
+
+def data_fix(argv: Sequence[str]) -> str:
+    """The ``fix:`` line under a data error for a bench's arguments ``argv``: :data:`DATA_PATH_FIX`
+    when they give the data path (``--data PATH``, ``--data=PATH`` or a ``data.root=`` override,
+    which come before the shared-data variable: :func:`bench.common.data_root`), else
+    :data:`DATA_FIX` (``--data`` or the variable)."""
+    given = any(a == "--data" or a.startswith("--data=") or a.split("=", 1)[0].strip() == "data.root"
+                for a in argv)
+    return DATA_PATH_FIX if given else DATA_FIX
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by the data loaders (:mod:`drac_ssl.datasets`: files missing or
+    unreadable under the data path) or by :func:`bench.common.data_root` (``--data`` and
+    ``data.root=`` disagree): the errors :func:`run_command` says in two lines, not a
+    traceback. Any other FileNotFoundError or ValueError is a fault to show whole."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    code = tb.tb_frame.f_code
+    return Path(code.co_filename).resolve() == Path(datasets.__file__).resolve() or code.co_name == "data_root"

@@ -90,7 +90,7 @@ import contextlib
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -432,6 +432,48 @@ def criterion_words(control: bool, arm: str = CONTROL) -> str:
     return base + " (fixed before the first run of design v1, kept unchanged for v2 before its first run)"
 
 
+REPEATS_DOC = "docs/data.md#correctness-checks-quick-start"
+"""Where the committed runs of the check, and their repeats at other seeds, are read."""
+
+
+def verdict_lines(arm: str | None, top1: tuple[float, float], gap: float, p: float, holds: bool,
+                  reasons: Sequence[str], unjudged: str) -> list[str]:
+    """The console's closing block (lines without the ``[bench]`` prefix): what was judged and its
+    mark (:func:`verdict`), the judged figures and the verdict, and what the run does not show.
+    The one-line ending it replaced led with the unjudged comparison and ended "claim does not
+    hold" without saying which claim or which mark.
+
+    Args:
+        arm: the control judged against (:data:`CONTROLS`, design v3), None for v1 and v2 (the
+            random backbone as pretrained).
+        top1: the judged pair's test top-1 (%): the pretrained backbone's, then the other's.
+        gap, p: their gap (points) and McNemar's two-sided p.
+        holds: the verdict the result file records (``claim_holds``).
+        reasons: :func:`smoke_reasons` (empty: the check's protocol).
+        unjudged: the descriptive comparisons, in words (not judged by the mark).
+    """
+    if arm is None:
+        what = "the linear probe of the pretrained backbone against the random one it started from, as pretrained"
+        other = "random"
+    else:
+        other = f"{arm.replace('_', '-')} control"
+        what = (f"the linear probe of the VICReg backbone against the {other}'s (pretrained the same way), "
+                "both with BatchNorm statistics refitted")
+    mark = f"a gap >= {CLEAR_GAP_POINTS:g} points and McNemar p < {MAX_P:g}"
+    figure = f"{'pretrained' if arm is None else 'VICReg'} {top1[0]:.2f} % against {other} {top1[1]:.2f} %: {gap:+.2f} points (McNemar p {p:.2g})"
+    if reasons:
+        said = ("at the mark" if holds else "below the mark") + ", but a smoke run judges nothing: it checks that "
+        said += f"the flow runs, not the claim ({'; '.join(reasons)})"
+    else:
+        said = "the claim holds" if holds else "the claim does not hold"
+    return ["verdict:",
+            f"  judged: {what}; mark: {mark}",
+            f"  figure: {figure}; {said}",
+            f"  not judged: {unjudged}",
+            f"  not shown: whether it repeats: one training seed (the committed runs and their repeats: "
+            f"{REPEATS_DOC})"]
+
+
 @contextlib.contextmanager
 def broken_pairs() -> Iterator[None]:
     """Within the block, every :class:`drac_ssl.losses.vicreg.VICRegLoss` pairs view A's
@@ -507,6 +549,17 @@ def smoke_reasons(overrides: list[str], labels: int, test_images: int) -> list[s
     return out
 
 
+SMOKE_COMMAND = ("python -m bench.quick_check --test-images 200 "
+                 "pretrain.epochs=1 pretrain.max_steps_per_epoch=2")
+"""A smoke run of the flow, about a minute on a CPU (checks that it runs, not the claim)."""
+
+HELP = (__doc__.split("\n\n", 1)[0] + "\n\nA one-minute smoke run of the flow (not the check):\n  "
+        + SMOKE_COMMAND + "\n\nThe designs, what each judges and their results: "
+        "docs/data.md#correctness-checks-on-mnist-fashion-mnist-and-cifar-10 (and this script's docstring).")
+"""``--help``'s description: the docstring's first paragraph, the smoke run and where the rest is
+(the whole docstring, about 80 lines, scrolled the options off the screen)."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """The command; a Ctrl-C ends with what was saved and how to resume (exit code 130)."""
     run_command(_main, argv)
@@ -516,7 +569,7 @@ def _main(argv: list[str] | None) -> None:
     t_start, cpu_start = time.perf_counter(), time.process_time()
     load_start = load_average()
     parser = argparse.ArgumentParser(prog=python_command("bench.quick_check"), allow_abbrev=False,
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=sorted(CONFIGS), default="mnist",
                         help="the correctness data set (configs/<dataset>.yaml shortened by the preset; default mnist)")
     parser.add_argument("--design", choices=sorted(DESIGNS), default=DESIGN,
@@ -808,15 +861,20 @@ def _main(argv: list[str] | None) -> None:
             "config": to_dict(cfg),
         }
         write_result(name, record, out_dir)
-        print(f"[bench] linear probe: pretrained {probes['pretrained']['test_top1']:.2f} %, random "
-              f"{probes['random']['test_top1']:.2f} %, gap {gap:+.2f} points (McNemar p {paired['p_two_sided']:.2g}); "
-              f"BatchNorm statistics refitted: {refit_gap:+.2f} points (McNemar p {refit_paired['p_two_sided']:.2g})"
-              + (f"; judged, against the {arm.replace('_', '-')} control, both refitted: "
-                 f"{judged['gap_points']:+.2f} points "
-                 f"(McNemar p {judged['mcnemar']['p_two_sided']:.2g})" if control else "")
-              + f"; claim {'holds' if holds else 'does not hold'}"
-              + (" (smoke run: not the check)" if reasons else "")
-              + f"; {total_s / 60:.1f} min wall, {total_cpu / 60:.1f} min CPU")
+        print(f"[bench] {total_s / 60:.1f} min wall, {total_cpu / 60:.1f} min CPU")
+        against_random = (f"against the random backbone, {gap:+.2f} points as pretrained (McNemar p "
+                          f"{paired['p_two_sided']:.2g}), {refit_gap:+.2f} with BatchNorm statistics refitted "
+                          f"(McNemar p {refit_paired['p_two_sided']:.2g})")
+        if control:
+            lines = verdict_lines(arm, (judged["linear_probe_top1"]["pretrained"], judged["linear_probe_top1"][arm]),
+                                  judged["gap_points"], judged["mcnemar"]["p_two_sided"], holds, reasons,
+                                  against_random)
+        else:
+            lines = verdict_lines(None, (probes["pretrained"]["test_top1"], probes["random"]["test_top1"]), gap,
+                                  paired["p_two_sided"], holds, reasons,
+                                  f"with BatchNorm statistics refitted, {refit_gap:+.2f} points (McNemar p "
+                                  f"{refit_paired['p_two_sided']:.2g})")
+        print("\n".join(f"[bench] {line}" for line in lines))
     finally:
         if temporary:
             shutil.rmtree(run_dir, ignore_errors=True)

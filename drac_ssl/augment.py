@@ -72,6 +72,7 @@ from torch.utils.data import Dataset, get_worker_info
 from drac_ssl.config import AugmentConfig
 from drac_ssl.eval_input import (  # the deterministic input path, shared with inference
     LUMA,
+    RECIPE_CHANNELS,
     RECIPES,  # noqa: F401 (re-exported: the recipe names)
     check_recipe,
     eval_transform,
@@ -84,7 +85,7 @@ from drac_ssl.starting import ignore_stop_signals_in_worker
 
 A = quiet_albumentations()  # no "IProgress not found" in a Jupyter kernel (huggingface_hub's tqdm.auto)
 
-_DEFAULT_CHANNELS = {"octa": 1, "fundus": 3, "cifar": 3, "mnist": 1}
+_DEFAULT_CHANNELS = RECIPE_CHANNELS  # a grey recipe on colour data: the preflight warns
 # name -> (grid_sample padding_mode, OpenCV border). "reflect" is NOT the same fill on both:
 # grid_sample's "reflection" (align_corners=False) reflects about the image's outer edge, so
 # pixels -1, -2 read pixels 0, 1 (OpenCV's BORDER_REFLECT), while BORDER_REFLECT_101 reflects

@@ -50,6 +50,7 @@ __all__ = [
     "OCTA_MEAN",
     "OCTA_STD",
     "RECIPES",
+    "RECIPE_CHANNELS",
     "check_recipe",
     "eval_transform",
     "model_input",
@@ -60,6 +61,10 @@ __all__ = [
 
 RECIPES = ("octa", "fundus", "cifar", "mnist")
 """The augmentation recipes (``AugmentConfig.recipe``; :func:`drac_ssl.augment.recipe_for`)."""
+RECIPE_CHANNELS = {"octa": 1, "fundus": 3, "cifar": 3, "mnist": 1}
+"""Each recipe's default channels (1: grey, its colour operations left out; 3: RGB colour),
+used when the data's are not passed (:func:`drac_ssl.augment.view_transform`); the preflight
+warns when the data's differ (a grey recipe on CIFAR-10)."""
 LUMA = (0.299, 0.587, 0.114)
 """RGB -> grey weights, ITU-R BT.601, as torchvision's ``rgb_to_grayscale``."""
 

@@ -1856,6 +1856,30 @@ def _no_test_images(layout: Any) -> tuple[str, str]:
     return as_config_keys(said[0].what.partition(": ")[2]), as_config_keys(fix)
 
 
+_GENERIC_RECIPES = {1: "mnist", 3: "cifar"}
+"""The recipe of a generic data set's channels (configs/mnist.yaml, fashion_mnist.yaml: mnist;
+configs/cifar10.yaml: cifar)."""
+
+
+def _check_recipe_channels(c: _Findings, cfg: Config, channels: int) -> None:
+    """A warning, not a refusal, when the augmentation recipe's default channels
+    (:data:`drac_ssl.eval_input.RECIPE_CHANNELS`) differ from a generic data set's: a grey
+    recipe (octa, mnist) on CIFAR-10's colour photographs ran without a word (a course review),
+    its views built for grey images."""
+    from drac_ssl.eval_input import RECIPE_CHANNELS
+
+    recipe = cfg.pretrain.augment.recipe
+    meant = RECIPE_CHANNELS.get(recipe)
+    if meant is None or meant == channels:
+        return
+    words = {1: "grey (1 channel)", 3: "RGB colour (3 channels)"}
+    c.warning("pretrain.augment.recipe",
+              f"the {recipe} recipe is made for {words.get(meant, f'{meant} channels')} images, but "
+              f"data.dataset={cfg.data.dataset} images are {words.get(channels, f'{channels} channels')}",
+              f"pretrain.augment.recipe={_GENERIC_RECIPES[channels]} (the "
+              f"{'colour' if channels == 3 else 'grey'} recipe of configs/{cfg.data.dataset}.yaml)")
+
+
 def _check_generic_files(c: _Findings, cfg: Config) -> None:
     """The files of a generic data set that the pretraining reads (the training split; the
     test split too for the k-NN monitor), looked up as its loader looks them up
@@ -1904,6 +1928,8 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
                     f"read from the current folder, {Path.cwd()}" + _shipped_relative_root(cfg, c.sources))
         elif "pretrain" in stages:
             _check_generic_files(c, cfg)
+        if "pretrain" in stages:
+            _check_recipe_channels(c, cfg, channels)
         return DataFacts(source=source, n_images=n, native_size=side,
                          channels=channels, channels_why=f"{d.dataset} images")
     if d.dataset != "drac":

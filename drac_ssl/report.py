@@ -551,6 +551,20 @@ def run_keep(run_dir: Path, metrics: dict[str, Any] | None = None) -> str | None
     return variant_keep(_saved_config(run_dir) or None, metrics)
 
 
+_FIGURES_DOC = "docs/data.md#which-run-measured-which-figure"
+"""Where the repository says which committed run measured which published figure."""
+
+
+def _published_figure_words(dataset: str) -> str:
+    """What the repository says of a generic data set's published figures, for a reader: none is
+    cited for Fashion-MNIST; MNIST and CIFAR-10 have reference figures, none comparable to a
+    committed run (:data:`_FIGURES_DOC` says which run measured which). It said "a generic data set
+    with published figures" for all three, Fashion-MNIST included."""
+    if dataset == "fashion_mnist":
+        return "a generic data set for which no published figure is cited"
+    return f"a generic data set with reference figures, none comparable ({_FIGURES_DOC})"
+
+
 def _generic_dataset(run_dir: Path) -> str | None:
     """``data.dataset`` of a run on a generic data set (MNIST, Fashion-MNIST, CIFAR-10: read
     by the pretraining, no ingest, no grades), None for an ingested folder (``drac``)."""
@@ -580,7 +594,7 @@ def _generic_data_section(run_dir: Path, dataset: str) -> list[str]:
     knn_every = (cfg.get("pretrain") or {}).get("knn_every")
     lines = ["## Data", "",
              f"{name} ({shows}), read from `{(cfg.get('data') or {}).get('root')}` by the pretraining "
-             f"(data.dataset={dataset}: a generic data set with published figures, to check the "
+             f"(data.dataset={dataset}: {_published_figure_words(dataset)}, to check the "
              f"self-supervised code apart from retinal images; no ingest, no grades).", ""]
     if not meta:
         return lines + ["Not read yet: no `pretrain/metadata.json` (the pretraining did not finish).", ""]
@@ -3144,8 +3158,8 @@ def write_report(run_dir: str | Path) -> Path:
     facts = read_ingest_facts(run_dir / "data")
     if generic is not None:
         name, shows = GENERIC_WORDS[generic]
-        task = (f"A check of the self-supervised pretraining on {name} ({shows}), a generic data set "
-                f"with published figures: not diabetic retinopathy grading")
+        task = (f"A check of the self-supervised pretraining on {name} ({shows}), "
+                f"{_published_figure_words(generic)}: not diabetic retinopathy grading")
     elif facts.is_drac and facts.channels == 1 and facts.num_grades == 3:
         task = "DRAC 2022 Task 3 (diabetic retinopathy grading on UW-OCTA)"
     else:

@@ -59,3 +59,18 @@ def test_the_quick_start_names_each_command_with_the_cost_its_result_file_measur
     for anchor in ("(#correctness-configs-on-a-cpu)", "(running.md#reading-the-pretraining-console)",
                    "(#which-run-measured-which-figure)"):
         assert anchor in head, anchor
+
+
+def test_the_quick_start_and_the_readme_give_the_one_minute_smoke_form() -> None:
+    """Course review F3: the docs gave the quick check only in its 22-minute form; the smoke form
+    (about a minute) was in bench/quick_check.py's docstring alone. The quick start gives it with
+    the README links to it, and --help says it (bench.quick_check.SMOKE_COMMAND). Review F1: without
+    --data, whose relative ../shared/data/mnist came before DRAC_SSL_SHARED_DATA and failed where
+    the data is found through that variable."""
+    from bench.quick_check import HELP, SMOKE_COMMAND
+
+    assert "--test-images 200" in SMOKE_COMMAND and "--data" not in SMOKE_COMMAND
+    assert f"`{SMOKE_COMMAND}`" in _section_head()
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert "a one-minute smoke form: [quick start](docs/data.md#correctness-checks-quick-start)" in readme
+    assert SMOKE_COMMAND in HELP

@@ -82,3 +82,21 @@ def test_summarize_shows_the_paper_beside_a_full_run_in_the_old_and_new_files(tm
         text = render(tmp_path)
         assert "97.08 ± 0.66" in text
         assert (row in text) is shown, paper
+
+
+def test_the_quick_checks_help_is_its_first_paragraph_and_where_the_rest_is(capsys) -> None:
+    """Course review: ``python -m bench.quick_check --help`` printed the whole ~80-line docstring
+    before the options; it gives the first paragraph, the smoke run and the docs' address."""
+    import pytest
+
+    from bench import quick_check
+
+    with pytest.raises(SystemExit) as stop:
+        quick_check.main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    description = out.split("\n\n", 1)[1].split("options:", 1)[0]
+    assert len(description.splitlines()) < 15, description
+    assert description.startswith("Quick correctness check of the self-supervised machinery")
+    assert "docs/data.md#correctness-checks-on-mnist-fashion-mnist-and-cifar-10" in description
+    assert "The claim designs v1 and v2 check" not in out
