@@ -135,6 +135,7 @@ from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc, roc_curves
 from drac_ssl.run_files import files_section
 from drac_ssl.run_state import (
+    STAGES_DAMAGED_FIX,
     is_run_folder,
     killed_attempt_seconds,
     killed_training_seen,
@@ -739,6 +740,9 @@ def _killed_seconds(seconds: float | None) -> str:
 def _stages_section(run_dir: Path) -> list[str]:
     stages = read_json(run_dir / "stages.json")
     lines = ["## Stage wall times", ""]
+    if not isinstance(stages, dict) and (run_dir / "stages.json").is_file():
+        return lines + ["`stages.json` is damaged (empty, cut short or not a JSON object): the stages' "
+                        f"times cannot be read. To go on: {STAGES_DAMAGED_FIX}.", ""]
     if not isinstance(stages, dict) or not stages:
         return lines + ["No `stages.json` (the stages were not run by the orchestrator).", ""]
     # an entry still "running" (written as its attempt started) is a training running now or

@@ -106,7 +106,8 @@ def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     record with a signature (one of ``signatures`` when its variant was signed; when not, not
     a fold run.reuse offered from another run, :data:`OFFERED_FOLDS`, still as it was offered:
     linked into every variant up front, it is retrained when its signature differs, which is
-    not known yet), every weight file it lists beside it, views drawn as :data:`TRAIN_VIEWS`,
+    not known yet), every weight file it lists beside it (the fold's own of the size its record
+    gives, when it gives one), views drawn as :data:`TRAIN_VIEWS`,
     finite validation outputs (``drac_ssl.finetune._train_folds``); ``"older views"`` for
     one that is all of that but for its views (no ``train_views``: an older drac_ssl's, trained
     again); ``""`` otherwise."""
@@ -124,6 +125,9 @@ def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     weights = record.get("weights") if isinstance(record.get("weights"), list) else [f"fold{fold}.safetensors"]
     if not all(isinstance(w, str) and (folder / w).is_file() for w in weights):
         return ""
+    recorded = record.get("weights_file")  # the fold file's size when saved: one cut short is retrained
+    if isinstance(recorded, dict) and recorded.get("bytes") != (folder / f"fold{fold}.safetensors").stat().st_size:
+        return ""
     rows = record.get("val_raw")
     if not (isinstance(rows, list) and all(isinstance(x, (int, float)) and math.isfinite(x)
                                            for row in rows for x in (row if isinstance(row, list) else [row]))):
@@ -131,6 +135,14 @@ def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     if record.get("train_views") != TRAIN_VIEWS:  # views that followed the worker count: retrained
         return "older views"
     return "reusable"
+
+
+STAGES_DAMAGED_FIX = (
+    "delete it and rerun the same command: each stage runs again and takes up what it saved (the "
+    "ingest's cache, the last checkpoints of the pretraining and UMM, the fine-tuning's folds), so a "
+    "finished stage ends in seconds; one whose checkpoints were removed (run.keep_checkpoints=false) "
+    "trains again; the times of the earlier attempts are lost")
+"""How to go on from a damaged ``stages.json`` (``drac_ssl.train.read_stages_record``; the report says it too)."""
 
 
 OLDER_FOLDS_WORDS = ("saved by an older drac_ssl, trained again on resume (their views followed "
