@@ -8,7 +8,9 @@ keeps the challenge's ``case,class,P0..P{K-1}`` with 6 decimals; this file is fo
 not_reliably_gradable, model_output_only, training_image, notes``
 
 * ``grade`` / ``grade_name``: the grade given (its number, its name as the page shows it,
-  :func:`drac_ssl.scale.grade_names_for_people`); empty for an image not reliably gradable,
+  :func:`drac_ssl.scale.grade_names_for_people`, marked as the batch table's ``grade`` cell
+  marks it, ``No apparent DR (trial run)``, for a bundle whose grades are a model's output, not a
+  grading: :func:`app.server.demo_mark`; on every row, as a spreadsheet's sort moves the first); empty for an image not reliably gradable,
   whose grade is in ``model_output_only`` instead (``2 PDR``: the model's output, not a grade
   to read; a trial found a brick texture's row reading class 2 with the flag columns away),
   and for a file not graded.
@@ -18,7 +20,9 @@ not_reliably_gradable, model_output_only, training_image, notes``
   :func:`most_likely_cell`, the tie rule of the page's "equally likely",
   :func:`drac_ssl.figures.tied_grades`), never one of them picked; empty where ``grade`` is.
 * ``P_<name>``: each grade's probability with 3 decimals, the K of a row rounded together so
-  that they sum to exactly 1.000 (:func:`drac_ssl.figures.rounded_probabilities`). Empty for an
+  that they sum to 1.000 (:func:`drac_ssl.figures.rounded_probabilities`), except that equal
+  probabilities read alike, a row's sum then within floor(K/2) thousandths of 1.000 for K grades
+  (0.001 for three grades, 0.002 for five). Empty for an
   image not reliably gradable, as the page shows it no percentage (a trial read a brick
   texture's "2 PDR 100%" as a certainty): its probabilities stay, for machines, in the grades
   CSV written beside this file (``submission.csv`` or the name the batch summary gives it,
@@ -107,7 +111,7 @@ def _training_cell(trained: bool | str | None) -> str:
 def write_grades_for_people(path: str | os.PathLike[str], files: Sequence[tuple[str, int | None, str]],
                             probs: np.ndarray, classes: np.ndarray, grade_names: Sequence[str],
                             unreliable: Sequence[Sequence[str]], trained: Sequence[bool | str | None],
-                            about: str) -> Path:
+                            about: str, mark: str = "") -> Path:
     """Write the notes CSV (the module docstring) atomically; its path.
 
     ``files``: per file, in upload order, ``(case, i, notes)``: ``i`` the row of ``probs``
@@ -116,7 +120,10 @@ def write_grades_for_people(path: str | os.PathLike[str], files: Sequence[tuple[
     ``unreliable`` per file the reasons it is not reliably gradable ([] for none); ``trained`` per
     file whether it is one of the model's training images (None: cannot be told; ``"pixels"``:
     by its decoded pixels alone, :meth:`app.predict.Predictor.training_match`); ``about`` the
-    caveat of every grade, the first row's notes ("" for no such row). No cell starts as a
+    caveat of every grade, the first row's notes ("" for no such row); ``mark`` the bundle's mark
+    of every grade (``untrained demo``, ``phantom-trained demo``, ``trial run``:
+    :func:`app.server.demo_mark`; "" for none), after each graded row's ``grade_name`` in
+    parentheses, as the table's cell says it (a review: in the first row alone, a sort lost it). No cell starts as a
     spreadsheet formula (:func:`drac_ssl.submission.spreadsheet_cell`); the name of a file not
     graded is escaped as in the grades CSVs (:func:`drac_ssl.submission.not_graded_cells`). Raises
     ValueError when ``unreliable`` or ``trained`` is not one per file, or the graded files do
@@ -144,7 +151,8 @@ def write_grades_for_people(path: str | os.PathLike[str], files: Sequence[tuple[
         grade = int(classes[i])
         thousandths = rounded_probabilities(p, 10**PROBABILITY_DECIMALS)
         reasons = "; ".join(unreliable[at])
-        given = [str(grade), grade_names[grade], most_likely_cell(p, grade_names)]
+        name = f"{grade_names[grade]} ({mark})" if mark else grade_names[grade]
+        given = [str(grade), name, most_likely_cell(p, grade_names)]
         output = f"{grade} {grade_names[grade]}" if reasons else "no"  # as its neighbours say "no"
         shown = [f"{t / 10**PROBABILITY_DECIMALS:.{PROBABILITY_DECIMALS}f}" for t in thousandths]
         writer.writerow([case, *([""] * 3 if reasons else given), *([""] * k if reasons else shown),

@@ -113,8 +113,9 @@ def borderline_words(probs: Any, class_names: list[str]) -> str | None:
     on this image (33%, 32% and 35%)``). When the grades named are all tied for the largest
     (:func:`drac_ssl.figures.tied_grades`, the one tie rule, as
     :func:`drac_ssl.grading.image_notes.decision_words` calls them "equally likely"), their figure
-    is :func:`drac_ssl.figures.tie_words`': ``(20% each)``, or ``(about 46% each)`` where the
-    figures rounded together differ (0.455 / 0.09 / 0.455 is shown 46 / 9 / 45). None otherwise,
+    is :func:`drac_ssl.figures.tie_words`': ``(20% each)``, ``(46% each)`` for 0.455 / 0.09 / 0.455
+    (equal values are shown alike, 46 / 9 / 46), or ``(about 33% each)`` where the figures
+    shown differ (0.333 / 0.334 / 0.333 is shown 33 / 34 / 33). None otherwise,
     and for fewer than two grades."""
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
     close = borderline_grades(p)

@@ -99,6 +99,7 @@ from drac_ssl.figures import (
     format_ci,
     percent_text,
     percent_texts,
+    referable_percent_text,
     screening_figures_words,
     tie_words,
     tied_grades,
@@ -113,9 +114,13 @@ from drac_ssl.grading.bundle import (
 )
 from drac_ssl.grading.image_file import DEFAULT_LIMITS
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
+    COLOUR_IMAGE,
     DOUBT_KINDS,
+    FEW_LEVELS_OPENING,
     NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
+    PHANTOM_IMAGE,
     UNLIKE_KIND,
+    UNLIKE_TRAINING,
     decision_words,
     doubt_kind,
     flagged_reasons,
@@ -251,7 +256,7 @@ def table_columns(grade_names: Sequence[str]) -> list[str]:
     (:func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR`` where the ``/grade_batch`` API
     gave the bundle's recorded ``Severe`` before, docs/app.md); each ``P(k name) %`` cell the
     grade's whole percentage, a number (:func:`percent_cells`: the K of an image rounded together,
-    adding up to 100), shown as the rest of the page writes it (``37``, ``<1`` for 0, ``>99`` for
+    adding up to 100; equal ones alike, then within floor(K/2) of 100 for K grades), shown as the rest of the page writes it (``37``, ``<1`` for 0, ``>99`` for
     100: :func:`table_value`), None (empty) for an image not reliably gradable, whose percentages
     the page never shows. The table said ``P0..`` with 4 decimals until an accessibility review
     (everything else says the grade's name and whole percentages); the submission CSV keeps
@@ -271,7 +276,8 @@ def table_datatypes(num_grades: int) -> list[str]:
 def percent_cells(probs: Any) -> list[int]:
     """An image's K probabilities ``(K,)`` as the batch table's ``P(k name) %`` cells: whole
     percentages rounded together, adding up to 100 (:func:`drac_ssl.figures.whole_percentages`:
-    ``[0, 37, 63]``); the page shows 0 as ``<1`` and 100 as ``>99`` (:func:`percent_cell_text`),
+    ``[0, 37, 63]``; equal values alike, ``[46, 9, 46]``, then within floor(K/2) of 100 for K grades, the
+    figures of the page and the notes); the page shows 0 as ``<1`` and 100 as ``>99`` (:func:`percent_cell_text`),
     as a model's probability is never exactly either."""
     return whole_percentages(probs)
 
@@ -321,7 +327,8 @@ def probability_key(class_names: list[str]) -> str:
     exact figures are."""
     first, last = (probability_header(k, class_names[k]) for k in (0, len(class_names) - 1))
     return (f"{first} ... {last}: each grade's probability in whole percent, an image's rounded "
-            f"together to add up to 100 (shown <1 and >99 at the ends, held as 0 and 100, which a "
+            f"together to add up to 100 (equal ones alike, then within a point or two of 100; shown "
+            f"<1 and >99 at the ends, held as 0 and 100, which a "
             f"probability never is exactly; empty for an image not reliably gradable); a column "
             f"sorts by these numbers; the grades CSV keeps them as P0.. with 6 decimals")
 
@@ -351,6 +358,13 @@ PHANTOM_CSV = "grades_PHANTOM_DEMO.csv"
 bundle trained on phantom images (:data:`PHANTOM_DEMO`, README command (1)'s bundle): the name
 says its grades are a demonstration's, as :data:`DEMO_CSV` says an untrained demo's; it takes the
 place of :data:`FLAGGED_CSV` as that does."""
+
+TRIAL_CSV = "grades_TRIAL_RUN.csv"
+"""The name of the batch's grades CSV (the submission's format) when every file was graded by a
+trial run's bundle (:data:`TRIAL_RUN_MARK`: ``--first-try``, or epochs cut far below its config's,
+``metadata.json``'s ``trial_run``): the name says its grades check that the software runs, not
+how well it grades (a clinician trial: a ``--first-try`` bundle's complete batch was offered as
+``submission.csv``); it takes the place of :data:`FLAGGED_CSV` as :data:`PHANTOM_CSV` does."""
 
 DEMO_CSV = "grades_UNTRAINED_DEMO.csv"
 """The name of the batch's grades CSV (the submission's format) when every file was graded by an
@@ -532,6 +546,30 @@ STATUS_CSS = (f"#{STATUS_ID}, #{BATCH_STATUS_ID} {{ position: absolute !importan
 """Draws the statuses (:data:`LIVE_IDS`) off screen, read by screen readers only (the usual
 "visually hidden" rules), and without gradio's progress display: the page shows the whole
 result beside them."""
+
+
+MODALITY_HEADING = ("**⚠ This may not be a UW-OCTA en-face image, so the grade below may mean "
+                    "nothing:**")
+"""The heading of a UW-OCTA model's doubts about an image when one of them is about what the
+image is (:func:`doubts_modality`): unlike the training images, a colour picture, a thresholded
+export or mask, a phantom."""
+
+CHECK_HEADING = "**⚠ Check this image before reading the grade below:**"
+"""The heading of the doubts about an image otherwise: a colour model's, and a UW-OCTA model's
+when each doubt is about the file (its size, bit depth, shape, a finding of the decoder), not
+about what it shows (a clinician trial: a real DRAC scan saved as a 12-bit TIFF, graded the
+same as its PNG, was headed "This may not be a UW-OCTA en-face image")."""
+
+_MODALITY_DOUBTS = re.compile("|".join((re.escape(UNLIKE_TRAINING), re.escape(COLOUR_IMAGE), FEW_LEVELS_OPENING,
+                                        re.escape(PHANTOM_IMAGE) + ":")))
+
+
+def doubts_modality(warning: str) -> bool:
+    """Whether a doubt about an image (a sentence of :func:`page_doubts`) is about what the image
+    is, not about its file: unlike the training images (:data:`drac_ssl.grading.image_notes.UNLIKE_TRAINING`),
+    a colour image, only a few levels (a thresholded export or a mask), a phantom image. A size,
+    a bit depth, a shape or a finding of the decoder is not."""
+    return _MODALITY_DOUBTS.match(warning) is not None
 
 
 def page_doubts(warnings: Sequence[str], predictor: Predictor) -> list[str]:
@@ -969,14 +1007,15 @@ def _label_value(pred: Prediction, names: list[str]) -> dict[str, Any] | None:
     """The probability widget's value (:func:`grade_probabilities`): the graded class and every
     grade's probability, in grade order, each label saying its whole percentage
     (``2 PDR: 60%``, :func:`drac_ssl.figures.percent_texts`, the result's figures) and each bar
-    that percentage, so that the widget's figures sum to 100 (its own rounded figure, which
-    said 0% and 100% at the ends and 3% + 37% + 61% = 101%, is hidden by
-    :data:`PROBABILITY_CSS`). None, an empty widget, for an image not reliably gradable
+    that same percentage (:func:`drac_ssl.figures.whole_percentages`), so that the widget's
+    figures sum to 100, or to within floor(K/2) of it where equal probabilities are shown alike (0.455 / 0.09 /
+    0.455: 46 / 9 / 46); its own rounded figure, which said 0% and 100% at the ends and 3% +
+    37% + 61% = 101%, is hidden by :data:`PROBABILITY_CSS`. None, an empty widget, for an image not reliably gradable
     (:attr:`app.predict.Prediction.not_reliably_gradable`): a trial read "2 PDR 100%" on a brick
     texture; its probabilities stay in the details JSON."""
     if pred.not_reliably_gradable:
         return None
-    percents = whole_percentages(pred.probs)
+    percents = whole_percentages(pred.probs)  # the bars, the labels' figures: the result's
     labels = [f"{k} {n}: {percent_text(q)}" for k, (n, q) in enumerate(zip(names, percents, strict=True))]
     return {"graded": labels[int(pred.grade)],
             "probabilities": {lab: q / 100 for lab, q in zip(labels, percents, strict=True)}}
@@ -1254,20 +1293,22 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     doubts = page_doubts(pred.warnings, predictor)
     notes = [w for w in pred.warnings if w not in model_words and is_plain_note(w)]
     if doubts:  # said first: a grade of an image that may not be what the model reads
-        heading = ("**⚠ This may not be a UW-OCTA en-face image, so the grade below may mean "
-                   "nothing:**" if predictor.kind == "octa"
-                   else "**⚠ Check this image before reading the grade below:**")
+        heading = (MODALITY_HEADING if predictor.kind == "octa" and any(map(doubts_modality, doubts))
+                   else CHECK_HEADING)
         lines += [heading] + [f"- {md_words(w)}" for w in doubts] + [""]
     for w in notes:  # a paragraph each: markdown joins consecutive lines into one
         lines += [f"Note: {md_words(w)}", ""]
     lines += [f"⚠ {md_words(caveat)}", ""]
     borderline = shown_borderline(pred.probs, predictor.grade_names, doubts, bool(uncalibrated))
     unreliable = unreliable_reasons(doubts)
+    never = never_found_words(predictor.metadata, predictor.grade_names)
     lines += [
-        grade_heading(pred, doubts, bool(chance), predictor.untrained, demo_mark(predictor) == PHANTOM_DEMO),
-        # a failed calibration: said first under the grade, before any line that reads the
-        # percentages (no borderline then; the decision line without figures)
+        grade_heading(pred, doubts, bool(chance), **mark_flags(predictor)),
+        # a failed calibration: said first under the grade (docs/app.md), before any line that
+        # reads the percentages (no borderline then; the decision line without figures)
         *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
+        # a grade never found out of fold: under every grade, visible (a clinician trial: small print)
+        *([f"⚠ **{md_words(never)}**", ""] if never else []),
         *([f"**{md_words(borderline)}**", ""] if borderline else []),
         # an image not reliably gradable: no line that reads its percentages, none of them shown
         # (the widget is empty too, _label_value): a trial read "The single most likely grade is
@@ -1280,7 +1321,8 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         "",
         f"Inference **{pred.seconds:.2f} s** on CPU ({folds} fold model{'' if folds == 1 else 's'} × "
         f"{views}"
-        f"{' + Grad-CAM' if pred.heatmap is not None else ''}); image {pred.image.shape[1]} × "
+        f"{' + Grad-CAM' if pred.heatmap is not None and not heatmap_withheld(pred) else ''}); "
+        f"image {pred.image.shape[1]} × "
         f"{pred.image.shape[0]} px, {md_code(pred.name)}.",
     ]
     rare = _rare_grades_line(predictor.metadata, predictor.grade_names)
@@ -1322,7 +1364,7 @@ def _shown_grade_name(details: dict[str, Any], predictor: Predictor) -> str:
 
 
 def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: bool = False,
-                  phantom: bool = False) -> str:
+                  phantom: bool = False, trial: bool = False) -> str:
     """The result's heading: ``### Grade 1 — NPDR``; marked `` (⚠ see above)`` when the image has
     a doubt (``doubts``, the warnings said above it) or the model is no better than chance
     (``chance``); and, for an image whose doubts make it not reliably gradable
@@ -1337,11 +1379,14 @@ def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: 
     model output: ...`` for an image not reliably gradable. ``phantom``: a bundle trained on
     phantom images (:attr:`app.predict.Predictor.trained_on_phantoms`), headed the same way as
     :data:`PHANTOM_DEMO` (a trial user: a real DRAC scan read "## Grade 0 — Normal" under the
-    phantom caveat); ``untrained`` wins when both hold (:func:`demo_mark`)."""
+    phantom caveat); ``untrained`` wins when both hold (:func:`demo_mark`). ``trial``: a trial
+    run's bundle (:attr:`app.predict.Predictor.trial_run`), ``### Trial run — model output: Grade 3
+    Severe NPDR`` (:data:`TRIAL_RUN_MARK`; a clinician trial: a ``--first-try`` bundle's grade was
+    headed like a finished model's); the two demo marks win over it."""
     reasons = unreliable_reasons(doubts)
     name = md_words(_people_name(pred))
     output = f"model output: Grade {pred.grade} {name}"
-    mark = UNTRAINED_DEMO if untrained else PHANTOM_DEMO if phantom else ""
+    mark = grade_mark(untrained, phantom, trial)
     if reasons:
         demo = f"; {mark}" if mark else ""
         return f"### Not reliably gradable ({'; '.join(reasons)}){demo} — {output}"
@@ -1362,12 +1407,33 @@ untrained demo's, never as a plain grade, since it says nothing about a real eye
 read "## Grade 0 — Normal" for a real DRAC scan under a plain-text phantom caveat)."""
 
 
+TRIAL_RUN_MARK = "trial run"
+"""How the grade of a trial run's bundle is marked (:attr:`app.predict.Predictor.trial_run`:
+``metadata.json``'s ``trial_run.trial``, e.g. ``--first-try``): like a demo's, never as a plain
+grade, since its grades check that the software runs, not how well it grades (a clinician trial:
+``### Grade 3 — Severe NPDR`` and a ``submission.csv`` under one warning paragraph)."""
+
+
+def grade_mark(untrained: bool, phantom: bool = False, trial: bool = False) -> str:
+    """The one mark of a grade that is a model's output, not a grading: :data:`UNTRAINED_DEMO`
+    before :data:`PHANTOM_DEMO` before :data:`TRIAL_RUN_MARK` (the first that holds says the
+    most: random weights, then images that are not eyes, then training cut short); "" for none."""
+    return UNTRAINED_DEMO if untrained else PHANTOM_DEMO if phantom else TRIAL_RUN_MARK if trial else ""
+
+
 def demo_mark(predictor: Predictor) -> str:
-    """:data:`UNTRAINED_DEMO`, :data:`PHANTOM_DEMO` or "" for a bundle whose grades are a
-    model's output, not a grading (the untrained mark first: a demo bundle's data are none)."""
-    if predictor.untrained:
-        return UNTRAINED_DEMO
-    return PHANTOM_DEMO if getattr(predictor, "trained_on_phantoms", False) else ""
+    """:data:`UNTRAINED_DEMO`, :data:`PHANTOM_DEMO`, :data:`TRIAL_RUN_MARK` or "" for a bundle
+    whose grades are a model's output, not a grading (:func:`grade_mark`'s order: a demo bundle's
+    data are none)."""
+    return grade_mark(predictor.untrained, getattr(predictor, "trained_on_phantoms", False),
+                      bool(getattr(predictor, "trial_run", "")))
+
+
+def mark_flags(predictor: Predictor) -> dict[str, bool]:
+    """:func:`demo_mark` of ``predictor`` as the keyword arguments of :func:`grade_heading`,
+    :func:`grade_cell` and :func:`grades_csv_label` (``untrained``, ``phantom``, ``trial``)."""
+    mark = demo_mark(predictor)
+    return {"untrained": mark == UNTRAINED_DEMO, "phantom": mark == PHANTOM_DEMO, "trial": mark == TRIAL_RUN_MARK}
 
 
 def model_caveat(predictor: Predictor) -> str:
@@ -1378,10 +1444,12 @@ def model_caveat(predictor: Predictor) -> str:
     the bundle's calibration failed (:attr:`app.predict.Predictor.calibration_warning`: the row's
     P columns do not say how likely a grade is), then :attr:`app.predict.Predictor.caveat`
     (e.g. "Trained on phantom images (procedural stand-ins, not patient data): this grade says
-    nothing about a real eye. Research software, not a medical device.")."""
+    nothing about a real eye. Research software, not a medical device."), after the grades it
+    never found out of fold (:func:`never_found_words`)."""
     chance = predictor.chance_warning
+    never = never_found_words(predictor.metadata, predictor.grade_names)
     return " ".join(x for x in ((chance.rstrip(".") + ".") if chance else "",
-                                predictor.calibration_warning or "", predictor.caveat) if x)
+                                predictor.calibration_warning or "", never, predictor.caveat) if x)
 
 
 def most_likely_grade(probs: Any) -> int:
@@ -1560,7 +1628,9 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     out-of-fold AUC and the sensitivity and specificity at the cross-fitted thresholds, with
     their 95% CIs where the bundle records them. More grades: the sum of the referable grades'
     whole percentages as the Probabilities line shows them (0.496 / 0.168 / 0.168 / 0.168 from
-    grade 1: 17% + 17% + 17% = 51%, where the probability rounded alone, 0.504, said 50%);
+    grade 1: 17% + 17% + 17% = 51%, where the probability rounded alone, 0.504, said 50%), never
+    contradicting them where equal probabilities make them add up past 100: ``99%``, not ``>99%``,
+    beside a milder grade shown 1% or more (:func:`drac_ssl.figures.referable_percent_text`);
     ``details["referable"]["probability"]`` keeps the exact figure.
 
     With a referral cut (the bundle calibration's ``referral``, ``finetune.referral_target``):
@@ -1607,8 +1677,8 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
                       f"rule, which {'calls it' if g >= r else 'does not call it'} referable; the referral "
                       f"cut is the screening rule.")
     return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.grade_names[r])} or worse) "
-                f"**{percent_text(sum(whole_percentages(pred.probs)[r:]))}**, the sum of those "
-                f"grades' percentages "
+                f"**{referable_percent_text(pred.probs, r)}**, the sum of the "
+                f"percentages shown for those grades "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "
                 f"{num(cv.get('specificity'))}).{refer} Research software: not a referral decision. "
@@ -1674,19 +1744,47 @@ def _data_words(meta: dict[str, Any]) -> str:
     return f"{kind}{where}" + (f", {n} labelled images" if isinstance(n, int) else "")
 
 
+def _grade_said(r: dict[str, Any], names: list[str] | None) -> str:
+    """The grade of a per-grade row (``metadata["per_grade"]``) by its name in ``names`` (the
+    page's), else by the row's recorded name."""
+    g = r.get("grade")
+    return names[g] if names and isinstance(g, int) and 0 <= g < len(names) else str(r.get("name"))
+
+
+def never_found_words(meta: dict[str, Any], names: list[str] | None = None) -> str:
+    """The plain sentence for the grades the model NEVER found out of fold (a per-grade row of
+    ``metadata["per_grade"]`` with images and ``found == 0``: the model card's table), "" for
+    none: ``Out of fold this model never found PDR (0 of 72 images): a grade other than PDR
+    does not rule it out.`` Said on every result, under its heading, and in a batch's summary and
+    caveat (:func:`model_caveat`: the notes CSV's first row), not as small print (a clinician
+    trial: "rarely found ... PDR (0 of 72)" was small print on the single-image page only).
+    ``names``: as :func:`_rare_grades_line`'s. Text, not markdown."""
+    from drac_ssl.grading.bundle import rare_grades
+
+    never = [r for r in rare_grades(meta.get("per_grade") or []) if r.get("found") == 0]
+    if not never:
+        return ""
+    which = [_grade_said(r, names) for r in never]
+    shown = ", ".join(f"{w} (0 of {r['images']} images)" for w, r in zip(which, never, strict=True))
+    named = which[0] if len(which) == 1 else f"{', '.join(which[:-1])} or {which[-1]}"
+    return (f"Out of fold this model never found {shown}: a grade other than {named} does not rule "
+            f"{'it' if len(never) == 1 else 'them'} out.")
+
+
 def _rare_grades_line(meta: dict[str, Any], names: list[str] | None = None) -> str:
     """A line for the result when the model rarely finds some grades out of fold (the model
     card's per-grade table): a grade other than those does not rule them out. ``names``: the
     grade names as the page says them (:attr:`app.predict.Predictor.grade_names`: ICDR's
-    ``Severe NPDR``, not the table's recorded ``Severe``); the table's own names without them."""
+    ``Severe NPDR``, not the table's recorded ``Severe``); the table's own names without them.
+    A grade never found (0 of its images) is not here: :func:`never_found_words` says it, in
+    full-size print."""
     from drac_ssl.grading.bundle import rare_grades
 
-    rare = rare_grades(meta.get("per_grade") or [])
+    rare = [r for r in rare_grades(meta.get("per_grade") or []) if r.get("found") != 0]
     if not rare:
         return ""
     def said(r: dict[str, Any]) -> str:
-        g = r.get("grade")
-        return md_words(names[g] if names and isinstance(g, int) and 0 <= g < len(names) else str(r["name"]))
+        return md_words(_grade_said(r, names))
 
     shown = ", ".join(f"{said(r)} ({r['found']} of {r['images']})" for r in rare)
     return (f"<small>Out of fold this model rarely found {shown}: a grade other than "
@@ -1767,6 +1865,20 @@ HEAT_NOT_FINITE_WORDS = "Its heat is not finite (a fault of the model), so no re
 (:func:`app.gradcam.strongest_heat` gives no place for it; the map is not empty either)."""
 
 
+HEATMAP_WITHHELD = ("this image is not reliably gradable, so a map of where the model looked "
+                    "would explain a grade that should not be read")
+"""Why an image not reliably gradable gets no heatmap (:func:`heatmap_withheld`): the page's line
+(:func:`_heatmap_markdown`) and the details JSON's ``heatmap.none`` (a clinician trial: a map was
+drawn and described under the heading "Not reliably gradable")."""
+
+
+def heatmap_withheld(pred: Prediction) -> bool:
+    """Whether the page withholds the heatmap Grad-CAM made (or would have made) of ``pred``: its
+    image is not reliably gradable (:attr:`app.predict.Prediction.not_reliably_gradable`), so no
+    picture, no description and no region named (:data:`HEATMAP_WITHHELD`). Grad-CAM off: False."""
+    return bool(pred.not_reliably_gradable) and (pred.heatmap is not None or pred.no_location)
+
+
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     """What the heatmap shows, in plain words: what its colour means (which grade's score,
     relative to this map's maximum), which score it explains when the grade was chosen by
@@ -1780,7 +1892,10 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     (:func:`heatmap_page_caveat`). An untrained demo bundle's map is said to mean nothing, and
     no region of it is named. How it was computed (Grad-CAM, layer, cells, folds) is in the
     details JSON, :func:`heatmap_method` (a review: the page's line was engineering words). At the
-    page's normal text size, caveat included (a clinician trial: it was small print)."""
+    page's normal text size, caveat included (a clinician trial: it was small print). None, with
+    the one-line reason :data:`HEATMAP_WITHHELD`, for an image not reliably gradable."""
+    if heatmap_withheld(pred):
+        return f"Heatmap: none: {HEATMAP_WITHHELD}."
     if pred.no_location:
         return (f"Heatmap: none. Grad-CAM at `{predictor.target_layer}` sees this model's "
                 f"{predictor.bundle.spec.image_size} px input as a single 1 × 1 cell, so it cannot "
@@ -2219,7 +2334,8 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
                 {"error": message, "name": name, "model_error": True})
     original = _DISPLAY_FILES.write(_display(pred.image), "image")
     overlay = None
-    if pred.heatmap is not None:
+    withheld = heatmap_withheld(pred)  # not reliably gradable: no map of a grade not to be read
+    if pred.heatmap is not None and not withheld:
         overlay = _DISPLAY_FILES.write(_display_overlay(pred.image, pred.heatmap), "gradcam")
     details = pred.as_dict()
     # the page names a file by its name only: an upload's path is the server's (gradio's cache)
@@ -2231,6 +2347,8 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     details["untrained_demo"] = predictor.untrained
     # a bundle trained on phantom images: its grade is a demonstration's output, as the heading says
     details["phantom_trained_demo"] = demo_mark(predictor) == PHANTOM_DEMO
+    # a trial run's bundle (--first-try ...): its grade checks that the software runs, as the heading says
+    details["trial_run"] = bool(predictor.trial_run)
     # the grade shown against the most likely grade (the thresholds rule can give a milder one):
     # the argmax, and whether every grade tied for the largest at the precision shown is more severe (a fact of the
     # probabilities, given whatever the page warns: not_reliably_gradable and the calibration
@@ -2238,7 +2356,9 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     details["most_likely_grade"] = most_likely_grade(pred.probs)
     details["milder_than_most_likely"] = milder_than_most_likely(pred.probs, pred.grade)
     summary = pred.heatmap_summary(predictor.target_layer)
-    if summary is not None:
+    if withheld:
+        details["heatmap"] = {"target_layer": predictor.target_layer, "shape": None, "none": HEATMAP_WITHHELD}
+    elif summary is not None:
         method = heatmap_method(pred, predictor)  # the page says it in plain words
         details["heatmap"] = {**summary, **({"method": method} if method else {})}
     return (_result_markdown(pred, predictor), _label_value(pred, predictor.grade_names),
@@ -2398,7 +2518,8 @@ def batch_notes(which: str, unlike: str, sentences: list[str], borderline: str |
                                 *notes, borderline or "") if x)
 
 
-def grade_cell(name: str, reasons: list[str], untrained: bool = False, phantom: bool = False) -> str:
+def grade_cell(name: str, reasons: list[str], untrained: bool = False, phantom: bool = False,
+               trial: bool = False) -> str:
     """The batch table's ``grade`` cell: the grade's name, ``Normal (not reliably gradable)``
     for an image whose ``reasons`` (:func:`flagged_reasons`) are not empty, ``NPDR (untrained
     demo)`` for an untrained demo bundle's grade (``untrained``:
@@ -2406,18 +2527,19 @@ def grade_cell(name: str, reasons: list[str], untrained: bool = False, phantom: 
     grading), ``Normal (not reliably gradable; untrained demo)`` for both, in the order
     :func:`grade_heading` says them (the ``class`` cell keeps the grade number, as the
     submission CSV does). ``phantom``: a bundle trained on phantom images, ``NPDR
-    (phantom-trained demo)`` (:data:`PHANTOM_DEMO`; ``untrained`` wins when both hold)."""
-    mark = UNTRAINED_DEMO if untrained else PHANTOM_DEMO if phantom else ""
+    (phantom-trained demo)`` (:data:`PHANTOM_DEMO`; ``untrained`` wins when both hold); ``trial``: a
+    trial run's bundle, ``Severe NPDR (trial run)`` (:data:`TRIAL_RUN_MARK`, :func:`grade_mark`)."""
+    mark = grade_mark(untrained, phantom, trial)
     marks = [*(["not reliably gradable"] if reasons else []), *([mark] if mark else [])]
     return f"{name} ({'; '.join(marks)})" if marks else name
 
 
-def grades_csv_label(untrained: bool, phantom: bool = False) -> str:
+def grades_csv_label(untrained: bool, phantom: bool = False, trial: bool = False) -> str:
     """The label of the batch's grades CSV download: which file it is, and why a name other than
     ``submission.csv`` (``grades_INCOMPLETE.csv``, :data:`FLAGGED_CSV`), as the summary says. An
     untrained demo bundle's (``untrained``) is never a submission: :data:`DEMO_CSV`, or
     ``grades_INCOMPLETE.csv`` when a file was not graded; a bundle trained on phantom images'
-    (``phantom``) neither: :data:`PHANTOM_CSV`."""
+    (``phantom``) neither: :data:`PHANTOM_CSV`; nor a trial run's (``trial``): :data:`TRIAL_CSV`."""
     incomplete = ("grades_INCOMPLETE.csv when a file was not graded (not a complete submission: "
                   "its first rows name them, NOT GRADED)")
     if untrained:
@@ -2426,6 +2548,9 @@ def grades_csv_label(untrained: bool, phantom: bool = False) -> str:
     if phantom:
         return (f"CSV: {PHANTOM_CSV}, the grades of this model trained on phantom images (a "
                 f"demonstration: they say nothing about a real eye); {incomplete}")
+    if trial:
+        return (f"CSV: {TRIAL_CSV}, the grades of this trial run's model (shortened training: they "
+                f"check that the software runs, not how well it grades; no submission); {incomplete}")
     return (f"CSV: the submission; {incomplete}, {FLAGGED_CSV} when an image is not reliably "
             f"gradable (why: the notes CSV's {UNRELIABLE_COLUMN} column)")
 
@@ -2601,8 +2726,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 for at, name, p, c, said, why in zip(good_at, good_names, probs, classes, graded_notes,
                                                      reasons, strict=True):
                     graded_rows[at] = [name, int(c), grade_cell(predictor.grade_names[int(c)], why,
-                                                                  predictor.untrained,
-                                                                  demo_mark(predictor) == PHANTOM_DEMO),
+                                                                  **mark_flags(predictor)),
                                        # whole percentages, numbers (the page shows 0 and 100 as
                                        # <1 and >99, table_value); none for an image not
                                        # reliably gradable (the page shows none)
@@ -2618,7 +2742,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                                               for said in graded_notes])
                                if not_graded else
                                write_submission(out_dir / (DEMO_CSV if predictor.untrained else
-                                                           PHANTOM_CSV if demo_mark(predictor) else
+                                                           PHANTOM_CSV if demo_mark(predictor) == PHANTOM_DEMO else
+                                                           TRIAL_CSV if demo_mark(predictor) else
                                                            FLAGGED_CSV if flagged else "submission.csv"),
                                                 good_names, probs, classes, num_grades=k))
             except Exception as exc:
@@ -2651,7 +2776,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             unreliable=[reasons[graded_index[at]] if at in graded_index else []
                         for at in range(len(rows))],
             trained=[good_trained[graded_index[at]] if at in graded_index else False for at in range(len(rows))],
-            about=" ".join(x for x in (model_words, graded_by) if x)))
+            about=" ".join(x for x in (model_words, graded_by) if x), mark=demo_mark(predictor)))
         rejected = len(rows) - n_good
         warned = _batch_warning_line(unlike, sentences, n_good) if graded_rows else ""
         n_borderline = sum(1 for close in borderlines if close)
@@ -2665,6 +2790,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         uncalibrated = predictor.calibration_warning  # the P columns of the CSVs, the banner's words
         if uncalibrated and n_good:
             cautions += f"\n\n⚠ **{uncalibrated}**"
+        never = never_found_words(predictor.metadata, predictor.grade_names)  # as under every grade
+        if never and n_good:
+            cautions += f"\n\n⚠ **{md_words(never)}**"
         if warned:
             cautions += f"\n\n{warned}"
         # as under a single result: a grade shown tied with the largest, an image not reliably gradable,
@@ -2725,6 +2853,13 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                       f"format: named PHANTOM_DEMO because a model trained on phantom images graded it: "
                       f"its grades say nothing about a real eye), and {with_notes}."
                       + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: "
+                         f"{reasons_at}." if flagged else "")
+                      if csv_path and demo_mark(predictor) == PHANTOM_DEMO else
+                      f". Download below the grades CSV, `{TRIAL_CSV}` (`{header}`, the submission's "
+                      f"format: named TRIAL_RUN because a trial run's model graded it: its training was "
+                      f"cut short, so its grades check that the software runs, not how well it grades; "
+                      f"it is no submission), and {with_notes}."
+                      + (f" {of_graded(flagged, n_good)} not reliably gradable: "
                          f"{reasons_at}." if flagged else "")
                       if csv_path and demo_mark(predictor) else
                       f". Download below the grades CSV, `{FLAGGED_CSV}` (`{header}`, the submission's "
@@ -3059,8 +3194,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                      wrap=True, column_count=len(columns), datatype=table_datatypes(k),
                                      column_widths=table_widths(predictor.grade_names))
                 with gr.Row():
-                    csv_file = gr.File(label=grades_csv_label(predictor.untrained,
-                                                                            demo_mark(predictor) == PHANTOM_DEMO), interactive=False)
+                    csv_file = gr.File(label=grades_csv_label(**mark_flags(predictor)), interactive=False)
                     notes_file = gr.File(label=f"CSV with the notes: {NOTES_CSV} (every file, in "
                                                f"upload order; {UNRELIABLE_COLUMN} and "
                                                f"{TRAINING_IMAGE_COLUMN} columns to filter on)",

@@ -866,13 +866,7 @@ INGEST_LOCK = ".ingest.lock"
 in the cache folder; removed, while still held, with the kept rows."""
 
 
-def bytes_words(n: int) -> str:
-    """``n`` bytes as people read them, and exactly: ``2.9 GB (2,949,120,000 bytes)`` (powers
-    of 1000)."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit} ({n:,} bytes)"
-    return f"{n} bytes"
+bytes_words = drac_io.bytes_words  # moved to drac_ssl.io: the checkpoints' disk estimate says sizes alike
 
 
 def kept_bytes(folder: Path) -> int:

@@ -8,6 +8,9 @@ sent them). Random-number-generator states are stored as tensors for the same re
 from __future__ import annotations
 
 import random
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from drac_ssl.io import NO_SPACE_WORDS, atomic_path, no_space
+from drac_ssl.io import NO_SPACE_WORDS, atomic_path, bytes_words, no_space
 from drac_ssl.weights_file import refused_globals, torch_load_detail, unpickling_refused_words
 
 
@@ -57,9 +60,14 @@ class CheckpointWriteError(ValueError):
     message without a traceback (``python -m drac_ssl.train`` exits 2)."""
 
 
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+def save_checkpoint(path: str | Path, state: dict[str, Any],
+                    room: Callable[[], CheckpointRoom] | None = None) -> Path:
     """Write ``state`` atomically (temp file + fsync + rename): a write cut short leaves the
     file at ``path`` as it was (an earlier complete checkpoint, or none), never a torn one.
+    ``room``: what the stage's checkpoints need (:func:`checkpoint_room`), asked only when the
+    disk is full, so the error's fix frees room for all of them at their peak (the figure of
+    the warning before training), not for this one file (review F2: freeing one ``last.pt``'s
+    worth failed again at ``monitor_peak.pt``); None: this file's size only.
 
     Raises:
         CheckpointWriteError: the write failed: an ``OSError``, or torch's zip writer's
@@ -70,22 +78,171 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """
     path = Path(path)
     try:
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            # our own file object, closed on a failure: torch's writer given a path kept the
+            # removed temporary file open, so its blocks stayed taken and the next small write
+            # (stages.json) failed in its place, naming that file (review F5)
+            torch.save(state, fh)
     except (OSError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and "inline_container" not in str(exc):
             raise  # not torch's file writer: a bug, with its traceback
-        why = (NO_SPACE_WORDS if no_space(exc) else
-               exc.strerror if isinstance(exc, OSError) and exc.strerror else "the file writer failed")
+        # torch's "unexpected pos" hides the OSError of the write (ENOSPC, EFBIG): said instead
+        cause = exc.__context__ if isinstance(exc, RuntimeError) and isinstance(exc.__context__, OSError) else exc
+        full = no_space(exc) or no_space(cause)
+        why = (NO_SPACE_WORDS if full else
+               cause.strerror if isinstance(cause, OSError) and cause.strerror else "the file writer failed")
+        detail = (f"{type(cause).__name__}: [Errno {cause.errno}] {cause.strerror}"
+                  if isinstance(cause, OSError) and cause.errno else
+                  f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else exc!r}")
         kept = (f"{path.name} there is the earlier complete one, kept as it was" if path.is_file()
                 else f"no {path.name} was left (the temporary file is removed)")
+        needs, more = "", "free space on that disk"
+        if full:  # the room it needs, beside what is free once its temporary file is removed
+            needed, free = checkpoint_file_bytes(state), _free_bytes(path.parent)
+            needs = f"; it needs about {bytes_words(needed)} for this file"
+            if room is not None:
+                stage = room()
+                needed = max(needed, stage.need)
+                needs += f", {bytes_words(stage.need)} for the stage's checkpoints at their peak ({stage.files()})"
+            if free is not None:
+                needs += f", {bytes_words(free)} free in {path.parent} now"
+            if free is not None and needed > free:
+                more = f"free {bytes_words(needed - free)} or more on that disk"
         raise CheckpointWriteError(
-            f"{path}: the checkpoint could not be written: {why} ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else exc!r}); {kept}\n"
-            f"  fix: free space on that disk (or raise the file-size limit: ulimit -f), then rerun "
+            f"{path}: the checkpoint could not be written: {why} ({detail}){needs}; {kept}\n"
+            f"  fix: {more} (or raise the file-size limit: ulimit -f), then rerun "
             f"the same command: it resumes from the last complete checkpoint (the stage starts "
             f"again from its first epoch when none was written)") from None
     return path
+
+
+def tensor_bytes(state: Any) -> int:
+    """Bytes of the tensors in ``state`` (nested dicts, lists and tuples), each storage counted
+    once: what ``torch.save`` writes for it, less its pickle and zip records (a few hundred bytes
+    a tensor: :func:`checkpoint_file_bytes` adds them)."""
+    return _storages(state)[0]
+
+
+def _storages(state: Any) -> tuple[int, int]:
+    """The bytes of the tensor storages in ``state`` (:func:`tensor_bytes`) and their count."""
+    seen: set[tuple[int, int]] = set()
+    total, count, stack = 0, 0, [state]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, torch.Tensor):
+            storage = item.untyped_storage()
+            key = (storage.data_ptr(), storage.nbytes())
+            if key not in seen or not key[0]:
+                seen.add(key)
+                total, count = total + storage.nbytes(), count + 1
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return total, count
+
+
+CHECKPOINT_TENSOR_OVERHEAD = 512
+"""A checkpoint file's bytes beyond each tensor's data (:func:`checkpoint_file_bytes`): its zip
+record, its 64-byte alignment and its pickle. Measured on the tiny configuration's checkpoints:
+pretraining's ``last.pt`` 104,649 bytes over its tensors' 134,163,116 (0.08%, 325 tensors),
+``best.pt`` and ``monitor_peak.pt`` 45.9 kB (0.10%, 128 tensors), UMM's ``last.pt`` 85.8 kB
+(0.05%, 250 tensors): 320 to 360 bytes a tensor, with the history and configuration pickled.
+A share of the tensors' bytes would not do: 300 tensors of 64 bytes take 5 times their data."""
+CHECKPOINT_OVERHEAD_FLOOR = 65_536
+"""Bytes added to every checkpoint's estimate (:func:`checkpoint_file_bytes`) for its pickled
+history, configuration and the zip's central directory (the 300 small tensors above and a
+200-epoch history: 91 kB over the data, 219 kB estimated)."""
+
+
+def checkpoint_file_bytes(state: Any) -> int:
+    """The bytes ``torch.save(state)`` takes on disk, estimated from above: its tensors
+    (:func:`tensor_bytes`), :data:`CHECKPOINT_TENSOR_OVERHEAD` per tensor and
+    :data:`CHECKPOINT_OVERHEAD_FLOOR` (a history of thousands of epochs may pickle to more)."""
+    data, count = _storages(state)
+    return data + count * CHECKPOINT_TENSOR_OVERHEAD + CHECKPOINT_OVERHEAD_FLOOR
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Free bytes on the disk of ``folder`` (its nearest existing folder); None when unknown."""
+    where = next((p for p in (folder, *folder.parents) if p.is_dir()), folder)
+    try:
+        return shutil.disk_usage(where).free
+    except OSError:
+        return None
+
+
+OPTIMIZER_SLOTS = 2
+"""Values per parameter an optimiser's state holds at most, for the estimate of a checkpoint
+before its first step (:func:`checkpoint_room`; torch creates the state at the first step):
+Adam's two moments (UMM's outer optimiser); SGD's and LARS's momentum hold one."""
+
+
+@dataclass(frozen=True)
+class CheckpointRoom:
+    """The disk a stage's checkpoints need (:func:`checkpoint_room`), in bytes, each file
+    estimated by :func:`checkpoint_file_bytes`: ``last``, one ``last.pt`` (with
+    :data:`OPTIMIZER_SLOTS` values per parameter for an optimiser without state yet), ``best``,
+    ``best.pt`` (0 without one), ``extra``, the task's other checkpoint files by name
+    (pretraining's ``monitor_peak.pt``), ``need``, what they take beyond the checkpoints already
+    in the folder at their peak (the new ``last.pt`` is written beside the one before it, then
+    renamed onto it: two at once, with ``best.pt`` and the others), ``free`` on its disk (None:
+    unknown), and ``where``, the checkpoint folder."""
+
+    last: int
+    best: int
+    need: int
+    free: int | None
+    where: Path
+    extra: Mapping[str, int] = field(default_factory=dict)
+
+    def files(self) -> str:
+        """``last.pt twice, best.pt and monitor_peak.pt``: the files of :attr:`need`."""
+        names = ["last.pt twice"] + (["best.pt"] if self.best else []) + list(self.extra)
+        return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+
+    def words(self) -> str:
+        """``last.pt takes about 134.5 MB (...) for the model and its optimiser's state, written
+        beside the one before it, best.pt about 44.9 MB (...) and monitor_peak.pt about 44.9 MB
+        (...): about 359.0 MB (...) more at their peak, 188.7 MB (...) free in DIR``."""
+        others = [f"best.pt about {bytes_words(self.best)}"] if self.best else []
+        others += [f"{name} about {bytes_words(size)}" for name, size in self.extra.items()]
+        tail = (", " + ", ".join(others[:-1]) + f" and {others[-1]}" if len(others) > 1 else
+                f", and {others[0]}" if others else "")
+        free = f", {bytes_words(self.free)} free in {self.where}" if self.free is not None else ""
+        return (f"last.pt takes about {bytes_words(self.last)} for the model and its optimiser's state, "
+                f"written beside the one before it{tail}: about {bytes_words(self.need)} more at "
+                f"their peak{free}")
+
+
+def checkpoint_room(ckpt_dir: str | Path, state: dict[str, Any], best_state: dict[str, Any] | None,
+                    extra: Mapping[str, Any] | None = None) -> CheckpointRoom:
+    """What the checkpoints of a stage about to train need in ``ckpt_dir`` (:class:`CheckpointRoom`),
+    from ``state`` (the task's state dict, whose ``last.pt`` it estimates: its tensors, and for
+    each optimiser's state dict without state yet, ``{"state": {}, "param_groups": ...}``,
+    :data:`OPTIMIZER_SLOTS` times the bytes of ``state["model"]``), ``best_state`` (``best.pt``'s,
+    None: none written) and ``extra`` (the task's other checkpoint files in ``ckpt_dir``, by
+    name, with a state of their size: :meth:`drac_ssl.engine.TrainingTask.extra_checkpoints`),
+    less the files of these names already there (an overestimate by up to one value per
+    parameter for a momentum optimiser: a warning's figure)."""
+    folder = Path(ckpt_dir)
+    least = checkpoint_file_bytes(state)
+    model = tensor_bytes(state.get("model", {}))
+    stack, fresh = [state], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "param_groups" in item and isinstance(item.get("state"), dict) and not item["state"]:
+                fresh += 1
+            else:
+                stack.extend(v for v in item.values() if isinstance(v, dict))
+    last = least + fresh * OPTIMIZER_SLOTS * model
+    best = checkpoint_file_bytes(best_state) if best_state is not None else 0
+    others = {name: checkpoint_file_bytes(s) for name, s in (extra or {}).items()}
+    names = ("last.pt", "best.pt", *others)
+    held = sum(p.stat().st_size for p in (folder / n for n in names) if p.is_file())
+    need = max(last, 2 * last + best + sum(others.values()) - held)
+    return CheckpointRoom(last, best, need, _free_bytes(folder), folder, others)
 
 
 CHECKPOINT_REFUSED_FIX = (

@@ -90,6 +90,7 @@ from drac_ssl.config import (
     Config,
     ConfigError,
     dotted_settings,
+    read_saved_config,
     read_yaml,
     referable_cut,
     to_dict,
@@ -742,11 +743,10 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
             ``drac_ssl.finetune`` writes (the message names the file and what is wrong).
     """
     run = Path(path)
-    config_path = run / "config.yaml"
     if problem := run_folder_problem(run):  # not there, a file, no config.yaml (runs/: the runs it holds)
         raise CompareError(problem)
     facts = read_ingest_facts(run / "data")  # read once: the settings and the data words use it
-    saved = _read_yaml(config_path)
+    saved = _read_saved(run)
     settings, defaulted = _with_defaults(saved)
     settings = _resolved(settings, facts, _label_columns(run / "data"))
     comparison_path = run / "finetune" / "comparison.json"
@@ -984,16 +984,20 @@ def _run_bootstrap(settings: dict[str, Any]) -> tuple[int, int] | None:
     return n_boot, seed if isinstance(seed, int) and seed >= 0 else run_seed
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_saved(run: Path) -> dict[str, Any]:
+    """The run folder ``run``'s ``config.yaml`` (:func:`drac_ssl.config.read_saved_config`).
+
+    Raises:
+        CompareError: it cannot be read, is damaged (the file, line and fix) or holds no settings."""
+    path = run / "config.yaml"
     try:
-        data = read_yaml(path.read_text(encoding="utf-8"))
+        data = read_saved_config(run, strict=True)
+    except ConfigError as exc:
+        raise CompareError(str(exc)) from None
     except OSError as exc:
         raise CompareError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise CompareError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise CompareError(f"{path}: holds {type(data).__name__}, not the mapping of settings "
-                           f"drac_ssl.train saves")
+    if not data:
+        raise CompareError(f"{path}: holds no settings, not the mapping of settings drac_ssl.train saves")
     return data
 
 

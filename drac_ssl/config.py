@@ -1429,6 +1429,15 @@ class YamlAliasExpansionError(yaml.composer.ComposerError):
     values; ``problem_mark`` is the first alias (PyYAML's 0-based line)."""
 
 
+class YamlNoSuchDateError(yaml.constructor.ConstructorError):
+    """Text YAML 1.1 reads as a date that is no date (``name: 2026-02-30``, ``2026-13-01``);
+    ``problem_mark`` is the value (PyYAML's 0-based line), ``value`` the text as written and
+    ``reason`` datetime's words (``day is out of range for month``)."""
+
+    value: str = ""
+    reason: str = ""
+
+
 def _expanded_nodes(node: yaml.Node, sizes: dict[int, int]) -> int:
     """The values ``node`` stands for with every alias expanded (a node reached twice counted
     twice), in time linear in the distinct nodes (``sizes``: id -> size, memoised)."""
@@ -1476,7 +1485,20 @@ class YamlLoader(yaml.SafeLoader):
                     f"{YAML_EXPANDED_NODES_LIMIT:,} a config may hold", self._first_alias)
         return node
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """YAML 1.1's date for date-shaped text (``2026-02-28``); for text shaped so that is no
+        date (``2026-02-30``: datetime's bare ``ValueError``, with no file or line) the
+        :class:`YamlNoSuchDateError` at the value."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            error = YamlNoSuchDateError(None, None, f"YAML reads {node.value} as a date, and it is no date ({exc})",
+                                        node.start_mark)
+            error.value, error.reason = node.value, str(exc)
+            raise error from None
 
+
+YamlLoader.add_constructor("tag:yaml.org,2002:timestamp", YamlLoader.construct_yaml_timestamp)
 YamlLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL_TAG]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -1488,7 +1510,8 @@ def read_yaml(text: str) -> Any:
     """The YAML ``text`` as Python values, read with :class:`YamlLoader` (YAML 1.2 booleans).
 
     Raises:
-        yaml.YAMLError: text that is not valid YAML."""
+        yaml.YAMLError: text that is not valid YAML, or date-shaped text that is no date
+            (:class:`YamlNoSuchDateError`, ``2026-02-30``)."""
     return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass
 
 
@@ -2649,6 +2672,12 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str) -> str:
     lines = _editor_lines(text)
     if isinstance(exc, yaml.reader.ReaderError):
         return _not_text_error(path, exc, text)
+    if isinstance(exc, YamlNoSuchDateError) and mark is not None:  # valid YAML: no line-above hint
+        shown = lines[mark.line] if mark.line < len(lines) else ""
+        quoted = shown.replace(exc.value, f"'{exc.value}'", 1) if exc.value in shown else f"'{exc.value}'"
+        return (f"{path}:{mark.line + 1}: {exc.value} is read as a date (YAML 1.1 reads text shaped "
+                f"YYYY-MM-DD so), and it is no date ({exc.reason}): line {mark.line + 1} `{shown}`.\n  "
+                f"fix: quote it to keep it as text, `{quoted}`, or write the date meant.")
     unclosed = _UNCLOSED.get(context)
     at_stream_end = mark is not None and mark.index >= len(text)  # no final newline after the value
     if unclosed and start is not None and (mark is None or mark.line != start.line or at_stream_end):
@@ -2815,11 +2844,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"{path}: config file not found{here}.\n  fix: {_missing_config_fix(path)}"
         ) from None
     except UnicodeDecodeError as exc:  # saved as Latin-1 / Windows-1252 (root: café)
-        line = exc.object[:exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}:{line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}).\n"
-            f"  fix: save the file as UTF-8."
-        ) from None
+        raise ConfigError(f"{_not_utf8_words(path, exc)}.\n  fix: save the file as UTF-8.") from None
     except OSError as exc:  # a folder, no permission
         if os.path.isdir(path):
             raise ConfigError(_folder_config_text(path)) from None
@@ -2879,6 +2904,74 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     if text.startswith(RESOLVED_HEADER):  # a run's config.yaml, perhaps from before a default
         data = with_former_defaults(data)  # changed: read as it ran (-c RUN/config.yaml resumes)
     return data
+
+
+def _not_utf8_words(path: Path, exc: UnicodeDecodeError) -> str:
+    """``FILE:LINE: not UTF-8 (byte 0xff)``: where ``path``'s bytes (``exc.object``) stop being
+    UTF-8 (a file saved as Latin-1 / Windows-1252, or damaged)."""
+    line = exc.object[:exc.start].count(b"\n") + 1
+    return f"{path}:{line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x})"
+
+
+SAVED_CONFIG = "config.yaml"
+"""The name of a run folder's saved configuration (:func:`save_config`, :func:`read_saved_config`)."""
+
+
+def read_saved_config(run_dir: str | os.PathLike[str], strict: bool = False) -> dict[str, Any]:
+    """The run folder ``run_dir``'s saved ``config.yaml`` as the nested dict it holds, read
+    as written (:func:`read_yaml`: no former defaults filled in, unlike :func:`load_config`):
+    the one reader of a run's saved configuration. ``{}`` when there is none: no such file
+    (or no such folder), or a file with no settings (empty, only comments).
+
+    A damaged file (bytes that are not UTF-8, text that is not YAML, a top level that is not a
+    mapping of sections) or one that cannot be read: ``{}`` too unless ``strict``, for a
+    caller to which "no config" is normal (a report line, a note left out); with ``strict``,
+    for one that needs the settings (a resume, ``python -m drac_ssl.report``), it raises.
+
+    Raises:
+        ConfigError: (``strict``) the damaged file, ``FILE:LINE:`` where known, what is wrong
+            and ``\n  fix: ...`` (a date-shaped value that is no date, ``name: 2026-02-30``,
+            too: PyYAML's bare ``ValueError``).
+        OSError: (``strict``) the file cannot be read (no permission, a folder of that name):
+            what every command says in :func:`drac_ssl.io.unreadable_words`."""
+    path = Path(run_dir) / SAVED_CONFIG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        if not strict:
+            return {}
+        if isinstance(exc, OSError):
+            raise
+        raise ConfigError(f"{_not_utf8_words(path, exc)}: the run's saved configuration cannot be read "
+                          f"(damaged, or saved by an editor in another encoding).\n  fix: "
+                          f"{_saved_config_fix('save it as UTF-8')}") from None
+    try:
+        data = read_yaml(text)
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a value PyYAML cannot construct
+        if not strict:
+            return {}
+        if isinstance(exc, yaml.YAMLError):  # a no-date date (2026-02-30) too: YamlNoSuchDateError
+            raise ConfigError(_yaml_error_text(path, exc, text)) from None
+        raise ConfigError(f"{path}: a value in it cannot be read ({exc}).\n  fix: "
+                          f"{_saved_config_fix('quote that value')}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        if not strict:
+            return {}
+        kind = "a list" if isinstance(data, list) else f"the {type(data).__name__} {data!r:.40}"
+        raise ConfigError(f"{path}: the top level is {kind}, not the mapping of sections (data:, "
+                          f"pretrain:, umm:, finetune:, run:) a run's saved configuration holds.\n  "
+                          f"fix: {_saved_config_fix('write its settings under their sections')}")
+    return data
+
+
+def _saved_config_fix(how: str) -> str:
+    """The fix of a damaged run's ``config.yaml`` (:func:`read_saved_config`), ``how`` the
+    repair of the file itself; ends in "." as every fix (a caller adds an alternative on its own line)."""
+    return f"put back the config.yaml the run wrote (a copy, a backup), or {how} with the values the run was made with."
 
 
 def _key_line(path: Path, dotted: str) -> str:

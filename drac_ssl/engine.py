@@ -16,6 +16,10 @@ an :class:`Engine`, which does everything else the same way for every stage:
   last epoch and on an early stop; in between, the best epoch's weights are kept as a copy
   on the device until the next write, and a resumed run restarts from the last epoch
   written (exactly, as above);
+* before the first epoch it trains, the free space of the checkpoint folder's disk against
+  what the checkpoints take (:meth:`Engine.check_room`: a warning, or a refusal when not even
+  one ``last.pt`` fits), and at a resume a ``last.pt`` altered since its record refused
+  (:func:`drac_ssl.run_state.altered_checkpoint`);
 * a Ctrl-C in an epoch's monitors (:meth:`TrainingTask.epoch_monitors`, run after its
   steps) keeps the trained epoch when it is due a checkpoint: ``last.pt`` is written with its
   row under ``monitors_pending``, and the resumed run measures the monitors first and goes
@@ -77,6 +81,8 @@ import torch
 
 from drac_ssl.checkpoint import (
     CheckpointReadError,
+    CheckpointRoom,
+    checkpoint_room,
     load_checkpoint,
     rng_state,
     save_checkpoint,
@@ -84,8 +90,13 @@ from drac_ssl.checkpoint import (
 )
 from drac_ssl.console import ProgressLines, progress_bar
 from drac_ssl.distributed import all_reduce_mean, sums_over_processes
-from drac_ssl.io import atomic_write_text, read_json_dict
-from drac_ssl.run_state import CHECKPOINT_RECORD, torn_checkpoint_fix, write_checkpoint_record
+from drac_ssl.io import atomic_write_text, bytes_words, read_json_dict
+from drac_ssl.run_state import (
+    CHECKPOINT_RECORD,
+    altered_checkpoint,
+    torn_checkpoint_fix,
+    write_checkpoint_record,
+)
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
@@ -95,7 +106,7 @@ from drac_ssl.runtime import (
 from drac_ssl.starting import interrupts_deferred  # Ctrl-C held back: a checkpoint and its line
 from drac_ssl.tensorboard_log import write_tensorboard
 
-__all__ = ["Engine", "EngineResult", "Monitor", "TrainingTask", "write_history"]
+__all__ = ["Engine", "EngineResult", "Monitor", "TrainingTask", "task_room", "write_history"]
 
 NON_FINITE_CHECK_EVERY = 50
 """Default steps between two mid-epoch checks of the first watched value (one device sync
@@ -224,6 +235,12 @@ class TrainingTask:
         device) until the next checkpoint write."""
         return None
 
+    def extra_checkpoints(self) -> dict[str, dict[str, Any]]:
+        """The task's own checkpoint files in the checkpoint folder besides ``last.pt`` and
+        ``best.pt`` (name -> a state of the size it writes: pretraining's ``monitor_peak.pt``),
+        for the free-space estimate (:func:`drac_ssl.checkpoint.checkpoint_room`); {}: none."""
+        return {}
+
     def check_resume(self, state: dict[str, Any]) -> None:
         """Refuse a checkpoint made with other settings (raise with the fix)."""
 
@@ -254,6 +271,13 @@ class EngineResult:
     history: list[dict[str, Any]]
     best_epoch: int
     stopped: str
+
+
+def task_room(ckpt_dir: Path, task: TrainingTask) -> CheckpointRoom:
+    """What ``task``'s checkpoints need in ``ckpt_dir`` (:func:`drac_ssl.checkpoint.checkpoint_room`
+    of its state, its ``best.pt`` and its :meth:`~TrainingTask.extra_checkpoints`): the figure of
+    the warning before training and of a full disk's error, whichever file it hits."""
+    return checkpoint_room(ckpt_dir, task.state_dict(), task.best_state(), task.extra_checkpoints())
 
 
 def _row_value(value: float) -> float | None:
@@ -353,6 +377,9 @@ class Engine:
             if self.is_main:  # a record of a checkpoint removed since: this attempt starts afresh
                 (self.ckpt_dir / CHECKPOINT_RECORD).unlink(missing_ok=True)
             return False
+        altered = altered_checkpoint(self.last)  # bytes no epoch wrote: never resumed from silently
+        if altered:
+            raise CheckpointReadError(altered, torn_checkpoint_fix(self.last))
         try:
             state = load_checkpoint(self.last, map_location=map_location)
         except CheckpointReadError as exc:  # torn or altered: say what to delete, not "the previous one"
@@ -398,6 +425,30 @@ class Engine:
         return (f"\n  ({self.last.name} holds {size} bytes, not the {recorded} its {CHECKPOINT_RECORD} "
                 f"records: torn or altered since it was written whole)")
 
+    def room(self, task: TrainingTask) -> CheckpointRoom:
+        """What ``task``'s checkpoints need in :attr:`ckpt_dir` now (:func:`task_room`)."""
+        return task_room(self.ckpt_dir, task)
+
+    def check_room(self, task: TrainingTask) -> None:
+        """Before an epoch is trained, compare the free space of the checkpoint folder's disk
+        with what the checkpoints need (:meth:`room`): a warning (main process) when less is
+        free than they take at their peak, as the ingest warns of its own (review F5: a 180 MB
+        disk took one 128 MiB last.pt and failed at the first epoch's). Never a refusal: the
+        free space a process sees is not always what it may write (root writes into ext4's
+        reserved blocks, which ``statvfs``'s ``f_bavail`` leaves out: review F3), and a write
+        that fails says the file, the room and the fix itself (:func:`save_checkpoint`).
+        Nothing when no epoch is left to train or the free space is unknown."""
+        if self.stopped or self.start_epoch >= self.epochs or not self.is_main:
+            return
+        room = self.room(task)
+        if room.free is None or room.free >= room.need:
+            return
+        fix = (f"free {bytes_words(room.need - room.free)} or more on that disk, or run in a folder on "
+               f"another disk (run.out_dir), then rerun the same command")
+        print(f"[{self.stage}] warning: {self.ckpt_dir}: the disk may be too small for the checkpoints: "
+              f"{room.words()}; a checkpoint that does not fit stops the stage, the one before it kept\n"
+              f"  fix: {fix}")
+
     def interrupted(self) -> StageInterrupted:
         """What a Ctrl-C now says: which epoch ``last.pt`` holds and where the same command
         resumes (:func:`drac_ssl.runtime.saved_words`)."""
@@ -415,6 +466,7 @@ class Engine:
         """
         if _has_guard(task) and not self.stopped:
             self._passed = (_device_copy(task.state_dict()), self.start_epoch - 1)
+        self.check_room(task)
         try:
             if self._pending is not None:  # the saved epoch's monitors, cut by a Ctrl-C
                 row, self._pending = dict(self._pending), None
@@ -552,7 +604,8 @@ class Engine:
         the roll-back's, with the last epoch that passed)."""
         if self._unsaved_best is not None:
             best, best_epoch = self._unsaved_best
-            save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config})
+            save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config},
+                            room=lambda: self.room(task))
             self._unsaved_best = None
         save_checkpoint(self.last, {
             **task.state_dict(),
@@ -567,7 +620,7 @@ class Engine:
             # (drac_ssl.train compares against this, not against an attempt that saved nothing)
             "threads": torch.get_num_threads(),
             **extra,
-        })
+        }, room=lambda: self.room(task))
         # what last.pt now holds, for the commands without torch (a killed stage's words:
         # drac_ssl.run_state.checkpoint_saved); after it, so a record never names an unwritten epoch
         write_checkpoint_record(self.last, epochs_done=epoch + 1, epochs=self.epochs, step=(epoch + 1) * steps,

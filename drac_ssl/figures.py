@@ -16,7 +16,9 @@ hold anything an older version wrote. The conventions, once for every caller:
   (``n/a..0.300``); both missing is :data:`MISSING`.
 * A probability shown to a person (the app's result and its widget, the batch table's notes,
   the notes of a grade) is a whole percentage; the K probabilities of one image are rounded
-  together so that they sum to 100 (:func:`whole_percentages`, largest-remainder rounding), and
+  together so that they sum to 100 (:func:`whole_percentages`, largest-remainder rounding; equal
+  values always alike, then within floor(K/2) of 100 for K grades: 99..101 for three, 98..102
+  for five), and
   the ends are said as
   ``<1%`` and ``>99%`` (:func:`percent_texts`): never ``0%`` or ``100%``, which a model's
   probability never is; the app's batch table writes them so too, under ``P(k name) %``
@@ -40,7 +42,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["AUC_TWO_GRADES", "CHANCE_NEEDS", "INCONCLUSIVE_NEEDS", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "ece_with_reference", "ECE_REFERENCE_NOT_RECORDED", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
+__all__ = ["AUC_TWO_GRADES", "CHANCE_NEEDS", "INCONCLUSIVE_NEEDS", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "ece_with_reference", "ECE_REFERENCE_NOT_RECORDED", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "referable_percent_text", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "screening_figure_words", "screening_figures_words", "signed_text"]
@@ -68,12 +70,20 @@ def figure_text(value: Any, digits: int = 3) -> str:
 
 def rounded_probabilities(probs: Sequence[Any], total: int) -> list[int]:
     """``probs`` (K probabilities of one image, summing to 1 within float rounding) as K whole
-    numbers of ``total`` parts (100: percentages; 1000: thousandths) that sum to exactly
-    ``total``: largest-remainder (Hamilton) rounding, each value floored and the parts left
-    over given one each to the largest remainders; on equal remainders to the larger exact value
-    first (so a larger probability never gets a smaller part), then to the lower grade (exactly
-    equal values: 0.455 / 0.09 / 0.455 is 46 / 9 / 45). The values are scaled by their own sum first (a row off by float rounding). Raises
-    ValueError for no value, or one that is negative or not finite, or all zero."""
+    numbers of ``total`` parts (100: percentages; 1000: thousandths): largest-remainder
+    (Hamilton) rounding, each value floored and the parts left over given one each to the
+    largest remainders; on equal remainders to the larger exact value first (so a larger
+    probability never gets a smaller part), then to the lower grade. Equal values always get the
+    same part: where the parts left over would split a group of equal values (0.455 / 0.09 /
+    0.455 would be 46 / 9 / 45), each of them gets its own value rounded half up instead (46 / 9
+    / 46; 0.005 / 0.005 / 0.99 is 1 / 1 / 99, not 1 / 0 / 99; 1/3 each is 33 / 33 / 33), still
+    never a smaller part for a larger value. So the parts add up to exactly ``total`` unless
+    equal values were split, and then to within floor(K/2) of it for K grades (at most 1 for
+    three grades, 99..101 percent, 2 for five, 98..102; checked on every grid of 1/200 resp. 1/40
+    and on random ties of 2 to 8 grades, in percent and thousandths), each
+    part within 1 of its exact value, as without ties. The values are scaled by
+    their own sum first (a row off by float rounding). Raises ValueError for no value, or one that
+    is negative or not finite, or all zero."""
     values = [finite_number(p) for p in probs]
     if not values or any(v is None or v < 0 for v in values):
         raise ValueError(f"probabilities must be finite and >= 0, got {list(probs)!r}")
@@ -86,12 +96,21 @@ def rounded_probabilities(probs: Sequence[Any], total: int) -> list[int]:
     order = sorted(range(len(exact)), key=lambda k: (-(exact[k] - parts[k]), -exact[k], k))
     for k in order[:total - sum(parts)]:
         parts[k] += 1
+    groups: dict[float, list[int]] = {}
+    for k, value in enumerate(given):
+        groups.setdefault(value, []).append(k)
+    for members in groups.values():
+        if len({parts[k] for k in members}) > 1:  # a tie split by the parts left over
+            for k in members:
+                parts[k] = math.floor(exact[k] + 0.5)
     return parts
 
 
 def whole_percentages(probs: Sequence[Any]) -> list[int]:
     """:func:`rounded_probabilities` in percent: ``[0.034, 0.367, 0.599]`` -> ``[3, 37, 60]``
-    (not 3 + 37 + 61 = 101, as rounding each alone gives)."""
+    (not 3 + 37 + 61 = 101, as rounding each alone gives); equal values alike
+    (``[0.455, 0.09, 0.455]`` -> ``[46, 9, 46]``, 101: the one precision of the page, its
+    widget's bars and labels, the batch table and its notes)."""
     return rounded_probabilities(probs, 100)
 
 
@@ -107,7 +126,8 @@ def tied_grades(probs: Sequence[Any]) -> list[int]:
     precision people are shown, whole percentages, in grade order; one grade (the largest, the
     first of equal maxima) when none ties with it. A grade ties when its percentage equals the
     largest's either rounded alone (0.449 and 0.451 are both 45%) or rounded with the others
-    (:func:`whole_percentages`: 1/3 each reads 34 / 33 / 33, and 33 and 33 alone). The one tie
+    (:func:`whole_percentages`: 0.333 / 0.334 / 0.333 reads 33 / 34 / 33, and 33 and 33 alone;
+    equal values always read alike). The one tie
     rule of the app's sentences ("equally likely", the Borderline line's ``about 45% each``, the
     milder-grade warning, the notes CSV's ``most_likely_grade``) and the export's notes. Raises
     ValueError as :func:`rounded_probabilities` does."""
@@ -121,13 +141,14 @@ def tied_grades(probs: Sequence[Any]) -> list[int]:
 
 def tie_words(probs: Sequence[Any], grades: Sequence[int]) -> str:
     """The figure of ``grades`` (two or more of ``probs``, tied: :func:`tied_grades`) in words:
-    ``45% each`` when their whole percentages rounded together (those shown beside them) are
-    equal; ``about 45% each`` when only each rounded alone is (0.455 / 0.09 / 0.455 is shown 46 /
-    9 / 45, which add up to 100; the tie is 45.5% each), the percentage of the largest of them
-    rounded alone."""
-    together = whole_percentages(probs)
-    if len({together[k] for k in grades}) == 1:
-        return f"{percent_text(together[grades[0]])} each"
+    ``45% each`` when the texts shown beside them (:func:`percent_texts`) are equal, as for equal
+    probabilities (0.455 / 0.09 / 0.455, shown 46 / 9 / 46: ``46% each``, the figure of the
+    cells beside them); ``about 45% each`` when only each
+    rounded alone is (0.333 / 0.334 / 0.333 is shown 33 / 34 / 33, each 33% alone), the
+    percentage of the largest of them rounded alone."""
+    shown = percent_texts(probs)
+    if len({shown[k] for k in grades}) == 1:
+        return f"{shown[grades[0]]} each"
     alone = _alone_percentages(probs)
     top = max(grades, key=lambda k: float(probs[k]))
     return f"about {percent_text(alone[top])} each"
@@ -142,8 +163,42 @@ def percent_text(percent: int) -> str:
 
 def percent_texts(probs: Sequence[Any]) -> list[str]:
     """The K probabilities of one image as people are shown them: :func:`whole_percentages`
-    written by :func:`percent_text` (``['<1%', '37%', '63%']``)."""
+    written by :func:`percent_text` (``['<1%', '37%', '63%']``): whole percentages adding up to
+    100, except that equal probabilities always read alike (``['46%', '9%', '46%']`` for 0.455 /
+    0.09 / 0.455, ``['1%', '1%', '99%']`` for 0.005 / 0.005 / 0.99, ``33%`` each for 1/3 each),
+    their figures then adding up to within floor(K/2) of 100 (99..101 for three grades, 98..102
+    for five: :func:`rounded_probabilities`). Raises ValueError as :func:`rounded_probabilities` does."""
     return [percent_text(p) for p in whole_percentages(probs)]
+
+
+def referable_percent_text(probs: Sequence[Any], from_grade: int) -> str:
+    """P(referable) of ``probs`` (K probabilities of one image) from grade ``from_grade`` (1 to
+    K-1) as the page says it: the sum of the referable grades' whole percentages as
+    :func:`percent_texts` shows them (0.496 / 0.010 / 0.168 / 0.158 / 0.168 from grade 2:
+    17 + 16 + 17 = ``50%``, where 0.494 rounded alone says 49%), written by :func:`percent_text`,
+    except where that text would contradict the figures beside it. Equal probabilities may make
+    the shown figures add up to more than 100 (:func:`rounded_probabilities`), so that the sum
+    reaches 100 while a milder grade shows 1% or more: 0.0184 / 0.2454 x 4 from grade 1 is
+    shown 2% / 25% x 4, 0.01 / 0.495 / 0.495 1% / 50% / 50%; the text is then ``99%``, not
+    ``>99%`` (true: 98.16%, 99%), as it is when two or more milder grades all show ``<1%`` but
+    add up to 0.005 or more. Symmetrically, where two or more referable grades all show ``<1%``
+    but add up to 0.005 or more (0.994 / 0.003 / 0.003 from grade 1, shown 100 / 0 / 0) it is
+    ``1%``, not ``<1%``. One grade's own figure is never contradicted: one referable grade
+    showing ``>99%`` keeps ``>99%``, the last grade alone reads as its own figure. Raises
+    ValueError as :func:`rounded_probabilities` does, and for a ``from_grade`` outside 1..K-1."""
+    shown = whole_percentages(probs)
+    r = int(from_grade)
+    if not 1 <= r < len(shown):
+        raise ValueError(f"from_grade must be 1..{len(shown) - 1} for {len(shown)} grades, got {from_grade!r}")
+    values = [float(v) for v in probs]
+    tail = sum(values[r:]) / sum(values)
+    total = sum(shown[r:])
+    milder_shown = sum(shown[:r]) >= 1 or (r >= 2 and 1 - tail >= 0.005)
+    if total >= 100 and max(shown[r:]) < 100 and milder_shown:
+        return percent_text(99)
+    if total <= 0 and len(shown) - r >= 2 and tail >= 0.005:
+        return percent_text(1)
+    return percent_text(total)
 
 
 def signed_text(value: Any, digits: int = 3) -> str:

@@ -1718,9 +1718,7 @@ def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig, scratch: b
     [] when none differ or no config can be read. The signature's other inputs (the
     pretrained model, the images, their folds, the seed in effect) may differ too, which the
     settings cannot tell: the caller words it as settings *or* inputs."""
-    import yaml
-
-    from drac_ssl.config import read_yaml
+    from drac_ssl.config import read_saved_config
     from drac_ssl.stage_settings import (
         comparable,
         config_differences,
@@ -1734,11 +1732,8 @@ def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig, scratch: b
     new = comparable({"finetune": to_dict(ft)})
     diffs: list[str] = []
     for folder in folders:
-        try:
-            saved = read_yaml((Path(folder) / "config.yaml").read_text(encoding="utf-8"))
-        except (OSError, ValueError, yaml.YAMLError):
-            continue
-        if not isinstance(saved, dict):
+        saved = read_saved_config(folder)
+        if not saved:
             continue
         theirs = saved_settings(saved).get("finetune") or {}
         signed = set(_signed_settings(mine, scratch)) | (

@@ -53,6 +53,15 @@ NO_SPACE_WORDS = "the disk is full or a file-size limit (ulimit -f, a quota) was
 """What :data:`NO_SPACE_ERRNOS` mean, in the words every stage's message uses."""
 
 
+def bytes_words(n: int) -> str:
+    """``n`` bytes as people read them, and exactly: ``2.9 GB (2,949,120,000 bytes)`` (powers
+    of 1000): the ingest's disk estimate and the checkpoints' (:mod:`drac_ssl.checkpoint`)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit} ({n:,} bytes)"
+    return f"{n} bytes"
+
+
 def no_space(exc: BaseException) -> bool:
     """Whether ``exc`` is an ``OSError`` of :data:`NO_SPACE_ERRNOS` (a full disk, a file-size
     limit, a quota), or a ``RuntimeError`` of torch's zip writer that hides one
@@ -574,9 +583,11 @@ def ends_sha256(path: str | os.PathLike[str], span: int = ENDS_SPAN) -> str:
     it holds no more than ``2 * span``): a cheap fingerprint that reads at most 2 MiB,
     whatever the file's size (a 44 MB checkpoint: 5 ms measured on a loaded 2-core machine,
     against 96 ms for :func:`sha256_file` of it). It tells apart two files whose bytes differ at
-    either end, not in their middle alone: for a ``torch.save`` checkpoint that covers every
-    change, as its zip puts the pickled structure (epoch, step, history) first and the
-    central directory, holding the CRC-32 of every record, last.
+    either end, not in their middle alone: two ``torch.save`` checkpoints of different epochs
+    (the zip puts the pickled structure, with the epoch, step and history, first and the
+    central directory, holding the CRC-32 of every record, last), but not a checkpoint altered
+    in its middle, which keeps its ends (the CRC-32s are written, not checked, so they do not
+    change): :data:`drac_ssl.run_state.CHECKPOINT_RECORD` records :func:`sha256_file` too.
 
     Raises:
         OSError: ``path`` cannot be read.

@@ -50,8 +50,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from data_prep.problems import counted, ingest_command
 from drac_ssl import PRETRAIN_METHOD, can_make_folder
 from drac_ssl import config as config_module
@@ -1004,10 +1002,10 @@ def _check_rerun_settings(c: _Findings, cfg: Config, run_dir: Path, stages: list
     done = [s for s in PIPELINE if s in cfg.run.stages and s not in stages]
     if not done or not saved.is_file():
         return
-    try:
-        old = saved_settings(config_module.read_yaml(saved.read_text(encoding="utf-8")) or {})
-    except (OSError, ValueError, yaml.YAMLError):
+    written = config_module.read_saved_config(run_dir)
+    if not written:  # damaged: the resume's own check says what is wrong with it
         return
+    old = saved_settings(written)
     for setting, readers in RERUN_APPLIED_SETTINGS.items():
         read_done = [s for s in done if s in readers]
         if not read_done:
@@ -3063,18 +3061,14 @@ def ingest_pins(cfg: Config, run_dir: str | os.PathLike[str]) -> dict[str, tuple
     ``data.root`` empty ...). Any other value
     is a change of a data setting on a resume, which the rerun's comparison with config.yaml
     refuses, as it refuses it with the ingest in ``run.stages``."""
-    import yaml
 
     kept = ingest_kept_settings(cfg, run_dir)
     saved = Path(run_dir) / "config.yaml"
     if not kept or not saved.is_file():
         return kept
     data_now = config_module.to_dict(cfg)["data"]
-    try:
-        old = config_module.read_yaml(saved.read_text(encoding="utf-8")) or {}
-    except (OSError, ValueError, yaml.YAMLError):
-        return kept  # the resume's own check says what is wrong with it
-    data = old.get("data") if isinstance(old, dict) else None
+    old = config_module.read_saved_config(run_dir)  # damaged: {}, the resume's own check says what is wrong
+    data = old.get("data")
     data = data if isinstance(data, dict) else {}
     cwd = made_in(Path(run_dir))
     before: dict[str, list[Any]] = {}

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from drac_ssl import PRETRAIN_METHOD, __version__, runtime
 from drac_ssl.challenge import drac_scale, leaderboard_words
@@ -56,9 +55,10 @@ from drac_ssl.collapse import (
 from drac_ssl.commands import report_parser
 from drac_ssl.config import (
     REPRODUCE_WORDS,
+    ConfigError,
     FinetuneConfig,
     layout_name,
-    read_yaml,
+    read_saved_config,
     referral_target_text,
     reproduce_command,
     shell_word,
@@ -342,11 +342,7 @@ def run_freeze(run_dir: Path) -> str | None:
         model = read_json(ft / name / "model.json")
         if isinstance(model, dict) and model.get("freeze"):
             return str(model["freeze"])
-    try:
-        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    freeze = (cfg.get("finetune") or {}).get("freeze") if isinstance(cfg, dict) else None
+    freeze = (_saved_config(run_dir).get("finetune") or {}).get("freeze")
     return str(freeze) if freeze else None
 
 
@@ -516,9 +512,8 @@ def _pretrain_recipe(run_dir: Path) -> str | None:
     if not (run_dir / "pretrain").is_dir():
         return None
     try:
-        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-        return str(cfg["pretrain"]["augment"]["recipe"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return str(_saved_config(run_dir)["pretrain"]["augment"]["recipe"])
+    except (KeyError, TypeError):
         return None
 
 
@@ -544,12 +539,9 @@ GENERIC_WORDS = GENERIC_DATASET_WORDS
 
 
 def _saved_config(run_dir: Path) -> dict[str, Any]:
-    """The run's ``config.yaml`` as a nested dict ({} when missing or unreadable)."""
-    try:
-        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return cfg if isinstance(cfg, dict) else {}
+    """The run's ``config.yaml`` as a nested dict ({} when missing or unreadable:
+    :func:`drac_ssl.config.read_saved_config`)."""
+    return read_saved_config(run_dir)
 
 
 def run_keep(run_dir: Path, metrics: dict[str, Any] | None = None) -> str | None:
@@ -617,10 +609,27 @@ def _generic_data_section(run_dir: Path, dataset: str) -> list[str]:
     return lines + [""]
 
 
-def _config_section(run_dir: Path) -> list[str]:
+def _saved_config_problem(run_dir: Path) -> str:
+    """What is wrong with the run's ``config.yaml`` as :func:`drac_ssl.config.read_saved_config`
+    (``strict``) says it: the file, the line where known, what and the fix (a damaged file), or
+    :func:`drac_ssl.io.unreadable_words` (a file this account cannot read); '' when it reads
+    (or there is none)."""
     try:
-        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        read_saved_config(run_dir, strict=True)
+    except ConfigError as exc:
+        return str(exc)
+    except OSError as exc:
+        return unreadable_words(exc, run_dir / "config.yaml", "the run's saved configuration")
+    return ""
+
+
+def _config_section(run_dir: Path) -> list[str]:
+    cfg = _saved_config(run_dir)
+    if not cfg:
+        if problem := _saved_config_problem(run_dir):  # the figures do not come from it: said, not refused
+            return ["## Configuration", "", "The run's `config.yaml` cannot be read, so its settings are not "
+                    "shown here (the figures and records below do not come from it):", "", "```", problem,
+                    "```", ""]
         return ["## Configuration", "", "No readable `config.yaml` in the run folder.", ""]
     pc, uc = cfg.get("pretrain", {}), cfg.get("umm", {})
     # older runs: the defaults they used (finetune.keep: best, before the setting existed)
@@ -3267,6 +3276,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         edited = _edited_config(run_dir)
         if edited:
             raise ValueError(edited)
+        # a damaged one states no values: the report is written, its configuration section
+        # saying what is wrong (the figures and records do not come from config.yaml)
+        if problem := _saved_config_problem(run_dir):
+            print(f"warning: {problem}\n  report.md is written without the run's settings (its "
+                  f"configuration section says this).", file=sys.stderr)
         # a training or UMM holding the run folder writes report.md itself at its end: refused
         # (RunBusy, exit 75: try later), and a training started while this report writes is refused too
         with (runtime.hold_run(run_dir, tool="drac_ssl.report") if in_run else contextlib.nullcontext(),
@@ -3291,12 +3305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _edited_config(run_dir: Path) -> str:
     """:func:`drac_ssl.stage_settings.edited_config_words` of the run's ``config.yaml``, with
     this command as what to rerun; '' when it agrees with what the stages saved, or when there
-    is no readable config.yaml (the report says that in its configuration section)."""
-    try:
-        written = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return ""
-    if not isinstance(written, dict):
+    is no readable config.yaml: none, or a damaged one (:func:`_saved_config_problem`), of
+    which the report states no values (its configuration section says what is wrong)."""
+    written = read_saved_config(run_dir)
+    if not written:
         return ""
     return edited_config_words(run_dir, written, then=f"rerun {python_command('drac_ssl.report')} {run_dir}")
 

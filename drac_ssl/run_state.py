@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import shlex
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from drac_ssl.io import (
     last_invocation,
     read_json_dict,
     running_here,
+    sha256_file,
     try_lock,
     unended_invocation,
     zip_ends_whole,
@@ -189,27 +191,35 @@ holds, counted from 1; 0: a guard kept the starting weights), ``epochs_planned``
 (the optimiser steps taken), ``stopped`` (an early stop or a guard's reason; "" when
 training goes on), ``monitors_pending`` (a Ctrl-C cut that epoch's monitors: they run first
 on resume), ``utc`` (when it was written), ``checkpoint`` (``last.pt``), ``bytes`` (its
-size) and ``ends_sha256`` (:func:`drac_ssl.io.ends_sha256` of it): the two tell the record's
-checkpoint from a later one, written after it when a kill fell between the two writes.
+size), ``sha256`` (:func:`drac_ssl.io.sha256_file` of it: the whole file) and ``ends_sha256``
+(:func:`drac_ssl.io.ends_sha256` of it: its first and last MiB). The whole file's SHA-256 tells the
+record's own checkpoint from any other bytes; the ends' then tell which other: ends that differ
+too are a later checkpoint, written after the record when a kill fell between the two writes
+(every epoch's ``torch.save`` pickles its epoch, step and history at the start and the CRC-32 of
+every record at the end), and the same ends around other bytes are a checkpoint altered in its
+middle since (a disk error, a hand, an interrupted copy over it), which the rerun would
+otherwise resume from as if it were the record's: refused, with the fix
+(:func:`altered_checkpoint`, :meth:`drac_ssl.engine.Engine.resume`).
 
-Why that fingerprint: the size alone matched a later ``last.pt`` (every epoch saves
-tensors of the same shapes, and the pickled epoch, step and history grow by a few bytes
-that the zip's 64-byte alignment absorbs: a 44 MB ``torch.save`` of epochs 2, 3 and 4
-measured the same size to the byte). A whole-file hash reads the 45 MB every epoch and
-every status command (96 ms measured); the modification time (``mtime_ns``) is lost by a
-copy of the run folder that does not keep times (``cp -r``, a download), which would then
-call the record's own checkpoint a later one, and is as coarse as 1-2 s on some file
-systems, where a tiny run writes two checkpoints. The ends cost 2 MiB read (5 ms
-measured), survive a copy, and differ for any change of a ``torch.save`` file (its first
-bytes are the pickle with the epoch and step, its last the CRC-32 of every record). A
-record without ``ends_sha256`` (a drac_ssl older than it) is matched by its size alone,
-as it was."""
+Why both: the size alone matched a later ``last.pt`` (every epoch saves tensors of the same
+shapes, and the pickled epoch, step and history grow by a few bytes that the zip's 64-byte
+alignment absorbs: a 44 MB ``torch.save`` of epochs 2, 3 and 4 measured the same size to the
+byte); the ends alone missed a checkpoint altered in its middle (review F3: 4 KiB overwritten
+at 60 MB of a 128 MiB ``last.pt`` was resumed from silently, and the run's weights and
+figures differed). The whole file is read once per checkpoint written and once per status
+command or resume (:func:`whole_sha256` keeps its hash in the process while the file's ``stat``
+is unchanged): 0.08 s for a 128 MiB file in the page cache on a loaded 2-core machine
+(median of 7, interleaved with the ends' 1.3 ms), against an epoch of minutes. The modification
+time (``mtime_ns``) is not recorded: a copy of the run folder that does not keep times (``cp -r``,
+a download) loses it. A record without ``sha256`` (a drac_ssl older than it) is checked as it
+was: by its ends' SHA-256, or by its size alone when it has none either."""
 
 
 def write_checkpoint_record(last: str | os.PathLike[str], *, epochs_done: int, epochs: int, step: int,
                             stopped: str = "", monitors_pending: bool = False) -> Path:
     """Write :data:`CHECKPOINT_RECORD` beside ``last`` (the ``last.pt`` just written, whose
-    size and :func:`drac_ssl.io.ends_sha256` it records) atomically; returns its path.
+    size, :func:`drac_ssl.io.sha256_file` and :func:`drac_ssl.io.ends_sha256` it records)
+    atomically; returns its path.
     ``epochs_done`` counts from 1.
 
     Raises:
@@ -219,7 +229,8 @@ def write_checkpoint_record(last: str | os.PathLike[str], *, epochs_done: int, e
     record = {"epochs_done": int(epochs_done), "epochs_planned": int(epochs), "step": int(step),
               "stopped": str(stopped or ""), "monitors_pending": bool(monitors_pending),
               "utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-              "checkpoint": path.name, "bytes": path.stat().st_size, "ends_sha256": ends_sha256(path)}
+              "checkpoint": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path),
+              "ends_sha256": ends_sha256(path)}
     return atomic_write_json(path.with_name(CHECKPOINT_RECORD), record)
 
 
@@ -281,13 +292,16 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
     configuration, which may differ for an unfinished stage; None: the count it was saved
     under, :func:`saved_checkpoint`). The cases:
 
-    * a record and its checkpoint (the size and ends' SHA-256 it recorded; the size alone
-      for a record without ``ends_sha256``: :data:`CHECKPOINT_RECORD` says why): the epoch,
-      step, time and file;
+    * a record and its checkpoint (the size and whole-file SHA-256 it recorded; the ends'
+      SHA-256 for a record without ``sha256``, the size alone for one without ``ends_sha256``
+      either: :data:`CHECKPOINT_RECORD` says why): the epoch, step, time and file;
     * a record whose checkpoint is not there (removed, or never written by a fresh attempt):
       nothing saved; a rerun starts the stage again;
     * a record and a checkpoint of another size or ends' SHA-256 (written after the record:
       a kill between the two writes): a checkpoint of that epoch or later;
+    * a record and a checkpoint of its size and ends' SHA-256 but another whole-file SHA-256
+      (:func:`altered_checkpoint`: altered in its middle since): said so, not resumable, with
+      :func:`torn_checkpoint_fix`;
     * a checkpoint without a record (a run folder of a drac_ssl older than the record):
       saved, its epoch unknown (``unrecorded``);
     * either of the two above when the file is not a whole one (its zip end record missing:
@@ -320,6 +334,8 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
             moved = record is not None and (size != record["bytes"] or not _same_ends(last, record.get("ends_sha256")))
             if (moved or record is None) and not zip_ends_whole(last):  # cut short: no epoch's file
                 return _torn(last, shown, size, record)
+            if record is not None and not moved and not _same_whole(last, record.get("sha256")):
+                return _altered(last, shown, size)
         except OSError as exc:
             return _unreadable(last, shown, size, exc)
     if record is None:
@@ -353,6 +369,79 @@ def _same_ends(last: Path, recorded: Any) -> bool:
     if not isinstance(recorded, str):
         return True
     return ends_sha256(last) == recorded
+
+
+def _same_whole(last: Path, recorded: Any) -> bool:
+    """Whether ``last`` has the :func:`drac_ssl.io.sha256_file` its record gives (``recorded``);
+    True for a record without one (of a drac_ssl older than it: checked as it was, by its ends).
+
+    Raises:
+        OSError: ``last`` cannot be read."""
+    if not isinstance(recorded, str):
+        return True
+    return whole_sha256(last) == recorded
+
+
+_WHOLE_SHA256: dict[tuple[str, int, int, int, int, int], str] = {}
+"""The :func:`whole_sha256` of the files this process hashed, by path and ``stat`` (a few
+entries: the checkpoints a command reads)."""
+
+
+def whole_sha256(path: str | os.PathLike[str]) -> str:
+    """:func:`drac_ssl.io.sha256_file` of ``path``, hashed once per process while the file is
+    unchanged (the same path, device, inode, size, ``mtime_ns`` and ``ctime_ns``: a write, or
+    a file put in its place, changes one of them): a status command reads a killed stage's
+    ``last.pt`` record in several places (review F4: ``python -m drac_ssl.report`` hashed a
+    128 MiB ``last.pt`` 7 times, 1.3 s). Within one process only: a copy of the run folder
+    that does not keep times is hashed again by the next command. A file modified in the last
+    :data:`RACY_SECONDS` is hashed every time (as git treats a "racily clean" file): a
+    filesystem's coarse clock can give a write right after the hash the same ``mtime_ns``.
+
+    Raises:
+        OSError: ``path`` cannot be read."""
+    st = os.stat(path)
+    key = (os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key in _WHOLE_SHA256:
+        return _WHOLE_SHA256[key]
+    digest = sha256_file(path)
+    if time.time_ns() - st.st_mtime_ns > RACY_SECONDS * 10**9:
+        if len(_WHOLE_SHA256) >= 16:
+            _WHOLE_SHA256.clear()
+        _WHOLE_SHA256[key] = digest
+    return digest
+
+
+RACY_SECONDS = 2
+"""How long a file must be left unmodified before :func:`whole_sha256` keeps its hash."""
+
+
+def altered_checkpoint(last: str | os.PathLike[str]) -> str | None:
+    """What is wrong with the checkpoint ``last`` when it was altered in its middle since the
+    :data:`CHECKPOINT_RECORD` beside it was written (the size and the ends' SHA-256 it records,
+    another whole-file SHA-256: not a later checkpoint, whose ends differ), naming the file;
+    None otherwise (no record, one of another file or of a drac_ssl that recorded no whole-file
+    SHA-256, the record's own checkpoint, or a later one). :meth:`drac_ssl.engine.Engine.resume`
+    refuses such a file rather than resume from bytes no epoch wrote.
+
+    Raises:
+        OSError: ``last`` cannot be read."""
+    last = Path(last)
+    record = read_json_dict(last.with_name(CHECKPOINT_RECORD))
+    if (not record or record.get("checkpoint", last.name) != last.name or not isinstance(record.get("sha256"), str)
+            or record.get("bytes") != last.stat().st_size or not _same_ends(last, record.get("ends_sha256"))
+            or _same_whole(last, record["sha256"])):
+        return None
+    return (f"{last}: altered since it was written: its SHA-256 is not the one its {CHECKPOINT_RECORD} "
+            f"records, though its size and its first and last MiB are the same (so not a later "
+            f"checkpoint: bytes in its middle changed; a disk error, a hand, a copy over it)")
+
+
+def _altered(last: Path, shown: str, size: int) -> SavedCheckpoint:
+    """The words of a checkpoint ``last`` altered in its middle since its record
+    (:func:`altered_checkpoint`): not resumable (the rerun's resume stops on it), with the fix."""
+    return SavedCheckpoint(f"a checkpoint altered since it was written: {shown}, {_mib(size)}, whose SHA-256 is "
+                           f"not the one its {CHECKPOINT_RECORD} records (its size and ends are the same)",
+                           f"will not resume from it: it stops on it (fix: {torn_checkpoint_fix(last)})", False)
 
 
 def torn_checkpoint_fix(last: str | os.PathLike[str]) -> str:
@@ -563,14 +652,10 @@ def planned_stages(run_dir: str | os.PathLike[str]) -> list[str]:
 
 def _setting(run_dir: Path, section: str, name: str) -> Any:
     """``section.name`` of the run's ``config.yaml``; None when the file, the section or the
-    setting is not there or not readable."""
-    import yaml
+    setting is not there or not readable (:func:`drac_ssl.config.read_saved_config`)."""
+    from drac_ssl.config import read_saved_config  # here: imported without it
 
-    try:
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    part = cfg.get(section) if isinstance(cfg, dict) else None
+    part = read_saved_config(run_dir).get(section)
     return part.get(name) if isinstance(part, dict) else None
 
 
@@ -820,13 +905,10 @@ def _absolute_path_words(folder: Path) -> tuple[list[str], str]:
     name in its ``run.out_dir``). A path whose folder is gone is still given when the path it
     names from there exists (a removed checkout beside ``../shared``); otherwise it is left out
     and the note says to type it absolutely."""
-    import yaml  # only here: the module is otherwise read without it
+    from drac_ssl.config import read_saved_config  # here: imported without it
 
-    try:
-        saved = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return [], ""
-    if not isinstance(saved, dict):
+    saved = read_saved_config(folder)
+    if not saved:
         return [], ""
     cwd = made_in(folder) or ""
     there = bool(cwd) and Path(cwd).is_dir()
@@ -900,13 +982,9 @@ def recorded_run_folder(run_dir: str | os.PathLike[str], cwd: str) -> Path | Non
     ``config.yaml``'s ``run.out_dir`` (``~`` expanded; relative: to ``cwd``) and ``run.name``,
     which that command resolved to; None when the ``config.yaml`` does not say (unreadable,
     no ``run`` section)."""
-    import yaml  # only here: the module is otherwise read without it
+    from drac_ssl.config import read_saved_config  # here: imported without it
 
-    try:
-        saved = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    run = saved.get("run") if isinstance(saved, dict) else None
+    run = read_saved_config(run_dir).get("run")
     if not (isinstance(run, dict) and isinstance(run.get("out_dir"), str) and isinstance(run.get("name"), str)
             and run["name"]):
         return None

@@ -63,8 +63,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from data_prep.pool import refuse_top_level_rerun, top_level_rerun_said
 from drac_ssl import PRETRAIN_METHOD, preflight, runtime
 from drac_ssl.challenge import drac_scale
@@ -81,6 +79,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     ingest_modality,
     load_config,
     parse_override,
+    read_saved_config,
     read_yaml,
     run_name_problem,
     save_config,
@@ -394,9 +393,9 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     if not saved.exists():
         return ""
     try:
-        old = read_yaml(saved.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        return f"{saved}: the saved configuration is not valid YAML ({exc}).\n     fix: choose another run.name"
+        old = read_saved_config(run_dir, strict=True)
+    except ConfigError as exc:  # damaged: which file, where, and the fix
+        return f"{exc}\n  or: choose another run.name to start a new run"  # the fix ends in "."
     edited = edited_config_words(run_dir, old)
     if edited:  # config.yaml is not what the stages ran with: comparing with it misleads
         return edited
@@ -467,6 +466,11 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
                f"an earlier {FIRST_TRY_OPTION} of another configuration); or rerun with its saved config: {rerun}")
         return (f"{saved}: this run folder was made with a different configuration:\n     "
                 + "\n     ".join(shown) + "\n     fix: " + fix + (branch if later else ""))
+    epochs_fix = _unfinished_epochs_fix(diffs, run_dir, rerun)
+    if epochs_fix:  # no "rerun with the saved config": that file is the way, given the count
+        return (f"{saved}: this run folder was made with a different configuration:\n     "
+                + "\n     ".join(diffs) + "\n     fix: " + epochs_fix + "; or choose another run.name to start a "
+                "new run with that count" + branch)
     fix = ("choose another run.name to start a new run"
            + (" with " + ", ".join(parse_difference_line(d)[0] for d in meant) + " as given" if every else "")
            + ", or rerun with the saved config"
@@ -474,6 +478,28 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
            + f": {rerun}")
     return (f"{saved}: this run folder was made with a different configuration:\n     "
             + "\n     ".join(diffs) + "\n     fix: " + fix + branch)
+
+
+def _unfinished_epochs_fix(diffs: Sequence[str], run_dir: Path, rerun: str) -> str:
+    """The first words of the fix when every difference is the epochs of an unfinished
+    pretraining or UMM (``pretrain.epochs: 4 -> 6`` typed for a stage not done): that count in
+    the run folder's config.yaml resumes it (the edited file is compared with what the stages
+    ran with, where an unfinished stage's epochs may change: docs/running.md), while the command
+    line is compared with the file; ``rerun`` is the command that reads it. "" otherwise.
+    Accepting the typed count instead was not chosen: config.yaml is the run's one record of
+    its settings, and the docs' "more pretrain.epochs / umm.epochs resume an unfinished stage"
+    speaks of it (review F6)."""
+    status = preflight._status(run_dir)
+    counts = []
+    for diff in diffs:
+        key, _, new = parse_difference_line(diff)
+        stage = key.split(".", 1)[0]
+        if key not in ("pretrain.epochs", "umm.epochs") or (status.get(stage) or {}).get("status") == "done":
+            return ""
+        counts.append(({"pretrain": "pretraining", "umm": "UMM"}[stage], f"epochs: {new} under {stage}:"))
+    return (f"to train the unfinished {' and '.join(n for n, _ in counts)} to that count in this run (it "
+            f"resumes from the epochs saved), write it into {run_dir / 'config.yaml'} "
+            f"({'; '.join(c for _, c in counts)}) and rerun with that file: {rerun}")
 
 
 def _kept_ingest(cfg: Config, run_dir: Path) -> IngestRecord | None:
@@ -496,10 +522,10 @@ def _unapplied_in_config(cfg: Config, run_dir: Path) -> tuple[dict[str, Any], di
     record = _kept_ingest(cfg, run_dir)
     if record is None or not (run_dir / "config.yaml").is_file():
         return {}, {}
-    try:
-        old = saved_settings(read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {})
-    except (OSError, ValueError, yaml.YAMLError):
+    saved = read_saved_config(run_dir)
+    if not saved:
         return {}, {}
+    old = saved_settings(saved)
     data = old.get("data") if isinstance(old.get("data"), dict) else {}
     # a setting left at its default that names nothing (data.root: '' of configs/drac.yaml after a
     # standalone ingest, docs/data.md) was not "never applied": the ingest's, said by nobody
@@ -692,7 +718,6 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         ConfigError: ``source`` is not a run folder, is ``run_dir`` itself, or ``run_dir``
             already holds files; its message ends with ``\n  fix: ...``.
     """
-    saved = source / "config.yaml"
     if not _is_run_folder(source):
         raise ConfigError(f"{source} is not a run folder of python -m drac_ssl.train (no config.yaml and "
                           f"stages.json there)\n  fix: run.reuse=the folder of an earlier run, e.g. "
@@ -704,9 +729,9 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         raise ConfigError(f"{run_dir} already holds files but no config.yaml: finished stages are taken "
                           f"only into a new run folder\n  fix: choose another run.name")
     try:
-        old = read_yaml(saved.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{saved} is not valid YAML ({exc})\n  fix: run.reuse=another run folder") from None
+        old = read_saved_config(source, strict=True)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}\n  or: run.reuse=another run folder") from None
     # compared with a config.yaml edited after its stages ran, stages made with other settings
     # than this run's would be taken as its own
     edited = edited_config_words(source, old, then="rerun this command")

@@ -40,10 +40,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from drac_ssl import PRETRAIN_METHOD
-from drac_ssl.config import read_yaml
+from drac_ssl.config import read_saved_config
 from drac_ssl.io import invocations, read_json_dict
 
 __all__ = ["EPOCH_SETTINGS", "FIRST_TRY", "FIRST_TRY_KEY", "FIRST_TRY_OPTION", "FIRST_TRY_SIZES",
@@ -332,9 +330,8 @@ def taken_record(source: str | Path, stage: str) -> dict[str, Any]:
         if key.partition(".")[0] != stage:
             continue
         if "in" not in record:  # the source's own record: the epochs its config.yaml says it ran
-            try:
-                cfg = read_yaml((source / "config.yaml").read_text(encoding="utf-8")) or {}
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            cfg = read_saved_config(source)
+            if not cfg:
                 continue
             record = {**record, "ran": _ran(cfg, key), "in": str(source)}
         carried[key] = record
@@ -424,11 +421,8 @@ def trial_run_record(run_dir: str | Path) -> dict[str, Any] | None:
     reasons joined by " and "; ``{"trial": False}`` when neither (a full run, or no stage
     run), None when its ``config.yaml`` cannot be read (unknown)."""
     run_dir = Path(run_dir)
-    try:
-        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    if not isinstance(cfg, dict):
+    cfg = read_saved_config(run_dir)
+    if not cfg:
         return None
     pretrain = cfg.get("pretrain")
     why = []
@@ -505,11 +499,8 @@ def standing_first_try(run_dir: str | Path) -> dict[str, Any] | None:
     record = first_try_record(run_dir)
     if record is None:
         return None
-    try:
-        settings = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    return record if holds_first_try(record, settings) else None
+    settings = read_saved_config(run_dir)
+    return record if settings and holds_first_try(record, settings) else None
 
 
 def pretraining_cut_short(run_dir: str | Path) -> dict[str, dict[str, Any]]:
@@ -534,10 +525,7 @@ def pretraining_cut_short(run_dir: str | Path) -> dict[str, dict[str, Any]]:
     meta = read_json_dict(run_dir / "pretrain" / "metadata.json") or {}
     ran_with = meta.get("config")
     if not isinstance(ran_with, dict):
-        try:
-            ran_with = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            return {}
+        ran_with = read_saved_config(run_dir)
     pretrain = ran_with.get("pretrain") if isinstance(ran_with, dict) else None
     if not isinstance(pretrain, dict):
         return {}

@@ -809,8 +809,9 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     with the largest at that precision (:func:`drac_ssl.figures.tied_grades`, the one tie rule:
     equal whole percentages rounded alone or together; 0.333 / 0.334 / 0.333 is a tie), no grade
     is called the single most likely: the tied grades are named, in grade order ("0 Normal and 2
-    PDR are equally likely (45% each); ...", ``about 46% each`` for 0.455 / 0.09 / 0.455, shown
-    46 / 9 / 45: :func:`drac_ssl.figures.tie_words`),
+    PDR are equally likely (45% each); ...", ``46% each`` for 0.455 / 0.09 / 0.455, shown 46 /
+    9 / 46, the figure of the cells; ``about 33% each`` for 0.333 / 0.334 / 0.333, shown 33 / 34
+    / 33: :func:`drac_ssl.figures.tie_words`),
     whichever grade is shown; with ``likely_said`` (the page's borderline line above it has
     named them already, :func:`app.predict.borderline_words`) the sentence leaves that out:
     "The model's overall score, which weighs all grades, falls in the 2 PDR range, the grade

@@ -143,7 +143,8 @@ def test_an_image_that_may_not_be_octa_is_said_before_its_grade(client, tmp_path
     Image.fromarray((ramp + np.random.default_rng(1).integers(0, 40, (32, 32))).astype(np.uint8)).save(tiny)
     markdown, *_rest, details = client.predict(handle_file(str(tiny)), api_name="/grade")
     assert "error" not in details  # graded, but ...
-    warning_at = markdown.index("This may not be a UW-OCTA en-face image")
+    # a doubt about the file's size, not what it shows: the neutral heading (not "may not be UW-OCTA")
+    warning_at = markdown.index("Check this image before reading the grade below")
     heading = markdown.index("### Untrained demo — model output: Grade")  # the demo bundle's
     assert warning_at < heading and "Too small" in markdown[:heading]
     assert "(⚠ see above)" in markdown

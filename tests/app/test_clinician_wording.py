@@ -36,10 +36,12 @@ from drac_ssl.scale import GRADE_MEANINGS, ICDR_CLINICAL_NAMES, grade_names_for_
 
 
 @pytest.mark.parametrize("probs", [[0.034, 0.367, 0.599], [0.203, 0.198, 0.197, 0.201, 0.201],
-                                   [0.996, 0.002, 0.002], [1 / 3] * 3, [0.0049, 0.0051, 0.99]])
+                                   [0.996, 0.002, 0.002], [0.333, 0.334, 0.333], [0.0049, 0.0051, 0.99]])
 def test_whole_percentages_sum_to_100(probs: list[float]) -> None:
     assert sum(whole_percentages(probs)) == 100
     assert sum(rounded_probabilities(probs, 1000)) == 1000
+    # equal values the rounding would split are shown alike instead: 1/3 each is 33 three times
+    assert whole_percentages([1 / 3] * 3) == [33] * 3 and rounded_probabilities([1 / 3] * 3, 1000) == [333] * 3
 
 
 def test_the_trials_figures_are_said_once_and_at_the_ends_as_less_and_more() -> None:

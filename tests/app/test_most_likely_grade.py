@@ -138,7 +138,7 @@ def test_a_tie_at_the_precision_shown_is_no_lead() -> None:
     near = np.array([0.449, 0.451, 0.10])
     assert most_likely_grade(near) == 1 and tied_grades(near) == [0, 1]
     assert not milder_than_most_likely(near, 0) and milder_words(near, 0, NAMES, folds=5) == ""
-    exact = np.array([0.455, 0.09, 0.455])  # shown 46 / 9 / 45, a tie at 45.5% each
+    exact = np.array([0.455, 0.09, 0.455])  # shown 46 / 9 / 46: equal values alike
     assert tied_grades(exact) == [0, 2] and not milder_than_most_likely(exact, 0)
     assert not milder_than_most_likely(exact, 1)  # 0 Normal ties too: not milder than it
     assert tied_grades(np.array([0.44, 0.46, 0.10])) == [1] and milder_than_most_likely(np.array([0.44, 0.46, 0.10]), 0)

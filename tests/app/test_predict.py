@@ -1181,7 +1181,7 @@ def test_a_blank_image_is_refused_alone_and_in_a_batch(predictor: Predictor, tmp
 
 
 def test_the_page_names_the_training_data_and_the_grades_the_model_rarely_finds() -> None:
-    from app.server import _data_words, _rare_grades_line
+    from app.server import _data_words, _rare_grades_line, never_found_words
 
     meta = {"data": {"kind": "medmnist", "root": "/x/retinamnist_public.npz", "n_train": 1200},
             "per_grade": [{"grade": 0, "name": "No DR", "images": 540, "found": 408, "recall": 0.76},
@@ -1190,8 +1190,10 @@ def test_the_page_names_the_training_data_and_the_grades_the_model_rarely_finds(
     assert _data_words(meta) == "medmnist (retinamnist_public.npz), 1200 labelled images"
     assert _data_words({"data": {"kind": "phantom", "root": "/tmp/p", "n_train": 611}}) == \
         "phantom, 611 labelled images"
-    line = _rare_grades_line(meta)
-    assert "rarely found Mild (5 of 140), PDR (0 of 72)" in line and "does not rule them out" in line
+    line = _rare_grades_line(meta)  # a grade never found is said apart, in full-size print
+    assert "rarely found Mild (5 of 140):" in line and "does not rule it out" in line and "PDR" not in line
+    assert never_found_words(meta) == ("Out of fold this model never found PDR (0 of 72 images): a grade "
+                                       "other than PDR does not rule it out.")
     assert _rare_grades_line({"per_grade": meta["per_grade"][:1]}) == ""
 
 
@@ -1273,8 +1275,8 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     # the sum of the grades' percentages as the Probabilities line shows them (not 100 * p rounded
     # alone, which can differ from that sum by a point)
     shown = sum(whole_percentages(pred.probs)[2:])
-    assert (f"P(referable: grade ≥ 2, Moderate NPDR or worse) **{shown}%**, the sum of those "
-            f"grades' percentages (out of fold: AUC 0.900") in page
+    assert (f"P(referable: grade ≥ 2, Moderate NPDR or worse) **{shown}%**, the sum of the "
+            f"percentages shown for those grades (out of fold: AUC 0.900") in page
 
     # a trial: a model no better than chance showed "P(referable) 0.599 ... sensitivity 0.500,
     # specificity 0.500" as if informative; the figure is now left out, and the line says why

@@ -38,28 +38,30 @@ def trained(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Predi
 
 def test_the_tie_rule_counts_percentages_rounded_alone_or_together() -> None:
     assert tied_grades([0.449, 0.451, 0.10]) == [0, 1]  # 45% and 45% each alone
-    assert tied_grades([1 / 3, 1 / 3, 1 / 3]) == [0, 1, 2]  # shown 34 / 33 / 33
+    assert tied_grades([1 / 3, 1 / 3, 1 / 3]) == [0, 1, 2]  # shown 33 / 33 / 33
     assert tied_grades([0.455, 0.09, 0.455]) == [0, 2]
     assert tied_grades([0.44, 0.46, 0.10]) == [1]
     assert tie_words([0.449, 0.451, 0.10], [0, 1]) == "45% each"
-    # shown 46 / 9 / 45 (they add up to 100): the figure of the tie is said as about
-    assert whole_percentages([0.455, 0.09, 0.455]) == [46, 9, 45]
-    assert tie_words([0.455, 0.09, 0.455], [0, 2]) == "about 46% each"
+    # equal values alike: 46 / 9 / 46 (not 46 / 9 / 45, which added up to 100)
+    assert whole_percentages([0.455, 0.09, 0.455]) == [46, 9, 46]
+    assert tie_words([0.455, 0.09, 0.455], [0, 2]) == "46% each"
+    assert tie_words([0.333, 0.334, 0.333], [0, 1, 2]) == "about 33% each"  # shown 33 / 34 / 33
 
 
 def test_equal_remainders_go_to_the_larger_value_first() -> None:
     # eighths (exact in binary): 0.5 and 1.5 parts have the same remainder; the one part left
     # goes to the larger value, where the grade order alone gave it to the smaller (1 / 1 / 6)
     assert rounded_probabilities([0.0625, 0.1875, 0.75], 8) == [0, 2, 6]
-    assert rounded_probabilities([0.455, 0.09, 0.455], 100) == [46, 9, 45]  # equal values: grade order
+    # equal values are never split: each its own value rounded half up (101)
+    assert rounded_probabilities([0.455, 0.09, 0.455], 100) == [46, 9, 46]
 
 
 def test_borderline_and_decision_words_say_one_tie() -> None:
     probs = [0.455, 0.09, 0.455]
     line = borderline_words(probs, NAMES)
-    assert line == "Borderline: the model cannot tell 0 Normal from 2 PDR on this image (about 46% each)."
+    assert line == "Borderline: the model cannot tell 0 Normal from 2 PDR on this image (46% each)."
     words = decision_words(probs, 1, NAMES, "thresholds")
-    assert words.startswith("0 Normal and 2 PDR are equally likely (about 46% each); "), words
+    assert words.startswith("0 Normal and 2 PDR are equally likely (46% each); "), words
     assert tied_grades(probs) == [0, 2] and not milder_than_most_likely(np.array(probs), 1)
     # not a tie: the percentages shown, as before
     assert borderline_words([0.44, 0.46, 0.10], NAMES) == ("Borderline: the model cannot tell 0 Normal from "
@@ -84,9 +86,13 @@ def test_p_referable_is_the_sum_of_the_percentages_shown(tmp_path: Path, one_thr
     probs = np.array([0.496, 0.010, 0.168, 0.158, 0.168])  # grades 2..4: 17 + 16 + 17 = 50; alone 49
     assert round(100 * probs[2:].sum()) == 49 and sum(whole_percentages(probs)[2:]) == 50
     page = _result_markdown(replace(pred, grade=0, grade_name="No DR", probs=probs, warnings=[]), five)
-    assert "**50%**, the sum of those grades' percentages" in page, page
+    assert "**50%**, the sum of the percentages shown for those grades" in page, page
     assert "3 Severe NPDR **16%** · 4 PDR **17%**" in page, page
     assert "or worse) **49%**" not in page
+    tied = np.array([0.01, 0.003, 0.465, 0.465, 0.057])  # shown 1 / 0 / 47 / 47 / 6: 100 from grade 2
+    assert sum(whole_percentages(tied)[2:]) == 100
+    page = _result_markdown(replace(pred, grade=2, grade_name="Moderate", probs=tied, warnings=[]), five)
+    assert "or worse) **99%**, the sum of the percentages shown" in page, page  # not >99% beside 1%
     flagged = _result_markdown(replace(pred, grade=0, grade_name="No DR", probs=probs, warnings=[UNLIKE]), five)
     assert "P(referable" not in flagged and "50%" not in flagged
 

@@ -666,9 +666,9 @@ def test_a_tie_for_the_most_likely_grade_names_the_tied_grades() -> None:
     # whole percentages, the page's one precision (a clinician trial: three precisions on one page)
     assert said([0.45, 0.10, 0.45], 1) == "0 Normal and 2 PDR are equally likely (45% each)" + score
     assert said([0.451, 0.10, 0.449], 1) == "0 Normal and 2 PDR are equally likely (45% each)" + score
-    # shown 33 / 34 / 33 and 34 / 33 / 33 (they add up to 100): "about", as the figures beside differ
+    # shown 33 / 34 / 33: "about", as the figures beside differ; 1/3 each is shown 33 / 33 / 33
     assert said([0.333, 0.334, 0.333], 0).startswith("0 Normal, 1 NPDR and 2 PDR are equally likely (about 33% each)")
-    assert said([1 / 3] * 3, 1).startswith("0 Normal, 1 NPDR and 2 PDR are equally likely (about 33% each)")
+    assert said([1 / 3] * 3, 1).startswith("0 Normal, 1 NPDR and 2 PDR are equally likely (33% each)")
     assert said([0.60, 0.05, 0.35], 1) == "The single most likely grade is 0 Normal (60%)" + score
     # the grade shown is one of the tied grades: still not called the single most likely
     assert said([0.10, 0.45, 0.45], 1).startswith("1 NPDR and 2 PDR are equally likely")

@@ -135,7 +135,7 @@ def test_an_unreadable_checkpoint_is_said_so_not_resumed_from(tmp_path: Path, mo
     record = last.with_name(CHECKPOINT_RECORD)
     if recorded == "older_record":
         fields = json.loads(record.read_text())
-        del fields["ends_sha256"]
+        del fields["ends_sha256"], fields["sha256"]
         record.write_text(json.dumps(fields))
     if recorded == "other_size":
         last.write_bytes(_whole(5000))
@@ -234,10 +234,10 @@ def test_a_later_checkpoint_of_the_same_size_is_not_taken_for_the_record_s(tmp_p
         saved = checkpoint_saved(run, "pretrain")
         assert saved.what.startswith("a checkpoint saved at epoch 7 of 20 or later: pretrain/checkpoints/last.pt, "
                                      "3.0 MiB, written after its last.json") and saved.resumable, saved
-    # an older drac_ssl's record (no ends_sha256): its size alone, as before
+    # an older drac_ssl's record (no ends_sha256, no sha256): its size alone, as before
     record = last.with_name(CHECKPOINT_RECORD)
     fields = json.loads(record.read_text())
-    del fields["ends_sha256"]
+    del fields["ends_sha256"], fields["sha256"]
     record.write_text(json.dumps(fields))
     assert checkpoint_saved(run, "pretrain").then == "resumes from it with epoch 8"
 
@@ -263,3 +263,83 @@ def test_a_torn_checkpoint_is_not_promised_as_resumable_and_says_what_to_delete(
     assert saved.then == (f"will not resume from it: it stops on it (fix: delete it: rm {last}; the "
                           f"rerun of the same command then starts the stage again from epoch 1)")
     assert "resumes from it" not in _pretrain_words(run)
+
+
+def test_a_checkpoint_altered_in_its_middle_is_not_resumed_from(tmp_path: Path) -> None:
+    """An interruption review (F3): 4 KiB overwritten in the middle of last.pt kept its size
+    and its first and last MiB, so the ends' SHA-256 matched and the rerun "resumes from it
+    with epoch 3", silently, with other weights and figures. The record now holds the whole
+    file's SHA-256: same size and ends but another whole-file hash is an altered checkpoint,
+    not resumable, with the fix; a later checkpoint (other ends) is still "written after"; a
+    record of an older drac_ssl (ends' SHA-256 only) is checked as it was and says nothing new."""
+    from drac_ssl.run_state import altered_checkpoint
+
+    run = _run(tmp_path)
+    size = 3 * 2**20
+    last = _checkpoint(run, size=size)
+    write_checkpoint_record(last, epochs_done=2, epochs=4, step=8)
+    assert altered_checkpoint(last) is None
+    data = bytearray(last.read_bytes())
+    data[size // 2:size // 2 + 4096] = b"\0" * 4096  # the middle: outside both ends' MiB
+    last.write_bytes(bytes(data))
+    saved = checkpoint_saved(run, "pretrain")
+    assert not saved.resumable, saved
+    assert saved.what == ("a checkpoint altered since it was written: pretrain/checkpoints/last.pt, 3.0 MiB, "
+                          "whose SHA-256 is not the one its last.json records (its size and ends are the same)")
+    assert saved.then == f"will not resume from it: it stops on it (fix: delete it: rm {last}; the rerun of the " \
+                         f"same command then starts the stage again from epoch 1)"
+    said = altered_checkpoint(last)
+    assert said is not None and said.startswith(f"{last}: altered since it was written"), said
+    # a later checkpoint (its first bytes differ too) is not called altered
+    data[0] = ord("z")
+    last.write_bytes(bytes(data))
+    assert altered_checkpoint(last) is None
+    assert checkpoint_saved(run, "pretrain").what.startswith("a checkpoint saved at epoch 2 of 4 or later")
+    # an older drac_ssl's record (no sha256): its ends, as before: the middle change goes unseen
+    data[0] = ord("x")
+    last.write_bytes(bytes(data))
+    record = last.with_name(CHECKPOINT_RECORD)
+    fields = json.loads(record.read_text())
+    del fields["sha256"]
+    record.write_text(json.dumps(fields))
+    assert altered_checkpoint(last) is None
+    assert checkpoint_saved(run, "pretrain").then == "resumes from it with epoch 3"
+
+
+def test_a_status_command_hashes_an_unchanged_checkpoint_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F4: ``python -m drac_ssl.report`` on a killed run read its 128 MiB last.pt whole
+    7 times (1.3 s), one SHA-256 per place that says the stage. The hash is now kept in the
+    process per file and stat: two reads of an unchanged file hash it once; a changed file (a
+    new mtime) is hashed again, and a file written just now every time (a coarse clock)."""
+    import os
+
+    from drac_ssl import run_state
+
+    run = _run(tmp_path)
+    size = 3 * 2**20  # more than its two ends' MiB, so the whole file's hash tells the change
+    last = _checkpoint(run, size=size)
+    write_checkpoint_record(last, epochs_done=2, epochs=4, step=8)
+    hashed: list[Path] = []
+    real = run_state.sha256_file
+
+    def counted(path: Any) -> str:
+        hashed.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(run_state, "sha256_file", counted)
+    checkpoint_saved(run, "pretrain")  # written just now: not kept
+    checkpoint_saved(run, "pretrain")
+    assert len(hashed) == 2
+    an_hour_ago = last.stat().st_mtime_ns - 3600 * 10**9
+    os.utime(last, ns=(an_hour_ago, an_hour_ago))
+    hashed.clear()
+    first = checkpoint_saved(run, "pretrain")
+    assert checkpoint_saved(run, "pretrain") == first and first.resumable
+    assert hashed == [last]  # once for both
+    data = bytearray(last.read_bytes())
+    data[size // 2] ^= 0xFF  # the middle, same size
+    last.write_bytes(bytes(data))
+    os.utime(last, ns=(an_hour_ago + 10**9, an_hour_ago + 10**9))
+    hashed.clear()
+    assert not checkpoint_saved(run, "pretrain").resumable  # altered: seen, not the kept hash
+    assert hashed == [last]

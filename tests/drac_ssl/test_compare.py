@@ -276,11 +276,14 @@ def test_unreadable_files_name_the_file_and_what_is_wrong(tmp_path: Path,
     oof.write_text("\n".join(lines) + "\n")
     broken_yaml = make_run(tmp_path, "c")
     (broken_yaml / "config.yaml").write_text("finetune: [head: mlp\n")
-    assert main([str(broken_json), str(broken_csv), str(broken_yaml)]) == 2
+    broken_bytes = make_run(tmp_path, "d")  # was "not valid YAML ('utf-8' codec can't decode ...)"
+    (broken_bytes / "config.yaml").write_bytes(b"run:\n  name: d\xff\n")
+    assert main([str(broken_json), str(broken_csv), str(broken_yaml), str(broken_bytes)]) == 2
     err = capsys.readouterr().err
     assert f"{broken_json / 'finetune' / 'vicreg' / 'metrics.json'}: not valid JSON" in err
     assert f"{oof}, line 4: grade is 'two', not an integer" in err
-    assert f"{broken_yaml / 'config.yaml'}: not valid YAML" in err
+    assert f"{broken_yaml / 'config.yaml'}:1: not valid YAML" in err and "fix: close it on line 1" in err
+    assert f"{broken_bytes / 'config.yaml'}:2: not UTF-8 (byte 0xff)" in err and "codec" not in err, err
     assert "Traceback" not in err
 
 

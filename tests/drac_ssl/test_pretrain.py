@@ -190,7 +190,7 @@ def test_each_checkpoint_is_followed_by_its_record_for_the_commands_without_torc
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``checkpoints/last.json`` says what ``last.pt`` holds (its epoch, step and size), so
     that a killed pretraining's words (drac_ssl.run_state.checkpoint_saved) need no torch."""
-    from drac_ssl.io import ends_sha256
+    from drac_ssl.io import ends_sha256, sha256_file
     from drac_ssl.run_state import CHECKPOINT_RECORD, checkpoint_saved
 
     cfg = tiny_config(**{"pretrain.epochs": "3"})
@@ -203,6 +203,7 @@ def test_each_checkpoint_is_followed_by_its_record_for_the_commands_without_torc
         assert record["step"] == state["step"] == done * (8 // 4), record
         assert record["bytes"] == (ckpt / "last.pt").stat().st_size and record["checkpoint"] == "last.pt"
         assert record["ends_sha256"] == ends_sha256(ckpt / "last.pt"), record  # its own last.pt's, after it
+        assert record["sha256"] == sha256_file(ckpt / "last.pt"), record  # the whole file (review F3)
         assert record["stopped"] == state["stopped"]
         saved = checkpoint_saved(tmp_path, "pretrain")
         assert saved.what.startswith(f"{'training finished, completed all epochs: ' if done == 3 else ''}"
@@ -220,6 +221,21 @@ def test_each_checkpoint_is_followed_by_its_record_for_the_commands_without_torc
     with pytest.raises(KeyboardInterrupt):
         pretrain.run(cfg, tmp_path, data=tiny_data())
     assert not (ckpt / CHECKPOINT_RECORD).exists() and not (ckpt / "last.pt").exists()
+
+
+def test_the_free_space_estimate_counts_the_peak_checkpoint(tmp_path: Path) -> None:
+    """Review F1: the warning before the first epoch left out monitor_peak.pt (45 MB in the
+    tiny configuration), the pretraining's own checkpoint: the task now names it, with the
+    model's weights it holds, when the monitor is on (none without it)."""
+    from types import SimpleNamespace
+
+    model = torch.nn.Linear(4, 2)
+    for images, expected in ((6, [pretrain.PEAK_CHECKPOINT]), (0, [])):
+        task = SimpleNamespace(pc=SimpleNamespace(monitor_images=images), ckpt_dir=tmp_path, model=model)
+        extra = pretrain._VICRegTraining.extra_checkpoints(task)  # type: ignore[arg-type]
+        assert list(extra) == expected
+        if expected:
+            assert set(extra[pretrain.PEAK_CHECKPOINT]["model"]) == {"weight", "bias"}
 
 
 def test_rate_reduction_monitor_uses_a_fixed_probe(tmp_path: Path) -> None:

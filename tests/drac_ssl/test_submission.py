@@ -1279,7 +1279,7 @@ def test_grade_note_counts_follow_the_notes_tie_rule() -> None:
     probs = np.array([[0.449, 0.451, 0.10],   # class 0, tied with 1 at 45%: a near-tie
                       [0.40, 0.54, 0.06],     # class 0, 40% against 54%: not the largest
                       [0.10, 0.20, 0.70],     # class 2, the largest alone: no note
-                      [0.455, 0.09, 0.455]])  # class 2, shown 46 / 9 / 45, tied at 45.5%: a near-tie
+                      [0.455, 0.09, 0.455]])  # class 2, shown 46 / 9 / 46: a tie
     classes = np.array([0, 0, 2, 2])
     notes = [decision_words(p, int(c), names, "thresholds") for p, c in zip(probs, classes, strict=True)]
     assert notes[0].startswith("0 Normal and 1 NPDR are equally likely (45% each)") and notes[2] == ""

@@ -1,0 +1,35 @@
+"""A UW-OCTA model's result heads its doubts "This may not be a UW-OCTA en-face image" only when a
+doubt is about what the image is (unlike the training images, a colour picture, a mask, a
+phantom); doubts about the file alone (bit depth, size) get the neutral "Check this image before
+reading the grade" (an ophthalmologist's trial: a real DRAC scan saved as a 12-bit TIFF, graded
+as its PNG, was headed as maybe not UW-OCTA)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.predict import Predictor
+from app.server import CHECK_HEADING, MODALITY_HEADING, doubts_modality
+from drac_ssl.grading.image_notes import UNLIKE_TRAINING, other_depth_warning
+from tests.helpers.app_fixtures import result_said, trained_demo
+
+DEPTH = other_depth_warning(("16-bit", 12), [("8-bit", 8, 611)])
+
+
+@pytest.fixture(scope="module")
+def octa(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Predictor:
+    return trained_demo(tmp_path_factory.mktemp("octa"))
+
+
+def test_a_bit_depth_doubt_gets_the_neutral_heading(octa: Predictor) -> None:
+    assert octa.kind == "octa" and DEPTH and not doubts_modality(DEPTH)
+    said = result_said(octa, [0.1, 0.2, 0.7], 2, [DEPTH])
+    assert CHECK_HEADING in said and "may not be a UW-OCTA" not in said, said
+    assert "(⚠ see above)" in said  # still a doubt said above the grade
+
+
+def test_a_doubt_about_what_the_image_is_keeps_the_modality_heading(octa: Predictor) -> None:
+    unlike = f"{UNLIKE_TRAINING}: far from every one of them on the model's features."
+    assert doubts_modality(unlike)
+    said = result_said(octa, [0.1, 0.2, 0.7], 2, [DEPTH, unlike])
+    assert MODALITY_HEADING in said and CHECK_HEADING not in said, said
