@@ -189,15 +189,23 @@ def _resume_differences(state: dict[str, Any], cfg: Config, source: Path, out_di
     depends on (``data.*``, ``pretrain.*``, ``umm.*``, ``run.seed``: ``train.py``'s
     ``REUSABLE_STAGES["umm"]``, less the output-only settings; ``umm.epochs`` may grow) and
     the pretrained checkpoint, compared by content (:func:`_same_source`), so a moved or
-    copied run folder resumes."""
+    copied run folder resumes. ``out_dir / "checkpoints" / "last.pt"`` is the checkpoint
+    ``state`` was read from: its file time bounds an older checkpoint's starting model."""
     from drac_ssl.stage_settings import stage_resume_differences
 
     diffs = stage_resume_differences("umm", state.get("config"), cfg, out_dir, may_change=("umm.epochs",))
-    if not _same_source(state, source, out_dir.parent, source_sha256):
-        diffs.append(f"checkpoint: {state['source']} -> {source}"
-                     + (f" (other weights: SHA-256 {str(state['source_sha256'])[:12]} -> "
-                        f"{(source_sha256 or _sha256_or_none(source))[:12]})"
-                        if state.get("source_sha256") else ""))
+    last = out_dir / "checkpoints" / "last.pt"
+    saved_at = last.stat().st_mtime if last.is_file() else None
+    if not _same_source(state, source, out_dir.parent, source_sha256, saved_at):
+        if state.get("source_sha256"):
+            why = (f" (other weights: SHA-256 {str(state['source_sha256'])[:12]} -> "
+                   f"{(source_sha256 or _sha256_or_none(source))[:12]})")
+        elif source.is_file() and not _written_by(source, saved_at):
+            why = (f" ({last} records its starting model by path only (no source_sha256: an older "
+                   f"checkpoint), and {source} was written after it: it may hold other weights)")
+        else:
+            why = ""
+        diffs.append(f"checkpoint: {state['source']} -> {source}{why}")
     return diffs
 
 
@@ -206,24 +214,39 @@ def _sha256_or_none(path: Path) -> str:
     return sha256_file(path) if path.is_file() else "none"
 
 
-def _same_source(state: dict[str, Any], source: Path, run_dir: Path, source_sha256: str | None = None) -> bool:
+def _written_by(source: Path, saved_at: float | None) -> bool:
+    """Whether the file ``source`` was last written no later than ``saved_at`` (a checkpoint's
+    file time, seconds since the epoch; None: unknown, so False). ``mv`` and ``cp -a`` keep
+    file times, so a moved run's starting model still predates its UMM checkpoint."""
+    return saved_at is not None and source.is_file() and source.stat().st_mtime <= saved_at
+
+
+def _same_source(state: dict[str, Any], source: Path, run_dir: Path, source_sha256: str | None = None,
+                 saved_at: float | None = None) -> bool:
     """Whether a UMM checkpoint's ``state`` started from the weights in ``source``, so that the
     run folder ``run_dir`` may be moved, copied or renamed and still resume.
 
     A checkpoint records the SHA-256 of its starting weights (``source_sha256``): compared
     by content (``source_sha256`` here: ``source``'s digest when the caller has it). One
     saved before that records only the absolute, resolved path (``source``), accepted when
-    it is ``source``'s; when the recorded file still exists (a copied run folder) and holds
-    the same bytes; or when it no longer exists (a moved or renamed one) and ends with
-    ``source``'s path inside ``run_dir`` (``pretrain/vicreg_model.safetensors``)."""
+    the recorded file still exists (a copied run folder) and holds the same bytes; or, its
+    bytes being unknown, when ``source`` was written no later than the checkpoint
+    (``saved_at``, its file time: :func:`_written_by`) and either the recorded path is
+    ``source``'s or it no longer exists (a moved or renamed folder) and ends with ``source``'s
+    path inside ``run_dir`` (``pretrain/vicreg_model.safetensors``). A starting model written
+    after the checkpoint (pretrained again, or another run's) is refused."""
     recorded = state.get("source")
     if state.get("source_sha256"):
         return state["source_sha256"] == (source_sha256 or _sha256_or_none(source))
-    if recorded is None or recorded == str(source.resolve()):
+    if recorded is None:
         return True
     old = Path(str(recorded))
-    if old.is_file():
+    if recorded != str(source.resolve()) and old.is_file():
         return source.is_file() and sha256_file(old) == (source_sha256 or sha256_file(source))
+    if not _written_by(source, saved_at):
+        return False
+    if recorded == str(source.resolve()):
+        return True
     where = Path(os.path.abspath(source))
     if not where.is_relative_to(os.path.abspath(run_dir)):
         return False

@@ -1,7 +1,9 @@
 """A UMM run folder moved, copied or renamed mid-stage resumes: its checkpoint's starting
-model is compared by content, not by its absolute path (docs/running.md)."""
+model is compared by content, not by its absolute path (docs/running.md); an older checkpoint
+(path only) only with a starting model written no later than it."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from drac_ssl.config import load_config
@@ -12,8 +14,13 @@ WEIGHTS = Path("pretrain") / "vicreg_model.safetensors"
 
 
 def _run_folder(root: Path, data: bytes = b"weights-v1") -> Path:
+    """A run folder whose starting model (written at t=1000 s) predates its UMM ``last.pt`` (2000 s)."""
     (root / "pretrain").mkdir(parents=True)
     (root / WEIGHTS).write_bytes(data)
+    os.utime(root / WEIGHTS, (1000, 1000))
+    (root / "umm" / "checkpoints").mkdir(parents=True)
+    (root / "umm" / "checkpoints" / "last.pt").write_bytes(b"state")
+    os.utime(root / "umm" / "checkpoints" / "last.pt", (2000, 2000))
     return root
 
 
@@ -44,3 +51,17 @@ def test_old_checkpoint_of_a_copied_run_compares_the_original_file(tmp_path: Pat
     assert _differences(state, copy) == []
     (original / WEIGHTS).write_bytes(b"pretrained again")  # the original now holds other weights
     assert _differences(state, copy) != []
+
+
+def test_old_checkpoint_refuses_a_starting_model_written_after_it(tmp_path: Path) -> None:
+    run = _run_folder(tmp_path / "other" / "k_mv")
+    moved = {"source": str(tmp_path / "runs" / "k_mv" / WEIGHTS)}  # gone: moved, or another run's
+    in_place = {"source": str((run / WEIGHTS).resolve())}
+    os.utime(run / WEIGHTS, (3000, 3000))  # pretrained again, or another run's model, after last.pt
+    for state in (moved, in_place):
+        diffs = _differences(state, run)
+        assert len(diffs) == 1 and "was written after it" in diffs[0], diffs
+    os.utime(run / WEIGHTS, (2000, 2000))  # as old as the checkpoint: mv and cp -a keep file times
+    assert _differences(moved, run) == [] and _differences(in_place, run) == []
+    (run / "umm" / "checkpoints" / "last.pt").unlink()  # its time unknown: path alone is not enough
+    assert _differences(moved, run) != []
