@@ -139,12 +139,22 @@ def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     return "reusable"
 
 
-STAGES_DAMAGED_FIX = (
-    "delete it and rerun the same command: each stage runs again and takes up what it saved (the "
-    "ingest's cache, the last checkpoints of the pretraining and UMM, the fine-tuning's folds), so a "
-    "finished stage ends in seconds; one whose checkpoints were removed (run.keep_checkpoints=false) "
-    "trains again; the times of the earlier attempts are lost")
-"""How to go on from a damaged ``stages.json`` (``drac_ssl.train.read_stages_record``; the report says it too)."""
+def stages_damaged_fix(run_dir: str | os.PathLike[str], in_file: bool = False) -> str:
+    """How to go on from the damaged ``run_dir/stages.json`` (``drac_ssl.train.read_stages_record``;
+    the report says it too, ``in_file``: its commands without the absolute interpreter path).
+    A finished run needs nothing rerun: the report and the export read the stages' outputs,
+    not this record (checked on a finished tiny run with it cut short)."""
+    from drac_ssl.config import shell_word
+
+    run = shell_word(str(run_dir))
+    return (f"if the run had finished, you need not rerun it: {python_command('drac_ssl.report', in_file=in_file)} "
+            f"{run} and {python_command('drac_ssl.export', in_file=in_file)} {run} --images DIR --out FILE.csv "
+            "(or --variant NAME) work without it (only the "
+            "stages' times are lost); delete it only to resume the run or train it again, then rerun the same "
+            "command: each stage runs again and takes up what it saved (the ingest's cache, the last "
+            "checkpoints of the pretraining and UMM, the fine-tuning's folds), so a finished stage ends in "
+            "seconds; one whose checkpoints were removed (run.keep_checkpoints=false) trains again; the times "
+            "of the earlier attempts are lost")
 
 
 OLDER_FOLDS_WORDS = ("saved by an older drac_ssl, trained again on resume (their views followed "

@@ -116,7 +116,6 @@ from drac_ssl.io import (
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.run_state import (
     CHECKPOINT_STAGES,
-    STAGES_DAMAGED_FIX,
     SavedCheckpoint,
     checkpoint_saved,
     command_without,
@@ -131,6 +130,7 @@ from drac_ssl.run_state import (
     resume_in_place_command_and_note,
     saved_checkpoint,
     selected_metrics,
+    stages_damaged_fix,
 )
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
@@ -1557,7 +1557,7 @@ def read_stages_record(run_dir: Path) -> dict[str, Any]:
     Raises:
         ConfigError: it is there but holds no JSON object (empty, or cut short by another
             program or a copy: drac_ssl replaces it whole), naming the file and the fix
-            (:data:`drac_ssl.run_state.STAGES_DAMAGED_FIX`).
+            (:func:`drac_ssl.run_state.stages_damaged_fix`).
         OSError: it is there but cannot be read (no permission, a failing disk).
     """
     path = run_dir / "stages.json"
@@ -1574,7 +1574,7 @@ def read_stages_record(run_dir: Path) -> dict[str, Any]:
     if not isinstance(status, dict):
         raise ConfigError(f"{path}: damaged: {why}; drac_ssl writes it whole, so it was cut or "
                           f"changed by something else (a copy, an editor, a full disk).\n"
-                          f"  fix: {STAGES_DAMAGED_FIX}.")
+                          f"  fix: {stages_damaged_fix(run_dir)}.")
     return status
 
 
