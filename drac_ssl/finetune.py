@@ -155,7 +155,6 @@ from drac_ssl.io import (
     atomic_write_json,
     atomic_write_text,
     read_json_dict,
-    recorded_content,
     sha256_file,
 )
 from drac_ssl.losses.grading import class_weights_for, grading_loss
@@ -219,7 +218,13 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     sites_as_patients,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
-from drac_ssl.run_state import FOLDS_PLAN, OFFERED_FOLDS, TRAIN_VIEWS, folds_saved_words
+from drac_ssl.run_state import (
+    FOLDS_PLAN,
+    OFFERED_FOLDS,
+    TRAIN_VIEWS,
+    fold_weights_problem,
+    folds_saved_words,
+)
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
@@ -1548,45 +1553,19 @@ def _fold_signatures(ctx: _Context, variant: str, source: Path | None, spec: Mod
 
 def _fold_reusable(record: dict[str, Any] | None, accepted: set[str], weights_path: Path) -> bool:
     """Whether a fold's finished record is reused (:func:`_train_folds`): its signature
-    accepted, its weights file present and whole (:func:`_fold_weights_problem`), its
+    accepted, its weights file present and whole (:func:`~drac_ssl.run_state.fold_weights_problem`), its
     validation outputs finite and its training views drawn per image
     (:data:`~drac_ssl.run_state.TRAIN_VIEWS`)."""
     return (record is not None and record.get("signature") in accepted and weights_path.is_file()
             and not _non_finite_rows(record.get("val_raw"))[0] and record.get("train_views") == TRAIN_VIEWS
-            and _fold_weights_problem(record, weights_path) is None)
+            and fold_weights_problem(record, weights_path) is None)
 
 
 def _weights_content(path: Path) -> dict[str, Any]:
     """What a fold record holds of its weights file (``weights_file``): ``{"bytes", "sha256",
-    "mtime_ns"}``, checked on reuse by :func:`_fold_weights_problem`."""
+    "mtime_ns"}``, checked on reuse by :func:`~drac_ssl.run_state.fold_weights_problem`."""
     stat = path.stat()
     return {"bytes": stat.st_size, "sha256": sha256_file(path), "mtime_ns": stat.st_mtime_ns}
-
-
-def _fold_weights_problem(record: dict[str, Any], weights_path: Path) -> str | None:
-    """Why a finished fold's weights file ``weights_path`` (``fold<k>.safetensors``) cannot be
-    reused, in words, or None when it is whole: cut short or changed since the fold saved it
-    (its record's ``weights_file``: size, then SHA-256 when its modification time is not the
-    recorded one, as the ingest checks its cache: :func:`drac_ssl.io.recorded_content`), or,
-    for a record saved before the size and digest were recorded, not readable as a
-    safetensors file (its header and the length it gives)."""
-    from safetensors import SafetensorError, safe_open
-
-    recorded = record.get("weights_file")
-    try:
-        if isinstance(recorded, dict) and {"bytes", "sha256", "mtime_ns"} <= set(recorded):
-            size = weights_path.stat().st_size
-            if size != int(recorded["bytes"]):
-                return f"it holds {size:,} bytes, not the {int(recorded['bytes']):,} it was saved with"
-            if weights_path.stat().st_mtime_ns == int(recorded["mtime_ns"]):
-                return None
-            digest, _ = recorded_content(weights_path, recorded["bytes"], recorded["sha256"], recorded["mtime_ns"])
-            return None if digest == recorded["sha256"] else "its bytes are not those saved (SHA-256)"
-        with safe_open(str(weights_path), framework="pt") as fh:
-            fh.keys()
-        return None
-    except (SafetensorError, OSError, ValueError) as exc:
-        return f"it cannot be read as a safetensors file ({exc})"
 
 
 def _sign_and_build(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
@@ -1836,7 +1815,7 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
                     not_finite.append(fold)
                 record = None
         if (record is not None and record.get("signature") in setup.accepted and weights_path.is_file()
-                and (problem := _fold_weights_problem(record, weights_path)) is not None):
+                and (problem := fold_weights_problem(record, weights_path)) is not None):
             print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: {out_dir / weights_path.name}: "
                   f"{problem} (cut short or damaged after it was saved): "
                   f"training it again")
