@@ -52,3 +52,22 @@ def test_an_older_records_cut_short_fold_file_is_not_counted_as_reused(tmp_path:
     with open(path, "r+b") as fh:
         fh.truncate(path.stat().st_size - 10)
     assert _both(tmp_path, record, path) == (False, False)
+
+
+def test_a_damaged_fold_file_is_checked_once_per_command(tmp_path: Path, monkeypatch) -> None:
+    """The frozen banks' look ahead (``_fold_reusable``) and the fold loop (``_weights_problem``)
+    share one check of a fold file as it is: a damaged one was hashed twice (a review, F5)."""
+    from drac_ssl import finetune
+
+    record, path = _saved_fold(tmp_path, recorded=True)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(record["weights_file"]["mtime_ns"] + 10**9,) * 2)
+    calls: list[Path] = []
+    check = finetune.fold_weights_problem
+    monkeypatch.setattr(finetune, "fold_weights_problem", lambda r, p: calls.append(p) or check(r, p))
+    problems: dict = {}
+    assert not finetune._fold_reusable(record, {"sig"}, path, problems)
+    assert finetune._weights_problem(record, path, problems) == "its bytes are not those saved (SHA-256)"
+    assert calls == [path]
