@@ -2914,7 +2914,8 @@ def _not_utf8_words(path: Path, exc: UnicodeDecodeError) -> str:
 
 
 SAVED_CONFIG = "config.yaml"
-"""The name of a run folder's saved configuration (:func:`save_config`, :func:`read_saved_config`)."""
+"""The name of a run folder's saved configuration, read by :func:`read_saved_config`
+(:func:`save_config` writes to whatever path its caller gives: the run writes ``RUN/config.yaml``)."""
 
 
 def read_saved_config(run_dir: str | os.PathLike[str], strict: bool = False) -> dict[str, Any]:

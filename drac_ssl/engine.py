@@ -17,8 +17,8 @@ an :class:`Engine`, which does everything else the same way for every stage:
   on the device until the next write, and a resumed run restarts from the last epoch
   written (exactly, as above);
 * before the first epoch it trains, the free space of the checkpoint folder's disk against
-  what the checkpoints take (:meth:`Engine.check_room`: a warning, or a refusal when not even
-  one ``last.pt`` fits), and at a resume a ``last.pt`` altered since its record refused
+  what the checkpoints take (:meth:`Engine.check_room`: a warning only, never a refusal), and
+  at a resume a ``last.pt`` altered since its record refused
   (:func:`drac_ssl.run_state.altered_checkpoint`);
 * a Ctrl-C in an epoch's monitors (:meth:`TrainingTask.epoch_monitors`, run after its
   steps) keeps the trained epoch when it is due a checkpoint: ``last.pt`` is written with its

@@ -155,7 +155,6 @@ from drac_ssl.io import (
     atomic_write_json,
     atomic_write_text,
     read_json_dict,
-    recorded_content,
     sha256_file,
 )
 from drac_ssl.losses.grading import class_weights_for, grading_loss
@@ -219,7 +218,13 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     sites_as_patients,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
-from drac_ssl.run_state import FOLDS_PLAN, OFFERED_FOLDS, TRAIN_VIEWS, folds_saved_words
+from drac_ssl.run_state import (
+    FOLDS_PLAN,
+    OFFERED_FOLDS,
+    TRAIN_VIEWS,
+    fold_weights_problem,
+    folds_saved_words,
+)
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
@@ -492,6 +497,9 @@ class _Context:
     # the frozen feature banks' inputs (CPU) and shared stage maps (device), for every
     # variant of the stage (drac_ssl.bank_cache)
     banks: BankCache = field(default_factory=BankCache)
+    # each fold file's check (:func:`_weights_problem`), once per command: a damaged file is
+    # hashed once, not again by the fold loop after the frozen banks' look ahead
+    weights_problems: dict[tuple[str, int, int, str], str | None] = field(default_factory=dict)
     # the run folder: a fold's non-finite stop names it in its fix (run.reuse=RUN); None: "RUN"
     run_dir: Path | None = None
     # each variant's paired-bootstrap scores, drawn once for all its comparisons (_paired),
@@ -950,7 +958,8 @@ def _announce_backbones(ctx: _Context, spec: ModelSpec, sources: dict[str, Path 
         try:
             _, accepted = _fold_signatures(ctx, variant, source, spec, out_dir)
             if all(_fold_reusable(read_json_dict(out_dir / f"fold{fold}.json"), accepted,
-                                  out_dir / f"fold{fold}.safetensors") for fold in ctx.fold_ids):
+                                  out_dir / f"fold{fold}.safetensors", ctx.weights_problems)
+                   for fold in ctx.fold_ids):
                 continue
             with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -1546,47 +1555,38 @@ def _fold_signatures(ctx: _Context, variant: str, source: Path | None, spec: Mod
     return signature, accepted
 
 
-def _fold_reusable(record: dict[str, Any] | None, accepted: set[str], weights_path: Path) -> bool:
+def _fold_reusable(record: dict[str, Any] | None, accepted: set[str], weights_path: Path,
+                   problems: dict[tuple[str, int, int, str], str | None] | None = None) -> bool:
     """Whether a fold's finished record is reused (:func:`_train_folds`): its signature
-    accepted, its weights file present and whole (:func:`_fold_weights_problem`), its
-    validation outputs finite and its training views drawn per image
-    (:data:`~drac_ssl.run_state.TRAIN_VIEWS`)."""
+    accepted, its weights file present and whole (:func:`~drac_ssl.run_state.fold_weights_problem`,
+    remembered in ``problems``: :func:`_weights_problem`), its validation outputs finite and its
+    training views drawn per image (:data:`~drac_ssl.run_state.TRAIN_VIEWS`)."""
     return (record is not None and record.get("signature") in accepted and weights_path.is_file()
             and not _non_finite_rows(record.get("val_raw"))[0] and record.get("train_views") == TRAIN_VIEWS
-            and _fold_weights_problem(record, weights_path) is None)
+            and _weights_problem(record, weights_path, {} if problems is None else problems) is None)
+
+
+def _weights_problem(record: dict[str, Any], weights_path: Path,
+                     problems: dict[tuple[str, int, int, str], str | None]) -> str | None:
+    """:func:`~drac_ssl.run_state.fold_weights_problem` of the fold file ``weights_path``, taken
+    from ``problems`` (``_Context.weights_problems``) when it was checked already as it is now
+    (same path, size, modification time and recorded ``weights_file``), else checked and
+    remembered there: a damaged file is hashed once per command.
+
+    Raises:
+        OSError: the file cannot be stat'ed (gone)."""
+    stat = weights_path.stat()
+    key = (str(weights_path), stat.st_size, stat.st_mtime_ns, json.dumps(record.get("weights_file"), sort_keys=True))
+    if key not in problems:
+        problems[key] = fold_weights_problem(record, weights_path)
+    return problems[key]
 
 
 def _weights_content(path: Path) -> dict[str, Any]:
     """What a fold record holds of its weights file (``weights_file``): ``{"bytes", "sha256",
-    "mtime_ns"}``, checked on reuse by :func:`_fold_weights_problem`."""
+    "mtime_ns"}``, checked on reuse by :func:`~drac_ssl.run_state.fold_weights_problem`."""
     stat = path.stat()
     return {"bytes": stat.st_size, "sha256": sha256_file(path), "mtime_ns": stat.st_mtime_ns}
-
-
-def _fold_weights_problem(record: dict[str, Any], weights_path: Path) -> str | None:
-    """Why a finished fold's weights file ``weights_path`` (``fold<k>.safetensors``) cannot be
-    reused, in words, or None when it is whole: cut short or changed since the fold saved it
-    (its record's ``weights_file``: size, then SHA-256 when its modification time is not the
-    recorded one, as the ingest checks its cache: :func:`drac_ssl.io.recorded_content`), or,
-    for a record saved before the size and digest were recorded, not readable as a
-    safetensors file (its header and the length it gives)."""
-    from safetensors import SafetensorError, safe_open
-
-    recorded = record.get("weights_file")
-    try:
-        if isinstance(recorded, dict) and {"bytes", "sha256", "mtime_ns"} <= set(recorded):
-            size = weights_path.stat().st_size
-            if size != int(recorded["bytes"]):
-                return f"it holds {size:,} bytes, not the {int(recorded['bytes']):,} it was saved with"
-            if weights_path.stat().st_mtime_ns == int(recorded["mtime_ns"]):
-                return None
-            digest, _ = recorded_content(weights_path, recorded["bytes"], recorded["sha256"], recorded["mtime_ns"])
-            return None if digest == recorded["sha256"] else "its bytes are not those saved (SHA-256)"
-        with safe_open(str(weights_path), framework="pt") as fh:
-            fh.keys()
-        return None
-    except (SafetensorError, OSError, ValueError) as exc:
-        return f"it cannot be read as a safetensors file ({exc})"
 
 
 def _sign_and_build(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
@@ -1826,31 +1826,24 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
             raise RuntimeError(f"fold {fold}: ids in both training and validation")
         if set(inner_ids) & (set(train_ids) | set(val_ids)):  # likewise
             raise RuntimeError(f"fold {fold}: inner-split ids also in training or validation")
-        if record is not None and record.get("signature") in setup.accepted and weights_path.is_file():
+        reusable = record is not None and record.get("signature") in setup.accepted and weights_path.is_file()
+        if reusable:  # the checks of _fold_reusable, in turn, each weights file checked once
             n_bad, n_val = _non_finite_rows(record.get("val_raw"))
+            why, tally = None, not_finite  # the list the fold is added to when offered
             if n_bad:  # saved before a non-finite fold was stopped: reused, it failed every rerun
-                print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: its "
-                      f"validation outputs are not finite ({n_bad} of {n_val} images: saved by a "
-                      f"version that did not stop a fold on non-finite values): training it again")
+                why, tally = (f"its validation outputs are not finite ({n_bad} of {n_val} images: saved by "
+                              f"a version that did not stop a fold on non-finite values)"), not_finite
+            elif (problem := _weights_problem(record, weights_path, ctx.weights_problems)) is not None:
+                why, tally = (f"{out_dir / weights_path.name}: {problem} (cut short or damaged after it "
+                              f"was saved)"), damaged
+            elif record.get("train_views") != TRAIN_VIEWS:
+                why, tally = OLD_VIEWS_WORDS, old_views
+            if why is not None:
+                print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: {why}: training it again")
                 if record_path.name in offered:
-                    not_finite.append(fold)
-                record = None
-        if (record is not None and record.get("signature") in setup.accepted and weights_path.is_file()
-                and (problem := _fold_weights_problem(record, weights_path)) is not None):
-            print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: {out_dir / weights_path.name}: "
-                  f"{problem} (cut short or damaged after it was saved): "
-                  f"training it again")
-            if record_path.name in offered:
-                damaged.append(fold)
-            record = None
-        if (record is not None and record.get("signature") in setup.accepted and weights_path.is_file()
-                and record.get("train_views") != TRAIN_VIEWS):
-            print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: {OLD_VIEWS_WORDS}: "
-                  f"training it again")
-            if record_path.name in offered:
-                old_views.append(fold)
-            record = None
-        if _fold_reusable(record, setup.accepted, weights_path):  # as the checks above left it
+                    tally.append(fold)
+                record, reusable = None, False
+        if reusable:
             trained_in = _reuse_fold(variant, fold, out_dir, record_path, record, offered, setup.signature)
             if trained_in:
                 taken_from.setdefault(str(trained_in), []).append(fold)

@@ -34,6 +34,7 @@ from drac_ssl.io import (
     invocations,
     last_invocation,
     read_json_dict,
+    recorded_content,
     running_here,
     sha256_file,
     try_lock,
@@ -103,13 +104,42 @@ def folds_saved_words(saved: dict[str, Any], variants: list[str] | tuple[str, ..
     return f"{done} of {total} folds saved: {per_variant}", "resume: the saved folds are reused, the others trained"
 
 
+def fold_weights_problem(record: dict[str, Any], weights_path: Path) -> str | None:
+    """Why a finished fold's weights file ``weights_path`` (``fold<k>.safetensors``) cannot be
+    reused, in words, or None when it is whole: cut short or changed since the fold saved it
+    (its record's ``weights_file``: size, then SHA-256 when its modification time is not the
+    recorded one, as the ingest checks its cache: :func:`drac_ssl.io.recorded_content`), or,
+    for a record saved before the size and digest were recorded, not readable as a
+    safetensors file (its header and the length it gives). The one check of both the
+    fine-tuning's resume (``drac_ssl.finetune._train_folds``) and the run's state
+    (:func:`_fold_saved`: what ``status`` and the report say a resume reuses). Imports no torch
+    (safetensors is opened for numpy, its header alone read)."""
+    from safetensors import SafetensorError, safe_open
+
+    recorded = record.get("weights_file")
+    try:
+        if isinstance(recorded, dict) and {"bytes", "sha256", "mtime_ns"} <= set(recorded):
+            size = weights_path.stat().st_size
+            if size != int(recorded["bytes"]):
+                return f"it holds {size:,} bytes, not the {int(recorded['bytes']):,} it was saved with"
+            if weights_path.stat().st_mtime_ns == int(recorded["mtime_ns"]):
+                return None
+            digest, _ = recorded_content(weights_path, recorded["bytes"], recorded["sha256"], recorded["mtime_ns"])
+            return None if digest == recorded["sha256"] else "its bytes are not those saved (SHA-256)"
+        with safe_open(str(weights_path), framework="numpy") as fh:
+            fh.keys()
+        return None
+    except (SafetensorError, OSError, ValueError) as exc:
+        return f"it cannot be read as a safetensors file ({exc})"
+
+
 def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     """How the fine-tuning's resume would take ``folder/fold<k>.json``: ``"reusable"`` for a
     record with a signature (one of ``signatures`` when its variant was signed; when not, not
     a fold run.reuse offered from another run, :data:`OFFERED_FOLDS`, still as it was offered:
     linked into every variant up front, it is retrained when its signature differs, which is
-    not known yet), every weight file it lists beside it (the fold's own of the size its record
-    gives, when it gives one), views drawn as :data:`TRAIN_VIEWS`,
+    not known yet), every weight file it lists beside it (the fold's own whole:
+    :func:`fold_weights_problem`, the fine-tuning's own check), views drawn as :data:`TRAIN_VIEWS`,
     finite validation outputs (``drac_ssl.finetune._train_folds``); ``"older views"`` for
     one that is all of that but for its views (no ``train_views``: an older drac_ssl's, trained
     again); ``""`` otherwise."""
@@ -127,8 +157,7 @@ def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     weights = record.get("weights") if isinstance(record.get("weights"), list) else [f"fold{fold}.safetensors"]
     if not all(isinstance(w, str) and (folder / w).is_file() for w in weights):
         return ""
-    recorded = record.get("weights_file")  # the fold file's size when saved: one cut short is retrained
-    if isinstance(recorded, dict) and recorded.get("bytes") != (folder / f"fold{fold}.safetensors").stat().st_size:
+    if fold_weights_problem(record, folder / f"fold{fold}.safetensors") is not None:  # retrained on resume
         return ""
     rows = record.get("val_raw")
     if not (isinstance(rows, list) and all(isinstance(x, (int, float)) and math.isfinite(x)

@@ -1555,19 +1555,22 @@ def read_stages_record(run_dir: Path) -> dict[str, Any]:
     """``run_dir/stages.json``, the record of the stages: {} when it is not there.
 
     Raises:
-        ConfigError: it is there but holds no JSON object (empty, or cut short by another
-            program or a copy: drac_ssl replaces it whole), naming the file and the fix
-            (:func:`drac_ssl.run_state.stages_damaged_fix`).
+        ConfigError: it is there but holds no JSON object (empty, cut short or not UTF-8:
+            changed by another program or a copy, as drac_ssl replaces it whole), naming the
+            file and the fix (:func:`drac_ssl.run_state.stages_damaged_fix`).
         OSError: it is there but cannot be read (no permission, a failing disk).
     """
     path = run_dir / "stages.json"
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
-    try:
+    try:  # decoded here, not by read_text: a byte that is not UTF-8 is damage like a cut
+        text = raw.decode("utf-8")
         status = json.loads(text)
-    except ValueError as exc:  # UnicodeDecodeError too
+    except UnicodeDecodeError as exc:
+        status, why = None, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+    except ValueError as exc:
         status, why = None, ("empty" if not text.strip() else f"not valid JSON: {exc}")
     else:
         why = f"a JSON {type(status).__name__}, not an object"
@@ -1585,12 +1588,12 @@ def _stages_as_saved(run_dir: Path) -> dict[str, Any]:
         OSError: it is there but cannot be read (no permission, a failing disk).
     """
     try:
-        text = (run_dir / "stages.json").read_text(encoding="utf-8")
+        raw = (run_dir / "stages.json").read_bytes()
     except FileNotFoundError:
         return {}
     try:
-        status = json.loads(text)
-    except ValueError:
+        status = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError too
         return {}
     return status if isinstance(status, dict) else {}
 

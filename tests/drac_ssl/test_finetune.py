@@ -19,7 +19,7 @@ import pytest
 import torch
 from fake_ingest import SOURCE_SIZE, TINY_FINETUNE, make_fake_ingest, pair_into_patients
 
-from drac_ssl import finetune, pretrain
+from drac_ssl import finetune, pretrain, run_state
 from drac_ssl.config import Config, ConfigError, FinetuneConfig, load_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading import model as grading
@@ -1743,10 +1743,10 @@ def test_an_older_fold_record_is_checked_by_reading_its_weights_header(tmp_path:
 
     path = tmp_path / "fold0.safetensors"
     save_file({"head.weight": torch.zeros(5, 8)}, str(path))
-    assert finetune._fold_weights_problem({}, path) is None
+    assert run_state.fold_weights_problem({}, path) is None
     with open(path, "r+b") as fh:
         fh.truncate(path.stat().st_size - 10)
-    problem = finetune._fold_weights_problem({}, path)
+    problem = run_state.fold_weights_problem({}, path)
     assert problem is not None and problem.startswith("it cannot be read as a safetensors file ("), problem
 
 

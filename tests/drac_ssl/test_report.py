@@ -18,6 +18,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 import yaml
+from safetensors.numpy import save_file
 
 from drac_ssl import collapse, pretrain
 from drac_ssl.metrics import degenerate_ci_reason, one_grade_words
@@ -1232,7 +1233,7 @@ def test_a_killed_fine_tuning_counts_the_folds_saved_on_disk(tmp_path: Path) -> 
             {"fold": k, "signature": signature, "val_raw": [[raw, 0.1]], "weights": [f"fold{k}.safetensors"],
              "train_views": TRAIN_VIEWS}))
         if weights:
-            (finetune / variant / f"fold{k}.safetensors").write_bytes(b"w")
+            save_file({"w": np.zeros(2, np.float32)}, str(finetune / variant / f"fold{k}.safetensors"))
 
     fold("scratch", 0, "s")
     fold("scratch", 1, "s")
