@@ -103,8 +103,10 @@ are not calibrated, read the grade, not the percentages; the stage says it on it
 ``export/summary.json``'s ``notes`` and as ``calibration_failed``), and so do the bundle's own
 caveats the app says with every grade (:func:`drac_ssl.grading.bundle.grade_caveats`: an
 untrained demo bundle, phantom training images, a trial run; a weak "unlike the training
-images" check once, with its reasons, :func:`_weak_check_line`); the CSV and the exit code are
-unchanged.
+images" check once, with its reasons, :func:`_weak_check_line`), with the app's sentence for a
+grade the model never found out of fold (:func:`bundle_caveats`); those caveats are kept in the
+provenance sidecar's ``caveats`` too (the stage's also in ``notes``); the CSV and the exit code
+are unchanged.
 
 An image that cannot be read (truncated, corrupt, not an image) writes nothing: a
 submission missing a case is invalid, and the error lists each file (what is wrong, the
@@ -288,6 +290,7 @@ from drac_ssl.grading.bundle import (
     grade_caveats,
     load_bundle,
     model_card_note,
+    never_found_words,
     older_bundle_records,
     ood_check_caveat,
     probability_columns_words,
@@ -419,6 +422,7 @@ from drac_ssl.submission import (
 __all__ = [
     "Bundle",
     "BundleError",
+    "bundle_caveats",
     "ExportResult",
     "build_bundle",
     "failed_submission_path",
@@ -901,6 +905,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # which model graded, always, as --images writes it (provenance_path)
         grading_record = bundle.grading_provenance(len(cases), command_line(names_only=True, parser=export_parser()),
                                                    tta=bundle.tta_in_cv)
+        grading_record["caveats"] = bundle_caveats(bundle, plural=True)  # a trial run, a grade never found
         companions.append((provenance_path(final), _provenance_writer(grading_record, final)))
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
@@ -980,7 +985,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     if uncalibrated:
         print(f"[export] WARNING: {uncalibrated}")
         notes.append(uncalibrated)
-    for caveat in grade_caveats(bundle.metadata, plural=True):  # phantom data, a trial run: the app's words
+    for caveat in bundle_caveats(bundle, plural=True):  # phantom data, a trial run, never found: the app's words
         print(f"[export] WARNING: {caveat}")
         notes.append(caveat)  # the record says what the console said
     atomic_write_json(run_dir / "export" / summary_name, {
@@ -1059,6 +1064,21 @@ EARLIER_SET_KEPT = "earlier_set_kept"
 submission set is as it was (nothing replaced, or every rename undone), False when undoing
 failed too (the exception's notes say where the earlier files are). Absent: the error was
 raised elsewhere, after or before the set was replaced."""
+
+
+
+def bundle_caveats(bundle: Bundle, plural: bool) -> list[str]:
+    """What applies to every grade of the bundle, in the app's words: its caveats
+    (:func:`drac_ssl.grading.bundle.grade_caveats`: an untrained demo, phantom training images,
+    a trial run ...), then the grades it never found out of fold
+    (:func:`drac_ssl.grading.bundle.never_found_words`: ``Out of fold this model never found PDR
+    (0 of 72 images): a grade other than PDR does not rule it out.``, the grades named as the app
+    names them). Printed as warnings by both commands and kept in the provenance sidecar's
+    ``caveats`` (a list of sentences; empty for none), beside a CSV that stays DRAC's format."""
+    from drac_ssl.scale import grade_names_for_people  # noqa: PLC0415
+
+    never = never_found_words(bundle.metadata, list(grade_names_for_people(bundle.grade_names)))
+    return [*grade_caveats(bundle.metadata, plural=plural), *([never] if never else [])]
 
 
 def _provenance_writer(record: dict[str, Any], final: Path) -> Callable[[Path, Path], object]:
@@ -2006,7 +2026,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     if uncalibrated := calibration_warning(bundle.metadata):  # the stage's too
         print(f"warning: {uncalibrated}", file=sys.stderr)
     weak_check = ood_check_caveat(bundle.metadata)  # said once, with its reasons: _weak_check_line
-    for caveat in grade_caveats(bundle.metadata, plural=len(graded_files) > 1):  # the app's words
+    for caveat in bundle_caveats(bundle, plural=len(graded_files) > 1):  # the app's words
         if caveat != weak_check:
             print(f"warning: {caveat}", file=sys.stderr)
     if weak := _weak_check_line(bundle, unlike):
@@ -2210,6 +2230,8 @@ def _write_outputs(bundle: Bundle, out: Path, images_dir: Path, found: FolderFil
     # format stays DRAC's: the bundle's identity and build, this command, the time, the rows
     grading_record = bundle.grading_provenance(len(graded_files), command_line(names_only=True, parser=export_parser()),
                                                tta=bundle.tta_in_cv if tta is None else bool(tta))
+    # what applies to every grade (a trial run, a grade never found): as the warnings say it
+    grading_record["caveats"] = bundle_caveats(bundle, plural=len(graded_files) > 1)
     companions.append((provenance_path(out), _provenance_writer(grading_record, out)))
     if skip_unreadable:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
