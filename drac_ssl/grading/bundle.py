@@ -189,7 +189,7 @@ from drac_ssl.starting import python_command, python_word
 from drac_ssl.submission import GRADING_PROVENANCE_FORMAT  # the one spelling (out_paths reads it)
 from drac_ssl.torch_pair import require_torch_pair  # stdlib only
 from drac_ssl.trial_run import trial_run_record, trial_run_words
-from drac_ssl.weights_file import WeightsFileError
+from drac_ssl.weights_file import WeightsFileError, safetensors_damage
 
 __all__ = [
     "BUNDLE_DEVICE_TYPES",
@@ -1188,6 +1188,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             source = vdir / name
             if not source.is_file():
                 raise BundleError(f"{source}: weight file missing; rerun the finetune stage")
+            _check_fold_file(run_dir, variant, model_json["folds"], source)  # the run's file, not the copy
             try:  # a hard link: the fine-tuning replaces its files atomically, never writes into them
                 os.link(source, tmp / name)
             except OSError:  # another file system, or links not allowed
@@ -1271,6 +1272,48 @@ def _remove_path(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def damaged_fold_file_words(run_dir: Path, variant: str, folds: Sequence[dict[str, Any]],
+                            source: Path, why: str) -> str:
+    """The message for the fine-tuning's weights file ``source`` (``RUN/finetune/<variant>/
+    foldK.safetensors``, or the folds' shared ``backbone.safetensors``) found damaged (``why``,
+    :func:`drac_ssl.weights_file.safetensors_damage`) by a bundle build: the fine-tuning writes
+    its files whole (atomically), so the file was damaged afterwards (a run folder copied short,
+    a disk error), and the fix retrains what it held, which the run's ``stages.json`` would
+    otherwise skip as done: delete that fold's record and file (a shared backbone: the variant's
+    folder) and the ``finetune`` entry of ``stages.json``, then rerun the run's command; its
+    other folds are reused, and the export stage after it runs again."""
+    mine = [f.get("fold") for f in folds if source.name in (f.get("weights") or [])]
+    config = shlex.quote(str(run_dir / "config.yaml"))
+    rerun = f"{python_command('drac_ssl.train')} -c {config}"
+    if len(mine) == 1:
+        what = f"fold {mine[0]}'s weights"
+        delete = f"{source} and {source.with_suffix('.json')}"
+        kept = "the other folds are reused"
+    else:
+        what = f"the weights {len(mine)} folds share"
+        delete = f"the folder {source.parent}"
+        kept = f"every fold of {variant} is trained again"
+    return (f"{source}: {what} are damaged ({why}); the fine-tuning wrote the file whole, so it was damaged "
+            f"after (a copy of the run folder cut short, a disk error); nothing was built.\n  fix: copy "
+            f"the run folder again from where it was trained, or train it again: delete {delete}, and the "
+            f"\"finetune\" entry of {run_dir / 'stages.json'}, then rerun {rerun} ({kept}; the export "
+            f"stage runs again after it)")
+
+
+def _check_fold_file(run_dir: Path, variant: str, folds: Sequence[dict[str, Any]], source: Path) -> None:
+    """BundleError (:func:`damaged_fold_file_words`) when the fine-tuning's weights file
+    ``source`` is not a whole safetensors file; read before it is linked into the bundle, so
+    that the error names the run's file and the fix for it, not the build's temporary copy."""
+    try:
+        why = safetensors_damage(source)
+    except OSError as exc:
+        raise BundleError(f"{source}: the fine-tuning's weights file cannot be read "
+                          f"({exc.strerror or exc}).\n  fix: give this account read access to "
+                          f"{source.parent}, then export again") from None
+    if why is not None:
+        raise BundleError(damaged_fold_file_words(run_dir, variant, folds, source, why))
 
 
 def _check_weight_hash(folds: Sequence[dict[str, Any]], name: str, copy: Path, vdir: Path,
