@@ -155,6 +155,7 @@ from drac_ssl.io import (
     atomic_write_json,
     atomic_write_text,
     read_json_dict,
+    recorded_content,
     sha256_file,
 )
 from drac_ssl.losses.grading import class_weights_for, grading_loss
@@ -1547,10 +1548,45 @@ def _fold_signatures(ctx: _Context, variant: str, source: Path | None, spec: Mod
 
 def _fold_reusable(record: dict[str, Any] | None, accepted: set[str], weights_path: Path) -> bool:
     """Whether a fold's finished record is reused (:func:`_train_folds`): its signature
-    accepted, its weights file present, its validation outputs finite and its training views
-    drawn per image (:data:`~drac_ssl.run_state.TRAIN_VIEWS`)."""
+    accepted, its weights file present and whole (:func:`_fold_weights_problem`), its
+    validation outputs finite and its training views drawn per image
+    (:data:`~drac_ssl.run_state.TRAIN_VIEWS`)."""
     return (record is not None and record.get("signature") in accepted and weights_path.is_file()
-            and not _non_finite_rows(record.get("val_raw"))[0] and record.get("train_views") == TRAIN_VIEWS)
+            and not _non_finite_rows(record.get("val_raw"))[0] and record.get("train_views") == TRAIN_VIEWS
+            and _fold_weights_problem(record, weights_path) is None)
+
+
+def _weights_content(path: Path) -> dict[str, Any]:
+    """What a fold record holds of its weights file (``weights_file``): ``{"bytes", "sha256",
+    "mtime_ns"}``, checked on reuse by :func:`_fold_weights_problem`."""
+    stat = path.stat()
+    return {"bytes": stat.st_size, "sha256": sha256_file(path), "mtime_ns": stat.st_mtime_ns}
+
+
+def _fold_weights_problem(record: dict[str, Any], weights_path: Path) -> str | None:
+    """Why a finished fold's weights file ``weights_path`` (``fold<k>.safetensors``) cannot be
+    reused, in words, or None when it is whole: cut short or changed since the fold saved it
+    (its record's ``weights_file``: size, then SHA-256 when its modification time is not the
+    recorded one, as the ingest checks its cache: :func:`drac_ssl.io.recorded_content`), or,
+    for a record saved before the size and digest were recorded, not readable as a
+    safetensors file (its header and the length it gives)."""
+    from safetensors import SafetensorError, safe_open
+
+    recorded = record.get("weights_file")
+    try:
+        if isinstance(recorded, dict) and {"bytes", "sha256", "mtime_ns"} <= set(recorded):
+            size = weights_path.stat().st_size
+            if size != int(recorded["bytes"]):
+                return f"it holds {size:,} bytes, not the {int(recorded['bytes']):,} it was saved with"
+            if weights_path.stat().st_mtime_ns == int(recorded["mtime_ns"]):
+                return None
+            digest, _ = recorded_content(weights_path, recorded["bytes"], recorded["sha256"], recorded["mtime_ns"])
+            return None if digest == recorded["sha256"] else "its bytes are not those saved (SHA-256)"
+        with safe_open(str(weights_path), framework="pt") as fh:
+            fh.keys()
+        return None
+    except (SafetensorError, OSError, ValueError) as exc:
+        return f"it cannot be read as a safetensors file ({exc})"
 
 
 def _sign_and_build(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
@@ -1648,6 +1684,7 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
     if setup.frozen:
         state = {k: v for k, v in state.items() if k.startswith("head.")}
     save_weights(weights_path, state, {"format": "drac_ssl grading fold v1"})
+    weights_file = _weights_content(weights_path)  # checked on reuse: a cut-short file is retrained
     inner: dict[str, Any] = {}
     val_qwk = math.nan
     if ctx.ft.keep == "inner":
@@ -1665,6 +1702,7 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
         "train_ids": train_ids, "val_ids": val_ids,
         "val_raw": raw_val.tolist(), "history": history, "train_views": TRAIN_VIEWS,
         "weights": ([setup.shared_backbone.name] if setup.frozen else []) + [weights_path.name],
+        "weights_file": weights_file,
         **inner,
     }
     atomic_write_json(weights_path.with_name(f"fold{fold}.json"), _json_safe(record))
@@ -1706,17 +1744,21 @@ def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig, scratch: b
     return diffs
 
 
+DAMAGED_WORDS = "their weights file was cut short or damaged after it was saved"
+
+
 def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: dict[str, list[int]],
                resumed: list[int], not_finite: Sequence[int] = (), differ: Sequence[str] = (),
-               old_views: Sequence[int] = ()) -> None:
+               old_views: Sequence[int] = (), damaged: Sequence[int] = ()) -> None:
     """Print how many of the folds run.reuse ``offered`` were taken (``taken_from``), and with
     a resumed attempt how many were this run's own (``resumed``) or trained now. Offered
     folds trained again because their validation outputs are not finite (``not_finite``) or
-    because the code before :data:`TRAIN_VIEWS` trained them (``old_views``) are counted apart
+    because the code before :data:`TRAIN_VIEWS` trained them (``old_views``) or because their
+    weights file is cut short or damaged (``damaged``) are counted apart
     from those whose settings or inputs differ; ``differ``: the settings that differ, when
     known (:func:`_offered_differences`), named instead of "the signature"."""
     n_taken = sum(len(folds) for folds in taken_from.values())
-    n_bad, n_old = len(not_finite), len(old_views)
+    n_bad, n_old, n_damaged = len(not_finite), len(old_views), len(damaged)
     its = "its" if n_bad == 1 else "their"
     if resumed:  # a resumed attempt: its own folds are neither taken nor retrained now
         n_trained = n_folds - n_taken - len(resumed)
@@ -1725,12 +1767,14 @@ def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: 
               + (f"; {n_trained} trained here" if n_trained else "")
               + (f" ({n_bad} offered by run.reuse: {its} validation outputs were not finite)"
                  if n_bad else "")
-              + (f" ({n_old} offered by run.reuse: {OLD_VIEWS_WORDS})" if n_old else ""))
+              + (f" ({n_old} offered by run.reuse: {OLD_VIEWS_WORDS})" if n_old else "")
+              + (f" ({n_damaged} offered by run.reuse: {DAMAGED_WORDS})" if n_damaged else ""))
     else:
-        n_differ = len(offered) - n_taken - n_bad - n_old
+        n_differ = len(offered) - n_taken - n_bad - n_old - n_damaged
         print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse reused"
               + (f"; {n_bad} retrained here: {its} validation outputs were not finite" if n_bad else "")
               + (f"; {n_old} retrained here: {OLD_VIEWS_WORDS}" if n_old else "")
+              + (f"; {n_damaged} retrained here: {DAMAGED_WORDS}" if n_damaged else "")
               + ((f"; {n_differ} retrained here (their settings or inputs differ from this run's; "
                   f"settings that differ: {', '.join(differ)})" if differ else
                   f"; {n_differ} retrained here (their settings or inputs differ from this run's: "
@@ -1767,6 +1811,7 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
     resumed: list[int] = []  # folds read back from this run's earlier attempt (not offered)
     not_finite: list[int] = []  # folds offered by run.reuse trained again: outputs not finite
     old_views: list[int] = []  # ... and those trained by the code whose views followed the workers
+    damaged: list[int] = []  # ... and those whose weights file is cut short or damaged
     for k_i, fold in enumerate(ctx.fold_ids):
         record_path = out_dir / f"fold{fold}.json"
         weights_path = out_dir / f"fold{fold}.safetensors"
@@ -1790,6 +1835,14 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
                 if record_path.name in offered:
                     not_finite.append(fold)
                 record = None
+        if (record is not None and record.get("signature") in setup.accepted and weights_path.is_file()
+                and (problem := _fold_weights_problem(record, weights_path)) is not None):
+            print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: {out_dir / weights_path.name}: "
+                  f"{problem} (cut short or damaged after it was saved): "
+                  f"training it again")
+            if record_path.name in offered:
+                damaged.append(fold)
+            record = None
         if (record is not None and record.get("signature") in setup.accepted and weights_path.is_file()
                 and record.get("train_views") != TRAIN_VIEWS):
             print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: {OLD_VIEWS_WORDS}: "
@@ -1817,8 +1870,9 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
     if offered:  # run.reuse offered folds: say how many were taken (a trial saw none taken, unsaid)
         n_taken = sum(len(folds) for folds in taken_from.values())
         differ = (_offered_differences(offered, ctx.ft, scratch=setup.scratch)
-                  if len(offered) > n_taken + len(not_finite) + len(old_views) else [])
-        _say_reuse(variant, len(ctx.fold_ids), offered, taken_from, resumed, not_finite, differ, old_views)
+                  if len(offered) > n_taken + len(not_finite) + len(old_views) + len(damaged) else [])
+        _say_reuse(variant, len(ctx.fold_ids), offered, taken_from, resumed, not_finite, differ, old_views,
+                   damaged)
     return _FoldOutputs(raw_all, fold_records, taken_from)
 
 

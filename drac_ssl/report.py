@@ -145,6 +145,7 @@ from drac_ssl.run_state import (
     selected_metrics,
     selected_variant,
     stage_states,
+    stages_damaged_fix,
     unfinished,
 )
 from drac_ssl.runtime import code_at, code_known, code_words, known_commit, same_code
@@ -762,6 +763,9 @@ def _killed_seconds(seconds: float | None) -> str:
 def _stages_section(run_dir: Path) -> list[str]:
     stages = read_json(run_dir / "stages.json")
     lines = ["## Stage wall times", ""]
+    if not isinstance(stages, dict) and (run_dir / "stages.json").is_file():
+        return lines + ["`stages.json` is damaged (empty, cut short or not a JSON object): the stages' "
+                        f"times cannot be read. To go on: {stages_damaged_fix(run_dir, in_file=True)}.", ""]
     if not isinstance(stages, dict) or not stages:
         return lines + ["No `stages.json` (the stages were not run by the orchestrator).", ""]
     # an entry still "running" (written as its attempt started) is a training running now or

@@ -108,7 +108,8 @@ def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     record with a signature (one of ``signatures`` when its variant was signed; when not, not
     a fold run.reuse offered from another run, :data:`OFFERED_FOLDS`, still as it was offered:
     linked into every variant up front, it is retrained when its signature differs, which is
-    not known yet), every weight file it lists beside it, views drawn as :data:`TRAIN_VIEWS`,
+    not known yet), every weight file it lists beside it (the fold's own of the size its record
+    gives, when it gives one), views drawn as :data:`TRAIN_VIEWS`,
     finite validation outputs (``drac_ssl.finetune._train_folds``); ``"older views"`` for
     one that is all of that but for its views (no ``train_views``: an older drac_ssl's, trained
     again); ``""`` otherwise."""
@@ -126,6 +127,9 @@ def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     weights = record.get("weights") if isinstance(record.get("weights"), list) else [f"fold{fold}.safetensors"]
     if not all(isinstance(w, str) and (folder / w).is_file() for w in weights):
         return ""
+    recorded = record.get("weights_file")  # the fold file's size when saved: one cut short is retrained
+    if isinstance(recorded, dict) and recorded.get("bytes") != (folder / f"fold{fold}.safetensors").stat().st_size:
+        return ""
     rows = record.get("val_raw")
     if not (isinstance(rows, list) and all(isinstance(x, (int, float)) and math.isfinite(x)
                                            for row in rows for x in (row if isinstance(row, list) else [row]))):
@@ -133,6 +137,24 @@ def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     if record.get("train_views") != TRAIN_VIEWS:  # views that followed the worker count: retrained
         return "older views"
     return "reusable"
+
+
+def stages_damaged_fix(run_dir: str | os.PathLike[str], in_file: bool = False) -> str:
+    """How to go on from the damaged ``run_dir/stages.json`` (``drac_ssl.train.read_stages_record``;
+    the report says it too, ``in_file``: its commands without the absolute interpreter path).
+    A finished run needs nothing rerun: the report and the export read the stages' outputs,
+    not this record (checked on a finished tiny run with it cut short)."""
+    from drac_ssl.config import shell_word
+
+    run = shell_word(str(run_dir))
+    return (f"if the run had finished, you need not rerun it: {python_command('drac_ssl.report', in_file=in_file)} "
+            f"{run} and {python_command('drac_ssl.export', in_file=in_file)} {run} --images DIR --out FILE.csv "
+            "(or --variant NAME) work without it (only the "
+            "stages' times are lost); delete it only to resume the run or train it again, then rerun the same "
+            "command: each stage runs again and takes up what it saved (the ingest's cache, the last "
+            "checkpoints of the pretraining and UMM, the fine-tuning's folds), so a finished stage ends in "
+            "seconds; one whose checkpoints were removed (run.keep_checkpoints=false) trains again; the times "
+            "of the earlier attempts are lost")
 
 
 OLDER_FOLDS_WORDS = ("saved by an older drac_ssl, trained again on resume (their views followed "

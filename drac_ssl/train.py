@@ -130,6 +130,7 @@ from drac_ssl.run_state import (
     resume_in_place_command_and_note,
     saved_checkpoint,
     selected_metrics,
+    stages_damaged_fix,
 )
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
@@ -1550,6 +1551,33 @@ def run_folder_write_words(exc: OSError, cfg: Config, run_dir: Path) -> str:
             f"{rerun}" + (f"; {elsewhere}" if elsewhere else ""))
 
 
+def read_stages_record(run_dir: Path) -> dict[str, Any]:
+    """``run_dir/stages.json``, the record of the stages: {} when it is not there.
+
+    Raises:
+        ConfigError: it is there but holds no JSON object (empty, or cut short by another
+            program or a copy: drac_ssl replaces it whole), naming the file and the fix
+            (:func:`drac_ssl.run_state.stages_damaged_fix`).
+        OSError: it is there but cannot be read (no permission, a failing disk).
+    """
+    path = run_dir / "stages.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        status = json.loads(text)
+    except ValueError as exc:  # UnicodeDecodeError too
+        status, why = None, ("empty" if not text.strip() else f"not valid JSON: {exc}")
+    else:
+        why = f"a JSON {type(status).__name__}, not an object"
+    if not isinstance(status, dict):
+        raise ConfigError(f"{path}: damaged: {why}; drac_ssl writes it whole, so it was cut or "
+                          f"changed by something else (a copy, an editor, a full disk).\n"
+                          f"  fix: {stages_damaged_fix(run_dir)}.")
+    return status
+
+
 def _stages_as_saved(run_dir: Path) -> dict[str, Any]:
     """``run_dir/stages.json`` as on disk: {} when it is not there or holds no JSON object.
 
@@ -2504,9 +2532,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
     :func:`drac_ssl.run_state.killed_training_seen`) in
     ``seconds_earlier_attempts``, and those not timed in ``untimed_attempts``."""
     status_path = run_dir / "stages.json"
-    status: dict[str, Any] = {}
-    if status_path.exists():
-        status = json.loads(status_path.read_text(encoding="utf-8"))
+    status = read_stages_record(run_dir)
     start = read_json_dict(run_dir / "environment.json") or {}  # the code the run was made with
     import torch  # the stages import it anyway
 

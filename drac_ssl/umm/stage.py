@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,7 @@ from drac_ssl.config import (  # UMM's choices: config's _CHOICES holds them, re
 )
 from drac_ssl.distributed import DistInfo
 from drac_ssl.engine import Engine, Monitor, TrainingTask, checkpoint_kept_words
-from drac_ssl.io import atomic_write_json, finite_number
+from drac_ssl.io import atomic_write_json, finite_number, sha256_file
 from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import VICRegModel
 from drac_ssl.pretrain import MonitorProbe, build_monitor_probe, rate_reduction_monitor
@@ -182,17 +183,75 @@ def check_settings(uc: UMMConfig) -> None:
         )
 
 
-def _resume_differences(state: dict[str, Any], cfg: Config, source: Path, out_dir: Path) -> list[str]:
+def _resume_differences(state: dict[str, Any], cfg: Config, source: Path, out_dir: Path,
+                        source_sha256: str | None = None) -> list[str]:
     """What differs between a UMM checkpoint and this call: every setting the stage's output
     depends on (``data.*``, ``pretrain.*``, ``umm.*``, ``run.seed``: ``train.py``'s
     ``REUSABLE_STAGES["umm"]``, less the output-only settings; ``umm.epochs`` may grow) and
-    the pretrained checkpoint."""
+    the pretrained checkpoint, compared by content (:func:`_same_source`), so a moved or
+    copied run folder resumes. ``out_dir / "checkpoints" / "last.pt"`` is the checkpoint
+    ``state`` was read from: its file time bounds an older checkpoint's starting model."""
     from drac_ssl.stage_settings import stage_resume_differences
 
     diffs = stage_resume_differences("umm", state.get("config"), cfg, out_dir, may_change=("umm.epochs",))
-    if state.get("source") not in (None, str(source.resolve())):
-        diffs.append(f"checkpoint: {state['source']} -> {source}")
+    last = out_dir / "checkpoints" / "last.pt"
+    saved_at = last.stat().st_mtime if last.is_file() else None
+    if not _same_source(state, source, out_dir.parent, source_sha256, saved_at):
+        if state.get("source_sha256"):
+            why = (f" (other weights: SHA-256 {str(state['source_sha256'])[:12]} -> "
+                   f"{(source_sha256 or _sha256_or_none(source))[:12]})")
+        elif source.is_file() and not _written_by(source, saved_at):
+            why = (f" ({last} records its starting model by path only (no source_sha256: an older "
+                   f"checkpoint), and {source} was written after it: it may hold other weights)")
+        else:
+            why = ""
+        diffs.append(f"checkpoint: {state['source']} -> {source}{why}")
     return diffs
+
+
+def _sha256_or_none(path: Path) -> str:
+    """``path``'s hex SHA-256, or ``"none"`` when it is no file (it cannot match a digest)."""
+    return sha256_file(path) if path.is_file() else "none"
+
+
+def _written_by(source: Path, saved_at: float | None) -> bool:
+    """Whether the file ``source`` was last written no later than ``saved_at`` (a checkpoint's
+    file time, seconds since the epoch; None: unknown, so False). ``mv`` and ``cp -a`` keep
+    file times, so a moved run's starting model still predates its UMM checkpoint."""
+    return saved_at is not None and source.is_file() and source.stat().st_mtime <= saved_at
+
+
+def _same_source(state: dict[str, Any], source: Path, run_dir: Path, source_sha256: str | None = None,
+                 saved_at: float | None = None) -> bool:
+    """Whether a UMM checkpoint's ``state`` started from the weights in ``source``, so that the
+    run folder ``run_dir`` may be moved, copied or renamed and still resume.
+
+    A checkpoint records the SHA-256 of its starting weights (``source_sha256``): compared
+    by content (``source_sha256`` here: ``source``'s digest when the caller has it). One
+    saved before that records only the absolute, resolved path (``source``), accepted when
+    the recorded file still exists (a copied run folder) and holds the same bytes; or, its
+    bytes being unknown, when ``source`` was written no later than the checkpoint
+    (``saved_at``, its file time: :func:`_written_by`) and either the recorded path is
+    ``source``'s or it no longer exists (a moved or renamed folder) and ends with ``source``'s
+    path inside ``run_dir`` (``pretrain/vicreg_model.safetensors``). A starting model written
+    after the checkpoint (pretrained again, or another run's) is refused."""
+    recorded = state.get("source")
+    if state.get("source_sha256"):
+        return state["source_sha256"] == (source_sha256 or _sha256_or_none(source))
+    if recorded is None:
+        return True
+    old = Path(str(recorded))
+    if recorded != str(source.resolve()) and old.is_file():
+        return source.is_file() and sha256_file(old) == (source_sha256 or sha256_file(source))
+    if not _written_by(source, saved_at):
+        return False
+    if recorded == str(source.resolve()):
+        return True
+    where = Path(os.path.abspath(source))
+    if not where.is_relative_to(os.path.abspath(run_dir)):
+        return False
+    inside = where.relative_to(os.path.abspath(run_dir)).parts
+    return old.parts[-len(inside):] == inside
 
 
 def describe_objective(uc: UMMConfig) -> str:
@@ -237,6 +296,7 @@ class _UMMTraining(TrainingTask):
         self.out_dir = out_dir
         self.optimizers, self.loss_fn, self.feed, self.bf16, self.source = (
             optimizers, loss_fn, feed, bf16, source)
+        self.source_sha256 = _sha256_or_none(source)  # the checkpoint's record: a moved folder resumes
         self.steps_per_epoch = len(feed)
         self.pairs_per_step = self.uc.batch_size
         self.groups = list(parameter_groups(list(tuned)))
@@ -337,7 +397,8 @@ class _UMMTraining(TrainingTask):
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizers": self.optimizers.state_dict(),
-                "source": str(self.source.resolve()), "ssl_start": self.ssl_start,
+                "source": str(self.source.resolve()), "source_sha256": self.source_sha256,
+                "ssl_start": self.ssl_start,
                 "probe_start": self.probe_start}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -376,7 +437,7 @@ class _UMMTraining(TrainingTask):
 
     def _check_settings(self, state: dict[str, Any]) -> None:
         """Refuse a checkpoint made with other settings (:func:`_resume_differences`)."""
-        diffs = _resume_differences(state, self.cfg, self.source, self.out_dir)
+        diffs = _resume_differences(state, self.cfg, self.source, self.out_dir, self.source_sha256)
         if diffs:
             run_dir = self.out_dir.parent
             reuse = (f", or {python_command('drac_ssl.train')} ... run.name=NEW run.reuse={run_dir} (takes the "
@@ -601,6 +662,7 @@ def run(
     stages = list(model.backbone.stage_names)
     meta["umm"] = {
         "source": str(source.resolve()),
+        "source_sha256": task.source_sha256,
         "start": start.to_json(),
         "early_cut": uc.early_cut,
         "tuned": stages[stages.index(uc.early_cut) + 1 :]

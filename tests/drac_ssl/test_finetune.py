@@ -23,6 +23,7 @@ from drac_ssl import finetune, pretrain
 from drac_ssl.config import Config, ConfigError, FinetuneConfig, load_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading import model as grading
+from drac_ssl.io import sha256_file
 from drac_ssl.losses import class_weights_for, grading_loss  # the package exports them
 from drac_ssl.metrics import fold_one_grade_words, one_grade_words
 from drac_ssl.models import Backbone
@@ -1704,6 +1705,49 @@ def test_non_finite_validation_outputs_stop_the_fold_even_when_its_loss_was_fini
     with pytest.raises(finetune.FinetuneNonFiniteError) as caught:
         finetune.run(inner, run)
     assert "epoch 1 of 2: the inner split's outputs became non-finite (" in str(caught.value), str(caught.value)
+
+
+def test_a_cut_short_fold_weights_file_is_trained_again_not_reused(
+        two_fold_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: fold0.safetensors cut short after its fold was saved (kill -9, truncate) was
+    reused on its record alone; the stage finished and every export failed on the damaged
+    file. The record now holds the file's size and SHA-256: a fold whose file differs is
+    trained again, with a line naming the file; an older record (no size, no digest) is
+    reused while its file reads as safetensors."""
+    run = _linked_run(two_fold_run, tmp_path)
+    cfg = _nan_fold_config("linear", **{"finetune.epochs": "1"})
+    finetune.run(cfg, run)
+    folder = run / "finetune" / "vicreg"
+    saved = json.loads((folder / "fold0.json").read_text())["weights_file"]
+    assert saved["bytes"] == (folder / "fold0.safetensors").stat().st_size
+    assert saved["sha256"] == sha256_file(folder / "fold0.safetensors")
+    with open(folder / "fold0.safetensors", "r+b") as fh:
+        fh.truncate(saved["bytes"] // 2)
+    older = json.loads((folder / "fold1.json").read_text())
+    del older["weights_file"]  # a record saved before the size and digest were recorded
+    (folder / "fold1.json").write_text(json.dumps(older))
+    capsys.readouterr()
+    finetune.run(cfg, run)
+    out = capsys.readouterr().out
+    assert (f"[finetune] vicreg fold 0: fold0.json is not reused: {folder / 'fold0.safetensors'}: it holds "
+            f"{saved['bytes'] // 2:,} bytes, not the {saved['bytes']:,} it was saved with (cut short or "
+            f"damaged after it was saved): training it again") in out, out
+    assert "vicreg fold 0: reusing" not in out and "vicreg fold 1: reusing fold1.json" in out
+    assert (folder / "fold0.safetensors").stat().st_size == saved["bytes"]  # trained and saved whole again
+
+
+def test_an_older_fold_record_is_checked_by_reading_its_weights_header(tmp_path: Path) -> None:
+    """A fold record without ``weights_file`` (saved before it was recorded): its weights file
+    is reused when it reads as safetensors, not when it is cut short."""
+    from safetensors.torch import save_file
+
+    path = tmp_path / "fold0.safetensors"
+    save_file({"head.weight": torch.zeros(5, 8)}, str(path))
+    assert finetune._fold_weights_problem({}, path) is None
+    with open(path, "r+b") as fh:
+        fh.truncate(path.stat().st_size - 10)
+    problem = finetune._fold_weights_problem({}, path)
+    assert problem is not None and problem.startswith("it cannot be read as a safetensors file ("), problem
 
 
 def test_a_saved_fold_with_non_finite_outputs_is_trained_again_not_reused(

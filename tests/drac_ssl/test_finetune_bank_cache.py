@@ -196,7 +196,8 @@ def test_announce_skips_reused_and_unloadable_sources_quietly_and_draws_nothing(
     for fold in ctx.fold_ids:
         (umm_dir / f"fold{fold}.json").write_text(json.dumps(
             {"signature": sorted(accepted)[0], "val_raw": [[0.0]], "train_views": TRAIN_VIEWS}))
-        (umm_dir / f"fold{fold}.safetensors").write_bytes(b"weights")
+        # a weights file that reads as one: an older record's (no weights_file) is checked so
+        save_weights(umm_dir / f"fold{fold}.safetensors", {"head.weight": torch.zeros(1)})
     torch.manual_seed(5)
     np.random.seed(5)
     random.seed(5)
