@@ -109,7 +109,9 @@ from drac_ssl.grading.bundle import (
     HEATMAP_CAVEAT,
     REFERABLE_SCOPE_WORDS,
     data_folder_name,
+    grade_said,
     grading_provenance_words,
+    never_found_words,
     scope_words,
 )
 from drac_ssl.grading.image_file import DEFAULT_LIMITS
@@ -1744,33 +1746,6 @@ def _data_words(meta: dict[str, Any]) -> str:
     return f"{kind}{where}" + (f", {n} labelled images" if isinstance(n, int) else "")
 
 
-def _grade_said(r: dict[str, Any], names: list[str] | None) -> str:
-    """The grade of a per-grade row (``metadata["per_grade"]``) by its name in ``names`` (the
-    page's), else by the row's recorded name."""
-    g = r.get("grade")
-    return names[g] if names and isinstance(g, int) and 0 <= g < len(names) else str(r.get("name"))
-
-
-def never_found_words(meta: dict[str, Any], names: list[str] | None = None) -> str:
-    """The plain sentence for the grades the model NEVER found out of fold (a per-grade row of
-    ``metadata["per_grade"]`` with images and ``found == 0``: the model card's table), "" for
-    none: ``Out of fold this model never found PDR (0 of 72 images): a grade other than PDR
-    does not rule it out.`` Said on every result, under its heading, and in a batch's summary and
-    caveat (:func:`model_caveat`: the notes CSV's first row), not as small print (a clinician
-    trial: "rarely found ... PDR (0 of 72)" was small print on the single-image page only).
-    ``names``: as :func:`_rare_grades_line`'s. Text, not markdown."""
-    from drac_ssl.grading.bundle import rare_grades
-
-    never = [r for r in rare_grades(meta.get("per_grade") or []) if r.get("found") == 0]
-    if not never:
-        return ""
-    which = [_grade_said(r, names) for r in never]
-    shown = ", ".join(f"{w} (0 of {r['images']} images)" for w, r in zip(which, never, strict=True))
-    named = which[0] if len(which) == 1 else f"{', '.join(which[:-1])} or {which[-1]}"
-    return (f"Out of fold this model never found {shown}: a grade other than {named} does not rule "
-            f"{'it' if len(never) == 1 else 'them'} out.")
-
-
 def _rare_grades_line(meta: dict[str, Any], names: list[str] | None = None) -> str:
     """A line for the result when the model rarely finds some grades out of fold (the model
     card's per-grade table): a grade other than those does not rule them out. ``names``: the
@@ -1784,7 +1759,7 @@ def _rare_grades_line(meta: dict[str, Any], names: list[str] | None = None) -> s
     if not rare:
         return ""
     def said(r: dict[str, Any]) -> str:
-        return md_words(_grade_said(r, names))
+        return md_words(grade_said(r, names))
 
     shown = ", ".join(f"{said(r)} ({r['found']} of {r['images']})" for r in rare)
     return (f"<small>Out of fold this model rarely found {shown}: a grade other than "

@@ -103,8 +103,10 @@ are not calibrated, read the grade, not the percentages; the stage says it on it
 ``export/summary.json``'s ``notes`` and as ``calibration_failed``), and so do the bundle's own
 caveats the app says with every grade (:func:`drac_ssl.grading.bundle.grade_caveats`: an
 untrained demo bundle, phantom training images, a trial run; a weak "unlike the training
-images" check once, with its reasons, :func:`_weak_check_line`); the CSV and the exit code are
-unchanged.
+images" check once, with its reasons, :func:`_weak_check_line`), with the app's sentence for a
+grade the model never found out of fold (:func:`bundle_caveats`); those caveats are kept in the
+provenance sidecar's ``caveats`` too (the stage's also in ``notes``); the CSV and the exit code
+are unchanged.
 
 An image that cannot be read (truncated, corrupt, not an image) writes nothing: a
 submission missing a case is invalid, and the error lists each file (what is wrong, the
@@ -288,6 +290,7 @@ from drac_ssl.grading.bundle import (
     grade_caveats,
     load_bundle,
     model_card_note,
+    never_found_words,
     older_bundle_records,
     ood_check_caveat,
     probability_columns_words,
@@ -419,6 +422,7 @@ from drac_ssl.submission import (
 __all__ = [
     "Bundle",
     "BundleError",
+    "bundle_caveats",
     "ExportResult",
     "build_bundle",
     "failed_submission_path",
@@ -901,6 +905,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # which model graded, always, as --images writes it (provenance_path)
         grading_record = bundle.grading_provenance(len(cases), command_line(names_only=True, parser=export_parser()),
                                                    tta=bundle.tta_in_cv)
+        grading_record["caveats"] = bundle_caveats(bundle, plural=True)  # a trial run, a grade never found
         companions.append((provenance_path(final), _provenance_writer(grading_record, final)))
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
@@ -980,7 +985,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     if uncalibrated:
         print(f"[export] WARNING: {uncalibrated}")
         notes.append(uncalibrated)
-    for caveat in grade_caveats(bundle.metadata, plural=True):  # phantom data, a trial run: the app's words
+    for caveat in bundle_caveats(bundle, plural=True):  # phantom data, a trial run, never found: the app's words
         print(f"[export] WARNING: {caveat}")
         notes.append(caveat)  # the record says what the console said
     atomic_write_json(run_dir / "export" / summary_name, {
@@ -1059,6 +1064,21 @@ EARLIER_SET_KEPT = "earlier_set_kept"
 submission set is as it was (nothing replaced, or every rename undone), False when undoing
 failed too (the exception's notes say where the earlier files are). Absent: the error was
 raised elsewhere, after or before the set was replaced."""
+
+
+
+def bundle_caveats(bundle: Bundle, plural: bool) -> list[str]:
+    """What applies to every grade of the bundle, in the app's words: its caveats
+    (:func:`drac_ssl.grading.bundle.grade_caveats`: an untrained demo, phantom training images,
+    a trial run ...), then the grades it never found out of fold
+    (:func:`drac_ssl.grading.bundle.never_found_words`: ``Out of fold this model never found PDR
+    (0 of 72 images): a grade other than PDR does not rule it out.``, the grades named as the app
+    names them). Printed as warnings by both commands and kept in the provenance sidecar's
+    ``caveats`` (a list of sentences; empty for none), beside a CSV that stays DRAC's format."""
+    from drac_ssl.scale import grade_names_for_people  # noqa: PLC0415
+
+    never = never_found_words(bundle.metadata, list(grade_names_for_people(bundle.grade_names)))
+    return [*grade_caveats(bundle.metadata, plural=plural), *([never] if never else [])]
 
 
 def _provenance_writer(record: dict[str, Any], final: Path) -> Callable[[Path, Path], object]:
@@ -1963,12 +1983,14 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # file-size limit keeps the earlier set whole, and a kill never leaves a CSV beside the
     # records of another (a flagged CSV without its notes reads as clean to --score).
     # With skipped files the folder has images without a row: the rows written are checked
+    caveat_lines = _caveat_lines(bundle, unlike, plural=len(graded_files) > 1)  # printed and kept alike
     written, issues, said_referable = _write_outputs(
         bundle, out, images_dir, found, graded, graded_files, fmt=fmt, tta=tta, skip_unreadable=skip_unreadable,
         single=single, cases=cases, rows=rows, names=names, problems=problems, skipped=skipped,
         record=record, notes_file=notes_file, reasons=reasons, trained=trained, grade_notes=grade_notes,
         pretrained=pretrained, outside=outside, pretrained_by_pixels=pretrained_by_pixels,
-        written_notes=bool(n_flagged or n_trained or n_noted or n_pretrained))
+        written_notes=bool(n_flagged or n_trained or n_noted or n_pretrained),
+        caveats=[line.split(": ", 1)[1] for line in caveat_lines])
     referable_line = said_referable[0][1] if said_referable and not issues else ""
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
@@ -2005,12 +2027,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         print(f"warning: {chance}", file=sys.stderr)
     if uncalibrated := calibration_warning(bundle.metadata):  # the stage's too
         print(f"warning: {uncalibrated}", file=sys.stderr)
-    weak_check = ood_check_caveat(bundle.metadata)  # said once, with its reasons: _weak_check_line
-    for caveat in grade_caveats(bundle.metadata, plural=len(graded_files) > 1):  # the app's words
-        if caveat != weak_check:
-            print(f"warning: {caveat}", file=sys.stderr)
-    if weak := _weak_check_line(bundle, unlike):
-        print(weak, file=sys.stderr)
+    for line in caveat_lines:  # the app's words; a weak check's once, with its reasons
+        print(line, file=sys.stderr)
     if legend := grade_legend_line(bundle.grade_names):  # the class numbers in the bundle's names
         print(legend, file=sys.stderr)
     # stdout, printed at the end (print_lines: | head, a full disk)
@@ -2186,12 +2204,13 @@ def _write_outputs(bundle: Bundle, out: Path, images_dir: Path, found: FolderFil
                    problems: list[Problem], skipped: list[Path], record: Path, notes_file: Path,
                    reasons: list[list[str]], trained: list[Any], grade_notes: list[str],
                    pretrained: list[Any], outside: str, pretrained_by_pixels: Any,
-                   written_notes: bool) -> tuple[Path, list[str], list[tuple[Path | None, str]]]:
+                   written_notes: bool, caveats: list[str]) -> tuple[Path, list[str], list[tuple[Path | None, str]]]:
     """:func:`_predict_folder`'s files: the submission ``out`` (DRAC's or Kaggle's format,
     checked under a hidden name, :func:`_write_checked`) with its companions (the notes file when
     ``written_notes`` or the rows need one, the referable file, the grading provenance and, with
     ``skip_unreadable``, the skipped record), all put in place together. Returns the written
-    path, the check's problems and what the referable file said."""
+    path, the check's problems and what the referable file said. ``caveats``: the provenance
+    record's, the sentences of :func:`_caveat_lines` the command prints."""
     k = bundle.calibration.num_grades
     kaggle = fmt == "kaggle"
     said_referable: list[tuple[Path | None, str]] = []
@@ -2210,6 +2229,8 @@ def _write_outputs(bundle: Bundle, out: Path, images_dir: Path, found: FolderFil
     # format stays DRAC's: the bundle's identity and build, this command, the time, the rows
     grading_record = bundle.grading_provenance(len(graded_files), command_line(names_only=True, parser=export_parser()),
                                                tta=bundle.tta_in_cv if tta is None else bool(tta))
+    # what applies to every grade (a trial run, a grade never found): as the warnings say it
+    grading_record["caveats"] = caveats
     companions.append((provenance_path(out), _provenance_writer(grading_record, out)))
     if skip_unreadable:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
@@ -2711,6 +2732,16 @@ def _ood_check_note(bundle: Bundle) -> str | None:
             f"or without the ingest cache): images unlike its training images are graded without "
             f"a word. Rebuild it from its run folder to have one: {python_word()} -c \"from "
             f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
+
+
+def _caveat_lines(bundle: Bundle, unlike: np.ndarray | None, plural: bool) -> list[str]:
+    """The export command's lines (``warning: ...``, a weak check's ``note: ...``) on what
+    applies to every grade: :func:`bundle_caveats` but the app's short weak-check caveat, said
+    once with its reasons by :func:`_weak_check_line` instead. The provenance sidecar's
+    ``caveats`` are these sentences, so that it says what the command printed."""
+    weak_check = ood_check_caveat(bundle.metadata)
+    lines = [f"warning: {caveat}" for caveat in bundle_caveats(bundle, plural=plural) if caveat != weak_check]
+    return [*lines, *([weak] if (weak := _weak_check_line(bundle, unlike)) else [])]
 
 
 def _weak_check_line(bundle: Bundle, unlike: np.ndarray | None) -> str:

@@ -125,6 +125,7 @@ from drac_ssl.grading.model_card import (  # noqa: F401
     freeze_words,
     fundus_preprocessing_words,
     grade_caveats,
+    grade_said,
     grading_provenance_words,
     groups_not_resampled_words,
     heatmap_bench_words,
@@ -133,6 +134,7 @@ from drac_ssl.grading.model_card import (  # noqa: F401
     left_out_words,
     mixed_phantom_words,
     near_twin_words,
+    never_found_words,
     ood_check_caveat,
     oof_calibration_words,
     pooled_origins_words,
@@ -180,6 +182,7 @@ from drac_ssl.manifest import (
     read_manifest,
 )
 from drac_ssl.models import Backbone
+from drac_ssl.run_state import resume_in_place_command_and_note
 from drac_ssl.runtime import last_component  # runtime loads no training code
 from drac_ssl.scale import grade_names_of, submission_columns
 from drac_ssl.selection import recorded_selection
@@ -187,7 +190,7 @@ from drac_ssl.starting import python_command, python_word
 from drac_ssl.submission import GRADING_PROVENANCE_FORMAT  # the one spelling (out_paths reads it)
 from drac_ssl.torch_pair import require_torch_pair  # stdlib only
 from drac_ssl.trial_run import trial_run_record, trial_run_words
-from drac_ssl.weights_file import WeightsFileError
+from drac_ssl.weights_file import WeightsFileError, safetensors_damage
 
 __all__ = [
     "BUNDLE_DEVICE_TYPES",
@@ -215,6 +218,8 @@ __all__ = [
     "REFERABLE_SCOPE_WORDS",
     "SCOPE_WORDS",
     "grade_caveats",
+    "grade_said",
+    "never_found_words",
     "build_bundle",
     "channels_last_on",
     "chance_warning",
@@ -1184,13 +1189,14 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             source = vdir / name
             if not source.is_file():
                 raise BundleError(f"{source}: weight file missing; rerun the finetune stage")
+            _check_fold_file(run_dir, variant, model_json["folds"], source)  # the run's file, not the copy
             try:  # a hard link: the fine-tuning replaces its files atomically, never writes into them
                 os.link(source, tmp / name)
             except OSError:  # another file system, or links not allowed
                 shutil.copyfile(source, tmp / name)
             # the digest build_or_reuse_bundle has just taken, else the file itself: hashed once
             _check_weight_hash(model_json["folds"], name, tmp / name, vdir,
-                               (built_from or {}).get(f"finetune/{variant}/{name}"))
+                               (built_from or {}).get(f"finetune/{variant}/{name}"), run_dir, variant)
         if unhashed := _weights_unhashed(meta):  # a model.json of before digests (an older run): taken now
             known = {name: str((built_from or {}).get(f"finetune/{variant}/{name}") or "") for name in unhashed}
             taken = {name: d if len(d) == 64 else sha256_file(tmp / name) for name, d in known.items()}
@@ -1269,14 +1275,67 @@ def _remove_path(path: Path) -> None:
             path.unlink()
 
 
+def retrain_fold_file_fix(run_dir: Path) -> str:
+    """How to retrain a fine-tuning weights file of ``run_dir`` damaged or changed after the
+    run recorded the fine-tuning done: the ``finetune`` entry of ``stages.json`` makes a rerun
+    skip the stage, and the ``export`` entry the bundle and submission built from the old file,
+    so both go; the rerun's fine-tuning checks each fold file against its fold's record
+    (``weights_file``: size, SHA-256) and trains again the folds whose file differs, reusing the
+    others (checked by hand on a tiny run: a cut fold0, a cut shared backbone, a fold file with one
+    byte changed). The command is :func:`drac_ssl.run_state.resume_in_place_command`'s: the
+    run's own ``-c RUN/config.yaml`` would, in a copied or moved run folder, name the original."""
+    command, note = resume_in_place_command_and_note(run_dir)  # a copied or moved run folder where it is
+    return (f"delete the `finetune` and `export` entries of {run_dir / 'stages.json'}, then rerun "
+            f"`{command}` (a fold whose file was cut is trained again, the others are reused)"
+            f"{f'; {note}' if note else ''}")
+
+
+def finetune_recorded_done(run_dir: Path) -> bool:
+    """Whether ``run_dir/stages.json`` records the fine-tuning stage done (False when it is
+    missing or damaged: a bundle build does not need it)."""
+    entry = (read_json_dict(run_dir / "stages.json") or {}).get("finetune")
+    return isinstance(entry, dict) and entry.get("status") == "done"
+
+
+def damaged_fold_file_words(run_dir: Path, variant: str, folds: Sequence[dict[str, Any]],
+                            source: Path, why: str) -> str:
+    """The message for the fine-tuning's weights file ``source`` (``RUN/finetune/<variant>/
+    foldK.safetensors``, or the folds' shared ``backbone.safetensors``) found damaged (``why``,
+    :func:`drac_ssl.weights_file.safetensors_damage`, or its bytes not those recorded) by a
+    bundle build: the fine-tuning writes its files whole (atomically), so the file was damaged
+    afterwards (a run folder copied short, a disk error); the fix is
+    :func:`retrain_fold_file_fix`."""
+    mine = [f.get("fold") for f in folds if source.name in (f.get("weights") or [])]
+    what = f"fold {mine[0]}'s weights" if len(mine) == 1 else f"the weights {len(mine)} folds share"
+    return (f"{source}: {what} are damaged ({why}); the fine-tuning wrote the file whole, so it was damaged "
+            f"after (a copy of the run folder cut short, a disk error); nothing was built.\n  fix: copy "
+            f"the run folder again from where it was trained, or train it again: {retrain_fold_file_fix(run_dir)}")
+
+
+def _check_fold_file(run_dir: Path, variant: str, folds: Sequence[dict[str, Any]], source: Path) -> None:
+    """BundleError (:func:`damaged_fold_file_words`) when the fine-tuning's weights file
+    ``source`` is not a whole safetensors file; read before it is linked into the bundle, so
+    that the error names the run's file and the fix for it, not the build's temporary copy."""
+    try:
+        why = safetensors_damage(source)
+    except OSError as exc:
+        raise BundleError(f"{source}: the fine-tuning's weights file cannot be read "
+                          f"({exc.strerror or exc}).\n  fix: give this account read access to "
+                          f"{source.parent}, then export again") from None
+    if why is not None:
+        raise BundleError(damaged_fold_file_words(run_dir, variant, folds, source, why))
+
+
 def _check_weight_hash(folds: Sequence[dict[str, Any]], name: str, copy: Path, vdir: Path,
-                       known: str | None = None) -> None:
+                       known: str | None = None, run_dir: Path | None = None, variant: str = "") -> None:
     """Raise :class:`BundleError` when ``copy`` (the bundle's link or copy of ``vdir/name``) is
     not the file ``model.json`` recorded (its ``sha256`` per fold; a model.json written before
     hashes were recorded is not checked). ``known``: the file's hash already taken by
     :func:`build_or_reuse_bundle`'s digest, so that it is not hashed twice. The fine-tuning writes each fold's weights
     as it finishes the fold and the variant's model.json, calibration and metrics only once
-    every fold is done: a rerun interrupted in between leaves weights of another training."""
+    every fold is done: a rerun interrupted in between leaves weights of another training. When
+    ``run_dir``'s ``stages.json`` records the fine-tuning done, no rerun was interrupted: the
+    file was changed after (:func:`damaged_fold_file_words`, whose fix retrains it)."""
     recorded = {f.get("fold"): (f.get("sha256") or {}).get(name) for f in folds if name in f.get("weights", [])}
     want = {h for h in recorded.values() if h}
     if not want:
@@ -1284,10 +1343,14 @@ def _check_weight_hash(folds: Sequence[dict[str, Any]], name: str, copy: Path, v
     got = known or sha256_file(copy)
     if got in want:
         return
+    differs = f"SHA-256 {got[:12]}..., recorded {sorted(want)[0][:12]}..."
+    if run_dir is not None and finetune_recorded_done(run_dir):
+        raise BundleError(damaged_fold_file_words(run_dir, variant, folds, vdir / name,
+                                                  f"its bytes are not those recorded: {differs}"))
     which = ", ".join(f"fold {k}" for k in sorted(recorded, key=str))
     raise BundleError(
         f"{vdir / name}: {which}'s weights are not the ones {vdir / 'model.json'} records "
-        f"(SHA-256 {got[:12]}..., recorded {sorted(want)[0][:12]}...): a fine-tuning rerun "
+        f"({differs}): a fine-tuning rerun "
         f"was most likely interrupted after it retrained this fold and before it finished the "
         f"variant, so the weights, the calibration and the figures come from different "
         f"trainings.\n  fix: finish the fine-tuning: rerun the command that was interrupted (it "

@@ -1717,6 +1717,33 @@ def rare_grades(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r.get("images") and r.get("recall") is not None and r["recall"] < RARE_RECALL]
 
 
+def grade_said(r: dict[str, Any], names: list[str] | None) -> str:
+    """The grade of a per-grade row (``metadata["per_grade"]``) by its name in ``names`` (the
+    page's), else by the row's recorded name."""
+    g = r.get("grade")
+    return names[g] if names and isinstance(g, int) and 0 <= g < len(names) else str(r.get("name"))
+
+
+def never_found_words(meta: dict[str, Any], names: list[str] | None = None) -> str:
+    """The plain sentence for the grades the model NEVER found out of fold (a per-grade row of
+    ``metadata["per_grade"]`` with images and ``found == 0``: the model card's table), "" for
+    none: ``Out of fold this model never found PDR (0 of 72 images): a grade other than PDR
+    does not rule it out.`` Said on every result, under its heading, and in a batch's summary and
+    caveat (``app.server.model_caveat``: the notes CSV's first row), in the export's warnings
+    and its provenance sidecar's ``caveats``, not as small print (a clinician
+    trial: "rarely found ... PDR (0 of 72)" was small print on the single-image page only).
+    ``names``: the grade names as the page says them (``Severe NPDR``), grade 0 first; the
+    table's recorded names without them. Text, not markdown."""
+    never = [r for r in rare_grades(meta.get("per_grade") or []) if r.get("found") == 0]
+    if not never:
+        return ""
+    which = [grade_said(r, names) for r in never]
+    shown = ", ".join(f"{w} (0 of {r['images']} images)" for w, r in zip(which, never, strict=True))
+    named = which[0] if len(which) == 1 else f"{', '.join(which[:-1])} or {which[-1]}"
+    return (f"Out of fold this model never found {shown}: a grade other than {named} does not rule "
+            f"{'it' if len(never) == 1 else 'them'} out.")
+
+
 def _counts_words(counts: Any) -> str:
     """``{'No DR': 540, 'Mild': 140}`` -> ``No DR 540, Mild 140`` ("?" when not a mapping)."""
     if not isinstance(counts, dict) or not counts:

@@ -34,7 +34,7 @@ from drac_ssl.grading import bundle as bundles
 from drac_ssl.grading import model as grading
 from drac_ssl.report import write_report
 from drac_ssl.starting import python_command, python_word
-from drac_ssl.submission import check_submission
+from drac_ssl.submission import check_submission, provenance_path
 
 
 @pytest.fixture(scope="module")
@@ -286,6 +286,22 @@ def _test_images_and(run: Path, folder: Path, n: int, name: str, pixels: np.ndar
         (folder / path.name).write_bytes(path.read_bytes())
     cv2.imwrite(str(folder / name), pixels)
     return folder
+
+
+def test_the_provenance_caveats_are_the_lines_the_export_printed(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F4: a trial bundle's weak "unlike the training images" check was printed once with
+    its reasons (``_weak_check_line``) while the sidecar's ``caveats`` kept the app's short
+    sentence the command did not print; docs/deploying.md says they are the same sentences."""
+    folder = _test_images_and(exported_run, tmp_path / "two", 1, "grey.png", np.full((64, 64), 90, np.uint8))
+    out_csv = tmp_path / "g.csv"
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out_csv)]) in (0, 4)
+    printed = capsys.readouterr().err.splitlines()
+    caveats = json.loads(provenance_path(out_csv).read_text())["caveats"]
+    assert any(c.startswith("the out-of-distribution check of ") for c in caveats), caveats
+    assert bundles.ood_check_caveat(export.load_bundle(exported_run).metadata) not in caveats
+    assert all(f"warning: {c}" in printed or f"note: {c}" in printed for c in caveats), (caveats, printed)
 
 
 def test_command_line_names_the_images_unlike_the_training_images(
