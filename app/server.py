@@ -111,6 +111,7 @@ from drac_ssl.grading.bundle import (
     data_folder_name,
     grade_said,
     grading_provenance_words,
+    never_found_rows,
     never_found_words,
     scope_words,
 )
@@ -589,7 +590,8 @@ def result_status(details: dict[str, Any], predictor: Predictor) -> str:
     no-better-than-chance warning: what the heading's "(⚠ see above)" points at), then what the
     page says in bold under the grade, in its order: "; probabilities not calibrated"
     (``details["calibration_failed"]``, or the bundle's :attr:`app.predict.Predictor
-    .calibration_warning`), "; borderline" (``details["borderline"]``, the Borderline line) and
+    .calibration_warning`), "; never found: PDR" (the grades the model never found out of fold,
+    :func:`never_found_words`), "; borderline" (``details["borderline"]``, the Borderline line) and
     "; the model's most likely grade is 2 (PDR)" (``details["milder_than_most_likely"]``: the
     grade shown is milder than every grade tied for the largest, :func:`milder_than_most_likely`;
     "grades are 2 (PDR) and 3 (...)" for a tie; not said of an image not reliably gradable nor
@@ -620,6 +622,9 @@ def result_status(details: dict[str, Any], predictor: Predictor) -> str:
     uncalibrated = bool(details.get("calibration_failed") or predictor.calibration_warning)
     if uncalibrated:
         said += "; probabilities not calibrated"
+    never = [grade_said(r, names) for r in never_found_rows(predictor.metadata)]
+    if never:  # the bold ⚠ line under every grade (never_found_words)
+        said += f"; never found: {', '.join(never)}"
     if details.get("borderline"):
         said += "; borderline"
     probs = details.get("P")
