@@ -1856,7 +1856,7 @@ def heatmap_withheld(pred: Prediction) -> bool:
     """Whether the page withholds the heatmap Grad-CAM made (or would have made) of ``pred``: its
     image is not reliably gradable (:attr:`app.predict.Prediction.not_reliably_gradable`), so no
     picture, no description and no region named (:data:`HEATMAP_WITHHELD`). Grad-CAM off: False."""
-    return bool(pred.not_reliably_gradable) and (pred.heatmap is not None or pred.no_location)
+    return bool(pred.not_reliably_gradable) and (pred.cam_skipped or pred.heatmap is not None or pred.no_location)
 
 
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
