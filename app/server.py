@@ -117,11 +117,9 @@ from drac_ssl.grading.bundle import (
 )
 from drac_ssl.grading.image_file import DEFAULT_LIMITS
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
-    COLOUR_IMAGE,
     DOUBT_KINDS,
-    FEW_LEVELS_OPENING,
+    MODALITY_DOUBTS,
     NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
-    PHANTOM_IMAGE,
     UNLIKE_KIND,
     UNLIKE_TRAINING,
     decision_words,
@@ -563,16 +561,13 @@ when each doubt is about the file (its size, bit depth, shape, a finding of the 
 about what it shows (a clinician trial: a real DRAC scan saved as a 12-bit TIFF, graded the
 same as its PNG, was headed "This may not be a UW-OCTA en-face image")."""
 
-_MODALITY_DOUBTS = re.compile("|".join((re.escape(UNLIKE_TRAINING), re.escape(COLOUR_IMAGE), FEW_LEVELS_OPENING,
-                                        re.escape(PHANTOM_IMAGE) + ":")))
-
-
 def doubts_modality(warning: str) -> bool:
     """Whether a doubt about an image (a sentence of :func:`page_doubts`) is about what the image
     is, not about its file: unlike the training images (:data:`drac_ssl.grading.image_notes.UNLIKE_TRAINING`),
-    a colour image, only a few levels (a thresholded export or a mask), a phantom image. A size,
+    a colour image, only a few levels (a thresholded export or a mask), a phantom image
+    (:data:`drac_ssl.grading.image_notes.MODALITY_DOUBTS`, kinds of its ``DOUBT_KINDS``). A size,
     a bit depth, a shape or a finding of the decoder is not."""
-    return _MODALITY_DOUBTS.match(warning) is not None
+    return warning.startswith(UNLIKE_TRAINING) or doubt_kind(warning) in MODALITY_DOUBTS
 
 
 def page_doubts(warnings: Sequence[str], predictor: Predictor) -> list[str]:
