@@ -58,11 +58,10 @@ def test_the_calibration_warning_comes_first_under_the_heading(tmp_path: Path) -
     assert below[1] == f"⚠ **{NEVER}**", below[:2]
 
 
-def test_the_screen_reader_status_says_it_in_the_page_order(tmp_path: Path) -> None:
+def test_the_screen_reader_status_says_it_in_the_page_order(blind: Predictor, tmp_path: Path) -> None:
     # result_status lists the bold lines under the grade in the page's order (a review: it left
-    # out the never-found line): after "probabilities not calibrated", before anything else
-    flat = trained_demo(tmp_path / "flat", metadata={"per_grade": PER_GRADE}, calibration={"temperature": 100.0})
+    # out the never-found line): after "probabilities not calibrated", before "borderline"
     scan = str(ramp_scan(tmp_path / "scan.png"))
-    *_, details = _grade_single_now(flat, AppSettings(gradcam=False), scan, None, "scan.png")
-    said = result_status(details, flat)
-    assert "; probabilities not calibrated; never found: PDR" in said, said
+    *_, details = _grade_single_now(blind, AppSettings(gradcam=False), scan, None, "scan.png")
+    said = result_status({**details, "calibration_failed": True, "borderline": True}, blind)
+    assert "; probabilities not calibrated; never found: PDR; borderline" in said, said
