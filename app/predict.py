@@ -157,7 +157,7 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
 ``cam_cells == (1, 1)``, e.g. a ResNet-18 on a 28 px input); ``seconds`` the
     model time (preprocessing, the ensemble with TTA and Grad-CAM; not the file decoding,
     in ``read_seconds``); ``timings`` its parts in seconds (``preprocess``, ``ensemble``,
-    ``gradcam``); ``warnings`` sentences: first the model's (:attr:`Predictor.chance_warning`
+    ``gradcam``: absent when Grad-CAM did not run, off or :attr:`cam_skipped`); ``warnings`` sentences: first the model's (:attr:`Predictor.chance_warning`
     and :attr:`Predictor.calibration_warning` when they apply, then :attr:`Predictor.caveat`),
     then the image's
     (:meth:`Predictor.image_warnings`; a 16-bit conversion and the decoder's findings about
@@ -200,6 +200,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # the model-input map had positive evidence, but only in the padding the preprocessing
     # added around the disc: the map placed on the image is then empty for that reason
     heat_only_in_padding: bool = False
+    # Grad-CAM was asked for but not run: the image is not reliably gradable
+    # (:attr:`not_reliably_gradable`), whose map the page withholds (app.server.heatmap_withheld)
+    cam_skipped: bool = False
     class_names: list[str] = field(default_factory=list)  # grades 0..K-1 (the bundle's)
     timings: dict[str, float] = field(default_factory=dict)  # parts of ``seconds``
     # the out-of-distribution check (drac_ssl.grading.ood): distance, threshold, flagged;
@@ -902,6 +905,12 @@ class Predictor:
             input_check = {"distance": round(float(distance[0]), 2),
                            "threshold": round(profile.threshold, 2), "flagged": bool(flagged[0])}
             unlike = [profile.warning(self.training_images_words)] if flagged[0] else []
+        said = [w for w in (self.chance_warning, self.calibration_warning, self.caveat) if w] + unlike + self.image_warnings(
+            gray.shape, small, list(warnings or []), [preprocessing_warning(n) for n in found])
+        # an image not reliably gradable (the page's heading, Prediction.not_reliably_gradable):
+        # its heatmap is withheld, so none is made (a review: its time was in the page's inference time)
+        skipped = want_cam and bool(unreliable_reasons(said))
+        want_cam = want_cam and not skipped
         t2 = time.perf_counter()
         heatmap = cells = explained = raw_max = None
         in_padding = False
@@ -948,14 +957,12 @@ class Predictor:
             if cut is not None:  # finetune.referral_target: the bundle's cut refers (on grades >= r: checked)
                 referable.update({"referral_cut": cut.cut, "referral_target": cut.target,
                                   "referred": int(cut.refer(np.asarray(probs[:1], dtype=np.float64))[0])})
-        said = [w for w in (self.chance_warning, self.calibration_warning, self.caveat) if w] + unlike + self.image_warnings(
-            gray.shape, small, list(warnings or []), [preprocessing_warning(n) for n in found])
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
                           image=gray, seconds=t3 - t0, warnings=said,
                           explained=explained, explains="score" if self.regression else "grade",
                           geometry=geometry[0], cam_cells=cells, heat_only_in_padding=in_padding,
-                          cam_raw_max=raw_max,
+                          cam_raw_max=raw_max, cam_skipped=skipped,
                           cam_views=None if heatmap is None else len(self.map_flips),
                           class_names=list(self.class_names),
                           timings=timings, input_check=input_check, referable=referable,

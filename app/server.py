@@ -111,16 +111,15 @@ from drac_ssl.grading.bundle import (
     data_folder_name,
     grade_said,
     grading_provenance_words,
+    never_found_rows,
     never_found_words,
     scope_words,
 )
 from drac_ssl.grading.image_file import DEFAULT_LIMITS
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
-    COLOUR_IMAGE,
     DOUBT_KINDS,
-    FEW_LEVELS_OPENING,
+    MODALITY_DOUBTS,
     NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
-    PHANTOM_IMAGE,
     UNLIKE_KIND,
     UNLIKE_TRAINING,
     decision_words,
@@ -562,16 +561,13 @@ when each doubt is about the file (its size, bit depth, shape, a finding of the 
 about what it shows (a clinician trial: a real DRAC scan saved as a 12-bit TIFF, graded the
 same as its PNG, was headed "This may not be a UW-OCTA en-face image")."""
 
-_MODALITY_DOUBTS = re.compile("|".join((re.escape(UNLIKE_TRAINING), re.escape(COLOUR_IMAGE), FEW_LEVELS_OPENING,
-                                        re.escape(PHANTOM_IMAGE) + ":")))
-
-
 def doubts_modality(warning: str) -> bool:
     """Whether a doubt about an image (a sentence of :func:`page_doubts`) is about what the image
     is, not about its file: unlike the training images (:data:`drac_ssl.grading.image_notes.UNLIKE_TRAINING`),
-    a colour image, only a few levels (a thresholded export or a mask), a phantom image. A size,
+    a colour image, only a few levels (a thresholded export or a mask), a phantom image
+    (:data:`drac_ssl.grading.image_notes.MODALITY_DOUBTS`, kinds of its ``DOUBT_KINDS``). A size,
     a bit depth, a shape or a finding of the decoder is not."""
-    return _MODALITY_DOUBTS.match(warning) is not None
+    return warning.startswith(UNLIKE_TRAINING) or doubt_kind(warning) in MODALITY_DOUBTS
 
 
 def page_doubts(warnings: Sequence[str], predictor: Predictor) -> list[str]:
@@ -589,7 +585,8 @@ def result_status(details: dict[str, Any], predictor: Predictor) -> str:
     no-better-than-chance warning: what the heading's "(⚠ see above)" points at), then what the
     page says in bold under the grade, in its order: "; probabilities not calibrated"
     (``details["calibration_failed"]``, or the bundle's :attr:`app.predict.Predictor
-    .calibration_warning`), "; borderline" (``details["borderline"]``, the Borderline line) and
+    .calibration_warning`), "; never found: PDR" (the grades the model never found out of fold,
+    :func:`never_found_words`), "; borderline" (``details["borderline"]``, the Borderline line) and
     "; the model's most likely grade is 2 (PDR)" (``details["milder_than_most_likely"]``: the
     grade shown is milder than every grade tied for the largest, :func:`milder_than_most_likely`;
     "grades are 2 (PDR) and 3 (...)" for a tie; not said of an image not reliably gradable nor
@@ -620,6 +617,9 @@ def result_status(details: dict[str, Any], predictor: Predictor) -> str:
     uncalibrated = bool(details.get("calibration_failed") or predictor.calibration_warning)
     if uncalibrated:
         said += "; probabilities not calibrated"
+    never = [grade_said(r, names) for r in never_found_rows(predictor.metadata)]
+    if never:  # the bold ⚠ line under every grade (never_found_words)
+        said += f"; never found: {', '.join(never)}"
     if details.get("borderline"):
         said += "; borderline"
     probs = details.get("P")
@@ -1851,7 +1851,7 @@ def heatmap_withheld(pred: Prediction) -> bool:
     """Whether the page withholds the heatmap Grad-CAM made (or would have made) of ``pred``: its
     image is not reliably gradable (:attr:`app.predict.Prediction.not_reliably_gradable`), so no
     picture, no description and no region named (:data:`HEATMAP_WITHHELD`). Grad-CAM off: False."""
-    return bool(pred.not_reliably_gradable) and (pred.heatmap is not None or pred.no_location)
+    return bool(pred.not_reliably_gradable) and (pred.cam_skipped or pred.heatmap is not None or pred.no_location)
 
 
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:

@@ -181,7 +181,10 @@ def interrupted_exit(exc: KeyboardInterrupt, who: str = "bench") -> int:
 def run_command(command: Callable[[list[str] | None], object], argv: list[str] | None) -> None:
     """``command(argv)``, a bench's ``main``; a Ctrl-C ends it with :func:`interrupted_exit`'s
     line (what was saved and how to resume) and exit code 130, not a traceback, and so does a
-    SIGTERM (``kill``, a batch system's pre-emption; :func:`drac_ssl.starting.sigterm_as_ctrl_c`)."""
+    SIGTERM (``kill``, a batch system's pre-emption; :func:`drac_ssl.starting.sigterm_as_ctrl_c`).
+    A data error (:func:`is_data_error`) ends it with its ``error:`` line and exit code 2, under
+    it :func:`data_fix`'s line when data is missing (a damaged file's error, and one already
+    holding a ``fix:``, stand alone)."""
     from drac_ssl.starting import sigterm_as_ctrl_c
 
     try:
@@ -193,7 +196,11 @@ def run_command(command: Callable[[list[str] | None], object], argv: list[str] |
         if not is_data_error(exc):
             raise
         sys.stdout.flush()
-        print(f"error: {exc}\n{data_fix(sys.argv[1:] if argv is None else argv)}", file=sys.stderr)
+        # the path's fix for missing data only: a damaged file ("copy ... again") and --data
+        # against data.root= carry their own, which the path's would contradict (a review)
+        missing = isinstance(exc, FileNotFoundError) and "fix:" not in str(exc)
+        fix = f"\n{data_fix(sys.argv[1:] if argv is None else argv)}" if missing else ""
+        print(f"error: {exc}{fix}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

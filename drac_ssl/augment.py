@@ -85,7 +85,6 @@ from drac_ssl.starting import ignore_stop_signals_in_worker
 
 A = quiet_albumentations()  # no "IProgress not found" in a Jupyter kernel (huggingface_hub's tqdm.auto)
 
-_DEFAULT_CHANNELS = RECIPE_CHANNELS  # a grey recipe on colour data: the preflight warns
 # name -> (grid_sample padding_mode, OpenCV border). "reflect" is NOT the same fill on both:
 # grid_sample's "reflection" (align_corners=False) reflects about the image's outer edge, so
 # pixels -1, -2 read pixels 0, 1 (OpenCV's BORDER_REFLECT), while BORDER_REFLECT_101 reflects
@@ -209,7 +208,7 @@ def build_view_transform(
     :func:`recipe_for`; ``seed`` seeds the pipeline (see :func:`reseed_transform`).
     """
     r = recipe or recipe_for(cfg)
-    c = channels or _DEFAULT_CHANNELS[r.name]
+    c = channels or RECIPE_CHANNELS[r.name]  # a grey recipe on colour data: the preflight warns
     size = (r.image_size, r.image_size)
     border = _BORDERS[r.border][1]
     interpolation = cv2.INTER_CUBIC if r.interpolation == "bicubic" else cv2.INTER_LINEAR
@@ -275,7 +274,7 @@ def build_eval_transform(
     the pipeline inference builds from a bundle's recorded input format too. No random
     operation."""
     r = recipe or recipe_for(cfg)
-    c = channels or _DEFAULT_CHANNELS[r.name]
+    c = channels or RECIPE_CHANNELS[r.name]
     return eval_transform(r.image_size, c, r.mean, r.std)
 
 

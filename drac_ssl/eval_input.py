@@ -59,12 +59,13 @@ __all__ = [
     "to_chw",
 ]
 
-RECIPES = ("octa", "fundus", "cifar", "mnist")
-"""The augmentation recipes (``AugmentConfig.recipe``; :func:`drac_ssl.augment.recipe_for`)."""
 RECIPE_CHANNELS = {"octa": 1, "fundus": 3, "cifar": 3, "mnist": 1}
 """Each recipe's default channels (1: grey, its colour operations left out; 3: RGB colour),
 used when the data's are not passed (:func:`drac_ssl.augment.view_transform`); the preflight
 warns when the data's differ (a grey recipe on CIFAR-10)."""
+RECIPES = tuple(RECIPE_CHANNELS)
+"""The augmentation recipes (``AugmentConfig.recipe``; :func:`drac_ssl.augment.recipe_for`):
+``("octa", "fundus", "cifar", "mnist")``, the keys of :data:`RECIPE_CHANNELS`."""
 LUMA = (0.299, 0.587, 0.114)
 """RGB -> grey weights, ITU-R BT.601, as torchvision's ``rgb_to_grayscale``."""
 

@@ -256,7 +256,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -1865,7 +1865,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     listing = _list_images(images_dir, out, lead_lines)
     if isinstance(listing, int):  # nothing there that could be a case: _nothing_to_grade's code
         return listing
-    single, found, files, problems, skipped, n_not_images, subfolders = listing
+    single, found, files = listing.single, listing.folder, listing.images
+    problems, skipped = listing.problems, listing.skipped
+    n_not_images, subfolders = listing.no_image_count, listing.subfolders
     # a name that cannot be a case (a comma, a quote, a line break, white space at either end,
     # a formula's first character): known from the listing, said before any image is read
     renames = _case_name_problems(files, images_dir.parent if single else images_dir)
@@ -1989,7 +1991,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         single=single, cases=cases, rows=rows, names=names, problems=problems, skipped=skipped,
         record=record, notes_file=notes_file, reasons=reasons, trained=trained, grade_notes=grade_notes,
         pretrained=pretrained, outside=outside, pretrained_by_pixels=pretrained_by_pixels,
-        written_notes=bool(n_flagged or n_trained or n_noted or n_pretrained),
+        needs_notes=bool(n_flagged or n_trained or n_noted or n_pretrained),
         caveats=[line.split(": ", 1)[1] for line in caveat_lines])
     referable_line = said_referable[0][1] if said_referable and not issues else ""
     for problem in problems:
@@ -2133,10 +2135,16 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     return 1 if issues else EXIT_SKIPPED if skipped else EXIT_FLAGGED if n_flagged else 0
 
 
-_FolderListing = tuple[bool, FolderFiles | None, list[Path], list[Problem], list[Path], int, list[Path]]
-"""What :func:`_list_images` found: ``single`` (``images_dir`` is one file), the folder's
-listing (None for one file), the image files in natural order, the problems and skipped paths
-of the files not named as images, the count of files holding no image, the sub-folders."""
+class _FolderListing(NamedTuple):
+    """What :func:`_list_images` found in the images folder (or the one image file) given."""
+
+    single: bool  # the path given is one image file, not a folder
+    folder: FolderFiles | None  # the folder's listing (read_folder); None for one file
+    images: list[Path]  # the image files, in natural order: the cases to grade
+    problems: list[Problem]  # the files not named as images (x.webp), not graded
+    skipped: list[Path]  # their paths
+    no_image_count: int  # files holding no image (notes.txt): noted, no case lost
+    subfolders: list[Path]  # not graded (one folder, not its sub-folders)
 
 
 def _list_images(images_dir: Path, out: Path, lead_lines: Sequence[str]) -> _FolderListing | int:
@@ -2176,7 +2184,8 @@ def _list_images(images_dir: Path, out: Path, lead_lines: Sequence[str]) -> _Fol
                              if len(unread) > SUBFOLDERS_SHOWN_DEEPER else "")
                           + f"\n  fix: {'convert those files to PNG or TIFF (each line says how), or ' if unread else ''}"
                           f"{_no_images_fix(subfolders, bool(problems), images_dir)}")
-    return single, found, files, problems, skipped, n_not_images, subfolders
+    return _FolderListing(single=single, folder=found, images=files, problems=problems, skipped=skipped,
+                          no_image_count=n_not_images, subfolders=subfolders)
 
 
 def _file_warnings(graded_files: Sequence[Path], file_warnings: Sequence[Sequence[str]],
@@ -2204,10 +2213,11 @@ def _write_outputs(bundle: Bundle, out: Path, images_dir: Path, found: FolderFil
                    problems: list[Problem], skipped: list[Path], record: Path, notes_file: Path,
                    reasons: list[list[str]], trained: list[Any], grade_notes: list[str],
                    pretrained: list[Any], outside: str, pretrained_by_pixels: Any,
-                   written_notes: bool, caveats: list[str]) -> tuple[Path, list[str], list[tuple[Path | None, str]]]:
+                   needs_notes: bool, caveats: list[str]) -> tuple[Path, list[str], list[tuple[Path | None, str]]]:
     """:func:`_predict_folder`'s files: the submission ``out`` (DRAC's or Kaggle's format,
     checked under a hidden name, :func:`_write_checked`) with its companions (the notes file when
-    ``written_notes`` or the rows need one, the referable file, the grading provenance and, with
+    the rows need one, ``needs_notes`` (a flagged, training, noted or pretraining image), or the
+    file's place or score needs it, the referable file, the grading provenance and, with
     ``skip_unreadable``, the skipped record), all put in place together. Returns the written
     path, the check's problems and what the referable file said. ``caveats``: the provenance
     record's, the sentences of :func:`_caveat_lines` the command prints."""
@@ -2216,7 +2226,7 @@ def _write_outputs(bundle: Bundle, out: Path, images_dir: Path, found: FolderFil
     said_referable: list[tuple[Path | None, str]] = []
     companions: list[Companion] = []
     scores_elsewhere = _score_not_in_file(bundle, fmt)  # the notes file's score column: the one record of it
-    if written_notes or outside or scores_elsewhere:
+    if needs_notes or outside or scores_elsewhere:
         companions.append((notes_file, lambda tmp, _csv: write_image_notes(
             tmp, rows, [int(c) for c in graded.classes], reasons, trained, grade_notes,
             bundle=bundle.identity, pretrained=pretrained, outside=outside, grade_names=bundle.grade_names,

@@ -70,6 +70,7 @@ __all__ = [
     "DICOM_FIX",
     "DICOM_SUFFIXES",
     "DOUBT_KINDS",
+    "MODALITY_DOUBTS",
     "FAR_BELOW",
     "FEW_LEVELS_OPENING",
     "FILE_FINDING",
@@ -745,6 +746,14 @@ DOUBT_KINDS: tuple[tuple[str, str], ...] = (
 """How the app's batch summary names each kind of doubt about a graded image
 (:func:`doubt_kind`): a regular expression matched at the start of the warning as the page
 says it (:meth:`app.predict.Predictor.image_warnings`) -> a few words."""
+
+
+MODALITY_DOUBTS: tuple[str, ...] = ("thresholded export or mask", "colour image", "synthetic phantom image")
+"""The kinds of :data:`DOUBT_KINDS` that doubt what an image is (a thresholded export or mask, a
+colour picture, a phantom), not its file (a size, a bit depth, a shape, a finding of the
+decoder): with :data:`UNLIKE_TRAINING` (:data:`UNLIKE_KIND`, counted apart) the doubts that head
+a UW-OCTA model's warnings "This may not be a UW-OCTA en-face image"
+(``app.server.doubts_modality``)."""
 
 
 def doubt_kind(warning: str) -> str:

@@ -1724,6 +1724,13 @@ def grade_said(r: dict[str, Any], names: list[str] | None) -> str:
     return names[g] if names and isinstance(g, int) and 0 <= g < len(names) else str(r.get("name"))
 
 
+def never_found_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of ``metadata["per_grade"]`` (the model card's per-grade table) whose grade has
+    images the model NEVER found out of fold (``found == 0``), in the table's order; ``[]`` for
+    none. Name them with :func:`grade_said`."""
+    return [r for r in rare_grades(meta.get("per_grade") or []) if r.get("found") == 0]
+
+
 def never_found_words(meta: dict[str, Any], names: list[str] | None = None) -> str:
     """The plain sentence for the grades the model NEVER found out of fold (a per-grade row of
     ``metadata["per_grade"]`` with images and ``found == 0``: the model card's table), "" for
@@ -1734,7 +1741,7 @@ def never_found_words(meta: dict[str, Any], names: list[str] | None = None) -> s
     trial: "rarely found ... PDR (0 of 72)" was small print on the single-image page only).
     ``names``: the grade names as the page says them (``Severe NPDR``), grade 0 first; the
     table's recorded names without them. Text, not markdown."""
-    never = [r for r in rare_grades(meta.get("per_grade") or []) if r.get("found") == 0]
+    never = never_found_rows(meta)
     if not never:
         return ""
     which = [grade_said(r, names) for r in never]

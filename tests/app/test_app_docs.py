@@ -77,3 +77,16 @@ def test_every_dotted_name_the_page_cites_exists() -> None:
         except (ImportError, AttributeError) as exc:
             missing.append(f"{dotted}: {exc}")
     assert missing == []
+
+
+def test_the_one_paragraph_names_every_grades_csv_name() -> None:
+    """A review: "The app in one paragraph" named the flagged, incomplete and untrained-demo
+    grades CSVs, not the phantom-demo and trial-run ones."""
+    from app import server
+
+    text = PAGE.read_text(encoding="utf-8")
+    paragraph = text.split("## The app in one paragraph", 1)[1].split("\n## ", 1)[0]
+    for name in (server.FLAGGED_CSV, server.DEMO_CSV, server.PHANTOM_CSV, server.TRIAL_CSV):
+        assert f"`{name}`" in paragraph, name
+    # /grade_batch's cells: equal probabilities rounded alike may not add up to exactly 100
+    assert "rounded together to add up to 100, as numbers" not in " ".join(text.split())

@@ -42,3 +42,15 @@ def test_no_heatmap_for_an_image_not_reliably_gradable(predictor: Predictor, tmp
     scan = str(ramp_scan(tmp_path / "scan.png"))
     markdown, _, _, overlay, details = _grade_single_now(predictor, AppSettings(gradcam=True), scan, None, "scan.png")
     assert not details["not_reliably_gradable"] and overlay is not None and "none" not in details["heatmap"]
+
+
+def test_a_withheld_heatmap_is_not_computed(predictor: Predictor, tmp_path: Path) -> None:
+    # a review: its Grad-CAM still ran, its time in details["timings_seconds"] and the page's
+    # "Inference ... s"; a gradable image still gets its map's time
+    photo = str(_colour(tmp_path / "photo.png"))
+    *_, details = _grade_single_now(predictor, AppSettings(gradcam=True), photo, None, "photo.png")
+    assert details["not_reliably_gradable"] and "gradcam" not in details["timings_seconds"], details["timings_seconds"]
+    assert details["heatmap"]["none"] == HEATMAP_WITHHELD
+    scan = str(ramp_scan(tmp_path / "scan.png"))
+    *_, details = _grade_single_now(predictor, AppSettings(gradcam=True), scan, None, "scan.png")
+    assert "gradcam" in details["timings_seconds"] and details["heatmap"]["shape"] is not None

@@ -10,7 +10,12 @@ import pytest
 
 from app.predict import Predictor
 from app.server import CHECK_HEADING, MODALITY_HEADING, doubts_modality
-from drac_ssl.grading.image_notes import UNLIKE_TRAINING, other_depth_warning
+from drac_ssl.grading.image_notes import (
+    DOUBT_KINDS,
+    MODALITY_DOUBTS,
+    UNLIKE_TRAINING,
+    other_depth_warning,
+)
 from tests.helpers.app_fixtures import result_said, trained_demo
 
 DEPTH = other_depth_warning(("16-bit", 12), [("8-bit", 8, 611)])
@@ -33,3 +38,11 @@ def test_a_doubt_about_what_the_image_is_keeps_the_modality_heading(octa: Predic
     assert doubts_modality(unlike)
     said = result_said(octa, [0.1, 0.2, 0.7], 2, [DEPTH, unlike])
     assert MODALITY_HEADING in said and CHECK_HEADING not in said, said
+
+
+def test_each_modality_doubt_is_a_kind_of_the_batch_summary() -> None:
+    # a review: the app copied three of DOUBT_KINDS' patterns; one table now, its kinds
+    kinds = {kind for _, kind in DOUBT_KINDS}
+    assert MODALITY_DOUBTS and set(MODALITY_DOUBTS) <= kinds, set(MODALITY_DOUBTS) - kinds
+    assert "image of another bit depth" in kinds and "image of another bit depth" not in MODALITY_DOUBTS
+    assert doubts_modality(UNLIKE_TRAINING + " (distance 9 > 3).")

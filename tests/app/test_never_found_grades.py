@@ -12,7 +12,7 @@ import pytest
 
 from app.batch_csv import ABOUT_ROW
 from app.predict import Predictor
-from app.server import AppSettings, _grade_batch_now, _grade_single_now, model_caveat
+from app.server import AppSettings, _grade_batch_now, _grade_single_now, model_caveat, result_status
 from tests.helpers.app_fixtures import ramp_scan, trained_demo
 
 PER_GRADE = [{"grade": 0, "name": "Normal", "images": 40, "found": 30, "given": 50, "recall": 0.75},
@@ -56,3 +56,12 @@ def test_the_calibration_warning_comes_first_under_the_heading(tmp_path: Path) -
     # docs/app.md: the not-calibrated warning "directly under its heading", the never-found one next
     assert below[0].startswith("⚠ **Probabilities not calibrated"), below[:2]
     assert below[1] == f"⚠ **{NEVER}**", below[:2]
+
+
+def test_the_screen_reader_status_says_it_in_the_page_order(blind: Predictor, tmp_path: Path) -> None:
+    # result_status lists the bold lines under the grade in the page's order (a review: it left
+    # out the never-found line): after "probabilities not calibrated", before "borderline"
+    scan = str(ramp_scan(tmp_path / "scan.png"))
+    *_, details = _grade_single_now(blind, AppSettings(gradcam=False), scan, None, "scan.png")
+    said = result_status({**details, "calibration_failed": True, "borderline": True}, blind)
+    assert "; probabilities not calibrated; never found: PDR; borderline" in said, said

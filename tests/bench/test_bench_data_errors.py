@@ -60,3 +60,19 @@ def test_a_typed_data_path_is_fixed_with_data_alone(
     fix = capsys.readouterr().err.strip().splitlines()[-1]
     assert fix.startswith("fix: --data PATH, the data set's own folder"), fix
     assert "DRAC_SSL_SHARED_DATA" not in fix, fix
+
+
+def test_a_damaged_data_file_keeps_its_own_fix_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: a damaged MNIST .gz said "fix: copy ... again" and then "fix: --data PATH ...",
+    which points at another path where the path was right."""
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (tmp_path / name).write_text("x\n")
+
+    def bench(argv: list[str] | None) -> None:
+        datasets.load_mnist(tmp_path, "train")
+
+    with pytest.raises(SystemExit) as stop:
+        pretraining.run_command(bench, [])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "the file is damaged" in err and err.count("fix:") == 1 and "--data PATH" not in err, err
