@@ -56,6 +56,7 @@ PREPARED_STAGES = ("ingest", "pretrain", "umm")
 BANK_LINE = re.compile(r"\[finetune\] (\S+): frozen-backbone features of (\d+) images in ([0-9.]+) s")
 """The line :func:`drac_ssl.finetune._train_folds` prints when a variant's bank is built."""
 WALL_TIME = "seconds"
+FILE_TIME = "mtime_ns"  # a fold record's weights-file time (finetune.py): differs run to run like a wall time
 """The key (JSON) or column (CSV) of a wall time in the stage's files: allowed to differ."""
 
 
@@ -82,10 +83,11 @@ def prepare_command(config: Path, run_dir: Path, overrides: list[str]) -> list[s
 
 def without_wall_times(path: Path) -> Any:
     """The content of a JSON or CSV file with its wall times left out (every ``seconds`` key at
-    any depth; the ``seconds`` column), for comparing two runs' files; None for other files."""
+    any depth, and every ``mtime_ns``: the file time a fold record keeps of its weights file;
+    the ``seconds`` column), for comparing two runs' files; None for other files."""
     def drop(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: drop(v) for k, v in value.items() if k != WALL_TIME}
+            return {k: drop(v) for k, v in value.items() if k not in (WALL_TIME, FILE_TIME)}
         if isinstance(value, list):
             return [drop(v) for v in value]
         return value

@@ -13,6 +13,7 @@ import pytest
 
 from drac_ssl import train
 from drac_ssl.config import load_config, save_config
+from drac_ssl.starting import python_command
 
 DONE = {"status": "done", "seconds": 1.0, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}}
 
@@ -32,7 +33,7 @@ def test_more_epochs_of_an_unfinished_pretraining_point_to_the_run_s_config_yaml
     assert "pretrain.epochs: 4 -> 6\n     fix: " in refused, refused
     way = (f"fix: to train the unfinished pretraining to that count in this run (it resumes from the epochs "
            f"saved), write it into {run / 'config.yaml'} (epochs: 6 under pretrain:) and rerun with that file: "
-           f"python -m drac_ssl.train -c {run / 'config.yaml'} ")
+           f"{python_command('drac_ssl.train')} -c {run / 'config.yaml'} ")
     if pretrain_status == "done":  # a finished stage ran with its own count: an edit, as before
         assert way not in refused and "rerun with the saved config" in refused, refused
     else:
