@@ -4,6 +4,7 @@ saying there is no grade to read); a gradable image still gets its map."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,13 @@ from PIL import Image
 
 from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor
-from app.server import HEATMAP_WITHHELD, AppSettings, _grade_single_now
+from app.server import (
+    HEATMAP_WITHHELD,
+    AppSettings,
+    _grade_single_now,
+    _heatmap_markdown,
+    heatmap_withheld,
+)
 from tests.helpers.app_fixtures import ramp_scan
 
 
@@ -54,3 +61,14 @@ def test_a_withheld_heatmap_is_not_computed(predictor: Predictor, tmp_path: Path
     scan = str(ramp_scan(tmp_path / "scan.png"))
     *_, details = _grade_single_now(predictor, AppSettings(gradcam=True), scan, None, "scan.png")
     assert "gradcam" in details["timings_seconds"] and details["heatmap"]["shape"] is not None
+
+
+def test_a_one_cell_map_of_an_image_not_reliably_gradable_is_withheld(predictor: Predictor, tmp_path: Path) -> None:
+    # a 1 x 1 cell map makes no heatmap (no_location), yet the page says it is withheld, not
+    # that the map has no location (mutation audit M38)
+    pred = predictor.predict_file(_colour(tmp_path / "photo.png"), gradcam=False)
+    one_cell = replace(pred, heatmap=None, cam_cells=(1, 1), cam_skipped=False)
+    assert one_cell.not_reliably_gradable and one_cell.no_location and one_cell.heatmap is None
+    assert heatmap_withheld(one_cell)
+    said = _heatmap_markdown(one_cell, predictor)
+    assert said.startswith(f"Heatmap: none: {HEATMAP_WITHHELD}"), said

@@ -6,10 +6,15 @@ as its PNG, was headed as maybe not UW-OCTA)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
+from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor
-from app.server import CHECK_HEADING, MODALITY_HEADING, doubts_modality
+from app.server import CHECK_HEADING, MODALITY_HEADING, _result_markdown, doubts_modality
 from drac_ssl.grading.image_notes import (
     DOUBT_KINDS,
     MODALITY_DOUBTS,
@@ -46,3 +51,19 @@ def test_each_modality_doubt_is_a_kind_of_the_batch_summary() -> None:
     assert MODALITY_DOUBTS and set(MODALITY_DOUBTS) <= kinds, set(MODALITY_DOUBTS) - kinds
     assert "image of another bit depth" in kinds and "image of another bit depth" not in MODALITY_DOUBTS
     assert doubts_modality(UNLIKE_TRAINING + " (distance 9 > 3).")
+
+
+def test_a_fundus_model_s_modality_doubt_gets_the_neutral_heading(tmp_path_factory: pytest.TempPathFactory,
+                                                                  one_thread: None) -> None:
+    # the UW-OCTA heading is the octa recipe's alone (mutation audit M39: it was any model's)
+    bundle = build_demo_bundle(tmp_path_factory.mktemp("fundus"), image_size=32, source_size=48, n_folds=1,
+                               channels=3)
+    meta = json.loads((bundle / "metadata.json").read_text())
+    meta.pop("demo")  # taken for trained, as trained_demo's
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    fundus = Predictor(bundle, gradcam=False)
+    unlike = f"{UNLIKE_TRAINING}: far from every one of them on the model's features."
+    assert fundus.kind != "octa" and doubts_modality(unlike)
+    pred = fundus.predict(np.full((48, 48, 3), 90, np.uint8), gradcam=False)
+    said = _result_markdown(replace(pred, warnings=[unlike, *pred.warnings]), fundus)
+    assert CHECK_HEADING in said and MODALITY_HEADING not in said and "UW-OCTA" not in said, said

@@ -60,3 +60,11 @@ def test_the_quick_check_verdict_says_the_claim_its_mark_and_what_is_not_judged(
     assert "docs/data.md#correctness-checks-quick-start" in lines[4], text
     full = quick_check.verdict_lines(None, (88.0, 85.0), 3.0, 1e-4, True, [], "refitted, +1.00 points")
     assert "random one it started from, as pretrained" in full[1] and full[2].endswith("; the claim holds"), full
+
+
+def test_a_full_quick_check_says_whether_the_claim_holds_as_recorded() -> None:
+    # the full run's verdict follows ``holds`` (mutation audit M45: it said "holds" always)
+    below = quick_check.verdict_lines("random_init", (50.0, 49.0), 1.0, 0.5, False, [], "x")
+    assert below[2].endswith("; the claim does not hold"), below[2]
+    above = quick_check.verdict_lines("random_init", (55.0, 49.0), 6.0, 1e-5, True, [], "x")
+    assert above[2].endswith("; the claim holds"), above[2]

@@ -55,3 +55,11 @@ def test_images_warns_of_a_grade_never_found_and_keeps_it_beside_the_csv(
     assert NEVER in caveats and any("trial run" in c for c in caveats), caveats
     with open(out, newline="") as fh:  # the submission stays DRAC's case,class,P0..P2
         assert next(csv.reader(fh)) == ["case", "class", "P0", "P1", "P2"]
+
+
+def test_two_grades_never_found_are_named_together_as_them() -> None:
+    # mutation audit M41: two grades read "does not rule it out."
+    rows = [PER_GRADE[0], {**PER_GRADE[1], "found": 0, "given": 0, "recall": 0.0}, PER_GRADE[2]]
+    said = never_found_words({"per_grade": rows})
+    assert said.endswith("a grade other than NPDR or PDR does not rule them out."), said
+    assert "NPDR (0 of 10 images), PDR (0 of 72 images)" in said, said

@@ -16,6 +16,7 @@ import numpy as np
 from app.predict import Prediction
 from app.server import _label_value, percent_cells
 from drac_ssl.figures import (
+    percent_text,
     percent_texts,
     referable_percent_text,
     rounded_probabilities,
@@ -97,3 +98,10 @@ def test_the_widget_cells_and_words_say_the_same_figure() -> None:
     assert tie_words(probs, [0, 2]) == "46% each"
     words = decision_words(probs, 1, ["Normal", "NPDR", "PDR"], "thresholds")
     assert words.startswith("0 Normal and 2 PDR are equally likely (46% each); "), words
+
+
+def test_p_referable_of_ties_from_grade_2_keeps_what_the_milder_grades_and_the_tail_say() -> None:
+    # mutation audit M35: milder grades shown 0% / 0% yet 0.6 % together, so P(referable) is not 100 %
+    assert referable_percent_text([0.003, 0.003, 0.497, 0.497], 2) == percent_text(99)
+    # M34: the last grade alone reads as its own figure (shown <1%), not lifted to 1% by its 0.6 %
+    assert referable_percent_text([0.497, 0.497, 0.006], 2) == percent_text(0)

@@ -134,3 +134,28 @@ def test_a_resume_and_a_reuse_of_a_run_with_a_damaged_config_name_the_file(run: 
     problem = train._existing_run_problem(cfg, run)
     assert ".;" not in problem and problem.endswith(
         "' at the end of the value.\n  or: choose another run.name to start a new run"), problem
+
+
+def test_a_value_pyyaml_cannot_construct_is_empty_or_a_clear_error(tmp_path: Path) -> None:
+    # ``!!float abc``: PyYAML raises a bare ValueError, not a YAMLError (mutation audit M3)
+    (tmp_path / "config.yaml").write_text("run:\n  x: !!float abc\n")
+    assert read_saved_config(tmp_path) == {}
+    with pytest.raises(ConfigError) as caught:
+        read_saved_config(tmp_path, strict=True)
+    said = str(caught.value)
+    assert "config.yaml: a value in it cannot be read" in said and "abc" in said, said
+    assert "\n  fix: put back the config.yaml the run wrote" in said and "quote that value" in said, said
+
+
+def test_a_config_yaml_that_is_a_folder_is_an_oserror_to_a_strict_caller(tmp_path: Path) -> None:
+    # documented: an unreadable file (a folder of that name) is passed on as the OSError (M2)
+    (tmp_path / "config.yaml").mkdir()
+    assert read_saved_config(tmp_path) == {}
+    with pytest.raises(IsADirectoryError):
+        read_saved_config(tmp_path, strict=True)
+
+
+def test_a_run_folder_that_is_a_file_is_no_config_even_to_a_strict_caller(tmp_path: Path) -> None:
+    # documented: "(or no such folder)" is {}; a file where the run folder should be is no such folder (M6)
+    (tmp_path / "run").write_text("not a folder\n")
+    assert read_saved_config(tmp_path / "run", strict=True) == {} == read_saved_config(tmp_path / "run")

@@ -8,11 +8,15 @@ import pytest
 
 from drac_ssl.config import ConfigError, load_config
 from drac_ssl.report import _stages_section
-from drac_ssl.train import _run_stages, _stages_as_saved
+from drac_ssl.train import _run_stages, _stages_as_saved, read_stages_record
 
 
 def test_a_stages_record_that_is_not_utf8_stops_the_run_with_its_file_and_fix(tmp_path: Path) -> None:
     (tmp_path / "stages.json").write_bytes(b'{"ingest": {"status": "done"}, "pretrain"\xff: {}}')
+    # the reader first: were it to take the damage for no record, _run_stages would run the
+    # whole default pipeline (minutes), so this fails at once instead (mutation audit)
+    with pytest.raises(ConfigError, match=r"stages.json: damaged: not UTF-8 \(byte 0xff"):
+        read_stages_record(tmp_path)
     with pytest.raises(ConfigError) as caught:
         _run_stages(load_config(None, []), tmp_path, None)
     said = str(caught.value)

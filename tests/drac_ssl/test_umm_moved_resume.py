@@ -8,7 +8,7 @@ from pathlib import Path
 
 from drac_ssl.config import load_config
 from drac_ssl.io import sha256_file
-from drac_ssl.umm.stage import _resume_differences
+from drac_ssl.umm.stage import _resume_differences, _same_source
 
 WEIGHTS = Path("pretrain") / "vicreg_model.safetensors"
 
@@ -65,3 +65,13 @@ def test_old_checkpoint_refuses_a_starting_model_written_after_it(tmp_path: Path
     assert _differences(moved, run) == [] and _differences(in_place, run) == []
     (run / "umm" / "checkpoints" / "last.pt").unlink()  # its time unknown: path alone is not enough
     assert _differences(moved, run) != []
+
+
+def test_old_checkpoint_refuses_a_starting_model_outside_the_run_folder(tmp_path: Path) -> None:
+    # mutation audit M13: the recorded path gone and the name alike, but the starting model is
+    # not inside the run folder (another run's): no moved run explains it, so it is refused
+    run = _run_folder(tmp_path / "other" / "k_mv")
+    elsewhere = _run_folder(tmp_path / "elsewhere" / "k_x")
+    state = {"source": str(tmp_path / "runs" / "k_mv" / WEIGHTS)}  # gone
+    assert _same_source(state, run / WEIGHTS, run, saved_at=2000.0)  # inside: a moved run
+    assert not _same_source(state, elsewhere / WEIGHTS, run, saved_at=2000.0)
