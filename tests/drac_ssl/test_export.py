@@ -2370,6 +2370,11 @@ def test_a_bundle_is_not_built_from_weights_newer_than_the_variants_model_json(
         assert all(entry["sha256"][n] == sha256_file(vdir / n) for n in entry["weights"])
     first, second = folds[0]["weights"][-1], folds[1]["weights"][-1]
     atomic_write_bytes(vdir / first, (vdir / second).read_bytes())  # a retrained fold, valid weights
+    # the rerun was interrupted: stages.json records the fine-tuning running, not done (a finished
+    # one whose file changed afterwards gets the retraining fix: test_bundle_damaged_fold_file)
+    stages = json.loads((run / "stages.json").read_text())
+    stages["finetune"] = {**stages["finetune"], "status": "running"}
+    (run / "stages.json").write_text(json.dumps(stages))
     with pytest.raises(bundles.BundleError) as err:
         bundles.build_bundle(run, "vicreg", out=tmp_path / "bundle")
     said = str(err.value)
