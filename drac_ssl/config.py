@@ -3464,7 +3464,17 @@ def _nest(parts: list[str], value: Any) -> dict[str, Any]:
 def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> Config:
     """Defaults, then the YAML file (if any), then ``key=value`` overrides, all checked. A bad
     override's fix suggests the file's value (:class:`FixBase`), else the built-in default.
-    ``path``: a YAML file, or a shipped config's name (``retinamnist``: :func:`config_file`)."""
+    ``path``: a YAML file, or a shipped config's name (``retinamnist``: :func:`config_file`).
+    ``overrides``: a list of ``key=value`` words (``["pretrain.epochs=3"]``), as on the command line.
+
+    Raises:
+        ConfigError: the file cannot be found or read, a setting is unknown or its value is
+            wrong (the message names the file and line, or the override, and the fix; a
+            :class:`SettingsError` when settings conflict); ``overrides`` a single string,
+            not a list of them."""
+    if isinstance(overrides, str | bytes):
+        raise ConfigError(f"overrides must be a list of key=value strings, got the string {overrides!r}: "
+                          f"pass [{overrides!r}]")
     cfg, fixes = Config(), None
     p, data = None, {}
     if path is not None:
