@@ -191,7 +191,11 @@ class DataConfig:
     it, split at commas: ``"icdr"`` is the one named scale ``["icdr"]``, ``"Normal,NPDR,PDR"``
     three names (never its characters). ``cache_sizes`` likewise: ``"64"`` -> ``[64]``; a
     value that is neither a str nor a list/tuple is a ConfigError (the list's items are
-    checked where the config is validated, :func:`load_config`, not here).
+    checked where the config is validated, :func:`load_config`, not here). A whole-number
+    setting (``workers``, ``n_folds``, ``expected_side`` ...) that is no integer
+    (``workers="a"``, ``n_folds=2.5``) is a ConfigError too; ``"3"`` and ``3.0`` are read as
+    3. Ranges (``workers >= 0``, ``n_folds >= 2``) are checked when the ingest starts
+    (:func:`data_prep.ingest.check_settings`) and by the preflight.
 
     ``channels``: ``1`` (grey; colour files are converted with a warning), ``3`` (RGB; grey
     files are replicated, said once) or ``auto`` (what the images are: all grey -> 1, any
@@ -342,6 +346,15 @@ class DataConfig:
             value = getattr(self, key)
             if isinstance(value, str) or not isinstance(value, (list, tuple)):
                 setattr(self, key, _coerce(value, tp, "DataConfig", f"data.{key}"))
+        # a whole-number setting given as something else (workers="a", n_folds=2.5) is said
+        # here, as load_config says it, not met as a bare TypeError deep in the ingest; "3" and
+        # 3.0 are read as 3, numpy integers as ints (their range is the ingest's check)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                is_np_int = type(value).__module__ == "numpy" and hasattr(value, "__index__")
+                setattr(self, f.name, int(value) if is_np_int else
+                        _coerce(value, int, "DataConfig", f"data.{f.name}"))
 
 
 @dataclass
