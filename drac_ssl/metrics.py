@@ -269,10 +269,15 @@ def _as_grades(y: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _check_grades_within(y: np.ndarray, num_grades: int, name: str) -> None:
+def _check_grades_within(y: np.ndarray, num_grades: int, name: str, scale_given: bool = False) -> None:
     """ValueError when grades ``y`` hold one outside ``0 .. num_grades-1`` (the ``probs``
-    columns): malformed input, not an undefined figure."""
+    columns; ``scale_given``: the ``num_grades`` argument, no probabilities were passed):
+    malformed input, not an undefined figure."""
     if y.size and int(y.max()) >= num_grades:
+        if scale_given:
+            raise ValueError(
+                f"{name} holds grade {int(y.max())}, outside the {num_grades} grades 0..{num_grades - 1} "
+                f"of num_grades={num_grades}: pass the scale's num_grades (5 for ICDR), or grades on this scale")
         raise ValueError(
             f"{name} holds grade {int(y.max())}, but probs has {num_grades} columns (grades "
             f"0..{num_grades - 1}): pass probabilities over every grade of the scale (K columns "
@@ -408,9 +413,13 @@ def auc_undefined_reason(y_true: Any, probs: Any) -> str | None:
 
     Raises:
         ValueError: ``y_true`` not 1-D non-negative integer grades (as
-            :func:`quadratic_weighted_kappa`).
+            :func:`quadratic_weighted_kappa`); ``probs`` not 2-D (a number of grades given
+            in its place).
     """
     yt = _as_grades(y_true, "y_true")
+    if np.ndim(probs) != 2:
+        raise ValueError(f"probs must have shape (n, K), got {np.shape(probs)}: pass the "
+                         f"probabilities (only their K is read), not the number of grades")
     num_classes = np.asarray(probs).shape[-1]
     if yt.size and yt.max() >= num_classes:
         return f"y_true holds grade {yt.max()} but probs has only {num_classes} columns"
@@ -810,14 +819,15 @@ def recall_intervals(y_true: Any, pred: Any, num_grades: int, alpha: float = 0.0
         (the patients among the grade's images, ``wilson_patients`` only, else None).
 
     Raises:
-        ValueError: malformed grades, lengths that differ, a grade ``>= num_grades``.
+        ValueError: malformed grades, lengths that differ, a grade ``>= num_grades``,
+            ``num_grades`` no whole number.
     """
     yt, yp = _as_grades(y_true, "y_true"), _as_grades(pred, "pred")
     if yt.shape != yp.shape:
         raise ValueError(f"y_true {yt.shape} and pred {yp.shape} differ in shape")
-    k = int(num_grades)
-    _check_grades_within(yt, k, "y_true")
-    _check_grades_within(yp, k, "pred")
+    k = _whole_grades(num_grades)
+    _check_grades_within(yt, k, "y_true", scale_given=True)
+    _check_grades_within(yp, k, "pred", scale_given=True)
     ids = None if groups is None else np.asarray(groups)
     out: list[dict[str, Any]] = []
     for g in range(k):

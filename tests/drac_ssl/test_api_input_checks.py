@@ -182,3 +182,18 @@ def test_ingest_run_refuses_a_dict_for_its_config(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"needs a drac_ssl.config.DataConfig, got a builtins.dict: pass DataConfig\(\*\*settings\)"):
         ingest.run({"root": str(tmp_path)}, tmp_path / "out")  # type: ignore[arg-type]
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- F12 words of the scale
+
+
+def test_recall_intervals_names_num_grades_not_probabilities() -> None:
+    with pytest.raises(ValueError, match=r"y_true holds grade 2, outside the 2 grades 0..1 of num_grades=2") as said:
+        metrics.recall_intervals([0, 2], [0, 1], 2)
+    assert "probs" not in str(said.value)
+
+
+def test_auc_undefined_reason_refuses_a_number_for_probs() -> None:
+    with pytest.raises(ValueError, match=r"probs must have shape \(n, K\), got \(\): pass the probabilities"):
+        metrics.auc_undefined_reason([0, 1, 2], 3)
+    assert metrics.auc_undefined_reason([0, 1], P3[:2]) is not None
