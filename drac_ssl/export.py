@@ -394,6 +394,7 @@ from drac_ssl.submission import (
     NOT_INFORMATIVE_COLUMN,
     PRETRAINING_OUTSIDE_MARK,
     FolderFiles,
+    ImagesFolderError,
     broken_link_words,
     check_submission,
     class_rule_setting_words,
@@ -1510,10 +1511,24 @@ def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files of ``folder`` (named as images, not hidden), in natural order (``2.png`` <
-    ``10.png``); the files it leaves out, and why, are :func:`drac_ssl.submission.read_folder`'s."""
+    ``10.png``); the files it leaves out, and why, are :func:`drac_ssl.submission.read_folder`'s.
+
+    Raises:
+        drac_ssl.submission.ImagesFolderError: ``folder`` is missing, a file, or cannot be
+            listed (the message names it and the fix), as :func:`drac_ssl.submission.check_submission`
+            says it of its ``images_dir``. A folder without images gives ``[]``."""
     from data_prep.validate import natural_key
 
-    return sorted(read_folder(folder).images, key=lambda p: natural_key(p.name))
+    path = Path(folder)
+    if not path.is_dir():
+        raise ImagesFolderError(f"{path}: no such image folder" + (
+            f" (a file: give its folder, {path.parent})" if path.is_file() else
+            "\n  fix: give the folder of the images (check the path)"), path)
+    try:
+        return sorted(read_folder(path).images, key=lambda p: natural_key(p.name))
+    except OSError as exc:
+        raise ImagesFolderError(f"{path}: the image folder cannot be listed ({exc.strerror or exc})\n  fix: "
+                                f"check that it can be read (permissions, a network drive)", path) from None
 
 
 SUBFOLDER_NOTES = 10

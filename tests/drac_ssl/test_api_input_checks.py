@@ -197,3 +197,18 @@ def test_auc_undefined_reason_refuses_a_number_for_probs() -> None:
     with pytest.raises(ValueError, match=r"probs must have shape \(n, K\), got \(\): pass the probabilities"):
         metrics.auc_undefined_reason([0, 1, 2], 3)
     assert metrics.auc_undefined_reason([0, 1], P3[:2]) is not None
+
+
+# ---------------------------------------------------------------- F13 the export's listing
+
+
+def test_list_images_of_a_missing_folder_or_a_file_is_an_images_folder_error(tmp_path: Path) -> None:
+    from drac_ssl import export
+    from drac_ssl.submission import ImagesFolderError
+
+    with pytest.raises(ImagesFolderError, match=r"nowhere: no such image folder\n  fix: give the folder"):
+        export.list_images(tmp_path / "nowhere")
+    (tmp_path / "a.png").write_bytes(b"")
+    with pytest.raises(ImagesFolderError, match=r"a.png: no such image folder \(a file: give its folder"):
+        export.list_images(tmp_path / "a.png")
+    assert export.list_images(tmp_path) == [tmp_path / "a.png"]
