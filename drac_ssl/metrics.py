@@ -532,9 +532,9 @@ def p_referable(probs: Any, from_grade: int) -> np.ndarray:
         ValueError: ``probs`` is not ``(n, K)`` rows of probabilities that sum to 1 (logits,
             NaN), or ``from_grade`` is not an integer in ``1 .. K-1`` (0 would make every image
             referable, K or above none, and a negative index only the last grades)."""
-    p = _as_probs(probs)
-    r = _check_referable_cut(from_grade, p.shape[1], None)
-    return p[:, r:].sum(axis=1)
+    k = _as_probs(probs).shape[1]  # the check only: the sum is of the values as given, unrenormalised
+    r = _check_referable_cut(from_grade, k, None)
+    return np.asarray(probs, dtype=np.float64)[:, r:].sum(axis=1)
 
 
 def referable_words(from_grade: int, class_names: Sequence[str] | None = None) -> str:
