@@ -112,6 +112,7 @@ __all__ = [
     "threshold_band_warning",
     "THRESHOLD_GRADE_SHARE_MIN",
     "fit_temperature",
+    "QWK_LARGEST_UNSTATED",
     "FOLD_MIN_IMAGES",
     "fold_one_grade_words",
     "one_grade_note",
@@ -181,7 +182,7 @@ def default_thresholds(num_grades: int) -> tuple[float, ...]:
     ``K - 1`` thresholds that round an expected grade to the nearest grade.
 
     Raises:
-        ValueError: ``num_grades < 2`` or not a whole number (2.5, ``"3"``, True).
+        ValueError: ``num_grades < 2`` or not a whole number (2.5, ``"2.5"``, True; ``"3"`` is 3).
     """
     k = _whole_grades(num_grades)
     if k < 2:
@@ -190,8 +191,14 @@ def default_thresholds(num_grades: int) -> tuple[float, ...]:
 
 
 def _whole_grades(num_grades: Any, name: str = "num_grades") -> int:
-    """``num_grades`` as an int, or ValueError when it is no whole number (2.5, ``"3"``, a bool):
-    ``int()`` would silently take 2.5 for 2 grades."""
+    """``num_grades`` as an int, or ValueError when it is no whole number (2.5, ``"2.5"``, a
+    bool): ``int()`` would silently take 2.5 for 2 grades. A string of a whole number (``"3"``,
+    as a command line or a config file gives it) is read as ``int()`` reads it, as before."""
+    if isinstance(num_grades, str):
+        try:
+            return int(num_grades)
+        except ValueError:
+            pass
     whole = isinstance(num_grades, int | np.integer) or (
         isinstance(num_grades, float | np.floating) and float(num_grades).is_integer())
     if isinstance(num_grades, bool | np.bool_) or not whole:
@@ -374,9 +381,11 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
     return _sklearn_qwk(yt, yp, top + 1)
 
 
-QWK_LARGEST_UNSTATED = 100
+QWK_LARGEST_UNSTATED = 2_000
 """The largest grade :func:`quadratic_weighted_kappa` takes as the scale's top when
-``num_grades`` is omitted (a K x K confusion matrix: a stray 10**9 asked for exabytes)."""
+``num_grades`` is omitted: a bound on memory, not on scales (its K x K float64 matrices, a few
+alive at once, are 32 MB each at K = 2001, about 0.2 GB in all; a stray 10**9 asked for
+exabytes). Pass ``num_grades`` for a larger scale."""
 
 
 def _sklearn_qwk(yt: np.ndarray, yp: np.ndarray, k: int) -> float:
