@@ -345,7 +345,7 @@ class DataConfig:
         for key, tp in (("grades", list[str]), ("cache_sizes", list[int])):
             value = getattr(self, key)
             if isinstance(value, str) or not isinstance(value, (list, tuple)):
-                setattr(self, key, _coerce(value, tp, "DataConfig", f"data.{key}"))
+                setattr(self, key, _data_config_coerce(value, tp, key))
         # a whole-number setting given as something else (workers="a", n_folds=2.5) is said
         # here, as load_config says it, not met as a bare TypeError deep in the ingest; "3" and
         # 3.0 are read as 3, numpy integers as ints (their range is the ingest's check)
@@ -353,8 +353,30 @@ class DataConfig:
             value = getattr(self, f.name)
             if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
                 is_np_int = type(value).__module__ == "numpy" and hasattr(value, "__index__")
-                setattr(self, f.name, int(value) if is_np_int else
-                        _coerce(value, int, "DataConfig", f"data.{f.name}"))
+                setattr(self, f.name, int(value) if is_np_int else _data_config_coerce(value, int, f.name))
+
+
+def _data_config_coerce(value: Any, tp: Any, key: str) -> Any:
+    """:func:`_coerce` of the :class:`DataConfig` setting ``key`` given in Python, its fix in a
+    Python caller's words: ``DataConfig(workers=0)``, not the config file's ``data.workers=0``
+    (the problem still names the setting ``data.workers``, as the docs and ``load_config`` do)."""
+    try:
+        return _coerce(value, tp, "DataConfig", f"data.{key}")
+    except ConfigError as exc:
+        text = str(exc)
+        head, sep, fix = text.partition("\n  fix: ")
+        if not sep:
+            raise
+        as_str = tp == list[str]
+
+        def python(m: re.Match[str]) -> str:
+            given = m.group(1)
+            if as_str and given.startswith("["):  # [a, b]: the names as Python's str items
+                given = repr([part.strip() for part in given.strip("[]").split(",")])
+            return f"DataConfig({key}={given})"
+
+        fix = re.sub(rf"\bdata\.{re.escape(key)}=(\[[^\]]*\]|[^\s,]+)", python, fix)
+        raise ConfigError(f"{head}{sep}{fix}") from None
 
 
 @dataclass
