@@ -111,7 +111,7 @@ def test_invariance_and_vicreg_refuse_no_dimensions_and_take_integers() -> None:
 # ---------------------------------------------------------------- F7 cases as paths
 
 
-@pytest.mark.parametrize(("case", "name"), [("x/a.png", "a.png"), ("../b.png", "b.png"), ("c\\d.png", "d.png")])
+@pytest.mark.parametrize(("case", "name"), [("x/a.png", "a.png"), ("../b.png", "b.png"), ("=x/c.png", "c.png")])
 def test_write_submission_refuses_a_path_with_its_file_name_as_the_fix(tmp_path: Path, case: str, name: str) -> None:
     with pytest.raises(ValueError, match=rf"contains a path separator .* pass the file name alone: '{name}'"):
         write_submission(tmp_path / "s.csv", [case, "z.png"], np.full((2, 3), 1 / 3), num_grades=3)
@@ -119,13 +119,39 @@ def test_write_submission_refuses_a_path_with_its_file_name_as_the_fix(tmp_path:
     assert case_name_problem(safe_case_name(case)) is None  # a folder's file named so gets a rename
 
 
+@pytest.mark.parametrize(("case", "why"), [("x/\x1ba.png", "control or formatting character"),
+                                           ("x/", "path separator"), ("x/=a.png", "path separator")])
+def test_write_submission_names_a_file_as_the_fix_of_a_path_only_when_it_is_a_case(tmp_path: Path, case: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why) as said:  # not '\x1ba.png', 'x' nor '=a.png'
+        write_submission(tmp_path / "s.csv", [case, "z.png"], np.full((2, 3), 1 / 3), num_grades=3)
+    assert "file name alone: " not in str(said.value)
+
+
 def test_check_submission_refuses_a_path_case(tmp_path: Path) -> None:
     sub = tmp_path / "s.csv"
     sub.write_text("case,class,P0,P1,P2\nx/a.png,0,1.000000,0.000000,0.000000\n"
-                   "b.png,0,1.000000,0.000000,0.000000\n")
+                   "b.png,0,1.000000,0.000000,0.000000\nx/\x1bc.png,0,1.000000,0.000000,0.000000\n")
     assert check_submission(sub, num_grades=3) == [
-        f"{sub}:2: case 'x/a.png' contains a path separator ('/' or '\\'): a case is the image's file "
-        "name alone, which a path never matches -> write the image's file name alone as its case: 'a.png'"]
+        f"{sub}:2: case 'x/a.png' contains a path separator ('/'): a case is the image's file "
+        "name alone, which a path never matches -> write the image's file name alone as its case: 'a.png'",
+        f"{sub}:4: case 'x/\\x1bc.png' contains a path separator ('/'): a case is the image's file "
+        "name alone, which a path never matches -> write the image's file name alone as its case, e.g. '161.png'"]
+
+
+def test_an_image_named_with_a_backslash_is_its_own_case(tmp_path: Path) -> None:
+    """Linux files may hold a backslash (Python's zipfile names so a Windows zip's ``scans\\001.png``)."""
+    images = tmp_path / "test"
+    images.mkdir()
+    for name in ("scans\\001.png", "b.png"):
+        (images / name).write_bytes(b"")
+    sub = tmp_path / "s.csv"
+    write_submission(sub, ["scans\\001.png", "b.png"], np.full((2, 3), 1 / 3), num_grades=3)
+    assert sub.read_text().splitlines()[1].startswith("scans\\001.png,")
+    assert check_submission(sub, images, num_grades=3) == []
+    assert case_name_problem("scans\\001.png") is None
+    from data_prep.ingest import test_case_name_problems
+
+    assert test_case_name_problems(sorted(images.iterdir()), images) == []  # the ingest keeps it too
 
 
 # ---------------------------------------------------------------- F4 fit_temperature
@@ -141,7 +167,7 @@ def test_fit_temperature_refuses_probabilities() -> None:
 # ---------------------------------------------------------------- F10 / F11 whole numbers
 
 
-@pytest.mark.parametrize("k", [2.5, "3", True])
+@pytest.mark.parametrize("k", [2.5, "2.5", True])
 def test_default_thresholds_refuses_no_whole_number(k: object) -> None:
     with pytest.raises(ValueError, match="must be a whole number of grades"):
         metrics.default_thresholds(k)  # type: ignore[arg-type]
@@ -153,7 +179,15 @@ def test_qwk_refuses_a_fractional_scale_and_a_huge_unstated_one() -> None:
         metrics.quadratic_weighted_kappa([0, 1, 2], [0, 1, 2], num_grades=3.7)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"grade 1000000000 is the largest seen .* pass num_grades"):
         metrics.quadratic_weighted_kappa([0, 10**9], [0, 1])
-    assert metrics.quadratic_weighted_kappa([0, 100], [0, 100]) == 1.0
+    assert metrics.quadratic_weighted_kappa([0, 150], [0, 150]) == 1.0  # a 151 x 151 matrix: trivial
+    assert "QWK_LARGEST_UNSTATED" in metrics.__all__
+
+
+def test_a_whole_number_string_of_grades_reads_as_before() -> None:
+    """``int("3")`` read it before the checks (as DataConfig reads ``"3"``): valid calls still work."""
+    assert metrics.default_thresholds("3") == (0.5, 1.5)  # type: ignore[arg-type]
+    assert metrics.quadratic_weighted_kappa([0, 1, 2], [0, 1, 2], num_grades="5") == 1.0  # type: ignore[arg-type]
+    assert [r["grade"] for r in metrics.recall_intervals([0, 1, 2], [0, 1, 2], "3")] == [0, 1, 2]  # type: ignore[arg-type]
 
 
 def test_load_config_refuses_a_bare_string_of_overrides() -> None:
@@ -168,7 +202,7 @@ def test_load_config_refuses_a_bare_string_of_overrides() -> None:
 def test_data_config_refuses_a_whole_number_setting_of_another_type() -> None:
     from drac_ssl.config import DataConfig
 
-    with pytest.raises(ConfigError, match=r"DataConfig: 'data.workers' must be an integer, got 'a'.*\n  fix: data.workers=0"):
+    with pytest.raises(ConfigError, match=r"DataConfig: 'data.workers' must be an integer, got 'a'.*\n  fix: DataConfig\(workers=0\)"):
         DataConfig(workers="a")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"'data.n_folds' must be an integer, got 2.5"):
         DataConfig(n_folds=2.5)  # type: ignore[arg-type]
@@ -209,6 +243,17 @@ def test_list_images_of_a_missing_folder_or_a_file_is_an_images_folder_error(tmp
     with pytest.raises(ImagesFolderError, match=r"nowhere: no such image folder\n  fix: give the folder"):
         export.list_images(tmp_path / "nowhere")
     (tmp_path / "a.png").write_bytes(b"")
-    with pytest.raises(ImagesFolderError, match=r"a.png: no such image folder \(a file: give its folder"):
+    with pytest.raises(ImagesFolderError, match=rf"a.png: no such image folder \(a file\)\n  fix: give the folder of the images, e.g. {tmp_path}"):
         export.list_images(tmp_path / "a.png")
     assert export.list_images(tmp_path) == [tmp_path / "a.png"]
+
+
+def test_list_images_errors_are_the_oserrors_they_were(tmp_path: Path) -> None:
+    """``except OSError`` (FileNotFoundError, NotADirectoryError) caught them before the checks."""
+    from drac_ssl import export
+
+    with pytest.raises(FileNotFoundError):
+        export.list_images(tmp_path / "nowhere")
+    (tmp_path / "a.png").write_bytes(b"")
+    with pytest.raises(NotADirectoryError):
+        export.list_images(tmp_path / "a.png")
