@@ -344,7 +344,8 @@ def plot_roc(
     ``probs`` ``(n, K)`` against ``y_true == k``), AUC in the legend; each curve with its own
     colour, line style and marker (:func:`series_style`). A grade without
     positives or negatives in ``y_true`` is listed as undefined, with no line or marker in the
-    legend; the legend goes where it covers the fewest curves. The challenge's macro
+    legend; the legend goes where it covers the fewest curves, below the axes for 4 grades or
+    more (no place inside is then free of them). The challenge's macro
     one-vs-one AUC (``drac_ssl.metrics.macro_ovo_auc``) is a different average; this plot
     shows where each grade is separated well. ``class_names``: the K grade names (default:
     K from ``probs``). Two grades: one curve, the second grade against the first
@@ -370,8 +371,12 @@ def plot_roc(
     ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel("false positive rate (1 - specificity)")
     ax.set_ylabel("true positive rate (sensitivity)")
+    if k >= 4:  # 5+ entries: no place inside is free of curves (a review); below the axes, as plot_comparison
+        fig.set_figheight(4.6 + 0.2 * (k + 1))
+        fig.legend(loc="outside lower center", fontsize="small")
     whole = _fit_title(fig, ax, title, y.size)
-    ax.legend(loc="best", fontsize="small")  # where it covers the fewest curves
+    if k < 4:
+        ax.legend(loc="best", fontsize="small")  # where it covers the fewest curves
     ax.grid(True, alpha=0.3)
     return _save(fig, path, whole)
 

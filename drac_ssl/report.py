@@ -972,6 +972,9 @@ def _per_epoch(history: Sequence[dict[str, Any]], key: str) -> list[tuple[int, f
     return out
 
 
+KAPPA_YLIM = (-1.05, 1.05)
+"""The per-fold QWK figure's one y range: kappa's -1..1 (ticks -1 to 1) with room for a dot at
+1.0 or -1.0, which a range of exactly -1..1 cut in half (a review)."""
 LISTED_EPOCHS = 8
 """A curve of more epochs than this is said by its first, highest and last values only
 (:func:`_values_words`), not value by value."""
@@ -1511,7 +1514,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
         hist = plot_history(rows_h, [f"fold {k} {said}" for k in histories],
                             figures / f"{name}_{'inner' if inner else 'val'}_qwk.png",
                             f"{title}: {split} QWK per epoch (uncalibrated, rounded expected grade)",
-                            ylim=(-1.0, 1.0))  # one kappa scale: the folds compare
+                            ylim=KAPPA_YLIM)  # one kappa scale: the folds compare
         lines += _figure(run_dir, hist, figure_alt(hist.stem, title, name), name)
     return lines + [""], one_grade
 

@@ -76,8 +76,8 @@ def test_fold_kappa_panels_share_one_range_and_loss_panels_keep_their_own(figure
                                                                           tmp_path: Path) -> None:
     """A flat 1-epoch fold spanning -0.04..0.04 filled its panel like a real curve."""
     rows = [{"epoch": e, "fold 0 val QWK": 0.01 * e, "fold 1 val QWK": 0.3 + 0.1 * e} for e in range(3)]
-    plots.plot_history(rows, ["fold 0 val QWK", "fold 1 val QWK"], tmp_path / "q.png", ylim=(-1.0, 1.0))
-    assert [ax.get_ylim() for ax in figures[0].axes] == [(-1.0, 1.0)] * 2
+    plots.plot_history(rows, ["fold 0 val QWK", "fold 1 val QWK"], tmp_path / "q.png", ylim=report.KAPPA_YLIM)
+    assert [ax.get_ylim() for ax in figures[0].axes] == [report.KAPPA_YLIM] * 2
     plots.plot_history([{"loss": 10.0 - e, "variance": 0.1 * e} for e in range(3)], ["loss", "variance"],
                        tmp_path / "l.png")
     loss, variance = figures[1].axes
@@ -97,7 +97,20 @@ def test_report_draws_the_fold_kappas_on_one_range(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(report, "plot_confusion", lambda cm, path, *a, **kw: Path(path))  # not this
     monkeypatch.setattr(report, "plot_roc", lambda y, p, path, *a, **kw: Path(path))  # test's: 2 s to draw
     report._variant_section(run, run / "figures", "scratch")
-    assert len(calls) == 1 and calls[0].get("ylim") == (-1.0, 1.0)
+    assert len(calls) == 1 and calls[0].get("ylim") == report.KAPPA_YLIM
+
+
+def test_a_kappa_of_one_is_a_whole_dot_and_the_ticks_run_minus_1_to_1(figures: list[Any], tmp_path: Path) -> None:
+    """A range of exactly -1..1 cut a fold's dot at 1.0 in half."""
+    plots.plot_history([{"fold 0 val QWK": 1.0}, {"fold 0 val QWK": -1.0}], ["fold 0 val QWK"],
+                       tmp_path / "q.png", ylim=report.KAPPA_YLIM)
+    ax = figures[0].axes[0]
+    low, high = ax.get_ylim()
+    dot = ax.get_lines()[0].get_markersize() / 72 * figures[0].dpi  # its diameter, px
+    px_per_unit = ax.get_window_extent().height / (high - low)
+    assert (high - 1.0) * px_per_unit >= dot / 2 and (-1.0 - low) * px_per_unit >= dot / 2
+    ticks = [t for t in ax.get_yticks() if low <= t <= high]
+    assert ticks[0] == -1.0 and ticks[-1] == 1.0
 
 
 def test_an_undefined_roc_curve_has_no_swatch_and_the_legend_avoids_the_curves(figures: list[Any],
@@ -121,6 +134,23 @@ def test_an_undefined_roc_curve_has_no_swatch_and_the_legend_avoids_the_curves(f
         if len(line.get_xdata()) and line.get_label() != "chance":
             points = line.get_transform().transform(line.get_path().interpolated(100).vertices)
             assert not any(box.contains(*p) for p in points), line.get_label()
+
+
+def test_with_four_grades_or_more_the_roc_legend_is_below_the_curves(figures: list[Any], tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five grades, one without images: six legend lines, and "best" still put them over curves."""
+    monkeypatch.setattr(plots, "_new_figure", plots._new_figure.__wrapped__)  # the layout the PNG has
+    y = np.arange(40) % 4
+    probs = np.random.default_rng(0).dirichlet(np.ones(5), y.size)
+    plots.plot_roc(y, probs, tmp_path / "roc.png", ["No DR", "Mild", "Moderate", "Severe", "PDR"])
+    fig = figures[0]
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert ax.get_legend() is None and len(fig.legends) == 1
+    box, axes_box = fig.legends[0].get_window_extent(), ax.get_window_extent()
+    assert box.y1 <= axes_box.y0 and fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+    assert "PDR vs rest: AUC undefined (no positives)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    assert axes_box.height >= 0.4 * fig.bbox.height  # the curves keep room
 
 
 def test_monitor_markers_use_the_palette_with_a_readable_legend_and_a_y_label(figures: list[Any],
