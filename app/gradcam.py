@@ -160,11 +160,11 @@ from drac_ssl.starting import import_keeping_random
 if TYPE_CHECKING:
     from data_prep.cache import RowGeometry
 
-__all__ = ["COARSE_CELLS", "COLOUR_PEAK_OPACITY", "FLAT_FLOOR_PERCENTILE", "FLAT_FLOOR_SHARE", "HEAT_COLORMAP", "OUTLINE_SHARES",
-           "PEAK_OPACITY", "RAW_MAX_NOTE", "STANDS_OUT_SHARE", "STRONGEST_SHARE", "CamMap",
+__all__ = ["COARSE_CELLS", "COLOUR_PEAK_OPACITY", "COLOUR_PIXEL_SHARE", "FLAT_FLOOR_PERCENTILE", "FLAT_FLOOR_SHARE", "GREY_SPREAD_LEVELS",
+           "HEAT_COLORMAP", "OUTLINE_SHARES", "PEAK_OPACITY", "RAW_MAX_NOTE", "STANDS_OUT_SHARE", "STRONGEST_SHARE", "CamMap",
            "EnsembleGradCAM", "FoldHeads", "FoldMapGradCAM", "blend_heat", "cam_upsampler", "cell_size_px",
            "coarse_words", "combine_cams", "draw_outlines", "heat_colours", "heat_outline", "hottest_parts",
-           "is_coarse", "minmax_normalizer", "outline_masks", "outline_width", "overlay_heatmap",
+           "is_coarse", "is_colour_image", "minmax_normalizer", "outline_masks", "outline_width", "overlay_heatmap",
            "place_heatmap", "read_box", "reads_box_only", "region_words", "resize_heatmap",
            "resolution_words", "signed_gradcam", "strongest_heat", "strongest_words"]
 
@@ -551,6 +551,27 @@ heat of 0.25 was 43 % opaque, and the peak cell of an APTOS photo kept 29 % of i
 variation); now a heat of 0.25 is 15 % opaque and the peak keeps 40 % of the photograph. The
 outlines, not the colour, mark the strongest heat."""
 
+GREY_SPREAD_LEVELS = 8
+"""A pixel whose channels differ by more than this many grey levels (of 255) is coloured
+(:func:`is_colour_image`); within it, JPEG's chroma noise on a grey image."""
+
+COLOUR_PIXEL_SHARE = 0.01
+"""An RGB image is a colour one (:func:`blend_heat`'s :data:`COLOUR_PEAK_OPACITY` rule) only when
+more than this share of its pixels is coloured (:data:`GREY_SPREAD_LEVELS`): a review found one
+coloured pixel (an OCTA image's red arrow, scale bar or watermark) switched a grey image to it."""
+
+
+def is_colour_image(image: np.ndarray) -> bool:
+    """Whether ``image`` (uint8, grey ``(H, W)`` or RGB ``(H, W, 3)``) is a colour one: more than
+    :data:`COLOUR_PIXEL_SHARE` of its pixels with channels more than :data:`GREY_SPREAD_LEVELS`
+    apart. A grey image, or an RGB one with a small coloured mark on grey, is not."""
+    pixels = np.asarray(image)
+    if pixels.ndim != 3:
+        return False
+    spread = pixels.max(axis=-1).astype(np.int16) - pixels.min(axis=-1)
+    return bool((spread > GREY_SPREAD_LEVELS).mean() > COLOUR_PIXEL_SHARE)
+
+
 OUTLINE_SHARES = {"dashed": 0.5, "solid": STRONGEST_SHARE, "dotted": STRONGEST_SHARE}
 """The outlines drawn on the overlay (:func:`overlay_heatmap`, :func:`outline_masks`), as shares of
 the map's maximum: a solid line around the connected part of the pixels within 10% of it
@@ -713,14 +734,15 @@ def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float | None 
 def blend_heat(image: np.ndarray, heatmap: np.ndarray, alpha: float | None = None) -> np.ndarray:
     """:func:`overlay_heatmap` without the outlines: RGB uint8 ``(H, W, 3)``, the image (grey
     ``(H, W)`` or RGB) with each pixel's heat colour (:func:`heat_colours`) blended on (heat
-    clipped to [0, 1]) at opacity ``alpha * sqrt(heat)`` on a grey image (an RGB one whose
-    channels are equal included; ``alpha`` default :data:`PEAK_OPACITY`) and ``alpha * heat``
-    on a colour one (default :data:`COLOUR_PEAK_OPACITY`)."""
+    clipped to [0, 1]) at opacity ``alpha * sqrt(heat)`` on a grey image (an RGB one with equal
+    channels, or a small coloured mark on grey, included: :func:`is_colour_image`; ``alpha``
+    default :data:`PEAK_OPACITY`) and ``alpha * heat`` on a colour one (default
+    :data:`COLOUR_PEAK_OPACITY`)."""
     pixels = np.asarray(image, dtype=np.uint8)
     base = (pixels if pixels.ndim == 3 else cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)).astype(np.float32)
     h = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
     colour = heat_colours(h).astype(np.float32)
-    if pixels.ndim == 3 and not (pixels == pixels[..., :1]).all():  # a colour photograph shows through
+    if is_colour_image(pixels):  # a colour photograph shows through
         a = ((COLOUR_PEAK_OPACITY if alpha is None else alpha) * h)[..., None]
     else:
         a = ((PEAK_OPACITY if alpha is None else alpha) * np.sqrt(h))[..., None]

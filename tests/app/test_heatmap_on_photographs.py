@@ -32,3 +32,19 @@ def test_a_grey_image_keeps_its_overlay_even_as_three_equal_channels() -> None:
     expected = np.clip(np.dstack([grey] * 3) * (1 - a) + heat_colours(heat) * a, 0, 255).astype(np.uint8)
     assert np.array_equal(blend_heat(grey, heat), expected)
     assert np.array_equal(blend_heat(np.dstack([grey] * 3), heat), expected)
+
+
+def test_a_coloured_mark_on_a_grey_image_keeps_the_grey_overlay() -> None:
+    """One coloured pixel (an OCTA image's red arrow, scale bar or watermark) switched a grey
+    image to the photograph's rule; JPEG's chroma noise of a few grey levels must not either."""
+    rng = np.random.default_rng(2)
+    grey = rng.integers(0, 255, (50, 50), np.uint8)
+    heat = np.linspace(0, 1, 50 * 50, dtype=np.float32).reshape(50, 50)
+    marked = np.dstack([grey] * 3)
+    marked[:3, :5] = (255, 0, 0)  # a red arrow on 0.6 % of the pixels
+    marked[10:, :] = np.clip(marked[10:, :].astype(np.int16) + rng.integers(-4, 5, (40, 50, 3)), 0, 255)
+    a = (PEAK_OPACITY * np.sqrt(heat))[..., None]
+    expected = np.clip(marked * (1 - a) + heat_colours(heat) * a, 0, 255).astype(np.uint8)
+    assert np.array_equal(blend_heat(marked, heat), expected)
+    marked[:, :5] = (255, 0, 0)  # a tenth of the image coloured: a colour image
+    assert not np.array_equal(blend_heat(marked, heat)[:, 5:], expected[:, 5:])
