@@ -341,6 +341,11 @@ PROVENANCE_HOLDS = "bundle hash, code version, each image's SHA-256, time, TTA"
 """What the grades CSV's provenance record holds, as the batch's download label
 (:data:`PROVENANCE_LABEL`) and its summary (:func:`_grade_batch`) say it: one list for both."""
 
+DOWNLOAD_LABELS = ("Grades CSV", "Notes CSV", "Grades CSV provenance (JSON)")
+"""The batch's downloads' labels, short (gradio_client names the outputs by them); each line of
+the words under them starts with its download's label in bold, so that a reader knows which
+download it is about (:data:`PROVENANCE_LABEL`, :func:`grades_csv_label`)."""
+
 PROVENANCE_LABEL = ("Which model graded the grades CSV: its provenance record, NAME_provenance.json "
                     f"({PROVENANCE_HOLDS}; keep it beside the CSV: export --check compares the CSV's SHA-256)")
 """What the batch's third download is, said under the downloads (its label, short, is "Grades CSV
@@ -3111,7 +3116,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                     f"side, {limits.max_pixels / 1e6:g} megapixels. The image is preprocessed exactly as in training "
                                     f"({_resize_words(predictor.bundle.spec)}).</small>")
                     with gr.Column(scale=3, min_width=320):
-                        result = gr.Markdown("Upload an image to grade it.", elem_id=RESULT_ID)
+                        result = gr.Markdown("Upload an image to grade it.", elem_id=RESULT_ID,
+                                             label="Result", show_label=False)  # the API's name
                         status = gr.Markdown("", elem_id=STATUS_ID)  # off screen: for screen readers
                         label = grade_probabilities(num_top_classes=k, label="Probabilities", show_heading=False,
                                                     elem_id=PROBABILITY_ID)
@@ -3168,7 +3174,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 files = gr.File(label=f"Images ({', '.join(t.lstrip('.').upper() for t in FILE_TYPES)})",
                                 file_count="multiple", type="filepath", height=160, elem_id=BATCH_UPLOAD_ID)
                 batch_button = gr.Button("Grade all", variant="primary")
-                batch_summary = gr.Markdown(elem_id=BATCH_RESULT_ID)
+                batch_summary = gr.Markdown(elem_id=BATCH_RESULT_ID, label="Batch summary", show_label=False)
                 batch_said = gr.Markdown("", elem_id=BATCH_STATUS_ID)  # off screen: for screen readers
                 gr.Markdown(f"<small>In the table: class = the grade number (as in the CSV), "
                             f"grade = its name; "
@@ -3178,13 +3184,14 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                      column_widths=table_widths(predictor.grade_names))
                 with gr.Row():
                     # short labels (gradio_client names the outputs by them), the words under them
-                    csv_file = gr.File(label="Grades CSV", interactive=False)
-                    notes_file = gr.File(label="Notes CSV", interactive=False)
-                    provenance_file = gr.File(label="Grades CSV provenance (JSON)", interactive=False)
-                gr.Markdown(f"<small>\n\n- {grades_csv_label(**mark_flags(predictor))}\n"
-                            f"- CSV with the notes: {NOTES_CSV} (every file, in upload order; "
-                            f"{UNRELIABLE_COLUMN} and {TRAINING_IMAGE_COLUMN} columns to filter on)\n"
-                            f"- {PROVENANCE_LABEL}\n\n</small>")
+                    csv_file, notes_file, provenance_file = (gr.File(label=box, interactive=False)
+                                                             for box in DOWNLOAD_LABELS)
+                said_downloads = (grades_csv_label(**mark_flags(predictor)),
+                                  f"CSV with the notes: {NOTES_CSV} (every file, in upload order; "
+                                  f"{UNRELIABLE_COLUMN} and {TRAINING_IMAGE_COLUMN} columns to filter on)",
+                                  PROVENANCE_LABEL)
+                gr.Markdown("<small>\n\n" + "".join(f"- **{box}**: {words}\n" for box, words in zip(
+                    DOWNLOAD_LABELS, said_downloads, strict=True)) + "\n</small>")
                 # as on the single-image tab: "Grading 5 files.", the grading, then its sentence
                 # and as there, a step that fails inside gradio says so (failed_status)
                 batch_starts = {"inputs": files, "outputs": batch_said, "api_visibility": "private",
