@@ -1660,13 +1660,15 @@ def _check(csv_path: str | os.PathLike[str],
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
            cases: Sequence[str] | None = None, scale_from: ScaleFrom = "",
            scale_fix: str = "", image_names: Mapping[str, str] | None = None,
-           names_from: str = "") -> _Checked:
+           names_from: str = "", drac_names: bool = False) -> _Checked:
     """What is wrong with a submission (:class:`_Checked`); see ``check_submission``.
     ``scale_from``: who says K, for the line on a file of another scale (default "the check
     expects"), and ``scale_fix`` its fix (``{k}``: the file's K; default the check's: the run
     or scale it was written for). ``image_names`` (stem -> file name) and ``names_from`` (who
     names them): the images' own names for the fix of a case without extension
-    (:func:`_no_extension_problems`)."""
+    (:func:`_no_extension_problems`). ``drac_names``: without the test images, a file read as
+    DRAC's (3 grades, 386 rows) has its cases checked against DRAC's test names too
+    (:func:`_drac_name_problems`; ``--check``'s, not ``--score``'s, which matches by number)."""
     if images_dir is not None and (problem := images_option_problem(images_dir, csv_path, option="")):
         raise ImagesFolderError(problem, images_dir, csv_path)  # the call's problem, not the file's: no line 0
     file = str(csv_path)
@@ -1900,7 +1902,54 @@ def _check(csv_path: str | os.PathLike[str],
                 if not Path(case).suffix and not (line not in bad_width and any(
                     ch in case for ch in UNQUOTED_CASE_BREAKERS))]  # else said above
         _no_extension_problems(problems, bare, len(valid_cases), image_names or {}, names_from)
+        if drac_names and k == len(PROB_COLUMNS) and len(rows) == DRAC_TEST_IMAGES:  # read as DRAC's
+            said = {line for line, _ in bare}
+            _drac_name_problems(problems, [(line, case) for line, case in valid_cases
+                                           if line not in said and line not in bad_width
+                                           and case_name_problem(case) is None])  # else said above
     return _Checked(problems.finish(), len(rows), k, k_from, text)
+
+
+DRAC_CASE_NAME = re.compile(r"(?:\d{3}|[1-9]\d{3,})\.png")
+"""A DRAC 2022 Task 3 test image's file name: its id zero-padded to three digits, ``.png``
+(``001.png`` ... ``999.png``, ``1000.png``; docs/drac.md)."""
+
+
+def _drac_name_problems(problems: _Problems, cases: Sequence[tuple[int, str]]) -> None:
+    """The cases ((line, case)) of a file read as DRAC's submission without its test images
+    (3 grades, DRAC's 386 rows) that are no DRAC test image name (:data:`DRAC_CASE_NAME`), which
+    the grader cannot match (a missing case makes the whole submission invalid): one problem
+    per kind, at its first line, counting them and naming :data:`NO_EXTENSION_LISTED`. Kinds:
+    a number that lost its leading zeros (``1.png``, the ingest's words), a number with another
+    extension (``161.jpg``), any other name; the fix names the right name of a number."""
+    kinds: dict[str, list[tuple[int, str]]] = {"zeros": [], "extension": [], "other": []}
+    for line, case in cases:
+        if DRAC_CASE_NAME.fullmatch(case):
+            continue
+        stem, suffix = Path(case).stem, Path(case).suffix
+        number = stem.isascii() and stem.isdigit()
+        kind = ("extension" if number and suffix != ".png" else
+                "zeros" if number and len(stem) < 3 else "other")
+        kinds[kind].append((line, case))
+    for kind, named in kinds.items():
+        if not named:
+            continue
+        shown = ", ".join(f"'{printable_text(case)}' (line {line})" for line, case in named[:NO_EXTENSION_LISTED])
+        more = f" and {len(named) - NO_EXTENSION_LISTED} more" if len(named) > NO_EXTENSION_LISTED else ""
+        example = next((case for _, case in named if Path(case).stem.isascii() and Path(case).stem.isdigit()), "")
+        right = (f" ('{printable_text(example)}' -> '{int(Path(example).stem):03d}.png')" if example else "")
+        what = {"zeros": "lost their leading zeros (a spreadsheet read them as numbers)",
+                "extension": "end in another extension than DRAC's test images' .png",
+                "other": "are no DRAC test image names"}[kind]
+        problems.add(named[0][0], CASE_NAME_KIND,
+                     f"{len(named)} case(s) {what}: {shown}{more}; the grader matches the test "
+                     f"images' file names exactly (the id zero-padded to 3 digits, .png: '001.png', "
+                     f"'1000.png'), and a missing case makes the whole submission invalid",
+                     f"write each case as its test image's file name{right}"
+                     + ("; format the name column as text in the spreadsheet (Python: f'{id:03d}.png')"
+                        if kind == "zeros" else
+                        "; a file of another 3-grade data set: check it against its own test images, "
+                        "--images DIR" if kind == "other" else ""))
 
 
 NO_EXTENSION_LISTED = 3
@@ -2471,7 +2520,7 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     line on stderr and 2, a usage error, as argparse's are."""
     try:
         checked = _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
-                         cases=cases, scale_from=scale_from)
+                         cases=cases, scale_from=scale_from, drac_names=True)
     except ImagesFolderError as exc:  # a usage error (exit 2), not a problem of the file
         print(f"error: {exc.option_words('--images')}", file=sys.stderr)
         return 2
