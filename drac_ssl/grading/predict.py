@@ -56,7 +56,14 @@ from torch import Tensor, nn
 from data_prep.cache import RowGeometry, cache_rows, resize_gray, squeezed_words
 from data_prep.decode import ONE_BIT_NOTE, sample_depth
 from data_prep.problems import Problem
-from data_prep.validate import convert_channels, few_levels, inspect_image, is_blank, pixels_sha256
+from data_prep.validate import (
+    convert_channels,
+    few_levels,
+    inspect_image,
+    is_blank,
+    pixels_sha256,
+    size_problem,
+)
 from drac_ssl.eval_input import model_input
 from drac_ssl.grading.image_file import (
     LOCAL_FILE_LIMITS,
@@ -227,7 +234,8 @@ def read_image_any(path: str | os.PathLike[str]) -> np.ndarray:
 def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = None,
                notes: list[str] | None = None, grey_trained: Any = GREY_TRAINED_NOT_GIVEN,
                limits: InputLimits = LOCAL_FILE_LIMITS,
-               bit_depths: Sequence[tuple[str, int, int]] | None = None) -> tuple[np.ndarray, list[str]]:
+               bit_depths: Sequence[tuple[str, int, int]] | None = None,
+               training_side: int | None = None) -> tuple[np.ndarray, list[str]]:
     """An image file in ``channels`` (1: uint8 grey ``(H, W)``, 3: RGB ``(H, W, 3)``) and the
     warnings of what was converted to get there, each ``NAME: `` and the app's words (a
     :class:`FileWarning`: a string that keeps the name and the words apart): the
@@ -259,7 +267,10 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     by OpenCV), and the decoder's warnings that cast no doubt on the image
     (:func:`drac_ssl.grading.image_notes.is_plain_note`: transparency composited, an ICC
     profile not applied ...), which the app's page says as notes too; without ``notes`` they
-    stay among the warnings.
+    stay among the warnings. ``training_side``: the side of every labelled training image
+    (``bundle.training_side``: pass it, as the export does; None: not compared): ``notes``
+    receives a file of another size in the ingest's words (:func:`data_prep.validate.size_problem`:
+    ``size 512x512, not 1024x1024 (resized to the cache sizes)``).
 
     Raises:
         ValueError: ``channels`` not 1 or 3 (a plain ValueError, not an ImageReadError: the
@@ -334,6 +345,10 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
         findings.insert(0, ("note", file_finding(wrong_name)))
     if notes is not None:
         notes += [FileWarning(p.name, depth)] if depth else []
+        # another size than every training image's (training_side: bundle.training_side), as
+        # the ingest warns it: "size 512x512, not 1024x1024 (resized to the cache sizes)"
+        notes += [FileWarning(p.name, q.what)
+                  for q in size_problem(p.name, decoded.width, decoded.height, training_side)]
         # the decoder's notes, and its warnings that cast no doubt on the image (an ICC profile
         # not applied, transparency composited ...: PLAIN_FINDINGS), as the app's page says them
         notes += [FileWarning(p.name, line) for severity, line in findings
