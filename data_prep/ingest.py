@@ -62,6 +62,7 @@ from data_prep.folds import (
 from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
 from data_prep.layout import (
     IMAGE_SUFFIXES,
+    NOT_AN_IMAGE_FILE,
     Layout,
     data_root,
     discover,
@@ -681,7 +682,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
         not_read, undecodable = scan.not_read, scan.undecodable
     if layout.test_dir is not None:
         scan = scan_image_folder(layout.test_dir)
-        test_images, problems = scan.images, problems + scan.problems
+        test_images, problems = scan.images, problems + test_folder_problems(scan.problems)
         problems += test_case_name_problems(test_images, layout.test_dir)
     labels: dict[Path, LabelRow] = {}
     table: LabelTable | None = None
@@ -776,6 +777,18 @@ def empty_image_files(entries: Sequence[ImageEntry]) -> list[Problem]:
             found.append(error(entry.path, "empty file (0 bytes)",
                                "re-copy the image from the original data", "empty"))
     return found
+
+
+def test_folder_problems(problems: Sequence[Problem]) -> list[Problem]:
+    """The test folder's listing ``problems`` (:func:`data_prep.layout.scan_image_folder`), a
+    file that holds no image (``notes.txt``: :data:`data_prep.layout.NOT_AN_IMAGE_FILE`) a note
+    instead of an error: it drops no test image, and the export grading that folder
+    (``--images``) says it as a note too (:func:`drac_ssl.submission.read_folder`), in its fix's
+    words. An image the ingest cannot read (``x.webp``) stays an error: a test case missing."""
+    from drac_ssl.submission import NOT_AN_IMAGE_FIX
+
+    return [dataclasses.replace(p, severity="note", fix=NOT_AN_IMAGE_FIX)
+            if p.severity == "error" and p.what.startswith(NOT_AN_IMAGE_FILE) else p for p in problems]
 
 
 def test_case_name_problems(test_images: Sequence[Path], test_dir: Path) -> list[Problem]:
