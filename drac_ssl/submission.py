@@ -1660,7 +1660,7 @@ def _check(csv_path: str | os.PathLike[str],
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
            cases: Sequence[str] | None = None, scale_from: ScaleFrom = "",
            scale_fix: str = "", image_names: Mapping[str, str] | None = None,
-           names_from: str = "", drac_names: bool = False) -> _Checked:
+           names_from: str = "", drac_names: bool = False, other_options: str = "") -> _Checked:
     """What is wrong with a submission (:class:`_Checked`); see ``check_submission``.
     ``scale_from``: who says K, for the line on a file of another scale (default "the check
     expects"), and ``scale_fix`` its fix (``{k}``: the file's K; default the check's: the run
@@ -1668,7 +1668,8 @@ def _check(csv_path: str | os.PathLike[str],
     names them): the images' own names for the fix of a case without extension
     (:func:`_no_extension_problems`). ``drac_names``: without the test images, a file read as
     DRAC's (3 grades, 386 rows) has its cases checked against DRAC's test names too
-    (:func:`_drac_name_problems`; ``--check``'s, not ``--score``'s, which matches by number)."""
+    (:func:`_drac_name_problems`; ``--check``'s, not ``--score``'s, which matches by number),
+    whose fix names ``other_options`` (the command's other way to check them, ``--manifest RUN ...``)."""
     if images_dir is not None and (problem := images_option_problem(images_dir, csv_path, option="")):
         raise ImagesFolderError(problem, images_dir, csv_path)  # the call's problem, not the file's: no line 0
     file = str(csv_path)
@@ -1906,7 +1907,8 @@ def _check(csv_path: str | os.PathLike[str],
             said = {line for line, _ in bare}
             _drac_name_problems(problems, [(line, case) for line, case in valid_cases
                                            if line not in said and line not in bad_width
-                                           and case_name_problem(case) is None])  # else said above
+                                           and case_name_problem(case) is None],  # else said above
+                                other_options)
     return _Checked(problems.finish(), len(rows), k, k_from, text)
 
 
@@ -1915,13 +1917,15 @@ DRAC_CASE_NAME = re.compile(r"(?:\d{3}|[1-9]\d{3,})\.png")
 (``001.png`` ... ``999.png``, ``1000.png``; docs/drac.md)."""
 
 
-def _drac_name_problems(problems: _Problems, cases: Sequence[tuple[int, str]]) -> None:
+def _drac_name_problems(problems: _Problems, cases: Sequence[tuple[int, str]], other_options: str = "") -> None:
     """The cases ((line, case)) of a file read as DRAC's submission without its test images
     (3 grades, DRAC's 386 rows) that are no DRAC test image name (:data:`DRAC_CASE_NAME`), which
     the grader cannot match (a missing case makes the whole submission invalid): one problem
     per kind, at its first line, counting them and naming :data:`NO_EXTENSION_LISTED`. Kinds:
     a number that lost its leading zeros (``1.png``, the ingest's words), a number with another
-    extension (``161.jpg``), any other name; the fix names the right name of a number."""
+    extension (``161.jpg``), any other name; the fix names the right name of a number and, for
+    every kind, the check against the test images themselves (``--images DIR``, or
+    ``other_options``): a file of another 3-grade data set with 386 rows (``12.png``) is right there."""
     kinds: dict[str, list[tuple[int, str]]] = {"zeros": [], "extension": [], "other": []}
     for line, case in cases:
         if DRAC_CASE_NAME.fullmatch(case):
@@ -1947,9 +1951,9 @@ def _drac_name_problems(problems: _Problems, cases: Sequence[tuple[int, str]]) -
                      f"'1000.png'), and a missing case makes the whole submission invalid",
                      f"write each case as its test image's file name{right}"
                      + ("; format the name column as text in the spreadsheet (Python: f'{id:03d}.png')"
-                        if kind == "zeros" else
-                        "; a file of another 3-grade data set: check it against its own test images, "
-                        "--images DIR" if kind == "other" else ""))
+                        if kind == "zeros" else "")
+                     + "; or check it against the test images themselves: --images DIR (the names "
+                       "the grader matches)" + (f", or {other_options}" if other_options else ""))
 
 
 NO_EXTENSION_LISTED = 3
@@ -2520,7 +2524,7 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     line on stderr and 2, a usage error, as argparse's are."""
     try:
         checked = _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
-                         cases=cases, scale_from=scale_from, drac_names=True)
+                         cases=cases, scale_from=scale_from, drac_names=True, other_options=other_options)
     except ImagesFolderError as exc:  # a usage error (exit 2), not a problem of the file
         print(f"error: {exc.option_words('--images')}", file=sys.stderr)
         return 2

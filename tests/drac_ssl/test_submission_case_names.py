@@ -223,3 +223,22 @@ def test_a_drac_file_s_cases_that_are_no_drac_test_names_fail_the_format_only_ch
     good = _file(tmp_path / "good.csv", [f"{i:03d}.png" for i in range(995, 995 + DRAC_TEST_IMAGES)])
     assert main(["--check", str(good)]) == 0
     assert capsys.readouterr().out.startswith(f"OK: {DRAC_TEST_IMAGES} cases, the format only")
+
+
+def test_every_kind_of_non_drac_name_points_at_the_check_against_the_test_images(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reviewer's finding: of the three kinds, only 'are no DRAC test image names' named
+    --images; a file of another 3-grade data set with 386 rows named '12.png' (its own test
+    names) was told to write '012.png'. Every kind now names the check against the test images,
+    and the export's --manifest RUN."""
+    from drac_ssl import export
+
+    cases = ([f"{i}.png" for i in range(1, 11)] + [f"{i:03d}.jpg" for i in range(11, 21)]
+             + [f"scan_{i}.png" for i in range(21, 31)] + [f"{i:03d}.png" for i in range(31, DRAC_TEST_IMAGES + 1)])
+    path = _file(tmp_path / "kinds.csv", cases)
+    assert export.main(["--check", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3, out
+    for line in out:
+        assert line.endswith("; or check it against the test images themselves: --images DIR (the names the "
+                             "grader matches), or --manifest RUN for a run whose manifest lists test images"), line
