@@ -283,10 +283,19 @@ expected grade ``sum_k k * P_k`` of a classification head, the output of a regre
 with 6 decimals, so that the grades can be cut again at other thresholds: the submission's
 format is fixed, and a Kaggle file (``id_code,diagnosis``) has no probabilities at all."""
 
+SIZE_NOTE_COLUMN = "size_note"
+"""The column of the export's notes file that says a graded file whose shorter side is not the
+one every training image had (:func:`drac_ssl.grading.predict.training_side_note`: ``size
+512x512, shorter side 512 px, not the 1024 px of every training image``), empty otherwise: the
+export prints one warning counting them, and this column names each."""
+
 IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, TRAINING_IMAGE_COLUMN, "grade_note", BUNDLE_COLUMN,
-                       PRETRAINING_IMAGE_COLUMN, GRADE_NAME_COLUMN, SCORE_COLUMN)
+                       PRETRAINING_IMAGE_COLUMN, GRADE_NAME_COLUMN, SCORE_COLUMN, SIZE_NOTE_COLUMN)
 """The columns of :func:`write_image_notes`'s file (each added column goes last, so that the
 earlier versions' headers are its first columns)."""
+
+IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE = IMAGE_NOTES_COLUMNS[:9]
+"""The columns of a notes file written before ``size_note`` (every reader reads it)."""
 
 IMAGE_NOTES_COLUMNS_BEFORE_SCORE = IMAGE_NOTES_COLUMNS[:8]
 """The columns of a notes file written before ``score`` (:func:`read_image_notes` and
@@ -305,7 +314,7 @@ IMAGE_NOTES_COLUMNS_BEFORE = IMAGE_NOTES_COLUMNS[:4]
 IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE = IMAGE_NOTES_COLUMNS[:5]
 """The columns of a notes file written before ``bundle`` (:func:`read_image_notes` reads it)."""
 
-IMAGE_NOTES_HEADERS = (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SCORE, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME,
+IMAGE_NOTES_HEADERS = (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE, IMAGE_NOTES_COLUMNS_BEFORE_SCORE, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME,
                        IMAGE_NOTES_COLUMNS_BEFORE_PRETRAINING, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE,
                        IMAGE_NOTES_COLUMNS_BEFORE)
 """Every header the export's notes file was written with, this version's first."""
@@ -527,8 +536,9 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
                       pretrained: Sequence[Sequence[str] | None] | None = None, outside: str = "",
                       grade_names: Sequence[str] | None = None,
                       scores: Sequence[float] | None = None,
-                      pretrained_by_pixels: Sequence[bool] | None = None) -> Path:
-    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name,score``
+                      pretrained_by_pixels: Sequence[bool] | None = None,
+                      size_notes: Sequence[str] | None = None) -> Path:
+    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name,score,size_note``
     atomically, one row
     per graded case in the submission's order: ``class`` its written grade,
     ``not_reliably_gradable`` the reasons its grade is not reliably gradable joined by ``"; "``
@@ -553,7 +563,8 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     bundle's, grade 0 first; None: empty on every row), made safe for a spreadsheet
     (:func:`grade_name_cell`: the names are the user's config), and ``score``
     (:data:`SCORE_COLUMN`, ``scores``, one per case, 6 decimals; None: empty on every row) the
-    number the bundle's thresholds cut into ``class``. Every row is a graded image (the files
+    number the bundle's thresholds cut into ``class``, and ``size_note`` (:data:`SIZE_NOTE_COLUMN`,
+    ``size_notes``, one per case; None: empty on every row). Every row is a graded image (the files
     not graded have none). Not a submission; the export writes it beside one
     (:func:`image_notes_path`) when some image is flagged, was a training or pretraining image or
     has a grade note. Written in :data:`drac_ssl.io.PEOPLE_CSV_ENCODING` (UTF-8 with a byte-order
@@ -565,12 +576,13 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
     seen_before = [None] * len(cases) if pretrained is None else list(pretrained)
     cut_from = [None] * len(cases) if scores is None else [float(v) for v in scores]
+    sized = [""] * len(cases) if size_notes is None else [str(v) for v in size_notes]
     if not len(cases) == len(classes) == len(reasons) == len(trained) == len(notes) == len(seen_before) \
-            == len(cut_from):
+            == len(cut_from) == len(sized):
         raise ValueError(f"{len(cases)} cases, {len(classes)} classes, {len(reasons)} reasons, "
                          f"{len(trained)} training marks, {len(notes)} grade notes, "
-                         f"{len(seen_before)} pretraining marks and {len(cut_from)} scores: give one "
-                         f"of each per case")
+                         f"{len(seen_before)} pretraining marks, {len(cut_from)} scores and "
+                         f"{len(sized)} size notes: give one of each per case")
     names = list(grade_names) if grade_names is not None else None
     if names is not None:
         unnamed = sorted({int(grade) for grade in classes if not 0 <= int(grade) < len(names)})
@@ -581,12 +593,12 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(IMAGE_NOTES_COLUMNS)
     which = bundle_cell(bundle)
-    for case, grade, why, seen, note, read, cut, pixels in zip(cases, classes, reasons, trained, notes, seen_before,
-                                                               cut_from, by_pixels, strict=True):
+    for case, grade, why, seen, note, read, cut, pixels, size in zip(
+            cases, classes, reasons, trained, notes, seen_before, cut_from, by_pixels, sized, strict=True):
         writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note, which,
                          pretraining_image_cell(read, outside, pixels),
                          grade_name_cell(names[int(grade)]) if names is not None else "",
-                         "" if cut is None else f"{cut:.{WRITE_DECIMALS}f}"])
+                         "" if cut is None else f"{cut:.{WRITE_DECIMALS}f}", size])
     return atomic_write_text(path, out.getvalue(), PEOPLE_CSV_ENCODING)
 
 
@@ -638,8 +650,8 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
     there is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_COLUMNS`,
     :data:`IMAGE_NOTES_COLUMNS_BEFORE_SCORE` and :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a
     file written before ``pretraining_image`` tells nothing of it)."""
-    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SCORE,
-                                    IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME))
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE,
+                                    IMAGE_NOTES_COLUMNS_BEFORE_SCORE, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME))
     if rows is None:
         return None
     at = IMAGE_NOTES_COLUMNS.index(PRETRAINING_IMAGE_COLUMN)
@@ -657,7 +669,7 @@ def read_noted_grade_names(path: str | os.PathLike[str]) -> tuple[str, ...] | No
     every grade from 0 to the highest class named. A grade no image was given has no name there
     (then None), nor does a name the writer changed (:func:`grade_name_cell`: ``'`` before a
     formula character, escaped control characters), which cannot be read back as it was."""
-    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS,))
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE))
     if not rows:
         return None
     at, which = IMAGE_NOTES_COLUMNS.index(GRADE_NAME_COLUMN), IMAGE_NOTES_COLUMNS.index(BUNDLE_COLUMN)
@@ -683,7 +695,7 @@ def read_noted_classes(path: str | os.PathLike[str]) -> dict[str, str] | None:
     ``path`` (this version's header, :data:`IMAGE_NOTES_COLUMNS`); None when there is no such
     file or it cannot be read. What :func:`drac_ssl.scoring.notes_grade_names` compares with
     the submission before it reads its labels by the notes' names."""
-    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS,))
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE))
     if rows is None:
         return None
     return {row[0]: row[1].strip() for row in rows if len(row) >= 2}

@@ -335,11 +335,11 @@ class Bundle:
 
     @property
     def training_side(self) -> int | None:
-        """The side (px) every labelled training image had (``data.train_image_sides``' ``min``
-        equal to its ``max``: DRAC's 1024), for a UW-OCTA model (:attr:`kind` ``octa``), else
-        None (sizes that vary, a photograph model, an older bundle: nothing is compared).
-        :func:`drac_ssl.grading.predict.read_image` notes a file of another size in the ingest's
-        words (:func:`data_prep.validate.size_problem`)."""
+        """The shorter side (px) every labelled training image had (``data.train_image_sides``,
+        which records shorter sides: its ``min`` equal to its ``max``; DRAC's 1024), for a
+        UW-OCTA model (:attr:`kind` ``octa``), else None (sides that vary, a photograph model, an
+        older bundle: nothing is compared). :func:`drac_ssl.grading.predict.read_image` notes a
+        file whose shorter side is another (:func:`drac_ssl.grading.predict.training_side_note`)."""
         data = self.metadata.get("data")
         sides = data.get("train_image_sides") if isinstance(data, dict) else None
         side = sides.get("min") if isinstance(sides, dict) else None
