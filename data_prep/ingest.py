@@ -62,6 +62,7 @@ from data_prep.folds import (
 from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
 from data_prep.layout import (
     IMAGE_SUFFIXES,
+    NOT_AN_IMAGE_FILE,
     Layout,
     data_root,
     discover,
@@ -681,7 +682,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
         not_read, undecodable = scan.not_read, scan.undecodable
     if layout.test_dir is not None:
         scan = scan_image_folder(layout.test_dir)
-        test_images, problems = scan.images, problems + scan.problems
+        test_images, problems = scan.images, problems + test_folder_problems(scan.problems)
         problems += test_case_name_problems(test_images, layout.test_dir)
     labels: dict[Path, LabelRow] = {}
     table: LabelTable | None = None
@@ -775,6 +776,36 @@ def empty_image_files(entries: Sequence[ImageEntry]) -> list[Problem]:
         elif st.st_size == 0:
             found.append(error(entry.path, "empty file (0 bytes)",
                                "re-copy the image from the original data", "empty"))
+    return found
+
+
+def test_folder_problems(problems: Sequence[Problem]) -> list[Problem]:
+    """The test folder's listing ``problems`` (:func:`data_prep.layout.scan_image_folder`), a
+    file that holds no image (``notes.txt``: :data:`data_prep.layout.NOT_AN_IMAGE_FILE`) a note
+    instead of an error: it drops no test image, and the export grading that folder
+    (``--images``) says it as a note too (:func:`drac_ssl.submission.read_folder`), in its fix's
+    words. Errors still, as a test case may be missing: an image the ingest cannot read
+    (``x.webp``); a name with no extension (a DICOM exported without one nor its preamble);
+    an image's name with one more suffix (``161.png.crdownload``, ``.part``, ``.gz``: a download
+    not finished, a compressed copy), whose fix names the image."""
+    from drac_ssl.submission import NOT_AN_IMAGE_FIX
+
+    found = []
+    for p in problems:
+        if p.severity != "error" or not p.what.startswith(NOT_AN_IMAGE_FILE):
+            found.append(p)
+            continue
+        name = Path(p.path).name
+        inner = name.removesuffix(Path(name).suffix)
+        if Path(inner).suffix.lower() in IMAGE_SUFFIXES:
+            found.append(dataclasses.replace(p, fix=f"{inner} with one more suffix: a download not finished, "
+                                                    f"or a compressed copy? put the whole {inner} in its place "
+                                                    f"(download or unpack it again), or move it out of the "
+                                                    f"folder if it is not a test image"))
+        elif not Path(name).suffix:  # no extension: maybe a test image (a DICOM without its preamble)
+            found.append(p)
+        else:
+            found.append(dataclasses.replace(p, severity="note", fix=NOT_AN_IMAGE_FIX))
     return found
 
 

@@ -606,6 +606,20 @@ NOTHING_TAKEN = "nothing in it can be taken into a new run"
 # first try's next: line points here; an estimate of the pretraining's steps alone, there before,
 # was 1.8x too low for a trial user and left UMM out)
 FULL_RUN_TIME_DOC = "docs/own_fundus_folder.md#full-run-time"
+# the same for UW-OCTA images (the DRAC recipe): the README's measured times, a GPU job (the
+# fundus page's run is 30 photographs on a CPU)
+OCTA_RUN_TIME_DOC = "README.md#how-long"
+
+
+def full_run_time_doc(run_dir: Path) -> str:
+    """Where the first try's ``next:`` line points for the full run's time: for UW-OCTA images
+    (the ingest of ``run_dir`` recorded them so: DRAC's) :data:`OCTA_RUN_TIME_DOC`, else (fundus
+    photographs, no ingest recorded) :data:`FULL_RUN_TIME_DOC`."""
+    from drac_ssl.scale import read_ingest_facts
+
+    data = run_dir / "data"
+    octa = (data / "ingest_summary.json").is_file() and read_ingest_facts(data).modality == "octa"
+    return OCTA_RUN_TIME_DOC if octa else FULL_RUN_TIME_DOC
 
 
 @dataclasses.dataclass(frozen=True)
@@ -2018,7 +2032,7 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
         rest = f" ({by_hand} problem(s) above to fix by hand first)" if by_hand else ""
         lines.append(f"next: the full run{rest}: {command}")
     if command:  # its time: the docs' hand-measured run, labelled with its data and machine
-        lines.append(f"note: for how long the full run takes, see {FULL_RUN_TIME_DOC}")
+        lines.append(f"note: for how long the full run takes, see {full_run_time_doc(run_dir)}")
     return [*lines, first_try_size_line(run_dir, own_folder=config is None)]
 
 

@@ -333,6 +333,19 @@ class Bundle:
         depth from it (:func:`drac_ssl.grading.image_notes.other_depth_warning`)."""
         return training_bit_depths(self.metadata)
 
+    @property
+    def training_side(self) -> int | None:
+        """The shorter side (px) every labelled training image had (``data.train_image_sides``,
+        which records shorter sides: its ``min`` equal to its ``max``; DRAC's 1024), for a
+        UW-OCTA model (:attr:`kind` ``octa``), else None (sides that vary, a photograph model, an
+        older bundle: nothing is compared). :func:`drac_ssl.grading.predict.read_image` notes a
+        file whose shorter side is another (:func:`drac_ssl.grading.predict.training_side_note`)."""
+        data = self.metadata.get("data")
+        sides = data.get("train_image_sides") if isinstance(data, dict) else None
+        side = sides.get("min") if isinstance(sides, dict) else None
+        same = isinstance(side, int) and not isinstance(side, bool) and side > 0 and sides.get("max") == side
+        return side if same and self.kind == "octa" else None
+
     @functools.cached_property
     def identity(self) -> dict[str, Any]:
         """Which bundle this is, for an audit trail of its grades (each
