@@ -93,12 +93,14 @@ from bench.common import (
     RESULTS,
     SHARED_DATA,
     load_average,
+    run_stages,
     shortened_settings,
     smoke_fields,
     smoke_result_name,
     weights_metadata,
     write_result,
 )
+from drac_ssl.run_state import STAGES_RECORD
 from drac_ssl.starting import python_command
 
 CONFIG = REPO / "configs" / "retinamnist.yaml"
@@ -185,15 +187,14 @@ def initial_weights(overrides: list[str]) -> dict[str, Any] | None:
         return None
     path = Path(value)
     record: dict[str, Any] = {"file": str(path)}
-    stages_path = path.parent.parent / "stages.json"
     if (meta := weights_metadata(path)) is not None:
         config = meta.get("config") or {}
         record.update(training_data=meta.get("training_data"), epochs_run=meta.get("epochs_run"),
                       final_loss=(meta.get("metrics") or {}).get("loss"),
                       steps_per_epoch=(config.get("pretrain") or {}).get("max_steps_per_epoch"),
                       batch_size=(config.get("pretrain") or {}).get("batch_size"))
-    if stages_path.is_file():
-        stage = json.loads(stages_path.read_text(encoding="utf-8")).get("pretrain") or {}
+    if (path.parent.parent / STAGES_RECORD).is_file():  # a run's: its seconds, or its file and fix
+        stage = run_stages(path.parent.parent).get("pretrain") or {}
         record["pretrain_seconds"] = stage.get("seconds")
     return record
 
@@ -316,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
         diffs[f"{label}_minus_vicreg20"] = {k: [] for k in METRICS}
     for seed, folder in folders.items():
         metrics = json.loads((folder / "finetune" / "vicreg" / "metrics.json").read_text(encoding="utf-8"))
-        stages = json.loads((folder / "stages.json").read_text(encoding="utf-8"))
+        stages = run_stages(folder)
         meta = json.loads((folder / "pretrain" / "metadata.json").read_text(encoding="utf-8"))
         longer = {k: metrics[k] for k in METRICS}
         base = dict(baselines[seed])

@@ -3540,11 +3540,11 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
     """
     from drac_ssl.io import read_json_dict
     from drac_ssl.out_paths import folder_in_use_problem
-    from drac_ssl.run_state import PIPELINE
+    from drac_ssl.run_state import PIPELINE, read_stages_record
 
     folder = Path(os.path.abspath(out.expanduser()))
     example = _suggested_out(cfg)
-    status = read_json_dict(folder.parent / "stages.json") if folder.name == "data" else None
+    status = read_stages_record(folder.parent) if folder.name == "data" else None
     done = [s for s in PIPELINE if isinstance(status, dict) and isinstance(status.get(s), dict)
             and status[s].get("status") == "done"]
     if done and folder.is_dir():

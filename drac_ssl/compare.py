@@ -146,7 +146,13 @@ from drac_ssl.oof import (
 from drac_ssl.out_paths import first_fields, replace_problem
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.report import screening_line
-from drac_ssl.run_state import TRAIN_VIEWS, resume_in_place_command, run_folder_problem
+from drac_ssl.run_state import (
+    STAGES_RECORD,
+    TRAIN_VIEWS,
+    read_stages_record,
+    resume_in_place_command,
+    run_folder_problem,
+)
 from drac_ssl.runtime import code_at, code_known, same_code
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, SPEED_SETTINGS, fold_lines
@@ -811,7 +817,12 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     names = [str(name) for name in names]
     variants = {name: replace(variant, screening=screening_line(metrics_of[name], names))
                 for name, variant in variants.items()}
-    status = _read_json(run / "stages.json") if (run / "stages.json").exists() else {}
+    try:  # none: a run not made by the orchestrator; damaged: its file and fix, not a bare "not UTF-8"
+        status = read_stages_record(run, strict=True)
+    except ConfigError as exc:
+        raise CompareError(str(exc)) from None
+    except OSError as exc:
+        raise CompareError(f"{run / STAGES_RECORD}: cannot be read ({exc.strerror or exc})") from None
     reused = {stage: str(entry["reused_from"]) for stage, entry in status.items()
               if isinstance(entry, dict) and entry.get("reused_from")}
     other_folds = {stage: fold_lines(entry["other_folds"].get("settings")) for stage, entry in status.items()
