@@ -145,6 +145,12 @@ RUN_FILES: tuple[RunFile, ...] = (
                                            "class).",
             f"{KEEP}: it says which rows of the submission to doubt; `python -m drac_ssl.export --score` "
             "reads it."),
+    RunFile("export/submission_provenance.json", "Which model graded submission.csv and how: the bundle "
+                                                 "(its metadata.json's SHA-256, variant, commits), the drac_ssl "
+                                                 "version, the command, the CSV's SHA-256, the caveats "
+                                                 "(submission_<variant>_provenance.json beside a --variant one).",
+            f"{KEEP}: submission.csv has no room for a model's name; `python -m drac_ssl.export --check "
+            "export/submission.csv` warns when it records another CSV (one edited since)."),
     RunFile("report.md", "This report.",
             f"{KEEP}: `python -m drac_ssl.report RUN` writes it again from the run's files."),
     RunFile("report/", "The report's own figures, drawn from the fine-tuning's files (made only when "

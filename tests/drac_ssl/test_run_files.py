@@ -34,6 +34,7 @@ def test_the_report_lists_the_files_the_run_folder_holds_and_no_others(tmp_path:
     (run / "pretrain" / "checkpoints").mkdir()
     (run / "pretrain" / "checkpoints" / "last.pt").write_bytes(b"\0" * (3 * MIB))
     (run / "finetune" / "vicreg" / "oof.csv").write_text("case\n")
+    (run / "export" / "submission_provenance.json").write_text("{}")  # the export always writes it
     (run / "report").mkdir()  # a figure an earlier report drew (this fake run has none to draw)
     (run / "report" / "vicreg_confusion.png").write_bytes(b"")
     text = write_report(run).read_text(encoding="utf-8")
@@ -48,7 +49,7 @@ def test_the_report_lists_the_files_the_run_folder_holds_and_no_others(tmp_path:
         assert absent not in items, absent
     for present in ("config.yaml", "stages.json", "data/", "data/cache/", "pretrain/checkpoints/",
                     "finetune/<variant>/fold<i>.safetensors", "finetune/<variant>/oof.csv", "bundle/",
-                    "export/submission.csv", "report/"):
+                    "export/submission.csv", "export/submission_provenance.json", "report/"):
         assert present in items, present
     checkpoints = next(line for line in files.splitlines() if "`pretrain/checkpoints/`" in line)
     assert _nested(files, "pretrain/checkpoints/"), "an entry inside pretrain/ is indented under it"

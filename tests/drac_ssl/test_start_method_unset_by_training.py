@@ -7,8 +7,11 @@ worker processes), the fine-tuning's view loader and the k-NN embedding now leav
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import multiprocessing.context
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,12 +32,21 @@ from drac_ssl.runtime import worker_context
 @pytest.fixture()
 def start_method_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     """The process's default context as in a fresh host process: no start method chosen yet
-    (the test process may have fixed it; the old one is given back after the test)."""
-    monkeypatch.setattr(multiprocessing.context._default_context, "_actual_context", None)
-    # and no tqdm made yet: the first one creates tqdm's multiprocessing lock, once per process
+    (the test process may have fixed it; the old one is given back after the test), and no
+    thread left by an earlier test that could fix it meanwhile."""
+    import tqdm._monitor
     import tqdm.auto
     import tqdm.std
 
+    # no tqdm monitor thread either: an earlier test's bar started one, which tqdm keeps for the
+    # process's life; it wakes every 10 s and takes tqdm's lock (tqdm_cls.get_lock()), making the
+    # lock deleted below anew, which fixed the start method when a wake fell within the test (a
+    # flaky 'fork' in a whole-suite run). Stopped first; the next bar starts a new one.
+    for thread in threading.enumerate():
+        if isinstance(thread, tqdm._monitor.TMonitor):
+            thread.exit()
+    monkeypatch.setattr(multiprocessing.context._default_context, "_actual_context", None)
+    # and no tqdm made yet: the first one creates tqdm's multiprocessing lock, once per process
     for cls, name in ((tqdm.std.TqdmDefaultWriteLock, "mp_lock"), (tqdm.std.tqdm, "_lock"), (tqdm.auto.tqdm, "_lock")):
         if name in vars(cls):
             monkeypatch.delattr(cls, name)
@@ -105,3 +117,28 @@ def test_worker_context_is_the_hosts_choice_or_the_platforms_default() -> None:
     assert multiprocessing.get_start_method(allow_none=True) is None
     multiprocessing.set_start_method("spawn")
     assert worker_context() is multiprocessing.get_context("spawn")
+
+
+def test_the_fixture_stops_a_tqdm_monitor_left_by_an_earlier_test(
+        request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole-suite run failed once with 'fork': an earlier test's tqdm monitor thread woke
+    within the test and made tqdm's lock anew. Here a monitor waking every 20 ms, as the
+    earlier test leaves it (a bar made and closed), then the fixture: still unset 0.3 s on."""
+    import tqdm.std
+
+    context = multiprocessing.context._default_context
+    monkeypatch.setattr(context, "_actual_context", context._actual_context)  # given back after
+    for cls, name in ((tqdm.std.TqdmDefaultWriteLock, "mp_lock"), (tqdm.std.tqdm, "_lock")):
+        if name in vars(cls):  # the bar below may make them: the ones before are given back
+            monkeypatch.setattr(cls, name, vars(cls)[name])
+
+    class EarlierBar(tqdm.std.tqdm):  # its own monitor (tqdm.std.tqdm's may be asleep for 10 s)
+        monitor_interval, monitor = 0.02, None
+
+    tqdm.std.tqdm.get_lock()  # on tqdm's class, as an earlier plain bar leaves it (not on EarlierBar)
+    EarlierBar(total=1, file=io.StringIO()).close()
+    assert EarlierBar.monitor is not None and EarlierBar.monitor.is_alive()
+    request.getfixturevalue("start_method_unset")
+    time.sleep(0.3)
+    assert multiprocessing.get_start_method(allow_none=True) is None
+    assert not EarlierBar.monitor.is_alive()
