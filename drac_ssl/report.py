@@ -903,12 +903,14 @@ def _unfinished_item(run_dir: Path) -> str:
     (:func:`drac_ssl.run_state.resume_command_and_note`, with its note on a ``-c`` word that
     now reads another file than the run did); "" when every one is done, or the run has no
     records of ``python -m drac_ssl.train``. A damaged ``stages.json`` says so instead: its
-    stages would read as not run, and the same command refuses the folder until it is deleted."""
+    stages would read as not run, and the same command refuses the folder until its ``stages.json``
+    is deleted (the run's outputs stay)."""
     if not is_run_folder(run_dir):
         return ""
     if (damage := stages_record_damage(run_dir)) is not None:
         return (f"`stages.json` is damaged ({damage}): which stages finished cannot be read, and the "
-                f"training refuses the folder until it is deleted; \"Stage wall times\" below says how to go on")
+                f"training refuses the folder until its `stages.json` is deleted (the run's outputs stay); "
+                f"\"Stage wall times\" below says how to go on")
     open_ = unfinished(run_dir, check_lock=False)
     if not open_:
         return ""

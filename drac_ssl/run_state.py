@@ -240,7 +240,11 @@ def stages_damaged_fix(run_dir: str | os.PathLike[str], in_file: bool = False, r
     A finished run needs nothing rerun: the report and the export read the stages' outputs,
     not this record (checked on a finished tiny run with it cut short). ``resume``: the command
     that finishes the run, for a command that found it unfinished (the export of a run with no
-    bundle yet): then only the way to resume it is said."""
+    bundle yet): then the way to resume it is said, after, for a run whose fine-tuning finished
+    (its ``finetune/summary.json`` selected a variant: :func:`selected_variant`), the export of
+    that variant by ``--variant``, which reads the fine-tuning's outputs, not this record, and
+    loses nothing (a review: deleting the record loses the stages' times and, with
+    ``run.keep_checkpoints=false``, trains the pretraining and UMM again)."""
     from drac_ssl.config import shell_word
 
     run = shell_word(str(run_dir))
@@ -249,7 +253,14 @@ def stages_damaged_fix(run_dir: str | os.PathLike[str], in_file: bool = False, r
                "seconds; one whose checkpoints were removed (run.keep_checkpoints=false) trains again; the times "
                "of the earlier attempts are lost")
     if resume is not None:
-        return f"delete {Path(run_dir) / STAGES_RECORD}, then finish the run with its own command, {resume}: {resumed}"
+        again = (f"delete {Path(run_dir) / STAGES_RECORD}, then finish the run with its own command, "
+                 f"{resume}: {resumed}")
+        if (selected := selected_variant(run_dir)) is None:
+            return again
+        return (f"its fine-tuning finished: grade with the variant it selected, which reads finetune/, not "
+                f"this record, and builds its bundle in {Path(run_dir) / 'bundles' / selected}: "
+                f"{python_command('drac_ssl.export', in_file=in_file)} {run} --variant {shell_word(selected)} "
+                f"--images DIR --out FILE.csv; or, to finish the run itself (its bundle/ and export/), {again}")
     return (f"if the run had finished, you need not rerun it: {python_command('drac_ssl.report', in_file=in_file)} "
             f"{run} and {python_command('drac_ssl.export', in_file=in_file)} {run} --images DIR --out FILE.csv "
             "(or --variant NAME) work without it (only the "

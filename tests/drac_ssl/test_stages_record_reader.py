@@ -121,6 +121,8 @@ def test_the_report_is_written_and_says_the_record_is_damaged_not_the_run_unfini
     first = text.split("## Read this first", 1)[1].split("\n## ", 1)[0]
     # not "Unfinished: ingest not run; ...; rerun the same command", which the training refuses
     assert "Unfinished" not in first and f"`stages.json` is damaged ({said}" in first, first
+    # review R2: the record is what is deleted, not the run folder "it" read as
+    assert "refuses the folder until its `stages.json` is deleted (the run's outputs stay)" in first, first
     times = text.split("## Stage wall times", 1)[1].split("\n## ", 1)[0]
     assert f"`stages.json` is damaged ({said}" in times and "To go on: if the run had finished" in times, times
 
@@ -136,7 +138,12 @@ def test_the_export_of_a_run_with_no_bundle_names_the_damaged_record_and_how_to_
     assert export.main([str(run), "--images", str(run / "images"), "--out", str(tmp_path / "out.csv")]) == 2
     err = capsys.readouterr().err
     assert f"its stages.json is damaged ({said}" in err and "not run" not in err, err
-    assert f"fix: delete {run / 'stages.json'}, then finish the run with its own command" in err, err
+    # review R3: the fine-tuning finished, so its selected variant grades first, losing nothing;
+    # deleting the record (its stage times; with run.keep_checkpoints=false a retraining) comes after
+    selected = json.loads((run / "finetune" / "summary.json").read_text())["selected"]
+    variant = f"-m drac_ssl.export {run} --variant {selected} --images DIR --out FILE.csv; or, to finish the run"
+    assert "fix: its fine-tuning finished: grade with the variant it selected" in err and variant in err, err
+    assert err.index(variant) < err.index(f"delete {run / 'stages.json'}, then finish the run with its own command"), err
 
 
 @pytest.mark.parametrize(("raw", "said"), DAMAGED, ids=IDS)
