@@ -147,18 +147,22 @@ def test_the_export_of_a_run_with_no_bundle_names_the_damaged_record_and_how_to_
 
 
 @pytest.mark.parametrize(("raw", "said"), DAMAGED, ids=IDS)
-def test_compare_names_the_damaged_record_with_its_fix(tmp_path: Path, raw: bytes, said: str) -> None:
-    from drac_ssl.compare import CompareError, read_run
+def test_compare_reads_a_run_with_a_damaged_record_and_notes_it(tmp_path: Path, raw: bytes, said: str) -> None:
+    """Review R4: compare refused the run, though it reads only the reuse and fold notes there."""
+    from drac_ssl.compare import compare_runs, read_run
     from tests.drac_ssl.test_compare import make_run
 
     run = make_run(tmp_path, "base")
+    (run / "stages.json").write_text(json.dumps({"pretrain": {"status": "done", "reused_from": "/runs/a"}}))
+    assert read_run(run).reused == {"pretrain": "/runs/a"} and read_run(run).stages_damage is None
     (run / "stages.json").write_bytes(raw)
-    with pytest.raises(CompareError) as caught:
-        read_run(run)
-    assert str(caught.value).startswith(f"{run / 'stages.json'}: damaged: {said}"), caught.value
-    assert "\n  fix: if the run had finished" in str(caught.value), caught.value
+    damaged = read_run(run)
+    assert damaged.reused == {} and damaged.stages_damage.startswith(said), damaged.stages_damage
+    text = compare_runs([run], n_boot=20).markdown()
+    assert f"- `base`: its stages.json is damaged ({said}" in text, text
+    assert "read as none: a stage it took by run.reuse, and the code of each stage, are not said." in text, text
     (run / "stages.json").unlink()  # none: a run not made by the orchestrator, read as before
-    assert read_run(run).reused == {}
+    assert read_run(run).reused == {} and read_run(run).stages_damage is None
 
 
 @pytest.mark.parametrize(("raw", "said"), DAMAGED, ids=IDS)
