@@ -399,6 +399,10 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
         read_stages_record(run_dir, strict=True)
     except ConfigError as exc:  # damaged: which file, where, and the fix
         return f"{exc}\n  or: choose another run.name to start a new run"  # the fix ends in "."
+    except OSError as exc:  # a folder of that name, no permission: the file, not a traceback (review R5)
+        return (f"{exc.filename or run_dir / STAGES_RECORD}: cannot be read ({exc.strerror or exc}).\n  fix: "
+                f"make it a file this account may read (a folder of that name is no record of drac_ssl's: "
+                f"move it away), then rerun the same command\n  or: choose another run.name to start a new run")
     edited = edited_config_words(run_dir, old)
     if edited:  # config.yaml is not what the stages ran with: comparing with it misleads
         return edited
@@ -680,7 +684,7 @@ class ReusePlan:
 
 
 def _is_run_folder(path: Path) -> bool:
-    return (path / "config.yaml").is_file() and (path / "stages.json").is_file()
+    return (path / "config.yaml").is_file() and (path / STAGES_RECORD).is_file()
 
 
 def reuse_source(cfg: Config) -> Path:
@@ -857,7 +861,7 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
     for variant, folds in offered.items():  # where each offered fold was trained: said if reused
         atomic_write_json(run_dir / "finetune" / variant / OFFERED_FOLDS, folds)
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "stages.json", entries)
+    atomic_write_json(run_dir / STAGES_RECORD, entries)
     files = f"{counts['linked']} file(s) hard-linked" + (f", {counts['copied']} copied" if counts["copied"] else "")
     folds = (f"; its {n_folds} finished fine-tuning fold(s) are offered to the fine-tuning, which "
              f"reuses those whose settings and inputs match (signature) and retrains the others"
@@ -976,7 +980,7 @@ def check_refolded(cfg: Config, run_dir: Path, status: dict[str, Any]) -> None:
             status[stage]["other_folds"]["images"] = (
                 f"the same: data/cache/{size}px.npy, the manifest less its fold columns and the ingest "
                 f"facts are {origin}'s{held}")
-        atomic_write_json(run_dir / "stages.json", status)
+        atomic_write_json(run_dir / STAGES_RECORD, status)
         print(f"[train] run.reuse: the new ingest holds the images {' and '.join(waiting)} learnt from in "
               f"{made} (data/cache/{size}px.npy byte for byte as {origin}'s{held}, the manifest the same "
               f"but for its folds): they stand as taken; the folds are this run's")
@@ -984,7 +988,7 @@ def check_refolded(cfg: Config, run_dir: Path, status: dict[str, Any]) -> None:
     for stage in waiting:
         shutil.rmtree(run_dir / STAGE_FOLDERS[stage], ignore_errors=True)
         del status[stage]
-    atomic_write_json(run_dir / "stages.json", status)
+    atomic_write_json(run_dir / STAGES_RECORD, status)
     why = (f"could not be checked against this run's ingest ({', '.join(map(str, gone))} "
            f"{'is' if len(gone) == 1 else 'are'} missing)" if gone else
            f"were made on other images than this run's ingest holds ({differs})")
@@ -1000,7 +1004,7 @@ def _untake(run_dir: Path, created: bool) -> None:
         return
     for name in [*STAGE_FOLDERS.values(), "finetune"]:
         shutil.rmtree(run_dir / name, ignore_errors=True)
-    (run_dir / "stages.json").unlink(missing_ok=True)
+    (run_dir / STAGES_RECORD).unlink(missing_ok=True)
 
 
 def _reuse_in_existing_folder(cfg: Config, run_dir: Path) -> list[Finding]:
@@ -2206,7 +2210,7 @@ def data_against_config_run(sources: dict[str, str] | None, run_dir: Path, shown
         return None
     source = Path(file).absolute().parent
     made = source / "data" / MANIFEST_FILE
-    if source.resolve() == run_dir.resolve() or not (source / "stages.json").is_file() or not made.is_file():
+    if source.resolve() == run_dir.resolve() or not (source / STAGES_RECORD).is_file() or not made.is_file():
         return None
     columns = ("id", "path", "split", "sha256")
     try:

@@ -94,6 +94,21 @@ def test_the_training_command_refuses_a_damaged_record_with_its_file_and_fix(
     assert "fix: if the run had finished, you need not rerun it" in said, said
 
 
+def test_the_training_command_says_a_record_it_cannot_read_not_a_traceback(
+        run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review R5: a stages.json that is a folder ended the command in an IsADirectoryError traceback."""
+    from drac_ssl import train
+
+    (run / "stages.json").unlink()
+    (run / "stages.json").mkdir()
+    assert train.main(["-c", str(run / "config.yaml"), f"run.out_dir={run.parent}", "run.name=done"]) == 2
+    said = capsys.readouterr()
+    said = said.out + said.err
+    assert f"1. {run / 'stages.json'}: cannot be read (Is a directory)." in said, said
+    assert "fix: make it a file this account may read" in said, said
+    assert "Traceback" not in said and "or: choose another run.name" in said, said
+
+
 @pytest.mark.parametrize(("raw", "said"), DAMAGED, ids=IDS)
 def test_run_reuse_of_a_run_with_a_damaged_record_names_the_file(
         run: Path, tmp_path: Path, raw: bytes, said: str) -> None:
