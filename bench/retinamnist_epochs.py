@@ -100,7 +100,7 @@ from bench.common import (
     weights_metadata,
     write_result,
 )
-from drac_ssl.run_state import STAGES_RECORD
+from drac_ssl.run_state import STAGES_RECORD, read_stages_record, stages_record_damage
 from drac_ssl.starting import python_command
 
 CONFIG = REPO / "configs" / "retinamnist.yaml"
@@ -181,7 +181,8 @@ def seed_ensemble(folders: list[Path]) -> dict[str, Any]:
 def initial_weights(overrides: list[str]) -> dict[str, Any] | None:
     """What a ``pretrain.backbone.weights=FILE`` override started the pretraining from: the
     run that made ``FILE`` (a package pretraining: its ``metadata.json`` beside it and the
-    run's ``stages.json`` above), or None without the override."""
+    run's ``stages.json`` above: its ``pretrain_seconds``; a damaged one, None and a ``note``
+    naming the damage), or None without the override."""
     value = next((o.split("=", 1)[1] for o in overrides if o.startswith("pretrain.backbone.weights=")), None)
     if not value:
         return None
@@ -193,9 +194,12 @@ def initial_weights(overrides: list[str]) -> dict[str, Any] | None:
                       final_loss=(meta.get("metrics") or {}).get("loss"),
                       steps_per_epoch=(config.get("pretrain") or {}).get("max_steps_per_epoch"),
                       batch_size=(config.get("pretrain") or {}).get("batch_size"))
-    if (path.parent.parent / STAGES_RECORD).is_file():  # a run's: its seconds, or its file and fix
-        stage = run_stages(path.parent.parent).get("pretrain") or {}
-        record["pretrain_seconds"] = stage.get("seconds")
+    run = path.parent.parent
+    if (run / STAGES_RECORD).is_file():  # a run's: its seconds; damaged: none, and a note (review R6)
+        stage = read_stages_record(run).get("pretrain")
+        record["pretrain_seconds"] = stage.get("seconds") if isinstance(stage, dict) else None
+        if (damage := stages_record_damage(run)) is not None:
+            record["note"] = f"{run / STAGES_RECORD} is damaged ({damage}): its pretraining's seconds are unknown"
     return record
 
 

@@ -192,3 +192,20 @@ def test_a_bench_script_names_the_damaged_record_not_a_traceback(tmp_path: Path,
     with pytest.raises(SystemExit) as caught:
         run_stages(tmp_path)
     assert str(caught.value.code).startswith(f"[bench] {tmp_path / 'stages.json'}: damaged: {said}"), caught.value
+
+
+@pytest.mark.parametrize(("raw", "said"), DAMAGED, ids=IDS)
+def test_the_epochs_bench_notes_a_damaged_record_of_its_starting_weights(
+        tmp_path: Path, raw: bytes, said: str) -> None:
+    """Review R6: the bench stopped (SystemExit) though it wants only the pretraining's seconds."""
+    from bench.retinamnist_epochs import initial_weights
+
+    weights = tmp_path / "pretrain" / "backbone.safetensors"
+    override = [f"pretrain.backbone.weights={weights}"]
+    (tmp_path / "stages.json").write_text(json.dumps({"pretrain": {"seconds": 12.5}}))
+    assert initial_weights(override) == {"file": str(weights), "pretrain_seconds": 12.5}
+    (tmp_path / "stages.json").write_bytes(raw)
+    record = initial_weights(override)
+    assert record["pretrain_seconds"] is None, record
+    assert record["note"].startswith(f"{tmp_path / 'stages.json'} is damaged ({said}"), record
+    assert record["note"].endswith("): its pretraining's seconds are unknown"), record
