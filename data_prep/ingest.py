@@ -3575,24 +3575,32 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
     an unrelated folder; into ``RUN/data`` of a trained run, the resumed training skipped the
     ingest as "already done" and report.md counted the new 13 images for a model trained on
     60): ``RUN/data`` of a run folder whose ``stages.json`` records any stage as done, its
-    ingest included (a new run is the fix; the train command's own ingest does not come here), an earlier ingest of another root, and any other files.
+    ingest included, or whose ``stages.json`` is damaged (:func:`drac_ssl.run_state.stages_record_damage`:
+    its stages may be trained; a new run is the fix; the train command's own ingest does not come here), an earlier ingest of another root, and any other files.
 
     Raises:
         OSError: ``out`` or the run folder above it cannot be read (the command says it).
     """
     from drac_ssl.io import read_json_dict
     from drac_ssl.out_paths import folder_in_use_problem
-    from drac_ssl.run_state import PIPELINE
+    from drac_ssl.run_state import PIPELINE, STAGES_RECORD, read_stages_record, stages_record_damage
 
     folder = Path(os.path.abspath(out.expanduser()))
     example = _suggested_out(cfg)
-    status = read_json_dict(folder.parent / "stages.json") if folder.name == "data" else None
+    in_run = folder.name == "data" and folder.is_dir()
+    status = read_stages_record(folder.parent) if in_run else None
     done = [s for s in PIPELINE if isinstance(status, dict) and isinstance(status.get(s), dict)
             and status[s].get("status") == "done"]
-    if done and folder.is_dir():
+    # a damaged record reads as no stage done: refused too, as the run may well be trained (a review: a
+    # cut stages.json let a hand ingest replace a trained run's manifest and cache)
+    damage = stages_record_damage(folder.parent) if in_run and not done else None
+    if done or damage is not None:
         new = shlex.quote(str(folder.parent.with_name(f"{folder.parent.name}-new") / "data"))
-        return (f"{out}: the data folder of the run {folder.parent}, whose stages.json records its "
-                f"{', '.join(done)} stage(s): ingesting into it by hand would change the data the "
+        whose = (f"whose {STAGES_RECORD} records its {', '.join(done)} stage(s)" if done else
+                 f"whose {STAGES_RECORD} is damaged ({damage}), so which of its stages were trained on "
+                 f"this data cannot be read")
+        return (f"{out}: the data folder of the run {folder.parent}, {whose}: ingesting into it by hand "
+                f"would change the data the "
                 f"training recorded (its settings, cache sizes and manifest), and a resumed training "
                 f"would skip the ingest as done or refuse the changed manifest.\n  fix: make a new run "
                 f"for this data: --out {new} (then {python_command('drac_ssl.train')} -c CONFIG "
