@@ -34,7 +34,7 @@ import csv
 import difflib
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -513,6 +513,51 @@ def grade_like_column(name: str) -> bool:
     low = name.lower()
     return (any(w in low for w in GRADE_INSIDE_WORDS)
             or bool(words & NOT_PATIENT_ID_WORDS) and not words & PATIENT_ID_WORDS)
+
+
+def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> list[Problem]:
+    """A grade written with a decimal comma (``2,5``, European Excel) unquoted in a
+    comma-separated file: its decimals land in the column right of the grade, which the row
+    then fills without one value too many (``x.png,2,5,`` under ``name,grade,Bemerkung``), so
+    the grade is read as 2 and 5 as a comment, silently.
+
+    ``grade``: the grade column's position; ``taken``: the positions read for other roles
+    (never the cell right of the grade). A row is said when its grade cell and the cell to its
+    right are both all digits, and that right column is no column of numbers of its own: its
+    name is not grade-like (:func:`grade_like_column`: ``grader 2``, ``DR level right``), and
+    at most half the rows hold a number in it (a comment column, mostly empty or words; an
+    age or a second reading fills most rows, and is never said). An error naming the line
+    when the decimals are not all 0, a note when they are (``2,0`` is grade 2, read right).
+    """
+    right = grade + 1
+    if table.delimiter != "," or right >= len(table.columns) or right in taken:
+        return []
+    column = table.columns[right]
+    if grade_like_column(column) or not table.rows:
+        return []
+    digits = re.compile(r"\d+")
+    numeric = sum(bool(digits.fullmatch(cells[right].strip())) for _, cells in table.rows)
+    if 2 * numeric > len(table.rows):
+        return []
+    problems: list[Problem] = []
+    for line, cells in table.rows:
+        whole, decimals = cells[grade].strip(), cells[right].strip()
+        if not (digits.fullmatch(whole) and digits.fullmatch(decimals)):
+            continue
+        written = f"{whole},{decimals}"
+        what = (f"'{written}' in a comma-separated file: read as grade {int(whole)} and "
+                f"{decimals!r} in column {column!r} (a decimal comma split over two columns?)")
+        if set(decimals) == {"0"}:
+            problems.append(note(f"{table.path}:{line}", what,
+                                 f"nothing to do ({written} is grade {int(whole)}); to silence "
+                                 f"this, write {int(whole)}", "csv"))
+            continue
+        problems.append(error(
+            f"{table.path}:{line}", what,
+            f"if the grade was {whole}.{decimals}, not {int(whole)}: write a whole grade in line "
+            f"{line} (the scale has no halves); if {decimals!r} is that image's own {column!r}, "
+            f"move the column {column!r} away from the right of the grade column", "csv"))
+    return problems
 
 
 def cell_file_name(cell: str) -> str:

@@ -55,6 +55,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     patient_word_column,
     read_table,
     reread_matching,
+    split_decimal_problems,
     visit_id_column,
 )
 from data_prep.labels import name_word_list as _name_word_list
@@ -2101,6 +2102,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 "figures can be optimistic",
                 f"pass --patient-column {guess!r} to keep each patient's images in one fold",
                 "patient"))
+    if not per_eye:  # '2,5' unquoted in a comma-separated file: 5 read as the next column's
+        problems += split_decimal_problems(table, index["grade"],
+                                           [p for k, p in index.items() if k != "grade"])
     grade_name = table.columns[index["grade"]]
     merged = "ingest" if layout_kind in EYE_COLUMNS else "ingest-merged"  # who reads the eye columns
     if not per_eye and (unread := per_eye_columns_unread(csv_path, table, grade_name,
