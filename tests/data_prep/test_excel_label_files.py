@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from test_ingest import config, make_plain
+
 from data_prep import validate
+from data_prep.layout import discover, scan_image_folder
 
 ICDR = ("No DR", "Mild", "Moderate", "Severe", "PDR")
 
@@ -43,3 +46,26 @@ def test_a_numeric_column_beside_the_grade_is_read_as_its_own(tmp_path: Path) ->
     semicolon = ["image name;DR grade;Bemerkung", "a.png;0;", "b.png;2;5", "c.png;3;", "d.png;4;"]
     table, problems = read(tmp_path, semicolon)
     assert table is not None and not [p for p in problems if "decimal comma" in p.what], problems
+
+
+def test_excel_unicode_text_labels_in_the_image_folder_are_the_labels_not_an_image(tmp_path: Path) -> None:
+    """F4: Excel's "Unicode text" (UTF-16, tab-separated) saved as labels.txt beside the images
+    and passed as --labels-csv was read, then refused as "not an image file (.txt)"."""
+    root = make_plain(tmp_path / "images", {f"e{i}.png": i % 3 for i in range(6)})
+    (root / "labels.csv").unlink()
+    rows = ["image name\tDR grade", *(f"e{i}.png\t{i % 3}" for i in range(6))]
+    (root / "labels.txt").write_text("\r\n".join(rows) + "\r\n", encoding="utf-16")
+    layout = discover(config(root, labels_csv=str(root / "labels.txt")))
+    assert (root / "labels.txt") in layout.skip
+    scan = scan_image_folder(layout.train_dir, layout.skip)
+    assert not [p for p in scan.problems if "labels.txt" in p.path], scan.problems
+
+
+def test_an_office_lock_file_is_no_second_label_csv(tmp_path: Path) -> None:
+    """F5: Excel's lock file ``~$labels.csv`` (the CSV is open) made "2 CSV files ... which one
+    holds the labels?"."""
+    root = make_plain(tmp_path / "images", {f"e{i}.png": i % 3 for i in range(3)})
+    (root / "~$labels.csv").write_bytes(b"\x0bnurse" + b"\x00" * 40)
+    layout = discover(config(root))
+    assert layout.labels_csv == root / "labels.csv"
+    assert not [p for p in layout.problems if p.severity == "error"], layout.problems
