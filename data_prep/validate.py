@@ -932,17 +932,33 @@ VALUES_SHOWN = 6
 """Distinct out-of-scale grades a label CSV's one problem names (the rest are counted)."""
 
 
+TOTAL_ROW_WORDS = frozenset({"gesamt", "summe", "total", "totals", "sum", "insgesamt", "totaal",
+                             "totale", "somme", "suma", "n", "anzahl", "count", "σ"})
+"""Image-name cells of a spreadsheet's total row (``Gesamt;30`` under a column of grades): no
+image's row; :func:`outside_problem` names such a row ``a total row?``."""
+
+
+def total_row(name: str) -> bool:
+    """Whether an image-name cell is the label of a spreadsheet total row (:data:`TOTAL_ROW_WORDS`,
+    letter case, a colon and spaces aside: ``Gesamt``, ``Summe:``, ``TOTAL``)."""
+    return name.strip().rstrip(":").strip().casefold() in TOTAL_ROW_WORDS
+
+
 def outside_problem(csv_path: Path, outside: Sequence[tuple[int, str, str, int]],
                     grade_names: Sequence[str], values: Collection[int],
-                    n_graded: int = 0) -> Problem | None:
+                    n_graded: int = 0, scale_given: bool = True) -> Problem | None:
     """The error for the rows ``outside`` (line, image name, grade cell, grade) of a label CSV
     whose grades are outside 0..K-1: one row, its own line (:func:`grade_problem`, a slip of
     that row); several, one problem of the file (a 5-grade CSV on the 3-grade default is one
     finding, not a line per row): how many rows, which grades (with their rows), two example
-    rows with their CSV line numbers, and :func:`file_scale_fix` (``n_graded``: the file's
-    rows with a number grade, inside the scale or not). None when ``outside`` is empty."""
+    rows with their CSV line numbers, the rarest grade's first (a typo among whole grades
+    outside is the row to look at; a total row, :func:`total_row`, is named so), and
+    :func:`file_scale_fix` (``n_graded``: the file's rows with a number grade, inside the scale
+    or not). ``scale_given``: the scale is ``--grades``' (else the layout's default, said so).
+    None when ``outside`` is empty."""
     if len(outside) < 2:
-        return next((grade_problem(f"{csv_path}:{line}", name, raw, grade, grade_names, values)
+        return next((grade_problem(f"{csv_path}:{line}", name, raw, grade, grade_names, values,
+                                   scale_words="--grades" if scale_given else "the default scale")
                      for line, name, raw, grade in outside), None)
     per_grade: dict[int, int] = {}
     for _, _, _, grade in outside:
@@ -951,12 +967,19 @@ def outside_problem(csv_path: Path, outside: Sequence[tuple[int, str, str, int]]
     if len(listed) > VALUES_SHOWN:
         listed = listed[:VALUES_SHOWN] + [f"{len(listed) - VALUES_SHOWN} more values"]
     grades = ", ".join(listed[:-1]) + f" and {listed[-1]}" if len(listed) > 1 else listed[0]
-    first = outside[0]
-    second = next((row for row in outside if row[3] != first[3]), outside[1])
-    examples = " and ".join(f"line {line} ({name}, grade {grade_as_written(raw, grade)})"
-                            for line, name, raw, grade in sorted((first, second)))
+    # the rows most likely slips first: the rarest grade, of two as rare the one farther off the scale
+    rarest = sorted(per_grade, key=lambda g: (per_grade[g], -abs(g)))
+    first = next(row for row in outside if row[3] == rarest[0])
+    second = (next(row for row in outside if row[3] == rarest[1]) if len(rarest) > 1
+              else next(row for row in outside if row is not first))
+
+    def example(line: int, name: str, raw: str, grade: int) -> str:
+        total = ": a total row?" if total_row(name) else ""
+        return f"line {line} ({name}, grade {grade_as_written(raw, grade)}{total})"
+    examples = " and ".join(example(*row) for row in (first, second))
     scale = "{" + ", ".join(str(g) for g in range(len(grade_names))) + "}"
-    return error(csv_path, f"{len(outside)} rows have a grade outside {scale}, the scale of --grades "
+    whose = "the scale of --grades" if scale_given else "the default scale"
+    return error(csv_path, f"{len(outside)} rows have a grade outside {scale}, {whose} "
                            f"({describe(grade_names)}): {grades}, e.g. {examples}",
                  file_scale_fix(grade_names, values, len(outside), n_graded), "grade")
 
@@ -985,11 +1008,12 @@ def grade_zero_words(name: str, raw: str, grade_names: Sequence[str]) -> str:
 
 def grade_problem(where: str, name: str, raw: str, grade: int | None,
                   grade_names: Sequence[str], values: Collection[int] = (),
-                  eye_column: str = "") -> Problem | None:
+                  eye_column: str = "", scale_words: str = "--grades") -> Problem | None:
     """The error for a grade cell that is not one of 0..K-1 (None when it is). ``values``:
     the integer grades of the whole set, which choose the fix (:func:`scale_fix`; ``grade``
     alone when empty). ``eye_column``: the column the cell was read from when a per-eye row
-    chose it (:func:`no_grade_words` names it)."""
+    chose it (:func:`no_grade_words` names it). ``scale_words``: whose scale it is, for a grade
+    outside it (``--grades``; ``the default scale`` when none was given)."""
     k = len(grade_names)
     if grade is None and is_ungraded(raw):
         # empty or NA: most often an image the graders marked ungradable; no grade scale fixes it
@@ -1014,7 +1038,7 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                      f"({', '.join(grade_names)})", "grade")
     if not 0 <= grade < k:
         listed = "{" + ", ".join(str(g) for g in range(k)) + "}"
-        return error(where, f"grade {grade_as_written(raw, grade)} of {name} is outside {listed} (--grades: "
+        return error(where, f"grade {grade_as_written(raw, grade)} of {name} is outside {listed} ({scale_words}: "
                             f"{describe(grade_names)})", scale_fix(grade_names, values or (grade,)), "grade")
     return None
 
@@ -2260,7 +2284,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                                   len(outside), delimiter=table.delimiter, encoding=table.encoding))
         if said is None:
             graded = sum(row.grade is not None for row in rows) + len(outside)
-            said = outside_problem(csv_path, outside, grade_names, numbers, graded)
+            said = outside_problem(csv_path, outside, grade_names, numbers, graded,
+                                   scale_given=scale_given)
         problems += [said] if said is not None else []
     if marked and marked_ungradable is not None:
         problems.append(marked_ungradable_problem(csv_path, marked, marked_ungradable, grade_names))
@@ -3073,6 +3098,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                         f"{not_utf8_words(table.encoding)}")
                 fix = f"{SAVE_AS_UTF8}; if the name is right as shown, add the image or delete the row"
                 plain_missing[len(no_image)] = row
+            elif total_row(row.name):  # 'Gesamt;30' under the grades: Excel's total row
+                what = f"label without image: {row.name} is not in {folder} (a spreadsheet total row?)"
+                fix = "delete the row (a total row is no image's label)"
             else:
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
                 plain_missing[len(no_image)] = row

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_ingest import config, make_plain
+from test_ingest import config, expect_error, make_plain
 
 from data_prep import validate
 from data_prep.layout import discover, scan_image_folder
@@ -69,3 +69,45 @@ def test_an_office_lock_file_is_no_second_label_csv(tmp_path: Path) -> None:
     layout = discover(config(root))
     assert layout.labels_csv == root / "labels.csv"
     assert not [p for p in layout.problems if p.severity == "error"], layout.problems
+
+
+def icdr_folder(root: Path, extra: list[str]) -> Path:
+    """A plain folder of 20 colour photographs graded 0..4, rows ``extra`` appended (``;``)."""
+    make_plain(root, {f"e{i:02d}.png": i % 5 for i in range(20)})
+    rows = ["image name;DR grade", *(f"e{i:02d}.png;{i % 5 if i != 3 else 5}" for i in range(20)), *extra]
+    (root / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+def test_one_typo_among_icdr_grades_is_said_by_line_on_the_inferred_scale(tmp_path: Path) -> None:
+    """F2: ICDR 0-4 with one 5, no --grades, was "grade outside {0, 1, 2}, the scale of --grades
+    (0 Normal, 1 NPDR, 2 PDR)... e.g. line 2 (grade 3)", its first fix a 6-grade scale."""
+    root = icdr_folder(tmp_path / "images", [])
+    message = expect_error(config(root, modality="fundus"), tmp_path / "out",
+                           "labels.csv:5: grade 5 of e03.png is outside {0, 1, 2, 3, 4} (the ICDR "
+                           "scale inferred from the other rows", "all but 1 row of the label CSV")
+    assert "0 Normal" not in message and "scale of --grades" not in message, message
+
+
+def test_a_total_row_is_a_stray_row_named_as_such(tmp_path: Path) -> None:
+    """F2: Excel's total row ``Gesamt;30`` below the grades: named, and the typo's row first."""
+    root = icdr_folder(tmp_path / "images", ["Gesamt;30"])
+    message = expect_error(config(root, modality="fundus"), tmp_path / "out",
+                           "2 rows have a grade outside {0, 1, 2, 3, 4}, the ICDR scale inferred",
+                           "e.g. line 22 (Gesamt, grade 30: a total row?) and line 5 (e03.png, grade 5)",
+                           "labels.csv:22: label without image: Gesamt is not in",
+                           "(a spreadsheet total row?) -> delete the row")
+    assert "31 grades" not in message, message
+
+
+def test_the_default_scale_is_not_called_the_scale_of_grades_and_the_rarest_row_comes_first() -> None:
+    """F2: without --grades the message said "the scale of --grades"; its examples were the
+    first rows (grade 3), not the lone 5 (a typo)."""
+    outside = [(2, "a.png", "3", 3), (3, "b.png", "4", 4), (4, "c.png", "3", 3), (9, "d.png", "5", 5)]
+    said = validate.outside_problem(Path("labels.csv"), outside, ("Normal", "NPDR", "PDR"), {0, 1, 2, 3, 4, 5},
+                                    scale_given=False)
+    assert said is not None and "the default scale (0 Normal" in said.what, said
+    assert "e.g. line 9 (d.png, grade 5) and line 3 (b.png, grade 4)" in said.what, said.what
+    one = validate.outside_problem(Path("labels.csv"), outside[:1], ("Normal", "NPDR", "PDR"), {0, 1, 3},
+                                   scale_given=False)
+    assert one is not None and "(the default scale: 0 Normal" in one.what, one.what
