@@ -213,6 +213,34 @@ def _score(records: list[tuple[int, list[str]]], wanted: Sequence[str]) -> tuple
     return found, (fits if len(header) > 1 else -1.0), len(header)
 
 
+def _names_a_file(cell: str) -> bool:
+    return cell.lower().endswith(tuple(IMAGE_SUFFIXES))
+
+
+def _title_rows(parsed: dict[str, list[tuple[int, list[str]]]], wanted: Sequence[str]
+                ) -> tuple[int, str] | None:
+    """``(the header's line, the title)`` when the first record of a reading of ``parsed``
+    (delimiter -> records) is a title above the header (Excel's ``DR-Graduierung Studie XY,
+    Export 07.12.2026;;``), not the header: the second or third record holds more of the
+    ``wanted`` columns than the first, or, none of them anywhere, the first is one cell, the
+    later one several cells naming no file with image file names in the rows below it. None
+    otherwise (a header on line 1 holds at least as many wanted columns as any row below)."""
+    for records in parsed.values():
+        first = records[0][1]
+        found = _score(records, wanted)[0]
+        for k in (1, 2):
+            if k + 1 >= len(records):
+                break
+            line, header = records[k]
+            better = _score(records[k:], wanted)[0] > found
+            names_below = any(_names_a_file(c) for _, cells in records[k + 1:k + 6] for c in cells)
+            titled = (found == 0 and len(first) == 1 and len(header) >= 2 and names_below
+                      and not any(_names_a_file(c) for c in header))
+            if better or titled:
+                return line, " ".join(first)
+    return None
+
+
 def _sniffed(text: str) -> str:
     try:
         return csv.Sniffer().sniff(text[:8192], delimiters="".join(DELIMITERS)).delimiter
@@ -261,6 +289,13 @@ def read_table(path: Path, wanted: Sequence[str] = (), encoding: str = "") -> tu
         return None, problems + [error(path, "the CSV is empty (no header row)",
                                        "write a header row with the column names, then one row "
                                        "per image", "csv")]
+    if (title := _title_rows(parsed, wanted)) is not None:  # Excel's title row above the table
+        line, words = title
+        above = "line 1" if line == 2 else f"lines 1-{line - 1}"
+        return None, problems + [error(f"{path}:1", f"line 1 looks like a title ({words!r}), not the "
+                                                    f"header: the header is on line {line}",
+                                       f"delete {above} (above the header) in the spreadsheet "
+                                       "program and save the file again", "csv")]
     hint = _sniffed(text)
     delimiter = max(parsed, key=lambda d: (_score(parsed[d], wanted), d == hint,
                                            -DELIMITERS.index(d) if d in DELIMITERS else 0))

@@ -111,3 +111,21 @@ def test_the_default_scale_is_not_called_the_scale_of_grades_and_the_rarest_row_
     one = validate.outside_problem(Path("labels.csv"), outside[:1], ("Normal", "NPDR", "PDR"), {0, 1, 3},
                                    scale_given=False)
     assert one is not None and "(the default scale: 0 Normal" in one.what, one.what
+
+
+def test_a_title_row_above_the_header_is_said_with_the_line_to_delete(tmp_path: Path) -> None:
+    """F3: Excel's title row above the table gave "did you mean 'DR-Graduierung Studie XY'? pass
+    --grade-column ...". With the wanted columns below it, or (other column names) file names."""
+    rows = ["e1.png;0;", "e2.png;2;"]
+    table, problems = read(tmp_path, ["DR-Graduierung Studie XY, Export 07.12.2026;;",
+                                      "image name;DR grade;Bemerkung", *rows])
+    assert table is None and [p.line for p in problems if p.severity == "error"] == [
+        f"{tmp_path / 'labels.csv'}:1: line 1 looks like a title ('DR-Graduierung Studie XY, Export "
+        "07.12.2026'), not the header: the header is on line 2 -> delete line 1 (above the header) "
+        "in the spreadsheet program and save the file again"], problems
+    table, problems = read(tmp_path, ["DR-Graduierung Studie XY;;", "", "Bild;Stufe;Bemerkung", *rows])
+    (title,) = [p for p in problems if p.severity == "error"]
+    assert "the header is on line 3 -> delete lines 1-2" in title.line and "--grade-column" not in title.fix
+    # a header on line 1 whose names differ from the ones given is no title: the column hint stays
+    table, problems = read(tmp_path, ["Bild;Stufe", *rows])
+    assert table is None and not [p for p in problems if "title" in p.what], problems
