@@ -19,7 +19,9 @@ first how many of the wanted columns the header then holds, then whether every r
 the header's number of cells, then the number of columns; ``csv.Sniffer`` (which fails on
 e.g. ``;`` + CRLF + a trailing empty line) only breaks ties. A row with more non-empty
 cells than the header is an error (a decimal comma in a comma-separated file would
-otherwise shift its values silently).
+otherwise shift its values silently); one that fits the header because the column right of the
+grade is a mostly empty comment column is caught there (:func:`split_decimal_problems`). A title
+row above the header (Excel's report title) is an error naming the header's line.
 
 Column names are matched exactly, else ignoring letter case and repeated spaces (a note).
 A missing column gets a suggestion that can work (:func:`column_suggestion`): a real column
@@ -550,6 +552,9 @@ def grade_like_column(name: str) -> bool:
             or bool(words & NOT_PATIENT_ID_WORDS) and not words & PATIENT_ID_WORDS)
 
 
+_NOT_AVAILABLE = frozenset({"na", "n/a", "nan", "#n/a", "#nv", "null", "none", "-"})
+
+
 def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> list[Problem]:
     """A grade written with a decimal comma (``2,5``, European Excel) unquoted in a
     comma-separated file: its decimals land in the column right of the grade, which the row
@@ -560,8 +565,9 @@ def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> 
     (never the cell right of the grade). A row is said when its grade cell and the cell to its
     right are both all digits, and that right column is no column of numbers of its own: its
     name is not grade-like (:func:`grade_like_column`: ``grader 2``, ``DR level right``), and
-    at most half the rows hold a number in it (a comment column, mostly empty or words; an
-    age or a second reading fills most rows, and is never said). An error naming the line
+    at most half the rows hold a number or a not-available mark (NA, nan) in it (a comment
+    column, mostly empty or words; an age, a second reading or a gradable mark fills most
+    rows, and is never said). An error naming the line
     when the decimals are not all 0, a note when they are (``2,0`` is grade 2, read right).
     """
     right = grade + 1
@@ -571,8 +577,10 @@ def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> 
     if grade_like_column(column) or not table.rows:
         return []
     digits = re.compile(r"\d+")
-    numeric = sum(bool(digits.fullmatch(cells[right].strip())) for _, cells in table.rows)
-    if 2 * numeric > len(table.rows):
+    # a column of values: a number or a not-available mark (NA, nan, #N/A) on most rows
+    valued = sum(bool(digits.fullmatch(cells[right].strip()))
+                 or cells[right].strip().casefold() in _NOT_AVAILABLE for _, cells in table.rows)
+    if 2 * valued > len(table.rows):
         return []
     problems: list[Problem] = []
     for line, cells in table.rows:
@@ -593,6 +601,39 @@ def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> 
             f"{line} (the scale has no halves); if {decimals!r} is that image's own {column!r}, "
             f"move the column {column!r} away from the right of the grade column", "csv"))
     return problems
+
+
+MONTH_PREFIXES = frozenset({
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",  # English
+    "mär", "mrz", "mai", "okt", "dez",  # German
+    "fév", "fev", "avr", "jui", "aoû", "aou", "déc",  # French
+    "ene", "abr", "ago", "dic", "gen", "mag", "giu", "lug", "set", "ott",  # Spanish, Italian
+    "maa", "mei"})  # Dutch
+"""The first three letters of month names, lower case, as Excel writes
+them in a date cell (``02.Jan``, ``3. Feb``, ``Jan 03``, ``02-déc``): :func:`date_cell`."""
+
+_MONTH = r"(?P<month>[^\W\d_]{3,9})\.?"
+_DATE_SHAPES = (
+    re.compile(rf"\d{{1,2}}\.?[\s./-]*{_MONTH}(?:[\s./-]+\d{{2,4}})?"),  # 02.Jan, 3. Feb, 02-Jan-26
+    re.compile(rf"{_MONTH}[\s./-]*\d{{1,2}}(?:[\s,./-]+\d{{2,4}})?"),  # Jan 03, Jan-02, Feb 3, 2026
+    re.compile(r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?"),  # ISO 2026-01-02
+    re.compile(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}(?: \d{1,2}:\d{2}(?::\d{2})?)?"),  # 02.01.2026, 1/2/26
+)
+
+
+def date_cell(cell: str) -> bool:
+    """Whether a grade cell holds a date: Excel turned a typed ``2.1`` or ``1/2`` into one
+    (``02.Jan``, ``3. Feb``, ``Jan 03``, ``2026-01-02``, ``02.01.2026``): a day and a month
+    name (:data:`MONTH_PREFIXES`), or an ISO or day.month.year date."""
+    text = cell.strip().strip('"').strip()
+    for shape in _DATE_SHAPES:
+        found = shape.fullmatch(text)
+        if found is None:
+            continue
+        month = found.groupdict().get("month")
+        if month is None or month.casefold()[:3] in MONTH_PREFIXES:
+            return True
+    return False
 
 
 def cell_file_name(cell: str) -> str:

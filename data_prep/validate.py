@@ -46,6 +46,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     cell_file_name,
     column_index,
     column_suggestion,
+    date_cell,
     id_words,
     missing_column,
     normalise,
@@ -1021,6 +1022,11 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                      f"write its grade ({choices(grade_names)}), or, to leave an ungradable image "
                      f"out, {LEAVE_OUT_FIX} or delete the row and move the image out of the folder",
                      "grade")
+    if grade is None and date_cell(raw):  # '02.Jan': a typed 2.1 (or 1/2) turned into a date
+        return error(where, f"grade {raw.strip()!r} of {name} is a date: the spreadsheet program "
+                            "turned the cell into one (a grade typed as 2.1 or 1/2?)",
+                     "format the grade column as Number or Text in the spreadsheet program and "
+                     f"type the grade again ({choices(grade_names)}), then save the CSV again", "grade")
     if grade is None:
         named = (f" nor the name of a grade of the scale ({', '.join(grade_names)})"
                  if is_grade_word(raw) else "")
@@ -1220,7 +1226,7 @@ def is_grade_word(cell: str) -> bool:
     digits of another form alone (``¹``, a superscript: numeric, not a letter, yet matched by
     a word character to ``re``). Those get the plain-number message, not a ``--grades`` fix."""
     text = cell.strip().strip('"').strip()
-    if _NUMBER_WORD.fullmatch(text):
+    if _NUMBER_WORD.fullmatch(text) or date_cell(text):  # a date: its own message (grade_problem)
         return False
     if any(c.isnumeric() for c in text) and not any(c.isalpha() for c in text):
         return False
@@ -2126,9 +2132,6 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 "figures can be optimistic",
                 f"pass --patient-column {guess!r} to keep each patient's images in one fold",
                 "patient"))
-    if not per_eye:  # '2,5' unquoted in a comma-separated file: 5 read as the next column's
-        problems += split_decimal_problems(table, index["grade"],
-                                           [p for k, p in index.items() if k != "grade"])
     grade_name = table.columns[index["grade"]]
     merged = "ingest" if layout_kind in EYE_COLUMNS else "ingest-merged"  # who reads the eye columns
     if not per_eye and (unread := per_eye_columns_unread(csv_path, table, grade_name,
@@ -2143,6 +2146,10 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     gradable = gradable_column_of(table.columns, [c for c in (image_column, *grade_columns,
                                                               patient_column) if c])
     gradable_position = column_index(table, gradable)[0] if gradable else None
+    if not per_eye:  # '2,5' unquoted in a comma-separated file: 5 read as the next column's
+        problems += split_decimal_problems(table, index["grade"],
+                                           [p for k, p in index.items() if k != "grade"]
+                                           + [p for p in [gradable_position] if p is not None])
     flagged: list[LabelRow] = []  # rows the gradable column marks ungradable, refused
     rows: list[LabelRow] = []
     left_out: list[LabelRow] = []

@@ -43,6 +43,10 @@ def test_a_numeric_column_beside_the_grade_is_read_as_its_own(tmp_path: Path) ->
     second = ["image name,DR grade,grader 2", "a.png,0,", "b.png,2,3", "c.png,3,", "d.png,4,"]
     table, problems = read(tmp_path, second)
     assert table is not None and not [p for p in problems if "decimal comma" in p.what], problems
+    marks = ["image name,DR grade,checked", "a.png,0,NA", "b.png,2,NA", "c.png,3,NA", "d.png,4,1",
+             "e.png,1,1", "f.png,1,0"]  # half NA, half numbers: a column of values
+    table, problems = read(tmp_path, marks)
+    assert table is not None and not [p for p in problems if "decimal comma" in p.what], problems
     semicolon = ["image name;DR grade;Bemerkung", "a.png;0;", "b.png;2;5", "c.png;3;", "d.png;4;"]
     table, problems = read(tmp_path, semicolon)
     assert table is not None and not [p for p in problems if "decimal comma" in p.what], problems
@@ -129,3 +133,15 @@ def test_a_title_row_above_the_header_is_said_with_the_line_to_delete(tmp_path: 
     # a header on line 1 whose names differ from the ones given is no title: the column hint stays
     table, problems = read(tmp_path, ["Bild;Stufe", *rows])
     assert table is None and not [p for p in problems if "title" in p.what], problems
+
+
+def test_a_grade_cell_excel_turned_into_a_date_is_said_as_a_date(tmp_path: Path) -> None:
+    """F6: ``02.Jan`` (a typed 2.1) was offered as a grade name: ``--grades "...,02.Jan,..."``."""
+    dates = ["02.Jan", "3. Feb", "Jan 03", "2026-01-02", "02.01.2026"]
+    cells = ["0", "1", *dates, "2", "Mild", "4"]
+    _, problems = read(tmp_path, ["image name;DR grade", *(f"e{i}.png;{c}" for i, c in enumerate(cells))])
+    said = {p.what.split("'")[1]: p for p in problems if p.severity == "error"}
+    assert set(said) == {*dates}, problems  # 'Mild' is ICDR's grade 1
+    for p in said.values():
+        assert "is a date: the spreadsheet program turned the cell into one" in p.what, p.what
+        assert p.fix.startswith("format the grade column as Number or Text") and "--grades" not in p.fix
