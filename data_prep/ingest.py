@@ -2635,7 +2635,14 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         wording: Callable[[str], str] | None = None) -> IngestResult:
     """Validate every file, then write the cache, manifest and summary into ``out_dir``.
 
-    Raises :class:`IngestError` when any problem is fatal: its ``problems`` hold ALL of them,
+    ``cfg``: a :class:`drac_ssl.config.DataConfig` (a dict of settings: ``DataConfig(**it)``,
+    which raises :class:`drac_ssl.config.ConfigError` for a value of the wrong type,
+    ``cache_sizes=32``, ``workers="a"``); a setting out of its range (``workers=-3``,
+    ``n_folds=1``) is an :class:`IngestError` naming the command-line flag (``--workers -3``;
+    ``wording`` rewrites it, below).
+
+    Raises TypeError when ``cfg`` is no DataConfig, and :class:`IngestError` when any problem
+    is fatal: its ``problems`` hold ALL of them,
     its message prints at most 10 of a kind (nothing is written, but for the full list in
     ``out_dir/ingest_problems.txt`` when the printed one leaves a line out); also, before any
     image is read, when ``out_dir`` or a folder above it is a file. Raises ``SystemExit`` (one
@@ -2670,6 +2677,10 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         drac_ssl's phantom marker (a copied phantom PNG: a warning each, outside the phantom
         set's own folder).
     """
+    if not isinstance(cfg, DataConfig):
+        raise TypeError(f"data_prep.ingest.run needs a drac_ssl.config.DataConfig, got a "
+                        f"{type(cfg).__module__}.{type(cfg).__qualname__}: pass DataConfig(**settings) "
+                        f"(e.g. DataConfig(root='data/drac'))")
     said = wording or _as_written
     # a worker importing a script that calls run() unguarded: not its lock's words ("another ingest")
     refuse_top_level_rerun("data_prep.ingest.run", "DataConfig(workers=1)")

@@ -394,6 +394,7 @@ from drac_ssl.submission import (
     NOT_INFORMATIVE_COLUMN,
     PRETRAINING_OUTSIDE_MARK,
     FolderFiles,
+    ImagesFolderError,
     broken_link_words,
     check_submission,
     class_rule_setting_words,
@@ -428,6 +429,9 @@ __all__ = [
     "failed_submission_path",
     "grade_legend_line",
     "list_images",
+    "ImagesFolderMissing",
+    "ImagesFolderNotAFolder",
+    "ImagesFolderUnreadable",
     "load_bundle",
     "main",
     "predict_images",
@@ -1508,12 +1512,62 @@ def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
                              "the model was trained on."))
 
 
+class ImagesFolderMissing(ImagesFolderError, FileNotFoundError):
+    """:func:`list_images` of a folder that does not exist: an
+    :class:`~drac_ssl.submission.ImagesFolderError` (its message names the folder and the fix)
+    and the FileNotFoundError (``errno.ENOENT``) it raised before, so ``except OSError`` still
+    catches it."""
+
+    def __init__(self, message: str, folder: str | os.PathLike[str] = "") -> None:
+        super().__init__(message, folder)
+        self.errno = errno.ENOENT
+
+
+class ImagesFolderNotAFolder(ImagesFolderError, NotADirectoryError):
+    """:func:`list_images` of a path that is no folder (a file): an
+    :class:`~drac_ssl.submission.ImagesFolderError` and the NotADirectoryError
+    (``errno.ENOTDIR``) it raised before."""
+
+    def __init__(self, message: str, folder: str | os.PathLike[str] = "") -> None:
+        super().__init__(message, folder)
+        self.errno = errno.ENOTDIR
+
+
+class ImagesFolderUnreadable(ImagesFolderError, OSError):
+    """:func:`list_images` of a folder that cannot be listed (permissions, a network drive): an
+    :class:`~drac_ssl.submission.ImagesFolderError` and an OSError, its ``errno`` the listing's."""
+
+    def __init__(self, message: str, folder: str | os.PathLike[str] = "", code: int | None = None) -> None:
+        super().__init__(message, folder)
+        self.errno = code
+
+
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files of ``folder`` (named as images, not hidden), in natural order (``2.png`` <
-    ``10.png``); the files it leaves out, and why, are :func:`drac_ssl.submission.read_folder`'s."""
+    ``10.png``); the files it leaves out, and why, are :func:`drac_ssl.submission.read_folder`'s.
+
+    Raises:
+        drac_ssl.submission.ImagesFolderError: ``folder`` is missing, no folder (a file), or
+            cannot be listed (the message names it and the fix), as
+            :func:`drac_ssl.submission.check_submission` says it of its ``images_dir``; each an
+            OSError too, as before (:class:`ImagesFolderMissing`, a FileNotFoundError;
+            :class:`ImagesFolderNotAFolder`, a NotADirectoryError; :class:`ImagesFolderUnreadable`).
+            A folder without images gives ``[]``."""
     from data_prep.validate import natural_key
 
-    return sorted(read_folder(folder).images, key=lambda p: natural_key(p.name))
+    path = Path(folder)
+    if not path.is_dir() and path.exists():
+        raise ImagesFolderNotAFolder(f"{path}: no such image folder ({'a file' if path.is_file() else 'no folder'})"
+                                     f"\n  fix: give the folder of the images, e.g. {path.parent}", path)
+    if not path.is_dir():
+        raise ImagesFolderMissing(f"{path}: no such image folder\n  fix: give the folder of the images "
+                                  f"(check the path)", path)
+    try:
+        return sorted(read_folder(path).images, key=lambda p: natural_key(p.name))
+    except OSError as exc:
+        raise ImagesFolderUnreadable(f"{path}: the image folder cannot be listed ({exc.strerror or exc})\n  fix: "
+                                     f"check that it can be read (permissions, a network drive)", path,
+                                     exc.errno) from None
 
 
 SUBFOLDER_NOTES = 10

@@ -198,7 +198,8 @@ FIGURE_CAPTIONS = {
                   "image groups) are the test.",
     "confusion": "Out-of-fold grades: rows true, columns predicted, count and share of the true grade; look "
                  "for a strong diagonal, and a single filled column means one grade was given to nearly "
-                 "every image.",
+                 "every image; a grey row saying \"no images\" is a grade these images do not hold (never "
+                 "tested, not never found).",
     "roc": "One-vs-rest ROC per grade from the out-of-fold probabilities (two grades: one curve, the second "
            "grade against the first); a curve near the dashed diagonal (AUC near 0.5) means that grade is not "
            "told from the rest.",
@@ -237,8 +238,8 @@ FIGURE_ALTS = {
     "roc": "ROC curves, true positive rate against false positive rate, one per grade against the "
            "rest (two grades: one curve, the second grade against the first), with the chance "
            "diagonal; the line under it gives each curve's AUC",
-    "val_qwk": "Line charts against the epoch of each fold's validation QWK",
-    "inner_qwk": "Line charts against the epoch of each fold's inner-split QWK",
+    "val_qwk": "Line charts against the epoch of each fold's validation QWK, all on one scale from -1 to 1",
+    "inner_qwk": "Line charts against the epoch of each fold's inner-split QWK, all on one scale from -1 to 1",
 }
 """The alt text of each figure the report links (:func:`figure_alt`), keyed as
 :data:`FIGURE_CAPTIONS`: what the picture shows, for a reader who cannot see it (an
@@ -971,6 +972,9 @@ def _per_epoch(history: Sequence[dict[str, Any]], key: str) -> list[tuple[int, f
     return out
 
 
+KAPPA_YLIM = (-1.05, 1.05)
+"""The per-fold QWK figure's one y range: kappa's -1..1 (ticks -1 to 1) with room for a dot at
+1.0 or -1.0, which a range of exactly -1..1 cut in half (a review)."""
 LISTED_EPOCHS = 8
 """A curve of more epochs than this is said by its first, highest and last values only
 (:func:`_values_words`), not value by value."""
@@ -1509,7 +1513,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
         split = "inner-split" if inner else "validation"
         hist = plot_history(rows_h, [f"fold {k} {said}" for k in histories],
                             figures / f"{name}_{'inner' if inner else 'val'}_qwk.png",
-                            f"{title}: {split} QWK per epoch (uncalibrated, rounded expected grade)")
+                            f"{title}: {split} QWK per epoch (uncalibrated, rounded expected grade)",
+                            ylim=KAPPA_YLIM)  # one kappa scale: the folds compare
         lines += _figure(run_dir, hist, figure_alt(hist.stem, title, name), name)
     return lines + [""], one_grade
 

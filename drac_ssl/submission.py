@@ -36,7 +36,7 @@ import unicodedata
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -77,6 +77,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "provenance_path", "provenance_words", "write_grading_provenance", "grading_provenance_record", "GRADING_PROVENANCE_FORMAT", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "REFUSED_FORMAT_CHARACTERS",
            "ALLOWED_FORMAT_CHARACTERS", "refused_name_character", "broken_link_words", "case_name_problem", "printable_text",
+           "CASE_PATH_SEPARATORS", "CASE_SEPARATOR_WHY", "case_file_name",
            "CASE_NAME_KIND", "case_name_problems", "SCORE_COLUMN",
            "safe_case_name", "spreadsheet_cell", "FORMULA_CELL_STARTS", "NEUTRALISED_NAME_WORDS",
            "ESCAPED_NAME_WORDS", "bundle_cell", "grade_name_cell"]
@@ -832,6 +833,35 @@ def refused_name_character(char: str) -> bool:
     return unicodedata.category(char) in CONTROL_CATEGORIES or char in REFUSED_FORMAT_CHARACTERS
 
 
+CASE_PATH_SEPARATORS = ("/",)
+"""The path separator no case may hold (:func:`case_name_problem`): ``/``, which no file name on
+Linux or Windows holds, so a case holding it is a path. A ``\\`` is no such separator here: a
+Linux file may be named ``scans\\001.png`` (Python's zipfile names so a file of a Windows zip),
+and it is that image's case, as written."""
+
+CASE_SEPARATOR_WHY = ("contains a path separator ('/'): a case is the image's file name alone, "
+                      "which a path never matches")
+""":func:`case_name_problem`'s reason for a case holding a ``/`` (:data:`CASE_PATH_SEPARATORS`)."""
+
+
+def case_file_name(name: str) -> str:
+    """The file name alone of a case given as a path, the fix of a path separator's refusal
+    (:func:`case_name_problem`): ``x/a.png`` and ``../b.png`` -> ``a.png``, ``b.png``; ``''``
+    for a path ending in ``/`` (``x/``: a folder, naming no file). A ``\\`` is kept: it is part of
+    a Linux file's name (:data:`CASE_PATH_SEPARATORS`)."""
+    return "" if name.rstrip().endswith("/") else PurePosixPath(name).name
+
+
+def _case_path_fix(name: str) -> str | None:
+    """The file name alone of the case ``name``, when the one problem of ``name`` is its path
+    separator and that file name is a case (:func:`case_name_problem` accepts it, with a file
+    extension); else None (the caller's other fix: a rename, or a file name to write)."""
+    if case_name_problem(name) != CASE_SEPARATOR_WHY:
+        return None
+    alone = case_file_name(name)
+    return alone if alone and case_name_problem(alone) is None and Path(alone).suffix else None
+
+
 def case_name_problem(name: str) -> str | None:
     """Why the image file name ``name`` cannot be a case of a CSV this package writes (the
     ``case`` column of a submission, the first of every grades file), in words that follow the
@@ -844,7 +874,10 @@ def case_name_problem(name: str) -> str | None:
     formatting character (:func:`refused_name_character`: ESC, BEL, U+2028, U+202E, U+200B ...,
     not the ZWNJ of a Persian name, :data:`ALLOWED_FORMAT_CHARACTERS`; a security review,
     F4: ``\\x1b]0;PWNED\\x07a.png`` retitled the terminal the export printed it to); a first
-    character of :data:`SPREADSHEET_FORMULA_STARTS` (a formula in a spreadsheet)."""
+    character of :data:`SPREADSHEET_FORMULA_STARTS` (a formula in a spreadsheet); a path
+    separator, ``/`` (:data:`CASE_PATH_SEPARATORS`: ``x/a.png`` is no file name, so it
+    matches no image; :func:`case_file_name` is the fix; a ``\\`` is part of a Linux file's name,
+    accepted)."""
     if not name.strip():
         return "is empty"
     if name != name.strip():
@@ -859,6 +892,8 @@ def case_name_problem(name: str) -> str | None:
         return (f"contains a control or formatting character ({shown}), which a terminal acts on (an "
                 f"escape sequence can retitle or clear it) or which shows the name other than it is "
                 f"(a right-to-left override)")
+    if any(sep in name for sep in CASE_PATH_SEPARATORS):
+        return CASE_SEPARATOR_WHY
     if name[0] in SPREADSHEET_FORMULA_STARTS:
         return (f"starts with {name[0]!r}, which makes a spreadsheet (Excel, LibreOffice) read the "
                 f"case as a formula; a case is written as it is, never altered, so that it names its file")
@@ -867,14 +902,15 @@ def case_name_problem(name: str) -> str | None:
 
 def safe_case_name(name: str, taken: Sequence[str] = ()) -> str:
     """A name :func:`case_name_problem` accepts for the file ``name``, the fix of its refusal:
-    each run of commas, quotes and line breaks, with the white space around it, made one ``_``;
+    each run of commas, quotes, line breaks and ``/``, with the white space around it,
+    made one ``_``;
     the characters :func:`refused_name_character` refuses left out;
     the white space at either end and the formula characters at the start
     (:data:`SPREADSHEET_FORMULA_STARTS`) taken off (``Doe, John_OD.jpg`` -> ``Doe_John_OD.jpg``,
     ``' lead.png'`` -> ``lead.png``, ``=cmd|calc.png`` -> ``cmd|calc.png``); ``image`` before a
     name left without a stem (``=.png`` -> ``image.png``); ``_2``, ``_3`` ... before the suffix
     of one that ``taken`` (the folder's other names, letter case ignored) holds already."""
-    safe = re.sub(r'\s*[,"\r\n]+\s*', "_", name)
+    safe = re.sub(r'\s*[,"\r\n/]+\s*', "_", name)
     safe = "".join(c for c in safe if not refused_name_character(c)).strip()
     while safe and (safe[0] in SPREADSHEET_FORMULA_STARTS or safe[0].isspace()):
         safe = safe[1:]
@@ -952,7 +988,13 @@ def _valid_rows(cases: Sequence[str], probs: np.ndarray, classes: np.ndarray | N
 
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
-        if (why := case_name_problem(name)) is not None:  # the one rule of a case name
+        why = case_name_problem(name)
+        if why == CASE_SEPARATOR_WHY:  # the path's one problem: its file name alone, else any image's
+            alone = _case_path_fix(name)
+            raise ValueError(f"case {i} ({name!r}) {why}; " + (
+                f"pass the file name alone: {alone!r}" if alone else
+                "pass the image's file name alone, e.g. '161.png'"))
+        if why is not None:  # the one rule of a case name
             raise ValueError(f"case {i} ({name!r}) {why}; rename the image file, e.g. to "
                              f"{safe_case_name(name) if name.strip() else '161.png'!r}")
         if not Path(name).suffix:
@@ -1878,7 +1920,13 @@ def _check(csv_path: str | os.PathLike[str],
         why = case_name_problem(case)  # case is stripped and not empty: "surrounding spaces" said above
         if why is None:
             continue
-        if any(ch in case for ch in UNQUOTED_CASE_BREAKERS):
+        breaks = any(ch in case for ch in UNQUOTED_CASE_BREAKERS)
+        if any(sep in case for sep in CASE_PATH_SEPARATORS) and not breaks:  # a path: a problem, even
+            alone = _case_path_fix(case)  # beside a control character (its file name then no fix)
+            problems.add(line, "case-name", f"case '{printable_text(case)}' {CASE_SEPARATOR_WHY}",
+                         f"write the image's file name alone as its case: '{printable_text(alone)}'" if alone
+                         else "write the image's file name alone as its case, e.g. '161.png'")
+        elif breaks:
             safe = safe_case_name(case, taken)  # a name no other case or image has
             taken.append(safe)
             problems.add(line, "case-name", f"case '{printable_text(case)}' {why}",
