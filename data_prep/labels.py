@@ -562,13 +562,17 @@ def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> 
     the grade is read as 2 and 5 as a comment, silently.
 
     ``grade``: the grade column's position; ``taken``: the positions read for other roles
-    (never the cell right of the grade). A row is said when its grade cell and the cell to its
-    right are both all digits, and that right column is no column of numbers of its own: its
-    name is not grade-like (:func:`grade_like_column`: ``grader 2``, ``DR level right``), and
-    at most half the rows hold a number or a not-available mark (NA, nan) in it (a comment
-    column, mostly empty or words; an age, a second reading or a gradable mark fills most
-    rows, and is never said). An error naming the line
-    when the decimals are not all 0, a note when they are (``2,0`` is grade 2, read right).
+    (never the cell right of the grade). Only a right column that is no column of numbers of
+    its own is judged: its name is not grade-like (:func:`grade_like_column`: ``grader 2``,
+    ``DR level right``). A row whose grade cell and right cell are both all digits, the right
+    one 1 or 2 digits (``2019`` is a year, never decimals), is an error naming the line when
+    the right column holds a word on another row (a comment column: ``Katarakt``; a
+    not-available mark, ``-`` included, is no word) or at most
+    :data:`SPLIT_DECIMAL_SPARSE` numbers in all (a comment column holding only the spilled
+    decimals), and a note when its decimals are all 0 (``2,0`` is grade 2, read right). A
+    right column of whole numbers on 3 or more rows and no word (follow-up months, a visual
+    acuity, a DME 0/1 mark, an age) is a column of its own: one note when it is filled on at
+    most half the rows with 1- or 2-digit numbers not all 0, naming its lines, else nothing.
     """
     right = grade + 1
     if table.delimiter != "," or right >= len(table.columns) or right in taken:
@@ -577,16 +581,27 @@ def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> 
     if grade_like_column(column) or not table.rows:
         return []
     digits = re.compile(r"\d+")
-    # a column of values: a number or a not-available mark (NA, nan, #N/A) on most rows
-    valued = sum(bool(digits.fullmatch(cells[right].strip()))
-                 or cells[right].strip().casefold() in _NOT_AVAILABLE for _, cells in table.rows)
-    if 2 * valued > len(table.rows):
-        return []
+    cells = [(line, row[grade].strip(), row[right].strip() if right < len(row) else "")
+             for line, row in table.rows if grade < len(row)]
+    numbers = [c for _, _, c in cells if digits.fullmatch(c)]
+    worded = any(c and not digits.fullmatch(c) and c.casefold() not in _NOT_AVAILABLE
+                 for _, _, c in cells)
+    split = [(line, whole, decimals) for line, whole, decimals in cells
+             if digits.fullmatch(whole) and digits.fullmatch(decimals) and len(decimals) <= 2]
+    if not worded and len(numbers) > SPLIT_DECIMAL_SPARSE:  # a column of whole numbers
+        filled = sum(bool(c) for _, _, c in cells)
+        if (not split or 2 * filled > len(table.rows)
+                or any(len(c) > 2 for c in numbers) or all(set(c) == {"0"} for c in numbers)):
+            return []
+        lines = ", ".join(str(line) for line, _, _ in split[:5]) + (", ..." if len(split) > 5 else "")
+        return [note(f"{table.path}", f"column {column!r}, right of the grade column in a "
+                     f"comma-separated file, holds whole numbers on {len(numbers)} of "
+                     f"{len(table.rows)} rows (lines {lines}): read as a column of its own",
+                     f"nothing to do if {column!r} holds its own values; if they are the decimals "
+                     "of grades written with a decimal comma (2,5), write whole grades in those "
+                     "lines", "csv")]
     problems: list[Problem] = []
-    for line, cells in table.rows:
-        whole, decimals = cells[grade].strip(), cells[right].strip()
-        if not (digits.fullmatch(whole) and digits.fullmatch(decimals)):
-            continue
+    for line, whole, decimals in split:
         written = f"{whole},{decimals}"
         what = (f"'{written}' in a comma-separated file: read as grade {int(whole)} and "
                 f"{decimals!r} in column {column!r} (a decimal comma split over two columns?)")
@@ -601,6 +616,12 @@ def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> 
             f"{line} (the scale has no halves); if {decimals!r} is that image's own {column!r}, "
             f"move the column {column!r} away from the right of the grade column", "csv"))
     return problems
+
+
+SPLIT_DECIMAL_SPARSE = 2
+"""The most whole numbers a column right of the grade may hold, and no word, for
+:func:`split_decimal_problems` to still take them for a grade's decimals (``2,5`` split over a
+comment column): with more it is a column of numbers of its own (follow-up months)."""
 
 
 MONTH_PREFIXES = frozenset({

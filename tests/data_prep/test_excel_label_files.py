@@ -50,6 +50,32 @@ def test_a_numeric_column_beside_the_grade_is_read_as_its_own(tmp_path: Path) ->
     semicolon = ["image name;DR grade;Bemerkung", "a.png;0;", "b.png;2;5", "c.png;3;", "d.png;4;"]
     table, problems = read(tmp_path, semicolon)
     assert table is not None and not [p for p in problems if "decimal comma" in p.what], problems
+    # a sparse column of whole numbers: 3 of 12 rows filled, one value each (follow-up months,
+    # a visual acuity, laser sessions, a second finding, an adjudication), a DME 0/1 mark on
+    # every row, a year of surgery on 2 rows: read as on main, no error
+    for name, value, filled in [("follow-up months", "6", 3), ("VA", "5", 3), ("laser sessions", "2", 3),
+                                ("Zweitbefund", "2", 3), ("adjudicated", "3", 3), ("Jahr OP", "2019", 2)]:
+        rows = [f"e{i:02d}.png,{i % 3},{value if i < filled else ''}" for i in range(12)]
+        table, problems = read(tmp_path, [f"image name,DR grade,{name}", *rows])
+        assert table is not None and not [p for p in problems if p.severity == "error"], (name, problems)
+    dme = [f"e{i:02d}.png,{i % 3},{i % 2}" for i in range(12)]
+    table, problems = read(tmp_path, ["image name,DR grade,DME", *dme])
+    assert table is not None and not [p for p in problems if p.severity != "note"], problems
+    # a sparse column of digits is one note naming its lines, not an error per row
+    months = [f"e{i:02d}.png,{i % 3},{'6' if i < 3 else ''}" for i in range(12)]
+    _, problems = read(tmp_path, ["image name,DR grade,follow-up months", *months])
+    (said,) = [p for p in problems if "follow-up months" in p.what]
+    assert said.severity == "note" and "on 3 of 12 rows (lines 2, 3, 4)" in said.what, said
+
+
+def test_a_comment_column_holding_only_the_decimals_or_dashes_is_still_refused(tmp_path: Path) -> None:
+    """F1 kept: a comment column empty but for the spilled 5, or ``-`` on every other row."""
+    empty = ["image name,DR grade,Bemerkung", "a.png,0,", "b.png,2,5", "c.png,3,", "d.png,4,"]
+    _, problems = read(tmp_path, empty)
+    assert [p.path.rsplit(":", 1)[1] for p in problems if p.severity == "error"] == ["3"], problems
+    dashes = ["image name,DR grade,Bemerkung", "a.png,0,-", "x.png,2,5", "c.png,3,-", "d.png,4,-"]
+    _, problems = read(tmp_path, dashes)
+    assert [p.path.rsplit(":", 1)[1] for p in problems if p.severity == "error"] == ["3"], problems
 
 
 def test_excel_unicode_text_labels_in_the_image_folder_are_the_labels_not_an_image(tmp_path: Path) -> None:
