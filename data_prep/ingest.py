@@ -578,7 +578,13 @@ def is_scale_problem(problem: Problem) -> bool:
 ICDR_STRAYS_ALLOWED = 0.05
 """The share of a label CSV's graded rows (at least 2 rows) that may lie outside ICDR's 0..4
 while :func:`infer_icdr` still infers the ICDR scale: a typo (5) or a spreadsheet total row
-(``Gesamt;30``) among 0..4 grades is said by line on that scale, not as a 6-grade CSV."""
+(``Gesamt;30``) among 0..4 grades is said by line on that scale, not as a 6-grade CSV, when
+every ICDR grade has :data:`ICDR_STRAYS_EACH_GRADE` rows."""
+
+ICDR_STRAYS_EACH_GRADE = 2
+"""The rows each grade 0..4 needs for :func:`infer_icdr` to infer ICDR despite rows outside
+it: a 3-grade CSV (0..2) with a typo 4 and a typo 7 keeps the default scale's error naming both
+(inferred, the 7 alone was said and, once fixed, 5 grades trained with no grade 3)."""
 
 
 def icdr_strays(table: LabelTable | None) -> list[LabelRow] | None:
@@ -603,7 +609,8 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     folder (its default, DRAC's 3 grades: ``grade_names``), not said to be grey UW-OCTA
     (``data.modality`` not ``octa``, ``data.channels`` not 1), and the label CSV's grades on
     DRAC's scale fail only by being 3 or 4 (``collected``: the first reading's findings) while
-    on ICDR's every one fits, 0 and 4 among them (1..4 alone may be a 1-based 4-grade scale,
+    on ICDR's every one fits (or all but a few, :func:`icdr_strays`, when each grade 0..4 has
+    :data:`ICDR_STRAYS_EACH_GRADE` rows), 0 and 4 among them (1..4 alone may be a 1-based 4-grade scale,
     0..3 alone a 4-grade one such as Messidor's, whose top grade ICDR would leave empty: the
     error stays), and the images colour (``data.modality=fundus``, ``data.channels=3``, or one
     of the first :data:`COLOUR_PEEK` labelled images a colour picture by its header and a
@@ -627,9 +634,11 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
             [p for p in first if p.severity == "error" and not is_scale_problem(p)
              and p.kind != SHARED_NAME_KIND]):
         return None
-    grades = {e.label.grade for e in again[0] if e.label is not None and e.label.grade is not None}
-    if not {0, 4} <= grades:  # 0..3 alone may be a 4-grade scale (Messidor's): the error stays
+    grades = Counter(e.label.grade for e in again[0] if e.label is not None and e.label.grade is not None)
+    if not {0, 4} <= set(grades):  # 0..3 alone may be a 4-grade scale (Messidor's): the error stays
         return None
+    if strays and min(grades[g] for g in range(5)) < ICDR_STRAYS_EACH_GRADE:
+        return None  # 0..2 with a typo 4 and a 7: ICDR is no inference, every row outside is said
     if cfg.modality != "fundus" and str(cfg.channels) != "3" and not _colour_by_header(
             [e.path for e in again[0] if e.label is not None][:COLOUR_PEEK]):
         return None
@@ -645,7 +654,8 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                                 fix=fix)
                             if is_scale_problem(p) else p for p in again[1]], *again[2:])
         said = note(where, f"no --grades given and all but {counted(len(strays), 'row')} of the label CSV "
-                           "have a grade within 0..4, 0 and 4 among them, in a plain folder read as "
+                           "have a grade within 0..4, each of 0..4 on "
+                           f"{ICDR_STRAYS_EACH_GRADE} rows or more, in a plain folder read as "
                            "colour fundus photographs: the scale was inferred as the 5 ICDR grades "
                            f"({describe(GRADE_SCALES['icdr'])}), not the plain folder's default of "
                            "DRAC's 3; the rows outside it are said by line (a typo? a total row?)",

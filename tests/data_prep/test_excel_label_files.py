@@ -171,3 +171,15 @@ def test_a_grade_cell_excel_turned_into_a_date_is_said_as_a_date(tmp_path: Path)
     for p in said.values():
         assert "is a date: the spreadsheet program turned the cell into one" in p.what, p.what
         assert p.fix.startswith("format the grade column as Number or Text") and "--grades" not in p.fix
+
+
+def test_strays_keep_the_default_scale_unless_every_icdr_grade_is_there(tmp_path: Path) -> None:
+    """R2: 30 images graded 0..2 with a typo 4 and a typo 7: ICDR was inferred and only the 7
+    said (fixed, 5 grades trained, one grade-4 image, no grade 3); both are said on the default
+    scale."""
+    grades = {f"e{i:02d}.png": i % 3 for i in range(30)}
+    grades["e04.png"], grades["e05.png"] = 4, 7
+    root = make_plain(tmp_path / "images", grades)
+    message = expect_error(config(root, modality="fundus"), tmp_path / "out",
+                           "the default scale", "(e04.png, grade 4)", "(e05.png, grade 7)")
+    assert "ICDR scale inferred" not in message, message
