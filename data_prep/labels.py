@@ -631,30 +631,40 @@ MONTH_PREFIXES = frozenset({
     "ene", "abr", "ago", "dic", "gen", "mag", "giu", "lug", "set", "ott",  # Spanish, Italian
     "maa", "mei"})  # Dutch
 """The first three letters of month names, lower case, as Excel writes
-them in a date cell (``02.Jan``, ``3. Feb``, ``Jan 03``, ``02-déc``): :func:`date_cell`."""
+them in a date cell after the day (``02.Jan``, ``3. Feb``, ``02-déc``): :func:`date_cell`."""
 
-_MONTH = r"(?P<month>[^\W\d_]{3,9})\.?"
-_DATE_SHAPES = (
-    re.compile(rf"\d{{1,2}}\.?[\s./-]*{_MONTH}(?:[\s./-]+\d{{2,4}})?"),  # 02.Jan, 3. Feb, 02-Jan-26
-    re.compile(rf"{_MONTH}[\s./-]*\d{{1,2}}(?:[\s,./-]+\d{{2,4}})?"),  # Jan 03, Jan-02, Feb 3, 2026
+ENGLISH_MONTHS = frozenset({"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                            "nov", "dec"})
+"""English month abbreviations: the only month words :func:`date_cell` reads before the day
+(``Jan 03``); ``Set 1``, ``Gen 2``, ``Mai 2``, ``Mag 1`` may be grade names."""
+
+_DAY_FIRST = re.compile(  # 02.Jan, 3. Feb, 02-Jan-26, 02-déc, 2. Januar 2026
+    r"(?P<day>\d{1,2})(?:\.\s?|-|/)(?P<month>[^\W\d_]{3,9})\.?(?:[\s./-]+\d{2,4})?")
+_MONTH_FIRST = re.compile(  # Jan 03, Jan-02, Feb 3, 2026 (a 1-digit day only before a year)
+    r"(?P<month>[A-Za-z]{3})\.?[\s./-]?(?:(?P<day>\d{2})|(?P<short>\d{1,2})[\s,./-]+\d{2,4})")
+_NUMBER_DATES = (
     re.compile(r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?"),  # ISO 2026-01-02
     re.compile(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}(?: \d{1,2}:\d{2}(?::\d{2})?)?"),  # 02.01.2026, 1/2/26
 )
 
 
 def date_cell(cell: str) -> bool:
-    """Whether a grade cell holds a date: Excel turned a typed ``2.1`` or ``1/2`` into one
-    (``02.Jan``, ``3. Feb``, ``Jan 03``, ``2026-01-02``, ``02.01.2026``): a day and a month
-    name (:data:`MONTH_PREFIXES`), or an ISO or day.month.year date."""
+    """Whether a grade cell holds a date: Excel turned a typed ``2.1`` or ``1/2`` into one.
+    A day 1..31 then ``.``, ``. ``, ``-`` or ``/`` and a month name (:data:`MONTH_PREFIXES`:
+    ``02.Jan``, ``3. Feb``, ``02-déc``); an English month abbreviation
+    (:data:`ENGLISH_MONTHS`) then a 2-digit day, or a day and a year (``Jan 03``, ``Feb 3,
+    2026``); an ISO date (``2026-01-02``) or a day.month.year one (``02.01.2026``). Not a
+    grade name of a month word and a digit: ``Set 1``, ``Gen 2``, ``Mai 2``, ``Dec 1``,
+    ``Mag 1``."""
     text = cell.strip().strip('"').strip()
-    for shape in _DATE_SHAPES:
-        found = shape.fullmatch(text)
-        if found is None:
-            continue
-        month = found.groupdict().get("month")
-        if month is None or month.casefold()[:3] in MONTH_PREFIXES:
-            return True
-    return False
+    found = _DAY_FIRST.fullmatch(text)
+    if found and 1 <= int(found["day"]) <= 31 and found["month"].casefold()[:3] in MONTH_PREFIXES:
+        return True
+    found = _MONTH_FIRST.fullmatch(text)
+    if found and 1 <= int(found["day"] or found["short"]) <= 31 \
+            and found["month"].casefold() in ENGLISH_MONTHS:
+        return True
+    return any(shape.fullmatch(text) for shape in _NUMBER_DATES)
 
 
 def cell_file_name(cell: str) -> str:

@@ -183,3 +183,13 @@ def test_strays_keep_the_default_scale_unless_every_icdr_grade_is_there(tmp_path
     message = expect_error(config(root, modality="fundus"), tmp_path / "out",
                            "the default scale", "(e04.png, grade 4)", "(e05.png, grade 7)")
     assert "ICDR scale inferred" not in message, message
+
+
+def test_a_grade_name_of_a_month_word_and_a_digit_is_no_date() -> None:
+    """R3: ``Set 1`` (Italian/Spanish September), ``Gen 2``, ``Mai 2``, ``Dec 1``, ``Mag 1`` were
+    dates; a day-first cell needs a day 1..31."""
+    for cell in ("Set 1", "Gen 2", "Mai 2", "Dec 1", "Mag 1", "32.Jan", "Mild 2", "2 Set"):
+        assert not validate.date_cell(cell), cell
+    for cell in ("02.Jan", "3. Feb", "02-déc", "Jan 03", "Jan-02", "Feb 3, 2026", "2. Januar 2026",
+                 "2026-01-02", "02.01.2026"):
+        assert validate.date_cell(cell), cell
