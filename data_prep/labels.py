@@ -566,13 +566,12 @@ def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> 
     its own is judged: its name is not grade-like (:func:`grade_like_column`: ``grader 2``,
     ``DR level right``). A row whose grade cell and right cell are both all digits, the right
     one 1 or 2 digits (``2019`` is a year, never decimals), is an error naming the line when
-    the right column holds a word on another row (a comment column: ``Katarakt``; a
-    not-available mark, ``-`` included, is no word) or at most
-    :data:`SPLIT_DECIMAL_SPARSE` numbers in all (a comment column holding only the spilled
-    decimals), and a note when its decimals are all 0 (``2,0`` is grade 2, read right). A
-    right column of whole numbers on 3 or more rows and no word (follow-up months, a visual
-    acuity, a DME 0/1 mark, an age) is a column of its own: one note when it is filled on at
-    most half the rows with 1- or 2-digit numbers not all 0, naming its lines, else nothing.
+    the right column holds at most :data:`SPLIT_DECIMAL_SPARSE` numbers in all (a comment
+    column, ``Katarakt``, holding only the spilled decimals), and a note when its decimals are
+    all 0 (``2,0`` is grade 2, read right). A right column of whole numbers on 3 or more rows
+    (follow-up months, a visual acuity with a word or two among them, ``CF``, a DME 0/1 mark,
+    an age) is a column of its own: one note when it is filled on at most half the rows with
+    1- or 2-digit numbers not all 0, naming its lines, else nothing.
     """
     right = grade + 1
     if table.delimiter != "," or right >= len(table.columns) or right in taken:
@@ -584,11 +583,9 @@ def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> 
     cells = [(line, row[grade].strip(), row[right].strip() if right < len(row) else "")
              for line, row in table.rows if grade < len(row)]
     numbers = [c for _, _, c in cells if digits.fullmatch(c)]
-    worded = any(c and not digits.fullmatch(c) and c.casefold() not in _NOT_AVAILABLE
-                 for _, _, c in cells)
     split = [(line, whole, decimals) for line, whole, decimals in cells
              if digits.fullmatch(whole) and digits.fullmatch(decimals) and len(decimals) <= 2]
-    if not worded and len(numbers) > SPLIT_DECIMAL_SPARSE:  # a column of whole numbers
+    if len(numbers) > SPLIT_DECIMAL_SPARSE:  # a column of numbers (a word or two among them: CF in a VA)
         filled = sum(bool(c) for _, _, c in cells)
         if (not split or 2 * filled > len(table.rows)
                 or any(len(c) > 2 for c in numbers) or all(set(c) == {"0"} for c in numbers)):

@@ -58,6 +58,10 @@ def test_a_numeric_column_beside_the_grade_is_read_as_its_own(tmp_path: Path) ->
         rows = [f"e{i:02d}.png,{i % 3},{value if i < filled else ''}" for i in range(12)]
         table, problems = read(tmp_path, [f"image name,DR grade,{name}", *rows])
         assert table is not None and not [p for p in problems if p.severity == "error"], (name, problems)
+    # a visual acuity with a word among its numbers (CF: counting fingers): a column of its own
+    acuity = [f"e{i:02d}.png,{i % 3},{'CF' if i == 5 else (str(6 + i) if i < 9 else '')}" for i in range(12)]
+    table, problems = read(tmp_path, ["image name,DR grade,VA", *acuity])
+    assert table is not None and not [p for p in problems if p.severity == "error"], problems
     dme = [f"e{i:02d}.png,{i % 3},{i % 2}" for i in range(12)]
     table, problems = read(tmp_path, ["image name,DR grade,DME", *dme])
     assert table is not None and not [p for p in problems if p.severity != "note"], problems
