@@ -60,6 +60,7 @@ from data_prep.folds import (
     patient_unit,
 )
 from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
+from data_prep.labels import parse_grade
 from data_prep.layout import (
     IMAGE_SUFFIXES,
     NOT_AN_IMAGE_FILE,
@@ -110,6 +111,7 @@ from data_prep.validate import (  # natural_key re-exported: data_prep.ingest.na
     read_labels,
     read_name_list,
     same_image_rows,
+    total_row,
     unpaired_eyes_words,
     warning,
     zero_word_empty_grade,
@@ -574,6 +576,29 @@ def is_scale_problem(problem: Problem) -> bool:
     return problem.kind == "grade" and (" outside {" in problem.what or "look 1-based" in problem.what)
 
 
+ICDR_STRAYS_ALLOWED = 0.05
+"""The share of a label CSV's graded rows (at least 2 rows) that may lie outside ICDR's 0..4
+while :func:`infer_icdr` still infers the ICDR scale: a typo (5) or a spreadsheet total row
+(``Gesamt;30``) among 0..4 grades is said by line on that scale, not as a 6-grade CSV, when
+every ICDR grade has :data:`ICDR_STRAYS_EACH_GRADE` rows."""
+
+ICDR_STRAYS_EACH_GRADE = 2
+"""The rows each grade 0..4 needs for :func:`infer_icdr` to infer ICDR despite rows outside
+it: a 3-grade CSV (0..2) with a typo 4 and a typo 7 keeps the default scale's error naming both
+(inferred, the 7 alone was said and, once fixed, 5 grades trained with no grade 3)."""
+
+
+def icdr_strays(table: LabelTable | None) -> list[LabelRow] | None:
+    """The rows of ``table`` (read on ICDR's scale) whose whole-number grade is outside 0..4,
+    when they are few (:data:`ICDR_STRAYS_ALLOWED`); None when more."""
+    if table is None:
+        return []
+    graded = [(row, parse_grade(row.written)) for row in table.rows if row.written.strip()]
+    numbers = [(row, g) for row, g in graded if g is not None]
+    strays = [row for row, g in numbers if not 0 <= g <= 4]
+    return strays if len(strays) <= max(2, int(ICDR_STRAYS_ALLOWED * len(numbers))) else None
+
+
 def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                collected: tuple[list[ImageEntry], list[Problem], LabelTable | None,
                                 list[tuple[LabelRow, Path | None]], list[LabelRow]],
@@ -585,7 +610,8 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     folder (its default, DRAC's 3 grades: ``grade_names``), not said to be grey UW-OCTA
     (``data.modality`` not ``octa``, ``data.channels`` not 1), and the label CSV's grades on
     DRAC's scale fail only by being 3 or 4 (``collected``: the first reading's findings) while
-    on ICDR's every one fits, 0 and 4 among them (1..4 alone may be a 1-based 4-grade scale,
+    on ICDR's every one fits (or all but a few, :func:`icdr_strays`, when each grade 0..4 has
+    :data:`ICDR_STRAYS_EACH_GRADE` rows), 0 and 4 among them (1..4 alone may be a 1-based 4-grade scale,
     0..3 alone a 4-grade one such as Messidor's, whose top grade ICDR would leave empty: the
     error stays), and the images colour (``data.modality=fundus``, ``data.channels=3``, or one
     of the first :data:`COLOUR_PEEK` labelled images a colour picture by its header and a
@@ -602,18 +628,41 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     if not any(is_scale_problem(p) for p in first):
         return None
     again = collect_images(cfg, layout, GRADE_SCALES["icdr"], check_shared_names=check_shared_names)
-    if any(is_scale_problem(p) for p in again[1]) or len(
-            [p for p in again[1] if p.severity == "error" and p.kind != SHARED_NAME_KIND]) != len(
+    strays = icdr_strays(again[2])
+    if any(is_scale_problem(p) for p in again[1]) and strays is None or len(
+            [p for p in again[1] if p.severity == "error" and p.kind != SHARED_NAME_KIND
+             and not is_scale_problem(p)]) != len(
             [p for p in first if p.severity == "error" and not is_scale_problem(p)
              and p.kind != SHARED_NAME_KIND]):
         return None
-    grades = {e.label.grade for e in again[0] if e.label is not None and e.label.grade is not None}
-    if not {0, 4} <= grades:  # 0..3 alone may be a 4-grade scale (Messidor's): the error stays
+    grades = Counter(e.label.grade for e in again[0] if e.label is not None and e.label.grade is not None)
+    if not {0, 4} <= set(grades):  # 0..3 alone may be a 4-grade scale (Messidor's): the error stays
         return None
+    if strays and min(grades[g] for g in range(5)) < ICDR_STRAYS_EACH_GRADE:
+        return None  # 0..2 with a typo 4 and a 7: ICDR is no inference, every row outside is said
     if cfg.modality != "fundus" and str(cfg.channels) != "3" and not _colour_by_header(
             [e.path for e in again[0] if e.label is not None][:COLOUR_PEEK]):
         return None
     where = layout.labels_csv or layout.root
+    if strays:  # a typo 5, a total row: said by line on the inferred scale, not as a 6-grade CSV
+        inferred = "the ICDR scale inferred from the other rows"
+        rows, them = ("the row", "it") if len(strays) == 1 else ("these rows", "them")
+        total = " (a total row is no image's)" if any(total_row(row.name) for row in strays) else ""
+        fix = (f"correct {rows} to {grade_words.choices(GRADE_SCALES['icdr'])}, or delete "
+               f"{them}{total}; if the labels are not ICDR grades, give one name per grade: "
+               "--grades \"NAME0,NAME1,...\"")
+        again = (again[0], [dataclasses.replace(p, what=p.what.replace("the default scale", inferred),
+                                                fix=fix)
+                            if is_scale_problem(p) else p for p in again[1]], *again[2:])
+        said = note(where, f"no --grades given and all but {counted(len(strays), 'row')} of the label CSV "
+                           "have a grade within 0..4, each of 0..4 on "
+                           f"{ICDR_STRAYS_EACH_GRADE} rows or more, in a plain folder read as "
+                           "colour fundus photographs: the scale was inferred as the 5 ICDR grades "
+                           f"({describe(GRADE_SCALES['icdr'])}), not the plain folder's default of "
+                           "DRAC's 3; the rows outside it are said by line (a typo? a total row?)",
+                    "correct or delete those rows; if these are not ICDR grades, set the scale: "
+                    "--grades \"NAME0,NAME1,...\" with one name per grade", "grade-scale")
+        return again, said  # type: ignore[return-value]
     said = note(where, "no --grades given and every grade of the label CSV is within 0..4, "
                        "0 and 4 among them, in a "
                        "plain folder read as colour fundus photographs: the scale was inferred as "

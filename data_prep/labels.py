@@ -19,7 +19,9 @@ first how many of the wanted columns the header then holds, then whether every r
 the header's number of cells, then the number of columns; ``csv.Sniffer`` (which fails on
 e.g. ``;`` + CRLF + a trailing empty line) only breaks ties. A row with more non-empty
 cells than the header is an error (a decimal comma in a comma-separated file would
-otherwise shift its values silently).
+otherwise shift its values silently); one that fits the header because the column right of the
+grade is a mostly empty comment column is caught there (:func:`split_decimal_problems`). A title
+row above the header (Excel's report title) is an error naming the header's line.
 
 Column names are matched exactly, else ignoring letter case and repeated spaces (a note).
 A missing column gets a suggestion that can work (:func:`column_suggestion`): a real column
@@ -34,7 +36,7 @@ import csv
 import difflib
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,6 +215,34 @@ def _score(records: list[tuple[int, list[str]]], wanted: Sequence[str]) -> tuple
     return found, (fits if len(header) > 1 else -1.0), len(header)
 
 
+def _names_a_file(cell: str) -> bool:
+    return cell.lower().endswith(tuple(IMAGE_SUFFIXES))
+
+
+def _title_rows(parsed: dict[str, list[tuple[int, list[str]]]], wanted: Sequence[str]
+                ) -> tuple[int, str] | None:
+    """``(the header's line, the title)`` when the first record of a reading of ``parsed``
+    (delimiter -> records) is a title above the header (Excel's ``DR-Graduierung Studie XY,
+    Export 07.12.2026;;``), not the header: the second or third record holds more of the
+    ``wanted`` columns than the first, or, none of them anywhere, the first is one cell, the
+    later one several cells naming no file with image file names in the rows below it. None
+    otherwise (a header on line 1 holds at least as many wanted columns as any row below)."""
+    for records in parsed.values():
+        first = records[0][1]
+        found = _score(records, wanted)[0]
+        for k in (1, 2):
+            if k + 1 >= len(records):
+                break
+            line, header = records[k]
+            better = _score(records[k:], wanted)[0] > found
+            names_below = any(_names_a_file(c) for _, cells in records[k + 1:k + 6] for c in cells)
+            titled = (found == 0 and len(first) == 1 and len(header) >= 2 and names_below
+                      and not any(_names_a_file(c) for c in header))
+            if better or titled:
+                return line, " ".join(first)
+    return None
+
+
 def _sniffed(text: str) -> str:
     try:
         return csv.Sniffer().sniff(text[:8192], delimiters="".join(DELIMITERS)).delimiter
@@ -261,6 +291,13 @@ def read_table(path: Path, wanted: Sequence[str] = (), encoding: str = "") -> tu
         return None, problems + [error(path, "the CSV is empty (no header row)",
                                        "write a header row with the column names, then one row "
                                        "per image", "csv")]
+    if (title := _title_rows(parsed, wanted)) is not None:  # Excel's title row above the table
+        line, words = title
+        above = "line 1" if line == 2 else f"lines 1-{line - 1}"
+        return None, problems + [error(f"{path}:1", f"line 1 looks like a title ({words!r}), not the "
+                                                    f"header: the header is on line {line}",
+                                       f"delete {above} (above the header) in the spreadsheet "
+                                       "program and save the file again", "csv")]
     hint = _sniffed(text)
     delimiter = max(parsed, key=lambda d: (_score(parsed[d], wanted), d == hint,
                                            -DELIMITERS.index(d) if d in DELIMITERS else 0))
@@ -513,6 +550,118 @@ def grade_like_column(name: str) -> bool:
     low = name.lower()
     return (any(w in low for w in GRADE_INSIDE_WORDS)
             or bool(words & NOT_PATIENT_ID_WORDS) and not words & PATIENT_ID_WORDS)
+
+
+_NOT_AVAILABLE = frozenset({"na", "n/a", "nan", "#n/a", "#nv", "null", "none", "-"})
+
+
+def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> list[Problem]:
+    """A grade written with a decimal comma (``2,5``, European Excel) unquoted in a
+    comma-separated file: its decimals land in the column right of the grade, which the row
+    then fills without one value too many (``x.png,2,5,`` under ``name,grade,Bemerkung``), so
+    the grade is read as 2 and 5 as a comment, silently.
+
+    ``grade``: the grade column's position; ``taken``: the positions read for other roles
+    (never the cell right of the grade). Only a right column that is no column of numbers of
+    its own is judged: its name is not grade-like (:func:`grade_like_column`: ``grader 2``,
+    ``DR level right``). A row whose grade cell and right cell are both all digits, the right
+    one 1 or 2 digits (``2019`` is a year, never decimals), is an error naming the line when
+    the right column holds at most :data:`SPLIT_DECIMAL_SPARSE` numbers in all (a comment
+    column, ``Katarakt``, holding only the spilled decimals), and a note when its decimals are
+    all 0 (``2,0`` is grade 2, read right). A right column of whole numbers on 3 or more rows
+    (follow-up months, a visual acuity with a word or two among them, ``CF``, a DME 0/1 mark,
+    an age) is a column of its own: one note when it is filled on at most half the rows with
+    1- or 2-digit numbers not all 0, naming its lines, else nothing.
+    """
+    right = grade + 1
+    if table.delimiter != "," or right >= len(table.columns) or right in taken:
+        return []
+    column = table.columns[right]
+    if grade_like_column(column) or not table.rows:
+        return []
+    digits = re.compile(r"\d+")
+    cells = [(line, row[grade].strip(), row[right].strip() if right < len(row) else "")
+             for line, row in table.rows if grade < len(row)]
+    numbers = [c for _, _, c in cells if digits.fullmatch(c)]
+    split = [(line, whole, decimals) for line, whole, decimals in cells
+             if digits.fullmatch(whole) and digits.fullmatch(decimals) and len(decimals) <= 2]
+    if len(numbers) > SPLIT_DECIMAL_SPARSE:  # a column of numbers (a word or two among them: CF in a VA)
+        filled = sum(bool(c) for _, _, c in cells)
+        if (not split or 2 * filled > len(table.rows)
+                or any(len(c) > 2 for c in numbers) or all(set(c) == {"0"} for c in numbers)):
+            return []
+        lines = ", ".join(str(line) for line, _, _ in split[:5]) + (", ..." if len(split) > 5 else "")
+        return [note(f"{table.path}", f"column {column!r}, right of the grade column in a "
+                     f"comma-separated file, holds whole numbers on {len(numbers)} of "
+                     f"{len(table.rows)} rows (lines {lines}): read as a column of its own",
+                     f"nothing to do if {column!r} holds its own values; if they are the decimals "
+                     "of grades written with a decimal comma (2,5), write whole grades in those "
+                     "lines", "csv")]
+    problems: list[Problem] = []
+    for line, whole, decimals in split:
+        written = f"{whole},{decimals}"
+        what = (f"'{written}' in a comma-separated file: read as grade {int(whole)} and "
+                f"{decimals!r} in column {column!r} (a decimal comma split over two columns?)")
+        if set(decimals) == {"0"}:
+            problems.append(note(f"{table.path}:{line}", what,
+                                 f"nothing to do ({written} is grade {int(whole)}); to silence "
+                                 f"this, write {int(whole)}", "csv"))
+            continue
+        problems.append(error(
+            f"{table.path}:{line}", what,
+            f"if the grade was {whole}.{decimals}, not {int(whole)}: write a whole grade in line "
+            f"{line} (the scale has no halves); if {decimals!r} is that image's own {column!r}, "
+            f"move the column {column!r} away from the right of the grade column", "csv"))
+    return problems
+
+
+SPLIT_DECIMAL_SPARSE = 2
+"""The most whole numbers a column right of the grade may hold, and no word, for
+:func:`split_decimal_problems` to still take them for a grade's decimals (``2,5`` split over a
+comment column): with more it is a column of numbers of its own (follow-up months)."""
+
+
+MONTH_PREFIXES = frozenset({
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",  # English
+    "mär", "mrz", "mai", "okt", "dez",  # German
+    "fév", "fev", "avr", "jui", "aoû", "aou", "déc",  # French
+    "ene", "abr", "ago", "dic", "gen", "mag", "giu", "lug", "set", "ott",  # Spanish, Italian
+    "maa", "mei"})  # Dutch
+"""The first three letters of month names, lower case, as Excel writes
+them in a date cell after the day (``02.Jan``, ``3. Feb``, ``02-déc``): :func:`date_cell`."""
+
+ENGLISH_MONTHS = frozenset({"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                            "nov", "dec"})
+"""English month abbreviations: the only month words :func:`date_cell` reads before the day
+(``Jan 03``); ``Set 1``, ``Gen 2``, ``Mai 2``, ``Mag 1`` may be grade names."""
+
+_DAY_FIRST = re.compile(  # 02.Jan, 3. Feb, 02-Jan-26, 02-déc, 2. Januar 2026
+    r"(?P<day>\d{1,2})(?:\.\s?|-|/)(?P<month>[^\W\d_]{3,9})\.?(?:[\s./-]+\d{2,4})?")
+_MONTH_FIRST = re.compile(  # Jan 03, Jan-02, Feb 3, 2026 (a 1-digit day only before a year)
+    r"(?P<month>[A-Za-z]{3})\.?[\s./-]?(?:(?P<day>\d{2})|(?P<short>\d{1,2})[\s,./-]+\d{2,4})")
+_NUMBER_DATES = (
+    re.compile(r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?"),  # ISO 2026-01-02
+    re.compile(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}(?: \d{1,2}:\d{2}(?::\d{2})?)?"),  # 02.01.2026, 1/2/26
+)
+
+
+def date_cell(cell: str) -> bool:
+    """Whether a grade cell holds a date: Excel turned a typed ``2.1`` or ``1/2`` into one.
+    A day 1..31 then ``.``, ``. ``, ``-`` or ``/`` and a month name (:data:`MONTH_PREFIXES`:
+    ``02.Jan``, ``3. Feb``, ``02-déc``); an English month abbreviation
+    (:data:`ENGLISH_MONTHS`) then a 2-digit day, or a day and a year (``Jan 03``, ``Feb 3,
+    2026``); an ISO date (``2026-01-02``) or a day.month.year one (``02.01.2026``). Not a
+    grade name of a month word and a digit: ``Set 1``, ``Gen 2``, ``Mai 2``, ``Dec 1``,
+    ``Mag 1``."""
+    text = cell.strip().strip('"').strip()
+    found = _DAY_FIRST.fullmatch(text)
+    if found and 1 <= int(found["day"]) <= 31 and found["month"].casefold()[:3] in MONTH_PREFIXES:
+        return True
+    found = _MONTH_FIRST.fullmatch(text)
+    if found and 1 <= int(found["day"] or found["short"]) <= 31 \
+            and found["month"].casefold() in ENGLISH_MONTHS:
+        return True
+    return any(shape.fullmatch(text) for shape in _NUMBER_DATES)
 
 
 def cell_file_name(cell: str) -> str:

@@ -319,8 +319,10 @@ def relative(path: Path, root: Path) -> str:
 
 
 def is_hidden(path: Path) -> bool:
-    """Operating-system clutter (``.DS_Store``, ``Thumbs.db``, ``__MACOSX`` ...)."""
-    return path.name.startswith(".") or path.name.lower() in SYSTEM_FILES
+    """Operating-system clutter (``.DS_Store``, ``Thumbs.db``, ``__MACOSX`` ...) and office lock
+    files: LibreOffice's ``.~lock.labels.csv#`` and Microsoft Office's ``~$labels.csv`` (written
+    beside a file while it is open; never a second label CSV)."""
+    return path.name.startswith((".", "~$")) or path.name.lower() in SYSTEM_FILES
 
 
 def name_key(name: str) -> str:
@@ -1103,7 +1105,9 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
         if csv_path is not None and other.resolve() != csv_path.resolve() and not is_hidden(other):
             problems.append(note(other, "CSV file ignored (not the label CSV)", "nothing to do"))
     test_dir = test if test.is_dir() else None
-    skip = csvs + ([test] if test_dir is not None else [])
+    # the label file itself, whatever its suffix (Excel's "Unicode text" is labels.txt)
+    own = [csv_path] if csv_path is not None and csv_path.parent.resolve() == root.resolve() else []
+    skip = csvs + [p for p in own if p not in csvs] + ([test] if test_dir is not None else [])
     return Layout("plain", root, root, test_dir, csv_path, problems, skip)
 
 

@@ -46,6 +46,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     cell_file_name,
     column_index,
     column_suggestion,
+    date_cell,
     id_words,
     missing_column,
     normalise,
@@ -55,6 +56,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     patient_word_column,
     read_table,
     reread_matching,
+    split_decimal_problems,
     visit_id_column,
 )
 from data_prep.labels import name_word_list as _name_word_list
@@ -931,17 +933,33 @@ VALUES_SHOWN = 6
 """Distinct out-of-scale grades a label CSV's one problem names (the rest are counted)."""
 
 
+TOTAL_ROW_WORDS = frozenset({"gesamt", "summe", "total", "totals", "sum", "insgesamt", "totaal",
+                             "totale", "somme", "suma", "n", "anzahl", "count", "σ"})
+"""Image-name cells of a spreadsheet's total row (``Gesamt;30`` under a column of grades): no
+image's row; :func:`outside_problem` names such a row ``a total row?``."""
+
+
+def total_row(name: str) -> bool:
+    """Whether an image-name cell is the label of a spreadsheet total row (:data:`TOTAL_ROW_WORDS`,
+    letter case, a colon and spaces aside: ``Gesamt``, ``Summe:``, ``TOTAL``)."""
+    return name.strip().rstrip(":").strip().casefold() in TOTAL_ROW_WORDS
+
+
 def outside_problem(csv_path: Path, outside: Sequence[tuple[int, str, str, int]],
                     grade_names: Sequence[str], values: Collection[int],
-                    n_graded: int = 0) -> Problem | None:
+                    n_graded: int = 0, scale_given: bool = True) -> Problem | None:
     """The error for the rows ``outside`` (line, image name, grade cell, grade) of a label CSV
     whose grades are outside 0..K-1: one row, its own line (:func:`grade_problem`, a slip of
     that row); several, one problem of the file (a 5-grade CSV on the 3-grade default is one
     finding, not a line per row): how many rows, which grades (with their rows), two example
-    rows with their CSV line numbers, and :func:`file_scale_fix` (``n_graded``: the file's
-    rows with a number grade, inside the scale or not). None when ``outside`` is empty."""
+    rows with their CSV line numbers, the rarest grade's first (a typo among whole grades
+    outside is the row to look at; a total row, :func:`total_row`, is named so), and
+    :func:`file_scale_fix` (``n_graded``: the file's rows with a number grade, inside the scale
+    or not). ``scale_given``: the scale is ``--grades``' (else the layout's default, said so).
+    None when ``outside`` is empty."""
     if len(outside) < 2:
-        return next((grade_problem(f"{csv_path}:{line}", name, raw, grade, grade_names, values)
+        return next((grade_problem(f"{csv_path}:{line}", name, raw, grade, grade_names, values,
+                                   scale_words="--grades" if scale_given else "the default scale")
                      for line, name, raw, grade in outside), None)
     per_grade: dict[int, int] = {}
     for _, _, _, grade in outside:
@@ -950,12 +968,19 @@ def outside_problem(csv_path: Path, outside: Sequence[tuple[int, str, str, int]]
     if len(listed) > VALUES_SHOWN:
         listed = listed[:VALUES_SHOWN] + [f"{len(listed) - VALUES_SHOWN} more values"]
     grades = ", ".join(listed[:-1]) + f" and {listed[-1]}" if len(listed) > 1 else listed[0]
-    first = outside[0]
-    second = next((row for row in outside if row[3] != first[3]), outside[1])
-    examples = " and ".join(f"line {line} ({name}, grade {grade_as_written(raw, grade)})"
-                            for line, name, raw, grade in sorted((first, second)))
+    # the rows most likely slips first: the rarest grade, of two as rare the one farther off the scale
+    rarest = sorted(per_grade, key=lambda g: (per_grade[g], -abs(g)))
+    first = next(row for row in outside if row[3] == rarest[0])
+    second = (next(row for row in outside if row[3] == rarest[1]) if len(rarest) > 1
+              else next(row for row in outside if row is not first))
+
+    def example(line: int, name: str, raw: str, grade: int) -> str:
+        total = ": a total row?" if total_row(name) else ""
+        return f"line {line} ({name}, grade {grade_as_written(raw, grade)}{total})"
+    examples = " and ".join(example(*row) for row in (first, second))
     scale = "{" + ", ".join(str(g) for g in range(len(grade_names))) + "}"
-    return error(csv_path, f"{len(outside)} rows have a grade outside {scale}, the scale of --grades "
+    whose = "the scale of --grades" if scale_given else "the default scale"
+    return error(csv_path, f"{len(outside)} rows have a grade outside {scale}, {whose} "
                            f"({describe(grade_names)}): {grades}, e.g. {examples}",
                  file_scale_fix(grade_names, values, len(outside), n_graded), "grade")
 
@@ -984,11 +1009,12 @@ def grade_zero_words(name: str, raw: str, grade_names: Sequence[str]) -> str:
 
 def grade_problem(where: str, name: str, raw: str, grade: int | None,
                   grade_names: Sequence[str], values: Collection[int] = (),
-                  eye_column: str = "") -> Problem | None:
+                  eye_column: str = "", scale_words: str = "--grades") -> Problem | None:
     """The error for a grade cell that is not one of 0..K-1 (None when it is). ``values``:
     the integer grades of the whole set, which choose the fix (:func:`scale_fix`; ``grade``
     alone when empty). ``eye_column``: the column the cell was read from when a per-eye row
-    chose it (:func:`no_grade_words` names it)."""
+    chose it (:func:`no_grade_words` names it). ``scale_words``: whose scale it is, for a grade
+    outside it (``--grades``; ``the default scale`` when none was given)."""
     k = len(grade_names)
     if grade is None and is_ungraded(raw):
         # empty or NA: most often an image the graders marked ungradable; no grade scale fixes it
@@ -996,6 +1022,11 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                      f"write its grade ({choices(grade_names)}), or, to leave an ungradable image "
                      f"out, {LEAVE_OUT_FIX} or delete the row and move the image out of the folder",
                      "grade")
+    if grade is None and date_cell(raw):  # '02.Jan': a typed 2.1 (or 1/2) turned into a date
+        return error(where, f"grade {raw.strip()!r} of {name} is a date: the spreadsheet program "
+                            "turned the cell into one (a grade typed as 2.1 or 1/2?)",
+                     "format the grade column as Number or Text in the spreadsheet program and "
+                     f"type the grade again ({choices(grade_names)}), then save the CSV again", "grade")
     if grade is None:
         named = (f" nor the name of a grade of the scale ({', '.join(grade_names)})"
                  if is_grade_word(raw) else "")
@@ -1013,7 +1044,7 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                      f"({', '.join(grade_names)})", "grade")
     if not 0 <= grade < k:
         listed = "{" + ", ".join(str(g) for g in range(k)) + "}"
-        return error(where, f"grade {grade_as_written(raw, grade)} of {name} is outside {listed} (--grades: "
+        return error(where, f"grade {grade_as_written(raw, grade)} of {name} is outside {listed} ({scale_words}: "
                             f"{describe(grade_names)})", scale_fix(grade_names, values or (grade,)), "grade")
     return None
 
@@ -1195,7 +1226,7 @@ def is_grade_word(cell: str) -> bool:
     digits of another form alone (``¹``, a superscript: numeric, not a letter, yet matched by
     a word character to ``re``). Those get the plain-number message, not a ``--grades`` fix."""
     text = cell.strip().strip('"').strip()
-    if _NUMBER_WORD.fullmatch(text):
+    if _NUMBER_WORD.fullmatch(text) or date_cell(text):  # a date: its own message (grade_problem)
         return False
     if any(c.isnumeric() for c in text) and not any(c.isalpha() for c in text):
         return False
@@ -2115,6 +2146,10 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     gradable = gradable_column_of(table.columns, [c for c in (image_column, *grade_columns,
                                                               patient_column) if c])
     gradable_position = column_index(table, gradable)[0] if gradable else None
+    if not per_eye:  # '2,5' unquoted in a comma-separated file: 5 read as the next column's
+        problems += split_decimal_problems(table, index["grade"],
+                                           [p for k, p in index.items() if k != "grade"]
+                                           + [p for p in [gradable_position] if p is not None])
     flagged: list[LabelRow] = []  # rows the gradable column marks ungradable, refused
     rows: list[LabelRow] = []
     left_out: list[LabelRow] = []
@@ -2256,7 +2291,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                                   len(outside), delimiter=table.delimiter, encoding=table.encoding))
         if said is None:
             graded = sum(row.grade is not None for row in rows) + len(outside)
-            said = outside_problem(csv_path, outside, grade_names, numbers, graded)
+            said = outside_problem(csv_path, outside, grade_names, numbers, graded,
+                                   scale_given=scale_given)
         problems += [said] if said is not None else []
     if marked and marked_ungradable is not None:
         problems.append(marked_ungradable_problem(csv_path, marked, marked_ungradable, grade_names))
@@ -3069,6 +3105,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                         f"{not_utf8_words(table.encoding)}")
                 fix = f"{SAVE_AS_UTF8}; if the name is right as shown, add the image or delete the row"
                 plain_missing[len(no_image)] = row
+            elif total_row(row.name):  # 'Gesamt;30' under the grades: Excel's total row
+                what = f"label without image: {row.name} is not in {folder} (a spreadsheet total row?)"
+                fix = "delete the row (a total row is no image's label)"
             else:
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
                 plain_missing[len(no_image)] = row

@@ -301,10 +301,11 @@ def test_a_file_of_grades_outside_the_scale_is_one_problem_with_the_scale_fix(tm
     _, problems = read(path, ("Normal", "NPDR", "PDR"))
     (said,) = errors(problems)
     assert said.path == str(path) and said.kind == "grade"
-    assert said.what.startswith("11 rows have a grade outside {0, 1, 2}, the scale of --grades "
-                                "(0 Normal, 1 NPDR, 2 PDR): 3 (6 rows) and 4 (5 rows)")
-    # line 1 is the header: 002.png (grade 3) is on line 4, 003.png (grade 4) on line 5
-    assert "e.g. line 4 (002.png, grade 3) and line 5 (003.png, grade 4)" in said.what
+    assert said.what.startswith("11 rows have a grade outside {0, 1, 2}, the default scale "
+                                "(0 Normal, 1 NPDR, 2 PDR): 3 (6 rows) and 4 (5 rows)")  # no --grades
+    # line 1 is the header: 002.png (grade 3) is on line 4, 003.png (grade 4) on line 5; the
+    # rarer grade's row first (a typo's)
+    assert "e.g. line 5 (003.png, grade 4) and line 4 (002.png, grade 3)" in said.what
     assert said.fix.startswith("if these are the 5 ICDR grades (0..4), pass --grades icdr")
     assert '--grades "NAME0, NAME1, NAME2, NAME3, NAME4"' in said.fix
     assert said.fix.endswith("or correct the rows to 0 (Normal), 1 (NPDR) or 2 (PDR)")
