@@ -2881,7 +2881,7 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
     except KeyboardInterrupt as exc:
         if inter_op:  # as above: further Ctrl-C / SIGTERM ignored until exit_with takes over
             hold_signals_for_exit()
-        sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
+        runtime.flush_or_silence(sys.stdout)  # the lines printed before (a file or pipe buffers them) come first
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
         return _interrupted_exit(exc, inter_op)  # 130 Ctrl-C, 143 SIGTERM
     return 0
@@ -3014,16 +3014,17 @@ def exit_with(code: int) -> None:
     In the teardown a Ctrl-C or SIGTERM leaves at once with ``code``
     (:func:`drac_ssl.starting.exit_on_signal`), never a traceback of an ``atexit`` handler."""
     if (code == 2 and _REFUSED and os.environ.get("WORLD_SIZE", "1") in ("", "1")) or _ORDERED_EXIT == "first":
-        sys.stdout.flush()
-        sys.stderr.flush()
+        runtime.flush_or_silence(sys.stdout)
+        runtime.flush_or_silence(sys.stderr)
         os._exit(code)
     if _ORDERED_EXIT == "after":
-        sys.stdout.flush()
-        sys.stderr.flush()
+        runtime.flush_or_silence(sys.stdout)
+        runtime.flush_or_silence(sys.stderr)
         time.sleep(ORDERED_EXIT_WAIT_S)  # outside main's SIGTERM handler: torchrun's stop is quiet
     # the exit code is decided: a Ctrl-C or SIGTERM in the teardown (torch's atexit handlers;
     # a review's third quick Ctrl-C: a traceback and exit -2) leaves at once with it
     exit_on_signal(code)
+    runtime.flush_or_silence(sys.stdout)  # > /dev/full, | head -1: no "Exception ignored", exit 120
     sys.exit(code)
 
 

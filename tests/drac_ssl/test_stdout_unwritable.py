@@ -1,0 +1,67 @@
+"""A command whose stdout cannot be written (``> /dev/full``, ``| head -1``) carries on:
+the console tee stops writing there, notes it once in console.log and keeps the log
+(an MLOps review: a training died with a traceback and exit 1, a "bug, don't requeue")."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from drac_ssl import runtime
+
+
+class _Unwritable:
+    """A stdout that fails as ``> /dev/full`` or a closed pipe does."""
+
+    def __init__(self, exc: OSError) -> None:
+        self.exc = exc
+        self.tries = 0
+
+    def write(self, text: str) -> int:
+        self.tries += 1
+        raise self.exc
+
+    def flush(self) -> None:
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [OSError(errno.ENOSPC, "No space left on device"),
+                                 BrokenPipeError(errno.EPIPE, "Broken pipe")])
+def test_console_log_goes_on_when_stdout_fails(tmp_path, monkeypatch, exc):
+    dead = _Unwritable(exc)
+    monkeypatch.setattr(sys, "stdout", dead)
+    log = tmp_path / "console.log"
+    with runtime.console_log(log, "==== header ===="):
+        print("[train] pretrain epoch 1")
+        print("[train] pretrain epoch 2")
+        sys.stdout.flush()
+    text = log.read_text(encoding="utf-8")
+    assert "[train] pretrain epoch 1" in text and "[train] pretrain epoch 2" in text
+    assert text.count("note: stdout became unwritable") == 1
+    assert dead.tries == 1  # written no more once it failed
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_dev_full_exits_zero_without_a_traceback(tmp_path):
+    log = tmp_path / "console.log"
+    code = textwrap.dedent(f"""
+        import sys
+        from drac_ssl import runtime
+        with runtime.console_log({str(log)!r}, "==== h ===="):
+            for i in range(2000):
+                print("line", i)
+        print("after the block")
+        runtime.flush_or_silence(sys.stdout)
+    """)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", code], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    text = log.read_text(encoding="utf-8")
+    assert "line 1999" in text and "note: stdout became unwritable (No space left on device)" in text
