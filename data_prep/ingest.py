@@ -141,6 +141,7 @@ from drac_ssl.grading.image_notes import (
 )
 from drac_ssl.io import (
     GUARDED_CELLS_FIELD,
+    StdoutUnwritable,
     atomic_write_json,
     atomic_write_text,
     guarded_cell,
@@ -148,6 +149,7 @@ from drac_ssl.io import (
     readable_absolute,
     same_path,
     sha256_file,
+    stdout_guarded,
     unreadable_words,
 )
 from drac_ssl.manifest import SITE_COLUMN, WRITTEN_COLUMNS
@@ -3738,7 +3740,11 @@ def cli(args: argparse.Namespace) -> int:
               f"the permissions of --out", file=sys.stderr)
         return 2
     try:
-        run(cfg, args.out)
+        with stdout_guarded():  # > /dev/full: stdout named, not "cannot write the ingest output"
+            run(cfg, args.out)
+    except StdoutUnwritable as exc:  # a ValueError, not the --out's: OUT is left as written
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (IngestError, ConfigError) as exc:
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)

@@ -1573,30 +1573,17 @@ def command_changes(settings: Sequence[tuple[str, str]], typed: dict[str, str] |
 
 
 
-def silence_stream(stream: Any) -> None:
-    """Point the file descriptor under ``stream`` (``sys.stdout``) at ``os.devnull``, as
-    Python's documentation advises after a ``BrokenPipeError``
-    (https://docs.python.org/3/library/signal.html#note-on-sigpipe): what its buffer still
-    holds, and what is printed later, goes nowhere instead of failing again at the
-    interpreter's shutdown (an "Exception ignored" line and exit code 120). A stream with no
-    file descriptor (a test's capture) is left as it is."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, stream.fileno())
-        finally:
-            os.close(devnull)
-
-
 def flush_or_silence(stream: Any) -> None:
     """Flush ``stream`` (``sys.stdout`` before a command exits); one that can no longer be
-    written (a full disk, a pipe whose reader left) is silenced (:func:`silence_stream`)
+    written (a full disk, a pipe whose reader left) is silenced (:func:`drac_ssl.io.silence_stream`)
     instead of failing at the interpreter's shutdown."""
     if stream is None:
         return
     try:
         stream.flush()
     except OSError:
+        from drac_ssl.io import silence_stream
+
         silence_stream(stream)
     except ValueError:  # closed
         pass
@@ -1612,7 +1599,7 @@ class _Tee:
     A ``stream`` that can no longer be written (``> /dev/full``: ``OSError`` ENOSPC; a pipe
     whose reader left, ``| head -1``: ``BrokenPipeError``) is written no more: one ``note:``
     line in the log names it (``name``: ``stdout`` or ``stderr``), its descriptor is pointed
-    at ``os.devnull`` (:func:`silence_stream`) and the log goes on with every line, so that
+    at ``os.devnull`` (:func:`drac_ssl.io.silence_stream`) and the log goes on with every line, so that
     the run carries on instead of dying with a traceback and exit 1 (a pipeline's
     "a bug, don't requeue")."""
 
@@ -1629,6 +1616,8 @@ class _Tee:
         with contextlib.suppress(OSError, ValueError):
             self._log.write(f"\nnote: {self._name} became unwritable ({reason}); nothing more is "
                             f"printed there, this console.log keeps every line\n")
+        from drac_ssl.io import silence_stream
+
         silence_stream(self._stream)
 
     def write(self, text: str) -> int:

@@ -65,3 +65,18 @@ def test_dev_full_exits_zero_without_a_traceback(tmp_path):
     assert done.stderr == ""
     text = log.read_text(encoding="utf-8")
     assert "line 1999" in text and "note: stdout became unwritable (No space left on device)" in text
+
+
+def test_report_names_stdout_not_a_file(tmp_path, monkeypatch, capsys):
+    """``report RUN > /dev/full``: "stdout could not be written", not "a file: could not be read"."""
+    from drac_ssl import report
+
+    for name in ("run_folder_problem", "_saved_config_problem", "stages_record_damage"):
+        monkeypatch.setattr(report, name, lambda *a, **k: None)
+    monkeypatch.setattr(report, "_edited_config", lambda run_dir: "")
+    monkeypatch.setattr(report, "write_report", lambda run_dir: run_dir / "report.md")
+    monkeypatch.setattr(sys, "stdout", _Unwritable(OSError(errno.ENOSPC, "No space left on device")))
+    assert report.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "error: stdout could not be written (No space left on device)" in err
+    assert "a file: could not be read" not in err
