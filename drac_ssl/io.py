@@ -833,10 +833,12 @@ def stdout_words(exc: OSError) -> str:
 
 class _GuardedStdout:
     """``stream`` whose ``write`` and ``flush`` raise :class:`StdoutUnwritable` for an
-    ``OSError`` (once; the stream is silenced, :func:`silence_stream`, and written no more)."""
+    ``OSError`` (once; the stream is silenced, :func:`silence_stream`, and written no more);
+    ``quiet``: raise nothing, the stream silenced all the same (``failed`` says why)."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, quiet: bool = False) -> None:
         self._stream = stream
+        self._quiet = quiet
         self.failed: OSError | None = None
 
     def _fail(self, exc: OSError) -> StdoutUnwritable:
@@ -850,7 +852,10 @@ class _GuardedStdout:
         try:
             return self._stream.write(text)
         except OSError as exc:
-            raise self._fail(exc) from None
+            said = self._fail(exc)
+            if self._quiet:
+                return len(text)
+            raise said from None
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -862,7 +867,9 @@ class _GuardedStdout:
         try:
             self._stream.flush()
         except OSError as exc:
-            raise self._fail(exc) from None
+            said = self._fail(exc)
+            if not self._quiet:
+                raise said from None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -897,3 +904,24 @@ def stdout_guarded() -> Iterator[None]:
                 silence_stream(before)
             except ValueError:  # closed
                 pass
+
+
+@contextlib.contextmanager
+def stdout_survives() -> Iterator[None]:
+    """Within the block, a ``sys.stdout`` that can no longer be written (``> /dev/full``, ``|
+    head -1``) is silenced (:func:`silence_stream`) and written no more, without an error: a
+    training's stdout is its log, and :func:`drac_ssl.runtime.console_log` keeps the lines in
+    ``console.log`` (and notes there that stdout became unwritable: the guard's ``failed``).
+    ``sys.stdout`` is put back as it was when the block ends."""
+    before = sys.stdout
+    if before is None:
+        yield
+        return
+    guard = _GuardedStdout(before, quiet=True)
+    sys.stdout = guard
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            guard.flush()
+        sys.stdout = before

@@ -1620,6 +1620,12 @@ class _Tee:
 
         silence_stream(self._stream)
 
+    def _check_failed(self) -> None:
+        """A stream that silenced itself (:func:`drac_ssl.io.stdout_survives`): noted once."""
+        failed = getattr(self._stream, "failed", None)
+        if not self._gone and isinstance(failed, OSError):
+            self._stream_failed(failed)
+
     def write(self, text: str) -> int:
         n = len(text)
         if not self._gone:
@@ -1627,6 +1633,7 @@ class _Tee:
                 n = self._stream.write(text)
             except OSError as exc:  # BrokenPipeError included
                 self._stream_failed(exc)
+            self._check_failed()
         bar_end = self._bar_standing and text == "\n"  # a cleared bar (leave=False) ends in "\r"
         self._bar_standing = "\r" in text and not text.endswith("\r")
         if "\r" not in text and not bar_end:
@@ -1646,6 +1653,7 @@ class _Tee:
                 self._stream.flush()
             except OSError as exc:
                 self._stream_failed(exc)
+            self._check_failed()
         with contextlib.suppress(OSError, ValueError):
             self._log.flush()
 

@@ -108,6 +108,7 @@ from drac_ssl.io import (
     read_json_dict,
     remove_stale_temporaries,
     sha256_file,
+    stdout_survives,
     unreadable_words,
     writing,
     written_file,
@@ -2805,7 +2806,9 @@ def command_main() -> int:
     Ctrl-C cannot cut the line that says what was saved nor raise a traceback, and a SIGTERM
     cannot kill the process by signal with ``atexit`` skipped."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    return _command(None)
+    # > /dev/full, | head -1: the run goes on, console.log keeps the lines (not a traceback, exit 1)
+    with stdout_survives():
+        return _command(None)
 
 
 def _command(argv: list[str] | None) -> int:
