@@ -141,7 +141,6 @@ from drac_ssl.grading.image_notes import (
 )
 from drac_ssl.io import (
     GUARDED_CELLS_FIELD,
-    StdoutUnwritable,
     atomic_write_json,
     atomic_write_text,
     guarded_cell,
@@ -149,7 +148,8 @@ from drac_ssl.io import (
     readable_absolute,
     same_path,
     sha256_file,
-    stdout_guarded,
+    stdout_survives,
+    stdout_words,
     unreadable_words,
 )
 from drac_ssl.manifest import SITE_COLUMN, WRITTEN_COLUMNS
@@ -3740,11 +3740,10 @@ def cli(args: argparse.Namespace) -> int:
               f"the permissions of --out", file=sys.stderr)
         return 2
     try:
-        with stdout_guarded():  # > /dev/full: stdout named, not "cannot write the ingest output"
+        # > /dev/full, | head: the ingest goes on and writes OUT whole, then names stdout (exit 2),
+        # not "cannot write the ingest output ... check the permissions of --out"
+        with stdout_survives() as stdout:
             run(cfg, args.out)
-    except StdoutUnwritable as exc:  # a ValueError, not the --out's: OUT is left as written
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except (IngestError, ConfigError) as exc:
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)
@@ -3762,6 +3761,9 @@ def cli(args: argparse.Namespace) -> int:
         command = f"{args.prog} {shlex.join(argv)}" if argv and getattr(args, "prog", None) else ""
         print(interrupted_words(command=command, folder=out / CACHE_DIR), file=sys.stderr)
         return 130
+    if stdout is not None and stdout.failed is not None:
+        print(f"error: {stdout_words(stdout.failed, f'the ingest output in {out} is written')}", file=sys.stderr)
+        return 2
     return 0
 
 

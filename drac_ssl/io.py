@@ -823,10 +823,11 @@ class StdoutUnwritable(ValueError):
     file the command read or wrote; the commands exit 2 on it (a ``ValueError``) with its words."""
 
 
-def stdout_words(exc: OSError) -> str:
-    """``stdout could not be written (No space left on device) ...`` and the fix."""
+def stdout_words(exc: OSError, done: str = "its files are not the problem") -> str:
+    """``stdout could not be written (No space left on device) ...``, ``done`` (what was
+    written all the same) and the fix."""
     return (f"stdout could not be written ({exc.strerror or type(exc).__name__}): what this "
-            f"command printed there is lost (its files are not the problem).\n  fix: send stdout to "
+            f"command printed there is lost ({done}).\n  fix: send stdout to "
             f"a disk with free space (> FILE) or to a reader that reads it to the end, then rerun "
             f"the same command")
 
@@ -907,20 +908,22 @@ def stdout_guarded() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def stdout_survives() -> Iterator[None]:
+def stdout_survives() -> Iterator[Any]:
     """Within the block, a ``sys.stdout`` that can no longer be written (``> /dev/full``, ``|
     head -1``) is silenced (:func:`silence_stream`) and written no more, without an error: a
     training's stdout is its log, and :func:`drac_ssl.runtime.console_log` keeps the lines in
     ``console.log`` (and notes there that stdout became unwritable: the guard's ``failed``).
-    ``sys.stdout`` is put back as it was when the block ends."""
+    ``sys.stdout`` is put back as it was when the block ends. Yields the guard, whose
+    ``failed`` (the ``OSError``, or None) says after the block whether stdout failed (None
+    for a stdout that is None)."""
     before = sys.stdout
     if before is None:
-        yield
+        yield None
         return
     guard = _GuardedStdout(before, quiet=True)
     sys.stdout = guard
     try:
-        yield
+        yield guard
     finally:
         with contextlib.suppress(ValueError):
             guard.flush()

@@ -2170,3 +2170,5 @@ def test_unwritable_stdout_is_named_not_the_out_folder(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert "error: stdout could not be written (No space left on device)" in err
     assert "cannot write the ingest output" not in err
+    assert f"the ingest output in {tmp_path / 'out'} is written" in err  # the run goes on, OUT whole
+    assert (tmp_path / "out" / ingest.MANIFEST_NAME).is_file()
