@@ -1029,7 +1029,8 @@ def pipeline_keys(cv: dict[str, Any], metadata: dict[str, Any], written: Path | 
                   flagged_cases: Sequence[str]) -> dict[str, Any]:
     """The keys of the training's ``export/summary.json`` that say, for a pipeline, what its
     ``notes`` sentences say (the training exits 0 with any of them): ``n_flagged`` and
-    ``flagged_cases`` (the test cases not reliably gradable), ``better_than_chance`` (the
+    ``flagged_cases`` (the test cases not reliably gradable; 0 and [] also when no image was
+    graded, so a gate checks ``submission_written`` with them), ``better_than_chance`` (the
     out-of-fold QWK's bootstrap 95% CI lies above 0; False when :func:`chance_warning` warns,
     None when ``cv``, the bundle's ``cv_metrics``, holds no QWK and interval), ``trial_run``
     (a trial's few steps: :func:`drac_ssl.trial_run.trial_run_words`) and

@@ -1615,7 +1615,8 @@ class _Tee:
         reason = exc.strerror or type(exc).__name__
         with contextlib.suppress(OSError, ValueError):
             self._log.write(f"\nnote: {self._name} became unwritable ({reason}); nothing more is "
-                            f"printed there, this console.log keeps every line\n")
+                            "printed there (lines since its last flush may be lost there too), "
+                            "this console.log keeps every line\n")
         from drac_ssl.io import silence_stream
 
         silence_stream(self._stream)
