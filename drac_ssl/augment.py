@@ -16,7 +16,11 @@ the edge pixel repeated), so the reflected fill is one pixel apart (:data:`_BORD
 - ``fundus`` (colour fundus photographs, 3 channels; grey data gets the grey part): random
   resized crop, horizontal and vertical flips, a rotation by any angle (a fundus photograph
   has no preferred orientation: the disc is round and left and right eyes are mirror
-  images; black corners, like the photograph's surround), and a mild colour jitter with
+  images). The rotation follows the crop: on the CPU path the view's corners are filled
+  with a constant (black; 128 for Graham-filtered images, :func:`graham_fill`), wedges that
+  cut into the retina when the crop lies inside the disc; the GPU path samples the rotated
+  crop from the whole image, filling only where it leaves the image. Rotating before the
+  crop is untested here (docs/data.md, "Colour"). Then a mild colour jitter with
   p 0.8 (brightness, contrast and saturation 0.2: camera and pigmentation differences).
   No hue shift: hue carries the lesions (a haemorrhage's red, an exudate's yellow); on
   RetinaMNIST even 0.02 of a turn lowered the cross-validated AUC (``docs/retinamnist.md``). No
@@ -136,6 +140,9 @@ class ViewRecipe:
     # bicubic kernel at the edge, which PIL and OpenCV fill by replicating the edge pixels);
     # reflect is one pixel apart on the CPU and the GPU (see _BORDERS)
     border: str = "zeros"
+    # with border "zeros": the constant level outside the image, in [0, 1] units (0: black;
+    # 0.5 for Graham-filtered images, whose background is 128: graham_fill)
+    fill: float = 0.0
     mean: tuple[float, ...] = field(default=(0.5,))
     std: tuple[float, ...] = field(default=(0.5,))
 
@@ -144,6 +151,8 @@ class ViewRecipe:
             raise ValueError(f"interpolation must be bilinear or bicubic, got {self.interpolation!r}")
         if self.border not in _BORDERS:
             raise ValueError(f"border must be one of {', '.join(_BORDERS)}, got {self.border!r}")
+        if not 0.0 <= self.fill <= 1.0:
+            raise ValueError(f"fill must lie in [0, 1] (a level in [0, 1] units), got {self.fill!r}")
 
     def without_randomness(self) -> ViewRecipe:
         """The same recipe with every random operation switched off (for checks)."""
@@ -189,6 +198,22 @@ def recipe_for(cfg: AugmentConfig, dataset: str | None = None) -> ViewRecipe:
     return replace(base, rotate_p=0.5, rotate_degrees=10.0)
 
 
+GRAHAM_BACKGROUND = 128
+"""The level (of 255) of a Graham-filtered image's background and of its masked surround
+(:func:`data_prep.fundus.graham`): what :func:`graham_fill` fills rotated corners with."""
+
+
+def graham_fill(recipe: ViewRecipe, graham: bool) -> ViewRecipe:
+    """``recipe`` whose rotated corners (border ``zeros``: the fundus recipe) are filled with the
+    Graham filter's background :data:`GRAHAM_BACKGROUND` when the cached images are
+    Graham-filtered (``data.graham``; a bundle's :attr:`~drac_ssl.grading.model.InputSpec.graham`):
+    black corners on a mid-grey image are a hard false edge the filter left nowhere else.
+    ``recipe`` unchanged otherwise (black, as every run without the filter)."""
+    if not graham or recipe.border != "zeros":
+        return recipe
+    return replace(recipe, fill=GRAHAM_BACKGROUND / 255.0)
+
+
 # --------------------------------------------------------------------------------------
 # CPU path (albumentations)
 
@@ -227,7 +252,8 @@ def build_view_transform(
     if r.rotate_p > 0 and r.rotate_degrees > 0:
         ops.append(
             A.Affine(
-                rotate=(-r.rotate_degrees, r.rotate_degrees), border_mode=border, p=r.rotate_p
+                rotate=(-r.rotate_degrees, r.rotate_degrees), border_mode=border,
+                fill=round(255 * r.fill), p=r.rotate_p,
             )
         )
     if r.jitter_p > 0:
@@ -648,10 +674,16 @@ class GpuTwoViewAugment(nn.Module):
         padding = _BORDERS[r.border][0]
         # one sampling pass per copy reads the source batch in place (stacking the large
         # source images instead would copy them)
+        # a constant fill c: sampling x - c with zeros outside and adding c back (the sampling is
+        # linear in its input), so the inside is unchanged and the outside is c
+        fill = r.fill if r.border == "zeros" else 0.0
+        source = x - fill if fill else x
         out = torch.cat([
-            F.grid_sample(x, part, mode=r.interpolation, padding_mode=padding, align_corners=False)
+            F.grid_sample(source, part, mode=r.interpolation, padding_mode=padding, align_corners=False)
             for part in grid.split(batch)
         ])
+        if fill:
+            out += fill
         # bicubic overshoots at edges (as PIL's and OpenCV's do, before they round to uint8)
         return out.clamp_(0, 1) if r.interpolation == "bicubic" else out
 

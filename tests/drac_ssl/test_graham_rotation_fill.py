@@ -1,0 +1,69 @@
+"""Rotated corners of Graham-filtered images (``data.graham``; a retinal-image review): the
+fundus recipe rotates by any angle with a constant border; black (0) on an image whose
+background is 128 is a hard false edge the filter left nowhere else, so with the filter on
+both augmentation paths fill with 128 (:func:`drac_ssl.augment.graham_fill`), and without it
+stay black as every committed run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from drac_ssl.augment import GpuTwoViewAugment, build_view_transform, graham_fill, recipe_for
+from drac_ssl.config import AugmentConfig, Config
+from drac_ssl.pretrain import view_recipe
+
+SIZE = 32
+
+
+def _rotating(graham: bool):
+    cfg = AugmentConfig(recipe="fundus", image_size=SIZE, source_size=SIZE, crop_scale=[1.0, 1.0])
+    recipe = dataclasses.replace(recipe_for(cfg).without_randomness(), rotate_p=1.0, rotate_degrees=45.0,
+                                 crop_ratio=(1.0, 1.0), jitter_p=0.0)
+    return cfg, graham_fill(recipe, graham)
+
+
+def _levels(view: np.ndarray, recipe) -> np.ndarray:
+    """Normalised view (..., C) back to 0..255."""
+    return (view * np.asarray(recipe.std) + np.asarray(recipe.mean)) * 255
+
+
+def test_cpu_views_of_a_mid_grey_image_stay_mid_grey_with_the_filter_only() -> None:
+    grey = np.full((SIZE, SIZE, 3), 128, np.uint8)  # a Graham-filtered image's background
+    for graham in (True, False):
+        cfg, recipe = _rotating(graham)
+        transform = build_view_transform(cfg, 3, recipe=recipe, seed=1)
+        levels = np.stack([_levels(transform(image=grey)["image"], recipe) for _ in range(4)])
+        _check(levels, graham)
+
+
+def _check(levels: np.ndarray, graham: bool) -> None:
+    """``levels`` ``(N, S, S, C)``: a rotated corner is 128 with the filter, black (for some
+    angle) without; the centre is the image's 128 either way."""
+    corner = levels[:, 0, 0]
+    if graham:
+        assert np.abs(corner - 128).max() < 2, corner
+    else:
+        assert corner.min() < 20, corner
+    assert np.abs(levels[:, SIZE // 2, SIZE // 2] - 128).max() < 2
+
+
+def test_device_views_fill_the_corners_with_128_with_the_filter() -> None:
+    grey = torch.full((4, 3, SIZE, SIZE), 128, dtype=torch.uint8)
+    for graham in (True, False):
+        cfg, recipe = _rotating(graham)
+        a, _ = GpuTwoViewAugment(cfg, 3, recipe)(grey, torch.Generator().manual_seed(0))
+        levels = _levels(a.permute(0, 2, 3, 1).numpy(), recipe)
+        _check(levels, graham)  # the crop is the whole image: a rotated corner lies outside it
+
+
+def test_the_pretraining_recipe_follows_data_graham() -> None:
+    cfg = Config()
+    cfg.pretrain.augment.recipe = "fundus"
+    assert view_recipe(cfg).fill == 0.0
+    cfg.data.graham = True
+    assert view_recipe(cfg).fill == 128 / 255
+    cfg.pretrain.augment.recipe = "octa"  # a reflected border: nothing to fill
+    assert view_recipe(cfg).fill == 0.0
