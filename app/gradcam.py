@@ -160,11 +160,11 @@ from drac_ssl.starting import import_keeping_random
 if TYPE_CHECKING:
     from data_prep.cache import RowGeometry
 
-__all__ = ["COARSE_CELLS", "FLAT_FLOOR_PERCENTILE", "FLAT_FLOOR_SHARE", "HEAT_COLORMAP", "OUTLINE_SHARES",
-           "PEAK_OPACITY", "RAW_MAX_NOTE", "STANDS_OUT_SHARE", "STRONGEST_SHARE", "CamMap",
+__all__ = ["COARSE_CELLS", "COLOUR_PEAK_OPACITY", "COLOUR_PIXEL_SHARE", "FLAT_FLOOR_PERCENTILE", "FLAT_FLOOR_SHARE", "GREY_SPREAD_LEVELS",
+           "HEAT_COLORMAP", "OUTLINE_SHARES", "PEAK_OPACITY", "RAW_MAX_NOTE", "STANDS_OUT_SHARE", "STRONGEST_SHARE", "CamMap",
            "EnsembleGradCAM", "FoldHeads", "FoldMapGradCAM", "blend_heat", "cam_upsampler", "cell_size_px",
            "coarse_words", "combine_cams", "draw_outlines", "heat_colours", "heat_outline", "hottest_parts",
-           "is_coarse", "minmax_normalizer", "outline_masks", "outline_width", "overlay_heatmap",
+           "is_coarse", "is_colour_image", "minmax_normalizer", "outline_masks", "outline_width", "overlay_heatmap",
            "place_heatmap", "read_box", "reads_box_only", "region_words", "resize_heatmap",
            "resolution_words", "signed_gradcam", "strongest_heat", "strongest_words"]
 
@@ -540,7 +540,37 @@ PEAK_OPACITY = 0.85
 """The heat colour's opacity at the map's maximum (:func:`overlay_heatmap`): the hottest pixels
 show nearly the colour key's own bright yellow, with a trace of the image under them (the image
 itself is beside the overlay). It was 0.55, and the peak on OCTA's black background was an olive
-(CIE L* 52.6) that the key never shows."""
+(CIE L* 52.6) that the key never shows. A grey image's (OCTA's) rule; a colour image's is
+:data:`COLOUR_PEAK_OPACITY`."""
+
+COLOUR_PEAK_OPACITY = 0.6
+"""The heat colour's opacity at the map's maximum over a colour image (a fundus photograph;
+:func:`blend_heat`), growing linearly with the heat: ``0.6 * heat``. The grey images' rule,
+``0.85 * sqrt(heat)`` (:data:`PEAK_OPACITY`), hid the photograph (an accessibility review: a
+heat of 0.25 was 43 % opaque, and the peak cell of an APTOS photo kept 29 % of its brightness
+variation); now a heat of 0.25 is 15 % opaque and the peak keeps 40 % of the photograph. The
+outlines, not the colour, mark the strongest heat."""
+
+GREY_SPREAD_LEVELS = 8
+"""A pixel whose channels differ by more than this many grey levels (of 255) is coloured
+(:func:`is_colour_image`); within it, JPEG's chroma noise on a grey image."""
+
+COLOUR_PIXEL_SHARE = 0.01
+"""An RGB image is a colour one (:func:`blend_heat`'s :data:`COLOUR_PEAK_OPACITY` rule) only when
+more than this share of its pixels is coloured (:data:`GREY_SPREAD_LEVELS`): a review found one
+coloured pixel (an OCTA image's red arrow, scale bar or watermark) switched a grey image to it."""
+
+
+def is_colour_image(image: np.ndarray) -> bool:
+    """Whether ``image`` (uint8, grey ``(H, W)`` or RGB ``(H, W, 3)``) is a colour one: more than
+    :data:`COLOUR_PIXEL_SHARE` of its pixels with channels more than :data:`GREY_SPREAD_LEVELS`
+    apart. A grey image, or an RGB one with a small coloured mark on grey, is not."""
+    pixels = np.asarray(image)
+    if pixels.ndim != 3:
+        return False
+    spread = pixels.max(axis=-1).astype(np.int16) - pixels.min(axis=-1)
+    return bool((spread > GREY_SPREAD_LEVELS).mean() > COLOUR_PIXEL_SHARE)
+
 
 OUTLINE_SHARES = {"dashed": 0.5, "solid": STRONGEST_SHARE, "dotted": STRONGEST_SHARE}
 """The outlines drawn on the overlay (:func:`overlay_heatmap`, :func:`outline_masks`), as shares of
@@ -686,29 +716,36 @@ def draw_outlines(rgb: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     return rgb
 
 
-def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = PEAK_OPACITY) -> np.ndarray:
+def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float | None = None) -> np.ndarray:
     """RGB uint8 ``(H, W, 3)``: the image (grey ``(H, W)`` or RGB ``(H, W, 3)``) with
     ``heatmap`` (same ``(H, W)``, [0, 1]) in colour on top (:func:`heat_colours`) and outlined
     (:func:`draw_outlines`: dashed at half the map's maximum, solid around the part within 10% of
     it that holds the maximum, dotted around any other part within 10% of it). The colour's
-    opacity is ``alpha * sqrt(heat)`` (:data:`PEAK_OPACITY` at the maximum), so cold regions show
-    the image unchanged and the hottest nearly the key's bright yellow; an empty map draws
-    nothing. The colour's lightness over a bright image does not rise with the heat (see
+    opacity (:func:`blend_heat`) is ``0.85 * sqrt(heat)`` on a grey image (:data:`PEAK_OPACITY`),
+    so cold regions show the image unchanged and the hottest nearly the key's bright yellow, and
+    ``0.6 * heat`` on a colour one (:data:`COLOUR_PEAK_OPACITY`), so a fundus photograph shows
+    through; ``alpha``, when given, replaces the 0.85 or 0.6. An empty map draws nothing. The colour's lightness over a bright image does not rise with the heat (see
     :data:`HEAT_COLORMAP`): the outlines mark the strongest heat."""
     if image.shape[:2] != heatmap.shape[:2]:
         raise ValueError(f"image {image.shape[:2]} and heatmap {heatmap.shape[:2]} differ in size")
     return draw_outlines(blend_heat(image, heatmap, alpha), heatmap)
 
 
-def blend_heat(image: np.ndarray, heatmap: np.ndarray, alpha: float = PEAK_OPACITY) -> np.ndarray:
+def blend_heat(image: np.ndarray, heatmap: np.ndarray, alpha: float | None = None) -> np.ndarray:
     """:func:`overlay_heatmap` without the outlines: RGB uint8 ``(H, W, 3)``, the image (grey
-    ``(H, W)`` or RGB) with each pixel's heat colour (:func:`heat_colours`) blended on at opacity
-    ``alpha * sqrt(heat)`` (heat clipped to [0, 1])."""
+    ``(H, W)`` or RGB) with each pixel's heat colour (:func:`heat_colours`) blended on (heat
+    clipped to [0, 1]) at opacity ``alpha * sqrt(heat)`` on a grey image (an RGB one with equal
+    channels, or a small coloured mark on grey, included: :func:`is_colour_image`; ``alpha``
+    default :data:`PEAK_OPACITY`) and ``alpha * heat`` on a colour one (default
+    :data:`COLOUR_PEAK_OPACITY`)."""
     pixels = np.asarray(image, dtype=np.uint8)
     base = (pixels if pixels.ndim == 3 else cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)).astype(np.float32)
     h = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
     colour = heat_colours(h).astype(np.float32)
-    a = (alpha * np.sqrt(h))[..., None]
+    if is_colour_image(pixels):  # a colour photograph shows through
+        a = ((COLOUR_PEAK_OPACITY if alpha is None else alpha) * h)[..., None]
+    else:
+        a = ((PEAK_OPACITY if alpha is None else alpha) * np.sqrt(h))[..., None]
     return np.ascontiguousarray(np.clip(base * (1 - a) + colour * a, 0, 255).astype(np.uint8))
 
 

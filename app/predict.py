@@ -865,7 +865,15 @@ class Predictor:
         better than chance; :attr:`calibration_warning`, probabilities not calibrated;
         :attr:`caveat`, always), then the image's. The image is graded as
         given: the upload checks that refuse a blank image or noise are :meth:`predict_file`'s
-        and :meth:`predict_loaded`'s (:func:`app.inputs.refusal`)."""
+        and :meth:`predict_loaded`'s (:func:`app.inputs.refusal`).
+
+        Raises:
+            TypeError: ``image`` is a path or bytes, not an array (:meth:`predict_file` reads
+                a file).
+            ValueError: ``explain`` not a grade ``0 .. K-1``, or given for a regression head;
+                ``image`` in other channels than the model's
+                (:func:`drac_ssl.grading.predict.preprocess_image`: convert it with
+                ``conform_channels``)."""
         from drac_ssl.grading.predict import (
             ensemble_outputs,
             preprocess_image,

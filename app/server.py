@@ -341,9 +341,15 @@ PROVENANCE_HOLDS = "bundle hash, code version, each image's SHA-256, time, TTA"
 """What the grades CSV's provenance record holds, as the batch's download label
 (:data:`PROVENANCE_LABEL`) and its summary (:func:`_grade_batch`) say it: one list for both."""
 
+DOWNLOAD_LABELS = ("Grades CSV", "Notes CSV", "Grades CSV provenance (JSON)")
+"""The batch's downloads' labels, short (gradio_client names the outputs by them); each line of
+the words under them starts with its download's label in bold, so that a reader knows which
+download it is about (:data:`PROVENANCE_LABEL`, :func:`grades_csv_label`)."""
+
 PROVENANCE_LABEL = ("Which model graded the grades CSV: its provenance record, NAME_provenance.json "
                     f"({PROVENANCE_HOLDS}; keep it beside the CSV: export --check compares the CSV's SHA-256)")
-"""The label of the batch's third download: the grades CSV's grading provenance record
+"""What the batch's third download is, said under the downloads (its label, short, is "Grades CSV
+provenance (JSON)"): the grades CSV's grading provenance record
 (:func:`drac_ssl.submission.provenance_path`, :func:`drac_ssl.submission.write_grading_provenance`),
 the export's sidecar."""
 
@@ -375,6 +381,14 @@ weights), whatever its images: the name says that the grades mean nothing, as
 offered as ``submission.csv``, which ``--check`` passes, so that a grading from random weights
 could be uploaded as a submission). It takes the place of :data:`FLAGGED_CSV` too; a batch with
 a file not graded is still ``grades_INCOMPLETE.csv``."""
+
+IMAGE_LABEL = "Uploaded image"
+"""The page's image's label, hidden (its caption, :func:`_image_caption`, is a paragraph above
+it): the name gradio_client gives the output, short (the caption was up to 200 characters)."""
+
+HEATMAP_LABEL = "Grad-CAM heatmap"
+"""The heatmap's label, hidden (:data:`HEATMAP_CAPTION` is a paragraph above it): the name
+gradio_client gives the output, short (the caption is 239 characters)."""
 
 HEATMAP_CAPTION = ("Grad-CAM: colour = evidence for the explained grade, relative to this map's "
                    "maximum; white solid line: the part holding that maximum, within 10% of it; "
@@ -2510,7 +2524,8 @@ def grade_cell(name: str, reasons: list[str], untrained: bool = False, phantom: 
 
 
 def grades_csv_label(untrained: bool, phantom: bool = False, trial: bool = False) -> str:
-    """The label of the batch's grades CSV download: which file it is, and why a name other than
+    """What the batch's grades CSV download is, said under the downloads (its label, short, is
+    "Grades CSV": gradio_client names outputs by their labels): which file it is, and why a name other than
     ``submission.csv`` (``grades_INCOMPLETE.csv``, :data:`FLAGGED_CSV`), as the summary says. An
     untrained demo bundle's (``untrained``) is never a submission: :data:`DEMO_CSV`, or
     ``grades_INCOMPLETE.csv`` when a file was not graded; a bundle trained on phantom images'
@@ -3090,19 +3105,19 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                         # no file_types: gradio would answer a file of another type with its own
                         # "Invalid file type ... ['.png', ...]"; the app's loader says in words
                         # what the file is and what to upload, as on the batch tab
-                        upload = gr.File(label=f"{image_kind[0].upper()}{image_kind[1:]} ({FORMAT_WORDS}; "
-                                               f"grey or colour)",
+                        upload = gr.File(label=f"{image_kind[0].upper()}{image_kind[1:]} ({FORMAT_WORDS})",
                                          type="filepath", height=140, elem_id=IMAGE_UPLOAD_ID)
                         explain = gr.Radio(
                             choices=_heatmap_choices(predictor), elem_id=HEATMAP_FOR_ID,
                             value=-1, label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
                         _quiet_choice_refusal(explain)
                         button = gr.Button("Grade", variant="primary")
-                        gr.Markdown(f"<small>Limits: {limits.max_mb:g} MiB, {limits.max_side} px per "
+                        gr.Markdown(f"<small>Grey or colour. Limits: {limits.max_mb:g} MiB, {limits.max_side} px per "
                                     f"side, {limits.max_pixels / 1e6:g} megapixels. The image is preprocessed exactly as in training "
                                     f"({_resize_words(predictor.bundle.spec)}).</small>")
                     with gr.Column(scale=3, min_width=320):
-                        result = gr.Markdown("Upload an image to grade it.", elem_id=RESULT_ID)
+                        result = gr.Markdown("Upload an image to grade it.", elem_id=RESULT_ID,
+                                             label="Result", show_label=False)  # the API's name
                         status = gr.Markdown("", elem_id=STATUS_ID)  # off screen: for screen readers
                         label = grade_probabilities(num_top_classes=k, label="Probabilities", show_heading=False,
                                                     elem_id=PROBABILITY_ID)
@@ -3112,11 +3127,11 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                     # picture's top (show_label=False); the label stays the API's name of the output
                     with gr.Column(min_width=160):
                         gr.Markdown(_image_caption(predictor), elem_classes=[CAPTION_CLASS])
-                        original = gr.Image(label=_image_caption(predictor), show_label=False, elem_id=IMAGE_ID,
+                        original = gr.Image(label=IMAGE_LABEL, show_label=False, elem_id=IMAGE_ID,
                                             interactive=False, height=420, buttons=["fullscreen"])
                     with gr.Column(visible=predictor.heatmap_possible, min_width=160):
                         gr.Markdown(HEATMAP_CAPTION, elem_classes=[CAPTION_CLASS])
-                        overlay = gr.Image(label=HEATMAP_CAPTION, show_label=False, elem_id=HEATMAP_IMAGE_ID,
+                        overlay = gr.Image(label=HEATMAP_LABEL, show_label=False, elem_id=HEATMAP_IMAGE_ID,
                                            interactive=False, height=420, buttons=["fullscreen"])
                         gr.HTML(heat_key_html())
                 with gr.Accordion("Details (JSON)", open=False):
@@ -3153,14 +3168,13 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
             with gr.Tab("Batch"):
                 gr.Markdown(f"Grade many images at once (no heatmaps) and download a "
                             f"{'DRAC ' if drac else ''}submission CSV: `{csv_header}`, one row per "
-                            f"image, the case being the file name.")
+                            f"image, the case being the file name. Any other file is listed as not graded.")
                 # no file_types here: gradio would refuse the whole batch for one stray file
                 # (naming none); the loader says which file is not an image, and grades the rest
-                files = gr.File(label=f"Images ({', '.join(t.lstrip('.').upper() for t in FILE_TYPES)}; "
-                                      f"any other file is listed as not graded)",
+                files = gr.File(label=f"Images ({', '.join(t.lstrip('.').upper() for t in FILE_TYPES)})",
                                 file_count="multiple", type="filepath", height=160, elem_id=BATCH_UPLOAD_ID)
                 batch_button = gr.Button("Grade all", variant="primary")
-                batch_summary = gr.Markdown(elem_id=BATCH_RESULT_ID)
+                batch_summary = gr.Markdown(elem_id=BATCH_RESULT_ID, label="Batch summary", show_label=False)
                 batch_said = gr.Markdown("", elem_id=BATCH_STATUS_ID)  # off screen: for screen readers
                 gr.Markdown(f"<small>In the table: class = the grade number (as in the CSV), "
                             f"grade = its name; "
@@ -3169,12 +3183,15 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                      wrap=True, column_count=len(columns), datatype=table_datatypes(k),
                                      column_widths=table_widths(predictor.grade_names))
                 with gr.Row():
-                    csv_file = gr.File(label=grades_csv_label(**mark_flags(predictor)), interactive=False)
-                    notes_file = gr.File(label=f"CSV with the notes: {NOTES_CSV} (every file, in "
-                                               f"upload order; {UNRELIABLE_COLUMN} and "
-                                               f"{TRAINING_IMAGE_COLUMN} columns to filter on)",
-                                         interactive=False)
-                    provenance_file = gr.File(label=PROVENANCE_LABEL, interactive=False)
+                    # short labels (gradio_client names the outputs by them), the words under them
+                    csv_file, notes_file, provenance_file = (gr.File(label=box, interactive=False)
+                                                             for box in DOWNLOAD_LABELS)
+                said_downloads = (grades_csv_label(**mark_flags(predictor)),
+                                  f"CSV with the notes: {NOTES_CSV} (every file, in upload order; "
+                                  f"{UNRELIABLE_COLUMN} and {TRAINING_IMAGE_COLUMN} columns to filter on)",
+                                  PROVENANCE_LABEL)
+                gr.Markdown("<small>\n\n" + "".join(f"- **{box}**: {words}\n" for box, words in zip(
+                    DOWNLOAD_LABELS, said_downloads, strict=True)) + "\n</small>")
                 # as on the single-image tab: "Grading 5 files.", the grading, then its sentence
                 # and as there, a step that fails inside gradio says so (failed_status)
                 batch_starts = {"inputs": files, "outputs": batch_said, "api_visibility": "private",

@@ -242,6 +242,28 @@ units larger than an image (:func:`keep_oof_copies` ``units``): each image's uni
 twins the folds kept whole, ``image:<id>`` for an image alone in its unit)."""
 
 
+def run_stages(run_dir: Path) -> dict[str, Any]:
+    """The ``stages.json`` of a run a bench script made or was given (each stage's entry, by
+    name: :func:`drac_ssl.run_state.read_stages_record`, strict).
+
+    Raises:
+        SystemExit: there is none (the run did not get as far as its first stage), or it is
+            damaged or unreadable: the file, what is wrong and the fix, not a traceback."""
+    from drac_ssl.config import ConfigError
+    from drac_ssl.run_state import STAGES_RECORD, read_stages_record
+
+    path = run_dir / STAGES_RECORD
+    try:
+        if not path.is_file():
+            raise SystemExit(f"[bench] {path}: no such file: {run_dir} is not a run folder of python -m "
+                             "drac_ssl.train, or its training ended before its first stage")
+        return read_stages_record(run_dir, strict=True)
+    except ConfigError as exc:
+        raise SystemExit(f"[bench] {exc}") from None
+    except OSError as exc:
+        raise SystemExit(f"[bench] {path}: cannot be read ({exc.strerror or exc})") from None
+
+
 def oof_units(run_dir: Path) -> dict[str, str] | None:
     """Training image id -> the unit the fine-tuning of ``run_dir`` resampled for its bootstrap
     CIs (:func:`drac_ssl.oof.patient_groups` of the labelled rows of ``<run_dir>/data/

@@ -40,6 +40,7 @@ from bench.common import (
     SHARED_DATA,
     add_threads_argument,
     load_average,
+    run_stages,
     write_result,
 )
 from drac_ssl.starting import python_command
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
             print(log[-6000:])
             raise SystemExit(f"the main job failed with exit code {proc.returncode}")
         run_dir = Path(work) / resolved.run.out_dir / resolved.run.name
-        stages = json.loads((run_dir / "stages.json").read_text())
+        stages = run_stages(run_dir)
         comparison = json.loads((run_dir / "finetune" / "comparison.json").read_text())
         pretrain_file = run_dir / "pretrain" / "metadata.json"  # absent when run.stages leaves pretrain out
         pretrain_meta = json.loads(pretrain_file.read_text()) if pretrain_file.is_file() else {}

@@ -69,6 +69,7 @@ from bench.common import (
     keep_oof_copies,
     load_average,
     oof_units,
+    run_stages,
     write_result,
 )
 from drac_ssl.oof import OOF_FILE
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     if not (source / "config.yaml").is_file() or not (source / "stages.json").is_file():
         raise SystemExit(f"[bench] {source} is not a finished run folder (no config.yaml / stages.json)\n"
                          f"  fix: run README command (1) first, or --run-dir another run folder")
-    done = _read_json(source / "stages.json")
+    done = run_stages(source)
     stages = [s for s in ("ingest", "pretrain", "umm") if (done.get(s) or {}).get("status") == "done"]
     stages.append("finetune")
     config = source / "config.yaml"

@@ -68,6 +68,7 @@ from bench.common import (
     keep_oof_copies,
     load_average,
     oof_units,
+    run_stages,
     shortened_settings,
     smoke_fields,
     smoke_result_name,
@@ -407,7 +408,7 @@ def main(argv: list[str] | None = None) -> None:
                                  "pixel_floor": run_dir / FLOOR_OOF}, out_dir, name, units=oof_units(run_dir))
     total = time.perf_counter() - t0
 
-    stages = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))
+    stages = run_stages(run_dir)
     summary = json.loads((run_dir / "finetune" / "summary.json").read_text(encoding="utf-8"))
     pretrain_meta = json.loads((run_dir / "pretrain" / "metadata.json").read_text(encoding="utf-8"))
     variants = {v: _variant_row(json.loads((run_dir / "finetune" / v / "metrics.json").read_text(encoding="utf-8")))

@@ -93,12 +93,14 @@ from bench.common import (
     RESULTS,
     SHARED_DATA,
     load_average,
+    run_stages,
     shortened_settings,
     smoke_fields,
     smoke_result_name,
     weights_metadata,
     write_result,
 )
+from drac_ssl.run_state import STAGES_RECORD, read_stages_record, stages_record_damage
 from drac_ssl.starting import python_command
 
 CONFIG = REPO / "configs" / "retinamnist.yaml"
@@ -179,22 +181,25 @@ def seed_ensemble(folders: list[Path]) -> dict[str, Any]:
 def initial_weights(overrides: list[str]) -> dict[str, Any] | None:
     """What a ``pretrain.backbone.weights=FILE`` override started the pretraining from: the
     run that made ``FILE`` (a package pretraining: its ``metadata.json`` beside it and the
-    run's ``stages.json`` above), or None without the override."""
+    run's ``stages.json`` above: its ``pretrain_seconds``; a damaged one, None and a ``note``
+    naming the damage), or None without the override."""
     value = next((o.split("=", 1)[1] for o in overrides if o.startswith("pretrain.backbone.weights=")), None)
     if not value:
         return None
     path = Path(value)
     record: dict[str, Any] = {"file": str(path)}
-    stages_path = path.parent.parent / "stages.json"
     if (meta := weights_metadata(path)) is not None:
         config = meta.get("config") or {}
         record.update(training_data=meta.get("training_data"), epochs_run=meta.get("epochs_run"),
                       final_loss=(meta.get("metrics") or {}).get("loss"),
                       steps_per_epoch=(config.get("pretrain") or {}).get("max_steps_per_epoch"),
                       batch_size=(config.get("pretrain") or {}).get("batch_size"))
-    if stages_path.is_file():
-        stage = json.loads(stages_path.read_text(encoding="utf-8")).get("pretrain") or {}
-        record["pretrain_seconds"] = stage.get("seconds")
+    run = path.parent.parent
+    if (run / STAGES_RECORD).is_file():  # a run's: its seconds; damaged: none, and a note (review R6)
+        stage = read_stages_record(run).get("pretrain")
+        record["pretrain_seconds"] = stage.get("seconds") if isinstance(stage, dict) else None
+        if (damage := stages_record_damage(run)) is not None:
+            record["note"] = f"{run / STAGES_RECORD} is damaged ({damage}): its pretraining's seconds are unknown"
     return record
 
 
@@ -316,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         diffs[f"{label}_minus_vicreg20"] = {k: [] for k in METRICS}
     for seed, folder in folders.items():
         metrics = json.loads((folder / "finetune" / "vicreg" / "metrics.json").read_text(encoding="utf-8"))
-        stages = json.loads((folder / "stages.json").read_text(encoding="utf-8"))
+        stages = run_stages(folder)
         meta = json.loads((folder / "pretrain" / "metadata.json").read_text(encoding="utf-8"))
         longer = {k: metrics[k] for k in METRICS}
         base = dict(baselines[seed])

@@ -2906,7 +2906,8 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
         took = f", {start['pretrain_seconds']:.0f} s" if start.get("pretrain_seconds") else ""
         out += ["", f"The VICReg pretraining started from `{start['file']}`: {start.get('epochs_run')} "
                     f"epochs of {start.get('steps_per_epoch')} steps of {start.get('batch_size')} images "
-                    f"on {start.get('training_data')}{took}."]
+                    f"on {start.get('training_data')}{took}."
+                    + (f" Note: {start['note']}." if start.get("note") else "")]
     for note in r.get("notes_added_after_the_run") or []:
         out += ["", f"Note: {note}"]
     return out

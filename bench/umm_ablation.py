@@ -91,6 +91,7 @@ from bench.common import (
 from drac_ssl import pretrain, umm
 from drac_ssl.checkpoint import load_checkpoint, save_weights
 from drac_ssl.config import Config, ConfigError, load_config, to_dict
+from drac_ssl.run_state import read_stages_record
 from drac_ssl.runtime import resolve_device
 from drac_ssl.starting import python_command
 
@@ -332,12 +333,7 @@ def pipeline_stage_time(run: Path, stage: str, existed: bool, given: bool) -> di
     the last attempt's ``seconds`` and ``seconds_earlier_attempts`` / ``attempts`` of a resumed
     stage), with ``resumed`` (the folder was there before this invocation) and ``reused`` (a
     ``--base`` run: nothing ran here), so an invocation's seconds are never read as the stage's."""
-    import json
-
-    try:
-        entry = json.loads((run / "stages.json").read_text(encoding="utf-8")).get(stage) or {}
-    except (OSError, ValueError, AttributeError):
-        entry = {}
+    entry = read_stages_record(run).get(stage) or {}  # none or damaged: no time known
     return {"resumed": existed, "reused": given, "status": entry.get("status"),
             "seconds_last_attempt": entry.get("seconds"),
             "seconds_earlier_attempts": entry.get("seconds_earlier_attempts", 0.0 if entry else None),

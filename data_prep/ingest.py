@@ -62,6 +62,7 @@ from data_prep.folds import (
 from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
 from data_prep.layout import (
     IMAGE_SUFFIXES,
+    NOT_AN_IMAGE_FILE,
     Layout,
     data_root,
     discover,
@@ -708,7 +709,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
         not_read, undecodable = scan.not_read, scan.undecodable
     if layout.test_dir is not None:
         scan = scan_image_folder(layout.test_dir)
-        test_images, problems = scan.images, problems + scan.problems
+        test_images, problems = scan.images, problems + test_folder_problems(scan.problems)
         problems += test_case_name_problems(test_images, layout.test_dir)
     labels: dict[Path, LabelRow] = {}
     table: LabelTable | None = None
@@ -802,6 +803,36 @@ def empty_image_files(entries: Sequence[ImageEntry]) -> list[Problem]:
         elif st.st_size == 0:
             found.append(error(entry.path, "empty file (0 bytes)",
                                "re-copy the image from the original data", "empty"))
+    return found
+
+
+def test_folder_problems(problems: Sequence[Problem]) -> list[Problem]:
+    """The test folder's listing ``problems`` (:func:`data_prep.layout.scan_image_folder`), a
+    file that holds no image (``notes.txt``: :data:`data_prep.layout.NOT_AN_IMAGE_FILE`) a note
+    instead of an error: it drops no test image, and the export grading that folder
+    (``--images``) says it as a note too (:func:`drac_ssl.submission.read_folder`), in its fix's
+    words. Errors still, as a test case may be missing: an image the ingest cannot read
+    (``x.webp``); a name with no extension (a DICOM exported without one nor its preamble);
+    an image's name with one more suffix (``161.png.crdownload``, ``.part``, ``.gz``: a download
+    not finished, a compressed copy), whose fix names the image."""
+    from drac_ssl.submission import NOT_AN_IMAGE_FIX
+
+    found = []
+    for p in problems:
+        if p.severity != "error" or not p.what.startswith(NOT_AN_IMAGE_FILE):
+            found.append(p)
+            continue
+        name = Path(p.path).name
+        inner = name.removesuffix(Path(name).suffix)
+        if Path(inner).suffix.lower() in IMAGE_SUFFIXES:
+            found.append(dataclasses.replace(p, fix=f"{inner} with one more suffix: a download not finished, "
+                                                    f"or a compressed copy? put the whole {inner} in its place "
+                                                    f"(download or unpack it again), or move it out of the "
+                                                    f"folder if it is not a test image"))
+        elif not Path(name).suffix:  # no extension: maybe a test image (a DICOM without its preamble)
+            found.append(p)
+        else:
+            found.append(dataclasses.replace(p, severity="note", fix=NOT_AN_IMAGE_FIX))
     return found
 
 
@@ -2623,7 +2654,14 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         wording: Callable[[str], str] | None = None) -> IngestResult:
     """Validate every file, then write the cache, manifest and summary into ``out_dir``.
 
-    Raises :class:`IngestError` when any problem is fatal: its ``problems`` hold ALL of them,
+    ``cfg``: a :class:`drac_ssl.config.DataConfig` (a dict of settings: ``DataConfig(**it)``,
+    which raises :class:`drac_ssl.config.ConfigError` for a value of the wrong type,
+    ``cache_sizes=32``, ``workers="a"``); a setting out of its range (``workers=-3``,
+    ``n_folds=1``) is an :class:`IngestError` naming the command-line flag (``--workers -3``;
+    ``wording`` rewrites it, below).
+
+    Raises TypeError when ``cfg`` is no DataConfig, and :class:`IngestError` when any problem
+    is fatal: its ``problems`` hold ALL of them,
     its message prints at most 10 of a kind (nothing is written, but for the full list in
     ``out_dir/ingest_problems.txt`` when the printed one leaves a line out); also, before any
     image is read, when ``out_dir`` or a folder above it is a file. Raises ``SystemExit`` (one
@@ -2658,6 +2696,10 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         drac_ssl's phantom marker (a copied phantom PNG: a warning each, outside the phantom
         set's own folder).
     """
+    if not isinstance(cfg, DataConfig):
+        raise TypeError(f"data_prep.ingest.run needs a drac_ssl.config.DataConfig, got a "
+                        f"{type(cfg).__module__}.{type(cfg).__qualname__}: pass DataConfig(**settings) "
+                        f"(e.g. DataConfig(root='data/drac'))")
     said = wording or _as_written
     # a worker importing a script that calls run() unguarded: not its lock's words ("another ingest")
     refuse_top_level_rerun("data_prep.ingest.run", "DataConfig(workers=1)")
@@ -3561,24 +3603,32 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
     an unrelated folder; into ``RUN/data`` of a trained run, the resumed training skipped the
     ingest as "already done" and report.md counted the new 13 images for a model trained on
     60): ``RUN/data`` of a run folder whose ``stages.json`` records any stage as done, its
-    ingest included (a new run is the fix; the train command's own ingest does not come here), an earlier ingest of another root, and any other files.
+    ingest included, or whose ``stages.json`` is damaged (:func:`drac_ssl.run_state.stages_record_damage`:
+    its stages may be trained; a new run is the fix; the train command's own ingest does not come here), an earlier ingest of another root, and any other files.
 
     Raises:
         OSError: ``out`` or the run folder above it cannot be read (the command says it).
     """
     from drac_ssl.io import read_json_dict
     from drac_ssl.out_paths import folder_in_use_problem
-    from drac_ssl.run_state import PIPELINE
+    from drac_ssl.run_state import PIPELINE, STAGES_RECORD, read_stages_record, stages_record_damage
 
     folder = Path(os.path.abspath(out.expanduser()))
     example = _suggested_out(cfg)
-    status = read_json_dict(folder.parent / "stages.json") if folder.name == "data" else None
+    in_run = folder.name == "data" and folder.is_dir()
+    status = read_stages_record(folder.parent) if in_run else None
     done = [s for s in PIPELINE if isinstance(status, dict) and isinstance(status.get(s), dict)
             and status[s].get("status") == "done"]
-    if done and folder.is_dir():
+    # a damaged record reads as no stage done: refused too, as the run may well be trained (a review: a
+    # cut stages.json let a hand ingest replace a trained run's manifest and cache)
+    damage = stages_record_damage(folder.parent) if in_run and not done else None
+    if done or damage is not None:
         new = shlex.quote(str(folder.parent.with_name(f"{folder.parent.name}-new") / "data"))
-        return (f"{out}: the data folder of the run {folder.parent}, whose stages.json records its "
-                f"{', '.join(done)} stage(s): ingesting into it by hand would change the data the "
+        whose = (f"whose {STAGES_RECORD} records its {', '.join(done)} stage(s)" if done else
+                 f"whose {STAGES_RECORD} is damaged ({damage}), so which of its stages were trained on "
+                 f"this data cannot be read")
+        return (f"{out}: the data folder of the run {folder.parent}, {whose}: ingesting into it by hand "
+                f"would change the data the "
                 f"training recorded (its settings, cache sizes and manifest), and a resumed training "
                 f"would skip the ingest as done or refuse the changed manifest.\n  fix: make a new run "
                 f"for this data: --out {new} (then {python_command('drac_ssl.train')} -c CONFIG "

@@ -609,8 +609,14 @@ def _not_named_as_image(path: Path) -> Problem:
                      "non-image")
     if kind == "unreadable":
         return error(path, why, fix, "non-image")
-    return error(path, f"not an image file ({path.suffix or 'no extension'}) in an image folder",
+    return error(path, f"{NOT_AN_IMAGE_FILE} ({path.suffix or 'no extension'}) in an image folder",
                  "move it out of the image folder", "non-image")
+
+
+NOT_AN_IMAGE_FILE = "not an image file"
+"""How :func:`scan_image_folder` begins the error of a file that holds no image (``notes.txt``:
+``not an image file (.txt) in an image folder``); in the test folder the ingest says it as a
+note (:func:`data_prep.ingest.test_folder_problems`)."""
 
 
 def _unique(paths: Iterable[Path]) -> list[Path]:

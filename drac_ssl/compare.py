@@ -146,7 +146,14 @@ from drac_ssl.oof import (
 from drac_ssl.out_paths import first_fields, replace_problem
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.report import screening_line
-from drac_ssl.run_state import TRAIN_VIEWS, resume_in_place_command, run_folder_problem
+from drac_ssl.run_state import (
+    STAGES_RECORD,
+    TRAIN_VIEWS,
+    read_stages_record,
+    resume_in_place_command,
+    run_folder_problem,
+    stages_record_damage,
+)
 from drac_ssl.runtime import code_at, code_known, same_code
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, SPEED_SETTINGS, fold_lines
@@ -274,6 +281,9 @@ class RunOutputs:
     ``code`` in ``stages.json``; empty when neither names any); ``older_views``: the variants
     whose fold records lack ``train_views`` (fine-tuned by an older drac_ssl, whose training
     views were drawn otherwise, :data:`drac_ssl.run_state.TRAIN_VIEWS`).
+    ``stages_damage``: what is wrong with a damaged ``stages.json``
+    (:func:`drac_ssl.run_state.stages_record_damage`), read as none (no reuse, no stage code);
+    None when it is whole or missing.
     """
 
     path: Path
@@ -292,6 +302,7 @@ class RunOutputs:
     defaulted: tuple[str, ...] = ()
     code: tuple[dict[str, Any], ...] = ()
     older_views: tuple[str, ...] = ()
+    stages_damage: str | None = None
 
     @property
     def num_grades(self) -> int:
@@ -811,7 +822,15 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     names = [str(name) for name in names]
     variants = {name: replace(variant, screening=screening_line(metrics_of[name], names))
                 for name, variant in variants.items()}
-    status = _read_json(run / "stages.json") if (run / "stages.json").exists() else {}
+    # none: a run not made by the orchestrator; damaged: read as none with a note naming it (it
+    # holds only the reuse and fold notes and the stages' code: the variants' outputs compare)
+    damage = None
+    try:
+        status = read_stages_record(run, strict=True)
+    except ConfigError:
+        status, damage = {}, stages_record_damage(run) or "damaged"
+    except OSError as exc:
+        raise CompareError(f"{run / STAGES_RECORD}: cannot be read ({exc.strerror or exc})") from None
     reused = {stage: str(entry["reused_from"]) for stage, entry in status.items()
               if isinstance(entry, dict) and entry.get("reused_from")}
     other_folds = {stage: fold_lines(entry["other_folds"].get("settings")) for stage, entry in status.items()
@@ -832,7 +851,7 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
                       units if isinstance(units, int) and not isinstance(units, bool) else None,
                       provenance.get("unused_patient_column"), provenance.get("fold_groups_missing") is True,
                       other_folds, defaulted, _run_code(run, status),
-                      tuple(name for name in variants if _older_views(run / "finetune" / name)))
+                      tuple(name for name in variants if _older_views(run / "finetune" / name)), damage)
 
 
 def _current_defaults() -> dict[str, Any]:
@@ -1102,6 +1121,9 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
     notes: list[str] = _upgrade_notes(labels, runs, setting_keys) + same_oof_notes(labels, runs)
     differences: list[VariantDifference] = []
     for label, run in zip(labels, runs, strict=True):
+        if run.stages_damage is not None:
+            notes.append(f"`{label}`: its {STAGES_RECORD} is damaged ({run.stages_damage}), read as none: "
+                         "a stage it took by run.reuse, and the code of each stage, are not said.")
         for source in sorted(set(run.reused.values())):
             stages = [s for s, src in run.reused.items() if src == source]
             notes.append(f"`{label}` took its {', '.join(stages)} stage(s) from `{source}` (run.reuse).")

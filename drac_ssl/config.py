@@ -191,7 +191,11 @@ class DataConfig:
     it, split at commas: ``"icdr"`` is the one named scale ``["icdr"]``, ``"Normal,NPDR,PDR"``
     three names (never its characters). ``cache_sizes`` likewise: ``"64"`` -> ``[64]``; a
     value that is neither a str nor a list/tuple is a ConfigError (the list's items are
-    checked where the config is validated, :func:`load_config`, not here).
+    checked where the config is validated, :func:`load_config`, not here). A whole-number
+    setting (``workers``, ``n_folds``, ``expected_side`` ...) that is no integer
+    (``workers="a"``, ``n_folds=2.5``) is a ConfigError too; ``"3"`` and ``3.0`` are read as
+    3. Ranges (``workers >= 0``, ``n_folds >= 2``) are checked when the ingest starts
+    (:func:`data_prep.ingest.check_settings`) and by the preflight.
 
     ``channels``: ``1`` (grey; colour files are converted with a warning), ``3`` (RGB; grey
     files are replicated, said once) or ``auto`` (what the images are: all grey -> 1, any
@@ -341,7 +345,38 @@ class DataConfig:
         for key, tp in (("grades", list[str]), ("cache_sizes", list[int])):
             value = getattr(self, key)
             if isinstance(value, str) or not isinstance(value, (list, tuple)):
-                setattr(self, key, _coerce(value, tp, "DataConfig", f"data.{key}"))
+                setattr(self, key, _data_config_coerce(value, tp, key))
+        # a whole-number setting given as something else (workers="a", n_folds=2.5) is said
+        # here, as load_config says it, not met as a bare TypeError deep in the ingest; "3" and
+        # 3.0 are read as 3, numpy integers as ints (their range is the ingest's check)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                is_np_int = type(value).__module__ == "numpy" and hasattr(value, "__index__")
+                setattr(self, f.name, int(value) if is_np_int else _data_config_coerce(value, int, f.name))
+
+
+def _data_config_coerce(value: Any, tp: Any, key: str) -> Any:
+    """:func:`_coerce` of the :class:`DataConfig` setting ``key`` given in Python, its fix in a
+    Python caller's words: ``DataConfig(workers=0)``, not the config file's ``data.workers=0``
+    (the problem still names the setting ``data.workers``, as the docs and ``load_config`` do)."""
+    try:
+        return _coerce(value, tp, "DataConfig", f"data.{key}")
+    except ConfigError as exc:
+        text = str(exc)
+        head, sep, fix = text.partition("\n  fix: ")
+        if not sep:
+            raise
+        as_str = tp == list[str]
+
+        def python(m: re.Match[str]) -> str:
+            given = m.group(1)
+            if as_str and given.startswith("["):  # [a, b]: the names as Python's str items
+                given = repr([part.strip() for part in given.strip("[]").split(",")])
+            return f"DataConfig({key}={given})"
+
+        fix = re.sub(rf"\bdata\.{re.escape(key)}=(\[[^\]]*\]|[^\s,]+)", python, fix)
+        raise ConfigError(f"{head}{sep}{fix}") from None
 
 
 @dataclass
@@ -3464,7 +3499,17 @@ def _nest(parts: list[str], value: Any) -> dict[str, Any]:
 def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> Config:
     """Defaults, then the YAML file (if any), then ``key=value`` overrides, all checked. A bad
     override's fix suggests the file's value (:class:`FixBase`), else the built-in default.
-    ``path``: a YAML file, or a shipped config's name (``retinamnist``: :func:`config_file`)."""
+    ``path``: a YAML file, or a shipped config's name (``retinamnist``: :func:`config_file`).
+    ``overrides``: a list of ``key=value`` words (``["pretrain.epochs=3"]``), as on the command line.
+
+    Raises:
+        ConfigError: the file cannot be found or read, a setting is unknown or its value is
+            wrong (the message names the file and line, or the override, and the fix; a
+            :class:`SettingsError` when settings conflict); ``overrides`` a single string,
+            not a list of them."""
+    if isinstance(overrides, str | bytes):
+        raise ConfigError(f"overrides must be a list of key=value strings, got the string {overrides!r}: "
+                          f"pass [{overrides!r}]")
     cfg, fixes = Config(), None
     p, data = None, {}
     if path is not None:

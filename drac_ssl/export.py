@@ -176,7 +176,7 @@ app refuses, unless ``--skip-unreadable`` skips it) keeps its row, like any othe
 submission (its format is fixed); a blank or noise image's grade must not be used, which its
 stderr line, its notes row (:data:`GRADE_NOT_USED`) and the last line say: the
 command writes ``<stem>_notes.csv`` beside it (:func:`drac_ssl.submission.write_image_notes`:
-``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name,score``, each graded case,
+``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name,score,size_note``, each graded case,
 the reasons joined by ``; ``, empty when clean, on every row the bundle that graded:
 :func:`drac_ssl.submission.bundle_cell` of :attr:`drac_ssl.grading.bundle.Bundle.identity`, and
 its class in the bundle's grade names, ``grade_name``: the submission keeps DRAC's numbers; a
@@ -317,6 +317,7 @@ from drac_ssl.grading.predict import (  # noqa: F401 - BLANK_REASON ... re-expor
     BLANK_REASON,
     GRADE_NOT_USED,
     NOISE_REASON,
+    OTHER_TRAINING_SIDE,
     SQUEEZED,
     GradedImages,
     ImageReadError,
@@ -393,7 +394,9 @@ from drac_ssl.submission import (
     NOT_AN_IMAGE_FIX,
     NOT_INFORMATIVE_COLUMN,
     PRETRAINING_OUTSIDE_MARK,
+    SIZE_NOTE_COLUMN,
     FolderFiles,
+    ImagesFolderError,
     broken_link_words,
     check_submission,
     class_rule_setting_words,
@@ -428,6 +431,9 @@ __all__ = [
     "failed_submission_path",
     "grade_legend_line",
     "list_images",
+    "ImagesFolderMissing",
+    "ImagesFolderNotAFolder",
+    "ImagesFolderUnreadable",
     "load_bundle",
     "main",
     "predict_images",
@@ -1508,12 +1514,62 @@ def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
                              "the model was trained on."))
 
 
+class ImagesFolderMissing(ImagesFolderError, FileNotFoundError):
+    """:func:`list_images` of a folder that does not exist: an
+    :class:`~drac_ssl.submission.ImagesFolderError` (its message names the folder and the fix)
+    and the FileNotFoundError (``errno.ENOENT``) it raised before, so ``except OSError`` still
+    catches it."""
+
+    def __init__(self, message: str, folder: str | os.PathLike[str] = "") -> None:
+        super().__init__(message, folder)
+        self.errno = errno.ENOENT
+
+
+class ImagesFolderNotAFolder(ImagesFolderError, NotADirectoryError):
+    """:func:`list_images` of a path that is no folder (a file): an
+    :class:`~drac_ssl.submission.ImagesFolderError` and the NotADirectoryError
+    (``errno.ENOTDIR``) it raised before."""
+
+    def __init__(self, message: str, folder: str | os.PathLike[str] = "") -> None:
+        super().__init__(message, folder)
+        self.errno = errno.ENOTDIR
+
+
+class ImagesFolderUnreadable(ImagesFolderError, OSError):
+    """:func:`list_images` of a folder that cannot be listed (permissions, a network drive): an
+    :class:`~drac_ssl.submission.ImagesFolderError` and an OSError, its ``errno`` the listing's."""
+
+    def __init__(self, message: str, folder: str | os.PathLike[str] = "", code: int | None = None) -> None:
+        super().__init__(message, folder)
+        self.errno = code
+
+
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files of ``folder`` (named as images, not hidden), in natural order (``2.png`` <
-    ``10.png``); the files it leaves out, and why, are :func:`drac_ssl.submission.read_folder`'s."""
+    ``10.png``); the files it leaves out, and why, are :func:`drac_ssl.submission.read_folder`'s.
+
+    Raises:
+        drac_ssl.submission.ImagesFolderError: ``folder`` is missing, no folder (a file), or
+            cannot be listed (the message names it and the fix), as
+            :func:`drac_ssl.submission.check_submission` says it of its ``images_dir``; each an
+            OSError too, as before (:class:`ImagesFolderMissing`, a FileNotFoundError;
+            :class:`ImagesFolderNotAFolder`, a NotADirectoryError; :class:`ImagesFolderUnreadable`).
+            A folder without images gives ``[]``."""
     from data_prep.validate import natural_key
 
-    return sorted(read_folder(folder).images, key=lambda p: natural_key(p.name))
+    path = Path(folder)
+    if not path.is_dir() and path.exists():
+        raise ImagesFolderNotAFolder(f"{path}: no such image folder ({'a file' if path.is_file() else 'no folder'})"
+                                     f"\n  fix: give the folder of the images, e.g. {path.parent}", path)
+    if not path.is_dir():
+        raise ImagesFolderMissing(f"{path}: no such image folder\n  fix: give the folder of the images "
+                                  f"(check the path)", path)
+    try:
+        return sorted(read_folder(path).images, key=lambda p: natural_key(p.name))
+    except OSError as exc:
+        raise ImagesFolderUnreadable(f"{path}: the image folder cannot be listed ({exc.strerror or exc})\n  fix: "
+                                     f"check that it can be read (permissions, a network drive)", path,
+                                     exc.errno) from None
 
 
 SUBFOLDER_NOTES = 10
@@ -1937,8 +1993,13 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     graded_files = result.paths
     file_words, warnings, level_warnings = _file_warnings(graded_files, graded.file_warnings)
     # plain notes, not doubts (a 16-bit file ...), NAME: as read_image says them
-    plain = [f"{path.name}: {words}" for path, noted in zip(graded_files, result.notes, strict=True)
-             for words in noted]
+    # but the shorter side unlike every training image's: one warning counts them, the notes
+    # file's size_note column names each (a resized DRAC test set: 386 lines otherwise)
+    side = bundle.training_side
+    size_notes = [next((w for w in noted if side and w.endswith(OTHER_TRAINING_SIDE.format(side=side))), "")
+                  for noted in result.notes]
+    plain = [f"{path.name}: {words}" for path, noted, sized in zip(graded_files, result.notes, size_notes, strict=True)
+             for words in noted if words != sized]
     record = skipped_record_path(out)
     if problems and (not skip_unreadable or not graded_files):
         raise _cannot_grade(problems, len(skipped), n_files, len(files), single, skip_unreadable)
@@ -1991,7 +2052,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         single=single, cases=cases, rows=rows, names=names, problems=problems, skipped=skipped,
         record=record, notes_file=notes_file, reasons=reasons, trained=trained, grade_notes=grade_notes,
         pretrained=pretrained, outside=outside, pretrained_by_pixels=pretrained_by_pixels,
-        needs_notes=bool(n_flagged or n_trained or n_noted or n_pretrained),
+        needs_notes=bool(n_flagged or n_trained or n_noted or n_pretrained or any(size_notes)), size_notes=size_notes,
         caveats=[line.split(": ", 1)[1] for line in caveat_lines])
     referable_line = said_referable[0][1] if said_referable and not issues else ""
     for problem in problems:
@@ -2010,6 +2071,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     for line in (_drac_scale_line(images_dir, out, names or list(bundle.grade_names)),
                  _unlike_line(unlike, cases), _blank_line(blank, cases, SKIP_HINT),
                  _noise_line(noise, cases, SKIP_HINT), _copies_line(graded_files),
+                 _training_side_line(graded_files, size_notes, side, notes_file),
                  _same_grade_line(graded.classes, names or bundle.grade_names)):
         if line:
             print(f"warning: {line}", file=sys.stderr)
@@ -2207,20 +2269,40 @@ def _file_warnings(graded_files: Sequence[Path], file_warnings: Sequence[Sequenc
     return file_words, warnings, level_warnings
 
 
+def _training_side_line(graded_files: Sequence[Path], size_notes: Sequence[str], side: int | None,
+                        notes_file: Path) -> str:
+    """``3 of 386 test images have another shorter side than the 1024 px of every training image
+    (e.g. 001.png 512x512): the model learnt from 1024 px images; grade the original files, not
+    resized copies (each in NOTES's size_note column)`` (``size_notes``: one per graded file,
+    :func:`drac_ssl.grading.predict.training_side_note`'s words or ""; ``side``:
+    :attr:`drac_ssl.grading.bundle.Bundle.training_side`), "" when none is such: one line for a
+    resized test set, where a note per file flooded stderr."""
+    noted = [(path, words) for path, words in zip(graded_files, size_notes, strict=True) if words]
+    if not noted or not side:
+        return ""
+    path, words = noted[0]
+    size = words.removeprefix("size ").split(",", 1)[0]
+    return (f"{len(noted)} of {len(graded_files)} test images have another shorter side than the {side} px of "
+            f"every training image (e.g. {path.name} {size}): the model learnt from {side} px images; grade "
+            f"the original files, not resized copies (each in {notes_file.name}'s {SIZE_NOTE_COLUMN} column)")
+
+
 def _write_outputs(bundle: Bundle, out: Path, images_dir: Path, found: FolderFiles | None,
                    graded: GradedImages, graded_files: list[Path], *, fmt: str, tta: bool | None, skip_unreadable: bool,
                    single: bool, cases: list[str], rows: list[str], names: list[str] | None,
                    problems: list[Problem], skipped: list[Path], record: Path, notes_file: Path,
                    reasons: list[list[str]], trained: list[Any], grade_notes: list[str],
                    pretrained: list[Any], outside: str, pretrained_by_pixels: Any,
-                   needs_notes: bool, caveats: list[str]) -> tuple[Path, list[str], list[tuple[Path | None, str]]]:
+                   needs_notes: bool, caveats: list[str], size_notes: list[str] | None = None
+                   ) -> tuple[Path, list[str], list[tuple[Path | None, str]]]:
     """:func:`_predict_folder`'s files: the submission ``out`` (DRAC's or Kaggle's format,
     checked under a hidden name, :func:`_write_checked`) with its companions (the notes file when
     the rows need one, ``needs_notes`` (a flagged, training, noted or pretraining image), or the
     file's place or score needs it, the referable file, the grading provenance and, with
     ``skip_unreadable``, the skipped record), all put in place together. Returns the written
     path, the check's problems and what the referable file said. ``caveats``: the provenance
-    record's, the sentences of :func:`_caveat_lines` the command prints."""
+    record's, the sentences of :func:`_caveat_lines` the command prints. ``size_notes``: the
+    notes file's ``size_note`` cells, one per graded file (None: empty)."""
     k = bundle.calibration.num_grades
     kaggle = fmt == "kaggle"
     said_referable: list[tuple[Path | None, str]] = []
@@ -2230,7 +2312,7 @@ def _write_outputs(bundle: Bundle, out: Path, images_dir: Path, found: FolderFil
         companions.append((notes_file, lambda tmp, _csv: write_image_notes(
             tmp, rows, [int(c) for c in graded.classes], reasons, trained, grade_notes,
             bundle=bundle.identity, pretrained=pretrained, outside=outside, grade_names=bundle.grade_names,
-            scores=graded.score, pretrained_by_pixels=pretrained_by_pixels)))
+            scores=graded.score, pretrained_by_pixels=pretrained_by_pixels, size_notes=size_notes)))
     if referable_cut_of(bundle.metadata, k) is not None:
         companions.append((referable_path(out), lambda tmp, csv: said_referable.append(
             _referable_of(bundle, out, tmp, cases, rows, graded) if kaggle else

@@ -457,7 +457,8 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     ``probabilities``: False for what gives grades only (a Kaggle file): "Do not read its
     grades", not "its grades or probabilities". Two grades (:func:`two_grades_of`): the kappa
     is named :data:`KAPPA_TWO_GRADES` and the one AUC :data:`AUC_TWO_GRADES`, never "macro AUC
-    one-vs-rest" (the same number as the one-vs-one)."""
+    one-vs-rest" (the same number as the one-vs-one). With both AUCs stored the one-vs-one
+    (``auc``: the ``result:`` line's, DRAC's tie-breaker) is said too, labelled."""
     qwk = figures.get("qwk")
     ci = finite_pair(figures.get("qwk_ci95"))
     if not isinstance(qwk, int | float) or ci is None or ci[0] > 0:
@@ -468,8 +469,13 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     kind = "one-vs-rest" if isinstance(figures.get("auc_ovr"), int | float) else "one-vs-one"
     auc_name = AUC_TWO_GRADES if two else f"macro AUC {kind}"
     auc = figures.get("auc_ovr", figures.get("auc"))
-    auc_text = (f", {auc_name} {auc:.3f} (0.5 = chance)"
-                if isinstance(auc, int | float) and math.isfinite(auc) else "")
+    # both AUCs stored: the one-vs-one too, labelled, the one the result line and DRAC's tie-break give
+    ovo = figures.get("auc") if kind == "one-vs-rest" and not two else None
+    ovo_text = (f"one-vs-one {ovo:.3f}" if isinstance(ovo, int | float) and math.isfinite(ovo) else "")
+    auc_text = (f", {auc_name} {auc:.3f}, {ovo_text} (0.5 = chance)" if ovo_text
+                and isinstance(auc, int | float) and math.isfinite(auc) else
+                f", {auc_name} {auc:.3f} (0.5 = chance)" if isinstance(auc, int | float) and math.isfinite(auc)
+                else "")
     note = figures.get("qwk_ci95_note")
     where = "reaches 0" if ci[1] >= 0 else "lies below 0 (worse than chance)"
     ci_text = (f"95% CI {format_ci(ci[0], ci[1])} {where}" if not note and ci[0] != ci[1]
@@ -484,7 +490,8 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
     auc_ci = finite_pair(figures.get("auc_ovr_ci95")) if kind == "one-vs-rest" else None
     if auc_ci is not None and auc_ci[0] > 0.5:
         return (f"{said}{inconclusive}. Its probabilities do rank the images better than chance ({auc_name} "
-                f"{auc:.3f}, 95% CI {format_ci(auc_ci[0], auc_ci[1])}, above 0.5), but "
+                f"{auc:.3f}, 95% CI {format_ci(auc_ci[0], auc_ci[1])}, above 0.5"
+                f"{f'; {ovo_text}' if ovo_text else ''}), but "
                 f"its grades do not yet agree with the true grades beyond chance. Do not read its "
                 f"grades as a grading; {remedy}")
     read = "its grades or probabilities" if probabilities else "its grades"

@@ -112,6 +112,7 @@ __all__ = [
     "threshold_band_warning",
     "THRESHOLD_GRADE_SHARE_MIN",
     "fit_temperature",
+    "QWK_LARGEST_UNSTATED",
     "FOLD_MIN_IMAGES",
     "fold_one_grade_words",
     "one_grade_note",
@@ -142,6 +143,7 @@ __all__ = [
     "OPERATING_POINTS_NOTE",
     "OPERATING_POINTS_NOTE_REFERRAL",
     "operating_points_note",
+    "p_referable",
     "referral_set",
     "OPERATING_CUTS_SCALE",
     "OPERATING_CUTS_SCALE_REFERRAL",
@@ -180,11 +182,29 @@ def default_thresholds(num_grades: int) -> tuple[float, ...]:
     ``K - 1`` thresholds that round an expected grade to the nearest grade.
 
     Raises:
-        ValueError: ``num_grades < 2`` (or not an integer: ``int()``'s ValueError / TypeError).
+        ValueError: ``num_grades < 2`` or not a whole number (2.5, ``"2.5"``, True; ``"3"`` is 3).
     """
-    if int(num_grades) < 2:
+    k = _whole_grades(num_grades)
+    if k < 2:
         raise ValueError(f"a grading scale has at least 2 grades, got {num_grades}")
-    return tuple(k + 0.5 for k in range(int(num_grades) - 1))
+    return tuple(g + 0.5 for g in range(k - 1))
+
+
+def _whole_grades(num_grades: Any, name: str = "num_grades") -> int:
+    """``num_grades`` as an int, or ValueError when it is no whole number (2.5, ``"2.5"``, a
+    bool): ``int()`` would silently take 2.5 for 2 grades. A string of a whole number (``"3"``,
+    as a command line or a config file gives it) is read as ``int()`` reads it, as before."""
+    if isinstance(num_grades, str):
+        try:
+            return int(num_grades)
+        except ValueError:
+            pass
+    whole = isinstance(num_grades, int | np.integer) or (
+        isinstance(num_grades, float | np.floating) and float(num_grades).is_integer())
+    if isinstance(num_grades, bool | np.bool_) or not whole:
+        raise ValueError(f"{name} must be a whole number of grades, got {num_grades!r}: pass an int, "
+                         f"e.g. 5 for the ICDR scale")
+    return int(num_grades)
 
 
 DEFAULT_THRESHOLDS = default_thresholds(3)
@@ -256,10 +276,15 @@ def _as_grades(y: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _check_grades_within(y: np.ndarray, num_grades: int, name: str) -> None:
+def _check_grades_within(y: np.ndarray, num_grades: int, name: str, scale_given: bool = False) -> None:
     """ValueError when grades ``y`` hold one outside ``0 .. num_grades-1`` (the ``probs``
-    columns): malformed input, not an undefined figure."""
+    columns; ``scale_given``: the ``num_grades`` argument, no probabilities were passed):
+    malformed input, not an undefined figure."""
     if y.size and int(y.max()) >= num_grades:
+        if scale_given:
+            raise ValueError(
+                f"{name} holds grade {int(y.max())}, outside the {num_grades} grades 0..{num_grades - 1} "
+                f"of num_grades={num_grades}: pass the scale's num_grades (5 for ICDR), or grades on this scale")
         raise ValueError(
             f"{name} holds grade {int(y.max())}, but probs has {num_grades} columns (grades "
             f"0..{num_grades - 1}): pass probabilities over every grade of the scale (K columns "
@@ -324,8 +349,13 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
             fractions, NaN), a negative grade, or the two of different lengths;
             ``num_grades`` given but below 2 (a grading scale has at least 2 grades; 0 was
             once taken as 2), or given with a grade outside ``0 .. num_grades-1`` (such a
-            grade once widened the scale silently: grade 4 with ``num_grades=3`` scored on 5).
+            grade once widened the scale silently: grade 4 with ``num_grades=3`` scored on 5);
+            ``num_grades`` no whole number (3.7 was once scored on 3 grades); or omitted with a
+            grade above :data:`QWK_LARGEST_UNSTATED` (its confusion matrix is K x K: a grade of
+            10**9 once asked for exabytes): pass ``num_grades``.
     """
+    if num_grades is not None:
+        num_grades = _whole_grades(num_grades)
     if num_grades is not None and int(num_grades) < 2:
         raise ValueError(f"num_grades must be >= 2 (the grades of the scale), got {num_grades}; "
                          f"omit it to take the largest grade seen")
@@ -344,7 +374,18 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
     if yt.size == 0:
         return float("nan")
     top = int(num_grades) - 1 if num_grades is not None else max(1, int(yt.max()), int(yp.max()))
+    if num_grades is None and top > QWK_LARGEST_UNSTATED:
+        raise ValueError(f"grade {top} is the largest seen and num_grades was not given: the kappa's "
+                         f"confusion matrix would be {top + 1} x {top + 1}; pass num_grades (5 for ICDR), "
+                         f"or map the values onto the scale's grades 0..K-1 first")
     return _sklearn_qwk(yt, yp, top + 1)
+
+
+QWK_LARGEST_UNSTATED = 2_000
+"""The largest grade :func:`quadratic_weighted_kappa` takes as the scale's top when
+``num_grades`` is omitted: a bound on memory, not on scales (its K x K float64 matrices, a few
+alive at once, are 32 MB each at K = 2001, about 0.2 GB in all; a stray 10**9 asked for
+exabytes). Pass ``num_grades`` for a larger scale."""
 
 
 def _sklearn_qwk(yt: np.ndarray, yp: np.ndarray, k: int) -> float:
@@ -381,9 +422,13 @@ def auc_undefined_reason(y_true: Any, probs: Any) -> str | None:
 
     Raises:
         ValueError: ``y_true`` not 1-D non-negative integer grades (as
-            :func:`quadratic_weighted_kappa`).
+            :func:`quadratic_weighted_kappa`); ``probs`` not 2-D (a number of grades given
+            in its place).
     """
     yt = _as_grades(y_true, "y_true")
+    if np.ndim(probs) != 2:
+        raise ValueError(f"probs must have shape (n, K), got {np.shape(probs)}: pass the "
+                         f"probabilities (only their K is read), not the number of grades")
     num_classes = np.asarray(probs).shape[-1]
     if yt.size and yt.max() >= num_classes:
         return f"y_true holds grade {yt.max()} but probs has only {num_classes} columns"
@@ -490,8 +535,15 @@ def p_referable(probs: Any, from_grade: int) -> np.ndarray:
     ``from_grade``..K-1 (ICDR: 2 = moderate NPDR or worse). The one definition that the
     bundle's referral (:meth:`drac_ssl.grading.model.ReferralTarget.probability`), the screening
     figures, ``oof.csv``'s ``P_referable`` and ``export --score`` use. Not clipped: a caller
-    needing [0, 1] clips (float sums may exceed 1 by an ulp)."""
-    return np.asarray(probs, dtype=np.float64)[:, from_grade:].sum(axis=1)
+    needing [0, 1] clips (float sums may exceed 1 by an ulp).
+
+    Raises:
+        ValueError: ``probs`` is not ``(n, K)`` rows of probabilities that sum to 1 (logits,
+            NaN), or ``from_grade`` is not an integer in ``1 .. K-1`` (0 would make every image
+            referable, K or above none, and a negative index only the last grades)."""
+    k = _as_probs(probs).shape[1]  # the check only: the sum is of the values as given, unrenormalised
+    r = _check_referable_cut(from_grade, k, None)
+    return np.asarray(probs, dtype=np.float64)[:, r:].sum(axis=1)
 
 
 def referable_words(from_grade: int, class_names: Sequence[str] | None = None) -> str:
@@ -776,14 +828,15 @@ def recall_intervals(y_true: Any, pred: Any, num_grades: int, alpha: float = 0.0
         (the patients among the grade's images, ``wilson_patients`` only, else None).
 
     Raises:
-        ValueError: malformed grades, lengths that differ, a grade ``>= num_grades``.
+        ValueError: malformed grades, lengths that differ, a grade ``>= num_grades``,
+            ``num_grades`` no whole number.
     """
     yt, yp = _as_grades(y_true, "y_true"), _as_grades(pred, "pred")
     if yt.shape != yp.shape:
         raise ValueError(f"y_true {yt.shape} and pred {yp.shape} differ in shape")
-    k = int(num_grades)
-    _check_grades_within(yt, k, "y_true")
-    _check_grades_within(yp, k, "pred")
+    k = _whole_grades(num_grades)
+    _check_grades_within(yt, k, "y_true", scale_given=True)
+    _check_grades_within(yp, k, "pred", scale_given=True)
     ids = None if groups is None else np.asarray(groups)
     out: list[dict[str, Any]] = []
     for g in range(k):
@@ -2880,7 +2933,9 @@ def fit_temperature(logits: Any, y_true: Any, bounds: tuple[float, float] = TEMP
     Raises:
         ValueError: ``logits`` not ``(n, K)`` with ``n = len(y_true) > 0``; ``y_true`` not
             1-D non-negative integer grades, or holding a grade >= K; NaN or infinite
-            logits; ``bounds`` not ``0 < low < high``.
+            logits; ``bounds`` not ``0 < low < high``; ``logits`` that are probabilities
+            (every value in [0, 1] and every row summing to 1 within 1e-6: softmax outputs,
+            whose temperature would be fitted on the wrong scale; pass the logits).
     """
     from scipy.optimize import minimize_scalar
 
@@ -2892,6 +2947,11 @@ def fit_temperature(logits: Any, y_true: Any, bounds: tuple[float, float] = TEMP
         raise ValueError(f"y_true holds grade {yt.max()} but logits has {z.shape[1]} columns")
     if not np.all(np.isfinite(z)):
         raise ValueError("logits hold NaN or infinite values")
+    if z.min() >= 0.0 and z.max() <= 1.0 and np.allclose(z.sum(axis=1), 1.0, rtol=0.0, atol=1e-6):
+        raise ValueError(f"logits look like probabilities (every value in [0, 1], every row of the "
+                         f"{z.shape[0]} summing to 1): a temperature is fitted on the logits, not on "
+                         f"softmax(logits); pass the model's raw outputs (log(probs) if only "
+                         f"probabilities are kept)")
     lo, hi = bounds
     if not 0 < lo < hi:
         raise ValueError(f"bounds must satisfy 0 < low < high, got {bounds}")

@@ -90,6 +90,7 @@ from drac_ssl.io import (
     unguarded_cell,
 )
 from drac_ssl.manifest import SITE_COLUMN, resampling_unit
+from drac_ssl.run_state import read_stages_record
 from drac_ssl.scale import prob_columns
 
 OOF_FILE = "oof.csv"
@@ -406,7 +407,7 @@ def folds_taken_from(run_dir: str | Path, variant: str) -> dict[str, list[int]]:
     recorded = metrics.get("folds_taken_from")
     if isinstance(recorded, dict):
         return {str(k): sorted(int(f) for f in v) for k, v in recorded.items() if isinstance(v, list) and v}
-    stages = read_json_dict(run_dir / "stages.json") or {}
+    stages = read_stages_record(run_dir)
     sources = {str(e["reused_from"]) for e in stages.values() if isinstance(e, dict) and e.get("reused_from")}
     found: dict[str, list[int]] = {}
     for path in sorted(vdir.glob("fold*.json")):

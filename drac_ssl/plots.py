@@ -16,15 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from drac_ssl.io import atomic_path
 from drac_ssl.scale import default_grade_names
 from drac_ssl.starting import import_keeping_random
 
-__all__ = ["BAR_HATCHES", "CURVE_STYLES", "OKABE_ITO", "plot_comparison", "plot_confusion", "plot_history", "plot_monitor", "plot_roc", "roc_curves", "series_style"]
+__all__ = ["BAR_HATCHES", "CURVE_STYLES", "OKABE_ITO", "UNTESTED_GREY", "grade_label", "plot_comparison",
+           "plot_confusion", "plot_history", "plot_monitor", "plot_roc", "roc_curves", "series_style", "text_colour"]
 
 DPI = 120
 
@@ -160,6 +164,7 @@ def plot_history(
     path: str | os.PathLike[str],
     title: str = "Training history",
     baselines: Mapping[str, tuple[str, float]] | None = None,
+    ylim: tuple[float, float] | None = None,
 ) -> Path:
     """One subplot per key of ``history`` against the epoch; writes a PNG at ``path``.
 
@@ -171,6 +176,9 @@ def plot_history(
     epochs (``knn_top1``) is drawn as a line through its points, with markers.
     ``baselines``: ``{key: (label, value)}``, a dashed horizontal line with a legend in that
     key's subplot (the k-NN top-1 of the starting backbone).
+    ``ylim``: ``(low, high)``, one y range shared by every subplot (the folds' kappas on -1..1,
+    so folds compare and a flat curve is not blown up to fill its panel, as an accessibility
+    review found); else each subplot scales its own y axis (loss terms of different sizes).
     """
     if not keys:
         raise ValueError("plot_history needs at least one key to plot")
@@ -178,7 +186,9 @@ def plot_history(
     ncols = min(3, len(keys))
     nrows = math.ceil(len(keys) / ncols)
     fig = _new_figure(4.2 * ncols, 3.2 * nrows)
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharey=ylim is not None)).ravel()
+    if ylim is not None:
+        axes[0].set_ylim(*ylim)
     for ax, key in zip(axes, keys, strict=False):
         points = [(x, v) for x, v in zip(epochs, (_finite(h.get(key)) for h in history), strict=True)
                   if math.isfinite(v)]
@@ -211,11 +221,12 @@ def plot_monitor(
     """Monitor curves with marked epochs: one subplot per key of ``history`` against the
     1-based epoch, and a vertical line at every ``markers`` entry (label -> 0-based epoch;
     e.g. the monitor's peak and the checkpoint a later stage started from). Keys without a
-    finite value are left out; writes a PNG at ``path``."""
+    finite value are left out; the markers in :data:`OKABE_ITO`'s colours, each with its own
+    line style. Writes a PNG at ``path``."""
     keys = [k for k in keys if any(math.isfinite(_finite(h.get(k))) for h in history)]
     fig = _new_figure(4.2 * max(1, len(keys)), 3.4)
     axes = fig.subplots(1, max(1, len(keys)), squeeze=False)[0]
-    styles = [("tab:green", "--"), ("tab:red", ":"), ("tab:purple", "-.")]
+    styles = [(OKABE_ITO[2], "--"), (OKABE_ITO[1], ":"), (OKABE_ITO[3], "-.")]
     for ax, key in zip(axes, keys, strict=False):
         points = [(_finite(h.get("epoch", i)) + 1, _finite(h.get(key))) for i, h in enumerate(history)]
         points = [(x, v) for x, v in points if math.isfinite(x) and math.isfinite(v)]
@@ -226,13 +237,34 @@ def plot_monitor(
             ax.axvline(epoch + 1, color=colour, linestyle=style, label=label)
         ax.set_xlabel("epoch")
         _epoch_axis(ax, [x for x, _ in points] + [e + 1 for e in markers.values()])  # no epoch 1.2
+        ax.set_ylabel(key)
         ax.set_title(key)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize="small")
     if not keys:
         axes[0].text(0.5, 0.5, "no monitor values", ha="center", va="center", transform=axes[0].transAxes)
     fig.suptitle(title)
     return _save(fig, path, title)
+
+
+def grade_label(k: int, name: str) -> str:
+    """Grade ``k``'s tick label, ``'2 Moderate'`` as the pages and tables say it; a name that is
+    its own number (``'2'``, :func:`drac_ssl.scale.default_grade_names`) once."""
+    return name if name == str(k) else f"{k} {name}"
+
+
+def text_colour(rgb: Any) -> str:
+    """``'white'`` or ``'black'``, the text colour with the higher WCAG 2 contrast on the colour
+    ``rgb`` (any matplotlib colour): white only where its contrast beats black's, so a count
+    on a cell of any colour has at least 4.5:1 (white on mid blue had 2.4:1)."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(rgb)]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "white" if 1.05 / (luminance + 0.05) > (luminance + 0.05) / 0.05 else "black"
+
+
+UNTESTED_GREY = "0.85"
+"""The colour of a confusion-matrix row whose true grade has no images (:func:`plot_confusion`):
+grey, not the near-white of "never predicted", which read as a sensitivity of 0."""
 
 
 def plot_confusion(
@@ -244,7 +276,10 @@ def plot_confusion(
     """Confusion matrix ``(K, K)`` (rows = true grade, columns = predicted grade, as
     ``sklearn.metrics.confusion_matrix`` and ``grading_report["confusion"]``); each cell
     shows the count and the share of its true grade (row-normalised), which sets the
-    colour. ``class_names``: the K grade names (default: K from ``cm``,
+    colour, in black or white text (:func:`text_colour`). Each row's tick label says its grade
+    and its count of images under it (``2 Moderate``, ``(n=40)``); a grade without images is a grey row
+    (:data:`UNTESTED_GREY`) that says "no images" in every cell: never tested, not never found.
+    ``class_names``: the K grade names (default: K from ``cm``,
     :func:`drac_ssl.scale.default_grade_names`). Writes a PNG at ``path``."""
     counts = np.asarray(cm, dtype=np.float64)
     if class_names is None:
@@ -254,17 +289,21 @@ def plot_confusion(
         raise ValueError(f"cm must be ({k}, {k}) for class names {tuple(class_names)}, "
                          f"got {counts.shape}")
     row_sums = counts.sum(axis=1, keepdims=True)
-    share = np.divide(counts, row_sums, out=np.zeros_like(counts), where=row_sums > 0)
+    share = np.ma.masked_where(np.broadcast_to(row_sums == 0, counts.shape),
+                               np.divide(counts, row_sums, out=np.zeros_like(counts), where=row_sums > 0))
     fig = _new_figure(1.4 * k + 2.2, 1.3 * k + 1.6)
     ax = fig.add_subplot()
-    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    image = ax.imshow(share, cmap=colormaps["Blues"].with_extremes(bad=UNTESTED_GREY), vmin=0.0, vmax=1.0)
     fig.colorbar(image, ax=ax, label="share of true grade")
+    untested = np.ma.getmaskarray(share)
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, f"{counts[i, j]:.0f}\n{100 * share[i, j]:.0f}%", ha="center",
-                    va="center", color="white" if share[i, j] > 0.5 else "black")
-    ax.set_xticks(range(k), labels=list(class_names))
-    ax.set_yticks(range(k), labels=list(class_names))
+            ax.text(j, i, "no\nimages" if untested[i, j] else f"{counts[i, j]:.0f}\n{100 * share[i, j]:.0f}%",
+                    ha="center", va="center",
+                    color=text_colour(UNTESTED_GREY if untested[i, j] else image.cmap(image.norm(share[i, j]))))
+    names = [grade_label(g, name) for g, name in enumerate(class_names)]
+    ax.set_xticks(range(k), labels=names)
+    ax.set_yticks(range(k), labels=[f"{name}\n(n={n:.0f})" for name, n in zip(names, row_sums[:, 0], strict=True)])
     ax.set_xlabel("predicted grade")
     ax.set_ylabel("true grade")
     return _save(fig, path, _fit_title(fig, ax, title, int(counts.sum())))
@@ -304,7 +343,9 @@ def plot_roc(
     """One-vs-rest ROC curve per grade (``sklearn.metrics.roc_curve`` on column k of
     ``probs`` ``(n, K)`` against ``y_true == k``), AUC in the legend; each curve with its own
     colour, line style and marker (:func:`series_style`). A grade without
-    positives or negatives in ``y_true`` is listed as undefined. The challenge's macro
+    positives or negatives in ``y_true`` is listed as undefined, with no line or marker in the
+    legend; the legend goes where it covers the fewest curves, below the axes for 4 grades or
+    more (no place inside is then free of them). The challenge's macro
     one-vs-one AUC (``drac_ssl.metrics.macro_ovo_auc``) is a different average; this plot
     shows where each grade is separated well. ``class_names``: the K grade names (default:
     K from ``probs``). Two grades: one curve, the second grade against the first
@@ -321,14 +362,21 @@ def plot_roc(
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
     for i, (label, fpr, tpr) in enumerate(roc_curves(y, p, class_names)):
+        if not fpr.size:  # undefined: a legend line without a swatch, as no curve is drawn
+            ax.add_line(Line2D([], [], linestyle="none", label=label))
+            continue
         # markers every tenth of the curve's length: a step curve of 500 points stays a line
         ax.plot(fpr, tpr, linewidth=1.8, label=label, markersize=5, markevery=0.1, **series_style(i))
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel("false positive rate (1 - specificity)")
     ax.set_ylabel("true positive rate (sensitivity)")
+    if k >= 4:  # 5+ entries: no place inside is free of curves (a review); below the axes, as plot_comparison
+        fig.set_figheight(4.6 + 0.2 * (k + 1))
+        fig.legend(loc="outside lower center", fontsize="small")
     whole = _fit_title(fig, ax, title, y.size)
-    ax.legend(loc="lower right", fontsize="small")
+    if k < 4:
+        ax.legend(loc="best", fontsize="small")  # where it covers the fewest curves
     ax.grid(True, alpha=0.3)
     return _save(fig, path, whole)
 
@@ -391,7 +439,7 @@ def plot_comparison(
             ax.annotate(f"{value:.3f}" if math.isfinite(value) else "n/a",
                         (bar.get_x() + bar.get_width() / 2, top), xytext=(0, 3),
                         textcoords="offset points", ha="center", va="bottom",
-                        fontsize="x-small")
+                        fontsize="small")
     ax.set_xticks(x, labels=names)
     ax.set_xlabel("metric")
     drawn_on = with_bars["ci"] | with_bars["std"]

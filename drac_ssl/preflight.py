@@ -74,7 +74,7 @@ from drac_ssl.manifest import (
     redo_ingest_fix,
 )
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
-from drac_ssl.run_state import made_in
+from drac_ssl.run_state import made_in, read_stages_record
 from drac_ssl.stage_settings import (
     INGEST_ONLY_SETTINGS,
     IngestRecord,
@@ -511,7 +511,7 @@ SHIPPED_DATA_SOURCES = {
 
 
 def _status(run_dir: Path) -> dict[str, Any]:
-    return read_json_dict(run_dir / "stages.json") or {}
+    return read_stages_record(run_dir)
 
 
 def stages_to_run(cfg: Config, run_dir: Path) -> list[str]:

@@ -111,7 +111,6 @@ from drac_ssl.io import (
     invocations,
     jsonl_dicts,
     read_json,
-    read_json_dict,
     unreadable_words,
 )
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest, resampling_unit
@@ -139,6 +138,7 @@ from drac_ssl.run_state import (
     killed_attempt_seconds,
     killed_training_seen,
     made_in,
+    read_stages_record,
     recorded_threads,
     resume_command_and_note,
     run_folder_problem,
@@ -146,6 +146,7 @@ from drac_ssl.run_state import (
     selected_variant,
     stage_states,
     stages_damaged_fix,
+    stages_record_damage,
     unfinished,
 )
 from drac_ssl.runtime import code_at, code_known, code_words, known_commit, same_code
@@ -198,7 +199,8 @@ FIGURE_CAPTIONS = {
                   "image groups) are the test.",
     "confusion": "Out-of-fold grades: rows true, columns predicted, count and share of the true grade; look "
                  "for a strong diagonal, and a single filled column means one grade was given to nearly "
-                 "every image.",
+                 "every image; a grey row saying \"no images\" is a grade these images do not hold (never "
+                 "tested, not never found).",
     "roc": "One-vs-rest ROC per grade from the out-of-fold probabilities (two grades: one curve, the second "
            "grade against the first); a curve near the dashed diagonal (AUC near 0.5) means that grade is not "
            "told from the rest.",
@@ -237,8 +239,8 @@ FIGURE_ALTS = {
     "roc": "ROC curves, true positive rate against false positive rate, one per grade against the "
            "rest (two grades: one curve, the second grade against the first), with the chance "
            "diagonal; the line under it gives each curve's AUC",
-    "val_qwk": "Line charts against the epoch of each fold's validation QWK",
-    "inner_qwk": "Line charts against the epoch of each fold's inner-split QWK",
+    "val_qwk": "Line charts against the epoch of each fold's validation QWK, all on one scale from -1 to 1",
+    "inner_qwk": "Line charts against the epoch of each fold's inner-split QWK, all on one scale from -1 to 1",
 }
 """The alt text of each figure the report links (:func:`figure_alt`), keyed as
 :data:`FIGURE_CAPTIONS`: what the picture shows, for a reader who cannot see it (an
@@ -575,7 +577,7 @@ def _generic_dataset(run_dir: Path) -> str | None:
 
 def _planned_stages(run_dir: Path, cfg: dict[str, Any]) -> set[str]:
     """The stages the run asked for (``run.stages``) or recorded (``stages.json``)."""
-    stages = read_json(run_dir / "stages.json")
+    stages = read_stages_record(run_dir)
     return set((cfg.get("run") or {}).get("stages") or []) | (set(stages) if isinstance(stages, dict) else set())
 
 
@@ -761,12 +763,12 @@ def _killed_seconds(seconds: float | None) -> str:
 
 
 def _stages_section(run_dir: Path) -> list[str]:
-    stages = read_json(run_dir / "stages.json")
+    stages = read_stages_record(run_dir)
     lines = ["## Stage wall times", ""]
-    if not isinstance(stages, dict) and (run_dir / "stages.json").is_file():
-        return lines + ["`stages.json` is damaged (empty, cut short or not a JSON object): the stages' "
-                        f"times cannot be read. To go on: {stages_damaged_fix(run_dir, in_file=True)}.", ""]
-    if not isinstance(stages, dict) or not stages:
+    if (damage := stages_record_damage(run_dir)) is not None:
+        return lines + [f"`stages.json` is damaged ({damage}): the stages' times cannot be read. To go on: "
+                        f"{stages_damaged_fix(run_dir, in_file=True)}.", ""]
+    if not stages:
         return lines + ["No `stages.json` (the stages were not run by the orchestrator).", ""]
     # an entry still "running" (written as its attempt started) is a training running now or
     # one killed without a word: run_state tells which
@@ -901,9 +903,15 @@ def _unfinished_item(run_dir: Path) -> str:
     done: each such stage and its state, and the run's own command that finishes it
     (:func:`drac_ssl.run_state.resume_command_and_note`, with its note on a ``-c`` word that
     now reads another file than the run did); "" when every one is done, or the run has no
-    records of ``python -m drac_ssl.train``."""
+    records of ``python -m drac_ssl.train``. A damaged ``stages.json`` says so instead: its
+    stages would read as not run, and the same command refuses the folder until its ``stages.json``
+    is deleted (the run's outputs stay)."""
     if not is_run_folder(run_dir):
         return ""
+    if (damage := stages_record_damage(run_dir)) is not None:
+        return (f"`stages.json` is damaged ({damage}): which stages finished cannot be read, and the "
+                f"training refuses the folder until its `stages.json` is deleted (the run's outputs stay); "
+                f"\"Stage wall times\" below says how to go on")
     open_ = unfinished(run_dir, check_lock=False)
     if not open_:
         return ""
@@ -933,7 +941,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
                       f"{' (' + cap + ')' if cap else ''}, "
                       f"{_kept_rule(stage, meta)} ({meta.get('stopped', '')}); its {metrics}.", ""]
             lines += _collapse_warning(meta, stage)
-            status = read_json(run_dir / "stages.json")
+            status = read_stages_record(run_dir)
             entry = status.get(stage) if isinstance(status, dict) else None
             other = entry.get("other_folds") if isinstance(entry, dict) else None
             if isinstance(other, dict) and other.get("fold_figures"):
@@ -971,6 +979,9 @@ def _per_epoch(history: Sequence[dict[str, Any]], key: str) -> list[tuple[int, f
     return out
 
 
+KAPPA_YLIM = (-1.05, 1.05)
+"""The per-fold QWK figure's one y range: kappa's -1..1 (ticks -1 to 1) with room for a dot at
+1.0 or -1.0, which a range of exactly -1..1 cut in half (a review)."""
 LISTED_EPOCHS = 8
 """A curve of more epochs than this is said by its first, highest and last values only
 (:func:`_values_words`), not value by value."""
@@ -1509,7 +1520,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
         split = "inner-split" if inner else "validation"
         hist = plot_history(rows_h, [f"fold {k} {said}" for k in histories],
                             figures / f"{name}_{'inner' if inner else 'val'}_qwk.png",
-                            f"{title}: {split} QWK per epoch (uncalibrated, rounded expected grade)")
+                            f"{title}: {split} QWK per epoch (uncalibrated, rounded expected grade)",
+                            ylim=KAPPA_YLIM)  # one kappa scale: the folds compare
         lines += _figure(run_dir, hist, figure_alt(hist.stem, title, name), name)
     return lines + [""], one_grade
 
@@ -2512,7 +2524,7 @@ def _run_codes(run_dir: Path, reused: bool = False) -> tuple[dict[str, Any], dic
     stage ran on (``stages.json``'s ``code``, where recorded): of the stages run in this folder,
     or with ``reused`` of those taken from another run by ``run.reuse`` (their code there)."""
     env = read_json(run_dir / "environment.json")
-    stages = read_json(run_dir / "stages.json")
+    stages = read_stages_record(run_dir)
     codes = {name: s["code"] for name, s in stages.items()
              if isinstance(s, dict) and isinstance(s.get("code"), dict)
              and bool(s.get("reused_from")) == reused} if isinstance(stages, dict) else {}
@@ -2594,7 +2606,7 @@ def mixed_threads_words(run_dir: Path) -> str | None:
     attempts are listed; a run made before they were recorded names the resumes only. Only the
     stages whose weights come from torch sums count (pretrain, umm, finetune): the ingest does
     none and the export only writes the submission, so their counts change no figure."""
-    stages = read_json_dict(run_dir / "stages.json") or {}
+    stages = read_stages_record(run_dir)
     attempts = {name: _int_list(s.get("cpu_threads")) for name, s in stages.items()
                 if name in _SUMMING_STAGES and isinstance(s, dict)}
     attempts = {name: counts for name, counts in attempts.items() if counts}
@@ -3295,6 +3307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem := _saved_config_problem(run_dir):
             print(f"warning: {problem}\n  report.md is written without the run's settings (its "
                   f"configuration section says this).", file=sys.stderr)
+        if (damage := stages_record_damage(run_dir)) is not None:  # its times and states: the rest is written
+            print(f"warning: {run_dir / 'stages.json'}: damaged: {damage}\n  report.md is written without the "
+                  f"stages' times (its \"Stage wall times\" section says how to go on).", file=sys.stderr)
         # a training or UMM holding the run folder writes report.md itself at its end: refused
         # (RunBusy, exit 75: try later), and a training started while this report writes is refused too
         with (runtime.hold_run(run_dir, tool="drac_ssl.report") if in_run else contextlib.nullcontext(),

@@ -168,22 +168,104 @@ def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     return "reusable"
 
 
-def stages_damaged_fix(run_dir: str | os.PathLike[str], in_file: bool = False) -> str:
-    """How to go on from the damaged ``run_dir/stages.json`` (``drac_ssl.train.read_stages_record``;
-    the report says it too, ``in_file``: its commands without the absolute interpreter path).
+STAGES_RECORD = "stages.json"
+"""The run folder's record of its stages (written whole by :mod:`drac_ssl.train`; read by
+:func:`read_stages_record` alone)."""
+
+
+def read_stages_record(run_dir: str | os.PathLike[str], strict: bool = False) -> dict[str, Any]:
+    """The run folder ``run_dir``'s ``stages.json`` (:data:`STAGES_RECORD`: each stage's entry,
+    by name) as the dict it holds: the one reader of a run's record of its stages. ``{}`` when
+    there is none (no such file or folder: a run not started yet, or not by the orchestrator).
+
+    A damaged file (bytes that are not UTF-8, text that is not JSON, empty, a top level that is
+    not an object: :func:`stages_record_damage`) or one that cannot be read: ``{}`` too unless
+    ``strict``, for a caller to which "no record" is normal (a report line, the state words, a
+    note left out); with ``strict``, for one that acts on it (a resume), it raises.
+
+    Raises:
+        ConfigError: (``strict``) the damaged file, what is wrong and ``\n  fix: ...``
+            (:func:`stages_damaged_fix`).
+        OSError: (``strict``) the file cannot be read (no permission, a folder of that name)."""
+    path = Path(run_dir) / STAGES_RECORD
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except OSError:
+        if strict:
+            raise
+        return {}
+    status, why = _decoded_stages(raw)
+    if status is None:
+        if not strict:
+            return {}
+        from drac_ssl.config import ConfigError  # here: imported without it
+
+        raise ConfigError(f"{path}: damaged: {why}; drac_ssl writes it whole, so it was cut or "
+                          f"changed by something else (a copy, an editor, a full disk).\n"
+                          f"  fix: {stages_damaged_fix(run_dir)}.")
+    return status
+
+
+def stages_record_damage(run_dir: str | os.PathLike[str]) -> str | None:
+    """What is wrong with the run folder's damaged ``stages.json`` (``empty``, ``not UTF-8
+    (byte 0xff at offset 41)``, ``not valid JSON: ...``, ``a JSON list, not an object``) for a
+    lenient reader's note; None when it is whole, missing or cannot be read."""
+    try:
+        raw = (Path(run_dir) / STAGES_RECORD).read_bytes()
+    except OSError:
+        return None
+    return _decoded_stages(raw)[1] or None
+
+
+def _decoded_stages(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """``raw`` (a ``stages.json``'s bytes) as its JSON object and ``""``, or None and what is wrong."""
+    text = ""
+    try:  # decoded here, not by read_text: a byte that is not UTF-8 is damage like a cut
+        text = raw.decode("utf-8")
+        status = json.loads(text)
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+    except ValueError as exc:
+        return None, ("empty" if not text.strip() else f"not valid JSON: {exc}")
+    if not isinstance(status, dict):
+        return None, f"a JSON {type(status).__name__}, not an object"
+    return status, ""
+
+
+def stages_damaged_fix(run_dir: str | os.PathLike[str], in_file: bool = False, resume: str | None = None) -> str:
+    """How to go on from the damaged ``run_dir/stages.json`` (:func:`read_stages_record`; the
+    report says it too, ``in_file``: its commands without the absolute interpreter path).
     A finished run needs nothing rerun: the report and the export read the stages' outputs,
-    not this record (checked on a finished tiny run with it cut short)."""
+    not this record (checked on a finished tiny run with it cut short). ``resume``: the command
+    that finishes the run, for a command that found it unfinished (the export of a run with no
+    bundle yet): then the way to resume it is said, after, for a run whose fine-tuning finished
+    (its ``finetune/summary.json`` selected a variant: :func:`selected_variant`), the export of
+    that variant by ``--variant``, which reads the fine-tuning's outputs, not this record, and
+    loses nothing (a review: deleting the record loses the stages' times and, with
+    ``run.keep_checkpoints=false``, trains the pretraining and UMM again)."""
     from drac_ssl.config import shell_word
 
     run = shell_word(str(run_dir))
+    resumed = ("each stage runs again and takes up what it saved (the ingest's cache, the last "
+               "checkpoints of the pretraining and UMM, the fine-tuning's folds), so a finished stage ends in "
+               "seconds; one whose checkpoints were removed (run.keep_checkpoints=false) trains again; the times "
+               "of the earlier attempts are lost")
+    if resume is not None:
+        again = (f"delete {Path(run_dir) / STAGES_RECORD}, then finish the run with its own command, "
+                 f"{resume}: {resumed}")
+        if (selected := selected_variant(run_dir)) is None:
+            return again
+        return (f"its fine-tuning finished: grade with the variant it selected, which reads finetune/, not "
+                f"this record, and builds its bundle in {Path(run_dir) / 'bundles' / selected}: "
+                f"{python_command('drac_ssl.export', in_file=in_file)} {run} --variant {shell_word(selected)} "
+                f"--images DIR --out FILE.csv; or, to finish the run itself (its bundle/ and export/), {again}")
     return (f"if the run had finished, you need not rerun it: {python_command('drac_ssl.report', in_file=in_file)} "
             f"{run} and {python_command('drac_ssl.export', in_file=in_file)} {run} --images DIR --out FILE.csv "
             "(or --variant NAME) work without it (only the "
             "stages' times are lost); delete it only to resume the run or train it again, then rerun the same "
-            "command: each stage runs again and takes up what it saved (the ingest's cache, the last "
-            "checkpoints of the pretraining and UMM, the fine-tuning's folds), so a finished stage ends in "
-            "seconds; one whose checkpoints were removed (run.keep_checkpoints=false) trains again; the times "
-            "of the earlier attempts are lost")
+            f"command: {resumed}")
 
 
 OLDER_FOLDS_WORDS = ("saved by an older drac_ssl, trained again on resume (their views followed "
@@ -684,7 +766,7 @@ def planned_stages(run_dir: str | os.PathLike[str]) -> list[str]:
     folder = Path(run_dir)
     stages = _setting(folder, "run", "stages")
     if not isinstance(stages, list):
-        recorded = read_json_dict(folder / "stages.json")
+        recorded = read_stages_record(folder)
         stages = list(recorded) if isinstance(recorded, dict) else []
     return [s for s in PIPELINE if s in stages]
 
@@ -790,7 +872,7 @@ def stage_states(run_dir: str | os.PathLike[str], check_lock: bool = True) -> li
     ``check_lock``: whether to look at the run's lock for a running training (:func:`held_by`);
     False from a process that holds it (the report a training writes at its end)."""
     folder = Path(run_dir)
-    recorded = read_json_dict(folder / "stages.json")
+    recorded = read_stages_record(folder)
     recorded = recorded if isinstance(recorded, dict) else {}
     holder = held_by(folder) if check_lock else None
     training = holder is not None and holder.get("tool", "drac_ssl.train") == "drac_ssl.train"
@@ -1175,7 +1257,9 @@ def unfinished_state(run_dir: str | os.PathLike[str], needs: str) -> Unfinished 
     (a live training holds the run's lock: wait for it; ``running`` True), or the stages interrupted, failed, killed or not run, and the command that
     finishes the run (:func:`resume_command`, with ``run.stages`` up to ``needs`` when the run
     did not ask for it), with, for a run some stage of which is done, the command that writes
-    its report.md so far (:func:`report_words`). None when ``run_dir`` is not a run folder
+    its report.md so far (:func:`report_words`); with a damaged ``stages.json``
+    (:func:`stages_record_damage`) and no training running, that damage and the way to resume
+    (:func:`stages_damaged_fix`). None when ``run_dir`` is not a run folder
     (:func:`is_run_folder`) or ``needs`` is done."""
     folder = Path(run_dir)
     if not is_run_folder(folder):
@@ -1192,7 +1276,7 @@ def unfinished_state(run_dir: str | os.PathLike[str], needs: str) -> Unfinished 
                           "configs/fundus.yaml, or a folder of your own: docs/data.md)", False)
     states = stage_states(folder)
     planned = [s.stage for s in states]
-    recorded = read_json_dict(folder / "stages.json")
+    recorded = read_stages_record(folder)
     if needs not in planned and isinstance(recorded, dict) and (recorded.get(needs) or {}).get("status") == "done":
         return None
     if needs in planned and any(s.stage == needs and s.status == "done" for s in states):
@@ -1206,6 +1290,11 @@ def unfinished_state(run_dir: str | os.PathLike[str], needs: str) -> Unfinished 
     running = next((s for s in open_ if s.status == "running"), None)
     lines = "; ".join(s.words() for s in open_)
     done_words = f"; done: {', '.join(done)}" if done else ""
+    damage = stages_record_damage(folder) if running is None else None
+    if damage is not None:  # its stages read as not run: the record of them is what is wrong
+        return Unfinished(f"its {STAGES_RECORD} is damaged ({damage}), so which stages finished cannot be read",
+                          stages_damaged_fix(folder, resume=command + (f" ({note})" if note else ""))
+                          + "; then rerun this command", False)
     if running is not None:
         what = f"its training is still running: {lines}{done_words}"
         fix = (f"wait for it to finish (its {needs} stage writes what this command reads), then "

@@ -181,6 +181,7 @@ from data_prep.validate import (
 )
 from drac_ssl import __version__
 from drac_ssl.config import (
+    DATA_UNGRADABLE,
     GRADE_SCALES,
     LAYOUT_NAMES,
     SCORED_LAYOUTS,
@@ -207,6 +208,7 @@ from drac_ssl.manifest import resampling_unit
 from drac_ssl.metrics import (
     SCORED_CUTS_SCALE,
     SCORED_OPERATING_POINTS_NOTE,
+    _check_referable_cut,
     accuracy_score,
     bootstrap_ci,
     cut_text,
@@ -641,6 +643,13 @@ def _label_table(path: Path, wanted: Sequence[str], cases: Sequence[str] | None)
     return reread_matching(path, list(wanted), table, problems, names_a_file)
 
 
+def _check_ungradable(ungradable: Any) -> None:
+    """ValueError unless ``ungradable`` is one of :data:`drac_ssl.config.DATA_UNGRADABLE`."""
+    if ungradable not in DATA_UNGRADABLE:
+        raise ValueError(f"ungradable={ungradable!r} is not a choice: pass one of "
+                         f"{', '.join(map(repr, DATA_UNGRADABLE))} (the --ungradable option's words)")
+
+
 def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_column: str | None = None,
                       grade_column: str | None = None, patient_column: str | None = None,
                       names_known: bool = False, run_given: bool = False,
@@ -707,7 +716,11 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     (:func:`data_prep.layout.icdr_grade_column`: Messidor-2's ``adjudicated_dr_grade``, APTOS's
     ``diagnosis`` ...), whatever the number of grades, when a cell of it holds a number or an
     ICDR grade's name (a column of other words, ``none`` / ``referable``, is no ICDR grade); :func:`score` refuses it against two
-    grades unless ``labels_referable_from`` maps it."""
+    grades unless ``labels_referable_from`` maps it.
+
+    Raises:
+        ValueError: ``ungradable`` is neither ``error`` nor ``leave_out``."""
+    _check_ungradable(ungradable)
     path = Path(path)
     wanted = _label_columns(image_column, grade_column, patient_column)
     table, problems = _label_table(path, wanted, cases)
@@ -1337,7 +1350,11 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         SubmissionCheckFailed: the submission fails its check (``.problems``: its lines).
         ScoreError: the label CSV cannot be read or has bad rows, or the two do not name the
             same images.
+        ValueError: ``ungradable`` is neither ``error`` nor ``leave_out``; or ``referable_from``
+            is not a grade 1..K-1 of the submission's K grades when ``grade_names`` are as many
+            (:func:`drac_ssl.metrics.referable_report`'s check).
     """
+    _check_ungradable(ungradable)
     run_not_grader = run_not_grader or run_not_grader_words(graded_by) or None
     if run_not_grader:  # RUN's calibration and cut were not the ones applied: never reported as such
         calibration, calibration_from = None, None
@@ -1376,6 +1393,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     if names_from is not None and not known:  # a notes file's names of another K: not the model's
         grade_names, names_from = None, None
     other_k = len(grade_names) if grade_names is not None and not known else None
+    if k > 2 and known and referable_from is not None:  # a cut off the scale: said, not dropped
+        _check_referable_cut(referable_from, k, None if _numbered(names) else names)
     if labels_referable_from is not None:
         _check_labels_referable_from(labels_referable_from, k, names)
     mapping = labels_referable_from is not None
@@ -1415,8 +1434,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     accuracy_ci = bootstrap_ci(y, pred, accuracy_score, n_boot=n_boot, seed=seed, groups=groups)
     # two grades are a screening decision (grade 1 referable), as the training reads them; on
     # more grades, the cut of the model's own bundle (finetune.referable_from), when known
-    cut = 1 if k == 2 else (int(referable_from) if known and referable_from is not None
-                            and 1 <= int(referable_from) < k else None)
+    cut = 1 if k == 2 else (int(referable_from) if known and referable_from is not None else None)
     referable = (None if cut is None else referable_report(
         y, probs, pred, cut, None if _numbered(names) else names, n_boot=n_boot, seed=seed, groups=groups))
     if referable is not None and kaggle:  # its P columns are the classes one-hot: nothing to rank or cut

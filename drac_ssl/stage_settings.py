@@ -36,7 +36,7 @@ from drac_ssl.config import (
     with_former_defaults,
 )
 from drac_ssl.io import absolute_from, read_json_dict, same_path
-from drac_ssl.run_state import made_in
+from drac_ssl.run_state import made_in, read_stages_record
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS: dict[str, bool] = {
@@ -537,8 +537,8 @@ def last_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def _status(run_dir: Path) -> dict[str, Any]:
-    """``run_dir/stages.json`` (an empty dict when missing or unreadable)."""
-    return read_json_dict(run_dir / "stages.json") or {}
+    """``run_dir/stages.json`` (an empty dict when missing, unreadable or damaged)."""
+    return read_stages_record(run_dir)
 
 
 def _done(run_dir: Path, stage: str) -> bool:

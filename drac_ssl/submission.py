@@ -36,7 +36,7 @@ import unicodedata
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -77,6 +77,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "provenance_path", "provenance_words", "write_grading_provenance", "grading_provenance_record", "GRADING_PROVENANCE_FORMAT", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "REFUSED_FORMAT_CHARACTERS",
            "ALLOWED_FORMAT_CHARACTERS", "refused_name_character", "broken_link_words", "case_name_problem", "printable_text",
+           "CASE_PATH_SEPARATORS", "CASE_SEPARATOR_WHY", "case_file_name",
            "CASE_NAME_KIND", "case_name_problems", "SCORE_COLUMN",
            "safe_case_name", "spreadsheet_cell", "FORMULA_CELL_STARTS", "NEUTRALISED_NAME_WORDS",
            "ESCAPED_NAME_WORDS", "bundle_cell", "grade_name_cell"]
@@ -283,10 +284,19 @@ expected grade ``sum_k k * P_k`` of a classification head, the output of a regre
 with 6 decimals, so that the grades can be cut again at other thresholds: the submission's
 format is fixed, and a Kaggle file (``id_code,diagnosis``) has no probabilities at all."""
 
+SIZE_NOTE_COLUMN = "size_note"
+"""The column of the export's notes file that says a graded file whose shorter side is not the
+one every training image had (:func:`drac_ssl.grading.predict.training_side_note`: ``size
+512x512, shorter side 512 px, not the 1024 px of every training image``), empty otherwise: the
+export prints one warning counting them, and this column names each."""
+
 IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, TRAINING_IMAGE_COLUMN, "grade_note", BUNDLE_COLUMN,
-                       PRETRAINING_IMAGE_COLUMN, GRADE_NAME_COLUMN, SCORE_COLUMN)
+                       PRETRAINING_IMAGE_COLUMN, GRADE_NAME_COLUMN, SCORE_COLUMN, SIZE_NOTE_COLUMN)
 """The columns of :func:`write_image_notes`'s file (each added column goes last, so that the
 earlier versions' headers are its first columns)."""
+
+IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE = IMAGE_NOTES_COLUMNS[:9]
+"""The columns of a notes file written before ``size_note`` (every reader reads it)."""
 
 IMAGE_NOTES_COLUMNS_BEFORE_SCORE = IMAGE_NOTES_COLUMNS[:8]
 """The columns of a notes file written before ``score`` (:func:`read_image_notes` and
@@ -305,7 +315,7 @@ IMAGE_NOTES_COLUMNS_BEFORE = IMAGE_NOTES_COLUMNS[:4]
 IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE = IMAGE_NOTES_COLUMNS[:5]
 """The columns of a notes file written before ``bundle`` (:func:`read_image_notes` reads it)."""
 
-IMAGE_NOTES_HEADERS = (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SCORE, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME,
+IMAGE_NOTES_HEADERS = (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE, IMAGE_NOTES_COLUMNS_BEFORE_SCORE, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME,
                        IMAGE_NOTES_COLUMNS_BEFORE_PRETRAINING, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE,
                        IMAGE_NOTES_COLUMNS_BEFORE)
 """Every header the export's notes file was written with, this version's first."""
@@ -527,8 +537,9 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
                       pretrained: Sequence[Sequence[str] | None] | None = None, outside: str = "",
                       grade_names: Sequence[str] | None = None,
                       scores: Sequence[float] | None = None,
-                      pretrained_by_pixels: Sequence[bool] | None = None) -> Path:
-    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name,score``
+                      pretrained_by_pixels: Sequence[bool] | None = None,
+                      size_notes: Sequence[str] | None = None) -> Path:
+    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name,score,size_note``
     atomically, one row
     per graded case in the submission's order: ``class`` its written grade,
     ``not_reliably_gradable`` the reasons its grade is not reliably gradable joined by ``"; "``
@@ -553,7 +564,8 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     bundle's, grade 0 first; None: empty on every row), made safe for a spreadsheet
     (:func:`grade_name_cell`: the names are the user's config), and ``score``
     (:data:`SCORE_COLUMN`, ``scores``, one per case, 6 decimals; None: empty on every row) the
-    number the bundle's thresholds cut into ``class``. Every row is a graded image (the files
+    number the bundle's thresholds cut into ``class``, and ``size_note`` (:data:`SIZE_NOTE_COLUMN`,
+    ``size_notes``, one per case; None: empty on every row). Every row is a graded image (the files
     not graded have none). Not a submission; the export writes it beside one
     (:func:`image_notes_path`) when some image is flagged, was a training or pretraining image or
     has a grade note. Written in :data:`drac_ssl.io.PEOPLE_CSV_ENCODING` (UTF-8 with a byte-order
@@ -565,12 +577,13 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
     seen_before = [None] * len(cases) if pretrained is None else list(pretrained)
     cut_from = [None] * len(cases) if scores is None else [float(v) for v in scores]
+    sized = [""] * len(cases) if size_notes is None else [str(v) for v in size_notes]
     if not len(cases) == len(classes) == len(reasons) == len(trained) == len(notes) == len(seen_before) \
-            == len(cut_from):
+            == len(cut_from) == len(sized):
         raise ValueError(f"{len(cases)} cases, {len(classes)} classes, {len(reasons)} reasons, "
                          f"{len(trained)} training marks, {len(notes)} grade notes, "
-                         f"{len(seen_before)} pretraining marks and {len(cut_from)} scores: give one "
-                         f"of each per case")
+                         f"{len(seen_before)} pretraining marks, {len(cut_from)} scores and "
+                         f"{len(sized)} size notes: give one of each per case")
     names = list(grade_names) if grade_names is not None else None
     if names is not None:
         unnamed = sorted({int(grade) for grade in classes if not 0 <= int(grade) < len(names)})
@@ -581,12 +594,12 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(IMAGE_NOTES_COLUMNS)
     which = bundle_cell(bundle)
-    for case, grade, why, seen, note, read, cut, pixels in zip(cases, classes, reasons, trained, notes, seen_before,
-                                                               cut_from, by_pixels, strict=True):
+    for case, grade, why, seen, note, read, cut, pixels, size in zip(
+            cases, classes, reasons, trained, notes, seen_before, cut_from, by_pixels, sized, strict=True):
         writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note, which,
                          pretraining_image_cell(read, outside, pixels),
                          grade_name_cell(names[int(grade)]) if names is not None else "",
-                         "" if cut is None else f"{cut:.{WRITE_DECIMALS}f}"])
+                         "" if cut is None else f"{cut:.{WRITE_DECIMALS}f}", size])
     return atomic_write_text(path, out.getvalue(), PEOPLE_CSV_ENCODING)
 
 
@@ -638,8 +651,8 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
     there is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_COLUMNS`,
     :data:`IMAGE_NOTES_COLUMNS_BEFORE_SCORE` and :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a
     file written before ``pretraining_image`` tells nothing of it)."""
-    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SCORE,
-                                    IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME))
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE,
+                                    IMAGE_NOTES_COLUMNS_BEFORE_SCORE, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME))
     if rows is None:
         return None
     at = IMAGE_NOTES_COLUMNS.index(PRETRAINING_IMAGE_COLUMN)
@@ -657,7 +670,7 @@ def read_noted_grade_names(path: str | os.PathLike[str]) -> tuple[str, ...] | No
     every grade from 0 to the highest class named. A grade no image was given has no name there
     (then None), nor does a name the writer changed (:func:`grade_name_cell`: ``'`` before a
     formula character, escaped control characters), which cannot be read back as it was."""
-    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS,))
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE))
     if not rows:
         return None
     at, which = IMAGE_NOTES_COLUMNS.index(GRADE_NAME_COLUMN), IMAGE_NOTES_COLUMNS.index(BUNDLE_COLUMN)
@@ -683,7 +696,7 @@ def read_noted_classes(path: str | os.PathLike[str]) -> dict[str, str] | None:
     ``path`` (this version's header, :data:`IMAGE_NOTES_COLUMNS`); None when there is no such
     file or it cannot be read. What :func:`drac_ssl.scoring.notes_grade_names` compares with
     the submission before it reads its labels by the notes' names."""
-    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS,))
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE))
     if rows is None:
         return None
     return {row[0]: row[1].strip() for row in rows if len(row) >= 2}
@@ -832,6 +845,35 @@ def refused_name_character(char: str) -> bool:
     return unicodedata.category(char) in CONTROL_CATEGORIES or char in REFUSED_FORMAT_CHARACTERS
 
 
+CASE_PATH_SEPARATORS = ("/",)
+"""The path separator no case may hold (:func:`case_name_problem`): ``/``, which no file name on
+Linux or Windows holds, so a case holding it is a path. A ``\\`` is no such separator here: a
+Linux file may be named ``scans\\001.png`` (Python's zipfile names so a file of a Windows zip),
+and it is that image's case, as written."""
+
+CASE_SEPARATOR_WHY = ("contains a path separator ('/'): a case is the image's file name alone, "
+                      "which a path never matches")
+""":func:`case_name_problem`'s reason for a case holding a ``/`` (:data:`CASE_PATH_SEPARATORS`)."""
+
+
+def case_file_name(name: str) -> str:
+    """The file name alone of a case given as a path, the fix of a path separator's refusal
+    (:func:`case_name_problem`): ``x/a.png`` and ``../b.png`` -> ``a.png``, ``b.png``; ``''``
+    for a path ending in ``/`` (``x/``: a folder, naming no file). A ``\\`` is kept: it is part of
+    a Linux file's name (:data:`CASE_PATH_SEPARATORS`)."""
+    return "" if name.rstrip().endswith("/") else PurePosixPath(name).name
+
+
+def _case_path_fix(name: str) -> str | None:
+    """The file name alone of the case ``name``, when the one problem of ``name`` is its path
+    separator and that file name is a case (:func:`case_name_problem` accepts it, with a file
+    extension); else None (the caller's other fix: a rename, or a file name to write)."""
+    if case_name_problem(name) != CASE_SEPARATOR_WHY:
+        return None
+    alone = case_file_name(name)
+    return alone if alone and case_name_problem(alone) is None and Path(alone).suffix else None
+
+
 def case_name_problem(name: str) -> str | None:
     """Why the image file name ``name`` cannot be a case of a CSV this package writes (the
     ``case`` column of a submission, the first of every grades file), in words that follow the
@@ -844,7 +886,10 @@ def case_name_problem(name: str) -> str | None:
     formatting character (:func:`refused_name_character`: ESC, BEL, U+2028, U+202E, U+200B ...,
     not the ZWNJ of a Persian name, :data:`ALLOWED_FORMAT_CHARACTERS`; a security review,
     F4: ``\\x1b]0;PWNED\\x07a.png`` retitled the terminal the export printed it to); a first
-    character of :data:`SPREADSHEET_FORMULA_STARTS` (a formula in a spreadsheet)."""
+    character of :data:`SPREADSHEET_FORMULA_STARTS` (a formula in a spreadsheet); a path
+    separator, ``/`` (:data:`CASE_PATH_SEPARATORS`: ``x/a.png`` is no file name, so it
+    matches no image; :func:`case_file_name` is the fix; a ``\\`` is part of a Linux file's name,
+    accepted)."""
     if not name.strip():
         return "is empty"
     if name != name.strip():
@@ -859,6 +904,8 @@ def case_name_problem(name: str) -> str | None:
         return (f"contains a control or formatting character ({shown}), which a terminal acts on (an "
                 f"escape sequence can retitle or clear it) or which shows the name other than it is "
                 f"(a right-to-left override)")
+    if any(sep in name for sep in CASE_PATH_SEPARATORS):
+        return CASE_SEPARATOR_WHY
     if name[0] in SPREADSHEET_FORMULA_STARTS:
         return (f"starts with {name[0]!r}, which makes a spreadsheet (Excel, LibreOffice) read the "
                 f"case as a formula; a case is written as it is, never altered, so that it names its file")
@@ -867,14 +914,15 @@ def case_name_problem(name: str) -> str | None:
 
 def safe_case_name(name: str, taken: Sequence[str] = ()) -> str:
     """A name :func:`case_name_problem` accepts for the file ``name``, the fix of its refusal:
-    each run of commas, quotes and line breaks, with the white space around it, made one ``_``;
+    each run of commas, quotes, line breaks and ``/``, with the white space around it,
+    made one ``_``;
     the characters :func:`refused_name_character` refuses left out;
     the white space at either end and the formula characters at the start
     (:data:`SPREADSHEET_FORMULA_STARTS`) taken off (``Doe, John_OD.jpg`` -> ``Doe_John_OD.jpg``,
     ``' lead.png'`` -> ``lead.png``, ``=cmd|calc.png`` -> ``cmd|calc.png``); ``image`` before a
     name left without a stem (``=.png`` -> ``image.png``); ``_2``, ``_3`` ... before the suffix
     of one that ``taken`` (the folder's other names, letter case ignored) holds already."""
-    safe = re.sub(r'\s*[,"\r\n]+\s*', "_", name)
+    safe = re.sub(r'\s*[,"\r\n/]+\s*', "_", name)
     safe = "".join(c for c in safe if not refused_name_character(c)).strip()
     while safe and (safe[0] in SPREADSHEET_FORMULA_STARTS or safe[0].isspace()):
         safe = safe[1:]
@@ -952,7 +1000,13 @@ def _valid_rows(cases: Sequence[str], probs: np.ndarray, classes: np.ndarray | N
 
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
-        if (why := case_name_problem(name)) is not None:  # the one rule of a case name
+        why = case_name_problem(name)
+        if why == CASE_SEPARATOR_WHY:  # the path's one problem: its file name alone, else any image's
+            alone = _case_path_fix(name)
+            raise ValueError(f"case {i} ({name!r}) {why}; " + (
+                f"pass the file name alone: {alone!r}" if alone else
+                "pass the image's file name alone, e.g. '161.png'"))
+        if why is not None:  # the one rule of a case name
             raise ValueError(f"case {i} ({name!r}) {why}; rename the image file, e.g. to "
                              f"{safe_case_name(name) if name.strip() else '161.png'!r}")
         if not Path(name).suffix:
@@ -1660,13 +1714,16 @@ def _check(csv_path: str | os.PathLike[str],
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
            cases: Sequence[str] | None = None, scale_from: ScaleFrom = "",
            scale_fix: str = "", image_names: Mapping[str, str] | None = None,
-           names_from: str = "") -> _Checked:
+           names_from: str = "", drac_names: bool = False, other_options: str = "") -> _Checked:
     """What is wrong with a submission (:class:`_Checked`); see ``check_submission``.
     ``scale_from``: who says K, for the line on a file of another scale (default "the check
     expects"), and ``scale_fix`` its fix (``{k}``: the file's K; default the check's: the run
     or scale it was written for). ``image_names`` (stem -> file name) and ``names_from`` (who
     names them): the images' own names for the fix of a case without extension
-    (:func:`_no_extension_problems`)."""
+    (:func:`_no_extension_problems`). ``drac_names``: without the test images, a file read as
+    DRAC's (3 grades, 386 rows) has its cases checked against DRAC's test names too
+    (:func:`_drac_name_problems`; ``--check``'s, not ``--score``'s, which matches by number),
+    whose fix names ``other_options`` (the command's other way to check them, ``--manifest RUN ...``)."""
     if images_dir is not None and (problem := images_option_problem(images_dir, csv_path, option="")):
         raise ImagesFolderError(problem, images_dir, csv_path)  # the call's problem, not the file's: no line 0
     file = str(csv_path)
@@ -1878,7 +1935,13 @@ def _check(csv_path: str | os.PathLike[str],
         why = case_name_problem(case)  # case is stripped and not empty: "surrounding spaces" said above
         if why is None:
             continue
-        if any(ch in case for ch in UNQUOTED_CASE_BREAKERS):
+        breaks = any(ch in case for ch in UNQUOTED_CASE_BREAKERS)
+        if any(sep in case for sep in CASE_PATH_SEPARATORS) and not breaks:  # a path: a problem, even
+            alone = _case_path_fix(case)  # beside a control character (its file name then no fix)
+            problems.add(line, "case-name", f"case '{printable_text(case)}' {CASE_SEPARATOR_WHY}",
+                         f"write the image's file name alone as its case: '{printable_text(alone)}'" if alone
+                         else "write the image's file name alone as its case, e.g. '161.png'")
+        elif breaks:
             safe = safe_case_name(case, taken)  # a name no other case or image has
             taken.append(safe)
             problems.add(line, "case-name", f"case '{printable_text(case)}' {why}",
@@ -1900,7 +1963,57 @@ def _check(csv_path: str | os.PathLike[str],
                 if not Path(case).suffix and not (line not in bad_width and any(
                     ch in case for ch in UNQUOTED_CASE_BREAKERS))]  # else said above
         _no_extension_problems(problems, bare, len(valid_cases), image_names or {}, names_from)
+        if drac_names and k == len(PROB_COLUMNS) and len(rows) == DRAC_TEST_IMAGES:  # read as DRAC's
+            said = {line for line, _ in bare}
+            _drac_name_problems(problems, [(line, case) for line, case in valid_cases
+                                           if line not in said and line not in bad_width
+                                           and case_name_problem(case) is None],  # else said above
+                                other_options)
     return _Checked(problems.finish(), len(rows), k, k_from, text)
+
+
+DRAC_CASE_NAME = re.compile(r"(?:\d{3}|[1-9]\d{3,})\.png")
+"""A DRAC 2022 Task 3 test image's file name: its id zero-padded to three digits, ``.png``
+(``001.png`` ... ``999.png``, ``1000.png``; docs/drac.md)."""
+
+
+def _drac_name_problems(problems: _Problems, cases: Sequence[tuple[int, str]], other_options: str = "") -> None:
+    """The cases ((line, case)) of a file read as DRAC's submission without its test images
+    (3 grades, DRAC's 386 rows) that are no DRAC test image name (:data:`DRAC_CASE_NAME`), which
+    the grader cannot match (a missing case makes the whole submission invalid): one problem
+    per kind, at its first line, counting them and naming :data:`NO_EXTENSION_LISTED`. Kinds:
+    a number that lost its leading zeros (``1.png``, the ingest's words), a number with another
+    extension (``161.jpg``), any other name; the fix names the right name of a number and, for
+    every kind, the check against the test images themselves (``--images DIR``, or
+    ``other_options``): a file of another 3-grade data set with 386 rows (``12.png``) is right there."""
+    kinds: dict[str, list[tuple[int, str]]] = {"zeros": [], "extension": [], "other": []}
+    for line, case in cases:
+        if DRAC_CASE_NAME.fullmatch(case):
+            continue
+        stem, suffix = Path(case).stem, Path(case).suffix
+        number = stem.isascii() and stem.isdigit()
+        kind = ("extension" if number and suffix != ".png" else
+                "zeros" if number and len(stem) < 3 else "other")
+        kinds[kind].append((line, case))
+    for kind, named in kinds.items():
+        if not named:
+            continue
+        shown = ", ".join(f"'{printable_text(case)}' (line {line})" for line, case in named[:NO_EXTENSION_LISTED])
+        more = f" and {len(named) - NO_EXTENSION_LISTED} more" if len(named) > NO_EXTENSION_LISTED else ""
+        example = next((case for _, case in named if Path(case).stem.isascii() and Path(case).stem.isdigit()), "")
+        right = (f" ('{printable_text(example)}' -> '{int(Path(example).stem):03d}.png')" if example else "")
+        what = {"zeros": "lost their leading zeros (a spreadsheet read them as numbers)",
+                "extension": "end in another extension than DRAC's test images' .png",
+                "other": "are no DRAC test image names"}[kind]
+        problems.add(named[0][0], CASE_NAME_KIND,
+                     f"{len(named)} case(s) {what}: {shown}{more}; the grader matches the test "
+                     f"images' file names exactly (the id zero-padded to 3 digits, .png: '001.png', "
+                     f"'1000.png'), and a missing case makes the whole submission invalid",
+                     f"write each case as its test image's file name{right}"
+                     + ("; format the name column as text in the spreadsheet (Python: f'{id:03d}.png')"
+                        if kind == "zeros" else "")
+                     + "; or check it against the test images themselves: --images DIR (the names "
+                       "the grader matches)" + (f", or {other_options}" if other_options else ""))
 
 
 NO_EXTENSION_LISTED = 3
@@ -2471,7 +2584,7 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     line on stderr and 2, a usage error, as argparse's are."""
     try:
         checked = _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
-                         cases=cases, scale_from=scale_from)
+                         cases=cases, scale_from=scale_from, drac_names=True, other_options=other_options)
     except ImagesFolderError as exc:  # a usage error (exit 2), not a problem of the file
         print(f"error: {exc.option_words('--images')}", file=sys.stderr)
         return 2

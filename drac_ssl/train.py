@@ -52,7 +52,6 @@ import dataclasses
 import datetime as _dt
 import errno
 import functools
-import json
 import re
 import shlex
 import shutil
@@ -116,6 +115,7 @@ from drac_ssl.io import (
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.run_state import (
     CHECKPOINT_STAGES,
+    STAGES_RECORD,
     SavedCheckpoint,
     checkpoint_saved,
     command_without,
@@ -125,12 +125,12 @@ from drac_ssl.run_state import (
     killed_attempt_seconds,
     killed_training_seen,
     made_in,
+    read_stages_record,
     recorded_threads,
     report_words,
     resume_in_place_command_and_note,
     saved_checkpoint,
     selected_metrics,
-    stages_damaged_fix,
 )
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
@@ -394,8 +394,15 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
         return ""
     try:
         old = read_saved_config(run_dir, strict=True)
+        # damaged, its stages would read as none done: the preflight would check the data
+        # again (a finished run's moved images) instead of naming the file
+        read_stages_record(run_dir, strict=True)
     except ConfigError as exc:  # damaged: which file, where, and the fix
         return f"{exc}\n  or: choose another run.name to start a new run"  # the fix ends in "."
+    except OSError as exc:  # a folder of that name, no permission: the file, not a traceback (review R5)
+        return (f"{exc.filename or run_dir / STAGES_RECORD}: cannot be read ({exc.strerror or exc}).\n  fix: "
+                f"make it a file this account may read (a folder of that name is no record of drac_ssl's: "
+                f"move it away), then rerun the same command\n  or: choose another run.name to start a new run")
     edited = edited_config_words(run_dir, old)
     if edited:  # config.yaml is not what the stages ran with: comparing with it misleads
         return edited
@@ -606,6 +613,20 @@ NOTHING_TAKEN = "nothing in it can be taken into a new run"
 # first try's next: line points here; an estimate of the pretraining's steps alone, there before,
 # was 1.8x too low for a trial user and left UMM out)
 FULL_RUN_TIME_DOC = "docs/own_fundus_folder.md#full-run-time"
+# the same for UW-OCTA images (the DRAC recipe): the README's measured times, a GPU job (the
+# fundus page's run is 30 photographs on a CPU)
+OCTA_RUN_TIME_DOC = "README.md#how-long"
+
+
+def full_run_time_doc(run_dir: Path) -> str:
+    """Where the first try's ``next:`` line points for the full run's time: for UW-OCTA images
+    (the ingest of ``run_dir`` recorded them so: DRAC's) :data:`OCTA_RUN_TIME_DOC`, else (fundus
+    photographs, no ingest recorded) :data:`FULL_RUN_TIME_DOC`."""
+    from drac_ssl.scale import read_ingest_facts
+
+    data = run_dir / "data"
+    octa = (data / "ingest_summary.json").is_file() and read_ingest_facts(data).modality == "octa"
+    return OCTA_RUN_TIME_DOC if octa else FULL_RUN_TIME_DOC
 
 
 @dataclasses.dataclass(frozen=True)
@@ -677,7 +698,7 @@ class ReusePlan:
 
 
 def _is_run_folder(path: Path) -> bool:
-    return (path / "config.yaml").is_file() and (path / "stages.json").is_file()
+    return (path / "config.yaml").is_file() and (path / STAGES_RECORD).is_file()
 
 
 def reuse_source(cfg: Config) -> Path:
@@ -716,7 +737,9 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
 
     Raises:
         ConfigError: ``source`` is not a run folder, is ``run_dir`` itself, or ``run_dir``
-            already holds files; its message ends with ``\n  fix: ...``.
+            already holds files, or its ``config.yaml`` or ``stages.json`` is damaged
+            (:func:`drac_ssl.run_state.read_stages_record`); its message ends with ``\n  fix: ...``
+            (the damage's with ``\n  or: run.reuse=another run folder``).
     """
     if not _is_run_folder(source):
         raise ConfigError(f"{source} is not a run folder of python -m drac_ssl.train (no config.yaml and "
@@ -730,6 +753,8 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
                           f"only into a new run folder\n  fix: choose another run.name")
     try:
         old = read_saved_config(source, strict=True)
+        # damaged, its finished stages would read as none: every stage trained again, unsaid
+        status = read_stages_record(source, strict=True)
     except ConfigError as exc:
         raise ConfigError(f"{exc}\n  or: run.reuse=another run folder") from None
     # compared with a config.yaml edited after its stages ran, stages made with other settings
@@ -742,7 +767,7 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
     change = _ingest_modality_change(saved_settings(old), cfg, source)
     if change:  # the one setting outside data.* the ingest reads (so every stage's)
         diffs.append(f"data.modality as the ingest reads it (recipe=fundus means fundus): {change[0]} -> {change[1]}")
-    return dataclasses.replace(_takeable_stages(preflight._status(source), diffs, source, cfg),
+    return dataclasses.replace(_takeable_stages(status, diffs, source, cfg),
                                later_here=tuple(s for s in LATER_NOUNS if s in cfg.run.stages))
 
 
@@ -850,7 +875,7 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
     for variant, folds in offered.items():  # where each offered fold was trained: said if reused
         atomic_write_json(run_dir / "finetune" / variant / OFFERED_FOLDS, folds)
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "stages.json", entries)
+    atomic_write_json(run_dir / STAGES_RECORD, entries)
     files = f"{counts['linked']} file(s) hard-linked" + (f", {counts['copied']} copied" if counts["copied"] else "")
     folds = (f"; its {n_folds} finished fine-tuning fold(s) are offered to the fine-tuning, which "
              f"reuses those whose settings and inputs match (signature) and retrains the others"
@@ -969,7 +994,7 @@ def check_refolded(cfg: Config, run_dir: Path, status: dict[str, Any]) -> None:
             status[stage]["other_folds"]["images"] = (
                 f"the same: data/cache/{size}px.npy, the manifest less its fold columns and the ingest "
                 f"facts are {origin}'s{held}")
-        atomic_write_json(run_dir / "stages.json", status)
+        atomic_write_json(run_dir / STAGES_RECORD, status)
         print(f"[train] run.reuse: the new ingest holds the images {' and '.join(waiting)} learnt from in "
               f"{made} (data/cache/{size}px.npy byte for byte as {origin}'s{held}, the manifest the same "
               f"but for its folds): they stand as taken; the folds are this run's")
@@ -977,7 +1002,7 @@ def check_refolded(cfg: Config, run_dir: Path, status: dict[str, Any]) -> None:
     for stage in waiting:
         shutil.rmtree(run_dir / STAGE_FOLDERS[stage], ignore_errors=True)
         del status[stage]
-    atomic_write_json(run_dir / "stages.json", status)
+    atomic_write_json(run_dir / STAGES_RECORD, status)
     why = (f"could not be checked against this run's ingest ({', '.join(map(str, gone))} "
            f"{'is' if len(gone) == 1 else 'are'} missing)" if gone else
            f"were made on other images than this run's ingest holds ({differs})")
@@ -993,7 +1018,7 @@ def _untake(run_dir: Path, created: bool) -> None:
         return
     for name in [*STAGE_FOLDERS.values(), "finetune"]:
         shutil.rmtree(run_dir / name, ignore_errors=True)
-    (run_dir / "stages.json").unlink(missing_ok=True)
+    (run_dir / STAGES_RECORD).unlink(missing_ok=True)
 
 
 def _reuse_in_existing_folder(cfg: Config, run_dir: Path) -> list[Finding]:
@@ -1551,36 +1576,6 @@ def run_folder_write_words(exc: OSError, cfg: Config, run_dir: Path) -> str:
             f"{rerun}" + (f"; {elsewhere}" if elsewhere else ""))
 
 
-def read_stages_record(run_dir: Path) -> dict[str, Any]:
-    """``run_dir/stages.json``, the record of the stages: {} when it is not there.
-
-    Raises:
-        ConfigError: it is there but holds no JSON object (empty, cut short or not UTF-8:
-            changed by another program or a copy, as drac_ssl replaces it whole), naming the
-            file and the fix (:func:`drac_ssl.run_state.stages_damaged_fix`).
-        OSError: it is there but cannot be read (no permission, a failing disk).
-    """
-    path = run_dir / "stages.json"
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    try:  # decoded here, not by read_text: a byte that is not UTF-8 is damage like a cut
-        text = raw.decode("utf-8")
-        status = json.loads(text)
-    except UnicodeDecodeError as exc:
-        status, why = None, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
-    except ValueError as exc:
-        status, why = None, ("empty" if not text.strip() else f"not valid JSON: {exc}")
-    else:
-        why = f"a JSON {type(status).__name__}, not an object"
-    if not isinstance(status, dict):
-        raise ConfigError(f"{path}: damaged: {why}; drac_ssl writes it whole, so it was cut or "
-                          f"changed by something else (a copy, an editor, a full disk).\n"
-                          f"  fix: {stages_damaged_fix(run_dir)}.")
-    return status
-
-
 def _stages_as_saved(run_dir: Path) -> dict[str, Any]:
     """``run_dir/stages.json`` as on disk: {} when it is not there or holds no JSON object.
 
@@ -1588,14 +1583,9 @@ def _stages_as_saved(run_dir: Path) -> dict[str, Any]:
         OSError: it is there but cannot be read (no permission, a failing disk).
     """
     try:
-        raw = (run_dir / "stages.json").read_bytes()
-    except FileNotFoundError:
+        return read_stages_record(run_dir, strict=True)
+    except ConfigError:  # damaged: what the words read as no stage done
         return {}
-    try:
-        status = json.loads(raw.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError too
-        return {}
-    return status if isinstance(status, dict) else {}
 
 
 def _rerun_words(cfg: Config, run_dir: Path, status: dict[str, Any]) -> str:
@@ -1636,7 +1626,7 @@ def _report_hint(run_dir: Path) -> str:
     itself was not chosen: it takes seconds to minutes after the user asked to stop (longer
     than a SLURM pre-emption's grace), a second Ctrl-C would cut it, and its own error could
     hide what the interruption left."""
-    status = read_json_dict(run_dir / "stages.json") or {}
+    status = read_stages_record(run_dir)
     if not any(isinstance(e, dict) and e.get("status") == "done" for e in status.values()):
         return ""
     return report_words(run_dir)
@@ -2018,7 +2008,7 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
         rest = f" ({by_hand} problem(s) above to fix by hand first)" if by_hand else ""
         lines.append(f"next: the full run{rest}: {command}")
     if command:  # its time: the docs' hand-measured run, labelled with its data and machine
-        lines.append(f"note: for how long the full run takes, see {FULL_RUN_TIME_DOC}")
+        lines.append(f"note: for how long the full run takes, see {full_run_time_doc(run_dir)}")
     return [*lines, first_try_size_line(run_dir, own_folder=config is None)]
 
 
@@ -2234,7 +2224,7 @@ def data_against_config_run(sources: dict[str, str] | None, run_dir: Path, shown
         return None
     source = Path(file).absolute().parent
     made = source / "data" / MANIFEST_FILE
-    if source.resolve() == run_dir.resolve() or not (source / "stages.json").is_file() or not made.is_file():
+    if source.resolve() == run_dir.resolve() or not (source / STAGES_RECORD).is_file() or not made.is_file():
         return None
     columns = ("id", "path", "split", "sha256")
     try:
@@ -2305,7 +2295,7 @@ def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any])
     legitimate), but CPU float sums depend on the thread count: a pretraining resumed with
     another count differed in most of its tensors."""
     now = recorded_threads(env)
-    status = read_json_dict(run_dir / "stages.json") or {}
+    status = read_stages_record(run_dir)
     stage = next((name for name in PIPELINE if name in cfg.run.stages
                   and (status.get(name) or {}).get("status") != "done"), None)
     if now is None or stage is None or not (stage in status or (run_dir / stage).exists()):
@@ -2469,8 +2459,8 @@ def remove_checkpoints(cfg: Config, run_dir: Path) -> list[str]:
     MiB freed) when anything was removed, one when the pretraining's were kept. Returns the
     folders removed, relative to ``run_dir``. A folder that cannot be removed (permissions) is
     a warning line, not an error: every stage has finished."""
-    status_path = run_dir / "stages.json"
-    status = read_json_dict(status_path) or {}
+    status_path = run_dir / STAGES_RECORD
+    status = read_stages_record(run_dir)
     removed: list[str] = []
     freed = shared = 0.0
     now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
@@ -2534,8 +2524,8 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
     (:func:`drac_ssl.run_state.killed_attempt_seconds`, ``seen``:
     :func:`drac_ssl.run_state.killed_training_seen`) in
     ``seconds_earlier_attempts``, and those not timed in ``untimed_attempts``."""
-    status_path = run_dir / "stages.json"
-    status = read_stages_record(run_dir)
+    status_path = run_dir / STAGES_RECORD
+    status = read_stages_record(run_dir, strict=True)
     start = read_json_dict(run_dir / "environment.json") or {}  # the code the run was made with
     import torch  # the stages import it anyway
 

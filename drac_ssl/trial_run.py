@@ -43,6 +43,7 @@ from typing import Any
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.config import read_saved_config
 from drac_ssl.io import invocations, read_json_dict
+from drac_ssl.run_state import read_stages_record
 
 __all__ = ["EPOCH_SETTINGS", "FIRST_TRY", "FIRST_TRY_KEY", "FIRST_TRY_OPTION", "FIRST_TRY_SIZES",
            "INVOCATION_KEY", "SHORT_FRACTION", "cap_words", "cut_short_words", "epoch_records",
@@ -296,10 +297,7 @@ def epoch_records(run_dir: str | Path) -> dict[str, dict[str, Any]]:
     (nothing typed, or a run folder made before the record)."""
     run_dir = Path(run_dir)
     records = _latest_typed(run_dir)
-    try:
-        status = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        status = None
+    status = read_stages_record(run_dir)
     for key in EPOCH_SETTINGS:
         entry = status.get(key.partition(".")[0]) if isinstance(status, dict) else None
         carried = entry.get(INVOCATION_KEY) if isinstance(entry, dict) and entry.get("reused_from") else None

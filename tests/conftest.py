@@ -12,6 +12,8 @@ longest-first). ``--no-loadscope-reorder`` makes the queue this collection order
 of :data:`SLOW_FILES` first, longest first, then the others by their number of tests as
 pytest-xdist would order them. Within a file the order stays the file's own.
 
+Also: a test module's temporary folders go when its last test ends (:func:`_module_temp_folders_freed`).
+
 Also: the run stops when ``DRAC_SSL_SHARED_DATA`` names no folder, and its summary counts the
 tests skipped because the real data was absent (tests/helpers/shared_data.py).
 """
@@ -19,6 +21,7 @@ tests skipped because the real data was absent (tests/helpers/shared_data.py).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 
@@ -140,6 +143,37 @@ def _no_figure_layout_engine() -> Iterator[None]:
         yield
     finally:
         plots._new_figure = real
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_temp_folders_freed(request: pytest.FixtureRequest,
+                               tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The folders a test module made under pytest's base temporary folder
+    (``tmp_path_factory.mktemp`` in its module fixtures: tiny runs, demo bundles, 0.1-0.8 GB
+    each, mostly ResNet-18 checkpoints) removed when its last test ends, if none of its tests
+    failed or errored.
+
+    ``tmp_path_retention_policy = "failed"`` (pyproject.toml) frees a passed test's own
+    ``tmp_path`` at once, but pytest keeps every ``mktemp`` folder until the session ends, and
+    all of them when a single test failed: a run of the suite held some 10-13 GB of them at its
+    end and left them behind after a failure. A module with a failure keeps all its folders, as
+    pytest keeps a failed test's; under any other retention policy (``-o
+    tmp_path_retention_policy=all`` to look at them) nothing is removed here. A session-scoped
+    fixture that made a folder with ``tmp_path_factory`` while a module ran would lose it at that
+    module's end: none of the suite's does.
+    """
+    if request.config.getini("tmp_path_retention_policy") != "failed":
+        yield
+        return
+    base = tmp_path_factory.getbasetemp()
+    before, failed = set(base.iterdir()), request.session.testsfailed
+    yield
+    if request.session.testsfailed == failed:
+        for path in set(base.iterdir()) - before:  # folders, and mktemp's "NAMEcurrent" links
+            if path.is_symlink():
+                path.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

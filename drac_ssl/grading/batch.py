@@ -397,7 +397,7 @@ def _grade_files_loop(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *
                 try:  # the bundle's kind: a colour file on a grey UW-OCTA model is doubted, as in the app
                     pixels, said = read_image(path, channels, kind=bundle.kind, notes=noted,
                                               grey_trained=bundle.grey_trained, bit_depths=bundle.bit_depths,
-                                              limits=limits)
+                                              limits=limits, training_side=bundle.training_side)
                 except (OSError, ValueError) as exc:
                     failed.append(_read_failure(path, exc, listed))
                     continue

@@ -183,7 +183,7 @@ from drac_ssl.manifest import (
     read_manifest,
 )
 from drac_ssl.models import Backbone
-from drac_ssl.run_state import resume_in_place_command_and_note
+from drac_ssl.run_state import read_stages_record, resume_in_place_command_and_note
 from drac_ssl.runtime import last_component  # runtime loads no training code
 from drac_ssl.scale import grade_names_of, submission_columns
 from drac_ssl.selection import recorded_selection
@@ -332,6 +332,19 @@ class Bundle:
         :func:`drac_ssl.grading.predict.read_image` and the app warn about a file of another
         depth from it (:func:`drac_ssl.grading.image_notes.other_depth_warning`)."""
         return training_bit_depths(self.metadata)
+
+    @property
+    def training_side(self) -> int | None:
+        """The shorter side (px) every labelled training image had (``data.train_image_sides``,
+        which records shorter sides: its ``min`` equal to its ``max``; DRAC's 1024), for a
+        UW-OCTA model (:attr:`kind` ``octa``), else None (sides that vary, a photograph model, an
+        older bundle: nothing is compared). :func:`drac_ssl.grading.predict.read_image` notes a
+        file whose shorter side is another (:func:`drac_ssl.grading.predict.training_side_note`)."""
+        data = self.metadata.get("data")
+        sides = data.get("train_image_sides") if isinstance(data, dict) else None
+        side = sides.get("min") if isinstance(sides, dict) else None
+        same = isinstance(side, int) and not isinstance(side, bool) and side > 0 and sides.get("max") == side
+        return side if same and self.kind == "octa" else None
 
     @functools.cached_property
     def identity(self) -> dict[str, Any]:
@@ -961,7 +974,7 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
     env = read("environment.json")
     seed = (read("config.yaml").get("run") or {}).get("seed")
-    finetune = (read("stages.json").get("finetune") or {}).get("code")
+    finetune = (read_stages_record(run_dir).get("finetune") or {}).get("code")
     ingest = read("data/ingest_summary.json")
     labels = ((ingest.get("source_files") or {}).get("labels_csv") or {}) if isinstance(
         ingest.get("source_files"), dict) else {}
@@ -1295,7 +1308,7 @@ def retrain_fold_file_fix(run_dir: Path) -> str:
 def finetune_recorded_done(run_dir: Path) -> bool:
     """Whether ``run_dir/stages.json`` records the fine-tuning stage done (False when it is
     missing or damaged: a bundle build does not need it)."""
-    entry = (read_json_dict(run_dir / "stages.json") or {}).get("finetune")
+    entry = read_stages_record(run_dir).get("finetune")
     return isinstance(entry, dict) and entry.get("status") == "done"
 
 

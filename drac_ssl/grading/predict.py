@@ -56,7 +56,13 @@ from torch import Tensor, nn
 from data_prep.cache import RowGeometry, cache_rows, resize_gray, squeezed_words
 from data_prep.decode import ONE_BIT_NOTE, sample_depth
 from data_prep.problems import Problem
-from data_prep.validate import convert_channels, few_levels, inspect_image, is_blank, pixels_sha256
+from data_prep.validate import (
+    convert_channels,
+    few_levels,
+    inspect_image,
+    is_blank,
+    pixels_sha256,
+)
 from drac_ssl.eval_input import model_input
 from drac_ssl.grading.image_file import (
     LOCAL_FILE_LIMITS,
@@ -127,6 +133,8 @@ __all__ = [
     "small_image_warning",
     "training_image_side",
     "training_side_words",
+    "training_side_note",
+    "OTHER_TRAINING_SIDE",
     "SQUEEZED",
     "squeeze_finding",
     "resolve_tta",
@@ -227,7 +235,8 @@ def read_image_any(path: str | os.PathLike[str]) -> np.ndarray:
 def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = None,
                notes: list[str] | None = None, grey_trained: Any = GREY_TRAINED_NOT_GIVEN,
                limits: InputLimits = LOCAL_FILE_LIMITS,
-               bit_depths: Sequence[tuple[str, int, int]] | None = None) -> tuple[np.ndarray, list[str]]:
+               bit_depths: Sequence[tuple[str, int, int]] | None = None,
+               training_side: int | None = None) -> tuple[np.ndarray, list[str]]:
     """An image file in ``channels`` (1: uint8 grey ``(H, W)``, 3: RGB ``(H, W, 3)``) and the
     warnings of what was converted to get there, each ``NAME: `` and the app's words (a
     :class:`FileWarning`: a string that keeps the name and the words apart): the
@@ -259,7 +268,10 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     by OpenCV), and the decoder's warnings that cast no doubt on the image
     (:func:`drac_ssl.grading.image_notes.is_plain_note`: transparency composited, an ICC
     profile not applied ...), which the app's page says as notes too; without ``notes`` they
-    stay among the warnings.
+    stay among the warnings. ``training_side``: the shorter side (px) of every labelled training
+    image (``bundle.training_side``: pass it, as the export does; None: not compared): ``notes``
+    receives a file whose shorter side is another (:func:`training_side_note`: ``size 512x512,
+    shorter side 512 px, not the 1024 px of every training image``).
 
     Raises:
         ValueError: ``channels`` not 1 or 3 (a plain ValueError, not an ImageReadError: the
@@ -334,12 +346,32 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
         findings.insert(0, ("note", file_finding(wrong_name)))
     if notes is not None:
         notes += [FileWarning(p.name, depth)] if depth else []
+        # another shorter side than every training image's (training_side: bundle.training_side)
+        size_note = training_side_note(decoded.width, decoded.height, training_side)
+        notes += [FileWarning(p.name, size_note)] if size_note else []
         # the decoder's notes, and its warnings that cast no doubt on the image (an ICC profile
         # not applied, transparency composited ...: PLAIN_FINDINGS), as the app's page says them
         notes += [FileWarning(p.name, line) for severity, line in findings
                   if severity == "note" or is_plain_note(line)]
     return pixels, warnings + [FileWarning(p.name, line) for severity, line in findings
                                if severity == "warning" and (notes is None or not is_plain_note(line))]
+
+
+OTHER_TRAINING_SIDE = "not the {side} px of every training image"
+"""The end of :func:`training_side_note`'s words (``{side}``: the training images' shorter side),
+by which the export tells that note from the others (one warning counts them)."""
+
+
+def training_side_note(width: int, height: int, side: int | None) -> str:
+    """``size 512x512, shorter side 512 px, not the 1024 px of every training image`` for an
+    image of ``width`` x ``height`` px whose shorter side is not ``side`` (px: the shorter side
+    every labelled training image had, ``data.train_image_sides``, which records shorter sides
+    alone: a 64x48 image on a model trained on 64x48 ones is no other size); "" when it is, or
+    ``side`` is None (nothing compared). The model sees the image resized to its input either
+    way; a test set resized from the originals grades on other detail than training did."""
+    if not side or min(int(width), int(height)) == int(side):
+        return ""
+    return f"size {width}x{height}, shorter side {min(width, height)} px, {OTHER_TRAINING_SIDE.format(side=side)}"
 
 
 def few_levels_words(pixels: np.ndarray, mode: str = "L", kind: str = "octa", channels: int = 1) -> str:

@@ -68,6 +68,7 @@ from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.grading.image_notes import TRAINING_IMAGE
 from drac_ssl.io import read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, PIXELS_COLUMN, labelled_rows, read_manifest
+from drac_ssl.run_state import read_stages_record
 
 __all__ = ["BY_PIXELS", "EXACT_COPIES_ONLY", "HASH_HEX", "PIXELS_CHECK_NEEDS_INGEST", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
            "TRAINING_IMAGE_NOTE", "training_image_note", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
@@ -365,7 +366,7 @@ def _own_pretrain_folders(run_dir: Path) -> list[Path]:
     ``pretrain/`` folders of the paths its stages recorded as their outputs when they ran (a run
     folder moved or renamed since keeps them). Only reads; an unreadable ``stages.json`` adds none."""
     folders = [run_dir / "pretrain"]
-    stages = read_json_dict(run_dir / "stages.json") or {}
+    stages = read_stages_record(run_dir)
     for stage in ("pretrain", "umm"):
         entry = stages.get(stage)
         if not isinstance(entry, dict):

@@ -41,13 +41,18 @@ def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor
 
     Raises:
         ValueError: ``kind`` not one of :data:`KINDS` (a misspelt ``"classfication"`` was
-            once computed as the regression loss); shapes PyTorch's losses refuse are theirs
-            (ValueError / RuntimeError / IndexError)."""
+            once computed as the regression loss); a ``regression`` output not of shape
+            ``(n, 1)`` (an ``(n, K)`` output was once read by its first column only); shapes
+            PyTorch's losses refuse are theirs (ValueError / RuntimeError / IndexError)."""
     if kind not in KINDS:
         raise ValueError(f"grading_loss: unknown kind {kind!r}; expected one of {', '.join(KINDS)} "
                          f"(the head's output: drac_ssl.grading.model.HEADS[head]).")
     if kind == "classification":
         return F.cross_entropy(output.float(), grade, weight=class_weights)
+    if output.ndim != 2 or output.shape[1] != 1:
+        raise ValueError(f"grading_loss: kind 'regression' needs the head's single score of shape (n, 1); "
+                         f"got an output of shape {tuple(output.shape)}: pass the regression head's output, "
+                         f"or kind='classification' for logits (n, K).")
     per_sample = F.smooth_l1_loss(output[:, 0].float(), grade.float(), reduction="none")
     if class_weights is None:
         return per_sample.mean()

@@ -74,15 +74,17 @@ def invariance_loss(z_a: Tensor, z_b: Tensor) -> Tensor:
 
     Returns:
         0-dim tensor ``mean_{i,k} (z_a[i,k] - z_b[i,k])^2`` (``F.mse_loss``, mean over
-        ``n * d`` elements, as in the official code), in the inputs' dtype.
+        ``n * d`` elements, as in the official code), in the inputs' dtype (integers: float32).
 
     Raises:
         TypeError: ``z_a`` or ``z_b`` is not a ``torch.Tensor``.
-        ValueError: either not 2-D, or their shapes differ (no broadcasting: ``(4, d)``
-            against ``(1, d)`` is refused).
+        ValueError: either not 2-D, their shapes differ (no broadcasting: ``(4, d)``
+            against ``(1, d)`` is refused), or no rows or no dimensions (``n`` or ``d`` 0:
+            the mean of nothing is NaN).
     """
     check_view_pair(z_a, z_b, "invariance_loss")
-    return F.mse_loss(z_a, z_b)
+    _check_not_empty(z_a, "invariance_loss")
+    return F.mse_loss(_floating(z_a), _floating(z_b))
 
 
 def variance_loss(z: Tensor, gamma: float = 1.0, eps: float = 1e-4) -> Tensor:
@@ -97,13 +99,16 @@ def variance_loss(z: Tensor, gamma: float = 1.0, eps: float = 1e-4) -> Tensor:
         0-dim tensor ``1/d sum_k relu(gamma - sqrt(Var_k(z) + eps))`` with the unbiased
         variance over the ``n`` rows (mean over dimensions: the official-code convention of
         Bardes et al., ICLR 2022, ``main_vicreg.py``). Computed in ``z``'s dtype (no cast,
-        unlike :func:`vicreg_loss`).
+        unlike :func:`vicreg_loss`; integers: float32).
 
     Raises:
-        ValueError: ``z`` not 2-D ``(n, d)`` or ``n < 2`` (the unbiased variance of one row
-            is undefined: torch would give nan and a warning).
+        TypeError: ``z`` is not a ``torch.Tensor`` (a NumPy array, a list).
+        ValueError: ``z`` not 2-D ``(n, d)``, ``n < 2`` (the unbiased variance of one row
+            is undefined: torch would give nan and a warning), or ``d == 0`` (no dimension
+            to average over: NaN).
     """
     _check_embeddings(z, "variance_loss")
+    z = _floating(z)
     std = torch.sqrt(z.var(dim=0) + eps)  # unbiased (n - 1)
     return F.relu(gamma - std).mean()
 
@@ -117,13 +122,16 @@ def covariance_loss(z: Tensor) -> Tensor:
     Returns:
         0-dim tensor ``1/d sum_{k != l} C_kl^2`` with
         ``C = (z - mean(z))^T (z - mean(z)) / (n - 1)`` of shape ``(d, d)`` (the
-        official-code convention; memory ``O(d^2)``). Computed in ``z``'s dtype.
+        official-code convention; memory ``O(d^2)``). Computed in ``z``'s dtype (integers:
+        float32).
 
     Raises:
-        ValueError: ``z`` not 2-D ``(n, d)`` or ``n < 2`` (the unbiased covariance of one
-            row is undefined).
+        TypeError: ``z`` is not a ``torch.Tensor`` (a NumPy array, a list).
+        ValueError: ``z`` not 2-D ``(n, d)``, ``n < 2`` (the unbiased covariance of one
+            row is undefined), or ``d == 0`` (divided by ``d``: NaN).
     """
     _check_embeddings(z, "covariance_loss")
+    z = _floating(z)
     n, d = z.shape
     z = z - z.mean(dim=0)
     cov = (z.T @ z) / (n - 1)
@@ -132,13 +140,31 @@ def covariance_loss(z: Tensor) -> Tensor:
 
 
 def _check_embeddings(z: Tensor, name: str) -> None:
-    """ValueError unless ``z`` is ``(n, d)`` with ``n >= 2`` (shape only: no device sync)."""
+    """TypeError unless ``z`` is a tensor, ValueError unless it is ``(n, d)`` with ``n >= 2``
+    and ``d >= 1`` (shape only: no device sync)."""
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"{name} expects a torch tensor (n, d); z is a "
+                        f"{type(z).__module__}.{type(z).__qualname__}: pass torch.as_tensor(z).")
     if z.ndim != 2:
         raise ValueError(f"{name} expects 2-D embeddings of shape (n, d); got shape "
                          f"{tuple(z.shape)}. Flatten the expander output first (z.flatten(1)).")
     if z.shape[0] < 2:
         raise ValueError(f"{name} needs at least 2 rows (n >= 2) for the unbiased estimate, got "
                          f"{z.shape[0]}: use a batch of at least 2 images.")
+    _check_not_empty(z, name)
+
+
+def _check_not_empty(z: Tensor, name: str) -> None:
+    """ValueError when ``z`` ``(n, d)`` has no rows or no dimensions (its terms would be NaN)."""
+    if z.shape[0] < 1 or z.shape[1] < 1:
+        raise ValueError(f"{name} got embeddings of shape {tuple(z.shape)} with no "
+                         f"{'rows' if z.shape[0] < 1 else 'dimensions (d = 0)'}: the mean of nothing is NaN; "
+                         f"give the expander at least one output dimension and the batch at least one image.")
+
+
+def _floating(z: Tensor) -> Tensor:
+    """``z`` as it is when of a floating dtype, else (integers, booleans) float32."""
+    return z if z.is_floating_point() else z.float()
 
 
 def vicreg_loss(
@@ -171,7 +197,8 @@ def vicreg_loss(
 
     Raises:
         TypeError: ``z_a`` or ``z_b`` is not a ``torch.Tensor`` (a numpy array, a list).
-        ValueError: non-2-D input, shape mismatch, an empty local batch (0 rows), or fewer
+        ValueError: non-2-D input, shape mismatch, an empty local batch (0 rows), no
+            dimensions (``d == 0``: every term would be NaN), or fewer
             than 2 rows in the (gathered) batch: checked after ``gather``, so under DDP one
             row per process passes when there are several processes (the unbiased variance
             and covariance need ``N >= 2``).
@@ -182,6 +209,7 @@ def vicreg_loss(
         z_b = at_least_float32(z_b)
         if z_a.shape[0] < 1:
             raise ValueError("vicreg_loss got an empty batch (0 rows).")
+        _check_not_empty(z_a, "vicreg_loss")
         invariance = invariance_loss(z_a, z_b)
         if gather is not None:
             z_a = gather(z_a)

@@ -124,4 +124,6 @@ def early_features(model: VICRegModel, x: Tensor, early_cut: str, bf16: bool) ->
 
 
 def pooled(h: Tensor) -> Tensor:
+    """Global average pool of a feature map ``(n, C, H, W)`` to ``(n, C)`` (what the backbone's
+    head reads), in ``h``'s dtype."""
     return torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)

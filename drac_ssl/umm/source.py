@@ -48,6 +48,7 @@ from drac_ssl.models import (
     build_vicreg_model,
     load_local_weights,
 )
+from drac_ssl.run_state import read_stages_record
 from drac_ssl.starting import python_command
 
 __all__ = ["MONITOR_KEY", "START_RULES", "StartPoint", "choose_start", "default_checkpoint",
@@ -217,7 +218,7 @@ def resolve_start(run_dir: Path, checkpoint: str | Path | None, rule: str = "bes
             "peak": pretrain_dir / "checkpoints" / PEAK_CHECKPOINT}[which]
     if which != "best" and not path.parent.is_dir() and default_checkpoint(run_dir).is_file():
         # the pretraining finished (its output is there); its checkpoints/ folder is gone
-        entry = (read_json_dict(run_dir / "stages.json") or {}).get("pretrain")
+        entry = read_stages_record(run_dir).get("pretrain")
         removed = isinstance(entry, dict) and entry.get("checkpoints_removed")
         why = ("the run's checkpoints were removed after it finished (run.keep_checkpoints=false, "
                "stages.json)" if removed else f"{path.parent} is gone")

@@ -608,8 +608,9 @@ def test_columns_and_labels_say_what_they_hold(predictor: Predictor, tmp_path: P
     assert any("P(0 Normal) % ... P(2 PDR) %: each grade's probability in whole percent" in t
                and "P0.. with 6 decimals" in t for t in texts)
     assert any("held as 0 and 100" in t and "sorts by these numbers" in t for t in texts)
-    (single,) = [t for t in texts if "grey or colour" in t]
-    from app.inputs import ACCEPTED_FORMATS
+    from app.inputs import ACCEPTED_FORMATS, FORMAT_WORDS
+
+    (single,) = [t for t in texts if t.endswith(f"({FORMAT_WORDS})")]  # the upload's label
 
     for name in set(ACCEPTED_FORMATS.values()):  # every format the loader accepts (BMP too)
         assert name in single, name

@@ -213,12 +213,15 @@ def test_the_captions_are_paragraphs_above_the_pictures_not_floating_labels(pred
     """F3: gradio floats a picture's label over its top: 59 of the heatmap's 418 px hidden on a
     desktop, about 90 on a phone, 127 at 200% zoom, the solid-outlined hottest cell included.
     The labels are hidden and each caption is a paragraph above its picture; the label stays
-    the output's name for API clients, and the alt texts are set as before."""
+    the output's name for API clients (short: the caption as label made a 239-character name),
+    and the alt texts are set as before."""
     from app.server import (
         CAPTION_CLASS,
         HEATMAP_CAPTION,
         HEATMAP_IMAGE_ID,
+        HEATMAP_LABEL,
         IMAGE_ID,
+        IMAGE_LABEL,
         AppSettings,
         _image_caption,
         build_demo,
@@ -228,8 +231,9 @@ def test_the_captions_are_paragraphs_above_the_pictures_not_floating_labels(pred
     (grade,) = _event(demo, api_name="grade")
     original, overlay = grade.outputs[2:4]
     assert (original.elem_id, overlay.elem_id) == (IMAGE_ID, HEATMAP_IMAGE_ID)
-    for picture, caption in ((original, _image_caption(predictor)), (overlay, HEATMAP_CAPTION)):
-        assert picture.show_label is False and picture.label == caption
+    for picture, caption, label in ((original, _image_caption(predictor), IMAGE_LABEL),
+                                    (overlay, HEATMAP_CAPTION, HEATMAP_LABEL)):
+        assert picture.show_label is False and picture.label == label
         siblings = picture.parent.children
         (above,) = [c for c in siblings if CAPTION_CLASS in (getattr(c, "elem_classes", None) or [])]
         assert siblings.index(above) < siblings.index(picture) and above.value == caption

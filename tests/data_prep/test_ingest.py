@@ -212,6 +212,49 @@ def test_drac_folder_names_differing_in_case_or_spacing_are_read_with_a_note(
     assert not any("no training set" in n or "no testing set" in n for n in result.notes)
 
 
+def test_a_file_holding_no_image_in_the_test_folder_is_a_note_as_in_the_export(tmp_path: Path) -> None:
+    """A DRAC participant's finding (F3): a stray notes.txt in 'b. Testing Set' stopped the
+    ingest ("not an image file (.txt) in an image folder", exit 2), while the export's --images
+    on that folder notes it and grades the rest. The test folder's rule is the export's now; the
+    training folder's stays fatal."""
+    root = make_drac(tmp_path / "DRAC", n_train=3, test=False, train=False)  # small images: fast
+    test_dir = root / TEST_ROOT_DIR / TASK_DIR / IMAGES_DIR / TEST_DIR
+    for i, name in enumerate([*(f"{TASK_DIR}/{IMAGES_DIR}/{TRAIN_DIR}/{j:03d}.png" for j in (1, 2, 3)),
+                              f"{TEST_ROOT_DIR}/{TASK_DIR}/{IMAGES_DIR}/{TEST_DIR}/1500.png",
+                              f"{TEST_ROOT_DIR}/{TASK_DIR}/{IMAGES_DIR}/{TEST_DIR}/1501.png"]):
+        write_png(root / name, smooth_image(i, side=64))
+    (test_dir / "notes.txt").write_text("scanned on 3 May\n")
+    result = ingest.run(config(root, n_folds=2, cache_sizes=[16], expected_side=64), tmp_path / "out",
+                        verbose=False)
+    assert result.n_test == 2
+    said = [n for n in result.notes if "notes.txt" in n]
+    assert said == [f"{test_dir / 'notes.txt'}: not an image file (.txt) in an image folder -> move it out "
+                    "of the folder if it is not a test image"], result.notes
+    (test_dir / "notes.txt").rename(root / TASK_DIR / IMAGES_DIR / TRAIN_DIR / "notes.txt")
+    expect_error(config(root, n_folds=2, cache_sizes=[16], expected_side=64), tmp_path / "out2",
+                 "not an image file (.txt)")
+
+
+def test_a_test_image_in_a_form_not_read_in_the_test_folder_still_stops_the_ingest(tmp_path: Path) -> None:
+    """A reviewer's finding: the note for a file holding no image also took a test image the
+    ingest could not read: '161.png.crdownload' (a download not finished), '162.png.part',
+    '163.png.gz' and a DICOM exported without extension nor preamble were notes, the test set
+    silently one image short. They stay errors; 'notes.txt' alone is a note."""
+    from data_prep.layout import scan_image_folder
+
+    folder = tmp_path / "test"
+    folder.mkdir()
+    write_png(folder / "160.png", smooth_image(0, side=16))
+    (folder / "notes.txt").write_text("scanned on 3 May\n")
+    for name in ("161.png.crdownload", "162.png.part", "163.png.gz", "164"):
+        (folder / name).write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00")  # 8 bytes, no image
+    found = {Path(p.path).name: p for p in ingest.test_folder_problems(scan_image_folder(folder).problems)}
+    assert {name: p.severity for name, p in found.items()} == {
+        "notes.txt": "note", "161.png.crdownload": "error", "162.png.part": "error", "163.png.gz": "error",
+        "164": "error"}, found
+    assert found["161.png.crdownload"].fix.startswith("161.png with one more suffix: a download not finished")
+
+
 def test_two_folders_matching_one_official_name_are_an_error_naming_both(tmp_path: Path) -> None:
     root = make_drac(tmp_path / "DRAC", train_dir="a. Training set")
     (root / TASK_DIR / IMAGES_DIR / "a. training Set").mkdir()

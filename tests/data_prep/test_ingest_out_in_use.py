@@ -102,6 +102,25 @@ def test_the_data_of_a_run_with_only_its_ingest_done_is_refused_too(
     assert _ingest(root, data) == 0
 
 
+@pytest.mark.parametrize("damaged", [b"", b'{"ingest": {"status": "do', b"\xff{}", b"[]"])
+def test_the_data_of_a_run_with_a_damaged_stages_json_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], damaged: bytes) -> None:
+    """Review R1 (data lost): a damaged stages.json read as no stage done, so a hand ingest into
+    a trained run's data/ replaced its manifest, summary and cache (rc 0)."""
+    root = _source(tmp_path / "src", 12)
+    data = tmp_path / "runs" / "trained" / "data"
+    assert _ingest(root, data) == 0
+    kept = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
+    (data.parent / "stages.json").write_bytes(damaged)
+    capsys.readouterr()
+    assert _ingest(root, data) == 2
+    err = capsys.readouterr().err
+    assert f"{data}: the data folder of the run {data.parent}, whose stages.json is damaged (" in err, err
+    assert f"fix: make a new run for this data: --out {tmp_path / 'runs' / 'trained-new' / 'data'}" in err, err
+    assert "Traceback" not in err
+    assert {p: p.read_bytes() for p in data.rglob("*") if p.is_file()} == kept
+
+
 def test_a_medmnist_folder_ingested_again_is_the_same_root(tmp_path: Path) -> None:
     """Review: a MedMNIST folder's summary records the .npz it found as its root, so running the
     identical command again was refused as 'the ingest of another data root'."""

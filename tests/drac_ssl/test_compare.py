@@ -702,7 +702,7 @@ def test_chance_level_variants_are_noted_and_the_legend_counts_the_intervals(tmp
     rows_path.write_text(json.dumps(rows))
     (note,) = [n for n in compare_runs([run], n_boot=50).notes if "better than chance" in n]
     assert "Its probabilities do rank the images better than chance (macro AUC one-vs-rest 0.800, 95% CI " \
-           "0.700..0.900, above 0.5)" in note
+           "0.700..0.900, above 0.5; one-vs-one " in note  # the result line's AUC too, labelled
 
 
 def test_an_unused_patient_looking_column_is_said_with_the_intervals(tmp_path: Path) -> None:

@@ -190,3 +190,17 @@ def test_an_interval_ending_exactly_at_useful_grading_is_inconclusive() -> None:
     assert said is not None and "so the result is inconclusive" in said, said
     below = chance_words({"qwk": 0.1, "qwk_ci95": [-0.2, 0.399], "auc_ovr": 0.56})
     assert below is not None and "inconclusive" not in below, below
+
+
+def test_the_chance_warning_quotes_the_one_vs_one_auc_the_result_line_gives() -> None:
+    """A DRAC participant's finding (F5): the warning quoted the one-vs-rest AUC alone while the
+    ``[train] result:`` line after it gave the macro one-vs-one AUC (DRAC's tie-breaker), two
+    numbers for "the AUC". With both stored, both are said, labelled."""
+    from drac_ssl.figures import chance_words
+
+    said = chance_words({"qwk": 0.1, "qwk_ci95": [-0.2, 0.3], "auc": 0.58, "auc_ovr": 0.62})
+    assert said is not None and ", macro AUC one-vs-rest 0.620, one-vs-one 0.580 (0.5 = chance)." in said, said
+    ranked = chance_words({"qwk": 0.1, "qwk_ci95": [-0.2, 0.3], "auc": 0.79, "auc_ovr": 0.81,
+                           "auc_ovr_ci95": [0.7, 0.9]})
+    assert ranked is not None and "(macro AUC one-vs-rest 0.810, 95% CI 0.700..0.900, above 0.5; one-vs-one 0.790)" \
+        in ranked, ranked

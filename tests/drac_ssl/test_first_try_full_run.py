@@ -277,3 +277,19 @@ def test_the_checked_fold_fix_is_carried_into_the_full_runs_command(
     assert train.command_settings("data.n_folds=3, or add labelled grade 3 (Severe) images") == []
     assert train.command_settings("data.nosuch=3 (checked: it works)") == []
     assert train.command_settings("pretrain.batch_size=16") == ["pretrain.batch_size=16"]
+
+
+@pytest.mark.parametrize(("modality", "doc"), [("octa", train.OCTA_RUN_TIME_DOC), ("fundus", train.FULL_RUN_TIME_DOC)])
+def test_a_drac_first_try_points_at_the_readme_s_measured_times(tmp_path: Path, modality: str, doc: str) -> None:
+    """A DRAC participant's finding (F5): after a DRAC --first-try the next: line pointed at
+    docs/own_fundus_folder.md#full-run-time, 30 fundus photographs on a CPU, while the DRAC
+    recipe is a GPU job (about 5 h of pretraining on a 2-core CPU, README's "How long"). UW-OCTA
+    images (the ingest's record) point there now; photographs, and a run without an ingest, as
+    before."""
+    data = tmp_path / "run" / "data"
+    data.mkdir(parents=True)
+    assert train.full_run_time_doc(tmp_path / "run") == train.FULL_RUN_TIME_DOC  # nothing recorded
+    (data / "ingest_summary.json").write_text(f'{{"layout": "drac", "modality": {{"value": "{modality}"}}}}')
+    assert train.full_run_time_doc(tmp_path / "run") == doc
+    page, anchor = doc.split("#")
+    assert f'<a id="{anchor}"></a>' in (REPO / page).read_text(encoding="utf-8")

@@ -61,7 +61,7 @@ def test_each_roc_curve_differs_in_line_style_and_marker(tmp_path: Path, monkeyp
     assert "--" not in {line for line, _ in plots.CURVE_STYLES}
     assert {to_hex(c.get_color()) for c in curves} <= {to_hex(c) for c in plots.OKABE_ITO}
     # the legend shows the same styles, so a reader matches the curve without its colour
-    handles = ax.get_legend().legend_handles
+    handles = figures[0].legends[0].legend_handles  # 5 grades: below the axes
     assert [h.get_marker() for h in handles[1:]] == [c.get_marker() for c in curves]
 
 

@@ -261,7 +261,7 @@ def test_word_labels_without_run_are_read_by_the_notes_file_s_names_or_said_to_n
     assert read_noted_grade_names(notes) is None
     write_image_notes(notes, cases, CLASSES, [[]] * len(cases), [None] * len(cases),
                       bundle={"variant": "vicreg"}, grade_names=BINARY)
-    notes.write_text(notes.read_text().replace(",referable,\n", ",Referable,\n", 1))
+    notes.write_text(notes.read_text().replace(",referable,,\n", ",Referable,,\n", 1))
     assert read_noted_grade_names(notes) is None
 
     # the notes of another submission (a class changed since): its names are not read

@@ -54,7 +54,7 @@ def test_a_case_name_the_writer_refuses_fails_the_format_only_check(
     """A reviewer's finding: a 386-row file whose last case was '"a\\r\\nb.png"' passed as 'OK: 386
     cases, the format only', exit 0; with 3 rows the only complaint was the row count."""
     assert case_name_problem(name) is not None  # the rule refuses it: the check must too
-    cases = [f"{i}.png" for i in range(DRAC_TEST_IMAGES - 1)] + [name]
+    cases = [f"{i:03d}.png" for i in range(DRAC_TEST_IMAGES - 1)] + [name]
     path = _file(tmp_path / "full.csv", cases)
     assert main(["--check", str(path)]) == 1  # problems: not 0 (OK) nor 3 (only incomplete)
     out = capsys.readouterr().out
@@ -71,7 +71,7 @@ def test_a_case_name_the_writer_refuses_fails_the_format_only_check(
 
 def test_the_export_check_command_refuses_a_multi_line_case(tmp_path: Path) -> None:
     name = "a\r\nb.png"
-    path = _file(tmp_path / "crlf.csv", [f"{i}.png" for i in range(DRAC_TEST_IMAGES - 1)] + [name])
+    path = _file(tmp_path / "crlf.csv", [f"{i:03d}.png" for i in range(DRAC_TEST_IMAGES - 1)] + [name])
     res = subprocess.run([sys.executable, "-m", "drac_ssl.export", "--check", str(path)],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert res.returncode == 1 and res.returncode != INCOMPLETE_SUBMISSION, res.stdout + res.stderr
@@ -109,7 +109,7 @@ def test_surrounding_spaces_are_said_once_and_a_clean_file_is_still_ok(
                         "name, with its extension (e.g. .jpg, .png)"], problems
     assert len(problems.warnings) == 1 and problems.warnings[0].startswith(f"{formula}:3: warning: case '=cmd'")
 
-    clean = _file(tmp_path / "clean.csv", [f"{i}.png" for i in range(DRAC_TEST_IMAGES)])
+    clean = _file(tmp_path / "clean.csv", [f"{i:03d}.png" for i in range(DRAC_TEST_IMAGES)])
     assert main(["--check", str(clean)]) == 0
     assert capsys.readouterr().out.startswith(f"OK: {DRAC_TEST_IMAGES} cases, the format only")
 
@@ -131,7 +131,7 @@ def test_a_case_a_spreadsheet_may_read_as_a_formula_is_a_warning_not_a_problem(
     """A reviewer's finding: '-1.png' made --check exit 1 and --score refuse ("nothing was
     scored"), though a test image cannot be renamed (the grader keys on its name) and DRAC reads
     the unquoted name as it is. It is a warning on stderr; the exit code and the rows stay."""
-    cases = [f"{i}.png" for i in range(DRAC_TEST_IMAGES - 1)] + [name]
+    cases = [f"{i:03d}.png" for i in range(DRAC_TEST_IMAGES - 1)] + [name]
     path = _file(tmp_path / "full.csv", cases)
     assert main(["--check", str(path)]) == 0
     captured = capsys.readouterr()
@@ -198,3 +198,47 @@ def test_a_stray_quote_is_one_column_problem_not_a_case_name(tmp_path: Path) -> 
     assert problems == [f"{path}:3: 1 columns, expected 5 (case,class,P0,P1,P2); the record runs over several "
                         "lines: an unbalanced double quote? -> remove the stray double quote; write "
                         "case,class,P0,P1,P2 separated by commas, nothing else"], problems
+
+
+def test_a_drac_file_s_cases_that_are_no_drac_test_names_fail_the_format_only_check(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A participant's finding: 386 rows of case,class,P0,P1,P2 named '1.png' (the zeros lost,
+    as pandas does) or '001.jpg' passed as 'OK: 386 cases, the format only', exit 0, though the
+    grader matches DRAC's test names ('001.png', '1000.png') exactly. --score, which matches by
+    number, still reads them."""
+    ids = range(1, DRAC_TEST_IMAGES + 1)
+    zeros = _file(tmp_path / "zeros.csv", [f"{i}.png" for i in ids])
+    assert main(["--check", str(zeros)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{zeros}:2: 99 case(s) lost their leading zeros (a spreadsheet read them as "
+                          "numbers): '1.png' (line 2), '2.png' (line 3), '3.png' (line 4) and 96 more"), out
+    assert "('1.png' -> '001.png')" in out and "OK" not in out and len(out.splitlines()) == 1
+    assert read_submission(zeros)[0] is not None  # --score's reading: matched by number there
+
+    jpg = _file(tmp_path / "jpg.csv", [f"{i:03d}.jpg" for i in ids])
+    assert main(["--check", str(jpg)]) == 1
+    assert "386 case(s) end in another extension than DRAC's test images' .png" in capsys.readouterr().out
+
+    # DRAC's own names pass: 3 digits up to 999, then the plain id
+    good = _file(tmp_path / "good.csv", [f"{i:03d}.png" for i in range(995, 995 + DRAC_TEST_IMAGES)])
+    assert main(["--check", str(good)]) == 0
+    assert capsys.readouterr().out.startswith(f"OK: {DRAC_TEST_IMAGES} cases, the format only")
+
+
+def test_every_kind_of_non_drac_name_points_at_the_check_against_the_test_images(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reviewer's finding: of the three kinds, only 'are no DRAC test image names' named
+    --images; a file of another 3-grade data set with 386 rows named '12.png' (its own test
+    names) was told to write '012.png'. Every kind now names the check against the test images,
+    and the export's --manifest RUN."""
+    from drac_ssl import export
+
+    cases = ([f"{i}.png" for i in range(1, 11)] + [f"{i:03d}.jpg" for i in range(11, 21)]
+             + [f"scan_{i}.png" for i in range(21, 31)] + [f"{i:03d}.png" for i in range(31, DRAC_TEST_IMAGES + 1)])
+    path = _file(tmp_path / "kinds.csv", cases)
+    assert export.main(["--check", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3, out
+    for line in out:
+        assert line.endswith("; or check it against the test images themselves: --images DIR (the names the "
+                             "grader matches), or --manifest RUN for a run whose manifest lists test images"), line

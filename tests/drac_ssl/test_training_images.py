@@ -72,20 +72,20 @@ def test_the_notes_file_sits_beside_the_csv_and_reads_back(tmp_path: Path) -> No
     lines = notes.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == ",".join(IMAGE_NOTES_COLUMNS)
     # no pretraining marks given: "unknown", never an empty cell that would read as "not read"
-    assert lines[1:] == ["a.png,2,unlike the training images,,,,unknown,,", "b.png,0,,yes (same SHA-256),,,unknown,,"]
+    assert lines[1:] == ["a.png,2,unlike the training images,,,,unknown,,,", "b.png,0,,yes (same SHA-256),,,unknown,,,"]
     assert read_image_notes(notes) == {"a.png": ("unlike the training images", False), "b.png": ("", True)}
     assert read_pretraining_notes(notes) == {c: {"splits": None, "bundle": "", "outside": ""}
                                              for c in ("a.png", "b.png")}
     write_image_notes(notes, ["a.png", "b.png"], [2, 0], [[], []], [False, False],
                       pretrained=[["test"], ["test", "unlabelled"]])
-    assert [line.split(",")[-3] for line in notes.read_text(encoding="utf-8-sig").splitlines()[1:]] == [
+    assert [line.split(",")[-4] for line in notes.read_text(encoding="utf-8-sig").splitlines()[1:]] == [
         "yes (same SHA-256 as a test image)", "yes (same SHA-256 as a test image and a data.unlabelled image)"]
     assert {c: e["splits"] for c, e in (read_pretraining_notes(notes) or {}).items()} == {
         "a.png": ["test"], "b.png": ["test", "unlabelled"]}
     # why a class is not the most likely grade (decision_words), per case; quoted where it must be
     write_image_notes(notes, ["a.png", "b.png"], [2, 0], [[], []], [False, False], ["", "P 0.54, not 0"],
                       pretrained=[[], []])
-    assert notes.read_text(encoding="utf-8-sig").splitlines()[1:] == ["a.png,2,,,,,,,", 'b.png,0,,,"P 0.54, not 0",,,,']
+    assert notes.read_text(encoding="utf-8-sig").splitlines()[1:] == ["a.png,2,,,,,,,,", 'b.png,0,,,"P 0.54, not 0",,,,,']
     assert read_image_notes(tmp_path / "none.csv") is None
     (tmp_path / "other.csv").write_text("case,class,P0\n")
     assert read_image_notes(tmp_path / "other.csv") is None
@@ -107,7 +107,7 @@ def test_the_notes_file_names_each_grade_in_the_bundles_words(tmp_path: Path) ->
     write_image_notes(notes, ["a.png", "b.png", "c.png"], [2, 0, 1], [["unlike the training images"], [], []],
                       [False, True, False], pretrained=[[], ["test"], []], grade_names=OCTA_NAMES)
     rows = list(csv.DictReader(notes.open(newline="", encoding="utf-8-sig")))
-    assert tuple(rows[0]) == IMAGE_NOTES_COLUMNS and IMAGE_NOTES_COLUMNS[-2:] == ("grade_name", "score")
+    assert tuple(rows[0]) == IMAGE_NOTES_COLUMNS and IMAGE_NOTES_COLUMNS[-3:-1] == ("grade_name", "score")
     assert [(r["class"], r["grade_name"]) for r in rows] == [
         ("2", "proliferative"), ("0", "none"), ("1", "non-proliferative")]
     read = read_image_notes(notes)
