@@ -50,3 +50,19 @@ def test_a_dark_photograph_gets_a_note_and_a_bright_one_none() -> None:
     _, found = cache_rows(dark, [32], options, "dark.png")
     [said] = [p for p in found if p.kind == "fundus-dark"]
     assert said.severity == "note" and said.path == "dark.png" and "may cut off the disc" in said.what
+
+
+def test_grading_a_dark_photograph_keeps_the_ingests_note_to_itself() -> None:
+    # grading warns only of what the ingest warned of; the dark note was a note there
+    from drac_ssl.grading.model import InputSpec
+    from drac_ssl.grading.predict import preprocess_image
+
+    spec = InputSpec(channels=3, source_size=64, image_size=32, recipe="fundus", mean=(0.5,) * 3,
+                     std=(0.25,) * 3, fundus_crop=True)
+    dark = (_photo(300, 240, (150, 120), 110) * 0.1).astype(np.uint8)
+    _, found = cache_rows(dark, [64], spec.cache_options(), "dark.png")
+    assert [p for p in found if p.kind == "fundus-dark"]  # the ingest would note it
+    notes: list[str] = []
+    x = preprocess_image(dark, {"input": spec.to_metadata()}, notes=notes)
+    assert x.shape == (3, 32, 32)
+    assert not [n for n in notes if "may cut off the disc" in n], notes

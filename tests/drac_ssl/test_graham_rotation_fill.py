@@ -67,3 +67,13 @@ def test_the_pretraining_recipe_follows_data_graham() -> None:
     assert view_recipe(cfg).fill == 128 / 255
     cfg.pretrain.augment.recipe = "octa"  # a reflected border: nothing to fill
     assert view_recipe(cfg).fill == 0.0
+
+
+def test_the_fine_tuning_recipe_follows_the_specs_graham() -> None:
+    from drac_ssl.finetune import train_view_recipe
+    from drac_ssl.grading.model import InputSpec
+
+    spec = InputSpec(channels=3, source_size=64, image_size=32, recipe="fundus", mean=(0.5,) * 3,
+                     std=(0.25,) * 3)
+    assert train_view_recipe(spec).fill == 0.0
+    assert train_view_recipe(dataclasses.replace(spec, graham=True)).fill == 128 / 255
