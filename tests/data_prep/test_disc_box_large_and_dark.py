@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
 from data_prep.cache import CacheOptions, cache_rows
 from data_prep.fundus import MASK_SIZE, disc_box, find_disc
 
