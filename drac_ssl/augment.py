@@ -647,8 +647,15 @@ class GpuTwoViewAugment(nn.Module):
         cy = (1.0 - h) * (2.0 * draws.take() - 1.0)
         return w, h, cx, cy
 
-    def _geometry(self, x: Tensor, draws: RandomDraws, copies: int = 1) -> Tensor:
-        """``copies`` geometric views of each image: ``(copies * B, C, S, S)``, copy-major."""
+    @property
+    def _fill(self) -> float:
+        """The constant level outside the image (``recipe.fill`` with border ``zeros``; else 0)."""
+        return self.recipe.fill if self.recipe.border == "zeros" else 0.0
+
+    def _geometry(self, x: Tensor, draws: RandomDraws, copies: int = 1, shifted: bool = False) -> Tensor:
+        """``copies`` geometric views of each image: ``(copies * B, C, S, S)``, copy-major.
+        ``shifted``: ``x`` already holds ``x - fill`` (:meth:`forward`'s own copy of a uint8
+        batch, shifted in place), so no second copy of the source batch is made here."""
         r = self.recipe
         batch, _, height, width = x.shape
         n = copies * batch
@@ -676,8 +683,8 @@ class GpuTwoViewAugment(nn.Module):
         # source images instead would copy them)
         # a constant fill c: sampling x - c with zeros outside and adding c back (the sampling is
         # linear in its input), so the inside is unchanged and the outside is c
-        fill = r.fill if r.border == "zeros" else 0.0
-        source = x - fill if fill else x
+        fill = self._fill
+        source = x - fill if fill and not shifted else x  # a copy only for a caller's float batch
         out = torch.cat([
             F.grid_sample(source, part, mode=r.interpolation, padding_mode=padding, align_corners=False)
             for part in grid.split(batch)
@@ -799,8 +806,13 @@ class GpuTwoViewAugment(nn.Module):
     def views(self, x: Tensor, copies: int = 1, generator: torch.Generator | None = None) -> Tensor:
         """``copies`` independent random views of each image of a float [0, 1] batch
         ``(B,C,H,W)``: ``(copies * B, C, S, S)``, the first ``B`` rows the first copy."""
+        return self._views(x, copies, generator)
+
+    def _views(self, x: Tensor, copies: int, generator: torch.Generator | None,
+               shifted: bool = False) -> Tensor:
+        """:meth:`views`; ``shifted``: ``x`` holds ``x - fill`` (:meth:`_geometry`)."""
         draws = RandomDraws(copies * x.shape[0], generator, x.device)
-        x = self._geometry(x, draws, copies)
+        x = self._geometry(x, draws, copies, shifted)
         x = self._colour(x, draws)
         x = self._blur_and_noise(x, draws, generator)
         return self.normalize(x)
@@ -830,10 +842,14 @@ class GpuTwoViewAugment(nn.Module):
                 f"expected a (B,{self.channels},H,W) batch, got shape {tuple(batch_uint8.shape)}"
             )
         x = batch_uint8.float()
+        shifted = False
         if batch_uint8.dtype == torch.uint8:
             x = x.div_(255.0)
+            if self._fill:  # x is this call's own copy: shift it in place for the fill
+                x = x.sub_(self._fill)
+                shifted = True
         # Both views in one pass: every step launches its kernels once for the two views.
         # At OCTA's batch 32 the work per kernel is small and the launches (CPU side) are
         # what costs time on a GPU.
-        views = self.views(x, 2, generator)
+        views = self._views(x, 2, generator, shifted)
         return views[: x.shape[0]], views[x.shape[0] :]

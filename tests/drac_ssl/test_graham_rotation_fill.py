@@ -77,3 +77,17 @@ def test_the_fine_tuning_recipe_follows_the_specs_graham() -> None:
                      std=(0.25,) * 3)
     assert train_view_recipe(spec).fill == 0.0
     assert train_view_recipe(dataclasses.replace(spec, graham=True)).fill == 128 / 255
+
+
+def test_the_device_fill_shifts_a_uint8_batchs_copy_in_place_and_leaves_a_float_batch_alone() -> None:
+    # forward shifts its own float copy of a uint8 batch by the fill (no second copy of the
+    # source batch); a caller's float batch is copied instead: the views are the same either way
+    cfg, recipe = _rotating(True)
+    aug = GpuTwoViewAugment(cfg, 3, recipe)
+    batch = torch.randint(0, 256, (4, 3, SIZE, SIZE), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    floats = batch.float() / 255
+    before = floats.clone()
+    a = aug(batch, torch.Generator().manual_seed(0))
+    b = aug(floats, torch.Generator().manual_seed(0))
+    assert torch.equal(floats, before)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
