@@ -48,7 +48,9 @@ import cv2
 import numpy as np
 
 from data_prep.fundus import (
-    disc_crop_box,
+    DARK_SHARE,
+    MIN_THRESHOLD,
+    disc_crop_search,
     graham,
     has_dark_surround,
     looks_graham_filtered,
@@ -64,6 +66,7 @@ from data_prep.validate import (
     array_row_pixels,
     blank_problem,
     inspect_image,
+    note,
     pixels_sha256,
     sha256_of,
     warning,
@@ -244,7 +247,8 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
     margins = None  # padding that is not photograph, set to 128 by the Graham filter
     where = RowGeometry.whole(height, width)
     if options.fundus_crop:
-        crop, box = disc_crop_box(pixels)
+        crop, search = disc_crop_search(pixels)
+        box = search.box
         found = box is not None
         whole = (0, 0, width, height)
         # a box that is the whole image (the bright region fills the frame) cuts nothing out
@@ -264,6 +268,13 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
                       + ("; the Graham filter is applied to it again" if options.graham else ""),
                 "use the original photographs, or run without --fundus-crop"
                 + " (and without --graham for pre-filtered copies)" * options.graham, "fundus-surround"))
+        elif search.floored:  # a dark photograph: its dim rim may lie below the floor
+            problems.append(note(
+                path, f"dark photograph (mean grey below {MIN_THRESHOLD * 10 / DARK_SHARE:g} of 255): the "
+                      f"fundus disc was taken where it is brighter than {MIN_THRESHOLD} (of 255) and the "
+                      "crop may cut off the disc's dim rim",
+                "check the disc's edge in the cached copy; brighten the photograph before the "
+                "ingest, or run without --fundus-crop", "fundus-dark"))
         if options.graham and options.graham_reflect_padding and crop.shape[0] != crop.shape[1]:
             margins = square_margins(*crop.shape[:2])
         pixels = pad_to_square(crop, reflect=margins is not None)

@@ -727,7 +727,9 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
         rows, problems = cache_rows(array, [spec.source_size], spec.cache_options(), "image",
                                     geometry=geometry)
         if notes is not None:
-            notes += [p.what for p in problems]
+            # the ingest's notes (a dark photograph's crop, kind fundus-dark) stay the ingest's:
+            # grading warns only of what the ingest warned of
+            notes += [p.what for p in problems if p.severity != "note"]
         array = rows[spec.source_size]
     else:
         if geometry is not None:
