@@ -517,8 +517,8 @@ def _fundus_options_on_octa(plan: Plan, layout: Layout, channels: int, root: Pat
     each scan masked). A
     warning, as the package's other mismatches of a recipe and the data
     (:mod:`drac_ssl.preflight`'s grey recipe on colour data); ``--strict`` makes it an error.
-    ``cropped``: ``(k, n)``, ``k`` of the ``n`` decoded images whose crop to the disc was applied
-    (no :data:`data_prep.problems.CROP_NOT_APPLIED` finding); when that is most of them the
+    ``cropped``: ``(k, n)``, ``k`` of the ``n`` decoded images whose crop to the disc cut the
+    frame (:attr:`data_prep.cache.FileRecord.disc_cut`); when that is most of them the
     crop did find a disc on a dark surround, and the warning says the images look like grey
     fundus photographs (red-free) rather than that a scan has no disc."""
     if plan.resolved_modality(layout, channels) != "octa":
@@ -3130,7 +3130,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     problems += apply_strict(depth_problems, cfg.strict)
     octa = plan.resolved_modality(layout, channels) == "octa"
     decoded = [e.record for e in entries if e.record.width]
-    cropped = sum(not any(issue[3] in CROP_NOT_APPLIED for issue in r.issues) for r in decoded)
+    cropped = sum(r.disc_cut for r in decoded)
     problems += apply_strict(_fundus_options_on_octa(plan, layout, channels, root, (cropped, len(decoded))),
                              cfg.strict)
     # the sizes' notes speak of the grades and the graded folder: the graded images alone (the
