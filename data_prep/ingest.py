@@ -875,7 +875,7 @@ def test_folder_problems(problems: Sequence[Problem]) -> list[Problem]:
     words. Errors still, as a test case may be missing: an image the ingest cannot read
     (``x.webp``); a name with no extension (a DICOM exported without one nor its preamble);
     an image's name with one more suffix (``161.png.crdownload``, ``.part``, ``.gz``: a download
-    not finished, a compressed copy), whose fix names the image."""
+    not finished, a compressed copy), said so by the listing itself."""
     from drac_ssl.submission import NOT_AN_IMAGE_FIX
 
     found = []
@@ -883,14 +883,7 @@ def test_folder_problems(problems: Sequence[Problem]) -> list[Problem]:
         if p.severity != "error" or not p.what.startswith(NOT_AN_IMAGE_FILE):
             found.append(p)
             continue
-        name = Path(p.path).name
-        inner = name.removesuffix(Path(name).suffix)
-        if Path(inner).suffix.lower() in IMAGE_SUFFIXES:
-            found.append(dataclasses.replace(p, fix=f"{inner} with one more suffix: a download not finished, "
-                                                    f"or a compressed copy? put the whole {inner} in its place "
-                                                    f"(download or unpack it again), or move it out of the "
-                                                    f"folder if it is not a test image"))
-        elif not Path(name).suffix:  # no extension: maybe a test image (a DICOM without its preamble)
+        if not Path(p.path).suffix:  # no extension: maybe a test image (a DICOM without its preamble)
             found.append(p)
         else:
             found.append(dataclasses.replace(p, severity="note", fix=NOT_AN_IMAGE_FIX))
