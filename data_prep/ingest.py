@@ -668,7 +668,7 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
         return None
     again = collect_images(cfg, layout, GRADE_SCALES["icdr"], check_shared_names=check_shared_names)
     strays = icdr_strays(again[2])
-    if any(is_scale_problem(p) for p in again[1]) and strays is None or len(
+    if (any(is_scale_problem(p) for p in again[1]) and strays is None) or len(
             [p for p in again[1] if p.severity == "error" and p.kind != SHARED_NAME_KIND
              and not is_scale_problem(p)]) != len(
             [p for p in first if p.severity == "error" and not is_scale_problem(p)
