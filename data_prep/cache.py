@@ -296,6 +296,12 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
     return rows, problems
 
 
+DISC_CUT_SHARE = 0.9
+"""The most of an image's area a fundus crop's disc box keeps for the crop to count as having cut
+the frame (:attr:`FileRecord.disc_cut`): a UW-OCTA scan's bright vessels give a box of the whole
+frame or nearly (the 3 DRAC samples: 100 %, 100 %, 99 %)."""
+
+
 @dataclass
 class FileRecord:
     """Everything the ingest knows about one image file."""
@@ -333,6 +339,10 @@ class FileRecord:
     # ``cp -p``, ``rsync -a`` or an archive's extraction, has another inode or ctime). None: not
     # known (a state written before it was recorded; the file is hashed again, not decoded)
     identity: tuple[int, int] | None = None
+    # the fundus crop cut the frame: its disc box kept at most DISC_CUT_SHARE of the image's
+    # area (what tells grey photographs from UW-OCTA scans, whose box is the whole frame or
+    # nearly); kept in the state, False without --fundus-crop or in a state written before it
+    disc_cut: bool = False
 
     def problems(self, display_path: str) -> list[Problem]:
         return [Problem(display_path, *issue) for issue in self.issues]
@@ -344,7 +354,8 @@ class FileRecord:
                 "colour": self.colour, "issues": [list(issue) for issue in self.issues],
                 "phantom": self.phantom, "grey_level": self.grey_level,
                 "pixels_sha256": self.pixels_sha256, "cache_index": cache_index,
-                "identity": list(self.identity) if self.identity is not None else None}
+                "identity": list(self.identity) if self.identity is not None else None,
+                "disc_cut": self.disc_cut}
 
     @classmethod
     def from_state(cls, rel: str, entry: dict[str, Any]) -> FileRecord:
@@ -381,8 +392,11 @@ def _fill(record: FileRecord, image: DecodedImage, sizes: Sequence[int], options
         record.grey_level = mean_level(image.pixels)
         record.pixels_sha256 = pixels_sha256(image.pixels)  # before the crop, filter and resize
         problems += blank_problem(image.pixels, path)  # the decoded pixels: no second decode
-        record.resized, done = cache_rows(image.pixels, sizes, options, path)
+        geometry: list[RowGeometry] = []
+        record.resized, done = cache_rows(image.pixels, sizes, options, path, geometry)
         problems += done
+        (x0, y0, x1, y1), (height, width) = geometry[0].box, image.pixels.shape[:2]
+        record.disc_cut = geometry[0].cropped and (x1 - x0) * (y1 - y0) <= DISC_CUT_SHARE * height * width
     record.issues += [(p.what, p.fix, p.severity, p.kind) for p in problems]  # after process_file's
     return record
 

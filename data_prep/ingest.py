@@ -517,8 +517,8 @@ def _fundus_options_on_octa(plan: Plan, layout: Layout, channels: int, root: Pat
     each scan masked). A
     warning, as the package's other mismatches of a recipe and the data
     (:mod:`drac_ssl.preflight`'s grey recipe on colour data); ``--strict`` makes it an error.
-    ``cropped``: ``(k, n)``, ``k`` of the ``n`` decoded images whose crop to the disc was applied
-    (no :data:`data_prep.problems.CROP_NOT_APPLIED` finding); when that is most of them the
+    ``cropped``: ``(k, n)``, ``k`` of the ``n`` decoded images whose crop to the disc cut the
+    frame (:attr:`data_prep.cache.FileRecord.disc_cut`); when that is most of them the
     crop did find a disc on a dark surround, and the warning says the images look like grey
     fundus photographs (red-free) rather than that a scan has no disc."""
     if plan.resolved_modality(layout, channels) != "octa":
@@ -668,7 +668,7 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
         return None
     again = collect_images(cfg, layout, GRADE_SCALES["icdr"], check_shared_names=check_shared_names)
     strays = icdr_strays(again[2])
-    if any(is_scale_problem(p) for p in again[1]) and strays is None or len(
+    if (any(is_scale_problem(p) for p in again[1]) and strays is None) or len(
             [p for p in again[1] if p.severity == "error" and p.kind != SHARED_NAME_KIND
              and not is_scale_problem(p)]) != len(
             [p for p in first if p.severity == "error" and not is_scale_problem(p)
@@ -875,7 +875,7 @@ def test_folder_problems(problems: Sequence[Problem]) -> list[Problem]:
     words. Errors still, as a test case may be missing: an image the ingest cannot read
     (``x.webp``); a name with no extension (a DICOM exported without one nor its preamble);
     an image's name with one more suffix (``161.png.crdownload``, ``.part``, ``.gz``: a download
-    not finished, a compressed copy), whose fix names the image."""
+    not finished, a compressed copy), said so by the listing itself."""
     from drac_ssl.submission import NOT_AN_IMAGE_FIX
 
     found = []
@@ -883,14 +883,7 @@ def test_folder_problems(problems: Sequence[Problem]) -> list[Problem]:
         if p.severity != "error" or not p.what.startswith(NOT_AN_IMAGE_FILE):
             found.append(p)
             continue
-        name = Path(p.path).name
-        inner = name.removesuffix(Path(name).suffix)
-        if Path(inner).suffix.lower() in IMAGE_SUFFIXES:
-            found.append(dataclasses.replace(p, fix=f"{inner} with one more suffix: a download not finished, "
-                                                    f"or a compressed copy? put the whole {inner} in its place "
-                                                    f"(download or unpack it again), or move it out of the "
-                                                    f"folder if it is not a test image"))
-        elif not Path(name).suffix:  # no extension: maybe a test image (a DICOM without its preamble)
+        if not Path(p.path).suffix:  # no extension: maybe a test image (a DICOM without its preamble)
             found.append(p)
         else:
             found.append(dataclasses.replace(p, severity="note", fix=NOT_AN_IMAGE_FIX))
@@ -3130,7 +3123,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     problems += apply_strict(depth_problems, cfg.strict)
     octa = plan.resolved_modality(layout, channels) == "octa"
     decoded = [e.record for e in entries if e.record.width]
-    cropped = sum(not any(issue[3] in CROP_NOT_APPLIED for issue in r.issues) for r in decoded)
+    cropped = sum(r.disc_cut for r in decoded)
     problems += apply_strict(_fundus_options_on_octa(plan, layout, channels, root, (cropped, len(decoded))),
                              cfg.strict)
     # the sizes' notes speak of the grades and the graded folder: the graded images alone (the

@@ -5,10 +5,12 @@ or for grey photographs declared fundus."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
+from shared_data import SHARED_DATA, needs
 from test_ingest import config, write_csv
 
 from data_prep import ingest
@@ -79,3 +81,16 @@ def test_colour_photographs_with_the_crop_are_not_warned(tmp_path: Path) -> None
     done = ingest.run(config(root, fundus_crop=True, graham=True, channels="auto", grades=["Normal", "DR"]),
                       tmp_path / "out", verbose=False)
     assert done.channels == 3 and not _said(done)
+
+
+@needs(SHARED_DATA / "drac_samples", "the real DRAC samples")
+def test_real_drac_scans_whose_disc_box_is_the_frame_are_said_to_have_no_disc(tmp_path: Path) -> None:
+    # a review: the crop's box on the 3 DRAC samples is the whole frame or nearly (1024 x 1014 px)
+    # with a dark corner, so no finding, and the ingest told these UW-OCTA scans to be read as fundus
+    root = tmp_path / "octa"
+    shutil.copytree(SHARED_DATA / "drac_samples", root)
+    write_csv(root / "labels.csv", ["image name", "DR grade"], [[f"sample_{i}.png", i] for i in range(3)])
+    done = ingest.run(config(root, fundus_crop=True),
+                      tmp_path / "out", verbose=False)
+    [said] = [p for p in done.findings if "treated as UW-OCTA" in p.what or WORDS in p.what]
+    assert "no fundus disc on a dark surround" in said.what and "drop --fundus-crop" in said.fix
