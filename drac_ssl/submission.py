@@ -649,8 +649,9 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
     case -> ``{"splits": pretraining_cell_splits(cell), "bundle": the bundle cell, "outside":
     pretraining_cell_outside(cell)}``; None when
     there is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_COLUMNS`,
-    :data:`IMAGE_NOTES_COLUMNS_BEFORE_SCORE` and :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a
-    file written before ``pretraining_image`` tells nothing of it)."""
+    :data:`IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE`, :data:`IMAGE_NOTES_COLUMNS_BEFORE_SCORE` and
+    :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a file written before ``pretraining_image``
+    tells nothing of it)."""
     rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE,
                                     IMAGE_NOTES_COLUMNS_BEFORE_SCORE, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME))
     if rows is None:
@@ -665,7 +666,8 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
 def read_noted_grade_names(path: str | os.PathLike[str]) -> tuple[str, ...] | None:
     """The bundle's grade names, grade 0 first, read back from the ``grade_name`` column of
     :func:`write_image_notes`'s file ``path``, or None unless the file is clean: this version's
-    header (:data:`IMAGE_NOTES_COLUMNS`), every row's ``class`` a whole number with a name, one
+    header (:data:`IMAGE_NOTES_COLUMNS`) or the one before its size note
+    (:data:`IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE`), every row's ``class`` a whole number with a name, one
     name per class and one class per name, one ``bundle`` cell on every row (one model), and
     every grade from 0 to the highest class named. A grade no image was given has no name there
     (then None), nor does a name the writer changed (:func:`grade_name_cell`: ``'`` before a
@@ -693,7 +695,8 @@ def read_noted_grade_names(path: str | os.PathLike[str]) -> tuple[str, ...] | No
 
 def read_noted_classes(path: str | os.PathLike[str]) -> dict[str, str] | None:
     """case -> ``class`` cell (stripped) of each row of :func:`write_image_notes`'s file
-    ``path`` (this version's header, :data:`IMAGE_NOTES_COLUMNS`); None when there is no such
+    ``path`` (this version's header, :data:`IMAGE_NOTES_COLUMNS`, or the one before its size
+    note, :data:`IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE`); None when there is no such
     file or it cannot be read. What :func:`drac_ssl.scoring.notes_grade_names` compares with
     the submission before it reads its labels by the notes' names."""
     rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE))

@@ -194,6 +194,17 @@ def test_a_bench_script_names_the_damaged_record_not_a_traceback(tmp_path: Path,
     assert str(caught.value.code).startswith(f"[bench] {tmp_path / 'stages.json'}: damaged: {said}"), caught.value
 
 
+def test_a_bench_script_says_a_folder_named_stages_json_cannot_be_read(tmp_path: Path) -> None:
+    """A reviewer's finding: run_stages tested is_file(), so a folder of that name was "no such
+    file ... ended before its first stage"."""
+    from bench.common import run_stages
+
+    (tmp_path / "stages.json").mkdir()
+    with pytest.raises(SystemExit) as caught:
+        run_stages(tmp_path)
+    assert str(caught.value.code) == f"[bench] {tmp_path / 'stages.json'}: cannot be read (Is a directory)"
+
+
 @pytest.mark.parametrize(("raw", "said"), DAMAGED, ids=IDS)
 def test_the_epochs_bench_notes_a_damaged_record_of_its_starting_weights(
         tmp_path: Path, raw: bytes, said: str) -> None:
