@@ -94,3 +94,17 @@ def test_real_drac_scans_whose_disc_box_is_the_frame_are_said_to_have_no_disc(tm
                       tmp_path / "out", verbose=False)
     [said] = [p for p in done.findings if "treated as UW-OCTA" in p.what or WORDS in p.what]
     assert "no fundus disc on a dark surround" in said.what and "drop --fundus-crop" in said.fix
+
+
+def test_the_photograph_wording_needs_the_crop_to_cut_most_images(tmp_path: Path) -> None:
+    """Half the images cut (2 of 4) is not most of them: a scan's wording; 3 of 4 is (a mutation audit)."""
+    from types import SimpleNamespace
+
+    plan = SimpleNamespace(modality="auto", options=SimpleNamespace(fundus_crop=True, graham=False),
+                           resolved_modality=lambda layout, channels: "octa")
+    layout = SimpleNamespace(treated_as="plain", fundus=False)
+    [half] = ingest._fundus_options_on_octa(plan, layout, 1, tmp_path, cropped=(2, 4))  # type: ignore[arg-type]
+    assert "no fundus disc on a dark surround" in half.what, half.what
+    assert "look like grey fundus photographs" not in half.what
+    [most] = ingest._fundus_options_on_octa(plan, layout, 1, tmp_path, cropped=(3, 4))  # type: ignore[arg-type]
+    assert "look like grey fundus photographs" in most.what and "in 3 of 4" in most.what, most.what

@@ -274,3 +274,25 @@ def test_a_control_character_is_a_problem_not_a_formula_warning(
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [_expected(path, 3, name)], captured.out
     assert "formula" not in captured.err, captured.err
+
+
+def test_a_four_digit_drac_name_with_a_leading_zero_is_no_drac_name(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """DRAC names past 999 are the plain id ('1000.png'): '0001.png' is padded to 4 digits,
+    which the grader cannot match (a mutation audit: the rule once took any 4 digits)."""
+    from drac_ssl import export
+
+    path = _file(tmp_path / "padded.csv", ["0001.png"] + [f"{i:03d}.png" for i in range(2, DRAC_TEST_IMAGES + 1)])
+    assert export.main(["--check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "'0001.png' (line 2)" in out, out
+
+
+def test_a_formula_start_with_a_comma_is_a_problem_not_only_a_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'=a,b.png' starts like a formula and holds a comma: the comma is refused (a rename), not
+    only warned of as a formula start (a mutation audit)."""
+    path = _file(tmp_path / "formula_comma.csv",
+                 [f"{i:03d}.png" for i in range(1, DRAC_TEST_IMAGES)] + ["=a,b.png"])
+    assert main(["--check", str(path)]) == 1
+    assert "rename the image file to" in capsys.readouterr().out
