@@ -254,7 +254,7 @@ def run_stages(run_dir: Path) -> dict[str, Any]:
 
     path = run_dir / STAGES_RECORD
     try:
-        if not path.is_file():
+        if not path.exists():  # a folder of that name: read_stages_record's OSError, said below
             raise SystemExit(f"[bench] {path}: no such file: {run_dir} is not a run folder of python -m "
                              "drac_ssl.train, or its training ended before its first stage")
         return read_stages_record(run_dir, strict=True)

@@ -48,7 +48,9 @@ import cv2
 import numpy as np
 
 from data_prep.fundus import (
-    disc_crop_box,
+    DARK_SHARE,
+    MIN_THRESHOLD,
+    disc_crop_search,
     graham,
     has_dark_surround,
     looks_graham_filtered,
@@ -64,6 +66,7 @@ from data_prep.validate import (
     array_row_pixels,
     blank_problem,
     inspect_image,
+    note,
     pixels_sha256,
     sha256_of,
     warning,
@@ -244,7 +247,8 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
     margins = None  # padding that is not photograph, set to 128 by the Graham filter
     where = RowGeometry.whole(height, width)
     if options.fundus_crop:
-        crop, box = disc_crop_box(pixels)
+        crop, search = disc_crop_search(pixels)
+        box = search.box
         found = box is not None
         whole = (0, 0, width, height)
         # a box that is the whole image (the bright region fills the frame) cuts nothing out
@@ -264,6 +268,13 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
                       + ("; the Graham filter is applied to it again" if options.graham else ""),
                 "use the original photographs, or run without --fundus-crop"
                 + " (and without --graham for pre-filtered copies)" * options.graham, "fundus-surround"))
+        elif search.floored:  # a dark photograph: its dim rim may lie below the floor
+            problems.append(note(
+                path, f"dark photograph (mean grey below {MIN_THRESHOLD * 10 / DARK_SHARE:g} of 255): the "
+                      f"fundus disc was taken where it is brighter than {MIN_THRESHOLD} (of 255) and the "
+                      "crop may cut off the disc's dim rim",
+                "check the disc's edge in the cached copy; brighten the photograph before the "
+                "ingest, or run without --fundus-crop", "fundus-dark"))
         if options.graham and options.graham_reflect_padding and crop.shape[0] != crop.shape[1]:
             margins = square_margins(*crop.shape[:2])
         pixels = pad_to_square(crop, reflect=margins is not None)
@@ -283,6 +294,12 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
     if geometry is not None:
         geometry.append(dataclasses.replace(where, graham=options.graham))
     return rows, problems
+
+
+DISC_CUT_SHARE = 0.9
+"""The most of an image's area a fundus crop's disc box keeps for the crop to count as having cut
+the frame (:attr:`FileRecord.disc_cut`): a UW-OCTA scan's bright vessels give a box of the whole
+frame or nearly (the 3 DRAC samples: 100 %, 100 %, 99 %)."""
 
 
 @dataclass
@@ -322,6 +339,10 @@ class FileRecord:
     # ``cp -p``, ``rsync -a`` or an archive's extraction, has another inode or ctime). None: not
     # known (a state written before it was recorded; the file is hashed again, not decoded)
     identity: tuple[int, int] | None = None
+    # the fundus crop cut the frame: its disc box kept at most DISC_CUT_SHARE of the image's
+    # area (what tells grey photographs from UW-OCTA scans, whose box is the whole frame or
+    # nearly); kept in the state, False without --fundus-crop or in a state written before it
+    disc_cut: bool = False
 
     def problems(self, display_path: str) -> list[Problem]:
         return [Problem(display_path, *issue) for issue in self.issues]
@@ -333,7 +354,8 @@ class FileRecord:
                 "colour": self.colour, "issues": [list(issue) for issue in self.issues],
                 "phantom": self.phantom, "grey_level": self.grey_level,
                 "pixels_sha256": self.pixels_sha256, "cache_index": cache_index,
-                "identity": list(self.identity) if self.identity is not None else None}
+                "identity": list(self.identity) if self.identity is not None else None,
+                "disc_cut": self.disc_cut}
 
     @classmethod
     def from_state(cls, rel: str, entry: dict[str, Any]) -> FileRecord:
@@ -370,8 +392,11 @@ def _fill(record: FileRecord, image: DecodedImage, sizes: Sequence[int], options
         record.grey_level = mean_level(image.pixels)
         record.pixels_sha256 = pixels_sha256(image.pixels)  # before the crop, filter and resize
         problems += blank_problem(image.pixels, path)  # the decoded pixels: no second decode
-        record.resized, done = cache_rows(image.pixels, sizes, options, path)
+        geometry: list[RowGeometry] = []
+        record.resized, done = cache_rows(image.pixels, sizes, options, path, geometry)
         problems += done
+        (x0, y0, x1, y1), (height, width) = geometry[0].box, image.pixels.shape[:2]
+        record.disc_cut = geometry[0].cropped and (x1 - x0) * (y1 - y0) <= DISC_CUT_SHARE * height * width
     record.issues += [(p.what, p.fix, p.severity, p.kind) for p in problems]  # after process_file's
     return record
 

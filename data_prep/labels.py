@@ -215,10 +215,6 @@ def _score(records: list[tuple[int, list[str]]], wanted: Sequence[str]) -> tuple
     return found, (fits if len(header) > 1 else -1.0), len(header)
 
 
-def _names_a_file(cell: str) -> bool:
-    return cell.lower().endswith(tuple(IMAGE_SUFFIXES))
-
-
 def _title_rows(parsed: dict[str, list[tuple[int, list[str]]]], wanted: Sequence[str]
                 ) -> tuple[int, str] | None:
     """``(the header's line, the title)`` when the first record of a reading of ``parsed``
@@ -235,9 +231,9 @@ def _title_rows(parsed: dict[str, list[tuple[int, list[str]]]], wanted: Sequence
                 break
             line, header = records[k]
             better = _score(records[k:], wanted)[0] > found
-            names_below = any(_names_a_file(c) for _, cells in records[k + 1:k + 6] for c in cells)
+            names_below = any(is_file_name(c) for _, cells in records[k + 1:k + 6] for c in cells)
             titled = (found == 0 and len(first) == 1 and len(header) >= 2 and names_below
-                      and not any(_names_a_file(c) for c in header))
+                      and not any(is_file_name(c) for c in header))
             if better or titled:
                 return line, " ".join(first)
     return None
@@ -550,9 +546,6 @@ def grade_like_column(name: str) -> bool:
     low = name.lower()
     return (any(w in low for w in GRADE_INSIDE_WORDS)
             or bool(words & NOT_PATIENT_ID_WORDS) and not words & PATIENT_ID_WORDS)
-
-
-_NOT_AVAILABLE = frozenset({"na", "n/a", "nan", "#n/a", "#nv", "null", "none", "-"})
 
 
 def split_decimal_problems(table: Table, grade: int, taken: Collection[int]) -> list[Problem]:

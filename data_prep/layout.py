@@ -594,11 +594,18 @@ def _not_named_as_image(path: Path) -> Problem:
     named ``.dcm`` / ``.dicom``) ``holds a DICOM file (export the image as PNG or TIFF from the
     viewer)``; a PNG, JPEG, TIFF or BMP under another name (``scan_00``, a PACS export without
     extension) ``is a JPEG image whose name does not end in an image suffix (...)``, to rename
-    ``scan_00.jpg``; an image of another format (Pillow opens it) ``is a WEBP file``, to convert;
+    ``scan_00.jpg``; an image's name with one more suffix (``161.png.crdownload``, ``.part``,
+    ``.gz``), whatever its content (the first bytes of a PNG), a download not finished or a
+    compressed copy, to replace with the whole image; an image of another format (Pillow opens it) ``is a WEBP file``, to convert;
     anything else ``not an image file (.txt)``, to move out."""
     kind, why, fix = image_notes.named_otherwise(path)
     if kind != "dicom" and path.suffix.lower() in image_notes.DICOM_SUFFIXES:
         kind, why, fix = "dicom", f"holds a DICOM file ({image_notes.DICOM_FIX})", image_notes.DICOM_FIX
+    if Path(path.stem).suffix.lower() in IMAGE_SUFFIXES:  # its content may be a truncated image
+        return error(path, f"an image's name with one more suffix ({path.suffix}), in an image folder",
+                     f"{path.stem} with one more suffix: a download not finished, or a compressed copy? "
+                     f"put the whole {path.stem} in its place (download or unpack it again), or move it "
+                     "out of the image folder", "non-image")
     if kind == "image":  # the label row may name it without the suffix: it then matches
         return error(path, f"{why}, in an image folder", f"{fix} (a label row naming {path.stem} "
                                                          "matches it then)", "non-image")

@@ -16,7 +16,11 @@ the edge pixel repeated), so the reflected fill is one pixel apart (:data:`_BORD
 - ``fundus`` (colour fundus photographs, 3 channels; grey data gets the grey part): random
   resized crop, horizontal and vertical flips, a rotation by any angle (a fundus photograph
   has no preferred orientation: the disc is round and left and right eyes are mirror
-  images; black corners, like the photograph's surround), and a mild colour jitter with
+  images). The rotation follows the crop: on the CPU path the view's corners are filled
+  with a constant (black; 128 for Graham-filtered images, :func:`graham_fill`), wedges that
+  cut into the retina when the crop lies inside the disc; the GPU path samples the rotated
+  crop from the whole image, filling only where it leaves the image. Rotating before the
+  crop is untested here (docs/data.md, "Colour"). Then a mild colour jitter with
   p 0.8 (brightness, contrast and saturation 0.2: camera and pigmentation differences).
   No hue shift: hue carries the lesions (a haemorrhage's red, an exudate's yellow); on
   RetinaMNIST even 0.02 of a turn lowered the cross-validated AUC (``docs/retinamnist.md``). No
@@ -136,6 +140,9 @@ class ViewRecipe:
     # bicubic kernel at the edge, which PIL and OpenCV fill by replicating the edge pixels);
     # reflect is one pixel apart on the CPU and the GPU (see _BORDERS)
     border: str = "zeros"
+    # with border "zeros": the constant level outside the image, in [0, 1] units (0: black;
+    # 0.5 for Graham-filtered images, whose background is 128: graham_fill)
+    fill: float = 0.0
     mean: tuple[float, ...] = field(default=(0.5,))
     std: tuple[float, ...] = field(default=(0.5,))
 
@@ -144,6 +151,8 @@ class ViewRecipe:
             raise ValueError(f"interpolation must be bilinear or bicubic, got {self.interpolation!r}")
         if self.border not in _BORDERS:
             raise ValueError(f"border must be one of {', '.join(_BORDERS)}, got {self.border!r}")
+        if not 0.0 <= self.fill <= 1.0:
+            raise ValueError(f"fill must lie in [0, 1] (a level in [0, 1] units), got {self.fill!r}")
 
     def without_randomness(self) -> ViewRecipe:
         """The same recipe with every random operation switched off (for checks)."""
@@ -189,6 +198,22 @@ def recipe_for(cfg: AugmentConfig, dataset: str | None = None) -> ViewRecipe:
     return replace(base, rotate_p=0.5, rotate_degrees=10.0)
 
 
+GRAHAM_BACKGROUND = 128
+"""The level (of 255) of a Graham-filtered image's background and of its masked surround
+(:func:`data_prep.fundus.graham`): what :func:`graham_fill` fills rotated corners with."""
+
+
+def graham_fill(recipe: ViewRecipe, graham: bool) -> ViewRecipe:
+    """``recipe`` whose rotated corners (border ``zeros``: the fundus recipe) are filled with the
+    Graham filter's background :data:`GRAHAM_BACKGROUND` when the cached images are
+    Graham-filtered (``data.graham``; a bundle's :attr:`~drac_ssl.grading.model.InputSpec.graham`):
+    black corners on a mid-grey image are a hard false edge the filter left nowhere else.
+    ``recipe`` unchanged otherwise (black, as every run without the filter)."""
+    if not graham or recipe.border != "zeros":
+        return recipe
+    return replace(recipe, fill=GRAHAM_BACKGROUND / 255.0)
+
+
 # --------------------------------------------------------------------------------------
 # CPU path (albumentations)
 
@@ -227,7 +252,8 @@ def build_view_transform(
     if r.rotate_p > 0 and r.rotate_degrees > 0:
         ops.append(
             A.Affine(
-                rotate=(-r.rotate_degrees, r.rotate_degrees), border_mode=border, p=r.rotate_p
+                rotate=(-r.rotate_degrees, r.rotate_degrees), border_mode=border,
+                fill=round(255 * r.fill), p=r.rotate_p,
             )
         )
     if r.jitter_p > 0:
@@ -621,8 +647,15 @@ class GpuTwoViewAugment(nn.Module):
         cy = (1.0 - h) * (2.0 * draws.take() - 1.0)
         return w, h, cx, cy
 
-    def _geometry(self, x: Tensor, draws: RandomDraws, copies: int = 1) -> Tensor:
-        """``copies`` geometric views of each image: ``(copies * B, C, S, S)``, copy-major."""
+    @property
+    def _fill(self) -> float:
+        """The constant level outside the image (``recipe.fill`` with border ``zeros``; else 0)."""
+        return self.recipe.fill if self.recipe.border == "zeros" else 0.0
+
+    def _geometry(self, x: Tensor, draws: RandomDraws, copies: int = 1, shifted: bool = False) -> Tensor:
+        """``copies`` geometric views of each image: ``(copies * B, C, S, S)``, copy-major.
+        ``shifted``: ``x`` already holds ``x - fill`` (:meth:`forward`'s own copy of a uint8
+        batch, shifted in place), so no second copy of the source batch is made here."""
         r = self.recipe
         batch, _, height, width = x.shape
         n = copies * batch
@@ -648,10 +681,16 @@ class GpuTwoViewAugment(nn.Module):
         padding = _BORDERS[r.border][0]
         # one sampling pass per copy reads the source batch in place (stacking the large
         # source images instead would copy them)
+        # a constant fill c: sampling x - c with zeros outside and adding c back (the sampling is
+        # linear in its input), so the inside is unchanged and the outside is c
+        fill = self._fill
+        source = x - fill if fill and not shifted else x  # a copy only for a caller's float batch
         out = torch.cat([
-            F.grid_sample(x, part, mode=r.interpolation, padding_mode=padding, align_corners=False)
+            F.grid_sample(source, part, mode=r.interpolation, padding_mode=padding, align_corners=False)
             for part in grid.split(batch)
         ])
+        if fill:
+            out += fill
         # bicubic overshoots at edges (as PIL's and OpenCV's do, before they round to uint8)
         return out.clamp_(0, 1) if r.interpolation == "bicubic" else out
 
@@ -767,8 +806,13 @@ class GpuTwoViewAugment(nn.Module):
     def views(self, x: Tensor, copies: int = 1, generator: torch.Generator | None = None) -> Tensor:
         """``copies`` independent random views of each image of a float [0, 1] batch
         ``(B,C,H,W)``: ``(copies * B, C, S, S)``, the first ``B`` rows the first copy."""
+        return self._views(x, copies, generator)
+
+    def _views(self, x: Tensor, copies: int, generator: torch.Generator | None,
+               shifted: bool = False) -> Tensor:
+        """:meth:`views`; ``shifted``: ``x`` holds ``x - fill`` (:meth:`_geometry`)."""
         draws = RandomDraws(copies * x.shape[0], generator, x.device)
-        x = self._geometry(x, draws, copies)
+        x = self._geometry(x, draws, copies, shifted)
         x = self._colour(x, draws)
         x = self._blur_and_noise(x, draws, generator)
         return self.normalize(x)
@@ -798,10 +842,14 @@ class GpuTwoViewAugment(nn.Module):
                 f"expected a (B,{self.channels},H,W) batch, got shape {tuple(batch_uint8.shape)}"
             )
         x = batch_uint8.float()
+        shifted = False
         if batch_uint8.dtype == torch.uint8:
             x = x.div_(255.0)
+            if self._fill:  # x is this call's own copy: shift it in place for the fill
+                x = x.sub_(self._fill)
+                shifted = True
         # Both views in one pass: every step launches its kernels once for the two views.
         # At OCTA's batch 32 the work per kernel is small and the launches (CPU side) are
         # what costs time on a GPU.
-        views = self.views(x, 2, generator)
+        views = self._views(x, 2, generator, shifted)
         return views[: x.shape[0]], views[x.shape[0] :]

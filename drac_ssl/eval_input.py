@@ -84,7 +84,9 @@ OCTA_STD: tuple[float, ...] = (0.2394,)
 # no test image and no label used): all pixels pooled, divided by 255, population mean and
 # std per channel (0.39742, 0.24459, 0.15542) / (0.29768, 0.20010, 0.15028).
 # tests/drac_ssl/test_datasets.py recomputes them from the file. Used by the ``fundus``
-# augmentation recipe (an input normalisation only: BatchNorm follows the first conv).
+# augmentation recipe (an input normalisation only: BatchNorm follows the first conv), with
+# data.graham too: Graham-filtered images (the 30 APTOS samples: means 0.55 / 0.53 / 0.51, stds
+# 0.09 / 0.07 / 0.04) are then not centred (docs/data.md, "Colour"); not changed, untested.
 FUNDUS_MEAN: tuple[float, ...] = (0.3974, 0.2446, 0.1554)
 FUNDUS_STD: tuple[float, ...] = (0.2977, 0.2001, 0.1503)
 

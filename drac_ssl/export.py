@@ -321,6 +321,7 @@ from drac_ssl.grading.predict import (  # noqa: F401 - BLANK_REASON ... re-expor
     SQUEEZED,
     GradedImages,
     ImageReadError,
+    TrainingSideNote,
     grade_images,
     nothing_to_grade,
     predict_images,
@@ -2021,8 +2022,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # but the shorter side unlike every training image's: one warning counts them, the notes
     # file's size_note column names each (a resized DRAC test set: 386 lines otherwise)
     side = bundle.training_side
-    size_notes = [next((w for w in noted if side and w.endswith(OTHER_TRAINING_SIDE.format(side=side))), "")
-                  for noted in result.notes]
+    size_notes = [next((w for w in noted if isinstance(w, TrainingSideNote)), "") for noted in result.notes]
     plain = [f"{path.name}: {words}" for path, noted, sized in zip(graded_files, result.notes, size_notes, strict=True)
              for words in noted if words != sized]
     record = skipped_record_path(out)
@@ -2299,17 +2299,17 @@ def _training_side_line(graded_files: Sequence[Path], size_notes: Sequence[str],
     """``3 of 386 test images have another shorter side than the 1024 px of every training image
     (e.g. 001.png 512x512): the model learnt from 1024 px images; grade the original files, not
     resized copies (each in NOTES's size_note column)`` (``size_notes``: one per graded file,
-    :func:`drac_ssl.grading.predict.training_side_note`'s words or ""; ``side``:
+    :func:`drac_ssl.grading.predict.training_side_note`'s words, its size as data, or ""; ``side``:
     :attr:`drac_ssl.grading.bundle.Bundle.training_side`), "" when none is such: one line for a
     resized test set, where a note per file flooded stderr."""
-    noted = [(path, words) for path, words in zip(graded_files, size_notes, strict=True) if words]
+    noted = [(path, words) for path, words in zip(graded_files, size_notes, strict=True)
+             if isinstance(words, TrainingSideNote)]
     if not noted or not side:
         return ""
     path, words = noted[0]
-    size = words.removeprefix("size ").split(",", 1)[0]
     return (f"{len(noted)} of {len(graded_files)} test images have another shorter side than the {side} px of "
-            f"every training image (e.g. {path.name} {size}): the model learnt from {side} px images; grade "
-            f"the original files, not resized copies (each in {notes_file.name}'s {SIZE_NOTE_COLUMN} column)")
+            f"every training image (e.g. {path.name} {words.width}x{words.height}): the model learnt from {side} "
+            f"px images; grade the original files, not resized copies (each in {notes_file.name}'s {SIZE_NOTE_COLUMN} column)")
 
 
 def _write_outputs(bundle: Bundle, out: Path, images_dir: Path, found: FolderFiles | None,

@@ -112,7 +112,14 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from drac_ssl import GRADE_NAMES, __version__
-from drac_ssl.augment import EvalDataset, ViewRecipe, build_view_transform, recipe_for, seed_worker
+from drac_ssl.augment import (
+    EvalDataset,
+    ViewRecipe,
+    build_view_transform,
+    graham_fill,
+    recipe_for,
+    seed_worker,
+)
 from drac_ssl.bank_cache import BankCache, banked_features, view_inputs
 from drac_ssl.checkpoint import save_weights
 from drac_ssl.config import (
@@ -299,9 +306,11 @@ def spec_augment_config(spec: InputSpec) -> AugmentConfig:
 
 def train_view_recipe(spec: InputSpec) -> ViewRecipe:
     """The augmentation recipe of ``spec``'s training views (:func:`drac_ssl.augment.recipe_for`
-    of :func:`spec_augment_config`) with the spec's recorded normalisation statistics. Raises
-    ValueError as ``recipe_for`` does."""
-    return replace(recipe_for(spec_augment_config(spec)), mean=spec.mean, std=spec.std)
+    of :func:`spec_augment_config`) with the spec's recorded normalisation statistics, rotated
+    corners filled with 128 for Graham-filtered images (``spec.graham``:
+    :func:`drac_ssl.augment.graham_fill`). Raises ValueError as ``recipe_for`` does."""
+    return graham_fill(replace(recipe_for(spec_augment_config(spec)), mean=spec.mean, std=spec.std),
+                       spec.graham)
 
 
 def train_view_transform(spec: InputSpec, seed: int | None = None) -> Any:

@@ -70,6 +70,7 @@ from drac_ssl.augment import (
     TwoViewDataset,
     ViewRecipe,
     build_view_transform,
+    graham_fill,
     recipe_for,
     seed_worker,
     to_device_uint8,
@@ -549,8 +550,10 @@ def normalization_name(cfg: Config) -> str:
 
 def view_recipe(cfg: Config) -> ViewRecipe:
     """The pretraining's :class:`~drac_ssl.augment.ViewRecipe`: ``pretrain.augment`` with the
-    statistics of :func:`normalization_name`."""
-    return recipe_for(cfg.pretrain.augment, dataset=normalization_name(cfg))
+    statistics of :func:`normalization_name`; rotated corners filled with the Graham filter's
+    background (128) when the cached images are Graham-filtered (``data.graham``:
+    :func:`~drac_ssl.augment.graham_fill`)."""
+    return graham_fill(recipe_for(cfg.pretrain.augment, dataset=normalization_name(cfg)), cfg.data.graham)
 
 
 def _statistics(cfg: Config) -> dict[str, list[float]]:

@@ -1351,8 +1351,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         ScoreError: the label CSV cannot be read or has bad rows, or the two do not name the
             same images.
         ValueError: ``ungradable`` is neither ``error`` nor ``leave_out``; or ``referable_from``
-            is not a grade 1..K-1 of the submission's K grades when ``grade_names`` are as many
-            (:func:`drac_ssl.metrics.referable_report`'s check).
+            is not a grade 1..K-1 of the submission's K grades, on 3 grades or more, when
+            ``grade_names`` are as many (:func:`drac_ssl.metrics.referable_report`'s check; on 2
+            grades the cut is grade 1 whatever ``referable_from`` says, so it is not checked).
     """
     _check_ungradable(ungradable)
     run_not_grader = run_not_grader or run_not_grader_words(graded_by) or None

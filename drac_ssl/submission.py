@@ -649,8 +649,9 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
     case -> ``{"splits": pretraining_cell_splits(cell), "bundle": the bundle cell, "outside":
     pretraining_cell_outside(cell)}``; None when
     there is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_COLUMNS`,
-    :data:`IMAGE_NOTES_COLUMNS_BEFORE_SCORE` and :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a
-    file written before ``pretraining_image`` tells nothing of it)."""
+    :data:`IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE`, :data:`IMAGE_NOTES_COLUMNS_BEFORE_SCORE` and
+    :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a file written before ``pretraining_image``
+    tells nothing of it)."""
     rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE,
                                     IMAGE_NOTES_COLUMNS_BEFORE_SCORE, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME))
     if rows is None:
@@ -665,7 +666,8 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
 def read_noted_grade_names(path: str | os.PathLike[str]) -> tuple[str, ...] | None:
     """The bundle's grade names, grade 0 first, read back from the ``grade_name`` column of
     :func:`write_image_notes`'s file ``path``, or None unless the file is clean: this version's
-    header (:data:`IMAGE_NOTES_COLUMNS`), every row's ``class`` a whole number with a name, one
+    header (:data:`IMAGE_NOTES_COLUMNS`) or the one before its size note
+    (:data:`IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE`), every row's ``class`` a whole number with a name, one
     name per class and one class per name, one ``bundle`` cell on every row (one model), and
     every grade from 0 to the highest class named. A grade no image was given has no name there
     (then None), nor does a name the writer changed (:func:`grade_name_cell`: ``'`` before a
@@ -693,7 +695,8 @@ def read_noted_grade_names(path: str | os.PathLike[str]) -> tuple[str, ...] | No
 
 def read_noted_classes(path: str | os.PathLike[str]) -> dict[str, str] | None:
     """case -> ``class`` cell (stripped) of each row of :func:`write_image_notes`'s file
-    ``path`` (this version's header, :data:`IMAGE_NOTES_COLUMNS`); None when there is no such
+    ``path`` (this version's header, :data:`IMAGE_NOTES_COLUMNS`, or the one before its size
+    note, :data:`IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE`); None when there is no such
     file or it cannot be read. What :func:`drac_ssl.scoring.notes_grade_names` compares with
     the submission before it reads its labels by the notes' names."""
     rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SIZE_NOTE))
@@ -910,6 +913,13 @@ def case_name_problem(name: str) -> str | None:
         return (f"starts with {name[0]!r}, which makes a spreadsheet (Excel, LibreOffice) read the "
                 f"case as a formula; a case is written as it is, never altered, so that it names its file")
     return None
+
+
+def _formula_start_only(name: str) -> bool:
+    """Whether the one thing :func:`case_name_problem` refuses in the case ``name`` is its first
+    character, of :data:`SPREADSHEET_FORMULA_STARTS` (``-3.png``): a warning of ``--check``, not a
+    problem (a test image keeps the name the grader keys on)."""
+    return name[:1] in SPREADSHEET_FORMULA_STARTS and case_name_problem("x" + name[1:]) is None
 
 
 def safe_case_name(name: str, taken: Sequence[str] = ()) -> str:
@@ -1929,6 +1939,8 @@ def _check(csv_path: str | os.PathLike[str],
     # the rule of a case name, that of write_submission and the export, as DRAC's format needs it:
     # a comma, quote or line break is a problem; a formula start a warning (a test image keeps its name)
     taken = [case for _, case in valid_cases] + _folder_names(images_dir)
+    drac_shaped = (images_dir is None and cases is None and drac_names and k == len(PROB_COLUMNS)
+                   and len(rows) == DRAC_TEST_IMAGES)  # read as DRAC's: a fix names DRAC's name
     for line, case in valid_cases:
         if line in bad_width:  # said as a record of another width: its "case" may be several rows
             continue
@@ -1938,10 +1950,12 @@ def _check(csv_path: str | os.PathLike[str],
         breaks = any(ch in case for ch in UNQUOTED_CASE_BREAKERS)
         if any(sep in case for sep in CASE_PATH_SEPARATORS) and not breaks:  # a path: a problem, even
             alone = _case_path_fix(case)  # beside a control character (its file name then no fix)
+            if alone and drac_shaped and Path(alone).stem.isascii() and Path(alone).stem.isdigit():
+                alone = f"{int(Path(alone).stem):03d}.png"  # 'x/6.png' -> '006.png', not '6.png'
             problems.add(line, "case-name", f"case '{printable_text(case)}' {CASE_SEPARATOR_WHY}",
                          f"write the image's file name alone as its case: '{printable_text(alone)}'" if alone
                          else "write the image's file name alone as its case, e.g. '161.png'")
-        elif breaks:
+        elif not _formula_start_only(case):  # a comma, quote, line break or control character
             safe = safe_case_name(case, taken)  # a name no other case or image has
             taken.append(safe)
             problems.add(line, "case-name", f"case '{printable_text(case)}' {why}",
@@ -1959,16 +1973,16 @@ def _check(csv_path: str | os.PathLike[str],
         _check_against_cases(problems, list(cases), valid_cases,
                              end_line=(rows[-1][0] + 1) if rows else 2)
     else:
-        bare = [(line, case) for line, case in valid_cases
-                if not Path(case).suffix and not (line not in bad_width and any(
-                    ch in case for ch in UNQUOTED_CASE_BREAKERS))]  # else said above
-        _no_extension_problems(problems, bare, len(valid_cases), image_names or {}, names_from)
-        if drac_names and k == len(PROB_COLUMNS) and len(rows) == DRAC_TEST_IMAGES:  # read as DRAC's
-            said = {line for line, _ in bare}
+        if drac_shaped:  # a case without extension too gets DRAC's name ('1' -> '001.png') in one go
             _drac_name_problems(problems, [(line, case) for line, case in valid_cases
-                                           if line not in said and line not in bad_width
-                                           and case_name_problem(case) is None],  # else said above
-                                other_options)
+                                           if line not in bad_width and (case_name_problem(case) is None
+                                                                         or _formula_start_only(case))],
+                                other_options)  # else said above
+        else:
+            bare = [(line, case) for line, case in valid_cases
+                    if not Path(case).suffix and not (line not in bad_width and any(
+                        ch in case for ch in UNQUOTED_CASE_BREAKERS))]  # else said above
+            _no_extension_problems(problems, bare, len(valid_cases), image_names or {}, names_from)
     return _Checked(problems.finish(), len(rows), k, k_from, text)
 
 
@@ -1983,7 +1997,7 @@ def _drac_name_problems(problems: _Problems, cases: Sequence[tuple[int, str]], o
     the grader cannot match (a missing case makes the whole submission invalid): one problem
     per kind, at its first line, counting them and naming :data:`NO_EXTENSION_LISTED`. Kinds:
     a number that lost its leading zeros (``1.png``, the ingest's words), a number with another
-    extension (``161.jpg``), any other name; the fix names the right name of a number and, for
+    extension or none (``161.jpg``, ``161``), any other name; the fix names the right name of a number and, for
     every kind, the check against the test images themselves (``--images DIR``, or
     ``other_options``): a file of another 3-grade data set with 386 rows (``12.png``) is right there."""
     kinds: dict[str, list[tuple[int, str]]] = {"zeros": [], "extension": [], "other": []}
@@ -2003,7 +2017,7 @@ def _drac_name_problems(problems: _Problems, cases: Sequence[tuple[int, str]], o
         example = next((case for _, case in named if Path(case).stem.isascii() and Path(case).stem.isdigit()), "")
         right = (f" ('{printable_text(example)}' -> '{int(Path(example).stem):03d}.png')" if example else "")
         what = {"zeros": "lost their leading zeros (a spreadsheet read them as numbers)",
-                "extension": "end in another extension than DRAC's test images' .png",
+                "extension": "end in another extension than DRAC's test images' .png, or in none",
                 "other": "are no DRAC test image names"}[kind]
         problems.add(named[0][0], CASE_NAME_KIND,
                      f"{len(named)} case(s) {what}: {shown}{more}; the grader matches the test "

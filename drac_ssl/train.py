@@ -740,7 +740,8 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         ConfigError: ``source`` is not a run folder, is ``run_dir`` itself, or ``run_dir``
             already holds files, or its ``config.yaml`` or ``stages.json`` is damaged
             (:func:`drac_ssl.run_state.read_stages_record`); its message ends with ``\n  fix: ...``
-            (the damage's with ``\n  or: run.reuse=another run folder``).
+            (the damage's with ``\n  or: run.reuse=another run folder``), or cannot be read (a
+            folder of that name, no permission: the OSError's words, the same ``or:``).
     """
     if not _is_run_folder(source):
         raise ConfigError(f"{source} is not a run folder of python -m drac_ssl.train (no config.yaml and "
@@ -758,6 +759,11 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         status = read_stages_record(source, strict=True)
     except ConfigError as exc:
         raise ConfigError(f"{exc}\n  or: run.reuse=another run folder") from None
+    except OSError as exc:  # a folder of that name, no permission: the file, not a traceback
+        raise ConfigError(f"{exc.filename or source / STAGES_RECORD}: cannot be read ({exc.strerror or exc}).\n"
+                          f"  fix: make it a file this account may read (a folder of that name is no record of "
+                          f"drac_ssl's: move it away), then rerun the same command\n"
+                          f"  or: run.reuse=another run folder") from None
     # compared with a config.yaml edited after its stages ran, stages made with other settings
     # than this run's would be taken as its own
     edited = edited_config_words(source, old, then="rerun this command")

@@ -151,7 +151,8 @@ def _module_temp_folders_freed(request: pytest.FixtureRequest,
     """The folders a test module made under pytest's base temporary folder
     (``tmp_path_factory.mktemp`` in its module fixtures: tiny runs, demo bundles, 0.1-0.8 GB
     each, mostly ResNet-18 checkpoints) removed when its last test ends, if none of its tests
-    failed or errored.
+    failed or errored; a teardown error of the module's own fixtures excepted: pytest counts it
+    only after this finaliser ran, so the folders go all the same.
 
     ``tmp_path_retention_policy = "failed"`` (pyproject.toml) frees a passed test's own
     ``tmp_path`` at once, but pytest keeps every ``mktemp`` folder until the session ends, and

@@ -133,6 +133,7 @@ __all__ = [
     "small_image_warning",
     "training_image_side",
     "training_side_words",
+    "TrainingSideNote",
     "training_side_note",
     "OTHER_TRAINING_SIDE",
     "SQUEEZED",
@@ -202,8 +203,8 @@ class FileWarning(str):
     words: str
 
     def __new__(cls, name: str, words: str) -> FileWarning:
-        self = super().__new__(cls, f"{name}: {words}")
-        self.name, self.words = str(name), str(words)
+        self = super().__new__(cls, f"{name}: {words}")  # words of a str subclass kept as they are
+        self.name, self.words = str(name), words if isinstance(words, str) else str(words)
         return self
 
     def __getnewargs__(self) -> tuple[str, str]:  # pickle, copy: built again from the pair
@@ -362,16 +363,34 @@ OTHER_TRAINING_SIDE = "not the {side} px of every training image"
 by which the export tells that note from the others (one warning counts them)."""
 
 
+class TrainingSideNote(str):
+    """:func:`training_side_note`'s words, with the image's ``width`` and ``height`` (px) kept
+    as data, so that a caller that says the size again (the export's one line for a resized
+    test set) reads them, not the words."""
+
+    width: int
+    height: int
+
+    def __new__(cls, words: str, width: int, height: int) -> TrainingSideNote:
+        self = super().__new__(cls, words)
+        self.width, self.height = int(width), int(height)
+        return self
+
+    def __getnewargs__(self) -> tuple[str, int, int]:  # pickle, copy: built again from the three
+        return str(self), self.width, self.height
+
+
 def training_side_note(width: int, height: int, side: int | None) -> str:
     """``size 512x512, shorter side 512 px, not the 1024 px of every training image`` for an
     image of ``width`` x ``height`` px whose shorter side is not ``side`` (px: the shorter side
     every labelled training image had, ``data.train_image_sides``, which records shorter sides
     alone: a 64x48 image on a model trained on 64x48 ones is no other size); "" when it is, or
-    ``side`` is None (nothing compared). The model sees the image resized to its input either
+    ``side`` is None (nothing compared); a :class:`TrainingSideNote`, its size as data. The model sees the image resized to its input either
     way; a test set resized from the originals grades on other detail than training did."""
     if not side or min(int(width), int(height)) == int(side):
         return ""
-    return f"size {width}x{height}, shorter side {min(width, height)} px, {OTHER_TRAINING_SIDE.format(side=side)}"
+    return TrainingSideNote(f"size {width}x{height}, shorter side {min(width, height)} px, "
+                            f"{OTHER_TRAINING_SIDE.format(side=side)}", width, height)
 
 
 def few_levels_words(pixels: np.ndarray, mode: str = "L", kind: str = "octa", channels: int = 1) -> str:
@@ -727,7 +746,9 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
         rows, problems = cache_rows(array, [spec.source_size], spec.cache_options(), "image",
                                     geometry=geometry)
         if notes is not None:
-            notes += [p.what for p in problems]
+            # the ingest's notes (a dark photograph's crop, kind fundus-dark) stay the ingest's:
+            # grading warns only of what the ingest warned of
+            notes += [p.what for p in problems if p.severity != "note"]
         array = rows[spec.source_size]
     else:
         if geometry is not None:

@@ -197,3 +197,41 @@ def test_a_grade_name_of_a_month_word_and_a_digit_is_no_date() -> None:
     for cell in ("02.Jan", "3. Feb", "02-déc", "Jan 03", "Jan-02", "Feb 3, 2026", "2. Januar 2026",
                  "2026-01-02", "02.01.2026"):
         assert validate.date_cell(cell), cell
+
+
+def test_strays_keep_the_default_scale_when_one_icdr_grade_has_a_single_row(tmp_path: Path) -> None:
+    """Each grade 0..4 needs 2 rows for ICDR to be inferred despite a stray: grade 3 on one row
+    and a 7 keep the default scale's error (a mutation audit: 1 row each was once enough)."""
+    grades = [0, 0, 1, 1, 2, 2, 3, 4, 4, 4, 7]
+    root = make_plain(tmp_path / "images", {f"e{i:02d}.png": g for i, g in enumerate(grades)})
+    message = expect_error(config(root, modality="fundus"), tmp_path / "out", "(e10.png, grade 7)")
+    assert "inferred from the other rows" not in message, message
+
+
+def test_two_decimals_split_over_the_comment_column_are_refused(tmp_path: Path) -> None:
+    """``1,25`` unquoted: 25 in the comment column is two decimals, refused by line (a mutation audit)."""
+    lines = ["image name,DR grade,Bemerkung", "a.png,0,", "b.png,1,25", "c.png,3,", "d.png,4,"]
+    _, problems = read(tmp_path, lines)
+    assert [p.path.rsplit(":", 1)[1] for p in problems if p.severity == "error"] == ["3"], problems
+
+
+def test_a_two_cell_header_with_an_extensionless_name_below_is_no_title(tmp_path: Path) -> None:
+    """A first record of two cells is a header, not a one-cell title, even when a name without
+    extension ('e0') sits on line 2 (a mutation audit)."""
+    _, problems = read(tmp_path, ["Bild;Stufe", "e0;0", "e1.png;0", "e2.png;2"])
+    assert not [p for p in problems if "title" in p.what], problems
+
+
+def test_a_sparse_column_of_zeros_beside_the_grade_is_not_said(tmp_path: Path) -> None:
+    """A ``laser`` column 0 on 3 of 12 rows: all 0, so no decimals and nothing to say (a mutation audit)."""
+    rows = [f"e{i:02d}.png,{i % 3},{'0' if i < 3 else ''}" for i in range(12)]
+    _, problems = read(tmp_path, ["image name,DR grade,laser", *rows])
+    assert not [p for p in problems if "laser" in p.what], problems
+
+
+def test_a_column_of_numbers_filled_on_half_the_rows_is_noted(tmp_path: Path) -> None:
+    """Filled on exactly half the rows (3 of 6) is still sparse: one note (a mutation audit)."""
+    rows = [f"e{i:02d}.png,{i % 3},{'6' if i < 3 else ''}" for i in range(6)]
+    _, problems = read(tmp_path, ["image name,DR grade,follow-up months", *rows])
+    (said,) = [p for p in problems if "follow-up months" in p.what]
+    assert said.severity == "note" and "on 3 of 6 rows" in said.what, said

@@ -239,20 +239,25 @@ def test_a_test_image_in_a_form_not_read_in_the_test_folder_still_stops_the_inge
     """A reviewer's finding: the note for a file holding no image also took a test image the
     ingest could not read: '161.png.crdownload' (a download not finished), '162.png.part',
     '163.png.gz' and a DICOM exported without extension nor preamble were notes, the test set
-    silently one image short. They stay errors; 'notes.txt' alone is a note."""
+    silently one image short. They stay errors; 'notes.txt' alone is a note. A later review: a
+    real partial download holds a PNG's first bytes, and was told to be renamed '161.png.png'."""
     from data_prep.layout import scan_image_folder
 
     folder = tmp_path / "test"
     folder.mkdir()
     write_png(folder / "160.png", smooth_image(0, side=16))
     (folder / "notes.txt").write_text("scanned on 3 May\n")
-    for name in ("161.png.crdownload", "162.png.part", "163.png.gz", "164"):
-        (folder / name).write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00")  # 8 bytes, no image
+    for name in ("162.png.part", "163.png.gz", "164"):
+        (folder / name).write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00")  # 8 bytes of gzip, no image
+    write_png(folder / "161.png", smooth_image(1, side=64))
+    (folder / "161.png.crdownload").write_bytes((folder / "161.png").read_bytes()[:2000])
+    (folder / "161.png").unlink()
     found = {Path(p.path).name: p for p in ingest.test_folder_problems(scan_image_folder(folder).problems)}
     assert {name: p.severity for name, p in found.items()} == {
         "notes.txt": "note", "161.png.crdownload": "error", "162.png.part": "error", "163.png.gz": "error",
         "164": "error"}, found
-    assert found["161.png.crdownload"].fix.startswith("161.png with one more suffix: a download not finished")
+    for name in ("161.png.crdownload", "163.png.gz"):
+        assert found[name].fix.startswith(f"{name[:7]} with one more suffix: a download not finished"), found[name]
 
 
 def test_two_folders_matching_one_official_name_are_an_error_naming_both(tmp_path: Path) -> None:

@@ -238,9 +238,11 @@ def test_the_one_rule_of_a_referral_cut_says_what_each_caller_refuses() -> None:
         assert referable_from_problem(2, grades)[0]
         with pytest.raises(IngestError, match="makes two grades"):
             ingest._check_referable_from(config(Path("."), referable_from=2, grades=grades))
+    with pytest.raises(IngestError, match="must be 0"):
+        ingest._check_referable_from(config(Path("."), referable_from=5))
+    with pytest.raises(ConfigError, match="must be an integer, got True"):  # refused as it is made
+        config(Path("."), referable_from=True)
     for n in (5, True):
-        with pytest.raises(IngestError, match="must be 0"):
-            ingest._check_referable_from(config(Path("."), referable_from=n))
         with pytest.raises(ScoreError, match="must be an ICDR grade"):
             _check_labels_referable_from(n, 2, REFERABLE_NAMES)  # type: ignore[arg-type]
     ingest._check_referable_from(config(Path("."), referable_from=0, grades=["a", "b", "c"]))

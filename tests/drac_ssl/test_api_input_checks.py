@@ -180,6 +180,14 @@ def test_qwk_refuses_a_fractional_scale_and_a_huge_unstated_one() -> None:
     with pytest.raises(ValueError, match=r"grade 1000000000 is the largest seen .* pass num_grades"):
         metrics.quadratic_weighted_kappa([0, 10**9], [0, 1])
     assert metrics.quadratic_weighted_kappa([0, 150], [0, 150]) == 1.0  # a 151 x 151 matrix: trivial
+
+
+def test_qwk_takes_the_largest_unstated_grade_and_refuses_one_above() -> None:
+    """The bound is inclusive: grade QWK_LARGEST_UNSTATED (2000) runs, 2001 is refused (a mutation audit)."""
+    assert metrics.QWK_LARGEST_UNSTATED == 2000
+    assert metrics.quadratic_weighted_kappa([0, 2000], [0, 2000]) == 1.0
+    with pytest.raises(ValueError, match=r"grade 2001 is the largest seen and num_grades was not given"):
+        metrics.quadratic_weighted_kappa([0, 2001], [0, 2001])
     assert "QWK_LARGEST_UNSTATED" in metrics.__all__
 
 

@@ -93,3 +93,19 @@ def test_a_file_warning_survives_pickle_copy_and_json() -> None:
         assert isinstance(again, FileWarning)
         assert (again.name, again.words, str(again)) == (said.name, said.words, str(said))
     assert json.loads(json.dumps([said])) == ["scan: left.png: Image file: 1-bit"]
+
+
+def test_a_size_note_keeps_its_size_as_data_through_a_file_warning_and_a_copy() -> None:
+    """A reviewer's finding (F5): the export parsed the size back out of the note's words
+    ('size 512x384, ...'); the note now carries the width and height, which the one line for a
+    resized test set reads."""
+    import pickle
+
+    from drac_ssl.grading.predict import FileWarning, TrainingSideNote, training_side_note
+
+    note = training_side_note(512, 384, 1024)
+    said = FileWarning("scan: left.png", note)
+    for words in (said.words, pickle.loads(pickle.dumps(said)).words):
+        assert isinstance(words, TrainingSideNote) and (words.width, words.height) == (512, 384)
+        assert words == "size 512x384, shorter side 384 px, not the 1024 px of every training image"
+    assert training_side_note(2048, 1024, 1024) == ""

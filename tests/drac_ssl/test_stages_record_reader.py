@@ -194,6 +194,17 @@ def test_a_bench_script_names_the_damaged_record_not_a_traceback(tmp_path: Path,
     assert str(caught.value.code).startswith(f"[bench] {tmp_path / 'stages.json'}: damaged: {said}"), caught.value
 
 
+def test_a_bench_script_says_a_folder_named_stages_json_cannot_be_read(tmp_path: Path) -> None:
+    """A reviewer's finding: run_stages tested is_file(), so a folder of that name was "no such
+    file ... ended before its first stage"."""
+    from bench.common import run_stages
+
+    (tmp_path / "stages.json").mkdir()
+    with pytest.raises(SystemExit) as caught:
+        run_stages(tmp_path)
+    assert str(caught.value.code) == f"[bench] {tmp_path / 'stages.json'}: cannot be read (Is a directory)"
+
+
 @pytest.mark.parametrize(("raw", "said"), DAMAGED, ids=IDS)
 def test_the_epochs_bench_notes_a_damaged_record_of_its_starting_weights(
         tmp_path: Path, raw: bytes, said: str) -> None:
@@ -209,3 +220,26 @@ def test_the_epochs_bench_notes_a_damaged_record_of_its_starting_weights(
     assert record["pretrain_seconds"] is None, record
     assert record["note"].startswith(f"{tmp_path / 'stages.json'} is damaged ({said}"), record
     assert record["note"].endswith("): its pretraining's seconds are unknown"), record
+
+
+def test_run_reuse_of_a_run_whose_record_cannot_be_read_names_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reviewer's finding: plan_reuse caught ConfigError only, so a stages.json this account
+    may not read (no permission: root reads anything, hence the stand-in) ended in an OSError
+    traceback; the resume's own check (_existing_run_problem) already said the file and a fix."""
+    from drac_ssl import train
+
+    source = tmp_path / "runs" / "done"
+    source.mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[2] / "configs" / "mnist.yaml", source / "config.yaml")
+    (source / "stages.json").write_text("{}", encoding="utf-8")
+
+    def unreadable(run_dir: Path, strict: bool = False) -> dict:
+        raise PermissionError(13, "Permission denied", str(Path(run_dir) / "stages.json"))
+
+    monkeypatch.setattr(train, "read_stages_record", unreadable)
+    with pytest.raises(ConfigError) as caught:
+        train.plan_reuse(load_config(source / "config.yaml"), source, tmp_path / "runs" / "new")
+    said = str(caught.value)
+    assert said.startswith(f"{source / 'stages.json'}: cannot be read (Permission denied).\n  fix: "), said
+    assert said.endswith("\n  or: run.reuse=another run folder"), said

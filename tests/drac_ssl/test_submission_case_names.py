@@ -133,9 +133,12 @@ def test_a_case_a_spreadsheet_may_read_as_a_formula_is_a_warning_not_a_problem(
     the unquoted name as it is. It is a warning on stderr; the exit code and the rows stay."""
     cases = [f"{i:03d}.png" for i in range(DRAC_TEST_IMAGES - 1)] + [name]
     path = _file(tmp_path / "full.csv", cases)
-    assert main(["--check", str(path)]) == 0
+    # read as DRAC's (386 rows), no DRAC test name either (a later finding, F7a: it was skipped
+    # as "said above", though only warned of): the grader cannot match it
+    assert main(["--check", str(path)]) == 1
     captured = capsys.readouterr()
-    assert captured.out.startswith(f"OK: {DRAC_TEST_IMAGES} cases"), captured.out
+    assert captured.out.startswith(f"{path}:{DRAC_TEST_IMAGES + 1}: 1 case(s) are no DRAC test image names: "
+                                   f"'{name}' (line {DRAC_TEST_IMAGES + 1})"), captured.out
     warning = (f"{path}:{DRAC_TEST_IMAGES + 1}: warning: case '{name}' starts with {name[0]!r}: spreadsheets "
                "(Excel, LibreOffice) may read it as a formula -> nothing to change if it is the image's own "
                "file name (the grader keys on it); open the CSV as text, not in a spreadsheet (the export "
@@ -242,3 +245,54 @@ def test_every_kind_of_non_drac_name_points_at_the_check_against_the_test_images
     for line in out:
         assert line.endswith("; or check it against the test images themselves: --images DIR (the names the "
                              "grader matches), or --manifest RUN for a run whose manifest lists test images"), line
+
+
+def test_a_drac_file_s_case_without_extension_or_with_a_path_gets_drac_s_name_in_one_go(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reviewer's finding: 386 cases '1'..'386' (pandas ints) were told to write the name with
+    its extension (e.g. .jpg, .png); written so, '1.png' was then refused as zeros lost. Likewise
+    'x/6.png' was told '6.png'. Both fixes now name DRAC's test name."""
+    ids = range(1, DRAC_TEST_IMAGES + 1)
+    bare = _file(tmp_path / "bare.csv", [str(i) for i in ids])
+    assert main(["--check", str(bare)]) == 1
+    out = capsys.readouterr().out
+    assert "no file extension" not in out and "('1' -> '001.png')" in out and len(out.splitlines()) == 1, out
+
+    path = _file(tmp_path / "path.csv", [f"{i:03d}.png" for i in range(1, DRAC_TEST_IMAGES)] + ["x/6.png"])
+    assert main(["--check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "write the image's file name alone as its case: '006.png'" in out, out
+
+
+@pytest.mark.parametrize("name", ["a\x1bb.png", "c\u202ed.png"])
+def test_a_control_character_is_a_problem_not_a_formula_warning(
+        tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reviewer's finding: 'a\\x1bb.png' (no comma or quote) got "starts with 'a': spreadsheets
+    may read it as a formula" and exit 0, though write_submission refuses it."""
+    path = _file(tmp_path / "ctl.csv", ["1.png", name])
+    assert main(["--check", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [_expected(path, 3, name)], captured.out
+    assert "formula" not in captured.err, captured.err
+
+
+def test_a_four_digit_drac_name_with_a_leading_zero_is_no_drac_name(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """DRAC names past 999 are the plain id ('1000.png'): '0001.png' is padded to 4 digits,
+    which the grader cannot match (a mutation audit: the rule once took any 4 digits)."""
+    from drac_ssl import export
+
+    path = _file(tmp_path / "padded.csv", ["0001.png"] + [f"{i:03d}.png" for i in range(2, DRAC_TEST_IMAGES + 1)])
+    assert export.main(["--check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "'0001.png' (line 2)" in out, out
+
+
+def test_a_formula_start_with_a_comma_is_a_problem_not_only_a_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'=a,b.png' starts like a formula and holds a comma: the comma is refused (a rename), not
+    only warned of as a formula start (a mutation audit)."""
+    path = _file(tmp_path / "formula_comma.csv",
+                 [f"{i:03d}.png" for i in range(1, DRAC_TEST_IMAGES)] + ["=a,b.png"])
+    assert main(["--check", str(path)]) == 1
+    assert "rename the image file to" in capsys.readouterr().out

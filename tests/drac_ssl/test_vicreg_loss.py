@@ -284,3 +284,11 @@ def test_invariance_loss_refuses_views_of_other_shapes() -> None:
     with pytest.raises(TypeError, match=r"invariance_loss expects torch tensors"):
         invariance_loss(z.numpy(), z)  # type: ignore[arg-type]
     assert float(invariance_loss(z, z)) == 0.0
+
+
+def test_an_empty_batch_is_said_with_its_shape_and_fix() -> None:
+    """A reviewer's finding: a check of its own before _check_not_empty said only "empty batch
+    (0 rows)", leaving that check's words (the shape, the fix) unreachable here."""
+    z = torch.zeros(0, 4)
+    with pytest.raises(ValueError, match=r"shape \(0, 4\) with no rows.*at least one image"):
+        vicreg_loss(z, z)
