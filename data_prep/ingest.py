@@ -148,6 +148,8 @@ from drac_ssl.io import (
     readable_absolute,
     same_path,
     sha256_file,
+    stdout_survives,
+    stdout_words,
     unreadable_words,
 )
 from drac_ssl.manifest import SITE_COLUMN, WRITTEN_COLUMNS
@@ -3774,7 +3776,10 @@ def cli(args: argparse.Namespace) -> int:
               f"the permissions of --out", file=sys.stderr)
         return 2
     try:
-        run(cfg, args.out)
+        # > /dev/full, | head: the ingest goes on and writes OUT whole, then names stdout (exit 2),
+        # not "cannot write the ingest output ... check the permissions of --out"
+        with stdout_survives() as stdout:
+            run(cfg, args.out)
     except (IngestError, ConfigError) as exc:
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)
@@ -3792,6 +3797,9 @@ def cli(args: argparse.Namespace) -> int:
         command = f"{args.prog} {shlex.join(argv)}" if argv and getattr(args, "prog", None) else ""
         print(interrupted_words(command=command, folder=out / CACHE_DIR), file=sys.stderr)
         return 130
+    if stdout is not None and stdout.failed is not None:
+        print(f"error: {stdout_words(stdout.failed, f'the ingest output in {out} is written')}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.exit_codes import (  # stdlib only; re-exported
     CHECK_EXIT_CODES,
+    COMPARE_EXIT_CODES,
     EXPORT_EXIT_CODES,
     REPORT_EXIT_CODES,
     TRAIN_EXIT_CODES,
@@ -46,7 +47,7 @@ from drac_ssl.starting import (  # re-exported: stdlib only, for the app and dat
     python_command,
 )
 
-__all__ = ["CHECK_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "REPORT_EXIT_CODES", "SCORE_ONLY_OPTIONS",
+__all__ = ["CHECK_EXIT_CODES", "COMPARE_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "REPORT_EXIT_CODES", "SCORE_ONLY_OPTIONS",
            "UMM_EXIT_CODES", "ListConfigs", "OneConfig", "OverrideParser", "PrintConfig", "ascii_int", "check_arguments_problem",
            "command_name", "compare_command", "compare_parser", "export_command", "export_early",
            "export_log_names", "export_parser", "find_tag_command", "option_override_fix", "report_command", "report_parser",
@@ -883,7 +884,7 @@ def compare_parser() -> argparse.ArgumentParser:
         description="Compare finished run folders of python -m drac_ssl.train: one row per run and "
                     "variant with the settings that differ and the out-of-fold metrics, then each "
                     "pretrained variant minus scratch with a paired bootstrap CI.",
-        epilog=f"e.g. {prog} runs/base runs/base-mlp --csv compare.csv")
+        epilog=f"e.g. {prog} runs/base runs/base-mlp --csv compare.csv. {COMPARE_EXIT_CODES}")
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders (runs/<run.name>)")
     parser.add_argument("--csv", metavar="FILE", help="also write the table of runs and variants as CSV")
     parser.add_argument("--md", metavar="FILE", help="also write the whole Markdown text")

@@ -97,6 +97,7 @@ from drac_ssl.config import (
     variant_keep,
     with_former_defaults,
 )
+from drac_ssl.exit_codes import RUN_BUSY, RunBusy
 from drac_ssl.figures import (
     KEEP_BEST_CAVEAT,
     figure_text,
@@ -116,10 +117,12 @@ from drac_ssl.grading.bundle import (
     mixed_phantom_words,
 )
 from drac_ssl.io import (
+    StdoutUnwritable,
     atomic_write_text,
     output_file_problem,
     running_here,
     sha256_file,
+    stdout_guarded,
     unended_invocation,
     unreadable_words,
 )
@@ -181,6 +184,11 @@ their own (one row per setting, one column per run), so the metrics stay readabl
 class CompareError(ValueError):
     """A run folder that cannot be compared; the message names the file, what is wrong and,
     where there is one, the fix."""
+
+
+class CompareBusy(CompareError, RunBusy):
+    """A run folder whose training is still running: compare exits :data:`RUN_BUSY` (75, try
+    again later) on it, as export, report and UMM do, not 2 (a pipeline never requeues 2)."""
 
 
 class _Absent:
@@ -774,10 +782,10 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         fix = resume_in_place_command(run, more)
         running = _still_running(run / "invocations.jsonl")
         if running:
-            raise CompareError(f"{run}: the fine-tuning stage has not finished there (no "
-                               f"finetune/comparison.json), and {running}\n  fix: wait for it to "
-                               f"finish, then compare again; do not start a second run in the "
-                               f"same folder")
+            raise CompareBusy(f"{run}: the fine-tuning stage has not finished there (no "
+                              f"finetune/comparison.json), and {running}\n  fix: wait for it to "
+                              f"finish, then compare again; do not start a second run in the "
+                              f"same folder")
         raise CompareError(f"{run}: the fine-tuning stage has not finished there (no "
                            f"finetune/comparison.json)\n  fix: finish the run (it resumes where it "
                            f"stopped): {fix}")
@@ -1096,6 +1104,7 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
         raise CompareError("no run folder given")
     runs: list[RunOutputs] = []
     errors: list[str] = []
+    busy = 0  # errors that are a training still running (CompareBusy): all of them -> exit 75
     seen: dict[str, str] = {}
     for path in paths:
         same = os.path.realpath(path)
@@ -1108,12 +1117,14 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
             runs.append(read_run(path))
         except CompareError as exc:
             errors.append(str(exc))
+            busy += isinstance(exc, CompareBusy)
         except OSError as exc:  # another account's run folder (mode 0700), a failing disk: not a traceback
             errors.append(unreadable_words(exc))
+    failed = CompareBusy if errors and busy == len(errors) else CompareError  # a bad folder too: 2
     if len(errors) == 1:
-        raise CompareError(errors[0])
+        raise failed(errors[0])
     if errors:
-        raise CompareError(f"{len(errors)} of the run folders cannot be compared:\n"
+        raise failed(f"{len(errors)} of the run folders cannot be compared:\n"
                            + "\n".join(f"- {error}" for error in errors))
     names = [run.path.name or str(run.path) for run in runs]
     labels = [name if names.count(name) == 1 else str(run.path) for name, run in zip(names, runs, strict=True)]
@@ -1660,6 +1671,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         comparison = compare_runs(args.runs, n_boot=args.n_boot,
                                   progress=lambda line: print(line, file=sys.stderr),
                                   between=args.between)
+    except CompareBusy as exc:  # a training still running: try later (a scheduler requeues 75)
+        print(f"error: {exc}", file=sys.stderr)
+        return RUN_BUSY
     except CompareError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -1668,7 +1682,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               "written; rerun the same command", file=sys.stderr)
         return 130
     text = comparison.markdown()
-    print(text, end="")
+    unwritable = None
+    try:
+        with stdout_guarded():
+            print(text, end="")
+    except StdoutUnwritable as exc:  # > /dev/full, | head: the files asked for are still written
+        unwritable = exc
     for path, content in ((args.csv, comparison.table_csv), (args.md, lambda: text)):
         try:
             if path:
@@ -1678,6 +1697,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     for problem in comparison.problems:
         print(f"error: {problem}", file=sys.stderr)
+    if unwritable is not None:
+        print(f"error: {unwritable}", file=sys.stderr)
+        return 2
     return 2 if comparison.problems else 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
-__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INTERRUPTED", "REPORT_EXIT_CODES",
+__all__ = ["CHECK_EXIT_CODES", "COMPARE_EXIT_CODES", "EXPORT_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INTERRUPTED", "REPORT_EXIT_CODES",
            "RUN_BUSY", "RunBusy", "TRAIN_EXIT_CODES", "UMM_EXIT_CODES", "USAGE_ERROR"]
 
 USAGE_ERROR = 2
@@ -118,6 +118,16 @@ UMM_EXIT_CODES = (
     "the signal (143 as a shell says it, nothing said) and the same command resumes from its "
     "last checkpoint (umm/checkpoints/last.pt, written whole every epoch).")
 """The exit codes of ``python -m drac_ssl.umm`` (:func:`drac_ssl.umm.cli.main`), as its
+``--help`` says them."""
+
+COMPARE_EXIT_CODES = (
+    "Exit codes: 0 compared; 2 a run folder that cannot be compared (not a run folder, a stage "
+    "not finished, a file it cannot read), a --csv or --md it cannot write, stdout it cannot "
+    "write (> a full disk, | head), a bad option, or a problem found in the runs compared (each "
+    f"said as error: on stderr, the comparison printed all the same); {RUN_BUSY} a run folder's "
+    "training is still running (every run that cannot be compared is one): try again later; "
+    f"{INTERRUPTED} interrupted by Ctrl-C (nothing written).")
+"""The exit codes of ``python -m drac_ssl.compare`` (:func:`drac_ssl.compare.main`), as its
 ``--help`` says them."""
 
 REPORT_EXIT_CODES = (

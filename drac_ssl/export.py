@@ -861,6 +861,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     referable_csv: Path | None = None
     notes_csv: Path | None = None
     n_flagged = n_not_largest = n_near_tie = 0
+    flagged_cases: list[str] = []  # the test cases not reliably gradable (summary.json's flagged_cases)
     summary_name = "summary.json" if variant is None else f"summary_{variant}.json"
     if test_rows:
         graded = _grade_cached(bundle, images, [int(r["cache_index"]) for r in test_rows])
@@ -877,6 +878,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # ingest's test split trained nothing, so no image is marked a training image
         reasons = image_reasons(graded)
         n_flagged = sum(1 for why in reasons if why)
+        flagged_cases = [case for case, why in zip(cases, reasons, strict=True) if why]
         grade_notes = _grade_notes(bundle, probs, grades)  # the notes file's grade_note column
         # the test images the backbone's pretraining read (transductive, by default): by the
         # manifest's hashes, the notes file's pretraining_image column
@@ -984,7 +986,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
               f"to grade a folder of test images with this run's bundle: {python_command('drac_ssl.export')} "
               f"{shlex.quote(str(run_dir))}{'' if variant is None else ' --variant ' + variant} --images DIR "
               f"--out submission.csv")
-    chance = chance_warning(bundle.metadata.get("cv_metrics") or {})
+    cv = bundle.metadata.get("cv_metrics") or {}
+    chance = chance_warning(cv)
     if chance:
         print(f"[export] WARNING: {chance}")
         notes.append(chance)
@@ -1000,6 +1003,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         "submission": None if written is None else str(written),
         "n_test": len(test_rows), "tta": bundle.tta_in_cv, "class_names": names,
         "decision": bundle.calibration.decision, "notes": notes,
+        # what notes says in words, as keys a pipeline gates on (train exits 0 with any of them)
+        **pipeline_keys(cv, bundle.metadata, written, flagged_cases),
         # true: the calibration's temperature sits at the edge of its search range, and the
         # probabilities (P0..) do not say how likely a grade is (calibration_warning, in notes)
         "temperature": bundle.calibration.temperature, "calibration_failed": bool(uncalibrated),
@@ -1015,10 +1020,30 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                                           smaller_class_rows(probs, grades), markdown=True)}
            if test_rows and two_grade_threshold(bundle) is not None else {}),
         **({"referable": str(referable_csv)} if referable_csv is not None else {}),
-        **({"image_notes": str(notes_csv), "n_flagged": n_flagged} if notes_csv is not None else {})})
+        **({"image_notes": str(notes_csv)} if notes_csv is not None else {})})
     print(f"[export] bundle -> {bundle_dir}")
     return ExportResult(bundle_dir, bundle_dir / "metadata.json", bundle_dir / "MODEL_CARD.md",
                         written, len(test_rows), notes, reused, notes_csv, n_flagged)
+
+
+def pipeline_keys(cv: dict[str, Any], metadata: dict[str, Any], written: Path | None,
+                  flagged_cases: Sequence[str]) -> dict[str, Any]:
+    """The keys of the training's ``export/summary.json`` that say, for a pipeline, what its
+    ``notes`` sentences say (the training exits 0 with any of them): ``n_flagged`` and
+    ``flagged_cases`` (the test cases not reliably gradable; 0 and [] also when no image was
+    graded, so a gate checks ``submission_written`` with them), ``better_than_chance`` (the
+    out-of-fold QWK's bootstrap 95% CI lies above 0; False when :func:`chance_warning` warns,
+    None when ``cv``, the bundle's ``cv_metrics``, holds no QWK and interval), ``trial_run``
+    (a trial's few steps: :func:`drac_ssl.trial_run.trial_run_words`) and
+    ``submission_written`` (False: the ingest manifest has no test images)."""
+    from drac_ssl.figures import finite_pair
+    from drac_ssl.trial_run import trial_run_words
+
+    defined = isinstance(cv.get("qwk"), int | float) and finite_pair(cv.get("qwk_ci95")) is not None
+    return {"n_flagged": len(flagged_cases), "flagged_cases": list(flagged_cases),
+            "better_than_chance": (chance_warning(cv) is None) if defined else None,
+            "trial_run": bool(trial_run_words(metadata.get("trial_run"))),
+            "submission_written": written is not None}
 
 
 def failed_submission_path(submission: str | os.PathLike[str]) -> Path:

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -799,3 +800,131 @@ def remove_stale_temporaries(folder: str | os.PathLike[str], recursive: bool = F
                 removed.append(path)
         dirs[:] = [d for d in dirs if (Path(here) / d) not in removed] if recursive else []
     return sorted(removed)
+
+
+def silence_stream(stream: Any) -> None:
+    """Point the file descriptor under ``stream`` (``sys.stdout``) at ``os.devnull``, as
+    Python's documentation advises after a ``BrokenPipeError``
+    (https://docs.python.org/3/library/signal.html#note-on-sigpipe): what its buffer still
+    holds, and what is printed later, goes nowhere instead of failing again at the
+    interpreter's shutdown (an "Exception ignored" line and exit code 120). A stream with no
+    file descriptor (a test's capture) is left as it is."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+
+
+class StdoutUnwritable(ValueError):
+    """The command's standard output could not be written (``> /dev/full``: a full disk;
+    ``| head -1``: a reader that left): :func:`stdout_guarded` raises it, naming stdout, not a
+    file the command read or wrote; the commands exit 2 on it (a ``ValueError``) with its words."""
+
+
+def stdout_words(exc: OSError, done: str = "its files are not the problem") -> str:
+    """``stdout could not be written (No space left on device) ...``, ``done`` (what was
+    written all the same) and the fix."""
+    return (f"stdout could not be written ({exc.strerror or type(exc).__name__}): what this "
+            f"command printed there is lost ({done}).\n  fix: send stdout to "
+            f"a disk with free space (> FILE) or to a reader that reads it to the end, then rerun "
+            f"the same command")
+
+
+class _GuardedStdout:
+    """``stream`` whose ``write`` and ``flush`` raise :class:`StdoutUnwritable` for an
+    ``OSError`` (once; the stream is silenced, :func:`silence_stream`, and written no more);
+    ``quiet``: raise nothing, the stream silenced all the same (``failed`` says why)."""
+
+    def __init__(self, stream: Any, quiet: bool = False) -> None:
+        self._stream = stream
+        self._quiet = quiet
+        self.failed: OSError | None = None
+
+    def _fail(self, exc: OSError) -> StdoutUnwritable:
+        self.failed = exc
+        silence_stream(self._stream)
+        return StdoutUnwritable(stdout_words(exc))
+
+    def write(self, text: str) -> int:
+        if self.failed is not None:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            said = self._fail(exc)
+            if self._quiet:
+                return len(text)
+            raise said from None
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self.failed is not None:
+            return
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            said = self._fail(exc)
+            if not self._quiet:
+                raise said from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def stdout_guarded() -> Iterator[None]:
+    """Within the block, a ``print`` to ``sys.stdout`` that cannot be written raises
+    :class:`StdoutUnwritable` (a ``ValueError``: the commands' ``error: ...``, exit 2) naming
+    stdout, not the ``OSError`` a command's file handling would call "a file: could not be
+    read"; the block's end flushes stdout, so that what is buffered fails here, not at the
+    interpreter's shutdown (a traceback-like "Exception ignored" and exit 120). ``sys.stdout``
+    is put back as it was when the block ends.
+
+    Raises:
+        StdoutUnwritable: stdout could not be written (ENOSPC, EPIPE, EIO)."""
+    before = sys.stdout
+    if before is None:
+        yield
+        return
+    guard = _GuardedStdout(before)
+    sys.stdout = guard
+    try:
+        yield
+        guard.flush()
+    finally:
+        sys.stdout = before
+        if guard.failed is None:  # an exception ended the block: what is buffered goes quietly
+            try:
+                before.flush()
+            except OSError:
+                silence_stream(before)
+            except ValueError:  # closed
+                pass
+
+
+@contextlib.contextmanager
+def stdout_survives() -> Iterator[Any]:
+    """Within the block, a ``sys.stdout`` that can no longer be written (``> /dev/full``, ``|
+    head -1``) is silenced (:func:`silence_stream`) and written no more, without an error: a
+    training's stdout is its log, and :func:`drac_ssl.runtime.console_log` keeps the lines in
+    ``console.log`` (and notes there that stdout became unwritable: the guard's ``failed``).
+    ``sys.stdout`` is put back as it was when the block ends. Yields the guard, whose
+    ``failed`` (the ``OSError``, or None) says after the block whether stdout failed (None
+    for a stdout that is None)."""
+    before = sys.stdout
+    if before is None:
+        yield None
+        return
+    guard = _GuardedStdout(before, quiet=True)
+    sys.stdout = guard
+    try:
+        yield guard
+    finally:
+        with contextlib.suppress(ValueError):
+            guard.flush()
+        sys.stdout = before

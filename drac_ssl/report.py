@@ -111,6 +111,7 @@ from drac_ssl.io import (
     invocations,
     jsonl_dicts,
     read_json,
+    stdout_guarded,
     unreadable_words,
 )
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest, resampling_unit
@@ -3349,7 +3350,8 @@ def _write_logged(run_dir: Path, in_run: bool) -> int:
     invocation = runtime.record_start(run_dir, "drac_ssl.report") if in_run else None
     t0 = time.perf_counter()
     try:
-        print(write_report(run_dir))
+        with stdout_guarded():  # > /dev/full: "stdout could not be written", not "a file: could not be read"
+            print(write_report(run_dir))
     except BaseException as exc:
         if invocation is not None:
             runtime.record_end(run_dir, invocation, t0, exc)

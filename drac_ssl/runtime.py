@@ -1573,20 +1573,68 @@ def command_changes(settings: Sequence[tuple[str, str]], typed: dict[str, str] |
 
 
 
+def flush_or_silence(stream: Any) -> None:
+    """Flush ``stream`` (``sys.stdout`` before a command exits); one that can no longer be
+    written (a full disk, a pipe whose reader left) is silenced (:func:`drac_ssl.io.silence_stream`)
+    instead of failing at the interpreter's shutdown."""
+    if stream is None:
+        return
+    try:
+        stream.flush()
+    except OSError:
+        from drac_ssl.io import silence_stream
+
+        silence_stream(stream)
+    except ValueError:  # closed
+        pass
+
+
 class _Tee:
     """A text stream that writes to ``stream`` and to the console log ``log``, and is
     ``stream`` for everything else (``isatty``, ``fileno``, ``encoding``: tqdm still sees
     the terminal). A write holding a carriage return (a tqdm bar, redrawn in place) goes to
     the stream alone: bars are for a terminal, the log keeps lines; so does the newline
-    that ends a bar left standing (tqdm's ``leave=True`` writes it on its own)."""
+    that ends a bar left standing (tqdm's ``leave=True`` writes it on its own).
 
-    def __init__(self, stream: Any, log: Any) -> None:
+    A ``stream`` that can no longer be written (``> /dev/full``: ``OSError`` ENOSPC; a pipe
+    whose reader left, ``| head -1``: ``BrokenPipeError``) is written no more: one ``note:``
+    line in the log names it (``name``: ``stdout`` or ``stderr``), its descriptor is pointed
+    at ``os.devnull`` (:func:`drac_ssl.io.silence_stream`) and the log goes on with every line, so that
+    the run carries on instead of dying with a traceback and exit 1 (a pipeline's
+    "a bug, don't requeue")."""
+
+    def __init__(self, stream: Any, log: Any, name: str = "stdout") -> None:
         self._stream = stream
         self._log = log
+        self._name = name
+        self._gone = False  # the stream could not be written: the log alone from here on
         self._bar_standing = False  # the last write drew a bar and left it on the line
 
+    def _stream_failed(self, exc: OSError) -> None:
+        self._gone = True
+        reason = exc.strerror or type(exc).__name__
+        with contextlib.suppress(OSError, ValueError):
+            self._log.write(f"\nnote: {self._name} became unwritable ({reason}); nothing more is "
+                            "printed there (lines since its last flush may be lost there too), "
+                            "this console.log keeps every line\n")
+        from drac_ssl.io import silence_stream
+
+        silence_stream(self._stream)
+
+    def _check_failed(self) -> None:
+        """A stream that silenced itself (:func:`drac_ssl.io.stdout_survives`): noted once."""
+        failed = getattr(self._stream, "failed", None)
+        if not self._gone and isinstance(failed, OSError):
+            self._stream_failed(failed)
+
     def write(self, text: str) -> int:
-        n = self._stream.write(text)
+        n = len(text)
+        if not self._gone:
+            try:
+                n = self._stream.write(text)
+            except OSError as exc:  # BrokenPipeError included
+                self._stream_failed(exc)
+            self._check_failed()
         bar_end = self._bar_standing and text == "\n"  # a cleared bar (leave=False) ends in "\r"
         self._bar_standing = "\r" in text and not text.endswith("\r")
         if "\r" not in text and not bar_end:
@@ -1601,7 +1649,12 @@ class _Tee:
             self.write(line)
 
     def flush(self) -> None:
-        self._stream.flush()
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except OSError as exc:
+                self._stream_failed(exc)
+            self._check_failed()
         with contextlib.suppress(OSError, ValueError):
             self._log.flush()
 
@@ -1655,7 +1708,8 @@ def console_log(path: str | os.PathLike[str], header: str,
             log.write(f"{header}\n")
             log.writelines(f"{line}\n" for line in said)
         before = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = (None if s is None else _Tee(s, log) for s in before)
+        sys.stdout, sys.stderr = (None if s is None else _Tee(s, log, name)
+                                   for s, name in zip(before, ("stdout", "stderr"), strict=True))
         try:
             yield
         except BaseException as exc:

@@ -108,6 +108,7 @@ from drac_ssl.io import (
     read_json_dict,
     remove_stale_temporaries,
     sha256_file,
+    stdout_survives,
     unreadable_words,
     writing,
     written_file,
@@ -2811,7 +2812,9 @@ def command_main() -> int:
     Ctrl-C cannot cut the line that says what was saved nor raise a traceback, and a SIGTERM
     cannot kill the process by signal with ``atexit`` skipped."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    return _command(None)
+    # > /dev/full, | head -1: the run goes on, console.log keeps the lines (not a traceback, exit 1)
+    with stdout_survives():
+        return _command(None)
 
 
 def _command(argv: list[str] | None) -> int:
@@ -2887,7 +2890,7 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
     except KeyboardInterrupt as exc:
         if inter_op:  # as above: further Ctrl-C / SIGTERM ignored until exit_with takes over
             hold_signals_for_exit()
-        sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
+        runtime.flush_or_silence(sys.stdout)  # the lines printed before (a file or pipe buffers them) come first
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
         return _interrupted_exit(exc, inter_op)  # 130 Ctrl-C, 143 SIGTERM
     return 0
@@ -3020,16 +3023,17 @@ def exit_with(code: int) -> None:
     In the teardown a Ctrl-C or SIGTERM leaves at once with ``code``
     (:func:`drac_ssl.starting.exit_on_signal`), never a traceback of an ``atexit`` handler."""
     if (code == 2 and _REFUSED and os.environ.get("WORLD_SIZE", "1") in ("", "1")) or _ORDERED_EXIT == "first":
-        sys.stdout.flush()
-        sys.stderr.flush()
+        runtime.flush_or_silence(sys.stdout)
+        runtime.flush_or_silence(sys.stderr)
         os._exit(code)
     if _ORDERED_EXIT == "after":
-        sys.stdout.flush()
-        sys.stderr.flush()
+        runtime.flush_or_silence(sys.stdout)
+        runtime.flush_or_silence(sys.stderr)
         time.sleep(ORDERED_EXIT_WAIT_S)  # outside main's SIGTERM handler: torchrun's stop is quiet
     # the exit code is decided: a Ctrl-C or SIGTERM in the teardown (torch's atexit handlers;
     # a review's third quick Ctrl-C: a traceback and exit -2) leaves at once with it
     exit_on_signal(code)
+    runtime.flush_or_silence(sys.stdout)  # > /dev/full, | head -1: no "Exception ignored", exit 120
     sys.exit(code)
 
 

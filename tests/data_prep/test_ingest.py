@@ -2154,3 +2154,26 @@ def test_repeated_rows_that_differ_say_what_differs_and_which_to_keep(tmp_path: 
     assert (f"{csv_path}:5: 003.png is listed 2 times (lines 4, 5) with grade 2 on both; spelt "
             "003.png / 003.PNG -> keep exactly one row per image (the spellings name the same "
             "image: delete all but one)") in message, message
+
+
+def test_unwritable_stdout_is_named_not_the_out_folder(tmp_path, monkeypatch, capsys):
+    """``ingest ... > /dev/full``: stdout named (exit 2), not "cannot write the ingest output ...
+    check free disk space and the permissions of --out" with OUT fully written."""
+    import errno
+    import sys
+
+    class Full:
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 7)})
+    monkeypatch.setattr(sys, "stdout", Full())
+    assert ingest_cli(root, tmp_path / "out", "--folds", "2") == 2
+    err = capsys.readouterr().err
+    assert "error: stdout could not be written (No space left on device)" in err
+    assert "cannot write the ingest output" not in err
+    assert f"the ingest output in {tmp_path / 'out'} is written" in err  # the run goes on, OUT whole
+    assert (tmp_path / "out" / ingest.MANIFEST_NAME).is_file()

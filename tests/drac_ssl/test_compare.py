@@ -17,6 +17,7 @@ import yaml
 from drac_ssl import run_state
 from drac_ssl.compare import compare_runs, main
 from drac_ssl.config import load_config, referable_cut, save_config
+from drac_ssl.exit_codes import RUN_BUSY
 from drac_ssl.metrics import (
     binary_screening,
     bootstrap_ci,
@@ -247,7 +248,8 @@ def test_every_bad_run_folder_is_named_with_exit_code_2(tmp_path: Path, capsys: 
     try:
         (unfinished / "invocations.jsonl").write_text(json.dumps(
             {"date_utc": "2026-12-01T10:00:00+00:00", "pid": alive.pid, "host": platform.node()}) + "\n")
-        assert main([str(unfinished)]) == 2
+        # exit 75 (RunBusy: try later), as export, report and UMM say it, not 2 (never requeued)
+        assert main([str(unfinished)]) == RUN_BUSY
         err = capsys.readouterr().err
         assert (f"and python -m drac_ssl.train is still running there (process {alive.pid}, started "
                 "2026-12-01T10:00:00+00:00)\n  fix: wait for it to finish, then compare again; do not "
@@ -256,8 +258,10 @@ def test_every_bad_run_folder_is_named_with_exit_code_2(tmp_path: Path, capsys: 
         with open(unfinished / "invocations.jsonl", "a") as fh:
             fh.write(json.dumps({"tool": "drac_ssl.report", "pid": 1, "host": platform.node(),
                                  "ended": {"outcome": "finished"}}) + "\n")
-        assert main([str(unfinished)]) == 2
+        assert main([str(unfinished)]) == RUN_BUSY
         assert f"still running there (process {alive.pid}" in capsys.readouterr().err
+        assert main([str(unfinished), str(not_a_run)]) == 2  # a bad folder beside it: a fix, not a wait
+        capsys.readouterr()
     finally:
         alive.kill()
         alive.wait()
@@ -1169,3 +1173,30 @@ def test_runs_of_two_and_five_grades_keep_the_one_vs_one_auc_column() -> None:
     assert "auc_ovo" in PAIRED_METRICS
     assert metrics(2, 5) == PAIRED_METRICS
     assert "auc_ovo" not in metrics(2, 2)
+
+
+def test_unwritable_stdout_is_named_and_the_files_still_written(tmp_path, monkeypatch, capsys):
+    """``compare A B > /dev/full``: exit 2 naming stdout, not a traceback (exit 1); --csv written."""
+    import errno
+
+    a, b = make_run(tmp_path, "a"), make_run(tmp_path, "b")
+
+    class Full:
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr("sys.stdout", Full())
+    table = tmp_path / "c.csv"
+    assert main([str(a), str(b), "--csv", str(table)]) == 2
+    err = capsys.readouterr().err
+    assert "error: stdout could not be written (No space left on device)" in err and "Traceback" not in err
+    assert table.is_file()
+
+
+def test_help_lists_the_exit_codes(capsys):
+    assert main(["--help"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "Exit codes: 0 compared;" in said and f"{RUN_BUSY} a run folder's training is still running" in said

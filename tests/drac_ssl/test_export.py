@@ -110,6 +110,24 @@ def test_exported_submission_passes_the_check_with_real_probabilities(exported_r
     caveats = bundles.grade_caveats(json.loads((exported_run / "bundle" / "metadata.json").read_text()),
                                     plural=True)
     assert caveats and all(c in summary["notes"] for c in caveats), (caveats, summary["notes"])
+    # and as keys a pipeline gates on (the training exits 0 with them)
+    assert summary["trial_run"] is True and summary["submission_written"] is True
+    assert summary["n_flagged"] == 0 and summary["flagged_cases"] == []
+    assert summary["better_than_chance"] in (True, False, None)
+
+
+def test_pipeline_keys_say_what_the_notes_say() -> None:
+    """export/summary.json's structured keys (an MLOps review: flagged images, no evidence
+    better than chance, a trial run, no submission were English sentences in notes alone)."""
+    keys = export.pipeline_keys({}, {}, None, [])
+    assert keys == {"n_flagged": 0, "flagged_cases": [], "better_than_chance": None,
+                    "trial_run": False, "submission_written": False}
+    chance = {"qwk": 0.1, "qwk_ci95": [-0.2, 0.4]}
+    keys = export.pipeline_keys(chance, {"trial_run": {"trial": True, "why": "2 epochs"}},
+                                Path("submission.csv"), ["003.png"])
+    assert keys == {"n_flagged": 1, "flagged_cases": ["003.png"], "better_than_chance": False,
+                    "trial_run": True, "submission_written": True}
+    assert export.pipeline_keys({"qwk": 0.6, "qwk_ci95": [0.4, 0.8]}, {}, None, [])["better_than_chance"] is True
 
 
 def test_predict_images_on_the_original_files_matches_the_export(exported_run: Path) -> None:
@@ -416,6 +434,7 @@ def test_the_export_stage_writes_the_notes_file_of_flagged_test_images_and_goes_
         f"per case in {notes}" in line and "not an error: the stage goes on" in line), line
     summary = json.loads((run / "export" / "summary.json").read_text())
     assert summary["image_notes"] == str(notes) and summary["n_flagged"] == 1
+    assert summary["flagged_cases"] == [first["id"]] and summary["submission_written"] is True
     assert any(n.startswith("1 of the 6 graded image(s) is not reliably gradable") for n in summary["notes"])
     report = write_report(run).read_text()
     assert ("- not reliably gradable: 1 of the 6 test images, their rows in the submission like any "
@@ -1165,7 +1184,9 @@ def test_no_test_images_is_said_on_the_console_with_why(
     assert (f"[export] no submission written: the ingest manifest has no test images (the ingest "
             f"said: {looked}) -> to grade a folder of test images with this run's bundle: "
             f"{python_command('drac_ssl.export')} {run} --images DIR --out submission.csv") in out, out
-    noted = json.loads((run / "export" / "summary.json").read_text())["notes"]
+    record = json.loads((run / "export" / "summary.json").read_text())
+    assert record["submission_written"] is False and record["n_flagged"] == 0  # a pipeline gates on it
+    noted = record["notes"]
     assert noted[0].startswith("the ingest manifest has no test images: no submission written (the "
                                "ingest said: /data/DRAC: no testing set found")
     summary["notes"] = []  # a layout with no note on it (a plain folder without test/)
