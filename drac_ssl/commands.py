@@ -775,6 +775,13 @@ def check_arguments_problem(args: argparse.Namespace) -> str | None:
         if json_path.suffix.lower() == ".csv":
             return (f"--json {args.json}: the result is written as JSON, not CSV (a .csv path is most "
                     f"often a submission named by mistake).\n  fix: --json {json_path.with_suffix('.json')}")
+        from drac_ssl.submission import provenance_path, skipped_record_path  # numpy, no torch
+
+        for companion in (provenance_path(args.check), skipped_record_path(args.check)):
+            if _same_file(json_path, companion):
+                return (f"--json {args.json} is the name of a file the export writes beside the "
+                        f"submission of --check, which the check reads.\n  fix: give the JSON another "
+                        f"path, e.g. --json {json_path.with_name('check.json')}")
         return (output_file_problem(args.json, "--json", "check.json")
                 or replace_problem(args.json, "--json", _check_record, "export --check", "check.json"))
     return None
@@ -837,8 +844,9 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
         given = [spelled_flag(args, d) for d in SCORE_ONLY_OPTIONS
                  if getattr(args, d, None) is not None and not (d == "json" and args.check)]
         if given:
+            also = " (or --check FILE: the check's result)" if given == ["--json"] else ""
             return (f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} with --score "
-                    f"SUBMISSION.csv (score a submission against labels you hold)")
+                    f"SUBMISSION.csv (score a submission against labels you hold){also}")
         return None
     # RUN (a run or bundle folder) and --images DIR (the graded files) tell whether the scored
     # images trained the model (drac_ssl.scoring.training_images_check)

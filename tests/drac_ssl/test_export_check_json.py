@@ -56,3 +56,16 @@ def test_an_incomplete_drac_file_says_why_it_exits_3(tmp_path: Path) -> None:
     assert record["ok"] is False and record["exit_code"] == 3
     assert record["problems"][0]["line"] is None and "NOT a valid DRAC submission" in record["problems"][0]["what"]
 
+
+
+def test_the_json_may_not_take_the_name_of_a_file_the_check_reads(tmp_path: Path, capsys) -> None:
+    """A review: ``--json team_provenance.json`` (or ``team.skipped.json``) was accepted, and the
+    next check read it as the export's record beside team.csv. Refused (exit 2), nothing written;
+    ``--json`` without --check or --score names both."""
+    csv_path = _submission(tmp_path / "team.csv", [f"{i:03d}.png" for i in range(1, 11)])
+    for name in ("team_provenance.json", "team.skipped.json"):
+        assert main(["--check", str(csv_path), "--json", str(tmp_path / name)]) == 2
+        assert not (tmp_path / name).exists()
+        assert "a file the export writes beside the submission" in capsys.readouterr().err
+    assert main(["runs/x", "--json", str(tmp_path / "a.json")]) == 2
+    assert "(or --check FILE: the check's result)" in capsys.readouterr().err
