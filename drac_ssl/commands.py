@@ -505,7 +505,11 @@ def export_parser() -> argparse.ArgumentParser:
                              "(keeps them as they are). A two-grade submission scored against a "
                              "known ICDR column without it is refused")
     parser.add_argument("--json", metavar="FILE",
-                        help="with --score: also write the figures to this JSON file")
+                        help="with --score: also write the figures to this JSON file; with "
+                             "--check: write the result there (pass or fail, whenever the check "
+                             "ran): ok, exit_code (the command's), k, n_cases, complete_checked, "
+                             "problems and warnings ({line, what, fix} each; line null: the file "
+                             "as a whole)")
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="grade the readable images and write them even when some files "
                              "cannot be read or are not images this package reads (x.webp, "
@@ -758,8 +762,41 @@ def check_arguments_problem(args: argparse.Namespace) -> str | None:
     if args.images:  # a usage error (exit 2), not a line-0 problem of the submission
         from drac_ssl.submission import images_option_problem  # numpy, no torch
 
-        return images_option_problem(args.images, args.check)
+        if problem := images_option_problem(args.images, args.check):
+            return problem
+    if args.json is not None:
+        from drac_ssl.io import output_file_problem  # standard library only
+        from drac_ssl.out_paths import replace_problem  # standard library only
+
+        json_path = Path(args.json)
+        if _same_file(json_path, Path(args.check)):
+            return (f"--json {args.json} is the submission of --check: writing the result there would "
+                    f"overwrite it.\n  fix: give the JSON another path, e.g. --json {json_path.with_name('check.json')}")
+        if json_path.suffix.lower() == ".csv":
+            return (f"--json {args.json}: the result is written as JSON, not CSV (a .csv path is most "
+                    f"often a submission named by mistake).\n  fix: --json {json_path.with_suffix('.json')}")
+        from drac_ssl.submission import provenance_path, skipped_record_path  # numpy, no torch
+
+        for companion in (provenance_path(args.check), skipped_record_path(args.check)):
+            if _same_file(json_path, companion):
+                return (f"--json {args.json} is the name of a file the export writes beside the "
+                        f"submission of --check, which the check reads.\n  fix: give the JSON another "
+                        f"path, e.g. --json {json_path.with_name('check.json')}")
+        return (output_file_problem(args.json, "--json", "check.json")
+                or replace_problem(args.json, "--json", _check_record, "export --check", "check.json"))
     return None
+
+
+def _check_record(path: Path) -> bool:
+    """Whether ``path`` is a JSON record ``export --check --json`` wrote (its ``ok``,
+    ``exit_code`` and ``problems`` keys): one it may write again."""
+    import json  # noqa: PLC0415 - only when a --json file exists
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and {"ok", "exit_code", "problems"} <= record.keys()
 
 
 def input_file_problem(path: str, flag: str, what: str) -> str | None:
@@ -803,10 +840,13 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
     is the submission or the label file, or ends in ``.csv``. Checked before torch loads
     (exit 2)."""
     if not args.score:
-        given = [spelled_flag(args, d) for d in SCORE_ONLY_OPTIONS if getattr(args, d, None) is not None]
+        # --json goes with --check too (the check's result for a pipeline: check_arguments_problem)
+        given = [spelled_flag(args, d) for d in SCORE_ONLY_OPTIONS
+                 if getattr(args, d, None) is not None and not (d == "json" and args.check)]
         if given:
+            also = " (or --check FILE: the check's result)" if given == ["--json"] else ""
             return (f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} with --score "
-                    f"SUBMISSION.csv (score a submission against labels you hold)")
+                    f"SUBMISSION.csv (score a submission against labels you hold){also}")
         return None
     # RUN (a run or bundle folder) and --images DIR (the graded files) tell whether the scored
     # images trained the model (drac_ssl.scoring.training_images_check)

@@ -91,7 +91,8 @@ EXPORT_EXIT_CODES = (
 its ``--help`` says them."""
 
 TRAIN_EXIT_CODES = (
-    "Exit codes: 0 every stage of run.stages done (a resume that had nothing left to do too); 1 a "
+    "Exit codes: 0 every stage of run.stages done (a resume that had nothing left to do too, and a "
+    "Ctrl-C or SIGTERM after the run finished: 'nothing to rerun'); 1 a "
     "training stopped on a non-finite loss (its diagnostic and fix said), a torchrun process "
     "failed, or an unexpected error (a traceback); 2 the run cannot start or go on as asked: a setting or the data refused before any "
     "stage ran, a run folder not this account's, a file it cannot read or write; 75 this run is "

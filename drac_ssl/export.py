@@ -2973,9 +2973,10 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             if is_kaggle_file(args.check):  # id_code,diagnosis: Kaggle's rules, its ids the images' stems
                 return report_kaggle_check(args.check, args.images,
                                            num_grades=k if k is not None else len(names) if names else None,
-                                           cases=None if args.images else cases, scale_from=scale_from)
+                                           cases=None if args.images else cases, scale_from=scale_from,
+                                           json_path=args.json)
             code = report_check(args.check, args.images, num_grades=k, grade_names=names,
-                                cases=None if args.images else cases, scale_from=scale_from,
+                                cases=None if args.images else cases, scale_from=scale_from, json_path=args.json,
                                 # a run's manifest says K only when it lists test images (else
                                 # an error)
                                 other_options="--manifest RUN for a run whose manifest lists test images")

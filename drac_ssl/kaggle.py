@@ -24,7 +24,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -379,7 +379,21 @@ def read_kaggle(csv_path: str | os.PathLike[str], num_grades: int | None = None
 
 def report_kaggle_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None, *,
                         num_grades: int | None = None, cases: Sequence[str] | None = None,
-                        scale_from: ScaleFrom = "") -> int:
+                        scale_from: ScaleFrom = "", json_path: str | os.PathLike[str] | None = None) -> int:
+    """:func:`_report_kaggle_check`, and with ``json_path`` its result for a machine written
+    there, pass or fail (:func:`drac_ssl.submission.write_check_record`; ``n_cases`` None when
+    the file has problems: only its valid rows are counted)."""
+    from drac_ssl.submission import write_check_record
+
+    facts: dict[str, Any] = {}
+    code = _report_kaggle_check(csv_path, images_dir, num_grades=num_grades, cases=cases,
+                                scale_from=scale_from, facts=facts)
+    return write_check_record(json_path, code, facts) if json_path is not None and facts else code
+
+
+def _report_kaggle_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None, *,
+                         num_grades: int | None = None, cases: Sequence[str] | None = None,
+                         scale_from: ScaleFrom = "", facts: dict[str, Any] | None = None) -> int:
     """``export --check`` of a Kaggle file: its problems on stdout (``FILE:LINE: what -> fix``)
     and their count on stderr, exit 1; else ``OK: N cases`` on stdout, exit 0 (without
     ``images_dir`` or ``cases``: the format only, said so). Either way stderr says what it was
@@ -391,6 +405,10 @@ def report_kaggle_check(csv_path: str | os.PathLike[str], images_dir: str | os.P
     order = layout_order(images_dir) if images_dir and Path(images_dir).is_dir() else None
     against = (f", against {images_dir}" + (f" and the ids listed in {order[1]}" if order else "") if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
+    if facts is not None:  # the check ran: for --json (report_kaggle_check)
+        facts.update(k=k, n_cases=None if problems else len(rows.ids), complete_checked=bool(against),
+                     problems=list(getattr(problems, "records", ())),
+                     warnings=list(getattr(problems, "warning_records", ())))
     scale = (f"checked as Kaggle's {','.join(KAGGLE_COLUMNS)} with {k} grades (diagnosis 0..{k - 1}; "
              + (grades_k_said(scale_from, k) if num_grades is not None and scale_from else
                 f"{k} grades given" if num_grades is not None else

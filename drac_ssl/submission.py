@@ -71,7 +71,7 @@ from drac_ssl.starting import (
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
            "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_setting_words", "class_rule_words", "smaller_class_rows", "two_grade_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
-           "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
+           "report_check", "write_check_record", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
            "write_submission", "DRAC_PROB_COLUMNS", "probability_units", "format_units", "is_referable_header", "provenance_path", "provenance_words", "write_grading_provenance", "grading_provenance_record", "GRADING_PROVENANCE_FORMAT", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
@@ -1087,6 +1087,10 @@ class ProblemLines(list[str]):
 
     total: int = 0
     warnings: tuple[str, ...] = ()  # ``FILE:LINE: warning: what -> what to do``: no problem, the exit code unchanged
+    # the same lines as records, for a machine (``export --check --json``): ``{"line": int | None,
+    # "what": str, "fix": str}`` each, line None for the file as a whole (LINE 0) and a cut-short count
+    records: tuple[dict[str, Any], ...] = ()
+    warning_records: tuple[dict[str, Any], ...] = ()
 
 
 class _Problems:
@@ -1095,18 +1099,18 @@ class _Problems:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.entries: list[tuple[int, str, str]] = []  # (line, text, kind)
+        self.entries: list[tuple[int, str, str, dict[str, Any]]] = []  # (line, text, kind, record)
         self.counts: dict[str, int] = {}
-        self.warned: list[tuple[int, str]] = []
+        self.warned: list[tuple[int, str, dict[str, Any]]] = []
 
     def warn(self, line: int, what: str, advice: str) -> None:
         """A ``FILE:LINE: warning: what -> advice`` line: said, but not a problem (no exit 1)."""
-        self.warned.append((line, f"{self.file}:{line}: warning: {what} -> {advice}"))
+        self.warned.append((line, f"{self.file}:{line}: warning: {what} -> {advice}", _record(line, what, advice)))
 
     def add(self, line: int, kind: str, what: str, fix: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
         if self.counts[kind] <= MAX_PER_KIND:
-            self.entries.append((line, f"{self.file}:{line}: {what} -> {fix}", kind))
+            self.entries.append((line, f"{self.file}:{line}: {what} -> {fix}", kind, _record(line, what, fix)))
 
     def withdraw(self, kind: str) -> None:
         """Forget the problems of ``kind`` (a byte-order mark, once the file proves to be a notes
@@ -1115,19 +1119,31 @@ class _Problems:
         self.counts.pop(kind, None)
 
     def finish(self) -> ProblemLines:
-        lines = ProblemLines(text for _, text, _ in sorted(self.entries, key=lambda e: e[0]))
+        entries = sorted(self.entries, key=lambda e: e[0])
+        lines = ProblemLines(e[1] for e in entries)
+        records = [e[3] for e in entries]
         for kind, count in self.counts.items():
             if count > MAX_PER_KIND:
-                lines.append(f"{self.file}: ... and {count - MAX_PER_KIND} more "
-                             f"problem(s) of the kind '{kind}' ({count} in all) -> fix the ones "
-                             "above and check again")
+                what = f"... and {count - MAX_PER_KIND} more problem(s) of the kind '{kind}' ({count} in all)"
+                fix = "fix the ones above and check again"
+                lines.append(f"{self.file}: {what} -> {fix}")
+                records.append(_record(None, what, fix))
         lines.total = sum(self.counts.values())
-        warned = [text for _, text in sorted(self.warned, key=lambda e: e[0])]
+        warned = sorted(self.warned, key=lambda e: e[0])
+        texts, warned_records = [e[1] for e in warned], [e[2] for e in warned]
         if len(warned) > MAX_PER_KIND:
-            warned = [*warned[:MAX_PER_KIND], f"{self.file}: warning: ... and {len(warned) - MAX_PER_KIND} "
-                      f"more case(s) of the kind above ({len(warned)} in all)"]
-        lines.warnings = tuple(warned)
+            what = f"... and {len(warned) - MAX_PER_KIND} more case(s) of the kind above ({len(warned)} in all)"
+            texts = [*texts[:MAX_PER_KIND], f"{self.file}: warning: {what}"]
+            warned_records = [*warned_records[:MAX_PER_KIND], _record(None, what, "")]
+        lines.warnings = tuple(texts)
+        lines.records, lines.warning_records = tuple(records), tuple(warned_records)
         return lines
+
+
+def _record(line: int | None, what: str, fix: str) -> dict[str, Any]:
+    """One problem or warning for a machine: its line (None, not 0, for the file as a whole),
+    what is wrong and how to fix it, as the printed ``FILE:LINE: what -> fix`` line says them."""
+    return {"line": line or None, "what": what, "fix": fix}
 
 
 def _in_percent(values: Sequence[float | None]) -> bool:
@@ -2562,7 +2578,48 @@ def not_complete_words(skipped: SkippedFiles) -> str:
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
                  *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
                  cases: Sequence[str] | None = None, scale_from: ScaleFrom = "",
-                 other_options: str = "") -> int:
+                 other_options: str = "", json_path: str | os.PathLike[str] | None = None) -> int:
+    """:func:`_report_check` (the check printed, its exit code), and with ``json_path`` the
+    same result for a machine written there (:func:`write_check_record`) whenever the check
+    ran, pass or fail: not for an ``images_dir`` that is no folder of images (exit 2, nothing
+    checked)."""
+    facts: dict[str, Any] = {}
+    code = _report_check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names, cases=cases,
+                         scale_from=scale_from, other_options=other_options, facts=facts)
+    if json_path is not None and facts:
+        code = write_check_record(json_path, code, facts)
+    return code
+
+
+CHECK_RECORD_KEYS = ("ok", "exit_code", "k", "n_cases", "complete_checked", "problems", "warnings")
+"""The keys of ``export --check FILE --json OUT``'s record (:func:`write_check_record`)."""
+
+
+def write_check_record(path: str | os.PathLike[str], code: int, facts: Mapping[str, Any]) -> int:
+    """Write the result of ``export --check`` as JSON to ``path``, atomically (as ``--score
+    --json``: :func:`drac_ssl.io.atomic_write_json`): ``ok`` (``code`` is 0), ``exit_code``
+    (``code``), ``k`` (the grades the rows were checked as; None: no row read),
+    ``n_cases`` (data rows read; None: the file could not be read), ``complete_checked``
+    (checked against the test images or the manifest's cases: every image has a row), and
+    ``problems`` / ``warnings``: ``{"line": int | None, "what": str, "fix": str}`` each
+    (:attr:`ProblemLines.records`; line None: the file as a whole). Returns ``code``, or 2
+    with an ``error:`` line on stderr when the file cannot be written."""
+    from drac_ssl.io import atomic_write_json  # noqa: PLC0415 - only with --json
+
+    record = {"ok": code == 0, "exit_code": code, **facts}
+    try:
+        atomic_write_json(path, {key: record.get(key) for key in CHECK_RECORD_KEYS})
+    except OSError as exc:
+        print(f"error: {path}: cannot write the JSON ({exc.strerror or exc})\n  fix: choose a writable "
+              f"path for --json (a folder you may write to, on a disk with room)", file=sys.stderr)
+        return 2
+    return code
+
+
+def _report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
+                  *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
+                  cases: Sequence[str] | None = None, scale_from: ScaleFrom = "",
+                  other_options: str = "", facts: dict[str, Any] | None = None) -> int:
     """Print the problems of a submission (or ``OK: N cases``), and on stderr, either way, the
     warnings on cases a spreadsheet may read as formulas (no problem: the exit code stays), the
     scale the rows were checked against, where it came from and what the cases were checked
@@ -2605,6 +2662,9 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     problems, n_rows, k = checked.problems, checked.n_rows, checked.k
     against = (f", against {images_dir}" if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
+    if facts is not None:  # the check ran: for --json (report_check)
+        facts.update(k=k, n_cases=n_rows if checked.text is not None else None, complete_checked=bool(against),
+                     problems=list(problems.records), warnings=list(problems.warning_records))
     skipped = skipped_without_rows(csv_path, checked.text)  # the export's record beside it; the CSV not read again
     not_complete = bool(skipped.without_row) and not against and not problems
     if skipped.skipped and not not_complete:  # else the result line says it
@@ -2647,11 +2707,15 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     result = (not_complete_words(skipped) if not_complete else not_drac_words(n_rows, other_options) if not_drac
               else f"OK: {n_rows} cases"
               + ("" if against else f", the format only: {completeness_words(k, other_options)}"))
+    if facts is not None and (not_complete or not_drac):  # exit 3: the JSON says why, as the result line
+        facts["problems"].append(_record(None, result, ""))
     if (failure := print_lines([result])) is not None:
         print(f"error: cannot print the result of {csv_path} on stdout ({failure})", file=sys.stderr)
         return 2
     if words := one_hot_words(_checked_rows(csv_path).probs):  # valid, but the AUC ties are lost
         said.append(f"warning: {words}")
+        if facts is not None:
+            facts["warnings"].append(_record(None, words, ""))
     for line in said:
         print(line, file=sys.stderr)
     return INCOMPLETE_SUBMISSION if not_complete or not_drac else 0

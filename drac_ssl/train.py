@@ -1847,6 +1847,30 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
             setattr(exc, "report", _report_hint(run_dir))  # noqa: B010 - said after its words (runtime.interrupted_words)
         raise
     record_end(run_dir, invocation, t0, exit_code=0)
+    # the run is finished and its end recorded (exit code 0): a Ctrl-C or SIGTERM in the lines
+    # below stops them, not the run (a review, J2: it said 'rerun the same command' and exited 143)
+    _said_after_finish(lambda: _finished_lines(cfg, run_dir, sources, first_try))
+    return run_dir
+
+
+def _said_after_finish(say: Callable[[], None]) -> None:
+    """``say()`` (the lines after a finished run, its end recorded with exit code 0), stopped
+    by a Ctrl-C or SIGTERM (KeyboardInterrupt: :func:`drac_ssl.runtime.sigterm_as_ctrl_c`)
+    without failing the run: one stderr line, ``stopped after the run finished: nothing to
+    rerun``, and the run's own exit code (0) stays the command's, as ``invocations.jsonl``
+    recorded it (a requeue would find nothing to do). A signal after this returns takes the
+    interrupt's way (130/143)."""
+    try:
+        say()
+    except KeyboardInterrupt:
+        runtime.flush_or_silence(sys.stdout)  # the lines printed before come first
+        print("\n[train] stopped after the run finished: nothing to rerun", file=sys.stderr)
+
+
+def _finished_lines(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
+                    first_try: dict[str, Any] | None) -> None:
+    """What :func:`_run_in_folder` prints once the run is finished and its end recorded: the
+    headline figures, warnings, the next steps, a trial's full-run check."""
     print(f"[train] finished: {run_dir}")
     said = result_line(run_dir)  # the headline figures, as the fine-tuning stored them
     # and what report.md's "Read this first" warns of a collapsed representation, in its words
@@ -1874,7 +1898,6 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     phantom = phantom_root(cfg) if cfg.data.dataset == "drac" and not cfg.data.root else None
     if phantom is not None and phantom.is_dir():  # the set the run made under the current folder
         print(f"[train] {phantom_size_line(phantom)}")
-    return run_dir
 
 
 _ONE_SETTING = re.compile(r"(?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*=(?:\[[^\[\]]*\]|[^\s\[]\S*)")
