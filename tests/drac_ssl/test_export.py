@@ -113,7 +113,9 @@ def test_exported_submission_passes_the_check_with_real_probabilities(exported_r
     # and as keys a pipeline gates on (the training exits 0 with them)
     assert summary["trial_run"] is True and summary["submission_written"] is True
     assert summary["n_flagged"] == 0 and summary["flagged_cases"] == []
-    assert summary["better_than_chance"] in (True, False, None)
+    # the bundle's out-of-fold QWK and interval decide it (None only without them)
+    cv = json.loads((exported_run / "bundle" / "metadata.json").read_text())["cv_metrics"]
+    assert summary["better_than_chance"] == (export.chance_warning(cv) is None), cv
 
 
 def test_pipeline_keys_say_what_the_notes_say() -> None:
