@@ -133,7 +133,8 @@ COMPARE_EXIT_CODES = (
 
 REPORT_EXIT_CODES = (
     "Exit codes: 0 report.md written; 2 not a run folder, a config.yaml edited after the "
-    "stages ran, a file it cannot read or write, a bad option; "
+    "stages ran, a file it cannot read or write, a bad option, or stdout it cannot write "
+    "(> a full disk, | head: report.md written all the same); "
     f"{RUN_BUSY} the run folder is in use (a training, UMM, export or another report holds it; "
     "a training writes report.md itself when it ends): try again later; "
     f"{INTERRUPTED} interrupted by Ctrl-C (report.md as it was: it is written whole, last; "

@@ -2979,10 +2979,10 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                                 cases=None if args.images else cases, scale_from=scale_from, json_path=args.json,
                                 # a run's manifest says K only when it lists test images (else
                                 # an error)
-                                other_options="--manifest RUN for a run whose manifest lists test images")
-            if code == 0 and data_dir is not None and names is not None:  # the run's rule is known
-                if warning := other_classes_warning(args.check, len(names), data_dir):
-                    print(warning, file=sys.stderr)
+                                other_options="--manifest RUN for a run whose manifest lists test images",
+                                # the run's rule is known: before the JSON, which says it too
+                                warn_if_valid=None if data_dir is None or names is None else
+                                partial(other_classes_warning, args.check, len(names), data_dir))
             return code
         if args.manifest or args.grades is not None:
             raise BundleError("--manifest goes with --check, --grades with --check or --score")

@@ -106,6 +106,7 @@ from drac_ssl.grading.bundle import (
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
 from drac_ssl.io import (
+    StdoutUnwritable,
     absolute_from,
     atomic_write_text,
     invocations,
@@ -3353,8 +3354,8 @@ def _write_logged(run_dir: Path, in_run: bool) -> int:
         with stdout_guarded():  # > /dev/full: "stdout could not be written", not "a file: could not be read"
             print(write_report(run_dir))
     except BaseException as exc:
-        if invocation is not None:
-            runtime.record_end(run_dir, invocation, t0, exc)
+        if invocation is not None:  # stdout alone failed: report.md is written whole, the report finished
+            runtime.record_end(run_dir, invocation, t0, *(() if isinstance(exc, StdoutUnwritable) else (exc,)))
         raise
     if invocation is not None:
         runtime.record_end(run_dir, invocation, t0)

@@ -977,6 +977,12 @@ def command_given(module: str, argv: Sequence[str] | None) -> Iterator[None]:
         _COMMAND_GIVEN.reset(token)
 
 
+def command_argv_given() -> bool:
+    """Whether this runs inside :func:`command_given` with an ``argv``: a command's
+    ``main(argv)`` called from Python (a notebook, a script), not the command's own process."""
+    return _COMMAND_GIVEN.get() is not None
+
+
 def command_argv() -> list[str]:
     """The command as the user typed it, word by word: ``[PYTHON, "-m", "pkg.mod", *args]``
     for module runs. ``PYTHON`` is the interpreter that runs it (:func:`interpreter_word`:

@@ -34,7 +34,7 @@ import shlex
 import sys
 import unicodedata
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
@@ -2578,14 +2578,20 @@ def not_complete_words(skipped: SkippedFiles) -> str:
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
                  *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
                  cases: Sequence[str] | None = None, scale_from: ScaleFrom = "",
-                 other_options: str = "", json_path: str | os.PathLike[str] | None = None) -> int:
+                 other_options: str = "", json_path: str | os.PathLike[str] | None = None,
+                 warn_if_valid: Callable[[], str] | None = None) -> int:
     """:func:`_report_check` (the check printed, its exit code), and with ``json_path`` the
     same result for a machine written there (:func:`write_check_record`) whenever the check
     ran, pass or fail: not for an ``images_dir`` that is no folder of images (exit 2, nothing
-    checked)."""
+    checked). ``warn_if_valid``: one more ``warning:`` line ("" for none) for a file that
+    passed, printed on stderr and in the JSON's ``warnings``."""
     facts: dict[str, Any] = {}
     code = _report_check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names, cases=cases,
                          scale_from=scale_from, other_options=other_options, facts=facts)
+    if code == 0 and warn_if_valid is not None and (warning := warn_if_valid()):
+        print(warning, file=sys.stderr)
+        if facts:
+            facts["warnings"].append(_record(None, warning.removeprefix("warning: "), ""))
     if json_path is not None and facts:
         code = write_check_record(json_path, code, facts)
     return code
@@ -2678,6 +2684,8 @@ def _report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLik
     said: list[str] = list(problems.warnings)
     if Path(csv_path).is_file() and (sidecar := provenance_words(csv_path)):  # which model graded it
         said.append(sidecar)
+        if facts is not None and sidecar.startswith("warning: "):  # --json says what stderr warns
+            facts["warnings"].append(_record(None, sidecar.removeprefix("warning: "), ""))
     if k is not None:
         scale = f"checked as {k} grades (P0..P{k - 1}){against}"
         if checked.k_from == "drac":

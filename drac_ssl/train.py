@@ -1859,12 +1859,19 @@ def _said_after_finish(say: Callable[[], None]) -> None:
     without failing the run: one stderr line, ``stopped after the run finished: nothing to
     rerun``, and the run's own exit code (0) stays the command's, as ``invocations.jsonl``
     recorded it (a requeue would find nothing to do). A signal after this returns takes the
-    interrupt's way (130/143)."""
+    interrupt's way (130/143). Called from Python (``main(argv)``): the same line, then the
+    KeyboardInterrupt raised (:func:`_interrupted_exit`, its ``exit_code`` 0), so that a
+    notebook's "Interrupt kernel" still stops "Run All"."""
     try:
         say()
     except KeyboardInterrupt:
         runtime.flush_or_silence(sys.stdout)  # the lines printed before come first
-        print("\n[train] stopped after the run finished: nothing to rerun", file=sys.stderr)
+        words = "stopped after the run finished: nothing to rerun"
+        if runtime.command_argv_given():  # _main says it (console.log too) and raises it again
+            stopped = InterruptedOutsideStage(words)
+            stopped.exit_code = 0  # type: ignore[attr-defined]
+            raise stopped from None
+        print(f"\n[train] {words}", file=sys.stderr)
 
 
 def _finished_lines(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
@@ -2926,7 +2933,8 @@ def _interrupted_exit(exc: KeyboardInterrupt, command: bool) -> int:
     KeyboardInterrupt raised again, its ``exit_code`` attribute set to that code, so that a
     notebook's "Interrupt kernel" stops "Run All" there instead of running the next cells on
     a half-finished run (a review: the call returned 130 and the notebook carried on)."""
-    code = _exit_code_of(exc)
+    code = getattr(exc, "exit_code", None)  # 0: after the run finished (_said_after_finish)
+    code = _exit_code_of(exc) if code is None else code
     if command:
         return code
     exc.exit_code = code  # type: ignore[attr-defined]

@@ -113,7 +113,9 @@ def test_exported_submission_passes_the_check_with_real_probabilities(exported_r
     # and as keys a pipeline gates on (the training exits 0 with them)
     assert summary["trial_run"] is True and summary["submission_written"] is True
     assert summary["n_flagged"] == 0 and summary["flagged_cases"] == []
-    assert summary["better_than_chance"] in (True, False, None)
+    # the bundle's out-of-fold QWK and interval decide it (None only without them)
+    cv = json.loads((exported_run / "bundle" / "metadata.json").read_text())["cv_metrics"]
+    assert summary["better_than_chance"] == (export.chance_warning(cv) is None), cv
 
 
 def test_pipeline_keys_say_what_the_notes_say() -> None:
@@ -4122,6 +4124,11 @@ def test_check_against_a_run_warns_once_of_classes_its_rule_does_not_give(
                            "004.png class 0 (the rule gives 1), 006.png class 1 (the rule gives 2). "), line
     assert "007.png" not in line
     assert "DRAC accepts any class" in line and "--variant" in line
+    record = tmp_path / "check.json"  # --json says the same warning, not only stderr
+    assert export.main(["--check", str(sub), "--manifest", str(argmax), "--json", str(record)]) == 0
+    [warned] = json.loads(record.read_text(encoding="utf-8"))["warnings"]
+    assert warned["line"] is None and line == "warning: " + warned["what"]
+    capsys.readouterr()
     cut = _run_with_rule(tmp_path / "t", "thresholds", [0.75, 1.25], cases)
     assert export.main(["--check", str(sub), "--manifest", str(cut)]) == 0
     (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning:")]

@@ -7,9 +7,11 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 from drac_ssl.export import main
-from drac_ssl.submission import CHECK_RECORD_KEYS
+from drac_ssl.submission import CHECK_RECORD_KEYS, GRADING_PROVENANCE_FORMAT, provenance_path
 
 
 def _submission(path: Path, cases: list[str], k: int = 3) -> Path:
@@ -58,7 +60,7 @@ def test_an_incomplete_drac_file_says_why_it_exits_3(tmp_path: Path) -> None:
 
 
 
-def test_the_json_may_not_take_the_name_of_a_file_the_check_reads(tmp_path: Path, capsys) -> None:
+def test_the_json_may_not_take_the_name_of_a_file_the_check_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: ``--json team_provenance.json`` (or ``team.skipped.json``) was accepted, and the
     next check read it as the export's record beside team.csv. Refused (exit 2), nothing written;
     ``--json`` without --check or --score names both."""
@@ -69,3 +71,15 @@ def test_the_json_may_not_take_the_name_of_a_file_the_check_reads(tmp_path: Path
         assert "a file the export writes beside the submission" in capsys.readouterr().err
     assert main(["runs/x", "--json", str(tmp_path / "a.json")]) == 2
     assert "(or --check FILE: the check's result)" in capsys.readouterr().err
+
+
+def test_the_provenance_warning_of_stderr_is_in_the_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A record beside the CSV of another file: stderr warns, and so must the JSON's warnings."""
+    csv_path = _submission(tmp_path / "team.csv", [f"{i:03d}.png" for i in range(1, 11)], k=5)
+    provenance_path(csv_path).write_text(json.dumps(
+        {"format": GRADING_PROVENANCE_FORMAT, "submission": {"sha256": "ab" * 32}}), encoding="utf-8")
+    out = tmp_path / "check.json"
+    assert main(["--check", str(csv_path), "--json", str(out)]) == 0
+    assert "records another CSV" in capsys.readouterr().err
+    [warned] = json.loads(out.read_text(encoding="utf-8"))["warnings"]
+    assert warned["line"] is None and "records another CSV" in warned["what"]

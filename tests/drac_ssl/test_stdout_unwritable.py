@@ -79,6 +79,21 @@ def test_report_names_stdout_not_a_file(tmp_path, monkeypatch, capsys):
     assert "a file: could not be read" not in err
 
 
+def test_report_records_its_run_finished_when_only_stdout_failed(tmp_path, monkeypatch):
+    """report.md is complete when stdout fails (exit 2): invocations.jsonl said "failed"."""
+    import json
+
+    from drac_ssl import report
+    from drac_ssl.io import StdoutUnwritable
+
+    monkeypatch.setattr(report, "write_report", lambda run_dir: run_dir / "report.md")
+    monkeypatch.setattr(sys, "stdout", _Unwritable(OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(StdoutUnwritable):
+        report._write_logged(tmp_path, True)
+    (line,) = [json.loads(x) for x in (tmp_path / runtime.INVOCATIONS).read_text().splitlines()]
+    assert line["ended"]["outcome"] == "finished" and "error" not in line["ended"]
+
+
 def test_the_training_command_survives_stdout_failing_before_its_console_log(tmp_path, monkeypatch):
     """The training prints its settings line before the run folder's console.log opens
     (train.py's ``print("\\n".join(said))``): that print died with ENOSPC under ``> /dev/full``.

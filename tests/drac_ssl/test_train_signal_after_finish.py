@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,9 @@ def test_a_sigterm_after_the_run_finished_keeps_its_exit_code_0(
     monkeypatch.setattr(train, "result_line", terminated)
     capsys.readouterr()
     argv = ["-c", "fundus", FIRST_TRY_OPTION, f"run.out_dir={run_dir.parent}", "run.name=mine", "run.stages=[pretrain,umm,finetune,export]"]
+    monkeypatch.setattr(sys, "argv", ["drac_ssl.train", *argv])  # the command's own process
     try:
-        code = train.main(argv)
+        code = train.command_main()
     except KeyboardInterrupt as exc:  # the interrupt's way: "rerun the same command", 143
         pytest.fail(f"the finished run was reported interrupted, exit {getattr(exc, 'exit_code', None)}")
     assert code == 0
@@ -60,3 +62,14 @@ def test_a_sigterm_after_the_run_finished_keeps_its_exit_code_0(
     assert "rerun the same command" not in err
     (line,) = [json.loads(x) for x in (run_dir / "invocations.jsonl").read_text().splitlines()]
     assert line["ended"]["exit_code"] == 0
+    # called from Python (a notebook): the same words, then the interrupt raised again so that
+    # "Interrupt kernel" stops "Run All"; its exit_code is the run's 0, not 143
+    with pytest.raises(KeyboardInterrupt) as raised:
+        train.main(argv)
+    assert raised.value.exit_code == 0  # type: ignore[attr-defined]
+    err = capsys.readouterr().err
+    assert "[train] stopped after the run finished: nothing to rerun" in err
+    assert "rerun the same command" not in err
+    assert [json.loads(x)["ended"]["exit_code"] for x in (run_dir / "invocations.jsonl").read_text().splitlines()] == [0, 0]
+    log = (run_dir / "console.log").read_text()
+    assert "rerun the same command" not in log and "stopped after the run finished" in log
