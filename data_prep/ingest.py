@@ -3675,8 +3675,8 @@ def out_in_use(cfg: DataConfig, out: Path) -> str:
     folder = Path(os.path.abspath(out.expanduser()))
     example = _suggested_out(cfg)
     in_run = folder.name == "data" and folder.is_dir()
-    status = read_stages_record(folder.parent) if in_run else None
-    done = [s for s in PIPELINE if isinstance(status, dict) and isinstance(status.get(s), dict)
+    status = read_stages_record(folder.parent) if in_run else {}
+    done = [s for s in PIPELINE if isinstance(status.get(s), dict)
             and status[s].get("status") == "done"]
     # a damaged record reads as no stage done: refused too, as the run may well be trained (a review: a
     # cut stages.json let a hand ingest replace a trained run's manifest and cache)

@@ -787,16 +787,21 @@ def check_arguments_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _check_record(path: Path) -> bool:
-    """Whether ``path`` is a JSON record ``export --check --json`` wrote (its ``ok``,
-    ``exit_code`` and ``problems`` keys): one it may write again."""
+def _json_record_with(path: Path, keys: set[str]) -> bool:
+    """Whether ``path`` holds a JSON object with (at least) ``keys``."""
     import json  # noqa: PLC0415 - only when a --json file exists
 
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(record, dict) and {"ok", "exit_code", "problems"} <= record.keys()
+    return isinstance(record, dict) and keys <= record.keys()
+
+
+def _check_record(path: Path) -> bool:
+    """Whether ``path`` is a JSON record ``export --check --json`` wrote (its ``ok``,
+    ``exit_code`` and ``problems`` keys): one it may write again."""
+    return _json_record_with(path, {"ok", "exit_code", "problems"})
 
 
 def input_file_problem(path: str, flag: str, what: str) -> str | None:
@@ -890,13 +895,7 @@ def _same_file(a: Path, b: Path) -> bool:
 def _score_record(path: Path) -> bool:
     """Whether ``path`` is a JSON record ``export --score --json`` wrote (its ``submission``,
     ``labels`` and ``qwk`` keys): one it may write again."""
-    import json  # noqa: PLC0415 - only when a --json file exists
-
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and {"submission", "labels", "qwk"} <= record.keys()
+    return _json_record_with(path, {"submission", "labels", "qwk"})
 
 
 def _json_input_problem(args: argparse.Namespace) -> str | None:

@@ -2302,8 +2302,7 @@ def _training_side_line(graded_files: Sequence[Path], size_notes: Sequence[str],
     :func:`drac_ssl.grading.predict.training_side_note`'s words, its size as data, or ""; ``side``:
     :attr:`drac_ssl.grading.bundle.Bundle.training_side`), "" when none is such: one line for a
     resized test set, where a note per file flooded stderr."""
-    noted = [(path, words) for path, words in zip(graded_files, size_notes, strict=True)
-             if isinstance(words, TrainingSideNote)]
+    noted = [(path, words) for path, words in zip(graded_files, size_notes, strict=True) if words]
     if not noted or not side:
         return ""
     path, words = noted[0]

@@ -802,6 +802,20 @@ def remove_stale_temporaries(folder: str | os.PathLike[str], recursive: bool = F
     return sorted(removed)
 
 
+def flush_or_silence(stream: Any) -> None:
+    """Flush ``stream`` (``sys.stdout`` before a command exits); one that can no longer be
+    written (a full disk, a pipe whose reader left) is silenced (:func:`silence_stream`)
+    instead of failing at the interpreter's shutdown."""
+    if stream is None:
+        return
+    try:
+        stream.flush()
+    except OSError:
+        silence_stream(stream)
+    except ValueError:  # closed
+        pass
+
+
 def silence_stream(stream: Any) -> None:
     """Point the file descriptor under ``stream`` (``sys.stdout``) at ``os.devnull``, as
     Python's documentation advises after a ``BrokenPipeError``
@@ -899,12 +913,7 @@ def stdout_guarded() -> Iterator[None]:
     finally:
         sys.stdout = before
         if guard.failed is None:  # an exception ended the block: what is buffered goes quietly
-            try:
-                before.flush()
-            except OSError:
-                silence_stream(before)
-            except ValueError:  # closed
-                pass
+            flush_or_silence(before)
 
 
 @contextlib.contextmanager

@@ -356,7 +356,7 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
     """
     if num_grades is not None:
         num_grades = _whole_grades(num_grades)
-    if num_grades is not None and int(num_grades) < 2:
+    if num_grades is not None and num_grades < 2:
         raise ValueError(f"num_grades must be >= 2 (the grades of the scale), got {num_grades}; "
                          f"omit it to take the largest grade seen")
     yt = _as_grades(y_true, "y_true")
@@ -373,7 +373,7 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
                     f"largest grade seen")
     if yt.size == 0:
         return float("nan")
-    top = int(num_grades) - 1 if num_grades is not None else max(1, int(yt.max()), int(yp.max()))
+    top = num_grades - 1 if num_grades is not None else max(1, int(yt.max()), int(yp.max()))
     if num_grades is None and top > QWK_LARGEST_UNSTATED:
         raise ValueError(f"grade {top} is the largest seen and num_grades was not given: the kappa's "
                          f"confusion matrix would be {top + 1} x {top + 1}; pass num_grades (5 for ICDR), "

@@ -580,7 +580,7 @@ def _generic_dataset(run_dir: Path) -> str | None:
 def _planned_stages(run_dir: Path, cfg: dict[str, Any]) -> set[str]:
     """The stages the run asked for (``run.stages``) or recorded (``stages.json``)."""
     stages = read_stages_record(run_dir)
-    return set((cfg.get("run") or {}).get("stages") or []) | (set(stages) if isinstance(stages, dict) else set())
+    return set((cfg.get("run") or {}).get("stages") or []) | set(stages)
 
 
 def _generic_data_section(run_dir: Path, dataset: str) -> list[str]:
@@ -944,7 +944,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
                       f"{_kept_rule(stage, meta)} ({meta.get('stopped', '')}); its {metrics}.", ""]
             lines += _collapse_warning(meta, stage)
             status = read_stages_record(run_dir)
-            entry = status.get(stage) if isinstance(status, dict) else None
+            entry = status.get(stage)
             other = entry.get("other_folds") if isinstance(entry, dict) else None
             if isinstance(other, dict) and other.get("fold_figures"):
                 shown = [k for k in (meta.get("metrics") or {}) if k in other["fold_figures"]] or other["fold_figures"]
@@ -2529,7 +2529,7 @@ def _run_codes(run_dir: Path, reused: bool = False) -> tuple[dict[str, Any], dic
     stages = read_stages_record(run_dir)
     codes = {name: s["code"] for name, s in stages.items()
              if isinstance(s, dict) and isinstance(s.get("code"), dict)
-             and bool(s.get("reused_from")) == reused} if isinstance(stages, dict) else {}
+             and bool(s.get("reused_from")) == reused}
     return (env if isinstance(env, dict) else {}), codes
 
 

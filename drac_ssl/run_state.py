@@ -119,10 +119,10 @@ def fold_weights_problem(record: dict[str, Any], weights_path: Path) -> str | No
     recorded = record.get("weights_file")
     try:
         if isinstance(recorded, dict) and {"bytes", "sha256", "mtime_ns"} <= set(recorded):
-            size = weights_path.stat().st_size
-            if size != int(recorded["bytes"]):
-                return f"it holds {size:,} bytes, not the {int(recorded['bytes']):,} it was saved with"
-            if weights_path.stat().st_mtime_ns == int(recorded["mtime_ns"]):
+            stat = weights_path.stat()
+            if stat.st_size != int(recorded["bytes"]):
+                return f"it holds {stat.st_size:,} bytes, not the {int(recorded['bytes']):,} it was saved with"
+            if stat.st_mtime_ns == int(recorded["mtime_ns"]):
                 return None
             digest, _ = recorded_content(weights_path, recorded["bytes"], recorded["sha256"], recorded["mtime_ns"])
             return None if digest == recorded["sha256"] else "its bytes are not those saved (SHA-256)"
@@ -766,8 +766,7 @@ def planned_stages(run_dir: str | os.PathLike[str]) -> list[str]:
     folder = Path(run_dir)
     stages = _setting(folder, "run", "stages")
     if not isinstance(stages, list):
-        recorded = read_stages_record(folder)
-        stages = list(recorded) if isinstance(recorded, dict) else []
+        stages = list(read_stages_record(folder))
     return [s for s in PIPELINE if s in stages]
 
 
@@ -873,7 +872,6 @@ def stage_states(run_dir: str | os.PathLike[str], check_lock: bool = True) -> li
     False from a process that holds it (the report a training writes at its end)."""
     folder = Path(run_dir)
     recorded = read_stages_record(folder)
-    recorded = recorded if isinstance(recorded, dict) else {}
     holder = held_by(folder) if check_lock else None
     training = holder is not None and holder.get("tool", "drac_ssl.train") == "drac_ssl.train"
     last = last_training(folder)
@@ -1277,7 +1275,7 @@ def unfinished_state(run_dir: str | os.PathLike[str], needs: str) -> Unfinished 
     states = stage_states(folder)
     planned = [s.stage for s in states]
     recorded = read_stages_record(folder)
-    if needs not in planned and isinstance(recorded, dict) and (recorded.get(needs) or {}).get("status") == "done":
+    if needs not in planned and (recorded.get(needs) or {}).get("status") == "done":
         return None
     if needs in planned and any(s.stage == needs and s.status == "done" for s in states):
         return None

@@ -35,6 +35,7 @@ from drac_ssl.cpu_threads import MAX_DEFAULT_THREADS, default_threads, thread_co
 from drac_ssl.devices import cuda_shortfall
 from drac_ssl.exit_codes import INCOMPLETE_SUBMISSION  # stdlib only: 3, the export's EXIT_SKIPPED
 from drac_ssl.exit_codes import RunBusy as RunBusy  # defined there: stdlib only, for bundle_folder
+from drac_ssl.io import flush_or_silence as flush_or_silence  # defined there, beside silence_stream
 from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
@@ -1578,21 +1579,6 @@ def command_changes(settings: Sequence[tuple[str, str]], typed: dict[str, str] |
 
 
 
-
-def flush_or_silence(stream: Any) -> None:
-    """Flush ``stream`` (``sys.stdout`` before a command exits); one that can no longer be
-    written (a full disk, a pipe whose reader left) is silenced (:func:`drac_ssl.io.silence_stream`)
-    instead of failing at the interpreter's shutdown."""
-    if stream is None:
-        return
-    try:
-        stream.flush()
-    except OSError:
-        from drac_ssl.io import silence_stream
-
-        silence_stream(stream)
-    except ValueError:  # closed
-        pass
 
 
 class _Tee:

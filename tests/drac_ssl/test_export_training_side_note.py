@@ -14,20 +14,12 @@ import shutil
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from drac_ssl import export
 from drac_ssl.grading import load_bundle
 from drac_ssl.submission import IMAGE_NOTES_COLUMNS, SIZE_NOTE_COLUMN, image_notes_path
-
-
-def _scan(width: int, height: int, seed: int) -> np.ndarray:
-    """A grey picture with structure (neither blank nor noise)."""
-    rng = np.random.default_rng(seed)
-    smooth = np.cumsum(np.cumsum(rng.normal(size=(height, width)), axis=0), axis=1)
-    smooth -= smooth.min()
-    return (255 * smooth / smooth.max()).astype(np.uint8)
+from tests.helpers.png_bytes import walk_scan
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +46,7 @@ def _export(bundle_dir: Path, folder: Path, images: dict[str, tuple[int, int]], 
     """Export ``images`` (name -> width, height) written into ``folder``; the stderr."""
     folder.mkdir()
     for seed, (name, (width, height)) in enumerate(images.items()):
-        assert cv2.imwrite(str(folder / name), _scan(width, height, seed))
+        assert cv2.imwrite(str(folder / name), walk_scan(width, seed, height=height))
     code = export.main([str(bundle_dir), "--images", str(folder), "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 0, err

@@ -32,10 +32,11 @@ def smooth_scan(shape: tuple[int, ...] = (128, 128), dtype: type = np.uint8, see
     return cv2.resize(coarse, shape[1::-1], interpolation=cv2.INTER_LINEAR)
 
 
-def walk_scan(side: int = 64, seed: int = 0) -> np.ndarray:
-    """A ``side`` x ``side`` uint8 grey picture, 0..255: the cumulative sum of Gaussian noise over
-    both axes, stretched to the full range (many grey levels, structure: neither blank nor noise)."""
+def walk_scan(side: int = 64, seed: int = 0, height: int | None = None) -> np.ndarray:
+    """A ``side`` x ``side`` uint8 grey picture (``height`` x ``side`` when ``height`` is given),
+    0..255: the cumulative sum of Gaussian noise over both axes, stretched to the full range
+    (many grey levels, structure: neither blank nor noise)."""
     rng = np.random.default_rng(seed)
-    smooth = np.cumsum(np.cumsum(rng.normal(size=(side, side)), axis=0), axis=1)
+    smooth = np.cumsum(np.cumsum(rng.normal(size=(height or side, side)), axis=0), axis=1)
     smooth -= smooth.min()
     return (255 * smooth / smooth.max()).astype(np.uint8)
