@@ -959,7 +959,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
                              if "and test images" in seen else "")  # load_pretrain_data's words, old and new
                 lines += [f"Images it learnt from, without labels: {seen.split(', ingest at')[0]}.{test_note}", ""]
             if stage == "umm" and isinstance(meta.get("umm"), dict):
-                lines += [_umm_line(meta["umm"]), ""]
+                lines += [_umm_line(meta["umm"], settings), ""]
         history = pretrain_history(run_dir) if stage == "pretrain" else []
         for p in pngs:
             lines += _figure(run_dir, p, figure_alt(p.stem, title))
@@ -1175,10 +1175,37 @@ def _dataset_words(cfg: dict[str, Any], run_dir: Path) -> str:
     return f"graded retinal images, {layout_name(layout)} layout" if layout else "graded retinal images (data.dataset=drac)"
 
 
-def _umm_line(info: dict[str, Any]) -> str:
+def _older_umm_line(info: dict[str, Any], settings: dict[str, Any]) -> str:
+    """:func:`_umm_line` for UMM weights made by code from before its ``metadata.json``
+    recorded the objective (``umm``: ``source``, ``early_cut``, ``tuned``, ``weights`` only):
+    that code's objective when its ``umm`` settings (``settings``) predate ``umm.outer_ssl``
+    (code before 6b2ca5d1: ``F = -sign * Delta R`` of each image's two views, no guard), the
+    layers ``tuned`` (its outer step's), and no guard clause (an upgrade review: the line said
+    "membership None, outer step on nothing; the guard ... did not fire")."""
+    said = "UMM was made by older code, whose metadata.json records no start rule and no objective"
+    if "outer_ssl" not in settings and settings:
+        if settings.get("use_rate_reduction") is False:
+            said += "; that code took no outer step (umm.use_rate_reduction=false)"
+        else:
+            minimize = settings.get("outer_sign") == "minimize"
+            said += (f"; that code's outer objective was F = {'+' if minimize else '-'}Delta R alone "
+                     f"(umm.outer_sign={'minimize' if minimize else 'maximize'}), membership pairs (each "
+                     f"image's two views), with no guard")
+    tuned = info.get("tuned")
+    if isinstance(tuned, list) and tuned:
+        said += f". Re-tuned: {', '.join(str(name) for name in tuned)}"
+    weights = info.get("weights")
+    return said + (f"; output: {weights}." if isinstance(weights, str) and weights else ".")
+
+
+def _umm_line(info: dict[str, Any], settings: dict[str, Any] | None = None) -> str:
     """Where UMM started (the pretraining monitor's peak and the chosen checkpoint), its
     objective and what its guard did; then the stage's note when it started at or before the
-    monitor's peak (``umm.start_note``; methods.md section 2)."""
+    monitor's peak (``umm.start_note``; methods.md section 2). ``info``: the UMM
+    ``metadata.json``'s ``umm``; ``settings``: its ``config``'s ``umm`` section (read for
+    weights of older code, :func:`_older_umm_line`)."""
+    if "outer_objective" not in info:  # UMM weights of older code: metadata.json records less
+        return _older_umm_line(info, settings or {})
     start = info.get("start") or {}
     epoch = start.get("epoch")
     peak = start.get("peak_epoch")
