@@ -2770,6 +2770,38 @@ def _named_alike(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return _code_name(a) == _code_name(b)
 
 
+_WRITER = re.compile(r"^Written by drac_ssl \S+ at (.+?) on \d{4}-\d\d-\d\dT", re.MULTILINE)
+
+
+def report_writer(run_dir: Path) -> str | None:
+    """Which code wrote ``run_dir/report.md`` as its provenance line says it (``commit
+    d7353f82``, the words after "Written by drac_ssl VERSION at"); '' for a report.md that
+    names none (older code's), None when there is no report.md (or it cannot be read)."""
+    try:
+        head = (run_dir / "report.md").read_text(encoding="utf-8", errors="replace")[:4000]
+    except OSError:
+        return None
+    found = _WRITER.search(head)
+    return found.group(1) if found else ""
+
+
+def rewritten_report_words(run_dir: Path, before: str | None) -> str:
+    """What the console adds to ``[train] report: RUN/report.md`` when the report.md that was
+    there (``before``: :func:`report_writer`'s, read before it was written again) came from
+    other code than the one just written: that its words and figures (``report/``) are this
+    code's now and which code wrote the one replaced ('' when none was there or the same code
+    wrote both). An upgrade review: resuming a finished run of older code rewrote its report
+    silently."""
+    after = report_writer(run_dir)
+    if before is None or before == after:
+        return ""
+    if not before:
+        made = (read_json(run_dir / "environment.json") or {}).get("git_commit")
+        before = ("older code, which named no writer" + (f" (the run was made at commit {made})"
+                                                          if isinstance(made, str) and made else ""))
+    return f" (rewritten with its figures by this code, {after or 'unknown'}; the one replaced was written by {before})"
+
+
 def provenance_line(run_dir: Path) -> str:
     """What wrote report.md (drac_ssl version, commit, date) and what made the run (its
     commit(s) where they differ, its command and folder, and the config file its ``-c`` read,

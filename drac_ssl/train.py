@@ -2683,9 +2683,10 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                 "stage of run.stages is finished; rerun the same command to remove the rest") from None
     if any((run_dir / stage).is_dir() for stage in REPORTED_STAGES):
         try:
-            from drac_ssl.report import write_report
+            from drac_ssl.report import report_writer, rewritten_report_words, write_report
 
-            print(f"[train] report: {write_report(run_dir)}")
+            before = report_writer(run_dir)
+            print(f"[train] report: {write_report(run_dir)}{rewritten_report_words(run_dir, before)}")
         except KeyboardInterrupt:
             stopped = InterruptedOutsideStage(
                 "interrupted while report.md was written: every stage of run.stages is finished; "
