@@ -850,6 +850,17 @@ OLD_VIEWS_WORDS = ("trained by an older drac_ssl whose training views depended o
 """Why a fold record without :data:`TRAIN_VIEWS` is trained again, as the console says it."""
 
 
+def _older_code_fold(record: dict[str, Any] | None, accepted: set[str]) -> bool:
+    """Whether a finished fold record (``fold<k>.json``) was trained by the code before
+    :data:`TRAIN_VIEWS` and its signature is not among ``accepted``: it is trained again
+    because of that code, which the console says rather than "their settings or inputs differ:
+    the signature" (an upgrade review: reused folds of an old run were said to differ though
+    the user changed nothing; that code's signature differs too). A record whose signature is
+    accepted goes through the reuse checks in their order (non-finite outputs first)."""
+    return (record is not None and "signature" in record and record.get("train_views") != TRAIN_VIEWS
+            and record.get("signature") not in accepted)
+
+
 VIEW_SEED_TAG = 0x5EED_715
 """Mixed into :func:`view_keys`'s generator seed: the views' stream is not the epoch order's."""
 
@@ -1835,6 +1846,12 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
             raise RuntimeError(f"fold {fold}: ids in both training and validation")
         if set(inner_ids) & (set(train_ids) | set(val_ids)):  # likewise
             raise RuntimeError(f"fold {fold}: inner-split ids also in training or validation")
+        if _older_code_fold(record, setup.accepted):  # retrained for that whatever else differs
+            print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: {OLD_VIEWS_WORDS}: "
+                  f"training it again")
+            if record_path.name in offered:
+                old_views.append(fold)
+            record = None
         reusable = record is not None and record.get("signature") in setup.accepted and weights_path.is_file()
         if reusable:  # the checks of _fold_reusable, in turn, each weights file checked once
             n_bad, n_val = _non_finite_rows(record.get("val_raw"))
