@@ -676,8 +676,8 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
         return CacheState()
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
-        if state.get("version") != STATE_VERSION:
-            return CacheState(reason="cache state of another version, rebuilding")
+        if state.get("version") != STATE_VERSION:  # the ingest's only caller rebuilds it
+            return CacheState(reason=other_version_words(state.get("version")))
         if isinstance(state.get("root_realpath"), str):
             # the real path recorded when it was built, never state["root"] resolved now: a
             # symlink re-pointed to other data since then is another root (review 3 F2)
@@ -714,6 +714,17 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
     if any(not 0 <= r.cache_index < n_rows for r in files.values()):
         return CacheState(reason="cache state points outside its arrays, rebuilding")
     return CacheState(files, arrays, n_rows, channels=channels, held=bool(prefix))
+
+
+def other_version_words(version: object) -> str:
+    """Why a cache whose ``state.json`` says ``version`` (not :data:`STATE_VERSION`) is not
+    used, as the ingest's note says it: the cache is rebuilt and ``manifest.csv`` written again
+    (an upgrade review: "cache state of another version, rebuilding -> nothing to do" read as
+    a contradiction)."""
+    if isinstance(version, int) and not isinstance(version, bool):
+        age = "an older" if version < STATE_VERSION else "a newer"
+        return f"cache of {age} version (state {version}, now {STATE_VERSION}): rebuilt; manifest.csv replaced"
+    return f"cache state of no known version ({version!r}, now {STATE_VERSION}): rebuilt; manifest.csv replaced"
 
 
 def invalidate_state(cache_dir: Path) -> None:
