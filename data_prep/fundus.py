@@ -60,7 +60,8 @@ def _grey(image: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class DiscSearch:
     """What :func:`find_disc` found: ``box`` ``(x0, y0, x1, y1)`` in pixels of the image (None: no
-    disc), ``threshold`` (the grey level the disc exceeds, ``max(mean / 10, 7)``) and ``floored``
+    disc), ``threshold`` (the grey level the disc exceeds, ``max(mean / 10, 7)``; the ingest's
+    dark-photograph note says it) and ``floored``
     (the floor :data:`MIN_THRESHOLD` set it, at least :data:`DARK_SHARE` times a tenth of the
     mean: a dark photograph, whose disc's dim rim may fall below 7 and be cut off the crop)."""
 
