@@ -33,7 +33,7 @@ def _saved_fold(folder: Path, recorded: bool) -> tuple[dict, Path]:
 
 
 def _both(folder: Path, record: dict, path: Path) -> tuple[bool, bool]:
-    return _fold_saved(folder, 0, ["sig"]) == "reusable", _fold_reusable(record, {"sig"}, path)
+    return _fold_saved(folder, 0, ["sig"]) == "reusable", _fold_reusable(record, {"sig"}, path, {})
 
 
 def test_a_same_size_altered_fold_file_is_not_counted_as_reused(tmp_path: Path) -> None:
