@@ -213,11 +213,19 @@ def stages_record_damage(run_dir: str | os.PathLike[str]) -> str | None:
     """What is wrong with the run folder's damaged ``stages.json`` (``empty``, ``not UTF-8
     (byte 0xff at offset 41)``, ``not valid JSON: ...``, ``a JSON list, not an object``) for a
     lenient reader's note; None when it is whole, missing or cannot be read."""
+    return stages_record_and_damage(run_dir)[1]
+
+
+def stages_record_and_damage(run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], str | None]:
+    """:func:`read_stages_record` (lenient: ``{}`` for a missing, unreadable or damaged file)
+    and :func:`stages_record_damage` from one read of ``stages.json``, for a lenient caller
+    that wants both."""
     try:
         raw = (Path(run_dir) / STAGES_RECORD).read_bytes()
     except OSError:
-        return None
-    return _decoded_stages(raw)[1] or None
+        return {}, None
+    status, why = _decoded_stages(raw)
+    return ({}, why) if status is None else (status, None)
 
 
 def _decoded_stages(raw: bytes) -> tuple[dict[str, Any] | None, str]:
@@ -1275,7 +1283,7 @@ def unfinished_state(run_dir: str | os.PathLike[str], needs: str) -> Unfinished 
                           "configs/fundus.yaml, or a folder of your own: docs/data.md)", False)
     states = stage_states(folder)
     planned = [s.stage for s in states]
-    recorded = read_stages_record(folder)
+    recorded, damage = stages_record_and_damage(folder)  # one read for both
     if needs not in planned and (recorded.get(needs) or {}).get("status") == "done":
         return None
     if needs in planned and any(s.stage == needs and s.status == "done" for s in states):
@@ -1289,8 +1297,7 @@ def unfinished_state(run_dir: str | os.PathLike[str], needs: str) -> Unfinished 
     running = next((s for s in open_ if s.status == "running"), None)
     lines = "; ".join(s.words() for s in open_)
     done_words = f"; done: {', '.join(done)}" if done else ""
-    damage = stages_record_damage(folder) if running is None else None
-    if damage is not None:  # its stages read as not run: the record of them is what is wrong
+    if running is None and damage is not None:  # its stages read as not run: the record of them is what is wrong
         return Unfinished(f"its {STAGES_RECORD} is damaged ({damage}), so which stages finished cannot be read",
                           stages_damaged_fix(folder, resume=command + (f" ({note})" if note else ""))
                           + "; then rerun this command", False)
