@@ -36,6 +36,7 @@ from drac_ssl.io import (
     read_json_dict,
     recorded_content,
     running_here,
+    safetensors_damage,
     sha256_file,
     try_lock,
     unended_invocation,
@@ -111,11 +112,10 @@ def fold_weights_problem(record: dict[str, Any], weights_path: Path) -> str | No
     recorded one, as the ingest checks its cache: :func:`drac_ssl.io.recorded_content`), or,
     for a record saved before the size and digest were recorded, not readable as a
     safetensors file (its header and the length it gives:
-    :func:`drac_ssl.weights_file.safetensors_damage`, the bundle build's check). The one check
+    :func:`drac_ssl.io.safetensors_damage`, the bundle build's check). The one check
     of both the fine-tuning's resume (``drac_ssl.finetune._train_folds``) and the run's state
-    (:func:`_fold_saved`: what ``status`` and the report say a resume reuses). Imports torch
-    only for such an older record (weights_file does; a recorded file is checked by its size
-    and digest)."""
+    (:func:`_fold_saved`: what ``status`` and the report say a resume reuses). Imports no torch
+    (safetensors is opened for numpy, its header alone read)."""
     recorded = record.get("weights_file")
     try:
         if isinstance(recorded, dict) and {"bytes", "sha256", "mtime_ns"} <= set(recorded):
@@ -126,8 +126,6 @@ def fold_weights_problem(record: dict[str, Any], weights_path: Path) -> str | No
                 return None
             digest, _ = recorded_content(weights_path, recorded["bytes"], recorded["sha256"], recorded["mtime_ns"])
             return None if digest == recorded["sha256"] else "its bytes are not those saved (SHA-256)"
-        from drac_ssl.weights_file import safetensors_damage  # noqa: PLC0415 - torch: an older record only
-
         damage = safetensors_damage(weights_path)
     except (OSError, ValueError) as exc:
         damage = str(exc)
