@@ -764,7 +764,7 @@ def _one_value_fix(key: str, value: Any, item_tp: Any, fixes: FixBase | None = N
     default = get(Config(), key)
     if not default:
         return f"\n  fix: {key}=[a, b]"
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)  # strings were split
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)  # np.int64 too; strings were split
     fits = number and (item_tp is float or (item_tp is int and _whole_number(value)))
     if key == "data.cache_sizes":
         fits = fits and valid_cache_size(value)

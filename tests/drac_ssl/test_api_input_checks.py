@@ -239,6 +239,22 @@ def test_numpy_integers_are_whole_numbers_in_every_setting_and_a_bool_is_not() -
         DataConfig(n_folds=True)
 
 
+def test_a_numpy_integer_given_for_a_list_gets_the_same_fix_as_its_int() -> None:
+    """``cache_sizes: np.int64(256)`` (a notebook's value for a list) was told the default
+    ([256,512]) while a plain 256 was told [256]: the one-value fix took Python numbers only
+    (a review, F2). A bool is still no number: the default."""
+    from drac_ssl.config import from_dict
+
+    def fix(value: object) -> str:
+        with pytest.raises(ConfigError) as err:
+            from_dict({"data": {"cache_sizes": value}})
+        return str(err.value).rsplit("fix: ", 1)[-1]
+
+    assert fix(256) == "data.cache_sizes=[256] (a list, even of one value; the default is [256,512])"
+    assert fix(np.int64(256)) == fix(np.int32(256)) == fix(256)
+    assert fix(True) == "data.cache_sizes=[256,512] (the default)"
+
+
 def test_ingest_run_refuses_a_dict_for_its_config(tmp_path: Path) -> None:
     from data_prep import ingest
 
