@@ -2861,12 +2861,6 @@ def _caveat_lines(bundle: Bundle, unlike: np.ndarray | None, plural: bool) -> li
     return [*lines, *([weak] if (weak := _weak_check(bundle, unlike)) else [])]
 
 
-def _weak_check_line(bundle: Bundle, unlike: np.ndarray | None) -> str:
-    """:func:`_weak_check` as the command prints it, ``channel: sentence``; '' for none."""
-    weak = _weak_check(bundle, unlike)
-    return f"{weak[0]}: {weak[1]}" if weak else ""
-
-
 def _weak_check(bundle: Bundle, unlike: np.ndarray | None) -> tuple[str, str] | None:
     """The export command's one line on a ``bundle`` whose "unlike the training images" check is
     weak, ``(channel, sentence)`` (:func:`drac_ssl.grading.bundle.ood_check_caveat`, the app's and
