@@ -295,6 +295,38 @@ def _refuse_bool_beyond_two(name: str, num_grades: int | None) -> None:
             f"with {name}.astype(int)")
 
 
+def _refuse_bool_among(num_grades: int, *named: tuple[str, Any]) -> None:
+    """:func:`_refuse_bool_beyond_two` for each ``(name, array)`` that is a bool array, once
+    the scale's ``num_grades`` is known only after the arrays were read (inferred from the
+    largest grade seen beside them); None arrays are skipped."""
+    for name, given in named:
+        if given is not None and np.asarray(given).dtype == np.bool_:
+            _refuse_bool_beyond_two(name, num_grades)
+
+
+def _referral_truth(y_true: Any, from_grade: int) -> np.ndarray:
+    """``y_true`` as grades for a referral from grade ``from_grade`` (``r``, already checked
+    ``>= 1``): a bool array (a referable flag, True = grade 1) is the truth of ``r = 1`` only;
+    for ``r >= 2`` the scale has at least ``r + 1`` grades and a flag passed as the grades
+    would count no image referable (sensitivity nan): ValueError with the fix."""
+    if np.asarray(y_true).dtype == np.bool_ and from_grade > 1:
+        raise ValueError(
+            f"y_true is a bool array (True/False), a two-grade label, but referable from grade >= "
+            f"{from_grade} needs a scale of at least {from_grade + 1} grades, where True (grade 1) is "
+            f"never referable: pass the integer grades (e.g. the grade column, not a referable flag), "
+            f"or, with a referable flag as the truth, from_grade=1")
+    return _as_grades(y_true, "y_true")
+
+
+def _check_from_grade(from_grade: Any) -> int:
+    """``from_grade`` as an int ``>= 1``, or ValueError (the scale is not known here:
+    :func:`_check_referable_cut` checks the top where it is)."""
+    r = int(from_grade)
+    if r < 1:
+        raise ValueError(f"from_grade must be >= 1 (grade 0 or above is every image), got {from_grade!r}")
+    return r
+
+
 def _columns(probs: Any) -> int | None:
     """The number of columns K of a 2-D ``probs`` (or logits), None for another shape (whose
     own check says what is wrong)."""
@@ -408,9 +440,7 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
                          f"confusion matrix would be {top + 1} x {top + 1}; pass num_grades (5 for ICDR), "
                          f"or map the values onto the scale's grades 0..K-1 first")
     if num_grades is None and top > 1:  # a bool beside grades above 1: a flag among grades
-        for name, given in (("y_true", y_true), ("y_pred", y_pred)):
-            if np.asarray(given).dtype == np.bool_:
-                _refuse_bool_beyond_two(name, top + 1)
+        _refuse_bool_among(top + 1, ("y_true", y_true), ("y_pred", y_pred))
     return _sklearn_qwk(yt, yp, top + 1)
 
 
@@ -814,7 +844,8 @@ def decision_screening(y_true: Any, referred: Any, from_grade: int, n_boot: int 
     bootstrap: :func:`_screening_interval`).
 
     Args:
-        y_true: true grades ``(n,)``, integers ``0 .. K-1``.
+        y_true: true grades ``(n,)``, integers ``0 .. K-1`` (a bool referable flag for
+            ``from_grade=1``).
         referred: ``(n,)`` 0/1, 1 = referred.
         from_grade: ``r``, the lowest referable grade (truth: ``y_true >= r``), ``>= 1``.
         n_boot, alpha, seed, groups: the intervals, as :func:`referable_report`'s.
@@ -827,13 +858,11 @@ def decision_screening(y_true: Any, referred: Any, from_grade: int, n_boot: int 
 
     Raises:
         ValueError: malformed grades, shapes that differ, a ``referred`` value not 0/1, a
-            ``from_grade`` below 1.
+            ``from_grade`` below 1, a bool ``y_true`` (a referable flag) with ``from_grade >= 2``.
     """
-    yt = _as_grades(y_true, "y_true")
+    r = _check_from_grade(from_grade)
+    yt = _referral_truth(y_true, r)
     decided = _referral_decisions(referred, yt)
-    r = int(from_grade)
-    if r < 1:
-        raise ValueError(f"from_grade must be >= 1 (grade 0 or above is every image), got {from_grade!r}")
     truth = (yt >= r).astype(np.int64)
     return {"from_grade": r, "n_referable": int(truth.sum()), "n_not": int(truth.size - truth.sum()),
             "n_referred": int(decided.sum()), **_decided_screening(truth, decided, n_boot, alpha, seed, groups)}
@@ -993,15 +1022,14 @@ def patient_screening(y_true: Any, p_referable: Any, referred: Any, from_grade: 
 
     Raises:
         ValueError: as :func:`patient_referral`, malformed grades, ``from_grade`` below 1,
-            ``p_referable`` of another length or not finite.
+            a bool ``y_true`` (a referable flag) with ``from_grade >= 2``, ``p_referable`` of
+            another length or not finite.
     """
-    yt = _as_grades(y_true, "y_true")
+    r = _check_from_grade(from_grade)
+    yt = _referral_truth(y_true, r)
     s = np.clip(np.asarray(p_referable, dtype=np.float64).ravel(), 0.0, 1.0)
     if s.shape != yt.shape or not np.isfinite(s).all():
         raise ValueError(f"p_referable must hold one finite number per image ({yt.size}), got shape {s.shape}")
-    r = int(from_grade)
-    if r < 1:
-        raise ValueError(f"from_grade must be >= 1 (grade 0 or above is every image), got {from_grade!r}")
     decided = _referral_decisions(referred, yt)
     units, truth, score, by_patient = patient_referral(patients, (yt >= r).astype(np.int64), s, decided)
     n_ref = int(truth.sum())
@@ -1098,11 +1126,12 @@ def referral_report(y_true: Any, referred: Any, from_grade: int, metric: str, le
         None when it is undefined) and ``protocol`` in words.
 
     Raises:
-        ValueError: malformed grades, shapes that differ, a ``referred`` value not 0/1.
+        ValueError: malformed grades, shapes that differ, a ``referred`` value not 0/1, a
+            ``from_grade`` below 1, a bool ``y_true`` (a referable flag) with ``from_grade >= 2``.
     """
-    yt = _as_grades(y_true, "y_true")
+    r = _check_from_grade(from_grade)
+    yt = _referral_truth(y_true, r)
     decided = _referral_decisions(referred, yt)
-    r = int(from_grade)
     truth = (yt >= r).astype(np.int64)
     figures = _decided_screening(truth, decided, n_boot, alpha, seed, groups)
     reached = figures[metric]
@@ -1563,7 +1592,7 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
 
     Raises:
         ValueError: malformed input: ``y_true`` / ``pred`` not 1-D non-negative integer
-            grades of one length, ``probs`` not ``(n, K)`` probabilities (rows sum to 1,
+            grades of one length (a bool array, a two-grade label, only on a scale of 2), ``probs`` not ``(n, K)`` probabilities (rows sum to 1,
             values in [0, 1]), a grade >= K (the ``probs`` columns or the number of
             ``class_names``; the message names the grade and K), ``class_names`` of another
             length than the ``probs`` columns, or neither ``probs`` nor ``pred``; no image
@@ -1598,6 +1627,7 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
     else:
         num_classes = p.shape[1] if p is not None else 2
         num_classes = max(num_classes, int(yt.max(initial=0)) + 1, int(yp.max(initial=0)) + 1)
+        _refuse_bool_among(num_classes, ("y_true", y_true), ("pred", pred))
     labels = list(range(num_classes))
     names = list(class_names) if class_names is not None else list(default_grade_names(num_classes))
 
