@@ -53,7 +53,8 @@ Only those files are read. A folder that is not a run folder, a run whose fine-t
 finished and an unreadable file are errors that name the file (:class:`CompareError`; exit
 code 2, every such run at once). Runs graded on scales of different sizes are still listed,
 with a message that their scores are not comparable (exit code 1,
-:data:`~drac_ssl.exit_codes.PROBLEMS_FOUND`). A setting that a run made
+:data:`~drac_ssl.exit_codes.PROBLEMS_FOUND`, with ``error: the runs grade on scales of different
+sizes`` on stderr; a traceback with exit code 1 is an unexpected error instead). A setting that a run made
 by an older version does not hold shows as "—"; a figure it does not hold, or an undefined
 one, as "n/a". Every figure, interval and difference is written as report.md writes it
 (:mod:`drac_ssl.figures`).
@@ -1653,7 +1654,9 @@ def _compare_md(path: Path) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.compare RUN [RUN ...] [--csv FILE] [--md FILE] [--n-boot N]``:
     print the comparison as Markdown; 0 on success, 1 (:data:`~drac_ssl.exit_codes.PROBLEMS_FOUND`)
-    when the runs compared are not comparable (each problem said on stderr), 2 on a bad input,
+    when the runs compared are not comparable (each problem said on stderr as ``error: the runs
+    grade on scales of different sizes ...``; an unexpected error, a traceback, exits 1 too), 2 on
+    a bad input,
     75 while a run compared still trains, 130 on Ctrl-C (:data:`drac_ssl.exit_codes.COMPARE_EXIT_CODES`)."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:

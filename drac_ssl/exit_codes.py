@@ -22,7 +22,10 @@ environment it cannot run in (torch and torchvision not a supported matching pai
 PROBLEMS_FOUND = 1
 """The exit code of ``python -m drac_ssl.compare`` that compared the runs and printed the
 comparison, but found them not comparable (grade scales of different sizes: each problem said as
-``error:`` on stderr), as a submission check's 1 is a file with problems. It was
+``error: the runs grade on scales of different sizes ...`` on stderr), as a submission check's 1
+is a file with problems. Python's own exit code of an unexpected error (an uncaught exception,
+a bug) is 1 too, as for the training (:data:`TRAIN_EXIT_CODES`): that one prints a traceback
+and no comparison. It was
 :data:`USAGE_ERROR` (2) until a review, which a script could not tell from a run folder it could
 not read or a bad option (no comparison at all)."""
 
@@ -129,9 +132,9 @@ UMM_EXIT_CODES = (
 ``--help`` says them."""
 
 COMPARE_EXIT_CODES = (
-    f"Exit codes: 0 compared; {PROBLEMS_FOUND} compared, but a problem found in the runs (grade "
-    "scales of different sizes: each said as error: on stderr, the comparison printed and its "
-    "files written all the same); 2 a run folder that cannot be compared (not a run folder, a stage "
+    f"Exit codes: 0 compared; {PROBLEMS_FOUND} compared, but the runs not comparable (stderr "
+    "says 'error: the runs grade on scales of different sizes', the comparison printed and its "
+    "files written all the same), or an unexpected error (a traceback, no comparison); 2 a run folder that cannot be compared (not a run folder, a stage "
     "not finished, a file it cannot read), a --csv or --md it cannot write, stdout it cannot "
     f"write (> a full disk, | head), a bad option; {RUN_BUSY} a run folder's "
     "training is still running (every run that cannot be compared is one): try again later; "

@@ -1201,5 +1201,6 @@ def test_help_lists_the_exit_codes(capsys):
     assert main(["--help"]) == 0
     said = " ".join(capsys.readouterr().out.split())
     assert "Exit codes: 0 compared;" in said and f"{RUN_BUSY} a run folder's training is still running" in said
-    assert "1 compared, but a problem found in the runs (grade scales of different sizes" in said
+    assert ("1 compared, but the runs not comparable (stderr says 'error: the runs grade on scales of "
+            "different sizes'" in said and "or an unexpected error (a traceback, no comparison)" in said)
     assert "2 a run folder that cannot be compared" in said and "a bad option;" in said
