@@ -1199,6 +1199,22 @@ def _older_umm_line(info: dict[str, Any], settings: dict[str, Any]) -> str:
     return said + (f"; output: {weights}." if isinstance(weights, str) and weights else ".")
 
 
+def _guard_not_fired(guard: dict[str, Any]) -> str:
+    """What UMM's guard was when it did not fire. ``guard``: the UMM ``metadata.json``'s
+    ``umm.guard``. Each limit is checked only when > 0 (drac_ssl.umm.stage), so with
+    ``max_ssl_rise`` 0 (an older run's config.yaml) and no positive ``max_step_ratio`` there
+    was no guard to fire."""
+    def limit(key: str) -> float:
+        value = guard.get(key)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+    rise, ratio = limit("max_ssl_rise"), limit("max_step_ratio")
+    if rise <= 0 and ratio <= 0:
+        return "no guard (umm.max_ssl_rise=0: off)" if "max_ssl_rise" in guard else "no guard recorded"
+    limits = ([f"max SSL-loss rise {guard.get('max_ssl_rise')}"] if rise > 0 else ["umm.max_ssl_rise=0: off"]) \
+        + ([f"max step ratio {guard.get('max_step_ratio')}"] if ratio > 0 else [])
+    return f"the guard ({'; '.join(limits)}) did not fire"
+
+
 def _umm_line(info: dict[str, Any], settings: dict[str, Any] | None = None) -> str:
     """Where UMM started (the pretraining monitor's peak and the chosen checkpoint), its
     objective and what its guard did; then the stage's note when it started at or before the
@@ -1215,8 +1231,7 @@ def _umm_line(info: dict[str, Any], settings: dict[str, Any] | None = None) -> s
                  f"({figure_text(start.get('peak_value'))})" if isinstance(peak, int) else "")
     guard = info.get("guard") or {}
     guard_text = (f"the guard stopped UMM ({guard.get('reason')}); output: {info.get('weights')}"
-                  if guard.get("fired") else f"the guard (max SSL-loss rise {guard.get('max_ssl_rise')}) "
-                                             f"did not fire")
+                  if guard.get("fired") else _guard_not_fired(guard))
     note = info.get("start_note")  # not past the monitor's peak (drac_ssl.umm.source.start_note)
     # the departures from the defaults (docs/design.md); absent in runs before them
     departures = [text for key, default, text in (

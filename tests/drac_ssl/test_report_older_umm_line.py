@@ -25,3 +25,19 @@ def test_the_umm_line_of_older_code_says_what_that_code_did() -> None:
     unknown = _umm_line(OLD_INFO, {**OLD_SETTINGS, "outer_ssl": True})
     assert "pairs" not in unknown and "records no start rule and no objective. Re-tuned: layer4" in unknown
     assert _umm_line(OLD_INFO) == unknown
+
+
+NEW_INFO = {"start": {"rule": "peak", "reason": "r", "epoch": 3}, "outer_objective": "F = -Delta R",
+            "membership": "pairs", "outer_step_groups": ["layer4"], "weights": "last epoch"}
+
+
+def test_a_guard_of_max_ssl_rise_0_is_said_off_not_unfired() -> None:
+    """A rerun of an old config (umm.max_ssl_rise=0 from config.DEFAULTS_BEFORE): the guard is
+    checked only when > 0 (drac_ssl.umm.stage), so the line said it "did not fire" of a guard
+    that was off."""
+    off = _umm_line({**NEW_INFO, "guard": {"max_ssl_rise": 0.0, "max_step_ratio": 0.0, "fired": False}})
+    assert "no guard (umm.max_ssl_rise=0: off)." in off and "did not fire" not in off
+    on = _umm_line({**NEW_INFO, "guard": {"max_ssl_rise": 0.1, "max_step_ratio": 0.0, "fired": False}})
+    assert "the guard (max SSL-loss rise 0.1) did not fire." in on
+    ratio = _umm_line({**NEW_INFO, "guard": {"max_ssl_rise": 0, "max_step_ratio": 2.0, "fired": False}})
+    assert "the guard (umm.max_ssl_rise=0: off; max step ratio 2.0) did not fire." in ratio
