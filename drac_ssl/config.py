@@ -2946,7 +2946,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
                           f"pretrain:, umm:, finetune:, run:).\n  fix: write the settings under "
                           f"their sections, e.g.\n    pretrain:\n      epochs: 50\n    run:\n"
                           f"      name: mine")
-    if text.startswith(RESOLVED_HEADER):  # a run's config.yaml, perhaps from before a default
+    if is_resolved_text(text):  # a run's config.yaml, perhaps from before a default
         data = with_former_defaults(data)  # changed: read as it ran (-c RUN/config.yaml resumes)
     return data
 
@@ -4346,6 +4346,20 @@ RESOLVED_HEADER = "# Resolved drac_ssl configuration"
 ``config.yaml``): it holds every setting, those the user never set too."""
 
 
+def is_resolved_text(text: str) -> bool:
+    """``text`` (a file's contents, or its first line) is a configuration :func:`save_config`
+    wrote: it starts with :data:`RESOLVED_HEADER`, after a UTF-8 byte-order mark if an editor
+    saved one (Notepad's; :func:`load_config` reads past it, so every reader must)."""
+    return text.removeprefix(BYTE_ORDER_MARK).startswith(RESOLVED_HEADER)
+
+
+def is_resolved_file(path: str | os.PathLike[str]) -> bool:
+    """The file ``path`` is a run's resolved ``config.yaml`` (:func:`is_resolved_text` of its
+    first line). Raises OSError when it cannot be opened; undecodable bytes do not raise."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return is_resolved_text(fh.readline())
+
+
 REPRODUCE_WORDS = "to reproduce in a new run folder"
 """How a saved ``config.yaml``'s header and report.md's provenance introduce
 :func:`reproduce_command`."""
@@ -4465,7 +4479,7 @@ def former_defaults_filled(path: str | os.PathLike[str]) -> dict[str, Any]:
     other file, one that names them all, or one that cannot be read (the reading says why)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-        saved = yaml.safe_load(text) if text.startswith(RESOLVED_HEADER) else None
+        saved = yaml.safe_load(text.removeprefix(BYTE_ORDER_MARK)) if is_resolved_text(text) else None
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
     if not isinstance(saved, dict):

@@ -62,3 +62,15 @@ def test_compare_shows_the_old_side_with_the_values_it_ran_under(tmp_path: Path)
     settings, defaulted = _with_defaults(saved)
     assert settings["umm.outer_ssl"] is False and settings["umm.membership"] == "pairs"
     assert settings["umm.max_ssl_rise"] == 0.0 and "umm.outer_ssl" in defaulted
+
+
+def test_an_old_config_saved_with_a_byte_order_mark_is_said_so_too(tmp_path: Path) -> None:
+    """Saved again by Notepad (a UTF-8 byte-order mark): load_config read past the mark and
+    gave the old values, but the line saying so looked for the header at byte 0 and was not
+    printed (a review of oldrun_fx, F2)."""
+    path = _old_config(tmp_path)
+    path.write_text("\ufeff" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_config(path).umm.outer_ssl is False
+    _, sources, _ = preflight.read_config(path)
+    [line] = _former_defaults_line(sources)
+    assert "umm.outer_ssl=false" in line and "umm.max_ssl_rise=0.0" in line
