@@ -20,3 +20,15 @@ def test_a_fold_of_older_code_is_named_so_before_its_signature_is_compared(capsy
     finetune._say_reuse("vicreg", 2, offered, {}, [], old_views=[0, 1])
     said = capsys.readouterr().out
     assert f"2 retrained here: {finetune.OLD_VIEWS_WORDS}" in said and "signature" not in said
+
+
+def test_settings_changed_on_folds_of_older_code_are_named_beside_that_reason(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The older-code reason was said alone, so a setting the user really changed was not
+    named (a review of oldrun_fx, F3): the differences are named beside it."""
+    offered = {"fold0.json": {"run": "/runs/old"}, "fold1.json": {"run": "/runs/old"}}
+    finetune._say_reuse("vicreg", 2, offered, {}, [], differ=["finetune.head: 'linear' -> 'mlp'"],
+                        old_views=[0, 1])
+    said = capsys.readouterr().out
+    assert (f"2 retrained here: {finetune.OLD_VIEWS_WORDS}; their settings differ from this run's too: "
+            "finetune.head: 'linear' -> 'mlp'") in said and "signature" not in said
