@@ -3098,7 +3098,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     problems += _pool_dropped(out, cfg)
     previous = cache.load_state(cache_dir, root, sizes, plan.options)
     if previous.reason:
-        problems.append(note(cache_dir, previous.reason, "nothing to do"))
+        problems.append(note(cache_dir, previous.reason, previous.action))
     if why := spill.resume(cache.resume_key(root, sizes, plan.options)):
         problems.append(note(spill.journal_path, f"decoded rows kept by a stopped ingest not used "
                                                  f"({why}): decoded again", "nothing to do"))

@@ -2946,7 +2946,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
                           f"pretrain:, umm:, finetune:, run:).\n  fix: write the settings under "
                           f"their sections, e.g.\n    pretrain:\n      epochs: 50\n    run:\n"
                           f"      name: mine")
-    if text.startswith(RESOLVED_HEADER):  # a run's config.yaml, perhaps from before a default
+    if is_resolved_text(text):  # a run's config.yaml, perhaps from before a default
         data = with_former_defaults(data)  # changed: read as it ran (-c RUN/config.yaml resumes)
     return data
 
@@ -4346,6 +4346,20 @@ RESOLVED_HEADER = "# Resolved drac_ssl configuration"
 ``config.yaml``): it holds every setting, those the user never set too."""
 
 
+def is_resolved_text(text: str) -> bool:
+    """``text`` (a file's contents, or its first line) is a configuration :func:`save_config`
+    wrote: it starts with :data:`RESOLVED_HEADER`, after a UTF-8 byte-order mark if an editor
+    saved one (Notepad's; :func:`load_config` reads past it, so every reader must)."""
+    return text.removeprefix(BYTE_ORDER_MARK).startswith(RESOLVED_HEADER)
+
+
+def is_resolved_file(path: str | os.PathLike[str]) -> bool:
+    """The file ``path`` is a run's resolved ``config.yaml`` (:func:`is_resolved_text` of its
+    first line). Raises OSError when it cannot be opened; undecodable bytes do not raise."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return is_resolved_text(fh.readline())
+
+
 REPRODUCE_WORDS = "to reproduce in a new run folder"
 """How a saved ``config.yaml``'s header and report.md's provenance introduce
 :func:`reproduce_command`."""
@@ -4435,14 +4449,64 @@ def generic_config_note(dataset: str) -> str:
             f"dataset and root are ingest settings, not applied")
 
 
-DEFAULTS_BEFORE: dict[str, Any] = {"finetune.keep": "best"}
-"""Settings whose default changed, with the value a configuration written before they existed
-ran under: ``finetune.keep`` became a setting with ``best``, the rule of every earlier run, and
-its default became ``last`` in December 2026. A saved ``config.yaml`` that lacks one is read
+DEFAULTS_BEFORE: dict[str, Any] = {
+    "finetune.keep": "best",
+    "umm.outer_ssl": False,
+    "umm.membership": "pairs",
+    "umm.max_ssl_rise": 0.0,
+}
+"""Settings whose default is not what code from before they existed ran, with the value that
+code ran under: ``finetune.keep`` became a setting with ``best``, the rule of every earlier
+run, and its default became ``last`` in December 2026; ``umm.outer_ssl``, ``umm.membership``
+and ``umm.max_ssl_rise`` came in one commit (6b2ca5d1, 2026-11-30) with today's UMM (``F =
+L_ssl - alpha Delta R``, soft membership, a guard), where earlier code took the outer step on
+``F = -Delta R`` alone (``outer_ssl: false``), of each image's two views (``pairs``), with no
+guard (``0``; an upgrade review: a rerun of such a run's config.yaml ran today's objective
+silently, its UMM variant's QWK 0.36 -> 0.09). The other settings added since default to what
+that code did (``umm.rate_reduction_on: features``, ``umm.outer_batch: same``,
+``umm.start_from: best``, ``umm.alpha: 1``, ``finetune.decision: thresholds``, ...). A saved
+``config.yaml`` that lacks one is read
 with this value (:func:`with_former_defaults`), not today's default, both as a saved side
 compared on a resume and as a ``-c`` file (one that starts with :data:`RESOLVED_HEADER`; a
 hand-written file gets today's defaults); the fine-tuning's fold
 signature leaves this value out of its hash, as it did when it was the default."""
+
+
+def former_defaults_filled(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The :data:`DEFAULTS_BEFORE` settings a ``-c`` file ``path`` lacks and is read with
+    (dotted key -> the former value): only for a run's resolved ``config.yaml`` (it starts
+    with :data:`RESOLVED_HEADER`; a hand-written file gets today's defaults); ``{}`` for any
+    other file, one that names them all, or one that cannot be read (the reading says why)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        saved = yaml.safe_load(text.removeprefix(BYTE_ORDER_MARK)) if is_resolved_text(text) else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    if not isinstance(saved, dict):
+        return {}
+    filled = {}
+    for dotted, value in DEFAULTS_BEFORE.items():
+        section, key = dotted.split(".", 1)
+        part = saved.get(section)
+        if not (isinstance(part, dict) and key in part):
+            filled[dotted] = value
+    return filled
+
+
+def former_defaults_words(filled: dict[str, Any]) -> str:
+    """``filled`` (:func:`former_defaults_filled`, less the settings given on the command line)
+    in words for the console: which settings an older run's ``config.yaml`` lacks and the
+    values they are read with (its code's), or '' when none."""
+    if not filled:
+        return ""
+    values = ", ".join(f"{key}={_yaml_word(value)}" for key, value in filled.items())
+    return (f"the config.yaml was written by code from before {', '.join(filled)} existed: read with "
+            f"the values that code ran under, {values} (today's defaults differ; docs/upgrading.md)")
+
+
+def _yaml_word(value: Any) -> str:
+    """``value`` as a command-line override writes it (``false``, ``pairs``, ``0.0``)."""
+    return yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip()
 
 
 def ingest_modality(settings: dict[str, Any]) -> str:

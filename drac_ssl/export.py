@@ -295,6 +295,7 @@ from drac_ssl.grading.bundle import (
     ood_check_caveat,
     probability_columns_words,
     profile_hash_note,
+    rebuild_advice,
     referable_cut_of,
     referable_not_informative,
     reusable_bundle,
@@ -2844,10 +2845,11 @@ def _ood_check_note(bundle: Bundle) -> str | None:
         return None
     if bundle.metadata.get("demo"):
         return demo_ood_words(bundle.path)
+    # the one rebuild command of the bundle (rebuild_advice), as the missing-digests note gives
+    # it: an old bundle got two fixes, build_bundle('RUN') here and the run's path there
     return (f"{bundle.path} has no out-of-distribution check (a bundle built by an older version, "
             f"or without the ingest cache): images unlike its training images are graded without "
-            f"a word. Rebuild it from its run folder to have one: {python_word()} -c \"from "
-            f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
+            f"a word. A rebuild gives it one: {rebuild_advice(bundle.path)}")
 
 
 def _caveat_lines(bundle: Bundle, unlike: np.ndarray | None, plural: bool) -> list[tuple[str, str]]:
