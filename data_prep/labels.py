@@ -712,6 +712,21 @@ def _grade_like(cell: str) -> bool:
             and not (len(digits) > 1 and digits[0] == "0" and digits[1].isdigit()))
 
 
+NOT_GRADE_COLUMNS = ("adjudicated_gradable", "adjudicated_dme")
+"""Columns of public sets' label CSVs that hold small integers beside the DR grade but are no
+DR grade: Messidor-2's ``adjudicated_gradable`` (1 gradable, 0 not: the gradable column of
+:data:`data_prep.layout.GRADABLE_COLUMNS`) and ``adjudicated_dme`` (macular oedema, 0/1).
+Never offered as the grade column (:func:`column_suggestion`), and refused when given as it
+(:func:`data_prep.validate.read_labels`): read as grades, every ungradable photograph would
+silently be trained as grade 0."""
+
+
+def not_grade_column(name: str) -> bool:
+    """Whether column ``name`` is one of :data:`NOT_GRADE_COLUMNS` (compared as
+    :func:`normalise` compares names)."""
+    return normalise(name) in {normalise(c) for c in NOT_GRADE_COLUMNS}
+
+
 def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str] = (),
                       names_a_file: Callable[[str], bool] | None = None) -> str | None:
     """The real column of ``table`` to offer for a missing ``role`` column ``wanted``, or None.
@@ -722,7 +737,8 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     (:func:`grade_like_column`), nor for the grade role a patient-level one
     (:func:`patient_level_column`: DeepDRiD's ``patient_DR_Level`` would give each image its
     patient's worse eye) or a patient's id (a patient word and no grade word:
-    DeepDRiD's ``patient_id`` holds small integers too), nor one whose cells fit another role (:func:`column_fit` 0: a
+    DeepDRiD's ``patient_id`` holds small integers too) or a column that is no DR grade
+    (:data:`NOT_GRADE_COLUMNS`: Messidor-2's ``adjudicated_gradable``), nor one whose cells fit another role (:func:`column_fit` 0: a
     column of grades is never offered as the image-name column). Of those whose name is
     close to ``wanted`` (difflib ratio :data:`NAME_CUTOFF`), the one whose cells fit best,
     then (image-name role) a column of bare names before one of paths (:func:`_paths`:
@@ -734,7 +750,8 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     usable = [(i, c) for i, c in enumerate(table.columns)
               if c and not _unsplit(c) and normalise(c) not in avoided
               and not (role == "patient" and grade_like_column(c))
-              and not (role == "grade" and (patient_level_column(c) or _patient_id_name(c)))]
+              and not (role == "grade" and (patient_level_column(c) or _patient_id_name(c)
+                                            or not_grade_column(c)))]
 
     def ratio(name: str) -> float:  # as difflib.get_close_matches weighs it
         return difflib.SequenceMatcher(None, name.lower(), wanted.lower()).ratio()

@@ -50,6 +50,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     id_words,
     missing_column,
     normalise,
+    not_grade_column,
     not_utf8_words,
     one_column_for_two_roles,
     parse_grade,
@@ -742,6 +743,25 @@ def ungraded_words(rows: Sequence[LabelRow], marked: tuple[int, str] | None = No
     for by in dict.fromkeys(row.marked_by for row in rows if row.marked_by):
         words += f", or {by}"
     return words
+
+
+def not_a_grade_column(table: Table, column: str, avoid: Sequence[str] = (),
+                       names_a_file: Callable[[str], bool] | None = None) -> Problem:
+    """The error of a grade column given that is no DR grade (:data:`data_prep.labels.NOT_GRADE_COLUMNS`:
+    Messidor-2's ``adjudicated_gradable``, 1 gradable, 0 not; ``adjudicated_dme``): read as
+    grades, each ungradable photograph would be trained as grade 0 without a word. The fix names
+    the column of DR grades (:func:`data_prep.labels.column_suggestion`) where there is one."""
+    meant = column_suggestion(table, "", "grade", [column, *avoid], names_a_file)
+    gradable = normalise(column) in {normalise(c) for c in GRADABLE_COLUMNS.values()}
+    what = ("says whether each image is gradable (1) or not (0)" if gradable
+            else "holds another finding (diabetic macular oedema), not the DR grade")
+    fix = (f"pass the column of DR grades, --grade-column {meant!r}" if meant
+           else "pass the column of DR grades with --grade-column NAME")
+    if gradable:
+        fix += (f"; {column} itself is read beside it, whatever the grade column: a row marked 0 "
+                "is an ungradable row (--ungradable leave_out leaves it out)")
+    return error(table.path, f"the grade column {column!r} {what}: read as grades, "
+                             "an ungradable or graded photograph would get a wrong DR grade", fix, "csv")
 
 
 def gradable_column_of(columns: Sequence[str], read: Sequence[str] = ()) -> str | None:
@@ -2117,6 +2137,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             given = [c for c, k, _ in roles if c and k not in (first, second)]
             return None, problems + [one_column_for_two_roles(
                 table, index[first], pair, (_OPTIONS[pair[0]], _OPTIONS[pair[1]]), given, names_a_file)]
+    if not per_eye and not_grade_column(table.columns[index["grade"]]):
+        return None, problems + [not_a_grade_column(table, table.columns[index["grade"]],
+                                                    [image_column, patient_column], names_a_file)]
     if folder is not None and (numbers := numbers_for_names(table, index["image-name"], folder,
                                                             [c for c in grade_columns if c])) is not None:
         return None, problems + [numbers]

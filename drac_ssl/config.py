@@ -1068,6 +1068,31 @@ def close_match(word: Any, names: Sequence[str]) -> str:
     return lowered[found[0]] if found else ""
 
 
+SETTING_SYNONYMS: dict[str, dict[str, str]] = {
+    "data": dict.fromkeys(("label", "labels", "label_column", "labels_column", "diagnosis",
+                           "diagnosis_column", "level", "dr_grade", "grade", "grade_col",
+                           "label_col"), "grade_column"),
+}
+"""Setting names a user types for another setting of the section, offered before a close
+spelling (:func:`meant_setting`): the name of the label CSV's grade column said as other tools
+and the public sets say it (``label``, ``diagnosis``: APTOS, ``level``: EyePACS, ``dr_grade``) is
+``data.grade_column``. By spelling alone ``label`` is ``unlabelled`` and ``label_column`` is
+``image_column``: a trial user who followed that fix read the grades from the wrong column."""
+
+
+def meant_setting(section: str, word: Any, names: Sequence[str], value: Any = None) -> str:
+    """The setting of the section ``section`` (``data``; "" at the top) whose name ``names``
+    lists that an unknown name ``word`` meant: its synonym (:data:`SETTING_SYNONYMS`), else the
+    closest spelling (:func:`close_match`), else "". ``data.grade`` set to a scale (``icdr``, a
+    list of names) means ``data.grades``, to anything else (a column's name) ``data.grade_column``."""
+    synonym = SETTING_SYNONYMS.get(section, {}).get(str(word).lower(), "")
+    if synonym == "grade_column" and str(word).lower() == "grade" and (
+            isinstance(value, list) or str(value).strip().lower() in GRADE_SCALES
+            or str(value).strip().startswith("[")):
+        synonym = "grades"
+    return synonym if synonym in names else close_match(word, names)
+
+
 CLOSE_NAME_CUTOFF = 0.8
 """How close (difflib's ratio) a name typed without its section must be to a setting's name to be
 offered as meant (``lrr`` -> ``lr``, ``epoch`` -> ``epochs``): stricter than a name within its
@@ -1219,7 +1244,7 @@ def _dotted_setting(section: Any, key: str) -> str:
     head, _, leaf = key.rpartition(".")
     if not _has_setting(section, head) or not dataclasses.is_dataclass(inner := _setting(section, head)):
         return ""
-    close = close_match(leaf, [f.name for f in dataclasses.fields(inner)])
+    close = meant_setting(head, leaf, [f.name for f in dataclasses.fields(inner)])
     return f"{head}.{close}" if close else ""
 
 
@@ -1404,7 +1429,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
                 nested, str(key), value, names, full, _existing_section(source, prefix, nested))),
                 full, [nested])
         if key not in names:
-            close = close_match(key, names)
+            close = meant_setting(prefix, key, names, value)
+            synonym = bool(close) and close != close_match(key, names)  # label: grade_column
             meant = [f"{prefix + '.' if prefix else ''}{close}"] if close else []
             # a misspelt section (pretrain.augmnt.recipe=fundus): the setting typed under it,
             # when it is one of the close section's, is what was meant (pretrain.augment.recipe)
@@ -1416,7 +1442,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             # close spelling in the section typed (umm.image_size: not umm.batch_size first), after
             # the setting of a close section (train.lr: pretrain.lr, then finetune.lr)
             leaf = (rest or str(key)).rsplit(".", 1)[-1] if rest or not isinstance(value, dict) else ""
-            elsewhere = [m for m in _settings_ending(Config(), leaf) if m not in meant] if leaf else []
+            elsewhere = [m for m in _settings_ending(Config(), leaf)
+                         if m not in meant] if leaf and not synonym else []
             meant = meant + elsewhere if rest else elsewhere + meant
             if not meant and leaf:  # lrr, epoch: a misspelt name, every section's setting of the closest
                 meant = _settings_ending(Config(), close_setting_name(leaf))
