@@ -63,6 +63,8 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
 from data_prep.labels import name_word_list as _name_word_list
 from data_prep.labels import name_words as _name_words
 from data_prep.layout import (
+    DEEPDRID_IMAGES,
+    DEEPDRID_SETS,
     EYE_COLUMNS,
     GRADABLE_COLUMNS,
     IMAGE_SUFFIXES,
@@ -1951,11 +1953,16 @@ def per_eye_grade_problem(table: Table, missing: Problem) -> Problem:
             continue
         left, right = (present[normalise(e)] for e in eyes)
         name = LAYOUT_NAMES[kind]
+        # the set's CSV renamed (deepdrid.csv) is not found by itself: the layout named with it
+        given = f"--layout {kind} --labels-csv {shlex.quote(str(table.path))}"
         return dataclasses.replace(
             missing, fix=f"per-eye grades ({left}/{right}): pass the {name} set folder as --root "
                          f"(the layout reads each eye's grade; drop any --grade-column), or merge "
                          f"the two columns into one "
-                         f"grade column and pass it with --grade-column NAME (docs/data.md, {name})")
+                         f"grade column and pass it with --grade-column NAME (docs/data.md, {name}); "
+                         f"the set folder (the one holding {DEEPDRID_IMAGES}/<patient_id>/) with "
+                         f"its label CSV named otherwise than {DEEPDRID_SETS[0]}.csv, as this one, "
+                         f"is read with {given}")
     return missing
 
 
