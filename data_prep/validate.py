@@ -70,6 +70,7 @@ from data_prep.layout import (
     IMAGE_SUFFIXES,
     NESTED_LAYOUTS,
     PATIENT_COLUMNS,
+    UNGRADABLE_GRADES,
     name_key,
     name_readings,
     valid_utf8_name,
@@ -864,6 +865,34 @@ def marked_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], marked: 
     examples = " and ".join(f"line {row.line} ({row.name})" for row in rows[:2])
     return error(csv_path, f"{len(rows)} rows have grade {grade}, {label}, e.g. {examples}",
                  fix, "grade")
+
+
+def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, str, str, int]],
+                          grade_names: Sequence[str], fix: str) -> str:
+    """The fix for rows ``outside`` the scale (line, name, cell, grade) whose grade is the one a
+    layout writes for an ungradable image (:data:`data_prep.layout.UNGRADABLE_GRADES`:
+    DeepDRiD's 5), read outside that layout (a flat copy of a DeepDRiD set, its eye columns
+    merged as docs/data.md says, read as a plain folder): the grade is no sixth grade, the
+    rows are ungradable images, written NA and left out with ``--ungradable leave_out``. Said
+    outright when the CSV has the layout's eye columns (:data:`data_prep.layout.EYE_COLUMNS`),
+    as a reading beside ``fix`` (the scale fix otherwise given) when the scale is ICDR; ``''``
+    when neither, or when some rows outside have another grade."""
+    present = {normalise(c) for c in columns}
+    for kind, marked in UNGRADABLE_GRADES.items():
+        if not outside or any(grade != marked for *_, grade in outside):
+            continue
+        name = LAYOUT_NAMES[kind]
+        eyes = EYE_COLUMNS.get(kind, ())
+        cells = "that row's grade cell" if len(outside) == 1 else "those rows' grade cells"
+        said = (f"write NA (or leave the cell empty) in {cells} and rerun with --ungradable "
+                "leave_out, which leaves ungradable images out, not as a grade of its own")
+        if eyes and all(normalise(e) in present for e in eyes):
+            return (f"grade {marked} is {name}'s label for an image its graders found ungradable: "
+                    f"{said} (docs/data.md's merge of the eye columns maps {marked} to NA, {name})")
+        if tuple(grade_names) == tuple(GRADE_SCALES["icdr"]):
+            return (f"if grade {marked} marks an image its graders found ungradable ({name}'s label "
+                    f"for one), {said}; else {fix}")
+    return ""
 
 
 def scale_fix(grade_names: Sequence[str], values: Collection[int]) -> str:
@@ -1867,7 +1896,8 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
     says patient) is called the patient's grade, the worse eye. None when the CSV has no such
     pair, ``grade_column`` is one of them (a one-eye column is :func:`other_eye_problem`'s), or
     every row's cell is its own eye's (the two columns merged into one, as docs/data.md
-    shows). ``image_column``: the column of image ids (``image_id``; a path's file name is
+    shows; an empty or NA cell agrees with the layout's ungradable grade,
+    :data:`data_prep.layout.UNGRADABLE_GRADES`, which the merge maps to NA). ``image_column``: the column of image ids (``image_id``; a path's file name is
     read). The fix follows the finding: for a patient-level column, :data:`PER_EYE_FIX`
     (``reader``: whose) and :data:`PATIENT_GRADE_MEANT`; for another column that agrees with
     some rows' own eye's cell (a merge of the eye columns with some rows wrong),
@@ -1875,7 +1905,7 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
     whose id names no eye, ``eye_fix`` (the ingest's :data:`EYE_FIX`, or the scorer's), the
     merge or a dropped ``--grade-column`` being no fix for them."""
     present = {normalise(c): c for c in table.columns}
-    for eyes in EYE_COLUMNS.values():
+    for kind, eyes in EYE_COLUMNS.items():
         if not all(normalise(c) in present for c in eyes) or normalise(grade_column) in map(normalise, eyes):
             continue
         left, right = (present[normalise(c)] for c in eyes)
@@ -1895,7 +1925,9 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
                 continue
             own = (left, right)[eye]
             cell, own_cell = cells[at[grade_column]], cells[at[own]]  # type: ignore[index]
-            if not _same_grade_cell(cell, own_cell):
+            # DeepDRiD's ungradable 5 merged as NA (docs/data.md): the same finding, written so
+            unmarked = is_ungraded(cell) and parse_grade(own_cell) == UNGRADABLE_GRADES.get(kind)
+            if not _same_grade_cell(cell, own_cell) and not unmarked:
                 differ.append(f"{name} at line {number}: {cell.strip() or 'empty'} vs "
                               f"{own!r} {own_cell.strip() or 'empty'}")
             else:
@@ -2323,6 +2355,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             graded = sum(row.grade is not None for row in rows) + len(outside)
             said = outside_problem(csv_path, outside, grade_names, numbers, graded,
                                    scale_given=scale_given)
+        if said is not None and (fix := layout_ungradable_fix(table.columns, outside, grade_names,
+                                                               said.fix)):
+            said = dataclasses.replace(said, fix=fix)  # DeepDRiD's 5 on a flat copy: no 6th grade
         problems += [said] if said is not None else []
     if marked and marked_ungradable is not None:
         problems.append(marked_ungradable_problem(csv_path, marked, marked_ungradable, grade_names))
