@@ -2163,7 +2163,11 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             if len(table.columns) == 1:
                 break  # one unsplit header line: said once
             offered += [c for c in [column_suggestion(table, column, role, others, names_a_file)] if c]
-    if len(index) < len([c for c, _, _ in roles if c]):
+    # a patient column not there (a mistyped --patient-column): its error stands, and the rows
+    # are still read against the other columns, so that every problem is said in one pass (a
+    # Messidor-2 trial: an out-of-range grade was said only once the patient column was fixed)
+    no_patient = bool(patient_column) and "patient" not in index and len(table.columns) > 1
+    if len(index) < len([c for c, k, _ in roles if c and not (no_patient and k == "patient")]):
         return None, problems
     role_of = {key: role for _, key, role in roles}
     keys = list(index)
@@ -2386,6 +2390,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     said_words = tuple(own_words) if zero_left_out and not scale_given and any(
         _name_key(w) in GRADE_ZERO_WORDS for w in own_words) and all(
         "," not in w and '"' not in w for w in own_words) else ()
+    if no_patient:  # the rows were read for their problems: no table without its patients
+        return None, problems
     return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable,
                        n_rows=len(table.rows), own_words=said_words, encoding=table.encoding,
                        names_matched=table.names_matched, patient_guess=guess),
