@@ -132,6 +132,7 @@ from data_prep.labels import (
     id_words,
     missing_column,
     normalise,
+    not_grade_column,
     one_column_for_two_roles,
     parse_grade,
     read_table,
@@ -164,6 +165,7 @@ from data_prep.validate import (
     marked_ungradable_problem,
     names_zero_grade,
     no_grade_words,
+    not_a_grade_column,
     one_based_problem,
     only_by_case,
     other_eye_column,
@@ -463,6 +465,9 @@ def _columns(table: Table, image_column: str | None, grade_column: str | None
     if "image-name" in index and index["image-name"] == index.get("grade"):  # one column, two roles
         problems.append(one_column_for_two_roles(table, index.pop("grade"), ("image-name", "grade"),
                                                  ("--image-column", "--grade-column")))
+    if "grade" in index and not_grade_column(table.columns[index["grade"]]):
+        # Messidor-2's adjudicated_gradable as the grade: each ungradable image scored as grade 0
+        problems.append(not_a_grade_column(table, table.columns[index.pop("grade")], sorted(taken)))
     layout = detected if detected and not image_column and not grade_column else ""
     return index, layout, problems
 

@@ -61,3 +61,12 @@ def test_a_gradable_column_given_as_the_grade_column_is_an_error_naming_the_grad
     errors = [p for p in problems if p.severity == "error"]
     assert len(errors) == 1 and f"the grade column {column!r}" in errors[0].what
     assert "--grade-column 'adjudicated_dr_grade'" in errors[0].fix
+
+
+def test_the_scorer_refuses_the_gradable_column_as_the_true_grade(tmp_path: Path) -> None:
+    """``export --score --grade-column adjudicated_gradable`` would score against gradability."""
+    from drac_ssl import scoring
+
+    with pytest.raises(scoring.ScoreError, match="the grade column 'adjudicated_gradable' says whether") as caught:
+        scoring.read_grade_labels(write(tmp_path), GRADE_SCALES["icdr"], grade_column="adjudicated_gradable")
+    assert "--grade-column 'adjudicated_dr_grade'" in str(caught.value)
