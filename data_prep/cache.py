@@ -271,7 +271,7 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
         elif search.floored:  # a dark photograph: its dim rim may lie below the floor
             problems.append(note(
                 path, f"dark photograph (mean grey below {MIN_THRESHOLD * 10 / DARK_SHARE:g} of 255): the "
-                      f"fundus disc was taken where it is brighter than {MIN_THRESHOLD} (of 255) and the "
+                      f"fundus disc was taken where it is brighter than {search.threshold:g} (of 255) and the "
                       "crop may cut off the disc's dim rim",
                 "check the disc's edge in the cached copy; brighten the photograph before the "
                 "ingest, or run without --fundus-crop", "fundus-dark"))

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import functools
 import math
+import numbers
 import os
 import re
 import shlex
@@ -97,8 +98,7 @@ def referable_from_rule(referable_from: object, grades: Sequence[str] = ()) -> R
     grades: empty or the ICDR scale (named :data:`REFERABLE_NAMES`), or two names of its own.
     Pure: says, never raises; each caller words its own refusal."""
     icdr = GRADE_SCALES["icdr"]
-    valid = isinstance(referable_from, int) and not isinstance(referable_from, bool) \
-        and 1 <= referable_from <= len(icdr) - 1
+    valid = _whole_number(referable_from) and 1 <= referable_from <= len(icdr) - 1
     names = tuple(str(g).strip() for g in grades)
     labels_scale = not names or [n.lower() for n in names] == ["icdr"] or names == icdr
     return ReferableRule(valid, REFERABLE_NAMES if labels_scale else names, labels_scale)
@@ -346,14 +346,22 @@ class DataConfig:
             value = getattr(self, key)
             if isinstance(value, str) or not isinstance(value, (list, tuple)):
                 setattr(self, key, _data_config_coerce(value, tp, key))
+        if isinstance(self.cache_sizes, (list, tuple)):  # sides from a numpy array: plain ints
+            self.cache_sizes = type(self.cache_sizes)(
+                int(v) if _whole_number(v) else v for v in self.cache_sizes)
         # a whole-number setting given as something else (workers="a", n_folds=2.5) is said
         # here, as load_config says it, not met as a bare TypeError deep in the ingest; "3" and
         # 3.0 are read as 3, numpy integers as ints (their range is the ingest's check)
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                is_np_int = type(value).__module__ == "numpy" and hasattr(value, "__index__")
-                setattr(self, f.name, int(value) if is_np_int else _data_config_coerce(value, int, f.name))
+                setattr(self, f.name, int(value) if _whole_number(value) else _data_config_coerce(value, int, f.name))
+
+
+def _whole_number(value: Any) -> bool:
+    """Whether ``value`` is an integer of Python or numpy (:class:`numbers.Integral`: ``np.int64``
+    from a notebook's array), never a bool (``True`` is no count)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _data_config_coerce(value: Any, tp: Any, key: str) -> Any:
@@ -746,7 +754,7 @@ CACHE_SIZES = (8, 4096)
 
 def valid_cache_size(size: Any) -> bool:
     """Whether ``size`` is a side ``data.cache_sizes`` may hold (:data:`CACHE_SIZES`)."""
-    return isinstance(size, int) and not isinstance(size, bool) and CACHE_SIZES[0] <= size <= CACHE_SIZES[1]
+    return _whole_number(size) and CACHE_SIZES[0] <= size <= CACHE_SIZES[1]
 
 
 def _one_value_fix(key: str, value: Any, item_tp: Any, fixes: FixBase | None = None) -> str:
@@ -756,8 +764,8 @@ def _one_value_fix(key: str, value: Any, item_tp: Any, fixes: FixBase | None = N
     default = get(Config(), key)
     if not default:
         return f"\n  fix: {key}=[a, b]"
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)  # strings were split
-    fits = number and (item_tp is float or (item_tp is int and isinstance(value, int)))
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)  # np.int64 too; strings were split
+    fits = number and (item_tp is float or (item_tp is int and _whole_number(value)))
     if key == "data.cache_sizes":
         fits = fits and valid_cache_size(value)
     if not fits or key.rsplit(".", 1)[-1] in PAIR_LISTS:
@@ -1017,7 +1025,9 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
             fix = _default_fix(key, fixes, value)
         raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.{fix}")
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+        if _whole_number(value):  # numpy's too (np.int64 from a notebook's array), exactly
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, (str, float)):
             raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key, fixes, value)}")
         _no_underscores(value, where, key, "an integer", fixes)
         _ascii_only(value, where, key, "an integer", fixes)
@@ -4297,7 +4307,7 @@ def referable_from_problem(referable_from: int, grades: Sequence[str]) -> tuple[
     empty, or the ICDR scale the labels are on (``icdr`` or its five names: the two grades are
     then named non-referable, referable), or two names of its own; any other scale is an error
     (:func:`referable_from_rule`)."""
-    if not referable_from or isinstance(referable_from, bool) or not isinstance(referable_from, int):
+    if not referable_from or not _whole_number(referable_from):
         return "", ""
     if referable_from_rule(referable_from, grades).two_grades:  # the range is DATA_RANGES'
         return "", ""

@@ -1565,14 +1565,14 @@ def _fold_signatures(ctx: _Context, variant: str, source: Path | None, spec: Mod
 
 
 def _fold_reusable(record: dict[str, Any] | None, accepted: set[str], weights_path: Path,
-                   problems: dict[tuple[str, int, int, str], str | None] | None = None) -> bool:
+                   problems: dict[tuple[str, int, int, str], str | None]) -> bool:
     """Whether a fold's finished record is reused (:func:`_train_folds`): its signature
     accepted, its weights file present and whole (:func:`~drac_ssl.run_state.fold_weights_problem`,
     remembered in ``problems``: :func:`_weights_problem`), its validation outputs finite and its
     training views drawn per image (:data:`~drac_ssl.run_state.TRAIN_VIEWS`)."""
     return (record is not None and record.get("signature") in accepted and weights_path.is_file()
             and not _non_finite_rows(record.get("val_raw"))[0] and record.get("train_views") == TRAIN_VIEWS
-            and _weights_problem(record, weights_path, {} if problems is None else problems) is None)
+            and _weights_problem(record, weights_path, problems) is None)
 
 
 def _weights_problem(record: dict[str, Any], weights_path: Path,

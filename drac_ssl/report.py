@@ -148,6 +148,7 @@ from drac_ssl.run_state import (
     selected_variant,
     stage_states,
     stages_damaged_fix,
+    stages_record_and_damage,
     stages_record_damage,
     unfinished,
 )
@@ -765,9 +766,9 @@ def _killed_seconds(seconds: float | None) -> str:
 
 
 def _stages_section(run_dir: Path) -> list[str]:
-    stages = read_stages_record(run_dir)
+    stages, damage = stages_record_and_damage(run_dir)  # one read for both
     lines = ["## Stage wall times", ""]
-    if (damage := stages_record_damage(run_dir)) is not None:
+    if damage is not None:
         return lines + [f"`stages.json` is damaged ({damage}): the stages' times cannot be read. To go on: "
                         f"{stages_damaged_fix(run_dir, in_file=True)}.", ""]
     if not stages:
