@@ -63,6 +63,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
 from data_prep.labels import name_word_list as _name_word_list
 from data_prep.labels import name_words as _name_words
 from data_prep.layout import (
+    COLUMNS,
     DEEPDRID_IMAGES,
     DEEPDRID_SETS,
     EYE_COLUMNS,
@@ -868,28 +869,34 @@ def marked_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], marked: 
 
 
 def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, str, str, int]],
-                          grade_names: Sequence[str], fix: str) -> str:
+                          grade_names: Sequence[str], fix: str,
+                          values: Collection[int] = (0,)) -> str:
     """The fix for rows ``outside`` the scale (line, name, cell, grade) whose grade is the one a
     layout writes for an ungradable image (:data:`data_prep.layout.UNGRADABLE_GRADES`:
     DeepDRiD's 5), read outside that layout (a flat copy of a DeepDRiD set, its eye columns
     merged as docs/data.md says, read as a plain folder): the grade is no sixth grade, the
     rows are ungradable images, written NA and left out with ``--ungradable leave_out``. Said
     outright when the CSV has the layout's eye columns (:data:`data_prep.layout.EYE_COLUMNS`),
-    as a reading beside ``fix`` (the scale fix otherwise given) when the scale is ICDR; ``''``
-    when neither, or when some rows outside have another grade."""
+    as a reading beside ``fix`` (the scale fix otherwise given) when the scale is ICDR and the
+    CSV has another of the layout's columns (its image or patient column: ``image_id``,
+    ``patient_id``); ``''`` when neither, when some rows outside have another grade, or when
+    no row is graded 0 (``values``, the CSV's integer grades: labels 1..5 are 1-based, their 5
+    the top grade, not an ungradable mark)."""
     present = {normalise(c) for c in columns}
     for kind, marked in UNGRADABLE_GRADES.items():
-        if not outside or any(grade != marked for *_, grade in outside):
+        if not outside or any(grade != marked for *_, grade in outside) or 0 not in values:
             continue
         name = LAYOUT_NAMES[kind]
         eyes = EYE_COLUMNS.get(kind, ())
+        own = {COLUMNS[kind][0], PATIENT_COLUMNS.get(kind, "")} - {""}
         cells = "that row's grade cell" if len(outside) == 1 else "those rows' grade cells"
         said = (f"write NA (or leave the cell empty) in {cells} and rerun with --ungradable "
                 "leave_out, which leaves ungradable images out, not as a grade of its own")
         if eyes and all(normalise(e) in present for e in eyes):
             return (f"grade {marked} is {name}'s label for an image its graders found ungradable: "
                     f"{said} (docs/data.md's merge of the eye columns maps {marked} to NA, {name})")
-        if tuple(grade_names) == tuple(GRADE_SCALES["icdr"]):
+        if (tuple(grade_names) == tuple(GRADE_SCALES["icdr"])
+                and any(normalise(c) in present for c in own)):
             return (f"if grade {marked} marks an image its graders found ungradable ({name}'s label "
                     f"for one), {said}; else {fix}")
     return ""
@@ -2359,9 +2366,11 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             graded = sum(row.grade is not None for row in rows) + len(outside)
             said = outside_problem(csv_path, outside, grade_names, numbers, graded,
                                    scale_given=scale_given)
-        if said is not None and (fix := layout_ungradable_fix(table.columns, outside, grade_names,
-                                                               said.fix)):
-            said = dataclasses.replace(said, fix=fix)  # DeepDRiD's 5 on a flat copy: no 6th grade
+            # DeepDRiD's 5 on a flat copy: no 6th grade (never on labels read as 1-based,
+            # whose 5 is the top grade, PDR on ICDR)
+            if said is not None and (fix := layout_ungradable_fix(
+                    table.columns, outside, grade_names, said.fix, numbers)):
+                said = dataclasses.replace(said, fix=fix)
         problems += [said] if said is not None else []
     if marked and marked_ungradable is not None:
         problems.append(marked_ungradable_problem(csv_path, marked, marked_ungradable, grade_names))
