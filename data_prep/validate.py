@@ -47,6 +47,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     column_index,
     column_suggestion,
     date_cell,
+    dme_grades,
     id_words,
     missing_column,
     normalise,
@@ -56,6 +57,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     parse_grade,
     patient_word_column,
     read_table,
+    refused_grade_column,
     reread_matching,
     split_decimal_problems,
     visit_id_column,
@@ -750,22 +752,34 @@ def ungraded_words(rows: Sequence[LabelRow], marked: tuple[int, str] | None = No
 
 
 def not_a_grade_column(table: Table, column: str, avoid: Sequence[str] = (),
-                       names_a_file: Callable[[str], bool] | None = None) -> Problem:
-    """The error of a grade column given that is no DR grade (:data:`data_prep.labels.NOT_GRADE_COLUMNS`:
-    Messidor-2's ``adjudicated_gradable``, 1 gradable, 0 not; ``adjudicated_dme``): read as
-    grades, each ungradable photograph would be trained as grade 0 without a word. The fix names
-    the column of DR grades (:func:`data_prep.labels.column_suggestion`) where there is one."""
+                       names_a_file: Callable[[str], bool] | None = None,
+                       grade_names: Sequence[str] = ()) -> Problem:
+    """The error of a grade column given that is no grade on the scale ``grade_names``
+    (:func:`data_prep.labels.refused_grade_column`): Messidor-2's ``adjudicated_gradable`` (1
+    gradable, 0 not), read as grades, would train each ungradable photograph as grade 0; a DME
+    column (:data:`data_prep.labels.DME_COLUMNS`) on a DR scale would give each image a DR grade
+    from its macular oedema. The fix names the column of DR grades
+    (:func:`data_prep.labels.column_suggestion`) where there is one, and for a DME column how to
+    grade DME instead (its own number of grades in ``--grades``)."""
     meant = column_suggestion(table, "", "grade", [column, *avoid], names_a_file)
-    gradable = normalise(column) in {normalise(c) for c in GRADABLE_COLUMNS.values()}
-    what = ("says whether each image is gradable (1) or not (0)" if gradable
-            else "holds another finding (diabetic macular oedema), not the DR grade")
-    fix = (f"pass the column of DR grades, --grade-column {meant!r}" if meant
-           else "pass the column of DR grades with --grade-column NAME")
-    if gradable:
-        fix += (f"; {column} itself is read beside it, whatever the grade column: a row marked 0 "
-                "is an ungradable row (--ungradable leave_out leaves it out)")
-    return error(table.path, f"the grade column {column!r} {what}: read as grades, "
-                             "an ungradable or graded photograph would get a wrong DR grade", fix, "csv")
+    fix = (f"to grade DR, pass the column of DR grades, --grade-column {meant!r}" if meant
+           else "to grade DR, pass the column of DR grades with --grade-column NAME")
+    if k := dme_grades(column):
+        names = ("[no DME, DME]" if k == 2 else
+                 "[" + ", ".join(["no DME risk", *(f"DME risk {g}" for g in range(1, k))]) + "]")
+        scale = next((f"--grades {n}" for n, g in GRADE_SCALES.items() if tuple(g) == tuple(grade_names)),
+                     f"a scale of {len(grade_names)} grades")
+        return error(table.path, f"the grade column {column!r} holds diabetic macular oedema (DME, "
+                                 f"{k} grades, 0..{k - 1}), which {scale} does not grade: each image "
+                                 "would be trained on its DME finding as if it were that scale's grade",
+                     f"{fix}; to grade DME instead, keep --grade-column {shlex.quote(column.strip())} and give "
+                     f"its {k} grades, --grades \"{names}\"", "csv")
+    fix = fix.removeprefix("to grade DR, ")
+    fix += (f"; {column} itself is read beside it, whatever the grade column: a row marked 0 "
+            "is an ungradable row (--ungradable leave_out leaves it out)")
+    return error(table.path, f"the grade column {column!r} says whether each image is gradable (1) "
+                             "or not (0): read as grades, an ungradable photograph would be trained "
+                             "as grade 0", fix, "csv")
 
 
 def gradable_column_of(columns: Sequence[str], read: Sequence[str] = ()) -> str | None:
@@ -2187,9 +2201,10 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             given = [c for c, k, _ in roles if c and k not in (first, second)]
             return None, problems + [one_column_for_two_roles(
                 table, index[first], pair, (_OPTIONS[pair[0]], _OPTIONS[pair[1]]), given, names_a_file)]
-    if not per_eye and not_grade_column(table.columns[index["grade"]]):
+    if not per_eye and refused_grade_column(table.columns[index["grade"]], grade_names):
         return None, problems + [not_a_grade_column(table, table.columns[index["grade"]],
-                                                    [image_column, patient_column], names_a_file)]
+                                                    [image_column, patient_column], names_a_file,
+                                                    grade_names)]
     if folder is not None and (numbers := numbers_for_names(table, index["image-name"], folder,
                                                             [c for c in grade_columns if c])) is not None:
         return None, problems + [numbers]

@@ -132,10 +132,10 @@ from data_prep.labels import (
     id_words,
     missing_column,
     normalise,
-    not_grade_column,
     one_column_for_two_roles,
     parse_grade,
     read_table,
+    refused_grade_column,
 )
 from data_prep.layout import (
     COLUMNS,
@@ -410,8 +410,8 @@ def _per_eye_layout(table: Table, image_column: str | None, grade_column: str | 
                  and (image_column or normalise(COLUMNS[kind][0]) in header)), "")
 
 
-def _columns(table: Table, image_column: str | None, grade_column: str | None
-             ) -> tuple[dict[str, int], str, list[Problem]]:
+def _columns(table: Table, image_column: str | None, grade_column: str | None,
+             grade_names: Sequence[str] = ()) -> tuple[dict[str, int], str, list[Problem]]:
     """The positions of the image-name and grade columns ({'image-name': i, 'grade': j}; per
     eye, :func:`_per_eye_layout`, the left eye's as 'grade' and the right eye's as
     'grade-right'), the layout whose columns they are ('' when given or mixed) and the problems
@@ -465,9 +465,11 @@ def _columns(table: Table, image_column: str | None, grade_column: str | None
     if "image-name" in index and index["image-name"] == index.get("grade"):  # one column, two roles
         problems.append(one_column_for_two_roles(table, index.pop("grade"), ("image-name", "grade"),
                                                  ("--image-column", "--grade-column")))
-    if "grade" in index and not_grade_column(table.columns[index["grade"]]):
+    if "grade" in index and refused_grade_column(table.columns[index["grade"]], grade_names):
         # Messidor-2's adjudicated_gradable as the grade: each ungradable image scored as grade 0
-        problems.append(not_a_grade_column(table, table.columns[index.pop("grade")], sorted(taken)))
+        # (a DME column: scored against DME, unless the submission's scale is DME's own)
+        problems.append(not_a_grade_column(table, table.columns[index.pop("grade")], sorted(taken),
+                                           grade_names=grade_names))
     layout = detected if detected and not image_column and not grade_column else ""
     return index, layout, problems
 
@@ -731,7 +733,7 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     table, problems = _label_table(path, wanted, cases)
     if table is None:
         raise ScoreError(_problem_text(f"the label CSV {path} cannot be read", problems))
-    index, layout, found = _columns(table, image_column, grade_column)
+    index, layout, found = _columns(table, image_column, grade_column, grade_names)
     problems += found
     per_eye = _per_eye_layout(table, image_column, grade_column)
     if not {"image-name", "grade", *(["grade-right"] if per_eye else [])} <= index.keys():
