@@ -1078,6 +1078,43 @@ def close_match(word: Any, names: Sequence[str]) -> str:
     return lowered[found[0]] if found else ""
 
 
+SETTING_SYNONYMS: dict[str, dict[str, str]] = {
+    "data": dict.fromkeys(("label", "labels", "label_column", "labels_column", "diagnosis",
+                           "diagnosis_column", "level", "dr_grade", "grade", "grade_col",
+                           "label_col"), "grade_column"),
+}
+"""Setting names a user types for another setting of the section, offered before a close
+spelling (:func:`meant_setting`): the name of the label CSV's grade column said as other tools
+and the public sets say it (``label``, ``diagnosis``: APTOS, ``level``: EyePACS, ``dr_grade``) is
+``data.grade_column``, or, as the value says (:func:`meant_setting`), ``data.labels_csv`` (a
+path) or ``data.grades`` (a scale). By spelling alone ``label`` is ``unlabelled`` and ``label_column`` is
+``image_column``: a trial user who followed that fix read the grades from the wrong column."""
+
+
+def meant_setting(section: str, word: Any, names: Sequence[str], value: Any = None) -> str:
+    """The setting of the section ``section`` (``data``; "" at the top) whose name ``names``
+    lists that an unknown name ``word`` meant: its synonym (:data:`SETTING_SYNONYMS`) as its
+    ``value`` says (:func:`_grade_setting_by_value`), else the closest spelling
+    (:func:`close_match`), else ""."""
+    synonym = SETTING_SYNONYMS.get(section, {}).get(str(word).lower(), "")
+    if synonym == "grade_column":
+        synonym = _grade_setting_by_value(value)
+    return synonym if synonym in names else close_match(word, names)
+
+
+def _grade_setting_by_value(value: Any) -> str:
+    """Which of the data settings a grade column's other name (``data.labels``, ``data.grade``)
+    set to ``value`` meant: a path or a file ending .csv / .tsv (``/data/trainLabels.csv``) is
+    ``labels_csv``, a list of names or a scale's name (``[no, mild]``, ``icdr``) ``grades``,
+    anything else (a column's name, ``level``; no value) ``grade_column``."""
+    text = "" if value is None or isinstance(value, (list, tuple)) else str(value).strip()
+    if isinstance(value, (list, tuple)) or text.startswith("[") or text.lower() in GRADE_SCALES:
+        return "grades"
+    if text.lower().endswith((".csv", ".tsv")) or "/" in text or "\\" in text:
+        return "labels_csv"
+    return "grade_column"
+
+
 CLOSE_NAME_CUTOFF = 0.8
 """How close (difflib's ratio) a name typed without its section must be to a setting's name to be
 offered as meant (``lrr`` -> ``lr``, ``epoch`` -> ``epochs``): stricter than a name within its
@@ -1220,7 +1257,7 @@ def _unknown_setting_fix(where: str, setting: str, meant: Sequence[str], value: 
     return f"write it as{others}\n{_yaml_block(parent, name, value)}"
 
 
-def _dotted_setting(section: Any, key: str) -> str:
+def _dotted_setting(section: Any, key: str, value: Any = None) -> str:
     """The setting of dataclass ``section`` that the dotted ``key`` names (``finetune.epochs``),
     or, its last name misspelt, the closest (``finetune.epoch`` -> ``finetune.epochs``); ""
     when its sections are none of ``section``'s."""
@@ -1229,7 +1266,7 @@ def _dotted_setting(section: Any, key: str) -> str:
     head, _, leaf = key.rpartition(".")
     if not _has_setting(section, head) or not dataclasses.is_dataclass(inner := _setting(section, head)):
         return ""
-    close = close_match(leaf, [f.name for f in dataclasses.fields(inner)])
+    close = meant_setting(head, leaf, [f.name for f in dataclasses.fields(inner)], value)
     return f"{head}.{close}" if close else ""
 
 
@@ -1406,7 +1443,7 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
     for key, value in updates.items():
         full = f"{prefix}.{key}" if prefix else str(key)
         if key not in names and "." in str(key) and not where.startswith("command line '") \
-                and (meant_dotted := _dotted_setting(base, str(key))):
+                and (meant_dotted := _dotted_setting(base, str(key), value)):
             # finetune.epochs: 3 at the top of a file: the command line's dotted name written as
             # one YAML key (a review: told to write it under pretrain:, "Did you mean" itself)
             nested = f"{prefix}.{meant_dotted}" if prefix else meant_dotted
@@ -1414,7 +1451,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
                 nested, str(key), value, names, full, _existing_section(source, prefix, nested))),
                 full, [nested])
         if key not in names:
-            close = close_match(key, names)
+            close = meant_setting(prefix, key, names, value)
+            synonym = bool(close) and close != close_match(key, names)  # label: grade_column
             meant = [f"{prefix + '.' if prefix else ''}{close}"] if close else []
             # a misspelt section (pretrain.augmnt.recipe=fundus): the setting typed under it,
             # when it is one of the close section's, is what was meant (pretrain.augment.recipe)
@@ -1426,7 +1464,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             # close spelling in the section typed (umm.image_size: not umm.batch_size first), after
             # the setting of a close section (train.lr: pretrain.lr, then finetune.lr)
             leaf = (rest or str(key)).rsplit(".", 1)[-1] if rest or not isinstance(value, dict) else ""
-            elsewhere = [m for m in _settings_ending(Config(), leaf) if m not in meant] if leaf else []
+            elsewhere = [m for m in _settings_ending(Config(), leaf)
+                         if m not in meant] if leaf and not synonym else []
             meant = meant + elsewhere if rest else elsewhere + meant
             if not meant and leaf:  # lrr, epoch: a misspelt name, every section's setting of the closest
                 meant = _settings_ending(Config(), close_setting_name(leaf))

@@ -1972,6 +1972,32 @@ def _original_config(file: Path, run_dir: Path) -> Path | None:
     return None
 
 
+_FOLD_COUNT_FIX = re.compile(r"(data\.n_folds=\d+), or ")
+"""A fold-count fix offered unchecked, beside the other way (``data.n_folds=4, or add labelled
+grade 2 (Moderate) images ...``: stratified folds of images, no patient grouping):
+:func:`_fold_count_checked` checks it."""
+
+
+def _fold_count_checked(file: Any, overrides: list[Any], run_dir: Path, finding: Any) -> list[str]:
+    """``[data.n_folds=N]`` when ``finding`` (a full run's problem of ``data.n_folds``) offers
+    that fold count unchecked (:data:`_FOLD_COUNT_FIX`) and the full run's check
+    (:func:`drac_ssl.preflight.new_run_problems` on the first try's ingest in ``run_dir``), run
+    again with it, finds no problem of the fold count left; else []. A Messidor-2 trial: the
+    working ``data.n_folds=4`` was dropped from the ``next:`` command as not marked checked,
+    though docs/own_fundus_folder.md says the checked fixes are in it."""
+    fold = _FOLD_COUNT_FIX.match(finding.fix) if finding.setting == "data.n_folds" else None
+    if fold is None:
+        return []
+    try:
+        cfg, sources, read = preflight.apply_overrides(file, [*overrides, fold[1]])
+        if any(f.unread for f in read):
+            return []
+        left = preflight.new_run_problems(cfg, run_dir, sources)
+    except (ConfigError, OSError, ValueError):
+        return []
+    return [] if any(f.setting == "data.n_folds" for f in left) else [fold[1]]
+
+
 def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     """At the end of a ``--first-try`` run in ``run_dir``: the errors the full run after it (the
     same command without ``--first-try``: the ``-c`` file, as this run read it, and the
@@ -2022,8 +2048,10 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
         return []
     problems = preflight.new_run_problems(cfg, run_dir, full_sources)
     lines += [f"note: the full run (without {FIRST_TRY_OPTION}) would stop: {f.line}" for f in problems]
-    settings = list(dict.fromkeys(w for f in problems for w in command_settings(f.fix)))
-    by_hand = sum(1 for f in problems if not command_settings(f.fix))
+    carried = {id(f): command_settings(f.fix) or _fold_count_checked(file, overrides, run_dir, f)
+               for f in problems}
+    settings = list(dict.fromkeys(w for f in problems for w in carried[id(f)]))
+    by_hand = sum(1 for f in problems if not carried[id(f)])
     if cfg.run.name and resolve_run_dir(cfg).absolute() == run_dir.absolute():  # its own folder needed
         name = cfg.run.name
         settings.append(f"run.name={name}-2")
