@@ -343,6 +343,11 @@ class FileRecord:
     # area (what tells grey photographs from UW-OCTA scans, whose box is the whole frame or
     # nearly); kept in the state, False without --fundus-crop or in a state written before it
     disc_cut: bool = False
+    # the share of the image's pixels whose channels differ (data_prep.decode.colour_share):
+    # below OVERLAY_SHARE a grey picture with a coloured overlay; kept in the state, None for
+    # an array row or a state written before it was recorded (a colour record then counts as
+    # a colour picture)
+    colour_share: float | None = None
 
     def problems(self, display_path: str) -> list[Problem]:
         return [Problem(display_path, *issue) for issue in self.issues]
@@ -355,7 +360,7 @@ class FileRecord:
                 "phantom": self.phantom, "grey_level": self.grey_level,
                 "pixels_sha256": self.pixels_sha256, "cache_index": cache_index,
                 "identity": list(self.identity) if self.identity is not None else None,
-                "disc_cut": self.disc_cut}
+                "disc_cut": self.disc_cut, "colour_share": self.colour_share}
 
     @classmethod
     def from_state(cls, rel: str, entry: dict[str, Any]) -> FileRecord:
@@ -386,6 +391,8 @@ def _fill(record: FileRecord, image: DecodedImage, sizes: Sequence[int], options
     """Record what was decoded and the cache rows."""
     record.width, record.height, record.mode = image.width, image.height, image.mode
     record.colour, record.phantom = image.colour, image.phantom
+    if image.file_format != "npz":
+        record.colour_share = image.colour_share
     problems = list(image.problems)
     if image.pixels is not None:
         # the level as decoded (8-bit), not as cached: a crop or the Graham filter changes it

@@ -158,7 +158,9 @@ class Decoded:
     ``pixels`` is None when the file cannot be used (an ``error`` is in ``problems``).
     ``width``/``height`` are those of the upright image; ``mode`` is Pillow's name of the
     stored pixel format (``L``, ``I;16``, ``RGB``, ``P``, ``CMYK`` ...); ``colour`` is True
-    when the channels differ somewhere (an RGB file of a grey picture is grey). ``phantom``:
+    when the channels differ somewhere (an RGB file of a grey picture is grey);
+    ``colour_share`` the share of pixels (0..1) whose channels differ (:func:`colour_share`:
+    below :data:`OVERLAY_SHARE`, a grey picture with a coloured overlay). ``phantom``:
     the file carries drac_ssl's phantom marker (:func:`phantom_marked`: a synthetic image drawn
     by :mod:`data_prep.phantom`, not a retinal image).
     """
@@ -171,6 +173,26 @@ class Decoded:
     colour: bool = False
     problems: list[Problem] = field(default_factory=list)
     phantom: bool = False
+    colour_share: float = 0.0
+
+
+OVERLAY_SHARE = 0.02
+"""The share of an image's pixels whose channels differ below which a colour file is a grey
+picture with a coloured overlay (a scale bar, text or a device logo burnt into a grey UW-OCTA
+export: a 72 px square bar on a 1024 px DRAC scan is 0.5 %), not a colour picture: a colour
+fundus photograph's channels differ over its whole disc (the 30 APTOS samples: 51 % at the
+least, their black corners being grey). 2 % leaves room for a larger logo or caption while
+staying far below any photograph."""
+
+
+def colour_share(pixels: np.ndarray) -> float:
+    """The share (0..1) of the pixels of ``pixels`` (``(H, W)`` grey or ``(H, W, C)``, C >= 3,
+    any dtype) whose first three channels differ; 0.0 for a grey picture (see
+    :data:`OVERLAY_SHARE`)."""
+    if not channels_differ(pixels):
+        return 0.0
+    differ = (pixels[..., 0] != pixels[..., 1]) | (pixels[..., 1] != pixels[..., 2])
+    return float(np.count_nonzero(differ)) / differ.size
 
 
 def channels_differ(pixels: np.ndarray) -> bool:
@@ -1965,6 +1987,7 @@ def _finish(pixels: np.ndarray, path: str, mode: str, fmt: str, problems: list[P
     if alpha is not None:
         colour8, alpha_problems = _composite(colour8, alpha, path)
         problems += alpha_problems
-    is_colour = channels_differ(colour8)
+    share = colour_share(colour8)
     height, width = colour8.shape[:2]
-    return Decoded(np.ascontiguousarray(colour8), width, height, mode, fmt, is_colour, problems)
+    return Decoded(np.ascontiguousarray(colour8), width, height, mode, fmt, share > 0, problems,
+                   colour_share=share)

@@ -51,7 +51,7 @@ from data_prep import cache
 from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
 from data_prep.copies import copy_keys  # the pretraining's rule too
-from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
+from data_prep.decode import CONVERTED_DEPTH, OVERLAY_SHARE, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import (
     FOLD_UNITS,
     TWIN_UNIT,
@@ -235,6 +235,7 @@ class IngestResult:
     unlabelled_folders: list[dict[str, object]] = field(default_factory=list)
     grade_names: tuple[str, ...] = ("Normal", "NPDR", "PDR")  # grades 0..K-1
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
+    modality: str = ""  # octa | fundus: what the images were read as (Plan.resolved_modality)
     # labelled training images that are grey pictures (a grey file, or a colour file whose three
     # channels are identical); with channels 3 they were replicated to three identical channels,
     # and the bundle words its caveat on grey inputs from this count (GREY_TRAINED_MIN)
@@ -592,7 +593,7 @@ def _colour_by_header(paths: Sequence[Path]) -> bool:
     import numpy as np
     from PIL import Image
 
-    from data_prep.decode import channels_differ
+    from data_prep.decode import colour_share
     from drac_ssl.grading.image_notes import COLOUR_FILE_MODES
 
     for path in paths:
@@ -605,7 +606,7 @@ def _colour_by_header(paths: Sequence[Path]) -> bool:
                 image.load()
                 factor = max(1, max(image.size) // COLOUR_THUMBNAIL)
                 small = image.reduce(factor) if factor > 1 else image
-                if channels_differ(np.asarray(small.convert("RGB"))):
+                if colour_share(np.asarray(small.convert("RGB"))) >= OVERLAY_SHARE:
                     return True
         except (OSError, ValueError, Image.DecompressionBombError):
             continue
@@ -1368,20 +1369,30 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
                and not any(issue[2] == "error" for issue in e.record.issues)]
     colour = [e for e in decoded if e.record.colour]
     grey = [e for e in decoded if not e.record.colour]
+    overlaid = [e for e in colour if _overlaid(e.record)]
     if plan.channels_setting == "1":
-        return 1, f"1 ({plan.channels_source})", []
+        return 1, f"1 ({plan.channels_source})", _overlay_warning(overlaid, plan, where, 1)
     if plan.channels_setting == "3":
         channels, why = 3, f"3 ({plan.channels_source})"
     else:
-        channels = 3 if colour else 1
+        # grey pictures with a coloured overlay are grey: a scale bar does not make a UW-OCTA
+        # set colour fundus photographs
+        channels = 3 if len(colour) > len(overlaid) else 1
         # colour-encoded files of grey pictures (an 8-bit RGB export among 16-bit grey ones)
         encoded = [e for e in grey if _encoding(e.record.mode) != "grey"]
         among = (f", {len(encoded)} of them in {'an ' if len(encoded) == 1 else ''}"
                  f"{_encoding(encoded[0].record.mode)} file{'s' if len(encoded) > 1 else ''}"
                  if encoded else "")
+        overlays = (f"{', ' if encoded else ''}{len(overlaid)} with a coloured overlay"
+                    if overlaid else "")
         why = (f"{channels} ({plan.channels_source} = auto: "
-               f"{f'{len(colour)} colour image(s)' if colour else f'all images are grey{among}'})")
-    problems: list[Problem] = []
+               f"{f'{len(colour) - len(overlaid)} colour image(s)' if channels == 3 else f'all images are grey{among}{overlays}'})")
+    problems = _overlay_warning(overlaid, plan, where, channels)
+    if channels == 3 and plan.modality == "octa":
+        problems.append(warning(
+            where, f"--modality octa, but the cache is colour (channels {why}): UW-OCTA scans are grey",
+            "pass --channels 1 to ingest the scans grey; or --modality fundus if these are "
+            "colour fundus photographs", "channels"))
     if channels == 1 and plan.channels_setting != "1":
         # said as under data.channels=1, where the decoder converts them (and says so)
         problems += [note(e.display, f"{_encoding(e.record.mode)} image (converted to grayscale: "
@@ -1400,6 +1411,34 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
                                   sum(1 for e in decoded if e.split == "train" and e.label is not None)),
             "channels"))
     return channels, why, problems
+
+
+def _overlaid(record: cache.FileRecord) -> bool:
+    """Whether a colour ``record`` is a grey picture with a coloured overlay: its channels
+    differ in under :data:`data_prep.decode.OVERLAY_SHARE` of its pixels (a record without the
+    share, an array row or an older state's, is a colour picture)."""
+    return record.colour and record.colour_share is not None and record.colour_share < OVERLAY_SHARE
+
+
+def _overlay_warning(overlaid: Sequence[ImageEntry], plan: Plan, where: Path,
+                     channels: int) -> list[Problem]:
+    """One warning for the grey pictures with a coloured overlay (a scale bar, text, a logo:
+    :func:`_overlaid`) in a cache of ``channels``: read as grey (1), the overlay stays in the
+    image as grey pixels; kept in colour (3)."""
+    if not overlaid:
+        return []
+    examples = ", ".join(e.image_id for e in overlaid[:3]) + (", ..." if len(overlaid) > 3 else "")
+    most = max(e.record.colour_share for e in overlaid)
+    said = plan.channels_setting == "1" and plan.modality == "octa"
+    return [warning(
+        where, f"{counted(len(overlaid), 'image')} {'is a grey picture' if len(overlaid) == 1 else 'are grey pictures'} "
+               f"with a coloured overlay (a scale bar, text or logo: colour in at most {most:.1%} "
+               f"of the pixels, under {OVERLAY_SHARE:.0%}; {examples}): "
+               + ("read as grey, the overlay converted to grey pixels the model sees" if channels == 1
+                  else "kept in colour, as the cache is RGB"),
+        "export the scans without the overlay" + ("" if said else
+        "; pass --channels 1 --modality octa to ingest them as grey UW-OCTA scans (or "
+        "--channels 3 --modality fundus if they are colour photographs)"), "channels")]
 
 
 def _grey_grading_words(grey: int, total: int) -> str:
@@ -2611,6 +2650,10 @@ def _repeats_kept(result: IngestResult) -> str:
     return f"the image kept once; {gone} of them of a missing image, left out with the row they repeat"
 
 
+_MODALITY_WORDS = {"octa": "octa (UW-OCTA scans)", "fundus": "fundus (colour fundus photographs)"}
+"""How the summary names the resolved ``data.modality``."""
+
+
 def format_summary(result: IngestResult) -> str:
     """The table printed at the end: counts per grade, split and fold; warnings."""
     grades = range(len(result.grade_names))
@@ -2639,7 +2682,9 @@ def format_summary(result: IngestResult) -> str:
                  f"decoded: {result.n_decoded}   reused: {result.n_reused}   "
                  f"{result.seconds:.1f} s")
     lines.append(f"grades: {describe(result.grade_names)}   channels: {result.channels} "
-                 f"({'RGB' if result.channels == 3 else 'grey'})")
+                 f"({'RGB' if result.channels == 3 else 'grey'})"
+                 + (f"   modality: {_MODALITY_WORDS.get(result.modality, result.modality)}"
+                    if result.modality else ""))
     if result.referable_from:
         lines.append(referable_summary_line(result.referable_from))
     said = _patients_line(result.patients,
@@ -3195,6 +3240,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             n_reused=sum(not e.record.decoded for e in entries),
             grade_names=plan.grade_names,
             channels=channels,
+            modality=plan.resolved_modality(layout, channels),
             n_grey_train=sum(1 for e in entries if e.split == "train" and e.record.sha256
                              and not e.record.colour),
             preprocessing=_preprocessing_words(cfg, problems, sum(per_split.values())),
