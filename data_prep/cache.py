@@ -105,6 +105,21 @@ SQUEEZE_FIX = f"add --fundus-crop, which {FUNDUS_CROP_DOES}"
 the words of the crop's advice (:data:`drac_ssl.grading.image_notes.FUNDUS_CROP_DOES`)."""
 
 
+SQUEEZE_FIX_OCTA = ("crop or pad the scan to a square (its scan area) before the ingest; "
+                    "--fundus-crop is for fundus photographs: it looks for a round disc and would "
+                    "cut into an OCTA scan")
+"""The ingest's fix for a non-square UW-OCTA scan squeezed into the cache: the ingest puts it
+in place of :data:`SQUEEZE_FIX` once the modality is known (:func:`octa_squeeze_fix`)."""
+
+
+def octa_squeeze_fix(problem: Problem) -> Problem:
+    """``problem`` with :data:`SQUEEZE_FIX_OCTA` for its fix when it is the squeeze warning
+    of :func:`cache_rows` (its fix :data:`SQUEEZE_FIX`); any other problem as it is."""
+    if problem.kind != "size" or problem.fix != SQUEEZE_FIX:
+        return problem
+    return dataclasses.replace(problem, fix=SQUEEZE_FIX_OCTA)
+
+
 def squeezed_words(width: int, height: int) -> str:
     """``non-square image WxH squeezed to a square``: what :func:`cache_rows` does to a
     ``width`` x ``height`` image (pixels) that is not square, without ``fundus_crop``; the

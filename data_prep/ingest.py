@@ -3158,6 +3158,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         # photographs, and a grey one among them (a red-free shot) is a photograph too, not a
         # UW-OCTA export held to 1024 px (a side the user set is held to)
         record_problems = [p for p in record_problems if not is_uw_octa_size(p)]
+    if plan.resolved_modality(layout, channels) == "octa":  # the squeeze's fix is a photograph's
+        record_problems = [cache.octa_squeeze_fix(p) for p in record_problems]
     problems[at:at] = apply_strict(record_problems, cfg.strict)
     _redecode_lost_colour(entries, previous, channels, plan, cfg.workers, spill)
     if plan.options.target != "gray":  # with data.channels=1 the decoding converted (and said so)

@@ -4,6 +4,8 @@ without its fix:
 * F1: a grey export saved as RGB with a small coloured overlay (a scale bar) made a plain
   folder colour "fundus" silently; it is grey with one warning, the summary names the
   modality, and ``--modality octa`` with a colour cache warns. Colour photographs stay colour.
+* F2: a non-square grey OCTA scan's squeeze warning advised ``--fundus-crop`` (a fundus
+  photograph's crop, which cuts into a scan); an OCTA set is told to crop or pad to a square.
 
 Small synthetic images (CPU, well under a second each)."""
 
@@ -78,3 +80,19 @@ def test_the_share_is_measured(share: float) -> None:
     rgb = np.dstack([grey_scan(1, 100)] * 3)
     rgb.reshape(-1, 3)[: round(share * 10000), 2] += 1
     assert colour_share(rgb) == pytest.approx(share)
+
+
+def test_a_non_square_octa_scan_is_not_told_to_use_the_fundus_crop(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    for i in range(6):
+        assert cv2.imwrite(str(root / f"s{i:02d}.png"), grey_scan(i)[:, :48])
+    write_csv(root / "labels.csv", ["image name", "DR grade"], [[f"s{i:02d}.png", i % 3] for i in range(6)])
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert result.modality == "octa"
+    squeezed = [w for w in result.warnings if "squeezed to a square" in w]
+    assert len(squeezed) == 6 and all("crop or pad the scan to a square" in w and "add --fundus-crop" not in w
+                                      for w in squeezed), squeezed
+    # a photograph keeps the crop's advice
+    photo = ingest.run(config(root, modality="fundus"), tmp_path / "photo", verbose=False)
+    assert any("squeezed to a square" in w and "add --fundus-crop" in w for w in photo.warnings), photo.warnings
