@@ -1918,7 +1918,8 @@ def _decode_opened(im: Image.Image, data: bytes, path: str, png: _Structure | No
     elif frames > 1:
         what = {"PNG": "animated PNG", "GIF": "animated GIF", "TIFF": "multi-page TIFF"}.get(
             fmt, f"{fmt} file")
-        problems.append(warning(path, f"{what} with {frames} frames: only the first is used",
+        problems.append(warning(path, f"{what} with {frames} frames: only the first is used"
+                                      + _page_sizes(im, frames, fmt),
                                 "export the frame to grade as a single image", "frames"))
     else:
         problems += _trailing_problem(data, im, structure, path)
@@ -1969,6 +1970,32 @@ def _decode_fast(im: Image.Image, data: bytes, path: str, structure: _Structure)
         pixels = orient(pixels, pending)
         problems.append(_orientation_note(path, pending, "Exif"))
     return _finish(pixels, path, mode, fmt, problems, max(structure.sbit[:3] or (0,)))
+
+
+PAGES_NAMED = 8
+"""The most pages of a multi-page TIFF whose sizes its ``frames`` warning names (then a count)."""
+
+
+def _page_sizes(im: Image.Image, frames: int, fmt: str) -> str:
+    """`` (pages: 1024x1024, 512x512 px)``: the sizes of a multi-page TIFF's first
+    :data:`PAGES_NAMED` pages (reading their headers, not their pixels), so that a stack of
+    scans of several sizes (a thumbnail, another scan area) is told from one of copies; "" for
+    another format (an animation's frames share its canvas) or pages that cannot be read. The
+    file is left at its first page."""
+    if fmt != "TIFF":
+        return ""
+    sizes = []
+    try:
+        for page in range(min(frames, PAGES_NAMED)):
+            im.seek(page)
+            sizes.append(f"{im.size[0]}x{im.size[1]}")
+    except (OSError, EOFError, ValueError):
+        return ""
+    finally:
+        with contextlib.suppress(OSError, EOFError, ValueError):
+            im.seek(0)
+    more = f" and {frames - PAGES_NAMED} more" if frames > PAGES_NAMED else ""
+    return f" (pages: {', '.join(sizes)}{more} px)"
 
 
 def _finish(pixels: np.ndarray, path: str, mode: str, fmt: str, problems: list[Problem],

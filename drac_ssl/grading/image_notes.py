@@ -574,6 +574,13 @@ def other_depth_warning(depth: tuple[str, int], trained: Sequence[tuple[str, int
             f"training images were, if you can.")
 
 
+SEVERAL_FRAMES = r"(?:animated PNG|animated GIF|multi-page TIFF|\w+ file) with \d+ frames: only the first is used"
+"""The decoder's words (:func:`data_prep.decode.decode`) for a file of several frames or
+pages of which the first is read (a multi-page TIFF, an animation; not an MPO's primary
+picture): a warning at the ingest (fatal with ``--strict``), and in the app and the export a
+finding that makes the image *not reliably gradable* (:data:`NOT_RELIABLY_GRADABLE`): which
+page is the scan to grade is not known (a stack of scan areas, a thumbnail first)."""
+
 FILE_FINDING = "Image file: "
 """How a decoder finding starts in the app and the export (:func:`file_finding`)."""
 
@@ -595,9 +602,9 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
      "an orientation tag that cannot be used: the pixels are used as stored, as a viewer that "
      "ignores the tag shows them; the models train on flipped and 90-degree-rotated images, "
      "and the page shows the image the model read"),
-    (r"(?:multi-picture JPEG \(MPO\) with \d+ pictures: the primary"
-     r"|.+ with \d+ frames: only the first is used)",
-     "the first frame or picture of several used: it is the image graded and shown"),
+    (r"multi-picture JPEG \(MPO\) with \d+ pictures: the primary",
+     "the primary picture of an MPO used (its others are a camera's previews or the other eye "
+     "of a stereo pair): it is the image graded and shown"),
     (r"embedded ICC colour profile .* not applied|PNG gAMA .* not applied"
      r"|PNG cHRM chromaticities other than sRGB's not applied",
      "a colour profile, gamma or chromaticities not applied: the pixel values are used as "
@@ -653,8 +660,8 @@ def is_plain_note(warning: str) -> bool:
     (:data:`TRAINING_IMAGE`: its grade is no test, but no less a grade), a phantom image given to
     a model trained on phantoms (:data:`PHANTOM_LIKE_TRAINING`), and a finding of
     the decoder about the file (``Image file: ...``, :func:`file_finding`) listed in
-    :data:`PLAIN_FINDINGS`: an Exif orientation applied, the first page of a multi-page TIFF
-    used, an ICC profile not applied, transparency composited ... The page says such lines as
+    :data:`PLAIN_FINDINGS`: an Exif orientation applied, an MPO's primary picture used, an
+    ICC profile not applied, transparency composited ... The page says such lines as
     notes ("Note: ..."), not under its "may not be a UW-OCTA en-face image" / "check this
     image" heading, and the grade is not marked "see above" for them
     (:func:`app.server._result_markdown`); the batch's notes column starts them "Note:"
@@ -680,6 +687,7 @@ NOT_RELIABLY_GRADABLE: tuple[tuple[str, str], ...] = (
      "a grey picture for a colour model"),
     (FEW_LEVELS_OPENING, "a thresholded export or mask"),
     (rf"\d+x\d+ {re.escape(FAR_BELOW)}", "far smaller than the model's input"),
+    (rf"{re.escape(FILE_FINDING)}{SEVERAL_FRAMES}", "one page or frame of several graded"),
 )
 """The warnings about an image that make its result *not reliably gradable*: the app's page
 then heads it so ("### Not reliably gradable (unlike the training images) — model output: Grade
@@ -694,8 +702,10 @@ training images" (:mod:`drac_ssl.grading.ood`), a colour picture given to a grey
 (not the colour conversion of a grey fundus model, whose training ingest converted its images
 the same way), a grey picture given to a colour model that saw too few grey images in training
 (:data:`GREY_TRAINED_RULE`; one that saw enough keeps the plain "see above" heading), at most 4 levels
-(:func:`few_levels_warning`: a thresholded export or a vessel mask), and an image far smaller
-than the model's input (below half of it: upscaled, "the grade is unreliable"). Other doubts
+(:func:`few_levels_warning`: a thresholded export or a vessel mask), an image far smaller
+than the model's input (below half of it: upscaled, "the grade is unreliable"), and a file of
+several pages or frames of which only the first is graded (:data:`SEVERAL_FRAMES`, a warning
+at the ingest too). Other doubts
 (not square, smaller than the model's input but above half of it, a preprocessing finding, a
 finding in the file not known to be plain) and the model's "no better than chance" caveat keep
 the plain heading marked "(⚠ see above)"; plain notes (an Exif orientation applied, a 16-bit
