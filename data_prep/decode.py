@@ -1725,6 +1725,12 @@ def image_header(data: bytes) -> tuple[str, tuple[int, int]]:
     return _image_header(readable)
 
 
+_PILLOW_TAG_WARNINGS = "Truncated File Read|Corrupt EXIF data"
+"""The starts of the warnings Pillow's TIFF reader prints while it reads the tags of a cut or
+damaged file (``warnings.filterwarnings``' ``message``: matched at the start): the decoder says
+what is wrong with the file instead (:func:`decode`'s truncated or damaged error)."""
+
+
 def _image_header(data: bytes) -> tuple[str, tuple[int, int]]:
     """:func:`image_header` of ``data`` as it is."""
 
@@ -1733,7 +1739,7 @@ def _image_header(data: bytes) -> tuple[str, tuple[int, int]]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             # only the header is read (often a file's first bytes alone): Pillow's TIFF reader
             # warns of a cut file while it reads the tags, which says nothing here
-            warnings.filterwarnings("ignore", message="Truncated File Read", category=UserWarning)
+            warnings.filterwarnings("ignore", message=_PILLOW_TAG_WARNINGS, category=UserWarning)
             with Image.open(io.BytesIO(data)) as im:
                 return str(im.format or ""), (int(im.size[0]), int(im.size[1]))
 
@@ -1854,6 +1860,10 @@ def _decode_with_pillow(data: bytes, path: str, structure: _Structure | None = N
     :func:`png_structure`, walked already (None: walked here when needed)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # a cut TIFF: Pillow's tag reader warns on stderr ("Corrupt EXIF data. Expecting to read
+        # 12 bytes but only got 6") before the decode says what is wrong with the file, and how
+        # to fix it, in its own words (truncated, damaged)
+        warnings.filterwarnings("ignore", message=_PILLOW_TAG_WARNINGS, category=UserWarning)
         try:
             im = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:

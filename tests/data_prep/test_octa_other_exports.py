@@ -6,16 +6,21 @@ without its fix:
   modality, and ``--modality octa`` with a colour cache warns. Colour photographs stay colour.
 * F2: a non-square grey OCTA scan's squeeze warning advised ``--fundus-crop`` (a fundus
   photograph's crop, which cuts into a scan); an OCTA set is told to crop or pad to a square.
+* F5: a truncated 16-bit TIFF leaked Pillow's ``UserWarning: Corrupt EXIF data`` to stderr
+  before the decoder's clear error.
 
 Small synthetic images (CPU, well under a second each)."""
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from shared_data import SHARED_DATA, need
 from test_ingest import config, write_csv
 
@@ -96,3 +101,15 @@ def test_a_non_square_octa_scan_is_not_told_to_use_the_fundus_crop(tmp_path: Pat
     # a photograph keeps the crop's advice
     photo = ingest.run(config(root, modality="fundus"), tmp_path / "photo", verbose=False)
     assert any("squeezed to a square" in w and "add --fundus-crop" in w for w in photo.warnings), photo.warnings
+
+
+def test_a_cut_16_bit_tiff_says_only_the_decoder_s_words() -> None:
+    buf = io.BytesIO()
+    Image.fromarray(grey_scan(2).astype(np.uint16) * 64).save(buf, "TIFF")
+    for cut in (100, 20):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            decoded = decode(buf.getvalue()[:cut], "cut.tif")
+        assert decoded.pixels is None and [p.severity for p in decoded.problems] == ["error"], decoded.problems
+        assert "truncated TIFF" in decoded.problems[0].what, decoded.problems
+        assert [str(w.message) for w in caught] == [], cut
