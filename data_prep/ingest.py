@@ -1757,8 +1757,9 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
                if top > 255 else "values used as they are (0..255)")
         return [note(str(where), f"all {counted(n, 'image')} are {depth.file} {kinds} files, converted to "
                                  f"8-bit alike: {how}{judged}",
-                     "nothing to do; export 8-bit (or write an sBIT chunk) to choose another "
-                     "scaling", "bit-depth")], facts
+                     "nothing to do; export 8-bit (or, "
+                     + ("as PNG, " if _deep_tiffs(ordered) else "") + "write an sBIT chunk) to "
+                     "choose another scaling", "bit-depth")], facts
     common = max(scalings, key=lambda k: sum(len(m) for m in ordered if m[0][1].scaling == k))
     odd = [e.display for members in ordered for e, d in members if d.scaling != common]
     said = [group_depth_words(members[0][1], len(members), max(d.top for _, d in members))
@@ -1791,12 +1792,24 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
     largest = next(m for m in ordered if m[0][1].scaling == common)[0][1]
     kind = "grey" if largest.encoding == "grey" else "RGB"
     alike = (f"all 8-bit {kind}" if common[0] in ("8-bit", "1-bit", "float") else
+             f"all 8-bit {kind}, converted alike from their {common[1]} bits (the same shift or "
+             f"scale for every file), or all {common[0]} {kind} PNG with an sBIT chunk naming "
+             f"their bit depth (a TIFF has no field that records the bits used)"
+             if _deep_tiffs(ordered) else
              f"all {common[0]} {kind} with an sBIT chunk naming their bit depth, or all 8-bit {kind}")
     return [warning(str(where), f"images scaled from different bit depths ({'; '.join(said)}): their "
                                 f"brightness may not be comparable{judge}; e.g. {', '.join(odd[:3])}"
                                 + (", ..." if len(odd) > 3 else "") + f" ({'; '.join(why)})",
                     f"export every image alike: {alike}, so that every image is scaled alike",
                     "bit-depth")], facts
+
+
+def _deep_tiffs(ordered: Sequence[Sequence[tuple[ImageEntry, FileDepth]]]) -> bool:
+    """Whether a file deeper than 8 bits among the bit-depth groups ``ordered`` (entry, depth)
+    is a TIFF (named ``.tif`` / ``.tiff``): no sBIT chunk can say its depth, so the fix is to
+    convert every image alike, or to PNG with sBIT."""
+    return any(e.path.suffix.lower() in (".tif", ".tiff") and d.used > 8
+               for members in ordered for e, d in members)
 
 
 COLOUR_SPACE_ENCODINGS = frozenset({"CMYK", "Lab", "HSV"})

@@ -6,6 +6,8 @@ without its fix:
   modality, and ``--modality octa`` with a colour cache warns. Colour photographs stay colour.
 * F2: a non-square grey OCTA scan's squeeze warning advised ``--fundus-crop`` (a fundus
   photograph's crop, which cuts into a scan); an OCTA set is told to crop or pad to a square.
+* F3: the bit-depth warning's fix for a dim 16-bit TIFF read at another depth than the rest
+  asked for PNG sBIT chunks, which a TIFF cannot hold: it says convert every image alike.
 * F5: a truncated 16-bit TIFF leaked Pillow's ``UserWarning: Corrupt EXIF data`` to stderr
   before the decoder's clear error.
 
@@ -23,6 +25,7 @@ import pytest
 from PIL import Image
 from shared_data import SHARED_DATA, need
 from test_ingest import config, write_csv
+from test_octa_device_sets import deep_scan
 
 from data_prep import ingest
 from data_prep.decode import OVERLAY_SHARE, colour_share, decode
@@ -113,3 +116,16 @@ def test_a_cut_16_bit_tiff_says_only_the_decoder_s_words() -> None:
         assert decoded.pixels is None and [p.severity for p in decoded.problems] == ["error"], decoded.problems
         assert "truncated TIFF" in decoded.problems[0].what, decoded.problems
         assert [str(w.message) for w in caught] == [], cut
+
+
+def test_a_dim_16_bit_tiff_is_told_to_convert_alike_not_to_write_sbit(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    for i in range(6):  # 14-bit data in 16-bit TIFFs; one dim scan guessed as 12-bit
+        assert cv2.imwrite(str(root / f"s{i:02d}.tif"), deep_scan(i, 48, 3000 if i == 4 else 16383))
+    write_csv(root / "labels.csv", ["image name", "DR grade"], [[f"s{i:02d}.tif", i % 3] for i in range(6)])
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    (mixed,) = [w for w in result.warnings if "different bit depths" in w]
+    fix = mixed.split(" -> ", 1)[1]
+    assert "all 8-bit grey, converted alike from their 14 bits" in fix, fix
+    assert "PNG with an sBIT chunk" in fix and "a TIFF has no field" in fix, fix
