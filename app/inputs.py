@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from data_prep.decode import ONE_BIT_NOTE, damaged_image, damaged_image_format
+from data_prep.decode import ONE_BIT_NOTE, OVERLAY_SHARE, damaged_image, damaged_image_format
 from data_prep.validate import (  # noqa: F401 - the structure check is re-exported here
     NOISE_CORRELATION,
     NOISE_MEASURED,
@@ -369,7 +369,8 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
                         uploaded=upload)
     if channels == 1:
         image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa",
-                                         grey_conversion=image.grey_conversion, kind=kind)
+                                         grey_conversion=image.grey_conversion, kind=kind,
+                                         colour_share=decoded.colour_share)
     else:
         image.warnings = colour_model_warnings(image, notes, kind, grey_trained)
     return image
@@ -474,7 +475,8 @@ def too_small_warning(width: int, height: int, model_side: int | None = None) ->
 
 
 def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None,
-                    octa: bool = True, grey_conversion: str = "", kind: str | None = None) -> list[str]:
+                    octa: bool = True, grey_conversion: str = "", kind: str | None = None,
+                    colour_share: float = 1.0) -> list[str]:
     """Reasons why ``gray`` (uint8 ``(H, W)``) may not be a UW-OCTA en-face image, and what
     the decoder did to the file.
 
@@ -490,7 +492,9 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     no size or shape check, and a colour file converted to grey is said to be read as the
     model's training ingest read its images, not doubted as OCTA. ``kind``: what the model grades
     (:func:`image_kind`), for the words of the few-levels warning; None: ``octa`` for ``octa``,
-    else an image of another kind.
+    else an image of another kind. ``colour_share``: the share of the file's pixels in colour
+    (:attr:`data_prep.validate.DecodedImage.colour_share`; 1.0, the default: a colour picture);
+    under :data:`data_prep.decode.OVERLAY_SHARE` a grey scan with a coloured overlay, said so.
     """
     out: list[str] = []
     h, w = gray.shape[:2]
@@ -511,7 +515,7 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     if grey_conversion or mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "PA"):
         # the export command's words too (conform_channels)
         out.append(colour_for_grey_model(grey_conversion or f"{mode} image converted to grey",
-                                         octa))
+                                         octa, colour_share if 0 < colour_share < OVERLAY_SHARE else None))
     depth, said = depth_note(mode, notes)
     out += [depth] if depth else []
     shown = set(said) | ({grey_conversion} if grey_conversion else set())

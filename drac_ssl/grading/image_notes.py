@@ -308,7 +308,13 @@ def phantom_image_warning(trained_on_phantoms: bool) -> str:
             f"grade says nothing about a real eye.")
 
 
-def colour_for_grey_model(detail: str, octa: bool) -> str:
+COLOUR_OVERLAY = "a grey scan with a coloured overlay"
+"""What :func:`colour_for_grey_model` calls a colour file read by a UW-OCTA model whose channels
+differ in under :data:`data_prep.decode.OVERLAY_SHARE` of its pixels (a scale bar, text, a
+logo): read as grey, as the training ingest reads one, and not doubted as a colour picture."""
+
+
+def colour_for_grey_model(detail: str, octa: bool, overlay_share: float | None = None) -> str:
     """The sentence for a colour file read by a grey (1-channel) model, the same words in
     the app (:func:`app.inputs.sanity_warnings`) and the export command (after ``NAME: ``,
     :func:`drac_ssl.grading.predict.conform_channels`).
@@ -319,9 +325,18 @@ def colour_for_grey_model(detail: str, octa: bool) -> str:
     which are grey: a colour picture may not be one, a doubt (the app says it under "This may
     not be a UW-OCTA en-face image"). Otherwise (a fundus set ingested as grey) the ingest
     converted the training images the same way. A file whose three channels are identical
-    ("channels identical" in ``detail``) lost nothing: said as a colour-encoded file."""
+    ("channels identical" in ``detail``) lost nothing: said as a colour-encoded file.
+    ``overlay_share``: the share of pixels in colour (0..1) of a grey scan with a coloured
+    overlay (the caller's test, :data:`data_prep.decode.OVERLAY_SHARE`; None: a colour
+    picture): for a UW-OCTA model said as :data:`COLOUR_OVERLAY`, a doubt but not *not
+    reliably gradable*, as the ingest reads such a file as a grey scan."""
     if "channels identical" in detail:
         return f"{COLOUR_ENCODED}: {detail}."
+    if octa and overlay_share is not None:
+        return (f"{COLOUR_IMAGE}: {detail}; colour in only {overlay_share:.1%} of the pixels: "
+                f"{COLOUR_OVERLAY} (a scale bar, text or a logo), read as grey as the training "
+                "ingest reads one; the overlay is graded with the scan as grey pixels: export the "
+                "scan without it if you can.")
     if octa:
         return f"{COLOUR_IMAGE}: {detail}. {COLOUR_NOT_OCTA}."
     return f"{COLOUR_IMAGE}: {detail}, as the training ingest converted this grey model's images."

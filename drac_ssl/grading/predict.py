@@ -54,7 +54,7 @@ import torch
 from torch import Tensor, nn
 
 from data_prep.cache import RowGeometry, cache_rows, resize_gray, squeezed_words
-from data_prep.decode import ONE_BIT_NOTE, sample_depth
+from data_prep.decode import ONE_BIT_NOTE, OVERLAY_SHARE, colour_share, sample_depth
 from data_prep.problems import Problem
 from data_prep.validate import (
     convert_channels,
@@ -566,7 +566,9 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
     if channels == 1:
         if not colour:
             return converted, []  # an RGB file of a grey picture: nothing is lost
-        return converted, [FileWarning(name, colour_for_grey_model(said[0].what, kind == 'octa'))]
+        share = colour_share(array) if kind == "octa" else 1.0  # a scale bar on a grey scan?
+        return converted, [FileWarning(name, colour_for_grey_model(
+            said[0].what, kind == 'octa', share if share < OVERLAY_SHARE else None))]
     return converted, [FileWarning(name, grey_for_colour_model(mode, grey_trained))]
 
 

@@ -70,6 +70,8 @@ CASES: list[tuple[str, Callable[[], str], list[str], str | None]] = [
     ("a colour picture to a grey UW-OCTA model",
      lambda: colour_for_grey_model(CONVERTED, octa=True),
      ["a colour picture, not UW-OCTA"], "colour image"),
+    ("a grey scan with a coloured scale bar to a grey UW-OCTA model (a doubt only, an OCTA review F1)",
+     lambda: colour_for_grey_model(CONVERTED, octa=True, overlay_share=0.005), [], "colour image"),
     ("a colour picture to a grey fundus model (converted as its training ingest did)",
      lambda: colour_for_grey_model(CONVERTED, octa=False), [], "colour image"),
     ("a grey picture to a colour model",

@@ -4,6 +4,7 @@ without its fix:
 * F1: a grey export saved as RGB with a small coloured overlay (a scale bar) made a plain
   folder colour "fundus" silently; it is grey with one warning, the summary names the
   modality, and ``--modality octa`` with a colour cache warns. Colour photographs stay colour.
+  (The app and the export: tests/app/test_overlay_scans.py.)
 * F2: a non-square grey OCTA scan's squeeze warning advised ``--fundus-crop`` (a fundus
   photograph's crop, which cuts into a scan); an OCTA set is told to crop or pad to a square.
 * F3: the bit-depth warning's fix for a dim 16-bit TIFF read at another depth than the rest
@@ -129,3 +130,4 @@ def test_a_dim_16_bit_tiff_is_told_to_convert_alike_not_to_write_sbit(tmp_path: 
     fix = mixed.split(" -> ", 1)[1]
     assert "all 8-bit grey, converted alike from their 14 bits" in fix, fix
     assert "PNG with an sBIT chunk" in fix and "a TIFF has no field" in fix, fix
+
