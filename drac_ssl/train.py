@@ -73,6 +73,8 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     ConfigError,
     PresetOverride,
     default_config_file,
+    former_defaults_filled,
+    former_defaults_words,
     from_dict,
     get,
     ingest_modality,
@@ -2681,9 +2683,10 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                 "stage of run.stages is finished; rerun the same command to remove the rest") from None
     if any((run_dir / stage).is_dir() for stage in REPORTED_STAGES):
         try:
-            from drac_ssl.report import write_report
+            from drac_ssl.report import report_writer, rewritten_report_words, write_report
 
-            print(f"[train] report: {write_report(run_dir)}")
+            before = report_writer(run_dir)
+            print(f"[train] report: {write_report(run_dir)}{rewritten_report_words(run_dir, before)}")
         except KeyboardInterrupt:
             stopped = InterruptedOutsideStage(
                 "interrupted while report.md was written: every stage of run.stages is finished; "
@@ -2887,7 +2890,7 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
                 # a requeued torchrun job reads this 2 from the folder it names, not its last 143
                 _record_refused(cfg, resolve_run_dir(cfg), refused)
             raise refused
-        said = [*_named_config_line(config, sources), threads_line,
+        said = [*_named_config_line(config, sources), *_former_defaults_line(sources), threads_line,
                 *([f"[train] {first_try}: the tiny first try, its figures mean nothing"] if first_try else [])]
         print("\n".join(said))
         run_pipeline(cfg, sources, problems, said=said)
@@ -3007,6 +3010,22 @@ def _cached_by_kept_ingest(cfg: Config) -> list[int]:
     sizes = [int(k) for k in cache if str(k).isdigit()] if isinstance(cache, dict) else []
     made = record.made.get("cache_sizes")
     return sizes or ([int(k) for k in made if isinstance(k, int)] if isinstance(made, list) else [])
+
+
+def _former_defaults_line(sources: dict[str, str] | None) -> list[str]:
+    """``[train] config: the config.yaml was written by code from before umm.outer_ssl, ...
+    existed: read with the values that code ran under, ...`` when the ``-c`` file is an older
+    run's resolved ``config.yaml`` lacking settings of :data:`drac_ssl.config.DEFAULTS_BEFORE`
+    not typed on the command line (an upgrade review: a rerun of an old run ran today's UMM
+    objective silently); [] otherwise."""
+    fixes = getattr(sources, "fixes", None)
+    if fixes is None or not getattr(sources, "resolved_file", False):
+        return []
+    options = getattr(sources, "options", None) or {}
+    filled = {key: value for key, value in former_defaults_filled(fixes.file).items()
+              if not str((sources or {}).get(key, "")).startswith(preflight.TYPED) and key not in options}
+    words = former_defaults_words(filled)
+    return [f"[train] config: {words}"] if words else []
 
 
 def _named_config_line(config: str | None, sources: dict[str, str] | None) -> list[str]:
