@@ -107,6 +107,7 @@ from drac_ssl.grading.image_notes import (
     image_kind,
     is_plain_note,
     not_an_image,
+    overlaid_for_colour_model,
 )
 
 __all__ = [
@@ -372,19 +373,21 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
                                          grey_conversion=image.grey_conversion, kind=kind,
                                          colour_share=decoded.colour_share)
     else:
-        image.warnings = colour_model_warnings(image, notes, kind, grey_trained)
+        image.warnings = colour_model_warnings(image, notes, kind, grey_trained, decoded.colour_share)
     return image
 
 
 def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
-                          kind: str = "fundus", grey_trained: Any = GREY_TRAINED_NOT_GIVEN
-                          ) -> list[str]:
+                          kind: str = "fundus", grey_trained: Any = GREY_TRAINED_NOT_GIVEN,
+                          colour_share: float = 1.0) -> list[str]:
     """Sanity warnings for a colour (3-channel) model (``kind``: what it grades, for the words):
     blank, at most :data:`data_prep.validate.FEW_LEVELS` levels per channel
     (:func:`few_levels_warning`), grey (replicated into three channels, worded from
     ``grey_trained``: the grey pictures among the model's labelled training images,
-    :func:`drac_ssl.grading.image_notes.grey_trained`), 16-bit, and the decoder's findings as
-    ``Image file: ...``."""
+    :func:`drac_ssl.grading.image_notes.grey_trained`), a grey picture with a coloured overlay
+    (``colour_share``, the share of its pixels in colour, under
+    :data:`data_prep.decode.OVERLAY_SHARE`: :func:`overlaid_for_colour_model`), 16-bit, and the
+    decoder's findings as ``Image file: ...``."""
     out: list[str] = []
     blank = _blank_words(image.gray, image.pixels, image.mode, image.colour)
     if blank:
@@ -397,6 +400,8 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
         out += [levels] if levels else []
     if not image.colour:  # the export command's words too (read_image)
         out.append(grey_for_colour_model(image.mode, grey_trained))
+    elif colour_share < OVERLAY_SHARE:  # a grey scan with a scale bar: the ingest reads it as grey
+        out.append(overlaid_for_colour_model(colour_share))
     depth, said = depth_note(image.mode, notes)
     out += [depth] if depth else []
     said = set(said) | ({n for n in notes if n.startswith(ONE_BIT_NOTE)} if levels else set())
@@ -515,7 +520,7 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     if grey_conversion or mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "PA"):
         # the export command's words too (conform_channels)
         out.append(colour_for_grey_model(grey_conversion or f"{mode} image converted to grey",
-                                         octa, colour_share if 0 < colour_share < OVERLAY_SHARE else None))
+                                         octa, colour_share if colour_share < OVERLAY_SHARE else None))
     depth, said = depth_note(mode, notes)
     out += [depth] if depth else []
     shown = set(said) | ({grey_conversion} if grey_conversion else set())

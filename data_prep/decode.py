@@ -106,6 +106,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from data_prep.colour_rule import GREY_SPREAD_LEVELS, OVERLAY_SHARE, colour_share  # noqa: F401 - re-exported
 from data_prep.problems import Problem, error, note, warning
 
 DEPTHS = (8, 10, 12, 14, 16)
@@ -159,8 +160,9 @@ class Decoded:
     ``width``/``height`` are those of the upright image; ``mode`` is Pillow's name of the
     stored pixel format (``L``, ``I;16``, ``RGB``, ``P``, ``CMYK`` ...); ``colour`` is True
     when the channels differ somewhere (an RGB file of a grey picture is grey);
-    ``colour_share`` the share of pixels (0..1) whose channels differ (:func:`colour_share`:
-    below :data:`OVERLAY_SHARE`, a grey picture with a coloured overlay). ``phantom``:
+    ``colour_share`` the share of pixels (0..1) whose channels differ by more than
+    :data:`GREY_SPREAD_LEVELS` levels (:func:`colour_share`: below :data:`OVERLAY_SHARE`, a grey
+    picture with a coloured overlay, or a grey JPEG's chroma noise). ``phantom``:
     the file carries drac_ssl's phantom marker (:func:`phantom_marked`: a synthetic image drawn
     by :mod:`data_prep.phantom`, not a retinal image).
     """
@@ -174,25 +176,6 @@ class Decoded:
     problems: list[Problem] = field(default_factory=list)
     phantom: bool = False
     colour_share: float = 0.0
-
-
-OVERLAY_SHARE = 0.02
-"""The share of an image's pixels whose channels differ below which a colour file is a grey
-picture with a coloured overlay (a scale bar, text or a device logo burnt into a grey UW-OCTA
-export: a 72 px square bar on a 1024 px DRAC scan is 0.5 %), not a colour picture: a colour
-fundus photograph's channels differ over its whole disc (the 30 APTOS samples: 51 % at the
-least, their black corners being grey). 2 % leaves room for a larger logo or caption while
-staying far below any photograph."""
-
-
-def colour_share(pixels: np.ndarray) -> float:
-    """The share (0..1) of the pixels of ``pixels`` (``(H, W)`` grey or ``(H, W, C)``, C >= 3,
-    any dtype) whose first three channels differ; 0.0 for a grey picture (see
-    :data:`OVERLAY_SHARE`)."""
-    if not channels_differ(pixels):
-        return 0.0
-    differ = (pixels[..., 0] != pixels[..., 1]) | (pixels[..., 1] != pixels[..., 2])
-    return float(np.count_nonzero(differ)) / differ.size
 
 
 def channels_differ(pixels: np.ndarray) -> bool:
@@ -1928,9 +1911,14 @@ def _decode_opened(im: Image.Image, data: bytes, path: str, png: _Structure | No
     elif frames > 1:
         what = {"PNG": "animated PNG", "GIF": "animated GIF", "TIFF": "multi-page TIFF"}.get(
             fmt, f"{fmt} file")
-        problems.append(warning(path, f"{what} with {frames} frames: only the first is used"
-                                      + _page_sizes(im, frames, fmt),
-                                "export the frame to grade as a single image", "frames"))
+        sizes = _page_sizes(im, frames, fmt)
+        if fmt == "TIFF" and not _another_scan_page(im, frames):
+            problems.append(note(path, f"{what} with {frames} pages: the first is used, the others "
+                                       f"being a preview (a reduced-resolution page) or copies of it"
+                                       + sizes, "nothing to do", "frames"))
+        else:
+            problems.append(warning(path, f"{what} with {frames} frames: only the first is used"
+                                          + sizes, "export the frame to grade as a single image", "frames"))
     else:
         problems += _trailing_problem(data, im, structure, path)
     problems += _metadata_problems(im, path)
@@ -2004,8 +1992,48 @@ def _page_sizes(im: Image.Image, frames: int, fmt: str) -> str:
     finally:
         with contextlib.suppress(OSError, EOFError, ValueError):
             im.seek(0)
-    more = f" and {frames - PAGES_NAMED} more" if frames > PAGES_NAMED else ""
-    return f" (pages: {', '.join(sizes)}{more} px)"
+    more = f", and {frames - PAGES_NAMED} more pages" if frames > PAGES_NAMED else ""
+    return f" (pages: {', '.join(sizes)} px{more})"
+
+
+REDUCED_RESOLUTION = 1
+"""Bit 0 of a TIFF page's NewSubfileType (tag 254): the page is a reduced-resolution copy of
+another (a preview or thumbnail an exporter adds), not an image of its own."""
+
+
+def _another_scan_page(im: Image.Image, frames: int) -> bool:
+    """Whether a multi-page TIFF ``im`` of ``frames`` pages has a page after the first that may
+    be another scan (which page is the one to grade is then not known): one not declared a
+    reduced-resolution preview (NewSubfileType bit 0, :data:`REDUCED_RESOLUTION`) and not a
+    pixel-for-pixel copy of the first page; True too when the first page is itself a declared
+    preview or a page cannot be read. The file is left at its first page."""
+    def reduced() -> bool:
+        return bool(int(getattr(im, "tag_v2", {}).get(254, 0) or 0) & REDUCED_RESOLUTION)
+
+    try:
+        im.seek(0)
+        if reduced():
+            return True
+        size, first = im.size, None
+        for page in range(1, frames):
+            im.seek(page)
+            if reduced():
+                continue
+            if im.size != size:
+                return True
+            pixels = np.asarray(im)
+            if first is None:
+                im.seek(0)
+                first = np.asarray(im)
+                im.seek(page)
+            if not np.array_equal(pixels, first):
+                return True
+        return False
+    except (OSError, EOFError, ValueError, TypeError):
+        return True
+    finally:
+        with contextlib.suppress(OSError, EOFError, ValueError):
+            im.seek(0)
 
 
 def _finish(pixels: np.ndarray, path: str, mode: str, fmt: str, problems: list[Problem],
@@ -2024,7 +2052,6 @@ def _finish(pixels: np.ndarray, path: str, mode: str, fmt: str, problems: list[P
     if alpha is not None:
         colour8, alpha_problems = _composite(colour8, alpha, path)
         problems += alpha_problems
-    share = colour_share(colour8)
     height, width = colour8.shape[:2]
-    return Decoded(np.ascontiguousarray(colour8), width, height, mode, fmt, share > 0, problems,
-                   colour_share=share)
+    return Decoded(np.ascontiguousarray(colour8), width, height, mode, fmt, channels_differ(colour8),
+                   problems, colour_share=colour_share(colour8))

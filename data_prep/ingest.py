@@ -579,17 +579,18 @@ and for a colour pixel format a thumbnail (:func:`_colour_by_header`), so that t
 which decodes no whole image, decides as the ingest."""
 
 COLOUR_THUMBNAIL = 256
-"""The longer side (px) of the thumbnail :func:`_colour_by_header` decodes of a colour file: a
-JPEG is decoded at a reduced DCT scale (Pillow's ``draft``), other formats whole and then
-reduced (``Image.reduce``)."""
+"""The longer side (px), about, of the thumbnail :func:`_colour_by_header` measures of a colour
+file: every n-th pixel of every n-th row of the decoded file (nearest neighbour; an average, a
+JPEG's reduced DCT scale or ``Image.reduce``, spread a thin overlay's colour over more pixels)."""
 
 
 def _colour_by_header(paths: Sequence[Path]) -> bool:
     """Whether one of ``paths`` is a colour picture: a colour pixel format by its header (PIL's
     mode: RGB, RGBA, CMYK, YCbCr) whose thumbnail (:data:`COLOUR_THUMBNAIL` px, converted to
-    RGB) has channels that differ (:func:`data_prep.decode.channels_differ`, the ingest's test
-    of its decoded images): an RGB file of a grey picture is grey, as the ingest finds it. A
-    file that does not open or decode counts as not colour."""
+    RGB) has colour in at least :data:`data_prep.decode.OVERLAY_SHARE` of its pixels
+    (:func:`data_prep.decode.colour_share`, the ingest's test of its decoded images): an RGB
+    file of a grey picture, or of one with a small coloured overlay, is grey, as the ingest
+    finds it. A file that does not open or decode counts as not colour."""
     import numpy as np
     from PIL import Image
 
@@ -601,12 +602,11 @@ def _colour_by_header(paths: Sequence[Path]) -> bool:
             with Image.open(path) as image:
                 if image.mode not in COLOUR_FILE_MODES:
                     continue
-                if image.format == "JPEG":
-                    image.draft("RGB", (COLOUR_THUMBNAIL, COLOUR_THUMBNAIL))
-                image.load()
                 factor = max(1, max(image.size) // COLOUR_THUMBNAIL)
-                small = image.reduce(factor) if factor > 1 else image
-                if colour_share(np.asarray(small.convert("RGB"))) >= OVERLAY_SHARE:
+                # every factor-th pixel, not an average: averaging spreads a thin overlay's
+                # colour over the thumbnail (a 1.2 % text overlay measured 2.5 %)
+                small = np.asarray(image.convert("RGB"))[::factor, ::factor]
+                if colour_share(small) >= OVERLAY_SHARE:
                     return True
         except (OSError, ValueError, Image.DecompressionBombError):
             continue
@@ -1397,7 +1397,7 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
     grey = [e for e in decoded if not e.record.colour]
     overlaid = [e for e in colour if _overlaid(e.record)]
     if plan.channels_setting == "1":
-        return 1, f"1 ({plan.channels_source})", _overlay_warning(overlaid, plan, where, 1)
+        return 1, f"1 ({plan.channels_source})", _overlay_warning(overlaid, plan, where, 1, colour)
     if plan.channels_setting == "3":
         channels, why = 3, f"3 ({plan.channels_source})"
     else:
@@ -1413,7 +1413,7 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
                     if overlaid else "")
         why = (f"{channels} ({plan.channels_source} = auto: "
                f"{f'{len(colour) - len(overlaid)} colour image(s)' if channels == 3 else f'all images are grey{among}{overlays}'})")
-    problems = _overlay_warning(overlaid, plan, where, channels)
+    problems = _overlay_warning(overlaid, plan, where, channels, colour)
     if channels == 3 and plan.modality == "octa":
         problems.append(warning(
             where, f"--modality octa, but the cache is colour (channels {why}): UW-OCTA scans are grey",
@@ -1433,7 +1433,7 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
             "nothing to do if a grey image is meant; use --channels 1 for grey data. Grading: "
             # the labelled training images only: an image without a label row (an error of
             # its own) is no training image
-            + _grey_grading_words(sum(1 for e in grey if e.split == "train" and e.label is not None),
+            + _grey_grading_words(sum(1 for e in grey + overlaid if e.split == "train" and e.label is not None),
                                   sum(1 for e in decoded if e.split == "train" and e.label is not None)),
             "channels"))
     return channels, why, problems
@@ -1446,25 +1446,51 @@ def _overlaid(record: cache.FileRecord) -> bool:
     return record.colour and record.colour_share is not None and record.colour_share < OVERLAY_SHARE
 
 
-def _overlay_warning(overlaid: Sequence[ImageEntry], plan: Plan, where: Path,
-                     channels: int) -> list[Problem]:
+def _grey_picture(record: cache.FileRecord) -> bool:
+    """Whether ``record`` is a grey picture: grey channels, or a grey picture with a coloured
+    overlay (:func:`_overlaid`), as the grading counts the grey pictures a model saw
+    (``ingest_summary.json``'s ``channels.grey_train``)."""
+    return not record.colour or _overlaid(record)
+
+
+def _overlay_warning(overlaid: Sequence[ImageEntry], plan: Plan, where: Path, channels: int,
+                     colour: Sequence[ImageEntry] = ()) -> list[Problem]:
     """One warning for the grey pictures with a coloured overlay (a scale bar, text, a logo:
-    :func:`_overlaid`) in a cache of ``channels``: read as grey (1), the overlay stays in the
-    image as grey pixels; kept in colour (3)."""
+    :func:`_overlaid`) among the ``colour`` images (those overlaid included) in a cache of
+    ``channels``: read as grey (1), the overlay stays in the image as grey pixels; kept in
+    colour (3). A set that mixes them with colour photographs is told to be split (one
+    ``--channels`` for all would grey the photographs or keep the scans in colour); records of
+    an older cache, whose share was not measured (:func:`_overlaid`: counted as colour), are
+    said so."""
     if not overlaid:
         return []
     examples = ", ".join(e.image_id for e in overlaid[:3]) + (", ..." if len(overlaid) > 3 else "")
     most = max(e.record.colour_share for e in overlaid)
+    photos = [e for e in colour if not _overlaid(e.record)]
+    unmeasured = sum(1 for e in photos if e.record.colour_share is None)
+    older = (f"; {counted(unmeasured, 'colour record')} from an older cache "
+             f"{'is' if unmeasured == 1 else 'are'} not measured (counted as colour): ingest into a "
+             f"new --out to measure them" if unmeasured else "")
     said = plan.channels_setting == "1" and plan.modality == "octa"
+    measured = len(photos) - unmeasured
+    if measured:
+        mixed = (f": the set mixes {counted(measured, 'colour photograph')} and grey scans and "
+                 f"should be split")
+        fix = ("split the set: ingest the grey scans apart with --channels 1 --modality octa and "
+               "the colour photographs apart with --channels 3 --modality fundus (one --channels "
+               "for all would read the photographs as grey, or keep the scans in colour); or "
+               "export the scans without the overlay")
+    else:
+        mixed = ""
+        fix = "export the scans without the overlay" + ("" if said else
+              "; pass --channels 1 --modality octa to ingest them as grey UW-OCTA scans (or "
+              "--channels 3 --modality fundus if they are colour photographs)")
     return [warning(
         where, f"{counted(len(overlaid), 'image')} {'is a grey picture' if len(overlaid) == 1 else 'are grey pictures'} "
                f"with a coloured overlay (a scale bar, text or logo: colour in at most {most:.1%} "
                f"of the pixels, under {OVERLAY_SHARE:.0%}; {examples}): "
                + ("read as grey, the overlay converted to grey pixels the model sees" if channels == 1
-                  else "kept in colour, as the cache is RGB"),
-        "export the scans without the overlay" + ("" if said else
-        "; pass --channels 1 --modality octa to ingest them as grey UW-OCTA scans (or "
-        "--channels 3 --modality fundus if they are colour photographs)"), "channels")]
+                  else "kept in colour, as the cache is RGB") + mixed + older, fix, "channels")]
 
 
 def _grey_grading_words(grey: int, total: int) -> str:
@@ -3283,7 +3309,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             channels=channels,
             modality=plan.resolved_modality(layout, channels),
             n_grey_train=sum(1 for e in entries if e.split == "train" and e.record.sha256
-                             and not e.record.colour),
+                             and _grey_picture(e.record)),
             preprocessing=_preprocessing_words(cfg, problems, sum(per_split.values())),
             patients=patient_facts,
             near_duplicates=_twin_facts(twin_groups, cfg, sizes, bool(patient_facts["grouped"])),

@@ -89,6 +89,7 @@ __all__ = [
     "NO_KNOWN_FORMAT",
     "NO_COLOUR",
     "OTHER_DEPTH",
+    "OVERLAID_GREY",
     "OTHER_IMAGE_SUFFIXES",
     "PHANTOM_IMAGE",
     "PHANTOM_LIKE_TRAINING",
@@ -127,6 +128,7 @@ __all__ = [
     "not_an_image",
     "other_depth_warning",
     "other_format",
+    "overlaid_for_colour_model",
     "phantom_image_warning",
     "same_grade_words",
     "starts_a_warning",
@@ -340,6 +342,22 @@ def colour_for_grey_model(detail: str, octa: bool, overlay_share: float | None =
     if octa:
         return f"{COLOUR_IMAGE}: {detail}. {COLOUR_NOT_OCTA}."
     return f"{COLOUR_IMAGE}: {detail}, as the training ingest converted this grey model's images."
+
+
+OVERLAID_GREY = "Grey picture with a coloured overlay"
+"""How :func:`overlaid_for_colour_model`'s words start: a colour file read by a colour model whose
+channels differ in under :data:`data_prep.decode.OVERLAY_SHARE` of its pixels (a grey scan with
+a scale bar, text or a logo), a doubt (:data:`DOUBT_KINDS`: a grey image for a colour model)."""
+
+
+def overlaid_for_colour_model(share: float) -> str:
+    """The doubt about a grey picture with a coloured overlay (colour in ``share`` (0..1) of its
+    pixels, under :data:`data_prep.decode.OVERLAY_SHARE`) given to a colour (3-channel) model: the
+    ingest reads such a file as a grey scan, the colour model reads it in colour as it is."""
+    return (f"{OVERLAID_GREY}: colour in only {share:.1%} of the pixels (a scale bar, text or a "
+            "logo on a grey picture), read in colour as it is; if this is a grey scan (UW-OCTA, a "
+            "red-free photograph), its grade is outside what this colour model saw and may mean "
+            "nothing.")
 
 
 NO_COLOUR = "No colour: the file's three channels are identical"
@@ -620,6 +638,9 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
     (r"multi-picture JPEG \(MPO\) with \d+ pictures: the primary",
      "the primary picture of an MPO used (its others are a camera's previews or the other eye "
      "of a stereo pair): it is the image graded and shown"),
+    (r"multi-page TIFF with \d+ pages: the first is used, the others being a preview",
+     "the first page of a TIFF used whose other pages are a declared preview (NewSubfileType "
+     "bit 0) or copies of it (:func:`data_prep.decode.decode`): it is the image graded and shown"),
     (r"embedded ICC colour profile .* not applied|PNG gAMA .* not applied"
      r"|PNG cHRM chromaticities other than sRGB's not applied",
      "a colour profile, gamma or chromaticities not applied: the pixel values are used as "
@@ -761,7 +782,7 @@ DOUBT_KINDS: tuple[tuple[str, str], ...] = (
     (rf"{re.escape(TOO_SMALL)}|\d+x\d+ {re.escape(FAR_BELOW)}", "too small"),
     (FEW_LEVELS_OPENING, "thresholded export or mask"),
     (re.escape(COLOUR_IMAGE), "colour image"),
-    (f"{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)}", "grey image for a colour model"),
+    (f"{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)}|{re.escape(OVERLAID_GREY)}", "grey image for a colour model"),
     (re.escape(NOT_SQUARE), "not square"),
     (f"{re.escape(PHANTOM_IMAGE)}:", "synthetic phantom image"),
     (re.escape(OTHER_DEPTH), "image of another bit depth"),

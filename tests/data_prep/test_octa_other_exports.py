@@ -29,7 +29,7 @@ from test_ingest import config, write_csv
 from test_octa_device_sets import deep_scan
 
 from data_prep import ingest
-from data_prep.decode import OVERLAY_SHARE, colour_share, decode
+from data_prep.decode import GREY_SPREAD_LEVELS, OVERLAY_SHARE, colour_share, decode
 
 
 def grey_scan(seed: int, side: int = 64) -> np.ndarray:
@@ -87,7 +87,9 @@ def test_real_colour_fundus_photographs_are_far_above_the_overlay_share() -> Non
 @pytest.mark.parametrize("share", [0.005, 0.019])
 def test_the_share_is_measured(share: float) -> None:
     rgb = np.dstack([grey_scan(1, 100)] * 3)
-    rgb.reshape(-1, 3)[: round(share * 10000), 2] += 1
+    rgb.reshape(-1, 3)[: round(share * 10000), 2] += GREY_SPREAD_LEVELS + 1
+    assert colour_share(rgb) == pytest.approx(share)
+    rgb.reshape(-1, 3)[-100:, 0] += GREY_SPREAD_LEVELS  # JPEG's chroma noise: not colour
     assert colour_share(rgb) == pytest.approx(share)
 
 
