@@ -2503,13 +2503,16 @@ def _export_section(run_dir: Path) -> list[str]:
         shown = None if notes is None else notes.relative_to(run_dir) if notes.is_relative_to(run_dir) else notes
         decision = summary.get("decision")
         if isinstance(decision, str) and decision:  # what its class column is (the export's words)
-            # the rows with a grade_note by why (an export from before n_class_near_tie: 0 of them)
-            n_off, n_near_tie = (summary.get(key) for key in ("n_class_not_most_probable", "n_class_near_tie"))
-            n_off = n_off if isinstance(n_off, int) and not isinstance(n_off, bool) else 0
-            n_near_tie = n_near_tie if isinstance(n_near_tie, int) and not isinstance(n_near_tie, bool) else 0
+            # the rows with a grade_note by why (an export from before a key: 0 of them);
+            # n_class_not_most_probable counts the rows equal at the percentages shown too
+            n_off, n_near_tie, n_equal_shown = (
+                value if isinstance(value := summary.get(key), int) and not isinstance(value, bool) else 0
+                for key in ("n_class_not_most_probable", "n_class_near_tie", "n_class_not_most_probable_equal_shown"))
+            n_off = max(0, n_off - n_equal_shown)
             n_test = summary.get("n_test") if isinstance(summary.get("n_test"), int) else 0
             why = f"why in the grade_note column of `{shown.as_posix()}`" if shown is not None else ""
-            rule = (class_rule_setting_words(decision, n_off, n_test, why, n_near_tie, markdown=True)
+            rule = (class_rule_setting_words(decision, n_off, n_test, why, n_near_tie, markdown=True,
+                                             n_equal_shown=n_equal_shown)
                     if not isinstance(summary.get("class_rule"), str) else summary["class_rule"])  # referral cut
             lines.append(f"- its class: {rule}; its P columns: {probability_columns_words(meta)}")
         if notes is not None and shown is not None and summary.get("n_flagged"):  # some test image not reliably gradable
