@@ -1404,6 +1404,20 @@ def figure_caveats(meta: dict[str, Any]) -> list[str]:
     return [sentence for sentence in said if sentence]
 
 
+PHANTOM_SOFTWARE_WORDS = ", here a demonstration of the pipeline on synthetic phantom images"
+"""The card's first line for a bundle trained on phantom data (``data.kind`` ``phantom``): never
+"for the DRAC 2022 challenge" (a CLAIM review of README command (1)'s card)."""
+
+PHANTOM_USE_WORDS = ("Demonstrating the pipeline (ingest, pretraining, fine-tuning, export) on synthetic "
+                     "phantom images, checking an installation, teaching; not ranking or analysing DRAC "
+                     "2022 submissions, nor grading any real image: it never saw one.")
+"""The card's Intended use for a bundle trained on phantom data."""
+
+PHANTOM_SCOPE_WORDS = ("synthetic phantom images only (procedural stand-ins, no real image: the figures "
+                       "say how the pipeline ran, nothing about grading real images)")
+"""What the card's Limitations say a phantom bundle was cross-validated on."""
+
+
 def _model_card(meta: dict[str, Any], oof_csv: bool = True) -> str:
     """The bundle's ``MODEL_CARD.md`` text from its ``metadata.json`` ``meta``; ``oof_csv``:
     whether its run has the variant's out-of-fold predictions (:func:`_calibration_card_line`'s
@@ -1496,7 +1510,8 @@ def _model_card(meta: dict[str, Any], oof_csv: bool = True) -> str:
     fundus_data = data.get("modality") == "fundus" or (data.get("modality") is None and inp["channels"] == 3)
     unlike = ("other cameras, fields of view, image quality, artefacts" if fundus_data
               else "other devices, fields of view, montages, 3 x 3 mm scans, artefacts")
-    scope = ("a small single-challenge data set" if drac_scale(data, names) else
+    phantom = data.get("kind") == "phantom"  # synthetic stand-ins: a demonstration, never DRAC's data
+    scope = (PHANTOM_SCOPE_WORDS if phantom else "a small single-challenge data set" if drac_scale(data, names) else
              site_scope_words(data.get("train_sites"), str(data.get("site_folds") or "")) or "this one data set")
     decision = cal.get("decision", "thresholds")
     if decision == "argmax":
@@ -1575,7 +1590,7 @@ def _model_card(meta: dict[str, Any], oof_csv: bool = True) -> str:
     leaderboard = f"\n\n{leaderboard}" if leaderboard else ""
     return f"""# Model card: drac_ssl DR grader ({meta['variant']}, {model['head']} head)
 
-**Not a medical device.** Research software{' for the DRAC 2022 challenge' if drac else ''}; it must not be used
+**Not a medical device.** Research software{PHANTOM_SOFTWARE_WORDS if phantom else ' for the DRAC 2022 challenge' if drac else ''}; it must not be used
 to diagnose, grade or triage patients.
 {data_warning}
 ## What it is
@@ -1611,7 +1626,8 @@ Variants compared under the same protocol:
 {comparison}
 
 ## Intended use
-{f'Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pretraining '
+{PHANTOM_USE_WORDS if phantom else
+ f'Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pretraining '
  f'({PRETRAIN_METHOD}, UMM) on UW-OCTA; teaching.' if drac else
  f'Studying self-supervised pretraining ({PRETRAIN_METHOD}, UMM) for diabetic retinopathy grading '
  f'on this data set; benchmarking; teaching.'}

@@ -1,0 +1,39 @@
+"""A CLAIM 2024 / TRIPOD+AI review of README command (1)'s model card (phantom data): what the
+card says of the data, the folds and the per-grade figures."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from app.demo_bundle import build_demo_bundle
+from drac_ssl.grading.bundle import _model_card
+
+
+@pytest.fixture(scope="module")
+def meta(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A demo bundle's metadata made to look trained."""
+    bundle = build_demo_bundle(tmp_path_factory.mktemp("card") / "run", image_size=32, source_size=48, n_folds=2,
+                               grade_names=("Normal", "NPDR", "PDR"))
+    meta = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
+    meta.pop("demo")
+    return {**meta, "trial_run": {"trial": False}, "variant": "vicreg"}
+
+
+def _card(meta: dict[str, Any], **data: Any) -> str:
+    return " ".join(_model_card({**meta, "data": {**meta["data"], **data}}).split())
+
+
+def test_a_phantom_card_says_a_pipeline_demonstration_never_drac_2022(meta: dict[str, Any]) -> None:
+    """F1: the phantom model's card said "Research software for the DRAC 2022 challenge", its
+    intended use "Ranking and analysing DRAC 2022 Task 3 submissions" and its limitations
+    "Cross-validated on a small single-challenge data set", trained on synthetic images."""
+    card = _card(meta, kind="phantom")
+    assert "Research software, here a demonstration of the pipeline on synthetic phantom images;" in card
+    assert "for the DRAC 2022 challenge" not in card and "Ranking and analysing" not in card
+    assert "## Intended use Demonstrating the pipeline" in card
+    assert "Cross-validated on synthetic phantom images only" in card and "single-challenge" not in card
+    drac = _card(meta, kind="drac")  # the challenge's own data keep their words
+    assert "Research software for the DRAC 2022 challenge;" in drac and "Ranking and analysing DRAC 2022" in drac
