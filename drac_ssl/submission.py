@@ -2338,7 +2338,7 @@ def grade_note_counts(grade_notes: Sequence[str], probs: np.ndarray, classes: np
     units = written_units(probs[noted])
     n_not_largest = n_near_tie = n_equal_shown = 0
     for row, k in zip(units, noted, strict=True):
-        below = row[int(classes[k])] < row.max()
+        below = bool(row[int(classes[k])] < row.max())
         shown_equal = int(classes[k]) in tied_grades(probs[k])
         n_not_largest += below and not shown_equal
         n_equal_shown += below and shown_equal

@@ -216,7 +216,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
     kept near twins in one fold (``data.near_duplicate_mse`` > 0), ``ingest_summary.json``'s
     record of it (the setting, ``n_images`` in ``n_groups`` groups, ``with_patients``), which
     :func:`fold_grouping_words` says; absent otherwise, so that a bundle's ``data`` without the
-    option is what it was. ``train_origins``: only when the training images came from more
+    option is what it was. ``near_duplicates_off``: ``true`` when the ingest recorded the check
+    as off (``near_duplicates: null``, training images ingested); absent otherwise.
+    ``train_origins``: only when the training images came from more
     than one official split (the manifest's ``origin`` column: MedMNIST's ``train`` and
     ``val``, pooled for the cross-validation), how many came from each, in the manifest's
     order (:func:`pooled_origins_words` says it); absent otherwise. ``train_bit_depths``: how
@@ -356,6 +358,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "crop_not_applied": {why: n for why, n in skipped.items() if n > 0},
         **gaps,
         **({"near_duplicates": twins} if isinstance(twins, dict) else {}),
+        # the ingest recorded its near-duplicate check as off (near_duplicates: null): said, so
+        # that no one reads silence as "none found" (absent: on, or an ingest that did not say)
+        **({"near_duplicates_off": True} if "near_duplicates" in summary and twins is None and n_train else {}),
         # images with drac_ssl's phantom marker (all of them: a phantom run; some: a mix)
         **({"phantom_marked": marked} if marked else {}),
         **({"phantom_mixed": mixed} if mixed else {}),
@@ -883,7 +888,25 @@ def groups_not_resampled_words(resamples: str) -> str:
     raise ValueError(f"groups_not_resampled_words: resamples must be 'patients' or 'images', not {resamples!r}")
 
 
+NEAR_DUPLICATES_OFF_WORDS = ("near copies across folds, or of a test image among the training images, "
+                             "were not looked for (the ingest's near-duplicate check was off: "
+                             "data.near_duplicate_mse=1e-4 turns it on)")
+"""What the report and the card add to the folds' sentence when the ingest's near-duplicate
+check was off (:data:`data_prep.ingest.NEAR_DUPLICATES_OFF`, the ingest's console line)."""
+
+
 def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
+    """:func:`_fold_grouping_core`'s sentence, followed, when :func:`data_provenance` says the
+    ingest's near-duplicate check was off (``near_duplicates_off``), by
+    :data:`NEAR_DUPLICATES_OFF_WORDS` (a CLAIM review: "treated as independent (no patient
+    column)" alone, while the ingest's console said near copies went unnoticed)."""
+    words = _fold_grouping_core(data, cv)
+    if words and data.get("near_duplicates_off") is True:
+        words += f"; {NEAR_DUPLICATES_OFF_WORDS}"
+    return words
+
+
+def _fold_grouping_core(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
     """One sentence on how the cross-validation folds were formed, for the report and the
     model card, from :func:`data_provenance` ``data``: grouped by patient (N patients for M
     images), the near twins kept together or none found (``data.near_duplicate_mse``, its

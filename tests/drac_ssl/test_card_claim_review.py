@@ -4,6 +4,7 @@ card says of the data, the folds and the per-grade figures."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,3 +38,32 @@ def test_a_phantom_card_says_a_pipeline_demonstration_never_drac_2022(meta: dict
     assert "Cross-validated on synthetic phantom images only" in card and "single-challenge" not in card
     drac = _card(meta, kind="drac")  # the challenge's own data keep their words
     assert "Research software for the DRAC 2022 challenge;" in drac and "Ranking and analysing DRAC 2022" in drac
+
+
+def test_an_ingest_without_the_near_duplicate_check_says_near_copies_were_not_looked_for(
+        meta: dict[str, Any], tmp_path: Path) -> None:
+    """F2: with ``near_duplicates: null`` in ingest_summary.json (the check off), report.md and
+    the card said only "treated as independent (no patient column)"; the ingest's console line
+    (NEAR_DUPLICATES_OFF) was not carried. Both now say near copies were not looked for, and the
+    setting that turns the check on."""
+    from drac_ssl.grading.model_card import (
+        NEAR_DUPLICATES_OFF_WORDS,
+        data_provenance,
+        fold_grouping_words,
+    )
+    from tests.helpers.fake_ingest import make_fake_ingest
+
+    data = make_fake_ingest(tmp_path)
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    (data / "ingest_summary.json").write_text(json.dumps({**summary, "near_duplicates": None}))
+    prov = data_provenance(data)
+    assert prov["near_duplicates_off"] is True
+    said = fold_grouping_words(prov)  # report.md's Data section's words
+    assert said.startswith("folds: the 30 training images treated as independent (no patient column)")
+    assert said.endswith("; near copies across folds, or of a test image among the training images, were not "
+                         "looked for (the ingest's near-duplicate check was off: data.near_duplicate_mse=1e-4 "
+                         "turns it on)"), said
+    (data / "ingest_summary.json").write_text(json.dumps(summary))  # an ingest that did not say: nothing
+    assert "near_duplicates_off" not in data_provenance(data)
+    card = _card(meta, **{k: prov[k] for k in ("n_train", "n_patients", "near_duplicates_off")})
+    assert NEAR_DUPLICATES_OFF_WORDS in card

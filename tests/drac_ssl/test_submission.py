@@ -1303,7 +1303,7 @@ def test_a_class_below_the_largest_p_is_never_counted_the_largest_for_a_tie_at_p
     notes = [decision_words(p, int(c), ["Normal", "NPDR", "PDR"], "thresholds") for p, c in zip(probs, classes, strict=True)]
     assert all(notes)
     counts = submission.grade_note_counts(notes, probs, classes)
-    assert counts == (1, 1, 1)
+    assert counts == (1, 1, 1) and all(type(n) is int for n in counts)  # JSON numbers, never strings
     words = submission.class_rule_words("thresholds", counts[0], 3, "", counts[1], counts[2])
     assert words.endswith("(for 1 of the 3 here it is not, and for 1 more it is not the largest, though equal at "
                           f"the percentages shown, and for 1 more it is, but {submission.NEAR_TIE_WORDS})"), words
