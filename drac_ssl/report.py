@@ -92,12 +92,14 @@ from drac_ssl.grading.bundle import (
     fine_tuned_variant_dir,
     fold_gap_words,
     fold_grouping_words,
+    found_ci_words,
     freeze_words,
     fundus_preprocessing_words,
     left_out_missing_words,
     left_out_words,
     mixed_phantom_words,
     oof_calibration_words,
+    per_grade_outcomes,
     pooled_origins_words,
     pretraining_phantom_words,
     probability_columns_words,
@@ -160,7 +162,7 @@ from drac_ssl.submission import class_rule_setting_words
 from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_first_try
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
-__all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "figure_alt", "figure_caption",
+__all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "sensitivity_lines", "figure_alt", "figure_caption",
            "model_next_steps", "pool_lines", "pretrain_curve_words", "roc_auc_line", "screening_line", "write_report", "main"]
 
 FIGURES = "report"
@@ -276,6 +278,21 @@ def confusion_lines(confusion: Any, names: Sequence[str]) -> list[str]:
             for k, n in enumerate(names)]
     return ["Out-of-fold confusion counts (rows: the true grade; columns: the predicted grade):", "",
             *markdown_table(header, rows)]
+
+
+def sensitivity_lines(confusion: Any, names: Sequence[str]) -> list[str]:
+    """Each grade's out-of-fold sensitivity from the confusion counts ``(K, K)`` (rows true,
+    columns predicted), with its Wilson score 95% CI (:func:`drac_ssl.grading.bundle.found_ci_words`,
+    the model card's words): ``Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0
+    Normal 30 of 35 (86%, 95% CI 71–94%); ...``, then an empty line; [] without counts of the
+    right size."""
+    rows = per_grade_outcomes({"confusion": np.asarray(confusion).tolist()}, list(names))
+    if not rows:
+        return []
+    said = "; ".join(f"{r['grade']} {r['name']} {r['found']} of {r['images']}"
+                     + (found_ci_words(r["found"], r["images"])[len(str(r["found"])):] if r["images"] else "")
+                     for r in rows)
+    return ["", f"Out of fold, graded correctly (sensitivity, Wilson 95% CI): {said}.", ""]
 
 
 def roc_auc_line(grades: Any, probs: Any, names: Sequence[str], metrics: dict[str, Any] | None = None) -> list[str]:
@@ -1506,6 +1523,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                         title=f"{title}: out-of-fold confusion")
     roc = plot_roc(grades, probs, figures / f"{name}_roc.png", names, title=f"{title}: out-of-fold ROC")
     lines += _figure(run_dir, cm, figure_alt(cm.stem, title, name), name) + confusion_lines(report["confusion"], names)
+    lines += sensitivity_lines(report["confusion"], names)
     lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names, metrics)
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):

@@ -62,6 +62,7 @@ from drac_ssl.metrics import (
     referral_words,
     temperature_at_bound,
     two_grade_summary,
+    wilson_interval,
 )
 from drac_ssl.runtime import last_component  # runtime loads no training code
 from drac_ssl.scale import explain_grades, read_ingest_facts
@@ -1797,6 +1798,18 @@ def _counts_words(counts: Any) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
+def found_ci_words(found: int, images: int) -> str:
+    """``100 (47%, 95% CI 40-54%)``: the images of a grade given that grade out of fold
+    (``found`` of ``images``) with the share and its Wilson score 95% interval
+    (:func:`drac_ssl.metrics.wilson_interval`), the model card's and report.md's per-grade
+    sensitivity (a CLAIM review: a share of 212 images without an interval); ``found`` alone
+    for a grade without images."""
+    if not images:
+        return f"{found}"
+    low, high = wilson_interval(found, images)
+    return f"{found} ({found / images:.0%}, 95% CI {100 * low:.0f}–{100 * high:.0f}%)"
+
+
 def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
     """The model card's per-grade table and, for grades found in under :data:`RARE_RECALL`
     of their images, a warning that names them."""
@@ -1804,7 +1817,7 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
         return ""
 
     def found(r: dict[str, Any]) -> str:
-        return f"{r['found']}" if r["recall"] is None else f"{r['found']} ({r['recall']:.0%})"
+        return f"{r['found']}" if r["recall"] is None else found_ci_words(r["found"], r["images"])
 
     table = "\n".join(f"| {r['grade']} {r['name']} | {r['images']} | {found(r)} | {r['given']} |"
                       for r in rows)
@@ -1817,8 +1830,8 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
             + "**, out of fold (sensitivity under "
             + f"{RARE_RECALL:.0%}): do not rely on it to find "
             + ("that grade" if len(rare) == 1 else "those grades") + ".\n")
-    recall = ("graded correctly (sensitivity; for grade 0, the specificity)" if len(rows) == 2
-              else "graded correctly (sensitivity)")  # a trial: grade 0's recall is specificity
+    recall = ("graded correctly (sensitivity, Wilson 95% CI; for grade 0, the specificity)" if len(rows) == 2
+              else "graded correctly (sensitivity, Wilson 95% CI)")  # a trial: grade 0's recall is specificity
     return ("\nPer grade, out of fold, of single fold models (the grade the fold model that did not "
             "train on an image gave it, against the true one; not the grades this bundle gives, "
             "which are its fold models' mean: see Limitations):\n\n"

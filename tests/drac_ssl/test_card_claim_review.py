@@ -67,3 +67,19 @@ def test_an_ingest_without_the_near_duplicate_check_says_near_copies_were_not_lo
     assert "near_duplicates_off" not in data_provenance(data)
     card = _card(meta, **{k: prov[k] for k in ("n_train", "n_patients", "near_duplicates_off")})
     assert NEAR_DUPLICATES_OFF_WORDS in card
+
+
+def test_per_grade_sensitivity_has_a_wilson_interval_in_the_card_and_the_report(meta: dict[str, Any]) -> None:
+    """F4: the card's "1 NPDR | 212 | 100 (47%)" had no interval, and report.md no per-grade
+    sensitivity at all. Both give the Wilson score 95% CI (drac_ssl.metrics.wilson_interval)."""
+    from drac_ssl.grading.bundle import per_grade_outcomes
+    from drac_ssl.report import sensitivity_lines
+
+    confusion = [[30, 5, 0], [60, 100, 52], [0, 7, 37]]
+    names = ["Normal", "NPDR", "PDR"]
+    card = " ".join(_model_card({**meta, "per_grade": per_grade_outcomes({"confusion": confusion}, names)}).split())
+    assert "| 1 NPDR | 212 | 100 (47%, 95% CI 41–54%) | 112 |" in card, card
+    assert "graded correctly (sensitivity, Wilson 95% CI) |" in card
+    assert sensitivity_lines(confusion, names) == [
+        "", "Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 Normal 30 of 35 (86%, 95% CI 71–94%); "
+        "1 NPDR 100 of 212 (47%, 95% CI 41–54%); 2 PDR 37 of 44 (84%, 95% CI 71–92%).", ""]

@@ -2194,9 +2194,9 @@ def test_the_model_card_says_when_a_grade_had_no_labelled_image(exported_run: Pa
 def test_the_model_cards_per_grade_table_calls_grade_0s_recall_specificity_with_two_grades() -> None:
     rows = [{"grade": 0, "name": "non-referable", "images": 10, "found": 9, "given": 11, "recall": 0.9},
             {"grade": 1, "name": "referable", "images": 5, "found": 3, "given": 4, "recall": 0.6}]
-    assert "graded correctly (sensitivity; for grade 0, the specificity)" in bundles._per_grade_card(rows)
+    assert "graded correctly (sensitivity, Wilson 95% CI; for grade 0, the specificity)" in bundles._per_grade_card(rows)
     three = [*rows, {"grade": 2, "name": "PDR", "images": 5, "found": 3, "given": 4, "recall": 0.6}]
-    assert "| graded correctly (sensitivity) |" in bundles._per_grade_card(three)
+    assert "| graded correctly (sensitivity, Wilson 95% CI) |" in bundles._per_grade_card(three)
 
 
 def test_thresholds_print_with_enough_digits_to_tell_them_apart() -> None:
