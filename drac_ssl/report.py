@@ -162,7 +162,7 @@ from drac_ssl.submission import class_rule_setting_words
 from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_first_try
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
-__all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "sensitivity_lines", "figure_alt", "figure_caption",
+__all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "sensitivity_lines", "fold_grade_lines", "figure_alt", "figure_caption",
            "model_next_steps", "pool_lines", "pretrain_curve_words", "roc_auc_line", "screening_line", "write_report", "main"]
 
 FIGURES = "report"
@@ -477,7 +477,28 @@ def _data_section(run_dir: Path) -> list[str]:
         if not prov.get("train_sites"):  # the figures are pooled: say no subgroup was looked at
             lines.append(f"- {NO_SUBGROUP_WORDS}.")
         lines.append("")
+        lines += fold_grade_lines(read_json(run_dir / "data" / "ingest_summary.json"), facts.grade_names)
     return lines
+
+
+def fold_grade_lines(summary: Any, names: Sequence[str]) -> list[str]:
+    """The labelled training images of each cross-validation fold by grade, from
+    ``ingest_summary.json``'s ``counts.per_fold`` (``{"0": {"0": 66, "1": 43}, ...}``: fold ->
+    grade -> images), as a Markdown table with a total column, then an empty line: the per-fold
+    tables of each variant count images only (a CLAIM review). ``names``: the K grade names.
+    [] for a summary without the counts (an ingest that did not record them)."""
+    counts = (summary.get("counts") or {}) if isinstance(summary, dict) else {}
+    per_fold = counts.get("per_fold") if isinstance(counts, dict) else None
+    if not isinstance(per_fold, dict) or not per_fold or not all(isinstance(v, dict) for v in per_fold.values()):
+        return []
+    rows = []
+    for fold, grades in sorted(per_fold.items(), key=lambda item: int(item[0])):
+        cells = [int(grades.get(str(g), grades.get(g, 0)) or 0) for g in range(len(names))]
+        rows.append([str(fold), *(str(c) for c in cells), str(sum(cells))])
+    header = ["fold", *(f"{g} {n}" for g, n in enumerate(names)), "total"]
+    return ["Labelled training images per cross-validation fold and grade (the fold of each image in "
+            "`data/manifest.csv`; each fold is the validation images of one fold model):", "",
+            *markdown_table(header, rows)]
 
 
 def _small_set_lines(run_dir: Path) -> list[str]:

@@ -1815,3 +1815,23 @@ def test_site_units_give_each_image_without_a_patient_its_own_unit_and_say_sites
             (("a", 0, 0, "s1"), ("b", 1, 0, "s1"), ("c", 0, 1, "s2"), ("d", 1, 1, "s2"))))
     units, words = _site_units(tmp_path, vdir, ids)
     assert words == "sites" and units is not None and len(set(units)) == 2, (units, words)
+
+
+def test_the_data_section_gives_each_folds_grades(tmp_path: Path) -> None:
+    """CLAIM review F5: report.md's per-fold tables counted images only; the Data section now
+    gives each fold's labelled images by grade, from ingest_summary.json's counts.per_fold."""
+    from drac_ssl.report import _data_section
+
+    data = tmp_path / "run" / "data"
+    data.mkdir(parents=True)
+    _six_image_manifest(data)
+    summary = {"root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
+               "grades": {"names": NAMES, "k": 3, "source": "data.grades"},
+               "counts": {"per_fold": {"1": {"0": 1, "1": 1, "2": 0}, "0": {"0": 1, "1": 1, "2": 2}}}}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    lines = _data_section(tmp_path / "run")
+    at = lines.index(f"| fold | 0 {NAMES[0]} | 1 {NAMES[1]} | 2 {NAMES[2]} | total |")
+    assert lines[at + 2:at + 4] == ["| 0 | 1 | 1 | 2 | 4 |", "| 1 | 1 | 1 | 0 | 2 |"], lines
+    del summary["counts"]  # an ingest that did not record them: no table
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    assert not any(line.startswith("| fold |") for line in _data_section(tmp_path / "run"))
