@@ -162,7 +162,7 @@ from drac_ssl.submission import class_rule_setting_words
 from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_first_try
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
-__all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "sensitivity_lines", "fold_grade_lines", "figure_alt", "figure_caption",
+__all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "sensitivity_lines", "fold_grade_lines", "rule_below_argmax_words", "figure_alt", "figure_caption",
            "model_next_steps", "pool_lines", "pretrain_curve_words", "roc_auc_line", "screening_line", "write_report", "main"]
 
 FIGURES = "report"
@@ -1320,6 +1320,24 @@ def _class_decision_words(metrics: dict[str, Any], decision: str) -> str:
             f"above the cut cross-fitted for the image's fold; `finetune.decision={decision}` not used)")
 
 
+def rule_below_argmax_words(rules: dict[str, Any], decision: str, kappa: str = "QWK") -> str:
+    """One sentence when the exported class rule (``decision``, not ``argmax``) scored a lower
+    kappa out of fold than ``argmax`` on the same cross-fitted probabilities (metrics.json's
+    ``decision_rules``, each rule's ``qwk``; ``kappa`` its name); '' otherwise (a CLAIM review:
+    0.740 against 0.754, and the report said nothing). The run records each rule's own CI (the
+    table above), no paired CI of their difference, and the sentence says so."""
+    chosen, argmax = rules.get(decision), rules.get("argmax")
+    if decision == "argmax" or not isinstance(chosen, dict) or not isinstance(argmax, dict):
+        return ""
+    a, b = finite_number(chosen.get("qwk")), finite_number(argmax.get("qwk"))
+    if a is None or b is None or a >= b:
+        return ""
+    return (f"Out of fold the exported rule, `{decision}` (tuned for {kappa}), scored a lower {kappa} than "
+            f"`argmax` on the same probabilities ({figure_text(a)} against {figure_text(b)}; each rule's "
+            f"own 95% CI is in the table, no paired CI of the difference is recorded): tuning did not "
+            f"raise it here; `finetune.decision=argmax` exports the most probable grade.")
+
+
 def _rule_label(rule: str, figures: dict[str, Any]) -> str:
     """A row of report.md's table of decision rules: the rule's name, the referral cut's
     (:data:`drac_ssl.metrics.REFERRAL_RULE`) with its target: ``referral cut (sensitivity:0.90)``."""
@@ -1482,6 +1500,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                                   else _rule_label(rule, r), figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                                   figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
+        below = rule_below_argmax_words(rules, decision, KAPPA_TWO_GRADES if len(names) == 2 else "QWK")
+        lines += [below, ""] if below else []
     deployed = read_json(vdir / "calibration.json")  # its fitted_on: the images the final fit saw
     fitted_on = deployed.get("fitted_on") if isinstance(deployed, dict) else None
     in_sample = in_sample_thresholds_words(metrics, fitted_on if isinstance(fitted_on, str) else None)

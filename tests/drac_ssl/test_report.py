@@ -1835,3 +1835,17 @@ def test_the_data_section_gives_each_folds_grades(tmp_path: Path) -> None:
     del summary["counts"]  # an ingest that did not record them: no table
     (data / "ingest_summary.json").write_text(json.dumps(summary))
     assert not any(line.startswith("| fold |") for line in _data_section(tmp_path / "run"))
+
+
+def test_an_exported_rule_scoring_below_argmax_is_said() -> None:
+    """CLAIM review F6: thresholds (tuned for QWK) scored 0.740 out of fold against argmax's
+    0.754 and report.md said nothing of it."""
+    from drac_ssl.report import rule_below_argmax_words
+
+    rules = {"argmax": {"qwk": 0.754, "selected": False}, "thresholds": {"qwk": 0.740, "selected": True}}
+    said = rule_below_argmax_words(rules, "thresholds")
+    assert said.startswith("Out of fold the exported rule, `thresholds` (tuned for QWK), scored a lower QWK "
+                           "than `argmax` on the same probabilities (0.740 against 0.754;"), said
+    assert "no paired CI of the difference is recorded" in said
+    assert rule_below_argmax_words({**rules, "thresholds": {"qwk": 0.760}}, "thresholds") == ""
+    assert rule_below_argmax_words(rules, "argmax") == ""
