@@ -742,6 +742,7 @@ def _config_section(run_dir: Path) -> list[str]:
                         f", **label fraction {fc.get('label_fraction'):g}: each fold trained on a "
                         f"grade-stratified draw of its training images** (the fold table's train column)"
                         if (fc.get("label_fraction") or 1) < 1 else "")],
+        ["seeds", _seed_words(cfg)],
         ["stages", ", ".join(cfg.get("run", {}).get("stages", []))],
     ]
     planned = _planned_stages(run_dir, cfg)
@@ -751,6 +752,19 @@ def _config_section(run_dir: Path) -> list[str]:
     return ["## Configuration", "", *_first_try_lines(run_dir),
             "Resolved settings in `config.yaml`; the essentials:", "",
             *markdown_table(["part", "settings"], rows)]
+
+
+def _seed_words(cfg: dict[str, Any]) -> str:
+    """The configuration table's seeds: ``run.seed 0, data.fold_seed 0`` and, when set apart
+    from ``run.seed``, ``finetune.seed``; "not recorded" for a seed its ``config.yaml`` lacks
+    (a CLAIM review: neither seed was in report.md)."""
+    def said(part: str, key: str) -> str:
+        value = (cfg.get(part) or {}).get(key)
+        return f"{part}.{key} {value if isinstance(value, int) and not isinstance(value, bool) else 'not recorded'}"
+
+    own = (cfg.get("finetune") or {}).get("seed")
+    return (f"{said('run', 'seed')}, {said('data', 'fold_seed')}"
+            + (f", {said('finetune', 'seed')}" if isinstance(own, int) and own != -1 else ""))
 
 
 def _first_try_lines(run_dir: Path) -> list[str]:

@@ -962,6 +962,7 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     recorded) and ``built_with`` (those of the code building the bundle now,
     :func:`drac_ssl.runtime.code_version`: the fingerprint alone without git). A value the run
     folder does not hold is None."""
+    from data_prep.folds import summary_fold_seed
     from drac_ssl.runtime import code_version  # one git call
 
     run_dir = Path(run_dir)
@@ -990,6 +991,8 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
             # what they were trained with: the run's environment.json (versions and builds)
             "environment": {key: env.get(key) for key in ENVIRONMENT_KEYS},
             "run_seed": seed if isinstance(seed, int) else None,
+            # the seed the ingest split the folds with (data.fold_seed, as ingest_summary.json has it)
+            **({"fold_seed": summary_fold_seed(ingest)} if ingest else {}),
             "run_code": ({k: env.get(k) for k in ("git_commit", "git_dirty")}
                          | ({"code_fingerprint": env["code_fingerprint"]} if env.get("code_fingerprint") else {})
                          if env.get("git_commit") or env.get("code_fingerprint") else None),

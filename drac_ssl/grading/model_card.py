@@ -1855,7 +1855,10 @@ def _provenance_card(meta: dict[str, Any]) -> str:
     run_code, finetune_code = prov.get("run_code"), prov.get("finetune_code")
     if not (isinstance(finetune_code, dict) and not same_code(finetune_code, run_code or {})):
         finetune_code = None
-    words = f"\n- Provenance: run seed {prov.get('run_seed', 'unknown')}; run made at {code(run_code, finetune_code)}"
+    fold_seed = prov.get("fold_seed")  # absent: a bundle built before it was recorded
+    folds = f", fold seed {fold_seed} (data.fold_seed)" if isinstance(fold_seed, int) else ""
+    words = (f"\n- Provenance: run seed {prov.get('run_seed', 'unknown')}{folds}; run made at "
+             f"{code(run_code, finetune_code)}")
     if finetune_code is not None:
         words += f", fine-tuned at {code(finetune_code, run_code)}"
     return words + f"; bundle built at {code(prov.get('built_with'))}."

@@ -83,3 +83,12 @@ def test_per_grade_sensitivity_has_a_wilson_interval_in_the_card_and_the_report(
     assert sensitivity_lines(confusion, names) == [
         "", "Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 Normal 30 of 35 (86%, 95% CI 71–94%); "
         "1 NPDR 100 of 212 (47%, 95% CI 41–54%); 2 PDR 37 of 44 (84%, 95% CI 71–92%).", ""]
+
+
+def test_the_cards_provenance_line_gives_the_fold_seed() -> None:
+    """CLAIM review F8: the card named the run seed, never the seed the folds were split with."""
+    from drac_ssl.grading.model_card import _provenance_card
+
+    said = _provenance_card({"provenance": {"run_seed": 0, "fold_seed": 4, "run_code": None, "built_with": None}})
+    assert said.startswith("\n- Provenance: run seed 0, fold seed 4 (data.fold_seed); run made at"), said
+    assert "fold seed" not in _provenance_card({"provenance": {"run_seed": 0}})  # a bundle built before it

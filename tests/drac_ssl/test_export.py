@@ -206,7 +206,8 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
 
     assert meta["provenance"]["run_seed"] == 0 and meta["provenance"]["run_code"] is None
     assert meta["provenance"]["built_with"] == code_version()
-    assert (f"- Provenance: run seed 0; run made at commit unknown; bundle built at commit "
+    assert meta["provenance"]["fold_seed"] == 0  # CLAIM review F8: the folds' seed in the card too
+    assert (f"- Provenance: run seed 0, fold seed 0 (data.fold_seed); run made at commit unknown; bundle built at commit "
             f"{code_words(code_version())}.") in card
     asked = {**two_variants, "selection": "asked for by name; the run selected vicreg (...)"}
     assert "highest (or tied highest) of these" not in bundles._model_card(asked)

@@ -1849,3 +1849,18 @@ def test_an_exported_rule_scoring_below_argmax_is_said() -> None:
     assert "no paired CI of the difference is recorded" in said
     assert rule_below_argmax_words({**rules, "thresholds": {"qwk": 0.760}}, "thresholds") == ""
     assert rule_below_argmax_words(rules, "argmax") == ""
+
+
+def test_the_configuration_table_gives_the_run_and_fold_seeds(tmp_path: Path) -> None:
+    """CLAIM review F8: report.md's Configuration table omitted run.seed and data.fold_seed."""
+    import yaml
+
+    from drac_ssl.report import _config_section
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"data": {"fold_seed": 3, "n_folds": 5},
+                                                     "run": {"seed": 7, "stages": ["ingest"]}}))
+    assert "| seeds | run.seed 7, data.fold_seed 3 |" in _config_section(run)
+    (run / "config.yaml").write_text(yaml.safe_dump({"run": {"seed": 7}, "finetune": {"seed": 11}}))
+    assert "| seeds | run.seed 7, data.fold_seed not recorded, finetune.seed 11 |" in _config_section(run)
