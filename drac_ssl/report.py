@@ -2225,17 +2225,33 @@ def referable_off_words(run_dir: Path, names: Any) -> str:
             f"`finetune.referable_from=off` to say there is none.")
 
 
+def _tied_majority(majority: dict[str, Any]) -> list[str]:
+    """The grades tied as the most frequent (``majority``'s ``tied``, recorded since a CLAIM
+    review), [] when one grade alone is (or a comparison.json written before the key)."""
+    tied = majority.get("tied")
+    return [str(t) for t in tied] if isinstance(tied, list) and len(tied) > 1 else []
+
+
+def _majority_title(majority: dict[str, Any]) -> str:
+    """The variant table's majority row title: ``majority grade (always No DR)``, ``...
+    (always No DR, the lowest of 5 grades tied as most frequent)`` in a tie."""
+    tied = _tied_majority(majority)
+    name = majority.get("name")
+    return MAJORITY_TITLE.format(name=f"{name}, the lowest of {len(tied)} grades tied as most frequent" if tied
+                                 else name)
+
+
 def _majority_row(majority: dict[str, Any], referable: bool, screening: bool, two: bool = False) -> list[str]:
     """The variant table's row of always answering the most frequent grade: its accuracy and
     macro F1; QWK 0 and AUCs 0.5 by definition; no CI, fold figures or time (nothing trained).
     ``two``: the two-grade table's columns (one AUC)."""
     if two:
-        return ([MAJORITY_TITLE.format(name=majority.get("name")), "0 (by definition)", "",
+        return ([_majority_title(majority), "0 (by definition)", "",
                  "0.5 (by definition)", figure_text(majority.get("accuracy")),
                  figure_text(majority.get("macro_f1")), "", ""]
                 + ([figure_text(majority.get("sensitivity")), figure_text(majority.get("specificity"))]
                    if screening else []))
-    return ([MAJORITY_TITLE.format(name=majority.get("name")), "0 (by definition)", "",
+    return ([_majority_title(majority), "0 (by definition)", "",
              "0.5 (by definition)", "0.5 (by definition)", figure_text(majority.get("accuracy")),
              figure_text(majority.get("macro_f1")), "", ""]
             + (["0.5 (by definition)"] if referable else [])
@@ -2257,8 +2273,12 @@ def majority_words(majority: dict[str, Any], rows: Sequence[dict[str, Any]], fre
         gaps.append(f"{variant_title(str(r.get('variant')), freeze)} {gap}")
     images, n = majority.get("images"), majority.get("n")
     share = f"{images} of the {n} out-of-fold images" if isinstance(images, int) and isinstance(n, int) else "the most"
+    tied = _tied_majority(majority)
+    each = f"{images} of the {n} out-of-fold images each" if share != "the most" else "as many images each"
+    grade = (f"grade, {majority.get('name')} ({share} have it)" if not tied else
+             f"grade, a tie of {', '.join(tied)} ({each}), so the lowest of them, {majority.get('name')}")
     return (f"The last row is the floor to read the variants against: always answering the most frequent "
-            f"grade, {majority.get('name')} ({share} have it), computed from the labels alone, with "
+            f"{grade}, computed from the labels alone, with "
             f"no model; its QWK 0 and AUCs 0.5 hold by definition ("
             f"{majority.get('by_definition') or MAJORITY_BY_DEFINITION}). Accuracy above it: "
             + ", ".join(gaps) + ".")

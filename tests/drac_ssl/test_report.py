@@ -1120,10 +1120,12 @@ def test_the_variant_table_has_a_majority_grade_row_and_says_how_far_each_varian
 
     run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)  # 10 images per grade: a tie, the lowest wins
     finetune = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
-    assert ("| majority grade (always Normal) | 0 (by definition) |  | 0.5 (by definition) | "
-            "0.5 (by definition) | 0.333 | 0.167 |  |  |") in finetune, finetune
-    assert ("always answering the most frequent grade, Normal (10 of the 30 out-of-fold images have it), "
-            "computed from the labels alone, with no model; its QWK 0 and AUCs 0.5 hold by definition") in finetune
+    # CLAIM review F9: a tie is said as one, never one grade as "the most frequent"
+    assert ("| majority grade (always Normal, the lowest of 3 grades tied as most frequent) | 0 (by definition) "
+            "|  | 0.5 (by definition) | 0.5 (by definition) | 0.333 | 0.167 |  |  |") in finetune, finetune
+    assert ("always answering the most frequent grade, a tie of Normal, NPDR, PDR (10 of the 30 out-of-fold "
+            "images each), so the lowest of them, Normal, computed from the labels alone, with no model; its QWK 0 "
+            "and AUCs 0.5 hold by definition") in finetune, finetune
     assert "Accuracy above it: scratch (random init) +0.167, VICReg +0.167." in finetune
     # as the fine-tuning stores it now: comparison.json's majority_grade (the RetinaMNIST trial's)
     path = run / "finetune" / "comparison.json"
@@ -1864,3 +1866,19 @@ def test_the_configuration_table_gives_the_run_and_fold_seeds(tmp_path: Path) ->
     assert "| seeds | run.seed 7, data.fold_seed 3 |" in _config_section(run)
     (run / "config.yaml").write_text(yaml.safe_dump({"run": {"seed": 7}, "finetune": {"seed": 11}}))
     assert "| seeds | run.seed 7, data.fold_seed not recorded, finetune.seed 11 |" in _config_section(run)
+
+
+def test_a_tie_for_the_most_frequent_grade_is_said_as_one() -> None:
+    """CLAIM review F9: "always answering the most frequent grade, No DR (6 of the 30)" when all
+    five grades had 6: the tie is named, and the row says the lowest of the tied grades."""
+    from drac_ssl.metrics import majority_grade_reference
+    from drac_ssl.report import _majority_row, majority_words
+
+    tie = majority_grade_reference([0, 1, 2] * 2, NAMES)
+    assert tie["tied"] == NAMES
+    assert "most frequent grade, a tie of Normal, NPDR, PDR (2 of the 6 out-of-fold images each), so the " \
+           "lowest of them, Normal," in majority_words(tie, [])
+    assert _majority_row(tie, False, False)[0] == "majority grade (always Normal, the lowest of 3 grades tied as most frequent)"
+    one = majority_grade_reference([0, 1, 1], NAMES)
+    assert "most frequent grade, NPDR (2 of the 3 out-of-fold images have it)" in majority_words(one, [])
+    assert _majority_row(one, False, False)[0] == "majority grade (always NPDR)"
