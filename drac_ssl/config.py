@@ -308,6 +308,9 @@ class DataConfig:
     grade_column: str = "DR grade"  # the label CSV's column of grades; the public layouts use their own unless this is changed
     patient_column: str = ""  # optional: folds are grouped by it when present
     site_column: str = ""  # optional: the label CSV's column of each image's site (source); folds stratified on grade x site, figures per site (DataConfig's docstring)
+    description: str = ""  # optional, said only (report.md, the model card; "not stated" when empty): who and what the images are, e.g. population, setting, device
+    collection_dates: str = ""  # optional, said only (report.md, the model card): when the images were taken, e.g. "2019-03 to 2021-06"
+    reference_standard: str = ""  # optional, said only (report.md, the model card): how the grades were given, e.g. graders, protocol, adjudication
     unlabelled: list[str] = field(default_factory=list)  # folders of ungraded images: pretraining and UMM only
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
     channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC 1; plain folders, fundus layouts auto)

@@ -104,6 +104,8 @@ from drac_ssl.grading.bundle import (
     pretraining_phantom_words,
     probability_columns_words,
     referable_labels_words,
+    stated_data,
+    stated_data_lines,
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
@@ -476,6 +478,7 @@ def _data_section(run_dir: Path) -> list[str]:
         lines += [f"- {grouping}"] if grouping else []
         if not prov.get("train_sites"):  # the figures are pooled: say no subgroup was looked at
             lines.append(f"- {NO_SUBGROUP_WORDS}.")
+        lines += stated_data_lines(stated_data(_saved_config(run_dir).get("data")))  # the user's words
         lines.append("")
         lines += fold_grade_lines(read_json(run_dir / "data" / "ingest_summary.json"), facts.grade_names)
     return lines

@@ -149,6 +149,8 @@ from drac_ssl.grading.model_card import (  # noqa: F401
     referable_not_informative,
     scope_words,
     site_scope_words,
+    stated_data,
+    stated_data_lines,
     task_description,
     variant_title,
     winner_caveat,
@@ -233,6 +235,8 @@ __all__ = [
     "data_provenance",
     "fold_grouping_words",
     "found_ci_words",
+    "stated_data",
+    "stated_data_lines",
     "groups_not_resampled_words",
     "heatmap_bench_words",
     "heatmap_limits",
@@ -1102,6 +1106,13 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                           f"{k} grade names ({', '.join(class_names)}) disagree; rerun the "
                           f"finetune stage")
     data = data_provenance(run_dir / "data", class_names)
+    # the data facts the user stated (data.description, ...), for the card; absent: none stated
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        config = None
+    if stated := stated_data((config or {}).get("data") if isinstance(config, dict) else None):
+        data["stated"] = stated
     source_meta: dict[str, Any] = {}
     if variant in VARIANT_STAGE:
         meta_path = run_dir / VARIANT_STAGE[variant] / "metadata.json"

@@ -896,6 +896,29 @@ NEAR_DUPLICATES_OFF_WORDS = ("near copies across folds, or of a test image among
 check was off (:data:`data_prep.ingest.NEAR_DUPLICATES_OFF`, the ingest's console line)."""
 
 
+STATED_DATA_SETTINGS = (("description", "description"), ("collection_dates", "collection dates"),
+                        ("reference_standard", "reference standard (how the grades were given)"))
+"""The data facts a user states in settings (``data.<key>``, label), said by report.md and the
+model card ("not stated" when empty; CLAIM 2024 and TRIPOD+AI ask for them): no stage reads them."""
+
+
+def stated_data(config_data: Any) -> dict[str, str]:
+    """The :data:`STATED_DATA_SETTINGS` a run's ``config.yaml`` ``data`` section (``config_data``)
+    states: ``{key: text}``, an empty or absent one left out; {} for anything but a mapping."""
+    if not isinstance(config_data, dict):
+        return {}
+    return {key: str(config_data[key]).strip() for key, _ in STATED_DATA_SETTINGS
+            if isinstance(config_data.get(key), str) and config_data[key].strip()}
+
+
+def stated_data_lines(stated: Any) -> list[str]:
+    """One Markdown list item per :data:`STATED_DATA_SETTINGS`: ``- collection dates
+    (data.collection_dates): 2019-03 to 2021-06``, ``not stated`` for one ``stated`` (a
+    :func:`stated_data` dict) lacks."""
+    stated = stated if isinstance(stated, dict) else {}
+    return [f"- {label} (data.{key}): {stated.get(key) or 'not stated'}" for key, label in STATED_DATA_SETTINGS]
+
+
 def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
     """:func:`_fold_grouping_core`'s sentence, followed, when :func:`data_provenance` says the
     ingest's near-duplicate check was off (``near_duplicates_off``), by
@@ -1612,6 +1635,7 @@ def _model_card(meta: dict[str, Any], oof_csv: bool = True) -> str:
     # DRAC's kind of data: the figures against the challenge's leaderboard, report.md's words
     leaderboard = leaderboard_words(data, names, bool(trial), inp.get("size"))
     leaderboard = f"\n\n{leaderboard}" if leaderboard else ""
+    stated = "\n".join(stated_data_lines(data.get("stated")))  # the user's words, or "not stated"
     return f"""# Model card: drac_ssl DR grader ({meta['variant']}, {model['head']} head)
 
 **Not a medical device.** Research software{PHANTOM_SOFTWARE_WORDS if phantom else ' for the DRAC 2022 challenge' if drac else ''}; it must not be used
@@ -1633,6 +1657,7 @@ to diagnose, grade or triage patients.
 - Data: {layout_name(data.get('kind'))} ({last_component(data.get('root')) or 'unknown root'}); {data.get('n_train', '?')}
   training images ({pooled}per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}{_no_subgroup_card(data)}
+{stated}
 - Self-supervised pretraining ({PRETRAIN_METHOD}{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
   on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else _transductive_words(meta)};
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.

@@ -92,3 +92,16 @@ def test_the_cards_provenance_line_gives_the_fold_seed() -> None:
     said = _provenance_card({"provenance": {"run_seed": 0, "fold_seed": 4, "run_code": None, "built_with": None}})
     assert said.startswith("\n- Provenance: run seed 0, fold seed 4 (data.fold_seed); run made at"), said
     assert "fold seed" not in _provenance_card({"provenance": {"run_seed": 0}})  # a bundle built before it
+
+
+def test_the_card_says_the_stated_data_facts_or_not_stated(meta: dict[str, Any]) -> None:
+    """CLAIM review F7: the card says data.description, data.collection_dates and
+    data.reference_standard, "not stated" for one left empty (a bundle's data.stated)."""
+    from drac_ssl.grading.model_card import stated_data
+
+    stated = stated_data({"description": " UW-OCTA, one hospital ", "reference_standard": "", "seed": 1})
+    assert stated == {"description": "UW-OCTA, one hospital"}
+    card = _card(meta, stated=stated)
+    assert "- description (data.description): UW-OCTA, one hospital" in card
+    assert "- collection dates (data.collection_dates): not stated" in card
+    assert "- reference standard (how the grades were given) (data.reference_standard): not stated" in card

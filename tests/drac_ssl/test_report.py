@@ -1882,3 +1882,27 @@ def test_a_tie_for_the_most_frequent_grade_is_said_as_one() -> None:
     one = majority_grade_reference([0, 1, 1], NAMES)
     assert "most frequent grade, NPDR (2 of the 3 out-of-fold images have it)" in majority_words(one, [])
     assert _majority_row(one, False, False)[0] == "majority grade (always NPDR)"
+
+
+def test_the_data_section_says_the_stated_description_dates_and_reference_standard(tmp_path: Path) -> None:
+    """CLAIM review F7: the data's description, collection dates and reference standard were
+    nowhere; data.description, data.collection_dates and data.reference_standard are said, and
+    "not stated" when empty."""
+    import yaml
+
+    from drac_ssl.report import _data_section
+
+    data = tmp_path / "run" / "data"
+    data.mkdir(parents=True)
+    _six_image_manifest(data)
+    (data / "ingest_summary.json").write_text(json.dumps({
+        "root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
+        "grades": {"names": NAMES, "k": 3, "source": "data.grades"}}))
+    lines = _data_section(tmp_path / "run")
+    assert "- collection dates (data.collection_dates): not stated" in lines, lines
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump({"data": {
+        "description": "adults with diabetes, one clinic", "collection_dates": "2019-03 to 2021-06"}}))
+    lines = _data_section(tmp_path / "run")
+    assert "- description (data.description): adults with diabetes, one clinic" in lines
+    assert "- collection dates (data.collection_dates): 2019-03 to 2021-06" in lines
+    assert "- reference standard (how the grades were given) (data.reference_standard): not stated" in lines
