@@ -904,10 +904,13 @@ model card ("not stated" when empty; CLAIM 2024 and TRIPOD+AI ask for them): no 
 
 def stated_data(config_data: Any) -> dict[str, str]:
     """The :data:`STATED_DATA_SETTINGS` a run's ``config.yaml`` ``data`` section (``config_data``)
-    states: ``{key: text}``, an empty or absent one left out; {} for anything but a mapping."""
+    states: ``{key: text}``, an empty or absent one left out; {} for anything but a mapping.
+    Each text is one line, its whitespace collapsed (``" ".join(text.split())``): a YAML block
+    scalar's line breaks would otherwise start headings (``## ...``) and tables (``| a |``) in
+    report.md and the card, both of which say it as one list item."""
     if not isinstance(config_data, dict):
         return {}
-    return {key: str(config_data[key]).strip() for key, _ in STATED_DATA_SETTINGS
+    return {key: " ".join(config_data[key].split()) for key, _ in STATED_DATA_SETTINGS
             if isinstance(config_data.get(key), str) and config_data[key].strip()}
 
 
@@ -915,7 +918,7 @@ def stated_data_lines(stated: Any) -> list[str]:
     """One Markdown list item per :data:`STATED_DATA_SETTINGS`: ``- collection dates
     (data.collection_dates): 2019-03 to 2021-06``, ``not stated`` for one ``stated`` (a
     :func:`stated_data` dict) lacks."""
-    stated = stated if isinstance(stated, dict) else {}
+    stated = stated_data(stated if isinstance(stated, dict) else {})  # one line each, even a hand-edited bundle's
     return [f"- {label} (data.{key}): {stated.get(key) or 'not stated'}" for key, label in STATED_DATA_SETTINGS]
 
 

@@ -105,3 +105,21 @@ def test_the_card_says_the_stated_data_facts_or_not_stated(meta: dict[str, Any])
     assert "- description (data.description): UW-OCTA, one hospital" in card
     assert "- collection dates (data.collection_dates): not stated" in card
     assert "- reference standard (how the grades were given) (data.reference_standard): not stated" in card
+
+
+def test_a_stated_data_fact_over_several_lines_stays_one_list_item(meta: dict[str, Any]) -> None:
+    """Review of F7 (F1): a YAML block scalar's line breaks in data.description injected a
+    heading and a table into the card; the text is said on one line, its whitespace collapsed."""
+    import yaml
+
+    from drac_ssl.grading.model_card import stated_data
+
+    config = yaml.safe_load("data:\n  description: |\n    one clinic\n    ## Injected heading\n    | a | b |\n")
+    stated = stated_data(config["data"])
+    assert stated == {"description": "one clinic ## Injected heading | a | b |"}
+    card = _model_card({**meta, "data": {**meta["data"], "stated": stated}})
+    assert "\n## Injected heading" not in card and "\n| a | b |" not in card
+    assert "- description (data.description): one clinic ## Injected heading | a | b |\n" in card
+    # a bundle's data.stated edited by hand is collapsed too
+    hand = _model_card({**meta, "data": {**meta["data"], "stated": {"description": "x\n## Injected heading"}}})
+    assert "\n## Injected heading" not in hand

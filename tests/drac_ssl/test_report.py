@@ -1906,3 +1906,22 @@ def test_the_data_section_says_the_stated_description_dates_and_reference_standa
     assert "- description (data.description): adults with diabetes, one clinic" in lines
     assert "- collection dates (data.collection_dates): 2019-03 to 2021-06" in lines
     assert "- reference standard (how the grades were given) (data.reference_standard): not stated" in lines
+
+
+def test_a_stated_data_fact_over_several_lines_injects_no_heading_or_table(tmp_path: Path) -> None:
+    """Review of F7 (F1): data.description as a YAML block scalar put "## Injected heading" and
+    "| a | b |" on lines of their own in report.md's Data section; it is one list item."""
+    from drac_ssl.report import _data_section
+
+    data = tmp_path / "run" / "data"
+    data.mkdir(parents=True)
+    _six_image_manifest(data)
+    (data / "ingest_summary.json").write_text(json.dumps({
+        "root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
+        "grades": {"names": NAMES, "k": 3, "source": "data.grades"}}))
+    (tmp_path / "run" / "config.yaml").write_text(
+        "data:\n  reference_standard: |\n    two graders\n    ## Injected heading\n    | a | b |\n")
+    text = "\n".join(_data_section(tmp_path / "run"))
+    assert "\n## Injected heading" not in text and "\n| a | b |" not in text, text
+    assert ("- reference standard (how the grades were given) (data.reference_standard): "
+            "two graders ## Injected heading | a | b |") in text.splitlines()
