@@ -123,3 +123,22 @@ def test_a_stated_data_fact_over_several_lines_stays_one_list_item(meta: dict[st
     # a bundle's data.stated edited by hand is collapsed too
     hand = _model_card({**meta, "data": {**meta["data"], "stated": {"description": "x\n## Injected heading"}}})
     assert "\n## Injected heading" not in hand
+
+
+def test_a_stated_data_fact_given_to_a_finished_run_is_said_not_recorded(tmp_path: Path) -> None:
+    """Review of F7 (F2): data.description given to a finished run was dropped without a word
+    (its config.yaml is kept as it ran, and report.md and the card say that file's); it is
+    warned about, with how to record it."""
+    from drac_ssl import preflight
+    from drac_ssl.config import load_config
+    from tests.helpers.fake_ingest import make_finished_run
+
+    run = make_finished_run(tmp_path / "runs" / "base")
+    cfg = load_config(run / "config.yaml", ["data.description=one clinic, 2019"])
+    found = {f.setting: f for f in preflight.check(cfg, run) if f.severity == "warning"}
+    said = found["data.description"]
+    assert f"differs from {run / 'config.yaml'} (not stated) and is not recorded" in said.line, said.line
+    assert "edit data.description in" in said.fix and "-m drac_ssl.report" in said.fix, said.fix
+    assert f"build_bundle('{run}', oof_calibration=oof_calibration_of('{run}'))" in said.fix
+    assert "data.collection_dates" not in found  # the same (empty) as recorded: nothing said
+    assert "data.description" not in {f.setting for f in preflight.check(cfg, run, stages=["export"])}  # recorded
