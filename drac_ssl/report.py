@@ -1381,7 +1381,8 @@ def _class_decision_words(metrics: dict[str, Any], decision: str) -> str:
 
 
 def rule_below_argmax_words(rules: dict[str, Any], decision: str, kappa: str = "QWK") -> str:
-    """One sentence when the exported class rule (``decision``, not ``argmax``) scored a lower
+    """One sentence when the selected class rule (``decision``, ``finetune.decision``: every
+    variant's, exported or not; not ``argmax``) scored a lower
     kappa out of fold than ``argmax`` on the same cross-fitted probabilities (metrics.json's
     ``decision_rules``, each rule's ``qwk``; ``kappa`` its name); '' otherwise (a CLAIM review:
     0.740 against 0.754, and the report said nothing). The run records each rule's own CI (the
@@ -1392,10 +1393,10 @@ def rule_below_argmax_words(rules: dict[str, Any], decision: str, kappa: str = "
     a, b = finite_number(chosen.get("qwk")), finite_number(argmax.get("qwk"))
     if a is None or b is None or a >= b:
         return ""
-    return (f"Out of fold the exported rule, `{decision}` (tuned for {kappa}), scored a lower {kappa} than "
-            f"`argmax` on the same probabilities ({figure_text(a)} against {figure_text(b)}; each rule's "
-            f"own 95% CI is in the table, no paired CI of the difference is recorded): tuning did not "
-            f"raise it here; `finetune.decision=argmax` exports the most probable grade.")
+    return (f"Out of fold the selected rule (`finetune.decision`), `{decision}` (tuned for {kappa}), scored a "
+            f"lower {kappa} than `argmax` on the same probabilities ({figure_text(a)} against {figure_text(b)}; "
+            f"each rule's own 95% CI is in the table, no paired CI of the difference is recorded): tuning "
+            f"did not raise it here; `finetune.decision=argmax` gives the most probable grade.")
 
 
 def _rule_label(rule: str, figures: dict[str, Any]) -> str:

@@ -1846,8 +1846,10 @@ def test_an_exported_rule_scoring_below_argmax_is_said() -> None:
 
     rules = {"argmax": {"qwk": 0.754, "selected": False}, "thresholds": {"qwk": 0.740, "selected": True}}
     said = rule_below_argmax_words(rules, "thresholds")
-    assert said.startswith("Out of fold the exported rule, `thresholds` (tuned for QWK), scored a lower QWK "
-                           "than `argmax` on the same probabilities (0.740 against 0.754;"), said
+    assert said.startswith("Out of fold the selected rule (`finetune.decision`), `thresholds` (tuned for QWK), "
+                           "scored a lower QWK than `argmax` on the same probabilities (0.740 against 0.754;"), said
+    # review of F6 (F3): said in every variant's section, exported or not: no "exported rule"
+    assert "export" not in said, said
     assert "no paired CI of the difference is recorded" in said
     assert rule_below_argmax_words({**rules, "thresholds": {"qwk": 0.760}}, "thresholds") == ""
     assert rule_below_argmax_words(rules, "argmax") == ""
