@@ -104,6 +104,7 @@ from drac_ssl.grading.bundle import (
     pretraining_phantom_words,
     probability_columns_words,
     referable_labels_words,
+    per_grade_recall_words,
     stated_data,
     stated_data_lines,
     variant_title,
@@ -287,15 +288,16 @@ def sensitivity_lines(confusion: Any, names: Sequence[str]) -> list[str]:
     """Each grade's out-of-fold sensitivity from the confusion counts ``(K, K)`` (rows true,
     columns predicted), with its Wilson score 95% CI (:func:`drac_ssl.grading.bundle.found_ci_words`,
     the model card's words): ``Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0
-    Normal 30 of 35 (86%, 95% CI 71–94%); ...``, then an empty line; [] without counts of the
-    right size."""
+    Normal 30 of 35 (86%, 95% CI 71–94%); ...``, then an empty line (with two grades grade 0's
+    figure is called the specificity, :func:`~drac_ssl.grading.model_card.per_grade_recall_words`,
+    as the card does); [] without counts of the right size."""
     rows = per_grade_outcomes({"confusion": np.asarray(confusion).tolist()}, list(names))
     if not rows:
         return []
     said = "; ".join(f"{r['grade']} {r['name']} {r['found']} of {r['images']}"
                      + (found_ci_words(r["found"], r["images"])[len(str(r["found"])):] if r["images"] else "")
                      for r in rows)
-    return ["", f"Out of fold, graded correctly (sensitivity, Wilson 95% CI): {said}.", ""]
+    return ["", f"Out of fold, {per_grade_recall_words(len(rows))}: {said}.", ""]
 
 
 def roc_auc_line(grades: Any, probs: Any, names: Sequence[str], metrics: dict[str, Any] | None = None) -> list[str]:

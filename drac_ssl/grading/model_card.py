@@ -1838,6 +1838,15 @@ def found_ci_words(found: int, images: int) -> str:
     return f"{found} ({found / images:.0%}, 95% CI {100 * low:.0f}–{100 * high:.0f}%)"
 
 
+def per_grade_recall_words(k: int) -> str:
+    """What each grade's share graded correctly out of fold is, for ``k`` grades: ``graded
+    correctly (sensitivity, Wilson 95% CI)``; with two grades ``...; for grade 0, the
+    specificity)``: grade 0's share found is the specificity. The card's per-grade table and
+    report.md's sensitivity line say it alike."""
+    return ("graded correctly (sensitivity, Wilson 95% CI; for grade 0, the specificity)" if k == 2
+            else "graded correctly (sensitivity, Wilson 95% CI)")
+
+
 def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
     """The model card's per-grade table and, for grades found in under :data:`RARE_RECALL`
     of their images, a warning that names them."""
@@ -1858,8 +1867,7 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
             + "**, out of fold (sensitivity under "
             + f"{RARE_RECALL:.0%}): do not rely on it to find "
             + ("that grade" if len(rare) == 1 else "those grades") + ".\n")
-    recall = ("graded correctly (sensitivity, Wilson 95% CI; for grade 0, the specificity)" if len(rows) == 2
-              else "graded correctly (sensitivity, Wilson 95% CI)")  # a trial: grade 0's recall is specificity
+    recall = per_grade_recall_words(len(rows))
     return ("\nPer grade, out of fold, of single fold models (the grade the fold model that did not "
             "train on an image gave it, against the true one; not the grades this bundle gives, "
             "which are its fold models' mean: see Limitations):\n\n"

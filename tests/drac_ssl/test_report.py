@@ -1927,3 +1927,15 @@ def test_a_stated_data_fact_over_several_lines_injects_no_heading_or_table(tmp_p
     assert "\n## Injected heading" not in text and "\n| a | b |" not in text, text
     assert ("- reference standard (how the grades were given) (data.reference_standard): "
             "two graders ## Injected heading | a | b |") in text.splitlines()
+
+
+def test_two_grades_sensitivity_line_calls_grade_0s_figure_the_specificity() -> None:
+    """Review of F4 (F4): with two grades report.md called grade 0's share found a sensitivity,
+    where the card's table says "for grade 0, the specificity"; both say it alike now."""
+    from drac_ssl.report import sensitivity_lines
+
+    said = sensitivity_lines([[40, 10], [5, 15]], ["non-referable", "referable"])
+    assert said[1].startswith("Out of fold, graded correctly (sensitivity, Wilson 95% CI; for grade 0, the "
+                              "specificity): 0 non-referable 40 of 50 (80%, 95% CI "), said
+    three = sensitivity_lines([[1, 0, 0], [0, 1, 0], [0, 0, 1]], NAMES)[1]
+    assert three.startswith("Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 "), three
