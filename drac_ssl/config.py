@@ -295,6 +295,17 @@ class DataConfig:
     50 pairs per image is refused (docs/data.md, "Near duplicates": choosing a value). The manifest then gets a
     ``fold_group`` column (each training image's unit in the folds), and the bootstrap CIs
     resample those units (``ci_resamples: groups``, :func:`drac_ssl.oof.patient_groups`).
+
+    ``description``, ``collection_dates``, ``reference_standard``: said only, each on one line
+    (line breaks and runs of spaces collapsed), in report.md's Data section and the model card;
+    no stage reads them. Given to a finished run (``python -m drac_ssl.train -c RUN/config.yaml
+    data.description=...``) they are not recorded, and a warning says so: a finished run's
+    ``config.yaml`` is kept as it ran. To record one, edit it in ``RUN/config.yaml``, then
+    rewrite report.md (``python -m drac_ssl.report RUN``) and rebuild the bundle as the export
+    stage does (``python -c "from drac_ssl.grading.bundle import build_bundle; from
+    drac_ssl.report import oof_calibration_of; build_bundle('RUN',
+    oof_calibration=oof_calibration_of('RUN'))"``; a variant's ``RUN/bundles/NAME``: remove
+    that folder, then ``python -m drac_ssl.export RUN --variant NAME``), whose card reads that file.
     """
 
     # drac = graded retinal images through the ingest (whatever data.layout finds: DRAC, APTOS,
@@ -308,6 +319,9 @@ class DataConfig:
     grade_column: str = "DR grade"  # the label CSV's column of grades; the public layouts use their own unless this is changed
     patient_column: str = ""  # optional: folds are grouped by it when present
     site_column: str = ""  # optional: the label CSV's column of each image's site (source); folds stratified on grade x site, figures per site (DataConfig's docstring)
+    description: str = ""  # optional, said only (report.md, the model card; "not stated" when empty; a finished run: DataConfig's docstring): who and what the images are, e.g. population, setting, device
+    collection_dates: str = ""  # optional, said only (report.md, the model card): when the images were taken, e.g. "2019-03 to 2021-06"
+    reference_standard: str = ""  # optional, said only (report.md, the model card): how the grades were given, e.g. graders, protocol, adjudication
     unlabelled: list[str] = field(default_factory=list)  # folders of ungraded images: pretraining and UMM only
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
     channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC 1; plain folders, fundus layouts auto)

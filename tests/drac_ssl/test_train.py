@@ -138,7 +138,7 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     assert "mixed code versions" not in report
     meta = json.loads((run_dir / "bundle" / "metadata.json").read_text())
     assert meta["provenance"]["run_seed"] == 0 and meta["provenance"]["built_with"] == code_version()
-    assert "- Provenance: run seed 0; run made at commit" in (run_dir / "bundle" / "MODEL_CARD.md").read_text()
+    assert "- Provenance: run seed 0, fold seed 0 (data.fold_seed); run made at commit" in (run_dir / "bundle" / "MODEL_CARD.md").read_text()
     # the console's lines, kept in the run folder (no tqdm bar: no carriage return)
     console = (run_dir / "console.log").read_text()
     assert console.startswith("==== ") and console.count("\n==== ") == 0
