@@ -109,9 +109,9 @@ def test_the_published_figures_and_their_sources_are_those_of_methods_md() -> No
 
 def test_todays_cifar10_recipe_is_said_unmeasured_and_its_commits_postdate_the_result() -> None:
     import shutil
-    import subprocess
 
     import yaml
+    from git_in_tests import run_git
 
     cifar = _rows()["CIFAR-10 VICReg, linear and k-NN"]
     today = yaml.safe_load((REPO / "configs" / "cifar10.yaml").read_text(encoding="utf-8"))["pretrain"]
@@ -125,8 +125,7 @@ def test_todays_cifar10_recipe_is_said_unmeasured_and_its_commits_postdate_the_r
     if shutil.which("git") is None or not (REPO / ".git").exists():
         return
     for commit in named:  # each came after the commit that added the result
-        out = subprocess.run(["git", "-C", str(REPO), "merge-base", "--is-ancestor", "84f9c5c", commit],
-                             capture_output=True)
+        out = run_git(REPO, "merge-base", "--is-ancestor", "84f9c5c", commit, check=False)
         if out.returncode == 128:
             return  # a clone without that history
         assert out.returncode == 0, f"{commit} is not after 84f9c5c, which committed cifar10_vicreg.json"

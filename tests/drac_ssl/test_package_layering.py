@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from git_in_tests import run_git
 
 REPO = Path(__file__).resolve().parents[2]
 TRAINING_MODULES = ("drac_ssl.finetune", "drac_ssl.bank_cache", "drac_ssl.pretrain", "drac_ssl.umm",
@@ -51,8 +52,7 @@ def _tracked(*folders: str) -> list[Path]:
     that an untracked scratch file neither hides nor makes a finding; every ``.py`` file there
     when the repository is not a git checkout (an unpacked source archive has no scratch)."""
     try:
-        listed = subprocess.run(["git", "ls-files", "-z", "--", *folders], cwd=REPO, check=True,
-                                capture_output=True, text=True, timeout=60).stdout.split("\0")
+        listed = run_git(REPO, "ls-files", "-z", "--", *folders).stdout.split("\0")
     except (OSError, subprocess.SubprocessError):
         return sorted(p for folder in folders for p in (REPO / folder).rglob("*.py"))
     return sorted(REPO / f for f in listed if f.endswith(".py") and (REPO / f).is_file())
