@@ -271,7 +271,7 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
         elif search.floored:  # a dark photograph: its dim rim may lie below the floor
             problems.append(note(
                 path, f"dark photograph (mean grey below {MIN_THRESHOLD * 10 / DARK_SHARE:g} of 255): the "
-                      f"fundus disc was taken where it is brighter than {MIN_THRESHOLD} (of 255) and the "
+                      f"fundus disc was taken where it is brighter than {search.threshold:g} (of 255) and the "
                       "crop may cut off the disc's dim rim",
                 "check the disc's edge in the cached copy; brighten the photograph before the "
                 "ingest, or run without --fundus-crop", "fundus-dark"))
@@ -597,6 +597,8 @@ class CacheState:
     arrays: dict[int, np.ndarray] = field(default_factory=dict)  # read-only memory maps
     n_rows: int = 0
     reason: str = ""  # why nothing could be reused, for a note
+    # what the ingest does about it, the note's words after "->" (printed before the rebuild)
+    action: str = "nothing to do"
     channels: int = 1  # of the arrays
     # read from the state a killed run held aside (:func:`hold_state`): its arrays are the
     # ``.held-*`` ones and the real names may hold that run's half-written rows, so the arrays
@@ -676,8 +678,8 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
         return CacheState()
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
-        if state.get("version") != STATE_VERSION:
-            return CacheState(reason="cache state of another version, rebuilding")
+        if state.get("version") != STATE_VERSION:  # the ingest's only caller rebuilds it
+            return CacheState(reason=other_version_words(state.get("version")), action=REBUILD_WORDS)
         if isinstance(state.get("root_realpath"), str):
             # the real path recorded when it was built, never state["root"] resolved now: a
             # symlink re-pointed to other data since then is another root (review 3 F2)
@@ -714,6 +716,22 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
     if any(not 0 <= r.cache_index < n_rows for r in files.values()):
         return CacheState(reason="cache state points outside its arrays, rebuilding")
     return CacheState(files, arrays, n_rows, channels=channels, held=bool(prefix))
+
+
+REBUILD_WORDS = "rebuilding it; manifest.csv will be replaced"
+"""What the ingest does with a cache of another version, its note's words after "->": said
+before the rebuild, so in the future tense (a review of oldrun_fx: "rebuilt; manifest.csv
+replaced -> nothing to do" was printed before either happened)."""
+
+
+def other_version_words(version: object) -> str:
+    """Why a cache whose ``state.json`` says ``version`` (not :data:`STATE_VERSION`) is not
+    used, as the ingest's note says it before :data:`REBUILD_WORDS` (an upgrade review: "cache
+    state of another version, rebuilding -> nothing to do" read as a contradiction)."""
+    if isinstance(version, int) and not isinstance(version, bool):
+        age = "an older" if version < STATE_VERSION else "a newer"
+        return f"cache of {age} version (state {version}, now {STATE_VERSION})"
+    return f"cache state of no known version ({version!r}, now {STATE_VERSION})"
 
 
 def invalidate_state(cache_dir: Path) -> None:

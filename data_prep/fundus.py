@@ -60,7 +60,8 @@ def _grey(image: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class DiscSearch:
     """What :func:`find_disc` found: ``box`` ``(x0, y0, x1, y1)`` in pixels of the image (None: no
-    disc), ``threshold`` (the grey level the disc exceeds, ``max(mean / 10, 7)``) and ``floored``
+    disc), ``threshold`` (the grey level the disc exceeds, ``max(mean / 10, 7)``; the ingest's
+    dark-photograph note says it) and ``floored``
     (the floor :data:`MIN_THRESHOLD` set it, at least :data:`DARK_SHARE` times a tenth of the
     mean: a dark photograph, whose disc's dim rim may fall below 7 and be cut off the crop)."""
 
@@ -152,20 +153,15 @@ def has_dark_surround(image: np.ndarray) -> bool:
 def disc_crop(image: np.ndarray) -> tuple[np.ndarray, bool]:
     """The fundus disc's bounding box cut out of ``image`` (not padded), and whether a disc
     was found (:func:`disc_box`; without one, the whole image)."""
-    crop, box = disc_crop_box(image)
-    return crop, box is not None
-
-
-def disc_crop_box(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
-    """:func:`disc_crop` with the box it cut, ``(x0, y0, x1, y1)`` in pixels of ``image``
-    (None: no disc found, the whole image kept)."""
     crop, search = disc_crop_search(image)
-    return crop, search.box
+    return crop, search.box is not None
 
 
 def disc_crop_search(image: np.ndarray) -> tuple[np.ndarray, DiscSearch]:
-    """:func:`disc_crop_box` with the whole :class:`DiscSearch` (whether the threshold's floor
-    was what set it: :func:`data_prep.cache.cache_rows` notes such a dark photograph)."""
+    """:func:`disc_crop` with the whole :class:`DiscSearch`: the box it cut, ``(x0, y0, x1,
+    y1)`` in pixels of ``image`` (None: no disc found, the whole image kept), and whether the
+    threshold's floor was what set it (:func:`data_prep.cache.cache_rows` notes such a dark
+    photograph)."""
     search = find_disc(image)
     if search.box is not None:
         x0, y0, x1, y1 = search.box
@@ -177,7 +173,7 @@ def crop_to_disc(image: np.ndarray) -> tuple[np.ndarray, bool]:
     """The fundus disc of ``image`` cropped and padded to a black square, and whether a disc was
     found: what :func:`data_prep.cache.cache_rows` does before resizing when the Graham filter is
     off, or for a model recorded before the mirrored padding. The package calls
-    :func:`disc_crop_box` and :func:`pad_to_square` itself; this one function is the reference
+    :func:`disc_crop_search` and :func:`pad_to_square` itself; this one function is the reference
     the tests hold the cache to (and a one-call crop for a user's own script).
 
     Without a disc (see :func:`disc_box`) the whole image is padded to a square.

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import functools
 import math
+import numbers
 import os
 import re
 import shlex
@@ -97,8 +98,7 @@ def referable_from_rule(referable_from: object, grades: Sequence[str] = ()) -> R
     grades: empty or the ICDR scale (named :data:`REFERABLE_NAMES`), or two names of its own.
     Pure: says, never raises; each caller words its own refusal."""
     icdr = GRADE_SCALES["icdr"]
-    valid = isinstance(referable_from, int) and not isinstance(referable_from, bool) \
-        and 1 <= referable_from <= len(icdr) - 1
+    valid = _whole_number(referable_from) and 1 <= referable_from <= len(icdr) - 1
     names = tuple(str(g).strip() for g in grades)
     labels_scale = not names or [n.lower() for n in names] == ["icdr"] or names == icdr
     return ReferableRule(valid, REFERABLE_NAMES if labels_scale else names, labels_scale)
@@ -346,14 +346,22 @@ class DataConfig:
             value = getattr(self, key)
             if isinstance(value, str) or not isinstance(value, (list, tuple)):
                 setattr(self, key, _data_config_coerce(value, tp, key))
+        if isinstance(self.cache_sizes, (list, tuple)):  # sides from a numpy array: plain ints
+            self.cache_sizes = type(self.cache_sizes)(
+                int(v) if _whole_number(v) else v for v in self.cache_sizes)
         # a whole-number setting given as something else (workers="a", n_folds=2.5) is said
         # here, as load_config says it, not met as a bare TypeError deep in the ingest; "3" and
         # 3.0 are read as 3, numpy integers as ints (their range is the ingest's check)
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                is_np_int = type(value).__module__ == "numpy" and hasattr(value, "__index__")
-                setattr(self, f.name, int(value) if is_np_int else _data_config_coerce(value, int, f.name))
+                setattr(self, f.name, int(value) if _whole_number(value) else _data_config_coerce(value, int, f.name))
+
+
+def _whole_number(value: Any) -> bool:
+    """Whether ``value`` is an integer of Python or numpy (:class:`numbers.Integral`: ``np.int64``
+    from a notebook's array), never a bool (``True`` is no count)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _data_config_coerce(value: Any, tp: Any, key: str) -> Any:
@@ -746,7 +754,7 @@ CACHE_SIZES = (8, 4096)
 
 def valid_cache_size(size: Any) -> bool:
     """Whether ``size`` is a side ``data.cache_sizes`` may hold (:data:`CACHE_SIZES`)."""
-    return isinstance(size, int) and not isinstance(size, bool) and CACHE_SIZES[0] <= size <= CACHE_SIZES[1]
+    return _whole_number(size) and CACHE_SIZES[0] <= size <= CACHE_SIZES[1]
 
 
 def _one_value_fix(key: str, value: Any, item_tp: Any, fixes: FixBase | None = None) -> str:
@@ -756,8 +764,8 @@ def _one_value_fix(key: str, value: Any, item_tp: Any, fixes: FixBase | None = N
     default = get(Config(), key)
     if not default:
         return f"\n  fix: {key}=[a, b]"
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)  # strings were split
-    fits = number and (item_tp is float or (item_tp is int and isinstance(value, int)))
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)  # np.int64 too; strings were split
+    fits = number and (item_tp is float or (item_tp is int and _whole_number(value)))
     if key == "data.cache_sizes":
         fits = fits and valid_cache_size(value)
     if not fits or key.rsplit(".", 1)[-1] in PAIR_LISTS:
@@ -1017,7 +1025,9 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
             fix = _default_fix(key, fixes, value)
         raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.{fix}")
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+        if _whole_number(value):  # numpy's too (np.int64 from a notebook's array), exactly
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, (str, float)):
             raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key, fixes, value)}")
         _no_underscores(value, where, key, "an integer", fixes)
         _ascii_only(value, where, key, "an integer", fixes)
@@ -1066,6 +1076,43 @@ def close_match(word: Any, names: Sequence[str]) -> str:
         lowered.setdefault(str(name).lower(), name)
     found = difflib.get_close_matches(str(word).lower(), list(lowered), n=1)
     return lowered[found[0]] if found else ""
+
+
+SETTING_SYNONYMS: dict[str, dict[str, str]] = {
+    "data": dict.fromkeys(("label", "labels", "label_column", "labels_column", "diagnosis",
+                           "diagnosis_column", "level", "dr_grade", "grade", "grade_col",
+                           "label_col"), "grade_column"),
+}
+"""Setting names a user types for another setting of the section, offered before a close
+spelling (:func:`meant_setting`): the name of the label CSV's grade column said as other tools
+and the public sets say it (``label``, ``diagnosis``: APTOS, ``level``: EyePACS, ``dr_grade``) is
+``data.grade_column``, or, as the value says (:func:`meant_setting`), ``data.labels_csv`` (a
+path) or ``data.grades`` (a scale). By spelling alone ``label`` is ``unlabelled`` and ``label_column`` is
+``image_column``: a trial user who followed that fix read the grades from the wrong column."""
+
+
+def meant_setting(section: str, word: Any, names: Sequence[str], value: Any = None) -> str:
+    """The setting of the section ``section`` (``data``; "" at the top) whose name ``names``
+    lists that an unknown name ``word`` meant: its synonym (:data:`SETTING_SYNONYMS`) as its
+    ``value`` says (:func:`_grade_setting_by_value`), else the closest spelling
+    (:func:`close_match`), else ""."""
+    synonym = SETTING_SYNONYMS.get(section, {}).get(str(word).lower(), "")
+    if synonym == "grade_column":
+        synonym = _grade_setting_by_value(value)
+    return synonym if synonym in names else close_match(word, names)
+
+
+def _grade_setting_by_value(value: Any) -> str:
+    """Which of the data settings a grade column's other name (``data.labels``, ``data.grade``)
+    set to ``value`` meant: a path or a file ending .csv / .tsv (``/data/trainLabels.csv``) is
+    ``labels_csv``, a list of names or a scale's name (``[no, mild]``, ``icdr``) ``grades``,
+    anything else (a column's name, ``level``; no value) ``grade_column``."""
+    text = "" if value is None or isinstance(value, (list, tuple)) else str(value).strip()
+    if isinstance(value, (list, tuple)) or text.startswith("[") or text.lower() in GRADE_SCALES:
+        return "grades"
+    if text.lower().endswith((".csv", ".tsv")) or "/" in text or "\\" in text:
+        return "labels_csv"
+    return "grade_column"
 
 
 CLOSE_NAME_CUTOFF = 0.8
@@ -1210,7 +1257,7 @@ def _unknown_setting_fix(where: str, setting: str, meant: Sequence[str], value: 
     return f"write it as{others}\n{_yaml_block(parent, name, value)}"
 
 
-def _dotted_setting(section: Any, key: str) -> str:
+def _dotted_setting(section: Any, key: str, value: Any = None) -> str:
     """The setting of dataclass ``section`` that the dotted ``key`` names (``finetune.epochs``),
     or, its last name misspelt, the closest (``finetune.epoch`` -> ``finetune.epochs``); ""
     when its sections are none of ``section``'s."""
@@ -1219,7 +1266,7 @@ def _dotted_setting(section: Any, key: str) -> str:
     head, _, leaf = key.rpartition(".")
     if not _has_setting(section, head) or not dataclasses.is_dataclass(inner := _setting(section, head)):
         return ""
-    close = close_match(leaf, [f.name for f in dataclasses.fields(inner)])
+    close = meant_setting(head, leaf, [f.name for f in dataclasses.fields(inner)], value)
     return f"{head}.{close}" if close else ""
 
 
@@ -1396,7 +1443,7 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
     for key, value in updates.items():
         full = f"{prefix}.{key}" if prefix else str(key)
         if key not in names and "." in str(key) and not where.startswith("command line '") \
-                and (meant_dotted := _dotted_setting(base, str(key))):
+                and (meant_dotted := _dotted_setting(base, str(key), value)):
             # finetune.epochs: 3 at the top of a file: the command line's dotted name written as
             # one YAML key (a review: told to write it under pretrain:, "Did you mean" itself)
             nested = f"{prefix}.{meant_dotted}" if prefix else meant_dotted
@@ -1404,7 +1451,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
                 nested, str(key), value, names, full, _existing_section(source, prefix, nested))),
                 full, [nested])
         if key not in names:
-            close = close_match(key, names)
+            close = meant_setting(prefix, key, names, value)
+            synonym = bool(close) and close != close_match(key, names)  # label: grade_column
             meant = [f"{prefix + '.' if prefix else ''}{close}"] if close else []
             # a misspelt section (pretrain.augmnt.recipe=fundus): the setting typed under it,
             # when it is one of the close section's, is what was meant (pretrain.augment.recipe)
@@ -1416,7 +1464,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             # close spelling in the section typed (umm.image_size: not umm.batch_size first), after
             # the setting of a close section (train.lr: pretrain.lr, then finetune.lr)
             leaf = (rest or str(key)).rsplit(".", 1)[-1] if rest or not isinstance(value, dict) else ""
-            elsewhere = [m for m in _settings_ending(Config(), leaf) if m not in meant] if leaf else []
+            elsewhere = [m for m in _settings_ending(Config(), leaf)
+                         if m not in meant] if leaf and not synonym else []
             meant = meant + elsewhere if rest else elsewhere + meant
             if not meant and leaf:  # lrr, epoch: a misspelt name, every section's setting of the closest
                 meant = _settings_ending(Config(), close_setting_name(leaf))
@@ -2936,7 +2985,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
                           f"pretrain:, umm:, finetune:, run:).\n  fix: write the settings under "
                           f"their sections, e.g.\n    pretrain:\n      epochs: 50\n    run:\n"
                           f"      name: mine")
-    if text.startswith(RESOLVED_HEADER):  # a run's config.yaml, perhaps from before a default
+    if is_resolved_text(text):  # a run's config.yaml, perhaps from before a default
         data = with_former_defaults(data)  # changed: read as it ran (-c RUN/config.yaml resumes)
     return data
 
@@ -4270,7 +4319,7 @@ def referable_from_problem(referable_from: int, grades: Sequence[str]) -> tuple[
     empty, or the ICDR scale the labels are on (``icdr`` or its five names: the two grades are
     then named non-referable, referable), or two names of its own; any other scale is an error
     (:func:`referable_from_rule`)."""
-    if not referable_from or isinstance(referable_from, bool) or not isinstance(referable_from, int):
+    if not referable_from or not _whole_number(referable_from):
         return "", ""
     if referable_from_rule(referable_from, grades).two_grades:  # the range is DATA_RANGES'
         return "", ""
@@ -4334,6 +4383,20 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 RESOLVED_HEADER = "# Resolved drac_ssl configuration"
 """The first words of a configuration :func:`save_config` wrote (a run folder's
 ``config.yaml``): it holds every setting, those the user never set too."""
+
+
+def is_resolved_text(text: str) -> bool:
+    """``text`` (a file's contents, or its first line) is a configuration :func:`save_config`
+    wrote: it starts with :data:`RESOLVED_HEADER`, after a UTF-8 byte-order mark if an editor
+    saved one (Notepad's; :func:`load_config` reads past it, so every reader must)."""
+    return text.removeprefix(BYTE_ORDER_MARK).startswith(RESOLVED_HEADER)
+
+
+def is_resolved_file(path: str | os.PathLike[str]) -> bool:
+    """The file ``path`` is a run's resolved ``config.yaml`` (:func:`is_resolved_text` of its
+    first line). Raises OSError when it cannot be opened; undecodable bytes do not raise."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return is_resolved_text(fh.readline())
 
 
 REPRODUCE_WORDS = "to reproduce in a new run folder"
@@ -4425,14 +4488,64 @@ def generic_config_note(dataset: str) -> str:
             f"dataset and root are ingest settings, not applied")
 
 
-DEFAULTS_BEFORE: dict[str, Any] = {"finetune.keep": "best"}
-"""Settings whose default changed, with the value a configuration written before they existed
-ran under: ``finetune.keep`` became a setting with ``best``, the rule of every earlier run, and
-its default became ``last`` in December 2026. A saved ``config.yaml`` that lacks one is read
+DEFAULTS_BEFORE: dict[str, Any] = {
+    "finetune.keep": "best",
+    "umm.outer_ssl": False,
+    "umm.membership": "pairs",
+    "umm.max_ssl_rise": 0.0,
+}
+"""Settings whose default is not what code from before they existed ran, with the value that
+code ran under: ``finetune.keep`` became a setting with ``best``, the rule of every earlier
+run, and its default became ``last`` in December 2026; ``umm.outer_ssl``, ``umm.membership``
+and ``umm.max_ssl_rise`` came in one commit (6b2ca5d1, 2026-11-30) with today's UMM (``F =
+L_ssl - alpha Delta R``, soft membership, a guard), where earlier code took the outer step on
+``F = -Delta R`` alone (``outer_ssl: false``), of each image's two views (``pairs``), with no
+guard (``0``; an upgrade review: a rerun of such a run's config.yaml ran today's objective
+silently, its UMM variant's QWK 0.36 -> 0.09). The other settings added since default to what
+that code did (``umm.rate_reduction_on: features``, ``umm.outer_batch: same``,
+``umm.start_from: best``, ``umm.alpha: 1``, ``finetune.decision: thresholds``, ...). A saved
+``config.yaml`` that lacks one is read
 with this value (:func:`with_former_defaults`), not today's default, both as a saved side
 compared on a resume and as a ``-c`` file (one that starts with :data:`RESOLVED_HEADER`; a
 hand-written file gets today's defaults); the fine-tuning's fold
 signature leaves this value out of its hash, as it did when it was the default."""
+
+
+def former_defaults_filled(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The :data:`DEFAULTS_BEFORE` settings a ``-c`` file ``path`` lacks and is read with
+    (dotted key -> the former value): only for a run's resolved ``config.yaml`` (it starts
+    with :data:`RESOLVED_HEADER`; a hand-written file gets today's defaults); ``{}`` for any
+    other file, one that names them all, or one that cannot be read (the reading says why)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        saved = yaml.safe_load(text.removeprefix(BYTE_ORDER_MARK)) if is_resolved_text(text) else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    if not isinstance(saved, dict):
+        return {}
+    filled = {}
+    for dotted, value in DEFAULTS_BEFORE.items():
+        section, key = dotted.split(".", 1)
+        part = saved.get(section)
+        if not (isinstance(part, dict) and key in part):
+            filled[dotted] = value
+    return filled
+
+
+def former_defaults_words(filled: dict[str, Any]) -> str:
+    """``filled`` (:func:`former_defaults_filled`, less the settings given on the command line)
+    in words for the console: which settings an older run's ``config.yaml`` lacks and the
+    values they are read with (its code's), or '' when none."""
+    if not filled:
+        return ""
+    values = ", ".join(f"{key}={_yaml_word(value)}" for key, value in filled.items())
+    return (f"the config.yaml was written by code from before {', '.join(filled)} existed: read with "
+            f"the values that code ran under, {values} (today's defaults differ; docs/upgrading.md)")
+
+
+def _yaml_word(value: Any) -> str:
+    """``value`` as a command-line override writes it (``false``, ``pairs``, ``0.0``)."""
+    return yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip()
 
 
 def ingest_modality(settings: dict[str, Any]) -> str:

@@ -103,7 +103,7 @@ are not calibrated, read the grade, not the percentages; the stage says it on it
 ``export/summary.json``'s ``notes`` and as ``calibration_failed``), and so do the bundle's own
 caveats the app says with every grade (:func:`drac_ssl.grading.bundle.grade_caveats`: an
 untrained demo bundle, phantom training images, a trial run; a weak "unlike the training
-images" check once, with its reasons, :func:`_weak_check_line`), with the app's sentence for a
+images" check once, with its reasons, :func:`_weak_check`), with the app's sentence for a
 grade the model never found out of fold (:func:`bundle_caveats`); those caveats are kept in the
 provenance sidecar's ``caveats`` too (the stage's also in ``notes``); the CSV and the exit code
 are unchanged.
@@ -295,6 +295,7 @@ from drac_ssl.grading.bundle import (
     ood_check_caveat,
     probability_columns_words,
     profile_hash_note,
+    rebuild_advice,
     referable_cut_of,
     referable_not_informative,
     reusable_bundle,
@@ -2078,7 +2079,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         record=record, notes_file=notes_file, reasons=reasons, trained=trained, grade_notes=grade_notes,
         pretrained=pretrained, outside=outside, pretrained_by_pixels=pretrained_by_pixels,
         needs_notes=bool(n_flagged or n_trained or n_noted or n_pretrained or any(size_notes)), size_notes=size_notes,
-        caveats=[line.split(": ", 1)[1] for line in caveat_lines])
+        caveats=[sentence for _, sentence in caveat_lines])
     referable_line = said_referable[0][1] if said_referable and not issues else ""
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
@@ -2116,8 +2117,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         print(f"warning: {chance}", file=sys.stderr)
     if uncalibrated := calibration_warning(bundle.metadata):  # the stage's too
         print(f"warning: {uncalibrated}", file=sys.stderr)
-    for line in caveat_lines:  # the app's words; a weak check's once, with its reasons
-        print(line, file=sys.stderr)
+    for channel, sentence in caveat_lines:  # the app's words; a weak check's once, with its reasons
+        print(f"{channel}: {sentence}", file=sys.stderr)
     if legend := grade_legend_line(bundle.grade_names):  # the class numbers in the bundle's names
         print(legend, file=sys.stderr)
     # stdout, printed at the end (print_lines: | head, a full disk)
@@ -2835,7 +2836,7 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
 
 def _ood_check_note(bundle: Bundle) -> str | None:
     """The export's note on a ``bundle`` without an "unlike the training images" check, None
-    when it has one (a weak one is :func:`_weak_check_line`'s): an untrained demo bundle
+    when it has one (a weak one is :func:`_weak_check`'s): an untrained demo bundle
     (``metadata.json`` ``demo``) has none by design and gets no rebuild advice
     (:func:`drac_ssl.grading.demo.demo_ood_words`: a rebuild of its run folder gives the demo
     bundle again, with no check); another bundle without one (built by an older version, or
@@ -2844,27 +2845,29 @@ def _ood_check_note(bundle: Bundle) -> str | None:
         return None
     if bundle.metadata.get("demo"):
         return demo_ood_words(bundle.path)
+    # the one rebuild command of the bundle (rebuild_advice), as the missing-digests note gives
+    # it: an old bundle got two fixes, build_bundle('RUN') here and the run's path there
     return (f"{bundle.path} has no out-of-distribution check (a bundle built by an older version, "
             f"or without the ingest cache): images unlike its training images are graded without "
-            f"a word. Rebuild it from its run folder to have one: {python_word()} -c \"from "
-            f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
+            f"a word. A rebuild gives it one: {rebuild_advice(bundle.path)}")
 
 
-def _caveat_lines(bundle: Bundle, unlike: np.ndarray | None, plural: bool) -> list[str]:
-    """The export command's lines (``warning: ...``, a weak check's ``note: ...``) on what
-    applies to every grade: :func:`bundle_caveats` but the app's short weak-check caveat, said
-    once with its reasons by :func:`_weak_check_line` instead. The provenance sidecar's
-    ``caveats`` are these sentences, so that it says what the command printed."""
+def _caveat_lines(bundle: Bundle, unlike: np.ndarray | None, plural: bool) -> list[tuple[str, str]]:
+    """The export command's lines on what applies to every grade, each ``(channel, sentence)``
+    (``warning``; a weak check's may be a ``note``), printed as ``channel: sentence``:
+    :func:`bundle_caveats` but the app's short weak-check caveat, said once with its reasons
+    by :func:`_weak_check` instead. The provenance sidecar's ``caveats`` are these sentences,
+    so that it says what the command printed."""
     weak_check = ood_check_caveat(bundle.metadata)
-    lines = [f"warning: {caveat}" for caveat in bundle_caveats(bundle, plural=plural) if caveat != weak_check]
-    return [*lines, *([weak] if (weak := _weak_check_line(bundle, unlike)) else [])]
+    lines = [("warning", caveat) for caveat in bundle_caveats(bundle, plural=plural) if caveat != weak_check]
+    return [*lines, *([weak] if (weak := _weak_check(bundle, unlike)) else [])]
 
 
-def _weak_check_line(bundle: Bundle, unlike: np.ndarray | None) -> str:
+def _weak_check(bundle: Bundle, unlike: np.ndarray | None) -> tuple[str, str] | None:
     """The export command's one line on a ``bundle`` whose "unlike the training images" check is
-    weak (:func:`drac_ssl.grading.bundle.ood_check_caveat`, the app's and the stage's caveat;
-    :meth:`drac_ssl.grading.ood.InputProfile.caveat`, its reasons, the model card's), '' for a
-    sound check or none. Said once, with the reasons (it was said twice before: the reasons
+    weak, ``(channel, sentence)`` (:func:`drac_ssl.grading.bundle.ood_check_caveat`, the app's and
+    the stage's caveat; :meth:`drac_ssl.grading.ood.InputProfile.caveat`, its reasons, the model
+    card's), None for a sound check or none. Said once, with the reasons (it was said twice before: the reasons
     as a ``note:``, the app's short caveat as a ``warning:``). ``unlike``: the graded
     images' flags (:attr:`drac_ssl.grading.predict.GradedImages.unlike`). The channel follows
     the rule of :func:`drac_ssl.grading.image_notes.is_plain_note` (a warning casts doubt on an
@@ -2882,13 +2885,13 @@ def _weak_check_line(bundle: Bundle, unlike: np.ndarray | None) -> str:
     most = n > 0 and 2 * n_flagged > n  # flagged most of them: no past "flagged none" beside it
     reasons = bundle.input_profile.caveat(evidence=not most) if bundle.input_profile is not None else ""
     if not (short or reasons):
-        return ""
+        return None
     words = f"the out-of-distribution check of {bundle.path}: {reasons}" if reasons else short
     if most:  # what it did here, so that the weakness reads as about the images it let through
         words += (f"; here it flagged {'every one' if n_flagged == n else n_flagged} of the {n} graded "
                   f"images{'' if n_flagged == n else ': those it did not flag may still be of another kind'}")
     every_flagged = n > 0 and n_flagged == n
-    return f"{'note' if every_flagged else 'warning'}: {words}"
+    return ("note" if every_flagged else "warning"), words
 
 
 def _read_failed(exc: OSError, out: str | None) -> bool:

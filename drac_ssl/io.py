@@ -548,6 +548,25 @@ def recorded_content(path: str | os.PathLike[str], size: int, sha256: str, mtime
         return digest, True
 
 
+def safetensors_damage(path: str | os.PathLike[str]) -> str | None:
+    """What is wrong with the safetensors file ``path`` as a file (safetensors' own words: cut
+    short, ``incomplete metadata, file not fully covered``; a bad header; empty), None when it is
+    whole. Reads its header alone (no tensor is loaded; opened for numpy, so torch is not
+    imported: :mod:`drac_ssl.run_state` checks an older fold record's file with it before
+    torch loads), so a build can check each file before it copies it. Raises PermissionError
+    (and other OSErrors: missing, unreadable) as it is: not damage, the caller says whose
+    access is missing."""
+    from safetensors import SafetensorError, safe_open
+
+    if Path(path).stat().st_size == 0:  # before safe_open: an empty file's error is an OSError
+        return "the file is empty"
+    try:
+        with safe_open(str(path), framework="numpy"):
+            return None
+    except SafetensorError as exc:
+        return str(exc)
+
+
 ZIP_END_SPAN = 22 + 65535
 """Bytes at the end of a zip file that hold its end-of-central-directory record (22 bytes) and
 the comment after it (at most 65535): :func:`zip_ends_whole` reads no more."""

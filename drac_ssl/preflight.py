@@ -320,8 +320,7 @@ def read_config_file(path: str | os.PathLike[str] | None = None) -> ConfigFile:
             where[".".join(parts)] = line
     resolved_file = False
     try:
-        with open(p, encoding="utf-8", errors="replace") as fh:
-            resolved_file = fh.readline().startswith(config_module.RESOLVED_HEADER)
+        resolved_file = config_module.is_resolved_file(p)  # after a byte-order mark too
     except OSError:  # unreadable: already a finding above
         pass
     return ConfigFile(cfg, where, tuple(findings), FixBase(cfg, str(p)), resolved_file)

@@ -148,6 +148,7 @@ from drac_ssl.run_state import (
     selected_variant,
     stage_states,
     stages_damaged_fix,
+    stages_record_and_damage,
     stages_record_damage,
     unfinished,
 )
@@ -765,9 +766,9 @@ def _killed_seconds(seconds: float | None) -> str:
 
 
 def _stages_section(run_dir: Path) -> list[str]:
-    stages = read_stages_record(run_dir)
+    stages, damage = stages_record_and_damage(run_dir)  # one read for both
     lines = ["## Stage wall times", ""]
-    if (damage := stages_record_damage(run_dir)) is not None:
+    if damage is not None:
         return lines + [f"`stages.json` is damaged ({damage}): the stages' times cannot be read. To go on: "
                         f"{stages_damaged_fix(run_dir, in_file=True)}.", ""]
     if not stages:
@@ -959,7 +960,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
                              if "and test images" in seen else "")  # load_pretrain_data's words, old and new
                 lines += [f"Images it learnt from, without labels: {seen.split(', ingest at')[0]}.{test_note}", ""]
             if stage == "umm" and isinstance(meta.get("umm"), dict):
-                lines += [_umm_line(meta["umm"]), ""]
+                lines += [_umm_line(meta["umm"], settings), ""]
         history = pretrain_history(run_dir) if stage == "pretrain" else []
         for p in pngs:
             lines += _figure(run_dir, p, figure_alt(p.stem, title))
@@ -1175,10 +1176,53 @@ def _dataset_words(cfg: dict[str, Any], run_dir: Path) -> str:
     return f"graded retinal images, {layout_name(layout)} layout" if layout else "graded retinal images (data.dataset=drac)"
 
 
-def _umm_line(info: dict[str, Any]) -> str:
+def _older_umm_line(info: dict[str, Any], settings: dict[str, Any]) -> str:
+    """:func:`_umm_line` for UMM weights made by code from before its ``metadata.json``
+    recorded the objective (``umm``: ``source``, ``early_cut``, ``tuned``, ``weights`` only):
+    that code's objective when its ``umm`` settings (``settings``) predate ``umm.outer_ssl``
+    (code before 6b2ca5d1: ``F = -sign * Delta R`` of each image's two views, no guard), the
+    layers ``tuned`` (its outer step's), and no guard clause (an upgrade review: the line said
+    "membership None, outer step on nothing; the guard ... did not fire")."""
+    said = "UMM was made by older code, whose metadata.json records no start rule and no objective"
+    if "outer_ssl" not in settings and settings:
+        if settings.get("use_rate_reduction") is False:
+            said += "; that code took no outer step (umm.use_rate_reduction=false)"
+        else:
+            minimize = settings.get("outer_sign") == "minimize"
+            said += (f"; that code's outer objective was F = {'+' if minimize else '-'}Delta R alone "
+                     f"(umm.outer_sign={'minimize' if minimize else 'maximize'}), membership pairs (each "
+                     f"image's two views), with no guard")
+    tuned = info.get("tuned")
+    if isinstance(tuned, list) and tuned:
+        said += f". Re-tuned: {', '.join(str(name) for name in tuned)}"
+    weights = info.get("weights")
+    return said + (f"; output: {weights}." if isinstance(weights, str) and weights else ".")
+
+
+def _guard_not_fired(guard: dict[str, Any]) -> str:
+    """What UMM's guard was when it did not fire. ``guard``: the UMM ``metadata.json``'s
+    ``umm.guard``. Each limit is checked only when > 0 (drac_ssl.umm.stage), so with
+    ``max_ssl_rise`` 0 (an older run's config.yaml) and no positive ``max_step_ratio`` there
+    was no guard to fire."""
+    def limit(key: str) -> float:
+        value = guard.get(key)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+    rise, ratio = limit("max_ssl_rise"), limit("max_step_ratio")
+    if rise <= 0 and ratio <= 0:
+        return "no guard (umm.max_ssl_rise=0: off)" if "max_ssl_rise" in guard else "no guard recorded"
+    limits = ([f"max SSL-loss rise {guard.get('max_ssl_rise')}"] if rise > 0 else ["umm.max_ssl_rise=0: off"]) \
+        + ([f"max step ratio {guard.get('max_step_ratio')}"] if ratio > 0 else [])
+    return f"the guard ({'; '.join(limits)}) did not fire"
+
+
+def _umm_line(info: dict[str, Any], settings: dict[str, Any] | None = None) -> str:
     """Where UMM started (the pretraining monitor's peak and the chosen checkpoint), its
     objective and what its guard did; then the stage's note when it started at or before the
-    monitor's peak (``umm.start_note``; methods.md section 2)."""
+    monitor's peak (``umm.start_note``; methods.md section 2). ``info``: the UMM
+    ``metadata.json``'s ``umm``; ``settings``: its ``config``'s ``umm`` section (read for
+    weights of older code, :func:`_older_umm_line`)."""
+    if "outer_objective" not in info:  # UMM weights of older code: metadata.json records less
+        return _older_umm_line(info, settings or {})
     start = info.get("start") or {}
     epoch = start.get("epoch")
     peak = start.get("peak_epoch")
@@ -1187,8 +1231,7 @@ def _umm_line(info: dict[str, Any]) -> str:
                  f"({figure_text(start.get('peak_value'))})" if isinstance(peak, int) else "")
     guard = info.get("guard") or {}
     guard_text = (f"the guard stopped UMM ({guard.get('reason')}); output: {info.get('weights')}"
-                  if guard.get("fired") else f"the guard (max SSL-loss rise {guard.get('max_ssl_rise')}) "
-                                             f"did not fire")
+                  if guard.get("fired") else _guard_not_fired(guard))
     note = info.get("start_note")  # not past the monitor's peak (drac_ssl.umm.source.start_note)
     # the departures from the defaults (docs/design.md); absent in runs before them
     departures = [text for key, default, text in (
@@ -2741,6 +2784,38 @@ def _named_alike(a: dict[str, Any], b: dict[str, Any]) -> bool:
     if ca and cb:
         return bool(a.get("git_dirty")) == bool(b.get("git_dirty")) and (ca.startswith(cb) or cb.startswith(ca))
     return _code_name(a) == _code_name(b)
+
+
+_WRITER = re.compile(r"^Written by drac_ssl \S+ at (.+?) on \d{4}-\d\d-\d\dT", re.MULTILINE)
+
+
+def report_writer(run_dir: Path) -> str | None:
+    """Which code wrote ``run_dir/report.md`` as its provenance line says it (``commit
+    d7353f82``, the words after "Written by drac_ssl VERSION at"); '' for a report.md that
+    names none (older code's), None when there is no report.md (or it cannot be read)."""
+    try:
+        head = (run_dir / "report.md").read_text(encoding="utf-8", errors="replace")[:4000]
+    except OSError:
+        return None
+    found = _WRITER.search(head)
+    return found.group(1) if found else ""
+
+
+def rewritten_report_words(run_dir: Path, before: str | None) -> str:
+    """What the console adds to ``[train] report: RUN/report.md`` when the report.md that was
+    there (``before``: :func:`report_writer`'s, read before it was written again) came from
+    other code than the one just written: that its words and figures (``report/``) are this
+    code's now and which code wrote the one replaced ('' when none was there or the same code
+    wrote both). An upgrade review: resuming a finished run of older code rewrote its report
+    silently."""
+    after = report_writer(run_dir)
+    if before is None or before == after:
+        return ""
+    if not before:
+        made = (read_json(run_dir / "environment.json") or {}).get("git_commit")
+        before = ("older code, which named no writer" + (f" (the run was made at commit {made})"
+                                                          if isinstance(made, str) and made else ""))
+    return f" (rewritten with its figures by this code, {after or 'unknown'}; the one replaced was written by {before})"
 
 
 def provenance_line(run_dir: Path) -> str:

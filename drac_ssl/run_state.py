@@ -36,6 +36,7 @@ from drac_ssl.io import (
     read_json_dict,
     recorded_content,
     running_here,
+    safetensors_damage,
     sha256_file,
     try_lock,
     unended_invocation,
@@ -110,12 +111,11 @@ def fold_weights_problem(record: dict[str, Any], weights_path: Path) -> str | No
     (its record's ``weights_file``: size, then SHA-256 when its modification time is not the
     recorded one, as the ingest checks its cache: :func:`drac_ssl.io.recorded_content`), or,
     for a record saved before the size and digest were recorded, not readable as a
-    safetensors file (its header and the length it gives). The one check of both the
-    fine-tuning's resume (``drac_ssl.finetune._train_folds``) and the run's state
+    safetensors file (its header and the length it gives:
+    :func:`drac_ssl.io.safetensors_damage`, the bundle build's check). The one check
+    of both the fine-tuning's resume (``drac_ssl.finetune._train_folds``) and the run's state
     (:func:`_fold_saved`: what ``status`` and the report say a resume reuses). Imports no torch
     (safetensors is opened for numpy, its header alone read)."""
-    from safetensors import SafetensorError, safe_open
-
     recorded = record.get("weights_file")
     try:
         if isinstance(recorded, dict) and {"bytes", "sha256", "mtime_ns"} <= set(recorded):
@@ -126,11 +126,10 @@ def fold_weights_problem(record: dict[str, Any], weights_path: Path) -> str | No
                 return None
             digest, _ = recorded_content(weights_path, recorded["bytes"], recorded["sha256"], recorded["mtime_ns"])
             return None if digest == recorded["sha256"] else "its bytes are not those saved (SHA-256)"
-        with safe_open(str(weights_path), framework="numpy") as fh:
-            fh.keys()
-        return None
-    except (SafetensorError, OSError, ValueError) as exc:
-        return f"it cannot be read as a safetensors file ({exc})"
+        damage = safetensors_damage(weights_path)
+    except (OSError, ValueError) as exc:
+        damage = str(exc)
+    return None if damage is None else f"it cannot be read as a safetensors file ({damage})"
 
 
 def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
@@ -212,11 +211,19 @@ def stages_record_damage(run_dir: str | os.PathLike[str]) -> str | None:
     """What is wrong with the run folder's damaged ``stages.json`` (``empty``, ``not UTF-8
     (byte 0xff at offset 41)``, ``not valid JSON: ...``, ``a JSON list, not an object``) for a
     lenient reader's note; None when it is whole, missing or cannot be read."""
+    return stages_record_and_damage(run_dir)[1]
+
+
+def stages_record_and_damage(run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], str | None]:
+    """:func:`read_stages_record` (lenient: ``{}`` for a missing, unreadable or damaged file)
+    and :func:`stages_record_damage` from one read of ``stages.json``, for a lenient caller
+    that wants both."""
     try:
         raw = (Path(run_dir) / STAGES_RECORD).read_bytes()
     except OSError:
-        return None
-    return _decoded_stages(raw)[1] or None
+        return {}, None
+    status, why = _decoded_stages(raw)
+    return ({}, why) if status is None else (status, None)
 
 
 def _decoded_stages(raw: bytes) -> tuple[dict[str, Any] | None, str]:
@@ -1274,7 +1281,7 @@ def unfinished_state(run_dir: str | os.PathLike[str], needs: str) -> Unfinished 
                           "configs/fundus.yaml, or a folder of your own: docs/data.md)", False)
     states = stage_states(folder)
     planned = [s.stage for s in states]
-    recorded = read_stages_record(folder)
+    recorded, damage = stages_record_and_damage(folder)  # one read for both
     if needs not in planned and (recorded.get(needs) or {}).get("status") == "done":
         return None
     if needs in planned and any(s.stage == needs and s.status == "done" for s in states):
@@ -1288,8 +1295,7 @@ def unfinished_state(run_dir: str | os.PathLike[str], needs: str) -> Unfinished 
     running = next((s for s in open_ if s.status == "running"), None)
     lines = "; ".join(s.words() for s in open_)
     done_words = f"; done: {', '.join(done)}" if done else ""
-    damage = stages_record_damage(folder) if running is None else None
-    if damage is not None:  # its stages read as not run: the record of them is what is wrong
+    if running is None and damage is not None:  # its stages read as not run: the record of them is what is wrong
         return Unfinished(f"its {STAGES_RECORD} is damaged ({damage}), so which stages finished cannot be read",
                           stages_damaged_fix(folder, resume=command + (f" ({note})" if note else ""))
                           + "; then rerun this command", False)

@@ -268,7 +268,7 @@ def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, An
 def saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
     """A run folder's saved ``config.yaml`` as this version reads it: settings added since it
     was written take their defaults (the values the run used), or, for a setting whose default
-    changed since (:data:`drac_ssl.config.DEFAULTS_BEFORE`: ``finetune.keep``), the value runs
+    changed since (:data:`drac_ssl.config.DEFAULTS_BEFORE`: ``finetune.keep``, three ``umm.*``), the value runs
     ran under before it existed; as written when it no longer parses (a removed setting), so
     the comparison names it."""
     try:

@@ -39,6 +39,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+# the header check of a safetensors file, torch-free (drac_ssl.run_state reads it without torch);
+# re-exported for the bundle build and older callers
+from drac_ssl.io import safetensors_damage as safetensors_damage
+
 __all__ = ["WeightsFileError", "WeightsMatch", "match_weights", "read_weights_file", "safetensors_damage"]
 
 WRAPPER_SEGMENTS = ("module", "_orig_mod")
@@ -351,23 +355,6 @@ def load_safetensors(path: str | Path) -> dict[str, Tensor]:
         raise WeightsFileError(
             f"{path}: a damaged safetensors file ({exc}).\n  fix: copy it again and check its size."
         ) from None
-
-
-def safetensors_damage(path: str | Path) -> str | None:
-    """What is wrong with the safetensors file ``path`` as a file (safetensors' own words: cut
-    short, ``incomplete metadata, file not fully covered``; a bad header; empty), None when it is
-    whole. Reads its header alone (no tensor is loaded), so a build can check each file before
-    it copies it. Raises PermissionError (and other OSErrors: missing, unreadable) as it is:
-    not damage, the caller says whose access is missing."""
-    from safetensors import SafetensorError, safe_open
-
-    if Path(path).stat().st_size == 0:  # before safe_open: an empty file's error is an OSError
-        return "the file is empty"
-    try:
-        with safe_open(str(path), framework="pt"):
-            return None
-    except SafetensorError as exc:
-        return str(exc)
 
 
 def read_weights_file(path: str | Path) -> dict[str, Tensor]:

@@ -218,6 +218,43 @@ def test_data_config_refuses_a_whole_number_setting_of_another_type() -> None:
     assert type(DataConfig(workers=np.int64(2)).workers) is int  # type: ignore[arg-type]
 
 
+def test_numpy_integers_are_whole_numbers_in_every_setting_and_a_bool_is_not() -> None:
+    """A notebook's settings come from numpy arrays (``np.int64``): DataConfig took them for its
+    own fields only; a saved or dict config refused them ("must be an integer, got
+    np.int64(3)"), cache sizes from ``list(np.array([256, 512]))`` failed the size check and a
+    referral cut np.int64(2) was no ICDR grade. Integers are :class:`numbers.Integral`; bools stay refused."""
+    from drac_ssl.config import DataConfig, from_dict, referable_from_rule, valid_cache_size
+
+    cfg = from_dict({"data": {"n_folds": np.int64(3), "cache_sizes": [np.int64(256), np.int32(512)]},
+                     "pretrain": {"epochs": np.int64(7)}})
+    assert (cfg.data.n_folds, cfg.data.cache_sizes, cfg.pretrain.epochs) == (3, [256, 512], 7)
+    assert {type(v) for v in (cfg.data.n_folds, *cfg.data.cache_sizes, cfg.pretrain.epochs)} == {int}
+    sides = DataConfig(cache_sizes=list(np.array([256, 512]))).cache_sizes
+    assert sides == [256, 512] and {type(v) for v in sides} == {int}
+    assert valid_cache_size(np.int64(256)) and not valid_cache_size(True)
+    assert referable_from_rule(np.int64(2)).valid and not referable_from_rule(True).valid
+    with pytest.raises(ConfigError, match=r"'pretrain.epochs' must be an integer, got True"):
+        from_dict({"pretrain": {"epochs": True}})
+    with pytest.raises(ConfigError, match=r"'data.n_folds' must be an integer, got True"):
+        DataConfig(n_folds=True)
+
+
+def test_a_numpy_integer_given_for_a_list_gets_the_same_fix_as_its_int() -> None:
+    """``cache_sizes: np.int64(256)`` (a notebook's value for a list) was told the default
+    ([256,512]) while a plain 256 was told [256]: the one-value fix took Python numbers only
+    (a review, F2). A bool is still no number: the default."""
+    from drac_ssl.config import from_dict
+
+    def fix(value: object) -> str:
+        with pytest.raises(ConfigError) as err:
+            from_dict({"data": {"cache_sizes": value}})
+        return str(err.value).rsplit("fix: ", 1)[-1]
+
+    assert fix(256) == "data.cache_sizes=[256] (a list, even of one value; the default is [256,512])"
+    assert fix(np.int64(256)) == fix(np.int32(256)) == fix(256)
+    assert fix(True) == "data.cache_sizes=[256,512] (the default)"
+
+
 def test_ingest_run_refuses_a_dict_for_its_config(tmp_path: Path) -> None:
     from data_prep import ingest
 

@@ -308,10 +308,17 @@ def _test_images_and(run: Path, folder: Path, n: int, name: str, pixels: np.ndar
     return folder
 
 
+def _weak_check_line(bundle: bundles.Bundle, unlike: np.ndarray | None) -> str:
+    """``export._weak_check`` as the command prints it (``channel: sentence``, as ``main`` prints
+    each of ``_caveat_lines``); '' for none."""
+    weak = export._weak_check(bundle, unlike)
+    return f"{weak[0]}: {weak[1]}" if weak else ""
+
+
 def test_the_provenance_caveats_are_the_lines_the_export_printed(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Review F4: a trial bundle's weak "unlike the training images" check was printed once with
-    its reasons (``_weak_check_line``) while the sidecar's ``caveats`` kept the app's short
+    its reasons (``_weak_check``) while the sidecar's ``caveats`` kept the app's short
     sentence the command did not print; docs/deploying.md says they are the same sentences."""
     folder = _test_images_and(exported_run, tmp_path / "two", 1, "grey.png", np.full((64, 64), 90, np.uint8))
     out_csv = tmp_path / "g.csv"
@@ -1380,11 +1387,11 @@ def test_a_weak_out_of_distribution_check_is_said_once(
     from dataclasses import replace
 
     bundle = export.load_bundle(exported_run)
-    assert export._weak_check_line(bundle, np.zeros(3, bool)).startswith("warning: ")
+    assert _weak_check_line(bundle, np.zeros(3, bool)).startswith("warning: ")
     sound = replace(bundle, input_profile=replace(bundle.input_profile, n_images=10_000, trial_run=False),
                             metadata={**bundle.metadata, "trial_run": {"trial": False},
                                       "input_profile": {**bundle.metadata["input_profile"], "weak": False}})
-    assert export._weak_check_line(sound, np.zeros(3, bool)) == ""
+    assert _weak_check_line(sound, np.zeros(3, bool)) == ""
 
 
 def test_a_weak_checks_past_evidence_is_history_and_not_beside_a_count_of_all_flagged(exported_run: Path) -> None:
@@ -1397,12 +1404,12 @@ def test_a_weak_checks_past_evidence_is_history_and_not_beside_a_count_of_all_fl
     bundle = export.load_bundle(exported_run)
     assert bundle.input_profile is not None and bundle.input_profile.trial_run
     assert "review by hand of 2026-12-04" in TRIAL_EVIDENCE and "docs/app.md" in TRIAL_EVIDENCE
-    none = export._weak_check_line(bundle, np.zeros(4, bool))
+    none = _weak_check_line(bundle, np.zeros(4, bool))
     assert none.startswith("warning: ") and TRIAL_EVIDENCE in none and "here it flagged" not in none
-    every = export._weak_check_line(bundle, np.ones(4, bool))
+    every = _weak_check_line(bundle, np.ones(4, bool))
     assert every.startswith("note: ") and "flagged none" not in every, every
     assert every.endswith("; here it flagged every one of the 4 graded images"), every
-    most = export._weak_check_line(bundle, np.array([True, True, True, False]))
+    most = _weak_check_line(bundle, np.array([True, True, True, False]))
     assert most.startswith("warning: ") and "flagged none" not in most
     assert most.endswith("here it flagged 3 of the 4 graded images: those it did not flag may still be of "
                          "another kind"), most
