@@ -274,7 +274,7 @@ def test_a_dirty_checkout_records_the_full_commit_the_diffs_hash_and_the_changed
     (checkout / "configs" / "mine.yaml").write_text("run:\n  seed: 1\n")
     (checkout / "docs" / "notes.md").write_text("other notes\n")
     dirty = runtime.code_origin()
-    diff = run_git(checkout, "diff", "HEAD", "--binary", text=False).stdout
+    diff = run_git(checkout, "diff", "HEAD", "--binary", "--full-index", text=False).stdout
     assert dirty["git_dirty"] is True and dirty["git_commit_full"] == commit
     assert dirty["git_diff_sha256"] == hashlib.sha256(diff).hexdigest()
     assert dirty["git_changed_files"] == ["drac_ssl/metrics.py"]  # docs/ is no package folder
@@ -332,6 +332,7 @@ _HOSTILE_GIT_CONFIG = """[color]
 \torderFile = {order}
 \texternal = {external}
 [core]
+\tabbrev = 12
 \tattributesFile = {attributes}
 \tquotePath = false
 [diff "shout"]
@@ -355,7 +356,7 @@ def test_the_diffs_hash_does_not_follow_the_users_git_configuration(
     package_at(checkout / "drac_ssl")
     shut_out_git_config(monkeypatch)
     plain = runtime.code_origin()["git_diff_sha256"]
-    expected = run_git(checkout, "diff", "HEAD", "--binary", "--no-renames", text=False).stdout
+    expected = run_git(checkout, "diff", "HEAD", "--binary", "--full-index", "--no-renames", text=False).stdout
     assert plain == hashlib.sha256(expected).hexdigest()
     (tmp_path / "order").write_text("drac_ssl/metrics.py\n")
     (tmp_path / "attributes").write_text("*.py diff=shout\n")
