@@ -4,6 +4,7 @@ a ``~/.gitconfig`` with ``[commit] gpgsign = true`` failed 11 bench tests (git c
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 from pathlib import Path
 
@@ -97,6 +98,24 @@ def test_a_commit_succeeds_under_a_users_config_that_signs_every_commit(
     isolated_git(repo, "commit", "-q", "-m", "one")
     assert len(isolated_git(repo, "log", "-1", "--format=%h")) == 7  # the user's core.abbrev unread
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_checkout_owned_by_another_user_is_read_not_refused(tmp_path: Path) -> None:
+    """With the global configuration went its ``safe.directory``: git refused a checkout owned
+    by another user ("dubious ownership", exit 128) and tests skipped or passed on that."""
+    if shutil.which("git") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("needs git and root (to give the repository to another user)")
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    isolated_git(repo, "init", "-q")
+    (repo / "sub" / "a.txt").write_text("a\n", encoding="utf-8")
+    isolated_git(repo, "add", "-A")
+    isolated_git(repo, "commit", "-q", "-m", "one")
+    for folder, _, files in os.walk(repo):
+        for name in (folder, *(os.path.join(folder, f) for f in files)):
+            os.chown(name, 65534, 65534)  # nobody's
+    assert isolated_git(repo, "ls-files") == "sub/a.txt"
+    assert isolated_git(repo / "sub", "ls-files") == "a.txt"
 
 
 PROBE = '''"""A docstring that shows subprocess.run(["git", "status"]) is no call."""

@@ -7,6 +7,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,10 +52,11 @@ def _tracked(*folders: str) -> list[Path]:
     """The ``.py`` files under ``folders`` that git tracks (and the working tree still has), so
     that an untracked scratch file neither hides nor makes a finding; every ``.py`` file there
     when the repository is not a git checkout (an unpacked source archive has no scratch)."""
-    try:
-        listed = run_git(REPO, "ls-files", "-z", "--", *folders).stdout.split("\0")
-    except (OSError, subprocess.SubprocessError):
+    if shutil.which("git") is None or not (REPO / ".git").exists():
         return sorted(p for folder in folders for p in (REPO / folder).rglob("*.py"))
+    done = run_git(REPO, "ls-files", "-z", "--", *folders, check=False)
+    assert done.returncode == 0, f"git ls-files in {REPO} failed: {done.stderr}"  # no glob in its stead
+    listed = done.stdout.split("\0")
     return sorted(REPO / f for f in listed if f.endswith(".py") and (REPO / f).is_file())
 
 

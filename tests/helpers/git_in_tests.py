@@ -8,8 +8,12 @@ what git prints. Every test that runs git goes through this module: no global
 (``GIT_CONFIG_GLOBAL`` is the null device, which also hides ``~/.gitconfig`` and the XDG one)
 and no system configuration (``GIT_CONFIG_NOSYSTEM``), a made-up author, no signing, and none of
 the variables a git hook sets (``GIT_DIR``, ``GIT_INDEX_FILE``, ...) that would point the call at
-another repository. Code under test that runs git itself sees the user's configuration unless
-the test calls :func:`shut_out_git_config`.
+another repository. With the global configuration goes its ``safe.directory``: :func:`run_git`
+names the repository's top folder safe on the command line, so that a checkout owned by another
+user (a container's mounted folder) is read rather than refused ("dubious ownership", exit 128).
+Code under test that runs git itself sees the user's configuration unless the test calls
+:func:`shut_out_git_config`, and git run by a script the test starts (``bash -c``, a package's
+own ``git`` call) still reads the user's configuration under :func:`run_git` alone.
 """
 
 from __future__ import annotations
@@ -35,13 +39,21 @@ def git_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return {**{k: v for k, v in environ.items() if k not in HOOK_VARIABLES}, **NO_CONFIG}
 
 
+def top_folder(repo: Path) -> str:
+    """The real path of the folder at or above ``repo`` that holds ``.git`` (the one git checks
+    the owner of); ``repo``'s real path when none does."""
+    real = Path(os.path.realpath(repo))
+    return str(next((folder for folder in (real, *real.parents) if (folder / ".git").exists()), real))
+
+
 def run_git(repo: Path, *args: str, user: str = "user", check: bool = True, text: bool = True,
             timeout: float = 60) -> subprocess.CompletedProcess:
     """``git -C repo ARGS`` run under :func:`git_env` with author ``user`` and no signing; stdout
-    and stderr captured (``str`` when ``text``, else ``bytes``). Raises CalledProcessError when
-    ``check`` and git fails, FileNotFoundError when git is not installed."""
-    return subprocess.run(["git", "-C", str(repo), "-c", f"user.name={user}", "-c", f"user.email={user}@example.org",
-                           "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
+    and stderr captured (``str`` when ``text``, else ``bytes``); ``repo``'s :func:`top_folder` is a
+    ``safe.directory`` whoever owns it. Raises CalledProcessError when ``check`` and git fails,
+    FileNotFoundError when git is not installed."""
+    return subprocess.run(["git", "-C", str(repo), "-c", f"safe.directory={top_folder(repo)}",
+                           "-c", f"user.name={user}", "-c", f"user.email={user}@example.org", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
                           capture_output=True, text=text, check=check, env=git_env(), timeout=timeout)
 
 
