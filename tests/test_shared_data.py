@@ -21,6 +21,7 @@ from shared_data import (
     SHARED_DATA,
     SharedDataError,
     check_complete,
+    listed_files,
     missing_reason,
     need,
     needs,
@@ -150,6 +151,43 @@ def test_a_data_folder_missing_files_its_checksum_list_names_is_said_with_them(
     (tmp_path / "SHA256SUMS").write_text(f"{'ab' * 32}  a\nnot a line\n", encoding="utf-8")
     with pytest.raises(SharedDataError, match=r"SHA256SUMS, line 2: 'not a line' is not '<sha256>  <path>'"):
         check_complete(tmp_path)
+
+
+def test_names_sha256sum_escapes_are_read_as_the_names_they_stand_for(tmp_path: Path) -> None:
+    """sha256sum writes a line that starts with a backslash for a name holding a backslash or a
+    newline, its name escaped: such a list stopped the run as 'not <sha256>  <path>'."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "SHA256SUMS").write_text(f"{'ab' * 32}  plain.png\n\\{'cd' * 32}  sub/back\\\\slash.png\n"
+                                         f"\\{'ef' * 32}  new\\nline.png\n", encoding="utf-8")
+    assert listed_files(tmp_path) == ["plain.png", "sub/back\\slash.png", "new\nline.png"]
+    for name in ("plain.png", "sub/back\\slash.png"):
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(SharedDataError, match="1 of the 3 files its SHA256SUMS lists are missing: new\nline.png"):
+        check_complete(tmp_path)
+    (tmp_path / "new\nline.png").write_bytes(b"")
+    check_complete(tmp_path)
+    (tmp_path / "SHA256SUMS").write_text(f"\\{'ab' * 32}  odd\\x.png\n", encoding="utf-8")  # no escape of sha256sum
+    with pytest.raises(SharedDataError, match=r"SHA256SUMS, line 1: .* is not '<sha256>  <path>'"):
+        listed_files(tmp_path)
+
+
+def test_an_unreadable_checksum_list_stops_with_the_fix_not_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SHA256SUMS the user may not read raised a bare PermissionError out of pytest_configure."""
+    _listing(tmp_path, "drac_samples/sample_0.png")
+    read_text = Path.read_text
+
+    def denied(self: Path, *args: object, **kwargs: object) -> str:
+        if self.name == "SHA256SUMS":
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    with pytest.raises(SharedDataError) as error:
+        check_complete(tmp_path)
+    assert str(error.value) == (
+        f"the real data folder's checksum list {tmp_path / 'SHA256SUMS'} cannot be read (Permission denied): make "
+        f"it readable (`chmod a+r {tmp_path / 'SHA256SUMS'}`), or point {ENV_VAR} at a copy of the data you can read")
 
 
 def test_a_run_pointed_at_an_incomplete_data_folder_stops_before_any_test(tmp_path: Path) -> None:

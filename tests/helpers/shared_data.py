@@ -35,8 +35,13 @@ DEFAULT_SHARED_DATA = REPO.parent / "shared" / "data"
 # in every skip reason of a missing real-data file, and nowhere else: tests/conftest.py counts by it
 MISSING_MARK = f"(real data absent; {ENV_VAR}"
 CHECKSUM_LIST = "SHA256SUMS"
-"""The data folder's list of its files, one ``<sha256>  <path>`` a line (``sha256sum``'s format)."""
-_LISTED = re.compile(r"[0-9a-fA-F]{64} [ *](?P<path>.+)")
+"""The data folder's list of its files, one ``<sha256>  <path>`` a line (``sha256sum``'s format;
+a line that starts with ``\\`` has its name escaped, as sha256sum writes a name holding a backslash
+or a newline)."""
+_LISTED = re.compile(r"(?P<escaped>\\?)[0-9a-fA-F]{64} [ *](?P<path>.+)")
+_ESCAPES = {"\\": "\\", "n": "\n", "r": "\r"}
+"""sha256sum's escapes in a name whose line starts with a backslash (a name holding ``\\``, a
+newline or a carriage return): ``\\\\``, ``\\n``, ``\\r``."""
 
 
 class SharedDataError(Exception):
@@ -70,22 +75,38 @@ def shared_data_folder(environ: Mapping[str, str] = os.environ) -> Path:
 
 def listed_files(folder: Path) -> list[str] | None:
     """The paths (relative to ``folder``) that ``folder/SHA256SUMS`` lists; None without that
-    file. Raises :class:`SharedDataError` naming the line of one that is not ``<sha256>  <path>``."""
+    file. Raises :class:`SharedDataError` naming the line of one that is not ``<sha256>  <path>``,
+    or when the list cannot be read (no permission, no UTF-8)."""
     listing = folder / CHECKSUM_LIST
     try:
         text = listing.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:  # PermissionError, a folder named so, bytes that are no UTF-8
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SharedDataError(
+            f"the real data folder's checksum list {listing} cannot be read ({why}): make it readable "
+            f"(`chmod a+r {listing}`), or point {ENV_VAR} at a copy of the data you can read") from None
     paths = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         match = _LISTED.fullmatch(line)
-        if match is None:
+        path = match and (_unescaped(match["path"]) if match["escaped"] else match["path"])
+        if not path:
             raise SharedDataError(f"{listing}, line {number}: {line[:80]!r} is not '<sha256>  <path>' (sha256sum's "
                                   f"format): fix the line, or write the list again with sha256sum in that folder")
-        paths.append(match["path"])
+        paths.append(path)
     return paths
+
+
+def _unescaped(name: str) -> str | None:
+    """``name`` of a sha256sum line that starts with a backslash, its escapes undone; None when
+    it holds an escape sha256sum does not write."""
+    parts = re.split(r"(\\.?)", name)
+    if any(part.startswith("\\") and part[1:] not in _ESCAPES for part in parts[1::2]):
+        return None
+    return "".join(_ESCAPES[part[1:]] if n % 2 else part for n, part in enumerate(parts))
 
 
 def check_complete(folder: Path, show: int = 10) -> None:
