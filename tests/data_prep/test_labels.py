@@ -25,7 +25,9 @@ def rows() -> list[tuple[str, int]]:
 
 
 def real_rows() -> list[tuple[str, int]]:
-    """The real DRAC label file's rows (the test skips, counted, without it)."""
+    """The real DRAC label file's rows (the test skips, counted, without it; the skip is
+    reported at the test's line, not here)."""
+    __tracebackhide__ = True
     lines = need(REAL_LABELS, "the real DRAC label file").read_text(encoding="utf-8").splitlines()
     assert lines[0] == ",".join(HEADER), lines[0]
     return [(name, int(grade)) for name, grade in (line.split(",") for line in lines[1:])]
