@@ -105,6 +105,21 @@ SQUEEZE_FIX = f"add --fundus-crop, which {FUNDUS_CROP_DOES}"
 the words of the crop's advice (:data:`drac_ssl.grading.image_notes.FUNDUS_CROP_DOES`)."""
 
 
+SQUEEZE_FIX_OCTA = ("crop or pad the scan to a square (its scan area) before the ingest; "
+                    "--fundus-crop is for fundus photographs: it looks for a round disc and would "
+                    "cut into an OCTA scan")
+"""The ingest's fix for a non-square UW-OCTA scan squeezed into the cache: the ingest puts it
+in place of :data:`SQUEEZE_FIX` once the modality is known (:func:`octa_squeeze_fix`)."""
+
+
+def octa_squeeze_fix(problem: Problem) -> Problem:
+    """``problem`` with :data:`SQUEEZE_FIX_OCTA` for its fix when it is the squeeze warning
+    of :func:`cache_rows` (its fix :data:`SQUEEZE_FIX`); any other problem as it is."""
+    if problem.kind != "size" or problem.fix != SQUEEZE_FIX:
+        return problem
+    return dataclasses.replace(problem, fix=SQUEEZE_FIX_OCTA)
+
+
 def squeezed_words(width: int, height: int) -> str:
     """``non-square image WxH squeezed to a square``: what :func:`cache_rows` does to a
     ``width`` x ``height`` image (pixels) that is not square, without ``fundus_crop``; the
@@ -343,6 +358,11 @@ class FileRecord:
     # area (what tells grey photographs from UW-OCTA scans, whose box is the whole frame or
     # nearly); kept in the state, False without --fundus-crop or in a state written before it
     disc_cut: bool = False
+    # the share of the image's pixels whose channels differ (data_prep.decode.colour_share):
+    # below OVERLAY_SHARE a grey picture with a coloured overlay; kept in the state, None for
+    # an array row or a state written before it was recorded (a colour record then counts as
+    # a colour picture)
+    colour_share: float | None = None
 
     def problems(self, display_path: str) -> list[Problem]:
         return [Problem(display_path, *issue) for issue in self.issues]
@@ -355,7 +375,7 @@ class FileRecord:
                 "phantom": self.phantom, "grey_level": self.grey_level,
                 "pixels_sha256": self.pixels_sha256, "cache_index": cache_index,
                 "identity": list(self.identity) if self.identity is not None else None,
-                "disc_cut": self.disc_cut}
+                "disc_cut": self.disc_cut, "colour_share": self.colour_share}
 
     @classmethod
     def from_state(cls, rel: str, entry: dict[str, Any]) -> FileRecord:
@@ -386,6 +406,8 @@ def _fill(record: FileRecord, image: DecodedImage, sizes: Sequence[int], options
     """Record what was decoded and the cache rows."""
     record.width, record.height, record.mode = image.width, image.height, image.mode
     record.colour, record.phantom = image.colour, image.phantom
+    if image.file_format != "npz":
+        record.colour_share = image.colour_share
     problems = list(image.problems)
     if image.pixels is not None:
         # the level as decoded (8-bit), not as cached: a crop or the Graham filter changes it

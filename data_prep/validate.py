@@ -389,6 +389,7 @@ class DecodedImage:
     colour: bool = False
     grey_conversion: str = ""
     phantom: bool = False
+    colour_share: float = 0.0  # the share of pixels whose channels differ (data_prep.decode.colour_share)
 
     @property
     def gray(self) -> np.ndarray | None:
@@ -620,7 +621,8 @@ def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,
                                          expected_side if grey else None)
     to_grey = converted[0].what if converted and decoded.pixels.ndim == 3 and pixels.ndim == 2 else ""
     return DecodedImage(pixels, decoded.width, decoded.height, decoded.mode, problems,
-                        decoded.file_format, decoded.colour, to_grey, decoded.phantom)
+                        decoded.file_format, decoded.colour, to_grey, decoded.phantom,
+                        decoded.colour_share)
 
 
 # --------------------------------------------------------------------------------------
