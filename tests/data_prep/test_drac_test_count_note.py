@@ -11,6 +11,7 @@ from test_ingest import config, make_drac, make_plain, smooth_image, write_png
 
 from data_prep import ingest
 from data_prep.layout import IMAGES_DIR, TASK_DIR, TEST_DIR, TEST_ROOT_DIR, TRAIN_DIR, discover
+from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
 
@@ -45,3 +46,11 @@ def test_the_note_is_not_said_for_386_images_no_testing_set_or_another_layout(tm
     assert ingest.drac_test_count_note(layout, 0) == []  # no test image: the layout's own note says it
     plain = discover(config(make_plain(tmp_path / "plain", {"a.png": 0, "b.png": 1}, test=("t.png",))))
     assert plain.kind == "plain" and ingest.drac_test_count_note(plain, 1) == []
+
+
+def test_the_note_says_more_images_and_not_in_the_phantom_sets_folder(tmp_path: Path) -> None:
+    layout = discover(config(_small_drac(tmp_path / "DRAC", n_test=1)))
+    (said,) = ingest.drac_test_count_note(layout, DRAC_TEST_IMAGES + 1)
+    assert "(1 more)" in said.what, said
+    (layout.root / PHANTOM_MANIFEST).write_text("{}")  # the phantom set asked for its own count
+    assert ingest.drac_test_count_note(layout, 1) == []

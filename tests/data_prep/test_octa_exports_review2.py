@@ -82,7 +82,8 @@ def test_a_tiff_with_a_preview_page_or_a_copy_is_a_plain_note() -> None:
         assert "only the first is used" not in said.what
     for name, data in {"another scan": tiff([scan, other], [None, None]),
                        "undeclared small page": tiff([scan, preview], [None, None]),
-                       "preview first": tiff([preview, scan], [{254: 1}, None])}.items():
+                       "preview first": tiff([preview, scan], [{254: 1}, None]),
+                       "same-size preview first": tiff([scan, scan.copy()], [{254: 1}, None])}.items():
         (said,) = decode(data, name).problems
         assert said.severity == "warning" and "2 frames: only the first is used" in said.what, name
     many = decode(tiff([scan] * 10, [None] * 10), "copies").problems[0].what

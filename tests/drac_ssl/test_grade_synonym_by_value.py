@@ -20,7 +20,7 @@ def meant(override: str) -> str:
 
 @pytest.mark.parametrize("override", ["data.labels=/data/eyepacs/trainLabels.csv",
                                       "data.label=trainLabels.csv", "data.diagnosis=grades.tsv",
-                                      r"data.level=C:\aptos\train"])
+                                      r"data.level=C:\aptos\train", "data.labels=/data/eyepacs/train"])
 def test_a_path_is_offered_data_labels_csv(override: str) -> None:
     said = meant(override)
     assert "Did you mean 'data.labels_csv'?" in said, said

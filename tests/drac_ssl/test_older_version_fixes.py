@@ -24,6 +24,8 @@ def test_an_older_cache_is_said_rebuilt_with_its_version(tmp_path: Path) -> None
     assert line == (f"{tmp_path}: cache of an older version (state 1, now {cache.STATE_VERSION}) -> "
                     f"rebuilding it; manifest.csv will be replaced")
     assert cache.other_version_words(cache.STATE_VERSION + 1).startswith("cache of a newer version")
+    # a bool is an int to Python, but no version: True is not "an older version 1"
+    assert cache.other_version_words(True) == f"cache state of no known version (True, now {cache.STATE_VERSION})"
 
 
 def test_an_older_bundle_gets_one_rebuild_command(tmp_path: Path) -> None:
