@@ -50,6 +50,7 @@ import numpy as np
 from data_prep import cache
 from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
+from data_prep.colour_rule import is_overlay
 from data_prep.copies import copy_keys  # the pretraining's rule too
 from data_prep.decode import CONVERTED_DEPTH, OVERLAY_SHARE, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import (
@@ -1441,9 +1442,10 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
 
 def _overlaid(record: cache.FileRecord) -> bool:
     """Whether a colour ``record`` is a grey picture with a coloured overlay: its channels
-    differ in under :data:`data_prep.decode.OVERLAY_SHARE` of its pixels (a record without the
-    share, an array row or an older state's, is a colour picture)."""
-    return record.colour and record.colour_share is not None and record.colour_share < OVERLAY_SHARE
+    differ in some but under :data:`data_prep.decode.OVERLAY_SHARE` of its pixels
+    (:func:`data_prep.colour_rule.is_overlay`; a record without the share, an array row or an
+    older state's, is a colour picture)."""
+    return is_overlay(record.colour, record.colour_share)
 
 
 def _grey_picture(record: cache.FileRecord) -> bool:
