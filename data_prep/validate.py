@@ -51,7 +51,6 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     id_words,
     missing_column,
     normalise,
-    not_grade_column,
     not_utf8_words,
     one_column_for_two_roles,
     parse_grade,
