@@ -576,8 +576,10 @@ INFERRED_ICDR = ("inferred: the ICDR scale (icdr), as data.grades is not set and
 
 COLOUR_PEEK = 5
 """The labelled images :func:`infer_icdr` peeks at to tell colour photographs: their headers,
-and for a colour pixel format a thumbnail (:func:`_colour_by_header`), so that the preflight,
-which decodes no whole image, decides as the ingest."""
+and for a colour pixel format a thumbnail (:func:`_colour_by_header`), so that the preflight
+decides as the ingest. It decodes no image but these: at most this many files of a colour
+pixel format, each whole (the thumbnail takes every n-th pixel of the decoded file, as an
+averaged or reduced decode spreads a thin overlay's colour)."""
 
 COLOUR_THUMBNAIL = 256
 """The longer side (px), about, of the thumbnail :func:`_colour_by_header` measures of a colour

@@ -1273,8 +1273,11 @@ def _unknown_setting_fix(where: str, setting: str, meant: Sequence[str], value: 
 
 def _dotted_setting(section: Any, key: str, value: Any = None) -> str:
     """The setting of dataclass ``section`` that the dotted ``key`` names (``finetune.epochs``),
-    or, its last name misspelt, the closest (``finetune.epoch`` -> ``finetune.epochs``); ""
-    when its sections are none of ``section``'s."""
+    or, its last name unknown, the one it meant (:func:`meant_setting`): its synonym, chosen by
+    the ``value`` it is given where the synonym names several settings (``data.labels:
+    /d/trainLabels.csv`` -> ``data.labels_csv``, ``data.labels: [no, mild]`` -> ``data.grades``),
+    else the closest spelling (``finetune.epoch`` -> ``finetune.epochs``); "" when its sections
+    are none of ``section``'s or nothing is close."""
     if _has_setting(section, key):
         return key
     head, _, leaf = key.rpartition(".")
