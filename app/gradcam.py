@@ -155,13 +155,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from data_prep.colour_rule import GREY_SPREAD_LEVELS, colour_share
+from data_prep.colour_rule import GREY_SPREAD_LEVELS, OVERLAY_SHARE, colour_share
 from drac_ssl.starting import import_keeping_random
 
 if TYPE_CHECKING:
     from data_prep.cache import RowGeometry
 
-__all__ = ["COARSE_CELLS", "COLOUR_PEAK_OPACITY", "COLOUR_PIXEL_SHARE", "FLAT_FLOOR_PERCENTILE", "FLAT_FLOOR_SHARE", "GREY_SPREAD_LEVELS",
+__all__ = ["COARSE_CELLS", "COLOUR_PEAK_OPACITY", "FLAT_FLOOR_PERCENTILE", "FLAT_FLOOR_SHARE", "GREY_SPREAD_LEVELS",
            "HEAT_COLORMAP", "OUTLINE_SHARES", "PEAK_OPACITY", "RAW_MAX_NOTE", "STANDS_OUT_SHARE", "STRONGEST_SHARE", "CamMap",
            "EnsembleGradCAM", "FoldHeads", "FoldMapGradCAM", "blend_heat", "cam_upsampler", "cell_size_px",
            "coarse_words", "combine_cams", "draw_outlines", "heat_colours", "heat_outline", "hottest_parts",
@@ -552,17 +552,18 @@ heat of 0.25 was 43 % opaque, and the peak cell of an APTOS photo kept 29 % of i
 variation); now a heat of 0.25 is 15 % opaque and the peak keeps 40 % of the photograph. The
 outlines, not the colour, mark the strongest heat."""
 
-COLOUR_PIXEL_SHARE = 0.01
-"""An RGB image is a colour one (:func:`blend_heat`'s :data:`COLOUR_PEAK_OPACITY` rule) only when
-more than this share of its pixels is coloured (:data:`GREY_SPREAD_LEVELS`): a review found one
-coloured pixel (an OCTA image's red arrow, scale bar or watermark) switched a grey image to it."""
-
 
 def is_colour_image(image: np.ndarray) -> bool:
-    """Whether ``image`` (uint8, grey ``(H, W)`` or RGB ``(H, W, 3)``) is a colour one: more than
-    :data:`COLOUR_PIXEL_SHARE` of its pixels with channels more than :data:`GREY_SPREAD_LEVELS`
-    apart. A grey image, or an RGB one with a small coloured mark on grey, is not."""
-    return colour_share(np.asarray(image)) > COLOUR_PIXEL_SHARE  # the ingest's rule of a coloured pixel
+    """Whether ``image`` (uint8, grey ``(H, W)`` or RGB ``(H, W, 3)``) is a colour one (for
+    :func:`blend_heat`'s :data:`COLOUR_PEAK_OPACITY` rule): at least
+    :data:`data_prep.colour_rule.OVERLAY_SHARE` of its pixels with channels more than
+    :data:`GREY_SPREAD_LEVELS` apart. A grey image, or an RGB one with a small coloured mark on
+    grey (one coloured pixel, an OCTA scan's red arrow, scale bar or watermark, switched a grey
+    image to it: a review), is not. The grading's threshold of a grey picture with a coloured
+    overlay (:func:`data_prep.colour_rule.is_overlay`), so that the heatmap and the grading's
+    words agree on an image: with an own 1 % threshold an image with 1.5 % red pixels was
+    blended as colour while the grading called it a grey picture with an overlay (a reader)."""
+    return colour_share(np.asarray(image)) >= OVERLAY_SHARE  # the ingest's rule of a colour picture
 
 
 OUTLINE_SHARES = {"dashed": 0.5, "solid": STRONGEST_SHARE, "dotted": STRONGEST_SHARE}

@@ -63,7 +63,8 @@ from typing import Any
 
 import numpy as np
 
-from data_prep.decode import ONE_BIT_NOTE, OVERLAY_SHARE, damaged_image, damaged_image_format
+from data_prep.colour_rule import is_overlay
+from data_prep.decode import ONE_BIT_NOTE, damaged_image, damaged_image_format
 from data_prep.validate import (  # noqa: F401 - the structure check is re-exported here
     NOISE_CORRELATION,
     NOISE_MEASURED,
@@ -400,7 +401,7 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
         out += [levels] if levels else []
     if not image.colour:  # the export command's words too (read_image)
         out.append(grey_for_colour_model(image.mode, grey_trained))
-    elif colour_share < OVERLAY_SHARE:  # a grey scan with a scale bar: the ingest reads it as grey
+    elif is_overlay(True, colour_share):  # a grey scan with a scale bar: the ingest reads it as grey
         out.append(overlaid_for_colour_model(colour_share))
     depth, said = depth_note(image.mode, notes)
     out += [depth] if depth else []
@@ -520,7 +521,7 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     if grey_conversion or mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "PA"):
         # the export command's words too (conform_channels)
         out.append(colour_for_grey_model(grey_conversion or f"{mode} image converted to grey",
-                                         octa, colour_share if colour_share < OVERLAY_SHARE else None))
+                                         octa, colour_share if is_overlay(True, colour_share) else None))
     depth, said = depth_note(mode, notes)
     out += [depth] if depth else []
     shown = set(said) | ({grey_conversion} if grey_conversion else set())

@@ -611,6 +611,14 @@ def process_files(tasks: Sequence[FileTask], workers: int,
 # State of the previous run
 
 
+REBUILD_WORDS = "rebuilding it; manifest.csv will be replaced"
+"""What the ingest does with a cache it cannot use (:attr:`CacheState.reason`: another version,
+root, decoding options, a missing or changed array ...), its note's words after "->": said
+before the rebuild, so in the future tense (a review of oldrun_fx: "rebuilt; manifest.csv
+replaced -> nothing to do" was printed before either happened; a reader: every other reason
+still said "..., rebuilding -> nothing to do")."""
+
+
 @dataclass
 class CacheState:
     """The previous run's files and arrays (empty when there is nothing to trust)."""
@@ -620,7 +628,7 @@ class CacheState:
     n_rows: int = 0
     reason: str = ""  # why nothing could be reused, for a note
     # what the ingest does about it, the note's words after "->" (printed before the rebuild)
-    action: str = "nothing to do"
+    action: str = REBUILD_WORDS
     channels: int = 1  # of the arrays
     # read from the state a killed run held aside (:func:`hold_state`): its arrays are the
     # ``.held-*`` ones and the real names may hold that run's half-written rows, so the arrays
@@ -701,7 +709,7 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
         if state.get("version") != STATE_VERSION:  # the ingest's only caller rebuilds it
-            return CacheState(reason=other_version_words(state.get("version")), action=REBUILD_WORDS)
+            return CacheState(reason=other_version_words(state.get("version")))
         if isinstance(state.get("root_realpath"), str):
             # the real path recorded when it was built, never state["root"] resolved now: a
             # symlink re-pointed to other data since then is another root (review 3 F2)
@@ -710,10 +718,10 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
             # (repo/../d2) keeps its cache
             other_root = state["root"] != str(root) and drac_io.readable_absolute(state["root"]) != root
         if other_root:
-            return CacheState(reason=f"cache was built from {state['root']}, rebuilding")
+            return CacheState(reason=f"cache was built from {state['root']}")
         if changes := options.changes_from(state.get("options")):
             return CacheState(reason=f"cache was built with other decoding options "
-                                     f"({'; '.join(changes)}), rebuilding")
+                                     f"({'; '.join(changes)})")
         n_rows = int(state["n_rows"])
         channels = int(state.get("channels", 1))
         arrays: dict[int, np.ndarray] = {}
@@ -721,29 +729,23 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
             meta = state["arrays"].get(str(size))
             file = cache_dir / f"{prefix}{array_path(cache_dir, size).name}"
             if meta is None:
-                return CacheState(reason=f"no {size}px array in the cache yet, rebuilding")
+                return CacheState(reason=f"no {size}px array in the cache yet")
             if not file.exists() or (_array_stamp(file) != {k: meta[k] for k in ("bytes", "mtime_ns")}
                                      and not _same_content(file, meta)):
-                return CacheState(reason=f"{file.name} does not match the cache state, rebuilding")
+                return CacheState(reason=f"{file.name} does not match the cache state")
             array = np.load(file, mmap_mode="r")
             expected = (n_rows, size, size) + ((3,) if channels == 3 else ())
             if array.shape != expected or array.dtype != np.uint8:
-                return CacheState(reason=f"{file.name} has shape {array.shape}, rebuilding")
+                return CacheState(reason=f"{file.name} has shape {array.shape}")
             arrays[size] = array
         files = {
             rel: FileRecord.from_state(rel, entry) for rel, entry in state["files"].items()
         }
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return CacheState(reason=f"cache state unreadable ({exc}), rebuilding")
+        return CacheState(reason=f"cache state unreadable ({exc})")
     if any(not 0 <= r.cache_index < n_rows for r in files.values()):
-        return CacheState(reason="cache state points outside its arrays, rebuilding")
+        return CacheState(reason="cache state points outside its arrays")
     return CacheState(files, arrays, n_rows, channels=channels, held=bool(prefix))
-
-
-REBUILD_WORDS = "rebuilding it; manifest.csv will be replaced"
-"""What the ingest does with a cache of another version, its note's words after "->": said
-before the rebuild, so in the future tense (a review of oldrun_fx: "rebuilt; manifest.csv
-replaced -> nothing to do" was printed before either happened)."""
 
 
 def other_version_words(version: object) -> str:

@@ -32,3 +32,13 @@ def colour_share(pixels: np.ndarray) -> float:
     rgb = pixels[..., :3]
     spread = rgb.max(axis=-1).astype(np.int32) - rgb.min(axis=-1)
     return float(np.count_nonzero(spread > GREY_SPREAD_LEVELS)) / spread.size
+
+
+def is_overlay(colour: bool, share: float | None) -> bool:
+    """Whether a file of ``colour`` channels (True: its channels differ) with colour in
+    ``share`` (0..1, :func:`colour_share`; None: not measured) of its pixels is a grey picture
+    with a coloured overlay: 0 < ``share`` < :data:`OVERLAY_SHARE`. A share of 0 (channels that
+    differ only by a tint or by JPEG's chroma noise, within :data:`GREY_SPREAD_LEVELS`) has no
+    overlay to speak of; an unmeasured share (an older cache's record) is a colour picture. The
+    one test of the ingest, the grading (export) and the app."""
+    return bool(colour) and share is not None and 0.0 < share < OVERLAY_SHARE

@@ -1917,8 +1917,9 @@ def _decode_opened(im: Image.Image, data: bytes, path: str, png: _Structure | No
                                        f"being a preview (a reduced-resolution page) or copies of it"
                                        + sizes, "nothing to do", "frames"))
         else:
-            problems.append(warning(path, f"{what} with {frames} frames: only the first is used"
-                                          + sizes, "export the frame to grade as a single image", "frames"))
+            unit = "page" if fmt == "TIFF" else "frame"  # a TIFF's frames are its pages
+            problems.append(warning(path, f"{what} with {frames} {unit}s: only the first is used"
+                                          + sizes, f"export the {unit} to grade as a single image", "frames"))
     else:
         problems += _trailing_problem(data, im, structure, path)
     problems += _metadata_problems(im, path)

@@ -50,6 +50,7 @@ import numpy as np
 from data_prep import cache
 from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
+from data_prep.colour_rule import is_overlay
 from data_prep.copies import copy_keys  # the pretraining's rule too
 from data_prep.decode import CONVERTED_DEPTH, OVERLAY_SHARE, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import (
@@ -575,8 +576,10 @@ INFERRED_ICDR = ("inferred: the ICDR scale (icdr), as data.grades is not set and
 
 COLOUR_PEEK = 5
 """The labelled images :func:`infer_icdr` peeks at to tell colour photographs: their headers,
-and for a colour pixel format a thumbnail (:func:`_colour_by_header`), so that the preflight,
-which decodes no whole image, decides as the ingest."""
+and for a colour pixel format a thumbnail (:func:`_colour_by_header`), so that the preflight
+decides as the ingest. It decodes no image but these: at most this many files of a colour
+pixel format, each whole (the thumbnail takes every n-th pixel of the decoded file, as an
+averaged or reduced decode spreads a thin overlay's colour)."""
 
 COLOUR_THUMBNAIL = 256
 """The longer side (px), about, of the thumbnail :func:`_colour_by_header` measures of a colour
@@ -1441,9 +1444,10 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
 
 def _overlaid(record: cache.FileRecord) -> bool:
     """Whether a colour ``record`` is a grey picture with a coloured overlay: its channels
-    differ in under :data:`data_prep.decode.OVERLAY_SHARE` of its pixels (a record without the
-    share, an array row or an older state's, is a colour picture)."""
-    return record.colour and record.colour_share is not None and record.colour_share < OVERLAY_SHARE
+    differ in some but under :data:`data_prep.decode.OVERLAY_SHARE` of its pixels
+    (:func:`data_prep.colour_rule.is_overlay`; a record without the share, an array row or an
+    older state's, is a colour picture)."""
+    return is_overlay(record.colour, record.colour_share)
 
 
 def _grey_picture(record: cache.FileRecord) -> bool:

@@ -51,7 +51,6 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     id_words,
     missing_column,
     normalise,
-    not_grade_column,
     not_utf8_words,
     one_column_for_two_roles,
     parse_grade,
@@ -885,8 +884,7 @@ def marked_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], marked: 
 
 
 def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, str, str, int]],
-                          grade_names: Sequence[str], fix: str,
-                          values: Collection[int] = (0,)) -> str:
+                          grade_names: Sequence[str], fix: str, values: Collection[int]) -> str:
     """The fix for rows ``outside`` the scale (line, name, cell, grade) whose grade is the one a
     layout writes for an ungradable image (:data:`data_prep.layout.UNGRADABLE_GRADES`:
     DeepDRiD's 5), read outside that layout (a flat copy of a DeepDRiD set, its eye columns
@@ -898,9 +896,11 @@ def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, s
     ``patient_id``); ``''`` when neither, when some rows outside have another grade, or when
     no row is graded 0 (``values``, the CSV's integer grades: labels 1..5 are 1-based, their 5
     the top grade, not an ungradable mark)."""
+    if not outside or 0 not in values:
+        return ""
     present = {normalise(c) for c in columns}
     for kind, marked in UNGRADABLE_GRADES.items():
-        if not outside or any(grade != marked for *_, grade in outside) or 0 not in values:
+        if any(grade != marked for *_, grade in outside):
             continue
         name = LAYOUT_NAMES[kind]
         eyes = EYE_COLUMNS.get(kind, ())

@@ -1273,8 +1273,11 @@ def _unknown_setting_fix(where: str, setting: str, meant: Sequence[str], value: 
 
 def _dotted_setting(section: Any, key: str, value: Any = None) -> str:
     """The setting of dataclass ``section`` that the dotted ``key`` names (``finetune.epochs``),
-    or, its last name misspelt, the closest (``finetune.epoch`` -> ``finetune.epochs``); ""
-    when its sections are none of ``section``'s."""
+    or, its last name unknown, the one it meant (:func:`meant_setting`): its synonym, chosen by
+    the ``value`` it is given where the synonym names several settings (``data.labels:
+    /d/trainLabels.csv`` -> ``data.labels_csv``, ``data.labels: [no, mild]`` -> ``data.grades``),
+    else the closest spelling (``finetune.epoch`` -> ``finetune.epochs``); "" when its sections
+    are none of ``section``'s or nothing is close."""
     if _has_setting(section, key):
         return key
     head, _, leaf = key.rpartition(".")
@@ -4535,15 +4538,20 @@ def former_defaults_filled(path: str | os.PathLike[str]) -> dict[str, Any]:
         saved = yaml.safe_load(text.removeprefix(BYTE_ORDER_MARK)) if is_resolved_text(text) else None
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
-    if not isinstance(saved, dict):
-        return {}
-    filled = {}
+    return _former_defaults_lacking(saved) if isinstance(saved, dict) else {}
+
+
+def _former_defaults_lacking(saved: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`DEFAULTS_BEFORE` settings (dotted key -> the former value) that ``saved`` (a
+    nested configuration) does not name: a section that is no mapping names none of its keys.
+    The one test of :func:`former_defaults_filled` and :func:`with_former_defaults`."""
+    lacking = {}
     for dotted, value in DEFAULTS_BEFORE.items():
         section, key = dotted.split(".", 1)
         part = saved.get(section)
         if not (isinstance(part, dict) and key in part):
-            filled[dotted] = value
-    return filled
+            lacking[dotted] = value
+    return lacking
 
 
 def former_defaults_words(filled: dict[str, Any]) -> str:
@@ -4576,13 +4584,10 @@ def with_former_defaults(saved: dict[str, Any]) -> dict[str, Any]:
     """``saved`` (a run folder's nested ``config.yaml``) with each :data:`DEFAULTS_BEFORE`
     setting it does not name set to that former value (a copy; ``saved`` is not changed)."""
     out = {**saved}
-    for dotted, value in DEFAULTS_BEFORE.items():
+    for dotted, value in _former_defaults_lacking(saved).items():
         section, key = dotted.split(".", 1)
         part = out.get(section)
-        part = {**part} if isinstance(part, dict) else {}
-        if key not in part:
-            part[key] = value
-        out[section] = part
+        out[section] = {**(part if isinstance(part, dict) else {}), key: value}
     return out
 
 

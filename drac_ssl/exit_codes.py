@@ -63,9 +63,10 @@ written by ``--skip-unreadable``) names skipped files it has still no row for
 
 CHECK_EXIT_CODES = ("0 the file passes every check made (without the test images, --images DIR, "
                     "or a run's test cases, the export's --manifest RUN, only its format: the OK "
-                    "line then says completeness was not checked); 1 it has "
-                    "problems (each printed as FILE:LINE: what -> fix; a case a spreadsheet may read as a "
-                    "formula, such as -1.png, is a warning on stderr, not a problem); 2 the command itself is "
+                    "line then says completeness was not checked); "
+                    f"{PROBLEMS_FOUND} it has problems (each printed as FILE:LINE: what -> fix; a case a "
+                    "spreadsheet may read as a formula, such as -1.png, is a warning on stderr, not a "
+                    f"problem); {USAGE_ERROR} the command itself is "
                     "wrong (a bad option, an --images that is no folder of images) or its result "
                     f"cannot be written; {INCOMPLETE_SUBMISSION} checked without the test images, "
                     f"a file of DRAC's 3 grades whose row count is not the {DRAC_TEST_IMAGES} of "

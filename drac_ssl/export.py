@@ -271,7 +271,7 @@ from drac_ssl.commands import (
 from drac_ssl.config import GRADE_SCALES, Config
 from drac_ssl.console import ProgressLines, print_lines, progress_bar
 from drac_ssl.datasets import load_octa_cache
-from drac_ssl.exit_codes import RUN_BUSY
+from drac_ssl.exit_codes import PROBLEMS_FOUND, RUN_BUSY
 from drac_ssl.grading.batch import (  # noqa: F401 - nothing_to_grade_problem re-exported
     FILE_CHUNK,
     NOT_GRADABLE_KIND,
@@ -2230,7 +2230,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         print(f"error: cannot print the summary on stdout ({failure}); the grades are in {written}{state}",
               file=sys.stderr)
         return 2
-    return 1 if issues else EXIT_SKIPPED if skipped else EXIT_FLAGGED if n_flagged else 0
+    return PROBLEMS_FOUND if issues else EXIT_SKIPPED if skipped else EXIT_FLAGGED if n_flagged else 0
 
 
 class _FolderListing(NamedTuple):
@@ -2767,7 +2767,7 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
                      submission_path=Path(args.out) if args.out else None)
     except SubmissionCheckError as exc:  # a submission with problems: 1, as documented
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return PROBLEMS_FOUND
     if result.submission_path is None:
         return 2
     return EXIT_FLAGGED if result.n_flagged else 0  # as --images: its notes file says which

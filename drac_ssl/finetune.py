@@ -1852,18 +1852,18 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
             raise RuntimeError(f"fold {fold}: ids in both training and validation")
         if set(inner_ids) & (set(train_ids) | set(val_ids)):  # likewise
             raise RuntimeError(f"fold {fold}: inner-split ids also in training or validation")
-        if _older_code_fold(record, setup.accepted):  # retrained for that whatever else differs
-            print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: {OLD_VIEWS_WORDS}: "
-                  f"training it again")
-            if record_path.name in offered:
-                old_views.append(fold)
-                old_unsigned = True
-            record = None
-        reusable = record is not None and record.get("signature") in setup.accepted and weights_path.is_file()
+        # a fold of the code before TRAIN_VIEWS whose signature is not accepted either is
+        # retrained for that code whatever else differs (_older_code_fold)
+        older = _older_code_fold(record, setup.accepted)
+        reusable = record is not None and (older or (record.get("signature") in setup.accepted
+                                                     and weights_path.is_file()))
         if reusable:  # the checks of _fold_reusable, in turn, each weights file checked once
-            n_bad, n_val = _non_finite_rows(record.get("val_raw"))
+            n_bad, n_val = (0, 0) if older else _non_finite_rows(record.get("val_raw"))
             why, tally = None, not_finite  # the list the fold is added to when offered
-            if n_bad:  # saved before a non-finite fold was stopped: reused, it failed every rerun
+            if older:
+                why, tally = OLD_VIEWS_WORDS, old_views
+                old_unsigned = old_unsigned or record_path.name in offered
+            elif n_bad:  # saved before a non-finite fold was stopped: reused, it failed every rerun
                 why, tally = (f"its validation outputs are not finite ({n_bad} of {n_val} images: saved by "
                               f"a version that did not stop a fold on non-finite values)"), not_finite
             elif (problem := _weights_problem(record, weights_path, ctx.weights_problems)) is not None:

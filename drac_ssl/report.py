@@ -1260,11 +1260,9 @@ def _guard_not_fired(guard: dict[str, Any]) -> str:
     """What UMM's guard was when it did not fire. ``guard``: the UMM ``metadata.json``'s
     ``umm.guard``. Each limit is checked only when > 0 (drac_ssl.umm.stage), so with
     ``max_ssl_rise`` 0 (an older run's config.yaml) and no positive ``max_step_ratio`` there
-    was no guard to fire."""
-    def limit(key: str) -> float:
-        value = guard.get(key)
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
-    rise, ratio = limit("max_ssl_rise"), limit("max_step_ratio")
+    was no guard to fire; a limit that is no finite number (absent, NaN: ``nan > 0`` is False
+    there too) is off."""
+    rise, ratio = (finite_number(guard.get(key)) or 0.0 for key in ("max_ssl_rise", "max_step_ratio"))
     if rise <= 0 and ratio <= 0:
         return "no guard (umm.max_ssl_rise=0: off)" if "max_ssl_rise" in guard else "no guard recorded"
     limits = ([f"max SSL-loss rise {guard.get('max_ssl_rise')}"] if rise > 0 else ["umm.max_ssl_rise=0: off"]) \

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor
 
 # the header check of a safetensors file, torch-free (drac_ssl.run_state reads it without torch);
-# re-exported for the bundle build and older callers
+# re-exported for older callers (drac_ssl.weights_file.safetensors_damage, public before it moved)
 from drac_ssl.io import safetensors_damage as safetensors_damage
 
 __all__ = ["WeightsFileError", "WeightsMatch", "match_weights", "read_weights_file", "safetensors_damage"]

@@ -178,6 +178,7 @@ from drac_ssl.io import (
     atomic_write_json,
     atomic_write_text,
     read_json_dict,
+    safetensors_damage,
     sha256_file,
 )
 from drac_ssl.manifest import (
@@ -195,7 +196,7 @@ from drac_ssl.starting import python_command, python_word
 from drac_ssl.submission import GRADING_PROVENANCE_FORMAT  # the one spelling (out_paths reads it)
 from drac_ssl.torch_pair import require_torch_pair  # stdlib only
 from drac_ssl.trial_run import trial_run_record, trial_run_words
-from drac_ssl.weights_file import WeightsFileError, safetensors_damage
+from drac_ssl.weights_file import WeightsFileError
 
 __all__ = [
     "BUNDLE_DEVICE_TYPES",
@@ -1334,7 +1335,7 @@ def damaged_fold_file_words(run_dir: Path, variant: str, folds: Sequence[dict[st
                             source: Path, why: str) -> str:
     """The message for the fine-tuning's weights file ``source`` (``RUN/finetune/<variant>/
     foldK.safetensors``, or the folds' shared ``backbone.safetensors``) found damaged (``why``,
-    :func:`drac_ssl.weights_file.safetensors_damage`, or its bytes not those recorded) by a
+    :func:`drac_ssl.io.safetensors_damage`, or its bytes not those recorded) by a
     bundle build: the fine-tuning writes its files whole (atomically), so the file was damaged
     afterwards (a run folder copied short, a disk error); the fix is
     :func:`retrain_fold_file_fix`."""

@@ -607,7 +607,7 @@ def other_depth_warning(depth: tuple[str, int], trained: Sequence[tuple[str, int
             f"training images were, if you can.")
 
 
-SEVERAL_FRAMES = r"(?:animated PNG|animated GIF|multi-page TIFF|\w+ file) with \d+ frames: only the first is used"
+SEVERAL_FRAMES = r"(?:animated PNG|animated GIF|multi-page TIFF|\w+ file) with \d+ (?:frames|pages): only the first is used"
 """The decoder's words (:func:`data_prep.decode.decode`) for a file of several frames or
 pages of which the first is read (a multi-page TIFF, an animation; not an MPO's primary
 picture): a warning at the ingest (fatal with ``--strict``), and in the app and the export a

@@ -48,3 +48,19 @@ def test_a_coloured_mark_on_a_grey_image_keeps_the_grey_overlay() -> None:
     assert np.array_equal(blend_heat(marked, heat), expected)
     marked[:, :5] = (255, 0, 0)  # a tenth of the image coloured: a colour image
     assert not np.array_equal(blend_heat(marked, heat)[:, 5:], expected[:, 5:])
+
+
+def test_the_heatmap_and_the_grading_agree_on_an_overlaid_grey_image() -> None:
+    """1.5 % red pixels on grey: the grading calls it a grey picture with a coloured overlay
+    (data_prep.colour_rule.is_overlay); the heatmap blended it as colour (its own 1 % threshold,
+    a reader): one threshold, the overlay's."""
+    from app.gradcam import is_colour_image
+    from data_prep.colour_rule import colour_share, is_overlay
+
+    marked = np.dstack([np.full((40, 50), 120, np.uint8)] * 3)
+    marked[:3, :10] = (255, 0, 0)  # 30 of 2000 pixels
+    share = colour_share(marked)
+    assert share == 0.015 and is_overlay(True, share)
+    assert not is_colour_image(marked)
+    marked[:4, :10] = (255, 0, 0)  # 2 %: a colour picture to both
+    assert is_colour_image(marked) and not is_overlay(True, colour_share(marked))

@@ -59,7 +59,7 @@ def test_first_page_of_a_multi_page_tiff_is_said(samples: list[np.ndarray]) -> N
     frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:])
     loaded = load_bytes(buf.getvalue(), "stack.tif")
     np.testing.assert_array_equal(loaded.gray, samples[0])
-    assert any("multi-page TIFF with 3 frames: only the first is used" in w for w in loaded.warnings)
+    assert any("multi-page TIFF with 3 pages: only the first is used" in w for w in loaded.warnings)
 
 
 def test_the_ingest_the_export_and_the_upload_widgets_accept_the_same_image_files() -> None:
@@ -200,7 +200,7 @@ def test_a_thresholded_colour_photograph_is_flagged_on_a_colour_model() -> None:
 def test_a_refusal_says_what_the_decoder_did_to_the_file(samples: list[np.ndarray], predictor: object,
                                                          tmp_path: Path) -> None:
     """A review: a 2-page TIFF whose first page is blank was refused as "blank or near-constant",
-    and the decoder's "multi-page TIFF with 2 frames: only the first is used", the reason it
+    and the decoder's "multi-page TIFF with 2 pages: only the first is used", the reason it
     looked blank, was dropped (refusal ignored the image's notes). A refusal now ends with the
     decoder's findings as ``Image file: ...``, in the page, the batch rows and predict_file."""
     from app.inputs import InputRejected, refusal
@@ -209,7 +209,7 @@ def test_a_refusal_says_what_the_decoder_did_to_the_file(samples: list[np.ndarra
     Image.fromarray(np.zeros_like(samples[0])).save(buf, "TIFF", save_all=True,
                                                     append_images=[Image.fromarray(samples[0])])
     side = f"{samples[0].shape[1]}x{samples[0].shape[0]}"
-    frames = f"Image file: multi-page TIFF with 2 frames: only the first is used (pages: {side}, {side} px)."
+    frames = f"Image file: multi-page TIFF with 2 pages: only the first is used (pages: {side}, {side} px)."
     said = refusal(load_bytes(buf.getvalue(), "stack.tif"))
     assert "blank or near-constant" in said and said.endswith(frames), said
     path = tmp_path / "stack.tif"

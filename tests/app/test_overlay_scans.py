@@ -101,3 +101,30 @@ def test_a_fundus_model_doubts_a_grey_scan_with_a_scale_bar(tmp_path: Path) -> N
     assert [w.split(": ", 1)[1] for w in warned] == [said]
     photo = _scan_file(tmp_path / "photo.png", colour=True)  # a colour picture: nothing said
     assert load_bytes(photo.read_bytes(), photo.name, channels=3, kind="fundus", grey_trained=(0, 100)).warnings == []
+
+
+def test_a_tinted_grey_picture_without_an_overlay_is_not_called_overlaid(tmp_path: Path) -> None:
+    """A grey picture whose channels differ only by a tint of +3 levels (within the levels rule:
+    colour in 0.0 % of its pixels) has no overlay: the app, the export and the ingest do not say
+    "colour in 0.0% of the pixels" (a reader's finding F1), but what they said before overlays."""
+    from types import SimpleNamespace
+
+    from data_prep.ingest import _overlaid
+    from drac_ssl.grading.image_notes import COLOUR_NOT_OCTA, OVERLAID_GREY
+
+    coarse = np.random.default_rng(0).uniform(20, 230, (8, 8)).astype(np.float32)
+    rgb = np.dstack([cv2.resize(coarse, (64, 64), interpolation=cv2.INTER_LINEAR).astype(np.uint8)] * 3)
+    rgb[..., 2] += 3  # a red tint (BGR)
+    path = tmp_path / "tinted.png"
+    assert cv2.imwrite(str(path), rgb)
+    loaded = load_bytes(path.read_bytes(), path.name, channels=3, kind="fundus", grey_trained=(0, 100))
+    assert not [w for w in loaded.warnings if w.startswith(OVERLAID_GREY)], loaded.warnings
+    _, warned = read_image(path, 3, kind="fundus", grey_trained=(0, 100))
+    assert not [w for w in warned if OVERLAID_GREY in w], warned
+    grey = load_bytes(path.read_bytes(), path.name, channels=1, kind="octa")
+    assert [w for w in grey.warnings if COLOUR_NOT_OCTA in w] and not [
+        w for w in grey.warnings if COLOUR_OVERLAY in w], grey.warnings
+    _, warned = read_image(path, 1, kind="octa")
+    assert [w for w in warned if COLOUR_NOT_OCTA in w], warned
+    assert not _overlaid(SimpleNamespace(colour=True, colour_share=0.0))
+    assert _overlaid(SimpleNamespace(colour=True, colour_share=0.009))

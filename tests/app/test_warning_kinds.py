@@ -108,7 +108,7 @@ CASES: list[tuple[str, Callable[[], str], list[str], str | None]] = [
     ("a finding in the file that is not a plain note",
      lambda: file_finding("something this app has not decided is plain"), [], "finding in the file"),
     ("a multi-page TIFF of which the first page is graded (an OCTA review, F4)",
-     lambda: file_finding("multi-page TIFF with 3 frames: only the first is used (pages: 64x64, 64x64, 32x32 px)"),
+     lambda: file_finding("multi-page TIFF with 3 pages: only the first is used (pages: 64x64, 64x64, 32x32 px)"),
      ["one page or frame of several graded"], "finding in the file"),
     ("a phantom-marked upload, to a model not trained on phantoms",
      lambda: phantom_image_warning(trained_on_phantoms=False), [], "synthetic phantom image"),

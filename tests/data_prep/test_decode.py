@@ -409,7 +409,8 @@ def test_multi_frame_files_use_the_first_frame(drac_samples: list[np.ndarray]) -
     for name, data in files.items():
         decoded = validate.inspect_image(data, name)
         np.testing.assert_array_equal(decoded.gray, drac_samples[0], err_msg=name)
-        assert f"{name} with 3 frames: only the first is used" in messages(decoded), name
+        unit = "pages" if name == "multi-page TIFF" else "frames"
+        assert f"{name} with 3 {unit}: only the first is used" in messages(decoded), name
         assert "frames" in kinds(decoded, "warning")
     mpo = encode(frames[0], "MPO", save_all=True, append_images=frames[1:2], quality=95)
     primary = validate.inspect_image(mpo, "stereo.jpg")

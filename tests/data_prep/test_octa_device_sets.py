@@ -226,8 +226,8 @@ def test_a_cache_rebuild_names_the_options_that_differ_and_old_states_are_reused
     ingest.run(config(data, grades=["no", "yes"], expected_side=1024), out, verbose=False)
     plain = ingest.run(config(data, grades=["no", "yes"]), out, verbose=False)
     assert plain.n_decoded == 6
-    assert ("cache was built with other decoding options (expected image size 1024 -> none), "
-            "rebuilding") in "\n".join(plain.notes), plain.notes
+    assert ("cache was built with other decoding options (expected image size 1024 -> none) "
+            "-> rebuilding it") in "\n".join(plain.notes), plain.notes
     fundus = config(data, grades=["no", "yes"], channels="1", modality="fundus")
     first = ingest.run(fundus, out, verbose=False)
     assert first.n_decoded == 6

@@ -85,7 +85,7 @@ def test_a_tiff_with_a_preview_page_or_a_copy_is_a_plain_note() -> None:
                        "preview first": tiff([preview, scan], [{254: 1}, None]),
                        "same-size preview first": tiff([scan, scan.copy()], [{254: 1}, None])}.items():
         (said,) = decode(data, name).problems
-        assert said.severity == "warning" and "2 frames: only the first is used" in said.what, name
+        assert said.severity == "warning" and "2 pages: only the first is used" in said.what, name
     many = decode(tiff([scan] * 10, [None] * 10), "copies").problems[0].what
     assert many.endswith(" px, and 2 more pages)"), many
 

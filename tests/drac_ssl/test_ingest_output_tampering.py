@@ -298,7 +298,7 @@ def test_the_ingest_keeps_a_copied_cache_whose_digest_matches(tmp_path: Path) ->
     assert array.stat().st_mtime_ns == recorded["mtime_ns"]  # its time set back: the stamps agree
     _zero_pixels(array)
     rebuilt = ingest.run(cfg, copy, verbose=False)
-    assert [n for n in rebuilt.notes if "does not match the cache state, rebuilding" in n], rebuilt.notes
+    assert [n for n in rebuilt.notes if "does not match the cache state -> rebuilding it" in n], rebuilt.notes
     assert np.array_equal(np.array(load_octa_cache(copy, SIZE)[0]), before)
 
 

@@ -28,6 +28,17 @@ def test_an_older_cache_is_said_rebuilt_with_its_version(tmp_path: Path) -> None
     assert cache.other_version_words(True) == f"cache state of no known version (True, now {cache.STATE_VERSION})"
 
 
+
+def test_every_reason_to_rebuild_a_cache_says_the_rebuild(tmp_path: Path) -> None:
+    """Not the version alone (a reader: re-ingesting from another root, or with other decoding
+    options such as --channels 1, said "..., rebuilding -> nothing to do")."""
+    (tmp_path / cache.STATE_NAME).write_text(json.dumps({"version": cache.STATE_VERSION, "root": "/elsewhere",
+                                                         "root_realpath": "/elsewhere"}))
+    state = cache.load_state(tmp_path, tmp_path, [128])
+    assert note(tmp_path, state.reason, state.action).line == (
+        f"{tmp_path}: cache was built from /elsewhere -> rebuilding it; manifest.csv will be replaced")
+
+
 def test_an_older_bundle_gets_one_rebuild_command(tmp_path: Path) -> None:
     run = tmp_path / "oldrun"
     (run / "finetune").mkdir(parents=True)

@@ -41,3 +41,10 @@ def test_a_guard_of_max_ssl_rise_0_is_said_off_not_unfired() -> None:
     assert "the guard (max SSL-loss rise 0.1) did not fire." in on
     ratio = _umm_line({**NEW_INFO, "guard": {"max_ssl_rise": 0, "max_step_ratio": 2.0, "fired": False}})
     assert "the guard (umm.max_ssl_rise=0: off; max step ratio 2.0) did not fire." in ratio
+
+
+def test_a_nan_guard_limit_is_said_off() -> None:
+    """The stage checks a limit only when > 0 (False for NaN): a NaN limit is no guard, not a
+    guard that "did not fire" (a reader: the report re-implemented finite_number without NaN)."""
+    nan = _umm_line({**NEW_INFO, "guard": {"max_ssl_rise": float("nan"), "max_step_ratio": 0.0, "fired": False}})
+    assert "no guard (umm.max_ssl_rise=0: off)." in nan and "did not fire" not in nan
