@@ -84,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.prog = prog
     args.argv = argv  # the interrupted ingest prints the command that continues it
-    from drac_ssl.starting import started
+    from drac_ssl.starting import sigterm_as_ctrl_c, started
 
     if args.command == "flatten":  # files only: no threads to set, nothing heavy to load
         started()  # Ctrl-C raises KeyboardInterrupt again: the command says what it left
-        return int(args.func(args) or 0)
+        with sigterm_as_ctrl_c():  # kill: the same line as Ctrl-C, exit 143
+            return int(args.func(args) or 0)
     if args.threads < 0:
         parser.error("--threads must be 0 (the default policy) or a positive count")
     if args.command == "ingest":  # a root not there, --folds 1 ...: said before any file is read
@@ -107,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     # OpenCV's threads alone: the ingest and the phantom generator run no torch, whose import
     # (2-5 s) only set threads nothing here uses (drac_ssl.runtime sets both for the others)
     from drac_ssl.cpu_threads import apply_opencv_threads
-    from drac_ssl.starting import sigterm_as_ctrl_c
 
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     apply_opencv_threads(args.threads)

@@ -153,7 +153,7 @@ from drac_ssl.io import (
     unreadable_words,
 )
 from drac_ssl.manifest import SITE_COLUMN, WRITTEN_COLUMNS
-from drac_ssl.starting import ascii_int, python_command  # stdlib only
+from drac_ssl.starting import ascii_int, interrupt_exit_code, python_command  # stdlib only
 
 __all__ = ["IngestError", "IngestResult", "run"]
 """The public names (docs/python.md): the ingest, what it returns and what it raises."""
@@ -3796,7 +3796,7 @@ def cli(args: argparse.Namespace) -> int:
         argv = getattr(args, "argv", None)
         command = f"{args.prog} {shlex.join(argv)}" if argv and getattr(args, "prog", None) else ""
         print(interrupted_words(command=command, folder=out / CACHE_DIR), file=sys.stderr)
-        return 130
+        return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM (python -m data_prep)
     if stdout is not None and stdout.failed is not None:
         print(f"error: {stdout_words(stdout.failed, f'the ingest output in {out} is written')}", file=sys.stderr)
         return 2

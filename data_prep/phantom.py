@@ -45,7 +45,7 @@ from drac_ssl.config import DataConfig  # PyYAML, no torch: data.phantom_n_train
 from drac_ssl.console import ProgressLines, progress_bar  # stdlib only
 from drac_ssl.cpu_threads import usable_cores  # stdlib only
 from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
-from drac_ssl.starting import whole_number  # stdlib only
+from drac_ssl.starting import interrupt_exit_code, whole_number  # stdlib only
 
 __all__ = [
     "CSV_COLUMNS",
@@ -1026,7 +1026,7 @@ def cli(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"interrupted: the phantom images written so far are kept in {args.out}; rerun the "
               "same command to finish the set", file=sys.stderr)
-        return 130
+        return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM (python -m data_prep)
     counts = balanced_grade_counts(args.n_train)
     print(
         f"phantom DRAC set at {root}: {args.n_train} train (grades 0/1/2 = "

@@ -85,6 +85,8 @@ EXPORT_EXIT_CODES = (
     f"training's {RUN_BUSY}. --check: {CHECK_EXIT_CODES}. --score: 0 "
     f"scored; 1 the submission fails its check; {RUN_BUSY} RUN's training still runs (no bundle yet): "
     "try again later; 2 anything else that stops the scoring. "
+    f"Any mode: {INTERRUPTED} interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's "
+    "time limit): a submission is either complete or as it was; rerun the same command. "
     "--find-tag: 0 every tag found (its names printed); 1 some tag matches no listed name; 2 no "
     "DRAC_SSL_LOG_NAMES_KEY, a bad key or a bad tag.")
 """The exit codes of ``python -m drac_ssl.export`` (:mod:`drac_ssl.export`'s docstring), as
@@ -127,7 +129,8 @@ COMPARE_EXIT_CODES = (
     "write (> a full disk, | head), a bad option, or a problem found in the runs compared (each "
     f"said as error: on stderr, the comparison printed all the same); {RUN_BUSY} a run folder's "
     "training is still running (every run that cannot be compared is one): try again later; "
-    f"{INTERRUPTED} interrupted by Ctrl-C (nothing written).")
+    f"{INTERRUPTED} interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's time "
+    "limit; nothing written either way).")
 """The exit codes of ``python -m drac_ssl.compare`` (:func:`drac_ssl.compare.main`), as its
 ``--help`` says them."""
 
@@ -137,7 +140,7 @@ REPORT_EXIT_CODES = (
     "(> a full disk, | head: report.md written all the same); "
     f"{RUN_BUSY} the run folder is in use (a training, UMM, export or another report holds it; "
     "a training writes report.md itself when it ends): try again later; "
-    f"{INTERRUPTED} interrupted by Ctrl-C (report.md as it was: it is written whole, last; "
-    "rerun the same command). SIGTERM kills it (143 as a shell says it), report.md as it was.")
+    f"{INTERRUPTED} interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's time "
+    "limit): report.md as it was (it is written whole, last; rerun the same command).")
 """The exit codes of ``python -m drac_ssl.report`` (:func:`drac_ssl.report.main`), as its
 ``--help`` says them."""

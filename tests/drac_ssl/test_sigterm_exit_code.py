@@ -1,0 +1,70 @@
+"""A CLI review (F1): a SIGTERM (kill, a scheduler's limit) stopped ``python -m drac_ssl.train``
+with exit code 143, ``python -m data_prep ingest`` / ``phantom`` / ``flatten`` with 130 (Ctrl-C's:
+a script could not tell the two apart), and killed ``export``, ``compare`` and ``report`` by the
+signal with nothing said. Each now stops as on Ctrl-C (its "interrupted ... rerun" line) and
+exits 143. In-process: the command's own work is replaced by a SIGTERM to this process."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import data_prep.__main__ as data_prep_main
+from data_prep import flatten, ingest, phantom
+from drac_ssl import compare, export, report, runtime
+
+
+class SigtermUnhandled(Exception):
+    """Raised by the test's own SIGTERM handler: the command did not take SIGTERM as Ctrl-C."""
+
+
+def _unhandled(signum: int, frame: object) -> None:
+    raise SigtermUnhandled
+
+
+@pytest.fixture
+def sigterm_guarded() -> Iterator[None]:
+    """A SIGTERM no command handles raises SigtermUnhandled here instead of killing pytest."""
+    before = signal.signal(signal.SIGTERM, _unhandled)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _sigterm(*args: object, **kwargs: object) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)  # the handler runs as os.kill returns
+
+
+def _cases(tmp: Path) -> dict[str, tuple[list[tuple[object, str]], Callable[[], int]]]:
+    (tmp / "root").mkdir()
+    return {
+        "ingest": ([(ingest, "refuse_early"), (ingest, "run")],
+                   lambda: data_prep_main.main(["ingest", "--root", str(tmp / "root"), "--out", str(tmp / "out")])),
+        "phantom": ([(phantom, "generate")], lambda: data_prep_main.main(["phantom", "--out", str(tmp / "ph")])),
+        "flatten": ([(flatten, "flatten")],
+                    lambda: data_prep_main.main(["flatten", "--root", str(tmp / "root"), "--out", str(tmp / "flat")])),
+        "export": ([(runtime, "apply_thread_policy")],
+                   lambda: export.main([str(tmp / "run"), "--images", str(tmp / "root"), "--out", str(tmp / "s.csv")])),
+        "compare": ([(compare, "compare_runs")], lambda: compare.main([str(tmp / "a"), str(tmp / "b")])),
+        "report": ([(report, "run_folder_problem")], lambda: report.main([str(tmp / "run")])),
+    }
+
+
+@pytest.mark.parametrize("command", ["ingest", "phantom", "flatten", "export", "compare", "report"])
+def test_a_sigterm_stops_every_command_as_ctrl_c_with_exit_code_143(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        sigterm_guarded: None) -> None:
+    patched, call = _cases(tmp_path)[command]
+    for module, name in patched[:-1]:
+        monkeypatch.setattr(module, name, lambda *args, **kwargs: None)
+    module, name = patched[-1]
+    monkeypatch.setattr(module, name, _sigterm)
+    assert call() == 143
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert signal.getsignal(signal.SIGTERM) is _unhandled  # the caller's handler given back
