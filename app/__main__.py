@@ -122,13 +122,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         DEFAULT_LIMITS,
     )
     from drac_ssl.starting import (  # stdlib only: no training code for the app
+        CommandParser,
         add_version_option,
         ascii_int,
         command_name,
     )
 
     prog = command_name("drac-ssl-app", "app")  # the console script names itself, as drac-ssl-train
-    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
+    parser = CommandParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog,
         description="Serve the drac_ssl diabetic retinopathy grading app (Gradio) for a model "
                     "bundle, offline, on the loopback interface by default.",

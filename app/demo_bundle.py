@@ -39,6 +39,7 @@ from drac_ssl.grading.demo import (  # stdlib only; DEMO_NOTE, DEMO_TRAINED_ON, 
 from drac_ssl.io import atomic_write_json
 from drac_ssl.out_paths import folder_under_file_problem
 from drac_ssl.starting import (  # stdlib only
+    CommandParser,
     add_version_option,
     ascii_int,
     command_name,
@@ -208,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m app.demo_bundle RUN_DIR [--image-size 128] [--folds 2]`` (the installed
     ``drac-ssl-demo-bundle``); returns the exit code."""
     prog = command_name("drac-ssl-demo-bundle", "app.demo_bundle")
-    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
+    parser = CommandParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog, description=textwrap.fill("Write an untrained demo model bundle (random weights: for "
                                              "trying the app's interface; its grades mean nothing) into "
                                              "RUN_DIR/bundle.", 88),

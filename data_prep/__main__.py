@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     from data_prep import flatten, ingest, phantom
     from drac_ssl.config import layouts_in_words
     from drac_ssl.starting import (  # stdlib only
+        CommandParser,
         add_version_option,
         ascii_int,
         command_name,
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     # PYTHON -m data_prep, the running interpreter, as every printed command names it
     prog = command_name("drac-ssl-ingest", "data_prep") if argv is None else python_command("data_prep")
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
+    parser = CommandParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog,
         description="Ingest graded retinal images for drac_ssl, generate phantom DRAC data, or make "
                     "a folder-per-grade tree one folder with a label CSV (flatten).",
