@@ -449,11 +449,13 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     user name that a login file cannot hold or an empty, mistyped or short password (under
     :data:`MIN_PASSWORD_CHARS` characters)."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    from drac_ssl.exit_codes import AUTH_EXIT_CODES  # stdlib only
     from drac_ssl.starting import CommandParser, add_version_option, python_command
 
     prog = python_command("app.auth")
     example = (f"Example:\n  {prog} hash alice >> logins.txt   # asks alice's password twice\n"
-               f"then serve with it: {python_command('app')} --auth-file logins.txt (docs/deploying.md)")
+               f"then serve with it: {python_command('app')} --auth-file logins.txt (docs/deploying.md)\n\n"
+               + textwrap.fill(AUTH_EXIT_CODES, 88))
     parser = CommandParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog,
         description=textwrap.fill("Make a line of the app's login file (its --auth-file FILE): the "

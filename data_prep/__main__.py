@@ -16,6 +16,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from data_prep import flatten, ingest, phantom
     from drac_ssl.config import layouts_in_words
+    from drac_ssl.exit_codes import (  # stdlib only
+        FLATTEN_EXIT_CODES,
+        INGEST_EXIT_CODES,
+        PHANTOM_EXIT_CODES,
+    )
     from drac_ssl.starting import (  # stdlib only
         CommandParser,
         add_version_option,
@@ -54,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         epilog=f"Examples:\n  {prog} ingest --root my_photos --labels-csv my_photos/labels.csv "
                f"--out runs/mine/data\n  {prog} ingest --root '/data/DRAC 2022' --out runs/drac/data\n"
                f"then train on it (docs/data.md): {python_command('drac_ssl.train')} -c drac "
-               f"run.name=drac run.stages=[pretrain,umm,finetune,export]",
+               f"run.name=drac run.stages=[pretrain,umm,finetune,export]\n\n"
+               + textwrap.fill(INGEST_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter))
     phantom.add_arguments(sub.add_parser(
         "phantom", parents=[common], allow_abbrev=False, help="write phantom UW-OCTA data in the DRAC layout",
@@ -64,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             "set for the same options). For trying the pipeline without data; its images are not "
             "retinal ones and every run on them says so.", 88),
         epilog=f"Example:\n  {prog} phantom --out phantom_data --n-train 60 --n-test 20\n"
-               f"then ingest it: {prog} ingest --root phantom_data --out runs/phantom/data",
+               f"then ingest it: {prog} ingest --root phantom_data --out runs/phantom/data\n\n"
+               + textwrap.fill(PHANTOM_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter))
     flatten.add_arguments(sub.add_parser(
         "flatten", allow_abbrev=False, help="make a folder-per-grade tree (0/, 1/ ...) one folder with labels.csv",
@@ -75,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             "every file is named GRADE_NAME. Non-image files and nested subfolders are skipped and "
             "said.", 88),
         epilog=f"Example:\n  {prog} flatten --root graded_tree --out graded_flat\n"
-               f"then ingest it: {prog} ingest --root graded_flat --out runs/graded/data",
+               f"then ingest it: {prog} ingest --root graded_flat --out runs/graded/data\n\n"
+               + textwrap.fill(FLATTEN_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter))
     for name in ("ingest", "phantom", "flatten"):  # drac-ssl-ingest ingest --version too
         add_version_option(sub.choices[name])
