@@ -239,6 +239,9 @@ def read_auth_file(path: str | os.PathLike[str]) -> list[Login]:
         text = file.read_text(encoding="utf-8-sig")  # a BOM would join the first user's name
     except FileNotFoundError:
         raise AuthFileError(f"--auth-file {file}: no such file.\n{fix}") from None
+    except IsADirectoryError:  # --auth-file /etc/drac: "cannot read it (IsADirectoryError)" before
+        raise AuthFileError(f"--auth-file {file}: a folder, not a file; name the login file in it "
+                            f"(e.g. --auth-file {file / 'logins.txt'}).\n{fix}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise AuthFileError(f"--auth-file {file}: cannot read it ({type(exc).__name__}).\n{fix}") from None
     logins: list[Login] = []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.auth import AuthFileError, read_auth_file
 from app.bundle_path import NoBundleError, find_newest_bundle
 
 
@@ -26,3 +27,9 @@ def test_a_runs_dir_not_there_or_a_file_is_said_so(tmp_path: Path, monkeypatch: 
         find_newest_bundle("empty")
     assert "under empty/ (a bundle is RUN/bundle/metadata.json)" in str(empty.value)
 
+
+def test_an_auth_file_that_is_a_folder_is_said_to_be_one(tmp_path: Path) -> None:
+    with pytest.raises(AuthFileError) as raised:
+        read_auth_file(tmp_path)
+    said = str(raised.value)
+    assert f"--auth-file {tmp_path}: a folder, not a file" in said and "IsADirectoryError" not in said, said
