@@ -41,7 +41,10 @@ import numpy as np
 
 from data_prep.decode import PHANTOM_TEXT, PHANTOM_TEXT_KEY
 from data_prep.pool import refuse_top_level_rerun, spawn_pool
-from drac_ssl.config import DataConfig  # PyYAML, no torch: data.phantom_n_train / _n_test
+from drac_ssl.config import (  # PyYAML, no torch: data.phantom_n_train / _n_test
+    PHANTOM_PNG_MIB_ESTIMATE,
+    DataConfig,
+)
 from drac_ssl.console import ProgressLines, progress_bar  # stdlib only
 from drac_ssl.cpu_threads import usable_cores  # stdlib only
 from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
@@ -814,7 +817,7 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-PNG_MIB_ESTIMATE = 0.845
+PNG_MIB_ESTIMATE = PHANTOM_PNG_MIB_ESTIMATE  # drac_ssl.config's: train --help says it, no numpy loaded
 """About how many MiB one 1024-pixel phantom PNG (:func:`encode_phantom_png`) takes: an
 estimate, measured as 0.83 to 0.86 MiB over images of each grade (their vessel trees differ, so
 no two files are the same size); the default set's 997 images take about 842 MiB. What the run

@@ -808,6 +808,11 @@ def _grade_names_read_as_values(value: list[Any], where: str) -> None:
         f"data.grades=[Normal, NPDR, PDR]; to use {listed} as names, quote them: data.grades={quoted}")
 
 
+PHANTOM_PNG_MIB_ESTIMATE = 0.845
+"""About how many MiB one phantom image takes (:data:`data_prep.phantom.PNG_MIB_ESTIMATE`, where
+it is measured): here, without numpy, for the training's ``--help`` (the ``--first-try`` on the
+phantom set says what it writes)."""
+
 EMPTY_PATH_MEANS = {"data.root": "the embedded phantom UW-OCTA set (generated under data/phantom)",
                     "data.labels_csv": "the only CSV in data.root",
                     "pretrain.backbone.weights": "no weights file",
