@@ -463,7 +463,8 @@ def export_parser() -> argparse.ArgumentParser:
                         help="with --check: the number of grades (default: the manifest's, else "
                              "the header's width: case,class and K columns P<n>); with --score: "
                              "the submission's number of grades (default: its header's width); "
-                             "a scale's name is read as its count: drac = 3, icdr = 5")
+                             "a scale's name is read as its count: drac = 3, icdr = 5; so is a comma "
+                             "list of the grade names, as the ingest's --grades takes them")
     parser.add_argument("--score", metavar="CSV",
                         help="score this submission against the true grades of --labels: QWK with "
                              "its 95%% bootstrap CI, accuracy, macro F1, AUC one-vs-rest and "

@@ -4253,6 +4253,14 @@ def grades_problem(grades: Sequence[str]) -> tuple[str, str]:
         return (f"names one grade ({names[0]!r}); grading needs at least 2 (did you mean {meant}?)",
                 f"data.grades=[{meant}] (the {meant} scale: {', '.join(GRADE_SCALES[meant])}), or list "
                 f"the grade names in order, e.g. data.grades=[no referable DR, referable DR]")
+    if len(names) == 1 and names[0].isascii() and names[0].isdigit():  # --grades 3: a count, as export's --grades
+        what = (f"names one grade ({names[0]!r}); a count of grades? It takes the grades' names (or a "
+                f"scale's), not their number")
+        scale = next((k for k, v in GRADE_SCALES.items() if len(v) == int(names[0])), None)
+        if scale is not None:
+            return what, (f"data.grades=[{scale}] ({', '.join(GRADE_SCALES[scale])}), or list the "
+                          f"{names[0]} grade names in order, {example}")
+        return what, f"list the {names[0]} grade names in order, {example}, or name a scale: {scales}"
     if len(names) < 2:
         return (f"names one grade ({names[0]!r}); grading needs at least 2",
                 f"list the grade names in order, e.g. data.grades=[no referable DR, referable DR] "
