@@ -774,6 +774,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
         scan = scan_image_folder(layout.test_dir)
         test_images, problems = scan.images, problems + test_folder_problems(scan.problems)
         problems += test_case_name_problems(test_images, layout.test_dir)
+        problems += drac_test_count_note(layout, len(test_images))
     labels: dict[Path, LabelRow] = {}
     table: LabelTable | None = None
     # an empty training folder beside a label CSV is read too (its images one folder too deep,
@@ -890,6 +891,31 @@ def test_folder_problems(problems: Sequence[Problem]) -> list[Problem]:
         else:
             found.append(dataclasses.replace(p, severity="note", fix=NOT_AN_IMAGE_FIX))
     return found
+
+
+DRAC_TEST_COUNT_KIND = "drac-test-count"
+"""The :class:`Problem` kind of :func:`drac_test_count_note`."""
+
+
+def drac_test_count_note(layout: Layout, n_test: int) -> list[Problem]:
+    """A note when the testing folder of a DRAC layout holds ``n_test`` images (at least one),
+    not the :data:`drac_ssl.challenge.DRAC_TEST_IMAGES` (386) of DRAC 2022 Task 3's testing
+    set (docs/drac.md): a subset is a fair choice (a trial, a few images graded), so the ingest
+    goes on, but the export's ``submission.csv`` will then lack cases, and a submission missing
+    one is invalid. None for another layout, and for the phantom set's own folder (its
+    ``data.phantom_n_test`` is what was asked for)."""
+    from drac_ssl.challenge import DRAC_TEST_IMAGES
+
+    if (layout.kind != "drac" or layout.test_dir is None or not n_test or n_test == DRAC_TEST_IMAGES
+            or (layout.root / PHANTOM_MANIFEST).is_file()):
+        return []
+    gap = (f"{DRAC_TEST_IMAGES - n_test} fewer" if n_test < DRAC_TEST_IMAGES
+           else f"{n_test - DRAC_TEST_IMAGES} more")
+    return [note(layout.test_dir, f"{counted(n_test, 'test image')}, not the {DRAC_TEST_IMAGES} of DRAC 2022 "
+                                  f"Task 3's testing set ({gap}): read as given",
+                 "a subset is fine for a trial; for a challenge submission (one row per test image, a "
+                 "missing case makes it invalid) copy the whole testing set here (unzip "
+                 "DRAC2022_Testing_Set.zip again) and run the ingest again", DRAC_TEST_COUNT_KIND)]
 
 
 def test_case_name_problems(test_images: Sequence[Path], test_dir: Path) -> list[Problem]:

@@ -52,7 +52,9 @@ the redo that resamples them (:func:`drac_ssl.grading.bundle.groups_not_resample
 Only those files are read. A folder that is not a run folder, a run whose fine-tuning has not
 finished and an unreadable file are errors that name the file (:class:`CompareError`; exit
 code 2, every such run at once). Runs graded on scales of different sizes are still listed,
-with a message that their scores are not comparable (exit code 2). A setting that a run made
+with a message that their scores are not comparable (exit code 1,
+:data:`~drac_ssl.exit_codes.PROBLEMS_FOUND`, with ``error: the runs grade on scales of different
+sizes`` on stderr; a traceback with exit code 1 is an unexpected error instead). A setting that a run made
 by an older version does not hold shows as "—"; a figure it does not hold, or an undefined
 one, as "n/a". Every figure, interval and difference is written as report.md writes it
 (:mod:`drac_ssl.figures`).
@@ -97,7 +99,7 @@ from drac_ssl.config import (
     variant_keep,
     with_former_defaults,
 )
-from drac_ssl.exit_codes import RUN_BUSY, RunBusy
+from drac_ssl.exit_codes import PROBLEMS_FOUND, RUN_BUSY, RunBusy
 from drac_ssl.figures import (
     KEEP_BEST_CAVEAT,
     figure_text,
@@ -384,7 +386,8 @@ class VariantDifference:
 class Comparison:
     """The result of :func:`compare_runs`: the runs, their labels in the tables, the settings
     that differ among them, the pretrained-minus-scratch differences, notes, and problems
-    (runs whose scores are not comparable with the others': listed, but the command exits 2)."""
+    (runs whose scores are not comparable with the others': listed, but the command exits
+    :data:`~drac_ssl.exit_codes.PROBLEMS_FOUND`, 1)."""
 
     runs: list[RunOutputs]
     labels: list[str]
@@ -1650,7 +1653,11 @@ def _compare_md(path: Path) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.compare RUN [RUN ...] [--csv FILE] [--md FILE] [--n-boot N]``:
-    print the comparison as Markdown; 0 on success, 2 on a bad input (said on stderr)."""
+    print the comparison as Markdown; 0 on success, 1 (:data:`~drac_ssl.exit_codes.PROBLEMS_FOUND`)
+    when the runs compared are not comparable (each problem said on stderr as ``error: the runs
+    grade on scales of different sizes ...``; an unexpected error, a traceback, exits 1 too), 2 on
+    a bad input,
+    75 while a run compared still trains, 130 on Ctrl-C (:data:`drac_ssl.exit_codes.COMPARE_EXIT_CODES`)."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:
         args = compare_parser().parse_intermixed_args(argv)  # options between the run folders
@@ -1701,7 +1708,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unwritable is not None:
         print(f"error: {unwritable}", file=sys.stderr)
         return 2
-    return 2 if comparison.problems else 0
+    return PROBLEMS_FOUND if comparison.problems else 0
 
 
 if __name__ == "__main__":

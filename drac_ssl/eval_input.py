@@ -86,7 +86,8 @@ OCTA_STD: tuple[float, ...] = (0.2394,)
 # tests/drac_ssl/test_datasets.py recomputes them from the file. Used by the ``fundus``
 # augmentation recipe (an input normalisation only: BatchNorm follows the first conv), with
 # data.graham too: Graham-filtered images (the 30 APTOS samples: means 0.55 / 0.53 / 0.51, stds
-# 0.09 / 0.07 / 0.04) are then not centred (docs/data.md, "Colour"); not changed, untested.
+# 0.09 / 0.07 / 0.04) are then not centred (docs/data.md, "Colour"); not changed (no run
+# measured other statistics), pinned with the docs' figures by tests/drac_ssl/test_graham_normalisation.py.
 FUNDUS_MEAN: tuple[float, ...] = (0.3974, 0.2446, 0.1554)
 FUNDUS_STD: tuple[float, ...] = (0.2977, 0.2001, 0.1503)
 

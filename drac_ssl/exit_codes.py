@@ -13,12 +13,23 @@ from drac_ssl.challenge import DRAC_TEST_IMAGES
 
 __all__ = ["APP_EXIT_CODES", "AUTH_EXIT_CODES", "CHECK_EXIT_CODES", "COMPARE_EXIT_CODES", "DEMO_BUNDLE_EXIT_CODES",
            "EXPORT_EXIT_CODES", "FLATTEN_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INGEST_EXIT_CODES", "INTERRUPTED",
-           "PHANTOM_EXIT_CODES", "REPORT_EXIT_CODES", "RUN_BUSY", "RunBusy", "TRAIN_EXIT_CODES", "UMM_EXIT_CODES", "USAGE_ERROR"]
+           "PHANTOM_EXIT_CODES", "PROBLEMS_FOUND", "REPORT_EXIT_CODES", "RUN_BUSY", "RunBusy", "TRAIN_EXIT_CODES",
+           "UMM_EXIT_CODES", "USAGE_ERROR"]
 
 USAGE_ERROR = 2
 """The exit code of a command that cannot run as asked: a bad option, bad input, or an
 environment it cannot run in (torch and torchvision not a supported matching pair,
 :mod:`drac_ssl.torch_pair`); argparse's own for a usage error."""
+
+PROBLEMS_FOUND = 1
+"""The exit code of ``python -m drac_ssl.compare`` that compared the runs and printed the
+comparison, but found them not comparable (grade scales of different sizes: each problem said as
+``error: the runs grade on scales of different sizes ...`` on stderr), as a submission check's 1
+is a file with problems. Python's own exit code of an unexpected error (an uncaught exception,
+a bug) is 1 too, as for the training (:data:`TRAIN_EXIT_CODES`): that one prints a traceback
+and no comparison. It was
+:data:`USAGE_ERROR` (2) until a review, which a script could not tell from a run folder it could
+not read or a bad option (no comparison at all)."""
 
 INTERRUPTED = 130
 """The exit code of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports a process
@@ -125,10 +136,11 @@ UMM_EXIT_CODES = (
 ``--help`` says them."""
 
 COMPARE_EXIT_CODES = (
-    "Exit codes: 0 compared; 2 a run folder that cannot be compared (not a run folder, a stage "
+    f"Exit codes: 0 compared; {PROBLEMS_FOUND} compared, but the runs not comparable (stderr "
+    "says 'error: the runs grade on scales of different sizes', the comparison printed and its "
+    "files written all the same), or an unexpected error (a traceback, no comparison); 2 a run folder that cannot be compared (not a run folder, a stage "
     "not finished, a file it cannot read), a --csv or --md it cannot write, stdout it cannot "
-    "write (> a full disk, | head), a bad option, or a problem found in the runs compared (each "
-    f"said as error: on stderr, the comparison printed all the same); {RUN_BUSY} a run folder's "
+    f"write (> a full disk, | head), a bad option; {RUN_BUSY} a run folder's "
     "training is still running (every run that cannot be compared is one): try again later; "
     f"{INTERRUPTED} interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's time "
     "limit; nothing written either way).")

@@ -260,12 +260,20 @@ def _whole_numbers(arr: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
 
 
-def _as_grades(y: Any, name: str) -> np.ndarray:
+def _as_grades(y: Any, name: str, num_grades: int | None = None) -> np.ndarray:
     """Return ``y`` as a 1-D int64 array of non-negative integer grades, or raise ValueError
-    (a 2-D ``(n, 1)`` column too: its message says ``y.ravel()``)."""
+    (a 2-D ``(n, 1)`` column too: its message says ``y.ravel()``).
+
+    A bool array is a two-grade label (False = grade 0, True = grade 1, e.g. a referable
+    flag) and is taken as such unless ``num_grades`` (the scale's K, where the caller knows
+    it) is not 2: True and False on a scale of more grades is a mistake (a referable flag
+    passed as the grades), refused by :func:`_refuse_bool_beyond_two`."""
     arr = np.asarray(y)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D (n,), got shape {arr.shape}; {_one_d_fix(name, arr)}")
+    if arr.dtype == np.bool_:
+        _refuse_bool_beyond_two(name, num_grades)
+        return arr.astype(np.int64)
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not (np.issubdtype(arr.dtype, np.number) and np.all(np.isfinite(arr))
                 and np.all(arr == np.round(arr))):
@@ -274,6 +282,56 @@ def _as_grades(y: Any, name: str) -> np.ndarray:
     if arr.size and arr.min() < 0:
         raise ValueError(f"{name} holds a negative grade ({arr.min()}); grades are 0..K-1")
     return arr
+
+
+def _refuse_bool_beyond_two(name: str, num_grades: int | None) -> None:
+    """ValueError when ``name``, a bool array, is to be read on a scale of ``num_grades`` != 2
+    grades (None: the scale is not known here, and False/True are grades 0 and 1 of any)."""
+    if num_grades is not None and num_grades != 2:
+        raise ValueError(
+            f"{name} is a bool array (True/False), a two-grade label, but the scale has {num_grades} "
+            f"grades: pass integer grades 0..{num_grades - 1} (e.g. the grade column, not a referable "
+            f"flag), or score the two-grade task (num_grades=2, probabilities of 2 columns) "
+            f"with {name}.astype(int)")
+
+
+def _refuse_bool_among(num_grades: int, *named: tuple[str, Any]) -> None:
+    """:func:`_refuse_bool_beyond_two` for each ``(name, array)`` that is a bool array, once
+    the scale's ``num_grades`` is known only after the arrays were read (inferred from the
+    largest grade seen beside them); None arrays are skipped."""
+    for name, given in named:
+        if given is not None and np.asarray(given).dtype == np.bool_:
+            _refuse_bool_beyond_two(name, num_grades)
+
+
+def _referral_truth(y_true: Any, from_grade: int) -> np.ndarray:
+    """``y_true`` as grades for a referral from grade ``from_grade`` (``r``, already checked
+    ``>= 1``): a bool array (a referable flag, True = grade 1) is the truth of ``r = 1`` only;
+    for ``r >= 2`` the scale has at least ``r + 1`` grades and a flag passed as the grades
+    would count no image referable (sensitivity nan): ValueError with the fix."""
+    if np.asarray(y_true).dtype == np.bool_ and from_grade > 1:
+        raise ValueError(
+            f"y_true is a bool array (True/False), a two-grade label, but referable from grade >= "
+            f"{from_grade} needs a scale of at least {from_grade + 1} grades, where True (grade 1) is "
+            f"never referable: pass the integer grades (e.g. the grade column, not a referable flag), "
+            f"or, with a referable flag as the truth, from_grade=1")
+    return _as_grades(y_true, "y_true")
+
+
+def _check_from_grade(from_grade: Any) -> int:
+    """``from_grade`` as an int ``>= 1``, or ValueError (the scale is not known here:
+    :func:`_check_referable_cut` checks the top where it is)."""
+    r = int(from_grade)
+    if r < 1:
+        raise ValueError(f"from_grade must be >= 1 (grade 0 or above is every image), got {from_grade!r}")
+    return r
+
+
+def _columns(probs: Any) -> int | None:
+    """The number of columns K of a 2-D ``probs`` (or logits), None for another shape (whose
+    own check says what is wrong)."""
+    shape = np.shape(probs)
+    return int(shape[1]) if len(shape) == 2 else None
 
 
 def _check_grades_within(y: np.ndarray, num_grades: int, name: str, scale_given: bool = False) -> None:
@@ -329,7 +387,9 @@ def _as_probs(probs: Any, n: int | None = None, name: str = "probs") -> np.ndarr
 def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = None) -> float:
     """Quadratic weighted Cohen's kappa, the DRAC Task 3 ranking score.
 
-    ``y_true``, ``y_pred``: integer grades, shape ``(n,)``. Computed as
+    ``y_true``, ``y_pred``: integer grades, shape ``(n,)``; for two grades a bool array too
+    (False = 0, True = 1, as the other metrics here take it; refused on a scale of more
+    grades, where it is a referable flag passed as the grades). Computed as
     ``sklearn.metrics.cohen_kappa_score(weights="quadratic", labels=range(K))`` computes it,
     over the consecutive labels ``0 .. K-1`` (``K = num_grades``; omitted: up to the largest
     grade seen), so a grade absent from both arrays still keeps its distance
@@ -346,7 +406,8 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
     Raises:
         ValueError: ``y_true`` / ``y_pred`` not 1-D (probabilities ``(n, K)`` given instead
             of grades: pass ``argmax`` or thresholded grades), not integer grades (strings,
-            fractions, NaN), a negative grade, or the two of different lengths;
+            fractions, NaN), a negative grade, a bool array on a scale of more than 2
+            grades, or the two of different lengths;
             ``num_grades`` given but below 2 (a grading scale has at least 2 grades; 0 was
             once taken as 2), or given with a grade outside ``0 .. num_grades-1`` (such a
             grade once widened the scale silently: grade 4 with ``num_grades=3`` scored on 5);
@@ -359,8 +420,8 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
     if num_grades is not None and num_grades < 2:
         raise ValueError(f"num_grades must be >= 2 (the grades of the scale), got {num_grades}; "
                          f"omit it to take the largest grade seen")
-    yt = _as_grades(y_true, "y_true")
-    yp = _as_grades(y_pred, "y_pred")
+    yt = _as_grades(y_true, "y_true", num_grades)
+    yp = _as_grades(y_pred, "y_pred", num_grades)
     if yt.shape != yp.shape:
         raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} differ in length")
     if num_grades is not None:
@@ -378,6 +439,8 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
         raise ValueError(f"grade {top} is the largest seen and num_grades was not given: the kappa's "
                          f"confusion matrix would be {top + 1} x {top + 1}; pass num_grades (5 for ICDR), "
                          f"or map the values onto the scale's grades 0..K-1 first")
+    if num_grades is None and top > 1:  # a bool beside grades above 1: a flag among grades
+        _refuse_bool_among(top + 1, ("y_true", y_true), ("y_pred", y_pred))
     return _sklearn_qwk(yt, yp, top + 1)
 
 
@@ -425,7 +488,7 @@ def auc_undefined_reason(y_true: Any, probs: Any) -> str | None:
             :func:`quadratic_weighted_kappa`); ``probs`` not 2-D (a number of grades given
             in its place).
     """
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", _columns(probs))
     if np.ndim(probs) != 2:
         raise ValueError(f"probs must have shape (n, K), got {np.shape(probs)}: pass the "
                          f"probabilities (only their K is read), not the number of grades")
@@ -445,7 +508,7 @@ def _macro_auc(y_true: Any, probs: Any, multi_class: str) -> float:
     """sklearn's macro ``multi_class`` ("ovo" / "ovr") AUC over all K grades, nan when undefined;
     for K = 2 the binary AUC of ``P1`` (which both averages equal; sklearn's multi-class path
     refuses two columns)."""
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", _columns(probs))
     p = _as_probs(probs, n=yt.size)
     _check_grades_within(yt, p.shape[1], "y_true")
     if auc_undefined_reason(yt, p) is not None:
@@ -492,10 +555,10 @@ def binary_screening(y_true: Any, pred: Any) -> dict[str, float]:
     referable DR): ``sensitivity`` = recall of grade 1 (TP / (TP + FN)), ``specificity`` =
     recall of grade 0 (TN / (TN + FP)), from ``sklearn.metrics.recall_score``.
 
-    ``y_true``, ``pred``: grades ``(n,)`` in {0, 1}. A figure is nan when its grade has no
+    ``y_true``, ``pred``: grades ``(n,)`` in {0, 1}, or bool arrays (True = grade 1). A figure is nan when its grade has no
     image in ``y_true``. Raises ValueError for a grade outside {0, 1}."""
-    yt = _as_grades(y_true, "y_true")
-    yp = _as_grades(pred, "pred")
+    yt = _as_grades(y_true, "y_true", 2)
+    yp = _as_grades(pred, "pred", 2)
     if yt.shape != yp.shape:
         raise ValueError(f"y_true {yt.shape} and pred {yp.shape} differ in shape")
     if yt.size and max(int(yt.max()), int(yp.max())) > 1:
@@ -781,7 +844,8 @@ def decision_screening(y_true: Any, referred: Any, from_grade: int, n_boot: int 
     bootstrap: :func:`_screening_interval`).
 
     Args:
-        y_true: true grades ``(n,)``, integers ``0 .. K-1``.
+        y_true: true grades ``(n,)``, integers ``0 .. K-1`` (a bool referable flag for
+            ``from_grade=1``).
         referred: ``(n,)`` 0/1, 1 = referred.
         from_grade: ``r``, the lowest referable grade (truth: ``y_true >= r``), ``>= 1``.
         n_boot, alpha, seed, groups: the intervals, as :func:`referable_report`'s.
@@ -794,13 +858,11 @@ def decision_screening(y_true: Any, referred: Any, from_grade: int, n_boot: int 
 
     Raises:
         ValueError: malformed grades, shapes that differ, a ``referred`` value not 0/1, a
-            ``from_grade`` below 1.
+            ``from_grade`` below 1, a bool ``y_true`` (a referable flag) with ``from_grade >= 2``.
     """
-    yt = _as_grades(y_true, "y_true")
+    r = _check_from_grade(from_grade)
+    yt = _referral_truth(y_true, r)
     decided = _referral_decisions(referred, yt)
-    r = int(from_grade)
-    if r < 1:
-        raise ValueError(f"from_grade must be >= 1 (grade 0 or above is every image), got {from_grade!r}")
     truth = (yt >= r).astype(np.int64)
     return {"from_grade": r, "n_referable": int(truth.sum()), "n_not": int(truth.size - truth.sum()),
             "n_referred": int(decided.sum()), **_decided_screening(truth, decided, n_boot, alpha, seed, groups)}
@@ -831,10 +893,10 @@ def recall_intervals(y_true: Any, pred: Any, num_grades: int, alpha: float = 0.0
         ValueError: malformed grades, lengths that differ, a grade ``>= num_grades``,
             ``num_grades`` no whole number.
     """
-    yt, yp = _as_grades(y_true, "y_true"), _as_grades(pred, "pred")
+    k = _whole_grades(num_grades)
+    yt, yp = _as_grades(y_true, "y_true", k), _as_grades(pred, "pred", k)
     if yt.shape != yp.shape:
         raise ValueError(f"y_true {yt.shape} and pred {yp.shape} differ in shape")
-    k = _whole_grades(num_grades)
     _check_grades_within(yt, k, "y_true", scale_given=True)
     _check_grades_within(yp, k, "pred", scale_given=True)
     ids = None if groups is None else np.asarray(groups)
@@ -960,15 +1022,14 @@ def patient_screening(y_true: Any, p_referable: Any, referred: Any, from_grade: 
 
     Raises:
         ValueError: as :func:`patient_referral`, malformed grades, ``from_grade`` below 1,
-            ``p_referable`` of another length or not finite.
+            a bool ``y_true`` (a referable flag) with ``from_grade >= 2``, ``p_referable`` of
+            another length or not finite.
     """
-    yt = _as_grades(y_true, "y_true")
+    r = _check_from_grade(from_grade)
+    yt = _referral_truth(y_true, r)
     s = np.clip(np.asarray(p_referable, dtype=np.float64).ravel(), 0.0, 1.0)
     if s.shape != yt.shape or not np.isfinite(s).all():
         raise ValueError(f"p_referable must hold one finite number per image ({yt.size}), got shape {s.shape}")
-    r = int(from_grade)
-    if r < 1:
-        raise ValueError(f"from_grade must be >= 1 (grade 0 or above is every image), got {from_grade!r}")
     decided = _referral_decisions(referred, yt)
     units, truth, score, by_patient = patient_referral(patients, (yt >= r).astype(np.int64), s, decided)
     n_ref = int(truth.sum())
@@ -1065,11 +1126,12 @@ def referral_report(y_true: Any, referred: Any, from_grade: int, metric: str, le
         None when it is undefined) and ``protocol`` in words.
 
     Raises:
-        ValueError: malformed grades, shapes that differ, a ``referred`` value not 0/1.
+        ValueError: malformed grades, shapes that differ, a ``referred`` value not 0/1, a
+            ``from_grade`` below 1, a bool ``y_true`` (a referable flag) with ``from_grade >= 2``.
     """
-    yt = _as_grades(y_true, "y_true")
+    r = _check_from_grade(from_grade)
+    yt = _referral_truth(y_true, r)
     decided = _referral_decisions(referred, yt)
-    r = int(from_grade)
     truth = (yt >= r).astype(np.int64)
     figures = _decided_screening(truth, decided, n_boot, alpha, seed, groups)
     reached = figures[metric]
@@ -1203,14 +1265,14 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
         ValueError: ``from_grade`` outside ``1 .. K-1`` (the message names the scale),
             malformed grades or probabilities, shapes that differ.
     """
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", _columns(probs))
     p = _as_probs(probs, n=yt.size)
     k = p.shape[1]
     if class_names is not None and len(class_names) != k:
         raise ValueError(f"probs has {k} columns but {len(class_names)} class names were given "
                          f"({', '.join(class_names)})")
     r = _check_referable_cut(from_grade, k, class_names)
-    yp = _as_grades(pred, "pred")
+    yp = _as_grades(pred, "pred", k)
     _check_paired_inputs(yt, k, {"pred": yp})
     truth = (yt >= r).astype(np.int64)
     # P(referable); clipped so the two columns [1 - s, s] are probabilities as they stand
@@ -1461,7 +1523,7 @@ def ovr_auc_per_grade(y_true: Any, probs: Any) -> list[float]:
     Raises:
         ValueError: malformed input, as :func:`macro_ovo_auc` (not 1-D integer grades,
             ``probs`` not ``(n, K)`` probabilities, a grade ``>= K``)."""
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", _columns(probs))
     p = _as_probs(probs, n=yt.size)
     _check_grades_within(yt, p.shape[1], "y_true")
     out = []
@@ -1486,7 +1548,7 @@ def ovr_auc_per_grade_ci(y_true: Any, probs: Any, n_boot: int = 1000, alpha: flo
 
     Raises:
         ValueError: malformed input, as :func:`ovr_auc_per_grade`; malformed ``groups``."""
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", _columns(probs))
     p = _as_probs(probs, n=yt.size)
     _check_grades_within(yt, p.shape[1], "y_true")
     out: list[tuple[float, float, int]] = []
@@ -1530,13 +1592,14 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
 
     Raises:
         ValueError: malformed input: ``y_true`` / ``pred`` not 1-D non-negative integer
-            grades of one length, ``probs`` not ``(n, K)`` probabilities (rows sum to 1,
+            grades of one length (a bool array, a two-grade label, only on a scale of 2), ``probs`` not ``(n, K)`` probabilities (rows sum to 1,
             values in [0, 1]), a grade >= K (the ``probs`` columns or the number of
             ``class_names``; the message names the grade and K), ``class_names`` of another
             length than the ``probs`` columns, or neither ``probs`` nor ``pred``; no image
             (n = 0: every figure would be undefined).
     """
-    yt = _as_grades(y_true, "y_true")
+    k = _columns(probs) if probs is not None else (len(class_names) if class_names is not None else None)
+    yt = _as_grades(y_true, "y_true", k)
     if yt.size == 0:
         raise ValueError("grading_report: no graded images (y_true is empty): nothing to evaluate")
     p = _as_probs(probs, n=yt.size) if probs is not None else None
@@ -1547,7 +1610,7 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
             raise ValueError("grading_report needs probs or pred")
         yp = p.argmax(axis=1).astype(np.int64)
     else:
-        yp = _as_grades(pred, "pred")
+        yp = _as_grades(pred, "pred", k)
         if yp.shape != yt.shape:
             raise ValueError(f"pred {yp.shape} and y_true {yt.shape} differ in length")
         if p is not None:
@@ -1564,6 +1627,7 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
     else:
         num_classes = p.shape[1] if p is not None else 2
         num_classes = max(num_classes, int(yt.max(initial=0)) + 1, int(yp.max(initial=0)) + 1)
+        _refuse_bool_among(num_classes, ("y_true", y_true), ("pred", pred))
     labels = list(range(num_classes))
     names = list(class_names) if class_names is not None else list(default_grade_names(num_classes))
 
@@ -1635,7 +1699,7 @@ def majority_grade_reference(y_true: Any, class_names: Sequence[str] | None = No
         ValueError: no grade, or grades that are not non-negative integers, or a grade the
             ``class_names`` do not name.
     """
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", len(class_names) if class_names is not None else None)
     if yt.size == 0:
         raise ValueError("majority_grade_reference: no graded images (y_true is empty)")
     k = len(class_names) if class_names is not None else max(2, int(yt.max()) + 1)
@@ -2333,13 +2397,13 @@ def paired_bootstrap_difference(
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", _columns(probs_a))
     pa = _as_probs(probs_a, n=yt.size, name="probs_a")
     pb = _as_probs(probs_b, n=yt.size, name="probs_b")
     if pa.shape != pb.shape:
         raise ValueError(f"probs_a {pa.shape} and probs_b {pb.shape} differ in shape")
-    ga = _as_grades(pred_a, "pred_a")
-    gb = _as_grades(pred_b, "pred_b")
+    ga = _as_grades(pred_a, "pred_a", pa.shape[1])
+    gb = _as_grades(pred_b, "pred_b", pa.shape[1])
     _check_paired_inputs(yt, pa.shape[1], {"pred_a": ga, "pred_b": gb})
     units = _units(groups, yt.size)
     return paired_difference(_resampled_scores(yt, pa, ga, n_boot, seed, units),
@@ -2450,9 +2514,9 @@ def bootstrap_scores(y_true: Any, probs: Any, pred: Any, n_boot: int = 1000,
             ``kind`` that is not theirs (``patients`` or ``groups`` with ``groups``, ``images``
             without).
     """
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", _columns(probs))
     p = _as_probs(probs, n=yt.size, name="probs")
-    g = _as_grades(pred, "pred")
+    g = _as_grades(pred, "pred", p.shape[1])
     _check_paired_inputs(yt, p.shape[1], {"pred": g})
     return _resampled_scores(yt, p, g, n_boot, seed, _units(groups, yt.size, kind))
 
@@ -2605,7 +2669,7 @@ def fit_kappa_thresholds(
             non-negative integer grades; ``num_grades < 2``; a grade in ``y_true`` >= K.
     """
     s = np.asarray(scores, dtype=np.float64)
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", None if num_grades is None else int(num_grades))
     if s.ndim != 1 or s.shape != yt.shape:
         raise ValueError(f"scores {s.shape} and y_true {yt.shape} must both be (n,)")
     if s.size == 0 or not np.all(np.isfinite(s)):
@@ -2777,7 +2841,7 @@ def brier_score(y_true: Any, probs: Any) -> float:
     Raises:
         ValueError: malformed grades or probabilities, a grade ``>= K``, lengths that differ.
     """
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", _columns(probs))
     p = _as_probs(probs, n=yt.size)
     _check_grades_within(yt, p.shape[1], "y_true")
     if yt.size == 0:
@@ -2811,7 +2875,7 @@ def expected_calibration_error(y_true: Any, probs: Any, n_bins: int = ECE_BINS) 
     """
     if int(n_bins) < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}")
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", _columns(probs))
     p = _as_probs(probs, n=yt.size)
     _check_grades_within(yt, p.shape[1], "y_true")
     if yt.size == 0:
@@ -2940,7 +3004,7 @@ def fit_temperature(logits: Any, y_true: Any, bounds: tuple[float, float] = TEMP
     from scipy.optimize import minimize_scalar
 
     z = np.asarray(logits, dtype=np.float64)
-    yt = _as_grades(y_true, "y_true")
+    yt = _as_grades(y_true, "y_true", _columns(z))
     if z.ndim != 2 or z.shape[0] != yt.size or yt.size == 0:
         raise ValueError(f"logits must be (n, K) with n = len(y_true) > 0, got {z.shape}")
     if yt.max() >= z.shape[1]:

@@ -17,7 +17,7 @@ import yaml
 from drac_ssl import run_state
 from drac_ssl.compare import compare_runs, main
 from drac_ssl.config import load_config, referable_cut, save_config
-from drac_ssl.exit_codes import RUN_BUSY
+from drac_ssl.exit_codes import PROBLEMS_FOUND, RUN_BUSY
 from drac_ssl.metrics import (
     binary_screening,
     bootstrap_ci,
@@ -295,7 +295,8 @@ def test_runs_on_another_grade_scale_are_listed_but_said_to_be_incomparable(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     drac = make_run(tmp_path, "drac")
     icdr = make_run(tmp_path, "icdr", ["data.grades=[icdr]"], k=5, n=20)
-    assert main([str(drac), str(icdr), "--n-boot", "20"]) == 2
+    # 1, a problem found in runs compared, not 2: a script tells it from a bad folder or option
+    assert main([str(drac), str(icdr), "--n-boot", "20"]) == PROBLEMS_FOUND == 1
     captured = capsys.readouterr()
     assert "error: the runs grade on scales of different sizes" in captured.err
     assert "`drac` 3 (0 Normal, 1 NPDR, 2 PDR); `icdr` 5 (0 0, 1 1, 2 2, 3 3, 4 4)" in captured.err
@@ -1200,3 +1201,6 @@ def test_help_lists_the_exit_codes(capsys):
     assert main(["--help"]) == 0
     said = " ".join(capsys.readouterr().out.split())
     assert "Exit codes: 0 compared;" in said and f"{RUN_BUSY} a run folder's training is still running" in said
+    assert ("1 compared, but the runs not comparable (stderr says 'error: the runs grade on scales of "
+            "different sizes'" in said and "or an unexpected error (a traceback, no comparison)" in said)
+    assert "2 a run folder that cannot be compared" in said and "a bad option;" in said
