@@ -155,6 +155,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from data_prep.colour_rule import GREY_SPREAD_LEVELS, colour_share
 from drac_ssl.starting import import_keeping_random
 
 if TYPE_CHECKING:
@@ -551,10 +552,6 @@ heat of 0.25 was 43 % opaque, and the peak cell of an APTOS photo kept 29 % of i
 variation); now a heat of 0.25 is 15 % opaque and the peak keeps 40 % of the photograph. The
 outlines, not the colour, mark the strongest heat."""
 
-GREY_SPREAD_LEVELS = 8
-"""A pixel whose channels differ by more than this many grey levels (of 255) is coloured
-(:func:`is_colour_image`); within it, JPEG's chroma noise on a grey image."""
-
 COLOUR_PIXEL_SHARE = 0.01
 """An RGB image is a colour one (:func:`blend_heat`'s :data:`COLOUR_PEAK_OPACITY` rule) only when
 more than this share of its pixels is coloured (:data:`GREY_SPREAD_LEVELS`): a review found one
@@ -565,11 +562,7 @@ def is_colour_image(image: np.ndarray) -> bool:
     """Whether ``image`` (uint8, grey ``(H, W)`` or RGB ``(H, W, 3)``) is a colour one: more than
     :data:`COLOUR_PIXEL_SHARE` of its pixels with channels more than :data:`GREY_SPREAD_LEVELS`
     apart. A grey image, or an RGB one with a small coloured mark on grey, is not."""
-    pixels = np.asarray(image)
-    if pixels.ndim != 3:
-        return False
-    spread = pixels.max(axis=-1).astype(np.int16) - pixels.min(axis=-1)
-    return bool((spread > GREY_SPREAD_LEVELS).mean() > COLOUR_PIXEL_SHARE)
+    return colour_share(np.asarray(image)) > COLOUR_PIXEL_SHARE  # the ingest's rule of a coloured pixel
 
 
 OUTLINE_SHARES = {"dashed": 0.5, "solid": STRONGEST_SHARE, "dotted": STRONGEST_SHARE}

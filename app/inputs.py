@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from data_prep.decode import ONE_BIT_NOTE, damaged_image, damaged_image_format
+from data_prep.decode import ONE_BIT_NOTE, OVERLAY_SHARE, damaged_image, damaged_image_format
 from data_prep.validate import (  # noqa: F401 - the structure check is re-exported here
     NOISE_CORRELATION,
     NOISE_MEASURED,
@@ -107,6 +107,7 @@ from drac_ssl.grading.image_notes import (
     image_kind,
     is_plain_note,
     not_an_image,
+    overlaid_for_colour_model,
 )
 
 __all__ = [
@@ -369,21 +370,24 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
                         uploaded=upload)
     if channels == 1:
         image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa",
-                                         grey_conversion=image.grey_conversion, kind=kind)
+                                         grey_conversion=image.grey_conversion, kind=kind,
+                                         colour_share=decoded.colour_share)
     else:
-        image.warnings = colour_model_warnings(image, notes, kind, grey_trained)
+        image.warnings = colour_model_warnings(image, notes, kind, grey_trained, decoded.colour_share)
     return image
 
 
 def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
-                          kind: str = "fundus", grey_trained: Any = GREY_TRAINED_NOT_GIVEN
-                          ) -> list[str]:
+                          kind: str = "fundus", grey_trained: Any = GREY_TRAINED_NOT_GIVEN,
+                          colour_share: float = 1.0) -> list[str]:
     """Sanity warnings for a colour (3-channel) model (``kind``: what it grades, for the words):
     blank, at most :data:`data_prep.validate.FEW_LEVELS` levels per channel
     (:func:`few_levels_warning`), grey (replicated into three channels, worded from
     ``grey_trained``: the grey pictures among the model's labelled training images,
-    :func:`drac_ssl.grading.image_notes.grey_trained`), 16-bit, and the decoder's findings as
-    ``Image file: ...``."""
+    :func:`drac_ssl.grading.image_notes.grey_trained`), a grey picture with a coloured overlay
+    (``colour_share``, the share of its pixels in colour, under
+    :data:`data_prep.decode.OVERLAY_SHARE`: :func:`overlaid_for_colour_model`), 16-bit, and the
+    decoder's findings as ``Image file: ...``."""
     out: list[str] = []
     blank = _blank_words(image.gray, image.pixels, image.mode, image.colour)
     if blank:
@@ -396,6 +400,8 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
         out += [levels] if levels else []
     if not image.colour:  # the export command's words too (read_image)
         out.append(grey_for_colour_model(image.mode, grey_trained))
+    elif colour_share < OVERLAY_SHARE:  # a grey scan with a scale bar: the ingest reads it as grey
+        out.append(overlaid_for_colour_model(colour_share))
     depth, said = depth_note(image.mode, notes)
     out += [depth] if depth else []
     said = set(said) | ({n for n in notes if n.startswith(ONE_BIT_NOTE)} if levels else set())
@@ -474,7 +480,8 @@ def too_small_warning(width: int, height: int, model_side: int | None = None) ->
 
 
 def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None,
-                    octa: bool = True, grey_conversion: str = "", kind: str | None = None) -> list[str]:
+                    octa: bool = True, grey_conversion: str = "", kind: str | None = None,
+                    colour_share: float = 1.0) -> list[str]:
     """Reasons why ``gray`` (uint8 ``(H, W)``) may not be a UW-OCTA en-face image, and what
     the decoder did to the file.
 
@@ -490,7 +497,9 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     no size or shape check, and a colour file converted to grey is said to be read as the
     model's training ingest read its images, not doubted as OCTA. ``kind``: what the model grades
     (:func:`image_kind`), for the words of the few-levels warning; None: ``octa`` for ``octa``,
-    else an image of another kind.
+    else an image of another kind. ``colour_share``: the share of the file's pixels in colour
+    (:attr:`data_prep.validate.DecodedImage.colour_share`; 1.0, the default: a colour picture);
+    under :data:`data_prep.decode.OVERLAY_SHARE` a grey scan with a coloured overlay, said so.
     """
     out: list[str] = []
     h, w = gray.shape[:2]
@@ -511,7 +520,7 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     if grey_conversion or mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "PA"):
         # the export command's words too (conform_channels)
         out.append(colour_for_grey_model(grey_conversion or f"{mode} image converted to grey",
-                                         octa))
+                                         octa, colour_share if colour_share < OVERLAY_SHARE else None))
     depth, said = depth_note(mode, notes)
     out += [depth] if depth else []
     shown = set(said) | ({grey_conversion} if grey_conversion else set())

@@ -105,6 +105,21 @@ SQUEEZE_FIX = f"add --fundus-crop, which {FUNDUS_CROP_DOES}"
 the words of the crop's advice (:data:`drac_ssl.grading.image_notes.FUNDUS_CROP_DOES`)."""
 
 
+SQUEEZE_FIX_OCTA = ("crop or pad the scan to a square (its scan area) before the ingest; "
+                    "--fundus-crop is for fundus photographs: it looks for a round disc and would "
+                    "cut into an OCTA scan")
+"""The ingest's fix for a non-square UW-OCTA scan squeezed into the cache: the ingest puts it
+in place of :data:`SQUEEZE_FIX` once the modality is known (:func:`octa_squeeze_fix`)."""
+
+
+def octa_squeeze_fix(problem: Problem) -> Problem:
+    """``problem`` with :data:`SQUEEZE_FIX_OCTA` for its fix when it is the squeeze warning
+    of :func:`cache_rows` (its fix :data:`SQUEEZE_FIX`); any other problem as it is."""
+    if problem.kind != "size" or problem.fix != SQUEEZE_FIX:
+        return problem
+    return dataclasses.replace(problem, fix=SQUEEZE_FIX_OCTA)
+
+
 def squeezed_words(width: int, height: int) -> str:
     """``non-square image WxH squeezed to a square``: what :func:`cache_rows` does to a
     ``width`` x ``height`` image (pixels) that is not square, without ``fundus_crop``; the
@@ -343,6 +358,11 @@ class FileRecord:
     # area (what tells grey photographs from UW-OCTA scans, whose box is the whole frame or
     # nearly); kept in the state, False without --fundus-crop or in a state written before it
     disc_cut: bool = False
+    # the share of the image's pixels whose channels differ (data_prep.decode.colour_share):
+    # below OVERLAY_SHARE a grey picture with a coloured overlay; kept in the state, None for
+    # an array row or a state written before it was recorded (a colour record then counts as
+    # a colour picture)
+    colour_share: float | None = None
 
     def problems(self, display_path: str) -> list[Problem]:
         return [Problem(display_path, *issue) for issue in self.issues]
@@ -355,7 +375,7 @@ class FileRecord:
                 "phantom": self.phantom, "grey_level": self.grey_level,
                 "pixels_sha256": self.pixels_sha256, "cache_index": cache_index,
                 "identity": list(self.identity) if self.identity is not None else None,
-                "disc_cut": self.disc_cut}
+                "disc_cut": self.disc_cut, "colour_share": self.colour_share}
 
     @classmethod
     def from_state(cls, rel: str, entry: dict[str, Any]) -> FileRecord:
@@ -386,6 +406,8 @@ def _fill(record: FileRecord, image: DecodedImage, sizes: Sequence[int], options
     """Record what was decoded and the cache rows."""
     record.width, record.height, record.mode = image.width, image.height, image.mode
     record.colour, record.phantom = image.colour, image.phantom
+    if image.file_format != "npz":
+        record.colour_share = image.colour_share
     problems = list(image.problems)
     if image.pixels is not None:
         # the level as decoded (8-bit), not as cached: a crop or the Graham filter changes it
@@ -597,6 +619,8 @@ class CacheState:
     arrays: dict[int, np.ndarray] = field(default_factory=dict)  # read-only memory maps
     n_rows: int = 0
     reason: str = ""  # why nothing could be reused, for a note
+    # what the ingest does about it, the note's words after "->" (printed before the rebuild)
+    action: str = "nothing to do"
     channels: int = 1  # of the arrays
     # read from the state a killed run held aside (:func:`hold_state`): its arrays are the
     # ``.held-*`` ones and the real names may hold that run's half-written rows, so the arrays
@@ -676,8 +700,8 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
         return CacheState()
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
-        if state.get("version") != STATE_VERSION:
-            return CacheState(reason="cache state of another version, rebuilding")
+        if state.get("version") != STATE_VERSION:  # the ingest's only caller rebuilds it
+            return CacheState(reason=other_version_words(state.get("version")), action=REBUILD_WORDS)
         if isinstance(state.get("root_realpath"), str):
             # the real path recorded when it was built, never state["root"] resolved now: a
             # symlink re-pointed to other data since then is another root (review 3 F2)
@@ -714,6 +738,22 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
     if any(not 0 <= r.cache_index < n_rows for r in files.values()):
         return CacheState(reason="cache state points outside its arrays, rebuilding")
     return CacheState(files, arrays, n_rows, channels=channels, held=bool(prefix))
+
+
+REBUILD_WORDS = "rebuilding it; manifest.csv will be replaced"
+"""What the ingest does with a cache of another version, its note's words after "->": said
+before the rebuild, so in the future tense (a review of oldrun_fx: "rebuilt; manifest.csv
+replaced -> nothing to do" was printed before either happened)."""
+
+
+def other_version_words(version: object) -> str:
+    """Why a cache whose ``state.json`` says ``version`` (not :data:`STATE_VERSION`) is not
+    used, as the ingest's note says it before :data:`REBUILD_WORDS` (an upgrade review: "cache
+    state of another version, rebuilding -> nothing to do" read as a contradiction)."""
+    if isinstance(version, int) and not isinstance(version, bool):
+        age = "an older" if version < STATE_VERSION else "a newer"
+        return f"cache of {age} version (state {version}, now {STATE_VERSION})"
+    return f"cache state of no known version ({version!r}, now {STATE_VERSION})"
 
 
 def invalidate_state(cache_dir: Path) -> None:

@@ -106,6 +106,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from data_prep.colour_rule import GREY_SPREAD_LEVELS, OVERLAY_SHARE, colour_share  # noqa: F401 - re-exported
 from data_prep.problems import Problem, error, note, warning
 
 DEPTHS = (8, 10, 12, 14, 16)
@@ -158,7 +159,10 @@ class Decoded:
     ``pixels`` is None when the file cannot be used (an ``error`` is in ``problems``).
     ``width``/``height`` are those of the upright image; ``mode`` is Pillow's name of the
     stored pixel format (``L``, ``I;16``, ``RGB``, ``P``, ``CMYK`` ...); ``colour`` is True
-    when the channels differ somewhere (an RGB file of a grey picture is grey). ``phantom``:
+    when the channels differ somewhere (an RGB file of a grey picture is grey);
+    ``colour_share`` the share of pixels (0..1) whose channels differ by more than
+    :data:`GREY_SPREAD_LEVELS` levels (:func:`colour_share`: below :data:`OVERLAY_SHARE`, a grey
+    picture with a coloured overlay, or a grey JPEG's chroma noise). ``phantom``:
     the file carries drac_ssl's phantom marker (:func:`phantom_marked`: a synthetic image drawn
     by :mod:`data_prep.phantom`, not a retinal image).
     """
@@ -171,6 +175,7 @@ class Decoded:
     colour: bool = False
     problems: list[Problem] = field(default_factory=list)
     phantom: bool = False
+    colour_share: float = 0.0
 
 
 def channels_differ(pixels: np.ndarray) -> bool:
@@ -1703,6 +1708,12 @@ def image_header(data: bytes) -> tuple[str, tuple[int, int]]:
     return _image_header(readable)
 
 
+_PILLOW_TAG_WARNINGS = "Truncated File Read|Corrupt EXIF data"
+"""The starts of the warnings Pillow's TIFF reader prints while it reads the tags of a cut or
+damaged file (``warnings.filterwarnings``' ``message``: matched at the start): the decoder says
+what is wrong with the file instead (:func:`decode`'s truncated or damaged error)."""
+
+
 def _image_header(data: bytes) -> tuple[str, tuple[int, int]]:
     """:func:`image_header` of ``data`` as it is."""
 
@@ -1711,7 +1722,7 @@ def _image_header(data: bytes) -> tuple[str, tuple[int, int]]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             # only the header is read (often a file's first bytes alone): Pillow's TIFF reader
             # warns of a cut file while it reads the tags, which says nothing here
-            warnings.filterwarnings("ignore", message="Truncated File Read", category=UserWarning)
+            warnings.filterwarnings("ignore", message=_PILLOW_TAG_WARNINGS, category=UserWarning)
             with Image.open(io.BytesIO(data)) as im:
                 return str(im.format or ""), (int(im.size[0]), int(im.size[1]))
 
@@ -1832,6 +1843,10 @@ def _decode_with_pillow(data: bytes, path: str, structure: _Structure | None = N
     :func:`png_structure`, walked already (None: walked here when needed)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # a cut TIFF: Pillow's tag reader warns on stderr ("Corrupt EXIF data. Expecting to read
+        # 12 bytes but only got 6") before the decode says what is wrong with the file, and how
+        # to fix it, in its own words (truncated, damaged)
+        warnings.filterwarnings("ignore", message=_PILLOW_TAG_WARNINGS, category=UserWarning)
         try:
             im = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:
@@ -1896,8 +1911,14 @@ def _decode_opened(im: Image.Image, data: bytes, path: str, png: _Structure | No
     elif frames > 1:
         what = {"PNG": "animated PNG", "GIF": "animated GIF", "TIFF": "multi-page TIFF"}.get(
             fmt, f"{fmt} file")
-        problems.append(warning(path, f"{what} with {frames} frames: only the first is used",
-                                "export the frame to grade as a single image", "frames"))
+        sizes = _page_sizes(im, frames, fmt)
+        if fmt == "TIFF" and not _another_scan_page(im, frames):
+            problems.append(note(path, f"{what} with {frames} pages: the first is used, the others "
+                                       f"being a preview (a reduced-resolution page) or copies of it"
+                                       + sizes, "nothing to do", "frames"))
+        else:
+            problems.append(warning(path, f"{what} with {frames} frames: only the first is used"
+                                          + sizes, "export the frame to grade as a single image", "frames"))
     else:
         problems += _trailing_problem(data, im, structure, path)
     problems += _metadata_problems(im, path)
@@ -1949,6 +1970,72 @@ def _decode_fast(im: Image.Image, data: bytes, path: str, structure: _Structure)
     return _finish(pixels, path, mode, fmt, problems, max(structure.sbit[:3] or (0,)))
 
 
+PAGES_NAMED = 8
+"""The most pages of a multi-page TIFF whose sizes its ``frames`` warning names (then a count)."""
+
+
+def _page_sizes(im: Image.Image, frames: int, fmt: str) -> str:
+    """`` (pages: 1024x1024, 512x512 px)``: the sizes of a multi-page TIFF's first
+    :data:`PAGES_NAMED` pages (reading their headers, not their pixels), so that a stack of
+    scans of several sizes (a thumbnail, another scan area) is told from one of copies; "" for
+    another format (an animation's frames share its canvas) or pages that cannot be read. The
+    file is left at its first page."""
+    if fmt != "TIFF":
+        return ""
+    sizes = []
+    try:
+        for page in range(min(frames, PAGES_NAMED)):
+            im.seek(page)
+            sizes.append(f"{im.size[0]}x{im.size[1]}")
+    except (OSError, EOFError, ValueError):
+        return ""
+    finally:
+        with contextlib.suppress(OSError, EOFError, ValueError):
+            im.seek(0)
+    more = f", and {frames - PAGES_NAMED} more pages" if frames > PAGES_NAMED else ""
+    return f" (pages: {', '.join(sizes)} px{more})"
+
+
+REDUCED_RESOLUTION = 1
+"""Bit 0 of a TIFF page's NewSubfileType (tag 254): the page is a reduced-resolution copy of
+another (a preview or thumbnail an exporter adds), not an image of its own."""
+
+
+def _another_scan_page(im: Image.Image, frames: int) -> bool:
+    """Whether a multi-page TIFF ``im`` of ``frames`` pages has a page after the first that may
+    be another scan (which page is the one to grade is then not known): one not declared a
+    reduced-resolution preview (NewSubfileType bit 0, :data:`REDUCED_RESOLUTION`) and not a
+    pixel-for-pixel copy of the first page; True too when the first page is itself a declared
+    preview or a page cannot be read. The file is left at its first page."""
+    def reduced() -> bool:
+        return bool(int(getattr(im, "tag_v2", {}).get(254, 0) or 0) & REDUCED_RESOLUTION)
+
+    try:
+        im.seek(0)
+        if reduced():
+            return True
+        size, first = im.size, None
+        for page in range(1, frames):
+            im.seek(page)
+            if reduced():
+                continue
+            if im.size != size:
+                return True
+            pixels = np.asarray(im)
+            if first is None:
+                im.seek(0)
+                first = np.asarray(im)
+                im.seek(page)
+            if not np.array_equal(pixels, first):
+                return True
+        return False
+    except (OSError, EOFError, ValueError, TypeError):
+        return True
+    finally:
+        with contextlib.suppress(OSError, EOFError, ValueError):
+            im.seek(0)
+
+
 def _finish(pixels: np.ndarray, path: str, mode: str, fmt: str, problems: list[Problem],
             sbit: int) -> Decoded:
     """Alpha, depth and colour of decoded samples -> :class:`Decoded`."""
@@ -1965,6 +2052,6 @@ def _finish(pixels: np.ndarray, path: str, mode: str, fmt: str, problems: list[P
     if alpha is not None:
         colour8, alpha_problems = _composite(colour8, alpha, path)
         problems += alpha_problems
-    is_colour = channels_differ(colour8)
     height, width = colour8.shape[:2]
-    return Decoded(np.ascontiguousarray(colour8), width, height, mode, fmt, is_colour, problems)
+    return Decoded(np.ascontiguousarray(colour8), width, height, mode, fmt, channels_differ(colour8),
+                   problems, colour_share=colour_share(colour8))

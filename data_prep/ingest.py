@@ -51,7 +51,7 @@ from data_prep import cache
 from data_prep import grades as grade_words
 from data_prep import near_duplicates as twins
 from data_prep.copies import copy_keys  # the pretraining's rule too
-from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
+from data_prep.decode import CONVERTED_DEPTH, OVERLAY_SHARE, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import (
     FOLD_UNITS,
     TWIN_UNIT,
@@ -235,6 +235,7 @@ class IngestResult:
     unlabelled_folders: list[dict[str, object]] = field(default_factory=list)
     grade_names: tuple[str, ...] = ("Normal", "NPDR", "PDR")  # grades 0..K-1
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
+    modality: str = ""  # octa | fundus: what the images were read as (Plan.resolved_modality)
     # labelled training images that are grey pictures (a grey file, or a colour file whose three
     # channels are identical); with channels 3 they were replicated to three identical channels,
     # and the bundle words its caveat on grey inputs from this count (GREY_TRAINED_MIN)
@@ -578,21 +579,22 @@ and for a colour pixel format a thumbnail (:func:`_colour_by_header`), so that t
 which decodes no whole image, decides as the ingest."""
 
 COLOUR_THUMBNAIL = 256
-"""The longer side (px) of the thumbnail :func:`_colour_by_header` decodes of a colour file: a
-JPEG is decoded at a reduced DCT scale (Pillow's ``draft``), other formats whole and then
-reduced (``Image.reduce``)."""
+"""The longer side (px), about, of the thumbnail :func:`_colour_by_header` measures of a colour
+file: every n-th pixel of every n-th row of the decoded file (nearest neighbour; an average, a
+JPEG's reduced DCT scale or ``Image.reduce``, spread a thin overlay's colour over more pixels)."""
 
 
 def _colour_by_header(paths: Sequence[Path]) -> bool:
     """Whether one of ``paths`` is a colour picture: a colour pixel format by its header (PIL's
     mode: RGB, RGBA, CMYK, YCbCr) whose thumbnail (:data:`COLOUR_THUMBNAIL` px, converted to
-    RGB) has channels that differ (:func:`data_prep.decode.channels_differ`, the ingest's test
-    of its decoded images): an RGB file of a grey picture is grey, as the ingest finds it. A
-    file that does not open or decode counts as not colour."""
+    RGB) has colour in at least :data:`data_prep.decode.OVERLAY_SHARE` of its pixels
+    (:func:`data_prep.decode.colour_share`, the ingest's test of its decoded images): an RGB
+    file of a grey picture, or of one with a small coloured overlay, is grey, as the ingest
+    finds it. A file that does not open or decode counts as not colour."""
     import numpy as np
     from PIL import Image
 
-    from data_prep.decode import channels_differ
+    from data_prep.decode import colour_share
     from drac_ssl.grading.image_notes import COLOUR_FILE_MODES
 
     for path in paths:
@@ -600,12 +602,11 @@ def _colour_by_header(paths: Sequence[Path]) -> bool:
             with Image.open(path) as image:
                 if image.mode not in COLOUR_FILE_MODES:
                     continue
-                if image.format == "JPEG":
-                    image.draft("RGB", (COLOUR_THUMBNAIL, COLOUR_THUMBNAIL))
-                image.load()
                 factor = max(1, max(image.size) // COLOUR_THUMBNAIL)
-                small = image.reduce(factor) if factor > 1 else image
-                if channels_differ(np.asarray(small.convert("RGB"))):
+                # every factor-th pixel, not an average: averaging spreads a thin overlay's
+                # colour over the thumbnail (a 1.2 % text overlay measured 2.5 %)
+                small = np.asarray(image.convert("RGB"))[::factor, ::factor]
+                if colour_share(small) >= OVERLAY_SHARE:
                     return True
         except (OSError, ValueError, Image.DecompressionBombError):
             continue
@@ -1394,20 +1395,30 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
                and not any(issue[2] == "error" for issue in e.record.issues)]
     colour = [e for e in decoded if e.record.colour]
     grey = [e for e in decoded if not e.record.colour]
+    overlaid = [e for e in colour if _overlaid(e.record)]
     if plan.channels_setting == "1":
-        return 1, f"1 ({plan.channels_source})", []
+        return 1, f"1 ({plan.channels_source})", _overlay_warning(overlaid, plan, where, 1, colour)
     if plan.channels_setting == "3":
         channels, why = 3, f"3 ({plan.channels_source})"
     else:
-        channels = 3 if colour else 1
+        # grey pictures with a coloured overlay are grey: a scale bar does not make a UW-OCTA
+        # set colour fundus photographs
+        channels = 3 if len(colour) > len(overlaid) else 1
         # colour-encoded files of grey pictures (an 8-bit RGB export among 16-bit grey ones)
         encoded = [e for e in grey if _encoding(e.record.mode) != "grey"]
         among = (f", {len(encoded)} of them in {'an ' if len(encoded) == 1 else ''}"
                  f"{_encoding(encoded[0].record.mode)} file{'s' if len(encoded) > 1 else ''}"
                  if encoded else "")
+        overlays = (f"{', ' if encoded else ''}{len(overlaid)} with a coloured overlay"
+                    if overlaid else "")
         why = (f"{channels} ({plan.channels_source} = auto: "
-               f"{f'{len(colour)} colour image(s)' if colour else f'all images are grey{among}'})")
-    problems: list[Problem] = []
+               f"{f'{len(colour) - len(overlaid)} colour image(s)' if channels == 3 else f'all images are grey{among}{overlays}'})")
+    problems = _overlay_warning(overlaid, plan, where, channels, colour)
+    if channels == 3 and plan.modality == "octa":
+        problems.append(warning(
+            where, f"--modality octa, but the cache is colour (channels {why}): UW-OCTA scans are grey",
+            "pass --channels 1 to ingest the scans grey; or --modality fundus if these are "
+            "colour fundus photographs", "channels"))
     if channels == 1 and plan.channels_setting != "1":
         # said as under data.channels=1, where the decoder converts them (and says so)
         problems += [note(e.display, f"{_encoding(e.record.mode)} image (converted to grayscale: "
@@ -1422,10 +1433,64 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
             "nothing to do if a grey image is meant; use --channels 1 for grey data. Grading: "
             # the labelled training images only: an image without a label row (an error of
             # its own) is no training image
-            + _grey_grading_words(sum(1 for e in grey if e.split == "train" and e.label is not None),
+            + _grey_grading_words(sum(1 for e in grey + overlaid if e.split == "train" and e.label is not None),
                                   sum(1 for e in decoded if e.split == "train" and e.label is not None)),
             "channels"))
     return channels, why, problems
+
+
+def _overlaid(record: cache.FileRecord) -> bool:
+    """Whether a colour ``record`` is a grey picture with a coloured overlay: its channels
+    differ in under :data:`data_prep.decode.OVERLAY_SHARE` of its pixels (a record without the
+    share, an array row or an older state's, is a colour picture)."""
+    return record.colour and record.colour_share is not None and record.colour_share < OVERLAY_SHARE
+
+
+def _grey_picture(record: cache.FileRecord) -> bool:
+    """Whether ``record`` is a grey picture: grey channels, or a grey picture with a coloured
+    overlay (:func:`_overlaid`), as the grading counts the grey pictures a model saw
+    (``ingest_summary.json``'s ``channels.grey_train``)."""
+    return not record.colour or _overlaid(record)
+
+
+def _overlay_warning(overlaid: Sequence[ImageEntry], plan: Plan, where: Path, channels: int,
+                     colour: Sequence[ImageEntry] = ()) -> list[Problem]:
+    """One warning for the grey pictures with a coloured overlay (a scale bar, text, a logo:
+    :func:`_overlaid`) among the ``colour`` images (those overlaid included) in a cache of
+    ``channels``: read as grey (1), the overlay stays in the image as grey pixels; kept in
+    colour (3). A set that mixes them with colour photographs is told to be split (one
+    ``--channels`` for all would grey the photographs or keep the scans in colour); records of
+    an older cache, whose share was not measured (:func:`_overlaid`: counted as colour), are
+    said so."""
+    if not overlaid:
+        return []
+    examples = ", ".join(e.image_id for e in overlaid[:3]) + (", ..." if len(overlaid) > 3 else "")
+    most = max(e.record.colour_share for e in overlaid)
+    photos = [e for e in colour if not _overlaid(e.record)]
+    unmeasured = sum(1 for e in photos if e.record.colour_share is None)
+    older = (f"; {counted(unmeasured, 'colour record')} from an older cache "
+             f"{'is' if unmeasured == 1 else 'are'} not measured (counted as colour): ingest into a "
+             f"new --out to measure them" if unmeasured else "")
+    said = plan.channels_setting == "1" and plan.modality == "octa"
+    measured = len(photos) - unmeasured
+    if measured:
+        mixed = (f": the set mixes {counted(measured, 'colour photograph')} and grey scans and "
+                 f"should be split")
+        fix = ("split the set: ingest the grey scans apart with --channels 1 --modality octa and "
+               "the colour photographs apart with --channels 3 --modality fundus (one --channels "
+               "for all would read the photographs as grey, or keep the scans in colour); or "
+               "export the scans without the overlay")
+    else:
+        mixed = ""
+        fix = "export the scans without the overlay" + ("" if said else
+              "; pass --channels 1 --modality octa to ingest them as grey UW-OCTA scans (or "
+              "--channels 3 --modality fundus if they are colour photographs)")
+    return [warning(
+        where, f"{counted(len(overlaid), 'image')} {'is a grey picture' if len(overlaid) == 1 else 'are grey pictures'} "
+               f"with a coloured overlay (a scale bar, text or logo: colour in at most {most:.1%} "
+               f"of the pixels, under {OVERLAY_SHARE:.0%}; {examples}): "
+               + ("read as grey, the overlay converted to grey pixels the model sees" if channels == 1
+                  else "kept in colour, as the cache is RGB") + mixed + older, fix, "channels")]
 
 
 def _grey_grading_words(grey: int, total: int) -> str:
@@ -1744,8 +1809,9 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
                if top > 255 else "values used as they are (0..255)")
         return [note(str(where), f"all {counted(n, 'image')} are {depth.file} {kinds} files, converted to "
                                  f"8-bit alike: {how}{judged}",
-                     "nothing to do; export 8-bit (or write an sBIT chunk) to choose another "
-                     "scaling", "bit-depth")], facts
+                     "nothing to do; export 8-bit (or, "
+                     + ("as PNG, " if _deep_tiffs(ordered) else "") + "write an sBIT chunk) to "
+                     "choose another scaling", "bit-depth")], facts
     common = max(scalings, key=lambda k: sum(len(m) for m in ordered if m[0][1].scaling == k))
     odd = [e.display for members in ordered for e, d in members if d.scaling != common]
     said = [group_depth_words(members[0][1], len(members), max(d.top for _, d in members))
@@ -1778,12 +1844,24 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
     largest = next(m for m in ordered if m[0][1].scaling == common)[0][1]
     kind = "grey" if largest.encoding == "grey" else "RGB"
     alike = (f"all 8-bit {kind}" if common[0] in ("8-bit", "1-bit", "float") else
+             f"all 8-bit {kind}, converted alike from their {common[1]} bits (the same shift or "
+             f"scale for every file), or all {common[0]} {kind} PNG with an sBIT chunk naming "
+             f"their bit depth (a TIFF has no field that records the bits used)"
+             if _deep_tiffs(ordered) else
              f"all {common[0]} {kind} with an sBIT chunk naming their bit depth, or all 8-bit {kind}")
     return [warning(str(where), f"images scaled from different bit depths ({'; '.join(said)}): their "
                                 f"brightness may not be comparable{judge}; e.g. {', '.join(odd[:3])}"
                                 + (", ..." if len(odd) > 3 else "") + f" ({'; '.join(why)})",
                     f"export every image alike: {alike}, so that every image is scaled alike",
                     "bit-depth")], facts
+
+
+def _deep_tiffs(ordered: Sequence[Sequence[tuple[ImageEntry, FileDepth]]]) -> bool:
+    """Whether a file deeper than 8 bits among the bit-depth groups ``ordered`` (entry, depth)
+    is a TIFF (named ``.tif`` / ``.tiff``): no sBIT chunk can say its depth, so the fix is to
+    convert every image alike, or to PNG with sBIT."""
+    return any(e.path.suffix.lower() in (".tif", ".tiff") and d.used > 8
+               for members in ordered for e, d in members)
 
 
 COLOUR_SPACE_ENCODINGS = frozenset({"CMYK", "Lab", "HSV"})
@@ -2637,6 +2715,10 @@ def _repeats_kept(result: IngestResult) -> str:
     return f"the image kept once; {gone} of them of a missing image, left out with the row they repeat"
 
 
+_MODALITY_WORDS = {"octa": "octa (UW-OCTA scans)", "fundus": "fundus (colour fundus photographs)"}
+"""How the summary names the resolved ``data.modality``."""
+
+
 def format_summary(result: IngestResult) -> str:
     """The table printed at the end: counts per grade, split and fold; warnings."""
     grades = range(len(result.grade_names))
@@ -2665,7 +2747,9 @@ def format_summary(result: IngestResult) -> str:
                  f"decoded: {result.n_decoded}   reused: {result.n_reused}   "
                  f"{result.seconds:.1f} s")
     lines.append(f"grades: {describe(result.grade_names)}   channels: {result.channels} "
-                 f"({'RGB' if result.channels == 3 else 'grey'})")
+                 f"({'RGB' if result.channels == 3 else 'grey'})"
+                 + (f"   modality: {_MODALITY_WORDS.get(result.modality, result.modality)}"
+                    if result.modality else ""))
     if result.referable_from:
         lines.append(referable_summary_line(result.referable_from))
     said = _patients_line(result.patients,
@@ -3098,7 +3182,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     problems += _pool_dropped(out, cfg)
     previous = cache.load_state(cache_dir, root, sizes, plan.options)
     if previous.reason:
-        problems.append(note(cache_dir, previous.reason, "nothing to do"))
+        problems.append(note(cache_dir, previous.reason, previous.action))
     if why := spill.resume(cache.resume_key(root, sizes, plan.options)):
         problems.append(note(spill.journal_path, f"decoded rows kept by a stopped ingest not used "
                                                  f"({why}): decoded again", "nothing to do"))
@@ -3139,6 +3223,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         # photographs, and a grey one among them (a red-free shot) is a photograph too, not a
         # UW-OCTA export held to 1024 px (a side the user set is held to)
         record_problems = [p for p in record_problems if not is_uw_octa_size(p)]
+    if plan.resolved_modality(layout, channels) == "octa":  # the squeeze's fix is a photograph's
+        record_problems = [cache.octa_squeeze_fix(p) for p in record_problems]
     problems[at:at] = apply_strict(record_problems, cfg.strict)
     _redecode_lost_colour(entries, previous, channels, plan, cfg.workers, spill)
     if plan.options.target != "gray":  # with data.channels=1 the decoding converted (and said so)
@@ -3221,8 +3307,9 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             n_reused=sum(not e.record.decoded for e in entries),
             grade_names=plan.grade_names,
             channels=channels,
+            modality=plan.resolved_modality(layout, channels),
             n_grey_train=sum(1 for e in entries if e.split == "train" and e.record.sha256
-                             and not e.record.colour),
+                             and _grey_picture(e.record)),
             preprocessing=_preprocessing_words(cfg, problems, sum(per_split.values())),
             patients=patient_facts,
             near_duplicates=_twin_facts(twin_groups, cfg, sizes, bool(patient_facts["grouped"])),

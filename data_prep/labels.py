@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_prep.problems import Problem, counted, error, note
+from drac_ssl.config import GRADE_SCALES
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -712,6 +713,44 @@ def _grade_like(cell: str) -> bool:
             and not (len(digits) > 1 and digits[0] == "0" and digits[1].isdigit()))
 
 
+DME_COLUMNS = {"adjudicated_dme": 2, "Risk of macular edema": 3}
+"""Public sets' columns of diabetic macular oedema (DME) beside the DR grade, with their number
+of grades: Messidor-2's ``adjudicated_dme`` (0 no DME, 1 DME) and IDRiD's ``Risk of macular
+edema`` (0, 1, 2). A DME classifier reads one as its grade column on a scale of that many
+grades (``--grades "[no DME, DME]"``); on a DR scale it is refused (:func:`refused_grade_column`)."""
+
+NOT_GRADE_COLUMNS = ("adjudicated_gradable", *DME_COLUMNS)
+"""Columns of public sets' label CSVs that hold small integers beside the DR grade but are no
+DR grade: Messidor-2's ``adjudicated_gradable`` (1 gradable, 0 not: the gradable column of
+:data:`data_prep.layout.GRADABLE_COLUMNS`) and the DME columns (:data:`DME_COLUMNS`). Never
+offered as the grade column (:func:`column_suggestion`), and refused when given as it on a DR
+scale (:func:`refused_grade_column`): read as DR grades, every ungradable photograph would
+silently be trained as grade 0."""
+
+
+def not_grade_column(name: str) -> bool:
+    """Whether column ``name`` is one of :data:`NOT_GRADE_COLUMNS` (compared as
+    :func:`normalise` compares names)."""
+    return normalise(name) in {normalise(c) for c in NOT_GRADE_COLUMNS}
+
+
+def dme_grades(name: str) -> int:
+    """The number of grades of DME column ``name`` (:data:`DME_COLUMNS`, names compared as
+    :func:`normalise` compares them), 0 when it is no DME column."""
+    return next((k for c, k in DME_COLUMNS.items() if normalise(c) == normalise(name)), 0)
+
+
+def refused_grade_column(name: str, grade_names: Sequence[str]) -> bool:
+    """Whether column ``name`` given as the grade column on the scale ``grade_names`` must be
+    refused: a gradable column always (1 gradable, 0 not, never a grade); a DME column
+    (:data:`DME_COLUMNS`) on a DR scale (ICDR, DRAC: :data:`drac_ssl.config.GRADE_SCALES`) or
+    on a scale of another number of grades than its own; any other column never."""
+    if not not_grade_column(name):
+        return False
+    k = dme_grades(name)
+    return not k or tuple(grade_names) in GRADE_SCALES.values() or len(grade_names) != k
+
+
 def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str] = (),
                       names_a_file: Callable[[str], bool] | None = None) -> str | None:
     """The real column of ``table`` to offer for a missing ``role`` column ``wanted``, or None.
@@ -722,7 +761,8 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     (:func:`grade_like_column`), nor for the grade role a patient-level one
     (:func:`patient_level_column`: DeepDRiD's ``patient_DR_Level`` would give each image its
     patient's worse eye) or a patient's id (a patient word and no grade word:
-    DeepDRiD's ``patient_id`` holds small integers too), nor one whose cells fit another role (:func:`column_fit` 0: a
+    DeepDRiD's ``patient_id`` holds small integers too) or a column that is no DR grade
+    (:data:`NOT_GRADE_COLUMNS`: Messidor-2's ``adjudicated_gradable``), nor one whose cells fit another role (:func:`column_fit` 0: a
     column of grades is never offered as the image-name column). Of those whose name is
     close to ``wanted`` (difflib ratio :data:`NAME_CUTOFF`), the one whose cells fit best,
     then (image-name role) a column of bare names before one of paths (:func:`_paths`:
@@ -734,7 +774,8 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     usable = [(i, c) for i, c in enumerate(table.columns)
               if c and not _unsplit(c) and normalise(c) not in avoided
               and not (role == "patient" and grade_like_column(c))
-              and not (role == "grade" and (patient_level_column(c) or _patient_id_name(c)))]
+              and not (role == "grade" and (patient_level_column(c) or _patient_id_name(c)
+                                            or not_grade_column(c)))]
 
     def ratio(name: str) -> float:  # as difflib.get_close_matches weighs it
         return difflib.SequenceMatcher(None, name.lower(), wanted.lower()).ratio()

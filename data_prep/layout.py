@@ -2130,6 +2130,18 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     said = (f"the images are in {len(subs)} subfolders ({listed}"
             f"{more}), not in this folder, and a plain root reads one folder of images with a "
             "label CSV")
+    if labels_csv is not None and (kind := eye_columns_layout(labels_csv)):
+        # per-patient folders with a label CSV of per-eye grades (DeepDRiD's, renamed): the
+        # layout reads them as they are; a flat copy would be told to pass the set folder back
+        set_folder = root.parent if root.name.casefold() == DEEPDRID_IMAGES.casefold() else root
+        return (f"{said}; {labels_csv.name} has {LAYOUT_NAMES[kind]}'s columns "
+                f"({', '.join(EYE_COLUMNS[kind])}): the {LAYOUT_NAMES[kind]} layout reads the "
+                f"per-patient folders and each eye's grade as they are, its label CSV named "
+                f"otherwise than {DEEPDRID_SETS[0]}.csv given with --labels-csv: pass "
+                f"{_root_option(set_folder)} --layout {kind} --labels-csv {shlex.quote(str(labels_csv))}; "
+                f"or, to read them as a plain folder (the eye columns then merged into one grade "
+                f"column, docs/data.md, {LAYOUT_NAMES[kind]}): "
+                f"{_copy_into_one_folder(root, subs, labels_csv)}")
     if labels_csv is not None:
         return (f"{said} ({labels_csv.name}, which names the images): "
                 f"{_copy_into_one_folder(root, subs, labels_csv)}")
@@ -2148,6 +2160,19 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     return (f"{said}: a folder-per-grade tree needs a label CSV. To copy the images into one "
             f"folder and write it from the folder names, run\n  {command}\nthen pass {then}"
             f"{f'; {note}' if note else ''}")
+
+
+def eye_columns_layout(labels_csv: Path) -> str:
+    """The layout (kind) whose per-eye grade columns (:data:`EYE_COLUMNS`: DeepDRiD's
+    ``left_eye_DR_Level`` / ``right_eye_DR_Level``) the header of ``labels_csv`` has, names
+    compared as the label reading compares them; ``''`` for none, or a file not read."""
+    try:
+        table, _ = read_table(labels_csv)
+    except OSError:
+        return ""
+    present = {normalise(c) for c in table.columns} if table is not None else set()
+    return next((kind for kind, eyes in EYE_COLUMNS.items()
+                 if all(normalise(e) in present for e in eyes)), "")
 
 
 def _label_csv_near(root: Path) -> Path | None:

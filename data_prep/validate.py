@@ -47,14 +47,17 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     column_index,
     column_suggestion,
     date_cell,
+    dme_grades,
     id_words,
     missing_column,
     normalise,
+    not_grade_column,
     not_utf8_words,
     one_column_for_two_roles,
     parse_grade,
     patient_word_column,
     read_table,
+    refused_grade_column,
     reread_matching,
     split_decimal_problems,
     visit_id_column,
@@ -62,11 +65,15 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
 from data_prep.labels import name_word_list as _name_word_list
 from data_prep.labels import name_words as _name_words
 from data_prep.layout import (
+    COLUMNS,
+    DEEPDRID_IMAGES,
+    DEEPDRID_SETS,
     EYE_COLUMNS,
     GRADABLE_COLUMNS,
     IMAGE_SUFFIXES,
     NESTED_LAYOUTS,
     PATIENT_COLUMNS,
+    UNGRADABLE_GRADES,
     name_key,
     name_readings,
     valid_utf8_name,
@@ -382,6 +389,7 @@ class DecodedImage:
     colour: bool = False
     grey_conversion: str = ""
     phantom: bool = False
+    colour_share: float = 0.0  # the share of pixels whose channels differ (data_prep.decode.colour_share)
 
     @property
     def gray(self) -> np.ndarray | None:
@@ -613,7 +621,8 @@ def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,
                                          expected_side if grey else None)
     to_grey = converted[0].what if converted and decoded.pixels.ndim == 3 and pixels.ndim == 2 else ""
     return DecodedImage(pixels, decoded.width, decoded.height, decoded.mode, problems,
-                        decoded.file_format, decoded.colour, to_grey, decoded.phantom)
+                        decoded.file_format, decoded.colour, to_grey, decoded.phantom,
+                        decoded.colour_share)
 
 
 # --------------------------------------------------------------------------------------
@@ -744,6 +753,37 @@ def ungraded_words(rows: Sequence[LabelRow], marked: tuple[int, str] | None = No
     return words
 
 
+def not_a_grade_column(table: Table, column: str, avoid: Sequence[str] = (),
+                       names_a_file: Callable[[str], bool] | None = None,
+                       grade_names: Sequence[str] = ()) -> Problem:
+    """The error of a grade column given that is no grade on the scale ``grade_names``
+    (:func:`data_prep.labels.refused_grade_column`): Messidor-2's ``adjudicated_gradable`` (1
+    gradable, 0 not), read as grades, would train each ungradable photograph as grade 0; a DME
+    column (:data:`data_prep.labels.DME_COLUMNS`) on a DR scale would give each image a DR grade
+    from its macular oedema. The fix names the column of DR grades
+    (:func:`data_prep.labels.column_suggestion`) where there is one, and for a DME column how to
+    grade DME instead (its own number of grades in ``--grades``)."""
+    meant = column_suggestion(table, "", "grade", [column, *avoid], names_a_file)
+    fix = (f"to grade DR, pass the column of DR grades, --grade-column {meant!r}" if meant
+           else "to grade DR, pass the column of DR grades with --grade-column NAME")
+    if k := dme_grades(column):
+        names = ("[no DME, DME]" if k == 2 else
+                 "[" + ", ".join(["no DME risk", *(f"DME risk {g}" for g in range(1, k))]) + "]")
+        scale = next((f"--grades {n}" for n, g in GRADE_SCALES.items() if tuple(g) == tuple(grade_names)),
+                     f"a scale of {len(grade_names)} grades")
+        return error(table.path, f"the grade column {column!r} holds diabetic macular oedema (DME, "
+                                 f"{k} grades, 0..{k - 1}), which {scale} does not grade: each image "
+                                 "would be trained on its DME finding as if it were that scale's grade",
+                     f"{fix}; to grade DME instead, keep --grade-column {shlex.quote(column.strip())} and give "
+                     f"its {k} grades, --grades \"{names}\"", "csv")
+    fix = fix.removeprefix("to grade DR, ")
+    fix += (f"; {column} itself is read beside it, whatever the grade column: a row marked 0 "
+            "is an ungradable row (--ungradable leave_out leaves it out)")
+    return error(table.path, f"the grade column {column!r} says whether each image is gradable (1) "
+                             "or not (0): read as grades, an ungradable photograph would be trained "
+                             "as grade 0", fix, "csv")
+
+
 def gradable_column_of(columns: Sequence[str], read: Sequence[str] = ()) -> str | None:
     """The column of ``columns`` that says whether each image is gradable
     (:data:`data_prep.layout.GRADABLE_COLUMNS`: Messidor-2's ``adjudicated_gradable``), as the
@@ -842,6 +882,40 @@ def marked_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], marked: 
     examples = " and ".join(f"line {row.line} ({row.name})" for row in rows[:2])
     return error(csv_path, f"{len(rows)} rows have grade {grade}, {label}, e.g. {examples}",
                  fix, "grade")
+
+
+def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, str, str, int]],
+                          grade_names: Sequence[str], fix: str,
+                          values: Collection[int] = (0,)) -> str:
+    """The fix for rows ``outside`` the scale (line, name, cell, grade) whose grade is the one a
+    layout writes for an ungradable image (:data:`data_prep.layout.UNGRADABLE_GRADES`:
+    DeepDRiD's 5), read outside that layout (a flat copy of a DeepDRiD set, its eye columns
+    merged as docs/data.md says, read as a plain folder): the grade is no sixth grade, the
+    rows are ungradable images, written NA and left out with ``--ungradable leave_out``. Said
+    outright when the CSV has the layout's eye columns (:data:`data_prep.layout.EYE_COLUMNS`),
+    as a reading beside ``fix`` (the scale fix otherwise given) when the scale is ICDR and the
+    CSV has another of the layout's columns (its image or patient column: ``image_id``,
+    ``patient_id``); ``''`` when neither, when some rows outside have another grade, or when
+    no row is graded 0 (``values``, the CSV's integer grades: labels 1..5 are 1-based, their 5
+    the top grade, not an ungradable mark)."""
+    present = {normalise(c) for c in columns}
+    for kind, marked in UNGRADABLE_GRADES.items():
+        if not outside or any(grade != marked for *_, grade in outside) or 0 not in values:
+            continue
+        name = LAYOUT_NAMES[kind]
+        eyes = EYE_COLUMNS.get(kind, ())
+        own = {COLUMNS[kind][0], PATIENT_COLUMNS.get(kind, "")} - {""}
+        cells = "that row's grade cell" if len(outside) == 1 else "those rows' grade cells"
+        said = (f"write NA (or leave the cell empty) in {cells} and rerun with --ungradable "
+                "leave_out, which leaves ungradable images out, not as a grade of its own")
+        if eyes and all(normalise(e) in present for e in eyes):
+            return (f"grade {marked} is {name}'s label for an image its graders found ungradable: "
+                    f"{said} (docs/data.md's merge of the eye columns maps {marked} to NA, {name})")
+        if (tuple(grade_names) == tuple(GRADE_SCALES["icdr"])
+                and any(normalise(c) in present for c in own)):
+            return (f"if grade {marked} marks an image its graders found ungradable ({name}'s label "
+                    f"for one), {said}; else {fix}")
+    return ""
 
 
 def scale_fix(grade_names: Sequence[str], values: Collection[int]) -> str:
@@ -1845,7 +1919,8 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
     says patient) is called the patient's grade, the worse eye. None when the CSV has no such
     pair, ``grade_column`` is one of them (a one-eye column is :func:`other_eye_problem`'s), or
     every row's cell is its own eye's (the two columns merged into one, as docs/data.md
-    shows). ``image_column``: the column of image ids (``image_id``; a path's file name is
+    shows; an empty or NA cell agrees with the layout's ungradable grade,
+    :data:`data_prep.layout.UNGRADABLE_GRADES`, which the merge maps to NA). ``image_column``: the column of image ids (``image_id``; a path's file name is
     read). The fix follows the finding: for a patient-level column, :data:`PER_EYE_FIX`
     (``reader``: whose) and :data:`PATIENT_GRADE_MEANT`; for another column that agrees with
     some rows' own eye's cell (a merge of the eye columns with some rows wrong),
@@ -1853,7 +1928,7 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
     whose id names no eye, ``eye_fix`` (the ingest's :data:`EYE_FIX`, or the scorer's), the
     merge or a dropped ``--grade-column`` being no fix for them."""
     present = {normalise(c): c for c in table.columns}
-    for eyes in EYE_COLUMNS.values():
+    for kind, eyes in EYE_COLUMNS.items():
         if not all(normalise(c) in present for c in eyes) or normalise(grade_column) in map(normalise, eyes):
             continue
         left, right = (present[normalise(c)] for c in eyes)
@@ -1873,7 +1948,9 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
                 continue
             own = (left, right)[eye]
             cell, own_cell = cells[at[grade_column]], cells[at[own]]  # type: ignore[index]
-            if not _same_grade_cell(cell, own_cell):
+            # DeepDRiD's ungradable 5 merged as NA (docs/data.md): the same finding, written so
+            unmarked = is_ungraded(cell) and parse_grade(own_cell) == UNGRADABLE_GRADES.get(kind)
+            if not _same_grade_cell(cell, own_cell) and not unmarked:
                 differ.append(f"{name} at line {number}: {cell.strip() or 'empty'} vs "
                               f"{own!r} {own_cell.strip() or 'empty'}")
             else:
@@ -1931,11 +2008,16 @@ def per_eye_grade_problem(table: Table, missing: Problem) -> Problem:
             continue
         left, right = (present[normalise(e)] for e in eyes)
         name = LAYOUT_NAMES[kind]
+        # the set's CSV renamed (deepdrid.csv) is not found by itself: the layout named with it
+        given = f"--layout {kind} --labels-csv {shlex.quote(str(table.path))}"
         return dataclasses.replace(
             missing, fix=f"per-eye grades ({left}/{right}): pass the {name} set folder as --root "
                          f"(the layout reads each eye's grade; drop any --grade-column), or merge "
                          f"the two columns into one "
-                         f"grade column and pass it with --grade-column NAME (docs/data.md, {name})")
+                         f"grade column and pass it with --grade-column NAME (docs/data.md, {name}); "
+                         f"the set folder (the one holding {DEEPDRID_IMAGES}/<patient_id>/) with "
+                         f"its label CSV named otherwise than {DEEPDRID_SETS[0]}.csv, as this one, "
+                         f"is read with {given}")
     return missing
 
 
@@ -2104,7 +2186,11 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             if len(table.columns) == 1:
                 break  # one unsplit header line: said once
             offered += [c for c in [column_suggestion(table, column, role, others, names_a_file)] if c]
-    if len(index) < len([c for c, _, _ in roles if c]):
+    # a patient column not there (a mistyped --patient-column): its error stands, and the rows
+    # are still read against the other columns, so that every problem is said in one pass (a
+    # Messidor-2 trial: an out-of-range grade was said only once the patient column was fixed)
+    no_patient = bool(patient_column) and "patient" not in index and len(table.columns) > 1
+    if len(index) < len([c for c, k, _ in roles if c and not (no_patient and k == "patient")]):
         return None, problems
     role_of = {key: role for _, key, role in roles}
     keys = list(index)
@@ -2117,6 +2203,10 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             given = [c for c, k, _ in roles if c and k not in (first, second)]
             return None, problems + [one_column_for_two_roles(
                 table, index[first], pair, (_OPTIONS[pair[0]], _OPTIONS[pair[1]]), given, names_a_file)]
+    if not per_eye and refused_grade_column(table.columns[index["grade"]], grade_names):
+        return None, problems + [not_a_grade_column(table, table.columns[index["grade"]],
+                                                    [image_column, patient_column], names_a_file,
+                                                    grade_names)]
     if folder is not None and (numbers := numbers_for_names(table, index["image-name"], folder,
                                                             [c for c in grade_columns if c])) is not None:
         return None, problems + [numbers]
@@ -2293,6 +2383,11 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             graded = sum(row.grade is not None for row in rows) + len(outside)
             said = outside_problem(csv_path, outside, grade_names, numbers, graded,
                                    scale_given=scale_given)
+            # DeepDRiD's 5 on a flat copy: no 6th grade (never on labels read as 1-based,
+            # whose 5 is the top grade, PDR on ICDR)
+            if said is not None and (fix := layout_ungradable_fix(
+                    table.columns, outside, grade_names, said.fix, numbers)):
+                said = dataclasses.replace(said, fix=fix)
         problems += [said] if said is not None else []
     if marked and marked_ungradable is not None:
         problems.append(marked_ungradable_problem(csv_path, marked, marked_ungradable, grade_names))
@@ -2321,6 +2416,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     said_words = tuple(own_words) if zero_left_out and not scale_given and any(
         _name_key(w) in GRADE_ZERO_WORDS for w in own_words) and all(
         "," not in w and '"' not in w for w in own_words) else ()
+    if no_patient:  # the rows were read for their problems: no table without its patients
+        return None, problems
     return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable,
                        n_rows=len(table.rows), own_words=said_words, encoding=table.encoding,
                        names_matched=table.names_matched, patient_guess=guess),

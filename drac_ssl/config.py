@@ -295,6 +295,17 @@ class DataConfig:
     50 pairs per image is refused (docs/data.md, "Near duplicates": choosing a value). The manifest then gets a
     ``fold_group`` column (each training image's unit in the folds), and the bootstrap CIs
     resample those units (``ci_resamples: groups``, :func:`drac_ssl.oof.patient_groups`).
+
+    ``description``, ``collection_dates``, ``reference_standard``: said only, each on one line
+    (line breaks and runs of spaces collapsed), in report.md's Data section and the model card;
+    no stage reads them. Given to a finished run (``python -m drac_ssl.train -c RUN/config.yaml
+    data.description=...``) they are not recorded, and a warning says so: a finished run's
+    ``config.yaml`` is kept as it ran. To record one, edit it in ``RUN/config.yaml``, then
+    rewrite report.md (``python -m drac_ssl.report RUN``) and rebuild the bundle as the export
+    stage does (``python -c "from drac_ssl.grading.bundle import build_bundle; from
+    drac_ssl.report import oof_calibration_of; build_bundle('RUN',
+    oof_calibration=oof_calibration_of('RUN'))"``; a variant's ``RUN/bundles/NAME``: remove
+    that folder, then ``python -m drac_ssl.export RUN --variant NAME``), whose card reads that file.
     """
 
     # drac = graded retinal images through the ingest (whatever data.layout finds: DRAC, APTOS,
@@ -308,6 +319,9 @@ class DataConfig:
     grade_column: str = "DR grade"  # the label CSV's column of grades; the public layouts use their own unless this is changed
     patient_column: str = ""  # optional: folds are grouped by it when present
     site_column: str = ""  # optional: the label CSV's column of each image's site (source); folds stratified on grade x site, figures per site (DataConfig's docstring)
+    description: str = ""  # optional, said only (report.md, the model card; "not stated" when empty; a finished run: DataConfig's docstring): who and what the images are, e.g. population, setting, device
+    collection_dates: str = ""  # optional, said only (report.md, the model card): when the images were taken, e.g. "2019-03 to 2021-06"
+    reference_standard: str = ""  # optional, said only (report.md, the model card): how the grades were given, e.g. graders, protocol, adjudication
     unlabelled: list[str] = field(default_factory=list)  # folders of ungraded images: pretraining and UMM only
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
     channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC 1; plain folders, fundus layouts auto)
@@ -1083,6 +1097,43 @@ def close_match(word: Any, names: Sequence[str]) -> str:
     return lowered[found[0]] if found else ""
 
 
+SETTING_SYNONYMS: dict[str, dict[str, str]] = {
+    "data": dict.fromkeys(("label", "labels", "label_column", "labels_column", "diagnosis",
+                           "diagnosis_column", "level", "dr_grade", "grade", "grade_col",
+                           "label_col"), "grade_column"),
+}
+"""Setting names a user types for another setting of the section, offered before a close
+spelling (:func:`meant_setting`): the name of the label CSV's grade column said as other tools
+and the public sets say it (``label``, ``diagnosis``: APTOS, ``level``: EyePACS, ``dr_grade``) is
+``data.grade_column``, or, as the value says (:func:`meant_setting`), ``data.labels_csv`` (a
+path) or ``data.grades`` (a scale). By spelling alone ``label`` is ``unlabelled`` and ``label_column`` is
+``image_column``: a trial user who followed that fix read the grades from the wrong column."""
+
+
+def meant_setting(section: str, word: Any, names: Sequence[str], value: Any = None) -> str:
+    """The setting of the section ``section`` (``data``; "" at the top) whose name ``names``
+    lists that an unknown name ``word`` meant: its synonym (:data:`SETTING_SYNONYMS`) as its
+    ``value`` says (:func:`_grade_setting_by_value`), else the closest spelling
+    (:func:`close_match`), else ""."""
+    synonym = SETTING_SYNONYMS.get(section, {}).get(str(word).lower(), "")
+    if synonym == "grade_column":
+        synonym = _grade_setting_by_value(value)
+    return synonym if synonym in names else close_match(word, names)
+
+
+def _grade_setting_by_value(value: Any) -> str:
+    """Which of the data settings a grade column's other name (``data.labels``, ``data.grade``)
+    set to ``value`` meant: a path or a file ending .csv / .tsv (``/data/trainLabels.csv``) is
+    ``labels_csv``, a list of names or a scale's name (``[no, mild]``, ``icdr``) ``grades``,
+    anything else (a column's name, ``level``; no value) ``grade_column``."""
+    text = "" if value is None or isinstance(value, (list, tuple)) else str(value).strip()
+    if isinstance(value, (list, tuple)) or text.startswith("[") or text.lower() in GRADE_SCALES:
+        return "grades"
+    if text.lower().endswith((".csv", ".tsv")) or "/" in text or "\\" in text:
+        return "labels_csv"
+    return "grade_column"
+
+
 CLOSE_NAME_CUTOFF = 0.8
 """How close (difflib's ratio) a name typed without its section must be to a setting's name to be
 offered as meant (``lrr`` -> ``lr``, ``epoch`` -> ``epochs``): stricter than a name within its
@@ -1225,7 +1276,7 @@ def _unknown_setting_fix(where: str, setting: str, meant: Sequence[str], value: 
     return f"write it as{others}\n{_yaml_block(parent, name, value)}"
 
 
-def _dotted_setting(section: Any, key: str) -> str:
+def _dotted_setting(section: Any, key: str, value: Any = None) -> str:
     """The setting of dataclass ``section`` that the dotted ``key`` names (``finetune.epochs``),
     or, its last name misspelt, the closest (``finetune.epoch`` -> ``finetune.epochs``); ""
     when its sections are none of ``section``'s."""
@@ -1234,7 +1285,7 @@ def _dotted_setting(section: Any, key: str) -> str:
     head, _, leaf = key.rpartition(".")
     if not _has_setting(section, head) or not dataclasses.is_dataclass(inner := _setting(section, head)):
         return ""
-    close = close_match(leaf, [f.name for f in dataclasses.fields(inner)])
+    close = meant_setting(head, leaf, [f.name for f in dataclasses.fields(inner)], value)
     return f"{head}.{close}" if close else ""
 
 
@@ -1411,7 +1462,7 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
     for key, value in updates.items():
         full = f"{prefix}.{key}" if prefix else str(key)
         if key not in names and "." in str(key) and not where.startswith("command line '") \
-                and (meant_dotted := _dotted_setting(base, str(key))):
+                and (meant_dotted := _dotted_setting(base, str(key), value)):
             # finetune.epochs: 3 at the top of a file: the command line's dotted name written as
             # one YAML key (a review: told to write it under pretrain:, "Did you mean" itself)
             nested = f"{prefix}.{meant_dotted}" if prefix else meant_dotted
@@ -1419,7 +1470,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
                 nested, str(key), value, names, full, _existing_section(source, prefix, nested))),
                 full, [nested])
         if key not in names:
-            close = close_match(key, names)
+            close = meant_setting(prefix, key, names, value)
+            synonym = bool(close) and close != close_match(key, names)  # label: grade_column
             meant = [f"{prefix + '.' if prefix else ''}{close}"] if close else []
             # a misspelt section (pretrain.augmnt.recipe=fundus): the setting typed under it,
             # when it is one of the close section's, is what was meant (pretrain.augment.recipe)
@@ -1431,7 +1483,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             # close spelling in the section typed (umm.image_size: not umm.batch_size first), after
             # the setting of a close section (train.lr: pretrain.lr, then finetune.lr)
             leaf = (rest or str(key)).rsplit(".", 1)[-1] if rest or not isinstance(value, dict) else ""
-            elsewhere = [m for m in _settings_ending(Config(), leaf) if m not in meant] if leaf else []
+            elsewhere = [m for m in _settings_ending(Config(), leaf)
+                         if m not in meant] if leaf and not synonym else []
             meant = meant + elsewhere if rest else elsewhere + meant
             if not meant and leaf:  # lrr, epoch: a misspelt name, every section's setting of the closest
                 meant = _settings_ending(Config(), close_setting_name(leaf))
@@ -2951,7 +3004,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
                           f"pretrain:, umm:, finetune:, run:).\n  fix: write the settings under "
                           f"their sections, e.g.\n    pretrain:\n      epochs: 50\n    run:\n"
                           f"      name: mine")
-    if text.startswith(RESOLVED_HEADER):  # a run's config.yaml, perhaps from before a default
+    if is_resolved_text(text):  # a run's config.yaml, perhaps from before a default
         data = with_former_defaults(data)  # changed: read as it ran (-c RUN/config.yaml resumes)
     return data
 
@@ -4359,6 +4412,20 @@ RESOLVED_HEADER = "# Resolved drac_ssl configuration"
 ``config.yaml``): it holds every setting, those the user never set too."""
 
 
+def is_resolved_text(text: str) -> bool:
+    """``text`` (a file's contents, or its first line) is a configuration :func:`save_config`
+    wrote: it starts with :data:`RESOLVED_HEADER`, after a UTF-8 byte-order mark if an editor
+    saved one (Notepad's; :func:`load_config` reads past it, so every reader must)."""
+    return text.removeprefix(BYTE_ORDER_MARK).startswith(RESOLVED_HEADER)
+
+
+def is_resolved_file(path: str | os.PathLike[str]) -> bool:
+    """The file ``path`` is a run's resolved ``config.yaml`` (:func:`is_resolved_text` of its
+    first line). Raises OSError when it cannot be opened; undecodable bytes do not raise."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return is_resolved_text(fh.readline())
+
+
 REPRODUCE_WORDS = "to reproduce in a new run folder"
 """How a saved ``config.yaml``'s header and report.md's provenance introduce
 :func:`reproduce_command`."""
@@ -4448,14 +4515,64 @@ def generic_config_note(dataset: str) -> str:
             f"dataset and root are ingest settings, not applied")
 
 
-DEFAULTS_BEFORE: dict[str, Any] = {"finetune.keep": "best"}
-"""Settings whose default changed, with the value a configuration written before they existed
-ran under: ``finetune.keep`` became a setting with ``best``, the rule of every earlier run, and
-its default became ``last`` in December 2026. A saved ``config.yaml`` that lacks one is read
+DEFAULTS_BEFORE: dict[str, Any] = {
+    "finetune.keep": "best",
+    "umm.outer_ssl": False,
+    "umm.membership": "pairs",
+    "umm.max_ssl_rise": 0.0,
+}
+"""Settings whose default is not what code from before they existed ran, with the value that
+code ran under: ``finetune.keep`` became a setting with ``best``, the rule of every earlier
+run, and its default became ``last`` in December 2026; ``umm.outer_ssl``, ``umm.membership``
+and ``umm.max_ssl_rise`` came in one commit (6b2ca5d1, 2026-11-30) with today's UMM (``F =
+L_ssl - alpha Delta R``, soft membership, a guard), where earlier code took the outer step on
+``F = -Delta R`` alone (``outer_ssl: false``), of each image's two views (``pairs``), with no
+guard (``0``; an upgrade review: a rerun of such a run's config.yaml ran today's objective
+silently, its UMM variant's QWK 0.36 -> 0.09). The other settings added since default to what
+that code did (``umm.rate_reduction_on: features``, ``umm.outer_batch: same``,
+``umm.start_from: best``, ``umm.alpha: 1``, ``finetune.decision: thresholds``, ...). A saved
+``config.yaml`` that lacks one is read
 with this value (:func:`with_former_defaults`), not today's default, both as a saved side
 compared on a resume and as a ``-c`` file (one that starts with :data:`RESOLVED_HEADER`; a
 hand-written file gets today's defaults); the fine-tuning's fold
 signature leaves this value out of its hash, as it did when it was the default."""
+
+
+def former_defaults_filled(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The :data:`DEFAULTS_BEFORE` settings a ``-c`` file ``path`` lacks and is read with
+    (dotted key -> the former value): only for a run's resolved ``config.yaml`` (it starts
+    with :data:`RESOLVED_HEADER`; a hand-written file gets today's defaults); ``{}`` for any
+    other file, one that names them all, or one that cannot be read (the reading says why)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        saved = yaml.safe_load(text.removeprefix(BYTE_ORDER_MARK)) if is_resolved_text(text) else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    if not isinstance(saved, dict):
+        return {}
+    filled = {}
+    for dotted, value in DEFAULTS_BEFORE.items():
+        section, key = dotted.split(".", 1)
+        part = saved.get(section)
+        if not (isinstance(part, dict) and key in part):
+            filled[dotted] = value
+    return filled
+
+
+def former_defaults_words(filled: dict[str, Any]) -> str:
+    """``filled`` (:func:`former_defaults_filled`, less the settings given on the command line)
+    in words for the console: which settings an older run's ``config.yaml`` lacks and the
+    values they are read with (its code's), or '' when none."""
+    if not filled:
+        return ""
+    values = ", ".join(f"{key}={_yaml_word(value)}" for key, value in filled.items())
+    return (f"the config.yaml was written by code from before {', '.join(filled)} existed: read with "
+            f"the values that code ran under, {values} (today's defaults differ; docs/upgrading.md)")
+
+
+def _yaml_word(value: Any) -> str:
+    """``value`` as a command-line override writes it (``false``, ``pairs``, ``0.0``)."""
+    return yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip()
 
 
 def ingest_modality(settings: dict[str, Any]) -> str:

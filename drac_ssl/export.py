@@ -295,6 +295,7 @@ from drac_ssl.grading.bundle import (
     ood_check_caveat,
     probability_columns_words,
     profile_hash_note,
+    rebuild_advice,
     referable_cut_of,
     referable_not_informative,
     reusable_bundle,
@@ -945,7 +946,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         counts = np.bincount(grades, minlength=k).tolist()
         # the rows with a grade_note, by why (their class not the largest P, or the largest in a
         # near-tie), counted as the command counts them: the notes file holds both kinds
-        n_not_largest, n_near_tie = grade_note_counts(grade_notes, probs, grades)
+        n_not_largest, n_near_tie, n_equal_shown = grade_note_counts(grade_notes, probs, grades)
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision, "
               f"{'4 flips' if bundle.tta_in_cv else 'no flips'} as in the cross-validation) -> {written} "
@@ -953,7 +954,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
               f"{provenance_path(final).name})")
         rule = class_rule_said(bundle, n_not_largest, len(cases),
                                f"why in the grade_note column of {notes_file}" if with_notes else "",
-                               n_near_tie, smaller_class_rows(probs, grades))
+                               n_near_tie, smaller_class_rows(probs, grades), n_equal_shown=n_equal_shown)
         print(f"[export]   class = {rule}; "
               f"P0..P{k - 1} = {probability_columns_words(bundle.metadata)}")
         if legend := grade_legend_line(bundle.grade_names):  # as --images says it
@@ -1015,16 +1016,20 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # true: the calibration's temperature sits at the edge of its search range, and the
         # probabilities (P0..) do not say how likely a grade is (calibration_warning, in notes)
         "temperature": bundle.calibration.temperature, "calibration_failed": bool(uncalibrated),
-        # how many test rows have a class that is not their single most likely grade, and how
-        # many are it in a near-tie (report.md's class line, as the console's)
-        **({"n_class_not_most_probable": n_not_largest, "n_class_near_tie": n_near_tie} if test_rows else {}),
+        # how many test rows have a class whose P is below their largest (exact P, as written), of
+        # them how many equal the largest at the whole percentages shown, and how many have the
+        # largest P in a near-tie (report.md's class line, as the console's)
+        **({"n_class_not_most_probable": n_not_largest + n_equal_shown,
+            "n_class_not_most_probable_equal_shown": n_equal_shown,
+            "n_class_near_tie": n_near_tie} if test_rows else {}),
         # two grades with finetune.referral_target: the class is the referral cut's (report.md's words)
         **({"class_rule": class_rule_said(bundle)}
            if test_rows and getattr(bundle.calibration, "referral_decides", False) else {}),
         # two grades under the thresholds rule: P1 against the threshold, as the console says it
         **({"class_rule": class_rule_said(bundle, n_not_largest, len(test_rows), "why in the grade_note column of "
                                           f"`{_run_relative(notes_csv, run_dir)}`" if notes_csv is not None else "", n_near_tie,
-                                          smaller_class_rows(probs, grades), markdown=True)}
+                                          smaller_class_rows(probs, grades), markdown=True,
+                                          n_equal_shown=n_equal_shown)}
            if test_rows and two_grade_threshold(bundle) is not None else {}),
         **({"referable": str(referable_csv)} if referable_csv is not None else {}),
         **({"image_notes": str(notes_csv)} if notes_csv is not None else {})})
@@ -1264,7 +1269,8 @@ def two_grade_threshold(bundle: Bundle) -> float | None:
 
 
 def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
-                    n_near_tie: int = 0, n_smaller: int = 0, *, markdown: bool = False) -> str:
+                    n_near_tie: int = 0, n_smaller: int = 0, *, markdown: bool = False,
+                    n_equal_shown: int = 0) -> str:
     """The export's ``class = ...`` words of a bundle (after ``class = ``, with the setting that
     made the rule): :func:`drac_ssl.submission.class_rule_setting_words`, ``... (finetune.decision=...)``;
     for a two-grade bundle whose referral cut decides the grade
@@ -1276,17 +1282,21 @@ def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why
     ``n_smaller`` rows whose class has the smaller P (:func:`drac_ssl.submission.smaller_class_rows`),
     the other noted rows (``n_not_largest + n_near_tie - n_smaller``) near-ties, never "the
     largest P" (a trial: "for 6 of the 6 here it is" beside P0 0.500427 > P1 0.499573, class 1).
-    ``markdown``: the setting in backticks (report.md)."""
+    ``markdown``: the setting in backticks (report.md). The three counts are
+    :func:`drac_ssl.submission.grade_note_counts`' (``n_equal_shown``: a class whose P is below
+    the largest, equal to it at the whole percentages shown)."""
     cal = bundle.calibration
     if getattr(cal, "referral_decides", False) and cal.referral is not None:
         cut = cal.referral
         return (f"1 when P1 >= {cut.cut:.6f}, the referral cut set for {cut.words()} on the out-of-fold "
                 f"outputs, else 0 (finetune.referral_target={cut.target})")
     if (threshold := two_grade_threshold(bundle)) is not None:
-        n_smaller = min(n_smaller, n_not_largest + n_near_tie) if n_not_largest + n_near_tie else n_smaller
+        n_noted = n_not_largest + n_near_tie + n_equal_shown
+        n_smaller = min(n_smaller, n_noted) if n_noted else n_smaller
         return two_grade_rule_words(threshold, n_smaller, n_rows, why,
-                                    max(0, n_not_largest + n_near_tie - n_smaller), cal.decision, markdown=markdown)
-    return class_rule_setting_words(cal.decision, n_not_largest, n_rows, why, n_near_tie, markdown=markdown)
+                                    max(0, n_noted - n_smaller), cal.decision, markdown=markdown)
+    return class_rule_setting_words(cal.decision, n_not_largest, n_rows, why, n_near_tie, markdown=markdown,
+                                    n_equal_shown=n_equal_shown)
 
 
 def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None = None,
@@ -2168,10 +2178,11 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # every row with a grade_note counted, by why (its class not the largest P, or the largest
     # in a near-tie), so a notes file written for them alone is named (a trial's 25 near-ties
     # at P 0.20 wrote one that no line named)
-    n_off, n_near_tie = grade_note_counts(grade_notes, graded.probs, graded.classes)
+    n_off, n_near_tie, n_equal_shown = grade_note_counts(grade_notes, graded.probs, graded.classes)
     rule = class_rule_said(bundle, n_off if not issues else 0, len(cases),
                            f"why in the grade_note column of {notes_file}", n_near_tie if not issues else 0,
-                           smaller_class_rows(graded.probs, graded.classes) if not issues else 0)
+                           smaller_class_rows(graded.probs, graded.classes) if not issues else 0,
+                           n_equal_shown=n_equal_shown if not issues else 0)
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
     counted = f"{len(graded_files)} of the {n_files}" if skipped else f"{len(files)}"
     flips = bundle.tta_in_cv if tta is None else bool(tta)
@@ -2851,10 +2862,11 @@ def _ood_check_note(bundle: Bundle) -> str | None:
         return None
     if bundle.metadata.get("demo"):
         return demo_ood_words(bundle.path)
+    # the one rebuild command of the bundle (rebuild_advice), as the missing-digests note gives
+    # it: an old bundle got two fixes, build_bundle('RUN') here and the run's path there
     return (f"{bundle.path} has no out-of-distribution check (a bundle built by an older version, "
             f"or without the ingest cache): images unlike its training images are graded without "
-            f"a word. Rebuild it from its run folder to have one: {python_word()} -c \"from "
-            f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
+            f"a word. A rebuild gives it one: {rebuild_advice(bundle.path)}")
 
 
 def _caveat_lines(bundle: Bundle, unlike: np.ndarray | None, plural: bool) -> list[tuple[str, str]]:

@@ -850,6 +850,17 @@ OLD_VIEWS_WORDS = ("trained by an older drac_ssl whose training views depended o
 """Why a fold record without :data:`TRAIN_VIEWS` is trained again, as the console says it."""
 
 
+def _older_code_fold(record: dict[str, Any] | None, accepted: set[str]) -> bool:
+    """Whether a finished fold record (``fold<k>.json``) was trained by the code before
+    :data:`TRAIN_VIEWS` and its signature is not among ``accepted``: it is trained again
+    because of that code, which the console says rather than "their settings or inputs differ:
+    the signature" (an upgrade review: reused folds of an old run were said to differ though
+    the user changed nothing; that code's signature differs too). A record whose signature is
+    accepted goes through the reuse checks in their order (non-finite outputs first)."""
+    return (record is not None and "signature" in record and record.get("train_views") != TRAIN_VIEWS
+            and record.get("signature") not in accepted)
+
+
 VIEW_SEED_TAG = 0x5EED_715
 """Mixed into :func:`view_keys`'s generator seed: the views' stream is not the epoch order's."""
 
@@ -1765,9 +1776,15 @@ def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: 
     because the code before :data:`TRAIN_VIEWS` trained them (``old_views``) or because their
     weights file is cut short or damaged (``damaged``) are counted apart
     from those whose settings or inputs differ; ``differ``: the settings that differ, when
-    known (:func:`_offered_differences`), named instead of "the signature"."""
+    known (:func:`_offered_differences`), named instead of "the signature", or beside the
+    older-code reason when no other fold was retrained for its signature (a fold of that code
+    whose settings were changed too: a review of oldrun_fx, F3)."""
     n_taken = sum(len(folds) for folds in taken_from.values())
     n_bad, n_old, n_damaged = len(not_finite), len(old_views), len(damaged)
+    n_differ = (len(offered) - n_taken - n_bad - n_old - n_damaged  # retrained for their signature
+                - sum(f"fold{fold}.json" in offered for fold in resumed))
+    old_words = OLD_VIEWS_WORDS + (f"; their settings differ from this run's too: {', '.join(differ)}"
+                                   if differ and n_differ <= 0 else "")
     its = "its" if n_bad == 1 else "their"
     if resumed:  # a resumed attempt: its own folds are neither taken nor retrained now
         n_trained = n_folds - n_taken - len(resumed)
@@ -1776,13 +1793,12 @@ def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: 
               + (f"; {n_trained} trained here" if n_trained else "")
               + (f" ({n_bad} offered by run.reuse: {its} validation outputs were not finite)"
                  if n_bad else "")
-              + (f" ({n_old} offered by run.reuse: {OLD_VIEWS_WORDS})" if n_old else "")
+              + (f" ({n_old} offered by run.reuse: {old_words})" if n_old else "")
               + (f" ({n_damaged} offered by run.reuse: {DAMAGED_WORDS})" if n_damaged else ""))
     else:
-        n_differ = len(offered) - n_taken - n_bad - n_old - n_damaged
         print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse reused"
               + (f"; {n_bad} retrained here: {its} validation outputs were not finite" if n_bad else "")
-              + (f"; {n_old} retrained here: {OLD_VIEWS_WORDS}" if n_old else "")
+              + (f"; {n_old} retrained here: {old_words}" if n_old else "")
               + (f"; {n_damaged} retrained here: {DAMAGED_WORDS}" if n_damaged else "")
               + ((f"; {n_differ} retrained here (their settings or inputs differ from this run's; "
                   f"settings that differ: {', '.join(differ)})" if differ else
@@ -1821,6 +1837,7 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
     not_finite: list[int] = []  # folds offered by run.reuse trained again: outputs not finite
     old_views: list[int] = []  # ... and those trained by the code whose views followed the workers
     damaged: list[int] = []  # ... and those whose weights file is cut short or damaged
+    old_unsigned = False  # an offered fold of that code whose signature is not accepted either
     for k_i, fold in enumerate(ctx.fold_ids):
         record_path = out_dir / f"fold{fold}.json"
         weights_path = out_dir / f"fold{fold}.safetensors"
@@ -1835,6 +1852,13 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
             raise RuntimeError(f"fold {fold}: ids in both training and validation")
         if set(inner_ids) & (set(train_ids) | set(val_ids)):  # likewise
             raise RuntimeError(f"fold {fold}: inner-split ids also in training or validation")
+        if _older_code_fold(record, setup.accepted):  # retrained for that whatever else differs
+            print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: {OLD_VIEWS_WORDS}: "
+                  f"training it again")
+            if record_path.name in offered:
+                old_views.append(fold)
+                old_unsigned = True
+            record = None
         reusable = record is not None and record.get("signature") in setup.accepted and weights_path.is_file()
         if reusable:  # the checks of _fold_reusable, in turn, each weights file checked once
             n_bad, n_val = _non_finite_rows(record.get("val_raw"))
@@ -1871,8 +1895,9 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
     assert raw_all is not None
     if offered:  # run.reuse offered folds: say how many were taken (a trial saw none taken, unsaid)
         n_taken = sum(len(folds) for folds in taken_from.values())
-        differ = (_offered_differences(offered, ctx.ft, scratch=setup.scratch)
-                  if len(offered) > n_taken + len(not_finite) + len(old_views) + len(damaged) else [])
+        differ = (_offered_differences(offered, ctx.ft, scratch=setup.scratch)  # the settings changed too
+                  if old_unsigned or len(offered) > n_taken + len(not_finite) + len(old_views) + len(damaged)
+                  else [])
         _say_reuse(variant, len(ctx.fold_ids), offered, taken_from, resumed, not_finite, differ, old_views,
                    damaged)
     return _FoldOutputs(raw_all, fold_records, taken_from)

@@ -1681,7 +1681,9 @@ def majority_grade_reference(y_true: Any, class_names: Sequence[str] | None = No
             of the largest grade seen + 1 (at least 2).
 
     Returns:
-        ``grade`` (the most frequent grade; the lowest of those tied), ``name``, ``images``
+        ``grade`` (the most frequent grade; the lowest of those tied), ``name``, ``tied`` (the
+        names of every grade as frequent as it, in grade order, itself among them: more than
+        one, a tie), ``images``
         (how many images have it), ``n``, ``accuracy`` (``images / n``), ``macro_f1`` (as
         :func:`grading_report` computes it for the variants: the mean over the grades where F1
         is defined, so the absent grades of a small set are left out alike), ``qwk`` 0.0 and
@@ -1714,7 +1716,9 @@ def majority_grade_reference(y_true: Any, class_names: Sequence[str] | None = No
     out: dict[str, Any] = {"grade": grade, "name": names[grade], "images": int(counts[grade]), "n": int(yt.size),
                            "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
                            "qwk": 0.0, "auc": 0.5, "auc_ovr": 0.5, "referable_auc": 0.5,
-                           "by_definition": MAJORITY_BY_DEFINITION}
+                           "by_definition": MAJORITY_BY_DEFINITION,
+                           # every grade as frequent as it (itself first): more than one, a tie
+                           "tied": [names[g] for g in np.flatnonzero(counts == counts[grade]).tolist()]}
     if k == 2:
         out.update(binary_screening(yt, pred))
     return out

@@ -320,8 +320,7 @@ def read_config_file(path: str | os.PathLike[str] | None = None) -> ConfigFile:
             where[".".join(parts)] = line
     resolved_file = False
     try:
-        with open(p, encoding="utf-8", errors="replace") as fh:
-            resolved_file = fh.readline().startswith(config_module.RESOLVED_HEADER)
+        resolved_file = config_module.is_resolved_file(p)  # after a byte-order mark too
     except OSError:  # unreadable: already a finding above
         pass
     return ConfigFile(cfg, where, tuple(findings), FixBase(cfg, str(p)), resolved_file)
@@ -1024,6 +1023,40 @@ def _check_rerun_settings(c: _Findings, cfg: Config, run_dir: Path, stages: list
         c.warning(setting, f"differs from {saved} ({_show(before)}), and applies {left}; the finished "
                            f"{', '.join(read_done)} stage(s) that read it are not run again with it",
                   "start a new run (another run.name) to run every stage with it, or leave it out")
+
+
+def _check_stated_data(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
+    """A warning for each of ``data.description``, ``data.collection_dates`` and
+    ``data.reference_standard`` (:data:`drac_ssl.grading.model_card.STATED_DATA_SETTINGS`) that
+    differs from the run folder's ``config.yaml`` when no stage runs: that file is kept as the
+    finished run ran (:func:`drac_ssl.train._run_in_folder`), and report.md and the bundle's card
+    say its words, so the new text was dropped without a word (a CLAIM review). The fix says how to
+    record it: edit that file, then rewrite report.md and rebuild the bundle as the export stage
+    does (with the card's out-of-fold calibration figures)."""
+    saved = run_dir / "config.yaml"
+    if stages or not saved.is_file():  # a stage runs: config.yaml is written with the new text
+        return
+    written = config_module.read_saved_config(run_dir)
+    if not written:
+        return
+    from drac_ssl.grading.model_card import STATED_DATA_SETTINGS, stated_data
+
+    old = saved_settings(written)
+    before = stated_data(old.get("data"))
+    now = stated_data(dataclasses.asdict(cfg.data))
+    run = shlex.quote(str(run_dir))
+    for key, _ in STATED_DATA_SETTINGS:
+        if before.get(key) == now.get(key):
+            continue
+        was = repr(before[key]) if key in before else "not stated"
+        c.warning(f"data.{key}", f"differs from {saved} ({was}) and is not recorded: a finished run's "
+                                 "config.yaml is kept as it ran, and report.md and the bundle's MODEL_CARD.md "
+                                 "say that file's",
+                  f"to record it, edit data.{key} in {saved}, then rewrite report.md "
+                  f"({python_command('drac_ssl.report')} {run}) and rebuild the bundle as the export stage "
+                  f"does ({python_word()} -c \"from drac_ssl.grading.bundle import build_bundle; from "
+                  f"drac_ssl.report import oof_calibration_of; build_bundle('{run_dir}', "
+                  f"oof_calibration=oof_calibration_of('{run_dir}'))\")")
 
 
 def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
@@ -3227,6 +3260,7 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
         _check_data_settings(c, cfg)
     _check_unused_settings(c, cfg, stages)
     _check_rerun_settings(c, cfg, run_dir, stages)
+    _check_stated_data(c, cfg, run_dir, stages)
     if "pretrain" in stages:
         _check_pretrain_settings(c, cfg)
     if "pretrain" in stages or umm_runs:

@@ -92,16 +92,21 @@ from drac_ssl.grading.bundle import (
     fine_tuned_variant_dir,
     fold_gap_words,
     fold_grouping_words,
+    found_ci_words,
     freeze_words,
     fundus_preprocessing_words,
     left_out_missing_words,
     left_out_words,
     mixed_phantom_words,
     oof_calibration_words,
+    per_grade_outcomes,
+    per_grade_recall_words,
     pooled_origins_words,
     pretraining_phantom_words,
     probability_columns_words,
     referable_labels_words,
+    stated_data,
+    stated_data_lines,
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
@@ -161,7 +166,7 @@ from drac_ssl.submission import class_rule_setting_words
 from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_first_try
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
-__all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "figure_alt", "figure_caption",
+__all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "sensitivity_lines", "fold_grade_lines", "rule_below_argmax_words", "figure_alt", "figure_caption",
            "model_next_steps", "pool_lines", "pretrain_curve_words", "roc_auc_line", "screening_line", "write_report", "main"]
 
 FIGURES = "report"
@@ -277,6 +282,22 @@ def confusion_lines(confusion: Any, names: Sequence[str]) -> list[str]:
             for k, n in enumerate(names)]
     return ["Out-of-fold confusion counts (rows: the true grade; columns: the predicted grade):", "",
             *markdown_table(header, rows)]
+
+
+def sensitivity_lines(confusion: Any, names: Sequence[str]) -> list[str]:
+    """Each grade's out-of-fold sensitivity from the confusion counts ``(K, K)`` (rows true,
+    columns predicted), with its Wilson score 95% CI (:func:`drac_ssl.grading.bundle.found_ci_words`,
+    the model card's words): ``Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0
+    Normal 30 of 35 (86%, 95% CI 71–94%); ...``, then an empty line (with two grades grade 0's
+    figure is called the specificity, :func:`~drac_ssl.grading.model_card.per_grade_recall_words`,
+    as the card does); [] without counts of the right size."""
+    rows = per_grade_outcomes({"confusion": np.asarray(confusion).tolist()}, list(names))
+    if not rows:
+        return []
+    said = "; ".join(f"{r['grade']} {r['name']} {r['found']} of {r['images']}"
+                     + (found_ci_words(r["found"], r["images"])[len(str(r["found"])):] if r["images"] else "")
+                     for r in rows)
+    return ["", f"Out of fold, {per_grade_recall_words(len(rows))}: {said}.", ""]
 
 
 def roc_auc_line(grades: Any, probs: Any, names: Sequence[str], metrics: dict[str, Any] | None = None) -> list[str]:
@@ -460,8 +481,30 @@ def _data_section(run_dir: Path) -> list[str]:
         lines += [f"- {grouping}"] if grouping else []
         if not prov.get("train_sites"):  # the figures are pooled: say no subgroup was looked at
             lines.append(f"- {NO_SUBGROUP_WORDS}.")
+        lines += stated_data_lines(stated_data(_saved_config(run_dir).get("data")))  # the user's words
         lines.append("")
+        lines += fold_grade_lines(read_json(run_dir / "data" / "ingest_summary.json"), facts.grade_names)
     return lines
+
+
+def fold_grade_lines(summary: Any, names: Sequence[str]) -> list[str]:
+    """The labelled training images of each cross-validation fold by grade, from
+    ``ingest_summary.json``'s ``counts.per_fold`` (``{"0": {"0": 66, "1": 43}, ...}``: fold ->
+    grade -> images), as a Markdown table with a total column, then an empty line: the per-fold
+    tables of each variant count images only (a CLAIM review). ``names``: the K grade names.
+    [] for a summary without the counts (an ingest that did not record them)."""
+    counts = (summary.get("counts") or {}) if isinstance(summary, dict) else {}
+    per_fold = counts.get("per_fold") if isinstance(counts, dict) else None
+    if not isinstance(per_fold, dict) or not per_fold or not all(isinstance(v, dict) for v in per_fold.values()):
+        return []
+    rows = []
+    for fold, grades in sorted(per_fold.items(), key=lambda item: int(item[0])):
+        cells = [int(grades.get(str(g), grades.get(g, 0)) or 0) for g in range(len(names))]
+        rows.append([str(fold), *(str(c) for c in cells), str(sum(cells))])
+    header = ["fold", *(f"{g} {n}" for g, n in enumerate(names)), "total"]
+    return ["Labelled training images per cross-validation fold and grade (the fold of each image in "
+            "`data/manifest.csv`; each fold is the validation images of one fold model):", "",
+            *markdown_table(header, rows)]
 
 
 def _small_set_lines(run_dir: Path) -> list[str]:
@@ -705,6 +748,7 @@ def _config_section(run_dir: Path) -> list[str]:
                         f", **label fraction {fc.get('label_fraction'):g}: each fold trained on a "
                         f"grade-stratified draw of its training images** (the fold table's train column)"
                         if (fc.get("label_fraction") or 1) < 1 else "")],
+        ["seeds", _seed_words(cfg)],
         ["stages", ", ".join(cfg.get("run", {}).get("stages", []))],
     ]
     planned = _planned_stages(run_dir, cfg)
@@ -714,6 +758,19 @@ def _config_section(run_dir: Path) -> list[str]:
     return ["## Configuration", "", *_first_try_lines(run_dir),
             "Resolved settings in `config.yaml`; the essentials:", "",
             *markdown_table(["part", "settings"], rows)]
+
+
+def _seed_words(cfg: dict[str, Any]) -> str:
+    """The configuration table's seeds: ``run.seed 0, data.fold_seed 0`` and, when set apart
+    from ``run.seed``, ``finetune.seed``; "not recorded" for a seed its ``config.yaml`` lacks
+    (a CLAIM review: neither seed was in report.md)."""
+    def said(part: str, key: str) -> str:
+        value = (cfg.get(part) or {}).get(key)
+        return f"{part}.{key} {value if isinstance(value, int) and not isinstance(value, bool) else 'not recorded'}"
+
+    own = (cfg.get("finetune") or {}).get("seed")
+    return (f"{said('run', 'seed')}, {said('data', 'fold_seed')}"
+            + (f", {said('finetune', 'seed')}" if isinstance(own, int) and own != -1 else ""))
 
 
 def _first_try_lines(run_dir: Path) -> list[str]:
@@ -960,7 +1017,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
                              if "and test images" in seen else "")  # load_pretrain_data's words, old and new
                 lines += [f"Images it learnt from, without labels: {seen.split(', ingest at')[0]}.{test_note}", ""]
             if stage == "umm" and isinstance(meta.get("umm"), dict):
-                lines += [_umm_line(meta["umm"]), ""]
+                lines += [_umm_line(meta["umm"], settings), ""]
         history = pretrain_history(run_dir) if stage == "pretrain" else []
         for p in pngs:
             lines += _figure(run_dir, p, figure_alt(p.stem, title))
@@ -1176,10 +1233,53 @@ def _dataset_words(cfg: dict[str, Any], run_dir: Path) -> str:
     return f"graded retinal images, {layout_name(layout)} layout" if layout else "graded retinal images (data.dataset=drac)"
 
 
-def _umm_line(info: dict[str, Any]) -> str:
+def _older_umm_line(info: dict[str, Any], settings: dict[str, Any]) -> str:
+    """:func:`_umm_line` for UMM weights made by code from before its ``metadata.json``
+    recorded the objective (``umm``: ``source``, ``early_cut``, ``tuned``, ``weights`` only):
+    that code's objective when its ``umm`` settings (``settings``) predate ``umm.outer_ssl``
+    (code before 6b2ca5d1: ``F = -sign * Delta R`` of each image's two views, no guard), the
+    layers ``tuned`` (its outer step's), and no guard clause (an upgrade review: the line said
+    "membership None, outer step on nothing; the guard ... did not fire")."""
+    said = "UMM was made by older code, whose metadata.json records no start rule and no objective"
+    if "outer_ssl" not in settings and settings:
+        if settings.get("use_rate_reduction") is False:
+            said += "; that code took no outer step (umm.use_rate_reduction=false)"
+        else:
+            minimize = settings.get("outer_sign") == "minimize"
+            said += (f"; that code's outer objective was F = {'+' if minimize else '-'}Delta R alone "
+                     f"(umm.outer_sign={'minimize' if minimize else 'maximize'}), membership pairs (each "
+                     f"image's two views), with no guard")
+    tuned = info.get("tuned")
+    if isinstance(tuned, list) and tuned:
+        said += f". Re-tuned: {', '.join(str(name) for name in tuned)}"
+    weights = info.get("weights")
+    return said + (f"; output: {weights}." if isinstance(weights, str) and weights else ".")
+
+
+def _guard_not_fired(guard: dict[str, Any]) -> str:
+    """What UMM's guard was when it did not fire. ``guard``: the UMM ``metadata.json``'s
+    ``umm.guard``. Each limit is checked only when > 0 (drac_ssl.umm.stage), so with
+    ``max_ssl_rise`` 0 (an older run's config.yaml) and no positive ``max_step_ratio`` there
+    was no guard to fire."""
+    def limit(key: str) -> float:
+        value = guard.get(key)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+    rise, ratio = limit("max_ssl_rise"), limit("max_step_ratio")
+    if rise <= 0 and ratio <= 0:
+        return "no guard (umm.max_ssl_rise=0: off)" if "max_ssl_rise" in guard else "no guard recorded"
+    limits = ([f"max SSL-loss rise {guard.get('max_ssl_rise')}"] if rise > 0 else ["umm.max_ssl_rise=0: off"]) \
+        + ([f"max step ratio {guard.get('max_step_ratio')}"] if ratio > 0 else [])
+    return f"the guard ({'; '.join(limits)}) did not fire"
+
+
+def _umm_line(info: dict[str, Any], settings: dict[str, Any] | None = None) -> str:
     """Where UMM started (the pretraining monitor's peak and the chosen checkpoint), its
     objective and what its guard did; then the stage's note when it started at or before the
-    monitor's peak (``umm.start_note``; methods.md section 2)."""
+    monitor's peak (``umm.start_note``; methods.md section 2). ``info``: the UMM
+    ``metadata.json``'s ``umm``; ``settings``: its ``config``'s ``umm`` section (read for
+    weights of older code, :func:`_older_umm_line`)."""
+    if "outer_objective" not in info:  # UMM weights of older code: metadata.json records less
+        return _older_umm_line(info, settings or {})
     start = info.get("start") or {}
     epoch = start.get("epoch")
     peak = start.get("peak_epoch")
@@ -1188,8 +1288,7 @@ def _umm_line(info: dict[str, Any]) -> str:
                  f"({figure_text(start.get('peak_value'))})" if isinstance(peak, int) else "")
     guard = info.get("guard") or {}
     guard_text = (f"the guard stopped UMM ({guard.get('reason')}); output: {info.get('weights')}"
-                  if guard.get("fired") else f"the guard (max SSL-loss rise {guard.get('max_ssl_rise')}) "
-                                             f"did not fire")
+                  if guard.get("fired") else _guard_not_fired(guard))
     note = info.get("start_note")  # not past the monitor's peak (drac_ssl.umm.source.start_note)
     # the departures from the defaults (docs/design.md); absent in runs before them
     departures = [text for key, default, text in (
@@ -1281,6 +1380,25 @@ def _class_decision_words(metrics: dict[str, Any], decision: str) -> str:
     target = referral.get("target") if isinstance(referral, dict) else None
     return (f"grades by the referral cut (`finetune.referral_target={target or '?'}`: grade 1 when P1 is at or "
             f"above the cut cross-fitted for the image's fold; `finetune.decision={decision}` not used)")
+
+
+def rule_below_argmax_words(rules: dict[str, Any], decision: str, kappa: str = "QWK") -> str:
+    """One sentence when the selected class rule (``decision``, ``finetune.decision``: every
+    variant's, exported or not; not ``argmax``) scored a lower
+    kappa out of fold than ``argmax`` on the same cross-fitted probabilities (metrics.json's
+    ``decision_rules``, each rule's ``qwk``; ``kappa`` its name); '' otherwise (a CLAIM review:
+    0.740 against 0.754, and the report said nothing). The run records each rule's own CI (the
+    table above), no paired CI of their difference, and the sentence says so."""
+    chosen, argmax = rules.get(decision), rules.get("argmax")
+    if decision == "argmax" or not isinstance(chosen, dict) or not isinstance(argmax, dict):
+        return ""
+    a, b = finite_number(chosen.get("qwk")), finite_number(argmax.get("qwk"))
+    if a is None or b is None or a >= b:
+        return ""
+    return (f"Out of fold the selected rule (`finetune.decision`), `{decision}` (tuned for {kappa}), scored a "
+            f"lower {kappa} than `argmax` on the same probabilities ({figure_text(a)} against {figure_text(b)}; "
+            f"each rule's own 95% CI is in the table, no paired CI of the difference is recorded): tuning "
+            f"did not raise it here; `finetune.decision=argmax` gives the most probable grade.")
 
 
 def _rule_label(rule: str, figures: dict[str, Any]) -> str:
@@ -1445,6 +1563,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                                   else _rule_label(rule, r), figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                                   figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
+        below = rule_below_argmax_words(rules, decision, KAPPA_TWO_GRADES if len(names) == 2 else "QWK")
+        lines += [below, ""] if below else []
     deployed = read_json(vdir / "calibration.json")  # its fitted_on: the images the final fit saw
     fitted_on = deployed.get("fitted_on") if isinstance(deployed, dict) else None
     in_sample = in_sample_thresholds_words(metrics, fitted_on if isinstance(fitted_on, str) else None)
@@ -1507,6 +1627,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                         title=f"{title}: out-of-fold confusion")
     roc = plot_roc(grades, probs, figures / f"{name}_roc.png", names, title=f"{title}: out-of-fold ROC")
     lines += _figure(run_dir, cm, figure_alt(cm.stem, title, name), name) + confusion_lines(report["confusion"], names)
+    lines += sensitivity_lines(report["confusion"], names)
     lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names, metrics)
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):
@@ -2153,17 +2274,33 @@ def referable_off_words(run_dir: Path, names: Any) -> str:
             f"`finetune.referable_from=off` to say there is none.")
 
 
+def _tied_majority(majority: dict[str, Any]) -> list[str]:
+    """The grades tied as the most frequent (``majority``'s ``tied``, recorded since a CLAIM
+    review), [] when one grade alone is (or a comparison.json written before the key)."""
+    tied = majority.get("tied")
+    return [str(t) for t in tied] if isinstance(tied, list) and len(tied) > 1 else []
+
+
+def _majority_title(majority: dict[str, Any]) -> str:
+    """The variant table's majority row title: ``majority grade (always No DR)``, ``...
+    (always No DR, the lowest of 5 grades tied as most frequent)`` in a tie."""
+    tied = _tied_majority(majority)
+    name = majority.get("name")
+    return MAJORITY_TITLE.format(name=f"{name}, the lowest of {len(tied)} grades tied as most frequent" if tied
+                                 else name)
+
+
 def _majority_row(majority: dict[str, Any], referable: bool, screening: bool, two: bool = False) -> list[str]:
     """The variant table's row of always answering the most frequent grade: its accuracy and
     macro F1; QWK 0 and AUCs 0.5 by definition; no CI, fold figures or time (nothing trained).
     ``two``: the two-grade table's columns (one AUC)."""
     if two:
-        return ([MAJORITY_TITLE.format(name=majority.get("name")), "0 (by definition)", "",
+        return ([_majority_title(majority), "0 (by definition)", "",
                  "0.5 (by definition)", figure_text(majority.get("accuracy")),
                  figure_text(majority.get("macro_f1")), "", ""]
                 + ([figure_text(majority.get("sensitivity")), figure_text(majority.get("specificity"))]
                    if screening else []))
-    return ([MAJORITY_TITLE.format(name=majority.get("name")), "0 (by definition)", "",
+    return ([_majority_title(majority), "0 (by definition)", "",
              "0.5 (by definition)", "0.5 (by definition)", figure_text(majority.get("accuracy")),
              figure_text(majority.get("macro_f1")), "", ""]
             + (["0.5 (by definition)"] if referable else [])
@@ -2185,8 +2322,12 @@ def majority_words(majority: dict[str, Any], rows: Sequence[dict[str, Any]], fre
         gaps.append(f"{variant_title(str(r.get('variant')), freeze)} {gap}")
     images, n = majority.get("images"), majority.get("n")
     share = f"{images} of the {n} out-of-fold images" if isinstance(images, int) and isinstance(n, int) else "the most"
+    tied = _tied_majority(majority)
+    each = f"{images} of the {n} out-of-fold images each" if share != "the most" else "as many images each"
+    grade = (f"grade, {majority.get('name')} ({share} have it)" if not tied else
+             f"grade, a tie of {', '.join(tied)} ({each}), so the lowest of them, {majority.get('name')}")
     return (f"The last row is the floor to read the variants against: always answering the most frequent "
-            f"grade, {majority.get('name')} ({share} have it), computed from the labels alone, with "
+            f"{grade}, computed from the labels alone, with "
             f"no model; its QWK 0 and AUCs 0.5 hold by definition ("
             f"{majority.get('by_definition') or MAJORITY_BY_DEFINITION}). Accuracy above it: "
             + ", ".join(gaps) + ".")
@@ -2504,13 +2645,16 @@ def _export_section(run_dir: Path) -> list[str]:
         shown = None if notes is None else notes.relative_to(run_dir) if notes.is_relative_to(run_dir) else notes
         decision = summary.get("decision")
         if isinstance(decision, str) and decision:  # what its class column is (the export's words)
-            # the rows with a grade_note by why (an export from before n_class_near_tie: 0 of them)
-            n_off, n_near_tie = (summary.get(key) for key in ("n_class_not_most_probable", "n_class_near_tie"))
-            n_off = n_off if isinstance(n_off, int) and not isinstance(n_off, bool) else 0
-            n_near_tie = n_near_tie if isinstance(n_near_tie, int) and not isinstance(n_near_tie, bool) else 0
+            # the rows with a grade_note by why (an export from before a key: 0 of them);
+            # n_class_not_most_probable counts the rows equal at the percentages shown too
+            n_off, n_near_tie, n_equal_shown = (
+                value if isinstance(value := summary.get(key), int) and not isinstance(value, bool) else 0
+                for key in ("n_class_not_most_probable", "n_class_near_tie", "n_class_not_most_probable_equal_shown"))
+            n_off = max(0, n_off - n_equal_shown)
             n_test = summary.get("n_test") if isinstance(summary.get("n_test"), int) else 0
             why = f"why in the grade_note column of `{shown.as_posix()}`" if shown is not None else ""
-            rule = (class_rule_setting_words(decision, n_off, n_test, why, n_near_tie, markdown=True)
+            rule = (class_rule_setting_words(decision, n_off, n_test, why, n_near_tie, markdown=True,
+                                             n_equal_shown=n_equal_shown)
                     if not isinstance(summary.get("class_rule"), str) else summary["class_rule"])  # referral cut
             lines.append(f"- its class: {rule}; its P columns: {probability_columns_words(meta)}")
         if notes is not None and shown is not None and summary.get("n_flagged"):  # some test image not reliably gradable
@@ -2742,6 +2886,38 @@ def _named_alike(a: dict[str, Any], b: dict[str, Any]) -> bool:
     if ca and cb:
         return bool(a.get("git_dirty")) == bool(b.get("git_dirty")) and (ca.startswith(cb) or cb.startswith(ca))
     return _code_name(a) == _code_name(b)
+
+
+_WRITER = re.compile(r"^Written by drac_ssl \S+ at (.+?) on \d{4}-\d\d-\d\dT", re.MULTILINE)
+
+
+def report_writer(run_dir: Path) -> str | None:
+    """Which code wrote ``run_dir/report.md`` as its provenance line says it (``commit
+    d7353f82``, the words after "Written by drac_ssl VERSION at"); '' for a report.md that
+    names none (older code's), None when there is no report.md (or it cannot be read)."""
+    try:
+        head = (run_dir / "report.md").read_text(encoding="utf-8", errors="replace")[:4000]
+    except OSError:
+        return None
+    found = _WRITER.search(head)
+    return found.group(1) if found else ""
+
+
+def rewritten_report_words(run_dir: Path, before: str | None) -> str:
+    """What the console adds to ``[train] report: RUN/report.md`` when the report.md that was
+    there (``before``: :func:`report_writer`'s, read before it was written again) came from
+    other code than the one just written: that its words and figures (``report/``) are this
+    code's now and which code wrote the one replaced ('' when none was there or the same code
+    wrote both). An upgrade review: resuming a finished run of older code rewrote its report
+    silently."""
+    after = report_writer(run_dir)
+    if before is None or before == after:
+        return ""
+    if not before:
+        made = (read_json(run_dir / "environment.json") or {}).get("git_commit")
+        before = ("older code, which named no writer" + (f" (the run was made at commit {made})"
+                                                          if isinstance(made, str) and made else ""))
+    return f" (rewritten with its figures by this code, {after or 'unknown'}; the one replaced was written by {before})"
 
 
 def provenance_line(run_dir: Path) -> str:

@@ -617,14 +617,16 @@ CHANGED_FILES_LISTED = 200
 more are counted (``git_changed_files_more`` / ``git_untracked_files_more``)."""
 
 
-DIFF_ARGS = ("diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+DIFF_ARGS = ("diff", "HEAD", "--binary", "--full-index", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
              "--src-prefix=a/", "--dst-prefix=b/", "--unified=3", "--inter-hunk-context=0",
              "--diff-algorithm=myers", "--indent-heuristic", "--submodule=short",
              "--ignore-submodules=none", "-O/dev/null")
 """The ``git diff`` whose bytes :func:`git_changes` hashes: each option fixes what a user's git
 configuration would otherwise change (``color.ui=always``, ``diff.noprefix``, ``diff.renames``,
 ``diff.algorithm``, ``diff.context``, ``diff.orderFile``, ``diff.external``, a textconv driver
-...), so one tree gives one hash whoever runs it (a review, F2: three settings gave three).
+...), so one tree gives one hash whoever runs it (a review, F2: three settings gave three);
+``--full-index`` writes the ``index`` lines' blob hashes in full, which ``core.abbrev`` or a
+shallow clone against a full one would otherwise shorten differently (a review of tests_fx, F2).
 Settings that no option of git 2.25 (Ubuntu 20.04's) can override go in :data:`DIFF_CONFIG`
 instead: an option an older git does not know would make every such diff "unavailable"."""
 

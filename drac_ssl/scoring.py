@@ -135,6 +135,7 @@ from data_prep.labels import (
     one_column_for_two_roles,
     parse_grade,
     read_table,
+    refused_grade_column,
 )
 from data_prep.layout import (
     COLUMNS,
@@ -164,6 +165,7 @@ from data_prep.validate import (
     marked_ungradable_problem,
     names_zero_grade,
     no_grade_words,
+    not_a_grade_column,
     one_based_problem,
     only_by_case,
     other_eye_column,
@@ -408,8 +410,8 @@ def _per_eye_layout(table: Table, image_column: str | None, grade_column: str | 
                  and (image_column or normalise(COLUMNS[kind][0]) in header)), "")
 
 
-def _columns(table: Table, image_column: str | None, grade_column: str | None
-             ) -> tuple[dict[str, int], str, list[Problem]]:
+def _columns(table: Table, image_column: str | None, grade_column: str | None,
+             grade_names: Sequence[str] = ()) -> tuple[dict[str, int], str, list[Problem]]:
     """The positions of the image-name and grade columns ({'image-name': i, 'grade': j}; per
     eye, :func:`_per_eye_layout`, the left eye's as 'grade' and the right eye's as
     'grade-right'), the layout whose columns they are ('' when given or mixed) and the problems
@@ -463,6 +465,11 @@ def _columns(table: Table, image_column: str | None, grade_column: str | None
     if "image-name" in index and index["image-name"] == index.get("grade"):  # one column, two roles
         problems.append(one_column_for_two_roles(table, index.pop("grade"), ("image-name", "grade"),
                                                  ("--image-column", "--grade-column")))
+    if "grade" in index and refused_grade_column(table.columns[index["grade"]], grade_names):
+        # Messidor-2's adjudicated_gradable as the grade: each ungradable image scored as grade 0
+        # (a DME column: scored against DME, unless the submission's scale is DME's own)
+        problems.append(not_a_grade_column(table, table.columns[index.pop("grade")], sorted(taken),
+                                           grade_names=grade_names))
     layout = detected if detected and not image_column and not grade_column else ""
     return index, layout, problems
 
@@ -726,7 +733,7 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     table, problems = _label_table(path, wanted, cases)
     if table is None:
         raise ScoreError(_problem_text(f"the label CSV {path} cannot be read", problems))
-    index, layout, found = _columns(table, image_column, grade_column)
+    index, layout, found = _columns(table, image_column, grade_column, grade_names)
     problems += found
     per_eye = _per_eye_layout(table, image_column, grade_column)
     if not {"image-name", "grade", *(["grade-right"] if per_eye else [])} <= index.keys():

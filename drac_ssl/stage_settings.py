@@ -43,6 +43,7 @@ OUTPUT_ONLY_SETTINGS: dict[str, bool] = {
     "run.stages": False, "run.tensorboard": False, "run.threads": False, "run.out_dir": False,
     "run.name": False, "run.private": False, "run.reuse": False, "run.keep_checkpoints": False,
     "data.workers": False, "pretrain.num_workers": True,
+    "data.description": False, "data.collection_dates": False, "data.reference_standard": False,
 }
 """Settings that change no stage's result: which stages run, logging, threads, the worker
 processes (``data.workers``: the ingest decodes each image alone, whichever process does it;
@@ -51,7 +52,9 @@ test_finetune_workers.py``; both are speed only, and environment.json records th
 count), where the
 run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder resumes), who
 may read it (``run.private``: the mode a new run folder is made with), where a new run folder took finished stages from (``run.reuse``: only equal settings) and
-whether a finished run keeps its checkpoints (``run.keep_checkpoints``).
+whether a finished run keeps its checkpoints (``run.keep_checkpoints``), and the data's
+description, collection dates and reference standard (``data.description``, ...: said in
+report.md and the model card, never read by a stage).
 ``run.threads`` changes a result's last digits only (CPU float sums depend on the thread
 count): a resume with another count than made the state it resumes from is not refused (another
 machine's default policy may differ) but warned about and recorded
@@ -268,7 +271,7 @@ def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, An
 def saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
     """A run folder's saved ``config.yaml`` as this version reads it: settings added since it
     was written take their defaults (the values the run used), or, for a setting whose default
-    changed since (:data:`drac_ssl.config.DEFAULTS_BEFORE`: ``finetune.keep``), the value runs
+    changed since (:data:`drac_ssl.config.DEFAULTS_BEFORE`: ``finetune.keep``, three ``umm.*``), the value runs
     ran under before it existed; as written when it no longer parses (a removed setting), so
     the comparison names it."""
     try:

@@ -70,7 +70,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_setting_words", "class_rule_words", "smaller_class_rows", "two_grade_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_setting_words", "class_rule_words", "smaller_class_rows", "two_grade_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "EQUAL_SHOWN_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "write_check_record", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
@@ -2312,25 +2312,43 @@ def not_largest_rows(probs: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return given < probs.max(axis=1) - CLASS_RULE_TOL
 
 
-def grade_note_counts(grade_notes: Sequence[str], probs: np.ndarray, classes: np.ndarray) -> tuple[int, int]:
+def grade_note_counts(grade_notes: Sequence[str], probs: np.ndarray, classes: np.ndarray) -> tuple[int, int, int]:
     """The rows with a ``grade_note`` (``grade_notes``, one per row, "" where none:
-    :func:`drac_ssl.grading.image_notes.decision_words`), counted by why: ``(n_not_largest,
-    n_near_tie)``, those whose class is not among the grades tied for their largest P and those
-    whose class is (:data:`NEAR_TIE_WORDS`), by the one tie rule the note itself follows
-    (:func:`drac_ssl.figures.tied_grades`: equal whole percentages), so a row whose note says
-    "0 Normal and 1 NPDR are equally likely (45% each)" is counted a near-tie whichever of the two
-    is its class (0.449 / 0.451 / 0.10 with class 0; a second read: :func:`not_largest_rows`'
-    1e-4 tolerance counted it "not the largest"). ``probs`` ``(n, K)``, ``classes`` ``(n,)``.
-    The two counts :func:`class_rule_words` says, for the export command and the export stage
-    alike, so a notes file written for these rows is counted whichever wrote it. Raises
-    ValueError when the notes and rows differ in number."""
+    :func:`drac_ssl.grading.image_notes.decision_words`), counted by why, three kinds that do
+    not overlap: ``(n_not_largest, n_near_tie, n_equal_shown)``. Whether a class is its row's
+    largest P is read from the P the file has (:func:`written_units`, exact millionths), never
+    from the whole percentages shown: ``n_not_largest``, a class whose P is below the row's
+    largest and not equal to it at the whole percentages shown; ``n_equal_shown``, a class whose
+    P is below the row's largest but equal to it at the whole percentages shown
+    (:func:`drac_ssl.figures.tied_grades`: P0 0.483199 > P1 0.479874, class 1, both 48%;
+    :data:`EQUAL_SHOWN_WORDS`); ``n_near_tie``, a class whose P is the row's largest while
+    another grade's ties with it at the whole percentages shown (:data:`NEAR_TIE_WORDS`). A
+    review counted the 0.483199 / 0.479874 row "it is [the largest], but another grade's
+    probability ties": a tie at whole percentages was taken for the largest P. ``probs``
+    ``(n, K)``, ``classes`` ``(n,)``. The counts :func:`class_rule_words` says, for the export
+    command and the export stage alike. Raises ValueError when the notes and rows differ in
+    number."""
     probs = np.asarray(probs, dtype=np.float64)
     classes = np.asarray(classes, dtype=np.int64)
     if len(grade_notes) != len(classes):
         raise ValueError(f"{len(grade_notes)} grade notes for {len(classes)} graded rows")
     noted = [k for k, note in enumerate(grade_notes) if note]
-    n_near_tie = sum(1 for k in noted if int(classes[k]) in tied_grades(probs[k]))
-    return len(noted) - n_near_tie, n_near_tie
+    if not noted:
+        return 0, 0, 0
+    units = written_units(probs[noted])
+    n_not_largest = n_near_tie = n_equal_shown = 0
+    for row, k in zip(units, noted, strict=True):
+        below = bool(row[int(classes[k])] < row.max())
+        shown_equal = int(classes[k]) in tied_grades(probs[k])
+        n_not_largest += below and not shown_equal
+        n_equal_shown += below and shown_equal
+        n_near_tie += not below
+    return n_not_largest, n_near_tie, n_equal_shown
+
+
+EQUAL_SHOWN_WORDS = "it is not the largest, though equal at the percentages shown"
+"""How :func:`class_rule_words` says the rows whose class P is below their largest P but equal
+to it at the whole percentages shown (:func:`grade_note_counts`' ``n_equal_shown``)."""
 
 
 NEAR_TIE_WORDS = "another grade's probability ties with it at the whole percentages shown"
@@ -2342,7 +2360,7 @@ docs/own_fundus_folder.md."""
 
 
 def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
-                     n_near_tie: int = 0) -> str:
+                     n_near_tie: int = 0, n_equal_shown: int = 0) -> str:
     """What a submission's ``class`` column is under a bundle's class rule (``decision``,
     its ``finetune.decision``), the one wording of the export command's ``class = ...`` line,
     the export stage's console line and report.md's Export section: ``argmax``, "the most
@@ -2353,22 +2371,26 @@ def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why
     (:data:`NEAR_TIE_WORDS`: their ``grade_note`` names the tied grades) by "(for 25 of the 25
     here it is, but another grade's probability ties with it at the whole percentages shown)" ("and for 22
     more it is, but ..." after the first count); ``why`` (where each row's note is written)
-    after a colon inside the parentheses. Together the counts are the rows with a
-    ``grade_note``, so a notes file written for them alone is named and counted here."""
+    after a colon inside the parentheses; ``n_equal_shown`` rows whose class P is below the largest
+    but equal to it at the whole percentages shown, "for 1 more it is not the largest, though
+    equal at the percentages shown" (:data:`EQUAL_SHOWN_WORDS`), between the two. Together the
+    counts are the rows with a ``grade_note`` (:func:`grade_note_counts`), so a notes file
+    written for them alone is named and counted here."""
     if decision == "argmax":
         return "the most probable grade"
     return ("the expected grade cut at QWK-tuned thresholds, so not always the largest P"
-            + _rows_counted(n_not_largest, "it is not", n_near_tie, f"it is, but {NEAR_TIE_WORDS}", n_rows, why))
+            + _rows_counted([(n_not_largest, "it is not"), (n_equal_shown, EQUAL_SHOWN_WORDS),
+                             (n_near_tie, f"it is, but {NEAR_TIE_WORDS}")], n_rows, why))
 
 
-def _rows_counted(n_first: int, first: str, n_near_tie: int, near_tie: str, n_rows: int, why: str) -> str:
-    """`` (for 3 of the 9 here FIRST, and for 2 more NEAR_TIE: WHY)``, the counts a class rule
-    is said with (each part only when its count is not 0; "" when both are)."""
+def _rows_counted(kinds: Sequence[tuple[int, str]], n_rows: int, why: str) -> str:
+    """`` (for 3 of the 9 here FIRST, and for 2 more SECOND: WHY)``, the counts a class rule is
+    said with, ``kinds`` ``(count, words)`` in order (each part only when its count is not 0;
+    "" when all are)."""
     counts = []
-    if n_first:
-        counts.append(f"for {n_first} of the {n_rows} here {first}")
-    if n_near_tie:
-        counts.append(f"for {n_near_tie} {'more' if n_first else f'of the {n_rows} here'} {near_tie}")
+    for n, words in kinds:
+        if n:
+            counts.append(f"for {n} {'more' if counts else f'of the {n_rows} here'} {words}")
     return " (" + ", and ".join(counts) + (f": {why}" if why else "") + ")" if counts else ""
 
 
@@ -2398,21 +2420,22 @@ def two_grade_rule_words(threshold: float, n_smaller: int = 0, n_rows: int = 0, 
     setting last, in backticks when ``markdown`` (report.md)."""
     words = (f"1 when P1 >= {threshold:.6g}, the threshold fitted on the out-of-fold outputs (with two "
              f"grades the expected grade is P1), else 0, so not always the larger P")
-    words += _rows_counted(n_smaller, "it is the smaller", n_near_tie,
-                           "it is the larger, but P0 and P1 tie at the whole percentages shown", n_rows, why)
+    words += _rows_counted([(n_smaller, "it is the smaller"),
+                            (n_near_tie, "it is the larger, but P0 and P1 tie at the whole percentages shown")],
+                           n_rows, why)
     setting = f"finetune.decision={decision}"
     return f"{words} ({f'`{setting}`' if markdown else setting})"
 
 
 def class_rule_setting_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
-                             n_near_tie: int = 0, *, markdown: bool = False) -> str:
+                             n_near_tie: int = 0, *, markdown: bool = False, n_equal_shown: int = 0) -> str:
     """:func:`class_rule_words` (same arguments) followed by the setting that made the rule,
     ``(finetune.decision=thresholds)``, the setting in backticks when ``markdown``: the one
     builder of the export's ``class = ...`` words (:func:`drac_ssl.export.class_rule_said`,
     the command's and the stage's console line) and of report.md's Export section's ``its
     class:`` line, so the two cannot drift apart."""
     setting = f"finetune.decision={decision}"
-    return (f"{class_rule_words(decision, n_not_largest, n_rows, why, n_near_tie)} "
+    return (f"{class_rule_words(decision, n_not_largest, n_rows, why, n_near_tie, n_equal_shown)} "
             f"({f'`{setting}`' if markdown else setting})")
 
 

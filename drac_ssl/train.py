@@ -73,6 +73,8 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     ConfigError,
     PresetOverride,
     default_config_file,
+    former_defaults_filled,
+    former_defaults_words,
     from_dict,
     get,
     ingest_modality,
@@ -1970,6 +1972,32 @@ def _original_config(file: Path, run_dir: Path) -> Path | None:
     return None
 
 
+_FOLD_COUNT_FIX = re.compile(r"(data\.n_folds=\d+), or ")
+"""A fold-count fix offered unchecked, beside the other way (``data.n_folds=4, or add labelled
+grade 2 (Moderate) images ...``: stratified folds of images, no patient grouping):
+:func:`_fold_count_checked` checks it."""
+
+
+def _fold_count_checked(file: Any, overrides: list[Any], run_dir: Path, finding: Any) -> list[str]:
+    """``[data.n_folds=N]`` when ``finding`` (a full run's problem of ``data.n_folds``) offers
+    that fold count unchecked (:data:`_FOLD_COUNT_FIX`) and the full run's check
+    (:func:`drac_ssl.preflight.new_run_problems` on the first try's ingest in ``run_dir``), run
+    again with it, finds no problem of the fold count left; else []. A Messidor-2 trial: the
+    working ``data.n_folds=4`` was dropped from the ``next:`` command as not marked checked,
+    though docs/own_fundus_folder.md says the checked fixes are in it."""
+    fold = _FOLD_COUNT_FIX.match(finding.fix) if finding.setting == "data.n_folds" else None
+    if fold is None:
+        return []
+    try:
+        cfg, sources, read = preflight.apply_overrides(file, [*overrides, fold[1]])
+        if any(f.unread for f in read):
+            return []
+        left = preflight.new_run_problems(cfg, run_dir, sources)
+    except (ConfigError, OSError, ValueError):
+        return []
+    return [] if any(f.setting == "data.n_folds" for f in left) else [fold[1]]
+
+
 def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     """At the end of a ``--first-try`` run in ``run_dir``: the errors the full run after it (the
     same command without ``--first-try``: the ``-c`` file, as this run read it, and the
@@ -2020,8 +2048,10 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
         return []
     problems = preflight.new_run_problems(cfg, run_dir, full_sources)
     lines += [f"note: the full run (without {FIRST_TRY_OPTION}) would stop: {f.line}" for f in problems]
-    settings = list(dict.fromkeys(w for f in problems for w in command_settings(f.fix)))
-    by_hand = sum(1 for f in problems if not command_settings(f.fix))
+    carried = {id(f): command_settings(f.fix) or _fold_count_checked(file, overrides, run_dir, f)
+               for f in problems}
+    settings = list(dict.fromkeys(w for f in problems for w in carried[id(f)]))
+    by_hand = sum(1 for f in problems if not carried[id(f)])
     if cfg.run.name and resolve_run_dir(cfg).absolute() == run_dir.absolute():  # its own folder needed
         name = cfg.run.name
         settings.append(f"run.name={name}-2")
@@ -2681,9 +2711,10 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                 "stage of run.stages is finished; rerun the same command to remove the rest") from None
     if any((run_dir / stage).is_dir() for stage in REPORTED_STAGES):
         try:
-            from drac_ssl.report import write_report
+            from drac_ssl.report import report_writer, rewritten_report_words, write_report
 
-            print(f"[train] report: {write_report(run_dir)}")
+            before = report_writer(run_dir)
+            print(f"[train] report: {write_report(run_dir)}{rewritten_report_words(run_dir, before)}")
         except KeyboardInterrupt:
             stopped = InterruptedOutsideStage(
                 "interrupted while report.md was written: every stage of run.stages is finished; "
@@ -2887,7 +2918,7 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
                 # a requeued torchrun job reads this 2 from the folder it names, not its last 143
                 _record_refused(cfg, resolve_run_dir(cfg), refused)
             raise refused
-        said = [*_named_config_line(config, sources), threads_line,
+        said = [*_named_config_line(config, sources), *_former_defaults_line(sources), threads_line,
                 *([f"[train] {first_try}: the tiny first try, its figures mean nothing"] if first_try else [])]
         print("\n".join(said))
         run_pipeline(cfg, sources, problems, said=said)
@@ -3007,6 +3038,22 @@ def _cached_by_kept_ingest(cfg: Config) -> list[int]:
     sizes = [int(k) for k in cache if str(k).isdigit()] if isinstance(cache, dict) else []
     made = record.made.get("cache_sizes")
     return sizes or ([int(k) for k in made if isinstance(k, int)] if isinstance(made, list) else [])
+
+
+def _former_defaults_line(sources: dict[str, str] | None) -> list[str]:
+    """``[train] config: the config.yaml was written by code from before umm.outer_ssl, ...
+    existed: read with the values that code ran under, ...`` when the ``-c`` file is an older
+    run's resolved ``config.yaml`` lacking settings of :data:`drac_ssl.config.DEFAULTS_BEFORE`
+    not typed on the command line (an upgrade review: a rerun of an old run ran today's UMM
+    objective silently); [] otherwise."""
+    fixes = getattr(sources, "fixes", None)
+    if fixes is None or not getattr(sources, "resolved_file", False):
+        return []
+    options = getattr(sources, "options", None) or {}
+    filled = {key: value for key, value in former_defaults_filled(fixes.file).items()
+              if not str((sources or {}).get(key, "")).startswith(preflight.TYPED) and key not in options}
+    words = former_defaults_words(filled)
+    return [f"[train] config: {words}"] if words else []
 
 
 def _named_config_line(config: str | None, sources: dict[str, str] | None) -> list[str]:

@@ -14,7 +14,8 @@ pytest-xdist would order them. Within a file the order stays the file's own.
 
 Also: a test module's temporary folders go when its last test ends (:func:`_module_temp_folders_freed`).
 
-Also: the run stops when ``DRAC_SSL_SHARED_DATA`` names no folder, and its summary counts the
+Also: the run stops when ``DRAC_SSL_SHARED_DATA`` names no folder or the data folder lacks a file
+its ``SHA256SUMS`` lists, and its summary counts the
 tests skipped because the real data was absent (tests/helpers/shared_data.py).
 """
 
@@ -26,7 +27,7 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from shared_data import ENV_VAR, MISSING_MARK, SharedDataError, shared_data_folder
+from shared_data import ENV_VAR, MISSING_MARK, SharedDataError, check_complete, shared_data_folder
 
 # Seconds of each file in a 2-worker run of the whole suite (the JUnit XML times of session 73's
 # run on 2026-12-07, summed per file, on a machine shared with other work: about 1.6 times the
@@ -59,9 +60,13 @@ SLOW_FILES = (
 
 def pytest_configure(config: pytest.Config) -> None:
     """Stop before collecting anything when ``DRAC_SSL_SHARED_DATA`` is set but names no folder
-    (a typo would otherwise skip every real-data test and the run would still end green)."""
+    (a typo would otherwise skip every real-data test and the run would still end green), or
+    when the data folder lacks files its ``SHA256SUMS`` lists (a partial copy failed tests with
+    raw FileNotFoundError/IngestError; checking that the 45 files exist takes well under a ms)."""
     try:
-        shared_data_folder()
+        folder = shared_data_folder()
+        if folder.is_dir():
+            check_complete(folder)
     except SharedDataError as exc:
         raise pytest.UsageError(str(exc)) from None
 

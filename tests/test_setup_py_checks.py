@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from package_tree import isolated_git
+from git_in_tests import isolated_git
 
 REPO = Path(__file__).resolve().parents[1]
 

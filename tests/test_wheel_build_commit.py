@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from package_tree import copy_sources, isolated_git
+from git_in_tests import isolated_git
+from package_tree import copy_sources
 
 from drac_ssl import runtime
 

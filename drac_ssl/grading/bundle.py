@@ -122,6 +122,7 @@ from drac_ssl.grading.model_card import (  # noqa: F401
     figure_caveats,
     fold_gap_words,
     fold_grouping_words,
+    found_ci_words,
     freeze_words,
     fundus_preprocessing_words,
     grade_caveats,
@@ -138,6 +139,7 @@ from drac_ssl.grading.model_card import (  # noqa: F401
     never_found_words,
     ood_check_caveat,
     oof_calibration_words,
+    per_grade_recall_words,
     pooled_origins_words,
     preprocessing_references,
     pretraining_phantom_caveat,
@@ -148,6 +150,8 @@ from drac_ssl.grading.model_card import (  # noqa: F401
     referable_not_informative,
     scope_words,
     site_scope_words,
+    stated_data,
+    stated_data_lines,
     task_description,
     variant_title,
     winner_caveat,
@@ -231,6 +235,10 @@ __all__ = [
     "data_folder_name",
     "data_provenance",
     "fold_grouping_words",
+    "found_ci_words",
+    "per_grade_recall_words",
+    "stated_data",
+    "stated_data_lines",
     "groups_not_resampled_words",
     "heatmap_bench_words",
     "heatmap_limits",
@@ -960,6 +968,7 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     recorded) and ``built_with`` (those of the code building the bundle now,
     :func:`drac_ssl.runtime.code_version`: the fingerprint alone without git). A value the run
     folder does not hold is None."""
+    from data_prep.folds import summary_fold_seed
     from drac_ssl.runtime import code_version  # one git call
 
     run_dir = Path(run_dir)
@@ -988,6 +997,8 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
             # what they were trained with: the run's environment.json (versions and builds)
             "environment": {key: env.get(key) for key in ENVIRONMENT_KEYS},
             "run_seed": seed if isinstance(seed, int) else None,
+            # the seed the ingest split the folds with (data.fold_seed, as ingest_summary.json has it)
+            **({"fold_seed": summary_fold_seed(ingest)} if ingest else {}),
             "run_code": ({k: env.get(k) for k in ("git_commit", "git_dirty")}
                          | ({"code_fingerprint": env["code_fingerprint"]} if env.get("code_fingerprint") else {})
                          if env.get("git_commit") or env.get("code_fingerprint") else None),
@@ -1097,6 +1108,13 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                           f"{k} grade names ({', '.join(class_names)}) disagree; rerun the "
                           f"finetune stage")
     data = data_provenance(run_dir / "data", class_names)
+    # the data facts the user stated (data.description, ...), for the card; absent: none stated
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        config = None
+    if stated := stated_data((config or {}).get("data") if isinstance(config, dict) else None):
+        data["stated"] = stated
     source_meta: dict[str, Any] = {}
     if variant in VARIANT_STAGE:
         meta_path = run_dir / VARIANT_STAGE[variant] / "metadata.json"

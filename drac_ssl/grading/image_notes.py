@@ -89,6 +89,7 @@ __all__ = [
     "NO_KNOWN_FORMAT",
     "NO_COLOUR",
     "OTHER_DEPTH",
+    "OVERLAID_GREY",
     "OTHER_IMAGE_SUFFIXES",
     "PHANTOM_IMAGE",
     "PHANTOM_LIKE_TRAINING",
@@ -127,6 +128,7 @@ __all__ = [
     "not_an_image",
     "other_depth_warning",
     "other_format",
+    "overlaid_for_colour_model",
     "phantom_image_warning",
     "same_grade_words",
     "starts_a_warning",
@@ -308,7 +310,13 @@ def phantom_image_warning(trained_on_phantoms: bool) -> str:
             f"grade says nothing about a real eye.")
 
 
-def colour_for_grey_model(detail: str, octa: bool) -> str:
+COLOUR_OVERLAY = "a grey scan with a coloured overlay"
+"""What :func:`colour_for_grey_model` calls a colour file read by a UW-OCTA model whose channels
+differ in under :data:`data_prep.decode.OVERLAY_SHARE` of its pixels (a scale bar, text, a
+logo): read as grey, as the training ingest reads one, and not doubted as a colour picture."""
+
+
+def colour_for_grey_model(detail: str, octa: bool, overlay_share: float | None = None) -> str:
     """The sentence for a colour file read by a grey (1-channel) model, the same words in
     the app (:func:`app.inputs.sanity_warnings`) and the export command (after ``NAME: ``,
     :func:`drac_ssl.grading.predict.conform_channels`).
@@ -319,12 +327,37 @@ def colour_for_grey_model(detail: str, octa: bool) -> str:
     which are grey: a colour picture may not be one, a doubt (the app says it under "This may
     not be a UW-OCTA en-face image"). Otherwise (a fundus set ingested as grey) the ingest
     converted the training images the same way. A file whose three channels are identical
-    ("channels identical" in ``detail``) lost nothing: said as a colour-encoded file."""
+    ("channels identical" in ``detail``) lost nothing: said as a colour-encoded file.
+    ``overlay_share``: the share of pixels in colour (0..1) of a grey scan with a coloured
+    overlay (the caller's test, :data:`data_prep.decode.OVERLAY_SHARE`; None: a colour
+    picture): for a UW-OCTA model said as :data:`COLOUR_OVERLAY`, a doubt but not *not
+    reliably gradable*, as the ingest reads such a file as a grey scan."""
     if "channels identical" in detail:
         return f"{COLOUR_ENCODED}: {detail}."
+    if octa and overlay_share is not None:
+        return (f"{COLOUR_IMAGE}: {detail}; colour in only {overlay_share:.1%} of the pixels: "
+                f"{COLOUR_OVERLAY} (a scale bar, text or a logo), read as grey as the training "
+                "ingest reads one; the overlay is graded with the scan as grey pixels: export the "
+                "scan without it if you can.")
     if octa:
         return f"{COLOUR_IMAGE}: {detail}. {COLOUR_NOT_OCTA}."
     return f"{COLOUR_IMAGE}: {detail}, as the training ingest converted this grey model's images."
+
+
+OVERLAID_GREY = "Grey picture with a coloured overlay"
+"""How :func:`overlaid_for_colour_model`'s words start: a colour file read by a colour model whose
+channels differ in under :data:`data_prep.decode.OVERLAY_SHARE` of its pixels (a grey scan with
+a scale bar, text or a logo), a doubt (:data:`DOUBT_KINDS`: a grey image for a colour model)."""
+
+
+def overlaid_for_colour_model(share: float) -> str:
+    """The doubt about a grey picture with a coloured overlay (colour in ``share`` (0..1) of its
+    pixels, under :data:`data_prep.decode.OVERLAY_SHARE`) given to a colour (3-channel) model: the
+    ingest reads such a file as a grey scan, the colour model reads it in colour as it is."""
+    return (f"{OVERLAID_GREY}: colour in only {share:.1%} of the pixels (a scale bar, text or a "
+            "logo on a grey picture), read in colour as it is; if this is a grey scan (UW-OCTA, a "
+            "red-free photograph), its grade is outside what this colour model saw and may mean "
+            "nothing.")
 
 
 NO_COLOUR = "No colour: the file's three channels are identical"
@@ -574,6 +607,13 @@ def other_depth_warning(depth: tuple[str, int], trained: Sequence[tuple[str, int
             f"training images were, if you can.")
 
 
+SEVERAL_FRAMES = r"(?:animated PNG|animated GIF|multi-page TIFF|\w+ file) with \d+ frames: only the first is used"
+"""The decoder's words (:func:`data_prep.decode.decode`) for a file of several frames or
+pages of which the first is read (a multi-page TIFF, an animation; not an MPO's primary
+picture): a warning at the ingest (fatal with ``--strict``), and in the app and the export a
+finding that makes the image *not reliably gradable* (:data:`NOT_RELIABLY_GRADABLE`): which
+page is the scan to grade is not known (a stack of scan areas, a thumbnail first)."""
+
 FILE_FINDING = "Image file: "
 """How a decoder finding starts in the app and the export (:func:`file_finding`)."""
 
@@ -595,9 +635,12 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
      "an orientation tag that cannot be used: the pixels are used as stored, as a viewer that "
      "ignores the tag shows them; the models train on flipped and 90-degree-rotated images, "
      "and the page shows the image the model read"),
-    (r"(?:multi-picture JPEG \(MPO\) with \d+ pictures: the primary"
-     r"|.+ with \d+ frames: only the first is used)",
-     "the first frame or picture of several used: it is the image graded and shown"),
+    (r"multi-picture JPEG \(MPO\) with \d+ pictures: the primary",
+     "the primary picture of an MPO used (its others are a camera's previews or the other eye "
+     "of a stereo pair): it is the image graded and shown"),
+    (r"multi-page TIFF with \d+ pages: the first is used, the others being a preview",
+     "the first page of a TIFF used whose other pages are a declared preview (NewSubfileType "
+     "bit 0) or copies of it (:func:`data_prep.decode.decode`): it is the image graded and shown"),
     (r"embedded ICC colour profile .* not applied|PNG gAMA .* not applied"
      r"|PNG cHRM chromaticities other than sRGB's not applied",
      "a colour profile, gamma or chromaticities not applied: the pixel values are used as "
@@ -653,8 +696,8 @@ def is_plain_note(warning: str) -> bool:
     (:data:`TRAINING_IMAGE`: its grade is no test, but no less a grade), a phantom image given to
     a model trained on phantoms (:data:`PHANTOM_LIKE_TRAINING`), and a finding of
     the decoder about the file (``Image file: ...``, :func:`file_finding`) listed in
-    :data:`PLAIN_FINDINGS`: an Exif orientation applied, the first page of a multi-page TIFF
-    used, an ICC profile not applied, transparency composited ... The page says such lines as
+    :data:`PLAIN_FINDINGS`: an Exif orientation applied, an MPO's primary picture used, an
+    ICC profile not applied, transparency composited ... The page says such lines as
     notes ("Note: ..."), not under its "may not be a UW-OCTA en-face image" / "check this
     image" heading, and the grade is not marked "see above" for them
     (:func:`app.server._result_markdown`); the batch's notes column starts them "Note:"
@@ -680,6 +723,7 @@ NOT_RELIABLY_GRADABLE: tuple[tuple[str, str], ...] = (
      "a grey picture for a colour model"),
     (FEW_LEVELS_OPENING, "a thresholded export or mask"),
     (rf"\d+x\d+ {re.escape(FAR_BELOW)}", "far smaller than the model's input"),
+    (rf"{re.escape(FILE_FINDING)}{SEVERAL_FRAMES}", "one page or frame of several graded"),
 )
 """The warnings about an image that make its result *not reliably gradable*: the app's page
 then heads it so ("### Not reliably gradable (unlike the training images) — model output: Grade
@@ -694,8 +738,10 @@ training images" (:mod:`drac_ssl.grading.ood`), a colour picture given to a grey
 (not the colour conversion of a grey fundus model, whose training ingest converted its images
 the same way), a grey picture given to a colour model that saw too few grey images in training
 (:data:`GREY_TRAINED_RULE`; one that saw enough keeps the plain "see above" heading), at most 4 levels
-(:func:`few_levels_warning`: a thresholded export or a vessel mask), and an image far smaller
-than the model's input (below half of it: upscaled, "the grade is unreliable"). Other doubts
+(:func:`few_levels_warning`: a thresholded export or a vessel mask), an image far smaller
+than the model's input (below half of it: upscaled, "the grade is unreliable"), and a file of
+several pages or frames of which only the first is graded (:data:`SEVERAL_FRAMES`, a warning
+at the ingest too). Other doubts
 (not square, smaller than the model's input but above half of it, a preprocessing finding, a
 finding in the file not known to be plain) and the model's "no better than chance" caveat keep
 the plain heading marked "(⚠ see above)"; plain notes (an Exif orientation applied, a 16-bit
@@ -736,7 +782,7 @@ DOUBT_KINDS: tuple[tuple[str, str], ...] = (
     (rf"{re.escape(TOO_SMALL)}|\d+x\d+ {re.escape(FAR_BELOW)}", "too small"),
     (FEW_LEVELS_OPENING, "thresholded export or mask"),
     (re.escape(COLOUR_IMAGE), "colour image"),
-    (f"{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)}", "grey image for a colour model"),
+    (f"{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)}|{re.escape(OVERLAID_GREY)}", "grey image for a colour model"),
     (re.escape(NOT_SQUARE), "not square"),
     (f"{re.escape(PHANTOM_IMAGE)}:", "synthetic phantom image"),
     (re.escape(OTHER_DEPTH), "image of another bit depth"),

@@ -62,6 +62,7 @@ from drac_ssl.metrics import (
     referral_words,
     temperature_at_bound,
     two_grade_summary,
+    wilson_interval,
 )
 from drac_ssl.runtime import last_component  # runtime loads no training code
 from drac_ssl.scale import explain_grades, read_ingest_facts
@@ -216,7 +217,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
     kept near twins in one fold (``data.near_duplicate_mse`` > 0), ``ingest_summary.json``'s
     record of it (the setting, ``n_images`` in ``n_groups`` groups, ``with_patients``), which
     :func:`fold_grouping_words` says; absent otherwise, so that a bundle's ``data`` without the
-    option is what it was. ``train_origins``: only when the training images came from more
+    option is what it was. ``near_duplicates_off``: ``true`` when the ingest recorded the check
+    as off (``near_duplicates: null``, training images ingested); absent otherwise.
+    ``train_origins``: only when the training images came from more
     than one official split (the manifest's ``origin`` column: MedMNIST's ``train`` and
     ``val``, pooled for the cross-validation), how many came from each, in the manifest's
     order (:func:`pooled_origins_words` says it); absent otherwise. ``train_bit_depths``: how
@@ -356,6 +359,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "crop_not_applied": {why: n for why, n in skipped.items() if n > 0},
         **gaps,
         **({"near_duplicates": twins} if isinstance(twins, dict) else {}),
+        # the ingest recorded its near-duplicate check as off (near_duplicates: null): said, so
+        # that no one reads silence as "none found" (absent: on, or an ingest that did not say)
+        **({"near_duplicates_off": True} if "near_duplicates" in summary and twins is None and n_train else {}),
         # images with drac_ssl's phantom marker (all of them: a phantom run; some: a mix)
         **({"phantom_marked": marked} if marked else {}),
         **({"phantom_mixed": mixed} if mixed else {}),
@@ -883,7 +889,51 @@ def groups_not_resampled_words(resamples: str) -> str:
     raise ValueError(f"groups_not_resampled_words: resamples must be 'patients' or 'images', not {resamples!r}")
 
 
+NEAR_DUPLICATES_OFF_WORDS = ("near copies across folds, or of a test image among the training images, "
+                             "were not looked for (the ingest's near-duplicate check was off: "
+                             "data.near_duplicate_mse=1e-4 turns it on)")
+"""What the report and the card add to the folds' sentence when the ingest's near-duplicate
+check was off (:data:`data_prep.ingest.NEAR_DUPLICATES_OFF`, the ingest's console line)."""
+
+
+STATED_DATA_SETTINGS = (("description", "description"), ("collection_dates", "collection dates"),
+                        ("reference_standard", "reference standard (how the grades were given)"))
+"""The data facts a user states in settings (``data.<key>``, label), said by report.md and the
+model card ("not stated" when empty; CLAIM 2024 and TRIPOD+AI ask for them): no stage reads them."""
+
+
+def stated_data(config_data: Any) -> dict[str, str]:
+    """The :data:`STATED_DATA_SETTINGS` a run's ``config.yaml`` ``data`` section (``config_data``)
+    states: ``{key: text}``, an empty or absent one left out; {} for anything but a mapping.
+    Each text is one line, its whitespace collapsed (``" ".join(text.split())``): a YAML block
+    scalar's line breaks would otherwise start headings (``## ...``) and tables (``| a |``) in
+    report.md and the card, both of which say it as one list item."""
+    if not isinstance(config_data, dict):
+        return {}
+    return {key: " ".join(config_data[key].split()) for key, _ in STATED_DATA_SETTINGS
+            if isinstance(config_data.get(key), str) and config_data[key].strip()}
+
+
+def stated_data_lines(stated: Any) -> list[str]:
+    """One Markdown list item per :data:`STATED_DATA_SETTINGS`: ``- collection dates
+    (data.collection_dates): 2019-03 to 2021-06``, ``not stated`` for one ``stated`` (a
+    :func:`stated_data` dict) lacks."""
+    stated = stated_data(stated if isinstance(stated, dict) else {})  # one line each, even a hand-edited bundle's
+    return [f"- {label} (data.{key}): {stated.get(key) or 'not stated'}" for key, label in STATED_DATA_SETTINGS]
+
+
 def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
+    """:func:`_fold_grouping_core`'s sentence, followed, when :func:`data_provenance` says the
+    ingest's near-duplicate check was off (``near_duplicates_off``), by
+    :data:`NEAR_DUPLICATES_OFF_WORDS` (a CLAIM review: "treated as independent (no patient
+    column)" alone, while the ingest's console said near copies went unnoticed)."""
+    words = _fold_grouping_core(data, cv)
+    if words and data.get("near_duplicates_off") is True:
+        words += f"; {NEAR_DUPLICATES_OFF_WORDS}"
+    return words
+
+
+def _fold_grouping_core(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
     """One sentence on how the cross-validation folds were formed, for the report and the
     model card, from :func:`data_provenance` ``data``: grouped by patient (N patients for M
     images), the near twins kept together or none found (``data.near_duplicate_mse``, its
@@ -1404,6 +1454,20 @@ def figure_caveats(meta: dict[str, Any]) -> list[str]:
     return [sentence for sentence in said if sentence]
 
 
+PHANTOM_SOFTWARE_WORDS = ", here a demonstration of the pipeline on synthetic phantom images"
+"""The card's first line for a bundle trained on phantom data (``data.kind`` ``phantom``): never
+"for the DRAC 2022 challenge" (a CLAIM review of README command (1)'s card)."""
+
+PHANTOM_USE_WORDS = ("Demonstrating the pipeline (ingest, pretraining, fine-tuning, export) on synthetic "
+                     "phantom images, checking an installation, teaching; not ranking or analysing DRAC "
+                     "2022 submissions, nor grading any real image: it never saw one.")
+"""The card's Intended use for a bundle trained on phantom data."""
+
+PHANTOM_SCOPE_WORDS = ("synthetic phantom images only (procedural stand-ins, no real image: the figures "
+                       "say how the pipeline ran, nothing about grading real images)")
+"""What the card's Limitations say a phantom bundle was cross-validated on."""
+
+
 def _model_card(meta: dict[str, Any], oof_csv: bool = True) -> str:
     """The bundle's ``MODEL_CARD.md`` text from its ``metadata.json`` ``meta``; ``oof_csv``:
     whether its run has the variant's out-of-fold predictions (:func:`_calibration_card_line`'s
@@ -1496,7 +1560,8 @@ def _model_card(meta: dict[str, Any], oof_csv: bool = True) -> str:
     fundus_data = data.get("modality") == "fundus" or (data.get("modality") is None and inp["channels"] == 3)
     unlike = ("other cameras, fields of view, image quality, artefacts" if fundus_data
               else "other devices, fields of view, montages, 3 x 3 mm scans, artefacts")
-    scope = ("a small single-challenge data set" if drac_scale(data, names) else
+    phantom = data.get("kind") == "phantom"  # synthetic stand-ins: a demonstration, never DRAC's data
+    scope = (PHANTOM_SCOPE_WORDS if phantom else "a small single-challenge data set" if drac_scale(data, names) else
              site_scope_words(data.get("train_sites"), str(data.get("site_folds") or "")) or "this one data set")
     decision = cal.get("decision", "thresholds")
     if decision == "argmax":
@@ -1573,9 +1638,10 @@ def _model_card(meta: dict[str, Any], oof_csv: bool = True) -> str:
     # DRAC's kind of data: the figures against the challenge's leaderboard, report.md's words
     leaderboard = leaderboard_words(data, names, bool(trial), inp.get("size"))
     leaderboard = f"\n\n{leaderboard}" if leaderboard else ""
+    stated = "\n".join(stated_data_lines(data.get("stated")))  # the user's words, or "not stated"
     return f"""# Model card: drac_ssl DR grader ({meta['variant']}, {model['head']} head)
 
-**Not a medical device.** Research software{' for the DRAC 2022 challenge' if drac else ''}; it must not be used
+**Not a medical device.** Research software{PHANTOM_SOFTWARE_WORDS if phantom else ' for the DRAC 2022 challenge' if drac else ''}; it must not be used
 to diagnose, grade or triage patients.
 {data_warning}
 ## What it is
@@ -1594,6 +1660,7 @@ to diagnose, grade or triage patients.
 - Data: {layout_name(data.get('kind'))} ({last_component(data.get('root')) or 'unknown root'}); {data.get('n_train', '?')}
   training images ({pooled}per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}{_no_subgroup_card(data)}
+{stated}
 - Self-supervised pretraining ({PRETRAIN_METHOD}{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
   on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else _transductive_words(meta)};
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.
@@ -1611,7 +1678,8 @@ Variants compared under the same protocol:
 {comparison}
 
 ## Intended use
-{f'Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pretraining '
+{PHANTOM_USE_WORDS if phantom else
+ f'Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pretraining '
  f'({PRETRAIN_METHOD}, UMM) on UW-OCTA; teaching.' if drac else
  f'Studying self-supervised pretraining ({PRETRAIN_METHOD}, UMM) for diabetic retinopathy grading '
  f'on this data set; benchmarking; teaching.'}
@@ -1758,6 +1826,27 @@ def _counts_words(counts: Any) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
+def found_ci_words(found: int, images: int) -> str:
+    """``100 (47%, 95% CI 40-54%)``: the images of a grade given that grade out of fold
+    (``found`` of ``images``) with the share and its Wilson score 95% interval
+    (:func:`drac_ssl.metrics.wilson_interval`), the model card's and report.md's per-grade
+    sensitivity (a CLAIM review: a share of 212 images without an interval); ``found`` alone
+    for a grade without images."""
+    if not images:
+        return f"{found}"
+    low, high = wilson_interval(found, images)
+    return f"{found} ({found / images:.0%}, 95% CI {100 * low:.0f}–{100 * high:.0f}%)"
+
+
+def per_grade_recall_words(k: int) -> str:
+    """What each grade's share graded correctly out of fold is, for ``k`` grades: ``graded
+    correctly (sensitivity, Wilson 95% CI)``; with two grades ``...; for grade 0, the
+    specificity)``: grade 0's share found is the specificity. The card's per-grade table and
+    report.md's sensitivity line say it alike."""
+    return ("graded correctly (sensitivity, Wilson 95% CI; for grade 0, the specificity)" if k == 2
+            else "graded correctly (sensitivity, Wilson 95% CI)")
+
+
 def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
     """The model card's per-grade table and, for grades found in under :data:`RARE_RECALL`
     of their images, a warning that names them."""
@@ -1765,7 +1854,7 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
         return ""
 
     def found(r: dict[str, Any]) -> str:
-        return f"{r['found']}" if r["recall"] is None else f"{r['found']} ({r['recall']:.0%})"
+        return f"{r['found']}" if r["recall"] is None else found_ci_words(r["found"], r["images"])
 
     table = "\n".join(f"| {r['grade']} {r['name']} | {r['images']} | {found(r)} | {r['given']} |"
                       for r in rows)
@@ -1778,8 +1867,7 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
             + "**, out of fold (sensitivity under "
             + f"{RARE_RECALL:.0%}): do not rely on it to find "
             + ("that grade" if len(rare) == 1 else "those grades") + ".\n")
-    recall = ("graded correctly (sensitivity; for grade 0, the specificity)" if len(rows) == 2
-              else "graded correctly (sensitivity)")  # a trial: grade 0's recall is specificity
+    recall = per_grade_recall_words(len(rows))
     return ("\nPer grade, out of fold, of single fold models (the grade the fold model that did not "
             "train on an image gave it, against the true one; not the grades this bundle gives, "
             "which are its fold models' mean: see Limitations):\n\n"
@@ -1803,7 +1891,10 @@ def _provenance_card(meta: dict[str, Any]) -> str:
     run_code, finetune_code = prov.get("run_code"), prov.get("finetune_code")
     if not (isinstance(finetune_code, dict) and not same_code(finetune_code, run_code or {})):
         finetune_code = None
-    words = f"\n- Provenance: run seed {prov.get('run_seed', 'unknown')}; run made at {code(run_code, finetune_code)}"
+    fold_seed = prov.get("fold_seed")  # absent: a bundle built before it was recorded
+    folds = f", fold seed {fold_seed} (data.fold_seed)" if isinstance(fold_seed, int) else ""
+    words = (f"\n- Provenance: run seed {prov.get('run_seed', 'unknown')}{folds}; run made at "
+             f"{code(run_code, finetune_code)}")
     if finetune_code is not None:
         words += f", fine-tuned at {code(finetune_code, run_code)}"
     return words + f"; bundle built at {code(prov.get('built_with'))}."

@@ -54,7 +54,7 @@ import torch
 from torch import Tensor, nn
 
 from data_prep.cache import RowGeometry, cache_rows, resize_gray, squeezed_words
-from data_prep.decode import ONE_BIT_NOTE, sample_depth
+from data_prep.decode import ONE_BIT_NOTE, OVERLAY_SHARE, colour_share, sample_depth
 from data_prep.problems import Problem
 from data_prep.validate import (
     convert_channels,
@@ -89,6 +89,7 @@ from drac_ssl.grading.image_notes import (
     image_kind,
     is_plain_note,
     other_depth_warning,
+    overlaid_for_colour_model,
     starts_a_warning,
 )
 from drac_ssl.grading.model import FEATURE_STAGE, GradingModel, InputSpec
@@ -556,6 +557,10 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
                          f"{array.dtype} {array.shape}.\n  fix: {fix}; or read files with "
                          f"drac_ssl.grading.predict.read_image(path, {channels})")
     if (array.ndim == 2) == (channels == 1):
+        share = colour_share(array) if channels == 3 else 1.0  # a scale bar on a grey scan?
+        if share < OVERLAY_SHARE and (colour if colour is not None else not (
+                np.array_equal(array[..., 0], array[..., 1]) and np.array_equal(array[..., 1], array[..., 2]))):
+            return array, [FileWarning(name, overlaid_for_colour_model(share))]  # the app's words too
         return array, []
     if colour is None:
         colour = array.ndim == 3 and not (np.array_equal(array[..., 0], array[..., 1])
@@ -566,7 +571,9 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
     if channels == 1:
         if not colour:
             return converted, []  # an RGB file of a grey picture: nothing is lost
-        return converted, [FileWarning(name, colour_for_grey_model(said[0].what, kind == 'octa'))]
+        share = colour_share(array) if kind == "octa" else 1.0  # a scale bar on a grey scan?
+        return converted, [FileWarning(name, colour_for_grey_model(
+            said[0].what, kind == 'octa', share if share < OVERLAY_SHARE else None))]
     return converted, [FileWarning(name, grey_for_colour_model(mode, grey_trained))]
 
 

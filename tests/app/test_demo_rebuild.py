@@ -21,7 +21,7 @@ import pytest
 from app_fixtures import as_trained_run
 
 from drac_ssl import export
-from drac_ssl.grading.bundle import build_bundle, build_or_reuse_bundle, load_bundle
+from drac_ssl.grading.bundle import build_bundle, build_or_reuse_bundle, load_bundle, rebuild_advice
 from drac_ssl.grading.demo import (
     DEMO_CALIBRATION,
     DEMO_NOTE,
@@ -126,4 +126,4 @@ def test_the_export_says_a_demo_bundle_has_no_check_by_design_and_no_rebuild(
     bundle = load_bundle(demo_run / "bundle")
     bundle.metadata.pop("demo")
     note = export._ood_check_note(bundle)
-    assert note is not None and "build_bundle('RUN')" in note and "by design" not in note
+    assert note is not None and rebuild_advice(bundle.path) in note and "by design" not in note

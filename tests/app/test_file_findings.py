@@ -3,8 +3,7 @@ image (a clinician review).
 
 A real DRAC scan saved as a JPEG with Exif orientation 6 was graded under "⚠ This may not be a
 UW-OCTA en-face image, so the grade below may mean nothing", its grade marked "(⚠ see above)",
-because the orientation had been applied; so was a multi-page TIFF (first page used) and an
-ICC profile not applied. Such findings are facts about the file, not doubts about what the
+because the orientation had been applied; so was an ICC profile not applied. Such findings are facts about the file, not doubts about what the
 picture is: every one the decoder makes (``data_prep/decode.py``) is made here from a real
 scan and must be a plain note (a grey PNG with transparency was also doubted as a colour
 picture: it is grey); the doubts (a colour picture on a grey UW-OCTA model, a tiny
@@ -79,10 +78,6 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
                       "Exif Orientation 6: shown rotated 90 degrees clockwise"),
         "tiff_orientation.tif": (_save(grey, "TIFF", tiffinfo={274: 3}), "TIFF Orientation 3"),
         "exif9.jpg": (_save(grey, "JPEG", quality=95, exif=_exif(9)), "is not a valid value"),
-        "stack.tif": (_save(stack[0], "TIFF", save_all=True, append_images=stack[1:]),
-                      "multi-page TIFF with 3 frames: only the first is used"),
-        "animated.png": (_save(stack[0], "PNG", save_all=True, append_images=stack[1:]),
-                         "animated PNG with 3 frames"),
         "two.mpo": (_save(stack[0], "MPO", save_all=True, append_images=stack[1:2]),
                     "multi-picture JPEG (MPO) with 2 pictures"),
         "profile.png": (_save(grey, "PNG", icc_profile=lab), "embedded ICC colour profile"),
@@ -157,7 +152,7 @@ def test_an_oriented_jpeg_of_a_real_scan_is_graded_without_the_not_octa_heading(
     assert predictor.kind == "octa"
     files = _files(scan)
     paths = []
-    for name in ("exif6.jpg", "stack.tif", "profile.png"):
+    for name in ("exif6.jpg", "tiff_orientation.tif", "profile.png"):
         path = tmp_path / name
         path.write_bytes(files[name][0])
         paths.append(str(path))
@@ -167,7 +162,7 @@ def test_an_oriented_jpeg_of_a_real_scan_is_graded_without_the_not_octa_heading(
         (finding,) = [w for w in details["warnings"] if w.startswith(FILE_FINDING)]
         assert f"Note: {finding}" in markdown and files[name][1] in finding  # as said: no &#x27;
     summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), paths)
-    for row, name in zip(rows, ("exif6.jpg", "stack.tif", "profile.png"), strict=True):
+    for row, name in zip(rows, ("exif6.jpg", "tiff_orientation.tif", "profile.png"), strict=True):
         assert row[1] is not None and row[-1].startswith(f"Note: {FILE_FINDING}"), row
         assert files[name][1] in row[-1]
     assert "unlike the training images" not in summary
@@ -211,3 +206,25 @@ def test_two_notes_are_two_paragraphs(predictor: Predictor, scan: np.ndarray, tm
     for at, line in enumerate(lines):
         if line.startswith("Note: "):
             assert lines[at + 1] == "" and (at == 0 or lines[at - 1] == ""), markdown
+
+
+def test_a_file_of_several_pages_is_not_reliably_gradable(scan: np.ndarray, tmp_path: Path) -> None:
+    from drac_ssl.grading.image_notes import flagged_reasons
+    from drac_ssl.grading.predict import read_image
+
+    pages = [Image.fromarray(scan), Image.fromarray(scan[: scan.shape[0] // 2, : scan.shape[1] // 2])]
+    files = {"stack.tif": _save(pages[0], "TIFF", save_all=True, append_images=pages[1:]),
+             "animated.png": _save(pages[0], "PNG", save_all=True, append_images=[Image.fromarray(scan[::-1])])}
+    side, half = scan.shape[0], scan.shape[0] // 2
+    for name, data in files.items():
+        loaded = load_bytes(data, name, channels=1, kind="octa")
+        (frames,) = [w for w in loaded.warnings if "with 2 frames: only the first is used" in w]
+        assert not is_plain_note(frames), frames
+        assert flagged_reasons("", loaded.warnings) == ["one page or frame of several graded"], loaded.warnings
+        # the export reads the file with the same words and the same rule
+        (tmp_path / name).write_bytes(data)
+        notes: list[str] = []
+        _, said = read_image(tmp_path / name, 1, kind="octa", notes=notes)
+        assert flagged_reasons(False, [w.split(": ", 1)[1] for w in said]) == ["one page or frame of several graded"]
+    (tiff,) = [w for w in load_bytes(files["stack.tif"], "s.tif").warnings if "frames" in w]
+    assert f"(pages: {side}x{side}, {half}x{half} px)" in tiff, tiff

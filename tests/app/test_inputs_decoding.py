@@ -208,7 +208,8 @@ def test_a_refusal_says_what_the_decoder_did_to_the_file(samples: list[np.ndarra
     buf = io.BytesIO()
     Image.fromarray(np.zeros_like(samples[0])).save(buf, "TIFF", save_all=True,
                                                     append_images=[Image.fromarray(samples[0])])
-    frames = "Image file: multi-page TIFF with 2 frames: only the first is used."
+    side = f"{samples[0].shape[1]}x{samples[0].shape[0]}"
+    frames = f"Image file: multi-page TIFF with 2 frames: only the first is used (pages: {side}, {side} px)."
     said = refusal(load_bytes(buf.getvalue(), "stack.tif"))
     assert "blank or near-constant" in said and said.endswith(frames), said
     path = tmp_path / "stack.tif"

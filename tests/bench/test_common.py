@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from git_in_tests import isolated_git, run_git
 
 
 def _code(monkeypatch: pytest.MonkeyPatch, commit: str, dirty: bool | list[str]) -> None:
@@ -56,8 +57,7 @@ def test_the_start_defaults_to_when_the_bench_script_imported_bench_common(
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                   check=True, capture_output=True)
+    run_git(repo, *args, user="t")
 
 
 def test_only_changed_code_makes_a_checkout_dirty(tmp_path: Path) -> None:
@@ -283,8 +283,7 @@ def test_prepare_writes_the_checkouts_commit_and_changes_into_the_stamp(tmp_path
     assert "3 changed tracked file(s), 4 code file sums" in out.stdout
     listed = [line[66:] for line in (tmp_path / "code_files.sha256").read_text(encoding="utf-8").splitlines()]
     assert sorted(listed) == sorted(["bench/y.py", odd, "configs/c.yaml", "drac_ssl/model.py"])  # code only
-    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    head = isolated_git(tmp_path, "rev-parse", "HEAD")
     stamp = read_code_stamp(tmp_path / "stamp.txt", tree=tmp_path)
     assert stamp.commit == head and len(head) == 40 and stamp.written_utc.endswith("Z")
     # docs are not code, untracked files not the commit's; the odd name as it is (review F7)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from statistics import mean
 from typing import Any
 
 import pytest
+from git_in_tests import run_git
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results"
@@ -35,7 +35,7 @@ def _git(*args: str) -> str:
     (an exported or shallow copy), since the figure it checks lives in an earlier commit."""
     if shutil.which("git") is None:
         pytest.skip("git is not on PATH: the figure is read from the repository's history")
-    out = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False)
+    out = run_git(REPO, *args, check=False)
     if out.returncode != 0:
         pytest.skip(f"git {' '.join(args)} failed ({out.stderr.strip()}): no full history here")
     return out.stdout

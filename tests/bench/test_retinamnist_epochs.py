@@ -45,10 +45,20 @@ def _fake_runs(monkeypatch: pytest.MonkeyPatch, made: list[int]) -> None:
     monkeypatch.setattr(epochs, "load_average", lambda: None)
 
 
-needs_data = pytest.mark.skipif(not epochs.NPZ.is_file(), reason=f"RetinaMNIST not found at {epochs.NPZ}")
+@pytest.fixture()
+def npz_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``epochs.NPZ`` an empty file in ``tmp_path``: the bench only checks that the file exists
+    before its runs, and the fake runs read nothing (these tests skipped without the real one)."""
+    npz = tmp_path / "retinamnist_public.npz"
+    npz.write_bytes(b"")
+    monkeypatch.setattr(epochs, "NPZ", npz)
+    return npz
 
 
-@needs_data
+with_an_npz = pytest.mark.usefixtures("npz_here")
+
+
+@with_an_npz
 def test_five_new_seeds_with_their_own_scratch_are_a_full_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A confirmation on seeds without a committed job compares each with its own scratch,
     and is the full protocol (five seeds), not a smoke run."""
@@ -64,7 +74,7 @@ def test_five_new_seeds_with_their_own_scratch_are_a_full_run(tmp_path: Path, mo
     assert record["per_seed"]["5"]["committed"]["scratch_from"] == "this run"
 
 
-@needs_data
+@with_an_npz
 def test_fewer_than_five_seeds_is_a_smoke_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_runs(monkeypatch, [])
     epochs.main(["--seeds", "5,6", "--own-scratch", "--tag", "confirm", "--runs-root", str(tmp_path / "runs"),
@@ -74,7 +84,7 @@ def test_fewer_than_five_seeds_is_a_smoke_run(tmp_path: Path, monkeypatch: pytes
     assert not (tmp_path / "retinamnist_epochs60_confirm.json").exists()
 
 
-@needs_data
+@with_an_npz
 def test_a_seed_twice_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     made: list[int] = []
@@ -85,7 +95,7 @@ def test_a_seed_twice_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "seed 5 twice" in capsys.readouterr().err and made == []
 
 
-@needs_data
+@with_an_npz
 def test_without_own_scratch_a_seed_needs_its_committed_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[int] = []
     _fake_runs(monkeypatch, made)
@@ -152,7 +162,7 @@ def test_arguments_that_pass_their_checks_then_need_the_data(tmp_path: Path, mon
                      "--runs-root", str(tmp_path), "--out-dir", str(tmp_path)])
     assert str(absent) in str(stopped.value) and made == []
 
-@needs_data
+@with_an_npz
 def test_a_pooled_run_writes_and_renders_its_ten_seed_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from bench.summarize import retinamnist_epochs_table
 

@@ -9,19 +9,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from git_in_tests import isolated_git, run_git, shut_out_git_config
 
 import bench.summarize as summarize
 from bench.summarize import FROZEN_SCRATCH, HUE_INFERRED, _freeze_source, default_run_rows
 
 
 def _git(repo: Path, *args: str) -> str:
-    out = subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                         check=True, capture_output=True, text=True)
-    return out.stdout.strip()
+    return isolated_git(repo, *args, user="t")
 
 
 def _commit(repo: Path, files: dict[str, str], message: str) -> str:
@@ -37,6 +35,7 @@ def _commit(repo: Path, files: dict[str, str], message: str) -> str:
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     if shutil.which("git") is None:
         pytest.skip("git is not on PATH: these tests build a small git repository")
+    shut_out_git_config(monkeypatch)  # the renderer's git reads as the tests' own
     root = tmp_path / "repo"
     root.mkdir()
     _git(root, "init", "-q")
@@ -312,7 +311,7 @@ def test_the_first_commit_of_a_path_has_the_same_length_in_every_clone(repo: Pat
 
 def _asked_alone(repo: Path, args: tuple[str, ...]) -> str | None:
     """What ``git <args>`` prints in ``repo`` on its own (None: it fails), as the renderer asked it."""
-    out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    out = run_git(repo, *args, check=False)
     return out.stdout if out.returncode == 0 else None
 
 

@@ -76,7 +76,7 @@ def test_files_get_it_once_while_decoding_and_a_reused_file_keeps_it(tmp_path: P
     for entry in state["files"].values():
         del entry["pixels_sha256"]
     (out / "cache" / cache.STATE_NAME).write_text(json.dumps(state))
-    assert cache.load_state(out / "cache", data.absolute(), [64]).reason.startswith("cache state of another version")
+    assert cache.load_state(out / "cache", data.absolute(), [64]).reason.startswith("cache of an older version")
 
 
 def _without_pixels_column(manifest: Path) -> list[dict[str, str]]:

@@ -194,13 +194,14 @@ def test_the_train_commands_disk_refusal_names_run_out_dir() -> None:
 def test_the_grey_note_counts_only_labelled_training_images() -> None:
     """F6: an image without a label row is no labelled training image in 'N of the M'."""
     def entry(colour: bool, labelled: bool, name: str) -> SimpleNamespace:
-        record = SimpleNamespace(sha256="x", issues=[], colour=colour, mode="RGB" if colour else "L")
+        record = SimpleNamespace(sha256="x", issues=[], colour=colour, colour_share=None, mode="RGB" if colour else "L")
         return SimpleNamespace(record=record, split="train", label=object() if labelled else None,
                                image_id=name)
 
     entries = [entry(False, True, "g1"), entry(False, False, "g2"), entry(True, True, "c1"),
                entry(True, False, "c2")]
-    plan = SimpleNamespace(channels_setting="auto", channels_source="--channels")
+    plan = SimpleNamespace(channels_setting="auto", channels_source="--channels",
+                           modality="auto")
     _, _, problems = ingest._resolve_channels(entries, plan, Path("/data"))  # type: ignore[arg-type]
     (grey,) = [p for p in problems if "grey image(s)" in p.what]
     assert ingest._grey_grading_words(1, 2) in grey.fix and ingest._grey_grading_words(2, 4) not in grey.fix

@@ -1,6 +1,7 @@
 """Label CSVs in the dialects spreadsheets and scripts write (``data_prep.labels``), and a
-missing column's suggestion. The rows are the real DRAC label file's when the real data
-folder has it (tests/helpers/shared_data.py; its first 40 rows), else the same shape written here."""
+missing column's suggestion. The rows are written here in the real DRAC label file's shape (names
+like ``001.png`` and ``1003.png``, grades 0-2); the real file itself (tests/helpers/shared_data.py)
+is read by its own tests, which skip, counted, where the real data is absent."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import codecs
 from pathlib import Path
 
 import pytest
-from shared_data import SHARED_DATA
+from shared_data import SHARED_DATA, need
 
 from data_prep import validate
 from data_prep.labels import cell_file_name, parse_grade, read_table
@@ -19,10 +20,17 @@ HEADER = ("image name", "DR grade")
 
 @pytest.fixture(scope="module")
 def rows() -> list[tuple[str, int]]:
-    if REAL_LABELS.is_file():
-        lines = REAL_LABELS.read_text(encoding="utf-8").splitlines()[1:41]
-        return [(name, int(grade)) for name, grade in (line.split(",") for line in lines)]
-    return [(f"{i:03d}.png", i % 3) for i in range(1, 41)]
+    """40 rows in the real file's shape: three- and four-digit names, grades 0-2."""
+    return [(f"{i:03d}.png", i % 3) for i in range(1, 21)] + [(f"{1000 + i}.png", i % 3) for i in range(20)]
+
+
+def real_rows() -> list[tuple[str, int]]:
+    """The real DRAC label file's rows (the test skips, counted, without it; the skip is
+    reported at the test's line, not here)."""
+    __tracebackhide__ = True
+    lines = need(REAL_LABELS, "the real DRAC label file").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ",".join(HEADER), lines[0]
+    return [(name, int(grade)) for name, grade in (line.split(",") for line in lines[1:])]
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -238,3 +246,16 @@ def test_a_cells_file_name_is_the_last_part_of_either_paths_spelling() -> None:
     assert cell_file_name(" Images/2/2_r1.jpg ") == "2_r1.jpg"
     assert cell_file_name("1_l1") == "1_l1"
     assert cell_file_name("  ") == ""
+
+
+def test_the_real_drac_label_file_is_read_whole() -> None:
+    real = real_rows()
+    assert len(real) == 611 and [sum(g == k for _, g in real) for k in range(3)] == [329, 212, 70]
+    expect_rows(*read(REAL_LABELS), real)
+
+
+@pytest.mark.parametrize("dialect", list(DIALECTS))
+def test_the_real_files_rows_are_read_in_every_dialect(tmp_path: Path, dialect: str) -> None:
+    first = real_rows()[:40]
+    text, encoding = DIALECTS[dialect](first)
+    expect_rows(*read(write(tmp_path / "labels.csv", text, encoding)), first)

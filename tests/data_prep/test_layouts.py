@@ -1825,12 +1825,15 @@ def test_deepdrids_grade_5_is_its_ungradable_label(tmp_path: Path, aptos: list) 
     # six grade names: 5 is a grade of the scale, read as such
     six = ingest.run(config(root, grades="a,b,c,d,e,f"), tmp_path / "six", verbose=False)
     assert {r["id"]: r["grade"] for r in manifest(six)}["2_l1.jpg"] == "5"
-    # a flat copy read as a plain folder: 5 stays outside the scale, as before
+    # a flat copy read as a plain folder: 5 stays outside the scale, its fix no sixth grade but
+    # DeepDRiD's ungradable label (a Messidor-2 / DeepDRiD trial, F3: test_deepdrid_five_merged)
     flat = flat_copy(images, tmp_path / "flat")
     write_rows(flat / "labels.csv", DEEPDRID_HEADER, rows)
     message = run_error(config(flat, image_column="image_id", grade_column="patient_DR_Level",
                                grades="icdr", patient_column="patient_id"), tmp_path / "flat-out")
-    assert "grade 5 of 2_l1 is outside {0, 1, 2, 3, 4}" in message and "DeepDRiD's label" not in message, message
+    assert "grade 5 of 2_l1 is outside {0, 1, 2, 3, 4}" in message, message
+    assert "-> grade 5 is DeepDRiD's label for an image its graders found ungradable" in message
+    assert "6 names" not in message and "--ungradable leave_out" in message, message
 
 
 def test_a_grade_column_is_never_offered_as_the_patient_column(tmp_path: Path, aptos: list) -> None:

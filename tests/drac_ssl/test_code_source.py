@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from package_tree import isolated_git
+from git_in_tests import NO_CONFIG, isolated_git, run_git, shut_out_git_config
 
 from drac_ssl import runtime
 
@@ -158,7 +158,7 @@ def test_an_imported_copy_in_a_users_venv_records_no_commit(tmp_path: Path) -> N
             "print(json.dumps({'file': drac_ssl.__file__, 'origin': r.code_origin(), "
             "'version': r.code_version(), 'commit': r.git_commit()}))\n")
     env = {**os.environ, "PYTHONPATH": str(site), "NO_ALBUMENTATIONS_UPDATE": "1",
-           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+           **NO_CONFIG}
     env.pop("DRAC_SSL_CODE_STAMP", None)
     proc = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True,
                           text=True, timeout=300)
@@ -274,8 +274,7 @@ def test_a_dirty_checkout_records_the_full_commit_the_diffs_hash_and_the_changed
     (checkout / "configs" / "mine.yaml").write_text("run:\n  seed: 1\n")
     (checkout / "docs" / "notes.md").write_text("other notes\n")
     dirty = runtime.code_origin()
-    diff = subprocess.run(["git", "-C", str(checkout), "diff", "HEAD", "--binary"], capture_output=True,
-                          check=True, env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull}).stdout
+    diff = run_git(checkout, "diff", "HEAD", "--binary", "--full-index", text=False).stdout
     assert dirty["git_dirty"] is True and dirty["git_commit_full"] == commit
     assert dirty["git_diff_sha256"] == hashlib.sha256(diff).hexdigest()
     assert dirty["git_changed_files"] == ["drac_ssl/metrics.py"]  # docs/ is no package folder
@@ -333,6 +332,7 @@ _HOSTILE_GIT_CONFIG = """[color]
 \torderFile = {order}
 \texternal = {external}
 [core]
+\tabbrev = 12
 \tattributesFile = {attributes}
 \tquotePath = false
 [diff "shout"]
@@ -354,12 +354,9 @@ def test_the_diffs_hash_does_not_follow_the_users_git_configuration(
     (checkout / "drac_ssl" / "caf\u00e9.txt").write_text("accents\n")
     _git(checkout, "add", "drac_ssl/caf\u00e9.txt")
     package_at(checkout / "drac_ssl")
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    shut_out_git_config(monkeypatch)
     plain = runtime.code_origin()["git_diff_sha256"]
-    expected = subprocess.run(["git", "-C", str(checkout), "diff", "HEAD", "--binary", "--no-renames"],
-                              capture_output=True, check=True, timeout=60,
-                              env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull}).stdout
+    expected = run_git(checkout, "diff", "HEAD", "--binary", "--full-index", "--no-renames", text=False).stdout
     assert plain == hashlib.sha256(expected).hexdigest()
     (tmp_path / "order").write_text("drac_ssl/metrics.py\n")
     (tmp_path / "attributes").write_text("*.py diff=shout\n")

@@ -206,7 +206,8 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
 
     assert meta["provenance"]["run_seed"] == 0 and meta["provenance"]["run_code"] is None
     assert meta["provenance"]["built_with"] == code_version()
-    assert (f"- Provenance: run seed 0; run made at commit unknown; bundle built at commit "
+    assert meta["provenance"]["fold_seed"] == 0  # CLAIM review F8: the folds' seed in the card too
+    assert (f"- Provenance: run seed 0, fold seed 0 (data.fold_seed); run made at commit unknown; bundle built at commit "
             f"{code_words(code_version())}.") in card
     asked = {**two_variants, "selection": "asked for by name; the run selected vicreg (...)"}
     assert "highest (or tied highest) of these" not in bundles._model_card(asked)
@@ -2201,9 +2202,9 @@ def test_the_model_card_says_when_a_grade_had_no_labelled_image(exported_run: Pa
 def test_the_model_cards_per_grade_table_calls_grade_0s_recall_specificity_with_two_grades() -> None:
     rows = [{"grade": 0, "name": "non-referable", "images": 10, "found": 9, "given": 11, "recall": 0.9},
             {"grade": 1, "name": "referable", "images": 5, "found": 3, "given": 4, "recall": 0.6}]
-    assert "graded correctly (sensitivity; for grade 0, the specificity)" in bundles._per_grade_card(rows)
+    assert "graded correctly (sensitivity, Wilson 95% CI; for grade 0, the specificity)" in bundles._per_grade_card(rows)
     three = [*rows, {"grade": 2, "name": "PDR", "images": 5, "found": 3, "given": 4, "recall": 0.6}]
-    assert "| graded correctly (sensitivity) |" in bundles._per_grade_card(three)
+    assert "| graded correctly (sensitivity, Wilson 95% CI) |" in bundles._per_grade_card(three)
 
 
 def test_thresholds_print_with_enough_digits_to_tell_them_apart() -> None:

@@ -123,7 +123,7 @@ def test_the_full_run_command_gives_each_typed_setting_once_quoted_for_a_shell(
     run_dir, own = first_try
     lines = _full_run_lines(run_dir, own)
     (command,) = [line for line in lines if line.startswith("next: ")]
-    assert command.startswith("next: the full run, with these fixes (and 1 problem(s) above to fix by hand"), command
+    assert command.startswith("next: the full run, with these fixes: "), command  # the fold fix carried too
     words = shlex.split(command[command.index(".venv/bin/python"):])  # a shell's reading of it
     keys = [w.split("=", 1)[0].strip() for w in words if "=" in w and not w.startswith("-")]
     assert len(keys) == len(set(keys)), words  # every setting once
@@ -131,7 +131,7 @@ def test_the_full_run_command_gives_each_typed_setting_once_quoted_for_a_shell(
     assert "pretrain.augment.crop_scale=[0.01, 1]" in words  # the list fix, one word
     assert "pretrain.batch_size=16" in words and "pretrain.batch_size = 64" not in words
     assert GRADES in words and "pretrain.epochs=4" in words and "pretrain.epochs=3" not in words
-    assert "run.name=ft-2" in words and words[-1] == "umm.batch_size=16"
+    assert "run.name=ft-2" in words and words[-2:] == ["umm.batch_size=16", "data.n_folds=3"]
     assert words.index("pretrain.batch_size=16") == words.index(GRADES) + 1  # where it was typed
     assert "'pretrain.augment.crop_scale=[0.01, 1]'" in command and f"'{GRADES}'" in command
     assert train.one_setting_fix("data.cache_sizes=[128, 256]") and train.one_setting_fix("pretrain.batch_size=16")
@@ -155,6 +155,21 @@ def test_the_grades_too_small_for_the_folds_are_one_note(first_try: tuple[Path, 
             "grade 4 (PDR) image)") in note
     assert note.endswith("fix: data.n_folds=3, or add labelled grade 0 (No DR), grade 1 (Mild), grade 2 (Moderate), "
                          "grade 3 (Severe) and grade 4 (PDR) images (at least 5 of each for 5 folds)"), note
+
+
+def test_the_fold_count_offered_unchecked_is_checked_and_carried(first_try: tuple[Path, list[str]]) -> None:
+    """A Messidor-2 trial (F4): 'next: the full run, with these fixes' dropped the working
+    data.n_folds fix of stratified folds of images ('data.n_folds=3, or add labelled ...', not
+    marked checked) and counted it to fix by hand. The full run's check, run again with that
+    fold count, accepts it, so the command carries it (docs/own_fundus_folder.md)."""
+    run_dir, own = first_try
+    lines = _full_run_lines(run_dir, own)
+    (note,) = [line for line in lines if "cross-validation" in line]
+    assert "fix: data.n_folds=3, or add labelled" in note
+    (command,) = [line for line in lines if line.startswith("next: ")]
+    assert "by hand" not in command and command.endswith(" data.n_folds=3"), command
+    checked = _full_run_lines(run_dir, [*own, "data.n_folds=3"])  # the command's fold count: no fold note
+    assert not [line for line in checked if "cross-validation" in line], checked
 
 
 def test_the_first_trys_folder_is_named_with_its_measured_size_for_deletion(

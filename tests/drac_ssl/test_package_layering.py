@@ -7,11 +7,13 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from git_in_tests import run_git
 
 REPO = Path(__file__).resolve().parents[2]
 TRAINING_MODULES = ("drac_ssl.finetune", "drac_ssl.bank_cache", "drac_ssl.pretrain", "drac_ssl.umm",
@@ -50,11 +52,11 @@ def _tracked(*folders: str) -> list[Path]:
     """The ``.py`` files under ``folders`` that git tracks (and the working tree still has), so
     that an untracked scratch file neither hides nor makes a finding; every ``.py`` file there
     when the repository is not a git checkout (an unpacked source archive has no scratch)."""
-    try:
-        listed = subprocess.run(["git", "ls-files", "-z", "--", *folders], cwd=REPO, check=True,
-                                capture_output=True, text=True, timeout=60).stdout.split("\0")
-    except (OSError, subprocess.SubprocessError):
+    if shutil.which("git") is None or not (REPO / ".git").exists():
         return sorted(p for folder in folders for p in (REPO / folder).rglob("*.py"))
+    done = run_git(REPO, "ls-files", "-z", "--", *folders, check=False)
+    assert done.returncode == 0, f"git ls-files in {REPO} failed: {done.stderr}"  # no glob in its stead
+    listed = done.stdout.split("\0")
     return sorted(REPO / f for f in listed if f.endswith(".py") and (REPO / f).is_file())
 
 

@@ -1120,10 +1120,12 @@ def test_the_variant_table_has_a_majority_grade_row_and_says_how_far_each_varian
 
     run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)  # 10 images per grade: a tie, the lowest wins
     finetune = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
-    assert ("| majority grade (always Normal) | 0 (by definition) |  | 0.5 (by definition) | "
-            "0.5 (by definition) | 0.333 | 0.167 |  |  |") in finetune, finetune
-    assert ("always answering the most frequent grade, Normal (10 of the 30 out-of-fold images have it), "
-            "computed from the labels alone, with no model; its QWK 0 and AUCs 0.5 hold by definition") in finetune
+    # CLAIM review F9: a tie is said as one, never one grade as "the most frequent"
+    assert ("| majority grade (always Normal, the lowest of 3 grades tied as most frequent) | 0 (by definition) "
+            "|  | 0.5 (by definition) | 0.5 (by definition) | 0.333 | 0.167 |  |  |") in finetune, finetune
+    assert ("always answering the most frequent grade, a tie of Normal, NPDR, PDR (10 of the 30 out-of-fold "
+            "images each), so the lowest of them, Normal, computed from the labels alone, with no model; its QWK 0 "
+            "and AUCs 0.5 hold by definition") in finetune, finetune
     assert "Accuracy above it: scratch (random init) +0.167, VICReg +0.167." in finetune
     # as the fine-tuning stores it now: comparison.json's majority_grade (the RetinaMNIST trial's)
     path = run / "finetune" / "comparison.json"
@@ -1815,3 +1817,125 @@ def test_site_units_give_each_image_without_a_patient_its_own_unit_and_say_sites
             (("a", 0, 0, "s1"), ("b", 1, 0, "s1"), ("c", 0, 1, "s2"), ("d", 1, 1, "s2"))))
     units, words = _site_units(tmp_path, vdir, ids)
     assert words == "sites" and units is not None and len(set(units)) == 2, (units, words)
+
+
+def test_the_data_section_gives_each_folds_grades(tmp_path: Path) -> None:
+    """CLAIM review F5: report.md's per-fold tables counted images only; the Data section now
+    gives each fold's labelled images by grade, from ingest_summary.json's counts.per_fold."""
+    from drac_ssl.report import _data_section
+
+    data = tmp_path / "run" / "data"
+    data.mkdir(parents=True)
+    _six_image_manifest(data)
+    summary = {"root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
+               "grades": {"names": NAMES, "k": 3, "source": "data.grades"},
+               "counts": {"per_fold": {"1": {"0": 1, "1": 1, "2": 0}, "0": {"0": 1, "1": 1, "2": 2}}}}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    lines = _data_section(tmp_path / "run")
+    at = lines.index(f"| fold | 0 {NAMES[0]} | 1 {NAMES[1]} | 2 {NAMES[2]} | total |")
+    assert lines[at + 2:at + 4] == ["| 0 | 1 | 1 | 2 | 4 |", "| 1 | 1 | 1 | 0 | 2 |"], lines
+    del summary["counts"]  # an ingest that did not record them: no table
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    assert not any(line.startswith("| fold |") for line in _data_section(tmp_path / "run"))
+
+
+def test_an_exported_rule_scoring_below_argmax_is_said() -> None:
+    """CLAIM review F6: thresholds (tuned for QWK) scored 0.740 out of fold against argmax's
+    0.754 and report.md said nothing of it."""
+    from drac_ssl.report import rule_below_argmax_words
+
+    rules = {"argmax": {"qwk": 0.754, "selected": False}, "thresholds": {"qwk": 0.740, "selected": True}}
+    said = rule_below_argmax_words(rules, "thresholds")
+    assert said.startswith("Out of fold the selected rule (`finetune.decision`), `thresholds` (tuned for QWK), "
+                           "scored a lower QWK than `argmax` on the same probabilities (0.740 against 0.754;"), said
+    # review of F6 (F3): said in every variant's section, exported or not: no "exported rule"
+    assert "export" not in said, said
+    assert "no paired CI of the difference is recorded" in said
+    assert rule_below_argmax_words({**rules, "thresholds": {"qwk": 0.760}}, "thresholds") == ""
+    assert rule_below_argmax_words(rules, "argmax") == ""
+
+
+def test_the_configuration_table_gives_the_run_and_fold_seeds(tmp_path: Path) -> None:
+    """CLAIM review F8: report.md's Configuration table omitted run.seed and data.fold_seed."""
+    import yaml
+
+    from drac_ssl.report import _config_section
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"data": {"fold_seed": 3, "n_folds": 5},
+                                                     "run": {"seed": 7, "stages": ["ingest"]}}))
+    assert "| seeds | run.seed 7, data.fold_seed 3 |" in _config_section(run)
+    (run / "config.yaml").write_text(yaml.safe_dump({"run": {"seed": 7}, "finetune": {"seed": 11}}))
+    assert "| seeds | run.seed 7, data.fold_seed not recorded, finetune.seed 11 |" in _config_section(run)
+
+
+def test_a_tie_for_the_most_frequent_grade_is_said_as_one() -> None:
+    """CLAIM review F9: "always answering the most frequent grade, No DR (6 of the 30)" when all
+    five grades had 6: the tie is named, and the row says the lowest of the tied grades."""
+    from drac_ssl.metrics import majority_grade_reference
+    from drac_ssl.report import _majority_row, majority_words
+
+    tie = majority_grade_reference([0, 1, 2] * 2, NAMES)
+    assert tie["tied"] == NAMES
+    assert "most frequent grade, a tie of Normal, NPDR, PDR (2 of the 6 out-of-fold images each), so the " \
+           "lowest of them, Normal," in majority_words(tie, [])
+    assert _majority_row(tie, False, False)[0] == "majority grade (always Normal, the lowest of 3 grades tied as most frequent)"
+    one = majority_grade_reference([0, 1, 1], NAMES)
+    assert "most frequent grade, NPDR (2 of the 3 out-of-fold images have it)" in majority_words(one, [])
+    assert _majority_row(one, False, False)[0] == "majority grade (always NPDR)"
+
+
+def test_the_data_section_says_the_stated_description_dates_and_reference_standard(tmp_path: Path) -> None:
+    """CLAIM review F7: the data's description, collection dates and reference standard were
+    nowhere; data.description, data.collection_dates and data.reference_standard are said, and
+    "not stated" when empty."""
+    import yaml
+
+    from drac_ssl.report import _data_section
+
+    data = tmp_path / "run" / "data"
+    data.mkdir(parents=True)
+    _six_image_manifest(data)
+    (data / "ingest_summary.json").write_text(json.dumps({
+        "root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
+        "grades": {"names": NAMES, "k": 3, "source": "data.grades"}}))
+    lines = _data_section(tmp_path / "run")
+    assert "- collection dates (data.collection_dates): not stated" in lines, lines
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump({"data": {
+        "description": "adults with diabetes, one clinic", "collection_dates": "2019-03 to 2021-06"}}))
+    lines = _data_section(tmp_path / "run")
+    assert "- description (data.description): adults with diabetes, one clinic" in lines
+    assert "- collection dates (data.collection_dates): 2019-03 to 2021-06" in lines
+    assert "- reference standard (how the grades were given) (data.reference_standard): not stated" in lines
+
+
+def test_a_stated_data_fact_over_several_lines_injects_no_heading_or_table(tmp_path: Path) -> None:
+    """Review of F7 (F1): data.description as a YAML block scalar put "## Injected heading" and
+    "| a | b |" on lines of their own in report.md's Data section; it is one list item."""
+    from drac_ssl.report import _data_section
+
+    data = tmp_path / "run" / "data"
+    data.mkdir(parents=True)
+    _six_image_manifest(data)
+    (data / "ingest_summary.json").write_text(json.dumps({
+        "root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
+        "grades": {"names": NAMES, "k": 3, "source": "data.grades"}}))
+    (tmp_path / "run" / "config.yaml").write_text(
+        "data:\n  reference_standard: |\n    two graders\n    ## Injected heading\n    | a | b |\n")
+    text = "\n".join(_data_section(tmp_path / "run"))
+    assert "\n## Injected heading" not in text and "\n| a | b |" not in text, text
+    assert ("- reference standard (how the grades were given) (data.reference_standard): "
+            "two graders ## Injected heading | a | b |") in text.splitlines()
+
+
+def test_two_grades_sensitivity_line_calls_grade_0s_figure_the_specificity() -> None:
+    """Review of F4 (F4): with two grades report.md called grade 0's share found a sensitivity,
+    where the card's table says "for grade 0, the specificity"; both say it alike now."""
+    from drac_ssl.report import sensitivity_lines
+
+    said = sensitivity_lines([[40, 10], [5, 15]], ["non-referable", "referable"])
+    assert said[1].startswith("Out of fold, graded correctly (sensitivity, Wilson 95% CI; for grade 0, the "
+                              "specificity): 0 non-referable 40 of 50 (80%, 95% CI "), said
+    three = sensitivity_lines([[1, 0, 0], [0, 1, 0], [0, 0, 1]], NAMES)[1]
+    assert three.startswith("Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 "), three

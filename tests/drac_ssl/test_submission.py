@@ -1283,9 +1283,30 @@ def test_grade_note_counts_follow_the_notes_tie_rule() -> None:
     classes = np.array([0, 0, 2, 2])
     notes = [decision_words(p, int(c), names, "thresholds") for p, c in zip(probs, classes, strict=True)]
     assert notes[0].startswith("0 Normal and 1 NPDR are equally likely (45% each)") and notes[2] == ""
-    assert submission.grade_note_counts(notes, probs, classes) == (1, 2)
+    # by exact P: row 0's class is below the largest, equal only at the percentages shown
+    assert submission.grade_note_counts(notes, probs, classes) == (1, 1, 1)
     with pytest.raises(ValueError, match="3 grade notes for 4 graded rows"):
         submission.grade_note_counts(notes[:3], probs, classes)
+
+
+def test_a_class_below_the_largest_p_is_never_counted_the_largest_for_a_tie_at_percentages() -> None:
+    """Review (CLAIM F3): the default run's 860.png, class 1 with P0 0.483199 > P1 0.479874 (both
+    48%), was counted "for 1 more it is [the largest], but another grade's probability ties", so
+    report.md and summary.json said 22 rows off the largest P where the file has 23. Counted by
+    exact P, it is not the largest, though equal at the percentages shown."""
+    from drac_ssl.grading.image_notes import decision_words
+
+    probs = np.array([[0.483199, 0.479874, 0.036927],   # 860.png: class 1 below P0, 48% each
+                      [0.40, 0.54, 0.06],               # class 0: not the largest
+                      [0.47, 0.47, 0.06]])              # class 1: the largest, tied with 0
+    classes = np.array([1, 0, 1])
+    notes = [decision_words(p, int(c), ["Normal", "NPDR", "PDR"], "thresholds") for p, c in zip(probs, classes, strict=True)]
+    assert all(notes)
+    counts = submission.grade_note_counts(notes, probs, classes)
+    assert counts == (1, 1, 1) and all(type(n) is int for n in counts)  # JSON numbers, never strings
+    words = submission.class_rule_words("thresholds", counts[0], 3, "", counts[1], counts[2])
+    assert words.endswith("(for 1 of the 3 here it is not, and for 1 more it is not the largest, though equal at "
+                          f"the percentages shown, and for 1 more it is, but {submission.NEAR_TIE_WORDS})"), words
 
 
 def test_rounding_residual_never_makes_a_written_probability_negative(tmp_path: Path) -> None:

@@ -38,9 +38,9 @@ def test_the_two_grade_class_rule_says_p1_against_its_threshold_never_the_larges
     classes = np.ones(6, dtype=np.int64)
     assert smaller_class_rows(TRIAL_PROBS, classes) == 6
     # the trial's notes: every row has one (P1 against the threshold), all 50% each at whole percentages
-    n_off, n_tie = grade_note_counts(["P(referable) is at or above ..."] * 6, TRIAL_PROBS, classes)
+    n_off, n_tie, n_equal = grade_note_counts(["P(referable) is at or above ..."] * 6, TRIAL_PROBS, classes)
     said = export.class_rule_said(_bundle(TWO, [0.499151]), n_off, 6, "why in the grade_note column of N.csv",
-                                  n_tie, smaller_class_rows(TRIAL_PROBS, classes))
+                                  n_tie, smaller_class_rows(TRIAL_PROBS, classes), n_equal_shown=n_equal)
     assert said.startswith("1 when P1 >= 0.499151, the threshold fitted on the out-of-fold outputs (with two "
                            "grades the expected grade is P1), else 0, so not always the larger P"), said
     assert "(for 6 of the 6 here it is the smaller: why in the grade_note column of N.csv)" in said, said
