@@ -153,7 +153,12 @@ from drac_ssl.io import (
     unreadable_words,
 )
 from drac_ssl.manifest import SITE_COLUMN, WRITTEN_COLUMNS
-from drac_ssl.starting import ascii_int, interrupt_exit_code, python_command  # stdlib only
+from drac_ssl.starting import (  # stdlib only
+    ascii_int,
+    hold_signals_if_command,
+    interrupt_exit_code,
+    python_command,
+)
 
 __all__ = ["IngestError", "IngestResult", "run"]
 """The public names (docs/python.md): the ingest, what it returns and what it raises."""
@@ -3904,6 +3909,7 @@ def cli(args: argparse.Namespace) -> int:
         print(f"error: {unreadable_words(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)
         argv = getattr(args, "argv", None)

@@ -48,7 +48,11 @@ from drac_ssl.config import (  # PyYAML, no torch: data.phantom_n_train / _n_tes
 from drac_ssl.console import ProgressLines, progress_bar  # stdlib only
 from drac_ssl.cpu_threads import usable_cores  # stdlib only
 from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
-from drac_ssl.starting import interrupt_exit_code, whole_number  # stdlib only
+from drac_ssl.starting import (  # stdlib only
+    hold_signals_if_command,
+    interrupt_exit_code,
+    whole_number,
+)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -1027,6 +1031,7 @@ def cli(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         print(f"interrupted: the phantom images written so far are kept in {args.out}; rerun the "
               "same command to finish the set", file=sys.stderr)
         return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM (python -m data_prep)

@@ -1011,36 +1011,36 @@ def export_command() -> None:
     order (Ctrl-C quiet while starting, :func:`export_early`, then
     :func:`drac_ssl.export.main`). Never returns: ends the process with the command's exit
     code (:data:`EXPORT_EXIT_CODES`)."""
-    from drac_ssl.starting import quiet_while_starting
+    from drac_ssl.starting import quiet_while_starting, run_command
 
     quiet_while_starting("export")
     export_early()
     from drac_ssl import export  # torch, OpenCV: only for arguments that read
 
-    sys.exit(export.main())
+    run_command(export.main)
 
 
 def report_command() -> None:
     """The installed ``drac-ssl-report``: what ``python -m drac_ssl.report RUN`` does (its
     ``--help``, ``--version`` and usage errors before torch loads, then
     :func:`drac_ssl.report.main`). Never returns: ends the process with its exit code."""
-    from drac_ssl.starting import quiet_while_starting
+    from drac_ssl.starting import quiet_while_starting, run_command
 
     quiet_while_starting("report")
     report_parser().parse_args()
     from drac_ssl import report  # the heavy imports: only for arguments that parse
 
-    sys.exit(report.main())
+    run_command(report.main)
 
 
 def compare_command() -> None:
     """The installed ``drac-ssl-compare``: what ``python -m drac_ssl.compare RUN ...`` does
     (its ``--help``, ``--version`` and usage errors before torch loads, then
     :func:`drac_ssl.compare.main`). Never returns: ends the process with its exit code."""
-    from drac_ssl.starting import quiet_while_starting
+    from drac_ssl.starting import quiet_while_starting, run_command
 
     quiet_while_starting("compare")
     compare_parser().parse_intermixed_args()
     from drac_ssl import compare  # the heavy imports: only for arguments that parse
 
-    sys.exit(compare.main())
+    run_command(compare.main)

@@ -162,7 +162,13 @@ from drac_ssl.run_state import (
 from drac_ssl.runtime import code_at, code_known, same_code
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, SPEED_SETTINGS, fold_lines
-from drac_ssl.starting import interrupt_exit_code, sigterm_as_ctrl_c, started
+from drac_ssl.starting import (
+    hold_signals_if_command,
+    interrupt_exit_code,
+    run_command,
+    sigterm_as_ctrl_c,
+    started,
+)
 
 __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "VariantOutputs",
            "between_runs", "compare_runs", "main", "read_run"]
@@ -1686,6 +1692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         print("\n[compare] interrupted while the runs were read and compared: nothing was "
               "written; rerun the same command", file=sys.stderr)
         return interrupt_exit_code()
@@ -1712,4 +1719,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_command(main)

@@ -387,10 +387,12 @@ from drac_ssl.scale import (
 )
 from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import (
+    hold_signals_if_command,
     interrupt_exit_code,
     interrupts_deferred,
     python_command,
     python_word,
+    run_command,
     sigterm_as_ctrl_c,
     started,
 )
@@ -3046,6 +3048,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         print(f"error: {where}{exc.strerror or exc}{state}\n  fix: {fix}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         sys.stdout.flush()
         print("\n[export] interrupted: the submission CSV and the files beside it are replaced "
               "together, once all are written, so --out is either complete or as it was before; "
@@ -3054,4 +3057,4 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_command(main)

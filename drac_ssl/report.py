@@ -161,7 +161,14 @@ from drac_ssl.runtime import code_at, code_known, code_words, known_commit, same
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.selection import recorded_selection
 from drac_ssl.stage_settings import edited_config_words
-from drac_ssl.starting import interrupt_exit_code, python_command, sigterm_as_ctrl_c, started
+from drac_ssl.starting import (
+    hold_signals_if_command,
+    interrupt_exit_code,
+    python_command,
+    run_command,
+    sigterm_as_ctrl_c,
+    started,
+)
 from drac_ssl.submission import class_rule_setting_words
 from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_first_try
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
@@ -3510,6 +3517,7 @@ def _report_command(run_dir: Path, argv: Sequence[str] | None) -> int:
         print(f"error: {unreadable_words(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: one line, not a traceback; 130 or 143
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         sys.stdout.flush()
         print("\n[report] interrupted: report.md is as it was (it is written whole, last; figures "
               "under report/ may be redrawn already); rerun the same command to write it", file=sys.stderr)
@@ -3546,4 +3554,4 @@ def _write_logged(run_dir: Path, in_run: bool) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_command(main)

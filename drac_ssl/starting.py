@@ -240,6 +240,33 @@ def exit_on_signal(code: int) -> None:
     signal.signal(signal.SIGTERM, leave)
 
 
+_OWN_PROCESS: list[bool] = []  # run_command runs main(): the process is the command's own
+
+
+def hold_signals_if_command() -> None:
+    """:func:`hold_signals_for_exit` where the process is the command's own (its
+    ``python -m`` entry runs ``main()`` through :func:`run_command`): called first in a
+    command's ``except KeyboardInterrupt``, so that a second Ctrl-C or SIGTERM (a scheduler's
+    SIGTERM 20 ms after the first, a review) cannot cut its "interrupted" line nor kill the
+    process by the signal (exit -15 / -2 instead of 143 / 130). A ``main()`` called from
+    Python (a notebook, a test) keeps its caller's handlers: nothing is changed there."""
+    if _OWN_PROCESS:
+        hold_signals_for_exit()
+
+
+def run_command(main: Callable[[], int]) -> NoReturn:
+    """A command's ``if __name__ == "__main__":`` entry (export, compare, report,
+    ``data_prep``): run ``main()`` as the command's own process (:func:`hold_signals_if_command`
+    holds further signals once it is interrupted), then exit with its code; in the
+    interpreter's teardown a Ctrl-C or SIGTERM leaves with that code (:func:`exit_on_signal`),
+    as train's does, instead of killing the process by the signal (a review: a SIGTERM just
+    after a finished export exited -15)."""
+    _OWN_PROCESS[:] = [True]
+    code = main()
+    exit_on_signal(code)
+    sys.exit(code)
+
+
 def ignore_stop_signals_in_worker(worker_id: int | None = None) -> None:
     """In a data-loading worker process: ignore Ctrl-C, and leave quietly on SIGTERM. A
     terminal's Ctrl-C or ``kill -TERM -PGID`` reaches the whole process group; the main process

@@ -6,8 +6,11 @@ exits 143. In-process: the command's own work is replaced by a SIGTERM to this p
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,7 +18,7 @@ import pytest
 
 import data_prep.__main__ as data_prep_main
 from data_prep import flatten, ingest, phantom
-from drac_ssl import compare, export, report, runtime
+from drac_ssl import compare, export, report, runtime, starting
 
 
 class SigtermUnhandled(Exception):
@@ -30,10 +33,12 @@ def _unhandled(signum: int, frame: object) -> None:
 def sigterm_guarded() -> Iterator[None]:
     """A SIGTERM no command handles raises SigtermUnhandled here instead of killing pytest."""
     before = signal.signal(signal.SIGTERM, _unhandled)
+    before_int = signal.getsignal(signal.SIGINT)  # a command holding signals ignores Ctrl-C too
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGINT, before_int)
 
 
 def _sigterm(*args: object, **kwargs: object) -> None:
@@ -68,3 +73,45 @@ def test_a_sigterm_stops_every_command_as_ctrl_c_with_exit_code_143(
     err = capsys.readouterr().err
     assert "interrupted" in err and "Traceback" not in err, err
     assert signal.getsignal(signal.SIGTERM) is _unhandled  # the caller's handler given back
+
+
+class _SignalledStderr(io.StringIO):
+    """stderr whose first write gets a second SIGTERM: a scheduler's kill 20 ms after the first,
+    while the command says it was interrupted (a review F1: exit -15, the line cut)."""
+
+    signalled = False
+
+    def write(self, text: str) -> int:
+        if not self.signalled:
+            self.signalled = True
+            signal.raise_signal(signal.SIGTERM)  # its handler runs here, in this thread
+        return super().write(text)
+
+
+@pytest.mark.parametrize("command", ["ingest", "phantom", "flatten", "export", "compare", "report"])
+def test_a_second_sigterm_while_stopping_cannot_kill_the_command(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sigterm_guarded: None) -> None:
+    patched, call = _cases(tmp_path)[command]
+    for module, name in patched[:-1]:
+        monkeypatch.setattr(module, name, lambda *args, **kwargs: None)
+    module, name = patched[-1]
+    monkeypatch.setattr(module, name, _sigterm)
+    monkeypatch.setattr(starting, "_OWN_PROCESS", [True])  # as under python -m (run_command)
+    stderr = _SignalledStderr()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    try:
+        code = call()
+    except (KeyboardInterrupt, SigtermUnhandled) as exc:  # the second SIGTERM not held
+        pytest.fail(f"the second SIGTERM escaped: {exc!r}")
+    assert code == 143
+    assert "interrupted" in stderr.getvalue()
+
+
+def test_a_sigterm_after_the_command_finished_leaves_with_its_exit_code() -> None:
+    # the interpreter's teardown (torch's atexit handlers) got the SIGTERM: exit -15, not 0
+    script = ("import atexit, signal\n"
+              "from drac_ssl.starting import run_command\n"
+              "atexit.register(signal.raise_signal, signal.SIGTERM)\n"
+              "run_command(lambda: 0)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done
