@@ -38,6 +38,7 @@ import csv
 import fnmatch
 import json
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -220,9 +221,15 @@ def _above(folder: Path, name: str) -> Path:
 def _writable_place(path: Path, avoid: Path | None = None) -> Path:
     """``path`` for a fix to suggest, when its folder is no file system root (``/``) and this
     user may write there; else ``path.name`` in the current folder, else in the home folder,
-    the first that is not inside ``avoid`` (the image or bundle folder it must stay out of);
-    ``path`` when none is."""
-    for candidate in (path, Path(path.name), Path.home() / path.name):
+    else in the temporary folder (:func:`tempfile.gettempdir`, one Python could write: a
+    current folder of mode 555 with ``HOME=/nonexistent`` offered a folder of root's, a
+    review), the first that is not inside ``avoid`` (the image or bundle folder it must stay
+    out of); ``path`` when none is."""
+    try:
+        temporary = [Path(tempfile.gettempdir()) / path.name]
+    except OSError:  # FileNotFoundError: no temporary folder this user can write
+        temporary = []
+    for candidate in (path, Path(path.name), Path.home() / path.name, *temporary):
         parent = Path(os.path.abspath(candidate.parent))
         if parent == Path(parent.anchor) or not os.access(parent, os.W_OK):
             continue

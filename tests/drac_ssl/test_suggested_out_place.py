@@ -28,3 +28,19 @@ def test_a_folder_above_the_images_that_cannot_be_written_is_not_offered(
     monkeypatch.setattr(out_paths.os, "access", lambda path, mode: os.path.abspath(path) != closed)
     problem = out_paths.export_out_problem(images / "s.csv", None, images) or ""
     assert problem.endswith("e.g. --out submission.csv"), problem
+
+
+def test_with_no_folder_of_its_own_to_write_the_temporary_folder_is_offered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a review (F2): the current folder mode 555 and HOME=/nonexistent offered a folder of
+    # root's; the current folder / and HOME=/ offered /submission.csv
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(out_paths.tempfile, "gettempdir", lambda: str(temporary))
+    monkeypatch.setattr(out_paths.os, "access", lambda path, mode: os.path.abspath(path) == str(temporary))
+    monkeypatch.setenv("HOME", "/nonexistent")
+    monkeypatch.chdir(tmp_path)
+    assert out_paths._above(tmp_path / "test", "submission.csv") == temporary / "submission.csv"
+    monkeypatch.setenv("HOME", "/")
+    monkeypatch.chdir("/")
+    assert out_paths._above(Path("/test"), "submission.csv") == temporary / "submission.csv"
