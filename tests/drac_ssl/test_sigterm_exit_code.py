@@ -18,7 +18,7 @@ import pytest
 
 import data_prep.__main__ as data_prep_main
 from data_prep import flatten, ingest, phantom
-from drac_ssl import compare, export, report, runtime, starting
+from drac_ssl import compare, export, name_tags, report, runtime, starting
 
 
 class SigtermUnhandled(Exception):
@@ -30,8 +30,10 @@ def _unhandled(signum: int, frame: object) -> None:
 
 
 @pytest.fixture
-def sigterm_guarded() -> Iterator[None]:
-    """A SIGTERM no command handles raises SigtermUnhandled here instead of killing pytest."""
+def sigterm_guarded(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A SIGTERM no command handles raises SigtermUnhandled here instead of killing pytest (and
+    the SIGTERM remembered for the exit code is this test's own: later tests see Ctrl-C's 130)."""
+    monkeypatch.setattr(starting, "_TERMINATED", [])
     before = signal.signal(signal.SIGTERM, _unhandled)
     before_int = signal.getsignal(signal.SIGINT)  # a command holding signals ignores Ctrl-C too
     try:
@@ -115,3 +117,22 @@ def test_a_sigterm_after_the_command_finished_leaves_with_its_exit_code() -> Non
               "run_command(lambda: 0)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done
+
+
+def test_a_sigterm_under_log_names_tag_exits_143(sigterm_guarded: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # a review (F3): tagged_console said Ctrl-C's 130 for a SIGTERM, in the block and while
+    # the names were gathered
+    environ = {name_tags.KEY_ENV: "9f3c0e7a51d24b86c0ffee1d2a7b5e43"}
+    with pytest.raises(SystemExit) as ended:
+        with starting.sigterm_as_ctrl_c(), name_tags.tagged_console(["Doe.png"], environ=environ):
+            signal.raise_signal(signal.SIGTERM)
+    assert ended.value.code == 143
+
+    def gathered() -> list[str]:
+        signal.raise_signal(signal.SIGTERM)
+        return []
+
+    with pytest.raises(SystemExit) as ended:
+        with starting.sigterm_as_ctrl_c(), name_tags.tagged_console(gathered, environ=environ):
+            pytest.fail("the block ran")
+    assert ended.value.code == 143 and "interrupted" in capsys.readouterr().err
