@@ -719,7 +719,7 @@ def run_folder_problem(path: str | os.PathLike[str], flag: str = "RUN",
         return ""
     inside = sorted(q.name for q in p.iterdir() if os.path.isfile(q / "config.yaml"))  # closed ones left out
     # RUN/bundle, RUN/finetune: the run folder is the one above (a CLI review: "pass a run folder")
-    above = p.absolute().parent
+    above = Path(os.path.abspath(p)).parent  # '..' resolved: RUN/bundle/sub's '..' is in RUN
     held = (f"it holds run folders ({', '.join(inside[:5])}{' ...' if len(inside) > 5 else ''}): pass "
             f"one, e.g. {shlex.quote(str(p / inside[0]))}" if inside else
             f"pass the run folder it is in, {shlex.quote(str(p.parent if p.name not in ('', '.', '..') else above))}"

@@ -21,5 +21,8 @@ def test_a_folder_inside_a_run_folder_is_answered_with_the_run_folder(
     assert f"fix: pass the run folder it is in, {run}" in err, err
     monkeypatch.chdir(run / "bundle")  # '.': its parent named in full
     assert run_folder_problem(".").endswith(f"fix: pass the run folder it is in, {run}")
+    (run / "bundle" / "sub").mkdir()  # '..' from RUN/bundle/sub is RUN/bundle (a review F4)
+    monkeypatch.chdir(run / "bundle" / "sub")
+    assert run_folder_problem("..").endswith(f"fix: pass the run folder it is in, {run}")
     (tmp_path / "other").mkdir()  # not inside one: as before
     assert run_folder_problem(tmp_path / "other").endswith("fix: pass a run folder (runs/<run.name>)")
