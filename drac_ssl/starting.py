@@ -555,12 +555,23 @@ class CommandParser(argparse.ArgumentParser):
                 continue
             meant: list[str] = []  # one name per option (--labels-referable-from, not its alias too)
             for option in (*[o for o in OPTIONS_ELSEWHERE.get(name, ()) if o in options],
-                           *difflib.get_close_matches(name, options, n=3, cutoff=0.7)):
+                           *_closest(name, options)):
                 if all(action_of[option] is not action_of[m] for m in meant):
                     meant.append(option)
             if meant:
                 lines.append(f"{name}: did you mean {' or '.join(meant)}?")
         return "".join(f"\n  {line}" for line in lines)
+
+
+def _closest(word: str, options: list[str]) -> list[str]:
+    """Up to 3 of ``options`` close to ``word`` (difflib's ratio at least 0.7), those nearly as
+    close as the closest (within 0.1): ``--outt`` is told ``--out`` alone, not ``--out or
+    --tta`` (a review), and two as close are both said."""
+    close = difflib.get_close_matches(word, options, n=3, cutoff=0.7)
+    if not close:
+        return []
+    best = difflib.SequenceMatcher(None, word, close[0]).ratio()
+    return [o for o in close if difflib.SequenceMatcher(None, word, o).ratio() >= best - 0.1]
 
 
 @contextlib.contextmanager

@@ -29,6 +29,8 @@ def _refused(call: Callable[[Sequence[str]], object], argv: list[str],
 
 @pytest.mark.parametrize(("call", "argv", "said"), [
     (export.main, ["R", "--images", "I", "--output", "x.csv"], "--output: did you mean --out?"),
+    # the closest alone where it is clearly closer (a review F5: "--out or --tta")
+    (export.main, ["R", "--images", "I", "--outt", "x.csv"], "--outt: did you mean --out?"),
     (export.main, ["--score", "s.csv", "--labels", "l.csv", "--referable-frm", "2"],
      "--referable-frm: did you mean --referable-from?"),
     (compare.main, ["--run", "R"], "--run: RUN is given without an option name: drop --run"),
