@@ -4310,6 +4310,8 @@ def grades_problem(grades: Sequence[str]) -> tuple[str, str]:
         what = (f"names one grade ({names[0]!r}); a count of grades? It takes the grades' names (or a "
                 f"scale's), not their number")
         scale = next((k for k, v in GRADE_SCALES.items() if len(v) == int(names[0])), None)
+        if 2 <= int(names[0]) <= 8:  # --grades 4: an example of 4 names, not Normal, NPDR, PDR
+            example = f"e.g. data.grades=[{', '.join(f'G{g}' for g in range(int(names[0])))}]"
         if scale is not None:
             return what, (f"data.grades=[{scale}] ({', '.join(GRADE_SCALES[scale])}), or list the "
                           f"{names[0]} grade names in order, {example}")

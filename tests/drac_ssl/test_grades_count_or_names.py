@@ -27,6 +27,7 @@ def test_a_bare_number_given_as_the_grade_names_is_asked_about(
     assert "a count of grades?" in what and fix.startswith("data.grades=[icdr] (No DR, Mild,"), (what, fix)
     what, fix = grades_problem(["4"])  # no scale of 4 grades: list them, or the scales
     assert fix.startswith("list the 4 grade names in order") and "drac (Normal, NPDR, PDR)" in fix, fix
+    assert "e.g. data.grades=[G0, G1, G2, G3]" in fix, fix  # 4 names, not 3 (a review F5)
     (tmp_path / "root").mkdir()
     assert data_prep_main.main(["ingest", "--root", str(tmp_path / "root"), "--out", str(tmp_path / "o"),
                                 "--grades", "3"]) == 2
