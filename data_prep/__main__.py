@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     from data_prep import flatten, ingest, phantom
     from drac_ssl.config import layouts_in_words
     from drac_ssl.exit_codes import (  # stdlib only
+        DATA_PREP_EXIT_CODES,
         FLATTEN_EXIT_CODES,
         INGEST_EXIT_CODES,
         PHANTOM_EXIT_CODES,
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         prog=prog,
         description="Ingest graded retinal images for drac_ssl, generate phantom DRAC data, or make "
                     "a folder-per-grade tree one folder with a label CSV (flatten).",
+        epilog=textwrap.fill(DATA_PREP_EXIT_CODES, 88),
     )
     add_version_option(parser)  # drac-ssl-ingest --version: no sub-command needed
     common = argparse.ArgumentParser(add_help=False)

@@ -463,7 +463,9 @@ def cli(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
-        print("interrupted: the output folder is incomplete; remove it and flatten again",
+        tree = _absolute(args.root)  # flatten's default --out: TREE_flat beside TREE
+        out = args.out if args.out is not None else tree.with_name(f"{tree.name}_flat")
+        print(f"interrupted: the output folder {out} is incomplete; remove it and flatten again",
               file=sys.stderr)
         return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM (python -m data_prep)
     report(done, args.root.absolute(), prog)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
-__all__ = ["APP_EXIT_CODES", "AUTH_EXIT_CODES", "CHECK_EXIT_CODES", "COMPARE_EXIT_CODES", "DEMO_BUNDLE_EXIT_CODES",
-           "EXPORT_EXIT_CODES", "FLATTEN_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INGEST_EXIT_CODES", "INTERRUPTED",
+__all__ = ["APP_EXIT_CODES", "AUTH_EXIT_CODES", "CHECK_EXIT_CODES", "COMPARE_EXIT_CODES", "DATA_PREP_EXIT_CODES",
+           "DEMO_BUNDLE_EXIT_CODES", "EXPORT_EXIT_CODES", "FLATTEN_EXIT_CODES", "INCOMPLETE_SUBMISSION",
+           "INGEST_EXIT_CODES", "INTERRUPTED",
            "PHANTOM_EXIT_CODES", "PROBLEMS_FOUND", "REPORT_EXIT_CODES", "RUN_BUSY", "RunBusy", "TRAIN_EXIT_CODES",
            "UMM_EXIT_CODES", "USAGE_ERROR"]
 
@@ -170,15 +171,23 @@ INGEST_EXIT_CODES = (
 ``--help`` says them (docs/running.md, docs/data.md)."""
 
 PHANTOM_EXIT_CODES = (
-    "Exit codes: 0 written; 2 an --out it cannot use (under a file, holding DRAC images of its "
+    "Exit codes: 0 written; 1 a crash (a traceback: a bug to report); 2 an --out it cannot use (under a file, holding DRAC images of its "
     f"own: never overwritten), a bad option; {_STOPPED}: the images written are kept, and the "
     "same command finishes the set.")
 """The exit codes of ``python -m data_prep phantom`` (:func:`data_prep.phantom.cli`)."""
 
 FLATTEN_EXIT_CODES = (
-    "Exit codes: 0 done; 2 a tree it cannot flatten or an --out it cannot write (said with the "
+    "Exit codes: 0 done; 1 a crash (a traceback: a bug to report); 2 a tree it cannot flatten or an --out it cannot write (said with the "
     f"fix), a bad option; {_STOPPED}: the output folder is incomplete: remove it and flatten again.")
 """The exit codes of ``python -m data_prep flatten`` (:func:`data_prep.flatten.cli`)."""
+
+DATA_PREP_EXIT_CODES = (
+    "Exit codes: 0 done; 1 a crash (a traceback: a bug to report); 2 bad data, an --out it cannot "
+    f"write or a bad option (said with the fix); {_STOPPED}. Each command's --help says what its "
+    "own mean.")
+"""The exit codes of ``python -m data_prep`` as its top-level ``--help`` says them, each
+sub-command's in its own (:data:`INGEST_EXIT_CODES`, :data:`PHANTOM_EXIT_CODES`,
+:data:`FLATTEN_EXIT_CODES`)."""
 
 APP_EXIT_CODES = (
     "Exit codes: 0 stopped by Ctrl-C or SIGTERM (a service manager's stop); 1 a crash (a "

@@ -16,6 +16,7 @@ from drac_ssl import exit_codes
 
 
 @pytest.mark.parametrize(("call", "argv", "codes"), [
+    (data_prep_main.main, ["--help"], exit_codes.DATA_PREP_EXIT_CODES),
     (data_prep_main.main, ["ingest", "--help"], exit_codes.INGEST_EXIT_CODES),
     (data_prep_main.main, ["phantom", "--help"], exit_codes.PHANTOM_EXIT_CODES),
     (data_prep_main.main, ["flatten", "--help"], exit_codes.FLATTEN_EXIT_CODES),
@@ -33,4 +34,4 @@ def test_the_help_of_every_command_lists_its_exit_codes(
     help_text = " ".join(capsys.readouterr().out.split())
     assert codes.startswith("Exit codes: 0 ") and " ".join(codes.split()) in help_text, help_text[-400:]
     if call is data_prep_main.main:  # a scheduler's SIGTERM: 143, as the training's
-        assert "143 stopped by SIGTERM" in help_text
+        assert "143 stopped by SIGTERM" in help_text and "1 a crash" in help_text

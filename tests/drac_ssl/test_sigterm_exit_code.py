@@ -74,6 +74,8 @@ def test_a_sigterm_stops_every_command_as_ctrl_c_with_exit_code_143(
     assert call() == 143
     err = capsys.readouterr().err
     assert "interrupted" in err and "Traceback" not in err, err
+    if command == "flatten":  # which folder to remove (a review F5: "the output folder")
+        assert f"output folder {tmp_path / 'flat'} is incomplete" in err, err
     assert signal.getsignal(signal.SIGTERM) is _unhandled  # the caller's handler given back
 
 
