@@ -161,8 +161,13 @@ def interrupts_deferred() -> Iterator[None]:
 
 def _sigterm_interrupts(signum: int, frame: object) -> None:
     """SIGTERM handler of :func:`sigterm_as_ctrl_c`: KeyboardInterrupt, the SIGTERM remembered
-    for :func:`interrupt_exit_code`."""
+    for :func:`interrupt_exit_code`. In the command's own process (:func:`run_command`) further
+    SIGTERMs are ignored from here on: one arriving while the stack unwinds, before the
+    command's ``except KeyboardInterrupt`` holds them (:func:`hold_signals_if_command`), cannot
+    raise a second KeyboardInterrupt outside it (a traceback, exit -2)."""
     _TERMINATED[:] = [True]
+    if _OWN_PROCESS:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 

@@ -138,3 +138,19 @@ def test_a_sigterm_under_log_names_tag_exits_143(sigterm_guarded: None, capsys: 
         with starting.sigterm_as_ctrl_c(), name_tags.tagged_console(gathered, environ=environ):
             pytest.fail("the block ran")
     assert ended.value.code == 143 and "interrupted" in capsys.readouterr().err
+
+
+def test_a_second_sigterm_before_the_command_catches_the_first_is_ignored(
+        sigterm_guarded: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the window between the first SIGTERM's KeyboardInterrupt and the command's except (a
+    # pool's shutdown while the stack unwinds): a second one there raised again, exit -2
+    monkeypatch.setattr(starting, "_OWN_PROCESS", [True])
+    with starting.sigterm_as_ctrl_c():
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except KeyboardInterrupt:
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            except (KeyboardInterrupt, SigtermUnhandled) as exc:
+                pytest.fail(f"the second SIGTERM escaped: {exc!r}")
+    assert starting.interrupt_exit_code() == 143
