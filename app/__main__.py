@@ -117,22 +117,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         SUM_FLUSH_S,
         throttle_words,
     )
+    from drac_ssl.exit_codes import APP_EXIT_CODES  # stdlib only
     from drac_ssl.grading.image_file import (  # stdlib only: the upload limits' defaults
         DECODED_BYTES_PER_PIXEL,
         DEFAULT_LIMITS,
     )
     from drac_ssl.starting import (  # stdlib only: no training code for the app
+        CommandParser,
         add_version_option,
         ascii_int,
         command_name,
     )
 
     prog = command_name("drac-ssl-app", "app")  # the console script names itself, as drac-ssl-train
-    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
+    parser = CommandParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog,
         description="Serve the drac_ssl diabetic retinopathy grading app (Gradio) for a model "
                     "bundle, offline, on the loopback interface by default.",
-        epilog=f"Example: {prog} --bundle runs/drac/bundle --port 7860")
+        epilog=f"Example: {prog} --bundle runs/drac/bundle --port 7860. {APP_EXIT_CODES}")
     parser.add_argument("--bundle", default=None,
                         help="bundle folder (RUN/bundle, or a variant's RUN/bundles/NAME) or run "
                              "folder; default: the run bundle (RUN/bundle) under --runs-dir built "

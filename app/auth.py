@@ -239,6 +239,9 @@ def read_auth_file(path: str | os.PathLike[str]) -> list[Login]:
         text = file.read_text(encoding="utf-8-sig")  # a BOM would join the first user's name
     except FileNotFoundError:
         raise AuthFileError(f"--auth-file {file}: no such file.\n{fix}") from None
+    except IsADirectoryError:  # --auth-file /etc/drac: "cannot read it (IsADirectoryError)" before
+        raise AuthFileError(f"--auth-file {file}: a folder, not a file; name the login file in it "
+                            f"(e.g. --auth-file {file / 'logins.txt'}).\n{fix}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise AuthFileError(f"--auth-file {file}: cannot read it ({type(exc).__name__}).\n{fix}") from None
     logins: list[Login] = []
@@ -449,12 +452,14 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     user name that a login file cannot hold or an empty, mistyped or short password (under
     :data:`MIN_PASSWORD_CHARS` characters)."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
-    from drac_ssl.starting import add_version_option, python_command
+    from drac_ssl.exit_codes import AUTH_EXIT_CODES  # stdlib only
+    from drac_ssl.starting import CommandParser, add_version_option, python_command
 
     prog = python_command("app.auth")
     example = (f"Example:\n  {prog} hash alice >> logins.txt   # asks alice's password twice\n"
-               f"then serve with it: {python_command('app')} --auth-file logins.txt (docs/deploying.md)")
-    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
+               f"then serve with it: {python_command('app')} --auth-file logins.txt (docs/deploying.md)\n\n"
+               + textwrap.fill(AUTH_EXIT_CODES, 88))
+    parser = CommandParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog,
         description=textwrap.fill("Make a line of the app's login file (its --auth-file FILE): the "
                                   "user name and a scrypt hash of the password, never the password "

@@ -76,8 +76,14 @@ def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
         train = (f"  {python_command('drac_ssl.train')} -c FILE {stages}\n"
                  f"  ({NO_CONFIGS_WHY}: FILE is a config file of your own, e.g. a copy of the "
                  f"DRAC recipe, configs/drac.yaml of the drac_ssl checkout; or {NO_CONFIGS_FIX})\n")
+    # a --runs-dir not there said so (a CLI review: "No model bundle found under nope/" alone
+    # read as if the folder were searched), from the folder a relative one is read from
+    where = (" (" if runs_dir.is_dir() else
+             ": that is a file, not a folder (" if runs_dir.exists() else
+             f": that folder does not exist (read from the current folder, {Path.cwd()}; "
+             if not runs_dir.is_absolute() else ": that folder does not exist (")
     return (
-        f"No model bundle found under {runs_dir}/ (a bundle is RUN/bundle/metadata.json).\n"
+        f"No model bundle found under {runs_dir}/{where}a bundle is RUN/bundle/metadata.json).\n"
         f"If your runs are elsewhere (run.out_dir=...): {app} --runs-dir THAT_FOLDER, "
         f"or {app} --bundle THAT_FOLDER/NAME/bundle\n"
         f"Otherwise make one with the pipeline, e.g.\n"

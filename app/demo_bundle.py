@@ -27,6 +27,7 @@ from pathlib import Path
 
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.config import _CHOICES, GRADE_SCALES, FinetuneConfig, to_dict
+from drac_ssl.exit_codes import DEMO_BUNDLE_EXIT_CODES  # stdlib only
 from drac_ssl.grading.bundle_folder import INPUT_SIDES
 from drac_ssl.grading.demo import (  # stdlib only; DEMO_NOTE, DEMO_TRAINED_ON, demo_card re-exported
     DEMO_CALIBRATION,
@@ -39,6 +40,7 @@ from drac_ssl.grading.demo import (  # stdlib only; DEMO_NOTE, DEMO_TRAINED_ON, 
 from drac_ssl.io import atomic_write_json
 from drac_ssl.out_paths import folder_under_file_problem
 from drac_ssl.starting import (  # stdlib only
+    CommandParser,
     add_version_option,
     ascii_int,
     command_name,
@@ -208,12 +210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m app.demo_bundle RUN_DIR [--image-size 128] [--folds 2]`` (the installed
     ``drac-ssl-demo-bundle``); returns the exit code."""
     prog = command_name("drac-ssl-demo-bundle", "app.demo_bundle")
-    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
+    parser = CommandParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog, description=textwrap.fill("Write an untrained demo model bundle (random weights: for "
                                              "trying the app's interface; its grades mean nothing) into "
                                              "RUN_DIR/bundle.", 88),
         epilog=f"Examples:\n  {prog} runs/demo\n  {prog} runs/demo-fundus --grades icdr --channels 3\n"
-               f"then serve it: {python_command('app')} --bundle runs/demo/bundle",
+               f"then serve it: {python_command('app')} --bundle runs/demo/bundle\n\n"
+               + textwrap.fill(DEMO_BUNDLE_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="run folder to create (the bundle goes to RUN_DIR/bundle)")
     # ranges checked here (a CLI review: --folds 0 an IndexError after half the folder was

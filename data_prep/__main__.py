@@ -16,7 +16,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from data_prep import flatten, ingest, phantom
     from drac_ssl.config import layouts_in_words
+    from drac_ssl.exit_codes import (  # stdlib only
+        DATA_PREP_EXIT_CODES,
+        FLATTEN_EXIT_CODES,
+        INGEST_EXIT_CODES,
+        PHANTOM_EXIT_CODES,
+    )
     from drac_ssl.starting import (  # stdlib only
+        CommandParser,
         add_version_option,
         ascii_int,
         command_name,
@@ -28,10 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     # PYTHON -m data_prep, the running interpreter, as every printed command names it
     prog = command_name("drac-ssl-ingest", "data_prep") if argv is None else python_command("data_prep")
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
+    parser = CommandParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog,
         description="Ingest graded retinal images for drac_ssl, generate phantom DRAC data, or make "
                     "a folder-per-grade tree one folder with a label CSV (flatten).",
+        epilog=textwrap.fill(DATA_PREP_EXIT_CODES, 88),
     )
     add_version_option(parser)  # drac-ssl-ingest --version: no sub-command needed
     common = argparse.ArgumentParser(add_help=False)
@@ -53,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         epilog=f"Examples:\n  {prog} ingest --root my_photos --labels-csv my_photos/labels.csv "
                f"--out runs/mine/data\n  {prog} ingest --root '/data/DRAC 2022' --out runs/drac/data\n"
                f"then train on it (docs/data.md): {python_command('drac_ssl.train')} -c drac "
-               f"run.name=drac run.stages=[pretrain,umm,finetune,export]",
+               f"run.name=drac run.stages=[pretrain,umm,finetune,export]\n\n"
+               + textwrap.fill(INGEST_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter))
     phantom.add_arguments(sub.add_parser(
         "phantom", parents=[common], allow_abbrev=False, help="write phantom UW-OCTA data in the DRAC layout",
@@ -63,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             "set for the same options). For trying the pipeline without data; its images are not "
             "retinal ones and every run on them says so.", 88),
         epilog=f"Example:\n  {prog} phantom --out phantom_data --n-train 60 --n-test 20\n"
-               f"then ingest it: {prog} ingest --root phantom_data --out runs/phantom/data",
+               f"then ingest it: {prog} ingest --root phantom_data --out runs/phantom/data\n\n"
+               + textwrap.fill(PHANTOM_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter))
     flatten.add_arguments(sub.add_parser(
         "flatten", allow_abbrev=False, help="make a folder-per-grade tree (0/, 1/ ...) one folder with labels.csv",
@@ -74,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             "every file is named GRADE_NAME. Non-image files and nested subfolders are skipped and "
             "said.", 88),
         epilog=f"Example:\n  {prog} flatten --root graded_tree --out graded_flat\n"
-               f"then ingest it: {prog} ingest --root graded_flat --out runs/graded/data",
+               f"then ingest it: {prog} ingest --root graded_flat --out runs/graded/data\n\n"
+               + textwrap.fill(FLATTEN_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter))
     for name in ("ingest", "phantom", "flatten"):  # drac-ssl-ingest ingest --version too
         add_version_option(sub.choices[name])
@@ -84,11 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.prog = prog
     args.argv = argv  # the interrupted ingest prints the command that continues it
-    from drac_ssl.starting import started
+    from drac_ssl.starting import sigterm_as_ctrl_c, started
 
     if args.command == "flatten":  # files only: no threads to set, nothing heavy to load
         started()  # Ctrl-C raises KeyboardInterrupt again: the command says what it left
-        return int(args.func(args) or 0)
+        with sigterm_as_ctrl_c():  # kill: the same line as Ctrl-C, exit 143
+            return int(args.func(args) or 0)
     if args.threads < 0:
         parser.error("--threads must be 0 (the default policy) or a positive count")
     if args.command == "ingest":  # a root not there, --folds 1 ...: said before any file is read
@@ -107,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
     # OpenCV's threads alone: the ingest and the phantom generator run no torch, whose import
     # (2-5 s) only set threads nothing here uses (drac_ssl.runtime sets both for the others)
     from drac_ssl.cpu_threads import apply_opencv_threads
-    from drac_ssl.starting import sigterm_as_ctrl_c
 
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     apply_opencv_threads(args.threads)
@@ -116,4 +127,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from drac_ssl.starting import run_command
+
+    run_command(main)

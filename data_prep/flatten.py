@@ -62,7 +62,12 @@ from data_prep.layout import (
 from data_prep.problems import counted
 from drac_ssl.config import GRADE_SCALES, hidden_characters, shipped_config_word, visible_text
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
-from drac_ssl.starting import python_command, python_word
+from drac_ssl.starting import (
+    hold_signals_if_command,
+    interrupt_exit_code,
+    python_command,
+    python_word,
+)
 
 LABELS_NAME = "labels.csv"
 EXAMPLES = 3
@@ -457,8 +462,11 @@ def cli(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: the output folder is incomplete; remove it and flatten again",
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
+        tree = _absolute(args.root)  # flatten's default --out: TREE_flat beside TREE
+        out = args.out if args.out is not None else tree.with_name(f"{tree.name}_flat")
+        print(f"interrupted: the output folder {out} is incomplete; remove it and flatten again",
               file=sys.stderr)
-        return 130
+        return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM (python -m data_prep)
     report(done, args.root.absolute(), prog)
     return 0

@@ -154,7 +154,12 @@ from drac_ssl.io import (
     unreadable_words,
 )
 from drac_ssl.manifest import SITE_COLUMN, WRITTEN_COLUMNS
-from drac_ssl.starting import ascii_int, python_command  # stdlib only
+from drac_ssl.starting import (  # stdlib only
+    ascii_int,
+    hold_signals_if_command,
+    interrupt_exit_code,
+    python_command,
+)
 
 __all__ = ["IngestError", "IngestResult", "run"]
 """The public names (docs/python.md): the ingest, what it returns and what it raises."""
@@ -3908,12 +3913,13 @@ def cli(args: argparse.Namespace) -> int:
         print(f"error: {unreadable_words(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)
         argv = getattr(args, "argv", None)
         command = f"{args.prog} {shlex.join(argv)}" if argv and getattr(args, "prog", None) else ""
         print(interrupted_words(command=command, folder=out / CACHE_DIR), file=sys.stderr)
-        return 130
+        return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM (python -m data_prep)
     if stdout is not None and stdout.failed is not None:
         print(f"error: {stdout_words(stdout.failed, f'the ingest output in {out} is written')}", file=sys.stderr)
         return 2

@@ -41,11 +41,18 @@ import numpy as np
 
 from data_prep.decode import PHANTOM_TEXT, PHANTOM_TEXT_KEY
 from data_prep.pool import refuse_top_level_rerun, spawn_pool
-from drac_ssl.config import DataConfig  # PyYAML, no torch: data.phantom_n_train / _n_test
+from drac_ssl.config import (  # PyYAML, no torch: data.phantom_n_train / _n_test
+    PHANTOM_PNG_MIB_ESTIMATE,
+    DataConfig,
+)
 from drac_ssl.console import ProgressLines, progress_bar  # stdlib only
 from drac_ssl.cpu_threads import usable_cores  # stdlib only
 from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
-from drac_ssl.starting import whole_number  # stdlib only
+from drac_ssl.starting import (  # stdlib only
+    hold_signals_if_command,
+    interrupt_exit_code,
+    whole_number,
+)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -814,7 +821,7 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-PNG_MIB_ESTIMATE = 0.845
+PNG_MIB_ESTIMATE = PHANTOM_PNG_MIB_ESTIMATE  # drac_ssl.config's: train --help says it, no numpy loaded
 """About how many MiB one 1024-pixel phantom PNG (:func:`encode_phantom_png`) takes: an
 estimate, measured as 0.83 to 0.86 MiB over images of each grade (their vessel trees differ, so
 no two files are the same size); the default set's 997 images take about 842 MiB. What the run
@@ -1024,9 +1031,10 @@ def cli(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         print(f"interrupted: the phantom images written so far are kept in {args.out}; rerun the "
               "same command to finish the set", file=sys.stderr)
-        return 130
+        return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM (python -m data_prep)
     counts = balanced_grade_counts(args.n_train)
     print(
         f"phantom DRAC set at {root}: {args.n_train} train (grades 0/1/2 = "

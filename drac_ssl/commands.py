@@ -41,6 +41,7 @@ from drac_ssl.exit_codes import (  # stdlib only; re-exported
 )
 from drac_ssl.name_tags import LOG_NAMES, TAG_HEX, visible_text  # stdlib only
 from drac_ssl.starting import (  # re-exported: stdlib only, for the app and data_prep too
+    CommandParser,
     add_version_option,
     ascii_int,
     command_name,
@@ -48,7 +49,7 @@ from drac_ssl.starting import (  # re-exported: stdlib only, for the app and dat
 )
 
 __all__ = ["CHECK_EXIT_CODES", "COMPARE_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "REPORT_EXIT_CODES", "SCORE_ONLY_OPTIONS",
-           "UMM_EXIT_CODES", "ListConfigs", "OneConfig", "OverrideParser", "PrintConfig", "ascii_int", "check_arguments_problem",
+           "UMM_EXIT_CODES", "CommandParser", "ListConfigs", "OneConfig", "OverrideParser", "PrintConfig", "ascii_int", "check_arguments_problem",
            "command_name", "compare_command", "compare_parser", "export_command", "export_early",
            "export_log_names", "export_parser", "find_tag_command", "option_override_fix", "report_command", "report_parser",
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
@@ -193,7 +194,7 @@ def spelled_flag(args: argparse.Namespace, dest: str) -> str:
     return typed if isinstance(typed, str) and typed else _flag(dest)
 
 
-class OverrideParser(argparse.ArgumentParser):
+class OverrideParser(CommandParser):
     """The parser of a command that takes ``section.key=value`` overrides (train, umm): an
     unrecognised option that names a setting, as other tools write them (``--pretrain.lr=0.1``,
     ``--pretrain.lr 0.1``, ``--lr=0.1``), is refused with the override it meant as the fix
@@ -202,15 +203,11 @@ class OverrideParser(argparse.ArgumentParser):
     X``, ``--confi=X``) are refused as unrecognised, so that the run's recorded command line
     names its config in the forms :func:`drac_ssl.run_state.resume_command` reads."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def parse_intermixed_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
+    def parse_intermixed_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
         argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
         parsed, extras = self.parse_known_intermixed_args(argv, namespace)
         if extras:
-            self.error(f"unrecognized arguments: {' '.join(extras)}{option_override_fix(extras, argv)}")
+            self.refuse_unrecognized(extras, parsed, option_override_fix(extras, argv))
         if getattr(parsed, "print_config", None) is not None:  # --print-config NAME: printed, exit
             PrintConfig.write(self, parsed, argv)
         return parsed
@@ -418,7 +415,7 @@ def export_parser() -> argparse.ArgumentParser:
 
     # drac-ssl-export, or the interpreter that runs it, as a fix says it
     prog = command_name("drac-ssl-export", "drac_ssl.export")
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog=prog, allow_abbrev=False,  # a prefix of an option is refused, never guessed
         description="Grade a folder of retinal images (UW-OCTA, colour fundus) with a drac_ssl "
                     "model bundle into a submission CSV (case,class,P0..P{K-1}; DRAC 2022 Task 3: "
@@ -466,7 +463,8 @@ def export_parser() -> argparse.ArgumentParser:
                         help="with --check: the number of grades (default: the manifest's, else "
                              "the header's width: case,class and K columns P<n>); with --score: "
                              "the submission's number of grades (default: its header's width); "
-                             "a scale's name is read as its count: drac = 3, icdr = 5")
+                             "a scale's name is read as its count: drac = 3, icdr = 5; so is a comma "
+                             "list of the grade names, as the ingest's --grades takes them")
     parser.add_argument("--score", metavar="CSV",
                         help="score this submission against the true grades of --labels: QWK with "
                              "its 95%% bootstrap CI, accuracy, macro F1, AUC one-vs-rest and "
@@ -495,8 +493,9 @@ def export_parser() -> argparse.ArgumentParser:
                              "default) scores nothing; leave_out leaves the row and the "
                              "submission's row of its image out, said in a note (as the ingest's "
                              "--ungradable)")
-    parser.add_argument("--labels-referable-from", type=ascii_int("--labels-referable-from"), default=None,
-                        metavar="N",
+    # --referable-from: the name a user guesses from the setting data.referable_from (a CLI review)
+    parser.add_argument("--labels-referable-from", "--referable-from", type=ascii_int("--labels-referable-from"),
+                        default=None, metavar="N",
                         help="with --score, a two-grade submission (referable DR): the label "
                              "column holds ICDR grades 0..4 (Messidor-2's adjudicated_dr_grade, "
                              "APTOS's diagnosis ...); each is scored as grade 1 when it is N or "
@@ -918,7 +917,7 @@ def _json_input_problem(args: argparse.Namespace) -> str | None:
 def compare_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.compare`` (:func:`drac_ssl.compare.main`)."""
     prog = command_name("drac-ssl-compare", "drac_ssl.compare")
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog=prog, allow_abbrev=False,  # a prefix of an option is refused, never guessed
         description="Compare finished run folders of python -m drac_ssl.train: one row per run and "
                     "variant with the settings that differ and the out-of-fold metrics, then each "
@@ -946,7 +945,7 @@ def compare_parser() -> argparse.ArgumentParser:
 def report_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.report RUN`` (:func:`drac_ssl.report.main`)."""
     prog = command_name("drac-ssl-report", "drac_ssl.report")
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog=prog, allow_abbrev=False,  # a prefix of an option is refused, never guessed
         description=("Write RUN/report.md (and its figures under RUN/report/) again from the run "
                      "folder's files, with the code of now; the run's invocations.jsonl gets a line "
@@ -1012,36 +1011,36 @@ def export_command() -> None:
     order (Ctrl-C quiet while starting, :func:`export_early`, then
     :func:`drac_ssl.export.main`). Never returns: ends the process with the command's exit
     code (:data:`EXPORT_EXIT_CODES`)."""
-    from drac_ssl.starting import quiet_while_starting
+    from drac_ssl.starting import quiet_while_starting, run_command
 
     quiet_while_starting("export")
     export_early()
     from drac_ssl import export  # torch, OpenCV: only for arguments that read
 
-    sys.exit(export.main())
+    run_command(export.main)
 
 
 def report_command() -> None:
     """The installed ``drac-ssl-report``: what ``python -m drac_ssl.report RUN`` does (its
     ``--help``, ``--version`` and usage errors before torch loads, then
     :func:`drac_ssl.report.main`). Never returns: ends the process with its exit code."""
-    from drac_ssl.starting import quiet_while_starting
+    from drac_ssl.starting import quiet_while_starting, run_command
 
     quiet_while_starting("report")
     report_parser().parse_args()
     from drac_ssl import report  # the heavy imports: only for arguments that parse
 
-    sys.exit(report.main())
+    run_command(report.main)
 
 
 def compare_command() -> None:
     """The installed ``drac-ssl-compare``: what ``python -m drac_ssl.compare RUN ...`` does
     (its ``--help``, ``--version`` and usage errors before torch loads, then
     :func:`drac_ssl.compare.main`). Never returns: ends the process with its exit code."""
-    from drac_ssl.starting import quiet_while_starting
+    from drac_ssl.starting import quiet_while_starting, run_command
 
     quiet_while_starting("compare")
     compare_parser().parse_intermixed_args()
     from drac_ssl import compare  # the heavy imports: only for arguments that parse
 
-    sys.exit(compare.main())
+    run_command(compare.main)

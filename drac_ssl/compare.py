@@ -162,7 +162,13 @@ from drac_ssl.run_state import (
 from drac_ssl.runtime import code_at, code_known, same_code
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, SPEED_SETTINGS, fold_lines
-from drac_ssl.starting import started
+from drac_ssl.starting import (
+    hold_signals_if_command,
+    interrupt_exit_code,
+    run_command,
+    sigterm_as_ctrl_c,
+    started,
+)
 
 __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "VariantOutputs",
            "between_runs", "compare_runs", "main", "read_run"]
@@ -1674,10 +1680,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                      or replace_problem(path, flag, ours, "compare", example)):
             print(f"error: {problem}", file=sys.stderr)  # before the runs are compared
             return 2
-    try:
-        comparison = compare_runs(args.runs, n_boot=args.n_boot,
-                                  progress=lambda line: print(line, file=sys.stderr),
-                                  between=args.between)
+    try:  # SIGTERM (kill, a scheduler's limit) stops as Ctrl-C does: exit 143
+        with sigterm_as_ctrl_c():
+            comparison = compare_runs(args.runs, n_boot=args.n_boot,
+                                      progress=lambda line: print(line, file=sys.stderr),
+                                      between=args.between)
     except CompareBusy as exc:  # a training still running: try later (a scheduler requeues 75)
         print(f"error: {exc}", file=sys.stderr)
         return RUN_BUSY
@@ -1685,9 +1692,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         print("\n[compare] interrupted while the runs were read and compared: nothing was "
               "written; rerun the same command", file=sys.stderr)
-        return 130
+        return interrupt_exit_code()
     text = comparison.markdown()
     unwritable = None
     try:
@@ -1711,4 +1719,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_command(main)

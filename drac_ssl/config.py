@@ -822,6 +822,11 @@ def _grade_names_read_as_values(value: list[Any], where: str) -> None:
         f"data.grades=[Normal, NPDR, PDR]; to use {listed} as names, quote them: data.grades={quoted}")
 
 
+PHANTOM_PNG_MIB_ESTIMATE = 0.845
+"""About how many MiB one phantom image takes (:data:`data_prep.phantom.PNG_MIB_ESTIMATE`, where
+it is measured): here, without numpy, for the training's ``--help`` (the ``--first-try`` on the
+phantom set says what it writes)."""
+
 EMPTY_PATH_MEANS = {"data.root": "the embedded phantom UW-OCTA set (generated under data/phantom)",
                     "data.labels_csv": "the only CSV in data.root",
                     "pretrain.backbone.weights": "no weights file",
@@ -4304,6 +4309,16 @@ def grades_problem(grades: Sequence[str]) -> tuple[str, str]:
         return (f"names one grade ({names[0]!r}); grading needs at least 2 (did you mean {meant}?)",
                 f"data.grades=[{meant}] (the {meant} scale: {', '.join(GRADE_SCALES[meant])}), or list "
                 f"the grade names in order, e.g. data.grades=[no referable DR, referable DR]")
+    if len(names) == 1 and names[0].isascii() and names[0].isdigit():  # --grades 3: a count, as export's --grades
+        what = (f"names one grade ({names[0]!r}); a count of grades? It takes the grades' names (or a "
+                f"scale's), not their number")
+        scale = next((k for k, v in GRADE_SCALES.items() if len(v) == int(names[0])), None)
+        if 2 <= int(names[0]) <= 8:  # --grades 4: an example of 4 names, not Normal, NPDR, PDR
+            example = f"e.g. data.grades=[{', '.join(f'G{g}' for g in range(int(names[0])))}]"
+        if scale is not None:
+            return what, (f"data.grades=[{scale}] ({', '.join(GRADE_SCALES[scale])}), or list the "
+                          f"{names[0]} grade names in order, {example}")
+        return what, f"list the {names[0]} grade names in order, {example}, or name a scale: {scales}"
     if len(names) < 2:
         return (f"names one grade ({names[0]!r}); grading needs at least 2",
                 f"list the grade names in order, e.g. data.grades=[no referable DR, referable DR] "

@@ -1,5 +1,5 @@
 """The exit codes of the commands (the submission check, the export, the training, the UMM
-stage and the report), as their ``--help`` says them.
+stage, the report, data_prep's, the app's), as their ``--help`` says them.
 
 Stdlib only and importing nothing of the package but :mod:`drac_ssl.challenge` (itself stdlib
 only), so that :mod:`drac_ssl.submission`, which the app imports, can name them without
@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
-__all__ = ["CHECK_EXIT_CODES", "COMPARE_EXIT_CODES", "EXPORT_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INTERRUPTED",
-           "PROBLEMS_FOUND", "REPORT_EXIT_CODES", "RUN_BUSY", "RunBusy", "TRAIN_EXIT_CODES", "UMM_EXIT_CODES", "USAGE_ERROR"]
+__all__ = ["APP_EXIT_CODES", "AUTH_EXIT_CODES", "CHECK_EXIT_CODES", "COMPARE_EXIT_CODES", "DATA_PREP_EXIT_CODES",
+           "DEMO_BUNDLE_EXIT_CODES", "EXPORT_EXIT_CODES", "FLATTEN_EXIT_CODES", "INCOMPLETE_SUBMISSION",
+           "INGEST_EXIT_CODES", "INTERRUPTED",
+           "PHANTOM_EXIT_CODES", "PROBLEMS_FOUND", "REPORT_EXIT_CODES", "RUN_BUSY", "RunBusy", "TRAIN_EXIT_CODES",
+           "UMM_EXIT_CODES", "USAGE_ERROR"]
 
 USAGE_ERROR = 2
 """The exit code of a command that cannot run as asked: a bad option, bad input, or an
@@ -96,6 +99,8 @@ EXPORT_EXIT_CODES = (
     f"training's {RUN_BUSY}. --check: {CHECK_EXIT_CODES}. --score: 0 "
     f"scored; 1 the submission fails its check; {RUN_BUSY} RUN's training still runs (no bundle yet): "
     "try again later; 2 anything else that stops the scoring. "
+    f"Any mode: {INTERRUPTED} interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's "
+    "time limit): a submission is either complete or as it was; rerun the same command. "
     "--find-tag: 0 every tag found (its names printed); 1 some tag matches no listed name; 2 no "
     "DRAC_SSL_LOG_NAMES_KEY, a bad key or a bad tag.")
 """The exit codes of ``python -m drac_ssl.export`` (:mod:`drac_ssl.export`'s docstring), as
@@ -139,7 +144,8 @@ COMPARE_EXIT_CODES = (
     "not finished, a file it cannot read), a --csv or --md it cannot write, stdout it cannot "
     f"write (> a full disk, | head), a bad option; {RUN_BUSY} a run folder's "
     "training is still running (every run that cannot be compared is one): try again later; "
-    f"{INTERRUPTED} interrupted by Ctrl-C (nothing written).")
+    f"{INTERRUPTED} interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's time "
+    "limit; nothing written either way).")
 """The exit codes of ``python -m drac_ssl.compare`` (:func:`drac_ssl.compare.main`), as its
 ``--help`` says them."""
 
@@ -149,7 +155,55 @@ REPORT_EXIT_CODES = (
     "(> a full disk, | head: report.md written all the same); "
     f"{RUN_BUSY} the run folder is in use (a training, UMM, export or another report holds it; "
     "a training writes report.md itself when it ends): try again later; "
-    f"{INTERRUPTED} interrupted by Ctrl-C (report.md as it was: it is written whole, last; "
-    "rerun the same command). SIGTERM kills it (143 as a shell says it), report.md as it was.")
+    f"{INTERRUPTED} interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's time "
+    "limit): report.md as it was (it is written whole, last; rerun the same command).")
 """The exit codes of ``python -m drac_ssl.report`` (:func:`drac_ssl.report.main`), as its
 ``--help`` says them."""
+
+_STOPPED = (f"{INTERRUPTED} interrupted by Ctrl-C, 143 stopped by SIGTERM (kill, a scheduler's "
+            "time limit)")
+
+INGEST_EXIT_CODES = (
+    "Exit codes: 0 done; 1 a crash (a traceback: a bug to report); 2 bad data or settings (every "
+    "problem listed with its fix, nothing written until all are fixed), a file it cannot read, an "
+    f"--out it cannot write, stdout it cannot write, a bad option; {_STOPPED}: the images decoded "
+    "are kept, and the same command on the same --out decodes only the others.")
+"""The exit codes of ``python -m data_prep ingest`` (:func:`data_prep.ingest.cli`), as its
+``--help`` says them (docs/running.md, docs/data.md)."""
+
+PHANTOM_EXIT_CODES = (
+    "Exit codes: 0 written; 1 a crash (a traceback: a bug to report); 2 an --out it cannot use (under a file, holding DRAC images of its "
+    f"own: never overwritten), a bad option; {_STOPPED}: the images written are kept, and the "
+    "same command finishes the set.")
+"""The exit codes of ``python -m data_prep phantom`` (:func:`data_prep.phantom.cli`)."""
+
+FLATTEN_EXIT_CODES = (
+    "Exit codes: 0 done; 1 a crash (a traceback: a bug to report); 2 a tree it cannot flatten or an --out it cannot write (said with the "
+    f"fix), a bad option; {_STOPPED}: the output folder is incomplete: remove it and flatten again.")
+"""The exit codes of ``python -m data_prep flatten`` (:func:`data_prep.flatten.cli`)."""
+
+DATA_PREP_EXIT_CODES = (
+    "Exit codes: 0 done; 1 a crash (a traceback: a bug to report); 2 bad data, an --out it cannot "
+    f"write or a bad option (said with the fix); {_STOPPED}. Each command's --help says what its "
+    "own mean.")
+"""The exit codes of ``python -m data_prep`` as its top-level ``--help`` says them, each
+sub-command's in its own (:data:`INGEST_EXIT_CODES`, :data:`PHANTOM_EXIT_CODES`,
+:data:`FLATTEN_EXIT_CODES`)."""
+
+APP_EXIT_CODES = (
+    "Exit codes: 0 stopped by Ctrl-C or SIGTERM (a service manager's stop); 1 a crash (a "
+    "traceback: a bug to report); 2 the start refused, nothing served: no bundle found or one it "
+    "cannot load, a bad option, a login file (--auth-file) refused, an address it will not serve "
+    "without logins, a --temp-dir or --grading-log it cannot use, a reverse proxy check that "
+    "failed (each said with its fix).")
+"""The exit codes of ``python -m app`` (:func:`app.__main__.main`; docs/app.md, docs/deploying.md)."""
+
+DEMO_BUNDLE_EXIT_CODES = (
+    f"Exit codes: 0 written; {USAGE_ERROR} a RUN_DIR it will not write into (said with the fix: "
+    "nothing of yours is replaced), a bad option, torch and torchvision not a matching pair.")
+"""The exit codes of ``python -m app.demo_bundle`` (:func:`app.demo_bundle.main`)."""
+
+AUTH_EXIT_CODES = (
+    "Exit codes: 0 the login line printed; 2 a user name that cannot be one, a password refused "
+    "(empty, too short, the two typed differ), a bad option.")
+"""The exit codes of ``python -m app.auth`` (:func:`app.auth.main`)."""

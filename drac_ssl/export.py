@@ -386,7 +386,16 @@ from drac_ssl.scale import (
     read_ingest_facts,
 )
 from drac_ssl.selection import recorded_selection, short_selection
-from drac_ssl.starting import interrupts_deferred, python_command, python_word, started
+from drac_ssl.starting import (
+    hold_signals_if_command,
+    interrupt_exit_code,
+    interrupts_deferred,
+    python_command,
+    python_word,
+    run_command,
+    sigterm_as_ctrl_c,
+    started,
+)
 from drac_ssl.submission import (
     CASE_NAME_KIND,
     DEEPER_SEARCHED,
@@ -2939,7 +2948,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # --log-names tag: every console line says a tag instead of each file name it would give
     # (gathered inside the filter's protection: an exception of its own names no file either);
     # a call from Python records its own command and leaves the caller's threads as they were
-    with (command_given("drac_ssl.export", argv), threads_kept(),
+    # SIGTERM (kill, a scheduler's limit) stops as Ctrl-C does, exit 143 (train's, data_prep's)
+    with (sigterm_as_ctrl_c(), command_given("drac_ssl.export", argv), threads_kept(),
           tagged_console(lambda: export_log_names(args, manifest_test_cases))):
         return _main(args, argv)
 
@@ -3038,12 +3048,13 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         print(f"error: {where}{exc.strerror or exc}{state}\n  fix: {fix}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         sys.stdout.flush()
         print("\n[export] interrupted: the submission CSV and the files beside it are replaced "
               "together, once all are written, so --out is either complete or as it was before; "
               "rerun the same command to grade the images", file=sys.stderr)
-        return 130
+        return interrupt_exit_code()
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_command(main)

@@ -69,7 +69,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from drac_ssl.exit_codes import INTERRUPTED  # stdlib only
+from drac_ssl.starting import interrupt_exit_code  # stdlib only
 
 __all__ = ["CONSOLE_WORDS", "KEY_ENV", "KEY_FORMS", "KEY_MIN_BITS", "KEY_MIN_DISTINCT", "LOG_NAMES", "PACKAGE_WORDS", "TAG_HEX", "NameTagger", "csv_first_column",
            "byte_filter_encoding", "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "package_words_only", "path_names", "said_forms",
@@ -513,10 +513,10 @@ def tagged_console(names: Iterable[str] | Callable[[], Iterable[str] | None] | N
     the names in its messages untagged, is printed here, tagged, and ``SystemExit`` raised
     instead with Python's exit code (:func:`_say_tagged`): an unexpected exception (a bug: its
     traceback, exit 1), a Ctrl-C (``KeyboardInterrupt``, raised perhaps while another exception
-    was handled: the traceback of both, exit :data:`drac_ssl.exit_codes.INTERRUPTED`, 130), a
+    was handled: the traceback of both, exit 130, 143 for a SIGTERM: :func:`drac_ssl.starting.interrupt_exit_code`), a
     ``SystemExit`` with a message (the message, exit 1). A ``SystemExit`` with an integer code
     or None passes as it is (Python prints nothing for it). Ctrl-C while the names are gathered:
-    one line, exit 130."""
+    one line, exit 130 (143 for a SIGTERM)."""
     try:
         if callable(names):
             names = names()
@@ -535,7 +535,7 @@ def tagged_console(names: Iterable[str] | Callable[[], Iterable[str] | None] | N
         if isinstance(exc, KeyboardInterrupt):
             print("error: --log-names tag: interrupted while the file names to hide were gathered; "
                   "nothing was done", file=sys.stderr)
-            raise SystemExit(INTERRUPTED) from None
+            raise SystemExit(interrupt_exit_code()) from None  # 130 Ctrl-C, 143 SIGTERM
         frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
         print(f"error: --log-names tag: the file names to hide could not be gathered "
@@ -570,10 +570,10 @@ def _passes(exc: BaseException) -> bool:
 def _say_tagged(exc: BaseException) -> int:
     """Print on the (tagged) ``sys.stderr`` what Python would print for ``exc`` leaving the
     program: a ``SystemExit``'s message, or the traceback, with the exceptions it was raised
-    while handling; return the exit code: :data:`INTERRUPTED` for Ctrl-C
-    (``KeyboardInterrupt``), 1 otherwise, as Python's. A second Ctrl-C while printing stops the
-    printing (nothing is printed untagged) and exits 130."""
-    code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
+    while handling; return the exit code: 130 for Ctrl-C (``KeyboardInterrupt``), 143 for a
+    SIGTERM (:func:`drac_ssl.starting.interrupt_exit_code`), 1 otherwise, as Python's. A second Ctrl-C while printing stops the
+    printing (nothing is printed untagged) and exits 130 (143)."""
+    code = interrupt_exit_code() if isinstance(exc, KeyboardInterrupt) else 1
     try:
         if isinstance(exc, SystemExit):
             print(exc.code, file=sys.stderr)
@@ -581,7 +581,7 @@ def _say_tagged(exc: BaseException) -> int:
             traceback.print_exception(exc)
         sys.stderr.flush()
     except KeyboardInterrupt:
-        return INTERRUPTED
+        return interrupt_exit_code()
     return code
 
 

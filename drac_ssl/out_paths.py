@@ -38,6 +38,7 @@ import csv
 import fnmatch
 import json
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -211,8 +212,30 @@ def _free_name(path: Path) -> Path:
 
 def _above(folder: Path, name: str) -> Path:
     """``name`` in the folder above ``folder``, spelled as ``folder`` is (``data/new3`` ->
-    ``data/NAME``, ``.`` -> ``../NAME``)."""
-    return Path(os.path.normpath(os.path.join(folder, os.pardir, name)))
+    ``data/NAME``, ``.`` -> ``../NAME``); where that folder is the file system's root or one
+    this user cannot write (``/test`` -> ``/NAME`` before: a CLI review), :func:`_writable_place`
+    offers the current folder or the home folder instead, outside ``folder``."""
+    return _writable_place(Path(os.path.normpath(os.path.join(folder, os.pardir, name))), avoid=folder)
+
+
+def _writable_place(path: Path, avoid: Path | None = None) -> Path:
+    """``path`` for a fix to suggest, when its folder is no file system root (``/``) and this
+    user may write there; else ``path.name`` in the current folder, else in the home folder,
+    else in the temporary folder (:func:`tempfile.gettempdir`, one Python could write: a
+    current folder of mode 555 with ``HOME=/nonexistent`` offered a folder of root's, a
+    review), the first that is not inside ``avoid`` (the image or bundle folder it must stay
+    out of); ``path`` when none is."""
+    try:
+        temporary = [Path(tempfile.gettempdir()) / path.name]
+    except OSError:  # FileNotFoundError: no temporary folder this user can write
+        temporary = []
+    for candidate in (path, Path(path.name), Path.home() / path.name, *temporary):
+        parent = Path(os.path.abspath(candidate.parent))
+        if parent == Path(parent.anchor) or not os.access(parent, os.W_OK):
+            continue
+        if avoid is None or not _inside(candidate, avoid):
+            return candidate
+    return path
 
 
 def _run_of(run: str | os.PathLike[str] | None) -> tuple[Path | None, Path | None]:
@@ -262,7 +285,7 @@ def export_out_problem(out: str | os.PathLike[str], run: str | os.PathLike[str] 
     p = Path(out)
     example = "submission.csv"
     run_dir, bundle_dir = _run_of(run)
-    place = (run_dir.parent / f"{run_dir.name}_{example}") if run_dir is not None else Path(example)
+    place = _writable_place(run_dir.parent / f"{run_dir.name}_{example}") if run_dir is not None else Path(example)
     if images:
         folder = Path(images)
         if folder.is_file() and _resolved(folder) == _resolved(p):

@@ -67,7 +67,7 @@ from drac_ssl.config import (
     with_former_defaults,
 )
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
-from drac_ssl.exit_codes import INTERRUPTED, RUN_BUSY
+from drac_ssl.exit_codes import RUN_BUSY
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
@@ -161,7 +161,14 @@ from drac_ssl.runtime import code_at, code_known, code_words, known_commit, same
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.selection import recorded_selection
 from drac_ssl.stage_settings import edited_config_words
-from drac_ssl.starting import python_command, started
+from drac_ssl.starting import (
+    hold_signals_if_command,
+    interrupt_exit_code,
+    python_command,
+    run_command,
+    sigterm_as_ctrl_c,
+    started,
+)
 from drac_ssl.submission import class_rule_setting_words
 from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_first_try
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
@@ -3468,6 +3475,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_dir = Path(report_parser().parse_args(argv).run)
     except SystemExit as exc:  # --help (0), or a usage error argparse has already printed (2)
         return int(exc.code or 0)
+    with sigterm_as_ctrl_c():  # SIGTERM (kill, a scheduler's limit) stops as Ctrl-C does: exit 143
+        return _report_command(run_dir, argv)
+
+
+def _report_command(run_dir: Path, argv: Sequence[str] | None) -> int:
+    """:func:`main` after parsing, SIGTERM turned into Ctrl-C."""
     try:
         # not a run folder (runs/, a data folder) or a file (RUN/config.yaml): refused, nothing written
         # (runs/report.md was written, exit 0: a CLI review), in compare's words
@@ -3501,11 +3514,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # another account's run folder (mode 0700), a failing disk: not a traceback
         print(f"error: {unreadable_words(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback (it also exited 130, by SIGINT)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: one line, not a traceback; 130 or 143
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         sys.stdout.flush()
         print("\n[report] interrupted: report.md is as it was (it is written whole, last; figures "
               "under report/ may be redrawn already); rerun the same command to write it", file=sys.stderr)
-        return INTERRUPTED
+        return interrupt_exit_code()
 
 
 def _edited_config(run_dir: Path) -> str:
@@ -3538,4 +3552,4 @@ def _write_logged(run_dir: Path, in_run: bool) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_command(main)

@@ -718,8 +718,12 @@ def run_folder_problem(path: str | os.PathLike[str], flag: str = "RUN",
     if any((p / name).is_file() for name in records):
         return ""
     inside = sorted(q.name for q in p.iterdir() if os.path.isfile(q / "config.yaml"))  # closed ones left out
+    # RUN/bundle, RUN/finetune: the run folder is the one above (a CLI review: "pass a run folder")
+    above = Path(os.path.abspath(p)).parent  # '..' resolved: RUN/bundle/sub's '..' is in RUN
     held = (f"it holds run folders ({', '.join(inside[:5])}{' ...' if len(inside) > 5 else ''}): pass "
-            f"one, e.g. {shlex.quote(str(p / inside[0]))}" if inside else "pass a run folder (runs/<run.name>)")
+            f"one, e.g. {shlex.quote(str(p / inside[0]))}" if inside else
+            f"pass the run folder it is in, {shlex.quote(str(p.parent if p.name not in ('', '.', '..') else above))}"
+            if any((above / name).is_file() for name in records) else "pass a run folder (runs/<run.name>)")
     names = records[0] if len(records) == 1 else f"{', '.join(records[:-1])} or {records[-1]}"
     return f"{p}: not a run folder of python -m drac_ssl.train (no {names} there).\n  fix: {held}"
 

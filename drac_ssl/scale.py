@@ -284,13 +284,17 @@ def grades_count(word: str) -> int:
     3, ``icdr`` -> 5, any case), which a user types there as the ingest's ``--grades`` takes it
     (a review: ``--grades drac`` said only "invalid int value: 'drac'"). Anything else is a
     usage error naming the flag and what it takes. A scale's name gives a :class:`GradeCount`
-    that remembers it."""
+    that remembers it. A comma list of two or more names, as the ingest's ``--grades`` takes
+    them (``"Normal,NPDR,PDR"``, ``"[No DR, Mild, ...]"``), gives their count."""
     counts = ", ".join(f"{len(grades)} for {name.upper()}" for name, grades in GRADE_SCALES.items())
     takes = f"--grades takes the number of grades K here ({counts}; the names {', '.join(GRADE_SCALES)} too)"
     if word.strip().lower() in GRADE_SCALES:
         count = GradeCount(len(GRADE_SCALES[word.strip().lower()]))
         count.scale = word.strip().lower()  # said back as typed (grades_scale_from)
         return count
+    names = [n.strip() for n in word.strip().strip("[]").split(",")]
+    if len(names) >= 2 and all(names):  # the ingest's --grades "Normal,NPDR,PDR": their count (a CLI review)
+        return len(names)
     try:
         count = ascii_int("--grades")(word)  # its own error for non-ASCII digits
     except ValueError:

@@ -231,7 +231,7 @@ from drac_ssl.metrics import (
 from drac_ssl.name_tags import csv_first_column
 from drac_ssl.oof import ci_resampling
 from drac_ssl.scale import default_grade_names, grades_scale_from
-from drac_ssl.starting import interpreter_word, python_command, started
+from drac_ssl.starting import interpreter_word, interrupt_exit_code, python_command, started
 from drac_ssl.submission import (
     SubmissionRows,
     is_referable_header,
@@ -2915,7 +2915,7 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return 2
     except KeyboardInterrupt:
         print("\n[export] interrupted: nothing was scored or written", file=sys.stderr)
-        return 130
+        return interrupt_exit_code()  # 143 on SIGTERM (export's main turns it into Ctrl-C)
     run_problem = ""
     prefixes: dict[Path, str | None] = {}  # each graded file hashed once, for both checks
     decoded: dict[Path, str | None] = {}  # and decoded at most once

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
 import os
 import random
@@ -40,6 +41,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, ModuleType
+from typing import Any, NoReturn
 
 _PROG: list[str] = []  # the command whose handler is installed (empty: none)
 
@@ -159,8 +161,13 @@ def interrupts_deferred() -> Iterator[None]:
 
 def _sigterm_interrupts(signum: int, frame: object) -> None:
     """SIGTERM handler of :func:`sigterm_as_ctrl_c`: KeyboardInterrupt, the SIGTERM remembered
-    for :func:`interrupt_exit_code`."""
+    for :func:`interrupt_exit_code`. In the command's own process (:func:`run_command`) further
+    SIGTERMs are ignored from here on: one arriving while the stack unwinds, before the
+    command's ``except KeyboardInterrupt`` holds them (:func:`hold_signals_if_command`), cannot
+    raise a second KeyboardInterrupt outside it (a traceback, exit -2)."""
     _TERMINATED[:] = [True]
+    if _OWN_PROCESS:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -236,6 +243,33 @@ def exit_on_signal(code: int) -> None:
 
     signal.signal(signal.SIGINT, leave)
     signal.signal(signal.SIGTERM, leave)
+
+
+_OWN_PROCESS: list[bool] = []  # run_command runs main(): the process is the command's own
+
+
+def hold_signals_if_command() -> None:
+    """:func:`hold_signals_for_exit` where the process is the command's own (its
+    ``python -m`` entry runs ``main()`` through :func:`run_command`): called first in a
+    command's ``except KeyboardInterrupt``, so that a second Ctrl-C or SIGTERM (a scheduler's
+    SIGTERM 20 ms after the first, a review) cannot cut its "interrupted" line nor kill the
+    process by the signal (exit -15 / -2 instead of 143 / 130). A ``main()`` called from
+    Python (a notebook, a test) keeps its caller's handlers: nothing is changed there."""
+    if _OWN_PROCESS:
+        hold_signals_for_exit()
+
+
+def run_command(main: Callable[[], int]) -> NoReturn:
+    """A command's ``if __name__ == "__main__":`` entry (export, compare, report,
+    ``data_prep``): run ``main()`` as the command's own process (:func:`hold_signals_if_command`
+    holds further signals once it is interrupted), then exit with its code; in the
+    interpreter's teardown a Ctrl-C or SIGTERM leaves with that code (:func:`exit_on_signal`),
+    as train's does, instead of killing the process by the signal (a review: a SIGTERM just
+    after a finished export exited -15)."""
+    _OWN_PROCESS[:] = [True]
+    code = main()
+    exit_on_signal(code)
+    sys.exit(code)
 
 
 def ignore_stop_signals_in_worker(worker_id: int | None = None) -> None:
@@ -431,6 +465,118 @@ def add_version_option(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--version", action="version", version=version_words(),
                         help="print the drac_ssl version and exit")
     return parser
+
+
+OPTIONS_ELSEWHERE: dict[str, tuple[str, ...]] = {
+    "--referable-from": ("--labels-referable-from",),  # export --score's name
+    "--run-dir": ("--runs-dir", "--bundle"),  # umm's; the app's names
+    "--runs-dir": ("--run-dir",),
+    "--output": ("--out",),
+    "--out-dir": ("--out",),
+    "--run": ("--bundle",),  # the app takes a run folder as --bundle
+}
+"""An option another command (or another tool) names so, and this command's option(s) for
+it: offered by :class:`CommandParser` when the command has it. A positional argument (``RUN``)
+typed as an option (``--run R``) is said apart, for every command."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of every drac_ssl command (train, umm, export, compare, report, submission,
+    data_prep, the app's): options are written in full (``allow_abbrev`` False: a prefix is
+    refused, never guessed), and an unrecognised option is refused with what the user may have
+    meant (a CLI review: only train and umm said anything): this command's options close to it
+    (:func:`difflib.get_close_matches`), its option for another command's name
+    (:data:`OPTIONS_ELSEWHERE`: ``--referable-from`` -> ``--labels-referable-from``), and, for a
+    positional argument typed as an option (``report --run R``), that it takes no option name.
+    A sub-command's own options are looked in (``python -m data_prep ingest --rot``), and the
+    sub-command's usage is printed. Standard library only (the app and data_prep use it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:  # type: ignore[override]
+        self._typed = [str(a) for a in (sys.argv[1:] if args is None else args)]  # for error()
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        """argparse's error; a missing required argument (``phantom --output DIR``: "required:
+        --out") says what the unknown options typed may have meant, as an unrecognised one."""
+        if message.startswith("the following arguments are required"):
+            known = {o for a in self._actions for o in a.option_strings}
+            message += self.unrecognized_fix([w for w in getattr(self, "_typed", [])
+                                              if w.startswith("--") and w.partition("=")[0] not in known])
+        super().error(message)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
+        parsed, extras = self.parse_known_args(argv, namespace)
+        if extras:
+            self.refuse_unrecognized(extras, parsed)
+        return parsed
+
+    def parse_intermixed_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
+        parsed, extras = self.parse_known_intermixed_args(argv, namespace)
+        if extras:
+            self.refuse_unrecognized(extras, parsed)
+        return parsed
+
+    def refuse_unrecognized(self, extras: list[str], parsed: argparse.Namespace, more: str = "") -> None:
+        """argparse's ``unrecognized arguments`` error (exit 2), with :meth:`unrecognized_fix`
+        and ``more`` (lines of the caller's) after it, from the sub-command's parser when one
+        was chosen."""
+        parser = self.chosen_parser(parsed)
+        parser.error(f"unrecognized arguments: {' '.join(extras)}{parser.unrecognized_fix(extras)}{more}")
+
+    def chosen_parser(self, parsed: argparse.Namespace) -> CommandParser:
+        """The parser of the sub-command ``parsed`` chose (``data_prep ingest``), else self."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(getattr(parsed, action.dest, None) or "")
+                if isinstance(chosen, CommandParser):
+                    return chosen.chosen_parser(parsed)
+        return self
+
+    def unrecognized_fix(self, extras: list[str]) -> str:
+        """Lines (each ``\n  WORD: ...``) saying what each unrecognised option of ``extras``
+        may have meant among this parser's arguments; "" when nothing is close."""
+        action_of = {o: a for a in self._actions for o in a.option_strings
+                     if o.startswith("--") and a.help != argparse.SUPPRESS and o not in ("--help", "--version")}
+        options = list(action_of)
+        positionals = [a for a in self._actions if not a.option_strings and a.dest != argparse.SUPPRESS
+                       and not isinstance(a, argparse._SubParsersAction)]
+        lines = []
+        for word in extras:
+            if not word.startswith("--") or word == "--":
+                continue
+            name = word.partition("=")[0]
+            bare = name[2:].replace("-", "_")
+            positional = next((a for a in positionals if bare in (a.dest, a.dest.rstrip("s"),
+                                                                  str(a.metavar or "").lower())), None)
+            if positional is not None:
+                meta = positional.metavar if isinstance(positional.metavar, str) else positional.dest.upper()
+                lines.append(f"{name}: {meta} is given without an option name: drop {name}")
+                continue
+            meant: list[str] = []  # one name per option (--labels-referable-from, not its alias too)
+            for option in (*[o for o in OPTIONS_ELSEWHERE.get(name, ()) if o in options],
+                           *_closest(name, options)):
+                if all(action_of[option] is not action_of[m] for m in meant):
+                    meant.append(option)
+            if meant:
+                lines.append(f"{name}: did you mean {' or '.join(meant)}?")
+        return "".join(f"\n  {line}" for line in lines)
+
+
+def _closest(word: str, options: list[str]) -> list[str]:
+    """Up to 3 of ``options`` close to ``word`` (difflib's ratio at least 0.7), those nearly as
+    close as the closest (within 0.1): ``--outt`` is told ``--out`` alone, not ``--out or
+    --tta`` (a review), and two as close are both said."""
+    close = difflib.get_close_matches(word, options, n=3, cutoff=0.7)
+    if not close:
+        return []
+    best = difflib.SequenceMatcher(None, word, close[0]).ratio()
+    return [o for o in close if difflib.SequenceMatcher(None, word, o).ratio() >= best - 0.1]
 
 
 @contextlib.contextmanager

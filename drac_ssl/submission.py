@@ -24,7 +24,6 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
 
     quiet_while_starting("submission")
 
-import argparse
 import csv
 import io
 import math
@@ -64,6 +63,7 @@ from drac_ssl.scale import (
     submission_columns,
 )
 from drac_ssl.starting import (
+    CommandParser,
     add_version_option,
     python_command,
     started,
@@ -2486,7 +2486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SystemExit, after its usage message.
     """
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    parser = argparse.ArgumentParser(allow_abbrev=False,  # a prefix is refused, never guessed
+    parser = CommandParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=python_command("drac_ssl.submission"),
         description="Check a submission CSV (DRAC 2022 Task 3: case,class,P0,P1,P2; K grades: "
                     "case,class,P0..P{K-1}).",

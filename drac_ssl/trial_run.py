@@ -185,13 +185,19 @@ def first_try_overrides(config: Any = None, cached: Sequence[int] = ()) -> list[
 def first_try_help() -> str:
     """The ``--help`` text of ``--first-try``: what it sets, what it is for, that its figures
     mean nothing and that the user's overrides win."""
+    from drac_ssl.config import PHANTOM_PNG_MIB_ESTIMATE, DataConfig  # PyYAML only
+
     sizes = ", ".join(FIRST_TRY_SIZES)
+    images = DataConfig.phantom_n_train + DataConfig.phantom_n_test
     return ("the tiny first try, on top of any config (-c NAME): minutes on a CPU, it checks your data, "
             "the layout and every stage (ingest, pretraining, UMM, fine-tuning, export) and leaves a run "
             "folder to read; its figures mean nothing (report.md says it is a trial run). It sets "
             + " ".join(FIRST_TRY) + f" before your own overrides: a section.key=value you type wins. Its "
             f"sizes ({sizes}) only ever make images smaller: where the config's own is no larger "
-            "(-c retinamnist's 28 px) it is kept")
+            "(-c retinamnist's 28 px) it is kept. Without data.root (the default config) it runs on the "
+            f"phantom set, which it first generates ({images} synthetic images, about "
+            f"{images * PHANTOM_PNG_MIB_ESTIMATE / 1024:.2f} GiB) into ./data/phantom under the current "
+            "folder, once: later runs reuse it; add data.root=YOUR_IMAGES to try your own data instead")
 
 
 def first_try_words(record: Any) -> str:
