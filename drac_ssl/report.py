@@ -1386,9 +1386,12 @@ def rule_below_argmax_words(rules: dict[str, Any], decision: str, kappa: str = "
     kappa out of fold than ``argmax`` on the same cross-fitted probabilities (metrics.json's
     ``decision_rules``, each rule's ``qwk``; ``kappa`` its name); '' otherwise (a CLAIM review:
     0.740 against 0.754, and the report said nothing). The run records each rule's own CI (the
-    table above), no paired CI of their difference, and the sentence says so."""
+    table above), no paired CI of their difference, and the sentence says so. '' too where the
+    rule did not give the grades: its record's ``selected`` is False, or a referral cut
+    (:data:`drac_ssl.metrics.REFERRAL_RULE`, ``finetune.referral_target``) gave them."""
     chosen, argmax = rules.get(decision), rules.get("argmax")
-    if decision == "argmax" or not isinstance(chosen, dict) or not isinstance(argmax, dict):
+    if (decision == "argmax" or not isinstance(chosen, dict) or not isinstance(argmax, dict)
+            or chosen.get("selected") is False or REFERRAL_RULE in rules):
         return ""
     a, b = finite_number(chosen.get("qwk")), finite_number(argmax.get("qwk"))
     if a is None or b is None or a >= b:
@@ -1561,7 +1564,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                                   else _rule_label(rule, r), figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                                   figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
-        below = rule_below_argmax_words(rules, decision, KAPPA_TWO_GRADES if len(names) == 2 else "QWK")
+        below = rule_below_argmax_words(rules, decision, kappa_name(len(names), short=True))
         lines += [below, ""] if below else []
     deployed = read_json(vdir / "calibration.json")  # its fitted_on: the images the final fit saw
     fitted_on = deployed.get("fitted_on") if isinstance(deployed, dict) else None

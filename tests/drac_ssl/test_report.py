@@ -1855,6 +1855,22 @@ def test_an_exported_rule_scoring_below_argmax_is_said() -> None:
     assert rule_below_argmax_words(rules, "argmax") == ""
 
 
+def test_a_rule_that_did_not_give_the_grades_is_not_called_the_selected_one() -> None:
+    """Review of claim_fx F2: with a referral cut giving the grades (finetune.referral_target)
+    or the rule's record not selected, thresholds were still called "the selected rule"."""
+    from drac_ssl.metrics import REFERRAL_RULE
+    from drac_ssl.report import rule_below_argmax_words
+
+    rules = {"argmax": {"qwk": 0.754, "selected": False}, "thresholds": {"qwk": 0.740, "selected": False}}
+    assert rule_below_argmax_words(rules, "thresholds") == ""
+    referral = {"argmax": {"qwk": 0.754, "selected": False}, "thresholds": {"qwk": 0.740},
+                REFERRAL_RULE: {"qwk": 0.700, "selected": True}}
+    assert rule_below_argmax_words(referral, "thresholds") == ""
+    said = rule_below_argmax_words({**rules, "thresholds": {"qwk": 0.740, "selected": True}}, "thresholds",
+                                   "Cohen's kappa")
+    assert "(tuned for Cohen's kappa)" in said and "((" not in said, said
+
+
 def test_the_configuration_table_gives_the_run_and_fold_seeds(tmp_path: Path) -> None:
     """CLAIM review F8: report.md's Configuration table omitted run.seed and data.fold_seed."""
     import yaml
