@@ -1032,7 +1032,8 @@ def _check_stated_data(c: _Findings, cfg: Config, run_dir: Path, stages: list[st
     finished run ran (:func:`drac_ssl.train._run_in_folder`), and report.md and the bundle's card
     say its words, so the new text was dropped without a word (a CLAIM review). The fix says how to
     record it: edit that file, then rewrite report.md and rebuild the bundle as the export stage
-    does (with the card's out-of-fold calibration figures)."""
+    does (with the card's out-of-fold calibration figures). Only a text given now is warned
+    about: an empty one is the default, what a plain rerun of the run folder has, not a new text."""
     saved = run_dir / "config.yaml"
     if stages or not saved.is_file():  # a stage runs: config.yaml is written with the new text
         return
@@ -1046,7 +1047,7 @@ def _check_stated_data(c: _Findings, cfg: Config, run_dir: Path, stages: list[st
     now = stated_data(dataclasses.asdict(cfg.data))
     run = shlex.quote(str(run_dir))
     for key, _ in STATED_DATA_SETTINGS:
-        if before.get(key) == now.get(key):
+        if key not in now or before.get(key) == now[key]:  # nothing given now: not a change
             continue
         was = repr(before[key]) if key in before else "not stated"
         c.warning(f"data.{key}", f"differs from {saved} ({was}) and is not recorded: a finished run's "

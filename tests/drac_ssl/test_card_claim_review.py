@@ -142,3 +142,21 @@ def test_a_stated_data_fact_given_to_a_finished_run_is_said_not_recorded(tmp_pat
     assert f"build_bundle('{run}', oof_calibration=oof_calibration_of('{run}'))" in said.fix
     assert "data.collection_dates" not in found  # the same (empty) as recorded: nothing said
     assert "data.description" not in {f.setting for f in preflight.check(cfg, run, stages=["export"])}  # recorded
+
+
+def test_a_plain_rerun_of_a_run_with_stated_data_warns_of_nothing(tmp_path: Path) -> None:
+    """Review of claim_fx F3: a rerun of a finished run made with data.description=X, nothing
+    typed, warned "data.description='' (the default): differs from ...": the default is no
+    new text."""
+    import yaml
+
+    from drac_ssl import preflight
+    from drac_ssl.config import load_config
+    from tests.helpers.fake_ingest import make_finished_run
+
+    run = make_finished_run(tmp_path / "runs" / "base")
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved.setdefault("data", {})["description"] = "one clinic, 2019"
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    cfg = load_config(run / "config.yaml", ["data.description="])
+    assert "data.description" not in {f.setting for f in preflight.check(cfg, run)}
