@@ -1027,7 +1027,7 @@ def _check_rerun_settings(c: _Findings, cfg: Config, run_dir: Path, stages: list
 
 def _check_stated_data(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
     """A warning for each of ``data.description``, ``data.collection_dates`` and
-    ``data.reference_standard`` (:data:`drac_ssl.grading.model_card.STATED_DATA_SETTINGS`) that
+    ``data.reference_standard`` (:data:`drac_ssl.config.STATED_DATA_SETTINGS`) that
     differs from the run folder's ``config.yaml`` when no stage runs: that file is kept as the
     finished run ran (:func:`drac_ssl.train._run_in_folder`), and report.md and the bundle's card
     say its words, so the new text was dropped without a word (a CLAIM review). The fix says how to
@@ -1040,13 +1040,11 @@ def _check_stated_data(c: _Findings, cfg: Config, run_dir: Path, stages: list[st
     written = config_module.read_saved_config(run_dir)
     if not written:
         return
-    from drac_ssl.grading.model_card import STATED_DATA_SETTINGS, stated_data
-
     old = saved_settings(written)
-    before = stated_data(old.get("data"))
-    now = stated_data(dataclasses.asdict(cfg.data))
+    before = config_module.stated_data(old.get("data"))
+    now = config_module.stated_data(dataclasses.asdict(cfg.data))
     run = shlex.quote(str(run_dir))
-    for key, _ in STATED_DATA_SETTINGS:
+    for key, _ in config_module.STATED_DATA_SETTINGS:
         if key not in now or before.get(key) == now[key]:  # nothing given now: not a change
             continue
         was = repr(before[key]) if key in before else "not stated"

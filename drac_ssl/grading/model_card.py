@@ -18,7 +18,7 @@ from data_prep.labels import id_words
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.challenge import drac_scale, leaderboard_words
-from drac_ssl.config import layout_name, variant_keep
+from drac_ssl.config import STATED_DATA_SETTINGS, layout_name, stated_data, variant_keep  # noqa: F401 (re-exported)
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
@@ -894,24 +894,6 @@ NEAR_DUPLICATES_OFF_WORDS = ("near copies across folds, or of a test image among
                              "data.near_duplicate_mse=1e-4 turns it on)")
 """What the report and the card add to the folds' sentence when the ingest's near-duplicate
 check was off (:data:`data_prep.ingest.NEAR_DUPLICATES_OFF`, the ingest's console line)."""
-
-
-STATED_DATA_SETTINGS = (("description", "description"), ("collection_dates", "collection dates"),
-                        ("reference_standard", "reference standard (how the grades were given)"))
-"""The data facts a user states in settings (``data.<key>``, label), said by report.md and the
-model card ("not stated" when empty; CLAIM 2024 and TRIPOD+AI ask for them): no stage reads them."""
-
-
-def stated_data(config_data: Any) -> dict[str, str]:
-    """The :data:`STATED_DATA_SETTINGS` a run's ``config.yaml`` ``data`` section (``config_data``)
-    states: ``{key: text}``, an empty or absent one left out; {} for anything but a mapping.
-    Each text is one line, its whitespace collapsed (``" ".join(text.split())``): a YAML block
-    scalar's line breaks would otherwise start headings (``## ...``) and tables (``| a |``) in
-    report.md and the card, both of which say it as one list item."""
-    if not isinstance(config_data, dict):
-        return {}
-    return {key: " ".join(config_data[key].split()) for key, _ in STATED_DATA_SETTINGS
-            if isinstance(config_data.get(key), str) and config_data[key].strip()}
 
 
 def stated_data_lines(stated: Any) -> list[str]:

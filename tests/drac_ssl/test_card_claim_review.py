@@ -104,7 +104,7 @@ def test_the_card_says_the_stated_data_facts_or_not_stated(meta: dict[str, Any])
     card = _card(meta, stated=stated)
     assert "- description (data.description): UW-OCTA, one hospital" in card
     assert "- collection dates (data.collection_dates): not stated" in card
-    assert "- reference standard (how the grades were given) (data.reference_standard): not stated" in card
+    assert "- reference standard, how the grades were given (data.reference_standard): not stated" in card
 
 
 def test_a_stated_data_fact_over_several_lines_stays_one_list_item(meta: dict[str, Any]) -> None:
@@ -160,3 +160,22 @@ def test_a_plain_rerun_of_a_run_with_stated_data_warns_of_nothing(tmp_path: Path
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
     cfg = load_config(run / "config.yaml", ["data.description="])
     assert "data.description" not in {f.setting for f in preflight.check(cfg, run)}
+
+
+def test_the_stated_data_check_loads_no_torch(tmp_path: Path) -> None:
+    """Review of claim_fx F4: the preflight's stated-data check imported the model card's
+    module, and with it torch, for three setting names (now in drac_ssl.config)."""
+    import subprocess
+    import sys
+
+    from drac_ssl.config import Config, save_config
+
+    save_config(Config(), tmp_path / "config.yaml")
+    code = ("import sys; from pathlib import Path; from drac_ssl import preflight; "
+            "from drac_ssl.config import load_config; "
+            f"run = Path({str(tmp_path)!r}); cfg = load_config(run / 'config.yaml', ['data.description=x']); "
+            "c = preflight._Findings(cfg, None); preflight._check_stated_data(c, cfg, run, []); "
+            "assert c.items, 'no warning'; print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False", done.stdout

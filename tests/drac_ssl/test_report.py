@@ -1923,7 +1923,7 @@ def test_the_data_section_says_the_stated_description_dates_and_reference_standa
     lines = _data_section(tmp_path / "run")
     assert "- description (data.description): adults with diabetes, one clinic" in lines
     assert "- collection dates (data.collection_dates): 2019-03 to 2021-06" in lines
-    assert "- reference standard (how the grades were given) (data.reference_standard): not stated" in lines
+    assert "- reference standard, how the grades were given (data.reference_standard): not stated" in lines
 
 
 def test_a_stated_data_fact_over_several_lines_injects_no_heading_or_table(tmp_path: Path) -> None:
@@ -1941,7 +1941,7 @@ def test_a_stated_data_fact_over_several_lines_injects_no_heading_or_table(tmp_p
         "data:\n  reference_standard: |\n    two graders\n    ## Injected heading\n    | a | b |\n")
     text = "\n".join(_data_section(tmp_path / "run"))
     assert "\n## Injected heading" not in text and "\n| a | b |" not in text, text
-    assert ("- reference standard (how the grades were given) (data.reference_standard): "
+    assert ("- reference standard, how the grades were given (data.reference_standard): "
             "two graders ## Injected heading | a | b |") in text.splitlines()
 
 
