@@ -49,10 +49,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
 from drac_ssl import __version__
+from drac_ssl.config import read_saved_config
 from drac_ssl.devices import DEVICE_TYPES, cuda_shortfall
 from drac_ssl.grading.bundle_folder import INPUT_SIDES, BundleError, bundle_folder
 from drac_ssl.grading.demo import demo_card, demo_run_note, demo_run_seed  # stdlib only
@@ -976,14 +976,13 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
     def read(name: str) -> dict[str, Any]:
         try:
-            data = (yaml.safe_load if name.endswith(".yaml") else json.loads)(
-                (run_dir / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError, yaml.YAMLError):
+            data = json.loads((run_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
 
     env = read("environment.json")
-    seed = (read("config.yaml").get("run") or {}).get("seed")
+    seed = (read_saved_config(run_dir).get("run") or {}).get("seed")
     finetune = (read_stages_record(run_dir).get("finetune") or {}).get("code")
     ingest = read("data/ingest_summary.json")
     labels = ((ingest.get("source_files") or {}).get("labels_csv") or {}) if isinstance(
@@ -1110,11 +1109,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                           f"finetune stage")
     data = data_provenance(run_dir / "data", class_names)
     # the data facts the user stated (data.description, ...), for the card; absent: none stated
-    try:
-        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        config = None
-    if stated := stated_data((config or {}).get("data") if isinstance(config, dict) else None):
+    if stated := stated_data(read_saved_config(run_dir).get("data")):
         data["stated"] = stated
     source_meta: dict[str, Any] = {}
     if variant in VARIANT_STAGE:
