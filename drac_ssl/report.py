@@ -137,7 +137,7 @@ from drac_ssl.metrics import (
     threshold_band_warning,
     two_grade_summary,
 )
-from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
+from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, oof_units, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc, roc_curves
 from drac_ssl.run_files import files_section
 from drac_ssl.run_state import (
@@ -1733,57 +1733,11 @@ def site_figures(grades: Any, probs: Any, pred: Any, sites: Sequence[str], n_boo
     return out
 
 
-def _site_units(run_dir: Path, vdir: Path, ids: Sequence[str]) -> tuple[list[str] | None, str]:
-    """The bootstrap units of the images ``ids`` (``oof.csv``'s order) as the pooled CI resamples
-    them (:func:`drac_ssl.oof.patient_groups` of ``run_dir``'s manifest rows: patients, near
-    twins joined when the ingest kept them together), and what they are (:func:`_unit_words` of
-    :func:`drac_ssl.oof.ci_resampling`: ``images``, ``patients``, ``patients and near-twin
-    groups``, ``sites`` for a leave-one-site-out ingest); when the manifest cannot be read or
-    lacks an image, ``oof.csv``'s own ``patient`` column, each cell its
-    :func:`drac_ssl.manifest.resampling_unit` (an image without a patient its own unit, not
-    one unit with every other blank)."""
-    from drac_ssl.oof import (
-        PATIENT_COLUMN,
-        ci_resampling,
-        patient_groups,
-        read_oof_column,
-        sites_as_patients,
-    )
-
-    try:
-        rows = labelled_rows(read_manifest(run_dir / "data" / "manifest.csv", ("id", "grade", "split", "fold")))
-    except (OSError, ValueError, ManifestError):
-        rows = []
-    known = {str(r["id"]) for r in rows}
-    if rows and all(i in known for i in ids):
-        groups = patient_groups(rows)
-        if groups is None:
-            return None, "images"
-        unit_of = dict(zip((str(r["id"]) for r in rows), groups, strict=True))
-        units = [unit_of[i] for i in ids]
-        return units, _unit_words(ci_resampling(units, len(ids), sites=sites_as_patients(rows)))
-    patients = read_oof_column(vdir / OOF_FILE, PATIENT_COLUMN)
-    if patients is None or len(patients) != len(ids) or not any(p.strip() for p in patients):
-        return None, "images"
-    units = [resampling_unit(p.strip(), i) for p, i in zip(patients, ids, strict=True)]
-    return units, _unit_words(ci_resampling(units, len(ids)))
-
-
-def _unit_words(resampling: dict[str, Any]) -> str:
-    """What a :func:`drac_ssl.oof.ci_resampling` record's units are, for report.md's CI lines:
-    ``images``, ``patients``, ``patients and near-twin groups`` or ``sites`` (its ``ci_unit``:
-    leave-one-site-out, each patient a site)."""
-    if resampling.get("ci_unit") == "site":
-        return "sites"
-    return {"images": "images", "groups": "patients and near-twin groups"}.get(
-        str(resampling.get("ci_resamples")), "patients")
-
-
 def oof_calibration_record(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any]) -> dict[str, Any] | None:
     """How well a variant's out-of-fold probabilities are calibrated: :func:`drac_ssl.scoring.calibration_measures`
     (the Brier score with its percentile bootstrap 95% CI and the ECE beside a perfectly
     calibrated model's, as ``--score`` gives them for a submission) of ``oof.csv``'s cross-fitted probabilities ``oof.probs`` ``(n, K)``
-    against ``oof.grades``, resampling the units the pooled CIs resample (:func:`_site_units`:
+    against ``oof.grades``, resampling the units the pooled CIs resample (:func:`drac_ssl.oof.oof_units`:
     images, or patients) with ``metrics``' ``n_boot`` and ``seed``; beside them the reference
     (``reference_brier``): the Brier score of a constant prediction of the grade frequencies
     (every image given the out-of-fold grades' shares), which flat probabilities (all near 1/K)
@@ -1798,7 +1752,7 @@ def oof_calibration_record(run_dir: Path, vdir: Path, oof: Any, metrics: dict[st
 
     if len(oof.ids) < 2:
         return None
-    units, resampled = _site_units(run_dir, vdir, [str(i) for i in oof.ids])
+    units, resampled = oof_units(run_dir, vdir, [str(i) for i in oof.ids])
     n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
     seed = metrics.get("seed") if isinstance(metrics.get("seed"), int) else 0
     measured = calibration_measures(np.asarray(oof.grades), np.asarray(oof.probs), n_boot=n_boot, seed=seed,
@@ -1859,7 +1813,7 @@ def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
                   variant: str = "") -> list[str]:
     """:func:`site_lines` of a variant folder ``vdir`` whose ``oof.csv`` (read as ``oof``) has a
     ``site`` column (:data:`drac_ssl.oof.SITE_COLUMN`); [] without one (a run without sites:
-    report.md as before). The CIs resample the units of :func:`_site_units`, seeded with
+    report.md as before). The CIs resample the units of :func:`drac_ssl.oof.oof_units`, seeded with
     ``metrics["seed"]`` as the pooled CIs are (0 when absent); ``variant``: the variant's title,
     in the heading."""
     from drac_ssl.oof import SITE_COLUMN, read_oof_column
@@ -1867,7 +1821,7 @@ def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
     sites = read_oof_column(vdir / OOF_FILE, SITE_COLUMN)
     if not sites or len(sites) != len(oof.ids):
         return []
-    units, resampled = _site_units(run_dir, vdir, [str(i) for i in oof.ids])
+    units, resampled = oof_units(run_dir, vdir, [str(i) for i in oof.ids])
     n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
     seed = metrics.get("seed") if isinstance(metrics.get("seed"), int) else 0  # the pooled CIs' seed
     figures = site_figures(oof.grades, oof.probs, oof.pred, sites, n_boot=n_boot, seed=seed, patients=units)

@@ -1801,21 +1801,21 @@ def test_site_units_give_each_image_without_a_patient_its_own_unit_and_say_sites
     """A review: without a readable manifest the units came from oof.csv's raw patient cells, so
     every image with no patient ('') became ONE bootstrap unit of the Brier/ECE and per-site CIs;
     and a leave-one-site-out run's CIs were said to resample patients (they are sites)."""
-    from drac_ssl.report import _site_units
+    from drac_ssl.oof import oof_units
 
     vdir = tmp_path / "finetune" / "vicreg"
     vdir.mkdir(parents=True)
     (vdir / "oof.csv").write_text("id,grade,pred,P0,P1,patient\na,0,0,0.9,0.1,\nb,1,1,0.2,0.8,\n"
                                   "c,0,0,0.7,0.3,p1\nd,1,0,0.6,0.4,p1\n")
     ids = ["a", "b", "c", "d"]
-    assert _site_units(tmp_path, vdir, ids) == (["image:a", "image:b", "patient:p1", "patient:p1"], "patients")
+    assert oof_units(tmp_path, vdir, ids) == (["image:a", "image:b", "patient:p1", "patient:p1"], "patients")
     # a leave-one-site-out ingest: each patient is its site, the words say sites
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "manifest.csv").write_text(
         "id,path,grade,split,fold,patient,site\n" + "".join(
             f"{i},{i}.png,{g},train,{k},{s},{s}\n" for i, g, k, s in
             (("a", 0, 0, "s1"), ("b", 1, 0, "s1"), ("c", 0, 1, "s2"), ("d", 1, 1, "s2"))))
-    units, words = _site_units(tmp_path, vdir, ids)
+    units, words = oof_units(tmp_path, vdir, ids)
     assert words == "sites" and units is not None and len(set(units)) == 2, (units, words)
 
 

@@ -95,7 +95,7 @@ def test_a_site_of_one_true_grade_or_few_images_is_never_called_much_worse() -> 
 def test_per_site_cis_resample_the_pooled_ci_s_units(tmp_path: Path) -> None:
     """A review: the per-site CIs read oof.csv's patient column only, not the near-twin groups
     the pooled CI resamples (patient_groups of the manifest). Now they take the manifest's."""
-    from drac_ssl.report import _site_units
+    from drac_ssl.oof import oof_units
 
     data = tmp_path / "run" / "data"
     data.mkdir(parents=True)
@@ -105,7 +105,7 @@ def test_per_site_cis_resample_the_pooled_ci_s_units(tmp_path: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    units, what = _site_units(tmp_path / "run", tmp_path / "run" / "finetune" / "v", ["i3", "i0", "i1", "i2"])
+    units, what = oof_units(tmp_path / "run", tmp_path / "run" / "finetune" / "v", ["i3", "i0", "i1", "i2"])
     assert what == "patients and near-twin groups"
     assert units == ["image:i3", "group:g", "group:g", "image:i2"]
 
