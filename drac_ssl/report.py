@@ -92,14 +92,15 @@ from drac_ssl.grading.bundle import (
     fine_tuned_variant_dir,
     fold_gap_words,
     fold_grouping_words,
-    found_ci_words,
     freeze_words,
     fundus_preprocessing_words,
     left_out_missing_words,
     left_out_words,
     mixed_phantom_words,
     oof_calibration_words,
+    oof_recall_intervals,
     per_grade_outcomes,
+    per_grade_recall_cell,
     per_grade_recall_words,
     pooled_origins_words,
     pretraining_phantom_words,
@@ -284,20 +285,23 @@ def confusion_lines(confusion: Any, names: Sequence[str]) -> list[str]:
             *markdown_table(header, rows)]
 
 
-def sensitivity_lines(confusion: Any, names: Sequence[str]) -> list[str]:
+def sensitivity_lines(confusion: Any, names: Sequence[str],
+                      intervals: Sequence[dict[str, Any]] | None = None) -> list[str]:
     """Each grade's out-of-fold sensitivity from the confusion counts ``(K, K)`` (rows true,
-    columns predicted), with its Wilson score 95% CI (:func:`drac_ssl.grading.bundle.found_ci_words`,
-    the model card's words): ``Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0
-    Normal 30 of 35 (86%, 95% CI 71–94%); ...``, then an empty line (with two grades grade 0's
-    figure is called the specificity, :func:`~drac_ssl.grading.model_card.per_grade_recall_words`,
-    as the card does); [] without counts of the right size."""
-    rows = per_grade_outcomes({"confusion": np.asarray(confusion).tolist()}, list(names))
+    columns predicted), with its 95% CI in the model card's cell
+    (:func:`drac_ssl.grading.bundle.per_grade_recall_cell`; ``intervals``:
+    :func:`drac_ssl.grading.bundle.oof_recall_intervals`, the Wilson interval on the patients'
+    effective n where the run knows patients, the images' Wilson interval without):
+    ``Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 Normal 0.857 (30/35;
+    0.706..0.937); ...``, then an empty line (after :func:`confusion_lines`' table, which ends
+    with one: no second empty line before it; with two grades grade 0's figure is called the
+    specificity, :func:`~drac_ssl.grading.model_card.per_grade_recall_words`, as the card does);
+    [] without counts of the right size."""
+    rows = per_grade_outcomes({"confusion": np.asarray(confusion).tolist()}, list(names), intervals)
     if not rows:
         return []
-    said = "; ".join(f"{r['grade']} {r['name']} {r['found']} of {r['images']}"
-                     + (found_ci_words(r["found"], r["images"])[len(str(r["found"])):] if r["images"] else "")
-                     for r in rows)
-    return ["", f"Out of fold, {per_grade_recall_words(len(rows))}: {said}.", ""]
+    said = "; ".join(f"{r['grade']} {r['name']} {per_grade_recall_cell(r)}" for r in rows)
+    return [f"Out of fold, {per_grade_recall_words(len(rows))}: {said}.", ""]
 
 
 def roc_auc_line(grades: Any, probs: Any, names: Sequence[str], metrics: dict[str, Any] | None = None) -> list[str]:
@@ -1628,7 +1632,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                         title=f"{title}: out-of-fold confusion")
     roc = plot_roc(grades, probs, figures / f"{name}_roc.png", names, title=f"{title}: out-of-fold ROC")
     lines += _figure(run_dir, cm, figure_alt(cm.stem, title, name), name) + confusion_lines(report["confusion"], names)
-    lines += sensitivity_lines(report["confusion"], names)
+    lines += sensitivity_lines(report["confusion"], names, oof_recall_intervals(run_dir, vdir))
     lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names, metrics)
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):

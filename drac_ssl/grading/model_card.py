@@ -30,6 +30,7 @@ from drac_ssl.figures import (
     format_ci,
     format_with_ci,
     kappa_name,
+    recall_ci_cell,
 )
 from drac_ssl.grading.image_notes import (
     GREY_TRAINED_RULE,
@@ -1808,16 +1809,23 @@ def _counts_words(counts: Any) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
-def found_ci_words(found: int, images: int) -> str:
-    """``100 (47%, 95% CI 40-54%)``: the images of a grade given that grade out of fold
-    (``found`` of ``images``) with the share and its Wilson score 95% interval
-    (:func:`drac_ssl.metrics.wilson_interval`), the model card's and report.md's per-grade
-    sensitivity (a CLAIM review: a share of 212 images without an interval); ``found`` alone
-    for a grade without images."""
+def per_grade_recall_cell(row: dict[str, Any]) -> str:
+    """One per-grade row's sensitivity (a row of :func:`drac_ssl.grading.bundle.per_grade_outcomes`:
+    ``found`` of ``images`` given their grade out of fold) with its 95% CI in the package's cell,
+    as ``export --score``'s per-grade table says it (:func:`drac_ssl.figures.recall_ci_cell`):
+    ``0.842 (16/19; 0.624..0.945)``; with patients ``0.842 (16/19 images; 0.580..0.960, n_eff
+    9.1 of 10 patients)`` (the row's ``recall_ci95`` and ``ci_method`` from
+    :func:`drac_ssl.metrics.recall_intervals`). A row recorded before those keys gets the plain
+    Wilson score interval of its counts; ``found`` alone for a grade without images. The model
+    card's and report.md's per-grade sensitivity (a CLAIM review: a share of 212 images without
+    an interval)."""
+    found, images = row.get("found"), row.get("images")
     if not images:
         return f"{found}"
-    low, high = wilson_interval(found, images)
-    return f"{found} ({found / images:.0%}, 95% CI {100 * low:.0f}–{100 * high:.0f}%)"
+    ci = row.get("recall_ci95")
+    if not (isinstance(ci, list) and len(ci) == 2):
+        ci, row = list(wilson_interval(found, images)), {**row, "ci_method": "wilson"}
+    return recall_ci_cell({**row, "n": images, "hits": found, "recall": found / images, "recall_ci95": ci})
 
 
 def per_grade_recall_words(k: int) -> str:
@@ -1835,10 +1843,7 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return ""
 
-    def found(r: dict[str, Any]) -> str:
-        return f"{r['found']}" if r["recall"] is None else found_ci_words(r["found"], r["images"])
-
-    table = "\n".join(f"| {r['grade']} {r['name']} | {r['images']} | {found(r)} | {r['given']} |"
+    table = "\n".join(f"| {r['grade']} {r['name']} | {r['images']} | {per_grade_recall_cell(r)} | {r['given']} |"
                       for r in rows)
     rare = rare_grades(rows)
     warning = ""

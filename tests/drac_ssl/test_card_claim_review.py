@@ -78,11 +78,34 @@ def test_per_grade_sensitivity_has_a_wilson_interval_in_the_card_and_the_report(
     confusion = [[30, 5, 0], [60, 100, 52], [0, 7, 37]]
     names = ["Normal", "NPDR", "PDR"]
     card = " ".join(_model_card({**meta, "per_grade": per_grade_outcomes({"confusion": confusion}, names)}).split())
-    assert "| 1 NPDR | 212 | 100 (47%, 95% CI 41–54%) | 112 |" in card, card
+    # review of claim_fx F7: in the package's cell, as export --score's per-grade table
+    assert "| 1 NPDR | 212 | 0.472 (100/212; 0.406..0.539) | 112 |" in card, card
     assert "graded correctly (sensitivity, Wilson 95% CI) |" in card
     assert sensitivity_lines(confusion, names) == [
-        "", "Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 Normal 30 of 35 (86%, 95% CI 71–94%); "
-        "1 NPDR 100 of 212 (47%, 95% CI 41–54%); 2 PDR 37 of 44 (84%, 95% CI 71–92%).", ""]
+        "Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 Normal 0.857 (30/35; 0.706..0.937); "
+        "1 NPDR 0.472 (100/212; 0.406..0.539); 2 PDR 0.841 (37/44; 0.706..0.921).", ""]
+
+
+def test_per_grade_sensitivity_with_patients_is_on_their_effective_n() -> None:
+    """Review of claim_fx F1: with patient groups the per-grade interval was a plain Wilson over
+    images (0.300..0.903 for 4 of 6 images of 2 patients); the package's recall_intervals
+    with groups (Kish's effective n, wilson_patients) is said in the card's rows and report.md."""
+    import numpy as np
+
+    from drac_ssl.grading.bundle import per_grade_outcomes
+    from drac_ssl.metrics import recall_intervals
+    from drac_ssl.report import sensitivity_lines
+
+    y = np.array([0] * 6 + [1] * 6)
+    pred = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0])
+    patients = np.repeat(["a", "b", "c", "d"], 3)
+    intervals = recall_intervals(y, pred, 2, groups=patients)
+    rows = per_grade_outcomes({"confusion": [[4, 2], [3, 3]]}, ["no", "yes"], intervals)
+    assert rows[0]["ci_method"] == "wilson_patients" and rows[0]["ci_units"] == 2, rows[0]
+    said = sensitivity_lines([[4, 2], [3, 3]], ["no", "yes"], intervals)[0]
+    assert "0 no 0.667 (4/6 images; 0.159..0.955, n_eff 2.0 of 2 patients)" in said, said
+    # intervals of other counts than the confusion's are not taken: the counts' Wilson
+    assert per_grade_outcomes({"confusion": [[5, 1], [3, 3]]}, ["no", "yes"], intervals)[0]["ci_method"] == "wilson"
 
 
 def test_the_cards_provenance_line_gives_the_fold_seed() -> None:

@@ -1951,7 +1951,17 @@ def test_two_grades_sensitivity_line_calls_grade_0s_figure_the_specificity() -> 
     from drac_ssl.report import sensitivity_lines
 
     said = sensitivity_lines([[40, 10], [5, 15]], ["non-referable", "referable"])
-    assert said[1].startswith("Out of fold, graded correctly (sensitivity, Wilson 95% CI; for grade 0, the "
-                              "specificity): 0 non-referable 40 of 50 (80%, 95% CI "), said
-    three = sensitivity_lines([[1, 0, 0], [0, 1, 0], [0, 0, 1]], NAMES)[1]
+    assert said[0].startswith("Out of fold, graded correctly (sensitivity, Wilson 95% CI; for grade 0, the "
+                              "specificity): 0 non-referable 0.800 (40/50; "), said
+    three = sensitivity_lines([[1, 0, 0], [0, 1, 0], [0, 0, 1]], NAMES)[0]
     assert three.startswith("Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 "), three
+
+
+def test_no_second_empty_line_after_the_confusion_table() -> None:
+    """Review of claim_fx F8: the confusion table ends with an empty line and the sensitivity
+    line began with another: two empty lines in report.md."""
+    from drac_ssl.report import confusion_lines, sensitivity_lines
+
+    confusion = [[40, 10], [5, 15]]
+    lines = confusion_lines(confusion, ["no", "yes"]) + sensitivity_lines(confusion, ["no", "yes"])
+    assert "\n\n\n" not in "\n".join(lines), lines
