@@ -496,14 +496,20 @@ def fold_grade_lines(summary: Any, names: Sequence[str]) -> list[str]:
     ``ingest_summary.json``'s ``counts.per_fold`` (``{"0": {"0": 66, "1": 43}, ...}``: fold ->
     grade -> images), as a Markdown table with a total column, then an empty line: the per-fold
     tables of each variant count images only (a CLAIM review). ``names``: the K grade names.
-    [] for a summary without the counts (an ingest that did not record them)."""
+    [] for a summary without the counts (an ingest that did not record them) or with counts
+    that are not whole numbers under fold numbers (a hand-edited file)."""
     counts = (summary.get("counts") or {}) if isinstance(summary, dict) else {}
     per_fold = counts.get("per_fold") if isinstance(counts, dict) else None
     if not isinstance(per_fold, dict) or not per_fold or not all(isinstance(v, dict) for v in per_fold.values()):
         return []
     rows = []
-    for fold, grades in sorted(per_fold.items(), key=lambda item: int(item[0])):
-        cells = [int(grades.get(str(g), grades.get(g, 0)) or 0) for g in range(len(names))]
+    try:
+        ordered = sorted(per_fold.items(), key=lambda item: int(item[0]))
+        table = [(fold, [int(grades.get(str(g), grades.get(g, 0)) or 0) for g in range(len(names))])
+                 for fold, grades in ordered]
+    except (TypeError, ValueError):
+        return []
+    for fold, cells in table:
         rows.append([str(fold), *(str(c) for c in cells), str(sum(cells))])
     header = ["fold", *(f"{g} {n}" for g, n in enumerate(names)), "total"]
     return ["Labelled training images per cross-validation fold and grade (the fold of each image in "
@@ -765,8 +771,9 @@ def _config_section(run_dir: Path) -> list[str]:
 
 
 def _seed_words(cfg: dict[str, Any]) -> str:
-    """The configuration table's seeds: ``run.seed 0, data.fold_seed 0`` and, when set apart
-    from ``run.seed``, ``finetune.seed``; "not recorded" for a seed its ``config.yaml`` lacks
+    """The configuration table's seeds: ``run.seed 0, data.fold_seed 0`` and, when set (not
+    -1, its default: ``run.seed``'s), ``finetune.seed``, even to run.seed's value; "not
+    recorded" for a seed its ``config.yaml`` lacks
     (a CLAIM review: neither seed was in report.md)."""
     def said(part: str, key: str) -> str:
         value = (cfg.get(part) or {}).get(key)

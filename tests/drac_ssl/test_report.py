@@ -1957,6 +1957,16 @@ def test_two_grades_sensitivity_line_calls_grade_0s_figure_the_specificity() -> 
     assert three.startswith("Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 "), three
 
 
+def test_fold_grade_lines_of_a_hand_edited_summary_say_nothing() -> None:
+    """Review of claim_fx F9: a fold key that is no number ("a") raised ValueError from
+    int(fold) and stopped report.md; such counts are left out, as absent ones are."""
+    from drac_ssl.report import fold_grade_lines
+
+    assert fold_grade_lines({"counts": {"per_fold": {"a": {"0": 3}}}}, ["no", "yes"]) == []
+    assert fold_grade_lines({"counts": {"per_fold": {"0": {"0": "x"}}}}, ["no", "yes"]) == []
+    assert fold_grade_lines({"counts": {"per_fold": {"0": {"0": 3, "1": 2}}}}, ["no", "yes"])[-2] == "| 0 | 3 | 2 | 5 |"
+
+
 def test_no_second_empty_line_after_the_confusion_table() -> None:
     """Review of claim_fx F8: the confusion table ends with an empty line and the sensitivity
     line began with another: two empty lines in report.md."""
