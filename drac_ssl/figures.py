@@ -289,14 +289,16 @@ def recall_ci_cell(g: Mapping[str, Any]) -> str:
     ``ci_method``, ``ci_n_eff``, ``ci_units``; ``export --score``'s ``per_grade``, report.md's
     and the model card's per-grade sensitivity): ``n/a`` for a grade without images; the interval's method said
     where it is not the header's plain Wilson score (``, bootstrap``; with patients ``16/19
-    images; ..., n_eff 12.3 of 14 patients``)."""
+    images; ..., n_eff 12.3 of 14 patients``; ``sites`` where the row's ``ci_unit`` is ``site``:
+    a leave-one-site-out run's units)."""
     if not g.get("n"):
         return "n/a"
     method = g.get("ci_method")
     unit = " images" if method == "wilson_patients" else ""
     n_eff, units = g.get("ci_n_eff"), g.get("ci_units")
     how = (", bootstrap" if method == "bootstrap" else
-           f", n_eff {n_eff:.1f}" + (f" of {units} patient{'' if units == 1 else 's'}" if isinstance(units, int) else "")
+           f", n_eff {n_eff:.1f}" + (f" of {units} {g.get('ci_unit') or 'patient'}{'' if units == 1 else 's'}"
+                                     if isinstance(units, int) else "")
            if method == "wilson_patients" and isinstance(n_eff, int | float) else "")
     interval = format_ci(*(list(g.get("recall_ci95") or []) + [None, None])[:2])
     return f"{figure_text(g.get('recall'))} ({g.get('hits')}/{g.get('n')}{unit}; {interval}{how})"

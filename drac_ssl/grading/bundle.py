@@ -877,7 +877,8 @@ def per_grade_outcomes(report: dict[str, Any], names: Sequence[str],
     (rows: true grade, columns: given grade): ``grade``, ``name``, ``images`` (of that true
     grade), ``found`` (of those, given that grade), ``given`` (images given that grade), and
     ``recall`` (found / images; None for a grade without images); for a grade with images its
-    95% CI, ``recall_ci95``, ``ci_method``, ``ci_n_eff``, ``ci_units``: those of ``intervals``
+    95% CI, ``recall_ci95``, ``ci_method``, ``ci_n_eff``, ``ci_units`` (``ci_unit`` too where
+    ``site``): those of ``intervals``
     (:func:`drac_ssl.metrics.recall_intervals` of the same images, with the run's patient
     groups: the Wilson interval on Kish's effective n) where its counts are the grade's, else the
     Wilson score interval of the counts (``wilson``). Empty without a confusion matrix of the
@@ -898,7 +899,8 @@ def per_grade_outcomes(report: dict[str, Any], names: Sequence[str],
         if images and got is not None and (got.get("n"), got.get("hits")) == (images, found):
             n_eff, units = got.get("ci_n_eff"), got.get("ci_units")
             row.update(recall_ci95=[float(b) for b in got["recall_ci95"]], ci_method=str(got.get("ci_method")),
-                       ci_n_eff=None if n_eff is None else float(n_eff), ci_units=None if units is None else int(units))
+                       ci_n_eff=None if n_eff is None else float(n_eff), ci_units=None if units is None else int(units),
+                       **({"ci_unit": str(got["ci_unit"])} if got.get("ci_unit") else {}))
         elif images:
             row.update(recall_ci95=[float(b) for b in wilson_interval(found, images)], ci_method="wilson",
                        ci_n_eff=None, ci_units=None)
@@ -911,7 +913,8 @@ def oof_recall_intervals(run_dir: str | os.PathLike[str], vdir: str | os.PathLik
     """Each grade's out-of-fold recall with its 95% CI (:func:`drac_ssl.metrics.recall_intervals`)
     of the variant folder ``vdir``'s ``oof.csv``, on the units its pooled CIs resample
     (:func:`drac_ssl.oof.oof_units`: patients where the run knows them, so the interval is on
-    Kish's effective n; images else); None when ``oof.csv`` cannot be read. report.md's and the
+    Kish's effective n; images else; a leave-one-site-out run's sites, each row's ``ci_unit``
+    ``site``); None when ``oof.csv`` cannot be read. report.md's and the
     bundle's per-grade sensitivity are both of it."""
     import numpy as np
 
@@ -922,8 +925,10 @@ def oof_recall_intervals(run_dir: str | os.PathLike[str], vdir: str | os.PathLik
         oof = read_oof(Path(vdir) / OOF_FILE)
     except OofError:
         return None
-    units, _ = oof_units(Path(run_dir), Path(vdir), [str(i) for i in oof.ids])
-    return recall_intervals(oof.grades, oof.pred, oof.num_grades, groups=None if units is None else np.asarray(units))
+    units, what = oof_units(Path(run_dir), Path(vdir), [str(i) for i in oof.ids])
+    rows = recall_intervals(oof.grades, oof.pred, oof.num_grades, groups=None if units is None else np.asarray(units))
+    # a leave-one-site-out run resamples sites: the cell says "of 2 sites", not "patients"
+    return [{**r, "ci_unit": "site"} for r in rows] if what == "sites" else rows
 
 
 def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any], model: GradingModel
