@@ -9,6 +9,7 @@ imports stay one way (bundle -> model_card).
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -900,9 +901,11 @@ check was off (:data:`data_prep.ingest.NEAR_DUPLICATES_OFF`, the ingest's consol
 def stated_data_lines(stated: Any) -> list[str]:
     """One Markdown list item per :data:`STATED_DATA_SETTINGS`: ``- collection dates
     (data.collection_dates): 2019-03 to 2021-06``, ``not stated`` for one ``stated`` (a
-    :func:`stated_data` dict) lacks."""
+    :func:`stated_data` dict) lacks. ``<``, ``>`` and ``&`` are escaped (:func:`html.escape`): the
+    user's words are shown as typed, never as HTML a Markdown viewer renders (``<script>``)."""
     stated = stated_data(stated if isinstance(stated, dict) else {})  # one line each, even a hand-edited bundle's
-    return [f"- {label} (data.{key}): {stated.get(key) or 'not stated'}" for key, label in STATED_DATA_SETTINGS]
+    return [f"- {label} (data.{key}): {html.escape(stated.get(key) or 'not stated', quote=False)}"
+            for key, label in STATED_DATA_SETTINGS]
 
 
 def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
@@ -1673,7 +1676,7 @@ conv head not its last convolution, `head.conv`).
 - Not a medical device; not validated on any clinical population.
 - {SCOPE_WORDS}{referable_scope}
 - {heatmap_limits(meta)}
-- Cross-validated on {scope} (no external test set); kappa has a
+- Cross-validated on {scope}, with no external test set; kappa has a
   wide confidence interval. The reported metrics use cross-fitted thresholds and temperature;
   the deployed ones were fitted on all out-of-fold predictions (with finetune.label_fraction
   below 1: those of the images some fold was trained on).

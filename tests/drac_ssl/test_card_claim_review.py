@@ -202,3 +202,12 @@ def test_the_stated_data_check_loads_no_torch(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False", done.stdout
+
+
+def test_stated_data_text_is_shown_as_typed_not_as_html() -> None:
+    """Review of claim_fx F9: a stated text with '<' '>' reached report.md and the card as
+    HTML a Markdown viewer would render."""
+    from drac_ssl.grading.model_card import stated_data_lines
+
+    lines = stated_data_lines({"description": "<script>alert(1)</script> & co"})
+    assert lines[0] == "- description (data.description): &lt;script&gt;alert(1)&lt;/script&gt; &amp; co", lines
