@@ -167,6 +167,26 @@ DATA_MISSING = ("error", "leave_out")
 """``data.missing``: what a label row whose image is not in the training folder does."""
 
 
+STATED_DATA_SETTINGS = (("description", "description"), ("collection_dates", "collection dates"),
+                        ("reference_standard", "reference standard, how the grades were given"))
+"""The data facts a user states in settings (``data.<key>``, label), said by report.md and the
+model card (:func:`drac_ssl.grading.model_card.stated_data_lines`; "not stated" when empty;
+CLAIM 2024 and TRIPOD+AI ask for them): no stage reads them. Here, not in the model card's
+module, so that the preflight compares them without importing torch."""
+
+
+def stated_data(config_data: Any) -> dict[str, str]:
+    """The :data:`STATED_DATA_SETTINGS` a run's ``config.yaml`` ``data`` section (``config_data``)
+    states: ``{key: text}``, an empty or absent one left out; {} for anything but a mapping.
+    Each text is one line, its whitespace collapsed (``" ".join(text.split())``): a YAML block
+    scalar's line breaks would otherwise start headings (``## ...``) and tables (``| a |``) in
+    report.md and the card, both of which say it as one list item."""
+    if not isinstance(config_data, dict):
+        return {}
+    return {key: " ".join(config_data[key].split()) for key, _ in STATED_DATA_SETTINGS
+            if isinstance(config_data.get(key), str) and config_data[key].strip()}
+
+
 @dataclass
 class DataConfig:
     """Where the images come from and how they are ingested.

@@ -811,7 +811,10 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     export's beside the submission is removed with its other records.
     The console's ``class =`` line counts the rows with a ``grade_note`` by why, as the command's
     does (:func:`drac_ssl.submission.grade_note_counts`): summary.json's
-    ``n_class_not_most_probable`` and ``n_class_near_tie``, which report.md's Export section says.
+    ``n_class_not_most_probable`` (the rows whose class's P is below their largest, exact P as
+    written, those equal to it at the whole percentages shown included), of them
+    ``n_class_not_most_probable_equal_shown`` (equal at the percentages shown), and
+    ``n_class_near_tie``, which report.md's Export section says.
     summary.json's ``temperature`` is the bundle's calibration's, and ``calibration_failed`` is
     true when it sits at the edge of its search range (:func:`calibration_warning`, said on the
     console and in ``notes`` too): the P columns then do not say how likely a grade is.

@@ -42,7 +42,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["AUC_TWO_GRADES", "CHANCE_NEEDS", "INCONCLUSIVE_NEEDS", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "ece_with_reference", "ECE_REFERENCE_NOT_RECORDED", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "referable_percent_text", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
+__all__ = ["recall_ci_cell", "AUC_TWO_GRADES", "CHANCE_NEEDS", "INCONCLUSIVE_NEEDS", "KAPPA_TWO_GRADES", "KEEP_BEST_CAVEAT", "KEEP_SELECTION_GAP", "MISSING", "auc_words", "ece_with_reference", "ECE_REFERENCE_NOT_RECORDED", "kappa_name", "two_grades_of", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "referable_percent_text", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "screening_figure_words", "screening_figures_words", "signed_text"]
@@ -281,6 +281,27 @@ def format_with_ci(value: Any, low: Any, high: Any, reason: str | None = None,
     interval = (format_signed_interval if signed else format_ci)(low, high, reason)
     said = interval == MISSING or interval.startswith("not meaningful")  # words, not bounds
     return f"{shown} ({'CI ' if said else ''}{interval})"
+
+
+def recall_ci_cell(g: Mapping[str, Any]) -> str:
+    """``0.842 (16/19; 0.624..0.945)`` for one grade's recall (a row of
+    :func:`drac_ssl.metrics.recall_intervals`: ``n``, ``hits``, ``recall``, ``recall_ci95``,
+    ``ci_method``, ``ci_n_eff``, ``ci_units``; ``export --score``'s ``per_grade``, report.md's
+    and the model card's per-grade sensitivity): ``n/a`` for a grade without images; the interval's method said
+    where it is not the header's plain Wilson score (``, bootstrap``; with patients ``16/19
+    images; ..., n_eff 12.3 of 14 patients``; ``sites`` where the row's ``ci_unit`` is ``site``:
+    a leave-one-site-out run's units)."""
+    if not g.get("n"):
+        return "n/a"
+    method = g.get("ci_method")
+    unit = " images" if method == "wilson_patients" else ""
+    n_eff, units = g.get("ci_n_eff"), g.get("ci_units")
+    how = (", bootstrap" if method == "bootstrap" else
+           f", n_eff {n_eff:.1f}" + (f" of {units} {g.get('ci_unit') or 'patient'}{'' if units == 1 else 's'}"
+                                     if isinstance(units, int) else "")
+           if method == "wilson_patients" and isinstance(n_eff, int | float) else "")
+    interval = format_ci(*(list(g.get("recall_ci95") or []) + [None, None])[:2])
+    return f"{figure_text(g.get('recall'))} ({g.get('hits')}/{g.get('n')}{unit}; {interval}{how})"
 
 
 def figure_with_ci(metrics: dict[str, Any], key: str, ci_key: str) -> str:

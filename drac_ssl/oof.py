@@ -89,7 +89,13 @@ from drac_ssl.io import (
     sha256_file,
     unguarded_cell,
 )
-from drac_ssl.manifest import SITE_COLUMN, resampling_unit
+from drac_ssl.manifest import (
+    SITE_COLUMN,
+    ManifestError,
+    labelled_rows,
+    read_manifest,
+    resampling_unit,
+)
 from drac_ssl.run_state import read_stages_record
 from drac_ssl.scale import prob_columns
 
@@ -436,3 +442,41 @@ def folds_taken_words(run_dir: str | Path, variants: Sequence[str]) -> list[str]
             f"from {source} (run.reuse: the same settings, data, seed and weights, so the same models): "
             f"their figures repeat that run's, they are not an independent replication"
             for source, parts in by_source.items()]
+
+
+def oof_units(run_dir: Path, vdir: Path, ids: Sequence[str]) -> tuple[list[str] | None, str]:
+    """The bootstrap units of the images ``ids`` (``oof.csv``'s order) as the pooled CI resamples
+    them (:func:`drac_ssl.oof.patient_groups` of ``run_dir``'s manifest rows: patients, near
+    twins joined when the ingest kept them together), and what they are (:func:`unit_words` of
+    :func:`drac_ssl.oof.ci_resampling`: ``images``, ``patients``, ``patients and near-twin
+    groups``, ``sites`` for a leave-one-site-out ingest); when the manifest cannot be read or
+    lacks an image, ``oof.csv``'s own ``patient`` column, each cell its
+    :func:`drac_ssl.manifest.resampling_unit` (an image without a patient its own unit, not
+    one unit with every other blank)."""
+    try:
+        rows = labelled_rows(read_manifest(run_dir / "data" / "manifest.csv", ("id", "grade", "split", "fold")))
+    except (OSError, ValueError, ManifestError):
+        rows = []
+    known = {str(r["id"]) for r in rows}
+    if rows and all(i in known for i in ids):
+        groups = patient_groups(rows)
+        if groups is None:
+            return None, "images"
+        unit_of = dict(zip((str(r["id"]) for r in rows), groups, strict=True))
+        units = [unit_of[i] for i in ids]
+        return units, unit_words(ci_resampling(units, len(ids), sites=sites_as_patients(rows)))
+    patients = read_oof_column(vdir / OOF_FILE, PATIENT_COLUMN)
+    if patients is None or len(patients) != len(ids) or not any(p.strip() for p in patients):
+        return None, "images"
+    units = [resampling_unit(p.strip(), i) for p, i in zip(patients, ids, strict=True)]
+    return units, unit_words(ci_resampling(units, len(ids)))
+
+
+def unit_words(resampling: dict[str, Any]) -> str:
+    """What a :func:`drac_ssl.oof.ci_resampling` record's units are, for report.md's CI lines:
+    ``images``, ``patients``, ``patients and near-twin groups`` or ``sites`` (its ``ci_unit``:
+    leave-one-site-out, each patient a site)."""
+    if resampling.get("ci_unit") == "site":
+        return "sites"
+    return {"images": "images", "groups": "patients and near-twin groups"}.get(
+        str(resampling.get("ci_resamples")), "patients")

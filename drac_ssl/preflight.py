@@ -1027,26 +1027,25 @@ def _check_rerun_settings(c: _Findings, cfg: Config, run_dir: Path, stages: list
 
 def _check_stated_data(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
     """A warning for each of ``data.description``, ``data.collection_dates`` and
-    ``data.reference_standard`` (:data:`drac_ssl.grading.model_card.STATED_DATA_SETTINGS`) that
+    ``data.reference_standard`` (:data:`drac_ssl.config.STATED_DATA_SETTINGS`) that
     differs from the run folder's ``config.yaml`` when no stage runs: that file is kept as the
     finished run ran (:func:`drac_ssl.train._run_in_folder`), and report.md and the bundle's card
     say its words, so the new text was dropped without a word (a CLAIM review). The fix says how to
     record it: edit that file, then rewrite report.md and rebuild the bundle as the export stage
-    does (with the card's out-of-fold calibration figures)."""
+    does (with the card's out-of-fold calibration figures). Only a text given now is warned
+    about: an empty one is the default, what a plain rerun of the run folder has, not a new text."""
     saved = run_dir / "config.yaml"
     if stages or not saved.is_file():  # a stage runs: config.yaml is written with the new text
         return
     written = config_module.read_saved_config(run_dir)
     if not written:
         return
-    from drac_ssl.grading.model_card import STATED_DATA_SETTINGS, stated_data
-
     old = saved_settings(written)
-    before = stated_data(old.get("data"))
-    now = stated_data(dataclasses.asdict(cfg.data))
+    before = config_module.stated_data(old.get("data"))
+    now = config_module.stated_data(dataclasses.asdict(cfg.data))
     run = shlex.quote(str(run_dir))
-    for key, _ in STATED_DATA_SETTINGS:
-        if before.get(key) == now.get(key):
+    for key, _ in config_module.STATED_DATA_SETTINGS:
+        if key not in now or before.get(key) == now[key]:  # nothing given now: not a change
             continue
         was = repr(before[key]) if key in before else "not stated"
         c.warning(f"data.{key}", f"differs from {saved} ({was}) and is not recorded: a finished run's "

@@ -92,14 +92,15 @@ from drac_ssl.grading.bundle import (
     fine_tuned_variant_dir,
     fold_gap_words,
     fold_grouping_words,
-    found_ci_words,
     freeze_words,
     fundus_preprocessing_words,
     left_out_missing_words,
     left_out_words,
     mixed_phantom_words,
     oof_calibration_words,
+    oof_recall_intervals,
     per_grade_outcomes,
+    per_grade_recall_cell,
     per_grade_recall_words,
     pooled_origins_words,
     pretraining_phantom_words,
@@ -137,7 +138,7 @@ from drac_ssl.metrics import (
     threshold_band_warning,
     two_grade_summary,
 )
-from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
+from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, oof_units, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc, roc_curves
 from drac_ssl.run_files import files_section
 from drac_ssl.run_state import (
@@ -291,20 +292,23 @@ def confusion_lines(confusion: Any, names: Sequence[str]) -> list[str]:
             *markdown_table(header, rows)]
 
 
-def sensitivity_lines(confusion: Any, names: Sequence[str]) -> list[str]:
+def sensitivity_lines(confusion: Any, names: Sequence[str],
+                      intervals: Sequence[dict[str, Any]] | None = None) -> list[str]:
     """Each grade's out-of-fold sensitivity from the confusion counts ``(K, K)`` (rows true,
-    columns predicted), with its Wilson score 95% CI (:func:`drac_ssl.grading.bundle.found_ci_words`,
-    the model card's words): ``Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0
-    Normal 30 of 35 (86%, 95% CI 71–94%); ...``, then an empty line (with two grades grade 0's
-    figure is called the specificity, :func:`~drac_ssl.grading.model_card.per_grade_recall_words`,
-    as the card does); [] without counts of the right size."""
-    rows = per_grade_outcomes({"confusion": np.asarray(confusion).tolist()}, list(names))
+    columns predicted), with its 95% CI in the model card's cell
+    (:func:`drac_ssl.grading.bundle.per_grade_recall_cell`; ``intervals``:
+    :func:`drac_ssl.grading.bundle.oof_recall_intervals`, the Wilson interval on the patients'
+    effective n where the run knows patients, the images' Wilson interval without):
+    ``Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 Normal 0.857 (30/35;
+    0.706..0.937); ...``, then an empty line (after :func:`confusion_lines`' table, which ends
+    with one: no second empty line before it; with two grades grade 0's figure is called the
+    specificity, :func:`~drac_ssl.grading.model_card.per_grade_recall_words`, as the card does);
+    [] without counts of the right size."""
+    rows = per_grade_outcomes({"confusion": np.asarray(confusion).tolist()}, list(names), intervals)
     if not rows:
         return []
-    said = "; ".join(f"{r['grade']} {r['name']} {r['found']} of {r['images']}"
-                     + (found_ci_words(r["found"], r["images"])[len(str(r["found"])):] if r["images"] else "")
-                     for r in rows)
-    return ["", f"Out of fold, {per_grade_recall_words(len(rows))}: {said}.", ""]
+    said = "; ".join(f"{r['grade']} {r['name']} {per_grade_recall_cell(r)}" for r in rows)
+    return [f"Out of fold, {per_grade_recall_words(len(rows))}: {said}.", ""]
 
 
 def roc_auc_line(grades: Any, probs: Any, names: Sequence[str], metrics: dict[str, Any] | None = None) -> list[str]:
@@ -499,14 +503,20 @@ def fold_grade_lines(summary: Any, names: Sequence[str]) -> list[str]:
     ``ingest_summary.json``'s ``counts.per_fold`` (``{"0": {"0": 66, "1": 43}, ...}``: fold ->
     grade -> images), as a Markdown table with a total column, then an empty line: the per-fold
     tables of each variant count images only (a CLAIM review). ``names``: the K grade names.
-    [] for a summary without the counts (an ingest that did not record them)."""
+    [] for a summary without the counts (an ingest that did not record them) or with counts
+    that are not whole numbers under fold numbers (a hand-edited file)."""
     counts = (summary.get("counts") or {}) if isinstance(summary, dict) else {}
     per_fold = counts.get("per_fold") if isinstance(counts, dict) else None
     if not isinstance(per_fold, dict) or not per_fold or not all(isinstance(v, dict) for v in per_fold.values()):
         return []
     rows = []
-    for fold, grades in sorted(per_fold.items(), key=lambda item: int(item[0])):
-        cells = [int(grades.get(str(g), grades.get(g, 0)) or 0) for g in range(len(names))]
+    try:
+        ordered = sorted(per_fold.items(), key=lambda item: int(item[0]))
+        table = [(fold, [int(grades.get(str(g), grades.get(g, 0)) or 0) for g in range(len(names))])
+                 for fold, grades in ordered]
+    except (TypeError, ValueError):
+        return []
+    for fold, cells in table:
         rows.append([str(fold), *(str(c) for c in cells), str(sum(cells))])
     header = ["fold", *(f"{g} {n}" for g, n in enumerate(names)), "total"]
     return ["Labelled training images per cross-validation fold and grade (the fold of each image in "
@@ -768,8 +778,9 @@ def _config_section(run_dir: Path) -> list[str]:
 
 
 def _seed_words(cfg: dict[str, Any]) -> str:
-    """The configuration table's seeds: ``run.seed 0, data.fold_seed 0`` and, when set apart
-    from ``run.seed``, ``finetune.seed``; "not recorded" for a seed its ``config.yaml`` lacks
+    """The configuration table's seeds: ``run.seed 0, data.fold_seed 0`` and, when set (not
+    -1, its default: ``run.seed``'s), ``finetune.seed``, even to run.seed's value; "not
+    recorded" for a seed its ``config.yaml`` lacks
     (a CLAIM review: neither seed was in report.md)."""
     def said(part: str, key: str) -> str:
         value = (cfg.get(part) or {}).get(key)
@@ -1393,9 +1404,12 @@ def rule_below_argmax_words(rules: dict[str, Any], decision: str, kappa: str = "
     kappa out of fold than ``argmax`` on the same cross-fitted probabilities (metrics.json's
     ``decision_rules``, each rule's ``qwk``; ``kappa`` its name); '' otherwise (a CLAIM review:
     0.740 against 0.754, and the report said nothing). The run records each rule's own CI (the
-    table above), no paired CI of their difference, and the sentence says so."""
+    table above), no paired CI of their difference, and the sentence says so. '' too where the
+    rule did not give the grades: its record's ``selected`` is False, or a referral cut
+    (:data:`drac_ssl.metrics.REFERRAL_RULE`, ``finetune.referral_target``) gave them."""
     chosen, argmax = rules.get(decision), rules.get("argmax")
-    if decision == "argmax" or not isinstance(chosen, dict) or not isinstance(argmax, dict):
+    if (decision == "argmax" or not isinstance(chosen, dict) or not isinstance(argmax, dict)
+            or chosen.get("selected") is False or REFERRAL_RULE in rules):
         return ""
     a, b = finite_number(chosen.get("qwk")), finite_number(argmax.get("qwk"))
     if a is None or b is None or a >= b:
@@ -1568,7 +1582,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                                   else _rule_label(rule, r), figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                                   figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
-        below = rule_below_argmax_words(rules, decision, KAPPA_TWO_GRADES if len(names) == 2 else "QWK")
+        below = rule_below_argmax_words(rules, decision, kappa_name(len(names), short=True))
         lines += [below, ""] if below else []
     deployed = read_json(vdir / "calibration.json")  # its fitted_on: the images the final fit saw
     fitted_on = deployed.get("fitted_on") if isinstance(deployed, dict) else None
@@ -1632,7 +1646,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                         title=f"{title}: out-of-fold confusion")
     roc = plot_roc(grades, probs, figures / f"{name}_roc.png", names, title=f"{title}: out-of-fold ROC")
     lines += _figure(run_dir, cm, figure_alt(cm.stem, title, name), name) + confusion_lines(report["confusion"], names)
-    lines += sensitivity_lines(report["confusion"], names)
+    lines += sensitivity_lines(report["confusion"], names, oof_recall_intervals(run_dir, vdir))
     lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names, metrics)
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):
@@ -1737,57 +1751,11 @@ def site_figures(grades: Any, probs: Any, pred: Any, sites: Sequence[str], n_boo
     return out
 
 
-def _site_units(run_dir: Path, vdir: Path, ids: Sequence[str]) -> tuple[list[str] | None, str]:
-    """The bootstrap units of the images ``ids`` (``oof.csv``'s order) as the pooled CI resamples
-    them (:func:`drac_ssl.oof.patient_groups` of ``run_dir``'s manifest rows: patients, near
-    twins joined when the ingest kept them together), and what they are (:func:`_unit_words` of
-    :func:`drac_ssl.oof.ci_resampling`: ``images``, ``patients``, ``patients and near-twin
-    groups``, ``sites`` for a leave-one-site-out ingest); when the manifest cannot be read or
-    lacks an image, ``oof.csv``'s own ``patient`` column, each cell its
-    :func:`drac_ssl.manifest.resampling_unit` (an image without a patient its own unit, not
-    one unit with every other blank)."""
-    from drac_ssl.oof import (
-        PATIENT_COLUMN,
-        ci_resampling,
-        patient_groups,
-        read_oof_column,
-        sites_as_patients,
-    )
-
-    try:
-        rows = labelled_rows(read_manifest(run_dir / "data" / "manifest.csv", ("id", "grade", "split", "fold")))
-    except (OSError, ValueError, ManifestError):
-        rows = []
-    known = {str(r["id"]) for r in rows}
-    if rows and all(i in known for i in ids):
-        groups = patient_groups(rows)
-        if groups is None:
-            return None, "images"
-        unit_of = dict(zip((str(r["id"]) for r in rows), groups, strict=True))
-        units = [unit_of[i] for i in ids]
-        return units, _unit_words(ci_resampling(units, len(ids), sites=sites_as_patients(rows)))
-    patients = read_oof_column(vdir / OOF_FILE, PATIENT_COLUMN)
-    if patients is None or len(patients) != len(ids) or not any(p.strip() for p in patients):
-        return None, "images"
-    units = [resampling_unit(p.strip(), i) for p, i in zip(patients, ids, strict=True)]
-    return units, _unit_words(ci_resampling(units, len(ids)))
-
-
-def _unit_words(resampling: dict[str, Any]) -> str:
-    """What a :func:`drac_ssl.oof.ci_resampling` record's units are, for report.md's CI lines:
-    ``images``, ``patients``, ``patients and near-twin groups`` or ``sites`` (its ``ci_unit``:
-    leave-one-site-out, each patient a site)."""
-    if resampling.get("ci_unit") == "site":
-        return "sites"
-    return {"images": "images", "groups": "patients and near-twin groups"}.get(
-        str(resampling.get("ci_resamples")), "patients")
-
-
 def oof_calibration_record(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any]) -> dict[str, Any] | None:
     """How well a variant's out-of-fold probabilities are calibrated: :func:`drac_ssl.scoring.calibration_measures`
     (the Brier score with its percentile bootstrap 95% CI and the ECE beside a perfectly
     calibrated model's, as ``--score`` gives them for a submission) of ``oof.csv``'s cross-fitted probabilities ``oof.probs`` ``(n, K)``
-    against ``oof.grades``, resampling the units the pooled CIs resample (:func:`_site_units`:
+    against ``oof.grades``, resampling the units the pooled CIs resample (:func:`drac_ssl.oof.oof_units`:
     images, or patients) with ``metrics``' ``n_boot`` and ``seed``; beside them the reference
     (``reference_brier``): the Brier score of a constant prediction of the grade frequencies
     (every image given the out-of-fold grades' shares), which flat probabilities (all near 1/K)
@@ -1802,7 +1770,7 @@ def oof_calibration_record(run_dir: Path, vdir: Path, oof: Any, metrics: dict[st
 
     if len(oof.ids) < 2:
         return None
-    units, resampled = _site_units(run_dir, vdir, [str(i) for i in oof.ids])
+    units, resampled = oof_units(run_dir, vdir, [str(i) for i in oof.ids])
     n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
     seed = metrics.get("seed") if isinstance(metrics.get("seed"), int) else 0
     measured = calibration_measures(np.asarray(oof.grades), np.asarray(oof.probs), n_boot=n_boot, seed=seed,
@@ -1863,7 +1831,7 @@ def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
                   variant: str = "") -> list[str]:
     """:func:`site_lines` of a variant folder ``vdir`` whose ``oof.csv`` (read as ``oof``) has a
     ``site`` column (:data:`drac_ssl.oof.SITE_COLUMN`); [] without one (a run without sites:
-    report.md as before). The CIs resample the units of :func:`_site_units`, seeded with
+    report.md as before). The CIs resample the units of :func:`drac_ssl.oof.oof_units`, seeded with
     ``metrics["seed"]`` as the pooled CIs are (0 when absent); ``variant``: the variant's title,
     in the heading."""
     from drac_ssl.oof import SITE_COLUMN, read_oof_column
@@ -1871,7 +1839,7 @@ def _site_section(run_dir: Path, vdir: Path, oof: Any, metrics: dict[str, Any],
     sites = read_oof_column(vdir / OOF_FILE, SITE_COLUMN)
     if not sites or len(sites) != len(oof.ids):
         return []
-    units, resampled = _site_units(run_dir, vdir, [str(i) for i in oof.ids])
+    units, resampled = oof_units(run_dir, vdir, [str(i) for i in oof.ids])
     n_boot = metrics.get("n_boot") if isinstance(metrics.get("n_boot"), int) else 1000
     seed = metrics.get("seed") if isinstance(metrics.get("seed"), int) else 0  # the pooled CIs' seed
     figures = site_figures(oof.grades, oof.probs, oof.pred, sites, n_boot=n_boot, seed=seed, patients=units)

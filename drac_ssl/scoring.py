@@ -203,6 +203,7 @@ from drac_ssl.figures import (
     format_ci,
     kappa_name,
     markdown_table,
+    recall_ci_cell,
 )
 from drac_ssl.io import atomic_write_json
 from drac_ssl.kaggle import KAGGLE_COLUMNS, KAGGLE_GRADES, is_kaggle_file, read_kaggle
@@ -2059,22 +2060,6 @@ def _graded_by_line(graded_by: Mapping[str, Any]) -> str:
     return said + (f"; {graded_by['note']}" if graded_by.get("note") else "") + "."
 
 
-def _per_grade_ci_cell(g: Mapping[str, Any]) -> str:
-    """``0.842 (16/19; 0.624..0.945)`` for one ``per_grade`` row: the interval's method said
-    where it is not the header's plain Wilson score (``, bootstrap``; with patients ``16/19
-    images; ..., n_eff 12.3 of 14 patients``)."""
-    if not g.get("n"):
-        return "n/a"
-    method = g.get("ci_method")
-    unit = " images" if method == "wilson_patients" else ""
-    n_eff, units = g.get("ci_n_eff"), g.get("ci_units")
-    how = (", bootstrap" if method == "bootstrap" else
-           f", n_eff {n_eff:.1f}" + (f" of {units} patient{'' if units == 1 else 's'}" if isinstance(units, int) else "")
-           if method == "wilson_patients" and isinstance(n_eff, int | float) else "")
-    interval = format_ci(*(list(g.get("recall_ci95") or []) + [None, None])[:2])
-    return f"{figure_text(g.get('recall'))} ({g.get('hits')}/{g.get('n')}{unit}; {interval}{how})"
-
-
 def _per_grade_lines(record: Mapping[str, Any]) -> list[str]:
     """The per-grade table (true images, given, recall with its 95% CI, precision) and the
     notes on grades never given. The header names the intervals: the Wilson score's, on
@@ -2087,7 +2072,7 @@ def _per_grade_lines(record: Mapping[str, Any]) -> list[str]:
     rows = []
     for name, g in per_grade.items():
         label = str(g.get("grade")) if name == str(g.get("grade")) else f"{g.get('grade')} {name}"
-        rows.append([label, str(g.get("n")), str(g.get("given")), _per_grade_ci_cell(g),
+        rows.append([label, str(g.get("n")), str(g.get("given")), recall_ci_cell(g),
                      figure_text(g.get("precision"))])
     methods = {g.get("ci_method") for g in per_grade.values() if g.get("n")}
     wilson = ("Wilson score on an effective n of each grade's images (Kish's, n_eff in the row: images of one "

@@ -25,6 +25,7 @@ from typing import Any
 from drac_ssl.config import (
     PATH_SETTINGS,
     REFERABLE_OFF,
+    STATED_DATA_SETTINGS,
     Config,
     ConfigError,
     DataConfig,
@@ -43,7 +44,7 @@ OUTPUT_ONLY_SETTINGS: dict[str, bool] = {
     "run.stages": False, "run.tensorboard": False, "run.threads": False, "run.out_dir": False,
     "run.name": False, "run.private": False, "run.reuse": False, "run.keep_checkpoints": False,
     "data.workers": False, "pretrain.num_workers": True,
-    "data.description": False, "data.collection_dates": False, "data.reference_standard": False,
+    **{f"data.{key}": False for key, _ in STATED_DATA_SETTINGS},
 }
 """Settings that change no stage's result: which stages run, logging, threads, the worker
 processes (``data.workers``: the ingest decodes each image alone, whichever process does it;

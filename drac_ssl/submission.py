@@ -2398,13 +2398,15 @@ def smaller_class_rows(probs: np.ndarray, classes: np.ndarray) -> int:
     """How many rows of a two-grade submission (``probs`` ``(n, 2)``, ``classes`` ``(n,)``) have a
     class whose P is strictly the smaller of the two (class 1 with P1 < P0, or class 0 with
     P0 < P1): a threshold on P1 away from 0.5 gives them (:func:`two_grade_rule_words`); 0 for
-    another K."""
+    another K. Read from the P the file has (:func:`written_units`, exact millionths), as
+    :func:`grade_note_counts` reads it: (0.5000004, 0.4999996) is written 0.500000 twice, a tie."""
     probs = np.asarray(probs, dtype=np.float64)
     classes = np.asarray(classes, dtype=np.int64)
     if probs.ndim != 2 or probs.shape[1] != 2 or not len(classes):
         return 0
+    units = written_units(probs)
     rows = np.arange(len(classes))
-    return int((probs[rows, classes] < probs[rows, 1 - classes]).sum())
+    return int((units[rows, classes] < units[rows, 1 - classes]).sum())
 
 
 def two_grade_rule_words(threshold: float, n_smaller: int = 0, n_rows: int = 0, why: str = "",

@@ -49,10 +49,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
 from drac_ssl import __version__
+from drac_ssl.config import read_saved_config
 from drac_ssl.devices import DEVICE_TYPES, cuda_shortfall
 from drac_ssl.grading.bundle_folder import INPUT_SIDES, BundleError, bundle_folder
 from drac_ssl.grading.demo import demo_card, demo_run_note, demo_run_seed  # stdlib only
@@ -122,7 +122,6 @@ from drac_ssl.grading.model_card import (  # noqa: F401
     figure_caveats,
     fold_gap_words,
     fold_grouping_words,
-    found_ci_words,
     freeze_words,
     fundus_preprocessing_words,
     grade_caveats,
@@ -139,6 +138,7 @@ from drac_ssl.grading.model_card import (  # noqa: F401
     never_found_words,
     ood_check_caveat,
     oof_calibration_words,
+    per_grade_recall_cell,
     per_grade_recall_words,
     pooled_origins_words,
     preprocessing_references,
@@ -154,6 +154,7 @@ from drac_ssl.grading.model_card import (  # noqa: F401
     stated_data_lines,
     task_description,
     variant_title,
+    wilson_interval,
     winner_caveat,
 )
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
@@ -199,6 +200,7 @@ from drac_ssl.trial_run import trial_run_record, trial_run_words
 from drac_ssl.weights_file import WeightsFileError
 
 __all__ = [
+    "oof_recall_intervals",
     "BUNDLE_DEVICE_TYPES",
     "BUNDLE_FORMAT",
     "GRADCAM_TARGET_LAYER",
@@ -236,7 +238,7 @@ __all__ = [
     "data_folder_name",
     "data_provenance",
     "fold_grouping_words",
-    "found_ci_words",
+    "per_grade_recall_cell",
     "per_grade_recall_words",
     "stated_data",
     "stated_data_lines",
@@ -869,24 +871,64 @@ def check_referral_cut(bundle: Bundle) -> None:
                           f"  fix: {rebuild_advice(bundle.path)}")
 
 
-def per_grade_outcomes(report: dict[str, Any], names: Sequence[str]) -> list[dict[str, Any]]:
+def per_grade_outcomes(report: dict[str, Any], names: Sequence[str],
+                       intervals: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Per grade, out of fold, from :func:`drac_ssl.metrics.grading_report`'s ``confusion``
     (rows: true grade, columns: given grade): ``grade``, ``name``, ``images`` (of that true
     grade), ``found`` (of those, given that grade), ``given`` (images given that grade), and
-    ``recall`` (found / images; None for a grade without images). Empty without a
-    confusion matrix of the right size."""
+    ``recall`` (found / images; None for a grade without images); for a grade with images its
+    95% CI, ``recall_ci95``, ``ci_method``, ``ci_n_eff``, ``ci_units`` (``ci_unit`` too where
+    ``site``): those of ``intervals``
+    (:func:`drac_ssl.metrics.recall_intervals` of the same images, with the run's patient
+    groups: the Wilson interval on Kish's effective n) where its counts are the grade's, else the
+    Wilson score interval of the counts (``wilson``). Empty without a confusion matrix of the
+    right size."""
     confusion = report.get("confusion")
     k = len(names)
     if not isinstance(confusion, list) or len(confusion) != k or any(len(r) != k for r in confusion):
         return []
+    by_grade = {int(r["grade"]): r for r in intervals or [] if isinstance(r, dict) and "grade" in r}
     out = []
     for g, name in enumerate(names):
         images = int(sum(confusion[g]))
         found = int(confusion[g][g])
-        out.append({"grade": g, "name": str(name), "images": images, "found": found,
-                    "given": int(sum(row[g] for row in confusion)),
-                    "recall": found / images if images else None})
+        row: dict[str, Any] = {"grade": g, "name": str(name), "images": images, "found": found,
+                               "given": int(sum(row[g] for row in confusion)),
+                               "recall": found / images if images else None}
+        got = by_grade.get(g)
+        if images and got is not None and (got.get("n"), got.get("hits")) == (images, found):
+            n_eff, units = got.get("ci_n_eff"), got.get("ci_units")
+            row.update(recall_ci95=[float(b) for b in got["recall_ci95"]], ci_method=str(got.get("ci_method")),
+                       ci_n_eff=None if n_eff is None else float(n_eff), ci_units=None if units is None else int(units),
+                       **({"ci_unit": str(got["ci_unit"])} if got.get("ci_unit") else {}))
+        elif images:
+            row.update(recall_ci95=[float(b) for b in wilson_interval(found, images)], ci_method="wilson",
+                       ci_n_eff=None, ci_units=None)
+        out.append(row)
     return out
+
+
+def oof_recall_intervals(run_dir: str | os.PathLike[str], vdir: str | os.PathLike[str]
+                         ) -> list[dict[str, Any]] | None:
+    """Each grade's out-of-fold recall with its 95% CI (:func:`drac_ssl.metrics.recall_intervals`)
+    of the variant folder ``vdir``'s ``oof.csv``, on the units its pooled CIs resample
+    (:func:`drac_ssl.oof.oof_units`: patients where the run knows them, so the interval is on
+    Kish's effective n; images else; a leave-one-site-out run's sites, each row's ``ci_unit``
+    ``site``); None when ``oof.csv`` cannot be read. report.md's and the
+    bundle's per-grade sensitivity are both of it."""
+    import numpy as np
+
+    from drac_ssl.metrics import recall_intervals
+    from drac_ssl.oof import OOF_FILE, OofError, oof_units, read_oof
+
+    try:
+        oof = read_oof(Path(vdir) / OOF_FILE)
+    except OofError:
+        return None
+    units, what = oof_units(Path(run_dir), Path(vdir), [str(i) for i in oof.ids])
+    rows = recall_intervals(oof.grades, oof.pred, oof.num_grades, groups=None if units is None else np.asarray(units))
+    # a leave-one-site-out run resamples sites: the cell says "of 2 sites", not "patients"
+    return [{**r, "ci_unit": "site"} for r in rows] if what == "sites" else rows
 
 
 def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any], model: GradingModel
@@ -976,14 +1018,13 @@ def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
     def read(name: str) -> dict[str, Any]:
         try:
-            data = (yaml.safe_load if name.endswith(".yaml") else json.loads)(
-                (run_dir / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError, yaml.YAMLError):
+            data = json.loads((run_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
 
     env = read("environment.json")
-    seed = (read("config.yaml").get("run") or {}).get("seed")
+    seed = (read_saved_config(run_dir).get("run") or {}).get("seed")
     finetune = (read_stages_record(run_dir).get("finetune") or {}).get("code")
     ingest = read("data/ingest_summary.json")
     labels = ((ingest.get("source_files") or {}).get("labels_csv") or {}) if isinstance(
@@ -1110,11 +1151,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                           f"finetune stage")
     data = data_provenance(run_dir / "data", class_names)
     # the data facts the user stated (data.description, ...), for the card; absent: none stated
-    try:
-        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        config = None
-    if stated := stated_data((config or {}).get("data") if isinstance(config, dict) else None):
+    if stated := stated_data(read_saved_config(run_dir).get("data")):
         data["stated"] = stated
     source_meta: dict[str, Any] = {}
     if variant in VARIANT_STAGE:
@@ -1172,7 +1209,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             **({"referable": metrics["referable"]} if "referable" in metrics else {}),
             # two grades with finetune.referral_target: the grades are the referral cut's
             **({"referral_decides_grade": True} if metrics.get("referral_decides_grade") else {})},
-        "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
+        "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names, oof_recall_intervals(run_dir, vdir)),
         "comparison": comparison.get("rows", []),
         "data": data,
         "backbone_pretraining": {**{k: source_meta.get(k) for k in

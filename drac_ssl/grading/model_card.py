@@ -9,6 +9,7 @@ imports stay one way (bundle -> model_card).
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from data_prep.labels import id_words
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.challenge import drac_scale, leaderboard_words
-from drac_ssl.config import layout_name, variant_keep
+from drac_ssl.config import STATED_DATA_SETTINGS, layout_name, stated_data, variant_keep  # noqa: F401 (re-exported)
 from drac_ssl.figures import (
     AUC_TWO_GRADES,
     KAPPA_TWO_GRADES,
@@ -30,6 +31,7 @@ from drac_ssl.figures import (
     format_ci,
     format_with_ci,
     kappa_name,
+    recall_ci_cell,
 )
 from drac_ssl.grading.image_notes import (
     GREY_TRAINED_RULE,
@@ -896,30 +898,14 @@ NEAR_DUPLICATES_OFF_WORDS = ("near copies across folds, or of a test image among
 check was off (:data:`data_prep.ingest.NEAR_DUPLICATES_OFF`, the ingest's console line)."""
 
 
-STATED_DATA_SETTINGS = (("description", "description"), ("collection_dates", "collection dates"),
-                        ("reference_standard", "reference standard (how the grades were given)"))
-"""The data facts a user states in settings (``data.<key>``, label), said by report.md and the
-model card ("not stated" when empty; CLAIM 2024 and TRIPOD+AI ask for them): no stage reads them."""
-
-
-def stated_data(config_data: Any) -> dict[str, str]:
-    """The :data:`STATED_DATA_SETTINGS` a run's ``config.yaml`` ``data`` section (``config_data``)
-    states: ``{key: text}``, an empty or absent one left out; {} for anything but a mapping.
-    Each text is one line, its whitespace collapsed (``" ".join(text.split())``): a YAML block
-    scalar's line breaks would otherwise start headings (``## ...``) and tables (``| a |``) in
-    report.md and the card, both of which say it as one list item."""
-    if not isinstance(config_data, dict):
-        return {}
-    return {key: " ".join(config_data[key].split()) for key, _ in STATED_DATA_SETTINGS
-            if isinstance(config_data.get(key), str) and config_data[key].strip()}
-
-
 def stated_data_lines(stated: Any) -> list[str]:
     """One Markdown list item per :data:`STATED_DATA_SETTINGS`: ``- collection dates
     (data.collection_dates): 2019-03 to 2021-06``, ``not stated`` for one ``stated`` (a
-    :func:`stated_data` dict) lacks."""
+    :func:`stated_data` dict) lacks. ``<``, ``>`` and ``&`` are escaped (:func:`html.escape`): the
+    user's words are shown as typed, never as HTML a Markdown viewer renders (``<script>``)."""
     stated = stated_data(stated if isinstance(stated, dict) else {})  # one line each, even a hand-edited bundle's
-    return [f"- {label} (data.{key}): {stated.get(key) or 'not stated'}" for key, label in STATED_DATA_SETTINGS]
+    return [f"- {label} (data.{key}): {html.escape(stated.get(key) or 'not stated', quote=False)}"
+            for key, label in STATED_DATA_SETTINGS]
 
 
 def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
@@ -1690,7 +1676,7 @@ conv head not its last convolution, `head.conv`).
 - Not a medical device; not validated on any clinical population.
 - {SCOPE_WORDS}{referable_scope}
 - {heatmap_limits(meta)}
-- Cross-validated on {scope} (no external test set); kappa has a
+- Cross-validated on {scope}, with no external test set; kappa has a
   wide confidence interval. The reported metrics use cross-fitted thresholds and temperature;
   the deployed ones were fitted on all out-of-fold predictions (with finetune.label_fraction
   below 1: those of the images some fold was trained on).
@@ -1826,16 +1812,23 @@ def _counts_words(counts: Any) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
-def found_ci_words(found: int, images: int) -> str:
-    """``100 (47%, 95% CI 40-54%)``: the images of a grade given that grade out of fold
-    (``found`` of ``images``) with the share and its Wilson score 95% interval
-    (:func:`drac_ssl.metrics.wilson_interval`), the model card's and report.md's per-grade
-    sensitivity (a CLAIM review: a share of 212 images without an interval); ``found`` alone
-    for a grade without images."""
+def per_grade_recall_cell(row: dict[str, Any]) -> str:
+    """One per-grade row's sensitivity (a row of :func:`drac_ssl.grading.bundle.per_grade_outcomes`:
+    ``found`` of ``images`` given their grade out of fold) with its 95% CI in the package's cell,
+    as ``export --score``'s per-grade table says it (:func:`drac_ssl.figures.recall_ci_cell`):
+    ``0.842 (16/19; 0.624..0.945)``; with patients ``0.842 (16/19 images; 0.580..0.960, n_eff
+    9.1 of 10 patients)`` (the row's ``recall_ci95`` and ``ci_method`` from
+    :func:`drac_ssl.metrics.recall_intervals`). A row recorded before those keys gets the plain
+    Wilson score interval of its counts; ``found`` alone for a grade without images. The model
+    card's and report.md's per-grade sensitivity (a CLAIM review: a share of 212 images without
+    an interval)."""
+    found, images = row.get("found"), row.get("images")
     if not images:
         return f"{found}"
-    low, high = wilson_interval(found, images)
-    return f"{found} ({found / images:.0%}, 95% CI {100 * low:.0f}–{100 * high:.0f}%)"
+    ci = row.get("recall_ci95")
+    if not (isinstance(ci, list) and len(ci) == 2):
+        ci, row = list(wilson_interval(found, images)), {**row, "ci_method": "wilson"}
+    return recall_ci_cell({**row, "n": images, "hits": found, "recall": found / images, "recall_ci95": ci})
 
 
 def per_grade_recall_words(k: int) -> str:
@@ -1853,10 +1846,7 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return ""
 
-    def found(r: dict[str, Any]) -> str:
-        return f"{r['found']}" if r["recall"] is None else found_ci_words(r["found"], r["images"])
-
-    table = "\n".join(f"| {r['grade']} {r['name']} | {r['images']} | {found(r)} | {r['given']} |"
+    table = "\n".join(f"| {r['grade']} {r['name']} | {r['images']} | {per_grade_recall_cell(r)} | {r['given']} |"
                       for r in rows)
     rare = rare_grades(rows)
     warning = ""

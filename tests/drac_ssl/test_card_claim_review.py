@@ -78,11 +78,34 @@ def test_per_grade_sensitivity_has_a_wilson_interval_in_the_card_and_the_report(
     confusion = [[30, 5, 0], [60, 100, 52], [0, 7, 37]]
     names = ["Normal", "NPDR", "PDR"]
     card = " ".join(_model_card({**meta, "per_grade": per_grade_outcomes({"confusion": confusion}, names)}).split())
-    assert "| 1 NPDR | 212 | 100 (47%, 95% CI 41–54%) | 112 |" in card, card
+    # review of claim_fx F7: in the package's cell, as export --score's per-grade table
+    assert "| 1 NPDR | 212 | 0.472 (100/212; 0.406..0.539) | 112 |" in card, card
     assert "graded correctly (sensitivity, Wilson 95% CI) |" in card
     assert sensitivity_lines(confusion, names) == [
-        "", "Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 Normal 30 of 35 (86%, 95% CI 71–94%); "
-        "1 NPDR 100 of 212 (47%, 95% CI 41–54%); 2 PDR 37 of 44 (84%, 95% CI 71–92%).", ""]
+        "Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 Normal 0.857 (30/35; 0.706..0.937); "
+        "1 NPDR 0.472 (100/212; 0.406..0.539); 2 PDR 0.841 (37/44; 0.706..0.921).", ""]
+
+
+def test_per_grade_sensitivity_with_patients_is_on_their_effective_n() -> None:
+    """Review of claim_fx F1: with patient groups the per-grade interval was a plain Wilson over
+    images (0.300..0.903 for 4 of 6 images of 2 patients); the package's recall_intervals
+    with groups (Kish's effective n, wilson_patients) is said in the card's rows and report.md."""
+    import numpy as np
+
+    from drac_ssl.grading.bundle import per_grade_outcomes
+    from drac_ssl.metrics import recall_intervals
+    from drac_ssl.report import sensitivity_lines
+
+    y = np.array([0] * 6 + [1] * 6)
+    pred = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0])
+    patients = np.repeat(["a", "b", "c", "d"], 3)
+    intervals = recall_intervals(y, pred, 2, groups=patients)
+    rows = per_grade_outcomes({"confusion": [[4, 2], [3, 3]]}, ["no", "yes"], intervals)
+    assert rows[0]["ci_method"] == "wilson_patients" and rows[0]["ci_units"] == 2, rows[0]
+    said = sensitivity_lines([[4, 2], [3, 3]], ["no", "yes"], intervals)[0]
+    assert "0 no 0.667 (4/6 images; 0.159..0.955, n_eff 2.0 of 2 patients)" in said, said
+    # intervals of other counts than the confusion's are not taken: the counts' Wilson
+    assert per_grade_outcomes({"confusion": [[5, 1], [3, 3]]}, ["no", "yes"], intervals)[0]["ci_method"] == "wilson"
 
 
 def test_the_cards_provenance_line_gives_the_fold_seed() -> None:
@@ -104,7 +127,7 @@ def test_the_card_says_the_stated_data_facts_or_not_stated(meta: dict[str, Any])
     card = _card(meta, stated=stated)
     assert "- description (data.description): UW-OCTA, one hospital" in card
     assert "- collection dates (data.collection_dates): not stated" in card
-    assert "- reference standard (how the grades were given) (data.reference_standard): not stated" in card
+    assert "- reference standard, how the grades were given (data.reference_standard): not stated" in card
 
 
 def test_a_stated_data_fact_over_several_lines_stays_one_list_item(meta: dict[str, Any]) -> None:
@@ -142,3 +165,49 @@ def test_a_stated_data_fact_given_to_a_finished_run_is_said_not_recorded(tmp_pat
     assert f"build_bundle('{run}', oof_calibration=oof_calibration_of('{run}'))" in said.fix
     assert "data.collection_dates" not in found  # the same (empty) as recorded: nothing said
     assert "data.description" not in {f.setting for f in preflight.check(cfg, run, stages=["export"])}  # recorded
+
+
+def test_a_plain_rerun_of_a_run_with_stated_data_warns_of_nothing(tmp_path: Path) -> None:
+    """Review of claim_fx F3: a rerun of a finished run made with data.description=X, nothing
+    typed, warned "data.description='' (the default): differs from ...": the default is no
+    new text."""
+    import yaml
+
+    from drac_ssl import preflight
+    from drac_ssl.config import load_config
+    from tests.helpers.fake_ingest import make_finished_run
+
+    run = make_finished_run(tmp_path / "runs" / "base")
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved.setdefault("data", {})["description"] = "one clinic, 2019"
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    cfg = load_config(run / "config.yaml", ["data.description="])
+    assert "data.description" not in {f.setting for f in preflight.check(cfg, run)}
+
+
+def test_the_stated_data_check_loads_no_torch(tmp_path: Path) -> None:
+    """Review of claim_fx F4: the preflight's stated-data check imported the model card's
+    module, and with it torch, for three setting names (now in drac_ssl.config)."""
+    import subprocess
+    import sys
+
+    from drac_ssl.config import Config, save_config
+
+    save_config(Config(), tmp_path / "config.yaml")
+    code = ("import sys; from pathlib import Path; from drac_ssl import preflight; "
+            "from drac_ssl.config import load_config; "
+            f"run = Path({str(tmp_path)!r}); cfg = load_config(run / 'config.yaml', ['data.description=x']); "
+            "c = preflight._Findings(cfg, None); preflight._check_stated_data(c, cfg, run, []); "
+            "assert c.items, 'no warning'; print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False", done.stdout
+
+
+def test_stated_data_text_is_shown_as_typed_not_as_html() -> None:
+    """Review of claim_fx F9: a stated text with '<' '>' reached report.md and the card as
+    HTML a Markdown viewer would render."""
+    from drac_ssl.grading.model_card import stated_data_lines
+
+    lines = stated_data_lines({"description": "<script>alert(1)</script> & co"})
+    assert lines[0] == "- description (data.description): &lt;script&gt;alert(1)&lt;/script&gt; &amp; co", lines

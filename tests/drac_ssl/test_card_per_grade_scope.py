@@ -38,7 +38,7 @@ def test_the_per_grade_table_is_said_to_be_single_fold_models(card: str) -> None
     assert ("Per grade, out of fold, of single fold models (the grade the fold model that did not train "
             "on an image gave it, against the true one; not the grades this bundle gives, which are its "
             "fold models' mean: see Limitations)") in card
-    assert "| 2 PDR | 44 | 37 (84%, 95% CI 71–92%) | 43 |" in card
+    assert "| 2 PDR | 44 | 0.841 (37/44; 0.706..0.921) | 43 |" in card
 
 
 def test_the_limitations_say_the_figures_do_not_describe_the_bundles_grades(card: str) -> None:

@@ -1801,21 +1801,21 @@ def test_site_units_give_each_image_without_a_patient_its_own_unit_and_say_sites
     """A review: without a readable manifest the units came from oof.csv's raw patient cells, so
     every image with no patient ('') became ONE bootstrap unit of the Brier/ECE and per-site CIs;
     and a leave-one-site-out run's CIs were said to resample patients (they are sites)."""
-    from drac_ssl.report import _site_units
+    from drac_ssl.oof import oof_units
 
     vdir = tmp_path / "finetune" / "vicreg"
     vdir.mkdir(parents=True)
     (vdir / "oof.csv").write_text("id,grade,pred,P0,P1,patient\na,0,0,0.9,0.1,\nb,1,1,0.2,0.8,\n"
                                   "c,0,0,0.7,0.3,p1\nd,1,0,0.6,0.4,p1\n")
     ids = ["a", "b", "c", "d"]
-    assert _site_units(tmp_path, vdir, ids) == (["image:a", "image:b", "patient:p1", "patient:p1"], "patients")
+    assert oof_units(tmp_path, vdir, ids) == (["image:a", "image:b", "patient:p1", "patient:p1"], "patients")
     # a leave-one-site-out ingest: each patient is its site, the words say sites
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "manifest.csv").write_text(
         "id,path,grade,split,fold,patient,site\n" + "".join(
             f"{i},{i}.png,{g},train,{k},{s},{s}\n" for i, g, k, s in
             (("a", 0, 0, "s1"), ("b", 1, 0, "s1"), ("c", 0, 1, "s2"), ("d", 1, 1, "s2"))))
-    units, words = _site_units(tmp_path, vdir, ids)
+    units, words = oof_units(tmp_path, vdir, ids)
     assert words == "sites" and units is not None and len(set(units)) == 2, (units, words)
 
 
@@ -1853,6 +1853,22 @@ def test_an_exported_rule_scoring_below_argmax_is_said() -> None:
     assert "no paired CI of the difference is recorded" in said
     assert rule_below_argmax_words({**rules, "thresholds": {"qwk": 0.760}}, "thresholds") == ""
     assert rule_below_argmax_words(rules, "argmax") == ""
+
+
+def test_a_rule_that_did_not_give_the_grades_is_not_called_the_selected_one() -> None:
+    """Review of claim_fx F2: with a referral cut giving the grades (finetune.referral_target)
+    or the rule's record not selected, thresholds were still called "the selected rule"."""
+    from drac_ssl.metrics import REFERRAL_RULE
+    from drac_ssl.report import rule_below_argmax_words
+
+    rules = {"argmax": {"qwk": 0.754, "selected": False}, "thresholds": {"qwk": 0.740, "selected": False}}
+    assert rule_below_argmax_words(rules, "thresholds") == ""
+    referral = {"argmax": {"qwk": 0.754, "selected": False}, "thresholds": {"qwk": 0.740},
+                REFERRAL_RULE: {"qwk": 0.700, "selected": True}}
+    assert rule_below_argmax_words(referral, "thresholds") == ""
+    said = rule_below_argmax_words({**rules, "thresholds": {"qwk": 0.740, "selected": True}}, "thresholds",
+                                   "Cohen's kappa")
+    assert "(tuned for Cohen's kappa)" in said and "((" not in said, said
 
 
 def test_the_configuration_table_gives_the_run_and_fold_seeds(tmp_path: Path) -> None:
@@ -1907,7 +1923,7 @@ def test_the_data_section_says_the_stated_description_dates_and_reference_standa
     lines = _data_section(tmp_path / "run")
     assert "- description (data.description): adults with diabetes, one clinic" in lines
     assert "- collection dates (data.collection_dates): 2019-03 to 2021-06" in lines
-    assert "- reference standard (how the grades were given) (data.reference_standard): not stated" in lines
+    assert "- reference standard, how the grades were given (data.reference_standard): not stated" in lines
 
 
 def test_a_stated_data_fact_over_several_lines_injects_no_heading_or_table(tmp_path: Path) -> None:
@@ -1925,7 +1941,7 @@ def test_a_stated_data_fact_over_several_lines_injects_no_heading_or_table(tmp_p
         "data:\n  reference_standard: |\n    two graders\n    ## Injected heading\n    | a | b |\n")
     text = "\n".join(_data_section(tmp_path / "run"))
     assert "\n## Injected heading" not in text and "\n| a | b |" not in text, text
-    assert ("- reference standard (how the grades were given) (data.reference_standard): "
+    assert ("- reference standard, how the grades were given (data.reference_standard): "
             "two graders ## Injected heading | a | b |") in text.splitlines()
 
 
@@ -1935,7 +1951,27 @@ def test_two_grades_sensitivity_line_calls_grade_0s_figure_the_specificity() -> 
     from drac_ssl.report import sensitivity_lines
 
     said = sensitivity_lines([[40, 10], [5, 15]], ["non-referable", "referable"])
-    assert said[1].startswith("Out of fold, graded correctly (sensitivity, Wilson 95% CI; for grade 0, the "
-                              "specificity): 0 non-referable 40 of 50 (80%, 95% CI "), said
-    three = sensitivity_lines([[1, 0, 0], [0, 1, 0], [0, 0, 1]], NAMES)[1]
+    assert said[0].startswith("Out of fold, graded correctly (sensitivity, Wilson 95% CI; for grade 0, the "
+                              "specificity): 0 non-referable 0.800 (40/50; "), said
+    three = sensitivity_lines([[1, 0, 0], [0, 1, 0], [0, 0, 1]], NAMES)[0]
     assert three.startswith("Out of fold, graded correctly (sensitivity, Wilson 95% CI): 0 "), three
+
+
+def test_fold_grade_lines_of_a_hand_edited_summary_say_nothing() -> None:
+    """Review of claim_fx F9: a fold key that is no number ("a") raised ValueError from
+    int(fold) and stopped report.md; such counts are left out, as absent ones are."""
+    from drac_ssl.report import fold_grade_lines
+
+    assert fold_grade_lines({"counts": {"per_fold": {"a": {"0": 3}}}}, ["no", "yes"]) == []
+    assert fold_grade_lines({"counts": {"per_fold": {"0": {"0": "x"}}}}, ["no", "yes"]) == []
+    assert fold_grade_lines({"counts": {"per_fold": {"0": {"0": 3, "1": 2}}}}, ["no", "yes"])[-2] == "| 0 | 3 | 2 | 5 |"
+
+
+def test_no_second_empty_line_after_the_confusion_table() -> None:
+    """Review of claim_fx F8: the confusion table ends with an empty line and the sensitivity
+    line began with another: two empty lines in report.md."""
+    from drac_ssl.report import confusion_lines, sensitivity_lines
+
+    confusion = [[40, 10], [5, 15]]
+    lines = confusion_lines(confusion, ["no", "yes"]) + sensitivity_lines(confusion, ["no", "yes"])
+    assert "\n\n\n" not in "\n".join(lines), lines

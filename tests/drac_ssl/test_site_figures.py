@@ -95,7 +95,7 @@ def test_a_site_of_one_true_grade_or_few_images_is_never_called_much_worse() -> 
 def test_per_site_cis_resample_the_pooled_ci_s_units(tmp_path: Path) -> None:
     """A review: the per-site CIs read oof.csv's patient column only, not the near-twin groups
     the pooled CI resamples (patient_groups of the manifest). Now they take the manifest's."""
-    from drac_ssl.report import _site_units
+    from drac_ssl.oof import oof_units
 
     data = tmp_path / "run" / "data"
     data.mkdir(parents=True)
@@ -105,7 +105,7 @@ def test_per_site_cis_resample_the_pooled_ci_s_units(tmp_path: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    units, what = _site_units(tmp_path / "run", tmp_path / "run" / "finetune" / "v", ["i3", "i0", "i1", "i2"])
+    units, what = oof_units(tmp_path / "run", tmp_path / "run" / "finetune" / "v", ["i3", "i0", "i1", "i2"])
     assert what == "patients and near-twin groups"
     assert units == ["image:i3", "group:g", "group:g", "image:i2"]
 
@@ -125,7 +125,7 @@ def test_per_site_cis_use_the_run_s_seed_as_the_pooled_cis_do(tmp_path: Path, mo
         return []
 
     monkeypatch.setattr(oof_module, "read_oof_column", lambda path, column: ["A", "B"] if column == "site" else None)
-    monkeypatch.setattr(report, "_site_units", lambda *a: (None, "images"))
+    monkeypatch.setattr(report, "oof_units", lambda *a: (None, "images"))
     monkeypatch.setattr(report, "_site_folds", lambda *a: "")
     monkeypatch.setattr(report, "site_lines", lambda *a, **k: [])
     monkeypatch.setattr(report, "site_figures", figures)
@@ -199,7 +199,7 @@ def test_the_site_column_reaches_oof_csv_report_md_and_the_card_s_data(site_run:
     meta.pop("demo")
     card = _model_card({**meta, "data": prov, "trial_run": {"trial": False}})
     assert ("Cross-validated on 2 pooled sites, A (15 images) and B (15 images), the folds stratified on grade x "
-            "site (report.md gives the figures per site) (no external test set)") in " ".join(card.split())
+            "site (report.md gives the figures per site), with no external test set") in " ".join(card.split())
     assert "this one data set" not in card
     # an auditor: without data.site_column neither said that no subgroup was looked at
     from drac_ssl.grading.bundle import NO_SUBGROUP_WORDS

@@ -192,3 +192,15 @@ def test_export_score_names_the_kappa_and_one_auc_with_two_grades(tmp_path: Path
     assert "Cohen's kappa, accuracy and macro F1 score the submission's class column, the AUC of P(referable) " \
            "its P1 column" in text, text
     assert "QWK 0." not in text and "QWK, accuracy" not in text, text
+
+
+def test_a_class_whose_written_p_ties_is_not_counted_the_smaller() -> None:
+    """Review of claim_fx F6: P (0.5000004, 0.4999996), class 1, is written 0.500000 twice;
+    smaller_class_rows compared the raw floats and said "it is the smaller" of a row whose
+    file shows P0 = P1 (grade_note_counts reads the written millionths)."""
+    import numpy as np
+
+    from drac_ssl.submission import smaller_class_rows
+
+    probs = np.array([[0.5000004, 0.4999996], [0.6, 0.4]])
+    assert smaller_class_rows(probs, np.array([1, 1])) == 1
