@@ -155,6 +155,8 @@ def interrupts_deferred() -> Iterator[None]:
     finally:
         for signum, handler in held:
             signal.signal(signum, handler)
+        if signal.SIGTERM in caught:  # the held SIGTERM is the first: later ones as after it
+            _first_sigterm_taken()
     if caught:
         raise KeyboardInterrupt
 
@@ -165,10 +167,19 @@ def _sigterm_interrupts(signum: int, frame: object) -> None:
     SIGTERMs are ignored from here on: one arriving while the stack unwinds, before the
     command's ``except KeyboardInterrupt`` holds them (:func:`hold_signals_if_command`), cannot
     raise a second KeyboardInterrupt outside it (a traceback, exit -2)."""
+    _first_sigterm_taken()
+    raise KeyboardInterrupt
+
+
+def _first_sigterm_taken() -> None:
+    """A SIGTERM has been turned into KeyboardInterrupt (by :func:`_sigterm_interrupts`, or
+    held by :func:`interrupts_deferred` and raised after its block): remember it for
+    :func:`interrupt_exit_code` and, in the command's own process (:func:`run_command`), ignore
+    later SIGTERMs from here on, so that one arriving while the stack unwinds cannot raise a
+    second KeyboardInterrupt (a traceback, exit -2) before the command holds them."""
     _TERMINATED[:] = [True]
     if _OWN_PROCESS:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
 
 
 _TERMINATED: list[bool] = []  # a SIGTERM turned into KeyboardInterrupt (its exit code: 143)

@@ -154,3 +154,22 @@ def test_a_second_sigterm_before_the_command_catches_the_first_is_ignored(
             except (KeyboardInterrupt, SigtermUnhandled) as exc:
                 pytest.fail(f"the second SIGTERM escaped: {exc!r}")
     assert starting.interrupt_exit_code() == 143
+
+
+def test_a_second_sigterm_after_a_deferred_one_is_ignored_too(
+        sigterm_guarded: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a reader of the cli_fx merge (F2): interrupts_deferred (export's renames) put
+    # _sigterm_interrupts back and raised, so a second SIGTERM while unwinding raised again
+    monkeypatch.setattr(starting, "_OWN_PROCESS", [True])
+    with starting.sigterm_as_ctrl_c():
+        try:
+            with starting.interrupts_deferred():
+                signal.raise_signal(signal.SIGTERM)  # held until the block ends
+        except KeyboardInterrupt:
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            except (KeyboardInterrupt, SigtermUnhandled) as exc:
+                pytest.fail(f"the second SIGTERM escaped: {exc!r}")
+        else:
+            pytest.fail("the held SIGTERM was not raised after the block")
+    assert starting.interrupt_exit_code() == 143
