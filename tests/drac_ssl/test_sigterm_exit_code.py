@@ -173,3 +173,29 @@ def test_a_second_sigterm_after_a_deferred_one_is_ignored_too(
         else:
             pytest.fail("the held SIGTERM was not raised after the block")
     assert starting.interrupt_exit_code() == 143
+
+
+def test_a_second_signal_while_scoring_stops_cannot_kill_it(
+        monkeypatch: pytest.MonkeyPatch, sigterm_guarded: None) -> None:
+    # a reader of the cli_fx merge (F7): export --score's except KeyboardInterrupt alone did not
+    # hold further signals, as the six other commands' do
+    import argparse
+
+    from drac_ssl import commands, scoring
+
+    class CtrlCWhileSaying(io.StringIO):  # a Ctrl-C after the SIGTERM, while the line is said
+        def write(self, text: str) -> int:
+            signal.raise_signal(signal.SIGINT)
+            return super().write(text)
+
+    monkeypatch.setattr(commands, "score_arguments_problem", _sigterm)
+    monkeypatch.setattr(starting, "_OWN_PROCESS", [True])
+    stderr = CtrlCWhileSaying()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # sigterm_guarded gives pytest's back
+    try:
+        with starting.sigterm_as_ctrl_c():
+            code = scoring.score_command(argparse.Namespace(), [])
+    except (KeyboardInterrupt, SigtermUnhandled) as exc:
+        pytest.fail(f"the second signal escaped: {exc!r}")
+    assert code == 143 and "interrupted: nothing was scored" in stderr.getvalue()
