@@ -521,17 +521,26 @@ class CommandParser(argparse.ArgumentParser):
 
     def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
         argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
-        parsed, extras = self.parse_known_args(argv, namespace)
-        if extras:
-            self.refuse_unrecognized(extras, parsed)
-        return parsed
+        return self._parsed(*self.parse_known_args(argv, namespace), argv)
 
     def parse_intermixed_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
         argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
-        parsed, extras = self.parse_known_intermixed_args(argv, namespace)
+        return self._parsed(*self.parse_known_intermixed_args(argv, namespace), argv)
+
+    def _parsed(self, parsed: argparse.Namespace, extras: list[str], argv: list[str]) -> argparse.Namespace:
         if extras:
-            self.refuse_unrecognized(extras, parsed)
+            self.refuse_unrecognized(extras, parsed, self.more_fix(extras, argv))
+        self.after_parse(parsed, argv)
         return parsed
+
+    def more_fix(self, extras: list[str], argv: list[str]) -> str:
+        """Lines a subclass adds after the fix of unrecognised ``extras`` (``argv``: the command
+        line parsed); none here."""
+        return ""
+
+    def after_parse(self, parsed: argparse.Namespace, argv: list[str]) -> None:
+        """A subclass's step after a parse with nothing unrecognised (train's --print-config);
+        none here."""
 
     def refuse_unrecognized(self, extras: list[str], parsed: argparse.Namespace, more: str = "") -> None:
         """argparse's ``unrecognized arguments`` error (exit 2), with :meth:`unrecognized_fix`
