@@ -479,16 +479,16 @@ def add_version_option(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 
 OPTIONS_ELSEWHERE: dict[str, tuple[str, ...]] = {
-    "--referable-from": ("--labels-referable-from",),  # export --score's name
     "--run-dir": ("--runs-dir", "--bundle"),  # umm's; the app's names
-    "--runs-dir": ("--run-dir",),
-    "--output": ("--out",),
-    "--out-dir": ("--out",),
     "--run": ("--bundle",),  # the app takes a run folder as --bundle
 }
 """An option another command (or another tool) names so, and this command's option(s) for
-it: offered by :class:`CommandParser` when the command has it. A positional argument (``RUN``)
-typed as an option (``--run R``) is said apart, for every command."""
+it: offered by :class:`CommandParser` when the command has it. Only names whose hint
+:func:`difflib.get_close_matches` would not give (``--output``, ``--out-dir`` -> ``--out`` and
+``--runs-dir`` -> ``--run-dir`` it finds; export takes ``--referable-from`` itself):
+tests/drac_ssl/test_unknown_option_hints.py checks that each entry changes the hint. A
+positional argument (``RUN``) typed as an option (``--run R``) is said apart, for every
+command."""
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -497,7 +497,7 @@ class CommandParser(argparse.ArgumentParser):
     refused, never guessed), and an unrecognised option is refused with what the user may have
     meant (a CLI review: only train and umm said anything): this command's options close to it
     (:func:`difflib.get_close_matches`), its option for another command's name
-    (:data:`OPTIONS_ELSEWHERE`: ``--referable-from`` -> ``--labels-referable-from``), and, for a
+    (:data:`OPTIONS_ELSEWHERE`: the app's ``--run`` -> ``--bundle``), and, for a
     positional argument typed as an option (``report --run R``), that it takes no option name.
     A sub-command's own options are looked in (``python -m data_prep ingest --rot``), and the
     sub-command's usage is printed. Standard library only (the app and data_prep use it)."""
