@@ -50,7 +50,7 @@ def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
     sys.stderr.write(f"\n[{_PROG[0] if _PROG else 'drac_ssl'}] interrupted while starting: nothing "
                      "was run or written; rerun the same command to run it\n")
     sys.stderr.flush()
-    os._exit(130)
+    os._exit(EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT)
 
 
 STOPPED_CLEANLY = ("train", "umm", "export")
@@ -68,22 +68,30 @@ def quiet_while_starting(prog: str) -> None:
     command started with SIGINT ignored (``&`` from a script, a non-interactive shell with no
     job control: POSIX has its background jobs ignore SIGINT, so ``kill -INT`` does nothing;
     ``nohup`` ignores SIGHUP only) keeps ignoring it, and one of :data:`STOPPED_CLEANLY` says
-    so when it starts its work (:func:`started`: not for ``--help`` or ``--version``)."""
+    so when it starts its work (:func:`started`: not for ``--help`` or ``--version``). SIGTERM
+    the same way, with exit code 143, where it has its default action (a kill during the
+    imports said nothing, exit -15, where the exit tables say 143)."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         _PROG[:] = [prog]
         signal.signal(signal.SIGINT, _interrupted_while_starting)
     elif signal.getsignal(signal.SIGINT) is signal.SIG_IGN and prog in STOPPED_CLEANLY:
         _SIGINT_IGNORED[:] = [prog]
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        _PROG[:] = [prog]
+        signal.signal(signal.SIGTERM, _interrupted_while_starting)
 
 
 def started() -> None:
-    """Everything is imported: Ctrl-C raises KeyboardInterrupt again (only where
+    """Everything is imported: Ctrl-C raises KeyboardInterrupt again, SIGTERM has its default
+    action until :func:`sigterm_as_ctrl_c` (only where
     :func:`quiet_while_starting` had installed its handler; no-op otherwise, e.g. when
     ``main()`` is called from Python). A command :func:`quiet_while_starting` found with SIGINT
     ignored says so here, once, in a note line on stderr with the SIGTERM that stops it
     (``kill PID``); :func:`said_at_start` keeps the line for the run's ``console.log``."""
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is _interrupted_while_starting:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if _SIGINT_IGNORED and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         line = (f"[{_SIGINT_IGNORED[0]}] note: Ctrl-C (SIGINT) is ignored in this process (started with & "
                 f"from a script: no job control); stop it with SIGTERM: kill {os.getpid()}")

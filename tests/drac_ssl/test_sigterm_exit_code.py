@@ -199,3 +199,29 @@ def test_a_second_signal_while_scoring_stops_cannot_kill_it(
     except (KeyboardInterrupt, SigtermUnhandled) as exc:
         pytest.fail(f"the second signal escaped: {exc!r}")
     assert code == 143 and "interrupted: nothing was scored" in stderr.getvalue()
+
+
+def test_a_sigterm_while_starting_exits_143_with_one_line() -> None:
+    # a reader of the cli_fx merge (F5): the exit tables say 143, but a SIGTERM during the
+    # imports (before sigterm_as_ctrl_c) killed the command by the signal (-15), nothing said
+    script = ("import os, signal, time\n"
+              "from drac_ssl.starting import quiet_while_starting, started\n"
+              "quiet_while_starting('report')\n"
+              "os.kill(os.getpid(), signal.SIGTERM)\n"
+              "time.sleep(5)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 143 and "[report] interrupted while starting" in done.stderr, done
+
+
+def test_started_gives_sigterm_its_default_action_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(starting, "_PROG", [])
+    before = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    before_int = signal.getsignal(signal.SIGINT)
+    try:
+        starting.quiet_while_starting("report")
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        starting.started()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGINT, before_int)
