@@ -450,10 +450,17 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     python -m app.auth hash alice``). The line goes to stdout alone (``>> FILE`` appends it);
     the prompt and a hint go to stderr. Exit code 0, or 2 (nothing printed on stdout) for a
     user name that a login file cannot hold or an empty, mistyped or short password (under
-    :data:`MIN_PASSWORD_CHARS` characters)."""
+    :data:`MIN_PASSWORD_CHARS` characters), 130 / 143 stopped at the prompt by Ctrl-C / SIGTERM
+    (one line said, nothing printed on stdout)."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     from drac_ssl.exit_codes import AUTH_EXIT_CODES  # stdlib only
-    from drac_ssl.starting import CommandParser, add_version_option, python_command
+    from drac_ssl.starting import (  # stdlib only
+        CommandParser,
+        add_version_option,
+        interrupt_exit_code,
+        python_command,
+        sigterm_as_ctrl_c,
+    )
 
     prog = python_command("app.auth")
     example = (f"Example:\n  {prog} hash alice >> logins.txt   # asks alice's password twice\n"
@@ -484,7 +491,12 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
               f"{MAX_USER_CHARS} characters", file=stderr)
         return 2
     try:
-        password = _read_password(user, stdin, stderr)
+        with sigterm_as_ctrl_c():  # kill while it waits for the password: 143, as Ctrl-C's 130
+            password = _read_password(user, stdin, stderr)
+    except KeyboardInterrupt:  # Ctrl-C at the prompt: one line, not getpass's traceback (-2)
+        print(f"\n[app.auth] interrupted: nothing was printed or written; rerun {prog} hash "
+              f"{shlex.quote(user)} to make the line", file=stderr)
+        return interrupt_exit_code()
     except ValueError as exc:
         print(f"error: {exc}", file=stderr)
         return 2

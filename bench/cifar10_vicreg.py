@@ -51,7 +51,7 @@ from bench.common import (
     smoke_result_name,
     write_result,
 )
-from bench.pretraining import evaluated_weights, run_command, run_pretraining, speed_goal
+from bench.pretraining import evaluated_weights, run_bench_main, run_pretraining, speed_goal
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config, to_dict
 from drac_ssl.evaluation import embed_images, linear_probe
@@ -257,7 +257,7 @@ def time_to_accuracy(history: list[dict[str, Any]], targets: tuple[float, ...] =
 
 def main(argv: list[str] | None = None) -> None:
     """The command; a Ctrl-C ends with what was saved and how to resume (exit code 130)."""
-    run_command(_main, argv)
+    run_bench_main(_main, argv)
 
 
 def _main(argv: list[str] | None) -> None:

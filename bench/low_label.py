@@ -77,7 +77,7 @@ from bench.common import (
     write_result,
 )
 from bench.common import data_root as common_data_root
-from bench.pretraining import run_command, run_pretraining
+from bench.pretraining import run_bench_main, run_pretraining
 from drac_ssl import pretrain
 from drac_ssl.augment import prepare_images
 from drac_ssl.config import Config, configured_channels, load_config, to_dict
@@ -296,7 +296,7 @@ def result_name(dataset: str, name: str | None, reasons: Sequence[str], out_dir:
 
 def main(argv: list[str] | None = None) -> None:
     """The command; a Ctrl-C ends with what was saved and how to resume (exit code 130)."""
-    run_command(_main, argv)
+    run_bench_main(_main, argv)
 
 
 def _main(argv: list[str] | None) -> None:

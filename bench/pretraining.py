@@ -9,7 +9,7 @@
   pretraining loss (``checkpoints/best.pt``), not necessarily the last
   (:func:`evaluated_weights`).
 * :func:`interrupted_exit`: the benches' Ctrl-C line, in the train command's words, exit 130;
-  :func:`run_command` runs a bench's main with it.
+  :func:`run_bench_main` runs a bench's main with it.
 * The time of every attempt is kept in ``RUN_DIR/bench_pretrain.json`` (as ``drac_ssl.train``
   keeps ``seconds_earlier_attempts`` and ``attempts`` in ``stages.json``): a Ctrl-C or an
   error records the attempt's seconds before it propagates, and a rerun says it resumed
@@ -178,7 +178,7 @@ def interrupted_exit(exc: KeyboardInterrupt, who: str = "bench") -> int:
     return 130
 
 
-def run_command(command: Callable[[list[str] | None], object], argv: list[str] | None) -> None:
+def run_bench_main(command: Callable[[list[str] | None], object], argv: list[str] | None) -> None:
     """``command(argv)``, a bench's ``main``; a Ctrl-C ends it with :func:`interrupted_exit`'s
     line (what was saved and how to resume) and exit code 130, not a traceback, and so does a
     SIGTERM (``kill``, a batch system's pre-emption; :func:`drac_ssl.starting.sigterm_as_ctrl_c`).
@@ -227,7 +227,7 @@ def data_fix(argv: Sequence[str]) -> str:
 def is_data_error(exc: BaseException) -> bool:
     """Whether ``exc`` was raised by the data loaders (:mod:`drac_ssl.datasets`: files missing or
     unreadable under the data path) or by :func:`bench.common.data_root` (``--data`` and
-    ``data.root=`` disagree): the errors :func:`run_command` says in two lines, not a
+    ``data.root=`` disagree): the errors :func:`run_bench_main` says in two lines, not a
     traceback. Any other FileNotFoundError or ValueError is a fault to show whole."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:

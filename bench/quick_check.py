@@ -100,7 +100,7 @@ import torch
 from bench.common import RESULTS, load_average, smoke_fields, smoke_result_name, write_result
 from bench.common import data_root as common_data_root
 from bench.low_label import evenly_spaced, labelled_subset, linear_probe, random_backbone
-from bench.pretraining import run_command, run_pretraining
+from bench.pretraining import run_bench_main, run_pretraining
 from drac_ssl import pretrain
 from drac_ssl.config import load_config, to_dict
 from drac_ssl.datasets import load_generic
@@ -562,7 +562,7 @@ HELP = (__doc__.split("\n\n", 1)[0] + "\n\nA one-minute smoke run of the flow (n
 
 def main(argv: list[str] | None = None) -> None:
     """The command; a Ctrl-C ends with what was saved and how to resume (exit code 130)."""
-    run_command(_main, argv)
+    run_bench_main(_main, argv)
 
 
 def _main(argv: list[str] | None) -> None:

@@ -662,11 +662,11 @@ def _plot(rows: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """``--checkpoint``: the quick CIFAR-10 check; otherwise the protocol (``--dataset``)."""
-    from bench.pretraining import run_command
+    from bench.pretraining import run_bench_main
 
     args = sys.argv[1:] if argv is None else argv
     quick = any(a == "--checkpoint" or a.startswith("--checkpoint=") for a in args)
-    run_command(quick_main if quick else protocol_main, args)  # a Ctrl-C: what was saved, exit code 130
+    run_bench_main(quick_main if quick else protocol_main, args)  # a Ctrl-C: what was saved, exit code 130
 
 
 if __name__ == "__main__":

@@ -126,6 +126,18 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
 
 
+def command() -> None:
+    """The installed ``drac-ssl-ingest`` (pyproject.toml's ``[project.scripts]``): what
+    ``python -m data_prep`` does, in the same order: Ctrl-C quiet while starting, then
+    :func:`main` as the command's own process (:func:`drac_ssl.starting.run_command`: a second
+    SIGTERM while it stops is ignored, not a kill by the signal, exit -15). Never returns: ends
+    the process with the command's exit code."""
+    from drac_ssl.starting import quiet_while_starting, run_command
+
+    quiet_while_starting("data_prep")
+    run_command(main)
+
+
 if __name__ == "__main__":
     from drac_ssl.starting import run_command
 

@@ -299,12 +299,18 @@ def _inside(out: Path, tree: Path) -> bool:
     return False
 
 
+def default_out(tree: Path) -> Path:
+    """Flatten's output folder when none is given: ``TREE_flat`` beside ``tree`` (an absolute
+    path for an absolute ``tree``)."""
+    return tree.with_name(f"{tree.name}_flat")
+
+
 def flatten(tree: Path, out: Path | None = None, link: bool = False) -> Flattened:
     """Flatten ``tree`` (see the module docstring) into ``out`` (default ``TREE_flat`` beside
     it). FlattenError, with nothing written, for a tree or output that cannot be used; an
     OSError while copying leaves ``out`` partly written (the message says to remove it)."""
     tree = _absolute(tree)
-    out = _absolute(out) if out is not None else tree.with_name(f"{tree.name}_flat")
+    out = _absolute(out) if out is not None else default_out(tree)
     images, grades, skipped = plan(tree)
     if _inside(out, tree):
         raise FlattenError(f"{out}: the output is inside the tree {tree} -> pass --out a folder "
@@ -313,7 +319,7 @@ def flatten(tree: Path, out: Path | None = None, link: bool = False) -> Flattene
 
     # a file, or under one (good.csv/flat: a NotADirectoryError traceback before, a CLI review);
     # a folder holding anything: never mixed with (or written over by) the flattened images
-    example = str(tree.with_name(f"{tree.name}_flat"))
+    example = str(default_out(tree))
     if problem := (folder_under_file_problem(out, "--out", example)
                    or folder_in_use_problem(out, "--out", example, "the images and labels.csv")):
         raise FlattenError(problem)
@@ -463,8 +469,7 @@ def cli(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
-        tree = _absolute(args.root)  # flatten's default --out: TREE_flat beside TREE
-        out = args.out if args.out is not None else tree.with_name(f"{tree.name}_flat")
+        out = args.out if args.out is not None else default_out(_absolute(args.root))
         print(f"interrupted: the output folder {out} is incomplete; remove it and flatten again",
               file=sys.stderr)
         return interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM (python -m data_prep)

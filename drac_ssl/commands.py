@@ -203,14 +203,12 @@ class OverrideParser(CommandParser):
     X``, ``--confi=X``) are refused as unrecognised, so that the run's recorded command line
     names its config in the forms :func:`drac_ssl.run_state.resume_command` reads."""
 
-    def parse_intermixed_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
-        argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
-        parsed, extras = self.parse_known_intermixed_args(argv, namespace)
-        if extras:
-            self.refuse_unrecognized(extras, parsed, option_override_fix(extras, argv))
+    def more_fix(self, extras: list[str], argv: list[str]) -> str:
+        return option_override_fix(extras, argv)
+
+    def after_parse(self, parsed: argparse.Namespace, argv: list[str]) -> None:
         if getattr(parsed, "print_config", None) is not None:  # --print-config NAME: printed, exit
             PrintConfig.write(self, parsed, argv)
-        return parsed
 
 
 def _given_besides(parser: argparse.ArgumentParser, parsed: argparse.Namespace, argv: list[str],

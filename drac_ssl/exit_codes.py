@@ -199,11 +199,14 @@ APP_EXIT_CODES = (
 """The exit codes of ``python -m app`` (:func:`app.__main__.main`; docs/app.md, docs/deploying.md)."""
 
 DEMO_BUNDLE_EXIT_CODES = (
-    f"Exit codes: 0 written; {USAGE_ERROR} a RUN_DIR it will not write into (said with the fix: "
-    "nothing of yours is replaced), a bad option, torch and torchvision not a matching pair.")
+    f"Exit codes: 0 written; 1 a crash (a traceback: a bug to report); {USAGE_ERROR} a RUN_DIR it "
+    "will not write into (said with the fix: nothing of yours is replaced), a bad option, torch and "
+    "torchvision not a matching pair.")
 """The exit codes of ``python -m app.demo_bundle`` (:func:`app.demo_bundle.main`)."""
 
 AUTH_EXIT_CODES = (
-    "Exit codes: 0 the login line printed; 2 a user name that cannot be one, a password refused "
-    "(empty, too short, the two typed differ), a bad option.")
+    "Exit codes: 0 the login line printed; 1 a crash (a traceback: a bug to report); 2 a user "
+    "name that cannot be one, a password refused (empty, too short, the two typed differ), a bad "
+    f"option; {INTERRUPTED} interrupted by Ctrl-C, 143 stopped by SIGTERM (kill) at the prompt: "
+    "nothing printed.")
 """The exit codes of ``python -m app.auth`` (:func:`app.auth.main`)."""

@@ -232,7 +232,13 @@ from drac_ssl.metrics import (
 from drac_ssl.name_tags import csv_first_column
 from drac_ssl.oof import ci_resampling
 from drac_ssl.scale import default_grade_names, grades_scale_from
-from drac_ssl.starting import interpreter_word, interrupt_exit_code, python_command, started
+from drac_ssl.starting import (
+    hold_signals_if_command,
+    interpreter_word,
+    interrupt_exit_code,
+    python_command,
+    started,
+)
 from drac_ssl.submission import (
     SubmissionRows,
     is_referable_header,
@@ -2899,6 +2905,7 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         print("\n[export] interrupted: nothing was scored or written", file=sys.stderr)
         return interrupt_exit_code()  # 143 on SIGTERM (export's main turns it into Ctrl-C)
     run_problem = ""

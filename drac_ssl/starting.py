@@ -50,7 +50,7 @@ def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
     sys.stderr.write(f"\n[{_PROG[0] if _PROG else 'drac_ssl'}] interrupted while starting: nothing "
                      "was run or written; rerun the same command to run it\n")
     sys.stderr.flush()
-    os._exit(130)
+    os._exit(EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT)
 
 
 STOPPED_CLEANLY = ("train", "umm", "export")
@@ -68,22 +68,30 @@ def quiet_while_starting(prog: str) -> None:
     command started with SIGINT ignored (``&`` from a script, a non-interactive shell with no
     job control: POSIX has its background jobs ignore SIGINT, so ``kill -INT`` does nothing;
     ``nohup`` ignores SIGHUP only) keeps ignoring it, and one of :data:`STOPPED_CLEANLY` says
-    so when it starts its work (:func:`started`: not for ``--help`` or ``--version``)."""
+    so when it starts its work (:func:`started`: not for ``--help`` or ``--version``). SIGTERM
+    the same way, with exit code 143, where it has its default action (a kill during the
+    imports said nothing, exit -15, where the exit tables say 143)."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         _PROG[:] = [prog]
         signal.signal(signal.SIGINT, _interrupted_while_starting)
     elif signal.getsignal(signal.SIGINT) is signal.SIG_IGN and prog in STOPPED_CLEANLY:
         _SIGINT_IGNORED[:] = [prog]
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        _PROG[:] = [prog]
+        signal.signal(signal.SIGTERM, _interrupted_while_starting)
 
 
 def started() -> None:
-    """Everything is imported: Ctrl-C raises KeyboardInterrupt again (only where
+    """Everything is imported: Ctrl-C raises KeyboardInterrupt again, SIGTERM has its default
+    action until :func:`sigterm_as_ctrl_c` (only where
     :func:`quiet_while_starting` had installed its handler; no-op otherwise, e.g. when
     ``main()`` is called from Python). A command :func:`quiet_while_starting` found with SIGINT
     ignored says so here, once, in a note line on stderr with the SIGTERM that stops it
     (``kill PID``); :func:`said_at_start` keeps the line for the run's ``console.log``."""
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is _interrupted_while_starting:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if _SIGINT_IGNORED and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         line = (f"[{_SIGINT_IGNORED[0]}] note: Ctrl-C (SIGINT) is ignored in this process (started with & "
                 f"from a script: no job control); stop it with SIGTERM: kill {os.getpid()}")
@@ -155,6 +163,8 @@ def interrupts_deferred() -> Iterator[None]:
     finally:
         for signum, handler in held:
             signal.signal(signum, handler)
+        if signal.SIGTERM in caught:  # the held SIGTERM is the first: later ones as after it
+            _first_sigterm_taken()
     if caught:
         raise KeyboardInterrupt
 
@@ -165,10 +175,19 @@ def _sigterm_interrupts(signum: int, frame: object) -> None:
     SIGTERMs are ignored from here on: one arriving while the stack unwinds, before the
     command's ``except KeyboardInterrupt`` holds them (:func:`hold_signals_if_command`), cannot
     raise a second KeyboardInterrupt outside it (a traceback, exit -2)."""
+    _first_sigterm_taken()
+    raise KeyboardInterrupt
+
+
+def _first_sigterm_taken() -> None:
+    """A SIGTERM has been turned into KeyboardInterrupt (by :func:`_sigterm_interrupts`, or
+    held by :func:`interrupts_deferred` and raised after its block): remember it for
+    :func:`interrupt_exit_code` and, in the command's own process (:func:`run_command`), ignore
+    later SIGTERMs from here on, so that one arriving while the stack unwinds cannot raise a
+    second KeyboardInterrupt (a traceback, exit -2) before the command holds them."""
     _TERMINATED[:] = [True]
     if _OWN_PROCESS:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
 
 
 _TERMINATED: list[bool] = []  # a SIGTERM turned into KeyboardInterrupt (its exit code: 143)
@@ -468,16 +487,16 @@ def add_version_option(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 
 OPTIONS_ELSEWHERE: dict[str, tuple[str, ...]] = {
-    "--referable-from": ("--labels-referable-from",),  # export --score's name
     "--run-dir": ("--runs-dir", "--bundle"),  # umm's; the app's names
-    "--runs-dir": ("--run-dir",),
-    "--output": ("--out",),
-    "--out-dir": ("--out",),
     "--run": ("--bundle",),  # the app takes a run folder as --bundle
 }
 """An option another command (or another tool) names so, and this command's option(s) for
-it: offered by :class:`CommandParser` when the command has it. A positional argument (``RUN``)
-typed as an option (``--run R``) is said apart, for every command."""
+it: offered by :class:`CommandParser` when the command has it. Only names whose hint
+:func:`difflib.get_close_matches` would not give (``--output``, ``--out-dir`` -> ``--out`` and
+``--runs-dir`` -> ``--run-dir`` it finds; export takes ``--referable-from`` itself):
+tests/drac_ssl/test_unknown_option_hints.py checks that each entry changes the hint. A
+positional argument (``RUN``) typed as an option (``--run R``) is said apart, for every
+command."""
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -486,7 +505,7 @@ class CommandParser(argparse.ArgumentParser):
     refused, never guessed), and an unrecognised option is refused with what the user may have
     meant (a CLI review: only train and umm said anything): this command's options close to it
     (:func:`difflib.get_close_matches`), its option for another command's name
-    (:data:`OPTIONS_ELSEWHERE`: ``--referable-from`` -> ``--labels-referable-from``), and, for a
+    (:data:`OPTIONS_ELSEWHERE`: the app's ``--run`` -> ``--bundle``), and, for a
     positional argument typed as an option (``report --run R``), that it takes no option name.
     A sub-command's own options are looked in (``python -m data_prep ingest --rot``), and the
     sub-command's usage is printed. Standard library only (the app and data_prep use it)."""
@@ -510,17 +529,26 @@ class CommandParser(argparse.ArgumentParser):
 
     def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
         argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
-        parsed, extras = self.parse_known_args(argv, namespace)
-        if extras:
-            self.refuse_unrecognized(extras, parsed)
-        return parsed
+        return self._parsed(*self.parse_known_args(argv, namespace), argv)
 
     def parse_intermixed_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
         argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
-        parsed, extras = self.parse_known_intermixed_args(argv, namespace)
+        return self._parsed(*self.parse_known_intermixed_args(argv, namespace), argv)
+
+    def _parsed(self, parsed: argparse.Namespace, extras: list[str], argv: list[str]) -> argparse.Namespace:
         if extras:
-            self.refuse_unrecognized(extras, parsed)
+            self.refuse_unrecognized(extras, parsed, self.more_fix(extras, argv))
+        self.after_parse(parsed, argv)
         return parsed
+
+    def more_fix(self, extras: list[str], argv: list[str]) -> str:
+        """Lines a subclass adds after the fix of unrecognised ``extras`` (``argv``: the command
+        line parsed); none here."""
+        return ""
+
+    def after_parse(self, parsed: argparse.Namespace, argv: list[str]) -> None:
+        """A subclass's step after a parse with nothing unrecognised (train's --print-config);
+        none here."""
 
     def refuse_unrecognized(self, extras: list[str], parsed: argparse.Namespace, more: str = "") -> None:
         """argparse's ``unrecognized arguments`` error (exit 2), with :meth:`unrecognized_fix`

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -221,6 +222,39 @@ def test_the_hash_command_asks_twice_without_echo_on_a_terminal(monkeypatch: pyt
     out = io.StringIO()
     assert main(["hash", "alice"], stdin=_Terminal(), stdout=out, stderr=err) == 2  # the two differ
     assert out.getvalue() == "" and "differ" in err.getvalue() and PASSWORD not in err.getvalue()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stop_at_the_password_prompt_says_one_line_and_exits_as_a_signal(
+        signum: int, code: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a reader of the cli_fx merge (F4): Ctrl-C at the prompt gave getpass's traceback (exit -2)
+    # and SIGTERM killed the process (-15)
+    import getpass
+
+    from drac_ssl import starting
+
+    monkeypatch.setattr(starting, "_TERMINATED", [])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt, stream=None: signal.raise_signal(signum))
+    before = signal.signal(signal.SIGTERM, _unhandled)  # a SIGTERM not taken fails, never kills pytest
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            got = main(["hash", "alice"], stdin=_Terminal(), stdout=out, stderr=err)
+        except (KeyboardInterrupt, SigtermUnhandled) as exc:
+            pytest.fail(f"the stop escaped the command: {exc!r}")
+        assert got == code
+        assert out.getvalue() == "" and "[app.auth] interrupted" in err.getvalue()
+        assert signal.getsignal(signal.SIGTERM) is _unhandled  # the caller's handler given back
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+class SigtermUnhandled(Exception):
+    """The test's own SIGTERM handler's: the command did not take SIGTERM as Ctrl-C."""
+
+
+def _unhandled(signum: int, frame: object) -> None:
+    raise SigtermUnhandled
 
 
 @pytest.mark.parametrize(("user", "stdin"), [

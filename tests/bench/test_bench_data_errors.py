@@ -31,7 +31,7 @@ def test_missing_data_ends_a_bench_in_two_lines_and_exit_code_2(
         datasets.mnist_files(tmp_path / "nothing", "train")  # the loaders' own error, no run
 
     with pytest.raises(SystemExit) as stop:
-        pretraining.run_command(bench, [])
+        pretraining.run_bench_main(bench, [])
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and err[0].startswith("error: MNIST train not found under"), err
@@ -43,7 +43,7 @@ def test_a_fault_that_is_no_data_error_keeps_its_traceback() -> None:
         raise ValueError("a bug, not the data")
 
     with pytest.raises(ValueError, match="a bug"):
-        pretraining.run_command(bench, [])
+        pretraining.run_bench_main(bench, [])
 
 
 @pytest.mark.parametrize("given", [["--data", "elsewhere/mnist"], ["--data=elsewhere/mnist"],
@@ -56,7 +56,7 @@ def test_a_typed_data_path_is_fixed_with_data_alone(
         datasets.mnist_files(tmp_path / "nothing", "train")
 
     with pytest.raises(SystemExit):
-        pretraining.run_command(bench, ["--test-images", "200", *given])
+        pretraining.run_bench_main(bench, ["--test-images", "200", *given])
     fix = capsys.readouterr().err.strip().splitlines()[-1]
     assert fix.startswith("fix: --data PATH, the data set's own folder"), fix
     assert "DRAC_SSL_SHARED_DATA" not in fix, fix
@@ -72,7 +72,7 @@ def test_a_damaged_data_file_keeps_its_own_fix_alone(tmp_path: Path, capsys: pyt
         datasets.load_mnist(tmp_path, "train")
 
     with pytest.raises(SystemExit) as stop:
-        pretraining.run_command(bench, [])
+        pretraining.run_bench_main(bench, [])
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "the file is damaged" in err and err.count("fix:") == 1 and "--data PATH" not in err, err

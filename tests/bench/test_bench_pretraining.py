@@ -147,7 +147,7 @@ def test_a_bench_stopped_by_sigterm_ends_as_a_ctrl_c_does(capsys: pytest.Capture
     import os
     import signal
 
-    from bench.pretraining import run_command
+    from bench.pretraining import run_bench_main
 
     before = signal.getsignal(signal.SIGTERM)
 
@@ -157,7 +157,7 @@ def test_a_bench_stopped_by_sigterm_ends_as_a_ctrl_c_does(capsys: pytest.Capture
         raise AssertionError("SIGTERM was not turned into KeyboardInterrupt")
 
     with pytest.raises(SystemExit) as stop:
-        run_command(killed, [])
+        run_bench_main(killed, [])
     assert stop.value.code == 130
     assert "interrupted: rerun the same command" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is before

@@ -154,3 +154,74 @@ def test_a_second_sigterm_before_the_command_catches_the_first_is_ignored(
             except (KeyboardInterrupt, SigtermUnhandled) as exc:
                 pytest.fail(f"the second SIGTERM escaped: {exc!r}")
     assert starting.interrupt_exit_code() == 143
+
+
+def test_a_second_sigterm_after_a_deferred_one_is_ignored_too(
+        sigterm_guarded: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a reader of the cli_fx merge (F2): interrupts_deferred (export's renames) put
+    # _sigterm_interrupts back and raised, so a second SIGTERM while unwinding raised again
+    monkeypatch.setattr(starting, "_OWN_PROCESS", [True])
+    with starting.sigterm_as_ctrl_c():
+        try:
+            with starting.interrupts_deferred():
+                signal.raise_signal(signal.SIGTERM)  # held until the block ends
+        except KeyboardInterrupt:
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            except (KeyboardInterrupt, SigtermUnhandled) as exc:
+                pytest.fail(f"the second SIGTERM escaped: {exc!r}")
+        else:
+            pytest.fail("the held SIGTERM was not raised after the block")
+    assert starting.interrupt_exit_code() == 143
+
+
+def test_a_second_signal_while_scoring_stops_cannot_kill_it(
+        monkeypatch: pytest.MonkeyPatch, sigterm_guarded: None) -> None:
+    # a reader of the cli_fx merge (F7): export --score's except KeyboardInterrupt alone did not
+    # hold further signals, as the six other commands' do
+    import argparse
+
+    from drac_ssl import commands, scoring
+
+    class CtrlCWhileSaying(io.StringIO):  # a Ctrl-C after the SIGTERM, while the line is said
+        def write(self, text: str) -> int:
+            signal.raise_signal(signal.SIGINT)
+            return super().write(text)
+
+    monkeypatch.setattr(commands, "score_arguments_problem", _sigterm)
+    monkeypatch.setattr(starting, "_OWN_PROCESS", [True])
+    stderr = CtrlCWhileSaying()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # sigterm_guarded gives pytest's back
+    try:
+        with starting.sigterm_as_ctrl_c():
+            code = scoring.score_command(argparse.Namespace(), [])
+    except (KeyboardInterrupt, SigtermUnhandled) as exc:
+        pytest.fail(f"the second signal escaped: {exc!r}")
+    assert code == 143 and "interrupted: nothing was scored" in stderr.getvalue()
+
+
+def test_a_sigterm_while_starting_exits_143_with_one_line() -> None:
+    # a reader of the cli_fx merge (F5): the exit tables say 143, but a SIGTERM during the
+    # imports (before sigterm_as_ctrl_c) killed the command by the signal (-15), nothing said
+    script = ("import os, signal, time\n"
+              "from drac_ssl.starting import quiet_while_starting, started\n"
+              "quiet_while_starting('report')\n"
+              "os.kill(os.getpid(), signal.SIGTERM)\n"
+              "time.sleep(5)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 143 and "[report] interrupted while starting" in done.stderr, done
+
+
+def test_started_gives_sigterm_its_default_action_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(starting, "_PROG", [])
+    before = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    before_int = signal.getsignal(signal.SIGINT)
+    try:
+        starting.quiet_while_starting("report")
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        starting.started()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGINT, before_int)

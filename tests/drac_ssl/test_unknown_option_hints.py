@@ -13,7 +13,7 @@ import pytest
 import data_prep.__main__ as data_prep_main
 from app import __main__ as app_main
 from app import demo_bundle
-from drac_ssl import compare, export, report
+from drac_ssl import compare, export, report, starting
 
 
 def _refused(call: Callable[[Sequence[str]], object], argv: list[str],
@@ -54,3 +54,15 @@ def test_export_takes_referable_from_as_its_labels_referable_from() -> None:
 
     args = export_parser().parse_args(["--score", "s.csv", "--labels", "l.csv", "--referable-from", "2"])
     assert args.labels_referable_from == 2
+
+
+@pytest.mark.parametrize("name", sorted(starting.OPTIONS_ELSEWHERE))
+def test_each_alias_entry_changes_the_hint(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a reader of the cli_fx merge (F6): --output, --out-dir, --runs-dir were found by difflib
+    # anyway and --referable-from is export's own: entries that changed nothing
+    parser = starting.CommandParser(prog="x")
+    for option in starting.OPTIONS_ELSEWHERE[name]:
+        parser.add_argument(option, help="an option")
+    with_table = parser.unrecognized_fix([name])
+    monkeypatch.setattr(starting, "OPTIONS_ELSEWHERE", {})
+    assert with_table != parser.unrecognized_fix([name]), with_table
