@@ -67,6 +67,14 @@ def test_an_ingest_without_the_near_duplicate_check_says_near_copies_were_not_lo
     assert "near_duplicates_off" not in data_provenance(data)
     card = _card(meta, **{k: prov[k] for k in ("n_train", "n_patients", "near_duplicates_off")})
     assert NEAR_DUPLICATES_OFF_WORDS in card
+    # the check ran (its record a dict, none found): not said to be off, in the card nor the report
+    (data / "ingest_summary.json").write_text(json.dumps({**summary, "near_duplicates": {
+        "near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48, "n_images": 0, "n_groups": 0}}))
+    ran = data_provenance(data)
+    assert "near_duplicates_off" not in ran and isinstance(ran.get("near_duplicates"), dict)
+    assert "were not looked for" not in fold_grouping_words(ran)
+    card = _card(meta, **{k: ran.get(k) for k in ("n_train", "n_patients", "near_duplicates_off", "near_duplicates")})
+    assert NEAR_DUPLICATES_OFF_WORDS not in card and "check was off" not in card
 
 
 def test_per_grade_sensitivity_has_a_wilson_interval_in_the_card_and_the_report(meta: dict[str, Any]) -> None:

@@ -1644,6 +1644,23 @@ def test_the_export_section_says_what_the_class_column_is_with_the_exports_words
         "it is not: why in X)")
 
 
+def test_the_export_section_does_not_count_rows_equal_at_the_percentages_shown_twice(tmp_path: Path) -> None:
+    """export/summary.json's n_class_not_most_probable counts the rows whose class is equal to
+    the largest P at the percentages shown too: the Export section says those apart, not twice
+    (3 counted, 1 of them equal as shown: 2 not the largest, 1 more)."""
+    from drac_ssl.report import _export_section
+
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "metadata.json").write_text(json.dumps({"variant": "vicreg", "folds": [0, 1]}))
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "summary.json").write_text(json.dumps(
+        {"submission": str(tmp_path / "export" / "submission.csv"), "n_test": 36, "decision": "thresholds",
+         "n_class_not_most_probable": 3, "n_class_not_most_probable_equal_shown": 1, "notes": []}))
+    said = " ".join(" ".join(_export_section(tmp_path)).split())
+    assert "(for 2 of the 36 here it is not" in said, said
+    assert "for 1 more it is not the largest, though equal at the percentages shown" in said, said
+
+
 def test_the_export_section_calls_the_p_columns_calibrated_only_when_the_calibration_held(tmp_path: Path) -> None:
     """A review: with the temperature at its search bound (the export and the app warn that the
     probabilities are not calibrated) the Export section still said "its P columns: the
@@ -1853,6 +1870,8 @@ def test_an_exported_rule_scoring_below_argmax_is_said() -> None:
     assert "no paired CI of the difference is recorded" in said
     assert rule_below_argmax_words({**rules, "thresholds": {"qwk": 0.760}}, "thresholds") == ""
     assert rule_below_argmax_words(rules, "argmax") == ""
+    # a tie is not below argmax
+    assert rule_below_argmax_words({**rules, "thresholds": {"qwk": 0.754, "selected": True}}, "thresholds") == ""
 
 
 def test_a_rule_that_did_not_give_the_grades_is_not_called_the_selected_one() -> None:
@@ -1884,6 +1903,10 @@ def test_the_configuration_table_gives_the_run_and_fold_seeds(tmp_path: Path) ->
     assert "| seeds | run.seed 7, data.fold_seed 3 |" in _config_section(run)
     (run / "config.yaml").write_text(yaml.safe_dump({"run": {"seed": 7}, "finetune": {"seed": 11}}))
     assert "| seeds | run.seed 7, data.fold_seed not recorded, finetune.seed 11 |" in _config_section(run)
+    # finetune.seed -1 (its default: run.seed's) is not a seed of its own: not said
+    (run / "config.yaml").write_text(yaml.safe_dump({"data": {"fold_seed": 3}, "run": {"seed": 7},
+                                                     "finetune": {"seed": -1}}))
+    assert "| seeds | run.seed 7, data.fold_seed 3 |" in _config_section(run)
 
 
 def test_a_tie_for_the_most_frequent_grade_is_said_as_one() -> None:

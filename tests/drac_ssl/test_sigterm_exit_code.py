@@ -121,6 +121,16 @@ def test_a_sigterm_after_the_command_finished_leaves_with_its_exit_code() -> Non
     assert done.returncode == 0, done
 
 
+def test_run_command_marks_the_process_as_the_commands_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the other tests set _OWN_PROCESS themselves: run_command itself must set it, else a
+    # command under python -m never holds a second signal (hold_signals_if_command)
+    monkeypatch.setattr(starting, "_OWN_PROCESS", [])
+    monkeypatch.setattr(starting, "exit_on_signal", lambda code: None)  # pytest's handlers kept
+    with pytest.raises(SystemExit) as ended:
+        starting.run_command(lambda: 0 if starting._OWN_PROCESS == [True] else 5)
+    assert ended.value.code == 0
+
+
 def test_a_sigterm_under_log_names_tag_exits_143(sigterm_guarded: None, capsys: pytest.CaptureFixture[str]) -> None:
     # a review (F3): tagged_console said Ctrl-C's 130 for a SIGTERM, in the block and while
     # the names were gathered

@@ -36,6 +36,8 @@ def _refused(call: Callable[[Sequence[str]], object], argv: list[str],
     (compare.main, ["--run", "R"], "--run: RUN is given without an option name: drop --run"),
     (report.main, ["--run", "R"], "--run: RUN is given without an option name: drop --run"),
     (app_main.parse_args, ["--run-dir", "X"], "--run-dir: did you mean --runs-dir or --bundle?"),
+    # the app takes a run folder as --bundle: a name difflib alone does not find from --run
+    (app_main.parse_args, ["--run", "X"], "--run: did you mean --bundle?"),
     (demo_bundle.main, ["--run-dir", "X"], "--run-dir: RUN_DIR is given without an option name"),
     (data_prep_main.main, ["ingest", "--root", "r", "--out", "o", "--label-csv", "l.csv"],
      "--label-csv: did you mean --labels-csv?"),
