@@ -15,11 +15,16 @@ from drac_ssl.grading.image_notes import COLOUR_OVERLAY, flagged_reasons
 from drac_ssl.grading.predict import read_image
 
 
+def _smooth_grey(size: int) -> np.ndarray:
+    """A smooth grey scan, ``size`` x ``size`` uint8: 8 x 8 random levels 20..230 upsampled."""
+    coarse = np.random.default_rng(0).uniform(20, 230, (8, 8)).astype(np.float32)
+    return cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.uint8)
+
+
 def _scan_file(path: Path, colour: bool = False) -> Path:
     """A smooth grey scan saved as RGB PNG with a 6 x 6 px orange scale bar (0.9 % of the
     pixels); ``colour``: a tinted colour picture instead."""
-    coarse = np.random.default_rng(0).uniform(20, 230, (8, 8)).astype(np.float32)
-    rgb = np.dstack([cv2.resize(coarse, (64, 64), interpolation=cv2.INTER_LINEAR).astype(np.uint8)] * 3)
+    rgb = np.dstack([_smooth_grey(64)] * 3)
     if colour:
         rgb[..., 0] = np.clip(rgb[..., 0].astype(int) + 40, 0, 255)
     rgb[55:61, 55:61] = (0, 160, 255)  # BGR orange
@@ -48,9 +53,7 @@ def _text_jpeg(path: Path) -> Path:
     rule (data_prep.colour_rule)."""
     from PIL import Image, ImageDraw
 
-    coarse = np.random.default_rng(0).uniform(20, 230, (8, 8)).astype(np.float32)
-    grey = cv2.resize(coarse, (384, 384), interpolation=cv2.INTER_LINEAR).astype(np.uint8)
-    image = Image.fromarray(np.dstack([grey] * 3))
+    image = Image.fromarray(np.dstack([_smooth_grey(384)] * 3))
     draw = ImageDraw.Draw(image)
     for line in range(2):
         draw.text((4, 4 + 12 * line), "3x3 mm OD 2026-12-07", fill=(255, 255, 0))

@@ -1925,6 +1925,17 @@ def test_a_tie_for_the_most_frequent_grade_is_said_as_one() -> None:
     assert _majority_row(one, False, False)[0] == "majority grade (always NPDR)"
 
 
+def _stated_data_run(tmp_path: Path) -> None:
+    """A run folder ``tmp_path/run`` whose data/ holds the six-image manifest and an ingest
+    summary, for the Data section's stated-data lines."""
+    data = tmp_path / "run" / "data"
+    data.mkdir(parents=True)
+    _six_image_manifest(data)
+    (data / "ingest_summary.json").write_text(json.dumps({
+        "root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
+        "grades": {"names": NAMES, "k": 3, "source": "data.grades"}}))
+
+
 def test_the_data_section_says_the_stated_description_dates_and_reference_standard(tmp_path: Path) -> None:
     """CLAIM review F7: the data's description, collection dates and reference standard were
     nowhere; data.description, data.collection_dates and data.reference_standard are said, and
@@ -1933,12 +1944,7 @@ def test_the_data_section_says_the_stated_description_dates_and_reference_standa
 
     from drac_ssl.report import _data_section
 
-    data = tmp_path / "run" / "data"
-    data.mkdir(parents=True)
-    _six_image_manifest(data)
-    (data / "ingest_summary.json").write_text(json.dumps({
-        "root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
-        "grades": {"names": NAMES, "k": 3, "source": "data.grades"}}))
+    _stated_data_run(tmp_path)
     lines = _data_section(tmp_path / "run")
     assert "- collection dates (data.collection_dates): not stated" in lines, lines
     (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump({"data": {
@@ -1954,12 +1960,7 @@ def test_a_stated_data_fact_over_several_lines_injects_no_heading_or_table(tmp_p
     "| a | b |" on lines of their own in report.md's Data section; it is one list item."""
     from drac_ssl.report import _data_section
 
-    data = tmp_path / "run" / "data"
-    data.mkdir(parents=True)
-    _six_image_manifest(data)
-    (data / "ingest_summary.json").write_text(json.dumps({
-        "root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
-        "grades": {"names": NAMES, "k": 3, "source": "data.grades"}}))
+    _stated_data_run(tmp_path)
     (tmp_path / "run" / "config.yaml").write_text(
         "data:\n  reference_standard: |\n    two graders\n    ## Injected heading\n    | a | b |\n")
     text = "\n".join(_data_section(tmp_path / "run"))
