@@ -2436,9 +2436,12 @@ def _other_columns(columns: Sequence[str], cells: Sequence[str], own: set[int | 
                  for i, column in enumerate(columns) if i not in own)
 
 
-def _ambiguous_words(name: str) -> str:
+def _ambiguous_words(name: str, paths: Sequence[Path] = ()) -> str:
     """What a CSV name that matches several images is (:func:`ambiguous_name`'s ``said``): it
-    has no extension, or an image extension no file has (matched by its stem)."""
+    has no extension, or an image extension no file has (matched by its stem), or it spells
+    none of the files exactly (``Img_1.png`` for ``IMG_1.png`` and ``img_1.png``)."""
+    if paths and all(name_key(p.name) == name_key(name) for p in paths):
+        return "spelled as neither file"
     if Path(name).suffix.lower() in IMAGE_SUFFIXES:
         return "no file of that extension; by its stem"
     return "no extension"
@@ -2455,7 +2458,14 @@ def ambiguous_name(table: LabelTable, row: LabelRow, paths: Sequence[Path],
     if len({name_key(n) for n in names}) == len(names):
         return error(f"{table.path}:{row.line}",
                      f"{row.name} ({said}) matches {len(paths)} images: {', '.join(names)}",
-                     "write the full file name in the CSV, or remove the extra file", "match")
+                     "write the full file name with its extension in the CSV, or remove one of "
+                     "the files", "match")
+    if len(set(names)) == len(names):  # IMG_1.png and img_1.png: one name_key, two files on Linux
+        return error(f"{table.path}:{row.line}",
+                     f"{row.name} ({said}) matches {len(paths)} images that differ only in letter "
+                     f"case or Unicode form: {', '.join(names)}",
+                     "write the file name in the CSV exactly as the one file spells it, or rename "
+                     "or remove the other file", "match")
     common = Path(os.path.commonpath([p.parent for p in paths]))
     shown = ", ".join(p.relative_to(common).as_posix() for p in paths)
     return error(f"{table.path}:{row.line}", f"{row.name} ({said}) matches {len(paths)} images: {shown}",
@@ -2881,7 +2891,11 @@ class NameIndex:
         (``x.jpeg`` -> ``x.jpg``); several files of that stem: 'ambiguous'."""
         key = name_key(name)
         if key in self.by_name:
-            return self.by_name[key], "name"
+            paths = self.by_name[key]
+            if len({p.name for p in paths}) > 1 and all(p.name != name for p in paths):
+                # Img_1.png for IMG_1.png and img_1.png (two files on Linux): neither is the one
+                return paths, "ambiguous"
+            return paths, "name"
         if Path(key).suffix.lower() in IMAGE_SUFFIXES:
             paths = self.by_stem.get(Path(key).stem, [])
             return (paths, "extension") if len(paths) == 1 else (paths, "ambiguous" if paths else "")
@@ -3162,8 +3176,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             elif verdict != "same":  # the written path is the file read: nothing dropped
                 dropped.append(f"{row.folder}/{row.name} -> {paths[0].name}")
         if how == "ambiguous":
-            problems.append(ambiguous_name(table, row, paths, _ambiguous_words(row.name)))
-            if len({name_key(p.name) for p in paths}) == 1:  # one name in two patient folders:
+            problems.append(ambiguous_name(table, row, paths, _ambiguous_words(row.name, paths)))
+            if len({p.name for p in paths}) == 1:  # one name in two patient folders:
                 for path in paths:  # a duplicate name, not also an image without label
                     matched.setdefault(path, row)
             else:  # x.png and x.jpg for the row 'x': its one error says so; neither file is

@@ -1,0 +1,59 @@
+"""An outside tester with awkward file locations (paths80): image names that a label row matches
+in more than one way.
+
+A (spec): "A CSV name without an extension matches the one image with that stem (a note), an
+ambiguous one is an error." A row ``Img_1.png`` beside ``IMG_1.png`` and ``img_1.png`` (two files
+on Linux) matched IMG_1.png "only by ignoring letter case -> nothing to do": the row spells
+neither file, so which image it grades is a guess; it is the ambiguous-name error now.
+D (F3): two different photographs whose names differ only in case or Unicode form were told
+"keep one file per image id": following it deletes a labelled image.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from data_prep import ingest, validate
+from drac_ssl.config import DataConfig
+
+
+def _folder(root: Path, files: dict[str, int], rows: list[list[object]]) -> Path:
+    root.mkdir(parents=True)
+    for name in files:
+        pixels = np.random.default_rng(files[name]).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(root / name)
+    with open(root / "labels.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["image name", "DR grade"], *rows])
+    return root / "labels.csv"
+
+
+def _error(root: Path, out: Path) -> str:
+    cfg = DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1)
+    with pytest.raises(validate.IngestError) as caught:
+        ingest.run(cfg, out, verbose=False)
+    return str(caught.value)
+
+
+def test_a_row_spelling_neither_of_two_case_variants_is_ambiguous(tmp_path: Path) -> None:
+    csv_path = _folder(tmp_path / "d", {"IMG_1.png": 1, "img_1.png": 2, "a.png": 3, "b.png": 4},
+                       [["Img_1.png", 1], ["a.png", 0], ["b.png", 1]])
+    message = _error(tmp_path / "d", tmp_path / "out")
+    assert (f"{csv_path}:2: Img_1.png (spelled as neither file) matches 2 images that differ only "
+            "in letter case or Unicode form: IMG_1.png, img_1.png -> write the file name in the CSV "
+            "exactly as the one file spells it") in message, message
+    assert "only by ignoring letter case" not in message, message
+    assert "image without label" not in message, message
+
+
+def test_a_stem_matching_two_extensions_is_an_error_naming_both_and_the_fix(tmp_path: Path) -> None:
+    csv_path = _folder(tmp_path / "d", {"eye_001.png": 1, "eye_001.jpg": 2, "a.png": 3, "b.png": 4},
+                       [["eye_001", 1], ["a.png", 0], ["b.png", 1]])
+    message = _error(tmp_path / "d", tmp_path / "out")
+    assert (f"{csv_path}:2: eye_001 (no extension) matches 2 images: eye_001.jpg, eye_001.png -> "
+            "write the full file name with its extension in the CSV, or remove one of the files") in message
+    assert "image without label" not in message, message
