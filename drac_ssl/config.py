@@ -2094,6 +2094,27 @@ PATH_SETTINGS = ("data.root", "data.labels_csv", "data.unlabelled", "pretrain.ba
 """Settings holding a path (``data.unlabelled``: a list of them): compared as the file they
 name (``data/`` and ``./data`` agree), and read from the current folder when relative."""
 
+HOME_PATH_SETTINGS = (*PATH_SETTINGS, "run.out_dir", "run.reuse")
+"""Every setting naming a file or folder: a leading ``~`` (``~/runs``, ``~user/runs``) is
+expanded once, when the config is loaded (:func:`load_config`, :func:`from_dict`), so that
+every stage reads one path (an outside tester, F1: ``run.out_dir=~/runs3`` typed in quotes
+split a run between ``$HOME/runs3`` and a literal ``./~/runs3``)."""
+
+
+def expand_home(cfg: Config) -> Config:
+    """``cfg`` with the leading ``~`` of each :data:`HOME_PATH_SETTINGS` value expanded
+    (:func:`os.path.expanduser`), in place; returned for chaining. Other values are kept."""
+    for dotted in HOME_PATH_SETTINGS:
+        section, key = dotted.rsplit(".", 1)
+        owner = get(cfg, section)
+        value = getattr(owner, key)
+        if isinstance(value, str) and value.startswith("~"):
+            setattr(owner, key, os.path.expanduser(value))
+        elif isinstance(value, list) and any(isinstance(v, str) and v.startswith("~") for v in value):
+            setattr(owner, key, [os.path.expanduser(v) if isinstance(v, str) and v.startswith("~") else v
+                                 for v in value])
+    return cfg
+
 
 def _missing_config_fix(path: Path) -> str:
     """The fix for a ``-c`` file that does not exist. A relative path whose file name is one of
@@ -3630,6 +3651,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
         value, words = fallback("run.threads", fixes)
         raise ConfigError(f"command line '{threads.typed}': {THREADS_WORDS}, got {cfg.run.threads}.\n"
                           f"  fix: {threads.typed.split()[0]} {value} ({words})")
+    expand_home(cfg)
     try:
         validate(cfg)
     except SettingsError as exc:  # say where each setting it names was set
@@ -4645,4 +4667,4 @@ def variant_keep(saved: object, metrics: object = None) -> str | None:
 
 def from_dict(data: dict[str, Any]) -> Config:
     """Rebuild a Config from a dict (e.g. read back from a checkpoint or config.yaml)."""
-    return _merge(Config(), data, "saved config")
+    return expand_home(_merge(Config(), data, "saved config"))

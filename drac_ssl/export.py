@@ -2931,6 +2931,12 @@ def _read_failed(exc: OSError, out: str | None) -> bool:
     return out is None or named.parent != Path(os.path.abspath(out)).parent
 
 
+EXPANDED_ARGUMENTS = ("run", "images", "out", "check", "manifest", "score", "labels", "json")
+"""The export's arguments naming a file or folder, whose leading ``~`` is expanded as the
+config's path settings' are (:func:`drac_ssl.config.expand_home`): ``--images '~/x'`` typed in
+quotes reads ``$HOME/x``, not a folder ``./~/x``."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.export RUN --images DIR --out TEAM.csv``, ``--check TEAM.csv
     --images DIR`` or ``--score TEAM.csv --labels LABELS.csv`` (:func:`drac_ssl.scoring.score_command`);
@@ -2945,6 +2951,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     a process sizes once, is sized by ``--threads`` only when ``argv`` is None (the command's
     own process), as :func:`drac_ssl.train.main` does."""
     args = export_parser().parse_args(argv)
+    for dest in EXPANDED_ARGUMENTS:  # '~/x' typed in quotes: as train's path settings (F1)
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and value.startswith("~"):
+            setattr(args, dest, os.path.expanduser(value))
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     if args.find_tag:  # the names of a tag, on a console that is private: no filter
         return find_tag_command(args, manifest_test_cases)

@@ -404,7 +404,7 @@ def apply_overrides(file: ConfigFile, overrides: list[str] | None = None, preset
         findings.append(Finding(key, value, f"given {times} on the command line, {', '.join(said[:-1])} "
                                             f"then {said[-1]}: the last is used", f"keep one: {last}",
                                 severity="warning", where=f"{TYPED}{last}'"))
-    return cfg, sources, findings
+    return config_module.expand_home(cfg), sources, findings
 
 
 def _reading_finding(exc: ConfigError) -> Finding:

@@ -1,0 +1,49 @@
+"""An outside tester with awkward file locations (paths80).
+
+F1: ``'run.out_dir=~/runs3'`` (quoted, so the shell left the ``~``) or ``run.out_dir: ~/runs`` in
+a YAML file was taken literally by the training (``Path(cfg.run.out_dir) / name``) while the
+ingest expanded it: one run split between ``$HOME/runs3`` and a folder ``./~/runs3``. Every path
+setting's ``~`` is expanded once, when the config is loaded; the export's ``--images '~/x'`` too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drac_ssl import config, export, preflight
+from drac_ssl.train import resolve_run_dir
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "home"
+
+
+def test_a_tilde_in_every_path_setting_is_home_wherever_it_is_given(home: Path, tmp_path: Path) -> None:
+    typed = config.load_config(None, ["run.out_dir=~/x", "run.name=r1", "data.root=~/d",
+                                      "data.labels_csv=~/d/l.csv", "data.unlabelled=[~/u, v]",
+                                      "pretrain.backbone.weights=~/w.pt", "run.reuse=~/x/r0"])
+    assert resolve_run_dir(typed) == home / "x" / "r1"
+    assert (typed.data.root, typed.data.labels_csv, typed.data.unlabelled) == (
+        str(home / "d"), str(home / "d" / "l.csv"), [str(home / "u"), "v"])
+    assert (typed.pretrain.backbone.weights, typed.run.reuse) == (str(home / "w.pt"), str(home / "x" / "r0"))
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("run:\n  out_dir: ~/runs\n  name: r2\n", encoding="utf-8")
+    assert resolve_run_dir(config.load_config(yaml_file)) == home / "runs" / "r2"
+    saved = config.from_dict({"run": {"out_dir": "~/old", "name": "r3"}})  # a config.yaml of before
+    assert resolve_run_dir(saved) == home / "old" / "r3"
+    checked, _, findings = preflight.read_config(yaml_file, ["run.name=r4"])  # the preflight's reading
+    assert resolve_run_dir(checked) == home / "runs" / "r4" and findings == []
+
+
+def test_the_export_reads_a_quoted_tilde_as_home(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (home / "imgs").mkdir(parents=True)
+    code = export.main(["~/norun", "--images", "~/imgs", "--out", "~/o.csv"])
+    err = capsys.readouterr().err
+    assert code == 2 and str(home / "norun") in err, err
+    assert "~/" not in err, err
+
