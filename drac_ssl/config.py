@@ -2101,6 +2101,34 @@ every stage reads one path (an outside tester, F1: ``run.out_dir=~/runs3`` typed
 split a run between ``$HOME/runs3`` and a literal ``./~/runs3``)."""
 
 
+ENVIRONMENT_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+"""``$NAME`` or ``${NAME}`` in a path setting (:func:`variable_problems`)."""
+
+VARIABLES_NOT_EXPANDED = "environment variables are not expanded in config paths"
+"""What is wrong with ``run.out_dir: ${MYRUNS}/x`` (an outside tester, F5: it made a folder
+``${MYRUNS}`` silently); the fix is :func:`variable_fix`'s."""
+
+
+def variable_fix(setting: str, value: str) -> str:
+    """The fix for an environment variable in the path setting ``setting``: write the path, or
+    let the shell expand it on the command line, in double quotes."""
+    return (f"write the path, or let your shell expand it on the command line "
+            f"({setting}=\"{value}\" in double quotes)")
+
+
+def variable_problems(cfg: Config) -> list[tuple[str, str]]:
+    """``(setting, value)`` of each :data:`HOME_PATH_SETTINGS` value (an item of
+    ``data.unlabelled``) holding ``$NAME`` or ``${NAME}``: never expanded (paths mean what they
+    say), so refused (:func:`load_config`, the preflight) rather than made a folder of that name."""
+    found = []
+    for dotted in HOME_PATH_SETTINGS:
+        value = get(cfg, dotted)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and ENVIRONMENT_VARIABLE.search(item):
+                found.append((dotted, item))
+    return found
+
+
 def expand_home(cfg: Config) -> Config:
     """``cfg`` with the leading ``~`` of each :data:`HOME_PATH_SETTINGS` value expanded
     (:func:`os.path.expanduser`), in place; returned for chaining. Other values are kept."""
@@ -3651,6 +3679,11 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
         value, words = fallback("run.threads", fixes)
         raise ConfigError(f"command line '{threads.typed}': {THREADS_WORDS}, got {cfg.run.threads}.\n"
                           f"  fix: {threads.typed.split()[0]} {value} ({words})")
+    if found := variable_problems(cfg):
+        setting, value = found[0]
+        where = _given_where(p, data if isinstance(data, dict) else {}, overrides or [])(setting)
+        raise ConfigError(f"{where}: {setting}={value}: {VARIABLES_NOT_EXPANDED}.\n"
+                          f"  fix: {variable_fix(setting, value)}")
     expand_home(cfg)
     try:
         validate(cfg)

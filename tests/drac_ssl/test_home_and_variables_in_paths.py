@@ -47,3 +47,23 @@ def test_the_export_reads_a_quoted_tilde_as_home(home: Path, capsys: pytest.Capt
     assert code == 2 and str(home / "norun") in err, err
     assert "~/" not in err, err
 
+
+def test_an_environment_variable_in_a_path_setting_is_refused_where_it_was_given(tmp_path: Path) -> None:
+    """F5: ``run.out_dir: ${MYRUNS}/x`` silently made a folder named ``${MYRUNS}``. Variables are
+    not expanded (a path means what it says); the value is refused, at its line or override."""
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("run:\n  name: r\n  out_dir: ${MYRUNS}/x\n", encoding="utf-8")
+    with pytest.raises(config.ConfigError) as caught:
+        config.load_config(yaml_file)
+    assert str(caught.value).startswith(
+        f"{yaml_file}:3: run.out_dir=${{MYRUNS}}/x: environment variables are not expanded in config "
+        "paths.\n  fix: write the path, or let your shell expand it on the command line "
+        '(run.out_dir="${MYRUNS}/x" in double quotes)'), caught.value
+    with pytest.raises(config.ConfigError) as caught:
+        config.load_config(None, ["data.unlabelled=[/a, $SCANS/b]"])
+    assert str(caught.value).startswith("command line 'data.unlabelled=[/a, $SCANS/b]': data.unlabelled="
+                                        "$SCANS/b: environment variables are not expanded"), caught.value
+    assert config.load_config(None, ["run.name=a$b", "data.root=/d/price$"]).data.root == "/d/price$"
+    _, _, findings = preflight.read_config(yaml_file)
+    assert [(f.setting, f.where) for f in findings if "not expanded" in f.what] == [
+        ("run.out_dir", f"{yaml_file}:3")], findings
