@@ -818,7 +818,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
             # a row written twice exactly: one kept, a warning; any other repeat is an error
             table, repeated = drop_repeated_rows(table, layout.kind, cfg.site_column)
             problems += apply_strict(repeated, cfg.strict)
-            problems += (duplicate_label_rows(table, layout.kind, cfg.site_column)
+            problems += (duplicate_label_rows(table, layout.kind, cfg.site_column, train_images)
                          + same_image_rows(train_images, table))
             # data.ungradable=leave_out: the rows with no grade and their images go before matching
             train_images, left_out, left_out_problems = leave_out_ungradable(train_images, table)

@@ -104,6 +104,7 @@ that unpacks it (:func:`packed_label_csv_fix`): the package reads no compressed 
 from __future__ import annotations
 
 import dataclasses
+import filecmp
 import os
 import re
 import shlex
@@ -336,6 +337,22 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name).lower()
 
 
+def different_files(paths: Sequence[Path]) -> bool:
+    """Whether the files ``paths`` (names one :func:`name_key`: ``IMG_1.png`` and ``img_1.png``,
+    two files on Linux) hold different bytes: two photographs, not one copied twice. A file
+    that cannot be read counts as the same (the advice stays to keep one)."""
+    try:
+        return any(not filecmp.cmp(paths[0], other, shallow=False) for other in paths[1:])
+    except OSError:
+        return False
+
+
+TWO_IMAGES_FIX = ("rename one of them, and its label row, so that the names differ by more than "
+                  "case or Unicode form; delete neither: they are two images")
+"""The fix for two different images whose names are one :func:`name_key` (an outside tester,
+F3: "keep one file per image id" deleted a labelled photograph)."""
+
+
 def scan_image_folder(folder: Path, skip: Iterable[Path] = (), nested: bool = False) -> FolderScan:
     """List the images of ``folder`` (not recursive), flagging everything else.
 
@@ -364,7 +381,14 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = (), nested: bool = Fa
             others = ", ".join(p.name for p in same[1:])
             how = ("in case" if len({p.name.lower() for p in same}) < len(same) else
                    "in its Unicode form (the same letters encoded two ways, NFC and NFD)")
-            problems.append(error(same[0], f"duplicate name: {others} differs only {how}",
+            if different_files(same):  # two photographs: deleting one loses a labelled image
+                problems.append(error(same[0], f"duplicate name of two different images (their "
+                                               f"contents differ): {others} differs only {how}, "
+                                               f"which the matching of image names ignores",
+                                      TWO_IMAGES_FIX, "duplicate-name"))
+                continue
+            problems.append(error(same[0], f"duplicate name: {others} differs only {how} (the "
+                                           f"same contents)",
                                   "keep one file per image id", "duplicate-name"))
     return FolderScan(images, problems, not_read, undecodable)
 

@@ -72,7 +72,9 @@ from data_prep.layout import (
     IMAGE_SUFFIXES,
     NESTED_LAYOUTS,
     PATIENT_COLUMNS,
+    TWO_IMAGES_FIX,
     UNGRADABLE_GRADES,
+    different_files,
     name_key,
     name_readings,
     valid_utf8_name,
@@ -2773,7 +2775,7 @@ def drop_repeated_rows(table: LabelTable, layout_kind: str | None = None, site_c
 
 
 def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None,
-                         site_column: str = "") -> list[Problem]:
+                         site_column: str = "", images: Sequence[Path] = ()) -> list[Problem]:
     """A CSV naming the same image twice (case-insensitively, in any Unicode form:
     :func:`data_prep.layout.name_key`) is fatal, unless the rows are one row written again
     exactly (:func:`drop_repeated_rows`, which the ingest calls first, leaves the repeats out
@@ -2786,7 +2788,10 @@ def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None,
     spellings (``001.png`` and ``1``) are :func:`same_image_rows`'. ``layout_kind``: where a
     differing source column may mean two images under one name (:func:`shared_name_columns`),
     the fix says so first; ``site_column`` (``data.site_column``): rows naming other sites are
-    told to keep the image's right site."""
+    told to keep the image's right site. ``images``: the folder's images; rows spelled as two
+    of them whose contents differ (``IMG_1.png`` and ``img_1.png``, two photographs on Linux)
+    are told to rename one file and its row, never to delete a row."""
+    files = {p.name: p for p in images}
     by_name: dict[str, list[LabelRow]] = {}
     for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
         by_name.setdefault(name_key(row.name), []).append(row)
@@ -2795,6 +2800,10 @@ def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None,
         if len(rows) > 1:
             lines = ", ".join(str(r.line) for r in rows)
             differ, fix = _row_differences(rows, layout_kind, site_column)
+            spelt = list(dict.fromkeys(r.name for r in rows))
+            if len(spelt) > 1 and all(n in files for n in spelt) and different_files([files[n] for n in spelt]):
+                differ += f"; they name {len(spelt)} different images (their contents differ)"
+                fix = TWO_IMAGES_FIX
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
                                   f"{_grade_clash(rows, agreement=True)}{differ}",

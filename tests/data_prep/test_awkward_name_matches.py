@@ -12,6 +12,7 @@ D (F3): two different photographs whose names differ only in case or Unicode for
 from __future__ import annotations
 
 import csv
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,27 @@ def test_a_stem_matching_two_extensions_is_an_error_naming_both_and_the_fix(tmp_
     assert (f"{csv_path}:2: eye_001 (no extension) matches 2 images: eye_001.jpg, eye_001.png -> "
             "write the full file name with its extension in the CSV, or remove one of the files") in message
     assert "image without label" not in message, message
+
+
+@pytest.mark.parametrize("names", [("IMG_1.png", "img_1.png"),
+                                   (unicodedata.normalize("NFC", "é1.png"), unicodedata.normalize("NFD", "é1.png"))])
+def test_two_different_photographs_under_names_differing_only_in_case_or_form_are_not_told_to_delete_one(
+        tmp_path: Path, names: tuple[str, str]) -> None:
+    first, second = names
+    csv_path = _folder(tmp_path / "d", {first: 1, second: 2, "a.png": 3, "b.png": 4},
+                       [[first, 1], [second, 2], ["a.png", 0], ["b.png", 1]])
+    message = _error(tmp_path / "d", tmp_path / "out")
+    assert any(f"{tmp_path / 'd' / name}: duplicate name of two different images (their contents differ): "
+               in message for name in names), message
+    assert f"{csv_path}:3: {first} is listed 2 times" in message, message
+    assert "they name 2 different images (their contents differ) -> rename one of them, and its label row" in message
+    assert "keep one file per image id" not in message and "delete all but one" not in message, message
+
+
+def test_one_photograph_copied_under_a_name_differing_only_in_case_keeps_the_advice_to_keep_one(
+        tmp_path: Path) -> None:
+    _folder(tmp_path / "d", {"IMG_1.png": 1, "img_1.png": 1, "a.png": 3, "b.png": 4},
+            [["IMG_1.png", 1], ["img_1.png", 1], ["a.png", 0], ["b.png", 1]])
+    message = _error(tmp_path / "d", tmp_path / "out")
+    assert "img_1.png differs only in case (the same contents) -> keep one file per image id" in message, message
+    assert "delete all but one" in message and "two different images" not in message, message
