@@ -108,6 +108,7 @@ import filecmp
 import os
 import re
 import shlex
+import sys
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -568,6 +569,26 @@ def convmv(codec: str) -> str:
     return CONVMV_NAMES.get(codec, codec)
 
 
+def locale_only_name(name: str) -> str | None:
+    """The UTF-8 reading of ``name`` when it is not valid UTF-8 only because Python reads file
+    names in another encoding here (``LC_ALL=C`` without ``PYTHONUTF8``: ASCII, so ``é04.png``
+    is listed as ``\udcc3\udca904.png``); None when Python reads names as UTF-8, or the bytes
+    are not UTF-8 either (then the name's encoding is amiss, :func:`undecodable_problems`)."""
+    encoding = sys.getfilesystemencoding()
+    if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8mb4"):
+        return None
+    try:
+        return name.encode(encoding, "surrogateescape").decode("utf-8")
+    except (UnicodeError, LookupError):
+        return None
+
+
+LOCALE_FIX = ("run with PYTHONUTF8=1 (e.g. PYTHONUTF8=1 python -m data_prep ingest ...) or under a "
+              "UTF-8 locale (LC_ALL=C.UTF-8); the names need no renaming")
+"""The fix for UTF-8 file names Python reads as ASCII (:func:`locale_only_name`; an outside
+tester, F4: such names were called "not valid UTF-8", with convmv advice that renames nothing)."""
+
+
 def undecodable_problems(paths: Sequence[Path], named: str = "") -> list[Problem]:
     """The errors of the entries ``paths`` (one scan's) whose names are not valid UTF-8
     (:func:`valid_utf8_name`), kind ``non-image``: a file the ingest does not read, whose label
@@ -579,12 +600,19 @@ def undecodable_problems(paths: Sequence[Path], named: str = "") -> list[Problem
     :func:`name_encoding` (the others said as the next to try), else none: the encoding is
     unknown, and the fix is convmv's dry run (its default, without ``--notest``) with each
     likely ``-f`` in turn. One encoding for all: one archive or copy wrote them."""
-    candidates = [named] if named else name_encoding([p.name for p in paths])
+    candidates = [named] if named else name_encoding([p.name for p in paths
+                                                      if locale_only_name(p.name) is None])
     codec = candidates[0] if candidates else ""
     words = dict(NAME_ENCODINGS)
     found = []
     for path in paths:
         kind = "folder" if path.is_dir() else "file"
+        if (utf8 := locale_only_name(path.name)) is not None:
+            found.append(error(readable_path(path), f"the {kind} name {utf8} is valid UTF-8, but this "
+                                                    f"Python reads file names as "
+                                                    f"{sys.getfilesystemencoding()} (the locale is "
+                                                    f"ASCII: LC_ALL=C or unset)", LOCALE_FIX, "non-image"))
+            continue
         reading = next((text for c, _, text in name_readings(path.name) if c == codec), "")
         read = (f"; {reading} if read as {words[codec]}"
                 + (", as a label row names it" if named else "")) if reading else ""

@@ -75,6 +75,7 @@ from data_prep.layout import (
     TWO_IMAGES_FIX,
     UNGRADABLE_GRADES,
     different_files,
+    locale_only_name,
     name_key,
     name_readings,
     valid_utf8_name,
@@ -3159,7 +3160,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     # files whose name is not valid UTF-8 (M\udcfcller_00.png), by what their bytes read as in
     # another encoding (Müller_00.png): a row naming one is the file's error, renamed in UTF-8
     undecodable = {name_key(text): path for path in not_read if not valid_utf8_name(path.name)
-                   for _, _, reading in name_readings(path.name)
+                   for reading in [*(r for _, _, r in name_readings(path.name)),
+                                   *filter(None, [locale_only_name(path.name)])]  # LC_ALL=C
                    for text in (reading, Path(reading).stem)}
     nested_index: NameIndex | None = None  # listed on the first row without an image
     matched: dict[Path, LabelRow] = {}
