@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -204,3 +205,76 @@ def test_the_floor_oof_guards_formula_ids_as_finetunes_oof_does(tmp_path: Path) 
     kept = keep_oof_copies({"pixel_floor": path}, tmp_path / "out", "r.json",
                            units=dict(zip(ids, ["p1", "p2", "p3"], strict=True)))
     assert kept["pixel_floor"]["rows"] == 3
+
+
+class _JobStarted(Exception):
+    """Raised in place of the main job's subprocess: the bench got past its checks."""
+
+
+def _start_main(monkeypatch: Any, tmp_path: Path, argv: list[str]) -> None:
+    """``bench.retinamnist.main(argv)`` up to the main job, which is not run (an empty stand-in
+    for the data; the job's subprocess raises :class:`_JobStarted`)."""
+    from bench import retinamnist
+
+    fake = tmp_path / "retinamnist_public.npz"
+    fake.write_bytes(b"")
+    monkeypatch.setattr(retinamnist, "NPZ", fake)
+
+    def job(*args: object, **kwargs: object) -> None:
+        raise _JobStarted
+
+    monkeypatch.setattr(retinamnist.subprocess, "run", job)
+    retinamnist.main([*argv, "--out-dir", str(tmp_path), "--run-dir", str(tmp_path / "run")])
+
+
+def test_a_run_that_changes_the_protocol_needs_a_name_of_its_own_before_the_job(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """A contributor's ``python -m bench.retinamnist umm.enabled=false`` ran the whole 40-minute
+    job, found no departure (a bool is not a shortened setting) and would have written over the
+    committed retinamnist.json. A setting that changes the job (which variants it has, how they
+    are pretrained) is refused under the protocol's name before the job starts; under a name of
+    its own the job starts. Fewer pretrain.epochs under --name retinamnist is refused too."""
+    import pytest
+
+    for argv in (["umm.enabled=false"], ["umm.enabled=false", "--name", "retinamnist"],
+                 ["pretrain.loss.sim_coeff=5"], ["pretrain.epochs=10", "--name", "retinamnist"]):
+        with pytest.raises(SystemExit, match=r"(?s)changes the benchmark's protocol.*--name retinamnist_mine"):
+            _start_main(monkeypatch, tmp_path, argv)
+    with pytest.raises(SystemExit, match=r"umm\.enabled=False \(the protocol's: True\)"):
+        _start_main(monkeypatch, tmp_path, ["umm.enabled=false"])
+    for argv in (["umm.enabled=false", "--name", "retinamnist_no_umm"], ["pretrain.epochs=1"],
+                 ["pretrain.num_workers=2"]):  # a named experiment, a smoke run, a speed setting
+        with pytest.raises(_JobStarted):
+            _start_main(monkeypatch, tmp_path, argv)
+
+
+def test_the_export_follows_the_variants_the_run_fine_tuned(tmp_path: Path, monkeypatch: Any) -> None:
+    """The bench exported a fixed list of three variants after the job, so a run without UMM
+    failed there (BundleError on vicreg_umm) after its 40 minutes: it exports the variants the
+    run's finetune/summary.json lists."""
+    import json
+    from types import SimpleNamespace
+
+    import pytest
+
+    from bench import retinamnist
+    from drac_ssl import export
+
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit, match=r"summary\.json: missing"):
+        retinamnist.run_variants(run)
+    (run / "finetune").mkdir(parents=True)
+    (run / "finetune" / "summary.json").write_text(json.dumps(
+        {"selected": "vicreg", "variants": {"scratch": {"dir": "scratch"}, "vicreg": {"dir": "vicreg"}}}))
+    assert retinamnist.run_variants(run) == ["scratch", "vicreg"]
+    asked: list[str] = []
+
+    def fake_export(cfg: object, run_dir: Path, *, variant: str, submission_path: Path) -> SimpleNamespace:
+        asked.append(variant)
+        submission_path.write_text("case,class\n", encoding="utf-8")
+        return SimpleNamespace(n_test=0, image_notes_path=None, n_flagged=0)
+
+    monkeypatch.setattr(export, "run", fake_export)
+    made = retinamnist.export_submissions(None, run, tmp_path, "retinamnist_no_umm", retinamnist.run_variants(run))
+    assert asked == ["scratch", "vicreg"] and list(made) == asked
+    assert made["vicreg"]["file"].endswith("retinamnist_no_umm_submission_vicreg.csv") and made["vicreg"]["rows"] == 0
