@@ -155,3 +155,60 @@ def test_the_words_people_read_take_the_name_from_the_one_source() -> None:
                    "drac_ssl/preflight.py", "drac_ssl/umm/source.py", "drac_ssl/trial_run.py"):
         text = (REPO / module).read_text(encoding="utf-8")
         assert re.search(r"^from drac_ssl import .*\bPRETRAIN_METHOD\b", text, re.M), module
+
+
+def _import_time_reads(tree: ast.Module) -> list[tuple[int, str]]:
+    """``(line, module-level name)`` of each read of ``PRETRAIN_METHOD`` evaluated when the
+    module is imported (a module-level assignment, a class body, a default argument or a
+    decorator; not a function's body), named by the statement's target: a value frozen then."""
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST, top: str) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            parts: list[ast.AST] = [*node.decorator_list, *node.args.defaults,
+                                    *(d for d in node.args.kw_defaults if d is not None)]
+        elif isinstance(node, ast.Lambda):
+            parts = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+        else:
+            if _reads_the_constant(node) if isinstance(node, (ast.Name, ast.Attribute)) else False:
+                found.append((node.lineno, top))
+            parts = list(ast.iter_child_nodes(node))
+        for part in parts:
+            visit(part, top)
+
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            top = ", ".join(ast.unparse(t) for t in statement.targets)
+        elif isinstance(statement, ast.AnnAssign):
+            top = ast.unparse(statement.target)
+        else:
+            top = getattr(statement, "name", type(statement).__name__)
+        visit(statement, top)
+    return found
+
+
+def test_the_checklist_names_every_module_that_holds_the_method_name_by_value() -> None:
+    """A contributor adding Barlow Twins read step 6 of docs/design.md's checklist ("make it a
+    look-up ... and these follow"), but PRETRAIN_METHOD is imported by value, and some modules
+    freeze it into module-level tables at import: a look-up changes none of them. Step 6 names
+    how many modules import it by value, each of them, and each module-level name that freezes
+    it, as the code has them."""
+    importing, frozen = [], set()
+    for folder in SCANNED:
+        for path in sorted((REPO / folder).rglob("*.py")):
+            module = path.relative_to(REPO).as_posix()
+            text = path.read_text(encoding="utf-8")
+            if module == SOURCE or "PRETRAIN_METHOD" not in text:  # parse only those that name it
+                continue
+            tree = ast.parse(text, module)
+            if any(isinstance(node, ast.ImportFrom) and node.module == "drac_ssl"
+                   and any(alias.name == "PRETRAIN_METHOD" for alias in node.names) for node in ast.walk(tree)):
+                importing.append(module)
+            frozen |= {name for _, name in _import_time_reads(tree)}
+    design = (REPO / "docs" / "design.md").read_text(encoding="utf-8")
+    step = " ".join(design.split("6. **The method's name in words.**", 1)[1].split("\n7. **", 1)[0].split())
+    assert importing and frozen  # the scan finds what it looks for
+    assert f"{len(importing)} modules import it by value" in step, (len(importing), importing)
+    assert f"{len(frozen)} module-level names freeze it" in step, sorted(frozen)
+    missing = [m for m in importing if f"`{m}`" not in step] + [n for n in sorted(frozen) if f"`{n}`" not in step]
+    assert not missing, f"docs/design.md step 6 does not name: {missing}"
