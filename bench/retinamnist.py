@@ -439,6 +439,9 @@ def main(argv: list[str] | None = None) -> None:
     name = smoke_result_name(RESULT, reasons, args.name, out_dir=out_dir)
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the job runs; writes {name}.json")
+    if experiment := [d for d in departures if d not in reasons]:
+        print(f"[bench] an experiment, not the protocol ({'; '.join(experiment)}): writes {name}.json, "
+              f"these in its protocol_departures")
 
     # 1. the main job, as a user runs it
     load_start = load_average()

@@ -228,7 +228,7 @@ def _start_main(monkeypatch: Any, tmp_path: Path, argv: list[str]) -> None:
 
 
 def test_a_run_that_changes_the_protocol_needs_a_name_of_its_own_before_the_job(
-        tmp_path: Path, monkeypatch: Any) -> None:
+        tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
     """A contributor's ``python -m bench.retinamnist umm.enabled=false`` ran the whole 40-minute
     job, found no departure (a bool is not a shortened setting) and would have written over the
     committed retinamnist.json. A setting that changes the job (which variants it has, how they
@@ -246,6 +246,10 @@ def test_a_run_that_changes_the_protocol_needs_a_name_of_its_own_before_the_job(
                  ["pretrain.num_workers=2"]):  # a named experiment, a smoke run, a speed setting
         with pytest.raises(_JobStarted):
             _start_main(monkeypatch, tmp_path, argv)
+        out = capsys.readouterr().out  # said before the job, with the file it writes
+        assert ("an experiment, not the protocol (umm.enabled=False (the protocol's: True)): writes "
+                "retinamnist_no_umm.json" in out) is ("umm.enabled=false" in argv), out
+        assert ("smoke run" in out) is ("pretrain.epochs=1" in argv), out
 
 
 def test_the_export_follows_the_variants_the_run_fine_tuned(tmp_path: Path, monkeypatch: Any) -> None:
