@@ -188,8 +188,14 @@ def _stop_signal_handlers_given_back() -> Iterator[None]:
     paths install their own for the interpreter's teardown (drac_ssl.starting.exit_on_signal,
     hold_signals_for_exit), and one left behind by a test that ran a command in-process made a
     later test's own Ctrl-C end the pytest worker (a CI run hung on it)."""
+    from drac_ssl import starting
+
     saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    # and the process's mark as a command's own (train.command_main sets it, as run_command
+    # does): left set, a later test's interrupt would hold its signals
+    own_process = list(starting._OWN_PROCESS)
     yield
+    starting._OWN_PROCESS[:] = own_process
     for number, handler in saved.items():
         if handler is not None and signal.getsignal(number) is not handler:
             signal.signal(number, handler)
