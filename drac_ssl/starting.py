@@ -203,13 +203,28 @@ def _first_interrupt_taken(signum: int) -> None:
     line, so that neither can raise a second KeyboardInterrupt (a traceback, exit -2, a save
     cut short) while the stack unwinds, before the command holds them
     (:func:`hold_signals_if_command`). The exit code stays the first signal's. A Ctrl-C
-    ignored (``SIG_IGN``: started with ``&``) stays ignored."""
+    ignored (``SIG_IGN``: started with ``&``) stays ignored.
+
+    A later SIGTERM gets a Python handler that does nothing (:func:`_later_sigterm`), not
+    ``SIG_IGN``: this may run inside a handler while another signal is pending (a SIGINT and
+    a SIGTERM both arriving during one long C call: CPython runs their handlers in signal
+    number order, SIGINT's first), and CPython answers a pending signal whose handler became
+    ``SIG_IGN`` meanwhile with an ``OSError: Signal 15 ignored due to race condition``
+    traceback (a review). Those two arrived together: which came first cannot be known, and
+    the Ctrl-C, run first, decides (130)."""
     if signum == signal.SIGTERM:
         _TERMINATED[:] = [True]
     if _OWN_PROCESS and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, _later_sigterm)
         if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             signal.signal(signal.SIGINT, _already_stopping)
+
+
+def _later_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM handler once a command of its own process is stopping
+    (:func:`_first_interrupt_taken`): the SIGTERM is ignored (the stop is under way, its exit
+    code the first signal's). A Python handler, not ``SIG_IGN``, so that a SIGTERM already
+    pending when it is installed runs it quietly (see :func:`_first_interrupt_taken`)."""
 
 
 _SAID_STOPPING: list[bool] = []  # _already_stopping's line said (once per process)
