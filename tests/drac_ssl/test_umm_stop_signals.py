@@ -10,8 +10,10 @@ the save cut short)."""
 from __future__ import annotations
 
 import os
+import runpy
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,14 +77,22 @@ def test_a_sigterm_stops_umm_as_ctrl_c_with_exit_code_143(
     with pytest.raises(KeyboardInterrupt) as caught:
         umm_cli.main(args)
     assert caught.value.exit_code == 143  # type: ignore[attr-defined]
+    assert starting._OWN_PROCESS == []  # a caller's process is not marked the command's own
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # a caller's Ctrl-C untouched
 
 
-def test_umm_runs_as_the_commands_own_process() -> None:
-    # both entries (python -m drac_ssl.umm, and the cli module run as a script) through
-    # run_command: the process marked its own, a second signal held while it stops
-    for entry in (ROOT / "drac_ssl" / "umm" / "__main__.py", ROOT / "drac_ssl" / "umm" / "cli.py"):
-        assert "run_command(main)" in entry.read_text(encoding="utf-8"), entry
+@pytest.mark.parametrize("entry", ["drac_ssl.umm", "drac_ssl.umm.cli"])
+def test_umm_runs_as_the_commands_own_process(
+        entry: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], guarded: None) -> None:
+    # both entries (python -m drac_ssl.umm, and the cli module run as a script) mark the
+    # process the command's own (a second signal held while it stops) and exit with main's code
+    monkeypatch.setattr(sys, "argv", [entry, "--version"])  # main() answers it and exits 0
+    with warnings.catch_warnings(), pytest.raises(SystemExit) as left:
+        warnings.simplefilter("ignore", RuntimeWarning)  # runpy: drac_ssl.umm.cli already imported
+        runpy.run_module(entry, run_name="__main__", alter_sys=True)
+    assert left.value.code in (0, None)
+    assert "drac_ssl " in capsys.readouterr().out
+    assert starting._OWN_PROCESS == [True]  # guarded's own list: given back after the test
 
 
 def test_a_second_sigterm_while_umm_stops_cannot_cut_its_line(
