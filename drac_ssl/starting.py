@@ -233,15 +233,18 @@ _SAID_STOPPING: list[bool] = []  # _already_stopping's line said (once per proce
 def _already_stopping(signum: int, frame: object) -> None:
     """SIGINT handler once a command of its own process is stopping
     (:func:`_first_interrupt_taken`): a Ctrl-C pressed again while what was done is saved is
-    ignored, with one line on stderr the first time (written to the file descriptor: a
-    handler may run while ``sys.stderr`` is in the middle of a write). Never raises."""
+    ignored, with one line on stderr the first time, ending with how to stop it at once
+    (``to force: kill -9 PID``, this process's id). The line is written to the file descriptor
+    (a handler may run while ``sys.stderr`` is in the middle of a write: a reentrant write
+    raises there), so the run's ``console.log``, which copies ``sys.stderr``, does not have it
+    (docs/running.md says so). Never raises."""
     if _SAID_STOPPING:
         return
     _SAID_STOPPING.append(True)
     prog = _PROG[0] if _PROG else "drac_ssl"
     with contextlib.suppress(Exception):
         os.write(2, f"\n[{prog}] already stopping; saving what was done, then the line that says "
-                    f"what was saved (Ctrl-C again is ignored)\n".encode())
+                    f"what was saved (Ctrl-C again is ignored; to force: kill -9 {os.getpid()})\n".encode())
 
 
 _TERMINATED: list[bool] = []  # a SIGTERM turned into KeyboardInterrupt (its exit code: 143)

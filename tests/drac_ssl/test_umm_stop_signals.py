@@ -136,8 +136,10 @@ def test_a_second_signal_while_a_ctrl_c_unwinds_is_not_raised(
     if second == signal.SIGINT:
         line = "already stopping; saving what was done, then the line that says what was saved"
         assert err.count(line) == 1, err
+        # it ends with how to stop it at once, this process's id in it
+        assert err.rstrip().endswith(f"(Ctrl-C again is ignored; to force: kill -9 {os.getpid()})"), err
         running = " ".join((ROOT / "docs" / "running.md").read_text(encoding="utf-8").split())
-        assert line in running  # the documented line is the one said
+        assert f"{line} (Ctrl-C again is ignored; to force: kill -9 PID)" in running  # the line documented
     # the command's except then holds both until the exit
     starting.hold_signals_if_command()
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
