@@ -69,6 +69,7 @@ from bench.common import (
     REPO,
     RESULTS,
     SHARED_DATA,
+    SMOKE_SUFFIX,
     add_threads_argument,
     keep_oof_copies,
     load_average,
@@ -326,21 +327,38 @@ RESULT = "retinamnist"
 """The full protocol's result name (``bench/results/retinamnist.json`` and its submissions)."""
 
 
-def protocol_changes(protocol: dict[str, Any], used: dict[str, Any]) -> list[str]:
+PROTOCOL_DEVICE = "cpu"
+"""The device the committed protocol was run and timed on (the 2-core CPU machine): a run on
+another (``run.device=auto`` on a GPU host, ``run.device=cuda``) is another experiment,
+under a ``--name`` of its own, as the GPU runs of docs/retinamnist.md were."""
+
+
+def protocol_changes(protocol: dict[str, Any], used: dict[str, Any], cwd: str | None = None) -> list[str]:
     """The settings of ``used`` that change the job itself rather than shorten it, each as
     ``"key=value (the protocol's: v)"``, against ``protocol`` (configs/retinamnist.yaml with
     the bench's own three overrides; both as :func:`drac_ssl.config.to_dict` writes them):
     which variants the run has (``umm.enabled``, ``finetune.compare_scratch``, ``run.stages``),
-    how they are pretrained, fine-tuned and scored, the data and the folds: every setting
-    :func:`drac_ssl.stage_settings.config_differences` finds, less the speed settings
+    how they are pretrained, fine-tuned and scored, the data and the folds, the device: every setting
+    :func:`drac_ssl.stage_settings.config_differences` finds between their
+    :func:`~drac_ssl.stage_settings.comparable` forms (paths made absolute from ``cwd``, the
+    folder the job runs in, so ``data.root`` as the config spells it is the bench's own;
+    ``run.device`` as the device the run gets, against :data:`PROTOCOL_DEVICE`: ``auto`` on a
+    GPU host is a change, ``cpu`` on a CPU host is not), less the speed settings
     (:data:`drac_ssl.stage_settings.SPEED_SETTINGS`) and those
     :func:`bench.common.shortened_settings` names (a smoke run's). Empty: none."""
-    from drac_ssl.stage_settings import SPEED_SETTINGS, config_differences, parse_difference_line
+    from drac_ssl.stage_settings import (
+        SPEED_SETTINGS,
+        comparable,
+        config_differences,
+        parse_difference_line,
+    )
 
     shortened = {d.split("=", 1)[0] for d in shortened_settings(protocol, used)}
-    lines = config_differences(protocol, used)
-    if (was := protocol.get("run", {}).get("stages")) != (now := used.get("run", {}).get("stages")):
-        lines.append(f"run.stages: {was!r} -> {now!r}")  # output-only for a resume, not here: it drops variants
+    was, now = comparable(protocol, cwd), comparable(used, cwd)
+    was.setdefault("run", {})["device"] = PROTOCOL_DEVICE  # 'auto' was the 2-core CPU machine's CPU
+    lines = config_differences(was, now)
+    if (old := was["run"].get("stages")) != (new := now.get("run", {}).get("stages")):
+        lines.append(f"run.stages: {old!r} -> {new!r}")  # output-only for a resume, not here: it drops variants
     out = []
     for line in lines:
         key, old, new = parse_difference_line(line)
@@ -349,17 +367,34 @@ def protocol_changes(protocol: dict[str, Any], used: dict[str, Any]) -> list[str
     return out
 
 
-def refuse_unnamed_changes(changes: Sequence[str], name: str | None) -> None:
-    """SystemExit before the job when ``changes`` (:func:`protocol_changes`) would be written
-    under the protocol's own name (no ``--name``, or ``--name retinamnist``): such a run is
-    another experiment, neither the protocol's figures nor a smoke run of it, so it needs a
-    name of its own, under which the changes are recorded in ``protocol_departures``."""
-    if changes and (name or RESULT) == RESULT:
+def refuse_unnamed_changes(changes: Sequence[str], name: str | None, shortened: Sequence[str] = ()) -> None:
+    """SystemExit before the job when ``changes`` (:func:`protocol_changes`) or ``shortened``
+    (shortenings that are not a smoke run under ``name``: fewer ``pretrain.epochs`` under a
+    name) would be written under the protocol's own name (no ``--name``, or ``--name
+    retinamnist``), or ``changes`` under a smoke run's (``--name ..._smoke``, kept for smoke
+    runs). A run with changes is another experiment, neither the protocol's figures nor a
+    smoke run of it, so it needs a name of its own, under which they are recorded in
+    ``protocol_departures``; a run that only shortens the job is a smoke run, whose file is
+    ``retinamnist_smoke.json`` without ``--name``."""
+    if changes and name and name.endswith(SMOKE_SUFFIX):
+        raise SystemExit(
+            f"error: {'; '.join(changes)}: changes the benchmark's protocol (configs/retinamnist.yaml), "
+            f"but --name {name} ends in {SMOKE_SUFFIX}, kept for smoke runs (a shortened protocol).\n"
+            f"  fix: give the experiment a name of its own that does not, e.g. --name {RESULT}_mine")
+    if (name or RESULT) != RESULT:
+        return
+    if changes:
         raise SystemExit(
             f"error: {'; '.join(changes)}: changes the benchmark's protocol (configs/retinamnist.yaml), "
             f"so its figures are not {RESULT}.json's nor a smoke run's.\n"
             f"  fix: give the experiment a name of its own, e.g. --name {RESULT}_mine "
             f"(written to {RESULT}_mine.json, the changes recorded in protocol_departures)")
+    if shortened:
+        raise SystemExit(
+            f"error: {'; '.join(shortened)}: shortens the benchmark's protocol, so --name {RESULT} would "
+            f"write a smoke run's figures as the protocol's.\n"
+            f"  fix: leave --name out (a smoke run writes {RESULT}{SMOKE_SUFFIX}.json), or give an "
+            f"experiment a name of its own, e.g. --name {RESULT}_mine")
 
 
 def run_variants(run_dir: Path) -> list[str]:
@@ -398,6 +433,22 @@ def export_submissions(cfg: Any, run_dir: Path, out_dir: Path, name: str,
     return submissions
 
 
+STAGE_WORDS = {"ingest": "ingest", "pretrain": "VICReg", "umm": "UMM", "export": "export"}
+
+
+def stage_words(stages: dict[str, Any], variants: Sequence[str], n_folds: int) -> str:
+    """The stages a run finished (``stages``: its ``stages.json``, each stage's entry by name;
+    those with ``"status": "done"``, in pipeline order), in words for the result's ``what``:
+    ``"ingest, VICReg, UMM, 5-fold CV fine-tuning of scratch / VICReg / VICReg+UMM, export"``
+    for the protocol; without ``UMM`` and its variant under ``umm.enabled=false``."""
+    from drac_ssl.run_state import PIPELINE
+
+    fine_tuned = " / ".join(VARIANT_WORDS.get(v, v) for v in variants)
+    return ", ".join(f"{n_folds}-fold CV fine-tuning of {fine_tuned}" if stage == "finetune"
+                     else STAGE_WORDS.get(stage, stage) for stage in PIPELINE
+                     if (stages.get(stage) or {}).get("status") == "done")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=python_command("bench.retinamnist"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -417,9 +468,6 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"RetinaMNIST not found at {NPZ}: this benchmark needs ../shared/data/retinamnist/ "
                          f"beside the repository")
     run_dir = Path(args.run_dir).resolve()
-    if args.fresh and run_dir.exists():
-        shutil.rmtree(run_dir)
-    resumed = run_dir.exists()
     out_dir = Path(args.out_dir)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_ALBUMENTATIONS_UPDATE": "1",
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
@@ -431,17 +479,21 @@ def main(argv: list[str] | None = None) -> None:
         protocol, used = to_dict(load_config(CONFIG, overrides[:3])), to_dict(load_config(CONFIG, overrides))
     except ConfigError as exc:
         raise SystemExit(f"error: {exc}") from None
-    shortened, changes = shortened_settings(protocol, used), protocol_changes(protocol, used)
-    refuse_unnamed_changes(changes, args.name)  # before the job, not after its 40 minutes
+    # every refusal before the job (not after its 40 minutes) and before --fresh deletes anything
+    shortened, changes = shortened_settings(protocol, used), protocol_changes(protocol, used, cwd=str(REPO))
     departures = [*shortened, *changes]
     reasons = smoke_reasons(shortened, args.name)
-    refuse_unnamed_changes([d for d in shortened if d not in reasons], args.name)
+    refuse_unnamed_changes(changes, args.name, [d for d in shortened if d not in reasons])
     name = smoke_result_name(RESULT, reasons, args.name, out_dir=out_dir)
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the job runs; writes {name}.json")
     if experiment := [d for d in departures if d not in reasons]:
         print(f"[bench] an experiment, not the protocol ({'; '.join(experiment)}): writes {name}.json, "
               f"these in its protocol_departures")
+
+    if args.fresh and run_dir.exists():  # only now: a refused run leaves a finished job's folder alone
+        shutil.rmtree(run_dir)
+    resumed = run_dir.exists()
 
     # 1. the main job, as a user runs it
     load_start = load_average()
@@ -507,9 +559,8 @@ def main(argv: list[str] | None = None) -> None:
     write_result(name, {
         **smoke_fields(reasons),
         "protocol_departures": departures,
-        "what": "python -m drac_ssl.train -c configs/retinamnist.yaml (ingest, VICReg, UMM, 5-fold CV "
-                f"fine-tuning of {' / '.join(VARIANT_WORDS.get(v, v) for v in run_has)}, export), the test submission of every "
-                "variant, and a logistic-regression floor on the raw pixels on the same folds",
+        "what": f"python -m drac_ssl.train -c configs/retinamnist.yaml ({stage_words(stages, run_has, cfg.data.n_folds)}), "
+                "the test submission of every variant, and a logistic-regression floor on the raw pixels on the same folds",
         "data": "RetinaMNIST (MedMNIST v2, 28 px colour fundus, ICDR grades 0-4): 1,080 train + 120 val "
                 "labelled = the 5-fold CV pool; 400 test images without labels",
         "protocol": "out-of-fold predictions of the 1,200 labelled images (5 stratified folds, the "
