@@ -13,8 +13,10 @@
    An override that shortens the job (fewer epochs, a step cap, fewer bootstrap draws) makes
    a smoke run (``retinamnist_smoke``); one that changes it (:func:`protocol_changes`: which
    variants there are, e.g. ``umm.enabled=false``, how they are pretrained or fine-tuned, the
-   seed, the device) is refused before the job unless ``--name`` gives the experiment a name
-   of its own, and is recorded in ``protocol_departures``.
+   seed, the device the run gets: the protocol's is the CPU, so ``auto`` on a GPU host too) is
+   refused before the job (and before ``--fresh`` deletes anything) unless ``--name`` gives the
+   experiment a name of its own (not ending in ``_smoke``), and is recorded in
+   ``protocol_departures``.
 2. Export of each variant the run fine-tuned (:func:`run_variants`) on the 400 test images, into
    ``bench/results/retinamnist_submission_{scratch,vicreg,vicreg_umm}.csv``
    (``case,class,P0..P4``; ``drac_ssl.export.run`` with ``variant=``; each file passes the
@@ -460,7 +462,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default=None, help="result name (default: retinamnist; with an override "
                         "that does less than the config, e.g. fewer epochs, retinamnist_smoke; under a name "
                         "of your own fewer pretrain.epochs is an experiment, not a smoke run). Needed for an "
-                        "override that changes the protocol (e.g. umm.enabled=false, run.seed=1)")
+                        "override that changes the protocol (e.g. umm.enabled=false, run.seed=1, a GPU)")
     add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="section.key=value settings for the main job")
     args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
