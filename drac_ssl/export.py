@@ -1084,11 +1084,24 @@ units): ``--out`` is refused up front when a file written beside it would exceed
 (:func:`companion_name_problem`)."""
 
 
+LONGEST_PID = 2**22
+"""The largest process id Linux gives (``pid_max`` at most 4194304, 7 digits): the staging names
+are sized for it, whatever this process's own id (:func:`_staged_name`)."""
+
+
+def _longest_staging(name: str) -> str:
+    """The longest hidden name written for the file ``name``: its staging name
+    (``.NAME.checking-PID``, :func:`_staging_path`; ``new`` and ``old`` are shorter) as
+    :func:`drac_ssl.io.atomic_path` writes it, at ``..NAME.checking-PID.tmp-PID``."""
+    return f"..{name}.checking-{LONGEST_PID}.tmp-{LONGEST_PID}"
+
+
 def _staged_name(name: str) -> str:
     """``name`` as a staging name holds it (:func:`_staging_path`): itself, or for a name too long
-    to take the hidden prefix and suffix (an ``--out`` of 250 bytes), a short stand-in:
-    ``h`` and 16 hex digits of its SHA-256."""
-    if len(f".{name}.checking-{2**22}".encode()) <= NAME_MAX_BYTES:
+    to take the hidden prefixes and suffixes with the largest PIDs (:func:`_longest_staging`,
+    31 bytes: an ``--out`` of 230 bytes), a short stand-in: ``h`` and 16 hex digits of its
+    SHA-256."""
+    if len(_longest_staging(name).encode("utf-8", "surrogateescape")) <= NAME_MAX_BYTES:
         return name
     return "h" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
@@ -1123,9 +1136,12 @@ def companion_name_problem(out: str | os.PathLike[str]) -> str | None:
             f"{size} bytes)\n  fix: --out a shorter file name, at most {spare} bytes")
 
 
-_STAGED = re.compile(r"^\.(?P<name>.+)\.(?:checking|new|old)-(?P<pid>\d+)$")
+_STAGED = re.compile(r"^\.(?:\.(?P<written>.+)\.(?:checking|new)-\d+\.tmp-\d+"
+                     r"|(?P<name>.+)\.(?:checking|new|old)-\d+)$")
 """A file :func:`_write_checked` writes or sets aside under a hidden name: the checked CSV
-(``checking``), a companion (``new``), an earlier file renamed aside (``old``), ``-PID``."""
+(``checking``), a companion (``new``), an earlier file renamed aside (``old``), ``-PID``; or
+one of the first two while :func:`drac_ssl.io.atomic_path` wrote it
+(``..NAME.new-PID.tmp-PID``: ``written``)."""
 
 
 def _remove_stale_staging(folder: Path, names: set[str]) -> list[Path]:
@@ -1140,7 +1156,7 @@ def _remove_stale_staging(folder: Path, names: set[str]) -> list[Path]:
         return []
     for path in entries:
         match = _STAGED.match(path.name)
-        if (match is None or match["name"] not in {*names, *map(_staged_name, names)}
+        if (match is None or (match["name"] or match["written"]) not in {*names, *map(_staged_name, names)}
                 or temporary_pid_alive(path)):
             continue
         with contextlib.suppress(OSError):
