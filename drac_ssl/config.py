@@ -2105,26 +2105,50 @@ ENVIRONMENT_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za
 """``$NAME`` or ``${NAME}`` in a path setting (:func:`variable_problems`)."""
 
 VARIABLES_NOT_EXPANDED = "environment variables are not expanded in config paths"
-"""What is wrong with ``run.out_dir: ${MYRUNS}/x`` (an outside tester, F5: it made a folder
-``${MYRUNS}`` silently); the fix is :func:`variable_fix`'s."""
+"""What is wrong with ``run.out_dir: ${MYRUNS}/x`` when no folder ``${MYRUNS}`` exists (an
+outside tester, F5: it made a folder ``${MYRUNS}`` silently); the fix is :func:`variable_fix`'s."""
+
+
+def unexpanded_variable(value: str) -> str | None:
+    """The folder ``value`` (a path setting, ``~`` expanded, relative to the current folder)
+    names up to its first part holding ``$NAME`` or ``${NAME}``, when that folder does not
+    exist: the path was meant to be expanded from the environment (``${MYRUNS}/runs``), and
+    reading or making it would use a folder literally named ``${MYRUNS}``. None when no part
+    holds a variable, or that folder exists (``D:/$RECYCLE.BIN``, ``runs/a$b``: a real folder,
+    as written; a run folder below it may be made)."""
+    parts = Path(os.path.expanduser(value)).parts
+    for i, part in enumerate(parts):
+        if ENVIRONMENT_VARIABLE.search(part):
+            folder = Path(*parts[:i + 1])
+            return None if os.path.lexists(folder) else str(folder)
+    return None
 
 
 def variable_fix(setting: str, value: str) -> str:
-    """The fix for an environment variable in the path setting ``setting``: write the path, or
-    let the shell expand it on the command line, in double quotes."""
-    return (f"write the path, or let your shell expand it on the command line "
-            f"({setting}=\"{value}\" in double quotes)")
+    """The fix for ``value`` of the path setting ``setting`` naming a folder with ``$NAME``
+    that does not exist (:func:`unexpanded_variable`): write the path itself, the one the
+    environment would give when its variables are set here (:func:`os.path.expandvars`); a
+    folder really named so is made first, and typed in single quotes, which keep ``$``."""
+    expanded = os.path.expandvars(value)
+    said = (f"write the path itself: {setting}={expanded} (what the environment's "
+            f"{', '.join(sorted(set(m.group(0) for m in ENVIRONMENT_VARIABLE.finditer(value))))} "
+            f"expands to here)" if expanded != value and not ENVIRONMENT_VARIABLE.search(expanded)
+            else "write the path itself (the variable is not set here either)")
+    return (f"{said}; for a folder really named with $, make it first, and on the command line "
+            f"type the setting in single quotes ('{setting}={value}'), which keep the $")
 
 
 def variable_problems(cfg: Config) -> list[tuple[str, str]]:
     """``(setting, value)`` of each :data:`HOME_PATH_SETTINGS` value (an item of
-    ``data.unlabelled``) holding ``$NAME`` or ``${NAME}``: never expanded (paths mean what they
-    say), so refused (:func:`load_config`, the preflight) rather than made a folder of that name."""
+    ``data.unlabelled``) holding ``$NAME`` or ``${NAME}`` in a part whose folder does not exist
+    (:func:`unexpanded_variable`): never expanded (paths mean what they say), so refused
+    (:func:`load_config`, the preflight) rather than made a folder of that name. A path whose
+    ``$`` folder exists is taken as written."""
     found = []
     for dotted in HOME_PATH_SETTINGS:
         value = get(cfg, dotted)
         for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str) and ENVIRONMENT_VARIABLE.search(item):
+            if isinstance(item, str) and unexpanded_variable(item) is not None:
                 found.append((dotted, item))
     return found
 
@@ -3682,7 +3706,8 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
     if found := variable_problems(cfg):
         setting, value = found[0]
         where = _given_where(p, data if isinstance(data, dict) else {}, overrides or [])(setting)
-        raise ConfigError(f"{where}: {setting}={value}: {VARIABLES_NOT_EXPANDED}.\n"
+        raise ConfigError(f"{where}: {setting}={value}: {VARIABLES_NOT_EXPANDED} (there is no "
+                          f"folder {unexpanded_variable(value)}).\n"
                           f"  fix: {variable_fix(setting, value)}")
     expand_home(cfg)
     try:

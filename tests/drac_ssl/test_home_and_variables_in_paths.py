@@ -48,22 +48,58 @@ def test_the_export_reads_a_quoted_tilde_as_home(home: Path, capsys: pytest.Capt
     assert "~/" not in err, err
 
 
-def test_an_environment_variable_in_a_path_setting_is_refused_where_it_was_given(tmp_path: Path) -> None:
+def test_an_environment_variable_in_a_path_setting_is_refused_where_it_was_given(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """F5: ``run.out_dir: ${MYRUNS}/x`` silently made a folder named ``${MYRUNS}``. Variables are
-    not expanded (a path means what it says); the value is refused, at its line or override."""
+    not expanded (a path means what it says); a ``$`` folder that does not exist is refused, at
+    its line or override, with the path the environment would give and single-quote advice."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MYRUNS", "/srv/runs")
+    monkeypatch.delenv("SCANS", raising=False)
     yaml_file = tmp_path / "c.yaml"
     yaml_file.write_text("run:\n  name: r\n  out_dir: ${MYRUNS}/x\n", encoding="utf-8")
     with pytest.raises(config.ConfigError) as caught:
         config.load_config(yaml_file)
     assert str(caught.value).startswith(
         f"{yaml_file}:3: run.out_dir=${{MYRUNS}}/x: environment variables are not expanded in config "
-        "paths.\n  fix: write the path, or let your shell expand it on the command line "
-        '(run.out_dir="${MYRUNS}/x" in double quotes)'), caught.value
+        "paths (there is no folder ${MYRUNS}).\n  fix: write the path itself: run.out_dir=/srv/runs/x "
+        "(what the environment's ${MYRUNS} expands to here); for a folder really named with $, make it "
+        "first, and on the command line type the setting in single quotes ('run.out_dir=${MYRUNS}/x')"), \
+        caught.value
     with pytest.raises(config.ConfigError) as caught:
         config.load_config(None, ["data.unlabelled=[/a, $SCANS/b]"])
     assert str(caught.value).startswith("command line 'data.unlabelled=[/a, $SCANS/b]': data.unlabelled="
                                         "$SCANS/b: environment variables are not expanded"), caught.value
+    assert "the variable is not set here either" in str(caught.value), caught.value
+    assert '"' not in str(caught.value).split("fix:")[1], caught.value  # double quotes expand it
     assert config.load_config(None, ["run.name=a$b", "data.root=/d/price$"]).data.root == "/d/price$"
     _, _, findings = preflight.read_config(yaml_file)
     assert [(f.setting, f.where) for f in findings if "not expanded" in f.what] == [
         ("run.out_dir", f"{yaml_file}:3")], findings
+
+
+def test_a_real_folder_named_with_a_dollar_is_taken_as_written(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reviewer F3: ``$RECYCLE.BIN`` or ``a$b`` is a folder's real name; refusing every ``$``
+    refused it. A ``$`` folder that exists is accepted; the run folder below it may be new."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECYCLE", raising=False)
+    (tmp_path / "$RECYCLE.BIN").mkdir()
+    (tmp_path / "a$b").mkdir()
+    cfg = config.load_config(None, [f"data.root={tmp_path}/$RECYCLE.BIN", "run.out_dir=a$b/runs",
+                                    "run.name=r"])
+    assert (cfg.data.root, cfg.run.out_dir) == (f"{tmp_path}/$RECYCLE.BIN", "a$b/runs")
+    assert resolve_run_dir(cfg) == Path("a$b/runs/r")
+    with pytest.raises(config.ConfigError, match=r"there is no folder \$NEW"):  # would be made as \$NEW
+        config.load_config(None, ["run.out_dir=$NEW/runs"])
+
+
+def test_compare_sees_an_old_runs_tilde_and_a_new_runs_expanded_path_as_one(home: Path) -> None:
+    """Reviewer F4: a run recorded before the expansion has ``data.root: ~/aptos``, a new one
+    ``/home/me/aptos``: one folder, not a differing setting."""
+    from drac_ssl.compare import _differing_settings  # noqa: PLC0415
+
+    old = {"data.root": "~/aptos", "data.unlabelled": ["~/u"], "finetune.lr": 1}
+    new = {"data.root": str(home / "aptos"), "data.unlabelled": [str(home / "u")], "finetune.lr": 2}
+    assert _differing_settings([old, new]) == ["finetune.lr"]
+    assert _differing_settings([old, {**new, "data.root": str(home / "b")}]) == ["data.root", "finetune.lr"]
