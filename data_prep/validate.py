@@ -74,6 +74,7 @@ from data_prep.layout import (
     PATIENT_COLUMNS,
     TWO_IMAGES_FIX,
     UNGRADABLE_GRADES,
+    contents_words,
     different_files,
     locale_only_name,
     name_key,
@@ -2464,11 +2465,13 @@ def ambiguous_name(table: LabelTable, row: LabelRow, paths: Sequence[Path],
                      "write the full file name with its extension in the CSV, or remove one of "
                      "the files", "match")
     if len(set(names)) == len(names):  # IMG_1.png and img_1.png: one name_key, two files on Linux
+        apart = different_files(paths)  # two photographs (or unread): delete neither
         return error(f"{table.path}:{row.line}",
                      f"{row.name} ({said}) matches {len(paths)} images that differ only in letter "
-                     f"case or Unicode form: {', '.join(names)}",
-                     "write the file name in the CSV exactly as the one file spells it, or rename "
-                     "or remove the other file", "match")
+                     f"case or Unicode form ({contents_words(apart)}): {', '.join(names)}",
+                     "write the file name in the CSV exactly as the one file spells it, and "
+                     + (TWO_IMAGES_FIX if apart is not False else "remove the other file, a copy"),
+                     "match")
     common = Path(os.path.commonpath([p.parent for p in paths]))
     shown = ", ".join(p.relative_to(common).as_posix() for p in paths)
     return error(f"{table.path}:{row.line}", f"{row.name} ({said}) matches {len(paths)} images: {shown}",
@@ -2802,8 +2805,10 @@ def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None,
             lines = ", ".join(str(r.line) for r in rows)
             differ, fix = _row_differences(rows, layout_kind, site_column)
             spelt = list(dict.fromkeys(r.name for r in rows))
-            if len(spelt) > 1 and all(n in files for n in spelt) and different_files([files[n] for n in spelt]):
-                differ += f"; they name {len(spelt)} different images (their contents differ)"
+            if (len(spelt) > 1 and all(n in files for n in spelt)
+                    and (apart := different_files([files[n] for n in spelt])) is not False):
+                differ += (f"; they name {len(spelt)} {'different images' if apart else 'files'} "
+                           f"({contents_words(apart)})")
                 fix = TWO_IMAGES_FIX
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
@@ -2902,7 +2907,9 @@ class NameIndex:
         key = name_key(name)
         if key in self.by_name:
             paths = self.by_name[key]
-            if len({p.name for p in paths}) > 1 and all(p.name != name for p in paths):
+            written = unicodedata.normalize("NFC", name)  # é in either form spells the file's é
+            if (len({p.name for p in paths}) > 1
+                    and all(unicodedata.normalize("NFC", p.name) != written for p in paths)):
                 # Img_1.png for IMG_1.png and img_1.png (two files on Linux): neither is the one
                 return paths, "ambiguous"
             return paths, "name"

@@ -1801,7 +1801,12 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"{command} lists every one in {scratch / 'ingest_problems.txt'}",
                   count=len(rest))
     if blocking:
-        c.warning("", "the image files themselves were not opened yet: the ingest stage decodes "
+        from data_prep.layout import contents_compared  # noqa: PLC0415
+
+        opened = ("the image files were not decoded yet (only the bytes of names differing in case "
+                  "or form compared)" if contents_compared(p.line for p in blocking) else
+                  "the image files themselves were not opened yet")
+        c.warning("", f"{opened}: the ingest stage decodes "
                       "and checks every one (truncated, corrupt, unreadable) once these are fixed",
                   # the ingest stops on these too, before decoding (a trial: 6 min of decoding
                   # 1,500 images before them): once they are fixed it checks the files

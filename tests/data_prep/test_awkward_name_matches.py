@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_prep import ingest, validate
+from data_prep import ingest, layout, validate
 from drac_ssl.config import DataConfig
 
 
@@ -45,8 +45,12 @@ def test_a_row_spelling_neither_of_two_case_variants_is_ambiguous(tmp_path: Path
                        [["Img_1.png", 1], ["a.png", 0], ["b.png", 1]])
     message = _error(tmp_path / "d", tmp_path / "out")
     assert (f"{csv_path}:2: Img_1.png (spelled as neither file) matches 2 images that differ only "
-            "in letter case or Unicode form: IMG_1.png, img_1.png -> write the file name in the CSV "
-            "exactly as the one file spells it") in message, message
+            "in letter case or Unicode form (their contents differ): IMG_1.png, img_1.png -> write the "
+            "file name in the CSV exactly as the one file spells it, and rename one of them, and its "
+            "label row, so that the names differ by more than case or Unicode form; delete neither") \
+        in message, message  # reviewer F5: not "rename or remove the other file"
+    assert "image files were not decoded yet (only the bytes" in message, message
+    assert "not opened yet" not in message, message
     assert "only by ignoring letter case" not in message, message
     assert "image without label" not in message, message
 
@@ -82,3 +86,29 @@ def test_one_photograph_copied_under_a_name_differing_only_in_case_keeps_the_adv
     message = _error(tmp_path / "d", tmp_path / "out")
     assert "img_1.png differs only in case (the same contents) -> keep one file per image id" in message, message
     assert "delete all but one" in message and "two different images" not in message, message
+
+
+def test_a_csv_name_differing_from_a_file_only_in_unicode_form_spells_that_file() -> None:
+    """Reviewer F6: ``IMG_é.png`` written in NFD for the files ``IMG_é.png`` and ``img_é.png``
+    (NFC) spells the first; it was "spelled as neither" by comparing the raw strings."""
+    first, second = Path("d", unicodedata.normalize("NFC", "IMG_é.png")), Path("d", unicodedata.normalize("NFC", "img_é.png"))
+    index = validate.NameIndex([first, second])
+    assert index.find(unicodedata.normalize("NFD", "IMG_é.png"))[1] == "name"
+    assert index.find("Img_é.png")[1] == "ambiguous"
+
+
+def test_two_case_variants_whose_files_cannot_be_read_are_told_to_rename_not_to_keep_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reviewer F5: a file that cannot be read may be the second photograph: the advice that
+    deletes nothing, not "keep one file per image id"."""
+    (tmp_path / "IMG_1.png").write_bytes(b"a")
+    (tmp_path / "img_1.png").write_bytes(b"a")
+
+    def unreadable(*args: object, **kwargs: object) -> bool:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(layout.filecmp, "cmp", unreadable)
+    (problem,) = [p for p in layout.scan_image_folder(tmp_path).problems if p.kind == "duplicate-name"]
+    assert "duplicate name of two files (their contents could not be read to compare)" in problem.line
+    assert "-> rename one of them, and its label row" in problem.line, problem.line
+    assert "keep one" not in problem.line, problem.line

@@ -21,7 +21,10 @@ def test_a_utf8_name_read_under_an_ascii_locale_is_the_locales_not_the_names(
     assert locale_only_name(UTF8_AS_ASCII) == "é04.png"
     assert locale_only_name("M\udcfcller_00.png") is None  # Latin-1 bytes: not UTF-8 either
     (problem,) = undecodable_problems([tmp_path / UTF8_AS_ASCII])
-    assert "the file name é04.png is valid UTF-8, but this Python reads file names as ascii" in problem.line
+    assert ("the file name b'\\xc3\\xa904.png' (its bytes) is valid UTF-8, 'é04.png', but this Python "
+            "reads file names as ascii (PYTHONUTF8=0 or PYTHONCOERCECLOCALE=0 under an ASCII locale)"
+            ) in problem.line, problem.line  # reviewer F7: LC_ALL=C alone reads UTF-8 on 3.11
+    assert "LC_ALL=C or unset" not in problem.line, problem.line
     assert "PYTHONUTF8=1" in problem.line and "LC_ALL=C.UTF-8" in problem.line, problem.line
     assert "convmv" not in problem.line and "not valid UTF-8" not in problem.line, problem.line
 
