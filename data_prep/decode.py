@@ -58,9 +58,10 @@ bytes after a complete image           decoded fully; the extra bytes are ignore
 (JPEG after EOI or between its image   ``trailing-data``); a real truncation stays an error
 data and EOI, PNG after IEND)
 palette, tRNS colour key, alpha        palette expanded; transparent pixels composited over
-(P, PA, LA, RGBA, 16-bit RGBA)         black (warning, ``alpha``); a fully opaque alpha is
-                                       dropped silently, one of a single value everywhere
-                                       (no mask) with a note (``alpha``)
+(P, PA, LA, RGBA, 16-bit RGBA)         black (warning, ``alpha``; "mostly transparent" above
+                                       MOSTLY_TRANSPARENT_SHARE of the picture hidden); a fully
+                                       opaque alpha is dropped silently, one of a single value
+                                       everywhere (no mask) with a note (``alpha``)
 CMYK / YCCK JPEG, CMYK TIFF, Lab       converted to RGB without colour management (warning,
                                        ``colour-space``)
 several frames (APNG, GIF, multi-page  the first frame only (warning, ``frames``); a multi-
@@ -1146,11 +1147,34 @@ opacity: it is composited over black as a mask is, and the near-black picture is
 as blank rather than graded from colour values the file hides (review formats R2)."""
 
 
+MOSTLY_TRANSPARENT = "mostly transparent"
+"""The start of the decoder's warning on an alpha channel that hides more than
+:data:`MOSTLY_TRANSPARENT_SHARE` of the picture (:func:`_composite`): the app and the export
+make the image *not reliably gradable* for it
+(:data:`drac_ssl.grading.image_notes.NOT_RELIABLY_GRADABLE`), where a smaller transparent part
+is a plain note (composited over black, as in training)."""
+
+MOSTLY_TRANSPARENT_SHARE = 0.25
+"""The share of the picture an alpha channel may hide (the mean of ``1 - alpha / full``: a pixel
+of alpha 0 counts whole, one half transparent half) before the decoder says the file is
+:data:`MOSTLY_TRANSPARENT` instead of its plain "(partly) transparent" words. Why 25 %: a mask
+around a round fundus field inscribed in a square hides its corners, 1 - pi/4 = 21.5 % of the
+picture, and composited over black it looks like the black surround of the training photos, so
+it stays below; a UW-OCTA scan fills its square, so any hidden part is picture lost, and at a
+quarter or more the model grades a picture of which a large part is black that was not black
+in the scan (a QA test: an RGBA PNG with alpha 0 on 50 % or 96 % of its pixels was graded as if
+nothing were wrong). A round field in a wider frame (4:3 hides 41 %) is doubted with it: a
+reader can look at the shown image and accept it."""
+
+
 def _composite(colour: np.ndarray, alpha: np.ndarray, path: str) -> tuple[np.ndarray, list[Problem]]:
     """Transparent pixels over black; a fully opaque alpha channel is dropped silently, and one
     of a single value everywhere (every pixel 50% transparent: an export's global opacity, not
     a mask) is dropped with a note (:data:`CONSTANT_ALPHA`): composited, it only darkened the
-    whole picture (by half for 128), and the grade could change (review formats F4). A constant
+    whole picture (by half for 128), and the grade could change (review formats F4). A mask
+    hiding more than :data:`MOSTLY_TRANSPARENT_SHARE` of the picture is said as
+    :data:`MOSTLY_TRANSPARENT` (a doubt in the app and the export), a smaller one as "N% of the
+    pixels are (partly) transparent" (a plain note there). A constant
     alpha below :data:`CONSTANT_ALPHA_MIN_SHARE` of full opacity (0: all hidden) is composited
     like a mask, and the dark result is refused as blank downstream. The one
     place the ingest and grading (the app, the export) handle alpha: they decode alike."""
@@ -1171,6 +1195,14 @@ def _composite(colour: np.ndarray, alpha: np.ndarray, path: str) -> tuple[np.nda
         weight = weight[..., None]
     out = np.rint(colour.astype(np.float32) * weight).astype(np.uint8)
     share = float(np.mean(alpha < top)) * 100
+    hidden = float(np.mean(1.0 - np.clip(alpha.astype(np.float64) / top, 0.0, 1.0)))
+    if hidden > MOSTLY_TRANSPARENT_SHARE:
+        return out, [warning(path, f"{MOSTLY_TRANSPARENT}: its alpha channel hides {100 * hidden:.1f}% "
+                                   f"of the picture (over {MOSTLY_TRANSPARENT_SHARE:.0%}): composited "
+                                   f"over black, the grade is read from the {100 * (1 - hidden):.1f}% "
+                                   "left visible",
+                             "export the whole image without transparency and grade that",
+                             "alpha")]
     return out, [warning(path, f"{share:.1f}% of the pixels are (partly) transparent: composited "
                                "over black, which darkens them by their transparency (the grade "
                                "may differ from the opaque image's)",

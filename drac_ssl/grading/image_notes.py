@@ -71,6 +71,7 @@ __all__ = [
     "DICOM_SUFFIXES",
     "DOUBT_KINDS",
     "MODALITY_DOUBTS",
+    "MOSTLY_TRANSPARENT_FINDING",
     "FAR_BELOW",
     "FEW_LEVELS_OPENING",
     "FILE_FINDING",
@@ -614,6 +615,13 @@ picture): a warning at the ingest (fatal with ``--strict``), and in the app and 
 finding that makes the image *not reliably gradable* (:data:`NOT_RELIABLY_GRADABLE`): which
 page is the scan to grade is not known (a stack of scan areas, a thumbnail first)."""
 
+MOSTLY_TRANSPARENT_FINDING = "mostly transparent: "
+"""The decoder's words (:data:`data_prep.decode.MOSTLY_TRANSPARENT`) for a file whose alpha
+channel hides more than :data:`data_prep.decode.MOSTLY_TRANSPARENT_SHARE` of the picture: in
+the app and the export a finding that makes the image *not reliably gradable*
+(:data:`NOT_RELIABLY_GRADABLE`), as a 1-bit mask or a multi-page TIFF does; a smaller
+transparent part stays a plain note (:data:`PLAIN_FINDINGS`)."""
+
 FILE_FINDING = "Image file: "
 """How a decoder finding starts in the app and the export (:func:`file_finding`)."""
 
@@ -724,6 +732,7 @@ NOT_RELIABLY_GRADABLE: tuple[tuple[str, str], ...] = (
     (FEW_LEVELS_OPENING, "a thresholded export or mask"),
     (rf"\d+x\d+ {re.escape(FAR_BELOW)}", "far smaller than the model's input"),
     (rf"{re.escape(FILE_FINDING)}{SEVERAL_FRAMES}", "one page or frame of several graded"),
+    (re.escape(FILE_FINDING + MOSTLY_TRANSPARENT_FINDING), "mostly transparent"),
 )
 """The warnings about an image that make its result *not reliably gradable*: the app's page
 then heads it so ("### Not reliably gradable (unlike the training images) — model output: Grade
@@ -741,7 +750,8 @@ the same way), a grey picture given to a colour model that saw too few grey imag
 (:func:`few_levels_warning`: a thresholded export or a vessel mask), an image far smaller
 than the model's input (below half of it: upscaled, "the grade is unreliable"), and a file of
 several pages or frames of which only the first is graded (:data:`SEVERAL_FRAMES`, a warning
-at the ingest too). Other doubts
+at the ingest too), and a file whose alpha channel hides most of the picture
+(:data:`MOSTLY_TRANSPARENT_FINDING`: what is graded is largely black the scan was not). Other doubts
 (not square, smaller than the model's input but above half of it, a preprocessing finding, a
 finding in the file not known to be plain) and the model's "no better than chance" caveat keep
 the plain heading marked "(⚠ see above)"; plain notes (an Exif orientation applied, a 16-bit
