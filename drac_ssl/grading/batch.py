@@ -202,7 +202,8 @@ def nothing_to_grade_problem(path: str | os.PathLike[str], pixels: np.ndarray) -
     refuse_nothing_to_grade=True)``, the export's ``--skip-unreadable``): a blank or
     near-constant image, or random noise, as a :class:`data_prep.problems.Problem` of kind
     :data:`NOT_GRADABLE_KIND`; None for an image with something to grade."""
-    from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED
+    from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED, few_levels
+    from drac_ssl.grading.image_notes import few_levels_warning
 
     blank, noise = nothing_to_grade(pixels)
     if blank:
@@ -212,6 +213,13 @@ def nothing_to_grade_problem(path: str | os.PathLike[str], pixels: np.ndarray) -
                                   f"refuses it too)",
                        "use the image itself, not an empty export or a mask, or move it out of the folder",
                        kind=NOT_GRADABLE_KIND)
+    if noise and (few := few_levels(pixels)):  # a dithered 1-bit export: no damage (the app's words)
+        levels = few_levels_warning(few).split(":", 1)[0].removeprefix("Only ")
+        return Problem(str(path), f"only {levels}, and its neighbouring pixels are unrelated "
+                                  f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}): a "
+                                  f"dithered black-and-white export, with nothing to grade (the app "
+                                  f"refuses it too)",
+                       "grade the original image, or move it out of the folder", kind=NOT_GRADABLE_KIND)
     if noise:
         return Problem(str(path), f"looks like random noise: its neighbouring pixels are unrelated "
                                   f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}, on 2 x 2 "
