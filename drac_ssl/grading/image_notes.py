@@ -992,8 +992,8 @@ def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:
 def other_format(file_format: str) -> str:
     """``is a WEBP file``: why an image of a format the package does not read (the format as
     the decoder names it, PIL's ``format``; "" unknown) is not graded, after the file's name.
-    The app adds ``; upload a PNG, JPEG, TIFF or BMP image.``, the export command
-    :data:`CONVERT_FIX`."""
+    The export command adds :data:`CONVERT_FIX`, the app the same and ``, and upload that``
+    (a QA test, F5: the app said only "upload a PNG, JPEG, TIFF or BMP image", not how)."""
     return f"is a {file_format or 'unknown'} file"
 
 
