@@ -1161,7 +1161,7 @@ of alpha 0 counts whole, one half transparent half) before the decoder says the 
 around a round fundus field inscribed in a square hides its corners, 1 - pi/4 = 21.5 % of the
 picture, and composited over black it looks like the black surround of the training photos, so
 it stays below; a UW-OCTA scan fills its square, so any hidden part is picture lost, and at a
-quarter or more the model grades a picture of which a large part is black that was not black
+quarter and above the model grades a picture of which a large part is black that was not black
 in the scan (a QA test: an RGBA PNG with alpha 0 on 50 % or 96 % of its pixels was graded as if
 nothing were wrong). A round field in a wider frame (4:3 hides 41 %) is doubted with it: a
 reader can look at the shown image and accept it."""
