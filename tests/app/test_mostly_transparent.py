@@ -96,3 +96,96 @@ def test_the_export_flags_it(predictor: Any, tmp_path: Path, capsys: pytest.Capt
     assert "warning: hidden.png: Image file: mostly transparent: " in out.err
     assert "note: some.png: Image file: 20.0% of the pixels" in out.err
     assert "FLAGGED: 1 of the 2 graded image(s) is not reliably gradable (1 mostly transparent)" in out.out
+
+
+def _rgba(picture: np.ndarray, alpha: np.ndarray) -> bytes:
+    layers = [picture, alpha] if picture.ndim == 2 else [*np.moveaxis(picture, 2, 0), alpha]
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack(layers).astype(np.uint8), "LA" if picture.ndim == 2 else "RGBA").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _texture(height: int, width: int) -> np.ndarray:
+    yy, xx = np.mgrid[:height, :width]
+    return ((np.sin(xx / 3) + np.cos(yy / 5)) * 50 + 128).astype(np.uint8)
+
+
+def _fundus(height: int, width: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """A colour disc of ``radius`` px centred in a black ``height`` x ``width`` frame, and the
+    alpha that makes the black surround transparent."""
+    yy, xx = np.mgrid[:height, :width]
+    disc = (yy - height / 2 + 0.5) ** 2 + (xx - width / 2 + 0.5) ** 2 <= radius ** 2
+    grey = _texture(height, width)
+    return np.dstack([grey, grey // 2, grey // 4]) * disc[..., None], np.where(disc, 255, 0)
+
+
+@pytest.mark.parametrize(("height", "width", "radius"), [
+    (120, 160, 60),  # a disc in a 4:3 frame: 41 % of the picture hidden, 21 % of the disc's box
+    (90, 160, 45),  # 16:9: 56 %
+    (120, 120, 54),  # a Ben-Graham crop (0.9 of the half side) in a square: 36 %
+    (100, 160, 62),  # the disc cut at top and bottom: 12 % of its box
+])
+def test_a_fundus_photographs_transparent_black_surround_stays_a_plain_note(
+        height: int, width: int, radius: float, tmp_path: Path) -> None:
+    """Reviewer F1: composited over black it is the opaque file pixel for pixel (same grade),
+    so it is no doubt, however much of a wide frame the surround is."""
+    rgb, alpha = _fundus(height, width, radius)
+    data = _rgba(rgb, alpha)
+    decoded = decode.decode(data, "f.png")
+    np.testing.assert_array_equal(decoded.pixels, rgb)
+    (said,) = [p for p in decoded.problems if p.kind == "alpha"]
+    assert "of the pixels are (partly) transparent" in said.what, said.what
+    loaded = load_bytes(data, "f.png", channels=3, kind="fundus")
+    assert "mostly transparent" not in flagged_reasons("", loaded.warnings)
+    assert [w for w in loaded.warnings if "transparent" in w and is_plain_note(w)], loaded.warnings
+    # the export: a note, not a warning counted in FLAGGED (its exit-0 path)
+    (tmp_path / "f.png").write_bytes(data)
+    notes: list[str] = []
+    _, warnings = read_image(tmp_path / "f.png", 3, kind="fundus", notes=notes)
+    assert [n for n in notes if "transparent" in n] and not [w for w in warnings if "transparent" in w]
+
+
+def test_a_grey_scan_cut_at_the_side_is_doubted() -> None:
+    """A UW-OCTA scan with its left 40 % alpha 0: nothing is hidden inside the visible box, but
+    scan content is (40 % of the picture over content that is not black)."""
+    grey = _texture(100, 100)
+    alpha = np.full(grey.shape, 255)
+    alpha[:, :40] = 0
+    loaded = load_bytes(_rgba(grey, alpha), "cut.png", channels=1, kind="octa")
+    (said,) = [w for w in loaded.warnings if "transparent" in w]
+    assert said.startswith(f"Image file: {MOSTLY_TRANSPARENT_FINDING}its alpha channel hides 40.0% "
+                           "of the picture, 40.0% over content that is not black"), said
+    assert "mostly transparent" in flagged_reasons("", loaded.warnings)
+
+
+def test_a_grey_scan_on_a_transparent_padding_is_doubted_as_a_margin() -> None:
+    """All of the scan is visible: said as a margin, never as 'read from the N% left visible'."""
+    canvas, alpha = np.zeros((160, 160), np.uint8), np.zeros((160, 160), np.uint8)
+    canvas[30:130, 30:130], alpha[30:130, 30:130] = _texture(100, 100), 255
+    loaded = load_bytes(_rgba(canvas, alpha), "pad.png", channels=1, kind="octa")
+    (said,) = [w for w in loaded.warnings if "transparent" in w]
+    assert said.startswith(f"Image file: {MOSTLY_TRANSPARENT_FINDING}a transparent margin around the "
+                           "image (60.9% of the frame)"), said
+    assert "left visible" not in said and "hides" not in said
+    assert "mostly transparent" in flagged_reasons("", loaded.warnings)
+
+
+@pytest.mark.parametrize("where", ["over content", "inside the visible box"])
+def test_a_quarter_exactly_hidden_stays_a_plain_note(where: str) -> None:
+    """The rule is strictly above MOSTLY_TRANSPARENT_SHARE: a colour picture with 25.0 % of it
+    hidden over scan content, or 25.0 % of its visible box hidden (over black), stays a note,
+    though with its transparent black margin far more of the whole picture is hidden."""
+    grey = _texture(100, 120)
+    alpha = np.full(grey.shape, 255)
+    if where == "over content":
+        grey[:, 100:] = 0
+        alpha[:, :30] = alpha[:, 100:] = 0  # 30 of 120 columns over content: 25.0 %
+    else:
+        grey[:, 100:] = grey[25:75, 25:75] = 0
+        alpha[:, 100:] = alpha[25:75, 25:75] = 0  # 50 x 50 of the 100 x 100 visible box: 25.0 %
+    picture = np.dstack([grey, grey // 2, grey // 3])
+    (said,) = [p for p in decode.decode(_rgba(picture, alpha), "q.png").problems if p.kind == "alpha"]
+    assert "of the pixels are (partly) transparent" in said.what, said.what
+    alpha[:, 30] = alpha[25:75, 75] = 0  # a little more hidden: over the quarter, doubted
+    (said,) = [p for p in decode.decode(_rgba(picture, alpha), "q.png").problems if p.kind == "alpha"]
+    assert said.what.startswith(decode.MOSTLY_TRANSPARENT), said.what
