@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from drac_ssl.figures import percent_texts, tie_words, tied_grades
@@ -1118,8 +1119,23 @@ def named_otherwise(path: Any) -> tuple[str, str, str]:
         named = NAMED_FORMATS[file_format]
         suffix = "." + named.lower().replace("jpeg", "jpg")
         return ("image", f"is a {named} image whose name does not end in an image suffix "
-                         f"({', '.join(IMAGE_SUFFIXES)})", f"rename it {path.stem}{suffix}")
+                         f"({', '.join(IMAGE_SUFFIXES)})", f"rename it {_image_name(path, suffix)}")
     return "other", other_format(file_format), CONVERT_FIX
+
+
+def _image_name(path: Any, suffix: str) -> str:
+    """The name to rename ``path`` (a :class:`pathlib.Path` not ending in an image suffix) to,
+    holding an image whose format's suffix is ``suffix`` (``.png``, ``.jpg``, ``.tiff``,
+    ``.bmp``): a backup copy's name already holds it before its last suffix, ``e.jpg.bak`` ->
+    ``e.jpg`` (``e.JPEG.orig`` -> ``e.JPEG``; ``e.png.bak`` holding a JPEG -> ``e.jpg``), where
+    adding it gave ``e.jpg.jpg`` (reviewer F4); else the suffix is added, ``scan_00`` ->
+    ``scan_00.jpg``, ``x.heic`` -> ``x.jpg``."""
+    stem = Path(path.stem)
+    inner = stem.suffix.lower()
+    if inner not in IMAGE_SUFFIXES:
+        return f"{path.stem}{suffix}"
+    same = {".jpeg": ".jpg", ".tif": ".tiff"}
+    return path.stem if same.get(inner, inner) == same.get(suffix, suffix) else f"{stem.stem}{suffix}"
 
 
 def unread_image_format(suffix: str) -> str | None:

@@ -54,3 +54,20 @@ def test_the_single_tab_still_grades_it_with_its_note(predictor: Any, tmp_path: 
     prediction = predictor.predict_file(tmp_path / "x.heic")
     assert prediction.grade is not None
     assert any("a JPEG file, though named .heic" in w for w in prediction.warnings), prediction.warnings
+
+
+def _png() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_backup_copys_fix_names_the_image_it_was(tmp_path: Path) -> None:
+    """Reviewer F4: ``e.jpg.bak`` was told "rename it e.jpg.jpg"; its name holds the image's."""
+    cases = {"e.jpg.bak": (_jpeg(), "e.jpg"), "f.JPEG.orig": (_jpeg(), "f.JPEG"),
+             "g.png.bak": (_jpeg(), "g.jpg"), "h.tif.old": (_png(), "h.png"), "scan.dat": (_png(), "scan.png"),
+             "x.heic": (_jpeg(), "x.jpg")}
+    for name, (data, renamed) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        problem = image_name_problem(tmp_path / name)
+        assert problem is not None and problem[1] == f"rename it {renamed}", (name, problem)
