@@ -101,6 +101,7 @@ from drac_ssl.grading.image_notes import (
     colour_for_grey_model,
     depth_note,
     describe_kind,
+    dithered_words,
     few_levels_warning,
     file_finding,
     grey_for_colour_model,
@@ -291,7 +292,7 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
             levels = few_levels_warning(few, image.mode, kind, channels).split(":", 1)[0]
             return (f"`{name}` has only {levels.removeprefix('Only ')} and its neighbouring pixels "
                     f"are unrelated (adjacent-pixel correlation {_structure_words(image.structures)}): "
-                    f"a dithered black-and-white export, not a {what}. There is nothing to grade. "
+                    f"{dithered_words(few)}, not a {what}. There is nothing to grade. "
                     f"{give} the original {what}, not a black-and-white copy.{findings}")
         return (f"`{name}` looks like random noise, not a {what}: its neighbouring pixels are "
                 f"unrelated (adjacent-pixel correlation {_structure_words(image.structures)}; "

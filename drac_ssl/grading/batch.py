@@ -221,8 +221,9 @@ def nothing_to_grade_problem(path: str | os.PathLike[str], pixels: np.ndarray) -
     refuse_nothing_to_grade=True)``, the export's ``--skip-unreadable``): a blank or
     near-constant image, or random noise, as a :class:`data_prep.problems.Problem` of kind
     :data:`NOT_GRADABLE_KIND`; None for an image with something to grade."""
+    from data_prep.decode import channels_differ
     from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED, few_levels
-    from drac_ssl.grading.image_notes import few_levels_warning
+    from drac_ssl.grading.image_notes import dithered_words, few_levels_warning
 
     blank, noise = nothing_to_grade(pixels)
     if blank:
@@ -230,11 +231,14 @@ def nothing_to_grade_problem(path: str | os.PathLike[str], pixels: np.ndarray) -
                                   f"nothing to grade (the app refuses it too)",
                        "use the image itself, not an empty export or a mask, or move it out of the folder",
                        kind=NOT_GRADABLE_KIND)
-    if noise and (few := few_levels(pixels)):  # a dithered 1-bit export: no damage (the app's words)
+    # a dithered 1-bit export: no damage (the app's words); a grey picture in a colour model's
+    # three identical channels has grey levels, as the app says them
+    grey = pixels if pixels.ndim == 2 or channels_differ(pixels) else pixels[..., 0]
+    if noise and (few := few_levels(grey)):
         levels = few_levels_warning(few).split(":", 1)[0].removeprefix("Only ")
         return Problem(str(path), f"only {levels}, and its neighbouring pixels are unrelated "
-                                  f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}): a "
-                                  f"dithered black-and-white export, with nothing to grade (the app "
+                                  f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}): "
+                                  f"{dithered_words(few)}, with nothing to grade (the app "
                                   f"refuses it too)",
                        "grade the original image, or move it out of the folder", kind=NOT_GRADABLE_KIND)
     if noise:

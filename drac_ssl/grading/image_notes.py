@@ -513,6 +513,18 @@ def few_levels_warning(levels: list[list[int]] | None, mode: str = "L", kind: st
             f"image.")
 
 
+def dithered_words(levels: list[list[int]]) -> str:
+    """What a picture of few levels (``levels``: :func:`data_prep.validate.few_levels`' values,
+    one list per channel) whose neighbouring pixels are unrelated is: ``a 1-bit (dithered)
+    black-and-white export`` for at most 2 levels in each channel, else ``a dithered export of
+    N levels``. The one wording of the app's refusal (:func:`app.inputs.refusal`) and the
+    export's ``--skip-unreadable`` (:func:`drac_ssl.grading.batch.nothing_to_grade_problem`),
+    on a grey or a colour model alike (reviewer F5)."""
+    n = max((len(values) for values in levels), default=0)
+    return ("a 1-bit (dithered) black-and-white export" if n <= 2 else
+            f"a dithered export of {n} levels")
+
+
 FEW_LEVELS_OPENING = r"Only \d+ (?:grey )?levels?"
 """How :func:`few_levels_warning` starts, a regular expression (the tables below read it; the
 export command counts these warnings apart)."""
