@@ -1199,12 +1199,14 @@ def _hidden_shares(colour: np.ndarray, alpha: np.ndarray, top: float) -> tuple[f
     says how they are read."""
     from data_prep.fundus import MIN_THRESHOLD
 
-    hide = 1.0 - np.clip(alpha.astype(np.float64) / top, 0.0, 1.0)
-    whole = float(hide.mean())
-    rows, cols = np.flatnonzero((alpha > 0).any(axis=1)), np.flatnonzero((alpha > 0).any(axis=0))
-    inside = float(hide[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].mean()) if rows.size else whole
+    hide = 1.0 - np.clip(alpha.astype(np.float32) / np.float32(top), 0.0, 1.0)  # float32: a large image
+    whole = float(hide.mean(dtype=np.float64))
+    seen = alpha > 0
+    rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
+    inside = (float(hide[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].mean(dtype=np.float64))
+              if rows.size else whole)
     brightest = colour if colour.ndim == 2 else colour.max(axis=2)
-    over_content = float(np.mean(hide * (brightest > MIN_THRESHOLD)))
+    over_content = float(hide.sum(where=brightest > MIN_THRESHOLD, dtype=np.float64)) / max(hide.size, 1)
     return whole, inside, over_content
 
 
