@@ -1333,13 +1333,16 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     forget_stage_warnings()  # an earlier run in this process printed its own, not this one's
     try:
         return _run_pipeline_stages(cfg, sources, earlier, said)
-    except RuntimeError as exc:
+    except (RuntimeError, runtime.LoaderStalled) as exc:
         if isinstance(exc, UnguardedScriptLoader) or top_level_rerun_said() is None:
             raise
         # a DataLoader's workers (spawn) stopped at the script's unguarded top-level call: one
         # of them said the fix; torch says only "DataLoader worker (pid 123) exited unexpectedly"
-        raise UnguardedScriptLoader(f"{exc}: its worker processes stopped as they started: each imports this "
-                                    "script again and met its top-level call (the error above says the fix)") from None
+        # (a LoaderStalled's cause; its memory words would be wrong here)
+        torch_error = exc.__cause__ if isinstance(exc, runtime.LoaderStalled) else exc
+        raise UnguardedScriptLoader(f"{torch_error}: its worker processes stopped as they started: each imports "
+                                    "this script again and met its top-level call (the error above says the "
+                                    "fix)") from None
     finally:  # whatever ended the run, this process's marker goes with it
         top_level_rerun_said()
 
