@@ -387,9 +387,11 @@ from drac_ssl.scale import (
 )
 from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import (
+    OUT_OF_MEMORY_EXIT,
     hold_signals_if_command,
     interrupt_exit_code,
     interrupts_deferred,
+    out_of_memory_words,
     python_command,
     python_word,
     run_command,
@@ -2957,6 +2959,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(args, argv)
 
 
+EXPORT_MEMORY_FIX = (f"--threads 1 (each thread holds buffers of its own) and close other programs, or give "
+                     f"it more memory; the export holds {PREDICT_CHUNK} images at a time whatever the folder's "
+                     "size (no setting lowers it), so most of what it needs is torch and the model. The "
+                     "submission CSV and the files beside it are replaced only once all are written: --out "
+                     "is as it was; rerun the same command (docs/running.md, Memory)")
+"""The fix :func:`main` says for a ``MemoryError`` (:func:`drac_ssl.starting.out_of_memory_words`)."""
+
+
 def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """:func:`main` after parsing, inside the console :func:`main` chose (``--log-names``)."""
     try:
@@ -3050,6 +3060,9 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                    "drive), then rerun the command")
         print(f"error: {where}{exc.strerror or exc}{state}\n  fix: {fix}", file=sys.stderr)
         return 2
+    except MemoryError as exc:  # the fix, not a traceback (safetensors' "Cannot allocate memory" on a small machine)
+        print(f"error: {out_of_memory_words(exc, EXPORT_MEMORY_FIX)}", file=sys.stderr)
+        return OUT_OF_MEMORY_EXIT
     except KeyboardInterrupt:
         hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         sys.stdout.flush()

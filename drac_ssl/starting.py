@@ -286,9 +286,30 @@ def run_command(main: Callable[[], int]) -> NoReturn:
     as train's does, instead of killing the process by the signal (a review: a SIGTERM just
     after a finished export exited -15)."""
     _OWN_PROCESS[:] = [True]
-    code = main()
+    try:
+        code = main()
+    except MemoryError as exc:  # a command's own main() says its settings to lower; this is the net
+        print(f"error: {out_of_memory_words(exc, 'close other programs or give the command more memory, then rerun it')}",
+              file=sys.stderr)
+        code = OUT_OF_MEMORY_EXIT
     exit_on_signal(code)
     sys.exit(code)
+
+
+OUT_OF_MEMORY_EXIT = 2
+"""The exit code of a command that ran out of memory (a ``MemoryError``): 2, as every resource
+a command cannot have (a full disk, a file it cannot write; ``drac_ssl.exit_codes.USAGE_ERROR``),
+said in one ``error:`` line (:func:`out_of_memory_words`), not a traceback. OpenBLAS's "Memory
+allocation still failed" is printed by its C code, which then ends the process (exit 1): no
+Python code can catch it."""
+
+
+def out_of_memory_words(exc: MemoryError, fix: str) -> str:
+    """The one line a command says for ``exc`` (no ``error:`` prefix): what ran out, the limits
+    that may cause it, and ``fix`` (the command's settings to lower)."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (f"out of memory (MemoryError{f': {detail}' if detail else ''}): this machine, or a limit on "
+            f"this process (ulimit -v, a container's memory limit), had no memory left. fix: {fix}")
 
 
 def ignore_stop_signals_in_worker(worker_id: int | None = None) -> None:

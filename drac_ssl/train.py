@@ -168,9 +168,11 @@ from drac_ssl.stage_settings import (
     taken_fold_settings,
 )
 from drac_ssl.starting import (
+    OUT_OF_MEMORY_EXIT,
     exit_on_signal,
     hold_signals_for_exit,
     interrupt_exit_code,
+    out_of_memory_words,
     started,
     stop_signal_handlers_given_back,
 )
@@ -2745,7 +2747,8 @@ def main(argv: list[str] | None = None) -> int:
         0 failed; 2 a configuration or data problem, said on stderr before any stage ran or
         where it stopped, or a file of the run folder that could not be written (a full or
         read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`),
-        or DataLoader workers (spawn) that stopped at the script's unguarded top-level call;
+        or DataLoader workers (spawn) that stopped at the script's unguarded top-level call,
+        or out of memory (a ``MemoryError``: the settings to lower said);
         75 (:data:`~drac_ssl.exit_codes.RUN_BUSY`) the run is already running in another
         process (:class:`drac_ssl.runtime.RunBusy`); 130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
         :func:`drac_ssl.starting.interrupt_exit_code`), with ``argv`` None only.
@@ -2945,6 +2948,9 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
     except UnguardedScriptLoader as exc:  # one line, after the worker's own with the fix
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:  # the settings to lower, not a traceback (a low-memory tester's review)
+        print(f"error: {out_of_memory_words(exc, TRAIN_MEMORY_FIX)}", file=sys.stderr)
+        return _exit_code_of(exc)
     except InterruptedBeforeStart as exc:
         if inter_op:  # the command's own process: a second Ctrl-C cannot cut the line (not a caller's)
             hold_signals_for_exit()
@@ -2982,7 +2988,7 @@ def _exit_code_of(exc: BaseException) -> int:
     from 1 or 2 (stop), docs/running.md, On a cluster. 130 or 143 for an interrupt (which
     signal, :func:`drac_ssl.starting.interrupt_exit_code`), :data:`RUN_BUSY` for
     :class:`drac_ssl.runtime.RunBusy`, 1 for a non-finite loss or a failed torchrun process, 2
-    for a refused setting, a missing file, an unreadable one, 1 for anything else (a traceback)."""
+    for a refused setting, a missing file, an unreadable one, or no memory left (a ``MemoryError``), 1 for anything else (a traceback)."""
     if isinstance(exc, KeyboardInterrupt):
         return interrupt_exit_code()
     if isinstance(exc, runtime.RunBusy):
@@ -2991,7 +2997,18 @@ def _exit_code_of(exc: BaseException) -> int:
         return 1
     if isinstance(exc, (ConfigError, FileNotFoundError, ValueError, PermissionError)):
         return 2
+    if isinstance(exc, MemoryError):
+        return OUT_OF_MEMORY_EXIT
     return 1
+
+
+TRAIN_MEMORY_FIX = ("add pretrain.num_workers=0 (each data-loading worker is a process of its own): the run "
+                    "folder keeps what was saved and the same command with it resumes from there; if that is "
+                    "not enough, a smaller pretrain.batch_size, umm.batch_size or finetune.batch_size, or "
+                    "pretrain.augment.image_size or finetune.image_size (the stage's), as a new run that takes "
+                    "this one's finished stages (run.name=NEW run.reuse=RUN; a resume refuses changed "
+                    "settings; docs/running.md, Memory)")
+"""The fix :func:`main` says for a ``MemoryError`` (:func:`drac_ssl.starting.out_of_memory_words`)."""
 
 
 def _other_run_config_problem(cfg: Config, sources: dict[str, str] | None, overrides: Sequence[str]) -> str:
