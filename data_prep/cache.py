@@ -1013,6 +1013,9 @@ class RowSpill:
         self._lock: Any = None  # the open INGEST_LOCK this process holds
         self._owner = False  # this process may remove the kept files (holds the lock, or none can be had)
         self.lock_note = ""  # why no lock could be taken (a file system without flock), for a note
+        # the ingest's estimate of the bytes it writes at its peak (data_prep.ingest._check_disk),
+        # said by its error when a write fails on a full disk; None before it is made
+        self.disk_needed: int | None = None
 
     @property
     def resumable(self) -> bool:
