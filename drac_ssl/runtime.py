@@ -283,18 +283,67 @@ _STALLED_MARKS = ("DataLoader timed out", "DataLoader worker (pid")
 exited unexpectedly``, ``DataLoader worker (pid N) is killed by signal: Killed``)."""
 
 
+def workers_cpu_seconds(iterator: object) -> float | None:
+    """The CPU time (user + system, seconds) the worker processes of a DataLoader ``iterator``
+    (torch's ``_workers``) used so far, read from Linux's ``/proc/PID/stat``; None where it
+    cannot be read (no workers, another system, a worker gone)."""
+    workers = getattr(iterator, "_workers", None)
+    if not workers:
+        return None
+    ticks = 0
+    try:
+        for worker in workers:
+            stat = Path(f"/proc/{worker.pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state is field 3
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError, TypeError):
+        return None
+
+
+def _killed_by_other_signal(exc: RuntimeError, iterator: object) -> bool:
+    """Whether a dead worker of ``exc`` (torch's words, the workers' exit codes) crashed by a
+    signal other than SIGKILL (the out-of-memory killer's): a crash (``Segmentation fault``),
+    not a memory limit."""
+    words = str(exc)
+    if "killed by signal:" in words:
+        return words.split("killed by signal:", 1)[1].strip().rstrip(".") != "Killed"
+    codes = [getattr(w, "exitcode", None) for w in getattr(iterator, "_workers", None) or ()]
+    return any(code is not None and code < 0 and code != -9 for code in codes)
+
+
 def loader_batches(loader: Iterable[Any], stage: str, batch_setting: str,
                    image_setting: str) -> Iterator[Any]:
     """The batches of ``loader`` (a DataLoader), with torch's error of workers that stopped
     delivering (:data:`_STALLED_MARKS`) raised as :class:`LoaderStalled`, its words
     (:func:`loader_stalled_words`) naming ``stage``, ``batch_setting`` and ``image_setting``.
-    Any other error passes as it is."""
-    try:
-        yield from loader
-    except RuntimeError as exc:
-        if not str(exc).startswith(_STALLED_MARKS):
-            raise
-        raise LoaderStalled(loader_stalled_words(stage, batch_setting, image_setting, str(exc))) from exc
+
+    A timeout is not a stall at once: a job paused longer than the timeout (Slurm's suspend,
+    Ctrl-Z then ``fg``, ``kill -STOP``/``-CONT``) meets it as soon as it continues, its workers
+    healthy. The loader waits another full window (torch's iterator survives its timeout) and
+    says a stall only when in that window no batch came and the workers used no CPU time
+    (:func:`workers_cpu_seconds`; where unreadable, two timeouts in a row). A worker that
+    crashed by a signal other than SIGKILL (a segmentation fault) is no memory limit: its
+    error passes as it is, as any other error does."""
+    iterator = iter(loader)
+    timed_out, cpu_then = False, None
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except RuntimeError as exc:
+            words = str(exc)
+            if words.startswith(_STALLED_MARKS[0]):
+                cpu_now = workers_cpu_seconds(iterator)
+                if not timed_out or (cpu_now is not None and cpu_then is not None and cpu_now > cpu_then):
+                    timed_out, cpu_then = True, cpu_now  # paused, or working: one more window
+                    continue
+            elif not words.startswith(_STALLED_MARKS) or _killed_by_other_signal(exc, iterator):
+                raise
+            raise LoaderStalled(loader_stalled_words(stage, batch_setting, image_setting, words)) from exc
+        timed_out, cpu_then = False, None
+        yield batch
 
 
 def cpu_bf16_flags() -> list[str]:

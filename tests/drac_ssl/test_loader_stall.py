@@ -7,6 +7,8 @@ with which the same command resumes, else a smaller batch or image size as a new
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from types import SimpleNamespace
 
@@ -75,7 +77,70 @@ def test_pretrain_feed_says_workers_that_stopped_delivering(monkeypatch: pytest.
     _said(exc, "umm.batch_size", "pretrain.augment.image_size")
 
 
+class _LateOnce(torch.utils.data.Dataset):
+    """A dataset whose first item comes late once (``late`` s, sleeping or ``busy`` computing),
+    the rest at once: a job paused past the timeout (Slurm's suspend, ``kill -STOP``/``-CONT``),
+    or a worker still at work."""
+
+    def __init__(self, late: float, busy: bool = False) -> None:
+        self.late, self.busy, self.done = late, busy, False
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, key: object) -> torch.Tensor:
+        if not self.done:
+            self.done = True
+            end = time.monotonic() + self.late
+            while time.monotonic() < end:
+                if not self.busy:
+                    time.sleep(end - time.monotonic())
+        return torch.zeros(1)
+
+
+@pytest.mark.usefixtures("tiny_timeout")
+@pytest.mark.parametrize(("late", "busy"), [(0.45, False), (1.0, True)], ids=["paused", "busy"])
+def test_a_pause_or_a_busy_worker_is_no_stall(late: float, busy: bool) -> None:
+    """A pause longer than one window (0.3 s) then batches: waited for; a worker using CPU time
+    for three windows: waited for too. Only no batch and no CPU time for a second window fails."""
+    batches = finetune._view_loader(SimpleNamespace(workers=1), _LateOnce(late, busy), np.arange(4), 0, 2)
+    assert [len(batch) for batch in batches] == [2, 2]
+
+
 def test_timeout_leaves_a_slow_first_batch_alone() -> None:
     """Minutes, not seconds: a busy 2-core machine's first batch (workers started, images
     decoded and augmented) takes seconds."""
     assert runtime.LOADER_TIMEOUT_S >= 300
+
+
+class _Dies(torch.utils.data.Dataset):
+    """A dataset whose worker dies by ``signum`` at its first item."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, key: object) -> torch.Tensor:
+        os.kill(os.getpid(), self.signum)
+        time.sleep(5)
+        return torch.zeros(1)
+
+
+@pytest.mark.usefixtures("tiny_timeout")
+def test_a_worker_killed_by_sigkill_is_said_as_a_memory_limit() -> None:
+    """SIGKILL: the out-of-memory killer's signal, said with the settings to lower."""
+    batches = finetune._view_loader(SimpleNamespace(workers=1), _Dies(signal.SIGKILL), np.arange(4), 0, 2)
+    with pytest.raises(runtime.LoaderStalled, match="stopped delivering batches") as exc:
+        next(iter(batches))
+    assert "DataLoader worker (pid" in str(exc.value.__cause__)
+
+
+@pytest.mark.usefixtures("tiny_timeout")
+def test_a_worker_that_crashed_is_no_memory_limit() -> None:
+    """A segmentation fault is a crash, not a memory limit: torch's error as it is (a traceback)."""
+    batches = finetune._view_loader(SimpleNamespace(workers=1), _Dies(signal.SIGSEGV), np.arange(4), 0, 2)
+    with pytest.raises(RuntimeError, match="DataLoader worker") as exc:
+        next(iter(batches))
+    assert not isinstance(exc.value, runtime.LoaderStalled)
