@@ -2895,7 +2895,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         if not (where == out or where.is_relative_to(out) or out.is_relative_to(where)):
             raise IngestError(f"{where}: cannot be read ({exc.strerror or exc}) -> check that it "
                               "exists and that you may read it") from None
-        raise IngestError(said(_write_failed_words(exc, where, out, None if spill is None else spill.disk_needed))) from None
+        raise IngestError(said(_write_failed_words(exc, where, out, "" if spill is None else spill.disk_needed))) from None
 
 
 def _kept_size_words(folder: Path) -> str:
@@ -2903,10 +2903,10 @@ def _kept_size_words(folder: Path) -> str:
     return f"{bytes_words(cache.kept_bytes(folder))} on disk"
 
 
-def _write_failed_words(exc: OSError, where: Path, out: Path, needed: int | None) -> str:
+def _write_failed_words(exc: OSError, where: Path, out: Path, needed: str) -> str:
     """The message of an ingest output that could not be written (``exc``, at ``where``, under
-    ``out``): what failed, the bytes the ingest needs at its peak (``needed``,
-    :func:`_check_disk`'s estimate; None: not made yet) and those free on the disk now, the
+    ``out``): what failed, the disk the ingest needs at its peak (``needed``,
+    :func:`_check_disk`'s estimate in words; "": not made yet) and the bytes free on the disk now, the
     fix, and that the same command resumes from the images decoded so far (:func:`_kept_note`).
     Worded with the ingest's flags (``--out``); :func:`data_prep.problems.as_config_keys` says
     ``run.out_dir`` for ``python -m drac_ssl.train``, which never took ``--out``."""
@@ -2917,8 +2917,7 @@ def _write_failed_words(exc: OSError, where: Path, out: Path, needed: int | None
         free = f"{bytes_words(shutil.disk_usage(folder).free)} free in {folder}"
     except OSError:
         free = ""
-    space = ", ".join(w for w in ((f"it needs about {bytes_words(needed)} of disk at its peak"
-                                   if needed is not None else ""), free) if w)
+    space = ", ".join(w for w in ((f"it needs {needed}" if needed else ""), free) if w)
     return (f"{where}: cannot write the ingest output ({exc.strerror or exc})" + (f": {space}" if space else "")
             + " -> free space on that disk, or give --out a folder on another disk, and check the "
             "permissions of --out; then the same command resumes" + _kept_note(out / CACHE_DIR))
@@ -3050,8 +3049,10 @@ def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheS
         print(said(f"[ingest] {plan_words}"), file=sys.stderr)
     if verbose and problems:  # before the decoding, which may fill the disk: not only after a finished ingest
         print(said(format_problems(problems)), file=sys.stderr)
-    if spill is not None:
-        spill.disk_needed = needed
+    if spill is not None:  # for a write that then finds the disk full: the colour figure too when unknown
+        spill.disk_needed = (f"about {bytes_words(needed)} of disk at its peak" if known is not None else
+                             f"about {bytes_words(needed_colour)} of disk at its peak if the images are colour, "
+                             f"{bytes_words(needed_grey)} if grey")
     return needed, problems
 
 

@@ -41,7 +41,10 @@ def test_the_low_disk_warning_is_said_before_the_decoding_fills_the_disk(
     assert "the disk may be too small" in said.err and "if they are colour" in said.err
     words = str(stopped.value)
     assert "cannot write the ingest output (No space left on device)" in words
-    assert f"it needs about {ingest.bytes_words(grey)} of disk at its peak" in words, words
+    # the channels are not known before decoding: the colour figure the warning said, not the grey one alone
+    assert (f"it needs about {ingest.bytes_words(3 * grey)} of disk at its peak if the images are colour, "
+            f"{ingest.bytes_words(grey)} if grey") in words, words
+    assert f"{ingest.bytes_words(3 * grey)} if colour" in said.err  # the warning's figure
     assert f"{ingest.bytes_words(grey + 1)} free in {tmp_path}" in words, words
     assert "give --out a folder on another disk" in words and "the same command resumes" in words
 
