@@ -104,7 +104,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any],
                 stage = room()
                 needed = max(needed, stage.need)
                 needs += (f", {bytes_words(stage.need)} for the stage's checkpoints still to be written, "
-                          f"at their peak ({stage.files()})")
+                          f"at their peak ({stage.files(path.name)})")
             if free is not None:
                 needs += f", {bytes_words(free)} free in {path.parent} now"
             if free is not None and needed > free:
@@ -199,13 +199,16 @@ class CheckpointRoom:
     extra: Mapping[str, int] = field(default_factory=dict)
     held: tuple[str, ...] = ()
 
-    def files(self) -> str:
+    def files(self, writing: str = "") -> str:
         """``last.pt twice, best.pt and monitor_peak.pt``: the files of :attr:`need`, those still
         to be written: ``last.pt`` always (twice while none is there: the next is written beside
         it), ``best.pt`` and the others only while not :attr:`held` (a disk that filled at
-        ``monitor_peak.pt`` named ``last.pt twice`` and ``best.pt`` already written)."""
+        ``monitor_peak.pt`` named ``last.pt twice`` and ``best.pt`` already written), except
+        ``writing``, the file whose write failed, listed even when held (``best.pt`` and
+        ``monitor_peak.pt`` are written again at each new best)."""
         names = ["last.pt" if "last.pt" in self.held else "last.pt twice"]
-        names += [name for name in (["best.pt"] if self.best else []) + list(self.extra) if name not in self.held]
+        names += [name for name in (["best.pt"] if self.best else []) + list(self.extra)
+                  if name not in self.held or name == writing]
         return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
 
     def words(self) -> str:

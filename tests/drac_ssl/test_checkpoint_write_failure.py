@@ -261,3 +261,26 @@ def test_a_full_disk_lists_only_the_checkpoints_still_to_be_written(tmp_path: Pa
     save_checkpoint(folder / "best.pt", {"model": task.model})
     room = checkpoint.checkpoint_room(folder, task.state_dict(), task.best_state(), task.extra_checkpoints())
     assert room.files() == "last.pt and monitor_peak.pt"
+
+
+def test_a_full_disk_at_a_new_best_lists_the_file_being_written(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """best.pt and monitor_peak.pt are written again at each new best: a full disk at best.pt,
+    with all three there, listed only "last.pt" as still to be written."""
+    task = _Task(peak=True)
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name in ("last.pt", "best.pt", "monitor_peak.pt"):
+        save_checkpoint(folder / name, {"model": task.model})
+
+    def full(state: dict[str, Any], fh: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full)
+    def room() -> checkpoint.CheckpointRoom:
+        return checkpoint.checkpoint_room(folder, task.state_dict(), task.best_state(), task.extra_checkpoints())
+
+    with pytest.raises(CheckpointWriteError) as refused:
+        save_checkpoint(folder / "best.pt", {"model": task.model}, room=room)
+    assert "at their peak (last.pt and best.pt)" in str(refused.value), str(refused.value)
+    assert room().files() == "last.pt" and room().files("monitor_peak.pt") == "last.pt and monitor_peak.pt"
