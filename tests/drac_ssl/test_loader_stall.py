@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -144,3 +145,18 @@ def test_a_worker_that_crashed_is_no_memory_limit() -> None:
     with pytest.raises(RuntimeError, match="DataLoader worker") as exc:
         next(iter(batches))
     assert not isinstance(exc.value, runtime.LoaderStalled)
+
+
+def test_workers_cpu_time_is_read_from_proc_or_said_unknown() -> None:
+    """/proc/PID/stat's utime + stime of the workers; None where it cannot be read (then two
+    timeouts in a row are a stall)."""
+    if not Path(f"/proc/{os.getpid()}/stat").is_file():
+        pytest.skip("no /proc")
+    start = runtime.workers_cpu_seconds(SimpleNamespace(_workers=[SimpleNamespace(pid=os.getpid())]))
+    end = time.process_time() + 0.05
+    while time.process_time() < end:
+        pass
+    spent = runtime.workers_cpu_seconds(SimpleNamespace(_workers=[SimpleNamespace(pid=os.getpid())]))
+    assert start is not None and spent is not None and spent > start
+    assert runtime.workers_cpu_seconds(SimpleNamespace(_workers=[])) is None
+    assert runtime.workers_cpu_seconds(SimpleNamespace(_workers=[SimpleNamespace(pid=2**22 + 7)])) is None
