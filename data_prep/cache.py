@@ -1013,6 +1013,10 @@ class RowSpill:
         self._lock: Any = None  # the open INGEST_LOCK this process holds
         self._owner = False  # this process may remove the kept files (holds the lock, or none can be had)
         self.lock_note = ""  # why no lock could be taken (a file system without flock), for a note
+        # the ingest's estimate of the disk it writes at its peak, in words (data_prep.ingest._check_disk:
+        # "about 2.9 MB of disk at its peak if the images are colour, 983 kB if grey"), said by its
+        # error when a write fails on a full disk; "" before it is made
+        self.disk_needed = ""
 
     @property
     def resumable(self) -> bool:

@@ -2885,6 +2885,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     except IngestError as exc:
         raise IngestError(said(str(exc))) from None
     cache.DECODED.wanted, cache.DECODED.kept, cache.DECODED.reused = -1, 0, 0  # set by _load_records once known
+    spill: cache.RowSpill | None = None  # an OSError of its own making leaves it None
     try:
         with cache.RowSpill(out / CACHE_DIR) as spill:
             return _run(cfg, out, verbose, spill, said)
@@ -2895,14 +2896,32 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         if not (where == out or where.is_relative_to(out) or out.is_relative_to(where)):
             raise IngestError(f"{where}: cannot be read ({exc.strerror or exc}) -> check that it "
                               "exists and that you may read it") from None
-        raise IngestError(f"{where}: cannot write the ingest output ({exc.strerror or exc}) -> "
-                          f"check free disk space and the permissions of --out{_kept_note(out / CACHE_DIR)}"
-                          ) from None
+        raise IngestError(said(_write_failed_words(exc, where, out, "" if spill is None else spill.disk_needed))) from None
 
 
 def _kept_size_words(folder: Path) -> str:
     """``12.3 MB (12,345,678 bytes) on disk``: what the rows kept for a rerun take in ``folder``."""
     return f"{bytes_words(cache.kept_bytes(folder))} on disk"
+
+
+def _write_failed_words(exc: OSError, where: Path, out: Path, needed: str) -> str:
+    """The message of an ingest output that could not be written (``exc``, at ``where``, under
+    ``out``): what failed, the disk the ingest needs at its peak (``needed``,
+    :func:`_check_disk`'s estimate in words; "": not made yet) and the bytes free on the disk now, the
+    fix, and that the same command resumes from the images decoded so far (:func:`_kept_note`).
+    Worded with the ingest's flags (``--out``); :func:`data_prep.problems.as_config_keys` says
+    ``run.out_dir`` for ``python -m drac_ssl.train``, which never took ``--out``."""
+    import shutil
+
+    folder = next((p for p in (out, *out.parents) if p.is_dir()), out)
+    try:
+        free = f"{bytes_words(shutil.disk_usage(folder).free)} free in {folder}"
+    except OSError:
+        free = ""
+    space = ", ".join(w for w in ((f"it needs {needed}" if needed else ""), free) if w)
+    return (f"{where}: cannot write the ingest output ({exc.strerror or exc})" + (f": {space}" if space else "")
+            + " -> free space on that disk, or give --out a folder on another disk, and check the "
+            "permissions of --out; then the same command resumes" + _kept_note(out / CACHE_DIR))
 
 
 def _kept_note(folder: Path) -> str:
@@ -2985,7 +3004,8 @@ def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheS
     returned problem) if only the colour (3-channel) one does not. ``said``: the run's wording
     of the printed estimate (:func:`run` words the refusal). With ``verbose``
     the estimate is printed to stderr. Returns the bytes needed (of the grey estimate when
-    the channels are not known) and the warning, if any."""
+    the channels are not known) and the warning, if any, which ``verbose`` prints at once
+    (a disk that fills while decoding stops the ingest before its warnings are printed)."""
     import shutil
 
     decode = [_to_decode(entry, previous) for entry in entries]
@@ -3028,6 +3048,12 @@ def _check_disk(out: Path, entries: Sequence[ImageEntry], previous: cache.CacheS
                                 "data --channels 1 makes it a third", "disk"))
     if verbose and (n_decode or problems):
         print(said(f"[ingest] {plan_words}"), file=sys.stderr)
+    if verbose and problems:  # before the decoding, which may fill the disk: not only after a finished ingest
+        print(said(format_problems(problems)), file=sys.stderr)
+    if spill is not None:  # for a write that then finds the disk full: the colour figure too when unknown
+        spill.disk_needed = (f"about {bytes_words(needed)} of disk at its peak" if known is not None else
+                             f"about {bytes_words(needed_colour)} of disk at its peak if the images are colour, "
+                             f"{bytes_words(needed_grey)} if grey")
     return needed, problems
 
 
@@ -3200,7 +3226,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                                  f"({why}): decoded again", "nothing to do"))
     if spill.lock_note:
         problems.append(note(cache_dir / cache.INGEST_LOCK, spill.lock_note, "nothing to do"))
-    problems += _check_disk(out, entries, previous, sizes, plan, verbose, said, spill)[1]
+    said_before = _check_disk(out, entries, previous, sizes, plan, verbose, said, spill)[1]
+    problems += said_before
     if verbose and cfg.near_duplicate_mse > 0 and sum(near_copy_pairs(entries)) >= NEAR_COPIES_ANNOUNCED_PAIRS:
         print(said(near_copies_plan(entries, sizes, plan.channels_setting)), file=sys.stderr)
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
@@ -3347,12 +3374,10 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         spill.finished()  # the kept rows are in the arrays now: removed on the way out
         cache.release_held(cache_dir)  # and so are the held old cache's
     except OSError as exc:
-        raise IngestError(f"{exc.filename or out}: cannot write the ingest output "
-                          f"({exc.strerror or exc}) -> check free disk space and the "
-                          f"permissions of --out{_kept_note(cache_dir)}") from None
+        raise IngestError(_write_failed_words(exc, Path(exc.filename or out), out, spill.disk_needed)) from None
     if verbose:
-        if problems:
-            print(said(format_problems(problems)))
+        if shown := [p for p in problems if p not in said_before]:  # the disk's warning was said before decoding
+            print(said(format_problems(shown)))
         print(said(format_summary(result)))
     return result
 

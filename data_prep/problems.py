@@ -139,10 +139,12 @@ def _settings(text: str) -> str:
         with_value = setting + (" " if "=" in setting else "=")
         text = re.sub(rf"(?<![\w-]){re.escape(flag)} (?={_FLAG_VALUE})", with_value, text)
         text = re.sub(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", setting, text)
-    # the ingest's output folder as a fix ('give --out a folder on another disk'): python -m
+    # the ingest's output folder as a fix ('give --out a folder on another disk', 'the
+    # permissions of --out'): python -m
     # drac_ssl.train ingests into run.out_dir/run.name/data; another command's --out (the
     # export's, in a command to type) stays
-    return text.replace("give --out a folder", "give run.out_dir a folder")
+    return (text.replace("give --out a folder", "give run.out_dir a folder")
+            .replace("the permissions of --out", "the permissions of run.out_dir"))
 
 
 class IngestError(ValueError):

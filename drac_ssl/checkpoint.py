@@ -103,7 +103,8 @@ def save_checkpoint(path: str | Path, state: dict[str, Any],
             if room is not None:
                 stage = room()
                 needed = max(needed, stage.need)
-                needs += f", {bytes_words(stage.need)} for the stage's checkpoints at their peak ({stage.files()})"
+                needs += (f", {bytes_words(stage.need)} for the stage's checkpoints still to be written, "
+                          f"at their peak ({stage.files(path.name)})")
             if free is not None:
                 needs += f", {bytes_words(free)} free in {path.parent} now"
             if free is not None and needed > free:
@@ -187,7 +188,8 @@ class CheckpointRoom:
     (pretraining's ``monitor_peak.pt``), ``need``, what they take beyond the checkpoints already
     in the folder at their peak (the new ``last.pt`` is written beside the one before it, then
     renamed onto it: two at once, with ``best.pt`` and the others), ``free`` on its disk (None:
-    unknown), and ``where``, the checkpoint folder."""
+    unknown), ``where``, the checkpoint folder, and ``held``, the names of those files already
+    there (:attr:`need` counts their bytes as held)."""
 
     last: int
     best: int
@@ -195,10 +197,18 @@ class CheckpointRoom:
     free: int | None
     where: Path
     extra: Mapping[str, int] = field(default_factory=dict)
+    held: tuple[str, ...] = ()
 
-    def files(self) -> str:
-        """``last.pt twice, best.pt and monitor_peak.pt``: the files of :attr:`need`."""
-        names = ["last.pt twice"] + (["best.pt"] if self.best else []) + list(self.extra)
+    def files(self, writing: str = "") -> str:
+        """``last.pt twice, best.pt and monitor_peak.pt``: the files of :attr:`need`, those still
+        to be written: ``last.pt`` always (twice while none is there: the next is written beside
+        it), ``best.pt`` and the others only while not :attr:`held` (a disk that filled at
+        ``monitor_peak.pt`` named ``last.pt twice`` and ``best.pt`` already written), except
+        ``writing``, the file whose write failed, listed even when held (``best.pt`` and
+        ``monitor_peak.pt`` are written again at each new best)."""
+        names = ["last.pt" if "last.pt" in self.held else "last.pt twice"]
+        names += [name for name in (["best.pt"] if self.best else []) + list(self.extra)
+                  if name not in self.held or name == writing]
         return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
 
     def words(self) -> str:
@@ -240,9 +250,10 @@ def checkpoint_room(ckpt_dir: str | Path, state: dict[str, Any], best_state: dic
     best = checkpoint_file_bytes(best_state) if best_state is not None else 0
     others = {name: checkpoint_file_bytes(s) for name, s in (extra or {}).items()}
     names = ("last.pt", "best.pt", *others)
-    held = sum(p.stat().st_size for p in (folder / n for n in names) if p.is_file())
+    there = tuple(n for n in names if (folder / n).is_file())
+    held = sum((folder / n).stat().st_size for n in there)
     need = max(last, 2 * last + best + sum(others.values()) - held)
-    return CheckpointRoom(last, best, need, _free_bytes(folder), folder, others)
+    return CheckpointRoom(last, best, need, _free_bytes(folder), folder, others, there)
 
 
 CHECKPOINT_REFUSED_FIX = (

@@ -388,9 +388,12 @@ from drac_ssl.scale import (
 )
 from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import (
+    OUT_OF_MEMORY_EXIT,
     hold_signals_if_command,
     interrupt_exit_code,
     interrupts_deferred,
+    is_out_of_memory,
+    out_of_memory_words,
     python_command,
     python_word,
     run_command,
@@ -3024,6 +3027,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(args, argv)
 
 
+EXPORT_MEMORY_FIX = (f"--threads 1 (each thread holds buffers of its own) and close other programs, or give "
+                     f"it more memory; the export holds {PREDICT_CHUNK} images at a time whatever the folder's "
+                     "size (no setting lowers it), so most of what it needs is torch and the model. The "
+                     "submission CSV and the files beside it are replaced only once all are written: --out "
+                     "is as it was; rerun the same command (docs/running.md, Memory)")
+"""The fix :func:`main` says for a ``MemoryError`` (:func:`drac_ssl.starting.out_of_memory_words`)."""
+
+
+def _said_error(exc: BaseException) -> int:
+    """Say ``exc`` (a refused bundle, a missing file, torch's error) in one ``error:`` line, with
+    the fix for a temporary folder torch could not have; 2, the exit code."""
+    fix = no_temp_folder_fix(exc)  # ulimit -f 0: torch's import asks for a temporary folder
+    print(f"error: {exc}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)
+    return 2
+
+
 def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """:func:`main` after parsing, inside the console :func:`main` chose (``--log-names``)."""
     try:
@@ -3096,10 +3115,13 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     except RunBusy as exc:  # a ValueError: before it, so that a job script can requeue it
         print(f"error: {exc}", file=sys.stderr)
         return RUN_BUSY
-    except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
-        fix = no_temp_folder_fix(exc)  # ulimit -f 0: torch's import asks for a temporary folder
-        print(f"error: {exc}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)
-        return 2
+    except (MemoryError, RuntimeError) as exc:
+        if not is_out_of_memory(exc):  # not memory: said as every other refusal below
+            return _said_error(exc)
+        print(f"error: {out_of_memory_words(exc, EXPORT_MEMORY_FIX)}", file=sys.stderr)
+        return OUT_OF_MEMORY_EXIT
+    except (BundleError, FileNotFoundError, ValueError) as exc:
+        return _said_error(exc)
     except OSError as exc:  # a file or folder it cannot write (permissions, a full disk ...)
         if _read_failed(exc, args.out):  # not a write: a run or bundle folder of another account (mode 0700)
             print(f"error: {unreadable_words(exc, fix_more=BUNDLE_COPY_FIX)}", file=sys.stderr)

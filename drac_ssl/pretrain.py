@@ -64,7 +64,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from drac_ssl import PRETRAIN_METHOD, __version__
+from drac_ssl import PRETRAIN_METHOD, __version__, runtime
 from drac_ssl.augment import (
     GpuTwoViewAugment,
     TwoViewDataset,
@@ -350,8 +350,10 @@ class TwoViewFeed:
     to stop the workers.
     """
 
-    def __init__(self, images: np.ndarray, cfg: Config, device: torch.device, dist: DistInfo) -> None:
-        self.cfg, self.device, self.dist = cfg, device, dist
+    def __init__(self, images: np.ndarray, cfg: Config, device: torch.device, dist: DistInfo,
+                 stage: str = "pretrain") -> None:
+        # stage: whose batch size a loader that stalls names (UMM's feed is given umm.batch_size)
+        self.cfg, self.device, self.dist, self.stage = cfg, device, dist, stage
         pc = cfg.pretrain
         self.n = len(images)
         self.per_rank = self.n // dist.world_size
@@ -397,8 +399,11 @@ class TwoViewFeed:
             prefetch_factor=4 if self.workers else None,
             # the host's (or the platform's) start method, not fixed for the host's process
             multiprocessing_context=worker_context() if self.workers else None,
+            # a worker that stops delivering (a thread or memory limit) is said, not waited on forever
+            timeout=runtime.LOADER_TIMEOUT_S if self.workers else 0,
         )
-        self._stream = iter(loader)
+        self._stream = runtime.loader_batches(loader, self.stage, f"{self.stage}.batch_size",
+                                              "pretrain.augment.image_size")
         self._next_epoch = epoch
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -243,6 +243,107 @@ def worker_context() -> multiprocessing.context.BaseContext:
     set``; this context object leaves it unset."""
     method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
     return multiprocessing.get_context(method)
+
+
+LOADER_TIMEOUT_S = 600
+"""Seconds a DataLoader with worker processes waits for one batch before it gives up (torch's
+``DataLoader(timeout=)``, on every multi-worker loader of the training stages): a worker that
+stopped delivering batches (a tester under ``ulimit -v 4000000``: ``RuntimeError: can't start
+new thread`` in multiprocessing's ``resource_sharer`` inside the worker) left the training
+waiting forever at 0% CPU. Ten minutes: far above a slow first batch on a busy 2-core
+machine (workers started, images decoded and augmented: seconds), so only a stalled worker
+trips it; :func:`loader_batches` then says :class:`LoaderStalled`."""
+
+
+class LoaderStalled(ValueError):
+    """A DataLoader's worker processes stopped delivering batches: none came within
+    :data:`LOADER_TIMEOUT_S`, or a worker died (killed by the kernel's out-of-memory killer,
+    a thread or memory limit). The message, one line, says the likely cause and the fix
+    (``pretrain.num_workers=0``, with which the same command resumes from what the run folder
+    keeps; else a smaller batch or image size, as a new run that takes the finished stages);
+    the torch error is its ``__cause__``. A ``ValueError``, as every error ``python -m
+    drac_ssl.train`` says in one message without a traceback (exit 2)."""
+
+
+def loader_stalled_words(stage: str, batch_setting: str, image_setting: str, torch_words: str) -> str:
+    """The message of :class:`LoaderStalled` for ``stage`` (``"pretrain"``, ``"umm"``,
+    ``"finetune"``) whose batch and image sizes are the settings named."""
+    return (f"the {stage} stage's data loader: its worker processes stopped delivering batches "
+            f"({torch_words.strip().splitlines()[0] if torch_words.strip() else 'no batch'}), most likely a "
+            "memory or thread limit (ulimit -v, a container's memory or pids limit, the out-of-memory "
+            "killer). fix: add pretrain.num_workers=0 (images loaded in this process, no worker processes): "
+            "the run folder keeps what was saved and the same command with it resumes from there; if that "
+            f"is not enough, a smaller {batch_setting} or {image_setting}, as a new run that takes this "
+            "one's finished stages (run.name=NEW run.reuse=RUN; a resume refuses changed settings)")
+
+
+_STALLED_MARKS = ("DataLoader timed out", "DataLoader worker (pid")
+"""The starts of torch's errors of a loader whose workers stopped delivering: the timeout
+(``DataLoader timed out after N seconds``) and a dead worker (``DataLoader worker (pid(s) N)
+exited unexpectedly``, ``DataLoader worker (pid N) is killed by signal: Killed``)."""
+
+
+def workers_cpu_seconds(iterator: object) -> float | None:
+    """The CPU time (user + system, seconds) the worker processes of a DataLoader ``iterator``
+    (torch's ``_workers``) used so far, read from Linux's ``/proc/PID/stat``; None where it
+    cannot be read (no workers, another system, a worker gone)."""
+    workers = getattr(iterator, "_workers", None)
+    if not workers:
+        return None
+    ticks = 0
+    try:
+        for worker in workers:
+            stat = Path(f"/proc/{worker.pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state is field 3
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError, TypeError):
+        return None
+
+
+def _killed_by_other_signal(exc: RuntimeError, iterator: object) -> bool:
+    """Whether a dead worker of ``exc`` (torch's words, the workers' exit codes) crashed by a
+    signal other than SIGKILL (the out-of-memory killer's): a crash (``Segmentation fault``),
+    not a memory limit."""
+    words = str(exc)
+    if "killed by signal:" in words:
+        return words.split("killed by signal:", 1)[1].strip().rstrip(".") != "Killed"
+    codes = [getattr(w, "exitcode", None) for w in getattr(iterator, "_workers", None) or ()]
+    return any(code is not None and code < 0 and code != -9 for code in codes)
+
+
+def loader_batches(loader: Iterable[Any], stage: str, batch_setting: str,
+                   image_setting: str) -> Iterator[Any]:
+    """The batches of ``loader`` (a DataLoader), with torch's error of workers that stopped
+    delivering (:data:`_STALLED_MARKS`) raised as :class:`LoaderStalled`, its words
+    (:func:`loader_stalled_words`) naming ``stage``, ``batch_setting`` and ``image_setting``.
+
+    A timeout is not a stall at once: a job paused longer than the timeout (Slurm's suspend,
+    Ctrl-Z then ``fg``, ``kill -STOP``/``-CONT``) meets it as soon as it continues, its workers
+    healthy. The loader waits another full window (torch's iterator survives its timeout) and
+    says a stall only when in that window no batch came and the workers used no CPU time
+    (:func:`workers_cpu_seconds`; where unreadable, two timeouts in a row). A worker that
+    crashed by a signal other than SIGKILL (a segmentation fault) is no memory limit: its
+    error passes as it is, as any other error does."""
+    iterator = iter(loader)
+    timed_out, cpu_then = False, None
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except RuntimeError as exc:
+            words = str(exc)
+            if words.startswith(_STALLED_MARKS[0]):
+                cpu_now = workers_cpu_seconds(iterator)
+                if not timed_out or (cpu_now is not None and cpu_then is not None and cpu_now > cpu_then):
+                    timed_out, cpu_then = True, cpu_now  # paused, or working: one more window
+                    continue
+            elif not words.startswith(_STALLED_MARKS) or _killed_by_other_signal(exc, iterator):
+                raise
+            raise LoaderStalled(loader_stalled_words(stage, batch_setting, image_setting, words)) from exc
+        timed_out, cpu_then = False, None
+        yield batch
 
 
 def cpu_bf16_flags() -> list[str]:

@@ -354,9 +354,59 @@ def run_command(main: Callable[[], int]) -> NoReturn:
     as train's does, instead of killing the process by the signal (a review: a SIGTERM just
     after a finished export exited -15)."""
     mark_own_process()
-    code = main()
+    try:
+        code = main()
+    except (MemoryError, RuntimeError) as exc:  # a command's own main() says its settings to lower; this is the net
+        if not is_out_of_memory(exc):
+            raise
+        print(f"error: {out_of_memory_words(exc, 'close other programs or give the command more memory, then rerun it')}",
+              file=sys.stderr)
+        code = OUT_OF_MEMORY_EXIT
     exit_on_signal(code)
     sys.exit(code)
+
+
+OUT_OF_MEMORY_EXIT = 2
+"""The exit code of a command that ran out of memory (a ``MemoryError``): 2, as every resource
+a command cannot have (a full disk, a file it cannot write; ``drac_ssl.exit_codes.USAGE_ERROR``),
+said in one ``error:`` line (:func:`out_of_memory_words`), not a traceback. OpenBLAS's "Memory
+allocation still failed" is printed by its C code, which then ends the process (exit 1): no
+Python code can catch it."""
+
+
+_OUT_OF_MEMORY_MARKS = ("DefaultCPUAllocator: can't allocate memory", "DefaultCPUAllocator: not enough memory",
+                        "Caught MemoryError in DataLoader worker", "CUDA out of memory")
+"""Words of torch's ``RuntimeError`` that say memory ran out: its CPU allocator's (``[enforce fail at
+alloc_cpu.cpp:127] ... DefaultCPUAllocator: can't allocate memory``; Windows: ``not enough
+memory``), a worker's ``MemoryError`` raised again in the main process (``Caught MemoryError in
+DataLoader worker process 0.``), and a GPU's (``CUDA out of memory``, before
+``torch.OutOfMemoryError`` had a class of its own)."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says memory ran out: a ``MemoryError``, ``torch.OutOfMemoryError`` (the
+    GPU's, a ``RuntimeError``; looked up only when torch is imported, and only where this
+    torch has it), or a ``RuntimeError`` of :data:`_OUT_OF_MEMORY_MARKS`. Pure: it reads
+    only ``exc``."""
+    if isinstance(exc, MemoryError):
+        return True
+    torch_oom = getattr(sys.modules.get("torch"), "OutOfMemoryError", None)
+    if isinstance(torch_oom, type) and isinstance(exc, torch_oom):
+        return True
+    return isinstance(exc, RuntimeError) and any(mark in str(exc) for mark in _OUT_OF_MEMORY_MARKS)
+
+
+def out_of_memory_words(exc: BaseException, fix: str) -> str:
+    """The one line a command says for ``exc`` (:func:`is_out_of_memory`; no ``error:`` prefix):
+    what ran out (the GPU's memory for CUDA's error), the limits that may cause it, and ``fix``
+    (the command's settings to lower)."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    what = f"{type(exc).__name__}{f': {detail}' if detail else ''}"
+    if "CUDA" in str(exc) or type(exc).__name__ == "OutOfMemoryError":
+        return (f"out of GPU memory ({what}): the GPU had no memory left (other processes on it take "
+                f"theirs: nvidia-smi lists them). fix: {fix}")
+    return (f"out of memory ({what}): this machine, or a limit on this process (ulimit -v, a "
+            f"container's memory limit), had no memory left. fix: {fix}")
 
 
 def ignore_stop_signals_in_worker(worker_id: int | None = None) -> None:

@@ -168,10 +168,13 @@ from drac_ssl.stage_settings import (
     taken_fold_settings,
 )
 from drac_ssl.starting import (
+    OUT_OF_MEMORY_EXIT,
     exit_on_signal,
     hold_signals_if_command,
     interrupt_exit_code,
+    is_out_of_memory,
     mark_own_process,
+    out_of_memory_words,
     started,
     stop_signal_handlers_given_back,
 )
@@ -1334,13 +1337,16 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     forget_stage_warnings()  # an earlier run in this process printed its own, not this one's
     try:
         return _run_pipeline_stages(cfg, sources, earlier, said)
-    except RuntimeError as exc:
+    except (RuntimeError, runtime.LoaderStalled) as exc:
         if isinstance(exc, UnguardedScriptLoader) or top_level_rerun_said() is None:
             raise
         # a DataLoader's workers (spawn) stopped at the script's unguarded top-level call: one
         # of them said the fix; torch says only "DataLoader worker (pid 123) exited unexpectedly"
-        raise UnguardedScriptLoader(f"{exc}: its worker processes stopped as they started: each imports this "
-                                    "script again and met its top-level call (the error above says the fix)") from None
+        # (a LoaderStalled's cause; its memory words would be wrong here)
+        torch_error = exc.__cause__ if isinstance(exc, runtime.LoaderStalled) else exc
+        raise UnguardedScriptLoader(f"{torch_error}: its worker processes stopped as they started: each imports "
+                                    "this script again and met its top-level call (the error above says the "
+                                    "fix)") from None
     finally:  # whatever ended the run, this process's marker goes with it
         top_level_rerun_said()
 
@@ -1624,6 +1630,10 @@ def _rerun_words(cfg: Config, run_dir: Path, status: dict[str, Any]) -> str:
             return f"{skipped}{stage} reads its checkpoint ({saved.what}) and {saved.then}"
     if stage == "finetune" and (folds := finetune_saved_on_disk(run_dir)) is not None:
         return f"{skipped}runs finetune, keeping its folds saved ({folds[0]})"
+    if stage == "ingest" and status:  # its rerun reuses the images it decoded (data_prep.cache.DECODED)
+        kept = _ingest_kept_words()
+        return (f"{skipped}runs ingest again, keeping what it decoded ({kept.saved}); {kept.resume}" if kept
+                else f"{skipped}runs ingest again, reusing the images it decoded and kept")
     return f"{skipped}runs {stage} from its start" if done or status else f"{skipped}starts the run"
 
 
@@ -2426,6 +2436,35 @@ def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted
     return checkpoint_interrupted(run_dir / name / "checkpoints" / "last.pt", epochs)
 
 
+FAILED_STAGE = "failed_stage"
+"""The attribute :func:`_run_stages` sets on a stage's error: the stage's name."""
+
+RECORD_UNWRITTEN = "record_unwritten"
+"""The attribute :func:`_run_stages` sets on a stage's error when its failure could not be
+recorded in ``stages.json`` either (a full disk): the words :func:`_main` says after the error's
+own (a traceback shows them as the error's note)."""
+
+
+def _note_record_unwritten(exc: BaseException, status_path: Path, unwritten: OSError) -> None:
+    """Mark ``exc`` (a stage's error) with :data:`RECORD_UNWRITTEN`: ``status_path`` could not
+    record the failure (``unwritten``), so it still says the attempt is running and the next
+    start counts it as killed; the same command resumes what the stage kept."""
+    why = NO_SPACE_WORDS if no_space(unwritten) else (unwritten.strerror or str(unwritten))
+    words = (f"{status_path} could not record this failure either ({why}): it still says the stage is "
+             "running, so the next start counts this attempt as killed; once there is room, the same "
+             "command resumes from what the stage kept")
+    setattr(exc, RECORD_UNWRITTEN, words)
+    exc.add_note(words)
+
+
+def _said_record_unwritten(exc: BaseException) -> None:
+    """After a one-line error in :func:`_main`: :data:`RECORD_UNWRITTEN`'s words, if any."""
+    for error in (exc, exc.__cause__, exc.__context__):  # the stage's, or the one said in its place
+        if words := getattr(error, RECORD_UNWRITTEN, None):
+            print(f"error: {words}", file=sys.stderr)
+            return
+
+
 def _ingest_kept_words() -> StageInterrupted | None:
     """For a Ctrl-C in the ingest stage: how many of the images it had to decode are kept for
     its rerun (:data:`data_prep.cache.DECODED`, as ``python -m data_prep ingest`` says it,
@@ -2649,6 +2688,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                    if previous else "nothing of it was done; rerun the same command to start it")
             ) from None
         t0 = time.perf_counter()
+        running = False  # whether stages.json says this attempt runs (else the failure is its own write's)
         try:
             # the attempt is recorded as it starts: a kill -9 leaves it "running", and the next
             # start counts it (a trial's stages.json said attempts: 2 after 3 attempts)
@@ -2656,6 +2696,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                             "started_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                             **record, **({"code": code} if code else {})}
             atomic_write_json(status_path, status)
+            running = True
             outputs = STAGES[name](cfg, run_dir)
         except BaseException as exc:  # Ctrl-C or an error: say so in stages.json, then stop
             status[name] = {
@@ -2666,9 +2707,13 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             }
             if not isinstance(exc, KeyboardInterrupt):
                 # a full or read-only disk that stopped the stage fails this write too: the
-                # stage's own error is said (its file), stages.json keeps "running"
-                with contextlib.suppress(OSError) if isinstance(exc, OSError) else contextlib.nullcontext():
+                # stage's own error is said first (its file), then that stages.json keeps "running"
+                setattr(exc, FAILED_STAGE, name)  # the stage whose settings an out-of-memory error names
+                try:
                     atomic_write_json(status_path, status)
+                except OSError as unwritten:
+                    if running:  # else stages.json's own error is the one said
+                        _note_record_unwritten(exc, status_path, unwritten)
                 raise
             # Ctrl-C: which stage, and what of it is saved (the stages that train say so)
             stopped = exc if isinstance(exc, StageInterrupted) else StageInterrupted()
@@ -2743,7 +2788,8 @@ def main(argv: list[str] | None = None) -> int:
         0 failed; 2 a configuration or data problem, said on stderr before any stage ran or
         where it stopped, or a file of the run folder that could not be written (a full or
         read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`),
-        or DataLoader workers (spawn) that stopped at the script's unguarded top-level call;
+        or DataLoader workers (spawn) that stopped at the script's unguarded top-level call,
+        or out of memory (a ``MemoryError``: the settings to lower said);
         75 (:data:`~drac_ssl.exit_codes.RUN_BUSY`) the run is already running in another
         process (:class:`drac_ssl.runtime.RunBusy`); 130 interrupted by Ctrl-C, 143 by SIGTERM (the same clean stop:
         :func:`drac_ssl.starting.interrupt_exit_code`), with ``argv`` None only.
@@ -2932,6 +2978,7 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         return _exit_code_of(exc)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        _said_record_unwritten(exc)  # a full disk: stages.json could not say the stage failed
         global _REFUSED
         _REFUSED = isinstance(exc, preflight.PreflightError)  # no stage running, every file written
         return _exit_code_of(exc)
@@ -2940,6 +2987,7 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         return _exit_code_of(exc)
     except NonFiniteError as exc:  # a training diverged: its diagnostic and fix, not a traceback
         print(f"error: {exc}", file=sys.stderr)
+        _said_record_unwritten(exc)
         return _exit_code_of(exc)
     except ProcessZeroFailed as exc:
         print(exc, file=sys.stderr)
@@ -2947,6 +2995,13 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
     except UnguardedScriptLoader as exc:  # one line, after the worker's own with the fix
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as exc:  # the settings to lower, not a traceback (a low-memory tester's review)
+        if not is_out_of_memory(exc):
+            raise
+        print(f"error: {out_of_memory_words(exc, train_memory_fix(getattr(exc, FAILED_STAGE, None)))}",
+              file=sys.stderr)
+        _said_record_unwritten(exc)
+        return _exit_code_of(exc)
     except InterruptedBeforeStart as exc:
         hold_signals_if_command()  # the command's own process: a second Ctrl-C cannot cut the line
         print("\n[train] interrupted before any stage started (while the settings were checked): "
@@ -2982,9 +3037,11 @@ def _exit_code_of(exc: BaseException) -> int:
     from 1 or 2 (stop), docs/running.md, On a cluster. 130 or 143 for an interrupt (which
     signal, :func:`drac_ssl.starting.interrupt_exit_code`), :data:`RUN_BUSY` for
     :class:`drac_ssl.runtime.RunBusy`, 1 for a non-finite loss or a failed torchrun process, 2
-    for a refused setting, a missing file, an unreadable one, 1 for anything else (a traceback)."""
+    for a refused setting, a missing file, an unreadable one, or no memory left (a ``MemoryError``), 1 for anything else (a traceback)."""
     if isinstance(exc, KeyboardInterrupt):
         return interrupt_exit_code()
+    if is_out_of_memory(exc):  # torch's RuntimeError too (its CPU allocator's, CUDA's)
+        return OUT_OF_MEMORY_EXIT
     if isinstance(exc, runtime.RunBusy):
         return RUN_BUSY
     if isinstance(exc, (NonFiniteError, ProcessZeroFailed)):
@@ -2992,6 +3049,33 @@ def _exit_code_of(exc: BaseException) -> int:
     if isinstance(exc, (ConfigError, FileNotFoundError, ValueError, PermissionError)):
         return 2
     return 1
+
+
+_NEW_RUN = ("as a new run that takes this one's finished stages (run.name=NEW run.reuse=RUN; a resume "
+            "refuses changed settings; docs/running.md, Memory)")
+_WORKERS_FIRST = ("add pretrain.num_workers=0 (each data-loading worker is a process of its own): the run "
+                  "folder keeps what was saved and the same command with it resumes from there; if that is "
+                  "not enough, ")
+TRAIN_MEMORY_FIXES = {
+    "ingest": ("a smaller data.workers (each decoding process holds its own images; 1: one at a time) or "
+               "fewer sides in data.cache_sizes (each cached copy is held as it is written), or close other "
+               "programs; the run folder keeps the images decoded so far (docs/running.md, Memory)"),
+    "pretrain": f"{_WORKERS_FIRST}a smaller pretrain.batch_size or pretrain.augment.image_size, {_NEW_RUN}",
+    "umm": f"{_WORKERS_FIRST}a smaller umm.batch_size or pretrain.augment.image_size, {_NEW_RUN}",
+    "finetune": f"{_WORKERS_FIRST}a smaller finetune.batch_size or finetune.image_size, {_NEW_RUN}",
+}
+"""The fix :func:`main` says for running out of memory (:func:`drac_ssl.starting.is_out_of_memory`)
+in each stage: its own settings to lower (:func:`train_memory_fix`)."""
+
+
+def train_memory_fix(stage: str | None) -> str:
+    """The fix for running out of memory in ``stage`` (:data:`TRAIN_MEMORY_FIXES`), naming the
+    stage; outside a stage (None, the report), to close other programs or give it more memory."""
+    if stage in TRAIN_MEMORY_FIXES:
+        return f"in stage {stage}: {TRAIN_MEMORY_FIXES[stage]}"
+    where = f"in stage {stage}" if stage else "outside the stages"
+    return (f"{where}: close other programs or give the command more memory; the run folder keeps what "
+            "was saved and the same command resumes from there (docs/running.md, Memory)")
 
 
 def _other_run_config_problem(cfg: Config, sources: dict[str, str] | None, overrides: Sequence[str]) -> str:

@@ -588,7 +588,7 @@ def run(
             f"umm.batch_size={uc.batch_size} is larger than the {len(data.images)} images.\n"
             f"  fix: umm.batch_size={max(2, len(data.images))} or add images."
         )
-    feed = pretrain.TwoViewFeed(data.images, feed_cfg, device, DistInfo())
+    feed = pretrain.TwoViewFeed(data.images, feed_cfg, device, DistInfo(), stage="umm")
     if uc.outer_on_next_batch and len(feed) < 2:
         # name only the setting(s) that leave one batch: the images, or the step cap
         fixes = []

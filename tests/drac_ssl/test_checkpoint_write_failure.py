@@ -230,7 +230,8 @@ def test_a_full_disk_says_the_stages_peak_as_the_warning_does(
         save_checkpoint(engine.ckpt_dir / "monitor_peak.pt", {"model": task.model}, room=lambda: engine.room(task))
     said = str(refused.value)
     assert ("; it needs about 4.1 MB (4,070,560 bytes) for this file, 32.3 MB (32,298,240 bytes) for the "
-            "stage's checkpoints at their peak (last.pt twice, best.pt and monitor_peak.pt), 1.0 MB") in said, said
+            "stage's checkpoints still to be written, at their peak (last.pt twice, best.pt and monitor_peak.pt), "
+            "1.0 MB") in said, said
     fix = f"free {bytes_words(NEED_PEAK - free)} or more on that disk"
     assert f"\n  fix: {fix} (or raise" in said and f"fix: {fix}, or run in a folder" in warned
 
@@ -245,3 +246,41 @@ def test_the_file_estimate_covers_a_real_checkpoint(tmp_path: Path) -> None:
         size = save_checkpoint(tmp_path / "last.pt", state).stat().st_size
         estimate = checkpoint.checkpoint_file_bytes(state)
         assert checkpoint.tensor_bytes(state) < size <= estimate
+
+
+def test_a_full_disk_lists_only_the_checkpoints_still_to_be_written(tmp_path: Path) -> None:
+    """A low-resource tester: with last.pt and best.pt written, a full disk at monitor_peak.pt
+    still counted "last.pt twice, best.pt and monitor_peak.pt"; the figure held their bytes, the
+    words did not."""
+    task = _Task(peak=True)
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    room = checkpoint.checkpoint_room(folder, task.state_dict(), task.best_state(), task.extra_checkpoints())
+    assert room.files() == "last.pt twice, best.pt and monitor_peak.pt"
+    save_checkpoint(folder / "last.pt", task.state_dict())
+    save_checkpoint(folder / "best.pt", {"model": task.model})
+    room = checkpoint.checkpoint_room(folder, task.state_dict(), task.best_state(), task.extra_checkpoints())
+    assert room.files() == "last.pt and monitor_peak.pt"
+
+
+def test_a_full_disk_at_a_new_best_lists_the_file_being_written(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """best.pt and monitor_peak.pt are written again at each new best: a full disk at best.pt,
+    with all three there, listed only "last.pt" as still to be written."""
+    task = _Task(peak=True)
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name in ("last.pt", "best.pt", "monitor_peak.pt"):
+        save_checkpoint(folder / name, {"model": task.model})
+
+    def full(state: dict[str, Any], fh: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full)
+    def room() -> checkpoint.CheckpointRoom:
+        return checkpoint.checkpoint_room(folder, task.state_dict(), task.best_state(), task.extra_checkpoints())
+
+    with pytest.raises(CheckpointWriteError) as refused:
+        save_checkpoint(folder / "best.pt", {"model": task.model}, room=room)
+    assert "at their peak (last.pt and best.pt)" in str(refused.value), str(refused.value)
+    assert room().files() == "last.pt" and room().files("monitor_peak.pt") == "last.pt and monitor_peak.pt"

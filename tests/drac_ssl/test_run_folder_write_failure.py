@@ -61,7 +61,7 @@ def test_a_full_disk_at_a_json_record_is_said_with_the_file_and_the_same_command
     _no_space_at(monkeypatch, "ingest_summary.json")
     assert train.main(RUN) == 2
     err = capsys.readouterr().err
-    said = (f"error: {Path('runs/full/data/ingest_summary.json')}: {NO_SPACE}it runs ingest from its start; "
+    said = (f"error: {Path('runs/full/data/ingest_summary.json')}: {NO_SPACE}it runs ingest again, reusing the images it decoded and kept; "
             f"or run it elsewhere: add run.out_dir=<a folder on a disk with room> to your command\n")
     assert err.endswith(said), err
     assert "Traceback" not in err
@@ -301,3 +301,28 @@ def test_the_words_of_an_unreadable_run_folder_are_said_without_a_second_error(
         f"then rerun the same command: it skips the stages done and the next one resumes from what it saved "
         f"({run_dir} could not be read to say which); or run it elsewhere: add run.out_dir=<a folder you can write to> "
         f"to your command"), words
+
+
+def test_a_stage_error_comes_first_when_stages_json_cannot_record_it(
+        in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A really full disk: the ingest's own write fails, then stages.json's record of the failure.
+    The ingest's error is said first (it was hidden behind stages.json's), then that the record
+    could not be written (the next start counts the attempt as killed); the rerun is said to
+    reuse what the ingest kept, not to run it "from its start"."""
+    real = io.atomic_write_bytes
+
+    def write(path: str | os.PathLike[str], data: bytes) -> Path:
+        if Path(path).name == "ingest_summary.json" or (Path(path).name == "stages.json" and b'"failed"' in data):
+            with io.atomic_path(path):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, data)
+
+    monkeypatch.setattr(io, "atomic_write_bytes", write)
+    assert train.main(RUN) == 2
+    err = capsys.readouterr().err
+    first, record = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert first.startswith(f"error: {Path('runs/full/data/ingest_summary.json')}: could not be written")
+    assert record.startswith(f"error: {Path('runs/full/stages.json')} could not record this failure either")
+    assert "counts this attempt as killed" in record and "resumes from what the stage kept" in record
+    assert "from its start" not in err and "runs ingest again, reusing the images it decoded" in err
+    assert "Traceback" not in err
