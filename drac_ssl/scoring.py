@@ -143,6 +143,7 @@ from data_prep.layout import (
     IMAGE_SUFFIXES,
     PATIENT_COLUMNS,
     UNGRADABLE_GRADES,
+    eye_columns_in,
     icdr_grade_column,
 )
 from data_prep.problems import Problem, counted, error, in_line_order, note, warning
@@ -412,9 +413,8 @@ def _per_eye_layout(table: Table, image_column: str | None, grade_column: str | 
     if grade_column:
         return ""
     header = {normalise(c) for c in table.columns}
-    return next((kind for kind, eyes in EYE_COLUMNS.items()
-                 if all(normalise(c) in header for c in eyes)
-                 and (image_column or normalise(COLUMNS[kind][0]) in header)), "")
+    return next((kind for kind in eye_columns_in(table.columns)
+                 if image_column or normalise(COLUMNS[kind][0]) in header), "")
 
 
 def _columns(table: Table, image_column: str | None, grade_column: str | None,
@@ -500,10 +500,9 @@ def _marked_ungradable(table: Table, k: int) -> tuple[int, str] | None:
     (:data:`data_prep.layout.UNGRADABLE_GRADES`: DeepDRiD's 5, its header told by both per-eye
     columns, whichever column is read), when the submission's ``k`` grades do not hold it
     (six grades read it as a grade, as the ingest does); else None."""
-    header = {normalise(c) for c in table.columns}
+    per_eye = eye_columns_in(table.columns)
     for kind, grade in UNGRADABLE_GRADES.items():
-        eyes = EYE_COLUMNS.get(kind, ())
-        if eyes and all(normalise(c) in header for c in eyes) and not 0 <= grade < k:
+        if kind in per_eye and not 0 <= grade < k:
             return grade, LAYOUT_NAMES[kind]
     return None
 
