@@ -2803,6 +2803,7 @@ def redo_fix(run_dir: Path, stage: str, missing: list[Path], reuse_set: bool = F
     it (``typed``: each setting typed -> its ``key=value`` word; None: those of the enclosing
     :func:`drac_ssl.runtime.typed_settings` block). A command the fix prints whole (the
     bundle's rebuild) names the running interpreter (:func:`drac_ssl.starting.python_word`)."""
+    from drac_ssl.run_state import rebuild_call
     from drac_ssl.runtime import command_changes, new_run_pairs
 
     restore = f"restore {'it' if len(missing) == 1 else 'them'} (e.g. from a copy of this run folder)"
@@ -2816,7 +2817,7 @@ def redo_fix(run_dir: Path, stage: str, missing: list[Path], reuse_set: bool = F
                 f"the stages before it: delete {run_dir / STAGE_OUTPUT_FOLDER[stage]} (the incomplete "
                 f"output), then {new_run}")
     rebuild = (f"; only the bundle is incomplete: rebuild it from the fine-tuning, as the export stage does: "
-               f"{python_word()} -c \"from drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}')\""
+               f"{rebuild_call(run_dir)}"
                if stage == "export" and all(p.parent == run_dir / "bundle" for p in missing) else "")
     return (f"{restore}, or run the fine-tuning and export again in a new run folder that takes this "
             f"run's ingest, pretraining and UMM (and reuses its fine-tuning folds that are intact): "

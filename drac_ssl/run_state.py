@@ -42,7 +42,7 @@ from drac_ssl.io import (
     unended_invocation,
     zip_ends_whole,
 )
-from drac_ssl.starting import python_command
+from drac_ssl.starting import python_command, python_word
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
 """The stages of ``python -m drac_ssl.train``, in the order they run (``run.stages`` picks)."""
@@ -816,6 +816,39 @@ def selected_variant(run_dir: str | os.PathLike[str]) -> str | None:
     summary = read_json_dict(Path(run_dir) / "finetune" / "summary.json")
     selected = summary.get("selected") if summary is not None else None
     return selected if isinstance(selected, str) and selected else None
+
+
+def _has_oof_calibration(run_dir: Path, variant: str | None) -> bool:
+    """Whether the fine-tuning variant ``variant`` of ``run_dir`` (None: the one its summary
+    selected) has the files its out-of-fold calibration figures are worked out from
+    (``oof.csv``, ``metrics.json``: :func:`drac_ssl.report.oof_calibration_of`)."""
+    from drac_ssl.oof import OOF_FILE  # oof reads this module
+
+    variant = variant or selected_variant(run_dir)
+    if not variant:
+        return False
+    vdir = run_dir / "finetune" / variant
+    return (vdir / OOF_FILE).is_file() and (vdir / "metrics.json").is_file()
+
+
+def rebuild_call(run_dir: str | os.PathLike[str] | None = None, variant: str | None = None,
+                 bundle_dir: str | os.PathLike[str] | None = None) -> str:
+    """The ``python -c`` command that builds a bundle as the export stage does:
+    :func:`drac_ssl.grading.bundle.build_bundle`
+    of ``run_dir`` (None: ``'RUN'``, a run not known here), of ``variant`` into ``bundle_dir``
+    when given, with the variant's out-of-fold calibration figures
+    (``oof_calibration=oof_calibration_of(...)``, :func:`drac_ssl.report.oof_calibration_of`)
+    when the run has them (:func:`_has_oof_calibration`), and always for ``'RUN'`` (the call
+    gives None for a run without them). Without them the rebuilt bundle's model card loses its
+    out-of-fold calibration line (Brier score, ECE) that the export stage's bundle had."""
+    run = "RUN" if run_dir is None else str(run_dir)
+    args = [f"'{run}'"] + ([f"'{variant}'", f"'{bundle_dir}'"] if variant is not None else [])
+    imports = "from drac_ssl.grading.bundle import build_bundle"
+    if run_dir is None or _has_oof_calibration(Path(run_dir), variant):
+        imports += "; from drac_ssl.report import oof_calibration_of"
+        of = f"'{run}'" + (f", '{variant}'" if variant is not None else "")
+        args.append(f"oof_calibration=oof_calibration_of({of})")
+    return f"{python_word()} -c \"{imports}; build_bundle({', '.join(args)})\""
 
 
 def selected_metrics(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -198,3 +198,33 @@ def test_export_rebuilds_a_variant_bundle_recorded_with_the_eces_bootstrap_ci(ru
     calls: list[str] = []  # the current record: reused, no bootstrap
     assert build_or_reuse_bundle(run, "vicreg", oof_calibration=lambda: calls.append("bootstrap")) == (out, True)
     assert calls == []
+
+
+def test_the_rebuild_advice_keeps_the_out_of_fold_calibration_line(run: Path, tmp_path: Path) -> None:
+    """Catches the rebuild advice for a damaged bundle (``build_bundle('RUN')``) leaving out the
+    out-of-fold figures the export stage gives the build: followed, it rebuilt a card without
+    the Brier score / ECE line the run's bundle had. A run without an ``oof.csv`` keeps the short
+    call; a run not known here (``'RUN'``) is given the figures' reader, which says None for one
+    without them."""
+    from drac_ssl.grading.bundle import BundleError, load_bundle, rebuild_advice
+    from drac_ssl.starting import python_word
+
+    shutil.copytree(run, copy := tmp_path / "run")
+    vdir = copy / "finetune" / "vicreg"
+    (vdir / "oof.csv").unlink(missing_ok=True)
+    assert "oof_calibration" not in rebuild_advice(copy / "bundle")
+    _write_oof(vdir)
+    meta = copy / "bundle" / "metadata.json"
+    meta.write_text(meta.read_text(encoding="utf-8") + "xx\n", encoding="utf-8")
+    with pytest.raises(BundleError) as caught:
+        load_bundle(copy / "bundle")
+    fix = str(caught.value).split("\n  fix: ")[1]
+    assert f"build_bundle('{copy}', oof_calibration=oof_calibration_of('{copy}'))" in fix, fix
+    exec(fix.split(f'{python_word()} -c "')[1].rstrip('"'), {})  # noqa: S102 - the advice, as given
+    assert json.loads(meta.read_text(encoding="utf-8"))[OOF_CALIBRATION_KEY] == oof_calibration_of(copy)
+    (copy / "bundles").mkdir()  # a variant's bundle of a run without config.yaml: built into its folder
+    variant = copy / "bundles" / "vicreg"
+    assert (f"build_bundle('{copy}', 'vicreg', '{variant}', oof_calibration=oof_calibration_of('{copy}', "
+            "'vicreg'))") in rebuild_advice(variant)
+    assert ("from drac_ssl.report import oof_calibration_of; build_bundle('RUN', "
+            "oof_calibration=oof_calibration_of('RUN'))") in rebuild_advice(tmp_path / "copied")
