@@ -159,7 +159,7 @@ from drac_ssl.run_state import (
     unfinished,
 )
 from drac_ssl.runtime import code_at, code_known, code_words, known_commit, same_code
-from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
+from drac_ssl.scale import default_grade_names, describe_grades, grades_words, read_ingest_facts
 from drac_ssl.selection import recorded_selection
 from drac_ssl.stage_settings import edited_config_words
 from drac_ssl.starting import (
@@ -2281,11 +2281,15 @@ def _majority_row(majority: dict[str, Any], referable: bool, screening: bool, tw
                if screening else []))
 
 
-def majority_words(majority: dict[str, Any], rows: Sequence[dict[str, Any]], freeze: str | None = None) -> str:
+def majority_words(majority: dict[str, Any], rows: Sequence[dict[str, Any]], freeze: str | None = None,
+                   names: Sequence[str] | None = None) -> str:
     """The sentence under the variant table that reads it against the majority grade: what
     the reference row is (how many images have that grade, from the labels alone), why its
     QWK and AUCs are what they are, and how far each variant (``rows``: ``comparison.json``'s)
-    is above it in accuracy (below: said so)."""
+    is above it in accuracy (below: said so). A tie names its grades as the package names
+    grades (``grades 0 (Normal), 1 (NPDR) and 2 (PDR)``, :func:`drac_ssl.scale.grades_words`)
+    from ``names`` (``comparison.json``'s ``class_names``); by their names alone when
+    ``names`` does not hold them (not recorded)."""
     floor = finite_number(majority.get("accuracy"))
     gaps = []
     for r in rows:
@@ -2297,8 +2301,13 @@ def majority_words(majority: dict[str, Any], rows: Sequence[dict[str, Any]], fre
     share = f"{images} of the {n} out-of-fold images" if isinstance(images, int) and isinstance(n, int) else "the most"
     tied = _tied_majority(majority)
     each = f"{images} of the {n} out-of-fold images each" if share != "the most" else "as many images each"
+    named = list(names) if isinstance(names, Sequence) and not isinstance(names, str) else []
+    if tied and all(t in named for t in tied):  # grade 0 (Normal), as the package says grades
+        of, lowest = grades_words([named.index(t) for t in tied], named), grades_words([named.index(tied[0])], named)
+    else:
+        of, lowest = ", ".join(tied), majority.get("name")
     grade = (f"grade, {majority.get('name')} ({share} have it)" if not tied else
-             f"grade, a tie of {', '.join(tied)} ({each}), so the lowest of them, {majority.get('name')}")
+             f"grade, a tie of {of} ({each}), so the lowest of them, {lowest}")
     return (f"The last row is the floor to read the variants against: always answering the most frequent "
             f"{grade}, computed from the labels alone, with "
             f"no model; its QWK 0 and AUCs 0.5 hold by definition ("
@@ -2455,7 +2464,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
               "their sample SD over the folds (ddof=1); a fold whose kappa is undefined (its grades and its "
               "answers all one grade) is left out of both, and the cell then says over how many folds.", ""]
     if majority:
-        lines += [majority_words(majority, rows, freeze), ""]
+        lines += [majority_words(majority, rows, freeze, comparison.get("class_names")), ""]
     if referable and not two:
         rule = next((m["referable"].get("rule") for m in (read_json(ft / r["variant"] / "metrics.json")
                                                           for r in rows)

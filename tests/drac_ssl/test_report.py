@@ -1123,9 +1123,9 @@ def test_the_variant_table_has_a_majority_grade_row_and_says_how_far_each_varian
     # CLAIM review F9: a tie is said as one, never one grade as "the most frequent"
     assert ("| majority grade (always Normal, the lowest of 3 grades tied as most frequent) | 0 (by definition) "
             "|  | 0.5 (by definition) | 0.5 (by definition) | 0.333 | 0.167 |  |  |") in finetune, finetune
-    assert ("always answering the most frequent grade, a tie of Normal, NPDR, PDR (10 of the 30 out-of-fold "
-            "images each), so the lowest of them, Normal, computed from the labels alone, with no model; its QWK 0 "
-            "and AUCs 0.5 hold by definition") in finetune, finetune
+    assert ("always answering the most frequent grade, a tie of grades 0 (Normal), 1 (NPDR) and 2 (PDR) (10 of "
+            "the 30 out-of-fold images each), so the lowest of them, grade 0 (Normal), computed from the labels "
+            "alone, with no model; its QWK 0 and AUCs 0.5 hold by definition") in finetune, finetune
     assert "Accuracy above it: scratch (random init) +0.167, VICReg +0.167." in finetune
     # as the fine-tuning stores it now: comparison.json's majority_grade (the RetinaMNIST trial's)
     path = run / "finetune" / "comparison.json"
@@ -1917,8 +1917,15 @@ def test_a_tie_for_the_most_frequent_grade_is_said_as_one() -> None:
 
     tie = majority_grade_reference([0, 1, 2] * 2, NAMES)
     assert tie["tied"] == NAMES
-    assert "most frequent grade, a tie of Normal, NPDR, PDR (2 of the 6 out-of-fold images each), so the " \
-           "lowest of them, Normal," in majority_words(tie, [])
+    # the tied grades as the package says grades elsewhere: number first, name in brackets
+    assert "most frequent grade, a tie of grades 0 (Normal), 1 (NPDR) and 2 (PDR) (2 of the 6 out-of-fold " \
+           "images each), so the lowest of them, grade 0 (Normal)," in majority_words(tie, [], names=NAMES)
+    gap = majority_grade_reference([1, 2, 4, 1, 2, 4], ["0", "1", "2", "3", "4"])  # numbered names, a gap
+    assert "a tie of grades 1, 2 and 4 (2 of the 6 out-of-fold images each), so the lowest of them, grade 1," \
+        in majority_words(gap, [], names=["0", "1", "2", "3", "4"])
+    # names not recorded (a comparison.json without class_names): the names alone, no wrong number
+    assert "a tie of Normal, NPDR, PDR (2 of the 6 out-of-fold images each), so the lowest of them, Normal," \
+        in majority_words(tie, [])
     assert _majority_row(tie, False, False)[0] == "majority grade (always Normal, the lowest of 3 grades tied as most frequent)"
     one = majority_grade_reference([0, 1, 1], NAMES)
     assert "most frequent grade, NPDR (2 of the 3 out-of-fold images have it)" in majority_words(one, [])
