@@ -1620,8 +1620,10 @@ def test_the_export_section_says_what_the_class_column_is_with_the_exports_words
     export/summary.json records."""
     from drac_ssl.submission import class_rule_words
 
-    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
-    (run / "bundle").mkdir()
+    # the Export section reads bundle/ and export/ alone: a run folder of those two (a fine-tuned
+    # _run drew its confusion and ROC figures at every write_report, most of the test's time)
+    run = tmp_path / "run"
+    (run / "bundle").mkdir(parents=True)
     (run / "bundle" / "metadata.json").write_text(json.dumps({"variant": "vicreg", "folds": [0, 1]}))
     (run / "export").mkdir()
     summary = {"submission": str(run / "export" / "submission.csv"), "n_test": 386, "decision": "thresholds",
@@ -1666,8 +1668,10 @@ def test_the_export_section_calls_the_p_columns_calibrated_only_when_the_calibra
     probabilities are not calibrated) the Export section still said "its P columns: the
     calibrated probabilities of the grades". It now follows the bundle's calibration by the same
     rule (drac_ssl.grading.bundle.probability_columns_words)."""
-    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
-    (run / "bundle").mkdir()
+    # the Export section reads bundle/ and export/ alone: a run folder of those two (a fine-tuned
+    # _run drew its confusion and ROC figures at every write_report, most of the test's time)
+    run = tmp_path / "run"
+    (run / "bundle").mkdir(parents=True)
     (run / "export").mkdir()
     (run / "export" / "summary.json").write_text(json.dumps(
         {"submission": str(run / "export" / "submission.csv"), "n_test": 36, "decision": "thresholds",
