@@ -851,6 +851,30 @@ def rebuild_call(run_dir: str | os.PathLike[str] | None = None, variant: str | N
     return f"{python_word()} -c \"{imports}; build_bundle({', '.join(args)})\""
 
 
+def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
+    """How to rebuild the damaged bundle ``bundle_dir``, as a fix: ``RUN/bundle`` of a run
+    whose fine-tuning finished: ``build_bundle`` of that run (what its export stage does,
+    :func:`rebuild_call`); ``RUN/bundles/<variant>``: ``python -m drac_ssl.export RUN --variant
+    NAME`` (:func:`drac_ssl.grading.bundle.build_or_reuse_bundle`; it needs the run's
+    ``config.yaml``, else ``build_bundle`` of the variant into that folder); a bundle elsewhere
+    (copied): ``build_bundle`` of the run folder that made it. Each with the run's out-of-fold
+    calibration figures where the export stage gives them. Here, not in
+    :mod:`drac_ssl.grading.bundle`, so that the fold loader (:mod:`drac_ssl.grading.model`)
+    says it too."""
+    bundle_dir = Path(bundle_dir)
+    run_dir = bundle_dir.parent
+    if bundle_dir.name == "bundle" and (run_dir / "finetune" / "summary.json").is_file():
+        return f"rebuild the bundle from the run's fine-tuning, as the export stage does: {rebuild_call(run_dir)}"
+    run_dir, variant = bundle_dir.parent.parent, bundle_dir.name
+    if bundle_dir.parent.name == "bundles" and (run_dir / "finetune" / "summary.json").is_file():
+        if (run_dir / "config.yaml").is_file():  # what the export command needs without --images
+            return (f"rebuild the variant's bundle from the run's fine-tuning: {python_command('drac_ssl.export')} "
+                    f"{shlex.quote(str(run_dir))} --variant {shlex.quote(variant)}")
+        return (f"rebuild the variant's bundle from the run's fine-tuning: "
+                f"{rebuild_call(run_dir, variant, bundle_dir)}")
+    return f"rebuild it from the run folder that made it: {rebuild_call()} (what its export stage does)"
+
+
 def selected_metrics(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The ``finetune/<variant>/metrics.json`` object of the variant the run selected
     (:func:`selected_variant`); None when the summary names none or the file cannot be read

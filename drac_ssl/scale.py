@@ -40,6 +40,7 @@ __all__ = [
     "grades_k_said",
     "grades_scale_from",
     "grades_typed",
+    "grades_words",
     "prob_columns",
     "read_ingest_facts",
     "submission_columns",

@@ -189,7 +189,12 @@ from drac_ssl.manifest import (
     read_manifest,
 )
 from drac_ssl.models import Backbone
-from drac_ssl.run_state import read_stages_record, rebuild_call, resume_in_place_command_and_note
+from drac_ssl.run_state import (
+    read_stages_record,
+    rebuild_advice,
+    rebuild_call,
+    resume_in_place_command_and_note,
+)
 from drac_ssl.runtime import last_component  # runtime loads no training code
 from drac_ssl.scale import grade_names_of, submission_columns
 from drac_ssl.selection import recorded_selection
@@ -776,28 +781,6 @@ the model card says of where its training images were. The card is shown to ever
 app, and the folders above the data name the machine's layout (a user's home, a share,
 sometimes a study or a patient): ``metadata.json`` keeps the whole ``data.root``, and the run
 folder's ``data/ingest_summary.json`` too."""
-
-
-def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
-    """How to rebuild the damaged bundle ``bundle_dir``, as a fix: ``RUN/bundle`` of a run
-    whose fine-tuning finished: :func:`build_bundle` of that run (what its export stage
-    does, :func:`rebuild_call`); ``RUN/bundles/<variant>``: ``python -m drac_ssl.export RUN --variant NAME``
-    (:func:`build_or_reuse_bundle`; it needs the run's ``config.yaml``, else
-    :func:`build_bundle` of the variant into that folder); a bundle elsewhere (copied): :func:`build_bundle` of
-    the run folder that made it. Each with the run's out-of-fold calibration figures where the
-    export stage gives them."""
-    bundle_dir = Path(bundle_dir)
-    run_dir = bundle_dir.parent
-    if bundle_dir.name == "bundle" and (run_dir / "finetune" / "summary.json").is_file():
-        return f"rebuild the bundle from the run's fine-tuning, as the export stage does: {rebuild_call(run_dir)}"
-    run_dir, variant = bundle_dir.parent.parent, bundle_dir.name
-    if bundle_dir.parent.name == "bundles" and (run_dir / "finetune" / "summary.json").is_file():
-        if (run_dir / "config.yaml").is_file():  # what the export command needs without --images
-            return (f"rebuild the variant's bundle from the run's fine-tuning: {python_command('drac_ssl.export')} "
-                    f"{shlex.quote(str(run_dir))} --variant {shlex.quote(variant)}")
-        return (f"rebuild the variant's bundle from the run's fine-tuning: "
-                f"{rebuild_call(run_dir, variant, bundle_dir)}")
-    return f"rebuild it from the run folder that made it: {rebuild_call()} (what its export stage does)"
 
 
 def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = None,
