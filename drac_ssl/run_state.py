@@ -840,15 +840,30 @@ def rebuild_call(run_dir: str | os.PathLike[str] | None = None, variant: str | N
     (``oof_calibration=oof_calibration_of(...)``, :func:`drac_ssl.report.oof_calibration_of`)
     when the run has them (:func:`_has_oof_calibration`), and always for ``'RUN'`` (the call
     gives None for a run without them). Without them the rebuilt bundle's model card loses its
-    out-of-fold calibration line (Brier score, ECE) that the export stage's bundle had."""
+    out-of-fold calibration line (Brier score, ECE) that the export stage's bundle had.
+
+    The command is for a POSIX shell (bash, zsh): each path is a Python literal
+    (``repr``) and the whole ``-c`` code is shell-quoted, so any folder name (``o'brien $x
+    run``, a backslash) runs as printed: in double quotes as before where nothing in it is
+    special there, else in single quotes (:func:`shlex.quote`). On Windows (cmd, PowerShell)
+    run the quoted Python code itself in ``python``."""
     run = "RUN" if run_dir is None else str(run_dir)
-    args = [f"'{run}'"] + ([f"'{variant}'", f"'{bundle_dir}'"] if variant is not None else [])
+    args = [repr(run)] + ([repr(str(variant)), repr(str(bundle_dir))] if variant is not None else [])
     imports = "from drac_ssl.grading.bundle import build_bundle"
     if run_dir is None or _has_oof_calibration(Path(run_dir), variant):
         imports += "; from drac_ssl.report import oof_calibration_of"
-        of = f"'{run}'" + (f", '{variant}'" if variant is not None else "")
+        of = repr(run) + (f", {str(variant)!r}" if variant is not None else "")
         args.append(f"oof_calibration=oof_calibration_of({of})")
-    return f"{python_word()} -c \"{imports}; build_bundle({', '.join(args)})\""
+    code = f"{imports}; build_bundle({', '.join(args)})"
+    return f"{python_word()} -c {_shell_code(code)}"
+
+
+def _shell_code(code: str) -> str:
+    """``code`` as one POSIX shell word: ``"code"`` where none of the characters that are
+    special in double quotes (``"``, ``$``, backtick, backslash, and ``!``, interactive bash's
+    history expansion) is in it, the form these commands always had; else
+    :func:`shlex.quote`'s single quotes, which keep every character."""
+    return f'"{code}"' if not set(code) & set('"$`\\!') else shlex.quote(code)
 
 
 def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:

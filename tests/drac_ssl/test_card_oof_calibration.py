@@ -228,3 +228,32 @@ def test_the_rebuild_advice_keeps_the_out_of_fold_calibration_line(run: Path, tm
             "'vicreg'))") in rebuild_advice(variant)
     assert ("from drac_ssl.report import oof_calibration_of; build_bundle('RUN', "
             "oof_calibration=oof_calibration_of('RUN'))") in rebuild_advice(tmp_path / "copied")
+
+
+@pytest.mark.parametrize("name", ["o'brien $x run", 'say "hi" `id` a\\b!'])
+def test_the_rebuild_command_runs_as_printed_for_any_folder_name(tmp_path: Path, name: str) -> None:
+    """Catches the rebuild command's paths written inside ``'...'`` and the code inside shell
+    double quotes: a run folder named ``o'brien $x run`` gave ``build_bundle('/tmp/x/o'brien
+    $x run')``, a Python syntax error, and the shell put its own ``$x`` in; ``"``, a backtick and
+    a backslash broke it too. The shell must hand Python the code whose literals are the paths."""
+    import ast
+    import subprocess
+
+    from drac_ssl.run_state import rebuild_call
+    from drac_ssl.starting import python_word
+
+    run = tmp_path / name
+    (run / "finetune" / "vicreg").mkdir(parents=True)  # with the out-of-fold figures' files
+    (run / "finetune" / "summary.json").write_text('{"selected": "vicreg"}', encoding="utf-8")
+    for file in ("oof.csv", "metrics.json"):
+        (run / "finetune" / "vicreg" / file).write_text("x", encoding="utf-8")
+    for command, want in ((rebuild_call(run), [str(run)] * 2),
+                          (rebuild_call(run, "vicreg", run / "bundles" / "vicreg"),
+                           [str(run), "vicreg", str(run / "bundles" / "vicreg"), str(run), "vicreg"])):
+        assert command.startswith(f"{python_word()} -c ")
+        words = subprocess.run(["bash", "-c", "printf '%s\\0' " + command.removeprefix(f"{python_word()} -c ")],
+                               capture_output=True, text=True, check=True, timeout=10).stdout.split("\0")[:-1]
+        assert len(words) == 1, (command, words)  # one word: the code, as bash hands it to python -c
+        call = ast.parse(words[0]).body[-1].value
+        literals = [*call.args, *call.keywords[0].value.args]
+        assert [ast.literal_eval(arg) for arg in literals] == want, words[0]
