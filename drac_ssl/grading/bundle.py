@@ -1791,7 +1791,8 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
     Raises:
         BundleError: (a ValueError) no bundle at ``path``, an unreadable or missing
             ``metadata.json``, one that is not a JSON object, a bundle of another format
-            (rebuild it with ``build_bundle('RUN')``), a ``metadata.json`` without its
+            (rebuild it as the fix says, :func:`drac_ssl.run_state.rebuild_call`), a
+            ``metadata.json`` without its
             ``model``, ``calibration`` or ``folds`` entry (or one of another JSON type; a
             ``calibration`` without ``output``, ``temperature`` or ``thresholds``, or with
             one that is not a number), a head this version does not know (a bundle from a
