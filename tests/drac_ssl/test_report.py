@@ -1121,7 +1121,7 @@ def test_the_variant_table_has_a_majority_grade_row_and_says_how_far_each_varian
     run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)  # 10 images per grade: a tie, the lowest wins
     finetune = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
     # CLAIM review F9: a tie is said as one, never one grade as "the most frequent"
-    assert ("| majority grade (always Normal, the lowest of 3 grades tied as most frequent) | 0 (by definition) "
+    assert ("| majority grade (always grade 0 (Normal), the lowest of 3 grades tied as most frequent) | 0 (by definition) "
             "|  | 0.5 (by definition) | 0.5 (by definition) | 0.333 | 0.167 |  |  |") in finetune, finetune
     assert ("always answering the most frequent grade, a tie of grades 0 (Normal), 1 (NPDR) and 2 (PDR) (10 of "
             "the 30 out-of-fold images each), so the lowest of them, grade 0 (Normal), computed from the labels "
@@ -1931,6 +1931,11 @@ def test_a_tie_for_the_most_frequent_grade_is_said_as_one() -> None:
     assert "a tie of Normal, NPDR, PDR (2 of the 6 out-of-fold images each), so the lowest of them, Normal," \
         in majority_words(tie, [])
     assert _majority_row(tie, False, False)[0] == "majority grade (always Normal, the lowest of 3 grades tied as most frequent)"
+    # the table's row says the lowest tied grade as the sentence under it does (a review: 'always
+    # Normal' over 'grade 0 (Normal)')
+    assert _majority_row(tie, False, False, names=NAMES)[0] == (
+        "majority grade (always grade 0 (Normal), the lowest of 3 grades tied as most frequent)")
+    assert _majority_row(tie, False, False, two=True, names=NAMES)[0] == _majority_row(tie, False, False, names=NAMES)[0]
     one = majority_grade_reference([0, 1, 1], NAMES)
     assert "most frequent grade, NPDR (2 of the 3 out-of-fold images have it)" in majority_words(one, [])
     assert _majority_row(one, False, False)[0] == "majority grade (always NPDR)"
