@@ -182,6 +182,20 @@ EYE_COLUMNS = {"deepdrid": ("left_eye_DR_Level", "right_eye_DR_Level")}
 """Layouts whose grade is spread over one column per eye, (left, right): each row's grade is
 its own eye's column, the eye told from the image id (:func:`data_prep.validate.eye_of`);
 ``data.grade_column``, when set, reads that one column instead."""
+
+
+def eye_columns_in(columns: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """The layouts whose per-eye grade columns (:data:`EYE_COLUMNS`: DeepDRiD's
+    ``left_eye_DR_Level`` / ``right_eye_DR_Level``) are both among ``columns`` (a label CSV's
+    header), names compared as the label reading compares them (:func:`normalise`): kind ->
+    (left, right) as the header spells them (the last of two columns that read alike), in the
+    order of :data:`EYE_COLUMNS`; ``{}`` when no layout's pair is there (one eye's column alone
+    is no pair). The one test of "this CSV grades each eye in a column of its own" that the
+    ingest's notes and fixes, the layout detection and ``export --score`` share."""
+    present = {normalise(c): c for c in columns}
+    return {kind: (present[normalise(left)], present[normalise(right)])
+            for kind, (left, right) in EYE_COLUMNS.items()
+            if normalise(left) in present and normalise(right) in present}
 PATIENT_COLUMNS = {"deepdrid": "patient_id"}
 """The patient column a layout owns: its folds keep a patient's images together without
 ``data.patient_column`` (which, when set, is read instead). EyePACS names its patients in
@@ -2246,9 +2260,7 @@ def eye_columns_layout(labels_csv: Path) -> str:
         table, _ = read_table(labels_csv)
     except OSError:
         return ""
-    present = {normalise(c) for c in table.columns} if table is not None else set()
-    return next((kind for kind, eyes in EYE_COLUMNS.items()
-                 if all(normalise(e) in present for e in eyes)), "")
+    return next(iter(eye_columns_in(table.columns if table is not None else ())), "")
 
 
 def _label_csv_near(root: Path) -> Path | None:

@@ -76,6 +76,7 @@ from data_prep.layout import (
     UNGRADABLE_GRADES,
     contents_words,
     different_files,
+    eye_columns_in,
     locale_only_name,
     name_key,
     name_readings,
@@ -903,16 +904,16 @@ def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, s
     if not outside or 0 not in values:
         return ""
     present = {normalise(c) for c in columns}
+    per_eye = eye_columns_in(columns)
     for kind, marked in UNGRADABLE_GRADES.items():
         if any(grade != marked for *_, grade in outside):
             continue
         name = LAYOUT_NAMES[kind]
-        eyes = EYE_COLUMNS.get(kind, ())
         own = {COLUMNS[kind][0], PATIENT_COLUMNS.get(kind, "")} - {""}
         cells = "that row's grade cell" if len(outside) == 1 else "those rows' grade cells"
         said = (f"write NA (or leave the cell empty) in {cells} and rerun with --ungradable "
                 "leave_out, which leaves ungradable images out, not as a grade of its own")
-        if eyes and all(normalise(e) in present for e in eyes):
+        if kind in per_eye:
             return (f"grade {marked} is {name}'s label for an image its graders found ungradable: "
                     f"{said} (docs/data.md's merge of the eye columns maps {marked} to NA, {name})")
         if (tuple(grade_names) == tuple(GRADE_SCALES["icdr"])
@@ -1931,11 +1932,9 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
     :data:`CORRECT_ROWS_FIX`; for one that agrees with none, :data:`PER_EYE_FIX`; for rows
     whose id names no eye, ``eye_fix`` (the ingest's :data:`EYE_FIX`, or the scorer's), the
     merge or a dropped ``--grade-column`` being no fix for them."""
-    present = {normalise(c): c for c in table.columns}
-    for kind, eyes in EYE_COLUMNS.items():
-        if not all(normalise(c) in present for c in eyes) or normalise(grade_column) in map(normalise, eyes):
+    for kind, (left, right) in eye_columns_in(table.columns).items():
+        if normalise(grade_column) in map(normalise, EYE_COLUMNS[kind]):
             continue
-        left, right = (present[normalise(c)] for c in eyes)
         at = {column: column_index(table, column)[0] for column in (grade_column, image_column, left, right)}
         if any(position is None for position in at.values()):
             return None
@@ -2006,11 +2005,7 @@ def per_eye_grade_problem(table: Table, missing: Problem) -> Problem:
     column leaves the other eye's rows empty), so the fix names both ways out, the DeepDRiD
     set folder as ``--root`` or the two columns merged into one, never a column to pass.
     ``missing`` as it is otherwise."""
-    present = {normalise(c): c for c in table.columns}
-    for kind, eyes in EYE_COLUMNS.items():
-        if not all(normalise(e) in present for e in eyes):
-            continue
-        left, right = (present[normalise(e)] for e in eyes)
+    for kind, (left, right) in eye_columns_in(table.columns).items():
         name = LAYOUT_NAMES[kind]
         # the set's CSV renamed (deepdrid.csv) is not found by itself: the layout named with it
         given = f"--layout {kind} --labels-csv {shlex.quote(str(table.path))}"
@@ -2037,12 +2032,10 @@ def owned_patient_column_problem(table: Table, column: str, image_column: str,
     stays the fix), else putting the column back, the patient being the number before the
     underscore of the image id (``1`` in ``1_l1``). ``missing`` as it is otherwise (a column the
     user named, a CSV without the per-eye columns)."""
-    present = {normalise(c): c for c in table.columns}
-    for kind, eyes in EYE_COLUMNS.items():
+    for kind, (left, right) in eye_columns_in(table.columns).items():
         owned = PATIENT_COLUMNS.get(kind, "")
-        if normalise(owned) != normalise(column) or not all(normalise(e) in present for e in eyes):
+        if normalise(owned) != normalise(column):
             continue
-        left, right = (present[normalise(e)] for e in eyes)
         fix = (missing.fix if missing.fix.startswith("did you mean") else
                f"if this file names its patients in another column, pass {_OPTIONS['patient']} "
                f"NAME; else add the {owned!r} column (the number before the underscore of "

@@ -74,14 +74,14 @@ from drac_ssl.manifest import (
     redo_ingest_fix,
 )
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
-from drac_ssl.run_state import made_in, read_stages_record
+from drac_ssl.run_state import made_in, read_stages_record, rebuild_call
 from drac_ssl.stage_settings import (
     INGEST_ONLY_SETTINGS,
     IngestRecord,
     ingest_record,
     saved_settings,
 )
-from drac_ssl.starting import python_command, python_word
+from drac_ssl.starting import python_command
 
 if TYPE_CHECKING:
     from data_prep.folds import FoldGaps
@@ -1036,7 +1036,8 @@ def _check_stated_data(c: _Findings, cfg: Config, run_dir: Path, stages: list[st
     finished run ran (:func:`drac_ssl.train._run_in_folder`), and report.md and the bundle's card
     say its words, so the new text was dropped without a word (a CLAIM review). The fix says how to
     record it: edit that file, then rewrite report.md and rebuild the bundle as the export stage
-    does (with the card's out-of-fold calibration figures). Only a text given now is warned
+    does (:func:`drac_ssl.run_state.rebuild_call`, with the card's out-of-fold calibration
+    figures where the run has them). Only a text given now is warned
     about: an empty one is the default, what a plain rerun of the run folder has, not a new text."""
     saved = run_dir / "config.yaml"
     if stages or not saved.is_file():  # a stage runs: config.yaml is written with the new text
@@ -1057,9 +1058,7 @@ def _check_stated_data(c: _Findings, cfg: Config, run_dir: Path, stages: list[st
                                  "say that file's",
                   f"to record it, edit data.{key} in {saved}, then rewrite report.md "
                   f"({python_command('drac_ssl.report')} {run}) and rebuild the bundle as the export stage "
-                  f"does ({python_word()} -c \"from drac_ssl.grading.bundle import build_bundle; from "
-                  f"drac_ssl.report import oof_calibration_of; build_bundle('{run_dir}', "
-                  f"oof_calibration=oof_calibration_of('{run_dir}'))\")")
+                  f"does ({rebuild_call(run_dir)})")
 
 
 def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
@@ -2825,7 +2824,7 @@ def redo_fix(run_dir: Path, stage: str, missing: list[Path], reuse_set: bool = F
                 f"the stages before it: delete {run_dir / STAGE_OUTPUT_FOLDER[stage]} (the incomplete "
                 f"output), then {new_run}")
     rebuild = (f"; only the bundle is incomplete: rebuild it from the fine-tuning, as the export stage does: "
-               f"{python_word()} -c \"from drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}')\""
+               f"{rebuild_call(run_dir)}"
                if stage == "export" and all(p.parent == run_dir / "bundle" for p in missing) else "")
     return (f"{restore}, or run the fine-tuning and export again in a new run folder that takes this "
             f"run's ingest, pretraining and UMM (and reuses its fine-tuning folds that are intact): "

@@ -159,7 +159,7 @@ from drac_ssl.run_state import (
     unfinished,
 )
 from drac_ssl.runtime import code_at, code_known, code_words, known_commit, same_code
-from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
+from drac_ssl.scale import default_grade_names, describe_grades, grades_words, read_ingest_facts
 from drac_ssl.selection import recorded_selection
 from drac_ssl.stage_settings import edited_config_words
 from drac_ssl.starting import (
@@ -2254,26 +2254,43 @@ def _tied_majority(majority: dict[str, Any]) -> list[str]:
     return [str(t) for t in tied] if isinstance(tied, list) and len(tied) > 1 else []
 
 
-def _majority_title(majority: dict[str, Any]) -> str:
-    """The variant table's majority row title: ``majority grade (always No DR)``, ``...
-    (always No DR, the lowest of 5 grades tied as most frequent)`` in a tie."""
+def _tie_words(majority: dict[str, Any], names: Sequence[str] | None) -> tuple[str, str]:
+    """The grades tied as the most frequent and the lowest of them, in words: as the package
+    names grades (``grades 0 (Normal), 1 (NPDR) and 2 (PDR)``, ``grade 0 (Normal)``,
+    :func:`drac_ssl.scale.grades_words`) from ``names`` (``comparison.json``'s
+    ``class_names``); by their names alone when ``names`` does not hold them (not recorded).
+    ``('', name)`` when no grades are tied."""
     tied = _tied_majority(majority)
-    name = majority.get("name")
-    return MAJORITY_TITLE.format(name=f"{name}, the lowest of {len(tied)} grades tied as most frequent" if tied
-                                 else name)
+    named = list(names) if isinstance(names, Sequence) and not isinstance(names, str) else []
+    if tied and all(t in named for t in tied):  # grade 0 (Normal), as the package says grades
+        return grades_words([named.index(t) for t in tied], named), grades_words([named.index(tied[0])], named)
+    return ", ".join(tied), str(majority.get("name"))
 
 
-def _majority_row(majority: dict[str, Any], referable: bool, screening: bool, two: bool = False) -> list[str]:
+def _majority_title(majority: dict[str, Any], names: Sequence[str] | None = None) -> str:
+    """The variant table's majority row title: ``majority grade (always No DR)``, ``...
+    (always grade 0 (No DR), the lowest of 5 grades tied as most frequent)`` in a tie, the
+    lowest grade said as the sentence under the table says it (:func:`_tie_words`, ``names``:
+    ``comparison.json``'s ``class_names``)."""
+    tied = _tied_majority(majority)
+    lowest = _tie_words(majority, names)[1]
+    return MAJORITY_TITLE.format(name=f"{lowest}, the lowest of {len(tied)} grades tied as most frequent" if tied
+                                 else majority.get("name"))
+
+
+def _majority_row(majority: dict[str, Any], referable: bool, screening: bool, two: bool = False,
+                  names: Sequence[str] | None = None) -> list[str]:
     """The variant table's row of always answering the most frequent grade: its accuracy and
     macro F1; QWK 0 and AUCs 0.5 by definition; no CI, fold figures or time (nothing trained).
-    ``two``: the two-grade table's columns (one AUC)."""
+    ``two``: the two-grade table's columns (one AUC); ``names``: ``comparison.json``'s
+    ``class_names``, for a tie's title (:func:`_majority_title`)."""
     if two:
-        return ([_majority_title(majority), "0 (by definition)", "",
+        return ([_majority_title(majority, names), "0 (by definition)", "",
                  "0.5 (by definition)", figure_text(majority.get("accuracy")),
                  figure_text(majority.get("macro_f1")), "", ""]
                 + ([figure_text(majority.get("sensitivity")), figure_text(majority.get("specificity"))]
                    if screening else []))
-    return ([_majority_title(majority), "0 (by definition)", "",
+    return ([_majority_title(majority, names), "0 (by definition)", "",
              "0.5 (by definition)", "0.5 (by definition)", figure_text(majority.get("accuracy")),
              figure_text(majority.get("macro_f1")), "", ""]
             + (["0.5 (by definition)"] if referable else [])
@@ -2281,11 +2298,15 @@ def _majority_row(majority: dict[str, Any], referable: bool, screening: bool, tw
                if screening else []))
 
 
-def majority_words(majority: dict[str, Any], rows: Sequence[dict[str, Any]], freeze: str | None = None) -> str:
+def majority_words(majority: dict[str, Any], rows: Sequence[dict[str, Any]], freeze: str | None = None,
+                   names: Sequence[str] | None = None) -> str:
     """The sentence under the variant table that reads it against the majority grade: what
     the reference row is (how many images have that grade, from the labels alone), why its
     QWK and AUCs are what they are, and how far each variant (``rows``: ``comparison.json``'s)
-    is above it in accuracy (below: said so)."""
+    is above it in accuracy (below: said so). A tie names its grades as the package names
+    grades (``grades 0 (Normal), 1 (NPDR) and 2 (PDR)``, :func:`_tie_words`) from ``names``
+    (``comparison.json``'s ``class_names``); by their names alone when ``names`` does not hold
+    them (not recorded)."""
     floor = finite_number(majority.get("accuracy"))
     gaps = []
     for r in rows:
@@ -2297,8 +2318,9 @@ def majority_words(majority: dict[str, Any], rows: Sequence[dict[str, Any]], fre
     share = f"{images} of the {n} out-of-fold images" if isinstance(images, int) and isinstance(n, int) else "the most"
     tied = _tied_majority(majority)
     each = f"{images} of the {n} out-of-fold images each" if share != "the most" else "as many images each"
+    of, lowest = _tie_words(majority, names)
     grade = (f"grade, {majority.get('name')} ({share} have it)" if not tied else
-             f"grade, a tie of {', '.join(tied)} ({each}), so the lowest of them, {majority.get('name')}")
+             f"grade, a tie of {of} ({each}), so the lowest of them, {lowest}")
     return (f"The last row is the floor to read the variants against: always answering the most frequent "
             f"{grade}, computed from the labels alone, with "
             f"no model; its QWK 0 and AUCs 0.5 hold by definition ("
@@ -2433,7 +2455,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
               _fold_mean_sd(ft, r), figure_text(r.get("seconds"), 1)]
              + ([figure_text(r.get("sensitivity")), figure_text(r.get("specificity"))] if screening else [])
              for r in rows]
-            + ([_majority_row(majority, referable, screening, two=True)] if majority else []))
+            + ([_majority_row(majority, referable, screening, two=True, names=comparison.get("class_names"))] if majority else []))
     else:
         lines += markdown_table(
             ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
@@ -2447,7 +2469,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                                 r.get("referable_auc_ci_high"))] if referable else [])
              + ([figure_text(r.get("sensitivity")), figure_text(r.get("specificity"))] if screening else [])
              for r in rows]
-            + ([_majority_row(majority, referable, screening)] if majority else []))
+            + ([_majority_row(majority, referable, screening, names=comparison.get("class_names"))] if majority else []))
     seen = transductive_words(run_dir, rows, freeze)
     if seen:
         lines += [seen, ""]
@@ -2455,7 +2477,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
               "their sample SD over the folds (ddof=1); a fold whose kappa is undefined (its grades and its "
               "answers all one grade) is left out of both, and the cell then says over how many folds.", ""]
     if majority:
-        lines += [majority_words(majority, rows, freeze), ""]
+        lines += [majority_words(majority, rows, freeze, comparison.get("class_names")), ""]
     if referable and not two:
         rule = next((m["referable"].get("rule") for m in (read_json(ft / r["variant"] / "metrics.json")
                                                           for r in rows)

@@ -42,7 +42,7 @@ from drac_ssl.io import (
     unended_invocation,
     zip_ends_whole,
 )
-from drac_ssl.starting import python_command
+from drac_ssl.starting import python_command, python_word
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
 """The stages of ``python -m drac_ssl.train``, in the order they run (``run.stages`` picks)."""
@@ -816,6 +816,78 @@ def selected_variant(run_dir: str | os.PathLike[str]) -> str | None:
     summary = read_json_dict(Path(run_dir) / "finetune" / "summary.json")
     selected = summary.get("selected") if summary is not None else None
     return selected if isinstance(selected, str) and selected else None
+
+
+def _has_oof_calibration(run_dir: Path, variant: str | None) -> bool:
+    """Whether the fine-tuning variant ``variant`` of ``run_dir`` (None: the one its summary
+    selected) has the files its out-of-fold calibration figures are worked out from
+    (``oof.csv``, ``metrics.json``: :func:`drac_ssl.report.oof_calibration_of`)."""
+    from drac_ssl.oof import OOF_FILE  # oof reads this module
+
+    variant = variant or selected_variant(run_dir)
+    if not variant:
+        return False
+    vdir = run_dir / "finetune" / variant
+    return (vdir / OOF_FILE).is_file() and (vdir / "metrics.json").is_file()
+
+
+def rebuild_call(run_dir: str | os.PathLike[str] | None = None, variant: str | None = None,
+                 bundle_dir: str | os.PathLike[str] | None = None) -> str:
+    """The ``python -c`` command that builds a bundle as the export stage does:
+    :func:`drac_ssl.grading.bundle.build_bundle`
+    of ``run_dir`` (None: ``'RUN'``, a run not known here), of ``variant`` into ``bundle_dir``
+    when given, with the variant's out-of-fold calibration figures
+    (``oof_calibration=oof_calibration_of(...)``, :func:`drac_ssl.report.oof_calibration_of`)
+    when the run has them (:func:`_has_oof_calibration`), and always for ``'RUN'`` (the call
+    gives None for a run without them). Without them the rebuilt bundle's model card loses its
+    out-of-fold calibration line (Brier score, ECE) that the export stage's bundle had.
+
+    The command is for a POSIX shell (bash, zsh): each path is a Python literal
+    (``repr``) and the whole ``-c`` code is shell-quoted, so any folder name (``o'brien $x
+    run``, a backslash) runs as printed: in double quotes as before where nothing in it is
+    special there, else in single quotes (:func:`shlex.quote`). On Windows (cmd, PowerShell)
+    run the quoted Python code itself in ``python``."""
+    run = "RUN" if run_dir is None else str(run_dir)
+    args = [repr(run)] + ([repr(str(variant)), repr(str(bundle_dir))] if variant is not None else [])
+    imports = "from drac_ssl.grading.bundle import build_bundle"
+    if run_dir is None or _has_oof_calibration(Path(run_dir), variant):
+        imports += "; from drac_ssl.report import oof_calibration_of"
+        of = repr(run) + (f", {str(variant)!r}" if variant is not None else "")
+        args.append(f"oof_calibration=oof_calibration_of({of})")
+    code = f"{imports}; build_bundle({', '.join(args)})"
+    return f"{python_word()} -c {_shell_code(code)}"
+
+
+def _shell_code(code: str) -> str:
+    """``code`` as one POSIX shell word: ``"code"`` where none of the characters that are
+    special in double quotes (``"``, ``$``, backtick, backslash, and ``!``, interactive bash's
+    history expansion) is in it, the form these commands always had; else
+    :func:`shlex.quote`'s single quotes, which keep every character."""
+    return f'"{code}"' if not set(code) & set('"$`\\!') else shlex.quote(code)
+
+
+def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
+    """How to rebuild the damaged bundle ``bundle_dir``, as a fix: ``RUN/bundle`` of a run
+    whose fine-tuning finished: ``build_bundle`` of that run (what its export stage does,
+    :func:`rebuild_call`); ``RUN/bundles/<variant>``: ``python -m drac_ssl.export RUN --variant
+    NAME`` (:func:`drac_ssl.grading.bundle.build_or_reuse_bundle`; it needs the run's
+    ``config.yaml``, else ``build_bundle`` of the variant into that folder); a bundle elsewhere
+    (copied): ``build_bundle`` of the run folder that made it. Each with the run's out-of-fold
+    calibration figures where the export stage gives them. Here, not in
+    :mod:`drac_ssl.grading.bundle`, so that the fold loader (:mod:`drac_ssl.grading.model`)
+    says it too."""
+    bundle_dir = Path(bundle_dir)
+    run_dir = bundle_dir.parent
+    if bundle_dir.name == "bundle" and (run_dir / "finetune" / "summary.json").is_file():
+        return f"rebuild the bundle from the run's fine-tuning, as the export stage does: {rebuild_call(run_dir)}"
+    run_dir, variant = bundle_dir.parent.parent, bundle_dir.name
+    if bundle_dir.parent.name == "bundles" and (run_dir / "finetune" / "summary.json").is_file():
+        if (run_dir / "config.yaml").is_file():  # what the export command needs without --images
+            return (f"rebuild the variant's bundle from the run's fine-tuning: {python_command('drac_ssl.export')} "
+                    f"{shlex.quote(str(run_dir))} --variant {shlex.quote(variant)}")
+        return (f"rebuild the variant's bundle from the run's fine-tuning: "
+                f"{rebuild_call(run_dir, variant, bundle_dir)}")
+    return f"rebuild it from the run folder that made it: {rebuild_call()} (what its export stage does)"
 
 
 def selected_metrics(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ import os
 import platform
 import random
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -1668,20 +1669,35 @@ def command_changes(settings: Sequence[tuple[str, str]], typed: dict[str, str] |
 
     Returns:
         ``"add run.name=x-2 run.reuse=runs/x to your command"``, or, with ``run.name`` typed,
-        ``"replace run.name=x with run.name=x-2 and add run.reuse=runs/x in your command"``.
+        ``"replace run.name=x with run.name=x-2 and add run.reuse=runs/x in your command"``;
+        a word with a space or a character special to a POSIX shell is shell-quoted
+        (:func:`_shell_word`): ``add run.name='my run-2' run.reuse='/tmp/my run'``.
     """
     typed = (_TYPED.get() or {}) if typed is None else typed
     words = [(key, f"{key}={value}") for key, value in settings]
-    replace = [f"replace {typed[key]} with {word}" for key, word in words
+    replace = [f"replace {_shell_word(typed[key])} with {_shell_word(word)}" for key, word in words
                if typed.get(key) and typed[key] != word]  # typed as it must be: kept as it is
-    add = " ".join(word for key, word in words if not typed.get(key))
+    add = " ".join(_shell_word(word) for key, word in words if not typed.get(key))
     add = f"{add} and {also}" if add and also else add or also
     if not replace:
-        return f"add {add} to your command" if add else f"keep {' '.join(w for _, w in words)} in your command"
+        return (f"add {add} to your command" if add else
+                f"keep {' '.join(_shell_word(w) for _, w in words)} in your command")
     return " and ".join(replace) + (f" and add {add}" if add else "") + " in your command"
 
 
 
+
+
+def _shell_word(word: str) -> str:
+    """The ``key=value`` setting ``word`` as a POSIX shell types it, its value shell-quoted
+    where a space or a character special to the shell would split or change it
+    (:func:`shlex.quote`: ``run.reuse='/tmp/my run'``, ``run.name='o'"'"'brien-2'``); an empty
+    value typed as ``''`` and a placeholder to replace (``<a folder you can write to>``) stay
+    as they are."""
+    key, sep, value = word.partition("=")
+    if not sep or value == "''" or (value.startswith("<") and value.endswith(">")):
+        return word
+    return f"{key}={shlex.quote(value)}" if value else word
 
 
 class _Tee:

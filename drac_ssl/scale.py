@@ -40,6 +40,7 @@ __all__ = [
     "grades_k_said",
     "grades_scale_from",
     "grades_typed",
+    "grades_words",
     "prob_columns",
     "read_ingest_facts",
     "submission_columns",
@@ -74,6 +75,17 @@ def default_grade_names(num_grades: int) -> tuple[str, ...]:
     scale, what unrecorded runs used), else the numbers ``'0' .. 'K-1'``."""
     k = int(num_grades)
     return GRADE_NAMES if k == len(GRADE_NAMES) else tuple(str(g) for g in range(k))
+
+
+def grades_words(grades: Sequence[int], names: Sequence[str]) -> str:
+    """Grades as the package names them in a sentence, number first, name in brackets:
+    ``'grade 2 (Moderate)'``, ``'grades 0 (Normal), 1 (NPDR) and 2 (PDR)'`` (``grades`` in the
+    order given, each an index of ``names``); the bare numbers when the names are the numbers
+    ``'0' .. 'K-1'`` (``'grades 0 and 1'``). ``grades`` must not be empty."""
+    numbered = all(str(n) == str(g) for g, n in enumerate(names))
+    each = [str(g) if numbered else f"{g} ({names[g]})" for g in grades]
+    listed = ", ".join(each[:-1]) + f" and {each[-1]}" if len(each) > 1 else each[0]
+    return f"grade{'s' if len(each) > 1 else ''} {listed}"
 
 
 def describe_grades(names: Sequence[str]) -> str:

@@ -143,6 +143,7 @@ from data_prep.layout import (
     IMAGE_SUFFIXES,
     PATIENT_COLUMNS,
     UNGRADABLE_GRADES,
+    eye_columns_in,
     icdr_grade_column,
 )
 from data_prep.problems import Problem, counted, error, in_line_order, note, warning
@@ -231,7 +232,7 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.name_tags import csv_first_column
 from drac_ssl.oof import ci_resampling
-from drac_ssl.scale import default_grade_names, grades_scale_from
+from drac_ssl.scale import default_grade_names, grades_scale_from, grades_words
 from drac_ssl.starting import (
     hold_signals_if_command,
     interpreter_word,
@@ -326,14 +327,6 @@ def _choices(names: Sequence[str]) -> str:
     return ", ".join(names[:-1]) + f" or {names[-1]}" if _numbered(names) and len(names) > 1 else choices(names)
 
 
-def _grade_words(grades: Sequence[int], names: Sequence[str]) -> str:
-    """``'grade 2 (Moderate)'``, ``'grades 1 (Mild) and 2 (Moderate)'``; the bare numbers when
-    the names are the numbers."""
-    each = [str(g) if _numbered(names) else f"{g} ({names[g]})" for g in grades]
-    listed = ", ".join(each[:-1]) + f" and {each[-1]}" if len(each) > 1 else each[0]
-    return f"grade{'s' if len(each) > 1 else ''} {listed}"
-
-
 SUBMISSION_HEADER = ("case", "class", "p0")
 """The first columns of a submission's header (:func:`normalise`'d): a label CSV that starts so
 is a submission given as ``--labels``."""
@@ -412,9 +405,8 @@ def _per_eye_layout(table: Table, image_column: str | None, grade_column: str | 
     if grade_column:
         return ""
     header = {normalise(c) for c in table.columns}
-    return next((kind for kind, eyes in EYE_COLUMNS.items()
-                 if all(normalise(c) in header for c in eyes)
-                 and (image_column or normalise(COLUMNS[kind][0]) in header)), "")
+    return next((kind for kind in eye_columns_in(table.columns)
+                 if image_column or normalise(COLUMNS[kind][0]) in header), "")
 
 
 def _columns(table: Table, image_column: str | None, grade_column: str | None,
@@ -500,10 +492,9 @@ def _marked_ungradable(table: Table, k: int) -> tuple[int, str] | None:
     (:data:`data_prep.layout.UNGRADABLE_GRADES`: DeepDRiD's 5, its header told by both per-eye
     columns, whichever column is read), when the submission's ``k`` grades do not hold it
     (six grades read it as a grade, as the ingest does); else None."""
-    header = {normalise(c) for c in table.columns}
+    per_eye = eye_columns_in(table.columns)
     for kind, grade in UNGRADABLE_GRADES.items():
-        eyes = EYE_COLUMNS.get(kind, ())
-        if eyes and all(normalise(c) in header for c in eyes) and not 0 <= grade < k:
+        if kind in per_eye and not 0 <= grade < k:
             return grade, LAYOUT_NAMES[kind]
     return None
 
@@ -1475,12 +1466,12 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                 if isinstance(referral, Mapping) else None)
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
-    one_grade_labels = (f"every label of {labels} is {_grade_words(present, names)}: with one true grade "
+    one_grade_labels = (f"every label of {labels} is {grades_words(present, names)}: with one true grade "
                         f"nothing can be measured (the QWK and the AUCs compare grades; the QWK is 0, "
                         f"or n/a when the submission gives that same grade to every image)" if len(present) == 1 else None)
     absent = [g for g in range(k) if g not in present]
     auc_note = KAGGLE_NO_AUC if kaggle else one_grade_labels or (
-        f"{_grade_words(absent, names)} {'has' if len(absent) == 1 else 'have'} no image in {labels}: "
+        f"{grades_words(absent, names)} {'has' if len(absent) == 1 else 'have'} no image in {labels}: "
         f"the macro AUCs are undefined" if absent and report["auc_note"] is not None else report["auc_note"])
     record: dict[str, Any] = {
         "submission": str(submission), "labels": str(labels),
@@ -1537,7 +1528,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                                                **({"ci_as": g["ci_as"]} if "ci_as" in g else {}),
                                                "precision": report["precision"][names[g["grade"]]]}
                            for g in per_grade}
-    record["never_given"] = [f"{_grade_words([g['grade']], names)} was never given: its precision is undefined"
+    record["never_given"] = [f"{grades_words([g['grade']], names)} was never given: its precision is undefined"
                              for g in per_grade if g["given"] == 0]
     record["calibration"] = (calibration_provenance(calibration, calibration_from) if not run_not_grader else
                              {"note": f"{run_not_grader}, so its calibration was not the one applied; pass the "

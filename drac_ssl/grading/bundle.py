@@ -189,11 +189,16 @@ from drac_ssl.manifest import (
     read_manifest,
 )
 from drac_ssl.models import Backbone
-from drac_ssl.run_state import read_stages_record, resume_in_place_command_and_note
+from drac_ssl.run_state import (
+    read_stages_record,
+    rebuild_advice,
+    rebuild_call,
+    resume_in_place_command_and_note,
+)
 from drac_ssl.runtime import last_component  # runtime loads no training code
 from drac_ssl.scale import grade_names_of, submission_columns
 from drac_ssl.selection import recorded_selection
-from drac_ssl.starting import python_command, python_word
+from drac_ssl.starting import python_command
 from drac_ssl.submission import GRADING_PROVENANCE_FORMAT  # the one spelling (out_paths reads it)
 from drac_ssl.torch_pair import require_torch_pair  # stdlib only
 from drac_ssl.trial_run import trial_run_record, trial_run_words
@@ -776,30 +781,6 @@ the model card says of where its training images were. The card is shown to ever
 app, and the folders above the data name the machine's layout (a user's home, a share,
 sometimes a study or a patient): ``metadata.json`` keeps the whole ``data.root``, and the run
 folder's ``data/ingest_summary.json`` too."""
-
-
-def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
-    """How to rebuild the damaged bundle ``bundle_dir``, as a fix: ``RUN/bundle`` of a run
-    whose fine-tuning finished: :func:`build_bundle` of that run (what its export stage
-    does); ``RUN/bundles/<variant>``: ``python -m drac_ssl.export RUN --variant NAME``
-    (:func:`build_or_reuse_bundle`; it needs the run's ``config.yaml``, else
-    :func:`build_bundle` of the variant into that folder); a bundle elsewhere (copied): :func:`build_bundle` of
-    the run folder that made it."""
-    bundle_dir = Path(bundle_dir)
-    run_dir = bundle_dir.parent
-    if bundle_dir.name == "bundle" and (run_dir / "finetune" / "summary.json").is_file():
-        return (f"rebuild the bundle from the run's fine-tuning, as the export stage does: {python_word()} -c "
-                f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}')\"")
-    run_dir, variant = bundle_dir.parent.parent, bundle_dir.name
-    if bundle_dir.parent.name == "bundles" and (run_dir / "finetune" / "summary.json").is_file():
-        if (run_dir / "config.yaml").is_file():  # what the export command needs without --images
-            return (f"rebuild the variant's bundle from the run's fine-tuning: {python_command('drac_ssl.export')} "
-                    f"{shlex.quote(str(run_dir))} --variant {shlex.quote(variant)}")
-        return (f"rebuild the variant's bundle from the run's fine-tuning: {python_word()} -c \"from "
-                f"drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}', '{variant}', "
-                f"'{bundle_dir}')\"")
-    return (f"rebuild it from the run folder that made it: {python_word()} -c \"from drac_ssl.grading.bundle "
-            "import build_bundle; build_bundle('RUN')\" (what its export stage does)")
 
 
 def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = None,
@@ -1810,7 +1791,8 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
     Raises:
         BundleError: (a ValueError) no bundle at ``path``, an unreadable or missing
             ``metadata.json``, one that is not a JSON object, a bundle of another format
-            (rebuild it with ``build_bundle('RUN')``), a ``metadata.json`` without its
+            (rebuild it as the fix says, :func:`drac_ssl.run_state.rebuild_call`), a
+            ``metadata.json`` without its
             ``model``, ``calibration`` or ``folds`` entry (or one of another JSON type; a
             ``calibration`` without ``output``, ``temperature`` or ``thresholds``, or with
             one that is not a number), a head this version does not know (a bundle from a
@@ -1856,8 +1838,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
     if meta.get("format") != BUNDLE_FORMAT:
         raise BundleError(
             f"{bundle_dir}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}.\n  fix: "
-            f"rebuild it with this version of drac_ssl from the run folder that made it: {python_word()} -c "
-            f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
+            f"rebuild it with this version of drac_ssl from the run folder that made it: {rebuild_call()}")
     _check_metadata_entries(bundle_dir, meta)
     _check_input_sizes(bundle_dir, meta)  # before any model is built or image resized to them
     head = meta["model"].get("head")
@@ -1879,8 +1860,8 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
     outputs = int(meta["model"].get("num_grades", len(names)))
     if not len(names) == calibration.num_grades == outputs:
         raise BundleError(f"{bundle_dir}: {len(names)} grade names, {calibration.num_grades - 1} "
-                          f"thresholds and a {outputs}-grade model disagree.\n  fix: rebuild the "
-                          f"bundle from its run folder (build_bundle('RUN'))")
+                          f"thresholds and a {outputs}-grade model disagree.\n  fix: "
+                          f"{rebuild_advice(bundle_dir)}")
     _check_weight_names(bundle_dir, meta)  # before any path is made of them
     gone = [f"{bundle_dir / name} (fold {entry.get('fold')})" for entry in meta["folds"]
             for name in entry.get("weights") or [] if not (bundle_dir / name).is_file()]
@@ -1892,8 +1873,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
     try:
         models = [load_fold_model(meta, bundle_dir, entry) for entry in meta["folds"]]
     except WeightsFileError as exc:  # cut short or empty: the copy, not the run, is at fault
-        raise BundleError(f"{exc}\n  or rebuild the bundle from its run folder "
-                          f"(build_bundle('RUN'))") from None
+        raise BundleError(f"{exc}\n  or {rebuild_advice(bundle_dir)}") from None
     except ValueError as exc:  # weights that do not fit metadata.json's model
         raise BundleError(str(exc)) from None
     except FileNotFoundError:
@@ -1911,8 +1891,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
         try:
             profile = with_trial_run(InputProfile.load(bundle_dir / meta["input_profile"]["file"]), meta)
         except ValueError as exc:
-            raise BundleError(f"{exc}\n  fix: rebuild the bundle from its run folder "
-                              f"(build_bundle('RUN'))") from None
+            raise BundleError(f"{exc}\n  fix: {rebuild_advice(bundle_dir)}") from None
     return Bundle(bundle_dir, meta, models, calibration, input_spec_of(meta), dev, layout, profile,
                   metadata_sha256=meta_sha256)
 

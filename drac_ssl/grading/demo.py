@@ -6,7 +6,8 @@ files for random weights into ``RUN/finetune/`` and then calls
 marks below (:func:`demo_run_note`) and, on a demo run folder, writes the bundle as a demo's
 every time: ``metadata.json`` ``demo`` (:data:`DEMO_NOTE`) and ``data`` of kind ``none``, and
 the demo's own card (:func:`demo_card`). So rebuilding a demo bundle from its run folder (what
-a damaged bundle's fix says, ``build_bundle('RUN')``) gives a demo bundle again: a user who
+a damaged bundle's fix says, :func:`drac_ssl.run_state.rebuild_call`: ``build_bundle('RUN',
+oof_calibration=oof_calibration_of('RUN'))``) gives a demo bundle again: a user who
 did so got a bundle that read as a trained DRAC model (no "Untrained demo model" warning, the
 package's card) while its weights were still random.
 

@@ -62,6 +62,7 @@ from drac_ssl.metrics import (
     softmax,
 )
 from drac_ssl.models import ARCHS, Backbone
+from drac_ssl.run_state import rebuild_advice
 from drac_ssl.scale import DEFAULT_PREPROCESSING
 from drac_ssl.submission import WRITE_DECIMALS, cut_units, written_units
 
@@ -799,7 +800,7 @@ def load_fold_model(model_json: dict[str, Any], folder: Path, fold_entry: dict[s
                          f"grades, head {spec.head}): {'; '.join(wrong[:3])}"
                          + (f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
                          + ".\n  fix: the metadata and the weights come from different models: copy the "
-                         "bundle again, or rebuild it from its run folder (build_bundle('RUN'))")
+                         f"bundle again, or {rebuild_advice(folder)}")
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     if missing or unexpected:
         raise ValueError(f"{folder}: fold {fold_entry['fold']} weights do not match the model "

@@ -162,6 +162,7 @@ def test_a_stated_data_fact_given_to_a_finished_run_is_said_not_recorded(tmp_pat
     warned about, with how to record it."""
     from drac_ssl import preflight
     from drac_ssl.config import load_config
+    from drac_ssl.run_state import rebuild_call
     from tests.helpers.fake_ingest import make_finished_run
 
     run = make_finished_run(tmp_path / "runs" / "base")
@@ -170,7 +171,7 @@ def test_a_stated_data_fact_given_to_a_finished_run_is_said_not_recorded(tmp_pat
     said = found["data.description"]
     assert f"differs from {run / 'config.yaml'} (not stated) and is not recorded" in said.line, said.line
     assert "edit data.description in" in said.fix and "-m drac_ssl.report" in said.fix, said.fix
-    assert f"build_bundle('{run}', oof_calibration=oof_calibration_of('{run}'))" in said.fix
+    assert f"build_bundle('{run}'" in said.fix and rebuild_call(run) in said.fix  # the export stage's call
     assert "data.collection_dates" not in found  # the same (empty) as recorded: nothing said
     assert "data.description" not in {f.setting for f in preflight.check(cfg, run, stages=["export"])}  # recorded
 

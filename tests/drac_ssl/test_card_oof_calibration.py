@@ -198,3 +198,62 @@ def test_export_rebuilds_a_variant_bundle_recorded_with_the_eces_bootstrap_ci(ru
     calls: list[str] = []  # the current record: reused, no bootstrap
     assert build_or_reuse_bundle(run, "vicreg", oof_calibration=lambda: calls.append("bootstrap")) == (out, True)
     assert calls == []
+
+
+def test_the_rebuild_advice_keeps_the_out_of_fold_calibration_line(run: Path, tmp_path: Path) -> None:
+    """Catches the rebuild advice for a damaged bundle (``build_bundle('RUN')``) leaving out the
+    out-of-fold figures the export stage gives the build: followed, it rebuilt a card without
+    the Brier score / ECE line the run's bundle had. A run without an ``oof.csv`` keeps the short
+    call; a run not known here (``'RUN'``) is given the figures' reader, which says None for one
+    without them."""
+    from drac_ssl.grading.bundle import BundleError, load_bundle, rebuild_advice
+    from drac_ssl.starting import python_word
+
+    shutil.copytree(run, copy := tmp_path / "run")
+    vdir = copy / "finetune" / "vicreg"
+    (vdir / "oof.csv").unlink(missing_ok=True)
+    assert "oof_calibration" not in rebuild_advice(copy / "bundle")
+    _write_oof(vdir)
+    meta = copy / "bundle" / "metadata.json"
+    meta.write_text(meta.read_text(encoding="utf-8") + "xx\n", encoding="utf-8")
+    with pytest.raises(BundleError) as caught:
+        load_bundle(copy / "bundle")
+    fix = str(caught.value).split("\n  fix: ")[1]
+    assert f"build_bundle('{copy}', oof_calibration=oof_calibration_of('{copy}'))" in fix, fix
+    exec(fix.split(f'{python_word()} -c "')[1].rstrip('"'), {})  # noqa: S102 - the advice, as given
+    assert json.loads(meta.read_text(encoding="utf-8"))[OOF_CALIBRATION_KEY] == oof_calibration_of(copy)
+    (copy / "bundles").mkdir()  # a variant's bundle of a run without config.yaml: built into its folder
+    variant = copy / "bundles" / "vicreg"
+    assert (f"build_bundle('{copy}', 'vicreg', '{variant}', oof_calibration=oof_calibration_of('{copy}', "
+            "'vicreg'))") in rebuild_advice(variant)
+    assert ("from drac_ssl.report import oof_calibration_of; build_bundle('RUN', "
+            "oof_calibration=oof_calibration_of('RUN'))") in rebuild_advice(tmp_path / "copied")
+
+
+@pytest.mark.parametrize("name", ["o'brien $x run", 'say "hi" `id` a\\b!'])
+def test_the_rebuild_command_runs_as_printed_for_any_folder_name(tmp_path: Path, name: str) -> None:
+    """Catches the rebuild command's paths written inside ``'...'`` and the code inside shell
+    double quotes: a run folder named ``o'brien $x run`` gave ``build_bundle('/tmp/x/o'brien
+    $x run')``, a Python syntax error, and the shell put its own ``$x`` in; ``"``, a backtick and
+    a backslash broke it too. The shell must hand Python the code whose literals are the paths."""
+    import ast
+    import subprocess
+
+    from drac_ssl.run_state import rebuild_call
+    from drac_ssl.starting import python_word
+
+    run = tmp_path / name
+    (run / "finetune" / "vicreg").mkdir(parents=True)  # with the out-of-fold figures' files
+    (run / "finetune" / "summary.json").write_text('{"selected": "vicreg"}', encoding="utf-8")
+    for file in ("oof.csv", "metrics.json"):
+        (run / "finetune" / "vicreg" / file).write_text("x", encoding="utf-8")
+    for command, want in ((rebuild_call(run), [str(run)] * 2),
+                          (rebuild_call(run, "vicreg", run / "bundles" / "vicreg"),
+                           [str(run), "vicreg", str(run / "bundles" / "vicreg"), str(run), "vicreg"])):
+        assert command.startswith(f"{python_word()} -c ")
+        words = subprocess.run(["bash", "-c", "printf '%s\\0' " + command.removeprefix(f"{python_word()} -c ")],
+                               capture_output=True, text=True, check=True, timeout=10).stdout.split("\0")[:-1]
+        assert len(words) == 1, (command, words)  # one word: the code, as bash hands it to python -c
+        call = ast.parse(words[0]).body[-1].value
+        literals = [*call.args, *call.keywords[0].value.args]
+        assert [ast.literal_eval(arg) for arg in literals] == want, words[0]

@@ -1345,7 +1345,7 @@ def test_command_line_names_blank_images_and_says_when_a_bundle_has_no_check(
     (old / "metadata.json").write_text(json.dumps(meta))
     assert export.main([str(old), "--images", str(folder), "--out", str(tmp_path / "y.csv")]) == export.EXIT_FLAGGED
     err = capsys.readouterr().err
-    assert "has no out-of-distribution check" in err and "build_bundle('RUN')" in err
+    assert "has no out-of-distribution check" in err and "build_bundle('RUN', oof_calibration=oof_calibration_of('RUN'))" in err
 
 
 def test_a_weak_out_of_distribution_check_is_said_once(
@@ -2569,7 +2569,8 @@ def test_weights_that_do_not_fit_the_metadata_model_are_a_bundle_error(
     words = str(caught.value)
     assert "weights do not fit the model its metadata describes (1 input channel(s)" in words
     assert "backbone.conv1.weight (64, 3, 7, 7) in the file, (64, 1, 7, 7) in the model" in words
-    assert "fix:" in words and "build_bundle('RUN')" in words
+    # the bundle's own run (RUN/bundle): its rebuild, as any damaged bundle's (rebuild_advice)
+    assert "fix:" in words and f"build_bundle('{tmp_path / 'run'}')" in words
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.0])
@@ -2659,7 +2660,8 @@ def test_a_bundle_missing_a_fold_file_says_how_to_rebuild_it(exported_run: Path,
     with pytest.raises(bundles.BundleError) as caught:
         export.load_bundle(copy)
     assert f"{gone} (fold 0)" in str(caught.value) and "the bundle is incomplete" in str(caught.value)
-    assert f"build_bundle('{copy}')" in str(caught.value)
+    # the run has its oof.csv: the rebuild gives the card its out-of-fold calibration line again
+    assert f"build_bundle('{copy}', oof_calibration=oof_calibration_of('{copy}'))" in str(caught.value)
 
 
 @pytest.mark.parametrize(("edit", "said"), [
@@ -2925,7 +2927,7 @@ def test_a_corrupt_bundle_metadata_names_the_file_and_how_to_rebuild_it(
     said = str(caught.value)
     assert said.startswith(f"{meta}: the bundle metadata is unreadable (Extra data: "), said
     fix = said.split("\n  fix: ")[1]
-    generic = "build_bundle('RUN')"
+    generic = "build_bundle('RUN', oof_calibration=oof_calibration_of('RUN'))"
     assert {"run": f"build_bundle('{run}')", "unfinished": generic, "elsewhere": generic,
             "variant": f"build_bundle('{run}', 'vicreg', '{bundle_dir}')",
             "variant+config": f"{python_command('drac_ssl.export')} {run} --variant vicreg"}[where] in fix, said

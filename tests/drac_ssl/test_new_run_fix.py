@@ -164,3 +164,20 @@ def test_the_preflight_s_umm_start_fix_replaces_the_typed_run_name_and_start(tmp
         f"run UMM from the default start in a new run folder that takes this run's stages: replace "
         f"umm.start_from=peak with umm.start_from=best and add run.name=x-2 run.reuse={run_dir} in your "
         f"command; "), fix("umm.start_from=peak")
+
+
+def test_the_new_run_words_are_shell_quoted(tmp_path: Path) -> None:
+    """Catches ``add run.name=my run-2 run.reuse=/tmp/my run to your command``: typed as
+    printed, the shell split each value at its space (and read ``$``, ``'``). Each value that
+    needs it is quoted, and the words read back by a POSIX shell are the settings."""
+    import shlex
+
+    run_dir = tmp_path / "o'brien $x run"
+    said = runtime.command_changes(runtime.new_run_pairs(run_dir), {"run.name": "run.name=o'brien $x run"})
+    assert said == (f"replace run.name={shlex.quote(run_dir.name)} with run.name={shlex.quote(run_dir.name + '-2')} "
+                    f"and add run.reuse={shlex.quote(str(run_dir))} in your command"), said
+    added = runtime.command_changes(runtime.new_run_pairs(run_dir), {}).removeprefix("add ").removesuffix(
+        " to your command")
+    assert shlex.split(added) == [f"run.name={run_dir.name}-2", f"run.reuse={run_dir}"], added
+    assert runtime.command_changes([("run.name", "x-2"), ("run.reuse", "''")], {}) == (
+        "add run.name=x-2 run.reuse='' to your command")  # kept as typed: no quotes around quotes

@@ -348,5 +348,6 @@ def test_bundle_of_another_format_says_how_to_rebuild_it(tmp_path: Path) -> None
     meta = json.loads(meta_path.read_text())
     meta["format"] = "drac_ssl bundle v0"
     meta_path.write_text(json.dumps(meta))
-    with pytest.raises(BundleError, match=r"(?s)v0.*fix: rebuild.*build_bundle\('RUN'\)"):
+    with pytest.raises(BundleError, match=r"(?s)v0.*fix: rebuild.*build_bundle\('RUN', "
+                                         r"oof_calibration=oof_calibration_of\('RUN'\)\)"):
         load_bundle(bundle)

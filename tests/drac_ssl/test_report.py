@@ -1121,11 +1121,11 @@ def test_the_variant_table_has_a_majority_grade_row_and_says_how_far_each_varian
     run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)  # 10 images per grade: a tie, the lowest wins
     finetune = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
     # CLAIM review F9: a tie is said as one, never one grade as "the most frequent"
-    assert ("| majority grade (always Normal, the lowest of 3 grades tied as most frequent) | 0 (by definition) "
+    assert ("| majority grade (always grade 0 (Normal), the lowest of 3 grades tied as most frequent) | 0 (by definition) "
             "|  | 0.5 (by definition) | 0.5 (by definition) | 0.333 | 0.167 |  |  |") in finetune, finetune
-    assert ("always answering the most frequent grade, a tie of Normal, NPDR, PDR (10 of the 30 out-of-fold "
-            "images each), so the lowest of them, Normal, computed from the labels alone, with no model; its QWK 0 "
-            "and AUCs 0.5 hold by definition") in finetune, finetune
+    assert ("always answering the most frequent grade, a tie of grades 0 (Normal), 1 (NPDR) and 2 (PDR) (10 of "
+            "the 30 out-of-fold images each), so the lowest of them, grade 0 (Normal), computed from the labels "
+            "alone, with no model; its QWK 0 and AUCs 0.5 hold by definition") in finetune, finetune
     assert "Accuracy above it: scratch (random init) +0.167, VICReg +0.167." in finetune
     # as the fine-tuning stores it now: comparison.json's majority_grade (the RetinaMNIST trial's)
     path = run / "finetune" / "comparison.json"
@@ -1620,8 +1620,10 @@ def test_the_export_section_says_what_the_class_column_is_with_the_exports_words
     export/summary.json records."""
     from drac_ssl.submission import class_rule_words
 
-    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
-    (run / "bundle").mkdir()
+    # the Export section reads bundle/ and export/ alone: a run folder of those two (a fine-tuned
+    # _run drew its confusion and ROC figures at every write_report, most of the test's time)
+    run = tmp_path / "run"
+    (run / "bundle").mkdir(parents=True)
     (run / "bundle" / "metadata.json").write_text(json.dumps({"variant": "vicreg", "folds": [0, 1]}))
     (run / "export").mkdir()
     summary = {"submission": str(run / "export" / "submission.csv"), "n_test": 386, "decision": "thresholds",
@@ -1666,8 +1668,10 @@ def test_the_export_section_calls_the_p_columns_calibrated_only_when_the_calibra
     probabilities are not calibrated) the Export section still said "its P columns: the
     calibrated probabilities of the grades". It now follows the bundle's calibration by the same
     rule (drac_ssl.grading.bundle.probability_columns_words)."""
-    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
-    (run / "bundle").mkdir()
+    # the Export section reads bundle/ and export/ alone: a run folder of those two (a fine-tuned
+    # _run drew its confusion and ROC figures at every write_report, most of the test's time)
+    run = tmp_path / "run"
+    (run / "bundle").mkdir(parents=True)
     (run / "export").mkdir()
     (run / "export" / "summary.json").write_text(json.dumps(
         {"submission": str(run / "export" / "submission.csv"), "n_test": 36, "decision": "thresholds",
@@ -1917,9 +1921,21 @@ def test_a_tie_for_the_most_frequent_grade_is_said_as_one() -> None:
 
     tie = majority_grade_reference([0, 1, 2] * 2, NAMES)
     assert tie["tied"] == NAMES
-    assert "most frequent grade, a tie of Normal, NPDR, PDR (2 of the 6 out-of-fold images each), so the " \
-           "lowest of them, Normal," in majority_words(tie, [])
+    # the tied grades as the package says grades elsewhere: number first, name in brackets
+    assert "most frequent grade, a tie of grades 0 (Normal), 1 (NPDR) and 2 (PDR) (2 of the 6 out-of-fold " \
+           "images each), so the lowest of them, grade 0 (Normal)," in majority_words(tie, [], names=NAMES)
+    gap = majority_grade_reference([1, 2, 4, 1, 2, 4], ["0", "1", "2", "3", "4"])  # numbered names, a gap
+    assert "a tie of grades 1, 2 and 4 (2 of the 6 out-of-fold images each), so the lowest of them, grade 1," \
+        in majority_words(gap, [], names=["0", "1", "2", "3", "4"])
+    # names not recorded (a comparison.json without class_names): the names alone, no wrong number
+    assert "a tie of Normal, NPDR, PDR (2 of the 6 out-of-fold images each), so the lowest of them, Normal," \
+        in majority_words(tie, [])
     assert _majority_row(tie, False, False)[0] == "majority grade (always Normal, the lowest of 3 grades tied as most frequent)"
+    # the table's row says the lowest tied grade as the sentence under it does (a review: 'always
+    # Normal' over 'grade 0 (Normal)')
+    assert _majority_row(tie, False, False, names=NAMES)[0] == (
+        "majority grade (always grade 0 (Normal), the lowest of 3 grades tied as most frequent)")
+    assert _majority_row(tie, False, False, two=True, names=NAMES)[0] == _majority_row(tie, False, False, names=NAMES)[0]
     one = majority_grade_reference([0, 1, 1], NAMES)
     assert "most frequent grade, NPDR (2 of the 3 out-of-fold images have it)" in majority_words(one, [])
     assert _majority_row(one, False, False)[0] == "majority grade (always NPDR)"

@@ -227,3 +227,22 @@ def test_score_of_deepdrids_grade_5_says_it_is_its_ungradable_label(
         for c, g in zip(cases, grades, strict=True)))
     if grade_column is None:
         assert scoring.score(six, labels, n_boot=20)["accuracy"] == 1.0
+
+
+def test_an_eye_column_typed_in_another_case_is_not_said_read_for_the_patient(tmp_path: Path) -> None:
+    """Catches the per-eye note's own-column check comparing names as spelled
+    (``grade_column in (left, right)``): ``--grade-column left_eye_dr_level`` on a header's
+    ``left_eye_DR_Level`` is that eye's own column (names are matched whatever their case), not
+    a column read for the patient; the note said so for it. The scorer says the other eye's
+    rows, as for the header's spelling, and no per-eye note."""
+    from data_prep.labels import read_table
+    from data_prep.validate import per_eye_columns_unread
+
+    labels, cases, grades, _ = deepdrid_labels(tmp_path)
+    table, _ = read_table(labels, ["image_id"])
+    assert table is not None and per_eye_columns_unread(labels, table, "left_eye_dr_level", "image_id") is None
+    sub = submission(tmp_path / "team.csv", cases, grades)
+    with pytest.raises(scoring.ScoreError) as caught:
+        scoring.score(sub, labels, grade_column="left_eye_dr_level")
+    text = str(caught.value)
+    assert "not the image's own eye's" not in text and "this row's grade is in 'right_eye_DR_Level'" in text, text
