@@ -1054,12 +1054,15 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
     if tp is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-            return value.lower() in ("true", "1")
+        if isinstance(value, str) and value.lower() in ("true", "false"):  # "false" quoted: False
+            return value.lower() == "true"
         word = str(value).strip().lower()
         if isinstance(value, str) and word in _YAML11_BOOLS:  # YAML 1.1's booleans are words here
             fix = (f"\n  fix: {key}={_YAML11_BOOLS[word]} (write true or false: only they are "
                    f"booleans, {value!r} is a word)")
+        elif isinstance(value, str) and word in ("1", "0"):  # "1" quoted: refused as 1 unquoted is
+            fix = (f"\n  fix: {key}={'true' if word == '1' else 'false'} (write true or false: only "
+                   f"they are booleans, {value!r} is text)")
         else:
             fix = _default_fix(key, fixes, value)
         raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.{fix}")

@@ -1,0 +1,29 @@
+"""Findings of an outside config fuzzer (213 mutants): quoted booleans, settings without an
+upper bound, a YAML nested too deep, refusals that followed from a refused data.grades, and
+checks that came only after the imports or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drac_ssl.config import ConfigError, load_config
+
+
+def test_quoted_values_are_read_as_the_settings_type_and_only_true_false_are_booleans(tmp_path: Path) -> None:
+    """F0: ``enabled: "false"`` quoted is False (not a non-empty text, so True); ``"3"`` is 3 and
+    ``"1e-3"`` 0.001; ``"1"`` quoted is refused as ``1`` unquoted is, with true as its fix."""
+    path = tmp_path / "c.yaml"
+    path.write_text('umm: {enabled: "false"}\npretrain: {epochs: "3", lr: "1e-3"}\n', encoding="utf-8")
+    cfg = load_config(path)
+    assert cfg.umm.enabled is False and cfg.pretrain.epochs == 3 and cfg.pretrain.lr == 0.001
+    path.write_text('umm: {enabled: "True"}\n', encoding="utf-8")
+    assert load_config(path).umm.enabled is True
+    for text, fix in (('"1"', "umm.enabled=true"), ('"0"', "umm.enabled=false"), ('"yes"', "umm.enabled=true"),
+                      ('" false"', "umm.enabled=true (the default)")):
+        path.write_text(f"umm: {{enabled: {text}}}\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as refused:
+            load_config(path)
+        assert f"{path}:1: 'umm.enabled' must be true or false" in str(refused.value)
+        assert f"fix: {fix}" in str(refused.value)
