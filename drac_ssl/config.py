@@ -3757,6 +3757,13 @@ class SettingRange:
 
 
 SEED_MAX = 2**32 - 1
+PHANTOM_MAX_IMAGES = 100_000
+"""The most phantom images of one split (``data.phantom_n_train``, ``data.phantom_n_test``): a
+1024-pixel phantom scan is ~0.85 MB of PNG and ~0.2 s of one core to draw, so 100,000 are ~85 GB
+and ~6 CPU hours (160 times DRAC's 611), and the plan of the ids (:func:`data_prep.phantom.plan_phantom`)
+takes ~0.5 s; a billion hung the preflight's plan and would exhaust the memory."""
+PHANTOM_MAX_WHY = (": the phantom set is a stand-in for DRAC's 611 / 386 scans, and 100,000 of them "
+                   "are ~85 GB of PNG and ~6 CPU hours to draw")
 SEED_WHY = ": numpy's random generators take a seed of 0..2**32-1"
 """The largest seed (``run.seed``, ``data.fold_seed``, ``data.phantom_seed``, ``finetune.seed``)
 numpy's ``RandomState`` takes; -1 or 2**32 stopped a run mid-way with numpy's own message."""
@@ -3810,7 +3817,8 @@ DATA_RANGES: tuple[SettingRange, ...] = (
                  why=": the mean squared pixel difference (0..1 scale) below which labelled images "
                      "are kept in one fold (0 = off)",
                  fix="data.near_duplicate_mse=0 (off, the default), or e.g. data.near_duplicate_mse=1e-4"),
-    *(SettingRange(s, 0) for s in ("data.phantom_n_train", "data.phantom_n_test")),
+    *(SettingRange(s, 0, high=PHANTOM_MAX_IMAGES, why=PHANTOM_MAX_WHY)
+      for s in ("data.phantom_n_train", "data.phantom_n_test")),
     *(SettingRange(s, 0, high=SEED_MAX, why=SEED_WHY) for s in ("data.fold_seed", "data.phantom_seed")),
 )
 PRETRAIN_RANGES: tuple[SettingRange, ...] = (

@@ -1622,6 +1622,14 @@ def _check_cpu_time(c: _Findings, cfg: Config, n_images: int) -> None:
               + "; or fewer epochs, smaller crops")
 
 
+def _phantom_counts_out_of_range(cfg: Config) -> list[str]:
+    """The phantom counts (``data.phantom_n_train``, ``data.phantom_n_test``) above their range
+    (:data:`drac_ssl.config.PHANTOM_MAX_IMAGES`): the set they ask for is not planned, and the
+    first pass (:func:`reading_refusal`) refuses them before torch loads."""
+    return [s for s in ("data.phantom_n_train", "data.phantom_n_test")
+            if get(cfg, s) > config_module.PHANTOM_MAX_IMAGES]
+
+
 def _facts_from_phantom(cfg: Config) -> DataFacts:
     from data_prep.phantom import plan_phantom
 
@@ -1971,7 +1979,10 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
         if not d.root:
             _check_phantom_meant(c, cfg)
             _check_phantom_writable(c, cfg)
-        return _facts_from_layout(c, cfg) if d.root else _facts_from_phantom(cfg)
+        if d.root:
+            return _facts_from_layout(c, cfg)
+        # a count beyond its range is its own error: no plan of a billion ids (it hung)
+        return _facts_from_phantom(cfg) if not _phantom_counts_out_of_range(cfg) else None
     if (data_dir / "manifest.csv").is_file():
         if changed := manifest_change(data_dir):  # edited by hand: its rows say nothing of the data
             ingest = _status(run_dir).get("ingest")
@@ -3308,7 +3319,9 @@ def reading_refusal(path: str | os.PathLike[str] | None, overrides: list[str],
     the stages of ``run.stages``, ``run.stages`` and ``run.name``. The checks against the data
     and the device are left to the rerun with these fixed (said on the last line)."""
     cfg, sources, findings = read_config(path, overrides, preset)
-    if not any(f.severity == "error" for f in findings):
+    phantom_too_big = (not cfg.data.root and cfg.data.dataset == "drac" and "ingest" in cfg.run.stages
+                       and _phantom_counts_out_of_range(cfg))  # refused here: no plan of them after
+    if not any(f.severity == "error" for f in findings) and not phantom_too_big:
         return ""
     if not any(f.unread for f in findings):
         c = _Findings(cfg, sources)

@@ -27,3 +27,24 @@ def test_quoted_values_are_read_as_the_settings_type_and_only_true_false_are_boo
             load_config(path)
         assert f"{path}:1: 'umm.enabled' must be true or false" in str(refused.value)
         assert f"fix: {fix}" in str(refused.value)
+
+
+def test_a_phantom_count_beyond_its_bound_is_refused_before_torch_and_never_planned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """F1: ``data.phantom_n_train=1000000000`` hung the preflight drawing a billion ids
+    (plan_phantom); it is refused in the first pass, and the full check plans no such set."""
+    from data_prep import phantom
+    from drac_ssl import preflight
+
+    refusal = preflight.reading_refusal(None, ["data.phantom_n_train=1000000000"])
+    assert "data.phantom_n_train=1000000000 (command line 'data.phantom_n_train=1000000000'): must be >= 0 " \
+           "and <= 100000" in refusal and "fix: data.phantom_n_train=611 (the default)" in refusal
+    assert preflight.reading_refusal(None, ["data.phantom_n_test=100000"]) == ""  # the bound itself runs
+
+    def planned(*args: object) -> None:
+        raise AssertionError(f"planned {args}")
+
+    monkeypatch.setattr(phantom, "plan_phantom", planned)
+    cfg, sources, _ = preflight.read_config(None, ["data.phantom_n_test=100001"])
+    c = preflight._Findings(cfg, sources)
+    assert preflight._data_facts(c, cfg, tmp_path / "run", ["ingest"]) is None
