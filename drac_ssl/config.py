@@ -2964,6 +2964,37 @@ def _table_words(path: Path, text: str) -> str | None:
             f"folder>), and -c a config file, e.g. {_example_config()}")
 
 
+_DEEP_NESTING = 64
+"""How many brackets deep :func:`_deep_nesting_line` takes for a nesting too deep to read: no
+setting's value nests more than two."""
+
+
+def _deep_nesting_line(text: str) -> int | None:
+    """The 1-based line (as an editor counts them) where the flow brackets (``[``, ``{``) of the
+    YAML ``text`` first nest :data:`_DEEP_NESTING` deep, outside quotes and comments (a plain
+    scan: YAML's quoting rules roughly); None where they never do (a block nesting of ``- -``)."""
+    depth, quote, comment, line = 0, "", False, 1
+    for i, ch in enumerate(text):
+        if ch in "\r\n":
+            line += ch == "\n" or not text.startswith("\n", i + 1)  # \r\n once
+            comment = False
+        elif comment:
+            continue
+        elif quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or text[i - 1] in " \t"):
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            if depth >= _DEEP_NESTING:
+                return line
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return None
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -3006,6 +3037,12 @@ def _load_yaml(path: Path) -> dict[str, Any]:
                           f"no shipped config uses them.") from None
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_error_text(path, exc, text)) from None
+    except RecursionError:  # [[[...]]] 3000 deep: PyYAML composes (and we walk) nodes recursively
+        line = _deep_nesting_line(text)
+        raise ConfigError(f"{path}{'' if line is None else f':{line}'}: refused: its lists or mappings "
+                          f"nest deeper than Python's recursion limit lets YAML read (a setting's value "
+                          f"is a number, a word or a list of them).\n  fix: write each setting's value "
+                          f"itself, e.g. epochs: 3 or cache_sizes: [128, 256]") from None
     finally:
         if loader is not None:
             loader.dispose()

@@ -48,3 +48,14 @@ def test_a_phantom_count_beyond_its_bound_is_refused_before_torch_and_never_plan
     cfg, sources, _ = preflight.read_config(None, ["data.phantom_n_test=100001"])
     c = preflight._Findings(cfg, sources)
     assert preflight._data_facts(c, cfg, tmp_path / "run", ["ingest"]) is None
+
+
+def test_a_yaml_nested_thousands_deep_is_refused_with_its_line_not_a_recursion_traceback(tmp_path: Path) -> None:
+    """F2: ``epochs: [[[...]]]`` 3000 deep gave PyYAML's RecursionError (a traceback, exit 1);
+    it is refused as the alias limit is, with the line where the nesting starts."""
+    path = tmp_path / "deep.yaml"
+    path.write_text("run:\n  name: x\npretrain:\n  epochs: " + "[" * 3000 + "]" * 3000 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert str(refused.value).startswith(f"{path}:4: refused: its lists or mappings nest deeper")
+    assert "fix: write each setting's value itself" in str(refused.value)
