@@ -1437,9 +1437,11 @@ def _patients_words(layout: str, owned_column: str, patient_column: str) -> str:
 
 
 def _on_the_fallback_scale(problem: Any) -> bool:
-    """Whether a label problem judges grades by the scale (outside 0..K-1, 1-based), which with
-    an invalid ``data.grades`` is the default scale :func:`_grade_names` fell back to."""
-    return problem.kind == "grade" and (" outside {" in problem.what or "look 1-based" in problem.what)
+    """Whether a label problem judges grades by the scale (outside 0..K-1, 1-based; a label
+    CSV's ``outside {0, 1, 2}``, a MedMNIST ``.npz``'s ``outside 0..2``), which with an invalid
+    ``data.grades`` is the default scale :func:`_grade_names` fell back to."""
+    return problem.kind == "grade" and any(words in problem.what for words in (" outside {", " outside 0..",
+                                                                               "look 1-based"))
 
 
 def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:

@@ -59,3 +59,33 @@ def test_a_yaml_nested_thousands_deep_is_refused_with_its_line_not_a_recursion_t
         load_config(path)
     assert str(refused.value).startswith(f"{path}:4: refused: its lists or mappings nest deeper")
     assert "fix: write each setting's value itself" in str(refused.value)
+
+
+def _tiny_npz(folder: Path) -> Path:
+    """A MedMNIST-shaped ``.npz`` of 40 28-pixel colour images graded 0..4 (ICDR) and 10 test
+    images."""
+    import numpy as np
+
+    path = folder / "tiny_public.npz"
+    images = np.zeros((40, 28, 28, 3), np.uint8)
+    np.savez(path, train_images=images, train_labels=(np.arange(40) % 5)[:, None].astype(np.uint8),
+             val_images=images[:10], val_labels=(np.arange(10) % 5)[:, None].astype(np.uint8),
+             test_images=images[:10])
+    return path
+
+
+def test_labels_outside_the_fallback_scale_of_a_refused_data_grades_are_not_said(tmp_path: Path) -> None:
+    """F3: a refused ``data.grades=[A,A]`` fell back to DRAC's 3 grades, and a MedMNIST
+    ``.npz``'s ICDR labels were then told "outside 0..2 ... the grade scale has 3 grades: 0
+    Normal ..." with a fix to edit the labels; they follow from the refusal and are left out
+    (as a label CSV's already were), the refusal of data.grades said."""
+    from drac_ssl import preflight
+
+    npz = _tiny_npz(tmp_path)
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={npz}", "data.grades=[A,A]"])
+    c = preflight._Findings(cfg, sources)
+    preflight._check_data_settings(c, cfg)
+    preflight._facts_from_layout(c, cfg)
+    said = "\n".join(f.line for f in c.items)
+    assert "gives the name 'A' twice" in said
+    assert "outside 0.." not in said and "Normal" not in said.replace("[Normal, NPDR, PDR]", ""), said
