@@ -1540,6 +1540,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             changes[key] = _merge(current, value, where, full, fixes, given, source)
         else:
             changes[key] = _coerce(value, hints[key], where, full, fixes)
+            if full == "finetune.referral_target":  # its form read here, with where it was written
+                referral_target(changes[key], where)
     return dataclasses.replace(base, **changes)
 
 
@@ -4282,13 +4284,15 @@ REFERRAL_METRICS = ("sensitivity", "specificity")
 referable images found) or ``specificity`` (the others cleared)."""
 
 
-def referral_target(value: str) -> tuple[str, float] | None:
+def referral_target(value: str, where: str = "config") -> tuple[str, float] | None:
     """``finetune.referral_target`` as ``(metric, level)`` (``"sensitivity:0.90"`` ->
     ``("sensitivity", 0.9)``; :data:`REFERRAL_METRICS`, ``0 < level < 1``), or None for
     ``off`` (also ``none``, ``no``, ``false`` and an empty value: :data:`REFERABLE_OFF`).
 
     Raises:
-        ConfigError: any other value; the message gives the form and an example fix.
+        ConfigError: any other value, its message starting ``WHERE:`` (``where``: the file's
+            ``FILE:LINE`` or the override, as a config is read, :func:`_merge`); it gives the
+            form and an example fix.
     """
     text = str(value).strip().lower()
     if text in (*REFERABLE_OFF, ""):
@@ -4301,7 +4305,7 @@ def referral_target(value: str) -> tuple[str, float] | None:
         level = float("nan")
     if metric not in REFERRAL_METRICS or not 0 < level < 1:
         raise ConfigError(
-            f"config: finetune.referral_target={value!r} is not off nor METRIC:LEVEL with METRIC "
+            f"{where}: 'finetune.referral_target' is {value!r}, not off nor METRIC:LEVEL with METRIC "
             f"{' or '.join(REFERRAL_METRICS)} and LEVEL a fraction strictly between 0 and 1 (the "
             f"referable images the referral cut must find, or the others it must clear).\n"
             f"  fix: finetune.referral_target=sensitivity:0.90, or finetune.referral_target=off "

@@ -2272,7 +2272,11 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
             c.error("finetune.referable_from", f"{what} (the scale of {facts.source})", fix)
         else:
             names = tuple(str(n) for n in facts.grade_names)
-            if cut is None and config_module.referral_target(ft.referral_target) is not None:
+            try:  # a bad form is refused as the config is read, or by config.validate (below)
+                target = config_module.referral_target(ft.referral_target)
+            except ConfigError:
+                target = None
+            if cut is None and target is not None:
                 # a referral cut is on P(referable): the fine-tuning would refuse it after the pretraining
                 c.error("finetune.referral_target",
                         f"{ft.referral_target} sets a cut on P(referable), but finetune.referable_from="
@@ -2280,8 +2284,7 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                         f"({', '.join(names)})",
                         f"finetune.referable_from=R (referable = grade >= R, 1..{len(names) - 1}), or "
                         f"finetune.referral_target=off")
-            elif (cut is not None and config_module.referral_target(ft.referral_target) is not None
-                  and facts.grade_counts):
+            elif cut is not None and target is not None and facts.grade_counts:
                 # the cut is fitted on referable and other labelled images: both needed (a second
                 # read: binary labels on the ICDR scale of a user's own YAML trained every fold first)
                 above = sum(n for g, n in facts.grade_counts.items() if g >= cut)

@@ -89,3 +89,21 @@ def test_labels_outside_the_fallback_scale_of_a_refused_data_grades_are_not_said
     said = "\n".join(f.line for f in c.items)
     assert "gives the name 'A' twice" in said
     assert "outside 0.." not in said and "Normal" not in said.replace("[Normal, NPDR, PDR]", ""), said
+
+
+def test_a_referral_target_of_no_such_form_is_refused_as_it_is_read_with_its_line(tmp_path: Path) -> None:
+    """F4: ``finetune.referral_target=sensitivity:1.5`` (or ``referral_target: sensitivity``)
+    was refused only by config.validate after the imports, alone and without where it was
+    written; it is a reading problem now, with its FILE:LINE or override, before torch loads."""
+    from drac_ssl import preflight
+
+    path = tmp_path / "c.yaml"
+    path.write_text("finetune:\n  epochs: 2\n  referral_target: sensitivity\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert str(refused.value).startswith(f"{path}:3: 'finetune.referral_target' is 'sensitivity', not off nor")
+    refusal = preflight.reading_refusal(None, ["finetune.referral_target=sensitivity:1.5", "pretrain.epochs=-1"])
+    assert "command line 'finetune.referral_target=sensitivity:1.5': 'finetune.referral_target' is" in refusal
+    assert "pretrain.epochs=-1" in refusal  # listed together
+    assert load_config(None, ["finetune.referral_target=Specificity:0.95"]).finetune.referral_target \
+        == "Specificity:0.95"
