@@ -3918,6 +3918,12 @@ class UnusedWhen:
 
 
 _GENERIC_UNUSED = ("data.dataset", "data.root", "data.unlabelled")
+PHANTOM_UNUSED = ("data.layout", "data.labels_csv", "data.image_column", "data.grade_column",
+                  "data.patient_column", "data.site_column")
+"""The ingest's settings of a real data set's files (its layout, label CSV and columns), which
+the phantom set (an empty ``data.root``) does not use: it is ingested with its own DRAC layout
+and label CSV (``drac_ssl.train.stage_ingest`` gives it their defaults), and the preflight warns
+them set but not used (:data:`UNUSED_SETTINGS`)."""
 _UMM_READ_BY_PRETRAIN_MONITOR = ("umm.early_cut", "umm.membership", "umm.membership_temperature", "umm.eps2")
 _OUTER_LEVEL = ("umm.alpha", "umm.outer_lr", "umm.outer_sign", "umm.outer_ssl", "umm.outer_batch",
                 "umm.rate_reduction_on", "umm.hypergradient", "umm.neumann_steps", "umm.hvp", "umm.fd_radius", "umm.max_step_ratio")
@@ -3933,6 +3939,10 @@ UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
                "data.dataset={cfg.data.dataset} is read as it is from data.root, without the ingest, "
                "and this is a setting of the ingest (or of the phantom set)",
                "data.dataset=drac to ingest a retinal image folder with it", ("ingest", "pretrain")),
+    UnusedWhen(PHANTOM_UNUSED, lambda c: c.data.dataset == "drac" and not c.data.root,
+               "data.root is empty, so the phantom DRAC set is generated and ingested with its own "
+               "layout and label CSV: this setting of your own data's files is not read",
+               "data.root=<the folder of your images> to ingest your data with it", ("ingest",)),
     UnusedWhen(("data.graham_mask",), lambda c: not c.data.graham,
                "data.graham=false applies no Graham filter, so there is no mask to put outside its disc",
                "data.graham=true to apply the filter with this mask", ("ingest",)),

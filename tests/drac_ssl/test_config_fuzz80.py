@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from drac_ssl import train  # torch: imported once, as the module is collected
 from drac_ssl.config import ConfigError, load_config
 
 
@@ -107,3 +108,44 @@ def test_a_referral_target_of_no_such_form_is_refused_as_it_is_read_with_its_lin
     assert "pretrain.epochs=-1" in refusal  # listed together
     assert load_config(None, ["finetune.referral_target=Specificity:0.95"]).finetune.referral_target \
         == "Specificity:0.95"
+
+
+def test_a_real_data_sets_file_settings_are_said_unused_by_the_phantom_set() -> None:
+    """F5: ``data.labels_csv=/nope.csv`` with an empty data.root (the phantom set) was accepted
+    silently; it is warned set but not used (the layout, label CSV and its columns)."""
+    from drac_ssl import preflight
+
+    typed = ["data.labels_csv=/nope.csv", "data.patient_column=pid", "data.layout=plain"]
+    cfg, sources, _ = preflight.read_config(None, [*typed, "data.fundus_crop=true"])
+    c = preflight._Findings(cfg, sources)
+    preflight._check_unused_settings(c, cfg, ["ingest"])
+    unused = {f.setting: f.line for f in c.items if "set but not used: data.root is empty" in f.what}
+    assert set(unused) == {"data.labels_csv", "data.patient_column", "data.layout"}, unused
+    assert "or leave data.labels_csv out" in unused["data.labels_csv"]
+
+
+def test_the_phantom_set_is_ingested_without_a_real_data_sets_file_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """F5: the phantom's ingest read its folder with ``data.labels_csv=/nope.csv`` and stopped
+    after the images were made; those settings (said unused) are left at their defaults there."""
+    from data_prep import ingest, phantom
+    from drac_ssl import preflight
+
+    typed = ["data.labels_csv=/nope.csv", "data.patient_column=pid", "data.layout=plain"]
+    cfg, _, _ = preflight.read_config(None, [*typed, "data.fundus_crop=true"])
+    given: list[object] = []
+    monkeypatch.setattr(phantom, "holds_set", lambda *a, **k: True)
+    monkeypatch.setattr(phantom, "generate", lambda *a, **k: None)
+    monkeypatch.setattr(train, "phantom_root", lambda cfg: tmp_path / "phantom")
+
+    def ingested(data_cfg: object, out: object, **kwargs: object) -> object:
+        given.append(data_cfg)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(ingest, "run", ingested)
+    with pytest.raises(RuntimeError, match="stop here"):
+        train.stage_ingest(cfg, tmp_path / "run")
+    (data_cfg,) = given
+    defaults = type(cfg.data)()
+    assert all(getattr(data_cfg, k) == getattr(defaults, k) for k in ("labels_csv", "patient_column", "layout"))
+    assert data_cfg.fundus_crop is True and data_cfg.root == str(tmp_path / "phantom")  # the others kept
