@@ -735,6 +735,11 @@ def _check_data_settings(c: _Findings, cfg: Config) -> None:
         low, high = config_module.CACHE_SIZES
         c.error("data.cache_sizes", f"each cached size must be {low}..{high} pixels, and at least one is needed",
                 c.default("data.cache_sizes"))
+    elif len(set(sizes)) < len(sizes):  # [28, 28]: harmless (the ingest caches each once), likely a slip
+        twice = sorted({s for s in sizes if sizes.count(s) > 1})
+        c.warning("data.cache_sizes", f"gives {config_module.in_words([str(s) for s in twice], 'and')} more "
+                                      f"than once: each size is cached once (was another size meant?)",
+                  f"data.cache_sizes=[{', '.join(str(s) for s in sorted(set(sizes)))}]")
     what, fix = config_module.grades_problem(d.grades)
     if what:
         c.error("data.grades", what, fix)

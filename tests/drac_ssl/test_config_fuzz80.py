@@ -149,3 +149,16 @@ def test_the_phantom_set_is_ingested_without_a_real_data_sets_file_settings(
     defaults = type(cfg.data)()
     assert all(getattr(data_cfg, k) == getattr(defaults, k) for k in ("labels_csv", "patient_column", "layout"))
     assert data_cfg.fundus_crop is True and data_cfg.root == str(tmp_path / "phantom")  # the others kept
+
+
+def test_a_cache_size_given_twice_is_warned_with_the_list_of_each_once() -> None:
+    """F7: ``data.cache_sizes=[28, 28]`` was accepted silently (the ingest caches each size
+    once); a slip for another size is likely, so it is warned, with each size once as the fix."""
+    from drac_ssl import preflight
+
+    cfg, sources, _ = preflight.read_config(None, ["data.cache_sizes=[64, 28, 28]"])
+    c = preflight._Findings(cfg, sources)
+    preflight._check_data_settings(c, cfg)
+    (said,) = [f for f in c.items if f.setting == "data.cache_sizes"]
+    assert said.severity == "warning" and "gives 28 more than once: each size is cached once" in said.what
+    assert said.fix == "data.cache_sizes=[28, 64]"
