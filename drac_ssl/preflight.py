@@ -1449,6 +1449,27 @@ def _on_the_fallback_scale(problem: Any) -> bool:
                                                                                "look 1-based"))
 
 
+def _grades_located(c: _Findings, cfg: Config, problem: Any, line: str) -> str:
+    """``line`` (a label problem in the settings' words) with where ``data.grades`` was given
+    after its first mention in the problem's text, ``data.grades (FILE:LINE)`` or ``data.grades
+    (command line '...')``, when the problem judges grades by that scale (``kind`` grade) and the
+    user gave it: a grade-count mismatch named the data file (``...npz:train_labels``) but not
+    the config's line to edit (``the grade scale (data.grades, g.yaml:2) has 2 grades``, ``the
+    scale of data.grades (g.yaml:2: 0 A, 1 B)``). Else ``line`` as it is."""
+    if problem.kind != "grade" or not cfg.data.grades:
+        return line
+    where = _where("data.grades", c.sources, cfg)
+    if where in ("", "the default"):
+        return line
+    what, arrow, fix = line.partition(" -> ")
+    for said, located in ((r"\(data\.grades\)", f"(data.grades, {where})"),  # the scale (data.grades) has
+                          (r"data\.grades \(", f"data.grades ({where}: "),  # the scale of data.grades (0 A, 1 B)
+                          (r"(?<![\w.])data\.grades(?![\w.=\[])", f"data.grades ({where})")):  # not data.grades=[..]
+        if found := re.search(said, what):
+            return what[:found.start()] + located + what[found.end():] + arrow + fix
+    return line
+
+
 def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:
     from data_prep.grades import resolve_grades
 
@@ -1806,7 +1827,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     command = ingest_command(dataclasses.replace(d, modality=config_module.ingest_modality(config_module.to_dict(cfg))),
                              scratch)
     for problem, rest in shown_with_rest(blocking):  # at most 10 of a kind, as the ingest prints them
-        c.error("", as_config_keys(problem.line).replace(" -> ", "\n     fix: ", 1))
+        c.error("", _grades_located(c, cfg, problem, as_config_keys(problem.line)).replace(" -> ", "\n     fix: ", 1))
         if rest:
             c.add("error", "", as_config_keys(more_of_a_kind(rest)),
                   f"{command} lists every one in {scratch / 'ingest_problems.txt'}",

@@ -162,3 +162,19 @@ def test_a_cache_size_given_twice_is_warned_with_the_list_of_each_once() -> None
     (said,) = [f for f in c.items if f.setting == "data.cache_sizes"]
     assert said.severity == "warning" and "gives 28 more than once: each size is cached once" in said.what
     assert said.fix == "data.cache_sizes=[28, 64]"
+
+
+def test_a_grade_count_mismatch_names_the_line_of_data_grades(tmp_path: Path) -> None:
+    """F8: ``grades: [A, B]`` on a MedMNIST ``.npz`` of 5 grades named the data file
+    (``...npz:train_labels``) but not the config's line to edit; it names both now."""
+    from drac_ssl import preflight
+
+    npz = _tiny_npz(tmp_path)
+    path = tmp_path / "two.yaml"
+    path.write_text(f"data:\n  grades: [A, B]\n  root: {npz}\n", encoding="utf-8")
+    cfg, sources, _ = preflight.read_config(path)
+    c = preflight._Findings(cfg, sources)
+    preflight._facts_from_layout(c, cfg)
+    said = [f.line for f in c.items if f.severity == "error"]
+    assert said and all(f"{npz}:" in line for line in said), said
+    assert all(f"the grade scale (data.grades, {path}:2) has 2 grades: 0 A, 1 B" in line for line in said), said
