@@ -3796,16 +3796,16 @@ class SettingRange:
 
 
 SEED_MAX = 2**32 - 1
-PHANTOM_MAX_IMAGES = 100_000
-"""The most phantom images of one split (``data.phantom_n_train``, ``data.phantom_n_test``): a
-1024-pixel phantom scan is ~0.85 MB of PNG and ~0.2 s of one core to draw, so 100,000 are ~85 GB
-and ~6 CPU hours (160 times DRAC's 611), and the plan of the ids (:func:`data_prep.phantom.plan_phantom`)
-takes ~0.5 s; a billion hung the preflight's plan and would exhaust the memory."""
-PHANTOM_MAX_WHY = (": the phantom set is a stand-in for DRAC's 611 / 386 scans, and 100,000 of them "
-                   "are ~85 GB of PNG and ~6 CPU hours to draw")
 SEED_WHY = ": numpy's random generators take a seed of 0..2**32-1"
 """The largest seed (``run.seed``, ``data.fold_seed``, ``data.phantom_seed``, ``finetune.seed``)
 numpy's ``RandomState`` takes; -1 or 2**32 stopped a run mid-way with numpy's own message."""
+PHANTOM_MAX_IMAGES = 100_000
+"""The most phantom images of one split (``data.phantom_n_train``, ``data.phantom_n_test``): a
+1024-pixel phantom scan is ~0.85 MiB of PNG (:data:`PHANTOM_PNG_MIB_ESTIMATE`) and ~0.2 s of one core to draw, so 100,000 are ~83 GiB
+and ~6 CPU hours (160 times DRAC's 611), and the plan of the ids (:func:`data_prep.phantom.plan_phantom`)
+takes ~0.5 s; a billion hung the preflight's plan and would exhaust the memory."""
+PHANTOM_MAX_WHY = (": the phantom set is a stand-in for DRAC's 611 / 386 scans, and 100,000 of them "
+                   "are ~83 GiB of PNG and ~6 CPU hours to draw")
 
 RUN_RANGES: tuple[SettingRange, ...] = (SettingRange("run.seed", 0, high=SEED_MAX, why=SEED_WHY),)
 """The number ranges of ``run.*``, checked by :mod:`drac_ssl.preflight` whatever the stages."""

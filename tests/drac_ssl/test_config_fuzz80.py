@@ -178,3 +178,19 @@ def test_a_grade_count_mismatch_names_the_line_of_data_grades(tmp_path: Path) ->
     said = [f.line for f in c.items if f.severity == "error"]
     assert said and all(f"{npz}:" in line for line in said), said
     assert all(f"the grade scale (data.grades, {path}:2) has 2 grades: 0 A, 1 B" in line for line in said), said
+
+
+def test_the_phantom_commands_counts_have_the_settings_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    """F1's bound on ``python -m data_prep phantom --n-train / --n-test`` too: a billion drew
+    the plan of the ids there as in the preflight."""
+    import argparse
+
+    from data_prep import phantom
+
+    parser = argparse.ArgumentParser()
+    phantom.add_arguments(parser)
+    assert parser.parse_args(["--out", "x", "--n-test", "100000"]).n_test == 100000
+    for option in ("--n-train", "--n-test"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--out", "x", option, "1000000000"])
+        assert f"argument {option}: '1000000000' is not allowed" in capsys.readouterr().err
