@@ -2972,10 +2972,11 @@ setting's value nests more than two."""
 
 
 def _deep_nesting_line(text: str) -> int | None:
-    """The 1-based line (as an editor counts them) where the flow brackets (``[``, ``{``) of the
-    YAML ``text`` first nest :data:`_DEEP_NESTING` deep, outside quotes and comments (a plain
-    scan: YAML's quoting rules roughly); None where they never do (a block nesting of ``- -``)."""
-    depth, quote, comment, line = 0, "", False, 1
+    """The 1-based line (as an editor counts them) of the outermost flow bracket (``[``, ``{``)
+    of the first value of the YAML ``text`` nested :data:`_DEEP_NESTING` deep, outside quotes
+    and comments (a plain scan: YAML's quoting rules roughly); None where none nests so deep
+    (a block nesting of ``- -``)."""
+    depth, quote, comment, line, start = 0, "", False, 1, 1
     for i, ch in enumerate(text):
         if ch in "\r\n":
             line += ch == "\n" or not text.startswith("\n", i + 1)  # \r\n once
@@ -2989,9 +2990,10 @@ def _deep_nesting_line(text: str) -> int | None:
         elif ch == "#" and (i == 0 or text[i - 1] in " \t"):
             comment = True
         elif ch in "[{":
+            start = line if depth == 0 else start  # the outermost bracket's: where the value starts
             depth += 1
             if depth >= _DEEP_NESTING:
-                return line
+                return start
         elif ch in "]}":
             depth = max(depth - 1, 0)
     return None

@@ -194,3 +194,13 @@ def test_the_phantom_commands_counts_have_the_settings_bound(capsys: pytest.Capt
         with pytest.raises(SystemExit):
             parser.parse_args(["--out", "x", option, "1000000000"])
         assert f"argument {option}: '1000000000' is not allowed" in capsys.readouterr().err
+
+
+def test_a_deep_nesting_over_several_lines_is_said_at_the_line_it_starts() -> None:
+    """F2: the line given is the outermost bracket's, where the value starts, brackets inside
+    quotes and comments not counted."""
+    from drac_ssl.config import _deep_nesting_line
+
+    text = "a: '[[[['  # [[[[\nepochs:\n  [\n" + "[\n" * 100 + "]\n" * 101
+    assert _deep_nesting_line(text) == 3
+    assert _deep_nesting_line("epochs: [[3]]\n") is None
