@@ -101,6 +101,7 @@ from drac_ssl.grading.image_notes import (
     colour_for_grey_model,
     depth_note,
     describe_kind,
+    dithered_words,
     few_levels_warning,
     file_finding,
     grey_for_colour_model,
@@ -265,7 +266,10 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
     image whose neighbouring pixels are unrelated (:func:`neighbour_correlation` at or below
     :data:`NOISE_CORRELATION` at every scale of :attr:`LoadedImage.structures`: random noise, or
     a file whose bytes were scrambled): either has
-    nothing to grade, and a grade of it would still look like a grade. ``kind`` and
+    nothing to grade, and a grade of it would still look like a grade. Noise of at most
+    :data:`data_prep.validate.FEW_LEVELS` levels (a 1-bit file, a dithered export) is said in
+    :func:`few_levels_warning`'s words, not as damage ("export or copy it again" cannot mend a
+    dithered export: the original image is needed). ``kind`` and
     ``channels``: the model's, for the words. The decoder's findings on the file
     (:attr:`LoadedImage.notes` but the conversion to grey) follow as ``Image file: ...``: they
     may be why (a review found a multi-page TIFF whose blank first page was refused without
@@ -281,6 +285,15 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
                 f"mask.{findings}")
     if looks_like_noise(image.structures):
         what = describe_kind(kind, channels)
+        # a 1-bit (or few-level) file first: a dithered export looks like noise, and is no damage
+        # (a QA test, F3: a dithered colour photo was told "it is damaged: export or copy it again")
+        few = few_levels(image.pixels if image.colour and image.pixels is not None else image.gray)
+        if few:
+            levels = few_levels_warning(few, image.mode, kind, channels).split(":", 1)[0]
+            return (f"`{name}` has only {levels.removeprefix('Only ')} and its neighbouring pixels "
+                    f"are unrelated (adjacent-pixel correlation {_structure_words(image.structures)}): "
+                    f"{dithered_words(few)}, not a {what}. There is nothing to grade. "
+                    f"{give} the original {what}, not a black-and-white copy.{findings}")
         return (f"`{name}` looks like random noise, not a {what}: its neighbouring pixels are "
                 f"unrelated (adjacent-pixel correlation {_structure_words(image.structures)}; "
                 f"{NOISE_MEASURED}). "

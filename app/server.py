@@ -142,6 +142,7 @@ from drac_ssl.submission import (
     UNRELIABLE_COLUMN,
     case_name_problem,
     grading_provenance_record,
+    image_name_problem,
     provenance_path,
     safe_case_name,
     write_grading_provenance,
@@ -2620,6 +2621,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                     f"`{safe}`, and grade it again.")
             if not os.path.lexists(path) and str(path) not in _DROPPED:
                 raise InputRejected(missing_upload_words(name))
+            # a JPEG named .heic, .jfif ...: the export's rule, its words (the single tab grades it)
+            if (named := image_name_problem(path)) is not None:
+                raise InputRejected(f"`{name}`: {named[0]}; {named[1]}, and grade it again.")
             loaded = _load(path, settings.limits, predictor.channels, predictor.kind,
                            predictor.grey_trained)
             # blank or noise: not graded, as on the single-image tab (one rule)

@@ -10,7 +10,14 @@
    VICReg on the images without their labels (which splits: ``pretrain.use_test_images``,
    recorded below), UMM, 5-fold cross-validated fine-tuning of scratch / VICReg / VICReg+UMM
    (same folds, same schedule, cross-fitted calibration), export of the selected variant.
-2. Export of every variant's fold ensemble on the 400 test images, into
+   An override that shortens the job (fewer epochs, a step cap, fewer bootstrap draws) makes
+   a smoke run (``retinamnist_smoke``); one that changes it (:func:`protocol_changes`: which
+   variants there are, e.g. ``umm.enabled=false``, how they are pretrained or fine-tuned, the
+   seed, the device the run gets: the protocol's is the CPU, so ``auto`` on a GPU host too) is
+   refused before the job (and before ``--fresh`` deletes anything) unless ``--name`` gives the
+   experiment a name of its own (not ending in ``_smoke``), and is recorded in
+   ``protocol_departures``.
+2. Export of each variant the run fine-tuned (:func:`run_variants`) on the 400 test images, into
    ``bench/results/retinamnist_submission_{scratch,vicreg,vicreg_umm}.csv``
    (``case,class,P0..P4``; ``drac_ssl.export.run`` with ``variant=``; each file passes the
    package's submission check), with the referable-DR file the export writes beside each
@@ -64,6 +71,7 @@ from bench.common import (
     REPO,
     RESULTS,
     SHARED_DATA,
+    SMOKE_SUFFIX,
     add_threads_argument,
     keep_oof_copies,
     load_average,
@@ -79,6 +87,8 @@ from drac_ssl.starting import python_command
 CONFIG = REPO / "configs" / "retinamnist.yaml"
 NPZ = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
+"""The protocol's variants; a run's own are :func:`run_variants` (fewer under e.g. ``umm.enabled=false``)."""
+VARIANT_WORDS = {"scratch": "scratch", "vicreg": "VICReg", "vicreg_umm": "VICReg+UMM"}
 GOAL_SECONDS = 40 * 60
 MEDMNIST_V2_SOURCE = ("Yang et al., MedMNIST v2, Scientific Data 2023, RetinaMNIST test split (accuracy / "
                       "macro AUC), as ../shared/data/README.md quotes it; not checked against the paper here")
@@ -315,6 +325,132 @@ def smoke_reasons(departures: Sequence[str], name: str | None) -> list[str]:
     return [d for d in departures if not d.startswith("pretrain.epochs=")]
 
 
+RESULT = "retinamnist"
+"""The full protocol's result name (``bench/results/retinamnist.json`` and its submissions)."""
+
+
+PROTOCOL_DEVICE = "cpu"
+"""The device the committed protocol was run and timed on (the 2-core CPU machine): a run on
+another (``run.device=auto`` on a GPU host, ``run.device=cuda``) is another experiment,
+under a ``--name`` of its own, as the GPU runs of docs/retinamnist.md were."""
+
+
+def protocol_changes(protocol: dict[str, Any], used: dict[str, Any], cwd: str | None = None) -> list[str]:
+    """The settings of ``used`` that change the job itself rather than shorten it, each as
+    ``"key=value (the protocol's: v)"``, against ``protocol`` (configs/retinamnist.yaml with
+    the bench's own three overrides; both as :func:`drac_ssl.config.to_dict` writes them):
+    which variants the run has (``umm.enabled``, ``finetune.compare_scratch``, ``run.stages``),
+    how they are pretrained, fine-tuned and scored, the data and the folds, the device: every setting
+    :func:`drac_ssl.stage_settings.config_differences` finds between their
+    :func:`~drac_ssl.stage_settings.comparable` forms (paths made absolute from ``cwd``, the
+    folder the job runs in, so ``data.root`` as the config spells it is the bench's own;
+    ``run.device`` as the device the run gets, against :data:`PROTOCOL_DEVICE`: ``auto`` on a
+    GPU host is a change, ``cpu`` on a CPU host is not), less the speed settings
+    (:data:`drac_ssl.stage_settings.SPEED_SETTINGS`) and those
+    :func:`bench.common.shortened_settings` names (a smoke run's). Empty: none."""
+    from drac_ssl.stage_settings import (
+        SPEED_SETTINGS,
+        comparable,
+        config_differences,
+        parse_difference_line,
+    )
+
+    shortened = {d.split("=", 1)[0] for d in shortened_settings(protocol, used)}
+    was, now = comparable(protocol, cwd), comparable(used, cwd)
+    was.setdefault("run", {})["device"] = PROTOCOL_DEVICE  # 'auto' was the 2-core CPU machine's CPU
+    lines = config_differences(was, now)
+    if (old := was["run"].get("stages")) != (new := now.get("run", {}).get("stages")):
+        lines.append(f"run.stages: {old!r} -> {new!r}")  # output-only for a resume, not here: it drops variants
+    out = []
+    for line in lines:
+        key, old, new = parse_difference_line(line)
+        if key not in shortened and key not in SPEED_SETTINGS:
+            out.append(f"{key}={new} (the protocol's: {old})")
+    return out
+
+
+def refuse_unnamed_changes(changes: Sequence[str], name: str | None, shortened: Sequence[str] = ()) -> None:
+    """SystemExit before the job when ``changes`` (:func:`protocol_changes`) or ``shortened``
+    (shortenings that are not a smoke run under ``name``: fewer ``pretrain.epochs`` under a
+    name) would be written under the protocol's own name (no ``--name``, or ``--name
+    retinamnist``), or ``changes`` under a smoke run's (``--name ..._smoke``, kept for smoke
+    runs). A run with changes is another experiment, neither the protocol's figures nor a
+    smoke run of it, so it needs a name of its own, under which they are recorded in
+    ``protocol_departures``; a run that only shortens the job is a smoke run, whose file is
+    ``retinamnist_smoke.json`` without ``--name``."""
+    if changes and name and name.endswith(SMOKE_SUFFIX):
+        raise SystemExit(
+            f"error: {'; '.join(changes)}: changes the benchmark's protocol (configs/retinamnist.yaml), "
+            f"but --name {name} ends in {SMOKE_SUFFIX}, kept for smoke runs (a shortened protocol).\n"
+            f"  fix: give the experiment a name of its own that does not, e.g. --name {RESULT}_mine")
+    if (name or RESULT) != RESULT:
+        return
+    if changes:
+        raise SystemExit(
+            f"error: {'; '.join(changes)}: changes the benchmark's protocol (configs/retinamnist.yaml), "
+            f"so its figures are not {RESULT}.json's nor a smoke run's.\n"
+            f"  fix: give the experiment a name of its own, e.g. --name {RESULT}_mine "
+            f"(written to {RESULT}_mine.json, the changes recorded in protocol_departures)")
+    if shortened:
+        raise SystemExit(
+            f"error: {'; '.join(shortened)}: shortens the benchmark's protocol, so --name {RESULT} would "
+            f"write a smoke run's figures as the protocol's.\n"
+            f"  fix: leave --name out (a smoke run writes {RESULT}{SMOKE_SUFFIX}.json), or give an "
+            f"experiment a name of its own, e.g. --name {RESULT}_mine")
+
+
+def run_variants(run_dir: Path) -> list[str]:
+    """The variants the run fine-tuned, in the order ``finetune/summary.json`` lists them
+    (its ``variants`` keys: ``scratch``, ``vicreg``, ``vicreg_umm``, less those the run's
+    settings left out, e.g. ``umm.enabled=false``). SystemExit naming the file when it is
+    missing, unreadable or lists none."""
+    from drac_ssl.io import read_json_dict
+
+    path = run_dir / "finetune" / "summary.json"
+    variants = (read_json_dict(path) or {}).get("variants")
+    if not isinstance(variants, dict) or not variants:
+        raise SystemExit(f"{path}: missing, unreadable or lists no fine-tuned variant; "
+                         f"fix: rerun this command to resume the job (run folder {run_dir})")
+    return [str(v) for v in variants]
+
+
+def export_submissions(cfg: Any, run_dir: Path, out_dir: Path, name: str,
+                       variants: Sequence[str]) -> dict[str, Any]:
+    """Each of ``variants``' test submission (``cfg``: the run's :class:`drac_ssl.config.Config`) (:func:`drac_ssl.export.run` with ``variant=``,
+    to :func:`submission_path`): variant -> ``{"file", "rows", "sha256"}`` (and ``"flagged"``,
+    ``"notes"`` when some test image is not reliably gradable)."""
+    from drac_ssl import export
+
+    submissions: dict[str, Any] = {}
+    for variant in variants:
+        path = submission_path(out_dir, name, variant)
+        result = export.run(cfg, run_dir, variant=variant, submission_path=path)
+        # the checksum ties the figures to the file committed beside them (review s52r F7)
+        submissions[variant] = {"file": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
+                                "rows": result.n_test, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        notes = result.image_notes_path  # <stem>_notes.csv beside it: test images not reliably gradable
+        if notes is not None:
+            submissions[variant].update(flagged=result.n_flagged, notes=str(
+                notes.relative_to(REPO) if notes.is_relative_to(REPO) else notes))
+    return submissions
+
+
+STAGE_WORDS = {"ingest": "ingest", "pretrain": "VICReg", "umm": "UMM", "export": "export"}
+
+
+def stage_words(stages: dict[str, Any], variants: Sequence[str], n_folds: int) -> str:
+    """The stages a run finished (``stages``: its ``stages.json``, each stage's entry by name;
+    those with ``"status": "done"``, in pipeline order), in words for the result's ``what``:
+    ``"ingest, VICReg, UMM, 5-fold CV fine-tuning of scratch / VICReg / VICReg+UMM, export"``
+    for the protocol; without ``UMM`` and its variant under ``umm.enabled=false``."""
+    from drac_ssl.run_state import PIPELINE
+
+    fine_tuned = " / ".join(VARIANT_WORDS.get(v, v) for v in variants)
+    return ", ".join(f"{n_folds}-fold CV fine-tuning of {fine_tuned}" if stage == "finetune"
+                     else STAGE_WORDS.get(stage, stage) for stage in PIPELINE
+                     if (stages.get(stage) or {}).get("status") == "done")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=python_command("bench.retinamnist"), allow_abbrev=False,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -325,7 +461,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="where the result JSON and the submissions go (default bench/results)")
     parser.add_argument("--name", default=None, help="result name (default: retinamnist; with an override "
                         "that does less than the config, e.g. fewer epochs, retinamnist_smoke; under a name "
-                        "of your own fewer pretrain.epochs is an experiment, not a smoke run)")
+                        "of your own fewer pretrain.epochs is an experiment, not a smoke run). Needed for an "
+                        "override that changes the protocol (e.g. umm.enabled=false, run.seed=1, a GPU)")
     add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="section.key=value settings for the main job")
     args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
@@ -333,9 +470,6 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"RetinaMNIST not found at {NPZ}: this benchmark needs ../shared/data/retinamnist/ "
                          f"beside the repository")
     run_dir = Path(args.run_dir).resolve()
-    if args.fresh and run_dir.exists():
-        shutil.rmtree(run_dir)
-    resumed = run_dir.exists()
     out_dir = Path(args.out_dir)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_ALBUMENTATIONS_UPDATE": "1",
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
@@ -344,14 +478,24 @@ def main(argv: list[str] | None = None) -> None:
     from drac_ssl.config import ConfigError, load_config, to_dict
 
     try:  # a mistyped override: the package's message (what, where, did you mean), no traceback
-        departures = shortened_settings(to_dict(load_config(CONFIG, overrides[:3])),
-                                        to_dict(load_config(CONFIG, overrides)))
+        protocol, used = to_dict(load_config(CONFIG, overrides[:3])), to_dict(load_config(CONFIG, overrides))
     except ConfigError as exc:
         raise SystemExit(f"error: {exc}") from None
-    reasons = smoke_reasons(departures, args.name)
-    name = smoke_result_name("retinamnist", reasons, args.name, out_dir=out_dir)
+    # every refusal before the job (not after its 40 minutes) and before --fresh deletes anything
+    shortened, changes = shortened_settings(protocol, used), protocol_changes(protocol, used, cwd=str(REPO))
+    departures = [*shortened, *changes]
+    reasons = smoke_reasons(shortened, args.name)
+    refuse_unnamed_changes(changes, args.name, [d for d in shortened if d not in reasons])
+    name = smoke_result_name(RESULT, reasons, args.name, out_dir=out_dir)
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the job runs; writes {name}.json")
+    if experiment := [d for d in departures if d not in reasons]:
+        print(f"[bench] an experiment, not the protocol ({'; '.join(experiment)}): writes {name}.json, "
+              f"these in its protocol_departures")
+
+    if args.fresh and run_dir.exists():  # only now: a refused run leaves a finished job's folder alone
+        shutil.rmtree(run_dir)
+    resumed = run_dir.exists()
 
     # 1. the main job, as a user runs it
     load_start = load_average()
@@ -364,7 +508,6 @@ def main(argv: list[str] | None = None) -> None:
                          f"rerun this command to resume it)")
 
     # 2. every variant's submission, 3. the floor (in this process, the job's thread count)
-    from drac_ssl import export
     from drac_ssl.datasets import load_octa_cache
     from drac_ssl.figures import format_difference
     from drac_ssl.manifest import labelled_rows
@@ -374,17 +517,8 @@ def main(argv: list[str] | None = None) -> None:
     threads = apply_thread_policy(max(args.threads, 0))
     cfg = load_config(CONFIG, overrides)
     t1 = time.perf_counter()
-    submissions: dict[str, Any] = {}
-    for variant in VARIANTS:
-        path = submission_path(out_dir, name, variant)
-        result = export.run(cfg, run_dir, variant=variant, submission_path=path)
-        # the checksum ties the figures to the file committed beside them (review s52r F7)
-        submissions[variant] = {"file": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
-                                "rows": result.n_test, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-        notes = result.image_notes_path  # <stem>_notes.csv beside it: test images not reliably gradable
-        if notes is not None:
-            submissions[variant].update(flagged=result.n_flagged, notes=str(
-                notes.relative_to(REPO) if notes.is_relative_to(REPO) else notes))
+    run_has = run_variants(run_dir)  # the variants this run fine-tuned, e.g. none with UMM under umm.enabled=false
+    submissions = export_submissions(cfg, run_dir, out_dir, name, run_has)
     export_seconds = time.perf_counter() - t1
     images, rows = load_octa_cache(run_dir / "data", cfg.data.cache_sizes[0])
     labelled = labelled_rows(rows)  # the fine-tuning's pool, in manifest order
@@ -398,13 +532,13 @@ def main(argv: list[str] | None = None) -> None:
     t2 = time.perf_counter()  # each variant minus the floor, by the bootstrap of comparison.json
     floor["paired"] = floor_paired(run_dir, ids, grades, fit.probs, n_boot=cfg.finetune.n_boot,
                                    seed=cfg.finetune.seed if cfg.finetune.seed >= 0 else cfg.run.seed,
-                                   groups=patient_groups(labelled))
+                                   groups=patient_groups(labelled), variants=run_has)
     floor["paired_seconds"] = round(time.perf_counter() - t2, 1)
     # the per-image out-of-fold predictions beside the result, so that its figures and
     # intervals can be recomputed without a rerun (referee F1)
     # with the unit each image was resampled in when the bootstrap resampled patients or twin
     # groups (none for per-image folds), so a cluster bootstrap can be recomputed from them too
-    oof_files = keep_oof_copies({**{v: run_dir / "finetune" / v / OOF_FILE for v in VARIANTS},
+    oof_files = keep_oof_copies({**{v: run_dir / "finetune" / v / OOF_FILE for v in run_has},
                                  "pixel_floor": run_dir / FLOOR_OOF}, out_dir, name, units=oof_units(run_dir))
     total = time.perf_counter() - t0
 
@@ -412,7 +546,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = json.loads((run_dir / "finetune" / "summary.json").read_text(encoding="utf-8"))
     pretrain_meta = json.loads((run_dir / "pretrain" / "metadata.json").read_text(encoding="utf-8"))
     variants = {v: _variant_row(json.loads((run_dir / "finetune" / v / "metrics.json").read_text(encoding="utf-8")))
-                for v in VARIANTS}
+                for v in run_has}
     stage_seconds = {name: s.get("seconds") for name, s in stages.items()}
     stage_seconds["export_every_variant"] = round(export_seconds, 1)
     stage_seconds["pixel_floor"] = floor["seconds"]
@@ -427,9 +561,8 @@ def main(argv: list[str] | None = None) -> None:
     write_result(name, {
         **smoke_fields(reasons),
         "protocol_departures": departures,
-        "what": "python -m drac_ssl.train -c configs/retinamnist.yaml (ingest, VICReg, UMM, 5-fold CV "
-                "fine-tuning of scratch / VICReg / VICReg+UMM, export), the test submission of every "
-                "variant, and a logistic-regression floor on the raw pixels on the same folds",
+        "what": f"python -m drac_ssl.train -c configs/retinamnist.yaml ({stage_words(stages, run_has, cfg.data.n_folds)}), "
+                "the test submission of every variant, and a logistic-regression floor on the raw pixels on the same folds",
         "data": "RetinaMNIST (MedMNIST v2, 28 px colour fundus, ICDR grades 0-4): 1,080 train + 120 val "
                 "labelled = the 5-fold CV pool; 400 test images without labels",
         "protocol": "out-of-fold predictions of the 1,200 labelled images (5 stratified folds, the "

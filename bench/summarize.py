@@ -2422,11 +2422,21 @@ def _aim_line(r: dict[str, Any]) -> list[str]:
                 f"accuracy {cv['accuracy']:.4f}, AUC OvR {cv['auc_ovr']:.4f}); the test score is the evaluator's."]
 
 
-def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
+def changes_the_job(record: dict[str, Any]) -> bool:
+    """Whether a RetinaMNIST result's ``protocol_departures`` (bench/retinamnist.py: a named
+    experiment's changes of the protocol) hold more than another ``run.seed``: such a run is
+    not the same job repeated (e.g. ``umm.enabled=false``: no VICReg + UMM variant). Files
+    written before the field existed hold none."""
+    return any(not str(d).startswith("run.seed=") for d in record.get("protocol_departures") or [])
+
+
+def retinamnist_repeats_table(runs: dict[str, dict[str, Any]],
+                              title: str = "RetinaMNIST, the same job repeated") -> list[str]:
     """The RetinaMNIST job again with other seeds or settings (``retinamnist_<tag>.json``,
     bench/retinamnist.py with ``--name``), beside the main run: what training noise alone
-    moves, and the VICReg - scratch difference in each run."""
-    out = ["", "**RetinaMNIST, the same job repeated** (out of fold on the 1,200 labelled images; "
+    moves, and the VICReg - scratch difference in each run. ``title``: another for the named
+    experiments that change the job (:func:`changes_the_job`), kept out of the repeats."""
+    out = ["", f"**{title}** (out of fold on the 1,200 labelled images; "
            "accuracy / AUC OvR / QWK of the argmax grades; settings: the overrides of the command)", "",
            "| run | settings | scratch | VICReg | VICReg + UMM | VICReg - scratch (accuracy, AUC OvR, QWK) "
            "| selected (by CV accuracy) | wall s |", "|---|---|---|---|---|---|---|---|"]
@@ -3160,12 +3170,18 @@ def _other_blocks(results_dir: Path, load: Any) -> list[Block]:
     seeds: dict[str, dict[str, Any]] = {}  # the seed-only repeats of the committed recipe, it among them
     reruns = job_reruns(results_dir)
     if retina:
-        repeats = {p.stem: record for p in sorted(results_dir.glob("retinamnist_*.json"))
-                   if not p.stem.startswith("retinamnist_epochs") and (record := load(p.stem)) is not None}
+        named = {p.stem: record for p in sorted(results_dir.glob("retinamnist_*.json"))
+                 if not p.stem.startswith("retinamnist_epochs") and (record := load(p.stem)) is not None}
+        repeats = {stem: record for stem, record in named.items() if not changes_the_job(record)}
+        experiments = {stem: record for stem, record in named.items() if changes_the_job(record)}
         seeds = seed_repeat_groups({"retinamnist": retina, **repeats}).get(retina.get("pretrain_epochs_run"), {})
         blocks.append((("retinamnist",), retinamnist_table(retina, reruns, seeds)))
         if repeats:
             blocks.append((tuple(repeats), retinamnist_repeats_table({"retinamnist": retina, **repeats})))
+        if experiments:  # not "the same job repeated": their protocol_departures change the job
+            blocks.append((tuple(experiments), retinamnist_repeats_table(
+                {"retinamnist": retina, **experiments}, title="RetinaMNIST, experiments that change the job "
+                "(their protocol_departures)")))
         epochs_records = {path.stem: record for path in sorted(results_dir.glob("retinamnist_epochs*.json"))
                           if (record := load(path.stem)) is not None}
         blocks += [((name,), retinamnist_epochs_table(record)) for name, record in epochs_records.items()]

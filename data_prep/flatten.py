@@ -333,7 +333,13 @@ def flatten(tree: Path, out: Path | None = None, link: bool = False) -> Flattene
     clashes = sorted(firsts[key] for key, grades in owners.items() if len(grades) > 1)
     prefixed = bool(clashes)
     colour = is_colour(graded[0][0]) if graded else None
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only parent (the default TREE_flat beside a read-only tree)
+        raise FlattenError(f"cannot make {out} ({exc.strerror or exc}"
+                           f"{f': {exc.filename}' if exc.filename and str(exc.filename) != str(out) else ''}) "
+                           f"-> pass --out a writable folder (new or empty), e.g. --out "
+                           f"~/{tree.name}_flat") from None
     rows: list[tuple[str, int]] = []
     linked = 0
     try:

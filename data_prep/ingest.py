@@ -66,6 +66,7 @@ from data_prep.layout import (
     IMAGE_SUFFIXES,
     NOT_AN_IMAGE_FILE,
     Layout,
+    contents_compared,
     data_root,
     discover,
     examination_note,
@@ -818,7 +819,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
             # a row written twice exactly: one kept, a warning; any other repeat is an error
             table, repeated = drop_repeated_rows(table, layout.kind, cfg.site_column)
             problems += apply_strict(repeated, cfg.strict)
-            problems += (duplicate_label_rows(table, layout.kind, cfg.site_column)
+            problems += (duplicate_label_rows(table, layout.kind, cfg.site_column, train_images)
                          + same_image_rows(train_images, table))
             # data.ungradable=leave_out: the rows with no grade and their images go before matching
             train_images, left_out, left_out_problems = leave_out_ungradable(train_images, table)
@@ -3183,10 +3184,12 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if listed:
         listing, full_list = _listing(problems, out, root, said)
         written = "nothing was written but the full list, named below" if full_list else "nothing was written"
+        opened = ("the image files were not decoded yet (only the bytes of names differing in "
+                  "case or form compared)" if contents_compared(p.line for p in listed) else
+                  "the image files themselves were not opened yet")
         raise IngestError(f"ingest of {root} stopped: {len(listed)} problem(s) must be fixed first "
-                          f"({written}); found from the folder listing and the label CSV: the "
-                          f"image files themselves were not opened yet, the rerun decodes and "
-                          f"checks every one\n{listing}", problems)
+                          f"({written}); found from the folder listing and the label CSV: "
+                          f"{opened}, the rerun decodes and checks every one\n{listing}", problems)
 
     problems += _pool_dropped(out, cfg)
     previous = cache.load_state(cache_dir, root, sizes, plan.options)

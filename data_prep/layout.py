@@ -104,9 +104,11 @@ that unpacks it (:func:`packed_label_csv_fix`): the package reads no compressed 
 from __future__ import annotations
 
 import dataclasses
+import filecmp
 import os
 import re
 import shlex
+import sys
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -336,6 +338,42 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name).lower()
 
 
+def different_files(paths: Sequence[Path]) -> bool | None:
+    """Whether the files ``paths`` (names one :func:`name_key`: ``IMG_1.png`` and ``img_1.png``,
+    two files on Linux) hold different bytes: two photographs, not one copied twice. None when
+    a file cannot be read: maybe two images, so the callers give the advice that deletes
+    nothing (:data:`TWO_IMAGES_FIX`), not the one to keep one."""
+    try:
+        return any(not filecmp.cmp(paths[0], other, shallow=False) for other in paths[1:])
+    except OSError:
+        return None
+
+
+CONTENTS_DIFFER = "their contents differ"
+CONTENTS_NOT_READ = "their contents could not be read to compare"
+SAME_CONTENTS = "the same contents"
+"""How the errors of names one :func:`name_key` say what :func:`different_files` found: an
+error holding one of these read the image files' bytes (:func:`contents_compared`)."""
+
+
+def contents_words(differ: bool | None) -> str:
+    """:func:`different_files`' answer ``differ`` in an error's words."""
+    return CONTENTS_DIFFER if differ else SAME_CONTENTS if differ is False else CONTENTS_NOT_READ
+
+
+def contents_compared(lines: Iterable[str]) -> bool:
+    """Whether an error among ``lines`` read image files' bytes (:func:`contents_words`): the
+    summary that lists them must not say the image files were not opened yet."""
+    return any(words in line for line in lines for words in (CONTENTS_DIFFER, CONTENTS_NOT_READ, SAME_CONTENTS))
+
+
+TWO_IMAGES_FIX = ("rename one of them, and its label row, so that the names differ by more than "
+                  "case or Unicode form; delete neither: they are two images")
+"""The fix for two different images whose names are one :func:`name_key` (an outside tester,
+F3: "keep one file per image id" deleted a labelled photograph); for files that could not be
+read to compare too."""
+
+
 def scan_image_folder(folder: Path, skip: Iterable[Path] = (), nested: bool = False) -> FolderScan:
     """List the images of ``folder`` (not recursive), flagging everything else.
 
@@ -364,7 +402,16 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = (), nested: bool = Fa
             others = ", ".join(p.name for p in same[1:])
             how = ("in case" if len({p.name.lower() for p in same}) < len(same) else
                    "in its Unicode form (the same letters encoded two ways, NFC and NFD)")
-            problems.append(error(same[0], f"duplicate name: {others} differs only {how}",
+            differ = different_files(same)
+            if differ is not False:  # two photographs: deleting one loses a labelled image
+                kind = "of two different images" if differ else "of two files"
+                problems.append(error(same[0], f"duplicate name {kind} ({contents_words(differ)}): "
+                                               f"{others} differs only {how}, which the matching of "
+                                               f"image names ignores",
+                                      TWO_IMAGES_FIX, "duplicate-name"))
+                continue
+            problems.append(error(same[0], f"duplicate name: {others} differs only {how} "
+                                           f"({SAME_CONTENTS})",
                                   "keep one file per image id", "duplicate-name"))
     return FolderScan(images, problems, not_read, undecodable)
 
@@ -544,6 +591,27 @@ def convmv(codec: str) -> str:
     return CONVMV_NAMES.get(codec, codec)
 
 
+def locale_only_name(name: str) -> str | None:
+    """The UTF-8 reading of ``name`` when it is not valid UTF-8 only because Python reads file
+    names in another encoding here (an ASCII locale with ``PYTHONUTF8=0`` or
+    ``PYTHONCOERCECLOCALE=0``; Python 3.11 under ``LC_ALL=C`` alone reads UTF-8), so ``é04.png``
+    is listed as ``\udcc3\udca904.png``); None when Python reads names as UTF-8, or the bytes
+    are not UTF-8 either (then the name's encoding is amiss, :func:`undecodable_problems`)."""
+    encoding = sys.getfilesystemencoding()
+    if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8mb4"):
+        return None
+    try:
+        return name.encode(encoding, "surrogateescape").decode("utf-8")
+    except (UnicodeError, LookupError):
+        return None
+
+
+LOCALE_FIX = ("run with PYTHONUTF8=1 (e.g. PYTHONUTF8=1 python -m data_prep ingest ...) or under a "
+              "UTF-8 locale (LC_ALL=C.UTF-8); the names need no renaming")
+"""The fix for UTF-8 file names Python reads as ASCII (:func:`locale_only_name`; an outside
+tester, F4: such names were called "not valid UTF-8", with convmv advice that renames nothing)."""
+
+
 def undecodable_problems(paths: Sequence[Path], named: str = "") -> list[Problem]:
     """The errors of the entries ``paths`` (one scan's) whose names are not valid UTF-8
     (:func:`valid_utf8_name`), kind ``non-image``: a file the ingest does not read, whose label
@@ -555,12 +623,20 @@ def undecodable_problems(paths: Sequence[Path], named: str = "") -> list[Problem
     :func:`name_encoding` (the others said as the next to try), else none: the encoding is
     unknown, and the fix is convmv's dry run (its default, without ``--notest``) with each
     likely ``-f`` in turn. One encoding for all: one archive or copy wrote them."""
-    candidates = [named] if named else name_encoding([p.name for p in paths])
+    candidates = [named] if named else name_encoding([p.name for p in paths
+                                                      if locale_only_name(p.name) is None])
     codec = candidates[0] if candidates else ""
     words = dict(NAME_ENCODINGS)
     found = []
     for path in paths:
         kind = "folder" if path.is_dir() else "file"
+        if (utf8 := locale_only_name(path.name)) is not None:
+            found.append(error(readable_path(path), f"the {kind} name {utf8.encode()!r} (its bytes) is "
+                                                    f"valid UTF-8, '{utf8}', but this Python reads "
+                                                    f"file names as {sys.getfilesystemencoding()} "
+                                                    f"(PYTHONUTF8=0 or PYTHONCOERCECLOCALE=0 under an "
+                                                    f"ASCII locale)", LOCALE_FIX, "non-image"))
+            continue
         reading = next((text for c, _, text in name_readings(path.name) if c == codec), "")
         read = (f"; {reading} if read as {words[codec]}"
                 + (", as a label row names it" if named else "")) if reading else ""

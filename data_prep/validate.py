@@ -72,7 +72,11 @@ from data_prep.layout import (
     IMAGE_SUFFIXES,
     NESTED_LAYOUTS,
     PATIENT_COLUMNS,
+    TWO_IMAGES_FIX,
     UNGRADABLE_GRADES,
+    contents_words,
+    different_files,
+    locale_only_name,
     name_key,
     name_readings,
     valid_utf8_name,
@@ -2436,9 +2440,12 @@ def _other_columns(columns: Sequence[str], cells: Sequence[str], own: set[int | 
                  for i, column in enumerate(columns) if i not in own)
 
 
-def _ambiguous_words(name: str) -> str:
+def _ambiguous_words(name: str, paths: Sequence[Path] = ()) -> str:
     """What a CSV name that matches several images is (:func:`ambiguous_name`'s ``said``): it
-    has no extension, or an image extension no file has (matched by its stem)."""
+    has no extension, or an image extension no file has (matched by its stem), or it spells
+    none of the files exactly (``Img_1.png`` for ``IMG_1.png`` and ``img_1.png``)."""
+    if paths and all(name_key(p.name) == name_key(name) for p in paths):
+        return "spelled as neither file"
     if Path(name).suffix.lower() in IMAGE_SUFFIXES:
         return "no file of that extension; by its stem"
     return "no extension"
@@ -2455,7 +2462,16 @@ def ambiguous_name(table: LabelTable, row: LabelRow, paths: Sequence[Path],
     if len({name_key(n) for n in names}) == len(names):
         return error(f"{table.path}:{row.line}",
                      f"{row.name} ({said}) matches {len(paths)} images: {', '.join(names)}",
-                     "write the full file name in the CSV, or remove the extra file", "match")
+                     "write the full file name with its extension in the CSV, or remove one of "
+                     "the files", "match")
+    if len(set(names)) == len(names):  # IMG_1.png and img_1.png: one name_key, two files on Linux
+        apart = different_files(paths)  # two photographs (or unread): delete neither
+        return error(f"{table.path}:{row.line}",
+                     f"{row.name} ({said}) matches {len(paths)} images that differ only in letter "
+                     f"case or Unicode form ({contents_words(apart)}): {', '.join(names)}",
+                     "write the file name in the CSV exactly as the one file spells it, and "
+                     + (TWO_IMAGES_FIX if apart is not False else "remove the other file, a copy"),
+                     "match")
     common = Path(os.path.commonpath([p.parent for p in paths]))
     shown = ", ".join(p.relative_to(common).as_posix() for p in paths)
     return error(f"{table.path}:{row.line}", f"{row.name} ({said}) matches {len(paths)} images: {shown}",
@@ -2763,7 +2779,7 @@ def drop_repeated_rows(table: LabelTable, layout_kind: str | None = None, site_c
 
 
 def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None,
-                         site_column: str = "") -> list[Problem]:
+                         site_column: str = "", images: Sequence[Path] = ()) -> list[Problem]:
     """A CSV naming the same image twice (case-insensitively, in any Unicode form:
     :func:`data_prep.layout.name_key`) is fatal, unless the rows are one row written again
     exactly (:func:`drop_repeated_rows`, which the ingest calls first, leaves the repeats out
@@ -2776,7 +2792,10 @@ def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None,
     spellings (``001.png`` and ``1``) are :func:`same_image_rows`'. ``layout_kind``: where a
     differing source column may mean two images under one name (:func:`shared_name_columns`),
     the fix says so first; ``site_column`` (``data.site_column``): rows naming other sites are
-    told to keep the image's right site."""
+    told to keep the image's right site. ``images``: the folder's images; rows spelled as two
+    of them whose contents differ (``IMG_1.png`` and ``img_1.png``, two photographs on Linux)
+    are told to rename one file and its row, never to delete a row."""
+    files = {p.name: p for p in images}
     by_name: dict[str, list[LabelRow]] = {}
     for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
         by_name.setdefault(name_key(row.name), []).append(row)
@@ -2785,6 +2804,12 @@ def duplicate_label_rows(table: LabelTable, layout_kind: str | None = None,
         if len(rows) > 1:
             lines = ", ".join(str(r.line) for r in rows)
             differ, fix = _row_differences(rows, layout_kind, site_column)
+            spelt = list(dict.fromkeys(r.name for r in rows))
+            if (len(spelt) > 1 and all(n in files for n in spelt)
+                    and (apart := different_files([files[n] for n in spelt])) is not False):
+                differ += (f"; they name {len(spelt)} {'different images' if apart else 'files'} "
+                           f"({contents_words(apart)})")
+                fix = TWO_IMAGES_FIX
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
                                   f"{_grade_clash(rows, agreement=True)}{differ}",
@@ -2881,7 +2906,13 @@ class NameIndex:
         (``x.jpeg`` -> ``x.jpg``); several files of that stem: 'ambiguous'."""
         key = name_key(name)
         if key in self.by_name:
-            return self.by_name[key], "name"
+            paths = self.by_name[key]
+            written = unicodedata.normalize("NFC", name)  # é in either form spells the file's é
+            if (len({p.name for p in paths}) > 1
+                    and all(unicodedata.normalize("NFC", p.name) != written for p in paths)):
+                # Img_1.png for IMG_1.png and img_1.png (two files on Linux): neither is the one
+                return paths, "ambiguous"
+            return paths, "name"
         if Path(key).suffix.lower() in IMAGE_SUFFIXES:
             paths = self.by_stem.get(Path(key).stem, [])
             return (paths, "extension") if len(paths) == 1 else (paths, "ambiguous" if paths else "")
@@ -3136,7 +3167,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     # files whose name is not valid UTF-8 (M\udcfcller_00.png), by what their bytes read as in
     # another encoding (Müller_00.png): a row naming one is the file's error, renamed in UTF-8
     undecodable = {name_key(text): path for path in not_read if not valid_utf8_name(path.name)
-                   for _, _, reading in name_readings(path.name)
+                   for reading in [*(r for _, _, r in name_readings(path.name)),
+                                   *filter(None, [locale_only_name(path.name)])]  # LC_ALL=C
                    for text in (reading, Path(reading).stem)}
     nested_index: NameIndex | None = None  # listed on the first row without an image
     matched: dict[Path, LabelRow] = {}
@@ -3162,8 +3194,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             elif verdict != "same":  # the written path is the file read: nothing dropped
                 dropped.append(f"{row.folder}/{row.name} -> {paths[0].name}")
         if how == "ambiguous":
-            problems.append(ambiguous_name(table, row, paths, _ambiguous_words(row.name)))
-            if len({name_key(p.name) for p in paths}) == 1:  # one name in two patient folders:
+            problems.append(ambiguous_name(table, row, paths, _ambiguous_words(row.name, paths)))
+            if len({p.name for p in paths}) == 1:  # one name in two patient folders:
                 for path in paths:  # a duplicate name, not also an image without label
                     matched.setdefault(path, row)
             else:  # x.png and x.jpg for the row 'x': its one error says so; neither file is

@@ -88,6 +88,7 @@ from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.commands import DEFAULT_N_BOOT, compare_parser
 from drac_ssl.config import (
     DEFAULTS_BEFORE,
+    HOME_PATH_SETTINGS,
     REFERABLE_OFF,
     Config,
     ConfigError,
@@ -1307,7 +1308,22 @@ def _differing_settings(settings: list[dict[str, Any]]) -> list[str]:
     for flat in settings:
         keys.update(dict.fromkeys(flat))
     return [key for key in keys if OUTPUT_ONLY_SETTINGS.get(key, True)
-            and any(flat.get(key, ABSENT) != settings[0].get(key, ABSENT) for flat in settings[1:])]
+            and any(_compared(key, flat.get(key, ABSENT)) != _compared(key, settings[0].get(key, ABSENT))
+                    for flat in settings[1:])]
+
+
+def _compared(key: str, value: object) -> object:
+    """``value`` of the setting ``key`` as :func:`_differing_settings` compares it: a path
+    setting's leading ``~`` expanded (:data:`~drac_ssl.config.HOME_PATH_SETTINGS`), so that an
+    older run's recorded ``~/aptos`` and a newer run's ``/home/me/aptos`` (recorded expanded
+    since the config expands it when read) are the same folder, not a difference."""
+    if key not in HOME_PATH_SETTINGS:
+        return value
+    if isinstance(value, str):
+        return os.path.expanduser(value)
+    if isinstance(value, list):
+        return [os.path.expanduser(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 def codes_differ(runs: Sequence[RunOutputs]) -> bool:

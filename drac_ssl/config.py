@@ -2099,6 +2099,79 @@ PATH_SETTINGS = ("data.root", "data.labels_csv", "data.unlabelled", "pretrain.ba
 """Settings holding a path (``data.unlabelled``: a list of them): compared as the file they
 name (``data/`` and ``./data`` agree), and read from the current folder when relative."""
 
+HOME_PATH_SETTINGS = (*PATH_SETTINGS, "run.out_dir", "run.reuse")
+"""Every setting naming a file or folder: a leading ``~`` (``~/runs``, ``~user/runs``) is
+expanded once, when the config is loaded (:func:`load_config`, :func:`from_dict`), so that
+every stage reads one path (an outside tester, F1: ``run.out_dir=~/runs3`` typed in quotes
+split a run between ``$HOME/runs3`` and a literal ``./~/runs3``)."""
+
+
+ENVIRONMENT_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+"""``$NAME`` or ``${NAME}`` in a path setting (:func:`variable_problems`)."""
+
+VARIABLES_NOT_EXPANDED = "environment variables are not expanded in config paths"
+"""What is wrong with ``run.out_dir: ${MYRUNS}/x`` when no folder ``${MYRUNS}`` exists (an
+outside tester, F5: it made a folder ``${MYRUNS}`` silently); the fix is :func:`variable_fix`'s."""
+
+
+def unexpanded_variable(value: str) -> str | None:
+    """The folder ``value`` (a path setting, ``~`` expanded, relative to the current folder)
+    names up to its first part holding ``$NAME`` or ``${NAME}``, when that folder does not
+    exist: the path was meant to be expanded from the environment (``${MYRUNS}/runs``), and
+    reading or making it would use a folder literally named ``${MYRUNS}``. None when no part
+    holds a variable, or that folder exists (``D:/$RECYCLE.BIN``, ``runs/a$b``: a real folder,
+    as written; a run folder below it may be made)."""
+    parts = Path(os.path.expanduser(value)).parts
+    for i, part in enumerate(parts):
+        if ENVIRONMENT_VARIABLE.search(part):
+            folder = Path(*parts[:i + 1])
+            return None if os.path.lexists(folder) else str(folder)
+    return None
+
+
+def variable_fix(setting: str, value: str) -> str:
+    """The fix for ``value`` of the path setting ``setting`` naming a folder with ``$NAME``
+    that does not exist (:func:`unexpanded_variable`): write the path itself, the one the
+    environment would give when its variables are set here (:func:`os.path.expandvars`); a
+    folder really named so is made first, and typed in single quotes, which keep ``$``."""
+    expanded = os.path.expandvars(value)
+    said = (f"write the path itself: {setting}={expanded} (what the environment's "
+            f"{', '.join(sorted(set(m.group(0) for m in ENVIRONMENT_VARIABLE.finditer(value))))} "
+            f"expands to here)" if expanded != value and not ENVIRONMENT_VARIABLE.search(expanded)
+            else "write the path itself (the variable is not set here either)")
+    return (f"{said}; for a folder really named with $, make it first, and on the command line "
+            f"type the setting in single quotes ('{setting}={value}'), which keep the $")
+
+
+def variable_problems(cfg: Config) -> list[tuple[str, str]]:
+    """``(setting, value)`` of each :data:`HOME_PATH_SETTINGS` value (an item of
+    ``data.unlabelled``) holding ``$NAME`` or ``${NAME}`` in a part whose folder does not exist
+    (:func:`unexpanded_variable`): never expanded (paths mean what they say), so refused
+    (:func:`load_config`, the preflight) rather than made a folder of that name. A path whose
+    ``$`` folder exists is taken as written."""
+    found = []
+    for dotted in HOME_PATH_SETTINGS:
+        value = get(cfg, dotted)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and unexpanded_variable(item) is not None:
+                found.append((dotted, item))
+    return found
+
+
+def expand_home(cfg: Config) -> Config:
+    """``cfg`` with the leading ``~`` of each :data:`HOME_PATH_SETTINGS` value expanded
+    (:func:`os.path.expanduser`), in place; returned for chaining. Other values are kept."""
+    for dotted in HOME_PATH_SETTINGS:
+        section, key = dotted.rsplit(".", 1)
+        owner = get(cfg, section)
+        value = getattr(owner, key)
+        if isinstance(value, str) and value.startswith("~"):
+            setattr(owner, key, os.path.expanduser(value))
+        elif isinstance(value, list) and any(isinstance(v, str) and v.startswith("~") for v in value):
+            setattr(owner, key, [os.path.expanduser(v) if isinstance(v, str) and v.startswith("~") else v
+                                 for v in value])
+    return cfg
+
 
 def _missing_config_fix(path: Path) -> str:
     """The fix for a ``-c`` file that does not exist. A relative path whose file name is one of
@@ -3674,6 +3747,13 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
         value, words = fallback("run.threads", fixes)
         raise ConfigError(f"command line '{threads.typed}': {THREADS_WORDS}, got {cfg.run.threads}.\n"
                           f"  fix: {threads.typed.split()[0]} {value} ({words})")
+    if found := variable_problems(cfg):
+        setting, value = found[0]
+        where = _given_where(p, data if isinstance(data, dict) else {}, overrides or [])(setting)
+        raise ConfigError(f"{where}: {setting}={value}: {VARIABLES_NOT_EXPANDED} (there is no "
+                          f"folder {unexpanded_variable(value)}).\n"
+                          f"  fix: {variable_fix(setting, value)}")
+    expand_home(cfg)
     try:
         validate(cfg)
     except SettingsError as exc:  # say where each setting it names was set
@@ -4709,4 +4789,4 @@ def variant_keep(saved: object, metrics: object = None) -> str | None:
 
 def from_dict(data: dict[str, Any]) -> Config:
     """Rebuild a Config from a dict (e.g. read back from a checkpoint or config.yaml)."""
-    return _merge(Config(), data, "saved config")
+    return expand_home(_merge(Config(), data, "saved config"))

@@ -130,10 +130,9 @@ UMM_EXIT_CODES = (
     "export holds it): try again later, or give this UMM its own --run-dir; "
     f"{RUN_BUSY} too when the checkpoint is not written yet while its run's training still "
     "pretrains: try again later; "
-    f"{INTERRUPTED} interrupted by Ctrl-C: what was saved is said, and the same command "
-    "resumes from it. SIGTERM (scancel, a job's time limit) is not handled: the UMM is killed by "
-    "the signal (143 as a shell says it, nothing said) and the same command resumes from its "
-    "last checkpoint (umm/checkpoints/last.pt, written whole every epoch).")
+    f"{INTERRUPTED} interrupted by Ctrl-C, 143 stopped by SIGTERM (scancel, a job's time limit): "
+    "what was saved is said, and the same command resumes from it (umm/checkpoints/last.pt, "
+    "written whole every epoch).")
 """The exit codes of ``python -m drac_ssl.umm`` (:func:`drac_ssl.umm.cli.main`), as its
 ``--help`` says them."""
 

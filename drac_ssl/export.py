@@ -246,6 +246,7 @@ import contextlib
 import csv
 import dataclasses
 import errno
+import hashlib
 import io
 import os
 import re
@@ -1077,15 +1078,70 @@ skipped record): its path and ``write(tmp, csv)``, which writes it at ``tmp`` fr
 checked CSV at ``csv`` (:func:`_write_checked`)."""
 
 
+NAME_MAX_BYTES = 255
+"""The longest file name, in bytes, of the file systems in use (ext4, XFS, APFS, NTFS in UTF-16
+units): ``--out`` is refused up front when a file written beside it would exceed it
+(:func:`companion_name_problem`)."""
+
+
+LONGEST_PID = 2**22
+"""The largest process id Linux gives (``pid_max`` at most 4194304, 7 digits): the staging names
+are sized for it, whatever this process's own id (:func:`_staged_name`)."""
+
+
+def _longest_staging(name: str) -> str:
+    """The longest hidden name written for the file ``name``: its staging name
+    (``.NAME.checking-PID``, :func:`_staging_path`; ``new`` and ``old`` are shorter) as
+    :func:`drac_ssl.io.atomic_path` writes it, at ``..NAME.checking-PID.tmp-PID``."""
+    return f"..{name}.checking-{LONGEST_PID}.tmp-{LONGEST_PID}"
+
+
+def _staged_name(name: str) -> str:
+    """``name`` as a staging name holds it (:func:`_staging_path`): itself, or for a name too long
+    to take the hidden prefixes and suffixes with the largest PIDs (:func:`_longest_staging`,
+    31 bytes: an ``--out`` of 230 bytes), a short stand-in: ``h`` and 16 hex digits of its
+    SHA-256."""
+    if len(_longest_staging(name).encode("utf-8", "surrogateescape")) <= NAME_MAX_BYTES:
+        return name
+    return "h" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
 def _staging_path(path: Path, tag: str) -> Path:
     """The hidden name beside ``path`` a file is written at before it replaces ``path``:
-    ``.sub.csv.<tag>-<pid>`` (this process's, so two exports never share one)."""
-    return path.with_name(f".{path.name}.{tag}-{os.getpid()}")
+    ``.sub.csv.<tag>-<pid>`` (this process's, so two exports never share one); a name too long
+    for that (an outside tester, F6: ``.NAME.checking-PID`` exceeded 255 bytes and the error
+    said to check permissions) stands in by a short hash (:func:`_staged_name`)."""
+    return path.with_name(f".{_staged_name(path.name)}.{tag}-{os.getpid()}")
 
 
-_STAGED = re.compile(r"^\.(?P<name>.+)\.(?:checking|new|old)-(?P<pid>\d+)$")
+COMPANION_SUFFIXES = ("_notes.csv", "_referable.csv", "_provenance.json", ".failed", ".skipped.json")
+"""What the export adds to ``--out``'s name for the files it may write beside it (the stem's
+``_notes.csv`` ..., the name's ``.failed``, the ``.skipped.json`` record)."""
+
+
+def companion_name_problem(out: str | os.PathLike[str]) -> str | None:
+    """The refusal of an ``--out`` whose name, or a file name the export writes beside it
+    (:data:`COMPANION_SUFFIXES`), is longer than :data:`NAME_MAX_BYTES` bytes; None when all fit."""
+    final = Path(out)
+    names = [final.name, image_notes_path(final).name, referable_path(final).name,
+             provenance_path(final).name, failed_submission_path(final).name,
+             skipped_record_path(final).name]
+    longest = max(names, key=lambda n: len(n.encode("utf-8", "surrogateescape")))
+    size = len(longest.encode("utf-8", "surrogateescape"))
+    if size <= NAME_MAX_BYTES:
+        return None
+    spare = NAME_MAX_BYTES - (size - len(final.name.encode("utf-8", "surrogateescape")))
+    return (f"--out {out}: name too long (max {NAME_MAX_BYTES} bytes with the suffixes the export "
+            f"adds for the files beside it: {', '.join(COMPANION_SUFFIXES)}; {longest[:24]}... would be "
+            f"{size} bytes)\n  fix: --out a shorter file name, at most {spare} bytes")
+
+
+_STAGED = re.compile(r"^\.(?:\.(?P<written>.+)\.(?:checking|new)-\d+\.tmp-\d+"
+                     r"|(?P<name>.+)\.(?:checking|new|old)-\d+)$")
 """A file :func:`_write_checked` writes or sets aside under a hidden name: the checked CSV
-(``checking``), a companion (``new``), an earlier file renamed aside (``old``), ``-PID``."""
+(``checking``), a companion (``new``), an earlier file renamed aside (``old``), ``-PID``; or
+one of the first two while :func:`drac_ssl.io.atomic_path` wrote it
+(``..NAME.new-PID.tmp-PID``: ``written``)."""
 
 
 def _remove_stale_staging(folder: Path, names: set[str]) -> list[Path]:
@@ -1100,7 +1156,8 @@ def _remove_stale_staging(folder: Path, names: set[str]) -> list[Path]:
         return []
     for path in entries:
         match = _STAGED.match(path.name)
-        if match is None or match["name"] not in names or temporary_pid_alive(path):
+        if (match is None or (match["name"] or match["written"]) not in {*names, *map(_staged_name, names)}
+                or temporary_pid_alive(path)):
             continue
         with contextlib.suppress(OSError):
             path.unlink()
@@ -2931,6 +2988,12 @@ def _read_failed(exc: OSError, out: str | None) -> bool:
     return out is None or named.parent != Path(os.path.abspath(out)).parent
 
 
+EXPANDED_ARGUMENTS = ("run", "images", "out", "check", "manifest", "score", "labels", "json")
+"""The export's arguments naming a file or folder, whose leading ``~`` is expanded as the
+config's path settings' are (:func:`drac_ssl.config.expand_home`): ``--images '~/x'`` typed in
+quotes reads ``$HOME/x``, not a folder ``./~/x``."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.export RUN --images DIR --out TEAM.csv``, ``--check TEAM.csv
     --images DIR`` or ``--score TEAM.csv --labels LABELS.csv`` (:func:`drac_ssl.scoring.score_command`);
@@ -2945,6 +3008,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     a process sizes once, is sized by ``--threads`` only when ``argv`` is None (the command's
     own process), as :func:`drac_ssl.train.main` does."""
     args = export_parser().parse_args(argv)
+    for dest in EXPANDED_ARGUMENTS:  # '~/x' typed in quotes: as train's path settings (F1)
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and value.startswith("~"):
+            setattr(args, dest, os.path.expanduser(value))
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     if args.find_tag:  # the names of a tag, on a console that is private: no filter
         return find_tag_command(args, manifest_test_cases)
@@ -3015,7 +3082,8 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             raise BundleError("--format kaggle goes with --images DIR --out CSV (a folder graded into "
                               "Kaggle's id_code,diagnosis); the submission of the ingest's test images "
                               "(RUN --variant NAME) is DRAC's format")
-        if args.out and (problem := output_file_problem(args.out, "--out", "submission.csv")
+        if args.out and (problem := companion_name_problem(args.out)
+                         or output_file_problem(args.out, "--out", "submission.csv")
                          or export_out_problem(args.out, args.run, args.images)):
             raise BundleError(problem)  # before any grading, not at the final rename
         resolve_device(args.device, setting="--device")  # the flag typed, before any work

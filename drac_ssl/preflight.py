@@ -404,7 +404,11 @@ def apply_overrides(file: ConfigFile, overrides: list[str] | None = None, preset
         findings.append(Finding(key, value, f"given {times} on the command line, {', '.join(said[:-1])} "
                                             f"then {said[-1]}: the last is used", f"keep one: {last}",
                                 severity="warning", where=f"{TYPED}{last}'"))
-    return cfg, sources, findings
+    for key, value in config_module.variable_problems(cfg):  # $MYRUNS/x: never expanded
+        findings.append(Finding(key, value, f"{config_module.VARIABLES_NOT_EXPANDED} (there is no folder "
+                                            f"{config_module.unexpanded_variable(value)})",
+                                config_module.variable_fix(key, value), where=sources.get(key, "")))
+    return config_module.expand_home(cfg), sources, findings
 
 
 def _reading_finding(exc: ConfigError) -> Finding:
@@ -1833,7 +1837,12 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"{command} lists every one in {scratch / 'ingest_problems.txt'}",
                   count=len(rest))
     if blocking:
-        c.warning("", "the image files themselves were not opened yet: the ingest stage decodes "
+        from data_prep.layout import contents_compared  # noqa: PLC0415
+
+        opened = ("the image files were not decoded yet (only the bytes of names differing in case "
+                  "or form compared)" if contents_compared(p.line for p in blocking) else
+                  "the image files themselves were not opened yet")
+        c.warning("", f"{opened}: the ingest stage decodes "
                       "and checks every one (truncated, corrupt, unreadable) once these are fixed",
                   # the ingest stops on these too, before decoding (a trial: 6 min of decoding
                   # 1,500 images before them): once they are fixed it checks the files

@@ -124,11 +124,18 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
         return
     _TERMINATED.clear()  # this command's own SIGTERM decides its exit code (interrupt_exit_code)
     before = signal.signal(signal.SIGTERM, _sigterm_interrupts)
+    # the command's own process: Ctrl-C through a handler that knows it was the first
+    # (_first_interrupt_taken); a caller's Python keeps Python's own
+    own_ctrl_c = bool(_OWN_PROCESS) and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if own_ctrl_c:
+        signal.signal(signal.SIGINT, _ctrl_c_interrupts)
     try:
         yield
     finally:
         if signal.getsignal(signal.SIGTERM) is _sigterm_interrupts:  # else held for the exit: kept
             signal.signal(signal.SIGTERM, before)
+        if own_ctrl_c and signal.getsignal(signal.SIGINT) is _ctrl_c_interrupts:  # else stopping: kept
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @contextlib.contextmanager
@@ -145,12 +152,11 @@ def interrupts_deferred() -> Iterator[None]:
         return
     caught: list[int] = []
     held = [(signum, handler) for signum, handler in ((signal.SIGINT, signal.default_int_handler),
+                                                     (signal.SIGINT, _ctrl_c_interrupts),
                                                      (signal.SIGTERM, _sigterm_interrupts))
             if signal.getsignal(signum) is handler]
     def hold(number: int, frame: object) -> None:
         caught.append(number)
-        if number == signal.SIGTERM:
-            _TERMINATED[:] = [True]
 
     for signum, _ in held:
         signal.signal(signum, hold)
@@ -163,31 +169,82 @@ def interrupts_deferred() -> Iterator[None]:
     finally:
         for signum, handler in held:
             signal.signal(signum, handler)
-        if signal.SIGTERM in caught:  # the held SIGTERM is the first: later ones as after it
-            _first_sigterm_taken()
+        if caught:  # the held signal is the first: later ones as after it
+            _first_interrupt_taken(caught[0])
     if caught:
         raise KeyboardInterrupt
 
 
 def _sigterm_interrupts(signum: int, frame: object) -> None:
-    """SIGTERM handler of :func:`sigterm_as_ctrl_c`: KeyboardInterrupt, the SIGTERM remembered
-    for :func:`interrupt_exit_code`. In the command's own process (:func:`run_command`) further
-    SIGTERMs are ignored from here on: one arriving while the stack unwinds, before the
-    command's ``except KeyboardInterrupt`` holds them (:func:`hold_signals_if_command`), cannot
-    raise a second KeyboardInterrupt outside it (a traceback, exit -2)."""
-    _first_sigterm_taken()
+    """SIGTERM handler of :func:`sigterm_as_ctrl_c`: KeyboardInterrupt, after
+    :func:`_first_interrupt_taken` (the SIGTERM remembered for :func:`interrupt_exit_code`; in
+    the command's own process later signals cannot raise a second KeyboardInterrupt)."""
+    _first_interrupt_taken(signal.SIGTERM)
     raise KeyboardInterrupt
 
 
-def _first_sigterm_taken() -> None:
-    """A SIGTERM has been turned into KeyboardInterrupt (by :func:`_sigterm_interrupts`, or
-    held by :func:`interrupts_deferred` and raised after its block): remember it for
-    :func:`interrupt_exit_code` and, in the command's own process (:func:`run_command`), ignore
-    later SIGTERMs from here on, so that one arriving while the stack unwinds cannot raise a
-    second KeyboardInterrupt (a traceback, exit -2) before the command holds them."""
-    _TERMINATED[:] = [True]
-    if _OWN_PROCESS:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+def _ctrl_c_interrupts(signum: int, frame: object) -> None:
+    """SIGINT handler of :func:`sigterm_as_ctrl_c` in the command's own process
+    (:func:`run_command`, :func:`mark_own_process`): KeyboardInterrupt as Python's own, after
+    :func:`_first_interrupt_taken`, so that a second Ctrl-C while the first one's stack
+    unwinds (a checkpoint being written, the run folder's records) says
+    :func:`_already_stopping`'s line instead of raising a second KeyboardInterrupt (a
+    traceback, the save cut short)."""
+    _first_interrupt_taken(signal.SIGINT)
+    raise KeyboardInterrupt
+
+
+def _first_interrupt_taken(signum: int) -> None:
+    """A Ctrl-C or SIGTERM (``signum``) has been turned into KeyboardInterrupt (by
+    :func:`_ctrl_c_interrupts` or :func:`_sigterm_interrupts`, or held by
+    :func:`interrupts_deferred` and raised after its block): remember a SIGTERM for
+    :func:`interrupt_exit_code` and, in the command's own process (:func:`run_command`), from
+    here on ignore later SIGTERMs and answer a later Ctrl-C with :func:`_already_stopping`'s
+    line, so that neither can raise a second KeyboardInterrupt (a traceback, exit -2, a save
+    cut short) while the stack unwinds, before the command holds them
+    (:func:`hold_signals_if_command`). The exit code stays the first signal's. A Ctrl-C
+    ignored (``SIG_IGN``: started with ``&``) stays ignored.
+
+    A later SIGTERM gets a Python handler that does nothing (:func:`_later_sigterm`), not
+    ``SIG_IGN``: this may run inside a handler while another signal is pending (a SIGINT and
+    a SIGTERM both arriving during one long C call: CPython runs their handlers in signal
+    number order, SIGINT's first), and CPython answers a pending signal whose handler became
+    ``SIG_IGN`` meanwhile with an ``OSError: Signal 15 ignored due to race condition``
+    traceback (a review). Those two arrived together: which came first cannot be known, and
+    the Ctrl-C, run first, decides (130)."""
+    if signum == signal.SIGTERM:
+        _TERMINATED[:] = [True]
+    if _OWN_PROCESS and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _later_sigterm)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, _already_stopping)
+
+
+def _later_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM handler once a command of its own process is stopping
+    (:func:`_first_interrupt_taken`): the SIGTERM is ignored (the stop is under way, its exit
+    code the first signal's). A Python handler, not ``SIG_IGN``, so that a SIGTERM already
+    pending when it is installed runs it quietly (see :func:`_first_interrupt_taken`)."""
+
+
+_SAID_STOPPING: list[bool] = []  # _already_stopping's line said (once per process)
+
+
+def _already_stopping(signum: int, frame: object) -> None:
+    """SIGINT handler once a command of its own process is stopping
+    (:func:`_first_interrupt_taken`): a Ctrl-C pressed again while what was done is saved is
+    ignored, with one line on stderr the first time, ending with how to stop it at once
+    (``to force: kill -9 PID``, this process's id). The line is written to the file descriptor
+    (a handler may run while ``sys.stderr`` is in the middle of a write: a reentrant write
+    raises there), so the run's ``console.log``, which copies ``sys.stderr``, does not have it
+    (docs/running.md says so). Never raises."""
+    if _SAID_STOPPING:
+        return
+    _SAID_STOPPING.append(True)
+    prog = _PROG[0] if _PROG else "drac_ssl"
+    with contextlib.suppress(Exception):
+        os.write(2, f"\n[{prog}] already stopping; saving what was done, then the line that says "
+                    f"what was saved (Ctrl-C again is ignored; to force: kill -9 {os.getpid()})\n".encode())
 
 
 _TERMINATED: list[bool] = []  # a SIGTERM turned into KeyboardInterrupt (its exit code: 143)
@@ -278,6 +335,17 @@ def hold_signals_if_command() -> None:
         hold_signals_for_exit()
 
 
+def mark_own_process() -> None:
+    """Mark this process as a command's own (its ``python -m`` entry or console script, which
+    exits when the command returns): from here on a stop by Ctrl-C or SIGTERM holds later
+    signals (:func:`_first_interrupt_taken`, :func:`hold_signals_if_command`) instead of
+    giving them to a caller. Called by :func:`run_command` and by train's
+    :func:`drac_ssl.train.command_main` (whose exit is its own,
+    :func:`drac_ssl.train.exit_with`): the one flag of both. A ``main()`` called from Python (a
+    notebook, a test) never calls it and keeps its caller's handlers."""
+    _OWN_PROCESS[:] = [True]
+
+
 def run_command(main: Callable[[], int]) -> NoReturn:
     """A command's ``if __name__ == "__main__":`` entry (export, compare, report,
     ``data_prep``): run ``main()`` as the command's own process (:func:`hold_signals_if_command`
@@ -285,7 +353,7 @@ def run_command(main: Callable[[], int]) -> NoReturn:
     interpreter's teardown a Ctrl-C or SIGTERM leaves with that code (:func:`exit_on_signal`),
     as train's does, instead of killing the process by the signal (a review: a SIGTERM just
     after a finished export exited -15)."""
-    _OWN_PROCESS[:] = [True]
+    mark_own_process()
     code = main()
     exit_on_signal(code)
     sys.exit(code)

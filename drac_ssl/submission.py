@@ -1192,6 +1192,25 @@ class FolderFiles:
 NOT_AN_IMAGE_FIX = "move it out of the folder if it is not a test image"
 
 
+def image_name_problem(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """(why, fix) for an image file the package reads (a PNG, JPEG, TIFF or BMP, told by its
+    content) whose name does not end in an image suffix (:data:`IMAGE_SUFFIXES`, any case): a JPEG
+    named ``x.heic``, ``x.jfif`` or ``x.jpe``, a PNG named ``scan.dat``: ``("is a JPEG image whose
+    name does not end in an image suffix (.png, ...), so it cannot be a case", "rename it
+    x.jpg")``. None for a name with an image suffix, or a file holding no image it reads (its
+    reader refuses that in its own words). The one rule of ``python -m drac_ssl.export
+    --images`` (:func:`read_folder`) and of the app's batch tab (a QA test, F2: the batch
+    graded a JPEG named ``x.heic`` and wrote the case ``x.heic``, which the export refused);
+    the app's single-image tab grades such a file with a note (it writes no case)."""
+    from drac_ssl.grading.image_notes import named_otherwise
+
+    path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return None
+    kind, why, fix = named_otherwise(path)
+    return (f"{why}, so it cannot be a case", fix) if kind == "image" else None
+
+
 def _why_not_graded(path: Path) -> tuple[str, str]:
     """(why, fix) for a file of an image folder not named as an image: its content decides
     (:func:`drac_ssl.grading.image_notes.named_otherwise`, the content check the ingest and the
@@ -1215,7 +1234,7 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
     )
 
     kind, why, fix = named_otherwise(path)
-    if kind == "image":
+    if kind == "image":  # image_name_problem's words
         return f"{why}, so it cannot be a case", fix
     if kind == "dicom":
         # an image it cannot read, as a .webp (review formats F1: a note only, the case silently

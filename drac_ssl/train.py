@@ -171,8 +171,9 @@ from drac_ssl.stage_settings import (
 )
 from drac_ssl.starting import (
     exit_on_signal,
-    hold_signals_for_exit,
+    hold_signals_if_command,
     interrupt_exit_code,
+    mark_own_process,
     started,
     stop_signal_handlers_given_back,
 )
@@ -2804,10 +2805,10 @@ def main(argv: list[str] | None = None) -> int:
     (a context variable, per thread).
 
     Signals: SIGINT's and SIGTERM's handlers are the caller's again when the call returns or
-    raises, whatever happened (:func:`drac_ssl.starting.stop_signal_handlers_given_back`): an
-    interrupted run ignores further Ctrl-C on its way out (:func:`drac_ssl.starting.hold_signals_for_exit`),
-    and a notebook or script that called it keeps its Ctrl-C. The command's own process
-    (:func:`command_main`) keeps them ignored until :func:`exit_with`.
+    raises, whatever happened (:func:`drac_ssl.starting.stop_signal_handlers_given_back`), so
+    a notebook or script that called it keeps its Ctrl-C. Only the command's own process
+    (:func:`command_main`) ignores further Ctrl-C and SIGTERM on an interrupted run's way out
+    (:func:`drac_ssl.starting.hold_signals_if_command`), until :func:`exit_with`.
     """
     # a worker process importing a script that calls main() at its top level, unguarded: it
     # stops there, before the run's lock ("this run is already running": its own parent's run)
@@ -2877,7 +2878,11 @@ def command_main() -> int:
     until :func:`exit_with` installs the teardown's handlers, not given back in between (the
     SIGTERM block, :func:`drac_ssl.starting.sigterm_as_ctrl_c`, keeps the hold), so a second
     Ctrl-C cannot cut the line that says what was saved nor raise a traceback, and a SIGTERM
-    cannot kill the process by signal with ``atexit`` skipped."""
+    cannot kill the process by signal with ``atexit`` skipped. It marks the process as the
+    command's own (:func:`drac_ssl.starting.mark_own_process`, the flag
+    :func:`drac_ssl.starting.run_command` sets for the other commands): a second Ctrl-C while
+    the first one's stop unwinds is answered with one "already stopping" line, not raised."""
+    mark_own_process()
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     # > /dev/full, | head -1: the run goes on, console.log keeps the lines (not a traceback, exit 1)
     with stdout_survives():
@@ -2949,14 +2954,12 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except InterruptedBeforeStart as exc:
-        if inter_op:  # the command's own process: a second Ctrl-C cannot cut the line (not a caller's)
-            hold_signals_for_exit()
+        hold_signals_if_command()  # the command's own process: a second Ctrl-C cannot cut the line
         print("\n[train] interrupted before any stage started (while the settings were checked): "
               "nothing was run or written; rerun the same command to run it", file=sys.stderr)
         return _interrupted_exit(exc, inter_op)
     except KeyboardInterrupt as exc:
-        if inter_op:  # as above: further Ctrl-C / SIGTERM ignored until exit_with takes over
-            hold_signals_for_exit()
+        hold_signals_if_command()  # as above: further Ctrl-C / SIGTERM ignored until exit_with takes over
         runtime.flush_or_silence(sys.stdout)  # the lines printed before (a file or pipe buffers them) come first
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
         return _interrupted_exit(exc, inter_op)  # 130 Ctrl-C, 143 SIGTERM

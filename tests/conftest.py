@@ -188,8 +188,23 @@ def _stop_signal_handlers_given_back() -> Iterator[None]:
     paths install their own for the interpreter's teardown (drac_ssl.starting.exit_on_signal,
     hold_signals_for_exit), and one left behind by a test that ran a command in-process made a
     later test's own Ctrl-C end the pytest worker (a CI run hung on it)."""
+    from drac_ssl import starting
+
     saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    # and the process's mark as a command's own (starting.mark_own_process: run_command and
+    # train.command_main set it): left set, a later test's interrupt would hold its signals. A
+    # test that sets it on purpose patches the flag (monkeypatch.setattr(starting,
+    # "_OWN_PROCESS", [])); one that leaves the real flag set fails here, so that a main() that
+    # marks a caller's process (a notebook's) shows, instead of being reset quietly
+    own_process = list(starting._OWN_PROCESS)
     yield
+    leaked = starting._OWN_PROCESS != own_process
+    starting._OWN_PROCESS[:] = own_process
     for number, handler in saved.items():
         if handler is not None and signal.getsignal(number) is not handler:
             signal.signal(number, handler)
+    if leaked:
+        pytest.fail("the test left drac_ssl.starting's own-process flag set (mark_own_process): a "
+                    "main() called from Python must not set it; a test that runs a command as its "
+                    "own process patches it: monkeypatch.setattr(starting, \"_OWN_PROCESS\", [])",
+                    pytrace=False)

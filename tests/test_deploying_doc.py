@@ -172,3 +172,19 @@ def test_the_unit_file_waits_between_restarts_so_a_busy_run_is_tried_again() -> 
     assert str(RUN_BUSY) not in lines["RestartPreventExitStatus"].split()
     assert (f"`RestartSec=60`: a minute between restarts. systemd's default, 100 ms, restarts an app that "
             f"exits at once (exit {RUN_BUSY} while the training runs)") in _page()
+
+
+def test_the_per_request_memory_at_the_default_limits_is_stated_as_a_hand_measurement() -> None:
+    """A QA test (F6): the memory advice gave the bench's server peaks but no figure per request
+    at the default image limits; the tester's hand measurement is stated next to MemoryMax, as
+    one, and the size it measured is within the default limits it is said of."""
+    from drac_ssl.grading.image_file import InputLimits
+
+    page = _page()
+    section = page.split("**Memory.**", 1)[1].split("**The unit file.**", 1)[0]
+    assert "a hand measurement" in section and "MemoryMax=3G" in section
+    assert "one 6000 x 6000 PNG graded with Grad-CAM took 47 s and a peak RSS of 1.45 GiB, against 1.02 GiB" in section
+    # one unit, as the rest of the page (reviewer F6): the tester's GB only as reported
+    assert " GB" not in section.replace("(reported as 1.56 GB and 1.1 GB)", ""), section
+    limits = InputLimits()
+    assert 6000 <= limits.max_side and 6000 * 6000 <= limits.max_pixels

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from drac_ssl.grading.bundle import Bundle
 
 __all__ = ["FILE_CHUNK", "NOT_GRADABLE_KIND", "FileFailure", "GradedFiles", "GradedFolder", "grade_files",
-           "grade_folder", "nothing_to_grade_problem"]
+           "grade_folder", "nothing_to_grade_problem", "blank_range_words"]
 
 FILE_CHUNK = 32
 """Files read and graded at a time by :func:`grade_files` (and the export command): one
@@ -195,6 +195,25 @@ def _read_failure(path: str | os.PathLike[str], exc: Exception, listed: bool = F
     return FileFailure(p, "; ".join(problem.line for problem in problems), tuple(problems))
 
 
+def blank_range_words(pixels: np.ndarray) -> str:
+    """The values a blank image holds, in the app's words (:func:`app.inputs.refusal`): ``grey
+    levels a..b, std s`` for grey uint8 ``(H, W)``; for RGB ``(H, W, 3)`` ``pixel values a..b``,
+    or per channel when its channels differ (``pixel values: red 128..128, green 0..0, blue
+    0..0``), with the std of the channels' mean, the figure :func:`data_prep.validate.is_blank`
+    tests (a QA test, F4: a 1x1 red pixel read "pixel values 0..128, std 60.3", the spread
+    between its channels, not in the picture)."""
+    if pixels.ndim == 2:
+        return f"grey levels {int(pixels.min())}..{int(pixels.max())}, std {float(pixels.std()):.1f}"
+    flat = pixels.reshape(-1, pixels.shape[-1])
+    lows, highs = flat.min(axis=0).tolist(), flat.max(axis=0).tolist()
+    std = float(flat.mean(axis=1).std())
+    if len(set(lows)) > 1 or len(set(highs)) > 1:
+        spans = ", ".join(f"{name} {int(lo)}..{int(hi)}" for name, lo, hi in
+                          zip(("red", "green", "blue"), lows, highs, strict=False))
+        return f"pixel values: {spans}, std {std:.1f}"
+    return f"pixel values {int(lows[0])}..{int(highs[0])}, std {std:.1f}"
+
+
 def nothing_to_grade_problem(path: str | os.PathLike[str], pixels: np.ndarray) -> Problem | None:
     """Why the image read from ``path`` (uint8 ``(H, W)`` or ``(H, W, 3)``, in the model's
     channels) is not graded when blank images and noise are refused as the app refuses them
@@ -202,16 +221,26 @@ def nothing_to_grade_problem(path: str | os.PathLike[str], pixels: np.ndarray) -
     refuse_nothing_to_grade=True)``, the export's ``--skip-unreadable``): a blank or
     near-constant image, or random noise, as a :class:`data_prep.problems.Problem` of kind
     :data:`NOT_GRADABLE_KIND`; None for an image with something to grade."""
-    from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED
+    from data_prep.decode import channels_differ
+    from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED, few_levels
+    from drac_ssl.grading.image_notes import dithered_words, few_levels_warning
 
     blank, noise = nothing_to_grade(pixels)
     if blank:
-        values = "grey levels" if pixels.ndim == 2 else "pixel values"
-        return Problem(str(path), f"blank or near-constant ({values} {int(pixels.min())}..{int(pixels.max())}, "
-                                  f"std {float(pixels.std()):.1f}): there is nothing to grade (the app "
-                                  f"refuses it too)",
+        return Problem(str(path), f"blank or near-constant ({blank_range_words(pixels)}): there is "
+                                  f"nothing to grade (the app refuses it too)",
                        "use the image itself, not an empty export or a mask, or move it out of the folder",
                        kind=NOT_GRADABLE_KIND)
+    # a dithered 1-bit export: no damage (the app's words); a grey picture in a colour model's
+    # three identical channels has grey levels, as the app says them
+    grey = pixels if pixels.ndim == 2 or channels_differ(pixels) else pixels[..., 0]
+    if noise and (few := few_levels(grey)):
+        levels = few_levels_warning(few).split(":", 1)[0].removeprefix("Only ")
+        return Problem(str(path), f"only {levels}, and its neighbouring pixels are unrelated "
+                                  f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}): "
+                                  f"{dithered_words(few)}, with nothing to grade (the app "
+                                  f"refuses it too)",
+                       "grade the original image, or move it out of the folder", kind=NOT_GRADABLE_KIND)
     if noise:
         return Problem(str(path), f"looks like random noise: its neighbouring pixels are unrelated "
                                   f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}, on 2 x 2 "

@@ -50,7 +50,6 @@ from drac_ssl.grading.image_notes import (
     CONVERT_FIX,
     DICOM_SUFFIXES,
     OTHER_IMAGE_SUFFIXES,
-    READ_FORMATS,
     other_format,
 )
 from drac_ssl.name_tags import printable_text  # stdlib only
@@ -219,7 +218,7 @@ class FileRefusal:
     what: str
     fix: str
     kind: str
-    one_sentence: bool = False  # the app's "`x.gif` is a GIF file; upload a PNG ... image."
+    one_sentence: bool = False  # the app's "`x.gif` is a GIF file; convert it to PNG (...), and upload that."
 
     def sentence(self, name: str) -> str:
         """The app's message: ``NAME WHAT. FIX.``, the name in backquotes (``NAME WHAT; fix.``
@@ -392,7 +391,7 @@ def header_refusal(file_format: str, width: int, height: int, limits: InputLimit
 
     if file_format not in ACCEPTED_FORMATS:
         return FileRefusal(other_format(file_format) + name_words(file_format, name),
-                           f"upload a {READ_FORMATS} image" if upload else CONVERT_FIX, "format",
+                           f"{CONVERT_FIX}, and upload that" if upload else CONVERT_FIX, "format",
                            one_sentence=upload)
     if Image.MAX_IMAGE_PIXELS:  # Pillow refuses above twice this (DecompressionBombError)
         limits = replace(limits, max_pixels=min(limits.max_pixels, 2 * int(Image.MAX_IMAGE_PIXELS)))

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from drac_ssl.figures import percent_texts, tie_words, tied_grades
@@ -71,6 +72,7 @@ __all__ = [
     "DICOM_SUFFIXES",
     "DOUBT_KINDS",
     "MODALITY_DOUBTS",
+    "MOSTLY_TRANSPARENT_FINDING",
     "FAR_BELOW",
     "FEW_LEVELS_OPENING",
     "FILE_FINDING",
@@ -511,6 +513,18 @@ def few_levels_warning(levels: list[list[int]] | None, mode: str = "L", kind: st
             f"image.")
 
 
+def dithered_words(levels: list[list[int]]) -> str:
+    """What a picture of few levels (``levels``: :func:`data_prep.validate.few_levels`' values,
+    one list per channel) whose neighbouring pixels are unrelated is: ``a 1-bit (dithered)
+    black-and-white export`` for at most 2 levels in each channel, else ``a dithered export of
+    N levels``. The one wording of the app's refusal (:func:`app.inputs.refusal`) and the
+    export's ``--skip-unreadable`` (:func:`drac_ssl.grading.batch.nothing_to_grade_problem`),
+    on a grey or a colour model alike (reviewer F5)."""
+    n = max((len(values) for values in levels), default=0)
+    return ("a 1-bit (dithered) black-and-white export" if n <= 2 else
+            f"a dithered export of {n} levels")
+
+
 FEW_LEVELS_OPENING = r"Only \d+ (?:grey )?levels?"
 """How :func:`few_levels_warning` starts, a regular expression (the tables below read it; the
 export command counts these warnings apart)."""
@@ -613,6 +627,13 @@ pages of which the first is read (a multi-page TIFF, an animation; not an MPO's 
 picture): a warning at the ingest (fatal with ``--strict``), and in the app and the export a
 finding that makes the image *not reliably gradable* (:data:`NOT_RELIABLY_GRADABLE`): which
 page is the scan to grade is not known (a stack of scan areas, a thumbnail first)."""
+
+MOSTLY_TRANSPARENT_FINDING = "mostly transparent: "
+"""The decoder's words (:data:`data_prep.decode.MOSTLY_TRANSPARENT`) for a file whose alpha
+channel hides more than :data:`data_prep.decode.MOSTLY_TRANSPARENT_SHARE` of the picture: in
+the app and the export a finding that makes the image *not reliably gradable*
+(:data:`NOT_RELIABLY_GRADABLE`), as a 1-bit mask or a multi-page TIFF does; a smaller
+transparent part stays a plain note (:data:`PLAIN_FINDINGS`)."""
 
 FILE_FINDING = "Image file: "
 """How a decoder finding starts in the app and the export (:func:`file_finding`)."""
@@ -724,6 +745,7 @@ NOT_RELIABLY_GRADABLE: tuple[tuple[str, str], ...] = (
     (FEW_LEVELS_OPENING, "a thresholded export or mask"),
     (rf"\d+x\d+ {re.escape(FAR_BELOW)}", "far smaller than the model's input"),
     (rf"{re.escape(FILE_FINDING)}{SEVERAL_FRAMES}", "one page or frame of several graded"),
+    (re.escape(FILE_FINDING + MOSTLY_TRANSPARENT_FINDING), "mostly transparent"),
 )
 """The warnings about an image that make its result *not reliably gradable*: the app's page
 then heads it so ("### Not reliably gradable (unlike the training images) — model output: Grade
@@ -741,7 +763,8 @@ the same way), a grey picture given to a colour model that saw too few grey imag
 (:func:`few_levels_warning`: a thresholded export or a vessel mask), an image far smaller
 than the model's input (below half of it: upscaled, "the grade is unreliable"), and a file of
 several pages or frames of which only the first is graded (:data:`SEVERAL_FRAMES`, a warning
-at the ingest too). Other doubts
+at the ingest too), and a file whose alpha channel hides most of the picture
+(:data:`MOSTLY_TRANSPARENT_FINDING`: what is graded is largely black the scan was not). Other doubts
 (not square, smaller than the model's input but above half of it, a preprocessing finding, a
 finding in the file not known to be plain) and the model's "no better than chance" caveat keep
 the plain heading marked "(⚠ see above)"; plain notes (an Exif orientation applied, a 16-bit
@@ -982,8 +1005,8 @@ def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:
 def other_format(file_format: str) -> str:
     """``is a WEBP file``: why an image of a format the package does not read (the format as
     the decoder names it, PIL's ``format``; "" unknown) is not graded, after the file's name.
-    The app adds ``; upload a PNG, JPEG, TIFF or BMP image.``, the export command
-    :data:`CONVERT_FIX`."""
+    The export command adds :data:`CONVERT_FIX`, the app the same and ``, and upload that``
+    (a QA test, F5: the app said only "upload a PNG, JPEG, TIFF or BMP image", not how)."""
     return f"is a {file_format or 'unknown'} file"
 
 
@@ -1108,8 +1131,23 @@ def named_otherwise(path: Any) -> tuple[str, str, str]:
         named = NAMED_FORMATS[file_format]
         suffix = "." + named.lower().replace("jpeg", "jpg")
         return ("image", f"is a {named} image whose name does not end in an image suffix "
-                         f"({', '.join(IMAGE_SUFFIXES)})", f"rename it {path.stem}{suffix}")
+                         f"({', '.join(IMAGE_SUFFIXES)})", f"rename it {_image_name(path, suffix)}")
     return "other", other_format(file_format), CONVERT_FIX
+
+
+def _image_name(path: Any, suffix: str) -> str:
+    """The name to rename ``path`` (a :class:`pathlib.Path` not ending in an image suffix) to,
+    holding an image whose format's suffix is ``suffix`` (``.png``, ``.jpg``, ``.tiff``,
+    ``.bmp``): a backup copy's name already holds it before its last suffix, ``e.jpg.bak`` ->
+    ``e.jpg`` (``e.JPEG.orig`` -> ``e.JPEG``; ``e.png.bak`` holding a JPEG -> ``e.jpg``), where
+    adding it gave ``e.jpg.jpg`` (reviewer F4); else the suffix is added, ``scan_00`` ->
+    ``scan_00.jpg``, ``x.heic`` -> ``x.jpg``."""
+    stem = Path(path.stem)
+    inner = stem.suffix.lower()
+    if inner not in IMAGE_SUFFIXES:
+        return f"{path.stem}{suffix}"
+    same = {".jpeg": ".jpg", ".tif": ".tiff"}
+    return path.stem if same.get(inner, inner) == same.get(suffix, suffix) else f"{stem.stem}{suffix}"
 
 
 def unread_image_format(suffix: str) -> str | None:

@@ -1,7 +1,6 @@
 """``python -m drac_ssl.umm``: see :mod:`drac_ssl.umm.cli`."""
 
-import sys
-
+from drac_ssl.starting import run_command
 from drac_ssl.umm.cli import main
 
-sys.exit(main())
+run_command(main)  # the command's own process: signals held once stopping, exit 130 / 143

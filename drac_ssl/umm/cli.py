@@ -13,9 +13,12 @@ and its fix, before torch loads and before the run folder is made
 (:func:`drac_ssl.io.unreadable_words`); a run folder in use is
 :class:`drac_ssl.runtime.RunBusy`; Ctrl-C is said as ``python -m drac_ssl.train`` says it
 (:func:`drac_ssl.runtime.interrupted_words`): e.g. ``[umm] interrupted in umm (epoch 6 of
-20 saved); rerun the same command to resume from epoch 7``. SIGTERM is left to its default:
-the same command resumes from ``umm/checkpoints/last.pt`` (atomic, every
-epoch)."""
+20 saved); rerun the same command to resume from epoch 7``, exit 130. SIGTERM (``kill``, a
+scheduler's limit) stops it the same way, said the same, exit 143
+(:func:`drac_ssl.starting.sigterm_as_ctrl_c`); the same command resumes from
+``umm/checkpoints/last.pt`` (atomic, every epoch; the weights and metadata.json atomic too).
+A second Ctrl-C or SIGTERM while it stops cannot cut what it saves
+(:func:`drac_ssl.starting.run_command`)."""
 
 from __future__ import annotations
 
@@ -31,8 +34,16 @@ from drac_ssl.config import (
     load_config,
     shadowed_config_words,
 )
-from drac_ssl.exit_codes import INTERRUPTED, RUN_BUSY, UMM_EXIT_CODES
-from drac_ssl.starting import add_version_option, python_command, started
+from drac_ssl.exit_codes import RUN_BUSY, UMM_EXIT_CODES
+from drac_ssl.starting import (
+    add_version_option,
+    hold_signals_if_command,
+    interrupt_exit_code,
+    python_command,
+    run_command,
+    sigterm_as_ctrl_c,
+    started,
+)
 
 __all__ = ["main"]
 
@@ -81,8 +92,8 @@ def _default_config_path(checkpoint: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m drac_ssl.umm CHECKPOINT|RUN [-c CONFIG] [section.key=value ...] [--run-dir
-    DIR]``; returns the exit code (the module's: 0, 1, 2, 75, 130; 130 with ``argv`` None
-    only). ``argv``: the words after
+    DIR]``; returns the exit code (the module's: 0, 1, 2, 75, 130, 143; 130 and 143 with
+    ``argv`` None only). ``argv``: the words after
     ``python -m drac_ssl.umm``; None: ``sys.argv[1:]``. Called from Python with an ``argv``,
     ``RUN/umm/environment.json`` records ``PYTHON -m drac_ssl.umm *argv``, not the caller's
     ``sys.argv`` (:func:`drac_ssl.runtime.command_given`). ``run.threads`` sets torch's and
@@ -92,12 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     (:func:`drac_ssl.runtime.threads_kept`).
 
     Raises:
-        KeyboardInterrupt: interrupted (Ctrl-C, a notebook's "Interrupt kernel") once the stage
-            is set up, when called with an ``argv``: said as the command says it (what is saved,
-            how to resume), then raised again so that the caller (a notebook's "Run All", a
-            script) stops there, as :func:`drac_ssl.train.main` does; its ``exit_code``
-            attribute is the command's code, 130. With ``argv`` None (``python -m
-            drac_ssl.umm``) 130 is returned instead, without a traceback.
+        KeyboardInterrupt: interrupted (Ctrl-C, a notebook's "Interrupt kernel", SIGTERM)
+            once the stage is set up, when called with an ``argv``: said as the command says it
+            (what is saved, how to resume), then raised again so that the caller (a notebook's
+            "Run All", a script) stops there, as :func:`drac_ssl.train.main` does; its
+            ``exit_code`` attribute is the command's code, 130 (143 for a SIGTERM). With
+            ``argv`` None (``python -m drac_ssl.umm``) the code is returned instead, without a
+            traceback.
         SystemExit: (code 1, one line on stderr) in a worker process importing a script that
             calls this at its top level, not under ``if __name__ == "__main__":``
             (:func:`data_prep.pool.refuse_top_level_rerun`)."""
@@ -190,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     started()  # everything is imported: Ctrl-C is the stage's to handle (what was saved)
     # called from Python with an argv: environment.json records PYTHON -m drac_ssl.umm ARGV, not
     # the caller's script, and the caller's torch and OpenCV threads are as they were after
-    with command_given("drac_ssl.umm", argv), threads_kept():
+    # SIGTERM (kill, a scheduler's limit) stops as Ctrl-C does: the same line, exit 143
+    with sigterm_as_ctrl_c(), command_given("drac_ssl.umm", argv), threads_kept():
         umm_dir: Path | None = None  # known once the run folder is: its checkpoints say what is saved
         epochs = 0
         try:
@@ -252,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt as exc:
+            # the command's own process: a second Ctrl-C or SIGTERM cannot cut the line below
+            hold_signals_if_command()
             # in training the engine says which epoch is saved (StageInterrupted): worded as
             # python -m drac_ssl.train words it; before or after training, the same command resumes
             if not (isinstance(exc, StageInterrupted) and exc.saved) and umm_dir is not None:
@@ -262,17 +277,18 @@ def main(argv: list[str] | None = None) -> int:
                 exc.stage = "umm"
             sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
             print(f"\n[umm] {interrupted_words(exc)}", file=sys.stderr)
-            if argv is None:  # the command's own process: exit 130, no traceback
-                return INTERRUPTED
+            code = interrupt_exit_code()  # 130 Ctrl-C, 143 SIGTERM
+            if argv is None:  # the command's own command line: its exit code, no traceback
+                return code
             # a call from Python (a notebook's "Interrupt kernel"): raised again, as
             # drac_ssl.train.main raises it, so that "Run All" stops here instead of running the
             # next cells on a half-trained stage; exit_code is what the command exits with. from
             # None: the words above replace the KeyboardInterrupt they were made from, which a
             # notebook would show first ("During handling of the above exception ...")
-            exc.exit_code = INTERRUPTED  # type: ignore[attr-defined]
+            exc.exit_code = code  # type: ignore[attr-defined]
             raise exc from None
         return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)  # the command's own process: signals held once stopping, 130 / 143

@@ -56,6 +56,22 @@ def _as_page_says(shape: tuple[int, int], small: list[str] = (), upload: list[st
     return Predictor.image_warnings(stand_in, shape, list(small), list(upload), list(found))  # type: ignore[arg-type]
 
 
+def _mostly_transparent_words() -> str:
+    """What the decoder says of a grey PNG whose alpha is 0 on 3 of its 4 rows."""
+    import io
+
+    from PIL import Image
+
+    from data_prep.decode import decode
+
+    alpha = np.zeros((4, 4), np.uint8)
+    alpha[3] = 255
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([np.full((4, 4), 128, np.uint8), alpha]), "LA").save(buf, "PNG")
+    (said,) = [p.what for p in decode(buf.getvalue(), "x.png").problems if p.kind == "alpha"]
+    return said
+
+
 def _one(sentences: list[str], start: str) -> str:
     found = [s for s in sentences if s.startswith(start)]
     assert len(found) == 1, sentences
@@ -110,6 +126,8 @@ CASES: list[tuple[str, Callable[[], str], list[str], str | None]] = [
     ("a multi-page TIFF of which the first page is graded (an OCTA review, F4)",
      lambda: file_finding("multi-page TIFF with 3 pages: only the first is used (pages: 64x64, 64x64, 32x32 px)"),
      ["one page or frame of several graded"], "finding in the file"),
+    ("a mostly transparent file, in the decoder's words (a QA test, F1)",
+     lambda: file_finding(_mostly_transparent_words()), ["mostly transparent"], "finding in the file"),
     ("a phantom-marked upload, to a model not trained on phantoms",
      lambda: phantom_image_warning(trained_on_phantoms=False), [], "synthetic phantom image"),
     ("a 16-bit file, to a model trained on 8-bit files (a doubt only)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -204,3 +205,199 @@ def test_the_floor_oof_guards_formula_ids_as_finetunes_oof_does(tmp_path: Path) 
     kept = keep_oof_copies({"pixel_floor": path}, tmp_path / "out", "r.json",
                            units=dict(zip(ids, ["p1", "p2", "p3"], strict=True)))
     assert kept["pixel_floor"]["rows"] == 3
+
+
+class _JobStarted(Exception):
+    """Raised in place of the main job's subprocess: the bench got past its checks."""
+
+
+def _start_main(monkeypatch: Any, tmp_path: Path, argv: list[str]) -> None:
+    """``bench.retinamnist.main(argv)`` up to the main job, which is not run (an empty stand-in
+    for the data; the job's subprocess raises :class:`_JobStarted`)."""
+    from bench import retinamnist
+
+    fake = tmp_path / "retinamnist_public.npz"
+    fake.write_bytes(b"")
+    monkeypatch.setattr(retinamnist, "NPZ", fake)
+
+    def job(*args: object, **kwargs: object) -> None:
+        raise _JobStarted
+
+    monkeypatch.setattr(retinamnist.subprocess, "run", job)
+    retinamnist.main([*argv, "--out-dir", str(tmp_path), "--run-dir", str(tmp_path / "run")])
+
+
+def test_a_run_that_changes_the_protocol_needs_a_name_of_its_own_before_the_job(
+        tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    """A contributor's ``python -m bench.retinamnist umm.enabled=false`` ran the whole 40-minute
+    job, found no departure (a bool is not a shortened setting) and would have written over the
+    committed retinamnist.json. A setting that changes the job (which variants it has, which
+    stages run, how they are pretrained) is refused under the protocol's name, and under a smoke
+    run's (``*_smoke``), before the job starts; under a name of its own the job starts. A
+    compiled pretraining (a speed setting) is neither. A shortening under --name retinamnist is
+    refused too, with the fix a smoke run needs: no --name."""
+    import pytest
+
+    for argv in (["umm.enabled=false"], ["umm.enabled=false", "--name", "retinamnist"],
+                 ["pretrain.loss.sim_coeff=5"], ["run.stages=[ingest,pretrain]"]):
+        with pytest.raises(SystemExit, match=r"(?s)changes the benchmark's protocol.*--name retinamnist_mine"):
+            _start_main(monkeypatch, tmp_path, argv)
+    with pytest.raises(SystemExit, match=r"umm\.enabled=False \(the protocol's: True\)"):
+        _start_main(monkeypatch, tmp_path, ["umm.enabled=false"])
+    with pytest.raises(SystemExit, match=r"--name retinamnist_smoke ends in _smoke, kept for smoke runs"):
+        _start_main(monkeypatch, tmp_path, ["umm.enabled=false", "--name", "retinamnist_smoke"])
+    for argv in (["pretrain.epochs=10", "--name", "retinamnist"],
+                 ["--name", "retinamnist", "pretrain.epochs=1", "finetune.epochs=1"]):
+        with pytest.raises(SystemExit, match=r"(?s)shortens the benchmark's protocol.*fix: leave --name out "
+                                             r"\(a smoke run writes retinamnist_smoke\.json\)"):
+            _start_main(monkeypatch, tmp_path, argv)
+    for argv in (["umm.enabled=false", "--name", "retinamnist_no_umm"], ["pretrain.epochs=1"],
+                 ["pretrain.compile=true"]):  # a named experiment, a smoke run, a speed setting
+        with pytest.raises(_JobStarted):
+            _start_main(monkeypatch, tmp_path, argv)
+        out = capsys.readouterr().out  # said before the job, with the file it writes
+        assert ("an experiment, not the protocol (umm.enabled=False (the protocol's: True)): writes "
+                "retinamnist_no_umm.json" in out) is ("umm.enabled=false" in argv), out
+        assert ("smoke run" in out) is ("pretrain.epochs=1" in argv), out
+        assert ("an experiment" in out) is ("umm.enabled=false" in argv), out
+
+
+def test_a_refused_fresh_run_leaves_the_run_folder(tmp_path: Path, monkeypatch: Any) -> None:
+    """``--fresh`` deleted the run folder before the protocol check refused the run: a refused
+    ``--fresh umm.enabled=false`` wiped a finished 40-minute job. Every refusal comes first."""
+    import pytest
+
+    finished = tmp_path / "run" / "finetune" / "summary.json"
+    finished.parent.mkdir(parents=True)
+    finished.write_text("{}", encoding="utf-8")
+    with pytest.raises(SystemExit, match="changes the benchmark's protocol"):
+        _start_main(monkeypatch, tmp_path, ["--fresh", "umm.enabled=false"])
+    assert finished.is_file()
+    with pytest.raises(_JobStarted):  # an accepted --fresh run deletes it
+        _start_main(monkeypatch, tmp_path, ["--fresh", "pretrain.epochs=1"])
+    assert not finished.exists()
+
+
+def test_the_protocol_is_compared_as_the_job_runs_it(monkeypatch: Any) -> None:
+    """run.device and data.root were compared by spelling: ``run.device=cpu`` was refused
+    against the protocol's ``auto`` on a CPU host, while a plain run on a GPU host (auto:
+    cuda) went unflagged under the protocol's name though the protocol was timed on a CPU; the
+    config's own relative data.root was refused against the bench's absolute path."""
+    import os
+
+    from bench import retinamnist
+    from bench.common import REPO
+    from drac_ssl import runtime
+    from drac_ssl.config import load_config, to_dict
+
+    relative = "../shared/data/retinamnist/retinamnist_public.npz"
+
+    def config(*overrides: str) -> dict[str, Any]:
+        return to_dict(load_config(retinamnist.CONFIG, [*overrides]))
+
+    protocol = config(f"data.root={os.path.normpath(REPO / relative)}")
+    monkeypatch.setattr(runtime, "resolve_device", lambda device: "cpu" if device == "auto" else device)
+    assert retinamnist.protocol_changes(protocol, config("run.device=cpu", f"data.root={relative}"),
+                                        cwd=str(REPO)) == []
+    assert retinamnist.protocol_changes(protocol, config("run.device=cuda"), cwd=str(REPO)) == [
+        "run.device='cuda' (the protocol's: 'cpu')"]
+    monkeypatch.setattr(runtime, "resolve_device", lambda device: "cuda" if device == "auto" else device)
+    assert retinamnist.protocol_changes(protocol, protocol, cwd=str(REPO)) == [
+        "run.device='cuda' (the protocol's: 'cpu')"]
+
+
+def test_the_export_follows_the_variants_the_run_fine_tuned(tmp_path: Path, monkeypatch: Any) -> None:
+    """The bench exported a fixed list of three variants after the job, so a run without UMM
+    failed there (BundleError on vicreg_umm) after its 40 minutes: it exports the variants the
+    run's finetune/summary.json lists."""
+    import json
+    from types import SimpleNamespace
+
+    import pytest
+
+    from bench import retinamnist
+    from drac_ssl import export
+
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit, match=r"summary\.json: missing"):
+        retinamnist.run_variants(run)
+    (run / "finetune").mkdir(parents=True)
+    (run / "finetune" / "summary.json").write_text(json.dumps(
+        {"selected": "vicreg", "variants": {"scratch": {"dir": "scratch"}, "vicreg": {"dir": "vicreg"}}}))
+    assert retinamnist.run_variants(run) == ["scratch", "vicreg"]
+    asked: list[str] = []
+
+    def fake_export(cfg: object, run_dir: Path, *, variant: str, submission_path: Path) -> SimpleNamespace:
+        asked.append(variant)
+        submission_path.write_text("case,class\n", encoding="utf-8")
+        return SimpleNamespace(n_test=0, image_notes_path=None, n_flagged=0)
+
+    monkeypatch.setattr(export, "run", fake_export)
+    made = retinamnist.export_submissions(None, run, tmp_path, "retinamnist_no_umm", retinamnist.run_variants(run))
+    assert asked == ["scratch", "vicreg"] and list(made) == asked
+    assert made["vicreg"]["file"].endswith("retinamnist_no_umm_submission_vicreg.csv") and made["vicreg"]["rows"] == 0
+
+
+def test_a_run_without_umm_goes_through_the_bench_after_its_job(tmp_path: Path, monkeypatch: Any) -> None:
+    """After the job the bench paired a fixed list of three variants with the floor, kept their
+    out-of-fold files and wrote their rows, so a run without UMM (``umm.enabled=false``) failed
+    on vicreg_umm after its 40 minutes. Here the job's subprocess writes a run folder as one
+    without UMM leaves it (stages.json, finetune/summary.json and comparison.json, each
+    variant's oof.csv and metrics.json), and the bench's own code after the job runs on it."""
+    import json
+    import subprocess
+    from types import SimpleNamespace
+
+    from bench import retinamnist
+    from drac_ssl import datasets, export
+
+    run, out, k = tmp_path / "run", tmp_path / "out", 5
+    ids = [f"r{i}" for i in range(20)]
+    grades, folds = np.arange(20) % k, np.arange(20) % 5
+    probs = np.full((20, k), 0.1)
+    probs[np.arange(20), grades] = 0.6
+    metrics = {"n": 20, "decision": "argmax", "qwk": 0.5, "qwk_ci95": [0.4, 0.6], "accuracy": 0.5,
+               "auc": 0.7, "auc_ovr": 0.7, "macro_f1": 0.5}
+
+    def job(*args: object, **kwargs: object) -> subprocess.CompletedProcess:
+        for variant in ("scratch", "vicreg"):
+            retinamnist.write_floor_oof(run / "finetune" / variant / "oof.csv", ids, grades, folds, probs)
+            (run / "finetune" / variant / "metrics.json").write_text(json.dumps(metrics))
+        (run / "finetune" / "summary.json").write_text(json.dumps(
+            {"selected": "vicreg", "variants": {"scratch": {}, "vicreg": {}}}))
+        (run / "finetune" / "comparison.json").write_text(json.dumps({"pretrained_minus_scratch": {}}))
+        (run / "pretrain").mkdir()
+        (run / "pretrain" / "metadata.json").write_text(json.dumps({"epochs_run": 1}))
+        (run / "stages.json").write_text(json.dumps({s: {"status": "done", "seconds": 1.0}
+                                                    for s in ("ingest", "pretrain", "finetune", "export")}))
+        return subprocess.CompletedProcess([], 0)
+
+    def fake_export(cfg: object, run_dir: Path, *, variant: str, submission_path: Path) -> SimpleNamespace:
+        submission_path.parent.mkdir(parents=True, exist_ok=True)
+        submission_path.write_text("case,class\n", encoding="utf-8")
+        return SimpleNamespace(n_test=0, image_notes_path=None, n_flagged=0)
+
+    rows = [{"id": i, "grade": int(g), "fold": int(f), "split": "train", "cache_index": n}
+            for n, (i, g, f) in enumerate(zip(ids, grades, folds, strict=True))]
+    monkeypatch.setattr(retinamnist.subprocess, "run", job)
+    monkeypatch.setattr(export, "run", fake_export)
+    monkeypatch.setattr(datasets, "load_octa_cache", lambda *a: (np.zeros((20, 28, 28, 3), np.uint8), rows))
+    monkeypatch.setattr(retinamnist, "fit_pixel_floor", lambda *a, **kw: retinamnist.FloorFit(probs, {}, 0.0))
+    monkeypatch.setattr(retinamnist, "pixel_floor", lambda *a, **kw: {  # the floor's own figures: tested above
+        **{key: metrics[key] for key in ("qwk", "qwk_ci95", "accuracy", "auc_ovr")}, "auc_ovo": 0.7, "seconds": 0.0})
+    written: dict[str, Any] = {}  # the result as the bench writes it, without the environment's record
+    monkeypatch.setattr(retinamnist, "write_result", lambda name, figures, out_dir: written.update({name: figures}))
+    fake = tmp_path / "retinamnist_public.npz"
+    fake.write_bytes(b"")
+    monkeypatch.setattr(retinamnist, "NPZ", fake)
+    retinamnist.main(["umm.enabled=false", "finetune.n_boot=20", "--name", "retinamnist_no_umm",
+                      "--out-dir", str(out), "--run-dir", str(run)])
+    result = written["retinamnist_no_umm"]
+    assert list(result["variants"]) == ["scratch", "vicreg"]
+    assert list(result["pixel_floor"]["paired"]["variants"]) == ["scratch", "vicreg"]
+    assert sorted(result["oof_files"]) == ["pixel_floor", "scratch", "vicreg"]
+    assert sorted(p.name for p in out.glob("*_oof_*.csv")) == [
+        f"retinamnist_no_umm_oof_{label}.csv" for label in ("pixel_floor", "scratch", "vicreg")]
+    assert sorted(result["submissions"]) == ["scratch", "vicreg"]
+    assert "ingest, VICReg, 5-fold CV fine-tuning of scratch / VICReg, export" in result["what"], result["what"]
+    assert "umm.enabled=False (the protocol's: True)" in result["protocol_departures"]

@@ -176,3 +176,23 @@ def test_the_repeated_table_carries_the_seed_differences_under_it() -> None:
     assert below.startswith("\nPretrained minus scratch over the config's 2 seeds (20 VICReg epochs)")
     assert "VICReg - scratch: accuracy +0.0200" in below and "VICReg + UMM - scratch: accuracy +0.0100" in below
     assert "VICReg + UMM 0." in below and "(SD 0.0141; true SD 0.0063..0.4513: " in below
+
+
+def test_a_named_experiment_that_changes_the_job_is_not_in_the_repeated_table(tmp_path: Path) -> None:
+    """bench.retinamnist now writes a named experiment (``--name retinamnist_no_umm
+    umm.enabled=false``) with its ``protocol_departures``; the "same job repeated" table took
+    every ``retinamnist_*.json``. A run that departs only by its seed stays there; one that
+    changes the job goes in a table of its own."""
+    from bench.summarize import _other_blocks
+
+    base = json.loads((RESULTS / "retinamnist_seed1.json").read_text(encoding="utf-8"))
+    records = {"retinamnist": json.loads((RESULTS / "retinamnist.json").read_text(encoding="utf-8")),
+               "retinamnist_seed9": {**base, "protocol_departures": ["run.seed=9 (the protocol's: 0)"]},
+               "retinamnist_no_umm": {**base, "protocol_departures": ["umm.enabled=False (the protocol's: True)"]}}
+    for stem, record in records.items():
+        (tmp_path / f"{stem}.json").write_text(json.dumps(record), encoding="utf-8")
+    blocks = {names: "\n".join(lines) for names, lines in _other_blocks(tmp_path, records.get)}
+    repeated = next(text for text in blocks.values() if "the same job repeated" in text)
+    changed = next(text for text in blocks.values() if "experiments that change the job" in text)
+    assert "| retinamnist_seed9 |" in repeated and "retinamnist_no_umm" not in repeated
+    assert "| retinamnist_no_umm |" in changed and "retinamnist_seed9" not in changed

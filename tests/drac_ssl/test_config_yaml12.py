@@ -1,12 +1,16 @@
 """Config files and command-line overrides are read as YAML 1.2: only true/false (any case)
 are booleans, so grade names such as no/yes or off/on stay the words written."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 from drac_ssl import preflight, stage_settings
 from drac_ssl.config import ConfigError, load_config, parse_override
+
+HOME = os.path.expanduser("~")
+"""What a path setting's ``~`` reads as (:func:`drac_ssl.config.expand_home`)."""
 
 
 @pytest.mark.parametrize("names", [["no", "yes"], ["off", "on"], ["No", "Yes"], ["n", "y"]])
@@ -105,8 +109,8 @@ def test_a_run_saved_with_referable_from_off_read_as_false_resumes_with_off() ->
     ("run.name=exp #3", "run.name", "exp #3"),
     ("run.name=1_000", "run.name", "1_000"),
     ("data.root=/data/DRAC #2", "data.root", "/data/DRAC #2"),
-    ("data.root=~", "data.root", "~"),
-    ("data.root=~/DRAC", "data.root", "~/DRAC"),
+    ("data.root=~", "data.root", HOME),  # a path setting's ~ is expanded when the config is read
+    ("data.root=~/DRAC", "data.root", os.path.join(HOME, "DRAC")),
     ("data.root=./null", "data.root", "./null"),
     ("run.name='null'", "run.name", "null"),  # the fix's run.name="'null'" as the shell passes it
     ("data.labels_csv=labels #1.csv", "data.labels_csv", "labels #1.csv"),
@@ -248,7 +252,7 @@ def test_null_or_none_typed_for_a_setting_whose_empty_value_means_something_is_r
     data.root= typed empty is (and as 'root: ~' in a config file is); data.root=~ stays the home
     folder."""
     if setting == "data.root" and word == "~":
-        assert load_config(None, [f"{setting}={word}"]).data.root == "~"
+        assert load_config(None, [f"{setting}={word}"]).data.root == HOME
         return
     with pytest.raises(ConfigError) as caught:
         load_config(None, [f"{setting}={word}"])
@@ -297,7 +301,7 @@ def test_a_file_path_left_as_yaml_null_is_not_offered_the_home_folder(tmp_path: 
     ("data.unlabelled=/a #2,/b", "data.unlabelled", ["/a #2", "/b"]),
     ("data.unlabelled=[/scans: 2022, /x]", "data.unlabelled", ["/scans: 2022", "/x"]),
     ("data.unlabelled=[&a /x, !b /y, *c]", "data.unlabelled", ["&a /x", "!b /y", "*c"]),
-    ("data.unlabelled=[~/scans, ~]", "data.unlabelled", ["~/scans", "~"]),
+    ("data.unlabelled=[~/scans, ~]", "data.unlabelled", [os.path.join(HOME, "scans"), HOME]),
     ("data.grades=[No DR #0, 'Mild, early', \"P\\\"DR\"]", "data.grades", ["No DR #0", "Mild, early", 'P"DR']),
     ("data.grades=[no, yes,]", "data.grades", ["no", "yes"]),  # YAML's trailing comma
     ("run.stages=[ingest , pretrain]", "run.stages", ["ingest", "pretrain"]),
@@ -479,7 +483,7 @@ def test_a_no_value_word_typed_as_an_item_of_grades_or_unlabelled_is_refused(ove
 
 
 def test_the_home_folder_and_a_grade_named_none_stay_items() -> None:
-    assert load_config(None, ["data.unlabelled=[~, ~/b]"]).data.unlabelled == ["~", "~/b"]
+    assert load_config(None, ["data.unlabelled=[~, ~/b]"]).data.unlabelled == [HOME, os.path.join(HOME, "b")]
     assert load_config(None, ["data.grades=[None, Mild]"]).data.grades == ["None", "Mild"]
     assert load_config(None, ["data.grades=['null', x]"]).data.grades == ["null", "x"]
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # how each console script's process is the command's own, as its ``python -m`` entry's is
 OWN_PROCESS_BY = {
-    "drac-ssl-train": "train.exit_with (its own exit, signals held after an interrupt)",
+    "drac-ssl-train": "train.command_main (starting.mark_own_process, run_command's flag) then exit_with",
     "drac-ssl-ingest": "run_command",
     "drac-ssl-export": "run_command",
     "drac-ssl-report": "run_command",

@@ -231,7 +231,8 @@ def test_the_page_keeps_its_upload_words(tmp_path: Path) -> None:
         check_gradable(load_bytes(path.read_bytes(), "blank.png"))
     path = tmp_path / "scan.gif"
     Image.fromarray(_scan()).save(path)
-    with pytest.raises(InputRejected, match=r"`scan\.gif` is a GIF file; upload a PNG, JPEG, TIFF or BMP image\.$"):
+    with pytest.raises(InputRejected, match=r"`scan\.gif` is a GIF file; convert it to PNG \(lossless; JPEG, TIFF and BMP "
+                       r"are read too\), and upload that\.$"):
         load_upload(path)
 
 

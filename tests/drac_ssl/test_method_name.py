@@ -155,3 +155,130 @@ def test_the_words_people_read_take_the_name_from_the_one_source() -> None:
                    "drac_ssl/preflight.py", "drac_ssl/umm/source.py", "drac_ssl/trial_run.py"):
         text = (REPO / module).read_text(encoding="utf-8")
         assert re.search(r"^from drac_ssl import .*\bPRETRAIN_METHOD\b", text, re.M), module
+
+
+def _names_bound_to_the_constant(tree: ast.Module) -> tuple[set[str], set[str]]:
+    """The names a module reads ``PRETRAIN_METHOD`` by: itself and each alias it is imported
+    as (``from drac_ssl import PRETRAIN_METHOD as METHOD``), and the names ``drac_ssl`` is
+    imported as (``import drac_ssl as ds``: ``ds.PRETRAIN_METHOD``)."""
+    names, packages = {"PRETRAIN_METHOD"}, {"drac_ssl"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "drac_ssl":
+            names |= {alias.asname for alias in node.names if alias.name == "PRETRAIN_METHOD" and alias.asname}
+        elif isinstance(node, ast.Import):
+            packages |= {alias.asname for alias in node.names if alias.name == "drac_ssl" and alias.asname}
+    return names, packages
+
+
+def _imports_the_constant(tree: ast.Module) -> bool:
+    return any(isinstance(node, ast.ImportFrom) and node.module == "drac_ssl"
+               and any(alias.name == "PRETRAIN_METHOD" for alias in node.names) for node in ast.walk(tree))
+
+
+def _import_time_reads(tree: ast.Module) -> list[tuple[int, str | None]]:
+    """``(line, module-level name)`` of each read of ``PRETRAIN_METHOD`` (under any name it is
+    imported as: :func:`_names_bound_to_the_constant`) evaluated when the module is imported
+    (a module-level assignment, a class body, a default argument or a decorator; not a
+    function's body), named by the statement's target: a value frozen then. The name is None
+    for other module-level code (an ``if``, a call, a loop): it freezes nothing by a name."""
+    names, packages = _names_bound_to_the_constant(tree)
+    found: list[tuple[int, str | None]] = []
+
+    def reads(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Name) and node.id in names) or (
+            isinstance(node, ast.Attribute) and node.attr == "PRETRAIN_METHOD"
+            and isinstance(node.value, ast.Name) and node.value.id in packages)
+
+    def visit(node: ast.AST, top: str | None) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            parts: list[ast.AST] = [*node.decorator_list, *node.args.defaults,
+                                    *(d for d in node.args.kw_defaults if d is not None)]
+        elif isinstance(node, ast.Lambda):
+            parts = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+        else:
+            if reads(node):
+                found.append((getattr(node, "lineno", 0), top))
+            parts = list(ast.iter_child_nodes(node))
+        for part in parts:
+            visit(part, top)
+
+    for statement in tree.body:
+        top: str | None = None
+        if isinstance(statement, ast.Assign):
+            top = ", ".join(ast.unparse(t) for t in statement.targets)
+        elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)):
+            top = ast.unparse(statement.target)
+        elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            top = statement.name
+        visit(statement, top)
+    return found
+
+
+def _step_six_problems(step: str, importing: list[str], frozen: set[str], unnamed: list[str]) -> list[str]:
+    """What docs/design.md's step 6 (``step``, its words on one line) gets wrong about the code:
+    its sentence "N modules import it by value ..." must give the count and name each module
+    of ``importing``, its sentence "M module-level names freeze it ..." the count and each name
+    of ``frozen``, each inside that one sentence (a name elsewhere in the step does not list
+    it); ``unnamed`` (``file:line``) is module-level code that reads the name at import, which
+    no name of step 6 can list."""
+    sentences = re.split(r"(?<=\.)\s+(?=[A-Z0-9`])", step)
+    problems = [f"module-level code at {where} reads PRETRAIN_METHOD at import, under no name step 6 "
+                f"could list; fix: move it into a function, or assign it to a module-level name and list "
+                f"that in docs/design.md step 6" for where in unnamed]
+    for things, words in ((importing, "modules import it by value"), (sorted(frozen), "module-level names freeze it")):
+        found = [sentence for sentence in sentences if words in sentence]
+        if len(found) != 1:
+            problems.append(f"docs/design.md step 6: {len(found)} sentences say '{words}', not one")
+            continue
+        if f"{len(things)} {words}" not in found[0]:
+            problems.append(f"docs/design.md step 6 does not say '{len(things)} {words}'")
+        problems += [f"docs/design.md step 6's sentence '... {words} ...' does not name `{thing}`"
+                     for thing in things if f"`{thing}`" not in found[0]]
+    return problems
+
+
+def test_the_checklist_names_every_module_that_holds_the_method_name_by_value() -> None:
+    """A contributor adding Barlow Twins read step 6 of docs/design.md's checklist ("make it a
+    look-up ... and these follow"), but PRETRAIN_METHOD is imported by value, and some modules
+    freeze it into module-level tables at import: a look-up changes none of them. Step 6 names
+    how many modules import it by value, each of them, and each module-level name that freezes
+    it, as the code has them."""
+    importing, frozen, unnamed = [], set(), []
+    for folder in SCANNED:
+        for path in sorted((REPO / folder).rglob("*.py")):
+            module = path.relative_to(REPO).as_posix()
+            text = path.read_text(encoding="utf-8")
+            if module == SOURCE or "PRETRAIN_METHOD" not in text:  # parse only those that name it
+                continue
+            tree = ast.parse(text, module)
+            if _imports_the_constant(tree):
+                importing.append(module)
+            for line, name in _import_time_reads(tree):
+                if name is None:
+                    unnamed.append(f"{module}:{line}")
+                else:
+                    frozen.add(name)
+    design = (REPO / "docs" / "design.md").read_text(encoding="utf-8")
+    step = " ".join(design.split("6. **The method's name in words.**", 1)[1].split("\n7. **", 1)[0].split())
+    assert importing and frozen  # the scan finds what it looks for
+    problems = _step_six_problems(step, importing, frozen, unnamed)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_checklist_check_reads_aliases_list_sentences_and_unnamed_code() -> None:
+    """The step-6 check missed a read under an alias (``from drac_ssl import PRETRAIN_METHOD as
+    METHOD``), took a module named anywhere in step 6 as listed, and demanded the node type's
+    name (``If``) in design.md for module-level code that freezes no name."""
+    tree = ast.parse("from drac_ssl import PRETRAIN_METHOD as METHOD\nimport drac_ssl as ds\n"
+                     "TITLE = f'{METHOD} loss'\nOTHER = ds.PRETRAIN_METHOD\n"
+                     "if METHOD:\n    pass\ndef f(x=METHOD):\n    return METHOD\n")
+    assert _import_time_reads(tree) == [(3, "TITLE"), (4, "OTHER"), (5, None), (7, "f")]
+    step = ("2 modules import it by value: `a.py`, `b.py`. 1 module-level names freeze it: `TITLE`. "
+            "Also `c.py` and `OTHER` are named here.")
+    assert _step_six_problems(step, ["a.py", "b.py"], {"TITLE"}, []) == []
+    problems = _step_six_problems(step, ["a.py", "c.py"], {"TITLE", "OTHER"}, ["m.py:5"])
+    assert problems[0].startswith("module-level code at m.py:5 reads PRETRAIN_METHOD at import"), problems
+    assert problems[1:] == ["docs/design.md step 6's sentence '... modules import it by value ...' does not name `c.py`",
+                            "docs/design.md step 6 does not say '2 module-level names freeze it'",
+                            "docs/design.md step 6's sentence '... module-level names freeze it ...' does not "
+                            "name `OTHER`"], problems

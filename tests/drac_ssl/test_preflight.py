@@ -1816,7 +1816,15 @@ def test_the_preflight_predicts_a_plain_folder_s_channels_as_the_ingest_does(tmp
 
 
 def test_the_yaml_block_of_a_fix_keeps_its_indentation(tmp_path: Path) -> None:
+    """The example in the fix is the section's first setting with its default, whichever that
+    is (a contributor adding a setting at the top of PretrainConfig broke a copy of ``epochs:
+    100`` here): what is held is that the block pastes back as that setting, one level deeper
+    for each section."""
+    import dataclasses
+
     import yaml
+
+    from drac_ssl.config import AugmentConfig, PretrainConfig
 
     def pasted_block(text: str, section: str) -> dict:
         """The YAML block the fix shows, from its first line ``section:`` on, as pasted."""
@@ -1825,17 +1833,23 @@ def test_the_yaml_block_of_a_fix_keeps_its_indentation(tmp_path: Path) -> None:
         block = [lines[at]] + [line for line in lines[at + 1:] if line.startswith("       ")]
         return yaml.safe_load("\n".join(line[5:] for line in block))
 
+    def first_setting(section: type) -> tuple[str, object]:
+        first = dataclasses.fields(section)[0].name
+        return first, getattr(section(), first)
+
+    top, top_default = first_setting(PretrainConfig)
+    inner, inner_default = first_setting(AugmentConfig)
     seclist = tmp_path / "seclist.yaml"
     seclist.write_text("pretrain: [1,2]\n")
     assert pasted_block(PreflightError(preflight.read_config(seclist)[2]).args[0],
-                        "pretrain") == {"pretrain": {"epochs": 100}}
+                        "pretrain") == {"pretrain": {top: top_default}}
     deep = tmp_path / "deep.yaml"  # a section inside a section: each level under the one above
     deep.write_text("pretrain:\n  augment: 3\n")
     assert pasted_block(PreflightError(preflight.read_config(deep)[2]).args[0],
-                        "pretrain") == {"pretrain": {"augment": {"recipe": "octa"}}}
+                        "pretrain") == {"pretrain": {"augment": {inner: inner_default}}}
     # on the command line a section's settings are given one by one
     text = PreflightError(preflight.read_config(None, ["pretrain.augment=3"])[2]).args[0]
-    assert "fix: give its settings one by one, e.g. pretrain.augment.recipe=octa" in text
+    assert f"fix: give its settings one by one, e.g. pretrain.augment.{inner}={inner_default}" in text
 
 
 def test_the_phantom_warning_knows_the_default_config_and_a_saved_run_config(

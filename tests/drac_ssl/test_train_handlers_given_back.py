@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from interrupted_train import interrupted_main
 
-from drac_ssl import preflight, train
+from drac_ssl import preflight, starting, train
 from drac_ssl.starting import hold_signals_for_exit
 
 
@@ -53,6 +53,7 @@ def test_an_interrupted_main_gives_the_callers_handlers_back(
     assert (train.main(argv) if argv is None else interrupted_main(argv)) == 130
     assert "interrupted before any stage started" in capsys.readouterr().err
     assert _now() == callers_handlers
+    assert starting._OWN_PROCESS == []  # a caller's process is not marked the command's own
 
 
 @pytest.mark.parametrize("leaving", [SystemExit(2), RuntimeError("a bug")], ids=["SystemExit", "exception"])
@@ -88,6 +89,7 @@ def test_the_command_keeps_the_signals_held_after_an_interrupt(monkeypatch: pyte
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
+    monkeypatch.setattr(starting, "_OWN_PROCESS", [])  # command_main marks it: this test's own
     monkeypatch.setattr(sys, "argv", ["train", "-c", "retinamnist"])
     monkeypatch.setattr(preflight, "read_config", interrupted)
     assert train.command_main() == 130
@@ -108,6 +110,7 @@ def test_an_interrupted_command_keeps_sigterm_ignored_too_until_exit_with(
         raise AssertionError("the signal did not interrupt")
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a process's own: death by signal if given back
+    monkeypatch.setattr(starting, "_OWN_PROCESS", [])  # command_main marks it: this test's own
     monkeypatch.setattr(sys, "argv", ["train", "-c", "retinamnist"])
     monkeypatch.setattr(preflight, "read_config", interrupted)
     assert train.command_main() == code
@@ -141,3 +144,4 @@ def test_an_interrupted_call_with_argv_raises_after_saying_it(
         train.main(["-c", "retinamnist"])
     assert caught.value.exit_code == 130
     assert "[train] interrupted before any stage started" in capsys.readouterr().err
+    assert starting._OWN_PROCESS == []  # a notebook's process is not the command's own
