@@ -390,6 +390,11 @@ class DataConfig:
             value = getattr(self, f.name)
             if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
                 setattr(self, f.name, int(value) if _whole_number(value) else _data_config_coerce(value, int, f.name))
+            # a switch given as text or a number (strict="false" was truthy: strict mode on) is
+            # read as a config file's is, true / false in any case; "1", 0 refused; np.bool_ a bool
+            elif f.type == "bool" and not isinstance(value, bool):
+                numpy_bool = getattr(getattr(value, "dtype", None), "kind", "") == "b" and getattr(value, "shape", None) == ()
+                setattr(self, f.name, bool(value) if numpy_bool else _data_config_coerce(value, bool, f.name))
 
 
 def _whole_number(value: Any) -> bool:
@@ -415,6 +420,8 @@ def _data_config_coerce(value: Any, tp: Any, key: str) -> Any:
             given = m.group(1)
             if as_str and given.startswith("["):  # [a, b]: the names as Python's str items
                 given = repr([part.strip() for part in given.strip("[]").split(",")])
+            elif tp is bool and given in ("true", "false"):  # Python's True / False
+                given = given.capitalize()
             return f"DataConfig({key}={given})"
 
         fix = re.sub(rf"\bdata\.{re.escape(key)}=(\[[^\]]*\]|[^\s,]+)", python, fix)
@@ -3039,36 +3046,57 @@ def _table_words(path: Path, text: str) -> str | None:
             f"folder>), and -c a config file, e.g. {_example_config()}")
 
 
+DEEP_NESTING_WORDS = ("its lists or mappings nest deeper than Python's recursion limit lets YAML read "
+                      "(a setting's value is a number, a word or a list of them)")
+"""Why a value nested thousands of brackets deep is refused, in a config file (:func:`_load_yaml`)
+or an override (:func:`parse_override`)."""
 _DEEP_NESTING = 64
 """How many brackets deep :func:`_deep_nesting_line` takes for a nesting too deep to read: no
 setting's value nests more than two."""
 
 
 def _deep_nesting_line(text: str) -> int | None:
-    """The 1-based line (as an editor counts them) of the outermost flow bracket (``[``, ``{``)
-    of the first value of the YAML ``text`` nested :data:`_DEEP_NESTING` deep, outside quotes
-    and comments (a plain scan: YAML's quoting rules roughly); None where none nests so deep
-    (a block nesting of ``- -``)."""
+    """The 1-based line (as an editor counts them: ``\n``, ``\r\n`` or ``\r`` ends one) of the
+    outermost flow bracket (``[``, ``{``) of the first value of the YAML ``text`` nested
+    :data:`_DEEP_NESTING` deep, outside quotes and comments; None where none nests so deep (a
+    block nesting of ``- -``). A plain scan, YAML's rules roughly: ``#`` opens a comment at a
+    line's start or after a space or tab; a quote opens a quoted value only where a value or
+    flow item starts (a line's start after its indentation, after ``: ``, ``- ``, ``[``, ``{``
+    or ``,``), so the apostrophe of ``# don't`` or ``name: it's`` opens none."""
     depth, quote, comment, line, start = 0, "", False, 1, 1
-    for i, ch in enumerate(text):
+    item_starts = True  # a value or flow item may start here (only spaces since)
+    i = 0
+    while i < len(text):
+        ch = text[i]
         if ch in "\r\n":
             line += ch == "\n" or not text.startswith("\n", i + 1)  # \r\n once
-            comment = False
+            comment, item_starts = False, not quote
         elif comment:
-            continue
+            pass
         elif quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#" and (i == 0 or text[i - 1] in " \t"):
+            if ch == "\\" and quote == '"' and text[i + 1:i + 2] not in ("\r", "\n"):  # "a\"b": no close
+                i += 1
+            elif ch == quote == "'" and text.startswith("'", i + 1):  # 'it''s': one apostrophe
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch == "#" and (i == 0 or text[i - 1] in " \t\r\n"):
             comment = True
-        elif ch in "[{":
-            start = line if depth == 0 else start  # the outermost bracket's: where the value starts
-            depth += 1
-            if depth >= _DEEP_NESTING:
-                return start
-        elif ch in "]}":
-            depth = max(depth - 1, 0)
+        elif ch in " \t":
+            pass  # keeps item_starts as it is
+        elif ch in "'\"" and item_starts:
+            quote, item_starts = ch, False
+        else:
+            if ch in "[{":
+                start = line if depth == 0 else start  # the outermost bracket's: where the value starts
+                depth += 1
+                if depth >= _DEEP_NESTING:
+                    return start
+            elif ch in "]}":
+                depth = max(depth - 1, 0)
+            # a value starts after [ { , and after ": " or "- " (the space decides: a:b is one word)
+            item_starts = ch in "[{," or (ch in ":-?" and text[i + 1:i + 2] in (" ", "\t", "\r", "\n", ""))
+        i += 1
     return None
 
 
@@ -3116,10 +3144,9 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(_yaml_error_text(path, exc, text)) from None
     except RecursionError:  # [[[...]]] 3000 deep: PyYAML composes (and we walk) nodes recursively
         line = _deep_nesting_line(text)
-        raise ConfigError(f"{path}{'' if line is None else f':{line}'}: refused: its lists or mappings "
-                          f"nest deeper than Python's recursion limit lets YAML read (a setting's value "
-                          f"is a number, a word or a list of them).\n  fix: write each setting's value "
-                          f"itself, e.g. epochs: 3 or cache_sizes: [128, 256]") from None
+        raise ConfigError(f"{path}{'' if line is None else f':{line}'}: refused: {DEEP_NESTING_WORDS}."
+                          f"\n  fix: write each setting's value itself, e.g. epochs: 3 or "
+                          f"cache_sizes: [128, 256]") from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -3324,14 +3351,18 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
         raise ConfigError(f"command line '{arg}': no key before '='.\n  fix: write it section.key=value, "
                           f"e.g. {shell_word('pretrain.lr=' + (raw.strip() or '0.1'))}")
     tp = _declared_type(key.split("."))
-    if tp is str:
-        return key.split("."), _override_text(arg, key, raw)
-    if typing.get_origin(tp) in (list, tuple) and typing.get_args(tp)[:1] == (str,):
-        return key.split("."), _override_text_list(arg, key, raw)
     try:
-        value = _read_override_value(raw, tp) if raw != "" else ""
-    except yaml.YAMLError:
-        value = raw
+        if tp is str:
+            return key.split("."), _override_text(arg, key, raw)
+        if typing.get_origin(tp) in (list, tuple) and typing.get_args(tp)[:1] == (str,):
+            return key.split("."), _override_text_list(arg, key, raw)
+        try:
+            value = _read_override_value(raw, tp) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+    except RecursionError:  # pretrain.epochs=[[[...]]] 3000 deep, as a file's (_load_yaml)
+        raise ConfigError(f"command line '{typed_words(arg)}': refused: {DEEP_NESTING_WORDS}."
+                          f"{_default_fix(key)}") from None
     return key.split("."), value
 
 
@@ -4006,6 +4037,9 @@ PHANTOM_UNUSED = ("data.layout", "data.labels_csv", "data.image_column", "data.g
 the phantom set (an empty ``data.root``) does not use: it is ingested with its own DRAC layout
 and label CSV (``drac_ssl.train.stage_ingest`` gives it their defaults), and the preflight warns
 them set but not used (:data:`UNUSED_SETTINGS`)."""
+PHANTOM_COUNTS = ("data.phantom_n_train", "data.phantom_n_test")
+"""The phantom set's image counts: bounded (:data:`PHANTOM_MAX_IMAGES`) where the phantom set is
+used (an empty ``data.root``), warned set but not used (:data:`UNUSED_SETTINGS`) where it is not."""
 _UMM_READ_BY_PRETRAIN_MONITOR = ("umm.early_cut", "umm.membership", "umm.membership_temperature", "umm.eps2")
 _OUTER_LEVEL = ("umm.alpha", "umm.outer_lr", "umm.outer_sign", "umm.outer_ssl", "umm.outer_batch",
                 "umm.rate_reduction_on", "umm.hypergradient", "umm.neumann_steps", "umm.hvp", "umm.fd_radius", "umm.max_step_ratio")
@@ -4025,6 +4059,11 @@ UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
                "data.root is empty, so the phantom DRAC set is generated and ingested with its own "
                "layout and label CSV: this setting of your own data's files is not read",
                "data.root=<the folder of your images> to ingest your data with it", ("ingest",)),
+    UnusedWhen(PHANTOM_COUNTS, lambda c: c.data.dataset == "drac" and bool(c.data.root),
+               "data.root is set, so your images are ingested and no phantom set is generated: this "
+               "count of phantom images is not read",
+               "data.root=\"''\" (empty) to run the phantom set with it",
+               ("ingest",)),
     UnusedWhen(("data.graham_mask",), lambda c: not c.data.graham,
                "data.graham=false applies no Graham filter, so there is no mask to put outside its disc",
                "data.graham=true to apply the filter with this mask", ("ingest",)),

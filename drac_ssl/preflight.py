@@ -733,7 +733,10 @@ def _check_data_settings(c: _Findings, cfg: Config) -> None:
     d = cfg.data
     if d.n_folds < 2:
         c.error("data.n_folds", "cross-validation needs at least 2 folds", c.default("data.n_folds"))
-    _ranges(c, cfg, config_module.DATA_RANGES)
+    # the phantom counts' bound only where the phantom set is used: with a data.root they are
+    # warned set but not used (UNUSED_SETTINGS), not refused
+    _ranges(c, cfg, [dataclasses.replace(r, high=None) if d.root and r.setting in config_module.PHANTOM_COUNTS
+                     else r for r in config_module.DATA_RANGES])
     sizes = d.cache_sizes
     if not sizes or not all(config_module.valid_cache_size(s) for s in sizes):
         low, high = config_module.CACHE_SIZES

@@ -204,3 +204,77 @@ def test_a_deep_nesting_over_several_lines_is_said_at_the_line_it_starts() -> No
     text = "a: '[[[['  # [[[[\nepochs:\n  [\n" + "[\n" * 100 + "]\n" * 101
     assert _deep_nesting_line(text) == 3
     assert _deep_nesting_line("epochs: [[3]]\n") is None
+
+
+def test_an_override_nested_thousands_deep_is_refused_naming_it_not_a_recursion_traceback() -> None:
+    """Review F1: ``pretrain.epochs=[[[...]]]`` 600 deep on the command line gave PyYAML's
+    RecursionError (a traceback, exit 1) from typed_keys and load_config; it is refused as a
+    file's is, naming the override, in the first pass too."""
+    from drac_ssl import preflight
+    from drac_ssl.config import typed_keys
+
+    deep = "pretrain.epochs=" + "[" * 600 + "]" * 600  # past Python's recursion limit of 1000 (frames per bracket)
+    assert typed_keys([deep]) == frozenset()  # said where the override is applied
+    with pytest.raises(ConfigError) as refused:
+        load_config(None, [deep])
+    said = str(refused.value)
+    assert said.startswith("command line 'pretrain.epochs=[[[") and "]': refused: its lists or mappings nest deeper" in said
+    assert "fix: pretrain.epochs=100 (the default)" in said
+    assert "refused: its lists or mappings nest deeper" in preflight.reading_refusal(None, [deep])
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("run:\n# see [1\npretrain:\n  epochs: ", 4),  # a comment at a line's start
+    ("# don't\nrun:\n  name: it's\npretrain:\n  epochs: ", 5),  # apostrophes open no quote
+    ("run:\r\n  name: x  # don't\r\npretrain:\r\n  epochs: ", 4),  # CRLF: one line each
+    ("a: [x, 'y''s [[[']\r\rb: ", 3),  # '' is an apostrophe inside quotes; a CR alone ends a line
+    ('a: "x\\"[[[[" \nb: [\'[[\', "[["]\nepochs: ', 3),  # escaped and quoted brackets
+])
+def test_the_deep_nesting_line_skips_comments_and_apostrophes_and_counts_crlf_once(text: str, line: int) -> None:
+    """Review F2: a ``#`` after a newline opened no comment (its ``[`` counted), an apostrophe of
+    ``# don't`` or ``name: it's`` opened a quote that hid the nesting (None), and a CRLF file's
+    line is counted as an editor counts it."""
+    from drac_ssl.config import _deep_nesting_line
+
+    assert _deep_nesting_line(text + "[" * 3000 + "]" * 3000 + "\n") == line
+
+
+def test_a_phantom_count_beyond_its_bound_with_a_real_data_root_is_warned_unused_not_refused() -> None:
+    """Review F3: with a data.root (your images) the phantom set is not made, so
+    ``data.phantom_n_train=200000`` is no error there (it was refused after torch loaded): it is
+    warned set but not used; with an empty data.root the bound still refuses it."""
+    from drac_ssl import preflight
+
+    overrides = ["data.root=/nonexistent/drac_images", "data.phantom_n_train=200000"]
+    assert preflight.reading_refusal(None, overrides) == ""
+    cfg, sources, _ = preflight.read_config(None, overrides)
+    c = preflight._Findings(cfg, sources)
+    preflight._check_data_settings(c, cfg)
+    preflight._check_unused_settings(c, cfg, ["ingest"])
+    said = [(f.severity, f.setting, f.what, f.fix) for f in c.items if f.setting == "data.phantom_n_train"]
+    assert said == [("warning", "data.phantom_n_train",
+                     "set but not used: data.root is set, so your images are ingested and no phantom set "
+                     "is generated: this count of phantom images is not read",
+                     "data.root=\"''\" (empty) to run the phantom set with it, or leave data.phantom_n_train out")]
+    cfg, sources, _ = preflight.read_config(None, ["data.phantom_n_train=200000"])
+    c = preflight._Findings(cfg, sources)
+    preflight._check_data_settings(c, cfg)
+    assert [f.severity for f in c.items if f.setting == "data.phantom_n_train"] == ["error"]
+
+
+def test_dataconfig_reads_its_switches_as_a_config_file_does() -> None:
+    """Review F4: ``DataConfig(strict="false")`` kept the text, which is truthy, and turned strict
+    mode on; true / false in any case are read, a numpy bool is a bool, and "1", 0 are refused
+    as a config file's are, with a Python fix."""
+    import numpy as np
+
+    from drac_ssl.config import DataConfig
+
+    assert DataConfig(strict="false").strict is False and DataConfig(graham="TRUE").graham is True
+    assert DataConfig(strict=np.bool_(True)).strict is True and DataConfig().strict is False
+    for value, fix in (("1", "DataConfig(strict=True) (write true or false"), ("0", "DataConfig(strict=False) (write"),
+                       (1, "DataConfig(strict=False) (the default)")):
+        with pytest.raises(ConfigError) as refused:
+            DataConfig(strict=value)
+        assert str(refused.value).startswith(f"DataConfig: 'data.strict' must be true or false, got {value!r}.")
+        assert f"fix: {fix}" in str(refused.value)
