@@ -42,6 +42,7 @@ import numpy as np
 from data_prep.decode import PHANTOM_TEXT, PHANTOM_TEXT_KEY
 from data_prep.pool import refuse_top_level_rerun, spawn_pool
 from drac_ssl.config import (  # PyYAML, no torch: data.phantom_n_train / _n_test
+    PHANTOM_MAX_IMAGES,
     PHANTOM_PNG_MIB_ESTIMATE,
     DataConfig,
 )
@@ -1001,10 +1002,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     # ranges checked here (a CLI review: --n-train -3 was a ValueError traceback, 0 an empty set)
     grades = len(TRAIN_GRADE_COUNTS)
-    parser.add_argument("--n-train", type=whole_number(grades, N_TRAIN, f"one image of each of the {grades} grades",
+    parser.add_argument("--n-train", type=whole_number(grades, N_TRAIN, f"one image of each of the {grades} grades; "
+                                                     "at most data.phantom_n_train's bound", PHANTOM_MAX_IMAGES,
                                                      option="--n-train"),
                         default=N_TRAIN, metavar="N", help=f"training images (default {N_TRAIN})")
-    parser.add_argument("--n-test", type=whole_number(0, N_TEST, option="--n-test"), default=N_TEST, metavar="N",
+    parser.add_argument("--n-test", type=whole_number(0, N_TEST, most=PHANTOM_MAX_IMAGES, option="--n-test"), default=N_TEST, metavar="N",
                         help=f"test images (default {N_TEST})")
     parser.add_argument("--seed", type=whole_number(0, 0, option="--seed"), default=0, help="data set seed (default 0)")
     parser.add_argument("--workers", type=whole_number(0, 0, option="--workers"), default=0, metavar="N",

@@ -390,6 +390,11 @@ class DataConfig:
             value = getattr(self, f.name)
             if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
                 setattr(self, f.name, int(value) if _whole_number(value) else _data_config_coerce(value, int, f.name))
+            # a switch given as text or a number (strict="false" was truthy: strict mode on) is
+            # read as a config file's is, true / false in any case; "1", 0 refused; np.bool_ a bool
+            elif f.type == "bool" and not isinstance(value, bool):
+                numpy_bool = getattr(getattr(value, "dtype", None), "kind", "") == "b" and getattr(value, "shape", None) == ()
+                setattr(self, f.name, bool(value) if numpy_bool else _data_config_coerce(value, bool, f.name))
 
 
 def _whole_number(value: Any) -> bool:
@@ -415,6 +420,8 @@ def _data_config_coerce(value: Any, tp: Any, key: str) -> Any:
             given = m.group(1)
             if as_str and given.startswith("["):  # [a, b]: the names as Python's str items
                 given = repr([part.strip() for part in given.strip("[]").split(",")])
+            elif tp is bool and given in ("true", "false"):  # Python's True / False
+                given = given.capitalize()
             return f"DataConfig({key}={given})"
 
         fix = re.sub(rf"\bdata\.{re.escape(key)}=(\[[^\]]*\]|[^\s,]+)", python, fix)
@@ -1054,12 +1061,15 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
     if tp is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-            return value.lower() in ("true", "1")
+        if isinstance(value, str) and value.lower() in ("true", "false"):  # "false" quoted: False
+            return value.lower() == "true"
         word = str(value).strip().lower()
         if isinstance(value, str) and word in _YAML11_BOOLS:  # YAML 1.1's booleans are words here
             fix = (f"\n  fix: {key}={_YAML11_BOOLS[word]} (write true or false: only they are "
                    f"booleans, {value!r} is a word)")
+        elif isinstance(value, str) and word in ("1", "0"):  # "1" quoted: refused as 1 unquoted is
+            fix = (f"\n  fix: {key}={'true' if word == '1' else 'false'} (write true or false: only "
+                   f"they are booleans, {value!r} is text)")
         else:
             fix = _default_fix(key, fixes, value)
         raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.{fix}")
@@ -1537,6 +1547,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             changes[key] = _merge(current, value, where, full, fixes, given, source)
         else:
             changes[key] = _coerce(value, hints[key], where, full, fixes)
+            if full == "finetune.referral_target":  # its form read here, with where it was written
+                referral_target(changes[key], where)
     return dataclasses.replace(base, **changes)
 
 
@@ -3034,6 +3046,60 @@ def _table_words(path: Path, text: str) -> str | None:
             f"folder>), and -c a config file, e.g. {_example_config()}")
 
 
+DEEP_NESTING_WORDS = ("its lists or mappings nest deeper than Python's recursion limit lets YAML read "
+                      "(a setting's value is a number, a word or a list of them)")
+"""Why a value nested thousands of brackets deep is refused, in a config file (:func:`_load_yaml`)
+or an override (:func:`parse_override`)."""
+_DEEP_NESTING = 64
+"""How many brackets deep :func:`_deep_nesting_line` takes for a nesting too deep to read: no
+setting's value nests more than two."""
+
+
+def _deep_nesting_line(text: str) -> int | None:
+    """The 1-based line (as an editor counts them: ``\n``, ``\r\n`` or ``\r`` ends one) of the
+    outermost flow bracket (``[``, ``{``) of the first value of the YAML ``text`` nested
+    :data:`_DEEP_NESTING` deep, outside quotes and comments; None where none nests so deep (a
+    block nesting of ``- -``). A plain scan, YAML's rules roughly: ``#`` opens a comment at a
+    line's start or after a space or tab; a quote opens a quoted value only where a value or
+    flow item starts (a line's start after its indentation, after ``: ``, ``- ``, ``[``, ``{``
+    or ``,``), so the apostrophe of ``# don't`` or ``name: it's`` opens none."""
+    depth, quote, comment, line, start = 0, "", False, 1, 1
+    item_starts = True  # a value or flow item may start here (only spaces since)
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "\r\n":
+            line += ch == "\n" or not text.startswith("\n", i + 1)  # \r\n once
+            comment, item_starts = False, not quote
+        elif comment:
+            pass
+        elif quote:
+            if ch == "\\" and quote == '"' and text[i + 1:i + 2] not in ("\r", "\n"):  # "a\"b": no close
+                i += 1
+            elif ch == quote == "'" and text.startswith("'", i + 1):  # 'it''s': one apostrophe
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch == "#" and (i == 0 or text[i - 1] in " \t\r\n"):
+            comment = True
+        elif ch in " \t":
+            pass  # keeps item_starts as it is
+        elif ch in "'\"" and item_starts:
+            quote, item_starts = ch, False
+        else:
+            if ch in "[{":
+                start = line if depth == 0 else start  # the outermost bracket's: where the value starts
+                depth += 1
+                if depth >= _DEEP_NESTING:
+                    return start
+            elif ch in "]}":
+                depth = max(depth - 1, 0)
+            # a value starts after [ { , and after ": " or "- " (the space decides: a:b is one word)
+            item_starts = ch in "[{," or (ch in ":-?" and text[i + 1:i + 2] in (" ", "\t", "\r", "\n", ""))
+        i += 1
+    return None
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -3076,6 +3142,11 @@ def _load_yaml(path: Path) -> dict[str, Any]:
                           f"no shipped config uses them.") from None
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_error_text(path, exc, text)) from None
+    except RecursionError:  # [[[...]]] 3000 deep: PyYAML composes (and we walk) nodes recursively
+        line = _deep_nesting_line(text)
+        raise ConfigError(f"{path}{'' if line is None else f':{line}'}: refused: {DEEP_NESTING_WORDS}."
+                          f"\n  fix: write each setting's value itself, e.g. epochs: 3 or "
+                          f"cache_sizes: [128, 256]") from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -3280,14 +3351,18 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
         raise ConfigError(f"command line '{arg}': no key before '='.\n  fix: write it section.key=value, "
                           f"e.g. {shell_word('pretrain.lr=' + (raw.strip() or '0.1'))}")
     tp = _declared_type(key.split("."))
-    if tp is str:
-        return key.split("."), _override_text(arg, key, raw)
-    if typing.get_origin(tp) in (list, tuple) and typing.get_args(tp)[:1] == (str,):
-        return key.split("."), _override_text_list(arg, key, raw)
     try:
-        value = _read_override_value(raw, tp) if raw != "" else ""
-    except yaml.YAMLError:
-        value = raw
+        if tp is str:
+            return key.split("."), _override_text(arg, key, raw)
+        if typing.get_origin(tp) in (list, tuple) and typing.get_args(tp)[:1] == (str,):
+            return key.split("."), _override_text_list(arg, key, raw)
+        try:
+            value = _read_override_value(raw, tp) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+    except RecursionError:  # pretrain.epochs=[[[...]]] 3000 deep, as a file's (_load_yaml)
+        raise ConfigError(f"command line '{typed_words(arg)}': refused: {DEEP_NESTING_WORDS}."
+                          f"{_default_fix(key)}") from None
     return key.split("."), value
 
 
@@ -3837,6 +3912,13 @@ SEED_MAX = 2**32 - 1
 SEED_WHY = ": numpy's random generators take a seed of 0..2**32-1"
 """The largest seed (``run.seed``, ``data.fold_seed``, ``data.phantom_seed``, ``finetune.seed``)
 numpy's ``RandomState`` takes; -1 or 2**32 stopped a run mid-way with numpy's own message."""
+PHANTOM_MAX_IMAGES = 100_000
+"""The most phantom images of one split (``data.phantom_n_train``, ``data.phantom_n_test``): a
+1024-pixel phantom scan is ~0.85 MiB of PNG (:data:`PHANTOM_PNG_MIB_ESTIMATE`) and ~0.2 s of one core to draw, so 100,000 are ~83 GiB
+and ~6 CPU hours (160 times DRAC's 611), and the plan of the ids (:func:`data_prep.phantom.plan_phantom`)
+takes ~0.5 s; a billion hung the preflight's plan and would exhaust the memory."""
+PHANTOM_MAX_WHY = (": the phantom set is a stand-in for DRAC's 611 / 386 scans, and 100,000 of them "
+                   "are ~83 GiB of PNG and ~6 CPU hours to draw")
 
 RUN_RANGES: tuple[SettingRange, ...] = (SettingRange("run.seed", 0, high=SEED_MAX, why=SEED_WHY),)
 """The number ranges of ``run.*``, checked by :mod:`drac_ssl.preflight` whatever the stages."""
@@ -3887,7 +3969,8 @@ DATA_RANGES: tuple[SettingRange, ...] = (
                  why=": the mean squared pixel difference (0..1 scale) below which labelled images "
                      "are kept in one fold (0 = off)",
                  fix="data.near_duplicate_mse=0 (off, the default), or e.g. data.near_duplicate_mse=1e-4"),
-    *(SettingRange(s, 0) for s in ("data.phantom_n_train", "data.phantom_n_test")),
+    *(SettingRange(s, 0, high=PHANTOM_MAX_IMAGES, why=PHANTOM_MAX_WHY)
+      for s in ("data.phantom_n_train", "data.phantom_n_test")),
     *(SettingRange(s, 0, high=SEED_MAX, why=SEED_WHY) for s in ("data.fold_seed", "data.phantom_seed")),
 )
 PRETRAIN_RANGES: tuple[SettingRange, ...] = (
@@ -3948,6 +4031,15 @@ class UnusedWhen:
 
 
 _GENERIC_UNUSED = ("data.dataset", "data.root", "data.unlabelled")
+PHANTOM_UNUSED = ("data.layout", "data.labels_csv", "data.image_column", "data.grade_column",
+                  "data.patient_column", "data.site_column")
+"""The ingest's settings of a real data set's files (its layout, label CSV and columns), which
+the phantom set (an empty ``data.root``) does not use: it is ingested with its own DRAC layout
+and label CSV (``drac_ssl.train.stage_ingest`` gives it their defaults), and the preflight warns
+them set but not used (:data:`UNUSED_SETTINGS`)."""
+PHANTOM_COUNTS = ("data.phantom_n_train", "data.phantom_n_test")
+"""The phantom set's image counts: bounded (:data:`PHANTOM_MAX_IMAGES`) where the phantom set is
+used (an empty ``data.root``), warned set but not used (:data:`UNUSED_SETTINGS`) where it is not."""
 _UMM_READ_BY_PRETRAIN_MONITOR = ("umm.early_cut", "umm.membership", "umm.membership_temperature", "umm.eps2")
 _OUTER_LEVEL = ("umm.alpha", "umm.outer_lr", "umm.outer_sign", "umm.outer_ssl", "umm.outer_batch",
                 "umm.rate_reduction_on", "umm.hypergradient", "umm.neumann_steps", "umm.hvp", "umm.fd_radius", "umm.max_step_ratio")
@@ -3963,6 +4055,15 @@ UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
                "data.dataset={cfg.data.dataset} is read as it is from data.root, without the ingest, "
                "and this is a setting of the ingest (or of the phantom set)",
                "data.dataset=drac to ingest a retinal image folder with it", ("ingest", "pretrain")),
+    UnusedWhen(PHANTOM_UNUSED, lambda c: c.data.dataset == "drac" and not c.data.root,
+               "data.root is empty, so the phantom DRAC set is generated and ingested with its own "
+               "layout and label CSV: this setting of your own data's files is not read",
+               "data.root=<the folder of your images> to ingest your data with it", ("ingest",)),
+    UnusedWhen(PHANTOM_COUNTS, lambda c: c.data.dataset == "drac" and bool(c.data.root),
+               "data.root is set, so your images are ingested and no phantom set is generated: this "
+               "count of phantom images is not read",
+               "data.root=\"''\" (empty) to run the phantom set with it",
+               ("ingest",)),
     UnusedWhen(("data.graham_mask",), lambda c: not c.data.graham,
                "data.graham=false applies no Graham filter, so there is no mask to put outside its disc",
                "data.graham=true to apply the filter with this mask", ("ingest",)),
@@ -4314,13 +4415,15 @@ REFERRAL_METRICS = ("sensitivity", "specificity")
 referable images found) or ``specificity`` (the others cleared)."""
 
 
-def referral_target(value: str) -> tuple[str, float] | None:
+def referral_target(value: str, where: str = "config") -> tuple[str, float] | None:
     """``finetune.referral_target`` as ``(metric, level)`` (``"sensitivity:0.90"`` ->
     ``("sensitivity", 0.9)``; :data:`REFERRAL_METRICS`, ``0 < level < 1``), or None for
     ``off`` (also ``none``, ``no``, ``false`` and an empty value: :data:`REFERABLE_OFF`).
 
     Raises:
-        ConfigError: any other value; the message gives the form and an example fix.
+        ConfigError: any other value, its message starting ``WHERE:`` (``where``: the file's
+            ``FILE:LINE`` or the override, as a config is read, :func:`_merge`); it gives the
+            form and an example fix.
     """
     text = str(value).strip().lower()
     if text in (*REFERABLE_OFF, ""):
@@ -4333,7 +4436,7 @@ def referral_target(value: str) -> tuple[str, float] | None:
         level = float("nan")
     if metric not in REFERRAL_METRICS or not 0 < level < 1:
         raise ConfigError(
-            f"config: finetune.referral_target={value!r} is not off nor METRIC:LEVEL with METRIC "
+            f"{where}: 'finetune.referral_target' is {value!r}, not off nor METRIC:LEVEL with METRIC "
             f"{' or '.join(REFERRAL_METRICS)} and LEVEL a fraction strictly between 0 and 1 (the "
             f"referable images the referral cut must find, or the others it must clear).\n"
             f"  fix: finetune.referral_target=sensitivity:0.90, or finetune.referral_target=off "

@@ -733,12 +733,20 @@ def _check_data_settings(c: _Findings, cfg: Config) -> None:
     d = cfg.data
     if d.n_folds < 2:
         c.error("data.n_folds", "cross-validation needs at least 2 folds", c.default("data.n_folds"))
-    _ranges(c, cfg, config_module.DATA_RANGES)
+    # the phantom counts' bound only where the phantom set is used: with a data.root they are
+    # warned set but not used (UNUSED_SETTINGS), not refused
+    _ranges(c, cfg, [dataclasses.replace(r, high=None) if d.root and r.setting in config_module.PHANTOM_COUNTS
+                     else r for r in config_module.DATA_RANGES])
     sizes = d.cache_sizes
     if not sizes or not all(config_module.valid_cache_size(s) for s in sizes):
         low, high = config_module.CACHE_SIZES
         c.error("data.cache_sizes", f"each cached size must be {low}..{high} pixels, and at least one is needed",
                 c.default("data.cache_sizes"))
+    elif len(set(sizes)) < len(sizes):  # [28, 28]: harmless (the ingest caches each once), likely a slip
+        twice = sorted({s for s in sizes if sizes.count(s) > 1})
+        c.warning("data.cache_sizes", f"gives {config_module.in_words([str(s) for s in twice], 'and')} more "
+                                      f"than once: each size is cached once (was another size meant?)",
+                  f"data.cache_sizes=[{', '.join(str(s) for s in sorted(set(sizes)))}]")
     what, fix = config_module.grades_problem(d.grades)
     if what:
         c.error("data.grades", what, fix)
@@ -1440,9 +1448,32 @@ def _patients_words(layout: str, owned_column: str, patient_column: str) -> str:
 
 
 def _on_the_fallback_scale(problem: Any) -> bool:
-    """Whether a label problem judges grades by the scale (outside 0..K-1, 1-based), which with
-    an invalid ``data.grades`` is the default scale :func:`_grade_names` fell back to."""
-    return problem.kind == "grade" and (" outside {" in problem.what or "look 1-based" in problem.what)
+    """Whether a label problem judges grades by the scale (outside 0..K-1, 1-based; a label
+    CSV's ``outside {0, 1, 2}``, a MedMNIST ``.npz``'s ``outside 0..2``), which with an invalid
+    ``data.grades`` is the default scale :func:`_grade_names` fell back to."""
+    return problem.kind == "grade" and any(words in problem.what for words in (" outside {", " outside 0..",
+                                                                               "look 1-based"))
+
+
+def _grades_located(c: _Findings, cfg: Config, problem: Any, line: str) -> str:
+    """``line`` (a label problem in the settings' words) with where ``data.grades`` was given
+    after its first mention in the problem's text, ``data.grades (FILE:LINE)`` or ``data.grades
+    (command line '...')``, when the problem judges grades by that scale (``kind`` grade) and the
+    user gave it: a grade-count mismatch named the data file (``...npz:train_labels``) but not
+    the config's line to edit (``the grade scale (data.grades, g.yaml:2) has 2 grades``, ``the
+    scale of data.grades (g.yaml:2: 0 A, 1 B)``). Else ``line`` as it is."""
+    if problem.kind != "grade" or not cfg.data.grades:
+        return line
+    where = _where("data.grades", c.sources, cfg)
+    if where in ("", "the default"):
+        return line
+    what, arrow, fix = line.partition(" -> ")
+    for said, located in ((r"\(data\.grades\)", f"(data.grades, {where})"),  # the scale (data.grades) has
+                          (r"data\.grades \(", f"data.grades ({where}: "),  # the scale of data.grades (0 A, 1 B)
+                          (r"(?<![\w.])data\.grades(?![\w.=\[])", f"data.grades ({where})")):  # not data.grades=[..]
+        if found := re.search(said, what):
+            return what[:found.start()] + located + what[found.end():] + arrow + fix
+    return line
 
 
 def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:
@@ -1625,6 +1656,14 @@ def _check_cpu_time(c: _Findings, cfg: Config, n_images: int) -> None:
               + "; or fewer epochs, smaller crops")
 
 
+def _phantom_counts_out_of_range(cfg: Config) -> list[str]:
+    """The phantom counts (``data.phantom_n_train``, ``data.phantom_n_test``) above their range
+    (:data:`drac_ssl.config.PHANTOM_MAX_IMAGES`): the set they ask for is not planned, and the
+    first pass (:func:`reading_refusal`) refuses them before torch loads."""
+    return [s for s in ("data.phantom_n_train", "data.phantom_n_test")
+            if get(cfg, s) > config_module.PHANTOM_MAX_IMAGES]
+
+
 def _facts_from_phantom(cfg: Config) -> DataFacts:
     from data_prep.phantom import plan_phantom
 
@@ -1794,7 +1833,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     command = ingest_command(dataclasses.replace(d, modality=config_module.ingest_modality(config_module.to_dict(cfg))),
                              scratch)
     for problem, rest in shown_with_rest(blocking):  # at most 10 of a kind, as the ingest prints them
-        c.error("", as_config_keys(problem.line).replace(" -> ", "\n     fix: ", 1))
+        c.error("", _grades_located(c, cfg, problem, as_config_keys(problem.line)).replace(" -> ", "\n     fix: ", 1))
         if rest:
             c.add("error", "", as_config_keys(more_of_a_kind(rest)),
                   f"{command} lists every one in {scratch / 'ingest_problems.txt'}",
@@ -1979,7 +2018,10 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
         if not d.root:
             _check_phantom_meant(c, cfg)
             _check_phantom_writable(c, cfg)
-        return _facts_from_layout(c, cfg) if d.root else _facts_from_phantom(cfg)
+        if d.root:
+            return _facts_from_layout(c, cfg)
+        # a count beyond its range is its own error: no plan of a billion ids (it hung)
+        return _facts_from_phantom(cfg) if not _phantom_counts_out_of_range(cfg) else None
     if (data_dir / "manifest.csv").is_file():
         if changed := manifest_change(data_dir):  # edited by hand: its rows say nothing of the data
             ingest = _status(run_dir).get("ingest")
@@ -2267,7 +2309,11 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
             c.error("finetune.referable_from", f"{what} (the scale of {facts.source})", fix)
         else:
             names = tuple(str(n) for n in facts.grade_names)
-            if cut is None and config_module.referral_target(ft.referral_target) is not None:
+            try:  # a bad form is refused as the config is read, or by config.validate (below)
+                target = config_module.referral_target(ft.referral_target)
+            except ConfigError:
+                target = None
+            if cut is None and target is not None:
                 # a referral cut is on P(referable): the fine-tuning would refuse it after the pretraining
                 c.error("finetune.referral_target",
                         f"{ft.referral_target} sets a cut on P(referable), but finetune.referable_from="
@@ -2275,8 +2321,7 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                         f"({', '.join(names)})",
                         f"finetune.referable_from=R (referable = grade >= R, 1..{len(names) - 1}), or "
                         f"finetune.referral_target=off")
-            elif (cut is not None and config_module.referral_target(ft.referral_target) is not None
-                  and facts.grade_counts):
+            elif cut is not None and target is not None and facts.grade_counts:
                 # the cut is fitted on referable and other labelled images: both needed (a second
                 # read: binary labels on the ICDR scale of a user's own YAML trained every fold first)
                 above = sum(n for g, n in facts.grade_counts.items() if g >= cut)
@@ -3316,7 +3361,9 @@ def reading_refusal(path: str | os.PathLike[str] | None, overrides: list[str],
     the stages of ``run.stages``, ``run.stages`` and ``run.name``. The checks against the data
     and the device are left to the rerun with these fixed (said on the last line)."""
     cfg, sources, findings = read_config(path, overrides, preset)
-    if not any(f.severity == "error" for f in findings):
+    phantom_too_big = (not cfg.data.root and cfg.data.dataset == "drac" and "ingest" in cfg.run.stages
+                       and _phantom_counts_out_of_range(cfg))  # refused here: no plan of them after
+    if not any(f.severity == "error" for f in findings) and not phantom_too_big:
         return ""
     if not any(f.unread for f in findings):
         c = _Findings(cfg, sources)

@@ -69,8 +69,10 @@ from drac_ssl.collapse import forget_stage_warnings, run_collapse_warnings
 from drac_ssl.commands import train_overrides, train_parser, train_preset
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
+    PHANTOM_UNUSED,
     Config,
     ConfigError,
+    DataConfig,
     PresetOverride,
     default_config_file,
     former_defaults_filled,
@@ -267,7 +269,11 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
         phantom_seconds = round(time.perf_counter() - t0, 1)
         if not reused:  # generated now: what it took
             print(f"[ingest] the phantom set takes {_freed_mib(root)[0]:.1f} MiB in {root.absolute()}")
-        data_cfg = dataclasses.replace(data_cfg, root=str(root))
+        # its own DRAC layout and label CSV: a real data set's (said unused by the preflight) not
+        # applied to it, which stopped its ingest after the images were made
+        defaults = DataConfig()
+        data_cfg = dataclasses.replace(data_cfg, root=str(root), **{
+            key.split(".", 1)[1]: getattr(defaults, key.split(".", 1)[1]) for key in PHANTOM_UNUSED})
     # the fundus recipe (not the default) says what the images are: a plain folder of fundus
     # photographs ingested as grey is still fundus (no UW-OCTA checks or wording)
     data_cfg = dataclasses.replace(data_cfg, modality=ingest_modality(to_dict(cfg)))

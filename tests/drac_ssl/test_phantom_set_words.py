@@ -146,4 +146,6 @@ def test_a_run_on_a_data_root_ends_without_the_phantom_note(
     monkeypatch.setitem(train.STAGES, "ingest", lambda cfg, run_dir: {})
     assert train.main([*args, f"data.root={own}"]) == 0
     out = capsys.readouterr().out
-    assert "[train] " in out and "phantom set" not in out, out
+    assert "[train] " in out and "note: the phantom set" not in out, out
+    # the counts that put the earlier set in this folder are warned unused (not the note's words)
+    assert "data.phantom_n_test=3 (command line 'data.phantom_n_test=3'): set but not used" in out, out
