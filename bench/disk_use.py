@@ -11,6 +11,12 @@ in MiB (2**20 bytes) of apparent file size. A file with several hard links (the 
 first top-level folder that holds it in name order with ``finetune`` first. ``--skip`` leaves
 out top-level folders that are not part of a run (``bundles``: the extra bundles of
 ``bench/retinamnist.py``). What the "Disk" paragraph of docs/running.md (the run folder) cites.
+Besides: the image cache (``data/cache``: the ingest's ``<size>px.npy`` arrays, what a reused
+ingest keeps) and the files of the same content (files of at least 1 MiB,
+:data:`HASH_MIN_BYTES`, each hard-linked file once, compared by size and SHA-256): the bytes
+held in files whose bytes equal another file's, and of them what hard links would free (all
+copies but one). Tensors stored again inside files of another layout (a backbone re-saved with
+a key prefix) are not the same content and not counted there.
 
 ``--folder PATH`` (repeatable; with or without ``--run-dir``): the apparent size of any folder
 and its file count, hard links once, symbolic links not followed (a venv's ``bin/python``),
@@ -22,6 +28,7 @@ command (1)").
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 from pathlib import Path
 
@@ -29,10 +36,45 @@ from bench.common import REPO, write_result
 from drac_ssl.starting import python_command
 
 MIB = 2 ** 20
+HASH_MIN_BYTES = MIB
+"""Files smaller than this are not compared for the same content (JSON records, logs)."""
 
 
 def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(MIB), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def same_content(root: Path, paths: list[Path]) -> dict[str, object]:
+    """Files of ``paths`` (under ``root``) of at least :data:`HASH_MIN_BYTES` whose bytes equal
+    another's (each hard-linked file once; only files of one size are hashed):
+    ``same_content_mib`` the bytes they hold, ``same_content_freeable_mib`` those of all copies
+    but one per content, ``same_content_groups`` their paths relative to ``root``."""
+    seen: set[tuple[int, int]] = set()
+    by_size: dict[int, list[Path]] = {}
+    for path in paths:
+        st = path.stat()
+        if st.st_size >= HASH_MIN_BYTES and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            by_size.setdefault(st.st_size, []).append(path)
+    groups: list[tuple[int, list[Path]]] = []
+    for size, same_size in sorted(by_size.items()):
+        if len(same_size) < 2:
+            continue
+        by_hash: dict[str, list[Path]] = {}
+        for path in same_size:
+            by_hash.setdefault(_sha256(path), []).append(path)
+        groups += [(size, group) for group in by_hash.values() if len(group) > 1]
+    return {"same_content_mib": round(sum(size * len(g) for size, g in groups) / MIB, 1),
+            "same_content_freeable_mib": round(sum(size * (len(g) - 1) for size, g in groups) / MIB, 1),
+            "same_content_groups": [[str(p.relative_to(root)) for p in g] for _size, g in groups]}
 
 
 def disk_use(run_dir: Path, skip: tuple[str, ...] = ()) -> dict[str, object]:
@@ -41,9 +83,11 @@ def disk_use(run_dir: Path, skip: tuple[str, ...] = ()) -> dict[str, object]:
                   key=lambda p: (p.name != "finetune", p.name))
     seen: set[tuple[int, int]] = set()
     per_folder: dict[str, float] = {}
+    every: list[Path] = []
     for top in tops:
         size = 0
         for path in ([top] if top.is_file() else _files(top)):
+            every.append(path)
             st = path.stat()
             if (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
@@ -56,11 +100,14 @@ def disk_use(run_dir: Path, skip: tuple[str, ...] = ()) -> dict[str, object]:
     checkpoints = {f"{stage}/checkpoints": mib(_files(run_dir / stage / "checkpoints"))
                    for stage in ("pretrain", "umm") if (run_dir / stage / "checkpoints").is_dir()}
     weights = sorted((run_dir / "finetune").glob("*/*.safetensors"))
+    cache = run_dir / "data" / "cache"
     return {"run_dir": str(run_dir), "skipped": list(skip),
             "total_mib": round(sum(per_folder.values()), 1), "per_top_level_mib": per_folder,
             "checkpoints_mib": checkpoints, "checkpoints_total_mib": round(sum(checkpoints.values()), 1),
             "fine_tuned_weights_mib": mib(weights), "fine_tuned_weight_files": len(weights),
-            "largest_weight_file_mib": round(max((p.stat().st_size for p in weights), default=0) / MIB, 1)}
+            "largest_weight_file_mib": round(max((p.stat().st_size for p in weights), default=0) / MIB, 1),
+            "image_cache_mib": mib(_files(cache)) if cache.is_dir() else 0.0,
+            **same_content(run_dir, every)}
 
 
 def folder_use(folder: Path) -> dict[str, object]:
@@ -107,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, f in figures.items():
         print(f"[disk] {name}: {f['total_mib']} MiB, checkpoints {f['checkpoints_total_mib']} MiB, "
               f"fine-tuned weights {f['fine_tuned_weights_mib']} MiB")
+        print(f"[disk] {name}: image cache (data/cache) {f['image_cache_mib']} MiB")
+        print(f"[disk] {name}: same content (files >= 1 MiB, SHA-256) {f['same_content_mib']} MiB in "
+              f"{sum(len(g) for g in f['same_content_groups'])} files, of it "
+              f"{f['same_content_freeable_mib']} MiB in copies beyond one")
     folders = {f: folder_use(Path(f)) for f in args.folder}
     for name, f in folders.items():
         print(f"[disk] {name}: {f['total_mib']} MiB in {f['files']} files")

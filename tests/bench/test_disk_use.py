@@ -27,6 +27,33 @@ def test_hard_links_count_once_and_the_parts_are_named(tmp_path: Path) -> None:
     assert disk_use(run)["total_mib"] == 4.5  # nothing skipped
 
 
+def test_files_of_the_same_content_and_the_image_cache_are_said(tmp_path: Path, capsys) -> None:
+    """Two copies of one backbone in distinct files count as the same content (one copy
+    freeable); a hard link, a file of other bytes of the same size and small equal files do not."""
+    from bench.disk_use import main
+
+    run = tmp_path / "run"
+    for folder in ("pretrain", "umm", "finetune/vicreg", "bundle", "data/cache"):
+        (run / folder).mkdir(parents=True)
+    (run / "pretrain" / "backbone.safetensors").write_bytes(b"b" * (2 * MIB))
+    (run / "umm" / "backbone.safetensors").write_bytes(b"b" * (2 * MIB))  # the same bytes, another file
+    (run / "finetune" / "vicreg" / "backbone.safetensors").write_bytes(b"b" * (2 * MIB - 1) + b"x")
+    os.link(run / "pretrain" / "backbone.safetensors", run / "bundle" / "backbone.safetensors")
+    (run / "pretrain" / "small.json").write_text("{}")
+    (run / "umm" / "small.json").write_text("{}")
+    (run / "data" / "cache" / "128px.npy").write_bytes(b"i" * (3 * MIB))
+    (run / "stages.json").write_text("{}")
+    figures = disk_use(run)
+    assert figures["same_content_mib"] == 4.0 and figures["same_content_freeable_mib"] == 2.0
+    # the linked file is named by its first path, as the total counts it (bundle before pretrain)
+    assert figures["same_content_groups"] == [["bundle/backbone.safetensors", "umm/backbone.safetensors"]]
+    assert figures["image_cache_mib"] == 3.0
+    assert main(["--run-dir", str(run), "--out-dir", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "run: image cache (data/cache) 3.0 MiB" in out
+    assert "run: same content (files >= 1 MiB, SHA-256) 4.0 MiB in 2 files, of it 2.0 MiB in copies beyond one" in out
+
+
 def test_a_folder_counts_its_files_once_and_follows_no_link(tmp_path: Path) -> None:
     """docs/running.md's "Disk after command (1)" cites the set-up's .venv and the phantom set
     beside the run folder: ``--folder`` measures any folder, a hard link once, a symbolic link (a

@@ -135,6 +135,26 @@ def test_save_and_load_give_the_same_distances(tmp_path: Path) -> None:
         InputProfile.load(broken)
 
 
+def test_the_precision_is_stored_as_float32_and_old_float64_files_load_unchanged(tmp_path: Path) -> None:
+    """Half the bytes per bundle; a fresh profile gives the distances its file will, and a
+    float64 file written by older code loads to exactly its float64 numbers."""
+    x = _inputs(40, seed=9)
+    profile = fit_input_profile(_pairs(x))
+    path = profile.save(tmp_path / "input_profile.npz")
+    with np.load(path) as z:
+        assert z["precision"].dtype == np.float32
+    loaded = InputProfile.load(path)
+    assert loaded.precision.dtype == np.float64
+    probe = input_descriptors(x[:5], _features(x[:5]))
+    np.testing.assert_array_equal(loaded.distances(probe), profile.distances(probe))
+    old = np.random.default_rng(0).standard_normal(profile.precision.shape)
+    fields = dict(np.load(path))
+    fields["precision"] = old
+    np.savez(tmp_path / "old.npz", **fields)
+    np.testing.assert_array_equal(InputProfile.load(tmp_path / "old.npz").precision, old)
+    assert path.stat().st_size < 0.6 * (tmp_path / "old.npz").stat().st_size
+
+
 def test_bad_fits_are_refused() -> None:
     with pytest.raises(ValueError, match="needs at least 10"):
         fit_input_profile(_pairs(_inputs(9, seed=0)))
