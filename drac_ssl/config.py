@@ -1064,7 +1064,9 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
         if isinstance(value, str) and value.lower() in ("true", "false"):  # "false" quoted: False
             return value.lower() == "true"
         word = str(value).strip().lower()
-        if isinstance(value, str) and word in _YAML11_BOOLS:  # YAML 1.1's booleans are words here
+        if isinstance(value, str) and word in ("true", "false"):  # " true": the word with spaces around it
+            fix = (f"\n  fix: {key}={word} (without the spaces: {value!r} is not the word {word})")
+        elif isinstance(value, str) and word in _YAML11_BOOLS:  # YAML 1.1's booleans are words here
             fix = (f"\n  fix: {key}={_YAML11_BOOLS[word]} (write true or false: only they are "
                    f"booleans, {value!r} is a word)")
         elif isinstance(value, str) and word in ("1", "0"):  # "1" quoted: refused as 1 unquoted is
