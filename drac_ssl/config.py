@@ -1064,7 +1064,9 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
         if isinstance(value, str) and value.lower() in ("true", "false"):  # "false" quoted: False
             return value.lower() == "true"
         word = str(value).strip().lower()
-        if isinstance(value, str) and word in _YAML11_BOOLS:  # YAML 1.1's booleans are words here
+        if isinstance(value, str) and word in ("true", "false"):  # " true": the word with spaces around it
+            fix = (f"\n  fix: {key}={word} (without the spaces: {value!r} is not the word {word})")
+        elif isinstance(value, str) and word in _YAML11_BOOLS:  # YAML 1.1's booleans are words here
             fix = (f"\n  fix: {key}={_YAML11_BOOLS[word]} (write true or false: only they are "
                    f"booleans, {value!r} is a word)")
         elif isinstance(value, str) and word in ("1", "0"):  # "1" quoted: refused as 1 unquoted is
@@ -3062,7 +3064,11 @@ def _deep_nesting_line(text: str) -> int | None:
     block nesting of ``- -``). A plain scan, YAML's rules roughly: ``#`` opens a comment at a
     line's start or after a space or tab; a quote opens a quoted value only where a value or
     flow item starts (a line's start after its indentation, after ``: ``, ``- ``, ``[``, ``{``
-    or ``,``), so the apostrophe of ``# don't`` or ``name: it's`` opens none."""
+    or ``,``), so the apostrophe of ``# don't`` or ``name: it's`` opens none; outside a flow
+    value a bracket opens one only where a value starts (``key: [``, ``- {``, a line's start), so
+    ``name: a[b`` (a plain word) opens none; the lines of a block scalar (``key: |`` or ``>``,
+    those below it indented more than its line) are text, not YAML, and are skipped."""
+    text = _without_block_scalars(text)
     depth, quote, comment, line, start = 0, "", False, 1, 1
     item_starts = True  # a value or flow item may start here (only spaces since)
     i = 0
@@ -3087,17 +3093,42 @@ def _deep_nesting_line(text: str) -> int | None:
         elif ch in "'\"" and item_starts:
             quote, item_starts = ch, False
         else:
-            if ch in "[{":
+            if ch in "[{" and (depth or item_starts):
                 start = line if depth == 0 else start  # the outermost bracket's: where the value starts
                 depth += 1
                 if depth >= _DEEP_NESTING:
                     return start
-            elif ch in "]}":
-                depth = max(depth - 1, 0)
+            elif ch in "]}" and depth:
+                depth -= 1
             # a value starts after [ { , and after ": " or "- " (the space decides: a:b is one word)
             item_starts = ch in "[{," or (ch in ":-?" and text[i + 1:i + 2] in (" ", "\t", "\r", "\n", ""))
         i += 1
     return None
+
+
+_BLOCK_SCALAR_START = re.compile(r"(?::|(?:^|[ \t])[-?])[ \t]+[|>][1-9+-]*[ \t]*(?:#.*)?$")
+"""A line whose value is a block scalar's indicator (``key: |``, ``- >-``, ``key: |2  # c``)."""
+
+
+def _without_block_scalars(text: str) -> str:
+    """``text`` with the lines of each block scalar (those after a :data:`_BLOCK_SCALAR_START`
+    line, blank or indented more than it) emptied, their line ends kept: a ``[`` of a literal
+    text opens no flow value. A line that is a comment (``# key: |``) starts none."""
+    parts = re.split(r"(\r\n|\r|\n)", text)  # lines at even indexes, their ends at odd ones
+    block_indent: int | None = None
+    for k in range(0, len(parts), 2):
+        body = parts[k]
+        indent = len(body) - len(body.lstrip(" "))
+        if block_indent is not None and (not body.strip() or indent > block_indent):
+            parts[k] = ""
+            continue
+        block_indent = None
+        opened = _BLOCK_SCALAR_START.search(body)
+        before = body[:opened.start()] if opened else ""
+        # not in a comment: the line's own (# key: |) or one after its value (a: b  # c: |)
+        if opened and not before.lstrip().startswith("#") and not re.search(r"[ \t]#", before):
+            block_indent = indent
+    return "".join(parts)
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

@@ -635,6 +635,9 @@ class DataFacts:
     # a test image, so the export writes no submission; no_test_layout: 'a DRAC 2022 layout'
     no_test: tuple[str, str] = ("", "")
     no_test_layout: str = ""
+    # the phantom set's data.phantom_n_train (None: not the phantom set): a fix of too few images
+    # of a grade says a larger one, not a label CSV's edits (the phantom set reads none)
+    phantom_n_train: int | None = None
 
     @property
     def n_labelled(self) -> int:
@@ -1682,7 +1685,19 @@ def _facts_from_phantom(cfg: Config) -> DataFacts:
         n_images=len(plan.train) + len(plan.test), n_test=len(plan.test), grade_counts=counts,
         grade_names=names,
         cache_sizes=sorted(set(d.cache_sizes)), channels=1 if channels is None else channels,
-        channels_why=why if channels is not None else "the phantom images are grey")
+        channels_why=why if channels is not None else "the phantom images are grey",
+        phantom_n_train=d.phantom_n_train)
+
+
+def phantom_train_for_folds(n_folds: int, n_train: int) -> int | None:
+    """The fewest phantom training images, at least ``n_train``, whose grades
+    (:func:`data_prep.phantom.balanced_grade_counts`) hold ``n_folds`` images each, so that
+    stratified ``n_folds``-fold cross-validation validates every grade in every fold; None
+    when none up to :data:`~drac_ssl.config.PHANTOM_MAX_IMAGES` does."""
+    from data_prep.phantom import balanced_grade_counts
+
+    return next((n for n in range(max(n_train, 0), config_module.PHANTOM_MAX_IMAGES + 1)
+                 if min(balanced_grade_counts(n)) >= n_folds), None)
 
 
 _OCTA_RECIPE_WORDS = "made for grey UW-OCTA scans (its normalisation and colour handling)"
@@ -2659,14 +2674,25 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
     labels = {g: grade_label(g, facts.grade_names) for g in parts}
     by_count = {g: folds for g, (_, folds, _) in parts.items() if folds is not None}
     fix = []
-    if len(by_count) == 1:  # the ingest's words
+    joiner = "; and "
+    if facts.phantom_n_train is not None:  # no label CSV to add to or merge in: fewer folds or more images
+        bigger = phantom_train_for_folds(k, facts.phantom_n_train)
+        single = []
+        fix = [fold_flag(min(by_count.values()))] if by_count and not any(
+            folds is None for _, folds, _ in parts.values()) else []
+        if bigger is not None:
+            fix.append(f"data.phantom_n_train={bigger} (the fewest phantom training images with at "
+                       f"least {k} of every grade)")
+        joiner = ", or "
+    elif len(by_count) == 1:  # the ingest's words
         ((g, folds),) = by_count.items()
         fix.append(f"{fold_flag(folds)}, or {parts[g][2]}")
     elif by_count:
         more = config_module.in_words([labels[g] for g in by_count], "and")
         fix.append(f"{fold_flag(min(by_count.values()))}, or add labelled {more} {FOLD_UNITS[unit].more} "
                    f"(at least {k} of each for {k} folds)")
-    single = [g for g, (_, folds, _) in parts.items() if folds is None]  # one image: more, or a merge
+    if facts.phantom_n_train is None:  # one image: more, or a merge
+        single = [g for g, (_, folds, _) in parts.items() if folds is None]
     if len(single) == 1:
         fix.append(parts[single[0]][2])
     elif single:  # one fix for them all: merges said side by side would each name the other's scale wrong
@@ -2679,7 +2705,7 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
                       f"this check then says the next on the renumbered labels), the first: {merge}" if merge else ""))
     if len(parts) == 1:
         ((what, _, _),) = parts.values()
-        return what, as_config_keys("; and ".join(fix))
+        return what, as_config_keys(joiner.join(fix))
     first, *rest = sorted(short)
     counts = [f"{labels[first]} has only {FOLD_UNITS[unit].count(short[first])}",
               *(f"{labels[g]} only {short[g]}" for g in rest)]
@@ -2687,7 +2713,7 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
                *(f"{k - short[g]} without any {labels[g]} image" for g in rest)]
     what = (f"{config_module.in_words(counts, 'and')}{where}; stratified {k}-fold cross-validation needs "
             f"at least {k} of every grade ({config_module.in_words(without, 'and')})")
-    return what, as_config_keys("; and ".join(fix))
+    return what, as_config_keys(joiner.join(fix))
 
 
 def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:

@@ -77,12 +77,17 @@ def default_grade_names(num_grades: int) -> tuple[str, ...]:
     return GRADE_NAMES if k == len(GRADE_NAMES) else tuple(str(g) for g in range(k))
 
 
+def names_are_numbers(names: Sequence[str]) -> bool:
+    """Whether the grade names are just the numbers ``'0' .. 'K-1'`` (no named scale)."""
+    return all(str(n) == str(g) for g, n in enumerate(names))
+
+
 def grades_words(grades: Sequence[int], names: Sequence[str]) -> str:
     """Grades as the package names them in a sentence, number first, name in brackets:
     ``'grade 2 (Moderate)'``, ``'grades 0 (Normal), 1 (NPDR) and 2 (PDR)'`` (``grades`` in the
     order given, each an index of ``names``); the bare numbers when the names are the numbers
     ``'0' .. 'K-1'`` (``'grades 0 and 1'``). ``grades`` must not be empty."""
-    numbered = all(str(n) == str(g) for g, n in enumerate(names))
+    numbered = names_are_numbers(names)
     each = [str(g) if numbered else f"{g} ({names[g]})" for g in grades]
     listed = ", ".join(each[:-1]) + f" and {each[-1]}" if len(each) > 1 else each[0]
     return f"grade{'s' if len(each) > 1 else ''} {listed}"

@@ -232,7 +232,7 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.name_tags import csv_first_column
 from drac_ssl.oof import ci_resampling
-from drac_ssl.scale import default_grade_names, grades_scale_from, grades_words
+from drac_ssl.scale import default_grade_names, grades_scale_from, grades_words, names_are_numbers
 from drac_ssl.starting import (
     hold_signals_if_command,
     interpreter_word,
@@ -311,20 +311,15 @@ def scale_names(num_grades: int) -> tuple[str, ...]:
     return next((names for names in GRADE_SCALES.values() if len(names) == k), default_grade_names(k))
 
 
-def _numbered(names: Sequence[str]) -> bool:
-    """Whether the grade names are just the numbers ``'0' .. 'K-1'`` (no named scale)."""
-    return all(str(n) == str(g) for g, n in enumerate(names))
-
-
 def _described(names: Sequence[str]) -> str:
     """``'0 No DR, 1 Mild, ...'``, or ``'0, 1'`` when the names are the numbers."""
-    return ", ".join(names) if _numbered(names) else describe(names)
+    return ", ".join(names) if names_are_numbers(names) else describe(names)
 
 
 def _choices(names: Sequence[str]) -> str:
     """``'0 (No DR), 1 (Mild) ... or 4 (PDR)'`` for a fix, or ``'0 or 1'`` when the names are
     the numbers."""
-    return ", ".join(names[:-1]) + f" or {names[-1]}" if _numbered(names) and len(names) > 1 else choices(names)
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if names_are_numbers(names) and len(names) > 1 else choices(names)
 
 
 SUBMISSION_HEADER = ("case", "class", "p0")
@@ -777,7 +772,7 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     outside: list[tuple[int, str, int]] = []
     by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name ('Moderate')
     # the model's own names known: a word they do not read is read by the default scale's for K
-    fallback = scale_names(k) if names_known and not _numbered(scale_names(k)) else ()
+    fallback = scale_names(k) if names_known and not names_are_numbers(scale_names(k)) else ()
     if tuple(fallback) == tuple(grade_names):
         fallback = ()
     refused = _fallback_refused(grade_names) if fallback else None
@@ -851,7 +846,7 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
             left_out.append(len(names))
             left_rows.append(LabelRow(name, None, patient, line, raw.strip()))
         elif grade is None:
-            named = "" if _numbered(grade_names) else f" nor one of the names {', '.join(grade_names)}"
+            named = "" if names_are_numbers(grade_names) else f" nor one of the names {', '.join(grade_names)}"
             if fallback and named:
                 named += (f" ({_scale_name(fallback)} reads it as grade {clash} ({fallback[clash]}), but "
                           f"the model's grade {clash} is {grade_names[clash]!r}: not read, as the two "
@@ -1043,7 +1038,7 @@ def _icdr_labels_refusal(rows: LabelRows, names: Sequence[str], trained: int | N
 
 def _class_word(grade: int, names: Sequence[str]) -> str:
     """``'1 (referable)'``, or ``'1'`` when the names are the numbers."""
-    return str(grade) if _numbered(names) else f"{grade} ({names[grade]})"
+    return str(grade) if names_are_numbers(names) else f"{grade} ({names[grade]})"
 
 
 def _map_referable(rows: LabelRows, n: int, names: Sequence[str]) -> dict[str, Any]:
@@ -1400,7 +1395,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         grade_names, names_from = None, None
     other_k = len(grade_names) if grade_names is not None and not known else None
     if k > 2 and known and referable_from is not None:  # a cut off the scale: said, not dropped
-        _check_referable_cut(referable_from, k, None if _numbered(names) else names)
+        _check_referable_cut(referable_from, k, None if names_are_numbers(names) else names)
     if labels_referable_from is not None:
         _check_labels_referable_from(labels_referable_from, k, names)
     mapping = labels_referable_from is not None
@@ -1442,7 +1437,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     # more grades, the cut of the model's own bundle (finetune.referable_from), when known
     cut = 1 if k == 2 else (int(referable_from) if known and referable_from is not None else None)
     referable = (None if cut is None else referable_report(
-        y, probs, pred, cut, None if _numbered(names) else names, n_boot=n_boot, seed=seed, groups=groups))
+        y, probs, pred, cut, None if names_are_numbers(names) else names, n_boot=n_boot, seed=seed, groups=groups))
     if referable is not None and kaggle:  # its P columns are the classes one-hot: nothing to rank or cut
         referable.update(_KAGGLE_NO_RANKING)
     elif referable is not None:  # its cuts are chosen on these images, not on oof.csv
@@ -1911,7 +1906,7 @@ def _other_scale_words(bundle_names: Sequence[str], names: Sequence[str], run_gi
     """The warning for a bundle whose grade names (``bundle_names``) count another K than the
     submission's: the grades are named by ``names`` (:func:`scale_names`) instead."""
     whose = "RUN's bundle" if run_given else "the bundle of the run the submission was written into"
-    instead = "their numbers" if _numbered(names) else f"{_scale_name(names)}'s ({', '.join(names)})"
+    instead = "their numbers" if names_are_numbers(names) else f"{_scale_name(names)}'s ({', '.join(names)})"
     return (f"{whose} names {len(bundle_names)} grades ({', '.join(bundle_names)}), the submission has "
             f"{len(names)}: its names are not used; the grades are named, and the label words read, by "
             f"{instead}; if the model that wrote the submission names its grades otherwise, pass its "
@@ -2280,7 +2275,7 @@ def _screening_line(record: dict[str, Any]) -> str:
     if record["num_grades"] == 2:
         names = record["class_names"]
         per_patient = referable.get("per_patient")
-        return (two_grade_decision_words(referable, None if _numbered(names) else names,
+        return (two_grade_decision_words(referable, None if names_are_numbers(names) else names,
                                          "by the submission's class column")
                 + " QWK is Cohen's kappa here."
                 + (f" Referable DR {patient_screening_summary(per_patient)}." if isinstance(per_patient, dict)
@@ -2307,7 +2302,7 @@ def _deployed_line(deployed: dict[str, Any], names: Sequence[str]) -> str:
     if deployed.get("note"):
         return f"Referral at the bundle's deployed cut: {deployed['note']}."
     r = int(deployed["from_grade"])
-    rule = referable_words(r, None if _numbered(names) else names)
+    rule = referable_words(r, None if names_are_numbers(names) else names)
     fitted = str(deployed.get("fitted_on") or "").split(", the cut chosen")[0]
     target = (f"; set for {deployed['target']}" if deployed.get("target") else "") + (
         f" on the training's {fitted}" if fitted else "")

@@ -24,6 +24,7 @@ from typing import Any
 
 from drac_ssl.config import (
     PATH_SETTINGS,
+    PHANTOM_UNUSED,
     REFERABLE_OFF,
     STATED_DATA_SETTINGS,
     Config,
@@ -239,8 +240,17 @@ def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, An
     ``finetune.referral_target`` in its one written form (:func:`~drac_ssl.config.referral_target_text`);
     ``finetune.patience`` under ``finetune.keep=last`` as :data:`UNREAD_PATIENCE`;
     ``finetune.inner_fraction`` under any rule but ``finetune.keep=inner`` as
-    :data:`UNREAD_INNER_FRACTION`."""
+    :data:`UNREAD_INNER_FRACTION`; on the phantom set (``data.dataset=drac`` with an empty
+    ``data.root``) the settings of a real data set's files it does not read
+    (:data:`~drac_ssl.config.PHANTOM_UNUSED`) as their defaults, the values its ingest applied."""
     out = json.loads(json.dumps(settings, default=str))
+    data = out.get("data")
+    if isinstance(data, dict) and data.get("dataset", "drac") == "drac" and not data.get("root"):
+        # warned set but not used: rerunning without them (the warning's fix) is the same run
+        for key in PHANTOM_UNUSED:
+            name = key.split(".", 1)[1]
+            if name in data:
+                data[name] = json.loads(json.dumps(getattr(DataConfig(), name), default=str))
     for key in PATH_SETTINGS:
         section, _, name = key.rpartition(".")
         node: Any = out

@@ -22,7 +22,7 @@ def test_quoted_values_are_read_as_the_settings_type_and_only_true_false_are_boo
     path.write_text('umm: {enabled: "True"}\n', encoding="utf-8")
     assert load_config(path).umm.enabled is True
     for text, fix in (('"1"', "umm.enabled=true"), ('"0"', "umm.enabled=false"), ('"yes"', "umm.enabled=true"),
-                      ('" false"', "umm.enabled=true (the default)")):
+                      ('" false"', "umm.enabled=false (without the spaces")):
         path.write_text(f"umm: {{enabled: {text}}}\n", encoding="utf-8")
         with pytest.raises(ConfigError) as refused:
             load_config(path)
