@@ -16,7 +16,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+import torchvision  # noqa: F401  (what the pipeline imports: loaded with the module, not in a test)
 
+import data_prep.folds  # noqa: F401
+import data_prep.ingest  # noqa: F401
+import data_prep.phantom  # noqa: F401
 from drac_ssl import finetune, runtime, starting, train
 
 _KILLED = "DataLoader worker (pid 4242) is killed by signal: Killed. "
@@ -122,3 +126,21 @@ def test_python_m_data_prep_ingest_runs_as_the_ingest_stage() -> None:
 
     assert _stage_of(["ingest", "--workers", "2"]) == "data_prep ingest"
     assert _stage_of(["flatten"]) is None
+
+
+def test_a_stage_out_of_memory_names_that_stage_settings_end_to_end(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def ingest(cfg: object, run_dir: Path) -> dict[str, object]:
+        return {}
+
+    def pretrain(cfg: object, run_dir: Path) -> None:
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(train.STAGES, "ingest", ingest)
+    monkeypatch.setattr(train.preflight, "after_ingest", lambda *args: [])  # no decoded images to check
+    monkeypatch.setitem(train.STAGES, "pretrain", pretrain)  # the pipeline marks the stage (FAILED_STAGE)
+    assert train.main(["run.device=cpu", "run.name=small", "run.stages=[ingest,pretrain]"]) == 2
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "in stage pretrain: " in line and "pretrain.batch_size" in line and "pretrain.augment.image_size" in line
