@@ -893,7 +893,7 @@ def _view_loader(ctx: _Context, dataset: EvalDataset, positions: np.ndarray, see
                         # the host's (or the platform's) start method, not fixed for the host's process
                         multiprocessing_context=worker_context() if ctx.workers else None,
                         timeout=runtime.LOADER_TIMEOUT_S if ctx.workers else 0)
-    return runtime.loader_batches(loader, "finetune", "finetune.batch_size", "finetune.image_size")
+    return runtime.loader_batches(loader, "finetune")  # its settings: starting.LOADER_SETTINGS
 
 
 def _stack_inputs(ctx: _Context, transform: Any, positions: np.ndarray, seed: int) -> Iterator[Tensor]:

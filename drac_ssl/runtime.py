@@ -358,11 +358,12 @@ def as_loader_stalled(exc: BaseException, stage: str | None, batch_setting: str 
     return stalled
 
 
-def loader_batches(loader: Iterable[Any], stage: str, batch_setting: str,
-                   image_setting: str) -> Iterator[Any]:
+def loader_batches(loader: Iterable[Any], stage: str, batch_setting: str | None = None,
+                   image_setting: str | None = None) -> Iterator[Any]:
     """The batches of ``loader`` (a DataLoader), with torch's error of workers that stopped
     delivering (:data:`_STALLED_MARKS`) raised as :class:`LoaderStalled` (:func:`as_loader_stalled`),
-    its words (:func:`loader_stalled_words`) naming ``stage``, ``batch_setting`` and ``image_setting``.
+    its words (:func:`loader_stalled_words`) naming ``stage``, ``batch_setting`` and ``image_setting``
+    (None: the stage's, :data:`drac_ssl.starting.LOADER_SETTINGS`).
 
     A timeout is not a stall at once: a job paused longer than the timeout (Slurm's suspend,
     Ctrl-Z then ``fg``, ``kill -STOP``/``-CONT``) meets it as soon as it continues, its workers
