@@ -126,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
 
 
+def _stage_of(argv: list[str]) -> str | None:
+    """The stage whose settings running out of memory names (``drac_ssl.starting.MEMORY_FIXES``):
+    ``"data_prep ingest"`` (its ``--workers`` and ``--cache-sizes``) for the ingest, else None."""
+    return "data_prep ingest" if argv[:1] == ["ingest"] else None
+
+
 def command() -> None:
     """The installed ``drac-ssl-ingest`` (pyproject.toml's ``[project.scripts]``): what
     ``python -m data_prep`` does, in the same order: Ctrl-C quiet while starting, then
@@ -135,10 +141,10 @@ def command() -> None:
     from drac_ssl.starting import quiet_while_starting, run_command
 
     quiet_while_starting("data_prep")
-    run_command(main)
+    run_command(main, stage=_stage_of(sys.argv[1:]))
 
 
 if __name__ == "__main__":
     from drac_ssl.starting import run_command
 
-    run_command(main)
+    run_command(main, stage=_stage_of(sys.argv[1:]))

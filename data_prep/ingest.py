@@ -2906,22 +2906,39 @@ def _kept_size_words(folder: Path) -> str:
 
 def _write_failed_words(exc: OSError, where: Path, out: Path, needed: str) -> str:
     """The message of an ingest output that could not be written (``exc``, at ``where``, under
-    ``out``): what failed, the disk the ingest needs at its peak (``needed``,
-    :func:`_check_disk`'s estimate in words; "": not made yet) and the bytes free on the disk now, the
-    fix, and that the same command resumes from the images decoded so far (:func:`_kept_note`).
-    Worded with the ingest's flags (``--out``); :func:`data_prep.problems.as_config_keys` says
-    ``run.out_dir`` for ``python -m drac_ssl.train``, which never took ``--out``."""
+    ``out``): what failed and its fix, by the error (as ``drac_ssl.train.run_folder_write_words``):
+    a full disk (:func:`drac_ssl.io.no_space`: the disk the ingest needs at its peak, ``needed``,
+    :func:`_check_disk`'s estimate in words, "": not made yet, and the bytes free now; freeing
+    space resumes, another ``--out`` starts anew), a read-only disk, no permission, else the
+    system's words; then that the same command resumes from the images decoded so far
+    (:func:`_kept_note`). Worded with the ingest's flags (``--out``);
+    :func:`data_prep.problems.as_config_keys` says ``run.out_dir`` for ``python -m
+    drac_ssl.train``, which never took ``--out``."""
+    import errno
     import shutil
 
-    folder = next((p for p in (out, *out.parents) if p.is_dir()), out)
-    try:
-        free = f"{bytes_words(shutil.disk_usage(folder).free)} free in {folder}"
-    except OSError:
-        free = ""
-    space = ", ".join(w for w in ((f"it needs {needed}" if needed else ""), free) if w)
-    return (f"{where}: cannot write the ingest output ({exc.strerror or exc})" + (f": {space}" if space else "")
-            + " -> free space on that disk, or give --out a folder on another disk, and check the "
-            "permissions of --out; then the same command resumes" + _kept_note(out / CACHE_DIR))
+    from drac_ssl.io import no_space
+
+    head = f"{where}: cannot write the ingest output ({exc.strerror or exc})"
+    kept = _kept_note(out / CACHE_DIR)
+    if no_space(exc):
+        folder = next((p for p in (out, *out.parents) if p.is_dir()), out)
+        try:
+            free = f"{bytes_words(shutil.disk_usage(folder).free)} free in {folder}"
+        except OSError:
+            free = ""
+        space = ", ".join(w for w in ((f"it needs {needed}" if needed else ""), free) if w)
+        return (head + (f": {space}" if space else "") + " -> free space on that disk, then the same command "
+                "resumes; or give --out a folder on a disk with room, where the ingest starts anew" + kept)
+    if exc.errno == errno.EROFS:
+        return (head + ": the disk is read-only (mounted read-only) -> remount it read-write, then the same "
+                "command resumes; or give --out a folder you can write to, where the ingest starts anew" + kept)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (head + f": this account may not write it (its permissions) -> make --out writable: chmod -R u+w "
+                f"{shlex.quote(str(out))} (or ask its owner), then the same command resumes; or give --out a "
+                "folder you can write to, where the ingest starts anew" + kept)
+    return (head + " -> see what is wrong with that disk (dmesg shows its errors), then the same command "
+            "resumes" + kept)
 
 
 def _kept_note(folder: Path) -> str:

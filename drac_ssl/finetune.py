@@ -885,14 +885,15 @@ def _view_loader(ctx: _Context, dataset: EvalDataset, positions: np.ndarray, see
     """The batches of a DataLoader over ``dataset`` that delivers ``positions`` in order, each
     with its own augmentation seed (:func:`view_keys` of ``seed``), in ``ctx.workers``
     processes; workers that stop delivering raise :class:`~drac_ssl.runtime.LoaderStalled`
-    (after :data:`~drac_ssl.runtime.LOADER_TIMEOUT_S`, or at once when one died)."""
+    (after two windows of :data:`~drac_ssl.runtime.LOADER_TIMEOUT_S` with no batch and no
+    worker CPU time, or at once when one was killed by SIGKILL or SIGBUS)."""
     loader = DataLoader(dataset, batch_size=batch_size, sampler=view_keys(positions, seed),
                         num_workers=ctx.workers, worker_init_fn=seed_worker if ctx.workers else None,
                         generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory,
                         # the host's (or the platform's) start method, not fixed for the host's process
                         multiprocessing_context=worker_context() if ctx.workers else None,
                         timeout=runtime.LOADER_TIMEOUT_S if ctx.workers else 0)
-    return runtime.loader_batches(loader, "finetune", "finetune.batch_size", "finetune.image_size")
+    return runtime.loader_batches(loader, "finetune")  # its settings: starting.LOADER_SETTINGS
 
 
 def _stack_inputs(ctx: _Context, transform: Any, positions: np.ndarray, seed: int) -> Iterator[Tensor]:

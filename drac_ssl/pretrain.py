@@ -402,8 +402,7 @@ class TwoViewFeed:
             # a worker that stops delivering (a thread or memory limit) is said, not waited on forever
             timeout=runtime.LOADER_TIMEOUT_S if self.workers else 0,
         )
-        self._stream = runtime.loader_batches(loader, self.stage, f"{self.stage}.batch_size",
-                                              "pretrain.augment.image_size")
+        self._stream = runtime.loader_batches(loader, self.stage)  # its settings: starting.LOADER_SETTINGS
         self._next_epoch = epoch
 
     def close(self) -> None:

@@ -41,7 +41,7 @@ from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
 from drac_ssl.run_state import lock_holder as _lock_holder
-from drac_ssl.starting import console_script_word, import_keeping_random
+from drac_ssl.starting import LOADER_SETTINGS, console_script_word, import_keeping_random
 from drac_ssl.starting import interpreter_word as interpreter_word  # stdlib only, re-exported
 from drac_ssl.starting import sigterm_as_ctrl_c as sigterm_as_ctrl_c  # re-exported (train.py)
 
@@ -253,24 +253,41 @@ stopped delivering batches (a tester under ``ulimit -v 4000000``: ``RuntimeError
 new thread`` in multiprocessing's ``resource_sharer`` inside the worker) left the training
 waiting forever at 0% CPU. Ten minutes: far above a slow first batch on a busy 2-core
 machine (workers started, images decoded and augmented: seconds), so only a stalled worker
-trips it; :func:`loader_batches` then says :class:`LoaderStalled`."""
+trips it. :func:`loader_batches` says :class:`LoaderStalled` only after two such windows in
+a row with no batch and no worker CPU time (a paused job meets the first as it continues)."""
 
 
 class LoaderStalled(ValueError):
-    """A DataLoader's worker processes stopped delivering batches: none came within
-    :data:`LOADER_TIMEOUT_S`, or a worker died (killed by the kernel's out-of-memory killer,
-    a thread or memory limit). The message, one line, says the likely cause and the fix
-    (``pretrain.num_workers=0``, with which the same command resumes from what the run folder
-    keeps; else a smaller batch or image size, as a new run that takes the finished stages);
-    the torch error is its ``__cause__``. A ``ValueError``, as every error ``python -m
-    drac_ssl.train`` says in one message without a traceback (exit 2)."""
+    """A DataLoader's worker processes stopped delivering batches: none came in two windows of
+    :data:`LOADER_TIMEOUT_S` in which the workers used no CPU time, or (said at once) a worker
+    was killed by SIGKILL (the kernel's out-of-memory killer, a container's memory limit) or
+    by SIGBUS (too small a ``/dev/shm``: Docker's 64 MB). The message, one line, says the
+    likely cause and the fix (``pretrain.num_workers=0``, with which the same command resumes
+    from what the run folder keeps; else a smaller batch or image size, as a new run that
+    takes the finished stages; for SIGBUS a larger ``/dev/shm``); the torch error is its
+    ``__cause__``. A ``ValueError``, as every error ``python -m drac_ssl.train`` says in one
+    message without a traceback (exit 2). :func:`as_loader_stalled` makes one of torch's error
+    wherever it was raised (torch's SIGCHLD handler raises it in the training step too)."""
 
 
-def loader_stalled_words(stage: str, batch_setting: str, image_setting: str, torch_words: str) -> str:
+def loader_stalled_words(stage: str | None, batch_setting: str | None, image_setting: str | None,
+                         torch_words: str) -> str:
     """The message of :class:`LoaderStalled` for ``stage`` (``"pretrain"``, ``"umm"``,
-    ``"finetune"``) whose batch and image sizes are the settings named."""
-    return (f"the {stage} stage's data loader: its worker processes stopped delivering batches "
-            f"({torch_words.strip().splitlines()[0] if torch_words.strip() else 'no batch'}), most likely a "
+    ``"finetune"``; None: not known) whose batch and image sizes are the settings named (None:
+    the stage's :data:`LOADER_SETTINGS`). A worker killed by SIGBUS (``Bus error``) is said as
+    too small a shared memory (``/dev/shm``), with its own fix."""
+    default_batch, default_image = LOADER_SETTINGS.get(stage or "", ("the batch size", "the image size"))
+    batch_setting, image_setting = batch_setting or default_batch, image_setting or default_image
+    torch_line = torch_words.strip().splitlines()[0] if torch_words.strip() else "no batch"
+    where = f"the {stage} stage's data loader" if stage else "a data loader"
+    if _BUS_ERROR in torch_words:
+        return (f"{where}: a worker process was killed by SIGBUS ({torch_line}): the shared memory "
+                "(/dev/shm) that workers hand batches through is too small (Docker gives a container 64 MB). "
+                "fix: add pretrain.num_workers=0 (images loaded in this process, no shared memory): the run "
+                "folder keeps what was saved and the same command with it resumes from there; or give it a "
+                "larger /dev/shm (docker run --shm-size=1g) and rerun the same command (docs/running.md, Memory)")
+    return (f"{where}: its worker processes stopped delivering batches "
+            f"({torch_line}), most likely a "
             "memory or thread limit (ulimit -v, a container's memory or pids limit, the out-of-memory "
             "killer). fix: add pretrain.num_workers=0 (images loaded in this process, no worker processes): "
             "the run folder keeps what was saved and the same command with it resumes from there; if that "
@@ -283,6 +300,11 @@ _STALLED_MARKS = ("DataLoader timed out", "DataLoader worker (pid")
 (``DataLoader timed out after N seconds``) and a dead worker (``DataLoader worker (pid(s) N)
 exited unexpectedly``, ``DataLoader worker (pid N) is killed by signal: Killed``)."""
 
+_BUS_ERROR = "killed by signal: Bus error"
+_RESOURCE_SIGNALS = {"Killed": -9, "Bus error": -7}
+"""The signals of a dead worker that say a resource limit, not a crash, by torch's name and
+as the worker's exit code: SIGKILL (the out-of-memory killer) and SIGBUS (a full ``/dev/shm``,
+torch's "Unexpected bus error ... insufficient shared memory (shm)")."""
 
 def workers_cpu_seconds(iterator: object) -> float | None:
     """The CPU time (user + system, seconds) the worker processes of a DataLoader ``iterator``
@@ -302,30 +324,54 @@ def workers_cpu_seconds(iterator: object) -> float | None:
         return None
 
 
-def _killed_by_other_signal(exc: RuntimeError, iterator: object) -> bool:
-    """Whether a dead worker of ``exc`` (torch's words, the workers' exit codes) crashed by a
-    signal other than SIGKILL (the out-of-memory killer's): a crash (``Segmentation fault``),
-    not a memory limit."""
+def _killed_by_other_signal(exc: BaseException, iterator: object) -> bool:
+    """Whether a dead worker of ``exc`` (torch's words, the workers' exit codes) ended by a
+    signal other than SIGKILL (the out-of-memory killer's) or SIGBUS (a full ``/dev/shm``): a
+    crash (``Segmentation fault``), not a resource limit."""
     words = str(exc)
     if "killed by signal:" in words:
-        return words.split("killed by signal:", 1)[1].strip().rstrip(".") != "Killed"
+        return words.split("killed by signal:", 1)[1].strip().splitlines()[0].rstrip(".") not in _RESOURCE_SIGNALS
     codes = [getattr(w, "exitcode", None) for w in getattr(iterator, "_workers", None) or ()]
-    return any(code is not None and code < 0 and code != -9 for code in codes)
+    return any(code is not None and code < 0 and code not in _RESOURCE_SIGNALS.values() for code in codes)
 
 
-def loader_batches(loader: Iterable[Any], stage: str, batch_setting: str,
-                   image_setting: str) -> Iterator[Any]:
+def as_loader_stalled(exc: BaseException, stage: str | None, batch_setting: str | None = None,
+                      image_setting: str | None = None, iterator: object = None) -> LoaderStalled | None:
+    """``exc`` as a :class:`LoaderStalled` of ``stage`` (its ``__cause__`` set to ``exc``) when
+    it is torch's error of a loader whose workers stopped delivering (:data:`_STALLED_MARKS`)
+    and no worker crashed by a signal other than SIGKILL or SIGBUS; else None (the error
+    passes as it is). Used by :func:`loader_batches` around ``next()`` and by the commands'
+    nets (``drac_ssl.train``, :func:`drac_ssl.starting.run_command`): torch's SIGCHLD handler
+    raises ``DataLoader worker (pid N) is killed by signal: Killed.`` wherever the main thread
+    is when a worker dies, the training step included. The settings default to the stage's
+    (:data:`LOADER_SETTINGS`); ``iterator``: the DataLoader's, whose workers' exit codes say the
+    signal where torch's words do not."""
+    if isinstance(exc, LoaderStalled):
+        return exc
+    words = str(exc)
+    if not isinstance(exc, RuntimeError) or not words.startswith(_STALLED_MARKS):
+        return None
+    if _killed_by_other_signal(exc, iterator):
+        return None
+    stalled = LoaderStalled(loader_stalled_words(stage, batch_setting, image_setting, words))
+    stalled.__cause__ = exc
+    return stalled
+
+
+def loader_batches(loader: Iterable[Any], stage: str, batch_setting: str | None = None,
+                   image_setting: str | None = None) -> Iterator[Any]:
     """The batches of ``loader`` (a DataLoader), with torch's error of workers that stopped
-    delivering (:data:`_STALLED_MARKS`) raised as :class:`LoaderStalled`, its words
-    (:func:`loader_stalled_words`) naming ``stage``, ``batch_setting`` and ``image_setting``.
+    delivering (:data:`_STALLED_MARKS`) raised as :class:`LoaderStalled` (:func:`as_loader_stalled`),
+    its words (:func:`loader_stalled_words`) naming ``stage``, ``batch_setting`` and ``image_setting``
+    (None: the stage's, :data:`drac_ssl.starting.LOADER_SETTINGS`).
 
     A timeout is not a stall at once: a job paused longer than the timeout (Slurm's suspend,
     Ctrl-Z then ``fg``, ``kill -STOP``/``-CONT``) meets it as soon as it continues, its workers
     healthy. The loader waits another full window (torch's iterator survives its timeout) and
     says a stall only when in that window no batch came and the workers used no CPU time
     (:func:`workers_cpu_seconds`; where unreadable, two timeouts in a row). A worker that
-    crashed by a signal other than SIGKILL (a segmentation fault) is no memory limit: its
-    error passes as it is, as any other error does."""
+    crashed by a signal other than SIGKILL or SIGBUS (a segmentation fault) is no resource
+    limit: its error passes as it is, as any other error does."""
     iterator = iter(loader)
     timed_out, cpu_then = False, None
     while True:
@@ -334,15 +380,15 @@ def loader_batches(loader: Iterable[Any], stage: str, batch_setting: str,
         except StopIteration:
             return
         except RuntimeError as exc:
-            words = str(exc)
-            if words.startswith(_STALLED_MARKS[0]):
+            if str(exc).startswith(_STALLED_MARKS[0]):
                 cpu_now = workers_cpu_seconds(iterator)
                 if not timed_out or (cpu_now is not None and cpu_then is not None and cpu_now > cpu_then):
                     timed_out, cpu_then = True, cpu_now  # paused, or working: one more window
                     continue
-            elif not words.startswith(_STALLED_MARKS) or _killed_by_other_signal(exc, iterator):
+            stalled = as_loader_stalled(exc, stage, batch_setting, image_setting, iterator)
+            if stalled is None:
                 raise
-            raise LoaderStalled(loader_stalled_words(stage, batch_setting, image_setting, words)) from exc
+            raise stalled from exc
         timed_out, cpu_then = False, None
         yield batch
 

@@ -346,21 +346,29 @@ def mark_own_process() -> None:
     _OWN_PROCESS[:] = [True]
 
 
-def run_command(main: Callable[[], int]) -> NoReturn:
+def run_command(main: Callable[[], int], stage: str | None = None) -> NoReturn:
     """A command's ``if __name__ == "__main__":`` entry (export, compare, report,
     ``data_prep``): run ``main()`` as the command's own process (:func:`hold_signals_if_command`
     holds further signals once it is interrupted), then exit with its code; in the
     interpreter's teardown a Ctrl-C or SIGTERM leaves with that code (:func:`exit_on_signal`),
     as train's does, instead of killing the process by the signal (a review: a SIGTERM just
-    after a finished export exited -15)."""
+    after a finished export exited -15). ``stage``: the training stage the command runs
+    (``"umm"`` for ``python -m drac_ssl.umm``), whose settings a data loader's dead worker
+    (:func:`drac_ssl.runtime.as_loader_stalled`) and running out of memory name."""
     mark_own_process()
     try:
         code = main()
     except (MemoryError, RuntimeError) as exc:  # a command's own main() says its settings to lower; this is the net
-        if not is_out_of_memory(exc):
+        from drac_ssl.runtime import (
+            as_loader_stalled,  # a worker killed (SIGKILL, SIGBUS) outside next()
+        )
+
+        if (stalled := as_loader_stalled(exc, stage)) is not None:
+            print(f"error: {stalled}", file=sys.stderr)
+        elif is_out_of_memory(exc):
+            print(f"error: {out_of_memory_words(exc, memory_fix(stage))}", file=sys.stderr)
+        else:
             raise
-        print(f"error: {out_of_memory_words(exc, 'close other programs or give the command more memory, then rerun it')}",
-              file=sys.stderr)
         code = OUT_OF_MEMORY_EXIT
     exit_on_signal(code)
     sys.exit(code)
@@ -381,6 +389,43 @@ alloc_cpu.cpp:127] ... DefaultCPUAllocator: can't allocate memory``; Windows: ``
 memory``), a worker's ``MemoryError`` raised again in the main process (``Caught MemoryError in
 DataLoader worker process 0.``), and a GPU's (``CUDA out of memory``, before
 ``torch.OutOfMemoryError`` had a class of its own)."""
+
+
+LOADER_SETTINGS = {
+    "pretrain": ("pretrain.batch_size", "pretrain.augment.image_size"),
+    "umm": ("umm.batch_size", "pretrain.augment.image_size"),
+    "finetune": ("finetune.batch_size", "finetune.image_size"),
+}
+"""The batch and image size settings of each training stage's data loader: the one table
+read by :func:`memory_fix` (``drac_ssl.train.TRAIN_MEMORY_FIXES``) and by
+:func:`drac_ssl.runtime.loader_stalled_words`."""
+
+_NEW_RUN = ("as a new run that takes this one's finished stages (run.name=NEW run.reuse=RUN; a resume "
+            "refuses changed settings; docs/running.md, Memory)")
+_WORKERS_FIRST = ("add pretrain.num_workers=0 (each data-loading worker is a process of its own): the run "
+                  "folder keeps what was saved and the same command with it resumes from there; if that is "
+                  "not enough, ")
+_INGEST_FIX = ("a smaller {workers} (each decoding process holds its own images; 1: one at a time) or "
+               "fewer sides in {sizes} (each cached copy is held as it is written), or close other "
+               "programs; {kept} (docs/running.md, Memory)")
+MEMORY_FIXES = {
+    "ingest": _INGEST_FIX.format(workers="data.workers", sizes="data.cache_sizes",
+                                 kept="the run folder keeps the images decoded so far"),
+    "data_prep ingest": _INGEST_FIX.format(workers="--workers", sizes="--cache-sizes",
+                                           kept="the --out folder keeps the images decoded so far and the "
+                                                "same command resumes"),
+    **{stage: f"{_WORKERS_FIRST}a smaller {batch} or {image}, {_NEW_RUN}"
+       for stage, (batch, image) in LOADER_SETTINGS.items()},
+}
+"""The fix a command says for running out of memory (:func:`is_out_of_memory`) in each stage
+(``python -m drac_ssl.train``'s stages, ``python -m drac_ssl.umm``'s ``umm``, ``python -m
+data_prep ingest``'s ``data_prep ingest``): its own settings to lower (:func:`memory_fix`)."""
+
+
+def memory_fix(stage: str | None) -> str:
+    """The fix for running out of memory in ``stage`` (:data:`MEMORY_FIXES`); for another or
+    None (a command of no stage), to close other programs or give it more memory."""
+    return MEMORY_FIXES.get(stage or "", "close other programs or give the command more memory, then rerun it")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -170,6 +170,7 @@ from drac_ssl.stage_settings import (
     taken_fold_settings,
 )
 from drac_ssl.starting import (
+    MEMORY_FIXES,
     OUT_OF_MEMORY_EXIT,
     exit_on_signal,
     hold_signals_if_command,
@@ -3002,6 +3003,11 @@ def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf |
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as exc:  # the settings to lower, not a traceback (a low-memory tester's review)
+        # a worker killed (SIGKILL, SIGBUS) while the step ran, not in next(): torch raised it here
+        if (stalled := runtime.as_loader_stalled(exc, getattr(exc, FAILED_STAGE, None))) is not None:
+            print(f"error: {stalled}", file=sys.stderr)
+            _said_record_unwritten(exc)
+            return _exit_code_of(stalled)
         if not is_out_of_memory(exc):
             raise
         print(f"error: {out_of_memory_words(exc, train_memory_fix(getattr(exc, FAILED_STAGE, None)))}",
@@ -3057,19 +3063,7 @@ def _exit_code_of(exc: BaseException) -> int:
     return 1
 
 
-_NEW_RUN = ("as a new run that takes this one's finished stages (run.name=NEW run.reuse=RUN; a resume "
-            "refuses changed settings; docs/running.md, Memory)")
-_WORKERS_FIRST = ("add pretrain.num_workers=0 (each data-loading worker is a process of its own): the run "
-                  "folder keeps what was saved and the same command with it resumes from there; if that is "
-                  "not enough, ")
-TRAIN_MEMORY_FIXES = {
-    "ingest": ("a smaller data.workers (each decoding process holds its own images; 1: one at a time) or "
-               "fewer sides in data.cache_sizes (each cached copy is held as it is written), or close other "
-               "programs; the run folder keeps the images decoded so far (docs/running.md, Memory)"),
-    "pretrain": f"{_WORKERS_FIRST}a smaller pretrain.batch_size or pretrain.augment.image_size, {_NEW_RUN}",
-    "umm": f"{_WORKERS_FIRST}a smaller umm.batch_size or pretrain.augment.image_size, {_NEW_RUN}",
-    "finetune": f"{_WORKERS_FIRST}a smaller finetune.batch_size or finetune.image_size, {_NEW_RUN}",
-}
+TRAIN_MEMORY_FIXES = {stage: MEMORY_FIXES[stage] for stage in ("ingest", "pretrain", "umm", "finetune")}
 """The fix :func:`main` says for running out of memory (:func:`drac_ssl.starting.is_out_of_memory`)
 in each stage: its own settings to lower (:func:`train_memory_fix`)."""
 

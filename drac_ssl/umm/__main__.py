@@ -3,4 +3,4 @@
 from drac_ssl.starting import run_command
 from drac_ssl.umm.cli import main
 
-run_command(main)  # the command's own process: signals held once stopping, exit 130 / 143
+run_command(main, stage="umm")  # the command's own process: signals held once stopping, exit 130 / 143

@@ -291,4 +291,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    run_command(main)  # the command's own process: signals held once stopping, 130 / 143
+    run_command(main, stage="umm")  # the command's own process: signals held once stopping, 130 / 143

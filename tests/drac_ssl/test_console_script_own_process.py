@@ -43,7 +43,7 @@ def test_a_run_command_script_marks_its_process_the_commands_own(script: str,
     target = getattr(importlib.import_module(module_name), function_name)
     seen: list[object] = []
 
-    def fake_run_command(main: object) -> None:
+    def fake_run_command(main: object, stage: str | None = None) -> None:
         seen.append(main)
         raise SystemExit(0)
 
