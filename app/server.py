@@ -2602,6 +2602,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     # the batch's names, and the safe names suggested so far: a suggested name is none of them
     # (=scan.png beside scan.png: rename it scan_2.png, not scan.png)
     taken = [Path(p).name for p in paths]
+    uploaded = list(taken)  # a rename fix of a file named otherwise names none of them either
     for at, path in enumerate(paths):
         if at and between is not None:  # let whoever waits for the model go first
             w0 = time.perf_counter()
@@ -2622,7 +2623,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             if not os.path.lexists(path) and str(path) not in _DROPPED:
                 raise InputRejected(missing_upload_words(name))
             # a JPEG named .heic, .jfif ...: the export's rule, its words (the single tab grades it)
-            if (named := image_name_problem(path)) is not None:
+            if (named := image_name_problem(path, uploaded, taken)) is not None:
                 raise InputRejected(f"`{name}`: {named[0]}; {named[1]}, and grade it again.")
             loaded = _load(path, settings.limits, predictor.channels, predictor.kind,
                            predictor.grey_trained)

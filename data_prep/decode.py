@@ -1157,57 +1157,70 @@ is a plain note (composited over black, as in training)."""
 MOSTLY_TRANSPARENT_SHARE = 0.25
 """The share an alpha channel may hide (the mean of ``1 - alpha / full``: a pixel of alpha 0
 counts whole, one half transparent half) before the decoder says the file is
-:data:`MOSTLY_TRANSPARENT` instead of its plain "(partly) transparent" words; the check is
-strictly above it, so a quarter exactly stays the plain note. Which share (:func:`_hidden_shares`):
+:data:`MOSTLY_TRANSPARENT` instead of its plain "(partly) transparent" words; the checks are
+strictly above it, so a quarter exactly stays the plain note. The verdict reads only the alpha
+channel and the visible pixels, never the colour stored under alpha 0, which nobody sees: two
+files that are pixel-identical composited over black (white or black under the transparent
+surround; hidden colour kept, or zeroed by an optimiser) get the same words. Which share
+(:func:`_hidden_shares`; *whole*: of the frame, *in box*: inside the bounding box of the pixels
+with alpha > 0), doubted when
 
-- a colour picture is doubted when more than a quarter is hidden *inside the bounding box of its
-  visible (alpha > 0) pixels*, or when more than a quarter of the whole picture hides content that
-  is not black (any channel above :data:`data_prep.fundus.MIN_THRESHOLD`). A fundus photograph
-  whose black surround was made transparent is, composited over black, the opaque file pixel
-  for pixel (the same grade): its transparent frame around the disc is no doubt;
-- a grey picture (a UW-OCTA en-face scan, which fills its square) is doubted when more than a
-  quarter of the whole picture is hidden, whatever lies under it: a transparent margin around
-  the scan is graded as a scan shrunk inside a black frame.
+- more than a quarter is hidden *in box* (holes inside the picture), or
+- the picture is grey (its visible pixels, :func:`channels_differ`) and more than a quarter of
+  the *whole* frame is hidden: a UW-OCTA en-face scan fills its square, so a transparent margin
+  or a cut is graded as a scan shrunk or cut inside a black frame, or
+- the visible region is a rectangle (less than :data:`RECTANGLE_IN_BOX_SHARE` hidden *in box*)
+  and more than a quarter of the *whole* frame is hidden: a colour picture cut or shrunk onto a
+  transparent margin.
 
-What the rule gives (hidden: of the whole picture / inside the visible box / over non-black):
+A round or elliptic field (a fundus photograph whose black surround was made transparent:
+1 - pi/4 = 21.5 % of its box hidden) is, composited over black, the opaque file pixel for pixel
+(the same grade): its transparent frame is no doubt, in any frame.
 
-===================================================  =====  ======  =========  =========
-case (measured on drawn 8-bit PNGs)                  whole  in box  non-black  said
-===================================================  =====  ======  =========  =========
-colour fundus disc in a 4:3 frame, surround alpha 0  41 %   21 %    0          note
-the same in a 16:9 frame / inscribed in a square     56/22  21 %    0          note
-a circle with a margin in a square (Ben-Graham crop) 48 %   22 %    0          note
-a disc cut at top and bottom, surround alpha 0       32 %   12 %    0          note
-a grey OCTA scan, its left 40 % alpha 0              40 %   0       40 %       doubted
-a grey OCTA scan centred on a transparent padding    61 %   0       0          doubted
-the top half alpha 0 (grey or colour)                50 %   0       50 %       doubted
-a quarter exactly hidden over the picture            25 %   0       25 %       note
-===================================================  =====  ======  =========  =========
+===================================================  =====  ======  =========
+case (measured on drawn 8-bit PNGs)                  whole  in box  said
+===================================================  =====  ======  =========
+colour fundus disc in a 4:3 frame, surround alpha 0  41 %   21 %    note
+the same in a 16:9 frame / inscribed in a square     56/22  21 %    note
+a circle with a margin in a square (Ben-Graham crop) 48 %   22 %    note
+a disc cut at top and bottom, surround alpha 0       32 %   12 %    note
+a grey OCTA scan, its left 40 % alpha 0              40 %   0       doubted
+a grey OCTA scan centred on a transparent padding    61 %   0       doubted
+the top half alpha 0 (grey or colour)                50 %   0       doubted
+a quarter exactly hidden (a side, or inside the box) 25 %   0/25 %  note
+===================================================  =====  ======  =========
 
 Why a quarter: a round field inscribed in a square hides its corners, 1 - pi/4 = 21.5 % of its
 box, and stays below; at more than a quarter the model grades a picture of which a large part
 is black that was not black in the scan (a QA test: an RGBA PNG with alpha 0 on 50 % or 96 % of
 its pixels was graded as if nothing were wrong)."""
 
+RECTANGLE_IN_BOX_SHARE = 0.05
+"""The most a visible region may hide inside its own bounding box and still read as a rectangle
+(a picture cut or shrunk onto a transparent margin) for :data:`MOSTLY_TRANSPARENT_SHARE`: far
+below a round field's 21.5 %, above the partial row or column of a cut that is not
+pixel-aligned."""
 
-def _hidden_shares(colour: np.ndarray, alpha: np.ndarray, top: float) -> tuple[float, float, float]:
-    """How much of a picture ``colour`` (``(H, W)`` or ``(H, W, C)`` uint8) its ``alpha``
-    (``(H, W)``, full opacity ``top``) hides, each a share 0..1 weighted by transparency:
-    of the whole picture, inside the bounding box of the pixels with alpha > 0 (the whole
-    picture when none is), and of the whole picture over content that is not black (any
-    channel above :data:`data_prep.fundus.MIN_THRESHOLD`). :data:`MOSTLY_TRANSPARENT_SHARE`
-    says how they are read."""
-    from data_prep.fundus import MIN_THRESHOLD
 
-    hide = 1.0 - np.clip(alpha.astype(np.float32) / np.float32(top), 0.0, 1.0)  # float32: a large image
+def _hidden_shares(alpha: np.ndarray, top: float) -> tuple[float, float, bool]:
+    """How much the ``alpha`` channel (``(H, W)``, full opacity ``top``) hides, each a share
+    0..1 weighted by transparency: of the whole frame, and inside the bounding box of the
+    pixels with alpha > 0 (the whole frame when none is); and whether that box touches no edge
+    of the frame (a margin all round). No colour is read: :data:`MOSTLY_TRANSPARENT_SHARE` says
+    how they are read. One float32 copy of the alpha channel (a 6000 x 6000 image: 144 MB)."""
+    hide = alpha.astype(np.float32)
+    np.divide(hide, np.float32(top), out=hide)
+    np.clip(hide, 0.0, 1.0, out=hide)
+    np.subtract(np.float32(1.0), hide, out=hide)
     whole = float(hide.mean(dtype=np.float64))
     seen = alpha > 0
     rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
-    inside = (float(hide[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].mean(dtype=np.float64))
-              if rows.size else whole)
-    brightest = colour if colour.ndim == 2 else colour.max(axis=2)
-    over_content = float(hide.sum(where=brightest > MIN_THRESHOLD, dtype=np.float64)) / max(hide.size, 1)
-    return whole, inside, over_content
+    if not rows.size:
+        return whole, whole, False
+    inside = float(hide[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].mean(dtype=np.float64))
+    framed = bool(rows[0] > 0 and cols[0] > 0 and rows[-1] < alpha.shape[0] - 1
+                  and cols[-1] < alpha.shape[1] - 1)
+    return whole, inside, framed
 
 
 def _composite(colour: np.ndarray, alpha: np.ndarray, path: str) -> tuple[np.ndarray, list[Problem]]:
@@ -1216,10 +1229,11 @@ def _composite(colour: np.ndarray, alpha: np.ndarray, path: str) -> tuple[np.nda
     a mask) is dropped with a note (:data:`CONSTANT_ALPHA`): composited, it only darkened the
     whole picture (by half for 128), and the grade could change (review formats F4). A mask
     hiding more than :data:`MOSTLY_TRANSPARENT_SHARE` as that constant reads it (inside the
-    visible box or over non-black content; of the whole picture for a grey one) is said as
+    visible box; of the whole frame for a grey picture or a rectangular visible region; from the
+    alpha and the visible pixels only) is said as
     :data:`MOSTLY_TRANSPARENT` (a doubt in the app and the export): "its alpha channel hides N%
-    of the picture", or for a grey scan on a transparent margin "a transparent margin around the
-    image"; any other mask (a fundus photograph's transparent surround) as "N% of the pixels are
+    of the picture", or for a grey scan on a transparent margin all round "a transparent margin
+    around the image"; any other mask (a fundus photograph's transparent surround) as "N% of the pixels are
     (partly) transparent" (a plain note there). A constant
     alpha below :data:`CONSTANT_ALPHA_MIN_SHARE` of full opacity (0: all hidden) is composited
     like a mask, and the dark result is refused as blank downstream. The one
@@ -1241,22 +1255,23 @@ def _composite(colour: np.ndarray, alpha: np.ndarray, path: str) -> tuple[np.nda
         weight = weight[..., None]
     out = np.rint(colour.astype(np.float32) * weight).astype(np.uint8)
     share = float(np.mean(alpha < top)) * 100
-    whole, inside, over_content = _hidden_shares(colour, alpha, top)
+    whole, inside, framed = _hidden_shares(alpha, top)
     limit = MOSTLY_TRANSPARENT_SHARE
-    if inside > limit or over_content > limit:
-        return out, [warning(path, f"{MOSTLY_TRANSPARENT}: its alpha channel hides {100 * whole:.1f}% "
-                                   f"of the picture, {100 * over_content:.1f}% over content that is not "
-                                   f"black (over {limit:.0%}): composited over black, "
-                                   f"the grade is read from the {100 * (1 - whole):.1f}% left visible",
-                             "export the whole image without transparency and grade that",
-                             "alpha")]
-    if whole > limit and not channels_differ(colour):
+    grey = not channels_differ(out)  # the visible pixels only: nothing under alpha 0 is read
+    if grey and framed and whole > limit:
         return out, [warning(path, f"{MOSTLY_TRANSPARENT}: a transparent margin around the image "
                                    f"({100 * whole:.1f}% of the frame): composited over black, the "
                                    "grey scan is graded shrunk inside a black frame, where a UW-OCTA "
                                    "scan fills its square",
                              "crop the image to the scan (or export it without transparency) and "
                              "grade that", "alpha")]
+    if inside > limit or (whole > limit and (grey or inside < RECTANGLE_IN_BOX_SHARE)):
+        return out, [warning(path, f"{MOSTLY_TRANSPARENT}: its alpha channel hides {100 * whole:.1f}% "
+                                   f"of the picture, {100 * inside:.1f}% inside the box of its "
+                                   f"visible pixels (over {limit:.0%}): composited over black, "
+                                   f"the grade is read from the {100 * (1 - whole):.1f}% left visible",
+                             "export the whole image without transparency and grade that",
+                             "alpha")]
     return out, [warning(path, f"{share:.1f}% of the pixels are (partly) transparent: composited "
                                "over black, which darkens them by their transparency (the grade "
                                "may differ from the opaque image's)",

@@ -2119,23 +2119,51 @@ ENVIRONMENT_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za
 """``$NAME`` or ``${NAME}`` in a path setting (:func:`variable_problems`)."""
 
 VARIABLES_NOT_EXPANDED = "environment variables are not expanded in config paths"
-"""What is wrong with ``run.out_dir: ${MYRUNS}/x`` when no folder ``${MYRUNS}`` exists (an
-outside tester, F5: it made a folder ``${MYRUNS}`` silently); the fix is :func:`variable_fix`'s."""
+"""What is wrong with ``run.out_dir: ${MYRUNS}/x`` when no folder ``${MYRUNS}`` exists or
+``MYRUNS`` is set in the environment (an outside tester, F5: it made a folder ``${MYRUNS}``
+silently); why, :func:`unexpanded_variable_words`; the fix is :func:`variable_fix`'s."""
+
+
+def _set_variable(part: str) -> str | None:
+    """The name of the environment variable ``part`` (one part of a path) is, exactly
+    (``$MYRUNS`` or ``${MYRUNS}``), when that variable is set here; None otherwise (``a$b``,
+    ``$RECYCLE.BIN``, or a variable not set)."""
+    whole = ENVIRONMENT_VARIABLE.fullmatch(part)
+    if whole is None:
+        return None
+    name = whole.group(1).strip("{}")
+    return name if name in os.environ else None
 
 
 def unexpanded_variable(value: str) -> str | None:
     """The folder ``value`` (a path setting, ``~`` expanded, relative to the current folder)
-    names up to its first part holding ``$NAME`` or ``${NAME}``, when that folder does not
-    exist: the path was meant to be expanded from the environment (``${MYRUNS}/runs``), and
-    reading or making it would use a folder literally named ``${MYRUNS}``. None when no part
-    holds a variable, or that folder exists (``D:/$RECYCLE.BIN``, ``runs/a$b``: a real folder,
-    as written; a run folder below it may be made)."""
+    names up to its first part holding ``$NAME`` or ``${NAME}`` that was meant to be expanded
+    from the environment (``${MYRUNS}/runs``), where reading or making it would use a folder
+    literally named ``${MYRUNS}``: a part that is exactly ``$NAME`` or ``${NAME}`` of a variable
+    set in the environment, whether or not such a folder exists (the old bug made one: a reader,
+    F3), or a part holding a variable whose folder does not exist. None when no part is either
+    (``D:/$RECYCLE.BIN``, ``runs/a$b``: a real folder, as written; a run folder below it may be
+    made)."""
     parts = Path(os.path.expanduser(value)).parts
     for i, part in enumerate(parts):
         if ENVIRONMENT_VARIABLE.search(part):
             folder = Path(*parts[:i + 1])
-            return None if os.path.lexists(folder) else str(folder)
+            if _set_variable(part) is not None or not os.path.lexists(folder):
+                return str(folder)
     return None
+
+
+def unexpanded_variable_words(value: str) -> str:
+    """Why ``value`` is refused (:func:`unexpanded_variable` is not None), for the words after
+    :data:`VARIABLES_NOT_EXPANDED`: ``there is no folder ${MYRUNS}``, or, a folder of that name
+    being there, ``$MYRUNS is set in the environment; the folder named $MYRUNS is not where it
+    points``."""
+    folder = unexpanded_variable(value) or ""
+    name = _set_variable(Path(folder).name)
+    if name is None or not os.path.lexists(folder):
+        return f"there is no folder {folder}"
+    return (f"${name} is set in the environment; the folder named {folder} is not where it points "
+            "(move what it holds there, then remove it)")
 
 
 def variable_fix(setting: str, value: str) -> str:
@@ -2148,16 +2176,21 @@ def variable_fix(setting: str, value: str) -> str:
             f"{', '.join(sorted(set(m.group(0) for m in ENVIRONMENT_VARIABLE.finditer(value))))} "
             f"expands to here)" if expanded != value and not ENVIRONMENT_VARIABLE.search(expanded)
             else "write the path itself (the variable is not set here either)")
+    part = Path(unexpanded_variable(value) or "").name
+    name = _set_variable(part)
+    if name is not None:  # exactly a set variable: meant to expand, even with such a folder there
+        return f"{said}; a folder really named {part} is not used while {name} is set in the environment"
     return (f"{said}; for a folder really named with $, make it first, and on the command line "
             f"type the setting in single quotes ('{setting}={value}'), which keep the $")
 
 
 def variable_problems(cfg: Config) -> list[tuple[str, str]]:
     """``(setting, value)`` of each :data:`HOME_PATH_SETTINGS` value (an item of
-    ``data.unlabelled``) holding ``$NAME`` or ``${NAME}`` in a part whose folder does not exist
-    (:func:`unexpanded_variable`): never expanded (paths mean what they say), so refused
-    (:func:`load_config`, the preflight) rather than made a folder of that name. A path whose
-    ``$`` folder exists is taken as written."""
+    ``data.unlabelled``) holding ``$NAME`` or ``${NAME}`` in a part whose folder does not exist,
+    or a part that is exactly a variable set in the environment (:func:`unexpanded_variable`):
+    never expanded (paths mean what they say), so refused (:func:`load_config`, the preflight)
+    rather than made or used as a folder of that name. Another path whose ``$`` folder exists is
+    taken as written."""
     found = []
     for dotted in HOME_PATH_SETTINGS:
         value = get(cfg, dotted)
@@ -3812,8 +3845,8 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
     if found := variable_problems(cfg):
         setting, value = found[0]
         where = _given_where(p, data if isinstance(data, dict) else {}, overrides or [])(setting)
-        raise ConfigError(f"{where}: {setting}={value}: {VARIABLES_NOT_EXPANDED} (there is no "
-                          f"folder {unexpanded_variable(value)}).\n"
+        raise ConfigError(f"{where}: {setting}={value}: {VARIABLES_NOT_EXPANDED} "
+                          f"({unexpanded_variable_words(value)}).\n"
                           f"  fix: {variable_fix(setting, value)}")
     expand_home(cfg)
     try:

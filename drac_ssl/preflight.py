@@ -405,8 +405,8 @@ def apply_overrides(file: ConfigFile, overrides: list[str] | None = None, preset
                                             f"then {said[-1]}: the last is used", f"keep one: {last}",
                                 severity="warning", where=f"{TYPED}{last}'"))
     for key, value in config_module.variable_problems(cfg):  # $MYRUNS/x: never expanded
-        findings.append(Finding(key, value, f"{config_module.VARIABLES_NOT_EXPANDED} (there is no folder "
-                                            f"{config_module.unexpanded_variable(value)})",
+        findings.append(Finding(key, value, f"{config_module.VARIABLES_NOT_EXPANDED} "
+                                            f"({config_module.unexpanded_variable_words(value)})",
                                 config_module.variable_fix(key, value), where=sources.get(key, "")))
     return config_module.expand_home(cfg), sources, findings
 

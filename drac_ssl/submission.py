@@ -33,7 +33,7 @@ import shlex
 import sys
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
@@ -1192,7 +1192,8 @@ class FolderFiles:
 NOT_AN_IMAGE_FIX = "move it out of the folder if it is not a test image"
 
 
-def image_name_problem(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+def image_name_problem(path: str | os.PathLike[str], taken: Collection[str] | None = None,
+                       suggested: list[str] | None = None) -> tuple[str, str] | None:
     """(why, fix) for an image file the package reads (a PNG, JPEG, TIFF or BMP, told by its
     content) whose name does not end in an image suffix (:data:`IMAGE_SUFFIXES`, any case): a JPEG
     named ``x.heic``, ``x.jfif`` or ``x.jpe``, a PNG named ``scan.dat``: ``("is a JPEG image whose
@@ -1201,17 +1202,22 @@ def image_name_problem(path: str | os.PathLike[str]) -> tuple[str, str] | None:
     reader refuses that in its own words). The one rule of ``python -m drac_ssl.export
     --images`` (:func:`read_folder`) and of the app's batch tab (a QA test, F2: the batch
     graded a JPEG named ``x.heic`` and wrote the case ``x.heic``, which the export refused);
-    the app's single-image tab grades such a file with a note (it writes no case)."""
+    the app's single-image tab grades such a file with a note (it writes no case). The fix
+    never names a file that is there: ``taken`` (the folder's or the batch's names; default:
+    the files of its folder) and ``suggested`` (names suggested so far, appended to), as
+    :func:`drac_ssl.grading.image_notes.named_otherwise` reads them (``x.jpg exists: keep one,
+    or rename it x_2.jpg``)."""
     from drac_ssl.grading.image_notes import named_otherwise
 
     path = Path(path)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return None
-    kind, why, fix = named_otherwise(path)
+    kind, why, fix = named_otherwise(path, taken, suggested)
     return (f"{why}, so it cannot be a case", fix) if kind == "image" else None
 
 
-def _why_not_graded(path: Path) -> tuple[str, str]:
+def _why_not_graded(path: Path, taken: Collection[str] | None = None,
+                    suggested: list[str] | None = None) -> tuple[str, str]:
     """(why, fix) for a file of an image folder not named as an image: its content decides
     (:func:`drac_ssl.grading.image_notes.named_otherwise`, the content check the ingest and the
     app share), in the app's words: ``is a WEBP file`` (an image the package does not read),
@@ -1221,7 +1227,7 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
     the images it cannot read, a case missing), ``is not an image (...; it holds
     plain text)`` (never quoted), or an image of a format it reads under another name
     (``scan.dat`` holding a PNG: a case name must be an image file name, ``rename it
-    scan.png``)."""
+    scan.png``; :func:`image_name_problem`, ``taken`` and ``suggested`` as it reads them)."""
     from drac_ssl.grading.image_notes import (
         CONVERT_FIX,
         DICOM_CONVERT_FIX,
@@ -1233,9 +1239,9 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
         not_an_image,
     )
 
-    kind, why, fix = named_otherwise(path)
-    if kind == "image":  # image_name_problem's words
-        return f"{why}, so it cannot be a case", fix
+    if (named := image_name_problem(path, taken, suggested)) is not None:  # its one rule and words
+        return named
+    kind, why, fix = named_otherwise(path, ())  # not an image it reads: no rename is suggested
     if kind == "dicom":
         # an image it cannot read, as a .webp (review formats F1: a note only, the case silently
         # missing from the grades CSV): with the unreadable images, exit 2 or --skip-unreadable
@@ -1274,7 +1280,9 @@ def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
     subfolders: list[Path] = []
     not_images: list[tuple[Path, str]] = []
     hidden: list[Path] = []
-    for path in sorted(Path(folder).iterdir()):
+    paths = sorted(Path(folder).iterdir())
+    names, suggested = [p.name for p in paths], []  # a rename fix names no file that is there
+    for path in paths:
         if is_hidden(path):
             hidden.append(path)
         elif path.is_dir():
@@ -1284,7 +1292,7 @@ def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
         elif (broken := broken_link_words(path)) is not None:
             not_images.append((path, broken))
         elif path.is_file():
-            why, fix = _why_not_graded(path)
+            why, fix = _why_not_graded(path, names, suggested)
             if fix == NOT_AN_IMAGE_FIX:  # no image at all (notes.txt): a note, not a case left out
                 not_images.append((path, why))
             else:

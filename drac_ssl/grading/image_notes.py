@@ -51,8 +51,9 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -1082,7 +1083,8 @@ tab: :func:`drac_ssl.submission.read_folder`): an image the package cannot read,
 ``.webp``, said how to convert (Pillow writes a 2-D ``uint16`` array as a 16-bit PNG)."""
 
 
-def named_otherwise(path: Any) -> tuple[str, str, str]:
+def named_otherwise(path: Any, taken: Collection[str] | None = None,
+                    suggested: list[str] | None = None) -> tuple[str, str, str]:
     """What a file whose name does not end in an image suffix (:data:`IMAGE_SUFFIXES`) holds,
     told by its content, as the export command, the app's batch and the ingest say it:
     ``(kind, why, fix)``, ``why`` to follow the file's name.
@@ -1101,7 +1103,11 @@ def named_otherwise(path: Any) -> tuple[str, str, str]:
     * ``unreadable``: it cannot be opened: ``cannot be opened (Permission denied)``.
 
     ``path``: a :class:`pathlib.Path`. Reads its first 256 bytes and, unless DICOM, opens it
-    with Pillow lazily (a large non-image file is not read whole)."""
+    with Pillow lazily (a large non-image file is not read whole). The rename fix never names a
+    file that is there (:func:`_rename_fix`): ``taken`` the names already used beside it (the
+    folder's files, the batch's uploads; default: the files of its folder), ``suggested`` the
+    names suggested so far (the name suggested is added to it, so the next file is not told
+    the same)."""
     import warnings
 
     from PIL import Image, UnidentifiedImageError
@@ -1131,8 +1137,35 @@ def named_otherwise(path: Any) -> tuple[str, str, str]:
         named = NAMED_FORMATS[file_format]
         suffix = "." + named.lower().replace("jpeg", "jpg")
         return ("image", f"is a {named} image whose name does not end in an image suffix "
-                         f"({', '.join(IMAGE_SUFFIXES)})", f"rename it {_image_name(path, suffix)}")
+                         f"({', '.join(IMAGE_SUFFIXES)})", _rename_fix(path, _image_name(path, suffix), taken, suggested))
     return "other", other_format(file_format), CONVERT_FIX
+
+
+def _rename_fix(path: Any, name: str, taken: Collection[str] | None,
+                suggested: list[str] | None) -> str:
+    """``rename it NAME`` for ``path`` (a :class:`pathlib.Path`), ``name`` its image name
+    (:func:`_image_name`), unless that would overwrite another file (a reader: ``x.heic`` and
+    ``x.png.bak`` beside ``x.jpg`` were both told "rename it x.jpg"): ``x.jpg exists: keep one,
+    or rename it x_2.jpg`` when ``taken`` (default: the names in its folder) holds it, ``rename
+    it x_2.jpg`` when an earlier file was told ``x.jpg`` (``suggested``). Letter case ignored (a
+    Windows or macOS folder). The name suggested is appended to ``suggested``."""
+    if taken is None:
+        try:
+            taken = os.listdir(path.parent)
+        except OSError:
+            taken = ()
+    there = {t.lower() for t in taken if t != path.name}
+    used = there | {t.lower() for t in (suggested or ())}
+    free, n = name, 1
+    stem, suffix = Path(name).stem, Path(name).suffix
+    while free.lower() in used:
+        n += 1
+        free = f"{stem}_{n}{suffix}"
+    if suggested is not None:
+        suggested.append(free)
+    if name.lower() in there:
+        return f"{name} exists: keep one, or rename it {free}"
+    return f"rename it {free}"
 
 
 def _image_name(path: Any, suffix: str) -> str:

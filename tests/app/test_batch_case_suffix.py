@@ -71,3 +71,24 @@ def test_a_backup_copys_fix_names_the_image_it_was(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(data)
         problem = image_name_problem(tmp_path / name)
         assert problem is not None and problem[1] == f"rename it {renamed}", (name, problem)
+
+
+def test_a_rename_fix_never_names_a_file_that_is_there(predictor: Any, tmp_path: Path) -> None:
+    """Reader F1: beside ``x.jpg``, ``x.heic`` and ``x.png.bak`` (both JPEGs) were each told
+    "rename it x.jpg", which overwrites the image there (the export, the batch, one file alone)."""
+    names = ("x.heic", "x.jpg", "x.png.bak")
+    for name in names:
+        (tmp_path / name).write_bytes(_jpeg())
+    fixes = {path.name: fix for path, _, fix in read_folder(tmp_path).others}
+    assert fixes == {"x.heic": "x.jpg exists: keep one, or rename it x_2.jpg",
+                     "x.png.bak": "x.jpg exists: keep one, or rename it x_3.jpg"}, fixes
+    problem = image_name_problem(tmp_path / "x.heic")  # alone: its folder's names
+    assert problem is not None and problem[1] == "x.jpg exists: keep one, or rename it x_2.jpg"
+    _, rows, _, _ = _grade_batch(predictor, AppSettings(gradcam=False), [str(tmp_path / n) for n in names])
+    said = {row[0]: row[-1] for row in rows}
+    assert "x.jpg exists: keep one, or rename it x_2.jpg, and grade it again." in said["x.heic"], said
+    assert "rename it x_3.jpg, and grade it again." in said["x.png.bak"], said
+    # no x.jpg there: the first is told x.jpg, the second not the same name
+    (tmp_path / "x.jpg").unlink()
+    fixes = {path.name: fix for path, _, fix in read_folder(tmp_path).others}
+    assert fixes == {"x.heic": "rename it x.jpg", "x.png.bak": "rename it x_2.jpg"}, fixes

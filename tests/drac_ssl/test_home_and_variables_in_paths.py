@@ -52,7 +52,8 @@ def test_an_environment_variable_in_a_path_setting_is_refused_where_it_was_given
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """F5: ``run.out_dir: ${MYRUNS}/x`` silently made a folder named ``${MYRUNS}``. Variables are
     not expanded (a path means what it says); a ``$`` folder that does not exist is refused, at
-    its line or override, with the path the environment would give and single-quote advice."""
+    its line or override, with the path the environment would give (single-quote advice where
+    the variable is not set: test_a_real_folder_named_with_a_dollar_is_taken_as_written)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MYRUNS", "/srv/runs")
     monkeypatch.delenv("SCANS", raising=False)
@@ -63,8 +64,8 @@ def test_an_environment_variable_in_a_path_setting_is_refused_where_it_was_given
     assert str(caught.value).startswith(
         f"{yaml_file}:3: run.out_dir=${{MYRUNS}}/x: environment variables are not expanded in config "
         "paths (there is no folder ${MYRUNS}).\n  fix: write the path itself: run.out_dir=/srv/runs/x "
-        "(what the environment's ${MYRUNS} expands to here); for a folder really named with $, make it "
-        "first, and on the command line type the setting in single quotes ('run.out_dir=${MYRUNS}/x')"), \
+        "(what the environment's ${MYRUNS} expands to here); a folder really named ${MYRUNS} is not "
+        "used while MYRUNS is set in the environment"), \
         caught.value
     with pytest.raises(config.ConfigError) as caught:
         config.load_config(None, ["data.unlabelled=[/a, $SCANS/b]"])
@@ -90,8 +91,10 @@ def test_a_real_folder_named_with_a_dollar_is_taken_as_written(tmp_path: Path,
                                     "run.name=r"])
     assert (cfg.data.root, cfg.run.out_dir) == (f"{tmp_path}/$RECYCLE.BIN", "a$b/runs")
     assert resolve_run_dir(cfg) == Path("a$b/runs/r")
-    with pytest.raises(config.ConfigError, match=r"there is no folder \$NEW"):  # would be made as \$NEW
+    monkeypatch.delenv("NEW", raising=False)
+    with pytest.raises(config.ConfigError, match=r"there is no folder \$NEW") as caught:  # would be made
         config.load_config(None, ["run.out_dir=$NEW/runs"])
+    assert "type the setting in single quotes ('run.out_dir=$NEW/runs')" in str(caught.value)
 
 
 def test_compare_sees_an_old_runs_tilde_and_a_new_runs_expanded_path_as_one(home: Path) -> None:
@@ -103,3 +106,38 @@ def test_compare_sees_an_old_runs_tilde_and_a_new_runs_expanded_path_as_one(home
     new = {"data.root": str(home / "aptos"), "data.unlabelled": [str(home / "u")], "finetune.lr": 2}
     assert _differing_settings([old, new]) == ["finetune.lr"]
     assert _differing_settings([old, {**new, "data.root": str(home / "b")}]) == ["data.root", "finetune.lr"]
+
+
+def test_a_set_variable_is_refused_though_a_folder_of_its_name_exists(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reader F3: the old bug made a folder ``$MYRUNS``; with it there the refusal was off and
+    ``run.out_dir=$MYRUNS/x`` kept writing into it. A part that is exactly a variable set in the
+    environment is refused whether or not such a folder exists; ``a$b`` is still taken."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MYRUNS", "/srv/runs")
+    monkeypatch.setenv("b", "/srv/b")
+    for name in ("$MYRUNS", "${MYRUNS}", "a$b"):
+        (tmp_path / name).mkdir()
+    for value in ("$MYRUNS/x", "${MYRUNS}/x"):
+        with pytest.raises(config.ConfigError) as caught:
+            config.load_config(None, [f"run.out_dir={value}"])
+        said = str(caught.value)
+        assert f"not expanded in config paths ($MYRUNS is set in the environment; the folder named " \
+               f"{value[:-2]} is not where it points" in said, said
+        assert "write the path itself: run.out_dir=/srv/runs/x" in said and "make it first" not in said, said
+    assert config.load_config(None, ["run.out_dir=a$b/runs"]).run.out_dir == "a$b/runs"
+    _, _, findings = preflight.read_config(None, ["run.out_dir=$MYRUNS/x"])
+    assert [f.setting for f in findings if "is set in the environment" in f.what] == ["run.out_dir"], findings
+
+
+def test_a_second_variable_not_set_is_not_suggested_as_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reader F4: ``$A/$B`` with only A set expands to ``/srv/a/$B``, still a variable: the fix
+    must not offer that path as the one to write."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("A", "/srv/a")
+    monkeypatch.delenv("B", raising=False)
+    with pytest.raises(config.ConfigError) as caught:
+        config.load_config(None, ["run.out_dir=$A/$B"])
+    fix = str(caught.value).split("fix:", 1)[1]
+    assert "the variable is not set here either" in fix and "/srv/a" not in fix, fix
