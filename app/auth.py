@@ -49,7 +49,6 @@ import secrets
 import shlex
 import stat
 import sys
-import textwrap
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -457,6 +456,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     from drac_ssl.starting import (  # stdlib only
         CommandParser,
         add_version_option,
+        fill_help,
         interrupt_exit_code,
         python_command,
         sigterm_as_ctrl_c,
@@ -465,10 +465,10 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     prog = python_command("app.auth")
     example = (f"Example:\n  {prog} hash alice >> logins.txt   # asks alice's password twice\n"
                f"then serve with it: {python_command('app')} --auth-file logins.txt (docs/deploying.md)\n\n"
-               + textwrap.fill(AUTH_EXIT_CODES, 88))
+               + fill_help(AUTH_EXIT_CODES, 88))
     parser = CommandParser(allow_abbrev=False,  # a prefix is refused, never guessed
         prog=prog,
-        description=textwrap.fill("Make a line of the app's login file (its --auth-file FILE): the "
+        description=fill_help("Make a line of the app's login file (its --auth-file FILE): the "
                                   "user name and a scrypt hash of the password, never the password "
                                   "itself.", 88),
         epilog=example, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -476,7 +476,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     commands = parser.add_subparsers(dest="command", required=True)
     hashing = commands.add_parser(
         "hash", allow_abbrev=False, help="print USER:scrypt$... for a password typed without echo (or read from stdin)",
-        description=textwrap.fill(
+        description=fill_help(
             "Print the login line USER:scrypt$n$r$p$salt$hash for a password asked twice without "
             "echo, or read as one line from stdin when stdin is not a terminal. Put the line in the "
             "login file in place of USER's old line.", 88),

@@ -21,7 +21,6 @@ import argparse
 import json
 import shlex
 import sys
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,6 +43,7 @@ from drac_ssl.starting import (  # stdlib only
     add_version_option,
     ascii_int,
     command_name,
+    fill_help,
     python_command,
     whole_number,
 )
@@ -211,12 +211,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``drac-ssl-demo-bundle``); returns the exit code."""
     prog = command_name("drac-ssl-demo-bundle", "app.demo_bundle")
     parser = CommandParser(allow_abbrev=False,  # a prefix is refused, never guessed
-        prog=prog, description=textwrap.fill("Write an untrained demo model bundle (random weights: for "
+        prog=prog, description=fill_help("Write an untrained demo model bundle (random weights: for "
                                              "trying the app's interface; its grades mean nothing) into "
                                              "RUN_DIR/bundle.", 88),
         epilog=f"Examples:\n  {prog} runs/demo\n  {prog} runs/demo-fundus --grades icdr --channels 3\n"
                f"then serve it: {python_command('app')} --bundle runs/demo/bundle\n\n"
-               + textwrap.fill(DEMO_BUNDLE_EXIT_CODES, 88),
+               + fill_help(DEMO_BUNDLE_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="run folder to create (the bundle goes to RUN_DIR/bundle)")
     # ranges checked here (a CLI review: --folds 0 an IndexError after half the folder was

@@ -12,7 +12,6 @@ if __name__ == "__main__":  # Ctrl-C while OpenCV loads: one line, not an import
 
 
 def main(argv: list[str] | None = None) -> int:
-    import textwrap
 
     from data_prep import flatten, ingest, phantom
     from drac_ssl.config import layouts_in_words
@@ -27,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         add_version_option,
         ascii_int,
         command_name,
+        fill_help,
         python_command,
     )
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         prog=prog,
         description="Ingest graded retinal images for drac_ssl, generate phantom DRAC data, or make "
                     "a folder-per-grade tree one folder with a label CSV (flatten).",
-        epilog=textwrap.fill(DATA_PREP_EXIT_CODES, 88),
+        epilog=fill_help(DATA_PREP_EXIT_CODES, 88),
     )
     add_version_option(parser)  # drac-ssl-ingest --version: no sub-command needed
     common = argparse.ArgumentParser(add_help=False)
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     # each sub-command's --help: what it does and an example (a CLI review: none had either)
     ingest.add_arguments(sub.add_parser(
         "ingest", parents=[common], allow_abbrev=False, help="validate, cache and index a dataset",
-        description=textwrap.fill(
+        description=fill_help(
             f"Validate every image and label of a data set ({layouts_in_words()} with a label "
             "CSV), then write OUT/manifest.csv "
             "(ids, grades, folds), the resized cache OUT/cache/ and OUT/ingest_summary.json: the "
@@ -62,22 +62,22 @@ def main(argv: list[str] | None = None) -> int:
                f"--out runs/mine/data\n  {prog} ingest --root '/data/DRAC 2022' --out runs/drac/data\n"
                f"then train on it (docs/data.md): {python_command('drac_ssl.train')} -c drac "
                f"run.name=drac run.stages=[pretrain,umm,finetune,export]\n\n"
-               + textwrap.fill(INGEST_EXIT_CODES, 88),
+               + fill_help(INGEST_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter))
     phantom.add_arguments(sub.add_parser(
         "phantom", parents=[common], allow_abbrev=False, help="write phantom UW-OCTA data in the DRAC layout",
-        description=textwrap.fill(
+        description=fill_help(
             "Write a synthetic (phantom) UW-OCTA data set in the DRAC 2022 Task 3 layout: graded "
             "training images, a label CSV and ungraded test images, drawn from the seed (the same "
             "set for the same options). For trying the pipeline without data; its images are not "
             "retinal ones and every run on them says so.", 88),
         epilog=f"Example:\n  {prog} phantom --out phantom_data --n-train 60 --n-test 20\n"
                f"then ingest it: {prog} ingest --root phantom_data --out runs/phantom/data\n\n"
-               + textwrap.fill(PHANTOM_EXIT_CODES, 88),
+               + fill_help(PHANTOM_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter))
     flatten.add_arguments(sub.add_parser(
         "flatten", allow_abbrev=False, help="make a folder-per-grade tree (0/, 1/ ...) one folder with labels.csv",
-        description=textwrap.fill(
+        description=fill_help(
             "Copy (or hard-link) the images of TREE's grade folders (0/, 1/ ...) into one folder, "
             "FLAT, and write FLAT/labels.csv (image name, DR grade) from the folder names: the plain "
             "layout the ingest reads. Names are kept unless a name is in two grade folders; then "
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             "said.", 88),
         epilog=f"Example:\n  {prog} flatten --root graded_tree --out graded_flat\n"
                f"then ingest it: {prog} ingest --root graded_flat --out runs/graded/data\n\n"
-               + textwrap.fill(FLATTEN_EXIT_CODES, 88),
+               + fill_help(FLATTEN_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter))
     for name in ("ingest", "phantom", "flatten"):  # drac-ssl-ingest ingest --version too
         add_version_option(sub.choices[name])

@@ -24,7 +24,6 @@ import csv
 import os
 import re
 import sys
-import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from drac_ssl.starting import (  # re-exported: stdlib only, for the app and dat
     add_version_option,
     ascii_int,
     command_name,
+    fill_help,
     python_command,
 )
 
@@ -427,7 +427,7 @@ def export_parser() -> argparse.ArgumentParser:
                f"  {prog} --check team.csv --manifest runs/retinamnist   "
                "# test images in an .npz\n"
                f"  {prog} --score team.csv --labels \"b. IDRiD_Disease Grading_Testing "
-               "Labels.csv\" --json score.json\n\n" + textwrap.fill(EXPORT_EXIT_CODES, 88),
+               "Labels.csv\" --json score.json\n\n" + fill_help(EXPORT_EXIT_CODES, 88),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="?", help="run folder (with bundle/) or bundle folder")
     parser.add_argument("--variant", metavar="NAME",

@@ -37,6 +37,7 @@ import shlex
 import shutil
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -662,6 +663,42 @@ positional argument (``RUN``) typed as an option (``--run R``) is said apart, fo
 command."""
 
 
+def fill_help(text: str, width: int = 88) -> str:
+    """``text`` wrapped to ``width`` columns for a command's ``--help`` (a description or an
+    epilog's exit codes), never inside a word: :func:`textwrap.fill` by default splits at a
+    hyphen, so ``--skip-unreadable`` came out as ``--skip-`` and ``unreadable`` on two lines
+    (a test of the export's ``--help`` found the exit codes no longer read as written)."""
+    return textwrap.fill(" ".join(text.split()), width, break_on_hyphens=False,
+                         break_long_words=False)
+
+
+class _WholeWords:
+    """argparse's wrapping of an option's help, never inside a word (:func:`fill_help`)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False,
+                             break_long_words=False)
+
+
+class HelpFormatter(_WholeWords, argparse.HelpFormatter):
+    """:class:`argparse.HelpFormatter` that splits no option name at its hyphen (help and
+    description)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent,
+                             subsequent_indent=indent, break_on_hyphens=False,
+                             break_long_words=False)
+
+
+class RawDescriptionHelpFormatter(_WholeWords, argparse.RawDescriptionHelpFormatter):
+    """:class:`argparse.RawDescriptionHelpFormatter` (description and epilog as written) that
+    splits no option name at its hyphen in an option's help."""
+
+
+_WHOLE_WORDS = {argparse.HelpFormatter: HelpFormatter,
+                argparse.RawDescriptionHelpFormatter: RawDescriptionHelpFormatter}
+
+
 class CommandParser(argparse.ArgumentParser):
     """The parser of every drac_ssl command (train, umm, export, compare, report, submission,
     data_prep, the app's): options are written in full (``allow_abbrev`` False: a prefix is
@@ -675,6 +712,8 @@ class CommandParser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
+        given = kwargs.get("formatter_class", argparse.HelpFormatter)
+        kwargs["formatter_class"] = _WHOLE_WORDS.get(given, given)  # no option split at a hyphen
         super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:  # type: ignore[override]
