@@ -3091,7 +3091,7 @@ setting's value nests more than two."""
 
 
 def _deep_nesting_line(text: str) -> int | None:
-    """The 1-based line (as an editor counts them: ``\n``, ``\r\n`` or ``\r`` ends one) of the
+    r"""The 1-based line (as an editor counts them: ``\n``, ``\r\n`` or ``\r`` ends one) of the
     outermost flow bracket (``[``, ``{``) of the first value of the YAML ``text`` nested
     :data:`_DEEP_NESTING` deep, outside quotes and comments; None where none nests so deep (a
     block nesting of ``- -``). A plain scan, YAML's rules roughly: ``#`` opens a comment at a

@@ -276,7 +276,7 @@ def loader_stalled_words(stage: str | None, batch_setting: str | None, image_set
     ``"finetune"``; None: not known) whose batch and image sizes are the settings named (None:
     the stage's :data:`LOADER_SETTINGS`). A worker killed by SIGBUS (``Bus error``) is said as
     too small a shared memory (``/dev/shm``), with its own fix."""
-    default_batch, default_image = LOADER_SETTINGS.get(stage or "", ("the batch size", "the image size"))
+    default_batch, default_image = LOADER_SETTINGS.get(stage or "", ("batch size", "image size"))
     batch_setting, image_setting = batch_setting or default_batch, image_setting or default_image
     torch_line = torch_words.strip().splitlines()[0] if torch_words.strip() else "no batch"
     where = f"the {stage} stage's data loader" if stage else "a data loader"

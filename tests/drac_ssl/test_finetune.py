@@ -211,7 +211,7 @@ def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.Fi
     assert (majority["name"], majority["images"], majority["n"]) == ("Normal", 10, 30)
     assert majority["accuracy"] == pytest.approx(1 / 3) and (majority["qwk"], majority["auc"]) == (0.0, 0.5)
     assert majority["tied"] == ["Normal", "NPDR", "PDR"]
-    assert "| majority grade (always Normal, the lowest of 3 grades tied as most frequent) | 0 (by definition) |" in report
+    assert "| majority grade (always grade 0 (Normal), the lowest of 3 grades tied as most frequent) | 0 (by definition) |" in report
 
 
 def test_umm_minus_vicreg_is_reported_and_zero_for_the_same_weights(two_fold_run: Path, tmp_path: Path) -> None:

@@ -72,8 +72,8 @@ def test_phantom_counts_and_out(tmp_path: Path, a_file: Path, capsys: pytest.Cap
             main(["phantom", "--out", str(out), "--n-train", value])
         assert stopped.value.code == 2
         err = capsys.readouterr().err
-        assert (f"argument --n-train: '{value}' is not allowed: give a whole number, 3 or more "
-                f"(one image of each of the 3 grades)") in err, err
+        assert (f"argument --n-train: '{value}' is not allowed: give a whole number, 3..100000 "
+                f"(one image of each of the 3 grades; at most data.phantom_n_train's bound)") in err, err
     with pytest.raises(SystemExit):
         main(["phantom", "--out", str(out), "--n-test", "-1"])
     assert "argument --n-test: '-1' is not allowed" in capsys.readouterr().err

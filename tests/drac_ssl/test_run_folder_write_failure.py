@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from data_prep import cache
 from drac_ssl import io, runtime, train
 from drac_ssl.config import load_config
 
@@ -32,6 +33,10 @@ def _fake_ingest(cfg: Any, run_dir: Path) -> dict[str, str]:
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(train.STAGES, "ingest", _fake_ingest)
+    # the fake ingest decodes nothing, so the rerun words must not read an earlier test's count
+    # of decoded images (a process-wide record: CI's worker had one of 20 left, and said "keeping
+    # what it decoded (20 of 20 ...)" where this test expects none)
+    monkeypatch.setattr(cache, "DECODED", cache.DecodeCount())
     return tmp_path / "runs" / "full"
 
 
