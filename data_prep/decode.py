@@ -1196,17 +1196,22 @@ is black that was not black in the scan (a QA test: an RGBA PNG with alpha 0 on 
 its pixels was graded as if nothing were wrong)."""
 
 RECTANGLE_IN_BOX_SHARE = 0.05
-"""The most a visible region may hide inside its own bounding box and still read as a rectangle
+"""The most of its bounding box a visible region (pixels at half opacity or more, unweighted) may
+leave out and still read as a rectangle
 (a picture cut or shrunk onto a transparent margin) for :data:`MOSTLY_TRANSPARENT_SHARE`: far
 below a round field's 21.5 %, above the partial row or column of a cut that is not
 pixel-aligned."""
 
 
-def _hidden_shares(alpha: np.ndarray, top: float) -> tuple[float, float, bool]:
+def _hidden_shares(alpha: np.ndarray, top: float) -> tuple[float, float, bool, float]:
     """How much the ``alpha`` channel (``(H, W)``, full opacity ``top``) hides, each a share
     0..1 weighted by transparency: of the whole frame, and inside the bounding box of the
-    pixels with alpha > 0 (the whole frame when none is); and whether that box touches no edge
-    of the frame (a margin all round). No colour is read: :data:`MOSTLY_TRANSPARENT_SHARE` says
+    pixels with alpha > 0 (the whole frame when none is); whether that box touches no edge
+    of the frame (a margin all round); and the share of pixels under half opacity inside the
+    box of those at half opacity or more, unweighted: the shape of the visible region, 0 for a
+    rectangle even with a feathered (soft, ramped) edge, whose ramp inflated the weighted share
+    of its box (a review: a picture cut with a 20 px ramp, 70 % hidden, passed as a note), about
+    0.215 (1 - pi/4) for a round field. No colour is read: :data:`MOSTLY_TRANSPARENT_SHARE` says
     how they are read. One float32 copy of the alpha channel (a 6000 x 6000 image: 144 MB)."""
     hide = alpha.astype(np.float32)
     np.divide(hide, np.float32(top), out=hide)
@@ -1216,11 +1221,14 @@ def _hidden_shares(alpha: np.ndarray, top: float) -> tuple[float, float, bool]:
     seen = alpha > 0
     rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
     if not rows.size:
-        return whole, whole, False
+        return whole, whole, False, 1.0
     inside = float(hide[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].mean(dtype=np.float64))
     framed = bool(rows[0] > 0 and cols[0] > 0 and rows[-1] < alpha.shape[0] - 1
                   and cols[-1] < alpha.shape[1] - 1)
-    return whole, inside, framed
+    solid = alpha >= top / 2
+    rows, cols = np.flatnonzero(solid.any(axis=1)), np.flatnonzero(solid.any(axis=0))
+    shape = 1.0 - float(solid[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].mean()) if rows.size else 1.0
+    return whole, inside, framed, shape
 
 
 def _composite(colour: np.ndarray, alpha: np.ndarray, path: str) -> tuple[np.ndarray, list[Problem]]:
@@ -1255,7 +1263,7 @@ def _composite(colour: np.ndarray, alpha: np.ndarray, path: str) -> tuple[np.nda
         weight = weight[..., None]
     out = np.rint(colour.astype(np.float32) * weight).astype(np.uint8)
     share = float(np.mean(alpha < top)) * 100
-    whole, inside, framed = _hidden_shares(alpha, top)
+    whole, inside, framed, shape = _hidden_shares(alpha, top)
     limit = MOSTLY_TRANSPARENT_SHARE
     grey = not channels_differ(out)  # the visible pixels only: nothing under alpha 0 is read
     if grey and framed and whole > limit:
@@ -1265,7 +1273,7 @@ def _composite(colour: np.ndarray, alpha: np.ndarray, path: str) -> tuple[np.nda
                                    "scan fills its square",
                              "crop the image to the scan (or export it without transparency) and "
                              "grade that", "alpha")]
-    if inside > limit or (whole > limit and (grey or inside < RECTANGLE_IN_BOX_SHARE)):
+    if inside > limit or (whole > limit and (grey or shape < RECTANGLE_IN_BOX_SHARE)):
         return out, [warning(path, f"{MOSTLY_TRANSPARENT}: its alpha channel hides {100 * whole:.1f}% "
                                    f"of the picture, {100 * inside:.1f}% inside the box of its "
                                    f"visible pixels (over {limit:.0%}): composited over black, "

@@ -2172,7 +2172,11 @@ def variable_fix(setting: str, value: str) -> str:
     environment would give when its variables are set here (:func:`os.path.expandvars`); a
     folder really named so is made first, and typed in single quotes, which keep ``$``."""
     expanded = os.path.expandvars(value)
-    said = (f"write the path itself: {setting}={expanded} (what the environment's "
+    empty = sorted({m.group(0) for m in ENVIRONMENT_VARIABLE.finditer(value)
+                    if os.environ.get(m.group(1).strip("{}")) == ""})
+    said = (f"write the path itself ({', '.join(empty)} {'is' if len(empty) == 1 else 'are'} set "
+            f"but empty here, so it would give {expanded or 'an empty path'})" if empty else
+            f"write the path itself: {setting}={expanded} (what the environment's "
             f"{', '.join(sorted(set(m.group(0) for m in ENVIRONMENT_VARIABLE.finditer(value))))} "
             f"expands to here)" if expanded != value and not ENVIRONMENT_VARIABLE.search(expanded)
             else "write the path itself (the variable is not set here either)")

@@ -335,6 +335,37 @@ def _killed_by_other_signal(exc: BaseException, iterator: object) -> bool:
     return any(code is not None and code < 0 and code not in _RESOURCE_SIGNALS.values() for code in codes)
 
 
+def _worker_exit_words(stage: str | None, batch_setting: str | None, image_setting: str | None,
+                       torch_words: str, iterator: object) -> str:
+    """The :class:`LoaderStalled` words for torch's ``DataLoader worker (pid(s) N) exited
+    unexpectedly``, which names no signal (a review: "most likely a memory or thread limit" was
+    not honest there). A worker's exit code above 0 (``iterator``'s workers, where known) says
+    it quit by itself (a library's ``exit()``, a script's top-level call under spawn): its own
+    message says why, and memory advice would mislead. A killed worker (SIGKILL, -9; SIGBUS is
+    said by :func:`loader_stalled_words`) keeps the resource words. No code known (the
+    commands' nets have no iterator): the cause is not known, and the one-process rerun shows it."""
+    codes = [getattr(w, "exitcode", None) for w in getattr(iterator, "_workers", None) or ()]
+    if any(code == _RESOURCE_SIGNALS["Killed"] for code in codes):
+        return loader_stalled_words(stage, batch_setting, image_setting, torch_words)
+    default_batch, default_image = LOADER_SETTINGS.get(stage or "", ("batch size", "image size"))
+    torch_line = torch_words.strip().splitlines()[0]
+    where = f"the {stage} stage's data loader" if stage else "a data loader"
+    exited = sorted({code for code in codes if code is not None and code > 0})
+    if exited:
+        return (f"{where}: a worker process exited by itself with code {', '.join(map(str, exited))} "
+                f"({torch_line}), not killed by a signal: its own message above says why. fix: add "
+                "pretrain.num_workers=0 (images loaded in this process, so any error is raised and "
+                "shown here): the run folder keeps what was saved and the same command with it "
+                "resumes from there")
+    return (f"{where}: a worker process stopped and torch did not say why ({torch_line}; its own "
+            "message, if any, is above). fix: add pretrain.num_workers=0 (images loaded in this "
+            "process, so any error is shown here): the run folder keeps what was saved and the same "
+            "command with it resumes from there; if that run goes through, a memory or pids limit "
+            f"is the likely cause, and a smaller {batch_setting or default_batch} or "
+            f"{image_setting or default_image} lets the workers run, as a new run that takes this "
+            "one's finished stages (run.name=NEW run.reuse=RUN; a resume refuses changed settings)")
+
+
 def as_loader_stalled(exc: BaseException, stage: str | None, batch_setting: str | None = None,
                       image_setting: str | None = None, iterator: object = None) -> LoaderStalled | None:
     """``exc`` as a :class:`LoaderStalled` of ``stage`` (its ``__cause__`` set to ``exc``) when
@@ -353,7 +384,10 @@ def as_loader_stalled(exc: BaseException, stage: str | None, batch_setting: str 
         return None
     if _killed_by_other_signal(exc, iterator):
         return None
-    stalled = LoaderStalled(loader_stalled_words(stage, batch_setting, image_setting, words))
+    said = loader_stalled_words(stage, batch_setting, image_setting, words)
+    if "exited unexpectedly" in words:  # no signal in torch's words: a worker that exited itself?
+        said = _worker_exit_words(stage, batch_setting, image_setting, words, iterator)
+    stalled = LoaderStalled(said)
     stalled.__cause__ = exc
     return stalled
 

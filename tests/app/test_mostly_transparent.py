@@ -230,3 +230,18 @@ def test_the_colour_under_alpha_0_never_changes_the_verdict(store: Any) -> None:
     half[:50] = 0
     zeroed = kept * (half[..., None] > 0)
     assert _verdict(store(kept, half)) == _verdict(store(zeroed, half)) == "doubt"
+
+
+@pytest.mark.parametrize("cut", [40, 60])
+def test_a_colour_picture_cut_with_a_feathered_edge_is_doubted(cut: int) -> None:
+    """A review of mend_b80: a colour picture cut onto a transparent margin whose edge ramps
+    from 0 to full opacity over 20 px (a common export setting) passed as a plain note, the
+    ramp making its box look less than rectangular; the shape is read at half opacity."""
+    colour = np.dstack([_texture(100, 100), _texture(100, 100)[::-1], np.full((100, 100), 90)])
+    alpha = np.full((100, 100), 255.0)
+    alpha[:, :cut] = 0
+    alpha[:, cut:cut + 20] = np.linspace(0, 255, 20)
+    loaded = load_bytes(_rgba(colour, alpha), "feathered.png", channels=3, kind="fundus")
+    (said,) = [w for w in loaded.warnings if "transparent" in w]
+    assert said.startswith(f"Image file: {MOSTLY_TRANSPARENT_FINDING}its alpha channel hides"), said
+    assert "mostly transparent" in flagged_reasons("", loaded.warnings)

@@ -163,8 +163,9 @@ def test_a_dataloader_that_lost_its_workers_so_says_the_cause(tmp_path: Path, mo
     # runtime.as_loader_stalled), not torch's traceback
     assert train.main(["-c", "default", "run.stages=[ingest]"]) == 2
     said = capsys.readouterr().err
-    assert "a data loader: its worker processes stopped delivering batches (DataLoader worker (pid(s) 123) " \
-           "exited unexpectedly)" in said and "a smaller batch size or image size" in said
+    assert "a data loader: a worker process stopped and torch did not say why (DataLoader worker (pid(s) " \
+           "123) exited unexpectedly;" in said and "fix: add pretrain.num_workers=0" in said
+    assert "if that run goes through, a memory or pids limit is the likely cause" in said
     assert "Traceback" not in said and not marker.exists()
     worker_says.append("the words")  # a worker said why
     assert train.main(["-c", "default", "run.stages=[ingest]"]) == 2

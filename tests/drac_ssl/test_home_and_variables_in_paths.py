@@ -141,3 +141,15 @@ def test_a_second_variable_not_set_is_not_suggested_as_written(
         config.load_config(None, ["run.out_dir=$A/$B"])
     fix = str(caught.value).split("fix:", 1)[1]
     assert "the variable is not set here either" in fix and "/srv/a" not in fix, fix
+
+
+def test_a_variable_set_but_empty_is_not_offered_as_the_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review of mend_b80: with ``EMPTYV=""`` the fix for ``$EMPTYV/runs`` offered
+    ``run.out_dir=/runs``, a folder at the file system's root, as "what the environment's
+    $EMPTYV expands to"; it now says the variable is empty and offers no path."""
+    from drac_ssl import config
+
+    monkeypatch.setenv("EMPTYV", "")
+    said = config.variable_fix("run.out_dir", "$EMPTYV/runs")
+    assert said.startswith("write the path itself ($EMPTYV is set but empty here, so it would give /runs)"), said
+    assert "run.out_dir=/runs" not in said

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 import torch.utils.data._utils
+from torch.utils.data import DataLoader, Dataset
 
 from drac_ssl import finetune, pretrain, runtime
 from drac_ssl.augment import TwoViewDataset
@@ -160,3 +161,24 @@ def test_workers_cpu_time_is_read_from_proc_or_said_unknown() -> None:
     assert start is not None and spent is not None and spent > start
     assert runtime.workers_cpu_seconds(SimpleNamespace(_workers=[])) is None
     assert runtime.workers_cpu_seconds(SimpleNamespace(_workers=[SimpleNamespace(pid=2**22 + 7)])) is None
+
+
+class _ExitsItself(Dataset):
+    """A worker that quits by itself (a library's exit(3)), not killed by a signal."""
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int) -> int:
+        os._exit(3)
+
+
+def test_a_worker_that_exits_by_itself_is_not_blamed_on_memory() -> None:
+    """A review: torch's "exited unexpectedly" names no signal; a worker's own exit code 3 was
+    said as "most likely a memory or thread limit" with batch-size advice."""
+    with pytest.raises(runtime.LoaderStalled) as stalled:
+        for _ in runtime.loader_batches(DataLoader(_ExitsItself(), num_workers=1), "finetune"):
+            pass
+    said = str(stalled.value)
+    assert "a worker process exited by itself with code 3" in said and "its own message above says why" in said
+    assert "memory" not in said and "finetune.batch_size" not in said
