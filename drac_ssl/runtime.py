@@ -270,16 +270,25 @@ class LoaderStalled(ValueError):
     wherever it was raised (torch's SIGCHLD handler raises it in the training step too)."""
 
 
+def _loader_named(stage: str | None, batch_setting: str | None, image_setting: str | None,
+                  torch_words: str) -> tuple[str, str, str, str]:
+    """What the loader messages name: the loader (``stage``'s, or "a data loader"), torch's
+    first line, and the batch and image settings (default: the stage's
+    :data:`LOADER_SETTINGS`)."""
+    default_batch, default_image = LOADER_SETTINGS.get(stage or "", ("batch size", "image size"))
+    torch_line = torch_words.strip().splitlines()[0] if torch_words.strip() else "no batch"
+    where = f"the {stage} stage's data loader" if stage else "a data loader"
+    return where, torch_line, batch_setting or default_batch, image_setting or default_image
+
+
 def loader_stalled_words(stage: str | None, batch_setting: str | None, image_setting: str | None,
                          torch_words: str) -> str:
     """The message of :class:`LoaderStalled` for ``stage`` (``"pretrain"``, ``"umm"``,
     ``"finetune"``; None: not known) whose batch and image sizes are the settings named (None:
     the stage's :data:`LOADER_SETTINGS`). A worker killed by SIGBUS (``Bus error``) is said as
     too small a shared memory (``/dev/shm``), with its own fix."""
-    default_batch, default_image = LOADER_SETTINGS.get(stage or "", ("batch size", "image size"))
-    batch_setting, image_setting = batch_setting or default_batch, image_setting or default_image
-    torch_line = torch_words.strip().splitlines()[0] if torch_words.strip() else "no batch"
-    where = f"the {stage} stage's data loader" if stage else "a data loader"
+    where, torch_line, batch_setting, image_setting = _loader_named(stage, batch_setting,
+                                                                    image_setting, torch_words)
     if _BUS_ERROR in torch_words:
         return (f"{where}: a worker process was killed by SIGBUS ({torch_line}): the shared memory "
                 "(/dev/shm) that workers hand batches through is too small (Docker gives a container 64 MB). "
@@ -347,9 +356,8 @@ def _worker_exit_words(stage: str | None, batch_setting: str | None, image_setti
     codes = [getattr(w, "exitcode", None) for w in getattr(iterator, "_workers", None) or ()]
     if any(code == _RESOURCE_SIGNALS["Killed"] for code in codes):
         return loader_stalled_words(stage, batch_setting, image_setting, torch_words)
-    default_batch, default_image = LOADER_SETTINGS.get(stage or "", ("batch size", "image size"))
-    torch_line = torch_words.strip().splitlines()[0]
-    where = f"the {stage} stage's data loader" if stage else "a data loader"
+    where, torch_line, batch_setting, image_setting = _loader_named(stage, batch_setting,
+                                                                    image_setting, torch_words)
     exited = sorted({code for code in codes if code is not None and code > 0})
     if exited:
         return (f"{where}: a worker process exited by itself with code {', '.join(map(str, exited))} "
@@ -361,8 +369,8 @@ def _worker_exit_words(stage: str | None, batch_setting: str | None, image_setti
             "message, if any, is above). fix: add pretrain.num_workers=0 (images loaded in this "
             "process, so any error is shown here): the run folder keeps what was saved and the same "
             "command with it resumes from there; if that run goes through, a memory or pids limit "
-            f"is the likely cause, and a smaller {batch_setting or default_batch} or "
-            f"{image_setting or default_image} lets the workers run, as a new run that takes this "
+            f"is the likely cause, and a smaller {batch_setting} or {image_setting} lets the "
+            "workers run, as a new run that takes this "
             "one's finished stages (run.name=NEW run.reuse=RUN; a resume refuses changed settings)")
 
 

@@ -33,12 +33,18 @@ def _scan_file(path: Path, colour: bool = False) -> Path:
 
 
 
-def test_the_app_and_the_export_read_a_scan_with_a_scale_bar_as_grey(tmp_path: Path) -> None:
-    path = _scan_file(tmp_path / "scan.png")
+def _overlay_said(path: Path) -> tuple[str, list[str]]:
+    """The app's one colour-overlay warning of the grey scan file ``path``, and all its warnings."""
     loaded = load_bytes(path.read_bytes(), path.name, channels=1, kind="octa")
     (said,) = [w for w in loaded.warnings if COLOUR_OVERLAY in w]
+    return said, loaded.warnings
+
+
+def test_the_app_and_the_export_read_a_scan_with_a_scale_bar_as_grey(tmp_path: Path) -> None:
+    path = _scan_file(tmp_path / "scan.png")
+    said, warnings = _overlay_said(path)
     assert "colour in only 0.9% of the pixels" in said, said
-    assert flagged_reasons("", loaded.warnings) == [], loaded.warnings
+    assert flagged_reasons("", warnings) == [], warnings
     _, warned = read_image(path, 1, kind="octa")
     assert [w.split(": ", 1)[1] for w in warned] == [said]
     # a colour picture stays doubted as not UW-OCTA
@@ -62,11 +68,9 @@ def _text_jpeg(path: Path) -> Path:
 
 
 def test_a_jpeg_scan_with_a_text_header_is_read_as_grey(tmp_path: Path) -> None:
-    path = _text_jpeg(tmp_path / "scan.jpg")
-    loaded = load_bytes(path.read_bytes(), path.name, channels=1, kind="octa")
-    (said,) = [w for w in loaded.warnings if COLOUR_OVERLAY in w]
+    said, warnings = _overlay_said(_text_jpeg(tmp_path / "scan.jpg"))
     assert "colour in only 1.3% of the pixels" in said, said
-    assert flagged_reasons("", loaded.warnings) == [], loaded.warnings
+    assert flagged_reasons("", warnings) == [], warnings
 
 
 def test_a_tiff_with_a_preview_page_is_not_flagged(tmp_path: Path) -> None:

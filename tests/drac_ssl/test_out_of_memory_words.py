@@ -35,10 +35,11 @@ def test_training_out_of_memory_names_the_settings_to_lower(
     assert train._exit_code_of(MemoryError()) == 2
 
 
-def test_export_out_of_memory_names_what_helps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def _export_error_line(error: BaseException, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                       capsys: pytest.CaptureFixture[str]) -> str:
+    """The one ``error:`` line of an export (exit 2) whose grading raises ``error``."""
     def no_memory(*args: object, **kwargs: object) -> int:
-        raise MemoryError("Cannot allocate memory (os error 12)")
+        raise error
 
     (tmp_path / "run").mkdir()
     (tmp_path / "images").mkdir()
@@ -46,6 +47,12 @@ def test_export_out_of_memory_names_what_helps(tmp_path: Path, monkeypatch: pyte
     assert export.main([str(tmp_path / "run"), "--images", str(tmp_path / "images"),
                         "--out", str(tmp_path / "sub.csv"), "--device", "cpu"]) == 2
     [line] = _error_lines(capsys.readouterr().err)
+    return line
+
+
+def test_export_out_of_memory_names_what_helps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    line = _export_error_line(MemoryError("Cannot allocate memory (os error 12)"), tmp_path, monkeypatch, capsys)
     assert "out of memory (MemoryError: Cannot allocate memory (os error 12))" in line
     assert "--threads 1" in line and "--out is as it was" in line and "rerun the same command" in line
 
@@ -107,15 +114,8 @@ def test_training_out_of_memory_names_the_failing_stage_and_its_settings(
 
 def test_export_says_torch_out_of_memory_of_a_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    def no_memory(*args: object, **kwargs: object) -> int:
-        raise RuntimeError("Caught MemoryError in DataLoader worker process 0.")
-
-    (tmp_path / "run").mkdir()
-    (tmp_path / "images").mkdir()
-    monkeypatch.setattr(export, "_predict_folder", no_memory)
-    assert export.main([str(tmp_path / "run"), "--images", str(tmp_path / "images"),
-                        "--out", str(tmp_path / "sub.csv"), "--device", "cpu"]) == 2
-    [line] = _error_lines(capsys.readouterr().err)
+    line = _export_error_line(RuntimeError("Caught MemoryError in DataLoader worker process 0."),
+                              tmp_path, monkeypatch, capsys)
     assert line.startswith("error: out of memory (RuntimeError: Caught MemoryError") and "--threads 1" in line
 
 
