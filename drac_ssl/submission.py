@@ -108,14 +108,31 @@ def probability_units(values: Any) -> np.ndarray:
     return np.rint(np.asarray(values, dtype=np.float64) * 10**WRITE_DECIMALS).astype(np.int64)
 
 
-def _micro_units(probs: np.ndarray) -> np.ndarray:
-    """Round ``probs`` ``(n, K)`` to ``WRITE_DECIMALS`` decimals as integers that sum to
-    exactly ``10**WRITE_DECIMALS`` per row (the rounding residual goes to the largest entry,
-    which is >= 1/K, so no entry leaves [0, 1])."""
+def _micro_units(probs: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
+    """Round ``probs`` ``(n, K)`` (rows summing to 1) to ``WRITE_DECIMALS`` decimals as integers
+    that sum to exactly ``10**WRITE_DECIMALS`` per row, the largest unrounded entry staying the
+    largest written one (ties only between equal written entries).
+
+    The rounding residual goes to the row's target: the largest unrounded entry (the first of
+    equal ones; ``classes`` ``(n,)``, where given, picks among equal largest ones). A residual of
+    -m may take the target below an entry it was rounded equal to (a near tie): that entry gives
+    the units back, one at a time, until the target is level with it. The residual once went to
+    the first largest *rounded* entry, so ``[0.33333332, 0.33333327, 0.33333341]`` was written
+    ``0.333334, 0.333333, 0.333333`` beside ``class`` 2. No entry leaves [0, 1]: the target is
+    >= 1/K, and an entry that gives a unit back was rounded up to at least 1."""
     scale = 10**WRITE_DECIMALS
     units = probability_units(probs)
-    residual = scale - units.sum(axis=1)
-    units[np.arange(units.shape[0]), units.argmax(axis=1)] += residual
+    rows = np.arange(units.shape[0])
+    target = probs.argmax(axis=1)
+    if classes is not None:
+        given = np.asarray(classes, dtype=np.int64)
+        target = np.where(probs[rows, given] == probs[rows, target], given, target)
+    units[rows, target] += scale - units.sum(axis=1)
+    for i in np.flatnonzero(units[rows, target] < units.max(axis=1)):  # a negative residual at a near tie
+        row, t = units[i], target[i]
+        while row[t] < row.max():
+            row[row.argmax()] -= 1
+            row[t] += 1
     return units
 
 
@@ -1061,7 +1078,7 @@ def _valid_rows(cases: Sequence[str], probs: np.ndarray, classes: np.ndarray | N
 
     if words := one_hot_words(p):
         warnings.warn(words, UserWarning, stacklevel=3)
-    return names, grades, _micro_units(p)
+    return names, grades, _micro_units(p, grades)
 
 
 def one_hot_words(probs: np.ndarray) -> str:

@@ -92,8 +92,8 @@ def test_regression_head_probabilities_are_softmax_of_minus_squared_distance_ove
 def test_written_rows_off_by_under_1e3_are_renormalised_before_the_six_decimals(tmp_path) -> None:
     """write_submission renormalises a row whose sum is off by less than 1e-3 (float32
     rounding) before rounding to 6 decimals: [.3334] * 3 (sum 1.0002) becomes 1/3 each,
-    333333 millionths, and the one-millionth residual goes to the largest (first) entry:
-    0.333334, 0.333333, 0.333333. Without the renormalisation (the mutant) each would round to
-    333400 and the first absorb the -200 residual: 0.333200, 0.333400, 0.333400."""
+    333333 millionths, and the one-millionth residual goes to the submitted class 1, one of the
+    equal largest: 0.333333, 0.333334, 0.333333. Without the renormalisation (the mutant) each
+    would round to 333400 and the -200 residual be shared out: the row is not 1/3 each."""
     path = write_submission(tmp_path / "sub.csv", ["1.png"], np.array([[0.3334] * 3]), classes=np.array([1]))
-    assert path.read_text().splitlines() == ["case,class,P0,P1,P2", "1.png,1,0.333334,0.333333,0.333333"]
+    assert path.read_text().splitlines() == ["case,class,P0,P1,P2", "1.png,1,0.333333,0.333334,0.333333"]
