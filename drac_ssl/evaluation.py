@@ -107,7 +107,7 @@ class KnnMonitor:
     epochs copies nothing from the host. Each call embeds both splits with
     :func:`embed_images` and scores :func:`~drac_ssl.metrics.knn_accuracy` (cosine, ``k``
     neighbours weighted by exp(sim / 0.07), methods.md section 3); the one value read back
-    to the host is the accuracy.
+    to the host is the accuracy, nan when the features are not finite (NaN or inf).
     """
 
     def __init__(

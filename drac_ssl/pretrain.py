@@ -133,6 +133,12 @@ __all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_
            "train_step", "use_bf16", "view_recipe"]
 
 
+KNN_NOT_FINITE_WORDS = "not scored: the backbone's features are not finite (NaN or inf)"
+"""The console's words for a k-NN monitor figure that is nan (:func:`drac_ssl.metrics.knn_accuracy`
+of non-finite features): the loss can stay finite while the eval-mode features, which use the
+batch-norm running statistics, overflow. Such a figure is kept out of the reports' k-NN lines."""
+
+
 class NonFiniteLossError(NonFiniteError):
     """The VICReg loss became NaN or infinite; the run stopped, the last good checkpoint stays
     (a :class:`~drac_ssl.runtime.NonFiniteError`, a RuntimeError)."""
@@ -709,8 +715,10 @@ class _VICRegTraining(TrainingTask):
             # separate MNIST's digits well): the epochs' k-NN is read against it. Epoch 0 is only
             # begun by a fresh run; a Ctrl-C here leaves no epoch, and the rerun measures again.
             self.knn_start = round(self.knn(self.model.backbone, self.bf16, self.channels_last), 3)
-            print(f"[pretrain] k-NN top-1 of the starting backbone, before any step: "
-                  f"{self.knn_start:.2f}% (k {self.pc.knn_k}; read the epochs' k-NN against it)")
+            figure = (f"{self.knn_start:.2f}% (k {self.pc.knn_k}; read the epochs' k-NN against it)"
+                      if math.isfinite(self.knn_start) else
+                      f"{KNN_NOT_FINITE_WORDS} (check pretrain.backbone.weights: the file may hold NaN or inf)")
+            print(f"[pretrain] k-NN top-1 of the starting backbone, before any step: {figure}")
         self.train_model.train()
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
@@ -843,7 +851,10 @@ class _VICRegTraining(TrainingTask):
         )
 
     def describe(self, row: dict[str, Any]) -> str:
-        extra = f", k-NN {row['knn_top1']:.2f}%" if "knn_top1" in row else ""
+        extra = ""
+        if "knn_top1" in row:
+            extra = (f", k-NN {row['knn_top1']:.2f}%" if math.isfinite(row["knn_top1"]) else
+                     f", k-NN {KNN_NOT_FINITE_WORDS}")
         if row.get("rate_reduction_last") is not None:
             extra += (f", monitor dR last {row['rate_reduction_last']:.2f} early "
                       f"{row['rate_reduction_early']:.2f}")

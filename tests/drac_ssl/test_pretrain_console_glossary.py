@@ -47,6 +47,23 @@ def test_every_field_of_the_epoch_line_is_defined_in_the_glossary_with_its_colum
     assert "different features, images, modes and memberships" in " ".join(glossary.split())
 
 
+def test_a_nan_knn_figure_is_said_as_non_finite_features_and_kept_out_of_the_reports() -> None:
+    """knn_accuracy gives nan for non-finite features (it once gave class 0's share as an
+    accuracy): the epoch line says why instead of "k-NN nan%", and the reports' k-NN lines,
+    which took any float, leave the figure out rather than compare nan with the start."""
+    from drac_ssl.report import knn_start_comparison_of_run
+
+    task = SimpleNamespace(pc=SimpleNamespace(epochs=2), keys=TERMS)
+    row = {"epoch": 1, "loss": 21.7, "invariance": 0.03, "variance": 0.7, "covariance": 1.1,
+           "rate_reduction": 21.04, "knn_top1": float("nan"), "pairs_per_second": 95.0}
+    line = _VICRegTraining.describe(task, row)  # type: ignore[arg-type]
+    assert f", k-NN {pretrain.KNN_NOT_FINITE_WORDS} " in line and "nan" not in line, line
+    meta = {"knn_start_top1": 60.0, "config": {"data": {"dataset": "mnist"}}}
+    assert knn_start_comparison_of_run(meta, [row]) is None
+    assert knn_start_comparison_of_run({**meta, "knn_start_top1": float("nan")}, [{**row, "knn_top1": 59.0}]) is None
+    assert knn_start_comparison_of_run(meta, [{**row, "knn_top1": 59.0}]) is not None
+
+
 def test_the_first_epochs_line_names_the_glossary_and_later_ones_do_not() -> None:
     first, second = _line(0), _line(1)
     assert first.splitlines()[1] == f"[pretrain] what these fields are: {CONSOLE_GLOSSARY}"
