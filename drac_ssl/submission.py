@@ -136,12 +136,17 @@ def _micro_units(probs: np.ndarray, classes: np.ndarray | None = None) -> np.nda
     return units
 
 
-def written_units(probs: np.ndarray) -> np.ndarray:
+def written_units(probs: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
     """``probs`` ``(n, K)`` as a submission CSV (and ``oof.csv``) writes them, in millionths:
     int64 ``(n, K)``, each row summing to exactly ``10**6`` (:func:`written_probabilities`
-    is these over ``10**6``)."""
+    is these over ``10**6``). ``classes`` ``(n,)``: the ``class`` written beside each row, where
+    known; at an exact tie of the largest probabilities the rounding remainder goes to it
+    (:func:`_micro_units`), so pass the classes :func:`write_submission` was given to read the
+    numbers the file holds (without them the remainder goes to the first of the tied ones:
+    ``[1/3] * 3`` of class 1 is written ``0.333333,0.333334,0.333333``, but is 333334, 333333,
+    333333 here without ``classes``)."""
     p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
-    return _micro_units(p / p.sum(axis=1, keepdims=True))
+    return _micro_units(p / p.sum(axis=1, keepdims=True), classes)
 
 
 def cut_units(cut: float) -> int:
@@ -2379,7 +2384,7 @@ def grade_note_counts(grade_notes: Sequence[str], probs: np.ndarray, classes: np
     noted = [k for k, note in enumerate(grade_notes) if note]
     if not noted:
         return 0, 0, 0
-    units = written_units(probs[noted])
+    units = written_units(probs[noted], classes[noted])  # the file's numbers: its class takes a tie's remainder
     n_not_largest = n_near_tie = n_equal_shown = 0
     for row, k in zip(units, noted, strict=True):
         below = bool(row[int(classes[k])] < row.max())
@@ -2448,7 +2453,7 @@ def smaller_class_rows(probs: np.ndarray, classes: np.ndarray) -> int:
     classes = np.asarray(classes, dtype=np.int64)
     if probs.ndim != 2 or probs.shape[1] != 2 or not len(classes):
         return 0
-    units = written_units(probs)
+    units = written_units(probs, classes)
     rows = np.arange(len(classes))
     return int((units[rows, classes] < units[rows, 1 - classes]).sum())
 
