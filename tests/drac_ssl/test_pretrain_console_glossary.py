@@ -5,6 +5,7 @@ docs/running.md's "Reading the pretraining console", which the first epoch's lin
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -62,6 +63,27 @@ def test_a_nan_knn_figure_is_said_as_non_finite_features_and_kept_out_of_the_rep
     assert knn_start_comparison_of_run(meta, [row]) is None
     assert knn_start_comparison_of_run({**meta, "knn_start_top1": float("nan")}, [{**row, "knn_top1": 59.0}]) is None
     assert knn_start_comparison_of_run(meta, [{**row, "knn_top1": 59.0}]) is not None
+
+
+def test_a_nan_knn_figure_is_recorded_as_null_not_a_bare_nan() -> None:
+    """json.dumps wrote the monitor's nan as a bare ``NaN`` into metrics.jsonl and
+    metadata.json, which strict JSON parsers refuse: it is None (null), as the losses' non-finite
+    epoch means are, and the epoch line and the reports read None as not scored."""
+    from drac_ssl.report import finite_knn_figure, knn_start_comparison_of_run
+
+    task = SimpleNamespace(pc=SimpleNamespace(monitor_images=0, knn_every=1, epochs=2, knn_k=20),
+                           knn=lambda *_: float("nan"), model=SimpleNamespace(backbone=None), bf16=False,
+                           channels_last=False)
+    out = _VICRegTraining.epoch_monitors(task, 0, {})  # type: ignore[arg-type]
+    assert out == {"knn_top1": None}
+    assert json.loads(json.dumps(out, allow_nan=False)) == {"knn_top1": None}
+    assert pretrain.knn_record(float("inf")) is None and pretrain.knn_record(61.12345) == 61.123
+    row = {"epoch": 0, "loss": 21.7, "invariance": 0.03, "variance": 0.7, "covariance": 1.1,
+           "rate_reduction": 21.04, "knn_top1": None, "pairs_per_second": 95.0}
+    line = _VICRegTraining.describe(SimpleNamespace(pc=task.pc, keys=TERMS), row)  # type: ignore[arg-type]
+    assert f", k-NN {pretrain.KNN_NOT_FINITE_WORDS} " in line, line
+    assert not finite_knn_figure(None)
+    assert knn_start_comparison_of_run({"knn_start_top1": None}, [{**row, "knn_top1": 59.0}]) is None
 
 
 def test_the_first_epochs_line_names_the_glossary_and_later_ones_do_not() -> None:
