@@ -723,9 +723,13 @@ class _VICRegTraining(TrainingTask):
             # separate MNIST's digits well): the epochs' k-NN is read against it. Epoch 0 is only
             # begun by a fresh run; a Ctrl-C here leaves no epoch, and the rerun measures again.
             self.knn_start = round(self.knn(self.model.backbone, self.bf16, self.channels_last), 3)
+            weights = self.pc.backbone.weights
+            # a weights file may hold NaN; a random start has none, so its eval-mode features overflowed
+            check = (f"check pretrain.backbone.weights: {weights} may hold NaN or inf" if weights else
+                     "a random start: the eval-mode features, which use the batch-norm running statistics, "
+                     "overflowed; check the images' normalisation, or try pretrain.precision=fp32")
             figure = (f"{self.knn_start:.2f}% (k {self.pc.knn_k}; read the epochs' k-NN against it)"
-                      if math.isfinite(self.knn_start) else
-                      f"{KNN_NOT_FINITE_WORDS} (check pretrain.backbone.weights: the file may hold NaN or inf)")
+                      if math.isfinite(self.knn_start) else f"{KNN_NOT_FINITE_WORDS} ({check})")
             print(f"[pretrain] k-NN top-1 of the starting backbone, before any step: {figure}")
         self.train_model.train()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from drac_ssl import pretrain
 from drac_ssl.config import load_config
@@ -84,6 +85,24 @@ def test_a_nan_knn_figure_is_recorded_as_null_not_a_bare_nan() -> None:
     assert f", k-NN {pretrain.KNN_NOT_FINITE_WORDS} " in line, line
     assert not finite_knn_figure(None)
     assert knn_start_comparison_of_run({"knn_start_top1": None}, [{**row, "knn_top1": 59.0}]) is None
+
+
+@pytest.mark.parametrize("weights", ["", "/data/resnet18_nan.safetensors"])
+def test_a_nan_starting_knn_names_the_weights_file_only_when_there_is_one(weights: str, capsys) -> None:
+    """The starting backbone's "not scored" line said "check pretrain.backbone.weights: the file
+    may hold NaN or inf" on a random start too, where there is no file: it names the file only
+    when one is set, and otherwise the batch-norm statistics and the precision."""
+    task = SimpleNamespace(pc=SimpleNamespace(knn_k=20, backbone=SimpleNamespace(weights=weights)),
+                           knn=lambda *_: float("nan"), knn_start=None, model=SimpleNamespace(backbone=None),
+                           bf16=True, channels_last=False, train_model=SimpleNamespace(train=lambda: None))
+    _VICRegTraining.begin_epoch(task, 0)  # type: ignore[arg-type]
+    line = capsys.readouterr().out
+    assert pretrain.KNN_NOT_FINITE_WORDS in line
+    if weights:
+        assert f"check pretrain.backbone.weights: {weights} may hold NaN or inf" in line, line
+    else:
+        assert "pretrain.backbone.weights" not in line and "batch-norm running statistics" in line, line
+        assert "pretrain.precision=fp32" in line
 
 
 def test_the_first_epochs_line_names_the_glossary_and_later_ones_do_not() -> None:
