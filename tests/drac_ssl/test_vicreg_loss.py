@@ -196,6 +196,16 @@ def test_variance_and_covariance_terms_cast_half_precision_as_vicreg_loss_does()
     assert torch.isfinite(cov) and cov.item() > 65504
 
 
+def test_invariance_term_casts_half_precision_as_vicreg_loss_does() -> None:
+    # alone it once ran in float16: squared differences of views ~300 apart overflowed to inf
+    g = torch.Generator().manual_seed(0)
+    z_a, z_b = (torch.randn(8, 16, generator=g) * 300.0).half(), (torch.randn(8, 16, generator=g) * 300.0).half()
+    got = invariance_loss(z_a, z_b)
+    assert got.dtype == torch.float32 and torch.isfinite(got) and got.item() > 65504
+    torch.testing.assert_close(got, invariance_loss(z_a.float(), z_b.float()))
+    assert invariance_loss(z_a.double(), z_b.double()).dtype == torch.float64
+
+
 @pytest.mark.parametrize(
     ("za", "zb", "match"),
     [
