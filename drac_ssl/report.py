@@ -3183,12 +3183,13 @@ def knn_start_comparison_of_run(meta: dict[str, Any], history: Sequence[dict[str
 
 
 def _knn_figure(run_dir: Path) -> bool:
-    """Whether the pretraining's k-NN monitor scored an epoch (a ``knn_top1`` in its
-    ``metadata.json`` metrics or in ``metrics.jsonl``)."""
+    """Whether the pretraining's k-NN monitor scored an epoch (a finite ``knn_top1`` in its
+    ``metadata.json`` metrics or in ``metrics.jsonl``: :func:`finite_knn_figure`; a null or nan
+    one was not scored, its features not finite)."""
     meta = read_json(run_dir / "pretrain" / "metadata.json")
-    if isinstance(meta, dict) and "knn_top1" in (meta.get("metrics") or {}):
+    if isinstance(meta, dict) and finite_knn_figure((meta.get("metrics") or {}).get("knn_top1")):
         return True
-    return any("knn_top1" in row for row in pretrain_history(run_dir))
+    return any(finite_knn_figure(row.get("knn_top1")) for row in pretrain_history(run_dir))
 
 
 def pretrain_history(run_dir: Path) -> list[dict[str, Any]]:
