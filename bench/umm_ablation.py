@@ -195,7 +195,7 @@ def probe_scores(cfg: Config, backbone_path: Path, ft_data: Any, device: torch.d
     labelled pool, on the manifest's folds."""
     from drac_ssl import finetune
     from drac_ssl.config import with_data_channels
-    from drac_ssl.evaluation import linear_probe
+    from drac_ssl.evaluation import linear_probe, refuse_non_finite_features
     from drac_ssl.metrics import knn_accuracy
     from drac_ssl.models import build_backbone, load_local_weights
 
@@ -209,10 +209,7 @@ def probe_scores(cfg: Config, backbone_path: Path, ft_data: Any, device: torch.d
     folds = np.array([int(r["fold"]) for r in rows])
     aug = cfg.pretrain.augment
     feats = pretrain.embed_images(backbone, images, aug.recipe, aug.image_size, device).cpu()
-    if not bool(torch.isfinite(feats).all()):  # knn_accuracy would be nan, and round(n * nan) a bare ValueError
-        raise ValueError(f"{backbone_path}: its features of the {len(rows)} graded images hold NaN or inf, so "
-                         f"neither the k-NN nor the linear probe can score them: the backbone diverged; "
-                         f"check its pretraining's console.log (k-NN 'not scored') and rerun it")
+    refuse_non_finite_features(str(backbone_path), feats)  # knn_accuracy: nan, and round(n * nan) a bare ValueError
     knn_hits = probe_hits = 0
     for fold in sorted(set(folds.tolist())):
         test, train = folds == fold, folds != fold
