@@ -333,6 +333,13 @@ def workers_cpu_seconds(iterator: object) -> float | None:
         return None
 
 
+def _worker_exit_codes(iterator: object) -> list[int | None]:
+    """The exit codes of the worker processes of a DataLoader ``iterator`` (torch's ``_workers``;
+    None for one still running, a negative code for the signal that ended it); empty where it
+    has none (no workers, no iterator)."""
+    return [getattr(w, "exitcode", None) for w in getattr(iterator, "_workers", None) or ()]
+
+
 def _killed_by_other_signal(exc: BaseException, iterator: object) -> bool:
     """Whether a dead worker of ``exc`` (torch's words, the workers' exit codes) ended by a
     signal other than SIGKILL (the out-of-memory killer's) or SIGBUS (a full ``/dev/shm``): a
@@ -340,7 +347,7 @@ def _killed_by_other_signal(exc: BaseException, iterator: object) -> bool:
     words = str(exc)
     if "killed by signal:" in words:
         return words.split("killed by signal:", 1)[1].strip().splitlines()[0].rstrip(".") not in _RESOURCE_SIGNALS
-    codes = [getattr(w, "exitcode", None) for w in getattr(iterator, "_workers", None) or ()]
+    codes = _worker_exit_codes(iterator)
     return any(code is not None and code < 0 and code not in _RESOURCE_SIGNALS.values() for code in codes)
 
 
@@ -353,7 +360,7 @@ def _worker_exit_words(stage: str | None, batch_setting: str | None, image_setti
     message says why, and memory advice would mislead. A killed worker (SIGKILL, -9; SIGBUS is
     said by :func:`loader_stalled_words`) keeps the resource words. No code known (the
     commands' nets have no iterator): the cause is not known, and the one-process rerun shows it."""
-    codes = [getattr(w, "exitcode", None) for w in getattr(iterator, "_workers", None) or ()]
+    codes = _worker_exit_codes(iterator)
     if any(code == _RESOURCE_SIGNALS["Killed"] for code in codes):
         return loader_stalled_words(stage, batch_setting, image_setting, torch_words)
     where, torch_line, batch_setting, image_setting = _loader_named(stage, batch_setting,
