@@ -663,21 +663,28 @@ positional argument (``RUN``) typed as an option (``--run R``) is said apart, fo
 command."""
 
 
+def _whole_words(text: str, width: int, **indents: str) -> list[str]:
+    """``text`` with its runs of white space as one space, in lines of at most ``width``
+    columns broken only between words: never at a word's hyphen (``--skip-unreadable``), nor
+    inside a word longer than the line. ``indents``: :func:`textwrap.wrap`'s
+    ``initial_indent`` / ``subsequent_indent``."""
+    return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False,
+                         break_long_words=False, **indents)
+
+
 def fill_help(text: str, width: int = 88) -> str:
     """``text`` wrapped to ``width`` columns for a command's ``--help`` (a description or an
     epilog's exit codes), never inside a word: :func:`textwrap.fill` by default splits at a
     hyphen, so ``--skip-unreadable`` came out as ``--skip-`` and ``unreadable`` on two lines
     (a test of the export's ``--help`` found the exit codes no longer read as written)."""
-    return textwrap.fill(" ".join(text.split()), width, break_on_hyphens=False,
-                         break_long_words=False)
+    return "\n".join(_whole_words(text, width))
 
 
 class _WholeWords:
     """argparse's wrapping of an option's help, never inside a word (:func:`fill_help`)."""
 
     def _split_lines(self, text: str, width: int) -> list[str]:
-        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False,
-                             break_long_words=False)
+        return _whole_words(text, width)
 
 
 class HelpFormatter(_WholeWords, argparse.HelpFormatter):
@@ -685,9 +692,7 @@ class HelpFormatter(_WholeWords, argparse.HelpFormatter):
     description)."""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent,
-                             subsequent_indent=indent, break_on_hyphens=False,
-                             break_long_words=False)
+        return "\n".join(_whole_words(text, width, initial_indent=indent, subsequent_indent=indent))
 
 
 class RawDescriptionHelpFormatter(_WholeWords, argparse.RawDescriptionHelpFormatter):
