@@ -4082,6 +4082,10 @@ UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
                "count of phantom images is not read",
                "data.root=\"''\" (empty) to run the phantom set with it",
                ("ingest",)),
+    UnusedWhen(("data.phantom_seed",), lambda c: c.data.dataset == "drac" and bool(c.data.root),
+               "data.root is set, so your images are ingested and no phantom set is generated: the "
+               "seed of the phantom images is not read",
+               "data.root=\"''\" (empty) to run the phantom set with it", ("ingest",)),
     UnusedWhen(("data.graham_mask",), lambda c: not c.data.graham,
                "data.graham=false applies no Graham filter, so there is no mask to put outside its disc",
                "data.graham=true to apply the filter with this mask", ("ingest",)),
