@@ -1904,7 +1904,7 @@ def console_log(path: str | os.PathLike[str], header: str,
             disk keeps out of it when it is closed.
     """
     from drac_ssl.io import writing
-    from drac_ssl.starting import said_at_start
+    from drac_ssl.starting import console_log_descriptor, said_at_start
 
     said = [*said_at_start(), *said]  # the SIGINT-ignored note, printed before the run folder was known
     with writing(path):  # an error here is the log's, not a read's (drac_ssl.io.written_file)
@@ -1917,7 +1917,8 @@ def console_log(path: str | os.PathLike[str], header: str,
         sys.stdout, sys.stderr = (None if s is None else _Tee(s, log, name)
                                    for s, name in zip(before, ("stdout", "stderr"), strict=True))
         try:
-            yield
+            with console_log_descriptor(log.fileno()):  # a second Ctrl-C's line, written by its handler
+                yield
         except BaseException as exc:
             with contextlib.suppress(OSError, ValueError):
                 log.write(_ending_words(exc, label))

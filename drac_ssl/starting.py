@@ -235,17 +235,39 @@ def _already_stopping(signum: int, frame: object) -> None:
     """SIGINT handler once a command of its own process is stopping
     (:func:`_first_interrupt_taken`): a Ctrl-C pressed again while what was done is saved is
     ignored, with one line on stderr the first time, ending with how to stop it at once
-    (``to force: kill -9 PID``, this process's id). The line is written to the file descriptor
-    (a handler may run while ``sys.stderr`` is in the middle of a write: a reentrant write
-    raises there), so the run's ``console.log``, which copies ``sys.stderr``, does not have it
-    (docs/running.md says so). Never raises."""
+    (``to force: kill -9 PID``, this process's id). The line is written to the file descriptors,
+    not through Python's streams (a handler may run while ``sys.stderr`` or the log is in the
+    middle of a write: a reentrant write raises there): stderr's, and the run folder's
+    ``console.log`` (:data:`_CONSOLE_LOG_FD`) where one is open, appended (it was opened for
+    appending) after the lines it holds. Never raises."""
     if _SAID_STOPPING:
         return
     _SAID_STOPPING.append(True)
     prog = _PROG[0] if _PROG else "drac_ssl"
-    with contextlib.suppress(Exception):
-        os.write(2, f"\n[{prog}] already stopping; saving what was done, then the line that says "
-                    f"what was saved (Ctrl-C again is ignored; to force: kill -9 {os.getpid()})\n".encode())
+    line = (f"[{prog}] already stopping; saving what was done, then the line that says what was "
+            f"saved (Ctrl-C again is ignored; to force: kill -9 {os.getpid()})\n").encode()
+    for fd, text in ((2, b"\n" + line), *((fd, line) for fd in _CONSOLE_LOG_FD[-1:])):
+        with contextlib.suppress(Exception):  # the terminal's line after the ^C its Ctrl-C echoed
+            os.write(fd, text)
+
+
+_CONSOLE_LOG_FD: list[int] = []
+"""The file descriptor of the run folder's ``console.log`` while
+:func:`drac_ssl.runtime.console_log` holds it open (:func:`console_log_descriptor`), for
+:func:`_already_stopping`, which a signal runs: a line written there goes to the file, not
+through the log's Python stream (which that signal may have interrupted mid-write)."""
+
+
+@contextlib.contextmanager
+def console_log_descriptor(fd: int) -> Iterator[None]:
+    """Within the block the run folder's ``console.log`` is open at file descriptor ``fd``
+    (:data:`_CONSOLE_LOG_FD`), so a second Ctrl-C's "already stopping" line reaches it too;
+    forgotten when the block ends, before the log is closed (a later file could reuse ``fd``)."""
+    _CONSOLE_LOG_FD.append(fd)
+    try:
+        yield
+    finally:
+        _CONSOLE_LOG_FD.remove(fd)
 
 
 _TERMINATED: list[bool] = []  # a SIGTERM turned into KeyboardInterrupt (its exit code: 143)
