@@ -1908,7 +1908,10 @@ def console_log(path: str | os.PathLike[str], header: str,
 
     said = [*said_at_start(), *said]  # the SIGINT-ignored note, printed before the run folder was known
     with writing(path):  # an error here is the log's, not a read's (drac_ssl.io.written_file)
-        log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+        try:  # read too: a second Ctrl-C's line is put on a line of its own (starting._on_its_own_line)
+            log = open(path, "a+", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+        except PermissionError:  # a log it may write but not read: that line after a newline
+            log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
     try:
         with writing(path):  # a full disk: the error names the log, as an open's does
             log.write(f"{header}\n")

@@ -239,16 +239,33 @@ def _already_stopping(signum: int, frame: object) -> None:
     not through Python's streams (a handler may run while ``sys.stderr`` or the log is in the
     middle of a write: a reentrant write raises there): stderr's, and the run folder's
     ``console.log`` (:data:`_CONSOLE_LOG_FD`) where one is open, appended (it was opened for
-    appending) after the lines it holds. Never raises."""
+    appending) after the lines it holds, on a line of its own (:func:`_on_its_own_line`).
+    Never raises."""
     if _SAID_STOPPING:
         return
     _SAID_STOPPING.append(True)
     prog = _PROG[0] if _PROG else "drac_ssl"
     line = (f"[{prog}] already stopping; saving what was done, then the line that says what was "
             f"saved (Ctrl-C again is ignored; to force: kill -9 {os.getpid()})\n").encode()
-    for fd, text in ((2, b"\n" + line), *((fd, line) for fd in _CONSOLE_LOG_FD[-1:])):
-        with contextlib.suppress(Exception):  # the terminal's line after the ^C its Ctrl-C echoed
-            os.write(fd, text)
+    with contextlib.suppress(Exception):  # the terminal's line after the ^C its Ctrl-C echoed
+        os.write(2, b"\n" + line)
+    for fd in _CONSOLE_LOG_FD[-1:]:
+        with contextlib.suppress(Exception):
+            os.write(fd, _on_its_own_line(fd, line))
+
+
+def _on_its_own_line(fd: int, line: bytes) -> bytes:
+    """``line`` as appended to the file open (for reading too) at ``fd``: after a newline when
+    the file's last byte is not one (a progress line written without its end, ``progress
+    45%``, would otherwise run into it); as it is after a whole line or in an empty file.
+    System calls only (:func:`_already_stopping` runs in a signal handler); a file that cannot
+    be read gets the newline."""
+    try:
+        size = os.fstat(fd).st_size
+        ended = size == 0 or os.pread(fd, 1, size - 1) == b"\n"
+    except OSError:
+        ended = False
+    return line if ended else b"\n" + line
 
 
 _CONSOLE_LOG_FD: list[int] = []
