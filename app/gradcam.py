@@ -144,7 +144,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib.util
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -283,32 +282,6 @@ def signed_gradcam(model: nn.Module, target_layer: str) -> Any:
         return _signed_gradcam_class()(nn_module=model, target_layers=target_layer)
 
 
-def require_monai() -> None:
-    """Raise the ImportError that importing MONAI would raise (``No module named 'monai'``) when
-    it is not installed, without importing it: the Grad-CAM wrappers build MONAI's hooks on
-    their first map (importing ``monai.visualize`` costs ~2 s of CPU, nearly doubling the app's
-    time to its first grade), yet a missing MONAI is still said when they are made."""
-    if importlib.util.find_spec("monai") is None:
-        raise ModuleNotFoundError("No module named 'monai'", name="monai")
-
-
-class _LazyCam:
-    """:func:`signed_gradcam` of ``model`` at ``target_layer``, built on first use (thread-safe)."""
-
-    def __init__(self, model: nn.Module, target_layer: str) -> None:
-        require_monai()
-        self.model, self.target_layer = model, target_layer
-        self._built: Any = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Any:
-        if self._built is None:
-            with self._lock:
-                if self._built is None:
-                    self._built = signed_gradcam(self.model, self.target_layer)
-        return self._built
-
-
 @dataclass(frozen=True)
 class CamMap:
     """One combined Grad-CAM map (:func:`combine_cams`).
@@ -374,9 +347,7 @@ class EnsembleGradCAM:
         output: ``classification`` (explain the logit of the given class) or ``regression``
             (explain the single output).
 
-    Thread-safe: calls are serialised by a lock (the hooks keep per-call state). MONAI's hooks
-    are built on the first map; a missing MONAI raises ModuleNotFoundError here
-    (:func:`require_monai`).
+    Thread-safe: calls are serialised by a lock (the hooks keep per-call state).
     """
 
     def __init__(self, models: Sequence[nn.Module], target_layer: str,
@@ -396,7 +367,7 @@ class EnsembleGradCAM:
             clone = copy.deepcopy(model).eval()
             for p in clone.parameters():
                 p.requires_grad_(True)
-            self._cams.append(_LazyCam(clone, target_layer))  # MONAI's hooks on the first map
+            self._cams.append(signed_gradcam(clone, target_layer))
 
     def __call__(self, x: Tensor, class_idx: int, flips: Sequence[Sequence[int]] = ((),)) -> CamMap:
         """The map (:class:`CamMap`, ``heat`` ``(S, S)``) of one preprocessed input ``x``
@@ -411,8 +382,7 @@ class EnsembleGradCAM:
         views = torch.cat([x.flip(tuple(dims)) if dims else x for dims in flips]).detach().float()
         signed = []
         with self._lock, torch.enable_grad():
-            for lazy in self._cams:
-                cam = lazy.get()
+            for cam in self._cams:
                 m = cam.compute_map(views.clone().requires_grad_(True), class_idx=idx)  # (V, 1, h, w)
                 signed.append(m.detach()[:, 0])
                 cam.nn_module.activations.clear()  # do not keep the graph alive
@@ -476,10 +446,6 @@ class FoldMapGradCAM:
             are copied once.
         output: ``classification`` (explain the logit of the given class) or ``regression``.
 
-    MONAI's hooks are built on the first map (importing MONAI takes ~2 s of CPU: the app
-    listens and grades without waiting for it); a missing MONAI raises ModuleNotFoundError
-    here, as importing it would (:func:`require_monai`).
-
     Thread-safe: calls are serialised by a lock (MONAI keeps per-call state on the wrapper);
     a call costs the heads' forward and backward on the F x V stacked maps, milliseconds.
     """
@@ -492,12 +458,7 @@ class FoldMapGradCAM:
         self.output = output
         self.folds = len(models)
         self._lock = threading.Lock()
-        self._lazy = _LazyCam(FoldHeads(models), "map")  # MONAI's hooks on the first map
-
-    @property
-    def _cam(self) -> Any:
-        """MONAI's hooks on the heads (:func:`signed_gradcam`), built on first use."""
-        return self._lazy.get()
+        self._cam = signed_gradcam(FoldHeads(models), "map")
 
     def from_maps(self, maps: Sequence[Tensor], class_idx: int, input_size: Sequence[int],
                   flips: Sequence[Sequence[int]] = ((),)) -> CamMap:
@@ -516,12 +477,11 @@ class FoldMapGradCAM:
                              f"{[m.shape[0] for m in per_fold]}")
         stacked = torch.cat(per_fold).detach().float()  # (F * V, C, h, w), fold-major
         idx = int(class_idx) if self.output == "classification" else 0
-        cam = self._cam
         with self._lock, torch.enable_grad():
-            signed = cam.compute_map(stacked.requires_grad_(True), class_idx=idx)  # (F * V, 1, h, w)
-            cam.nn_module.activations.clear()  # do not keep the graph alive
-            cam.nn_module.gradients.clear()
-            cam.nn_module.score = None
+            signed = self._cam.compute_map(stacked.requires_grad_(True), class_idx=idx)  # (F * V, 1, h, w)
+            self._cam.nn_module.activations.clear()  # do not keep the graph alive
+            self._cam.nn_module.gradients.clear()
+            self._cam.nn_module.score = None
         return combine_cams(signed.detach()[:, 0].unflatten(0, (self.folds, views)), flips, input_size)
 
 
