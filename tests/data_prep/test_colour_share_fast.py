@@ -1,7 +1,8 @@
 """Performance review F1: :func:`data_prep.colour_rule.colour_share` reads the three channel
 planes elementwise (numpy's max/min over a length-3 last axis was ~30x slower), and the app and
 :func:`drac_ssl.grading.predict.read_image` take the decoder's share instead of measuring each
-image again (the app measured a 1024 px upload 4 times per grade). The share stays the same."""
+image again (the app measured a 1024 px upload 4 times per grade). The share stays the same,
+but for uint32/uint64 levels of 2**31 or more, which the formula before wrapped."""
 
 from __future__ import annotations
 
@@ -43,6 +44,20 @@ def test_the_share_is_the_formula_s_for_every_dtype(dtype: type, channels: int) 
     assert colour_share(pixels) == _reference_share(pixels)
     view = pixels[::2, 1::3]  # a strided view, as a crop hands it over
     assert colour_share(view) == _reference_share(view)
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64])
+def test_wide_unsigned_levels_are_not_wrapped(dtype: type) -> None:
+    """A review (F6): the formula before cast the high channel to int32, so a level of 2**31 or
+    more wrapped negative and a strongly coloured pixel counted as grey; the share is now the
+    exact one, counted here with Python's integers."""
+    top = int(np.iinfo(dtype).max)
+    pixels = np.array([[[3_000_000_000, 0, 0], [top, top - GREY_SPREAD_LEVELS, top],  # colour, grey
+                        [top, 2**31, 7], [10, 10 + GREY_SPREAD_LEVELS + 1, 10]]], dtype)  # colour, colour
+    exact = sum(max(p) - min(p) > GREY_SPREAD_LEVELS for p in pixels.reshape(-1, 3).tolist()) / 4
+    assert exact == 0.75
+    assert colour_share(pixels) == exact
+    assert _reference_share(pixels) < exact  # what the formula before said: the wrapped ones grey
 
 
 def test_grey_and_empty_pictures_have_no_colour() -> None:
