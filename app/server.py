@@ -997,7 +997,7 @@ def grade_probabilities(**kwargs: Any) -> gr.Label:
 
 def _quiet_choice_refusal(radio: gr.Radio) -> None:
     """Keep gradio's own refusal of a value outside ``radio``'s choices (an API client's
-    ``explain=7``: "Value: 7 ... is not in the list of choices: [-1, 0, 1, 2]", raised by the
+    ``explain=7``: "Value: '7' ... is not in the list of choices: ['-1', '0', '1', '2']", raised by the
     radio's ``preprocess`` before the app's handler runs, and sent to the client as before),
     but without the 25-line traceback gradio prints for it: the same ``gr.Error`` with
     ``print_exception=False``, and one warning line in the app's log instead. (Replaced on
@@ -1835,12 +1835,31 @@ def model_view_words(predictor: Predictor) -> str:
     return f"{text}."
 
 
-def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
-    """The *Heatmap for* choices: the shown grade and every grade, or, for a regression head
-    (one output, the same map whatever grade is asked for), its score alone."""
+def _heatmap_choices(predictor: Predictor) -> list[tuple[str, str]]:
+    """The *Heatmap for* choices, (label, value): the shown grade (``"-1"``) and every grade
+    (``"0"`` .. ``"K-1"``), or, for a regression head (one output, the same map whatever grade
+    is asked for), its score alone (``"-1"``). The values are strings: gradio describes a
+    radio to API clients as ``type: string`` whatever its values are, and a client that sent
+    ``'-1'`` as shown was refused by a radio of ints (a load test: every request); the
+    handler turns them back into grades (:func:`_explain_choice`), and the radio also takes a
+    whole number (:func:`_accept_whole_number_choice`), as the API took before."""
     if predictor.regression:
-        return [("the predicted grade score (regression head: one map)", -1)]
-    return [("the shown grade", -1)] + [(f"{k} {n}", k) for k, n in enumerate(predictor.grade_names)]
+        return [("the predicted grade score (regression head: one map)", "-1")]
+    return [("the shown grade", "-1")] + [(f"{k} {n}", str(k)) for k, n in enumerate(predictor.grade_names)]
+
+
+def _accept_whole_number_choice(radio: gr.Radio) -> None:
+    """Let ``radio`` (string values, :func:`_heatmap_choices`) take a whole number too: ``2``
+    as ``"2"``, so that a script written for the radio of ints it had before (``-1``) still
+    works. Anything else (``True``, ``1.5``, ``"PDR"``) goes to gradio's check as it is."""
+    plain = radio.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        if isinstance(payload, int | np.integer) and not isinstance(payload, bool):
+            payload = str(int(payload))
+        return plain(payload)
+
+    radio.preprocess = preprocess  # type: ignore[method-assign]
 
 
 READ_BOX_WORDS = "The model read only the fundus disc's box, so there is no heat outside it."
@@ -2046,17 +2065,20 @@ def _choice_error_markdown(message: str) -> str:
 
 
 def _explain_choice(predictor: Predictor, explain: Any) -> int | None:
-    """The grade the heatmap explains from the page's (or an API client's) ``explain``: None
-    for the shown grade (None or -1); raises InputRejected, saying what is accepted, for
+    """The grade the heatmap explains from the page's (or an API client's) ``explain``, the
+    radio's string (``"-1"``, ``"2"``) or a whole number (``-1``, ``2``): None for the shown
+    grade (None or -1); raises InputRejected, saying what is accepted, for
     anything else than an offered choice (:func:`_heatmap_choices`)."""
     if explain is None:
         return None
-    offered = [value for _, value in _heatmap_choices(predictor)]
+    offered = [int(value) for _, value in _heatmap_choices(predictor)]
     value = None
     if isinstance(explain, int | np.integer) and not isinstance(explain, bool):
         value = int(explain)
     elif isinstance(explain, float) and explain.is_integer():
         value = int(explain)
+    elif isinstance(explain, str) and explain in {str(k) for k in offered}:
+        value = int(explain)  # the radio's own values (strings)
     if value not in offered:
         accepted = ("-1 (this regression model's heatmap explains its predicted grade score, "
                     "not one grade)" if predictor.regression else
@@ -2272,7 +2294,7 @@ def _batch_folder() -> Path:
 
 
 def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
-                  explain: int | None = None, queue: ModelQueue | None = None
+                  explain: str | int | None = None, queue: ModelQueue | None = None
                   ) -> tuple[str, dict[str, float] | None, str | None, str | None,
                              dict[str, Any]]:
     """Single-image handler: (markdown, label, original, overlay, details). ``explain``: the
@@ -2289,7 +2311,7 @@ def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
 
 
 def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | None,
-                      explain: int | None, name: str
+                      explain: str | int | None, name: str
                       ) -> tuple[str, dict[str, float] | None, str | None, str | None,
                                  dict[str, Any]]:
     try:
@@ -3002,7 +3024,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                    if settings.grading_log else None)
     sidecars = BatchSidecars()  # each batch's grades CSV -> its provenance record
 
-    def grade(path: str | None, explain: int | None = -1, request: gr.Request | None = None) -> tuple[Any, ...]:
+    def grade(path: str | None, explain: str | int | None = "-1", request: gr.Request | None = None) -> tuple[Any, ...]:
         claims.claim(path)
         result = _grade_single(predictor, settings, path, explain, queue)
         if grading_log is not None and path:
@@ -3013,7 +3035,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 grading_log.record(lines)
         return result
 
-    def regrade(path: str | None, explain: int | None, request: gr.Request | None = None) -> tuple[Any, ...]:
+    def regrade(path: str | None, explain: str | int | None, request: gr.Request | None = None) -> tuple[Any, ...]:
         if not path:
             return cleared()
         return grade(path, explain, request)
@@ -3114,7 +3136,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                          type="filepath", height=140, elem_id=IMAGE_UPLOAD_ID)
                         explain = gr.Radio(
                             choices=_heatmap_choices(predictor), elem_id=HEATMAP_FOR_ID,
-                            value=-1, label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
+                            value="-1", label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
+                        _accept_whole_number_choice(explain)
                         _quiet_choice_refusal(explain)
                         button = gr.Button("Grade", variant="primary")
                         gr.Markdown(f"<small>Grey or colour. Limits: {limits.max_mb:g} MiB, {limits.max_side} px per "

@@ -442,15 +442,41 @@ def test_a_heatmap_choice_outside_the_radio_is_refused_by_gradio_with_one_log_li
 
     demo = build_demo(predictor, AppSettings())
     (radio,) = [b for b in demo.blocks.values() if isinstance(b, gr.Radio) and b.label == "Heatmap for"]
-    assert radio.preprocess(2) == 2 and radio.preprocess(-1) == -1
-    for bad in (7, "PDR"):
+    assert radio.preprocess("2") == "2" and radio.preprocess("-1") == "-1"
+    for bad in (7, "PDR", True, "1.5"):
         caplog.clear()
         with caplog.at_level("WARNING", logger="app"), pytest.raises(gr.Error) as caught:
             radio.preprocess(bad)
         assert caught.value.print_exception is False  # no traceback on the console
-        assert "is not in the list of choices: [-1, 0, 1, 2]" in caught.value.message
+        assert "is not in the list of choices: ['-1', '0', '1', '2']" in caught.value.message
         (record,) = [r for r in caplog.records if r.name == "app"]
         assert "\n" not in record.getMessage() and repr(bad) in record.getMessage()
+
+
+def test_the_heatmap_choice_is_the_string_the_api_page_shows_and_a_whole_number_too(
+        predictor: Predictor, upload: Path) -> None:
+    """A load test: ``view_api()`` showed ``explain: Literal['-1', '0', '1', '2']`` and
+    /gradio_api/info ``{'enum': [-1, 0, 1, 2], 'type': 'string'}`` (gradio calls every radio a
+    string), and a script sending ``'-1'`` as shown was refused on every request ("Value: '-1'
+    (type: <class 'str'>) is not in the list of choices: [-1, 0, 1, 2]"). The radio's values
+    are strings now, as described; the whole numbers scripts sent before are taken too."""
+    import gradio as gr
+
+    from app.server import AppSettings, _grade_single, build_demo
+
+    demo = build_demo(predictor, AppSettings())
+    (radio,) = [b for b in demo.blocks.values() if isinstance(b, gr.Radio) and b.label == "Heatmap for"]
+    info = radio.api_info()
+    assert info["type"] == "string" and info["enum"] == ["-1", "0", "1", "2"]
+    assert all(type(v) is str for v in info["enum"]) and radio.value == "-1"
+    for sent, taken in (("-1", "-1"), (-1, "-1"), ("2", "2"), (2, "2"), (np.int64(0), "0")):
+        assert radio.preprocess(sent) == taken, sent
+    # the handler turns the radio's strings into grades, as the whole numbers
+    for explain in ("1", 1):
+        *_, details = _grade_single(predictor, AppSettings(), str(upload), explain)
+        assert details["heatmap"]["explains_grade"] == 1, details
+    *_, details = _grade_single(predictor, AppSettings(), str(upload), "-1")
+    assert details["heatmap"]["explains_grade"] == details["grade"]
 
 
 def test_the_quiet_choice_refusal_leaves_an_older_gradio_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
