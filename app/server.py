@@ -995,6 +995,28 @@ def grade_probabilities(**kwargs: Any) -> gr.Label:
     return label
 
 
+def _no_empty_upload_files(upload: gr.File) -> None:
+    """Stop ``upload`` (a ``gr.File(type="filepath")`` without ``file_types``) leaving an empty
+    file in gradio's upload folder for every file it hands the app. gradio 6's
+    ``File._process_single_file`` opens ``tempfile.NamedTemporaryFile(delete=False,
+    dir=GRADIO_CACHE)`` and then only renames the Python object, returning the upload's own
+    path: a load test found 922 zero-byte ``tmpXXXXXXXX`` files after about 1,100 ``/grade``
+    calls (one per single image, one per file of a batch), left to the app's 30-minute sweep
+    (:func:`app.retention.sweep_upload_leftovers`). Here the file's path is handed on as
+    gradio does (a ``NamedString``), without that file. A component with ``file_types`` (whose
+    check lives in the same method), another ``type``, or a gradio without the method is left
+    as it is. (Replaced on the instance, as :func:`_quiet_choice_refusal` does.)"""
+    plain = getattr(upload, "_process_single_file", None)
+    if plain is None or upload.type != "filepath" or upload.file_types:
+        return
+
+    def process(f: Any) -> Any:
+        path = getattr(f, "path", None)
+        return gr.utils.NamedString(path) if isinstance(path, str) else plain(f)
+
+    upload._process_single_file = process  # type: ignore[method-assign]
+
+
 def _quiet_choice_refusal(radio: gr.Radio) -> None:
     """Keep gradio's own refusal of a value outside ``radio``'s choices (an API client's
     ``explain=7``: "Value: '7' ... is not in the list of choices: ['-1', '0', '1', '2']", raised by the
@@ -3134,6 +3156,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                         # what the file is and what to upload, as on the batch tab
                         upload = gr.File(label=f"{image_kind[0].upper()}{image_kind[1:]} ({FORMAT_WORDS})",
                                          type="filepath", height=140, elem_id=IMAGE_UPLOAD_ID)
+                        _no_empty_upload_files(upload)
                         explain = gr.Radio(
                             choices=_heatmap_choices(predictor), elem_id=HEATMAP_FOR_ID,
                             value="-1", label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
@@ -3201,6 +3224,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 # (naming none); the loader says which file is not an image, and grades the rest
                 files = gr.File(label=f"Images ({', '.join(t.lstrip('.').upper() for t in FILE_TYPES)})",
                                 file_count="multiple", type="filepath", height=160, elem_id=BATCH_UPLOAD_ID)
+                _no_empty_upload_files(files)
                 batch_button = gr.Button("Grade all", variant="primary")
                 batch_summary = gr.Markdown(elem_id=BATCH_RESULT_ID, label="Batch summary", show_label=False)
                 batch_said = gr.Markdown("", elem_id=BATCH_STATUS_ID)  # off screen: for screen readers
