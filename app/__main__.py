@@ -51,6 +51,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -395,6 +396,46 @@ def main(argv: Sequence[str] | None = None) -> int:
                 signal.signal(signal.SIGTERM, before)
 
 
+def _drain(demo: object, limit_s: float | None = None,
+           clock: Callable[[], float] = time.monotonic) -> bool:
+    """A stopping server's last step before it closes (SIGTERM or Ctrl-C): stop taking new
+    images (they get the "restarting" answer, :meth:`app.model_queue.ModelQueue.stop_admitting`)
+    and let the requests admitted, being graded or waiting in line, finish, at most ``limit_s``
+    seconds (:data:`app.model_queue.DRAIN_S`, 30 s) in all, gradio's sending of their results
+    included (its queue's workers idle). True when all finished; False, said on the console,
+    when the limit or another Ctrl-C / SIGTERM came first (the close then cancels the rest).
+    ``demo``: what :func:`app.server.serve` returned (its ``model_queue``)."""
+    from app.model_queue import DRAIN_S
+
+    limit_s = DRAIN_S if limit_s is None else limit_s
+    queue = getattr(demo, "model_queue", None)
+    if queue is None:
+        return True
+    end = clock() + limit_s
+    queue.stop_admitting()
+    admitted = queue.running + queue.waiting
+    if admitted:
+        print(f"[app] stopping: no new images are taken; waiting up to {limit_s:g} s for the "
+              f"{admitted} being graded or waiting in line (Ctrl-C again stops at once)", flush=True)
+    try:
+        done = queue.drain(max(0.0, end - clock()))
+        while done and not _gradio_idle(demo) and clock() < end:  # the last results being sent
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        done = False
+    if not done:
+        print(f"[app] stopped with {queue.running + queue.waiting} request(s) unfinished: their users "
+              f"see an error and must upload again", flush=True)
+    return done
+
+
+def _gradio_idle(demo: object) -> bool:
+    """Whether gradio's queue has no event in progress (its workers' ``active_jobs`` all empty);
+    True where this gradio keeps no such list."""
+    jobs = getattr(getattr(demo, "_queue", None), "active_jobs", None)
+    return not isinstance(jobs, list) or all(job is None for job in jobs)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM handler: stop as Ctrl-C does."""
     raise KeyboardInterrupt
@@ -489,7 +530,8 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
             print(f"[app] warning: {uncalibrated}", flush=True)
         demo.block_thread()  # until Ctrl-C or SIGTERM (_interrupt), as launch itself blocks
     except (KeyboardInterrupt, SystemExit):
-        pass
+        if demo is not None:  # let what was admitted finish before the close below cancels it
+            _drain(demo)
     except OwnAddressUnreachable as exc:  # gradio's check of its own address (a proxy: app.server.serve)
         print(f"error: {exc}", file=sys.stderr)
         return 2

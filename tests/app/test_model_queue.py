@@ -432,3 +432,68 @@ def test_a_clock_that_raises_gives_the_slot_back(fails_at: int) -> None:
     with queue.slot() as turn:  # not ServerBusy: the slot is free
         assert turn.holding and queue.running == 1
     assert queue.running == 0
+
+
+def test_a_stopping_server_finishes_what_it_admitted_and_tells_newcomers_it_restarts() -> None:
+    """A load test: a SIGTERM 1.5 s after 10 users submitted dropped all of them (gradio's
+    close cancels what runs). ``drain``: new requests get the busy answer saying the server
+    restarts (upload again in a minute), the one being graded and the one waiting in line are
+    both finished, and ``drain`` says True once they are (no timing: events and counters)."""
+    from app.model_queue import DRAIN_S, RESTART_RETRY_S
+
+    queue = ModelQueue(1, 2, kept="Your upload is deleted within the hour.")
+    release = threading.Event()
+    order: list[int] = []
+    holders = _holders(queue, 2, release, order)  # one graded, one waiting
+    drained: list[bool] = []
+    drainer = threading.Thread(target=lambda: drained.append(queue.drain()), daemon=True)
+    drainer.start()
+    _wait_until(lambda: queue.stopping, "the queue to stop admitting")
+    with pytest.raises(ServerBusy) as caught, queue.slot():
+        pass
+    message = str(caught.value)
+    assert "restarting" in message and "upload the image again in about 1 minute" in message
+    assert "Nothing was graded" in message and "deleted within the hour" in message
+    assert caught.value.retry_after_s == RESTART_RETRY_S and queue.refused == 1
+    assert drained == [] and queue.running == 1 and queue.waiting == 1  # still theirs
+    release.set()
+    for t in [*holders, drainer]:
+        t.join(30)
+    assert order == [0, 1] and drained == [True] and DRAIN_S == 30.0
+    assert queue.drain(0) is True  # nothing left: at once
+
+
+def test_a_drain_that_reaches_its_limit_says_so() -> None:
+    """A request still graded at the drain's limit: ``drain`` returns False (the server is
+    closed on it and says so), and the queue takes no one new."""
+    queue = ModelQueue(1, 0)
+    release = threading.Event()
+    holders = _holders(queue, 1, release, [])
+    assert queue.drain(0) is False and queue.stopping and queue.running == 1
+    release.set()
+    holders[0].join(30)
+    with pytest.raises(ServerBusy, match="restarting"), queue.slot():
+        pass
+
+
+def test_the_app_drains_its_queue_before_it_closes(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m app`` on SIGTERM or Ctrl-C (app.__main__._drain, before ``demo.close``): an
+    idle server stops at once and says nothing; one with a request still graded at the limit
+    says that it stops with it unfinished; both take no new image from then on."""
+    from types import SimpleNamespace
+
+    from app.__main__ import _drain
+
+    idle = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None, None]))
+    assert _drain(idle) is True and idle.model_queue.stopping and capsys.readouterr().out == ""
+    busy = SimpleNamespace(model_queue=ModelQueue(1, 0))
+    release = threading.Event()
+    holders = _holders(busy.model_queue, 1, release, [])
+    try:
+        assert _drain(busy, limit_s=0) is False
+    finally:
+        release.set()
+        holders[0].join(30)
+    out = capsys.readouterr().out
+    assert "waiting up to 0 s for the 1 being graded" in out and "stopped with 1 request(s) unfinished" in out
+    assert _drain(SimpleNamespace()) is True  # no model queue (another server): nothing to wait for
