@@ -2322,11 +2322,20 @@ def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
     """Single-image handler: (markdown, label, original, overlay, details). ``explain``: the
     grade the heatmap explains (None or -1: the shown grade). ``queue``: the model queue to
     wait in (reading, grading and drawing all happen inside its slot); when it is full, the
-    app's busy message."""
+    app's busy message. With a queue, the details JSON says ``waited_s``: seconds the request
+    waited in line for the model before its grading began (the queue's clock), 0 when it
+    did not wait; the page shows only a spinner meanwhile (a load test: gradio sees the
+    request as started, since the waiting is inside the handler)."""
     name = Path(path).name if path else "upload"
     try:
-        with queue.slot() if queue is not None else nullcontext():
+        if queue is None:
             return _grade_single_now(predictor, settings, path, explain, name)
+        since = queue.clock()
+        with queue.slot():
+            waited_s = queue.clock() - since
+            result = _grade_single_now(predictor, settings, path, explain, name)
+        result[-1]["waited_s"] = round(max(0.0, waited_s), 2)
+        return result
     except ServerBusy as exc:
         log.warning("busy: refused an image (%s; %s)", name_tag(name), exc)
         return _busy_markdown(str(exc)), None, None, None, _busy_details(exc, name)
