@@ -497,3 +497,25 @@ def test_the_app_drains_its_queue_before_it_closes(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "waiting up to 0 s for the 1 being graded" in out and "stopped with 1 request(s) unfinished" in out
     assert _drain(SimpleNamespace()) is True  # no model queue (another server): nothing to wait for
+
+
+def test_the_app_drains_on_the_interrupt_before_gradio_closes_anything() -> None:
+    """gradio's ``block_thread`` closes its web server itself on Ctrl-C / SIGTERM, so a drain
+    after it came too late (a live check: every client cut off). The app's own wait
+    (app.__main__._serve_until_stopped) drains on the interrupt and closes nothing itself."""
+    from app.__main__ import _serve_until_stopped
+
+    class Served:
+        model_queue = ModelQueue(1, 0)
+        closed = False
+
+        @property
+        def is_running(self) -> bool:
+            raise KeyboardInterrupt  # the signal, while the server runs
+
+        def close(self) -> None:
+            self.closed = True
+
+    demo = Served()
+    _serve_until_stopped(demo)
+    assert demo.model_queue.stopping and not demo.closed
