@@ -2617,8 +2617,10 @@ def training_labels_refusal(submission: str | Path, labels: str | Path, run: str
     told = trained() if trained is not None and cases else None
     if told and told.get("n") == told.get("of") == len(cases):
         return None
-    how = "the very file" if same_file else f"a copy of it (the same SHA-256 as {known['path'] or 'it'})"
-    return (f"{labels} is {how}: the label CSV this model was trained on ({known['said']}), so its rows grade "
+    head = (f"{labels} is the label CSV this model was trained on" if same_file else
+            f"{labels} is a copy of the label CSV this model was trained on, {known['path']} (the same SHA-256)"
+            if known["path"] is not None else f"{labels} has the SHA-256 of the label CSV this model was trained on")
+    return (f"{head} ({known['said']}), so its rows grade "
             f"the training images, not the {len(cases)} image(s) of {submission}; a test image of a training "
             f"image's name (IDRiD's test names restart at IDRiD_001) would be scored against another image's "
             f"grade, so nothing was scored\n  fix: score against the label CSV of the graded images (IDRiD: "

@@ -80,10 +80,11 @@ def test_the_runs_own_training_label_csv_is_refused_with_the_test_labels_as_fix(
     copy = run_dir.parent / "copy" / "labels.csv"
     copy.parent.mkdir()
     copy.write_bytes(train_csv.read_bytes())
-    for labels, how in ((train_csv, "is the very file"), (copy, "is a copy of it (the same SHA-256")):
+    for labels, how in ((train_csv, "is the label CSV this model was trained on ("),
+                        (copy, f"is a copy of the label CSV this model was trained on, {train_csv} (the same SHA-256)")):
         code, said, record = _score(run_dir, labels, capsys)
         assert code == 2 and record == {}, said
-        assert f"{labels} {how}" in said and "the label CSV this model was trained on" in said, said
+        assert f"{labels} {how}" in said, said
         assert "ingest_summary.json" in said and "nothing was scored" in said
         assert "fix: score against the label CSV of the graded images" in said
         assert "b. IDRiD_Disease Grading_Testing Labels.csv" in said and "do not name the same images" not in said
@@ -121,3 +122,27 @@ def test_the_stray_rows_fix_points_at_the_test_sets_own_label_csv(tmp_path: Path
     assert "2 of the 8 label rows" in said and "fix: grade these images too" in said, said
     assert ("take that copy from the label CSV of these very images ('b. IDRiD_Disease Grading_Testing "
             "Labels.csv'), never from a training label CSV: IDRiD's test names restart at IDRiD_001") in said
+
+
+def test_the_training_labels_stand_for_training_images_and_a_bundle_names_them_by_hash(
+        run: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """The training labels are the right ones for the training images themselves (the check
+    then says every scored image trained the model): not refused, scored with the "not a test"
+    warning; one scored image not known as one is enough to refuse. A bundle folder given as
+    RUN names its training CSV by the SHA-256 its metadata.json recorded."""
+    run_dir, train_csv, test_csv = run
+    sub = run_dir / "export" / "submission.csv"
+    every = {"n": len(TEST_CASES), "of": len(TEST_CASES)}
+    assert scoring.training_labels_refusal(sub, train_csv, trained=lambda: every) is None
+    assert scoring.training_labels_refusal(sub, train_csv, trained=lambda: {**every, "n": 5}) is not None
+    assert scoring.training_labels_refusal(sub, test_csv) is None
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    digest = hashlib.sha256(train_csv.read_bytes()).hexdigest()
+    (bundle / "metadata.json").write_text(json.dumps({"provenance": {"training_data": {"labels_csv_sha256": digest}}}))
+    team = tmp_path / "team.csv"  # graded outside any run folder
+    team.write_bytes(sub.read_bytes())
+    assert scoring.training_labels_refusal(team, train_csv) is None  # nothing tells
+    said = scoring.training_labels_refusal(team, train_csv, str(bundle))
+    assert said is not None and f"{train_csv} has the SHA-256 of the label CSV this model was trained on" in said
+    assert str(bundle / "metadata.json") in said
