@@ -2031,6 +2031,32 @@ def _shrinks(key: str, value: Any, own: Any) -> bool:
     return isinstance(value, int | float) and isinstance(own, int | float) and value < own
 
 
+def _largest(value: Any) -> Any:
+    """A size list's largest entry (``data.cache_sizes``); any other value as it is."""
+    if isinstance(value, list | tuple):
+        return max(value) if value and all(isinstance(v, int | float) for v in value) else None
+    return value
+
+
+def _first_try_value(key: str) -> Any:
+    """``--first-try``'s own value of the setting ``key`` (:data:`FIRST_TRY`: ``pretrain.epochs``
+    1, ``finetune.epochs`` 2, ``data.cache_sizes`` [128] ...); None for a setting it does not set."""
+    for word in FIRST_TRY:
+        parts, value = parse_override(word)
+        if ".".join(parts) == key:
+            return value
+    return None
+
+
+def _as_small_as_first_try(key: str, value: Any) -> bool:
+    """Whether ``key=value`` typed is no larger than ``--first-try``'s own value of ``key``
+    (:func:`_first_try_value`; a list of sizes by its largest): the first try's schedule typed
+    by hand. False for a setting ``--first-try`` does not set (``finetune.max_steps_per_epoch``)."""
+    typed, first = _largest(value), _largest(_first_try_value(key))
+    return (isinstance(typed, int | float) and isinstance(first, int | float) and not isinstance(typed, bool)
+            and typed <= first)
+
+
 def _override_key(word: Any) -> str:
     """The dotted setting of a typed ``section.key=value`` word; '' for anything else."""
     try:
@@ -2039,17 +2065,25 @@ def _override_key(word: Any) -> str:
         return ""
 
 
-def shrinking_overrides(cfg: Config, overrides: Sequence[Any]) -> dict[str, str]:
+def shrinking_overrides(cfg: Config, overrides: Sequence[Any],
+                        shorter: dict[str, str] | None = None) -> dict[str, str]:
     """The typed overrides of ``overrides`` (a first try's command line; :class:`PresetOverride`
     and other options' words left alone) that shrink the schedule below ``cfg`` (the ``-c``
-    file's own configuration): a stage's (:data:`SCHEDULE_SECTIONS`) ``epochs`` or
-    ``max_steps_per_epoch``, or an image size of :data:`FIRST_TRY_SIZES`, each setting by its
-    last word; setting -> the word typed. What ``--first-try`` sets itself, typed by hand: the
-    full run after it must not keep them (an IDRiD user copied the ``next:`` command and trained
-    one epoch: ``finetune.epochs=1``)."""
+    file's own configuration) to no more than ``--first-try``'s own value
+    (:func:`_as_small_as_first_try`: ``pretrain.epochs`` and ``umm.epochs`` 1, ``finetune.epochs``
+    2, step caps 3 and 2, images 64 px, ``data.cache_sizes`` [128]): a stage's
+    (:data:`SCHEDULE_SECTIONS`) ``epochs`` or ``max_steps_per_epoch``, or an image size of
+    :data:`FIRST_TRY_SIZES`, each setting by its last word; setting -> the word typed. What
+    ``--first-try`` sets itself, typed by hand: the full run after it must not keep them (an
+    IDRiD user copied the ``next:`` command and trained one epoch: ``finetune.epochs=1``). A
+    shrinking value larger than the first try's (``finetune.epochs=3`` under a file's 5,
+    ``data.cache_sizes=[128, 256]``) is a shorter full run chosen by hand: kept, and put in
+    ``shorter`` (setting -> word) when given."""
     from drac_ssl.config import OptionOverride
 
     found: dict[str, str] = {}
+    if shorter is None:
+        shorter = {}
     for word in overrides:
         if isinstance(word, OptionOverride) or not isinstance(word, str):
             continue
@@ -2062,8 +2096,12 @@ def shrinking_overrides(cfg: Config, overrides: Sequence[Any]) -> dict[str, str]
         schedule = (parts[0] in SCHEDULE_SECTIONS and parts[-1] in ("epochs", "max_steps_per_epoch")
                     and len(parts) == 2) or key in FIRST_TRY_SIZES
         found.pop(key, None)  # its last word decides
+        shorter.pop(key, None)
         if schedule and _shrinks(key, value, own):
-            found[key] = str(word)
+            if _as_small_as_first_try(key, value):
+                found[key] = str(word)
+            else:
+                shorter[key] = str(word)
     return found
 
 
@@ -2113,13 +2151,19 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
         file = preflight.read_config_file(original)
         config = str(original)
     # the first try's own schedule typed by hand (finetune.epochs=1): not the full run's
-    shrunk = shrinking_overrides(file.cfg, overrides)
+    shorter: dict[str, str] = {}
+    shrunk = shrinking_overrides(file.cfg, overrides, shorter)
+    if shorter:
+        one = len(shorter) == 1
+        lines.append(f"note: {' '.join(shorter.values())} {'is' if one else 'are'} kept in the full run, "
+                     f"though shorter than the -c file's own: larger than {FIRST_TRY_OPTION}'s, "
+                     f"{'it is' if one else 'they are'} taken as chosen for the full run")
     if shrunk:
         words = " ".join(shrunk.values())
         one = len(shrunk) == 1
         lines.append(f"note: {words} {'is' if one else 'are'} left out of the full run: typed for this first "
-                     f"try, {'it shrinks' if one else 'they shrink'} the schedule below the -c file's own, "
-                     f"as {FIRST_TRY_OPTION}'s own sizes do; type {'it' if one else 'them'} again to keep "
+                     f"try, {'it shrinks' if one else 'they shrink'} the -c file's schedule to {FIRST_TRY_OPTION}'s "
+                     f"own or less; type {'it' if one else 'them'} again to keep "
                      f"{'it' if one else 'them'}")
         overrides = [o for o in overrides if _override_key(o) not in shrunk]
     cfg, full_sources, read = preflight.apply_overrides(file, overrides)  # the file is not read again
