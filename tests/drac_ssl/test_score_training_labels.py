@@ -103,10 +103,56 @@ def test_a_trimmed_copy_of_the_training_labels_is_scored_with_a_warning(
     warning = record["training_labels_warning"]
     assert "every one of the 6 scored image(s) is named as a training image" in warning
     assert "looks like a copy of the training labels" in warning and f"warning: {warning}" in said
+    assert "all 6 agreeing by chance, on the training grades' mix: p = 6.1e-05" in warning
     assert str(run_dir / "data" / "manifest.csv") in warning
     code, said, record = _score(run_dir, test_csv, capsys)
     assert code == 0 and "training_labels_warning" not in record and "training labels" not in said, said
     assert record["qwk"] == pytest.approx(1.0)
+
+
+def test_true_test_grades_of_a_few_images_equal_to_the_training_ones_by_chance_get_no_warning(
+        run: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: IDRiD's true Testing Labels of a small subset whose test grades happen to equal
+    the training grades of the same names were warned "a copy of the training labels". Three
+    images of grades 0, 1 and 2 (each a quarter of the training rows) agree by chance with
+    p = 0.25**3 = 0.016, not below 0.01: no warning; the six of the trimmed copy
+    (p = 0.25**4 * 0.125**2, 6e-5) still warn."""
+    run_dir, _, _ = run
+    cases = ["IDRiD_001.jpg", "IDRiD_002.jpg", "IDRiD_006.jpg"]
+    grades = [TRAIN_GRADES[0], TRAIN_GRADES[1], TRAIN_GRADES[5]]  # 0, 1, 2: the test images' own, too
+    probs = np.full((len(cases), 5), 0.1)
+    probs[np.arange(len(cases)), grades] = 0.6
+    write_submission(run_dir / "export" / "submission.csv", cases, probs, num_grades=5)
+    labels = run_dir.parent / "subset_test_labels.csv"
+    labels.write_text(IDRID_HEADER + "".join(f"{Path(c).stem},{g},0\n" for c, g in zip(cases, grades, strict=True)))
+    code, said, record = _score(run_dir, labels, capsys)
+    assert code == 0 and "training_labels_warning" not in record and "training labels" not in said, said
+    assert record["qwk"] == pytest.approx(1.0)
+
+
+def test_the_training_images_themselves_against_a_trimmed_training_csv_get_no_copy_warning(
+        run: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Training images graded outside the run (``--images`` their folder, each file of the
+    manifest's training SHA-256) scored against a trimmed training CSV: the right labels for
+    those very images, so no "copy of the training labels" warning (the stand-back for the
+    training image itself; a mutant without it survived)."""
+    run_dir, _, _ = run
+    images = tmp_path / "train_subset"
+    images.mkdir()
+    for i, case in enumerate(TEST_CASES, 1):
+        (images / case).write_bytes(f"train{i}".encode())  # the manifest's training row's SHA-256
+    grades = TRAIN_GRADES[:len(TEST_CASES)]
+    probs = np.full((len(TEST_CASES), 5), 0.1)
+    probs[np.arange(len(TEST_CASES)), grades] = 0.6
+    team = write_submission(tmp_path / "team.csv", TEST_CASES, probs, num_grades=5)
+    trimmed = _idrid_csv(tmp_path / "trimmed.csv", grades)
+    out = tmp_path / "score.json"
+    code = export_main([str(run_dir), "--score", str(team), "--labels", str(trimmed),
+                        "--images", str(images), "--json", str(out)])
+    captured = capsys.readouterr()
+    record = json.loads(out.read_text())
+    assert code == 0 and "training_labels_warning" not in record, captured.out + captured.err
+    assert "looks like a copy of the training labels" not in captured.err
 
 
 def test_the_stray_rows_fix_points_at_the_test_sets_own_label_csv(tmp_path: Path) -> None:
