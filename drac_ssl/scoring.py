@@ -262,7 +262,8 @@ __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionChec
            "notes_grade_names", "read_grade_labels",
            "scale_names", "score", "score_command", "score_lines", "unlike_training_images",
            "calibration_measures", "calibration_provenance", "grading_bundle", "bundle_check_weak", "small_sample_note",
-           "training_labels_of", "training_labels_refusal", "training_labels_scored", "CHANCE_AGREEMENT"]
+           "training_labels_of", "training_labels_refusal", "training_labels_scored", "CHANCE_AGREEMENT",
+           "write_score_refusal"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -1308,8 +1309,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
 
     ``training``: the run's labelled training rows and the scored images' hashes
     (:func:`training_labels_scored`); when every scored case is named as a training image of
-    another content and the label's grade is that training image's, the record's
-    ``training_labels_warning`` says the labels look like a copy of the training labels
+    another content and the label's grade is that training image's, and that agreement is
+    unlikely by chance (p below :data:`CHANCE_AGREEMENT` on the training grades' mix), the
+    record's ``training_labels_warning`` says the labels look like a copy of the training labels
     (:func:`_training_labels_warning`; scored all the same).
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
@@ -2588,6 +2590,27 @@ def training_labels_of(submission: str | Path, run: str | None = None) -> dict[s
     return None
 
 
+def write_score_refusal(args: Any, code: int, error: str) -> int:
+    """A refused ``export --score ... --json FILE`` (exit ``code``: 1 the submission fails its
+    check, 2 a refusal, 75 a busy run): ``{"ok": false, "exit_code": code, "error": error,
+    "submission": ..., "labels": ...}`` written to FILE (atomically), as ``--check --json``
+    writes its failures, so that an older score there is not read as this one's. Nothing is
+    written where the ``--json`` path itself may not be
+    (:func:`drac_ssl.commands.score_json_problem`: the submission or label file, a file
+    ``--score`` did not write). Returns ``code``; a file that cannot be written adds an
+    ``error:`` line on stderr."""
+    from drac_ssl.commands import score_json_problem
+
+    if getattr(args, "json", None) is None or score_json_problem(args) is not None:
+        return code
+    try:
+        atomic_write_json(args.json, {"ok": False, "exit_code": code, "error": error,
+                                      "submission": args.score, "labels": args.labels})
+    except OSError as exc:
+        print(f"error: {args.json}: cannot write the JSON ({exc.strerror or exc})", file=sys.stderr)
+    return code
+
+
 def training_labels_refusal(submission: str | Path, labels: str | Path, run: str | None = None,
                             trained: Callable[[], Mapping[str, Any] | None] | None = None) -> str | None:
     """Why ``export --score`` must not score ``submission`` against ``labels``, with the fix:
@@ -3081,15 +3104,15 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)
-            return 2
+            return write_score_refusal(args, 2, f"cannot print the problems of {args.score} on stdout")
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return write_score_refusal(args, 1, str(exc))
     except RunBusy as exc:  # a ValueError: before it, so that a job script can requeue it
         print(f"error: {exc}", file=sys.stderr)
-        return RUN_BUSY
+        return write_score_refusal(args, RUN_BUSY, str(exc))
     except ValueError as exc:  # ScoreError; a metric's refusal would say the same way, exit 2
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return write_score_refusal(args, 2, str(exc))
     except KeyboardInterrupt:
         hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         print("\n[export] interrupted: nothing was scored or written", file=sys.stderr)

@@ -75,19 +75,27 @@ def test_the_runs_own_training_label_csv_is_refused_with_the_test_labels_as_fix(
         run: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     """The very file, and a copy of it elsewhere (same SHA-256): exit 2, nothing scored, the
     error naming the run's record and the Testing Labels file; before, the very file said
-    "stray rows" and a copy of it the same."""
+    "stray rows" and a copy of it the same. The --json file holds the refusal, as --check
+    --json's does: an older score's record there was left in place (a review)."""
     run_dir, train_csv, _ = run
     copy = run_dir.parent / "copy" / "labels.csv"
     copy.parent.mkdir()
     copy.write_bytes(train_csv.read_bytes())
-    for labels, how in ((train_csv, "is the label CSV this model was trained on ("),
+    older = {"submission": "older.csv", "labels": "older_labels.csv", "qwk": 0.9}
+    (run_dir.parent / "score.json").write_text(json.dumps(older))  # an earlier score's record
+    for labels, how in ((train_csv, "is the label CSV this model was trained on ("),  # then the first refusal's
                         (copy, f"is a copy of the label CSV this model was trained on, {train_csv} (the same SHA-256)")):
         code, said, record = _score(run_dir, labels, capsys)
-        assert code == 2 and record == {}, said
+        assert code == 2 and "qwk" not in record, said
+        assert record["ok"] is False and record["exit_code"] == 2 and "nothing was scored" in record["error"]
+        assert record["labels"] == str(labels) and f"wrote {run_dir.parent / 'score.json'}" not in said
         assert f"{labels} {how}" in said, said
         assert "ingest_summary.json" in said and "nothing was scored" in said
         assert "fix: score against the label CSV of the graded images" in said
         assert "b. IDRiD_Disease Grading_Testing Labels.csv" in said and "do not name the same images" not in said
+    (run_dir.parent / "score.json").write_text('{"mine": 1}')  # no record of --score: never replaced
+    code, said, record = _score(run_dir, train_csv, capsys)
+    assert code == 2 and record == {"mine": 1}, said
 
 
 def test_a_trimmed_copy_of_the_training_labels_is_scored_with_a_warning(
