@@ -2698,12 +2698,22 @@ def _training_labels_warning(cases: Sequence[str], y: np.ndarray, training: Mapp
             f"the graded images (IDRiD: '{RESTARTING_TEST_LABELS['idrid']}')")
 
 
+NOTED_NOT_TRAINING = "noted: not a training image"
+""":func:`training_labels_scored`'s ``scored`` entry of a case the export's notes file marks as
+not a training image: no SHA-256 prefix, so never the training image of its name."""
+
+
 def training_labels_scored(submission: str | Path, run: str | None = None, images: str | None = None,
                            prefixes: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
     """What :func:`score`'s ``training`` needs: :func:`training_labels_of`'s ``rows`` and
     ``said`` (the manifest it read), with ``scored`` (case -> the scored image's SHA-256: the
     manifest's test row for the run's own export, :func:`_run_export`; else the file in
-    ``images`` hashed, :func:`_file_prefixes`, a prefix); None when there are no training rows."""
+    ``images`` hashed, :func:`_file_prefixes`, a prefix; else, without ``images``, the cases
+    the notes file beside ``submission`` marks as not a training image
+    (:func:`drac_ssl.submission.read_not_training_images`) -> :data:`NOTED_NOT_TRAINING`,
+    another image than any training one); None when there are no training rows."""
+    from drac_ssl.submission import image_notes_path, read_not_training_images
+
     known = training_labels_of(submission, run)
     if known is None or not known["rows"]:
         return None
@@ -2712,6 +2722,8 @@ def training_labels_scored(submission: str | Path, run: str | None = None, image
     if not scored and images is not None:
         scored = {c: p for c, p in _file_prefixes(_graded_files(_submission_cases(submission), images)[1],
                                                   prefixes).items() if p}
+    elif not scored:
+        scored = dict.fromkeys(read_not_training_images(image_notes_path(submission)), NOTED_NOT_TRAINING)
     return {"rows": known["rows"], "scored": scored, "said": str(Path(known["said"]).parent / "manifest.csv")}
 
 

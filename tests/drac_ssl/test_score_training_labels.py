@@ -163,6 +163,31 @@ def test_the_training_images_themselves_against_a_trimmed_training_csv_get_no_co
     assert "looks like a copy of the training labels" not in captured.err
 
 
+def test_a_submission_graded_outside_the_run_is_told_other_images_by_its_notes_file(
+        run: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: the test images graded outside the run folder, scored with RUN and no --images
+    against a trimmed copy of the training labels, got no warning, though the export's
+    TEAM_notes.csv beside it marks each case not a training image (an empty training_image
+    cell): that tells each is another image than the training one of its name. A cell of
+    "unknown" tells nothing: no warning."""
+    from drac_ssl.submission import IMAGE_NOTES_COLUMNS, TRAINING_IMAGE_UNKNOWN
+
+    run_dir, _, _ = run
+    team = tmp_path / "team.csv"
+    team.write_bytes((run_dir / "export" / "submission.csv").read_bytes())
+    trimmed = _idrid_csv(tmp_path / "trimmed.csv", TRAIN_GRADES[:len(TEST_CASES)])
+    out = tmp_path / "score.json"
+    for cell, warned in (("", True), (TRAINING_IMAGE_UNKNOWN, False)):
+        at = IMAGE_NOTES_COLUMNS.index("training_image")
+        rows = [[case, "0", *[cell if i == at else "" for i in range(2, len(IMAGE_NOTES_COLUMNS))]]
+                for case in TEST_CASES]
+        (tmp_path / "team_notes.csv").write_text("\n".join(",".join(r) for r in [list(IMAGE_NOTES_COLUMNS), *rows]) + "\n")
+        code = export_main([str(run_dir), "--score", str(team), "--labels", str(trimmed), "--json", str(out)])
+        said = capsys.readouterr()
+        record = json.loads(out.read_text())
+        assert code == 0 and ("training_labels_warning" in record) is warned, said.out + said.err
+
+
 def test_the_stray_rows_fix_points_at_the_test_sets_own_label_csv(tmp_path: Path) -> None:
     """A submission of the test images scored against the training CSV outside any run (nothing
     tells it is the training one): the stray rows' fix, which led the user to a trimmed copy of
