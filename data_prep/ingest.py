@@ -375,6 +375,7 @@ def check_settings(cfg: DataConfig) -> list[int]:
         said = re.sub(r"data\.grades=\[([^\]]*)\]",
                       lambda m: '--grades "' + ",".join(n.strip(" '") for n in m[1].split(",")) + '"',
                       str(exc).removeprefix("config: ").replace("\n  fix:", " ->"))
+        said = re.sub(r"data\.ungradable=(\w+)", r"--ungradable \1", said)
         raise IngestError(said) from None
     _check_referable_from(cfg)
     return sizes

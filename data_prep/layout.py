@@ -206,6 +206,18 @@ set: 5, beyond its ICDR 0..4): when the grade scale does not hold it, a row of t
 an ungradable row like an empty cell (an error naming ``data.ungradable``, or left out with
 ``leave_out``: :func:`data_prep.validate.read_labels` ``marked_ungradable``); a scale that
 holds it (six names) reads it as that grade."""
+ICDR_UNGRADABLE_GRADE = 5
+"""The grade DeepDRiD and DDR (Li et al., Information Sciences 2019: its ``train.txt`` /
+``valid.txt`` / ``test.txt``) write for an image their graders found ungradable, one above
+ICDR's 0..4. Read outside their layouts (a flat copy, DDR's lines made a CSV), a label file on
+the ICDR scale whose only grade outside it is 5, beside a grade 0, and whose columns are no
+public layout's that never writes 5 (APTOS's ``diagnosis``, EyePACS's ``level``...), may hold
+that mark: the ingest says so (never a sixth grade), and ``--ungradable leave_out`` leaves those
+rows out (:func:`data_prep.validate.read_labels`)."""
+ICDR_UNGRADABLE_WHOSE = "DeepDRiD's and DDR's"
+"""Whose ungradable grade :data:`ICDR_UNGRADABLE_GRADE` is, in the messages' words."""
+ICDR_UNGRADABLE_MARKER = "DeepDRiD/DDR"
+"""The name a left-out note gives :data:`ICDR_UNGRADABLE_GRADE`'s rows (``DeepDRiD/DDR's grade 5``)."""
 GRADABLE_COLUMNS = {"messidor2": "adjudicated_gradable"}
 """The column in which a layout's CSV says whether its graders found each image gradable (1)
 or not (0), beside the grade (Messidor-2's ``adjudicated_gradable``): a row whose cell is 0 is

@@ -64,11 +64,13 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
 from data_prep.labels import name_word_list as _name_word_list
 from data_prep.labels import name_words as _name_words
 from data_prep.layout import (
-    COLUMNS,
     DEEPDRID_IMAGES,
     DEEPDRID_SETS,
     EYE_COLUMNS,
     GRADABLE_COLUMNS,
+    ICDR_UNGRADABLE_GRADE,
+    ICDR_UNGRADABLE_MARKER,
+    ICDR_UNGRADABLE_WHOSE,
     IMAGE_SUFFIXES,
     NESTED_LAYOUTS,
     PATIENT_COLUMNS,
@@ -77,6 +79,7 @@ from data_prep.layout import (
     contents_words,
     different_files,
     eye_columns_in,
+    icdr_grade_column,
     locale_only_name,
     name_key,
     name_readings,
@@ -888,38 +891,51 @@ def marked_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], marked: 
                  fix, "grade")
 
 
+def five_may_be_ungradable(columns: Sequence[str], grade_names: Sequence[str]) -> bool:
+    """Whether a grade 5 in a label file with ``columns`` read on ``grade_names`` may be the
+    mark DeepDRiD and DDR write for an ungradable image (:data:`data_prep.layout.ICDR_UNGRADABLE_GRADE`):
+    the scale is ICDR's 5 grades, and no column is the grade column of a public layout that
+    never writes 5 (APTOS's ``diagnosis``, EyePACS's ``level``, IDRiD's ``Retinopathy grade``,
+    Messidor-2's ``adjudicated_dr_grade``: there a 5 is a slip or a 1-based PDR)."""
+    if len(grade_names) != len(GRADE_SCALES["icdr"]):
+        return False
+    return not ({icdr_grade_column(c) for c in columns} - {"", *UNGRADABLE_GRADES})
+
+
+def ungradable_five_way(n_rows: int) -> str:
+    """The ingest's way out for ``n_rows`` rows whose 5 marks an ungradable image: NA in their
+    grade cells and ``--ungradable leave_out`` (which also takes the 5 as it is, on ICDR)."""
+    cells = "that row's grade cell" if n_rows == 1 else "those rows' grade cells"
+    return (f"write NA (or leave the cell empty) in {cells} and rerun with --ungradable "
+            "leave_out, which leaves ungradable images out, not as a grade of its own")
+
+
 def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, str, str, int]],
                           grade_names: Sequence[str], fix: str, values: Collection[int]) -> str:
     """The fix for rows ``outside`` the scale (line, name, cell, grade) whose grade is the one a
     layout writes for an ungradable image (:data:`data_prep.layout.UNGRADABLE_GRADES`:
-    DeepDRiD's 5), read outside that layout (a flat copy of a DeepDRiD set, its eye columns
-    merged as docs/data.md says, read as a plain folder): the grade is no sixth grade, the
-    rows are ungradable images, written NA and left out with ``--ungradable leave_out``. Said
-    outright when the CSV has the layout's eye columns (:data:`data_prep.layout.EYE_COLUMNS`),
-    as a reading beside ``fix`` (the scale fix otherwise given) when the scale is ICDR and the
-    CSV has another of the layout's columns (its image or patient column: ``image_id``,
-    ``patient_id``); ``''`` when neither, when some rows outside have another grade, or when
-    no row is graded 0 (``values``, the CSV's integer grades: labels 1..5 are 1-based, their 5
-    the top grade, not an ungradable mark)."""
+    DeepDRiD's 5; :data:`data_prep.layout.ICDR_UNGRADABLE_GRADE`: DDR's too), read outside that
+    layout (a flat copy of a DeepDRiD set, its eye columns merged as docs/data.md says, DDR's
+    lines made a CSV, read as a plain folder): the grade is no sixth grade, the rows are
+    ungradable images, written NA and left out with ``--ungradable leave_out``. Said outright
+    when the CSV has the layout's eye columns (:data:`data_prep.layout.EYE_COLUMNS`), as a
+    reading before ``fix`` (the scale fix otherwise given) when the scale is ICDR's 5 grades
+    and no column is a public layout's that never writes 5 (:func:`five_may_be_ungradable`);
+    ``''`` when neither, when some rows outside have another grade, or when no row is graded 0
+    (``values``, the CSV's integer grades: labels 1..5 get :func:`one_based_problem`)."""
     if not outside or 0 not in values:
         return ""
-    present = {normalise(c) for c in columns}
     per_eye = eye_columns_in(columns)
+    said = ungradable_five_way(len(outside))
     for kind, marked in UNGRADABLE_GRADES.items():
-        if any(grade != marked for *_, grade in outside):
-            continue
-        name = LAYOUT_NAMES[kind]
-        own = {COLUMNS[kind][0], PATIENT_COLUMNS.get(kind, "")} - {""}
-        cells = "that row's grade cell" if len(outside) == 1 else "those rows' grade cells"
-        said = (f"write NA (or leave the cell empty) in {cells} and rerun with --ungradable "
-                "leave_out, which leaves ungradable images out, not as a grade of its own")
-        if kind in per_eye:
+        if kind in per_eye and all(grade == marked for *_, grade in outside):
+            name = LAYOUT_NAMES[kind]
             return (f"grade {marked} is {name}'s label for an image its graders found ungradable: "
                     f"{said} (docs/data.md's merge of the eye columns maps {marked} to NA, {name})")
-        if (tuple(grade_names) == tuple(GRADE_SCALES["icdr"])
-                and any(normalise(c) in present for c in own)):
-            return (f"if grade {marked} marks an image its graders found ungradable ({name}'s label "
-                    f"for one), {said}; else {fix}")
+    if (all(grade == ICDR_UNGRADABLE_GRADE for *_, grade in outside)
+            and five_may_be_ungradable(columns, grade_names)):
+        return (f"if grade {ICDR_UNGRADABLE_GRADE} marks an image its graders found ungradable "
+                f"({ICDR_UNGRADABLE_WHOSE} label for one), {said}; else {fix}")
     return ""
 
 
@@ -2371,6 +2387,17 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     if by_name:
         problems.append(grade_names_note(csv_path, by_name, grade_names,
                                          "nothing to do (the manifest holds the numbers)"))
+    if (outside and ungradable == "leave_out" and marked_ungradable is None and not by_name
+            and not per_eye and 0 in numbers
+            and all(grade == ICDR_UNGRADABLE_GRADE for *_, grade in outside)
+            and five_may_be_ungradable(table.columns, grade_names)):
+        # DeepDRiD's and DDR's ungradable 5 outside their layouts (DDR's lines made a CSV), as
+        # the DeepDRiD layout reads it: left out, said in the left-out note (never labels 1..5,
+        # whose 5 is PDR: 0 is among the grades)
+        at = {line for line, *_ in outside}
+        left_out += [row for row in rows if row.line in at]
+        rows = [row for row in rows if row.line not in at]
+        marked_ungradable, outside = (ICDR_UNGRADABLE_GRADE, ICDR_UNGRADABLE_MARKER), []
     if outside:
         said = (None if by_name or per_eye else  # words and numbers mixed: not a 1-based column
                 # of numbers; per eye, a fix rewriting one column would be wrong

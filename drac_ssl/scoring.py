@@ -140,6 +140,9 @@ from data_prep.labels import (
 from data_prep.layout import (
     COLUMNS,
     EYE_COLUMNS,
+    ICDR_UNGRADABLE_GRADE,
+    ICDR_UNGRADABLE_MARKER,
+    ICDR_UNGRADABLE_WHOSE,
     IMAGE_SUFFIXES,
     PATIENT_COLUMNS,
     UNGRADABLE_GRADES,
@@ -155,6 +158,7 @@ from data_prep.validate import (
     eye_names_words,
     eye_of,
     eye_pair_patient,
+    five_may_be_ungradable,
     flagged_ungradable_problem,
     gradable_column_of,
     gradable_mark,
@@ -882,9 +886,21 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                    f"{'its number' if n == 1 else 'their numbers'}: "
                                    + ", ".join(f"{fallback[g]}={g} ({grade_names[g]})" for g in sorted(by_scale)),
                              "nothing to do (scored as those numbers)", "grade-names"))
+    # DeepDRiD's and DDR's ungradable 5 outside their layouts (DDR's test.txt made a CSV), as the
+    # ingest reads it (data_prep.validate.read_labels): the only grade outside ICDR, beside a 0
+    five = (bool(outside) and not eyes and not by_name and marked is None
+            and all(g == ICDR_UNGRADABLE_GRADE for *_, g in outside)
+            and 0 in {g for g in grades if g is not None} and five_may_be_ungradable([column], grade_names))
+    if five and leave_out:  # left out with the submission's rows of their images, said in the note
+        at = {line for line, *_ in outside}
+        for i, line in enumerate(lines):
+            if line in at:
+                left_out.append(i)
+                left_rows.append(LabelRow(names[i], None, patients[i], line, str(ICDR_UNGRADABLE_GRADE)))
+        marked, outside = (ICDR_UNGRADABLE_GRADE, ICDR_UNGRADABLE_MARKER), []
     if outside:
         problems += _outside_problems(path, column, grade_names, grades, outside, per_eye=bool(eyes),
-                                      dialect=(table.delimiter, table.encoding))
+                                      dialect=(table.delimiter, table.encoding), five=five)
     if marked_rows and marked is not None:
         problems.append(marked_ungradable_problem(path, marked_rows, marked, grade_names,
                                                   f"{UNGRADABLE_SCORE_FIX}; {LEAVE_OUT_SCORE_WAY}"))
@@ -934,7 +950,7 @@ def _left_out_note(path: Path, rows: Sequence[LabelRow], marked: tuple[int, str]
 
 def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grades: Sequence[int | None],
                       outside: Sequence[tuple[int, str, int]], per_eye: bool = False,
-                      dialect: tuple[str, str] = (",", "utf-8")) -> list[Problem]:
+                      dialect: tuple[str, str] = (",", "utf-8"), five: bool = False) -> list[Problem]:
     """The errors for the label rows ``outside`` (line, image name, grade) whose grades are not
     in 0..K-1 (K the submission's, ``grades`` the other rows' grades, None where not a
     number): labels written 1..K are one error with the fix that subtracts 1
@@ -943,9 +959,22 @@ def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grade
     0 an error each, at its line (as the ingest says them); else the labels are on a wider scale, one error: the fix is a submission on
     theirs, never new true grades. ``per_eye``: the grades come from two columns (no 1-based
     fix rewriting one column). ``dialect``: the label CSV's delimiter and encoding, which that
-    fix's command reads and writes it in."""
+    fix's command reads and writes it in. ``five``: every row outside is graded 5 on ICDR beside
+    a grade 0 (:func:`data_prep.validate.five_may_be_ungradable`): DeepDRiD's and DDR's
+    ungradable mark is said first, one error for all of them (never a submission on six grades
+    first)."""
     k = len(grade_names)
     inside = [g for g in grades if g is not None]
+    if five:
+        unscored = (f"if grade {ICDR_UNGRADABLE_GRADE} marks an image its graders found ungradable "
+                    f"({ICDR_UNGRADABLE_WHOSE} label for one): {UNGRADABLE_SCORE_FIX}; "
+                    f"{LEAVE_OUT_SCORE_WAY}; else correct {'it' if len(outside) == 1 else 'them'} "
+                    f"to {_choices(grade_names)}")
+        line, name, grade = outside[0]
+        if len(outside) == 1:
+            return [error(f"{path}:{line}", f"grade {grade} of {name} is outside 0..{k - 1}", unscored, "grade")]
+        return [error(path, f"{len(outside)} rows have grade {grade}, outside 0..{k - 1}, the submission's "
+                            f"scale ({_described(grade_names)}), e.g. line {line} ({name})", unscored, "grade")]
     values = set(inside) | {g for _, _, g in outside}
     top = sum(1 for _, _, g in outside if g == k)
     # K is the submission's here, --grades or not

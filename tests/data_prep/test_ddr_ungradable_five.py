@@ -1,0 +1,76 @@
+"""A DDR / IDRiD reviewer (F1): DDR writes 5 for an image its graders found ungradable, as
+DeepDRiD does. A DDR ``train.txt`` made a CSV and read on ICDR was told "if the labels have 6
+grades (0..5), give 6 names ...; or correct the rows to 0..4", ``--ungradable leave_out`` gave
+the same error, and ``--grades "No DR, ..., PDR, Ungradable"`` was taken, training ungradable
+photographs as a grade above PDR. Now the 5 is said as DeepDRiD's and DDR's ungradable mark
+first (NA and ``--ungradable leave_out``), ``leave_out`` leaves those rows out as the DeepDRiD
+layout does, and a grade named as an ungradable word is refused."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from data_prep import validate
+from data_prep.ingest import check_settings
+from data_prep.problems import IngestError
+from drac_ssl.config import GRADE_SCALES, DataConfig, grades_problem
+
+DDR_GRADES = [0, 1, 2, 3, 4, 5, 0, 2, 0, 1, 0, 2]  # DDR's lines: 5 only for ungradable
+
+
+def read(tmp_path: Path, grades: list[int], header: tuple[str, str] = ("image name", "DR grade"),
+         ungradable: str = "error") -> tuple[validate.LabelTable | None, list[validate.Problem]]:
+    path = tmp_path / "train.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header, *((f"007-{i:04d}-000.jpg", g) for i, g in enumerate(grades))])
+    return validate.read_labels(path, header[0], header[1], grade_names=GRADE_SCALES["icdr"],
+                                ungradable=ungradable)
+
+
+def errors(problems: list[validate.Problem]) -> list[validate.Problem]:
+    return [p for p in problems if p.severity == "error"]
+
+
+def test_ddrs_five_on_icdr_is_said_ungradable_before_a_sixth_grade(tmp_path: Path) -> None:
+    (said,) = errors(read(tmp_path, DDR_GRADES + [5])[1])
+    assert said.fix.startswith("if grade 5 marks an image its graders found ungradable (DeepDRiD's "
+                               "and DDR's label for one), write NA"), said.fix
+    assert said.fix.index("--ungradable leave_out") < said.fix.index("6 names"), said.fix
+
+
+def test_leave_out_takes_ddrs_five_on_icdr_as_the_deepdrid_layout_does(tmp_path: Path) -> None:
+    table, problems = read(tmp_path, DDR_GRADES + [5], ungradable="leave_out")
+    assert not errors(problems), [p.what for p in errors(problems)]
+    assert table is not None
+    assert [row.line for row in table.left_out] == [7, 14]
+    assert all(row.grade != 5 for row in table.rows) and len(table.rows) == 11
+    assert "DeepDRiD/DDR's grade 5" in validate.ungraded_words(table.left_out, table.marked_ungradable)
+
+
+def test_leave_out_keeps_refusing_a_five_in_aptos_columns(tmp_path: Path) -> None:
+    """APTOS never writes 5: there it is a slip, never left out unseen."""
+    _, problems = read(tmp_path, DDR_GRADES, ("id_code", "diagnosis"), ungradable="leave_out")
+    (said,) = errors(problems)
+    assert "DDR" not in said.fix
+
+
+@pytest.mark.parametrize("name", ["Ungradable", "ungraded", "NA", "unknown", "Not gradable"])
+def test_a_grade_named_as_ungradable_is_refused(name: str) -> None:
+    what, fix = grades_problem(["No DR", "Mild", "Moderate", "Severe", "PDR", name])
+    assert what.startswith(f"names grade 5 {name!r}, which marks images that could not be graded"), what
+    assert "data.grades=[icdr]" in fix and "data.ungradable=leave_out" in fix, fix
+
+
+def test_none_stays_a_grade_zero_name() -> None:
+    assert grades_problem(["None", "Mild", "Moderate", "Severe", "PDR"]) == ("", "")
+
+
+def test_the_ingest_says_the_refusal_in_its_flags() -> None:
+    cfg = DataConfig(grades=["No DR", "Mild", "Moderate", "Severe", "PDR", "Ungradable"])
+    with pytest.raises(IngestError) as raised:
+        check_settings(cfg)
+    message = str(raised.value)
+    assert "names grade 5 'Ungradable'" in message and "--ungradable leave_out" in message, message
