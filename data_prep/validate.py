@@ -1616,23 +1616,35 @@ def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names:
 def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                       values: Collection[int], n_top: int,
                       scale: str = "the scale (--grades)", *, delimiter: str = ",",
-                      encoding: str = "utf-8") -> Problem | None:
+                      encoding: str = "utf-8", ungradable_way: str = "") -> Problem | None:
     """The one error for a label set written 1..K on a K-grade scale (``values`` exactly within
     1..K, K among them, no 0): its rows of grade K are not K errors of their own, and its fix
     is to subtract 1 from ``csv_path``'s ``column`` (:func:`shift_grades_command`), never
     another scale. ``scale``: where the K grades come from, in words (``export --score``: the
     submission's). ``delimiter``, ``encoding``: the CSV's, as :func:`data_prep.labels.read_table`
     read it. The command is the fix's last line, on a line of its own (indented 2), after
-    the words saying it is a POSIX shell's and keeps a backup. None when the values do not look
-    1-based."""
+    the words saying it is a POSIX shell's and keeps a backup. On ICDR (1..5) in columns that
+    may hold DeepDRiD's and DDR's ungradable 5 (:func:`five_may_be_ungradable`: a DDR subset
+    without grade 0 runs 1..5 too), that reading comes first, with ``ungradable_way`` (the
+    scorer's; the ingest's NA and ``--ungradable leave_out`` by default), and the subtraction
+    only for labels known to be 1-based. None when the values do not look 1-based."""
     k = len(grade_names)
     if not values or min(values) != 1 or max(values) != k:
         return None
+    # 1..5 on ICDR: a DDR or DeepDRiD subset without grade 0 writes the same, its 5 ungradable;
+    # subtracting 1 would make those images PDR and move every other row down a grade
+    five = k == ICDR_UNGRADABLE_GRADE and five_may_be_ungradable([column], grade_names)
+    either = (f", or their {k} marks ungradable images ({ICDR_UNGRADABLE_WHOSE} label for one) "
+              "and no image is graded 0" if five else "")
+    first = (f"if grade {k} marks an image its graders found ungradable ({ICDR_UNGRADABLE_WHOSE} "
+             f"label for one), do not subtract: {ungradable_way or ungradable_five_way(n_top)}; "
+             f"only if the labels are 1-based (1 {grade_names[0]} .. {k} {grade_names[-1]}), "
+             if five else "")
     return error(csv_path,
                  f"the grades run 1..{k}, but {scale} has {k} grades, 0..{k - 1}: the "
-                 f"labels look 1-based ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
+                 f"labels look 1-based{either} ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
                  f"{k}, outside 0..{k - 1}; grades start at 0 here: {describe(grade_names)})",
-                 f"subtract 1 from the {column} column, in a spreadsheet or with this command "
+                 f"{first}subtract 1 from the {column} column, in a spreadsheet or with this command "
                  f"for bash or zsh (a POSIX shell; on Windows: Git Bash or WSL), which copies the "
                  f"file to {Path(csv_path).name}.bak first, then rewrites it in place, every other "
                  f"cell's text as it was:\n  "

@@ -481,6 +481,13 @@ UNGRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their im
 """The scorer's fix for rows of a layout's ungradable grade (DeepDRiD's 5), as for an empty cell."""
 
 
+UNGRADABLE_FIVE_SCORE_WAY = ("delete those rows and the submission's rows of their images, or write NA "
+                             "in their grade cells and rerun with --ungradable leave_out, which leaves "
+                             "them out with the submission's rows of their images")
+"""The scorer's way with label rows whose 5 marks an ungradable image where no row is graded 0
+(:func:`data_prep.validate.one_based_problem`: 1..5 read either way)."""
+
+
 EYEPACS_PAIRS = f"(EyePACS image ids {EYE_PAIR_WORDS})"
 """``LabelRows.patient_column`` when the patients are read from EyePACS-layout image ids, as the
 ingest pairs them (:func:`data_prep.validate.eye_pair_patient`), not from a column."""
@@ -980,7 +987,8 @@ def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grade
     # K is the submission's here, --grades or not
     if not per_eye and (one_based := one_based_problem(path, column, grade_names, values, top,
                                                        scale="the submission's scale",
-                                                       delimiter=dialect[0], encoding=dialect[1])) is not None:
+                                                       delimiter=dialect[0], encoding=dialect[1],
+                                                       ungradable_way=UNGRADABLE_FIVE_SCORE_WAY)) is not None:
         return [one_based]
     low, high = min(values), max(values)
     wider = (f"the labels use grades up to {high}, the submission has {k} grades: score a submission "

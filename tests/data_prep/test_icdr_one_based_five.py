@@ -29,9 +29,15 @@ def test_icdr_grades_written_one_to_five_are_told_to_subtract_one_only(tmp_path:
     assert "ungradable" not in said.fix and "DeepDRiD" not in said.fix
 
 
-def test_one_based_labels_with_deepdrids_image_column_are_not_told_ungradable(tmp_path: Path) -> None:
+def test_one_to_five_outside_a_never_five_layout_gets_both_readings_the_shift_last(tmp_path: Path) -> None:
+    """A DDR reviewer (F2) followed the shift on a DDR subset without grade 0: its ungradable 5
+    became PDR. Outside the columns of a layout that never writes 5 (APTOS's, above), 1..5 is
+    either reading: the ungradable one first, told not to subtract; the shift only for labels
+    known 1-based, its command still the fix's last line."""
     (said,) = errors(tmp_path, ("image_id", "grade"), [1, 2, 3, 4, 5] * 6)
-    assert said.fix.startswith("subtract 1 from the grade column"), said.fix
+    assert said.fix.startswith("if grade 5 marks an image its graders found ungradable"), said.fix
+    assert "do not subtract" in said.fix and "only if the labels are 1-based" in said.fix
+    assert said.fix.splitlines()[-1].lstrip().startswith("python")
 
 
 def test_a_stray_five_in_an_aptos_csv_gets_no_deepdrid_reading(tmp_path: Path) -> None:
