@@ -116,7 +116,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_prep.grades import LAYOUT_SCALES
-from data_prep.labels import decode_text, normalise, read_table
+from data_prep.labels import (
+    decode_text,
+    name_grade_command,
+    name_grade_fix,
+    name_grade_line,
+    normalise,
+    read_table,
+)
 from data_prep.problems import (
     IngestError,
     Problem,
@@ -1183,6 +1190,56 @@ def _discover_drac(root: Path, labels_csv: str) -> Layout:
     return Layout("drac", root, train, test, csv_path, problems)
 
 
+DDR_SETS = ("train", "valid", "test")
+"""DDR's grading sets (``DDR-dataset/DR_grading/``): a folder of images each, beside its labels,
+``SET.txt``, header-less ``NAME GRADE`` lines (:func:`data_prep.labels.name_grade_line`), 5
+for an ungradable image (:data:`ICDR_UNGRADABLE_GRADE`). ``test`` is labelled: held out for
+``export --score``, train and valid trained on."""
+
+
+def _name_grade_file(path: Path) -> bool:
+    """Whether ``path`` is a label file of header-less ``NAME GRADE`` lines (its first
+    non-blank line read, :func:`data_prep.labels.name_grade_line`)."""
+    if not path.is_file():
+        return False
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            first = next((line for line in fh if line.strip()), "")
+    except OSError:
+        return False
+    return name_grade_line(first)
+
+
+def ddr_fix(root: Path) -> str:
+    """The fix for ``root`` read as a plain folder without a label CSV when it is DDR's
+    ``DR_grading`` folder (:data:`DDR_SETS`: ``train/`` beside ``train.txt`` of ``NAME GRADE``
+    lines) or one of its set folders (``train/``, its ``train.txt`` beside it): the commands that
+    copy train and valid into one folder with their labels as a CSV, ingest it on ICDR with the
+    ungradable 5 left out, and write ``test.txt`` as the CSV ``export --score`` reads; for a set
+    folder, the CSV of its own lines. ``''`` otherwise."""
+    if root.name in DDR_SETS and _name_grade_file(root.parent / f"{root.name}.txt"):
+        return f"the labels of this DDR set are {root.name}.txt beside it: {name_grade_fix(root.parent / f'{root.name}.txt')}"
+    if not ((root / "train").is_dir() and _name_grade_file(root / "train.txt")):
+        return ""
+    kept = [name for name in DDR_SETS[:2] if (root / name).is_dir() and _name_grade_file(root / f"{name}.txt")]
+    both = root.with_name(f"{root.name}_trainval")
+    copy = " ".join(shlex.quote(str(root / name)) + "/." for name in kept)
+    test = (f"\n  {name_grade_command([root / 'test.txt'], root / 'test.csv')}\nthen score a "
+            f"submission for test/ with python -m drac_ssl.export --score TEAM.csv --labels "
+            f"{shlex.quote(str(root / 'test.csv'))} --ungradable leave_out"
+            if _name_grade_file(root / "test.txt") else "")
+    return (f"this is DDR's grading folder: {' and '.join(f'{n}/' for n in kept)} with their labels "
+            f"as 'NAME GRADE' lines in {' and '.join(f'{n}.txt' for n in kept)}, no CSV (docs/data.md, "
+            f"DDR); 5 marks an ungradable image. Copy the labelled sets into one folder with their "
+            f"labels as its CSV, then ingest it on ICDR with the 5s left out:\n"
+            f"  mkdir -p {shlex.quote(str(both))} && cp -R {copy} {shlex.quote(str(both))}/\n"
+            f"  {name_grade_command([root / f'{n}.txt' for n in kept], both / 'labels.csv')}\n"
+            f"  python -m data_prep ingest --root {shlex.quote(str(both))} --grades icdr "
+            f"--ungradable leave_out --out RUN/data\n"
+            + (f"test/ is labelled (test.txt): hold it out for scoring, its labels as a CSV:{test}"
+               if test else ""))
+
+
 def _discover_plain(root: Path, labels_csv: str) -> Layout:
     """A plain folder (its only CSV, or ``labels_csv``). Without a label CSV, a root one level
     off (:func:`likely_roots`: the folder above or one inside is a layout; no image here but
@@ -1201,6 +1258,7 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
         # folder above (a root of images below it) comes after a layout or CSV named nearby
         otherwise = "put the label CSV here or pass --labels-csv FILE"
         likely = (packed_label_csv_fix(root)
+                  or ddr_fix(root)  # DDR's DR_grading: 'NAME GRADE' lines in train.txt, no CSV
                   or messidor2_csv_fix(root, otherwise)  # a Messidor-2 download without its CSV
                   or likely_roots(root, otherwise=otherwise)
                   or (packed_label_csv_fix(root.parent, above=True)
