@@ -2244,7 +2244,9 @@ def score_lines(record: dict[str, Any]) -> list[str]:
              + ((f" and patients: paired from EyePACS image ids ({EYE_PAIR_WORDS})"
                  if columns["patient"] == EYEPACS_PAIRS else f" and {columns['patient']!r} (patient)")
                 if columns.get("patient") else "")
-             + (f", the {layout} layout's" if layout else "")
+             # DRAC's columns are every plain label CSV's default: no layout to name for a fundus set
+             + (", the default columns" if record.get("label_layout") == "drac"
+                else f", the {layout} layout's" if layout else "")
              + (f", ICDR grades mapped to two: grade >= {mapped['referable_from']} -> {_class_word(1, names)}, "
                 f"else 0 ({LABELS_REFERABLE_OPTION} {mapped['referable_from']})" if isinstance(mapped, dict) else "")
              + f"; {record['label_dialect']}"
