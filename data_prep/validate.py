@@ -921,8 +921,11 @@ def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, s
     when the CSV has the layout's eye columns (:data:`data_prep.layout.EYE_COLUMNS`), as a
     reading before ``fix`` (the scale fix otherwise given) when the scale is ICDR's 5 grades
     and no column is a public layout's that never writes 5 (:func:`five_may_be_ungradable`);
-    ``''`` when neither, when some rows outside have another grade, or when no row is graded 0
-    (``values``, the CSV's integer grades: labels 1..5 get :func:`one_based_problem`)."""
+    Labels 0..5 on a scale of other than 5 grades (the plain folder's default, DRAC's 3: DDR's
+    labels read without ``--grades``) are told ``--grades icdr --ungradable leave_out`` first.
+    ``''`` when none of these, when some rows outside have another grade (on ICDR), or when no
+    row is graded 0 (``values``, the CSV's integer grades: labels 1..5 get
+    :func:`one_based_problem`)."""
     if not outside or 0 not in values:
         return ""
     per_eye = eye_columns_in(columns)
@@ -936,6 +939,14 @@ def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, s
             and five_may_be_ungradable(columns, grade_names)):
         return (f"if grade {ICDR_UNGRADABLE_GRADE} marks an image its graders found ungradable "
                 f"({ICDR_UNGRADABLE_WHOSE} label for one), {said}; else {fix}")
+    icdr = GRADE_SCALES["icdr"]
+    if (len(grade_names) != len(icdr) and min(values) >= 0 and max(values) == ICDR_UNGRADABLE_GRADE
+            and five_may_be_ungradable(columns, icdr)):
+        # 0..5 on another scale (the plain folder's default, DRAC's 3): DDR's labels, never 6 names first
+        return (f"if these are ICDR grades (0..4) whose {ICDR_UNGRADABLE_GRADE} marks an image its "
+                f"graders found ungradable ({ICDR_UNGRADABLE_WHOSE} label for one), pass --grades "
+                f"icdr --ungradable leave_out, which leaves those rows out, not as a grade of its "
+                f"own; else {fix}")
     return ""
 
 

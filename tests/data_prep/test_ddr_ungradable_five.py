@@ -74,3 +74,15 @@ def test_the_ingest_says_the_refusal_in_its_flags() -> None:
         check_settings(cfg)
     message = str(raised.value)
     assert "names grade 5 'Ungradable'" in message and "--ungradable leave_out" in message, message
+
+
+def test_ddrs_labels_on_the_default_scale_are_told_icdr_and_leave_out_first(tmp_path: Path) -> None:
+    """DDR's labels (0..5) without --grades meet the plain folder's default, DRAC's 3 grades:
+    "give 6 names" came first; now ICDR with the 5s left out does."""
+    path = tmp_path / "labels.csv"
+    path.write_text("image name,DR grade\n" + "".join(f"007-{i:04d}-000.jpg,{g}\n" for i, g in enumerate(DDR_GRADES)))
+    _, problems = validate.read_labels(path, "image name", "DR grade", grade_names=GRADE_SCALES["drac"])
+    (said,) = errors(problems)
+    assert said.fix.startswith("if these are ICDR grades (0..4) whose 5 marks an image its graders found "
+                               "ungradable (DeepDRiD's and DDR's label for one), pass --grades icdr "
+                               "--ungradable leave_out"), said.fix
