@@ -219,12 +219,12 @@ ICDR_UNGRADABLE_GRADE = 5
 ICDR's 0..4. Read outside their layouts (a flat copy, DDR's lines made a CSV), a label file on
 the ICDR scale whose only grade outside it is 5, beside a grade 0, and whose columns are no
 public layout's that never writes 5 (APTOS's ``diagnosis``, EyePACS's ``level``...), may hold
-that mark: the ingest says so (never a sixth grade), and ``--ungradable leave_out`` leaves those
-rows out (:func:`data_prep.validate.read_labels`)."""
+that mark: the ingest says so (never a sixth grade), and the fix is NA in those cells with
+``--ungradable leave_out``. A 5 itself is never left out outside DeepDRiD's layout: in a plain
+CSV it may as well be a slip or a 1-based PDR (:func:`data_prep.validate.read_labels`); DDR's
+lines made a CSV by :func:`data_prep.labels.name_grade_command` hold NA for it."""
 ICDR_UNGRADABLE_WHOSE = "DeepDRiD's and DDR's"
 """Whose ungradable grade :data:`ICDR_UNGRADABLE_GRADE` is, in the messages' words."""
-ICDR_UNGRADABLE_MARKER = "DeepDRiD/DDR"
-"""The name a left-out note gives :data:`ICDR_UNGRADABLE_GRADE`'s rows (``DeepDRiD/DDR's grade 5``)."""
 GRADABLE_COLUMNS = {"messidor2": "adjudicated_gradable"}
 """The column in which a layout's CSV says whether its graders found each image gradable (1)
 or not (0), beside the grade (Messidor-2's ``adjudicated_gradable``): a row whose cell is 0 is

@@ -69,7 +69,6 @@ from data_prep.layout import (
     EYE_COLUMNS,
     GRADABLE_COLUMNS,
     ICDR_UNGRADABLE_GRADE,
-    ICDR_UNGRADABLE_MARKER,
     ICDR_UNGRADABLE_WHOSE,
     IMAGE_SUFFIXES,
     NESTED_LAYOUTS,
@@ -904,7 +903,8 @@ def five_may_be_ungradable(columns: Sequence[str], grade_names: Sequence[str]) -
 
 def ungradable_five_way(n_rows: int) -> str:
     """The ingest's way out for ``n_rows`` rows whose 5 marks an ungradable image: NA in their
-    grade cells and ``--ungradable leave_out`` (which also takes the 5 as it is, on ICDR)."""
+    grade cells and ``--ungradable leave_out`` (a 5 itself stays an error outside DeepDRiD's
+    layout, leave_out or not: a stray 5 or a 1-based PDR is never left out unseen)."""
     cells = "that row's grade cell" if n_rows == 1 else "those rows' grade cells"
     return (f"write NA (or leave the cell empty) in {cells} and rerun with --ungradable "
             "leave_out, which leaves ungradable images out, not as a grade of its own")
@@ -2410,17 +2410,6 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     if by_name:
         problems.append(grade_names_note(csv_path, by_name, grade_names,
                                          "nothing to do (the manifest holds the numbers)"))
-    if (outside and ungradable == "leave_out" and marked_ungradable is None and not by_name
-            and not per_eye and 0 in numbers
-            and all(grade == ICDR_UNGRADABLE_GRADE for *_, grade in outside)
-            and five_may_be_ungradable(table.columns, grade_names)):
-        # DeepDRiD's and DDR's ungradable 5 outside their layouts (DDR's lines made a CSV), as
-        # the DeepDRiD layout reads it: left out, said in the left-out note (never labels 1..5,
-        # whose 5 is PDR: 0 is among the grades)
-        at = {line for line, *_ in outside}
-        left_out += [row for row in rows if row.line in at]
-        rows = [row for row in rows if row.line not in at]
-        marked_ungradable, outside = (ICDR_UNGRADABLE_GRADE, ICDR_UNGRADABLE_MARKER), []
     if outside:
         said = (None if by_name or per_eye else  # words and numbers mixed: not a 1-based column
                 # of numbers; per eye, a fix rewriting one column would be wrong

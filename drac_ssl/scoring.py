@@ -141,7 +141,6 @@ from data_prep.layout import (
     COLUMNS,
     EYE_COLUMNS,
     ICDR_UNGRADABLE_GRADE,
-    ICDR_UNGRADABLE_MARKER,
     ICDR_UNGRADABLE_WHOSE,
     IMAGE_SUFFIXES,
     PATIENT_COLUMNS,
@@ -893,18 +892,12 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                    f"{'its number' if n == 1 else 'their numbers'}: "
                                    + ", ".join(f"{fallback[g]}={g} ({grade_names[g]})" for g in sorted(by_scale)),
                              "nothing to do (scored as those numbers)", "grade-names"))
-    # DeepDRiD's and DDR's ungradable 5 outside their layouts (DDR's test.txt made a CSV), as the
-    # ingest reads it (data_prep.validate.read_labels): the only grade outside ICDR, beside a 0
+    # DeepDRiD's and DDR's ungradable 5 outside their layouts, the only grade outside ICDR beside
+    # a 0: said as such first, but never left out as it is (leave_out or not, as the ingest:
+    # a stray 5 or a 1-based PDR is never dropped unseen; DDR's converted CSV writes NA for it)
     five = (bool(outside) and not eyes and not by_name and marked is None
             and all(g == ICDR_UNGRADABLE_GRADE for *_, g in outside)
             and 0 in {g for g in grades if g is not None} and five_may_be_ungradable([column], grade_names))
-    if five and leave_out:  # left out with the submission's rows of their images, said in the note
-        at = {line for line, *_ in outside}
-        for i, line in enumerate(lines):
-            if line in at:
-                left_out.append(i)
-                left_rows.append(LabelRow(names[i], None, patients[i], line, str(ICDR_UNGRADABLE_GRADE)))
-        marked, outside = (ICDR_UNGRADABLE_GRADE, ICDR_UNGRADABLE_MARKER), []
     if outside:
         problems += _outside_problems(path, column, grade_names, grades, outside, per_eye=bool(eyes),
                                       dialect=(table.delimiter, table.encoding), five=five)
@@ -974,8 +967,8 @@ def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grade
     inside = [g for g in grades if g is not None]
     if five:
         unscored = (f"if grade {ICDR_UNGRADABLE_GRADE} marks an image its graders found ungradable "
-                    f"({ICDR_UNGRADABLE_WHOSE} label for one): {UNGRADABLE_SCORE_FIX}; "
-                    f"{LEAVE_OUT_SCORE_WAY}; else correct {'it' if len(outside) == 1 else 'them'} "
+                    f"({ICDR_UNGRADABLE_WHOSE} label for one): {UNGRADABLE_FIVE_SCORE_WAY}; "
+                    f"else correct {'it' if len(outside) == 1 else 'them'} "
                     f"to {_choices(grade_names)}")
         line, name, grade = outside[0]
         if len(outside) == 1:

@@ -41,13 +41,26 @@ def test_ddrs_five_on_icdr_is_said_ungradable_before_a_sixth_grade(tmp_path: Pat
     assert said.fix.index("--ungradable leave_out") < said.fix.index("6 names"), said.fix
 
 
-def test_leave_out_takes_ddrs_five_on_icdr_as_the_deepdrid_layout_does(tmp_path: Path) -> None:
-    table, problems = read(tmp_path, DDR_GRADES + [5], ungradable="leave_out")
-    assert not errors(problems), [p.what for p in errors(problems)]
-    assert table is not None
-    assert [row.line for row in table.left_out] == [7, 14]
-    assert all(row.grade != 5 for row in table.rows) and len(table.rows) == 11
-    assert "DeepDRiD/DDR's grade 5" in validate.ungraded_words(table.left_out, table.marked_ungradable)
+def test_leave_out_never_drops_a_five_as_it_is(tmp_path: Path) -> None:
+    """A reviewer: a CSV half 1-based (its two PDR rows written 5), half 0-based, one NA, run
+    with --ungradable leave_out --strict passed with "3 rows ... left out": the two PDR rows
+    were dropped unseen. A 5 outside DeepDRiD's layout stays an error; the NA row alone is
+    left out."""
+    path = tmp_path / "labels.csv"
+    grades = ["2", "3", "4", "5", "2", "3", "5", "4", "2", "3"] + ["0", "1", "2", "3", "4"] * 3 + ["NA"] + ["0"] * 4
+    path.write_text("image,label\n" + "".join(f"img{i:02d}.png,{g}\n" for i, g in enumerate(grades)))
+    table, problems = validate.read_labels(path, "image", "label", grade_names=GRADE_SCALES["icdr"],
+                                           ungradable="leave_out")
+    (said,) = errors(problems)
+    assert "2 rows" in said.what and "5" in said.what, said.what
+    assert table is not None and [row.name for row in table.left_out] == ["img25.png"]
+
+
+def test_leave_out_keeps_refusing_a_stray_five_in_a_zero_to_four_csv(tmp_path: Path) -> None:
+    _, problems = read(tmp_path, DDR_GRADES, ungradable="leave_out")
+    (said,) = errors(problems)
+    assert said.path.endswith(":7"), (said.path, said.what)
+    assert said.fix.startswith("if grade 5 marks an image its graders found ungradable"), said.fix
 
 
 def test_leave_out_keeps_refusing_a_five_in_aptos_columns(tmp_path: Path) -> None:

@@ -34,14 +34,19 @@ def test_ddrs_five_is_said_ungradable_not_corrected_to_a_grade(tmp_path: Path) -
     assert (f"{labels}: 2 rows have grade 5, outside 0..4, the submission's scale") in text, text
     assert ("-> if grade 5 marks an image its graders found ungradable (DeepDRiD's and DDR's label "
             "for one): delete those rows") in text, text
-    assert "or --ungradable leave_out leaves out every label row" in text, text
+    assert "or write NA in their grade cells and rerun with --ungradable leave_out" in text, text
 
 
-def test_leave_out_scores_without_ddrs_ungradable_rows(tmp_path: Path) -> None:
+def test_leave_out_refuses_a_five_as_it_is_and_leaves_out_its_na(tmp_path: Path) -> None:
+    """A stray 5 in a 0..4 CSV was dropped unseen by --ungradable leave_out; it stays an error,
+    told to write NA, after which leave_out leaves the rows out."""
     sub, labels = files(tmp_path)
+    with pytest.raises(scoring.ScoreError) as caught:
+        scoring.score(sub, labels, n_boot=20, ungradable="leave_out")
+    assert "write NA in their grade cells and rerun with --ungradable leave_out" in str(caught.value)
+    labels.write_text(labels.read_text().replace(",5\n", ",NA\n"))
     record = scoring.score(sub, labels, n_boot=20, ungradable="leave_out")
     assert record["n"] == len(GRADES) - 2 and record["left_out_ungradable"] == 2
-    assert record["accuracy"] == 1.0
 
 
 def test_a_five_in_aptos_columns_gets_no_ungradable_reading(tmp_path: Path) -> None:
