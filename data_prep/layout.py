@@ -111,7 +111,7 @@ import shlex
 import sys
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -225,6 +225,16 @@ CSV it may as well be a slip or a 1-based PDR (:func:`data_prep.validate.read_la
 lines made a CSV by :func:`data_prep.labels.name_grade_command` hold NA for it."""
 ICDR_UNGRADABLE_WHOSE = "DeepDRiD's and DDR's"
 """Whose ungradable grade :data:`ICDR_UNGRADABLE_GRADE` is, in the messages' words."""
+DDR_IMAGE_NAME = re.compile(r"[0-9]{3}-[0-9]{4}-[0-9]{3}\.jpg", re.IGNORECASE)
+"""A DDR grading image's file name (``007-0004-000.jpg``): the evidence, beside a grade 5, that
+the 5 may be DDR's ungradable mark (:func:`ddr_names`)."""
+
+
+def ddr_names(names: Collection[str]) -> bool:
+    """Whether every one of ``names`` (image names or paths, at least one) is a DDR grading
+    image's file name (:data:`DDR_IMAGE_NAME`): the only evidence a plain CSV gives that its
+    grade 5 is DDR's ungradable mark rather than a 1-based PDR."""
+    return bool(names) and all(DDR_IMAGE_NAME.fullmatch(Path(str(n).replace("\\", "/")).name) for n in names)
 GRADABLE_COLUMNS = {"messidor2": "adjudicated_gradable"}
 """The column in which a layout's CSV says whether its graders found each image gradable (1)
 or not (0), beside the grade (Messidor-2's ``adjudicated_gradable``): a row whose cell is 0 is

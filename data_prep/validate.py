@@ -76,6 +76,7 @@ from data_prep.layout import (
     TWO_IMAGES_FIX,
     UNGRADABLE_GRADES,
     contents_words,
+    ddr_names,
     different_files,
     eye_columns_in,
     icdr_grade_column,
@@ -1627,39 +1628,64 @@ def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names:
 def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                       values: Collection[int], n_top: int,
                       scale: str = "the scale (--grades)", *, delimiter: str = ",",
-                      encoding: str = "utf-8", ungradable_way: str = "") -> Problem | None:
+                      encoding: str = "utf-8", ungradable_way: str = "",
+                      top_names: Collection[str] = ()) -> Problem | None:
     """The one error for a label set written 1..K on a K-grade scale (``values`` exactly within
     1..K, K among them, no 0): its rows of grade K are not K errors of their own, and its fix
     is to subtract 1 from ``csv_path``'s ``column`` (:func:`shift_grades_command`), never
     another scale. ``scale``: where the K grades come from, in words (``export --score``: the
     submission's). ``delimiter``, ``encoding``: the CSV's, as :func:`data_prep.labels.read_table`
     read it. The command is the fix's last line, on a line of its own (indented 2), after
-    the words saying it is a POSIX shell's and keeps a backup. On ICDR (1..5) in columns that
-    may hold DeepDRiD's and DDR's ungradable 5 (:func:`five_may_be_ungradable`: a DDR subset
-    without grade 0 runs 1..5 too), that reading comes first, with ``ungradable_way`` (the
-    scorer's; the ingest's NA and ``--ungradable leave_out`` by default), and the subtraction
-    only for labels known to be 1-based. None when the values do not look 1-based."""
+    the words saying it is a POSIX shell's and keeps a backup. The subtraction comes first:
+    an APTOS CSV written +1 told "5 may be ungradable" first lost every PDR row. Only where
+    the names of the rows of grade K (``top_names``) are all DDR's (:func:`data_prep.layout.ddr_names`)
+    on ICDR in columns that may hold its ungradable 5 (:func:`five_may_be_ungradable`) is
+    that reading given, second, with ``ungradable_way`` (the scorer's; the ingest's NA and
+    ``--ungradable leave_out`` by default). None when the values do not look 1-based."""
     k = len(grade_names)
     if not values or min(values) != 1 or max(values) != k:
         return None
-    # 1..5 on ICDR: a DDR or DeepDRiD subset without grade 0 writes the same, its 5 ungradable;
-    # subtracting 1 would make those images PDR and move every other row down a grade
-    five = k == ICDR_UNGRADABLE_GRADE and five_may_be_ungradable([column], grade_names)
-    either = (f", or their {k} marks ungradable images ({ICDR_UNGRADABLE_WHOSE} label for one) "
-              "and no image is graded 0" if five else "")
-    first = (f"if grade {k} marks an image its graders found ungradable ({ICDR_UNGRADABLE_WHOSE} "
-             f"label for one), do not subtract: {ungradable_way or ungradable_five_way(n_top)}; "
-             f"only if the labels are 1-based (1 {grade_names[0]} .. {k} {grade_names[-1]}), "
-             if five else "")
+    # 1..5 on ICDR whose 5s are DDR's images: a DDR subset without grade 0 writes the same, its
+    # 5 ungradable; said second, after the shift (never first: a +1 APTOS CSV lost its PDR)
+    ddr = (k == ICDR_UNGRADABLE_GRADE and ddr_names(top_names)
+           and five_may_be_ungradable([column], grade_names))
+    second = (f" (but if these are DDR's labels, as their names say (NNN-NNNN-NNN.jpg), and its "
+              f"{k} marks images its graders found ungradable, do not subtract: "
+              f"{ungradable_way or ungradable_five_way(n_top)})" if ddr else "")
     return error(csv_path,
                  f"the grades run 1..{k}, but {scale} has {k} grades, 0..{k - 1}: the "
-                 f"labels look 1-based{either} ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
+                 f"labels look 1-based ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
                  f"{k}, outside 0..{k - 1}; grades start at 0 here: {describe(grade_names)})",
-                 f"{first}subtract 1 from the {column} column, in a spreadsheet or with this command "
+                 f"subtract 1 from the {column} column{second}, in a spreadsheet or with this command "
                  f"for bash or zsh (a POSIX shell; on Windows: Git Bash or WSL), which copies the "
                  f"file to {Path(csv_path).name}.bak first, then rewrites it in place, every other "
                  f"cell's text as it was:\n  "
                  f"{shift_grades_command(csv_path, column, delimiter, encoding)}", "grade")
+
+
+def no_grade_zero_left_problem(csv_path: Path, left_out: Sequence[LabelRow], rows: Sequence[LabelRow],
+                               grade_names: Sequence[str], column: str) -> Problem | None:
+    """The error for ungradable rows left out (``--ungradable leave_out``: NA or empty cells)
+    that leave no row of ``rows`` graded 0 while they reach the top grade K-1: labels written
+    1..K whose K (the top grade, PDR on ICDR) was made NA, as "5 may be ungradable" read on an
+    APTOS CSV written +1, lose every top-grade row and sit one grade too high. It points back
+    to the 1-based reading. None when a row is graded 0, when none was left out, or when the
+    left-out rows are all DDR's images (:func:`data_prep.layout.ddr_names`: a DDR subset
+    without grade 0, its 5 ungradable)."""
+    graded = {row.grade for row in rows if row.grade is not None}
+    k = len(grade_names)
+    if not left_out or not graded or 0 in graded or max(graded) != k - 1 or ddr_names([r.name for r in left_out]):
+        return None
+    first = left_out[0]
+    return error(csv_path,
+                 f"{counted(len(left_out), 'row')} {'was' if len(left_out) == 1 else 'were'} left out "
+                 f"as ungradable (e.g. line {first.line}, {first.name}) and no row left is graded 0: the "
+                 f"grades left run {min(graded)}..{k - 1}, as labels written 1-based (1 {grade_names[0]} .. "
+                 f"{k} {grade_names[-1]}) do once their {k}s are made NA",
+                 f"if the labels are 1-based, the left-out rows were grade {k} ({grade_names[-1]}): put {k} "
+                 f"back in their {column} cells, then subtract 1 from the {column} column (rerun without "
+                 f"--ungradable leave_out for the command); if they are 0-based, the set has no "
+                 f"{grade_names[0]} image to learn from: add graded 0 images", "grade")
 
 
 # The standard library's csv, no pandas (no dependency of the package, and its read_csv turns
@@ -2414,7 +2440,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         said = (None if by_name or per_eye else  # words and numbers mixed: not a 1-based column
                 # of numbers; per eye, a fix rewriting one column would be wrong
                 one_based_problem(csv_path, table.columns[index["grade"]], grade_names, numbers,
-                                  len(outside), delimiter=table.delimiter, encoding=table.encoding))
+                                  len(outside), delimiter=table.delimiter, encoding=table.encoding,
+                                  top_names=[name for _, name, _, g in outside if g == len(grade_names)]))
         if said is None:
             graded = sum(row.grade is not None for row in rows) + len(outside)
             said = outside_problem(csv_path, outside, grade_names, numbers, graded,
@@ -2429,6 +2456,10 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         problems.append(marked_ungradable_problem(csv_path, marked, marked_ungradable, grade_names))
     if flagged:
         problems.append(flagged_ungradable_problem(csv_path, flagged, str(gradable)))
+    if (ungradable == "leave_out" and not per_eye and marked_ungradable is None and not outside
+            and (none_zero := no_grade_zero_left_problem(csv_path, left_out, rows, grade_names,
+                                                         table.columns[index["grade"]])) is not None):
+        problems.append(none_zero)  # a 1-based PDR made NA and left out: every row a grade high
     if not rows and left_out and not any(p.severity == "error" for p in problems):
         every = ("the label CSV's one row is" if len(left_out) == 1
                  else f"all {len(left_out)} rows of the label CSV are")

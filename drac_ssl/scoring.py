@@ -981,7 +981,8 @@ def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grade
     if not per_eye and (one_based := one_based_problem(path, column, grade_names, values, top,
                                                        scale="the submission's scale",
                                                        delimiter=dialect[0], encoding=dialect[1],
-                                                       ungradable_way=UNGRADABLE_FIVE_SCORE_WAY)) is not None:
+                                                       ungradable_way=UNGRADABLE_FIVE_SCORE_WAY,
+                                                       top_names=[n for _, n, g in outside if g == k])) is not None:
         return [one_based]
     low, high = min(values), max(values)
     wider = (f"the labels use grades up to {high}, the submission has {k} grades: score a submission "

@@ -29,15 +29,9 @@ def test_icdr_grades_written_one_to_five_are_told_to_subtract_one_only(tmp_path:
     assert "ungradable" not in said.fix and "DeepDRiD" not in said.fix
 
 
-def test_one_to_five_outside_a_never_five_layout_gets_both_readings_the_shift_last(tmp_path: Path) -> None:
-    """A DDR reviewer (F2) followed the shift on a DDR subset without grade 0: its ungradable 5
-    became PDR. Outside the columns of a layout that never writes 5 (APTOS's, above), 1..5 is
-    either reading: the ungradable one first, told not to subtract; the shift only for labels
-    known 1-based, its command still the fix's last line."""
+def test_one_based_labels_with_deepdrids_image_column_are_not_told_ungradable(tmp_path: Path) -> None:
     (said,) = errors(tmp_path, ("image_id", "grade"), [1, 2, 3, 4, 5] * 6)
-    assert said.fix.startswith("if grade 5 marks an image its graders found ungradable"), said.fix
-    assert "do not subtract" in said.fix and "only if the labels are 1-based" in said.fix
-    assert said.fix.splitlines()[-1].lstrip().startswith("python")
+    assert said.fix.startswith("subtract 1 from the grade column"), said.fix
 
 
 def test_a_stray_five_in_an_aptos_csv_gets_no_deepdrid_reading(tmp_path: Path) -> None:
@@ -48,3 +42,24 @@ def test_a_stray_five_in_an_aptos_csv_gets_no_deepdrid_reading(tmp_path: Path) -
 def test_a_five_beside_deepdrids_image_column_and_grade_zero_keeps_both_readings(tmp_path: Path) -> None:
     (said,) = errors(tmp_path, ("image_id", "grade"), [0, 1, 2, 3, 4] * 6 + [5])
     assert said.fix.startswith("if grade 5 marks an image its graders found ungradable (DeepDRiD's")
+
+
+def test_one_to_five_in_the_default_columns_are_told_the_shift_first(tmp_path: Path) -> None:
+    """A reviewer: branch ddr81 told 1..5 labels in the default columns 'ungradable first'
+    again, the trap above; the shift is first, no DDR reading without DDR's file names."""
+    (said,) = errors(tmp_path, ("image name", "DR grade"), [1, 2, 3, 4, 5] * 6)
+    assert said.fix.startswith("subtract 1 from the DR grade column, in a spreadsheet"), said.fix
+    assert "ungradable" not in said.fix
+
+
+def test_fives_made_na_and_left_out_leaving_no_grade_zero_point_back_to_one_based(tmp_path: Path) -> None:
+    """Followed on a +1 APTOS CSV, "write NA for the 5s, --ungradable leave_out" kept 1..4 as
+    No DR..Severe, every row a grade high, every PDR row gone: an error, pointing back to the
+    1-based reading."""
+    path = tmp_path / "train.csv"
+    path.write_text("id_code,diagnosis\n" + "".join(f"img{i},{g}\n" for i, g in enumerate(["1", "2", "3", "4", "NA"] * 6)))
+    _, problems = validate.read_labels(path, "id_code", "diagnosis", grade_names=GRADE_SCALES["icdr"],
+                                       ungradable="leave_out")
+    (said,) = [p for p in problems if p.severity == "error"]
+    assert "6 rows were left out as ungradable (e.g. line 6, img4) and no row left is graded 0" in said.what
+    assert "1-based" in said.what and said.fix.startswith("if the labels are 1-based, the left-out rows were grade 5"), said.fix
