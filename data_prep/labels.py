@@ -828,6 +828,9 @@ def name_grade_command(sources: Sequence[str | Path], dest: str | Path) -> str:
     """The one-line command (``PYTHON -c "..." SOURCE... DEST``) that writes the label CSV
     ``dest`` from header-less ``NAME GRADE`` files (:func:`name_grade_line`; DDR's), their lines
     in order, under the default columns (:data:`DEFAULT_LABEL_HEADER`); blank lines dropped.
+    A grade ``5``, DDR's mark for an image its graders found ungradable, is written ``NA``, an
+    ungradable cell that ``--ungradable leave_out`` leaves out on any DDR subset (one without
+    grade 0 too, where a 5 as it is reads as labels 1..5); the ingest never drops a 5 itself.
     The code holds no ``"``, ``$``, backtick or backslash, so a POSIX shell's double quotes and
     Windows' ``cmd`` pass it as written; the paths are shell-quoted."""
     from drac_ssl.starting import python_word  # the interpreter the user runs, as every fix says it
@@ -835,7 +838,8 @@ def name_grade_command(sources: Sequence[str | Path], dest: str | Path) -> str:
     header = ",".join(repr(c) for c in DEFAULT_LABEL_HEADER)
     code = ("import csv,sys; *s,d=sys.argv[1:]; o=open(d,'w',newline='',encoding='utf-8'); "
             f"w=csv.writer(o); w.writerow([{header}]); "
-            "[w.writerow(l.split()[:2]) for f in s for l in open(f,encoding='utf-8-sig') if l.strip()]; "
+            "[w.writerow([a,'NA' if b=='5' else b]) for f in s for l in open(f,encoding='utf-8-sig') "
+            "if l.strip() for a,b in [(l.split()+[''])[:2]]]; "
             "o.close()")
     paths = " ".join(shlex.quote(str(p)) for p in (*sources, dest))
     return f'{python_word()} -c "{code}" {paths}'
@@ -844,14 +848,15 @@ def name_grade_command(sources: Sequence[str | Path], dest: str | Path) -> str:
 def name_grade_fix(source: str | Path) -> str:
     """The fix for a header-less ``NAME GRADE`` label file ``source`` (DDR's): the command that
     writes it as ``STEM.csv`` beside it (:func:`name_grade_command`), then ``--labels-csv`` that
-    CSV, and DDR's scale (``--grades icdr``) with its 5 left out (``--ungradable leave_out``:
-    DDR's ungradable mark). The command is the fix's last line, on a line of its own."""
+    CSV, and DDR's scale (``--grades icdr``) with its 5, written NA, left out
+    (``--ungradable leave_out``: DDR's ungradable mark). The command is the fix's last line, on a line of its own."""
     dest = Path(source).with_suffix(".csv")
     return (f"its lines are 'NAME GRADE' with no header (DDR's train.txt, valid.txt and test.txt "
             f"are so; docs/data.md, DDR): write them as a CSV with the default columns "
             f"({', '.join(DEFAULT_LABEL_HEADER)}) with this command, then pass --labels-csv "
-            f"{shlex.quote(str(dest))} (for DDR add --grades icdr --ungradable leave_out: DDR's 5 "
-            f"marks an ungradable image):\n  {name_grade_command([source], dest)}")
+            f"{shlex.quote(str(dest))} (DDR's 5, its mark for an ungradable image, is written NA: "
+            f"add --grades icdr --ungradable leave_out, which leaves those rows out):\n  "
+            f"{name_grade_command([source], dest)}")
 
 
 def missing_column(table: Table, wanted: str, role: str, option: str,

@@ -59,6 +59,21 @@ def test_name_grade_lines_are_told_as_ddrs_with_the_command_that_makes_the_csv(t
     assert [r.grade for r in table.rows] == [0, 1, 2, 0, 4] and len(table.left_out) == 1
 
 
+def test_the_printed_conversion_works_on_a_ddr_subset_without_grade_zero(tmp_path: Path) -> None:
+    """A reviewer: on a DDR subset graded 1..5 (no grade 0) the printed steps stopped with "the
+    labels look 1-based"; the conversion now writes DDR's 5 as NA, left out on any subset."""
+    txt = tmp_path / "train.txt"
+    txt.write_text("".join(f"007-{i:04d}-000.jpg {g}\n" for i, g in enumerate([1, 2, 5, 3, 4, 2, 5, 1])))
+    _, problems = validate.read_labels(txt, "image name", "DR grade", grade_names=GRADE_SCALES["icdr"])
+    (said,) = [p for p in problems if p.severity == "error"]
+    run_command(said.fix.splitlines()[-1])
+    table, problems = validate.read_labels(tmp_path / "train.csv", "image name", "DR grade",
+                                           grade_names=GRADE_SCALES["icdr"], ungradable="leave_out")
+    assert not [p for p in problems if p.severity == "error"], [p.line for p in problems]
+    assert table is not None and [r.grade for r in table.rows] == [1, 2, 3, 4, 2, 1]
+    assert [r.line for r in table.left_out] == [4, 8]
+
+
 def test_the_ddr_folder_is_told_as_ddr_with_train_and_valid_trained_and_test_held_out(tmp_path: Path) -> None:
     root = ddr_tree(tmp_path)
     with pytest.raises(IngestError) as raised:
@@ -77,7 +92,7 @@ def test_the_ddr_folder_is_told_as_ddr_with_train_and_valid_trained_and_test_hel
     assert len((both / "labels.csv").read_text().splitlines()) == 1 + 6 + 3
     run_command(lines[3])  # test.txt as the scorer's CSV
     assert (root / "test.csv").read_text().splitlines()[1:] == ["002-0000-000.jpg,2", "002-0001-000.jpg,0",
-                                                               "002-0002-000.jpg,5", "002-0003-000.jpg,1"]
+                                                               "002-0002-000.jpg,NA", "002-0003-000.jpg,1"]
 
 
 def test_a_ddr_set_folder_is_told_its_labels_beside_it(tmp_path: Path) -> None:
