@@ -845,12 +845,12 @@ def name_grade_command(sources: Sequence[str | Path], dest: str | Path) -> str:
     return f'{python_word()} -c "{code}" {paths}'
 
 
-def name_grade_fix(source: str | Path) -> str:
+def name_grade_fix(source: str | Path, dest: str | Path | None = None) -> str:
     """The fix for a header-less ``NAME GRADE`` label file ``source`` (DDR's): the command that
-    writes it as ``STEM.csv`` beside it (:func:`name_grade_command`), then ``--labels-csv`` that
+    writes it as ``dest`` (``STEM.csv`` beside it by default; :func:`name_grade_command`), then ``--labels-csv`` that
     CSV, and DDR's scale (``--grades icdr``) with its 5, written NA, left out
     (``--ungradable leave_out``: DDR's ungradable mark). The command is the fix's last line, on a line of its own."""
-    dest = Path(source).with_suffix(".csv")
+    dest = Path(source).with_suffix(".csv") if dest is None else Path(dest)
     return (f"its lines are 'NAME GRADE' with no header (DDR's train.txt, valid.txt and test.txt "
             f"are so; docs/data.md, DDR): write them as a CSV with the default columns "
             f"({', '.join(DEFAULT_LABEL_HEADER)}) with this command, then pass --labels-csv "

@@ -1220,34 +1220,60 @@ def _name_grade_file(path: Path) -> bool:
     return name_grade_line(first)
 
 
+DDR_OUT = "RUN/data"
+"""The ``--out`` of the ingest line :func:`ddr_fix` prints; the ingest puts the user's own
+``--out`` in its place (:func:`data_prep.ingest.run`)."""
+
+
+def ddr_csv(grading: Path, name: str) -> Path:
+    """Where the printed DDR steps write a CSV made of ``grading``'s ``NAME.txt``: beside the
+    ``DR_grading`` folder (``DR_grading_test.csv``), never inside it, where a later ``ingest
+    --root DR_grading`` would take it for the label CSV."""
+    return grading.with_name(f"{grading.name}_{name}.csv")
+
+
 def ddr_fix(root: Path) -> str:
-    """The fix for ``root`` read as a plain folder without a label CSV when it is DDR's
+    """The fix for ``root`` read as a plain folder without ``--labels-csv`` when it is DDR's
     ``DR_grading`` folder (:data:`DDR_SETS`: ``train/`` beside ``train.txt`` of ``NAME GRADE``
-    lines) or one of its set folders (``train/``, its ``train.txt`` beside it): the commands that
-    copy train and valid into one folder with their labels as a CSV, ingest it on ICDR with the
-    ungradable 5 left out, and write ``test.txt`` as the CSV ``export --score`` reads; for a set
-    folder, the CSV of its own lines. ``''`` otherwise."""
+    lines) or one of its set folders (``train/``, its ``train.txt`` beside it): the commands
+    (bash/zsh) that copy train and valid into one folder with their labels as a CSV, ingest it
+    on ICDR with the ungradable 5 (written NA) left out, and write ``test.txt`` as the CSV
+    ``export --score`` reads, every CSV beside ``DR_grading`` (:func:`ddr_csv`); for a train or
+    valid folder, the CSV of its own lines; for ``test/``, the scorer's CSV only, test held out.
+    ``''`` otherwise."""
+    crop = "--fundus-crop "
     if root.name in DDR_SETS and _name_grade_file(root.parent / f"{root.name}.txt"):
-        return f"the labels of this DDR set are {root.name}.txt beside it: {name_grade_fix(root.parent / f'{root.name}.txt')}"
+        txt, dest = root.parent / f"{root.name}.txt", ddr_csv(root.parent, root.name)
+        if root.name == "test":  # labelled, held out: scored, never trained on
+            return (f"this is DDR's labelled test set, held out for python -m drac_ssl.export --score, "
+                    f"not trained on (train on DDR's train/ and valid/: ingest --root "
+                    f"{shlex.quote(str(root.parent))} prints the steps). Its labels, test.txt beside it, "
+                    f"as the scorer's CSV (DDR's ungradable 5 written NA), with this command "
+                    f"(bash/zsh):\n  {name_grade_command([txt], dest)}\nthen score a submission for "
+                    f"test/ with python -m drac_ssl.export --score TEAM.csv --labels "
+                    f"{shlex.quote(str(dest))} --ungradable leave_out")
+        return f"the labels of this DDR set are {root.name}.txt beside it: {name_grade_fix(txt, dest)}"
     if not ((root / "train").is_dir() and _name_grade_file(root / "train.txt")):
         return ""
     kept = [name for name in DDR_SETS[:2] if (root / name).is_dir() and _name_grade_file(root / f"{name}.txt")]
     both = root.with_name(f"{root.name}_trainval")
     copy = " ".join(shlex.quote(str(root / name)) + "/." for name in kept)
-    test = (f"\n  {name_grade_command([root / 'test.txt'], root / 'test.csv')}\nthen score a "
+    test_csv = ddr_csv(root, "test")
+    test = (f"\n  {name_grade_command([root / 'test.txt'], test_csv)}\nthen score a "
             f"submission for test/ with python -m drac_ssl.export --score TEAM.csv --labels "
-            f"{shlex.quote(str(root / 'test.csv'))} --ungradable leave_out"
+            f"{shlex.quote(str(test_csv))} --ungradable leave_out"
             if _name_grade_file(root / "test.txt") else "")
     return (f"this is DDR's grading folder: {' and '.join(f'{n}/' for n in kept)} with their labels "
             f"as 'NAME GRADE' lines in {' and '.join(f'{n}.txt' for n in kept)}, no CSV (docs/data.md, "
             f"DDR); 5 marks an ungradable image. Copy the labelled sets into one folder with their "
-            f"labels as its CSV, then ingest it on ICDR with the 5s left out:\n"
+            f"labels as its CSV (5 written NA), then ingest it on ICDR with the ungradable rows left "
+            f"out; the commands are for bash/zsh (on Windows: Git Bash or WSL):\n"
             f"  mkdir -p {shlex.quote(str(both))} && cp -R {copy} {shlex.quote(str(both))}/\n"
             f"  {name_grade_command([root / f'{n}.txt' for n in kept], both / 'labels.csv')}\n"
             f"  python -m data_prep ingest --root {shlex.quote(str(both))} --grades icdr "
-            f"--ungradable leave_out --out RUN/data\n"
-            + (f"test/ is labelled (test.txt): hold it out for scoring, its labels as a CSV:{test}"
-               if test else ""))
+            f"{crop}--ungradable leave_out --out {DDR_OUT}\n"
+            + (f"test/ is labelled (test.txt): hold it out for scoring, its labels as a CSV beside "
+               f"{root.name}/:{test}" if test else ""))
 
 
 def _discover_plain(root: Path, labels_csv: str) -> Layout:
@@ -1257,6 +1283,11 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
     folder's defaults would only add findings that the right root would not give (colour
     photographs converted to grey, not 1024 px)."""
     test = root / PLAIN_TEST_DIR
+    # DDR's folder before its only CSV: a CSV the printed steps once wrote inside it
+    # (test.csv) was taken for the label CSV, the DDR steps gone
+    ddr = "" if labels_csv else ddr_fix(root)
+    if ddr:
+        raise IngestError(f"{root}: DDR's labels here are 'NAME GRADE' .txt files, no label CSV -> {ddr}")
     if labels_csv:
         csv_path, problems = _explicit_csv(labels_csv, root)
     else:
@@ -1268,7 +1299,6 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
         # folder above (a root of images below it) comes after a layout or CSV named nearby
         otherwise = "put the label CSV here or pass --labels-csv FILE"
         likely = (packed_label_csv_fix(root)
-                  or ddr_fix(root)  # DDR's DR_grading: 'NAME GRADE' lines in train.txt, no CSV
                   or messidor2_csv_fix(root, otherwise)  # a Messidor-2 download without its CSV
                   or likely_roots(root, otherwise=otherwise)
                   or (packed_label_csv_fix(root.parent, above=True)

@@ -81,7 +81,8 @@ def test_the_ddr_folder_is_told_as_ddr_with_train_and_valid_trained_and_test_hel
     message = str(raised.value)
     assert "this is DDR's grading folder: train/ and valid/" in message, message
     assert "DeepDRiD" not in message and "unlabelled images" not in message, message
-    assert "--grades icdr --ungradable leave_out" in message and "--score TEAM.csv --labels" in message
+    assert "--grades icdr --fundus-crop --ungradable leave_out --out RUN/data" in message, message
+    assert "--score TEAM.csv --labels" in message and "bash/zsh" in message
     lines = [line for line in message.splitlines() if line.startswith("  ")]
     subprocess.run(lines[0].strip(), shell=True, check=True, timeout=30)  # noqa: S602 - the printed copy
     run_command(lines[1])  # train + valid as one CSV
@@ -90,9 +91,31 @@ def test_the_ddr_folder_is_told_as_ddr_with_train_and_valid_trained_and_test_hel
         f"00{n}-{i:04d}-000.jpg" for n, s in enumerate(("train", "valid")) for i in range(len(SETS[s])))
     assert (both / "labels.csv").read_text().splitlines()[0] == "image name,DR grade"
     assert len((both / "labels.csv").read_text().splitlines()) == 1 + 6 + 3
-    run_command(lines[3])  # test.txt as the scorer's CSV
-    assert (root / "test.csv").read_text().splitlines()[1:] == ["002-0000-000.jpg,2", "002-0001-000.jpg,0",
-                                                               "002-0002-000.jpg,NA", "002-0003-000.jpg,1"]
+    run_command(lines[3])  # test.txt as the scorer's CSV, beside DR_grading (a reviewer: inside it,
+    # a re-run of ingest --root DR_grading took test.csv for its label CSV)
+    assert not list(root.glob("*.csv"))
+    assert root.with_name("DR_grading_test.csv").read_text().splitlines()[1:] == [
+        "002-0000-000.jpg,2", "002-0001-000.jpg,0", "002-0002-000.jpg,NA", "002-0003-000.jpg,1"]
+
+
+def test_a_csv_left_inside_ddrs_folder_is_not_taken_for_its_labels(tmp_path: Path) -> None:
+    root = ddr_tree(tmp_path)
+    (root / "test.csv").write_text("image name,DR grade\n002-0000-000.jpg,2\n")  # the old printed steps'
+    with pytest.raises(IngestError) as raised:
+        layout.discover(DataConfig(root=str(root)))
+    assert "this is DDR's grading folder" in str(raised.value), str(raised.value)
+
+
+def test_ddrs_test_folder_is_held_out_for_scoring_not_offered_for_training(tmp_path: Path) -> None:
+    root = ddr_tree(tmp_path)
+    with pytest.raises(IngestError) as raised:
+        layout.discover(DataConfig(root=str(root / "test")))
+    message = str(raised.value)
+    assert "this is DDR's labelled test set, held out for python -m drac_ssl.export --score" in message, message
+    assert "--labels-csv" not in message and "ingest --root" in message
+    lines = [line for line in message.splitlines() if line.startswith("  ")]
+    run_command(lines[0])
+    assert root.with_name("DR_grading_test.csv").is_file() and not (root / "test.csv").exists()
 
 
 def test_a_ddr_set_folder_is_told_its_labels_beside_it(tmp_path: Path) -> None:
@@ -107,3 +130,4 @@ def test_docs_give_ddr_and_the_command_the_ingest_prints() -> None:
     assert "### DDR" in text and "--grades icdr --fundus-crop --ungradable leave_out" in text
     code = layout.name_grade_command(["a"], "b").split(" -c ", 1)[1].rsplit(" a b", 1)[0]
     assert f"python -c {code} DR_grading/train.txt DR_grading/valid.txt DR_grading_trainval/labels.csv" in text
+    assert f"python -c {code} DR_grading/test.txt DR_grading_test.csv" in text
