@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_prep import layout, validate
+from data_prep import ingest, layout, validate
 from data_prep.problems import IngestError
 from drac_ssl.config import GRADE_SCALES, DataConfig
 
@@ -116,6 +116,15 @@ def test_ddrs_test_folder_is_held_out_for_scoring_not_offered_for_training(tmp_p
     lines = [line for line in message.splitlines() if line.startswith("  ")]
     run_command(lines[0])
     assert root.with_name("DR_grading_test.csv").is_file() and not (root / "test.csv").exists()
+
+
+def test_the_printed_ingest_line_carries_the_users_out(tmp_path: Path) -> None:
+    root = ddr_tree(tmp_path)
+    out = tmp_path / "my runs" / "ddr" / "data"
+    out.mkdir(parents=True)
+    with pytest.raises(IngestError) as raised:
+        ingest.run(DataConfig(root=str(root)), out, verbose=False)
+    assert f"--out {shlex.quote(str(out))}" in str(raised.value) and "RUN/data" not in str(raised.value)
 
 
 def test_a_ddr_set_folder_is_told_its_labels_beside_it(tmp_path: Path) -> None:
