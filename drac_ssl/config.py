@@ -4565,19 +4565,31 @@ def referable_cut(value: str, names: Sequence[str]) -> int | None:
 
 
 UNGRADABLE_NAMES = frozenset({
-    "ungradable", "ungraded", "not gradable", "non gradable", "nongradable", "not graded",
-    "unknown", "na", "n/a", "?", "-", "missing", "no grade", "cannot grade",
-    "cannot be graded", "poor quality", "insufficient quality", "bad quality", "excluded"})
+    "ungradable", "ungradeable", "ungraded", "notgradable", "notgradeable", "nongradable",
+    "nongradeable", "notgraded", "unknown", "na", "notapplicable", "notavailable", "missing",
+    "nograde", "cannotgrade", "cannotbegraded", "poorquality", "insufficientquality",
+    "badquality", "excluded", "unreadable"})
 """Words that mark an image its graders could not grade (DDR's and DeepDRiD's grade 5, an NA
 cell), never a grade's name (:func:`grades_problem`): as a name in ``data.grades`` they would
-make those images a grade of their own. ``none`` is not among them (a grade-0 name, no DR)."""
+make those images a grade of their own. Held as :func:`ungradable_name` matches them: letters
+and digits only, lower case. ``none`` is not among them (a grade-0 name, no DR)."""
+UNGRADABLE_NAME_TAIL = re.compile(r"(image|images|photo|photos|photograph|photographs)$")
+"""A trailing word an ungradable name may carry (``Ungradable image``), dropped before the match."""
 
 
 def ungradable_name(name: str) -> bool:
-    """Whether a grade name is a word for "could not be graded" (:data:`UNGRADABLE_NAMES`),
-    letter case, ``-`` / ``_`` between words and repeated spaces aside."""
-    key = " ".join(name.strip().casefold().replace("_", " ").split())
-    return key in UNGRADABLE_NAMES or (len(key) > 1 and key.replace("-", " ") in UNGRADABLE_NAMES)
+    """Whether a grade name is a word for "could not be graded" (:data:`UNGRADABLE_NAMES`):
+    letter case, accents' marks, spaces and punctuation aside (``N.A.``, ``n/a``, ``Not
+    applicable``, ``Ungradeable``), a trailing ``image`` / ``photo`` dropped (``Ungradable
+    image``); a name of punctuation only (``?``, ``-``) is one too."""
+    text = unicodedata.normalize("NFKD", name).casefold()
+    key = "".join(ch for ch in text if ch.isalnum())
+    if not key:
+        return bool(name.strip())  # '?', '-', '--': no grade's name
+    if key in UNGRADABLE_NAMES:
+        return True
+    short = UNGRADABLE_NAME_TAIL.sub("", key)
+    return short != key and short in UNGRADABLE_NAMES
 
 
 def grades_problem(grades: Sequence[str]) -> tuple[str, str]:

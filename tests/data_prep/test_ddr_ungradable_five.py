@@ -70,7 +70,9 @@ def test_leave_out_keeps_refusing_a_five_in_aptos_columns(tmp_path: Path) -> Non
     assert "DDR" not in said.fix
 
 
-@pytest.mark.parametrize("name", ["Ungradable", "ungraded", "NA", "unknown", "Not gradable"])
+@pytest.mark.parametrize("name", ["Ungradable", "ungraded", "NA", "unknown", "Not gradable",
+                                  # a reviewer: these passed the exact-word match
+                                  "Ungradeable", "Ungradable image", "N.A.", "Not applicable"])
 def test_a_grade_named_as_ungradable_is_refused(name: str) -> None:
     what, fix = grades_problem(["No DR", "Mild", "Moderate", "Severe", "PDR", name])
     assert what.startswith(f"names grade 5 {name!r}, which marks images that could not be graded"), what
@@ -79,6 +81,8 @@ def test_a_grade_named_as_ungradable_is_refused(name: str) -> None:
 
 def test_none_stays_a_grade_zero_name() -> None:
     assert grades_problem(["None", "Mild", "Moderate", "Severe", "PDR"]) == ("", "")
+    assert grades_problem(["No apparent retinopathy", "Mild NPDR", "Moderate NPDR", "Severe NPDR",
+                           "Proliferative DR"]) == ("", "")
 
 
 def test_the_ingest_says_the_refusal_in_its_flags() -> None:
