@@ -923,7 +923,7 @@ def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, s
     reading before ``fix`` (the scale fix otherwise given) when the scale is ICDR's 5 grades
     and no column is a public layout's that never writes 5 (:func:`five_may_be_ungradable`);
     Labels 0..5 on a scale of other than 5 grades (the plain folder's default, DRAC's 3: DDR's
-    labels read without ``--grades``) are told ``--grades icdr --ungradable leave_out`` first.
+    labels read without ``--grades``) are told ``--grades icdr``, NA and ``--ungradable leave_out`` first.
     ``''`` when none of these, when some rows outside have another grade (on ICDR), or when no
     row is graded 0 (``values``, the CSV's integer grades: labels 1..5 get
     :func:`one_based_problem`)."""
@@ -946,8 +946,9 @@ def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, s
         # 0..5 on another scale (the plain folder's default, DRAC's 3): DDR's labels, never 6 names first
         return (f"if these are ICDR grades (0..4) whose {ICDR_UNGRADABLE_GRADE} marks an image its "
                 f"graders found ungradable ({ICDR_UNGRADABLE_WHOSE} label for one), pass --grades "
-                f"icdr --ungradable leave_out, which leaves those rows out, not as a grade of its "
-                f"own; else {fix}")
+                f"icdr, write NA (or leave the cell empty) in the grade cells of the rows graded "
+                f"{ICDR_UNGRADABLE_GRADE} and rerun with --ungradable leave_out, which leaves "
+                f"ungradable images out, not as a grade of its own; else {fix}")
     return ""
 
 

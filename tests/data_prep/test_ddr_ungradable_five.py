@@ -101,5 +101,6 @@ def test_ddrs_labels_on_the_default_scale_are_told_icdr_and_leave_out_first(tmp_
     _, problems = validate.read_labels(path, "image name", "DR grade", grade_names=GRADE_SCALES["drac"])
     (said,) = errors(problems)
     assert said.fix.startswith("if these are ICDR grades (0..4) whose 5 marks an image its graders found "
-                               "ungradable (DeepDRiD's and DDR's label for one), pass --grades icdr "
-                               "--ungradable leave_out"), said.fix
+                               "ungradable (DeepDRiD's and DDR's label for one), pass --grades icdr, "
+                               "write NA (or leave the cell empty) in the grade cells of the rows graded 5 "
+                               "and rerun with --ungradable leave_out"), said.fix  # leave_out alone keeps a 5 an error
