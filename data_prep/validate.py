@@ -1671,7 +1671,8 @@ def no_grade_zero_left_problem(csv_path: Path, left_out: Sequence[LabelRow], row
     1..K whose K (the top grade, PDR on ICDR) was made NA, as "5 may be ungradable" read on an
     APTOS CSV written +1, lose every top-grade row and sit one grade too high. It points back
     to the 1-based reading; the caller asks only for grades written as numbers (a column of
-    names is no 1-based column). None when a row is graded 0, when the grades left do not run
+    names is no 1-based column) on ICDR in columns where a 5 may have been told ungradable
+    (:func:`five_may_be_ungradable`: never APTOS's or EyePACS's, told only to subtract 1). None when a row is graded 0, when the grades left do not run
     exactly 1..K-1, when none was left out, or when the left-out rows are all DDR's images (:func:`data_prep.layout.ddr_names`: a DDR subset
     without grade 0, its 5 ungradable)."""
     graded = {row.grade for row in rows if row.grade is not None}
@@ -2460,7 +2461,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     if flagged:
         problems.append(flagged_ungradable_problem(csv_path, flagged, str(gradable)))
     if (ungradable == "leave_out" and not per_eye and marked_ungradable is None and not outside
-            and not by_name and not words and (none_zero := no_grade_zero_left_problem(csv_path, left_out, rows, grade_names,
+            and not by_name and not words and five_may_be_ungradable(table.columns, grade_names)
+            and (none_zero := no_grade_zero_left_problem(csv_path, left_out, rows, grade_names,
                                                          table.columns[index["grade"]])) is not None):
         problems.append(none_zero)  # a 1-based PDR made NA and left out: every row a grade high
     if not rows and left_out and not any(p.severity == "error" for p in problems):

@@ -56,10 +56,11 @@ def test_fives_made_na_and_left_out_leaving_no_grade_zero_point_back_to_one_base
     """Followed on a +1 APTOS CSV, "write NA for the 5s, --ungradable leave_out" kept 1..4 as
     No DR..Severe, every row a grade high, every PDR row gone: an error, pointing back to the
     1-based reading."""
-    path = tmp_path / "train.csv"
-    path.write_text("id_code,diagnosis\n" + "".join(f"img{i},{g}\n" for i, g in enumerate(["1", "2", "3", "4", "NA"] * 6)))
-    _, problems = validate.read_labels(path, "id_code", "diagnosis", grade_names=GRADE_SCALES["icdr"],
+    path = tmp_path / "train.csv"  # the APTOS rows in a plain CSV's columns, where 5 was told ungradable
+    path.write_text("image,label\n" + "".join(f"img{i},{g}\n" for i, g in enumerate(["1", "2", "3", "4", "NA"] * 6)))
+    _, problems = validate.read_labels(path, "image", "label", grade_names=GRADE_SCALES["icdr"],
                                        ungradable="leave_out")
     (said,) = [p for p in problems if p.severity == "error"]
     assert "6 rows were left out as ungradable (e.g. line 6, img4) and no row left is graded 0" in said.what
     assert "1-based" in said.what and said.fix.startswith("if the labels are 1-based, the left-out rows were grade 5"), said.fix
+    assert "put 5 back in their label cells, then subtract 1 from the label column" in said.fix
