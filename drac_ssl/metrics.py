@@ -3056,7 +3056,11 @@ def knn_accuracy(
     lowest class). Runs on the device of ``train_feats`` in float32, ``chunk_size`` test
     rows at a time so memory stays ``O(chunk_size * n_train)``. The weights are computed as
     ``exp((sim - max sim) / T)``, the same vote up to a per-row factor, to avoid overflow.
-    Returns the fraction of test rows whose vote is their label, a float in [0, 1].
+    Returns the fraction of test rows whose vote is their label, a float in [0, 1]; nan when
+    any feature of either split is NaN or inf (a diverged backbone, or one whose eval-mode
+    statistics overflowed): such features vote for nothing, and their argmax once made the
+    share of class 0 among the test labels read as an accuracy. Checked after the labels, so a
+    label error is still raised.
 
     Raises:
         ValueError: ``k < 1``, ``temperature <= 0`` or ``chunk_size < 1``; features not
@@ -3079,8 +3083,7 @@ def knn_accuracy(
         if train.ndim != 2 or test.ndim != 2 or train.shape[1] != test.shape[1]:
             raise ValueError(f"features must be (n, d) with equal d, got {tuple(train.shape)} "
                              f"and {tuple(test.shape)}")
-        train = F.normalize(train.float(), dim=1)
-        test = F.normalize(test.float(), dim=1)
+        train, test = train.float(), test.float()
         labels = {}
         for name, given in (("train_labels", train_labels), ("test_labels", test_labels)):
             y = torch.as_tensor(given).to(device).reshape(-1)
@@ -3107,6 +3110,9 @@ def knn_accuracy(
                     f"(num_classes={num_classes}). An unlabelled row (-1, as EvalDataset gives "
                     f"it) has no class to vote for or to be scored against: leave it out of both "
                     f"splits")
+        if not bool((torch.isfinite(train).all() & torch.isfinite(test).all()).item()):
+            return math.nan
+        train, test = F.normalize(train, dim=1), F.normalize(test, dim=1)
         k_eff = min(int(k), train.shape[0])
         correct = 0
         for start in range(0, test.shape[0], chunk_size):

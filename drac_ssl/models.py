@@ -228,7 +228,7 @@ class Backbone(nn.Module):
             for key, t in self._stage(name).state_dict().items():
                 t = t.detach().to("cpu").contiguous()
                 digest.update(f"{name}.{key}:{t.dtype}:{tuple(t.shape)};".encode())
-                digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+                digest.update(t.reshape(-1).view(torch.uint8).numpy())  # its buffer: no copy
             out.append(digest.copy().hexdigest())
         return tuple(out)
 

@@ -2200,14 +2200,15 @@ def pretraining_result_line(run_dir: Path) -> str | None:
     trial run's words (:func:`drac_ssl.trial_run.trial_run_words`, "how good its features
     are") and, for an ingested data set, the phantom caveats as :func:`result_line` says them.
     None when the pretraining left no ``metadata.json`` (not run, or an ingest alone)."""
-    from drac_ssl.report import knn_start_comparison_of_run, pretrain_history
+    from drac_ssl.report import finite_knn_figure, knn_start_comparison_of_run, pretrain_history
 
     meta = read_json_dict(run_dir / "pretrain" / "metadata.json")
     if meta is None:
         return None
     history = pretrain_history(run_dir)
     epochs = meta.get("epochs_run") or len(history) or "?"
-    knn_rows = [r for r in history if isinstance(r.get("knn_top1"), int | float)]
+    # a nan figure: the monitor's features were not finite (the console said so), not a figure
+    knn_rows = [r for r in history if finite_knn_figure(r.get("knn_top1"))]
     knn_every = ((meta.get("config") or {}).get("pretrain") or {}).get("knn_every")
     against = None  # the last k-NN figure against the starting backbone's, when both are recorded
     if knn_rows:
