@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from data_prep import decode as _decode
-from data_prep.grades import choices, config_grades, describe, grades_option
+from data_prep.grades import choices, config_grades, describe, grades_option, renumber_and_name
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
     # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
     GRADE_INSIDE_WORDS,
@@ -1666,11 +1666,14 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
 
 def no_grade_zero_left_problem(csv_path: Path, left_out: Sequence[LabelRow], rows: Sequence[LabelRow],
                                grade_names: Sequence[str], column: str) -> Problem | None:
-    """The error for ungradable rows left out (``--ungradable leave_out``: NA or empty cells)
-    that leave no row of ``rows`` graded 0 while they reach the top grade K-1: labels written
-    1..K whose K (the top grade, PDR on ICDR) was made NA, as "5 may be ungradable" read on an
-    APTOS CSV written +1, lose every top-grade row and sit one grade too high. It points back
-    to the 1-based reading; the caller asks only for grades written as numbers (a column of
+    """The warning (fatal with ``--strict``) for ungradable rows left out (``--ungradable
+    leave_out``: NA or empty cells) that leave no row of ``rows`` graded 0 while they reach the
+    top grade K-1: labels written 1..K whose K (the top grade, PDR on ICDR) was made NA, as "5
+    may be ungradable" read on an APTOS CSV written +1, lose every top-grade row and sit one
+    grade too high. A warning, not an error: a 0-based referable-only subset (1..4, its NA cells
+    truly ungradable) writes the same and is ingested, as without the rows left out (the empty
+    grade 0's own warning). It points back to the 1-based reading, then names what works for
+    0-based labels (grade 0 out of the scale, renumbered, or the NA rows deleted); the caller asks only for grades written as numbers (a column of
     names is no 1-based column) on ICDR in columns where a 5 may have been told ungradable
     (:func:`five_may_be_ungradable`: never APTOS's or EyePACS's, told only to subtract 1). None when a row is graded 0, when the grades left do not run
     exactly 1..K-1, when none was left out, or when the left-out rows are all DDR's images (:func:`data_prep.layout.ddr_names`: a DDR subset
@@ -1681,15 +1684,20 @@ def no_grade_zero_left_problem(csv_path: Path, left_out: Sequence[LabelRow], row
             or ddr_names([r.name for r in left_out])):
         return None
     first = left_out[0]
-    return error(csv_path,
+    kept = sorted(graded)
+    return warning(csv_path,
                  f"{counted(len(left_out), 'row')} {'was' if len(left_out) == 1 else 'were'} left out "
                  f"as ungradable (e.g. line {first.line}, {first.name}) and no row left is graded 0: the "
                  f"grades left run {min(graded)}..{k - 1}, as labels written 1-based (1 {grade_names[0]} .. "
                  f"{k} {grade_names[-1]}) do once their {k}s are made NA",
                  f"if the labels are 1-based, the left-out rows were grade {k} ({grade_names[-1]}): put {k} "
                  f"back in their {column} cells, then subtract 1 from the {column} column (rerun without "
-                 f"--ungradable leave_out for the command); if they are 0-based, the set has no "
-                 f"{grade_names[0]} image to learn from: add graded 0 images", "grade")
+                 f"--ungradable leave_out for the command); if they are 0-based (a set without "
+                 f"{grade_names[0]} images, the left-out rows truly ungradable), the ingest goes on "
+                 f"without grade 0: add graded 0 images, or take grade 0 out of the scale: "
+                 + renumber_and_name(kept, grade_names, f"renumber the {column} column's grades")
+                 + " (the NA rows may stay, left out), or delete the NA rows from the label CSV",
+                 "grade")
 
 
 # The standard library's csv, no pandas (no dependency of the package, and its read_csv turns
