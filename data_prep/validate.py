@@ -1664,13 +1664,15 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                  f"{shift_grades_command(csv_path, column, delimiter, encoding)}", "grade")
 
 
-def no_grade_zero_left_problem(csv_path: Path, left_out: Sequence[LabelRow], rows: Sequence[LabelRow],
-                               grade_names: Sequence[str], column: str) -> Problem | None:
+def no_grade_zero_left_problem(csv_path: Path, left_out: Sequence[LabelRow], grades: Iterable[int | None],
+                               grade_names: Sequence[str], column: str, scoring: bool = False) -> Problem | None:
     """The warning (fatal with ``--strict``) for ungradable rows left out (``--ungradable
     leave_out``: NA or empty cells) that leave no row of ``rows`` graded 0 while they reach the
     top grade K-1: labels written 1..K whose K (the top grade, PDR on ICDR) was made NA, as "5
     may be ungradable" read on an APTOS CSV written +1, lose every top-grade row and sit one
-    grade too high. A warning, not an error: a 0-based referable-only subset (1..4, its NA cells
+    grade too high. ``grades``: the grades of the rows kept (None where not a number).
+    ``scoring``: said by ``export --score`` (a note: true labels 1..4 of a set without grade 0
+    are scored as they are). A warning, not an error: a 0-based referable-only subset (1..4, its NA cells
     truly ungradable) writes the same and is ingested, as without the rows left out (the empty
     grade 0's own warning). It points back to the 1-based reading, then names what works for
     0-based labels (grade 0 out of the scale, renumbered, or the NA rows deleted); the caller asks only for grades written as numbers (a column of
@@ -1678,14 +1680,19 @@ def no_grade_zero_left_problem(csv_path: Path, left_out: Sequence[LabelRow], row
     (:func:`five_may_be_ungradable`: never APTOS's or EyePACS's, told only to subtract 1). None when a row is graded 0, when the grades left do not run
     exactly 1..K-1, when none was left out, or when the left-out rows are all DDR's images (:func:`data_prep.layout.ddr_names`: a DDR subset
     without grade 0, its 5 ungradable)."""
-    graded = {row.grade for row in rows if row.grade is not None}
+    graded = {grade for grade in grades if grade is not None}
     k = len(grade_names)
     if (not left_out or not graded or 0 in graded or min(graded) != 1 or max(graded) != k - 1
             or ddr_names([r.name for r in left_out])):
         return None
     first = left_out[0]
     kept = sorted(graded)
-    return warning(csv_path,
+    zero_based = ("nothing to do (the set holds no " + grade_names[0] + " image; its scores are "
+                  "the model's on grades 1.." + str(k - 1) + ")" if scoring else
+                  "the ingest goes on without grade 0: add graded 0 images, or take grade 0 out of the "
+                  "scale: " + renumber_and_name(kept, grade_names, f"renumber the {column} column's grades")
+                  + " (the NA rows may stay, left out), or delete the NA rows from the label CSV")
+    return (note if scoring else warning)(csv_path,
                  f"{counted(len(left_out), 'row')} {'was' if len(left_out) == 1 else 'were'} left out "
                  f"as ungradable (e.g. line {first.line}, {first.name}) and no row left is graded 0: the "
                  f"grades left run {min(graded)}..{k - 1}, as labels written 1-based (1 {grade_names[0]} .. "
@@ -1693,10 +1700,7 @@ def no_grade_zero_left_problem(csv_path: Path, left_out: Sequence[LabelRow], row
                  f"if the labels are 1-based, the left-out rows were grade {k} ({grade_names[-1]}): put {k} "
                  f"back in their {column} cells, then subtract 1 from the {column} column (rerun without "
                  f"--ungradable leave_out for the command); if they are 0-based (a set without "
-                 f"{grade_names[0]} images, the left-out rows truly ungradable), the ingest goes on "
-                 f"without grade 0: add graded 0 images, or take grade 0 out of the scale: "
-                 + renumber_and_name(kept, grade_names, f"renumber the {column} column's grades")
-                 + " (the NA rows may stay, left out), or delete the NA rows from the label CSV",
+                 f"{grade_names[0]} images, the left-out rows truly ungradable), {zero_based}",
                  "grade")
 
 
@@ -2470,7 +2474,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         problems.append(flagged_ungradable_problem(csv_path, flagged, str(gradable)))
     if (ungradable == "leave_out" and not per_eye and marked_ungradable is None and not outside
             and not by_name and not words and five_may_be_ungradable(table.columns, grade_names)
-            and (none_zero := no_grade_zero_left_problem(csv_path, left_out, rows, grade_names,
+            and (none_zero := no_grade_zero_left_problem(csv_path, left_out, [r.grade for r in rows], grade_names,
                                                          table.columns[index["grade"]])) is not None):
         problems.append(none_zero)  # a 1-based PDR made NA and left out: every row a grade high
     if not rows and left_out and not any(p.severity == "error" for p in problems):

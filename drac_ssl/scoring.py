@@ -169,6 +169,7 @@ from data_prep.validate import (
     marked_ungradable_problem,
     names_zero_grade,
     no_grade_words,
+    no_grade_zero_left_problem,
     not_a_grade_column,
     one_based_problem,
     only_by_case,
@@ -909,6 +910,13 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                                    f"{GRADABLE_SCORE_FIX}; {LEAVE_OUT_SCORE_WAY}"))
     if left_rows:
         problems.append(_left_out_note(path, left_rows, marked))
+    # as the ingest (data_prep.validate.read_labels): 1..K-1 left beside NA rows, where a 5 may
+    # have been told ungradable, may be a 1-based PDR made NA, every true grade one too high
+    if (left_rows and not eyes and marked is None and not outside and not by_name and not by_scale
+            and five_may_be_ungradable([column], grade_names)
+            and (none_zero := no_grade_zero_left_problem(path, left_rows, grades, grade_names, str(column),
+                                                         scoring=True)) is not None):
+        problems.append(none_zero)
     if not names and not any(p.severity == "error" for p in problems):
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))

@@ -54,3 +54,22 @@ def test_a_five_in_aptos_columns_gets_no_ungradable_reading(tmp_path: Path) -> N
     with pytest.raises(scoring.ScoreError) as caught:
         scoring.score(sub, labels, n_boot=20, ungradable="leave_out")
     assert "DDR" not in str(caught.value)
+
+
+def test_one_to_four_left_beside_na_are_told_the_one_based_reading(tmp_path: Path) -> None:
+    """A second reviewer (F3): labels 1..4 beside NA under --ungradable leave_out scored "1 label
+    row without a true grade left out" with no word, where the ingest says they may be labels
+    written 1..5 whose PDR was made NA, every true grade one too high: the same hint, a note."""
+    grades = [1, 2, 3, 4] * 3 + ["NA"]  # not DDR's names (a DDR subset's NA is its ungradable 5)
+    labels = tmp_path / "l14.csv"
+    labels.write_text("image name,DR grade\n" + "".join(f"img{i}.jpg,{g}\n" for i, g in enumerate(grades)))
+    sub = tmp_path / "T2.csv"
+    sub.write_text("case,class,P0,P1,P2,P3,P4\n" + "".join(
+        f"img{i}.jpg,{i % 5}," + ",".join("0.6" if k == i % 5 else "0.1" for k in range(5)) + "\n"
+        for i in range(len(grades))))
+    record = scoring.score(sub, labels, n_boot=20, ungradable="leave_out")
+    (said,) = [n for n in record["label_notes"] if "no row left is graded 0" in n]
+    assert ("1 row was left out as ungradable (e.g. line 14, img12.jpg) and no row left is "
+            "graded 0: the grades left run 1..4, as labels written 1-based") in said, said
+    assert "put 5 back in their DR grade cells, then subtract 1 from the DR grade column" in said, said
+    assert "if they are 0-based" in said and "nothing to do (the set holds no No DR image" in said, said
