@@ -1239,7 +1239,7 @@ def ddr_fix(root: Path) -> str:
     (bash/zsh) that copy train and valid into one folder with their labels as a CSV, ingest it
     on ICDR with the ungradable 5 (written NA) left out, and write ``test.txt`` as the CSV
     ``export --score`` reads, every CSV beside ``DR_grading`` (:func:`ddr_csv`); for a train or
-    valid folder, the CSV of its own lines; for ``test/``, the scorer's CSV only, test held out.
+    valid folder, the CSV of its own lines and the full ingest line of that set; for ``test/``, the scorer's CSV only, test held out.
     ``''`` otherwise."""
     crop = "--fundus-crop "
     if root.name in DDR_SETS and _name_grade_file(root.parent / f"{root.name}.txt"):
@@ -1252,7 +1252,13 @@ def ddr_fix(root: Path) -> str:
                     f"(bash/zsh):\n  {name_grade_command([txt], dest)}\nthen score a submission for "
                     f"test/ with python -m drac_ssl.export --score TEAM.csv --labels "
                     f"{shlex.quote(str(dest))} --ungradable leave_out")
-        return f"the labels of this DDR set are {root.name}.txt beside it: {name_grade_fix(txt, dest)}"
+        # the ingest line in full, as the grading folder's steps give it (crop, scale, NA left out)
+        return (f"the labels of this DDR set are {root.name}.txt beside it: {name_grade_fix(txt, dest)}\n"
+                f"then ingest this set alone with this command (to train on train/ and valid/ "
+                f"together, as docs/data.md's DDR does, ingest --root {shlex.quote(str(root.parent))} "
+                f"prints those steps):\n"
+                f"  python -m data_prep ingest --root {shlex.quote(str(root))} --labels-csv "
+                f"{shlex.quote(str(dest))} --grades icdr {crop}--ungradable leave_out --out {DDR_OUT}")
     if not ((root / "train").is_dir() and _name_grade_file(root / "train.txt")):
         return ""
     kept = [name for name in DDR_SETS[:2] if (root / name).is_dir() and _name_grade_file(root / f"{name}.txt")]

@@ -134,6 +134,25 @@ def test_a_ddr_set_folder_is_told_its_labels_beside_it(tmp_path: Path) -> None:
     assert "the labels of this DDR set are valid.txt beside it" in str(raised.value)
 
 
+def test_a_ddr_set_folder_gets_the_full_ingest_line(tmp_path: Path) -> None:
+    """A second reviewer (F6): --root DR_grading/valid was told the CSV command and "pass
+    --labels-csv" only, no ingest line with --fundus-crop as the grading folder's steps give;
+    the line printed carries the user's --out."""
+    root = ddr_tree(tmp_path)
+    out = tmp_path / "runs" / "ddr-valid" / "data"
+    out.mkdir(parents=True)
+    with pytest.raises(IngestError) as raised:
+        ingest.run(DataConfig(root=str(root / "valid")), out, verbose=False)
+    message = str(raised.value)
+    lines = [line for line in message.splitlines() if line.startswith("  ")]
+    dest = root.with_name("DR_grading_valid.csv")
+    assert lines[-1] == (f"  python -m data_prep ingest --root {shlex.quote(str(root / 'valid'))} --labels-csv "
+                         f"{shlex.quote(str(dest))} --grades icdr --fundus-crop --ungradable leave_out "
+                         f"--out {shlex.quote(str(out))}"), message
+    run_command(lines[0])  # the CSV the ingest line reads
+    assert dest.is_file() and "NA" in dest.read_text()
+
+
 def test_docs_give_ddr_and_the_command_the_ingest_prints() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text(encoding="utf-8")
     assert "### DDR" in text and "--grades icdr --fundus-crop --ungradable leave_out" in text
