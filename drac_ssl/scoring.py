@@ -150,6 +150,8 @@ from data_prep.labels import (
 from data_prep.layout import (
     COLUMNS,
     EYE_COLUMNS,
+    ICDR_UNGRADABLE_GRADE,
+    ICDR_UNGRADABLE_WHOSE,
     IMAGE_SUFFIXES,
     PATIENT_COLUMNS,
     UNGRADABLE_GRADES,
@@ -165,6 +167,7 @@ from data_prep.validate import (
     eye_names_words,
     eye_of,
     eye_pair_patient,
+    five_may_be_ungradable,
     flagged_ungradable_problem,
     gradable_column_of,
     gradable_mark,
@@ -176,6 +179,7 @@ from data_prep.validate import (
     marked_ungradable_problem,
     names_zero_grade,
     no_grade_words,
+    no_grade_zero_left_problem,
     not_a_grade_column,
     one_based_problem,
     only_by_case,
@@ -487,6 +491,13 @@ LEAVE_OUT_SCORE_WAY = ("or --ungradable leave_out leaves out every label row wit
 UNGRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their images: an image "
                         "without a true grade cannot be scored")
 """The scorer's fix for rows of a layout's ungradable grade (DeepDRiD's 5), as for an empty cell."""
+
+
+UNGRADABLE_FIVE_SCORE_WAY = ("delete those rows and the submission's rows of their images, or write NA "
+                             "in their grade cells and rerun with --ungradable leave_out, which leaves "
+                             "them out with the submission's rows of their images")
+"""The scorer's way with label rows whose 5 marks an ungradable image where no row is graded 0
+(:func:`data_prep.validate.one_based_problem`: 1..5 read either way)."""
 
 
 EYEPACS_PAIRS = f"(EyePACS image ids {EYE_PAIR_WORDS})"
@@ -894,9 +905,15 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                    f"{'its number' if n == 1 else 'their numbers'}: "
                                    + ", ".join(f"{fallback[g]}={g} ({grade_names[g]})" for g in sorted(by_scale)),
                              "nothing to do (scored as those numbers)", "grade-names"))
+    # DeepDRiD's and DDR's ungradable 5 outside their layouts, the only grade outside ICDR beside
+    # a 0: said as such first, but never left out as it is (leave_out or not, as the ingest:
+    # a stray 5 or a 1-based PDR is never dropped unseen; DDR's converted CSV writes NA for it)
+    five = (bool(outside) and not eyes and not by_name and marked is None
+            and all(g == ICDR_UNGRADABLE_GRADE for *_, g in outside)
+            and 0 in {g for g in grades if g is not None} and five_may_be_ungradable([column], grade_names))
     if outside:
         problems += _outside_problems(path, column, grade_names, grades, outside, per_eye=bool(eyes),
-                                      dialect=(table.delimiter, table.encoding))
+                                      dialect=(table.delimiter, table.encoding), five=five)
     if marked_rows and marked is not None:
         problems.append(marked_ungradable_problem(path, marked_rows, marked, grade_names,
                                                   f"{UNGRADABLE_SCORE_FIX}; {LEAVE_OUT_SCORE_WAY}"))
@@ -905,6 +922,13 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                                    f"{GRADABLE_SCORE_FIX}; {LEAVE_OUT_SCORE_WAY}"))
     if left_rows:
         problems.append(_left_out_note(path, left_rows, marked))
+    # as the ingest (data_prep.validate.read_labels): 1..K-1 left beside NA rows, where a 5 may
+    # have been told ungradable, may be a 1-based PDR made NA, every true grade one too high
+    if (left_rows and not eyes and marked is None and not outside and not by_name and not by_scale
+            and five_may_be_ungradable([column], grade_names)
+            and (none_zero := no_grade_zero_left_problem(path, left_rows, grades, grade_names, str(column),
+                                                         scoring=True)) is not None):
+        problems.append(none_zero)
     if not names and not any(p.severity == "error" for p in problems):
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))
@@ -946,7 +970,7 @@ def _left_out_note(path: Path, rows: Sequence[LabelRow], marked: tuple[int, str]
 
 def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grades: Sequence[int | None],
                       outside: Sequence[tuple[int, str, int]], per_eye: bool = False,
-                      dialect: tuple[str, str] = (",", "utf-8")) -> list[Problem]:
+                      dialect: tuple[str, str] = (",", "utf-8"), five: bool = False) -> list[Problem]:
     """The errors for the label rows ``outside`` (line, image name, grade) whose grades are not
     in 0..K-1 (K the submission's, ``grades`` the other rows' grades, None where not a
     number): labels written 1..K are one error with the fix that subtracts 1
@@ -955,15 +979,30 @@ def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grade
     0 an error each, at its line (as the ingest says them); else the labels are on a wider scale, one error: the fix is a submission on
     theirs, never new true grades. ``per_eye``: the grades come from two columns (no 1-based
     fix rewriting one column). ``dialect``: the label CSV's delimiter and encoding, which that
-    fix's command reads and writes it in."""
+    fix's command reads and writes it in. ``five``: every row outside is graded 5 on ICDR beside
+    a grade 0 (:func:`data_prep.validate.five_may_be_ungradable`): DeepDRiD's and DDR's
+    ungradable mark is said first, one error for all of them (never a submission on six grades
+    first)."""
     k = len(grade_names)
     inside = [g for g in grades if g is not None]
+    if five:
+        unscored = (f"if grade {ICDR_UNGRADABLE_GRADE} marks an image its graders found ungradable "
+                    f"({ICDR_UNGRADABLE_WHOSE} label for one): {UNGRADABLE_FIVE_SCORE_WAY}; "
+                    f"else correct {'it' if len(outside) == 1 else 'them'} "
+                    f"to {_choices(grade_names)}")
+        line, name, grade = outside[0]
+        if len(outside) == 1:
+            return [error(f"{path}:{line}", f"grade {grade} of {name} is outside 0..{k - 1}", unscored, "grade")]
+        return [error(path, f"{len(outside)} rows have grade {grade}, outside 0..{k - 1}, the submission's "
+                            f"scale ({_described(grade_names)}), e.g. line {line} ({name})", unscored, "grade")]
     values = set(inside) | {g for _, _, g in outside}
     top = sum(1 for _, _, g in outside if g == k)
     # K is the submission's here, --grades or not
     if not per_eye and (one_based := one_based_problem(path, column, grade_names, values, top,
                                                        scale="the submission's scale",
-                                                       delimiter=dialect[0], encoding=dialect[1])) is not None:
+                                                       delimiter=dialect[0], encoding=dialect[1],
+                                                       ungradable_way=UNGRADABLE_FIVE_SCORE_WAY,
+                                                       top_names=[n for _, n, g in outside if g == k])) is not None:
         return [one_based]
     low, high = min(values), max(values)
     wider = (f"the labels use grades up to {high}, the submission has {k} grades: score a submission "
@@ -2251,7 +2290,9 @@ def score_lines(record: dict[str, Any]) -> list[str]:
              + ((f" and patients: paired from EyePACS image ids ({EYE_PAIR_WORDS})"
                  if columns["patient"] == EYEPACS_PAIRS else f" and {columns['patient']!r} (patient)")
                 if columns.get("patient") else "")
-             + (f", the {layout} layout's" if layout else "")
+             # DRAC's columns are every plain label CSV's default: no layout to name for a fundus set
+             + (", the default columns" if record.get("label_layout") == "drac"
+                else f", the {layout} layout's" if layout else "")
              + (f", ICDR grades mapped to two: grade >= {mapped['referable_from']} -> {_class_word(1, names)}, "
                 f"else 0 ({LABELS_REFERABLE_OPTION} {mapped['referable_from']})" if isinstance(mapped, dict) else "")
              + f"; {record['label_dialect']}"
