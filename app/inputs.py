@@ -197,6 +197,9 @@ class LoadedImage:
     # read for the app's page (True: its refusals say "Upload ..."), or for a script
     # (app.predict.Predictor.predict_file: the same refusals without uploads)
     uploaded: bool = True
+    # the share (0..1) of the decoded pixels in colour, as the decoder measured it
+    # (data_prep.validate.DecodedImage.colour_share); None: not measured (an image built by hand)
+    colour_share: float | None = None
 
     @property
     def blank(self) -> bool:
@@ -224,8 +227,10 @@ class LoadedImage:
             return self.gray
         from drac_ssl.grading.predict import conform_channels
 
+        # the decoder's share of colour in pixels: measured once per file, not once per call
+        share = self.colour_share if self.pixels is not None and self.pixels.ndim == 3 else None
         return conform_channels(self.pixels if self.pixels is not None else self.gray, channels,
-                                self.name, colour=self.colour)[0]
+                                self.name, colour=self.colour, share=share)[0]
 
 
 def _range_words(gray: np.ndarray, pixels: np.ndarray | None = None, mode: str = "L",
@@ -381,7 +386,7 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
                         n_bytes=len(data), notes=notes, pixels=decoded.pixels,
                         colour=decoded.colour, grey_conversion=decoded.grey_conversion,
                         sha256=hashlib.sha256(data).hexdigest(), phantom=decoded.phantom,
-                        uploaded=upload)
+                        uploaded=upload, colour_share=decoded.colour_share)
     if channels == 1:
         image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa",
                                          grey_conversion=image.grey_conversion, kind=kind,

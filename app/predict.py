@@ -964,7 +964,9 @@ class Predictor:
             cut = getattr(self.bundle.calibration, "referral", None)
             if cut is not None:  # finetune.referral_target: the bundle's cut refers (on grades >= r: checked)
                 referable.update({"referral_cut": cut.cut, "referral_target": cut.target,
-                                  "referred": int(cut.refer(np.asarray(probs[:1], dtype=np.float64))[0])})
+                                  # P(referable) as submission.csv writes it beside this grade
+                                  "referred": int(cut.refer(np.asarray(probs[:1], dtype=np.float64),
+                                                            np.array([grade]))[0])})
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
                           image=gray, seconds=t3 - t0, warnings=said,

@@ -54,7 +54,7 @@ from bench.common import (
 from bench.pretraining import evaluated_weights, run_bench_main, run_pretraining, speed_goal
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config, to_dict
-from drac_ssl.evaluation import embed_images, linear_probe
+from drac_ssl.evaluation import embed_images, linear_probe, refuse_non_finite_features
 from drac_ssl.metrics import knn_accuracy
 from drac_ssl.models import build_backbone, load_local_weights
 from drac_ssl.runtime import resolve_device, use_compile
@@ -227,6 +227,7 @@ def evaluate_backbone(cfg: Config, backbone_path: str | Path, train: Any, test: 
                        channels_last=channels_last)
     fte = embed_images(backbone, test.images, aug.recipe, aug.image_size, device, autocast=bf16,
                        channels_last=channels_last)
+    refuse_non_finite_features(str(backbone_path), ftr, fte)  # k-NN: nan%, the probe: a believable 10.0
     ytr = torch.as_tensor(train.labels, device=device)
     yte = torch.as_tensor(test.labels, device=device)
     return {

@@ -82,7 +82,12 @@ from drac_ssl import pretrain
 from drac_ssl.augment import prepare_images
 from drac_ssl.config import Config, configured_channels, load_config, to_dict
 from drac_ssl.datasets import load_generic, normalization_for
-from drac_ssl.evaluation import FinetuneClassifierResult, finetune_classifier, stratified_split
+from drac_ssl.evaluation import (
+    FinetuneClassifierResult,
+    finetune_classifier,
+    refuse_non_finite_features,
+    stratified_split,
+)
 from drac_ssl.models import Backbone, build_backbone, load_local_weights
 from drac_ssl.runtime import resolve_device
 from drac_ssl.starting import python_command
@@ -244,6 +249,8 @@ def linear_probe(train_feats: torch.Tensor, train_y: torch.Tensor, val_feats: to
     of the pretrained and of a random backbone (``linear`` / ``random_linear``) go through the
     same call. Returns the result and the best epoch's predicted class of each test row
     (int64 ``(N_test,)`` on the host, for paired comparisons)."""
+    # NaN features train a head that predicts one class: a believable chance-level figure
+    refuse_non_finite_features("the probed backbone (pretrained or random)", train_feats, val_feats, test_feats)
     mu, sd = train_feats.mean(0, keepdim=True), train_feats.std(0, keepdim=True).clamp_min(1e-6)
     res = finetune_classifier(nn.Identity(), (train_feats - mu) / sd, train_y, (val_feats - mu) / sd, val_y,
                               (test_feats - mu) / sd, test_y, max_epochs=max_epochs, seed=seed, device=device,

@@ -195,7 +195,7 @@ def probe_scores(cfg: Config, backbone_path: Path, ft_data: Any, device: torch.d
     labelled pool, on the manifest's folds."""
     from drac_ssl import finetune
     from drac_ssl.config import with_data_channels
-    from drac_ssl.evaluation import linear_probe
+    from drac_ssl.evaluation import linear_probe, refuse_non_finite_features
     from drac_ssl.metrics import knn_accuracy
     from drac_ssl.models import build_backbone, load_local_weights
 
@@ -209,6 +209,7 @@ def probe_scores(cfg: Config, backbone_path: Path, ft_data: Any, device: torch.d
     folds = np.array([int(r["fold"]) for r in rows])
     aug = cfg.pretrain.augment
     feats = pretrain.embed_images(backbone, images, aug.recipe, aug.image_size, device).cpu()
+    refuse_non_finite_features(str(backbone_path), feats)  # knn_accuracy: nan, and round(n * nan) a bare ValueError
     knn_hits = probe_hits = 0
     for fold in sorted(set(folds.tolist())):
         test, train = folds == fold, folds != fold

@@ -29,8 +29,15 @@ def colour_share(pixels: np.ndarray) -> float:
     0.0 for a grey picture, or a grey JPEG's chroma noise (see :data:`OVERLAY_SHARE`)."""
     if pixels.ndim < 3 or pixels.shape[2] < 3 or pixels.size == 0:
         return 0.0
-    rgb = pixels[..., :3]
-    spread = rgb.max(axis=-1).astype(np.int32) - rgb.min(axis=-1)
+    # elementwise over the three channel planes: numpy's max/min over a length-3 last axis was
+    # ~30x slower (42 ms against 1.5 ms on a 1024 px RGB, a reviewer's hand measurement)
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    high = np.maximum(np.maximum(red, green), blue)
+    low = np.minimum(np.minimum(red, green), blue)
+    if pixels.dtype.kind == "u":  # unsigned: high >= low, so the difference cannot wrap
+        spread = np.subtract(high, low, out=high)
+    else:  # as it always was for any other dtype: the high channel as int32, less the low
+        spread = high.astype(np.int32) - low
     return float(np.count_nonzero(spread > GREY_SPREAD_LEVELS)) / spread.size
 
 

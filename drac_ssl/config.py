@@ -3095,77 +3095,27 @@ setting's value nests more than two."""
 
 
 def _deep_nesting_line(text: str) -> int | None:
-    r"""The 1-based line (as an editor counts them: ``\n``, ``\r\n`` or ``\r`` ends one) of the
-    outermost flow bracket (``[``, ``{``) of the first value of the YAML ``text`` nested
-    :data:`_DEEP_NESTING` deep, outside quotes and comments; None where none nests so deep (a
-    block nesting of ``- -``). A plain scan, YAML's rules roughly: ``#`` opens a comment at a
-    line's start or after a space or tab; a quote opens a quoted value only where a value or
-    flow item starts (a line's start after its indentation, after ``: ``, ``- ``, ``[``, ``{``
-    or ``,``), so the apostrophe of ``# don't`` or ``name: it's`` opens none; outside a flow
-    value a bracket opens one only where a value starts (``key: [``, ``- {``, a line's start), so
-    ``name: a[b`` (a plain word) opens none; the lines of a block scalar (``key: |`` or ``>``,
-    those below it indented more than its line) are text, not YAML, and are skipped."""
-    text = _without_block_scalars(text)
-    depth, quote, comment, line, start = 0, "", False, 1, 1
-    item_starts = True  # a value or flow item may start here (only spaces since)
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch in "\r\n":
-            line += ch == "\n" or not text.startswith("\n", i + 1)  # \r\n once
-            comment, item_starts = False, not quote
-        elif comment:
-            pass
-        elif quote:
-            if ch == "\\" and quote == '"' and text[i + 1:i + 2] not in ("\r", "\n"):  # "a\"b": no close
-                i += 1
-            elif ch == quote == "'" and text.startswith("'", i + 1):  # 'it''s': one apostrophe
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch == "#" and (i == 0 or text[i - 1] in " \t\r\n"):
-            comment = True
-        elif ch in " \t":
-            pass  # keeps item_starts as it is
-        elif ch in "'\"" and item_starts:
-            quote, item_starts = ch, False
-        else:
-            if ch in "[{" and (depth or item_starts):
-                start = line if depth == 0 else start  # the outermost bracket's: where the value starts
+    r"""The 1-based line (as an editor counts them, :func:`_editor_position`) of the outermost
+    flow bracket (``[``, ``{``) of the first value of the YAML ``text`` nested
+    :data:`_DEEP_NESTING` deep; None where none nests so deep (a block nesting of ``- -``) or
+    YAML finds an error before one does. PyYAML's own scanner reads the tokens (it keeps no
+    recursion, unlike its composer), so quotes, comments, plain words (``a[b``) and block
+    scalars (``key: |``) are YAML's, not a scan of ours: libyaml's where PyYAML has it (10 ms
+    for a file 3000 deep; the Python scanner takes 0.3 s, each ``[`` a possible key it looks
+    1024 characters past)."""
+    depth, start = 0, 0
+    try:
+        for token in yaml.scan(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(token, (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken)):
+                start = token.start_mark.index if depth == 0 else start  # where the value starts
                 depth += 1
                 if depth >= _DEEP_NESTING:
-                    return start
-            elif ch in "]}" and depth:
+                    return _editor_position(text, start)[0] + 1
+            elif isinstance(token, (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)) and depth:
                 depth -= 1
-            # a value starts after [ { , and after ": " or "- " (the space decides: a:b is one word)
-            item_starts = ch in "[{," or (ch in ":-?" and text[i + 1:i + 2] in (" ", "\t", "\r", "\n", ""))
-        i += 1
+    except yaml.YAMLError:  # a YAML error before any value nests so deep
+        return None
     return None
-
-
-_BLOCK_SCALAR_START = re.compile(r"(?::|(?:^|[ \t])[-?])[ \t]+[|>][1-9+-]*[ \t]*(?:#.*)?$")
-"""A line whose value is a block scalar's indicator (``key: |``, ``- >-``, ``key: |2  # c``)."""
-
-
-def _without_block_scalars(text: str) -> str:
-    """``text`` with the lines of each block scalar (those after a :data:`_BLOCK_SCALAR_START`
-    line, blank or indented more than it) emptied, their line ends kept: a ``[`` of a literal
-    text opens no flow value. A line that is a comment (``# key: |``) starts none."""
-    parts = re.split(r"(\r\n|\r|\n)", text)  # lines at even indexes, their ends at odd ones
-    block_indent: int | None = None
-    for k in range(0, len(parts), 2):
-        body = parts[k]
-        indent = len(body) - len(body.lstrip(" "))
-        if block_indent is not None and (not body.strip() or indent > block_indent):
-            parts[k] = ""
-            continue
-        block_indent = None
-        opened = _BLOCK_SCALAR_START.search(body)
-        before = body[:opened.start()] if opened else ""
-        # not in a comment: the line's own (# key: |) or one after its value (a: b  # c: |)
-        if opened and not before.lstrip().startswith("#") and not re.search(r"[ \t]#", before):
-            block_indent = indent
-    return "".join(parts)
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -4132,6 +4082,10 @@ UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
                "count of phantom images is not read",
                "data.root=\"''\" (empty) to run the phantom set with it",
                ("ingest",)),
+    UnusedWhen(("data.phantom_seed",), lambda c: c.data.dataset == "drac" and bool(c.data.root),
+               "data.root is set, so your images are ingested and no phantom set is generated: the "
+               "seed of the phantom images is not read",
+               "data.root=\"''\" (empty) to run the phantom set with it", ("ingest",)),
     UnusedWhen(("data.graham_mask",), lambda c: not c.data.graham,
                "data.graham=false applies no Graham filter, so there is no mask to put outside its disc",
                "data.graham=true to apply the filter with this mask", ("ingest",)),
@@ -4564,6 +4518,34 @@ def referable_cut(value: str, names: Sequence[str]) -> int | None:
     return int(setting)
 
 
+UNGRADABLE_NAMES = frozenset({
+    "ungradable", "ungradeable", "ungraded", "notgradable", "notgradeable", "nongradable",
+    "nongradeable", "notgraded", "unknown", "na", "notapplicable", "notavailable", "missing",
+    "nograde", "cannotgrade", "cannotbegraded", "poorquality", "insufficientquality",
+    "badquality", "excluded", "unreadable"})
+"""Words that mark an image its graders could not grade (DDR's and DeepDRiD's grade 5, an NA
+cell), never a grade's name (:func:`grades_problem`): as a name in ``data.grades`` they would
+make those images a grade of their own. Held as :func:`ungradable_name` matches them: letters
+and digits only, lower case. ``none`` is not among them (a grade-0 name, no DR)."""
+UNGRADABLE_NAME_TAIL = re.compile(r"(image|images|photo|photos|photograph|photographs)$")
+"""A trailing word an ungradable name may carry (``Ungradable image``), dropped before the match."""
+
+
+def ungradable_name(name: str) -> bool:
+    """Whether a grade name is a word for "could not be graded" (:data:`UNGRADABLE_NAMES`):
+    letter case, accents' marks, spaces and punctuation aside (``N.A.``, ``n/a``, ``Not
+    applicable``, ``Ungradeable``), a trailing ``image`` / ``photo`` dropped (``Ungradable
+    image``); a name of punctuation only (``?``, ``-``) is one too."""
+    text = unicodedata.normalize("NFKD", name).casefold()
+    key = "".join(ch for ch in text if ch.isalnum())
+    if not key:
+        return bool(name.strip())  # '?', '-', '--': no grade's name
+    if key in UNGRADABLE_NAMES:
+        return True
+    short = UNGRADABLE_NAME_TAIL.sub("", key)
+    return short != key and short in UNGRADABLE_NAMES
+
+
 def grades_problem(grades: Sequence[str]) -> tuple[str, str]:
     """What is wrong with ``data.grades`` and the fix, or ``("", "")`` when it is empty, one
     named scale (drac, icdr) or >= 2 distinct non-empty names. Names are quoted as given;
@@ -4599,6 +4581,18 @@ def grades_problem(grades: Sequence[str]) -> tuple[str, str]:
         said = ", ".join(str(g) for g in empty)
         return (f"gives grade{'s' if len(empty) > 1 else ''} {said} an empty name",
                 f"one non-empty name per grade 0..K-1, {example}")
+    no_grade = [g for g, n in enumerate(names) if ungradable_name(n)]
+    if no_grade:  # DDR's 'Ungradable' as a sixth ICDR grade: trained above PDR
+        said = ", ".join(f"grade {g} {names[g]!r}" for g in no_grade)
+        kept = [n for g, n in enumerate(names) if g not in no_grade]
+        rest = ("data.grades=[icdr]" if len(kept) == 5 else f"data.grades=[{', '.join(kept)}]"
+                if len(kept) >= 2 else example)
+        return (f"names {said}, which marks images that could not be graded, not a grade: its "
+                f"images would be trained and scored as a grade of their own"
+                + (" above the worst" if no_grade[-1] == len(names) - 1 else ""),
+                f"name the disease grades only ({rest}); write NA (or leave the cell empty) in "
+                "the grade cells of ungradable images and set data.ungradable=leave_out, which "
+                "leaves them out")
     seen: dict[str, list[int]] = {}
     for g, n in enumerate(names):
         seen.setdefault(n.casefold(), []).append(g)

@@ -67,6 +67,7 @@ checkpoint from before its probe columns that early-stops on them is refused, wi
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -607,6 +608,7 @@ class Engine:
             save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config},
                             room=lambda: self.room(task))
             self._unsaved_best = None
+        written = hashlib.sha256()  # last.pt's bytes, hashed as they are written (not read back)
         save_checkpoint(self.last, {
             **task.state_dict(),
             "epoch": epoch,
@@ -620,11 +622,12 @@ class Engine:
             # (drac_ssl.train compares against this, not against an attempt that saved nothing)
             "threads": torch.get_num_threads(),
             **extra,
-        }, room=lambda: self.room(task))
+        }, room=lambda: self.room(task), digest=written)
         # what last.pt now holds, for the commands without torch (a killed stage's words:
         # drac_ssl.run_state.checkpoint_saved); after it, so a record never names an unwritten epoch
         write_checkpoint_record(self.last, epochs_done=epoch + 1, epochs=self.epochs, step=(epoch + 1) * steps,
-                                stopped=self.stopped, monitors_pending="monitors_pending" in extra)
+                                stopped=self.stopped, monitors_pending="monitors_pending" in extra,
+                                sha256=written.hexdigest())
 
     def _finite(self, value: torch.Tensor) -> bool:
         """Whether a running sum is finite; with :attr:`distributed`, on every process (a

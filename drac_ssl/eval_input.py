@@ -152,8 +152,9 @@ def check_recipe(recipe: str, crop_scale: Sequence[float]) -> None:
         raise ValueError(f"augment.crop_scale must be [low, high] in (0, 1], got {crop_scale}")
 
 
-_QUIET_IMPORT = threading.Lock()
-"""Held while :func:`quiet_albumentations` imports albumentations with its one filter in place."""
+_QUIET_IMPORT = threading.RLock()
+"""Held while :func:`quiet_albumentations` imports albumentations with its one filter in place
+(re-entrant: a call from inside that import gets the module being imported, as before)."""
 
 
 def quiet_albumentations() -> ModuleType:
@@ -168,11 +169,19 @@ def quiet_albumentations() -> ModuleType:
     :data:`warnings.filters` and removes exactly that entry afterwards, under a lock: every
     other warning is kept, and filters other libraries install while albumentations loads
     (scipy's, say) stay in place (a ``warnings.catch_warnings`` block would drop them when it
-    restores its snapshot of the process-wide list)."""
-    loaded = sys.modules.get("albumentations")
-    if loaded is not None:
-        return loaded
-    with _QUIET_IMPORT:
+    restores its snapshot of the process-wide list).
+
+    Thread-safe: a caller waits for another thread's import to finish. sys.modules holds the
+    module from the start of its import, so checking it before taking the lock handed a second
+    thread a half-imported module (the app's two first requests at once: ``partially
+    initialized module 'albumentations' has no attribute 'Compose'``)."""
+    with _QUIET_IMPORT:  # an uncontended lock once imported: well under a microsecond
+        if "albumentations" in sys.modules:
+            # an import statement, not sys.modules' entry: it waits for an import of it begun
+            # elsewhere than here (import's own per-module lock) to finish
+            import albumentations
+
+            return albumentations
         try:
             from tqdm.std import TqdmWarning as category
         except ImportError:  # no tqdm: nothing to silence but the same message

@@ -107,7 +107,7 @@ class KnnMonitor:
     epochs copies nothing from the host. Each call embeds both splits with
     :func:`embed_images` and scores :func:`~drac_ssl.metrics.knn_accuracy` (cosine, ``k``
     neighbours weighted by exp(sim / 0.07), methods.md section 3); the one value read back
-    to the host is the accuracy.
+    to the host is the accuracy, nan when the features are not finite (NaN or inf).
     """
 
     def __init__(
@@ -154,6 +154,21 @@ def standardize(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, 
     mean = train.mean(0, keepdim=True)
     std = train.std(0, keepdim=True).clamp_min(1e-6)
     return (train - mean) / std, (test - mean) / std
+
+
+def refuse_non_finite_features(what: str, *feats: torch.Tensor) -> None:
+    """Raise ValueError when any of ``feats`` (feature tensors ``(n, d)``, any device) holds a
+    NaN or inf, naming ``what`` (the backbone's file, say) and the fix. Their k-NN accuracy is
+    nan (:func:`drac_ssl.metrics.knn_accuracy`) and a linear probe on them scores a believable
+    figure (all rows one class: 50.0 on two balanced classes), so a bench refuses them before
+    either is reported."""
+    for f in feats:
+        if not bool(torch.isfinite(f).all()):
+            n = sum(int(t.shape[0]) for t in feats)
+            raise ValueError(f"{what}: its features of the {n} images hold NaN or inf, so neither the k-NN "
+                             f"nor the linear probe can score them: the backbone diverged, or its eval-mode "
+                             f"batch-norm statistics overflowed; check its pretraining's console.log (k-NN "
+                             f"'not scored') and rerun it")
 
 
 def linear_probe(

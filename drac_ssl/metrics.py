@@ -37,6 +37,7 @@ in torch so it runs on the GPU features of a pretraining run without a copy to t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
@@ -110,6 +111,7 @@ __all__ = [
     "expected_grade",
     "fit_kappa_thresholds",
     "threshold_band_warning",
+    "undefined_scores_quiet",
     "THRESHOLD_GRADE_SHARE_MIN",
     "fit_temperature",
     "QWK_LARGEST_UNSTATED",
@@ -175,6 +177,24 @@ __all__ = [
     "two_grade_decision_words",
     "two_grade_summary",
 ]
+
+
+@contextlib.contextmanager
+def undefined_scores_quiet() -> Iterator[None]:
+    """Silence the warnings of a score that is undefined on its sample, and only those.
+
+    A bootstrap resample (or a small validation split) may hold a single grade, or no image of
+    a grade: scikit-learn then warns ``UndefinedMetricWarning`` (an AUC, precision or recall
+    scored nan or 0) and numpy ``RuntimeWarning`` (0/0 in a kappa); the callers score such a
+    sample nan and say so themselves, so thousands of these warnings tell nothing. Other
+    warnings pass, above all a library's ``DeprecationWarning`` and ``FutureWarning`` (a
+    blanket ``simplefilter("ignore")`` hid those, so that a deprecation would show up only as
+    a break). ``CountedMetricWarning`` (a RuntimeWarning) is checked outside these blocks."""
+    undefined = import_keeping_random("sklearn.exceptions").UndefinedMetricWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", undefined)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def default_thresholds(num_grades: int) -> tuple[float, ...]:
@@ -1641,8 +1661,7 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
         auc_ovr = macro_ovr_auc(yt, p) if auc_note is None else float("nan")
         per_grade = ovr_auc_per_grade(yt, p)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with undefined_scores_quiet():
         precision, recall, f1, _ = precision_recall_fscore_support(
             yt, yp, labels=labels, average=None, zero_division=np.nan)
         macro_f1 = float(np.nanmean(f1)) if np.any(np.isfinite(f1)) else float("nan")
@@ -2134,8 +2153,7 @@ def bootstrap_ci_counted(
     units = _units(groups, n)
     if n == 0 or n_boot < 1:
         return float("nan"), float("nan"), 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with undefined_scores_quiet():
         # the whole sample first: a ValueError here is the input's (probabilities given to
         # QWK, string labels) and propagates; only a resample's ValueError means "degenerate"
         whole = float(metric(yt, yp))
@@ -2144,8 +2162,7 @@ def bootstrap_ci_counted(
     if fast is not None:
         if not _counted_agrees(fast[0], n, [whole], [getattr(metric, "__name__", "metric")]):
             fast = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with undefined_scores_quiet():
         if fast is not None:
             counted, width = fast
             for counts in _count_chunks(n, _resamples(n, n_boot, seed, units), width):
@@ -2477,17 +2494,15 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
 
     n = yt.size
     # inputs checked by the callers: scikit-learn's own checks only cost time
-    with warnings.catch_warnings(), sklearn.config_context(assume_finite=True,
-                                                           skip_parameter_validation=True):
-        warnings.simplefilter("ignore")
+    with undefined_scores_quiet(), sklearn.config_context(assume_finite=True,
+                                                         skip_parameter_validation=True):
         whole = scores(np.arange(n))
     if not n or _counted_agrees(counted, n, whole, PAIRED_METRICS):
         values = np.concatenate([np.zeros((0, len(PAIRED_METRICS))),
                                  *(counted(c) for c in _count_chunks(n, _resamples(n, n_boot, seed, units), k * k))])
     else:  # scikit-learn on each resample, as before the counts
-        with warnings.catch_warnings(), sklearn.config_context(assume_finite=True,
-                                                               skip_parameter_validation=True):
-            warnings.simplefilter("ignore")
+        with undefined_scores_quiet(), sklearn.config_context(assume_finite=True,
+                                                             skip_parameter_validation=True):
             values = np.array([scores(idx) for idx in _resamples(n, n_boot, seed, units)],
                               dtype=np.float64).reshape(-1, len(PAIRED_METRICS))
     labels = hashlib.sha256(np.ascontiguousarray(yt, dtype=np.int64).tobytes()).hexdigest()
@@ -3056,7 +3071,11 @@ def knn_accuracy(
     lowest class). Runs on the device of ``train_feats`` in float32, ``chunk_size`` test
     rows at a time so memory stays ``O(chunk_size * n_train)``. The weights are computed as
     ``exp((sim - max sim) / T)``, the same vote up to a per-row factor, to avoid overflow.
-    Returns the fraction of test rows whose vote is their label, a float in [0, 1].
+    Returns the fraction of test rows whose vote is their label, a float in [0, 1]; nan when
+    any feature of either split is NaN or inf (a diverged backbone, or one whose eval-mode
+    statistics overflowed): such features vote for nothing, and their argmax once made the
+    share of class 0 among the test labels read as an accuracy. Checked after the labels, so a
+    label error is still raised.
 
     Raises:
         ValueError: ``k < 1``, ``temperature <= 0`` or ``chunk_size < 1``; features not
@@ -3079,8 +3098,7 @@ def knn_accuracy(
         if train.ndim != 2 or test.ndim != 2 or train.shape[1] != test.shape[1]:
             raise ValueError(f"features must be (n, d) with equal d, got {tuple(train.shape)} "
                              f"and {tuple(test.shape)}")
-        train = F.normalize(train.float(), dim=1)
-        test = F.normalize(test.float(), dim=1)
+        train, test = train.float(), test.float()
         labels = {}
         for name, given in (("train_labels", train_labels), ("test_labels", test_labels)):
             y = torch.as_tensor(given).to(device).reshape(-1)
@@ -3107,6 +3125,9 @@ def knn_accuracy(
                     f"(num_classes={num_classes}). An unlabelled row (-1, as EvalDataset gives "
                     f"it) has no class to vote for or to be scored against: leave it out of both "
                     f"splits")
+        if not bool((torch.isfinite(train).all() & torch.isfinite(test).all()).item()):
+            return math.nan
+        train, test = F.normalize(train, dim=1), F.normalize(test, dim=1)
         k_eff = min(int(k), train.shape[0])
         correct = 0
         for start in range(0, test.shape[0], chunk_size):

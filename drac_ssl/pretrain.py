@@ -129,8 +129,22 @@ defined, with their units; the first epoch's line names it."""
 # drac_ssl.evaluation; both stay importable from here (pretrain.embed_images).
 __all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "KnnMonitor",
            "NonFiniteLossError", "PretrainData", "PretrainResult", "TwoViewFeed", "collapse_symptoms",
-           "embed_images", "epoch_order", "held_out_words", "knn_subset", "load_pretrain_data", "normalization_name", "run", "sync_batchnorm",
+           "embed_images", "epoch_order", "held_out_words", "knn_record", "knn_subset", "load_pretrain_data", "normalization_name", "run", "sync_batchnorm",
            "train_step", "use_bf16", "view_recipe"]
+
+
+KNN_NOT_FINITE_WORDS = "not scored: the backbone's features are not finite (NaN or inf)"
+"""The console's words for a k-NN monitor figure that is nan (:func:`drac_ssl.metrics.knn_accuracy`
+of non-finite features): the loss can stay finite while the eval-mode features, which use the
+batch-norm running statistics, overflow. Such a figure is kept out of the reports' k-NN lines."""
+
+
+def knn_record(value: float) -> float | None:
+    """A k-NN monitor figure (top-1 in %) as ``metrics.jsonl`` and ``metadata.json`` record it:
+    rounded to 3 decimals, or None (JSON null) for the nan of non-finite features
+    (:func:`drac_ssl.metrics.knn_accuracy`): ``json.dumps`` wrote a bare ``NaN``, which strict
+    JSON parsers refuse, where the losses' non-finite epoch means were already null."""
+    return round(float(value), 3) if math.isfinite(value) else None
 
 
 class NonFiniteLossError(NonFiniteError):
@@ -709,8 +723,14 @@ class _VICRegTraining(TrainingTask):
             # separate MNIST's digits well): the epochs' k-NN is read against it. Epoch 0 is only
             # begun by a fresh run; a Ctrl-C here leaves no epoch, and the rerun measures again.
             self.knn_start = round(self.knn(self.model.backbone, self.bf16, self.channels_last), 3)
-            print(f"[pretrain] k-NN top-1 of the starting backbone, before any step: "
-                  f"{self.knn_start:.2f}% (k {self.pc.knn_k}; read the epochs' k-NN against it)")
+            weights = self.pc.backbone.weights
+            # a weights file may hold NaN; a random start has none, so its eval-mode features overflowed
+            check = (f"check pretrain.backbone.weights: {weights} may hold NaN or inf" if weights else
+                     "a random start: the eval-mode features, which use the batch-norm running statistics, "
+                     "overflowed; check the images' normalisation, or try pretrain.precision=fp32")
+            figure = (f"{self.knn_start:.2f}% (k {self.pc.knn_k}; read the epochs' k-NN against it)"
+                      if math.isfinite(self.knn_start) else f"{KNN_NOT_FINITE_WORDS} ({check})")
+            print(f"[pretrain] k-NN top-1 of the starting backbone, before any step: {figure}")
         self.train_model.train()
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
@@ -746,7 +766,7 @@ class _VICRegTraining(TrainingTask):
                         room=lambda: task_room(ckpt_dir, self))
         if self.knn is not None and pc.knn_every and (
                 (epoch + 1) % pc.knn_every == 0 or epoch + 1 == pc.epochs):
-            out["knn_top1"] = round(self.knn(self.model.backbone, self.bf16, self.channels_last), 3)
+            out["knn_top1"] = knn_record(self.knn(self.model.backbone, self.bf16, self.channels_last))
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -843,7 +863,11 @@ class _VICRegTraining(TrainingTask):
         )
 
     def describe(self, row: dict[str, Any]) -> str:
-        extra = f", k-NN {row['knn_top1']:.2f}%" if "knn_top1" in row else ""
+        extra = ""
+        if "knn_top1" in row:  # None (null in metrics.jsonl), or an older nan: not scored
+            knn = row["knn_top1"]
+            extra = (f", k-NN {knn:.2f}%" if knn is not None and math.isfinite(knn) else
+                     f", k-NN {KNN_NOT_FINITE_WORDS}")
         if row.get("rate_reduction_last") is not None:
             extra += (f", monitor dR last {row['rate_reduction_last']:.2f} early "
                       f"{row['rate_reduction_early']:.2f}")
@@ -983,8 +1007,8 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         meta["stopped"] = stopped
         if knn_scope is not None:
             meta["knn_monitor"] = knn_scope
-        if task.knn_start is not None:
-            meta["knn_start_top1"] = task.knn_start
+        if task.knn_start is not None:  # null: measured, but not scored (its features were not finite)
+            meta["knn_start_top1"] = knn_record(task.knn_start)
         save_weights(backbone_path, backbone_state, {"format": "drac_ssl backbone v1"})
         save_weights(out_dir / "vicreg_model.safetensors", best_state)
         atomic_write_json(metadata_path, meta)

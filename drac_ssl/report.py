@@ -1119,7 +1119,7 @@ def _features_worth_words(meta: dict[str, Any]) -> str:
     if dataset in (None, "drac"):
         return ("What the features are worth is measured by the fine-tuning below "
                 f"({PRETRAIN_METHOD} against scratch), not by this curve.")
-    knn = isinstance(meta.get("knn_start_top1"), int | float)
+    knn = finite_knn_figure(meta.get("knn_start_top1"))
     return ("What the features are worth is measured, not by this curve, by "
             + ("the k-NN monitor in the same figure, read against its dashed line (the starting backbone's "
                "figure; the end of this report compares the two), and " if knn else "")
@@ -3159,14 +3159,20 @@ def knn_start_comparison(last: float, start: float, test_images: int | None = No
     return f"{change:.2f} points above {start_words}"
 
 
+def finite_knn_figure(value: Any) -> bool:
+    """Whether a recorded k-NN figure is a finite number: not a bool, and not the nan the
+    monitor records for non-finite features (:func:`drac_ssl.metrics.knn_accuracy`)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def knn_start_comparison_of_run(meta: dict[str, Any], history: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], str] | None:
     """The pretraining's last k-NN epoch (a row of ``metrics.jsonl``) and
     :func:`knn_start_comparison`'s words for it, from ``pretrain/metadata.json`` (``meta``: its
     ``knn_start_top1``, ``knn_monitor``, ``splits``, ``initial_weights``) and ``history``; None
     when the monitor scored no epoch or the starting backbone's figure is not recorded."""
-    rows = [r for r in history if isinstance(r.get("knn_top1"), int | float)]
+    rows = [r for r in history if finite_knn_figure(r.get("knn_top1"))]
     start = meta.get("knn_start_top1")
-    if not rows or not isinstance(start, int | float) or isinstance(start, bool):
+    if not rows or not finite_knn_figure(start):  # nan: the monitor's features were not finite
         return None
     scope = meta.get("knn_monitor") if isinstance(meta.get("knn_monitor"), dict) else {}
     splits = meta.get("splits") if isinstance(meta.get("splits"), dict) else {}
@@ -3177,12 +3183,13 @@ def knn_start_comparison_of_run(meta: dict[str, Any], history: Sequence[dict[str
 
 
 def _knn_figure(run_dir: Path) -> bool:
-    """Whether the pretraining's k-NN monitor scored an epoch (a ``knn_top1`` in its
-    ``metadata.json`` metrics or in ``metrics.jsonl``)."""
+    """Whether the pretraining's k-NN monitor scored an epoch (a finite ``knn_top1`` in its
+    ``metadata.json`` metrics or in ``metrics.jsonl``: :func:`finite_knn_figure`; a null or nan
+    one was not scored, its features not finite)."""
     meta = read_json(run_dir / "pretrain" / "metadata.json")
-    if isinstance(meta, dict) and "knn_top1" in (meta.get("metrics") or {}):
+    if isinstance(meta, dict) and finite_knn_figure((meta.get("metrics") or {}).get("knn_top1")):
         return True
-    return any("knn_top1" in row for row in pretrain_history(run_dir))
+    return any(finite_knn_figure(row.get("knn_top1")) for row in pretrain_history(run_dir))
 
 
 def pretrain_history(run_dir: Path) -> list[dict[str, Any]]:

@@ -344,11 +344,13 @@ was: by its ends' SHA-256, or by its size alone when it has none either."""
 
 
 def write_checkpoint_record(last: str | os.PathLike[str], *, epochs_done: int, epochs: int, step: int,
-                            stopped: str = "", monitors_pending: bool = False) -> Path:
+                            stopped: str = "", monitors_pending: bool = False,
+                            sha256: str | None = None) -> Path:
     """Write :data:`CHECKPOINT_RECORD` beside ``last`` (the ``last.pt`` just written, whose
     size, :func:`drac_ssl.io.sha256_file` and :func:`drac_ssl.io.ends_sha256` it records)
     atomically; returns its path.
-    ``epochs_done`` counts from 1.
+    ``epochs_done`` counts from 1. ``sha256``: the checkpoint's SHA-256 (hex) as it was written
+    (:func:`drac_ssl.checkpoint.save_checkpoint`'s ``digest``); None: read back from the file.
 
     Raises:
         OSError: ``last`` is not there (the record follows its checkpoint, never precedes it).
@@ -357,7 +359,7 @@ def write_checkpoint_record(last: str | os.PathLike[str], *, epochs_done: int, e
     record = {"epochs_done": int(epochs_done), "epochs_planned": int(epochs), "step": int(step),
               "stopped": str(stopped or ""), "monitors_pending": bool(monitors_pending),
               "utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-              "checkpoint": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path),
+              "checkpoint": path.name, "bytes": path.stat().st_size, "sha256": sha256 or sha256_file(path),
               "ends_sha256": ends_sha256(path)}
     return atomic_write_json(path.with_name(CHECKPOINT_RECORD), record)
 

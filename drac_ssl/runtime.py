@@ -333,6 +333,13 @@ def workers_cpu_seconds(iterator: object) -> float | None:
         return None
 
 
+def _worker_exit_codes(iterator: object) -> list[int | None]:
+    """The exit codes of the worker processes of a DataLoader ``iterator`` (torch's ``_workers``;
+    None for one still running, a negative code for the signal that ended it); empty where it
+    has none (no workers, no iterator)."""
+    return [getattr(w, "exitcode", None) for w in getattr(iterator, "_workers", None) or ()]
+
+
 def _killed_by_other_signal(exc: BaseException, iterator: object) -> bool:
     """Whether a dead worker of ``exc`` (torch's words, the workers' exit codes) ended by a
     signal other than SIGKILL (the out-of-memory killer's) or SIGBUS (a full ``/dev/shm``): a
@@ -340,7 +347,7 @@ def _killed_by_other_signal(exc: BaseException, iterator: object) -> bool:
     words = str(exc)
     if "killed by signal:" in words:
         return words.split("killed by signal:", 1)[1].strip().splitlines()[0].rstrip(".") not in _RESOURCE_SIGNALS
-    codes = [getattr(w, "exitcode", None) for w in getattr(iterator, "_workers", None) or ()]
+    codes = _worker_exit_codes(iterator)
     return any(code is not None and code < 0 and code not in _RESOURCE_SIGNALS.values() for code in codes)
 
 
@@ -353,7 +360,7 @@ def _worker_exit_words(stage: str | None, batch_setting: str | None, image_setti
     message says why, and memory advice would mislead. A killed worker (SIGKILL, -9; SIGBUS is
     said by :func:`loader_stalled_words`) keeps the resource words. No code known (the
     commands' nets have no iterator): the cause is not known, and the one-process rerun shows it."""
-    codes = [getattr(w, "exitcode", None) for w in getattr(iterator, "_workers", None) or ()]
+    codes = _worker_exit_codes(iterator)
     if any(code == _RESOURCE_SIGNALS["Killed"] for code in codes):
         return loader_stalled_words(stage, batch_setting, image_setting, torch_words)
     where, torch_line, batch_setting, image_setting = _loader_named(stage, batch_setting,
@@ -1897,11 +1904,14 @@ def console_log(path: str | os.PathLike[str], header: str,
             disk keeps out of it when it is closed.
     """
     from drac_ssl.io import writing
-    from drac_ssl.starting import said_at_start
+    from drac_ssl.starting import console_log_descriptor, said_at_start
 
     said = [*said_at_start(), *said]  # the SIGINT-ignored note, printed before the run folder was known
     with writing(path):  # an error here is the log's, not a read's (drac_ssl.io.written_file)
-        log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+        try:  # read too: a second Ctrl-C's line is put on a line of its own (starting._on_its_own_line)
+            log = open(path, "a+", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+        except PermissionError:  # a log it may write but not read: that line after a newline
+            log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
     try:
         with writing(path):  # a full disk: the error names the log, as an open's does
             log.write(f"{header}\n")
@@ -1910,7 +1920,8 @@ def console_log(path: str | os.PathLike[str], header: str,
         sys.stdout, sys.stderr = (None if s is None else _Tee(s, log, name)
                                    for s, name in zip(before, ("stdout", "stderr"), strict=True))
         try:
-            yield
+            with console_log_descriptor(log.fileno()):  # a second Ctrl-C's line, written by its handler
+                yield
         except BaseException as exc:
             with contextlib.suppress(OSError, ValueError):
                 log.write(_ending_words(exc, label))

@@ -24,6 +24,7 @@ from typing import Any
 
 from drac_ssl.config import (
     PATH_SETTINGS,
+    PHANTOM_COUNTS,
     PHANTOM_UNUSED,
     REFERABLE_OFF,
     STATED_DATA_SETTINGS,
@@ -242,12 +243,15 @@ def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, An
     ``finetune.inner_fraction`` under any rule but ``finetune.keep=inner`` as
     :data:`UNREAD_INNER_FRACTION`; on the phantom set (``data.dataset=drac`` with an empty
     ``data.root``) the settings of a real data set's files it does not read
-    (:data:`~drac_ssl.config.PHANTOM_UNUSED`) as their defaults, the values its ingest applied."""
+    (:data:`~drac_ssl.config.PHANTOM_UNUSED`) as their defaults, the values its ingest applied;
+    with a ``data.root`` (your own images, no phantom set generated) the phantom set's counts
+    (:data:`~drac_ssl.config.PHANTOM_COUNTS`) and ``data.phantom_seed`` as their defaults."""
     out = json.loads(json.dumps(settings, default=str))
     data = out.get("data")
-    if isinstance(data, dict) and data.get("dataset", "drac") == "drac" and not data.get("root"):
+    if isinstance(data, dict) and data.get("dataset", "drac") == "drac":
         # warned set but not used: rerunning without them (the warning's fix) is the same run
-        for key in PHANTOM_UNUSED:
+        unread = PHANTOM_UNUSED if not data.get("root") else (*PHANTOM_COUNTS, "data.phantom_seed")
+        for key in unread:
             name = key.split(".", 1)[1]
             if name in data:
                 data[name] = json.loads(json.dumps(getattr(DataConfig(), name), default=str))

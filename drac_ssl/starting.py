@@ -235,17 +235,56 @@ def _already_stopping(signum: int, frame: object) -> None:
     """SIGINT handler once a command of its own process is stopping
     (:func:`_first_interrupt_taken`): a Ctrl-C pressed again while what was done is saved is
     ignored, with one line on stderr the first time, ending with how to stop it at once
-    (``to force: kill -9 PID``, this process's id). The line is written to the file descriptor
-    (a handler may run while ``sys.stderr`` is in the middle of a write: a reentrant write
-    raises there), so the run's ``console.log``, which copies ``sys.stderr``, does not have it
-    (docs/running.md says so). Never raises."""
+    (``to force: kill -9 PID``, this process's id). The line is written to the file descriptors,
+    not through Python's streams (a handler may run while ``sys.stderr`` or the log is in the
+    middle of a write: a reentrant write raises there): stderr's, and the run folder's
+    ``console.log`` (:data:`_CONSOLE_LOG_FD`) where one is open, appended (it was opened for
+    appending) after the lines it holds, on a line of its own (:func:`_on_its_own_line`).
+    Never raises."""
     if _SAID_STOPPING:
         return
     _SAID_STOPPING.append(True)
     prog = _PROG[0] if _PROG else "drac_ssl"
-    with contextlib.suppress(Exception):
-        os.write(2, f"\n[{prog}] already stopping; saving what was done, then the line that says "
-                    f"what was saved (Ctrl-C again is ignored; to force: kill -9 {os.getpid()})\n".encode())
+    line = (f"[{prog}] already stopping; saving what was done, then the line that says what was "
+            f"saved (Ctrl-C again is ignored; to force: kill -9 {os.getpid()})\n").encode()
+    with contextlib.suppress(Exception):  # the terminal's line after the ^C its Ctrl-C echoed
+        os.write(2, b"\n" + line)
+    for fd in _CONSOLE_LOG_FD[-1:]:
+        with contextlib.suppress(Exception):
+            os.write(fd, _on_its_own_line(fd, line))
+
+
+def _on_its_own_line(fd: int, line: bytes) -> bytes:
+    """``line`` as appended to the file open (for reading too) at ``fd``: after a newline when
+    the file's last byte is not one (a progress line written without its end, ``progress
+    45%``, would otherwise run into it); as it is after a whole line or in an empty file.
+    System calls only (:func:`_already_stopping` runs in a signal handler); a file that cannot
+    be read gets the newline."""
+    try:
+        size = os.fstat(fd).st_size
+        ended = size == 0 or os.pread(fd, 1, size - 1) == b"\n"
+    except OSError:
+        ended = False
+    return line if ended else b"\n" + line
+
+
+_CONSOLE_LOG_FD: list[int] = []
+"""The file descriptor of the run folder's ``console.log`` while
+:func:`drac_ssl.runtime.console_log` holds it open (:func:`console_log_descriptor`), for
+:func:`_already_stopping`, which a signal runs: a line written there goes to the file, not
+through the log's Python stream (which that signal may have interrupted mid-write)."""
+
+
+@contextlib.contextmanager
+def console_log_descriptor(fd: int) -> Iterator[None]:
+    """Within the block the run folder's ``console.log`` is open at file descriptor ``fd``
+    (:data:`_CONSOLE_LOG_FD`), so a second Ctrl-C's "already stopping" line reaches it too;
+    forgotten when the block ends, before the log is closed (a later file could reuse ``fd``)."""
+    _CONSOLE_LOG_FD.append(fd)
+    try:
+        yield
+    finally:
+        _CONSOLE_LOG_FD.remove(fd)
 
 
 _TERMINATED: list[bool] = []  # a SIGTERM turned into KeyboardInterrupt (its exit code: 143)
@@ -663,21 +702,28 @@ positional argument (``RUN``) typed as an option (``--run R``) is said apart, fo
 command."""
 
 
+def _whole_words(text: str, width: int, **indents: str) -> list[str]:
+    """``text`` with its runs of white space as one space, in lines of at most ``width``
+    columns broken only between words: never at a word's hyphen (``--skip-unreadable``), nor
+    inside a word longer than the line. ``indents``: :func:`textwrap.wrap`'s
+    ``initial_indent`` / ``subsequent_indent``."""
+    return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False,
+                         break_long_words=False, **indents)
+
+
 def fill_help(text: str, width: int = 88) -> str:
     """``text`` wrapped to ``width`` columns for a command's ``--help`` (a description or an
     epilog's exit codes), never inside a word: :func:`textwrap.fill` by default splits at a
     hyphen, so ``--skip-unreadable`` came out as ``--skip-`` and ``unreadable`` on two lines
     (a test of the export's ``--help`` found the exit codes no longer read as written)."""
-    return textwrap.fill(" ".join(text.split()), width, break_on_hyphens=False,
-                         break_long_words=False)
+    return "\n".join(_whole_words(text, width))
 
 
 class _WholeWords:
     """argparse's wrapping of an option's help, never inside a word (:func:`fill_help`)."""
 
     def _split_lines(self, text: str, width: int) -> list[str]:
-        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False,
-                             break_long_words=False)
+        return _whole_words(text, width)
 
 
 class HelpFormatter(_WholeWords, argparse.HelpFormatter):
@@ -685,9 +731,7 @@ class HelpFormatter(_WholeWords, argparse.HelpFormatter):
     description)."""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent,
-                             subsequent_indent=indent, break_on_hyphens=False,
-                             break_long_words=False)
+        return "\n".join(_whole_words(text, width, initial_indent=indent, subsequent_indent=indent))
 
 
 class RawDescriptionHelpFormatter(_WholeWords, argparse.RawDescriptionHelpFormatter):

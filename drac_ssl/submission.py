@@ -108,23 +108,45 @@ def probability_units(values: Any) -> np.ndarray:
     return np.rint(np.asarray(values, dtype=np.float64) * 10**WRITE_DECIMALS).astype(np.int64)
 
 
-def _micro_units(probs: np.ndarray) -> np.ndarray:
-    """Round ``probs`` ``(n, K)`` to ``WRITE_DECIMALS`` decimals as integers that sum to
-    exactly ``10**WRITE_DECIMALS`` per row (the rounding residual goes to the largest entry,
-    which is >= 1/K, so no entry leaves [0, 1])."""
+def _micro_units(probs: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
+    """Round ``probs`` ``(n, K)`` (rows summing to 1) to ``WRITE_DECIMALS`` decimals as integers
+    that sum to exactly ``10**WRITE_DECIMALS`` per row, the largest unrounded entry staying the
+    largest written one (ties only between equal written entries).
+
+    The rounding residual goes to the row's target: the largest unrounded entry (the first of
+    equal ones; ``classes`` ``(n,)``, where given, picks among equal largest ones). A residual of
+    -m may take the target below an entry it was rounded equal to (a near tie): that entry gives
+    the units back, one at a time, until the target is level with it. The residual once went to
+    the first largest *rounded* entry, so ``[0.33333332, 0.33333327, 0.33333341]`` was written
+    ``0.333334, 0.333333, 0.333333`` beside ``class`` 2. No entry leaves [0, 1]: the target is
+    >= 1/K, and an entry that gives a unit back was rounded up to at least 1."""
     scale = 10**WRITE_DECIMALS
     units = probability_units(probs)
-    residual = scale - units.sum(axis=1)
-    units[np.arange(units.shape[0]), units.argmax(axis=1)] += residual
+    rows = np.arange(units.shape[0])
+    target = probs.argmax(axis=1)
+    if classes is not None:
+        given = np.asarray(classes, dtype=np.int64)
+        target = np.where(probs[rows, given] == probs[rows, target], given, target)
+    units[rows, target] += scale - units.sum(axis=1)
+    for i in np.flatnonzero(units[rows, target] < units.max(axis=1)):  # a negative residual at a near tie
+        row, t = units[i], target[i]
+        while row[t] < row.max():
+            row[row.argmax()] -= 1
+            row[t] += 1
     return units
 
 
-def written_units(probs: np.ndarray) -> np.ndarray:
+def written_units(probs: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
     """``probs`` ``(n, K)`` as a submission CSV (and ``oof.csv``) writes them, in millionths:
     int64 ``(n, K)``, each row summing to exactly ``10**6`` (:func:`written_probabilities`
-    is these over ``10**6``)."""
+    is these over ``10**6``). ``classes`` ``(n,)``: the ``class`` written beside each row, where
+    known; at an exact tie of the largest probabilities the rounding remainder goes to it
+    (:func:`_micro_units`), so pass the classes :func:`write_submission` was given to read the
+    numbers the file holds (without them the remainder goes to the first of the tied ones:
+    ``[1/3] * 3`` of class 1 is written ``0.333333,0.333334,0.333333``, but is 333334, 333333,
+    333333 here without ``classes``)."""
     p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
-    return _micro_units(p / p.sum(axis=1, keepdims=True))
+    return _micro_units(p / p.sum(axis=1, keepdims=True), classes)
 
 
 def cut_units(cut: float) -> int:
@@ -644,6 +666,14 @@ def read_pixel_marks(path: str | os.PathLike[str], column: str = TRAINING_IMAGE_
     return {row[0] for row in rows if len(row) > at and PIXELS_MARK_WORDS in row[at].lower()}
 
 
+def read_not_training_images(path: str | os.PathLike[str]) -> set[str]:
+    """The cases :func:`write_image_notes`'s file ``path`` marks as not a training image of the
+    model that graded them (an empty ``training_image`` cell: checked, not listed; never
+    :data:`TRAINING_IMAGE_UNKNOWN`); an empty set when there is no such file or it cannot be read."""
+    rows = _image_notes_rows(path, IMAGE_NOTES_HEADERS) or []
+    return {row[0] for row in rows if len(row) >= 4 and not row[3].strip()}
+
+
 def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]] | None:
     """The ``pretraining_image`` and ``bundle`` columns of :func:`write_image_notes`'s file:
     case -> ``{"splits": pretraining_cell_splits(cell), "bundle": the bundle cell, "outside":
@@ -1061,7 +1091,7 @@ def _valid_rows(cases: Sequence[str], probs: np.ndarray, classes: np.ndarray | N
 
     if words := one_hot_words(p):
         warnings.warn(words, UserWarning, stacklevel=3)
-    return names, grades, _micro_units(p)
+    return names, grades, _micro_units(p, grades)
 
 
 def one_hot_words(probs: np.ndarray) -> str:
@@ -2362,7 +2392,7 @@ def grade_note_counts(grade_notes: Sequence[str], probs: np.ndarray, classes: np
     noted = [k for k, note in enumerate(grade_notes) if note]
     if not noted:
         return 0, 0, 0
-    units = written_units(probs[noted])
+    units = written_units(probs[noted], classes[noted])  # the file's numbers: its class takes a tie's remainder
     n_not_largest = n_near_tie = n_equal_shown = 0
     for row, k in zip(units, noted, strict=True):
         below = bool(row[int(classes[k])] < row.max())
@@ -2431,7 +2461,7 @@ def smaller_class_rows(probs: np.ndarray, classes: np.ndarray) -> int:
     classes = np.asarray(classes, dtype=np.int64)
     if probs.ndim != 2 or probs.shape[1] != 2 or not len(classes):
         return 0
-    units = written_units(probs)
+    units = written_units(probs, classes)
     rows = np.arange(len(classes))
     return int((units[rows, classes] < units[rows, 1 - classes]).sum())
 

@@ -511,16 +511,19 @@ class ReferralCut:
         """``(n,)`` P(referable) of probabilities ``(n, K)``."""
         return p_referable(probs, self.from_grade)
 
-    def refer(self, probs: np.ndarray) -> np.ndarray:
+    def refer(self, probs: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
         """``(n,)`` int64: 1 where P(referable) of ``probs`` ``(n, K)`` as a submission CSV and
         ``oof.csv`` write them (6 decimals: :func:`drac_ssl.submission.written_units`) is at
         or above the cut, compared in millionths (:func:`drac_ssl.submission.cut_units`): the
         app, the export's ``_referable.csv`` (the written ``P_referable``) and the fine-tuning
-        (``oof.csv``'s probabilities) refer every image alike. Raises ValueError for a row of
-        probabilities that is not finite (a NaN compares false and would silently clear the
-        image)."""
+        (``oof.csv``'s probabilities) refer every image alike. ``classes`` ``(n,)``: the grades
+        written beside the rows, where known (the app's grade): at an exact tie of the largest
+        probabilities the file's remainder goes to the written class, and P(referable) is read
+        as the file holds it (``oof.csv``, written without them: None). Raises ValueError for a
+        row of probabilities that is not finite (a NaN compares false and would silently clear
+        the image)."""
         p = _finite_probs(probs, "referral cut", "cannot be referred or cleared")
-        units = written_units(p)[:, self.from_grade:].sum(axis=1)
+        units = written_units(p, classes)[:, self.from_grade:].sum(axis=1)
         return (units >= cut_units(self.cut)).astype(np.int64)
 
     def to_dict(self) -> dict[str, Any]:
@@ -700,10 +703,11 @@ class Calibration:
         probs, score = self.probs_and_scores(raw_per_model)
         return probs, score, self.grades_of(probs, score)
 
-    def refer(self, probs: np.ndarray) -> np.ndarray | None:
+    def refer(self, probs: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray | None:
         """``(n,)`` int64 referral decisions of probabilities ``(n, K)`` by the :attr:`referral`
-        cut (:meth:`ReferralCut.refer`), or None without one."""
-        return None if self.referral is None else self.referral.refer(probs)
+        cut (:meth:`ReferralCut.refer`, ``classes`` the grades written beside them where known),
+        or None without one."""
+        return None if self.referral is None else self.referral.refer(probs, classes)
 
     def to_dict(self) -> dict[str, Any]:
         """The calibration as JSON (``calibration.json``, a bundle's ``calibration``); the

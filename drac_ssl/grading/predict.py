@@ -331,7 +331,8 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
                              or f"{p}: cannot be decoded as an image", fatal)
     depth, said = depth_note(decoded.mode, [q.what for q in decoded.problems])
     pixels, warnings = conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour,
-                                        mode=decoded.mode, kind=kind, grey_trained=grey_trained)
+                                        mode=decoded.mode, kind=kind, grey_trained=grey_trained,
+                                        share=decoded.colour_share if decoded.pixels.ndim == 3 else None)
     levels = few_levels_words(pixels, decoded.mode, model_kind, channels)
     if levels:  # the app's warning; the decoder's 1-bit note is then not said again
         warnings.append(FileWarning(p.name, levels))
@@ -518,7 +519,8 @@ def array_fix(image: Any, channels: int) -> str:
 
 def conform_channels(image: np.ndarray, channels: int, name: str = "image",
                      colour: bool | None = None, mode: str = "", kind: str | None = None,
-                     grey_trained: Any = GREY_TRAINED_NOT_GIVEN) -> tuple[np.ndarray, list[str]]:
+                     grey_trained: Any = GREY_TRAINED_NOT_GIVEN,
+                     share: float | None = None) -> tuple[np.ndarray, list[str]]:
     """``image`` (uint8 grey ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)``) in the model's
     ``channels`` and a warning for each conversion; never converts silently.
 
@@ -541,7 +543,10 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
       anyway, and says so). The warning tells a grey file (replicated) from a colour file
       whose three channels are identical (read as they are) by ``mode``.
 
-    ``colour``: whether the channels differ (default: computed). ``mode``: the PIL pixel
+    ``colour``: whether the channels differ (default: computed). ``share``: the share (0..1)
+    of ``image``'s pixels in colour (:func:`data_prep.colour_rule.colour_share`), as the
+    decoder measured it (:attr:`data_prep.validate.DecodedImage.colour_share`; default:
+    measured here). ``mode``: the PIL pixel
     format of the file the image was decoded from ("" for an array: a grey file). Raises
     ValueError for an array that is not uint8 grey or RGB (its message gives the conversion
     for the array's dtype and shape, :func:`array_fix`: floats, 16-bit, RGBA, ``(C, H, W)``)
@@ -558,7 +563,9 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
                          f"{array.dtype} {array.shape}.\n  fix: {fix}; or read files with "
                          f"drac_ssl.grading.predict.read_image(path, {channels})")
     if (array.ndim == 2) == (channels == 1):
-        share = colour_share(array) if channels == 3 else 1.0  # a scale bar on a grey scan?
+        if channels == 3 and share is None:  # a scale bar on a grey scan?
+            share = colour_share(array)
+        share = share if channels == 3 else 1.0
         if is_overlay(colour if colour is not None else not (
                 np.array_equal(array[..., 0], array[..., 1]) and np.array_equal(array[..., 1], array[..., 2])), share):
             return array, [FileWarning(name, overlaid_for_colour_model(share))]  # the app's words too
@@ -572,7 +579,9 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
     if channels == 1:
         if not colour:
             return converted, []  # an RGB file of a grey picture: nothing is lost
-        share = colour_share(array) if kind == "octa" else 1.0  # a scale bar on a grey scan?
+        if kind == "octa" and share is None:  # a scale bar on a grey scan?
+            share = colour_share(array)
+        share = share if kind == "octa" else 1.0
         return converted, [FileWarning(name, colour_for_grey_model(
             said[0].what, kind == 'octa', share if is_overlay(True, share) else None))]
     return converted, [FileWarning(name, grey_for_colour_model(mode, grey_trained))]

@@ -30,7 +30,8 @@ reach no grading module)."""
 def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor | None) -> Tensor:
     """Training loss, a 0-dim float32 tensor. ``output``: logits ``(n, K)`` (cross-entropy,
     weighted by class when ``class_weights`` ``(K,)`` is given) or a score ``(n, 1)``
-    (SmoothL1 to the grade, each sample weighted by its class weight); ``grade``: ``(n,)``
+    (SmoothL1 to the grade, each sample weighted by its class weight; the weights, of any
+    float dtype, are cast to the float32 of the output); ``grade``: ``(n,)``
     int64 grades in ``0 .. K-1``; ``kind``: the head's output, ``classification`` or
     ``regression`` (:data:`KINDS`, the values of :data:`drac_ssl.grading.model.HEADS`).
 
@@ -48,7 +49,9 @@ def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor
         raise ValueError(f"grading_loss: unknown kind {kind!r}; expected one of {', '.join(KINDS)} "
                          f"(the head's output: drac_ssl.grading.model.HEADS[head]).")
     if kind == "classification":
-        return F.cross_entropy(output.float(), grade, weight=class_weights)
+        logits = output.float()
+        weight = None if class_weights is None else class_weights.to(logits.dtype)  # float64 weights: torch refused
+        return F.cross_entropy(logits, grade, weight=weight)
     if output.ndim != 2 or output.shape[1] != 1:
         raise ValueError(f"grading_loss: kind 'regression' needs the head's single score of shape (n, 1); "
                          f"got an output of shape {tuple(output.shape)}: pass the regression head's output, "
@@ -56,7 +59,7 @@ def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor
     per_sample = F.smooth_l1_loss(output[:, 0].float(), grade.float(), reduction="none")
     if class_weights is None:
         return per_sample.mean()
-    w = class_weights[grade]
+    w = class_weights.to(per_sample.dtype)[grade]  # float64 weights would make the loss float64
     return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
 
 
@@ -76,15 +79,21 @@ def class_weights_for(grades: np.ndarray, num_grades: int | None = None) -> np.n
                         f"grades.astype(np.int64) of whole grades 0 .. K-1.")
     if grades.ndim != 1:
         raise ValueError(f"class_weights_for needs grades of shape (n,); got {grades.shape}.")
-    grades = grades.astype(np.int64, copy=False)
     if num_grades is None and not len(grades):
         raise ValueError("class_weights_for got no grades and no num_grades: pass num_grades=K.")
-    k = int(num_grades) if num_grades is not None else int(np.max(grades)) + 1
+    # the range is read in the grades' own dtype: a uint64 2**63 cast to int64 first wrapped
+    # to a negative grade the caller never had
+    lowest, highest = (int(np.min(grades)), int(np.max(grades))) if len(grades) else (0, -1)
+    if num_grades is None and highest >= np.iinfo(np.int64).max:
+        raise ValueError(f"grade {highest} found: no scale has that many grades; grades are 0 .. K-1 "
+                         f"(pass num_grades=K).")
+    k = int(num_grades) if num_grades is not None else highest + 1
     if k < 1:
         raise ValueError(f"class_weights_for needs num_grades >= 1, got {num_grades}.")
-    if len(grades) and int(np.min(grades)) < 0:
-        raise ValueError(f"grade {int(np.min(grades))} found; grades are 0 .. {k - 1}")
-    if len(grades) and int(np.max(grades)) >= k:
-        raise ValueError(f"grade {int(np.max(grades))} found, but the scale has {k} grades")
+    if lowest < 0:
+        raise ValueError(f"grade {lowest} found; grades are 0 .. {k - 1}")
+    if highest >= k:
+        raise ValueError(f"grade {highest} found, but the scale has {k} grades")
+    grades = grades.astype(np.int64, copy=False)
     counts = np.bincount(grades, minlength=k).astype(np.float64)
     return np.where(counts > 0, len(grades) / (k * np.maximum(counts, 1)), 1.0)

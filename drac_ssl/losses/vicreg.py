@@ -74,7 +74,10 @@ def invariance_loss(z_a: Tensor, z_b: Tensor) -> Tensor:
 
     Returns:
         0-dim tensor ``mean_{i,k} (z_a[i,k] - z_b[i,k])^2`` (``F.mse_loss``, mean over
-        ``n * d`` elements, as in the official code), in the inputs' dtype (integers: float32).
+        ``n * d`` elements, as in the official code), computed in float32 or wider, as
+        :func:`vicreg_loss` (``at_least_float32``: float16, bfloat16 and integers go to
+        float32, float64 stays; float16 embeddings ~300 apart gave inf: their squared
+        differences overflow float16's 65504).
 
     Raises:
         TypeError: ``z_a`` or ``z_b`` is not a ``torch.Tensor``.
@@ -84,7 +87,7 @@ def invariance_loss(z_a: Tensor, z_b: Tensor) -> Tensor:
     """
     check_view_pair(z_a, z_b, "invariance_loss")
     _check_not_empty(z_a, "invariance_loss")
-    return F.mse_loss(_floating(z_a), _floating(z_b))
+    return F.mse_loss(at_least_float32(z_a), at_least_float32(z_b))
 
 
 def variance_loss(z: Tensor, gamma: float = 1.0, eps: float = 1e-4) -> Tensor:
@@ -98,8 +101,9 @@ def variance_loss(z: Tensor, gamma: float = 1.0, eps: float = 1e-4) -> Tensor:
     Returns:
         0-dim tensor ``1/d sum_k relu(gamma - sqrt(Var_k(z) + eps))`` with the unbiased
         variance over the ``n`` rows (mean over dimensions: the official-code convention of
-        Bardes et al., ICLR 2022, ``main_vicreg.py``). Computed in ``z``'s dtype (no cast,
-        unlike :func:`vicreg_loss`; integers: float32).
+        Bardes et al., ICLR 2022, ``main_vicreg.py``). Computed in float32 or wider, as
+        :func:`vicreg_loss` (``at_least_float32``: float16, bfloat16 and integers go to
+        float32, float64 stays; a float16 variance of embeddings ~100 overflowed to inf).
 
     Raises:
         TypeError: ``z`` is not a ``torch.Tensor`` (a NumPy array, a list).
@@ -108,7 +112,7 @@ def variance_loss(z: Tensor, gamma: float = 1.0, eps: float = 1e-4) -> Tensor:
             to average over: NaN).
     """
     _check_embeddings(z, "variance_loss")
-    z = _floating(z)
+    z = at_least_float32(z)
     std = torch.sqrt(z.var(dim=0) + eps)  # unbiased (n - 1)
     return F.relu(gamma - std).mean()
 
@@ -122,8 +126,10 @@ def covariance_loss(z: Tensor) -> Tensor:
     Returns:
         0-dim tensor ``1/d sum_{k != l} C_kl^2`` with
         ``C = (z - mean(z))^T (z - mean(z)) / (n - 1)`` of shape ``(d, d)`` (the
-        official-code convention; memory ``O(d^2)``). Computed in ``z``'s dtype (integers:
-        float32).
+        official-code convention; memory ``O(d^2)``). Computed in float32 or wider, as
+        :func:`vicreg_loss` (``at_least_float32``: float16, bfloat16 and integers go to
+        float32, float64 stays; float16 embeddings ~100 gave NaN: their squared covariances
+        overflow float16's 65504).
 
     Raises:
         TypeError: ``z`` is not a ``torch.Tensor`` (a NumPy array, a list).
@@ -131,7 +137,7 @@ def covariance_loss(z: Tensor) -> Tensor:
             row is undefined), or ``d == 0`` (divided by ``d``: NaN).
     """
     _check_embeddings(z, "covariance_loss")
-    z = _floating(z)
+    z = at_least_float32(z)
     n, d = z.shape
     z = z - z.mean(dim=0)
     cov = (z.T @ z) / (n - 1)
@@ -160,11 +166,6 @@ def _check_not_empty(z: Tensor, name: str) -> None:
         raise ValueError(f"{name} got embeddings of shape {tuple(z.shape)} with no "
                          f"{'rows' if z.shape[0] < 1 else 'dimensions (d = 0)'}: the mean of nothing is NaN; "
                          f"give the expander at least one output dimension and the batch at least one image.")
-
-
-def _floating(z: Tensor) -> Tensor:
-    """``z`` as it is when of a floating dtype, else (integers, booleans) float32."""
-    return z if z.is_floating_point() else z.float()
 
 
 def vicreg_loss(

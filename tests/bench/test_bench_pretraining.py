@@ -161,3 +161,22 @@ def test_a_bench_stopped_by_sigterm_ends_as_a_ctrl_c_does(capsys: pytest.Capture
     assert stop.value.code == 130
     assert "interrupted: rerun the same command" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_evaluate_backbone_refuses_non_finite_features_with_the_backbone_file(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """NaN features gave a ``nan%`` k-NN and a believable linear-probe figure (one class for every
+    row: 50.0 on two balanced classes): the bench refuses them, naming the backbone's file, as
+    bench.umm_ablation does."""
+    import torch
+
+    from drac_ssl.config import PACKAGE_CONFIGS, load_config
+
+    monkeypatch.setattr(cifar10_vicreg, "build_backbone", lambda *a, **k: torch.nn.Identity())
+    monkeypatch.setattr(cifar10_vicreg, "load_local_weights", lambda *a, **k: None)
+    monkeypatch.setattr(cifar10_vicreg, "embed_images", lambda body, images, *a, **k: torch.full((len(images), 4), float("nan")))
+    split = SimpleNamespace(images=np.zeros((6, 32, 32, 3), dtype=np.uint8), labels=np.arange(6) % 2)
+    cfg = load_config(PACKAGE_CONFIGS / "cifar10.yaml", ["pretrain.backbone.arch=resnet18"])
+    with pytest.raises(ValueError, match=r"^/runs/x/backbone\.safetensors: its features of the 12 images hold NaN or inf"):
+        cifar10_vicreg.evaluate_backbone(cfg, "/runs/x/backbone.safetensors", split, split, torch.device("cpu"),
+                                         probe_epochs=1)

@@ -155,3 +155,15 @@ def test_the_command_builds_random_linear_from_the_given_backbones_seed(
                         "--out-dir", str(tmp_path / "out"), "run.device=cpu"])
     assert got.value.args == (7,)
     assert "random_linear: --backbone " in capsys.readouterr().out
+
+
+def test_the_linear_probe_refuses_non_finite_features() -> None:
+    """A head trained on NaN features predicts one class: a believable chance-level accuracy for
+    the low-label bench and quick_check (both probe through this function)."""
+    from bench.low_label import linear_probe
+
+    feats, labels = torch.ones(12, 4), torch.as_tensor(np.arange(12) % 2)
+    feats[7, 1] = float("inf")
+    with pytest.raises(ValueError, match="features of the 12 images hold NaN or inf"):
+        linear_probe(feats[:6], labels[:6], feats[6:9], labels[6:9], feats[9:], labels[9:], seed=0, max_epochs=1,
+                     num_classes=2)

@@ -91,9 +91,12 @@ def test_regression_head_probabilities_are_softmax_of_minus_squared_distance_ove
 
 def test_written_rows_off_by_under_1e3_are_renormalised_before_the_six_decimals(tmp_path) -> None:
     """write_submission renormalises a row whose sum is off by less than 1e-3 (float32
-    rounding) before rounding to 6 decimals: [.3334] * 3 (sum 1.0002) becomes 1/3 each,
-    333333 millionths, and the one-millionth residual goes to the largest (first) entry:
-    0.333334, 0.333333, 0.333333. Without the renormalisation (the mutant) each would round to
-    333400 and the first absorb the -200 residual: 0.333200, 0.333400, 0.333400."""
-    path = write_submission(tmp_path / "sub.csv", ["1.png"], np.array([[0.3334] * 3]), classes=np.array([1]))
-    assert path.read_text().splitlines() == ["case,class,P0,P1,P2", "1.png,1,0.333334,0.333333,0.333333"]
+    rounding) before rounding to 6 decimals: [0.5004, 0.3, 0.2] (sum 1.0004) becomes
+    0.500200, 0.299880, 0.199920. Without the renormalisation (the mutant) the entries round
+    as given and the first absorbs the -400 residual: 0.500000, 0.300000, 0.200000. A tied row
+    does not tell them apart (the residual is shared out among equal entries either way):
+    [.3334] * 3 is 1/3 each, the one-millionth remainder to the submitted class 1."""
+    path = write_submission(tmp_path / "sub.csv", ["1.png", "2.png"], np.array([[0.5004, 0.3, 0.2], [0.3334] * 3]),
+                            classes=np.array([0, 1]))
+    assert path.read_text().splitlines() == ["case,class,P0,P1,P2", "1.png,0,0.500200,0.299880,0.199920",
+                                             "2.png,1,0.333333,0.333334,0.333333"]

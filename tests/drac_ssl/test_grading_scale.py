@@ -331,6 +331,9 @@ def test_model_spec_keeps_the_stem_stride_and_reads_old_specs_as_one() -> None:
     (np.array([True, False]), 2, TypeError, "needs integer grades; got dtype bool"),
     (np.array([[0, 1]]), 2, ValueError, r"grades of shape \(n,\); got \(1, 2\)"),
     (np.array([0, 1]), 0, ValueError, "num_grades >= 1, got 0"),
+    # a uint64 grade above int64's range was cast first and reported as -9223372036854775808
+    (np.array([0, 2**63], dtype=np.uint64), 3, ValueError, "grade 9223372036854775808 found, but the scale has 3"),
+    (np.array([0, 2**63], dtype=np.uint64), None, ValueError, "grade 9223372036854775808 found: no scale"),
 ])
 def test_class_weights_for_says_what_is_wrong_with_the_grades(grades: np.ndarray, num_grades: int | None,
                                                               error: type[Exception], words: str) -> None:
@@ -353,6 +356,21 @@ def test_grading_loss_refuses_an_unknown_kind() -> None:
         grading_loss(output, grade, "classfication", None)
     assert torch.isfinite(grading_loss(output, grade, "classification", None))
     assert torch.isfinite(grading_loss(output[:, :1], grade, "regression", None))
+
+
+@pytest.mark.parametrize("kind", ["classification", "regression"])
+def test_grading_loss_takes_float64_class_weights_with_half_output(kind: str) -> None:
+    """Float64 class weights (numpy's ``class_weights_for`` as a tensor) beside float16 logits
+    were refused by cross-entropy (``expected scalar type Float but found Double``): the weights
+    follow the float32 the output is cast to, for both heads."""
+    from drac_ssl.losses.grading import grading_loss
+
+    grade = torch.tensor([0, 1, 2, 1])
+    output = torch.randn(4, 3 if kind == "classification" else 1, generator=torch.Generator().manual_seed(0))
+    weights = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    got = grading_loss(output.half(), grade, kind, weights)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, grading_loss(output.half().float(), grade, kind, weights.float()))
 
 
 def test_calibration_divides_by_t_and_fits_thresholds_on_calibrated_probabilities() -> None:

@@ -15,7 +15,6 @@ import pytest
 import data_prep.__main__ as data_prep_main
 from app import auth, demo_bundle
 from drac_ssl import export
-from drac_ssl.exit_codes import CHECK_EXIT_CODES
 from drac_ssl.starting import CommandParser, fill_help
 
 SPLIT_WORD = re.compile(r"\w-$", re.MULTILINE)
@@ -37,12 +36,6 @@ def test_no_help_line_ends_inside_a_hyphenated_word(call: Callable[[Sequence[str
     assert stopped.value.code == 0
     said = capsys.readouterr().out
     assert not SPLIT_WORD.findall(said), [line for line in said.splitlines() if SPLIT_WORD.search(line)]
-
-
-def test_the_export_help_says_the_check_exit_codes_as_written(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        export.main(["--help"])
-    assert " ".join(CHECK_EXIT_CODES.split()) in " ".join(capsys.readouterr().out.split())
 
 
 def test_an_options_help_and_a_filled_text_keep_option_names_whole() -> None:

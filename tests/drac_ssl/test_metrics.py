@@ -814,6 +814,21 @@ def test_knn_refuses_a_label_outside_the_classes(split: str, bad: int, num_class
         knn_accuracy(train, labels["train"], test, labels["test"], k=5, num_classes=num_classes)
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_knn_of_non_finite_features_is_nan_not_an_accuracy(split: str, bad: float) -> None:
+    """A property test: NaN features voted for nothing, argmax picked class 0, and the monitor
+    showed class 0's share of the test labels (0.3333 here) as a believable accuracy. Label
+    errors are still raised first."""
+    feats = {"train": np.ones((5, 4)), "test": np.ones((3, 4))}
+    feats[split][1, 2] = bad
+    y_train, y_test = np.arange(5) % 2, np.array([0, 1, 1])
+    assert math.isnan(knn_accuracy(feats["train"], y_train, feats["test"], y_test, k=3))
+    assert math.isnan(knn_accuracy(np.full((5, 4), np.nan), y_train, np.ones((3, 4)), y_test, k=3))
+    with pytest.raises(ValueError, match="test_labels hold"):
+        knn_accuracy(feats["train"], y_train, feats["test"], np.array([0, 1, -1]), k=3)
+
+
 def test_knn_shuffled_labels_near_chance() -> None:
     train, y_train = _clusters(300, 16, 0.3, 0)
     test, y_test = _clusters(200, 16, 0.3, 1)

@@ -130,3 +130,59 @@ def test_the_callers_own_identical_filter_is_left_in_place(stand_in_albumentatio
         assert warnings.filters == before and warnings.filters.count(mine) == 1
         warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", TqdmWarning, stacklevel=1)
     assert not [w for w in caught if issubclass(w.category, TqdmWarning)]
+
+
+def test_a_second_thread_waits_for_the_first_thread_s_import(
+        stand_in_albumentations: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (F7): the app's two first requests at once failed with ``partially initialized
+    module 'albumentations' has no attribute 'Compose'``: sys.modules was read before the lock,
+    and holds the module from the start of its import. The stand-in's import stops half-way
+    (before its ``Compose``) until the second caller has reached the lock or returned; what the
+    second caller got is looked at as it returns. No sleeps: Events only."""
+    import threading
+
+    from drac_ssl import eval_input
+
+    gate = types.ModuleType("_quiet_import_gate")
+    gate.half_way = threading.Event()  # type: ignore[attr-defined]
+    gate.go_on = threading.Event()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, gate.__name__, gate)
+    stand_in_albumentations(f"import {gate.__name__} as gate\n"
+                            "gate.half_way.set()\n"
+                            "assert gate.go_on.wait(10)\n"
+                            "Compose = 'the whole module'\n")
+    second_moved = threading.Event()  # reached the lock, or returned without it
+
+    class WatchedLock:
+        def __init__(self, lock: object) -> None:
+            self.lock = lock
+
+        def __enter__(self) -> object:
+            if threading.current_thread().name == "second":
+                second_moved.set()
+            return self.lock.__enter__()  # type: ignore[attr-defined]
+
+        def __exit__(self, *exc: object) -> object:
+            return self.lock.__exit__(*exc)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(eval_input, "_QUIET_IMPORT", WatchedLock(eval_input._QUIET_IMPORT))
+    seen: dict[str, object] = {}
+
+    def call(name: str) -> None:
+        try:
+            module = quiet_albumentations()
+            seen[name] = getattr(module, "Compose", "half a module")
+        finally:
+            if name == "second":
+                second_moved.set()
+
+    first = threading.Thread(target=call, args=("first",), name="first", daemon=True)
+    first.start()
+    assert gate.half_way.wait(10)  # type: ignore[attr-defined]
+    second = threading.Thread(target=call, args=("second",), name="second", daemon=True)
+    second.start()
+    assert second_moved.wait(10)
+    gate.go_on.set()  # type: ignore[attr-defined]
+    first.join(10)
+    second.join(10)
+    assert seen == {"first": "the whole module", "second": "the whole module"}

@@ -40,3 +40,23 @@ def test_with_a_data_root_the_settings_still_compare() -> None:
     assert config_differences(comparable(old), comparable(new))
     assert not config_differences(comparable({**old, "data": {**old["data"], "root": ""}}),
                                   comparable({**new, "data": {**new["data"], "root": ""}}))
+
+
+def test_with_a_data_root_the_phantom_counts_and_seed_do_not_block_a_resume(tmp_path: Path) -> None:
+    """data.phantom_seed and the phantom counts are warned set but not used with a data.root:
+    rerunning with them changed or removed (the warning's fix) resumes the run and its
+    stages, where it was refused as "resuming it would mix two configurations"."""
+    from drac_ssl.config import to_dict
+    from drac_ssl.stage_settings import stage_resume_differences
+
+    base = make_finished_run(tmp_path / "runs" / "base")
+    save_config(load_config(base / "config.yaml", ["data.phantom_seed=7", "data.phantom_n_test=5"]),
+                base / "config.yaml")
+    saved = to_dict(load_config(base / "config.yaml"))
+    changed = load_config(base / "config.yaml", ["data.phantom_seed=3", "data.phantom_n_train=99"])
+    assert train._existing_run_problem(changed, base) == ""
+    for stage in ("ingest", "pretrain"):
+        assert stage_resume_differences(stage, saved, changed, base / stage) == [], stage
+    # the phantom set reads them: there they are still a change
+    phantom = {"data": {"dataset": "drac", "root": "", "phantom_seed": 0}}
+    assert config_differences(comparable(phantom), comparable({"data": {**phantom["data"], "phantom_seed": 3}}))

@@ -270,3 +270,22 @@ def test_a_runs_next_steps_are_one_kind_of_step(tmp_path: Path) -> None:
     assert {type(step) for step in [measured, *with_model]} == {NextStep}
     assert measured is not None and measured.command and measured.short
     assert [bool(step.command) for step in with_model] == [True, True, False]  # the phantom note
+
+
+@pytest.mark.parametrize("figure", [None, "NaN"])
+def test_the_closing_lines_name_no_knn_measurement_when_every_figure_was_not_scored(
+        tmp_path: Path, figure: str | None) -> None:
+    """_generic_closing_lines said "the k-NN monitor above measured its features" whenever a
+    ``knn_top1`` key was recorded, also when every figure was null (or an older run's bare NaN):
+    the monitor's features were not finite, it measured nothing."""
+    from drac_ssl.report import _generic_closing_lines
+
+    run = tmp_path / "run"
+    (run / "pretrain").mkdir(parents=True)
+    save_config(load_config(PACKAGE_CONFIGS / "mnist.yaml", ["pretrain.knn_every=1"]), run / "config.yaml")
+    cell = "null" if figure is None else figure
+    (run / "pretrain" / "metrics.jsonl").write_text(f'{{"epoch": 0, "loss": 1.0, "knn_top1": {cell}}}\n')
+    (run / "pretrain" / "metadata.json").write_text(json.dumps({"metrics": {"knn_top1": None}}))
+    assert "measured its features" not in _generic_closing_lines(run, "mnist")[0]
+    (run / "pretrain" / "metrics.jsonl").write_text('{"epoch": 0, "loss": 1.0, "knn_top1": 61.0}\n')
+    assert "the k-NN monitor above measured its features" in _generic_closing_lines(run, "mnist")[0]

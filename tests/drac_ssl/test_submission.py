@@ -1320,6 +1320,63 @@ def test_rounding_residual_never_makes_a_written_probability_negative(tmp_path: 
     assert "-" not in text.splitlines()[1]
 
 
+def test_written_class_is_the_largest_written_probability_at_near_ties(tmp_path: Path) -> None:
+    """The rounding residual once went to the first largest *rounded* entry: at a near tie the
+    written ``class`` (the true argmax) sat strictly below another written P (35 of 150 near-tie
+    rows of a property test). Now it goes to the largest unrounded entry, or to the given class
+    among equal largest ones, so the class is the largest written P (ties only when equal)."""
+    p = np.array([[0.3333333190071939, 0.3333332746889085, 0.3333334063038976]])
+    path = submission.write_submission(tmp_path / "s.csv", ["1.png"], p)
+    assert path.read_text().splitlines()[1] == "1.png,2,0.333333,0.333333,0.333334"
+    # a residual of -1 at a near tie: rounded 333334, 333334, 333333 over 1000001 units
+    p = np.array([[0.3333338, 0.3333336, 0.3333326]])
+    assert submission.written_units(p)[0].tolist() == [333334, 333333, 333333]
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        k = int(rng.integers(2, 6))
+        row = np.clip(np.full(k, 1 / k) + rng.normal(0, 3e-7, k), 0, 1)
+        row /= row.sum()
+        units = submission.written_units(row[None])[0]
+        assert units.sum() == 10**6 and units.min() >= 0
+        assert units[row.argmax()] == units.max(), (row.tolist(), units.tolist())
+
+
+def test_written_units_given_the_classes_are_the_numbers_the_file_holds(tmp_path: Path) -> None:
+    """The writer gives an exact tie's rounding remainder to the row's class, but written_units
+    had no classes and gave it to the first tied entry: the counts of grade_note_counts and the
+    referral of ReferralCut.refer (the app) then read numbers the file does not hold (row b:
+    class 2 counted "not the largest", and referred by the file's P_referable 0.425416 but
+    not by the app). A property test on random rows with exact and near ties."""
+    from drac_ssl.grading.model import ReferralCut
+
+    p = np.array([[1 / 3] * 3, [0.149169, 0.425415, 0.425415]])
+    p /= p.sum(axis=1, keepdims=True)
+    classes = np.array([1, 2])
+    path = submission.write_submission(tmp_path / "s.csv", ["a.png", "b.png"], p, classes=classes)
+    assert path.read_text().splitlines()[1:] == ["a.png,1,0.333333,0.333334,0.333333",
+                                                 "b.png,2,0.149169,0.425415,0.425416"]
+    assert submission.grade_note_counts(["tie", "tie"], p, classes) == (0, 2, 0)
+    cut = ReferralCut("sensitivity", 0.9, 2, 0.425416)
+    referable = submission.write_referable(path, 2, cut=cut.cut).read_text().splitlines()
+    assert [line.split(",")[2] for line in referable[1:]] == ["0", "1"]
+    assert cut.refer(p, classes).tolist() == [0, 1]
+    two = np.array([[0.5, 0.5]])
+    assert submission.smaller_class_rows(two, np.array([1])) == 0
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        k = int(rng.integers(2, 6))
+        rows = rng.integers(1, 4, size=(8, k)).astype(np.float64)  # exact ties among whole numbers
+        rows[::2] += rng.normal(0, 3e-7, size=(4, k))  # and near ones
+        rows /= rows.sum(axis=1, keepdims=True)
+        tied = [np.flatnonzero(r == r.max()) for r in rows]
+        given = np.array([int(rng.choice(t)) for t in tied])
+        out = submission.write_submission(tmp_path / "r.csv", [f"{i}.png" for i in range(8)], rows,
+                                          classes=given, num_grades=k)
+        with open(out, newline="") as fh:
+            file_units = submission.probability_units([[float(v) for v in r[2:]] for r in list(csv.reader(fh))[1:]])
+        np.testing.assert_array_equal(submission.written_units(rows, given), file_units)
+
+
 def test_write_submission_refuses_a_row_off_by_1e_3_or_more(tmp_path: Path) -> None:
     """Rows off by more than RENORMALISE_TOL (1e-3) are refused, not renormalised (mutation S06:
     10 * the tolerance)."""

@@ -145,6 +145,54 @@ def test_a_second_signal_while_a_ctrl_c_unwinds_is_not_raised(
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
+def test_the_already_stopping_line_reaches_the_run_folders_console_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], guarded: None) -> None:
+    """debts81: a second Ctrl-C's "already stopping" line was written to stderr's descriptor
+    only, so the run folder's console.log (which copies sys.stderr) lacked it; it is appended
+    there too, once, before the words the interrupt ends the log with."""
+    from drac_ssl import runtime
+
+    monkeypatch.setattr(starting, "_OWN_PROCESS", [True])
+    monkeypatch.setattr(starting, "_PROG", ["train"])  # the command's name, whatever ran before
+    log = tmp_path / "console.log"
+    with pytest.raises(KeyboardInterrupt), runtime.console_log(log, "==== header ===="), \
+            starting.sigterm_as_ctrl_c():
+        try:
+            print("[train] pretrain epoch 1", file=sys.stderr)
+            os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)  # pressed again while it saves
+    line = "already stopping; saving what was done, then the line that says what was saved"
+    assert capfd.readouterr().err.count(line) == 1  # the terminal's, as before
+    said = log.read_text(encoding="utf-8").splitlines()
+    assert [n for n, text in enumerate(said) if line in text] == [2], said  # after the epoch's line
+    assert said[2] == f"[train] {line} (Ctrl-C again is ignored; to force: kill -9 {os.getpid()})", said
+    assert len(said) == 4 and "interrupted" in said[3], said  # the interrupt's words last
+    assert starting._CONSOLE_LOG_FD == []  # forgotten with the log: a later file may reuse it
+
+
+def test_the_already_stopping_line_starts_a_line_of_its_own_in_console_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], guarded: None) -> None:
+    """debts81 F2: after output that had not ended its line (``progress 45%``), the log's
+    "already stopping" line ran into it (``progress 45%[train] already stopping; ...``): it
+    starts a line of its own, as the terminal's does (after the echoed ^C)."""
+    from drac_ssl import runtime
+
+    monkeypatch.setattr(starting, "_OWN_PROCESS", [True])
+    monkeypatch.setattr(starting, "_PROG", ["train"])
+    log = tmp_path / "console.log"
+    with pytest.raises(KeyboardInterrupt), runtime.console_log(log, "==== header ===="), \
+            starting.sigterm_as_ctrl_c():
+        try:
+            print("progress 45%", end="", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGINT)
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)
+    capfd.readouterr()
+    said = log.read_text(encoding="utf-8").splitlines()
+    assert said[1] == "progress 45%" and said[2].startswith("[train] already stopping; "), said
+
+
 def test_train_command_marks_its_process_with_the_one_flag(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], guarded: None) -> None:
     """train's command line and the run_command commands (umm among them) share one flag of

@@ -229,3 +229,11 @@ def test_a_refused_choice_decides_no_unused_warning(refused: str, setting: str) 
     assert name not in {f.setting for f in found if f.severity == "warning"}, [f.line for f in found]
     # a row the refused choice does not decide still warns (knn_every=0 leaves knn_k unused)
     assert "pretrain.knn_k" in {f.setting for f in found if "not used" in f.what}
+
+
+def test_the_phantom_seed_with_your_own_images_is_warned_unused(tmp_path: Path) -> None:
+    """debts81: with a data.root no phantom set is made, so data.phantom_seed is read by nothing;
+    its counts were warned set but not used, the seed was not (silently recorded as applied)."""
+    said = unused(f"data.root={tmp_path}", "data.phantom_seed=3")["data.phantom_seed"]
+    assert "no phantom set is generated: the seed of the phantom images is not read" in said.what, said.what
+    assert "data.phantom_seed" not in unused("data.phantom_seed=3")  # the phantom set reads it

@@ -183,6 +183,29 @@ def test_half_precision_input_does_not_overflow() -> None:
     assert terms.covariance.item() > 65504
 
 
+def test_variance_and_covariance_terms_cast_half_precision_as_vicreg_loss_does() -> None:
+    # the terms alone once ran in float16: the covariance of embeddings ~100 was NaN
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(32, 512, generator=g) * 100.0
+    half = z.half()
+    cov = covariance_loss(half)
+    var = variance_loss(half * 1e-3)  # std ~0.1: a hinge term away from 0
+    assert cov.dtype == var.dtype == torch.float32
+    torch.testing.assert_close(cov, covariance_loss(half.float()))
+    torch.testing.assert_close(var, variance_loss(half.float() * 1e-3))
+    assert torch.isfinite(cov) and cov.item() > 65504
+
+
+def test_invariance_term_casts_half_precision_as_vicreg_loss_does() -> None:
+    # alone it once ran in float16: squared differences of views ~300 apart overflowed to inf
+    g = torch.Generator().manual_seed(0)
+    z_a, z_b = (torch.randn(8, 16, generator=g) * 300.0).half(), (torch.randn(8, 16, generator=g) * 300.0).half()
+    got = invariance_loss(z_a, z_b)
+    assert got.dtype == torch.float32 and torch.isfinite(got) and got.item() > 65504
+    torch.testing.assert_close(got, invariance_loss(z_a.float(), z_b.float()))
+    assert invariance_loss(z_a.double(), z_b.double()).dtype == torch.float64
+
+
 @pytest.mark.parametrize(
     ("za", "zb", "match"),
     [
