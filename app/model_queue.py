@@ -35,13 +35,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["DRAIN_S", "ModelQueue", "ServerBusy", "Turn", "gradio_limits"]
+__all__ = ["DRAIN_GRACE_S", "DRAIN_S", "ModelQueue", "ServerBusy", "Turn", "gradio_limits"]
 
 DRAIN_S = 30.0
 """Seconds a stopping server (``python -m app`` on SIGTERM or Ctrl-C) lets the requests it
 admitted (being graded or waiting in line) finish before it closes (:meth:`ModelQueue.drain`);
 new requests meanwhile get the "restarting" answer. A service manager's stop timeout must be
-longer (systemd's ``TimeoutStopSec``, 90 s by default; docs/deploying.md)."""
+longer than it, :data:`DRAIN_GRACE_S` and the close together (systemd's ``TimeoutStopSec``,
+90 s by default, 60 s in docs/deploying.md's unit)."""
+DRAIN_GRACE_S = 5.0
+"""Seconds a stopping server keeps serving after its last admitted request finished, added to
+:data:`DRAIN_S` (35 s at most in all): the browser fetches a result's pictures in requests of
+their own after the result came, and a server closed 0.3 s after it refused them ("Connection
+refused"). New images are still refused meanwhile; nothing is waited for when no request
+finished within it (an idle server stops at once)."""
 RESTART_RETRY_S = 60.0
 """The wait the "restarting" answer suggests (``retry_after_s``), seconds: a restart reloads
 the bundle."""
@@ -98,6 +105,10 @@ class ModelQueue:
         self.peak_waiting = 0
         self.refused = 0
         self.stopping = False  # stop_admitting: new requests get the "restarting" answer
+        self.draining = False  # app.__main__._drain began: a second signal must not drain again
+        # time.monotonic() when the last admitted request finished (None: none yet): the
+        # stopping server's grace (DRAIN_GRACE_S) counts from it
+        self.finished_at: float | None = None
 
     @property
     def waiting(self) -> int:
@@ -211,6 +222,7 @@ class ModelQueue:
                         if turn is not None:
                             held_s = turn.held_s + self.clock() - turn.since
                     finally:
+                        self.finished_at = time.monotonic()
                         self._release(held_s)
 
 

@@ -519,3 +519,128 @@ def test_the_app_drains_on_the_interrupt_before_gradio_closes_anything() -> None
     demo = Served()
     _serve_until_stopped(demo)
     assert demo.model_queue.stopping and not demo.closed
+
+
+class _FakeTime:
+    """A clock (seconds) that only the fake ``sleep`` moves; ``on_sleep(n)`` runs at the n-th sleep."""
+
+    def __init__(self, now: float, on_sleep: Callable[[int], None] = lambda n: None) -> None:
+        self.now, self.sleeps, self.on_sleep = now, 0, on_sleep
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.now += seconds
+        self.on_sleep(self.sleeps)
+
+
+def test_a_finished_drain_keeps_serving_the_last_pictures_for_its_grace() -> None:
+    """A review (F1): the server closed 0.3 s after the last result, and the browser's request
+    for that result's pictures got "Connection refused". After a drain that finished it keeps
+    serving until DRAIN_GRACE_S after the last request finished (the queue's ``finished_at``),
+    still refusing new images; an idle server (nothing finished) waits for nothing, and a
+    second signal in the grace cuts it short (all had finished: True)."""
+    from types import SimpleNamespace
+
+    from app.__main__ import _drain
+    from app.model_queue import DRAIN_GRACE_S
+
+    queue = ModelQueue(1, 0)
+    with queue.slot():
+        pass
+    assert queue.finished_at is not None and queue.finished_at <= time.monotonic()
+    queue.finished_at = 100.0  # the last result: 1 s before the signal
+    fake = _FakeTime(101.0)
+    demo = SimpleNamespace(model_queue=queue, _queue=SimpleNamespace(active_jobs=[None]))
+    assert _drain(demo, clock=fake.clock, sleep=fake.sleep) is True
+    assert DRAIN_GRACE_S == 5.0 and 100.0 + DRAIN_GRACE_S <= fake.now < 100.0 + DRAIN_GRACE_S + 0.1
+    with pytest.raises(ServerBusy, match="restarting"), queue.slot():
+        pass
+    idle = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None]))
+    fake = _FakeTime(101.0)
+    assert _drain(idle, clock=fake.clock, sleep=fake.sleep) is True and fake.sleeps == 0
+
+    def interrupt(n: int) -> None:
+        raise KeyboardInterrupt
+
+    cut = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None]))
+    cut.model_queue.finished_at = 100.0
+    fake = _FakeTime(101.0, interrupt)
+    assert _drain(cut, clock=fake.clock, sleep=fake.sleep) is True and fake.sleeps == 1
+
+
+def test_the_drain_waits_for_gradio_to_send_the_last_results(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A review (F2): the wait for gradio's own sending (its ``_queue.active_jobs``) was never
+    checked. A job still in progress is waited for until gradio clears it; a gradio without
+    that list is said once on the log, and the drain then relies on its grace."""
+    from types import SimpleNamespace
+
+    import app.__main__ as app_main
+
+    jobs: list[object] = [object()]
+
+    def clear(n: int) -> None:
+        if n == 3:
+            jobs[0] = None  # gradio has sent the result
+
+    fake = _FakeTime(0.0, clear)
+    demo = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=jobs))
+    assert app_main._drain(demo, clock=fake.clock, sleep=fake.sleep) is True
+    assert fake.sleeps == 3 and jobs == [None]
+    monkeypatch.setattr(app_main, "_UNKNOWN_QUEUE_WARNED", [])
+    for renamed in (SimpleNamespace(), SimpleNamespace(_queue=SimpleNamespace(active_jobs=None))):
+        assert app_main._gradio_idle(renamed) is True
+    warnings = [r for r in caplog.records if r.name == "app" and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "_queue.active_jobs" in warnings[0].getMessage()
+
+
+class _Interrupted(ModelQueue):
+    """A queue whose ``drain`` or ``stop_admitting`` gets the second signal; counts drains."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(1, 0)
+        self.where, self.drains = where, 0
+
+    def stop_admitting(self) -> None:
+        super().stop_admitting()
+        if self.where == "stop_admitting":
+            raise KeyboardInterrupt
+
+    def drain(self, timeout_s: float = 30.0) -> bool:
+        self.drains += 1
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("where", ["drain", "stop_admitting"])
+def test_a_second_signal_stops_the_drain_and_never_starts_another(
+        where: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review (F3): a second Ctrl-C / SIGTERM while the drain waits, or while it stops
+    admitting, ends it (False, said on the console) and does not escape the app's wait; the
+    caller's own drain on the interrupt (app.__main__._run) then returns at once, draining
+    nothing twice."""
+    from types import SimpleNamespace
+
+    from app.__main__ import _drain, _serve_until_stopped
+
+    class Served:
+        model_queue = _Interrupted(where)
+        _queue = SimpleNamespace(active_jobs=[None])
+
+        @property
+        def is_running(self) -> bool:
+            raise KeyboardInterrupt  # the first signal
+
+    demo = Served()
+    try:
+        _serve_until_stopped(demo)  # the second signal inside the drain: not raised from here
+    except KeyboardInterrupt:  # caught, so that pytest is not interrupted itself
+        pytest.fail("the second signal escaped the drain: _run would drain again")
+    assert "stopped with 0 request(s) unfinished" in capsys.readouterr().out
+    assert demo.model_queue.draining and demo.model_queue.stopping
+    fake = _FakeTime(0.0)
+    assert _drain(demo, clock=fake.clock, sleep=fake.sleep) is False  # _run's drain: none
+    assert demo.model_queue.drains == (1 if where == "drain" else 0) and fake.sleeps == 0
+    assert capsys.readouterr().out == ""
