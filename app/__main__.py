@@ -51,6 +51,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -395,6 +396,91 @@ def main(argv: Sequence[str] | None = None) -> int:
                 signal.signal(signal.SIGTERM, before)
 
 
+def _serve_until_stopped(demo: object) -> None:
+    """Block while ``demo`` serves, as gradio's ``block_thread`` does, until Ctrl-C or SIGTERM
+    (:func:`_interrupt`), then :func:`_drain` it; the caller closes it. Not ``block_thread``:
+    that one closes the web server itself on the interrupt ("Keyboard interruption in main
+    thread... closing server."), cutting off every request in flight before a drain could run
+    (a live check: 10 clients, all "Connection refused")."""
+    try:
+        while getattr(demo, "is_running", False):
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        _drain(demo)
+
+
+def _drain(demo: object, limit_s: float | None = None,
+           clock: Callable[[], float] = time.monotonic,
+           sleep: Callable[[float], None] = time.sleep) -> bool:
+    """A stopping server's last step before it closes (SIGTERM or Ctrl-C): stop taking new
+    images (they get the "restarting" answer, :meth:`app.model_queue.ModelQueue.stop_admitting`)
+    and let the requests admitted, being graded or waiting in line, finish, at most ``limit_s``
+    seconds (:data:`app.model_queue.DRAIN_S`, 30 s) in all, gradio's sending of their results
+    included (its queue's workers idle: :func:`_gradio_idle`); then keep serving, still taking
+    no new image, until :data:`app.model_queue.DRAIN_GRACE_S` (5 s) after the last request
+    finished, so that the browser can fetch the pictures of the last results (none when no
+    request finished that recently). True when all finished; False, said on the console, when
+    the limit or another Ctrl-C / SIGTERM came first (the close then cancels the rest). Runs
+    once per server: called again (a second signal that reached the caller) it returns False
+    at once, waiting for nothing. ``demo``: what :func:`app.server.serve` returned (its
+    ``model_queue``); ``clock`` (time.monotonic's seconds: the queue's ``finished_at``) and
+    ``sleep``: for tests."""
+    from app.model_queue import DRAIN_GRACE_S, DRAIN_S
+
+    limit_s = DRAIN_S if limit_s is None else limit_s
+    queue = getattr(demo, "model_queue", None)
+    if queue is None:
+        return True
+    if queue.draining:  # a second signal: the first drain was cut short, close at once
+        return False
+    done = False
+    try:
+        queue.draining = True
+        end = clock() + limit_s
+        queue.stop_admitting()
+        admitted = queue.running + queue.waiting
+        if admitted:
+            print(f"[app] stopping: no new images are taken; waiting up to {limit_s:g} s for the "
+                  f"{admitted} being graded or waiting in line (Ctrl-C again stops at once)", flush=True)
+        done = queue.drain(max(0.0, end - clock()))
+        while done and not _gradio_idle(demo) and clock() < end:  # the last results being sent
+            sleep(0.05)
+    except KeyboardInterrupt:
+        done = False
+    if not done:
+        print(f"[app] stopped with {queue.running + queue.waiting} request(s) unfinished: their users "
+              f"see an error and must upload again", flush=True)
+        return False
+    try:  # the grace: the last results' pictures, fetched by the browser after the result
+        finished = queue.finished_at
+        while finished is not None and clock() < finished + DRAIN_GRACE_S:
+            sleep(0.05)
+    except KeyboardInterrupt:
+        pass  # all finished: a second signal only cuts the grace short
+    return True
+
+
+_UNKNOWN_QUEUE_WARNED: list[bool] = []
+
+
+def _gradio_idle(demo: object) -> bool:
+    """Whether gradio's queue has no event in progress (its workers' ``active_jobs`` all empty).
+    Where this gradio keeps no such list (``demo._queue.active_jobs`` renamed or not a list):
+    True, with one warning on the log (once per process) that the last results are then
+    covered by the grace alone (:data:`app.model_queue.DRAIN_GRACE_S`)."""
+    jobs = getattr(getattr(demo, "_queue", None), "active_jobs", None)
+    if not isinstance(jobs, list):
+        if not _UNKNOWN_QUEUE_WARNED:
+            _UNKNOWN_QUEUE_WARNED.append(True)
+            logging.getLogger("app").warning(
+                "this gradio keeps no list demo._queue.active_jobs (found %s): the stopping server "
+                "cannot see the results gradio still sends and waits only its grace after the last "
+                "grading; check app.__main__._gradio_idle against this gradio version",
+                type(jobs).__name__)
+        return True
+    return all(job is None for job in jobs)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM handler: stop as Ctrl-C does."""
     raise KeyboardInterrupt
@@ -487,9 +573,10 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
             print(f"[app] warning: {chance}", flush=True)
         if uncalibrated := predictor.calibration_warning:  # the banner's and the export's words
             print(f"[app] warning: {uncalibrated}", flush=True)
-        demo.block_thread()  # until Ctrl-C or SIGTERM (_interrupt), as launch itself blocks
+        _serve_until_stopped(demo)  # until Ctrl-C or SIGTERM (_interrupt), then the drain
     except (KeyboardInterrupt, SystemExit):
-        pass
+        if demo is not None:  # let what was admitted finish before the close below cancels it
+            _drain(demo)
     except OwnAddressUnreachable as exc:  # gradio's check of its own address (a proxy: app.server.serve)
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -278,7 +278,9 @@ def signed_gradcam(model: nn.Module, target_layer: str) -> Any:
     of the gradient of the class score), without MONAI's final ``ReLU``: maps are averaged
     before the ``ReLU`` (:func:`combine_cams`)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        # MONAI's "Not all target_layers exist" (a UserWarning): the callers check the layer
+        # first and say what to fix; other warnings (a deprecation in MONAI or torch) show
+        warnings.filterwarnings("ignore", message="Not all target_layers exist", category=UserWarning)
         return _signed_gradcam_class()(nn_module=model, target_layers=target_layer)
 
 

@@ -35,7 +35,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["ModelQueue", "ServerBusy", "Turn", "gradio_limits"]
+__all__ = ["DRAIN_GRACE_S", "DRAIN_S", "ModelQueue", "ServerBusy", "Turn", "gradio_limits"]
+
+DRAIN_S = 30.0
+"""Seconds a stopping server (``python -m app`` on SIGTERM or Ctrl-C) lets the requests it
+admitted (being graded or waiting in line) finish before it closes (:meth:`ModelQueue.drain`);
+new requests meanwhile get the "restarting" answer. A service manager's stop timeout must be
+longer than it, :data:`DRAIN_GRACE_S` and the close together (systemd's ``TimeoutStopSec``,
+90 s by default, 60 s in docs/deploying.md's unit)."""
+DRAIN_GRACE_S = 5.0
+"""Seconds a stopping server keeps serving after its last admitted request finished, added to
+:data:`DRAIN_S` (35 s at most in all): the browser fetches a result's pictures in requests of
+their own after the result came, and a server closed 0.3 s after it refused them ("Connection
+refused"). New images are still refused meanwhile; nothing is waited for when no request
+finished within it (an idle server stops at once)."""
+RESTART_RETRY_S = 60.0
+"""The wait the "restarting" answer suggests (``retry_after_s``), seconds: a restart reloads
+the bundle."""
 
 BUSY_SPARE = 4
 """Requests gradio may hand to the app beyond what it admits, to be answered "busy" at once
@@ -88,6 +104,11 @@ class ModelQueue:
         self._recent: collections.deque[float] = collections.deque(maxlen=20)
         self.peak_waiting = 0
         self.refused = 0
+        self.stopping = False  # stop_admitting: new requests get the "restarting" answer
+        self.draining = False  # app.__main__._drain began: a second signal must not drain again
+        # time.monotonic() when the last admitted request finished (None: none yet): the
+        # stopping server's grace (DRAIN_GRACE_S) counts from it
+        self.finished_at: float | None = None
 
     @property
     def waiting(self) -> int:
@@ -109,6 +130,38 @@ class ModelQueue:
             f"The grader is busy: {self._running} image(s) are being graded and "
             f"{len(self._waiting)} are waiting (the queue holds {self.queue_size}). Nothing was "
             f"graded.{' ' + self.kept if self.kept else ''} Please try again in about {wait:g} s.", wait)
+
+    def _restarting(self) -> ServerBusy:
+        """The answer to a request that arrives while the server stops (:meth:`stop_admitting`)."""
+        return ServerBusy(
+            "The server is restarting and takes no new images now; the images already being "
+            f"graded or waiting are finished first. Nothing was graded.{' ' + self.kept if self.kept else ''} "
+            f"Please upload the image again in about {RESTART_RETRY_S / 60:g} minute.", RESTART_RETRY_S)
+
+    def stop_admitting(self) -> None:
+        """From now on :meth:`slot` answers every new request with :class:`ServerBusy` saying
+        the server is restarting (``retry_after_s`` :data:`RESTART_RETRY_S`); the requests
+        already admitted, running or waiting in line, go on as before (a batch's
+        :meth:`Turn.pass_on` included). Cannot be undone: the server is stopping."""
+        with self._cond:
+            self.stopping = True
+            self._cond.notify_all()
+
+    def drain(self, timeout_s: float = DRAIN_S) -> bool:
+        """Stop admitting (:meth:`stop_admitting`) and wait, at most ``timeout_s`` seconds
+        (wall clock), until no admitted request is running or waiting; True when none is left
+        (at once for an idle queue), False when some still are at the time limit (the caller
+        closes the server on them). An interrupt (Ctrl-C, SIGTERM as the app takes it) while it
+        waits is raised as it is."""
+        self.stop_admitting()
+        end = time.monotonic() + max(0.0, timeout_s)
+        with self._cond:
+            while self._running or self._waiting:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
 
     def _wait_turn(self, ticket: object) -> None:
         """With ``self._cond`` held and ``ticket`` in the line: wait until it is first and a
@@ -144,6 +197,9 @@ class ModelQueue:
         :meth:`Turn.pass_on` between two of them (a single image never needs to)."""
         ticket = object()
         with self._cond:
+            if self.stopping:
+                self.refused += 1
+                raise self._restarting()
             # running + waiting, not "are the slots taken": during a hand-over (pass_on) a slot
             # is free for the first in line while the line is full; a newcomer counted then
             # against the line alone would be admitted past it
@@ -166,6 +222,7 @@ class ModelQueue:
                         if turn is not None:
                             held_s = turn.held_s + self.clock() - turn.since
                     finally:
+                        self.finished_at = time.monotonic()
                         self._release(held_s)
 
 

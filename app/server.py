@@ -995,9 +995,31 @@ def grade_probabilities(**kwargs: Any) -> gr.Label:
     return label
 
 
+def _no_empty_upload_files(upload: gr.File) -> None:
+    """Stop ``upload`` (a ``gr.File(type="filepath")`` without ``file_types``) leaving an empty
+    file in gradio's upload folder for every file it hands the app. gradio 6's
+    ``File._process_single_file`` opens ``tempfile.NamedTemporaryFile(delete=False,
+    dir=GRADIO_CACHE)`` and then only renames the Python object, returning the upload's own
+    path: a load test found 922 zero-byte ``tmpXXXXXXXX`` files after about 1,100 ``/grade``
+    calls (one per single image, one per file of a batch), left to the app's 30-minute sweep
+    (:func:`app.retention.sweep_upload_leftovers`). Here the file's path is handed on as
+    gradio does (a ``NamedString``), without that file. A component with ``file_types`` (whose
+    check lives in the same method), another ``type``, or a gradio without the method is left
+    as it is. (Replaced on the instance, as :func:`_quiet_choice_refusal` does.)"""
+    plain = getattr(upload, "_process_single_file", None)
+    if plain is None or upload.type != "filepath" or upload.file_types:
+        return
+
+    def process(f: Any) -> Any:
+        path = getattr(f, "path", None)
+        return gr.utils.NamedString(path) if isinstance(path, str) else plain(f)
+
+    upload._process_single_file = process  # type: ignore[method-assign]
+
+
 def _quiet_choice_refusal(radio: gr.Radio) -> None:
     """Keep gradio's own refusal of a value outside ``radio``'s choices (an API client's
-    ``explain=7``: "Value: 7 ... is not in the list of choices: [-1, 0, 1, 2]", raised by the
+    ``explain=7``: "Value: '7' ... is not in the list of choices: ['-1', '0', '1', '2']", raised by the
     radio's ``preprocess`` before the app's handler runs, and sent to the client as before),
     but without the 25-line traceback gradio prints for it: the same ``gr.Error`` with
     ``print_exception=False``, and one warning line in the app's log instead. (Replaced on
@@ -1835,12 +1857,31 @@ def model_view_words(predictor: Predictor) -> str:
     return f"{text}."
 
 
-def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
-    """The *Heatmap for* choices: the shown grade and every grade, or, for a regression head
-    (one output, the same map whatever grade is asked for), its score alone."""
+def _heatmap_choices(predictor: Predictor) -> list[tuple[str, str]]:
+    """The *Heatmap for* choices, (label, value): the shown grade (``"-1"``) and every grade
+    (``"0"`` .. ``"K-1"``), or, for a regression head (one output, the same map whatever grade
+    is asked for), its score alone (``"-1"``). The values are strings: gradio describes a
+    radio to API clients as ``type: string`` whatever its values are, and a client that sent
+    ``'-1'`` as shown was refused by a radio of ints (a load test: every request); the
+    handler turns them back into grades (:func:`_explain_choice`), and the radio also takes a
+    whole number (:func:`_accept_whole_number_choice`), as the API took before."""
     if predictor.regression:
-        return [("the predicted grade score (regression head: one map)", -1)]
-    return [("the shown grade", -1)] + [(f"{k} {n}", k) for k, n in enumerate(predictor.grade_names)]
+        return [("the predicted grade score (regression head: one map)", "-1")]
+    return [("the shown grade", "-1")] + [(f"{k} {n}", str(k)) for k, n in enumerate(predictor.grade_names)]
+
+
+def _accept_whole_number_choice(radio: gr.Radio) -> None:
+    """Let ``radio`` (string values, :func:`_heatmap_choices`) take a whole number too: ``2``
+    as ``"2"``, so that a script written for the radio of ints it had before (``-1``) still
+    works. Anything else (``True``, ``1.5``, ``"PDR"``) goes to gradio's check as it is."""
+    plain = radio.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        if isinstance(payload, int | np.integer) and not isinstance(payload, bool):
+            payload = str(int(payload))
+        return plain(payload)
+
+    radio.preprocess = preprocess  # type: ignore[method-assign]
 
 
 READ_BOX_WORDS = "The model read only the fundus disc's box, so there is no heat outside it."
@@ -2046,17 +2087,20 @@ def _choice_error_markdown(message: str) -> str:
 
 
 def _explain_choice(predictor: Predictor, explain: Any) -> int | None:
-    """The grade the heatmap explains from the page's (or an API client's) ``explain``: None
-    for the shown grade (None or -1); raises InputRejected, saying what is accepted, for
+    """The grade the heatmap explains from the page's (or an API client's) ``explain``, the
+    radio's string (``"-1"``, ``"2"``) or a whole number (``-1``, ``2``): None for the shown
+    grade (None or -1); raises InputRejected, saying what is accepted, for
     anything else than an offered choice (:func:`_heatmap_choices`)."""
     if explain is None:
         return None
-    offered = [value for _, value in _heatmap_choices(predictor)]
+    offered = [int(value) for _, value in _heatmap_choices(predictor)]
     value = None
     if isinstance(explain, int | np.integer) and not isinstance(explain, bool):
         value = int(explain)
     elif isinstance(explain, float) and explain.is_integer():
         value = int(explain)
+    elif isinstance(explain, str) and explain in {str(k) for k in offered}:
+        value = int(explain)  # the radio's own values (strings)
     if value not in offered:
         accepted = ("-1 (this regression model's heatmap explains its predicted grade score, "
                     "not one grade)" if predictor.regression else
@@ -2272,24 +2316,33 @@ def _batch_folder() -> Path:
 
 
 def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
-                  explain: int | None = None, queue: ModelQueue | None = None
+                  explain: str | int | None = None, queue: ModelQueue | None = None
                   ) -> tuple[str, dict[str, float] | None, str | None, str | None,
                              dict[str, Any]]:
     """Single-image handler: (markdown, label, original, overlay, details). ``explain``: the
     grade the heatmap explains (None or -1: the shown grade). ``queue``: the model queue to
     wait in (reading, grading and drawing all happen inside its slot); when it is full, the
-    app's busy message."""
+    app's busy message. With a queue, the details JSON says ``waited_s``: seconds the request
+    waited in line for the model before its grading began (the queue's clock), 0 when it
+    did not wait; the page shows only a spinner meanwhile (a load test: gradio sees the
+    request as started, since the waiting is inside the handler)."""
     name = Path(path).name if path else "upload"
     try:
-        with queue.slot() if queue is not None else nullcontext():
+        if queue is None:
             return _grade_single_now(predictor, settings, path, explain, name)
+        since = queue.clock()
+        with queue.slot():
+            waited_s = queue.clock() - since
+            result = _grade_single_now(predictor, settings, path, explain, name)
+        result[-1]["waited_s"] = round(max(0.0, waited_s), 2)
+        return result
     except ServerBusy as exc:
         log.warning("busy: refused an image (%s; %s)", name_tag(name), exc)
         return _busy_markdown(str(exc)), None, None, None, _busy_details(exc, name)
 
 
 def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | None,
-                      explain: int | None, name: str
+                      explain: str | int | None, name: str
                       ) -> tuple[str, dict[str, float] | None, str | None, str | None,
                                  dict[str, Any]]:
     try:
@@ -3002,7 +3055,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                    if settings.grading_log else None)
     sidecars = BatchSidecars()  # each batch's grades CSV -> its provenance record
 
-    def grade(path: str | None, explain: int | None = -1, request: gr.Request | None = None) -> tuple[Any, ...]:
+    def grade(path: str | None, explain: str | int | None = "-1", request: gr.Request | None = None) -> tuple[Any, ...]:
         claims.claim(path)
         result = _grade_single(predictor, settings, path, explain, queue)
         if grading_log is not None and path:
@@ -3013,7 +3066,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 grading_log.record(lines)
         return result
 
-    def regrade(path: str | None, explain: int | None, request: gr.Request | None = None) -> tuple[Any, ...]:
+    def regrade(path: str | None, explain: str | int | None, request: gr.Request | None = None) -> tuple[Any, ...]:
         if not path:
             return cleared()
         return grade(path, explain, request)
@@ -3112,9 +3165,11 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                         # what the file is and what to upload, as on the batch tab
                         upload = gr.File(label=f"{image_kind[0].upper()}{image_kind[1:]} ({FORMAT_WORDS})",
                                          type="filepath", height=140, elem_id=IMAGE_UPLOAD_ID)
+                        _no_empty_upload_files(upload)
                         explain = gr.Radio(
                             choices=_heatmap_choices(predictor), elem_id=HEATMAP_FOR_ID,
-                            value=-1, label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
+                            value="-1", label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
+                        _accept_whole_number_choice(explain)
                         _quiet_choice_refusal(explain)
                         button = gr.Button("Grade", variant="primary")
                         gr.Markdown(f"<small>Grey or colour. Limits: {limits.max_mb:g} MiB, {limits.max_side} px per "
@@ -3178,6 +3233,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 # (naming none); the loader says which file is not an image, and grades the rest
                 files = gr.File(label=f"Images ({', '.join(t.lstrip('.').upper() for t in FILE_TYPES)})",
                                 file_count="multiple", type="filepath", height=160, elem_id=BATCH_UPLOAD_ID)
+                _no_empty_upload_files(files)
                 batch_button = gr.Button("Grade all", variant="primary")
                 batch_summary = gr.Markdown(elem_id=BATCH_RESULT_ID, label="Batch summary", show_label=False)
                 batch_said = gr.Markdown("", elem_id=BATCH_STATUS_ID)  # off screen: for screen readers

@@ -29,7 +29,6 @@ import functools
 import random
 import statistics
 import time
-import warnings
 from typing import Any
 
 import numpy as np
@@ -60,12 +59,12 @@ def loop_scores(c: dict[str, Any], n_boot: int, seed: int) -> np.ndarray:
         macro_ovo_auc,
         macro_ovr_auc,
         quadratic_weighted_kappa,
+        undefined_scores_quiet,
     )
 
     y, probs, pred, k = c["y"], c["probs"], c["pred"], c["k"]
     rows = []
-    with warnings.catch_warnings(), sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-        warnings.simplefilter("ignore")
+    with undefined_scores_quiet(), sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         for idx in bootstrap_resamples(y.size, n_boot, seed, c["groups"]):
             rows.append((accuracy_score(y[idx], pred[idx]), quadratic_weighted_kappa(y[idx], pred[idx], k),
                          macro_ovr_auc(y[idx], probs[idx]), macro_ovo_auc(y[idx], probs[idx])))

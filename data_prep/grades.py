@@ -108,7 +108,7 @@ def renumbering(kept: Sequence[int]) -> str:
     return ", ".join(f"{old} -> {new}" for new, old in enumerate(sorted(kept)) if old != new)
 
 
-def _renumber_and_name(kept: Sequence[int], grade_names: Sequence[str], renumber: str) -> str:
+def renumber_and_name(kept: Sequence[int], grade_names: Sequence[str], renumber: str) -> str:
     """``'{renumber} so that they run 0..K-2 (2 -> 1, 3 -> 2, in this order), and pass
     --grades "..."'`` for the ``kept`` grades; only the ``--grades`` step when no number
     changes."""
@@ -174,7 +174,7 @@ def merge_fix(grade: int, grade_names: Sequence[str], rows: Sequence[tuple[str, 
                     else f"{grade_names[grade]} or {grade_names[n]}")
     return (f"merge {label} into a neighbouring grade ({scale}): in a copy of {where}, passed with "
             f"--labels-csv, give {images} grade {to} instead of {grade}, then "
-            + _renumber_and_name(kept, names, "renumber the copy's grades, the merged ones too,"))
+            + renumber_and_name(kept, names, "renumber the copy's grades, the merged ones too,"))
 
 
 def empty_grades(counts: Mapping[int, int], grade_names: Sequence[str], *,
@@ -248,5 +248,5 @@ def _empty_grades(counts: Mapping[int, int], grade_names: Sequence[str], where: 
     else:
         fix = (f"check the label CSV, or add labelled {said} images; if the data has none, take "
                f"{them} out of the scale: "
-               + _renumber_and_name(present, grade_names, "renumber the grades in the label CSV"))
+               + renumber_and_name(present, grade_names, "renumber the grades in the label CSV"))
     return what, fix

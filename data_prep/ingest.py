@@ -63,6 +63,7 @@ from data_prep.folds import (
 from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
 from data_prep.labels import parse_grade
 from data_prep.layout import (
+    DDR_OUT,
     IMAGE_SUFFIXES,
     NOT_AN_IMAGE_FILE,
     Layout,
@@ -375,6 +376,7 @@ def check_settings(cfg: DataConfig) -> list[int]:
         said = re.sub(r"data\.grades=\[([^\]]*)\]",
                       lambda m: '--grades "' + ",".join(n.strip(" '") for n in m[1].split(",")) + '"',
                       str(exc).removeprefix("config: ").replace("\n  fix:", " ->"))
+        said = re.sub(r"data\.ungradable=(\w+)", r"--ungradable \1", said)
         raise IngestError(said) from None
     _check_referable_from(cfg)
     return sizes
@@ -3171,7 +3173,14 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     # an earlier failed attempt's problem list: this attempt writes its own, if it fails
     (out / PROBLEMS_NAME).unlink(missing_ok=True)
     sizes = check_settings(cfg)
-    layout = discover(cfg)
+    try:
+        layout = discover(cfg)
+    except IngestError as exc:  # DDR's printed ingest line: the user's own --out, not RUN/data
+        said = str(exc)
+        if f"--out {DDR_OUT}" not in said:
+            raise
+        raise IngestError(said.replace(f"--out {DDR_OUT}", f"--out {shlex.quote(str(out))}"),
+                          exc.problems) from None
     root = layout.root
     # the label CSV and the other source files as they are before they are read: an edit while
     # the ingest runs is then a change the resume's data check sees (a review: stamped at the

@@ -36,6 +36,7 @@ import csv
 import difflib
 import io
 import re
+import shlex
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -810,6 +811,54 @@ def _readable_guess(name: str, wanted: str, encoding: str) -> bool:
             and any(ch.isascii() and ch.isalpha() for ch in name))
 
 
+def name_grade_line(line: str) -> bool:
+    """Whether a line of a label file is ``NAME GRADE`` separated by spaces or a tab, no header
+    (DDR's ``train.txt`` / ``valid.txt`` / ``test.txt``: ``007-0004-000.jpg 2``): a file name,
+    then a whole-number grade."""
+    cells = line.split()
+    return len(cells) == 2 and is_file_name(cells[0]) and re.fullmatch(r"[0-9]+", cells[1]) is not None
+
+
+DEFAULT_LABEL_HEADER = ("image name", "DR grade")
+"""The label CSV's default columns (``data.image_column``, ``data.grade_column``): the header
+:func:`name_grade_command` writes, so that the CSV is read without column options."""
+
+
+def name_grade_command(sources: Sequence[str | Path], dest: str | Path) -> str:
+    """The one-line command (``PYTHON -c "..." SOURCE... DEST``) that writes the label CSV
+    ``dest`` from header-less ``NAME GRADE`` files (:func:`name_grade_line`; DDR's), their lines
+    in order, under the default columns (:data:`DEFAULT_LABEL_HEADER`); blank lines dropped.
+    A grade ``5``, DDR's mark for an image its graders found ungradable, is written ``NA``, an
+    ungradable cell that ``--ungradable leave_out`` leaves out on any DDR subset (one without
+    grade 0 too, where a 5 as it is reads as labels 1..5); the ingest never drops a 5 itself.
+    The code holds no ``"``, ``$``, backtick or backslash, so a POSIX shell's double quotes and
+    Windows' ``cmd`` pass it as written; the paths are shell-quoted."""
+    from drac_ssl.starting import python_word  # the interpreter the user runs, as every fix says it
+
+    header = ",".join(repr(c) for c in DEFAULT_LABEL_HEADER)
+    code = ("import csv,sys; *s,d=sys.argv[1:]; o=open(d,'w',newline='',encoding='utf-8'); "
+            f"w=csv.writer(o); w.writerow([{header}]); "
+            "[w.writerow([a,'NA' if b=='5' else b]) for f in s for l in open(f,encoding='utf-8-sig') "
+            "if l.strip() for a,b in [(l.split()+[''])[:2]]]; "
+            "o.close()")
+    paths = " ".join(shlex.quote(str(p)) for p in (*sources, dest))
+    return f'{python_word()} -c "{code}" {paths}'
+
+
+def name_grade_fix(source: str | Path, dest: str | Path | None = None) -> str:
+    """The fix for a header-less ``NAME GRADE`` label file ``source`` (DDR's): the command that
+    writes it as ``dest`` (``STEM.csv`` beside it by default; :func:`name_grade_command`), then ``--labels-csv`` that
+    CSV, and DDR's scale (``--grades icdr``) with its 5, written NA, left out
+    (``--ungradable leave_out``: DDR's ungradable mark). The command is the fix's last line, on a line of its own."""
+    dest = Path(source).with_suffix(".csv") if dest is None else Path(dest)
+    return (f"its lines are 'NAME GRADE' with no header (DDR's train.txt, valid.txt and test.txt "
+            f"are so; docs/data.md, DDR): write them as a CSV with the default columns "
+            f"({', '.join(DEFAULT_LABEL_HEADER)}) with this command, then pass --labels-csv "
+            f"{shlex.quote(str(dest))} (DDR's 5, its mark for an ungradable image, is written NA: "
+            f"add --grades icdr --ungradable leave_out, which leaves those rows out):\n  "
+            f"{name_grade_command([source], dest)}")
+
+
 def missing_column(table: Table, wanted: str, role: str, option: str,
                    avoid: Sequence[str] = (),
                    names_a_file: Callable[[str], bool] | None = None) -> Problem:
@@ -823,6 +872,9 @@ def missing_column(table: Table, wanted: str, role: str, option: str,
     columns = table.columns
     listed = ", ".join(repr(c) for c in columns) or "none"
     what = f"no {role} column {wanted!r} (columns: {listed}; read as {table.dialect})"
+    if len(columns) == 1 and name_grade_line(columns[0]):  # DDR's 'NAME GRADE' lines
+        return error(table.path, f"the header row {columns[0]!r} is an image name and a grade "
+                                 "separated by a space, not column names", name_grade_fix(table.path), "csv")
     if len(columns) == 1:  # a label table needs 2 columns: one cell is a line not split
         return error(table.path, f"the header row {columns[0]!r} was not split into columns "
                                  f"(read as {table.dialect}; looked for {wanted!r})",

@@ -111,12 +111,19 @@ import shlex
 import sys
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_prep.grades import LAYOUT_SCALES
-from data_prep.labels import decode_text, normalise, read_table
+from data_prep.labels import (
+    decode_text,
+    name_grade_command,
+    name_grade_fix,
+    name_grade_line,
+    normalise,
+    read_table,
+)
 from data_prep.problems import (
     IngestError,
     Problem,
@@ -206,6 +213,28 @@ set: 5, beyond its ICDR 0..4): when the grade scale does not hold it, a row of t
 an ungradable row like an empty cell (an error naming ``data.ungradable``, or left out with
 ``leave_out``: :func:`data_prep.validate.read_labels` ``marked_ungradable``); a scale that
 holds it (six names) reads it as that grade."""
+ICDR_UNGRADABLE_GRADE = 5
+"""The grade DeepDRiD and DDR (Li et al., Information Sciences 2019: its ``train.txt`` /
+``valid.txt`` / ``test.txt``) write for an image their graders found ungradable, one above
+ICDR's 0..4. Read outside their layouts (a flat copy, DDR's lines made a CSV), a label file on
+the ICDR scale whose only grade outside it is 5, beside a grade 0, and whose columns are no
+public layout's that never writes 5 (APTOS's ``diagnosis``, EyePACS's ``level``...), may hold
+that mark: the ingest says so (never a sixth grade), and the fix is NA in those cells with
+``--ungradable leave_out``. A 5 itself is never left out outside DeepDRiD's layout: in a plain
+CSV it may as well be a slip or a 1-based PDR (:func:`data_prep.validate.read_labels`); DDR's
+lines made a CSV by :func:`data_prep.labels.name_grade_command` hold NA for it."""
+ICDR_UNGRADABLE_WHOSE = "DeepDRiD's and DDR's"
+"""Whose ungradable grade :data:`ICDR_UNGRADABLE_GRADE` is, in the messages' words."""
+DDR_IMAGE_NAME = re.compile(r"[0-9]{3}-[0-9]{4}-[0-9]{3}\.jpg", re.IGNORECASE)
+"""A DDR grading image's file name (``007-0004-000.jpg``): the evidence, beside a grade 5, that
+the 5 may be DDR's ungradable mark (:func:`ddr_names`)."""
+
+
+def ddr_names(names: Collection[str]) -> bool:
+    """Whether every one of ``names`` (image names or paths, at least one) is a DDR grading
+    image's file name (:data:`DDR_IMAGE_NAME`): the only evidence a plain CSV gives that its
+    grade 5 is DDR's ungradable mark rather than a 1-based PDR."""
+    return bool(names) and all(DDR_IMAGE_NAME.fullmatch(Path(str(n).replace("\\", "/")).name) for n in names)
 GRADABLE_COLUMNS = {"messidor2": "adjudicated_gradable"}
 """The column in which a layout's CSV says whether its graders found each image gradable (1)
 or not (0), beside the grade (Messidor-2's ``adjudicated_gradable``): a row whose cell is 0 is
@@ -1171,6 +1200,88 @@ def _discover_drac(root: Path, labels_csv: str) -> Layout:
     return Layout("drac", root, train, test, csv_path, problems)
 
 
+DDR_SETS = ("train", "valid", "test")
+"""DDR's grading sets (``DDR-dataset/DR_grading/``): a folder of images each, beside its labels,
+``SET.txt``, header-less ``NAME GRADE`` lines (:func:`data_prep.labels.name_grade_line`), 5
+for an ungradable image (:data:`ICDR_UNGRADABLE_GRADE`). ``test`` is labelled: held out for
+``export --score``, train and valid trained on."""
+
+
+def _name_grade_file(path: Path) -> bool:
+    """Whether ``path`` is a label file of header-less ``NAME GRADE`` lines (its first
+    non-blank line read, :func:`data_prep.labels.name_grade_line`)."""
+    if not path.is_file():
+        return False
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            first = next((line for line in fh if line.strip()), "")
+    except OSError:
+        return False
+    return name_grade_line(first)
+
+
+DDR_OUT = "RUN/data"
+"""The ``--out`` of the ingest line :func:`ddr_fix` prints; the ingest puts the user's own
+``--out`` in its place (:func:`data_prep.ingest.run`)."""
+
+
+def ddr_csv(grading: Path, name: str) -> Path:
+    """Where the printed DDR steps write a CSV made of ``grading``'s ``NAME.txt``: beside the
+    ``DR_grading`` folder (``DR_grading_test.csv``), never inside it, where a later ``ingest
+    --root DR_grading`` would take it for the label CSV."""
+    return grading.with_name(f"{grading.name}_{name}.csv")
+
+
+def ddr_fix(root: Path) -> str:
+    """The fix for ``root`` read as a plain folder without ``--labels-csv`` when it is DDR's
+    ``DR_grading`` folder (:data:`DDR_SETS`: ``train/`` beside ``train.txt`` of ``NAME GRADE``
+    lines) or one of its set folders (``train/``, its ``train.txt`` beside it): the commands
+    (bash/zsh) that copy train and valid into one folder with their labels as a CSV, ingest it
+    on ICDR with the ungradable 5 (written NA) left out, and write ``test.txt`` as the CSV
+    ``export --score`` reads, every CSV beside ``DR_grading`` (:func:`ddr_csv`); for a train or
+    valid folder, the CSV of its own lines and the full ingest line of that set; for ``test/``, the scorer's CSV only, test held out.
+    ``''`` otherwise."""
+    crop = "--fundus-crop "
+    if root.name in DDR_SETS and _name_grade_file(root.parent / f"{root.name}.txt"):
+        txt, dest = root.parent / f"{root.name}.txt", ddr_csv(root.parent, root.name)
+        if root.name == "test":  # labelled, held out: scored, never trained on
+            return (f"this is DDR's labelled test set, held out for python -m drac_ssl.export --score, "
+                    f"not trained on (train on DDR's train/ and valid/: ingest --root "
+                    f"{shlex.quote(str(root.parent))} prints the steps). Its labels, test.txt beside it, "
+                    f"as the scorer's CSV (DDR's ungradable 5 written NA), with this command "
+                    f"(bash/zsh):\n  {name_grade_command([txt], dest)}\nthen score a submission for "
+                    f"test/ with python -m drac_ssl.export --score TEAM.csv --labels "
+                    f"{shlex.quote(str(dest))} --ungradable leave_out")
+        # the ingest line in full, as the grading folder's steps give it (crop, scale, NA left out)
+        return (f"the labels of this DDR set are {root.name}.txt beside it: {name_grade_fix(txt, dest)}\n"
+                f"then ingest this set alone with this command (to train on train/ and valid/ "
+                f"together, as docs/data.md's DDR does, ingest --root {shlex.quote(str(root.parent))} "
+                f"prints those steps):\n"
+                f"  python -m data_prep ingest --root {shlex.quote(str(root))} --labels-csv "
+                f"{shlex.quote(str(dest))} --grades icdr {crop}--ungradable leave_out --out {DDR_OUT}")
+    if not ((root / "train").is_dir() and _name_grade_file(root / "train.txt")):
+        return ""
+    kept = [name for name in DDR_SETS[:2] if (root / name).is_dir() and _name_grade_file(root / f"{name}.txt")]
+    both = root.with_name(f"{root.name}_trainval")
+    copy = " ".join(shlex.quote(str(root / name)) + "/." for name in kept)
+    test_csv = ddr_csv(root, "test")
+    test = (f"\n  {name_grade_command([root / 'test.txt'], test_csv)}\nthen score a "
+            f"submission for test/ with python -m drac_ssl.export --score TEAM.csv --labels "
+            f"{shlex.quote(str(test_csv))} --ungradable leave_out"
+            if _name_grade_file(root / "test.txt") else "")
+    return (f"this is DDR's grading folder: {' and '.join(f'{n}/' for n in kept)} with their labels "
+            f"as 'NAME GRADE' lines in {' and '.join(f'{n}.txt' for n in kept)}, no CSV (docs/data.md, "
+            f"DDR); 5 marks an ungradable image. Copy the labelled sets into one folder with their "
+            f"labels as its CSV (5 written NA), then ingest it on ICDR with the ungradable rows left "
+            f"out; the commands are for bash/zsh (on Windows: Git Bash or WSL):\n"
+            f"  mkdir -p {shlex.quote(str(both))} && cp -R {copy} {shlex.quote(str(both))}/\n"
+            f"  {name_grade_command([root / f'{n}.txt' for n in kept], both / 'labels.csv')}\n"
+            f"  python -m data_prep ingest --root {shlex.quote(str(both))} --grades icdr "
+            f"{crop}--ungradable leave_out --out {DDR_OUT}\n"
+            + (f"test/ is labelled (test.txt): hold it out for scoring, its labels as a CSV beside "
+               f"{root.name}/:{test}" if test else ""))
+
+
 def _discover_plain(root: Path, labels_csv: str) -> Layout:
     """A plain folder (its only CSV, or ``labels_csv``). Without a label CSV, a root one level
     off (:func:`likely_roots`: the folder above or one inside is a layout; no image here but
@@ -1178,6 +1289,11 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
     folder's defaults would only add findings that the right root would not give (colour
     photographs converted to grey, not 1024 px)."""
     test = root / PLAIN_TEST_DIR
+    # DDR's folder before its only CSV: a CSV the printed steps once wrote inside it
+    # (test.csv) was taken for the label CSV, the DDR steps gone
+    ddr = "" if labels_csv else ddr_fix(root)
+    if ddr:
+        raise IngestError(f"{root}: DDR's labels here are 'NAME GRADE' .txt files, no label CSV -> {ddr}")
     if labels_csv:
         csv_path, problems = _explicit_csv(labels_csv, root)
     else:

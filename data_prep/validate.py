@@ -32,7 +32,7 @@ import numpy as np
 
 from data_prep import decode as _decode
 from data_prep.copies import copy_keys
-from data_prep.grades import choices, config_grades, describe, grades_option
+from data_prep.grades import choices, config_grades, describe, grades_option, renumber_and_name
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
     # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
     GRADE_INSIDE_WORDS,
@@ -65,19 +65,22 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
 from data_prep.labels import name_word_list as _name_word_list
 from data_prep.labels import name_words as _name_words
 from data_prep.layout import (
-    COLUMNS,
     DEEPDRID_IMAGES,
     DEEPDRID_SETS,
     EYE_COLUMNS,
     GRADABLE_COLUMNS,
+    ICDR_UNGRADABLE_GRADE,
+    ICDR_UNGRADABLE_WHOSE,
     IMAGE_SUFFIXES,
     NESTED_LAYOUTS,
     PATIENT_COLUMNS,
     TWO_IMAGES_FIX,
     UNGRADABLE_GRADES,
     contents_words,
+    ddr_names,
     different_files,
     eye_columns_in,
+    icdr_grade_column,
     locale_only_name,
     name_key,
     name_readings,
@@ -889,38 +892,64 @@ def marked_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], marked: 
                  fix, "grade")
 
 
+def five_may_be_ungradable(columns: Sequence[str], grade_names: Sequence[str]) -> bool:
+    """Whether a grade 5 in a label file with ``columns`` read on ``grade_names`` may be the
+    mark DeepDRiD and DDR write for an ungradable image (:data:`data_prep.layout.ICDR_UNGRADABLE_GRADE`):
+    the scale is ICDR's 5 grades, and no column is the grade column of a public layout that
+    never writes 5 (APTOS's ``diagnosis``, EyePACS's ``level``, IDRiD's ``Retinopathy grade``,
+    Messidor-2's ``adjudicated_dr_grade``: there a 5 is a slip or a 1-based PDR)."""
+    if len(grade_names) != len(GRADE_SCALES["icdr"]):
+        return False
+    return not ({icdr_grade_column(c) for c in columns} - {"", *UNGRADABLE_GRADES})
+
+
+def ungradable_five_way(n_rows: int) -> str:
+    """The ingest's way out for ``n_rows`` rows whose 5 marks an ungradable image: NA in their
+    grade cells and ``--ungradable leave_out`` (a 5 itself stays an error outside DeepDRiD's
+    layout, leave_out or not: a stray 5 or a 1-based PDR is never left out unseen)."""
+    cells = "that row's grade cell" if n_rows == 1 else "those rows' grade cells"
+    return (f"write NA (or leave the cell empty) in {cells} and rerun with --ungradable "
+            "leave_out, which leaves ungradable images out, not as a grade of its own")
+
+
 def layout_ungradable_fix(columns: Sequence[str], outside: Sequence[tuple[int, str, str, int]],
                           grade_names: Sequence[str], fix: str, values: Collection[int]) -> str:
     """The fix for rows ``outside`` the scale (line, name, cell, grade) whose grade is the one a
     layout writes for an ungradable image (:data:`data_prep.layout.UNGRADABLE_GRADES`:
-    DeepDRiD's 5), read outside that layout (a flat copy of a DeepDRiD set, its eye columns
-    merged as docs/data.md says, read as a plain folder): the grade is no sixth grade, the
-    rows are ungradable images, written NA and left out with ``--ungradable leave_out``. Said
-    outright when the CSV has the layout's eye columns (:data:`data_prep.layout.EYE_COLUMNS`),
-    as a reading beside ``fix`` (the scale fix otherwise given) when the scale is ICDR and the
-    CSV has another of the layout's columns (its image or patient column: ``image_id``,
-    ``patient_id``); ``''`` when neither, when some rows outside have another grade, or when
-    no row is graded 0 (``values``, the CSV's integer grades: labels 1..5 are 1-based, their 5
-    the top grade, not an ungradable mark)."""
+    DeepDRiD's 5; :data:`data_prep.layout.ICDR_UNGRADABLE_GRADE`: DDR's too), read outside that
+    layout (a flat copy of a DeepDRiD set, its eye columns merged as docs/data.md says, DDR's
+    lines made a CSV, read as a plain folder): the grade is no sixth grade, the rows are
+    ungradable images, written NA and left out with ``--ungradable leave_out``. Said outright
+    when the CSV has the layout's eye columns (:data:`data_prep.layout.EYE_COLUMNS`), as a
+    reading before ``fix`` (the scale fix otherwise given) when the scale is ICDR's 5 grades
+    and no column is a public layout's that never writes 5 (:func:`five_may_be_ungradable`);
+    Labels 0..5 on a scale of other than 5 grades (the plain folder's default, DRAC's 3: DDR's
+    labels read without ``--grades``) are told ``--grades icdr``, NA and ``--ungradable leave_out`` first.
+    ``''`` when none of these, when some rows outside have another grade (on ICDR), or when no
+    row is graded 0 (``values``, the CSV's integer grades: labels 1..5 get
+    :func:`one_based_problem`)."""
     if not outside or 0 not in values:
         return ""
-    present = {normalise(c) for c in columns}
     per_eye = eye_columns_in(columns)
+    said = ungradable_five_way(len(outside))
     for kind, marked in UNGRADABLE_GRADES.items():
-        if any(grade != marked for *_, grade in outside):
-            continue
-        name = LAYOUT_NAMES[kind]
-        own = {COLUMNS[kind][0], PATIENT_COLUMNS.get(kind, "")} - {""}
-        cells = "that row's grade cell" if len(outside) == 1 else "those rows' grade cells"
-        said = (f"write NA (or leave the cell empty) in {cells} and rerun with --ungradable "
-                "leave_out, which leaves ungradable images out, not as a grade of its own")
-        if kind in per_eye:
+        if kind in per_eye and all(grade == marked for *_, grade in outside):
+            name = LAYOUT_NAMES[kind]
             return (f"grade {marked} is {name}'s label for an image its graders found ungradable: "
                     f"{said} (docs/data.md's merge of the eye columns maps {marked} to NA, {name})")
-        if (tuple(grade_names) == tuple(GRADE_SCALES["icdr"])
-                and any(normalise(c) in present for c in own)):
-            return (f"if grade {marked} marks an image its graders found ungradable ({name}'s label "
-                    f"for one), {said}; else {fix}")
+    if (all(grade == ICDR_UNGRADABLE_GRADE for *_, grade in outside)
+            and five_may_be_ungradable(columns, grade_names)):
+        return (f"if grade {ICDR_UNGRADABLE_GRADE} marks an image its graders found ungradable "
+                f"({ICDR_UNGRADABLE_WHOSE} label for one), {said}; else {fix}")
+    icdr = GRADE_SCALES["icdr"]
+    if (len(grade_names) != len(icdr) and min(values) >= 0 and max(values) == ICDR_UNGRADABLE_GRADE
+            and five_may_be_ungradable(columns, icdr)):
+        # 0..5 on another scale (the plain folder's default, DRAC's 3): DDR's labels, never 6 names first
+        return (f"if these are ICDR grades (0..4) whose {ICDR_UNGRADABLE_GRADE} marks an image its "
+                f"graders found ungradable ({ICDR_UNGRADABLE_WHOSE} label for one), pass --grades "
+                f"icdr, write NA (or leave the cell empty) in the grade cells of the rows graded "
+                f"{ICDR_UNGRADABLE_GRADE} and rerun with --ungradable leave_out, which leaves "
+                f"ungradable images out, not as a grade of its own; else {fix}")
     return ""
 
 
@@ -1601,27 +1630,79 @@ def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names:
 def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                       values: Collection[int], n_top: int,
                       scale: str = "the scale (--grades)", *, delimiter: str = ",",
-                      encoding: str = "utf-8") -> Problem | None:
+                      encoding: str = "utf-8", ungradable_way: str = "",
+                      top_names: Collection[str] = ()) -> Problem | None:
     """The one error for a label set written 1..K on a K-grade scale (``values`` exactly within
     1..K, K among them, no 0): its rows of grade K are not K errors of their own, and its fix
     is to subtract 1 from ``csv_path``'s ``column`` (:func:`shift_grades_command`), never
     another scale. ``scale``: where the K grades come from, in words (``export --score``: the
     submission's). ``delimiter``, ``encoding``: the CSV's, as :func:`data_prep.labels.read_table`
     read it. The command is the fix's last line, on a line of its own (indented 2), after
-    the words saying it is a POSIX shell's and keeps a backup. None when the values do not look
-    1-based."""
+    the words saying it is a POSIX shell's and keeps a backup. The subtraction comes first:
+    an APTOS CSV written +1 told "5 may be ungradable" first lost every PDR row. Only where
+    the names of the rows of grade K (``top_names``) are all DDR's (:func:`data_prep.layout.ddr_names`)
+    on ICDR in columns that may hold its ungradable 5 (:func:`five_may_be_ungradable`) is
+    that reading given, second, with ``ungradable_way`` (the scorer's; the ingest's NA and
+    ``--ungradable leave_out`` by default). None when the values do not look 1-based."""
     k = len(grade_names)
     if not values or min(values) != 1 or max(values) != k:
         return None
+    # 1..5 on ICDR whose 5s are DDR's images: a DDR subset without grade 0 writes the same, its
+    # 5 ungradable; said second, after the shift (never first: a +1 APTOS CSV lost its PDR)
+    ddr = (k == ICDR_UNGRADABLE_GRADE and ddr_names(top_names)
+           and five_may_be_ungradable([column], grade_names))
+    second = (f" (but if these are DDR's labels, as their names say (NNN-NNNN-NNN.jpg), and its "
+              f"{k} marks images its graders found ungradable, do not subtract: "
+              f"{ungradable_way or ungradable_five_way(n_top)})" if ddr else "")
     return error(csv_path,
                  f"the grades run 1..{k}, but {scale} has {k} grades, 0..{k - 1}: the "
                  f"labels look 1-based ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
                  f"{k}, outside 0..{k - 1}; grades start at 0 here: {describe(grade_names)})",
-                 f"subtract 1 from the {column} column, in a spreadsheet or with this command "
+                 f"subtract 1 from the {column} column{second}, in a spreadsheet or with this command "
                  f"for bash or zsh (a POSIX shell; on Windows: Git Bash or WSL), which copies the "
                  f"file to {Path(csv_path).name}.bak first, then rewrites it in place, every other "
                  f"cell's text as it was:\n  "
                  f"{shift_grades_command(csv_path, column, delimiter, encoding)}", "grade")
+
+
+def no_grade_zero_left_problem(csv_path: Path, left_out: Sequence[LabelRow], grades: Iterable[int | None],
+                               grade_names: Sequence[str], column: str, scoring: bool = False) -> Problem | None:
+    """The warning (fatal with ``--strict``) for ungradable rows left out (``--ungradable
+    leave_out``: NA or empty cells) that leave no row of ``rows`` graded 0 while they reach the
+    top grade K-1: labels written 1..K whose K (the top grade, PDR on ICDR) was made NA, as "5
+    may be ungradable" read on an APTOS CSV written +1, lose every top-grade row and sit one
+    grade too high. ``grades``: the grades of the rows kept (None where not a number).
+    ``scoring``: said by ``export --score`` (a note: true labels 1..4 of a set without grade 0
+    are scored as they are). A warning, not an error: a 0-based referable-only subset (1..4, its NA cells
+    truly ungradable) writes the same and is ingested, as without the rows left out (the empty
+    grade 0's own warning). It points back to the 1-based reading, then names what works for
+    0-based labels (grade 0 out of the scale, renumbered, or the NA rows deleted); the caller asks only for grades written as numbers (a column of
+    names is no 1-based column) on ICDR in columns where a 5 may have been told ungradable
+    (:func:`five_may_be_ungradable`: never APTOS's or EyePACS's, told only to subtract 1). None when a row is graded 0, when the grades left do not run
+    exactly 1..K-1, when none was left out, or when the left-out rows are all DDR's images (:func:`data_prep.layout.ddr_names`: a DDR subset
+    without grade 0, its 5 ungradable)."""
+    graded = {grade for grade in grades if grade is not None}
+    k = len(grade_names)
+    if (not left_out or not graded or 0 in graded or min(graded) != 1 or max(graded) != k - 1
+            or ddr_names([r.name for r in left_out])):
+        return None
+    first = left_out[0]
+    kept = sorted(graded)
+    zero_based = ("nothing to do (the set holds no " + grade_names[0] + " image; its scores are "
+                  "the model's on grades 1.." + str(k - 1) + ")" if scoring else
+                  "the ingest goes on without grade 0: add graded 0 images, or take grade 0 out of the "
+                  "scale: " + renumber_and_name(kept, grade_names, f"renumber the {column} column's grades")
+                  + " (the NA rows may stay, left out), or delete the NA rows from the label CSV")
+    return (note if scoring else warning)(csv_path,
+                 f"{counted(len(left_out), 'row')} {'was' if len(left_out) == 1 else 'were'} left out "
+                 f"as ungradable (e.g. line {first.line}, {first.name}) and no row left is graded 0: the "
+                 f"grades left run {min(graded)}..{k - 1}, as labels written 1-based (1 {grade_names[0]} .. "
+                 f"{k} {grade_names[-1]}) do once their {k}s are made NA",
+                 f"if the labels are 1-based, the left-out rows were grade {k} ({grade_names[-1]}): put {k} "
+                 f"back in their {column} cells, then subtract 1 from the {column} column (rerun without "
+                 f"--ungradable leave_out for the command); if they are 0-based (a set without "
+                 f"{grade_names[0]} images, the left-out rows truly ungradable), {zero_based}",
+                 "grade")
 
 
 # The standard library's csv, no pandas (no dependency of the package, and its read_csv turns
@@ -2376,7 +2457,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         said = (None if by_name or per_eye else  # words and numbers mixed: not a 1-based column
                 # of numbers; per eye, a fix rewriting one column would be wrong
                 one_based_problem(csv_path, table.columns[index["grade"]], grade_names, numbers,
-                                  len(outside), delimiter=table.delimiter, encoding=table.encoding))
+                                  len(outside), delimiter=table.delimiter, encoding=table.encoding,
+                                  top_names=[name for _, name, _, g in outside if g == len(grade_names)]))
         if said is None:
             graded = sum(row.grade is not None for row in rows) + len(outside)
             said = outside_problem(csv_path, outside, grade_names, numbers, graded,
@@ -2391,6 +2473,11 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         problems.append(marked_ungradable_problem(csv_path, marked, marked_ungradable, grade_names))
     if flagged:
         problems.append(flagged_ungradable_problem(csv_path, flagged, str(gradable)))
+    if (ungradable == "leave_out" and not per_eye and marked_ungradable is None and not outside
+            and not by_name and not words and five_may_be_ungradable(table.columns, grade_names)
+            and (none_zero := no_grade_zero_left_problem(csv_path, left_out, [r.grade for r in rows], grade_names,
+                                                         table.columns[index["grade"]])) is not None):
+        problems.append(none_zero)  # a 1-based PDR made NA and left out: every row a grade high
     if not rows and left_out and not any(p.severity == "error" for p in problems):
         every = ("the label CSV's one row is" if len(left_out) == 1
                  else f"all {len(left_out)} rows of the label CSV are")

@@ -872,14 +872,23 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
         return problem
     if problem := input_file_problem(args.labels, spelled_flag(args, "labels"), "label"):
         return problem
-    if args.json is not None:
-        from drac_ssl.io import output_file_problem  # standard library only
-        from drac_ssl.out_paths import replace_problem  # standard library only
+    return score_json_problem(args)
 
-        # an existing file --score did not write (a review F1: output paths replaced inputs)
-        return (_json_input_problem(args) or output_file_problem(args.json, "--json", "score.json")
-                or replace_problem(args.json, "--json", _score_record, "export --score", "score.json"))
-    return None
+
+def score_json_problem(args: argparse.Namespace) -> str | None:
+    """Why ``--score``'s ``--json FILE`` may not be written (the submission or label file, a
+    ``.csv`` name, a path that cannot be written, an existing file ``--score`` did not write),
+    with the fix; None when it may, or no ``--json`` is given. Part of
+    :func:`score_arguments_problem`; also asked before a refused score's record
+    (:func:`drac_ssl.scoring.write_score_refusal`) replaces the file."""
+    if args.json is None or not args.score:
+        return None
+    from drac_ssl.io import output_file_problem  # standard library only
+    from drac_ssl.out_paths import replace_problem  # standard library only
+
+    # an existing file --score did not write (a review F1: output paths replaced inputs)
+    return (_json_input_problem(args) or output_file_problem(args.json, "--json", "score.json")
+            or replace_problem(args.json, "--json", _score_record, "export --score", "score.json"))
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -891,8 +900,10 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _score_record(path: Path) -> bool:
     """Whether ``path`` is a JSON record ``export --score --json`` wrote (its ``submission``,
-    ``labels`` and ``qwk`` keys): one it may write again."""
-    return _json_record_with(path, {"submission", "labels", "qwk"})
+    ``labels`` and ``qwk`` keys, or a refused score's ``ok``, ``exit_code`` and ``error``): one
+    it may write again."""
+    return (_json_record_with(path, {"submission", "labels", "qwk"})
+            or _json_record_with(path, {"ok", "exit_code", "error", "submission"}))
 
 
 def _json_input_problem(args: argparse.Namespace) -> str | None:
@@ -902,7 +913,7 @@ def _json_input_problem(args: argparse.Namespace) -> str | None:
     json_path = Path(args.json)
     example = json_path.with_name("score.json")
     for flag, given, what in (("--score", args.score, "submission"), (spelled_flag(args, "labels"), args.labels, "label")):
-        if _same_file(json_path, Path(given)):
+        if given and _same_file(json_path, Path(given)):
             return (f"--json {args.json} is the {what} file of {flag}: writing the figures there would "
                     f"overwrite it.\n  fix: give the JSON another path, e.g. --json {example}")
     if json_path.suffix.lower() == ".csv":

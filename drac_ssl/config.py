@@ -4518,6 +4518,34 @@ def referable_cut(value: str, names: Sequence[str]) -> int | None:
     return int(setting)
 
 
+UNGRADABLE_NAMES = frozenset({
+    "ungradable", "ungradeable", "ungraded", "notgradable", "notgradeable", "nongradable",
+    "nongradeable", "notgraded", "unknown", "na", "notapplicable", "notavailable", "missing",
+    "nograde", "cannotgrade", "cannotbegraded", "poorquality", "insufficientquality",
+    "badquality", "excluded", "unreadable"})
+"""Words that mark an image its graders could not grade (DDR's and DeepDRiD's grade 5, an NA
+cell), never a grade's name (:func:`grades_problem`): as a name in ``data.grades`` they would
+make those images a grade of their own. Held as :func:`ungradable_name` matches them: letters
+and digits only, lower case. ``none`` is not among them (a grade-0 name, no DR)."""
+UNGRADABLE_NAME_TAIL = re.compile(r"(image|images|photo|photos|photograph|photographs)$")
+"""A trailing word an ungradable name may carry (``Ungradable image``), dropped before the match."""
+
+
+def ungradable_name(name: str) -> bool:
+    """Whether a grade name is a word for "could not be graded" (:data:`UNGRADABLE_NAMES`):
+    letter case, accents' marks, spaces and punctuation aside (``N.A.``, ``n/a``, ``Not
+    applicable``, ``Ungradeable``), a trailing ``image`` / ``photo`` dropped (``Ungradable
+    image``); a name of punctuation only (``?``, ``-``) is one too."""
+    text = unicodedata.normalize("NFKD", name).casefold()
+    key = "".join(ch for ch in text if ch.isalnum())
+    if not key:
+        return bool(name.strip())  # '?', '-', '--': no grade's name
+    if key in UNGRADABLE_NAMES:
+        return True
+    short = UNGRADABLE_NAME_TAIL.sub("", key)
+    return short != key and short in UNGRADABLE_NAMES
+
+
 def grades_problem(grades: Sequence[str]) -> tuple[str, str]:
     """What is wrong with ``data.grades`` and the fix, or ``("", "")`` when it is empty, one
     named scale (drac, icdr) or >= 2 distinct non-empty names. Names are quoted as given;
@@ -4553,6 +4581,18 @@ def grades_problem(grades: Sequence[str]) -> tuple[str, str]:
         said = ", ".join(str(g) for g in empty)
         return (f"gives grade{'s' if len(empty) > 1 else ''} {said} an empty name",
                 f"one non-empty name per grade 0..K-1, {example}")
+    no_grade = [g for g, n in enumerate(names) if ungradable_name(n)]
+    if no_grade:  # DDR's 'Ungradable' as a sixth ICDR grade: trained above PDR
+        said = ", ".join(f"grade {g} {names[g]!r}" for g in no_grade)
+        kept = [n for g, n in enumerate(names) if g not in no_grade]
+        rest = ("data.grades=[icdr]" if len(kept) == 5 else f"data.grades=[{', '.join(kept)}]"
+                if len(kept) >= 2 else example)
+        return (f"names {said}, which marks images that could not be graded, not a grade: its "
+                f"images would be trained and scored as a grade of their own"
+                + (" above the worst" if no_grade[-1] == len(names) - 1 else ""),
+                f"name the disease grades only ({rest}); write NA (or leave the cell empty) in "
+                "the grade cells of ungradable images and set data.ungradable=leave_out, which "
+                "leaves them out")
     seen: dict[str, list[int]] = {}
     for g, n in enumerate(names):
         seen.setdefault(n.casefold(), []).append(g)

@@ -206,7 +206,7 @@ from drac_ssl.metrics import (
     threshold_band_warning,
     two_grade_summary,
 )
-from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
+from drac_ssl.models import Backbone, BackboneArchitecture, PartialLoadWarning, load_local_weights
 from drac_ssl.oof import (  # re-exported: the stage's public names before they moved to a layer
     OOF_FILE,
     OOF_RECORD,
@@ -987,7 +987,7 @@ def _announce_backbones(ctx: _Context, spec: ModelSpec, sources: dict[str, Path 
                    for fold in ctx.fold_ids):
                 continue
             with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+                warnings.simplefilter("ignore", PartialLoadWarning)  # its own load says them
                 backbone = spec.build_backbone()
                 load_local_weights(backbone, source, strict=True)
         except (OSError, ValueError):  # a missing or mismatched file: _sign_and_build reports it

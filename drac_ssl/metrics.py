@@ -37,6 +37,7 @@ in torch so it runs on the GPU features of a pretraining run without a copy to t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
@@ -110,6 +111,7 @@ __all__ = [
     "expected_grade",
     "fit_kappa_thresholds",
     "threshold_band_warning",
+    "undefined_scores_quiet",
     "THRESHOLD_GRADE_SHARE_MIN",
     "fit_temperature",
     "QWK_LARGEST_UNSTATED",
@@ -175,6 +177,24 @@ __all__ = [
     "two_grade_decision_words",
     "two_grade_summary",
 ]
+
+
+@contextlib.contextmanager
+def undefined_scores_quiet() -> Iterator[None]:
+    """Silence the warnings of a score that is undefined on its sample, and only those.
+
+    A bootstrap resample (or a small validation split) may hold a single grade, or no image of
+    a grade: scikit-learn then warns ``UndefinedMetricWarning`` (an AUC, precision or recall
+    scored nan or 0) and numpy ``RuntimeWarning`` (0/0 in a kappa); the callers score such a
+    sample nan and say so themselves, so thousands of these warnings tell nothing. Other
+    warnings pass, above all a library's ``DeprecationWarning`` and ``FutureWarning`` (a
+    blanket ``simplefilter("ignore")`` hid those, so that a deprecation would show up only as
+    a break). ``CountedMetricWarning`` (a RuntimeWarning) is checked outside these blocks."""
+    undefined = import_keeping_random("sklearn.exceptions").UndefinedMetricWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", undefined)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def default_thresholds(num_grades: int) -> tuple[float, ...]:
@@ -1641,8 +1661,7 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
         auc_ovr = macro_ovr_auc(yt, p) if auc_note is None else float("nan")
         per_grade = ovr_auc_per_grade(yt, p)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with undefined_scores_quiet():
         precision, recall, f1, _ = precision_recall_fscore_support(
             yt, yp, labels=labels, average=None, zero_division=np.nan)
         macro_f1 = float(np.nanmean(f1)) if np.any(np.isfinite(f1)) else float("nan")
@@ -2134,8 +2153,7 @@ def bootstrap_ci_counted(
     units = _units(groups, n)
     if n == 0 or n_boot < 1:
         return float("nan"), float("nan"), 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with undefined_scores_quiet():
         # the whole sample first: a ValueError here is the input's (probabilities given to
         # QWK, string labels) and propagates; only a resample's ValueError means "degenerate"
         whole = float(metric(yt, yp))
@@ -2144,8 +2162,7 @@ def bootstrap_ci_counted(
     if fast is not None:
         if not _counted_agrees(fast[0], n, [whole], [getattr(metric, "__name__", "metric")]):
             fast = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with undefined_scores_quiet():
         if fast is not None:
             counted, width = fast
             for counts in _count_chunks(n, _resamples(n, n_boot, seed, units), width):
@@ -2477,17 +2494,15 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
 
     n = yt.size
     # inputs checked by the callers: scikit-learn's own checks only cost time
-    with warnings.catch_warnings(), sklearn.config_context(assume_finite=True,
-                                                           skip_parameter_validation=True):
-        warnings.simplefilter("ignore")
+    with undefined_scores_quiet(), sklearn.config_context(assume_finite=True,
+                                                         skip_parameter_validation=True):
         whole = scores(np.arange(n))
     if not n or _counted_agrees(counted, n, whole, PAIRED_METRICS):
         values = np.concatenate([np.zeros((0, len(PAIRED_METRICS))),
                                  *(counted(c) for c in _count_chunks(n, _resamples(n, n_boot, seed, units), k * k))])
     else:  # scikit-learn on each resample, as before the counts
-        with warnings.catch_warnings(), sklearn.config_context(assume_finite=True,
-                                                               skip_parameter_validation=True):
-            warnings.simplefilter("ignore")
+        with undefined_scores_quiet(), sklearn.config_context(assume_finite=True,
+                                                             skip_parameter_validation=True):
             values = np.array([scores(idx) for idx in _resamples(n, n_boot, seed, units)],
                               dtype=np.float64).reshape(-1, len(PAIRED_METRICS))
     labels = hashlib.sha256(np.ascontiguousarray(yt, dtype=np.int64).tobytes()).hexdigest()

@@ -36,6 +36,7 @@ __all__ = [
     "BackboneArchitecture",
     "Expander",
     "LoadReport",
+    "PartialLoadWarning",
     "VICRegModel",
     "WeightsFileError",
     "build_backbone",
@@ -366,6 +367,13 @@ class BackboneArchitecture(NamedTuple):
                         stem_stride=self.stem_stride)
 
 
+class PartialLoadWarning(UserWarning):
+    """:func:`load_local_weights` left keys of the file unused (a classifier ``fc.*``, an
+    expander) or of the module unfilled: a UserWarning, so that a caller that expects it (a
+    check that loads a backbone only to see that it fits) silences this one warning by its
+    category and no other (a library's deprecation notice still shows)."""
+
+
 class LoadReport(NamedTuple):
     """What :func:`load_local_weights` could not match (empty lists: a perfect match)."""
 
@@ -395,7 +403,7 @@ def load_local_weights(
         path: the weights file.
         strict: raise when keys of ``module`` are missing from the file. Unexpected keys in
             the file (e.g. a classifier ``fc.*``, an expander, optimizer state) only give a
-            warning.
+            warning (:class:`PartialLoadWarning`).
 
     Returns:
         :class:`LoadReport` with the missing and unexpected keys (unexpected: every tensor of
@@ -457,10 +465,10 @@ def load_local_weights(
             f"file, e.g. {report.missing[:5]}. Pass strict=False to load the rest anyway."
         )
     if report.unexpected or report.missing:
-        warnings.warn(
+        warnings.warn(PartialLoadWarning(
             f"{p}: loaded {len(common)} tensors"
             f"{f' from {report.source!r}' if report.source else ''}; ignored {len(report.unexpected)} unexpected "
-            f"key(s) {report.unexpected[:5]}; {len(report.missing)} missing {report.missing[:5]}.",
+            f"key(s) {report.unexpected[:5]}; {len(report.missing)} missing {report.missing[:5]}."),
             stacklevel=2,
         )
     return report

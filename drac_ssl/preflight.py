@@ -2852,11 +2852,12 @@ def _check_weights(c: _Findings, cfg: Config, data_channels: int | None = None) 
         except (ValueError, OSError) as exc:  # WeightsFileError is a ValueError
             c.error("pretrain.backbone.weights", f"cannot be read:\n     {exc}")
         return
-    from drac_ssl.models import Backbone, load_local_weights
+    from drac_ssl.models import Backbone, PartialLoadWarning, load_local_weights
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # unexpected keys (a classifier) are fine here
+            # unexpected keys (a classifier) are fine here; other warnings (a deprecation) show
+            warnings.simplefilter("ignore", PartialLoadWarning)
             load_local_weights(Backbone(bb.arch, channels, bb.cifar_stem, bb.stem_stride), path,
                                strict=True)
     except (ValueError, OSError) as exc:  # WeightsFileError is a ValueError

@@ -76,6 +76,15 @@ submission (``<stem>_notes.csv``), or ``RUN`` (a run or bundle folder whose bund
 training images' hashes) with ``--images DIR`` (the graded files); ``RUN`` alone gets a note on
 how to tell; a bundle built before the list says nothing.
 
+The label CSV the model was trained on is refused (:func:`training_labels_refusal`: the run's
+own, ``ingest_summary.json``'s ``labels_csv``, or a file of its SHA-256; exit 2 with the fix),
+unless every scored image is known to be a training image: IDRiD's test set reuses the training
+names for other images, so its test grades were scored against other images' grades. A
+cut-down copy (each grade the training image's of that name, each scored image another by its
+hash) is scored with a warning (``training_labels_warning``, :func:`_training_labels_warning`),
+when that much agreement is unlikely by chance on the training grades' mix (below
+:data:`CHANCE_AGREEMENT`, 0.01): a few true test grades may agree by chance.
+
 Images the backbone was pretrained on, without their grades, are said too (``warning: 3 of 5
 scored images were among those the self-supervised pretraining (VICReg) of this model's backbone
 read, without their grades (same SHA-256): the figures are transductive, not a clean held-out
@@ -115,6 +124,7 @@ import functools
 import math
 import shlex
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +150,8 @@ from data_prep.labels import (
 from data_prep.layout import (
     COLUMNS,
     EYE_COLUMNS,
+    ICDR_UNGRADABLE_GRADE,
+    ICDR_UNGRADABLE_WHOSE,
     IMAGE_SUFFIXES,
     PATIENT_COLUMNS,
     UNGRADABLE_GRADES,
@@ -155,6 +167,7 @@ from data_prep.validate import (
     eye_names_words,
     eye_of,
     eye_pair_patient,
+    five_may_be_ungradable,
     flagged_ungradable_problem,
     gradable_column_of,
     gradable_mark,
@@ -166,6 +179,7 @@ from data_prep.validate import (
     marked_ungradable_problem,
     names_zero_grade,
     no_grade_words,
+    no_grade_zero_left_problem,
     not_a_grade_column,
     one_based_problem,
     only_by_case,
@@ -251,7 +265,9 @@ __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionChec
            "model_calibration", "model_grade_names", "model_labels_referable_from", "model_referable_cut",
            "notes_grade_names", "read_grade_labels",
            "scale_names", "score", "score_command", "score_lines", "unlike_training_images",
-           "calibration_measures", "calibration_provenance", "grading_bundle", "bundle_check_weak", "small_sample_note"]
+           "calibration_measures", "calibration_provenance", "grading_bundle", "bundle_check_weak", "small_sample_note",
+           "training_labels_of", "training_labels_refusal", "training_labels_scored", "CHANCE_AGREEMENT",
+           "write_score_refusal"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -475,6 +491,13 @@ LEAVE_OUT_SCORE_WAY = ("or --ungradable leave_out leaves out every label row wit
 UNGRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their images: an image "
                         "without a true grade cannot be scored")
 """The scorer's fix for rows of a layout's ungradable grade (DeepDRiD's 5), as for an empty cell."""
+
+
+UNGRADABLE_FIVE_SCORE_WAY = ("delete those rows and the submission's rows of their images, or write NA "
+                             "in their grade cells and rerun with --ungradable leave_out, which leaves "
+                             "them out with the submission's rows of their images")
+"""The scorer's way with label rows whose 5 marks an ungradable image where no row is graded 0
+(:func:`data_prep.validate.one_based_problem`: 1..5 read either way)."""
 
 
 EYEPACS_PAIRS = f"(EyePACS image ids {EYE_PAIR_WORDS})"
@@ -882,9 +905,15 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                    f"{'its number' if n == 1 else 'their numbers'}: "
                                    + ", ".join(f"{fallback[g]}={g} ({grade_names[g]})" for g in sorted(by_scale)),
                              "nothing to do (scored as those numbers)", "grade-names"))
+    # DeepDRiD's and DDR's ungradable 5 outside their layouts, the only grade outside ICDR beside
+    # a 0: said as such first, but never left out as it is (leave_out or not, as the ingest:
+    # a stray 5 or a 1-based PDR is never dropped unseen; DDR's converted CSV writes NA for it)
+    five = (bool(outside) and not eyes and not by_name and marked is None
+            and all(g == ICDR_UNGRADABLE_GRADE for *_, g in outside)
+            and 0 in {g for g in grades if g is not None} and five_may_be_ungradable([column], grade_names))
     if outside:
         problems += _outside_problems(path, column, grade_names, grades, outside, per_eye=bool(eyes),
-                                      dialect=(table.delimiter, table.encoding))
+                                      dialect=(table.delimiter, table.encoding), five=five)
     if marked_rows and marked is not None:
         problems.append(marked_ungradable_problem(path, marked_rows, marked, grade_names,
                                                   f"{UNGRADABLE_SCORE_FIX}; {LEAVE_OUT_SCORE_WAY}"))
@@ -893,6 +922,13 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                                    f"{GRADABLE_SCORE_FIX}; {LEAVE_OUT_SCORE_WAY}"))
     if left_rows:
         problems.append(_left_out_note(path, left_rows, marked))
+    # as the ingest (data_prep.validate.read_labels): 1..K-1 left beside NA rows, where a 5 may
+    # have been told ungradable, may be a 1-based PDR made NA, every true grade one too high
+    if (left_rows and not eyes and marked is None and not outside and not by_name and not by_scale
+            and five_may_be_ungradable([column], grade_names)
+            and (none_zero := no_grade_zero_left_problem(path, left_rows, grades, grade_names, str(column),
+                                                         scoring=True)) is not None):
+        problems.append(none_zero)
     if not names and not any(p.severity == "error" for p in problems):
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))
@@ -934,7 +970,7 @@ def _left_out_note(path: Path, rows: Sequence[LabelRow], marked: tuple[int, str]
 
 def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grades: Sequence[int | None],
                       outside: Sequence[tuple[int, str, int]], per_eye: bool = False,
-                      dialect: tuple[str, str] = (",", "utf-8")) -> list[Problem]:
+                      dialect: tuple[str, str] = (",", "utf-8"), five: bool = False) -> list[Problem]:
     """The errors for the label rows ``outside`` (line, image name, grade) whose grades are not
     in 0..K-1 (K the submission's, ``grades`` the other rows' grades, None where not a
     number): labels written 1..K are one error with the fix that subtracts 1
@@ -943,15 +979,30 @@ def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grade
     0 an error each, at its line (as the ingest says them); else the labels are on a wider scale, one error: the fix is a submission on
     theirs, never new true grades. ``per_eye``: the grades come from two columns (no 1-based
     fix rewriting one column). ``dialect``: the label CSV's delimiter and encoding, which that
-    fix's command reads and writes it in."""
+    fix's command reads and writes it in. ``five``: every row outside is graded 5 on ICDR beside
+    a grade 0 (:func:`data_prep.validate.five_may_be_ungradable`): DeepDRiD's and DDR's
+    ungradable mark is said first, one error for all of them (never a submission on six grades
+    first)."""
     k = len(grade_names)
     inside = [g for g in grades if g is not None]
+    if five:
+        unscored = (f"if grade {ICDR_UNGRADABLE_GRADE} marks an image its graders found ungradable "
+                    f"({ICDR_UNGRADABLE_WHOSE} label for one): {UNGRADABLE_FIVE_SCORE_WAY}; "
+                    f"else correct {'it' if len(outside) == 1 else 'them'} "
+                    f"to {_choices(grade_names)}")
+        line, name, grade = outside[0]
+        if len(outside) == 1:
+            return [error(f"{path}:{line}", f"grade {grade} of {name} is outside 0..{k - 1}", unscored, "grade")]
+        return [error(path, f"{len(outside)} rows have grade {grade}, outside 0..{k - 1}, the submission's "
+                            f"scale ({_described(grade_names)}), e.g. line {line} ({name})", unscored, "grade")]
     values = set(inside) | {g for _, _, g in outside}
     top = sum(1 for _, _, g in outside if g == k)
     # K is the submission's here, --grades or not
     if not per_eye and (one_based := one_based_problem(path, column, grade_names, values, top,
                                                        scale="the submission's scale",
-                                                       delimiter=dialect[0], encoding=dialect[1])) is not None:
+                                                       delimiter=dialect[0], encoding=dialect[1],
+                                                       ungradable_way=UNGRADABLE_FIVE_SCORE_WAY,
+                                                       top_names=[n for _, n, g in outside if g == k])) is not None:
         return [one_based]
     low, high = min(values), max(values)
     wider = (f"the labels use grades up to {high}, the submission has {k} grades: score a submission "
@@ -1091,6 +1142,28 @@ def _listed(rows: Sequence[tuple[str, str]]) -> list[str]:
     return out + ([f"    ... and {len(rows) - SHOWN_ROWS} more"] if len(rows) > SHOWN_ROWS else [])
 
 
+RESTARTING_TEST_LABELS = {"idrid": "b. IDRiD_Disease Grading_Testing Labels.csv"}
+"""The label layouts of the sets whose official test names restart at the training names
+(IDRiD's test set is ``IDRiD_001.jpg`` ... again, other images:
+:attr:`data_prep.layout.Layout.shared_test_names`), with their test label CSV's name: there a
+training label CSV names every test case, each with another image's grade."""
+
+
+def _restarting_names_words(labels: LabelRows) -> str:
+    """What the stray rows' fix adds for a label CSV of a set whose test names restart
+    (:data:`RESTARTING_TEST_LABELS`), or of a file named as training labels: the copy must be
+    cut from the test set's own label CSV, never from the training one ("" otherwise). An IDRiD
+    user: the training CSV said "stray rows", and its trimmed copy scored the test grades
+    against the training images' grades, rc 0."""
+    test_csv = RESTARTING_TEST_LABELS.get(labels.layout)
+    if test_csv is None and "train" not in labels.path.name.lower():
+        return ""
+    which = f"'{test_csv}'" if test_csv is not None else "the test set's own label CSV"
+    why = "IDRiD's test names restart at IDRiD_001, so " if test_csv is not None else ""
+    return (f"; take that copy from the label CSV of these very images ({which}), never from a training "
+            f"label CSV: {why}a training row of a case's name grades another image")
+
+
 def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str, Any]]:
     """The true grade of each submission row ``(n,)`` scored, and how many labels were matched by
     ``name``, by ``stem`` and by ``number`` (``number_lost_zeros`` of those with fewer digits
@@ -1175,7 +1248,7 @@ def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str,
                      f"{'names' if len(stray) == 1 else 'name'} no case of {sub.path}:", *_listed(stray),
                      "    fix: grade these images too, or score against a copy of the label CSV "
                      "without these rows (a name without extension names the case with that "
-                     "stem: IDRiD_001 -> IDRiD_001.jpg)"]
+                     "stem: IDRiD_001 -> IDRiD_001.jpg)" + _restarting_names_words(labels)]
         text.append("\n".join(said))
     if text:
         raise ScoreError("\n".join(text))
@@ -1225,7 +1298,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
           calibration: Mapping[str, Any] | None = None, calibration_from: str | None = None,
           graded_by: Mapping[str, Any] | None = None, run_not_grader: str | None = None,
           ungradable: str = "error", labels_referable_from: int | None = None,
-          trained_referable_from: int | None = None) -> dict[str, Any]:
+          trained_referable_from: int | None = None, training: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
     as a JSON-ready record (nan as None).
 
@@ -1272,6 +1345,13 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     with (its bundle's ``data.referable_from``, :func:`model_labels_referable_from`), the N that
     refusal suggests (else 2, ICDR moderate or worse); when RUN is not the bundle that graded
     (``run_not_grader``), the refusal says that N is RUN's, only a suggestion.
+
+    ``training``: the run's labelled training rows and the scored images' hashes
+    (:func:`training_labels_scored`); when every scored case is named as a training image of
+    another content and the label's grade is that training image's, and that agreement is
+    unlikely by chance (p below :data:`CHANCE_AGREEMENT` on the training grades' mix), the
+    record's ``training_labels_warning`` says the labels look like a copy of the training labels
+    (:func:`_training_labels_warning`; scored all the same).
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -1414,6 +1494,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     if len(kept) < len(sub.cases):  # rows without a true grade left out, and their images' rows
         sub = SubmissionRows(sub.path, [sub.cases[i] for i in kept], sub.classes[kept], sub.probs[kept],
                              [sub.lines[i] for i in kept])
+    copied = _training_labels_warning(sub.cases, y, training, labels)
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
     # the patients of the rows left out without a true grade, as groups names them: the
     # per-patient block is on the gradable images only and counts them apart
@@ -1542,6 +1623,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         record["class_names_warning"] = _other_scale_words(grade_names, names, run_given)
     if problems.warnings:  # cases a spreadsheet may read as formulas: scored all the same
         record["case_name_warnings"] = list(problems.warnings)
+    if copied is not None:  # test images scored against the training images' grades by name
+        record["training_labels_warning"] = copied
     if kaggle and is_kaggle_file(labels):  # two id_code,diagnosis files: which is which is the order
         record.update(_kaggle_pair_words(submission, labels))
     weak = bundle_check_weak(graded_by)
@@ -2207,7 +2290,9 @@ def score_lines(record: dict[str, Any]) -> list[str]:
              + ((f" and patients: paired from EyePACS image ids ({EYE_PAIR_WORDS})"
                  if columns["patient"] == EYEPACS_PAIRS else f" and {columns['patient']!r} (patient)")
                 if columns.get("patient") else "")
-             + (f", the {layout} layout's" if layout else "")
+             # DRAC's columns are every plain label CSV's default: no layout to name for a fundus set
+             + (", the default columns" if record.get("label_layout") == "drac"
+                else f", the {layout} layout's" if layout else "")
              + (f", ICDR grades mapped to two: grade >= {mapped['referable_from']} -> {_class_word(1, names)}, "
                 f"else 0 ({LABELS_REFERABLE_OPTION} {mapped['referable_from']})" if isinstance(mapped, dict) else "")
              + f"; {record['label_dialect']}"
@@ -2505,6 +2590,182 @@ def _graded_files(cases: Sequence[str], images: str | None) -> tuple[Path | None
                 by_stem.setdefault(path.stem, []).append(path)
         found.update({c: by_stem[c][0] for c in bare if len(by_stem.get(c, [])) == 1})
     return folder, found
+
+
+def training_labels_of(submission: str | Path, run: str | None = None) -> dict[str, Any] | None:
+    """The label CSV the model that graded ``submission`` was trained on, as its run recorded
+    it: ``{"path": the ingest's label CSV (``ingest_summary.json``'s ``labels_csv``) or None,
+    "sha256": its SHA-256 at the ingest (``source_files``; a bundle's ``metadata.json``:
+    ``provenance.training_data.labels_csv_sha256``) or None, "said": where it was read, "rows":
+    the manifest's labelled training rows, id -> (grade, SHA-256 of the image) ({} without a
+    run folder)}``. From ``run`` (a run folder, or a bundle folder: its hash only), else the run
+    folder the export wrote ``submission`` into (``RUN/export/submission*.csv``); None when
+    neither tells (no ingest record, a bundle built before the hash was recorded)."""
+    from drac_ssl.io import read_json_dict
+    from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
+
+    sub = Path(submission).resolve()
+    folders = [Path(run)] if run is not None else []
+    if sub.parent.name == "export":
+        folders.append(sub.parent.parent)
+    for folder in folders:
+        summary_file = folder / "data" / "ingest_summary.json"
+        summary = read_json_dict(summary_file)
+        if summary is None:
+            continue
+        recorded = (summary.get("source_files") or {}).get("labels_csv") or {}
+        path = summary.get("labels_csv") or recorded.get("path")
+        try:
+            manifest = read_manifest(folder / "data" / MANIFEST_FILE, ("id", "grade", "split", "sha256"))
+        except (OSError, ManifestError):
+            manifest = []
+        return {"path": Path(path) if isinstance(path, str) and path else None,
+                "sha256": str(recorded.get("sha256") or "").lower() or None, "said": str(summary_file),
+                "rows": {str(r["id"]): (r["grade"], str(r.get("sha256") or "").lower()) for r in manifest
+                         if r.get("split") == "train" and r.get("grade") is not None}}
+    meta = read_json_dict(Path(run) / "metadata.json") if run is not None else None
+    digest = ((meta or {}).get("provenance") or {}).get("training_data") or {}
+    if isinstance(digest, Mapping) and digest.get("labels_csv_sha256"):
+        return {"path": None, "sha256": str(digest["labels_csv_sha256"]).lower(),
+                "said": str(Path(run) / "metadata.json"), "rows": {}}  # type: ignore[arg-type]
+    return None
+
+
+def write_score_refusal(args: Any, code: int, error: str) -> int:
+    """A refused ``export --score ... --json FILE`` (exit ``code``: 1 the submission fails its
+    check, 2 a refusal, 75 a busy run): ``{"ok": false, "exit_code": code, "error": error,
+    "submission": ..., "labels": ...}`` written to FILE (atomically), as ``--check --json``
+    writes its failures, so that an older score there is not read as this one's. Nothing is
+    written where the ``--json`` path itself may not be
+    (:func:`drac_ssl.commands.score_json_problem`: the submission or label file, a file
+    ``--score`` did not write). Returns ``code``; a file that cannot be written adds an
+    ``error:`` line on stderr."""
+    from drac_ssl.commands import score_json_problem
+
+    if getattr(args, "json", None) is None or score_json_problem(args) is not None:
+        return code
+    try:
+        atomic_write_json(args.json, {"ok": False, "exit_code": code, "error": error,
+                                      "submission": args.score, "labels": args.labels})
+    except OSError as exc:
+        print(f"error: {args.json}: cannot write the JSON ({exc.strerror or exc})", file=sys.stderr)
+    return code
+
+
+def training_labels_refusal(submission: str | Path, labels: str | Path, run: str | None = None,
+                            trained: Callable[[], Mapping[str, Any] | None] | None = None) -> str | None:
+    """Why ``export --score`` must not score ``submission`` against ``labels``, with the fix:
+    ``labels`` is the label CSV the grading model was trained on (:func:`training_labels_of`:
+    the same file, or a file of the same SHA-256), so its rows grade the training images, and a
+    test image of the same name (IDRiD's test names restart at ``IDRiD_001``) would be scored
+    against another image's grade (an IDRiD user: rc 0, figures of nothing). None when it is
+    another file, nothing tells, or every scored image is known to be a training image itself
+    (``trained``: called only then, :func:`training_images_check`'s record, ``n`` = ``of`` = every
+    case; the score then stands with its "not a test" warning)."""
+    from drac_ssl.io import sha256_file
+
+    known = training_labels_of(submission, run)
+    path = Path(labels)
+    if known is None or not path.is_file():
+        return None
+    same_file = known["path"] is not None and known["path"].is_file() and known["path"].resolve() == path.resolve()
+    same_bytes = False
+    if not same_file and known["sha256"]:
+        try:
+            same_bytes = sha256_file(path).lower() == known["sha256"]
+        except OSError:
+            return None
+    if not (same_file or same_bytes):
+        return None
+    try:
+        cases = _submission_cases(submission)
+    except (OSError, UnicodeDecodeError):  # its check says it, if it is scored at all
+        cases = []
+    told = trained() if trained is not None and cases else None
+    if told and told.get("n") == told.get("of") == len(cases):
+        return None
+    head = (f"{labels} is the label CSV this model was trained on" if same_file else
+            f"{labels} is a copy of the label CSV this model was trained on, {known['path']} (the same SHA-256)"
+            if known["path"] is not None else f"{labels} has the SHA-256 of the label CSV this model was trained on")
+    return (f"{head} ({known['said']}), so its rows grade "
+            f"the training images, not the {len(cases)} image(s) of {submission}; a test image of a training "
+            f"image's name (IDRiD's test names restart at IDRiD_001) would be scored against another image's "
+            f"grade, so nothing was scored\n  fix: score against the label CSV of the graded images (IDRiD: "
+            f"'{RESTARTING_TEST_LABELS['idrid']}', beside the training one); to score the training images "
+            f"themselves (no test: they trained the model), grade them with the export, whose notes file "
+            f"then marks them training images")
+
+
+CHANCE_AGREEMENT = 0.01
+"""The chance below which every scored grade equal to the training grade of its name is taken
+for a copy of the training labels (:func:`_training_labels_warning`)."""
+
+
+def _training_labels_warning(cases: Sequence[str], y: np.ndarray, training: Mapping[str, Any] | None,
+                             labels: str | Path) -> str | None:
+    """A warning when every scored case is named as a labelled training image of the run
+    (``training["rows"]``, :func:`training_labels_of`: by id, else by stem) whose image is
+    another (``training["scored"]``: case -> the scored image's SHA-256, or a prefix of it)
+    and whose training grade is the label's, and that agreement is unlikely by chance: the
+    product over the scored cases of the share of the training rows of that case's training
+    grade (the chance that test grades drawn from the training grades' mix all agree) is below
+    :data:`CHANCE_AGREEMENT` (0.01). ``labels`` is then most likely a trimmed copy of the
+    training label CSV, scored against test images of the same names (IDRiD). None otherwise:
+    a case without a training row of its name, without a known hash, the very training image,
+    or of another grade; or a chance of 0.01 or more (IDRiD's true Testing Labels of a few
+    images: one image of grade 0 agrees by chance about one time in three)."""
+    if not training or not cases:
+        return None
+    rows: Mapping[str, tuple[int, str]] = training.get("rows") or {}
+    scored: Mapping[str, str] = training.get("scored") or {}
+    by_stem = {Path(k).stem.lower(): v for k, v in rows.items()}
+    mix = Counter(row[0] for row in rows.values())
+    chance = 1.0
+    for case, grade in zip(cases, y.tolist(), strict=True):
+        row = rows.get(case) or by_stem.get(Path(case).stem.lower())
+        digest = str(scored.get(case) or "").lower()
+        if row is None or not digest or not row[1] or row[0] != grade:
+            return None
+        if row[1].startswith(digest) or digest.startswith(row[1]):  # the training image itself
+            return None
+        chance *= mix[row[0]] / len(rows)
+    if chance >= CHANCE_AGREEMENT:
+        return None
+    return (f"every one of the {len(cases)} scored image(s) is named as a training image of this model whose "
+            f"grade in {training.get('said')} is the grade {labels} gives it, yet each scored image is "
+            f"another image (another SHA-256; all {len(cases)} agreeing by chance, on the training grades' mix: "
+            f"p = {chance:.2g}): {labels} looks like a copy of the training labels, and the "
+            f"figures compare the test images with the grades of other images -> score against the label CSV of "
+            f"the graded images (IDRiD: '{RESTARTING_TEST_LABELS['idrid']}')")
+
+
+NOTED_NOT_TRAINING = "noted: not a training image"
+""":func:`training_labels_scored`'s ``scored`` entry of a case the export's notes file marks as
+not a training image: no SHA-256 prefix, so never the training image of its name."""
+
+
+def training_labels_scored(submission: str | Path, run: str | None = None, images: str | None = None,
+                           prefixes: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
+    """What :func:`score`'s ``training`` needs: :func:`training_labels_of`'s ``rows`` and
+    ``said`` (the manifest it read), with ``scored`` (case -> the scored image's SHA-256: the
+    manifest's test row for the run's own export, :func:`_run_export`; else the file in
+    ``images`` hashed, :func:`_file_prefixes`, a prefix; else, without ``images``, the cases
+    the notes file beside ``submission`` marks as not a training image
+    (:func:`drac_ssl.submission.read_not_training_images`) -> :data:`NOTED_NOT_TRAINING`,
+    another image than any training one); None when there are no training rows."""
+    from drac_ssl.submission import image_notes_path, read_not_training_images
+
+    known = training_labels_of(submission, run)
+    if known is None or not known["rows"]:
+        return None
+    export = _run_export(submission)
+    scored = dict(export["hashes"]) if export is not None else {}
+    if not scored and images is not None:
+        scored = {c: p for c, p in _file_prefixes(_graded_files(_submission_cases(submission), images)[1],
+                                                  prefixes).items() if p}
+    elif not scored:
+        scored = dict.fromkeys(read_not_training_images(image_notes_path(submission)), NOTED_NOT_TRAINING)
+    return {"rows": known["rows"], "scored": scored, "said": str(Path(known["said"]).parent / "manifest.csv")}
 
 
 def _run_export(submission: str | Path, noted: Mapping[str, dict[str, Any]] | None = None,
@@ -2822,6 +3083,15 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
     return told
 
 
+def _trained_quietly(submission: str | Path, run: str | None, images: str | None,
+                     prefixes: dict[Path, str | None], decoded: dict[Path, str | None]) -> dict[str, Any] | None:
+    """:func:`training_images_check`, None for a RUN that is no run or bundle folder (said later)."""
+    try:
+        return training_images_check(submission, run, images, prefixes, decoded)
+    except ValueError:
+        return None
+
+
 def _refuse_busy_run(run: str) -> None:
     """Raise the :class:`drac_ssl.grading.bundle_folder.BundleBusy` of ``RUN`` (a
     :class:`RunBusy`) when it is a run folder with no bundle yet whose training still runs;
@@ -2854,6 +3124,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from drac_ssl.commands import score_arguments_problem
 
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
+    prefixes: dict[Path, str | None] = {}  # each graded file hashed once, for every check
+    decoded: dict[Path, str | None] = {}  # and decoded at most once
     try:
         if problem := score_arguments_problem(args):
             raise ScoreError(problem)
@@ -2861,6 +3133,9 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise ScoreError(f"--grades {args.grades}: a grading scale has at least 2 grades")
         if args.run is not None:
             _refuse_busy_run(args.run)  # RunBusy: exit 75, as the export's other modes say it
+        if refusal := training_labels_refusal(args.score, args.labels, args.run, lambda: _trained_quietly(
+                args.score, args.run, args.images, prefixes, decoded)):
+            raise ScoreError(refusal)
         graded_by = grading_bundle(args.score, args.run)
         not_grader = run_not_grader_words(graded_by)  # RUN's calibration and cut were not applied
         names = model_grade_names(args.score, args.run)
@@ -2877,26 +3152,25 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        graded_by=graded_by, run_not_grader=not_grader or None,
                        ungradable=args.ungradable or "error",
                        labels_referable_from=args.labels_referable_from,
-                       trained_referable_from=model_labels_referable_from(args.score, args.run))
+                       trained_referable_from=model_labels_referable_from(args.score, args.run),
+                       training=training_labels_scored(args.score, args.run, args.images, prefixes))
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)
-            return 2
+            return write_score_refusal(args, 2, f"cannot print the problems of {args.score} on stdout")
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return write_score_refusal(args, 1, str(exc))
     except RunBusy as exc:  # a ValueError: before it, so that a job script can requeue it
         print(f"error: {exc}", file=sys.stderr)
-        return RUN_BUSY
+        return write_score_refusal(args, RUN_BUSY, str(exc))
     except ValueError as exc:  # ScoreError; a metric's refusal would say the same way, exit 2
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return write_score_refusal(args, 2, str(exc))
     except KeyboardInterrupt:
         hold_signals_if_command()  # a second SIGTERM cannot cut the line nor kill by signal
         print("\n[export] interrupted: nothing was scored or written", file=sys.stderr)
         return interrupt_exit_code()  # 143 on SIGTERM (export's main turns it into Ctrl-C)
     run_problem = ""
-    prefixes: dict[Path, str | None] = {}  # each graded file hashed once, for both checks
-    decoded: dict[Path, str | None] = {}  # and decoded at most once
     try:  # the scored images among the model's training images: not a test
         told = training_images_check(args.score, args.run, args.images, prefixes, decoded)
     except ValueError as exc:  # a RUN that is no run or bundle folder: the score stands, said
@@ -2946,6 +3220,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(line, file=sys.stderr)
     if record.get("swap_warning"):
         print(f"warning: {record['swap_warning']}", file=sys.stderr)
+    if record.get("training_labels_warning"):
+        print(f"warning: {record['training_labels_warning']}", file=sys.stderr)
     if record.get("kaggle_pair_note"):
         print(f"note: {record['kaggle_pair_note']}", file=sys.stderr)
     if json_error is not None:

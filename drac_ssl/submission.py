@@ -666,6 +666,14 @@ def read_pixel_marks(path: str | os.PathLike[str], column: str = TRAINING_IMAGE_
     return {row[0] for row in rows if len(row) > at and PIXELS_MARK_WORDS in row[at].lower()}
 
 
+def read_not_training_images(path: str | os.PathLike[str]) -> set[str]:
+    """The cases :func:`write_image_notes`'s file ``path`` marks as not a training image of the
+    model that graded them (an empty ``training_image`` cell: checked, not listed; never
+    :data:`TRAINING_IMAGE_UNKNOWN`); an empty set when there is no such file or it cannot be read."""
+    rows = _image_notes_rows(path, IMAGE_NOTES_HEADERS) or []
+    return {row[0] for row in rows if len(row) >= 4 and not row[3].strip()}
+
+
 def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]] | None:
     """The ``pretraining_image`` and ``bundle`` columns of :func:`write_image_notes`'s file:
     case -> ``{"splits": pretraining_cell_splits(cell), "bundle": the bundle cell, "outside":

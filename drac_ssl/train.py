@@ -2016,6 +2016,95 @@ def _fold_count_checked(file: Any, overrides: list[Any], run_dir: Path, finding:
     return [] if any(f.setting == "data.n_folds" for f in left) else [fold[1]]
 
 
+SCHEDULE_SECTIONS = ("pretrain", "umm", "finetune")
+"""The stages whose ``epochs`` and ``max_steps_per_epoch`` a typed override shrinks for a first
+try (:func:`shrinking_overrides`), beside the image sizes of :data:`FIRST_TRY_SIZES`."""
+
+
+def _shrinks(key: str, value: Any, own: Any) -> bool:
+    """Whether ``key=value`` typed makes the ``-c`` file's own ``own`` smaller: fewer epochs, a
+    step cap where it has none (0) or a lower one, smaller images (a list of sizes: its largest)."""
+    if key.endswith(".max_steps_per_epoch"):
+        return isinstance(value, int) and value > 0 and (own == 0 or value < own)
+    if isinstance(value, list | tuple) and isinstance(own, list | tuple):
+        return bool(value) and bool(own) and max(value) < max(own)
+    return isinstance(value, int | float) and isinstance(own, int | float) and value < own
+
+
+def _largest(value: Any) -> Any:
+    """A size list's largest entry (``data.cache_sizes``); any other value as it is."""
+    if isinstance(value, list | tuple):
+        return max(value) if value and all(isinstance(v, int | float) for v in value) else None
+    return value
+
+
+def _first_try_value(key: str) -> Any:
+    """``--first-try``'s own value of the setting ``key`` (:data:`FIRST_TRY`: ``pretrain.epochs``
+    1, ``finetune.epochs`` 2, ``data.cache_sizes`` [128] ...); None for a setting it does not set."""
+    for word in FIRST_TRY:
+        parts, value = parse_override(word)
+        if ".".join(parts) == key:
+            return value
+    return None
+
+
+def _as_small_as_first_try(key: str, value: Any) -> bool:
+    """Whether ``key=value`` typed is no larger than ``--first-try``'s own value of ``key``
+    (:func:`_first_try_value`; a list of sizes by its largest): the first try's schedule typed
+    by hand. False for a setting ``--first-try`` does not set (``finetune.max_steps_per_epoch``)."""
+    typed, first = _largest(value), _largest(_first_try_value(key))
+    return (isinstance(typed, int | float) and isinstance(first, int | float) and not isinstance(typed, bool)
+            and typed <= first)
+
+
+def _override_key(word: Any) -> str:
+    """The dotted setting of a typed ``section.key=value`` word; '' for anything else."""
+    try:
+        return ".".join(parse_override(word)[0])
+    except (ConfigError, ValueError, TypeError, AttributeError):
+        return ""
+
+
+def shrinking_overrides(cfg: Config, overrides: Sequence[Any],
+                        shorter: dict[str, str] | None = None) -> dict[str, str]:
+    """The typed overrides of ``overrides`` (a first try's command line; :class:`PresetOverride`
+    and other options' words left alone) that shrink the schedule below ``cfg`` (the ``-c``
+    file's own configuration) to no more than ``--first-try``'s own value
+    (:func:`_as_small_as_first_try`: ``pretrain.epochs`` and ``umm.epochs`` 1, ``finetune.epochs``
+    2, step caps 3 and 2, images 64 px, ``data.cache_sizes`` [128]): a stage's
+    (:data:`SCHEDULE_SECTIONS`) ``epochs`` or ``max_steps_per_epoch``, or an image size of
+    :data:`FIRST_TRY_SIZES`, each setting by its last word; setting -> the word typed. What
+    ``--first-try`` sets itself, typed by hand: the full run after it must not keep them (an
+    IDRiD user copied the ``next:`` command and trained one epoch: ``finetune.epochs=1``). A
+    shrinking value larger than the first try's (``finetune.epochs=3`` under a file's 5,
+    ``data.cache_sizes=[128, 256]``) is a shorter full run chosen by hand: kept, and put in
+    ``shorter`` (setting -> word) when given."""
+    from drac_ssl.config import OptionOverride
+
+    found: dict[str, str] = {}
+    if shorter is None:
+        shorter = {}
+    for word in overrides:
+        if isinstance(word, OptionOverride) or not isinstance(word, str):
+            continue
+        try:
+            parts, value = parse_override(word)
+            key = ".".join(parts)
+            own = get(cfg, key)
+        except (ConfigError, AttributeError, KeyError, ValueError, TypeError):
+            continue
+        schedule = (parts[0] in SCHEDULE_SECTIONS and parts[-1] in ("epochs", "max_steps_per_epoch")
+                    and len(parts) == 2) or key in FIRST_TRY_SIZES
+        found.pop(key, None)  # its last word decides
+        shorter.pop(key, None)
+        if schedule and _shrinks(key, value, own):
+            if _as_small_as_first_try(key, value):
+                found[key] = str(word)
+            else:
+                shorter[key] = str(word)
+    return found
+
+
 def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     """At the end of a ``--first-try`` run in ``run_dir``: the errors the full run after it (the
     same command without ``--first-try``: the ``-c`` file, as this run read it, and the
@@ -2061,6 +2150,22 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
                      f"(environment.json's config_file), in its place")
         file = preflight.read_config_file(original)
         config = str(original)
+    # the first try's own schedule typed by hand (finetune.epochs=1): not the full run's
+    shorter: dict[str, str] = {}
+    shrunk = shrinking_overrides(file.cfg, overrides, shorter)
+    if shorter:
+        one = len(shorter) == 1
+        lines.append(f"note: {' '.join(shorter.values())} {'is' if one else 'are'} kept in the full run, "
+                     f"though shorter than the -c file's own: larger than {FIRST_TRY_OPTION}'s, "
+                     f"{'it is' if one else 'they are'} taken as chosen for the full run")
+    if shrunk:
+        words = " ".join(shrunk.values())
+        one = len(shrunk) == 1
+        lines.append(f"note: {words} {'is' if one else 'are'} left out of the full run: typed for this first "
+                     f"try, {'it shrinks' if one else 'they shrink'} the -c file's schedule to {FIRST_TRY_OPTION}'s "
+                     f"own or less; type {'it' if one else 'them'} again to keep "
+                     f"{'it' if one else 'them'}")
+        overrides = [o for o in overrides if _override_key(o) not in shrunk]
     cfg, full_sources, read = preflight.apply_overrides(file, overrides)  # the file is not read again
     if any(f.unread for f in read):
         return []
@@ -2075,7 +2180,7 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
         settings.append(f"run.name={name}-2")
         lines.append(f"note: the full run needs a folder of its own: run.name={name} is this first "
                      f"try's ({run_dir}), which it would be refused in; run.name={name}-2 below")
-    drop = []
+    drop = list(shrunk)
     if cfg.run.reuse and (source := _first_try_source(cfg)) is not None:
         # a first try's stages are built at its tiny sizes (data.cache_sizes, data.n_folds ...):
         # the full run refuses to take them (a trial pasted run.reuse=.../first-try and was refused)

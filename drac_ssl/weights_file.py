@@ -84,10 +84,7 @@ def _numpy_safe_globals() -> list[Any]:
     ``numpy.core.multiarray._reconstruct(numpy.ndarray, ...)``. None of these runs code named
     in the file: the arguments are shapes, dtype codes and raw bytes.
     """
-    try:
-        from numpy._core import multiarray  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core import multiarray  # type: ignore[no-redef]
+    from numpy._core import multiarray  # numpy >= 2 (pyproject.toml); numpy.core is deprecated
     allowed: list[Any] = [np.dtype, np.ndarray]
     for func in (multiarray.scalar, multiarray._reconstruct):
         for module in ("numpy.core.multiarray", "numpy._core.multiarray"):

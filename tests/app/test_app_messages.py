@@ -442,15 +442,38 @@ def test_a_heatmap_choice_outside_the_radio_is_refused_by_gradio_with_one_log_li
 
     demo = build_demo(predictor, AppSettings())
     (radio,) = [b for b in demo.blocks.values() if isinstance(b, gr.Radio) and b.label == "Heatmap for"]
-    assert radio.preprocess(2) == 2 and radio.preprocess(-1) == -1
-    for bad in (7, "PDR"):
+    assert radio.preprocess("2") == "2" and radio.preprocess("-1") == "-1"
+    for bad in (7, "PDR", True, "1.5"):
         caplog.clear()
         with caplog.at_level("WARNING", logger="app"), pytest.raises(gr.Error) as caught:
             radio.preprocess(bad)
         assert caught.value.print_exception is False  # no traceback on the console
-        assert "is not in the list of choices: [-1, 0, 1, 2]" in caught.value.message
+        assert "is not in the list of choices: ['-1', '0', '1', '2']" in caught.value.message
         (record,) = [r for r in caplog.records if r.name == "app"]
         assert "\n" not in record.getMessage() and repr(bad) in record.getMessage()
+
+
+def test_the_heatmap_choice_is_the_string_the_api_page_shows_and_a_whole_number_too(
+        predictor: Predictor, upload: Path) -> None:
+    """A load test: ``view_api()`` showed ``explain: Literal['-1', '0', '1', '2']`` and
+    /gradio_api/info ``{'enum': [-1, 0, 1, 2], 'type': 'string'}`` (gradio calls every radio a
+    string), and a script sending ``'-1'`` as shown was refused on every request ("Value: '-1'
+    (type: <class 'str'>) is not in the list of choices: [-1, 0, 1, 2]"). The radio's values
+    are strings now, as described; the whole numbers scripts sent before are taken too."""
+    import gradio as gr
+
+    from app.server import AppSettings, _grade_single, build_demo
+
+    demo = build_demo(predictor, AppSettings())
+    (radio,) = [b for b in demo.blocks.values() if isinstance(b, gr.Radio) and b.label == "Heatmap for"]
+    info = radio.api_info()
+    assert info["type"] == "string" and info["enum"] == ["-1", "0", "1", "2"]
+    assert all(type(v) is str for v in info["enum"]) and radio.value == "-1"
+    for sent, taken in (("-1", "-1"), (-1, "-1"), ("2", "2"), (2, "2"), (np.int64(0), "0")):
+        assert radio.preprocess(sent) == taken, sent
+    # the handler turns the radio's strings into grades, as it does the whole numbers
+    *_, details = _grade_single(predictor, AppSettings(), str(upload), "1")
+    assert details["heatmap"]["explains_grade"] == 1, details
 
 
 def test_the_quiet_choice_refusal_leaves_an_older_gradio_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -495,3 +518,41 @@ def test_the_result_markdown_keeps_apostrophes_and_quotes_but_no_html(predictor:
     assert "- Not square: the model's input is square." in page.splitlines(), page
     assert "the model's \"profile\" &lt;script>x&lt;/script>." in page
     assert "<script>" not in page and "&#x27;" not in page and "&quot;" not in page
+
+
+def test_a_single_image_says_how_long_it_waited_for_the_model(predictor: Predictor, upload: Path) -> None:
+    """A load test: a request waiting for the model showed only a spinner (the waiting is
+    inside the handler, so gradio calls it started). Its details JSON says ``waited_s``, the
+    seconds it waited in line (the queue's clock: a fake one here), 0 for one that did not wait."""
+    import threading
+
+    from app.model_queue import ModelQueue
+    from app.server import AppSettings, _grade_single
+
+    now = [100.0]
+    queue = ModelQueue(1, 1, clock=lambda: now[0])
+    *_, details = _grade_single(predictor, AppSettings(gradcam=False), str(upload), None, queue)
+    assert details["waited_s"] == 0 and "grade" in details
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with queue.slot():
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert holding.wait(30)
+    got: list[dict] = []
+    waiter = threading.Thread(target=lambda: got.append(
+        _grade_single(predictor, AppSettings(gradcam=False), str(upload), None, queue)[-1]), daemon=True)
+    waiter.start()
+    for _ in range(6000):  # until it is in line (no clock is read meanwhile)
+        if queue.waiting == 1:
+            break
+        threading.Event().wait(0.005)
+    now[0] = 107.5  # the model was busy for 7.5 s of the queue's clock
+    release.set()
+    holder.join(30)
+    waiter.join(30)
+    assert got and got[0]["waited_s"] == 7.5 and "grade" in got[0]

@@ -283,3 +283,27 @@ def test_the_batch_tabs_upload_claims_its_files_before_grade_all(predictor: Any,
     uploaded = [i for i, f in demo.fns.items() if f.targets and f.targets[0][1] == "upload" and f.name == "grading"]
     single = [f for f in demo.fns.values() if f.name == "grade" and f.trigger_after in uploaded]
     assert len(uploaded) == 1 and len(single) == 1
+
+
+def test_the_upload_boxes_leave_no_empty_file_in_the_upload_folder(predictor: Any, tmp_path: Path) -> None:
+    """A load test: every ``/grade`` call left a zero-byte ``tmpXXXXXXXX`` directly in the
+    upload folder (922 after about 1,100 calls): gradio's ``gr.File(type="filepath")`` opens a
+    ``NamedTemporaryFile`` there for each file it hands a handler and never uses it. Both
+    upload boxes (single image, batch) hand on the upload's path and make no file."""
+    import gradio as gr
+    from gradio.data_classes import FileData, ListFiles
+
+    from app import server
+
+    demo = server.build_demo(predictor, server.AppSettings())
+    boxes = {b.elem_id: b for b in demo.blocks.values()
+             if isinstance(b, gr.File) and b.elem_id in (server.IMAGE_UPLOAD_ID, server.BATCH_UPLOAD_ID)}
+    assert len(boxes) == 2
+    scans = [_file(tmp_path / "uploads" / f"scan{i}.png") for i in range(2)]
+    for box in boxes.values():
+        box.GRADIO_CACHE = str(tmp_path / "cache")  # where gradio would make its file
+        (tmp_path / "cache").mkdir(exist_ok=True)
+    single = boxes[server.IMAGE_UPLOAD_ID].preprocess(FileData(path=scans[0]))
+    batch = boxes[server.BATCH_UPLOAD_ID].preprocess(ListFiles(root=[FileData(path=p) for p in scans]))
+    assert single == scans[0] and batch == scans
+    assert list((tmp_path / "cache").iterdir()) == []

@@ -136,3 +136,31 @@ def test_the_url_answers_as_soon_as_the_serving_line_is_out(tmp_path: Path) -> N
     assert status == 200, text
     assert "share=True" not in text and "Running on local URL" not in text, text
     assert code == 0, text
+
+
+def test_an_interrupt_during_the_start_up_lines_drains_before_the_close(
+        predictor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (F3): a Ctrl-C / SIGTERM after the server started but before the app's wait
+    (while it prints the bundle's caveats) reaches _run's own handler, which must drain the
+    server once before closing it (requests may already run)."""
+    from types import SimpleNamespace
+
+    import app.__main__ as app_main
+    import app.predict as app_predict
+    import app.server as app_server
+    import drac_ssl.grading.bundle as bundle_module
+
+    def interrupted(*args: Any, **kwargs: Any) -> list[str]:
+        raise KeyboardInterrupt
+
+    events: list[str] = []
+    demo = SimpleNamespace(close=lambda verbose=True: events.append("close"))
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # main's SIGTERM handler: not here
+    monkeypatch.setattr(app_predict, "Predictor", lambda *args, **kwargs: predictor)  # loaded once
+    monkeypatch.setattr(app_server, "serve", lambda *args, **kwargs: demo)  # started, not served
+    monkeypatch.setattr(bundle_module, "grade_caveats", interrupted)
+    monkeypatch.setattr(app_main, "_drain", lambda served, *a, **k: events.append(
+        "drain" if served is demo else "drain another") or True)
+    monkeypatch.setattr(app_main, "_serve_until_stopped", lambda served: pytest.fail("not reached"))
+    assert app_main.main(["--bundle", str(predictor.path), "--port", "7997", "--threads", "1"]) == 0
+    assert events == ["drain", "close"]

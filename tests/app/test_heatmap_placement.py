@@ -214,7 +214,7 @@ def test_a_regression_bundle_offers_and_reports_the_score_only(tmp_path: Path, o
 
     predictor = Predictor(build_demo_bundle(tmp_path / "run", image_size=64, source_size=128,
                                             n_folds=1, head="regression"))
-    assert [value for _, value in _heatmap_choices(predictor)] == [-1]
+    assert [value for _, value in _heatmap_choices(predictor)] == ["-1"]
     path = tmp_path / "x.png"
     from PIL import Image
 
@@ -226,7 +226,7 @@ def test_a_regression_bundle_offers_and_reports_the_score_only(tmp_path: Path, o
     assert "Cannot grade this file" not in markdown
     # a classification bundle keeps every grade
     classes = Predictor(build_demo_bundle(tmp_path / "cls", image_size=64, source_size=128, n_folds=1))
-    assert [value for _, value in _heatmap_choices(classes)] == [-1, 0, 1, 2]
+    assert [value for _, value in _heatmap_choices(classes)] == ["-1", "0", "1", "2"]
 
 
 def test_a_crop_box_of_the_whole_image_is_not_called_cropped(tmp_path: Path, one_thread: None) -> None:

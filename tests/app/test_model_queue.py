@@ -432,3 +432,215 @@ def test_a_clock_that_raises_gives_the_slot_back(fails_at: int) -> None:
     with queue.slot() as turn:  # not ServerBusy: the slot is free
         assert turn.holding and queue.running == 1
     assert queue.running == 0
+
+
+def test_a_stopping_server_finishes_what_it_admitted_and_tells_newcomers_it_restarts() -> None:
+    """A load test: a SIGTERM 1.5 s after 10 users submitted dropped all of them (gradio's
+    close cancels what runs). ``drain``: new requests get the busy answer saying the server
+    restarts (upload again in a minute), the one being graded and the one waiting in line are
+    both finished, and ``drain`` says True once they are (no timing: events and counters)."""
+    from app.model_queue import DRAIN_S, RESTART_RETRY_S
+
+    queue = ModelQueue(1, 2, kept="Your upload is deleted within the hour.")
+    release = threading.Event()
+    order: list[int] = []
+    holders = _holders(queue, 2, release, order)  # one graded, one waiting
+    drained: list[bool] = []
+    drainer = threading.Thread(target=lambda: drained.append(queue.drain()), daemon=True)
+    drainer.start()
+    _wait_until(lambda: queue.stopping, "the queue to stop admitting")
+    with pytest.raises(ServerBusy) as caught, queue.slot():
+        pass
+    message = str(caught.value)
+    assert "restarting" in message and "upload the image again in about 1 minute" in message
+    assert "Nothing was graded" in message and "deleted within the hour" in message
+    assert caught.value.retry_after_s == RESTART_RETRY_S and queue.refused == 1
+    assert drained == [] and queue.running == 1 and queue.waiting == 1  # still theirs
+    release.set()
+    for t in [*holders, drainer]:
+        t.join(30)
+    assert order == [0, 1] and drained == [True] and DRAIN_S == 30.0
+    assert queue.drain(0) is True  # nothing left: at once
+
+
+def test_a_drain_that_reaches_its_limit_says_so() -> None:
+    """A request still graded at the drain's limit: ``drain`` returns False (the server is
+    closed on it and says so), and the queue takes no one new."""
+    queue = ModelQueue(1, 0)
+    release = threading.Event()
+    holders = _holders(queue, 1, release, [])
+    assert queue.drain(0) is False and queue.stopping and queue.running == 1
+    release.set()
+    holders[0].join(30)
+    with pytest.raises(ServerBusy, match="restarting"), queue.slot():
+        pass
+
+
+def test_the_app_drains_its_queue_before_it_closes(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m app`` on SIGTERM or Ctrl-C (app.__main__._drain, before ``demo.close``): an
+    idle server stops at once and says nothing; one with a request still graded at the limit
+    says that it stops with it unfinished; both take no new image from then on."""
+    from types import SimpleNamespace
+
+    from app.__main__ import _drain
+
+    idle = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None, None]))
+    assert _drain(idle) is True and idle.model_queue.stopping and capsys.readouterr().out == ""
+    busy = SimpleNamespace(model_queue=ModelQueue(1, 0))
+    release = threading.Event()
+    holders = _holders(busy.model_queue, 1, release, [])
+    try:
+        assert _drain(busy, limit_s=0) is False
+    finally:
+        release.set()
+        holders[0].join(30)
+    out = capsys.readouterr().out
+    assert "waiting up to 0 s for the 1 being graded" in out and "stopped with 1 request(s) unfinished" in out
+    assert _drain(SimpleNamespace()) is True  # no model queue (another server): nothing to wait for
+
+
+def test_the_app_drains_on_the_interrupt_before_gradio_closes_anything() -> None:
+    """gradio's ``block_thread`` closes its web server itself on Ctrl-C / SIGTERM, so a drain
+    after it came too late (a live check: every client cut off). The app's own wait
+    (app.__main__._serve_until_stopped) drains on the interrupt and closes nothing itself."""
+    from app.__main__ import _serve_until_stopped
+
+    class Served:
+        model_queue = ModelQueue(1, 0)
+        closed = False
+
+        @property
+        def is_running(self) -> bool:
+            raise KeyboardInterrupt  # the signal, while the server runs
+
+        def close(self) -> None:
+            self.closed = True
+
+    demo = Served()
+    _serve_until_stopped(demo)
+    assert demo.model_queue.stopping and not demo.closed
+
+
+class _FakeTime:
+    """A clock (seconds) that only the fake ``sleep`` moves; ``on_sleep(n)`` runs at the n-th sleep."""
+
+    def __init__(self, now: float, on_sleep: Callable[[int], None] = lambda n: None) -> None:
+        self.now, self.sleeps, self.on_sleep = now, 0, on_sleep
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.now += seconds
+        self.on_sleep(self.sleeps)
+
+
+def test_a_finished_drain_keeps_serving_the_last_pictures_for_its_grace() -> None:
+    """A review (F1): the server closed 0.3 s after the last result, and the browser's request
+    for that result's pictures got "Connection refused". After a drain that finished it keeps
+    serving until DRAIN_GRACE_S after the last request finished (the queue's ``finished_at``),
+    still refusing new images; an idle server (nothing finished) waits for nothing, and a
+    second signal in the grace cuts it short (all had finished: True)."""
+    from types import SimpleNamespace
+
+    from app.__main__ import _drain
+    from app.model_queue import DRAIN_GRACE_S
+
+    queue = ModelQueue(1, 0)
+    with queue.slot():
+        pass
+    assert queue.finished_at is not None and queue.finished_at <= time.monotonic()
+    queue.finished_at = 100.0  # the last result: 1 s before the signal
+    fake = _FakeTime(101.0)
+    demo = SimpleNamespace(model_queue=queue, _queue=SimpleNamespace(active_jobs=[None]))
+    assert _drain(demo, clock=fake.clock, sleep=fake.sleep) is True
+    assert DRAIN_GRACE_S == 5.0 and 100.0 + DRAIN_GRACE_S <= fake.now < 100.0 + DRAIN_GRACE_S + 0.1
+    with pytest.raises(ServerBusy, match="restarting"), queue.slot():
+        pass
+    idle = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None]))
+    fake = _FakeTime(101.0)
+    assert _drain(idle, clock=fake.clock, sleep=fake.sleep) is True and fake.sleeps == 0
+
+    def interrupt(n: int) -> None:
+        raise KeyboardInterrupt
+
+    cut = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None]))
+    cut.model_queue.finished_at = 100.0
+    fake = _FakeTime(101.0, interrupt)
+    assert _drain(cut, clock=fake.clock, sleep=fake.sleep) is True and fake.sleeps == 1
+
+
+def test_the_drain_waits_for_gradio_to_send_the_last_results(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A review (F2): the wait for gradio's own sending (its ``_queue.active_jobs``) was never
+    checked. A job still in progress is waited for until gradio clears it; a gradio without
+    that list is said once on the log, and the drain then relies on its grace."""
+    from types import SimpleNamespace
+
+    import app.__main__ as app_main
+
+    jobs: list[object] = [object()]
+
+    def clear(n: int) -> None:
+        if n == 3:
+            jobs[0] = None  # gradio has sent the result
+
+    fake = _FakeTime(0.0, clear)
+    demo = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=jobs))
+    assert app_main._drain(demo, clock=fake.clock, sleep=fake.sleep) is True
+    assert fake.sleeps == 3 and jobs == [None]
+    monkeypatch.setattr(app_main, "_UNKNOWN_QUEUE_WARNED", [])
+    for renamed in (SimpleNamespace(), SimpleNamespace(_queue=SimpleNamespace(active_jobs=None))):
+        assert app_main._gradio_idle(renamed) is True
+    warnings = [r for r in caplog.records if r.name == "app" and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "_queue.active_jobs" in warnings[0].getMessage()
+
+
+class _Interrupted(ModelQueue):
+    """A queue whose ``drain`` or ``stop_admitting`` gets the second signal; counts drains."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(1, 0)
+        self.where, self.drains = where, 0
+
+    def stop_admitting(self) -> None:
+        super().stop_admitting()
+        if self.where == "stop_admitting":
+            raise KeyboardInterrupt
+
+    def drain(self, timeout_s: float = 30.0) -> bool:
+        self.drains += 1
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("where", ["drain", "stop_admitting"])
+def test_a_second_signal_stops_the_drain_and_never_starts_another(
+        where: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review (F3): a second Ctrl-C / SIGTERM while the drain waits, or while it stops
+    admitting, ends it (False, said on the console) and does not escape the app's wait; the
+    caller's own drain on the interrupt (app.__main__._run) then returns at once, draining
+    nothing twice."""
+    from types import SimpleNamespace
+
+    from app.__main__ import _drain, _serve_until_stopped
+
+    class Served:
+        model_queue = _Interrupted(where)
+        _queue = SimpleNamespace(active_jobs=[None])
+
+        @property
+        def is_running(self) -> bool:
+            raise KeyboardInterrupt  # the first signal
+
+    demo = Served()
+    try:
+        _serve_until_stopped(demo)  # the second signal inside the drain: not raised from here
+    except KeyboardInterrupt:  # caught, so that pytest is not interrupted itself
+        pytest.fail("the second signal escaped the drain: _run would drain again")
+    assert "stopped with 0 request(s) unfinished" in capsys.readouterr().out
+    assert demo.model_queue.draining and demo.model_queue.stopping
+    fake = _FakeTime(0.0)
+    assert _drain(demo, clock=fake.clock, sleep=fake.sleep) is False  # _run's drain: none
+    assert demo.model_queue.drains == (1 if where == "drain" else 0) and fake.sleeps == 0
+    assert capsys.readouterr().out == ""

@@ -130,6 +130,7 @@ def test_the_full_run_command_gives_each_typed_setting_once_quoted_for_a_shell(
     assert words[:5] == [".venv/bin/python", "-m", "drac_ssl.train", "-c", "fundus"] and FIRST_TRY_OPTION not in words
     assert "pretrain.augment.crop_scale=[0.01, 1]" in words  # the list fix, one word
     assert "pretrain.batch_size=16" in words and "pretrain.batch_size = 64" not in words
+    # pretrain.epochs typed twice (4 of fundus.yaml's 100, more than --first-try's 1): the last kept
     assert GRADES in words and "pretrain.epochs=4" in words and "pretrain.epochs=3" not in words
     assert "run.name=ft-2" in words and words[-2:] == ["umm.batch_size=16", "data.n_folds=3"]
     assert words.index("pretrain.batch_size=16") == words.index(GRADES) + 1  # where it was typed
@@ -138,6 +139,57 @@ def test_the_full_run_command_gives_each_typed_setting_once_quoted_for_a_shell(
     for words_fix in ("data.n_folds=3, or add labelled grade 3 (Severe) images", "data.nosuch=[1, 2]",
                       "pretrain.batch_size=16 or umm.batch_size=16", "data.cache_sizes=[128, 256] and more"):
         assert not train.one_setting_fix(words_fix), words_fix
+
+
+def test_the_first_trys_own_schedule_typed_by_hand_is_left_out_of_the_full_run(
+        first_try: tuple[Path, list[str]]) -> None:
+    """An IDRiD user copied the next: command of a first try typed with finetune.epochs=1 and
+    trained one epoch. A typed setting that shrinks the schedule below the -c file's own (a
+    stage's epochs or step cap, an image size: what --first-try itself sets) is left out of the
+    full run's command, said in one note; one that does not (a larger count, a batch size)
+    stays, the last word of a setting deciding."""
+    run_dir, own = first_try
+    lines = _full_run_lines(run_dir, [*own, "finetune.epochs=1"])
+    (note,) = [line for line in lines if "left out of the full run: typed for this first try" in line]
+    assert note.startswith("note: finetune.epochs=1 is left out"), note
+    (kept,) = [line for line in lines if "kept in the full run, though shorter" in line]
+    assert kept.startswith("note: pretrain.epochs=4 is kept"), kept
+    fundus = config.load_config("fundus")  # pretrain.epochs 100, finetune.epochs 30, no step cap
+    typed = ["finetune.epochs=1", "pretrain.max_steps_per_epoch=3", "finetune.image_size=64",
+             "data.cache_sizes=[128]", "pretrain.batch_size=8", "umm.epochs=200", "pretrain.epochs=2",
+             "pretrain.epochs=500", "pretrain.augment.crop_scale=[0.2, 1.0]", "--threads"]
+    assert train.shrinking_overrides(fundus, typed) == {
+        "finetune.epochs": "finetune.epochs=1", "pretrain.max_steps_per_epoch": "pretrain.max_steps_per_epoch=3",
+        "finetune.image_size": "finetune.image_size=64", "data.cache_sizes": "data.cache_sizes=[128]"}
+
+
+def test_a_deliberately_shorter_full_run_keeps_its_typed_schedule() -> None:
+    """A review: under a -c file of finetune.epochs 5, typed finetune.epochs=3, pretrain.epochs=50,
+    umm.max_steps_per_epoch=500 and data.cache_sizes=[128, 256] were all left out of the full run,
+    though only a value no larger than --first-try's own (finetune 2 epochs, pretrain and UMM 1,
+    step caps 3 and 2, a 128 px cache) is the first try's schedule: those are kept, said as shorter
+    than the file's; finetune.epochs=1 (the incident) and finetune.epochs=2 still go."""
+    file = config.load_config("fundus", ["finetune.epochs=5"])
+    chosen = ["finetune.epochs=3", "pretrain.epochs=50", "umm.max_steps_per_epoch=500", "data.cache_sizes=[128, 256]",
+              "pretrain.max_steps_per_epoch=4"]
+    shorter: dict[str, str] = {}
+    assert train.shrinking_overrides(file, chosen, shorter) == {}
+    assert shorter == {w.split("=", 1)[0]: w for w in chosen}
+    for first_trys in ("finetune.epochs=1", "finetune.epochs=2", "umm.max_steps_per_epoch=2", "umm.epochs=1",
+                       "pretrain.augment.image_size=64", "data.cache_sizes=[64, 128]"):
+        key = first_trys.split("=", 1)[0]
+        assert train.shrinking_overrides(file, [first_trys]) == {key: first_trys}, first_trys
+
+
+def test_the_full_run_is_judged_without_the_first_trys_settings_left_out(
+        first_try: tuple[Path, list[str]]) -> None:
+    """data.cache_sizes=[128] typed for the first try is left out of the full run's command, so
+    the full run is judged without it too: fundus.yaml's 512 px pretrain.augment.source_size
+    is one of its own cache sizes (256 and 512), no "not a cached size" stop."""
+    run_dir, own = first_try
+    lines = _full_run_lines(run_dir, [*own, "data.cache_sizes=[128]"])
+    assert any(line.startswith("note: data.cache_sizes=[128] is left out") for line in lines), lines
+    assert not [line for line in lines if "not a cached size" in line], lines
 
 
 def test_the_grades_too_small_for_the_folds_are_one_note(first_try: tuple[Path, list[str]]) -> None:
