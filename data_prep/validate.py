@@ -3783,7 +3783,7 @@ def identical_content(files: Sequence[tuple[str, str, str] | tuple[str, str, str
     "identical pixels (the files differ: re-saved copies)" with the pixel digest.
 
     Returns: an error for a copy in both the training and the test set (fix
-    :data:`KEEP_TEST_WHOLE`) and for copies among the training images (one grade: delete the
+    :data:`KEEP_TEST_WHOLE`; with two or more training copies, the fix names each of them) and for copies among the training images (one grade: delete the
     copies; two grades: keep the right one), a warning for copies among the test images (each
     keeps its row in a submission)."""
     keys_of: list[list[str]] = []
@@ -3831,7 +3831,10 @@ def identical_content(files: Sequence[tuple[str, str, str] | tuple[str, str, str
             digest = f"{differ}: re-saved copies; pixels sha256 {pixels[:12]}"
         if len(splits) > 1:
             what = f"the same image is in both the training and the test set ({copies}; {digest})"
-            fix = KEEP_TEST_WHOLE
+            training = [p for p, s, _, _ in members if s == "train"]
+            fix = KEEP_TEST_WHOLE if len(training) < 2 else (  # each training copy is a leak
+                f"remove {', '.join(training)} (and their label rows) from the training set; "
+                f"keep the test set whole: a submission needs a row for every test image")
         elif splits == {"test"}:
             # test images are graded, not trained on: both keep their rows in a submission
             problems.append(warning(

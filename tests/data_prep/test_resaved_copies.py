@@ -104,3 +104,25 @@ def test_a_shared_name_with_identical_pixels_is_said_once_as_the_same_image() ->
     other = {train[0]: ["b:" + "a" * 64, "p:" + "e" * 64], test[0]: ["b:" + "b" * 64, "p:" + "f" * 64]}
     (problem,) = names_in_both(train, test, digests=other)
     assert "different contents" in problem.what
+
+
+def test_a_resaved_test_image_with_its_training_name_is_one_error(tmp_path: Path) -> None:
+    """test/002.png re-saved from 002.png: one image in both sets, said once ("share the name ...
+    rename the training file" beside "remove it" was two contradictory fixes for one file)."""
+    root = _plain(tmp_path / "d")
+    _labels(root)
+    _resave(root / "002.png", root / "test" / "002.png")
+    message = expect_error(config(root, cache_sizes=[16]), tmp_path / "out",
+                           "identical pixels to", KEEP_TEST_WHOLE)
+    assert message.count("the same image is in both the training and the test set") == 1
+    assert "share the name" not in message
+
+
+def test_every_training_copy_of_a_test_image_is_named_in_the_fix() -> None:
+    a, b, c, p = "a" * 64, "b" * 64, "c" * 64, "f" * 64
+    (one,) = identical_content([("train/1.png", "train", a, "", p), ("train/2.png", "train", b, "", p),
+                                ("test/9.png", "test", c, "", p)])
+    assert one.fix == ("remove train/1.png, train/2.png (and their label rows) from the training set; "
+                       "keep the test set whole: a submission needs a row for every test image")
+    (single,) = identical_content([("train/1.png", "train", a, "", p), ("test/9.png", "test", c, "", p)])
+    assert single.fix == KEEP_TEST_WHOLE
