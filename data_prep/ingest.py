@@ -3272,7 +3272,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     # the same bytes or the same decoded pixels (a re-saved copy): one image (copy_keys)
     problems += identical_content([(e.display, e.split, e.record.sha256, _grade_words(e, table),
                                     e.record.pixels_sha256)
-                                   for e in entries if e.record.sha256 and e.split != UNLABELLED])
+                                   for e in entries if e.record.sha256 and e.split != UNLABELLED],
+                                  blank={p.path for p in record_problems if p.kind == "blank"})
     found, pool_copies = _pool_copies(entries)
     problems += found
     pool_counts = _pool_folder_counts(cfg, pool, entries, pool_skipped)

@@ -3767,7 +3767,8 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = F
 
 
 def identical_content(files: Sequence[tuple[str, str, str] | tuple[str, str, str, str]
-                                     | tuple[str, str, str, str, str]]) -> list[Problem]:
+                                     | tuple[str, str, str, str, str]],
+                      blank: Collection[str] = ()) -> list[Problem]:
     """Copies of one image: byte-identical files (the same ``sha256``) or files whose decoded
     pixels are identical (the same ``pixels_sha256``, :func:`pixels_sha256`: a PNG re-saved
     at another compression, a grey picture stored in three equal channels), one rule
@@ -3776,7 +3777,10 @@ def identical_content(files: Sequence[tuple[str, str, str] | tuple[str, str, str
     one training image in two folds, went unnoticed). ``files`` holds (display path, split,
     sha256) and, optionally, the image's grade in words (``'3 (line 2 of labels.csv)'``, ''
     for none) and its ``pixels_sha256`` ('' or None: not known, e.g. a file that did not
-    decode; only its bytes are then compared). Two training copies with different grades are
+    decode; only its bytes are then compared). ``blank`` holds the display paths of blank or
+    near-constant images (:func:`blank_problem`'s): copies in both sets that are all blank are
+    said as blank images, with the blank warning's fix (not scans: move them out), since
+    "the same image" made a placeholder look like a leaked scan. Two training copies with different grades are
     named with their grades (a careless-user review: "delete the duplicate copies" said nothing
     of which grade was right). Copies linked through either key form one group (one problem,
     at its first file); the words say "byte-identical" when all its files are, else
@@ -3835,6 +3839,12 @@ def identical_content(files: Sequence[tuple[str, str, str] | tuple[str, str, str
             fix = KEEP_TEST_WHOLE if len(training) < 2 else (  # each training copy is a leak
                 f"remove {', '.join(training)} (and their label rows) from the training set; "
                 f"keep the test set whole: a submission needs a row for every test image")
+            if all(p in blank for p in paths):  # a placeholder, not a scan (blank_problem's)
+                what = (f"blank images (identical blank or near-constant pixels) in both the training "
+                        f"and the test set ({copies}; {digest})")
+                fix = (f"they are not scans (see their blank warning): move {', '.join(training)} out of "
+                       f"the folder and delete their label rows; keep the test set whole: a "
+                       f"submission needs a row for every test image")
         elif splits == {"test"}:
             # test images are graded, not trained on: both keep their rows in a submission
             problems.append(warning(

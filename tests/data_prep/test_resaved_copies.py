@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 from test_ingest import config, expect_error, smooth_image, write_csv, write_png
 
 from data_prep.validate import KEEP_TEST_WHOLE, identical_content, names_in_both
@@ -126,3 +127,18 @@ def test_every_training_copy_of_a_test_image_is_named_in_the_fix() -> None:
                        "keep the test set whole: a submission needs a row for every test image")
     (single,) = identical_content([("train/1.png", "train", a, "", p), ("test/9.png", "test", c, "", p)])
     assert single.fix == KEEP_TEST_WHOLE
+
+
+def test_blank_copies_in_both_sets_are_said_as_blank_images(tmp_path: Path) -> None:
+    """A grey placeholder in both sets is no leaked scan: said as blank, with the blank fix."""
+    root = _plain(tmp_path / "d")
+    write_png(root / "blank1.png", np.full((SIDE, SIDE), 128, np.uint8))
+    _resave(root / "blank1.png", root / "test" / "blank9.png")
+    _labels(root, {"blank1.png": 0})
+    message = expect_error(config(root, cache_sizes=[16]), tmp_path / "out",
+                           "blank images (identical blank or near-constant pixels) in both the training",
+                           f"move {root / 'blank1.png'} out of the folder and delete their label rows")
+    assert "the same image is in both" not in message
+    (plain,) = identical_content([("train/1.png", "train", "a" * 64, "", "f" * 64),
+                                  ("test/9.png", "test", "b" * 64, "", "f" * 64)], blank={"train/1.png"})
+    assert plain.what.startswith("the same image is in both")  # one blank member is not enough
