@@ -1142,8 +1142,9 @@ POOL_COPIES_SHOWN = 3
 
 
 def _copy_keys(entry: ImageEntry) -> list[str]:
-    """What makes two images one for :func:`_pool_copies`: :func:`data_prep.copies.copy_keys`
-    of the file's bytes' and decoded pixels' hashes (the pretraining's rule too)."""
+    """What makes two images one for :func:`_pool_copies`, :func:`identical_content` and
+    :func:`names_in_both`: :func:`data_prep.copies.copy_keys` of the file's bytes' and decoded
+    pixels' hashes (the pretraining's rule too)."""
     return copy_keys(entry.record.sha256, entry.record.pixels_sha256)
 
 
@@ -3266,10 +3267,13 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         problems += names_in_both([e.path for e in entries if e.split == "train"],
                                   [e.path for e in entries if e.split == "test"],
                                   allowed=layout.shared_test_names,
-                                  digests={e.path: e.record.sha256 for e in entries},
+                                  digests={e.path: _copy_keys(e) for e in entries},
                                   row_names=label_row_names(table), eye_pairs=eye_pairs(cfg, layout))
-    problems += identical_content([(e.display, e.split, e.record.sha256, _grade_words(e, table))
-                                   for e in entries if e.record.sha256 and e.split != UNLABELLED])
+    # the same bytes or the same decoded pixels (a re-saved copy): one image (copy_keys)
+    problems += identical_content([(e.display, e.split, e.record.sha256, _grade_words(e, table),
+                                    e.record.pixels_sha256)
+                                   for e in entries if e.record.sha256 and e.split != UNLABELLED],
+                                  blank={p.path for p in record_problems if p.kind == "blank"})
     found, pool_copies = _pool_copies(entries)
     problems += found
     pool_counts = _pool_folder_counts(cfg, pool, entries, pool_skipped)

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from data_prep import decode as _decode
+from data_prep.copies import copy_keys
 from data_prep.grades import choices, config_grades, describe, grades_option, renumber_and_name
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
     # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
@@ -3668,14 +3669,16 @@ def _spelled(train_path: Path, test_path: Path) -> str:
 
 
 def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = False,
-                  digests: Mapping[Path, str] | None = None, *, row_names: Collection[str] = (),
+                  digests: Mapping[Path, str | Collection[str]] | None = None, *, row_names: Collection[str] = (),
                   eye_pairs: bool = False) -> list[Problem]:
     """An image name in both the training and the test set (:func:`data_prep.layout.name_key`)
     is fatal: the manifest and the submission name each image by its file name, so a name
-    must mean one image. ``digests`` (path -> sha256, the ingest's, once it has read the files;
-    None for the preflight's listing) tells the two cases apart:
+    must mean one image. ``digests`` (path -> sha256, or the image's copy keys,
+    :func:`data_prep.copies.copy_keys`, the ingest's, once it has read the files: the same
+    when two share one; None for the preflight's listing) tells the two cases apart:
 
-    - the same contents: the same image in both sets, left to :func:`identical_content`,
+    - the same contents (the same bytes, or with copy keys the same decoded pixels): the same
+      image in both sets, left to :func:`identical_content`,
       which says it with :data:`KEEP_TEST_WHOLE` (one error, not two);
     - other contents: two images sharing a name (kind :data:`SHARED_NAME_KIND`, at the
       training file), fixed by renaming the training file and its label row
@@ -3701,7 +3704,8 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = F
     def contents(pair: tuple[Path, Path]) -> str:  # "same", "different" or "" (not read)
         if digests is None or not digests.get(pair[0]) or not digests.get(pair[1]):
             return ""
-        return "same" if digests[pair[0]] == digests[pair[1]] else "different"
+        train_keys, test_keys = ({d} if isinstance(d, str) else set(d) for d in (digests[pair[0]], digests[pair[1]]))
+        return "same" if train_keys & test_keys else "different"
 
     pairs = [(pair, contents(pair)) for pair in pairs]
     pairs = [(pair, said) for pair, said in pairs if said != "same"]  # identical_content's
@@ -3762,41 +3766,100 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = F
     return problems
 
 
-def identical_content(files: Sequence[tuple[str, str, str] | tuple[str, str, str, str]]) -> list[Problem]:
-    """Byte-identical images (same sha256). ``files`` holds (display path, split, sha256) and,
-    optionally, the image's grade in words (``'3 (line 2 of labels.csv)'``, '' for none): two
-    training copies with different grades are named with their grades (a careless-user review:
-    "delete the duplicate copies" said nothing of which grade was right)."""
-    groups: dict[str, list[tuple[str, str, str]]] = {}
-    for path, split, digest, *grade in files:
-        groups.setdefault(digest, []).append((path, split, grade[0] if grade else ""))
+def identical_content(files: Sequence[tuple[str, str, str] | tuple[str, str, str, str]
+                                     | tuple[str, str, str, str, str]],
+                      blank: Collection[str] = ()) -> list[Problem]:
+    """Copies of one image: byte-identical files (the same ``sha256``) or files whose decoded
+    pixels are identical (the same ``pixels_sha256``, :func:`pixels_sha256`: a PNG re-saved
+    at another compression, a grey picture stored in three equal channels), one rule
+    (:func:`data_prep.copies.copy_keys`) for both, so that a re-saved copy is no way past the
+    check (a leakage audit: a re-saved test image among the training images, and two copies of
+    one training image in two folds, went unnoticed). ``files`` holds (display path, split,
+    sha256) and, optionally, the image's grade in words (``'3 (line 2 of labels.csv)'``, ''
+    for none) and its ``pixels_sha256`` ('' or None: not known, e.g. a file that did not
+    decode; only its bytes are then compared). ``blank`` holds the display paths of blank or
+    near-constant images (:func:`blank_problem`'s): copies in both sets that are all blank are
+    said as blank images, with the blank warning's fix (not scans: move them out), since
+    "the same image" made a placeholder look like a leaked scan. Two training copies with different grades are
+    named with their grades (a careless-user review: "delete the duplicate copies" said nothing
+    of which grade was right). Copies linked through either key form one group (one problem,
+    at its first file); the words say "byte-identical" when all its files are, else
+    "identical pixels (the files differ: re-saved copies)" with the pixel digest.
+
+    Returns: an error for a copy in both the training and the test set (fix
+    :data:`KEEP_TEST_WHOLE`; with two or more training copies, the fix names each of them) and for copies among the training images (one grade: delete the
+    copies; two grades: keep the right one), a warning for copies among the test images (each
+    keeps its row in a submission)."""
+    keys_of: list[list[str]] = []
+    members_of: list[tuple[str, str, str, str]] = []  # path, split, grade, sha256
+    pixels_of: list[str] = []
+    for path, split, digest, *rest in files:
+        grade = rest[0] if rest else ""
+        pixels = (rest[1] if len(rest) > 1 else "") or ""
+        keys_of.append(copy_keys(digest, pixels))
+        members_of.append((path, split, grade or "", digest))
+        pixels_of.append(pixels)
+    # union-find over the files: one group per set of files linked by a shared key
+    parent = list(range(len(members_of)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with: dict[str, int] = {}
+    for i, keys in enumerate(keys_of):
+        for key in keys:
+            ri, rj = root(i), root(first_with.setdefault(key, i))
+            parent[max(ri, rj)] = min(ri, rj)  # the group's first file stays its root
+    groups: dict[int, list[int]] = {}
+    for i in range(len(members_of)):
+        groups.setdefault(root(i), []).append(i)
     problems = []
-    for digest, members in groups.items():
-        if len(members) < 2:
+    for indices in groups.values():
+        if len(indices) < 2:
             continue
-        paths = [p for p, _, _ in members]
-        splits = {s for _, s, _ in members}
-        grades = {g.split(" ", 1)[0] for _, _, g in members if g}
+        members = [members_of[i] for i in indices]
+        paths = [p for p, _, _, _ in members]
+        splits = {s for _, s, _, _ in members}
+        grades = {g.split(" ", 1)[0] for _, _, g, _ in members if g}
+        byte_digests = {d for _, _, _, d in members}
+        others = ", ".join(paths[1:])
+        if len(byte_digests) == 1 and all(byte_digests):
+            copies, digest = f"byte-identical to {others}", f"sha256 {next(iter(byte_digests))[:12]}"
+        else:
+            pixels = next(pixels_of[i] for i in indices if pixels_of[i])
+            differ = "the files differ" if len(byte_digests) == len(members) else "some files differ"
+            copies = f"identical pixels to {others}"
+            digest = f"{differ}: re-saved copies; pixels sha256 {pixels[:12]}"
         if len(splits) > 1:
-            what = (f"the same image is in both the training and the test set "
-                    f"(byte-identical to {', '.join(paths[1:])}; sha256 {digest[:12]})")
-            fix = KEEP_TEST_WHOLE
+            what = f"the same image is in both the training and the test set ({copies}; {digest})"
+            training = [p for p, s, _, _ in members if s == "train"]
+            fix = KEEP_TEST_WHOLE if len(training) < 2 else (  # each training copy is a leak
+                f"remove {', '.join(training)} (and their label rows) from the training set; "
+                f"keep the test set whole: a submission needs a row for every test image")
+            if all(p in blank for p in paths):  # a placeholder, not a scan (blank_problem's)
+                what = (f"blank images (identical blank or near-constant pixels) in both the training "
+                        f"and the test set ({copies}; {digest})")
+                fix = (f"they are not scans (see their blank warning): move {', '.join(training)} out of "
+                       f"the folder and delete their label rows; keep the test set whole: a "
+                       f"submission needs a row for every test image")
         elif splits == {"test"}:
             # test images are graded, not trained on: both keep their rows in a submission
             problems.append(warning(
-                paths[0], f"byte-identical to the test image(s) {', '.join(paths[1:])} "
-                          f"(sha256 {digest[:12]}): each is graded and keeps its row",
+                paths[0], f"{copies.replace(' to ', ' to the test image(s) ', 1)} ({digest}): "
+                          f"each is graded and keeps its row",
                 "nothing to do for a challenge's test set (every test image needs its row); "
                 "otherwise check that the copies are meant", "identical"))
             continue
         elif len(grades) > 1:  # one image, two grades: which is right is the user's to say
-            said = "; ".join(f"{Path(p).name} grade {g}" for p, _, g in members if g)
-            what = (f"byte-identical to {', '.join(paths[1:])} (sha256 {digest[:12]}), and the copies "
-                    f"have conflicting grades: {said}")
+            said = "; ".join(f"{Path(p).name} grade {g}" for p, _, g, _ in members if g)
+            what = f"{copies} ({digest}), and the copies have conflicting grades: {said}"
             fix = ("one image cannot have two grades: check which grade is right, then keep one copy "
                    "with that grade and delete the others (and their label rows)")
         else:
-            what = f"byte-identical to {', '.join(paths[1:])} (sha256 {digest[:12]})"
+            what = f"{copies} ({digest})"
             fix = "delete the duplicate copies so each image is counted once"
         problems.append(error(paths[0], what, fix, "identical"))
     return problems
