@@ -3269,7 +3269,9 @@ def test_score_exits_busy_while_the_runs_training_still_runs(
     said = capsys.readouterr()
     assert said.err.startswith(f"error: {run}: a run folder with no model bundle (bundle/) yet: its training "
                                f"is still running: "), said.err
-    assert "no run or bundle folder" not in said.err and not said.out and not out.exists()
+    assert "no run or bundle folder" not in said.err and not said.out
+    record = json.loads(out.read_text())  # a refusal's record, not a score (docs/running.md)
+    assert record["ok"] is False and record["exit_code"] == RUN_BUSY and "qwk" not in record, record
 
 
 def test_the_export_command_reads_a_run_folder_it_cannot_write(
