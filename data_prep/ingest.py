@@ -161,6 +161,7 @@ from drac_ssl.starting import (  # stdlib only
     hold_signals_if_command,
     interrupt_exit_code,
     python_command,
+    seed_int,
 )
 
 __all__ = ["IngestError", "IngestResult", "run"]
@@ -3689,7 +3690,7 @@ def _unquoted(name: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``ingest`` sub-command's options; defaults come from :class:`DataConfig`."""
-    from drac_ssl.config import DATA_LAYOUTS
+    from drac_ssl.config import DATA_LAYOUTS, SEED_MAX
 
     d = DataConfig()
     parser.add_argument("--root", required=True,
@@ -3757,7 +3758,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "pretraining and UMM only (repeat for several)")
     parser.add_argument("--folds", type=ascii_int("--folds"), default=d.n_folds,
                         help=f"cross-validation folds, stratified by grade (default: {d.n_folds})")
-    parser.add_argument("--seed", type=ascii_int("--seed"), default=d.fold_seed,
+    parser.add_argument("--seed", type=seed_int("--seed", "the fold seed", d.fold_seed, SEED_MAX), default=d.fold_seed,
                         help=f"fold seed (default: {d.fold_seed})")
     parser.add_argument("--near-duplicate-mse", type=float, default=d.near_duplicate_mse, metavar="MSE",
                         help="keep labelled images whose mean squared pixel difference (0..1 scale, "
