@@ -165,7 +165,7 @@ class PrintConfig(argparse.Action):
                          + ("" if getattr(parsed, "config", None) is not None
                             else f"; or, to run with them, -c {values} in its place"))
         try:
-            text = config_file(values).read_text(encoding="utf-8")
+            text = config_file(values, option="--print-config").read_text(encoding="utf-8")
         except ConfigError as exc:
             parser.exit(2, f"{parser.prog}: error: {exc}\n")
         except OSError as exc:

@@ -1882,7 +1882,7 @@ def _shipped_named(path: Path) -> Path | None:
     return shipped if stem and shipped.is_file() else None
 
 
-def config_file(given: str | os.PathLike[str]) -> Path:
+def config_file(given: str | os.PathLike[str], option: str = "-c") -> Path:
     """The YAML file ``-c GIVEN`` reads, the one place a config is named: ``GIVEN`` itself when it
     is an existing file or has a folder part (``~`` expanded, as ``data.root``'s is; a missing
     one is said by its reading: :func:`load_config`); else the shipped config of that name
@@ -1894,7 +1894,9 @@ def config_file(given: str | os.PathLike[str]) -> Path:
     Raises:
         ConfigError: an empty ``GIVEN`` (``-c ''``); a folder (never a config; the fix names
             the shipped config of its name when there is one); a name that is neither a file in
-            the current folder nor a shipped config (the message lists the shipped names)."""
+            the current folder nor a shipped config (the message lists the shipped names, its
+            fix in ``option``, the option the user typed: ``--print-config retinamnist`` for
+            ``--print-config retina``, where ``-c retinamnist`` would start a training)."""
     text = os.fspath(given)
     if not text.strip():
         raise ConfigError(
@@ -1912,14 +1914,14 @@ def config_file(given: str | os.PathLike[str]) -> Path:
         return shipped
     names = shipped_config_names()
     close = difflib.get_close_matches(name, names, n=1)
-    meant = f"-c {close[0]}" if close else "-c NAME"
+    meant = f"{option} {close[0]}" if close else f"{option} NAME"
     if names:
         listed = f"the shipped configs, by name: {', '.join(names)}"
-        fix = (f"{meant} (a shipped config by name), or -c PATH to a YAML file of your own (a file "
+        fix = (f"{meant} (a shipped config by name), or {option} PATH to a YAML file of your own (a file "
                f"always wins over a name)")
     else:
         listed = f"no shipped configs here ({NO_CONFIGS_WHY})"
-        fix = f"-c PATH to a YAML file of your own, or {NO_CONFIGS_FIX}"
+        fix = f"{option} PATH to a YAML file of your own, or {NO_CONFIGS_FIX}"
     here = ("is a folder here, not a config file" if Path(text).is_dir()
             else f"no such config file in the current folder ({Path.cwd()})")
     raise ConfigError(
