@@ -59,6 +59,7 @@ from data_prep.folds import (
     assign_site_folds,
     patient_spellings,
     patient_unit,
+    too_few_units_fix,
 )
 from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
 from data_prep.labels import parse_grade
@@ -2115,9 +2116,7 @@ def _too_few_fold_units(entries: Sequence[ImageEntry], cfg: DataConfig, source: 
         units, unit = len(train), "training image"
     if units >= cfg.n_folds:
         return []
-    more = FOLD_UNITS[unit].others
-    fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
-           f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
+    fix = too_few_units_fix(units, cfg.n_folds, unit)
     return [error(source, f"only {FOLD_UNITS[unit].count(units)} for {cfg.n_folds} folds", fix, "folds")]
 
 
