@@ -3806,7 +3806,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
                           f"  fix: {variable_fix(setting, value)}")
     expand_home(cfg)
     try:
-        validate(cfg)
+        validate(cfg, fixes)
     except SettingsError as exc:  # say where each setting it names was set
         raise exc.located(_given_where(p, data if isinstance(data, dict) else {}, overrides or [])) from None
     return cfg
@@ -4174,11 +4174,11 @@ def check_ranges(cfg: Config, ranges: Iterable[SettingRange]) -> None:
         raise ConfigError(f"config: {head} {r.problem_words(value)}.\n  fix: {r.fix_words()}")
 
 
-def check_choices(cfg: Config, prefix: str = "") -> None:
+def check_choices(cfg: Config, prefix: str = "", fixes: FixBase | None = None) -> None:
     """Raise ConfigError for the first setting of :data:`_CHOICES` whose name starts with
     ``prefix`` (``"umm."``: UMM's; "": every one) and whose value in ``cfg`` is none of its
-    choices: the setting, its value, the choices and the fix (the choice it most likely means:
-    :func:`closest_choice`)."""
+    choices: the setting, its value, the choices and the fix (the choice it most likely means,
+    else the ``-c`` file's: :func:`choice_fix`)."""
     for dotted, choices in _CHOICES.items():
         if not dotted.startswith(prefix):
             continue
@@ -4187,7 +4187,7 @@ def check_choices(cfg: Config, prefix: str = "") -> None:
             raise ConfigError(
                 f"config: {dotted}={value!r} is not one of "
                 f"{', '.join(c or repr(c) + ' (the default)' for c in choices)}.\n"
-                f"  fix: {dotted}={closest_choice(value, choices, dotted)}"
+                f"  fix: {choice_fix(value, choices, dotted, fixes)}"
             )
 
 
@@ -4216,6 +4216,27 @@ def closest_choice(value: Any, choices: Sequence[str], setting: str = "") -> str
         return meant
     near = difflib.get_close_matches(text, [c for c in choices if c], n=1, cutoff=0.6)
     return near[0] if near else choices[0]
+
+
+def choice_fix(value: Any, choices: Sequence[str], setting: str, fixes: FixBase | None = None) -> str:
+    """The fix of ``setting=value``, none of ``choices``: ``setting=CHOICE``, the choice its word
+    means or the nearest spelling (:func:`closest_choice`); a word near none gets the ``-c``
+    file's valid value of its own, ``finetune.freeze=all (as in configs/retinamnist.yaml)``
+    (:func:`fallback`, as the number settings' fixes), else the default. An editor's review
+    (F7): ``-c configs/retinamnist.yaml finetune.freeze=sometimes`` was told the package's
+    ``frozen``, overruling the file's ``all``."""
+    text = str(value).strip().lower()
+    meant = _CHOICE_MEANINGS.get(setting, {}).get(text)
+    near = difflib.get_close_matches(text, [c for c in choices if c], n=1, cutoff=0.6)
+    if meant not in choices and not near:
+        try:
+            kept, words = fallback(setting, fixes, value)
+        except AttributeError:  # no setting of Config: the first choice, as closest_choice
+            kept, words = choices[0], ""
+        if words.startswith("as in ") and kept in choices:
+            return f"{setting}={kept or repr(kept)} ({words})"
+    choice = closest_choice(value, choices, setting)
+    return f"{setting}={choice or repr(choice)}"
 
 
 THREADS_WORDS = "run.threads must be 0 (the default policy) or a positive count"
@@ -4300,10 +4321,11 @@ def _given_where(file: Path | None, data: dict[str, Any], overrides: Sequence[st
     return where
 
 
-def validate(cfg: Config) -> None:
+def validate(cfg: Config, fixes: FixBase | None = None) -> None:
     """Value checks beyond types: choices and ranges, and the settings that must agree (a
-    :class:`SettingsError` naming them, which :func:`load_config` and the preflight locate)."""
-    check_choices(cfg)
+    :class:`SettingsError` naming them, which :func:`load_config` and the preflight locate);
+    ``fixes``: the ``-c`` file's values a choice's fix suggests (:func:`choice_fix`)."""
+    check_choices(cfg, fixes=fixes)
     positive = ["data.n_folds", "pretrain.epochs", "pretrain.batch_size",  # finetune.*: FINETUNE_RANGES
                 "pretrain.augment.image_size", "pretrain.checkpoint_every"]
     for dotted in positive:
