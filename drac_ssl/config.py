@@ -3717,11 +3717,23 @@ def split_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
     one to read. A list typed with spaces and no quotes (``data.grades=[No DR, Mild]``) arrives
     as several words (``data.grades=[No``, ``DR,``, ``Mild]``): a word whose value opens ``[``
     without closing it, with the words after it that are no ``key=value`` (up to the one that
-    closes it), is one pair whose problem says so and quotes the whole override as the fix."""
+    closes it), is one pair whose problem says so and quotes the whole override as the fix. A
+    word that names a setting followed by a word without ``=`` (``finetune.lr 0.1``) is one
+    pair whose fix is ``finetune.lr=0.1`` (:func:`undashed_overrides`)."""
     pairs: list[tuple[str, str]] = []
     i = 0
     while i < len(overrides):
         word = overrides[i]
+        after = overrides[i + 1] if i + 1 < len(overrides) else ""
+        if ("=" not in word and after and "=" not in after and not word.startswith("-")
+                and not after.startswith("-") and (meant := undashed_overrides(word.strip(), after))):
+            # finetune.lr 0.1: a setting and its value typed apart, one pair with the fix (an
+            # editor's review, F14: two "is not an override" errors, no finetune.lr=0.1)
+            pairs.append((f"{word} {after}", (
+                f"command line '{word}' '{after}': a setting and its value typed apart (a space "
+                f"where the '=' goes).\n  fix: {meant}")))
+            i += 2
+            continue
         value = word.split("=", 1)[1].strip() if _is_override(word) else ""
         rest: list[str] = []
         if value.startswith("[") and "]" not in value:
