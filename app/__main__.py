@@ -228,6 +228,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _cannot_load(bundle: object, exc: Exception) -> str:
+    """``cannot load the bundle PATH: WHY``, the path said once: a reason that starts with the
+    bundle's path (``/nonexistent: does not exist.``) follows the words directly (an editor's
+    review, F13: ``cannot load the bundle /nonexistent: /nonexistent: does not exist.``)."""
+    text, path = str(exc), str(bundle)
+    return f"cannot load the bundle {text}" if text.startswith(path) else f"cannot load the bundle {path}: {text}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m app`` and the ``drac-ssl-app`` console script."""
     from app import offline_server_environment
@@ -317,10 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BundleBusy as exc:  # a run whose training still runs: try later (75), as the export says it
-        print(f"error: cannot load the bundle {args.bundle}: {exc}", file=sys.stderr)
+        print(f"error: {_cannot_load(args.bundle, exc)}", file=sys.stderr)
         return RUN_BUSY
     except BundleError as exc:
-        print(f"error: cannot load the bundle {args.bundle}: {exc}", file=sys.stderr)
+        print(f"error: {_cannot_load(args.bundle, exc)}", file=sys.stderr)
         return 2
     chosen = ""
     if found:  # chosen, not given: which, of how many, how to choose (before the slow imports)
@@ -527,7 +535,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
         predictor = Predictor(bundle, tta=settings.tta, gradcam=settings.gradcam,
                               limits=settings.limits)
     except (BundleError, FileNotFoundError, ValueError) as exc:
-        print(f"error: cannot load the bundle {bundle}: {exc}", file=sys.stderr)
+        print(f"error: {_cannot_load(bundle, exc)}", file=sys.stderr)
         return 2
     from app.auth import bind_name
 

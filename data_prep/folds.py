@@ -93,6 +93,23 @@ image groups (:data:`TWIN_UNIT`), sites (leave-one-site-out: ``--patient-column 
 when the folds are not grouped."""
 
 
+def too_few_units_fix(units: int, n_folds: int, unit: str) -> str:
+    """The fix of ``units`` (of ``unit``, a :data:`FOLD_UNITS` key) being fewer than the
+    ``n_folds`` folds: fewer folds (at least 2) when there are 2 or more, else how many more
+    units to add and ``--folds 2``'s own minimum: ``cross-validation needs at least one training
+    image per fold: add at least 4 more training images, or use --folds 2 (needs at least 2
+    training images)``. An editor's review (F5): "only 1 training image for 5 folds -> ...
+    needs at least 2 training images, one per fold" contradicted itself."""
+    words = FOLD_UNITS[unit]
+    if units >= 2:
+        return f"use --folds {units} or fewer (at least 2), or add {words.others}"
+    more = counted(n_folds - units, f"more {unit}")
+    add = (f"add at least {more}" if words.others == "training images"
+           else f"add {words.others} (at least {more})")
+    fewer = f", or use --folds 2 (needs at least {counted(2, unit)})" if n_folds > 2 else ""
+    return f"cross-validation needs at least one {unit} per fold: {add}{fewer}"
+
+
 SKLEARN_FEW_MEMBERS = "least populated class in y has only"
 """scikit-learn's warning for a class smaller than n_splits, replaced by :func:`rare_grade`."""
 
@@ -215,9 +232,7 @@ def assign_site_folds(grades: Sequence[int], n_folds: int, seed: int,
     grouped_unit = unit
     unit = grouped_unit if patients is not None else "training image"
     if units < n_folds:
-        more = FOLD_UNITS[unit].others
-        fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
-               f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
+        fix = too_few_units_fix(units, n_folds, unit)
         problem = error(source, f"only {FOLD_UNITS[unit].count(units)} for {n_folds} folds", fix)
         raise IngestError(problem.line, [problem])
     per_grade = units_per_grade(y, patients)

@@ -59,6 +59,7 @@ from data_prep.folds import (
     assign_site_folds,
     patient_spellings,
     patient_unit,
+    too_few_units_fix,
 )
 from data_prep.grades import REFERABLE_NAMES, describe, empty_grades, resolve_grades
 from data_prep.labels import parse_grade
@@ -161,6 +162,7 @@ from drac_ssl.starting import (  # stdlib only
     hold_signals_if_command,
     interrupt_exit_code,
     python_command,
+    seed_int,
 )
 
 __all__ = ["IngestError", "IngestResult", "run"]
@@ -2115,9 +2117,7 @@ def _too_few_fold_units(entries: Sequence[ImageEntry], cfg: DataConfig, source: 
         units, unit = len(train), "training image"
     if units >= cfg.n_folds:
         return []
-    more = FOLD_UNITS[unit].others
-    fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
-           f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
+    fix = too_few_units_fix(units, cfg.n_folds, unit)
     return [error(source, f"only {FOLD_UNITS[unit].count(units)} for {cfg.n_folds} folds", fix, "folds")]
 
 
@@ -3693,7 +3693,7 @@ def _unquoted(name: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``ingest`` sub-command's options; defaults come from :class:`DataConfig`."""
-    from drac_ssl.config import DATA_LAYOUTS
+    from drac_ssl.config import DATA_LAYOUTS, SEED_MAX
 
     d = DataConfig()
     parser.add_argument("--root", required=True,
@@ -3761,7 +3761,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "pretraining and UMM only (repeat for several)")
     parser.add_argument("--folds", type=ascii_int("--folds"), default=d.n_folds,
                         help=f"cross-validation folds, stratified by grade (default: {d.n_folds})")
-    parser.add_argument("--seed", type=ascii_int("--seed"), default=d.fold_seed,
+    parser.add_argument("--seed", type=seed_int("--seed", "the fold seed", d.fold_seed, SEED_MAX), default=d.fold_seed,
                         help=f"fold seed (default: {d.fold_seed})")
     parser.add_argument("--near-duplicate-mse", type=float, default=d.near_duplicate_mse, metavar="MSE",
                         help="keep labelled images whose mean squared pixel difference (0..1 scale, "

@@ -165,7 +165,7 @@ class PrintConfig(argparse.Action):
                          + ("" if getattr(parsed, "config", None) is not None
                             else f"; or, to run with them, -c {values} in its place"))
         try:
-            text = config_file(values).read_text(encoding="utf-8")
+            text = config_file(values, option="--print-config").read_text(encoding="utf-8")
         except ConfigError as exc:
             parser.exit(2, f"{parser.prog}: error: {exc}\n")
         except OSError as exc:
@@ -247,11 +247,20 @@ def _given_besides(parser: argparse.ArgumentParser, parsed: argparse.Namespace, 
     return [word for _, words in sorted(given) for word in words]
 
 
+OPTION_SETTINGS = {"out": "run.out_dir", "output": "run.out_dir", "outdir": "run.out_dir",
+                   "output_dir": "run.out_dir"}
+"""Options of the other commands (``data_prep ingest --out``, ``export --out``) given to the
+training, and the setting each means there (:func:`option_override_fix`): an editor's review
+(F6): ``train -c X --out DIR`` got a bare "unrecognized arguments: --out" where ``--out_dir``
+got its fix."""
+
+
 def option_override_fix(extras: list[str], argv: list[str]) -> str:
     """The lines after argparse's ``unrecognized arguments`` that say overrides take no dashes,
     with the fix: for each unrecognised ``--NAME=VALUE`` or ``--NAME VALUE`` whose NAME is a
     setting (or the last part of some, :func:`drac_ssl.config.settings_named`) the override(s)
-    it meant (``pretrain.lr=0.1 or finetune.lr=0.1``); for one whose NAME is written
+    it meant (``pretrain.lr=0.1 or finetune.lr=0.1``; ``--out`` means ``run.out_dir``,
+    :data:`OPTION_SETTINGS`); for one whose NAME is written
     ``section.key`` but is no setting (``--pretrain.lrr=0.1``), or without a section but close
     to a setting's name (``--lrr=0.1``: :func:`drac_ssl.config.close_setting_name`), what is wrong with it without
     the dashes, as :func:`drac_ssl.config.load_config` says it (its did-you-mean and fix,
@@ -271,7 +280,7 @@ def option_override_fix(extras: list[str], argv: list[str]) -> str:
         if not eq:  # --pretrain.lr 0.1: the value is the next word (argparse took it as an override)
             after = argv[i + 1] if i + 1 < len(argv) else ""
             value = after if after and not after.startswith("-") and "=" not in after else "VALUE"
-        meant = undashed_overrides(name, value)
+        meant = undashed_overrides(OPTION_SETTINGS.get(name.replace("-", "_"), name), value)
         if meant:
             fixes.append(meant)
         elif ("." in name or close_setting_name(name.replace("-", "_"))) and (

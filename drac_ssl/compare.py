@@ -1686,7 +1686,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error argparse has already printed
         return exc.code if isinstance(exc.code, int) else 2
     if args.n_boot is not None and args.n_boot < 1:
-        print(f"error: --n-boot must be at least 1, got {args.n_boot}", file=sys.stderr)
+        print(f"error: --n-boot must be at least 1, got {args.n_boot}.\n  fix: --n-boot {DEFAULT_N_BOOT} "
+              f"(the default: leave --n-boot out)", file=sys.stderr)  # F14: the fix was missing
         return 2
     for flag, path, example, ours in (("--csv", args.csv, "comparison.csv", _compare_csv),
                                       ("--md", args.md, "comparison.md", _compare_md)):

@@ -1882,7 +1882,7 @@ def _shipped_named(path: Path) -> Path | None:
     return shipped if stem and shipped.is_file() else None
 
 
-def config_file(given: str | os.PathLike[str]) -> Path:
+def config_file(given: str | os.PathLike[str], option: str = "-c") -> Path:
     """The YAML file ``-c GIVEN`` reads, the one place a config is named: ``GIVEN`` itself when it
     is an existing file or has a folder part (``~`` expanded, as ``data.root``'s is; a missing
     one is said by its reading: :func:`load_config`); else the shipped config of that name
@@ -1894,7 +1894,9 @@ def config_file(given: str | os.PathLike[str]) -> Path:
     Raises:
         ConfigError: an empty ``GIVEN`` (``-c ''``); a folder (never a config; the fix names
             the shipped config of its name when there is one); a name that is neither a file in
-            the current folder nor a shipped config (the message lists the shipped names)."""
+            the current folder nor a shipped config (the message lists the shipped names, its
+            fix in ``option``, the option the user typed: ``--print-config retinamnist`` for
+            ``--print-config retina``, where ``-c retinamnist`` would start a training)."""
     text = os.fspath(given)
     if not text.strip():
         raise ConfigError(
@@ -1912,14 +1914,14 @@ def config_file(given: str | os.PathLike[str]) -> Path:
         return shipped
     names = shipped_config_names()
     close = difflib.get_close_matches(name, names, n=1)
-    meant = f"-c {close[0]}" if close else "-c NAME"
+    meant = f"{option} {close[0]}" if close else f"{option} NAME"
     if names:
         listed = f"the shipped configs, by name: {', '.join(names)}"
-        fix = (f"{meant} (a shipped config by name), or -c PATH to a YAML file of your own (a file "
+        fix = (f"{meant} (a shipped config by name), or {option} PATH to a YAML file of your own (a file "
                f"always wins over a name)")
     else:
         listed = f"no shipped configs here ({NO_CONFIGS_WHY})"
-        fix = f"-c PATH to a YAML file of your own, or {NO_CONFIGS_FIX}"
+        fix = f"{option} PATH to a YAML file of your own, or {NO_CONFIGS_FIX}"
     here = ("is a folder here, not a config file" if Path(text).is_dir()
             else f"no such config file in the current folder ({Path.cwd()})")
     raise ConfigError(
@@ -3715,11 +3717,23 @@ def split_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
     one to read. A list typed with spaces and no quotes (``data.grades=[No DR, Mild]``) arrives
     as several words (``data.grades=[No``, ``DR,``, ``Mild]``): a word whose value opens ``[``
     without closing it, with the words after it that are no ``key=value`` (up to the one that
-    closes it), is one pair whose problem says so and quotes the whole override as the fix."""
+    closes it), is one pair whose problem says so and quotes the whole override as the fix. A
+    word that names a setting followed by a word without ``=`` (``finetune.lr 0.1``) is one
+    pair whose fix is ``finetune.lr=0.1`` (:func:`undashed_overrides`)."""
     pairs: list[tuple[str, str]] = []
     i = 0
     while i < len(overrides):
         word = overrides[i]
+        after = overrides[i + 1] if i + 1 < len(overrides) else ""
+        if ("=" not in word and after and "=" not in after and not word.startswith("-")
+                and not after.startswith("-") and (meant := undashed_overrides(word.strip(), after))):
+            # finetune.lr 0.1: a setting and its value typed apart, one pair with the fix (an
+            # editor's review, F14: two "is not an override" errors, no finetune.lr=0.1)
+            pairs.append((f"{word} {after}", (
+                f"command line '{word}' '{after}': a setting and its value typed apart (a space "
+                f"where the '=' goes).\n  fix: {meant}")))
+            i += 2
+            continue
         value = word.split("=", 1)[1].strip() if _is_override(word) else ""
         rest: list[str] = []
         if value.startswith("[") and "]" not in value:
@@ -3804,7 +3818,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
                           f"  fix: {variable_fix(setting, value)}")
     expand_home(cfg)
     try:
-        validate(cfg)
+        validate(cfg, fixes)
     except SettingsError as exc:  # say where each setting it names was set
         raise exc.located(_given_where(p, data if isinstance(data, dict) else {}, overrides or [])) from None
     return cfg
@@ -4172,11 +4186,11 @@ def check_ranges(cfg: Config, ranges: Iterable[SettingRange]) -> None:
         raise ConfigError(f"config: {head} {r.problem_words(value)}.\n  fix: {r.fix_words()}")
 
 
-def check_choices(cfg: Config, prefix: str = "") -> None:
+def check_choices(cfg: Config, prefix: str = "", fixes: FixBase | None = None) -> None:
     """Raise ConfigError for the first setting of :data:`_CHOICES` whose name starts with
     ``prefix`` (``"umm."``: UMM's; "": every one) and whose value in ``cfg`` is none of its
-    choices: the setting, its value, the choices and the fix (the choice it most likely means:
-    :func:`closest_choice`)."""
+    choices: the setting, its value, the choices and the fix (the choice it most likely means,
+    else the ``-c`` file's: :func:`choice_fix`)."""
     for dotted, choices in _CHOICES.items():
         if not dotted.startswith(prefix):
             continue
@@ -4185,7 +4199,7 @@ def check_choices(cfg: Config, prefix: str = "") -> None:
             raise ConfigError(
                 f"config: {dotted}={value!r} is not one of "
                 f"{', '.join(c or repr(c) + ' (the default)' for c in choices)}.\n"
-                f"  fix: {dotted}={closest_choice(value, choices, dotted)}"
+                f"  fix: {choice_fix(value, choices, dotted, fixes)}"
             )
 
 
@@ -4214,6 +4228,27 @@ def closest_choice(value: Any, choices: Sequence[str], setting: str = "") -> str
         return meant
     near = difflib.get_close_matches(text, [c for c in choices if c], n=1, cutoff=0.6)
     return near[0] if near else choices[0]
+
+
+def choice_fix(value: Any, choices: Sequence[str], setting: str, fixes: FixBase | None = None) -> str:
+    """The fix of ``setting=value``, none of ``choices``: ``setting=CHOICE``, the choice its word
+    means or the nearest spelling (:func:`closest_choice`); a word near none gets the ``-c``
+    file's valid value of its own, ``finetune.freeze=all (as in configs/retinamnist.yaml)``
+    (:func:`fallback`, as the number settings' fixes), else the default. An editor's review
+    (F7): ``-c configs/retinamnist.yaml finetune.freeze=sometimes`` was told the package's
+    ``frozen``, overruling the file's ``all``."""
+    text = str(value).strip().lower()
+    meant = _CHOICE_MEANINGS.get(setting, {}).get(text)
+    near = difflib.get_close_matches(text, [c for c in choices if c], n=1, cutoff=0.6)
+    if meant not in choices and not near:
+        try:
+            kept, words = fallback(setting, fixes, value)
+        except AttributeError:  # no setting of Config: the first choice, as closest_choice
+            kept, words = choices[0], ""
+        if words.startswith("as in ") and kept in choices:
+            return f"{setting}={kept or repr(kept)} ({words})"
+    choice = closest_choice(value, choices, setting)
+    return f"{setting}={choice or repr(choice)}"
 
 
 THREADS_WORDS = "run.threads must be 0 (the default policy) or a positive count"
@@ -4298,10 +4333,11 @@ def _given_where(file: Path | None, data: dict[str, Any], overrides: Sequence[st
     return where
 
 
-def validate(cfg: Config) -> None:
+def validate(cfg: Config, fixes: FixBase | None = None) -> None:
     """Value checks beyond types: choices and ranges, and the settings that must agree (a
-    :class:`SettingsError` naming them, which :func:`load_config` and the preflight locate)."""
-    check_choices(cfg)
+    :class:`SettingsError` naming them, which :func:`load_config` and the preflight locate);
+    ``fixes``: the ``-c`` file's values a choice's fix suggests (:func:`choice_fix`)."""
+    check_choices(cfg, fixes=fixes)
     positive = ["data.n_folds", "pretrain.epochs", "pretrain.batch_size",  # finetune.*: FINETUNE_RANGES
                 "pretrain.augment.image_size", "pretrain.checkpoint_every"]
     for dotted in positive:

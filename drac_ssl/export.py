@@ -2692,6 +2692,28 @@ def _images_arg(text: str, run: str = "") -> Path:
     return images_dir
 
 
+def _close_variant(run_dir: Path, variant: str) -> None:
+    """Nothing when ``run_dir`` fine-tuned ``variant``; else the BundleError of
+    :func:`drac_ssl.grading.bundle.fine_tuned_variant_dir` with, for a name close to one the run
+    has (:func:`difflib.get_close_matches`, as train's settings), "Did you mean 'vicreg_umm'?"
+    and ``--variant vicreg_umm`` as the fix (an editor's review, F13: ``--variant vicreg_umn``
+    was told only the list)."""
+    import difflib
+
+    from drac_ssl.grading.bundle import fine_tuned_variant_dir
+
+    try:
+        fine_tuned_variant_dir(run_dir, variant)
+    except BundleError as exc:
+        done = sorted(p.parent.name for p in (run_dir / "finetune").glob("*/model.json"))
+        close = difflib.get_close_matches(variant, done, n=1)
+        text = str(exc)
+        if close and "\n  fix: " in text:
+            said, fix = text.split("\n  fix: ", 1)
+            text = f"{said} Did you mean {close[0]!r}?\n  fix: --variant {close[0]}; or {fix}"
+        raise BundleError(text) from None
+
+
 def _export_variant(args: argparse.Namespace) -> int:
     """``RUN --variant NAME [--images DIR --out CSV]``: that variant's bundle (built or reused,
     :func:`build_or_reuse_bundle`) grades the folder, or, without ``--images``, writes its
@@ -2718,6 +2740,7 @@ def _export_variant(args: argparse.Namespace) -> int:
         raise BundleError(f"{run_dir}: not a run folder whose fine-tuning finished (no "
                           f"finetune/summary.json).\n  fix: pass the run folder (not a bundle "
                           f"folder) of a run with the finetune stage done")
+    _close_variant(run_dir, args.variant)  # a misspelt variant: said with the one it most likely means
     if args.images and not args.out:  # the arguments first, before the folder's lock
         raise BundleError("--images DIR needs --out CSV (the file to write)")
     if not args.images and (args.skip_unreadable or args.tta is not None):

@@ -713,9 +713,8 @@ def _check_choices(c: _Findings, cfg: Config) -> None:
     for setting, choices in config_module._CHOICES.items():
         value = get(cfg, setting)
         if value not in choices:
-            fix = config_module.closest_choice(value, choices, setting)
             c.error(setting, f"not one of {', '.join(repr(x) if not x else x for x in choices)}",
-                    f"{setting}={fix or repr(fix)}")
+                    config_module.choice_fix(value, choices, setting, c.fixes))
 
 
 def _range(c: _Findings, cfg: Config, settings: Iterable[str], low: float, *, strict: bool = False,

@@ -644,6 +644,24 @@ def ascii_int(option: str) -> Callable[[str], int]:
     return read
 
 
+def seed_int(option: str, what: str, default: int, most: int) -> Callable[[str], int]:
+    """An argparse ``type=`` for a seed option (``--seed``): a whole number 0..``most`` (the
+    config's ``SEED_MAX``, 2**32-1: numpy's generators take no other), in ASCII digits
+    (:func:`ascii_int`). Out of range: refused while parsing (exit 2) as ``-1: the fold seed
+    must be a whole number from 0 to 4294967295 -> use --seed 0 (the default)``, before any
+    work (an editor's review F1: ``data_prep ingest --seed -1`` decoded every image, then
+    stopped with numpy's ValueError traceback)."""
+    def parse(text: str) -> int:
+        value = ascii_int(option)(text)
+        if not 0 <= value <= most:
+            raise argparse.ArgumentTypeError(
+                f"{text}: {what} must be a whole number from 0 to {most} "
+                f"-> use {option} {default} (the default)")
+        return value
+    parse.__name__ = "int"
+    return parse
+
+
 def whole_number(least: int, default: int, why: str = "", most: int | None = None,
                  option: str = "") -> Callable[[str], int]:
     """An argparse ``type=``: a whole number, ``least`` or more (and ``most`` at most, when

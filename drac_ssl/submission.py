@@ -260,7 +260,7 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
     k = len(header) - 2
     if k < 2 or list(header) != list(submission_columns(k)):
         raise ValueError(f"{submission}: not a submission (header {','.join(header)}; expected "
-                         f"case,class,P0..P{{K-1}})")
+                         f"case,class,P0,P1,... with one P column per grade)")
     r = int(from_grade)
     if not 1 <= r <= k - 1:
         raise ValueError(f"{submission}: a referable cut at grade {r} is outside 1..{k - 1} on its "
@@ -1708,10 +1708,26 @@ DRAC_TEST_SCALE_FROM = "DRAC's test set (--images) is graded on"
 
 
 def _assumed_header() -> str:
-    """The header to name when nothing says K: the general form, DRAC's, and how to say K."""
+    """The header to name when nothing says K: DRAC's, written out, and how to say K (an
+    editor's review, F11: ``'case,class,P0..P{K-1}'``, a template, was no header to write)."""
     drac = ",".join(submission_columns(len(PROB_COLUMNS)))
-    return (f"'case,class,P0..P{{K-1}}' for K grades ('{drac}' for DRAC's {len(PROB_COLUMNS)} "
-            "grades; --grades K to check another scale)")
+    return (f"'{drac}' (DRAC's {len(PROB_COLUMNS)} grades, one P column per grade; --grades K "
+            "to check another scale)")
+
+
+def _label_csv_columns(header: Sequence[str]) -> str:
+    """``'image name', 'DR grade' (DRAC)``: the label columns of the scored layout
+    (:data:`drac_ssl.config.SCORED_LAYOUTS`) that ``header`` holds, as ``--score`` says a label
+    CSV given in a submission's place (:func:`drac_ssl.scoring._label_layout_of`); '' for none."""
+    from data_prep.labels import normalise
+    from data_prep.layout import COLUMNS
+    from drac_ssl.config import LAYOUT_NAMES, SCORED_LAYOUTS  # PyYAML only
+
+    held = {normalise(c) for c in header}
+    for kind in SCORED_LAYOUTS:
+        if all(normalise(c) in held for c in COLUMNS[kind]):
+            return f"{', '.join(map(repr, COLUMNS[kind]))}, {LAYOUT_NAMES[kind]}"
+    return ""
 
 
 def _grade_choices(names: Sequence[str]) -> str:
@@ -1908,6 +1924,11 @@ def _check(csv_path: str | os.PathLike[str],
                         or (len(first) > 1 and _parse_number(first[1]) is not None)):
             problems.add(line, "header", "the header line is missing (the first line is "
                          "already data)", f"insert '{header}' as the first line")
+        elif label := _label_csv_columns(first):  # a label CSV: no header to replace, no rows to fix
+            problems.add(line, "label-csv", f"this is a label CSV ({label}), not a submission",
+                         f"check the submission the export wrote ({python_command('drac_ssl.export')} RUN "
+                         f"--images DIR --out CSV); to score one against this file: --score CSV --labels {file}")
+            return _Checked(problems.finish(), len(rows) - 1, text=text)
         else:
             problems.add(line, "header", f"header is '{printable_text(','.join(first))}'",
                          f"replace it with '{header}'" if k_known

@@ -1835,10 +1835,12 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
     bundle_dir = bundle_folder(path)
     meta, meta_sha256 = _read_json_and_sha256(bundle_dir / "metadata.json", "the bundle metadata",
                                               fix=rebuild_advice(bundle_dir))
-    if meta.get("format") != BUNDLE_FORMAT:
-        raise BundleError(
+    if meta.get("format") != BUNDLE_FORMAT:  # newer: upgrade; older or unknown: rebuild
+        from drac_ssl.grading.bundle_folder import newer_format_words
+        raise BundleError(newer_format_words(bundle_dir, meta.get("format"), meta.get("package_version"),
+                                             BUNDLE_FORMAT, __version__) or (
             f"{bundle_dir}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}.\n  fix: "
-            f"rebuild it with this version of drac_ssl from the run folder that made it: {rebuild_call()}")
+            f"rebuild it with this version of drac_ssl from the run folder that made it: {rebuild_call()}"))
     _check_metadata_entries(bundle_dir, meta)
     _check_input_sizes(bundle_dir, meta)  # before any model is built or image resized to them
     head = meta["model"].get("head")

@@ -87,3 +87,22 @@ def _bundle_folder(p: Path) -> Path:
         f"bundle/.\n  fix: pass RUN or RUN/bundle of a run whose export stage finished (a "
         f"training with export in run.stages, as by default: {python_command('drac_ssl.train')} -c "
         f"configs/drac.yaml data.root=DATA_ROOT)")
+
+
+def newer_format_words(bundle_dir: Path, found: object, made_by: object, reads: str,
+                       version: str) -> str:
+    """The error of a bundle whose ``metadata.json`` ``format`` (``found``: ``'drac_ssl bundle
+    v3'``) is NEWER than the one this code reads (``reads``: ``'drac_ssl bundle v1'``): it was
+    made by drac_ssl ``made_by`` (its ``package_version``), the fix is to upgrade drac_ssl.
+    '' for an older or unknown format, whose fix stays a rebuild from its run. An editor's
+    review (F2): a v3 bundle got the rebuild command, and pasting it overwrote the newer
+    bundle with a v1 one."""
+    stem = reads.rsplit("v", 1)[0] + "v"  # "drac_ssl bundle v"
+    number = found[len(stem):] if isinstance(found, str) and found.startswith(stem) else ""
+    ours = reads[len(stem):]
+    if not (number.isascii() and number.isdigit() and ours.isdigit() and int(number) > int(ours)):
+        return ""
+    maker = f"drac_ssl {made_by}" if isinstance(made_by, str) and made_by else "a newer drac_ssl"
+    return (f"{bundle_dir}: this bundle was made by {maker} (format v{int(number)}), and this "
+            f"drac_ssl {version} reads v{ours} only.\n  fix: upgrade drac_ssl (a newer checkout or "
+            f"wheel of it) to grade with it; leave the bundle as it is")

@@ -28,7 +28,7 @@ def test_a_run_whose_training_still_runs_exits_busy_not_2(tmp_path: Path, capsys
         assert isinstance(info.value, RunBusy), type(info.value).__mro__
         assert main(["--bundle", str(run), "--temp-dir", str(tmp_path)]) == RUN_BUSY == 75
     err = capsys.readouterr().err
-    assert err.startswith(f"error: cannot load the bundle {run}: {run}: a run folder with no model bundle "
+    assert err.startswith(f"error: cannot load the bundle {run}: a run folder with no model bundle "
                           f"(bundle/) yet: its training is still running: "), err
     assert "wait for it to finish" in err and "Traceback" not in err
     # no training holds it any more (stages.json still says "running": a killed one): 2, as before

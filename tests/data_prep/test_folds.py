@@ -147,7 +147,7 @@ def test_every_sentence_on_a_fold_unit_takes_its_words_from_one_table(monkeypatc
         assign_folds([0, 1], 2, 0, ["P", "P"], "labels.csv")
     (problem,) = raised.value.problems
     assert problem.what == "only 1 patient (GLOSS) for 2 folds"
-    assert problem.fix == "add OTHERS: cross-validation needs at least 2 patients, one per fold"
+    assert problem.fix == "cross-validation needs at least one patient per fold: add OTHERS (at least 1 more patient)"
     mild = _gap_notes(assign_folds(REVIEWER_GRADES, 3, 0, REVIEWER_PATIENTS, "/d/grades.csv", ICDR)[1])[0]
     assert "5 labelled images of 3 patients (GLOSS), enough for 3 folds: the SPLIT did not spread" in mild.what
     assert mild.fix.endswith("add labelled grade 1 (Mild) MORE")
@@ -158,10 +158,11 @@ def test_every_sentence_on_a_fold_unit_takes_its_words_from_one_table(monkeypatc
 
 
 @pytest.mark.parametrize(("unit", "fix"), [
-    ("patient", "add training images of other patients: cross-validation needs at least 2 patients, one per fold"),
-    (TWIN_UNIT, "add training images that are not near twins of those there: cross-validation needs at "
-                "least 2 image groups, one per fold"),
-    (None, "add training images: cross-validation needs at least 2 training images, one per fold"),
+    ("patient", "cross-validation needs at least one patient per fold: add training images of other "
+                "patients (at least 1 more patient)"),
+    (TWIN_UNIT, "cross-validation needs at least one image group per fold: add training images that are "
+                "not near twins of those there (at least 1 more image group)"),
+    (None, "cross-validation needs at least one training image per fold: add at least 1 more training image"),
 ])
 def test_a_set_of_one_unit_is_refused_in_the_words_of_its_unit(unit: str | None, fix: str) -> None:
     """The table's words, as the ingest said them before it: one patient, one image group (with
@@ -236,3 +237,16 @@ def test_the_fold_count_is_checked_on_the_folds_its_sites_make() -> None:
     sites = [f"s{i}" for i in (2, 0, 2, 2, 1, 2, 2, 2, 0, 2, 1)]
     assert checked_fold_count(grades, patients, 4, 0).startswith("--folds 3 (checked: 4 folds leave a grade out")
     assert checked_fold_count(grades, patients, 4, 0, sites) == "--folds 4"
+
+
+def test_one_image_for_five_folds_says_how_many_more_and_the_two_fold_minimum() -> None:
+    """An editor's review (F5): "only 1 training image for 5 folds -> add training images:
+    cross-validation needs at least 2 training images, one per fold" contradicted itself; the
+    fix now counts what to add and says --folds 2's own minimum."""
+    with pytest.raises(IngestError) as raised:
+        assign_folds([0], 5, 0, source="labels.csv")
+    (problem,) = raised.value.problems
+    assert problem.what == "only 1 training image for 5 folds"
+    assert "needs at least one training image per fold" in problem.fix
+    assert "add at least 4 more training images" in problem.fix
+    assert "or use --folds 2 (needs at least 2 training images)" in problem.fix

@@ -1267,9 +1267,9 @@ def test_a_grade_of_one_patient_names_its_images_when_they_are_few(n_images: int
 def test_too_few_images_for_two_folds_says_one_image_and_a_fix_that_works() -> None:
     with pytest.raises(validate.IngestError) as caught:
         assign_folds([0], 2, seed=0, source="labels.csv")
-    assert str(caught.value) == ("labels.csv: only 1 training image for 2 folds -> add training "
-                                 "images: cross-validation needs at least 2 training images, one "
-                                 "per fold")  # no '--folds 2 or fewer' for one image
+    assert str(caught.value) == ("labels.csv: only 1 training image for 2 folds -> cross-validation "
+                                 "needs at least one training image per fold: add at least 1 more "
+                                 "training image")  # no '--folds 2' for 2 folds already
 
 
 def test_ingest_folds_reproducible_end_to_end(tmp_path: Path) -> None:

@@ -960,7 +960,7 @@ def test_a_misspelt_setting_without_a_section_written_as_an_option_gets_the_sett
     assert caught.value.meant == meant and str(caught.value).endswith(f"\n  fix: {fix}"), str(caught.value)
 
 
-@pytest.mark.parametrize("argv", [["--verbose"], ["--out=runs"], ["--quiet"]])
+@pytest.mark.parametrize("argv", [["--verbose"], ["--force=yes"], ["--quiet"]])
 def test_an_option_not_close_to_a_setting_stays_argparse_s_own_refusal(
         argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     from drac_ssl.commands import train_parser

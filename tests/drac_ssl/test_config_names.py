@@ -143,7 +143,7 @@ def test_print_config_writes_the_file_as_it_is_and_an_unknown_name_exits_2(
         commands.train_parser().parse_intermixed_args(["--print-config", "drak"])
     assert stop.value.code == 2
     err = capsys.readouterr().err
-    assert "drak: no such config file" in err and "fix: -c drac" in err and "Traceback" not in err
+    assert "drak: no such config file" in err and "fix: --print-config drac" in err and "Traceback" not in err
 
 
 def test_the_train_help_names_the_shipped_configs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -595,9 +595,9 @@ def test_a_misnumbered_header_sets_k_by_its_width(tmp_path: Path, images: Path) 
                for p in check_submission(path, images))
 
 
-def test_when_nothing_says_k_the_fix_names_the_general_header(tmp_path: Path) -> None:
-    general = ("'case,class,P0..P{K-1}' for K grades ('case,class,P0,P1,P2' for DRAC's 3 grades; "
-               "--grades K to check another scale)")
+def test_when_nothing_says_k_the_fix_names_drac_s_header_written_out(tmp_path: Path) -> None:
+    general = ("'case,class,P0,P1,P2' (DRAC's 3 grades, one P column per grade; --grades K to check "
+               "another scale)")
     empty = _write(tmp_path, "", "empty.csv")
     assert check_submission(empty) == [
         f"{empty}:1: the file is empty -> write the header {general} and one row per test image "
