@@ -1208,16 +1208,18 @@ for an ungradable image (:data:`ICDR_UNGRADABLE_GRADE`). ``test`` is labelled: h
 
 
 def _name_grade_file(path: Path) -> bool:
-    """Whether ``path`` is a label file of header-less ``NAME GRADE`` lines (its first
-    non-blank line read, :func:`data_prep.labels.name_grade_line`)."""
+    """Whether ``path`` is DDR's label file: header-less ``NAME GRADE`` lines (its first
+    non-blank line read, :func:`data_prep.labels.name_grade_line`) whose names are all DDR
+    grading images' (:func:`ddr_names`). Another project's ``train.txt`` of ``a.png 1`` lines
+    beside a ``train/`` folder is not DDR's, and its folder is read as any plain folder."""
     if not path.is_file():
         return False
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            first = next((line for line in fh if line.strip()), "")
+            lines = [line for line in fh if line.strip()]
     except OSError:
         return False
-    return name_grade_line(first)
+    return bool(lines) and name_grade_line(lines[0]) and ddr_names([line.split()[0] for line in lines])
 
 
 DDR_OUT = "RUN/data"
@@ -1242,7 +1244,10 @@ def ddr_fix(root: Path) -> str:
     valid folder, the CSV of its own lines and the full ingest line of that set; for ``test/``, the scorer's CSV only, test held out.
     ``''`` otherwise."""
     crop = "--fundus-crop "
-    if root.name in DDR_SETS and _name_grade_file(root.parent / f"{root.name}.txt"):
+    # a set folder's own CSV is its user's labels: the printed steps write theirs beside
+    # DR_grading (ddr_csv), never inside a set folder
+    own_csv = root.is_dir() and any(p.suffix.lower() == ".csv" for p in root.iterdir() if p.is_file())
+    if root.name in DDR_SETS and not own_csv and _name_grade_file(root.parent / f"{root.name}.txt"):
         txt, dest = root.parent / f"{root.name}.txt", ddr_csv(root.parent, root.name)
         if root.name == "test":  # labelled, held out: scored, never trained on
             return (f"this is DDR's labelled test set, held out for python -m drac_ssl.export --score, "
