@@ -1255,14 +1255,14 @@ def ddr_fix(root: Path) -> str:
                     f"{shlex.quote(str(root.parent))} prints the steps). Its labels, test.txt beside it, "
                     f"as the scorer's CSV (DDR's ungradable 5 written NA), with this command "
                     f"(bash/zsh):\n  {name_grade_command([txt], dest)}\nthen score a submission for "
-                    f"test/ with python -m drac_ssl.export --score TEAM.csv --labels "
+                    f"test/ with {python_command('drac_ssl.export')} --score TEAM.csv --labels "
                     f"{shlex.quote(str(dest))} --ungradable leave_out")
         # the ingest line in full, as the grading folder's steps give it (crop, scale, NA left out)
         return (f"the labels of this DDR set are {root.name}.txt beside it: {name_grade_fix(txt, dest)}\n"
                 f"then ingest this set alone with this command (to train on train/ and valid/ "
                 f"together, as docs/data.md's DDR does, ingest --root {shlex.quote(str(root.parent))} "
                 f"prints those steps):\n"
-                f"  python -m data_prep ingest --root {shlex.quote(str(root))} --labels-csv "
+                f"  {python_command('data_prep')} ingest --root {shlex.quote(str(root))} --labels-csv "
                 f"{shlex.quote(str(dest))} --grades icdr {crop}--ungradable leave_out --out {DDR_OUT}")
     if not ((root / "train").is_dir() and _name_grade_file(root / "train.txt")):
         return ""
@@ -1271,7 +1271,7 @@ def ddr_fix(root: Path) -> str:
     copy = " ".join(shlex.quote(str(root / name)) + "/." for name in kept)
     test_csv = ddr_csv(root, "test")
     test = (f"\n  {name_grade_command([root / 'test.txt'], test_csv)}\nthen score a "
-            f"submission for test/ with python -m drac_ssl.export --score TEAM.csv --labels "
+            f"submission for test/ with {python_command('drac_ssl.export')} --score TEAM.csv --labels "
             f"{shlex.quote(str(test_csv))} --ungradable leave_out"
             if _name_grade_file(root / "test.txt") else "")
     return (f"this is DDR's grading folder: {' and '.join(f'{n}/' for n in kept)} with their labels "
@@ -1281,7 +1281,7 @@ def ddr_fix(root: Path) -> str:
             f"out; the commands are for bash/zsh (on Windows: Git Bash or WSL):\n"
             f"  mkdir -p {shlex.quote(str(both))} && cp -R {copy} {shlex.quote(str(both))}/\n"
             f"  {name_grade_command([root / f'{n}.txt' for n in kept], both / 'labels.csv')}\n"
-            f"  python -m data_prep ingest --root {shlex.quote(str(both))} --grades icdr "
+            f"  {python_command('data_prep')} ingest --root {shlex.quote(str(both))} --grades icdr "
             f"{crop}--ungradable leave_out --out {DDR_OUT}\n"
             + (f"test/ is labelled (test.txt): hold it out for scoring, its labels as a CSV beside "
                f"{root.name}/:{test}" if test else ""))
