@@ -2598,21 +2598,17 @@ def training_labels_of(submission: str | Path, run: str | None = None) -> dict[s
     "sha256": its SHA-256 at the ingest (``source_files``; a bundle's ``metadata.json``:
     ``provenance.training_data.labels_csv_sha256``) or None, "said": where it was read, "rows":
     the manifest's labelled training rows, id -> (grade, SHA-256 of the image) ({} without a
-    run folder)}``. From ``run`` (a run folder, or a bundle folder: its hash only), else the run
-    folder the export wrote ``submission`` into (``RUN/export/submission*.csv``); None when
-    neither tells (no ingest record, a bundle built before the hash was recorded)."""
+    run folder)}``. From ``run`` (a run folder's ingest summary, else a bundle folder's
+    metadata: its hash only), else the run folder the export wrote ``submission`` into
+    (``RUN/export/submission*.csv``); None when neither tells (no ingest record, a bundle built before the hash was recorded)."""
     from drac_ssl.io import read_json_dict
     from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 
-    sub = Path(submission).resolve()
-    folders = [Path(run)] if run is not None else []
-    if sub.parent.name == "export":
-        folders.append(sub.parent.parent)
-    for folder in folders:
+    def from_ingest(folder: Path) -> dict[str, Any] | None:
         summary_file = folder / "data" / "ingest_summary.json"
         summary = read_json_dict(summary_file)
         if summary is None:
-            continue
+            return None
         recorded = (summary.get("source_files") or {}).get("labels_csv") or {}
         path = summary.get("labels_csv") or recorded.get("path")
         try:
@@ -2623,12 +2619,21 @@ def training_labels_of(submission: str | Path, run: str | None = None) -> dict[s
                 "sha256": str(recorded.get("sha256") or "").lower() or None, "said": str(summary_file),
                 "rows": {str(r["id"]): (r["grade"], str(r.get("sha256") or "").lower()) for r in manifest
                          if r.get("split") == "train" and r.get("grade") is not None}}
-    meta = read_json_dict(Path(run) / "metadata.json") if run is not None else None
-    digest = ((meta or {}).get("provenance") or {}).get("training_data") or {}
-    if isinstance(digest, Mapping) and digest.get("labels_csv_sha256"):
-        return {"path": None, "sha256": str(digest["labels_csv_sha256"]).lower(),
-                "said": str(Path(run) / "metadata.json"), "rows": {}}  # type: ignore[arg-type]
-    return None
+
+    def from_bundle(folder: Path) -> dict[str, Any] | None:
+        meta = read_json_dict(folder / "metadata.json")
+        digest = ((meta or {}).get("provenance") or {}).get("training_data") or {}
+        if isinstance(digest, Mapping) and digest.get("labels_csv_sha256"):
+            return {"path": None, "sha256": str(digest["labels_csv_sha256"]).lower(),
+                    "said": str(folder / "metadata.json"), "rows": {}}
+        return None
+
+    # RUN names the grading model: its own records before those of the folder the
+    # submission lies in (another run's export/ when the file was copied or renamed there)
+    if run is not None and (found := from_ingest(Path(run)) or from_bundle(Path(run))):
+        return found
+    sub = Path(submission).resolve()
+    return from_ingest(sub.parent.parent) if sub.parent.name == "export" else None
 
 
 def write_score_refusal(args: Any, code: int, error: str) -> int:
