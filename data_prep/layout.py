@@ -1294,8 +1294,9 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
     folder's defaults would only add findings that the right root would not give (colour
     photographs converted to grey, not 1024 px)."""
     test = root / PLAIN_TEST_DIR
-    # DDR's folder before its only CSV: a CSV the printed steps once wrote inside it
-    # (test.csv) was taken for the label CSV, the DDR steps gone
+    # DDR's grading folder before its only CSV: a CSV inside it (an older code's test.csv,
+    # any scorer's CSV) holds no training labels, and read as the label CSV would hide the
+    # DDR steps; a set folder's own CSV is read first (ddr_fix)
     ddr = "" if labels_csv else ddr_fix(root)
     if ddr:
         raise IngestError(f"{root}: DDR's labels here are 'NAME GRADE' .txt files, no label CSV -> {ddr}")

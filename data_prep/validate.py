@@ -1667,20 +1667,22 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
 
 def no_grade_zero_left_problem(csv_path: Path, left_out: Sequence[LabelRow], grades: Iterable[int | None],
                                grade_names: Sequence[str], column: str, scoring: bool = False) -> Problem | None:
-    """The warning (fatal with ``--strict``) for ungradable rows left out (``--ungradable
-    leave_out``: NA or empty cells) that leave no row of ``rows`` graded 0 while they reach the
-    top grade K-1: labels written 1..K whose K (the top grade, PDR on ICDR) was made NA, as "5
-    may be ungradable" read on an APTOS CSV written +1, lose every top-grade row and sit one
-    grade too high. ``grades``: the grades of the rows kept (None where not a number).
+    """The warning (fatal with ``--strict``) for ungradable rows ``left_out`` (``--ungradable
+    leave_out``: NA or empty cells) that leave no row graded 0 while the rows kept reach the top
+    grade K-1: labels written 1..K whose K (the top grade, PDR on ICDR) was made NA, as "5 may
+    be ungradable" read on an APTOS CSV written +1, lose every top-grade row and sit one grade
+    too high. ``grades``: the grades of the rows kept (None where not a number).
     ``scoring``: said by ``export --score`` (a note: true labels 1..4 of a set without grade 0
-    are scored as they are). A warning, not an error: a 0-based referable-only subset (1..4, its NA cells
-    truly ungradable) writes the same and is ingested, as without the rows left out (the empty
-    grade 0's own warning). It points back to the 1-based reading, then names what works for
-    0-based labels (grade 0 out of the scale, renumbered, or the NA rows deleted); the caller asks only for grades written as numbers (a column of
-    names is no 1-based column) on ICDR in columns where a 5 may have been told ungradable
-    (:func:`five_may_be_ungradable`: never APTOS's or EyePACS's, told only to subtract 1). None when a row is graded 0, when the grades left do not run
-    exactly 1..K-1, when none was left out, or when the left-out rows are all DDR's images (:func:`data_prep.layout.ddr_names`: a DDR subset
-    without grade 0, its 5 ungradable)."""
+    are scored as they are). A warning, not an error: a 0-based referable-only subset (1..4,
+    its NA cells truly ungradable) writes the same and is ingested, as without the rows left
+    out (the empty grade 0's own warning). It points back to the 1-based reading, then names
+    what works for 0-based labels (grade 0 out of the scale, renumbered, or the NA rows
+    deleted); the caller asks only for grades written as numbers (a column of names is no
+    1-based column) on ICDR in columns where a 5 may have been told ungradable
+    (:func:`five_may_be_ungradable`: never APTOS's or EyePACS's, told only to subtract 1).
+    None when a row is graded 0, when the grades left do not run exactly 1..K-1, when none was
+    left out, or when the left-out rows are all DDR's images
+    (:func:`data_prep.layout.ddr_names`: a DDR subset without grade 0, its 5 ungradable)."""
     graded = {grade for grade in grades if grade is not None}
     k = len(grade_names)
     if (not left_out or not graded or 0 in graded or min(graded) != 1 or max(graded) != k - 1

@@ -2078,8 +2078,9 @@ def shrinking_overrides(cfg: Config, overrides: Sequence[Any],
     2, step caps 3 and 2, images 64 px, ``data.cache_sizes`` [128]): a stage's
     (:data:`SCHEDULE_SECTIONS`) ``epochs`` or ``max_steps_per_epoch``, or an image size of
     :data:`FIRST_TRY_SIZES`, each setting by its last word; setting -> the word typed. What
-    ``--first-try`` sets itself, typed by hand: the full run after it must not keep them (an
-    IDRiD user copied the ``next:`` command and trained one epoch: ``finetune.epochs=1``). A
+    ``--first-try`` sets itself, typed by hand: the full run after it must not keep them: its
+    ``next:`` command would otherwise train the full run on the first try's schedule
+    (``finetune.epochs=1``: one epoch). A
     shrinking value larger than the first try's (``finetune.epochs=3`` under a file's 5,
     ``data.cache_sizes=[128, 256]``) is a shorter full run chosen by hand: kept, and put in
     ``shorter`` (setting -> word) when given."""
