@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from data_prep import decode as _decode
-from data_prep.copies import copy_keys
+from data_prep.copies import copy_groups, copy_keys
 from data_prep.grades import choices, config_grades, describe, grades_option, renumber_and_name
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
     # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
@@ -3801,27 +3801,8 @@ def identical_content(files: Sequence[tuple[str, str, str] | tuple[str, str, str
         keys_of.append(copy_keys(digest, pixels))
         members_of.append((path, split, grade or "", digest))
         pixels_of.append(pixels)
-    # union-find over the files: one group per set of files linked by a shared key
-    parent = list(range(len(members_of)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first_with: dict[str, int] = {}
-    for i, keys in enumerate(keys_of):
-        for key in keys:
-            ri, rj = root(i), root(first_with.setdefault(key, i))
-            parent[max(ri, rj)] = min(ri, rj)  # the group's first file stays its root
-    groups: dict[int, list[int]] = {}
-    for i in range(len(members_of)):
-        groups.setdefault(root(i), []).append(i)
     problems = []
-    for indices in groups.values():
-        if len(indices) < 2:
-            continue
+    for indices in copy_groups(keys_of):
         members = [members_of[i] for i in indices]
         paths = [p for p, _, _, _ in members]
         splits = {s for _, s, _, _ in members}
