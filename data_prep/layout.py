@@ -1208,16 +1208,18 @@ for an ungradable image (:data:`ICDR_UNGRADABLE_GRADE`). ``test`` is labelled: h
 
 
 def _name_grade_file(path: Path) -> bool:
-    """Whether ``path`` is a label file of header-less ``NAME GRADE`` lines (its first
-    non-blank line read, :func:`data_prep.labels.name_grade_line`)."""
+    """Whether ``path`` is DDR's label file: header-less ``NAME GRADE`` lines (its first
+    non-blank line read, :func:`data_prep.labels.name_grade_line`) whose names are all DDR
+    grading images' (:func:`ddr_names`). Another project's ``train.txt`` of ``a.png 1`` lines
+    beside a ``train/`` folder is not DDR's, and its folder is read as any plain folder."""
     if not path.is_file():
         return False
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            first = next((line for line in fh if line.strip()), "")
+            lines = [line for line in fh if line.strip()]
     except OSError:
         return False
-    return name_grade_line(first)
+    return bool(lines) and name_grade_line(lines[0]) and ddr_names([line.split()[0] for line in lines])
 
 
 DDR_OUT = "RUN/data"
@@ -1242,7 +1244,10 @@ def ddr_fix(root: Path) -> str:
     valid folder, the CSV of its own lines and the full ingest line of that set; for ``test/``, the scorer's CSV only, test held out.
     ``''`` otherwise."""
     crop = "--fundus-crop "
-    if root.name in DDR_SETS and _name_grade_file(root.parent / f"{root.name}.txt"):
+    # a set folder's own CSV is its user's labels: the printed steps write theirs beside
+    # DR_grading (ddr_csv), never inside a set folder
+    own_csv = root.is_dir() and any(p.suffix.lower() == ".csv" for p in root.iterdir() if p.is_file())
+    if root.name in DDR_SETS and not own_csv and _name_grade_file(root.parent / f"{root.name}.txt"):
         txt, dest = root.parent / f"{root.name}.txt", ddr_csv(root.parent, root.name)
         if root.name == "test":  # labelled, held out: scored, never trained on
             return (f"this is DDR's labelled test set, held out for python -m drac_ssl.export --score, "
@@ -1250,14 +1255,14 @@ def ddr_fix(root: Path) -> str:
                     f"{shlex.quote(str(root.parent))} prints the steps). Its labels, test.txt beside it, "
                     f"as the scorer's CSV (DDR's ungradable 5 written NA), with this command "
                     f"(bash/zsh):\n  {name_grade_command([txt], dest)}\nthen score a submission for "
-                    f"test/ with python -m drac_ssl.export --score TEAM.csv --labels "
+                    f"test/ with {python_command('drac_ssl.export')} --score TEAM.csv --labels "
                     f"{shlex.quote(str(dest))} --ungradable leave_out")
         # the ingest line in full, as the grading folder's steps give it (crop, scale, NA left out)
         return (f"the labels of this DDR set are {root.name}.txt beside it: {name_grade_fix(txt, dest)}\n"
                 f"then ingest this set alone with this command (to train on train/ and valid/ "
                 f"together, as docs/data.md's DDR does, ingest --root {shlex.quote(str(root.parent))} "
                 f"prints those steps):\n"
-                f"  python -m data_prep ingest --root {shlex.quote(str(root))} --labels-csv "
+                f"  {python_command('data_prep')} ingest --root {shlex.quote(str(root))} --labels-csv "
                 f"{shlex.quote(str(dest))} --grades icdr {crop}--ungradable leave_out --out {DDR_OUT}")
     if not ((root / "train").is_dir() and _name_grade_file(root / "train.txt")):
         return ""
@@ -1266,7 +1271,7 @@ def ddr_fix(root: Path) -> str:
     copy = " ".join(shlex.quote(str(root / name)) + "/." for name in kept)
     test_csv = ddr_csv(root, "test")
     test = (f"\n  {name_grade_command([root / 'test.txt'], test_csv)}\nthen score a "
-            f"submission for test/ with python -m drac_ssl.export --score TEAM.csv --labels "
+            f"submission for test/ with {python_command('drac_ssl.export')} --score TEAM.csv --labels "
             f"{shlex.quote(str(test_csv))} --ungradable leave_out"
             if _name_grade_file(root / "test.txt") else "")
     return (f"this is DDR's grading folder: {' and '.join(f'{n}/' for n in kept)} with their labels "
@@ -1276,7 +1281,7 @@ def ddr_fix(root: Path) -> str:
             f"out; the commands are for bash/zsh (on Windows: Git Bash or WSL):\n"
             f"  mkdir -p {shlex.quote(str(both))} && cp -R {copy} {shlex.quote(str(both))}/\n"
             f"  {name_grade_command([root / f'{n}.txt' for n in kept], both / 'labels.csv')}\n"
-            f"  python -m data_prep ingest --root {shlex.quote(str(both))} --grades icdr "
+            f"  {python_command('data_prep')} ingest --root {shlex.quote(str(both))} --grades icdr "
             f"{crop}--ungradable leave_out --out {DDR_OUT}\n"
             + (f"test/ is labelled (test.txt): hold it out for scoring, its labels as a CSV beside "
                f"{root.name}/:{test}" if test else ""))
@@ -1289,8 +1294,9 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
     folder's defaults would only add findings that the right root would not give (colour
     photographs converted to grey, not 1024 px)."""
     test = root / PLAIN_TEST_DIR
-    # DDR's folder before its only CSV: a CSV the printed steps once wrote inside it
-    # (test.csv) was taken for the label CSV, the DDR steps gone
+    # DDR's grading folder before its only CSV: a CSV inside it (an older code's test.csv,
+    # any scorer's CSV) holds no training labels, and read as the label CSV would hide the
+    # DDR steps; a set folder's own CSV is read first (ddr_fix)
     ddr = "" if labels_csv else ddr_fix(root)
     if ddr:
         raise IngestError(f"{root}: DDR's labels here are 'NAME GRADE' .txt files, no label CSV -> {ddr}")

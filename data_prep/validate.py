@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from data_prep import decode as _decode
-from data_prep.copies import copy_keys
+from data_prep.copies import copy_groups, copy_keys
 from data_prep.grades import choices, config_grades, describe, grades_option, renumber_and_name
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
     # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
@@ -1667,20 +1667,22 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
 
 def no_grade_zero_left_problem(csv_path: Path, left_out: Sequence[LabelRow], grades: Iterable[int | None],
                                grade_names: Sequence[str], column: str, scoring: bool = False) -> Problem | None:
-    """The warning (fatal with ``--strict``) for ungradable rows left out (``--ungradable
-    leave_out``: NA or empty cells) that leave no row of ``rows`` graded 0 while they reach the
-    top grade K-1: labels written 1..K whose K (the top grade, PDR on ICDR) was made NA, as "5
-    may be ungradable" read on an APTOS CSV written +1, lose every top-grade row and sit one
-    grade too high. ``grades``: the grades of the rows kept (None where not a number).
+    """The warning (fatal with ``--strict``) for ungradable rows ``left_out`` (``--ungradable
+    leave_out``: NA or empty cells) that leave no row graded 0 while the rows kept reach the top
+    grade K-1: labels written 1..K whose K (the top grade, PDR on ICDR) was made NA, as "5 may
+    be ungradable" read on an APTOS CSV written +1, lose every top-grade row and sit one grade
+    too high. ``grades``: the grades of the rows kept (None where not a number).
     ``scoring``: said by ``export --score`` (a note: true labels 1..4 of a set without grade 0
-    are scored as they are). A warning, not an error: a 0-based referable-only subset (1..4, its NA cells
-    truly ungradable) writes the same and is ingested, as without the rows left out (the empty
-    grade 0's own warning). It points back to the 1-based reading, then names what works for
-    0-based labels (grade 0 out of the scale, renumbered, or the NA rows deleted); the caller asks only for grades written as numbers (a column of
-    names is no 1-based column) on ICDR in columns where a 5 may have been told ungradable
-    (:func:`five_may_be_ungradable`: never APTOS's or EyePACS's, told only to subtract 1). None when a row is graded 0, when the grades left do not run
-    exactly 1..K-1, when none was left out, or when the left-out rows are all DDR's images (:func:`data_prep.layout.ddr_names`: a DDR subset
-    without grade 0, its 5 ungradable)."""
+    are scored as they are). A warning, not an error: a 0-based referable-only subset (1..4,
+    its NA cells truly ungradable) writes the same and is ingested, as without the rows left
+    out (the empty grade 0's own warning). It points back to the 1-based reading, then names
+    what works for 0-based labels (grade 0 out of the scale, renumbered, or the NA rows
+    deleted); the caller asks only for grades written as numbers (a column of names is no
+    1-based column) on ICDR in columns where a 5 may have been told ungradable
+    (:func:`five_may_be_ungradable`: never APTOS's or EyePACS's, told only to subtract 1).
+    None when a row is graded 0, when the grades left do not run exactly 1..K-1, when none was
+    left out, or when the left-out rows are all DDR's images
+    (:func:`data_prep.layout.ddr_names`: a DDR subset without grade 0, its 5 ungradable)."""
     graded = {grade for grade in grades if grade is not None}
     k = len(grade_names)
     if (not left_out or not graded or 0 in graded or min(graded) != 1 or max(graded) != k - 1
@@ -3799,27 +3801,8 @@ def identical_content(files: Sequence[tuple[str, str, str] | tuple[str, str, str
         keys_of.append(copy_keys(digest, pixels))
         members_of.append((path, split, grade or "", digest))
         pixels_of.append(pixels)
-    # union-find over the files: one group per set of files linked by a shared key
-    parent = list(range(len(members_of)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first_with: dict[str, int] = {}
-    for i, keys in enumerate(keys_of):
-        for key in keys:
-            ri, rj = root(i), root(first_with.setdefault(key, i))
-            parent[max(ri, rj)] = min(ri, rj)  # the group's first file stays its root
-    groups: dict[int, list[int]] = {}
-    for i in range(len(members_of)):
-        groups.setdefault(root(i), []).append(i)
     problems = []
-    for indices in groups.values():
-        if len(indices) < 2:
-            continue
+    for indices in copy_groups(keys_of):
         members = [members_of[i] for i in indices]
         paths = [p for p, _, _, _ in members]
         splits = {s for _, s, _, _ in members}

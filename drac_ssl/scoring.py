@@ -125,7 +125,7 @@ import math
 import shlex
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -2598,21 +2598,17 @@ def training_labels_of(submission: str | Path, run: str | None = None) -> dict[s
     "sha256": its SHA-256 at the ingest (``source_files``; a bundle's ``metadata.json``:
     ``provenance.training_data.labels_csv_sha256``) or None, "said": where it was read, "rows":
     the manifest's labelled training rows, id -> (grade, SHA-256 of the image) ({} without a
-    run folder)}``. From ``run`` (a run folder, or a bundle folder: its hash only), else the run
-    folder the export wrote ``submission`` into (``RUN/export/submission*.csv``); None when
-    neither tells (no ingest record, a bundle built before the hash was recorded)."""
+    run folder)}``. From ``run`` (a run folder's ingest summary, else a bundle folder's
+    metadata: its hash only), else the run folder the export wrote ``submission`` into
+    (``RUN/export/submission*.csv``); None when neither tells (no ingest record, a bundle built before the hash was recorded)."""
     from drac_ssl.io import read_json_dict
     from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 
-    sub = Path(submission).resolve()
-    folders = [Path(run)] if run is not None else []
-    if sub.parent.name == "export":
-        folders.append(sub.parent.parent)
-    for folder in folders:
+    def from_ingest(folder: Path) -> dict[str, Any] | None:
         summary_file = folder / "data" / "ingest_summary.json"
         summary = read_json_dict(summary_file)
         if summary is None:
-            continue
+            return None
         recorded = (summary.get("source_files") or {}).get("labels_csv") or {}
         path = summary.get("labels_csv") or recorded.get("path")
         try:
@@ -2623,12 +2619,21 @@ def training_labels_of(submission: str | Path, run: str | None = None) -> dict[s
                 "sha256": str(recorded.get("sha256") or "").lower() or None, "said": str(summary_file),
                 "rows": {str(r["id"]): (r["grade"], str(r.get("sha256") or "").lower()) for r in manifest
                          if r.get("split") == "train" and r.get("grade") is not None}}
-    meta = read_json_dict(Path(run) / "metadata.json") if run is not None else None
-    digest = ((meta or {}).get("provenance") or {}).get("training_data") or {}
-    if isinstance(digest, Mapping) and digest.get("labels_csv_sha256"):
-        return {"path": None, "sha256": str(digest["labels_csv_sha256"]).lower(),
-                "said": str(Path(run) / "metadata.json"), "rows": {}}  # type: ignore[arg-type]
-    return None
+
+    def from_bundle(folder: Path) -> dict[str, Any] | None:
+        meta = read_json_dict(folder / "metadata.json")
+        digest = ((meta or {}).get("provenance") or {}).get("training_data") or {}
+        if isinstance(digest, Mapping) and digest.get("labels_csv_sha256"):
+            return {"path": None, "sha256": str(digest["labels_csv_sha256"]).lower(),
+                    "said": str(folder / "metadata.json"), "rows": {}}
+        return None
+
+    # RUN names the grading model: its own records before those of the folder the
+    # submission lies in (another run's export/ when the file was copied or renamed there)
+    if run is not None and (found := from_ingest(Path(run)) or from_bundle(Path(run))):
+        return found
+    sub = Path(submission).resolve()
+    return from_ingest(sub.parent.parent) if sub.parent.name == "export" else None
 
 
 def write_score_refusal(args: Any, code: int, error: str) -> int:
@@ -2705,8 +2710,8 @@ def _training_labels_warning(cases: Sequence[str], y: np.ndarray, training: Mapp
                              labels: str | Path) -> str | None:
     """A warning when every scored case is named as a labelled training image of the run
     (``training["rows"]``, :func:`training_labels_of`: by id, else by stem) whose image is
-    another (``training["scored"]``: case -> the scored image's SHA-256, or a prefix of it)
-    and whose training grade is the label's, and that agreement is unlikely by chance: the
+    another (``training["scored"]``: case -> the scored image's SHA-256, or a prefix of it;
+    ``training["noted"]``: the cases the notes file marks as not a training image) and whose training grade is the label's, and that agreement is unlikely by chance: the
     product over the scored cases of the share of the training rows of that case's training
     grade (the chance that test grades drawn from the training grades' mix all agree) is below
     :data:`CHANCE_AGREEMENT` (0.01). ``labels`` is then most likely a trimmed copy of the
@@ -2718,16 +2723,20 @@ def _training_labels_warning(cases: Sequence[str], y: np.ndarray, training: Mapp
         return None
     rows: Mapping[str, tuple[int, str]] = training.get("rows") or {}
     scored: Mapping[str, str] = training.get("scored") or {}
+    noted: Collection[str] = training.get("noted") or ()
     by_stem = {Path(k).stem.lower(): v for k, v in rows.items()}
     mix = Counter(row[0] for row in rows.values())
     chance = 1.0
     for case, grade in zip(cases, y.tolist(), strict=True):
         row = rows.get(case) or by_stem.get(Path(case).stem.lower())
-        digest = str(scored.get(case) or "").lower()
-        if row is None or not digest or not row[1] or row[0] != grade:
+        if row is None or not row[1] or row[0] != grade:
             return None
-        if row[1].startswith(digest) or digest.startswith(row[1]):  # the training image itself
-            return None
+        if case not in noted:  # a noted case is another image than any training one
+            digest = str(scored.get(case) or "").lower()
+            if not digest:
+                return None
+            if row[1].startswith(digest) or digest.startswith(row[1]):  # the training image itself
+                return None
         chance *= mix[row[0]] / len(rows)
     if chance >= CHANCE_AGREEMENT:
         return None
@@ -2739,20 +2748,16 @@ def _training_labels_warning(cases: Sequence[str], y: np.ndarray, training: Mapp
             f"the graded images (IDRiD: '{RESTARTING_TEST_LABELS['idrid']}')")
 
 
-NOTED_NOT_TRAINING = "noted: not a training image"
-""":func:`training_labels_scored`'s ``scored`` entry of a case the export's notes file marks as
-not a training image: no SHA-256 prefix, so never the training image of its name."""
-
-
 def training_labels_scored(submission: str | Path, run: str | None = None, images: str | None = None,
                            prefixes: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
     """What :func:`score`'s ``training`` needs: :func:`training_labels_of`'s ``rows`` and
     ``said`` (the manifest it read), with ``scored`` (case -> the scored image's SHA-256: the
     manifest's test row for the run's own export, :func:`_run_export`; else the file in
-    ``images`` hashed, :func:`_file_prefixes`, a prefix; else, without ``images``, the cases
-    the notes file beside ``submission`` marks as not a training image
-    (:func:`drac_ssl.submission.read_not_training_images`) -> :data:`NOTED_NOT_TRAINING`,
-    another image than any training one); None when there are no training rows."""
+    ``images`` hashed, :func:`_file_prefixes`, a prefix) and ``noted`` (a set: without either,
+    the cases the notes file beside ``submission`` marks as not a training image,
+    :func:`drac_ssl.submission.read_not_training_images`, each another image than any training
+    one; else empty); None when there are no training rows."""
+    from drac_ssl.manifest import MANIFEST_FILE
     from drac_ssl.submission import image_notes_path, read_not_training_images
 
     known = training_labels_of(submission, run)
@@ -2763,9 +2768,9 @@ def training_labels_scored(submission: str | Path, run: str | None = None, image
     if not scored and images is not None:
         scored = {c: p for c, p in _file_prefixes(_graded_files(_submission_cases(submission), images)[1],
                                                   prefixes).items() if p}
-    elif not scored:
-        scored = dict.fromkeys(read_not_training_images(image_notes_path(submission)), NOTED_NOT_TRAINING)
-    return {"rows": known["rows"], "scored": scored, "said": str(Path(known["said"]).parent / "manifest.csv")}
+    noted = set() if scored or images is not None else set(read_not_training_images(image_notes_path(submission)))
+    return {"rows": known["rows"], "scored": scored, "noted": noted,
+            "said": str(Path(known["said"]).parent / MANIFEST_FILE)}
 
 
 def _run_export(submission: str | Path, noted: Mapping[str, dict[str, Any]] | None = None,

@@ -2023,7 +2023,11 @@ try (:func:`shrinking_overrides`), beside the image sizes of :data:`FIRST_TRY_SI
 
 def _shrinks(key: str, value: Any, own: Any) -> bool:
     """Whether ``key=value`` typed makes the ``-c`` file's own ``own`` smaller: fewer epochs, a
-    step cap where it has none (0) or a lower one, smaller images (a list of sizes: its largest)."""
+    step cap where it has none (0) or a lower one, smaller images (a list of sizes: its largest).
+    A bool is no number here (``finetune.epochs=true`` is YAML's true, refused by the settings'
+    own check), as in :func:`_as_small_as_first_try`."""
+    if isinstance(value, bool):
+        return False
     if key.endswith(".max_steps_per_epoch"):
         return isinstance(value, int) and value > 0 and (own == 0 or value < own)
     if isinstance(value, list | tuple) and isinstance(own, list | tuple):
@@ -2051,7 +2055,7 @@ def _first_try_value(key: str) -> Any:
 def _as_small_as_first_try(key: str, value: Any) -> bool:
     """Whether ``key=value`` typed is no larger than ``--first-try``'s own value of ``key``
     (:func:`_first_try_value`; a list of sizes by its largest): the first try's schedule typed
-    by hand. False for a setting ``--first-try`` does not set (``finetune.max_steps_per_epoch``)."""
+    by hand. False for a setting ``--first-try`` does not set (``pretrain.lr``) and for a bool."""
     typed, first = _largest(value), _largest(_first_try_value(key))
     return (isinstance(typed, int | float) and isinstance(first, int | float) and not isinstance(typed, bool)
             and typed <= first)
@@ -2074,8 +2078,9 @@ def shrinking_overrides(cfg: Config, overrides: Sequence[Any],
     2, step caps 3 and 2, images 64 px, ``data.cache_sizes`` [128]): a stage's
     (:data:`SCHEDULE_SECTIONS`) ``epochs`` or ``max_steps_per_epoch``, or an image size of
     :data:`FIRST_TRY_SIZES`, each setting by its last word; setting -> the word typed. What
-    ``--first-try`` sets itself, typed by hand: the full run after it must not keep them (an
-    IDRiD user copied the ``next:`` command and trained one epoch: ``finetune.epochs=1``). A
+    ``--first-try`` sets itself, typed by hand: the full run after it must not keep them: its
+    ``next:`` command would otherwise train the full run on the first try's schedule
+    (``finetune.epochs=1``: one epoch). A
     shrinking value larger than the first try's (``finetune.epochs=3`` under a file's 5,
     ``data.cache_sizes=[128, 256]``) is a shorter full run chosen by hand: kept, and put in
     ``shorter`` (setting -> word) when given."""

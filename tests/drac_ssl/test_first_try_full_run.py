@@ -360,3 +360,15 @@ def test_a_drac_first_try_points_at_the_readme_s_measured_times(tmp_path: Path, 
     assert train.full_run_time_doc(tmp_path / "run") == doc
     page, anchor = doc.split("#")
     assert f'<a id="{anchor}"></a>' in (REPO / page).read_text(encoding="utf-8")
+
+
+def test_a_bool_typed_for_epochs_is_no_shorter_full_run() -> None:
+    """finetune.epochs=true (YAML's true, an int 1 to Python) was taken for a shorter full run
+    chosen by hand ("kept ... shorter"), where the settings' check refuses it: a bool shrinks
+    nothing, as the first try's own comparison already said."""
+    file = config.load_config("fundus", ["finetune.epochs=5"])
+    for word in ("finetune.epochs=true", "pretrain.max_steps_per_epoch=true", "umm.epochs=false"):
+        shorter: dict[str, str] = {}
+        assert train.shrinking_overrides(file, [word], shorter) == {}, word
+        assert shorter == {}, word
+

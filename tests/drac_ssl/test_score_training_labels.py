@@ -225,3 +225,20 @@ def test_the_training_labels_stand_for_training_images_and_a_bundle_names_them_b
     said = scoring.training_labels_refusal(team, train_csv, str(bundle))
     assert said is not None and f"{train_csv} has the SHA-256 of the label CSV this model was trained on" in said
     assert str(bundle / "metadata.json") in said
+
+
+def test_a_bundle_given_as_run_is_read_before_the_run_the_submission_lies_in(
+        run: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """RUN names the grading model: a bundle given as RUN, its metadata recording a label
+    hash, tells the training labels even when the submission lies in another run's export/
+    (whose ingest summary was read first, the bundle never)."""
+    run_dir, train_csv, test_csv = run
+    bundle = tmp_path / "other-bundle"
+    bundle.mkdir()
+    digest = hashlib.sha256(test_csv.read_bytes()).hexdigest()  # this bundle trained on another CSV
+    (bundle / "metadata.json").write_text(json.dumps({"provenance": {"training_data": {"labels_csv_sha256": digest}}}))
+    found = scoring.training_labels_of(run_dir / "export" / "submission.csv", str(bundle))
+    assert found is not None and found["sha256"] == digest, found
+    assert found["said"] == str(bundle / "metadata.json")
+    own = scoring.training_labels_of(run_dir / "export" / "submission.csv")  # no RUN: the folder's run
+    assert own is not None and own["said"] == str(run_dir / "data" / "ingest_summary.json")
