@@ -404,17 +404,46 @@ def main(argv: Sequence[str] | None = None) -> int:
                 signal.signal(signal.SIGTERM, before)
 
 
-def _serve_until_stopped(demo: object) -> None:
+def _serve_until_stopped(demo: object, sleep: Callable[[float], None] = time.sleep) -> int:
     """Block while ``demo`` serves, as gradio's ``block_thread`` does, until Ctrl-C or SIGTERM
     (:func:`_interrupt`), then :func:`_drain` it; the caller closes it. Not ``block_thread``:
     that one closes the web server itself on the interrupt ("Keyboard interruption in main
     thread... closing server."), cutting off every request in flight before a drain could run
-    (a live check: 10 clients, all "Connection refused")."""
+    (a live check: 10 clients, all "Connection refused"). The exit code: 0 after a signal;
+    1 after an OSError in the wait (``block_thread`` catches it too and stops), said on
+    stderr, then drained as a signal is. Where this gradio has no ``demo.is_running``: one
+    warning on the log (once per process) and the wait goes on until a signal, since
+    stopping at once would end ``python -m app`` with 0 right after it started. ``sleep``:
+    for tests."""
     try:
-        while getattr(demo, "is_running", False):
-            time.sleep(0.1)
+        while _still_serving(demo):
+            sleep(0.1)
     except KeyboardInterrupt:
         _drain(demo)
+    except OSError as exc:  # not a busy port (the server is bound): the caller's advice does not fit
+        print(f"error: the server's wait stopped: {exc}; stopping as on Ctrl-C", file=sys.stderr,
+              flush=True)
+        _drain(demo)
+        return 1
+    return 0
+
+
+_UNKNOWN_RUNNING_WARNED: list[bool] = []
+
+
+def _still_serving(demo: object) -> bool:
+    """``demo.is_running``; True, with one warning on the log (once per process), where this
+    gradio has no such attribute."""
+    running = getattr(demo, "is_running", None)
+    if running is None:
+        if not _UNKNOWN_RUNNING_WARNED:
+            _UNKNOWN_RUNNING_WARNED.append(True)
+            logging.getLogger("app").warning(
+                "this gradio has no demo.is_running: the app serves until Ctrl-C or SIGTERM and "
+                "does not notice a server that stopped by itself; check "
+                "app.__main__._serve_until_stopped against this gradio version")
+        return True
+    return bool(running)
 
 
 def _drain(demo: object, limit_s: float | None = None,
@@ -558,7 +587,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
               + (f"renamed {settings.grading_log}.<UTC time> above {settings.grading_log_max_mb:g} MiB; "
                  f"the app deletes no line nor rotated file (prune them by your retention rule)"
                  if settings.grading_log_max_mb else "which the app never deletes nor rotates"), flush=True)
-    demo = None
+    demo, code = None, 0
     try:
         # gradio quiet: its start-up lines said "Running on local URL" (the line below says
         # it) and "To create a public link, set `share=True`" though nothing is shared; its
@@ -581,7 +610,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
             print(f"[app] warning: {chance}", flush=True)
         if uncalibrated := predictor.calibration_warning:  # the banner's and the export's words
             print(f"[app] warning: {uncalibrated}", flush=True)
-        _serve_until_stopped(demo)  # until Ctrl-C or SIGTERM (_interrupt), then the drain
+        code = _serve_until_stopped(demo)  # until Ctrl-C or SIGTERM (_interrupt), then the drain
     except (KeyboardInterrupt, SystemExit):
         if demo is not None:  # let what was admitted finish before the close below cancels it
             _drain(demo)
@@ -595,7 +624,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
     finally:
         if demo is not None:
             demo.close(verbose=False)  # the queue and the server, also after an interrupt here
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -644,3 +644,37 @@ def test_a_second_signal_stops_the_drain_and_never_starts_another(
     assert _drain(demo, clock=fake.clock, sleep=fake.sleep) is False  # _run's drain: none
     assert demo.model_queue.drains == (1 if where == "drain" else 0) and fake.sleeps == 0
     assert capsys.readouterr().out == ""
+
+
+def test_the_wait_goes_on_where_gradio_has_no_is_running_and_stops_on_an_oserror(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A review (F2): ``getattr(demo, "is_running", False)`` made ``python -m app`` exit 0 at
+    once on a gradio that renamed the attribute. The wait now goes on (one warning on the log)
+    until the signal; an OSError in it (gradio's ``block_thread`` caught it too) drains, exits
+    1 and says so without the busy port's advice."""
+    from types import SimpleNamespace
+
+    import app.__main__ as app_main
+
+    monkeypatch.setattr(app_main, "_UNKNOWN_RUNNING_WARNED", [])
+
+    def signal_at(n: int) -> None:
+        if n == 3:
+            raise KeyboardInterrupt
+
+    fake = _FakeTime(0.0, signal_at)
+    renamed = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None]))
+    assert app_main._serve_until_stopped(renamed, sleep=fake.sleep) == 0
+    assert fake.sleeps == 3 and renamed.model_queue.stopping
+    warnings = [r for r in caplog.records if r.name == "app" and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "demo.is_running" in warnings[0].getMessage()
+
+    def fail(seconds: float) -> None:
+        raise OSError("Bad file descriptor")
+
+    broken = SimpleNamespace(is_running=True, model_queue=ModelQueue(1, 0),
+                             _queue=SimpleNamespace(active_jobs=[None]))
+    assert app_main._serve_until_stopped(broken, sleep=fail) == 1 and broken.model_queue.stopping
+    err = capsys.readouterr().err
+    assert "Bad file descriptor" in err and "--port" not in err
