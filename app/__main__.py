@@ -457,7 +457,10 @@ def _drain(demo: object, limit_s: float | None = None,
     no new image, until :data:`app.model_queue.DRAIN_GRACE_S` (5 s) after the last request
     finished, so that the browser can fetch the pictures of the last results (none when no
     request finished that recently). True when all finished; False, said on the console, when
-    the limit or another Ctrl-C / SIGTERM came first (the close then cancels the rest). Runs
+    the limit or another Ctrl-C / SIGTERM came first with requests still graded or waiting (the
+    close then cancels them). Another signal once all were graded, while gradio still sends
+    results, skips the rest and the grace: True, with those results said on the console
+    (their pages may miss their pictures). Runs
     once per server: called again (a second signal that reached the caller) it returns False
     at once, waiting for nothing. ``demo``: what :func:`app.server.serve` returned (its
     ``model_queue``); ``clock`` (time.monotonic's seconds: the queue's ``finished_at``) and
@@ -483,7 +486,16 @@ def _drain(demo: object, limit_s: float | None = None,
         while done and not _gradio_idle(demo) and clock() < end:  # the last results being sent
             sleep(0.05)
     except KeyboardInterrupt:
-        done = False
+        unfinished = queue.running + queue.waiting
+        if unfinished:
+            print(f"[app] stopped with {unfinished} request(s) unfinished: their users see an "
+                  f"error and must upload again", flush=True)
+            return False
+        # all graded: the signal came while gradio still sent results (or before any was taken)
+        if sending := _gradio_sending(demo):
+            print(f"[app] stopped while the last {sending} result(s) were being sent: those pages "
+                  f"may not show their pictures", flush=True)
+        return True
     if not done:
         print(f"[app] stopped with {queue.running + queue.waiting} request(s) unfinished: their users "
               f"see an error and must upload again", flush=True)
@@ -516,6 +528,15 @@ def _gradio_idle(demo: object) -> bool:
                 type(jobs).__name__)
         return True
     return all(job is None for job in jobs)
+
+
+def _gradio_sending(demo: object) -> int:
+    """How many events gradio's queue still has in progress (``demo._queue.active_jobs``: one
+    list of events per busy worker); 0 where this gradio keeps no such list."""
+    jobs = getattr(getattr(demo, "_queue", None), "active_jobs", None)
+    if not isinstance(jobs, list):
+        return 0
+    return sum(len(job) for job in jobs if job is not None)
 
 
 def _interrupt(signum: int, frame: object) -> None:
