@@ -112,6 +112,7 @@ __all__ = [
     "fit_kappa_thresholds",
     "threshold_band_warning",
     "undefined_scores_quiet",
+    "UNDEFINED_DIVISION",
     "THRESHOLD_GRADE_SHARE_MIN",
     "fit_temperature",
     "QWK_LARGEST_UNSTATED",
@@ -179,21 +180,28 @@ __all__ = [
 ]
 
 
+#: numpy's words for a 0/0 (a kappa on a one-grade sample, a recall of a grade no image has):
+#: 1.x/2.x arrays say "divide", numpy >= 1.25's scalars "scalar divide"
+UNDEFINED_DIVISION = r"invalid value encountered in (scalar )?divide"
+
+
 @contextlib.contextmanager
 def undefined_scores_quiet() -> Iterator[None]:
     """Silence the warnings of a score that is undefined on its sample, and only those.
 
     A bootstrap resample (or a small validation split) may hold a single grade, or no image of
     a grade: scikit-learn then warns ``UndefinedMetricWarning`` (an AUC, precision or recall
-    scored nan or 0) and numpy ``RuntimeWarning`` (0/0 in a kappa); the callers score such a
-    sample nan and say so themselves, so thousands of these warnings tell nothing. Other
-    warnings pass, above all a library's ``DeprecationWarning`` and ``FutureWarning`` (a
-    blanket ``simplefilter("ignore")`` hid those, so that a deprecation would show up only as
-    a break). ``CountedMetricWarning`` (a RuntimeWarning) is checked outside these blocks."""
+    scored nan or 0) and numpy a ``RuntimeWarning`` for the 0/0 of a kappa
+    (:data:`UNDEFINED_DIVISION`); the callers score such a sample nan and say so themselves,
+    so thousands of these warnings tell nothing. Other warnings pass, above all a library's
+    ``DeprecationWarning`` and ``FutureWarning`` (a blanket ``simplefilter("ignore")`` hid
+    those, so that a deprecation would show up only as a break), every other RuntimeWarning
+    (an overflow in ``np.exp``, the mean of an empty slice: a bug, not an undefined score) and
+    :class:`CountedMetricWarning`: the filters here match only the messages above."""
     undefined = import_keeping_random("sklearn.exceptions").UndefinedMetricWarning
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", undefined)
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.filterwarnings("ignore", message=UNDEFINED_DIVISION, category=RuntimeWarning)
         yield
 
 
