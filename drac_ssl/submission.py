@@ -158,7 +158,7 @@ def cut_units(cut: float) -> int:
     return int(math.ceil(float(cut) * 10**WRITE_DECIMALS - 1e-6))
 
 
-def written_probabilities(probs: np.ndarray) -> np.ndarray:
+def written_probabilities(probs: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
     """``probs`` ``(n, K)`` (finite, in [0, 1], rows summing to 1 within float rounding) as a
     submission CSV holds them once written, float64 ``(n, K)``: 6 decimals
     (:data:`WRITE_DECIMALS`), each row summing to exactly 1 (:func:`write_submission`'s
@@ -167,8 +167,11 @@ def written_probabilities(probs: np.ndarray) -> np.ndarray:
     ``oof.csv``'s probabilities so and computes its AUCs from them, so that an AUC recomputed
     from either file (scikit-learn on the columns, ``export --score``) is the one reported: on
     a collapsed model, whose probabilities differ below the 6th decimal, the rounding makes
-    ties that move the AUC."""
-    return written_units(probs) / float(10**WRITE_DECIMALS)
+    ties that move the AUC. ``classes`` ``(n,)``: the grade written beside each row (``oof.csv``'s
+    ``pred``, a submission's ``class``); at an exact tie of the largest probabilities the
+    rounding remainder goes to it, as :func:`written_units` says, so that the largest written
+    P is the written grade's (without them, the first tied grade's)."""
+    return written_units(probs, classes) / float(10**WRITE_DECIMALS)
 
 
 def format_units(units: int) -> str:
