@@ -3081,8 +3081,9 @@ def knn_accuracy(
     ``exp((sim - max sim) / T)``, the same vote up to a per-row factor, to avoid overflow.
     Returns the fraction of test rows whose vote is their label, a float in [0, 1]; nan when
     any feature of either split is NaN or inf (a diverged backbone, or one whose eval-mode
-    statistics overflowed): such features vote for nothing, and their argmax once made the
-    share of class 0 among the test labels read as an accuracy. Checked after the labels, so a
+    statistics overflowed): such features vote for nothing, and an argmax over their nan
+    votes picks class 0 for every row, so the share of class 0 among the test labels would
+    read as an accuracy. Checked after the labels, so a
     label error is still raised.
 
     Raises:
@@ -3090,7 +3091,7 @@ def knn_accuracy(
             ``(n, d)`` with the same ``d``; not one label per feature row; an empty split; a
             label outside ``0 .. num_classes-1`` in either split (e.g. -1, an unlabelled row
             as :class:`~drac_ssl.augment.EvalDataset` gives it: leave such rows out); a label
-            that is not a whole number (0.7 was once cut to class 0).
+            that is not a whole number (``int`` would cut 0.7 to class 0).
     """
     import torch
     import torch.nn.functional as F

@@ -116,9 +116,10 @@ def _micro_units(probs: np.ndarray, classes: np.ndarray | None = None) -> np.nda
     The rounding residual goes to the row's target: the largest unrounded entry (the first of
     equal ones; ``classes`` ``(n,)``, where given, picks among equal largest ones). A residual of
     -m may take the target below an entry it was rounded equal to (a near tie): that entry gives
-    the units back, one at a time, until the target is level with it. The residual once went to
-    the first largest *rounded* entry, so ``[0.33333332, 0.33333327, 0.33333341]`` was written
-    ``0.333334, 0.333333, 0.333333`` beside ``class`` 2. No entry leaves [0, 1]: the target is
+    the units back, one at a time, until the target is level with it. The target is picked on
+    the unrounded entries because rounding makes near ties exact: given to the first largest
+    *rounded* entry, ``[0.33333332, 0.33333327, 0.33333341]`` would be written ``0.333334,
+    0.333333, 0.333333`` beside ``class`` 2. No entry leaves [0, 1]: the target is
     >= 1/K, and an entry that gives a unit back was rounded up to at least 1."""
     scale = 10**WRITE_DECIMALS
     units = probability_units(probs)
