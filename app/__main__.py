@@ -447,7 +447,7 @@ def _still_serving(demo: object) -> bool:
 
 
 def _drain(demo: object, limit_s: float | None = None,
-           clock: Callable[[], float] = time.monotonic,
+           clock: Callable[[], float] | None = None,
            sleep: Callable[[float], None] = time.sleep) -> bool:
     """A stopping server's last step before it closes (SIGTERM or Ctrl-C): stop taking new
     images (they get the "restarting" answer, :meth:`app.model_queue.ModelQueue.stop_admitting`)
@@ -463,8 +463,8 @@ def _drain(demo: object, limit_s: float | None = None,
     (their pages may miss their pictures). Runs
     once per server: called again (a second signal that reached the caller) it returns False
     at once, waiting for nothing. ``demo``: what :func:`app.server.serve` returned (its
-    ``model_queue``); ``clock`` (time.monotonic's seconds: the queue's ``finished_at``) and
-    ``sleep``: for tests."""
+    ``model_queue``); ``clock``: seconds, the queue's own (its ``finished_at`` is on it) where
+    not given; ``sleep``: for tests."""
     from app.model_queue import DRAIN_GRACE_S, DRAIN_S
 
     limit_s = DRAIN_S if limit_s is None else limit_s
@@ -473,6 +473,7 @@ def _drain(demo: object, limit_s: float | None = None,
         return True
     if queue.draining:  # a second signal: the first drain was cut short, close at once
         return False
+    clock = queue.clock if clock is None else clock
     done = False
     try:
         queue.draining = True

@@ -547,28 +547,32 @@ def test_a_finished_drain_keeps_serving_the_last_pictures_for_its_grace() -> Non
     from app.__main__ import _drain
     from app.model_queue import DRAIN_GRACE_S
 
-    queue = ModelQueue(1, 0)
+    fake = _FakeTime(100.0)
+    queue = ModelQueue(1, 0, clock=fake.clock)  # one clock: the last result's finish and the drain's
     with queue.slot():
         pass
-    assert queue.finished_at is not None and queue.finished_at <= time.monotonic()
-    queue.finished_at = 100.0  # the last result: 1 s before the signal
-    fake = _FakeTime(101.0)
+    assert queue.finished_at == 100.0
+    fake.now = 101.0  # the signal: 1 s after the last result
     demo = SimpleNamespace(model_queue=queue, _queue=SimpleNamespace(active_jobs=[None]))
-    assert _drain(demo, clock=fake.clock, sleep=fake.sleep) is True
+    assert _drain(demo, sleep=fake.sleep) is True
     assert DRAIN_GRACE_S == 5.0 and 100.0 + DRAIN_GRACE_S <= fake.now < 100.0 + DRAIN_GRACE_S + 0.1
     with pytest.raises(ServerBusy, match="restarting"), queue.slot():
         pass
-    idle = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None]))
     fake = _FakeTime(101.0)
-    assert _drain(idle, clock=fake.clock, sleep=fake.sleep) is True and fake.sleeps == 0
+    idle = SimpleNamespace(model_queue=ModelQueue(1, 0, clock=fake.clock),
+                           _queue=SimpleNamespace(active_jobs=[None]))
+    assert _drain(idle, sleep=fake.sleep) is True and fake.sleeps == 0
 
     def interrupt(n: int) -> None:
         raise KeyboardInterrupt
 
-    cut = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None]))
-    cut.model_queue.finished_at = 100.0
-    fake = _FakeTime(101.0, interrupt)
-    assert _drain(cut, clock=fake.clock, sleep=fake.sleep) is True and fake.sleeps == 1
+    fake = _FakeTime(100.0, interrupt)
+    cut = SimpleNamespace(model_queue=ModelQueue(1, 0, clock=fake.clock),
+                          _queue=SimpleNamespace(active_jobs=[None]))
+    with cut.model_queue.slot():
+        pass
+    fake.now = 101.0
+    assert _drain(cut, sleep=fake.sleep) is True and fake.sleeps == 1
 
 
 def test_the_drain_waits_for_gradio_to_send_the_last_results(
@@ -689,16 +693,15 @@ def test_a_second_signal_while_gradio_sends_the_last_results_leaves_none_unfinis
 
     from app.__main__ import _drain
 
-    queue = ModelQueue(1, 0)
-    with queue.slot():
-        pass  # one request, graded
-
     def interrupt(n: int) -> None:
         raise KeyboardInterrupt
 
-    fake = _FakeTime(queue.finished_at or 0.0, interrupt)
+    fake = _FakeTime(0.0, interrupt)
+    queue = ModelQueue(1, 0, clock=fake.clock)
+    with queue.slot():
+        pass  # one request, graded
     demo = SimpleNamespace(model_queue=queue, _queue=SimpleNamespace(active_jobs=[["event"]]))
-    assert _drain(demo, clock=fake.clock, sleep=fake.sleep) is True and fake.sleeps == 1
+    assert _drain(demo, sleep=fake.sleep) is True and fake.sleeps == 1
     out = capsys.readouterr().out
     assert "unfinished" not in out
     assert "stopped while the last 1 result(s) were being sent: those pages may not show" in out
