@@ -404,21 +404,50 @@ def main(argv: Sequence[str] | None = None) -> int:
                 signal.signal(signal.SIGTERM, before)
 
 
-def _serve_until_stopped(demo: object) -> None:
+def _serve_until_stopped(demo: object, sleep: Callable[[float], None] = time.sleep) -> int:
     """Block while ``demo`` serves, as gradio's ``block_thread`` does, until Ctrl-C or SIGTERM
     (:func:`_interrupt`), then :func:`_drain` it; the caller closes it. Not ``block_thread``:
     that one closes the web server itself on the interrupt ("Keyboard interruption in main
     thread... closing server."), cutting off every request in flight before a drain could run
-    (a live check: 10 clients, all "Connection refused")."""
+    (a live check: 10 clients, all "Connection refused"). The exit code: 0 after a signal;
+    1 after an OSError in the wait (``block_thread`` catches it too and stops), said on
+    stderr, then drained as a signal is. Where this gradio has no ``demo.is_running``: one
+    warning on the log (once per process) and the wait goes on until a signal, since
+    stopping at once would end ``python -m app`` with 0 right after it started. ``sleep``:
+    for tests."""
     try:
-        while getattr(demo, "is_running", False):
-            time.sleep(0.1)
+        while _still_serving(demo):
+            sleep(0.1)
     except KeyboardInterrupt:
         _drain(demo)
+    except OSError as exc:  # not a busy port (the server is bound): the caller's advice does not fit
+        print(f"error: the server's wait stopped: {exc}; stopping as on Ctrl-C", file=sys.stderr,
+              flush=True)
+        _drain(demo)
+        return 1
+    return 0
+
+
+_UNKNOWN_RUNNING_WARNED: list[bool] = []
+
+
+def _still_serving(demo: object) -> bool:
+    """``demo.is_running``; True, with one warning on the log (once per process), where this
+    gradio has no such attribute."""
+    running = getattr(demo, "is_running", None)
+    if running is None:
+        if not _UNKNOWN_RUNNING_WARNED:
+            _UNKNOWN_RUNNING_WARNED.append(True)
+            logging.getLogger("app").warning(
+                "this gradio has no demo.is_running: the app serves until Ctrl-C or SIGTERM and "
+                "does not notice a server that stopped by itself; check "
+                "app.__main__._serve_until_stopped against this gradio version")
+        return True
+    return bool(running)
 
 
 def _drain(demo: object, limit_s: float | None = None,
-           clock: Callable[[], float] = time.monotonic,
+           clock: Callable[[], float] | None = None,
            sleep: Callable[[float], None] = time.sleep) -> bool:
     """A stopping server's last step before it closes (SIGTERM or Ctrl-C): stop taking new
     images (they get the "restarting" answer, :meth:`app.model_queue.ModelQueue.stop_admitting`)
@@ -428,11 +457,14 @@ def _drain(demo: object, limit_s: float | None = None,
     no new image, until :data:`app.model_queue.DRAIN_GRACE_S` (5 s) after the last request
     finished, so that the browser can fetch the pictures of the last results (none when no
     request finished that recently). True when all finished; False, said on the console, when
-    the limit or another Ctrl-C / SIGTERM came first (the close then cancels the rest). Runs
+    the limit or another Ctrl-C / SIGTERM came first with requests still graded or waiting (the
+    close then cancels them). Another signal once all were graded, while gradio still sends
+    results, skips the rest and the grace: True, with those results said on the console
+    (their pages may miss their pictures). Runs
     once per server: called again (a second signal that reached the caller) it returns False
     at once, waiting for nothing. ``demo``: what :func:`app.server.serve` returned (its
-    ``model_queue``); ``clock`` (time.monotonic's seconds: the queue's ``finished_at``) and
-    ``sleep``: for tests."""
+    ``model_queue``); ``clock``: seconds, the queue's own (its ``finished_at`` is on it) where
+    not given; ``sleep``: for tests."""
     from app.model_queue import DRAIN_GRACE_S, DRAIN_S
 
     limit_s = DRAIN_S if limit_s is None else limit_s
@@ -441,6 +473,7 @@ def _drain(demo: object, limit_s: float | None = None,
         return True
     if queue.draining:  # a second signal: the first drain was cut short, close at once
         return False
+    clock = queue.clock if clock is None else clock
     done = False
     try:
         queue.draining = True
@@ -454,7 +487,16 @@ def _drain(demo: object, limit_s: float | None = None,
         while done and not _gradio_idle(demo) and clock() < end:  # the last results being sent
             sleep(0.05)
     except KeyboardInterrupt:
-        done = False
+        unfinished = queue.running + queue.waiting
+        if unfinished:
+            print(f"[app] stopped with {unfinished} request(s) unfinished: their users see an "
+                  f"error and must upload again", flush=True)
+            return False
+        # all graded: the signal came while gradio still sent results (or before any was taken)
+        if sending := _gradio_sending(demo):
+            print(f"[app] stopped while the last {sending} result(s) were being sent: those pages "
+                  f"may not show their pictures", flush=True)
+        return True
     if not done:
         print(f"[app] stopped with {queue.running + queue.waiting} request(s) unfinished: their users "
               f"see an error and must upload again", flush=True)
@@ -487,6 +529,15 @@ def _gradio_idle(demo: object) -> bool:
                 type(jobs).__name__)
         return True
     return all(job is None for job in jobs)
+
+
+def _gradio_sending(demo: object) -> int:
+    """How many events gradio's queue still has in progress (``demo._queue.active_jobs``: one
+    list of events per busy worker); 0 where this gradio keeps no such list."""
+    jobs = getattr(getattr(demo, "_queue", None), "active_jobs", None)
+    if not isinstance(jobs, list):
+        return 0
+    return sum(len(job) for job in jobs if job is not None)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -558,7 +609,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
               + (f"renamed {settings.grading_log}.<UTC time> above {settings.grading_log_max_mb:g} MiB; "
                  f"the app deletes no line nor rotated file (prune them by your retention rule)"
                  if settings.grading_log_max_mb else "which the app never deletes nor rotates"), flush=True)
-    demo = None
+    demo, code = None, 0
     try:
         # gradio quiet: its start-up lines said "Running on local URL" (the line below says
         # it) and "To create a public link, set `share=True`" though nothing is shared; its
@@ -581,7 +632,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
             print(f"[app] warning: {chance}", flush=True)
         if uncalibrated := predictor.calibration_warning:  # the banner's and the export's words
             print(f"[app] warning: {uncalibrated}", flush=True)
-        _serve_until_stopped(demo)  # until Ctrl-C or SIGTERM (_interrupt), then the drain
+        code = _serve_until_stopped(demo)  # until Ctrl-C or SIGTERM (_interrupt), then the drain
     except (KeyboardInterrupt, SystemExit):
         if demo is not None:  # let what was admitted finish before the close below cancels it
             _drain(demo)
@@ -595,7 +646,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
     finally:
         if demo is not None:
             demo.close(verbose=False)  # the queue and the server, also after an interrupt here
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -82,14 +82,16 @@ class ModelQueue:
 
     ``kept``: what the busy message says became of the upload (the server's words: its
     upload folder's clean-up); the queue itself keeps nothing, but the web server has stored
-    the upload before the request reaches it. ``clock``: seconds, for the holds the busy
-    message's estimate is made of (``time.perf_counter``; a test passes a fake). Thread-safe.
+    the upload before the request reaches it. ``clock``: monotonic seconds
+    (``time.monotonic``; a test passes a fake), the one clock of the holds the busy message's
+    estimate is made of, of :attr:`finished_at` and of :meth:`drain`'s limit (a fake clock must
+    move for a drain with requests left to end). Thread-safe.
     :attr:`peak_waiting` (the most requests that had to wait at once: admitted, and not
     running once the free slots were taken) and :attr:`refused` count what happened (for the
     load benchmark and the log)."""
 
     def __init__(self, workers: int, queue_size: int, kept: str = "",
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if workers < 1 or queue_size < 0:
             raise ValueError(f"workers must be >= 1 and queue_size >= 0, got {workers}, {queue_size}")
         self.workers = int(workers)
@@ -106,7 +108,7 @@ class ModelQueue:
         self.refused = 0
         self.stopping = False  # stop_admitting: new requests get the "restarting" answer
         self.draining = False  # app.__main__._drain began: a second signal must not drain again
-        # time.monotonic() when the last admitted request finished (None: none yet): the
+        # the queue's clock when the last admitted request finished (None: none yet): the
         # stopping server's grace (DRAIN_GRACE_S) counts from it
         self.finished_at: float | None = None
 
@@ -149,15 +151,15 @@ class ModelQueue:
 
     def drain(self, timeout_s: float = DRAIN_S) -> bool:
         """Stop admitting (:meth:`stop_admitting`) and wait, at most ``timeout_s`` seconds
-        (wall clock), until no admitted request is running or waiting; True when none is left
+        (the queue's ``clock``), until no admitted request is running or waiting; True when none is left
         (at once for an idle queue), False when some still are at the time limit (the caller
         closes the server on them). An interrupt (Ctrl-C, SIGTERM as the app takes it) while it
         waits is raised as it is."""
         self.stop_admitting()
-        end = time.monotonic() + max(0.0, timeout_s)
+        end = self.clock() + max(0.0, timeout_s)
         with self._cond:
             while self._running or self._waiting:
-                left = end - time.monotonic()
+                left = end - self.clock()
                 if left <= 0:
                     return False
                 self._cond.wait(left)
@@ -222,8 +224,10 @@ class ModelQueue:
                         if turn is not None:
                             held_s = turn.held_s + self.clock() - turn.since
                     finally:
-                        self.finished_at = time.monotonic()
-                        self._release(held_s)
+                        try:
+                            self.finished_at = self.clock()
+                        finally:  # given back even where the clock raised
+                            self._release(held_s)
 
 
 class Turn:

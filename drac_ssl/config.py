@@ -4072,6 +4072,10 @@ them set but not used (:data:`UNUSED_SETTINGS`)."""
 PHANTOM_COUNTS = ("data.phantom_n_train", "data.phantom_n_test")
 """The phantom set's image counts: bounded (:data:`PHANTOM_MAX_IMAGES`) where the phantom set is
 used (an empty ``data.root``), warned set but not used (:data:`UNUSED_SETTINGS`) where it is not."""
+PHANTOM_SET_SETTINGS = (*PHANTOM_COUNTS, "data.phantom_seed")
+"""Every setting of the phantom set (its image counts and its seed), none read where a
+``data.root`` is set: :data:`UNUSED_SETTINGS` warns them set (the counts' row and the seed's,
+each in its words) and ``drac_ssl.stage_settings`` records them as their defaults there."""
 _UMM_READ_BY_PRETRAIN_MONITOR = ("umm.early_cut", "umm.membership", "umm.membership_temperature", "umm.eps2")
 _OUTER_LEVEL = ("umm.alpha", "umm.outer_lr", "umm.outer_sign", "umm.outer_ssl", "umm.outer_batch",
                 "umm.rate_reduction_on", "umm.hypergradient", "umm.neumann_steps", "umm.hvp", "umm.fd_radius", "umm.max_step_ratio")
@@ -4096,7 +4100,7 @@ UNUSED_SETTINGS: tuple[UnusedWhen, ...] = (
                "count of phantom images is not read",
                "data.root=\"''\" (empty) to run the phantom set with it",
                ("ingest",)),
-    UnusedWhen(("data.phantom_seed",), lambda c: c.data.dataset == "drac" and bool(c.data.root),
+    UnusedWhen(PHANTOM_SET_SETTINGS[len(PHANTOM_COUNTS):], lambda c: c.data.dataset == "drac" and bool(c.data.root),
                "data.root is set, so your images are ingested and no phantom set is generated: the "
                "seed of the phantom images is not read",
                "data.root=\"''\" (empty) to run the phantom set with it", ("ingest",)),

@@ -1996,9 +1996,11 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str,
     calibration = Calibration.fit(raw_all[given], ctx.grades[given], kind, k, decision, target)
     # the probabilities as oof.csv holds them (6 decimals, as a submission CSV): every figure
     # of them (the AUCs, their CIs, the paired differences) is then the one a user recomputes
-    # from the file; the grades were decided above, on the unrounded ones
-    return _CrossFit(written_probabilities(probs), score, preds, fold_cuts, given, calibration, decision,
-                     referred, referral_cuts)
+    # from the file; the grades were decided above, on the unrounded ones, and an exact tie's
+    # rounding remainder goes to the grade oof.csv writes as pred (not the first tied one)
+    fit = _CrossFit(probs, score, preds, fold_cuts, given, calibration, decision, referred, referral_cuts)
+    fit.probs = written_probabilities(probs, classes=fit.pred)
+    return fit
 
 
 def _per_fold_figures(ctx: _Context, fold_records: list[dict[str, Any]], fit: _CrossFit) -> list[dict[str, Any]]:

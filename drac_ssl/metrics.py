@@ -112,6 +112,7 @@ __all__ = [
     "fit_kappa_thresholds",
     "threshold_band_warning",
     "undefined_scores_quiet",
+    "UNDEFINED_DIVISION",
     "THRESHOLD_GRADE_SHARE_MIN",
     "fit_temperature",
     "QWK_LARGEST_UNSTATED",
@@ -179,21 +180,28 @@ __all__ = [
 ]
 
 
+#: numpy's words for a 0/0 (a kappa on a one-grade sample, a recall of a grade no image has):
+#: 1.x/2.x arrays say "divide", numpy >= 1.25's scalars "scalar divide"
+UNDEFINED_DIVISION = r"invalid value encountered in (scalar )?divide"
+
+
 @contextlib.contextmanager
 def undefined_scores_quiet() -> Iterator[None]:
     """Silence the warnings of a score that is undefined on its sample, and only those.
 
     A bootstrap resample (or a small validation split) may hold a single grade, or no image of
     a grade: scikit-learn then warns ``UndefinedMetricWarning`` (an AUC, precision or recall
-    scored nan or 0) and numpy ``RuntimeWarning`` (0/0 in a kappa); the callers score such a
-    sample nan and say so themselves, so thousands of these warnings tell nothing. Other
-    warnings pass, above all a library's ``DeprecationWarning`` and ``FutureWarning`` (a
-    blanket ``simplefilter("ignore")`` hid those, so that a deprecation would show up only as
-    a break). ``CountedMetricWarning`` (a RuntimeWarning) is checked outside these blocks."""
+    scored nan or 0) and numpy a ``RuntimeWarning`` for the 0/0 of a kappa
+    (:data:`UNDEFINED_DIVISION`); the callers score such a sample nan and say so themselves,
+    so thousands of these warnings tell nothing. Other warnings pass, above all a library's
+    ``DeprecationWarning`` and ``FutureWarning`` (a blanket ``simplefilter("ignore")`` hid
+    those, so that a deprecation would show up only as a break), every other RuntimeWarning
+    (an overflow in ``np.exp``, the mean of an empty slice: a bug, not an undefined score) and
+    :class:`CountedMetricWarning`: the filters here match only the messages above."""
     undefined = import_keeping_random("sklearn.exceptions").UndefinedMetricWarning
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", undefined)
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.filterwarnings("ignore", message=UNDEFINED_DIVISION, category=RuntimeWarning)
         yield
 
 
@@ -3073,8 +3081,9 @@ def knn_accuracy(
     ``exp((sim - max sim) / T)``, the same vote up to a per-row factor, to avoid overflow.
     Returns the fraction of test rows whose vote is their label, a float in [0, 1]; nan when
     any feature of either split is NaN or inf (a diverged backbone, or one whose eval-mode
-    statistics overflowed): such features vote for nothing, and their argmax once made the
-    share of class 0 among the test labels read as an accuracy. Checked after the labels, so a
+    statistics overflowed): such features vote for nothing, and an argmax over their nan
+    votes picks class 0 for every row, so the share of class 0 among the test labels would
+    read as an accuracy. Checked after the labels, so a
     label error is still raised.
 
     Raises:
@@ -3082,7 +3091,7 @@ def knn_accuracy(
             ``(n, d)`` with the same ``d``; not one label per feature row; an empty split; a
             label outside ``0 .. num_classes-1`` in either split (e.g. -1, an unlabelled row
             as :class:`~drac_ssl.augment.EvalDataset` gives it: leave such rows out); a label
-            that is not a whole number (0.7 was once cut to class 0).
+            that is not a whole number (``int`` would cut 0.7 to class 0).
     """
     import torch
     import torch.nn.functional as F

@@ -142,8 +142,8 @@ batch-norm running statistics, overflow. Such a figure is kept out of the report
 def knn_record(value: float) -> float | None:
     """A k-NN monitor figure (top-1 in %) as ``metrics.jsonl`` and ``metadata.json`` record it:
     rounded to 3 decimals, or None (JSON null) for the nan of non-finite features
-    (:func:`drac_ssl.metrics.knn_accuracy`): ``json.dumps`` wrote a bare ``NaN``, which strict
-    JSON parsers refuse, where the losses' non-finite epoch means were already null."""
+    (:func:`drac_ssl.metrics.knn_accuracy`): ``json.dumps`` writes a nan as a bare ``NaN``,
+    which strict JSON parsers refuse, and the losses' non-finite epoch means are null too."""
     return round(float(value), 3) if math.isfinite(value) else None
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from drac_ssl.config import (
     PATH_SETTINGS,
-    PHANTOM_COUNTS,
+    PHANTOM_SET_SETTINGS,
     PHANTOM_UNUSED,
     REFERABLE_OFF,
     STATED_DATA_SETTINGS,
@@ -245,12 +245,12 @@ def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, An
     ``data.root``) the settings of a real data set's files it does not read
     (:data:`~drac_ssl.config.PHANTOM_UNUSED`) as their defaults, the values its ingest applied;
     with a ``data.root`` (your own images, no phantom set generated) the phantom set's counts
-    (:data:`~drac_ssl.config.PHANTOM_COUNTS`) and ``data.phantom_seed`` as their defaults."""
+    and seed (:data:`~drac_ssl.config.PHANTOM_SET_SETTINGS`) as their defaults."""
     out = json.loads(json.dumps(settings, default=str))
     data = out.get("data")
     if isinstance(data, dict) and data.get("dataset", "drac") == "drac":
         # warned set but not used: rerunning without them (the warning's fix) is the same run
-        unread = PHANTOM_UNUSED if not data.get("root") else (*PHANTOM_COUNTS, "data.phantom_seed")
+        unread = PHANTOM_UNUSED if not data.get("root") else PHANTOM_SET_SETTINGS
         for key in unread:
             name = key.split(".", 1)[1]
             if name in data:

@@ -259,7 +259,9 @@ def _on_its_own_line(fd: int, line: bytes) -> bytes:
     the file's last byte is not one (a progress line written without its end, ``progress
     45%``, would otherwise run into it); as it is after a whole line or in an empty file.
     System calls only (:func:`_already_stopping` runs in a signal handler); a file that cannot
-    be read gets the newline."""
+    be read gets the newline. Only what reached the file is seen: a partial line still in a
+    Python stream's buffer (the log's, not yet flushed) is not, so ``line`` may land before it
+    and that partial line's rest then follows ``line`` once the buffer is flushed."""
     try:
         size = os.fstat(fd).st_size
         ended = size == 0 or os.pread(fd, 1, size - 1) == b"\n"

@@ -116,9 +116,10 @@ def _micro_units(probs: np.ndarray, classes: np.ndarray | None = None) -> np.nda
     The rounding residual goes to the row's target: the largest unrounded entry (the first of
     equal ones; ``classes`` ``(n,)``, where given, picks among equal largest ones). A residual of
     -m may take the target below an entry it was rounded equal to (a near tie): that entry gives
-    the units back, one at a time, until the target is level with it. The residual once went to
-    the first largest *rounded* entry, so ``[0.33333332, 0.33333327, 0.33333341]`` was written
-    ``0.333334, 0.333333, 0.333333`` beside ``class`` 2. No entry leaves [0, 1]: the target is
+    the units back, one at a time, until the target is level with it. The target is picked on
+    the unrounded entries because rounding makes near ties exact: given to the first largest
+    *rounded* entry, ``[0.33333332, 0.33333327, 0.33333341]`` would be written ``0.333334,
+    0.333333, 0.333333`` beside ``class`` 2. No entry leaves [0, 1]: the target is
     >= 1/K, and an entry that gives a unit back was rounded up to at least 1."""
     scale = 10**WRITE_DECIMALS
     units = probability_units(probs)
@@ -158,7 +159,7 @@ def cut_units(cut: float) -> int:
     return int(math.ceil(float(cut) * 10**WRITE_DECIMALS - 1e-6))
 
 
-def written_probabilities(probs: np.ndarray) -> np.ndarray:
+def written_probabilities(probs: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
     """``probs`` ``(n, K)`` (finite, in [0, 1], rows summing to 1 within float rounding) as a
     submission CSV holds them once written, float64 ``(n, K)``: 6 decimals
     (:data:`WRITE_DECIMALS`), each row summing to exactly 1 (:func:`write_submission`'s
@@ -167,8 +168,11 @@ def written_probabilities(probs: np.ndarray) -> np.ndarray:
     ``oof.csv``'s probabilities so and computes its AUCs from them, so that an AUC recomputed
     from either file (scikit-learn on the columns, ``export --score``) is the one reported: on
     a collapsed model, whose probabilities differ below the 6th decimal, the rounding makes
-    ties that move the AUC."""
-    return written_units(probs) / float(10**WRITE_DECIMALS)
+    ties that move the AUC. ``classes`` ``(n,)``: the grade written beside each row (``oof.csv``'s
+    ``pred``, a submission's ``class``); at an exact tie of the largest probabilities the
+    rounding remainder goes to it, as :func:`written_units` says, so that the largest written
+    P is the written grade's (without them, the first tied grade's)."""
+    return written_units(probs, classes) / float(10**WRITE_DECIMALS)
 
 
 def format_units(units: int) -> str:

@@ -547,28 +547,32 @@ def test_a_finished_drain_keeps_serving_the_last_pictures_for_its_grace() -> Non
     from app.__main__ import _drain
     from app.model_queue import DRAIN_GRACE_S
 
-    queue = ModelQueue(1, 0)
+    fake = _FakeTime(100.0)
+    queue = ModelQueue(1, 0, clock=fake.clock)  # one clock: the last result's finish and the drain's
     with queue.slot():
         pass
-    assert queue.finished_at is not None and queue.finished_at <= time.monotonic()
-    queue.finished_at = 100.0  # the last result: 1 s before the signal
-    fake = _FakeTime(101.0)
+    assert queue.finished_at == 100.0
+    fake.now = 101.0  # the signal: 1 s after the last result
     demo = SimpleNamespace(model_queue=queue, _queue=SimpleNamespace(active_jobs=[None]))
-    assert _drain(demo, clock=fake.clock, sleep=fake.sleep) is True
+    assert _drain(demo, sleep=fake.sleep) is True
     assert DRAIN_GRACE_S == 5.0 and 100.0 + DRAIN_GRACE_S <= fake.now < 100.0 + DRAIN_GRACE_S + 0.1
     with pytest.raises(ServerBusy, match="restarting"), queue.slot():
         pass
-    idle = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None]))
     fake = _FakeTime(101.0)
-    assert _drain(idle, clock=fake.clock, sleep=fake.sleep) is True and fake.sleeps == 0
+    idle = SimpleNamespace(model_queue=ModelQueue(1, 0, clock=fake.clock),
+                           _queue=SimpleNamespace(active_jobs=[None]))
+    assert _drain(idle, sleep=fake.sleep) is True and fake.sleeps == 0
 
     def interrupt(n: int) -> None:
         raise KeyboardInterrupt
 
-    cut = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None]))
-    cut.model_queue.finished_at = 100.0
-    fake = _FakeTime(101.0, interrupt)
-    assert _drain(cut, clock=fake.clock, sleep=fake.sleep) is True and fake.sleeps == 1
+    fake = _FakeTime(100.0, interrupt)
+    cut = SimpleNamespace(model_queue=ModelQueue(1, 0, clock=fake.clock),
+                          _queue=SimpleNamespace(active_jobs=[None]))
+    with cut.model_queue.slot():
+        pass
+    fake.now = 101.0
+    assert _drain(cut, sleep=fake.sleep) is True and fake.sleeps == 1
 
 
 def test_the_drain_waits_for_gradio_to_send_the_last_results(
@@ -638,9 +642,66 @@ def test_a_second_signal_stops_the_drain_and_never_starts_another(
         _serve_until_stopped(demo)  # the second signal inside the drain: not raised from here
     except KeyboardInterrupt:  # caught, so that pytest is not interrupted itself
         pytest.fail("the second signal escaped the drain: _run would drain again")
-    assert "stopped with 0 request(s) unfinished" in capsys.readouterr().out
+    assert "unfinished" not in capsys.readouterr().out  # nothing was admitted: none unfinished
     assert demo.model_queue.draining and demo.model_queue.stopping
     fake = _FakeTime(0.0)
     assert _drain(demo, clock=fake.clock, sleep=fake.sleep) is False  # _run's drain: none
     assert demo.model_queue.drains == (1 if where == "drain" else 0) and fake.sleeps == 0
     assert capsys.readouterr().out == ""
+
+
+def test_the_wait_goes_on_where_gradio_has_no_is_running_and_stops_on_an_oserror(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A review (F2): ``getattr(demo, "is_running", False)`` made ``python -m app`` exit 0 at
+    once on a gradio that renamed the attribute. The wait now goes on (one warning on the log)
+    until the signal; an OSError in it (gradio's ``block_thread`` caught it too) drains, exits
+    1 and says so without the busy port's advice."""
+    from types import SimpleNamespace
+
+    import app.__main__ as app_main
+
+    monkeypatch.setattr(app_main, "_UNKNOWN_RUNNING_WARNED", [])
+
+    def signal_at(n: int) -> None:
+        if n == 3:
+            raise KeyboardInterrupt
+
+    fake = _FakeTime(0.0, signal_at)
+    renamed = SimpleNamespace(model_queue=ModelQueue(1, 0), _queue=SimpleNamespace(active_jobs=[None]))
+    assert app_main._serve_until_stopped(renamed, sleep=fake.sleep) == 0
+    assert fake.sleeps == 3 and renamed.model_queue.stopping
+    warnings = [r for r in caplog.records if r.name == "app" and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "demo.is_running" in warnings[0].getMessage()
+
+    def fail(seconds: float) -> None:
+        raise OSError("Bad file descriptor")
+
+    broken = SimpleNamespace(is_running=True, model_queue=ModelQueue(1, 0),
+                             _queue=SimpleNamespace(active_jobs=[None]))
+    assert app_main._serve_until_stopped(broken, sleep=fail) == 1 and broken.model_queue.stopping
+    err = capsys.readouterr().err
+    assert "Bad file descriptor" in err and "--port" not in err
+
+
+def test_a_second_signal_while_gradio_sends_the_last_results_leaves_none_unfinished(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A review (F1): a second signal while gradio sent the last result said "stopped with 0
+    request(s) unfinished: their users see an error and must upload again" though every
+    request was graded. It now says the results being sent, and the drain counts as finished."""
+    from types import SimpleNamespace
+
+    from app.__main__ import _drain
+
+    def interrupt(n: int) -> None:
+        raise KeyboardInterrupt
+
+    fake = _FakeTime(0.0, interrupt)
+    queue = ModelQueue(1, 0, clock=fake.clock)
+    with queue.slot():
+        pass  # one request, graded
+    demo = SimpleNamespace(model_queue=queue, _queue=SimpleNamespace(active_jobs=[["event"]]))
+    assert _drain(demo, sleep=fake.sleep) is True and fake.sleeps == 1
+    out = capsys.readouterr().out
+    assert "unfinished" not in out
+    assert "stopped while the last 1 result(s) were being sent: those pages may not show" in out

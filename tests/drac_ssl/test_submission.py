@@ -1382,3 +1382,21 @@ def test_write_submission_refuses_a_row_off_by_1e_3_or_more(tmp_path: Path) -> N
     10 * the tolerance)."""
     with pytest.raises(ValueError, match="sums to"):
         submission.write_submission(tmp_path / "s.csv", ["1.png"], np.array([[0.5, 0.3, 0.195]]))
+
+
+def test_written_probabilities_give_an_exact_ties_remainder_to_the_written_grade(tmp_path: Path) -> None:
+    """A review (F8): ``written_probabilities`` took no classes, so oof.csv gave an exact
+    tie's rounding remainder to the first tied grade while its ``pred`` was another (``[1/3] * 3``
+    written ``0.333334,0.333333,0.333333`` beside pred 2). With ``classes`` it is the numbers a
+    submission with those classes holds."""
+    from drac_ssl.submission import written_probabilities
+
+    probs = np.full((3, 3), 1 / 3)
+    pred = np.array([2, 1, 0])
+    written = written_probabilities(probs, classes=pred)
+    assert np.array_equal(written.argmax(axis=1), pred) and np.allclose(written.sum(axis=1), 1.0)
+    assert written[0].tolist() == [0.333333, 0.333333, 0.333334]
+    path = write_submission(tmp_path / "ties.csv", ["a.png", "b.png", "c.png"], probs, pred, num_grades=3)
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))[1:]
+    assert [[float(v) for v in row[2:]] for row in rows] == written.tolist()
+    assert written_probabilities(probs)[:, 0].tolist() == [0.333334] * 3  # no classes: the first

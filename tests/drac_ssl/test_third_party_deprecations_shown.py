@@ -33,9 +33,28 @@ def test_undefined_scores_stay_quiet_and_a_future_warning_does_not() -> None:
         warnings.simplefilter("always")
         with undefined_scores_quiet():
             warnings.warn("one grade only: AUC undefined", UndefinedMetricWarning, stacklevel=1)
-            warnings.warn("invalid value in divide", RuntimeWarning, stacklevel=1)
+            warnings.warn("invalid value encountered in divide", RuntimeWarning, stacklevel=1)
+            warnings.warn("invalid value encountered in scalar divide", RuntimeWarning, stacklevel=1)
             warnings.warn("the default will change", FutureWarning, stacklevel=1)
     assert [w.category for w in caught] == [FutureWarning]
+
+
+def test_undefined_scores_quiet_lets_every_other_runtime_warning_through() -> None:
+    """A review (F4): the block silenced every RuntimeWarning, so an overflow in ``np.exp``, the
+    mean of an empty slice or the bootstrap's CountedMetricWarning (a RuntimeWarning) inside it
+    went unseen. Only a 0/0's words are silenced."""
+    from drac_ssl.metrics import CountedMetricWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with undefined_scores_quiet():
+            np.exp(np.array([1000.0]))
+            np.mean(np.array([]))
+            np.array([0.0]) / np.array([0.0])  # the undefined score: silent
+            warnings.warn("the bootstrap's counted qwk differs", CountedMetricWarning, stacklevel=1)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 3 and [w.category for w in caught][-1] is CountedMetricWarning
+    assert "overflow encountered in exp" in messages[0] and "Mean of empty slice" in messages[1]
 
 
 def test_a_deprecation_while_monai_builds_the_gradcam_reaches_the_caller(monkeypatch) -> None:
