@@ -408,6 +408,8 @@ def test_python_m_app_serves_with_the_grading_log_max_mb_given(
     served: list[Any] = []
 
     class Demo:
+        is_running = False  # a server that has stopped: python -m app's wait ends at once
+
         def block_thread(self) -> None:
             pass
 
