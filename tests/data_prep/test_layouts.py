@@ -426,7 +426,9 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
     red = train[0][2].copy()
     red[..., 1:] = 0
     save(root / "red.png", red)
-    save(root / "red_grey.png", cv2.cvtColor(red, cv2.COLOR_RGB2GRAY))
+    red_grey = cv2.cvtColor(red, cv2.COLOR_RGB2GRAY)
+    red_grey[0, 0] ^= 1  # one level off: with --channels 1, red.png's grey is not an identical copy
+    save(root / "red_grey.png", red_grey)
     write_rows(root / "labels.csv", ["image name", "DR grade"],
                [[f"{c}.png", g] for c, g, _ in train[:10]] + [["red.png", 4], ["red_grey.png", 4]])
 

@@ -179,6 +179,8 @@ def test_an_export_called_from_python_records_its_own_command_and_gives_the_thre
     run_dir = tmp_path / "run"
     (run_dir / "finetune").mkdir(parents=True)
     (run_dir / "finetune" / "summary.json").write_text("{}")
+    (run_dir / "finetune" / "ensemble").mkdir()  # the variant the command checks it has
+    (run_dir / "finetune" / "ensemble" / "model.json").write_text("{}")
     inside: list[tuple[int, int]] = []
 
     def exported(args: object, held: Path, reused: object = None) -> int:
